@@ -1,0 +1,126 @@
+"""One error shape for every failure under /v1: {"error": {"type", "code", "message", "param"}}."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("quire.api")
+
+TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "quota_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    406: "invalid_request_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+class ApiError(exceptions.APIException):
+    """Raise from services and views to answer with a specific status, code and param."""
+
+    def __init__(self, status_code: int, code: str, message: str, param: str | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.param = param
+
+
+def error_body(status_code: int, code: str, message: str, param: str | None = None) -> dict:
+    return {
+        "error": {
+            "type": TYPE_BY_STATUS.get(status_code, "api_error"),
+            "code": code,
+            "message": message,
+            "param": param,
+        }
+    }
+
+
+def error_json(status_code: int, code: str, message: str, param: str | None = None) -> JsonResponse:
+    return JsonResponse(error_body(status_code, code, message, param), status=status_code)
+
+
+def _first_validation_error(detail, path: str = "") -> tuple[str | None, str, str]:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
+            return _first_validation_error(value, name)
+    if isinstance(detail, list) and detail:
+        if isinstance(detail[0], (dict, list)):
+            for index, item in enumerate(detail):
+                if item:
+                    return _first_validation_error(item, f"{path}.{index}" if path else str(index))
+        return _first_validation_error(detail[0], path)
+    code = getattr(detail, "code", None) or "invalid"
+    return (path or None), str(code), str(detail)
+
+
+_DRF_CODES = {
+    exceptions.ParseError: "invalid_json",
+    exceptions.NotAuthenticated: "missing_api_key",
+    exceptions.AuthenticationFailed: "invalid_api_key",
+    exceptions.PermissionDenied: "insufficient_role",
+    exceptions.NotFound: "resource_missing",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.NotAcceptable: "not_acceptable",
+}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, RequestDataTooBig):
+        exc = ApiError(413, "request_too_large", "The request body is larger than this API accepts.")
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled error in API view", exc_info=exc)
+        return Response(
+            error_body(
+                500, "internal_error", "Something went wrong on our side; the request id identifies it."
+            ),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, ApiError):
+        body = error_body(exc.status_code, exc.code, str(exc.detail), exc.param)
+    elif isinstance(exc, exceptions.ValidationError):
+        param, code, message = _first_validation_error(exc.detail)
+        body = error_body(400, code if code != "invalid" else "invalid_parameter", message, param)
+    else:
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+        body = error_body(response.status_code, code, str(getattr(exc, "detail", exc)))
+    response.data = body
+    return response
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_json(404, "route_missing", f"No route for {request.method} {request.path}.")
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return error_json(
+        500, "internal_error", "Something went wrong on our side; the request id identifies it."
+    )
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_json(400, "bad_request", "The request could not be understood.")
+
+
+def json_forbidden(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_json(403, "forbidden", "You may not do this.")

@@ -1,0 +1,47 @@
+"""Dependency checks behind `/v1/health`: database, Redis, Celery broker."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+
+@cache
+def _redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _redis() -> None:
+    _redis_client(settings.REDIS_URL).ping()
+
+
+def _broker() -> None:
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        _redis_client(settings.CELERY_BROKER_URL).ping()
+        return
+    from quire.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def check_dependencies() -> dict[str, dict]:
+    return {"database": _timed(_database), "redis": _timed(_redis), "broker": _timed(_broker)}

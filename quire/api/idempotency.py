@@ -1,0 +1,98 @@
+"""`Idempotency-Key` on writes: same key and body replay the first response; another body is a 409."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from quire.api.errors import ApiError
+from quire.api.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+
+
+def request_fingerprint(request: Request) -> str:
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    data = request.data
+    files = getattr(request, "FILES", {}) or {}
+    plain = {
+        k: v for k, v in (data.items() if hasattr(data, "items") else []) if not isinstance(v, UploadedFile)
+    }
+    digest.update(json.dumps(plain if hasattr(data, "items") else data, sort_keys=True, default=str).encode())
+    for name in sorted(files):
+        upload = files[name]
+        digest.update(f"\nfile:{name}:{upload.name}:".encode())
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+    return digest.hexdigest()
+
+
+def idempotent(handler: Callable) -> Callable:
+    """Wrap a view method that writes."""
+
+    @wraps(handler)
+    def wrapper(view, request: Request, *args, **kwargs) -> Response:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        if not 1 <= len(key) <= 255:
+            raise ApiError(
+                400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 characters.", HEADER
+            )
+        fingerprint = request_fingerprint(request)
+        cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
+        IdempotencyRecord.objects.filter(key=key, created_at__lt=cutoff).delete()
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(key=key, fingerprint=fingerprint)
+        except IntegrityError:
+            return _replay(key, fingerprint)
+        try:
+            response = handler(view, request, *args, **kwargs)
+        except Exception:
+            record.delete()
+            raise
+        if response.status_code >= 500:
+            record.delete()
+        else:
+            record.status_code = response.status_code
+            record.response_body = response.data
+            record.save(update_fields=["status_code", "response_body"])
+        return response
+
+    return wrapper
+
+
+def _replay(key: str, fingerprint: str) -> Response:
+    record = IdempotencyRecord.objects.filter(key=key).first()
+    if record is None or record.status_code is None:
+        raise ApiError(
+            409, "idempotency_key_in_use", "A request with this Idempotency-Key is still in progress.", HEADER
+        )
+    if record.fingerprint != fingerprint:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request; use a new key.",
+            HEADER,
+        )
+    response = Response(record.response_body, status=record.status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def purge_expired_records() -> int:
+    cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

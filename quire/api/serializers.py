@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tenants.models import ApiKey, Role
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know, so a typo is an error rather than silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [serializers.ErrorDetail("Unknown field.", "unknown_field")]}
+                )
+        return super().to_internal_value(data)
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    object = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "object",
+            "name",
+            "role",
+            "display_prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def get_object(self, obj: ApiKey) -> str:
+        return "api_key"
+
+
+class ApiKeyCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(choices=[Role.ADMIN, Role.DEVELOPER, Role.VIEWER], default=Role.DEVELOPER)
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "secret"]

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListCreateAPIView, RetrieveDestroyAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quire.api.errors import error_body
+from quire.api.health import check_dependencies
+from quire.api.idempotency import idempotent
+from quire.api.serializers import ApiKeyCreateSerializer, ApiKeySerializer, IssuedApiKeySerializer
+from tenants.models import ApiKey, Role
+from tenants.services import api_key_issue, api_key_revoke
+
+
+def liveness(request: HttpRequest) -> JsonResponse:
+    """Unauthenticated liveness probe: the process answers. No dependency is touched."""
+    return JsonResponse({"status": "ok"})
+
+
+class HealthView(APIView):
+    @extend_schema(operation_id="health", responses={200: dict, 503: dict})
+    def get(self, request: Request) -> Response:
+        checks = check_dependencies()
+        failing = [name for name, result in checks.items() if not result["ok"]]
+        if failing:
+            body = error_body(503, "dependency_unavailable", f"Unavailable: {', '.join(failing)}.")
+            return Response({**body, "checks": checks}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response({"status": "ok", "tenant": request.user.tenant.public_id, "checks": checks})
+
+
+class ApiKeyListCreateView(ListCreateAPIView):
+    required_roles = {"GET": Role.ADMIN, "POST": Role.ADMIN}
+    serializer_class = ApiKeySerializer
+
+    def get_queryset(self):
+        return ApiKey.objects.filter(tenant=self.request.user.tenant)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: IssuedApiKeySerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        payload = ApiKeyCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        issued = api_key_issue(tenant=request.user.tenant, **payload.validated_data)
+        issued.api_key.secret = issued.secret
+        return Response(IssuedApiKeySerializer(issued.api_key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(RetrieveDestroyAPIView):
+    required_roles = {"GET": Role.ADMIN, "DELETE": Role.ADMIN}
+    serializer_class = ApiKeySerializer
+    lookup_url_kwarg = "key_id"
+
+    def get_queryset(self):
+        return ApiKey.objects.filter(tenant=self.request.user.tenant)
+
+    @extend_schema(responses={200: ApiKeySerializer})
+    def delete(self, request: Request, key_id: str) -> Response:
+        api_key = api_key_revoke(api_key=self.get_object())
+        return Response(ApiKeySerializer(api_key).data)

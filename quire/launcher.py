@@ -1,0 +1,135 @@
+"""`make run`: services, migrations, demo tenant, then web + worker + beat until Ctrl-C.
+
+Every process started here is stopped on exit (SIGINT or SIGTERM), embedded servers included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from quire.services import data_dir, ensure_service_urls
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUES = "ingest,jobs,webhooks,billing"
+
+
+def _manage(*args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        check=True,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
+    return result.stdout or ""
+
+
+def _wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a process exited during start-up; see the log above")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
+    host = os.environ.get("QUIRE_HOST", "127.0.0.1")
+    port = int(os.environ.get("QUIRE_PORT", "8000"))
+    servers = ensure_service_urls()
+    procs: list[subprocess.Popen] = []
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _manage("migrate_schemas", "--noinput", "-v", "0")
+        credentials = json.loads(_manage("seed_demo", "--json", capture=True))
+        data = data_dir()
+        commands = {
+            "web": [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+            "worker": [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "quire",
+                "worker",
+                "-Q",
+                QUEUES,
+                "--concurrency",
+                os.environ.get("QUIRE_WORKER_CONCURRENCY", "2"),
+                "-l",
+                "INFO",
+            ],
+            "beat": [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "quire",
+                "beat",
+                "-l",
+                "INFO",
+                "--schedule",
+                str(data / "celerybeat-schedule"),
+                "--pidfile",
+                "",
+            ],
+        }
+        for command in commands.values():
+            procs.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))
+        _wait_http(f"http://{host}:{port}/healthz", 60, procs)
+        base = os.environ.get("QUIRE_BASE_DOMAIN", "localhost")
+        print(
+            "\nQuire is running.\n"
+            f"  Portal:   http://{credentials['tenant']}.{base}:{port}/  "
+            f"(sign in as {credentials['email']} / {credentials['password']})\n"
+            f"  API:      http://{host}:{port}/v1  (docs: http://{host}:{port}/v1/docs)\n"
+            f"  API key:  {credentials['api_key']}\n"
+            f"  Try:      curl -H 'Authorization: Bearer {credentials['api_key']}' http://{host}:{port}/v1/health\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("a process exited; stopping the rest", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop(procs)
+        for server in servers:
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

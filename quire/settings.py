@@ -1,0 +1,220 @@
+"""Django settings, read from the environment (README lists every variable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from quire.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+QUIRE_ENV = env_str("QUIRE_ENV", "development")
+DEBUG = env_bool("QUIRE_DEBUG", QUIRE_ENV == "development")
+SECRET_KEY = env_str("QUIRE_SECRET_KEY", "")
+if not SECRET_KEY:
+    if QUIRE_ENV == "production":
+        raise RuntimeError("QUIRE_SECRET_KEY must be set in production")
+    SECRET_KEY = "insecure-development-key-change-me"
+ALLOWED_HOSTS = env_list("QUIRE_ALLOWED_HOSTS", ["localhost", ".localhost", "127.0.0.1", "testserver"])
+QUIRE_BASE_DOMAIN = env_str("QUIRE_BASE_DOMAIN", "localhost")
+QUIRE_DATA_DIR = Path(env_str("QUIRE_DATA_DIR", str(BASE_DIR / ".quire"))).resolve()
+
+
+def _database_from_url(url: str) -> dict:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        raise RuntimeError(f"DATABASE_URL must be a postgresql:// URL, got {parsed.scheme!r}")
+    query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    host = query.pop("host", None) or parsed.hostname or ""
+    return {
+        "ENGINE": "django_tenants.postgresql_backend",
+        "NAME": unquote(parsed.path.lstrip("/")) or "quire",
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": host,
+        "PORT": str(parsed.port or ""),
+        "OPTIONS": query,
+        "CONN_MAX_AGE": env_int("QUIRE_DB_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+DATABASES = {"default": _database_from_url(DATABASE_URL or "postgresql://postgres@localhost/quire")}
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+SHARED_APPS = [
+    "tenants",  # first, so that its create_tenant command replaces django-tenants' own
+    "django_tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.admin",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+TENANT_APPS = [
+    "quire.api",
+    "quire.documents",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+
+MIDDLEWARE = [
+    "quire.api.middleware.RequestContextMiddleware",
+    "quire.api.middleware.BodySizeLimitMiddleware",
+    "tenants.middleware.TenantRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "quire.urls"
+APPEND_SLASH = False
+WSGI_APPLICATION = "quire.wsgi.application"
+ASGI_APPLICATION = "quire.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "quire",
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+STATIC_URL = "static/"
+STATIC_ROOT = QUIRE_DATA_DIR / "static"
+MEDIA_ROOT = Path(env_str("QUIRE_MEDIA_ROOT", str(QUIRE_DATA_DIR / "media")))
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_TZ = True
+USE_I18N = False
+
+# Bodies above this are refused with 413 before they are read.
+QUIRE_MAX_REQUEST_BYTES = env_int("QUIRE_MAX_REQUEST_BYTES", 26_214_400)
+DATA_UPLOAD_MAX_MEMORY_SIZE = QUIRE_MAX_REQUEST_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+QUIRE_MAX_DOCUMENT_BYTES = env_int("QUIRE_MAX_DOCUMENT_BYTES", 20_971_520)
+QUIRE_IDEMPOTENCY_TTL_HOURS = 24
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["quire.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["quire.api.permissions.ApiKeyRolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["quire.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env_str("QUIRE_API_RATE", "1200/min")},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "quire.api.pagination.CreatedCursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "quire.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Quire API",
+    "DESCRIPTION": "Long-context document AI: documents, connector jobs, results and webhooks.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "qk_live_..."}}
+    },
+    "SECURITY": [{"ApiKey": []}],
+}
+
+# Celery: one broker (Redis); late acks and a visibility timeout so a killed worker's task is redelivered.
+CELERY_BROKER_URL = env_str("QUIRE_BROKER_URL", REDIS_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("QUIRE_BROKER_VISIBILITY_TIMEOUT", 3600),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "jobs"
+CELERY_TASK_QUEUES_NAMES = ("ingest", "jobs", "webhooks", "billing")
+CELERY_TASK_ROUTES = {
+    "quire.documents.*": {"queue": "ingest"},
+    "quire.jobs.*": {"queue": "jobs"},
+    "quire.webhooks.*": {"queue": "webhooks"},
+    "billing.*": {"queue": "billing"},
+    "quire.api.*": {"queue": "jobs"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-keys": {
+        "task": "quire.api.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+    },
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+
+QUIRE_LOG_FORMAT = env_str("QUIRE_LOG_FORMAT", "json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "quire.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": QUIRE_LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("QUIRE_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        "pgserver": {"level": "WARNING"},
+    },
+}
+
+if QUIRE_ENV == "production":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from quire.api import errors
+from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
+from quire.documents.views import DocumentDetailView, DocumentListCreateView
+
+v1 = [
+    path("v1/health", HealthView.as_view(), name="health"),
+    path("v1/api_keys", ApiKeyListCreateView.as_view(), name="api-keys"),
+    path("v1/api_keys/<str:key_id>", ApiKeyDetailView.as_view(), name="api-key"),
+    path("v1/documents", DocumentListCreateView.as_view(), name="documents"),
+    path("v1/documents/<str:document_id>", DocumentDetailView.as_view(), name="document"),
+    path(
+        "v1/openapi.json",
+        SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="openapi",
+    ),
+    path(
+        "v1/docs",
+        SpectacularSwaggerView.as_view(url_name="openapi", authentication_classes=[], permission_classes=[]),
+        name="api-docs",
+    ),
+]
+
+urlpatterns = [
+    *v1,
+    re_path(r"^v1/", errors.json_not_found),
+    path("healthz", liveness, name="liveness"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = errors.json_bad_request
+handler403 = errors.json_forbidden
+handler404 = errors.json_not_found
+handler500 = errors.json_server_error

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from tenants.models import ApiKey, Domain, Member, Tenant
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "schema_name", "public_id", "is_active", "created_at")
+    search_fields = ("slug", "name")
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ("domain", "tenant", "is_primary")
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ("user", "tenant", "role", "created_at")
+    list_filter = ("role",)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("id", "tenant", "name", "role", "display_prefix", "last_used_at", "revoked_at")
+    readonly_fields = ("secret_hash", "display_prefix", "last_used_at")

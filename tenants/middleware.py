@@ -1,0 +1,35 @@
+"""Per-request tenant routing.
+
+`/v1` requests start in the public schema; API-key authentication switches to the key's tenant.
+Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+from quire.logging import bind_tenant
+from tenants.models import Domain
+
+
+class TenantRoutingMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        connection.set_schema_to_public()
+        request.tenant = None
+        if not request.path.startswith("/v1/"):
+            hostname = request.get_host().split(":")[0].lower()
+            domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+            if domain is not None and domain.tenant.is_active:
+                connection.set_tenant(domain.tenant)
+                request.tenant = domain.tenant
+                bind_tenant(domain.tenant.slug)
+        try:
+            return self.get_response(request)
+        finally:
+            connection.set_schema_to_public()

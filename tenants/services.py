@@ -1,0 +1,123 @@
+"""Writes for tenants, members and API keys. Views and commands call these; they hold the rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from tenants.identifiers import hash_secret, new_api_key_secret
+from tenants.models import ApiKey, Domain, Member, Role, Tenant
+
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+_SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str
+
+
+def slug_from_name(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    if not slug or not slug[0].isalpha():
+        slug = f"t-{slug}".rstrip("-")
+    return slug
+
+
+def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | None = None) -> Tenant:
+    """Create the tenant and its schema (tenant migrations run), and make sure pgvector is enabled."""
+    name = name.strip()
+    if not name:
+        raise ValueError("tenant name must not be empty")
+    slug = slug or slug_from_name(name)
+    if not _SLUG_RE.match(slug):
+        raise ValueError(f"invalid tenant slug {slug!r}: lowercase letters, digits and '-', 2-41 chars")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise ValueError(f"a tenant with slug {slug!r} already exists")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    tenant = Tenant(name=name, slug=slug, schema_name="t_" + slug.replace("-", "_"))
+    tenant.save(verbosity=0)
+    for i, domain in enumerate(domains or []):
+        Domain.objects.create(domain=domain.lower(), tenant=tenant, is_primary=i == 0)
+    return tenant
+
+
+def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = None) -> Member:
+    user_model = get_user_model()
+    email = user_model.objects.normalize_email(email).lower()
+    user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
+    if created or password:
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+    member, _ = Member.objects.update_or_create(tenant=tenant, user=user, defaults={"role": Role(role)})
+    return member
+
+
+def api_key_issue(
+    *, tenant: Tenant, name: str, role: str = Role.DEVELOPER, created_by: Member | None = None
+) -> IssuedApiKey:
+    if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
+        raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
+    secret = new_api_key_secret()
+    api_key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name.strip() or "unnamed",
+        role=role,
+        secret_hash=hash_secret(secret),
+        display_prefix=secret[:12],
+        created_by=created_by,
+    )
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey | None:
+    """The active key for this secret, or None. Touches `last_used_at` at most once a minute."""
+    api_key = ApiKey.objects.select_related("tenant").filter(secret_hash=hash_secret(secret)).first()
+    if api_key is None or not api_key.is_active:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+@dataclass(frozen=True)
+class ProvisionedTenant:
+    tenant: Tenant
+    issued_key: IssuedApiKey
+    owner: Member | None
+
+
+def tenant_provision(
+    *, name: str, slug: str | None = None, owner_email: str | None = None, owner_password: str | None = None
+) -> ProvisionedTenant:
+    """Schema, pgvector, a hostname `<slug>.<base domain>`, an owner when given, and the first API key."""
+    from django.conf import settings
+
+    slug = slug or slug_from_name(name)
+    tenant = tenant_create(name=name, slug=slug, domains=[f"{slug}.{settings.QUIRE_BASE_DOMAIN}"])
+    owner = (
+        member_add(tenant=tenant, email=owner_email, role=Role.OWNER, password=owner_password)
+        if owner_email
+        else None
+    )
+    issued = api_key_issue(tenant=tenant, name="default", role=Role.ADMIN, created_by=owner)
+    return ProvisionedTenant(tenant=tenant, issued_key=issued, owner=owner)

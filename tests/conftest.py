@@ -1,0 +1,136 @@
+"""Test bootstrap for the platform's tests: real PostgreSQL+pgvector, real Redis, real Celery workers.
+
+`DATABASE_URL` / `REDIS_URL` name servers to use; when unset, the embedded servers under `.quire/`
+start. Tests run in a database of their own (`<name>_test`, created fresh each session) and Redis
+database 15. Folders that need no Django (kernels, inference, connectors) start nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+from tests.support import Api, WorkerProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+STANDALONE = ("kernels", "inference", "connectors")
+_started_servers: list = []
+
+
+def _needs_platform(config: pytest.Config) -> bool:
+    args = [a for a in config.args if not a.startswith("-")] or ["tests"]
+    for arg in args:
+        rel = Path(arg.split("::")[0]).resolve().relative_to(ROOT) if Path(arg).is_absolute() else Path(arg)
+        parts = rel.parts
+        if len(parts) < 2 or parts[0] != "tests" or parts[1] not in STANDALONE:
+            return True
+    return False
+
+
+def _with_database(url: str, name: str) -> str:
+    parsed = urlparse(url)
+    return urlunparse(parsed._replace(path="/" + name))
+
+
+def _with_redis_db(url: str, db: int) -> str:
+    parsed = urlparse(url)
+    return urlunparse(parsed._replace(path=f"/{db}"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _needs_platform(config):
+        return
+    try:
+        import django
+    except ImportError:
+        pytest.exit("the platform tests need the platform extra: pip install -e .[dev]", returncode=4)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
+    os.environ.setdefault("QUIRE_ENV", "test")
+    os.environ.setdefault("QUIRE_LOG_FORMAT", "text")
+    os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("QUIRE_BROKER_VISIBILITY_TIMEOUT", "15")
+    from quire.services import ensure_service_urls
+
+    _started_servers.extend(ensure_service_urls())
+    base_db = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/") or "quire"
+    test_db = f"{base_db}_test"
+    _recreate_database(os.environ["DATABASE_URL"], test_db)
+    os.environ["DATABASE_URL"] = _with_database(os.environ["DATABASE_URL"], test_db)
+    os.environ["REDIS_URL"] = _with_redis_db(os.environ["REDIS_URL"], 15)
+    os.environ.setdefault("QUIRE_MEDIA_ROOT", str(ROOT / ".quire" / "test-media"))
+
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+
+
+def _recreate_database(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for server in _started_servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker():
+    worker = WorkerProcess().start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def make_tenant():
+    from tenants.services import tenant_provision
+
+    def _make(slug: str):
+        from tenants.models import Tenant
+
+        existing = Tenant.objects.filter(slug=slug).first()
+        if existing is not None:
+            existing.delete(force_drop=True)
+        return tenant_provision(name=slug.replace("-", " ").title(), slug=slug)
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def tenant_a(make_tenant):
+    return make_tenant("alpha")
+
+
+@pytest.fixture(scope="session")
+def tenant_b(make_tenant):
+    return make_tenant("beta")
+
+
+@pytest.fixture
+def api_a(tenant_a) -> Api:
+    return Api(tenant_a.issued_key.secret)
+
+
+@pytest.fixture
+def api_b(tenant_b) -> Api:
+    return Api(tenant_b.issued_key.secret)
+
+
+@pytest.fixture
+def anonymous() -> Api:
+    return Api(None)

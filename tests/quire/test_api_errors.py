@@ -1,0 +1,149 @@
+"""Every failure under /v1 answers with the one JSON error shape, never HTML or a trace."""
+
+import json
+
+import pytest
+from django.test import override_settings
+
+from tests.support import Api
+
+pytestmark = pytest.mark.usefixtures("tenant_a")
+
+
+def assert_error(response, status: int, code: str | None = None, param: str | None = None) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"error"}
+    error = body["error"]
+    assert set(error) == {"type", "code", "message", "param"}
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    if param is not None:
+        assert error["param"] == param
+    assert response["X-Request-Id"]
+    return error
+
+
+def test_missing_key_is_401(anonymous: Api):
+    error = assert_error(anonymous.get("/v1/documents"), 401, "missing_api_key")
+    assert error["type"] == "authentication_error"
+
+
+def test_unknown_key_is_401():
+    assert_error(Api("qk_live_not-a-real-key").get("/v1/documents"), 401, "invalid_api_key")
+
+
+def test_malformed_authorization_is_401():
+    response = Api(None).get("/v1/documents", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert_error(response, 401, "invalid_api_key")
+
+
+def test_unknown_route_is_json_404(api_a: Api):
+    error = assert_error(api_a.get("/v1/nothing-here"), 404, "route_missing")
+    assert error["type"] == "not_found_error"
+
+
+def test_unknown_object_is_404(api_a: Api):
+    assert_error(api_a.get("/v1/documents/doc_doesnotexist"), 404, "resource_missing")
+
+
+def test_wrong_method_is_405(api_a: Api):
+    assert_error(api_a.request("PUT", "/v1/health"), 405, "method_not_allowed")
+
+
+def test_viewer_key_cannot_write_403(tenant_a):
+    from tenants.services import api_key_issue
+
+    viewer = api_key_issue(tenant=tenant_a.tenant, name="viewer", role="viewer")
+    api = Api(viewer.secret)
+    assert api.get("/v1/documents").status_code == 200
+    error = assert_error(api.post("/v1/documents", {"text": "hello"}), 403, "insufficient_role")
+    assert error["type"] == "permission_error"
+    assert_error(api.get("/v1/api_keys"), 403, "insufficient_role")
+
+
+def test_bad_json_is_400(api_a: Api):
+    response = api_a.post("/v1/documents", data="{not json", content_type="application/json")
+    assert_error(response, 400, "invalid_json")
+
+
+def test_unknown_field_is_400_with_param(api_a: Api):
+    response = api_a.post("/v1/documents", {"text": "hello", "colour": "blue"})
+    assert_error(response, 400, "unknown_field", "colour")
+
+
+def test_missing_field_is_400_with_param(api_a: Api):
+    assert_error(api_a.post("/v1/documents", {"filename": "a.txt"}), 400, "required", "text")
+
+
+@override_settings(QUIRE_MAX_REQUEST_BYTES=1024)
+def test_oversized_body_is_413(api_a: Api):
+    response = api_a.post("/v1/documents", {"text": "x" * 5000})
+    assert_error(response, 413, "request_too_large")
+
+
+def test_unsupported_media_type_is_415(api_a: Api):
+    response = api_a.post("/v1/documents", data="<a/>", content_type="application/xml")
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_rate_limit_is_429_with_retry_after(tenant_a):
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+
+    from tenants.services import api_key_issue
+
+    issued = api_key_issue(tenant=tenant_a.tenant, name="throttled")
+    api = Api(issued.secret)
+    original = api_settings.DEFAULT_THROTTLE_RATES
+    from quire.api.throttling import ApiKeyRateThrottle
+
+    ApiKeyRateThrottle.THROTTLE_RATES = {**original, "api_key": "3/min"}
+    try:
+        statuses = [api.get("/v1/documents").status_code for _ in range(4)]
+        response = api.get("/v1/documents")
+    finally:
+        ApiKeyRateThrottle.THROTTLE_RATES = original
+        cache.delete(f"throttle:api_key:{issued.api_key.pk}")
+    assert statuses[:3] == [200, 200, 200]
+    assert_error(response, 429, "rate_limited")
+    assert int(response["Retry-After"]) > 0
+
+
+def test_unhandled_exception_is_json_500(api_a: Api, monkeypatch):
+    from quire.api import views
+
+    def explode():
+        raise RuntimeError("boom: secret detail")
+
+    monkeypatch.setattr(views, "check_dependencies", explode)
+    response = api_a.get("/v1/health")
+    error = assert_error(response, 500, "internal_error")
+    assert "boom" not in json.dumps(error)
+
+
+def test_request_id_is_echoed_when_well_formed(api_a: Api):
+    response = api_a.get("/v1/health", headers={"X-Request-Id": "trace-1234567890"})
+    assert response["X-Request-Id"] == "trace-1234567890"
+    generated = api_a.get("/v1/health", headers={"X-Request-Id": "bad id with spaces"})
+    assert generated["X-Request-Id"].startswith("req_")
+
+
+def test_openapi_schema_is_served(anonymous: Api):
+    response = anonymous.get("/v1/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert "/v1/documents" in schema["paths"]
+    docs = anonymous.get("/v1/docs")
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_health_checks_dependencies(api_a: Api, tenant_a):
+    response = api_a.get("/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["tenant"] == tenant_a.tenant.public_id
+    assert {name for name, check in body["checks"].items() if check["ok"]} == {"database", "redis", "broker"}

@@ -1,0 +1,34 @@
+from tests.support import Api
+
+
+def test_same_key_same_body_replays(api_a: Api):
+    headers = {"Idempotency-Key": "idem-create-key-1"}
+    first = api_a.post("/v1/api_keys", {"name": "idem"}, headers=headers)
+    second = api_a.post("/v1/api_keys", {"name": "idem"}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second["Idempotent-Replayed"] == "true"
+    names = [k["name"] for k in api_a.get("/v1/api_keys", limit=100).json()["data"]]
+    assert names.count("idem") == 1
+
+
+def test_same_key_other_body_is_409(api_a: Api):
+    headers = {"Idempotency-Key": "idem-create-key-2"}
+    assert api_a.post("/v1/api_keys", {"name": "one"}, headers=headers).status_code == 201
+    response = api_a.post("/v1/api_keys", {"name": "two"}, headers=headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_keys_are_per_tenant(api_a: Api, api_b: Api):
+    headers = {"Idempotency-Key": "shared-key-across-tenants"}
+    a = api_a.post("/v1/documents", {"text": "tenant a text"}, headers=headers)
+    b = api_b.post("/v1/documents", {"text": "tenant b text"}, headers=headers)
+    assert a.status_code == b.status_code == 201
+    assert a.json()["id"] != b.json()["id"]
+
+
+def test_failed_validation_does_not_burn_the_key(api_a: Api):
+    headers = {"Idempotency-Key": "idem-after-error"}
+    assert api_a.post("/v1/api_keys", {"nme": "typo"}, headers=headers).status_code == 400
+    assert api_a.post("/v1/api_keys", {"name": "fixed"}, headers=headers).status_code == 201
