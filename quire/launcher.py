@@ -68,6 +68,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         _manage("migrate_schemas", "--noinput", "-v", "0")
         credentials = json.loads(_manage("seed_demo", "--json", capture=True))

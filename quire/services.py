@@ -31,11 +31,19 @@ class EmbeddedServer:
     started_here: bool
     stop_command: list[str] | None = None
     pid: int | None = None
+    process: subprocess.Popen | None = None
 
     def stop(self) -> None:
         if not self.started_here:
             return
-        if self.stop_command:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        elif self.stop_command:
             subprocess.run(self.stop_command, check=False, capture_output=True, timeout=60)
         elif self.pid:
             _terminate_pid(self.pid)
@@ -148,7 +156,9 @@ def start_redis(root: Path | None = None) -> EmbeddedServer:
         time.sleep(0.05)
     portfile.write_text(str(port))
     pidfile.write_text(str(proc.pid))
-    return EmbeddedServer("redis", f"redis://127.0.0.1:{port}/0", started_here=True, pid=proc.pid)
+    return EmbeddedServer(
+        "redis", f"redis://127.0.0.1:{port}/0", started_here=True, pid=proc.pid, process=proc
+    )
 
 
 def _free_port() -> int:

@@ -1,7 +1,7 @@
 """Per-request tenant routing.
 
 `/v1` requests start in the public schema; API-key authentication switches to the key's tenant.
-Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public.
+The liveness probe and static files touch no database. Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from quire.logging import bind_tenant
 from tenants.models import Domain
 
 
+UNROUTED_PREFIXES = ("/v1/", "/healthz", "/static/")
+
+
 class TenantRoutingMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -22,7 +25,7 @@ class TenantRoutingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         connection.set_schema_to_public()
         request.tenant = None
-        if not request.path.startswith("/v1/"):
+        if not request.path.startswith(UNROUTED_PREFIXES):
             hostname = request.get_host().split(":")[0].lower()
             domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
             if domain is not None and domain.tenant.is_active:

@@ -44,4 +44,7 @@ def _broker() -> None:
 
 
 def check_dependencies() -> dict[str, dict]:
-    return {"database": _timed(_database), "redis": _timed(_redis), "broker": _timed(_broker)}
+    checks = {"database": _timed(_database), "redis": _timed(_redis)}
+    same_server = settings.CELERY_BROKER_URL == settings.REDIS_URL
+    checks["broker"] = {**checks["redis"], "same_as": "redis"} if same_server else _timed(_broker)
+    return checks

@@ -16,7 +16,7 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
 
 class RequestContextMiddleware:
-    """X-Request-Id on every response (the caller's when well-formed), bound into the logs; JSON 500s under /v1."""
+    """X-Request-Id (the caller's when well-formed) and rate-limit headers on responses; JSON 500s under /v1."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -29,6 +29,11 @@ class RequestContextMiddleware:
         bind_tenant("")
         response = self.get_response(request)
         response["X-Request-Id"] = request_id
+        rate_limit = getattr(request, "rate_limit", None)
+        if rate_limit:
+            response["X-RateLimit-Limit"] = str(rate_limit["limit"])
+            response["X-RateLimit-Remaining"] = str(rate_limit["remaining"])
+            response["X-RateLimit-Reset"] = str(rate_limit["reset"])
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -90,26 +90,23 @@ def test_unsupported_media_type_is_415(api_a: Api):
 
 
 def test_rate_limit_is_429_with_retry_after(tenant_a):
-    from django.core.cache import cache
-    from rest_framework.settings import api_settings
+    from django.conf import settings
 
     from tenants.services import api_key_issue
 
-    issued = api_key_issue(tenant=tenant_a.tenant, name="throttled")
-    api = Api(issued.secret)
-    original = api_settings.DEFAULT_THROTTLE_RATES
-    from quire.api.throttling import ApiKeyRateThrottle
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "3/day"}}
+    with override_settings(REST_FRAMEWORK=rest):
+        _assert_rate_limited(Api(api_key_issue(tenant=tenant_a.tenant, name="throttled").secret))
 
-    ApiKeyRateThrottle.THROTTLE_RATES = {**original, "api_key": "3/min"}
-    try:
-        statuses = [api.get("/v1/documents").status_code for _ in range(4)]
-        response = api.get("/v1/documents")
-    finally:
-        ApiKeyRateThrottle.THROTTLE_RATES = original
-        cache.delete(f"throttle:api_key:{issued.api_key.pk}")
-    assert statuses[:3] == [200, 200, 200]
+
+def _assert_rate_limited(api: Api) -> None:
+    responses = [api.get("/v1/documents") for _ in range(3)]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [r["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0"]
+    response = api.get("/v1/documents")
     assert_error(response, 429, "rate_limited")
     assert int(response["Retry-After"]) > 0
+    assert response["X-RateLimit-Limit"] == "3"
 
 
 def test_unhandled_exception_is_json_500(api_a: Api, monkeypatch):

@@ -1,0 +1,158 @@
+"""Requests/s and latency of an authenticated `GET /v1/health` vs a bare Django view, same server.
+
+Starts gunicorn (2 worker processes) on the embedded services (or DATABASE_URL / REDIS_URL), provisions a
+benchmark tenant, then drives each endpoint from 2 client processes with keep-alive connections.
+
+    python benchmarks/api_overhead.py [--seconds 10] [--clients 2] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _client(port: int, path: str, headers: dict, seconds: float, out: mp.Queue) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    latencies, errors = [], 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - started)
+        if response.status != 200:
+            errors += 1
+        if response.getheader("Connection", "").lower() == "close":
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    out.put((latencies, errors))
+
+
+def _measure(port: int, path: str, headers: dict, seconds: float, clients: int) -> dict:
+    out: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=_client, args=(port, path, headers, seconds, out)) for _ in range(clients)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(x for lat, _ in results for x in lat)
+    errors = sum(e for _, e in results)
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / seconds,
+        "p50": pct(0.50),
+        "p99": pct(0.99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
+    os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("QUIRE_DEBUG", "false")
+    os.environ.setdefault("QUIRE_API_RATE", "1000000/min")
+    from quire.services import ensure_service_urls
+
+    servers = ensure_service_urls()
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate_schemas", interactive=False, verbosity=0)
+    from tenants.models import Tenant
+    from tenants.services import api_key_issue, tenant_provision
+
+    tenant = Tenant.objects.filter(slug="bench").first()
+    secret = (
+        api_key_issue(tenant=tenant, name="bench", role="viewer").secret
+        if tenant
+        else tenant_provision(name="Bench", slug="bench").issued_key.secret
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "quire.wsgi:application",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--keep-alive",
+            "30",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        auth = {"Authorization": f"Bearer {secret}"}
+        _measure(port, "/healthz", {}, 1.0, args.clients)
+        _measure(port, "/v1/health", auth, 1.0, args.clients)
+        bare = _measure(port, "/healthz", {}, args.seconds, args.clients)
+        api = _measure(port, "/v1/health", auth, args.seconds, args.clients)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        for s in servers:
+            s.stop()
+
+    print(
+        f"gunicorn {args.workers} workers, {args.clients} client processes, {args.seconds:.0f}s each, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"{'endpoint':<34}{'requests':>9}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, r in (("bare Django view  GET /healthz", bare), ("authenticated  GET /v1/health", api)):
+        print(
+            f"{name:<34}{r['requests']:>9}{r['errors']:>8}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+        )
+    print(
+        f"{'ratio /v1/health vs bare':<34}{'':>9}{'':>8}{api['rps'] / bare['rps']:>10.2f}"
+        f"{api['p50'] / bare['p50']:>9.2f}{api['p99'] / bare['p99']:>9.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
