@@ -14,7 +14,6 @@ from django.http import HttpRequest, HttpResponse
 from quire.logging import bind_tenant
 from tenants.models import Domain
 
-
 UNROUTED_PREFIXES = ("/v1/", "/healthz", "/static/")
 
 

@@ -1,5 +1,6 @@
 """`make run` on its own data dir: prints the URLs and a key, serves /v1/health, and Ctrl-C leaves nothing running."""
 
+import contextlib
 import json
 import os
 import signal
@@ -22,10 +23,8 @@ def _free_port() -> int:
 
 def _processes_of(tmp: Path, root_pid: int) -> set[int]:
     found = set()
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess):
         found |= {p.pid for p in psutil.Process(root_pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        pass
     for proc in psutil.process_iter(["pid", "cmdline"]):
         if str(tmp) in " ".join(proc.info["cmdline"] or []):
             found.add(proc.info["pid"])
