@@ -72,7 +72,24 @@ def find_sentence_clauses(text: str, sentences: list[Segment]) -> list[Clause]:
     return clauses
 
 
+_UPPER_TITLE = re.compile(
+    r"(?<![A-Za-z])((?:[A-Z][A-Z0-9&',./-]*\s+){0,6}(?:AGREEMENT|CONTRACT|LICENSE AGREEMENT|AMENDMENT|ADDENDUM|MEMORANDUM OF UNDERSTANDING|STATEMENT OF WORK|LEASE)(?:\s+(?:FOR|OF|AND|ON)\s+(?:[A-Z][A-Z&'-]*\s*){1,4})?)(?![a-z])"
+)
+_TITLE_NOISE = re.compile(r"^(?:EXHIBIT|EX-|SCHEDULE|ANNEX|APPENDIX)[\w.\s-]*?\s+(?=[A-Z]{3})")
+
+
 def find_document_name(text: str) -> Clause | None:
+    head = text[:1500]
+    match = _UPPER_TITLE.search(head)
+    if match and len(match.group(1).split()) >= 2:
+        start, end = match.start(1), match.end(1)
+        noise = _TITLE_NOISE.match(text[start:end])
+        if noise:
+            start += noise.end()
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end - start >= 8:
+            return Clause("Document Name", start, end, 0.85)
     cursor = 0
     for line in text[:PREAMBLE_CHARS].split("\n"):
         start = cursor + len(line) - len(line.lstrip())
@@ -231,6 +248,17 @@ def analyse_contract(document_id: str, text: str) -> tuple[list[dict], dict]:
     date_clause, agreement_date = find_agreement_date(text, sentences)
     if date_clause:
         clauses.append(date_clause)
+        effective_with_date = any(
+            c.category == "Effective Date" and find_dates(text, c.start, c.end) for c in clauses
+        )
+        if not effective_with_date:
+            clauses.append(Clause("Effective Date", date_clause.start, date_clause.end, 0.55))
+    for clause in [c for c in clauses if c.category == "Effective Date" and c.end - c.start > 40]:
+        dates = find_dates(text, clause.start, clause.end)
+        if dates:
+            clauses.append(
+                Clause("Effective Date", dates[0].start, dates[0].end, round(clause.confidence - 0.05, 3))
+            )
     answers = normalise_answers(text, clauses, parties, agreement_date)
     result = []
     for clause in sorted(clauses, key=lambda c: (c.start, CUAD_CATEGORIES.index(c.category))):

@@ -89,6 +89,13 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bexpir(?:es|ation date)\b", 0.4),
         (r"\bperiod of \w+ \(?\d*\)? ?(?:years?|months?)\b", 0.4),
         (r"\bunless (?:sooner|earlier) terminated\b", 0.5),
+        (r"\bterm\b.{0,120}\b(?:terminat|expir|end|conclud)\w* on\b", 0.9),
+        (
+            r"\b(?:commenc|begin|effective)\w*\b.{0,160}\b(?:continu\w*|remain\w*|ending|concluding|terminating)\b.{0,40}\b(?:until|for|on|through|the)\b",
+            0.8,
+        ),
+        (r"\bduration of\b", 0.6),
+        (r"\bexpiration date\b", 0.5),
         (r"\bin perpetuity\b|\bperpetual\b", 0.3),
         (r"\bsurviv", -0.6),
         (r"\blicense\b", -0.2),
@@ -365,6 +372,14 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
             0.9,
         ),
         (r"\bfor a period of\b.{0,60}\b(?:after|following) (?:the )?(?:termination|expiration)\b", 0.9),
+        (
+            r"\b(?:prior to|after|following|upon|in the event of) (?:the )?(?:any )?(?:such )?(?:termination|expiration|expiry)\b",
+            0.6,
+        ),
+        (
+            r"\b(?:may|shall|will) (?:be sold|sell|continue|have a (?:reasonable )?period|remove|return|not be relieved|remain)\b",
+            0.5,
+        ),
     ),
     "Audit Rights": _rules(
         (r"\baudit", 1.2),
@@ -405,7 +420,15 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
             r"\b(?:shall not|will not) be liable\b.{0,160}\b(?:indirect|incidental|consequential|special|punitive|exemplary|lost profits?)\b",
             1.1,
         ),
-        (r"\blimitation of liability\b", 0.6),
+        (r"\blimitation of liability\b", 1.0),
+        (
+            r"\b(?:shall not|will not|in no event|under no circumstances|neither party)\b.{0,100}\bliable\b",
+            0.7,
+        ),
+        (r"\bdamages\b", 0.3),
+        (r"\bliab\w*\b.{0,80}\b(?:is|are|shall be) excluded\b", 1.1),
+        (r"\bwaive\w*\b.{0,80}\bclaims\b.{0,120}\b(?:consequential|punitive|incidental|special)\b", 1.1),
+        (r"\bliable for no more than\b|\bcumulative maximum\b", 1.2),
         (r"\bexceed (?:the )?(?:amount|fees|sum|total)\b.{0,60}\b(?:paid|payable)\b", 0.6),
     ),
     "Liquidated Damages": _rules(
