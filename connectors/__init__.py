@@ -15,12 +15,15 @@ from connectors.base import (
     plan_context,
     prepare_documents,
 )
+from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
 
-CONNECTORS: dict[str, Connector] = {connector.name: connector for connector in (LegalConnector(),)}
+CONNECTORS: dict[str, Connector] = {
+    connector.name: connector for connector in (LegalConnector(), EarningsConnector())
+}
 
 
 def get_connector(name: str) -> Connector:

@@ -150,3 +150,151 @@ def evaluate_legal(data_dir: Path, split: str, progress: Callable[[str], None]) 
         text = (data_dir / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
         outputs[row["document_id"]] = run_connector("legal", [Document(row["document_id"], text)])
     return score_legal(outputs, labels)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", text.lower())
+
+
+def _ngrams(tokens: list[str], n: int) -> dict[tuple[str, ...], int]:
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def _lcs(first: list[str], second: list[str]) -> int:
+    previous = [0] * (len(second) + 1)
+    for a in first:
+        current = [0]
+        for j, b in enumerate(second):
+            current.append(previous[j] + 1 if a == b else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def rouge(candidate: str, reference: str) -> dict[str, float]:
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 over lower-cased word tokens."""
+    cand, ref = _tokens(candidate), _tokens(reference)
+    scores = {}
+    for n in (1, 2):
+        c, r = _ngrams(cand, n), _ngrams(ref, n)
+        overlap = sum(min(count, r.get(gram, 0)) for gram, count in c.items())
+        scores[f"rouge{n}"] = prf(overlap, sum(c.values()) - overlap, sum(r.values()) - overlap)[2]
+    lcs = _lcs(cand, ref)
+    scores["rougeL"] = prf(lcs, len(cand) - lcs, len(ref) - lcs)[2]
+    return scores
+
+
+def _base_metric(metric: str) -> str:
+    return metric[: -len("_growth")] if metric.endswith("_growth") else metric
+
+
+def _decimals(raw: str) -> int:
+    return len(raw.split(".")[1]) if "." in raw else 0
+
+
+def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
+    """Numbers of the reference bullets with the metric and period they state (metric None when unclear)."""
+    from connectors.earnings.figures import (
+        NUMBER,
+        call_period,
+        extract_figures,
+        is_guidance,
+        parse_number,
+        period_of,
+    )
+
+    quarter, year = call_period("", document_id)
+    facts = []
+    for bullet in bullets:
+        guidance = bool(re.search(r"\b(?:sees|expects?|outlook|guidance|forecast)\b", bullet)) or is_guidance(
+            bullet
+        )
+        period = period_of(bullet, quarter, year, guidance)
+        figures = extract_figures(bullet, 0)
+        for match in NUMBER.finditer(bullet):
+            raw = match.group("value")
+            if re.fullmatch(r"(?:19|20)\d\d", raw) or re.search(r"q\s*$", bullet[: match.start()].lower()):
+                continue
+            value, unit, scale = parse_number(match)
+            metric = None
+            for figure in figures:
+                inside = figure.start <= match.start() < figure.end
+                change_here = figure.change and figure.change.get("start") == match.start()
+                if inside or change_here:
+                    metric = _base_metric(figure.metric)
+            facts.append(
+                {
+                    "value": abs(value),
+                    "scale": scale,
+                    "decimals": _decimals(raw),
+                    "unit": unit,
+                    "metric": metric,
+                    "period": period,
+                    "text": bullet,
+                }
+            )
+    return facts
+
+
+def _candidate_values(metric: dict) -> list[tuple[float, float]]:
+    values = [(metric["value"], metric["scale"])]
+    for key in ("low", "high"):
+        if metric.get(key) is not None:
+            values.append((metric[key], metric["scale"]))
+    change = metric.get("change") or {}
+    for key in ("value", "low", "high"):
+        if change.get(key) is not None:
+            values.append((change[key], 1.0))
+    return values
+
+
+def fact_found(fact: dict, metrics: list[dict], *, check_metric: bool = True) -> bool:
+    for metric in metrics:
+        if check_metric and (fact["metric"] is None or _base_metric(metric["metric"]) != fact["metric"]):
+            continue
+        if check_metric and fact["period"] and metric.get("period") and fact["period"] != metric["period"]:
+            continue
+        for value, scale in _candidate_values(metric):
+            scaled = abs(value) * scale / fact["scale"]
+            if round(scaled, fact["decimals"]) == round(fact["value"], fact["decimals"]):
+                return True
+    return False
+
+
+def score_earnings(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float]:
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    found = found_value_only = count = 0
+    for label in labels:
+        output = outputs[label["document_id"]]
+        summary = " ".join(bullet["text"] for bullet in output["summary"])
+        for key, value in rouge(summary, " ".join(label["bullets"])).items():
+            totals[key] += value
+        for fact in reference_facts(label["bullets"], label["document_id"]):
+            count += 1
+            found += fact_found(fact, output["metrics"])
+            found_value_only += fact_found(fact, output["metrics"], check_metric=False)
+    documents = max(1, len(labels))
+    return {
+        "calls": len(labels),
+        "reference_numbers": count,
+        "numeric_fact_recall": found / max(1, count),
+        "numeric_value_recall": found_value_only / max(1, count),
+        **{key: value / documents for key, value in totals.items()},
+    }
+
+
+def evaluate_earnings(data_dir: Path, split: str, progress: Callable[[str], None]) -> dict[str, float]:
+    from connectors import Document, run_connector
+
+    labels = [
+        row for row in read_jsonl(data_dir / "ectsum" / "labels.jsonl") if split in ("all", row["split"])
+    ]
+    outputs = {}
+    for row in labels:
+        progress(f"earnings {row['document_id']}")
+        text = (data_dir / "ectsum" / "calls" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
+        outputs[row["document_id"]] = run_connector("earnings", [Document(row["document_id"], text)])
+    return score_earnings(outputs, labels)
