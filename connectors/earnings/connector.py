@@ -248,8 +248,10 @@ def analyse_call(document: Document, run: RunContext) -> dict:
         if turn is not None and roles.get(turn.speaker) in ("analyst", "operator"):
             continue
         guidance = is_guidance(sentence.text)
-        period = period_of(sentence.text, default_quarter, default_year, guidance)
         for figure in extract_figures(sentence.text, sentence.start):
+            period = period_of(
+                sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start
+            )
             entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, guidance)
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)

@@ -57,6 +57,8 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dividend", r"\bdividends?\b"),
         ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
         ("backlog", r"\bbacklog\b"),
+        ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
+        ("catastrophe_losses", r"\bcatastrophe\s+losses\b"),
         ("bookings", r"\b(?:bookings|orders|order intake)\b"),
         ("net_interest_income", r"\bnet\s+interest\s+income\b"),
         ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
@@ -188,13 +190,20 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if low_unit == "count":
             low_unit = unit
         metric = _metric_before(sentence, match.start())
-        if metric is None or not _fit_unit(metric, unit):
+        growth = unit == "percent" and bool(
+            re.search(
+                r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
+                sentence[max(0, match.start() - 60) : match.start()],
+                re.IGNORECASE,
+            )
+        )
+        if metric is not None and growth and not _fit_unit(metric, unit):
+            metric = metric + "_growth"
+        elif metric is None or not _fit_unit(metric, unit):
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps"):
             unit = "USD_per_share"
-        change = None
-        if unit == "percent" and _CHANGE_WORDS.search(sentence[max(0, match.start() - 40) : match.start()]):
-            change = {"low": low, "high": high}
+        change = {"low": low, "high": high} if growth else None
         figures.append(
             Figure(
                 metric,
@@ -219,6 +228,19 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
         metric = _metric_before(sentence, match.start())
+        if unit == "USD_per_share" and metric not in (
+            "eps",
+            "adjusted_eps",
+            "book_value_per_share",
+            "ffo",
+            "dividend",
+        ):
+            window = sentence[max(0, match.start() - 100) : match.start()]
+            metric = (
+                "adjusted_eps"
+                if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
+                else "eps"
+            )
         is_change = unit in ("percent", "basis_points", "percentage_points") and bool(
             _CHANGE_WORDS.search(before)
         )
@@ -291,10 +313,37 @@ def is_guidance(sentence: str) -> bool:
     return bool(_GUIDANCE.search(sentence))
 
 
+_COMPARISON = re.compile(
+    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against)\b[^.]{0,30}$", re.IGNORECASE
+)
+
+
 def period_of(
-    sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool
+    sentence: str,
+    default_quarter: str | None,
+    default_year: str | None,
+    guidance: bool,
+    position: int | None = None,
 ) -> str | None:
-    """The period a sentence speaks of ("Q3 2021", "FY2021"), falling back on the call's own period."""
+    """The period a figure at `position` of a sentence speaks of ("Q3 2021", "FY2021").
+
+    The nearest period named before the figure wins; one named after it counts unless it is a comparison
+    ("compared to the second quarter of 2020"); else the call's own period.
+    """
+    if position is not None:
+        before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
+        before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
+        if before:
+            nearest = max(before, key=lambda m: m.end())
+            return period_of(nearest.group(0), default_quarter, default_year, guidance)
+        after = sorted(
+            [*_QUARTER.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
+            key=lambda m: m.start(),
+        )
+        if after and not _COMPARISON.search(sentence[position : after[0].start()]):
+            return period_of(after[0].group(0), default_quarter, default_year, guidance)
+        if after:
+            return f"FY{default_year}" if guidance and default_year else default_quarter
     quarter = _QUARTER.search(sentence)
     if quarter:
         number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
