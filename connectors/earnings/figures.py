@@ -314,7 +314,7 @@ def is_guidance(sentence: str) -> bool:
 
 
 _COMPARISON = re.compile(
-    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against)\b[^.]{0,30}$", re.IGNORECASE
+    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period)\b", re.IGNORECASE
 )
 
 
