@@ -17,12 +17,13 @@ from connectors.base import (
 )
 from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
+from connectors.literature.connector import LiteratureConnector
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
 
 CONNECTORS: dict[str, Connector] = {
-    connector.name: connector for connector in (LegalConnector(), EarningsConnector())
+    connector.name: connector for connector in (LegalConnector(), EarningsConnector(), LiteratureConnector())
 }
 
 
