@@ -4,7 +4,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from quire.api import errors
 from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
-from quire.documents.views import DocumentDetailView, DocumentListCreateView
+from quire.jobs.views import JobCancelView, JobDetailView, JobListCreateView, JobResultView
+from quire.documents.views import DocumentDetailView, DocumentListCreateView, DocumentTextView, SearchView
 
 v1 = [
     path("v1/health", HealthView.as_view(), name="health"),
@@ -12,6 +13,12 @@ v1 = [
     path("v1/api_keys/<str:key_id>", ApiKeyDetailView.as_view(), name="api-key"),
     path("v1/documents", DocumentListCreateView.as_view(), name="documents"),
     path("v1/documents/<str:document_id>", DocumentDetailView.as_view(), name="document"),
+    path("v1/documents/<str:document_id>/text", DocumentTextView.as_view(), name="document-text"),
+    path("v1/search", SearchView.as_view(), name="search"),
+    path("v1/jobs", JobListCreateView.as_view(), name="jobs"),
+    path("v1/jobs/<str:job_id>", JobDetailView.as_view(), name="job"),
+    path("v1/jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
+    path("v1/jobs/<str:job_id>/result", JobResultView.as_view(), name="job-result"),
     path(
         "v1/openapi.json",
         SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -1,8 +1,11 @@
 from functools import partial
 
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
 
 from tenants.identifiers import new_id
+
+EMBEDDING_DIM = 384
 
 
 class DocumentStatus(models.TextChoices):
@@ -25,6 +28,8 @@ class Document(models.Model):
     status = models.CharField(max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.PENDING)
     failure_reason = models.TextField(blank=True)
     text = models.TextField(blank=True)
+    page_starts = models.JSONField(default=list, blank=True)
+    chunk_count = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -34,3 +39,42 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.filename}"
+
+    @property
+    def char_count(self) -> int:
+        return len(self.text)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_starts) if self.page_starts else 0
+
+    @property
+    def token_estimate(self) -> int:
+        """About four characters a token for English prose; used for context budgeting."""
+        return (len(self.text) + 3) // 4
+
+
+class Chunk(models.Model):
+    """A retrieval unit: `document.text[start:end]` and its all-MiniLM-L6-v2 embedding."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIM)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["document", "index"], name="unique_chunk_index")]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.index}"

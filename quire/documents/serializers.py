@@ -10,17 +10,8 @@ class DocumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Document
         fields = [
-            "id",
-            "object",
-            "filename",
-            "content_type",
-            "sha256",
-            "size_bytes",
-            "status",
-            "failure_reason",
-            "metadata",
-            "created_at",
-            "updated_at",
+            "id", "object", "filename", "content_type", "sha256", "size_bytes", "status", "failure_reason",
+            "char_count", "page_count", "chunk_count", "token_estimate", "metadata", "created_at", "updated_at",
         ]
 
     def get_object(self, obj: Document) -> str:
@@ -30,3 +21,29 @@ class DocumentSerializer(serializers.ModelSerializer):
 class DocumentTextCreateSerializer(StrictSerializer):
     text = serializers.CharField(allow_blank=False, trim_whitespace=False)
     filename = serializers.CharField(max_length=255, default="document.txt")
+    content_type = serializers.CharField(max_length=100, required=False)
+
+
+class DocumentUploadSerializer(StrictSerializer):
+    file = serializers.FileField()
+    content_type = serializers.CharField(max_length=100, required=False)
+
+
+class TextRangeSerializer(StrictSerializer):
+    start = serializers.IntegerField(min_value=0, required=False)
+    end = serializers.IntegerField(min_value=0, required=False)
+
+
+class SearchSerializer(StrictSerializer):
+    query = serializers.CharField(max_length=2000)
+    k = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    documents = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=100)
+
+
+class SearchHitSerializer(serializers.Serializer):
+    document_id = serializers.CharField()
+    chunk_index = serializers.IntegerField()
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    quote = serializers.CharField()
+    score = serializers.FloatField()

@@ -1,15 +1,29 @@
-"""Writes for documents: create (deduplicated by SHA-256), ingest state changes."""
+"""Writes for documents: create (deduplicated by SHA-256), ingest (parse, chunk, embed), delete."""
 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
+import logging
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from quire.documents.models import Document, DocumentStatus
+from quire.documents import sniffing
+from quire.documents.chunking import chunk_text
+from quire.documents.models import Chunk, Document, DocumentStatus
+from quire.documents.parsing import ParseError, parse_document
+
+logger = logging.getLogger(__name__)
+EMBED_BATCH = 64
+
+
+class DocumentTooLarge(ValueError):
+    pass
+
+
+class ContentTypeMismatch(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -18,13 +32,23 @@ class CreatedDocument:
     created: bool
 
 
-def document_create(*, content: bytes, filename: str, content_type: str) -> CreatedDocument:
+def document_create(
+    *, content: bytes, filename: str, declared_type: str | None, max_bytes: int
+) -> CreatedDocument:
+    """Store the bytes once per tenant and queue ingestion. Raises on size, unsupported or mismatched type."""
+    if len(content) > max_bytes:
+        raise DocumentTooLarge(f"the document is {len(content)} bytes; the limit is {max_bytes} bytes")
+    if not content.strip():
+        raise sniffing.UnsupportedDocument("the document is empty")
+    content_type = sniffing.sniff_content_type(content)
+    if not sniffing.declared_matches(declared_type, content_type):
+        raise ContentTypeMismatch(f"declared as {declared_type} but the bytes are {content_type}")
     digest = hashlib.sha256(content).hexdigest()
     existing = Document.objects.filter(sha256=digest).first()
     if existing is not None:
         return CreatedDocument(existing, created=False)
-    document = Document(filename=filename, content_type=content_type, sha256=digest, size_bytes=len(content))
-    document.file.save(f"{digest}", ContentFile(content), save=False)
+    document = Document(filename=filename[:255], content_type=content_type, sha256=digest, size_bytes=len(content))
+    document.file.save(digest, ContentFile(content), save=False)
     try:
         with transaction.atomic():
             document.save()
@@ -37,22 +61,53 @@ def document_create(*, content: bytes, filename: str, content_type: str) -> Crea
     return CreatedDocument(document, created=True)
 
 
-def normalise_text(text: str) -> str:
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+def _set_status(document: Document, status: str, **fields) -> None:
+    for name, value in fields.items():
+        setattr(document, name, value)
+    document.status = status
+    document.save(update_fields=["status", "updated_at", *fields])
 
 
 def document_ingest(*, document_id: str) -> Document:
+    """Parse, chunk and embed. Safe to run again (a redelivered task replaces the chunks it finds)."""
+    from inference.embeddings import embed_texts
+
     document = Document.objects.get(pk=document_id)
-    if document.status == DocumentStatus.READY:
+    if document.status in (DocumentStatus.READY, DocumentStatus.FAILED):
         return document
-    Document.objects.filter(pk=document.pk).update(status=DocumentStatus.PARSING)
+    _set_status(document, DocumentStatus.PARSING)
     try:
         with document.file.open("rb") as handle:
-            raw = handle.read()
-        text = normalise_text(raw.decode("utf-8"))
-    except (UnicodeDecodeError, OSError) as exc:
-        document.status, document.failure_reason = DocumentStatus.FAILED, f"could not read text: {exc}"
-    else:
-        document.status, document.text, document.failure_reason = DocumentStatus.READY, text, ""
-    document.save(update_fields=["status", "text", "failure_reason", "updated_at"])
+            parsed = parse_document(handle.read(), document.content_type)
+    except (ParseError, OSError) as exc:
+        _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc))
+        return document
+    _set_status(document, DocumentStatus.EMBEDDING, text=parsed.text, page_starts=parsed.page_starts)
+    spans = chunk_text(parsed.text)
+    texts = [parsed.text[s.start : s.end] for s in spans]
+    vectors = []
+    for begin in range(0, len(texts), EMBED_BATCH):
+        vectors.extend(embed_texts(texts[begin : begin + EMBED_BATCH]))
+    chunks = [
+        Chunk(document=document, index=i, start=s.start, end=s.end, text=t, embedding=v)
+        for i, (s, t, v) in enumerate(zip(spans, texts, vectors, strict=True))
+    ]
+    with transaction.atomic():
+        Chunk.objects.filter(document=document).delete()
+        Chunk.objects.bulk_create(chunks, batch_size=500)
+        _set_status(document, DocumentStatus.READY, chunk_count=len(chunks), failure_reason="")
     return document
+
+
+def document_fail(*, document_id: str, reason: str) -> None:
+    Document.objects.filter(pk=document_id).exclude(status=DocumentStatus.READY).update(
+        status=DocumentStatus.FAILED, failure_reason=reason[:2000]
+    )
+
+
+def document_delete(*, document: Document) -> None:
+    """Remove the document, its chunks and vectors (cascade), and the stored file once committed."""
+    file = document.file
+    with transaction.atomic():
+        document.delete()
+        transaction.on_commit(lambda: file.delete(save=False))

@@ -1,8 +1,17 @@
+import logging
+
 from celery import shared_task
 
-from quire.documents.services import document_ingest
+from quire.documents.services import document_fail, document_ingest
+
+logger = logging.getLogger(__name__)
 
 
-@shared_task(name="quire.documents.ingest_document", bind=True, max_retries=3)
-def ingest_document(self, document_id: str) -> str:
-    return document_ingest(document_id=document_id).status
+@shared_task(name="quire.documents.ingest_document")
+def ingest_document(document_id: str) -> str:
+    try:
+        return document_ingest(document_id=document_id).status
+    except Exception as exc:
+        logger.exception("ingest failed for %s", document_id)
+        document_fail(document_id=document_id, reason=f"internal error while ingesting: {type(exc).__name__}")
+        return "failed"

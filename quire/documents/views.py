@@ -3,39 +3,113 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from quire.api.errors import ApiError
 from quire.api.idempotency import idempotent
 from quire.documents.models import Document
-from quire.documents.serializers import DocumentSerializer, DocumentTextCreateSerializer
-from quire.documents.services import document_create
+from quire.documents.selectors import search_chunks
+from quire.documents.serializers import (
+    DocumentSerializer,
+    DocumentTextCreateSerializer,
+    DocumentUploadSerializer,
+    SearchHitSerializer,
+    SearchSerializer,
+    TextRangeSerializer,
+)
+from quire.documents.services import ContentTypeMismatch, DocumentTooLarge, document_create, document_delete
+from quire.documents.sniffing import UnsupportedDocument
+
+
+def _create(content: bytes, filename: str, declared_type: str | None, param: str) -> Response:
+    try:
+        result = document_create(
+            content=content, filename=filename, declared_type=declared_type,
+            max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
+        )
+    except DocumentTooLarge as exc:
+        raise ApiError(413, "document_too_large", str(exc), param) from exc
+    except ContentTypeMismatch as exc:
+        raise ApiError(415, "content_type_mismatch", str(exc), "content_type") from exc
+    except UnsupportedDocument as exc:
+        raise ApiError(415, "unsupported_document", f"Unsupported document: {exc}.", param) from exc
+    code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return Response(DocumentSerializer(result.document).data, status=code)
 
 
 class DocumentListCreateView(ListAPIView):
     serializer_class = DocumentSerializer
     queryset = Document.objects.all()
+    parser_classes = [JSONParser, MultiPartParser]
 
-    @extend_schema(
-        request=DocumentTextCreateSerializer, responses={201: DocumentSerializer, 200: DocumentSerializer}
-    )
+    @extend_schema(request=DocumentTextCreateSerializer, responses={201: DocumentSerializer, 200: DocumentSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
+        if request.content_type.startswith("multipart/"):
+            payload = DocumentUploadSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            upload = payload.validated_data["file"]
+            if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
+                raise ApiError(413, "document_too_large", "The document is larger than the size limit.", "file")
+            declared = payload.validated_data.get("content_type") or upload.content_type
+            return _create(upload.read(), upload.name or "upload", declared, "file")
         payload = DocumentTextCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        content = payload.validated_data["text"].encode("utf-8")
-        if len(content) > settings.QUIRE_MAX_DOCUMENT_BYTES:
-            raise ApiError(413, "document_too_large", "The document is larger than the size limit.", "text")
-        result = document_create(
-            content=content, filename=payload.validated_data["filename"], content_type="text/plain"
-        )
-        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(DocumentSerializer(result.document).data, status=code)
+        data = payload.validated_data
+        return _create(data["text"].encode("utf-8"), data["filename"], data.get("content_type"), "text")
 
 
-class DocumentDetailView(RetrieveAPIView):
+class DocumentDetailView(RetrieveDestroyAPIView):
     serializer_class = DocumentSerializer
     queryset = Document.objects.all()
     lookup_url_kwarg = "document_id"
+
+    def delete(self, request: Request, document_id: str) -> Response:
+        document = self.get_object()
+        document_delete(document=document)
+        return Response({"id": document_id, "object": "document", "deleted": True})
+
+
+class DocumentTextView(APIView):
+    @extend_schema(parameters=[TextRangeSerializer])
+    def get(self, request: Request, document_id: str) -> Response:
+        document = Document.objects.filter(pk=document_id).only("id", "text", "page_starts", "status").first()
+        if document is None:
+            raise ApiError(404, "resource_missing", f"No document {document_id}.", "document_id")
+        params = TextRangeSerializer(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        length = len(document.text)
+        start = params.validated_data.get("start", 0)
+        end = params.validated_data.get("end", length)
+        if start > length or end > length or start > end:
+            raise ApiError(400, "range_out_of_bounds", f"Need 0 <= start <= end <= {length}.", "end")
+        from quire.documents.parsing import ParsedDocument
+
+        parsed = ParsedDocument(document.text, document.page_starts or [0])
+        return Response({
+            "document_id": document.id, "object": "document_text", "status": document.status,
+            "start": start, "end": end, "length": length, "text": document.text[start:end],
+            "page_start": parsed.page_at(start), "page_end": parsed.page_at(max(start, end - 1)),
+        })
+
+
+class SearchView(APIView):
+    required_roles = {"POST": "viewer"}
+
+    @extend_schema(request=SearchSerializer, responses={200: SearchHitSerializer(many=True)})
+    def post(self, request: Request) -> Response:
+        payload = SearchSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        document_ids = data.get("documents")
+        if document_ids:
+            found = set(Document.objects.filter(pk__in=document_ids).values_list("pk", flat=True))
+            missing = [d for d in document_ids if d not in found]
+            if missing:
+                raise ApiError(404, "resource_missing", f"No document {missing[0]}.", "documents")
+        hits = search_chunks(query=data["query"], k=data["k"], document_ids=document_ids)
+        return Response({"object": "list", "data": SearchHitSerializer(hits, many=True).data})

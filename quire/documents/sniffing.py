@@ -1,0 +1,68 @@
+"""What a document is, judged from its bytes, never from its name."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+HTML = "text/html"
+TRANSCRIPT = "application/json"
+TEXT = "text/plain"
+SUPPORTED = (PDF, DOCX, HTML, TRANSCRIPT, TEXT)
+
+# Declared types that name the same thing as a sniffed one.
+ALIASES = {
+    "application/x-pdf": PDF,
+    "application/xhtml+xml": HTML,
+    "text/json": TRANSCRIPT,
+    "text/markdown": TEXT,
+    "text/x-markdown": TEXT,
+}
+GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
+
+
+class UnsupportedDocument(ValueError):
+    pass
+
+
+def sniff_content_type(content: bytes) -> str:
+    head = content[:1024].lstrip()
+    if content.startswith(b"%PDF-"):
+        return PDF
+    if content.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                if "word/document.xml" in archive.namelist():
+                    return DOCX
+        except zipfile.BadZipFile:
+            pass
+        raise UnsupportedDocument("a ZIP archive that is not a Word (.docx) document")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnsupportedDocument("binary content that is not PDF or DOCX, or text that is not UTF-8") from None
+    if "\x00" in text[:4096]:
+        raise UnsupportedDocument("binary content that is not PDF or DOCX")
+    lowered = head[:512].lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered or b"<body" in lowered:
+        return HTML
+    if head.startswith((b"{", b"[")):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return TEXT
+        turns = data.get("turns") if isinstance(data, dict) else data
+        if isinstance(turns, list) and all(isinstance(t, dict) and "text" in t for t in turns):
+            return TRANSCRIPT
+        raise UnsupportedDocument('JSON that is not a transcript ({"turns": [{"speaker", "text"}]})')
+    return TEXT
+
+
+def declared_matches(declared: str | None, sniffed: str) -> bool:
+    declared = (declared or "").split(";")[0].strip().lower()
+    if declared in GENERIC:
+        return True
+    return ALIASES.get(declared, declared) == sniffed

@@ -1,0 +1,58 @@
+from functools import partial
+
+from django.db import models
+
+from tenants.identifiers import new_id
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class Job(models.Model):
+    """One connector run over documents. `attempt` and `lease_until` let a redelivered task take over
+    from a worker that died, while a live worker keeps its job."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "job"), editable=False)
+    connector = models.CharField(max_length=40)
+    mode = models.CharField(max_length=16, default="analyzers")
+    document_ids = models.JSONField(default=list)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    stage = models.CharField(max_length=80, default="queued")
+    progress = models.FloatField(default=0.0)
+    attempt = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.connector} {self.status}"
+
+
+class JobResult(models.Model):
+    """The verified connector output; one per job (the primary key is the job)."""
+
+    job = models.OneToOneField(Job, primary_key=True, on_delete=models.CASCADE, related_name="result")
+    output = models.JSONField()
+    context = models.JSONField(default=dict)
+    spans_checked = models.PositiveIntegerField(default=0)
+    spans_repaired = models.PositiveIntegerField(default=0)
+    findings_dropped = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"result of {self.job_id}"

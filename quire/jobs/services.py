@@ -1,0 +1,202 @@
+"""Writes for jobs: create, cancel, and run (claim, connector, verified result) exactly once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from quire.documents.models import Document, DocumentStatus
+from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
+from quire.jobs.verification import verify_spans
+
+logger = logging.getLogger(__name__)
+PROGRESS_INTERVAL_S = 0.5
+
+
+class JobRejected(ValueError):
+    """A job request that cannot run; `status`, `code` and `param` say why (for the API's error)."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.param = status, code, param
+
+
+class JobCanceled(Exception):
+    pass
+
+
+class LeaseHeld(Exception):
+    def __init__(self, seconds_left: float):
+        super().__init__(f"another worker holds the job for {seconds_left:.0f}s more")
+        self.seconds_left = seconds_left
+
+
+def job_create(*, connector: str, document_ids: list[str], options: dict, mode: str) -> Job:
+    from connectors import CONNECTORS, get_connector
+
+    if connector not in CONNECTORS:
+        raise JobRejected(
+            400, "unknown_connector", f"Unknown connector {connector!r}; known: {', '.join(sorted(CONNECTORS))}.",
+            "connector",
+        )
+    if not document_ids:
+        raise JobRejected(400, "documents_required", "A job needs at least one document.", "documents")
+    if len(set(document_ids)) != len(document_ids):
+        raise JobRejected(400, "duplicate_documents", "A document is listed twice.", "documents")
+    found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
+    for position, document_id in enumerate(document_ids):
+        if document_id not in found:
+            raise JobRejected(404, "resource_missing", f"No document {document_id}.", f"documents.{position}")
+        if found[document_id] != DocumentStatus.READY:
+            raise JobRejected(
+                400, "document_not_ready",
+                f"Document {document_id} is {found[document_id]}; jobs need ready documents.",
+                f"documents.{position}",
+            )
+    try:
+        checked_options = get_connector(connector).validate_options(dict(options))
+    except ValueError as exc:
+        raise JobRejected(400, "invalid_options", str(exc), "options") from exc
+    job = Job.objects.create(connector=connector, document_ids=document_ids, options=checked_options, mode=mode)
+    from quire.jobs.tasks import run_job
+
+    transaction.on_commit(lambda: run_job.delay(job.id))
+    return job
+
+
+def job_cancel(*, job: Job) -> Job:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status in TERMINAL:
+            raise JobRejected(409, "job_not_cancelable", f"Job {job.id} has already {job.status}.")
+        job.status, job.stage, job.finished_at = JobStatus.CANCELED, "canceled", timezone.now()
+        job.save(update_fields=["status", "stage", "finished_at"])
+    return job
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.QUIRE_JOB_LEASE_SECONDS)
+
+
+def _claim(job_id: str) -> Job | None:
+    """Take the job for this attempt; None when it is finished. Raises LeaseHeld if a live worker has it."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status in TERMINAL:
+            return None
+        now = timezone.now()
+        if job.status == JobStatus.RUNNING and job.lease_until and job.lease_until > now:
+            raise LeaseHeld((job.lease_until - now).total_seconds())
+        job.status, job.attempt, job.lease_until = JobStatus.RUNNING, job.attempt + 1, now + _lease()
+        job.started_at = job.started_at or now
+        job.stage = "starting" if job.attempt == 1 else f"restarting (attempt {job.attempt})"
+        job.save(update_fields=["status", "attempt", "lease_until", "started_at", "stage"])
+        return job
+
+
+@dataclass
+class _ProgressReporter:
+    job: Job
+    last: float = 0.0
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_INTERVAL_S and fraction < 1.0:
+            return
+        self.last = now
+        updated = Job.objects.filter(pk=self.job.pk, attempt=self.job.attempt, status=JobStatus.RUNNING).update(
+            progress=max(0.0, min(0.99, float(fraction))), stage=stage[:80],
+            lease_until=timezone.now() + _lease(),
+        )
+        if not updated:
+            raise JobCanceled(self.job.pk)
+
+
+def plan_job_context(documents: list[Document], *, plan_context_cap: int | None = None) -> dict:
+    from inference.context import decide_context
+
+    decision = decide_context(
+        document_tokens=sum(d.token_estimate for d in documents),
+        model_window=settings.QUIRE_MODEL_WINDOW,
+        plan_context_cap=plan_context_cap,
+        reserved_output_tokens=settings.QUIRE_RESERVED_OUTPUT_TOKENS,
+        sparse_from=settings.QUIRE_SPARSE_FROM,
+    )
+    return decision.as_result()
+
+
+def job_run(*, job_id: str) -> Job:
+    """Run the job's connector and save its verified result. A second delivery of a finished job does nothing;
+    a job whose worker died is taken over once its lease has run out."""
+    from connectors import Document as ConnectorDocument
+    from connectors import run_connector
+    from inference.client import InferenceClient
+
+    job = _claim(job_id)
+    if job is None:
+        return Job.objects.get(pk=job_id)
+    report = _ProgressReporter(job)
+    try:
+        report(0.01, "loading documents")
+        documents = list(Document.objects.filter(pk__in=job.document_ids))
+        by_id = {d.id: d for d in documents}
+        ordered = [by_id[d] for d in job.document_ids if d in by_id]
+        if len(ordered) != len(job.document_ids):
+            raise ValueError("a document of this job was deleted before it ran")
+        context = plan_job_context(ordered)
+        output = run_connector(
+            job.connector,
+            [ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename}) for d in ordered],
+            options=job.options, mode=job.mode, client=InferenceClient.from_env(), progress=report,
+            context=context,
+        )
+        report(0.99, "verifying spans")
+        verified = verify_spans(output, {d.id: d.text for d in ordered})
+    except JobCanceled:
+        return Job.objects.get(pk=job_id)
+    except ValueError as exc:
+        return _finish_failed(job, "invalid_input", str(exc))
+    return _finish_succeeded(job, verified, context)
+
+
+def _kind(document: Document) -> str:
+    return "transcript" if document.content_type == "application/json" else "text"
+
+
+def _finish_succeeded(job: Job, verified, context: dict) -> Job:
+    with transaction.atomic():
+        current = Job.objects.select_for_update().get(pk=job.pk)
+        if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
+            return current
+        JobResult.objects.create(
+            job=current, output=verified.output, context=context, spans_checked=verified.checked,
+            spans_repaired=verified.repaired, findings_dropped=verified.dropped, attempt=job.attempt,
+        )
+        current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
+        current.finished_at, current.lease_until = timezone.now(), None
+        current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
+    return current
+
+
+def _finish_failed(job: Job, code: str, message: str) -> Job:
+    with transaction.atomic():
+        current = Job.objects.select_for_update().get(pk=job.pk)
+        if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
+            return current
+        current.status, current.stage = JobStatus.FAILED, "failed"
+        current.error = {"code": code, "message": message[:2000]}
+        current.finished_at, current.lease_until = timezone.now(), None
+        current.save(update_fields=["status", "stage", "error", "finished_at", "lease_until"])
+    return current
+
+
+def job_fail_unexpectedly(*, job_id: str, exc: BaseException) -> None:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is not None and job.status == JobStatus.RUNNING:
+        _finish_failed(job, "internal_error", f"internal error while running the job: {type(exc).__name__}")

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quire.api.errors import ApiError
+from quire.api.idempotency import idempotent
+from quire.jobs.models import Job, JobResult
+from quire.jobs.serializers import JobCreateSerializer, JobResultSerializer, JobSerializer
+from quire.jobs.services import JobRejected, job_cancel, job_create
+
+
+def _rejected(exc: JobRejected) -> ApiError:
+    return ApiError(exc.status, exc.code, str(exc), exc.param)
+
+
+class JobListCreateView(ListAPIView):
+    serializer_class = JobSerializer
+    queryset = Job.objects.all()
+
+    @extend_schema(request=JobCreateSerializer, responses={202: JobSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        payload = JobCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            job = job_create(
+                connector=data["connector"], document_ids=data["documents"], options=data["options"],
+                mode=data["mode"],
+            )
+        except JobRejected as exc:
+            raise _rejected(exc) from exc
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobDetailView(RetrieveAPIView):
+    serializer_class = JobSerializer
+    queryset = Job.objects.all()
+    lookup_url_kwarg = "job_id"
+
+
+class JobCancelView(APIView):
+    @extend_schema(request=None, responses={200: JobSerializer})
+    def post(self, request: Request, job_id: str) -> Response:
+        job = Job.objects.filter(pk=job_id).first()
+        if job is None:
+            raise ApiError(404, "resource_missing", f"No job {job_id}.", "job_id")
+        try:
+            job = job_cancel(job=job)
+        except JobRejected as exc:
+            raise _rejected(exc) from exc
+        return Response(JobSerializer(job).data)
+
+
+class JobResultView(APIView):
+    @extend_schema(responses={200: JobResultSerializer})
+    def get(self, request: Request, job_id: str) -> Response:
+        job = Job.objects.filter(pk=job_id).only("id", "status").first()
+        if job is None:
+            raise ApiError(404, "resource_missing", f"No job {job_id}.", "job_id")
+        result = JobResult.objects.filter(job_id=job_id).first()
+        if result is None:
+            raise ApiError(409, "result_not_ready", f"Job {job_id} is {job.status}; it has no result.", "job_id")
+        return Response(JobResultSerializer(result).data)
