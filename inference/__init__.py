@@ -1,0 +1,1 @@
+"""Quire inference tier: model runtime, engine, server, client, embeddings and context budgeting."""
