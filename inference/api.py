@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -13,9 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from inference.engine import SamplingParams
 from inference.metrics import MetricsRegistry
-from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle
+from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle, ServiceStopped
 from inference.tokenizer import ChatTokenizer
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -251,6 +254,8 @@ class OpenAIApi:
             return self.service.submit(prompt_ids, params)
         except QueueFullError as exc:
             raise ApiError(429, str(exc), error_type="rate_limit_error", code="queue_full") from exc
+        except ServiceStopped as exc:
+            raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
         except ValueError as exc:
             raise _invalid(str(exc), "messages") from exc
 
@@ -404,8 +409,9 @@ class OpenAIApi:
             texts = [texts]
         if not isinstance(texts, list) or not texts or not all(isinstance(text, str) for text in texts):
             raise _invalid("input must be a string or a non-empty list of strings", "input")
-        if payload.get("encoding_format", "float") != "float":
-            raise _invalid("only encoding_format 'float' is supported", "encoding_format")
+        encoding = payload.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise _invalid("encoding_format must be 'float' or 'base64'", "encoding_format")
         try:
             vectors = self.embed_texts(texts)
         except ImportError as exc:
@@ -415,9 +421,16 @@ class OpenAIApi:
                 error_type="server_error",
                 code="embeddings_unavailable",
             ) from exc
+        matrix = np.asarray(vectors, dtype="<f4")
         data = [
-            {"object": "embedding", "index": index, "embedding": [float(value) for value in vector]}
-            for index, vector in enumerate(vectors)
+            {
+                "object": "embedding",
+                "index": index,
+                "embedding": base64.b64encode(row.tobytes()).decode()
+                if encoding == "base64"
+                else row.tolist(),
+            }
+            for index, row in enumerate(matrix)
         ]
         tokens = sum(self.count_embedding_tokens(text) for text in texts)
         return _json_response(

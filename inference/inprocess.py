@@ -44,5 +44,6 @@ class InProcessTransport(httpx.BaseTransport):
             )
         return httpx.Response(response.status, headers=response.headers, content=response.body)
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """Stop the engine thread; `close()`, which `httpx.Client` calls on exit, leaves it running."""
         self.api.service.shutdown()

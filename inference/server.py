@@ -40,6 +40,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "quire-inference"
     api: OpenAIApi
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            self.close_connection = True
+
     def do_GET(self) -> None:
         self._serve("GET")
 

@@ -15,6 +15,10 @@ class QueueFullError(RuntimeError):
     """The service already holds `max_pending` unfinished requests."""
 
 
+class ServiceStopped(RuntimeError):
+    """The service was shut down and takes no more requests."""
+
+
 class EngineFailure(RuntimeError):
     """The engine raised while stepping; every request in flight ends with this error."""
 
@@ -79,7 +83,7 @@ class EngineService:
         """Queue a request; `ValueError` for a bad prompt or parameters, `QueueFullError` when full."""
         with self._lock:
             if self._stopping:
-                raise QueueFullError("the service is shutting down")
+                raise ServiceStopped("the inference service is shutting down")
             if len(self._handles) >= self.max_pending:
                 self.stats.requests_rejected += 1
                 raise QueueFullError(

@@ -94,7 +94,9 @@ def test_prompt_larger_than_cache_or_context_is_refused(loaded):
 def test_stop_string_truncates_text_and_streams_nothing_past_it(loaded):
     tokenizer = loaded[1]
     prompt = tokenizer.encode(TEXTS[0])
-    full = _engine(loaded, num_blocks=32).generate([prompt], SamplingParams(max_tokens=12, ignore_eos=True))[0]
+    full = _engine(loaded, num_blocks=32).generate([prompt], SamplingParams(max_tokens=12, ignore_eos=True))[
+        0
+    ]
     stop = full.text[4:7]
     assert stop and stop in full.text
     engine = _engine(loaded, num_blocks=32)
@@ -145,7 +147,9 @@ def test_seeded_sampling_is_reproducible_and_top_p_tiny_is_greedy(loaded):
     first = _alone(loaded, prompt, sampled)
     assert first == _alone(loaded, prompt, sampled)
     nucleus = SamplingParams(max_tokens=10, temperature=1.0, top_p=1e-6, seed=3, ignore_eos=True)
-    assert _alone(loaded, prompt, nucleus) == _alone(loaded, prompt, SamplingParams(max_tokens=10, ignore_eos=True))
+    assert _alone(loaded, prompt, nucleus) == _alone(
+        loaded, prompt, SamplingParams(max_tokens=10, ignore_eos=True)
+    )
 
 
 def test_long_prompts_take_the_block_sparse_path(loaded, monkeypatch):
