@@ -374,6 +374,8 @@ class Engine:
         block_tables = torch.zeros((len(decodes), max_blocks), dtype=torch.int32)
         for row, sequence in enumerate(decodes):
             block_tables[row, : len(sequence.blocks)] = torch.tensor(sequence.blocks, dtype=torch.int32)
+        ends = [index + 1 for index in logits_indices]
+        starts = [0, *ends[:-1]]
         device = self.model.device
         dense_cu, dense_max = cu_seqlens(dense)
         sparse_cu, sparse_max = cu_seqlens(sparse)
@@ -390,6 +392,7 @@ class Engine:
                 [seq.num_tokens for seq in decodes], dtype=torch.int32, device=device
             ),
             logits_indices=torch.tensor(logits_indices, dtype=torch.long, device=device),
+            sequence_bounds=tuple(zip(starts, ends, strict=True)),
         )
 
     def _append_token(self, sequence: Sequence, token: int) -> StepOutput:

@@ -14,6 +14,7 @@ from inference.config import CheckpointError, ModelConfig
 from inference.kv_cache import PagedKVCache
 from kernels import RopeSpec, apply_rope_, block_sparse_attention, flash_attention, paged_decode_attention
 
+LENGTH_DEPENDENT_ROPE = ("dynamic", "longrope")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -22,7 +23,8 @@ class BatchLayout:
     """One forward step over a flat run of tokens: dense prefills, then block-sparse prefills, then decodes.
 
     `slots` are the flat cache slots the new keys and values go to; `logits_indices` the token positions
-    whose next-token logits are wanted (the last token of each sequence, in order).
+    whose next-token logits are wanted (the last token of each sequence, in order); `sequence_bounds` the
+    `(start, end)` token range of each sequence, for RoPE types whose frequencies depend on the length.
     """
 
     input_ids: torch.Tensor
@@ -35,6 +37,7 @@ class BatchLayout:
     decode_block_tables: torch.Tensor
     decode_context_lens: torch.Tensor
     logits_indices: torch.Tensor
+    sequence_bounds: tuple[tuple[int, int], ...] = ()
 
     @property
     def num_dense_tokens(self) -> int:
@@ -172,7 +175,11 @@ class LlamaModel:
             v = qkv[:, self.q_size + self.kv_size :].reshape(num_tokens, kv_heads, head_dim)
             q = q.contiguous()
             k = k.contiguous()
-            apply_rope_(q, k, batch.positions, self.rope)
+            if self.rope.rope_type in LENGTH_DEPENDENT_ROPE and len(batch.sequence_bounds) > 1:
+                for start, end in batch.sequence_bounds:
+                    apply_rope_(q[start:end], k[start:end], batch.positions[start:end], self.rope)
+            else:
+                apply_rope_(q, k, batch.positions, self.rope)
             cache.write(layer_index, batch.slots, k, v)
             parts = []
             if dense_end:

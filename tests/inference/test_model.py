@@ -137,3 +137,18 @@ def test_chat_template_renders_and_encodes(tiny_checkpoint):
     assert ids.count(tokenizer.bos_token_id) == 1
     assert tokenizer.tokenizer.token_to_id("<|assistant|>") == ids[-1]
     assert tokenizer.decode(tokenizer.encode("hello world")) == "hello world"
+
+
+@pytest.mark.parametrize(("rope", "max_positions"), [("dynamic", 24), ("longrope", 256)])
+def test_length_dependent_rope_past_the_original_window_matches_per_request(
+    checkpoint_factory, rope, max_positions
+):
+    model_dir = checkpoint_factory(rope=rope, max_positions=max_positions)
+    model = load_model(model_dir, device="cpu")
+    tokenizer = ChatTokenizer.from_dir(model_dir)
+    long_prompt = tokenizer.encode(" ".join(PROMPTS * 2))
+    assert len(long_prompt) > 64
+    prompts = [long_prompt, tokenizer.encode(PROMPTS[0])]
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64, block_size=8, max_model_len=512))
+    results = engine.generate(prompts, SamplingParams(max_tokens=6, ignore_eos=True))
+    assert [result.output_ids for result in results] == _hf_greedy(model_dir, prompts, 6)
