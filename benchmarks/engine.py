@@ -124,7 +124,12 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-hf-sequential-above", type=int, default=32)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     levels = [int(level) for level in args.concurrency.split(",")]
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
 
