@@ -207,7 +207,9 @@ class OpenAIApi:
         served = EMBEDDING_MODEL if embedding else self.model_name
         if requested is None:
             return served
-        accepted = {served, f"sentence-transformers/{EMBEDDING_MODEL}"} if embedding else {served}
+        accepted = {served}
+        if embedding:
+            accepted |= {f"sentence-transformers/{EMBEDDING_MODEL}", self.model_name}
         if requested not in accepted:
             raise ApiError(
                 404,
