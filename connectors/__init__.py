@@ -1,0 +1,79 @@
+"""Vertical connectors (legal, earnings, literature): the registry and `run_connector`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connectors.base import (
+    MODES,
+    OUTPUT_VERSION,
+    Connector,
+    Document,
+    Progress,
+    RunContext,
+    _no_progress,
+    plan_context,
+    prepare_documents,
+)
+from connectors.earnings.connector import EarningsConnector
+from connectors.legal.connector import LegalConnector
+
+if TYPE_CHECKING:
+    from inference.client import InferenceClient
+
+CONNECTORS: dict[str, Connector] = {
+    connector.name: connector for connector in (LegalConnector(), EarningsConnector())
+}
+
+
+def get_connector(name: str) -> Connector:
+    try:
+        return CONNECTORS[name]
+    except KeyError:
+        raise ValueError(f"unknown connector {name!r}; known: {', '.join(sorted(CONNECTORS))}") from None
+
+
+def run_connector(
+    name: str,
+    documents: list[Document],
+    *,
+    options: dict | None = None,
+    mode: str = "analyzers",
+    client: InferenceClient | None = None,
+    progress: Progress | None = None,
+    context: dict | None = None,
+) -> dict:
+    """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md."""
+    connector = get_connector(name)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if options is not None and not isinstance(options, dict):
+        raise ValueError("options must be a dict")
+    checked = connector.validate_options(dict(options or {}))
+    prepared = prepare_documents(documents)
+    report = progress or _no_progress
+    warnings: list[str] = []
+    if mode == "model" and client is None:
+        warnings.append("model mode was asked for but no inference server is configured; analyzers only")
+        mode = "analyzers"
+    run = RunContext(
+        mode=mode,
+        client=client,
+        progress=report,
+        plan=plan_context(prepared, mode, context),
+        warnings=warnings,
+    )
+    report(0.0, "start")
+    body = connector.run(prepared, checked, run)
+    report(1.0, "done")
+    return {
+        "connector": connector.name,
+        "version": OUTPUT_VERSION,
+        "mode": run.mode,
+        "context": run.plan,
+        "warnings": run.warnings,
+        **body,
+    }
+
+
+__all__ = ["CONNECTORS", "Connector", "Document", "get_connector", "run_connector"]

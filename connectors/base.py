@@ -1,0 +1,106 @@
+"""The connector contract: documents in, the JSON of CONNECTORS.md out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from connectors.text import normalise_text
+
+if TYPE_CHECKING:
+    from inference.client import InferenceClient
+
+OUTPUT_VERSION = "1"
+MODES = ("analyzers", "model")
+MAX_DOCUMENT_CHARS = 2_000_000
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Document:
+    document_id: str
+    text: str
+    kind: str = "text"
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.document_id, str) or not self.document_id:
+            raise ValueError("Document.document_id must be a non-empty string")
+        if not isinstance(self.text, str):
+            raise ValueError(f"Document {self.document_id!r}: text must be a string")
+        if self.kind not in ("text", "transcript"):
+            raise ValueError(
+                f"Document {self.document_id!r}: kind must be 'text' or 'transcript', got {self.kind!r}"
+            )
+
+
+@dataclass
+class RunContext:
+    """What a connector run carries besides its documents: mode, client, warnings, progress, context plan."""
+
+    mode: str
+    client: InferenceClient | None
+    progress: Progress
+    plan: dict
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+class Connector(ABC):
+    name: str = ""
+    description: str = ""
+
+    @abstractmethod
+    def validate_options(self, options: dict) -> dict:
+        """Checked and defaulted options; ValueError with a clear message for bad ones."""
+
+    @abstractmethod
+    def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
+        """The connector-specific fields of the result (the envelope is added by `run_connector`)."""
+
+
+def _no_progress(fraction: float, stage: str) -> None:
+    return None
+
+
+def prepare_documents(documents: list[Document]) -> list[Document]:
+    if not isinstance(documents, list | tuple):
+        raise ValueError("documents must be a list of Document")
+    prepared: list[Document] = []
+    seen: set[str] = set()
+    for document in documents:
+        if not isinstance(document, Document):
+            raise ValueError(f"documents must hold Document objects, got {type(document).__name__}")
+        if document.document_id in seen:
+            raise ValueError(f"document_id {document.document_id!r} appears twice")
+        seen.add(document.document_id)
+        if len(document.text) > MAX_DOCUMENT_CHARS:
+            raise ValueError(
+                f"document {document.document_id!r} has {len(document.text):,} characters; "
+                f"the limit is {MAX_DOCUMENT_CHARS:,}"
+            )
+        text = normalise_text(document.text)
+        prepared.append(Document(document.document_id, text, document.kind, dict(document.metadata)))
+    return prepared
+
+
+def plan_context(documents: list[Document], mode: str, context: dict | None) -> dict:
+    """The whole-or-RAG decision reported in `context`: the platform's when given, else this run's own."""
+    if context is not None:
+        if not isinstance(context, dict):
+            raise ValueError("context must be a dict")
+        strategy = context.get("strategy", "whole")
+        if strategy not in ("whole", "rag"):
+            raise ValueError(f"context.strategy must be 'whole' or 'rag', got {strategy!r}")
+        return {**context, "strategy": strategy, "reason": str(context.get("reason", "set by the caller"))}
+    if mode == "analyzers":
+        return {"strategy": "whole", "reason": "analyzers read every document in full"}
+    return {
+        "strategy": "rag",
+        "reason": "model prompts carry the analyzers' candidate spans, not whole documents",
+    }

@@ -1,0 +1,303 @@
+"""The `earnings` connector: speakers, metrics, guidance moves, Q&A pairs and a summary with spans."""
+
+from __future__ import annotations
+
+import re
+
+from connectors.base import Connector, Document, RunContext
+from connectors.earnings.figures import call_period, extract_figures, is_guidance, period_of
+from connectors.earnings.transcript import PREPARED, QA, Turn, parse_transcript
+from connectors.spans import make_span, trimmed_span
+from connectors.text import Segment, split_sentences
+
+GUIDANCE_MOVES = (
+    (
+        "raised",
+        re.compile(r"\b(?:rais\w*|increas\w*|lift\w*|boost\w*|upgrad\w*|improv\w*|higher)\b", re.IGNORECASE),
+    ),
+    (
+        "lowered",
+        re.compile(
+            r"\b(?:lower\w*|reduc\w*|cut\w*|decreas\w*|downgrad\w*|trimm\w*|revis\w* down\w*)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "maintained",
+        re.compile(
+            r"\b(?:reaffirm\w*|maintain\w*|reiterat\w*|confirm\w*|unchanged|remain\w* (?:unchanged|the same)|on track)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("withdrawn", re.compile(r"\b(?:withdr[ae]w\w*|suspend\w*|pull\w*)\b", re.IGNORECASE)),
+    (
+        "introduced",
+        re.compile(
+            r"\b(?:introduc\w*|initiat\w*|establish\w*|provid\w* (?:initial|our first))\b", re.IGNORECASE
+        ),
+    ),
+)
+_GUIDANCE_NOUN = re.compile(r"\b(?:guidance|outlook|forecast|expectations?|targets?)\b", re.IGNORECASE)
+METRIC_LABELS = {
+    "revenue": "revenue",
+    "eps": "EPS",
+    "adjusted_eps": "adjusted EPS",
+    "gross_margin": "gross margin",
+    "operating_margin": "operating margin",
+    "ebitda": "EBITDA",
+    "adjusted_ebitda": "adjusted EBITDA",
+    "free_cash_flow": "free cash flow",
+    "net_income": "net income",
+    "operating_income": "operating income",
+    "same_store_sales": "same-store sales",
+}
+SUMMARY_PRIORITY = (
+    "revenue",
+    "adjusted_eps",
+    "eps",
+    "adjusted_ebitda",
+    "net_income",
+    "gross_margin",
+    "operating_margin",
+    "free_cash_flow",
+    "ebitda",
+    "operating_income",
+    "same_store_sales",
+)
+_TOPIC_WORDS = re.compile(
+    r"\b(?:guidance|margin|pricing|price|demand|supply|inventory|capex|capital|cash|buyback|repurchase|dividend|"
+    r"acquisition|m&a|growth|revenue|sales|costs?|inflation|labor|tariffs?|china|europe|backlog|orders|customers?|"
+    r"competition|leverage|debt|tax|volume|mix|outlook|share|store|digital|cloud|subscription|churn)\w*\b",
+    re.IGNORECASE,
+)
+
+
+def _figure_dict(
+    document: Document, figure, sentence: Segment, speaker: str | None, period: str | None, guidance: bool
+) -> dict:
+    text = document.text
+    change = None
+    if figure.change and "start" in figure.change:
+        change = {key: figure.change[key] for key in ("value", "unit", "versus")}
+        change["span"] = make_span(document.document_id, text, figure.change["start"], figure.change["end"])
+    elif figure.change:
+        change = {
+            "low": figure.change["low"],
+            "high": figure.change["high"],
+            "unit": "percent",
+            "versus": "year_ago",
+        }
+    return {
+        "metric": figure.metric,
+        "value": figure.value,
+        "unit": figure.unit,
+        "scale": figure.scale,
+        "period": period,
+        "kind": "guidance" if guidance else "actual",
+        "low": figure.low,
+        "high": figure.high,
+        "change": change,
+        "speaker": speaker,
+        "span": make_span(document.document_id, text, figure.start, figure.end),
+        "sentence": make_span(document.document_id, text, sentence.start, sentence.end),
+    }
+
+
+def _speaker_at(turns: list[Turn], position: int) -> Turn | None:
+    for turn in turns:
+        if turn.start <= position < turn.end:
+            return turn
+    return None
+
+
+def _topic(question: str) -> str:
+    words = [w.lower() for w in _TOPIC_WORDS.findall(question)]
+    if words:
+        return max(dict.fromkeys(words), key=words.count)
+    content = [w for w in re.findall(r"[A-Za-z][a-z]{4,}", question)]
+    return content[0].lower() if content else "general"
+
+
+def _pair_questions(document: Document, turns: list[Turn], roles: dict[str, str]) -> list[dict]:
+    pairs: list[dict] = []
+    current: dict | None = None
+    for turn in turns:
+        if turn.section != QA:
+            continue
+        role = roles.get(turn.speaker, "other")
+        span = trimmed_span(document.document_id, document.text, turn.speech_start, turn.end)
+        if span is None:
+            continue
+        if role == "analyst":
+            if current and current["question"]["speaker"] == turn.speaker and not current["answers"]:
+                start = current["question"]["span"]["start"]
+                current["question"]["span"] = make_span(
+                    document.document_id, document.text, start, span["end"]
+                )
+                continue
+            current = {
+                "question": {"speaker": turn.speaker, "span": span},
+                "answers": [],
+                "topic": _topic(span["quote"]),
+            }
+            pairs.append(current)
+        elif role == "operator":
+            continue
+        elif current is not None:
+            current["answers"].append({"speaker": turn.speaker, "span": span})
+    return pairs
+
+
+def _guidance_moves(
+    document: Document, sentences: list[Segment], figures_by_sentence: dict[int, list[dict]]
+) -> list[dict]:
+    moves: list[dict] = []
+    for index, sentence in enumerate(sentences):
+        if not _GUIDANCE_NOUN.search(sentence.text):
+            continue
+        direction = next((name for name, pattern in GUIDANCE_MOVES if pattern.search(sentence.text)), None)
+        if direction is None:
+            continue
+        metrics = [f["metric"] for f in figures_by_sentence.get(index, [])]
+        metric = (
+            metrics[0]
+            if metrics
+            else next(
+                (
+                    name
+                    for name in SUMMARY_PRIORITY
+                    if re.search(
+                        METRIC_LABELS.get(name, name).replace("_", " "), sentence.text, re.IGNORECASE
+                    )
+                ),
+                "overall",
+            )
+        )
+        moves.append(
+            {
+                "metric": metric,
+                "direction": direction,
+                "span": make_span(document.document_id, document.text, sentence.start, sentence.end),
+            }
+        )
+    return moves
+
+
+def _format_value(metric: dict) -> str:
+    return metric["span"]["quote"]
+
+
+def build_summary(metrics: list[dict], guidance: list[dict], limit: int = 6) -> list[dict]:
+    """3-6 bullets composed from figures; every number in a bullet is copied from one of its spans."""
+    bullets: list[dict] = []
+    used: set[tuple[str, str]] = set()
+    for kind in ("actual", "guidance"):
+        for name in SUMMARY_PRIORITY:
+            candidates = [m for m in metrics if m["metric"] == name and m["kind"] == kind]
+            if not candidates:
+                continue
+            best = max(
+                candidates,
+                key=lambda m: (m["change"] is not None, m["period"] is not None, -m["span"]["start"]),
+            )
+            key = (name, kind)
+            if key in used:
+                continue
+            used.add(key)
+            label = METRIC_LABELS.get(name, name.replace("_", " "))
+            period = best["period"] or ""
+            spans = [best["span"]]
+            if kind == "guidance":
+                text = f"Sees {period} {label} of {_format_value(best)}".replace("  ", " ")
+            elif best["change"] and "span" in best["change"]:
+                verb = "rose" if best["change"]["value"] >= 0 else "fell"
+                text = f"{period} {label} {verb} {best['change']['span']['quote']} to {_format_value(best)}".strip()
+                spans.append(best["change"]["span"])
+            else:
+                text = f"{period} {label} was {_format_value(best)}".strip()
+            bullets.append({"text": text[0].upper() + text[1:] + ".", "spans": spans})
+            if len(bullets) >= limit:
+                return bullets
+    for move in guidance:
+        if len(bullets) >= limit:
+            break
+        label = METRIC_LABELS.get(move["metric"], move["metric"].replace("_", " "))
+        bullets.append({"text": f"Guidance for {label} {move['direction']}.", "spans": [move["span"]]})
+    return bullets
+
+
+def analyse_call(document: Document, run: RunContext) -> dict:
+    text = document.text
+    turns, speakers = parse_transcript(text)
+    if text.strip() and not speakers:
+        run.warn(
+            f"document {document.document_id!r}: no speakers found; figures are reported without speakers"
+        )
+    roles = {name: speaker.role for name, speaker in speakers.items()}
+    default_quarter, default_year = call_period(text, document.document_id)
+    sentences: list[Segment] = []
+    if turns:
+        for turn in turns:
+            sentences.extend(split_sentences(text, turn.speech_start, turn.end))
+    else:
+        sentences = split_sentences(text)
+    metrics: list[dict] = []
+    figures_by_sentence: dict[int, list[dict]] = {}
+    for index, sentence in enumerate(sentences):
+        turn = _speaker_at(turns, sentence.start) if turns else None
+        if turn is not None and roles.get(turn.speaker) in ("analyst", "operator"):
+            continue
+        guidance = is_guidance(sentence.text)
+        for figure in extract_figures(sentence.text, sentence.start):
+            period = period_of(
+                sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start
+            )
+            entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, guidance)
+            metrics.append(entry)
+            figures_by_sentence.setdefault(index, []).append(entry)
+    guidance_moves = _guidance_moves(document, sentences, figures_by_sentence)
+    qa = _pair_questions(document, turns, roles)
+    return {
+        "speakers": [speaker.as_dict() for speaker in speakers.values()],
+        "metrics": metrics,
+        "guidance": guidance_moves,
+        "qa": qa,
+        "summary": build_summary(metrics, guidance_moves),
+        "period": {"quarter": default_quarter, "fiscal_year": default_year},
+        "sections": sorted({turn.section for turn in turns} or ({PREPARED} if text.strip() else set())),
+    }
+
+
+class EarningsConnector(Connector):
+    name = "earnings"
+    description = "Earnings-call analysis: speakers, figures, guidance, Q&A and summary"
+
+    def validate_options(self, options: dict) -> dict:
+        unknown = set(options) - {"summary_bullets"}
+        if unknown:
+            raise ValueError(f"unknown earnings option(s): {', '.join(sorted(unknown))}")
+        bullets = options.get("summary_bullets", 6)
+        if not isinstance(bullets, int) or not 3 <= bullets <= 6:
+            raise ValueError("summary_bullets must be an integer from 3 to 6")
+        return {"summary_bullets": bullets}
+
+    def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
+        if not documents:
+            raise ValueError("the earnings connector needs at least one transcript")
+        merged: dict = {"speakers": [], "metrics": [], "guidance": [], "qa": [], "summary": []}
+        for index, document in enumerate(documents):
+            if not document.text.strip():
+                run.warn(f"document {document.document_id!r} is empty; nothing to analyse")
+            result = analyse_call(document, run)
+            result["summary"] = result["summary"][: options["summary_bullets"]]
+            run.progress((index + 0.7) / len(documents), f"figures {document.document_id}")
+            if run.mode == "model" and run.client is not None:
+                from connectors.earnings.model import refine_with_model
+
+                result = refine_with_model(document, result, run)
+            for key in merged:
+                merged[key].extend(result[key])
+            if len(documents) == 1:
+                merged["period"] = result["period"]
+            run.progress((index + 1) / len(documents), f"summary {document.document_id}")
+        return merged

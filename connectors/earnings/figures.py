@@ -1,0 +1,386 @@
+"""Reported figures in earnings calls: numbers with units, the metric they measure, period, kind, change."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCALES = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "mm": 1e6,
+    "mn": 1e6,
+    "m": 1e6,
+    "billion": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+}
+# Ordered: the first metric whose pattern matches nearest before a number names it.
+METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "adjusted_eps",
+            r"\b(?:adjusted|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:diluted\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
+        ),
+        (
+            "eps",
+            r"\b(?:diluted\s+|gaap\s+|basic\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:diluted\s+|basic\s+)?share\b|\b(?:gaap\s+|diluted\s+)?eps\b",
+        ),
+        ("adjusted_ebitda_margin", r"\badjusted\s+ebitda\s+margins?\b"),
+        ("ebitda_margin", r"\bebitda\s+margins?\b"),
+        ("adjusted_ebitda", r"\badjusted\s+ebitda\b"),
+        ("ebitda", r"\bebitda\b"),
+        ("gross_margin", r"\bgross\s+(?:profit\s+)?margins?\b"),
+        (
+            "operating_margin",
+            r"\b(?:adjusted\s+|non-gaap\s+)?operating\s+(?:profit\s+|income\s+)?margins?\b|\b(?:ebit|segment)\s+margins?\b",
+        ),
+        ("net_margin", r"\bnet\s+(?:income\s+|profit\s+)?margins?\b"),
+        ("free_cash_flow", r"\bfree\s+cash\s+flows?\b"),
+        (
+            "operating_cash_flow",
+            r"\b(?:cash\s+(?:flow\s+)?(?:from|provided by|generated (?:by|from))\s+operati\w+|operating\s+cash\s+flows?)\b",
+        ),
+        ("adjusted_net_income", r"\b(?:adjusted|non-gaap|core)\s+net\s+(?:income|earnings|loss)\b"),
+        ("net_income", r"\bnet\s+(?:income|earnings|loss|profit)\b"),
+        ("adjusted_operating_income", r"\b(?:adjusted|non-gaap)\s+operating\s+(?:income|profit|earnings)\b"),
+        ("operating_income", r"\boperating\s+(?:income|profit|earnings|loss)\b|\bebit\b"),
+        ("gross_profit", r"\bgross\s+profit\b"),
+        (
+            "same_store_sales",
+            r"\b(?:same[- ]store|comparable[- ]store|comp(?:arable)?|like-for-like|same[- ]unit|organic)\s+(?:sales|revenues?|growth)\b|\bcomps\b",
+        ),
+        ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b"),
+        ("dividend", r"\bdividends?\b"),
+        ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
+        ("backlog", r"\bbacklog\b"),
+        ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
+        ("catastrophe_losses", r"\bcatastrophe\s+losses\b"),
+        ("bookings", r"\b(?:bookings|orders|order intake)\b"),
+        ("net_interest_income", r"\bnet\s+interest\s+income\b"),
+        ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
+        ("book_value_per_share", r"\bbook\s+value\s+per\s+share\b"),
+        ("ffo", r"\b(?:core\s+|adjusted\s+|normalized\s+)?(?:ffo|funds from operations)\b"),
+        ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
+        (
+            "revenue",
+            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+)?(?:revenues?|sales|top[- ]line|turnover)\b",
+        ),
+    )
+)
+_NUMBER = (
+    r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|mn|[kmb])\b)?"
+    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|per (?:diluted )?share))?"
+)
+NUMBER = re.compile(_NUMBER, re.IGNORECASE)
+_RANGE = re.compile(
+    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
+    re.IGNORECASE,
+)
+_CHANGE_WORDS = re.compile(
+    r"\b(?:up|down|increased?|decreased?|grew|growth|rose|fell|declined?|improved?|improvement|expanded|contracted|higher|lower|gain(?:ed)?|drop(?:ped)?|"
+    r"increase of|decrease of|growth of|by)\s*(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
+    re.IGNORECASE,
+)
+_NEGATIVE_CHANGE = re.compile(
+    r"\b(?:down|decrease|decreased|fell|declin\w*|lower|contracted|drop\w*)\b", re.IGNORECASE
+)
+_GUIDANCE = re.compile(
+    r"\b(?:guidance|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
+    r"estimate[sd]?|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    re.IGNORECASE,
+)
+_QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_QUARTER = re.compile(
+    r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d))?"
+    r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?)\b",
+    re.IGNORECASE,
+)
+_YEAR_PERIOD = re.compile(
+    r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual)\b)",
+    re.IGNORECASE,
+)
+_YEAR_ALONE = re.compile(r"\b(?:in|for|during|of)\s+(?P<year>(?:19|20)\d\d)\b")
+
+
+@dataclass(frozen=True)
+class Figure:
+    metric: str
+    value: float
+    unit: str
+    scale: float
+    start: int
+    end: int
+    low: float | None = None
+    high: float | None = None
+    change: dict | None = None
+
+
+def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, float]:
+    """(value, unit, scale) of a NUMBER match; `prefix` names the groups of a range end (l_ or h_)."""
+    group = lambda name: match.group(prefix + name)
+    value = float(group("value").replace(",", ""))
+    unit_text = (group("unit") or "").lower()
+    currency = group("currency")
+    scale_text = (group("scale") or "").lower()
+    scale = SCALES.get(scale_text, 1.0)
+    if unit_text in ("%", "percent", "per cent", "percent"):
+        unit = "percent"
+    elif unit_text.startswith("percentage point"):
+        unit = "percentage_points"
+    elif unit_text in ("basis points", "bps"):
+        unit = "basis_points"
+    elif unit_text.startswith("cent"):
+        unit, value = "USD_per_share", value / 100
+    elif unit_text.startswith("per"):
+        unit = "USD_per_share"
+    elif currency:
+        unit = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}[currency]
+    else:
+        unit = "count"
+    if group("neg") and group("neg").strip() in ("-", "minus", "negative", "("):
+        value = -value
+    return value, unit, scale
+
+
+def _metric_before(sentence: str, position: int) -> str | None:
+    window = sentence[max(0, position - 160) : position]
+    best: tuple[int, int, str] | None = None
+    for order, (name, pattern) in enumerate(METRICS):
+        for match in pattern.finditer(window):
+            candidate = (match.end(), -order, name)
+            if best is None or candidate[:2] > best[:2]:
+                best = candidate
+    return best[2] if best else None
+
+
+def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
+    raw = match.group("value")
+    if match.group("currency") or match.group("unit") or match.group("scale"):
+        return False
+    if re.fullmatch(r"(?:19|20)\d\d", raw):
+        return True
+    before = sentence[max(0, match.start() - 12) : match.start()].lower()
+    return bool(re.search(r"(?:q|quarter|fiscal|fy|page|slide|section|item|note)\s*$", before))
+
+
+def _fit_unit(metric: str, unit: str) -> bool:
+    if metric in ("eps", "adjusted_eps", "book_value_per_share", "ffo", "dividend"):
+        return unit in ("USD", "USD_per_share", "EUR", "GBP")
+    if metric.endswith("margin") or metric in ("tax_rate", "same_store_sales", "net_interest_margin"):
+        return unit in ("percent", "basis_points", "percentage_points")
+    return unit in ("USD", "EUR", "GBP", "JPY", "count")
+
+
+def extract_figures(sentence: str, offset: int) -> list[Figure]:
+    """Figures of one sentence (offsets shifted by `offset`): main value plus any range and change."""
+    figures: list[Figure] = []
+    taken: list[tuple[int, int]] = []
+    for match in _RANGE.finditer(sentence):
+        low, low_unit, low_scale = parse_number(match, "l_")
+        high, high_unit, high_scale = parse_number(match, "h_")
+        unit = high_unit if high_unit != "count" else low_unit
+        scale = high_scale if high_scale != 1.0 else low_scale
+        if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
+            continue
+        if low_unit == "count":
+            low_unit = unit
+        metric = _metric_before(sentence, match.start())
+        growth = unit == "percent" and bool(
+            re.search(
+                r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
+                sentence[max(0, match.start() - 60) : match.start()],
+                re.IGNORECASE,
+            )
+        )
+        if metric is not None and growth and not _fit_unit(metric, unit):
+            metric = metric + "_growth"
+        elif metric is None or not _fit_unit(metric, unit):
+            continue
+        if unit == "USD" and metric in ("eps", "adjusted_eps"):
+            unit = "USD_per_share"
+        change = {"low": low, "high": high} if growth else None
+        figures.append(
+            Figure(
+                metric,
+                round((low + high) / 2, 6),
+                unit,
+                scale,
+                offset + match.start(),
+                offset + match.end(),
+                low=low,
+                high=high,
+                change=change,
+            )
+        )
+        taken.append((match.start(), match.end()))
+    numbers = [m for m in NUMBER.finditer(sentence) if not any(a <= m.start() < b for a, b in taken)]
+    pending_change: dict | None = None
+    for match in numbers:
+        if _is_year_or_label(sentence, match):
+            continue
+        value, unit, scale = parse_number(match)
+        if unit == "count" and scale == 1.0:
+            continue
+        before = sentence[max(0, match.start() - 40) : match.start()]
+        metric = _metric_before(sentence, match.start())
+        if unit == "USD_per_share" and metric not in (
+            "eps",
+            "adjusted_eps",
+            "book_value_per_share",
+            "ffo",
+            "dividend",
+        ):
+            window = sentence[max(0, match.start() - 100) : match.start()]
+            metric = (
+                "adjusted_eps"
+                if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
+                else "eps"
+            )
+        is_change = unit in ("percent", "basis_points", "percentage_points") and bool(
+            _CHANGE_WORDS.search(before)
+        )
+        if (is_change and metric not in (None, "gross_margin", "operating_margin", "tax_rate")) or (
+            is_change and metric is None
+        ):
+            signed = -abs(value) if _NEGATIVE_CHANGE.search(before) else value
+            versus = (
+                "prior_quarter"
+                if re.search(
+                    r"sequential|prior quarter|last quarter|previous quarter", sentence, re.IGNORECASE
+                )
+                else "year_ago"
+            )
+            change = {
+                "value": signed,
+                "unit": unit,
+                "versus": versus,
+                "start": offset + match.start(),
+                "end": offset + match.end(),
+            }
+            if (
+                figures
+                and figures[-1].change is None
+                and figures[-1].unit not in ("percent",)
+                and figures[-1].metric == metric
+            ):
+                previous = figures[-1]
+                figures[-1] = Figure(
+                    previous.metric,
+                    previous.value,
+                    previous.unit,
+                    previous.scale,
+                    previous.start,
+                    previous.end,
+                    previous.low,
+                    previous.high,
+                    change,
+                )
+            else:
+                pending_change = change
+                if metric and metric not in ("eps", "adjusted_eps"):
+                    figures.append(
+                        Figure(
+                            metric + "_growth",
+                            signed,
+                            unit,
+                            1.0,
+                            offset + match.start(),
+                            offset + match.end(),
+                        )
+                    )
+            continue
+        if metric is None or not _fit_unit(metric, unit):
+            continue
+        if unit == "USD" and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
+            unit = "USD_per_share"
+        if unit == "count" and metric not in ("bookings", "backlog"):
+            continue
+        change = None
+        if pending_change is not None:
+            change, pending_change = pending_change, None
+        figures.append(
+            Figure(metric, value, unit, scale, offset + match.start(), offset + match.end(), change=change)
+        )
+    return figures
+
+
+def is_guidance(sentence: str) -> bool:
+    return bool(_GUIDANCE.search(sentence))
+
+
+_COMPARISON = re.compile(
+    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period)\b", re.IGNORECASE
+)
+
+
+def period_of(
+    sentence: str,
+    default_quarter: str | None,
+    default_year: str | None,
+    guidance: bool,
+    position: int | None = None,
+) -> str | None:
+    """The period a figure at `position` of a sentence speaks of ("Q3 2021", "FY2021").
+
+    The nearest period named before the figure wins; one named after it counts unless it is a comparison
+    ("compared to the second quarter of 2020"); else the call's own period.
+    """
+    if position is not None:
+        before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
+        before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
+        if before:
+            nearest = max(before, key=lambda m: m.end())
+            return period_of(nearest.group(0), default_quarter, default_year, guidance)
+        after = sorted(
+            [*_QUARTER.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
+            key=lambda m: m.start(),
+        )
+        if after and not _COMPARISON.search(sentence[position : after[0].start()]):
+            return period_of(after[0].group(0), default_quarter, default_year, guidance)
+        if after:
+            return f"FY{default_year}" if guidance and default_year else default_quarter
+    quarter = _QUARTER.search(sentence)
+    if quarter:
+        number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
+        year = quarter.group("year1") or quarter.group("year2")
+        if year and len(year) == 2:
+            year = "20" + year
+        year = year or default_year
+        return f"Q{number} {year}" if year else f"Q{number}"
+    annual = _YEAR_PERIOD.search(sentence)
+    if annual:
+        year = annual.group("year")
+        if year and len(year) == 2:
+            year = "20" + year
+        year = year or default_year
+        return f"FY{year}" if year else "FY"
+    alone = _YEAR_ALONE.search(sentence)
+    if alone and guidance:
+        return f"FY{alone.group('year')}"
+    if guidance:
+        return f"FY{default_year}" if default_year else None
+    return default_quarter
+
+
+def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:
+    """The call's own quarter and fiscal year, from its id (e.g. AAN_q3_2021) or its most cited quarter."""
+    match = re.search(r"q([1-4])[_ -]?((?:19|20)\d\d)", document_id, re.IGNORECASE)
+    if match:
+        return f"Q{match.group(1)} {match.group(2)}", match.group(2)
+    counts: dict[str, int] = {}
+    for quarter in _QUARTER.finditer(text[:20000]):
+        number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
+        year = quarter.group("year1") or quarter.group("year2")
+        if year and len(year) == 4:
+            key = f"Q{number} {year}"
+            counts[key] = counts.get(key, 0) + 1
+    if counts:
+        best = max(counts, key=lambda key: counts[key])
+        return best, best.split()[-1]
+    years = re.findall(r"\b(20\d\d)\b", text[:20000])
+    return None, max(set(years), key=years.count) if years else None

@@ -1,0 +1,300 @@
+"""Scoring connector outputs against labelled data with the metrics of CONNECTORS.md."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from connectors.parsing import find_dates, parse_duration
+from connectors.spans import token_jaccard
+
+SPAN_HIT_JACCARD = 0.5
+
+
+def prf(true_positive: int, false_positive: int, false_negative: int) -> tuple[float, float, float]:
+    precision = true_positive / (true_positive + false_positive) if true_positive + false_positive else 0.0
+    recall = true_positive / (true_positive + false_negative) if true_positive + false_negative else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def average_precision(scored: list[tuple[float, bool]], positives: int) -> float:
+    """Area under the precision-recall curve (step-wise, as average precision) of confidence-ranked hits."""
+    if positives == 0:
+        return 0.0
+    hits = 0
+    total = 0.0
+    for rank, (_, is_hit) in enumerate(sorted(scored, key=lambda pair: -pair[0]), start=1):
+        if is_hit:
+            hits += 1
+            total += hits / rank
+    return total / positives
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _normalise_label_answer(category: str, value: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if category in ("Effective Date", "Expiration Date", "Agreement Date"):
+        if re.search(r"perpetu", value, re.IGNORECASE):
+            return "perpetual"
+        dates = find_dates(value)
+        return dates[0].iso if dates else None
+    if category in ("Renewal Term", "Notice Period To Terminate Renewal"):
+        duration = parse_duration(value)
+        return duration[0] if duration else None
+    if category == "Governing Law":
+        return re.sub(r"^(?:the )?(?:state|commonwealth) of ", "", value.lower()).strip(" .")
+    return value.lower()
+
+
+def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float]:
+    from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
+
+    per_category = {category: [0, 0, 0] for category in CUAD_CATEGORIES}
+    span_tp = span_fp = span_fn = 0
+    scored: list[tuple[float, bool]] = []
+    answer_hits = {"value": [0, 0], "yes_no": [0, 0]}
+    for label in labels:
+        output = outputs[label["document_id"]]
+        predicted: dict[str, list[dict]] = {}
+        for clause in output["clauses"]:
+            predicted.setdefault(clause["category"], []).append(clause)
+        for category in CUAD_CATEGORIES:
+            gold = [g for g in label["clauses"].get(category, []) if g.strip()]
+            mine = predicted.get(category, [])
+            counts = per_category[category]
+            if mine and gold:
+                counts[0] += 1
+            elif mine:
+                counts[1] += 1
+            elif gold:
+                counts[2] += 1
+            matched_gold: set[int] = set()
+            for clause in mine:
+                best = max(
+                    ((token_jaccard(clause["span"]["quote"], g), i) for i, g in enumerate(gold)),
+                    default=(0.0, -1),
+                )
+                hit = best[0] >= SPAN_HIT_JACCARD
+                scored.append((clause["confidence"], hit))
+                if hit:
+                    span_tp += 1
+                    matched_gold.add(best[1])
+                else:
+                    span_fp += 1
+            span_fn += len(gold) - len(matched_gold)
+        answers = output.get("answers", {})
+        for category in (
+            "Governing Law",
+            "Agreement Date",
+            "Effective Date",
+            "Expiration Date",
+            "Renewal Term",
+            "Notice Period To Terminate Renewal",
+        ):
+            expected = _normalise_label_answer(category, label["answers"].get(category, ""))
+            if expected is None:
+                continue
+            got = answers.get(category)
+            got = _normalise_label_answer(category, got) if category == "Governing Law" and got else got
+            answer_hits["value"][0] += int(got == expected)
+            answer_hits["value"][1] += 1
+        for category in YES_NO_CATEGORIES:
+            expected = "Yes" if [g for g in label["clauses"].get(category, []) if g.strip()] else "No"
+            answer_hits["yes_no"][0] += int(answers.get(category) == expected)
+            answer_hits["yes_no"][1] += 1
+    tp = sum(c[0] for c in per_category.values())
+    fp = sum(c[1] for c in per_category.values())
+    fn = sum(c[2] for c in per_category.values())
+    micro = prf(tp, fp, fn)
+    macro_scores = [prf(*c) for c in per_category.values() if c[0] + c[2] > 0]
+    span = prf(span_tp, span_fp, span_fn)
+    return {
+        "documents": len(labels),
+        "presence_micro_precision": micro[0],
+        "presence_micro_recall": micro[1],
+        "presence_micro_f1": micro[2],
+        "presence_macro_f1": sum(s[2] for s in macro_scores) / len(macro_scores) if macro_scores else 0.0,
+        "span_precision": span[0],
+        "span_recall": span[1],
+        "span_aupr": average_precision(scored, span_tp + span_fn),
+        "answer_value_accuracy": answer_hits["value"][0] / max(1, answer_hits["value"][1]),
+        "answer_yes_no_accuracy": answer_hits["yes_no"][0] / max(1, answer_hits["yes_no"][1]),
+    }
+
+
+def format_table(rows: list[tuple[str, str, dict[str, float]]]) -> str:
+    lines = [f"{'set':<12} {'split':<8} {'metric':<28} {'value':>8}", "-" * 60]
+    for name, split, metrics in rows:
+        for metric, value in metrics.items():
+            shown = f"{value:8.3f}" if isinstance(value, float) and not math.isnan(value) else f"{value!s:>8}"
+            lines.append(f"{name:<12} {split:<8} {metric:<28} {shown}")
+    return "\n".join(lines)
+
+
+def evaluate_legal(data_dir: Path, split: str, progress: Callable[[str], None]) -> dict[str, float]:
+    from connectors import Document, run_connector
+
+    labels = [row for row in read_jsonl(data_dir / "cuad" / "labels.jsonl") if split in ("all", row["split"])]
+    outputs = {}
+    for row in labels:
+        progress(f"legal {row['document_id']}")
+        text = (data_dir / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
+        outputs[row["document_id"]] = run_connector("legal", [Document(row["document_id"], text)])
+    return score_legal(outputs, labels)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", text.lower())
+
+
+def _ngrams(tokens: list[str], n: int) -> dict[tuple[str, ...], int]:
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def _lcs(first: list[str], second: list[str]) -> int:
+    previous = [0] * (len(second) + 1)
+    for a in first:
+        current = [0]
+        for j, b in enumerate(second):
+            current.append(previous[j] + 1 if a == b else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def rouge(candidate: str, reference: str) -> dict[str, float]:
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 over lower-cased word tokens."""
+    cand, ref = _tokens(candidate), _tokens(reference)
+    scores = {}
+    for n in (1, 2):
+        c, r = _ngrams(cand, n), _ngrams(ref, n)
+        overlap = sum(min(count, r.get(gram, 0)) for gram, count in c.items())
+        scores[f"rouge{n}"] = prf(overlap, sum(c.values()) - overlap, sum(r.values()) - overlap)[2]
+    lcs = _lcs(cand, ref)
+    scores["rougeL"] = prf(lcs, len(cand) - lcs, len(ref) - lcs)[2]
+    return scores
+
+
+def _base_metric(metric: str) -> str:
+    return metric[: -len("_growth")] if metric.endswith("_growth") else metric
+
+
+def _decimals(raw: str) -> int:
+    return len(raw.split(".")[1]) if "." in raw else 0
+
+
+def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
+    """Numbers of the reference bullets with the metric and period they state (metric None when unclear)."""
+    from connectors.earnings.figures import (
+        NUMBER,
+        call_period,
+        extract_figures,
+        is_guidance,
+        parse_number,
+        period_of,
+    )
+
+    quarter, year = call_period("", document_id)
+    facts = []
+    for bullet in bullets:
+        guidance = bool(re.search(r"\b(?:sees|expects?|outlook|guidance|forecast)\b", bullet)) or is_guidance(
+            bullet
+        )
+        period = period_of(bullet, quarter, year, guidance)
+        figures = extract_figures(bullet, 0)
+        for match in NUMBER.finditer(bullet):
+            raw = match.group("value")
+            if re.fullmatch(r"(?:19|20)\d\d", raw) or re.search(r"q\s*$", bullet[: match.start()].lower()):
+                continue
+            value, unit, scale = parse_number(match)
+            metric = None
+            for figure in figures:
+                inside = figure.start <= match.start() < figure.end
+                change_here = figure.change and figure.change.get("start") == match.start()
+                if inside or change_here:
+                    metric = _base_metric(figure.metric)
+            facts.append(
+                {
+                    "value": abs(value),
+                    "scale": scale,
+                    "decimals": _decimals(raw),
+                    "unit": unit,
+                    "metric": metric,
+                    "period": period,
+                    "text": bullet,
+                }
+            )
+    return facts
+
+
+def _candidate_values(metric: dict) -> list[tuple[float, float]]:
+    values = [(metric["value"], metric["scale"])]
+    for key in ("low", "high"):
+        if metric.get(key) is not None:
+            values.append((metric[key], metric["scale"]))
+    change = metric.get("change") or {}
+    for key in ("value", "low", "high"):
+        if change.get(key) is not None:
+            values.append((change[key], 1.0))
+    return values
+
+
+def fact_found(fact: dict, metrics: list[dict], *, check_metric: bool = True) -> bool:
+    for metric in metrics:
+        if check_metric and (fact["metric"] is None or _base_metric(metric["metric"]) != fact["metric"]):
+            continue
+        if check_metric and fact["period"] and metric.get("period") and fact["period"] != metric["period"]:
+            continue
+        for value, scale in _candidate_values(metric):
+            scaled = abs(value) * scale / fact["scale"]
+            if round(scaled, fact["decimals"]) == round(fact["value"], fact["decimals"]):
+                return True
+    return False
+
+
+def score_earnings(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float]:
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    found = found_value_only = count = 0
+    for label in labels:
+        output = outputs[label["document_id"]]
+        summary = " ".join(bullet["text"] for bullet in output["summary"])
+        for key, value in rouge(summary, " ".join(label["bullets"])).items():
+            totals[key] += value
+        for fact in reference_facts(label["bullets"], label["document_id"]):
+            count += 1
+            found += fact_found(fact, output["metrics"])
+            found_value_only += fact_found(fact, output["metrics"], check_metric=False)
+    documents = max(1, len(labels))
+    return {
+        "calls": len(labels),
+        "reference_numbers": count,
+        "numeric_fact_recall": found / max(1, count),
+        "numeric_value_recall": found_value_only / max(1, count),
+        **{key: value / documents for key, value in totals.items()},
+    }
+
+
+def evaluate_earnings(data_dir: Path, split: str, progress: Callable[[str], None]) -> dict[str, float]:
+    from connectors import Document, run_connector
+
+    labels = [
+        row for row in read_jsonl(data_dir / "ectsum" / "labels.jsonl") if split in ("all", row["split"])
+    ]
+    outputs = {}
+    for row in labels:
+        progress(f"earnings {row['document_id']}")
+        text = (data_dir / "ectsum" / "calls" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
+        outputs[row["document_id"]] = run_connector("earnings", [Document(row["document_id"], text)])
+    return score_earnings(outputs, labels)

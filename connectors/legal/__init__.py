@@ -1,0 +1,1 @@
+"""Legal contract review: CUAD's 41 clause categories, normalised answers and a risk summary."""

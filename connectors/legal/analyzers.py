@@ -1,0 +1,271 @@
+"""Rule-based clause finder and answer normaliser for contracts (analyzers mode, CPU only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from connectors.legal.categories import (
+    CUAD_CATEGORIES,
+    MAX_CLAUSES,
+    SENTENCE_RULES,
+    THRESHOLDS,
+    YES_NO_CATEGORIES,
+)
+from connectors.parsing import add_duration, find_dates, parse_duration
+from connectors.spans import make_span, trimmed_span
+from connectors.text import Segment, split_sentences
+
+PREAMBLE_CHARS = 4000
+_TITLE_WORDS = re.compile(
+    r"\b(?:AGREEMENT|CONTRACT|LICEN[CS]E|AMENDMENT|ADDENDUM|MEMORANDUM|TERMS|STATEMENT OF WORK|ARRANGEMENT|DEED|LEASE|PLAN)\b",
+    re.IGNORECASE,
+)
+_ENTITY_SUFFIX = (
+    r"(?:Inc|Incorporated|Corp|Corporation|Company|Co|LLC|L\.L\.C|Ltd|Limited|LLP|L\.P|LP|PLC|plc|GmbH|AG|S\.A|SA|"
+    r"N\.V|B\.V|Pty|Trust|Bank|Holdings|Group|Partners|Association|University|S\.p\.A|Pte|AB|A/S|Oy|KK|S\.L)\.?"
+)
+_ENTITY = re.compile(
+    rf"\b(?:[A-Z0-9][\w&'.,-]*\s+){{0,7}}?(?:[A-Z0-9][\w&'.-]*),?\s+{_ENTITY_SUFFIX}(?![\w])",
+)
+_DEFINED_TERM = re.compile(
+    r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
+)
+_GOVERNING_LAW = re.compile(
+    r"\blaws?\s+(?:in\s+force\s+in\s+|of\s+)(?:the\s+)?(?:(?:State|Commonwealth|Province|Republic|Kingdom|People's Republic)\s+of\s+)?"
+    r"(?P<place>(?:[A-Z][A-Za-z.]+)(?:\s+(?:[A-Z][A-Za-z.]+|of))*?)(?=\s*(?:,|\.|;|\(|\)|and\b|without\b|excluding\b|as\b|applicable\b|which\b|that\b|in\b|to\b|other\b|except\b|$))",
+)
+_PLACE_NOISE = re.compile(
+    r"^(?:the\s+)?(?:United States of America|United States|USA|U\.S\.A?\.?)$", re.IGNORECASE
+)
+_US_STATE_PREFIX = re.compile(r"^(?:State|Commonwealth)\s+of\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Clause:
+    category: str
+    start: int
+    end: int
+    confidence: float
+
+
+def score_sentence(category: str, sentence: str) -> float:
+    return sum(rule.weight for rule in SENTENCE_RULES[category] if rule.pattern.search(sentence))
+
+
+def _confidence(score: float, threshold: float) -> float:
+    return round(min(0.99, 0.5 + 0.25 * (score - threshold + 0.5)), 3)
+
+
+def find_sentence_clauses(text: str, sentences: list[Segment]) -> list[Clause]:
+    clauses: list[Clause] = []
+    for category in SENTENCE_RULES:
+        threshold = THRESHOLDS[category]
+        scored = []
+        for sentence in sentences:
+            score = score_sentence(category, sentence.text)
+            if score >= threshold:
+                scored.append((score, sentence))
+        scored.sort(key=lambda pair: (-pair[0], pair[1].start))
+        for score, sentence in scored[: MAX_CLAUSES[category]]:
+            clauses.append(Clause(category, sentence.start, sentence.end, _confidence(score, threshold)))
+    return clauses
+
+
+_UPPER_TITLE = re.compile(
+    r"(?<![A-Za-z])((?:[A-Z][A-Z0-9&',./-]*\s+){0,6}(?:AGREEMENT|CONTRACT|LICENSE AGREEMENT|AMENDMENT|ADDENDUM|MEMORANDUM OF UNDERSTANDING|STATEMENT OF WORK|LEASE)(?:\s+(?:FOR|OF|AND|ON)\s+(?:[A-Z][A-Z&'-]*\s*){1,4})?)(?![a-z])"
+)
+_TITLE_NOISE = re.compile(r"^(?:EXHIBIT|EX-|SCHEDULE|ANNEX|APPENDIX)[\w.\s-]*?\s+(?=[A-Z]{3})")
+
+
+def find_document_name(text: str) -> Clause | None:
+    head = text[:1500]
+    match = _UPPER_TITLE.search(head)
+    if match and len(match.group(1).split()) >= 2:
+        start, end = match.start(1), match.end(1)
+        noise = _TITLE_NOISE.match(text[start:end])
+        if noise:
+            start += noise.end()
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end - start >= 8:
+            return Clause("Document Name", start, end, 0.85)
+    cursor = 0
+    for line in text[:PREAMBLE_CHARS].split("\n"):
+        start = cursor + len(line) - len(line.lstrip())
+        cursor += len(line) + 1
+        stripped = line.strip()
+        if not stripped or len(stripped) > 120:
+            continue
+        if (
+            _TITLE_WORDS.search(stripped)
+            and (stripped.isupper() or stripped.istitle())
+            and len(stripped.split()) <= 12
+        ):
+            return Clause("Document Name", start, start + len(stripped), 0.8)
+    return None
+
+
+def _preamble_sentence(text: str, sentences: list[Segment]) -> Segment | None:
+    for sentence in sentences:
+        if sentence.start > PREAMBLE_CHARS:
+            break
+        if re.search(
+            r"\b(?:by and between|by and among|between|among)\b", sentence.text, re.IGNORECASE
+        ) and re.search(r"\b(?:agreement|contract|entered into|made)\b", sentence.text, re.IGNORECASE):
+            return sentence
+    return None
+
+
+def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], list[str]]:
+    preamble = _preamble_sentence(text, sentences)
+    if preamble is None:
+        return [], []
+    clauses: list[Clause] = []
+    names: list[str] = []
+    for match in _ENTITY.finditer(text, preamble.start, preamble.end):
+        start = match.start()
+        leading = re.match(
+            r"(?:(?:by|and|between|among|with|This|the|THE|THIS|is|made|entered|into)\s+)+", match.group(0)
+        )
+        if leading:
+            start += leading.end()
+        name = text[start : match.end()].strip(" ,")
+        if len(name) < 3 or name.lower() in {n.lower() for n in names}:
+            continue
+        names.append(name)
+        clauses.append(Clause("Parties", start, start + len(name), 0.75))
+    for match in _DEFINED_TERM.finditer(text, preamble.start, preamble.end):
+        term = match.group(1).strip()
+        if term.lower() in {"agreement", "effective date", "contract"} or not term[:1].isupper():
+            continue
+        clauses.append(Clause("Parties", match.start(1), match.start(1) + len(term), 0.6))
+    return clauses, names
+
+
+def find_agreement_date(text: str, sentences: list[Segment]) -> tuple[Clause | None, str | None]:
+    preamble = _preamble_sentence(text, sentences)
+    regions = [(preamble.start, preamble.end)] if preamble else []
+    regions.append((0, min(len(text), PREAMBLE_CHARS)))
+    for start, end in regions:
+        dates = find_dates(text, start, end)
+        if dates:
+            first = dates[0]
+            return Clause("Agreement Date", first.start, first.end, 0.8), first.iso
+    return None, None
+
+
+def _jurisdiction(sentence: str) -> str | None:
+    for match in _GOVERNING_LAW.finditer(sentence):
+        place = match.group("place").strip().rstrip(".")
+        place = _US_STATE_PREFIX.sub("", place)
+        if _PLACE_NOISE.match(place) or place.lower() in {"this", "such", "any", "each"}:
+            continue
+        return place
+    return None
+
+
+def normalise_answers(
+    text: str, clauses: list[Clause], parties: list[str], agreement_date: str | None
+) -> dict:
+    by_category: dict[str, list[Clause]] = {}
+    for clause in clauses:
+        by_category.setdefault(clause.category, []).append(clause)
+
+    def quotes(category: str) -> list[str]:
+        return [
+            text[c.start : c.end] for c in sorted(by_category.get(category, []), key=lambda c: -c.confidence)
+        ]
+
+    answers: dict[str, object] = {}
+    name = quotes("Document Name")
+    answers["Document Name"] = name[0] if name else None
+    answers["Parties"] = parties
+    answers["Agreement Date"] = agreement_date
+    effective = None
+    for quote in quotes("Effective Date"):
+        dates = find_dates(quote)
+        if dates:
+            effective = dates[0].iso
+            break
+    answers["Effective Date"] = effective or (agreement_date if by_category.get("Effective Date") else None)
+    expiration = None
+    term_duration = None
+    for quote in quotes("Expiration Date"):
+        if re.search(r"\bperpetu", quote, re.IGNORECASE):
+            expiration = "perpetual"
+            break
+        dates = find_dates(quote)
+        later = [d.iso for d in dates if not effective or d.iso > effective]
+        if later:
+            expiration = later[-1]
+            break
+        duration = parse_duration(quote)
+        if duration and duration[0][-1] in "YM":
+            term_duration = duration[0]
+            break
+    if expiration is None and term_duration and (effective or agreement_date):
+        expiration = add_duration(effective or agreement_date or "", term_duration)
+    answers["Expiration Date"] = expiration
+    renewal = None
+    for quote in quotes("Renewal Term"):
+        duration = parse_duration(quote)
+        if duration:
+            renewal = duration[0]
+            break
+    answers["Renewal Term"] = renewal
+    notice = None
+    for quote in quotes("Notice Period To Terminate Renewal"):
+        match = re.search(
+            r"\b(?:at least|not less than|no less than|minimum of|within)?\s*[\w-]*\s*\(?\d*\)?\s*(?:calendar\s+|business\s+)?(?:days?|months?)\b",
+            quote,
+        )
+        duration = parse_duration(quote[match.start() :] if match else quote)
+        if duration:
+            notice = duration[0]
+            break
+    answers["Notice Period To Terminate Renewal"] = notice
+    law = None
+    for quote in quotes("Governing Law"):
+        law = _jurisdiction(quote)
+        if law:
+            break
+    answers["Governing Law"] = law
+    for category in YES_NO_CATEGORIES:
+        answers[category] = "Yes" if by_category.get(category) else "No"
+    return {category: answers.get(category) for category in CUAD_CATEGORIES}
+
+
+def analyse_contract(document_id: str, text: str) -> tuple[list[dict], dict]:
+    """Clauses (as CONNECTORS.md dicts, in document order) and normalised answers for one contract."""
+    sentences = split_sentences(text)
+    clauses = find_sentence_clauses(text, sentences)
+    title = find_document_name(text)
+    if title:
+        clauses.append(title)
+    party_clauses, parties = find_parties(text, sentences)
+    clauses.extend(party_clauses)
+    date_clause, agreement_date = find_agreement_date(text, sentences)
+    if date_clause:
+        clauses.append(date_clause)
+        effective_with_date = any(
+            c.category == "Effective Date" and find_dates(text, c.start, c.end) for c in clauses
+        )
+        if not effective_with_date:
+            clauses.append(Clause("Effective Date", date_clause.start, date_clause.end, 0.55))
+    for clause in [c for c in clauses if c.category == "Effective Date" and c.end - c.start > 40]:
+        dates = find_dates(text, clause.start, clause.end)
+        if dates:
+            clauses.append(
+                Clause("Effective Date", dates[0].start, dates[0].end, round(clause.confidence - 0.05, 3))
+            )
+    answers = normalise_answers(text, clauses, parties, agreement_date)
+    result = []
+    for clause in sorted(clauses, key=lambda c: (c.start, CUAD_CATEGORIES.index(c.category))):
+        span = trimmed_span(document_id, text, clause.start, clause.end)
+        if span:
+            result.append({"category": clause.category, "confidence": clause.confidence, "span": span})
+    return result, answers
+
+
+__all__ = ["Clause", "analyse_contract", "make_span", "normalise_answers", "score_sentence"]

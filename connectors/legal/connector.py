@@ -1,0 +1,50 @@
+"""The `legal` connector: clauses, answers and risks per contract."""
+
+from __future__ import annotations
+
+from connectors.base import Connector, Document, RunContext
+from connectors.legal.analyzers import analyse_contract
+from connectors.legal.risks import assess_risks, validate_playbook
+
+
+class LegalConnector(Connector):
+    name = "legal"
+    description = "Contract review over CUAD's 41 clause categories with a configurable playbook"
+
+    def validate_options(self, options: dict) -> dict:
+        unknown = set(options) - {"playbook", "include_default_risks"}
+        if unknown:
+            raise ValueError(f"unknown legal option(s): {', '.join(sorted(unknown))}")
+        return {
+            "playbook": validate_playbook(options.get("playbook", [])),
+            "include_default_risks": bool(options.get("include_default_risks", True)),
+        }
+
+    def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
+        if not documents:
+            raise ValueError("the legal connector needs at least one contract")
+        clauses: list[dict] = []
+        answers_by_document: dict[str, dict] = {}
+        risks: list[dict] = []
+        for index, document in enumerate(documents):
+            if not document.text.strip():
+                run.warn(f"document {document.document_id!r} is empty; nothing to review")
+            found, answers = analyse_contract(document.document_id, document.text)
+            run.progress((index + 0.5) / len(documents), f"clauses {document.document_id}")
+            if run.mode == "model" and run.client is not None:
+                from connectors.legal.model import refine_with_model
+
+                found, answers = refine_with_model(document, found, answers, run)
+            clauses.extend(found)
+            answers_by_document[document.document_id] = answers
+            risks.extend(
+                assess_risks(document, found, answers, options["playbook"], options["include_default_risks"])
+            )
+            run.progress((index + 1) / len(documents), f"risks {document.document_id}")
+        result: dict = {"clauses": clauses, "risks": risks}
+        if len(documents) == 1:
+            result["answers"] = answers_by_document[documents[0].document_id]
+        else:
+            result["answers"] = answers_by_document[documents[0].document_id]
+            result["answers_by_document"] = answers_by_document
+        return result

@@ -1,0 +1,196 @@
+"""Risk summary for a contract: missing protective clauses, unusual terms and a tenant's playbook checks."""
+
+from __future__ import annotations
+
+import re
+
+from connectors.base import Document
+from connectors.legal.categories import CUAD_CATEGORIES
+from connectors.parsing import duration_days
+
+SEVERITIES = ("high", "medium", "low")
+SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+DURATION_ANSWERS = ("Renewal Term", "Notice Period To Terminate Renewal")
+VALUE_ANSWERS = ("Governing Law", "Effective Date", "Expiration Date", *DURATION_ANSWERS)
+PLAYBOOK_KEYS = {"id", "category", "require", "allowed", "max_days", "min_days", "severity", "message"}
+
+MISSING_PROTECTIONS = (
+    (
+        "Cap On Liability",
+        "no_liability_cap",
+        "high",
+        "No limitation of liability was found: exposure may be unlimited.",
+    ),
+    ("Governing Law", "no_governing_law", "medium", "No governing-law clause was found."),
+    ("Anti-Assignment", "no_assignment_restriction", "low", "Nothing restricts assignment of the contract."),
+)
+UNUSUAL_TERMS = (
+    (
+        "Uncapped Liability",
+        "uncapped_liability",
+        "high",
+        "Some liability is carved out of the cap (uncapped).",
+    ),
+    (
+        "Liquidated Damages",
+        "liquidated_damages",
+        "medium",
+        "The contract fixes liquidated damages or a termination fee.",
+    ),
+    ("Non-Compete", "non_compete", "medium", "A non-compete restricts a party's business."),
+    ("Exclusivity", "exclusivity", "medium", "An exclusivity commitment binds a party."),
+    (
+        "Most Favored Nation",
+        "most_favored_nation",
+        "low",
+        "A most-favoured-nation pricing or terms commitment.",
+    ),
+    (
+        "Irrevocable Or Perpetual License",
+        "perpetual_license",
+        "low",
+        "A licence is irrevocable or perpetual.",
+    ),
+    (
+        "Covenant Not To Sue",
+        "covenant_not_to_sue",
+        "low",
+        "A party gives up the right to sue or to challenge IP.",
+    ),
+    (
+        "Change Of Control",
+        "change_of_control",
+        "low",
+        "A change of control triggers rights (termination, consent).",
+    ),
+)
+LONG_RENEWAL_NOTICE_DAYS = 90
+
+
+def validate_playbook(playbook: object) -> list[dict]:
+    """Checked playbook rules; ValueError naming the rule and field for anything malformed."""
+    if playbook is None:
+        return []
+    if not isinstance(playbook, list):
+        raise ValueError("playbook must be a list of rules")
+    rules: list[dict] = []
+    for index, rule in enumerate(playbook):
+        where = f"playbook[{index}]"
+        if not isinstance(rule, dict):
+            raise ValueError(f"{where} must be an object")
+        unknown = set(rule) - PLAYBOOK_KEYS
+        if unknown:
+            raise ValueError(f"{where} has unknown field(s): {', '.join(sorted(unknown))}")
+        category = rule.get("category")
+        if category not in CUAD_CATEGORIES:
+            raise ValueError(f"{where}.category must be a CUAD category name, got {category!r}")
+        checks = [key for key in ("require", "allowed", "max_days", "min_days") if key in rule]
+        if not checks:
+            raise ValueError(f"{where} needs one of require, allowed, max_days, min_days")
+        if "require" in rule and rule["require"] not in ("present", "absent"):
+            raise ValueError(f"{where}.require must be 'present' or 'absent'")
+        if "allowed" in rule:
+            allowed = rule["allowed"]
+            if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) for a in allowed):
+                raise ValueError(f"{where}.allowed must be a non-empty list of strings")
+            if category not in VALUE_ANSWERS:
+                raise ValueError(f"{where}.allowed only applies to {', '.join(VALUE_ANSWERS)}")
+        for key in ("max_days", "min_days"):
+            if key in rule:
+                if category not in DURATION_ANSWERS:
+                    raise ValueError(f"{where}.{key} only applies to {', '.join(DURATION_ANSWERS)}")
+                if not isinstance(rule[key], int | float) or rule[key] < 0:
+                    raise ValueError(f"{where}.{key} must be a non-negative number of days")
+        severity = rule.get("severity", "medium")
+        if severity not in SEVERITIES:
+            raise ValueError(f"{where}.severity must be one of {', '.join(SEVERITIES)}")
+        code = rule.get("id") or f"playbook_{re.sub(r'[^a-z0-9]+', '_', category.lower()).strip('_')}"
+        rules.append({**rule, "id": str(code), "severity": severity})
+    return rules
+
+
+def _first_span(clauses: list[dict], category: str) -> dict | None:
+    spans = [c["span"] for c in clauses if c["category"] == category]
+    return spans[0] if spans else None
+
+
+def _risk(document: Document, code: str, severity: str, message: str, span: dict | None) -> dict:
+    return {
+        "code": code,
+        "severity": severity,
+        "message": message,
+        "span": span,
+        "document_id": document.document_id,
+    }
+
+
+def _playbook_findings(document: Document, clauses: list[dict], answers: dict, rule: dict) -> list[str]:
+    category = rule["category"]
+    present = any(c["category"] == category for c in clauses)
+    findings: list[str] = []
+    if rule.get("require") == "present" and not present:
+        findings.append(f"{category} must be present but was not found")
+    if rule.get("require") == "absent" and present:
+        findings.append(f"{category} must not appear but was found")
+    answer = answers.get(category)
+    if "allowed" in rule and present:
+        allowed = [a.lower() for a in rule["allowed"]]
+        if not isinstance(answer, str) or answer.lower() not in allowed:
+            findings.append(f"{category} is {answer or 'unknown'}; allowed: {', '.join(rule['allowed'])}")
+    days = duration_days(answer) if isinstance(answer, str) else None
+    if "max_days" in rule and days is not None and days > rule["max_days"]:
+        findings.append(
+            f"{category} is {answer} (about {days:.0f} days), above the {rule['max_days']}-day limit"
+        )
+    if "min_days" in rule and days is not None and days < rule["min_days"]:
+        findings.append(
+            f"{category} is {answer} (about {days:.0f} days), below the {rule['min_days']}-day minimum"
+        )
+    return findings
+
+
+def assess_risks(
+    document: Document,
+    clauses: list[dict],
+    answers: dict,
+    playbook: list[dict],
+    include_defaults: bool = True,
+) -> list[dict]:
+    """Risks sorted high to low severity; each names a code, a message and the span it rests on (or None)."""
+    risks: list[dict] = []
+    if document.text.strip() and include_defaults:
+        for category, code, severity, message in MISSING_PROTECTIONS:
+            if not any(c["category"] == category for c in clauses):
+                risks.append(_risk(document, code, severity, message, None))
+        for category, code, severity, message in UNUSUAL_TERMS:
+            span = _first_span(clauses, category)
+            if span:
+                risks.append(_risk(document, code, severity, message, span))
+        notice_days = duration_days(answers.get("Notice Period To Terminate Renewal") or "")
+        if answers.get("Renewal Term") and notice_days and notice_days > LONG_RENEWAL_NOTICE_DAYS:
+            risks.append(
+                _risk(
+                    document,
+                    "long_renewal_notice",
+                    "medium",
+                    f"The contract renews automatically and non-renewal needs {notice_days:.0f} days' notice.",
+                    _first_span(clauses, "Notice Period To Terminate Renewal"),
+                )
+            )
+    for rule in playbook:
+        for finding in _playbook_findings(document, clauses, answers, rule):
+            message = rule.get("message") or finding
+            risks.append(
+                {
+                    **_risk(
+                        document,
+                        rule["id"],
+                        rule["severity"],
+                        message,
+                        _first_span(clauses, rule["category"]),
+                    ),
+                    "playbook": True,
+                    "detail": finding,
+                }
+            )
+    return sorted(risks, key=lambda r: SEVERITY_ORDER[r["severity"]])

@@ -1,0 +1,174 @@
+"""Parsers shared by the connectors: dates, durations, written numbers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)"
+DATE_PATTERNS = [
+    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d)\b"),
+    re.compile(rf"\b(?P<nmonth>[01]?\d)/(?P<day>[0-3]?\d)/{_YEAR}\b"),
+    re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+]
+_DAY_OF_MONTH = re.compile(rf"\b{_DAY}\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}", re.IGNORECASE)
+
+WORD_NUMBERS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "a": 1,
+    "an": 1,
+}
+_NUMBER_WORD = r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|one hundred(?: and)?(?: [a-z]+)?|hundred|an?)"
+DURATION_PATTERN = re.compile(
+    rf"\b(?P<words>{_NUMBER_WORD})?\s*\(?(?P<digits>\d{{1,4}})?\)?\s*(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
+    re.IGNORECASE,
+)
+_UNIT_CODES = {"year": "Y", "month": "M", "week": "W", "day": "D"}
+
+
+@dataclass(frozen=True)
+class DateMatch:
+    start: int
+    end: int
+    iso: str
+
+
+def words_to_number(words: str) -> int | None:
+    words = words.lower().replace("-", " ").replace(" and ", " ").strip()
+    if not words:
+        return None
+    total = 0
+    for word in words.split():
+        if word not in WORD_NUMBERS:
+            return None
+        value = WORD_NUMBERS[word]
+        total = total * value if value == 100 and total else total + value
+    return total
+
+
+def _iso(match: re.Match[str]) -> str | None:
+    groups = match.groupdict()
+    year = int(groups["year"])
+    month = int(groups["nmonth"]) if groups.get("nmonth") else MONTHS.get(groups["month"].lower().rstrip("."))
+    if not month or not 1 <= month <= 12:
+        return None
+    day = groups.get("day")
+    if day is None:
+        return f"{year:04d}-{month:02d}"
+    day_number = int(day)
+    if not 1 <= day_number <= 31:
+        return None
+    return f"{year:04d}-{month:02d}-{day_number:02d}"
+
+
+def find_dates(text: str, start: int = 0, end: int | None = None) -> list[DateMatch]:
+    """Dates in `text[start:end]`, non-overlapping, in order, with ISO values (YYYY-MM-DD or YYYY-MM)."""
+    end = len(text) if end is None else end
+    region = text[start:end]
+    found: list[DateMatch] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in [_DAY_OF_MONTH, *DATE_PATTERNS]:
+        for match in pattern.finditer(region):
+            a, b = match.start(), match.end()
+            if any(a < y and x < b for x, y in taken):
+                continue
+            iso = _iso(match)
+            if iso:
+                taken.append((a, b))
+                found.append(DateMatch(start + a, start + b, iso))
+    return sorted(found, key=lambda d: d.start)
+
+
+def parse_duration(text: str) -> tuple[str, int, int] | None:
+    """First duration in `text` as (ISO 8601 duration, start, end), e.g. ("P90D", 10, 31)."""
+    for match in DURATION_PATTERN.finditer(text):
+        value = None
+        if match.group("digits"):
+            value = int(match.group("digits"))
+        elif match.group("words"):
+            value = words_to_number(match.group("words"))
+        if value is None or value <= 0:
+            continue
+        unit = match.group("unit").lower().rstrip("s")
+        return f"P{value}{_UNIT_CODES[unit]}", match.start(), match.end()
+    return None
+
+
+def duration_days(iso_duration: str) -> float | None:
+    match = re.fullmatch(r"P(\d+)([YMWD])", iso_duration or "")
+    if not match:
+        return None
+    return int(match.group(1)) * {"Y": 365.0, "M": 30.0, "W": 7.0, "D": 1.0}[match.group(2)]
+
+
+def add_duration(iso_date: str, iso_duration: str) -> str | None:
+    """`iso_date` (YYYY-MM-DD) plus a P<n>Y or P<n>M duration, minus one day as contract terms count."""
+    import datetime
+
+    date_match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)", iso_date or "")
+    duration_match = re.fullmatch(r"P(\d+)([YM])", iso_duration or "")
+    if not date_match or not duration_match:
+        return None
+    year, month, day = map(int, date_match.groups())
+    amount = int(duration_match.group(1))
+    months = amount * 12 if duration_match.group(2) == "Y" else amount
+    month_index = month - 1 + months
+    year, month = year + month_index // 12, month_index % 12 + 1
+    try:
+        end = datetime.date(year, month, min(day, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31))
+    except ValueError:
+        return None
+    return (end - datetime.timedelta(days=1)).isoformat()

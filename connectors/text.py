@@ -1,0 +1,135 @@
+"""Text normalisation and segmentation with offsets into the normalised text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_ABBREVIATIONS = {
+    "inc",
+    "corp",
+    "co",
+    "ltd",
+    "llc",
+    "no",
+    "nos",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "sec",
+    "secs",
+    "art",
+    "vs",
+    "v",
+    "e.g",
+    "i.e",
+    "etc",
+    "approx",
+    "fig",
+    "al",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "u.s",
+    "n.a",
+    "p",
+    "pp",
+    "l.p",
+    "s.a",
+    "jr",
+    "sr",
+    "dept",
+    "ave",
+    "u.k",
+}
+_SENTENCE_END = re.compile(
+    r"[.!?;:](?:[\"')\]]*)\s+|\n\s*\n|\n(?=\s*(?:\(?[0-9ivxIVX]{1,4}[.)]|[A-Z][A-Z ]{3,}\n))"
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: int
+    end: int
+    text: str
+
+
+def normalise_text(raw: str) -> str:
+    """The document text that every offset refers to: NFC, Unix newlines, no NULs or form feeds."""
+    text = unicodedata.normalize("NFC", raw)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\x0c", "\n")
+    return text
+
+
+def _ends_with_abbreviation(text: str, stop: int) -> bool:
+    if text[stop - 1] != ".":
+        return False
+    word_start = stop - 1
+    while word_start > 0 and not text[word_start - 1].isspace() and text[word_start - 1] not in "(\"'":
+        word_start -= 1
+    word = text[word_start : stop - 1].lower()
+    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    return bool(re.fullmatch(r"\d+(\.\d+)*", word)) and stop - 1 - word_start <= 4
+
+
+def split_sentences(
+    text: str, start: int = 0, end: int | None = None, *, max_chars: int = 1500
+) -> list[Segment]:
+    """Sentences of `text[start:end]` with offsets into `text`, stripped of surrounding whitespace."""
+    end = len(text) if end is None else end
+    segments: list[Segment] = []
+    cursor = start
+    region = text[start:end]
+    for match in _SENTENCE_END.finditer(region):
+        stop = start + match.start() + 1
+        if region[match.start()] in ".!?;:" and _ends_with_abbreviation(text, stop):
+            continue
+        if region[match.start()] == ":" and not region[match.start() : match.end()].count("\n"):
+            continue
+        _append(segments, text, cursor, start + match.end(), max_chars)
+        cursor = start + match.end()
+    _append(segments, text, cursor, end, max_chars)
+    return segments
+
+
+def _append(segments: list[Segment], text: str, start: int, end: int, max_chars: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start >= end:
+        return
+    while end - start > max_chars:
+        cut = text.rfind(" ", start, start + max_chars)
+        cut = cut if cut > start else start + max_chars
+        segments.append(Segment(start, cut, text[start:cut]))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        segments.append(Segment(start, end, text[start:end]))
+
+
+def split_paragraphs(text: str) -> list[Segment]:
+    """Blocks separated by blank lines (or single lines when the text has no blank lines)."""
+    separator = re.compile(r"\n\s*\n") if re.search(r"\n\s*\n", text) else re.compile(r"\n")
+    segments: list[Segment] = []
+    cursor = 0
+    for match in separator.finditer(text):
+        _append(segments, text, cursor, match.start(), 10**9)
+        cursor = match.end()
+    _append(segments, text, cursor, len(text), 10**9)
+    return segments
