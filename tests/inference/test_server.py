@@ -160,3 +160,42 @@ def test_in_process_transport_streams_through_httpx(tiny_checkpoint):
     transport.shutdown()
     stopped = transport.handle_request(httpx.Request("POST", "http://inference/v1/completions", json=body))
     assert stopped.status_code == 503
+
+
+def test_platform_client_over_in_process_transport(tiny_checkpoint):
+    from inference.client import InferenceClient
+
+    transport = InProcessTransport.from_model_dir(
+        tiny_checkpoint,
+        engine_config=EngineConfig(num_blocks=64),
+        model_name="tiny",
+        device="cpu",
+        embed_texts=_fake_embed,
+    )
+    try:
+        client = InferenceClient("http://inference", model="tiny", transport=transport, max_retries=0)
+        chat = client.chat([{"role": "user", "content": "hello"}], max_tokens=4)
+        assert chat.model == "tiny"
+        assert chat.tokens_out <= 4 and chat.tokens_in > 0
+        completion = client.complete("The quick brown", max_tokens=3, stop=["zzz"])
+        assert completion.finish_reason in ("length", "stop")
+        assert [len(row) for row in client.embed(["a", "bb"])] == [384, 384]
+    finally:
+        transport.shutdown()
+
+
+def test_dropped_stream_cancels_its_request(server):
+    base_url, api = server
+    body = {"model": "tiny-llama", "prompt": "hello", "max_tokens": 200, "temperature": 0, "stream": True}
+    with httpx.stream("POST", base_url + "/v1/completions", json=body) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                break
+    deadline = 50
+    while api.service.snapshot()["pending"] and deadline:
+        threading.Event().wait(0.1)
+        deadline -= 1
+    snapshot = api.service.snapshot()
+    assert snapshot["pending"] == 0
+    assert snapshot["free_blocks"] == snapshot["total_blocks"]
+    assert api.service.stats.finished_by_reason.get("cancelled", 0) >= 1
