@@ -199,3 +199,25 @@ def test_dropped_stream_cancels_its_request(server):
     assert snapshot["pending"] == 0
     assert snapshot["free_blocks"] == snapshot["total_blocks"]
     assert api.service.stats.finished_by_reason.get("cancelled", 0) >= 1
+
+
+def test_engine_failure_answers_500_and_service_keeps_serving(tiny_checkpoint, monkeypatch):
+    api = build_api(tiny_checkpoint, engine_config=EngineConfig(num_blocks=32), model_name="m", device="cpu")
+    try:
+        model = api.service.engine.model
+        real_forward = model.forward
+
+        def broken_forward(*args, **kwargs):
+            raise RuntimeError("device lost")
+
+        monkeypatch.setattr(model, "forward", broken_forward)
+        body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
+        failed = api.handle("POST", "/v1/completions", body)
+        assert failed.status == 500
+        assert json.loads(failed.body)["error"]["code"] == "engine_failure"
+        monkeypatch.setattr(model, "forward", real_forward)
+        recovered = api.handle("POST", "/v1/completions", body)
+        assert recovered.status == 200
+        assert api.service.snapshot()["free_blocks"] == 32
+    finally:
+        api.service.shutdown()
