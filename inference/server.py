@@ -1,0 +1,135 @@
+"""OpenAI-compatible HTTP server: `python -m inference.server --model DIR [--host --port]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from inference.api import ApiResponse, OpenAIApi
+from inference.engine import Engine, EngineConfig
+from inference.model import load_model
+from inference.service import EngineService
+from inference.tokenizer import ChatTokenizer
+
+logger = logging.getLogger("inference.server")
+
+
+def build_api(
+    model_dir: str | Path,
+    *,
+    engine_config: EngineConfig | None = None,
+    max_pending: int = 256,
+    model_name: str | None = None,
+    device: str | None = None,
+    **api_options: object,
+) -> OpenAIApi:
+    """Load the checkpoint, start an engine thread and return the routes that serve it."""
+    model = load_model(model_dir, device=device)
+    tokenizer = ChatTokenizer.from_dir(model_dir)
+    engine = Engine(model, tokenizer, engine_config)
+    service = EngineService(engine, max_pending=max_pending)
+    return OpenAIApi(service, tokenizer, model_name or Path(model_dir).resolve().name, **api_options)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "quire-inference"
+    api: OpenAIApi
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            self.close_connection = True
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.info("%s %s", self.address_string(), format % args)
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        response = self.api.handle(method, self.path, body)
+        if response.stream is None:
+            self._send_head(response, {"content-length": str(len(response.body))})
+            self.wfile.write(response.body)
+            return
+        self._send_head(response, {"transfer-encoding": "chunked"})
+        try:
+            for piece in response.stream:
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            close = getattr(response.stream, "close", None)
+            if close is not None:
+                close()
+
+    def _send_head(self, response: ApiResponse, extra: dict[str, str]) -> None:
+        self.send_response(response.status)
+        for name, value in {**response.headers, **extra}.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+
+class InferenceHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], api: OpenAIApi) -> None:
+        handler = type("BoundHandler", (_Handler,), {"api": api})
+        super().__init__(address, handler)
+        self.api = api
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inference.server", description=__doc__)
+    parser.add_argument(
+        "--model", required=True, help="Hugging Face model directory (config.json, safetensors)"
+    )
+    parser.add_argument("--host", default=os.environ.get("QUIRE_INFERENCE_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("QUIRE_INFERENCE_PORT", "8000")))
+    parser.add_argument(
+        "--served-model-name", default=None, help="model id in the API (default: directory name)"
+    )
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--block-size", type=int, default=16, help="tokens per KV cache block")
+    parser.add_argument("--kv-cache-mb", type=int, default=512, help="memory for the KV cache")
+    parser.add_argument("--max-num-seqs", type=int, default=64, help="sequences decoded together")
+    parser.add_argument("--max-pending", type=int, default=256, help="unfinished requests before 429")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = EngineConfig(
+        block_size=args.block_size, kv_cache_bytes=args.kv_cache_mb * 2**20, max_num_seqs=args.max_num_seqs
+    )
+    api = build_api(
+        args.model,
+        engine_config=config,
+        max_pending=args.max_pending,
+        model_name=args.served_model_name,
+        device=args.device,
+    )
+    server = InferenceHTTPServer((args.host, args.port), api)
+    logger.info("serving %s on http://%s:%d/v1", api.model_name, args.host, server.server_address[1])
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        api.service.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

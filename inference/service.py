@@ -1,0 +1,165 @@
+"""Drives an `Engine` from one background thread and hands each request its stream of outputs."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from inference.engine import Engine, SamplingParams, StepOutput
+
+
+class QueueFullError(RuntimeError):
+    """The service already holds `max_pending` unfinished requests."""
+
+
+class ServiceStopped(RuntimeError):
+    """The service was shut down and takes no more requests."""
+
+
+class EngineFailure(RuntimeError):
+    """The engine raised while stepping; every request in flight ends with this error."""
+
+
+@dataclass
+class ServiceStats:
+    requests_total: int = 0
+    requests_rejected: int = 0
+    prompt_tokens_total: int = 0
+    completion_tokens_total: int = 0
+    finished_by_reason: dict[str, int] = field(default_factory=dict)
+    time_to_first_token_seconds_sum: float = 0.0
+    time_to_first_token_count: int = 0
+
+
+class RequestHandle:
+    """Iterate to receive `StepOutput`s until one is `finished`; `cancel()` stops the request."""
+
+    def __init__(self, service: EngineService, request_id: str, prompt_tokens: int) -> None:
+        self.service = service
+        self.request_id = request_id
+        self.prompt_tokens = prompt_tokens
+        self.outputs: queue.Queue[StepOutput | BaseException] = queue.Queue()
+        self.finished = False
+
+    def __iter__(self) -> Iterator[StepOutput]:
+        while not self.finished:
+            item = self.outputs.get()
+            if isinstance(item, BaseException):
+                self.finished = True
+                raise item
+            self.finished = item.finished
+            yield item
+
+    def cancel(self) -> None:
+        if not self.finished:
+            self.service.cancel(self.request_id)
+
+
+class EngineService:
+    """Thread-safe front of an `Engine`: a bounded set of pending requests and one stepping thread."""
+
+    def __init__(self, engine: Engine, *, max_pending: int = 256) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be positive, got {max_pending}")
+        self.engine = engine
+        self.max_pending = max_pending
+        self.stats = ServiceStats()
+        self._handles: dict[str, RequestHandle] = {}
+        self._submitted_at: dict[str, float] = {}
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._counter = 0
+        self._thread = threading.Thread(target=self._run, name="quire-engine", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        return len(self._handles)
+
+    def submit(self, prompt_ids: Sequence[int], params: SamplingParams) -> RequestHandle:
+        """Queue a request; `ValueError` for a bad prompt or parameters, `QueueFullError` when full."""
+        with self._lock:
+            if self._stopping:
+                raise ServiceStopped("the inference service is shutting down")
+            if len(self._handles) >= self.max_pending:
+                self.stats.requests_rejected += 1
+                raise QueueFullError(
+                    f"{len(self._handles)} requests are pending; the limit is {self.max_pending}"
+                )
+            self._counter += 1
+            request_id = self.engine.add_request(prompt_ids, params, request_id=f"svc-{self._counter}")
+            handle = RequestHandle(self, request_id, len(prompt_ids))
+            self._handles[request_id] = handle
+            self._submitted_at[request_id] = time.perf_counter()
+            self.stats.requests_total += 1
+            self.stats.prompt_tokens_total += len(prompt_ids)
+            self._lock.notify_all()
+            return handle
+
+    def cancel(self, request_id: str) -> None:
+        with self._lock:
+            self.engine.cancel(request_id)
+            self._lock.notify_all()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        self._thread.join(timeout)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "pending": len(self._handles),
+                "running": len(self.engine.running),
+                "waiting": len(self.engine.waiting),
+                "free_blocks": self.engine.num_free_blocks,
+                "total_blocks": self.engine.cache.num_blocks,
+                "preemptions": self.engine.stats["preemptions"],
+                "steps": self.engine.stats["steps"],
+            }
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._stopping and not self.engine.has_work():
+                    self._lock.wait()
+                if self._stopping:
+                    self._fail_all(EngineFailure("the service shut down"))
+                    return
+                try:
+                    outputs = self.engine.step()
+                except Exception as exc:
+                    self._fail_all(EngineFailure(f"engine step failed: {exc}"))
+                    continue
+                for output in outputs:
+                    self._deliver(output)
+
+    def _deliver(self, output: StepOutput) -> None:
+        handle = self._handles.get(output.request_id)
+        if handle is None:
+            return
+        submitted = self._submitted_at.get(output.request_id)
+        if submitted is not None and output.new_token_ids:
+            self.stats.time_to_first_token_seconds_sum += time.perf_counter() - submitted
+            self.stats.time_to_first_token_count += 1
+            del self._submitted_at[output.request_id]
+        handle.outputs.put(output)
+        if output.finished:
+            reason = output.finish_reason or "unknown"
+            self.stats.finished_by_reason[reason] = self.stats.finished_by_reason.get(reason, 0) + 1
+            self.stats.completion_tokens_total += output.completion_tokens
+            self._handles.pop(output.request_id, None)
+            self._submitted_at.pop(output.request_id, None)
+            self.engine.release(output.request_id)
+
+    def _fail_all(self, error: EngineFailure) -> None:
+        for request_id, handle in list(self._handles.items()):
+            self.engine.cancel(request_id)
+            self.engine.release(request_id)
+            handle.outputs.put(error)
+        self._handles.clear()
+        self._submitted_at.clear()

@@ -1,0 +1,293 @@
+"""Pure-PyTorch references of every op, with the same signatures as the dispatcher in ``kernels``.
+
+They compute in float32 whatever the input dtype, work on any device, and process queries in chunks so
+that long sequences fit in memory on the CPU. Inputs are assumed valid: ``kernels`` checks them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from kernels.rope_spec import RopeSpec
+
+# Score elements (heads x query rows x keys) materialised at once by the chunked references.
+_CHUNK_ELEMENTS = 1 << 24
+
+KeyMask = Callable[[Tensor, Tensor], Tensor]
+
+
+def _sequence_bounds(cu_seqlens: Tensor | None, total: int) -> list[tuple[int, int]]:
+    if cu_seqlens is None:
+        return [(0, total)]
+    bounds = cu_seqlens.tolist()
+    return list(itertools.pairwise(bounds))
+
+
+def _attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: float,
+    *,
+    causal: bool,
+    window: int | None = None,
+    key_mask: KeyMask | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Attention of one sequence: q (Lq, H, D), k/v (Lk, Hkv, D) -> out (Lq, H, D) float32, lse (H, Lq).
+
+    Query ``i`` sits at key position ``i + Lk - Lq`` (bottom-right alignment). ``key_mask(rows, cols)``
+    returns an extra (H or 1, rows, cols) boolean mask of allowed keys.
+    """
+    len_q, n_heads, head_dim = q.shape
+    len_k, n_kv_heads, _ = k.shape
+    group = n_heads // n_kv_heads
+    out = torch.zeros(len_q, n_heads, head_dim, dtype=torch.float32, device=q.device)
+    lse = torch.full((n_heads, len_q), -math.inf, dtype=torch.float32, device=q.device)
+    if len_q == 0 or len_k == 0:
+        return out, lse
+    offset = len_k - len_q
+    qf = q.float().permute(1, 0, 2).reshape(n_kv_heads, group, len_q, head_dim)
+    kf = k.float().permute(1, 0, 2)
+    vf = v.float().permute(1, 0, 2)
+    rows_per_chunk = max(1, _CHUNK_ELEMENTS // (n_heads * max(len_k, 1)))
+    for start in range(0, len_q, rows_per_chunk):
+        stop = min(len_q, start + rows_per_chunk)
+        key_lo, key_hi = 0, len_k
+        if causal:
+            key_hi = max(0, min(len_k, stop + offset))
+        if window is not None:
+            key_lo = min(key_hi, max(0, start + offset - window + 1))
+        if key_hi <= key_lo:
+            continue
+        rows = torch.arange(start, stop, device=q.device)
+        cols = torch.arange(key_lo, key_hi, device=q.device)
+        allowed = torch.ones(stop - start, key_hi - key_lo, dtype=torch.bool, device=q.device)
+        if causal:
+            allowed &= cols[None, :] <= rows[:, None] + offset
+        if window is not None:
+            allowed &= cols[None, :] > rows[:, None] + offset - window
+        allowed = allowed.expand(n_heads, -1, -1)
+        if key_mask is not None:
+            allowed = allowed & key_mask(rows, cols)
+        allowed = allowed.reshape(n_kv_heads, group, stop - start, key_hi - key_lo)
+        scores = torch.matmul(qf[:, :, start:stop], kf[:, None, key_lo:key_hi].transpose(-1, -2)) * scale
+        scores = scores.masked_fill(~allowed, -math.inf)
+        chunk_lse = torch.logsumexp(scores, dim=-1)
+        probs = torch.exp(scores - chunk_lse.nan_to_num(neginf=0.0)[..., None])
+        chunk_out = torch.matmul(probs, vf[:, None, key_lo:key_hi])
+        out[start:stop] = chunk_out.reshape(n_heads, stop - start, head_dim).permute(1, 0, 2)
+        lse[:, start:stop] = chunk_lse.reshape(n_heads, stop - start)
+    return out, lse
+
+
+def _default_scale(q: Tensor, softmax_scale: float | None) -> float:
+    return 1.0 / math.sqrt(q.shape[-1]) if softmax_scale is None else softmax_scale
+
+
+def flash_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    causal: bool = True,
+    cu_seqlens_q: Tensor | None = None,
+    cu_seqlens_k: Tensor | None = None,
+    max_seqlen_q: int | None = None,
+    max_seqlen_k: int | None = None,
+    softmax_scale: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    scale = _default_scale(q, softmax_scale)
+    out = torch.empty_like(q)
+    lse = torch.empty(q.shape[1], q.shape[0], dtype=torch.float32, device=q.device)
+    q_bounds = _sequence_bounds(cu_seqlens_q, q.shape[0])
+    k_bounds = _sequence_bounds(cu_seqlens_k, k.shape[0])
+    for (q0, q1), (k0, k1) in zip(q_bounds, k_bounds, strict=True):
+        seq_out, seq_lse = _attend(q[q0:q1], k[k0:k1], v[k0:k1], scale, causal=causal)
+        out[q0:q1] = seq_out.to(q.dtype)
+        lse[:, q0:q1] = seq_lse
+    return out, lse
+
+
+def sliding_window_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    window: int,
+    cu_seqlens: Tensor | None = None,
+    max_seqlen: int | None = None,
+    softmax_scale: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    scale = _default_scale(q, softmax_scale)
+    out = torch.empty_like(q)
+    lse = torch.empty(q.shape[1], q.shape[0], dtype=torch.float32, device=q.device)
+    for start, stop in _sequence_bounds(cu_seqlens, q.shape[0]):
+        seq_out, seq_lse = _attend(
+            q[start:stop], k[start:stop], v[start:stop], scale, causal=True, window=window
+        )
+        out[start:stop] = seq_out.to(q.dtype)
+        lse[:, start:stop] = seq_lse
+    return out, lse
+
+
+def _block_means(x: Tensor, block_size: int) -> Tensor:
+    """Mean over each block of ``block_size`` tokens (the last block may be partial): (L, H, D) -> (H, nb, D)."""
+    length, n_heads, head_dim = x.shape
+    n_blocks = -(-length // block_size)
+    padded = torch.zeros(n_blocks * block_size, n_heads, head_dim, dtype=torch.float32, device=x.device)
+    padded[:length] = x.float()
+    sums = padded.reshape(n_blocks, block_size, n_heads, head_dim).sum(dim=1)
+    counts = torch.full((n_blocks,), block_size, dtype=torch.float32, device=x.device)
+    if n_blocks:
+        counts[-1] = length - (n_blocks - 1) * block_size
+    return (sums / counts[:, None, None]).permute(1, 0, 2)
+
+
+def _select_blocks(q: Tensor, k: Tensor, block_size: int, top_k: int) -> Tensor:
+    """Gating of one sequence: (H, nb, top_k) int32 key-block indices, best first, -1 padded.
+
+    Query block ``i`` scores key block ``j <= i`` by ``mean(q in i) . mean(k in j)`` (the mean of the
+    tokens' MoBA scores); its own block is always kept first; ties go to the lower block index.
+    """
+    n_heads = q.shape[1]
+    group = n_heads // k.shape[1]
+    pooled_q = _block_means(q, block_size)
+    pooled_k = _block_means(k, block_size).repeat_interleave(group, dim=0)
+    n_blocks = pooled_q.shape[1]
+    scores = torch.matmul(pooled_q, pooled_k.transpose(-1, -2))
+    block_ids = torch.arange(n_blocks, device=q.device)
+    future = block_ids[None, :] > block_ids[:, None]
+    own = block_ids[None, :] == block_ids[:, None]
+    scores = scores.masked_fill(future, -math.inf).masked_fill(own, math.inf)
+    order = torch.sort(scores, dim=-1, descending=True, stable=True).indices[..., :top_k]
+    valid = torch.gather(~future.expand(n_heads, -1, -1), -1, order)
+    selected = torch.where(valid, order, -1).to(torch.int32)
+    if selected.shape[-1] < top_k:
+        pad = torch.full((*selected.shape[:-1], top_k - selected.shape[-1]), -1, dtype=torch.int32)
+        selected = torch.cat([selected, pad.to(q.device)], dim=-1)
+    return selected
+
+
+def block_gate(
+    q: Tensor,
+    k: Tensor,
+    *,
+    block_size: int,
+    top_k: int,
+    cu_seqlens: Tensor | None = None,
+    max_seqlen: int | None = None,
+) -> Tensor:
+    """Selected key blocks: int32 (batch, n_heads, max_blocks, top_k), -1 padded."""
+    bounds = _sequence_bounds(cu_seqlens, q.shape[0])
+    if max_seqlen is None:
+        max_seqlen = max((stop - start for start, stop in bounds), default=0)
+    max_blocks = -(-max_seqlen // block_size)
+    selected = torch.full(
+        (len(bounds), q.shape[1], max_blocks, top_k), -1, dtype=torch.int32, device=q.device
+    )
+    for index, (start, stop) in enumerate(bounds):
+        if stop > start:
+            chosen = _select_blocks(q[start:stop], k[start:stop], block_size, top_k)
+            selected[index, :, : chosen.shape[1]] = chosen
+    return selected
+
+
+def block_sparse_attention_with_blocks(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    selected: Tensor,
+    *,
+    block_size: int,
+    cu_seqlens: Tensor | None = None,
+    softmax_scale: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Causal attention restricted to the key blocks in ``selected`` (as returned by ``block_gate``)."""
+    scale = _default_scale(q, softmax_scale)
+    out = torch.empty_like(q)
+    lse = torch.empty(q.shape[1], q.shape[0], dtype=torch.float32, device=q.device)
+    for index, (start, stop) in enumerate(_sequence_bounds(cu_seqlens, q.shape[0])):
+        n_blocks = -(-(stop - start) // block_size)
+        chosen = selected[index, :, :n_blocks].long()
+        block_mask = torch.zeros(q.shape[1], n_blocks, n_blocks + 1, dtype=torch.bool, device=q.device)
+        block_mask.scatter_(-1, torch.where(chosen < 0, n_blocks, chosen), True)
+        block_mask = block_mask[..., :n_blocks]
+
+        def key_mask(rows: Tensor, cols: Tensor, block_mask: Tensor = block_mask) -> Tensor:
+            return block_mask[:, rows // block_size][:, :, cols // block_size]
+
+        seq_out, seq_lse = _attend(
+            q[start:stop], k[start:stop], v[start:stop], scale, causal=True, key_mask=key_mask
+        )
+        out[start:stop] = seq_out.to(q.dtype)
+        lse[:, start:stop] = seq_lse
+    return out, lse
+
+
+def block_sparse_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    block_size: int,
+    top_k: int,
+    cu_seqlens: Tensor | None = None,
+    max_seqlen: int | None = None,
+    softmax_scale: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    selected = block_gate(
+        q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen
+    )
+    return block_sparse_attention_with_blocks(
+        q, k, v, selected, block_size=block_size, cu_seqlens=cu_seqlens, softmax_scale=softmax_scale
+    )
+
+
+def paged_decode_attention(
+    q: Tensor,
+    k_cache: Tensor,
+    v_cache: Tensor,
+    block_tables: Tensor,
+    context_lens: Tensor,
+    *,
+    softmax_scale: float | None = None,
+) -> Tensor:
+    scale = _default_scale(q, softmax_scale)
+    page_size = k_cache.shape[1]
+    out = torch.zeros_like(q)
+    for index, length in enumerate(context_lens.tolist()):
+        if length == 0:
+            continue
+        pages = block_tables[index, : -(-length // page_size)].long()
+        keys = k_cache[pages].flatten(0, 1)[:length]
+        values = v_cache[pages].flatten(0, 1)[:length]
+        seq_out, _ = _attend(q[index : index + 1], keys, values, scale, causal=False)
+        out[index] = seq_out[0].to(q.dtype)
+    return out
+
+
+def rope_cos_sin(positions: Tensor, spec: RopeSpec, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """cos and sin (tokens, rotary_dim) in ``dtype``, computed as transformers' rotary embedding does."""
+    seq_len = int(positions.max().item()) + 1 if positions.numel() else 0
+    inv_freq, scaling = spec.inv_freq(seq_len)
+    freqs = positions[:, None].float() * inv_freq.to(positions.device)[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return (emb.cos() * scaling).to(dtype), (emb.sin() * scaling).to(dtype)
+
+
+def _rotate_(x: Tensor, cos: Tensor, sin: Tensor) -> None:
+    rotary = x[..., : cos.shape[-1]]
+    half = cos.shape[-1] // 2
+    rotated_half = torch.cat((-rotary[..., half:], rotary[..., :half]), dim=-1)
+    rotary.copy_(rotary * cos[:, None, :] + rotated_half * sin[:, None, :])
+
+
+def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None:
+    cos, sin = rope_cos_sin(positions, spec, q.dtype)
+    _rotate_(q, cos, sin)
+    _rotate_(k, cos, sin)

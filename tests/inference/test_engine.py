@@ -1,0 +1,204 @@
+import pytest
+import torch
+
+from inference.engine import Engine, EngineConfig, SamplingParams
+from inference.kv_cache import BlockAllocator
+from inference.model import load_model
+from inference.tokenizer import ChatTokenizer
+
+TEXTS = [
+    "The quick brown fox jumps",
+    "Quarterly revenue rose",
+    "hello world, hello tokens, hello engine and hello server and hello",
+    "This Agreement shall be governed",
+    "Either party may terminate this agreement with ninety",
+    "The study found no significant effect",
+]
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_checkpoint):
+    return load_model(tiny_checkpoint, device="cpu"), ChatTokenizer.from_dir(tiny_checkpoint)
+
+
+def _engine(loaded, **config) -> Engine:
+    model, tokenizer = loaded
+    return Engine(model, tokenizer, EngineConfig(**config))
+
+
+def _alone(loaded, prompt: list[int], params: SamplingParams) -> list[int]:
+    return _engine(loaded, num_blocks=64, block_size=8).generate([prompt], params)[0].output_ids
+
+
+def test_batched_tokens_equal_tokens_of_each_request_alone(loaded):
+    tokenizer = loaded[1]
+    prompts = [tokenizer.encode(text) for text in TEXTS]
+    params = SamplingParams(max_tokens=10, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=128, block_size=8)
+    results = engine.generate(prompts, params)
+    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
+    assert engine.num_free_blocks == 128
+    assert not engine.requests
+
+
+def test_requests_join_between_steps_and_prefill_mixes_with_decode(loaded):
+    tokenizer = loaded[1]
+    prompts = [tokenizer.encode(text) for text in TEXTS[:4]]
+    params = SamplingParams(max_tokens=8, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=64, block_size=4)
+    ids = [engine.add_request(prompts[0], params)]
+    outputs: dict[str, list[int]] = {}
+    step = 0
+    while engine.has_work() or len(ids) < len(prompts):
+        if step in (1, 3, 4) and len(ids) < len(prompts):
+            ids.append(engine.add_request(prompts[len(ids)], params))
+        for output in engine.step():
+            outputs.setdefault(output.request_id, []).extend(output.new_token_ids)
+        step += 1
+    assert engine.stats["steps"] < 8 * len(prompts)
+    assert [outputs[i] for i in ids] == [_alone(loaded, p, params) for p in prompts]
+    assert engine.num_free_blocks == 64
+
+
+def test_tiny_cache_preempts_and_still_matches(loaded):
+    tokenizer = loaded[1]
+    prompts = [tokenizer.encode(text) for text in TEXTS]
+    params = SamplingParams(max_tokens=16, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=14, block_size=4)
+    results = engine.generate(prompts, params)
+    assert engine.stats["preemptions"] > 0
+    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
+    assert all(r.finish_reason == "length" for r in results)
+    assert engine.num_free_blocks == 14
+
+
+def test_sequence_outgrowing_the_whole_cache_ends_with_length(loaded):
+    prompt = loaded[1].encode(TEXTS[2])
+    engine = _engine(loaded, num_blocks=-(-len(prompt) // 4) + 1, block_size=4)
+    result = engine.generate([prompt], SamplingParams(max_tokens=50, ignore_eos=True))[0]
+    assert result.finish_reason == "length"
+    assert len(prompt) + len(result.output_ids) <= engine.cache.num_blocks * 4 + 1
+    assert engine.num_free_blocks == engine.cache.num_blocks
+
+
+def test_prompt_larger_than_cache_or_context_is_refused(loaded):
+    prompt = loaded[1].encode(TEXTS[2])
+    with pytest.raises(ValueError, match="KV cache holds"):
+        _engine(loaded, num_blocks=2, block_size=4).add_request(prompt, SamplingParams())
+    with pytest.raises(ValueError, match="context"):
+        _engine(loaded, num_blocks=64, max_model_len=8).add_request(prompt, SamplingParams())
+    with pytest.raises(ValueError, match="empty"):
+        _engine(loaded, num_blocks=8).add_request([], SamplingParams())
+
+
+def test_stop_string_truncates_text_and_streams_nothing_past_it(loaded):
+    tokenizer = loaded[1]
+    prompt = tokenizer.encode(TEXTS[0])
+    full = _engine(loaded, num_blocks=32).generate([prompt], SamplingParams(max_tokens=12, ignore_eos=True))[
+        0
+    ]
+    stop = full.text[4:7]
+    assert stop and stop in full.text
+    engine = _engine(loaded, num_blocks=32)
+    request_id = engine.add_request(prompt, SamplingParams(max_tokens=12, ignore_eos=True, stop=(stop,)))
+    streamed = []
+    reason = None
+    while engine.has_work():
+        for output in engine.step():
+            assert output.request_id == request_id
+            streamed.append(output.text_delta)
+            reason = output.finish_reason or reason
+    expected = full.text[: full.text.find(stop)]
+    assert "".join(streamed) == expected
+    assert reason == "stop"
+    assert engine.num_free_blocks == 32
+
+
+def test_eos_ends_a_request_with_stop(loaded):
+    model, tokenizer = loaded
+    prompt = tokenizer.encode(TEXTS[1])
+    first = _alone(loaded, prompt, SamplingParams(max_tokens=1))[0]
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=16))
+    result = engine.generate([prompt], SamplingParams(max_tokens=5, stop_token_ids=(first,)))[0]
+    assert result.output_ids == [first]
+    assert result.finish_reason == "stop"
+
+
+def test_cancel_frees_blocks_and_reports_cancelled(loaded):
+    tokenizer = loaded[1]
+    engine = _engine(loaded, num_blocks=32)
+    keep = engine.add_request(tokenizer.encode(TEXTS[0]), SamplingParams(max_tokens=6, ignore_eos=True))
+    drop = engine.add_request(tokenizer.encode(TEXTS[1]), SamplingParams(max_tokens=50, ignore_eos=True))
+    engine.step()
+    assert engine.cancel(drop)
+    assert not engine.cancel(drop)
+    finished = {}
+    while engine.has_work():
+        for output in engine.step():
+            if output.finished:
+                finished[output.request_id] = output.finish_reason
+    assert finished == {drop: "cancelled", keep: "length"}
+    assert engine.num_free_blocks == 32
+
+
+def test_seeded_sampling_is_reproducible_and_top_p_tiny_is_greedy(loaded):
+    prompt = loaded[1].encode(TEXTS[3])
+    sampled = SamplingParams(max_tokens=10, temperature=1.5, seed=7, ignore_eos=True)
+    first = _alone(loaded, prompt, sampled)
+    assert first == _alone(loaded, prompt, sampled)
+    nucleus = SamplingParams(max_tokens=10, temperature=1.0, top_p=1e-6, seed=3, ignore_eos=True)
+    assert _alone(loaded, prompt, nucleus) == _alone(
+        loaded, prompt, SamplingParams(max_tokens=10, ignore_eos=True)
+    )
+
+
+def test_long_prompts_take_the_block_sparse_path(loaded, monkeypatch):
+    import inference.model as model_module
+
+    calls = []
+    real = model_module.block_sparse_attention
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["block_size"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "block_sparse_attention", spy)
+    tokenizer = loaded[1]
+    prompts = [tokenizer.encode(TEXTS[2] * 2), tokenizer.encode(TEXTS[1])]
+    engine = _engine(loaded, num_blocks=64, sparse_from=32, sparse_block_size=16, sparse_top_k=2)
+    results = engine.generate(prompts, SamplingParams(max_tokens=3, ignore_eos=True))
+    assert len(calls) == loaded[0].config.num_hidden_layers
+    assert calls == [16] * len(calls)
+    assert all(len(r.output_ids) == 3 for r in results)
+
+
+def test_sampling_params_and_engine_config_validate():
+    with pytest.raises(ValueError, match="max_tokens"):
+        SamplingParams(max_tokens=0)
+    with pytest.raises(ValueError, match="top_p"):
+        SamplingParams(top_p=0)
+    with pytest.raises(ValueError, match="temperature"):
+        SamplingParams(temperature=-1)
+    with pytest.raises(ValueError, match="block_size"):
+        EngineConfig(block_size=0)
+
+
+def test_block_allocator_hands_out_and_takes_back():
+    allocator = BlockAllocator(4)
+    blocks = allocator.allocate(3)
+    assert len(set(blocks)) == 3
+    assert allocator.num_free == 1
+    with pytest.raises(MemoryError):
+        allocator.allocate(2)
+    allocator.free(blocks)
+    assert allocator.num_free == 4
+    with pytest.raises(ValueError, match="not allocated"):
+        allocator.free([blocks[0]])
+
+
+def test_cache_write_lands_in_block_slots(loaded):
+    cache = loaded[0].new_cache(num_blocks=3, block_size=2)
+    keys = torch.randn(2, cache.keys.shape[-2], cache.keys.shape[-1])
+    cache.write(0, torch.tensor([5, 0]), keys, keys * 2)
+    torch.testing.assert_close(cache.keys[0, 2, 1], keys[0])
+    torch.testing.assert_close(cache.values[0, 0, 0], keys[1] * 2)

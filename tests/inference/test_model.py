@@ -1,0 +1,154 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaForCausalLM
+
+from inference.config import CheckpointError, ModelConfig
+from inference.engine import Engine, EngineConfig, SamplingParams
+from inference.model import load_model
+from inference.tokenizer import ChatTokenizer
+
+PROMPTS = [
+    "The quick brown fox",
+    "Quarterly revenue rose twelve percent",
+    "hello world, hello tokens, hello",
+    "This Agreement shall be governed by the laws of the State of",
+]
+
+
+def _hf_greedy(model_dir: Path, prompts: list[list[int]], new_tokens: int) -> list[list[int]]:
+    reference = LlamaForCausalLM.from_pretrained(model_dir).eval()
+    outputs = []
+    with torch.no_grad():
+        for prompt in prompts:
+            generated = reference.generate(
+                torch.tensor([prompt]), max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False
+            )
+            outputs.append(generated[0, len(prompt) :].tolist())
+    return outputs
+
+
+@pytest.mark.parametrize("rope", ["default", "linear", "dynamic", "yarn", "llama3", "longrope"])
+def test_logits_and_greedy_tokens_match_transformers(checkpoint_factory, rope):
+    model_dir = checkpoint_factory(rope=rope)
+    model = load_model(model_dir, device="cpu")
+    tokenizer = ChatTokenizer.from_dir(model_dir)
+    prompt = tokenizer.encode(" ".join(PROMPTS))
+    reference = LlamaForCausalLM.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        expected = reference(torch.tensor([prompt])).logits[0]
+    ours = model.prompt_logits(prompt)
+    torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)
+
+    prompts = [tokenizer.encode(text) for text in PROMPTS]
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64, block_size=8))
+    results = engine.generate(prompts, SamplingParams(max_tokens=12, ignore_eos=True))
+    assert [result.output_ids for result in results] == _hf_greedy(model_dir, prompts, 12)
+
+
+def test_sharded_checkpoint_loads_and_matches(checkpoint_factory):
+    model_dir = checkpoint_factory(max_shard_size="40KB")
+    assert (model_dir / "model.safetensors.index.json").is_file()
+    assert len(list(model_dir.glob("*.safetensors"))) > 2
+    model = load_model(model_dir, device="cpu")
+    prompt = ChatTokenizer.from_dir(model_dir).encode(PROMPTS[1])
+    reference = LlamaForCausalLM.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        expected = reference(torch.tensor([prompt])).logits[0]
+    torch.testing.assert_close(model.prompt_logits(prompt), expected, atol=1e-4, rtol=1e-4)
+
+
+def _copy(model_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "model"
+    shutil.copytree(model_dir, target)
+    return target
+
+
+def test_missing_config_is_a_clear_error(tiny_checkpoint, tmp_path):
+    model_dir = _copy(tiny_checkpoint, tmp_path)
+    (model_dir / "config.json").unlink()
+    with pytest.raises(CheckpointError, match=r"config\.json"):
+        load_model(model_dir, device="cpu")
+
+
+def test_missing_weights_and_tokenizer_are_clear_errors(tiny_checkpoint, tmp_path):
+    model_dir = _copy(tiny_checkpoint, tmp_path)
+    (model_dir / "tokenizer.json").unlink()
+    with pytest.raises(CheckpointError, match=r"tokenizer\.json"):
+        ChatTokenizer.from_dir(model_dir)
+    for weights in model_dir.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_model(model_dir, device="cpu")
+
+
+def test_missing_shard_is_named(checkpoint_factory, tmp_path):
+    model_dir = _copy(checkpoint_factory(max_shard_size="40KB"), tmp_path)
+    shard = sorted(model_dir.glob("model-*.safetensors"))[0]
+    shard.unlink()
+    with pytest.raises(CheckpointError, match=shard.name):
+        load_model(model_dir, device="cpu")
+
+
+def test_unsupported_architecture_is_refused(tiny_checkpoint, tmp_path):
+    model_dir = _copy(tiny_checkpoint, tmp_path)
+    config = json.loads((model_dir / "config.json").read_text())
+    config["architectures"] = ["GPT2LMHeadModel"]
+    config["model_type"] = "gpt2"
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="unsupported architecture"):
+        load_model(model_dir, device="cpu")
+
+
+def test_shape_mismatch_names_the_tensor(tiny_checkpoint, tmp_path):
+    model_dir = _copy(tiny_checkpoint, tmp_path)
+    config = json.loads((model_dir / "config.json").read_text())
+    config["intermediate_size"] = 96
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"mlp\.gate_proj\.weight has shape \(128, 64\)"):
+        load_model(model_dir, device="cpu")
+
+
+def test_config_rejects_bad_head_counts():
+    with pytest.raises(CheckpointError, match="multiple"):
+        ModelConfig.from_dict(
+            {
+                "architectures": ["LlamaForCausalLM"],
+                "vocab_size": 10,
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 3,
+            }
+        )
+
+
+def test_chat_template_renders_and_encodes(tiny_checkpoint):
+    tokenizer = ChatTokenizer.from_dir(tiny_checkpoint)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello world"}]
+    text = tokenizer.apply_chat_template(messages)
+    assert text == "<s><|system|>Be brief.\n<|user|>hello world\n<|assistant|>"
+    ids = tokenizer.encode_chat(messages)
+    assert ids[0] == tokenizer.bos_token_id
+    assert ids.count(tokenizer.bos_token_id) == 1
+    assert tokenizer.tokenizer.token_to_id("<|assistant|>") == ids[-1]
+    assert tokenizer.decode(tokenizer.encode("hello world")) == "hello world"
+
+
+@pytest.mark.parametrize(("rope", "max_positions"), [("dynamic", 24), ("longrope", 256)])
+def test_length_dependent_rope_past_the_original_window_matches_per_request(
+    checkpoint_factory, rope, max_positions
+):
+    model_dir = checkpoint_factory(rope=rope, max_positions=max_positions)
+    model = load_model(model_dir, device="cpu")
+    tokenizer = ChatTokenizer.from_dir(model_dir)
+    long_prompt = tokenizer.encode(" ".join(PROMPTS * 2))
+    assert len(long_prompt) > 64
+    prompts = [long_prompt, tokenizer.encode(PROMPTS[0])]
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64, block_size=8, max_model_len=512))
+    results = engine.generate(prompts, SamplingParams(max_tokens=6, ignore_eos=True))
+    assert [result.output_ids for result in results] == _hf_greedy(model_dir, prompts, 6)

@@ -1,0 +1,223 @@
+import json
+import threading
+
+import httpx
+import numpy as np
+import openai
+import pytest
+
+from inference.engine import EngineConfig
+from inference.inprocess import InProcessTransport
+from inference.server import InferenceHTTPServer, build_api
+
+
+def _fake_embed(texts: list[str]) -> np.ndarray:
+    vectors = np.zeros((len(texts), 384), dtype=np.float32)
+    for row, text in enumerate(texts):
+        vectors[row, len(text) % 384] = 1.0
+    return vectors
+
+
+@pytest.fixture(scope="module")
+def server(tiny_checkpoint):
+    api = build_api(
+        tiny_checkpoint,
+        engine_config=EngineConfig(num_blocks=64, block_size=8),
+        model_name="tiny-llama",
+        device="cpu",
+        embed_texts=_fake_embed,
+    )
+    httpd = InferenceHTTPServer(("127.0.0.1", 0), api)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", api
+    httpd.shutdown()
+    httpd.server_close()
+    api.service.shutdown()
+
+
+@pytest.fixture
+def client(server):
+    return openai.OpenAI(base_url=server[0] + "/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+def test_models_lists_the_served_model(client):
+    ids = [model.id for model in client.models.list()]
+    assert ids == ["tiny-llama", "all-MiniLM-L6-v2"]
+
+
+def test_chat_completion_non_stream_and_stream_agree(client):
+    messages = [{"role": "user", "content": "hello world"}]
+    whole = client.chat.completions.create(model="tiny-llama", messages=messages, max_tokens=8, temperature=0)
+    assert whole.choices[0].message.role == "assistant"
+    assert whole.usage.completion_tokens <= 8
+    assert whole.usage.prompt_tokens > 3
+    assert whole.usage.total_tokens == whole.usage.prompt_tokens + whole.usage.completion_tokens
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny-llama",
+            messages=messages,
+            max_tokens=8,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == [whole.choices[0].finish_reason]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.total_tokens == whole.usage.total_tokens
+
+
+def test_completion_non_stream_and_stream(client):
+    whole = client.completions.create(
+        model="tiny-llama", prompt="The quick brown", max_tokens=6, temperature=0
+    )
+    assert whole.choices[0].finish_reason in ("length", "stop")
+    assert whole.usage.prompt_tokens == 4 or whole.usage.prompt_tokens > 0
+    pieces = list(
+        client.completions.create(
+            model="tiny-llama", prompt="The quick brown", max_tokens=6, temperature=0, stream=True
+        )
+    )
+    assert "".join(p.choices[0].text for p in pieces) == whole.choices[0].text
+    assert pieces[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_embeddings_return_vectors_and_usage(client):
+    response = client.embeddings.create(model="all-MiniLM-L6-v2", input=["alpha", "beta gamma"])
+    assert [len(item.embedding) for item in response.data] == [384, 384]
+    assert [item.index for item in response.data] == [0, 1]
+    assert response.usage.prompt_tokens >= 3
+
+
+def test_errors_have_openai_shape(client, server):
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="gpt-nope", messages=[{"role": "user", "content": "x"}])
+    assert missing.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.completions.create(model="tiny-llama", prompt="hi", max_tokens=-1)
+    assert bad.value.body["param"] == "max_tokens"
+    raw = httpx.post(server[0] + "/v1/chat/completions", content=b"{not json")
+    assert raw.status_code == 400
+    assert set(raw.json()["error"]) == {"message", "type", "param", "code"}
+    assert httpx.get(server[0] + "/v2/anything").json()["error"]["type"] == "not_found_error"
+
+
+def test_health_and_metrics(server, client):
+    client.completions.create(model="tiny-llama", prompt="hello", max_tokens=2, temperature=0)
+    health = httpx.get(server[0] + "/health").json()
+    assert health["status"] == "ok"
+    assert health["free_blocks"] == health["total_blocks"] == 64
+    metrics = httpx.get(server[0] + "/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert "# TYPE quire_generation_tokens_total counter" in metrics.text
+    assert 'quire_http_requests_total{route="/v1/completions",status="200"}' in metrics.text
+
+
+def test_full_queue_answers_429(tiny_checkpoint):
+    api = build_api(
+        tiny_checkpoint,
+        engine_config=EngineConfig(num_blocks=32),
+        max_pending=1,
+        model_name="m",
+        device="cpu",
+    )
+    try:
+        hold = api.service.submit([0, 5, 6], api._sampling({"max_tokens": 200, "temperature": 0}))
+        body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
+        response = api.handle("POST", "/v1/completions", body)
+        assert response.status == 429
+        assert json.loads(response.body)["error"]["code"] == "queue_full"
+        hold.cancel()
+        assert [o.finish_reason for o in hold if o.finished] == ["cancelled"]
+    finally:
+        api.service.shutdown()
+
+
+def test_in_process_transport_streams_through_httpx(tiny_checkpoint):
+    transport = InProcessTransport.from_model_dir(
+        tiny_checkpoint, engine_config=EngineConfig(num_blocks=32), model_name="m", device="cpu"
+    )
+    with httpx.Client(transport=transport, base_url="http://inference") as http:
+        body = {"model": "m", "prompt": "hello world", "max_tokens": 5, "temperature": 0}
+        whole = http.post("/v1/completions", json=body).json()
+        with http.stream("POST", "/v1/completions", json={**body, "stream": True}) as response:
+            events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    streamed = "".join(json.loads(event)["choices"][0]["text"] for event in events[:-1])
+    assert streamed == whole["choices"][0]["text"]
+    assert whole["usage"]["completion_tokens"] == 5 or whole["choices"][0]["finish_reason"] == "stop"
+    client = openai.OpenAI(
+        base_url="http://inference/v1", api_key="x", http_client=httpx.Client(transport=transport)
+    )
+    reply = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=3
+    )
+    assert reply.usage.completion_tokens <= 3
+    transport.shutdown()
+    stopped = transport.handle_request(httpx.Request("POST", "http://inference/v1/completions", json=body))
+    assert stopped.status_code == 503
+
+
+def test_platform_client_over_in_process_transport(tiny_checkpoint):
+    from inference.client import InferenceClient
+
+    transport = InProcessTransport.from_model_dir(
+        tiny_checkpoint,
+        engine_config=EngineConfig(num_blocks=64),
+        model_name="tiny",
+        device="cpu",
+        embed_texts=_fake_embed,
+    )
+    try:
+        client = InferenceClient("http://inference", model="tiny", transport=transport, max_retries=0)
+        chat = client.chat([{"role": "user", "content": "hello"}], max_tokens=4)
+        assert chat.model == "tiny"
+        assert chat.tokens_out <= 4 and chat.tokens_in > 0
+        completion = client.complete("The quick brown", max_tokens=3, stop=["zzz"])
+        assert completion.finish_reason in ("length", "stop")
+        assert [len(row) for row in client.embed(["a", "bb"])] == [384, 384]
+    finally:
+        transport.shutdown()
+
+
+def test_dropped_stream_cancels_its_request(server):
+    base_url, api = server
+    body = {"model": "tiny-llama", "prompt": "hello", "max_tokens": 200, "temperature": 0, "stream": True}
+    with httpx.stream("POST", base_url + "/v1/completions", json=body) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                break
+    deadline = 50
+    while api.service.snapshot()["pending"] and deadline:
+        threading.Event().wait(0.1)
+        deadline -= 1
+    snapshot = api.service.snapshot()
+    assert snapshot["pending"] == 0
+    assert snapshot["free_blocks"] == snapshot["total_blocks"]
+    assert api.service.stats.finished_by_reason.get("cancelled", 0) >= 1
+
+
+def test_engine_failure_answers_500_and_service_keeps_serving(tiny_checkpoint, monkeypatch):
+    api = build_api(tiny_checkpoint, engine_config=EngineConfig(num_blocks=32), model_name="m", device="cpu")
+    try:
+        model = api.service.engine.model
+        real_forward = model.forward
+
+        def broken_forward(*args, **kwargs):
+            raise RuntimeError("device lost")
+
+        monkeypatch.setattr(model, "forward", broken_forward)
+        body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
+        failed = api.handle("POST", "/v1/completions", body)
+        assert failed.status == 500
+        assert json.loads(failed.body)["error"]["code"] == "engine_failure"
+        monkeypatch.setattr(model, "forward", real_forward)
+        recovered = api.handle("POST", "/v1/completions", body)
+        assert recovered.status == 200
+        assert api.service.snapshot()["free_blocks"] == 32
+    finally:
+        api.service.shutdown()

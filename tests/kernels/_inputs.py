@@ -1,0 +1,39 @@
+"""Random packed inputs and the tolerances the Triton kernels are held to, per dtype."""
+
+import torch
+
+# (atol, rtol) of a Triton kernel's output against the float32 reference on the same inputs.
+TOLERANCES = {
+    torch.float16: (2e-3, 2e-3),
+    torch.bfloat16: (1.6e-2, 1.6e-2),
+    torch.float32: (2e-5, 2e-5),
+}
+# The log-sum-exp is accumulated in float32 whatever the input dtype.
+LSE_TOLERANCE = (1e-4, 1e-4)
+
+
+def cu_seqlens(lengths: list[int], device: str) -> torch.Tensor:
+    return torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32, device=device)
+
+
+def random_qkv(
+    seed: int, total_q: int, total_k: int, n_heads: int, n_kv_heads: int, head_dim: int, dtype, device
+):
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(total_q, n_heads, head_dim, generator=gen)
+    k = torch.randn(total_k, n_kv_heads, head_dim, generator=gen)
+    v = torch.randn(total_k, n_kv_heads, head_dim, generator=gen)
+    return (x.to(dtype=dtype, device=device) for x in (q, k, v))
+
+
+def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:
+    atol, rtol = TOLERANCES[dtype]
+    torch.testing.assert_close(actual.float(), expected.float(), atol=atol, rtol=rtol)
+
+
+def assert_lse_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    atol, rtol = LSE_TOLERANCE
+    assert torch.equal(torch.isinf(actual), torch.isinf(expected))
+    torch.testing.assert_close(
+        actual.nan_to_num(neginf=0.0), expected.nan_to_num(neginf=0.0), atol=atol, rtol=rtol
+    )

@@ -1,0 +1,96 @@
+"""Triton flash and sliding-window attention against the PyTorch reference (interpreter on the CPU)."""
+
+import math
+
+import pytest
+import torch
+
+import kernels
+from kernels import reference
+from tests.kernels._inputs import assert_close, assert_lse_close, cu_seqlens, random_qkv
+
+# Odd lengths that are not a multiple of the 16-token interpreter tiles, an empty and a length-1 sequence.
+Q_LENGTHS = [37, 0, 1, 50]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("group", [1, 4, 8])
+@pytest.mark.parametrize("causal", [True, False])
+def test_flash_varlen_matches_reference(triton_backend, dtype, group, causal):
+    k_lengths = [45, 3, 1, 50]
+    seed = group * 10 + causal
+    q, k, v = random_qkv(seed, sum(Q_LENGTHS), sum(k_lengths), group, 1, 64, dtype, triton_backend)
+    cu_q, cu_k = cu_seqlens(Q_LENGTHS, triton_backend), cu_seqlens(k_lengths, triton_backend)
+    out, lse = kernels.flash_attention(q, k, v, causal=causal, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k)
+    expected, expected_lse = reference.flash_attention(
+        q, k, v, causal=causal, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k
+    )
+    assert out.dtype == dtype and out.shape == q.shape and lse.shape == (group, sum(Q_LENGTHS))
+    assert_close(out, expected, dtype)
+    assert_lse_close(lse, expected_lse)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "head_dim", "len_q", "len_k", "seed"),
+    [
+        (torch.float16, 128, 33, 33, 0),
+        (torch.float32, 64, 20, 20, 1),
+        (torch.bfloat16, 128, 19, 40, 2),
+        (torch.float16, 64, 40, 19, 3),
+    ],
+)
+def test_flash_single_sequence_matches_reference(triton_backend, dtype, head_dim, len_q, len_k, seed):
+    q, k, v = random_qkv(seed, len_q, len_k, 4, 2, head_dim, dtype, triton_backend)
+    out, lse = kernels.flash_attention(q, k, v, causal=True, softmax_scale=0.1)
+    expected, expected_lse = reference.flash_attention(q, k, v, causal=True, softmax_scale=0.1)
+    assert_close(out, expected, dtype)
+    assert_lse_close(lse, expected_lse)
+
+
+def test_flash_query_without_keys_gets_zero_and_minus_inf(triton_backend):
+    q, k, v = random_qkv(4, 20, 4, 2, 2, 64, torch.float16, triton_backend)
+    out, lse = kernels.flash_attention(q, k, v, causal=True)
+    assert torch.all(out[:16] == 0)
+    assert torch.all(lse[:, :16] == -math.inf)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("window", [1, 7, 16, 40])
+def test_sliding_window_matches_reference(triton_backend, dtype, window):
+    lengths = [53, 1, 0, 30]
+    q, k, v = random_qkv(window, sum(lengths), sum(lengths), 4, 1, 64, dtype, triton_backend)
+    cu = cu_seqlens(lengths, triton_backend)
+    out, lse = kernels.sliding_window_attention(q, k, v, window=window, cu_seqlens=cu)
+    expected, expected_lse = reference.sliding_window_attention(q, k, v, window=window, cu_seqlens=cu)
+    assert_close(out, expected, dtype)
+    assert_lse_close(lse, expected_lse)
+
+
+def test_sliding_window_never_loads_blocks_left_of_the_window(triton_backend):
+    pytest.importorskip("triton")
+    from kernels.flash import launch_attention
+
+    q, k, v = random_qkv(5, 16, 64, 2, 2, 64, torch.float16, triton_backend)
+    # The 16 queries sit at key positions 48..63; with a window of 8 they need keys 41..63 (blocks 32..63).
+    k[:32] = float("nan")
+    v[:32] = float("nan")
+    cu_q, cu_k = cu_seqlens([16], triton_backend), cu_seqlens([64], triton_backend)
+    out, _ = launch_attention(
+        q,
+        k,
+        v,
+        causal=True,
+        window=8,
+        cu_seqlens_q=cu_q,
+        cu_seqlens_k=cu_k,
+        max_seqlen_q=16,
+        softmax_scale=0.125,
+    )
+    rows, cols = torch.arange(16)[:, None] + 48, torch.arange(64)[None, :]
+    visible = (cols <= rows) & (cols > rows - 8)
+    scores = torch.einsum("qhd,khd->hqk", q.float(), k.float()) * 0.125
+    probs = torch.softmax(scores.masked_fill(~visible, -math.inf), dim=-1)
+    expected = torch.einsum("hqk,khd->qhd", probs, v.float().nan_to_num())
+    assert torch.isfinite(out).all()
+    assert_close(out, expected, torch.float16)

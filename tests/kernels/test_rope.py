@@ -1,0 +1,124 @@
+"""RoPE against transformers' own Llama rotary embedding, reference and Triton kernel."""
+
+import pytest
+import torch
+
+from kernels import RopeSpec, reference
+
+transformers_llama = pytest.importorskip("transformers.models.llama.modeling_llama")
+
+HEAD_DIM = 64
+BASE_CONFIG = {
+    "hidden_size": 256,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": HEAD_DIM,
+    "max_position_embeddings": 64,
+    "rope_theta": 10000.0,
+}
+SCALINGS = {
+    "default": None,
+    "linear": {"rope_type": "linear", "factor": 4.0},
+    "dynamic": {"rope_type": "dynamic", "factor": 2.0},
+    "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32},
+    "yarn_mscale": {
+        "rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 16, "mscale": 0.707,
+        "mscale_all_dim": 1.0, "beta_fast": 16, "beta_slow": 2,
+    },
+    "llama3": {
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 16,
+    },
+    "longrope": {
+        "rope_type": "longrope", "original_max_position_embeddings": 32,
+        "long_factor": [1.0 + 0.1 * i for i in range(HEAD_DIM // 2)],
+        "short_factor": [1.0 + 0.01 * i for i in range(HEAD_DIM // 2)],
+    },
+}  # fmt: skip
+
+
+def _config_dict(name: str, key: str = "rope_scaling") -> dict:
+    config = dict(BASE_CONFIG)
+    if SCALINGS[name] is not None:
+        config[key] = dict(SCALINGS[name])
+    return config
+
+
+def _transformers_rope(config: dict, q, k, positions):
+    hf_config = transformers_llama.LlamaConfig(**{key: value for key, value in config.items()})
+    rotary = transformers_llama.LlamaRotaryEmbedding(hf_config)
+    cos, sin = rotary(q, positions[None].long())
+    q_out, k_out = transformers_llama.apply_rotary_pos_emb(
+        q.transpose(0, 1)[None], k.transpose(0, 1)[None], cos, sin
+    )
+    return q_out[0].transpose(0, 1), k_out[0].transpose(0, 1)
+
+
+def _inputs(dtype, tokens: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(tokens, 4, HEAD_DIM, generator=gen).to(dtype)
+    k = torch.randn(tokens, 2, HEAD_DIM, generator=gen).to(dtype)
+    return q, k
+
+
+# Decode-like positions past max_position_embeddings exercise dynamic NTK and longrope's long factors.
+POSITION_SETS = {"prefill": torch.arange(40), "long": torch.arange(150, 190), "decode": torch.tensor([200])}
+
+
+@pytest.mark.parametrize("name", list(SCALINGS))
+@pytest.mark.parametrize("positions_name", list(POSITION_SETS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_reference_equals_transformers(name, positions_name, dtype):
+    positions = POSITION_SETS[positions_name]
+    q, k = _inputs(dtype, len(positions), seed=len(name))
+    config = _config_dict(name)
+    expected_q, expected_k = _transformers_rope(config, q, k, positions)
+    reference.apply_rope_(q, k, positions, RopeSpec.from_config(config))
+    torch.testing.assert_close(q, expected_q, atol=0, rtol=0)
+    torch.testing.assert_close(k, expected_k, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["linear", "yarn", "llama3"])
+def test_rope_parameters_layout_reads_like_rope_scaling(name):
+    old_style = _config_dict(name, "rope_scaling")
+    new_style = _config_dict(name, "rope_parameters")
+    new_style["rope_parameters"]["rope_theta"] = new_style.pop("rope_theta")
+    assert RopeSpec.from_config(old_style) == RopeSpec.from_config(new_style)
+
+
+def test_legacy_type_key_and_derived_head_dim():
+    config = {"hidden_size": 512, "num_attention_heads": 8, "max_position_embeddings": 128,
+              "rope_scaling": {"type": "linear", "factor": 2.0}}  # fmt: skip
+    spec = RopeSpec.from_config(config)
+    assert (spec.head_dim, spec.rotary_dim, spec.rope_type, spec.factor) == (64, 64, "linear", 2.0)
+    assert spec.rope_theta == 10000.0
+
+
+def test_partial_rotary_factor_leaves_the_tail_untouched():
+    config = dict(BASE_CONFIG, partial_rotary_factor=0.5)
+    spec = RopeSpec.from_config(config)
+    assert spec.rotary_dim == HEAD_DIM // 2
+    q, k = _inputs(torch.float32, 8, seed=0)
+    q_before = q.clone()
+    reference.apply_rope_(q, k, torch.arange(8), spec)
+    assert torch.equal(q[..., HEAD_DIM // 2 :], q_before[..., HEAD_DIM // 2 :])
+    assert not torch.equal(q[1:, :, : HEAD_DIM // 2], q_before[1:, :, : HEAD_DIM // 2])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"max_position_embeddings": 8},
+        {"head_dim": 64},
+        {"head_dim": 64, "max_position_embeddings": 8, "rope_scaling": {"rope_type": "su"}},
+        {"head_dim": 64, "max_position_embeddings": 8, "rope_scaling": {"rope_type": "linear"}},
+        {
+            "head_dim": 64,
+            "max_position_embeddings": 8,
+            "rope_scaling": {"rope_type": "llama3", "factor": 8.0},
+        },
+    ],
+)
+def test_bad_config_raises_value_error(config):
+    with pytest.raises(ValueError):
+        RopeSpec.from_config(config)
