@@ -4,8 +4,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from quire.api import errors
 from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
-from quire.jobs.views import JobCancelView, JobDetailView, JobListCreateView, JobResultView
 from quire.documents.views import DocumentDetailView, DocumentListCreateView, DocumentTextView, SearchView
+from quire.jobs.views import JobCancelView, JobDetailView, JobListCreateView, JobResultView
 
 v1 = [
     path("v1/health", HealthView.as_view(), name="health"),

@@ -92,8 +92,29 @@ def _docx_text(content: bytes) -> str:
 
 
 class _HtmlText(HTMLParser):
-    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-              "table", "ul", "ol", "blockquote", "pre", "header", "footer", "title"}
+    BLOCKS = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "header",
+        "footer",
+        "title",
+    }
     SKIP = {"script", "style", "noscript", "template", "head"}
 
     def __init__(self) -> None:

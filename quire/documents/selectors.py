@@ -20,7 +20,9 @@ class SearchHit:
     score: float
 
 
-def search_chunks(*, query: str, k: int, document_ids: list[str] | None = None, exact: bool = False) -> list[SearchHit]:
+def search_chunks(
+    *, query: str, k: int, document_ids: list[str] | None = None, exact: bool = False
+) -> list[SearchHit]:
     """Top-`k` chunks by cosine similarity. Unfiltered queries use the HNSW index; a document filter
     (or `exact`) scans the matching rows exactly, so a filter never loses results to the index."""
     from inference.embeddings import embed_texts

@@ -10,8 +10,21 @@ class DocumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Document
         fields = [
-            "id", "object", "filename", "content_type", "sha256", "size_bytes", "status", "failure_reason",
-            "char_count", "page_count", "chunk_count", "token_estimate", "metadata", "created_at", "updated_at",
+            "id",
+            "object",
+            "filename",
+            "content_type",
+            "sha256",
+            "size_bytes",
+            "status",
+            "failure_reason",
+            "char_count",
+            "page_count",
+            "chunk_count",
+            "token_estimate",
+            "metadata",
+            "created_at",
+            "updated_at",
         ]
 
     def get_object(self, obj: Document) -> str:
@@ -37,7 +50,9 @@ class TextRangeSerializer(StrictSerializer):
 class SearchSerializer(StrictSerializer):
     query = serializers.CharField(max_length=2000)
     k = serializers.IntegerField(min_value=1, max_value=100, default=10)
-    documents = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=100)
+    documents = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=100
+    )
 
 
 class SearchHitSerializer(serializers.Serializer):

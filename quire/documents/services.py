@@ -47,7 +47,9 @@ def document_create(
     existing = Document.objects.filter(sha256=digest).first()
     if existing is not None:
         return CreatedDocument(existing, created=False)
-    document = Document(filename=filename[:255], content_type=content_type, sha256=digest, size_bytes=len(content))
+    document = Document(
+        filename=filename[:255], content_type=content_type, sha256=digest, size_bytes=len(content)
+    )
     document.file.save(digest, ContentFile(content), save=False)
     try:
         with transaction.atomic():

@@ -43,7 +43,9 @@ def sniff_content_type(content: bytes) -> str:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UnsupportedDocument("binary content that is not PDF or DOCX, or text that is not UTF-8") from None
+        raise UnsupportedDocument(
+            "binary content that is not PDF or DOCX, or text that is not UTF-8"
+        ) from None
     if "\x00" in text[:4096]:
         raise UnsupportedDocument("binary content that is not PDF or DOCX")
     lowered = head[:512].lower()

@@ -28,7 +28,9 @@ from quire.documents.sniffing import UnsupportedDocument
 def _create(content: bytes, filename: str, declared_type: str | None, param: str) -> Response:
     try:
         result = document_create(
-            content=content, filename=filename, declared_type=declared_type,
+            content=content,
+            filename=filename,
+            declared_type=declared_type,
             max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
         )
     except DocumentTooLarge as exc:
@@ -46,7 +48,9 @@ class DocumentListCreateView(ListAPIView):
     queryset = Document.objects.all()
     parser_classes = [JSONParser, MultiPartParser]
 
-    @extend_schema(request=DocumentTextCreateSerializer, responses={201: DocumentSerializer, 200: DocumentSerializer})
+    @extend_schema(
+        request=DocumentTextCreateSerializer, responses={201: DocumentSerializer, 200: DocumentSerializer}
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         if request.content_type.startswith("multipart/"):
@@ -54,7 +58,9 @@ class DocumentListCreateView(ListAPIView):
             payload.is_valid(raise_exception=True)
             upload = payload.validated_data["file"]
             if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
-                raise ApiError(413, "document_too_large", "The document is larger than the size limit.", "file")
+                raise ApiError(
+                    413, "document_too_large", "The document is larger than the size limit.", "file"
+                )
             declared = payload.validated_data.get("content_type") or upload.content_type
             return _create(upload.read(), upload.name or "upload", declared, "file")
         payload = DocumentTextCreateSerializer(data=request.data)
@@ -90,11 +96,19 @@ class DocumentTextView(APIView):
         from quire.documents.parsing import ParsedDocument
 
         parsed = ParsedDocument(document.text, document.page_starts or [0])
-        return Response({
-            "document_id": document.id, "object": "document_text", "status": document.status,
-            "start": start, "end": end, "length": length, "text": document.text[start:end],
-            "page_start": parsed.page_at(start), "page_end": parsed.page_at(max(start, end - 1)),
-        })
+        return Response(
+            {
+                "document_id": document.id,
+                "object": "document_text",
+                "status": document.status,
+                "start": start,
+                "end": end,
+                "length": length,
+                "text": document.text[start:end],
+                "page_start": parsed.page_at(start),
+                "page_end": parsed.page_at(max(start, end - 1)),
+            }
+        )
 
 
 class SearchView(APIView):

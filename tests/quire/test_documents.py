@@ -1,0 +1,204 @@
+"""Documents through the public API and a real worker: sniffing, parsing, chunks, vectors, search."""
+
+import itertools
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django_tenants.utils import tenant_context
+
+from quire.documents.chunking import chunk_text
+from quire.documents.models import Chunk, Document
+from quire.documents.parsing import parse_document
+from quire.documents.sniffing import (
+    DOCX,
+    HTML,
+    PDF,
+    TEXT,
+    TRANSCRIPT,
+    UnsupportedDocument,
+    sniff_content_type,
+)
+from tests.quire.documents_fixtures import CONTRACT, make_docx, make_pdf, make_transcript
+from tests.support import Api, wait_for
+
+
+def upload(api: Api, name: str, content: bytes, content_type: str = "application/octet-stream"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return api.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile(name, content, content_type=content_type)},
+        **api._headers(None),
+    )
+
+
+def wait_ready(api: Api, doc_id: str) -> dict:
+    def done():
+        body = api.get(f"/v1/documents/{doc_id}").json()
+        return body if body["status"] in ("ready", "failed") else None
+
+    return wait_for(done, timeout=120, interval=0.2)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (make_pdf(["Hello"]), PDF),
+        (make_docx(["Hello"]), DOCX),
+        (b"<!DOCTYPE html><html><body><p>Hi</p></body></html>", HTML),
+        (make_transcript(), TRANSCRIPT),
+        ("Plain text, caf\u00e9.".encode(), TEXT),
+    ],
+)
+def test_sniffing_reads_the_bytes(content, expected):
+    assert sniff_content_type(content) == expected
+
+
+@pytest.mark.parametrize(
+    "content", [b"\x89PNG\r\n\x1a\n\x00\x00binary", b'{"not": "a transcript"}', b"PK\x03\x04zip"]
+)
+def test_sniffing_refuses_what_it_cannot_read(content):
+    with pytest.raises(UnsupportedDocument):
+        sniff_content_type(content)
+
+
+def test_pdf_page_map_gives_the_page_of_any_offset():
+    parsed = parse_document(make_pdf(["First page words", "Second page words", "Third"]), PDF)
+    assert parsed.page_count == 3
+    assert parsed.page_at(parsed.text.index("First")) == 1
+    assert parsed.page_at(parsed.text.index("Second page")) == 2
+    assert parsed.page_at(len(parsed.text) - 1) == 3
+
+
+def test_chunks_cover_the_text_on_sentence_boundaries_with_overlap():
+    topics = ["law", "money", "cells", "stars", "ships", "music", "trees"]
+    text = " ".join(f"Sentence number {i} talks about {topics[i % 7]}." for i in range(200))
+    chunks = chunk_text(text, target_chars=300)
+    assert len(chunks) > 5
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    for before, after in itertools.pairwise(chunks):
+        assert after.start < before.end, "consecutive chunks overlap by a sentence"
+        assert text[after.start - 2 : after.start].endswith(". ") or after.start == 0
+        assert text[before.end - 1] == "."
+
+
+def test_upload_types_ingest_to_ready_with_vectors(celery_worker, api_a: Api, tenant_a):
+    cases = {
+        "contract.pdf": (make_pdf(["Governing law is Delaware.", "Term is five years."]), "application/pdf"),
+        "memo.docx": (make_docx(["Board memo.", "Revenue grew."]), DOCX),
+        "page.html": (
+            b"<html><head><style>p{}</style></head><body><h1>Title</h1><p>Body text.</p></body></html>",
+            "text/html",
+        ),
+        "call.json": (make_transcript(), "application/json"),
+        "notes.txt": (b"Plain notes about a meeting.", "text/plain"),
+    }
+    ids = {}
+    for name, (content, content_type) in cases.items():
+        response = upload(api_a, name, content, content_type)
+        assert response.status_code == 201, (name, response.content)
+        ids[name] = response.json()["id"]
+    for name, doc_id in ids.items():
+        body = wait_ready(api_a, doc_id)
+        assert body["status"] == "ready", (name, body)
+        assert body["chunk_count"] >= 1
+    pdf = api_a.get(f"/v1/documents/{ids['contract.pdf']}").json()
+    assert pdf["page_count"] == 2
+    html_text = api_a.get(f"/v1/documents/{ids['page.html']}/text").json()["text"]
+    assert "Title" in html_text and "Body text." in html_text and "p{}" not in html_text
+    call_text = api_a.get(f"/v1/documents/{ids['call.json']}/text").json()["text"]
+    assert "Jane Doe: Revenue rose 12% to $1.2 billion." in call_text
+    with tenant_context(tenant_a.tenant):
+        chunk = Chunk.objects.filter(document_id=ids["notes.txt"]).first()
+        assert len(chunk.embedding) == 384
+        assert Document.objects.get(pk=ids["notes.txt"]).text[chunk.start : chunk.end] == chunk.text
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = 'chunk_embedding_hnsw'",
+            [tenant_a.tenant.schema_name],
+        )
+        assert "hnsw" in cursor.fetchone()[0]
+
+
+def test_text_range_and_page(celery_worker, api_a: Api):
+    doc_id = upload(api_a, "two.pdf", make_pdf(["Alpha page", "Beta page"]), "application/pdf").json()["id"]
+    wait_ready(api_a, doc_id)
+    full = api_a.get(f"/v1/documents/{doc_id}/text").json()
+    start = full["text"].index("Beta")
+    part = api_a.get(f"/v1/documents/{doc_id}/text", start=start, end=start + 4).json()
+    assert part["text"] == "Beta" and part["page_start"] == 2
+    bad = api_a.get(f"/v1/documents/{doc_id}/text", start=5, end=10**6)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "range_out_of_bounds"
+    assert api_a.get(f"/v1/documents/{doc_id}/text", start="x").json()["error"]["param"] == "start"
+
+
+def test_declared_type_mismatch_is_415(api_a: Api):
+    response = upload(api_a, "fake.pdf", b"just some text, not a pdf", "application/pdf")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "content_type_mismatch"
+
+
+def test_binary_is_415(api_a: Api):
+    response = upload(api_a, "image.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00binary")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_document"
+
+
+@override_settings(QUIRE_MAX_DOCUMENT_BYTES=100)
+def test_document_over_size_cap_is_413(api_a: Api):
+    response = upload(api_a, "big.txt", b"x" * 101, "text/plain")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "document_too_large"
+
+
+def test_broken_pdf_fails_with_reason_and_does_not_block_the_queue(celery_worker, api_a: Api):
+    broken = upload(api_a, "broken.pdf", b"%PDF-1.4\nthis is not really a pdf", "application/pdf").json()[
+        "id"
+    ]
+    after = api_a.post("/v1/documents", {"text": "A healthy document queued after a broken one."}).json()[
+        "id"
+    ]
+    failed = wait_ready(api_a, broken)
+    assert failed["status"] == "failed" and failed["failure_reason"]
+    assert wait_ready(api_a, after)["status"] == "ready"
+
+
+def test_delete_removes_chunks_and_vectors(celery_worker, api_a: Api, tenant_a):
+    doc_id = api_a.post("/v1/documents", {"text": "Temporary document to delete. " * 20}).json()["id"]
+    wait_ready(api_a, doc_id)
+    response = api_a.delete(f"/v1/documents/{doc_id}")
+    assert response.status_code == 200 and response.json()["deleted"] is True
+    assert api_a.get(f"/v1/documents/{doc_id}").status_code == 404
+    with tenant_context(tenant_a.tenant):
+        assert not Chunk.objects.filter(document_id=doc_id).exists()
+
+
+def test_search_ranks_chunks_with_spans(celery_worker, api_a: Api, api_b: Api):
+    texts = {
+        "law": CONTRACT,
+        "bio": "Mitochondria are the powerhouse of the cell. They produce ATP through oxidative phosphorylation.",
+        "sport": "The football match ended two to one after extra time in a packed stadium.",
+    }
+    ids = {
+        k: api_a.post("/v1/documents", {"text": v, "filename": f"{k}.txt"}).json()["id"]
+        for k, v in texts.items()
+    }
+    for doc_id in ids.values():
+        wait_ready(api_a, doc_id)
+    response = api_a.post(
+        "/v1/search",
+        {"query": "Which state's law governs the agreement?", "k": 3, "documents": list(ids.values())},
+    )
+    assert response.status_code == 200, response.content
+    hits = response.json()["data"]
+    assert hits[0]["document_id"] == ids["law"]
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    full = api_a.get(f"/v1/documents/{ids['law']}/text").json()["text"]
+    assert full[hits[0]["start"] : hits[0]["end"]] == hits[0]["quote"]
+    unfiltered = api_a.post("/v1/search", {"query": "ATP production in cells", "k": 2}).json()["data"]
+    assert unfiltered[0]["document_id"] == ids["bio"]
+    other = api_b.post("/v1/search", {"query": "ATP production in cells", "k": 5}).json()["data"]
+    assert ids["bio"] not in {h["document_id"] for h in other}
+    missing = api_b.post("/v1/search", {"query": "x", "documents": [ids["bio"]]})
+    assert missing.status_code == 404

@@ -1,0 +1,186 @@
+"""Connector jobs through the public API and real worker processes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from quire.jobs.models import Job, JobResult
+from quire.jobs.verification import verify_spans
+from tests.quire.documents_fixtures import CONTRACT
+from tests.support import Api, WorkerProcess, wait_for
+
+SCIFACT = Path(__file__).resolve().parents[1] / "data" / "scifact"
+
+
+def ready_document(api: Api, text: str, filename: str = "doc.txt") -> str:
+    doc_id = api.post("/v1/documents", {"text": text, "filename": filename}).json()["id"]
+    wait_for(
+        lambda: api.get(f"/v1/documents/{doc_id}").json()["status"] == "ready", timeout=120, interval=0.2
+    )
+    return doc_id
+
+
+def wait_job(
+    api: Api, job_id: str, statuses=("succeeded", "failed", "canceled"), timeout: float = 180
+) -> dict:
+    return wait_for(
+        lambda: (body := api.get(f"/v1/jobs/{job_id}").json())["status"] in statuses and body,
+        timeout=timeout,
+        interval=0.2,
+    )
+
+
+def assert_spans_hold(value, texts: dict[str, str]) -> int:
+    count = 0
+    if isinstance(value, dict):
+        if {"document_id", "start", "end", "quote"} <= value.keys():
+            assert texts[value["document_id"]][value["start"] : value["end"]] == value["quote"]
+            return 1
+        return sum(assert_spans_hold(v, texts) for v in value.values())
+    if isinstance(value, list):
+        return sum(assert_spans_hold(v, texts) for v in value)
+    return count
+
+
+def test_legal_job_end_to_end(celery_worker, api_a: Api):
+    doc_id = ready_document(api_a, CONTRACT, "nda.txt")
+    created = api_a.post(
+        "/v1/jobs", {"connector": "legal", "documents": [doc_id]}, headers={"Idempotency-Key": "legal-job-1"}
+    )
+    assert created.status_code == 202, created.content
+    job = created.json()
+    assert job["id"].startswith("job_") and job["status"] == "queued"
+    done = wait_job(api_a, job["id"])
+    assert done["status"] == "succeeded", done
+    assert done["progress"] == 1.0
+    result = api_a.get(f"/v1/jobs/{job['id']}/result").json()
+    output = result["output"]
+    assert output["connector"] == "legal"
+    assert result["context"]["strategy"] == "whole" and result["context"]["reason"]
+    assert output["answers"]["Governing Law"] == "Delaware"
+    text = api_a.get(f"/v1/documents/{doc_id}/text").json()["text"]
+    assert assert_spans_hold(output, {doc_id: text}) == result["spans_checked"] > 0
+
+    replay = api_a.post(
+        "/v1/jobs", {"connector": "legal", "documents": [doc_id]}, headers={"Idempotency-Key": "legal-job-1"}
+    )
+    assert replay.json()["id"] == job["id"]
+    conflict = api_a.post(
+        "/v1/jobs",
+        {"connector": "earnings", "documents": [doc_id]},
+        headers={"Idempotency-Key": "legal-job-1"},
+    )
+    assert conflict.status_code == 409
+
+
+def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
+    doc_id = ready_document(api_a, "A short note for validation tests.")
+    unknown = api_a.post("/v1/jobs", {"connector": "astrology", "documents": [doc_id]})
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "connector"
+    foreign = api_b.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]})
+    assert foreign.status_code == 404 and foreign.json()["error"]["param"] == "documents.0"
+    empty = api_a.post("/v1/jobs", {"connector": "legal", "documents": []})
+    assert empty.status_code == 400
+    bad_options = api_a.post(
+        "/v1/jobs", {"connector": "literature", "documents": [doc_id], "options": {"claims": "not a list"}}
+    )
+    assert bad_options.status_code == 400 and bad_options.json()["error"]["code"] == "invalid_options"
+    assert api_b.get(f"/v1/jobs/{unknown.json().get('id', 'job_x')}").status_code == 404
+
+
+def test_document_not_ready_is_400(api_a: Api, tenant_a):
+    from quire.documents.models import Document
+
+    with tenant_context(tenant_a.tenant):
+        pending = Document.objects.create(
+            filename="p.txt", content_type="text/plain", sha256="0" * 64, size_bytes=1, file="none"
+        )
+    response = api_a.post("/v1/jobs", {"connector": "legal", "documents": [pending.id]})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "document_not_ready"
+
+
+def test_cancel(celery_worker, api_a: Api, tenant_a):
+    doc_id = ready_document(api_a, CONTRACT + "\nCancel me.")
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(connector="legal", document_ids=[doc_id])
+    canceled = api_a.post(f"/v1/jobs/{job.id}/cancel")
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    again = api_a.post(f"/v1/jobs/{job.id}/cancel")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "job_not_cancelable"
+    assert api_a.get(f"/v1/jobs/{job.id}/result").status_code == 409
+
+
+def test_verification_repairs_and_drops():
+    text = "The law of Delaware governs. Payment is due in 30 days."
+    output = {
+        "connector": "legal",
+        "warnings": [],
+        "clauses": [
+            {
+                "category": "Governing Law",
+                "span": {"document_id": "d", "start": 0, "end": 27, "quote": text[:27]},
+            },
+            {
+                "category": "Moved",
+                "span": {"document_id": "d", "start": 3, "end": 10, "quote": "Payment is due"},
+            },
+            {
+                "category": "Invented",
+                "span": {"document_id": "d", "start": 0, "end": 5, "quote": "Nevada law"},
+            },
+        ],
+    }
+    report = verify_spans(output, {"d": text})
+    assert (report.checked, report.repaired, report.dropped) == (3, 1, 1)
+    categories = [c["category"] for c in report.output["clauses"]]
+    assert categories == ["Governing Law", "Moved"]
+    moved = report.output["clauses"][1]["span"]
+    assert text[moved["start"] : moved["end"]] == "Payment is due"
+    assert "1 finding(s) dropped" in report.output["warnings"][0]
+
+
+def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
+    """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
+    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open()][:8]
+    claims = [json.loads(line) for line in (SCIFACT / "claims.jsonl").open()][:10]
+    doc_ids = [
+        ready_document(
+            api_a,
+            f"{c['title']}\n\n{c['abstract'] if isinstance(c['abstract'], str) else ' '.join(c['abstract'])}",
+        )
+        for c in corpus
+    ]
+    options = {
+        "claims": [{"claim_id": str(c.get("claim_id", c.get("id"))), "claim": c["claim"]} for c in claims]
+    }
+
+    celery_worker.stop()
+    victim = WorkerProcess(queues="jobs", concurrency=1).start()
+    try:
+        job = api_a.post(
+            "/v1/jobs", {"connector": "literature", "documents": doc_ids, "options": options}
+        ).json()
+        wait_job(api_a, job["id"], statuses=("running",), timeout=60)
+        victim.kill()
+        with tenant_context(tenant_a.tenant):
+            interrupted = Job.objects.get(pk=job["id"])
+        assert interrupted.status == "running" and interrupted.attempt == 1
+    finally:
+        victim.kill()
+    celery_worker.start()
+    done = wait_job(api_a, job["id"], timeout=240)
+    assert done["status"] == "succeeded", done
+    assert done["attempt"] == 2
+    with tenant_context(tenant_a.tenant):
+        assert JobResult.objects.filter(job_id=job["id"]).count() == 1
+        assert JobResult.objects.get(job_id=job["id"]).attempt == 2
+    output = api_a.get(f"/v1/jobs/{job['id']}/result").json()["output"]
+    assert len(output["claims"]) == len(options["claims"])
+
+
+@pytest.mark.parametrize("mode", ["analyzers"])
+def test_jobs_list_is_paginated(api_a: Api, mode):
+    listed = api_a.get("/v1/jobs", limit=1).json()
+    assert set(listed) == {"data", "has_more", "next_cursor"}
