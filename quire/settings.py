@@ -59,6 +59,8 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
+    "quire.portal",
 ]
 TENANT_APPS = [
     "quire.api",
@@ -81,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 ROOT_URLCONF = "quire.urls"
 APPEND_SLASH = False
@@ -109,6 +112,11 @@ CACHES = {
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+EMAIL_BACKEND = env_str("QUIRE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <no-reply@quire.localhost>")
 
 STATIC_URL = "static/"
 STATIC_ROOT = QUIRE_DATA_DIR / "static"

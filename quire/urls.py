@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from quire.api import errors
@@ -36,9 +36,10 @@ urlpatterns = [
     re_path(r"^v1/", errors.json_not_found),
     path("healthz", liveness, name="liveness"),
     path("admin/", admin.site.urls),
+    path("", include("quire.portal.urls")),
 ]
 
 handler400 = errors.json_bad_request
 handler403 = errors.json_forbidden
-handler404 = errors.json_not_found
+handler404 = "quire.portal.views.errors.not_found"
 handler500 = errors.json_server_error

@@ -1,0 +1,53 @@
+"""Who may open a portal page: a signed-in member of the tenant the host name routes to, with the role
+the page asks for reading (GET) or acting (POST). Anyone else gets a 404, as if the page did not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from tenants.models import Member, Role, role_allows
+
+READ_METHODS = ("GET", "HEAD")
+
+
+def member_of_request_tenant(request: HttpRequest) -> Member | None:
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or not request.user.is_authenticated:
+        return None
+    return Member.objects.select_related("tenant", "user").filter(tenant=tenant, user=request.user).first()
+
+
+def portal_page(*, read: str = Role.VIEWER, write: str = Role.DEVELOPER) -> Callable:
+    """Decorate a view: `request.member` is set; a role below `read`/`write` gets the 403 page."""
+    if read not in Role.values or write not in Role.values:
+        raise ValueError(f"unknown role in read={read!r} write={write!r}")
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if getattr(request, "tenant", None) is None:
+                raise Http404("no workspace at this address")
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            member = member_of_request_tenant(request)
+            if member is None:
+                raise Http404("not a member of this workspace")
+            required = read if request.method in READ_METHODS else write
+            if not role_allows(member.role, required):
+                return render(
+                    request,
+                    "portal/forbidden.html",
+                    {"member": member, "required": Role(required).label},
+                    status=403,
+                )
+            request.member = member
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,86 @@
+"""Input of the portal's forms. Field errors render next to their field."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+
+from tenants.models import Member, Role
+
+KEY_ROLES = [(r.value, r.label) for r in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)]
+MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
+
+
+class MemberAuthenticationForm(AuthenticationForm):
+    """Django's sign-in; on a workspace's host name only that workspace's members may sign in."""
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        tenant = getattr(self.request, "tenant", None) if self.request else None
+        if tenant is not None and not Member.objects.filter(tenant=tenant, user=user).exists():
+            raise self.get_invalid_login_error()
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses the key, e.g. 'billing sync'.")
+    role = forms.ChoiceField(choices=KEY_ROLES, initial=Role.DEVELOPER)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the key a name.")
+        return name
+
+
+class DocumentUploadForm(forms.Form):
+    file = forms.FileField(help_text="PDF, DOCX, HTML, plain text or a JSON transcript.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size} bytes; the limit is {settings.QUIRE_MAX_DOCUMENT_BYTES} bytes."
+            )
+        return upload
+
+
+class JobForm(forms.Form):
+    connector = forms.ChoiceField(choices=())
+    documents = forms.MultipleChoiceField(
+        choices=(), widget=forms.CheckboxSelectMultiple, help_text="Only ready documents are listed."
+    )
+    mode = forms.ChoiceField(choices=MODES, initial="analyzers")
+    options = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text='Connector options as a JSON object, e.g. {"playbook": {...}}. Leave empty for none.',
+    )
+
+    def __init__(self, *args, connectors: list[tuple[str, str]], documents: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["connector"].choices = connectors
+        self.fields["documents"].choices = documents
+
+    def clean_options(self) -> dict:
+        raw = self.cleaned_data["options"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Options must be a JSON object.")
+        return value
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="E-mail")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

@@ -1,0 +1,102 @@
+"""Findings of a connector result and the document text with every finding's span marked.
+
+A finding is any object of the output that holds a span (`{"document_id", "start", "end", "quote"}`);
+its label comes from the nearest enclosing object's describing field (category, metric, code, ...).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+LABEL_FIELDS = ("category", "metric", "code", "label", "verdict", "speaker", "claim", "text", "message")
+SPAN_KEYS = frozenset({"document_id", "start", "end", "quote"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    number: int
+    section: str
+    label: str
+    document_id: str
+    start: int
+    end: int
+    quote: str
+
+
+def _is_span(value: object) -> bool:
+    return isinstance(value, dict) and value.keys() >= SPAN_KEYS
+
+
+def _label(owners: list[dict]) -> str:
+    for owner in reversed(owners):
+        for field in LABEL_FIELDS:
+            value = owner.get(field)
+            if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+                return str(value)
+    return ""
+
+
+def _walk(value: object, section: str, owners: list[dict]) -> Iterator[tuple[str, str, dict]]:
+    if _is_span(value):
+        yield section, _label(owners), value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _walk(child, section or key, [*owners, value])
+    elif isinstance(value, list):
+        for child in value:
+            yield from _walk(child, section, owners)
+
+
+def findings_from_output(output: dict) -> list[Finding]:
+    """Every span of the output, in document order of appearance in the output, numbered from 1."""
+    if not isinstance(output, dict):
+        raise ValueError("a connector output must be a JSON object")
+    findings = []
+    for section, label, span in _walk({k: v for k, v in output.items() if k != "context"}, "", []):
+        start, end = span["start"], span["end"]
+        if not (isinstance(start, int) and isinstance(end, int)) or start < 0 or end < start:
+            continue
+        findings.append(
+            Finding(
+                number=len(findings) + 1,
+                section=section,
+                label=label or section,
+                document_id=str(span["document_id"]),
+                start=start,
+                end=end,
+                quote=str(span["quote"]),
+            )
+        )
+    return findings
+
+
+def highlight_text(text: str, findings: list[Finding]) -> SafeString:
+    """The text, HTML-escaped, with a `<mark data-findings="n m">` around every stretch that findings cover
+    and an empty anchor `<span id="finding-n">` where finding n starts. Overlapping spans share marks."""
+    valid = [f for f in findings if f.end <= len(text) and f.start < f.end]
+    points = sorted({0, len(text)} | {f.start for f in valid} | {f.end for f in valid})
+    starts_at: dict[int, list[Finding]] = {}
+    for finding in valid:
+        starts_at.setdefault(finding.start, []).append(finding)
+    active: set[int] = set()
+    ends_at: dict[int, list[int]] = {}
+    parts: list[str] = []
+    for left, right in itertools.pairwise(points):
+        for number in ends_at.pop(left, []):
+            active.discard(number)
+        for finding in starts_at.get(left, []):
+            parts.append(f'<span class="anchor" id="finding-{finding.number}"></span>')
+            active.add(finding.number)
+            ends_at.setdefault(finding.end, []).append(finding.number)
+        piece = escape(text[left:right])
+        if active:
+            numbers = " ".join(str(n) for n in sorted(active))
+            parts.append(f'<mark data-findings="{numbers}">{piece}</mark>')
+        else:
+            parts.append(piece)
+    return mark_safe("".join(parts))

@@ -1,0 +1,105 @@
+"""Writes behind the portal's member pages: invite, change a role, remove. Each holds the role rules:
+only an owner grants or takes the owner role, and a workspace always keeps one owner."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from tenants.models import Member, Role, Tenant, role_allows
+from tenants.services import member_add
+
+
+class MemberChangeRefused(ValueError):
+    """A member change the acting member's role or the owner rule does not allow; the message says why,
+    `field` names the form field it concerns (None for the change as a whole)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _check_may_grant(*, actor: Member, role: str) -> None:
+    if role not in Role.values:
+        raise MemberChangeRefused(f"Unknown role {role!r}.", "role")
+    if not role_allows(actor.role, Role.ADMIN):
+        raise MemberChangeRefused("Only owners and admins manage members.")
+    if role == Role.OWNER and actor.role != Role.OWNER:
+        raise MemberChangeRefused("Only an owner can make someone an owner.", "role")
+
+
+def _check_may_change(*, actor: Member, target: Member) -> None:
+    if target.tenant_id != actor.tenant_id:
+        raise MemberChangeRefused("That member belongs to another workspace.")
+    if target.role == Role.OWNER and actor.role != Role.OWNER:
+        raise MemberChangeRefused("Only an owner can change an owner.")
+
+
+def _keeps_an_owner(target: Member, new_role: str | None) -> bool:
+    if target.role != Role.OWNER or new_role == Role.OWNER:
+        return True
+    return Member.objects.filter(tenant_id=target.tenant_id, role=Role.OWNER).exclude(pk=target.pk).exists()
+
+
+def password_set_link(*, user, base_url: str) -> str:
+    """A one-time link to Django's password reset confirm page on `base_url` (scheme and host)."""
+    from django.urls import reverse
+
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return base_url.rstrip("/") + reverse("portal:password_reset_confirm", args=[uid, token])
+
+
+def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_url: str) -> Member:
+    """Add the person with `role` and e-mail them a link to set their password (or to sign in, if they
+    already have an account). Inviting an existing member is refused."""
+    _check_may_grant(actor=actor, role=role)
+    user_model = get_user_model()
+    email = user_model.objects.normalize_email(email.strip()).lower()
+    if not email or "@" not in email:
+        raise MemberChangeRefused("Enter an e-mail address.", "email")
+    if Member.objects.filter(tenant=tenant, user__username=email).exists():
+        raise MemberChangeRefused(f"{email} is already a member.", "email")
+    with transaction.atomic():
+        member = member_add(tenant=tenant, email=email, role=role)
+    user = member.user
+    link = (
+        password_set_link(user=user, base_url=base_url)
+        if not user.has_usable_password()
+        else base_url.rstrip("/") + "/login"
+    )
+    context = {"tenant": tenant, "inviter": actor.user.email, "role": Role(role).label, "link": link}
+    send_mail(
+        subject=f"You are invited to {tenant.name} on Quire",
+        message=render_to_string("portal/email/invite.txt", context),
+        from_email=None,
+        recipient_list=[email],
+    )
+    return member
+
+
+def member_change_role(*, actor: Member, target: Member, role: str) -> Member:
+    _check_may_grant(actor=actor, role=role)
+    _check_may_change(actor=actor, target=target)
+    with transaction.atomic():
+        target = Member.objects.select_for_update().get(pk=target.pk)
+        if not _keeps_an_owner(target, role):
+            raise MemberChangeRefused("A workspace needs at least one owner.")
+        target.role = role
+        target.save(update_fields=["role"])
+    return target
+
+
+def member_remove(*, actor: Member, target: Member) -> None:
+    _check_may_grant(actor=actor, role=Role.VIEWER)
+    _check_may_change(actor=actor, target=target)
+    with transaction.atomic():
+        target = Member.objects.select_for_update().get(pk=target.pk)
+        if not _keeps_an_owner(target, None):
+            raise MemberChangeRefused("A workspace needs at least one owner.")
+        target.delete()

@@ -1,0 +1,78 @@
+// Progressive enhancements of the portal's server-rendered pages: confirmations, copy, drag-and-drop
+// upload, and jumping from a finding to its span in the document text.
+(function () {
+  "use strict";
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    const copyButton = event.target.closest("[data-copy]");
+    if (copyButton) {
+      const input = document.querySelector(copyButton.dataset.copy);
+      const status = copyButton.parentElement.querySelector(".copied");
+      input.select();
+      const done = function () { if (status) status.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          document.execCommand("copy");
+          done();
+        });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+      return;
+    }
+    const findingLink = event.target.closest("a[data-finding]");
+    if (findingLink) {
+      event.preventDefault();
+      showFinding(findingLink.dataset.finding, findingLink);
+    }
+  });
+
+  function showFinding(number, link) {
+    document.querySelectorAll("mark.active").forEach(function (mark) { mark.classList.remove("active"); });
+    document.querySelectorAll("a[data-finding][aria-current]").forEach(function (a) { a.removeAttribute("aria-current"); });
+    const marks = document.querySelectorAll('mark[data-findings~="' + number + '"]');
+    marks.forEach(function (mark) { mark.classList.add("active"); });
+    link.setAttribute("aria-current", "true");
+    const anchor = document.getElementById("finding-" + number);
+    const target = marks.length ? marks[0] : anchor;
+    if (target) {
+      target.scrollIntoView({ behavior: "smooth", block: "center" });
+      history.replaceState(null, "", "#finding-" + number);
+    }
+  }
+
+  function setUpDropzone(zone) {
+    const input = zone.querySelector('input[type="file"]');
+    const form = zone.closest("form");
+    ["dragenter", "dragover"].forEach(function (name) {
+      zone.addEventListener(name, function (event) {
+        event.preventDefault();
+        zone.classList.add("dragging");
+      });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      zone.addEventListener(name, function () { zone.classList.remove("dragging"); });
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      input.files = event.dataTransfer.files;
+      form.requestSubmit();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-dropzone]").forEach(setUpDropzone);
+    const match = /^#finding-(\d+)$/.exec(window.location.hash);
+    const link = match && document.querySelector('a[data-finding="' + match[1] + '"]');
+    if (link) showFinding(match[1], link);
+  });
+})();

@@ -1,0 +1,33 @@
+from django.urls import path
+
+from quire.portal.views import api_keys, auth, documents, jobs, members
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", auth.home, name="home"),
+    path("login", auth.SignInView.as_view(), name="login"),
+    path("logout", auth.SignOutView.as_view(), name="logout"),
+    path("password-reset", auth.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>",
+        auth.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password-reset/done", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("documents", documents.document_list, name="documents"),
+    path("documents/table", documents.document_table, name="document_table"),
+    path("documents/<str:document_id>", documents.document_detail, name="document"),
+    path("documents/<str:document_id>/delete", documents.document_remove, name="document_delete"),
+    path("jobs", jobs.job_list, name="jobs"),
+    path("jobs/<str:job_id>", jobs.job_detail, name="job"),
+    path("jobs/<str:job_id>/progress", jobs.job_progress, name="job_progress"),
+    path("jobs/<str:job_id>/result.json", jobs.job_result_json, name="job_result_json"),
+    path("jobs/<str:job_id>/cancel", jobs.job_stop, name="job_cancel"),
+    path("api-keys", api_keys.api_key_list, name="api_keys"),
+    path("api-keys/<str:key_id>/revoke", api_keys.api_key_revoke_view, name="api_key_revoke"),
+    path("members", members.member_list, name="members"),
+    path("members/<int:member_id>/role", members.member_role, name="member_role"),
+    path("members/<int:member_id>/remove", members.member_delete, name="member_remove"),
+]

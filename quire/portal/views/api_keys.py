@@ -1,0 +1,52 @@
+"""API keys: issue (the secret is shown once, on the response to the POST), list with last use, revoke."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from quire.portal.access import portal_page
+from quire.portal.forms import ApiKeyForm
+from quire.portal.views.common import page
+from tenants.models import ApiKey, Role
+from tenants.services import api_key_issue, api_key_revoke
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@portal_page(read=Role.ADMIN, write=Role.ADMIN)
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST if request.method == "POST" else None)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        issued = api_key_issue(
+            tenant=request.tenant,
+            name=form.cleaned_data["name"],
+            role=form.cleaned_data["role"],
+            created_by=request.member,
+        )
+        form = ApiKeyForm()
+    keys = (
+        ApiKey.objects.filter(tenant=request.tenant)
+        .select_related("created_by__user")
+        .order_by("-created_at")
+    )
+    response = page(
+        request,
+        "portal/api_keys.html",
+        {"form": form, "keys": keys, "issued": issued},
+        status=400 if form.errors else 200,
+    )
+    if issued is not None:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@portal_page(read=Role.ADMIN, write=Role.ADMIN)
+def api_key_revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
+    api_key = get_object_or_404(ApiKey, pk=key_id, tenant=request.tenant)
+    api_key_revoke(api_key=api_key)
+    messages.success(request, f"Revoked {api_key.name} ({api_key.display_prefix}…).")
+    return redirect("portal:api_keys")

@@ -1,0 +1,85 @@
+"""Sign in and out, password reset, and the home page (a workspace's overview, or the workspace picker
+on a host name that routes to no workspace)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+
+from quire.documents.models import Document, DocumentStatus
+from quire.jobs.models import Job
+from quire.portal.access import portal_page
+from quire.portal.forms import MemberAuthenticationForm
+from quire.portal.views.common import page
+from tenants.models import Member
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "portal/login.html"
+    authentication_form = MemberAuthenticationForm
+    redirect_authenticated_user = True
+
+
+class SignOutView(auth_views.LogoutView):
+    next_page = reverse_lazy("portal:login")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "portal/password_reset.html"
+    email_template_name = "portal/email/password_reset.txt"
+    subject_template_name = "portal/email/password_reset_subject.txt"
+    success_url = reverse_lazy("portal:password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "portal/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "portal/password_reset_confirm.html"
+    success_url = reverse_lazy("portal:password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "portal/password_reset_complete.html"
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "tenant", None) is None:
+        return workspaces(request)
+    return overview(request)
+
+
+@portal_page()
+def overview(request: HttpRequest) -> HttpResponse:
+    documents = Document.objects.all()
+    return page(
+        request,
+        "portal/overview.html",
+        {
+            "document_count": documents.count(),
+            "ready_count": documents.filter(status=DocumentStatus.READY).count(),
+            "recent_jobs": Job.objects.order_by("-created_at")[:5],
+        },
+    )
+
+
+def workspaces(request: HttpRequest) -> HttpResponse:
+    """On a host with no workspace: the signed-in person's workspaces, each linking to its own address."""
+    if not request.user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    host = request.get_host()
+    suffix = host[host.rindex(":") :] if ":" in host else ""
+    memberships = Member.objects.filter(user=request.user, tenant__is_active=True).select_related("tenant")
+    choices = []
+    for membership in memberships.order_by("tenant__name"):
+        domain = (
+            membership.tenant.domains.filter(is_primary=True).first() or membership.tenant.domains.first()
+        )
+        if domain is not None:
+            url = f"{request.scheme}://{domain.domain}{suffix}/"
+            choices.append({"tenant": membership.tenant, "role": membership.get_role_display(), "url": url})
+    return render(request, "portal/workspaces.html", {"choices": choices})

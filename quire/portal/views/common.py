@@ -1,0 +1,36 @@
+"""What every portal page's template gets: the member, their role's permissions, the navigation."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from tenants.models import Role, role_allows
+
+SECTIONS = {"document": "documents", "job": "jobs", "api_key": "api_keys", "member": "members"}
+
+
+def _section(request: HttpRequest) -> str:
+    url_name = request.resolver_match.url_name if request.resolver_match else ""
+    return next((section for prefix, section in SECTIONS.items() if url_name.startswith(prefix)), "")
+
+
+def page(request: HttpRequest, template: str, context: dict | None = None, status: int = 200) -> HttpResponse:
+    member = request.member
+    return render(
+        request,
+        template,
+        {
+            "member": member,
+            "tenant": member.tenant,
+            "can_write": role_allows(member.role, Role.DEVELOPER),
+            "can_admin": role_allows(member.role, Role.ADMIN),
+            "section": _section(request),
+            **(context or {}),
+        },
+        status=status,
+    )
+
+
+def base_url(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"

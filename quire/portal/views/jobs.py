@@ -1,0 +1,122 @@
+"""Jobs: start one, watch its progress live, read its result with every finding's span marked in the text,
+download the result as JSON, cancel."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from quire.documents.models import Document, DocumentStatus
+from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
+from quire.jobs.serializers import JobResultSerializer
+from quire.jobs.services import JobRejected, job_cancel, job_create
+from quire.portal.access import portal_page
+from quire.portal.forms import JobForm
+from quire.portal.highlight import findings_from_output, highlight_text
+from quire.portal.views.common import page
+
+PAGE_SIZE = 100
+FORM_FIELDS = ("connector", "documents", "mode", "options")
+
+
+def _job_form(data=None) -> JobForm:
+    from connectors import CONNECTORS
+
+    connectors = [(name, f"{name}: {c.description}") for name, c in sorted(CONNECTORS.items())]
+    ready = Document.objects.filter(status=DocumentStatus.READY).order_by("-created_at")
+    documents = [(d.id, d.filename) for d in ready.only("id", "filename")[:500]]
+    return JobForm(data, connectors=connectors, documents=documents)
+
+
+def _rejection_field(param: str | None) -> str | None:
+    field = (param or "").split(".")[0]
+    return field if field in FORM_FIELDS else None
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@portal_page()
+def job_list(request: HttpRequest) -> HttpResponse:
+    form = _job_form(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = job_create(
+                connector=data["connector"],
+                document_ids=data["documents"],
+                options=data["options"],
+                mode=data["mode"],
+            )
+        except JobRejected as exc:
+            form.add_error(_rejection_field(exc.param), str(exc))
+        else:
+            return redirect("portal:job", job_id=job.id)
+    jobs = Job.objects.order_by("-created_at")[:PAGE_SIZE]
+    return page(request, "portal/jobs.html", {"form": form, "jobs": jobs}, status=400 if form.errors else 200)
+
+
+def _documents_of(job: Job) -> dict[str, Document]:
+    return {d.id: d for d in Document.objects.filter(pk__in=job.document_ids)}
+
+
+@portal_page()
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = get_object_or_404(Job, pk=job_id)
+    context: dict = {"job": job, "terminal": job.status in TERMINAL}
+    result = JobResult.objects.filter(job=job).first()
+    documents = _documents_of(job)
+    context["documents"] = [documents[d] for d in job.document_ids if d in documents]
+    if result is not None:
+        findings = findings_from_output(result.output)
+        context["result"] = result
+        context["findings"] = findings
+        context["highlighted"] = [
+            {
+                "document": document,
+                "html": highlight_text(document.text, [f for f in findings if f.document_id == document.id]),
+                "count": sum(1 for f in findings if f.document_id == document.id),
+            }
+            for document in context["documents"]
+        ]
+        context["answers"] = result.output.get("answers") if isinstance(result.output, dict) else None
+    return page(request, "portal/job.html", context)
+
+
+@portal_page()
+def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The progress fragment htmx polls; once the job has finished the whole page reloads to show the result."""
+    job = get_object_or_404(Job, pk=job_id)
+    if job.status in TERMINAL and request.htmx:
+        return HttpResponseClientRefresh()
+    return page(
+        request, "portal/partials/job_progress.html", {"job": job, "terminal": job.status in TERMINAL}
+    )
+
+
+@portal_page()
+def job_result_json(request: HttpRequest, job_id: str) -> HttpResponse:
+    result = JobResult.objects.filter(job_id=job_id, job__status=JobStatus.SUCCEEDED).first()
+    if result is None:
+        raise Http404("no result")
+    body = json.dumps(JobResultSerializer(result).data, cls=DjangoJSONEncoder, indent=2)
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{job_id}-result.json"'
+    return response
+
+
+@require_POST
+@portal_page()
+def job_stop(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = get_object_or_404(Job, pk=job_id)
+    try:
+        job_cancel(job=job)
+    except JobRejected as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Canceled {job.id}.")
+    return redirect("portal:job", job_id=job.id)

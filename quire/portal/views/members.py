@@ -1,0 +1,81 @@
+"""Members: list with roles; owners and admins invite people, change roles and remove members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from quire.portal.access import portal_page
+from quire.portal.forms import InviteForm, RoleForm
+from quire.portal.services import MemberChangeRefused, member_change_role, member_invite, member_remove
+from quire.portal.views.common import base_url, page
+from tenants.models import Member, Role
+
+
+def _target(request: HttpRequest, member_id: int) -> Member:
+    return get_object_or_404(Member.objects.select_related("user"), pk=member_id, tenant=request.tenant)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@portal_page(write=Role.ADMIN)
+def member_list(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invited = member_invite(
+                tenant=request.tenant,
+                actor=request.member,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                base_url=base_url(request),
+            )
+        except MemberChangeRefused as exc:
+            form.add_error(exc.field, str(exc))
+        else:
+            messages.success(
+                request, f"Invited {invited.user.email}; they get an e-mail with a sign-in link."
+            )
+            return redirect("portal:members")
+    members = Member.objects.filter(tenant=request.tenant).select_related("user").order_by("created_at")
+    return page(
+        request,
+        "portal/members.html",
+        {"form": form, "members": members, "roles": Role.choices},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@portal_page(write=Role.ADMIN)
+def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
+    target = _target(request, member_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick one of the roles.")
+        return redirect("portal:members")
+    try:
+        member_change_role(actor=request.member, target=target, role=form.cleaned_data["role"])
+    except MemberChangeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"{target.user.email} is now {Role(form.cleaned_data['role']).label.lower()}."
+        )
+    return redirect("portal:members")
+
+
+@require_POST
+@portal_page(write=Role.ADMIN)
+def member_delete(request: HttpRequest, member_id: int) -> HttpResponse:
+    target = _target(request, member_id)
+    try:
+        member_remove(actor=request.member, target=target)
+    except MemberChangeRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:members")
+    messages.success(request, f"Removed {target.user.email}.")
+    if target.pk == request.member.pk:
+        return redirect("portal:login")
+    return redirect("portal:members")

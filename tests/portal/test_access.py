@@ -1,0 +1,187 @@
+"""Portal access rules through Django's test client: sign-in per workspace, roles on every page and action,
+another workspace's members get 404s, CSRF, invitations and password reset by e-mail."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client, override_settings
+
+from tenants.models import ApiKey, Member
+from tests.portal.conftest import PASSWORD, Workspace
+
+LOCMEM_EMAIL = "django.core.mail.backends.locmem.EmailBackend"
+HTML = {"HTTP_ACCEPT": "text/html"}
+
+
+def signed_in(workspace: Workspace, role: str) -> Client:
+    client = Client(HTTP_HOST=workspace.host)
+    response = client.post("/login", {"username": workspace.emails[role], "password": PASSWORD})
+    assert response.status_code == 302, response.content
+    return client
+
+
+def test_anonymous_is_sent_to_sign_in(workspace):
+    client = Client(HTTP_HOST=workspace.host)
+    for path in ("/", "/documents", "/jobs", "/api-keys", "/members"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login?next=")
+    assert client.get("/login").status_code == 200
+
+
+def test_sign_in_errors_and_members_of_another_workspace(workspace, other_workspace):
+    client = Client(HTTP_HOST=workspace.host)
+    wrong = client.post("/login", {"username": workspace.emails["owner"], "password": "nope"})
+    assert wrong.status_code == 200
+    assert b"Please enter a correct" in wrong.content
+    outsider = client.post("/login", {"username": other_workspace.emails["owner"], "password": PASSWORD})
+    assert outsider.status_code == 200 and b"Please enter a correct" in outsider.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_another_workspaces_member_gets_404_everywhere(workspace, other_workspace):
+    client = Client(HTTP_HOST=workspace.host)
+    client.force_login(other_workspace.member("owner").user)
+    for path in ("/", "/documents", "/jobs", "/api-keys", "/members", "/jobs/job_x", "/documents/doc_x"):
+        response = client.get(path, **HTML)
+        assert response.status_code == 404, path
+        assert b"Not found" in response.content
+    assert client.post("/api-keys", {"name": "sneaky", "role": "admin"}).status_code == 404
+    assert not ApiKey.objects.filter(tenant=workspace.tenant, name="sneaky").exists()
+
+
+def test_viewer_reads_but_cannot_write(workspace):
+    viewer = signed_in(workspace, "viewer")
+    documents = viewer.get("/documents")
+    assert documents.status_code == 200
+    assert b'enctype="multipart/form-data"' not in documents.content
+    assert b"Start a job" not in viewer.get("/jobs").content
+    assert b"Invite someone" not in viewer.get("/members").content
+    assert viewer.get("/api-keys").status_code == 403
+    refused = viewer.post("/api-keys", {"name": "viewer key", "role": "viewer"})
+    assert refused.status_code == 403 and b"Not allowed" in refused.content
+    assert not ApiKey.objects.filter(name="viewer key").exists()
+    assert viewer.post("/members", {"email": "x@example.com", "role": "viewer"}).status_code == 403
+    assert viewer.post("/jobs", {"connector": "legal"}).status_code == 403
+
+
+def test_developer_cannot_manage_keys_or_members(workspace):
+    developer = signed_in(workspace, "developer")
+    assert developer.get("/jobs").status_code == 200
+    assert developer.post("/api-keys", {"name": "dev key", "role": "admin"}).status_code == 403
+    viewer = workspace.member("viewer")
+    assert developer.post(f"/members/{viewer.pk}/remove").status_code == 403
+    assert Member.objects.filter(pk=viewer.pk).exists()
+
+
+def test_admin_issues_and_revokes_keys_of_its_own_workspace_only(workspace, other_workspace):
+    admin = signed_in(workspace, "admin")
+    created = admin.post("/api-keys", {"name": "ci runner", "role": "developer"})
+    assert created.status_code == 200
+    secret = re.search(rb'value="(qk_live_[^"]+)"', created.content).group(1).decode()
+    key = ApiKey.objects.get(tenant=workspace.tenant, name="ci runner")
+    assert key.display_prefix == secret[:12] and key.created_by == workspace.member("admin")
+    assert secret.encode() not in admin.get("/api-keys").content
+    blank = admin.post("/api-keys", {"name": "  ", "role": "developer"})
+    assert blank.status_code == 400 and b'class="error"' in blank.content
+
+    foreign = ApiKey.objects.filter(tenant=other_workspace.tenant).first()
+    assert admin.post(f"/api-keys/{foreign.id}/revoke").status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.revoked_at is None
+    assert admin.post(f"/api-keys/{key.id}/revoke").status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_csrf_is_enforced(workspace):
+    client = Client(HTTP_HOST=workspace.host, enforce_csrf_checks=True)
+    client.force_login(workspace.member("admin").user)
+    assert client.post("/api-keys", {"name": "no token", "role": "viewer"}).status_code == 403
+    page = client.get("/api-keys")
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1).decode()
+    assert (
+        client.post(
+            "/api-keys", {"name": "with token", "role": "viewer", "csrfmiddlewaretoken": token}
+        ).status_code
+        == 200
+    )
+    assert not ApiKey.objects.filter(name="no token").exists()
+
+
+def test_role_rules_for_members(workspace):
+    admin = signed_in(workspace, "admin")
+    owner = workspace.member("owner")
+    assert admin.post(f"/members/{owner.pk}/role", {"role": "viewer"}).status_code == 302
+    owner.refresh_from_db()
+    assert owner.role == "owner"
+    refused = admin.post("/members", {"email": "boss@example.com", "role": "owner"})
+    assert refused.status_code == 400 and b"Only an owner can make someone an owner" in refused.content
+
+    owner_client = signed_in(workspace, "owner")
+    owner_client.post(f"/members/{owner.pk}/role", {"role": "admin"}, follow=True)
+    owner.refresh_from_db()
+    assert owner.role == "owner"
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM_EMAIL)
+def test_invite_sets_a_password_and_signs_in(workspace):
+    mail.outbox = []
+    admin = signed_in(workspace, "admin")
+    invited = admin.post("/members", {"email": "New.Person@Example.com", "role": "developer"})
+    assert invited.status_code == 302
+    member = Member.objects.get(tenant=workspace.tenant, user__username="new.person@example.com")
+    assert member.role == "developer" and not member.user.has_usable_password()
+    again = admin.post("/members", {"email": "new.person@example.com", "role": "viewer"})
+    assert again.status_code == 400 and b"already a member" in again.content
+
+    (message,) = mail.outbox
+    assert message.to == ["new.person@example.com"]
+    link = re.search(rf"http://{re.escape(workspace.host)}(/password-reset/\S+)", message.body).group(1)
+    person = Client(HTTP_HOST=workspace.host)
+    form = person.get(link, follow=True)
+    assert b"Choose a password" in form.content
+    set_url = form.redirect_chain[-1][0] if form.redirect_chain else link
+    mismatch = person.post(set_url, {"new_password1": "a fine passphrase 42", "new_password2": "other"})
+    assert mismatch.status_code == 200 and b'class="error"' in mismatch.content
+    done = person.post(
+        set_url, {"new_password1": "a fine passphrase 42", "new_password2": "a fine passphrase 42"}
+    )
+    assert done.status_code == 302
+    signed = person.post("/login", {"username": "new.person@example.com", "password": "a fine passphrase 42"})
+    assert signed.status_code == 302
+    assert person.get("/jobs").status_code == 200
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM_EMAIL)
+def test_password_reset_mails_a_link_on_the_workspace_host(workspace):
+    mail.outbox = []
+    client = Client(HTTP_HOST=workspace.host)
+    response = client.post("/password-reset", {"email": workspace.emails["viewer"]})
+    assert response.status_code == 302 and response["Location"] == "/password-reset/sent"
+    (message,) = mail.outbox
+    assert f"http://{workspace.host}/password-reset/" in message.body
+
+
+def test_public_host_lists_the_members_workspaces(workspace, other_workspace):
+    from tenants.services import member_add
+
+    member_add(tenant=other_workspace.tenant, email=workspace.emails["developer"], role="viewer")
+    client = Client(HTTP_HOST="127.0.0.1:8000")
+    assert client.get("/").status_code == 302
+    client.post("/login", {"username": workspace.emails["developer"], "password": PASSWORD})
+    picker = client.get("/")
+    assert picker.status_code == 200
+    assert f"http://{workspace.host}:8000/".encode() in picker.content
+    assert f"http://{other_workspace.host}:8000/".encode() in picker.content
+    assert client.get("/documents", **HTML).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/v1/nothing", "/nothing-here"])
+def test_not_found_stays_json_for_api_clients(path):
+    response = Client().get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found_error"
