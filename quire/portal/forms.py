@@ -17,6 +17,11 @@ MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
 class MemberAuthenticationForm(AuthenticationForm):
     """Django's sign-in; on a workspace's host name only that workspace's members may sign in."""
 
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].label = "E-mail"
+        self.fields["username"].widget.attrs["autocomplete"] = "email"
+
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)
         tenant = getattr(self.request, "tenant", None) if self.request else None

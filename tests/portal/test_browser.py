@@ -1,0 +1,178 @@
+"""The portal in a real browser (system Chromium, headless) against `runserver` and a real Celery worker:
+sign in, issue an API key, upload documents, start a job, watch it finish, read the highlighted result.
+Each page is saved as a screenshot under tests/artifacts/portal/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.portal.conftest import PASSWORD, PortalServer, Workspace
+
+CONTRACT = Path(__file__).resolve().parents[1] / "data" / "cuad" / "contracts" / "cuad_04.txt"
+
+
+def sign_in(page: Page, server: PortalServer, workspace: Workspace, role: str) -> None:
+    page.goto(server.url(workspace, "/documents"))
+    expect(page).to_have_url(server.url(workspace, "/login?next=/documents"))
+    page.get_by_label("E-mail").fill(workspace.emails[role])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Documents", exact=True)).to_be_visible()
+
+
+def nav(page: Page, name: str):
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+
+
+def shot(page: Page, artifacts: Path, name: str) -> None:
+    folder = artifacts / "portal"
+    folder.mkdir(exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
+    celery_worker, portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
+):
+    page = browser_page
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    page.goto(portal_server.url(workspace, "/login"))
+    page.get_by_label("E-mail").fill(workspace.emails["owner"])
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".error-summary")).to_contain_text("Please enter a correct")
+    shot(page, artifacts, "01-sign-in-error")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Portal One")).to_be_visible()
+    shot(page, artifacts, "02-overview")
+
+    nav(page, "API keys").click()
+    page.get_by_label("Name").fill("browser key")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-secret").input_value()
+    assert secret.startswith("qk_live_")
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator(".copied")).to_have_text("Copied")
+    row = page.locator("tr", has_text="browser key")
+    expect(row).to_contain_text(secret[:12])
+    expect(row).to_contain_text("never")
+    shot(page, artifacts, "03-api-key-created")
+    nav(page, "API keys").click()
+    expect(page.locator("#new-secret")).to_have_count(0)
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator("tr", has_text="browser key")).to_contain_text("revoked")
+
+    nav(page, "Documents").click()
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".field.invalid .error")).to_contain_text("required")
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "supply-agreement.txt", "mimeType": "text/plain", "buffer": CONTRACT.read_bytes()}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".message.success")).to_contain_text("Uploaded supply-agreement.txt")
+    drop_file(page, "dropped-note.txt", "A note dropped on the portal. It is governed by the laws of Ohio.")
+    expect(page.locator(".message.success")).to_contain_text("Uploaded dropped-note.txt")
+    expect(page.locator("tr", has_text="supply-agreement.txt").locator("[data-status]")).to_have_text(
+        "ready", timeout=120_000
+    )
+    expect(page.locator("tr", has_text="dropped-note.txt").locator("[data-status]")).to_have_text(
+        "ready", timeout=120_000
+    )
+    shot(page, artifacts, "04-documents")
+    page.get_by_role("link", name="supply-agreement.txt").click()
+    expect(page.locator("pre.doc-text")).to_contain_text(CONTRACT.read_text()[:60].strip())
+    shot(page, artifacts, "05-document-text")
+
+    nav(page, "Jobs").click()
+    page.get_by_role("button", name="Start job").click()
+    expect(page.locator("fieldset.invalid .error")).to_contain_text("required")
+    page.get_by_label("Connector").select_option("legal")
+    page.get_by_label("supply-agreement.txt").check()
+    page.get_by_label("Options").fill("[1, 2]")
+    page.get_by_role("button", name="Start job").click()
+    expect(page.locator(".field.invalid .error")).to_contain_text("Options must be a JSON object")
+    shot(page, artifacts, "06-job-form-errors")
+    page.get_by_label("Options").fill("")
+    page.get_by_role("button", name="Start job").click()
+    expect(page.get_by_role("heading", name="Job")).to_be_visible()
+    expect(page.locator("#job-progress-bar")).to_be_visible()
+    shot(page, artifacts, "07-job-running")
+
+    expect(page.get_by_role("heading", name="Result")).to_be_visible(timeout=180_000)
+    expect(page.locator("#job-progress [data-status]")).to_have_text("succeeded")
+    assert page.locator("#job-progress-bar").get_attribute("value") == "100"
+    marks = page.locator("pre.doc-text mark")
+    assert marks.count() > 0
+    links = page.locator("a[data-finding]")
+    last = links.nth(links.count() - 1)
+    number = last.get_attribute("data-finding")
+    last.click()
+    target = page.locator(f'mark[data-findings~="{number}"]').first
+    expect(target).to_have_class("active")
+    expect(target).to_be_in_viewport()
+    quote = page.locator("nav.findings li").nth(links.count() - 1).locator("q").inner_text()
+    assert " ".join(target.inner_text().split())[:20] in " ".join(quote.split())
+    shot(page, artifacts, "08-job-result")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download JSON").click()
+    download = download_info.value
+    body = json.loads(Path(download.path()).read_text())
+    assert body["output"]["connector"] == "legal" and body["spans_checked"] >= marks.count() > 0
+
+    nav(page, "Members").click()
+    expect(page.locator("tr", has_text=workspace.emails["viewer"])).to_be_visible()
+    shot(page, artifacts, "09-members")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to Portal One")).to_be_visible()
+
+
+def drop_file(page: Page, name: str, text: str) -> None:
+    """Drag a file onto the drop zone: a real `drop` event whose DataTransfer holds the file."""
+    transfer = page.evaluate_handle(
+        """([name, text]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([text], name, {type: "text/plain"}));
+            return transfer;
+        }""",
+        [name, text],
+    )
+    page.dispatch_event("[data-dropzone]", "dragenter", {"dataTransfer": transfer})
+    page.dispatch_event("[data-dropzone]", "drop", {"dataTransfer": transfer})
+
+
+def test_viewer_cannot_create_keys_and_sees_no_write_forms(
+    portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
+):
+    page = browser_page
+    sign_in(page, portal_server, workspace, "viewer")
+    expect(page.get_by_role("button", name="Upload")).to_have_count(0)
+    expect(nav(page, "API keys")).to_have_count(0)
+    page.goto(portal_server.url(workspace, "/api-keys"))
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    shot(page, artifacts, "10-viewer-api-keys-forbidden")
+    page.goto(portal_server.url(workspace, "/jobs"))
+    expect(page.get_by_role("button", name="Start job")).to_have_count(0)
+    page.goto(portal_server.url(workspace, "/members"))
+    expect(page.get_by_role("button", name="Send invitation")).to_have_count(0)
+    expect(page.get_by_role("button", name="Remove")).to_have_count(0)
+
+
+def test_a_member_of_another_workspace_gets_not_found(
+    portal_server: PortalServer, workspace: Workspace, other_workspace: Workspace, browser_page: Page
+):
+    page = browser_page
+    page.goto(portal_server.url(workspace, "/login"))
+    page.get_by_label("E-mail").fill(other_workspace.emails["owner"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    sign_in(page, portal_server, other_workspace, "owner")
+    response = page.goto(portal_server.url(other_workspace, "/jobs/job_doesnotexist"))
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
