@@ -46,6 +46,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every Redis key (cache, rate limits, broker queues) starts with this, so deployments can share a server.
+QUIRE_REDIS_PREFIX = env_str("QUIRE_REDIS_PREFIX", "quire")
 
 SHARED_APPS = [
     "tenants",  # first, so that its create_tenant command replaces django-tenants' own
@@ -108,7 +110,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "quire",
+        "KEY_PREFIX": QUIRE_REDIS_PREFIX,
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -173,6 +175,7 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env_str("QUIRE_BROKER_URL", REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("QUIRE_BROKER_VISIBILITY_TIMEOUT", 3600),
+    "global_keyprefix": f"{QUIRE_REDIS_PREFIX}:",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True

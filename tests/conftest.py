@@ -18,6 +18,7 @@ from tests.support import Api, WorkerProcess
 ROOT = Path(__file__).resolve().parent.parent
 STANDALONE = ("kernels", "inference", "connectors")
 _started_servers: list = []
+_test_database: list[str] = []
 
 
 def _needs_platform(config: pytest.Config) -> bool:
@@ -57,15 +58,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     _started_servers.extend(ensure_service_urls())
     base_db = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/") or "quire"
-    test_db = f"{base_db}_test"
+    test_db = f"{base_db}_test_{os.getpid()}"
     _recreate_database(os.environ["DATABASE_URL"], test_db)
+    _test_database.append(os.environ["DATABASE_URL"])
+    _test_database.append(test_db)
     os.environ["DATABASE_URL"] = _with_database(os.environ["DATABASE_URL"], test_db)
     os.environ["REDIS_URL"] = _with_redis_db(os.environ["REDIS_URL"], 15)
+    os.environ["QUIRE_REDIS_PREFIX"] = f"test{os.getpid()}"
     os.environ.setdefault("QUIRE_MEDIA_ROOT", str(ROOT / ".quire" / "test-media"))
 
-    import redis
-
-    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     import django
     from django.core.management import call_command
 
@@ -85,7 +86,24 @@ def _recreate_database(url: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def _drop_database(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for key in client.scan_iter(match=f"{os.environ['QUIRE_REDIS_PREFIX']}:*", count=1000):
+        client.delete(key)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _test_database:
+        from django.db import connections
+
+        connections.close_all()
+        _drop_database(*_test_database)
     for server in _started_servers:
         server.stop()
 

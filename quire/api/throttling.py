@@ -33,7 +33,7 @@ def _client(url: str) -> redis.Redis:
 def hit(key: str, limit: int, period: int) -> tuple[bool, int, int]:
     """Count one request against `key`. Returns (allowed, remaining, seconds until the window resets)."""
     window = int(time.time()) // period
-    redis_key = f"quire:rate:{key}:{window}"
+    redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:{key}:{window}"
     pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
     pipe.incr(redis_key)
     pipe.expire(redis_key, period + 1)

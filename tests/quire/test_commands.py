@@ -1,0 +1,29 @@
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.quire.documents_fixtures import CONTRACT, make_pdf
+
+
+def test_ingest_then_run_from_the_command_line(celery_worker, tenant_a, tmp_path, capsys):
+    (tmp_path / "nda.txt").write_text(CONTRACT)
+    (tmp_path / "deck.pdf").write_bytes(make_pdf(["Quarterly deck"]))
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    call_command("quire_ingest", str(tmp_path), "--tenant", tenant_a.tenant.slug, "--timeout", "120")
+    out = capsys.readouterr()
+    lines = dict(reversed(line.split("\t")) for line in out.out.strip().splitlines())
+    assert set(map(lambda p: p.rsplit("/", 1)[-1], lines)) == {"nda.txt", "deck.pdf"}
+    assert "skipped" in out.err
+    nda = next(doc for path, doc in lines.items() if path.endswith("nda.txt"))
+
+    call_command("quire_run", "legal", nda, "--tenant", tenant_a.tenant.slug, "--timeout", "120")
+    result = json.loads(capsys.readouterr().out)
+    assert result["connector"] == "legal" and result["answers"]["Governing Law"] == "Delaware"
+
+
+def test_run_reports_bad_input_clearly(tenant_a):
+    with pytest.raises(CommandError, match="Unknown connector"):
+        call_command("quire_run", "astrology", "doc_x", "--tenant", tenant_a.tenant.slug)
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("quire_run", "legal", "doc_x", "--tenant", "nobody")
