@@ -118,6 +118,17 @@ def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     quote = page.locator("nav.findings li").nth(links.count() - 1).locator("q").inner_text()
     assert " ".join(target.inner_text().split())[:20] in " ".join(quote.split())
     shot(page, artifacts, "08-job-result")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("nav.findings")).to_be_visible()
+    overflowing = page.evaluate(
+        """() => [...document.querySelectorAll('main *, header *')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                         && !e.closest('.table-wrap, pre'))
+            .map(e => e.tagName + '.' + e.className)"""
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, overflowing
+    shot(page, artifacts, "08-job-result-narrow")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download JSON").click()
@@ -176,3 +187,37 @@ def test_a_member_of_another_workspace_gets_not_found(
     response = page.goto(portal_server.url(other_workspace, "/jobs/job_doesnotexist"))
     assert response.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+
+
+def serious_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
+    )
+    assert result["passes"], "axe checked nothing"
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_pages_pass_axe_wcag_a_and_aa(portal_server: PortalServer, workspace: Workspace, browser_page: Page):
+    page = browser_page
+    page.goto(portal_server.url(workspace, "/login"))
+    found = {"/login": serious_violations(page)}
+    sign_in(page, portal_server, workspace, "owner")
+    paths = ["/", "/documents", "/jobs", "/api-keys", "/members", "/password-reset"]
+    page.goto(portal_server.url(workspace, "/documents"))
+    if page.locator("table a").count():
+        paths.append(page.locator("table a").first.get_attribute("href"))
+    page.goto(portal_server.url(workspace, "/jobs"))
+    if page.locator("table a").count():
+        paths.append(page.locator("table a").first.get_attribute("href"))
+    for path in paths:
+        page.goto(portal_server.url(workspace, path))
+        found[path] = serious_violations(page)
+    assert not any(found.values()), {path: v for path, v in found.items() if v}
