@@ -173,6 +173,6 @@ def paged_decode_attention(
         partial_out, partial_max, partial_sum, out,
         partial_out.stride(0), partial_out.stride(1), partial_out.stride(2), partial_max.stride(0),
         partial_max.stride(1), out.stride(0), out.stride(1), num_splits,
-        HEAD_DIM=head_dim, SPLITS_PAD=triton.next_power_of_2(num_splits),
+        HEAD_DIM=head_dim, SPLITS_PAD=max(2, triton.next_power_of_2(num_splits)),
     )  # fmt: skip
     return out

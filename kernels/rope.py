@@ -59,6 +59,6 @@ def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None
     _rope_kernel[(q.shape[0],)](
         q, k, positions, inv_freq.to(q.device), float(scaling),
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), q.shape[1], k.shape[1],
-        HALF=half, HALF_PAD=triton.next_power_of_2(half),
-        Q_HEADS_PAD=triton.next_power_of_2(q.shape[1]), K_HEADS_PAD=triton.next_power_of_2(k.shape[1]),
+        HALF=half, HALF_PAD=max(2, triton.next_power_of_2(half)),
+        Q_HEADS_PAD=max(2, triton.next_power_of_2(q.shape[1])), K_HEADS_PAD=max(2, triton.next_power_of_2(k.shape[1])),
     )  # fmt: skip
