@@ -258,7 +258,7 @@ def bench_decode(
                         tables,
                         lens,
                         softmax_scale=head_dim**-0.5,
-                        max_context_len=context,
+                        max_context_len=tables.shape[1] * page,
                     )
                 )
             )

@@ -3,7 +3,8 @@
 One program takes one KV head of one sequence and one slice of its context: it walks the block table,
 gathers ``BLOCK_N`` cached tokens at a time and attends with all the query heads that share the KV head
 (GQA), so every cached byte is read once per step. Each slice leaves a partial (max, sum, output); a second
-kernel merges the slices of a sequence. Long contexts are split so that the GPU has enough programs.
+kernel merges the slices of a sequence. Every sequence's own context is cut into the same number of equal
+slices, so short and long sequences keep every program busy and the launch reads no length on the host.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ def _paged_decode_split_kernel(
     Q, K_cache, V_cache, block_tables, context_lens, partial_out, partial_max, partial_sum,
     stride_qb, stride_qh, stride_kb, stride_ks, stride_kh, stride_vb, stride_vs, stride_vh, stride_bt,
     stride_pb, stride_ph, stride_ps, stride_mb, stride_mh,
-    scale_log2, split_len,
-    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE_SIZE: tl.constexpr,
+    scale_log2, max_context_len,
+    NUM_SPLITS: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE_SIZE: tl.constexpr,
     BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
     batch = tl.program_id(0)
     kv_head = tl.program_id(1)
     split = tl.program_id(2)
-    context_len = tl.load(context_lens + batch)
+    context_len = tl.minimum(tl.load(context_lens + batch), max_context_len)
+    split_len = tl.cdiv(tl.cdiv(context_len, NUM_SPLITS), BLOCK_N) * BLOCK_N
     start = split * split_len
     stop = tl.minimum(context_len, start + split_len)
 
@@ -120,14 +122,13 @@ def _paged_decode_merge_kernel(
     tl.store(O + batch * stride_ob + head * stride_oh + offs_d, out.to(O.dtype.element_ty))
 
 
-def _split_plan(batch: int, n_kv_heads: int, max_context_len: int, block_n: int, device: torch.device) -> int:
-    """Tokens per split: enough splits that batch x kv_heads x splits fills the GPU about four times over."""
+def _num_splits(batch: int, n_kv_heads: int, max_context_len: int, block_n: int, device: torch.device) -> int:
+    """Slices per sequence: enough that batch x kv_heads x slices fills the GPU about four times over."""
     if device.type != "cuda":
-        return triton.cdiv(max_context_len, block_n) * block_n
+        return 1
     target_programs = 4 * torch.cuda.get_device_properties(device).multi_processor_count
-    wanted = max(1, triton.cdiv(target_programs, batch * n_kv_heads))
-    splits = max(1, min(wanted, triton.cdiv(max_context_len, 512)))
-    return triton.cdiv(triton.cdiv(max_context_len, splits), block_n) * block_n
+    wanted = triton.cdiv(target_programs, batch * n_kv_heads)
+    return max(1, min(wanted, triton.cdiv(max_context_len, 4 * block_n)))
 
 
 def paged_decode_attention(
@@ -139,9 +140,10 @@ def paged_decode_attention(
     *,
     softmax_scale: float,
     max_context_len: int,
-    split_len: int | None = None,
+    num_splits: int | None = None,
 ) -> Tensor:
-    """``split_len`` (a multiple of the token tile) overrides the tokens per split-K slice."""
+    """``max_context_len`` bounds every context length (the kernel clamps to it, so the block table is never
+    read past it); each sequence's context is cut into ``num_splits`` equal slices (planned when None)."""
     q, k_cache, v_cache = (last_dim_contiguous(x) for x in (q, k_cache, v_cache))
     block_tables = block_tables if block_tables.stride(1) == 1 else block_tables.contiguous()
     batch, n_heads, head_dim = q.shape
@@ -151,11 +153,10 @@ def paged_decode_attention(
     if batch == 0 or max_context_len == 0:
         return out
     block_n = 16 if interpreting() else 64
-    if split_len is None:
-        split_len = _split_plan(batch, n_kv_heads, max_context_len, block_n, q.device)
-    elif split_len <= 0 or split_len % block_n:
-        raise ValueError(f"split_len must be a positive multiple of {block_n}, got {split_len}")
-    num_splits = triton.cdiv(max_context_len, split_len)
+    if num_splits is None:
+        num_splits = _num_splits(batch, n_kv_heads, max_context_len, block_n, q.device)
+    elif num_splits <= 0:
+        raise ValueError(f"num_splits must be positive, got {num_splits}")
     partial_out = torch.empty(batch, n_heads, num_splits, head_dim, dtype=torch.float32, device=q.device)
     partial_max = torch.empty(batch, n_heads, num_splits, dtype=torch.float32, device=q.device)
     partial_sum = torch.empty(batch, n_heads, num_splits, dtype=torch.float32, device=q.device)
@@ -164,8 +165,8 @@ def paged_decode_attention(
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), block_tables.stride(0),
         partial_out.stride(0), partial_out.stride(1), partial_out.stride(2), partial_max.stride(0),
-        partial_max.stride(1), softmax_scale * LOG2_E, split_len,
-        GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim, PAGE_SIZE=page_size,
+        partial_max.stride(1), softmax_scale * LOG2_E, max_context_len,
+        NUM_SPLITS=num_splits, GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim, PAGE_SIZE=page_size,
         BLOCK_N=block_n, DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
         num_warps=4, num_stages=2,
     )  # fmt: skip

@@ -95,7 +95,7 @@ CASES = {
         paged_decode._paged_decode_split_kernel,
         {"Q": BF16, "K_cache": BF16, "V_cache": BF16, "block_tables": "*i32", "context_lens": "*i32",
          "partial_out": "*fp32", "partial_max": "*fp32", "partial_sum": "*fp32"},
-        {"GROUP": 4, "GROUP_PAD": 16, "HEAD_DIM": 128, "PAGE_SIZE": 16, "BLOCK_N": 64, "DOT_FP32": False,
+        {"NUM_SPLITS": 3, "GROUP": 4, "GROUP_PAD": 16, "HEAD_DIM": 128, "PAGE_SIZE": 16, "BLOCK_N": 64, "DOT_FP32": False,
          "PRECISION": "tf32"},
         floats=("scale_log2",), num_stages=2,
     ),

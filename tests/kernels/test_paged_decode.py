@@ -40,9 +40,9 @@ def test_paged_decode_matches_reference(triton_backend, dtype, group):
 
 
 @pytest.mark.parametrize(
-    ("dtype", "head_dim", "split_len"), [(torch.float16, 128, 32), (torch.bfloat16, 64, 16)]
+    ("dtype", "head_dim", "num_splits"), [(torch.float16, 128, 3), (torch.bfloat16, 64, 8)]
 )
-def test_paged_decode_split_k_merges_the_slices(triton_backend, dtype, head_dim, split_len):
+def test_paged_decode_split_k_merges_the_slices(triton_backend, dtype, head_dim, num_splits):
     from kernels.paged_decode import paged_decode_attention
 
     q, k_cache, v_cache, tables, lens = _paged_inputs(
@@ -55,8 +55,8 @@ def test_paged_decode_split_k_merges_the_slices(triton_backend, dtype, head_dim,
         tables,
         lens,
         softmax_scale=head_dim**-0.5,
-        max_context_len=100,
-        split_len=split_len,
+        max_context_len=tables.shape[1] * PAGE_SIZE,
+        num_splits=num_splits,
     )
     expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens)
     assert_close(out, expected, dtype)
@@ -67,3 +67,17 @@ def test_paged_decode_float32(triton_backend):
     out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens, softmax_scale=0.2)
     expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens, softmax_scale=0.2)
     assert_close(out, expected, torch.float32)
+
+
+def test_paged_decode_kernel_clamps_lengths_past_the_block_table(triton_backend):
+    from kernels.paged_decode import paged_decode_attention
+
+    q, k_cache, v_cache, tables, _ = _paged_inputs(8, [40, 20], 2, 1, 64, torch.float16, triton_backend)
+    capacity = tables.shape[1] * PAGE_SIZE
+    too_long = torch.tensor([capacity + 100, 20], dtype=torch.int32, device=triton_backend)
+    out = paged_decode_attention(
+        q, k_cache, v_cache, tables, too_long, softmax_scale=0.125, max_context_len=capacity
+    )
+    clamped = torch.tensor([capacity, 20], dtype=torch.int32, device=triton_backend)
+    expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, clamped, softmax_scale=0.125)
+    assert_close(out, expected, torch.float16)
