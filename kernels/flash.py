@@ -48,7 +48,7 @@ def _attend_block(
             visible = visible & (offs_n[None, :] > offs_m[:, None] + diag - window)
         s = tl.where(visible, s, float("-inf"))
     m_new = tl.maximum(m_i, tl.max(s, 1))
-    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new) if MASKED else m_new
     alpha = tl.math.exp2(m_i - m_safe)
     p = tl.math.exp2(s - m_safe[:, None])
     l_i = l_i * alpha + tl.sum(p, 1)

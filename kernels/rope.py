@@ -1,13 +1,17 @@
 """Rotary position embedding applied in place to Q and K (rotate-half convention, as transformers' Llama).
 
-The host computes the inverse frequencies and the cos/sin scaling once per call from the ``RopeSpec``
-(``dynamic`` NTK and ``longrope`` read the sequence length as ``max(positions) + 1``); the kernel builds the
-angles in float32, rotates the first ``rotary_dim`` dims of every Q and K head of a token, and leaves the
-rest of the head untouched.
+The inverse frequencies and the cos/sin scaling come from the ``RopeSpec`` and are kept on the device per
+(spec, device), so a call reads nothing back from the GPU; only ``dynamic`` NTK and ``longrope``, whose
+frequencies depend on the sequence length (``max(positions) + 1``), read that one number on the host. The
+kernel builds the angles in float32, rotates the first ``rotary_dim`` dims of every Q and K head of a token,
+and leaves the rest of the head untouched.
 """
 
 from __future__ import annotations
 
+import functools
+
+import torch
 import triton
 import triton.language as tl
 from torch import Tensor
@@ -50,14 +54,23 @@ def _rope_kernel(
     _rotate_heads(K, token, stride_kt, stride_kh, n_k_heads, cos, sin, offs_f, HALF, K_HEADS_PAD)
 
 
+LENGTH_DEPENDENT_TYPES = ("dynamic", "longrope")
+
+
+@functools.lru_cache(maxsize=64)
+def _frequencies_on(spec: RopeSpec, seq_len: int, device: torch.device) -> tuple[Tensor, float]:
+    inv_freq, scaling = spec.inv_freq(seq_len)
+    return inv_freq.to(device), float(scaling)
+
+
 def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None:
     if q.stride(-1) != 1 or k.stride(-1) != 1:
         raise ValueError("the Triton RoPE rotates in place and needs q and k contiguous in head_dim")
-    seq_len = int(positions.max().item()) + 1
-    inv_freq, scaling = spec.inv_freq(seq_len)
+    seq_len = int(positions.max().item()) + 1 if spec.rope_type in LENGTH_DEPENDENT_TYPES else 0
+    inv_freq, scaling = _frequencies_on(spec, seq_len, q.device)
     half = spec.rotary_dim // 2
     _rope_kernel[(q.shape[0],)](
-        q, k, positions, inv_freq.to(q.device), float(scaling),
+        q, k, positions, inv_freq, scaling,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), q.shape[1], k.shape[1],
         HALF=half, HALF_PAD=max(2, triton.next_power_of_2(half)),
         Q_HEADS_PAD=max(2, triton.next_power_of_2(q.shape[1])), K_HEADS_PAD=max(2, triton.next_power_of_2(k.shape[1])),
