@@ -41,7 +41,9 @@ def _block_mean_kernel(
         offs_t = tile + tl.arange(0, TILE)
         rows = (start + first + offs_t).to(tl.int64)
         x = tl.load(
-            X + rows[:, None] * stride_xt + head * stride_xh + offs_d[None, :], mask=offs_t[:, None] < count
+            X + rows[:, None] * stride_xt + head * stride_xh + offs_d[None, :],
+            mask=offs_t[:, None] < count,
+            other=0.0,
         )
         total += tl.sum(x.to(tl.float32), 0)
     mean = total / tl.maximum(count, 1).to(tl.float32)
@@ -73,7 +75,9 @@ def _block_gate_kernel(
         for tile in range(0, q_block + 1, KB_TILE):
             offs_kb = tile + tl.arange(0, KB_TILE)
             pk = tl.load(
-                k_base + offs_kb[:, None] * stride_kn + offs_d[None, :], mask=offs_kb[:, None] <= q_block
+                k_base + offs_kb[:, None] * stride_kn + offs_d[None, :],
+                mask=offs_kb[:, None] <= q_block,
+                other=0.0,
             )
             scores = tl.sum(pk * pq[None, :], 1)
             scores = tl.where(offs_kb == q_block, float("inf"), scores)
