@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from kernels import _checks, reference
+from kernels._triton_utils import interpreting
 from kernels.rope_spec import RopeSpec
 
 __all__ = [
@@ -48,13 +49,12 @@ def backend(*tensors: Tensor) -> Backend:
 def _use_triton(*tensors: Tensor) -> bool:
     if backend(*tensors) != "triton":
         return False
-    interpreting = os.environ.get("TRITON_INTERPRET", "") in ("1", "true", "True")
-    if not interpreting and not all(t.is_cuda for t in tensors):
+    if not interpreting() and not all(t.is_cuda for t in tensors):
         raise ValueError("the Triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
     try:
         import triton  # noqa: F401
     except ImportError as error:
-        raise ValueError("the Triton backend needs the 'triton' package (pip install .[gpu])") from error
+        raise RuntimeError("the Triton backend needs the 'triton' package (pip install .[gpu])") from error
     return True
 
 
