@@ -176,6 +176,9 @@ CELERY_BROKER_URL = env_str("QUIRE_BROKER_URL", REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("QUIRE_BROKER_VISIBILITY_TIMEOUT", 3600),
     "global_keyprefix": f"{QUIRE_REDIS_PREFIX}:",
+    # Sweep for tasks past their visibility timeout every N seconds (kombu's default scans every 100 s).
+    "unacked_restore_interval": env_int("QUIRE_BROKER_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": 1,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True

@@ -52,8 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QUIRE_ENV", "test")
     os.environ.setdefault("QUIRE_LOG_FORMAT", "text")
     os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("QUIRE_BROKER_VISIBILITY_TIMEOUT", "8")
-    os.environ.setdefault("QUIRE_JOB_LEASE_SECONDS", "4")
+    os.environ.setdefault("QUIRE_BROKER_VISIBILITY_TIMEOUT", "30")
+    os.environ.setdefault("QUIRE_JOB_LEASE_SECONDS", "6")
+    os.environ.setdefault("QUIRE_BROKER_RESTORE_INTERVAL", "2")
     from quire.services import ensure_service_urls
 
     _started_servers.extend(ensure_service_urls())

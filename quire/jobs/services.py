@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from quire.documents.models import Document, DocumentStatus
@@ -103,24 +104,58 @@ def _claim(job_id: str) -> Job | None:
         return job
 
 
+class _LeaseKeeper(threading.Thread):
+    """Renews the running attempt's lease every third of its length, whatever the connector is doing;
+    notices when the job was canceled or taken over."""
+
+    def __init__(self, job: Job):
+        super().__init__(name=f"lease-{job.pk}", daemon=True)
+        self.job, self.tenant = job, connection.tenant
+        self.stop_event, self.lost = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection as thread_connection
+
+        thread_connection.set_tenant(self.tenant)
+        try:
+            while not self.stop_event.wait(settings.QUIRE_JOB_LEASE_SECONDS / 3):
+                if not _renew(self.job):
+                    self.lost.set()
+                    return
+        finally:
+            thread_connection.close()
+
+    def __enter__(self) -> _LeaseKeeper:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self.join()
+
+
+def _renew(job: Job, **fields) -> bool:
+    return bool(
+        Job.objects.filter(pk=job.pk, attempt=job.attempt, status=JobStatus.RUNNING).update(
+            lease_until=timezone.now() + _lease(), **fields
+        )
+    )
+
+
 @dataclass
 class _ProgressReporter:
     job: Job
-    last: float = 0.0
+    keeper: _LeaseKeeper | None = None
+    last: float = field(default=0.0)
 
     def __call__(self, fraction: float, stage: str) -> None:
+        if self.keeper is not None and self.keeper.lost.is_set():
+            raise JobCanceled(self.job.pk)
         now = time.monotonic()
         if now - self.last < PROGRESS_INTERVAL_S and fraction < 1.0:
             return
         self.last = now
-        updated = Job.objects.filter(
-            pk=self.job.pk, attempt=self.job.attempt, status=JobStatus.RUNNING
-        ).update(
-            progress=max(0.0, min(0.99, float(fraction))),
-            stage=stage[:80],
-            lease_until=timezone.now() + _lease(),
-        )
-        if not updated:
+        if not _renew(self.job, progress=max(0.0, min(0.99, float(fraction))), stage=stage[:80]):
             raise JobCanceled(self.job.pk)
 
 
@@ -140,14 +175,21 @@ def plan_job_context(documents: list[Document], *, plan_context_cap: int | None 
 def job_run(*, job_id: str) -> Job:
     """Run the job's connector and save its verified result. A second delivery of a finished job does nothing;
     a job whose worker died is taken over once its lease has run out."""
+    job = _claim(job_id)
+    if job is None:
+        return Job.objects.get(pk=job_id)
+    try:
+        with _LeaseKeeper(job) as keeper:
+            return _run_claimed(job, _ProgressReporter(job, keeper))
+    except JobCanceled:
+        return Job.objects.get(pk=job_id)
+
+
+def _run_claimed(job: Job, report: _ProgressReporter) -> Job:
     from connectors import Document as ConnectorDocument
     from connectors import run_connector
     from inference.client import InferenceClient
 
-    job = _claim(job_id)
-    if job is None:
-        return Job.objects.get(pk=job_id)
-    report = _ProgressReporter(job)
     try:
         report(0.01, "loading documents")
         documents = list(Document.objects.filter(pk__in=job.document_ids))
@@ -167,8 +209,6 @@ def job_run(*, job_id: str) -> Job:
         )
         report(0.99, "verifying spans")
         verified = verify_spans(output, {d.id: d.text for d in ordered})
-    except JobCanceled:
-        return Job.objects.get(pk=job_id)
     except ValueError as exc:
         return _finish_failed(job, "invalid_input", str(exc))
     return _finish_succeeded(job, verified, context)

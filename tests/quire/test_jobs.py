@@ -143,8 +143,8 @@ def test_verification_repairs_and_drops():
 
 def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
     """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
-    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open()][:8]
-    claims = [json.loads(line) for line in (SCIFACT / "claims.jsonl").open()][:10]
+    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open()][:6]
+    claims = [json.loads(line) for line in (SCIFACT / "claims.jsonl").open()][:3]
     doc_ids = [
         ready_document(
             api_a,
