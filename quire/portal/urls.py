@@ -21,6 +21,7 @@ urlpatterns = [
     path("documents/<str:document_id>", documents.document_detail, name="document"),
     path("documents/<str:document_id>/delete", documents.document_remove, name="document_delete"),
     path("jobs", jobs.job_list, name="jobs"),
+    path("jobs/table", jobs.job_table, name="job_table"),
     path("jobs/<str:job_id>", jobs.job_detail, name="job"),
     path("jobs/<str:job_id>/progress", jobs.job_progress, name="job_progress"),
     path("jobs/<str:job_id>/result.json", jobs.job_result_json, name="job_result_json"),

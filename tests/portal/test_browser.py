@@ -136,9 +136,19 @@ def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     body = json.loads(Path(download.path()).read_text())
     assert body["output"]["connector"] == "legal" and body["spans_checked"] >= marks.count() > 0
 
+    nav(page, "Jobs").click()
+    page.get_by_label("Connector").select_option("legal")
+    page.get_by_label("dropped-note.txt").check()
+    page.get_by_role("button", name="Start job").click()
+    second_job = page.url.rsplit("/", 1)[-1]
+    nav(page, "Jobs").click()
+    second_row = page.locator("tr", has_text=second_job)
+    expect(second_row.locator("[data-status]")).to_have_text("succeeded", timeout=180_000)
+    shot(page, artifacts, "09-jobs")
+
     nav(page, "Members").click()
     expect(page.locator("tr", has_text=workspace.emails["viewer"])).to_be_visible()
-    shot(page, artifacts, "09-members")
+    shot(page, artifacts, "10-members")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to Portal One")).to_be_visible()
 
@@ -166,7 +176,7 @@ def test_viewer_cannot_create_keys_and_sees_no_write_forms(
     expect(nav(page, "API keys")).to_have_count(0)
     page.goto(portal_server.url(workspace, "/api-keys"))
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
-    shot(page, artifacts, "10-viewer-api-keys-forbidden")
+    shot(page, artifacts, "11-viewer-api-keys-forbidden")
     page.goto(portal_server.url(workspace, "/jobs"))
     expect(page.get_by_role("button", name="Start job")).to_have_count(0)
     page.goto(portal_server.url(workspace, "/members"))

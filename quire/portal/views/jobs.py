@@ -56,8 +56,17 @@ def job_list(request: HttpRequest) -> HttpResponse:
             form.add_error(_rejection_field(exc.param), str(exc))
         else:
             return redirect("portal:job", job_id=job.id)
-    jobs = Job.objects.order_by("-created_at")[:PAGE_SIZE]
-    return page(request, "portal/jobs.html", {"form": form, "jobs": jobs}, status=400 if form.errors else 200)
+    return page(request, "portal/jobs.html", {"form": form, **_listing()}, status=400 if form.errors else 200)
+
+
+def _listing() -> dict:
+    jobs = list(Job.objects.order_by("-created_at")[:PAGE_SIZE])
+    return {"jobs": jobs, "polling": any(job.status not in TERMINAL for job in jobs)}
+
+
+@portal_page()
+def job_table(request: HttpRequest) -> HttpResponse:
+    return page(request, "portal/partials/job_list.html", _listing())
 
 
 def _documents_of(job: Job) -> dict[str, Document]:
