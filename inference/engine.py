@@ -41,6 +41,16 @@ class SamplingParams:
             raise ValueError("stop strings must be non-empty strings")
 
 
+def sparse_from_env() -> int:
+    """`QUIRE_SPARSE_FROM`: prompt length from which prefill uses block-sparse attention."""
+    text = os.environ.get("QUIRE_SPARSE_FROM", "").strip()
+    if not text:
+        return DEFAULT_SPARSE_FROM
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"QUIRE_SPARSE_FROM must be a positive integer, got {text!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     block_size: int = 16
@@ -49,9 +59,7 @@ class EngineConfig:
     max_num_seqs: int = 64
     max_num_batched_tokens: int = 8192
     max_model_len: int | None = None
-    sparse_from: int = field(
-        default_factory=lambda: int(os.environ.get("QUIRE_SPARSE_FROM", DEFAULT_SPARSE_FROM))
-    )
+    sparse_from: int = field(default_factory=lambda: sparse_from_env())
     sparse_block_size: int = 64
     sparse_top_k: int = 8
 
@@ -65,6 +73,8 @@ class EngineConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.sparse_block_size % 16:
+            raise ValueError(f"sparse_block_size must be a multiple of 16, got {self.sparse_block_size}")
         if self.num_blocks is not None and self.num_blocks < 1:
             raise ValueError(f"num_blocks must be positive, got {self.num_blocks}")
 

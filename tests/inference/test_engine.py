@@ -181,6 +181,16 @@ def test_sampling_params_and_engine_config_validate():
         SamplingParams(temperature=-1)
     with pytest.raises(ValueError, match="block_size"):
         EngineConfig(block_size=0)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        EngineConfig(sparse_block_size=24)
+
+
+def test_sparse_threshold_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("QUIRE_SPARSE_FROM", "4096")
+    assert EngineConfig().sparse_from == 4096
+    monkeypatch.setenv("QUIRE_SPARSE_FROM", "lots")
+    with pytest.raises(ValueError, match="QUIRE_SPARSE_FROM"):
+        EngineConfig()
 
 
 def test_block_allocator_hands_out_and_takes_back():
