@@ -101,6 +101,7 @@ class Sequence:
     emitted_chars: int = 0
     first_token_time: float | None = None
     preemptions: int = 0
+    num_computed: int = 0
 
     @property
     def num_tokens(self) -> int:
@@ -109,6 +110,23 @@ class Sequence:
     @property
     def all_ids(self) -> list[int]:
         return self.prompt_ids + self.output_ids
+
+
+@dataclass(frozen=True)
+class PrefillChunk:
+    """Prompt positions `start .. start + length` of a sequence, computed in one step."""
+
+    sequence: Sequence
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    @property
+    def completes_prompt(self) -> bool:
+        return self.end == self.sequence.num_tokens
 
 
 @dataclass
@@ -234,14 +252,13 @@ class Engine:
 
     def step(self) -> list[StepOutput]:
         outputs, self._pending_outputs = self._pending_outputs, []
-        prefills, decodes = self._schedule()
+        chunks, decodes = self._schedule()
         outputs.extend(self._pending_outputs)
         self._pending_outputs = []
-        if not prefills and not decodes:
+        if not chunks and not decodes:
             return outputs
-        dense = [seq for seq in prefills if seq.num_tokens < self.config.sparse_from]
-        sparse = [seq for seq in prefills if seq.num_tokens >= self.config.sparse_from]
-        ordered = dense + sparse + decodes
+        dense = [chunk for chunk in chunks if not self._is_sparse(chunk.sequence)]
+        sparse = [chunk for chunk in chunks if self._is_sparse(chunk.sequence)]
         batch = self._layout(dense, sparse, decodes)
         logits = self.model.forward(
             batch,
@@ -249,17 +266,22 @@ class Engine:
             sparse_block_size=self.config.sparse_block_size,
             sparse_top_k=self.config.sparse_top_k,
         )
+        for chunk in dense + sparse:
+            chunk.sequence.num_computed = chunk.end
+        for sequence in decodes:
+            sequence.num_computed += 1
+        sampled = [chunk.sequence for chunk in dense + sparse if chunk.completes_prompt] + decodes
         next_tokens = sample_next_tokens(
             logits,
-            [seq.params.temperature for seq in ordered],
-            [seq.params.top_p for seq in ordered],
-            [seq.generator for seq in ordered],
+            [seq.params.temperature for seq in sampled],
+            [seq.params.top_p for seq in sampled],
+            [seq.generator for seq in sampled],
         )
         self.stats["steps"] += 1
-        self.stats["prefill_tokens"] += sum(seq.num_tokens for seq in prefills)
+        self.stats["prefill_tokens"] += sum(chunk.length for chunk in chunks)
         self.stats["decode_tokens"] += len(decodes)
         now = time.perf_counter()
-        for sequence, token in zip(ordered, next_tokens, strict=True):
+        for sequence, token in zip(sampled, next_tokens, strict=True):
             if sequence.first_token_time is None:
                 sequence.first_token_time = now
             outputs.append(self._append_token(sequence, token))
@@ -292,12 +314,23 @@ class Engine:
         if sequence is not None and sequence.status is SequenceStatus.FINISHED:
             del self.requests[request_id]
 
-    def _schedule(self) -> tuple[list[Sequence], list[Sequence]]:
+    def _is_sparse(self, sequence: Sequence) -> bool:
+        return sequence.num_tokens >= self.config.sparse_from
+
+    def _schedule(self) -> tuple[list[PrefillChunk], list[Sequence]]:
+        """Decodes first, then the next chunks of prompts under way, then new prompts, within the budget.
+
+        Dense prompts are cut into chunks that fit the step's token budget; a prompt long enough for
+        block-sparse attention is prefilled whole, alone among prefills.
+        """
         allocator = self.cache.allocator
         preempted = False
         decodes: list[Sequence] = []
         for sequence in list(self.running):
-            if sequence.status is not SequenceStatus.RUNNING:
+            if (
+                sequence.status is not SequenceStatus.RUNNING
+                or sequence.num_tokens - sequence.num_computed > 1
+            ):
                 continue
             needed = self.cache.blocks_needed(sequence.num_tokens) - len(sequence.blocks)
             while needed > allocator.num_free:
@@ -318,13 +351,22 @@ class Engine:
             if needed:
                 sequence.blocks.extend(allocator.allocate(needed))
             decodes.append(sequence)
-        prefills: list[Sequence] = []
-        token_budget = self.config.max_num_batched_tokens - len(decodes)
+        budget = self.config.max_num_batched_tokens - len(decodes)
+        chunks: list[PrefillChunk] = []
+        for sequence in self.running:
+            remaining = sequence.num_tokens - sequence.num_computed
+            if remaining > 1 and budget > 0:
+                length = min(remaining, budget)
+                chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
+                budget -= length
         while self.waiting and not preempted:
             sequence = self.waiting[0]
-            if len(decodes) + len(prefills) >= self.config.max_num_seqs:
+            if len(self.running) >= self.config.max_num_seqs:
                 break
-            if sequence.num_tokens > token_budget and (prefills or decodes):
+            sparse = self._is_sparse(sequence)
+            if sparse and any(self._is_sparse(chunk.sequence) for chunk in chunks):
+                break
+            if (sparse and sequence.num_tokens > budget and chunks) or (not sparse and budget <= 0):
                 break
             needed = self.cache.blocks_needed(sequence.num_tokens)
             if needed > allocator.num_free:
@@ -332,16 +374,19 @@ class Engine:
             self.waiting.popleft()
             sequence.blocks = allocator.allocate(needed)
             sequence.status = SequenceStatus.RUNNING
+            sequence.num_computed = 0
             self.running.append(sequence)
-            prefills.append(sequence)
-            token_budget -= sequence.num_tokens
-        return prefills, decodes
+            length = sequence.num_tokens if sparse else min(sequence.num_tokens, budget)
+            chunks.append(PrefillChunk(sequence, 0, length))
+            budget -= length
+        return chunks, decodes
 
     def _preempt(self, sequence: Sequence) -> None:
         """Recompute preemption: drop the sequence's cache blocks; it prefills prompt and output again later."""
         self.running.remove(sequence)
         self.cache.allocator.free(sequence.blocks)
         sequence.blocks = []
+        sequence.num_computed = 0
         sequence.status = SequenceStatus.WAITING
         sequence.preemptions += 1
         self.stats["preemptions"] += 1
@@ -353,56 +398,67 @@ class Engine:
         else:
             self.waiting.insert(position, sequence)
 
-    def _layout(self, dense: list[Sequence], sparse: list[Sequence], decodes: list[Sequence]) -> BatchLayout:
+    def _layout(
+        self, dense: list[PrefillChunk], sparse: list[PrefillChunk], decodes: list[Sequence]
+    ) -> BatchLayout:
         block_size = self.cache.block_size
         input_ids: list[int] = []
         positions: list[int] = []
         slots: list[int] = []
         logits_indices: list[int] = []
+        bounds: list[tuple[int, int]] = []
 
-        def cu_seqlens(group: list[Sequence]) -> tuple[torch.Tensor, int]:
-            lengths = [seq.num_tokens for seq in group]
-            offsets = [0, *itertools.accumulate(lengths)]
-            return torch.tensor(offsets, dtype=torch.int32), max(lengths, default=0)
+        def slot(sequence: Sequence, position: int) -> int:
+            return sequence.blocks[position // block_size] * block_size + position % block_size
 
-        for sequence in dense + sparse:
-            tokens = sequence.all_ids
-            input_ids.extend(tokens)
-            positions.extend(range(len(tokens)))
-            slots.extend(
-                sequence.blocks[position // block_size] * block_size + position % block_size
-                for position in range(len(tokens))
-            )
-            logits_indices.append(len(input_ids) - 1)
+        def offsets(lengths: list[int]) -> torch.Tensor:
+            return torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32, device=device)
+
+        device = self.model.device
+        for chunk in dense + sparse:
+            sequence = chunk.sequence
+            start = len(input_ids)
+            input_ids.extend(sequence.all_ids[chunk.start : chunk.end])
+            positions.extend(range(chunk.start, chunk.end))
+            slots.extend(slot(sequence, position) for position in range(chunk.start, chunk.end))
+            bounds.append((start, len(input_ids)))
+            if chunk.completes_prompt:
+                logits_indices.append(len(input_ids) - 1)
         for sequence in decodes:
             position = sequence.num_tokens - 1
-            input_ids.append(sequence.output_ids[-1])
+            input_ids.append(sequence.output_ids[-1] if sequence.output_ids else sequence.prompt_ids[-1])
             positions.append(position)
-            slots.append(sequence.blocks[position // block_size] * block_size + position % block_size)
+            slots.append(slot(sequence, position))
+            bounds.append((len(input_ids) - 1, len(input_ids)))
             logits_indices.append(len(input_ids) - 1)
+        context_slots = None
+        if any(chunk.start > 0 for chunk in dense):
+            context_slots = torch.tensor(
+                [slot(chunk.sequence, position) for chunk in dense for position in range(chunk.end)],
+                dtype=torch.long,
+                device=device,
+            )
         max_blocks = max((len(seq.blocks) for seq in decodes), default=0)
         block_tables = torch.zeros((len(decodes), max_blocks), dtype=torch.int32)
         for row, sequence in enumerate(decodes):
             block_tables[row, : len(sequence.blocks)] = torch.tensor(sequence.blocks, dtype=torch.int32)
-        ends = [index + 1 for index in logits_indices]
-        starts = [0, *ends[:-1]]
-        device = self.model.device
-        dense_cu, dense_max = cu_seqlens(dense)
-        sparse_cu, sparse_max = cu_seqlens(sparse)
         return BatchLayout(
             input_ids=torch.tensor(input_ids, dtype=torch.long, device=device),
             positions=torch.tensor(positions, dtype=torch.long, device=device),
             slots=torch.tensor(slots, dtype=torch.long, device=device),
-            dense_cu_seqlens=dense_cu.to(device),
-            dense_max_len=dense_max,
-            sparse_cu_seqlens=sparse_cu.to(device),
-            sparse_max_len=sparse_max,
+            dense_cu_seqlens=offsets([chunk.length for chunk in dense]),
+            dense_max_len=max((chunk.length for chunk in dense), default=0),
+            dense_cu_seqlens_k=offsets([chunk.end for chunk in dense]),
+            dense_max_len_k=max((chunk.end for chunk in dense), default=0),
+            dense_context_slots=context_slots,
+            sparse_cu_seqlens=offsets([chunk.length for chunk in sparse]),
+            sparse_max_len=max((chunk.length for chunk in sparse), default=0),
             decode_block_tables=block_tables.to(device),
             decode_context_lens=torch.tensor(
                 [seq.num_tokens for seq in decodes], dtype=torch.int32, device=device
             ),
             logits_indices=torch.tensor(logits_indices, dtype=torch.long, device=device),
-            sequence_bounds=tuple(zip(starts, ends, strict=True)),
+            sequence_bounds=tuple(bounds),
         )
 
     def _append_token(self, sequence: Sequence, token: int) -> StepOutput:

@@ -71,3 +71,8 @@ class PagedKVCache:
         """Store `keys`/`values` `(tokens, n_kv_heads, head_dim)` at flat slot ids `block * block_size + offset`."""
         self.keys[layer].view(-1, *keys.shape[1:])[slots] = keys
         self.values[layer].view(-1, *values.shape[1:])[slots] = values
+
+    def read(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values `(tokens, n_kv_heads, head_dim)` stored at flat slot ids."""
+        shape = self.keys.shape[-2:]
+        return self.keys[layer].view(-1, *shape)[slots], self.values[layer].view(-1, *shape)[slots]

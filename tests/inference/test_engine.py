@@ -212,3 +212,38 @@ def test_cache_write_lands_in_block_slots(loaded):
     cache.write(0, torch.tensor([5, 0]), keys, keys * 2)
     torch.testing.assert_close(cache.keys[0, 2, 1], keys[0])
     torch.testing.assert_close(cache.values[0, 0, 0], keys[1] * 2)
+
+
+@pytest.mark.parametrize("token_budget", [5, 8, 13])
+def test_chunked_prefill_under_a_small_token_budget_matches_alone(loaded, token_budget):
+    tokenizer = loaded[1]
+    prompts = [tokenizer.encode(text) for text in TEXTS]
+    params = SamplingParams(max_tokens=6, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=128, block_size=4, max_num_batched_tokens=token_budget)
+    results = engine.generate(prompts, params)
+    assert max(len(p) for p in prompts) > token_budget
+    prompt_tokens = sum(len(p) for p in prompts)
+    assert prompt_tokens - len(prompts) <= engine.stats["prefill_tokens"] <= prompt_tokens
+    assert engine.stats["steps"] >= prompt_tokens // token_budget
+    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
+    assert engine.num_free_blocks == 128
+
+
+def test_block_sparse_prompt_is_admitted_beside_running_decodes(loaded):
+    tokenizer = loaded[1]
+    engine = _engine(
+        loaded, num_blocks=64, block_size=4, max_num_batched_tokens=16, sparse_from=32, sparse_block_size=16
+    )
+    short = engine.add_request(tokenizer.encode(TEXTS[1]), SamplingParams(max_tokens=30, ignore_eos=True))
+    engine.step()
+    long_prompt = tokenizer.encode(TEXTS[2] * 2)
+    assert len(long_prompt) > 32
+    long = engine.add_request(long_prompt, SamplingParams(max_tokens=2, ignore_eos=True))
+    finished_at = {}
+    step = 1
+    while engine.has_work():
+        step += 1
+        for output in engine.step():
+            if output.finished:
+                finished_at[output.request_id] = step
+    assert finished_at[long] < finished_at[short]
