@@ -237,6 +237,9 @@ class OpenAIApi:
             raise _invalid("stop must be a string or a list of at most 4 strings", "stop")
         if payload.get("n", 1) != 1:
             raise _invalid("only n=1 is supported", "n")
+        for unsupported in ("logprobs", "top_logprobs", "echo", "tools", "functions"):
+            if payload.get(unsupported):
+                raise _invalid(f"{unsupported} is not supported by this server", unsupported)
         seed = payload.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise _invalid("seed must be an integer", "seed")

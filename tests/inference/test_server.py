@@ -221,3 +221,37 @@ def test_engine_failure_answers_500_and_service_keeps_serving(tiny_checkpoint, m
         assert api.service.snapshot()["free_blocks"] == 32
     finally:
         api.service.shutdown()
+
+
+def test_command_line_server_starts_and_answers(tiny_checkpoint):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inference.server", "--model", str(tiny_checkpoint), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None and health["status"] == "ok"
+        assert health["model"] == tiny_checkpoint.name
+        reply = httpx.post(
+            f"http://127.0.0.1:{port}/v1/completions", json={"prompt": "hello", "max_tokens": 2}, timeout=30
+        ).json()
+        assert reply["usage"]["completion_tokens"] <= 2
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
