@@ -254,7 +254,7 @@ class OpenAIApi:
         except ValueError as exc:
             raise _invalid(str(exc)) from exc
 
-    def _submit(self, prompt_ids: list[int], params: SamplingParams) -> RequestHandle:
+    def _submit(self, prompt_ids: list[int], params: SamplingParams, *, param: str) -> RequestHandle:
         try:
             return self.service.submit(prompt_ids, params)
         except QueueFullError as exc:
@@ -262,7 +262,7 @@ class OpenAIApi:
         except ServiceStopped as exc:
             raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
         except ValueError as exc:
-            raise _invalid(str(exc), "messages") from exc
+            raise _invalid(str(exc), param) from exc
 
     def _chat_completions(self, payload: dict[str, Any]) -> ApiResponse:
         model = self._check_model(payload)
@@ -315,7 +315,7 @@ class OpenAIApi:
     ) -> ApiResponse:
         stream = bool(payload.get("stream", False))
         stream_options = payload.get("stream_options") or {}
-        handle = self._submit(prompt_ids, params)
+        handle = self._submit(prompt_ids, params, param="messages" if chat else "prompt")
         completion_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         if stream:

@@ -100,6 +100,10 @@ def test_errors_have_openai_shape(client, server):
     with pytest.raises(openai.BadRequestError) as bad:
         client.completions.create(model="tiny-llama", prompt="hi", max_tokens=-1)
     assert bad.value.body["param"] == "max_tokens"
+    with pytest.raises(openai.BadRequestError) as too_long:
+        client.completions.create(model="tiny-llama", prompt=[5] * 300, max_tokens=2)
+    assert too_long.value.body["param"] == "prompt"
+    assert "context is 256 tokens" in too_long.value.body["message"]
     raw = httpx.post(server[0] + "/v1/chat/completions", content=b"{not json")
     assert raw.status_code == 400
     assert set(raw.json()["error"]) == {"message", "type", "param", "code"}
