@@ -1,7 +1,9 @@
 """Long-context attention ops: Triton kernels on CUDA, pure-PyTorch references elsewhere.
 
 Every op checks its inputs (``ValueError`` on a bad shape, dtype or device) and then runs the backend that
-``backend()`` picks. Tokens are packed along dim 0 as in flash-attn's varlen API.
+``backend()`` picks. Tokens are packed along dim 0 as in flash-attn's varlen API. The values inside
+``cu_seqlens`` and ``context_lens`` are checked too, except on CUDA when the call gives everything the launch
+needs (``max_seqlen`` with ``cu_seqlens``): reading them there would stall the host on every call.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import Tensor
 
 from kernels import _checks, reference
+from kernels._triton_utils import interpreting
 from kernels.rope_spec import RopeSpec
 
 __all__ = [
@@ -46,13 +49,12 @@ def backend(*tensors: Tensor) -> Backend:
 def _use_triton(*tensors: Tensor) -> bool:
     if backend(*tensors) != "triton":
         return False
-    interpreting = os.environ.get("TRITON_INTERPRET", "") in ("1", "true", "True")
-    if not interpreting and not all(t.is_cuda for t in tensors):
+    if not interpreting() and not all(t.is_cuda for t in tensors):
         raise ValueError("the Triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
     try:
         import triton  # noqa: F401
     except ImportError as error:
-        raise ValueError("the Triton backend needs the 'triton' package (pip install .[gpu])") from error
+        raise RuntimeError("the Triton backend needs the 'triton' package (pip install .[gpu])") from error
     return True
 
 
@@ -72,6 +74,11 @@ def _varlen(
         if max_seqlen is not None and max_seqlen < total:
             raise ValueError(f"max_seqlen {max_seqlen} is shorter than the single sequence ({total})")
         return _whole_batch(total, device), total
+    if device.type == "cuda" and max_seqlen is not None:
+        _checks.check_cu_seqlens_layout(name, cu_seqlens, device)
+        if isinstance(max_seqlen, bool) or not isinstance(max_seqlen, int) or max_seqlen < 0:
+            raise ValueError(f"max_seqlen for {name} must be a non-negative int, got {max_seqlen!r}")
+        return cu_seqlens, max_seqlen
     bounds = _checks.check_cu_seqlens(name, cu_seqlens, total, device)
     return cu_seqlens, _checks.resolve_max_seqlen(f"max_seqlen for {name}", max_seqlen, bounds)
 
@@ -241,6 +248,8 @@ def paged_decode_attention(
 
     k_cache, v_cache: (num_blocks, block_size, n_kv_heads, head_dim); block_tables int32
     (batch, max_blocks_per_seq); context_lens int32 (batch,). A sequence of length 0 gets zeros.
+    The values of ``context_lens`` are checked on the CPU only; on CUDA that would cost a host sync per call,
+    so there the kernel clamps each length to ``max_blocks_per_seq * block_size`` instead.
     """
     q = _checks.require_tensor("q", q, 3)
     k_cache = _checks.require_tensor("k_cache", k_cache, 4)
@@ -271,12 +280,13 @@ def paged_decode_attention(
             raise ValueError(f"{name} must be int32, got {tensor.dtype}")
         if tensor.shape[0] != q.shape[0]:
             raise ValueError(f"{name} has {tensor.shape[0]} rows, q has batch {q.shape[0]}")
-    lengths = context_lens.tolist()
     capacity = block_tables.shape[1] * k_cache.shape[1]
-    if any(n < 0 or n > capacity for n in lengths):
-        raise ValueError(f"context_lens must lie in 0..{capacity} (max_blocks_per_seq * block_size)")
-    if lengths and max(lengths) > 0 and k_cache.shape[0] == 0:
-        raise ValueError("the cache holds no blocks")
+    if not context_lens.is_cuda:
+        lengths = context_lens.tolist()
+        if any(n < 0 or n > capacity for n in lengths):
+            raise ValueError(f"context_lens must lie in 0..{capacity} (max_blocks_per_seq * block_size)")
+        if lengths and max(lengths) > 0 and k_cache.shape[0] == 0:
+            raise ValueError("the cache holds no blocks")
     scale = _scale(q, softmax_scale)
     if _use_triton(q, k_cache, v_cache):
         _checks.check_triton_head_dim(q.shape[2])

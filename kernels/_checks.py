@@ -59,16 +59,21 @@ def check_heads(n_heads: int, n_kv_heads: int) -> None:
         raise ValueError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv_heads})")
 
 
-def check_cu_seqlens(name: str, cu_seqlens: object, total: int, device: torch.device) -> list[int]:
-    """Validate a prefix-sum tensor and return its values (one device-to-host copy)."""
+def check_cu_seqlens_layout(name: str, cu_seqlens: object, device: torch.device) -> Tensor:
+    """Dtype, shape and device of a prefix-sum tensor, without reading its values."""
     cu = require_tensor(name, cu_seqlens, 1)
     if cu.dtype != torch.int32:
         raise ValueError(f"{name} must be int32, got {cu.dtype}")
     if cu.device != device:
         raise ValueError(f"{name} is on {cu.device}, the inputs on {device}")
-    bounds = cu.tolist()
-    if len(bounds) < 2:
-        raise ValueError(f"{name} needs at least 2 entries (batch + 1), got {len(bounds)}")
+    if cu.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 entries (batch + 1), got {cu.shape[0]}")
+    return cu
+
+
+def check_cu_seqlens(name: str, cu_seqlens: object, total: int, device: torch.device) -> list[int]:
+    """Validate a prefix-sum tensor and return its values (one device-to-host copy)."""
+    bounds = check_cu_seqlens_layout(name, cu_seqlens, device).tolist()
     if bounds[0] != 0 or bounds[-1] != total:
         raise ValueError(
             f"{name} must start at 0 and end at the token count {total}, got {bounds[0]}..{bounds[-1]}"

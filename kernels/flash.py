@@ -27,6 +27,7 @@ def _attend_block(
     MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
     BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
+    start_n = tl.multiple_of(start_n, BLOCK_N)
     offs_n = start_n + tl.arange(0, BLOCK_N)
     in_seq = offs_n < k_len
     if MASKED:
@@ -47,17 +48,33 @@ def _attend_block(
             visible = visible & (offs_n[None, :] > offs_m[:, None] + diag - window)
         s = tl.where(visible, s, float("-inf"))
     m_new = tl.maximum(m_i, tl.max(s, 1))
-    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new) if MASKED else m_new
     alpha = tl.math.exp2(m_i - m_safe)
     p = tl.math.exp2(s - m_safe[:, None])
     l_i = l_i * alpha + tl.sum(p, 1)
+    acc = acc * alpha[:, None]
     if DOT_FP32:
-        acc = acc * alpha[:, None] + tl.dot(p, v.to(tl.float32), input_precision="ieee")
+        acc = tl.dot(p, v.to(tl.float32), acc, input_precision="ieee")
     else:
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+        acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PRECISION)
     return acc, l_i, m_new
 
 
+def _autotune_configs() -> list[triton.Config]:
+    """Tile shapes tried on the GPU; the interpreter runs one small tile so tests cross many block edges."""
+    if interpreting():
+        return [triton.Config({"BLOCK_M": 16, "BLOCK_N": 16}, num_warps=4, num_stages=1)]
+    return [
+        triton.Config({"BLOCK_M": block_m, "BLOCK_N": block_n}, num_warps=warps, num_stages=stages)
+        for block_m, block_n, warps, stages in (
+            (128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 4), (64, 128, 4, 3),
+        )
+    ]  # fmt: skip
+
+
+@triton.autotune(
+    configs=_autotune_configs(), key=["HEAD_DIM", "CAUSAL", "HAS_WINDOW", "DOT_FP32", "PRECISION"]
+)
 @triton.jit
 def _attention_fwd_kernel(
     Q, K, V, O, LSE, cu_seqlens_q, cu_seqlens_k,
@@ -140,15 +157,6 @@ def _attention_fwd_kernel(
     tl.store(LSE + head * stride_lse_h + q_start + offs_m, lse, mask=row_ok)
 
 
-def _tile_config(head_dim: int, device: torch.device) -> tuple[int, int, int, int]:
-    """(BLOCK_M, BLOCK_N, num_warps, num_stages)."""
-    if interpreting() or device.type != "cuda":
-        return 16, 16, 4, 1
-    if head_dim <= 64:
-        return 128, 64, 4, 3
-    return 128, 64, 8, 3
-
-
 def launch_attention(
     q: Tensor,
     k: Tensor,
@@ -169,15 +177,16 @@ def launch_attention(
     if total_q == 0 or max_seqlen_q == 0:
         lse.fill_(-math.inf)
         return out.zero_(), lse
-    block_m, block_n, num_warps, num_stages = _tile_config(head_dim, q.device)
-    grid = (triton.cdiv(max_seqlen_q, block_m), batch, n_heads)
+
+    def grid(meta: dict) -> tuple[int, int, int]:
+        return (triton.cdiv(max_seqlen_q, meta["BLOCK_M"]), batch, n_heads)
+
     _attention_fwd_kernel[grid](
         q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         lse.stride(0), softmax_scale * LOG2_E, window or 0,
         GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, CAUSAL=causal, HAS_WINDOW=window is not None,
-        BLOCK_M=block_m, BLOCK_N=block_n, DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
-        num_warps=num_warps, num_stages=num_stages,
+        DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
     )  # fmt: skip
     return out, lse
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -18,14 +17,44 @@ from kernels.rope_spec import RopeSpec
 # Score elements (heads x query rows x keys) materialised at once by the chunked references.
 _CHUNK_ELEMENTS = 1 << 24
 
-KeyMask = Callable[[Tensor, Tensor], Tensor]
-
 
 def _sequence_bounds(cu_seqlens: Tensor | None, total: int) -> list[tuple[int, int]]:
     if cu_seqlens is None:
         return [(0, total)]
     bounds = cu_seqlens.tolist()
     return list(itertools.pairwise(bounds))
+
+
+def _masked_softmax_times(scores: Tensor, allowed: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+    """softmax(scores over the allowed keys) @ values, and the log-sum-exp; rows with no key give 0 and -inf."""
+    scores = scores.masked_fill(~allowed, -math.inf)
+    lse = torch.logsumexp(scores, dim=-1)
+    probs = torch.exp(scores - lse.nan_to_num(neginf=0.0)[..., None])
+    return torch.matmul(probs, values), lse
+
+
+# torch's CPU flash-attention kernel, which also returns the log-sum-exp; absent from some torch builds.
+_CPU_FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+
+
+def _attend_cpu_flash(
+    q: Tensor, k: Tensor, v: Tensor, scale: float, *, causal: bool
+) -> tuple[Tensor, Tensor]:
+    """``_attend`` through torch's CPU flash kernel, one KV head (and its query heads) at a time."""
+    n_heads, n_kv_heads = q.shape[1], k.shape[1]
+    group = n_heads // n_kv_heads
+    qf = q.float().permute(1, 0, 2)
+    kf = k.float().permute(1, 0, 2)
+    vf = v.float().permute(1, 0, 2)
+    outs, lses = [], []
+    for kv_head in range(n_kv_heads):
+        heads = slice(kv_head * group, (kv_head + 1) * group)
+        keys = kf[kv_head : kv_head + 1].expand(group, -1, -1)
+        values = vf[kv_head : kv_head + 1].expand(group, -1, -1)
+        out, lse = _CPU_FLASH(qf[None, heads], keys[None], values[None], 0.0, causal, scale=scale)
+        outs.append(out[0])
+        lses.append(lse[0])
+    return torch.cat(outs).permute(1, 0, 2), torch.cat(lses)
 
 
 def _attend(
@@ -36,12 +65,10 @@ def _attend(
     *,
     causal: bool,
     window: int | None = None,
-    key_mask: KeyMask | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Attention of one sequence: q (Lq, H, D), k/v (Lk, Hkv, D) -> out (Lq, H, D) float32, lse (H, Lq).
 
-    Query ``i`` sits at key position ``i + Lk - Lq`` (bottom-right alignment). ``key_mask(rows, cols)``
-    returns an extra (H or 1, rows, cols) boolean mask of allowed keys.
+    Query ``i`` sits at key position ``i + Lk - Lq`` (bottom-right alignment).
     """
     len_q, n_heads, head_dim = q.shape
     len_k, n_kv_heads, _ = k.shape
@@ -50,6 +77,13 @@ def _attend(
     lse = torch.full((n_heads, len_q), -math.inf, dtype=torch.float32, device=q.device)
     if len_q == 0 or len_k == 0:
         return out, lse
+    if (
+        _CPU_FLASH is not None
+        and q.device.type == "cpu"
+        and window is None
+        and (not causal or len_q == len_k)
+    ):
+        return _attend_cpu_flash(q, k, v, scale, causal=causal)
     offset = len_k - len_q
     qf = q.float().permute(1, 0, 2).reshape(n_kv_heads, group, len_q, head_dim)
     kf = k.float().permute(1, 0, 2)
@@ -71,15 +105,8 @@ def _attend(
             allowed &= cols[None, :] <= rows[:, None] + offset
         if window is not None:
             allowed &= cols[None, :] > rows[:, None] + offset - window
-        allowed = allowed.expand(n_heads, -1, -1)
-        if key_mask is not None:
-            allowed = allowed & key_mask(rows, cols)
-        allowed = allowed.reshape(n_kv_heads, group, stop - start, key_hi - key_lo)
         scores = torch.matmul(qf[:, :, start:stop], kf[:, None, key_lo:key_hi].transpose(-1, -2)) * scale
-        scores = scores.masked_fill(~allowed, -math.inf)
-        chunk_lse = torch.logsumexp(scores, dim=-1)
-        probs = torch.exp(scores - chunk_lse.nan_to_num(neginf=0.0)[..., None])
-        chunk_out = torch.matmul(probs, vf[:, None, key_lo:key_hi])
+        chunk_out, chunk_lse = _masked_softmax_times(scores, allowed, vf[:, None, key_lo:key_hi])
         out[start:stop] = chunk_out.reshape(n_heads, stop - start, head_dim).permute(1, 0, 2)
         lse[:, start:stop] = chunk_lse.reshape(n_heads, stop - start)
     return out, lse
@@ -197,6 +224,44 @@ def block_gate(
     return selected
 
 
+def _sparse_attend(q: Tensor, k: Tensor, v: Tensor, chosen: Tensor, block_size: int, scale: float):
+    """Causal attention of one sequence over the key blocks ``chosen`` (H, n_blocks, top_k) of each query block.
+
+    Each query block gathers only its selected key blocks, so the cost is ``n * top_k * block_size``.
+    """
+    length, n_heads, head_dim = q.shape
+    n_kv_heads = k.shape[1]
+    n_blocks = chosen.shape[1]
+    padded = n_blocks * block_size
+    k_blocks = torch.zeros(padded, n_kv_heads, head_dim, dtype=torch.float32, device=q.device)
+    v_blocks = torch.zeros_like(k_blocks)
+    k_blocks[:length] = k.float()
+    v_blocks[:length] = v.float()
+    k_blocks = k_blocks.reshape(n_blocks, block_size, n_kv_heads, head_dim)
+    v_blocks = v_blocks.reshape(n_blocks, block_size, n_kv_heads, head_dim)
+    kv_head = (torch.arange(n_heads, device=q.device) // (n_heads // n_kv_heads))[:, None]
+    in_block = torch.arange(block_size, device=q.device)
+    out = torch.zeros(length, n_heads, head_dim, dtype=torch.float32, device=q.device)
+    lse = torch.full((n_heads, length), -math.inf, dtype=torch.float32, device=q.device)
+    for block in range(n_blocks):
+        start, stop = block * block_size, min((block + 1) * block_size, length)
+        ids = chosen[:, block].long()
+        safe_ids = ids.clamp(min=0)
+        keys = k_blocks[safe_ids, :, kv_head, :].reshape(n_heads, -1, head_dim)
+        values = v_blocks[safe_ids, :, kv_head, :].reshape(n_heads, -1, head_dim)
+        key_pos = (safe_ids[..., None] * block_size + in_block).reshape(n_heads, 1, -1)
+        usable = (
+            ((ids >= 0) & (safe_ids <= block))[..., None].expand(-1, -1, block_size).reshape(n_heads, 1, -1)
+        )
+        query_pos = torch.arange(start, stop, device=q.device)[None, :, None]
+        allowed = usable & (key_pos <= query_pos)
+        scores = torch.matmul(q[start:stop].float().transpose(0, 1), keys.transpose(1, 2)) * scale
+        block_out, block_lse = _masked_softmax_times(scores, allowed, values)
+        out[start:stop] = block_out.transpose(0, 1)
+        lse[:, start:stop] = block_lse
+    return out, lse
+
+
 def block_sparse_attention_with_blocks(
     q: Tensor,
     k: Tensor,
@@ -213,16 +278,9 @@ def block_sparse_attention_with_blocks(
     lse = torch.empty(q.shape[1], q.shape[0], dtype=torch.float32, device=q.device)
     for index, (start, stop) in enumerate(_sequence_bounds(cu_seqlens, q.shape[0])):
         n_blocks = -(-(stop - start) // block_size)
-        chosen = selected[index, :, :n_blocks].long()
-        block_mask = torch.zeros(q.shape[1], n_blocks, n_blocks + 1, dtype=torch.bool, device=q.device)
-        block_mask.scatter_(-1, torch.where(chosen < 0, n_blocks, chosen), True)
-        block_mask = block_mask[..., :n_blocks]
-
-        def key_mask(rows: Tensor, cols: Tensor, block_mask: Tensor = block_mask) -> Tensor:
-            return block_mask[:, rows // block_size][:, :, cols // block_size]
-
-        seq_out, seq_lse = _attend(
-            q[start:stop], k[start:stop], v[start:stop], scale, causal=True, key_mask=key_mask
+        chosen = selected[index, :, :n_blocks]
+        seq_out, seq_lse = _sparse_attend(
+            q[start:stop], k[start:stop], v[start:stop], chosen, block_size, scale
         )
         out[start:stop] = seq_out.to(q.dtype)
         lse[:, start:stop] = seq_lse

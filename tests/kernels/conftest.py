@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,6 +9,31 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _poison_masked_loads_without_other() -> None:
+    """Masked-off lanes of a load without ``other`` are undefined on the GPU; the interpreter would give
+    zeros, which hides kernels that use them. Make them NaN (floats) or the largest value (integers)."""
+    try:
+        from triton.runtime import interpreter
+    except ImportError:
+        return
+    builder = interpreter.InterpreterBuilder
+    original = builder.create_masked_load
+
+    def create_masked_load(self, ptrs, mask, other, cache_policy, is_volatile):
+        if other is None:
+            dtype_tt = ptrs.get_element_ty()
+            dtype_np = interpreter._get_np_dtype(dtype_tt)
+            fill = np.nan if np.issubdtype(dtype_np, np.floating) else np.iinfo(dtype_np).max
+            other = interpreter.TensorHandle(np.full(ptrs.data.shape, fill, dtype=dtype_np), dtype_tt)
+        return original(self, ptrs, mask, other, cache_policy, is_volatile)
+
+    builder.create_masked_load = create_masked_load
+
+
+if os.environ.get("TRITON_INTERPRET") == "1":
+    _poison_masked_loads_without_other()
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
+import kernels
 from kernels import RopeSpec, reference
+from tests.kernels._inputs import assert_close
 
 transformers_llama = pytest.importorskip("transformers.models.llama.modeling_llama")
 
@@ -122,3 +124,28 @@ def test_partial_rotary_factor_leaves_the_tail_untouched():
 def test_bad_config_raises_value_error(config):
     with pytest.raises(ValueError):
         RopeSpec.from_config(config)
+
+
+@pytest.mark.parametrize("name", list(SCALINGS))
+@pytest.mark.parametrize("positions_name", ["long", "decode"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_triton_matches_transformers(triton_backend, name, positions_name, dtype):
+    positions = POSITION_SETS[positions_name]
+    q, k = _inputs(dtype, len(positions), seed=len(name) + 1)
+    config = _config_dict(name)
+    expected_q, expected_k = _transformers_rope(config, q.float(), k.float(), positions)
+    q, k, device_positions = q.to(triton_backend), k.to(triton_backend), positions.to(triton_backend)
+    kernels.apply_rope_(q, k, device_positions, RopeSpec.from_config(config))
+    assert_close(q.cpu(), expected_q, dtype)
+    assert_close(k.cpu(), expected_k, dtype)
+
+
+def test_triton_partial_rotary_matches_reference(triton_backend):
+    spec = RopeSpec.from_config(dict(BASE_CONFIG, partial_rotary_factor=0.25))
+    q, k = _inputs(torch.float16, 9, seed=3)
+    expected_q, expected_k = q.clone(), k.clone()
+    reference.apply_rope_(expected_q, expected_k, torch.arange(9), spec)
+    q, k = q.to(triton_backend), k.to(triton_backend)
+    kernels.apply_rope_(q, k, torch.arange(9, device=triton_backend), spec)
+    assert_close(q.cpu(), expected_q, torch.float16)
+    assert_close(k.cpu(), expected_k, torch.float16)

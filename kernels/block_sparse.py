@@ -1,0 +1,254 @@
+"""Block-sparse causal attention (MoBA / NSA style): gate key blocks, then attend to the chosen ones only.
+
+Keys and queries are cut into blocks of ``block_size`` tokens. Gating (``_block_mean_kernel`` then
+``_block_gate_kernel``): query block ``i`` of a head scores every past key block ``j < i`` by
+``mean(q in i) . mean(k in j)``, which is the mean over its tokens of MoBA's per-token score, and keeps its
+own block plus the ``top_k - 1`` best, ties to the lower index. The gate takes ``top_k`` passes over the
+pooled keys instead of sorting, so it needs no scratch memory. Attention (``_block_sparse_attention_kernel``):
+each query tile streams only its ``top_k`` selected blocks, masking only the causal diagonal of its own
+block, so the cost is ``n * top_k * block_size``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from kernels._triton_utils import dot_in_fp32, dot_precision, interpreting, last_dim_contiguous
+from kernels.flash import LOG2_E, _attend_block
+
+
+@triton.jit
+def _block_mean_kernel(
+    X, cu_seqlens, pooled,
+    stride_xt, stride_xh, stride_pb, stride_ph, stride_pn,
+    BLOCK_SIZE: tl.constexpr, HEAD_DIM: tl.constexpr, TILE: tl.constexpr,
+):  # fmt: skip
+    block = tl.program_id(0)
+    batch = tl.program_id(1)
+    head = tl.program_id(2)
+    start = tl.load(cu_seqlens + batch)
+    length = tl.load(cu_seqlens + batch + 1) - start
+    first = block * BLOCK_SIZE
+    count = tl.minimum(length - first, BLOCK_SIZE)
+    offs_d = tl.arange(0, HEAD_DIM)
+    total = tl.zeros([HEAD_DIM], dtype=tl.float32)
+    for tile in range(0, count, TILE):
+        offs_t = tile + tl.arange(0, TILE)
+        rows = (start + first + offs_t).to(tl.int64)
+        x = tl.load(
+            X + rows[:, None] * stride_xt + head * stride_xh + offs_d[None, :],
+            mask=offs_t[:, None] < count,
+            other=0.0,
+        )
+        total += tl.sum(x.to(tl.float32), 0)
+    mean = total / tl.maximum(count, 1).to(tl.float32)
+    tl.store(pooled + batch * stride_pb + head * stride_ph + block * stride_pn + offs_d, mean)
+
+
+@triton.jit
+def _block_gate_kernel(
+    pooled_q, pooled_k, cu_seqlens, selected,
+    stride_qb, stride_qh, stride_qn, stride_kb, stride_kh, stride_kn, stride_sb, stride_sh, stride_sn,
+    GROUP: tl.constexpr, BLOCK_SIZE: tl.constexpr, HEAD_DIM: tl.constexpr, TOP_K: tl.constexpr,
+    KB_TILE: tl.constexpr,
+):  # fmt: skip
+    q_block = tl.program_id(0)
+    batch = tl.program_id(1)
+    head = tl.program_id(2)
+    length = tl.load(cu_seqlens + batch + 1) - tl.load(cu_seqlens + batch)
+    if q_block * BLOCK_SIZE >= length:
+        return
+    offs_d = tl.arange(0, HEAD_DIM)
+    pq = tl.load(pooled_q + batch * stride_qb + head * stride_qh + q_block * stride_qn + offs_d)
+    k_base = pooled_k + batch * stride_kb + (head // GROUP) * stride_kh
+    out = selected + batch * stride_sb + head * stride_sh + q_block * stride_sn
+    last_score = tl.full([], float("inf"), tl.float32)
+    last_index = tl.full([], -1, tl.int32)
+    for rank in range(TOP_K):
+        best_score = tl.full([], float("-inf"), tl.float32)
+        best_index = tl.full([], -1, tl.int32)
+        for tile in range(0, q_block + 1, KB_TILE):
+            offs_kb = tile + tl.arange(0, KB_TILE)
+            pk = tl.load(
+                k_base + offs_kb[:, None] * stride_kn + offs_d[None, :],
+                mask=offs_kb[:, None] <= q_block,
+                other=0.0,
+            )
+            scores = tl.sum(pk * pq[None, :], 1)
+            scores = tl.where(offs_kb == q_block, float("inf"), scores)
+            after_last = (scores < last_score) | ((scores == last_score) & (offs_kb > last_index))
+            candidate = (offs_kb <= q_block) & after_last
+            scores = tl.where(candidate, scores, float("-inf"))
+            tile_best = tl.max(scores, 0)
+            tile_index = tl.min(tl.where(candidate & (scores == tile_best), offs_kb, 1 << 30), 0)
+            better = (tile_best > best_score) | ((tile_best == best_score) & (tile_index < best_index))
+            better = better & (tile_index < (1 << 30))
+            best_index = tl.where(better, tile_index, best_index)
+            best_score = tl.where(better, tile_best, best_score)
+        tl.store(out + rank, best_index)
+        last_score = best_score
+        last_index = best_index
+
+
+@triton.jit
+def _block_sparse_attention_kernel(
+    Q, K, V, O, LSE, cu_seqlens, selected,
+    stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lse_h,
+    stride_sb, stride_sh, stride_sn,
+    scale_log2,
+    GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, TOP_K: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
+):  # fmt: skip
+    start_m = tl.program_id(0)
+    batch = tl.program_id(1)
+    head = tl.program_id(2)
+    seq_start = tl.load(cu_seqlens + batch)
+    length = tl.load(cu_seqlens + batch + 1) - seq_start
+    m0 = start_m * BLOCK_M
+    if m0 >= length:
+        return
+    q_block = m0 // BLOCK_SIZE
+    kv_head = head // GROUP
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, HEAD_DIM)
+    rows = (seq_start + offs_m).to(tl.int64)
+    q = tl.load(
+        Q + rows[:, None] * stride_qt + head * stride_qh + offs_d[None, :],
+        mask=offs_m[:, None] < length,
+        other=0.0,
+    )
+    k_base = K + seq_start.to(tl.int64) * stride_kt + kv_head * stride_kh
+    v_base = V + seq_start.to(tl.int64) * stride_vt + kv_head * stride_vh
+    chosen = selected + batch * stride_sb + head * stride_sh + q_block * stride_sn
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    for rank in range(TOP_K):
+        key_block = tl.load(chosen + rank)
+        lo = tl.where(key_block >= 0, key_block * BLOCK_SIZE, 0)
+        hi = tl.where(key_block == q_block, m0, tl.where(key_block >= 0, lo + BLOCK_SIZE, 0))
+        for start_n in range(lo, hi, BLOCK_N):
+            acc, l_i, m_i = _attend_block(
+                acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, length, 0, 0, scale_log2,
+                stride_kt, stride_vt, False, True, False, BLOCK_N, DOT_FP32, PRECISION,
+            )  # fmt: skip
+    for start_n in range(m0, tl.minimum(m0 + BLOCK_M, length), BLOCK_N):
+        acc, l_i, m_i = _attend_block(
+            acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, length, 0, 0, scale_log2,
+            stride_kt, stride_vt, True, True, False, BLOCK_N, DOT_FP32, PRECISION,
+        )  # fmt: skip
+
+    has_keys = l_i > 0
+    out = acc / tl.where(has_keys, l_i, 1.0)[:, None]
+    lse = tl.where(
+        has_keys, (m_i + tl.math.log2(tl.where(has_keys, l_i, 1.0))) / 1.4426950408889634, float("-inf")
+    )
+    row_ok = offs_m < length
+    tl.store(
+        O + rows[:, None] * stride_ot + head * stride_oh + offs_d[None, :],
+        out.to(O.dtype.element_ty),
+        mask=row_ok[:, None],
+    )
+    tl.store(LSE + head * stride_lse_h + seq_start + offs_m, lse, mask=row_ok)
+
+
+def _pool_blocks(x: Tensor, cu_seqlens: Tensor, block_size: int, max_blocks: int) -> Tensor:
+    batch = cu_seqlens.shape[0] - 1
+    n_heads, head_dim = x.shape[1], x.shape[2]
+    pooled = torch.zeros(batch, n_heads, max_blocks, head_dim, dtype=torch.float32, device=x.device)
+    tile = 16 if interpreting() else 64
+    _block_mean_kernel[(max_blocks, batch, n_heads)](
+        x, cu_seqlens, pooled, x.stride(0), x.stride(1), pooled.stride(0), pooled.stride(1), pooled.stride(2),
+        BLOCK_SIZE=block_size, HEAD_DIM=head_dim, TILE=min(tile, block_size),
+    )  # fmt: skip
+    return pooled
+
+
+def block_gate(
+    q: Tensor, k: Tensor, *, block_size: int, top_k: int, cu_seqlens: Tensor, max_seqlen: int
+) -> Tensor:
+    q, k = last_dim_contiguous(q), last_dim_contiguous(k)
+    batch = cu_seqlens.shape[0] - 1
+    n_heads, head_dim = q.shape[1], q.shape[2]
+    max_blocks = triton.cdiv(max_seqlen, block_size)
+    selected = torch.full((batch, n_heads, max_blocks, top_k), -1, dtype=torch.int32, device=q.device)
+    if max_blocks == 0 or batch == 0:
+        return selected
+    pooled_q = _pool_blocks(q, cu_seqlens, block_size, max_blocks)
+    pooled_k = _pool_blocks(k, cu_seqlens, block_size, max_blocks)
+    _block_gate_kernel[(max_blocks, batch, n_heads)](
+        pooled_q, pooled_k, cu_seqlens, selected,
+        pooled_q.stride(0), pooled_q.stride(1), pooled_q.stride(2),
+        pooled_k.stride(0), pooled_k.stride(1), pooled_k.stride(2),
+        selected.stride(0), selected.stride(1), selected.stride(2),
+        GROUP=n_heads // k.shape[1], BLOCK_SIZE=block_size, HEAD_DIM=head_dim, TOP_K=top_k,
+        KB_TILE=16 if interpreting() else 64,
+    )  # fmt: skip
+    return selected
+
+
+def _tile_config(block_size: int, device: torch.device) -> tuple[int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, num_warps, num_stages); both tiles divide ``block_size``."""
+    if interpreting() or device.type != "cuda":
+        return 16, 16, 4, 1
+    largest_pow2_divisor = block_size & -block_size
+    block_m = min(128, largest_pow2_divisor)
+    return block_m, min(64, block_m), 8 if block_m == 128 else 4, 3
+
+
+def block_sparse_attention_with_blocks(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    selected: Tensor,
+    *,
+    block_size: int,
+    cu_seqlens: Tensor,
+    max_seqlen: int,
+    softmax_scale: float,
+) -> tuple[Tensor, Tensor]:
+    """Causal attention over the key blocks in ``selected`` (as ``block_gate`` returns them)."""
+    q, k, v = (last_dim_contiguous(x) for x in (q, k, v))
+    total, n_heads, head_dim = q.shape
+    out = torch.empty_like(q)
+    lse = torch.empty(n_heads, total, dtype=torch.float32, device=q.device)
+    if total == 0 or max_seqlen == 0:
+        lse.fill_(-math.inf)
+        return out, lse
+    block_m, block_n, num_warps, num_stages = _tile_config(block_size, q.device)
+    grid = (triton.cdiv(max_seqlen, block_m), cu_seqlens.shape[0] - 1, n_heads)
+    _block_sparse_attention_kernel[grid](
+        q, k, v, out, lse, cu_seqlens, selected,
+        q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
+        lse.stride(0), selected.stride(0), selected.stride(1), selected.stride(2), softmax_scale * LOG2_E,
+        GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, BLOCK_SIZE=block_size, TOP_K=selected.shape[3],
+        BLOCK_M=block_m, BLOCK_N=block_n, DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
+        num_warps=num_warps, num_stages=num_stages,
+    )  # fmt: skip
+    return out, lse
+
+
+def block_sparse_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    block_size: int,
+    top_k: int,
+    cu_seqlens: Tensor,
+    max_seqlen: int,
+    softmax_scale: float,
+) -> tuple[Tensor, Tensor]:
+    selected = block_gate(
+        q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen
+    )
+    return block_sparse_attention_with_blocks(
+        q, k, v, selected, block_size=block_size, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen,
+        softmax_scale=softmax_scale,
+    )  # fmt: skip

@@ -1,0 +1,119 @@
+"""Compile every Triton kernel for sm_90 (H100) and print its register use as JSON, one line per kernel.
+
+Run as a script by ``test_compile.py`` in a process without ``TRITON_INTERPRET``, so that the kernels are
+real ``triton.jit`` functions. Pointers and strides carry the 16-divisibility hint Triton adds at launch for
+aligned tensors, so the code compiled here is the code a real launch compiles.
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from kernels import block_sparse, flash, paged_decode, rope
+
+H100 = GPUTarget("cuda", 90, 32)
+CUOBJDUMP = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+BF16 = "*bf16"
+
+
+def compile_for_h100(kernel, pointers: dict, constexprs: dict, floats=(), num_warps=4, num_stages=3) -> dict:
+    fn = kernel.fn if hasattr(kernel, "configs") else kernel
+    signature = {}
+    for name in fn.arg_names:
+        if name in constexprs:
+            signature[name] = "constexpr"
+        elif name in pointers:
+            signature[name] = pointers[name]
+        else:
+            signature[name] = "fp32" if name in floats else "i32"
+    aligned = [name for name in fn.arg_names if name in pointers or name.startswith("stride_")]
+    attrs = {(fn.arg_names.index(name),): [["tt.divisibility", 16]] for name in aligned}
+    compiled = triton.compile(
+        ASTSource(fn, signature, constexprs=constexprs, attrs=attrs),
+        target=H100,
+        options={"num_warps": num_warps, "num_stages": num_stages},
+    )
+    if not CUOBJDUMP.exists():
+        return {}
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
+        cubin.write(compiled.asm["cubin"])
+        cubin.flush()
+        dump = subprocess.run(
+            [str(CUOBJDUMP), "--dump-resource-usage", cubin.name], capture_output=True, text=True
+        )
+    line = next(line for line in dump.stdout.splitlines() if "REG:" in line)
+    return {key: int(value) for key, value in (item.split(":")[:2] for item in line.split() if ":" in item)}
+
+
+ATTENTION_POINTERS = {"Q": BF16, "K": BF16, "V": BF16, "O": BF16, "LSE": "*fp32"}
+CASES = {
+    "flash d128 causal 128x64 w8": lambda: compile_for_h100(
+        flash._attention_fwd_kernel,
+        {**ATTENTION_POINTERS, "cu_seqlens_q": "*i32", "cu_seqlens_k": "*i32"},
+        {"GROUP": 4, "HEAD_DIM": 128, "CAUSAL": True, "HAS_WINDOW": False, "BLOCK_M": 128, "BLOCK_N": 64,
+         "DOT_FP32": False, "PRECISION": "tf32"},
+        floats=("scale_log2",), num_warps=8,
+    ),
+    "flash d64 window 128x64 w4": lambda: compile_for_h100(
+        flash._attention_fwd_kernel,
+        {**ATTENTION_POINTERS, "cu_seqlens_q": "*i32", "cu_seqlens_k": "*i32"},
+        {"GROUP": 1, "HEAD_DIM": 64, "CAUSAL": True, "HAS_WINDOW": True, "BLOCK_M": 128, "BLOCK_N": 64,
+         "DOT_FP32": False, "PRECISION": "tf32"},
+        floats=("scale_log2",), num_warps=4,
+    ),
+    "flash d128 full 64x64 w4": lambda: compile_for_h100(
+        flash._attention_fwd_kernel,
+        {**ATTENTION_POINTERS, "cu_seqlens_q": "*i32", "cu_seqlens_k": "*i32"},
+        {"GROUP": 8, "HEAD_DIM": 128, "CAUSAL": False, "HAS_WINDOW": False, "BLOCK_M": 64, "BLOCK_N": 64,
+         "DOT_FP32": False, "PRECISION": "tf32"},
+        floats=("scale_log2",), num_warps=4,
+    ),
+    "block-sparse attention d128 B512": lambda: compile_for_h100(
+        block_sparse._block_sparse_attention_kernel,
+        {**ATTENTION_POINTERS, "cu_seqlens": "*i32", "selected": "*i32"},
+        {"GROUP": 4, "HEAD_DIM": 128, "BLOCK_SIZE": 512, "TOP_K": 3, "BLOCK_M": 128, "BLOCK_N": 64,
+         "DOT_FP32": False, "PRECISION": "tf32"},
+        floats=("scale_log2",), num_warps=8,
+    ),
+    "block gate": lambda: compile_for_h100(
+        block_sparse._block_gate_kernel,
+        {"pooled_q": "*fp32", "pooled_k": "*fp32", "cu_seqlens": "*i32", "selected": "*i32"},
+        {"GROUP": 4, "BLOCK_SIZE": 512, "HEAD_DIM": 128, "TOP_K": 3, "KB_TILE": 64},
+    ),
+    "block mean": lambda: compile_for_h100(
+        block_sparse._block_mean_kernel,
+        {"X": BF16, "cu_seqlens": "*i32", "pooled": "*fp32"},
+        {"BLOCK_SIZE": 512, "HEAD_DIM": 128, "TILE": 64},
+    ),
+    "paged decode split": lambda: compile_for_h100(
+        paged_decode._paged_decode_split_kernel,
+        {"Q": BF16, "K_cache": BF16, "V_cache": BF16, "block_tables": "*i32", "context_lens": "*i32",
+         "partial_out": "*fp32", "partial_max": "*fp32", "partial_sum": "*fp32"},
+        {"NUM_SPLITS": 3, "GROUP": 4, "GROUP_PAD": 16, "HEAD_DIM": 128, "PAGE_SIZE": 16, "BLOCK_N": 64, "DOT_FP32": False,
+         "PRECISION": "tf32"},
+        floats=("scale_log2",), num_stages=2,
+    ),
+    "paged decode merge": lambda: compile_for_h100(
+        paged_decode._paged_decode_merge_kernel,
+        {"partial_out": "*fp32", "partial_max": "*fp32", "partial_sum": "*fp32", "O": BF16},
+        {"HEAD_DIM": 128, "SPLITS_PAD": 64},
+    ),
+    "rope": lambda: compile_for_h100(
+        rope._rope_kernel,
+        {"Q": BF16, "K": BF16, "positions": "*i64", "inv_freq": "*fp32"},
+        {"HALF": 64, "HALF_PAD": 64, "Q_HEADS_PAD": 32, "K_HEADS_PAD": 8},
+        floats=("scaling",),
+    ),
+}  # fmt: skip
+
+
+if __name__ == "__main__":
+    for name, compile_case in CASES.items():
+        print(json.dumps({"kernel": name, "usage": compile_case()}))
+        sys.stdout.flush()

@@ -1,0 +1,65 @@
+"""Triton block gating and block-sparse attention against the reference implementing the same rule."""
+
+import pytest
+import torch
+
+import kernels
+from kernels import reference
+from tests.kernels._inputs import assert_close, assert_lse_close, cu_seqlens, random_qkv
+
+LENGTHS = [70, 0, 1, 33]
+
+
+@pytest.mark.parametrize(
+    ("group", "block_size", "top_k", "seed"), [(1, 16, 2, 0), (4, 16, 3, 1), (8, 32, 2, 2)]
+)
+def test_block_gate_matches_reference(triton_backend, group, block_size, top_k, seed):
+    q, k, _ = random_qkv(seed, sum(LENGTHS), sum(LENGTHS), group, 1, 64, torch.float16, triton_backend)
+    cu = cu_seqlens(LENGTHS, triton_backend)
+    selected = kernels.block_gate(q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu)
+    expected = reference.block_gate(q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu)
+    assert selected.dtype == torch.int32
+    assert torch.equal(selected, expected)
+    assert torch.all(selected[0, :, :, 0] == torch.arange(selected.shape[2], dtype=torch.int32))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("group", [1, 4, 8])
+def test_block_sparse_matches_reference(triton_backend, dtype, group):
+    q, k, v = random_qkv(group, sum(LENGTHS), sum(LENGTHS), group, 1, 64, dtype, triton_backend)
+    cu = cu_seqlens(LENGTHS, triton_backend)
+    out, lse = kernels.block_sparse_attention(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
+    expected, expected_lse = reference.block_sparse_attention(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
+    assert_close(out, expected, dtype)
+    assert_lse_close(lse, expected_lse)
+
+
+def test_block_sparse_with_all_blocks_equals_dense_flash(triton_backend):
+    q, k, v = random_qkv(11, 75, 75, 4, 2, 128, torch.float16, triton_backend)
+    sparse, sparse_lse = kernels.block_sparse_attention(q, k, v, block_size=16, top_k=5)
+    dense, dense_lse = kernels.flash_attention(q, k, v, causal=True)
+    assert_close(sparse, dense, torch.float16)
+    assert_lse_close(sparse_lse, dense_lse)
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice")
+def test_block_sparse_attends_only_to_the_given_blocks(triton_backend):
+    from kernels.block_sparse import block_sparse_attention_with_blocks
+
+    q, k, v = random_qkv(12, 64, 64, 2, 1, 64, torch.float32, triton_backend)
+    selected = torch.tensor([[[[0, -1], [1, -1], [2, 0], [3, 1]]]] * 1, dtype=torch.int32).repeat(1, 2, 1, 1)
+    selected = selected.to(triton_backend)
+    # Query block 3 never selects block 2, so whatever block 2 holds cannot reach its output.
+    k[32:48] = float("nan")
+    v[32:48] = float("nan")
+    cu = cu_seqlens([64], triton_backend)
+    out, lse = block_sparse_attention_with_blocks(
+        q, k, v, selected, block_size=16, cu_seqlens=cu, max_seqlen=64, softmax_scale=0.125
+    )
+    clean_k, clean_v = k.nan_to_num(), v.nan_to_num()
+    expected, expected_lse = reference.block_sparse_attention_with_blocks(
+        q, clean_k, clean_v, selected, block_size=16, cu_seqlens=cu, softmax_scale=0.125
+    )
+    assert torch.isfinite(out[48:]).all()
+    assert_close(out[48:], expected[48:], torch.float32)
+    assert_lse_close(lse[:, 48:], expected_lse[:, 48:])

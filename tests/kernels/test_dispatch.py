@@ -1,0 +1,156 @@
+"""Backend choice and the ValueErrors the dispatcher raises on bad input, before any kernel runs."""
+
+import pytest
+import torch
+
+import kernels
+from kernels import RopeSpec, reference
+
+
+def _qkv(total_q=8, total_k=8, n_heads=4, n_kv_heads=2, head_dim=16, dtype=torch.float32):
+    return (
+        torch.randn(total_q, n_heads, head_dim, dtype=dtype),
+        torch.randn(total_k, n_kv_heads, head_dim, dtype=dtype),
+        torch.randn(total_k, n_kv_heads, head_dim, dtype=dtype),
+    )
+
+
+def test_backend_follows_device_and_environment(monkeypatch):
+    monkeypatch.delenv("QUIRE_KERNELS", raising=False)
+    assert kernels.backend(torch.zeros(1)) == "reference"
+    monkeypatch.setenv("QUIRE_KERNELS", "triton")
+    assert kernels.backend(torch.zeros(1)) == "triton"
+    monkeypatch.setenv("QUIRE_KERNELS", "cuda")
+    with pytest.raises(ValueError, match="QUIRE_KERNELS"):
+        kernels.backend()
+
+
+def test_triton_on_cpu_without_interpreter_is_refused(monkeypatch):
+    monkeypatch.setenv("QUIRE_KERNELS", "triton")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    q, k, v = _qkv()
+    with pytest.raises(ValueError, match="CUDA"):
+        kernels.flash_attention(q, k, v)
+
+
+def test_reference_backend_runs_float32(reference_backend):
+    q, k, v = _qkv(total_q=5, total_k=9)
+    out, lse = kernels.flash_attention(q, k, v, causal=True)
+    expected, expected_lse = reference.flash_attention(q, k, v, causal=True)
+    assert torch.equal(out, expected) and torch.equal(lse, expected_lse)
+
+
+def _call_flash(**changes):
+    q, k, v = _qkv()
+    args = {"q": q, "k": k, "v": v}
+    args.update(changes)
+    return kernels.flash_attention(args.pop("q"), args.pop("k"), args.pop("v"), **args)
+
+
+CU = torch.tensor([0, 3, 8], dtype=torch.int32)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"q": torch.randn(8, 4)}, "3 dimensions"),
+        ({"q": torch.randint(0, 3, (8, 4, 16))}, "float16"),
+        ({"k": torch.randn(8, 2, 16, dtype=torch.float16)}, "dtype mismatch"),
+        ({"k": torch.randn(8, 2, 16, device="meta")}, "device mismatch"),
+        ({"k": torch.randn(8, 3, 16), "v": torch.randn(8, 3, 16)}, "multiple of n_kv_heads"),
+        ({"v": torch.randn(7, 2, 16)}, "same shape"),
+        ({"k": torch.randn(8, 2, 8), "v": torch.randn(8, 2, 8)}, "head_dim mismatch"),
+        ({"cu_seqlens_q": CU}, "both"),
+        ({"cu_seqlens_q": CU.long(), "cu_seqlens_k": CU}, "int32"),
+        ({"cu_seqlens_q": torch.tensor([0, 3, 7], dtype=torch.int32), "cu_seqlens_k": CU}, "end at"),
+        (
+            {"cu_seqlens_q": torch.tensor([0, 5, 3, 8], dtype=torch.int32), "cu_seqlens_k": CU},
+            "non-decreasing",
+        ),
+        ({"cu_seqlens_q": torch.tensor([0, 8], dtype=torch.int32), "cu_seqlens_k": CU}, "batch"),
+        ({"cu_seqlens_q": CU, "cu_seqlens_k": CU, "max_seqlen_q": 4}, "longest"),
+        ({"softmax_scale": "0.1"}, "softmax_scale"),
+    ],
+)
+def test_flash_bad_input_raises_value_error(reference_backend, changes, message):
+    with pytest.raises(ValueError, match=message):
+        _call_flash(**changes)
+
+
+def test_triton_rejects_unsupported_head_dim(triton_backend):
+    q, k, v = _qkv(head_dim=48)
+    with pytest.raises(ValueError, match="head_dim"):
+        kernels.flash_attention(q, k, v)
+
+
+@pytest.mark.parametrize("window", [0, -3, 2.5, True])
+def test_sliding_window_needs_positive_int_window(reference_backend, window):
+    q, k, v = _qkv()
+    with pytest.raises(ValueError, match="window"):
+        kernels.sliding_window_attention(q, k, v, window=window)
+
+
+def test_sliding_window_needs_self_attention(reference_backend):
+    q, k, v = _qkv(total_k=9)
+    with pytest.raises(ValueError, match="same tokens"):
+        kernels.sliding_window_attention(q, k, v, window=4)
+
+
+@pytest.mark.parametrize(("block_size", "top_k"), [(10, 2), (0, 2), (16, 0)])
+def test_block_sparse_bad_block_arguments(reference_backend, block_size, top_k):
+    q, k, v = _qkv()
+    with pytest.raises(ValueError):
+        kernels.block_sparse_attention(q, k, v, block_size=block_size, top_k=top_k)
+    with pytest.raises(ValueError):
+        kernels.block_gate(q, k, block_size=block_size, top_k=top_k)
+
+
+def _paged(**changes):
+    args = {
+        "q": torch.randn(2, 4, 16),
+        "k_cache": torch.randn(6, 16, 2, 16),
+        "v_cache": torch.randn(6, 16, 2, 16),
+        "block_tables": torch.zeros(2, 3, dtype=torch.int32),
+        "context_lens": torch.tensor([5, 40], dtype=torch.int32),
+    }
+    args.update(changes)
+    return kernels.paged_decode_attention(**args)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"block_tables": torch.zeros(2, 3, dtype=torch.int64)}, "int32"),
+        ({"context_lens": torch.tensor([5, 49], dtype=torch.int32)}, "0..48"),
+        ({"context_lens": torch.tensor([5], dtype=torch.int32)}, "batch"),
+        ({"v_cache": torch.randn(6, 16, 2, 8)}, "shape"),
+        ({"k_cache": torch.randn(6, 16, 2, 16, dtype=torch.float16)}, "dtype mismatch"),
+        ({"q": torch.randn(2, 3, 16)}, "multiple of n_kv_heads"),
+        ({"k_cache": torch.randn(6, 16, 2)}, "4 dimensions"),
+    ],
+)
+def test_paged_decode_bad_input_raises_value_error(reference_backend, changes, message):
+    with pytest.raises(ValueError, match=message):
+        _paged(**changes)
+
+
+def test_paged_decode_reference_backend_runs(reference_backend):
+    assert _paged().shape == (2, 4, 16)
+
+
+SPEC = RopeSpec.from_config({"head_dim": 16, "max_position_embeddings": 32})
+
+
+@pytest.mark.parametrize(
+    ("q", "positions", "spec", "message"),
+    [
+        (torch.randn(4, 2, 16), torch.arange(4.0), SPEC, "integers"),
+        (torch.randn(4, 2, 16), torch.arange(3), SPEC, "token counts"),
+        (torch.randn(4, 2, 8), torch.arange(4), SPEC, "spec.head_dim"),
+        (torch.randn(4, 2, 16), torch.arange(4), {"head_dim": 16}, "RopeSpec"),
+    ],
+)
+def test_rope_bad_input_raises_value_error(reference_backend, q, positions, spec, message):
+    k = torch.randn(q.shape[0], 1, q.shape[2])
+    with pytest.raises(ValueError, match=message):
+        kernels.apply_rope_(q, k, positions, spec)

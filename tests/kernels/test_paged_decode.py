@@ -1,0 +1,83 @@
+"""Triton paged decode attention against the reference that gathers the pages."""
+
+import pytest
+import torch
+
+import kernels
+from kernels import reference
+from tests.kernels._inputs import assert_close
+
+PAGE_SIZE = 16
+
+
+def _paged_inputs(
+    seed: int, context_lens: list[int], n_heads: int, n_kv_heads: int, head_dim: int, dtype, device
+):
+    gen = torch.Generator().manual_seed(seed)
+    pages_per_seq = max(1, -(-max(context_lens) // PAGE_SIZE))
+    num_pages = len(context_lens) * pages_per_seq + 3
+    k_cache = torch.randn(num_pages, PAGE_SIZE, n_kv_heads, head_dim, generator=gen).to(dtype)
+    v_cache = torch.randn(num_pages, PAGE_SIZE, n_kv_heads, head_dim, generator=gen).to(dtype)
+    # Each sequence owns a random, non-contiguous set of pages.
+    order = torch.randperm(num_pages, generator=gen)[: len(context_lens) * pages_per_seq]
+    block_tables = order.reshape(len(context_lens), pages_per_seq).to(torch.int32)
+    q = torch.randn(len(context_lens), n_heads, head_dim, generator=gen).to(dtype)
+    lens = torch.tensor(context_lens, dtype=torch.int32)
+    return (x.to(device) for x in (q, k_cache, v_cache, block_tables, lens))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("group", [1, 4, 8])
+def test_paged_decode_matches_reference(triton_backend, dtype, group):
+    q, k_cache, v_cache, tables, lens = _paged_inputs(
+        group, [37, 1, 0, 70], 8, 8 // group, 64, dtype, triton_backend
+    )
+    out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    assert out.shape == q.shape and out.dtype == dtype
+    assert_close(out, expected, dtype)
+    assert torch.all(out[2] == 0)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "head_dim", "num_splits"), [(torch.float16, 128, 3), (torch.bfloat16, 64, 8)]
+)
+def test_paged_decode_split_k_merges_the_slices(triton_backend, dtype, head_dim, num_splits):
+    from kernels.paged_decode import paged_decode_attention
+
+    q, k_cache, v_cache, tables, lens = _paged_inputs(
+        7, [100, 33, 16, 5], 4, 1, head_dim, dtype, triton_backend
+    )
+    out = paged_decode_attention(
+        q,
+        k_cache,
+        v_cache,
+        tables,
+        lens,
+        softmax_scale=head_dim**-0.5,
+        max_context_len=tables.shape[1] * PAGE_SIZE,
+        num_splits=num_splits,
+    )
+    expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    assert_close(out, expected, dtype)
+
+
+def test_paged_decode_float32(triton_backend):
+    q, k_cache, v_cache, tables, lens = _paged_inputs(9, [21, 48], 2, 2, 64, torch.float32, triton_backend)
+    out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens, softmax_scale=0.2)
+    expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens, softmax_scale=0.2)
+    assert_close(out, expected, torch.float32)
+
+
+def test_paged_decode_kernel_clamps_lengths_past_the_block_table(triton_backend):
+    from kernels.paged_decode import paged_decode_attention
+
+    q, k_cache, v_cache, tables, _ = _paged_inputs(8, [40, 20], 2, 1, 64, torch.float16, triton_backend)
+    capacity = tables.shape[1] * PAGE_SIZE
+    too_long = torch.tensor([capacity + 100, 20], dtype=torch.int32, device=triton_backend)
+    out = paged_decode_attention(
+        q, k_cache, v_cache, tables, too_long, softmax_scale=0.125, max_context_len=capacity
+    )
+    clamped = torch.tensor([capacity, 20], dtype=torch.int32, device=triton_backend)
+    expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, clamped, softmax_scale=0.125)
+    assert_close(out, expected, torch.float16)
