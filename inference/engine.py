@@ -12,8 +12,8 @@ from enum import Enum
 
 import torch
 
-from inference.kv_cache import PagedKVCache
-from inference.model import BatchLayout, LlamaModel
+from inference.kv_cache import PagedKVCache, block_hashes
+from inference.model import LENGTH_DEPENDENT_ROPE, BatchLayout, LlamaModel
 from inference.sampling import sample_next_tokens
 from inference.tokenizer import ChatTokenizer
 
@@ -61,6 +61,7 @@ class EngineConfig:
     max_model_len: int | None = None
     sparse_from: int = field(default_factory=lambda: sparse_from_env())
     sparse_block_size: int = 64
+    enable_prefix_cache: bool = True
     sparse_top_k: int = 8
 
     def __post_init__(self) -> None:
@@ -102,6 +103,8 @@ class Sequence:
     first_token_time: float | None = None
     preemptions: int = 0
     num_computed: int = 0
+    block_hashes: list[int] = field(default_factory=list)
+    sparse_prefill: bool = False
 
     @property
     def num_tokens(self) -> int:
@@ -195,7 +198,16 @@ class Engine:
         self.requests: dict[str, Sequence] = {}
         self._pending_outputs: list[StepOutput] = []
         self._arrivals = itertools.count()
-        self.stats = {"steps": 0, "prefill_tokens": 0, "decode_tokens": 0, "preemptions": 0}
+        self.prefix_caching = (
+            self.config.enable_prefix_cache and model.rope.rope_type not in LENGTH_DEPENDENT_ROPE
+        )
+        self.stats = {
+            "steps": 0,
+            "prefill_tokens": 0,
+            "decode_tokens": 0,
+            "preemptions": 0,
+            "cached_tokens": 0,
+        }
 
     @property
     def num_free_blocks(self) -> int:
@@ -257,8 +269,8 @@ class Engine:
         self._pending_outputs = []
         if not chunks and not decodes:
             return outputs
-        dense = [chunk for chunk in chunks if not self._is_sparse(chunk.sequence)]
-        sparse = [chunk for chunk in chunks if self._is_sparse(chunk.sequence)]
+        dense = [chunk for chunk in chunks if not chunk.sequence.sparse_prefill]
+        sparse = [chunk for chunk in chunks if chunk.sequence.sparse_prefill]
         batch = self._layout(dense, sparse, decodes)
         logits = self.model.forward(
             batch,
@@ -268,6 +280,8 @@ class Engine:
         )
         for chunk in dense + sparse:
             chunk.sequence.num_computed = chunk.end
+            if self.prefix_caching:
+                self._register_full_blocks(chunk)
         for sequence in decodes:
             sequence.num_computed += 1
         sampled = [chunk.sequence for chunk in dense + sparse if chunk.completes_prompt] + decodes
@@ -314,8 +328,13 @@ class Engine:
         if sequence is not None and sequence.status is SequenceStatus.FINISHED:
             del self.requests[request_id]
 
-    def _is_sparse(self, sequence: Sequence) -> bool:
-        return sequence.num_tokens >= self.config.sparse_from
+    def _register_full_blocks(self, chunk: PrefillChunk) -> None:
+        sequence = chunk.sequence
+        block_size = self.cache.block_size
+        for index in range(
+            chunk.start // block_size, min(chunk.end // block_size, len(sequence.block_hashes))
+        ):
+            self.cache.allocator.register(sequence.blocks[index], sequence.block_hashes[index])
 
     def _schedule(self) -> tuple[list[PrefillChunk], list[Sequence]]:
         """Decodes first, then the next chunks of prompts under way, then new prompts, within the budget.
@@ -359,25 +378,33 @@ class Engine:
                 length = min(remaining, budget)
                 chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
                 budget -= length
+        block_size = self.cache.block_size
         while self.waiting and not preempted:
             sequence = self.waiting[0]
             if len(self.running) >= self.config.max_num_seqs:
                 break
-            sparse = self._is_sparse(sequence)
-            if sparse and any(self._is_sparse(chunk.sequence) for chunk in chunks):
+            hashes = block_hashes(sequence.all_ids, block_size) if self.prefix_caching else []
+            cached = allocator.cached_prefix(hashes[: (sequence.num_tokens - 1) // block_size])
+            sparse = not cached and sequence.num_tokens >= self.config.sparse_from
+            if sparse and any(chunk.sequence.sparse_prefill for chunk in chunks):
                 break
             if (sparse and sequence.num_tokens > budget and chunks) or (not sparse and budget <= 0):
                 break
-            needed = self.cache.blocks_needed(sequence.num_tokens)
-            if needed > allocator.num_free:
+            needed = self.cache.blocks_needed(sequence.num_tokens) - len(cached)
+            if needed > allocator.num_free - allocator.num_evictable_among(cached):
                 break
             self.waiting.popleft()
-            sequence.blocks = allocator.allocate(needed)
+            allocator.acquire(cached)
+            sequence.blocks = cached + allocator.allocate(needed)
+            sequence.block_hashes = hashes
+            sequence.sparse_prefill = sparse
             sequence.status = SequenceStatus.RUNNING
-            sequence.num_computed = 0
+            sequence.num_computed = len(cached) * block_size
+            self.stats["cached_tokens"] += sequence.num_computed
             self.running.append(sequence)
-            length = sequence.num_tokens if sparse else min(sequence.num_tokens, budget)
-            chunks.append(PrefillChunk(sequence, 0, length))
+            remaining = sequence.num_tokens - sequence.num_computed
+            length = remaining if sparse else min(remaining, budget)
+            chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
             budget -= length
         return chunks, decodes
 

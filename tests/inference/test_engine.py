@@ -247,3 +247,49 @@ def test_block_sparse_prompt_is_admitted_beside_running_decodes(loaded):
             if output.finished:
                 finished_at[output.request_id] = step
     assert finished_at[long] < finished_at[short]
+
+
+def test_prefix_cache_reuses_shared_prompt_blocks_and_matches_alone(loaded):
+    tokenizer = loaded[1]
+    document = tokenizer.encode(" ".join(TEXTS))
+    questions = [tokenizer.encode(" Q: " + text, add_bos=False) for text in TEXTS[:3]]
+    prompts = [document + question for question in questions]
+    params = SamplingParams(max_tokens=5, ignore_eos=True)
+    expected = [_alone(loaded, prompt, params) for prompt in prompts]
+    engine = _engine(loaded, num_blocks=128, block_size=4)
+    first = engine.generate(prompts[:1], params)
+    assert engine.stats["cached_tokens"] == 0
+    rest = engine.generate(prompts[1:], params)
+    assert engine.stats["cached_tokens"] >= 2 * (len(document) // 4) * 4
+    assert [r.output_ids for r in first + rest] == expected
+    assert engine.num_free_blocks == 128
+    uncached = _engine(loaded, num_blocks=128, block_size=4, enable_prefix_cache=False)
+    uncached.generate(prompts, params)
+    assert uncached.stats["cached_tokens"] == 0
+    assert uncached.stats["prefill_tokens"] > engine.stats["prefill_tokens"]
+
+
+def test_prefix_cache_is_off_for_length_dependent_rope(checkpoint_factory):
+    model_dir = checkpoint_factory(rope="dynamic")
+    engine = Engine(load_model(model_dir, device="cpu"), None, EngineConfig(num_blocks=8))
+    assert not engine.prefix_caching
+
+
+def test_allocator_shares_hashed_blocks_and_evicts_least_recent_first():
+    allocator = BlockAllocator(3)
+    first, second = allocator.allocate(2)
+    allocator.register(first, 101)
+    allocator.register(second, 202)
+    assert allocator.cached_prefix([101, 202, 303]) == [first, second]
+    allocator.acquire([first])
+    allocator.free([first, second])
+    assert allocator.num_free == 2
+    allocator.free([first])
+    assert allocator.num_free == 3
+    assert allocator.cached_prefix([101]) == [first]
+    third = allocator.allocate(1)
+    assert third not in ([first], [second])
+    evicted = allocator.allocate(1)
+    assert evicted == [second]
+    assert allocator.cached_prefix([101, 202]) == [first]
+    assert allocator.cached_prefix([202]) == []
