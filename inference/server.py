@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-num-batched-tokens", type=int, default=8192, help="tokens per forward step (prefill chunking)"
     )
+    parser.add_argument(
+        "--no-prefix-cache", action="store_true", help="do not reuse cache blocks of shared prompt prefixes"
+    )
     parser.add_argument("--max-pending", type=int, default=256, help="unfinished requests before 429")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         kv_cache_bytes=args.kv_cache_mb * 2**20,
         max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens,
+        enable_prefix_cache=not args.no_prefix_cache,
     )
     api = build_api(
         args.model,

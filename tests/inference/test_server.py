@@ -118,6 +118,7 @@ def test_health_and_metrics(server, client):
     metrics = httpx.get(server[0] + "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "# TYPE quire_generation_tokens_total counter" in metrics.text
+    assert "quire_prefix_cache_hit_tokens_total " in metrics.text
     assert 'quire_http_requests_total{route="/v1/completions",status="200"}' in metrics.text
 
 
