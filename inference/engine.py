@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections import deque
 from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
@@ -92,7 +91,6 @@ class Sequence:
     prompt_ids: list[int]
     params: SamplingParams
     arrival: int
-    arrival_time: float
     generator: torch.Generator | None
     output_ids: list[int] = field(default_factory=list)
     blocks: list[int] = field(default_factory=list)
@@ -100,8 +98,6 @@ class Sequence:
     finish_reason: str | None = None
     text: str = ""
     emitted_chars: int = 0
-    first_token_time: float | None = None
-    preemptions: int = 0
     num_computed: int = 0
     block_hashes: list[int] = field(default_factory=list)
     sparse_prefill: bool = False
@@ -244,7 +240,7 @@ class Engine:
         if params.temperature > 0:
             generator = torch.Generator()
             generator.manual_seed(params.seed if params.seed is not None else torch.seed())
-        sequence = Sequence(request_id, prompt, params, arrival, time.perf_counter(), generator)
+        sequence = Sequence(request_id, prompt, params, arrival, generator)
         self.requests[request_id] = sequence
         self.waiting.append(sequence)
         return request_id
@@ -294,10 +290,7 @@ class Engine:
         self.stats["steps"] += 1
         self.stats["prefill_tokens"] += sum(chunk.length for chunk in chunks)
         self.stats["decode_tokens"] += len(decodes)
-        now = time.perf_counter()
         for sequence, token in zip(sampled, next_tokens, strict=True):
-            if sequence.first_token_time is None:
-                sequence.first_token_time = now
             outputs.append(self._append_token(sequence, token))
         return outputs
 
@@ -415,7 +408,6 @@ class Engine:
         sequence.blocks = []
         sequence.num_computed = 0
         sequence.status = SequenceStatus.WAITING
-        sequence.preemptions += 1
         self.stats["preemptions"] += 1
         position = next(
             (i for i, queued in enumerate(self.waiting) if queued.arrival > sequence.arrival), None

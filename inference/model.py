@@ -53,10 +53,6 @@ class BatchLayout:
     def num_sparse_tokens(self) -> int:
         return int(self.sparse_cu_seqlens[-1])
 
-    @property
-    def num_decode_tokens(self) -> int:
-        return int(self.decode_context_lens.shape[0])
-
 
 @dataclass
 class LayerWeights:
@@ -147,9 +143,6 @@ class LlamaModel:
             down=weights[mlp + "down_proj.weight"],
             down_bias=bias("mlp.down_proj"),
         )
-
-    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
-        return expected_weight_shapes(self.config)
 
     def new_cache(self, *, num_blocks: int, block_size: int) -> PagedKVCache:
         return PagedKVCache(
