@@ -333,7 +333,8 @@ class Engine:
         """Decodes first, then the next chunks of prompts under way, then new prompts, within the budget.
 
         Dense prompts are cut into chunks that fit the step's token budget; a prompt long enough for
-        block-sparse attention is prefilled whole, alone among prefills.
+        block-sparse attention is prefilled whole, alone among prefills. A prompt whose next uncached block
+        is being computed for another prompt in this step waits one step, to find it in the prefix cache.
         """
         allocator = self.cache.allocator
         preempted = False
@@ -372,12 +373,16 @@ class Engine:
                 chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
                 budget -= length
         block_size = self.cache.block_size
+        hashes_in_flight: set[int] = set()
         while self.waiting and not preempted:
             sequence = self.waiting[0]
             if len(self.running) >= self.config.max_num_seqs:
                 break
             hashes = block_hashes(sequence.all_ids, block_size) if self.prefix_caching else []
-            cached = allocator.cached_prefix(hashes[: (sequence.num_tokens - 1) // block_size])
+            usable = hashes[: (sequence.num_tokens - 1) // block_size]
+            cached = allocator.cached_prefix(usable)
+            if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
+                break
             sparse = not cached and sequence.num_tokens >= self.config.sparse_from
             if sparse and any(chunk.sequence.sparse_prefill for chunk in chunks):
                 break
@@ -394,6 +399,7 @@ class Engine:
             sequence.status = SequenceStatus.RUNNING
             sequence.num_computed = len(cached) * block_size
             self.stats["cached_tokens"] += sequence.num_computed
+            hashes_in_flight.update(usable[len(cached) :])
             self.running.append(sequence)
             remaining = sequence.num_tokens - sequence.num_computed
             length = remaining if sparse else min(remaining, budget)

@@ -293,3 +293,16 @@ def test_allocator_shares_hashed_blocks_and_evicts_least_recent_first():
     assert evicted == [second]
     assert allocator.cached_prefix([101, 202]) == [first]
     assert allocator.cached_prefix([202]) == []
+
+
+def test_burst_of_prompts_over_one_document_computes_the_document_once(loaded):
+    tokenizer = loaded[1]
+    document = tokenizer.encode(" ".join(TEXTS))
+    prompts = [document + tokenizer.encode(" Q: " + text, add_bos=False) for text in TEXTS[:3]]
+    params = SamplingParams(max_tokens=4, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=128, block_size=4)
+    results = engine.generate(prompts, params)
+    shared_blocks = len(document) // 4
+    assert engine.stats["cached_tokens"] >= 2 * shared_blocks * 4
+    assert engine.stats["prefill_tokens"] <= sum(len(p) for p in prompts) - 2 * shared_blocks * 4
+    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
