@@ -4,6 +4,7 @@ Builds a random Llama checkpoint (default 8 layers, hidden 512), then for each c
 that many requests at once and prints a table:
 
     python -m benchmarks.engine [--concurrency 1,8,32] [--prompt-tokens 128] [--new-tokens 64] [--device cpu]
+    python -m benchmarks.engine --shared-prefix-tokens 1024 --prompt-tokens 32   # questions over one document
 
 `transformers sequential` serves the requests one `generate` call after another, as a server without
 batching would; `transformers batch` pads them into one `generate` call, which needs them all up front.
@@ -121,6 +122,12 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=32000)
     parser.add_argument("--prompt-tokens", type=int, default=128)
     parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument(
+        "--shared-prefix-tokens",
+        type=int,
+        default=0,
+        help="tokens of one document put before every prompt (questions over one document)",
+    )
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-hf-sequential-above", type=int, default=32)
@@ -138,14 +145,15 @@ def main() -> None:
         reference = LlamaForCausalLM.from_pretrained(model_dir, dtype=dtype).to(args.device).eval()
 
     generator = torch.Generator().manual_seed(1)
-    blocks_per_request = -(-(args.prompt_tokens + args.new_tokens) // 16)
+    blocks_per_request = -(-(args.shared_prefix_tokens + args.prompt_tokens + args.new_tokens) // 16)
 
     def new_engine(level: int) -> Engine:
         return Engine(ours, None, EngineConfig(num_blocks=blocks_per_request * level, max_num_seqs=level))
 
     print(
         f"model: {args.layers} layers, hidden {args.hidden}, vocab {args.vocab}, {dtype}, {args.device}, "
-        f"torch threads {torch.get_num_threads()}; prompt {args.prompt_tokens} tokens, "
+        f"torch threads {torch.get_num_threads()}; prompt {args.shared_prefix_tokens} shared + "
+        f"{args.prompt_tokens} own tokens, "
         f"{args.new_tokens} new tokens; best of {args.repeats}"
     )
     header = (
@@ -158,8 +166,9 @@ def main() -> None:
         run_ours(new_engine(2), [[5] * args.prompt_tokens], 4)
         run_hf_sequential(reference, [[5] * args.prompt_tokens], 4)
         for level in levels:
+            shared = torch.randint(3, args.vocab, (args.shared_prefix_tokens,), generator=generator).tolist()
             prompts = [
-                torch.randint(3, args.vocab, (args.prompt_tokens,), generator=generator).tolist()
+                shared + torch.randint(3, args.vocab, (args.prompt_tokens,), generator=generator).tolist()
                 for _ in range(level)
             ]
             names = ["quire engine", "transformers sequential", "transformers batch"]
