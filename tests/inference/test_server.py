@@ -260,3 +260,31 @@ def test_command_line_server_starts_and_answers(tiny_checkpoint):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_concurrent_requests_under_a_tiny_cache_all_complete(tiny_checkpoint):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = build_api(
+        tiny_checkpoint,
+        engine_config=EngineConfig(num_blocks=10, block_size=4, enable_prefix_cache=False),
+        model_name="m",
+        device="cpu",
+    )
+    prompts = ["The quick brown fox", "Quarterly revenue rose", "hello world, hello", "The study found"]
+
+    def complete(prompt: str) -> tuple[int, dict]:
+        body = json.dumps({"prompt": prompt, "max_tokens": 12, "temperature": 0}).encode()
+        response = api.handle("POST", "/v1/completions", body)
+        return response.status, json.loads(response.body)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            replies = list(pool.map(complete, prompts * 2))
+        assert [status for status, _ in replies] == [200] * 8
+        assert all(reply["usage"]["completion_tokens"] == 12 for _, reply in replies)
+        assert replies[0][1]["choices"][0]["text"] == replies[4][1]["choices"][0]["text"]
+        snapshot = api.service.snapshot()
+        assert snapshot["free_blocks"] == snapshot["total_blocks"] == 10
+    finally:
+        api.service.shutdown()
