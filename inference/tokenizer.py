@@ -52,6 +52,9 @@ class ChatTokenizer:
         return None if self.eos_token is None else self.tokenizer.token_to_id(self.eos_token)
 
     def encode(self, text: str, *, add_bos: bool | None = None) -> list[int]:
+        """Token ids; BOS as `add_bos` says, else as `add_bos_token` says, else as the tokenizer's post-processor."""
+        if add_bos is None and "add_bos_token" not in self.config:
+            return self.tokenizer.encode(text, add_special_tokens=True).ids
         ids = self.tokenizer.encode(text, add_special_tokens=False).ids
         bos_id = self.bos_token_id
         wants_bos = self.add_bos_token if add_bos is None else add_bos
