@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from inference.service import EngineFailure, EngineService, QueueFullError, Requ
 from inference.tokenizer import ChatTokenizer
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+logger = logging.getLogger("inference.api")
 EmbedFunction = Callable[[list[str]], Any]
 
 
@@ -166,6 +168,11 @@ class OpenAIApi:
             response = handler(payload)
         except ApiError as error:
             response = _error_response(error)
+        except Exception:
+            logger.exception("unhandled error on %s %s", method, route)
+            response = _error_response(
+                ApiError(500, "internal server error", error_type="server_error", code="internal_error")
+            )
         self.metrics.inc("quire_http_requests_total", route=route, status=str(response.status))
         return response
 

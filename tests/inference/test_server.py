@@ -288,3 +288,29 @@ def test_concurrent_requests_under_a_tiny_cache_all_complete(tiny_checkpoint):
         assert snapshot["free_blocks"] == snapshot["total_blocks"] == 10
     finally:
         api.service.shutdown()
+
+
+def test_template_errors_are_400_and_unexpected_errors_500_json(server, monkeypatch):
+    api = server[1]
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}).encode()
+    monkeypatch.setattr(
+        api.tokenizer, "chat_template", "{{ raise_exception('only user and assistant roles') }}"
+    )
+    monkeypatch.setattr(api.tokenizer, "_compiled_template", None)
+    refused = api.handle("POST", "/v1/chat/completions", body)
+    assert refused.status == 400
+    assert json.loads(refused.body)["error"]["message"] == "only user and assistant roles"
+    monkeypatch.setattr(api.tokenizer, "_compiled_template", None)
+
+    def explode(messages):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.tokenizer, "encode_chat", explode)
+    failed = api.handle("POST", "/v1/chat/completions", body)
+    assert failed.status == 500
+    assert json.loads(failed.body)["error"] == {
+        "message": "internal server error",
+        "type": "server_error",
+        "param": None,
+        "code": "internal_error",
+    }
