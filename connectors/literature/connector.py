@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy
 
 from connectors.base import Connector, Document, RunContext
@@ -9,10 +11,20 @@ from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import label_for
 from connectors.spans import make_span
 
-RELEVANCE_THRESHOLD = 0.55
+RELEVANCE_THRESHOLD = 0.6
 RATIONALE_MARGIN = 0.08
 VERDICT_DOCUMENTS = 3
 SYNTHESIS_DOCUMENTS = 4
+_BACKGROUND = re.compile(
+    r"^(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT)\b|\blittle is known\b|\b(?:we|this study) "
+    r"(?:aimed|sought|set out)\b|\bto (?:investigate|explore|determine|assess|examine|evaluate)\b",
+    re.IGNORECASE,
+)
+_RESULT = re.compile(
+    r"\b(?:we (?:found|show|showed|demonstrate|observed|report)|results?|conclusions?|significantly|associated with|"
+    r"was (?:higher|lower|increased|decreased|reduced)|these (?:findings|data|results))\b",
+    re.IGNORECASE,
+)
 
 
 def _embedder():
@@ -28,6 +40,12 @@ def _lexical_overlap(claim: str, sentence: str) -> float:
     return len(claim_words & set(content_words(sentence))) / len(claim_words)
 
 
+def _section_bias(sentence: str) -> float:
+    if _BACKGROUND.search(sentence):
+        return -0.05
+    return 0.03 if _RESULT.search(sentence) else 0.0
+
+
 def verify_claim(
     index: CorpusIndex, claim_id: str, claim: str, claim_vector: numpy.ndarray, top_k: int
 ) -> dict:
@@ -39,10 +57,13 @@ def verify_claim(
         if not item.sentences:
             continue
         similarities = index.sentence_vectors(position) @ claim_vector
-        best = int(numpy.argmax(similarities))
-        relevance = float(similarities[best]) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
-        if relevance < RELEVANCE_THRESHOLD:
+        adjusted = similarities + numpy.array(
+            [_section_bias(s.text) for s in item.sentences], dtype=numpy.float32
+        )
+        best = int(numpy.argmax(adjusted))
+        if similarities[best] < RELEVANCE_THRESHOLD:
             continue
+        relevance = float(similarities[best]) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
         chosen = [
             i
             for i in numpy.argsort(-similarities)[:2]

@@ -135,49 +135,52 @@ class BM25:
 
 
 class CorpusIndex:
-    """Embeddings of every document, and of the sentences of the documents a query reaches."""
+    """Sentence embeddings of every paper (one batched pass); a paper's vector is its sentences' mean."""
 
     def __init__(self, documents: list[Document], embed) -> None:
-        self.embed = embed
         self.items = []
-        for document in documents:
+        texts: list[str] = []
+        owners: list[int] = []
+        for position, document in enumerate(documents):
             title = str(document.metadata.get("title") or "")
             body_start = len(title) + 2 if title and document.text.startswith(title) else 0
-            self.items.append(IndexedDocument(document, title, split_sentences(document.text, body_start)))
-        self.vectors = (
-            embed([d.text for d in documents]) if documents else numpy.zeros((0, 384), numpy.float32)
-        )
+            sentences = split_sentences(document.text, body_start)
+            self.items.append(IndexedDocument(document, title, sentences))
+            pieces = [title] if title else []
+            pieces += [sentence.text for sentence in sentences]
+            texts.extend(pieces)
+            owners.extend([position] * len(pieces))
+        vectors = embed(texts) if texts else numpy.zeros((0, 384), numpy.float32)
+        self.vectors = numpy.zeros((len(documents), vectors.shape[1] if len(vectors) else 384), numpy.float32)
+        owner_array = numpy.array(owners, dtype=numpy.int64)
+        for position, item in enumerate(self.items):
+            rows = vectors[owner_array == position] if len(owners) else vectors[:0]
+            offset = 1 if item.title else 0
+            item.sentence_vectors = rows[offset:]
+            if len(rows):
+                mean = rows.mean(axis=0)
+                self.vectors[position] = mean / max(float(numpy.linalg.norm(mean)), 1e-9)
         self.bm25 = BM25([d.text for d in documents])
 
     def sentence_vectors(self, index: int) -> numpy.ndarray:
-        item = self.items[index]
-        if item.sentence_vectors is None:
-            item.sentence_vectors = (
-                self.embed([s.text for s in item.sentences])
-                if item.sentences
-                else numpy.zeros((0, self.vectors.shape[1]), numpy.float32)
-            )
-        return item.sentence_vectors
+        vectors = self.items[index].sentence_vectors
+        return vectors if vectors is not None else numpy.zeros((0, self.vectors.shape[1]), numpy.float32)
 
-    def rank(
-        self, query: str, query_vector: numpy.ndarray, *, top_k: int = 10, rerank_depth: int = 20
-    ) -> list[tuple[int, float]]:
+    def rank(self, query: str, query_vector: numpy.ndarray, *, top_k: int = 10) -> list[tuple[int, float]]:
         if not self.items:
             return []
         dense = self.vectors @ query_vector
         lexical = self.bm25.scores(query)
         lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-        first_pass = dense + 0.3 * lexical
-        candidates = numpy.argsort(-first_pass)[:rerank_depth]
         scored = []
-        for index in candidates:
-            sentences = self.sentence_vectors(int(index))
+        for index in range(len(self.items)):
+            sentences = self.sentence_vectors(index)
             best_sentence = float((sentences @ query_vector).max()) if len(sentences) else float(dense[index])
             score = (
                 DENSE_WEIGHT * float(dense[index])
                 + SENTENCE_WEIGHT * best_sentence
                 + LEXICAL_WEIGHT * float(lexical[index])
             )
-            scored.append((int(index), round(score, 4)))
+            scored.append((index, round(score, 4)))
         scored.sort(key=lambda pair: -pair[1])
         return scored[:top_k]

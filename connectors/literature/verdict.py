@@ -21,7 +21,7 @@ _DOWN = re.compile(
     re.IGNORECASE,
 )
 _NO_EFFECT = re.compile(
-    r"\b(?:no (?:significant )?(?:effect|difference|association|change|benefit|increase|decrease|correlation|relationship)|"
+    r"\b(?:no (?:\w+ ){0,2}(?:effect|difference|association|change|benefit|increase|decrease|correlation|relationship)|"
     r"did not (?:differ|change|affect|alter|improve|reduce|increase)|not (?:significantly )?(?:associated|different|related|correlated)|"
     r"was similar|were similar|comparable between|does not)\b",
     re.IGNORECASE,
