@@ -27,7 +27,7 @@ _SPEAKER_LINE = re.compile(
     r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,4})(?:\s*(?:--|\u2014|\u2013|,)\s*(?P<meta>[^:\n]{2,120}))?\s*:\s+(?=\S)"
 )
 _HEADER_ONLY = re.compile(
-    r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,4})\s*(?:--|\u2014|\u2013)\s*(?P<meta>[^\n]{2,120})$"
+    r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,4})\s*(?:--|\u2014|\u2013)\s*(?P<meta>[^\n:]{2,120})$"
 )
 EXECUTIVE_TITLES = re.compile(
     r"\b(?:chief|ceo|cfo|coo|cto|president|chairman|chairwoman|chair|vice president|vp|svp|evp|treasurer|"
@@ -36,8 +36,9 @@ EXECUTIVE_TITLES = re.compile(
 )
 _OPERATOR = re.compile(r"^(?:operator|moderator|conference operator)$", re.IGNORECASE)
 _ANALYST_INTRO = re.compile(
-    r"\b(?:question|line)\s+(?:comes|is coming|will come|is)\s+from\s+(?:the line of\s+)?(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,3})"
-    r"(?:\s+(?:with|from|of|at)\s+(?P<firm>[A-Z][\w&.'\u2019-]*(?:\s+(?:[A-Z&][\w&.'\u2019-]*|and|&))*))?",
+    r"\b(?:question|line)\s+(?:comes|is coming|will come|is)\s+from\s+(?:the line of\s+)?"
+    r"(?P<name>[A-Z][\w.'\u2019-]*(?:[ \t]+[A-Z][\w.'\u2019-]*){0,3})"
+    r"(?:[ \t]+(?:with|from|of|at)[ \t]+(?P<firm>[A-Z][\w&'\u2019-]*(?:[ \t]+(?:[A-Z&][\w&.'\u2019-]*|and|&))*))?",
 )
 _PARTICIPANT = re.compile(
     r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){1,3})\s*(?:--|\u2014|\u2013|-|,)\s*(?P<meta>[^\n]{2,120})$"
@@ -158,7 +159,7 @@ def _assign_roles(text: str, turns: list[Turn], speakers: dict[str, Speaker]) ->
             ):
                 speaker.role = "analyst"
                 if match.group("firm") and not speaker.firm:
-                    speaker.firm = match.group("firm").strip()
+                    speaker.firm = match.group("firm").strip().rstrip(".")
     for paragraph_line in text.splitlines()[:200]:
         line = paragraph_line.strip()
         participant = _PARTICIPANT.match(line)

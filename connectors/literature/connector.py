@@ -15,6 +15,7 @@ RELEVANCE_THRESHOLD = 0.6
 RATIONALE_MARGIN = 0.08
 VERDICT_DOCUMENTS = 3
 SYNTHESIS_DOCUMENTS = 4
+SYNTHESIS_THRESHOLD = 0.3
 _BACKGROUND = re.compile(
     r"^(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT)\b|\blittle is known\b|\b(?:we|this study) "
     r"(?:aimed|sought|set out)\b|\bto (?:investigate|explore|determine|assess|examine|evaluate)\b",
@@ -108,7 +109,7 @@ def synthesise(index: CorpusIndex, question_id: str, question: str, question_vec
             continue
         similarities = index.sentence_vectors(position) @ question_vector
         best = int(numpy.argmax(similarities))
-        if similarities[best] < RELEVANCE_THRESHOLD - 0.15:
+        if similarities[best] < SYNTHESIS_THRESHOLD:
             continue
         sentence = item.sentences[best]
         document_id = item.document.document_id

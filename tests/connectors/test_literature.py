@@ -1,0 +1,63 @@
+import pytest
+
+from connectors import run_connector
+from connectors.loaders import corpus_document
+from connectors.spans import invalid_spans
+
+CLAIMS = [
+    {"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."},
+    {"claim_id": "c2", "claim": "Vitamin D supplementation reduces fractures in older adults."},
+    {"claim_id": "c3", "claim": "Quantum computers factor large integers efficiently."},
+    {"claim_id": "q1", "question": "How does lifestyle affect memory and sleep?"},
+]
+
+
+@pytest.fixture
+def documents(corpus_rows):
+    return [corpus_document(row) for row in corpus_rows]
+
+
+def test_claims_are_ranked_and_judged_with_spans(documents):
+    result = run_connector("literature", documents, options={"claims": CLAIMS})
+    claims = {c["claim_id"]: c for c in result["claims"]}
+    assert claims["c1"]["ranking"][0]["document_id"] == "101"
+    assert claims["c2"]["ranking"][0]["document_id"] == "102"
+    assert claims["c1"]["verdict"] == "SUPPORT"
+    assert claims["c2"]["verdict"] == "CONTRADICT"
+    assert claims["c3"]["verdict"] == "NOT_ENOUGH_INFO" and claims["c3"]["evidence"] == []
+    assert claims["c1"]["evidence"][0]["span"]["quote"].startswith("Daily aspirin use")
+    assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
+    scores = [entry["score"] for entry in claims["c1"]["ranking"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_questions_get_a_synthesis_whose_sentences_cite_papers(documents):
+    result = run_connector("literature", documents, options={"claims": CLAIMS[3:]})
+    (synthesis,) = result["synthesis"]
+    assert synthesis["question"] == CLAIMS[3]["question"]
+    assert synthesis["sentences"]
+    cited = set()
+    for sentence in synthesis["sentences"]:
+        assert sentence["citations"]
+        assert f"[{sentence['citations'][0]}]" in sentence["text"]
+        cited.update(sentence["citations"])
+    assert {"103", "104"} <= cited
+
+
+def test_title_and_abstract_make_the_text():
+    document = corpus_document({"doc_id": 7, "title": "T", "abstract": ["One.", "Two."]})
+    assert document.document_id == "7" and document.text == "T\n\nOne. Two."
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "claims"),
+        ({"claims": [{"claim_id": "a"}]}, "claim"),
+        ({"claims": [{"claim_id": "a", "claim": "x"}, {"claim_id": "a", "claim": "y"}]}, "twice"),
+        ({"claims": [{"claim": "x"}], "top_k": 0}, "top_k"),
+    ],
+)
+def test_bad_claims_raise(documents, options, message):
+    with pytest.raises(ValueError, match=message):
+        run_connector("literature", documents, options=options)
