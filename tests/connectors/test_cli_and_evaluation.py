@@ -111,3 +111,12 @@ def test_ranking_and_summary_metrics():
     }
     assert fact_found(facts[1], [metric]) and fact_found(facts[0], [metric])
     assert not fact_found(facts[1], [{**metric, "metric": "eps"}])
+
+
+def test_oversized_contract_is_refused_with_a_clear_message(tmp_path, capsys):
+    from connectors.base import MAX_DOCUMENT_CHARS
+
+    path = tmp_path / "huge.txt"
+    path.write_text("This Agreement is governed by the laws of Delaware. " * (MAX_DOCUMENT_CHARS // 50 + 10))
+    code, out, err = run_cli(capsys, "run", "legal", str(path), "--quiet")
+    assert code == 2 and out == "" and "limit is" in err
