@@ -28,6 +28,13 @@ _ENTITY_SUFFIX = (
 _ENTITY = re.compile(
     rf"\b(?:[A-Z0-9][\w&'.,-]*\s+){{0,7}}?(?:[A-Z0-9][\w&'.-]*),?\s+{_ENTITY_SUFFIX}(?![\w])",
 )
+_HEREINAFTER = re.compile(
+    r"\b(?:hereinafter|hereafter)(?:\s+(?:referred\s+to\s+as|called|known\s+as))?\s*(?:the\s+|as\s+)?[\"“]([^\"“”]{2,60})[\"”]",
+    re.IGNORECASE,
+)
+_NAMED_PARTY = re.compile(
+    r"\b(?:between|among|and|with)\s+((?:[A-Z][\w.&'-]*)(?:\s+(?:[A-Z][\w.&'-]*|of|de|&)){0,6}?)(?=\s*(?:\(|,|\band\b|$))"
+)
 _DEFINED_TERM = re.compile(
     r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
 )
@@ -117,6 +124,28 @@ def _preamble_sentence(text: str, sentences: list[Segment]) -> Segment | None:
     return None
 
 
+_NOT_PARTIES = {
+    "agreement",
+    "effective date",
+    "contract",
+    "this agreement",
+    "the agreement",
+    "party",
+    "parties",
+    "the parties",
+    "exhibit",
+    "schedule",
+    "whereas",
+    "recitals",
+    "section",
+    "article",
+    "the",
+    "this",
+    "state",
+    "delaware",
+}
+
+
 def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], list[str]]:
     preamble = _preamble_sentence(text, sentences)
     if preamble is None:
@@ -135,11 +164,19 @@ def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], lis
             continue
         names.append(name)
         clauses.append(Clause("Parties", start, start + len(name), 0.75))
-    for match in _DEFINED_TERM.finditer(text, preamble.start, preamble.end):
-        term = match.group(1).strip()
-        if term.lower() in {"agreement", "effective date", "contract"} or not term[:1].isupper():
-            continue
-        clauses.append(Clause("Parties", match.start(1), match.start(1) + len(term), 0.6))
+    taken = {(c.start, c.end) for c in clauses}
+    for pattern, confidence in ((_DEFINED_TERM, 0.6), (_HEREINAFTER, 0.6), (_NAMED_PARTY, 0.5)):
+        for match in pattern.finditer(text, preamble.start, preamble.end):
+            term = match.group(1).strip().rstrip(",.")
+            start = match.start(1)
+            if term.lower() in _NOT_PARTIES or not term[:1].isupper() or len(term) < 2:
+                continue
+            if any(a <= start < b for a, b in taken):
+                continue
+            taken.add((start, start + len(term)))
+            clauses.append(Clause("Parties", start, start + len(term), confidence))
+            if confidence > 0.5 and term.lower() not in {n.lower() for n in names}:
+                names.append(term)
     return clauses, names
 
 

@@ -485,6 +485,6 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 THRESHOLDS: dict[str, float] = {category: 1.0 for category in SENTENCE_RULES}
-MAX_CLAUSES: dict[str, int] = {category: 4 for category in SENTENCE_RULES}
+MAX_CLAUSES: dict[str, int] = {category: 6 for category in SENTENCE_RULES}
 MAX_CLAUSES.update({"Governing Law": 2, "Effective Date": 2, "Expiration Date": 2, "Renewal Term": 2})
 MAX_CLAUSES.update({"Notice Period To Terminate Renewal": 2, "Insurance": 3, "Audit Rights": 3})
