@@ -64,7 +64,7 @@ class Rule:
 
 
 def _rules(*pairs: tuple[str, float]) -> tuple[Rule, ...]:
-    return tuple(Rule(re.compile(pattern, re.IGNORECASE), weight) for pattern, weight in pairs)
+    return tuple(Rule(re.compile(pattern, re.IGNORECASE | re.DOTALL), weight) for pattern, weight in pairs)
 
 
 LICENSE = r"(?:licen[cs]e|sublicen[cs]e|right to (?:use|reproduce|distribute|sell|market|make))"
@@ -80,6 +80,11 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bshall commence\b", 0.5),
     ),
     "Expiration Date": _rules(
+        (r"\b(?:shall|will) have a (?:duration|term) of\b", 1.0),
+        (
+            r"\b(?:commenc|begin|effective)\w*\b.{0,200}\b(?:ending|concluding|terminating|expiring|until|through)\b",
+            1.0,
+        ),
         (r"\b(?:initial )?term of this (?:agreement|contract)\b", 0.7),
         (
             r"\b(?:shall|will) (?:continue|remain) in (?:full )?(?:force|effect)\b.{0,80}\b(?:until|for|through)\b",
@@ -95,7 +100,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
             0.8,
         ),
         (r"\bduration of\b", 0.6),
-        (r"\bexpiration date\b", 0.5),
+        (r"\bexpiration date\b", 0.6),
         (r"\bin perpetuity\b|\bperpetual\b", 0.3),
         (r"\bsurviv", -0.6),
         (r"\blicense\b", -0.2),
@@ -151,10 +156,14 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "Exclusivity": _rules(
         (
+            r"\bexclusive,\s+(?:[\w-]+,?\s+){0,4}(?:right|license|licence|distributor|basis|provider|supplier)",
+            0.6,
+        ),
+        (
             r"\bexclusive (?:right|distributor|license|licensee|basis|provider|supplier|agent|reseller|partner|representative|sponsor|marketing|territory|dealer|manufacturer|seller)",
             1.0,
         ),
-        (r"\bexclusively\b", 0.8),
+        (r"\bexclusively\b", 1.0),
         (r"\b(?:sole|only) (?:and exclusive )?(?:source|supplier|provider|distributor)\b", 0.8),
         (r"\bshall not\b.{0,80}\b(?:appoint|grant)\b.{0,60}\b(?:any )?other\b", 0.7),
         (r"\bnon-?exclusive\b", -0.6),
@@ -168,6 +177,11 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\b(?:divert|induce|entice)\b.{0,80}\b(?:customers?|clients?)\b", 0.9),
     ),
     "Competitive Restriction Exception": _rules(
+        (
+            r"\bnotwithstanding (?:the (?:foregoing|above)|anything|paragraphs?|sections?)\b.{0,200}\b(?:shall be (?:entitled|permitted|free)|shall not be (?:required|prohibited|restricted))\b",
+            1.0,
+        ),
+        (r"\bterminat|\bassign|\bconfidential|\bliab|\bindemn", -0.6),
         (r"\bnotwithstanding\b.{0,200}\b(?:compet|exclusiv|solicit)", 1.0),
         (
             r"\b(?:shall not|will not|does not)\b.{0,30}\b(?:restrict|prohibit|prevent|preclude|limit)\b.{0,120}\b(?:compet|exclusiv|solicit|develop|market|sell)",
@@ -202,6 +216,9 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\b(?:negative|adverse|defamatory|false or misleading) (?:statements?|comments?|remarks?)\b", 0.9),
     ),
     "Termination For Convenience": _rules(
+        (r"\b(?:in|at) (?:its|their) (?:sole )?discretion\b.{0,40}\bterminat", 1.3),
+        (r"\bfor non-?cause\b", 1.3),
+        (r"\bterminated at any time\b", 1.0),
         (
             r"\bterminat\w*\b.{0,100}\b(?:for convenience|without cause|for any reason|for no reason|at (?:its|their) (?:sole )?(?:discretion|option|convenience)|with or without cause)",
             1.3,
@@ -259,6 +276,8 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bresale price\b|\bminimum advertised price\b|\bsuggested retail price\b", 0.8),
     ),
     "Minimum Commitment": _rules(
+        (r"\ba minimum of\b", 0.7),
+        (r"\b(?:shall|must) (?:achieve|purchase|order|sell|maintain|make|spend)\b", 0.4),
         (
             r"\bminimum (?:purchase|order|quantit|annual|quarterly|monthly|volume|commitment|requirement|sales|royalt|fee|payment|number)",
             1.2,
@@ -268,6 +287,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bguaranteed minimum\b|\btake[- ]or[- ]pay\b", 1.0),
     ),
     "Volume Restriction": _rules(
+        (r"\bnot more than\b.{0,40}\b(?:days|hours|appearances|units|copies|times|events)\b", 1.0),
         (
             r"\b(?:maximum|not (?:to )?exceed|in excess of|no more than|cap(?:ped)? (?:on|at)|limit(?:ed)? to)\b.{0,60}\b(?:units|quantit|volume|users|copies|licenses|seats|orders|number of)\b",
             1.1,
@@ -303,6 +323,12 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bjoint (?:inventions?|intellectual property|developments?|works?|technology)\b", 1.1),
     ),
     "License Grant": _rules(
+        (
+            r"\bgrants?\b.{0,60}\bthe (?:non-?exclusive |exclusive |limited )?right to (?:use|reproduce|distribute|sell|market|display|make)\b",
+            1.1,
+        ),
+        (r"\bhereby granted\b", 1.0),
+        (r"\blicensed to (?:use|reproduce|distribute|sell|market|display|make)\b", 1.1),
         (rf"\bhereby grants?\b.{{0,120}}\b{LICENSE}", 1.3),
         (
             rf"\bgrants?\b.{{0,80}}\b(?:a |an )?(?:non-?exclusive|exclusive|limited|royalty-free|worldwide|perpetual|irrevocable|fully paid)\b.{{0,80}}\b{LICENSE}",
@@ -313,6 +339,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
             0.9,
         ),
         (r"\b(?:is|are) (?:hereby )?(?:licensed|authorized) to\b", 0.8),
+        (r"\bgrant\w*\b.{0,60}\b(?:a|an|the|any)\s+(?:[\w-]+,?\s+){0,4}licen[cs]es?\b", 1.1),
         (r"\bright to use\b", 0.6),
     ),
     "Non-Transferable License": _rules(
@@ -407,8 +434,11 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bin no event\b|\bliab", 0.2),
     ),
     "Cap On Liability": _rules(
+        (r"\b(?:shall|will) (?:not|in no event|at no time) be liable\b", 0.8),
+        (r"\bliable\b.{0,200}\bin excess of\b", 0.8),
+        (r"\bbe liable\b.{0,80}\b(?:incidental|consequential|special|punitive|exemplary|indirect)\b", 0.8),
         (
-            r"\b(?:total|aggregate|maximum|entire|cumulative|overall) (?:\w+ )?liabilit\w*\b.{0,200}\b(?:exceed|limited to|not be more than|in excess of|amount (?:paid|of))",
+            r"\b(?:total|aggregate|maximum|entire|cumulative|overall) (?:\w+ )?liabilit\w*\b.{0,400}\b(?:exceed|limited to|not be more than|in excess of|amount (?:paid|of))",
             1.4,
         ),
         (r"\bliabilit\w*\b.{0,120}\b(?:shall|will) (?:not exceed|be limited to|in no event exceed)\b", 1.3),
@@ -422,11 +452,11 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         ),
         (r"\blimitation of liability\b", 1.0),
         (
-            r"\b(?:shall not|will not|in no event|under no circumstances|neither party)\b.{0,100}\bliable\b",
+            r"\b(?:shall not|will not|in no event|under no circumstances|neither party)\b.{0,200}\bliable\b",
             0.7,
         ),
         (r"\bdamages\b", 0.3),
-        (r"\bliab\w*\b.{0,80}\b(?:is|are|shall be) excluded\b", 1.1),
+        (r"\bliab\w*\b.{0,250}\b(?:is|are|shall be) excluded\b", 1.1),
         (r"\bwaive\w*\b.{0,80}\bclaims\b.{0,120}\b(?:consequential|punitive|incidental|special)\b", 1.1),
         (r"\bliable for no more than\b|\bcumulative maximum\b", 1.2),
         (r"\bexceed (?:the )?(?:amount|fees|sum|total)\b.{0,60}\b(?:paid|payable)\b", 0.6),
@@ -485,6 +515,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 THRESHOLDS: dict[str, float] = {category: 1.0 for category in SENTENCE_RULES}
+THRESHOLDS["Revenue/Profit Sharing"] = 0.9
 MAX_CLAUSES: dict[str, int] = {category: 6 for category in SENTENCE_RULES}
 MAX_CLAUSES.update({"Governing Law": 2, "Effective Date": 2, "Expiration Date": 2, "Renewal Term": 2})
 MAX_CLAUSES.update({"Notice Period To Terminate Renewal": 2, "Insurance": 3, "Audit Rights": 3})
