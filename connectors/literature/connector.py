@@ -43,7 +43,7 @@ def _lexical_overlap(claim: str, sentence: str) -> float:
 
 def _section_bias(sentence: str) -> float:
     if _BACKGROUND.search(sentence):
-        return -0.05
+        return -0.15
     return 0.03 if _RESULT.search(sentence) else 0.0
 
 
@@ -62,15 +62,15 @@ def verify_claim(
             [_section_bias(s.text) for s in item.sentences], dtype=numpy.float32
         )
         best = int(numpy.argmax(adjusted))
-        if similarities[best] < RELEVANCE_THRESHOLD:
+        if float(similarities.max()) < RELEVANCE_THRESHOLD:
             continue
-        relevance = float(similarities[best]) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
+        relevance = float(similarities.max()) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
         chosen = [
             i
             for i in numpy.argsort(-similarities)[:2]
             if similarities[i] >= similarities[best] - RATIONALE_MARGIN
         ]
-        label, confidence = label_for(claim, item.sentences[best].text)
+        label, confidence = label_for(claim, item.sentences[best].text, item.document.text)
         votes[label] = votes.get(label, 0.0) + relevance * confidence
         for sentence_index in sorted(int(i) for i in chosen):
             sentence = item.sentences[sentence_index]

@@ -61,3 +61,28 @@ def test_title_and_abstract_make_the_text():
 def test_bad_claims_raise(documents, options, message):
     with pytest.raises(ValueError, match=message):
         run_connector("literature", documents, options=options)
+
+
+@pytest.mark.parametrize(
+    ("claim", "rationale", "expected"),
+    [
+        ("Exercise increases memory scores.", "Memory scores increased after exercise.", "SUPPORT"),
+        ("Exercise decreases memory scores.", "Memory scores increased after exercise.", "CONTRADICT"),
+        (
+            "Patients were more vulnerable to malaria.",
+            "Patients were more resistant to malaria.",
+            "CONTRADICT",
+        ),
+        ("Drug X reduces mortality.", "Drug X had no significant effect on mortality.", "CONTRADICT"),
+        (
+            "Drug X has no effect on mortality.",
+            "There was no difference in mortality with drug X.",
+            "SUPPORT",
+        ),
+        ("The genome has 2140 base pairs.", "The genome has 7489 base pairs.", "CONTRADICT"),
+    ],
+)
+def test_verdict_contrasts(claim, rationale, expected):
+    from connectors.literature.verdict import label_for
+
+    assert label_for(claim, rationale)[0] == expected
