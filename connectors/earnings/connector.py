@@ -51,6 +51,7 @@ METRIC_LABELS = {
     "operating_income": "operating income",
     "same_store_sales": "same-store sales",
 }
+MIN_SUMMARY_BULLETS = 3
 SUMMARY_PRIORITY = (
     "revenue",
     "adjusted_eps",
@@ -223,6 +224,16 @@ def build_summary(metrics: list[dict], guidance: list[dict], limit: int = 6) -> 
             break
         label = METRIC_LABELS.get(move["metric"], move["metric"].replace("_", " "))
         bullets.append({"text": f"Guidance for {label} {move['direction']}.", "spans": [move["span"]]})
+    quoted = {span["start"] for bullet in bullets for span in bullet["spans"]}
+    quoted |= {m["sentence"]["start"] for m in metrics if m["span"]["start"] in quoted}
+    for metric in metrics:
+        if len(bullets) >= MIN_SUMMARY_BULLETS:
+            break
+        sentence = metric["sentence"]
+        if sentence["start"] in quoted or metric["span"]["start"] in quoted:
+            continue
+        quoted.add(sentence["start"])
+        bullets.append({"text": sentence["quote"], "spans": [sentence]})
     return bullets
 
 

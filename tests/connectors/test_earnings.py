@@ -99,3 +99,16 @@ def test_transcript_without_speakers_still_reports_figures():
 def test_bad_options_raise():
     with pytest.raises(ValueError, match="summary_bullets"):
         run_connector("earnings", [Document("c", "x")], options={"summary_bullets": 9})
+
+
+def test_summary_is_filled_to_three_bullets_with_quoted_sentences():
+    text = (
+        "Jane Doe -- CFO: Revenue was $10.0 million in the first quarter of 2022. "
+        "Revenue in Europe was $4.0 million. Revenue in Asia was $3.5 million."
+    )
+    result = run_connector("earnings", [Document("call", text)])
+    assert len(result["summary"]) == 3
+    assert result["summary"][1]["text"] == "Revenue in Europe was $4.0 million."
+    for bullet in result["summary"]:
+        quoted = " ".join(span["quote"] for span in bullet["spans"])
+        assert all(n in quoted for n in re.findall(r"\d+\.\d+", bullet["text"]))
