@@ -80,6 +80,10 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bshall commence\b", 0.5),
     ),
     "Expiration Date": _rules(
+        (r"\bterm of (?:this|the) (?:agreement|contract) (?:shall|will) be\b", 1.0),
+        (r"\b(?:valid|in (?:force|effect)) for\b.{0,30}\b(?:years?|months?)\b", 1.0),
+        (r"\buntil terminated\b", 0.3),
+        (r"\bextended (?:to|until|through)\b", 0.6),
         (r"\b(?:shall|will) have a (?:duration|term) of\b", 1.0),
         (
             r"\b(?:commenc|begin|effective)\w*\b.{0,200}\b(?:ending|concluding|terminating|expiring|until|through)\b",
@@ -113,6 +117,12 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\brenew(?:ed|al)?\b", 0.3),
     ),
     "Notice Period To Terminate Renewal": _rules(
+        (r"\bnon-?\s?renew", 1.2),
+        (r"\bnot (?:like|wish|want|intend|elect) to (?:renew|extend)\b", 1.2),
+        (
+            r"\bunless\b.{0,120}\b(?:notice|notifies|notify)\b.{0,120}\b(?:prior to|before|in advance of)\b",
+            0.8,
+        ),
         (
             r"\bnotice of (?:non-?renewal|its (?:intent(?:ion)?|election|decision) not to (?:renew|extend))",
             1.2,
@@ -126,6 +136,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\brenew", 0.3),
     ),
     "Governing Law": _rules(
+        (r"\b(?:interpretation|construction)\b.{0,100}\b(?:laws?|state) of\b", 0.6),
         (r"\bgoverned by\b", 0.8),
         (r"\b(?:construed|interpreted|enforced) (?:in accordance with|under|pursuant to)\b", 0.6),
         (
@@ -144,6 +155,8 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bequal to or (?:less|lower) than\b.{0,60}\b(?:price|charged)", 0.6),
     ),
     "Non-Compete": _rules(
+        (r"\bshall not\b.{0,80}\bdirectly or indirectly\b", 0.6),
+        (r"\b(?:similar to|competitive with|competes with|in competition with)\b", 0.6),
         (r"\bnon-?compet", 1.2),
         (r"\b(?:shall|will|may) not\b.{0,120}\bcompet(?:e|ing|itive)\b", 1.0),
         (
@@ -248,12 +261,14 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bsubstantially all of (?:its|the) (?:assets|business|stock)\b", 0.4),
     ),
     "Anti-Assignment": _rules(
+        (r"\bneither party (?:shall|may|will)\b.{0,40}\b(?:assign|transfer)", 1.0),
+        (r"\brequires? the (?:prior )?(?:written )?consent\b", 0.8),
         (
             r"\b(?:shall|may|will) not\b.{0,40}\b(?:assign|transfer|delegate|sublicense|sub-license)\b.{0,200}\b(?:consent|approval|permission)\b",
             1.3,
         ),
         (r"\bwithout the (?:prior )?(?:express )?(?:written )?(?:consent|approval)\b.{0,120}\bassign", 1.0),
-        (r"\bassign\w*\b.{0,200}\bwithout\b.{0,40}\b(?:consent|approval)\b", 1.0),
+        (r"\bassign\w*\b.{0,200}\bwithout\b.{0,80}\b(?:consent|approval)\b", 1.0),
         (r"\bnot (?:be )?(?:assignable|transferable)\b", 0.9),
         (r"\bany (?:purported |attempted )?assignment\b.{0,80}\b(?:void|null)\b", 1.0),
         (r"\bassign", 0.2),
@@ -279,7 +294,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\ba minimum of\b", 0.7),
         (r"\b(?:shall|must) (?:achieve|purchase|order|sell|maintain|make|spend)\b", 0.4),
         (
-            r"\bminimum (?:purchase|order|quantit|annual|quarterly|monthly|volume|commitment|requirement|sales|royalt|fee|payment|number)",
+            r"\bminimum (?:total )?(?:purchase|order|quantit|annual|quarterly|monthly|volume|commitment|requirement|sales|royalt|fee|payment|number|charge)",
             1.2,
         ),
         (r"\b(?:purchase|order|buy|sell)\b.{0,40}\b(?:at least|not less than|a minimum of)\b", 1.0),
@@ -299,6 +314,9 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bforecast", 0.2),
     ),
     "Ip Ownership Assignment": _rules(
+        (r"\bassigns? to\b.{0,60}\b(?:all|its)\b.{0,40}\brights?\b", 1.0),
+        (r"\btransfer\b.{0,40}\bownership\b", 1.0),
+        (r"\bgive title to\b", 1.0),
         (r"\bhereby (?:irrevocably )?(?:assigns?|transfers?|conveys?)\b", 1.0),
         (
             r"\b(?:shall|will) (?:be|become|remain|vest in)\b.{0,40}\b(?:the )?(?:sole and exclusive |exclusive |sole )?property of\b",
@@ -434,6 +452,17 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bin no event\b|\bliab", 0.2),
     ),
     "Cap On Liability": _rules(
+        (r"\bin no event shall\b.{0,80}\bliabilit\w*\b.{0,300}\bexceed", 1.4),
+        (r"\bsole and exclusive remed(?:y|ies)\b", 0.8),
+        (
+            r"\b(?:no|any) liability\b.{0,120}\b(?:lost profits|special|incidental|indirect|consequential)\b",
+            1.1,
+        ),
+        (r"\bliabilit\w*\b.{0,120}\b(?:is|shall be|are|will be) limited to\b", 1.2),
+        (
+            r"\b(?:no action|legal action|actions?)\b.{0,120}\bmore than\b.{0,40}\b(?:years?|months?)\b.{0,40}\bafter\b",
+            1.1,
+        ),
         (r"\b(?:shall|will) (?:not|in no event|at no time) be liable\b", 0.8),
         (r"\bliable\b.{0,200}\bin excess of\b", 0.8),
         (r"\bbe liable\b.{0,80}\b(?:incidental|consequential|special|punitive|exemplary|indirect)\b", 0.8),
@@ -482,7 +511,9 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         ),
     ),
     "Insurance": _rules(
-        (r"\binsurance\b", 1.1),
+        (r"\b(?:maintain|carry|obtain|procure|keep)\b.{0,80}\binsurance\b", 0.8),
+        (r"\binsurance (?:policy|policies|coverage)\b", 0.5),
+        (r"\binsurance\b", 0.6),
         (r"\binsured\b|\binsurer\b", 0.8),
         (
             r"\b(?:general liability|product liability|errors and omissions|workers'? compensation)\b.{0,60}\b(?:coverage|policy|policies)\b",
@@ -500,6 +531,8 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\brelease[sd]?\b.{0,40}\b(?:any and all|all) claims\b", 0.6),
     ),
     "Third Party Beneficiary": _rules(
+        (r"\b(?:no|not|nothing|neither|none)\b", -1.0),
+        (r"\bsuccessors and (?:permitted )?assigns\b", -0.8),
         (r"\bthird[- ]party beneficiar", 1.5),
         (
             r"\bno (?:other )?(?:person|entity|third part(?:y|ies))\b.{0,120}\b(?:rights?|benefits?|remedies|beneficiar)",
