@@ -39,8 +39,11 @@ _DEFINED_TERM = re.compile(
     r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
 )
 _GOVERNING_LAW = re.compile(
-    r"\blaws?\s+(?:in\s+force\s+in\s+|of\s+)(?:the\s+)?(?:(?:State|Commonwealth|Province|Republic|Kingdom|People's Republic)\s+of\s+)?"
-    r"(?P<place>(?:[A-Z][A-Za-z.]+)(?:\s+(?:[A-Z][A-Za-z.]+|of))*?)(?=\s*(?:,|\.|;|\(|\)|and\b|without\b|excluding\b|as\b|applicable\b|which\b|that\b|in\b|to\b|other\b|except\b|$))",
+    r"\b(?i:laws?)\s+(?:(?i:in\s+force\s+in)\s+|(?i:of)\s+)(?:(?i:the)\s+)?"
+    r"(?:(?i:State|Commonwealth|Province|Kingdom|People's Republic)\s+(?i:of)\s+)?"
+    r"(?P<place>(?:[A-Z][A-Za-z.']+)(?:\s+(?:[A-Z][A-Za-z.']+|of|OF))*?)"
+    r"(?=\s*(?:[,.;()]|(?i:and|without|excluding|as|applicable|which|that|in|to|other|except|shall|will|"
+    r"governs?|apply|applies|is|are|with|for|by|regardless|notwithstanding|irrespective)\b|$))",
 )
 _PLACE_NOISE = re.compile(
     r"^(?:the\s+)?(?:United States of America|United States|USA|U\.S\.A?\.?)$", re.IGNORECASE
@@ -195,11 +198,45 @@ def find_agreement_date(text: str, sentences: list[Segment]) -> tuple[Clause | N
 def _jurisdiction(sentence: str) -> str | None:
     for match in _GOVERNING_LAW.finditer(sentence):
         place = match.group("place").strip().rstrip(".")
+        if place.isupper():
+            place = " ".join("of" if w == "OF" else w.title() for w in place.split())
         place = _US_STATE_PREFIX.sub("", place)
         if _PLACE_NOISE.match(place) or place.lower() in {"this", "such", "any", "each"}:
             continue
         return place
     return None
+
+
+_RENEWAL_CUE = re.compile(
+    r"\b(?:renew\w*|successive|additional|further|extend\w*|extension)\b", re.IGNORECASE
+)
+_NOTICE_CUE = re.compile(r"\b(?:notice|notif\w*|prior|before|in advance|preceding)\b", re.IGNORECASE)
+_OPEN_ENDED = re.compile(
+    r"\b(?:until terminated|until (?:either|one|the) part(?:y|ies)\b.{0,40}\bterminat|indefinite\w*|in perpetuity|"
+    r"perpetual\w*|no fixed term|remain in (?:full )?(?:force|effect) unless terminated)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
+    """The duration in `quote` next to a cue word (cue before it, or after it), else the first duration."""
+    durations = []
+    offset = 0
+    while True:
+        found = parse_duration(quote[offset:])
+        if not found:
+            break
+        durations.append((found[0], offset + found[1], offset + found[2]))
+        offset += found[2]
+    for value, start, end in durations:
+        window = (
+            quote[max(0, start - 80) : start]
+            if before
+            else quote[max(0, start - 30) : start] + quote[end : end + 25]
+        )
+        if cue.search(window):
+            return value
+    return durations[0][0] if durations else None
 
 
 def normalise_answers(
@@ -229,7 +266,7 @@ def normalise_answers(
     expiration = None
     term_duration = None
     for quote in quotes("Expiration Date"):
-        if re.search(r"\bperpetu", quote, re.IGNORECASE):
+        if _OPEN_ENDED.search(quote) and not find_dates(quote)[1:]:
             expiration = "perpetual"
             break
         dates = find_dates(quote)
@@ -246,20 +283,14 @@ def normalise_answers(
     answers["Expiration Date"] = expiration
     renewal = None
     for quote in quotes("Renewal Term"):
-        duration = parse_duration(quote)
-        if duration:
-            renewal = duration[0]
+        renewal = _duration_near(quote, _RENEWAL_CUE, before=True)
+        if renewal:
             break
     answers["Renewal Term"] = renewal
     notice = None
     for quote in quotes("Notice Period To Terminate Renewal"):
-        match = re.search(
-            r"\b(?:at least|not less than|no less than|minimum of|within)?\s*[\w-]*\s*\(?\d*\)?\s*(?:calendar\s+|business\s+)?(?:days?|months?)\b",
-            quote,
-        )
-        duration = parse_duration(quote[match.start() :] if match else quote)
-        if duration:
-            notice = duration[0]
+        notice = _duration_near(quote, _NOTICE_CUE, before=False)
+        if notice:
             break
     answers["Notice Period To Terminate Renewal"] = notice
     law = None

@@ -136,6 +136,8 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\brenew", 0.3),
     ),
     "Governing Law": _rules(
+        (r"\bgoverned\b.{0,40}\b(?:by|according to|in accordance with|under)\b", 0.8),
+        (r"\b(?:in accordance with|according to|pursuant to|under) the laws? of\b", 0.6),
         (r"\b(?:interpretation|construction)\b.{0,100}\b(?:laws?|state) of\b", 0.6),
         (r"\bgoverned by\b", 0.8),
         (r"\b(?:construed|interpreted|enforced) (?:in accordance with|under|pursuant to)\b", 0.6),

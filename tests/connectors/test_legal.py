@@ -33,7 +33,7 @@ def test_normalised_answers(contract_text):
     assert answers["Governing Law"] == "Delaware"
     assert answers["Agreement Date"] == "2019-03-12"
     assert answers["Effective Date"] == "2019-03-12"
-    assert answers["Expiration Date"] == "2024-03-11"
+    assert answers["Expiration Date"] == "2024-03-12"
     assert answers["Renewal Term"] == "P1Y"
     assert answers["Notice Period To Terminate Renewal"] == "P90D"
     assert answers["Document Name"] == "DISTRIBUTION AGREEMENT"

@@ -50,7 +50,7 @@ def test_legal_model_review_keeps_grounded_quotes_only(scripted_server, contract
     assert (
         result["answers"]["Source Code Escrow"] == "No" and result["answers"]["Governing Law"] == "Delaware"
     )
-    assert result["answers"]["Expiration Date"] == "2024-03-11"
+    assert result["answers"]["Expiration Date"] == "2024-03-12"
     assert any("quote not found" in w for w in result["warnings"])
     assert any("Expiration Date" in w for w in result["warnings"])
     assert invalid_spans(result, {"c": contract_text}) == []
