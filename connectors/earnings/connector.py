@@ -40,8 +40,8 @@ GUIDANCE_MOVES = (
 _GUIDANCE_NOUN = re.compile(r"\b(?:guidance|outlook|forecast|expectations?|targets?)\b", re.IGNORECASE)
 METRIC_LABELS = {
     "revenue": "revenue",
-    "eps": "EPS",
-    "adjusted_eps": "adjusted EPS",
+    "eps": "earnings per share",
+    "adjusted_eps": "adjusted earnings per share",
     "gross_margin": "gross margin",
     "operating_margin": "operating margin",
     "ebitda": "EBITDA",

@@ -23,7 +23,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         (
             "adjusted_eps",
-            r"\b(?:adjusted|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:diluted\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:diluted\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
         ),
         (
             "eps",
@@ -91,7 +91,7 @@ _NEGATIVE_CHANGE = re.compile(
 )
 _GUIDANCE = re.compile(
     r"\b(?:guidance|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
-    r"estimate[sd]?|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    r"estimat\w*|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
     re.IGNORECASE,
 )
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
@@ -336,10 +336,8 @@ def period_of(
         if before:
             nearest = max(before, key=lambda m: m.end())
             return period_of(nearest.group(0), default_quarter, default_year, guidance)
-        after = sorted(
-            [*_QUARTER.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
-            key=lambda m: m.start(),
-        )
+        quarters_after = list(_QUARTER.finditer(sentence, position))
+        after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
         if after and not _COMPARISON.search(sentence[position : after[0].start()]):
             return period_of(after[0].group(0), default_quarter, default_year, guidance)
         if after:
