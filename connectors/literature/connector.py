@@ -12,7 +12,8 @@ from connectors.literature.verdict import label_for
 from connectors.spans import make_span
 
 RELEVANCE_THRESHOLD = 0.6
-RATIONALE_MARGIN = 0.08
+RATIONALE_MARGIN = 0.05
+EVIDENCE_RELEVANCE_MARGIN = 0.05
 VERDICT_DOCUMENTS = 3
 SYNTHESIS_DOCUMENTS = 4
 SYNTHESIS_THRESHOLD = 0.3
@@ -65,11 +66,7 @@ def verify_claim(
         if float(similarities.max()) < RELEVANCE_THRESHOLD:
             continue
         relevance = float(similarities.max()) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
-        chosen = [
-            i
-            for i in numpy.argsort(-similarities)[:2]
-            if similarities[i] >= similarities[best] - RATIONALE_MARGIN
-        ]
+        chosen = [i for i in numpy.argsort(-adjusted)[:2] if adjusted[i] >= adjusted[best] - RATIONALE_MARGIN]
         label, confidence = label_for(claim, item.sentences[best].text, item.document.text)
         votes[label] = votes.get(label, 0.0) + relevance * confidence
         for sentence_index in sorted(int(i) for i in chosen):
@@ -79,6 +76,7 @@ def verify_claim(
                     "document_id": item.document.document_id,
                     "label": label,
                     "score": round(float(similarities[sentence_index]), 4),
+                    "relevance": round(relevance, 4),
                     "span": make_span(
                         item.document.document_id, item.document.text, sentence.start, sentence.end
                     ),
@@ -88,6 +86,8 @@ def verify_claim(
         verdict = max(votes, key=lambda key: votes[key])
         confidence = round(min(0.95, votes[verdict] / (sum(votes.values()) + 0.5) + 0.3), 3)
         evidence = [e for e in evidence if e["label"] == verdict]
+        strongest = max(e["relevance"] for e in evidence)
+        evidence = [e for e in evidence if e["relevance"] >= strongest - EVIDENCE_RELEVANCE_MARGIN]
     else:
         verdict, confidence = "NOT_ENOUGH_INFO", 0.6
     return {
