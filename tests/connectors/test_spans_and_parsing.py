@@ -80,3 +80,17 @@ def test_sentences_keep_offsets_and_skip_abbreviations():
     sentences = split_sentences(text)
     assert [s.text for s in sentences] == ["Acme Corp. signed it.", "The U.S. office agrees.", "Done"]
     assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
+def test_verify_spans_repairs_shifted_spans_and_reports_lost_ones():
+    from connectors.spans import verify_spans
+
+    text = "alpha beta gamma"
+    result = {
+        "a": {"span": {"document_id": "d", "start": 0, "end": 4, "quote": "beta"}},
+        "b": [{"span": {"document_id": "d", "start": 0, "end": 4, "quote": "zeta"}}],
+        "c": {"span": {"document_id": "other", "start": 0, "end": 1, "quote": "a"}},
+    }
+    problems = verify_spans(result, {"d": text})
+    assert result["a"]["span"] == {"document_id": "d", "start": 6, "end": 10, "quote": "beta"}
+    assert len(problems) == 2 and "zeta" in problems[0] and "other" in problems[1]
