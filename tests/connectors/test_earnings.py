@@ -112,3 +112,26 @@ def test_summary_is_filled_to_three_bullets_with_quoted_sentences():
     for bullet in result["summary"]:
         quoted = " ".join(span["quote"] for span in bullet["spans"])
         assert all(n in quoted for n in re.findall(r"\d+\.\d+", bullet["text"]))
+
+
+def test_header_lines_on_their_own_as_in_published_transcripts():
+    text = (
+        "Prepared Remarks:\n\nOperator\n\nWelcome to the call.\n\n"
+        "Jane Doe -- Chief Financial Officer\n\nRevenue was $2.5 billion in the fourth quarter of 2021.\n\n"
+        "Questions and Answers:\n\nOperator\n\nOur first question comes from Sam Roe with UBS.\n\n"
+        "Sam Roe -- UBS -- Analyst\nHow is demand?\n\n"
+        "Jane Doe -- Chief Financial Officer\nDemand is strong.\n"
+    )
+    result = run_connector("earnings", [Document("call", text)])
+    roles = {s["name"]: (s["role"], s["firm"]) for s in result["speakers"]}
+    assert roles == {
+        "Operator": ("operator", None),
+        "Jane Doe": ("executive", None),
+        "Sam Roe": ("analyst", "UBS"),
+    }
+    assert result["metrics"][0]["speaker"] == "Jane Doe" and result["metrics"][0]["period"] == "Q4 2021"
+    (pair,) = result["qa"]
+    assert pair["question"]["span"]["quote"] == "How is demand?"
+    assert [(a["speaker"], a["span"]["quote"]) for a in pair["answers"]] == [
+        ("Jane Doe", "Demand is strong.")
+    ]
