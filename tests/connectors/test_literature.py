@@ -86,3 +86,53 @@ def test_verdict_contrasts(claim, rationale, expected):
     from connectors.literature.verdict import label_for
 
     assert label_for(claim, rationale)[0] == expected
+
+
+def _fake_embed(calls):
+    import numpy
+
+    def embed(texts):
+        calls.append(len(texts))
+        rows = []
+        for text in texts:
+            vector = numpy.zeros(384, numpy.float32)
+            for word in text.lower().split():
+                vector[hash(word.strip(".,")) % 384] += 1.0
+            rows.append(vector / max(float(numpy.linalg.norm(vector)), 1e-9))
+        return numpy.array(rows, dtype=numpy.float32).reshape(len(texts), 384)
+
+    return embed
+
+
+def test_large_corpora_embed_sentences_only_for_candidates():
+    from connectors.base import Document
+    from connectors.literature.retrieval import EAGER_SENTENCE_PAPERS, CorpusIndex
+
+    documents = [
+        Document(str(i), f"Paper {i} studies topic{i}. It reports result{i}.")
+        for i in range(EAGER_SENTENCE_PAPERS + 1)
+    ]
+    calls = []
+    index = CorpusIndex(documents, _fake_embed(calls))
+    assert calls == [len(documents)]
+    query = "topic7 result7"
+    ranking = index.rank(query, _fake_embed([])([query])[0], top_k=3, rerank_depth=5)
+    assert index.items[ranking[0][0]].document.document_id == "7"
+    assert calls[1] == 10 and sum(item.sentence_vectors is not None for item in index.items) == 5
+
+
+def test_given_paper_embeddings_are_used_and_checked():
+    import numpy
+
+    from connectors.base import Document
+    from connectors.literature.retrieval import CorpusIndex
+
+    vector = numpy.zeros(384)
+    vector[3] = 2.0
+    calls = []
+    index = CorpusIndex(
+        [Document("a", "One sentence.", metadata={"embedding": vector.tolist()})], _fake_embed(calls)
+    )
+    assert calls == [] and index.vectors[0][3] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="384"):
+        CorpusIndex([Document("a", "x", metadata={"embedding": [1.0, 2.0]})], _fake_embed(calls))
