@@ -23,7 +23,7 @@ _TITLE_WORDS = re.compile(
 )
 _ENTITY_SUFFIX = (
     r"(?:Inc|Incorporated|Corp|Corporation|Company|Co|LLC|L\.L\.C|Ltd|Limited|LLP|L\.P|LP|PLC|plc|GmbH|AG|S\.A|SA|"
-    r"N\.V|B\.V|Pty|Trust|Bank|Holdings|Group|Partners|Association|University|S\.p\.A|Pte|AB|A/S|Oy|KK|S\.L)\.?"
+    r"N\.V|B\.V|S\.R\.L|S\.r\.l|SRL|SpA|Pty|Trust|Bank|Holdings|Group|Partners|Association|University|S\.p\.A|Pte|AB|A/S|Oy|KK|S\.L)\.?"
 )
 _ENTITY = re.compile(
     rf"\b(?:[A-Z0-9][\w&'.,-]*\s+){{0,7}}?(?:[A-Z0-9][\w&'.-]*),?\s+{_ENTITY_SUFFIX}(?![\w])",
@@ -35,6 +35,9 @@ _HEREINAFTER = re.compile(
 _NAMED_PARTY = re.compile(
     r"\b(?:between|among|and|with)\s+((?:[A-Z][\w.&'-]*)(?:\s+(?:[A-Z][\w.&'-]*|of|de|&)){0,6}?)(?=\s*(?:\(|,|\band\b|$))"
 )
+_UPPER_NAME = re.compile(r"\b([A-Z][A-Z0-9&'.-]+(?:[ \t]+[A-Z][A-Z0-9&'.-]+){1,4})\b")
+PARTY_FALLBACK_CHARS = 2000
+DEFINED_TERMS_CHARS = 3000
 _DEFINED_TERM = re.compile(
     r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
 )
@@ -152,7 +155,9 @@ _NOT_PARTIES = {
 def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], list[str]]:
     preamble = _preamble_sentence(text, sentences)
     if preamble is None:
-        return [], []
+        head = min(len(text), PARTY_FALLBACK_CHARS)
+        preamble = Segment(0, head, text[:head])
+    defined_end = min(len(text), max(preamble.end, DEFINED_TERMS_CHARS))
     clauses: list[Clause] = []
     names: list[str] = []
     for match in _ENTITY.finditer(text, preamble.start, preamble.end):
@@ -168,11 +173,22 @@ def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], lis
         names.append(name)
         clauses.append(Clause("Parties", start, start + len(name), 0.75))
     taken = {(c.start, c.end) for c in clauses}
-    for pattern, confidence in ((_DEFINED_TERM, 0.6), (_HEREINAFTER, 0.6), (_NAMED_PARTY, 0.5)):
-        for match in pattern.finditer(text, preamble.start, preamble.end):
+    searches = (
+        (_DEFINED_TERM, 0.6, defined_end),
+        (_HEREINAFTER, 0.6, defined_end),
+        (_NAMED_PARTY, 0.5, preamble.end),
+        (_UPPER_NAME, 0.5, preamble.end),
+    )
+    for pattern, confidence, region_end in searches:
+        for match in pattern.finditer(text, preamble.start, region_end):
             term = match.group(1).strip().rstrip(",.")
             start = match.start(1)
-            if term.lower() in _NOT_PARTIES or not term[:1].isupper() or len(term) < 2:
+            if (
+                term.lower() in _NOT_PARTIES
+                or not term[:1].isupper()
+                or len(term) < 2
+                or _TITLE_WORDS.search(term)
+            ):
                 continue
             if any(a <= start < b for a, b in taken):
                 continue
