@@ -135,3 +135,20 @@ def test_header_lines_on_their_own_as_in_published_transcripts():
     assert [(a["speaker"], a["span"]["quote"]) for a in pair["answers"]] == [
         ("Jane Doe", "Demand is strong.")
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "direction"),
+    [
+        ("We are raising our full-year outlook.", "raised"),
+        ("Our guidance is unchanged.", "maintained"),
+        ("Our 2021 outlook has been lowered to $3 billion.", "lowered"),
+        ("We are withdrawing our guidance.", "withdrawn"),
+        ("Sales were in line with our expectations, increasing 19%.", None),
+        ("We now expect revenue of $5 billion.", None),
+    ],
+)
+def test_guidance_direction(sentence, direction):
+    from connectors.earnings.connector import _guidance_direction
+
+    assert _guidance_direction(sentence) == direction

@@ -152,3 +152,28 @@ def test_literature_model_verdicts_are_grounded(scripted_server, corpus_rows):
     assert [s["text"] for s in result["synthesis"][0]["sentences"]] == ["Exercise helps memory [104]."]
     assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
     assert any("not shown" in w for w in result["warnings"])
+
+
+def test_cli_model_mode_reads_the_server_from_the_environment(
+    scripted_server, tmp_path, capsys, monkeypatch, contract_text
+):
+    from connectors.cli import main
+
+    monkeypatch.setenv("QUIRE_INFERENCE_URL", scripted_server.url)
+    monkeypatch.setenv("QUIRE_INFERENCE_MODEL", "scripted")
+    scripted_server.reply(
+        json.dumps(
+            {
+                "clauses": [
+                    {"category": "Insurance", "quote": "general liability insurance", "confidence": 0.8}
+                ],
+                "answers": {},
+            }
+        )
+    )
+    path = tmp_path / "c.txt"
+    path.write_text(contract_text)
+    assert main(["run", "legal", str(path), "--mode", "model", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mode"] == "model" and [c["category"] for c in result["clauses"]] == ["Insurance"]
+    assert scripted_server.requests[0]["body"]["model"] == "scripted"
