@@ -158,6 +158,16 @@ def _metric_before(sentence: str, position: int) -> str | None:
     return best[2] if best else None
 
 
+_METRIC_AFTER = re.compile(
+    r"^\s+(?:of|in)\s+(?:(?:total|net|gross|quarterly|consolidated)\s+)?(?:sales|revenues?)\b", re.IGNORECASE
+)
+
+
+def _metric_after(sentence: str, position: int) -> str | None:
+    """`revenue` for "$1.3 billion of sales" / "in revenue", where the metric follows the number."""
+    return "revenue" if _METRIC_AFTER.match(sentence[position : position + 40]) else None
+
+
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
     raw = match.group("value")
     if match.group("currency") or match.group("unit") or match.group("scale"):
@@ -227,7 +237,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        metric = _metric_before(sentence, match.start())
+        metric = _metric_before(sentence, match.start()) or _metric_after(sentence, match.end())
         if unit == "USD_per_share" and metric not in (
             "eps",
             "adjusted_eps",
@@ -333,15 +343,18 @@ def period_of(
     if position is not None:
         before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
         before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
+        if guidance:
+            before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
         if before:
             nearest = max(before, key=lambda m: m.end())
             return period_of(nearest.group(0), default_quarter, default_year, guidance)
         quarters_after = list(_QUARTER.finditer(sentence, position))
         after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
+        if guidance and not after:
+            after = list(_YEAR_ALONE.finditer(sentence, position))
         if after and not _COMPARISON.search(sentence[position : after[0].start()]):
             return period_of(after[0].group(0), default_quarter, default_year, guidance)
-        if after:
-            return f"FY{default_year}" if guidance and default_year else default_quarter
+        return f"FY{default_year}" if guidance and default_year else default_quarter
     quarter = _QUARTER.search(sentence)
     if quarter:
         number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
