@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from inference.service import EngineFailure, EngineService, QueueFullError, Requ
 from inference.tokenizer import ChatTokenizer
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+logger = logging.getLogger("inference.api")
 EmbedFunction = Callable[[list[str]], Any]
 
 
@@ -128,6 +130,7 @@ class OpenAIApi:
             ("quire_time_to_first_token_seconds_count", "counter", "Requests that produced a first token."),
             ("quire_engine_steps_total", "counter", "Engine forward steps."),
             ("quire_preemptions_total", "counter", "Sequences preempted for want of cache blocks."),
+            ("quire_prefix_cache_hit_tokens_total", "counter", "Prompt tokens found in the prefix cache."),
             ("quire_requests_pending", "gauge", "Requests accepted and not finished."),
             ("quire_requests_running", "gauge", "Sequences holding cache blocks."),
             ("quire_requests_waiting", "gauge", "Sequences waiting for prefill."),
@@ -165,6 +168,11 @@ class OpenAIApi:
             response = handler(payload)
         except ApiError as error:
             response = _error_response(error)
+        except Exception:
+            logger.exception("unhandled error on %s %s", method, route)
+            response = _error_response(
+                ApiError(500, "internal server error", error_type="server_error", code="internal_error")
+            )
         self.metrics.inc("quire_http_requests_total", route=route, status=str(response.status))
         return response
 
@@ -189,6 +197,7 @@ class OpenAIApi:
             "quire_kv_cache_total_blocks": snapshot["total_blocks"],
             "quire_engine_steps_total": snapshot["steps"],
             "quire_preemptions_total": snapshot["preemptions"],
+            "quire_prefix_cache_hit_tokens_total": snapshot["prefix_cache_hit_tokens"],
             "quire_prompt_tokens_total": stats.prompt_tokens_total,
             "quire_generation_tokens_total": stats.completion_tokens_total,
             "quire_requests_rejected_total": stats.requests_rejected,
@@ -237,6 +246,9 @@ class OpenAIApi:
             raise _invalid("stop must be a string or a list of at most 4 strings", "stop")
         if payload.get("n", 1) != 1:
             raise _invalid("only n=1 is supported", "n")
+        for unsupported in ("logprobs", "top_logprobs", "echo", "tools", "functions"):
+            if payload.get(unsupported):
+                raise _invalid(f"{unsupported} is not supported by this server", unsupported)
         seed = payload.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise _invalid("seed must be an integer", "seed")
@@ -251,7 +263,7 @@ class OpenAIApi:
         except ValueError as exc:
             raise _invalid(str(exc)) from exc
 
-    def _submit(self, prompt_ids: list[int], params: SamplingParams) -> RequestHandle:
+    def _submit(self, prompt_ids: list[int], params: SamplingParams, *, param: str) -> RequestHandle:
         try:
             return self.service.submit(prompt_ids, params)
         except QueueFullError as exc:
@@ -259,7 +271,7 @@ class OpenAIApi:
         except ServiceStopped as exc:
             raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
         except ValueError as exc:
-            raise _invalid(str(exc), "messages") from exc
+            raise _invalid(str(exc), param) from exc
 
     def _chat_completions(self, payload: dict[str, Any]) -> ApiResponse:
         model = self._check_model(payload)
@@ -312,7 +324,7 @@ class OpenAIApi:
     ) -> ApiResponse:
         stream = bool(payload.get("stream", False))
         stream_options = payload.get("stream_options") or {}
-        handle = self._submit(prompt_ids, params)
+        handle = self._submit(prompt_ids, params, param="messages" if chat else "prompt")
         completion_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         if stream:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections import deque
 from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
@@ -12,8 +11,8 @@ from enum import Enum
 
 import torch
 
-from inference.kv_cache import PagedKVCache
-from inference.model import BatchLayout, LlamaModel
+from inference.kv_cache import PagedKVCache, block_hashes
+from inference.model import LENGTH_DEPENDENT_ROPE, BatchLayout, LlamaModel
 from inference.sampling import sample_next_tokens
 from inference.tokenizer import ChatTokenizer
 
@@ -41,6 +40,16 @@ class SamplingParams:
             raise ValueError("stop strings must be non-empty strings")
 
 
+def sparse_from_env() -> int:
+    """`QUIRE_SPARSE_FROM`: prompt length from which prefill uses block-sparse attention."""
+    text = os.environ.get("QUIRE_SPARSE_FROM", "").strip()
+    if not text:
+        return DEFAULT_SPARSE_FROM
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"QUIRE_SPARSE_FROM must be a positive integer, got {text!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     block_size: int = 16
@@ -49,10 +58,9 @@ class EngineConfig:
     max_num_seqs: int = 64
     max_num_batched_tokens: int = 8192
     max_model_len: int | None = None
-    sparse_from: int = field(
-        default_factory=lambda: int(os.environ.get("QUIRE_SPARSE_FROM", DEFAULT_SPARSE_FROM))
-    )
+    sparse_from: int = field(default_factory=lambda: sparse_from_env())
     sparse_block_size: int = 64
+    enable_prefix_cache: bool = True
     sparse_top_k: int = 8
 
     def __post_init__(self) -> None:
@@ -65,6 +73,8 @@ class EngineConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.sparse_block_size % 16:
+            raise ValueError(f"sparse_block_size must be a multiple of 16, got {self.sparse_block_size}")
         if self.num_blocks is not None and self.num_blocks < 1:
             raise ValueError(f"num_blocks must be positive, got {self.num_blocks}")
 
@@ -81,7 +91,6 @@ class Sequence:
     prompt_ids: list[int]
     params: SamplingParams
     arrival: int
-    arrival_time: float
     generator: torch.Generator | None
     output_ids: list[int] = field(default_factory=list)
     blocks: list[int] = field(default_factory=list)
@@ -89,8 +98,9 @@ class Sequence:
     finish_reason: str | None = None
     text: str = ""
     emitted_chars: int = 0
-    first_token_time: float | None = None
-    preemptions: int = 0
+    num_computed: int = 0
+    block_hashes: list[int] = field(default_factory=list)
+    sparse_prefill: bool = False
 
     @property
     def num_tokens(self) -> int:
@@ -99,6 +109,23 @@ class Sequence:
     @property
     def all_ids(self) -> list[int]:
         return self.prompt_ids + self.output_ids
+
+
+@dataclass(frozen=True)
+class PrefillChunk:
+    """Prompt positions `start .. start + length` of a sequence, computed in one step."""
+
+    sequence: Sequence
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    @property
+    def completes_prompt(self) -> bool:
+        return self.end == self.sequence.num_tokens
 
 
 @dataclass
@@ -167,7 +194,16 @@ class Engine:
         self.requests: dict[str, Sequence] = {}
         self._pending_outputs: list[StepOutput] = []
         self._arrivals = itertools.count()
-        self.stats = {"steps": 0, "prefill_tokens": 0, "decode_tokens": 0, "preemptions": 0}
+        self.prefix_caching = (
+            self.config.enable_prefix_cache and model.rope.rope_type not in LENGTH_DEPENDENT_ROPE
+        )
+        self.stats = {
+            "steps": 0,
+            "prefill_tokens": 0,
+            "decode_tokens": 0,
+            "preemptions": 0,
+            "cached_tokens": 0,
+        }
 
     @property
     def num_free_blocks(self) -> int:
@@ -204,7 +240,7 @@ class Engine:
         if params.temperature > 0:
             generator = torch.Generator()
             generator.manual_seed(params.seed if params.seed is not None else torch.seed())
-        sequence = Sequence(request_id, prompt, params, arrival, time.perf_counter(), generator)
+        sequence = Sequence(request_id, prompt, params, arrival, generator)
         self.requests[request_id] = sequence
         self.waiting.append(sequence)
         return request_id
@@ -224,14 +260,13 @@ class Engine:
 
     def step(self) -> list[StepOutput]:
         outputs, self._pending_outputs = self._pending_outputs, []
-        prefills, decodes = self._schedule()
+        chunks, decodes = self._schedule()
         outputs.extend(self._pending_outputs)
         self._pending_outputs = []
-        if not prefills and not decodes:
+        if not chunks and not decodes:
             return outputs
-        dense = [seq for seq in prefills if seq.num_tokens < self.config.sparse_from]
-        sparse = [seq for seq in prefills if seq.num_tokens >= self.config.sparse_from]
-        ordered = dense + sparse + decodes
+        dense = [chunk for chunk in chunks if not chunk.sequence.sparse_prefill]
+        sparse = [chunk for chunk in chunks if chunk.sequence.sparse_prefill]
         batch = self._layout(dense, sparse, decodes)
         logits = self.model.forward(
             batch,
@@ -239,19 +274,23 @@ class Engine:
             sparse_block_size=self.config.sparse_block_size,
             sparse_top_k=self.config.sparse_top_k,
         )
+        for chunk in dense + sparse:
+            chunk.sequence.num_computed = chunk.end
+            if self.prefix_caching:
+                self._register_full_blocks(chunk)
+        for sequence in decodes:
+            sequence.num_computed += 1
+        sampled = [chunk.sequence for chunk in dense + sparse if chunk.completes_prompt] + decodes
         next_tokens = sample_next_tokens(
             logits,
-            [seq.params.temperature for seq in ordered],
-            [seq.params.top_p for seq in ordered],
-            [seq.generator for seq in ordered],
+            [seq.params.temperature for seq in sampled],
+            [seq.params.top_p for seq in sampled],
+            [seq.generator for seq in sampled],
         )
         self.stats["steps"] += 1
-        self.stats["prefill_tokens"] += sum(seq.num_tokens for seq in prefills)
+        self.stats["prefill_tokens"] += sum(chunk.length for chunk in chunks)
         self.stats["decode_tokens"] += len(decodes)
-        now = time.perf_counter()
-        for sequence, token in zip(ordered, next_tokens, strict=True):
-            if sequence.first_token_time is None:
-                sequence.first_token_time = now
+        for sequence, token in zip(sampled, next_tokens, strict=True):
             outputs.append(self._append_token(sequence, token))
         return outputs
 
@@ -282,12 +321,29 @@ class Engine:
         if sequence is not None and sequence.status is SequenceStatus.FINISHED:
             del self.requests[request_id]
 
-    def _schedule(self) -> tuple[list[Sequence], list[Sequence]]:
+    def _register_full_blocks(self, chunk: PrefillChunk) -> None:
+        sequence = chunk.sequence
+        block_size = self.cache.block_size
+        for index in range(
+            chunk.start // block_size, min(chunk.end // block_size, len(sequence.block_hashes))
+        ):
+            self.cache.allocator.register(sequence.blocks[index], sequence.block_hashes[index])
+
+    def _schedule(self) -> tuple[list[PrefillChunk], list[Sequence]]:
+        """Decodes first, then the next chunks of prompts under way, then new prompts, within the budget.
+
+        Dense prompts are cut into chunks that fit the step's token budget; a prompt long enough for
+        block-sparse attention is prefilled whole, alone among prefills. A prompt whose next uncached block
+        is being computed for another prompt in this step waits one step, to find it in the prefix cache.
+        """
         allocator = self.cache.allocator
         preempted = False
         decodes: list[Sequence] = []
         for sequence in list(self.running):
-            if sequence.status is not SequenceStatus.RUNNING:
+            if (
+                sequence.status is not SequenceStatus.RUNNING
+                or sequence.num_tokens - sequence.num_computed > 1
+            ):
                 continue
             needed = self.cache.blocks_needed(sequence.num_tokens) - len(sequence.blocks)
             while needed > allocator.num_free:
@@ -308,32 +364,56 @@ class Engine:
             if needed:
                 sequence.blocks.extend(allocator.allocate(needed))
             decodes.append(sequence)
-        prefills: list[Sequence] = []
-        token_budget = self.config.max_num_batched_tokens - len(decodes)
+        budget = self.config.max_num_batched_tokens - len(decodes)
+        chunks: list[PrefillChunk] = []
+        for sequence in self.running:
+            remaining = sequence.num_tokens - sequence.num_computed
+            if remaining > 1 and budget > 0:
+                length = min(remaining, budget)
+                chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
+                budget -= length
+        block_size = self.cache.block_size
+        hashes_in_flight: set[int] = set()
         while self.waiting and not preempted:
             sequence = self.waiting[0]
-            if len(decodes) + len(prefills) >= self.config.max_num_seqs:
+            if len(self.running) >= self.config.max_num_seqs:
                 break
-            if sequence.num_tokens > token_budget and (prefills or decodes):
+            hashes = block_hashes(sequence.all_ids, block_size) if self.prefix_caching else []
+            usable = hashes[: (sequence.num_tokens - 1) // block_size]
+            cached = allocator.cached_prefix(usable)
+            if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
                 break
-            needed = self.cache.blocks_needed(sequence.num_tokens)
-            if needed > allocator.num_free:
+            sparse = not cached and sequence.num_tokens >= self.config.sparse_from
+            if sparse and any(chunk.sequence.sparse_prefill for chunk in chunks):
+                break
+            if (sparse and sequence.num_tokens > budget and chunks) or (not sparse and budget <= 0):
+                break
+            needed = self.cache.blocks_needed(sequence.num_tokens) - len(cached)
+            if needed > allocator.num_free - allocator.num_evictable_among(cached):
                 break
             self.waiting.popleft()
-            sequence.blocks = allocator.allocate(needed)
+            allocator.acquire(cached)
+            sequence.blocks = cached + allocator.allocate(needed)
+            sequence.block_hashes = hashes
+            sequence.sparse_prefill = sparse
             sequence.status = SequenceStatus.RUNNING
+            sequence.num_computed = len(cached) * block_size
+            self.stats["cached_tokens"] += sequence.num_computed
+            hashes_in_flight.update(usable[len(cached) :])
             self.running.append(sequence)
-            prefills.append(sequence)
-            token_budget -= sequence.num_tokens
-        return prefills, decodes
+            remaining = sequence.num_tokens - sequence.num_computed
+            length = remaining if sparse else min(remaining, budget)
+            chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
+            budget -= length
+        return chunks, decodes
 
     def _preempt(self, sequence: Sequence) -> None:
         """Recompute preemption: drop the sequence's cache blocks; it prefills prompt and output again later."""
         self.running.remove(sequence)
         self.cache.allocator.free(sequence.blocks)
         sequence.blocks = []
+        sequence.num_computed = 0
         sequence.status = SequenceStatus.WAITING
-        sequence.preemptions += 1
         self.stats["preemptions"] += 1
         position = next(
             (i for i, queued in enumerate(self.waiting) if queued.arrival > sequence.arrival), None
@@ -343,56 +423,67 @@ class Engine:
         else:
             self.waiting.insert(position, sequence)
 
-    def _layout(self, dense: list[Sequence], sparse: list[Sequence], decodes: list[Sequence]) -> BatchLayout:
+    def _layout(
+        self, dense: list[PrefillChunk], sparse: list[PrefillChunk], decodes: list[Sequence]
+    ) -> BatchLayout:
         block_size = self.cache.block_size
         input_ids: list[int] = []
         positions: list[int] = []
         slots: list[int] = []
         logits_indices: list[int] = []
+        bounds: list[tuple[int, int]] = []
 
-        def cu_seqlens(group: list[Sequence]) -> tuple[torch.Tensor, int]:
-            lengths = [seq.num_tokens for seq in group]
-            offsets = [0, *itertools.accumulate(lengths)]
-            return torch.tensor(offsets, dtype=torch.int32), max(lengths, default=0)
+        def slot(sequence: Sequence, position: int) -> int:
+            return sequence.blocks[position // block_size] * block_size + position % block_size
 
-        for sequence in dense + sparse:
-            tokens = sequence.all_ids
-            input_ids.extend(tokens)
-            positions.extend(range(len(tokens)))
-            slots.extend(
-                sequence.blocks[position // block_size] * block_size + position % block_size
-                for position in range(len(tokens))
-            )
-            logits_indices.append(len(input_ids) - 1)
+        def offsets(lengths: list[int]) -> torch.Tensor:
+            return torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32, device=device)
+
+        device = self.model.device
+        for chunk in dense + sparse:
+            sequence = chunk.sequence
+            start = len(input_ids)
+            input_ids.extend(sequence.all_ids[chunk.start : chunk.end])
+            positions.extend(range(chunk.start, chunk.end))
+            slots.extend(slot(sequence, position) for position in range(chunk.start, chunk.end))
+            bounds.append((start, len(input_ids)))
+            if chunk.completes_prompt:
+                logits_indices.append(len(input_ids) - 1)
         for sequence in decodes:
             position = sequence.num_tokens - 1
-            input_ids.append(sequence.output_ids[-1])
+            input_ids.append(sequence.output_ids[-1] if sequence.output_ids else sequence.prompt_ids[-1])
             positions.append(position)
-            slots.append(sequence.blocks[position // block_size] * block_size + position % block_size)
+            slots.append(slot(sequence, position))
+            bounds.append((len(input_ids) - 1, len(input_ids)))
             logits_indices.append(len(input_ids) - 1)
+        context_slots = None
+        if any(chunk.start > 0 for chunk in dense):
+            context_slots = torch.tensor(
+                [slot(chunk.sequence, position) for chunk in dense for position in range(chunk.end)],
+                dtype=torch.long,
+                device=device,
+            )
         max_blocks = max((len(seq.blocks) for seq in decodes), default=0)
         block_tables = torch.zeros((len(decodes), max_blocks), dtype=torch.int32)
         for row, sequence in enumerate(decodes):
             block_tables[row, : len(sequence.blocks)] = torch.tensor(sequence.blocks, dtype=torch.int32)
-        ends = [index + 1 for index in logits_indices]
-        starts = [0, *ends[:-1]]
-        device = self.model.device
-        dense_cu, dense_max = cu_seqlens(dense)
-        sparse_cu, sparse_max = cu_seqlens(sparse)
         return BatchLayout(
             input_ids=torch.tensor(input_ids, dtype=torch.long, device=device),
             positions=torch.tensor(positions, dtype=torch.long, device=device),
             slots=torch.tensor(slots, dtype=torch.long, device=device),
-            dense_cu_seqlens=dense_cu.to(device),
-            dense_max_len=dense_max,
-            sparse_cu_seqlens=sparse_cu.to(device),
-            sparse_max_len=sparse_max,
+            dense_cu_seqlens=offsets([chunk.length for chunk in dense]),
+            dense_max_len=max((chunk.length for chunk in dense), default=0),
+            dense_cu_seqlens_k=offsets([chunk.end for chunk in dense]),
+            dense_max_len_k=max((chunk.end for chunk in dense), default=0),
+            dense_context_slots=context_slots,
+            sparse_cu_seqlens=offsets([chunk.length for chunk in sparse]),
+            sparse_max_len=max((chunk.length for chunk in sparse), default=0),
             decode_block_tables=block_tables.to(device),
             decode_context_lens=torch.tensor(
                 [seq.num_tokens for seq in decodes], dtype=torch.int32, device=device
             ),
             logits_indices=torch.tensor(logits_indices, dtype=torch.long, device=device),
-            sequence_bounds=tuple(zip(starts, ends, strict=True)),
+            sequence_bounds=tuple(bounds),
         )
 
     def _append_token(self, sequence: Sequence, token: int) -> StepOutput:

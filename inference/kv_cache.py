@@ -2,36 +2,101 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 
 
 class BlockAllocator:
-    """Free list of cache block ids."""
+    """Reference-counted cache blocks, with full prompt blocks remembered by the hash of their tokens.
+
+    A block whose last reference goes stays findable by its hash (prefix caching) until a new
+    allocation needs the room; such blocks count as free and the least recently released goes first.
+    """
 
     def __init__(self, num_blocks: int) -> None:
         if num_blocks <= 0:
             raise ValueError(f"num_blocks must be positive, got {num_blocks}")
         self.num_blocks = num_blocks
         self._free = list(range(num_blocks - 1, -1, -1))
-        self._in_use: set[int] = set()
+        self._refcounts: dict[int, int] = {}
+        self._block_by_hash: dict[int, int] = {}
+        self._hash_by_block: dict[int, int] = {}
+        self._evictable: OrderedDict[int, None] = OrderedDict()
 
     @property
     def num_free(self) -> int:
-        return len(self._free)
+        return len(self._free) + len(self._evictable)
 
     def allocate(self, count: int = 1) -> list[int]:
-        if count > len(self._free):
-            raise MemoryError(f"asked for {count} cache blocks, {len(self._free)} free")
-        blocks = [self._free.pop() for _ in range(count)]
-        self._in_use.update(blocks)
+        if count > self.num_free:
+            raise MemoryError(f"asked for {count} cache blocks, {self.num_free} free")
+        blocks = []
+        for _ in range(count):
+            if self._free:
+                block = self._free.pop()
+            else:
+                block, _ = self._evictable.popitem(last=False)
+                del self._block_by_hash[self._hash_by_block.pop(block)]
+            self._refcounts[block] = 1
+            blocks.append(block)
         return blocks
 
     def free(self, blocks: list[int]) -> None:
         for block in blocks:
-            if block not in self._in_use:
+            count = self._refcounts.get(block)
+            if count is None:
                 raise ValueError(f"block {block} is not allocated")
-            self._in_use.remove(block)
-            self._free.append(block)
+            if count > 1:
+                self._refcounts[block] = count - 1
+                continue
+            del self._refcounts[block]
+            if block in self._hash_by_block:
+                self._evictable[block] = None
+            else:
+                self._free.append(block)
+
+    def cached_prefix(self, block_hashes: list[int]) -> list[int]:
+        """Blocks holding the longest run of `block_hashes` from the start; nothing is acquired."""
+        blocks = []
+        for block_hash in block_hashes:
+            block = self._block_by_hash.get(block_hash)
+            if block is None:
+                break
+            blocks.append(block)
+        return blocks
+
+    def num_evictable_among(self, blocks: list[int]) -> int:
+        return sum(block in self._evictable for block in blocks)
+
+    def acquire(self, blocks: list[int]) -> None:
+        """Take a reference to cached blocks found by `cached_prefix`."""
+        for block in blocks:
+            if block in self._evictable:
+                del self._evictable[block]
+                self._refcounts[block] = 1
+            elif block in self._refcounts:
+                self._refcounts[block] += 1
+            else:
+                raise ValueError(f"block {block} is neither cached nor allocated")
+
+    def register(self, block: int, block_hash: int) -> None:
+        """Remember that `block` holds the tokens hashed to `block_hash` (the first such block stays)."""
+        if block not in self._refcounts:
+            raise ValueError(f"block {block} is not allocated")
+        if block_hash not in self._block_by_hash and block not in self._hash_by_block:
+            self._block_by_hash[block_hash] = block
+            self._hash_by_block[block] = block_hash
+
+
+def block_hashes(token_ids: list[int], block_size: int) -> list[int]:
+    """Chained hashes of each full block of `token_ids`: equal hashes mean equal tokens from the start."""
+    hashes = []
+    previous = 0
+    for start in range(0, len(token_ids) - block_size + 1, block_size):
+        previous = hash((previous, tuple(token_ids[start : start + block_size])))
+        hashes.append(previous)
+    return hashes
 
 
 class PagedKVCache:
@@ -71,3 +136,8 @@ class PagedKVCache:
         """Store `keys`/`values` `(tokens, n_kv_heads, head_dim)` at flat slot ids `block * block_size + offset`."""
         self.keys[layer].view(-1, *keys.shape[1:])[slots] = keys
         self.values[layer].view(-1, *values.shape[1:])[slots] = values
+
+    def read(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values `(tokens, n_kv_heads, head_dim)` stored at flat slot ids."""
+        shape = self.keys.shape[-2:]
+        return self.keys[layer].view(-1, *shape)[slots], self.values[layer].view(-1, *shape)[slots]

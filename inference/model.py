@@ -20,11 +20,14 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 @dataclass
 class BatchLayout:
-    """One forward step over a flat run of tokens: dense prefills, then block-sparse prefills, then decodes.
+    """One forward step over a flat run of tokens: dense prefill chunks, block-sparse prefills, then decodes.
 
-    `slots` are the flat cache slots the new keys and values go to; `logits_indices` the token positions
-    whose next-token logits are wanted (the last token of each sequence, in order); `sequence_bounds` the
-    `(start, end)` token range of each sequence, for RoPE types whose frequencies depend on the length.
+    `slots` are the flat cache slots the new keys and values go to. A dense chunk may continue a prompt
+    whose earlier tokens are already cached: `dense_cu_seqlens_k` then counts each chunk's whole context
+    and `dense_context_slots` lists the cache slots of those keys (None when no chunk has cached context).
+    `logits_indices` are the token positions whose next-token logits are wanted (the last token of each
+    sequence that finishes its prompt or decodes, in order); `sequence_bounds` the `(start, end)` token
+    range of each sequence, for RoPE types whose frequencies depend on the length.
     """
 
     input_ids: torch.Tensor
@@ -32,6 +35,9 @@ class BatchLayout:
     slots: torch.Tensor
     dense_cu_seqlens: torch.Tensor
     dense_max_len: int
+    dense_cu_seqlens_k: torch.Tensor
+    dense_max_len_k: int
+    dense_context_slots: torch.Tensor | None
     sparse_cu_seqlens: torch.Tensor
     sparse_max_len: int
     decode_block_tables: torch.Tensor
@@ -46,10 +52,6 @@ class BatchLayout:
     @property
     def num_sparse_tokens(self) -> int:
         return int(self.sparse_cu_seqlens[-1])
-
-    @property
-    def num_decode_tokens(self) -> int:
-        return int(self.decode_context_lens.shape[0])
 
 
 @dataclass
@@ -142,9 +144,6 @@ class LlamaModel:
             down_bias=bias("mlp.down_proj"),
         )
 
-    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
-        return expected_weight_shapes(self.config)
-
     def new_cache(self, *, num_blocks: int, block_size: int) -> PagedKVCache:
         return PagedKVCache(
             num_layers=self.config.num_hidden_layers,
@@ -183,15 +182,19 @@ class LlamaModel:
             cache.write(layer_index, batch.slots, k, v)
             parts = []
             if dense_end:
+                if batch.dense_context_slots is None:
+                    context_k, context_v = k[:dense_end], v[:dense_end]
+                else:
+                    context_k, context_v = cache.read(layer_index, batch.dense_context_slots)
                 out, _ = flash_attention(
                     q[:dense_end],
-                    k[:dense_end],
-                    v[:dense_end],
+                    context_k,
+                    context_v,
                     causal=True,
                     cu_seqlens_q=batch.dense_cu_seqlens,
-                    cu_seqlens_k=batch.dense_cu_seqlens,
+                    cu_seqlens_k=batch.dense_cu_seqlens_k,
                     max_seqlen_q=batch.dense_max_len,
-                    max_seqlen_k=batch.dense_max_len,
+                    max_seqlen_k=batch.dense_max_len_k,
                     softmax_scale=self.scale,
                 )
                 parts.append(out)
@@ -240,6 +243,9 @@ class LlamaModel:
             slots=torch.arange(length, device=self.device),
             dense_cu_seqlens=torch.tensor([0, length], dtype=torch.int32, device=self.device),
             dense_max_len=length,
+            dense_cu_seqlens_k=torch.tensor([0, length], dtype=torch.int32, device=self.device),
+            dense_max_len_k=length,
+            dense_context_slots=None,
             sparse_cu_seqlens=empty,
             sparse_max_len=0,
             decode_block_tables=torch.zeros((0, 0), dtype=torch.int32, device=self.device),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -92,6 +93,10 @@ class InferenceHTTPServer(ThreadingHTTPServer):
         self.api = api
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.server", description=__doc__)
     parser.add_argument(
@@ -106,11 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-size", type=int, default=16, help="tokens per KV cache block")
     parser.add_argument("--kv-cache-mb", type=int, default=512, help="memory for the KV cache")
     parser.add_argument("--max-num-seqs", type=int, default=64, help="sequences decoded together")
+    parser.add_argument(
+        "--max-num-batched-tokens", type=int, default=8192, help="tokens per forward step (prefill chunking)"
+    )
+    parser.add_argument(
+        "--no-prefix-cache", action="store_true", help="do not reuse cache blocks of shared prompt prefixes"
+    )
     parser.add_argument("--max-pending", type=int, default=256, help="unfinished requests before 429")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = EngineConfig(
-        block_size=args.block_size, kv_cache_bytes=args.kv_cache_mb * 2**20, max_num_seqs=args.max_num_seqs
+        block_size=args.block_size,
+        kv_cache_bytes=args.kv_cache_mb * 2**20,
+        max_num_seqs=args.max_num_seqs,
+        max_num_batched_tokens=args.max_num_batched_tokens,
+        enable_prefix_cache=not args.no_prefix_cache,
     )
     api = build_api(
         args.model,
@@ -120,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
     )
     server = InferenceHTTPServer((args.host, args.port), api)
+    signal.signal(signal.SIGTERM, _interrupt)
     logger.info("serving %s on http://%s:%d/v1", api.model_name, args.host, server.server_address[1])
     try:
         server.serve_forever()

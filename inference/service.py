@@ -119,6 +119,7 @@ class EngineService:
                 "free_blocks": self.engine.num_free_blocks,
                 "total_blocks": self.engine.cache.num_blocks,
                 "preemptions": self.engine.stats["preemptions"],
+                "prefix_cache_hit_tokens": self.engine.stats["cached_tokens"],
                 "steps": self.engine.stats["steps"],
             }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ class ChatTokenizer:
         return None if self.eos_token is None else self.tokenizer.token_to_id(self.eos_token)
 
     def encode(self, text: str, *, add_bos: bool | None = None) -> list[int]:
+        """Token ids; BOS as `add_bos` says, else as `add_bos_token` says, else as the tokenizer's post-processor."""
+        if add_bos is None and "add_bos_token" not in self.config:
+            return self.tokenizer.encode(text, add_special_tokens=True).ids
         ids = self.tokenizer.encode(text, add_special_tokens=False).ids
         bos_id = self.bos_token_id
         wants_bos = self.add_bos_token if add_bos is None else add_bos
@@ -67,6 +71,8 @@ class ChatTokenizer:
     ) -> str:
         if not self.chat_template:
             raise ValueError("this model has no chat_template in tokenizer_config.json; use /v1/completions")
+        from jinja2 import TemplateError
+
         if self._compiled_template is None:
             from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -75,13 +81,20 @@ class ChatTokenizer:
 
             environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
             environment.globals["raise_exception"] = raise_exception
-            self._compiled_template = environment.from_string(self.chat_template)
-        return self._compiled_template.render(
-            messages=messages,
-            add_generation_prompt=add_generation_prompt,
-            bos_token=self.bos_token or "",
-            eos_token=self.eos_token or "",
-        )
+            environment.globals["strftime_now"] = lambda fmt: datetime.now(UTC).strftime(fmt)
+            try:
+                self._compiled_template = environment.from_string(self.chat_template)
+            except TemplateError as exc:
+                raise ValueError(f"the chat template does not parse: {exc}") from exc
+        try:
+            return self._compiled_template.render(
+                messages=messages,
+                add_generation_prompt=add_generation_prompt,
+                bos_token=self.bos_token or "",
+                eos_token=self.eos_token or "",
+            )
+        except TemplateError as exc:
+            raise ValueError(f"the chat template failed on these messages: {exc}") from exc
 
     def encode_chat(self, messages: list[dict[str, Any]]) -> list[int]:
         """Token ids of a rendered chat; the template writes its own BOS, so none is added here."""

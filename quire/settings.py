@@ -123,6 +123,12 @@ DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <no-reply@quire.localhos
 STATIC_URL = "static/"
 STATIC_ROOT = QUIRE_DATA_DIR / "static"
 MEDIA_ROOT = Path(env_str("QUIRE_MEDIA_ROOT", str(QUIRE_DATA_DIR / "media")))
+# Documents go through Django's storage API: local disk by default; an S3 backend
+# (e.g. "storages.backends.s3.S3Storage" from django-storages) is a setting away.
+STORAGES = {
+    "default": {"BACKEND": env_str("QUIRE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_TZ = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy
 
 from connectors.base import Connector, Document, RunContext
@@ -9,10 +11,22 @@ from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import label_for
 from connectors.spans import make_span
 
-RELEVANCE_THRESHOLD = 0.55
-RATIONALE_MARGIN = 0.08
+RELEVANCE_THRESHOLD = 0.6
+RATIONALE_MARGIN = 0.05
+EVIDENCE_RELEVANCE_MARGIN = 0.05
 VERDICT_DOCUMENTS = 3
 SYNTHESIS_DOCUMENTS = 4
+SYNTHESIS_THRESHOLD = 0.3
+_BACKGROUND = re.compile(
+    r"^(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT)\b|\blittle is known\b|\b(?:we|this study) "
+    r"(?:aimed|sought|set out)\b|\bto (?:investigate|explore|determine|assess|examine|evaluate)\b",
+    re.IGNORECASE,
+)
+_RESULT = re.compile(
+    r"\b(?:we (?:found|show|showed|demonstrate|observed|report)|results?|conclusions?|significantly|associated with|"
+    r"was (?:higher|lower|increased|decreased|reduced)|these (?:findings|data|results))\b",
+    re.IGNORECASE,
+)
 
 
 def _embedder():
@@ -28,6 +42,12 @@ def _lexical_overlap(claim: str, sentence: str) -> float:
     return len(claim_words & set(content_words(sentence))) / len(claim_words)
 
 
+def _section_bias(sentence: str) -> float:
+    if _BACKGROUND.search(sentence):
+        return -0.15
+    return 0.03 if _RESULT.search(sentence) else 0.0
+
+
 def verify_claim(
     index: CorpusIndex, claim_id: str, claim: str, claim_vector: numpy.ndarray, top_k: int
 ) -> dict:
@@ -39,16 +59,15 @@ def verify_claim(
         if not item.sentences:
             continue
         similarities = index.sentence_vectors(position) @ claim_vector
-        best = int(numpy.argmax(similarities))
-        relevance = float(similarities[best]) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
-        if relevance < RELEVANCE_THRESHOLD:
+        adjusted = similarities + numpy.array(
+            [_section_bias(s.text) for s in item.sentences], dtype=numpy.float32
+        )
+        best = int(numpy.argmax(adjusted))
+        if float(similarities.max()) < RELEVANCE_THRESHOLD:
             continue
-        chosen = [
-            i
-            for i in numpy.argsort(-similarities)[:2]
-            if similarities[i] >= similarities[best] - RATIONALE_MARGIN
-        ]
-        label, confidence = label_for(claim, item.sentences[best].text)
+        relevance = float(similarities.max()) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
+        chosen = [i for i in numpy.argsort(-adjusted)[:2] if adjusted[i] >= adjusted[best] - RATIONALE_MARGIN]
+        label, confidence = label_for(claim, item.sentences[best].text, item.document.text)
         votes[label] = votes.get(label, 0.0) + relevance * confidence
         for sentence_index in sorted(int(i) for i in chosen):
             sentence = item.sentences[sentence_index]
@@ -57,6 +76,7 @@ def verify_claim(
                     "document_id": item.document.document_id,
                     "label": label,
                     "score": round(float(similarities[sentence_index]), 4),
+                    "relevance": round(relevance, 4),
                     "span": make_span(
                         item.document.document_id, item.document.text, sentence.start, sentence.end
                     ),
@@ -66,6 +86,8 @@ def verify_claim(
         verdict = max(votes, key=lambda key: votes[key])
         confidence = round(min(0.95, votes[verdict] / (sum(votes.values()) + 0.5) + 0.3), 3)
         evidence = [e for e in evidence if e["label"] == verdict]
+        strongest = max(e["relevance"] for e in evidence)
+        evidence = [e for e in evidence if e["relevance"] >= strongest - EVIDENCE_RELEVANCE_MARGIN]
     else:
         verdict, confidence = "NOT_ENOUGH_INFO", 0.6
     return {
@@ -87,7 +109,7 @@ def synthesise(index: CorpusIndex, question_id: str, question: str, question_vec
             continue
         similarities = index.sentence_vectors(position) @ question_vector
         best = int(numpy.argmax(similarities))
-        if similarities[best] < RELEVANCE_THRESHOLD - 0.15:
+        if similarities[best] < SYNTHESIS_THRESHOLD:
             continue
         sentence = item.sentences[best]
         document_id = item.document.document_id

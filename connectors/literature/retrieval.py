@@ -95,6 +95,8 @@ _STOPWORDS = frozenset(
     ]
 )
 DENSE_WEIGHT, SENTENCE_WEIGHT, LEXICAL_WEIGHT = 0.5, 0.3, 0.2
+EMBEDDING_DIM = 384
+EAGER_SENTENCE_PAPERS = 500
 
 
 def content_words(text: str) -> list[str]:
@@ -135,7 +137,13 @@ class BM25:
 
 
 class CorpusIndex:
-    """Embeddings of every document, and of the sentences of the documents a query reaches."""
+    """Paper and sentence embeddings, computed once and only where a query needs them.
+
+    Up to `EAGER_SENTENCE_PAPERS` papers, every sentence is embedded in one batch and a paper's vector is the
+    mean of its title and sentence vectors. Past that, a paper's vector is the embedding given in
+    `metadata["embedding"]` (384 floats, e.g. stored by the platform) or of its text, and sentences are
+    embedded only for the papers a query's first pass ranks highest.
+    """
 
     def __init__(self, documents: list[Document], embed) -> None:
         self.embed = embed
@@ -144,20 +152,50 @@ class CorpusIndex:
             title = str(document.metadata.get("title") or "")
             body_start = len(title) + 2 if title and document.text.startswith(title) else 0
             self.items.append(IndexedDocument(document, title, split_sentences(document.text, body_start)))
-        self.vectors = (
-            embed([d.text for d in documents]) if documents else numpy.zeros((0, 384), numpy.float32)
-        )
+        self.vectors = numpy.zeros((len(documents), EMBEDDING_DIM), numpy.float32)
+        given = [_given_embedding(document) for document in documents]
+        if documents and all(vector is not None for vector in given):
+            self.vectors = numpy.stack(given)
+        elif len(documents) <= EAGER_SENTENCE_PAPERS:
+            self._embed_all_sentences()
+        elif documents:
+            self.vectors = embed([d.text for d in documents])
         self.bm25 = BM25([d.text for d in documents])
+
+    def _embed_all_sentences(self) -> None:
+        texts: list[str] = []
+        owners: list[int] = []
+        for position, item in enumerate(self.items):
+            pieces = ([item.title] if item.title else []) + [sentence.text for sentence in item.sentences]
+            texts.extend(pieces)
+            owners.extend([position] * len(pieces))
+        if not texts:
+            return
+        vectors = self.embed(texts)
+        owner_array = numpy.array(owners, dtype=numpy.int64)
+        for position, item in enumerate(self.items):
+            rows = vectors[owner_array == position]
+            item.sentence_vectors = rows[1:] if item.title else rows
+            if len(rows):
+                mean = rows.mean(axis=0)
+                self.vectors[position] = mean / max(float(numpy.linalg.norm(mean)), 1e-9)
 
     def sentence_vectors(self, index: int) -> numpy.ndarray:
         item = self.items[index]
         if item.sentence_vectors is None:
-            item.sentence_vectors = (
-                self.embed([s.text for s in item.sentences])
-                if item.sentences
-                else numpy.zeros((0, self.vectors.shape[1]), numpy.float32)
-            )
+            self.prepare_sentences([index])
         return item.sentence_vectors
+
+    def prepare_sentences(self, indices: list[int]) -> None:
+        """Embed, in one batch, the sentences of the papers among `indices` that have none yet."""
+        pending = [i for i in dict.fromkeys(indices) if self.items[i].sentence_vectors is None]
+        texts = [sentence.text for i in pending for sentence in self.items[i].sentences]
+        vectors = self.embed(texts) if texts else numpy.zeros((0, EMBEDDING_DIM), numpy.float32)
+        cursor = 0
+        for i in pending:
+            count = len(self.items[i].sentences)
+            self.items[i].sentence_vectors = vectors[cursor : cursor + count]
+            cursor += count
 
     def rank(
         self, query: str, query_vector: numpy.ndarray, *, top_k: int = 10, rerank_depth: int = 20
@@ -167,17 +205,31 @@ class CorpusIndex:
         dense = self.vectors @ query_vector
         lexical = self.bm25.scores(query)
         lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-        first_pass = dense + 0.3 * lexical
-        candidates = numpy.argsort(-first_pass)[:rerank_depth]
+        candidates = [
+            int(i) for i in numpy.argsort(-(dense + LEXICAL_WEIGHT * lexical))[: max(rerank_depth, top_k)]
+        ]
+        self.prepare_sentences(candidates)
         scored = []
         for index in candidates:
-            sentences = self.sentence_vectors(int(index))
+            sentences = self.sentence_vectors(index)
             best_sentence = float((sentences @ query_vector).max()) if len(sentences) else float(dense[index])
             score = (
                 DENSE_WEIGHT * float(dense[index])
                 + SENTENCE_WEIGHT * best_sentence
                 + LEXICAL_WEIGHT * float(lexical[index])
             )
-            scored.append((int(index), round(score, 4)))
+            scored.append((index, round(score, 4)))
         scored.sort(key=lambda pair: -pair[1])
         return scored[:top_k]
+
+
+def _given_embedding(document: Document) -> numpy.ndarray | None:
+    vector = document.metadata.get("embedding")
+    if vector is None:
+        return None
+    array = numpy.asarray(vector, dtype=numpy.float32)
+    if array.shape != (EMBEDDING_DIM,):
+        raise ValueError(
+            f"paper {document.document_id!r}: metadata embedding must have {EMBEDDING_DIM} values"
+        )
+    return array / max(float(numpy.linalg.norm(array)), 1e-9)

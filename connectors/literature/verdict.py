@@ -1,4 +1,9 @@
-"""Claim verdicts from rationale sentences: similarity decides relevance, polarity decides the label."""
+"""Claim verdicts from rationale sentences: similarity decides relevance, contrast cues decide the label.
+
+A relevant rationale contradicts the claim when an odd number of contrasts separate them: opposite
+directions (increase / decrease, more / less, vulnerable / resistant ...), different negation parity,
+"no effect" findings against a claimed effect, or numbers the claim states that the evidence does not.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +11,74 @@ import re
 
 _NEGATION = re.compile(
     r"\b(?:not|no|never|neither|nor|without|lack(?:s|ed|ing)?|absence|absent|fail(?:s|ed)?|unable|cannot|none|"
-    r"insignificant|non-significant|nonsignificant|unaffected|unchanged|irrespective)\b|n't\b",
-    re.IGNORECASE,
-)
-_UP = re.compile(
-    r"\b(?:increas\w*|higher|elevat\w*|promot\w*|enhanc\w*|upregulat\w*|up-regulat\w*|induc\w*|activat\w*|greater|more|"
-    r"improv\w*|rais\w*|accelerat\w*|stimulat\w*|augment\w*|boost\w*|gain\w*|rise|rises|rising|exceed\w*|potentiat\w*|"
-    r"positive(?:ly)?|associated with (?:an )?increased|risk factor)\b",
-    re.IGNORECASE,
-)
-_DOWN = re.compile(
-    r"\b(?:decreas\w*|reduc\w*|lower\w*|inhibit\w*|suppress\w*|downregulat\w*|down-regulat\w*|less|fewer|impair\w*|"
-    r"attenuat\w*|prevent\w*|block\w*|negative(?:ly)?|diminish\w*|declin\w*|loss|abolish\w*|protect\w*|decline|drop\w*)\b",
+    r"unaffected|unchanged)\b|n't\b",
     re.IGNORECASE,
 )
 _NO_EFFECT = re.compile(
-    r"\b(?:no (?:significant )?(?:effect|difference|association|change|benefit|increase|decrease|correlation|relationship)|"
-    r"did not (?:differ|change|affect|alter|improve|reduce|increase)|not (?:significantly )?(?:associated|different|related|correlated)|"
-    r"was similar|were similar|comparable between|does not)\b",
+    r"\b(?:no (?:\w+ ){0,2}(?:effect|difference|association|change|benefit|correlation|relationship|evidence)|"
+    r"did not (?:differ|change|affect|alter|improve|reduce|increase|influence)|"
+    r"not (?:significantly )?(?:associated|different|related|correlated|affected)|"
+    r"(?:was|were) similar|comparable between|non-?significant|insignificant)\b",
     re.IGNORECASE,
 )
+ANTONYMS: tuple[tuple[str, str], ...] = (
+    (
+        r"increas\w*|higher|elevat\w*|rais\w*|rise[sn]?|rising|gain\w*|more|greater|larger|exceed\w*|upregulat\w*|up-regulat\w*",
+        r"decreas\w*|lower\w*|reduc\w*|declin\w*|fewer|less|smaller|drop\w*|downregulat\w*|down-regulat\w*|diminish\w*",
+    ),
+    (
+        r"promot\w*|enhanc\w*|activat\w*|induc\w*|stimulat\w*|potentiat\w*|accelerat\w*|facilitat\w*",
+        r"inhibit\w*|suppress\w*|repress\w*|block\w*|prevent\w*|impair\w*|attenuat\w*|slow\w*|abolish\w*|delay\w*",
+    ),
+    (
+        r"vulnerab\w*|susceptib\w*|risk\w*|harm\w*|worse\w*|detriment\w*",
+        r"resistan\w*|protect\w*|benefi\w*|better|improv\w*|safe\w*",
+    ),
+    (r"positive\w*|direct\w*", r"negative\w*|inverse\w*"),
+    (
+        r"required|necessary|essential|needed|depend\w*",
+        r"dispensable|unnecessary|independent\w*|not required",
+    ),
+    (r"abundant|common|frequent\w*|prevalent", r"scarce|rare|infrequent\w*|uncommon"),
+    (r"effective|efficacious|successful", r"ineffective|unsuccessful|futile"),
+)
+_COMPILED = tuple(
+    (re.compile(rf"\b(?:{up})\b", re.IGNORECASE), re.compile(rf"\b(?:{down})\b", re.IGNORECASE))
+    for up, down in ANTONYMS
+)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w.])")
 
 
-def polarity(sentence: str) -> int:
-    """+1 / -1 for the direction a sentence asserts, flipped by each negation; 0 when it states no direction."""
-    up = len(_UP.findall(sentence))
-    down = len(_DOWN.findall(sentence))
-    direction = (up > down) - (down > up)
-    if _NO_EFFECT.search(sentence):
-        return -2
-    negations = len(_NEGATION.findall(sentence))
-    if direction == 0:
-        return -1 if negations % 2 else 1
-    return direction * (-1 if negations % 2 else 1)
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text) if not re.fullmatch(r"(?:19|20)\d\d", n)}
 
 
-def label_for(claim: str, rationale: str) -> tuple[str, float]:
-    """SUPPORT or CONTRADICT for a relevant rationale sentence, with a confidence from 0.5 to 0.8."""
-    claim_polarity, evidence_polarity = polarity(claim), polarity(rationale)
-    if evidence_polarity == -2 and claim_polarity != -2:
-        return "CONTRADICT", 0.65
-    if claim_polarity == -2 and evidence_polarity != -2:
-        return "CONTRADICT", 0.6
-    if claim_polarity == evidence_polarity or claim_polarity == -2:
-        return "SUPPORT", 0.7
-    return "CONTRADICT", 0.55
+def contrasts(claim: str, rationale: str, context: str = "") -> list[str]:
+    """The contrasts found between a claim and a rationale sentence (its paper's text as `context`)."""
+    found: list[str] = []
+    for up, down in _COMPILED:
+        claim_up, claim_down = bool(up.search(claim)), bool(down.search(claim))
+        evidence_up, evidence_down = bool(up.search(rationale)), bool(down.search(rationale))
+        if claim_up != claim_down and evidence_up != evidence_down and claim_up != evidence_up:
+            found.append(f"direction:{up.pattern[6:30]}")
+    claim_no_effect, evidence_no_effect = bool(_NO_EFFECT.search(claim)), bool(_NO_EFFECT.search(rationale))
+    if claim_no_effect != evidence_no_effect:
+        found.append("no_effect")
+    elif not claim_no_effect and len(_NEGATION.findall(claim)) % 2 != len(_NEGATION.findall(rationale)) % 2:
+        found.append("negation")
+    claim_numbers = _numbers(claim)
+    if (
+        claim_numbers
+        and _numbers(context or rationale)
+        and not claim_numbers <= _numbers(rationale + " " + context)
+    ):
+        found.append("numbers")
+    return found
+
+
+def label_for(claim: str, rationale: str, context: str = "") -> tuple[str, float]:
+    """SUPPORT or CONTRADICT for a relevant rationale sentence, with a confidence."""
+    found = contrasts(claim, rationale, context)
+    if len(found) % 2:
+        return "CONTRADICT", 0.6 if len(found) == 1 else 0.55
+    return "SUPPORT", 0.7 if not found else 0.55

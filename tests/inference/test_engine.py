@@ -181,6 +181,16 @@ def test_sampling_params_and_engine_config_validate():
         SamplingParams(temperature=-1)
     with pytest.raises(ValueError, match="block_size"):
         EngineConfig(block_size=0)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        EngineConfig(sparse_block_size=24)
+
+
+def test_sparse_threshold_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("QUIRE_SPARSE_FROM", "4096")
+    assert EngineConfig().sparse_from == 4096
+    monkeypatch.setenv("QUIRE_SPARSE_FROM", "lots")
+    with pytest.raises(ValueError, match="QUIRE_SPARSE_FROM"):
+        EngineConfig()
 
 
 def test_block_allocator_hands_out_and_takes_back():
@@ -202,3 +212,97 @@ def test_cache_write_lands_in_block_slots(loaded):
     cache.write(0, torch.tensor([5, 0]), keys, keys * 2)
     torch.testing.assert_close(cache.keys[0, 2, 1], keys[0])
     torch.testing.assert_close(cache.values[0, 0, 0], keys[1] * 2)
+
+
+@pytest.mark.parametrize("token_budget", [5, 8, 13])
+def test_chunked_prefill_under_a_small_token_budget_matches_alone(loaded, token_budget):
+    tokenizer = loaded[1]
+    prompts = [tokenizer.encode(text) for text in TEXTS]
+    params = SamplingParams(max_tokens=6, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=128, block_size=4, max_num_batched_tokens=token_budget)
+    results = engine.generate(prompts, params)
+    assert max(len(p) for p in prompts) > token_budget
+    prompt_tokens = sum(len(p) for p in prompts)
+    assert prompt_tokens - len(prompts) <= engine.stats["prefill_tokens"] <= prompt_tokens
+    assert engine.stats["steps"] >= prompt_tokens // token_budget
+    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
+    assert engine.num_free_blocks == 128
+
+
+def test_block_sparse_prompt_is_admitted_beside_running_decodes(loaded):
+    tokenizer = loaded[1]
+    engine = _engine(
+        loaded, num_blocks=64, block_size=4, max_num_batched_tokens=16, sparse_from=32, sparse_block_size=16
+    )
+    short = engine.add_request(tokenizer.encode(TEXTS[1]), SamplingParams(max_tokens=30, ignore_eos=True))
+    engine.step()
+    long_prompt = tokenizer.encode(TEXTS[2] * 2)
+    assert len(long_prompt) > 32
+    long = engine.add_request(long_prompt, SamplingParams(max_tokens=2, ignore_eos=True))
+    finished_at = {}
+    step = 1
+    while engine.has_work():
+        step += 1
+        for output in engine.step():
+            if output.finished:
+                finished_at[output.request_id] = step
+    assert finished_at[long] < finished_at[short]
+
+
+def test_prefix_cache_reuses_shared_prompt_blocks_and_matches_alone(loaded):
+    tokenizer = loaded[1]
+    document = tokenizer.encode(" ".join(TEXTS))
+    questions = [tokenizer.encode(" Q: " + text, add_bos=False) for text in TEXTS[:3]]
+    prompts = [document + question for question in questions]
+    params = SamplingParams(max_tokens=5, ignore_eos=True)
+    expected = [_alone(loaded, prompt, params) for prompt in prompts]
+    engine = _engine(loaded, num_blocks=128, block_size=4)
+    first = engine.generate(prompts[:1], params)
+    assert engine.stats["cached_tokens"] == 0
+    rest = engine.generate(prompts[1:], params)
+    assert engine.stats["cached_tokens"] >= 2 * (len(document) // 4) * 4
+    assert [r.output_ids for r in first + rest] == expected
+    assert engine.num_free_blocks == 128
+    uncached = _engine(loaded, num_blocks=128, block_size=4, enable_prefix_cache=False)
+    uncached.generate(prompts, params)
+    assert uncached.stats["cached_tokens"] == 0
+    assert uncached.stats["prefill_tokens"] > engine.stats["prefill_tokens"]
+
+
+def test_prefix_cache_is_off_for_length_dependent_rope(checkpoint_factory):
+    model_dir = checkpoint_factory(rope="dynamic")
+    engine = Engine(load_model(model_dir, device="cpu"), None, EngineConfig(num_blocks=8))
+    assert not engine.prefix_caching
+
+
+def test_allocator_shares_hashed_blocks_and_evicts_least_recent_first():
+    allocator = BlockAllocator(3)
+    first, second = allocator.allocate(2)
+    allocator.register(first, 101)
+    allocator.register(second, 202)
+    assert allocator.cached_prefix([101, 202, 303]) == [first, second]
+    allocator.acquire([first])
+    allocator.free([first, second])
+    assert allocator.num_free == 2
+    allocator.free([first])
+    assert allocator.num_free == 3
+    assert allocator.cached_prefix([101]) == [first]
+    third = allocator.allocate(1)
+    assert third not in ([first], [second])
+    evicted = allocator.allocate(1)
+    assert evicted == [second]
+    assert allocator.cached_prefix([101, 202]) == [first]
+    assert allocator.cached_prefix([202]) == []
+
+
+def test_burst_of_prompts_over_one_document_computes_the_document_once(loaded):
+    tokenizer = loaded[1]
+    document = tokenizer.encode(" ".join(TEXTS))
+    prompts = [document + tokenizer.encode(" Q: " + text, add_bos=False) for text in TEXTS[:3]]
+    params = SamplingParams(max_tokens=4, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=128, block_size=4)
+    results = engine.generate(prompts, params)
+    shared_blocks = len(document) // 4
+    assert engine.stats["cached_tokens"] >= 2 * shared_blocks * 4
+    assert engine.stats["prefill_tokens"] <= sum(len(p) for p in prompts) - 2 * shared_blocks * 4
+    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]

@@ -152,3 +152,15 @@ def test_length_dependent_rope_past_the_original_window_matches_per_request(
     engine = Engine(model, tokenizer, EngineConfig(num_blocks=64, block_size=8, max_model_len=512))
     results = engine.generate(prompts, SamplingParams(max_tokens=6, ignore_eos=True))
     assert [result.output_ids for result in results] == _hf_greedy(model_dir, prompts, 6)
+
+
+def test_bos_follows_the_post_processor_when_tokenizer_config_is_silent(tiny_checkpoint):
+    from tokenizers import Tokenizer, processors
+
+    tokenizer = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
+    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    silent = ChatTokenizer(tokenizer, {"bos_token": "<s>", "eos_token": "</s>"})
+    assert silent.encode("hello")[0] == 0
+    assert silent.encode("hello", add_bos=False)[0] != 0
+    explicit = ChatTokenizer(tokenizer, {"bos_token": "<s>", "add_bos_token": False})
+    assert explicit.encode("hello")[0] != 0

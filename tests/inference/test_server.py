@@ -100,6 +100,10 @@ def test_errors_have_openai_shape(client, server):
     with pytest.raises(openai.BadRequestError) as bad:
         client.completions.create(model="tiny-llama", prompt="hi", max_tokens=-1)
     assert bad.value.body["param"] == "max_tokens"
+    with pytest.raises(openai.BadRequestError) as too_long:
+        client.completions.create(model="tiny-llama", prompt=[5] * 300, max_tokens=2)
+    assert too_long.value.body["param"] == "prompt"
+    assert "context is 256 tokens" in too_long.value.body["message"]
     raw = httpx.post(server[0] + "/v1/chat/completions", content=b"{not json")
     assert raw.status_code == 400
     assert set(raw.json()["error"]) == {"message", "type", "param", "code"}
@@ -114,6 +118,7 @@ def test_health_and_metrics(server, client):
     metrics = httpx.get(server[0] + "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "# TYPE quire_generation_tokens_total counter" in metrics.text
+    assert "quire_prefix_cache_hit_tokens_total " in metrics.text
     assert 'quire_http_requests_total{route="/v1/completions",status="200"}' in metrics.text
 
 
@@ -221,3 +226,91 @@ def test_engine_failure_answers_500_and_service_keeps_serving(tiny_checkpoint, m
         assert api.service.snapshot()["free_blocks"] == 32
     finally:
         api.service.shutdown()
+
+
+def test_command_line_server_starts_and_answers(tiny_checkpoint):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inference.server", "--model", str(tiny_checkpoint), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None and health["status"] == "ok"
+        assert health["model"] == tiny_checkpoint.name
+        reply = httpx.post(
+            f"http://127.0.0.1:{port}/v1/completions", json={"prompt": "hello", "max_tokens": 2}, timeout=30
+        ).json()
+        assert reply["usage"]["completion_tokens"] <= 2
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_concurrent_requests_under_a_tiny_cache_all_complete(tiny_checkpoint):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = build_api(
+        tiny_checkpoint,
+        engine_config=EngineConfig(num_blocks=10, block_size=4, enable_prefix_cache=False),
+        model_name="m",
+        device="cpu",
+    )
+    prompts = ["The quick brown fox", "Quarterly revenue rose", "hello world, hello", "The study found"]
+
+    def complete(prompt: str) -> tuple[int, dict]:
+        body = json.dumps({"prompt": prompt, "max_tokens": 12, "temperature": 0}).encode()
+        response = api.handle("POST", "/v1/completions", body)
+        return response.status, json.loads(response.body)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            replies = list(pool.map(complete, prompts * 2))
+        assert [status for status, _ in replies] == [200] * 8
+        assert all(reply["usage"]["completion_tokens"] == 12 for _, reply in replies)
+        assert replies[0][1]["choices"][0]["text"] == replies[4][1]["choices"][0]["text"]
+        snapshot = api.service.snapshot()
+        assert snapshot["free_blocks"] == snapshot["total_blocks"] == 10
+    finally:
+        api.service.shutdown()
+
+
+def test_template_errors_are_400_and_unexpected_errors_500_json(server, monkeypatch):
+    api = server[1]
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}).encode()
+    monkeypatch.setattr(
+        api.tokenizer, "chat_template", "{{ raise_exception('only user and assistant roles') }}"
+    )
+    monkeypatch.setattr(api.tokenizer, "_compiled_template", None)
+    refused = api.handle("POST", "/v1/chat/completions", body)
+    assert refused.status == 400
+    assert json.loads(refused.body)["error"]["message"] == "only user and assistant roles"
+    monkeypatch.setattr(api.tokenizer, "_compiled_template", None)
+
+    def explode(messages):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.tokenizer, "encode_chat", explode)
+    failed = api.handle("POST", "/v1/chat/completions", body)
+    assert failed.status == 500
+    assert json.loads(failed.body)["error"] == {
+        "message": "internal server error",
+        "type": "server_error",
+        "param": None,
+        "code": "internal_error",
+    }
