@@ -119,6 +119,7 @@ LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
 EMAIL_BACKEND = env_str("QUIRE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <no-reply@quire.localhost>")
+QUIRE_SIGN_IN_RATE = env_str("QUIRE_SIGN_IN_RATE", "10/min")
 
 STATIC_URL = "static/"
 STATIC_ROOT = QUIRE_DATA_DIR / "static"

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
+from quire.api.throttling import hit, parse_rate
 from tenants.models import Member, Role
 
 KEY_ROLES = [(r.value, r.label) for r in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)]
@@ -15,12 +16,27 @@ MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
 
 
 class MemberAuthenticationForm(AuthenticationForm):
-    """Django's sign-in; on a workspace's host name only that workspace's members may sign in."""
+    """Django's sign-in; on a workspace's host name only that workspace's members may sign in. Attempts per
+    e-mail and host are limited (`QUIRE_SIGN_IN_RATE`), so passwords cannot be guessed at speed."""
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = "E-mail"
         self.fields["username"].widget.attrs["autocomplete"] = "email"
+
+    def clean(self) -> dict:
+        email = (self.data.get("username") or "").strip().lower()
+        if email:
+            limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
+            host = self.request.get_host().lower() if self.request else ""
+            allowed, _, reset = hit(f"sign-in:{host}:{email}", limit, period)
+            if not allowed:
+                minutes = max(1, round(reset / 60))
+                raise forms.ValidationError(
+                    f"Too many sign-in attempts for this e-mail; try again in {minutes} minute(s).",
+                    code="rate_limited",
+                )
+        return super().clean()
 
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)

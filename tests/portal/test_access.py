@@ -42,6 +42,25 @@ def test_sign_in_errors_and_members_of_another_workspace(workspace, other_worksp
     assert "_auth_user_id" not in client.session
 
 
+def test_sign_in_attempts_are_limited_per_email(workspace):
+    from django.conf import settings
+
+    from tenants.services import member_add
+
+    limit = int(settings.QUIRE_SIGN_IN_RATE.split("/")[0])
+    member_add(
+        tenant=workspace.tenant, email="guessed@portal-one.example.com", role="viewer", password=PASSWORD
+    )
+    client = Client(HTTP_HOST=workspace.host)
+    for _ in range(limit):
+        wrong = client.post("/login", {"username": "guessed@portal-one.example.com", "password": "guess"})
+        assert b"Please enter a correct" in wrong.content
+    right = client.post("/login", {"username": "guessed@portal-one.example.com", "password": PASSWORD})
+    assert right.status_code == 200 and b"Too many sign-in attempts" in right.content
+    assert "_auth_user_id" not in client.session
+    assert signed_in(workspace, "viewer").get("/documents").status_code == 200
+
+
 def test_another_workspaces_member_gets_404_everywhere(workspace, other_workspace):
     client = Client(HTTP_HOST=workspace.host)
     client.force_login(other_workspace.member("owner").user)
