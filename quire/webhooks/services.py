@@ -422,19 +422,23 @@ def endpoint_notify_disabled(*, endpoint_id: str) -> EndpointNotification | None
 
 
 def deliveries_dispatch_due(*, limit: int = SWEEP_BATCH) -> int:
-    """Queue due deliveries whose task is lost or never sent (broker loss, a crash before queueing,
-    long retry delays). Runs in the current tenant schema; returns how many it queued."""
+    """Queue due deliveries whose task is lost: never sent (a crash between commit and queueing, broker
+    loss), waiting out a long retry delay, or an attempt whose lease ran out (its worker died). Runs in
+    the current tenant schema; returns how many it queued."""
     now = timezone.now()
+    never_queued = Q(lease_until__isnull=True) & (
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - REDISPATCH_AFTER)
+    )
+    attempt_lost = Q(lease_until__lt=now)
     with transaction.atomic():
         due = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - REDISPATCH_AFTER))
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .filter(never_queued | attempt_lost)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
         if due:
-            Delivery.objects.filter(pk__in=due).update(dispatched_at=now)
+            Delivery.objects.filter(pk__in=due).update(dispatched_at=now, lease_until=None)
             _queue_deliveries([Delivery(pk=pk) for pk in due])
     return len(due)

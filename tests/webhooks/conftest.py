@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -120,6 +123,38 @@ def receiver():
     state.released.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def beat(tmp_path):
+    """A real `celery beat` whose webhook sweep runs every second."""
+    from tests.support import ROOT
+
+    env = {**os.environ, "QUIRE_WEBHOOKS_SWEEP_SECONDS": "1"}
+    log = (tmp_path / "beat.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "quire",
+            "beat",
+            "-s",
+            str(tmp_path / "schedule"),
+            "-l",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=20)
+    log.close()
 
 
 @pytest.fixture(scope="session")
