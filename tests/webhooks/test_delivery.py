@@ -224,3 +224,31 @@ def test_worker_killed_mid_delivery_still_delivers(
     assert [a["status"] for a in delivery["attempt_log"]] == ["interrupted", "succeeded"]
     assert [r.message_id for r in receiver.requests] == [event.id, event.id]
     assert all(r.verified_with for r in receiver.requests)
+
+
+def test_failed_document_and_failed_job_events(
+    celery_worker, api_hooks: Api, endpoints, receiver, hooks_tenant
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from quire.jobs.models import Job
+    from quire.jobs.tasks import run_job
+
+    endpoints(receiver.url, ["document.failed", "job.failed"])
+    broken = api_hooks.client.post(
+        "/v1/documents",
+        {
+            "file": SimpleUploadedFile(
+                "broken.pdf", b"%PDF-1.4\nnot a pdf at all", content_type="application/pdf"
+            )
+        },
+        **api_hooks._headers(None),
+    ).json()
+    failed_doc = wait_for(lambda: receiver.of_type("document.failed"), timeout=120)[0].payload["data"]
+    assert failed_doc["id"] == broken["id"] and failed_doc["failure_reason"]
+
+    with tenant_context(hooks_tenant.tenant):
+        job = Job.objects.create(connector="legal", document_ids=["doc_deleted_before_it_ran"])
+        run_job.delay(job.id)
+    failed_job = wait_for(lambda: receiver.of_type("job.failed"), timeout=120)[0].payload["data"]
+    assert failed_job["id"] == job.id and failed_job["error"]["code"] == "invalid_input"
