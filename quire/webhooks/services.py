@@ -135,11 +135,10 @@ def endpoint_update(
         endpoint.status, endpoint.disabled_reason, endpoint.disabled_at = EndpointStatus.ENABLED, "", None
         endpoint.failing_since = None
         fields += ["status", "disabled_reason", "disabled_at", "failing_since"]
-    elif enabled is False and endpoint.status == EndpointStatus.ENABLED:
-        with transaction.atomic():
+    with transaction.atomic():
+        endpoint.save(update_fields=fields)
+        if enabled is False and endpoint.status == EndpointStatus.ENABLED:
             _disable(endpoint, "disabled through the API", notify=False)
-        return endpoint
-    endpoint.save(update_fields=fields)
     return endpoint
 
 

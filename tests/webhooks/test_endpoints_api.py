@@ -56,6 +56,8 @@ def test_patch_delete_and_roles(api_hooks: Api, endpoints, receiver, hooks_tenan
     )
     assert patched.status_code == 200, patched.content
     assert patched.json()["event_types"] == ["job.failed"] and patched.json()["status"] == "disabled"
+    stored = api_hooks.get(path).json()
+    assert stored["event_types"] == ["job.failed"] and stored["disabled_reason"] == "disabled through the API"
     enabled = api_hooks.request("patch", path, data={"enabled": True}, content_type="application/json")
     assert enabled.json()["status"] == "enabled" and enabled.json()["disabled_reason"] == ""
 
