@@ -37,6 +37,7 @@ class Receipts:
 def _start_receiver(receipts: Receipts) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -267,9 +267,12 @@ def _claim(delivery_id: str) -> tuple[Delivery, DeliveryAttempt] | None:
             raise DeliveryBusy((delivery.lease_until - now).total_seconds())
         if delivery.next_attempt_at > now:
             raise DeliveryNotDue((delivery.next_attempt_at - now).total_seconds())
-        DeliveryAttempt.objects.filter(delivery=delivery, status=AttemptStatus.IN_FLIGHT).update(
-            status=AttemptStatus.INTERRUPTED, finished_at=now, error="the worker was lost during the attempt"
-        )
+        if delivery.attempts:
+            DeliveryAttempt.objects.filter(delivery=delivery, status=AttemptStatus.IN_FLIGHT).update(
+                status=AttemptStatus.INTERRUPTED,
+                finished_at=now,
+                error="the worker was lost during the attempt",
+            )
         delivery.attempts += 1
         delivery.lease_until = now + timedelta(seconds=timeout + LEASE_MARGIN_S)
         delivery.save(update_fields=["attempts", "lease_until"])
@@ -321,6 +324,8 @@ def _record(delivery: Delivery, attempt: DeliveryAttempt, outcome: HttpOutcome) 
         attempt.save(
             update_fields=["status", "status_code", "latency_ms", "error", "response_excerpt", "finished_at"]
         )
+        if outcome.succeeded:
+            return _record_success(delivery, outcome, now)
         current = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if current.status != DeliveryStatus.PENDING or current.attempts != delivery.attempts:
             return current
@@ -329,24 +334,38 @@ def _record(delivery: Delivery, attempt: DeliveryAttempt, outcome: HttpOutcome) 
             outcome.error,
             None,
         )
-        fields = [
-            "status",
-            "last_status_code",
-            "last_error",
-            "lease_until",
-            "delivered_at",
-            "next_attempt_at",
-        ]
-        if outcome.succeeded:
-            current.status, current.delivered_at = DeliveryStatus.SUCCEEDED, now
-            WebhookEndpoint.objects.filter(pk=current.endpoint_id, failing_since__isnull=False).update(
-                failing_since=None
-            )
-        else:
-            _after_failure(current, outcome, now)
-            fields.append("dispatched_at")
-        current.save(update_fields=fields)
+        _after_failure(current, outcome, now)
+        current.save(
+            update_fields=[
+                "status",
+                "last_status_code",
+                "last_error",
+                "lease_until",
+                "next_attempt_at",
+                "dispatched_at",
+            ]
+        )
     return current
+
+
+def _record_success(delivery: Delivery, outcome: HttpOutcome, now: datetime) -> Delivery:
+    """One conditional update: only the attempt that still holds the claim marks the delivery done."""
+    updated = Delivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
+    ).update(
+        status=DeliveryStatus.SUCCEEDED,
+        delivered_at=now,
+        last_status_code=outcome.status_code,
+        last_error="",
+        lease_until=None,
+    )
+    if not updated:
+        return Delivery.objects.get(pk=delivery.pk)
+    if delivery.endpoint.failing_since is not None:
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(failing_since=None)
+    delivery.status, delivery.delivered_at, delivery.lease_until = DeliveryStatus.SUCCEEDED, now, None
+    delivery.last_status_code, delivery.last_error = outcome.status_code, ""
+    return delivery
 
 
 def _after_failure(delivery: Delivery, outcome: HttpOutcome, now: datetime) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlsplit
@@ -102,6 +104,32 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+_CLIENTS: OrderedDict[tuple[str, str, str, int], httpx.Client] = OrderedDict()
+_CLIENTS_LOCK = threading.Lock()
+MAX_POOLED_TARGETS = 64
+
+
+def _client_for(target: Target, timeout: float) -> httpx.Client:
+    """A keep-alive client per (scheme, host name, address, port): a pooled connection only ever serves
+    the host name (SNI, certificate) and address it was opened for."""
+    key = (target.scheme, target.host, target.address, target.port)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.pop(key, None)
+        if client is None:
+            client = httpx.Client(
+                verify=_tls_context(),
+                follow_redirects=False,
+                trust_env=False,
+                timeout=timeout,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30),
+            )
+        _CLIENTS[key] = client
+        while len(_CLIENTS) > MAX_POOLED_TARGETS:
+            _, evicted = _CLIENTS.popitem(last=False)
+            evicted.close()
+        return client
+
+
 def post(
     target: Target, body: bytes, headers: dict, *, timeout: float, max_response_bytes: int
 ) -> HttpOutcome:
@@ -117,14 +145,15 @@ def post(
     deadline = started + timeout
     received = bytearray()
     try:
-        with (
-            httpx.Client(
-                verify=_tls_context(), follow_redirects=False, trust_env=False, timeout=timeout
-            ) as client,
-            client.stream(
-                "POST", target.connect_url, content=body, headers=request_headers, extensions=extensions
-            ) as response,
-        ):
+        client = _client_for(target, timeout)
+        with client.stream(
+            "POST",
+            target.connect_url,
+            content=body,
+            headers=request_headers,
+            extensions=extensions,
+            timeout=timeout,
+        ) as response:
             for chunk in response.iter_raw():
                 received.extend(chunk[: max_response_bytes - len(received)])
                 if len(received) >= max_response_bytes or time.perf_counter() > deadline:
