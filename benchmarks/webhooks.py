@@ -5,7 +5,7 @@ Starts a `celery worker` on the `webhooks` queue (2 processes by default) agains
 an HTTP receiver in this process, then commits events one transaction each: a burst (all at once, so
 deliveries queue up: throughput) and a paced run (below capacity: latency of one delivery).
 
-    python benchmarks/webhooks.py [--events 500] [--paced-events 200] [--rate 20] [--concurrency 2]
+    python benchmarks/webhooks.py [--events 500] [--paced-events 100] [--rate 5] [--concurrency 2]
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def _run(tenant, receipts: Receipts, count: int, rate: float | None, timeout: fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=500, help="events in the burst")
-    parser.add_argument("--paced-events", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=20.0, help="events/s in the paced run")
+    parser.add_argument("--paced-events", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=5.0, help="events/s in the paced run")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     args = parser.parse_args()
 
