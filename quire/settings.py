@@ -141,6 +141,7 @@ QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES = env_int("QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES", 2
 QUIRE_WEBHOOKS_MAX_RESPONSE_BYTES = env_int("QUIRE_WEBHOOKS_MAX_RESPONSE_BYTES", 65_536)
 QUIRE_WEBHOOKS_SWEEP_SECONDS = env_int("QUIRE_WEBHOOKS_SWEEP_SECONDS", 5)
 QUIRE_WEBHOOKS_LINK_BASE_URL = env_str("QUIRE_WEBHOOKS_LINK_BASE_URL", "")
+QUIRE_WEBHOOKS_RETENTION_DAYS = env_int("QUIRE_WEBHOOKS_RETENTION_DAYS", 30)
 EMAIL_BACKEND = env_str("QUIRE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <noreply@localhost>")
 
@@ -203,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-webhooks": {
         "task": "quire.webhooks.dispatch_due_deliveries",
         "schedule": float(QUIRE_WEBHOOKS_SWEEP_SECONDS),
+    },
+    "purge-expired-webhook-events": {
+        "task": "quire.webhooks.purge_expired_events",
+        "schedule": 3600.0,
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

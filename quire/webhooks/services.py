@@ -460,3 +460,12 @@ def deliveries_dispatch_due(*, limit: int = SWEEP_BATCH) -> int:
             Delivery.objects.filter(pk__in=due).update(dispatched_at=now, lease_until=None)
             _queue_deliveries([Delivery(pk=pk) for pk in due])
     return len(due)
+
+
+def events_purge_expired() -> int:
+    """Delete events (with their deliveries and log) older than QUIRE_WEBHOOKS_RETENTION_DAYS once none
+    of their deliveries is still pending. Returns how many events went."""
+    cutoff = timezone.now() - timedelta(days=settings.QUIRE_WEBHOOKS_RETENTION_DAYS)
+    expired = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__status=DeliveryStatus.PENDING)
+    _, by_model = expired.delete()
+    return by_model.get(Event._meta.label, 0)

@@ -9,6 +9,7 @@ from quire.webhooks.services import (
     DeliveryNotDue,
     deliveries_dispatch_due,
     delivery_attempt,
+    events_purge_expired,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,3 +35,12 @@ def dispatch_due_deliveries() -> int:
         with tenant_context(tenant):
             queued += deliveries_dispatch_due()
     return queued
+
+
+@shared_task(name="quire.webhooks.purge_expired_events")
+def purge_expired_events() -> int:
+    purged = 0
+    for tenant in get_tenant_model().objects.exclude(schema_name="public"):
+        with tenant_context(tenant):
+            purged += events_purge_expired()
+    return purged

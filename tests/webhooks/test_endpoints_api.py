@@ -110,3 +110,10 @@ def test_events_list_and_missing_objects(api_hooks: Api, hooks_tenant):
     no_target = api_hooks.post(f"/v1/events/{event.id}/replay")
     assert no_target.status_code == 409 and no_target.json()["error"]["code"] == "no_endpoints"
     assert api_hooks.post("/v1/webhook_endpoints/whk_missing/test").status_code == 404
+
+
+def test_openapi_describes_the_webhook_routes(anonymous):
+    paths = anonymous.get("/v1/openapi.json").json()["paths"]
+    assert {"post", "get"} <= set(paths["/v1/webhook_endpoints"])
+    assert {"get", "patch", "delete"} <= set(paths["/v1/webhook_endpoints/{endpoint_id}"])
+    assert "post" in paths["/v1/events/{event_id}/replay"]

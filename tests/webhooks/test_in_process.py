@@ -100,3 +100,20 @@ def test_large_job_results_are_linked_not_inlined(hooks_tenant):
         assert inline.data["result"]["output"] == {"notes": "x" * 5000}
         failed = job_finished(job)
         assert failed.type == "job.failed" and "result" not in failed.data
+
+
+def test_expired_events_are_purged_once_delivered(receiver, hooks_tenant):
+    from quire.webhooks.services import events_purge_expired
+
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        done, waiting = _orphan_delivery(endpoint, n=1), _orphan_delivery(endpoint, n=2)
+        recent = _orphan_delivery(endpoint, n=3)
+        delivery_attempt(delivery_id=done.id)
+        old = timezone.now() - timedelta(days=31)
+        Event.objects.filter(pk__in=[done.event_id, waiting.event_id]).update(created_at=old)
+        assert events_purge_expired() == 1
+        assert not Event.objects.filter(pk=done.event_id).exists()
+        assert not Delivery.objects.filter(pk=done.id).exists()
+        assert Event.objects.filter(pk__in=[waiting.event_id, recent.event_id]).count() == 2
+        endpoint.delete()
