@@ -31,6 +31,8 @@ from quire.webhooks.transport import HttpOutcome, UnsafeUrl, post, resolve_targe
 
 logger = logging.getLogger(__name__)
 
+# An attempt's lease: connect, send and read each have the timeout, so three of them bound a live attempt.
+LEASE_TIMEOUTS = 3
 LEASE_MARGIN_S = 5.0
 # Retries due within this many seconds are queued with a countdown; later ones wait for the sweeper,
 # which keeps long delays out of the broker (Redis redelivers ETA tasks past its visibility timeout).
@@ -274,7 +276,7 @@ def _claim(delivery_id: str) -> tuple[Delivery, DeliveryAttempt] | None:
                 error="the worker was lost during the attempt",
             )
         delivery.attempts += 1
-        delivery.lease_until = now + timedelta(seconds=timeout + LEASE_MARGIN_S)
+        delivery.lease_until = now + timedelta(seconds=LEASE_TIMEOUTS * timeout + LEASE_MARGIN_S)
         delivery.save(update_fields=["attempts", "lease_until"])
         attempt = DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts, started_at=now)
     return delivery, attempt
