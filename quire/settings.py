@@ -68,6 +68,7 @@ TENANT_APPS = [
     "quire.api",
     "quire.documents",
     "quire.jobs",
+    "quire.webhooks",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 TENANT_MODEL = "tenants.Tenant"
@@ -117,8 +118,6 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
-EMAIL_BACKEND = env_str("QUIRE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <no-reply@quire.localhost>")
 QUIRE_SIGN_IN_RATE = env_str("QUIRE_SIGN_IN_RATE", "10/min")
 
 STATIC_URL = "static/"
@@ -145,6 +144,21 @@ QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", 32_768)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)
+
+# Webhooks (docs/webhooks.md). Private addresses are reachable only in development unless allowed.
+QUIRE_WEBHOOKS_ALLOW_PRIVATE = env_bool("QUIRE_WEBHOOKS_ALLOW_PRIVATE", QUIRE_ENV == "development")
+QUIRE_WEBHOOKS_TIMEOUT_SECONDS = env_int("QUIRE_WEBHOOKS_TIMEOUT_SECONDS", 15)
+QUIRE_WEBHOOKS_RETRY_SCHEDULE = env_list(
+    "QUIRE_WEBHOOKS_RETRY_SCHEDULE", ["5", "300", "1800", "7200", "18000", "36000", "36000"]
+)
+QUIRE_WEBHOOKS_DISABLE_AFTER_SECONDS = env_int("QUIRE_WEBHOOKS_DISABLE_AFTER_SECONDS", 5 * 86400)
+QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES = env_int("QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES", 262_144)
+QUIRE_WEBHOOKS_MAX_RESPONSE_BYTES = env_int("QUIRE_WEBHOOKS_MAX_RESPONSE_BYTES", 65_536)
+QUIRE_WEBHOOKS_SWEEP_SECONDS = env_int("QUIRE_WEBHOOKS_SWEEP_SECONDS", 5)
+QUIRE_WEBHOOKS_LINK_BASE_URL = env_str("QUIRE_WEBHOOKS_LINK_BASE_URL", "")
+QUIRE_WEBHOOKS_RETENTION_DAYS = env_int("QUIRE_WEBHOOKS_RETENTION_DAYS", 30)
+EMAIL_BACKEND = env_str("QUIRE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <noreply@localhost>")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["quire.api.authentication.ApiKeyAuthentication"],
@@ -204,6 +218,14 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "quire.api.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+    },
+    "dispatch-due-webhooks": {
+        "task": "quire.webhooks.dispatch_due_deliveries",
+        "schedule": float(QUIRE_WEBHOOKS_SWEEP_SECONDS),
+    },
+    "purge-expired-webhook-events": {
+        "task": "quire.webhooks.purge_expired_events",
         "schedule": 3600.0,
     },
 }

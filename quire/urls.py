@@ -6,6 +6,7 @@ from quire.api import errors
 from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
 from quire.documents.views import DocumentDetailView, DocumentListCreateView, DocumentTextView, SearchView
 from quire.jobs.views import JobCancelView, JobDetailView, JobListCreateView, JobResultView
+from quire.webhooks import views as webhooks
 
 v1 = [
     path("v1/health", HealthView.as_view(), name="health"),
@@ -19,6 +20,33 @@ v1 = [
     path("v1/jobs/<str:job_id>", JobDetailView.as_view(), name="job"),
     path("v1/jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
     path("v1/jobs/<str:job_id>/result", JobResultView.as_view(), name="job-result"),
+    path("v1/webhook_endpoints", webhooks.EndpointListCreateView.as_view(), name="webhook-endpoints"),
+    path(
+        "v1/webhook_endpoints/<str:endpoint_id>",
+        webhooks.EndpointDetailView.as_view(),
+        name="webhook-endpoint",
+    ),
+    path(
+        "v1/webhook_endpoints/<str:endpoint_id>/rotate_secret",
+        webhooks.EndpointRotateSecretView.as_view(),
+        name="webhook-endpoint-rotate-secret",
+    ),
+    path(
+        "v1/webhook_endpoints/<str:endpoint_id>/test",
+        webhooks.EndpointTestView.as_view(),
+        name="webhook-test",
+    ),
+    path(
+        "v1/webhook_endpoints/<str:endpoint_id>/deliveries",
+        webhooks.EndpointDeliveriesView.as_view(),
+        name="webhook-endpoint-deliveries",
+    ),
+    path("v1/events", webhooks.EventListView.as_view(), name="events"),
+    path("v1/events/<str:event_id>", webhooks.EventDetailView.as_view(), name="event"),
+    path(
+        "v1/events/<str:event_id>/deliveries", webhooks.EventDeliveriesView.as_view(), name="event-deliveries"
+    ),
+    path("v1/events/<str:event_id>/replay", webhooks.EventReplayView.as_view(), name="event-replay"),
     path(
         "v1/openapi.json",
         SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -13,6 +13,7 @@ from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.parsing import ParseError, parse_document
+from quire.webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
 EMBED_BATCH = 64
@@ -82,7 +83,9 @@ def document_ingest(*, document_id: str) -> Document:
         with document.file.open("rb") as handle:
             parsed = parse_document(handle.read(), document.content_type)
     except (ParseError, OSError) as exc:
-        _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc))
+        with transaction.atomic():
+            _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc))
+            webhook_events.document_finished(document)
         return document
     _set_status(document, DocumentStatus.EMBEDDING, text=parsed.text, page_starts=parsed.page_starts)
     spans = chunk_text(parsed.text)
@@ -98,13 +101,19 @@ def document_ingest(*, document_id: str) -> Document:
         Chunk.objects.filter(document=document).delete()
         Chunk.objects.bulk_create(chunks, batch_size=500)
         _set_status(document, DocumentStatus.READY, chunk_count=len(chunks), failure_reason="")
+        webhook_events.document_finished(document)
     return document
 
 
 def document_fail(*, document_id: str, reason: str) -> None:
-    Document.objects.filter(pk=document_id).exclude(status=DocumentStatus.READY).update(
-        status=DocumentStatus.FAILED, failure_reason=reason[:2000]
-    )
+    with transaction.atomic():
+        failed = (
+            Document.objects.filter(pk=document_id)
+            .exclude(status__in=[DocumentStatus.READY, DocumentStatus.FAILED])
+            .update(status=DocumentStatus.FAILED, failure_reason=reason[:2000])
+        )
+        if failed:
+            webhook_events.document_finished(Document.objects.get(pk=document_id))
 
 
 def document_delete(*, document: Document) -> None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.verification import verify_spans
+from quire.webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
@@ -223,7 +224,7 @@ def _finish_succeeded(job: Job, verified, context: dict) -> Job:
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
-        JobResult.objects.create(
+        result = JobResult.objects.create(
             job=current,
             output=verified.output,
             context=context,
@@ -235,6 +236,7 @@ def _finish_succeeded(job: Job, verified, context: dict) -> Job:
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
+        webhook_events.job_finished(current, result)
     return current
 
 
@@ -247,6 +249,7 @@ def _finish_failed(job: Job, code: str, message: str) -> Job:
         current.error = {"code": code, "message": message[:2000]}
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "error", "finished_at", "lease_until"])
+        webhook_events.job_finished(current)
     return current
 
 

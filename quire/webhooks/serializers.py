@@ -1,0 +1,123 @@
+from rest_framework import serializers
+
+from quire.api.serializers import StrictSerializer
+from quire.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from quire.webhooks.services import MAX_GRACE_SECONDS
+
+DEFAULT_GRACE_SECONDS = 86_400
+
+
+class EndpointCreateSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=2048)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=64), min_length=1, max_length=50
+    )
+    description = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+
+
+class EndpointUpdateSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=2048, required=False)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=64), min_length=1, max_length=50, required=False
+    )
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+
+
+class RotateSecretSerializer(StrictSerializer):
+    grace_period_seconds = serializers.IntegerField(
+        min_value=0, max_value=MAX_GRACE_SECONDS, default=DEFAULT_GRACE_SECONDS
+    )
+
+
+class ReplaySerializer(StrictSerializer):
+    endpoint = serializers.CharField(max_length=40, required=False)
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    object = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id",
+            "object",
+            "url",
+            "description",
+            "event_types",
+            "status",
+            "disabled_reason",
+            "disabled_at",
+            "failing_since",
+            "previous_secret_expires_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_object(self, obj: WebhookEndpoint) -> str:
+        return "webhook_endpoint"
+
+
+class EndpointWithSecretSerializer(EndpointSerializer):
+    """Only in the answer to create and rotate: the secret is shown once."""
+
+    secret = serializers.CharField()
+
+    class Meta(EndpointSerializer.Meta):
+        fields = [*EndpointSerializer.Meta.fields, "secret"]
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "number",
+            "status",
+            "status_code",
+            "latency_ms",
+            "error",
+            "response_excerpt",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    object = serializers.SerializerMethodField()
+    event = serializers.CharField(source="event_id")
+    event_type = serializers.CharField(source="event.type")
+    endpoint = serializers.CharField(source="endpoint_id")
+    attempt_log = AttemptSerializer(many=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "object",
+            "event",
+            "event_type",
+            "endpoint",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "is_replay",
+            "created_at",
+            "delivered_at",
+            "attempt_log",
+        ]
+
+    def get_object(self, obj: Delivery) -> str:
+        return "webhook_delivery"
+
+
+class EventSerializer(serializers.ModelSerializer):
+    object = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ["id", "object", "type", "data", "created_at"]
+
+    def get_object(self, obj: Event) -> str:
+        return "event"

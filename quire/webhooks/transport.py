@@ -1,0 +1,172 @@
+"""HTTP delivery with SSRF guards: resolve once, refuse non-public addresses, connect to the checked
+address (TLS still verifies the host name), never follow redirects, read at most a capped body."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlsplit
+
+import httpx
+
+USER_AGENT = "Quire-Webhooks/1"
+EXCERPT_CHARS = 1024
+
+
+class UnsafeUrl(ValueError):
+    """The URL is malformed, or resolves to an address webhooks may not reach."""
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+    @property
+    def connect_url(self) -> str:
+        literal = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.scheme}://{literal}:{self.port}{self.path}"
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        return name if self.port == default else f"{name}:{self.port}"
+
+
+@dataclass(frozen=True)
+class HttpOutcome:
+    status_code: int | None
+    latency_ms: float
+    response_excerpt: str
+    error: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def address_is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def parse_url(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path with query) of an http(s) URL; ValueError when it is not one."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeUrl("the URL must start with http:// or https://")
+    if not parts.hostname:
+        raise UnsafeUrl("the URL has no host")
+    if parts.username or parts.password:
+        raise UnsafeUrl("the URL must not carry credentials")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeUrl("the URL's port is invalid") from exc
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, parts.hostname, port, path
+
+
+def resolve_target(url: str, *, allow_private: bool) -> Target:
+    """Resolve the host once. Every address it resolves to must be public unless `allow_private`."""
+    scheme, host, port, path = parse_url(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeUrl(f"the host {host!r} does not resolve") from exc
+    ipv4_first = sorted(infos, key=lambda info: info[0] != socket.AF_INET)
+    addresses = list(dict.fromkeys(info[4][0] for info in ipv4_first))
+    if not addresses:
+        raise UnsafeUrl(f"the host {host!r} does not resolve")
+    if not allow_private:
+        refused = [a for a in addresses if not address_is_public(a)]
+        if refused:
+            raise UnsafeUrl(
+                f"the host {host!r} resolves to {refused[0]}, a private, loopback, link-local or reserved address"
+            )
+    return Target(scheme=scheme, host=host, port=port, address=addresses[0], path=path)
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
+_CLIENTS: OrderedDict[tuple[str, str, str, int], httpx.Client] = OrderedDict()
+_CLIENTS_LOCK = threading.Lock()
+MAX_POOLED_TARGETS = 64
+
+
+def _client_for(target: Target, timeout: float) -> httpx.Client:
+    """A keep-alive client per (scheme, host name, address, port): a pooled connection only ever serves
+    the host name (SNI, certificate) and address it was opened for."""
+    key = (target.scheme, target.host, target.address, target.port)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.pop(key, None)
+        if client is None:
+            client = httpx.Client(
+                verify=_tls_context(),
+                follow_redirects=False,
+                trust_env=False,
+                timeout=timeout,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30),
+            )
+        _CLIENTS[key] = client
+        while len(_CLIENTS) > MAX_POOLED_TARGETS:
+            _, evicted = _CLIENTS.popitem(last=False)
+            evicted.close()
+        return client
+
+
+def post(
+    target: Target, body: bytes, headers: dict, *, timeout: float, max_response_bytes: int
+) -> HttpOutcome:
+    """POST `body` to the resolved address. Never raises for network trouble: the outcome says what happened."""
+    request_headers = {
+        **headers,
+        "Host": target.host_header,
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    started = time.perf_counter()
+    deadline = started + timeout
+    received = bytearray()
+    try:
+        client = _client_for(target, timeout)
+        with client.stream(
+            "POST",
+            target.connect_url,
+            content=body,
+            headers=request_headers,
+            extensions=extensions,
+            timeout=timeout,
+        ) as response:
+            for chunk in response.iter_raw():
+                received.extend(chunk[: max_response_bytes - len(received)])
+                if len(received) >= max_response_bytes or time.perf_counter() > deadline:
+                    break
+            status = response.status_code
+    except httpx.TimeoutException:
+        return HttpOutcome(None, _ms_since(started), "", "timeout")
+    except httpx.HTTPError as exc:
+        return HttpOutcome(None, _ms_since(started), "", f"connection_error: {type(exc).__name__}")
+    excerpt = bytes(received[: EXCERPT_CHARS * 4]).decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+    error = "" if 200 <= status < 300 else f"http_{status}"
+    return HttpOutcome(status, _ms_since(started), excerpt, error)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

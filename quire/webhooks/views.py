@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quire.api.errors import ApiError
+from quire.api.idempotency import idempotent
+from quire.webhooks.models import EVENT_TYPES, Event, WebhookEndpoint
+from quire.webhooks.selectors import deliveries_with_attempts
+from quire.webhooks.serializers import (
+    DeliverySerializer,
+    EndpointCreateSerializer,
+    EndpointSerializer,
+    EndpointUpdateSerializer,
+    EndpointWithSecretSerializer,
+    EventSerializer,
+    ReplaySerializer,
+    RotateSecretSerializer,
+)
+from quire.webhooks.services import (
+    WebhookRejected,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_rotate_secret,
+    endpoint_send_test,
+    endpoint_update,
+    event_replay,
+)
+from tenants.models import Role
+
+ADMIN_WRITES = {"POST": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
+
+
+def _rejected(exc: WebhookRejected) -> ApiError:
+    return ApiError(exc.status, exc.code, str(exc), exc.param)
+
+
+def _endpoint(endpoint_id: str, param: str = "endpoint_id") -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise ApiError(404, "resource_missing", f"No webhook endpoint {endpoint_id}.", param)
+    return endpoint
+
+
+class EndpointListCreateView(ListAPIView):
+    required_roles = ADMIN_WRITES
+    serializer_class = EndpointSerializer
+    queryset = WebhookEndpoint.objects.all()
+
+    @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointWithSecretSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        payload = EndpointCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            endpoint = endpoint_create(**payload.validated_data)
+        except WebhookRejected as exc:
+            raise _rejected(exc) from exc
+        return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailView(APIView):
+    required_roles = ADMIN_WRITES
+
+    @extend_schema(responses={200: EndpointSerializer})
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        return Response(EndpointSerializer(_endpoint(endpoint_id)).data)
+
+    @extend_schema(request=EndpointUpdateSerializer, responses={200: EndpointSerializer})
+    def patch(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = _endpoint(endpoint_id)
+        payload = EndpointUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            endpoint = endpoint_update(endpoint=endpoint, **payload.validated_data)
+        except WebhookRejected as exc:
+            raise _rejected(exc) from exc
+        return Response(EndpointSerializer(endpoint).data)
+
+    @extend_schema(responses={200: dict})
+    def delete(self, request: Request, endpoint_id: str) -> Response:
+        endpoint_delete(endpoint=_endpoint(endpoint_id))
+        return Response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+
+
+class EndpointRotateSecretView(APIView):
+    required_roles = {"POST": Role.ADMIN}
+
+    @extend_schema(request=RotateSecretSerializer, responses={200: EndpointWithSecretSerializer})
+    @idempotent
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = _endpoint(endpoint_id)
+        payload = RotateSecretSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            endpoint = endpoint_rotate_secret(
+                endpoint=endpoint, grace_seconds=payload.validated_data["grace_period_seconds"]
+            )
+        except WebhookRejected as exc:
+            raise _rejected(exc) from exc
+        return Response(EndpointWithSecretSerializer(endpoint).data)
+
+
+class EndpointTestView(APIView):
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @idempotent
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        try:
+            delivery = endpoint_send_test(endpoint=_endpoint(endpoint_id))
+        except WebhookRejected as exc:
+            raise _rejected(exc) from exc
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EndpointDeliveriesView(ListAPIView):
+    serializer_class = DeliverySerializer
+
+    def get_queryset(self):
+        endpoint = _endpoint(self.kwargs["endpoint_id"])
+        return deliveries_with_attempts(endpoint_id=endpoint.id)
+
+
+class EventListView(ListAPIView):
+    serializer_class = EventSerializer
+
+    def get_queryset(self):
+        event_type = self.request.query_params.get("type")
+        if event_type is None:
+            return Event.objects.all()
+        if event_type not in EVENT_TYPES:
+            raise ApiError(400, "unknown_event_type", f"Unknown event type {event_type!r}.", "type")
+        return Event.objects.filter(type=event_type)
+
+
+class EventDetailView(RetrieveAPIView):
+    serializer_class = EventSerializer
+    queryset = Event.objects.all()
+    lookup_url_kwarg = "event_id"
+
+
+class EventDeliveriesView(ListAPIView):
+    serializer_class = DeliverySerializer
+
+    def get_queryset(self):
+        event_id = self.kwargs["event_id"]
+        if not Event.objects.filter(pk=event_id).exists():
+            raise ApiError(404, "resource_missing", f"No event {event_id}.", "event_id")
+        return deliveries_with_attempts(event_id=event_id)
+
+
+class EventReplayView(APIView):
+    @extend_schema(request=ReplaySerializer, responses={202: DeliverySerializer(many=True)})
+    @idempotent
+    def post(self, request: Request, event_id: str) -> Response:
+        event = Event.objects.filter(pk=event_id).first()
+        if event is None:
+            raise ApiError(404, "resource_missing", f"No event {event_id}.", "event_id")
+        payload = ReplaySerializer(data=request.data or {})
+        payload.is_valid(raise_exception=True)
+        endpoint_id = payload.validated_data.get("endpoint")
+        endpoint = _endpoint(endpoint_id, "endpoint") if endpoint_id else None
+        try:
+            deliveries = event_replay(event=event, endpoint=endpoint)
+        except WebhookRejected as exc:
+            raise _rejected(exc) from exc
+        data = DeliverySerializer(
+            deliveries_with_attempts().filter(pk__in=[d.pk for d in deliveries]), many=True
+        )
+        return Response({"object": "list", "data": data.data}, status=status.HTTP_202_ACCEPTED)

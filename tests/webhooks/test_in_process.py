@@ -1,0 +1,119 @@
+"""Delivery rules run in this process: disabling after days of failures, payload size. Retries wait an
+hour here, so no worker takes them (they would be the sweeper's); the tests move `next_attempt_at`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from quire.webhooks.models import Delivery, EndpointNotification, Event, WebhookEndpoint
+from quire.webhooks.services import delivery_attempt, endpoint_create
+
+
+@pytest.fixture(autouse=True)
+def hour_long_retries():
+    with override_settings(QUIRE_WEBHOOKS_RETRY_SCHEDULE=["3600", "3600", "3600"]):
+        yield
+
+
+def _orphan_delivery(endpoint: WebhookEndpoint, **data) -> Delivery:
+    event = Event.objects.create(type="usage.threshold", data=data)
+    return Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
+
+
+@override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+def test_endpoint_failing_for_days_is_disabled_and_owners_are_emailed(receiver, hooks_tenant):
+    receiver.default_status = 500
+    mail.outbox = []
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        first = delivery_attempt(delivery_id=_orphan_delivery(endpoint, n=1).id)
+        assert first.status == "pending" and first.attempts == 1
+        endpoint.refresh_from_db()
+        assert endpoint.status == "enabled" and endpoint.failing_since is not None
+
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            failing_since=timezone.now() - timedelta(days=6)
+        )
+        waiting = _orphan_delivery(endpoint, n=2)
+        Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())
+        last = delivery_attempt(delivery_id=first.id)
+        assert last.status == "failed" and last.attempts == 2
+        endpoint.refresh_from_db()
+        assert endpoint.status == "disabled" and "failed since" in endpoint.disabled_reason
+        waiting.refresh_from_db()
+        assert waiting.status == "failed" and waiting.last_error == "endpoint_disabled"
+        note = EndpointNotification.objects.get(endpoint=endpoint)
+        assert note.recipients == ["admin@hooks.example", "owner@hooks.example"]
+        endpoint.delete()
+    assert len(mail.outbox) == 1
+    assert sorted(mail.outbox[0].to) == ["admin@hooks.example", "owner@hooks.example"]
+    assert endpoint.url in mail.outbox[0].subject and "enable the endpoint again" in mail.outbox[0].body
+
+
+def test_success_ends_a_failure_streak(receiver, hooks_tenant):
+    receiver.statuses = [500]
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        delivery = _orphan_delivery(endpoint, n=1)
+        delivery_attempt(delivery_id=delivery.id)
+        assert WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since is not None
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        assert delivery_attempt(delivery_id=delivery.id).status == "succeeded"
+        assert WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since is None
+        assert delivery_attempt(delivery_id=delivery.id).attempts == 2
+        endpoint.delete()
+
+
+def test_private_address_refused_at_delivery_time(receiver, hooks_tenant):
+    """An endpoint whose host later resolves to a private address is not contacted."""
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        with override_settings(QUIRE_WEBHOOKS_ALLOW_PRIVATE=False):
+            delivery = delivery_attempt(delivery_id=_orphan_delivery(endpoint, n=1).id)
+        assert delivery.status == "pending" and delivery.last_error.startswith("refused:")
+        assert delivery.attempt_log.get().status_code is None
+        endpoint.delete()
+    assert receiver.requests == []
+
+
+def test_large_job_results_are_linked_not_inlined(hooks_tenant):
+    from quire.jobs.models import Job, JobResult
+    from quire.webhooks.events import job_finished
+
+    with tenant_context(hooks_tenant.tenant):
+        job = Job.objects.create(connector="legal", document_ids=["doc_x"], status="succeeded")
+        result = JobResult.objects.create(job=job, output={"notes": "x" * 5000}, attempt=1)
+        with override_settings(
+            QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES=1000, QUIRE_WEBHOOKS_LINK_BASE_URL="https://api.q.io/"
+        ):
+            linked = job_finished(job, result)
+        assert linked.type == "job.succeeded" and linked.data["result"] is None
+        assert linked.data["result_omitted_bytes"] > 5000
+        assert linked.data["result_url"] == f"https://api.q.io/v1/jobs/{job.id}/result"
+        inline = job_finished(job, result)
+        assert inline.data["result"]["output"] == {"notes": "x" * 5000}
+        failed = job_finished(job)
+        assert failed.type == "job.failed" and "result" not in failed.data
+
+
+def test_expired_events_are_purged_once_delivered(receiver, hooks_tenant):
+    from quire.webhooks.services import events_purge_expired
+
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        done, waiting = _orphan_delivery(endpoint, n=1), _orphan_delivery(endpoint, n=2)
+        recent = _orphan_delivery(endpoint, n=3)
+        delivery_attempt(delivery_id=done.id)
+        old = timezone.now() - timedelta(days=31)
+        Event.objects.filter(pk__in=[done.event_id, waiting.event_id]).update(created_at=old)
+        assert events_purge_expired() == 1
+        assert not Event.objects.filter(pk=done.event_id).exists()
+        assert not Delivery.objects.filter(pk=done.id).exists()
+        assert Event.objects.filter(pk__in=[waiting.event_id, recent.event_id]).count() == 2
+        endpoint.delete()
