@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quire.portal.views import api_keys, auth, documents, jobs, members
+from quire.portal.views import api_keys, auth, documents, jobs, members, webhooks
 
 app_name = "portal"
 
@@ -28,6 +28,17 @@ urlpatterns = [
     path("jobs/<str:job_id>/cancel", jobs.job_stop, name="job_cancel"),
     path("api-keys", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<str:key_id>/revoke", api_keys.api_key_revoke_view, name="api_key_revoke"),
+    path("webhooks", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<str:endpoint_id>", webhooks.webhook_detail, name="webhook"),
+    path("webhooks/<str:endpoint_id>/secret", webhooks.webhook_secret, name="webhook_secret"),
+    path("webhooks/<str:endpoint_id>/rotate", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<str:endpoint_id>/delete", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhooks/<str:endpoint_id>/test", webhooks.webhook_test, name="webhook_test"),
+    path(
+        "webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/replay",
+        webhooks.webhook_replay,
+        name="webhook_replay",
+    ),
     path("members", members.member_list, name="members"),
     path("members/<int:member_id>/role", members.member_role, name="member_role"),
     path("members/<int:member_id>/remove", members.member_delete, name="member_remove"),

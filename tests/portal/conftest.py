@@ -96,7 +96,11 @@ def portal_server(workspace, other_workspace):
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
             cwd=ROOT,
-            env={**os.environ, "QUIRE_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"},
+            env={
+                **os.environ,
+                "QUIRE_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+                "QUIRE_WEBHOOKS_ALLOW_PRIVATE": "true",
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

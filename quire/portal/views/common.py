@@ -7,7 +7,13 @@ from django.shortcuts import render
 
 from tenants.models import Role, role_allows
 
-SECTIONS = {"document": "documents", "job": "jobs", "api_key": "api_keys", "member": "members"}
+SECTIONS = {
+    "document": "documents",
+    "job": "jobs",
+    "api_key": "api_keys",
+    "webhook": "webhooks",
+    "member": "members",
+}
 
 
 def _section(request: HttpRequest) -> str:
