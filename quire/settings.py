@@ -59,6 +59,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "billing",
 ]
 TENANT_APPS = [
     "quire.api",
@@ -129,6 +130,13 @@ QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", 32_768)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)
 
+QUIRE_STRIPE_API_KEY = env_str("QUIRE_STRIPE_API_KEY", "")
+QUIRE_STRIPE_API_BASE = env_str("QUIRE_STRIPE_API_BASE", "https://api.stripe.com")
+QUIRE_STRIPE_WEBHOOK_SECRET = env_str("QUIRE_STRIPE_WEBHOOK_SECRET", "")
+QUIRE_STRIPE_WEBHOOK_TOLERANCE = env_int("QUIRE_STRIPE_WEBHOOK_TOLERANCE", 300)
+QUIRE_STRIPE_METER_EVENT = env_str("QUIRE_STRIPE_METER_EVENT", "quire_pages")
+QUIRE_METER_PUSH_SECONDS = env_int("QUIRE_METER_PUSH_SECONDS", 300)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["quire.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["quire.api.permissions.ApiKeyRolePermission"],
@@ -184,6 +192,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "quire.api.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
+    },
+    "push-meter-usage": {
+        "task": "billing.push_meter_usage",
+        "schedule": float(QUIRE_METER_PUSH_SECONDS),
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.entitlements import entitlements_for
+from billing.services import (
+    QuotaExceeded,
+    billable_pages,
+    job_allowed,
+    job_usage_quantities,
+    usage_record,
+)
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.verification import verify_spans
@@ -52,6 +61,10 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
     if len(set(document_ids)) != len(document_ids):
         raise JobRejected(400, "duplicate_documents", "A document is listed twice.", "documents")
     found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
+    try:
+        job_allowed(tenant=connection.tenant, connector=connector, pages=_pages(document_ids))
+    except QuotaExceeded as exc:
+        raise JobRejected(exc.status, exc.code, str(exc), exc.param) from exc
     for position, document_id in enumerate(document_ids):
         if document_id not in found:
             raise JobRejected(404, "resource_missing", f"No document {document_id}.", f"documents.{position}")
@@ -71,6 +84,11 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
 
     transaction.on_commit(lambda: run_job.delay(job.id))
     return job
+
+
+def _pages(document_ids: list[str]) -> int:
+    documents = Document.objects.filter(pk__in=document_ids).only("page_starts", "text")
+    return sum(billable_pages(page_count=d.page_count, char_count=d.char_count) for d in documents)
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -155,7 +173,9 @@ def job_run(*, job_id: str) -> Job:
         ordered = [by_id[d] for d in job.document_ids if d in by_id]
         if len(ordered) != len(job.document_ids):
             raise ValueError("a document of this job was deleted before it ran")
-        context = plan_job_context(ordered)
+        context = plan_job_context(
+            ordered, plan_context_cap=entitlements_for(connection.tenant).max_context_tokens
+        )
         output = run_connector(
             job.connector,
             [ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename}) for d in ordered],
@@ -171,14 +191,18 @@ def job_run(*, job_id: str) -> Job:
         return Job.objects.get(pk=job_id)
     except ValueError as exc:
         return _finish_failed(job, "invalid_input", str(exc))
-    return _finish_succeeded(job, verified, context)
+    usage = job_usage_quantities(
+        documents=[(d.page_count, d.char_count) for d in ordered],
+        output_chars=len(json.dumps(verified.output)),
+    )
+    return _finish_succeeded(job, verified, context, usage)
 
 
 def _kind(document: Document) -> str:
     return "transcript" if document.content_type == "application/json" else "text"
 
 
-def _finish_succeeded(job: Job, verified, context: dict) -> Job:
+def _finish_succeeded(job: Job, verified, context: dict, usage: dict[str, int]) -> Job:
     with transaction.atomic():
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
@@ -192,6 +216,7 @@ def _finish_succeeded(job: Job, verified, context: dict) -> Job:
             findings_dropped=verified.dropped,
             attempt=job.attempt,
         )
+        usage_record(tenant=connection.tenant, job_id=current.pk, quantities=usage)
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
