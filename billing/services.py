@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -90,18 +90,18 @@ def usage_record(
             raise ValueError(f"unknown usage kind {kind!r}; known: {', '.join(UsageKind.values)}")
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
             raise ValueError(f"usage quantity for {kind} must be a non-negative integer, got {quantity!r}")
-        rows.append(
-            UsageEvent(
-                tenant=tenant,
-                kind=kind,
-                quantity=quantity,
-                job_id=job_id,
-                idempotency_key=f"{tenant.pk}:{job_id}:{kind}",
-                occurred_at=occurred_at,
-            )
+        rows.append((tenant.pk, kind, quantity, job_id, f"{tenant.pk}:{job_id}:{kind}", occurred_at))
+    if not rows:
+        return 0
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {UsageEvent._meta.db_table} "
+            "(tenant_id, kind, quantity, job_id, idempotency_key, occurred_at) "
+            f"VALUES {placeholders} ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            [value for row in rows for value in row],
         )
-    created = UsageEvent.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(created)
+        return len(cursor.fetchall())
 
 
 def usage_summary(*, tenant: Tenant, start: datetime, end: datetime, group_by: str) -> list[dict]:

@@ -106,6 +106,9 @@ def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
     """A Stripe customer for the tenant and a subscription to its plan; safe to call again."""
     _configure()
     account = account_for(tenant)
+    if not (account.plan.stripe_flat_price_id and account.plan.stripe_metered_price_id):
+        stripe_catalog_sync()
+        account.plan.refresh_from_db()
     if not account.stripe_customer_id:
         customer = stripe.Customer.create(
             name=tenant.name,
