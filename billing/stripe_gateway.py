@@ -13,7 +13,15 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.entitlements import account_for
-from billing.models import BillingAccount, MeterBatch, Plan, StripeEvent, SubscriptionStatus, UsageEvent
+from billing.models import (
+    GOOD_STANDING,
+    BillingAccount,
+    MeterBatch,
+    Plan,
+    StripeEvent,
+    SubscriptionStatus,
+    UsageEvent,
+)
 from billing.services import BILLABLE_KIND, account_update_subscription
 from tenants.models import Tenant
 
@@ -250,14 +258,30 @@ def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
     if account is None:
         logger.warning("subscription event for unknown customer %s", subscription["customer"])
         return
-    if account.stripe_subscription_id and account.stripe_subscription_id != subscription["id"] and deleted:
-        return
     status = SubscriptionStatus.CANCELED if deleted else subscription["status"]
     if status not in SubscriptionStatus.values:
         status = SubscriptionStatus.INCOMPLETE
+    replaced = account.stripe_subscription_id
+    if replaced == subscription["id"]:
+        replaced = ""
+    elif replaced and status not in GOOD_STANDING:
+        return
     account_update_subscription(
         account=account,
         status=status,
         plan=_plan_for_subscription(subscription),
         subscription_id=subscription["id"],
     )
+    if replaced:
+        from billing.tasks import cancel_stripe_subscription
+
+        transaction.on_commit(lambda: cancel_stripe_subscription.delay(replaced))
+
+
+def stripe_subscription_cancel(*, subscription_id: str) -> str:
+    """Cancel a subscription the account has moved away from (after a Checkout upgrade); returns its status."""
+    _configure()
+    subscription = stripe.Subscription.retrieve(subscription_id)
+    if subscription.status == SubscriptionStatus.CANCELED:
+        return subscription.status
+    return stripe.Subscription.cancel(subscription_id, idempotency_key=f"cancel-{subscription_id}").status

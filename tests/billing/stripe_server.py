@@ -5,7 +5,7 @@ Forwarded to localstripe: customers, products (and anything else not listed belo
 Handled here with Stripe's paths, form-encoded bodies, object shapes and error shape: prices (licensed and
 metered), subscriptions with several items, billing meters, meter events (deduplicated by `identifier`),
 meter event summaries, Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on every
-POST: the same key and body replay the first response; the same key with another body is a 400
+POST and DELETE: the same key and body replay the first response; the same key with another body is a 400
 `idempotency_error`, as Stripe answers.
 """
 
@@ -208,6 +208,18 @@ class StripeState:
         self.subscriptions[subscription_id] = subscription
         return subscription
 
+    def cancel_subscription(self, subscription_id: str) -> dict:
+        subscription = self.get_object(self.subscriptions, subscription_id, "subscription")
+        if subscription["status"] == "canceled":
+            raise StripeError(
+                400,
+                f"The subscription {subscription_id} is canceled and cannot be changed.",
+                code="resource_missing",
+            )
+        now = int(time.time())
+        subscription.update(status="canceled", canceled_at=now, ended_at=now)
+        return subscription
+
     def create_meter(self, form: dict) -> dict:
         for field in ("display_name", "event_name", "default_aggregation"):
             if not form.get(field):
@@ -354,6 +366,8 @@ class StripeState:
                 return 200, self.create_subscription(form)
             if method == "GET" and (m := re.fullmatch(r"/v1/subscriptions/([^/]+)", path)):
                 return 200, self.get_object(self.subscriptions, m[1], "subscription")
+            if method == "DELETE" and (m := re.fullmatch(r"/v1/subscriptions/([^/]+)", path)):
+                return 200, self.cancel_subscription(m[1])
             if method == "POST" and path == "/v1/billing/meters":
                 return 200, self.create_meter(form)
             if method == "GET" and path == "/v1/billing/meters":
@@ -464,7 +478,7 @@ def _handler_for(server: StripeServer) -> type[BaseHTTPRequestHandler]:
                 )
                 self._answer(401, error.body())
                 return
-            key = self.headers.get("Idempotency-Key") if self.command == "POST" else None
+            key = self.headers.get("Idempotency-Key") if self.command in ("POST", "DELETE") else None
             if key is not None:
                 with state.lock:
                     cached = state.idempotency.get((self.command, key))

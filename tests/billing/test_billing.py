@@ -246,6 +246,40 @@ def test_checkout_and_portal_sessions(stripe_tenant, stripe_server):
     )
 
 
+def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(
+    stripe_server, make_tenant, celery_worker, anonymous
+):
+    tenant = make_tenant("bill-upgrade").tenant
+    account = wait_for(
+        lambda: BillingAccount.objects.filter(tenant=tenant).exclude(stripe_subscription_id="").first(),
+        timeout=60,
+    )
+    old_subscription = account.stripe_subscription_id
+    team = Plan.objects.get(code="team")
+    upgraded = {**_subscription(account, team, "active"), "id": "sub_from_checkout"}
+    body, signature = signed_event(
+        subscription_event("evt_checkout_upgrade", "customer.subscription.created", upgraded),
+        settings.QUIRE_STRIPE_WEBHOOK_SECRET,
+    )
+    assert post_webhook(anonymous, body, signature).status_code == 200
+    account.refresh_from_db()
+    assert (account.stripe_subscription_id, account.plan.code) == ("sub_from_checkout", "team")
+    assert entitlements_for(tenant).plan_code == "team"
+    wait_for(lambda: stripe_server.state.subscriptions[old_subscription]["status"] == "canceled", timeout=60)
+
+    old_deleted = {
+        **_subscription(account, Plan.objects.get(code="free"), "canceled"),
+        "id": old_subscription,
+    }
+    body, signature = signed_event(
+        subscription_event("evt_old_deleted", "customer.subscription.deleted", old_deleted),
+        settings.QUIRE_STRIPE_WEBHOOK_SECRET,
+    )
+    assert post_webhook(anonymous, body, signature).status_code == 200
+    account.refresh_from_db()
+    assert (account.subscription_status, account.plan.code) == ("active", "team")
+
+
 def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery_worker, make_tenant):
     provisioned = make_tenant("bill-kill")
     api = Api(provisioned.issued_key.secret)
