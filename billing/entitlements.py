@@ -88,6 +88,12 @@ def entitlements_forget(tenant_id: int) -> None:
     cache.delete(_cache_key(tenant_id))
 
 
+def entitlements_forget_all() -> None:
+    """After a plan changes: every account may be on it, or fall back to it."""
+    tenant_ids = BillingAccount.objects.values_list("tenant_id", flat=True)
+    cache.delete_many([_cache_key(tenant_id) for tenant_id in tenant_ids])
+
+
 def _add_months(moment: datetime, months: int) -> datetime:
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1

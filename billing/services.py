@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.entitlements import account_for, current_period, entitlements_for, entitlements_forget
+from billing.entitlements import account_for, current_period, entitlements_for
 from billing.models import BillingAccount, Plan, SubscriptionStatus, UsageEvent, UsageKind
 from tenants.models import Tenant
 
@@ -177,6 +177,4 @@ def account_update_subscription(
         if subscription_id is not None:
             account.stripe_subscription_id = subscription_id
         account.save()
-        tenant_id = account.tenant_id
-        transaction.on_commit(lambda: entitlements_forget(tenant_id))
     return account

@@ -68,6 +68,17 @@ def test_plans_are_seeded_and_a_new_tenant_starts_on_the_default_plan(make_tenan
     entitled = entitlements_for(tenant)
     assert entitled.plan_code == "free" and entitled.max_context_tokens == plans["free"].max_context_tokens
 
+    free = plans["free"]
+    original = free.max_context_tokens
+    free.max_context_tokens = 1024
+    free.save()
+    try:
+        assert entitlements_for(tenant).max_context_tokens == 1024
+    finally:
+        free.max_context_tokens = original
+        free.save()
+    assert entitlements_for(tenant).max_context_tokens == original
+
 
 def test_current_period_is_monthly_from_the_anchor():
     anchor = datetime(2026, 1, 31, 12, tzinfo=UTC)
