@@ -49,10 +49,11 @@ def period_units_used(tenant: Tenant, since: datetime) -> int:
     return int(used or 0)
 
 
-def job_allowed(*, tenant: Tenant, connector: str, pages: int) -> None:
-    """Raise QuotaExceeded when the tenant's effective plan refuses a job of `pages` billable pages."""
-    if pages < 0:
-        raise ValueError(f"pages must be >= 0, got {pages}")
+def job_allowed(*, tenant: Tenant, connector: str, pages: int, reserved_pages: int = 0) -> None:
+    """Raise QuotaExceeded when the tenant's effective plan refuses a job of `pages` billable pages, with
+    `reserved_pages` already promised to its queued and running jobs."""
+    if pages < 0 or reserved_pages < 0:
+        raise ValueError(f"pages must be >= 0, got {pages} and {reserved_pages} reserved")
     entitled = entitlements_for(tenant)
     if not entitled.allows_connector(connector):
         raise QuotaExceeded(
@@ -64,13 +65,13 @@ def job_allowed(*, tenant: Tenant, connector: str, pages: int) -> None:
     if not entitled.hard_limit:
         return
     start, _ = current_period(account_for(tenant).period_start)
-    used = period_units_used(tenant, start)
+    used = period_units_used(tenant, start) + reserved_pages
     if used + pages > entitled.included_units:
         raise QuotaExceeded(
             402,
             "quota_exceeded",
             f"This job needs {pages} pages; {used} of the {entitled.included_units} pages included in the "
-            f"{entitled.plan_code} plan this period are used. Upgrade for more.",
+            f"{entitled.plan_code} plan this period are used or held by unfinished jobs. Upgrade for more.",
         )
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
@@ -62,7 +63,14 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
         raise JobRejected(400, "duplicate_documents", "A document is listed twice.", "documents")
     found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
     try:
-        job_allowed(tenant=connection.tenant, connector=connector, pages=_pages(document_ids))
+        job_allowed(
+            tenant=connection.tenant,
+            connector=connector,
+            pages=_pages([document_ids])[0],
+            reserved_pages=sum(
+                _pages(list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)))
+            ),
+        )
     except QuotaExceeded as exc:
         raise JobRejected(exc.status, exc.code, str(exc), exc.param) from exc
     for position, document_id in enumerate(document_ids):
@@ -86,9 +94,12 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
     return job
 
 
-def _pages(document_ids: list[str]) -> int:
-    documents = Document.objects.filter(pk__in=document_ids).only("page_starts", "text")
-    return sum(billable_pages(page_count=d.page_count, char_count=d.char_count) for d in documents)
+def _pages(jobs_documents: list[list[str]]) -> list[int]:
+    """Billable pages of each list of document ids."""
+    wanted = {d for ids in jobs_documents for d in ids}
+    rows = Document.objects.filter(pk__in=wanted).values_list("pk", "page_starts", Length("text"))
+    pages = {pk: billable_pages(page_count=len(starts or []), char_count=chars) for pk, starts, chars in rows}
+    return [sum(pages.get(d, 0) for d in ids) for ids in jobs_documents]
 
 
 def job_cancel(*, job: Job) -> Job:

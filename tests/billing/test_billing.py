@@ -353,6 +353,16 @@ def test_quota_exceeded_is_402_with_the_error_shape(celery_worker, make_tenant):
     error = assert_error(response, 402, "quota_exceeded")
     assert error["type"] == "quota_error" and str(free.included_units) in error["message"]
 
+    with tenant_context(provisioned.tenant):
+        Job.objects.all().delete()
+    UsageEvent.objects.filter(tenant=provisioned.tenant).delete()
+    with tenant_context(provisioned.tenant):
+        Job.objects.bulk_create(
+            Job(connector="legal", document_ids=[doc_id]) for _ in range(free.included_units)
+        )
+    held = api.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]})
+    assert "held by unfinished jobs" in assert_error(held, 402, "quota_exceeded")["message"]
+
     narrow = Plan.objects.create(
         code="legal-only",
         name="Legal only",
