@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import stripe
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -121,6 +122,8 @@ class PortalSessionView(APIView):
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """Verified with the signing secret: a bad signature or a timestamp outside the tolerance is a 400."""
+    if not settings.QUIRE_STRIPE_WEBHOOK_SECRET:
+        return error_json(503, "webhooks_not_configured", "QUIRE_STRIPE_WEBHOOK_SECRET is not set.")
     try:
         event = webhook_event_verify(
             payload=request.body, signature=request.headers.get("Stripe-Signature", "")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import stripe
 from django.conf import settings
+from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from billing.entitlements import current_period, entitlements_for, entitlements_forget
@@ -230,6 +231,8 @@ def test_forged_or_stale_webhooks_are_rejected(stripe_tenant, anonymous: Api):
     account.refresh_from_db()
     assert account.subscription_status == status_before
     assert anonymous.client.get(WEBHOOK).status_code == 405
+    with override_settings(QUIRE_STRIPE_WEBHOOK_SECRET=""):
+        assert_error(post_webhook(anonymous, body, forged), 503, "webhooks_not_configured")
 
 
 def test_checkout_and_portal_sessions(stripe_tenant, stripe_server):
