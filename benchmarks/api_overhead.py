@@ -86,7 +86,9 @@ def _unthrottle(tenant) -> None:
         api_key_rate="100000000/min",
         seats=1,
     )
-    BillingAccount.objects.filter(tenant=tenant).update(plan=plan)
+    account = BillingAccount.objects.get(tenant=tenant)
+    account.plan = plan
+    account.save()
 
 
 def main() -> None:
