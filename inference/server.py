@@ -10,13 +10,14 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from inference.api import ApiResponse, OpenAIApi
+from inference.api import ApiError, ApiResponse, OpenAIApi, error_response
 from inference.engine import Engine, EngineConfig
 from inference.model import load_model
 from inference.service import EngineService
 from inference.tokenizer import ChatTokenizer
 
 logger = logging.getLogger("inference.server")
+MAX_BODY_BYTES = 64 * 2**20
 
 
 def build_api(
@@ -58,8 +59,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        response = self.api.handle(method, self.path, body)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            response = error_response(
+                ApiError(
+                    413,
+                    f"the request body is over {MAX_BODY_BYTES} bytes",
+                    error_type="invalid_request_error",
+                    code="body_too_large",
+                )
+            )
+        else:
+            body = self.rfile.read(length) if length else b""
+            response = self.api.handle(method, self.path, body, dict(self.headers.items()))
         if response.stream is None:
             self._send_head(response, {"content-length": str(len(response.body))})
             self.wfile.write(response.body)
@@ -117,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-prefix-cache", action="store_true", help="do not reuse cache blocks of shared prompt prefixes"
     )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("QUIRE_INFERENCE_API_KEY"),
+        help="require this bearer key on /v1 routes (default: QUIRE_INFERENCE_API_KEY; none when unset)",
+    )
     parser.add_argument("--max-pending", type=int, default=256, help="unfinished requests before 429")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -133,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         max_pending=args.max_pending,
         model_name=args.served_model_name,
         device=args.device,
+        api_key=args.api_key or None,
     )
     server = InferenceHTTPServer((args.host, args.port), api)
     signal.signal(signal.SIGTERM, _interrupt)
