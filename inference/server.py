@@ -121,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--block-size", type=int, default=16, help="tokens per KV cache block")
-    parser.add_argument("--kv-cache-mb", type=int, default=512, help="memory for the KV cache")
+    parser.add_argument(
+        "--kv-cache-mb",
+        type=int,
+        default=None,
+        help="memory for the KV cache (default: 80%% of free GPU memory, 512 on CPU)",
+    )
     parser.add_argument("--max-num-seqs", type=int, default=64, help="sequences decoded together")
     parser.add_argument(
         "--max-num-batched-tokens", type=int, default=8192, help="tokens per forward step (prefill chunking)"
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = EngineConfig(
         block_size=args.block_size,
-        kv_cache_bytes=args.kv_cache_mb * 2**20,
+        kv_cache_bytes=args.kv_cache_mb * 2**20 if args.kv_cache_mb else None,
         max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens,
         enable_prefix_cache=not args.no_prefix_cache,
