@@ -61,7 +61,8 @@ def _attend_block(
 
 
 def _autotune_configs() -> list[triton.Config]:
-    """Tile shapes tried on the GPU; the interpreter runs one small tile so tests cross many block edges."""
+    """Tile shapes tried on the GPU, per power-of-two bucket of the longest query sequence (``seqlen_bucket``,
+    an argument that only keys the tuning); the interpreter runs one small tile so tests cross many edges."""
     if interpreting():
         return [triton.Config({"BLOCK_M": 16, "BLOCK_N": 16}, num_warps=4, num_stages=1)]
     return [
@@ -73,13 +74,14 @@ def _autotune_configs() -> list[triton.Config]:
 
 
 @triton.autotune(
-    configs=_autotune_configs(), key=["HEAD_DIM", "CAUSAL", "HAS_WINDOW", "DOT_FP32", "PRECISION"]
+    configs=_autotune_configs(),
+    key=["seqlen_bucket", "HEAD_DIM", "CAUSAL", "HAS_WINDOW", "DOT_FP32", "PRECISION"],
 )
 @triton.jit
 def _attention_fwd_kernel(
     Q, K, V, O, LSE, cu_seqlens_q, cu_seqlens_k,
     stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lse_h,
-    scale_log2, window,
+    scale_log2, window, seqlen_bucket,
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
@@ -184,7 +186,7 @@ def launch_attention(
     _attention_fwd_kernel[grid](
         q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
-        lse.stride(0), softmax_scale * LOG2_E, window or 0,
+        lse.stride(0), softmax_scale * LOG2_E, window or 0, triton.next_power_of_2(max_seqlen_q),
         GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, CAUSAL=causal, HAS_WINDOW=window is not None,
         DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
     )  # fmt: skip

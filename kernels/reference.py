@@ -1,7 +1,8 @@
 """Pure-PyTorch references of every op, with the same signatures as the dispatcher in ``kernels``.
 
-They compute in float32 whatever the input dtype, work on any device, and process queries in chunks so
-that long sequences fit in memory on the CPU. Inputs are assumed valid: ``kernels`` checks them.
+They compute in float32 whatever the input dtype and work on any device. On the CPU, dense attention goes
+through torch's CPU flash kernel where it applies; otherwise queries are processed in chunks that touch only
+the keys they can see, so long sequences fit in memory. Inputs are assumed valid: ``kernels`` checks them.
 """
 
 from __future__ import annotations
