@@ -17,12 +17,14 @@ from connectors.base import (
 )
 from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
+from connectors.literature.connector import LiteratureConnector
+from connectors.spans import verify_spans
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
 
 CONNECTORS: dict[str, Connector] = {
-    connector.name: connector for connector in (LegalConnector(), EarningsConnector())
+    connector.name: connector for connector in (LegalConnector(), EarningsConnector(), LiteratureConnector())
 }
 
 
@@ -65,6 +67,8 @@ def run_connector(
     )
     report(0.0, "start")
     body = connector.run(prepared, checked, run)
+    for problem in verify_spans(body, {document.document_id: document.text for document in prepared}):
+        run.warn(f"unverified span: {problem}")
     report(1.0, "done")
     return {
         "connector": connector.name,

@@ -298,3 +298,89 @@ def evaluate_earnings(data_dir: Path, split: str, progress: Callable[[str], None
         text = (data_dir / "ectsum" / "calls" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
         outputs[row["document_id"]] = run_connector("earnings", [Document(row["document_id"], text)])
     return score_earnings(outputs, labels)
+
+
+def ndcg_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
+    gains = sum(1 / math.log2(rank + 2) for rank, doc in enumerate(ranked[:k]) if doc in relevant)
+    ideal = sum(1 / math.log2(rank + 2) for rank in range(min(k, len(relevant))))
+    return gains / ideal if ideal else 0.0
+
+
+def rationale_sentences(document_text: str, title: str, indices: list[int]) -> list[tuple[int, int]]:
+    """Offsets of labelled rationale sentences, splitting the abstract with the connector's splitter."""
+    from connectors.text import split_sentences
+
+    body = len(title) + 2 if title else 0
+    sentences = split_sentences(document_text, body)
+    return [(sentences[i].start, sentences[i].end) for i in indices if i < len(sentences)]
+
+
+def score_literature(output: dict, labels: list[dict], documents: dict) -> dict[str, float]:
+    classes = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
+    by_id = {claim["claim_id"]: claim for claim in output["claims"]}
+    recall = {1: [], 3: [], 10: []}
+    ndcg = []
+    confusion = {(gold, predicted): 0 for gold in classes for predicted in classes}
+    rationale_tp = rationale_fp = rationale_fn = 0
+    for label in labels:
+        predicted = by_id[label["claim_id"]]
+        ranked = [entry["document_id"] for entry in predicted["ranking"]]
+        relevant = set(label["evidence"]) or set()
+        if relevant:
+            for k in recall:
+                recall[k].append(len(set(ranked[:k]) & relevant) / len(relevant))
+            ndcg.append(ndcg_at(ranked, relevant))
+        confusion[(label["label"], predicted["verdict"])] += 1
+        gold_sentences = []
+        for doc_id, evidence in label["evidence"].items():
+            document = documents[doc_id]
+            for start, end in rationale_sentences(
+                document.text, document.metadata.get("title", ""), evidence["sentences"]
+            ):
+                gold_sentences.append((doc_id, start, end))
+        covered = set()
+        for item in predicted["evidence"]:
+            span = item["span"]
+            hit = False
+            for position, (doc_id, start, end) in enumerate(gold_sentences):
+                overlap = min(end, span["end"]) - max(start, span["start"])
+                if doc_id == span["document_id"] and overlap >= (end - start) / 2:
+                    covered.add(position)
+                    hit = True
+            rationale_tp += hit
+            rationale_fp += not hit
+        rationale_fn += len(gold_sentences) - len(covered)
+    f1s = []
+    for cls in classes:
+        tp = confusion[(cls, cls)]
+        fp = sum(confusion[(other, cls)] for other in classes if other != cls)
+        fn = sum(confusion[(cls, other)] for other in classes if other != cls)
+        f1s.append(prf(tp, fp, fn)[2])
+    total = sum(confusion.values())
+    return {
+        "claims": len(labels),
+        "recall_at_1": sum(recall[1]) / max(1, len(recall[1])),
+        "recall_at_3": sum(recall[3]) / max(1, len(recall[3])),
+        "recall_at_10": sum(recall[10]) / max(1, len(recall[10])),
+        "ndcg_at_10": sum(ndcg) / max(1, len(ndcg)),
+        "verdict_accuracy": sum(confusion[(c, c)] for c in classes) / max(1, total),
+        "verdict_macro_f1": sum(f1s) / len(f1s),
+        "rationale_f1": prf(rationale_tp, rationale_fp, rationale_fn)[2],
+    }
+
+
+def evaluate_literature(data_dir: Path, split: str, progress: Callable[[str], None]) -> dict[str, float]:
+    from connectors import run_connector
+    from connectors.loaders import load_corpus
+
+    labels = [
+        row for row in read_jsonl(data_dir / "scifact" / "claims.jsonl") if split in ("all", row["split"])
+    ]
+    corpus = load_corpus(data_dir / "scifact" / "corpus.jsonl")
+    progress(f"literature {len(labels)} claims over {len(corpus)} papers")
+    output = run_connector(
+        "literature",
+        corpus,
+        options={"claims": [{"claim_id": r["claim_id"], "claim": r["claim"]} for r in labels]},
+    )
+    return score_literature(output, labels, {d.document_id: d for d in corpus})

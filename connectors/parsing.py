@@ -155,7 +155,7 @@ def duration_days(iso_duration: str) -> float | None:
 
 
 def add_duration(iso_date: str, iso_duration: str) -> str | None:
-    """`iso_date` (YYYY-MM-DD) plus a P<n>Y or P<n>M duration, minus one day as contract terms count."""
+    """`iso_date` (YYYY-MM-DD) plus a P<n>Y or P<n>M duration (the anniversary date, as CUAD records it)."""
     import datetime
 
     date_match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)", iso_date or "")
@@ -171,4 +171,4 @@ def add_duration(iso_date: str, iso_duration: str) -> str | None:
         end = datetime.date(year, month, min(day, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31))
     except ValueError:
         return None
-    return (end - datetime.timedelta(days=1)).isoformat()
+    return end.isoformat()

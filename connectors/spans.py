@@ -129,3 +129,25 @@ def merge_overlapping(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]
         else:
             merged.append((start, end))
     return merged
+
+
+def verify_spans(result: Any, texts: dict[str, str]) -> list[str]:
+    """Check every span of `result` against `texts` (document_id -> normalised text), repairing in place.
+
+    A span whose offsets are off but whose quote is in its document is moved onto the quote; one whose quote
+    is nowhere in it is left as it is and reported. Returns one message per span that could not be verified.
+    """
+    problems: list[str] = []
+    for span in list(iter_spans(result)):
+        text = texts.get(span["document_id"])
+        if text is None:
+            problems.append(f"span names unknown document {span['document_id']!r}")
+            continue
+        if is_valid_span(span, text):
+            continue
+        repaired = repair_span(span, text)
+        if repaired is None:
+            problems.append(f"quote not found in {span['document_id']!r}: {str(span.get('quote'))[:60]!r}")
+        else:
+            span.update(repaired)
+    return problems

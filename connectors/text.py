@@ -82,7 +82,7 @@ def _ends_with_abbreviation(text: str, stop: int) -> bool:
     word = text[word_start : stop - 1].lower()
     if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return True
-    return bool(re.fullmatch(r"\d+(\.\d+)*", word)) and stop - 1 - word_start <= 4
+    return bool(re.fullmatch(r"\d{1,2}(\.\d{1,2})*", word))
 
 
 def split_sentences(

@@ -33,6 +33,9 @@ def _load() -> tuple[Any, Any]:
             import torch
             from tokenizers import Tokenizer
             from transformers import AutoModel
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
 
             directory = model_dir()
             tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))

@@ -37,11 +37,14 @@ GUIDANCE_MOVES = (
         ),
     ),
 )
-_GUIDANCE_NOUN = re.compile(r"\b(?:guidance|outlook|forecast|expectations?|targets?)\b", re.IGNORECASE)
+_GUIDANCE_NOUN = re.compile(
+    r"\b(?:guidance|outlook|forecast|(?:our|full[- ]year|annual) (?:\w+ )?(?:expectations?|targets?))\b",
+    re.IGNORECASE,
+)
 METRIC_LABELS = {
     "revenue": "revenue",
-    "eps": "EPS",
-    "adjusted_eps": "adjusted EPS",
+    "eps": "earnings per share",
+    "adjusted_eps": "adjusted earnings per share",
     "gross_margin": "gross margin",
     "operating_margin": "operating margin",
     "ebitda": "EBITDA",
@@ -51,6 +54,7 @@ METRIC_LABELS = {
     "operating_income": "operating income",
     "same_store_sales": "same-store sales",
 }
+MIN_SUMMARY_BULLETS = 3
 SUMMARY_PRIORITY = (
     "revenue",
     "adjusted_eps",
@@ -148,14 +152,28 @@ def _pair_questions(document: Document, turns: list[Turn], roles: dict[str, str]
     return pairs
 
 
+_STATED_MOVE = re.compile(
+    r"\s+(?:is|was|are|were|has been|have been|remains?|being)\s+(\w+(?:\s+\w+)?)", re.IGNORECASE
+)
+
+
+def _guidance_direction(sentence: str) -> str | None:
+    """The move a sentence reports on guidance: a direction word just before or after a guidance noun."""
+    for noun in _GUIDANCE_NOUN.finditer(sentence):
+        before = sentence[max(0, noun.start() - 50) : noun.start()]
+        after = _STATED_MOVE.match(sentence, noun.end())
+        for name, pattern in GUIDANCE_MOVES:
+            if pattern.search(before) or (after and pattern.search(after.group(1))):
+                return name
+    return None
+
+
 def _guidance_moves(
     document: Document, sentences: list[Segment], figures_by_sentence: dict[int, list[dict]]
 ) -> list[dict]:
     moves: list[dict] = []
     for index, sentence in enumerate(sentences):
-        if not _GUIDANCE_NOUN.search(sentence.text):
-            continue
-        direction = next((name for name, pattern in GUIDANCE_MOVES if pattern.search(sentence.text)), None)
+        direction = _guidance_direction(sentence.text)
         if direction is None:
             continue
         metrics = [f["metric"] for f in figures_by_sentence.get(index, [])]
@@ -223,6 +241,16 @@ def build_summary(metrics: list[dict], guidance: list[dict], limit: int = 6) -> 
             break
         label = METRIC_LABELS.get(move["metric"], move["metric"].replace("_", " "))
         bullets.append({"text": f"Guidance for {label} {move['direction']}.", "spans": [move["span"]]})
+    quoted = {span["start"] for bullet in bullets for span in bullet["spans"]}
+    quoted |= {m["sentence"]["start"] for m in metrics if m["span"]["start"] in quoted}
+    for metric in metrics:
+        if len(bullets) >= MIN_SUMMARY_BULLETS:
+            break
+        sentence = metric["sentence"]
+        if sentence["start"] in quoted or metric["span"]["start"] in quoted:
+            continue
+        quoted.add(sentence["start"])
+        bullets.append({"text": sentence["quote"], "spans": [sentence]})
     return bullets
 
 

@@ -23,7 +23,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         (
             "adjusted_eps",
-            r"\b(?:adjusted|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:diluted\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:diluted\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
         ),
         (
             "eps",
@@ -91,7 +91,7 @@ _NEGATIVE_CHANGE = re.compile(
 )
 _GUIDANCE = re.compile(
     r"\b(?:guidance|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
-    r"estimate[sd]?|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    r"estimat\w*|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
     re.IGNORECASE,
 )
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
@@ -156,6 +156,16 @@ def _metric_before(sentence: str, position: int) -> str | None:
             if best is None or candidate[:2] > best[:2]:
                 best = candidate
     return best[2] if best else None
+
+
+_METRIC_AFTER = re.compile(
+    r"^\s+(?:of|in)\s+(?:(?:total|net|gross|quarterly|consolidated)\s+)?(?:sales|revenues?)\b", re.IGNORECASE
+)
+
+
+def _metric_after(sentence: str, position: int) -> str | None:
+    """`revenue` for "$1.3 billion of sales" / "in revenue", where the metric follows the number."""
+    return "revenue" if _METRIC_AFTER.match(sentence[position : position + 40]) else None
 
 
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
@@ -227,7 +237,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        metric = _metric_before(sentence, match.start())
+        metric = _metric_before(sentence, match.start()) or _metric_after(sentence, match.end())
         if unit == "USD_per_share" and metric not in (
             "eps",
             "adjusted_eps",
@@ -333,17 +343,18 @@ def period_of(
     if position is not None:
         before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
         before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
+        if guidance:
+            before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
         if before:
             nearest = max(before, key=lambda m: m.end())
             return period_of(nearest.group(0), default_quarter, default_year, guidance)
-        after = sorted(
-            [*_QUARTER.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
-            key=lambda m: m.start(),
-        )
+        quarters_after = list(_QUARTER.finditer(sentence, position))
+        after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
+        if guidance and not after:
+            after = list(_YEAR_ALONE.finditer(sentence, position))
         if after and not _COMPARISON.search(sentence[position : after[0].start()]):
             return period_of(after[0].group(0), default_quarter, default_year, guidance)
-        if after:
-            return f"FY{default_year}" if guidance and default_year else default_quarter
+        return f"FY{default_year}" if guidance and default_year else default_quarter
     quarter = _QUARTER.search(sentence)
     if quarter:
         number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)

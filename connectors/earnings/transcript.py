@@ -27,7 +27,7 @@ _SPEAKER_LINE = re.compile(
     r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,4})(?:\s*(?:--|\u2014|\u2013|,)\s*(?P<meta>[^:\n]{2,120}))?\s*:\s+(?=\S)"
 )
 _HEADER_ONLY = re.compile(
-    r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,4})\s*(?:--|\u2014|\u2013)\s*(?P<meta>[^\n]{2,120})$"
+    r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,4})\s*(?:--|\u2014|\u2013)\s*(?P<meta>[^\n:]{2,120})$"
 )
 EXECUTIVE_TITLES = re.compile(
     r"\b(?:chief|ceo|cfo|coo|cto|president|chairman|chairwoman|chair|vice president|vp|svp|evp|treasurer|"
@@ -36,8 +36,9 @@ EXECUTIVE_TITLES = re.compile(
 )
 _OPERATOR = re.compile(r"^(?:operator|moderator|conference operator)$", re.IGNORECASE)
 _ANALYST_INTRO = re.compile(
-    r"\b(?:question|line)\s+(?:comes|is coming|will come|is)\s+from\s+(?:the line of\s+)?(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,3})"
-    r"(?:\s+(?:with|from|of|at)\s+(?P<firm>[A-Z][\w&.'\u2019-]*(?:\s+(?:[A-Z&][\w&.'\u2019-]*|and|&))*))?",
+    r"\b(?:question|line)\s+(?:comes|is coming|will come|is)\s+from\s+(?:the line of\s+)?"
+    r"(?P<name>[A-Z][\w.'\u2019-]*(?:[ \t]+[A-Z][\w.'\u2019-]*){0,3})"
+    r"(?:[ \t]+(?:with|from|of|at)[ \t]+(?P<firm>[A-Z][\w&'\u2019-]*(?:[ \t]+(?:[A-Z&][\w&.'\u2019-]*|and|&))*))?",
 )
 _PARTICIPANT = re.compile(
     r"^(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){1,3})\s*(?:--|\u2014|\u2013|-|,)\s*(?P<meta>[^\n]{2,120})$"
@@ -98,6 +99,18 @@ def turns_json_to_text(raw: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+def _header(line: str, speakers: dict[str, Speaker]) -> tuple[str, str | None] | None:
+    """(name, title/firm) when a line is a speaker header: `Name -- Title`, `Operator`, or a known name."""
+    if len(line) >= 140 or ":" in line:
+        return None
+    match = _HEADER_ONLY.match(line)
+    if match:
+        return match.group("name"), match.group("meta")
+    if _OPERATOR.match(line) or line in speakers:
+        return line, None
+    return None
+
+
 def parse_transcript(text: str) -> tuple[list[Turn], dict[str, Speaker]]:
     """Turns (who speaks where) and speakers with roles; both empty when the text names no speakers."""
     turns: list[Turn] = []
@@ -109,14 +122,18 @@ def parse_transcript(text: str) -> tuple[list[Turn], dict[str, Speaker]]:
         if heading:
             section = heading
             continue
-        header_only = _HEADER_ONLY.match(paragraph.text)
-        if header_only and "\n" not in paragraph.text and len(paragraph.text) < 140:
-            pending_header = (header_only.group("name"), header_only.group("meta"))
+        first_line, _, rest = paragraph.text.partition("\n")
+        header = _header(first_line.strip(), speakers)
+        if header and not rest.strip():
+            pending_header = header
             continue
         match = _SPEAKER_LINE.match(paragraph.text)
         name = meta = None
         speech_start = paragraph.start
-        if match and not re.match(
+        if header and rest.strip():
+            name, meta = header
+            speech_start = paragraph.start + len(first_line) + 1
+        elif match and not re.match(
             r"^(?:Note|Thank you|Thanks|Okay|Yes|So|And|But|Well|Q\d|Page)\b", match.group("name")
         ):
             name, meta = match.group("name"), match.group("meta")
@@ -143,8 +160,8 @@ def _apply_meta(speaker: Speaker, meta: str | None) -> None:
     for part in parts:
         if re.fullmatch(r"analyst", part, re.IGNORECASE):
             speaker.role = "analyst"
-        elif EXECUTIVE_TITLES.search(part) and speaker.title is None:
-            speaker.title = part
+        elif EXECUTIVE_TITLES.search(part):
+            speaker.title = speaker.title or part
         elif speaker.firm is None:
             speaker.firm = part
 
@@ -158,7 +175,7 @@ def _assign_roles(text: str, turns: list[Turn], speakers: dict[str, Speaker]) ->
             ):
                 speaker.role = "analyst"
                 if match.group("firm") and not speaker.firm:
-                    speaker.firm = match.group("firm").strip()
+                    speaker.firm = match.group("firm").strip().rstrip(".")
     for paragraph_line in text.splitlines()[:200]:
         line = paragraph_line.strip()
         participant = _PARTICIPANT.match(line)

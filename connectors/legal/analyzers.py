@@ -23,17 +23,30 @@ _TITLE_WORDS = re.compile(
 )
 _ENTITY_SUFFIX = (
     r"(?:Inc|Incorporated|Corp|Corporation|Company|Co|LLC|L\.L\.C|Ltd|Limited|LLP|L\.P|LP|PLC|plc|GmbH|AG|S\.A|SA|"
-    r"N\.V|B\.V|Pty|Trust|Bank|Holdings|Group|Partners|Association|University|S\.p\.A|Pte|AB|A/S|Oy|KK|S\.L)\.?"
+    r"N\.V|B\.V|S\.R\.L|S\.r\.l|SRL|SpA|Pty|Trust|Bank|Holdings|Group|Partners|Association|University|S\.p\.A|Pte|AB|A/S|Oy|KK|S\.L)\.?"
 )
 _ENTITY = re.compile(
     rf"\b(?:[A-Z0-9][\w&'.,-]*\s+){{0,7}}?(?:[A-Z0-9][\w&'.-]*),?\s+{_ENTITY_SUFFIX}(?![\w])",
 )
+_HEREINAFTER = re.compile(
+    r"\b(?:hereinafter|hereafter)(?:\s+(?:referred\s+to\s+as|called|known\s+as))?\s*(?:the\s+|as\s+)?[\"“]([^\"“”]{2,60})[\"”]",
+    re.IGNORECASE,
+)
+_NAMED_PARTY = re.compile(
+    r"\b(?:between|among|and|with)\s+((?:[A-Z][\w.&'-]*)(?:\s+(?:[A-Z][\w.&'-]*|of|de|&)){0,6}?)(?=\s*(?:\(|,|\band\b|$))"
+)
+_UPPER_NAME = re.compile(r"\b([A-Z][A-Z0-9&'.-]+(?:[ \t]+[A-Z][A-Z0-9&'.-]+){1,4})\b")
+PARTY_FALLBACK_CHARS = 2000
+DEFINED_TERMS_CHARS = 3000
 _DEFINED_TERM = re.compile(
     r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
 )
 _GOVERNING_LAW = re.compile(
-    r"\blaws?\s+(?:in\s+force\s+in\s+|of\s+)(?:the\s+)?(?:(?:State|Commonwealth|Province|Republic|Kingdom|People's Republic)\s+of\s+)?"
-    r"(?P<place>(?:[A-Z][A-Za-z.]+)(?:\s+(?:[A-Z][A-Za-z.]+|of))*?)(?=\s*(?:,|\.|;|\(|\)|and\b|without\b|excluding\b|as\b|applicable\b|which\b|that\b|in\b|to\b|other\b|except\b|$))",
+    r"\b(?i:laws?)\s+(?:(?i:in\s+force\s+in)\s+|(?i:of)\s+)(?:(?i:the)\s+)?"
+    r"(?:(?i:State|Commonwealth|Province|Kingdom|People's Republic)\s+(?i:of)\s+)?"
+    r"(?P<place>(?:[A-Z][A-Za-z.']+)(?:\s+(?:[A-Z][A-Za-z.']+|of|OF))*?)"
+    r"(?=\s*(?:[,.;()]|(?i:and|without|excluding|as|applicable|which|that|in|to|other|except|shall|will|"
+    r"governs?|apply|applies|is|are|with|for|by|regardless|notwithstanding|irrespective)\b|$))",
 )
 _PLACE_NOISE = re.compile(
     r"^(?:the\s+)?(?:United States of America|United States|USA|U\.S\.A?\.?)$", re.IGNORECASE
@@ -117,10 +130,34 @@ def _preamble_sentence(text: str, sentences: list[Segment]) -> Segment | None:
     return None
 
 
+_NOT_PARTIES = {
+    "agreement",
+    "effective date",
+    "contract",
+    "this agreement",
+    "the agreement",
+    "party",
+    "parties",
+    "the parties",
+    "exhibit",
+    "schedule",
+    "whereas",
+    "recitals",
+    "section",
+    "article",
+    "the",
+    "this",
+    "state",
+    "delaware",
+}
+
+
 def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], list[str]]:
     preamble = _preamble_sentence(text, sentences)
     if preamble is None:
-        return [], []
+        head = min(len(text), PARTY_FALLBACK_CHARS)
+        preamble = Segment(0, head, text[:head])
+    defined_end = min(len(text), max(preamble.end, DEFINED_TERMS_CHARS))
     clauses: list[Clause] = []
     names: list[str] = []
     for match in _ENTITY.finditer(text, preamble.start, preamble.end):
@@ -135,11 +172,30 @@ def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], lis
             continue
         names.append(name)
         clauses.append(Clause("Parties", start, start + len(name), 0.75))
-    for match in _DEFINED_TERM.finditer(text, preamble.start, preamble.end):
-        term = match.group(1).strip()
-        if term.lower() in {"agreement", "effective date", "contract"} or not term[:1].isupper():
-            continue
-        clauses.append(Clause("Parties", match.start(1), match.start(1) + len(term), 0.6))
+    taken = {(c.start, c.end) for c in clauses}
+    searches = (
+        (_DEFINED_TERM, 0.6, defined_end),
+        (_HEREINAFTER, 0.6, defined_end),
+        (_NAMED_PARTY, 0.5, preamble.end),
+        (_UPPER_NAME, 0.5, preamble.end),
+    )
+    for pattern, confidence, region_end in searches:
+        for match in pattern.finditer(text, preamble.start, region_end):
+            term = match.group(1).strip().rstrip(",.")
+            start = match.start(1)
+            if (
+                term.lower() in _NOT_PARTIES
+                or not term[:1].isupper()
+                or len(term) < 2
+                or _TITLE_WORDS.search(term)
+            ):
+                continue
+            if any(a <= start < b for a, b in taken):
+                continue
+            taken.add((start, start + len(term)))
+            clauses.append(Clause("Parties", start, start + len(term), confidence))
+            if confidence > 0.5 and term.lower() not in {n.lower() for n in names}:
+                names.append(term)
     return clauses, names
 
 
@@ -158,11 +214,45 @@ def find_agreement_date(text: str, sentences: list[Segment]) -> tuple[Clause | N
 def _jurisdiction(sentence: str) -> str | None:
     for match in _GOVERNING_LAW.finditer(sentence):
         place = match.group("place").strip().rstrip(".")
+        if place.isupper():
+            place = " ".join("of" if w == "OF" else w.title() for w in place.split())
         place = _US_STATE_PREFIX.sub("", place)
         if _PLACE_NOISE.match(place) or place.lower() in {"this", "such", "any", "each"}:
             continue
         return place
     return None
+
+
+_RENEWAL_CUE = re.compile(
+    r"\b(?:renew\w*|successive|additional|further|extend\w*|extension)\b", re.IGNORECASE
+)
+_NOTICE_CUE = re.compile(r"\b(?:notice|notif\w*|prior|before|in advance|preceding)\b", re.IGNORECASE)
+_OPEN_ENDED = re.compile(
+    r"\b(?:until terminated|until (?:either|one|the) part(?:y|ies)\b.{0,40}\bterminat|indefinite\w*|in perpetuity|"
+    r"perpetual\w*|no fixed term|remain in (?:full )?(?:force|effect) unless terminated)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
+    """The duration in `quote` next to a cue word (cue before it, or after it), else the first duration."""
+    durations = []
+    offset = 0
+    while True:
+        found = parse_duration(quote[offset:])
+        if not found:
+            break
+        durations.append((found[0], offset + found[1], offset + found[2]))
+        offset += found[2]
+    for value, start, end in durations:
+        window = (
+            quote[max(0, start - 80) : start]
+            if before
+            else quote[max(0, start - 30) : start] + quote[end : end + 25]
+        )
+        if cue.search(window):
+            return value
+    return durations[0][0] if durations else None
 
 
 def normalise_answers(
@@ -192,7 +282,7 @@ def normalise_answers(
     expiration = None
     term_duration = None
     for quote in quotes("Expiration Date"):
-        if re.search(r"\bperpetu", quote, re.IGNORECASE):
+        if _OPEN_ENDED.search(quote) and not find_dates(quote)[1:]:
             expiration = "perpetual"
             break
         dates = find_dates(quote)
@@ -209,20 +299,14 @@ def normalise_answers(
     answers["Expiration Date"] = expiration
     renewal = None
     for quote in quotes("Renewal Term"):
-        duration = parse_duration(quote)
-        if duration:
-            renewal = duration[0]
+        renewal = _duration_near(quote, _RENEWAL_CUE, before=True)
+        if renewal:
             break
     answers["Renewal Term"] = renewal
     notice = None
     for quote in quotes("Notice Period To Terminate Renewal"):
-        match = re.search(
-            r"\b(?:at least|not less than|no less than|minimum of|within)?\s*[\w-]*\s*\(?\d*\)?\s*(?:calendar\s+|business\s+)?(?:days?|months?)\b",
-            quote,
-        )
-        duration = parse_duration(quote[match.start() :] if match else quote)
-        if duration:
-            notice = duration[0]
+        notice = _duration_near(quote, _NOTICE_CUE, before=False)
+        if notice:
             break
     answers["Notice Period To Terminate Renewal"] = notice
     law = None

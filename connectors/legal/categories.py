@@ -64,7 +64,7 @@ class Rule:
 
 
 def _rules(*pairs: tuple[str, float]) -> tuple[Rule, ...]:
-    return tuple(Rule(re.compile(pattern, re.IGNORECASE), weight) for pattern, weight in pairs)
+    return tuple(Rule(re.compile(pattern, re.IGNORECASE | re.DOTALL), weight) for pattern, weight in pairs)
 
 
 LICENSE = r"(?:licen[cs]e|sublicen[cs]e|right to (?:use|reproduce|distribute|sell|market|make))"
@@ -80,6 +80,15 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bshall commence\b", 0.5),
     ),
     "Expiration Date": _rules(
+        (r"\bterm of (?:this|the) (?:agreement|contract) (?:shall|will) be\b", 1.0),
+        (r"\b(?:valid|in (?:force|effect)) for\b.{0,30}\b(?:years?|months?)\b", 1.0),
+        (r"\buntil terminated\b", 0.3),
+        (r"\bextended (?:to|until|through)\b", 0.6),
+        (r"\b(?:shall|will) have a (?:duration|term) of\b", 1.0),
+        (
+            r"\b(?:commenc|begin|effective)\w*\b.{0,200}\b(?:ending|concluding|terminating|expiring|until|through)\b",
+            1.0,
+        ),
         (r"\b(?:initial )?term of this (?:agreement|contract)\b", 0.7),
         (
             r"\b(?:shall|will) (?:continue|remain) in (?:full )?(?:force|effect)\b.{0,80}\b(?:until|for|through)\b",
@@ -95,7 +104,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
             0.8,
         ),
         (r"\bduration of\b", 0.6),
-        (r"\bexpiration date\b", 0.5),
+        (r"\bexpiration date\b", 0.6),
         (r"\bin perpetuity\b|\bperpetual\b", 0.3),
         (r"\bsurviv", -0.6),
         (r"\blicense\b", -0.2),
@@ -108,6 +117,12 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\brenew(?:ed|al)?\b", 0.3),
     ),
     "Notice Period To Terminate Renewal": _rules(
+        (r"\bnon-?\s?renew", 1.2),
+        (r"\bnot (?:like|wish|want|intend|elect) to (?:renew|extend)\b", 1.2),
+        (
+            r"\bunless\b.{0,120}\b(?:notice|notifies|notify)\b.{0,120}\b(?:prior to|before|in advance of)\b",
+            0.8,
+        ),
         (
             r"\bnotice of (?:non-?renewal|its (?:intent(?:ion)?|election|decision) not to (?:renew|extend))",
             1.2,
@@ -121,6 +136,9 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\brenew", 0.3),
     ),
     "Governing Law": _rules(
+        (r"\bgoverned\b.{0,40}\b(?:by|according to|in accordance with|under)\b", 0.8),
+        (r"\b(?:in accordance with|according to|pursuant to|under) the laws? of\b", 0.6),
+        (r"\b(?:interpretation|construction)\b.{0,100}\b(?:laws?|state) of\b", 0.6),
         (r"\bgoverned by\b", 0.8),
         (r"\b(?:construed|interpreted|enforced) (?:in accordance with|under|pursuant to)\b", 0.6),
         (
@@ -139,6 +157,8 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bequal to or (?:less|lower) than\b.{0,60}\b(?:price|charged)", 0.6),
     ),
     "Non-Compete": _rules(
+        (r"\bshall not\b.{0,80}\bdirectly or indirectly\b", 0.6),
+        (r"\b(?:similar to|competitive with|competes with|in competition with)\b", 0.6),
         (r"\bnon-?compet", 1.2),
         (r"\b(?:shall|will|may) not\b.{0,120}\bcompet(?:e|ing|itive)\b", 1.0),
         (
@@ -151,10 +171,14 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "Exclusivity": _rules(
         (
+            r"\bexclusive,\s+(?:[\w-]+,?\s+){0,4}(?:right|license|licence|distributor|basis|provider|supplier)",
+            0.6,
+        ),
+        (
             r"\bexclusive (?:right|distributor|license|licensee|basis|provider|supplier|agent|reseller|partner|representative|sponsor|marketing|territory|dealer|manufacturer|seller)",
             1.0,
         ),
-        (r"\bexclusively\b", 0.8),
+        (r"\bexclusively\b", 1.0),
         (r"\b(?:sole|only) (?:and exclusive )?(?:source|supplier|provider|distributor)\b", 0.8),
         (r"\bshall not\b.{0,80}\b(?:appoint|grant)\b.{0,60}\b(?:any )?other\b", 0.7),
         (r"\bnon-?exclusive\b", -0.6),
@@ -168,6 +192,11 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\b(?:divert|induce|entice)\b.{0,80}\b(?:customers?|clients?)\b", 0.9),
     ),
     "Competitive Restriction Exception": _rules(
+        (
+            r"\bnotwithstanding (?:the (?:foregoing|above)|anything|paragraphs?|sections?)\b.{0,200}\b(?:shall be (?:entitled|permitted|free)|shall not be (?:required|prohibited|restricted))\b",
+            1.0,
+        ),
+        (r"\bterminat|\bassign|\bconfidential|\bliab|\bindemn", -0.6),
         (r"\bnotwithstanding\b.{0,200}\b(?:compet|exclusiv|solicit)", 1.0),
         (
             r"\b(?:shall not|will not|does not)\b.{0,30}\b(?:restrict|prohibit|prevent|preclude|limit)\b.{0,120}\b(?:compet|exclusiv|solicit|develop|market|sell)",
@@ -202,6 +231,9 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\b(?:negative|adverse|defamatory|false or misleading) (?:statements?|comments?|remarks?)\b", 0.9),
     ),
     "Termination For Convenience": _rules(
+        (r"\b(?:in|at) (?:its|their) (?:sole )?discretion\b.{0,40}\bterminat", 1.3),
+        (r"\bfor non-?cause\b", 1.3),
+        (r"\bterminated at any time\b", 1.0),
         (
             r"\bterminat\w*\b.{0,100}\b(?:for convenience|without cause|for any reason|for no reason|at (?:its|their) (?:sole )?(?:discretion|option|convenience)|with or without cause)",
             1.3,
@@ -231,12 +263,14 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bsubstantially all of (?:its|the) (?:assets|business|stock)\b", 0.4),
     ),
     "Anti-Assignment": _rules(
+        (r"\bneither party (?:shall|may|will)\b.{0,40}\b(?:assign|transfer)", 1.0),
+        (r"\brequires? the (?:prior )?(?:written )?consent\b", 0.8),
         (
             r"\b(?:shall|may|will) not\b.{0,40}\b(?:assign|transfer|delegate|sublicense|sub-license)\b.{0,200}\b(?:consent|approval|permission)\b",
             1.3,
         ),
         (r"\bwithout the (?:prior )?(?:express )?(?:written )?(?:consent|approval)\b.{0,120}\bassign", 1.0),
-        (r"\bassign\w*\b.{0,200}\bwithout\b.{0,40}\b(?:consent|approval)\b", 1.0),
+        (r"\bassign\w*\b.{0,200}\bwithout\b.{0,80}\b(?:consent|approval)\b", 1.0),
         (r"\bnot (?:be )?(?:assignable|transferable)\b", 0.9),
         (r"\bany (?:purported |attempted )?assignment\b.{0,80}\b(?:void|null)\b", 1.0),
         (r"\bassign", 0.2),
@@ -259,8 +293,10 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bresale price\b|\bminimum advertised price\b|\bsuggested retail price\b", 0.8),
     ),
     "Minimum Commitment": _rules(
+        (r"\ba minimum of\b", 0.7),
+        (r"\b(?:shall|must) (?:achieve|purchase|order|sell|maintain|make|spend)\b", 0.4),
         (
-            r"\bminimum (?:purchase|order|quantit|annual|quarterly|monthly|volume|commitment|requirement|sales|royalt|fee|payment|number)",
+            r"\bminimum (?:total )?(?:purchase|order|quantit|annual|quarterly|monthly|volume|commitment|requirement|sales|royalt|fee|payment|number|charge)",
             1.2,
         ),
         (r"\b(?:purchase|order|buy|sell)\b.{0,40}\b(?:at least|not less than|a minimum of)\b", 1.0),
@@ -268,6 +304,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bguaranteed minimum\b|\btake[- ]or[- ]pay\b", 1.0),
     ),
     "Volume Restriction": _rules(
+        (r"\bnot more than\b.{0,40}\b(?:days|hours|appearances|units|copies|times|events)\b", 1.0),
         (
             r"\b(?:maximum|not (?:to )?exceed|in excess of|no more than|cap(?:ped)? (?:on|at)|limit(?:ed)? to)\b.{0,60}\b(?:units|quantit|volume|users|copies|licenses|seats|orders|number of)\b",
             1.1,
@@ -279,6 +316,9 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bforecast", 0.2),
     ),
     "Ip Ownership Assignment": _rules(
+        (r"\bassigns? to\b.{0,60}\b(?:all|its)\b.{0,40}\brights?\b", 1.0),
+        (r"\btransfer\b.{0,40}\bownership\b", 1.0),
+        (r"\bgive title to\b", 1.0),
         (r"\bhereby (?:irrevocably )?(?:assigns?|transfers?|conveys?)\b", 1.0),
         (
             r"\b(?:shall|will) (?:be|become|remain|vest in)\b.{0,40}\b(?:the )?(?:sole and exclusive |exclusive |sole )?property of\b",
@@ -303,6 +343,12 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bjoint (?:inventions?|intellectual property|developments?|works?|technology)\b", 1.1),
     ),
     "License Grant": _rules(
+        (
+            r"\bgrants?\b.{0,60}\bthe (?:non-?exclusive |exclusive |limited )?right to (?:use|reproduce|distribute|sell|market|display|make)\b",
+            1.1,
+        ),
+        (r"\bhereby granted\b", 1.0),
+        (r"\blicensed to (?:use|reproduce|distribute|sell|market|display|make)\b", 1.1),
         (rf"\bhereby grants?\b.{{0,120}}\b{LICENSE}", 1.3),
         (
             rf"\bgrants?\b.{{0,80}}\b(?:a |an )?(?:non-?exclusive|exclusive|limited|royalty-free|worldwide|perpetual|irrevocable|fully paid)\b.{{0,80}}\b{LICENSE}",
@@ -313,6 +359,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
             0.9,
         ),
         (r"\b(?:is|are) (?:hereby )?(?:licensed|authorized) to\b", 0.8),
+        (r"\bgrant\w*\b.{0,60}\b(?:a|an|the|any)\s+(?:[\w-]+,?\s+){0,4}licen[cs]es?\b", 1.1),
         (r"\bright to use\b", 0.6),
     ),
     "Non-Transferable License": _rules(
@@ -407,8 +454,22 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bin no event\b|\bliab", 0.2),
     ),
     "Cap On Liability": _rules(
+        (r"\bin no event shall\b.{0,80}\bliabilit\w*\b.{0,300}\bexceed", 1.4),
+        (r"\bsole and exclusive remed(?:y|ies)\b", 0.8),
         (
-            r"\b(?:total|aggregate|maximum|entire|cumulative|overall) (?:\w+ )?liabilit\w*\b.{0,200}\b(?:exceed|limited to|not be more than|in excess of|amount (?:paid|of))",
+            r"\b(?:no|any) liability\b.{0,120}\b(?:lost profits|special|incidental|indirect|consequential)\b",
+            1.1,
+        ),
+        (r"\bliabilit\w*\b.{0,120}\b(?:is|shall be|are|will be) limited to\b", 1.2),
+        (
+            r"\b(?:no action|legal action|actions?)\b.{0,120}\bmore than\b.{0,40}\b(?:years?|months?)\b.{0,40}\bafter\b",
+            1.1,
+        ),
+        (r"\b(?:shall|will) (?:not|in no event|at no time) be liable\b", 0.8),
+        (r"\bliable\b.{0,200}\bin excess of\b", 0.8),
+        (r"\bbe liable\b.{0,80}\b(?:incidental|consequential|special|punitive|exemplary|indirect)\b", 0.8),
+        (
+            r"\b(?:total|aggregate|maximum|entire|cumulative|overall) (?:\w+ )?liabilit\w*\b.{0,400}\b(?:exceed|limited to|not be more than|in excess of|amount (?:paid|of))",
             1.4,
         ),
         (r"\bliabilit\w*\b.{0,120}\b(?:shall|will) (?:not exceed|be limited to|in no event exceed)\b", 1.3),
@@ -422,11 +483,11 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         ),
         (r"\blimitation of liability\b", 1.0),
         (
-            r"\b(?:shall not|will not|in no event|under no circumstances|neither party)\b.{0,100}\bliable\b",
+            r"\b(?:shall not|will not|in no event|under no circumstances|neither party)\b.{0,200}\bliable\b",
             0.7,
         ),
         (r"\bdamages\b", 0.3),
-        (r"\bliab\w*\b.{0,80}\b(?:is|are|shall be) excluded\b", 1.1),
+        (r"\bliab\w*\b.{0,250}\b(?:is|are|shall be) excluded\b", 1.1),
         (r"\bwaive\w*\b.{0,80}\bclaims\b.{0,120}\b(?:consequential|punitive|incidental|special)\b", 1.1),
         (r"\bliable for no more than\b|\bcumulative maximum\b", 1.2),
         (r"\bexceed (?:the )?(?:amount|fees|sum|total)\b.{0,60}\b(?:paid|payable)\b", 0.6),
@@ -452,7 +513,9 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         ),
     ),
     "Insurance": _rules(
-        (r"\binsurance\b", 1.1),
+        (r"\b(?:maintain|carry|obtain|procure|keep)\b.{0,80}\binsurance\b", 0.8),
+        (r"\binsurance (?:policy|policies|coverage)\b", 0.5),
+        (r"\binsurance\b", 0.6),
         (r"\binsured\b|\binsurer\b", 0.8),
         (
             r"\b(?:general liability|product liability|errors and omissions|workers'? compensation)\b.{0,60}\b(?:coverage|policy|policies)\b",
@@ -470,6 +533,8 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\brelease[sd]?\b.{0,40}\b(?:any and all|all) claims\b", 0.6),
     ),
     "Third Party Beneficiary": _rules(
+        (r"\b(?:no|not|nothing|neither|none)\b", -1.0),
+        (r"\bsuccessors and (?:permitted )?assigns\b", -0.8),
         (r"\bthird[- ]party beneficiar", 1.5),
         (
             r"\bno (?:other )?(?:person|entity|third part(?:y|ies))\b.{0,120}\b(?:rights?|benefits?|remedies|beneficiar)",
@@ -485,6 +550,7 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 THRESHOLDS: dict[str, float] = {category: 1.0 for category in SENTENCE_RULES}
-MAX_CLAUSES: dict[str, int] = {category: 4 for category in SENTENCE_RULES}
+THRESHOLDS["Revenue/Profit Sharing"] = 0.9
+MAX_CLAUSES: dict[str, int] = {category: 6 for category in SENTENCE_RULES}
 MAX_CLAUSES.update({"Governing Law": 2, "Effective Date": 2, "Expiration Date": 2, "Renewal Term": 2})
 MAX_CLAUSES.update({"Notice Period To Terminate Renewal": 2, "Insurance": 3, "Audit Rights": 3})

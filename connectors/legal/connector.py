@@ -41,10 +41,11 @@ class LegalConnector(Connector):
                 assess_risks(document, found, answers, options["playbook"], options["include_default_risks"])
             )
             run.progress((index + 1) / len(documents), f"risks {document.document_id}")
-        result: dict = {"clauses": clauses, "risks": risks}
-        if len(documents) == 1:
-            result["answers"] = answers_by_document[documents[0].document_id]
-        else:
-            result["answers"] = answers_by_document[documents[0].document_id]
+        result: dict = {
+            "clauses": clauses,
+            "answers": answers_by_document[documents[0].document_id],
+            "risks": risks,
+        }
+        if len(documents) > 1:
             result["answers_by_document"] = answers_by_document
         return result

@@ -1,0 +1,1 @@
+"""Literature synthesis: claim verification and cited synthesis over a corpus of papers."""

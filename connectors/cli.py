@@ -1,0 +1,131 @@
+"""`python -m connectors run ...` prints a connector's JSON result; `python -m connectors eval` prints scores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def _progress_printer(enabled: bool):
+    def report(fraction: float, stage: str) -> None:
+        if enabled:
+            filled = int(fraction * 20)
+            print(
+                f"\r[{'#' * filled}{'.' * (20 - filled)}] {fraction:4.0%} {stage[:50]:<50}",
+                end="",
+                file=sys.stderr,
+            )
+            if fraction >= 1.0:
+                print(file=sys.stderr)
+
+    return report
+
+
+def _client_for(mode: str):
+    if mode != "model":
+        return None
+    from inference.client import InferenceClient
+
+    return InferenceClient.from_env()
+
+
+def _read_playbook(path: str | None) -> list | None:
+    if path is None:
+        return None
+    from connectors.loaders import read_text_file
+
+    try:
+        return json.loads(read_text_file(Path(path)))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: playbook is not JSON: {error.msg}") from error
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from connectors import run_connector
+    from connectors.loaders import load_claims, load_corpus, load_document
+
+    options: dict = {}
+    if args.connector == "literature":
+        if not args.corpus or not args.claims:
+            raise ValueError("literature needs --corpus CORPUS.jsonl and --claims CLAIMS.jsonl")
+        documents = load_corpus(Path(args.corpus))
+        options["claims"] = load_claims(Path(args.claims))
+    else:
+        if not args.file:
+            raise ValueError(f"{args.connector} needs a FILE")
+        documents = [load_document(Path(args.file), connector=args.connector)]
+        if args.connector == "legal":
+            playbook = _read_playbook(args.playbook)
+            if playbook is not None:
+                options["playbook"] = playbook
+    result = run_connector(
+        args.connector,
+        documents,
+        options=options,
+        mode=args.mode,
+        client=_client_for(args.mode),
+        progress=_progress_printer(not args.quiet),
+    )
+    json.dump(result, sys.stdout, indent=2 if args.pretty else None, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    from connectors.evaluation import evaluate_earnings, evaluate_legal, evaluate_literature, format_table
+
+    evaluators = {"legal": evaluate_legal, "earnings": evaluate_earnings, "literature": evaluate_literature}
+    chosen = args.only or list(evaluators)
+    splits = ["dev", "heldout"] if args.split == "both" else [args.split]
+    rows = []
+    for name in chosen:
+        for split in splits:
+            started = time.perf_counter()
+            metrics = evaluators[name](
+                Path(args.data),
+                split,
+                lambda stage: print(stage, file=sys.stderr) if not args.quiet else None,
+            )
+            metrics["seconds"] = round(time.perf_counter() - started, 1)
+            rows.append((name, split, metrics))
+    print(format_table(rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m connectors", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a connector and print its JSON result")
+    run.add_argument("connector", choices=["legal", "earnings", "literature"])
+    run.add_argument("file", nargs="?", help="contract (.txt) or transcript (.txt or .json turns)")
+    run.add_argument("--corpus", help="literature: corpus JSONL {doc_id, title, abstract}")
+    run.add_argument("--claims", help="literature: claims JSONL {claim_id, claim | question}")
+    run.add_argument("--playbook", help="legal: JSON file with a list of playbook rules")
+    run.add_argument("--mode", choices=["analyzers", "model"], default="analyzers")
+    run.add_argument("--pretty", action="store_true", help="indent the JSON")
+    run.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    run.set_defaults(handler=command_run)
+    evaluate = commands.add_parser("eval", help="score the connectors on labelled data and print a table")
+    evaluate.add_argument("--data", default=str(DEFAULT_DATA), help="folder with cuad/, ectsum/, scifact/")
+    evaluate.add_argument("--split", choices=["dev", "heldout", "all", "both"], default="both")
+    evaluate.add_argument("--only", action="append", choices=["legal", "earnings", "literature"])
+    evaluate.add_argument("--quiet", action="store_true")
+    evaluate.set_defaults(handler=command_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,187 @@
+"""The `literature` connector: ranked papers, verdicts and rationale spans per claim; cited synthesis per question."""
+
+from __future__ import annotations
+
+import re
+
+import numpy
+
+from connectors.base import Connector, Document, RunContext
+from connectors.literature.retrieval import CorpusIndex, content_words
+from connectors.literature.verdict import label_for
+from connectors.spans import make_span
+
+RELEVANCE_THRESHOLD = 0.6
+RATIONALE_MARGIN = 0.05
+EVIDENCE_RELEVANCE_MARGIN = 0.05
+VERDICT_DOCUMENTS = 3
+RANK_WEIGHTS = (1.0, 0.6, 0.4)
+SYNTHESIS_DOCUMENTS = 4
+SYNTHESIS_THRESHOLD = 0.3
+_BACKGROUND = re.compile(
+    r"^(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT)\b|\blittle is known\b|\b(?:we|this study) "
+    r"(?:aimed|sought|set out)\b|\bto (?:investigate|explore|determine|assess|examine|evaluate)\b",
+    re.IGNORECASE,
+)
+_RESULT = re.compile(
+    r"\b(?:we (?:found|show|showed|demonstrate|observed|report)|results?|conclusions?|significantly|associated with|"
+    r"was (?:higher|lower|increased|decreased|reduced)|these (?:findings|data|results))\b",
+    re.IGNORECASE,
+)
+
+
+def _embedder():
+    from inference.embeddings import embed_texts
+
+    return embed_texts
+
+
+def _lexical_overlap(claim: str, sentence: str) -> float:
+    claim_words = set(content_words(claim))
+    if not claim_words:
+        return 0.0
+    return len(claim_words & set(content_words(sentence))) / len(claim_words)
+
+
+def _section_bias(sentence: str) -> float:
+    if _BACKGROUND.search(sentence):
+        return -0.15
+    return 0.03 if _RESULT.search(sentence) else 0.0
+
+
+def verify_claim(
+    index: CorpusIndex, claim_id: str, claim: str, claim_vector: numpy.ndarray, top_k: int
+) -> dict:
+    ranking = index.rank(claim, claim_vector, top_k=top_k)
+    evidence: list[dict] = []
+    votes: dict[str, float] = {}
+    for rank, (position, _score) in enumerate(ranking[:VERDICT_DOCUMENTS]):
+        item = index.items[position]
+        if not item.sentences:
+            continue
+        similarities = index.sentence_vectors(position) @ claim_vector
+        adjusted = similarities + numpy.array(
+            [_section_bias(s.text) for s in item.sentences], dtype=numpy.float32
+        )
+        best = int(numpy.argmax(adjusted))
+        if float(similarities.max()) < RELEVANCE_THRESHOLD:
+            continue
+        relevance = float(similarities.max()) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
+        chosen = [i for i in numpy.argsort(-adjusted)[:2] if adjusted[i] >= adjusted[best] - RATIONALE_MARGIN]
+        label, confidence = label_for(claim, item.sentences[best].text, item.document.text)
+        votes[label] = votes.get(label, 0.0) + relevance * confidence * RANK_WEIGHTS[rank]
+        for sentence_index in sorted(int(i) for i in chosen):
+            sentence = item.sentences[sentence_index]
+            evidence.append(
+                {
+                    "document_id": item.document.document_id,
+                    "label": label,
+                    "score": round(float(similarities[sentence_index]), 4),
+                    "relevance": round(relevance, 4),
+                    "span": make_span(
+                        item.document.document_id, item.document.text, sentence.start, sentence.end
+                    ),
+                }
+            )
+    if votes:
+        verdict = max(votes, key=lambda key: votes[key])
+        confidence = round(min(0.95, votes[verdict] / (sum(votes.values()) + 0.5) + 0.3), 3)
+        evidence = [e for e in evidence if e["label"] == verdict]
+        strongest = max(e["relevance"] for e in evidence)
+        evidence = [e for e in evidence if e["relevance"] >= strongest - EVIDENCE_RELEVANCE_MARGIN]
+    else:
+        verdict, confidence = "NOT_ENOUGH_INFO", 0.6
+    return {
+        "claim_id": claim_id,
+        "claim": claim,
+        "ranking": [{"document_id": index.items[i].document.document_id, "score": s} for i, s in ranking],
+        "verdict": verdict,
+        "confidence": confidence,
+        "evidence": evidence,
+    }
+
+
+def synthesise(index: CorpusIndex, question_id: str, question: str, question_vector: numpy.ndarray) -> dict:
+    ranking = index.rank(question, question_vector, top_k=SYNTHESIS_DOCUMENTS)
+    sentences: list[dict] = []
+    for position, _ in ranking:
+        item = index.items[position]
+        if not item.sentences:
+            continue
+        similarities = index.sentence_vectors(position) @ question_vector
+        best = int(numpy.argmax(similarities))
+        if similarities[best] < SYNTHESIS_THRESHOLD:
+            continue
+        sentence = item.sentences[best]
+        document_id = item.document.document_id
+        sentences.append(
+            {
+                "text": f"{sentence.text} [{document_id}]",
+                "citations": [document_id],
+                "spans": [make_span(document_id, item.document.text, sentence.start, sentence.end)],
+            }
+        )
+    return {
+        "question_id": question_id,
+        "question": question,
+        "ranking": [{"document_id": index.items[i].document.document_id, "score": s} for i, s in ranking],
+        "sentences": sentences,
+    }
+
+
+class LiteratureConnector(Connector):
+    name = "literature"
+    description = "Claim verification and cited synthesis over a corpus of papers"
+
+    def validate_options(self, options: dict) -> dict:
+        unknown = set(options) - {"claims", "top_k"}
+        if unknown:
+            raise ValueError(f"unknown literature option(s): {', '.join(sorted(unknown))}")
+        claims = options.get("claims")
+        if not isinstance(claims, list) or not claims:
+            raise ValueError(
+                'literature needs options["claims"]: a non-empty list of {claim_id, claim|question}'
+            )
+        checked = []
+        seen = set()
+        for position, item in enumerate(claims):
+            if not isinstance(item, dict):
+                raise ValueError(f"claims[{position}] must be an object")
+            claim_id = str(item.get("claim_id", item.get("id", position)))
+            if claim_id in seen:
+                raise ValueError(f"claims[{position}]: claim_id {claim_id!r} appears twice")
+            seen.add(claim_id)
+            text = item.get("claim", item.get("question"))
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f'claims[{position}] needs a non-empty "claim" or "question" string')
+            checked.append({"claim_id": claim_id, "text": text.strip(), "is_question": "claim" not in item})
+        top_k = options.get("top_k", 10)
+        if not isinstance(top_k, int) or not 1 <= top_k <= 100:
+            raise ValueError("top_k must be an integer from 1 to 100")
+        return {"claims": checked, "top_k": top_k}
+
+    def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
+        if not documents:
+            raise ValueError("the literature connector needs a corpus of at least one paper")
+        empty = [d.document_id for d in documents if not d.text.strip()]
+        if empty:
+            run.warn(f"{len(empty)} paper(s) have no text: {', '.join(empty[:5])}")
+        embed = _embedder()
+        run.progress(0.05, "embedding corpus")
+        index = CorpusIndex(documents, embed)
+        queries = options["claims"]
+        query_vectors = embed([q["text"] for q in queries])
+        run.progress(0.4, "verifying claims")
+        claims: list[dict] = []
+        synthesis: list[dict] = []
+        for position, (query, vector) in enumerate(zip(queries, query_vectors, strict=True)):
+            if query["is_question"]:
+                synthesis.append(synthesise(index, query["claim_id"], query["text"], vector))
+            else:
+                claims.append(verify_claim(index, query["claim_id"], query["text"], vector, options["top_k"]))
+            run.progress(0.4 + 0.6 * (position + 1) / len(queries), f"claim {query['claim_id']}")
+        if run.mode == "model" and run.client is not None:
+            from connectors.literature.model import refine_with_model
+
+            claims, synthesis = refine_with_model(index, claims, synthesis, run)
+        return {"claims": claims, "synthesis": synthesis}

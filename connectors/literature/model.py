@@ -1,0 +1,97 @@
+"""Model mode for literature: the model judges each claim on retrieved sentences; evidence quotes are checked."""
+
+from __future__ import annotations
+
+import numpy
+
+from connectors.base import RunContext
+from connectors.literature.retrieval import CorpusIndex
+from connectors.model import ask_json, grounded_span
+
+VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
+DOCUMENTS_SHOWN = 3
+SENTENCES_SHOWN = 4
+
+
+def _passages(
+    index: CorpusIndex, ranking: list[dict], query_vector: numpy.ndarray
+) -> tuple[str, dict[str, str]]:
+    by_id = {item.document.document_id: position for position, item in enumerate(index.items)}
+    lines, texts = [], {}
+    for entry in ranking[:DOCUMENTS_SHOWN]:
+        position = by_id[entry["document_id"]]
+        item = index.items[position]
+        texts[item.document.document_id] = item.document.text
+        order = (
+            numpy.argsort(-(index.sentence_vectors(position) @ query_vector))[:SENTENCES_SHOWN]
+            if item.sentences
+            else []
+        )
+        for sentence_index in sorted(int(i) for i in order):
+            lines.append(f"({item.document.document_id}) {item.sentences[sentence_index].text}")
+    return "\n".join(lines), texts
+
+
+def refine_with_model(
+    index: CorpusIndex, claims: list[dict], synthesis: list[dict], run: RunContext
+) -> tuple[list[dict], list[dict]]:
+    from inference.embeddings import embed_texts
+
+    vectors = embed_texts([c["claim"] for c in claims] + [s["question"] for s in synthesis])
+    refined_claims = []
+    for claim, vector in zip(claims, vectors[: len(claims)], strict=True):
+        task = f"literature claim {claim['claim_id']}"
+        passages, texts = _passages(index, claim["ranking"], vector)
+        prompt = (
+            f"Claim: {claim['claim']}\n\nSentences from papers (paper id in brackets):\n{passages}\n\n"
+            "Does the evidence SUPPORT or CONTRADICT the claim, or is there NOT_ENOUGH_INFO? Quote the sentences "
+            'you rely on. Reply as {"verdict": str, "evidence": [{"document_id": str, "quote": str}]}'
+        )
+        reply = ask_json(run, task, prompt, max_tokens=400)
+        if not isinstance(reply, dict) or reply.get("verdict") not in VERDICTS:
+            refined_claims.append(claim)
+            continue
+        evidence = []
+        for item in reply.get("evidence") or []:
+            doc_id = str(item.get("document_id")) if isinstance(item, dict) else ""
+            if doc_id not in texts:
+                run.warn(f"{task}: the model cited a paper it was not shown; dropped")
+                continue
+            span = grounded_span(run, task, doc_id, texts[doc_id], item.get("quote"))
+            if span is not None:
+                evidence.append(
+                    {"document_id": doc_id, "label": reply["verdict"], "span": span, "source": "model"}
+                )
+        if reply["verdict"] != "NOT_ENOUGH_INFO" and not evidence:
+            run.warn(f"{task}: the model's verdict had no grounded evidence; analyzers' verdict kept")
+            refined_claims.append(claim)
+            continue
+        refined_claims.append({**claim, "verdict": reply["verdict"], "evidence": evidence, "source": "model"})
+    refined_synthesis = []
+    for entry, vector in zip(synthesis, vectors[len(claims) :], strict=True):
+        task = f"literature question {entry['question_id']}"
+        passages, texts = _passages(index, entry["ranking"], vector)
+        prompt = (
+            f"Question: {entry['question']}\n\nSentences from papers (paper id in brackets):\n{passages}\n\n"
+            "Write a short synthesis. Every sentence cites the paper ids it rests on and quotes one sentence of a "
+            'cited paper. Reply as {"sentences": [{"text": str, "citations": [str], "quote": str}]}'
+        )
+        reply = ask_json(run, task, prompt, max_tokens=600)
+        sentences = []
+        items = reply.get("sentences") if isinstance(reply, dict) else None
+        for item in items if isinstance(items, list) else []:
+            citations = [str(c) for c in item.get("citations") or []] if isinstance(item, dict) else []
+            if (
+                not citations
+                or any(c not in texts for c in citations)
+                or not isinstance(item.get("text"), str)
+            ):
+                run.warn(f"{task}: a synthesis sentence cited no shown paper; dropped")
+                continue
+            span = grounded_span(run, task, citations[0], texts[citations[0]], item.get("quote"))
+            if span is not None:
+                sentences.append(
+                    {"text": item["text"], "citations": citations, "spans": [span], "source": "model"}
+                )
+        refined_synthesis.append({**entry, "sentences": sentences} if sentences else entry)
+    return refined_claims, refined_synthesis

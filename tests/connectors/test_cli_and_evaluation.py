@@ -1,0 +1,122 @@
+import json
+
+import pytest
+
+from connectors.cli import main
+from connectors.evaluation import average_precision, fact_found, ndcg_at, reference_facts, rouge, score_legal
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_run_legal_prints_the_contract_json(tmp_path, capsys, contract_text):
+    path = tmp_path / "acme_distribution.txt"
+    path.write_text(contract_text, encoding="utf-8")
+    playbook = tmp_path / "playbook.json"
+    playbook.write_text(json.dumps([{"category": "Governing Law", "allowed": ["New York"]}]))
+    code, out, err = run_cli(capsys, "run", "legal", str(path), "--playbook", str(playbook))
+    assert code == 0
+    result = json.loads(out)
+    assert result["connector"] == "legal" and result["answers"]["Governing Law"] == "Delaware"
+    assert result["clauses"][0]["span"]["document_id"] == "acme_distribution"
+    assert any(r.get("playbook") for r in result["risks"])
+    assert "100%" in err
+
+
+def test_run_earnings_on_json_turns(tmp_path, capsys):
+    path = tmp_path / "call.json"
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "speaker": "Jane Doe",
+                    "title": "CFO",
+                    "text": "Revenue was $2.0 billion in the third quarter of 2021.",
+                }
+            ]
+        )
+    )
+    code, out, _ = run_cli(capsys, "run", "earnings", str(path), "--quiet")
+    assert code == 0 and json.loads(out)["metrics"][0]["value"] == 2.0
+
+
+def test_run_literature_from_jsonl(tmp_path, capsys, corpus_rows):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(row) for row in corpus_rows))
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text(json.dumps({"claim_id": "c1", "claim": "Aspirin reduces colorectal cancer risk."}))
+    code, out, _ = run_cli(
+        capsys, "run", "literature", "--corpus", str(corpus), "--claims", str(claims), "--quiet"
+    )
+    assert code == 0 and json.loads(out)["claims"][0]["ranking"][0]["document_id"] == "101"
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02binary\x00", b"   \n\t "])
+def test_bad_files_give_a_clear_error_not_a_traceback(tmp_path, capsys, content):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    code, out, err = run_cli(capsys, "run", "legal", str(path))
+    assert code == 2 and out == "" and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_missing_file_and_missing_literature_inputs(capsys, tmp_path):
+    assert run_cli(capsys, "run", "legal", str(tmp_path / "nope.txt"))[0] == 2
+    code, _, err = run_cli(capsys, "run", "literature")
+    assert code == 2 and "--corpus" in err
+
+
+def test_model_mode_without_a_server_falls_back_with_a_warning(tmp_path, capsys, monkeypatch, contract_text):
+    monkeypatch.delenv("QUIRE_INFERENCE_URL", raising=False)
+    path = tmp_path / "c.txt"
+    path.write_text(contract_text)
+    code, out, _ = run_cli(capsys, "run", "legal", str(path), "--mode", "model", "--quiet")
+    result = json.loads(out)
+    assert code == 0 and result["mode"] == "analyzers" and "no inference server" in result["warnings"][0]
+
+
+def test_legal_scores():
+    text = "The laws of Delaware govern. Either party may terminate for convenience."
+    label = {
+        "document_id": "d",
+        "clauses": {"Governing Law": ["The laws of Delaware govern."], "Audit Rights": ["audit"]},
+        "answers": {"Governing Law": "Delaware"},
+    }
+    output = {
+        "clauses": [
+            {"category": "Governing Law", "confidence": 0.9, "span": {"quote": text[:28]}},
+            {"category": "Non-Compete", "confidence": 0.4, "span": {"quote": "terminate"}},
+        ],
+        "answers": {"Governing Law": "Delaware"},
+    }
+    scores = score_legal({"d": output}, [label])
+    assert scores["presence_micro_precision"] == 0.5 and scores["presence_micro_recall"] == 0.5
+    assert scores["span_recall"] == 0.5 and scores["answer_value_accuracy"] == 1.0
+
+
+def test_ranking_and_summary_metrics():
+    assert average_precision([(0.9, True), (0.8, False), (0.1, True)], 2) == pytest.approx((1 + 2 / 3) / 2)
+    assert ndcg_at(["a", "b"], {"a"}) == 1.0 and ndcg_at(["b", "a"], {"a"}) < 1.0
+    assert rouge("q3 revenue rose 12%", "q3 revenue rose 12%")["rougeL"] == 1.0
+    facts = reference_facts(["q3 revenue rose 2.5 percent to $452.2 million."], "ACME_q3_2021")
+    assert [(f["metric"], f["value"]) for f in facts] == [("revenue", 2.5), ("revenue", 452.2)]
+    metric = {
+        "metric": "revenue",
+        "value": 0.4522,
+        "scale": 1e9,
+        "period": "Q3 2021",
+        "change": {"value": 2.5},
+    }
+    assert fact_found(facts[1], [metric]) and fact_found(facts[0], [metric])
+    assert not fact_found(facts[1], [{**metric, "metric": "eps"}])
+
+
+def test_oversized_contract_is_refused_with_a_clear_message(tmp_path, capsys):
+    from connectors.base import MAX_DOCUMENT_CHARS
+
+    path = tmp_path / "huge.txt"
+    path.write_text("This Agreement is governed by the laws of Delaware. " * (MAX_DOCUMENT_CHARS // 50 + 10))
+    code, out, err = run_cli(capsys, "run", "legal", str(path), "--quiet")
+    assert code == 2 and out == "" and "limit is" in err

@@ -1,0 +1,118 @@
+from pathlib import Path
+
+import pytest
+
+from connectors import CONNECTORS, Document, get_connector, run_connector
+from connectors.legal.categories import CUAD_CATEGORIES
+from connectors.spans import invalid_spans
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "cuad"
+
+
+def run_legal(text: str, **options):
+    return run_connector("legal", [Document("contract", text)], options=options or None)
+
+
+def test_registry_names_the_three_connectors():
+    assert set(CONNECTORS) == {"legal", "earnings", "literature"}
+    with pytest.raises(ValueError, match="unknown connector"):
+        get_connector("tax")
+
+
+def test_envelope_and_every_category_answered(contract_text):
+    result = run_legal(contract_text)
+    assert result["connector"] == "legal" and result["version"] == "1" and result["mode"] == "analyzers"
+    assert result["context"]["strategy"] == "whole"
+    assert list(result["answers"]) == list(CUAD_CATEGORIES)
+    assert {c["category"] for c in result["clauses"]} <= set(CUAD_CATEGORIES)
+    assert invalid_spans(result, {"contract": contract_text}) == []
+
+
+def test_normalised_answers(contract_text):
+    answers = run_legal(contract_text)["answers"]
+    assert answers["Governing Law"] == "Delaware"
+    assert answers["Agreement Date"] == "2019-03-12"
+    assert answers["Effective Date"] == "2019-03-12"
+    assert answers["Expiration Date"] == "2024-03-12"
+    assert answers["Renewal Term"] == "P1Y"
+    assert answers["Notice Period To Terminate Renewal"] == "P90D"
+    assert answers["Document Name"] == "DISTRIBUTION AGREEMENT"
+    assert "Acme Corp." in answers["Parties"] and "Beta Widgets LLC" in answers["Parties"]
+    for category in (
+        "Non-Compete",
+        "Exclusivity",
+        "Audit Rights",
+        "Anti-Assignment",
+        "Cap On Liability",
+        "Insurance",
+        "License Grant",
+    ):
+        assert answers[category] == "Yes", category
+    for category in ("Source Code Escrow", "Liquidated Damages", "Joint Ip Ownership"):
+        assert answers[category] == "No", category
+
+
+def test_clause_confidences_are_probabilities(contract_text):
+    for clause in run_legal(contract_text)["clauses"]:
+        assert 0.0 < clause["confidence"] < 1.0
+
+
+def test_default_risks_flag_missing_cap_and_unusual_terms(contract_text):
+    codes = {r["code"] for r in run_legal(contract_text)["risks"]}
+    assert "no_liability_cap" not in codes
+    assert {"non_compete", "exclusivity"} <= codes
+    stripped = contract_text.replace(
+        "6. Limitation of Liability. In no event shall either party's aggregate liability under this Agreement exceed the fees paid in the twelve (12) months preceding the claim.",
+        "",
+    )
+    risks = run_legal(stripped)["risks"]
+    assert (
+        risks[0]["code"] == "no_liability_cap" and risks[0]["severity"] == "high" and risks[0]["span"] is None
+    )
+
+
+def test_playbook_rules_are_checked(contract_text):
+    playbook = [
+        {"id": "law", "category": "Governing Law", "allowed": ["New York"], "severity": "high"},
+        {"category": "Notice Period To Terminate Renewal", "max_days": 60},
+        {"category": "Source Code Escrow", "require": "present", "severity": "low"},
+        {"category": "Cap On Liability", "require": "present"},
+    ]
+    risks = [r for r in run_legal(contract_text, playbook=playbook)["risks"] if r.get("playbook")]
+    by_code = {r["code"]: r for r in risks}
+    assert by_code["law"]["severity"] == "high" and "Delaware" in by_code["law"]["message"]
+    assert by_code["law"]["span"]["quote"].startswith("This Agreement shall be governed")
+    assert "playbook_notice_period_to_terminate_renewal" in by_code
+    assert "playbook_source_code_escrow" in by_code
+    assert "playbook_cap_on_liability" not in by_code
+
+
+@pytest.mark.parametrize(
+    ("playbook", "message"),
+    [
+        ("not a list", "must be a list"),
+        ([{"category": "Gov Law", "require": "present"}], "CUAD category"),
+        ([{"category": "Governing Law"}], "needs one of"),
+        ([{"category": "Governing Law", "require": "maybe"}], "present' or 'absent"),
+        ([{"category": "Insurance", "max_days": 3}], "only applies"),
+        ([{"category": "Governing Law", "allowed": ["X"], "severity": "urgent"}], "severity"),
+        ([{"category": "Governing Law", "allowed": ["X"], "colour": "red"}], "unknown field"),
+    ],
+)
+def test_bad_playbooks_raise_clear_errors(contract_text, playbook, message):
+    with pytest.raises(ValueError, match=message):
+        run_legal(contract_text, playbook=playbook)
+
+
+def test_empty_contract_gives_a_valid_empty_result():
+    result = run_legal("   \n")
+    assert result["clauses"] == [] and result["risks"] == []
+    assert result["warnings"] and "empty" in result["warnings"][0]
+
+
+def test_cuad_sample_spans_hold():
+    for path in sorted((DATA / "contracts").glob("*.txt"))[:3]:
+        text = path.read_text(encoding="utf-8")
+        result = run_connector("legal", [Document(path.stem, text)])
+        assert result["clauses"]
+        assert invalid_spans(result, {path.stem: text}) == []

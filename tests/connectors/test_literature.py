@@ -1,0 +1,138 @@
+import pytest
+
+from connectors import run_connector
+from connectors.loaders import corpus_document
+from connectors.spans import invalid_spans
+
+CLAIMS = [
+    {"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."},
+    {"claim_id": "c2", "claim": "Vitamin D supplementation reduces fractures in older adults."},
+    {"claim_id": "c3", "claim": "Quantum computers factor large integers efficiently."},
+    {"claim_id": "q1", "question": "How does lifestyle affect memory and sleep?"},
+]
+
+
+@pytest.fixture
+def documents(corpus_rows):
+    return [corpus_document(row) for row in corpus_rows]
+
+
+def test_claims_are_ranked_and_judged_with_spans(documents):
+    result = run_connector("literature", documents, options={"claims": CLAIMS})
+    claims = {c["claim_id"]: c for c in result["claims"]}
+    assert claims["c1"]["ranking"][0]["document_id"] == "101"
+    assert claims["c2"]["ranking"][0]["document_id"] == "102"
+    assert claims["c1"]["verdict"] == "SUPPORT"
+    assert claims["c2"]["verdict"] == "CONTRADICT"
+    assert claims["c3"]["verdict"] == "NOT_ENOUGH_INFO" and claims["c3"]["evidence"] == []
+    assert claims["c1"]["evidence"][0]["span"]["quote"].startswith("Daily aspirin use")
+    assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
+    scores = [entry["score"] for entry in claims["c1"]["ranking"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_questions_get_a_synthesis_whose_sentences_cite_papers(documents):
+    result = run_connector("literature", documents, options={"claims": CLAIMS[3:]})
+    (synthesis,) = result["synthesis"]
+    assert synthesis["question"] == CLAIMS[3]["question"]
+    assert synthesis["sentences"]
+    cited = set()
+    for sentence in synthesis["sentences"]:
+        assert sentence["citations"]
+        assert f"[{sentence['citations'][0]}]" in sentence["text"]
+        cited.update(sentence["citations"])
+    assert {"103", "104"} <= cited
+
+
+def test_title_and_abstract_make_the_text():
+    document = corpus_document({"doc_id": 7, "title": "T", "abstract": ["One.", "Two."]})
+    assert document.document_id == "7" and document.text == "T\n\nOne. Two."
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "claims"),
+        ({"claims": [{"claim_id": "a"}]}, "claim"),
+        ({"claims": [{"claim_id": "a", "claim": "x"}, {"claim_id": "a", "claim": "y"}]}, "twice"),
+        ({"claims": [{"claim": "x"}], "top_k": 0}, "top_k"),
+    ],
+)
+def test_bad_claims_raise(documents, options, message):
+    with pytest.raises(ValueError, match=message):
+        run_connector("literature", documents, options=options)
+
+
+@pytest.mark.parametrize(
+    ("claim", "rationale", "expected"),
+    [
+        ("Exercise increases memory scores.", "Memory scores increased after exercise.", "SUPPORT"),
+        ("Exercise decreases memory scores.", "Memory scores increased after exercise.", "CONTRADICT"),
+        (
+            "Patients were more vulnerable to malaria.",
+            "Patients were more resistant to malaria.",
+            "CONTRADICT",
+        ),
+        ("Drug X reduces mortality.", "Drug X had no significant effect on mortality.", "CONTRADICT"),
+        (
+            "Drug X has no effect on mortality.",
+            "There was no difference in mortality with drug X.",
+            "SUPPORT",
+        ),
+        ("The genome has 2140 base pairs.", "The genome has 7489 base pairs.", "CONTRADICT"),
+    ],
+)
+def test_verdict_contrasts(claim, rationale, expected):
+    from connectors.literature.verdict import label_for
+
+    assert label_for(claim, rationale)[0] == expected
+
+
+def _fake_embed(calls):
+    import numpy
+
+    def embed(texts):
+        calls.append(len(texts))
+        rows = []
+        for text in texts:
+            vector = numpy.zeros(384, numpy.float32)
+            for word in text.lower().split():
+                vector[hash(word.strip(".,")) % 384] += 1.0
+            rows.append(vector / max(float(numpy.linalg.norm(vector)), 1e-9))
+        return numpy.array(rows, dtype=numpy.float32).reshape(len(texts), 384)
+
+    return embed
+
+
+def test_large_corpora_embed_sentences_only_for_candidates():
+    from connectors.base import Document
+    from connectors.literature.retrieval import EAGER_SENTENCE_PAPERS, CorpusIndex
+
+    documents = [
+        Document(str(i), f"Paper {i} studies topic{i}. It reports result{i}.")
+        for i in range(EAGER_SENTENCE_PAPERS + 1)
+    ]
+    calls = []
+    index = CorpusIndex(documents, _fake_embed(calls))
+    assert calls == [len(documents)]
+    query = "topic7 result7"
+    ranking = index.rank(query, _fake_embed([])([query])[0], top_k=3, rerank_depth=5)
+    assert index.items[ranking[0][0]].document.document_id == "7"
+    assert calls[1] == 10 and sum(item.sentence_vectors is not None for item in index.items) == 5
+
+
+def test_given_paper_embeddings_are_used_and_checked():
+    import numpy
+
+    from connectors.base import Document
+    from connectors.literature.retrieval import CorpusIndex
+
+    vector = numpy.zeros(384)
+    vector[3] = 2.0
+    calls = []
+    index = CorpusIndex(
+        [Document("a", "One sentence.", metadata={"embedding": vector.tolist()})], _fake_embed(calls)
+    )
+    assert calls == [] and index.vectors[0][3] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="384"):
+        CorpusIndex([Document("a", "x", metadata={"embedding": [1.0, 2.0]})], _fake_embed(calls))

@@ -1,0 +1,96 @@
+import pytest
+
+from connectors.parsing import add_duration, duration_days, find_dates, parse_duration
+from connectors.spans import find_span, invalid_spans, is_valid_span, make_span, repair_span, token_jaccard
+from connectors.text import normalise_text, split_sentences
+
+
+def test_make_span_quotes_the_text_and_rejects_bad_offsets():
+    text = "Governing law: Delaware."
+    span = make_span("doc", text, 15, 23)
+    assert span == {"document_id": "doc", "start": 15, "end": 23, "quote": "Delaware"}
+    with pytest.raises(ValueError):
+        make_span("doc", text, 5, 5)
+    with pytest.raises(ValueError):
+        make_span("doc", text, 10, 99)
+
+
+def test_find_span_prefers_exact_then_whitespace_and_case_insensitive_match():
+    text = "The term is FIVE   years.\nThe term is five years."
+    exact = find_span("d", text, "five years")
+    assert exact["start"] == text.index("five years")
+    loose = find_span("d", text, "five years", near=0)
+    assert loose["quote"] == "five years"
+    assert find_span("d", "abc", "Five\nYears") is None
+    fuzzy = find_span("d", "The term is FIVE   years.", "five years")
+    assert fuzzy["quote"] == "FIVE   years"
+
+
+def test_repair_span_keeps_valid_spans_and_relocates_shifted_ones():
+    text = "alpha beta gamma beta"
+    good = make_span("d", text, 6, 10)
+    assert repair_span(good, text) is good
+    shifted = {"document_id": "d", "start": 15, "end": 19, "quote": "beta"}
+    repaired = repair_span(shifted, text)
+    assert repaired["start"] == 17 and is_valid_span(repaired, text)
+    assert repair_span({"document_id": "d", "start": 0, "end": 3, "quote": "zeta"}, text) is None
+
+
+def test_invalid_spans_finds_nested_spans_that_do_not_hold():
+    text = "one two three"
+    result = {
+        "items": [
+            {"span": make_span("d", text, 0, 3)},
+            {"span": {"document_id": "d", "start": 0, "end": 3, "quote": "two"}},
+        ]
+    }
+    assert [s["quote"] for s in invalid_spans(result, {"d": text})] == ["two"]
+
+
+def test_token_jaccard():
+    assert token_jaccard("the cat sat", "The cat sat.") == 1.0
+    assert token_jaccard("a b", "c d") == 0.0
+
+
+def test_dates_in_contract_phrasings():
+    text = "made this 8th day of May, 2014, effective March 12, 2019, signed 2020-01-05 and 05/08/2014, since June 2001"
+    assert [d.iso for d in find_dates(text)] == [
+        "2014-05-08",
+        "2019-03-12",
+        "2020-01-05",
+        "2014-05-08",
+        "2001-06",
+    ]
+    for match in find_dates(text):
+        assert text[match.start : match.end]
+
+
+def test_durations_from_words_and_digits():
+    assert parse_duration("thirty (30) days written notice")[0] == "P30D"
+    assert parse_duration("successive one (1) year terms")[0] == "P1Y"
+    assert parse_duration("ninety days")[0] == "P90D"
+    assert parse_duration("twelve months")[0] == "P12M"
+    assert parse_duration("no period here") is None
+    assert duration_days("P2W") == 14
+    assert add_duration("2019-03-12", "P5Y") == "2024-03-12"
+
+
+def test_sentences_keep_offsets_and_skip_abbreviations():
+    text = normalise_text("Acme Corp. signed it.\r\nThe U.S. office agrees. Done")
+    sentences = split_sentences(text)
+    assert [s.text for s in sentences] == ["Acme Corp. signed it.", "The U.S. office agrees.", "Done"]
+    assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
+def test_verify_spans_repairs_shifted_spans_and_reports_lost_ones():
+    from connectors.spans import verify_spans
+
+    text = "alpha beta gamma"
+    result = {
+        "a": {"span": {"document_id": "d", "start": 0, "end": 4, "quote": "beta"}},
+        "b": [{"span": {"document_id": "d", "start": 0, "end": 4, "quote": "zeta"}}],
+        "c": {"span": {"document_id": "other", "start": 0, "end": 1, "quote": "a"}},
+    }
+    problems = verify_spans(result, {"d": text})
+    assert result["a"]["span"] == {"document_id": "d", "start": 6, "end": 10, "quote": "beta"}
+    assert len(problems) == 2 and "zeta" in problems[0] and "other" in problems[1]
