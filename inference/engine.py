@@ -391,7 +391,9 @@ class Engine:
             sequence = self.waiting[0]
             if len(self.running) >= self.config.max_num_seqs:
                 break
-            hashes = block_hashes(sequence.all_ids, block_size) if self.prefix_caching else []
+            if self.prefix_caching and len(sequence.block_hashes) != sequence.num_tokens // block_size:
+                sequence.block_hashes = block_hashes(sequence.all_ids, block_size)
+            hashes = sequence.block_hashes
             usable = hashes[: (sequence.num_tokens - 1) // block_size]
             cached = allocator.cached_prefix(usable)
             if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
@@ -407,7 +409,6 @@ class Engine:
             self.waiting.popleft()
             allocator.acquire(cached)
             sequence.blocks = cached + allocator.allocate(needed)
-            sequence.block_hashes = hashes
             sequence.sparse_prefill = sparse
             sequence.status = SequenceStatus.RUNNING
             sequence.num_computed = len(cached) * block_size
