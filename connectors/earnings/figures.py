@@ -104,7 +104,9 @@ _YEAR_PERIOD = re.compile(
     r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual)\b)",
     re.IGNORECASE,
 )
-_YEAR_ALONE = re.compile(r"\b(?:in|for|during|of)\s+(?P<year>(?:19|20)\d\d)\b")
+_YEAR_ALONE = re.compile(
+    r"(?:\b(?:in|for|during|of)\s+|^|(?<=[.;:]\s))(?P<year>(?:19|20)\d\d)\b(?!\s*(?:%|percent))"
+)
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,22 @@ _METRIC_AFTER = re.compile(
 )
 
 
+_EPS_AFTER = re.compile(
+    r"^\s+(?:of\s+)?(?:(?:adjusted|core|non-gaap|gaap|diluted|basic)\s+){0,2}(?:earnings|eps|income)\s+per\s+(?:diluted\s+)?share",
+    re.IGNORECASE,
+)
+
+
 def _metric_after(sentence: str, position: int) -> str | None:
-    """`revenue` for "$1.3 billion of sales" / "in revenue", where the metric follows the number."""
-    return "revenue" if _METRIC_AFTER.match(sentence[position : position + 40]) else None
+    """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share"."""
+    window = sentence[position : position + 40]
+    if _EPS_AFTER.match(window):
+        return (
+            "adjusted_eps"
+            if re.match(r"\s+(?:of\s+)?(?:adjusted|core|non-gaap)", window, re.IGNORECASE)
+            else "eps"
+        )
+    return "revenue" if _METRIC_AFTER.match(window) else None
 
 
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
@@ -237,7 +252,12 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        metric = _metric_before(sentence, match.start()) or _metric_after(sentence, match.end())
+        after_metric = _metric_after(sentence, match.end())
+        metric = (
+            after_metric
+            if after_metric in ("eps", "adjusted_eps")
+            else _metric_before(sentence, match.start()) or after_metric
+        )
         if unit == "USD_per_share" and metric not in (
             "eps",
             "adjusted_eps",
@@ -354,13 +374,15 @@ def period_of(
             after = list(_YEAR_ALONE.finditer(sentence, position))
         if after and not _COMPARISON.search(sentence[position : after[0].start()]):
             return period_of(after[0].group(0), default_quarter, default_year, guidance)
-        return f"FY{default_year}" if guidance and default_year else default_quarter
+        return _guidance_year(default_quarter, default_year) if guidance else default_quarter
     quarter = _QUARTER.search(sentence)
     if quarter:
         number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
         year = quarter.group("year1") or quarter.group("year2")
         if year and len(year) == 2:
             year = "20" + year
+        if not year and guidance and default_quarter and default_year and number < int(default_quarter[1]):
+            year = str(int(default_year) + 1)
         year = year or default_year
         return f"Q{number} {year}" if year else f"Q{number}"
     annual = _YEAR_PERIOD.search(sentence)
@@ -374,8 +396,23 @@ def period_of(
     if alone and guidance:
         return f"FY{alone.group('year')}"
     if guidance:
-        return f"FY{default_year}" if default_year else None
+        return _guidance_year(default_quarter, default_year)
     return default_quarter
+
+
+def _guidance_year(default_quarter: str | None, default_year: str | None) -> str | None:
+    """The fiscal year guidance speaks of by default: the call's, or the next one on a fourth-quarter call."""
+    if not default_year:
+        return None
+    if default_quarter and default_quarter.startswith("Q4"):
+        return f"FY{int(default_year) + 1}"
+    return f"FY{default_year}"
+
+
+def period_mention(sentence: str) -> str | None:
+    """The first explicit period a sentence names (a quarter, or a fiscal or full year), as written."""
+    match = _QUARTER.search(sentence) or _YEAR_PERIOD.search(sentence)
+    return match.group(0) if match else None
 
 
 def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:
