@@ -74,7 +74,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|per (?:diluted )?share))?"
+    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 _RANGE = re.compile(
@@ -96,7 +96,7 @@ _GUIDANCE = re.compile(
 )
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _QUARTER = re.compile(
-    r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d))?"
+    r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
     r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?)\b",
     re.IGNORECASE,
 )
@@ -138,7 +138,7 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
         unit = "basis_points"
     elif unit_text.startswith("cent"):
         unit, value = "USD_per_share", value / 100
-    elif unit_text.startswith("per"):
+    elif unit_text.startswith(("per", "a ")):
         unit = "USD_per_share"
     elif currency:
         unit = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}[currency]
@@ -366,7 +366,8 @@ def period_of(
         if guidance:
             before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
         if before:
-            nearest = max(before, key=lambda m: m.end())
+            dated = [m for m in before if re.search(r"\d", m.group(0))]
+            nearest = max(dated or before, key=lambda m: m.end())
             return period_of(nearest.group(0), default_quarter, default_year, guidance)
         quarters_after = list(_QUARTER.finditer(sentence, position))
         after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
@@ -379,6 +380,7 @@ def period_of(
     if quarter:
         number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
         year = quarter.group("year1") or quarter.group("year2")
+        year = year.lstrip("'") if year else year
         if year and len(year) == 2:
             year = "20" + year
         if not year and guidance and default_quarter and default_year and number < int(default_quarter[1]):
@@ -390,8 +392,9 @@ def period_of(
         year = annual.group("year")
         if year and len(year) == 2:
             year = "20" + year
-        year = year or default_year
-        return f"FY{year}" if year else "FY"
+        if year:
+            return f"FY{year}"
+        return (_guidance_year(default_quarter, default_year) if guidance else f"FY{default_year}") or "FY"
     alone = _YEAR_ALONE.search(sentence)
     if alone and guidance:
         return f"FY{alone.group('year')}"
