@@ -210,6 +210,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         high, high_unit, high_scale = parse_number(match, "h_")
         unit = high_unit if high_unit != "count" else low_unit
         scale = high_scale if high_scale != 1.0 else low_scale
+        if low_unit not in ("count", high_unit) and high_unit != "count":
+            continue
         if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
             continue
         if low_unit == "count":
