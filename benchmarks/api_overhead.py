@@ -72,7 +72,8 @@ def _measure(port: int, path: str, headers: dict, seconds: float, clients: int) 
 
 def _unthrottle(tenant) -> None:
     """Put the benchmark tenant on a plan whose rate limits the load cannot reach (the limiter still runs)."""
-    from billing.models import BillingAccount, Plan
+    from billing.entitlements import account_for
+    from billing.models import Plan
 
     plan = Plan.objects.filter(code="benchmark").first() or Plan.objects.create(
         code="benchmark",
@@ -86,7 +87,7 @@ def _unthrottle(tenant) -> None:
         api_key_rate="100000000/min",
         seats=1,
     )
-    account = BillingAccount.objects.get(tenant=tenant)
+    account = account_for(tenant)
     account.plan = plan
     account.save()
 
