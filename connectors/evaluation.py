@@ -196,7 +196,11 @@ def _decimals(raw: str) -> int:
 
 
 def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
-    """Numbers of the reference bullets with the metric and period they state (metric None when unclear)."""
+    """Numbers of the reference bullets with the metric and period they state (metric None when unclear).
+
+    Years, quarter labels and the numbers of dates are not figures; the low end of a range takes the range's
+    scale ("$9.55 to $9.70 billion").
+    """
     from connectors.earnings.figures import (
         NUMBER,
         call_period,
@@ -214,9 +218,12 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
         )
         period = period_of(bullet, quarter, year, guidance)
         figures = extract_figures(bullet, 0)
+        dates = [(d.start, d.end) for d in find_dates(bullet)]
         for match in NUMBER.finditer(bullet):
             raw = match.group("value")
             if re.fullmatch(r"(?:19|20)\d\d", raw) or re.search(r"q\s*$", bullet[: match.start()].lower()):
+                continue
+            if any(start <= match.start() < end for start, end in dates):
                 continue
             value, unit, scale = parse_number(match)
             metric = None
@@ -225,6 +232,8 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
                 change_here = figure.change and figure.change.get("start") == match.start()
                 if inside or change_here:
                     metric = _base_metric(figure.metric)
+                if inside and figure.low is not None and scale == 1.0:
+                    scale = figure.scale
             facts.append(
                 {
                     "value": abs(value),

@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,7 @@ def _json_response(
     return ApiResponse(status, {"content-type": "application/json", **(headers or {})}, body)
 
 
-def _error_response(error: ApiError) -> ApiResponse:
+def error_response(error: ApiError) -> ApiResponse:
     payload = {
         "error": {
             "message": error.message,
@@ -103,6 +104,7 @@ class OpenAIApi:
         embed_texts: EmbedFunction | None = None,
         count_embedding_tokens: Callable[[str], int] | None = None,
         default_max_tokens: int = 256,
+        api_key: str | None = None,
     ) -> None:
         self.service = service
         self.tokenizer = tokenizer
@@ -110,6 +112,7 @@ class OpenAIApi:
         self.embed_texts = embed_texts or _lazy_embed_texts
         self.count_embedding_tokens = count_embedding_tokens or _embedding_token_counter()
         self.default_max_tokens = default_max_tokens
+        self.api_key = api_key
         self.created = int(time.time())
         self.metrics = MetricsRegistry()
         for name, kind, help_text in (
@@ -139,7 +142,10 @@ class OpenAIApi:
         ):
             self.metrics.describe(name, kind, help_text)
 
-    def handle(self, method: str, path: str, body: bytes = b"") -> ApiResponse:
+    def handle(
+        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> ApiResponse:
+        """Answer one request; with an `api_key`, `/v1/*` needs `Authorization: Bearer <key>`."""
         route = path.split("?", 1)[0].rstrip("/") or "/"
         routes: dict[tuple[str, str], Callable[[dict[str, Any]], ApiResponse]] = {
             ("GET", "/v1/models"): self._models,
@@ -150,6 +156,8 @@ class OpenAIApi:
             ("POST", "/v1/embeddings"): self._embeddings,
         }
         try:
+            if self.api_key is not None and route.startswith("/v1/"):
+                self._authorize(headers or {})
             handler = routes.get((method.upper(), route))
             if handler is None:
                 if any(known == route for _, known in routes):
@@ -167,14 +175,22 @@ class OpenAIApi:
                     raise _invalid("the request body must be a JSON object")
             response = handler(payload)
         except ApiError as error:
-            response = _error_response(error)
+            response = error_response(error)
         except Exception:
             logger.exception("unhandled error on %s %s", method, route)
-            response = _error_response(
+            response = error_response(
                 ApiError(500, "internal server error", error_type="server_error", code="internal_error")
             )
         self.metrics.inc("quire_http_requests_total", route=route, status=str(response.status))
         return response
+
+    def _authorize(self, headers: Mapping[str, str]) -> None:
+        supplied = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
+        scheme, _, token = supplied.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), self.api_key or ""):
+            raise ApiError(
+                401, "a valid API key is required", error_type="invalid_request_error", code="invalid_api_key"
+            )
 
     def _models(self, _: dict[str, Any]) -> ApiResponse:
         models = [

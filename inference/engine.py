@@ -17,6 +17,7 @@ from inference.sampling import sample_next_tokens
 from inference.tokenizer import ChatTokenizer
 
 DEFAULT_SPARSE_FROM = 8192
+CPU_KV_CACHE_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,19 @@ def sparse_from_env() -> int:
     return int(text)
 
 
+def default_kv_cache_bytes(device: torch.device) -> int:
+    """Memory for the KV cache when none is given: 80% of what is free on a GPU, 512 MiB elsewhere."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * 0.8)
+    return CPU_KV_CACHE_BYTES
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     block_size: int = 16
     num_blocks: int | None = None
-    kv_cache_bytes: int = 512 * 2**20
+    kv_cache_bytes: int | None = None
     max_num_seqs: int = 64
     max_num_batched_tokens: int = 8192
     max_model_len: int | None = None
@@ -75,6 +84,8 @@ class EngineConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.sparse_block_size % 16:
             raise ValueError(f"sparse_block_size must be a multiple of 16, got {self.sparse_block_size}")
+        if self.kv_cache_bytes is not None and self.kv_cache_bytes < 1:
+            raise ValueError(f"kv_cache_bytes must be positive, got {self.kv_cache_bytes}")
         if self.num_blocks is not None and self.num_blocks < 1:
             raise ValueError(f"num_blocks must be positive, got {self.num_blocks}")
 
@@ -183,7 +194,9 @@ class Engine:
                 head_dim=model.config.head_dim,
                 dtype=model.dtype,
             )
-            num_blocks = max(1, self.config.kv_cache_bytes // per_block)
+            num_blocks = max(
+                1, (self.config.kv_cache_bytes or default_kv_cache_bytes(model.device)) // per_block
+            )
         self.cache = model.new_cache(num_blocks=num_blocks, block_size=self.config.block_size)
         eos = set(model.config.eos_token_ids)
         if tokenizer is not None and tokenizer.eos_token_id is not None:
@@ -378,7 +391,9 @@ class Engine:
             sequence = self.waiting[0]
             if len(self.running) >= self.config.max_num_seqs:
                 break
-            hashes = block_hashes(sequence.all_ids, block_size) if self.prefix_caching else []
+            if self.prefix_caching and len(sequence.block_hashes) != sequence.num_tokens // block_size:
+                sequence.block_hashes = block_hashes(sequence.all_ids, block_size)
+            hashes = sequence.block_hashes
             usable = hashes[: (sequence.num_tokens - 1) // block_size]
             cached = allocator.cached_prefix(usable)
             if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
@@ -394,7 +409,6 @@ class Engine:
             self.waiting.popleft()
             allocator.acquire(cached)
             sequence.blocks = cached + allocator.allocate(needed)
-            sequence.block_hashes = hashes
             sequence.sparse_prefill = sparse
             sequence.status = SequenceStatus.RUNNING
             sequence.num_computed = len(cached) * block_size

@@ -37,7 +37,7 @@ class InProcessTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        response = self.api.handle(request.method, request.url.path, body)
+        response = self.api.handle(request.method, request.url.path, body, dict(request.headers.items()))
         if response.stream is not None:
             return httpx.Response(
                 response.status, headers=response.headers, stream=_ResponseStream(response.stream)

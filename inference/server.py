@@ -10,13 +10,14 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from inference.api import ApiResponse, OpenAIApi
+from inference.api import ApiError, ApiResponse, OpenAIApi, error_response
 from inference.engine import Engine, EngineConfig
 from inference.model import load_model
 from inference.service import EngineService
 from inference.tokenizer import ChatTokenizer
 
 logger = logging.getLogger("inference.server")
+MAX_BODY_BYTES = 64 * 2**20
 
 
 def build_api(
@@ -58,8 +59,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        response = self.api.handle(method, self.path, body)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            response = error_response(
+                ApiError(
+                    413,
+                    f"the request body is over {MAX_BODY_BYTES} bytes",
+                    error_type="invalid_request_error",
+                    code="body_too_large",
+                )
+            )
+        else:
+            body = self.rfile.read(length) if length else b""
+            response = self.api.handle(method, self.path, body, dict(self.headers.items()))
         if response.stream is None:
             self._send_head(response, {"content-length": str(len(response.body))})
             self.wfile.write(response.body)
@@ -109,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--block-size", type=int, default=16, help="tokens per KV cache block")
-    parser.add_argument("--kv-cache-mb", type=int, default=512, help="memory for the KV cache")
+    parser.add_argument(
+        "--kv-cache-mb",
+        type=int,
+        default=None,
+        help="memory for the KV cache (default: 80%% of free GPU memory, 512 on CPU)",
+    )
     parser.add_argument("--max-num-seqs", type=int, default=64, help="sequences decoded together")
     parser.add_argument(
         "--max-num-batched-tokens", type=int, default=8192, help="tokens per forward step (prefill chunking)"
@@ -117,12 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-prefix-cache", action="store_true", help="do not reuse cache blocks of shared prompt prefixes"
     )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("QUIRE_INFERENCE_API_KEY"),
+        help="require this bearer key on /v1 routes (default: QUIRE_INFERENCE_API_KEY; none when unset)",
+    )
     parser.add_argument("--max-pending", type=int, default=256, help="unfinished requests before 429")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = EngineConfig(
         block_size=args.block_size,
-        kv_cache_bytes=args.kv_cache_mb * 2**20,
+        kv_cache_bytes=args.kv_cache_mb * 2**20 if args.kv_cache_mb else None,
         max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens,
         enable_prefix_cache=not args.no_prefix_cache,
@@ -133,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         max_pending=args.max_pending,
         model_name=args.served_model_name,
         device=args.device,
+        api_key=args.api_key or None,
     )
     server = InferenceHTTPServer((args.host, args.port), api)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -113,6 +113,9 @@ def _attend(
     return out, lse
 
 
+_DECODE_GATHER_TOKENS = 1 << 20
+
+
 def _default_scale(q: Tensor, softmax_scale: float | None) -> float:
     return 1.0 / math.sqrt(q.shape[-1]) if softmax_scale is None else softmax_scale
 
@@ -316,17 +319,32 @@ def paged_decode_attention(
     *,
     softmax_scale: float | None = None,
 ) -> Tensor:
+    """Gathers each sequence's pages and attends, batched: sequences are padded to the longest context
+    and masked, in groups of at most ``_DECODE_GATHER_TOKENS`` gathered keys."""
     scale = _default_scale(q, softmax_scale)
-    page_size = k_cache.shape[1]
+    batch, n_heads, head_dim = q.shape
+    page_size, n_kv_heads = k_cache.shape[1], k_cache.shape[2]
+    group = n_heads // n_kv_heads
     out = torch.zeros_like(q)
-    for index, length in enumerate(context_lens.tolist()):
-        if length == 0:
-            continue
-        pages = block_tables[index, : -(-length // page_size)].long()
-        keys = k_cache[pages].flatten(0, 1)[:length]
-        values = v_cache[pages].flatten(0, 1)[:length]
-        seq_out, _ = _attend(q[index : index + 1], keys, values, scale, causal=False)
-        out[index] = seq_out[0].to(q.dtype)
+    lengths = context_lens.long()
+    max_len = int(lengths.max()) if batch else 0
+    if max_len == 0:
+        return out
+    n_pages = -(-max_len // page_size)
+    step = max(1, _DECODE_GATHER_TOKENS // max_len)
+    positions = torch.arange(n_pages * page_size, device=q.device)
+    for begin in range(0, batch, step):
+        rows = slice(begin, min(batch, begin + step))
+        pages = block_tables[rows, :n_pages].long().clamp(min=0)
+        keys = k_cache[pages].flatten(1, 2).float()
+        values = v_cache[pages].flatten(1, 2).float()
+        queries = q[rows].float().view(-1, n_kv_heads, group, head_dim)
+        scores = torch.einsum("bkgd,blkd->bkgl", queries, keys) * scale
+        hidden = positions[None, :] >= lengths[rows, None]
+        scores.masked_fill_(hidden[:, None, None, :], -math.inf)
+        probs = torch.softmax(scores, dim=-1).nan_to_num_(0.0)
+        attended = torch.einsum("bkgl,blkd->bkgd", probs, values)
+        out[rows] = attended.reshape(-1, n_heads, head_dim).to(q.dtype)
     return out
 
 

@@ -63,6 +63,7 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "quire.portal",
+    "billing",
 ]
 TENANT_APPS = [
     "quire.api",
@@ -159,6 +160,12 @@ QUIRE_WEBHOOKS_LINK_BASE_URL = env_str("QUIRE_WEBHOOKS_LINK_BASE_URL", "")
 QUIRE_WEBHOOKS_RETENTION_DAYS = env_int("QUIRE_WEBHOOKS_RETENTION_DAYS", 30)
 EMAIL_BACKEND = env_str("QUIRE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <noreply@localhost>")
+QUIRE_STRIPE_API_KEY = env_str("QUIRE_STRIPE_API_KEY", "")
+QUIRE_STRIPE_API_BASE = env_str("QUIRE_STRIPE_API_BASE", "https://api.stripe.com")
+QUIRE_STRIPE_WEBHOOK_SECRET = env_str("QUIRE_STRIPE_WEBHOOK_SECRET", "")
+QUIRE_STRIPE_WEBHOOK_TOLERANCE = env_int("QUIRE_STRIPE_WEBHOOK_TOLERANCE", 300)
+QUIRE_STRIPE_METER_EVENT = env_str("QUIRE_STRIPE_METER_EVENT", "quire_pages")
+QUIRE_METER_PUSH_SECONDS = env_int("QUIRE_METER_PUSH_SECONDS", 300)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["quire.api.authentication.ApiKeyAuthentication"],
@@ -227,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-webhook-events": {
         "task": "quire.webhooks.purge_expired_events",
         "schedule": 3600.0,
+    },
+    "push-meter-usage": {
+        "task": "billing.push_meter_usage",
+        "schedule": float(QUIRE_METER_PUSH_SECONDS),
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

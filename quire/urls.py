@@ -2,6 +2,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from billing.views import (
+    CheckoutSessionView,
+    PortalSessionView,
+    UpcomingInvoiceView,
+    UsageView,
+    stripe_webhook,
+)
 from quire.api import errors
 from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
 from quire.documents.views import DocumentDetailView, DocumentListCreateView, DocumentTextView, SearchView
@@ -47,6 +54,10 @@ v1 = [
         "v1/events/<str:event_id>/deliveries", webhooks.EventDeliveriesView.as_view(), name="event-deliveries"
     ),
     path("v1/events/<str:event_id>/replay", webhooks.EventReplayView.as_view(), name="event-replay"),
+    path("v1/usage", UsageView.as_view(), name="usage"),
+    path("v1/billing/upcoming", UpcomingInvoiceView.as_view(), name="billing-upcoming"),
+    path("v1/billing/checkout_sessions", CheckoutSessionView.as_view(), name="billing-checkout"),
+    path("v1/billing/portal_sessions", PortalSessionView.as_view(), name="billing-portal"),
     path(
         "v1/openapi.json",
         SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[]),
@@ -63,6 +74,7 @@ urlpatterns = [
     *v1,
     re_path(r"^v1/", errors.json_not_found),
     path("healthz", liveness, name="liveness"),
+    path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
     path("", include("quire.portal.urls")),
 ]

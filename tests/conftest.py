@@ -12,8 +12,14 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+import torch
 
 from tests.support import Api, WorkerProcess
+
+# Without a GPU the Triton kernels run through Triton's interpreter. It must be chosen before any kernel
+# module is imported, and the inference and connectors folders import `kernels` before tests/kernels runs.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDALONE = ("kernels", "inference", "connectors")

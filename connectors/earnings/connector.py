@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from connectors.base import Connector, Document, RunContext
-from connectors.earnings.figures import call_period, extract_figures, is_guidance, period_of
+from connectors.earnings.figures import call_period, extract_figures, is_guidance, period_mention, period_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_transcript
 from connectors.spans import make_span, trimmed_span
 from connectors.text import Segment, split_sentences
@@ -271,15 +271,21 @@ def analyse_call(document: Document, run: RunContext) -> dict:
         sentences = split_sentences(text)
     metrics: list[dict] = []
     figures_by_sentence: dict[int, list[dict]] = {}
+    previous_mention: str | None = None
     for index, sentence in enumerate(sentences):
         turn = _speaker_at(turns, sentence.start) if turns else None
+        mention = period_mention(sentence.text)
+        carried, previous_mention = previous_mention, mention
         if turn is not None and roles.get(turn.speaker) in ("analyst", "operator"):
             continue
         guidance = is_guidance(sentence.text)
         for figure in extract_figures(sentence.text, sentence.start):
-            period = period_of(
-                sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start
-            )
+            if guidance and mention is None and carried is not None:
+                period = period_of(carried, default_quarter, default_year, guidance)
+            else:
+                period = period_of(
+                    sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start
+                )
             entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, guidance)
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)

@@ -74,7 +74,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|per (?:diluted )?share))?"
+    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 _RANGE = re.compile(
@@ -96,7 +96,7 @@ _GUIDANCE = re.compile(
 )
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _QUARTER = re.compile(
-    r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d))?"
+    r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
     r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?)\b",
     re.IGNORECASE,
 )
@@ -104,7 +104,9 @@ _YEAR_PERIOD = re.compile(
     r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual)\b)",
     re.IGNORECASE,
 )
-_YEAR_ALONE = re.compile(r"\b(?:in|for|during|of)\s+(?P<year>(?:19|20)\d\d)\b")
+_YEAR_ALONE = re.compile(
+    r"(?:\b(?:in|for|during|of)\s+|^|(?<=[.;:]\s))(?P<year>(?:19|20)\d\d)\b(?!\s*(?:%|percent))"
+)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
         unit = "basis_points"
     elif unit_text.startswith("cent"):
         unit, value = "USD_per_share", value / 100
-    elif unit_text.startswith("per"):
+    elif unit_text.startswith(("per", "a ")):
         unit = "USD_per_share"
     elif currency:
         unit = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}[currency]
@@ -163,9 +165,22 @@ _METRIC_AFTER = re.compile(
 )
 
 
+_EPS_AFTER = re.compile(
+    r"^\s+(?:of\s+)?(?:(?:adjusted|core|non-gaap|gaap|diluted|basic)\s+){0,2}(?:earnings|eps|income)\s+per\s+(?:diluted\s+)?share",
+    re.IGNORECASE,
+)
+
+
 def _metric_after(sentence: str, position: int) -> str | None:
-    """`revenue` for "$1.3 billion of sales" / "in revenue", where the metric follows the number."""
-    return "revenue" if _METRIC_AFTER.match(sentence[position : position + 40]) else None
+    """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share"."""
+    window = sentence[position : position + 40]
+    if _EPS_AFTER.match(window):
+        return (
+            "adjusted_eps"
+            if re.match(r"\s+(?:of\s+)?(?:adjusted|core|non-gaap)", window, re.IGNORECASE)
+            else "eps"
+        )
+    return "revenue" if _METRIC_AFTER.match(window) else None
 
 
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
@@ -195,6 +210,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         high, high_unit, high_scale = parse_number(match, "h_")
         unit = high_unit if high_unit != "count" else low_unit
         scale = high_scale if high_scale != 1.0 else low_scale
+        if low_unit not in ("count", high_unit) and high_unit != "count":
+            continue
         if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
             continue
         if low_unit == "count":
@@ -237,7 +254,12 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        metric = _metric_before(sentence, match.start()) or _metric_after(sentence, match.end())
+        after_metric = _metric_after(sentence, match.end())
+        metric = (
+            after_metric
+            if after_metric in ("eps", "adjusted_eps")
+            else _metric_before(sentence, match.start()) or after_metric
+        )
         if unit == "USD_per_share" and metric not in (
             "eps",
             "adjusted_eps",
@@ -346,7 +368,8 @@ def period_of(
         if guidance:
             before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
         if before:
-            nearest = max(before, key=lambda m: m.end())
+            dated = [m for m in before if re.search(r"\d", m.group(0))]
+            nearest = max(dated or before, key=lambda m: m.end())
             return period_of(nearest.group(0), default_quarter, default_year, guidance)
         quarters_after = list(_QUARTER.finditer(sentence, position))
         after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
@@ -354,13 +377,16 @@ def period_of(
             after = list(_YEAR_ALONE.finditer(sentence, position))
         if after and not _COMPARISON.search(sentence[position : after[0].start()]):
             return period_of(after[0].group(0), default_quarter, default_year, guidance)
-        return f"FY{default_year}" if guidance and default_year else default_quarter
+        return _guidance_year(default_quarter, default_year) if guidance else default_quarter
     quarter = _QUARTER.search(sentence)
     if quarter:
         number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
         year = quarter.group("year1") or quarter.group("year2")
+        year = year.lstrip("'") if year else year
         if year and len(year) == 2:
             year = "20" + year
+        if not year and guidance and default_quarter and default_year and number < int(default_quarter[1]):
+            year = str(int(default_year) + 1)
         year = year or default_year
         return f"Q{number} {year}" if year else f"Q{number}"
     annual = _YEAR_PERIOD.search(sentence)
@@ -368,14 +394,30 @@ def period_of(
         year = annual.group("year")
         if year and len(year) == 2:
             year = "20" + year
-        year = year or default_year
-        return f"FY{year}" if year else "FY"
+        if year:
+            return f"FY{year}"
+        return (_guidance_year(default_quarter, default_year) if guidance else f"FY{default_year}") or "FY"
     alone = _YEAR_ALONE.search(sentence)
     if alone and guidance:
         return f"FY{alone.group('year')}"
     if guidance:
-        return f"FY{default_year}" if default_year else None
+        return _guidance_year(default_quarter, default_year)
     return default_quarter
+
+
+def _guidance_year(default_quarter: str | None, default_year: str | None) -> str | None:
+    """The fiscal year guidance speaks of by default: the call's, or the next one on a fourth-quarter call."""
+    if not default_year:
+        return None
+    if default_quarter and default_quarter.startswith("Q4"):
+        return f"FY{int(default_year) + 1}"
+    return f"FY{default_year}"
+
+
+def period_mention(sentence: str) -> str | None:
+    """The first explicit period a sentence names (a quarter, or a fiscal or full year), as written."""
+    match = _QUARTER.search(sentence) or _YEAR_PERIOD.search(sentence)
+    return match.group(0) if match else None
 
 
 def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:

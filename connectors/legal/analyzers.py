@@ -13,7 +13,7 @@ from connectors.legal.categories import (
     YES_NO_CATEGORIES,
 )
 from connectors.parsing import add_duration, find_dates, parse_duration
-from connectors.spans import make_span, trimmed_span
+from connectors.spans import trimmed_span
 from connectors.text import Segment, split_sentences
 
 PREAMBLE_CHARS = 4000
@@ -350,6 +350,3 @@ def analyse_contract(document_id: str, text: str) -> tuple[list[dict], dict]:
         if span:
             result.append({"category": clause.category, "confidence": clause.confidence, "span": span})
     return result, answers
-
-
-__all__ = ["Clause", "analyse_contract", "make_span", "normalise_answers", "score_sentence"]

@@ -15,6 +15,7 @@ RELEVANCE_THRESHOLD = 0.6
 RATIONALE_MARGIN = 0.05
 EVIDENCE_RELEVANCE_MARGIN = 0.05
 VERDICT_DOCUMENTS = 3
+RANK_WEIGHTS = (1.0, 0.6, 0.4)
 SYNTHESIS_DOCUMENTS = 4
 SYNTHESIS_THRESHOLD = 0.3
 _BACKGROUND = re.compile(
@@ -54,7 +55,7 @@ def verify_claim(
     ranking = index.rank(claim, claim_vector, top_k=top_k)
     evidence: list[dict] = []
     votes: dict[str, float] = {}
-    for position, _score in ranking[:VERDICT_DOCUMENTS]:
+    for rank, (position, _score) in enumerate(ranking[:VERDICT_DOCUMENTS]):
         item = index.items[position]
         if not item.sentences:
             continue
@@ -68,7 +69,7 @@ def verify_claim(
         relevance = float(similarities.max()) + 0.15 * _lexical_overlap(claim, item.sentences[best].text)
         chosen = [i for i in numpy.argsort(-adjusted)[:2] if adjusted[i] >= adjusted[best] - RATIONALE_MARGIN]
         label, confidence = label_for(claim, item.sentences[best].text, item.document.text)
-        votes[label] = votes.get(label, 0.0) + relevance * confidence
+        votes[label] = votes.get(label, 0.0) + relevance * confidence * RANK_WEIGHTS[rank]
         for sentence_index in sorted(int(i) for i in chosen):
             sentence = item.sentences[sentence_index]
             evidence.append(

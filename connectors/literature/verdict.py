@@ -39,7 +39,10 @@ ANTONYMS: tuple[tuple[str, str], ...] = (
         r"required|necessary|essential|needed|depend\w*",
         r"dispensable|unnecessary|independent\w*|not required",
     ),
-    (r"abundant|common|frequent\w*|prevalent", r"scarce|rare|infrequent\w*|uncommon"),
+    (
+        r"abundant|common|frequent\w*|prevalent|expand\w*|enrich\w*",
+        r"scarce|rare|infrequent\w*|uncommon|deplet\w*",
+    ),
     (r"effective|efficacious|successful", r"ineffective|unsuccessful|futile"),
 )
 _COMPILED = tuple(

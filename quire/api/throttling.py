@@ -1,4 +1,6 @@
-"""Per-API-key rate limit: a fixed-window counter in Redis, one round trip per request."""
+"""Rate limits: the platform ceiling per API key (`QUIRE_API_RATE`) and the tenant's plan rates per tenant
+and per API key, fixed-window counters in Redis counted in one round trip per request. The headers report
+the limit that refused the request, else the one with the fewest requests left."""
 
 from __future__ import annotations
 
@@ -32,14 +34,23 @@ def _client(url: str) -> redis.Redis:
 
 def hit(key: str, limit: int, period: int) -> tuple[bool, int, int]:
     """Count one request against `key`. Returns (allowed, remaining, seconds until the window resets)."""
-    window = int(time.time()) // period
-    redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:{key}:{window}"
+    return hit_all([(key, limit, period)])[0]
+
+
+def hit_all(limits: list[tuple[str, int, int]]) -> list[tuple[bool, int, int]]:
+    """Count one request against each (key, limit, period) in one round trip; one (allowed, remaining,
+    reset seconds) per limit."""
+    now = int(time.time())
     pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
-    pipe.incr(redis_key)
-    pipe.expire(redis_key, period + 1)
-    count, _ = pipe.execute()
-    reset = period - int(time.time()) % period
-    return count <= limit, max(0, limit - count), reset
+    for key, _, period in limits:
+        redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:{key}:{now // period}"
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, period + 1)
+    counts = pipe.execute()[::2]
+    return [
+        (count <= limit, max(0, limit - count), period - now % period)
+        for count, (_, limit, period) in zip(counts, limits, strict=True)
+    ]
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -49,8 +60,20 @@ class ApiKeyRateThrottle(BaseThrottle):
         principal = request.user
         if principal is None or not getattr(principal, "is_authenticated", False):
             return True
-        limit, period = parse_rate(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope])
-        allowed, remaining, reset = hit(f"key:{principal.api_key.pk}", limit, period)
+        from billing.entitlements import entitlements_for
+
+        entitled = entitlements_for(principal.tenant)
+        ceiling = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
+        limits = [
+            (f"key:{principal.api_key.pk}", *parse_rate(ceiling)),
+            (f"plan:tenant:{principal.tenant.pk}", *parse_rate(entitled.api_rate)),
+            (f"plan:key:{principal.api_key.pk}", *parse_rate(entitled.api_key_rate)),
+        ]
+        outcomes = hit_all(limits)
+        refused = [(o, lim) for o, lim in zip(outcomes, limits, strict=True) if not o[0]]
+        (allowed, remaining, reset), (_, limit, _) = (
+            refused[0] if refused else min(zip(outcomes, limits, strict=True), key=lambda pair: pair[0][1])
+        )
         request._request.rate_limit = {"limit": limit, "remaining": remaining, "reset": reset}
         self._wait = reset
         return allowed

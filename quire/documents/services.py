@@ -7,8 +7,9 @@ import logging
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
+from billing.entitlements import entitlements_for
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.models import Chunk, Document, DocumentStatus
@@ -37,6 +38,7 @@ def document_create(
     *, content: bytes, filename: str, declared_type: str | None, max_bytes: int
 ) -> CreatedDocument:
     """Store the bytes once per tenant and queue ingestion. Raises on size, unsupported or mismatched type."""
+    max_bytes = min(max_bytes, entitlements_for(connection.tenant).max_document_bytes)
     if len(content) > max_bytes:
         raise DocumentTooLarge(f"the document is {len(content)} bytes; the limit is {max_bytes} bytes")
     if not content.strip():

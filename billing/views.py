@@ -1,0 +1,136 @@
+"""HTTP edge of billing: usage and invoice preview for integrators, Checkout/Portal links, Stripe webhooks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import stripe
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.models import Plan
+from billing.services import upcoming_invoice, usage_summary
+from billing.stripe_gateway import (
+    StripeNotConfigured,
+    checkout_session_create,
+    portal_session_create,
+    webhook_event_apply,
+    webhook_event_verify,
+)
+from quire.api.errors import ApiError, error_json
+from quire.api.serializers import StrictSerializer
+
+logger = logging.getLogger(__name__)
+DEFAULT_USAGE_DAYS = 30
+
+
+def _moment(raw: str | None, param: str) -> datetime | None:
+    if not raw:
+        return None
+    parsed = parse_datetime(raw)
+    if parsed is None and (day := parse_date(raw)) is not None:
+        parsed = datetime(day.year, day.month, day.day)
+    if parsed is None:
+        raise ApiError(400, "invalid_parameter", f"{param} must be an ISO 8601 date or date-time.", param)
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+class UsageView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        end = _moment(request.query_params.get("to"), "to") or timezone.now()
+        start = _moment(request.query_params.get("from"), "from") or end - timedelta(days=DEFAULT_USAGE_DAYS)
+        group_by = request.query_params.get("group_by", "day")
+        if group_by not in ("day", "kind"):
+            raise ApiError(400, "invalid_parameter", "group_by must be day or kind.", "group_by")
+        if start >= end:
+            raise ApiError(400, "invalid_parameter", "`from` must be before `to`.", "from")
+        rows = usage_summary(tenant=request.user.tenant, start=start, end=end, group_by=group_by)
+        return Response({"object": "usage", "from": start, "to": end, "group_by": group_by, "data": rows})
+
+
+class UpcomingInvoiceView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(upcoming_invoice(tenant=request.user.tenant))
+
+
+class CheckoutSerializer(StrictSerializer):
+    plan = serializers.SlugRelatedField(slug_field="code", queryset=Plan.objects.all())
+    success_url = serializers.URLField()
+    cancel_url = serializers.URLField()
+
+
+class PortalSerializer(StrictSerializer):
+    return_url = serializers.URLField()
+
+
+def _stripe_call(call):
+    try:
+        return call()
+    except StripeNotConfigured as exc:
+        raise ApiError(503, "billing_unavailable", "Online billing is not configured.") from exc
+    except stripe.StripeError as exc:
+        logger.warning("stripe call failed: %s", exc)
+        raise ApiError(
+            502, "billing_provider_error", "The payment provider did not answer; retry later."
+        ) from exc
+
+
+class CheckoutSessionView(APIView):
+    required_roles = {"POST": "admin"}
+
+    @extend_schema(request=CheckoutSerializer, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        payload = CheckoutSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        url = _stripe_call(
+            lambda: checkout_session_create(
+                tenant=request.user.tenant,
+                plan=data["plan"],
+                success_url=data["success_url"],
+                cancel_url=data["cancel_url"],
+            )
+        )
+        return Response({"object": "checkout_session", "url": url}, status=201)
+
+
+class PortalSessionView(APIView):
+    required_roles = {"POST": "admin"}
+
+    @extend_schema(request=PortalSerializer, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        payload = PortalSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return_url = payload.validated_data["return_url"]
+        url = _stripe_call(lambda: portal_session_create(tenant=request.user.tenant, return_url=return_url))
+        return Response({"object": "portal_session", "url": url}, status=201)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    """Verified with the signing secret: a bad signature or a timestamp outside the tolerance is a 400."""
+    if not settings.QUIRE_STRIPE_WEBHOOK_SECRET:
+        return error_json(503, "webhooks_not_configured", "QUIRE_STRIPE_WEBHOOK_SECRET is not set.")
+    try:
+        event = webhook_event_verify(
+            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+        )
+    except stripe.SignatureVerificationError:
+        return error_json(400, "invalid_signature", "The Stripe-Signature header does not verify.")
+    except ValueError:
+        return error_json(400, "invalid_payload", "The body is not a Stripe event.")
+    applied = webhook_event_apply(event=event.to_dict())
+    return JsonResponse({"received": True, "duplicate": not applied})

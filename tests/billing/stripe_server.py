@@ -1,0 +1,514 @@
+"""A Stripe-protocol server for tests: localstripe for what it implements, plus a local handler for what it
+lacks, behind one loopback port.
+
+Forwarded to localstripe: customers, products (and anything else not listed below).
+Handled here with Stripe's paths, form-encoded bodies, object shapes and error shape: prices (licensed and
+metered), subscriptions with several items, billing meters, meter events (deduplicated by `identifier`),
+meter event summaries, Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on every
+POST and DELETE: the same key and body replay the first response; the same key with another body is a 400
+`idempotency_error`, as Stripe answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StripeError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        error_type: str = "invalid_request_error",
+    ):
+        super().__init__(message)
+        self.status, self.param, self.code, self.error_type = status, param, code, error_type
+
+    def body(self) -> dict:
+        error = {"type": self.error_type, "message": str(self)}
+        if self.param:
+            error["param"] = self.param
+        if self.code:
+            error["code"] = self.code
+        return {"error": error}
+
+
+def parse_form(body: str) -> dict:
+    """Stripe's form encoding: `a[b][0][c]=v` nests; objects whose keys are all indexes become lists."""
+    root: dict = {}
+    for name, value in parse_qsl(body, keep_blank_values=True):
+        parts = re.findall(r"[^\[\]]+|\[\]", name)
+        node = root
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            key = str(len(node)) if part == "[]" else part
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+    return _listify(root)
+
+
+def _listify(value):
+    if isinstance(value, dict):
+        converted = {k: _listify(v) for k, v in value.items()}
+        if converted and all(k.isdigit() for k in converted):
+            return [converted[k] for k in sorted(converted, key=int)]
+        return converted
+    return value
+
+
+def _list(data: list, url: str) -> dict:
+    return {"object": "list", "data": data, "has_more": False, "url": url}
+
+
+class StripeState:
+    """Objects the local handler owns, and the idempotency cache for every POST."""
+
+    def __init__(self, base_url: str, forward):
+        self.base_url, self.forward = base_url, forward
+        self.lock = threading.Lock()
+        self.prices: dict[str, dict] = {}
+        self.subscriptions: dict[str, dict] = {}
+        self.meters: dict[str, dict] = {}
+        self.meter_events: dict[str, dict] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
+
+    @staticmethod
+    def new_id(prefix: str) -> str:
+        return prefix + secrets.token_hex(12)
+
+    def require_customer(self, customer_id: str | None, param: str = "customer") -> None:
+        if not customer_id:
+            raise StripeError(400, f"Missing required param: {param}.", param, "parameter_missing")
+        status, _ = self.forward("GET", f"/v1/customers/{customer_id}", "")
+        if status != 200:
+            raise StripeError(400, f"No such customer: '{customer_id}'", param, "resource_missing")
+
+    def price(self, price_id: str, param: str) -> dict:
+        if price_id not in self.prices:
+            raise StripeError(400, f"No such price: '{price_id}'", param, "resource_missing")
+        return self.prices[price_id]
+
+    def create_price(self, form: dict) -> dict:
+        for field in ("currency", "product"):
+            if not form.get(field):
+                raise StripeError(400, f"Missing required param: {field}.", field, "parameter_missing")
+        status, _ = self.forward("GET", f"/v1/products/{form['product']}", "")
+        if status != 200:
+            raise StripeError(400, f"No such product: '{form['product']}'", "product", "resource_missing")
+        recurring = form.get("recurring")
+        if recurring is not None:
+            usage_type = recurring.get("usage_type", "licensed")
+            if usage_type not in ("licensed", "metered"):
+                raise StripeError(400, "Invalid recurring[usage_type].", "recurring[usage_type]")
+            if usage_type == "metered" and recurring.get("meter") not in self.meters:
+                raise StripeError(
+                    400, "Metered prices need an existing recurring[meter].", "recurring[meter]"
+                )
+            recurring = {
+                "interval": recurring.get("interval", "month"),
+                "interval_count": int(recurring.get("interval_count", 1)),
+                "meter": recurring.get("meter"),
+                "usage_type": usage_type,
+                "trial_period_days": None,
+            }
+        unit_amount = int(form.get("unit_amount", 0))
+        price = {
+            "id": self.new_id("price_"),
+            "object": "price",
+            "active": True,
+            "billing_scheme": "per_unit",
+            "created": int(time.time()),
+            "currency": form["currency"],
+            "livemode": False,
+            "lookup_key": form.get("lookup_key"),
+            "metadata": form.get("metadata", {}),
+            "nickname": form.get("nickname"),
+            "product": form["product"],
+            "recurring": recurring,
+            "tax_behavior": "unspecified",
+            "tiers_mode": None,
+            "transform_quantity": None,
+            "type": "recurring" if recurring else "one_time",
+            "unit_amount": unit_amount,
+            "unit_amount_decimal": str(unit_amount),
+        }
+        self.prices[price["id"]] = price
+        return price
+
+    def create_subscription(self, form: dict) -> dict:
+        self.require_customer(form.get("customer"))
+        items = form.get("items") or []
+        if not items:
+            raise StripeError(400, "Missing required param: items.", "items", "parameter_missing")
+        now = int(time.time())
+        subscription_id = self.new_id("sub_")
+        data = []
+        for index, item in enumerate(items):
+            price = self.price(item.get("price"), f"items[{index}][price]")
+            metered = price["recurring"] and price["recurring"]["usage_type"] == "metered"
+            if metered and "quantity" in item:
+                raise StripeError(
+                    400, "Quantity cannot be set on a metered price.", f"items[{index}][quantity]"
+                )
+            data.append(
+                {
+                    "id": self.new_id("si_"),
+                    "object": "subscription_item",
+                    "created": now,
+                    "current_period_start": now,
+                    "current_period_end": now + 30 * 86400,
+                    "metadata": item.get("metadata", {}),
+                    "price": price,
+                    "quantity": None if metered else int(item.get("quantity", 1)),
+                    "subscription": subscription_id,
+                }
+            )
+        due_now = sum(i["price"]["unit_amount"] * (i["quantity"] or 0) for i in data)
+        subscription = {
+            "id": subscription_id,
+            "object": "subscription",
+            "billing_cycle_anchor": now,
+            "cancel_at": None,
+            "cancel_at_period_end": False,
+            "canceled_at": None,
+            "collection_method": "charge_automatically",
+            "created": now,
+            "currency": data[0]["price"]["currency"],
+            "customer": form["customer"],
+            "ended_at": None,
+            "items": _list(data, f"/v1/subscription_items?subscription={subscription_id}"),
+            "latest_invoice": None,
+            "livemode": False,
+            "metadata": form.get("metadata", {}),
+            "start_date": now,
+            "status": "active" if due_now == 0 else "incomplete",
+        }
+        self.subscriptions[subscription_id] = subscription
+        return subscription
+
+    def cancel_subscription(self, subscription_id: str) -> dict:
+        subscription = self.get_object(self.subscriptions, subscription_id, "subscription")
+        if subscription["status"] == "canceled":
+            raise StripeError(
+                400,
+                f"The subscription {subscription_id} is canceled and cannot be changed.",
+                code="resource_missing",
+            )
+        now = int(time.time())
+        subscription.update(status="canceled", canceled_at=now, ended_at=now)
+        return subscription
+
+    def create_meter(self, form: dict) -> dict:
+        for field in ("display_name", "event_name", "default_aggregation"):
+            if not form.get(field):
+                raise StripeError(400, f"Missing required param: {field}.", field, "parameter_missing")
+        if any(
+            m["event_name"] == form["event_name"] and m["status"] == "active" for m in self.meters.values()
+        ):
+            raise StripeError(400, "An active meter with this event_name already exists.", "event_name")
+        now = int(time.time())
+        meter = {
+            "id": self.new_id("mtr_"),
+            "object": "billing.meter",
+            "created": now,
+            "customer_mapping": form.get(
+                "customer_mapping", {"event_payload_key": "stripe_customer_id", "type": "by_id"}
+            ),
+            "default_aggregation": form["default_aggregation"],
+            "display_name": form["display_name"],
+            "event_name": form["event_name"],
+            "event_time_window": form.get("event_time_window"),
+            "livemode": False,
+            "status": "active",
+            "status_transitions": {"deactivated_at": None},
+            "updated": now,
+            "value_settings": form.get("value_settings", {"event_payload_key": "value"}),
+        }
+        self.meters[meter["id"]] = meter
+        return meter
+
+    def create_meter_event(self, form: dict) -> dict:
+        event_name, payload = form.get("event_name"), form.get("payload") or {}
+        meter = next((m for m in self.meters.values() if m["event_name"] == event_name), None)
+        if meter is None:
+            raise StripeError(400, f"No active meter was found for event_name '{event_name}'.", "event_name")
+        customer_key = meter["customer_mapping"]["event_payload_key"]
+        value_key = meter["value_settings"]["event_payload_key"]
+        self.require_customer(payload.get(customer_key), f"payload[{customer_key}]")
+        try:
+            float(payload.get(value_key, ""))
+        except ValueError:
+            raise StripeError(
+                400, f"payload[{value_key}] must be a number.", f"payload[{value_key}]"
+            ) from None
+        identifier = form.get("identifier") or self.new_id("")
+        if identifier in self.meter_events:
+            return self.meter_events[identifier]
+        event = {
+            "object": "billing.meter_event",
+            "created": int(time.time()),
+            "event_name": event_name,
+            "identifier": identifier,
+            "livemode": False,
+            "payload": payload,
+            "timestamp": int(form.get("timestamp") or time.time()),
+        }
+        self.meter_events[identifier] = event
+        return event
+
+    def meter_summaries(self, meter_id: str, query: dict) -> dict:
+        meter = self.meters.get(meter_id)
+        if meter is None:
+            raise StripeError(404, f"No such billing meter: '{meter_id}'", "id", "resource_missing")
+        for field in ("customer", "start_time", "end_time"):
+            if field not in query:
+                raise StripeError(400, f"Missing required param: {field}.", field, "parameter_missing")
+        start, end = int(query["start_time"]), int(query["end_time"])
+        customer_key = meter["customer_mapping"]["event_payload_key"]
+        value_key = meter["value_settings"]["event_payload_key"]
+        total = sum(
+            float(e["payload"][value_key])
+            for e in self.meter_events.values()
+            if e["event_name"] == meter["event_name"]
+            and e["payload"].get(customer_key) == query["customer"]
+            and start <= e["timestamp"] < end
+        )
+        summary = {
+            "id": self.new_id("mtrusg_"),
+            "object": "billing.meter_event_summary",
+            "aggregated_value": total,
+            "end_time": end,
+            "livemode": False,
+            "meter": meter_id,
+            "start_time": start,
+        }
+        return _list([summary], f"/v1/billing/meters/{meter_id}/event_summaries")
+
+    def checkout_session(self, form: dict) -> dict:
+        if form.get("mode") not in ("payment", "setup", "subscription"):
+            raise StripeError(400, "Invalid mode.", "mode")
+        if form.get("customer"):
+            self.require_customer(form["customer"])
+        for index, item in enumerate(form.get("line_items") or []):
+            self.price(item.get("price"), f"line_items[{index}][price]")
+        session_id = self.new_id("cs_test_")
+        now = int(time.time())
+        return {
+            "id": session_id,
+            "object": "checkout.session",
+            "cancel_url": form.get("cancel_url"),
+            "created": now,
+            "customer": form.get("customer"),
+            "expires_at": now + 86400,
+            "livemode": False,
+            "metadata": form.get("metadata", {}),
+            "mode": form["mode"],
+            "payment_status": "unpaid",
+            "status": "open",
+            "subscription": None,
+            "success_url": form.get("success_url"),
+            "url": f"{self.base_url}/c/pay/{session_id}",
+        }
+
+    def portal_session(self, form: dict) -> dict:
+        self.require_customer(form.get("customer"))
+        session_id = self.new_id("bps_")
+        return {
+            "id": session_id,
+            "object": "billing_portal.session",
+            "configuration": "bpc_default",
+            "created": int(time.time()),
+            "customer": form["customer"],
+            "flow": None,
+            "livemode": False,
+            "locale": None,
+            "on_behalf_of": None,
+            "return_url": form.get("return_url"),
+            "url": f"{self.base_url}/p/session/{session_id}",
+        }
+
+    def get_object(self, store: dict, object_id: str, kind: str) -> dict:
+        if object_id not in store:
+            raise StripeError(404, f"No such {kind}: '{object_id}'", "id", "resource_missing")
+        return store[object_id]
+
+    def route(self, method: str, path: str, query: dict, body: str) -> tuple[int, dict] | None:
+        """The local answer, or None to forward to localstripe."""
+        form = parse_form(body) if method == "POST" else {}
+        with self.lock:
+            if method == "POST" and path == "/v1/prices":
+                return 200, self.create_price(form)
+            if method == "GET" and (m := re.fullmatch(r"/v1/prices/([^/]+)", path)):
+                return 200, self.get_object(self.prices, m[1], "price")
+            if method == "POST" and path == "/v1/subscriptions":
+                return 200, self.create_subscription(form)
+            if method == "GET" and (m := re.fullmatch(r"/v1/subscriptions/([^/]+)", path)):
+                return 200, self.get_object(self.subscriptions, m[1], "subscription")
+            if method == "DELETE" and (m := re.fullmatch(r"/v1/subscriptions/([^/]+)", path)):
+                return 200, self.cancel_subscription(m[1])
+            if method == "POST" and path == "/v1/billing/meters":
+                return 200, self.create_meter(form)
+            if method == "GET" and path == "/v1/billing/meters":
+                status = query.get("status")
+                meters = [m for m in self.meters.values() if status in (None, m["status"])]
+                return 200, _list(meters, "/v1/billing/meters")
+            if method == "GET" and (m := re.fullmatch(r"/v1/billing/meters/([^/]+)/event_summaries", path)):
+                return 200, self.meter_summaries(m[1], query)
+            if method == "GET" and (m := re.fullmatch(r"/v1/billing/meters/([^/]+)", path)):
+                return 200, self.get_object(self.meters, m[1], "billing meter")
+            if method == "POST" and path == "/v1/billing/meter_events":
+                return 200, self.create_meter_event(form)
+            if method == "POST" and path == "/v1/checkout/sessions":
+                return 200, self.checkout_session(form)
+            if method == "POST" and path == "/v1/billing_portal/sessions":
+                return 200, self.portal_session(form)
+        return None
+
+
+class StripeServer:
+    """localstripe on one loopback port, the handler above on another; `url` is what the client talks to."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.localstripe_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.localstripe_url = f"http://127.0.0.1:{self.localstripe_port}"
+        self.state = StripeState(self.url, self._forward)
+        self.proc: subprocess.Popen | None = None
+        self.httpd: ThreadingHTTPServer | None = None
+        self._client = httpx.Client(base_url=self.localstripe_url, timeout=10)
+
+    def _forward(self, method: str, path: str, body: str, headers: dict | None = None) -> tuple[int, dict]:
+        response = self._client.request(
+            method,
+            path,
+            content=body.encode() if body else None,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": "Bearer sk_test_local",
+                **(headers or {}),
+            },
+        )
+        return response.status_code, response.json() if response.content else {}
+
+    def start(self, timeout: float = 30) -> StripeServer:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "localstripe", "--port", str(self.localstripe_port), "--from-scratch"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self._client.get(
+                    "/v1/customers", headers={"Authorization": "Bearer sk_test_x"}
+                ).status_code:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("localstripe did not start") from None
+                time.sleep(0.1)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self._client.close()
+
+
+def _handler_for(server: StripeServer) -> type[BaseHTTPRequestHandler]:
+    state = server.state
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args) -> None:
+            pass
+
+        def _answer(self, status: int, body: dict, replayed: bool = False) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Request-Id", "req_" + secrets.token_hex(8))
+            if replayed:
+                self.send_header("Idempotent-Replayed", "true")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            split = urlsplit(self.path)
+            query = dict(parse_qsl(split.query))
+            with state.lock:
+                state.requests.append((self.command, split.path))
+            if not (self.headers.get("Authorization") or "").startswith("Bearer sk_"):
+                error = StripeError(
+                    401, "You did not provide an API key.", error_type="invalid_request_error"
+                )
+                self._answer(401, error.body())
+                return
+            key = self.headers.get("Idempotency-Key") if self.command in ("POST", "DELETE") else None
+            if key is not None:
+                with state.lock:
+                    cached = state.idempotency.get((self.command, key))
+                if cached is not None:
+                    cached_body, status, response = cached
+                    if cached_body != body:
+                        error = StripeError(
+                            400,
+                            "Keys for idempotent requests can only be used with the same parameters they were "
+                            "first used with.",
+                            error_type="idempotency_error",
+                        )
+                        self._answer(400, error.body())
+                    else:
+                        self._answer(status, response, replayed=True)
+                    return
+            try:
+                local = state.route(self.command, split.path, query, body)
+                if local is None:
+                    local = server._forward(
+                        self.command, self.path, body, {"Authorization": self.headers["Authorization"]}
+                    )
+            except StripeError as exc:
+                local = (exc.status, exc.body())
+            status, response = local
+            if key is not None and status < 500:
+                with state.lock:
+                    state.idempotency[(self.command, key)] = (body, status, response)
+            self._answer(status, response)
+
+        do_GET = do_POST = do_DELETE = _handle
+
+    return Handler

@@ -1,0 +1,469 @@
+"""Plans, quotas, rate limits, the ledger and usage API, and Stripe through a Stripe-protocol server."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import stripe
+from django.conf import settings
+from django.test import override_settings
+from django_tenants.utils import tenant_context
+
+from billing.entitlements import current_period, entitlements_for, entitlements_forget
+from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
+from billing.services import usage_record
+from billing.stripe_gateway import meter_usage_push
+from quire.jobs.models import Job, JobResult
+from tests.billing.helpers import ready_document, signed_event, subscription_event, wait_job
+from tests.quire.documents_fixtures import CONTRACT
+from tests.support import Api, WorkerProcess, wait_for
+
+SCIFACT = Path(__file__).resolve().parents[1] / "data" / "scifact"
+WEBHOOK = "/billing/stripe/webhook"
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert set(error) == {"type", "code", "message", "param"}
+    assert error["code"] == code and error["message"]
+    return error
+
+
+def set_plan(tenant, plan: Plan, status: str = "active") -> None:
+    BillingAccount.objects.filter(tenant=tenant).update(plan=plan, subscription_status=status)
+    entitlements_forget(tenant.pk)
+
+
+def post_webhook(api: Api, body: bytes, signature: str | None):
+    headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature is not None else {}
+    return api.client.post(WEBHOOK, body, content_type="application/json", **headers)
+
+
+@pytest.fixture(scope="module")
+def stripe_tenant(stripe_server, make_tenant, celery_worker):
+    provisioned = make_tenant("bill-stripe")
+    wait_for(
+        lambda: (
+            BillingAccount.objects.filter(tenant=provisioned.tenant)
+            .exclude(stripe_subscription_id="")
+            .exists()
+        ),
+        timeout=60,
+    )
+    return provisioned
+
+
+def test_plans_are_seeded_and_a_new_tenant_starts_on_the_default_plan(make_tenant):
+    plans = {p.code: p for p in Plan.objects.all()}
+    assert {"free", "team", "enterprise"} <= set(plans)
+    assert plans["free"].is_default and plans["free"].hard_limit and plans["free"].monthly_price == 0
+    assert plans["team"].monthly_price == 9_900 and plans["team"].currency == "usd"
+    tenant = make_tenant("bill-seed").tenant
+    account = BillingAccount.objects.get(tenant=tenant)
+    assert account.plan.code == "free"
+    entitled = entitlements_for(tenant)
+    assert entitled.plan_code == "free" and entitled.max_context_tokens == plans["free"].max_context_tokens
+
+    free = plans["free"]
+    original = free.max_context_tokens
+    free.max_context_tokens = 1024
+    free.save()
+    try:
+        assert entitlements_for(tenant).max_context_tokens == 1024
+    finally:
+        free.max_context_tokens = original
+        free.save()
+    assert entitlements_for(tenant).max_context_tokens == original
+
+
+def test_current_period_is_monthly_from_the_anchor():
+    anchor = datetime(2026, 1, 31, 12, tzinfo=UTC)
+    start, end = current_period(anchor, datetime(2026, 3, 5, tzinfo=UTC))
+    assert (start, end) == (datetime(2026, 2, 28, 12, tzinfo=UTC), datetime(2026, 3, 31, 12, tzinfo=UTC))
+    start, end = current_period(anchor, datetime(2026, 1, 31, 12, tzinfo=UTC))
+    assert start == anchor and end == datetime(2026, 2, 28, 12, tzinfo=UTC)
+
+
+def test_signup_creates_the_stripe_customer_and_subscription(stripe_tenant):
+    account = BillingAccount.objects.select_related("plan").get(tenant=stripe_tenant.tenant)
+    assert account.stripe_customer_id.startswith("cus_") and account.subscription_status == "active"
+    customer = stripe.Customer.retrieve(account.stripe_customer_id)
+    assert customer.metadata["tenant"] == stripe_tenant.tenant.public_id
+    subscription = stripe.Subscription.retrieve(account.stripe_subscription_id)
+    assert subscription.customer == account.stripe_customer_id
+    prices = {
+        item["price"]["id"]: item["price"]["recurring"]["usage_type"]
+        for item in subscription["items"]["data"]
+    }
+    assert prices == {
+        account.plan.stripe_flat_price_id: "licensed",
+        account.plan.stripe_metered_price_id: "metered",
+    }
+
+
+def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
+    stripe_tenant, stripe_server, monkeypatch
+):
+    api = Api(stripe_tenant.issued_key.secret)
+    doc_id = ready_document(api, CONTRACT, "nda.txt")
+    job = api.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]}).json()
+    assert wait_job(api, job["id"])["status"] == "succeeded"
+    kinds = dict(UsageEvent.objects.filter(job_id=job["id"]).values_list("kind", "quantity"))
+    assert set(kinds) == {"job", "pages", "tokens_in", "tokens_out"} and kinds["job"] == 1
+    assert kinds["pages"] == -(-len(CONTRACT) // 3000)
+
+    real_create = stripe.billing.MeterEvent.create
+    meter_posts = ("POST", "/v1/billing/meter_events")
+    posts_before = stripe_server.state.requests.count(meter_posts)
+
+    def accepted_then_lost(**params):
+        real_create(**params)
+        raise stripe.APIConnectionError("connection reset after the request was sent")
+
+    monkeypatch.setattr(stripe.billing.MeterEvent, "create", accepted_then_lost)
+    with pytest.raises(stripe.APIConnectionError):
+        meter_usage_push()
+    batch = MeterBatch.objects.get(events__job_id=job["id"], events__kind="pages")
+    assert batch.sent_at is None
+    monkeypatch.setattr(stripe.billing.MeterEvent, "create", real_create)
+    assert meter_usage_push() >= 1
+    assert meter_usage_push() == 0
+    batch.refresh_from_db()
+    assert batch.sent_at is not None and batch.units == kinds["pages"]
+    assert stripe_server.state.requests.count(meter_posts) - posts_before >= 2
+
+    account = BillingAccount.objects.get(tenant=stripe_tenant.tenant)
+    meter_id = next(iter(stripe_server.state.meters))
+    summary = stripe.billing.Meter.list_event_summaries(
+        meter_id, customer=account.stripe_customer_id, start_time=0, end_time=int(time.time()) + 300
+    )
+    assert summary.data[0].aggregated_value == kinds["pages"]
+
+
+def _subscription(account: BillingAccount, plan: Plan, status: str) -> dict:
+    return {
+        "id": account.stripe_subscription_id or "sub_test",
+        "object": "subscription",
+        "customer": account.stripe_customer_id,
+        "status": status,
+        "items": {
+            "object": "list",
+            "data": [
+                {"id": "si_flat", "object": "subscription_item", "price": {"id": plan.stripe_flat_price_id}},
+                {
+                    "id": "si_metered",
+                    "object": "subscription_item",
+                    "price": {"id": plan.stripe_metered_price_id},
+                },
+            ],
+        },
+    }
+
+
+def test_past_due_webhook_downgrades_entitlements(stripe_tenant, anonymous: Api):
+    tenant = stripe_tenant.tenant
+    account = BillingAccount.objects.get(tenant=tenant)
+    team = Plan.objects.get(code="team")
+    secret = settings.QUIRE_STRIPE_WEBHOOK_SECRET
+
+    body, signature = signed_event(
+        subscription_event(
+            "evt_upgrade_1", "customer.subscription.updated", _subscription(account, team, "active")
+        ),
+        secret,
+    )
+    assert post_webhook(anonymous, body, signature).status_code == 200
+    upgraded = entitlements_for(tenant)
+    assert (upgraded.plan_code, upgraded.subscription_status) == ("team", "active")
+    assert upgraded.max_context_tokens == team.max_context_tokens
+
+    body, signature = signed_event(
+        subscription_event(
+            "evt_past_due_1", "customer.subscription.updated", _subscription(account, team, "past_due")
+        ),
+        secret,
+    )
+    assert post_webhook(anonymous, body, signature).json() == {"received": True, "duplicate": False}
+    downgraded = entitlements_for(tenant)
+    free = Plan.objects.get(code="free")
+    assert (downgraded.plan_code, downgraded.subscribed_plan_code) == ("free", "team")
+    assert downgraded.max_context_tokens == free.max_context_tokens and downgraded.hard_limit
+    api = Api(stripe_tenant.issued_key.secret)
+    assert api.get("/v1/billing/upcoming").json()["subscription_status"] == "past_due"
+
+    replay = post_webhook(anonymous, body, signature)
+    assert replay.status_code == 200 and replay.json()["duplicate"] is True
+
+    body, signature = signed_event(
+        subscription_event(
+            "evt_deleted_1", "customer.subscription.deleted", _subscription(account, team, "active")
+        ),
+        secret,
+    )
+    assert post_webhook(anonymous, body, signature).status_code == 200
+    assert entitlements_for(tenant).subscription_status == "canceled"
+    assert entitlements_for(tenant).plan_code == "free"
+
+
+def test_forged_or_stale_webhooks_are_rejected(stripe_tenant, anonymous: Api):
+    account = BillingAccount.objects.get(tenant=stripe_tenant.tenant)
+    status_before = account.subscription_status
+    event = subscription_event(
+        "evt_forged_1",
+        "customer.subscription.updated",
+        _subscription(account, Plan.objects.get(code="enterprise"), "active"),
+    )
+    body, forged = signed_event(event, "whsec_not_the_secret")
+    assert_error(post_webhook(anonymous, body, forged), 400, "invalid_signature")
+    stale_body, stale = signed_event(
+        event, settings.QUIRE_STRIPE_WEBHOOK_SECRET, timestamp=int(time.time()) - 10 * 60
+    )
+    assert_error(post_webhook(anonymous, stale_body, stale), 400, "invalid_signature")
+    assert_error(post_webhook(anonymous, body, None), 400, "invalid_signature")
+    _, genuine = signed_event(event, settings.QUIRE_STRIPE_WEBHOOK_SECRET)
+    tampered = body.replace(b'"active"', b'"trialing"')
+    assert_error(post_webhook(anonymous, tampered, genuine), 400, "invalid_signature")
+    account.refresh_from_db()
+    assert account.subscription_status == status_before
+    assert anonymous.client.get(WEBHOOK).status_code == 405
+    with override_settings(QUIRE_STRIPE_WEBHOOK_SECRET=""):
+        assert_error(post_webhook(anonymous, body, forged), 503, "webhooks_not_configured")
+
+
+def test_checkout_and_portal_sessions(stripe_tenant, stripe_server):
+    from tenants.services import api_key_issue
+
+    admin = Api(stripe_tenant.issued_key.secret)
+    checkout = admin.post(
+        "/v1/billing/checkout_sessions",
+        {"plan": "team", "success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"},
+    )
+    assert checkout.status_code == 201, checkout.content
+    assert checkout.json()["url"].startswith(f"{stripe_server.url}/c/pay/cs_test_")
+    portal = admin.post("/v1/billing/portal_sessions", {"return_url": "https://app.example/billing"})
+    assert portal.status_code == 201 and "/p/session/bps_" in portal.json()["url"]
+    unknown = admin.post(
+        "/v1/billing/checkout_sessions",
+        {"plan": "platinum", "success_url": "https://a.example/", "cancel_url": "https://a.example/"},
+    )
+    assert_error(unknown, 400, "does_not_exist")
+    developer = Api(api_key_issue(tenant=stripe_tenant.tenant, name="dev", role="developer").secret)
+    assert_error(
+        developer.post("/v1/billing/portal_sessions", {"return_url": "https://a.example/"}),
+        403,
+        "insufficient_role",
+    )
+
+
+def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(
+    stripe_server, make_tenant, celery_worker, anonymous
+):
+    tenant = make_tenant("bill-upgrade").tenant
+    account = wait_for(
+        lambda: BillingAccount.objects.filter(tenant=tenant).exclude(stripe_subscription_id="").first(),
+        timeout=60,
+    )
+    old_subscription = account.stripe_subscription_id
+    team = Plan.objects.get(code="team")
+    upgraded = {**_subscription(account, team, "active"), "id": "sub_from_checkout"}
+    body, signature = signed_event(
+        subscription_event("evt_checkout_upgrade", "customer.subscription.created", upgraded),
+        settings.QUIRE_STRIPE_WEBHOOK_SECRET,
+    )
+    assert post_webhook(anonymous, body, signature).status_code == 200
+    account.refresh_from_db()
+    assert (account.stripe_subscription_id, account.plan.code) == ("sub_from_checkout", "team")
+    assert entitlements_for(tenant).plan_code == "team"
+    wait_for(lambda: stripe_server.state.subscriptions[old_subscription]["status"] == "canceled", timeout=60)
+
+    old_deleted = {
+        **_subscription(account, Plan.objects.get(code="free"), "canceled"),
+        "id": old_subscription,
+    }
+    body, signature = signed_event(
+        subscription_event("evt_old_deleted", "customer.subscription.deleted", old_deleted),
+        settings.QUIRE_STRIPE_WEBHOOK_SECRET,
+    )
+    assert post_webhook(anonymous, body, signature).status_code == 200
+    account.refresh_from_db()
+    assert (account.subscription_status, account.plan.code) == ("active", "team")
+
+
+def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery_worker, make_tenant):
+    provisioned = make_tenant("bill-kill")
+    api = Api(provisioned.issued_key.secret)
+    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open()][:8]
+    claims = [json.loads(line) for line in (SCIFACT / "claims.jsonl").open()][:10]
+    doc_ids = [
+        ready_document(
+            api,
+            f"{c['title']}\n\n{c['abstract'] if isinstance(c['abstract'], str) else ' '.join(c['abstract'])}",
+        )
+        for c in corpus
+    ]
+    options = {
+        "claims": [{"claim_id": str(c.get("claim_id", c.get("id"))), "claim": c["claim"]} for c in claims]
+    }
+    celery_worker.stop()
+    victim = WorkerProcess(queues="jobs", concurrency=1).start()
+    try:
+        job = api.post(
+            "/v1/jobs", {"connector": "literature", "documents": doc_ids, "options": options}
+        ).json()
+        wait_job(api, job["id"], statuses=("running",), timeout=60)
+        victim.kill()
+    finally:
+        victim.kill()
+    with tenant_context(provisioned.tenant):
+        interrupted = Job.objects.get(pk=job["id"])
+        assert interrupted.status == "running"
+        assert not JobResult.objects.filter(job_id=job["id"]).exists()
+    assert not UsageEvent.objects.filter(job_id=job["id"]).exists()
+    celery_worker.start()
+    done = wait_job(api, job["id"], timeout=240)
+    assert done["status"] == "succeeded" and done["attempt"] == 2
+    with tenant_context(provisioned.tenant):
+        assert JobResult.objects.filter(job_id=job["id"]).count() == 1
+    rows = list(UsageEvent.objects.filter(job_id=job["id"]).values_list("kind", "quantity"))
+    assert sorted(kind for kind, _ in rows) == ["job", "pages", "tokens_in", "tokens_out"]
+    assert dict(rows)["pages"] == len(doc_ids)
+
+
+def test_usage_is_recorded_once_per_job_and_kind(make_tenant):
+    tenant = make_tenant("bill-ledger").tenant
+    written = usage_record(tenant=tenant, job_id="job_once", quantities={"pages": 3, "job": 1})
+    again = usage_record(tenant=tenant, job_id="job_once", quantities={"pages": 3, "job": 1})
+    assert (written, again) == (2, 0)
+    assert UsageEvent.objects.filter(tenant=tenant, job_id="job_once").count() == 2
+    with pytest.raises(ValueError, match="unknown usage kind"):
+        usage_record(tenant=tenant, job_id="job_bad", quantities={"minutes": 1})
+    with pytest.raises(ValueError, match="non-negative"):
+        usage_record(tenant=tenant, job_id="job_bad", quantities={"pages": -1})
+
+
+def test_quota_exceeded_is_402_with_the_error_shape(celery_worker, make_tenant):
+    provisioned = make_tenant("bill-quota")
+    api = Api(provisioned.issued_key.secret)
+    doc_id = ready_document(api, "A note that fits on one page.")
+    free = Plan.objects.get(code="free")
+    usage_record(tenant=provisioned.tenant, job_id="job_earlier", quantities={"pages": free.included_units})
+    response = api.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]})
+    error = assert_error(response, 402, "quota_exceeded")
+    assert error["type"] == "quota_error" and str(free.included_units) in error["message"]
+
+    with tenant_context(provisioned.tenant):
+        Job.objects.all().delete()
+    UsageEvent.objects.filter(tenant=provisioned.tenant).delete()
+    with tenant_context(provisioned.tenant):
+        Job.objects.bulk_create(
+            Job(connector="legal", document_ids=[doc_id]) for _ in range(free.included_units)
+        )
+    held = api.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]})
+    assert "held by unfinished jobs" in assert_error(held, 402, "quota_exceeded")["message"]
+
+    narrow = Plan.objects.create(
+        code="legal-only",
+        name="Legal only",
+        monthly_price=100,
+        included_units=10_000,
+        overage_unit_price=1,
+        connectors_allowed=["legal"],
+        max_document_bytes=64,
+        max_context_tokens=4096,
+        api_rate="1000/min",
+        api_key_rate="1000/min",
+        seats=1,
+    )
+    set_plan(provisioned.tenant, narrow)
+    error = assert_error(
+        api.post("/v1/jobs", {"connector": "earnings", "documents": [doc_id]}), 402, "connector_not_in_plan"
+    )
+    assert error["param"] == "connector"
+    assert api.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]}).status_code == 202
+    too_big = api.post("/v1/documents", {"text": "x" * 65, "filename": "big.txt"})
+    assert_error(too_big, 413, "document_too_large")
+
+
+def _start_of_fresh_window(period: int, margin: int = 15) -> None:
+    left = period - int(time.time()) % period
+    if left < margin:
+        time.sleep(left + 0.5)
+
+
+def test_plan_rate_limits_per_key_and_per_tenant(make_tenant):
+    from tenants.services import api_key_issue
+
+    provisioned = make_tenant("bill-rate")
+    tight = Plan.objects.create(
+        code="tight-rate",
+        name="Tight rate",
+        monthly_price=0,
+        included_units=10,
+        overage_unit_price=0,
+        max_document_bytes=1024,
+        max_context_tokens=4096,
+        api_rate="5/min",
+        api_key_rate="3/min",
+        seats=1,
+    )
+    set_plan(provisioned.tenant, tight)
+    first = Api(provisioned.issued_key.secret)
+    second = Api(api_key_issue(tenant=provisioned.tenant, name="second").secret)
+    _start_of_fresh_window(60)
+    responses = [first.get("/v1/documents") for _ in range(3)]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [r["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0"]
+    refused = first.get("/v1/documents")
+    assert_error(refused, 429, "rate_limited")
+    assert refused["X-RateLimit-Limit"] == "3" and 0 < int(refused["Retry-After"]) <= 60
+    assert second.get("/v1/documents").status_code == 200
+    tenant_refused = second.get("/v1/documents")
+    assert_error(tenant_refused, 429, "rate_limited")
+    assert tenant_refused["X-RateLimit-Limit"] == "5" and int(tenant_refused["Retry-After"]) > 0
+
+
+def test_usage_endpoint_and_invoice_preview(make_tenant):
+    provisioned = make_tenant("bill-usage")
+    tenant, api = provisioned.tenant, Api(provisioned.issued_key.secret)
+    set_plan(tenant, Plan.objects.get(code="team"))
+    team = Plan.objects.get(code="team")
+    now = datetime.now(UTC)
+    yesterday = now - timedelta(days=1)
+    usage_record(
+        tenant=tenant, job_id="job_a", quantities={"pages": 4, "tokens_in": 900}, occurred_at=yesterday
+    )
+    usage_record(tenant=tenant, job_id="job_b", quantities={"pages": 6, "tokens_in": 100}, occurred_at=now)
+
+    by_kind = api.get("/v1/usage", group_by="kind", **{"from": (now - timedelta(days=2)).isoformat()})
+    assert by_kind.status_code == 200, by_kind.content
+    assert by_kind.json()["data"] == [
+        {"kind": "pages", "quantity": 10},
+        {"kind": "tokens_in", "quantity": 1000},
+    ]
+    by_day = api.get(
+        "/v1/usage", group_by="day", **{"from": (now - timedelta(days=2)).date().isoformat()}
+    ).json()
+    assert {"day": yesterday.date().isoformat(), "kind": "pages", "quantity": 4} in by_day["data"]
+    assert {"day": now.date().isoformat(), "kind": "pages", "quantity": 6} in by_day["data"]
+    assert_error(api.get("/v1/usage", group_by="month"), 400, "invalid_parameter")
+    assert_error(api.get("/v1/usage", **{"from": "yesterday"}), 400, "invalid_parameter")
+    assert_error(
+        api.get("/v1/usage", **{"from": now.isoformat(), "to": yesterday.isoformat()}),
+        400,
+        "invalid_parameter",
+    )
+
+    BillingAccount.objects.filter(tenant=tenant).update(period_start=now - timedelta(days=2))
+    Plan.objects.filter(pk=team.pk).update(included_units=5)
+    try:
+        preview = api.get("/v1/billing/upcoming").json()
+    finally:
+        Plan.objects.filter(pk=team.pk).update(included_units=team.included_units)
+    assert preview["currency"] == "usd" and preview["units_used"] == 10
+    assert [line["amount"] for line in preview["lines"]] == [team.monthly_price, 5 * team.overage_unit_price]
+    assert preview["total"] == team.monthly_price + 5 * team.overage_unit_price
