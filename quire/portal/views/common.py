@@ -12,6 +12,7 @@ SECTIONS = {
     "job": "jobs",
     "api_key": "api_keys",
     "webhook": "webhooks",
+    "billing": "billing",
     "member": "members",
 }
 

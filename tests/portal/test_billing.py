@@ -1,0 +1,62 @@
+"""Usage and billing page: server-drawn usage charts per kind, plan and invoice so far, Stripe actions."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.test import override_settings
+
+from billing.services import usage_record
+from quire.portal.charts import bar_chart_svg, days_between
+from tests.portal.conftest import Workspace
+from tests.portal.test_access import signed_in
+
+
+def test_bar_chart_has_one_bar_per_day_scaled_to_a_round_maximum():
+    days = days_between(datetime(2026, 1, 1).date(), datetime(2026, 1, 3).date())
+    svg = str(bar_chart_svg(days, [0, 30, 120], title="Pages per day"))
+    heights = [float(h) for h in re.findall(r'<rect class="bar"[^>]* height="([\d.]+)"', svg)]
+    assert len(heights) == 3 and heights[0] == 0 and heights[2] == 4 * heights[1]
+    assert ">200<" in svg and "2026-01-03: 120" in svg and 'aria-label="Pages per day"' in svg
+
+
+def test_usage_chart_shows_the_ledger_by_day_and_kind(workspace: Workspace):
+    now = datetime.now(UTC)
+    usage_record(
+        tenant=workspace.tenant, job_id="job_chart_1", quantities={"pages": 7, "job": 1}, occurred_at=now
+    )
+    usage_record(
+        tenant=workspace.tenant,
+        job_id="job_chart_2",
+        quantities={"pages": 5},
+        occurred_at=now - timedelta(days=2),
+    )
+    viewer = signed_in(workspace, "viewer")
+    response = viewer.get("/billing")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert (
+        f"{now.date().isoformat()}: 7" in body
+        and f"{(now - timedelta(days=2)).date().isoformat()}: 5" in body
+    )
+    assert body.count('<svg class="chart"') == 4
+    assert "Switch to" not in body
+    assert viewer.post("/billing/checkout", {"plan": "pro"}).status_code == 403
+
+
+@override_settings(QUIRE_STRIPE_API_KEY="")
+def test_checkout_without_stripe_configured_says_so(workspace: Workspace):
+    admin = signed_in(workspace, "admin")
+    from billing.models import Plan
+
+    other = Plan.objects.exclude(is_default=True).first()
+    response = admin.post("/billing/checkout", {"plan": other.code}, follow=True)
+    assert b"Online billing is not configured" in response.content
+
+
+def test_money_is_minor_units_in_the_currencys_decimals():
+    from quire.portal.templatetags.portal_tags import money
+
+    assert money(1234567, "usd") == "12,345.67 USD"
+    assert money(500, "jpy") == "500 JPY"

@@ -1,0 +1,35 @@
+"""Usage and billing page in the browser: the usage charts drawn on the server, the plan and the invoice so
+far; the Stripe buttons only for admins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.portal.conftest import PortalServer, Workspace
+from tests.portal.test_browser import nav, serious_violations, shot, sign_in
+
+
+def test_owner_sees_usage_charts_plan_and_upgrade(
+    portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
+):
+    page = browser_page
+    sign_in(page, portal_server, workspace, "owner")
+    nav(page, "Usage").click()
+    expect(page.get_by_role("heading", name="Usage and billing")).to_be_visible()
+    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.get_by_role("img", name="Pages per day", exact=False)).to_be_visible()
+    expect(page.get_by_role("button", name="Invoices and payment methods (Stripe)")).to_be_visible()
+    assert serious_violations(page) == []
+    shot(page, artifacts, "14-usage-billing")
+
+
+def test_viewer_sees_usage_without_stripe_actions(
+    portal_server: PortalServer, workspace: Workspace, browser_page: Page
+):
+    page = browser_page
+    sign_in(page, portal_server, workspace, "viewer")
+    nav(page, "Usage").click()
+    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.get_by_role("button", name="Invoices and payment methods (Stripe)")).to_have_count(0)
