@@ -3,7 +3,8 @@
 1. Parse: pages/s for N synthetic PDFs of 20-100 pages (pypdf, our parser).
 2. Embed: chunks/s of `inference.embeddings.embed_texts` vs sentence-transformers `encode` on the same chunks.
 3. Search: p50/p99 of `POST /v1/search` at M chunks in one tenant, HNSW vs exact scan, and recall@10 of HNSW.
-   The M stored vectors are MiniLM embeddings of real chunks, repeated with small noise to reach M.
+   The M stored vectors are random mixtures of two MiniLM embeddings of real chunks (weights 0.5-1 and
+   0.5-0), so they keep the structure of real embeddings while being distinct.
 
     python benchmarks/ingest.py [--docs 100] [--embed-chunks 2000] [--search-chunks 100000] [--queries 200]
 """
@@ -136,7 +137,11 @@ def bench_search(n_chunks: int, queries: int, seed_chunks: list[str]) -> dict:
     tenant = tenant_provision(name="Bench Search", slug="bench-search").tenant
     rng = np.random.default_rng(0)
     base = embed_texts(seed_chunks[:2000])
-    vectors = base[rng.integers(0, len(base), n_chunks)] + rng.normal(0, 0.05, (n_chunks, base.shape[1]))
+    weight = rng.uniform(0.5, 1.0, (n_chunks, 1))
+    first, second = rng.integers(0, len(base), n_chunks), rng.integers(0, len(base), n_chunks)
+    vectors = (
+        weight * base[first] + (1 - weight) * base[second] + rng.normal(0, 0.005, (n_chunks, base.shape[1]))
+    )
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     with tenant_context(tenant):
         document = Document.objects.create(

@@ -9,6 +9,8 @@ from pgvector.django import CosineDistance
 
 from quire.documents.models import Chunk, DocumentStatus
 
+HNSW_EF_SEARCH = 100
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -23,7 +25,8 @@ class SearchHit:
 def search_chunks(
     *, query: str, k: int, document_ids: list[str] | None = None, exact: bool = False
 ) -> list[SearchHit]:
-    """Top-`k` chunks by cosine similarity. Unfiltered queries use the HNSW index; a document filter
+    """Top-`k` chunks by cosine similarity. Unfiltered queries use the HNSW index (candidate list of
+    max(100, 4k)); a document filter
     (or `exact`) scans the matching rows exactly, so a filter never loses results to the index."""
     from inference.embeddings import embed_texts
 
@@ -37,6 +40,6 @@ def search_chunks(
         if exact or document_ids:
             cursor.execute("SET LOCAL enable_indexscan = off")
         else:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(k))}")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, 4 * int(k))}")
         hits = list(rows)
     return [SearchHit(d, i, s, e, t, 1.0 - float(dist)) for d, i, s, e, t, dist in hits]
