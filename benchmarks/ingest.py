@@ -1,7 +1,8 @@
 """Ingest throughput and search latency.
 
 1. Parse: pages/s for N synthetic PDFs of 20-100 pages (pypdf, our parser).
-2. Embed: chunks/s of `inference.embeddings.embed_texts` vs sentence-transformers `encode` on the same chunks.
+2. Embed: chunks/s of `inference.embeddings.embed_texts` vs sentence-transformers `encode` on the same chunks
+   (two alternating rounds each, the faster round counts).
 3. Search: p50/p99 of `POST /v1/search` at M chunks in one tenant, HNSW vs exact scan, and recall@10 of HNSW.
    The M stored vectors are random mixtures of two MiniLM embeddings of real chunks (weights 0.5-1 and
    0.5-0), so they keep the structure of real embeddings while being distinct.
@@ -105,12 +106,14 @@ def bench_embed(chunks: list[str]) -> dict:
     embed_texts(chunks[:8])
     reference = SentenceTransformer(str(model_dir()), device="cpu")
     reference.encode(chunks[:8])
-    started = time.perf_counter()
-    ours = embed_texts(chunks, batch_size=64)
-    ours_s = time.perf_counter() - started
-    started = time.perf_counter()
-    theirs = reference.encode(chunks, batch_size=64, normalize_embeddings=True)
-    theirs_s = time.perf_counter() - started
+    ours_s, theirs_s = float("inf"), float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        ours = embed_texts(chunks, batch_size=64)
+        ours_s = min(ours_s, time.perf_counter() - started)
+        started = time.perf_counter()
+        theirs = reference.encode(chunks, batch_size=64, normalize_embeddings=True)
+        theirs_s = min(theirs_s, time.perf_counter() - started)
     agreement = float((ours * theirs).sum(axis=1).min())
     return {
         "chunks": len(chunks),

@@ -9,7 +9,7 @@ from pgvector.django import CosineDistance
 
 from quire.documents.models import Chunk, DocumentStatus
 
-HNSW_EF_SEARCH = 100
+HNSW_EF_SEARCH = 200
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def search_chunks(
     *, query: str, k: int, document_ids: list[str] | None = None, exact: bool = False
 ) -> list[SearchHit]:
     """Top-`k` chunks by cosine similarity. Unfiltered queries use the HNSW index (candidate list of
-    max(100, 4k)); a document filter
+    max(200, 4k)); a document filter
     (or `exact`) scans the matching rows exactly, so a filter never loses results to the index."""
     from inference.embeddings import embed_texts
 
