@@ -7,26 +7,6 @@ import hmac
 import json
 import time
 
-from tests.support import Api, wait_for
-
-
-def ready_document(api: Api, text: str, filename: str = "doc.txt") -> str:
-    doc_id = api.post("/v1/documents", {"text": text, "filename": filename}).json()["id"]
-    wait_for(
-        lambda: api.get(f"/v1/documents/{doc_id}").json()["status"] == "ready", timeout=120, interval=0.2
-    )
-    return doc_id
-
-
-def wait_job(
-    api: Api, job_id: str, statuses=("succeeded", "failed", "canceled"), timeout: float = 180
-) -> dict:
-    return wait_for(
-        lambda: (body := api.get(f"/v1/jobs/{job_id}").json())["status"] in statuses and body,
-        timeout=timeout,
-        interval=0.2,
-    )
-
 
 def signed_event(payload: dict, secret: str, timestamp: int | None = None) -> tuple[bytes, str]:
     """The body and `Stripe-Signature` header Stripe sends: v1 is HMAC-SHA256 of `{t}.{body}`."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import stripe
@@ -18,11 +16,17 @@ from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
 from billing.services import usage_record
 from billing.stripe_gateway import meter_usage_push
 from quire.jobs.models import Job, JobResult
-from tests.billing.helpers import ready_document, signed_event, subscription_event, wait_job
+from tests.billing.helpers import signed_event, subscription_event
 from tests.quire.documents_fixtures import CONTRACT
-from tests.support import Api, WorkerProcess, wait_for
+from tests.support import (
+    Api,
+    literature_job,
+    ready_document,
+    start_job_and_kill_its_worker,
+    wait_for,
+    wait_job,
+)
 
-SCIFACT = Path(__file__).resolve().parents[1] / "data" / "scifact"
 WEBHOOK = "/billing/stripe/webhook"
 
 
@@ -297,28 +301,9 @@ def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(
 def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery_worker, make_tenant):
     provisioned = make_tenant("bill-kill")
     api = Api(provisioned.issued_key.secret)
-    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open()][:8]
-    claims = [json.loads(line) for line in (SCIFACT / "claims.jsonl").open()][:10]
-    doc_ids = [
-        ready_document(
-            api,
-            f"{c['title']}\n\n{c['abstract'] if isinstance(c['abstract'], str) else ' '.join(c['abstract'])}",
-        )
-        for c in corpus
-    ]
-    options = {
-        "claims": [{"claim_id": str(c.get("claim_id", c.get("id"))), "claim": c["claim"]} for c in claims]
-    }
-    celery_worker.stop()
-    victim = WorkerProcess(queues="jobs", concurrency=1).start()
-    try:
-        job = api.post(
-            "/v1/jobs", {"connector": "literature", "documents": doc_ids, "options": options}
-        ).json()
-        wait_job(api, job["id"], statuses=("running",), timeout=60)
-        victim.kill()
-    finally:
-        victim.kill()
+    body = literature_job(api, papers=8, claims=10)
+    doc_ids = body["documents"]
+    job = {"id": start_job_and_kill_its_worker(api, celery_worker, body)}
     with tenant_context(provisioned.tenant):
         interrupted = Job.objects.get(pk=job["id"])
         assert interrupted.status == "running"

@@ -1,35 +1,12 @@
 """Connector jobs through the public API and real worker processes."""
 
-import json
-from pathlib import Path
-
 import pytest
 from django_tenants.utils import tenant_context
 
 from quire.jobs.models import Job, JobResult
 from quire.jobs.verification import verify_spans
 from tests.quire.documents_fixtures import CONTRACT
-from tests.support import Api, WorkerProcess, wait_for
-
-SCIFACT = Path(__file__).resolve().parents[1] / "data" / "scifact"
-
-
-def ready_document(api: Api, text: str, filename: str = "doc.txt") -> str:
-    doc_id = api.post("/v1/documents", {"text": text, "filename": filename}).json()["id"]
-    wait_for(
-        lambda: api.get(f"/v1/documents/{doc_id}").json()["status"] == "ready", timeout=120, interval=0.2
-    )
-    return doc_id
-
-
-def wait_job(
-    api: Api, job_id: str, statuses=("succeeded", "failed", "canceled"), timeout: float = 180
-) -> dict:
-    return wait_for(
-        lambda: (body := api.get(f"/v1/jobs/{job_id}").json())["status"] in statuses and body,
-        timeout=timeout,
-        interval=0.2,
-    )
+from tests.support import Api, literature_job, ready_document, start_job_and_kill_its_worker, wait_job
 
 
 def assert_spans_hold(value, texts: dict[str, str]) -> int:
@@ -143,41 +120,20 @@ def test_verification_repairs_and_drops():
 
 def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
     """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
-    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open()][:6]
-    claims = [json.loads(line) for line in (SCIFACT / "claims.jsonl").open()][:3]
-    doc_ids = [
-        ready_document(
-            api_a,
-            f"{c['title']}\n\n{c['abstract'] if isinstance(c['abstract'], str) else ' '.join(c['abstract'])}",
-        )
-        for c in corpus
-    ]
-    options = {
-        "claims": [{"claim_id": str(c.get("claim_id", c.get("id"))), "claim": c["claim"]} for c in claims]
-    }
-
-    celery_worker.stop()
-    victim = WorkerProcess(queues="jobs", concurrency=1).start()
-    try:
-        job = api_a.post(
-            "/v1/jobs", {"connector": "literature", "documents": doc_ids, "options": options}
-        ).json()
-        wait_job(api_a, job["id"], statuses=("running",), timeout=60)
-        victim.kill()
-        with tenant_context(tenant_a.tenant):
-            interrupted = Job.objects.get(pk=job["id"])
-        assert interrupted.status == "running" and interrupted.attempt == 1
-    finally:
-        victim.kill()
+    body = literature_job(api_a, papers=6, claims=3)
+    job_id = start_job_and_kill_its_worker(api_a, celery_worker, body)
+    with tenant_context(tenant_a.tenant):
+        interrupted = Job.objects.get(pk=job_id)
+    assert interrupted.status == "running" and interrupted.attempt == 1
     celery_worker.start()
-    done = wait_job(api_a, job["id"], timeout=240)
+    done = wait_job(api_a, job_id, timeout=240)
     assert done["status"] == "succeeded", done
     assert done["attempt"] == 2
     with tenant_context(tenant_a.tenant):
-        assert JobResult.objects.filter(job_id=job["id"]).count() == 1
-        assert JobResult.objects.get(job_id=job["id"]).attempt == 2
-    output = api_a.get(f"/v1/jobs/{job['id']}/result").json()["output"]
-    assert len(output["claims"]) == len(options["claims"])
+        assert JobResult.objects.filter(job_id=job_id).count() == 1
+        assert JobResult.objects.get(job_id=job_id).attempt == 2
+    output = api_a.get(f"/v1/jobs/{job_id}/result").json()["output"]
+    assert len(output["claims"]) == len(body["options"]["claims"])
 
 
 @pytest.mark.parametrize("mode", ["analyzers"])
