@@ -17,10 +17,6 @@ def bind_tenant(value: str) -> None:
     _tenant.set(value)
 
 
-def current_request_id() -> str:
-    return _request_id.get()
-
-
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()

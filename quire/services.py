@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -185,7 +184,3 @@ def ensure_service_urls(database: str = "quire") -> list[EmbeddedServer]:
         os.environ["REDIS_URL"] = redis.url
         started.append(redis)
     return started
-
-
-def remove_data_dir(root: Path) -> None:
-    shutil.rmtree(root, ignore_errors=True)
