@@ -1,10 +1,12 @@
 """Rate limits: the platform ceiling per API key (`QUIRE_API_RATE`) and the tenant's plan rates per tenant
-and per API key, fixed-window counters in Redis counted in one round trip per request. The headers report
-the limit that refused the request, else the one with the fewest requests left."""
+and per API key, fixed-window counters in Redis counted in one round trip per request; sign-in attempts use
+a sliding window (`hit_sliding`). The headers report the limit that refused the request, else the one with the
+fewest requests left."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -51,6 +53,23 @@ def hit_all(limits: list[tuple[str, int, int]]) -> list[tuple[bool, int, int]]:
         (count <= limit, max(0, limit - count), period - now % period)
         for count, (_, limit, period) in zip(counts, limits, strict=True)
     ]
+
+
+def hit_sliding(key: str, limit: int, period: int) -> tuple[bool, int]:
+    """Count one attempt against `key` in a sliding window: refused once more than `limit` attempts fall in
+    any `period` seconds, with no doubled burst at a window edge. Returns (allowed, seconds until the oldest
+    counted attempt leaves the window)."""
+    now = time.time()
+    redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:sliding:{key}"
+    pipe = _client(settings.REDIS_URL).pipeline(transaction=True)
+    pipe.zremrangebyscore(redis_key, "-inf", now - period)
+    pipe.zadd(redis_key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
+    pipe.zcard(redis_key)
+    pipe.zrange(redis_key, 0, 0, withscores=True)
+    pipe.expire(redis_key, period + 1)
+    _, _, count, oldest, _ = pipe.execute()
+    wait = int(oldest[0][1] + period - now) + 1 if oldest else period
+    return count <= limit, wait
 
 
 class ApiKeyRateThrottle(BaseThrottle):

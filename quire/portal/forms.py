@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
-from quire.api.throttling import hit, parse_rate
+from quire.api.throttling import hit_sliding, parse_rate
 from tenants.models import Member, Role
 
 KEY_ROLES = [(r.value, r.label) for r in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)]
@@ -29,7 +29,7 @@ class MemberAuthenticationForm(AuthenticationForm):
         if email:
             limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
             host = self.request.get_host().lower() if self.request else ""
-            allowed, _, reset = hit(f"sign-in:{host}:{email}", limit, period)
+            allowed, reset = hit_sliding(f"sign-in:{host}:{email}", limit, period)
             if not allowed:
                 minutes = max(1, round(reset / 60))
                 raise forms.ValidationError(

@@ -144,3 +144,18 @@ def test_health_checks_dependencies(api_a: Api, tenant_a):
     body = response.json()
     assert body["tenant"] == tenant_a.tenant.public_id
     assert {name for name, check in body["checks"].items() if check["ok"]} == {"database", "redis", "broker"}
+
+
+def test_sliding_window_has_no_doubled_burst_at_a_window_edge(tenant_a):
+    import time
+
+    from quire.api.throttling import hit_sliding
+
+    key = f"edge:{time.time_ns()}"
+    time.sleep((1.5 - time.time() % 2) % 2)
+    assert [hit_sliding(key, 3, 2)[0] for _ in range(3)] == [True, True, True]
+    time.sleep(0.6)
+    allowed, wait = hit_sliding(key, 3, 2)
+    assert not allowed and 0 < wait <= 2
+    time.sleep(2.1)
+    assert hit_sliding(key, 3, 2)[0]
