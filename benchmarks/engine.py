@@ -5,9 +5,13 @@ that many requests at once and prints a table:
 
     python -m benchmarks.engine [--concurrency 1,8,32] [--prompt-tokens 128] [--new-tokens 64] [--device cpu]
     python -m benchmarks.engine --shared-prefix-tokens 1024 --prompt-tokens 32   # questions over one document
+    python -m benchmarks.engine --mixed    # each request its own prompt and answer length
 
 `transformers sequential` serves the requests one `generate` call after another, as a server without
-batching would; `transformers batch` pads them into one `generate` call, which needs them all up front.
+batching would; `transformers batch` pads them into one `generate` call, which needs them all up front and
+runs every row to the longest answer asked for. Tokens/s counts the tokens the requests asked for. With
+`--mixed`, prompt lengths are drawn uniformly from 16 to twice `--prompt-tokens` and answer lengths from 8
+to twice `--new-tokens` (seeded, the same draws for every runtime).
 """
 
 from __future__ import annotations
@@ -53,10 +57,14 @@ def build_checkpoint(directory: Path, *, layers: int, hidden: int, vocab: int) -
     return directory
 
 
-def run_ours(engine: Engine, prompts: list[list[int]], new_tokens: int) -> tuple[float, list[float], int]:
-    params = SamplingParams(max_tokens=new_tokens, ignore_eos=True)
+def run_ours(
+    engine: Engine, prompts: list[list[int]], new_tokens: list[int]
+) -> tuple[float, list[float], int]:
     start = time.perf_counter()
-    ids = [engine.add_request(prompt, params) for prompt in prompts]
+    ids = [
+        engine.add_request(prompt, SamplingParams(max_tokens=wanted, ignore_eos=True))
+        for prompt, wanted in zip(prompts, new_tokens, strict=True)
+    ]
     first_token: dict[str, float] = {}
     generated = 0
     while engine.has_work():
@@ -70,17 +78,17 @@ def run_ours(engine: Engine, prompts: list[list[int]], new_tokens: int) -> tuple
 
 
 def run_hf_sequential(
-    model: LlamaForCausalLM, prompts: list[list[int]], new_tokens: int
+    model: LlamaForCausalLM, prompts: list[list[int]], new_tokens: list[int]
 ) -> tuple[float, list[float], int]:
     start = time.perf_counter()
     ttfts = []
     generated = 0
-    for prompt in prompts:
+    for prompt, wanted in zip(prompts, new_tokens, strict=True):
         clock = _FirstTokenClock()
         out = model.generate(
             torch.tensor([prompt], device=model.device),
-            max_new_tokens=new_tokens,
-            min_new_tokens=new_tokens,
+            max_new_tokens=wanted,
+            min_new_tokens=wanted,
             do_sample=False,
             logits_processor=LogitsProcessorList([clock]),
             pad_token_id=0,
@@ -91,7 +99,7 @@ def run_hf_sequential(
 
 
 def run_hf_batch(
-    model: LlamaForCausalLM, prompts: list[list[int]], new_tokens: int
+    model: LlamaForCausalLM, prompts: list[list[int]], new_tokens: list[int]
 ) -> tuple[float, list[float], int]:
     width = max(len(p) for p in prompts)
     input_ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts], device=model.device)
@@ -103,14 +111,18 @@ def run_hf_batch(
     out = model.generate(
         input_ids,
         attention_mask=attention_mask,
-        max_new_tokens=new_tokens,
-        min_new_tokens=new_tokens,
+        max_new_tokens=max(new_tokens),
+        min_new_tokens=max(new_tokens),
         do_sample=False,
         logits_processor=LogitsProcessorList([clock]),
         pad_token_id=0,
     )
     elapsed = time.perf_counter() - start
-    return elapsed, [clock.first - start] * len(prompts), (out.shape[1] - width) * len(prompts)
+    if out.shape[1] - width != max(new_tokens):
+        raise RuntimeError(
+            f"generate returned {out.shape[1] - width} new tokens, asked for {max(new_tokens)}"
+        )
+    return elapsed, [clock.first - start] * len(prompts), sum(new_tokens)
 
 
 def main() -> None:
@@ -128,6 +140,7 @@ def main() -> None:
         default=0,
         help="tokens of one document put before every prompt (questions over one document)",
     )
+    parser.add_argument("--mixed", action="store_true", help="per-request prompt and answer lengths")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-hf-sequential-above", type=int, default=32)
@@ -145,7 +158,9 @@ def main() -> None:
         reference = LlamaForCausalLM.from_pretrained(model_dir, dtype=dtype).to(args.device).eval()
 
     generator = torch.Generator().manual_seed(1)
-    blocks_per_request = -(-(args.shared_prefix_tokens + args.prompt_tokens + args.new_tokens) // 16)
+    longest_prompt = args.prompt_tokens * 2 if args.mixed else args.prompt_tokens
+    longest_answer = args.new_tokens * 2 if args.mixed else args.new_tokens
+    blocks_per_request = -(-(args.shared_prefix_tokens + longest_prompt + longest_answer) // 16)
 
     def new_engine(level: int) -> Engine:
         return Engine(ours, None, EngineConfig(num_blocks=blocks_per_request * level, max_num_seqs=level))
@@ -153,8 +168,8 @@ def main() -> None:
     print(
         f"model: {args.layers} layers, hidden {args.hidden}, vocab {args.vocab}, {dtype}, {args.device}, "
         f"torch threads {torch.get_num_threads()}; prompt {args.shared_prefix_tokens} shared + "
-        f"{args.prompt_tokens} own tokens, "
-        f"{args.new_tokens} new tokens; best of {args.repeats}"
+        f"{'16..' + str(longest_prompt) if args.mixed else args.prompt_tokens} own tokens, "
+        f"{'8..' + str(longest_answer) if args.mixed else args.new_tokens} new tokens; best of {args.repeats}"
     )
     header = (
         f"{'concurrent':>10} | {'runtime':<24} | {'tokens/s':>9} | {'TTFT p50 s':>10} | {'wall s':>7} | "
@@ -163,13 +178,18 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     with torch.inference_mode():
-        run_ours(new_engine(2), [[5] * args.prompt_tokens], 4)
-        run_hf_sequential(reference, [[5] * args.prompt_tokens], 4)
+        run_ours(new_engine(2), [[5] * args.prompt_tokens], [4])
+        run_hf_sequential(reference, [[5] * args.prompt_tokens], [4])
         for level in levels:
             shared = torch.randint(3, args.vocab, (args.shared_prefix_tokens,), generator=generator).tolist()
+            if args.mixed:
+                own_lengths = torch.randint(16, longest_prompt + 1, (level,), generator=generator).tolist()
+                new_tokens = torch.randint(8, longest_answer + 1, (level,), generator=generator).tolist()
+            else:
+                own_lengths, new_tokens = [args.prompt_tokens] * level, [args.new_tokens] * level
             prompts = [
-                shared + torch.randint(3, args.vocab, (args.prompt_tokens,), generator=generator).tolist()
-                for _ in range(level)
+                shared + torch.randint(3, args.vocab, (length,), generator=generator).tolist()
+                for length in own_lengths
             ]
             names = ["quire engine", "transformers sequential", "transformers batch"]
             if level > args.skip_hf_sequential_above:
@@ -178,11 +198,11 @@ def main() -> None:
             for _ in range(args.repeats):
                 for name in names:
                     if name == "quire engine":
-                        result = run_ours(new_engine(level), prompts, args.new_tokens)
+                        result = run_ours(new_engine(level), prompts, new_tokens)
                     elif name == "transformers sequential":
-                        result = run_hf_sequential(reference, prompts, args.new_tokens)
+                        result = run_hf_sequential(reference, prompts, new_tokens)
                     else:
-                        result = run_hf_batch(reference, prompts, args.new_tokens)
+                        result = run_hf_batch(reference, prompts, new_tokens)
                     if name not in rows or result[0] < rows[name][0]:
                         rows[name] = result
             rates = {name: generated / wall for name, (wall, _, generated) in rows.items()}

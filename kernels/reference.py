@@ -11,6 +11,7 @@ import itertools
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from kernels.rope_spec import RopeSpec
@@ -320,32 +321,31 @@ def paged_decode_attention(
     softmax_scale: float | None = None,
 ) -> Tensor:
     """Gathers each sequence's pages and attends, batched: sequences are padded to the longest context
-    and masked, in groups of at most ``_DECODE_GATHER_TOKENS`` gathered keys."""
+    and masked, in groups of at most ``_DECODE_GATHER_TOKENS`` gathered keys. The query heads sharing a
+    KV head ride as that head's query rows, so one ``scaled_dot_product_attention`` call serves GQA."""
     scale = _default_scale(q, softmax_scale)
     batch, n_heads, head_dim = q.shape
     page_size, n_kv_heads = k_cache.shape[1], k_cache.shape[2]
     group = n_heads // n_kv_heads
-    out = torch.zeros_like(q)
     lengths = context_lens.long()
     max_len = int(lengths.max()) if batch else 0
     if max_len == 0:
-        return out
+        return torch.zeros_like(q)
     n_pages = -(-max_len // page_size)
     step = max(1, _DECODE_GATHER_TOKENS // max_len)
     positions = torch.arange(n_pages * page_size, device=q.device)
+    parts = []
     for begin in range(0, batch, step):
         rows = slice(begin, min(batch, begin + step))
         pages = block_tables[rows, :n_pages].long().clamp(min=0)
-        keys = k_cache[pages].flatten(1, 2).float()
-        values = v_cache[pages].flatten(1, 2).float()
+        keys = k_cache[pages].flatten(1, 2).transpose(1, 2).float()
+        values = v_cache[pages].flatten(1, 2).transpose(1, 2).float()
         queries = q[rows].float().view(-1, n_kv_heads, group, head_dim)
-        scores = torch.einsum("bkgd,blkd->bkgl", queries, keys) * scale
-        hidden = positions[None, :] >= lengths[rows, None]
-        scores.masked_fill_(hidden[:, None, None, :], -math.inf)
-        probs = torch.softmax(scores, dim=-1).nan_to_num_(0.0)
-        attended = torch.einsum("bkgl,blkd->bkgd", probs, values)
-        out[rows] = attended.reshape(-1, n_heads, head_dim).to(q.dtype)
-    return out
+        visible = (positions[None, :] < lengths[rows, None])[:, None, None, :]
+        attended = F.scaled_dot_product_attention(queries, keys, values, attn_mask=visible, scale=scale)
+        attended = attended.masked_fill((lengths[rows] == 0)[:, None, None, None], 0.0)
+        parts.append(attended.reshape(-1, n_heads, head_dim).to(q.dtype))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def rope_cos_sin(positions: Tensor, spec: RopeSpec, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
