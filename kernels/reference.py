@@ -320,32 +320,42 @@ def paged_decode_attention(
     *,
     softmax_scale: float | None = None,
 ) -> Tensor:
-    """Gathers each sequence's pages and attends, batched: sequences are padded to the longest context
-    and masked, in groups of at most ``_DECODE_GATHER_TOKENS`` gathered keys. The query heads sharing a
-    KV head ride as that head's query rows, so one ``scaled_dot_product_attention`` call serves GQA."""
+    """Gathers each sequence's pages and attends, batched. Sequences are taken longest first in groups whose
+    contexts are within a factor of two of the group's longest (so padding stays under half) and whose
+    gathered keys stay within ``_DECODE_GATHER_TOKENS``; each group is padded to its longest and masked.
+    The query heads sharing a KV head ride as that head's query rows, so one ``scaled_dot_product_attention``
+    call serves GQA."""
     scale = _default_scale(q, softmax_scale)
     batch, n_heads, head_dim = q.shape
     page_size, n_kv_heads = k_cache.shape[1], k_cache.shape[2]
     group = n_heads // n_kv_heads
+    out = torch.zeros_like(q)
     lengths = context_lens.long()
-    max_len = int(lengths.max()) if batch else 0
-    if max_len == 0:
-        return torch.zeros_like(q)
-    n_pages = -(-max_len // page_size)
-    step = max(1, _DECODE_GATHER_TOKENS // max_len)
-    positions = torch.arange(n_pages * page_size, device=q.device)
-    parts = []
-    for begin in range(0, batch, step):
-        rows = slice(begin, min(batch, begin + step))
-        pages = block_tables[rows, :n_pages].long().clamp(min=0)
-        keys = k_cache[pages].flatten(1, 2).transpose(1, 2).float()
-        values = v_cache[pages].flatten(1, 2).transpose(1, 2).float()
+    order = torch.argsort(lengths, descending=True, stable=True)
+    sorted_lengths = lengths[order].tolist()
+    begin = 0
+    while begin < batch and sorted_lengths[begin] > 0:
+        longest = sorted_lengths[begin]
+        end = begin + 1
+        while (
+            end < batch
+            and sorted_lengths[end] * 2 > longest
+            and (end + 1 - begin) * longest <= _DECODE_GATHER_TOKENS
+        ):
+            end += 1
+        rows = order[begin:end]
+        n_pages = -(-longest // page_size)
+        pages = block_tables[rows, :n_pages].long().clamp(min=0).flatten()
+        gathered = (len(rows), n_pages * page_size, n_kv_heads, head_dim)
+        keys = k_cache.index_select(0, pages).view(gathered).transpose(1, 2).float()
+        values = v_cache.index_select(0, pages).view(gathered).transpose(1, 2).float()
         queries = q[rows].float().view(-1, n_kv_heads, group, head_dim)
+        positions = torch.arange(n_pages * page_size, device=q.device)
         visible = (positions[None, :] < lengths[rows, None])[:, None, None, :]
         attended = F.scaled_dot_product_attention(queries, keys, values, attn_mask=visible, scale=scale)
-        attended = attended.masked_fill((lengths[rows] == 0)[:, None, None, None], 0.0)
-        parts.append(attended.reshape(-1, n_heads, head_dim).to(q.dtype))
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
+        out[rows] = attended.reshape(-1, n_heads, head_dim).to(q.dtype)
+        begin = end
+    return out
 
 
 def rope_cos_sin(positions: Tensor, spec: RopeSpec, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
