@@ -1,5 +1,6 @@
 """Writes behind the portal's member pages: invite, change a role, remove. Each holds the role rules:
-only an owner grants or takes the owner role, and a workspace always keeps one owner."""
+only an owner grants or takes the owner role, and a workspace always keeps one owner; an invitation needs a
+free seat of the tenant's plan."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from billing.entitlements import entitlements_for
 from tenants.models import Member, Role, Tenant, role_allows
 from tenants.services import member_add
 
@@ -66,6 +68,12 @@ def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_
     if Member.objects.filter(tenant=tenant, user__username=email).exists():
         raise MemberChangeRefused(f"{email} is already a member.", "email")
     with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        seats = entitlements_for(tenant).seats
+        if Member.objects.filter(tenant=tenant).count() >= seats:
+            raise MemberChangeRefused(
+                f"Your plan includes {seats} seat(s) and all are taken: remove a member or upgrade the plan."
+            )
         member = member_add(tenant=tenant, email=email, role=role)
     user = member.user
     link = (

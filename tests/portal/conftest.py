@@ -45,9 +45,13 @@ class Workspace:
 def _workspace(make_tenant, slug: str, roles: tuple[str, ...]) -> Workspace:
     from django.conf import settings
 
+    from billing.entitlements import entitlements_forget
+    from billing.models import BillingAccount, Plan
     from tenants.services import member_add
 
     provisioned = make_tenant(slug)
+    BillingAccount.objects.filter(tenant=provisioned.tenant).update(plan=Plan.objects.get(code="team"))
+    entitlements_forget(provisioned.tenant.pk)
     emails = {}
     for role in roles:
         email = f"{role}@{slug}.example.com"

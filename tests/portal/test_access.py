@@ -204,3 +204,35 @@ def test_not_found_stays_json_for_api_clients(path):
     response = Client().get(path)
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found_error"
+
+
+def test_an_invitation_needs_a_free_seat(make_tenant):
+    from billing.entitlements import entitlements_for
+    from tenants.services import member_add
+
+    provisioned = make_tenant("portal-seats")
+    owner = member_add(
+        tenant=provisioned.tenant, email="owner@seats.example.com", role="owner", password=PASSWORD
+    )
+    seats = entitlements_for(provisioned.tenant).seats
+    for number in range(seats - Member.objects.filter(tenant=provisioned.tenant).count()):
+        member_add(tenant=provisioned.tenant, email=f"seat{number}@seats.example.com", role="viewer")
+    client = Client(HTTP_HOST=f"portal-seats.{_base_domain()}")
+    client.force_login(owner.user)
+    refused = client.post("/members", {"email": "one.more@seats.example.com", "role": "viewer"})
+    assert refused.status_code == 400 and b"all are taken" in refused.content
+    assert not Member.objects.filter(
+        tenant=provisioned.tenant, user__username="one.more@seats.example.com"
+    ).exists()
+    Member.objects.filter(tenant=provisioned.tenant, user__username="seat0@seats.example.com").delete()
+    with override_settings(EMAIL_BACKEND=LOCMEM_EMAIL):
+        assert (
+            client.post("/members", {"email": "one.more@seats.example.com", "role": "viewer"}).status_code
+            == 302
+        )
+
+
+def _base_domain() -> str:
+    from django.conf import settings
+
+    return settings.QUIRE_BASE_DOMAIN
