@@ -26,6 +26,7 @@ from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.verification import verify_spans
 from quire.webhooks import events as webhook_events
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
@@ -75,21 +76,25 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
                 f"documents.{position}",
             )
     try:
-        job_allowed(
-            tenant=connection.tenant,
-            connector=connector,
-            pages=_pages([document_ids])[0],
-            reserved_pages=sum(
-                _pages(list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)))
-            ),
-        )
-    except QuotaExceeded as exc:
-        raise JobRejected(exc.status, exc.code, str(exc), exc.param) from exc
-    try:
         get_connector(connector).validate_options(dict(options))
     except ValueError as exc:
         raise JobRejected(400, "invalid_options", str(exc), "options") from exc
-    job = Job.objects.create(connector=connector, document_ids=document_ids, options=options, mode=mode)
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=connection.tenant.pk).first()
+        try:
+            job_allowed(
+                tenant=connection.tenant,
+                connector=connector,
+                pages=_pages([document_ids])[0],
+                reserved_pages=sum(
+                    _pages(
+                        list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True))
+                    )
+                ),
+            )
+        except QuotaExceeded as exc:
+            raise JobRejected(exc.status, exc.code, str(exc), exc.param) from exc
+        job = Job.objects.create(connector=connector, document_ids=document_ids, options=options, mode=mode)
     from quire.jobs.tasks import run_job
 
     transaction.on_commit(lambda: run_job.delay(job.id))

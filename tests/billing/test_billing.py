@@ -374,6 +374,40 @@ def test_quota_exceeded_is_402_with_the_error_shape(celery_worker, make_tenant):
     assert_error(too_big, 413, "document_too_large")
 
 
+def test_concurrent_jobs_cannot_overrun_a_hard_quota(celery_worker, make_tenant):
+    import threading
+
+    from django.db import connections
+
+    provisioned = make_tenant("bill-race")
+    api = Api(provisioned.issued_key.secret)
+    doc_id = ready_document(api, "One page of text for the race.")
+    free = Plan.objects.get(code="free")
+    assert free.hard_limit
+    usage_record(
+        tenant=provisioned.tenant, job_id="job_before", quantities={"pages": free.included_units - 1}
+    )
+    start = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def create() -> None:
+        try:
+            client = Api(provisioned.issued_key.secret)
+            start.wait()
+            statuses.append(
+                client.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]}).status_code
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [202, 402, 402, 402, 402, 402]
+
+
 def _start_of_fresh_window(period: int, margin: int = 15) -> None:
     left = period - int(time.time()) % period
     if left < margin:
