@@ -12,8 +12,10 @@ SCALES = {
     "mm": 1e6,
     "mn": 1e6,
     "m": 1e6,
+    "mln": 1e6,
     "billion": 1e9,
     "bn": 1e9,
+    "bln": 1e9,
     "b": 1e9,
     "trillion": 1e12,
 }
@@ -73,11 +75,11 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|mn|[kmb])\b)?"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
     r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
-_RANGE = re.compile(
+RANGE = re.compile(
     rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
     re.IGNORECASE,
 )
@@ -205,7 +207,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
     """Figures of one sentence (offsets shifted by `offset`): main value plus any range and change."""
     figures: list[Figure] = []
     taken: list[tuple[int, int]] = []
-    for match in _RANGE.finditer(sentence):
+    for match in RANGE.finditer(sentence):
         low, low_unit, low_scale = parse_number(match, "l_")
         high, high_unit, high_scale = parse_number(match, "h_")
         unit = high_unit if high_unit != "count" else low_unit
