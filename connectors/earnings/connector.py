@@ -275,10 +275,12 @@ def analyse_call(document: Document, run: RunContext) -> dict:
     for index, sentence in enumerate(sentences):
         turn = _speaker_at(turns, sentence.start) if turns else None
         mention = period_mention(sentence.text)
-        carried, previous_mention = previous_mention, mention
+        guidance = is_guidance(sentence.text)
+        carried = previous_mention
+        # A period named once carries through the guidance sentences that follow it without naming one.
+        previous_mention = mention or (previous_mention if guidance else None)
         if turn is not None and roles.get(turn.speaker) in ("analyst", "operator"):
             continue
-        guidance = is_guidance(sentence.text)
         for figure in extract_figures(sentence.text, sentence.start):
             if guidance and mention is None and carried is not None:
                 period = period_of(carried, default_quarter, default_year, guidance)

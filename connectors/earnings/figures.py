@@ -60,7 +60,14 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
         ("backlog", r"\bbacklog\b"),
         ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
-        ("catastrophe_losses", r"\bcatastrophe\s+losses\b"),
+        ("gross_written_premiums", r"\bgross\s+written\s+premiums?\b|\bgross\s+premiums?\s+written\b"),
+        ("catastrophe_losses", r"\b(?:catastrophe|cat)\s+losses\b"),
+        (
+            "special_charges",
+            r"\b(?:forward[- ]loss(?:es)?|impairments?|restructuring\s+(?:charges?|costs?)|(?:one-time|special|non-recurring)\s+charges?)\b",
+        ),
+        ("arr", r"\b(?:annual(?:ized)?\s+recurring\s+revenues?|ARR)\b"),
+        ("subscribers", r"\b(?:subscribers|paid\s+(?:members|memberships|subscriptions))\b"),
         ("bookings", r"\b(?:bookings|orders|order intake)\b"),
         ("net_interest_income", r"\bnet\s+interest\s+income\b"),
         ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
@@ -88,12 +95,20 @@ _CHANGE_WORDS = re.compile(
     r"increase of|decrease of|growth of|by)\s*(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
     re.IGNORECASE,
 )
+# A second change joined to the first: "decreased 9.7% reported and 11.1% in constant currency".
+_ALSO_CHANGE = re.compile(r"^[\s\w-]{0,30}?,?\s*\b(?:and|or)\s+$", re.IGNORECASE)
 _NEGATIVE_CHANGE = re.compile(
     r"\b(?:down|decrease|decreased|fell|declin\w*|lower|contracted|drop\w*)\b", re.IGNORECASE
 )
 _GUIDANCE = re.compile(
     r"\b(?:guidance|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
     r"estimat\w*|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    re.IGNORECASE,
+)
+# Comparisons with past expectations: "better-than-expected", "as we anticipated".
+_PAST_EXPECTATION = re.compile(
+    r"\b(?:than|as)[- ](?:(?:we|i|had|previously|originally|initially|we'd|had been)\s+)*"
+    r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b",
     re.IGNORECASE,
 )
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
@@ -162,9 +177,18 @@ def _metric_before(sentence: str, position: int) -> str | None:
     return best[2] if best else None
 
 
-_METRIC_AFTER = re.compile(
-    r"^\s+(?:of|in)\s+(?:(?:total|net|gross|quarterly|consolidated)\s+)?(?:sales|revenues?)\b", re.IGNORECASE
+_JOINED_AFTER = re.compile(r"^\s+(?:of|in)\s+", re.IGNORECASE)
+_FILLER_WORD = re.compile(r"[\w-]+\s+")
+_GROWTH_AFTER = re.compile(
+    r"^\s+(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)\s+(?:(?:our|the)\s+)?",
+    re.IGNORECASE,
 )
+_CHANGE_NOUN_AFTER = re.compile(
+    r"^\s*(?:increases?|decreases?|declines?|growth|headwinds?|tailwinds?|impacts?|benefits?|improvements?|"
+    r"reductions?|savings)\b",
+    re.IGNORECASE,
+)
+_SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 
 
 _EPS_AFTER = re.compile(
@@ -173,16 +197,49 @@ _EPS_AFTER = re.compile(
 )
 
 
+def _metric_named_at(window: str) -> str | None:
+    """The metric whose name starts `window` (the first of METRICS to match there)."""
+    for name, pattern in METRICS:
+        match = pattern.match(window)
+        if match and not _CHANGE_NOUN_AFTER.match(window, match.end()):
+            return name
+    return None
+
+
 def _metric_after(sentence: str, position: int) -> str | None:
-    """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share"."""
-    window = sentence[position : position + 40]
+    """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share",
+    "$29 million of pre-tax cat losses", "$46 million forward loss"; a figure followed by "of"/"in" may have two
+    words between ("of pre-tax"), one followed by the name itself none."""
+    window = sentence[position : position + 80]
     if _EPS_AFTER.match(window):
         return (
             "adjusted_eps"
             if re.match(r"\s+(?:of\s+)?(?:adjusted|core|non-gaap)", window, re.IGNORECASE)
             else "eps"
         )
-    return "revenue" if _METRIC_AFTER.match(window) else None
+    if _SHARES_AFTER.match(window) and re.search(r"\b(?:repurchas\w*|buybacks?)\b", sentence, re.IGNORECASE):
+        return "share_repurchase"
+    joined = _JOINED_AFTER.match(window)
+    if joined:
+        start = joined.end()
+        for _ in range(3):
+            metric = _metric_named_at(window[start:])
+            if metric:
+                return metric
+            filler = _FILLER_WORD.match(window, start)
+            if filler is None:
+                return None
+            start = filler.end()
+        return None
+    return _metric_named_at(window.lstrip()) if window[:1].isspace() else None
+
+
+def _growth_named_after(sentence: str, position: int) -> str | None:
+    """The metric of a percentage followed by "growth in"/"increase in" a metric ("21% growth rate in gross
+    written premium")."""
+    window = sentence[position : position + 80]
+    match = _GROWTH_AFTER.match(window)
+    return _metric_named_at(window[match.end() :]) if match else None
 
 
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
@@ -196,6 +253,8 @@ def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
 
 
 def _fit_unit(metric: str, unit: str) -> bool:
+    if metric == "subscribers":
+        return unit == "count"
     if metric in ("eps", "adjusted_eps", "book_value_per_share", "ffo", "dividend"):
         return unit in ("USD", "USD_per_share", "EUR", "GBP")
     if metric.endswith("margin") or metric in ("tax_rate", "same_store_sales", "net_interest_margin"):
@@ -222,7 +281,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         growth = unit == "percent" and bool(
             re.search(
                 r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
-                sentence[max(0, match.start() - 60) : match.start()],
+                sentence[max(0, match.start() - 120) : match.start()],
                 re.IGNORECASE,
             )
         )
@@ -249,6 +308,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         taken.append((match.start(), match.end()))
     numbers = [m for m in NUMBER.finditer(sentence) if not any(a <= m.start() < b for a, b in taken)]
     pending_change: dict | None = None
+    last_change_end: int | None = None
     for match in numbers:
         if _is_year_or_label(sentence, match):
             continue
@@ -256,12 +316,9 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        after_metric = _metric_after(sentence, match.end())
-        metric = (
-            after_metric
-            if after_metric in ("eps", "adjusted_eps")
-            else _metric_before(sentence, match.start()) or after_metric
-        )
+        metric = _metric_after(sentence, match.end()) or _metric_before(sentence, match.start())
+        growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
+        metric = growth_metric or metric
         if unit == "USD_per_share" and metric not in (
             "eps",
             "adjusted_eps",
@@ -275,8 +332,13 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                 if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
                 else "eps"
             )
-        is_change = unit in ("percent", "basis_points", "percentage_points") and bool(
-            _CHANGE_WORDS.search(before)
+        is_change = unit in ("percent", "basis_points", "percentage_points") and (
+            bool(_CHANGE_WORDS.search(before))
+            or growth_metric is not None
+            or (
+                last_change_end is not None
+                and bool(_ALSO_CHANGE.match(sentence[last_change_end : match.start()]))
+            )
         )
         if (is_change and metric not in (None, "gross_margin", "operating_margin", "tax_rate")) or (
             is_change and metric is None
@@ -289,6 +351,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                 )
                 else "year_ago"
             )
+            last_change_end = match.end()
             change = {
                 "value": signed,
                 "unit": unit,
@@ -332,7 +395,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
             unit = "USD_per_share"
-        if unit == "count" and metric not in ("bookings", "backlog"):
+        if unit == "count" and metric not in ("bookings", "backlog", "subscribers", "share_repurchase"):
             continue
         change = None
         if pending_change is not None:
@@ -344,7 +407,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
 
 
 def is_guidance(sentence: str) -> bool:
-    return bool(_GUIDANCE.search(sentence))
+    return bool(_GUIDANCE.search(_PAST_EXPECTATION.sub(" ", sentence)))
 
 
 _COMPARISON = re.compile(
