@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 
 from connectors.base import Connector, Document, RunContext
-from connectors.earnings.figures import call_period, extract_figures, is_guidance, period_mention, period_of
+from connectors.earnings.figures import (
+    call_period,
+    extract_figures,
+    is_after,
+    is_guidance,
+    period_mention,
+    period_of,
+)
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_transcript
 from connectors.spans import make_span, trimmed_span
 from connectors.text import Segment, split_sentences
@@ -281,9 +288,16 @@ def analyse_call(document: Document, run: RunContext) -> dict:
         previous_mention = mention or (previous_mention if guidance else None)
         if turn is not None and roles.get(turn.speaker) in ("analyst", "operator"):
             continue
+        carried_period = (
+            period_of(carried, default_quarter, default_year, guidance)
+            if guidance and mention is None and carried is not None
+            else None
+        )
+        if carried_period and not is_after(carried_period, default_quarter, default_year):
+            carried_period = None
         for figure in extract_figures(sentence.text, sentence.start):
-            if guidance and mention is None and carried is not None:
-                period = period_of(carried, default_quarter, default_year, guidance)
+            if carried_period:
+                period = carried_period
             else:
                 period = period_of(
                     sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start

@@ -118,7 +118,7 @@ _QUARTER = re.compile(
     re.IGNORECASE,
 )
 _YEAR_PERIOD = re.compile(
-    r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual)\b)",
+    r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual|for the year)\b)",
     re.IGNORECASE,
 )
 _YEAR_ALONE = re.compile(
@@ -183,9 +183,17 @@ _GROWTH_AFTER = re.compile(
     r"^\s+(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)\s+(?:(?:our|the)\s+)?",
     re.IGNORECASE,
 )
-_CHANGE_NOUN_AFTER = re.compile(
+# Words after a metric's name that make the figure something else: "$5 million revenue increase",
+# "a $1 billion revenue business".
+_NOT_THE_METRIC_AFTER = re.compile(
     r"^\s*(?:increases?|decreases?|declines?|growth|headwinds?|tailwinds?|impacts?|benefits?|improvements?|"
-    r"reductions?|savings)\b",
+    r"reductions?|savings|business(?:es)?|compan(?:y|ies)|opportunit(?:y|ies)|run[- ]rate|targets?|goals?|"
+    r"synerg(?:y|ies)|contribution)\b",
+    re.IGNORECASE,
+)
+# Words between a figure and a metric that make the figure a change or a part of it: "$2 million of lower revenue".
+_CHANGE_FILLER = re.compile(
+    r"(?:lower|higher|incremental|additional|increased|decreased|reduced|less|more|lost|improved)\b",
     re.IGNORECASE,
 )
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
@@ -201,15 +209,16 @@ def _metric_named_at(window: str) -> str | None:
     """The metric whose name starts `window` (the first of METRICS to match there)."""
     for name, pattern in METRICS:
         match = pattern.match(window)
-        if match and not _CHANGE_NOUN_AFTER.match(window, match.end()):
+        if match and not _NOT_THE_METRIC_AFTER.match(window[match.end() :]):
             return name
     return None
 
 
-def _metric_after(sentence: str, position: int) -> str | None:
+def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> str | None:
     """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share",
     "$29 million of pre-tax cat losses", "$46 million forward loss"; a figure followed by "of"/"in" may have two
-    words between ("of pre-tax"), one followed by the name itself none."""
+    words between ("of pre-tax"), one followed by the name itself none. A percentage "of" a metric is a share of
+    it, not its value, so callers pass `joined_allowed=False` for percentages."""
     window = sentence[position : position + 80]
     if _EPS_AFTER.match(window):
         return (
@@ -220,16 +229,18 @@ def _metric_after(sentence: str, position: int) -> str | None:
     if _SHARES_AFTER.match(window) and re.search(r"\b(?:repurchas\w*|buybacks?)\b", sentence, re.IGNORECASE):
         return "share_repurchase"
     joined = _JOINED_AFTER.match(window)
+    if joined and not joined_allowed:
+        return None
     if joined:
         start = joined.end()
         for _ in range(3):
             metric = _metric_named_at(window[start:])
             if metric:
                 return metric
-            filler = _FILLER_WORD.match(window, start)
-            if filler is None:
+            filler = _FILLER_WORD.match(window[start:])
+            if filler is None or _CHANGE_FILLER.match(filler.group(0)):
                 return None
-            start = filler.end()
+            start += filler.end()
         return None
     return _metric_named_at(window.lstrip()) if window[:1].isspace() else None
 
@@ -277,7 +288,9 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if low_unit == "count":
             low_unit = unit
-        metric = _metric_before(sentence, match.start())
+        metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
+            sentence, match.start()
+        )
         growth = unit == "percent" and bool(
             re.search(
                 r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
@@ -316,7 +329,9 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        metric = _metric_after(sentence, match.end()) or _metric_before(sentence, match.start())
+        metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
+            sentence, match.start()
+        )
         growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
         metric = growth_metric or metric
         if unit == "USD_per_share" and metric not in (
@@ -343,7 +358,10 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if (is_change and metric not in (None, "gross_margin", "operating_margin", "tax_rate")) or (
             is_change and metric is None
         ):
-            signed = -abs(value) if _NEGATIVE_CHANGE.search(before) else value
+            negative = _NEGATIVE_CHANGE.search(before) or (
+                growth_metric and _NEGATIVE_CHANGE.match(sentence[match.end() :].lstrip())
+            )
+            signed = -abs(value) if negative else value
             versus = (
                 "prior_quarter"
                 if re.search(
@@ -395,7 +413,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
             unit = "USD_per_share"
-        if unit == "count" and metric not in ("bookings", "backlog", "subscribers", "share_repurchase"):
+        shares_bought = metric == "share_repurchase" and bool(_SHARES_AFTER.match(sentence[match.end() :]))
+        if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
             continue
         change = None
         if pending_change is not None:
@@ -468,6 +487,21 @@ def period_of(
     if guidance:
         return _guidance_year(default_quarter, default_year)
     return default_quarter
+
+
+def is_after(period: str, call_quarter: str | None, call_year: str | None) -> bool:
+    """Whether a period ("Q1 2022", "FY2022") comes after the call's own quarter or fiscal year, as guidance does.
+
+    A period that cannot be compared counts as after.
+    """
+    quarter = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period)
+    own = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", call_quarter or "")
+    if quarter and own:
+        return (int(quarter.group(2)), int(quarter.group(1))) > (int(own.group(2)), int(own.group(1)))
+    year = re.fullmatch(r"FY((?:19|20)\d\d)", period)
+    if year and call_year:
+        return int(year.group(1)) >= int(call_year)
+    return True
 
 
 def _guidance_year(default_quarter: str | None, default_year: str | None) -> str | None:
