@@ -197,6 +197,9 @@ _CHANGE_FILLER = re.compile(
     re.IGNORECASE,
 )
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
+_SHARE_COUNT = re.compile(
+    r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
+)
 
 
 _EPS_AFTER = re.compile(
@@ -413,7 +416,11 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
             unit = "USD_per_share"
-        shares_bought = metric == "share_repurchase" and bool(_SHARES_AFTER.match(sentence[match.end() :]))
+        shares_bought = (
+            metric == "share_repurchase"
+            and bool(_SHARES_AFTER.match(sentence[match.end() :]))
+            and not _SHARE_COUNT.search(sentence[max(0, match.start() - 80) : match.start()])
+        )
         if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
             continue
         change = None
@@ -430,7 +437,7 @@ def is_guidance(sentence: str) -> bool:
 
 
 _COMPARISON = re.compile(
-    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period)\b", re.IGNORECASE
+    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period|over)\b", re.IGNORECASE
 )
 
 
@@ -454,7 +461,8 @@ def period_of(
         if before:
             dated = [m for m in before if re.search(r"\d", m.group(0))]
             nearest = max(dated or before, key=lambda m: m.end())
-            return period_of(nearest.group(0), default_quarter, default_year, guidance)
+            named_next = None if dated else _dated_period_right_after(sentence, position)
+            return period_of((named_next or nearest).group(0), default_quarter, default_year, guidance)
         quarters_after = list(_QUARTER.finditer(sentence, position))
         after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
         if guidance and not after:
@@ -487,6 +495,20 @@ def period_of(
     if guidance:
         return _guidance_year(default_quarter, default_year)
     return default_quarter
+
+
+def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | None:
+    """A period with a year that follows a figure within a few words ("a rate of 5.5% in 2020")."""
+    for pattern in (_QUARTER, _YEAR_PERIOD, _YEAR_ALONE):
+        match = pattern.search(sentence, position, position + 40)
+        if (
+            match
+            and re.search(r"\d", match.group(0))
+            and re.fullmatch(r"[\s%a-z]{0,15}", sentence[position : match.start()], re.IGNORECASE)
+            and not _COMPARISON.search(sentence[position : match.start()])
+        ):
+            return match
+    return None
 
 
 def is_after(period: str, call_quarter: str | None, call_year: str | None) -> bool:
