@@ -53,7 +53,8 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("gross_profit", r"\bgross\s+profit\b"),
         (
             "same_store_sales",
-            r"\b(?:same[- ]store|comparable[- ]store|comp(?:arable)?|like-for-like|same[- ]unit|organic)\s+(?:sales|revenues?|growth)\b|\bcomps\b",
+            r"\b(?:(?:same|comparable|comp)[- ](?:store|restaurant|unit|property|center|shop|branch)s?|comp(?:arable)?|"
+            r"like-for-like|organic)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
         ),
         ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b"),
         ("dividend", r"\bdividends?\b"),
@@ -324,6 +325,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         taken.append((match.start(), match.end()))
     numbers = [m for m in NUMBER.finditer(sentence) if not any(a <= m.start() < b for a, b in taken)]
     pending_change: dict | None = None
+    pending_metric: str | None = None
     last_change_end: int | None = None
     for match in numbers:
         if _is_year_or_label(sentence, match):
@@ -399,7 +401,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                     change,
                 )
             else:
-                pending_change = change
+                pending_change, pending_metric = change, metric
                 if metric and metric not in ("eps", "adjusted_eps"):
                     figures.append(
                         Figure(
@@ -424,8 +426,9 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
             continue
         change = None
-        if pending_change is not None:
-            change, pending_change = pending_change, None
+        if pending_change is not None and pending_metric in (None, metric):
+            change = pending_change
+        pending_change = None
         figures.append(
             Figure(metric, value, unit, scale, offset + match.start(), offset + match.end(), change=change)
         )
