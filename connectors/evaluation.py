@@ -201,6 +201,10 @@ _MONTH_BEFORE = re.compile(
 )
 
 
+# The year-ago figure of a bullet: "net sales $1,898.4 million versus $2,102.8 million".
+_COMPARED_FIGURE = re.compile(r"\b(?:versus|vs\.?|compared (?:to|with))\s+(?:about\s+|approximately\s+)?$")
+
+
 def _is_label(bullet: str, match: re.Match[str]) -> bool:
     """Years, quarter and fiscal-year labels ("q3", "fy22") and days of a month are not figures."""
     if re.fullmatch(r"(?:19|20)\d\d", match.group("value")):
@@ -213,7 +217,8 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
     """Numbers of the reference bullets with the metric and period they state (metric None when unclear).
 
     Years, quarter and fiscal-year labels, days of a month and the numbers of dates are not figures; the
-    low end of a range takes the range's scale ("$9.55 to $9.70 billion").
+    low end of a range takes the range's scale ("$9.55 to $9.70 billion"); a number after "versus" is the
+    year-ago figure.
     """
     from connectors.earnings.figures import (
         NUMBER,
@@ -223,6 +228,7 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
         is_guidance,
         parse_number,
         period_of,
+        previous_period,
     )
 
     quarter, year = call_period("", document_id)
@@ -245,6 +251,7 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
                 continue
             value, unit, scale = parse_number(match)
             scale = range_scales.get(match.start("value"), scale)
+            compared = _COMPARED_FIGURE.search(bullet[: match.start()])
             metric = None
             for figure in figures:
                 inside = figure.start <= match.start() < figure.end
@@ -258,7 +265,7 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
                     "decimals": _decimals(match.group("value")),
                     "unit": unit,
                     "metric": metric,
-                    "period": period,
+                    "period": previous_period(period, quarter=False) if compared else period,
                     "text": bullet,
                 }
             )

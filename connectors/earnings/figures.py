@@ -41,7 +41,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:adjusted\s+|non-gaap\s+)?operating\s+(?:profit\s+|income\s+)?margins?\b|\b(?:ebit|segment)\s+margins?\b",
         ),
         ("net_margin", r"\bnet\s+(?:income\s+|profit\s+)?margins?\b"),
-        ("free_cash_flow", r"\bfree\s+cash\s+flows?\b"),
+        ("free_cash_flow", r"\bfree\s+(?:operating\s+)?cash\s+flows?\b"),
         (
             "operating_cash_flow",
             r"\b(?:cash\s+(?:flow\s+)?(?:from|provided by|generated (?:by|from))\s+operati\w+|operating\s+cash\s+flows?)\b",
@@ -77,7 +77,8 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
         (
             "revenue",
-            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+)?(?:revenues?|sales|top[- ]line|turnover)\b",
+            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+)?(?:revenues?|sales|top[- ]line|turnover)\b"
+            r"(?!\s+(?:inducements?|force|teams?|tax(?:es)?|people|reps?|representatives|cycles?|pipeline|channels?))",
         ),
     )
 )
@@ -197,6 +198,18 @@ _CHANGE_FILLER = re.compile(
     r"(?:lower|higher|incremental|additional|increased|decreased|reduced|less|more|lost|improved)\b",
     re.IGNORECASE,
 )
+# Amounts left out of a figure or added to one are not the figure: "excluding $10 million of cost actions",
+# "raised by $0.75", "$92 million higher than the prior year".
+_NOT_A_LEVEL = re.compile(
+    r"\b(?:excluding|excludes|excluded|net of|raised by|lowered by|increased by|decreased by|reduced by|"
+    r"improved by|improvement of|increase of|decrease of|up by|down by)\s+(?:approximately\s+|about\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+_DIFFERENCE_AFTER = re.compile(
+    r"^\s*(?:,\s*)?(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
+    r"favorable|unfavorable)\b",
+    re.IGNORECASE,
+)
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 _SHARE_COUNT = re.compile(
     r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
@@ -290,6 +303,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
             continue
+        if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
+            continue
         if low_unit == "count":
             low_unit = unit
         metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
@@ -334,9 +349,14 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
-            sentence, match.start()
-        )
+        named_after = _metric_after(sentence, match.end(), unit != "percent")
+        if unit != "percent" and not named_after and _NOT_A_LEVEL.search(before):
+            continue
+        if unit not in ("percent", "basis_points", "percentage_points") and _DIFFERENCE_AFTER.match(
+            sentence[match.end() :]
+        ):
+            continue
+        metric = named_after or _metric_before(sentence, match.start())
         growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
         metric = growth_metric or metric
         if unit == "USD_per_share" and metric not in (
@@ -454,25 +474,86 @@ def period_of(
     """The period a figure at `position` of a sentence speaks of ("Q3 2021", "FY2021").
 
     The nearest period named before the figure wins; one named after it counts unless it is a comparison
-    ("compared to the second quarter of 2020"); else the call's own period.
+    ("compared to the second quarter of 2020"); else the call's own period. A comparison figure ("compared to
+    $139 million last year") takes the prior period.
     """
     if position is not None:
-        before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
-        before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
-        if guidance:
-            before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
-        if before:
-            dated = [m for m in before if re.search(r"\d", m.group(0))]
-            nearest = max(dated or before, key=lambda m: m.end())
-            named_next = None if dated else _dated_period_right_after(sentence, position)
-            return period_of((named_next or nearest).group(0), default_quarter, default_year, guidance)
-        quarters_after = list(_QUARTER.finditer(sentence, position))
-        after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
-        if guidance and not after:
-            after = list(_YEAR_ALONE.finditer(sentence, position))
-        if after and not _COMPARISON.search(sentence[position : after[0].start()]):
-            return period_of(after[0].group(0), default_quarter, default_year, guidance)
-        return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+        prior = _prior_period(sentence, position, default_quarter, default_year, guidance)
+        if prior:
+            return prior
+        return _period_at(sentence, default_quarter, default_year, guidance, position)
+    return _period_named(sentence, default_quarter, default_year, guidance)
+
+
+_COMPARED_BEFORE = re.compile(
+    r"\b(?:compared\s+(?:to|with)|versus|vs\.?|from|against)\s+(?:(?:approximately|about|roughly|negative|a|an)\s+)*$",
+    re.IGNORECASE,
+)
+_PRIOR_MARKER = re.compile(
+    r"\b(?:(?:last|prior|previous)[- ](?P<quarter>quarter)|(?P<sequential>sequential)|last year|prior[- ]year|"
+    r"previous year|year[- ]ago|a year (?:ago|earlier)|same (?:period|quarter))",
+    re.IGNORECASE,
+)
+
+
+def _prior_period(
+    sentence: str, position: int, default_quarter: str | None, default_year: str | None, guidance: bool
+) -> str | None:
+    """The period of a comparison figure ("compared to $139 million last year"): one named right after it, or
+    the period the sentence speaks of moved back a year (or a quarter)."""
+    if not _COMPARED_BEFORE.search(sentence[max(0, position - 40) : position]):
+        return None
+    number = NUMBER.match(sentence, position)
+    end = number.end() if number else position
+    named = _dated_period_right_after(sentence, end)
+    if named:
+        return _period_named(named.group(0), default_quarter, default_year, guidance)
+    marker = _PRIOR_MARKER.search(sentence[end : end + 60])
+    if not marker:
+        return None
+    current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+    return previous_period(current, quarter=bool(marker.group("quarter") or marker.group("sequential")))
+
+
+def previous_period(period: str | None, quarter: bool) -> str | None:
+    """The period a year (or, with `quarter`, a quarter) before "Q3 2021" or "FY2021"."""
+    quarterly = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period or "")
+    if quarterly:
+        number, year = int(quarterly.group(1)), int(quarterly.group(2))
+        if quarter:
+            number, year = (number - 1, year) if number > 1 else (4, year - 1)
+        else:
+            year -= 1
+        return f"Q{number} {year}"
+    annual = re.fullmatch(r"FY((?:19|20)\d\d)", period or "")
+    return f"FY{int(annual.group(1)) - 1}" if annual and not quarter else period
+
+
+def _period_at(
+    sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool, position: int
+) -> str | None:
+    before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
+    before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
+    if guidance:
+        before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
+    if before:
+        dated = [m for m in before if re.search(r"\d", m.group(0))]
+        nearest = max(dated or before, key=lambda m: m.end())
+        named_next = None if dated else _dated_period_right_after(sentence, position)
+        return _period_named((named_next or nearest).group(0), default_quarter, default_year, guidance)
+    quarters_after = list(_QUARTER.finditer(sentence, position))
+    after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
+    if guidance and not after:
+        after = list(_YEAR_ALONE.finditer(sentence, position))
+    if after and not _COMPARISON.search(sentence[position : after[0].start()]):
+        return _period_named(after[0].group(0), default_quarter, default_year, guidance)
+    return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+
+
+def _period_named(
+    sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool
+) -> str | None:
+    """The period the text names first (a quarter, else a fiscal year, else a year of guidance)."""
     quarter = _QUARTER.search(sentence)
     if quarter:
         number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)

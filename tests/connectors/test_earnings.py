@@ -331,3 +331,67 @@ def test_scorer_skips_labels_and_month_days_and_matches_unnamed_metrics_on_value
     reported = {"metric": "special_charges", "value": 46.0, "scale": 1e6, "period": "Q4 2021"}
     assert fact_found(charge, [reported])
     assert not fact_found(charge, [{**reported, "period": "Q3 2021"}])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "position_of", "period"),
+    [
+        ("Net interest income declined to $195 million from $198 million last quarter.", "$198", "Q2 2021"),
+        (
+            "Net cash from operating activities was $179 million compared to $139 million last year.",
+            "$139",
+            "Q3 2020",
+        ),
+        (
+            "AAM sales were $1.43 billion compared to $1.34 billion in the first quarter of 2020.",
+            "$1.34",
+            "Q1 2020",
+        ),
+        (
+            "AAM sales were $1.43 billion compared to $1.34 billion in the first quarter of 2020.",
+            "$1.43",
+            "Q3 2021",
+        ),
+        ("Revenue was $5 billion, up from last year.", "$5", "Q3 2021"),
+    ],
+)
+def test_comparison_figures_take_the_prior_period(sentence, position_of, period):
+    from connectors.earnings.figures import period_of
+
+    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Adjusted operating income is expected to be $46 million, excluding $10 million of cost actions.",
+        "Full year adjusted earnings per share is raised by $0.75.",
+        "Consolidated sales of $1.9 billion were $140 million above our expectations.",
+        "Deferred sales inducement amortization totaled $93 million.",
+    ],
+)
+def test_amounts_that_are_not_a_level_of_the_metric(sentence):
+    levels = [f for f in _figures(sentence) if f[1] in (10.0, 0.75, 140.0, 93.0)]
+    assert levels == []
+
+
+def test_quarter_label_is_not_the_low_end_of_a_range():
+    from connectors.earnings.figures import extract_figures
+
+    figures = extract_figures("Adjusted earnings per share growth of 14% in Q3 and 16% year-to-date.", 0)
+    assert all(f.low is None for f in figures)
+
+
+def test_free_operating_cash_flow_is_free_cash_flow():
+    assert _figures("Our free operating cash flow was negative $2 million.") == [
+        ("free_cash_flow", -2.0, "USD", 1e6)
+    ]
+
+
+def test_scorer_gives_a_versus_figure_the_year_ago_period():
+    from connectors.evaluation import reference_facts
+
+    facts = reference_facts(
+        ["qtrly catastrophe losses $29 million pre-tax versus $85 million pre-tax."], "ACME_q4_2020"
+    )
+    assert [(f["value"], f["period"]) for f in facts] == [(29.0, "Q4 2020"), (85.0, "Q4 2019")]
