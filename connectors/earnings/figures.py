@@ -41,7 +41,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:adjusted\s+|non-gaap\s+)?operating\s+(?:profit\s+|income\s+)?margins?\b|\b(?:ebit|segment)\s+margins?\b",
         ),
         ("net_margin", r"\bnet\s+(?:income\s+|profit\s+)?margins?\b"),
-        ("free_cash_flow", r"\bfree\s+(?:operating\s+)?cash\s+flows?\b"),
+        ("free_cash_flow", r"\bfree\s+(?:operating\s+)?cash\s+flows?(?:\s+from\s+operations)?\b"),
         (
             "operating_cash_flow",
             r"\b(?:cash\s+(?:flow\s+)?(?:from|provided by|generated (?:by|from))\s+operati\w+|operating\s+cash\s+flows?)\b",
@@ -104,19 +104,22 @@ _NEGATIVE_CHANGE = re.compile(
 )
 _GUIDANCE = re.compile(
     r"\b(?:guidance|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
-    r"estimat\w*|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    r"estimat\w*|will be|(?:look|looking|aim|aiming)\s+to\s+(?:deliver|achieve|generate|grow|reach)|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
     re.IGNORECASE,
 )
 # Comparisons with past expectations: "better-than-expected", "as we anticipated".
 _PAST_EXPECTATION = re.compile(
     r"\b(?:than|as)[- ](?:(?:we|i|had|previously|originally|initially|we'd|had been)\s+)*"
-    r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b",
+    r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b|"
+    r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than)\s+"
+    r"(?:our\s+|the\s+|its\s+)?(?:[\w-]+\s+)?(?:guidance|outlook|expectations?|forecast)\b",
     re.IGNORECASE,
 )
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _QUARTER = re.compile(
     r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
-    r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?)\b",
+    r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?"
+    r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
     re.IGNORECASE,
 )
 _YEAR_PERIOD = re.compile(
@@ -201,8 +204,8 @@ _CHANGE_FILLER = re.compile(
 # Amounts left out of a figure or added to one are not the figure: "excluding $10 million of cost actions",
 # "raised by $0.75", "$92 million higher than the prior year".
 _NOT_A_LEVEL = re.compile(
-    r"\b(?:excluding|excludes|excluded|net of|raised by|lowered by|increased by|decreased by|reduced by|"
-    r"improved by|improvement of|increase of|decrease of|up by|down by)\s+(?:approximately\s+|about\s+|roughly\s+)?$",
+    r"\b(?:excluding|excludes|excluded|net of|by|improvement of|increase of|decrease of|"
+    r"(?:average\s+)?price\s+of)\s+(?:approximately\s+|about\s+|roughly\s+)?$",
     re.IGNORECASE,
 )
 _DIFFERENCE_AFTER = re.compile(
@@ -486,8 +489,13 @@ def period_of(
 
 
 _COMPARED_BEFORE = re.compile(
-    r"\b(?:compared\s+(?:to|with)|versus|vs\.?|from|against)\s+(?:(?:approximately|about|roughly|negative|a|an)\s+)*$",
+    r"(?:\b(?:compared\s+(?:to|with)|versus|vs\.?)\s+(?:[\w-]+\s+){0,6}?|\b(?:from|against)\s+)"
+    r"(?:(?:approximately|about|roughly|negative|a|an|of)\s+)*$",
     re.IGNORECASE,
+)
+# A period named as the base of a comparison ("compared to Q4 2019") is not the figure's period.
+_COMPARED_PERIOD = re.compile(
+    r"\b(?:compared\s+(?:to|with)|versus|vs\.?|over|from|than)\s+(?:the\s+)?$", re.IGNORECASE
 )
 _PRIOR_MARKER = re.compile(
     r"\b(?:(?:last|prior|previous)[- ](?P<quarter>quarter)|(?P<sequential>sequential)|last year|prior[- ]year|"
@@ -503,8 +511,7 @@ def _prior_period(
     the period the sentence speaks of moved back a year (or a quarter)."""
     if not _COMPARED_BEFORE.search(sentence[max(0, position - 40) : position]):
         return None
-    number = NUMBER.match(sentence, position)
-    end = number.end() if number else position
+    end = _figure_end(sentence, position)
     named = _dated_period_right_after(sentence, end)
     if named:
         return _period_named(named.group(0), default_quarter, default_year, guidance)
@@ -532,15 +539,18 @@ def previous_period(period: str | None, quarter: bool) -> str | None:
 def _period_at(
     sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool, position: int
 ) -> str | None:
+    named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
+    if named_next:
+        return _period_named(named_next.group(0), default_quarter, default_year, guidance)
     before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
     before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
     if guidance:
         before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
+    before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
     if before:
         dated = [m for m in before if re.search(r"\d", m.group(0))]
         nearest = max(dated or before, key=lambda m: m.end())
-        named_next = None if dated else _dated_period_right_after(sentence, position)
-        return _period_named((named_next or nearest).group(0), default_quarter, default_year, guidance)
+        return _period_named(nearest.group(0), default_quarter, default_year, guidance)
     quarters_after = list(_QUARTER.finditer(sentence, position))
     after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
     if guidance and not after:
@@ -550,14 +560,25 @@ def _period_at(
     return _guidance_year(default_quarter, default_year) if guidance else default_quarter
 
 
+def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:
+    """(quarter number, year as written or None) of a _QUARTER match."""
+    word = (quarter.group("word") or quarter.group("word3") or "").lower()
+    number = _QUARTER_WORDS.get(word) or int(quarter.group("q") or 0)
+    return number, quarter.group("year1") or quarter.group("year2") or quarter.group("year3")
+
+
+def _figure_end(sentence: str, position: int) -> int:
+    figure = RANGE.match(sentence, position) or NUMBER.match(sentence, position)
+    return figure.end() if figure else position
+
+
 def _period_named(
     sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool
 ) -> str | None:
     """The period the text names first (a quarter, else a fiscal year, else a year of guidance)."""
     quarter = _QUARTER.search(sentence)
     if quarter:
-        number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
-        year = quarter.group("year1") or quarter.group("year2")
+        number, year = _quarter_parts(quarter)
         year = year.lstrip("'") if year else year
         if year and len(year) == 2:
             year = "20" + year
@@ -632,8 +653,7 @@ def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:
         return f"Q{match.group(1)} {match.group(2)}", match.group(2)
     counts: dict[str, int] = {}
     for quarter in _QUARTER.finditer(text[:20000]):
-        number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
-        year = quarter.group("year1") or quarter.group("year2")
+        number, year = _quarter_parts(quarter)
         if year and len(year) == 4:
             key = f"Q{number} {year}"
             counts[key] = counts.get(key, 0) + 1

@@ -395,3 +395,65 @@ def test_scorer_gives_a_versus_figure_the_year_ago_period():
         ["qtrly catastrophe losses $29 million pre-tax versus $85 million pre-tax."], "ACME_q4_2020"
     )
     assert [(f["value"], f["period"]) for f in facts] == [(29.0, "Q4 2020"), (85.0, "Q4 2019")]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "position_of", "period"),
+    [
+        (
+            "Net income was $38.6 million or $0.33 per share in the first quarter of 2021 compared to a loss "
+            "of $501.3 million or $4.45 per share in the first quarter of 2020.",
+            "$4.45",
+            "Q1 2020",
+        ),
+        (
+            "Adjusted EBITDA rose 4% compared to Q4 2019 and its margin was up 60 basis points.",
+            "60 basis",
+            "Q3 2021",
+        ),
+        (
+            "EPS was $0.43 versus an earnings per share loss of $0.26 in the prior year period.",
+            "$0.26",
+            "Q3 2020",
+        ),
+        (
+            "EPS was $0.54 for the fiscal 2022 first quarter versus $0.10 in the prior quarter.",
+            "$0.54",
+            "Q1 2022",
+        ),
+    ],
+)
+def test_period_named_right_after_and_comparison_bases(sentence, position_of, period):
+    from connectors.earnings.figures import period_of
+
+    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The investment impacted quarterly earnings per share by approximately $0.06.",
+        "We bought 1.4 million shares at an average price of $60.88 per share.",
+    ],
+)
+def test_impacts_and_prices_are_not_earnings_per_share(sentence):
+    assert [f for f in _figures(sentence) if f[0] in ("eps", "adjusted_eps")] == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "guidance"),
+    [
+        ("Free cash flow was negative $28 million, in line with the guidance provided last quarter.", False),
+        ("We look to deliver a core operating margin of 4.5% on revenues of $31.5 billion.", True),
+    ],
+)
+def test_comparisons_with_guidance_and_targets(sentence, guidance):
+    from connectors.earnings.figures import is_guidance
+
+    assert is_guidance(sentence) is guidance
+
+
+def test_free_cash_flow_from_operations():
+    assert _figures("Our free cash flow from operations was negative $28 million.") == [
+        ("free_cash_flow", -28.0, "USD", 1e6)
+    ]
