@@ -205,14 +205,21 @@ _CHANGE_FILLER = re.compile(
 # "raised by $0.75", "$92 million higher than the prior year".
 _NOT_A_LEVEL = re.compile(
     r"\b(?:excluding|excludes|excluded|net of|by|improvement of|increase of|decrease of|"
-    r"(?:average\s+)?price\s+of)\s+(?:approximately\s+|about\s+|roughly\s+)?$",
+    r"(?:average\s+)?price\s+of|included\s+in\s+[\w\s]{0,30}?(?:is|are|was|were))\s+"
+    r"(?:approximately\s+|about\s+|roughly\s+)?$",
     re.IGNORECASE,
 )
+_ADJUSTED_BASIS = re.compile(
+    r"\b(?:on an? (?:adjusted|non-gaap|core) basis|excluding (?:special|one-time|non-recurring|unusual) items)\b",
+    re.IGNORECASE,
+)
+_ADJUSTED_EARNINGS = re.compile(r"\b(?:adjusted|non-gaap|core)\s+(?:diluted\s+)?earnings\b", re.IGNORECASE)
 _DIFFERENCE_AFTER = re.compile(
     r"^\s*(?:,\s*)?(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
     r"favorable|unfavorable)\b",
     re.IGNORECASE,
 )
+_MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|regular)\s+", re.IGNORECASE)
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 _SHARE_COUNT = re.compile(
     r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
@@ -262,7 +269,10 @@ def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> 
                 return None
             start += filler.end()
         return None
-    return _metric_named_at(window.lstrip()) if window[:1].isspace() else None
+    if not window[:1].isspace():
+        return None
+    modifier = _MODIFIER_AFTER.match(window)
+    return _metric_named_at(window[modifier.end() :] if modifier else window.lstrip())
 
 
 def _growth_named_after(sentence: str, position: int) -> str | None:
@@ -375,6 +385,11 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                 if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
                 else "eps"
             )
+        if metric == "eps" and (
+            _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
+            or _ADJUSTED_EARNINGS.search(before)
+        ):
+            metric = "adjusted_eps"
         is_change = unit in ("percent", "basis_points", "percentage_points") and (
             bool(_CHANGE_WORDS.search(before))
             or growth_metric is not None
@@ -509,7 +524,7 @@ def _prior_period(
 ) -> str | None:
     """The period of a comparison figure ("compared to $139 million last year"): one named right after it, or
     the period the sentence speaks of moved back a year (or a quarter)."""
-    if not _COMPARED_BEFORE.search(sentence[max(0, position - 40) : position]):
+    if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
         return None
     end = _figure_end(sentence, position)
     named = _dated_period_right_after(sentence, end)

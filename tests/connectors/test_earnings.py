@@ -457,3 +457,29 @@ def test_free_cash_flow_from_operations():
     assert _figures("Our free cash flow from operations was negative $28 million.") == [
         ("free_cash_flow", -28.0, "USD", 1e6)
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("During the second quarter, we paid a $0.27 per share quarterly dividend.", ("dividend", 0.27)),
+        ("On an adjusted basis, earnings per share was $0.44 per share.", ("adjusted_eps", 0.44)),
+        (
+            "Earnings per share were solid, with fourth-quarter adjusted earnings of $1.68.",
+            ("adjusted_eps", 1.68),
+        ),
+    ],
+)
+def test_per_share_kind_named_around_the_figure(sentence, expected):
+    assert [f[:2] for f in _figures(sentence)] == [expected]
+
+
+def test_components_included_in_a_metric_are_not_its_level():
+    assert _figures("Included in revenues is $3.7 million of management fees.") == []
+
+
+def test_comparison_figure_far_after_versus():
+    from connectors.earnings.figures import period_of
+
+    sentence = "Adjusted EPS for the quarter was $1.48 compared to adjusted earnings per share of $1.25 in the prior year."
+    assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.25")) == "Q2 2020"
