@@ -85,7 +85,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|(?:per|a) (?:diluted )?share))?"
+    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(
@@ -158,6 +158,8 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
         unit = "percentage_points"
     elif unit_text in ("basis points", "bps"):
         unit = "basis_points"
+    elif unit_text.startswith("dollar"):
+        unit = "USD_per_share" if unit_text.endswith("share") else "USD"
     elif unit_text.startswith("cent"):
         unit, value = "USD_per_share", value / 100
     elif unit_text.startswith(("per", "a ")):

@@ -483,3 +483,12 @@ def test_comparison_figure_far_after_versus():
 
     sentence = "Adjusted EPS for the quarter was $1.48 compared to adjusted earnings per share of $1.25 in the prior year."
     assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.25")) == "Q2 2020"
+
+
+def test_amounts_written_in_dollars():
+    assert _figures(
+        "Revenue was 1.2 billion dollars, and earnings per share were 2.10 dollars per share."
+    ) == [
+        ("revenue", 1.2, "USD", 1e9),
+        ("eps", 2.1, "USD_per_share", 1.0),
+    ]
