@@ -103,7 +103,7 @@ _NEGATIVE_CHANGE = re.compile(
     r"\b(?:down|decrease|decreased|fell|declin\w*|lower|contracted|drop\w*)\b", re.IGNORECASE
 )
 _GUIDANCE = re.compile(
-    r"\b(?:guidance|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
+    r"\b(?:guidance|guide[sd]?|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
     r"estimat\w*|will be|(?:look|looking|aim|aiming)\s+to\s+(?:deliver|achieve|generate|grow|reach)|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
     re.IGNORECASE,
 )
@@ -209,6 +209,21 @@ _NOT_A_LEVEL = re.compile(
     r"\b(?:excluding|excludes|excluded|net of|by|improvement of|increase of|decrease of|"
     r"(?:average\s+)?price\s+of|included\s+in\s+[\w\s]{0,30}?(?:is|are|was|were))\s+"
     r"(?:approximately\s+|about\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+# The size of an effect or of a change, not a level: "impacted net sales by 5%", "increased $7.5 million".
+_EFFECT_BY = re.compile(
+    r"\b(?:impact\w*|affect\w*|benefit\w*|hurt|weighed on)\b[^.]{0,50}\bby\s+(?:approximately\s+|about\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+_CHANGED_BY = re.compile(
+    r"\b(?:increased|decreased|grew|rose|fell|declined|improved|dropped)\s+(?:approximately\s+|about\s+|roughly\s+|nearly\s+)?$",
+    re.IGNORECASE,
+)
+# A percentage given beside the amount of a change: "increased $7.5 million or 48%".
+_AMOUNT_OR = re.compile(
+    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved)\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
+    r"(?:thousand|million|billion)?\s*,?\s*or\s+$",
     re.IGNORECASE,
 )
 _ADJUSTED_BASIS = re.compile(
@@ -367,6 +382,10 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         named_after = _metric_after(sentence, match.end(), unit != "percent")
         if unit != "percent" and not named_after and _NOT_A_LEVEL.search(before):
             continue
+        if _EFFECT_BY.search(sentence[max(0, match.start() - 80) : match.start()]):
+            continue
+        if unit in ("USD", "EUR", "GBP", "JPY") and _CHANGED_BY.search(before):
+            continue
         if unit not in ("percent", "basis_points", "percentage_points") and _DIFFERENCE_AFTER.match(
             sentence[match.end() :]
         ):
@@ -393,7 +412,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         ):
             metric = "adjusted_eps"
         is_change = unit in ("percent", "basis_points", "percentage_points") and (
-            bool(_CHANGE_WORDS.search(before))
+            bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
             or growth_metric is not None
             or (
                 last_change_end is not None

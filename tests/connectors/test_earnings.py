@@ -492,3 +492,16 @@ def test_amounts_written_in_dollars():
         ("revenue", 1.2, "USD", 1e9),
         ("eps", 2.1, "USD_per_share", 1.0),
     ]
+
+
+def test_sizes_of_changes_and_effects_are_not_levels():
+    assert _figures("Polymer operating income increased $7.5 million or 48%.") == [
+        ("operating_income_growth", 48.0, "percent", 1.0)
+    ]
+    assert _figures("Foreign currency translation positively impacted net sales by 5%.") == []
+
+
+def test_a_guide_is_guidance():
+    from connectors.earnings.figures import is_guidance
+
+    assert is_guidance("Our Q3 adjusted earnings per share guide is $4.54.")
