@@ -195,19 +195,40 @@ def _decimals(raw: str) -> int:
     return len(raw.split(".")[1]) if "." in raw else 0
 
 
+_MONTH_BEFORE = re.compile(
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s*$"
+)
+
+
+# The year-ago figure of a bullet: "net sales $1,898.4 million versus $2,102.8 million".
+_COMPARED_FIGURE = re.compile(r"\b(?:versus|vs\.?|compared (?:to|with))\s+(?:about\s+|approximately\s+)?$")
+
+
+def _is_label(bullet: str, match: re.Match[str]) -> bool:
+    """Years, quarter and fiscal-year labels ("q3", "fy22") and days of a month are not figures."""
+    if re.fullmatch(r"(?:19|20)\d\d", match.group("value")):
+        return True
+    before = bullet[: match.start()].lower()
+    return bool(re.search(r"(?:\bq|\bfy|\bfiscal)\s*'?$", before) or _MONTH_BEFORE.search(before))
+
+
 def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
     """Numbers of the reference bullets with the metric and period they state (metric None when unclear).
 
-    Years, quarter labels and the numbers of dates are not figures; the low end of a range takes the range's
-    scale ("$9.55 to $9.70 billion").
+    Years, quarter and fiscal-year labels, days of a month and the numbers of dates are not figures; the
+    low end of a range takes the range's scale ("$9.55 to $9.70 billion"); a number after "versus" is the
+    year-ago figure.
     """
     from connectors.earnings.figures import (
         NUMBER,
+        RANGE,
         call_period,
         extract_figures,
         is_guidance,
         parse_number,
         period_of,
+        previous_period,
     )
 
     quarter, year = call_period("", document_id)
@@ -219,33 +240,59 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
         period = period_of(bullet, quarter, year, guidance)
         figures = extract_figures(bullet, 0)
         dates = [(d.start, d.end) for d in find_dates(bullet)]
+        range_scales = {}
+        for match in RANGE.finditer(bullet):
+            low, low_unit, low_scale = parse_number(match, "l_")
+            high, high_unit, high_scale = parse_number(match, "h_")
+            if high_scale != 1.0 and low_scale == 1.0 and low_unit in ("count", high_unit) and low < high:
+                range_scales[match.start("l_value")] = high_scale
         for match in NUMBER.finditer(bullet):
-            raw = match.group("value")
-            if re.fullmatch(r"(?:19|20)\d\d", raw) or re.search(r"q\s*$", bullet[: match.start()].lower()):
-                continue
-            if any(start <= match.start() < end for start, end in dates):
+            if _is_label(bullet, match) or any(start <= match.start() < end for start, end in dates):
                 continue
             value, unit, scale = parse_number(match)
+            scale = range_scales.get(match.start("value"), scale)
+            compared = _COMPARED_FIGURE.search(bullet[: match.start()])
             metric = None
             for figure in figures:
                 inside = figure.start <= match.start() < figure.end
                 change_here = figure.change and figure.change.get("start") == match.start()
                 if inside or change_here:
                     metric = _base_metric(figure.metric)
-                if inside and figure.low is not None and scale == 1.0:
-                    scale = figure.scale
             facts.append(
                 {
                     "value": abs(value),
                     "scale": scale,
-                    "decimals": _decimals(raw),
+                    "decimals": _decimals(match.group("value")),
                     "unit": unit,
                     "metric": metric,
-                    "period": period,
+                    "period": previous_period(period, quarter=False) if compared else period,
                     "text": bullet,
                 }
             )
     return facts
+
+
+def _same_value(fact: dict, value: float, scale: float) -> bool:
+    """Whether a value equals the fact at the fact's own precision ($3.42 billion is "$3.4 billion")."""
+    scaled = abs(value) * scale / fact["scale"]
+    return round(scaled, fact["decimals"]) == round(fact["value"], fact["decimals"])
+
+
+def call_numbers(text: str) -> list[tuple[float, float]]:
+    """(value, scale) of every number written in a call."""
+    from connectors.earnings.figures import NUMBER, parse_number
+
+    numbers = []
+    for match in NUMBER.finditer(text):
+        value, _, scale = parse_number(match)
+        numbers.append((value, scale))
+    return numbers
+
+
+def in_call(fact: dict, numbers: list[tuple[float, float]]) -> bool:
+    """Whether the call states the fact's number at all (analysts' estimates and figures of the press release
+    that the call never says cannot be found in it)."""
+    return any(_same_value(fact, value, scale) for value, scale in numbers)
 
 
 def _candidate_values(metric: dict) -> list[tuple[float, float]]:
@@ -261,36 +308,47 @@ def _candidate_values(metric: dict) -> list[tuple[float, float]]:
 
 
 def fact_found(fact: dict, metrics: list[dict], *, check_metric: bool = True) -> bool:
+    """Whether a reported metric states the fact: same value at the fact's precision, same metric and period.
+
+    A fact whose metric the reference does not name in words the scorer knows is matched on value and period.
+    """
     for metric in metrics:
-        if check_metric and (fact["metric"] is None or _base_metric(metric["metric"]) != fact["metric"]):
+        if check_metric and fact["metric"] is not None and _base_metric(metric["metric"]) != fact["metric"]:
             continue
         if check_metric and fact["period"] and metric.get("period") and fact["period"] != metric["period"]:
             continue
-        for value, scale in _candidate_values(metric):
-            scaled = abs(value) * scale / fact["scale"]
-            if round(scaled, fact["decimals"]) == round(fact["value"], fact["decimals"]):
-                return True
+        if any(_same_value(fact, value, scale) for value, scale in _candidate_values(metric)):
+            return True
     return False
 
 
-def score_earnings(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float]:
+def score_earnings(
+    outputs: dict[str, dict], labels: list[dict], texts: dict[str, str] | None = None
+) -> dict[str, float]:
+    """ROUGE of the summary and recall of the reference numbers; with the calls' `texts`, recall counts only
+    the reference numbers the call states (the figures present in the call)."""
     totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    found = found_value_only = count = 0
+    found = found_value_only = counted = total = 0
     for label in labels:
         output = outputs[label["document_id"]]
         summary = " ".join(bullet["text"] for bullet in output["summary"])
         for key, value in rouge(summary, " ".join(label["bullets"])).items():
             totals[key] += value
+        numbers = call_numbers(texts[label["document_id"]]) if texts is not None else None
         for fact in reference_facts(label["bullets"], label["document_id"]):
-            count += 1
+            total += 1
+            if numbers is not None and not in_call(fact, numbers):
+                continue
+            counted += 1
             found += fact_found(fact, output["metrics"])
             found_value_only += fact_found(fact, output["metrics"], check_metric=False)
     documents = max(1, len(labels))
     return {
         "calls": len(labels),
-        "reference_numbers": count,
-        "numeric_fact_recall": found / max(1, count),
-        "numeric_value_recall": found_value_only / max(1, count),
+        "reference_numbers": total,
+        "reference_numbers_in_call": counted,
+        "numeric_fact_recall": found / max(1, counted),
+        "numeric_value_recall": found_value_only / max(1, counted),
         **{key: value / documents for key, value in totals.items()},
     }
 
@@ -302,11 +360,13 @@ def evaluate_earnings(data_dir: Path, split: str, progress: Callable[[str], None
         row for row in read_jsonl(data_dir / "ectsum" / "labels.jsonl") if split in ("all", row["split"])
     ]
     outputs = {}
+    texts = {}
     for row in labels:
         progress(f"earnings {row['document_id']}")
         text = (data_dir / "ectsum" / "calls" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
+        texts[row["document_id"]] = text
         outputs[row["document_id"]] = run_connector("earnings", [Document(row["document_id"], text)])
-    return score_earnings(outputs, labels)
+    return score_earnings(outputs, labels, texts)
 
 
 def ndcg_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 
 from connectors.base import Connector, Document, RunContext
-from connectors.earnings.figures import call_period, extract_figures, is_guidance, period_mention, period_of
+from connectors.earnings.figures import (
+    call_period,
+    extract_figures,
+    is_after,
+    is_guidance,
+    period_mention,
+    period_of,
+)
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_transcript
 from connectors.spans import make_span, trimmed_span
 from connectors.text import Segment, split_sentences
@@ -275,13 +282,22 @@ def analyse_call(document: Document, run: RunContext) -> dict:
     for index, sentence in enumerate(sentences):
         turn = _speaker_at(turns, sentence.start) if turns else None
         mention = period_mention(sentence.text)
-        carried, previous_mention = previous_mention, mention
+        guidance = is_guidance(sentence.text)
+        carried = previous_mention
+        # A period named once carries through the guidance sentences that follow it without naming one.
+        previous_mention = mention or (previous_mention if guidance else None)
         if turn is not None and roles.get(turn.speaker) in ("analyst", "operator"):
             continue
-        guidance = is_guidance(sentence.text)
+        carried_period = (
+            period_of(carried, default_quarter, default_year, guidance)
+            if guidance and mention is None and carried is not None
+            else None
+        )
+        if carried_period and not is_after(carried_period, default_quarter, default_year):
+            carried_period = None
         for figure in extract_figures(sentence.text, sentence.start):
-            if guidance and mention is None and carried is not None:
-                period = period_of(carried, default_quarter, default_year, guidance)
+            if carried_period:
+                period = carried_period
             else:
                 period = period_of(
                     sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start

@@ -12,8 +12,10 @@ SCALES = {
     "mm": 1e6,
     "mn": 1e6,
     "m": 1e6,
+    "mln": 1e6,
     "billion": 1e9,
     "bn": 1e9,
+    "bln": 1e9,
     "b": 1e9,
     "trillion": 1e12,
 }
@@ -39,7 +41,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:adjusted\s+|non-gaap\s+)?operating\s+(?:profit\s+|income\s+)?margins?\b|\b(?:ebit|segment)\s+margins?\b",
         ),
         ("net_margin", r"\bnet\s+(?:income\s+|profit\s+)?margins?\b"),
-        ("free_cash_flow", r"\bfree\s+cash\s+flows?\b"),
+        ("free_cash_flow", r"\bfree\s+(?:operating\s+)?cash\s+flows?(?:\s+from\s+operations)?\b"),
         (
             "operating_cash_flow",
             r"\b(?:cash\s+(?:flow\s+)?(?:from|provided by|generated (?:by|from))\s+operati\w+|operating\s+cash\s+flows?)\b",
@@ -51,14 +53,22 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("gross_profit", r"\bgross\s+profit\b"),
         (
             "same_store_sales",
-            r"\b(?:same[- ]store|comparable[- ]store|comp(?:arable)?|like-for-like|same[- ]unit|organic)\s+(?:sales|revenues?|growth)\b|\bcomps\b",
+            r"\b(?:(?:same|comparable|comp)[- ](?:store|restaurant|unit|property|center|shop|branch)s?|comp(?:arable)?|"
+            r"like-for-like|organic)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
         ),
         ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b"),
         ("dividend", r"\bdividends?\b"),
         ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
         ("backlog", r"\bbacklog\b"),
         ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
-        ("catastrophe_losses", r"\bcatastrophe\s+losses\b"),
+        ("gross_written_premiums", r"\bgross\s+written\s+premiums?\b|\bgross\s+premiums?\s+written\b"),
+        ("catastrophe_losses", r"\b(?:catastrophe|cat)\s+losses\b"),
+        (
+            "special_charges",
+            r"\b(?:forward[- ]loss(?:es)?|impairments?|restructuring\s+(?:charges?|costs?)|(?:one-time|special|non-recurring)\s+charges?)\b",
+        ),
+        ("arr", r"\b(?:annual(?:ized)?\s+recurring\s+revenues?|ARR)\b"),
+        ("subscribers", r"\b(?:subscribers|paid\s+(?:members|memberships|subscriptions))\b"),
         ("bookings", r"\b(?:bookings|orders|order intake)\b"),
         ("net_interest_income", r"\bnet\s+interest\s+income\b"),
         ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
@@ -67,17 +77,18 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
         (
             "revenue",
-            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+)?(?:revenues?|sales|top[- ]line|turnover)\b",
+            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+)?(?:revenues?|sales|top[- ]line|turnover)\b"
+            r"(?!\s+(?:inducements?|force|teams?|tax(?:es)?|people|reps?|representatives|cycles?|pipeline|channels?))",
         ),
     )
 )
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|cents?|(?:per|a) (?:diluted )?share))?"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
+    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
-_RANGE = re.compile(
+RANGE = re.compile(
     rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
     re.IGNORECASE,
 )
@@ -86,22 +97,33 @@ _CHANGE_WORDS = re.compile(
     r"increase of|decrease of|growth of|by)\s*(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
     re.IGNORECASE,
 )
+# A second change joined to the first: "decreased 9.7% reported and 11.1% in constant currency".
+_ALSO_CHANGE = re.compile(r"^[\s\w-]{0,30}?,?\s*\b(?:and|or)\s+$", re.IGNORECASE)
 _NEGATIVE_CHANGE = re.compile(
     r"\b(?:down|decrease|decreased|fell|declin\w*|lower|contracted|drop\w*)\b", re.IGNORECASE
 )
 _GUIDANCE = re.compile(
-    r"\b(?:guidance|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
-    r"estimat\w*|will be|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    r"\b(?:guidance|guide[sd]?|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
+    r"estimat\w*|will be|(?:look|looking|aim|aiming)\s+to\s+(?:deliver|achieve|generate|grow|reach)|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    re.IGNORECASE,
+)
+# Comparisons with past expectations: "better-than-expected", "as we anticipated".
+_PAST_EXPECTATION = re.compile(
+    r"\b(?:than|as)[- ](?:(?:we|i|had|previously|originally|initially|we'd|had been)\s+)*"
+    r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b|"
+    r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than)\s+"
+    r"(?:our\s+|the\s+|its\s+)?(?:[\w-]+\s+)?(?:guidance|outlook|expectations?|forecast)\b",
     re.IGNORECASE,
 )
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _QUARTER = re.compile(
     r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
-    r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?)\b",
+    r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?"
+    r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
     re.IGNORECASE,
 )
 _YEAR_PERIOD = re.compile(
-    r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual)\b)",
+    r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual|for the year)\b)",
     re.IGNORECASE,
 )
 _YEAR_ALONE = re.compile(
@@ -136,6 +158,8 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
         unit = "percentage_points"
     elif unit_text in ("basis points", "bps"):
         unit = "basis_points"
+    elif unit_text.startswith("dollar"):
+        unit = "USD_per_share" if unit_text.endswith("share") else "USD"
     elif unit_text.startswith("cent"):
         unit, value = "USD_per_share", value / 100
     elif unit_text.startswith(("per", "a ")):
@@ -160,8 +184,62 @@ def _metric_before(sentence: str, position: int) -> str | None:
     return best[2] if best else None
 
 
-_METRIC_AFTER = re.compile(
-    r"^\s+(?:of|in)\s+(?:(?:total|net|gross|quarterly|consolidated)\s+)?(?:sales|revenues?)\b", re.IGNORECASE
+_JOINED_AFTER = re.compile(r"^\s+(?:of|in)\s+", re.IGNORECASE)
+_FILLER_WORD = re.compile(r"[\w-]+\s+")
+_GROWTH_AFTER = re.compile(
+    r"^\s+(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)\s+(?:(?:our|the)\s+)?",
+    re.IGNORECASE,
+)
+# Words after a metric's name that make the figure something else: "$5 million revenue increase",
+# "a $1 billion revenue business".
+_NOT_THE_METRIC_AFTER = re.compile(
+    r"^\s*(?:increases?|decreases?|declines?|growth|headwinds?|tailwinds?|impacts?|benefits?|improvements?|"
+    r"reductions?|savings|business(?:es)?|compan(?:y|ies)|opportunit(?:y|ies)|run[- ]rate|targets?|goals?|"
+    r"synerg(?:y|ies)|contribution)\b",
+    re.IGNORECASE,
+)
+# Words between a figure and a metric that make the figure a change or a part of it: "$2 million of lower revenue".
+_CHANGE_FILLER = re.compile(
+    r"(?:lower|higher|incremental|additional|increased|decreased|reduced|less|more|lost|improved)\b",
+    re.IGNORECASE,
+)
+# Amounts left out of a figure or added to one are not the figure: "excluding $10 million of cost actions",
+# "raised by $0.75", "$92 million higher than the prior year".
+_NOT_A_LEVEL = re.compile(
+    r"\b(?:excluding|excludes|excluded|net of|by|improvement of|increase of|decrease of|"
+    r"(?:average\s+)?price\s+of|included\s+in\s+[\w\s]{0,30}?(?:is|are|was|were))\s+"
+    r"(?:approximately\s+|about\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+# The size of an effect or of a change, not a level: "impacted net sales by 5%", "increased $7.5 million".
+_EFFECT_BY = re.compile(
+    r"\b(?:impact\w*|affect\w*|benefit\w*|hurt|weighed on)\b[^.]{0,50}\bby\s+(?:approximately\s+|about\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+_CHANGED_BY = re.compile(
+    r"\b(?:increased|decreased|grew|rose|fell|declined|improved|dropped)\s+(?:approximately\s+|about\s+|roughly\s+|nearly\s+)?$",
+    re.IGNORECASE,
+)
+# A percentage given beside the amount of a change: "increased $7.5 million or 48%".
+_AMOUNT_OR = re.compile(
+    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved)\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
+    r"(?:thousand|million|billion)?\s*,?\s*or\s+$",
+    re.IGNORECASE,
+)
+_ADJUSTED_BASIS = re.compile(
+    r"\b(?:on an? (?:adjusted|non-gaap|core) basis|excluding (?:special|one-time|non-recurring|unusual) items)\b",
+    re.IGNORECASE,
+)
+_ADJUSTED_EARNINGS = re.compile(r"\b(?:adjusted|non-gaap|core)\s+(?:diluted\s+)?earnings\b", re.IGNORECASE)
+_DIFFERENCE_AFTER = re.compile(
+    r"^\s*(?:,\s*)?(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
+    r"favorable|unfavorable)\b",
+    re.IGNORECASE,
+)
+_MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|regular)\s+", re.IGNORECASE)
+_SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
+_SHARE_COUNT = re.compile(
+    r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
 )
 
 
@@ -171,16 +249,55 @@ _EPS_AFTER = re.compile(
 )
 
 
-def _metric_after(sentence: str, position: int) -> str | None:
-    """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share"."""
-    window = sentence[position : position + 40]
+def _metric_named_at(window: str) -> str | None:
+    """The metric whose name starts `window` (the first of METRICS to match there)."""
+    for name, pattern in METRICS:
+        match = pattern.match(window)
+        if match and not _NOT_THE_METRIC_AFTER.match(window[match.end() :]):
+            return name
+    return None
+
+
+def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> str | None:
+    """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share",
+    "$29 million of pre-tax cat losses", "$46 million forward loss"; a figure followed by "of"/"in" may have two
+    words between ("of pre-tax"), one followed by the name itself none. A percentage "of" a metric is a share of
+    it, not its value, so callers pass `joined_allowed=False` for percentages."""
+    window = sentence[position : position + 80]
     if _EPS_AFTER.match(window):
         return (
             "adjusted_eps"
             if re.match(r"\s+(?:of\s+)?(?:adjusted|core|non-gaap)", window, re.IGNORECASE)
             else "eps"
         )
-    return "revenue" if _METRIC_AFTER.match(window) else None
+    if _SHARES_AFTER.match(window) and re.search(r"\b(?:repurchas\w*|buybacks?)\b", sentence, re.IGNORECASE):
+        return "share_repurchase"
+    joined = _JOINED_AFTER.match(window)
+    if joined and not joined_allowed:
+        return None
+    if joined:
+        start = joined.end()
+        for _ in range(3):
+            metric = _metric_named_at(window[start:])
+            if metric:
+                return metric
+            filler = _FILLER_WORD.match(window[start:])
+            if filler is None or _CHANGE_FILLER.match(filler.group(0)):
+                return None
+            start += filler.end()
+        return None
+    if not window[:1].isspace():
+        return None
+    modifier = _MODIFIER_AFTER.match(window)
+    return _metric_named_at(window[modifier.end() :] if modifier else window.lstrip())
+
+
+def _growth_named_after(sentence: str, position: int) -> str | None:
+    """The metric of a percentage followed by "growth in"/"increase in" a metric ("21% growth rate in gross
+    written premium")."""
+    window = sentence[position : position + 80]
+    match = _GROWTH_AFTER.match(window)
+    return _metric_named_at(window[match.end() :]) if match else None
 
 
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
@@ -194,6 +311,8 @@ def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
 
 
 def _fit_unit(metric: str, unit: str) -> bool:
+    if metric == "subscribers":
+        return unit == "count"
     if metric in ("eps", "adjusted_eps", "book_value_per_share", "ffo", "dividend"):
         return unit in ("USD", "USD_per_share", "EUR", "GBP")
     if metric.endswith("margin") or metric in ("tax_rate", "same_store_sales", "net_interest_margin"):
@@ -205,7 +324,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
     """Figures of one sentence (offsets shifted by `offset`): main value plus any range and change."""
     figures: list[Figure] = []
     taken: list[tuple[int, int]] = []
-    for match in _RANGE.finditer(sentence):
+    for match in RANGE.finditer(sentence):
         low, low_unit, low_scale = parse_number(match, "l_")
         high, high_unit, high_scale = parse_number(match, "h_")
         unit = high_unit if high_unit != "count" else low_unit
@@ -214,13 +333,17 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
             continue
+        if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
+            continue
         if low_unit == "count":
             low_unit = unit
-        metric = _metric_before(sentence, match.start())
+        metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
+            sentence, match.start()
+        )
         growth = unit == "percent" and bool(
             re.search(
                 r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
-                sentence[max(0, match.start() - 60) : match.start()],
+                sentence[max(0, match.start() - 120) : match.start()],
                 re.IGNORECASE,
             )
         )
@@ -247,6 +370,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         taken.append((match.start(), match.end()))
     numbers = [m for m in NUMBER.finditer(sentence) if not any(a <= m.start() < b for a, b in taken)]
     pending_change: dict | None = None
+    pending_metric: str | None = None
+    last_change_end: int | None = None
     for match in numbers:
         if _is_year_or_label(sentence, match):
             continue
@@ -254,12 +379,20 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         if unit == "count" and scale == 1.0:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
-        after_metric = _metric_after(sentence, match.end())
-        metric = (
-            after_metric
-            if after_metric in ("eps", "adjusted_eps")
-            else _metric_before(sentence, match.start()) or after_metric
-        )
+        named_after = _metric_after(sentence, match.end(), unit != "percent")
+        if unit != "percent" and not named_after and _NOT_A_LEVEL.search(before):
+            continue
+        if _EFFECT_BY.search(sentence[max(0, match.start() - 80) : match.start()]):
+            continue
+        if unit in ("USD", "EUR", "GBP", "JPY") and _CHANGED_BY.search(before):
+            continue
+        if unit not in ("percent", "basis_points", "percentage_points") and _DIFFERENCE_AFTER.match(
+            sentence[match.end() :]
+        ):
+            continue
+        metric = named_after or _metric_before(sentence, match.start())
+        growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
+        metric = growth_metric or metric
         if unit == "USD_per_share" and metric not in (
             "eps",
             "adjusted_eps",
@@ -273,13 +406,26 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                 if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
                 else "eps"
             )
-        is_change = unit in ("percent", "basis_points", "percentage_points") and bool(
-            _CHANGE_WORDS.search(before)
+        if metric == "eps" and (
+            _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
+            or _ADJUSTED_EARNINGS.search(before)
+        ):
+            metric = "adjusted_eps"
+        is_change = unit in ("percent", "basis_points", "percentage_points") and (
+            bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
+            or growth_metric is not None
+            or (
+                last_change_end is not None
+                and bool(_ALSO_CHANGE.match(sentence[last_change_end : match.start()]))
+            )
         )
         if (is_change and metric not in (None, "gross_margin", "operating_margin", "tax_rate")) or (
             is_change and metric is None
         ):
-            signed = -abs(value) if _NEGATIVE_CHANGE.search(before) else value
+            negative = _NEGATIVE_CHANGE.search(before) or (
+                growth_metric and _NEGATIVE_CHANGE.match(sentence[match.end() :].lstrip())
+            )
+            signed = -abs(value) if negative else value
             versus = (
                 "prior_quarter"
                 if re.search(
@@ -287,6 +433,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                 )
                 else "year_ago"
             )
+            last_change_end = match.end()
             change = {
                 "value": signed,
                 "unit": unit,
@@ -313,7 +460,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                     change,
                 )
             else:
-                pending_change = change
+                pending_change, pending_metric = change, metric
                 if metric and metric not in ("eps", "adjusted_eps"):
                     figures.append(
                         Figure(
@@ -330,11 +477,17 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
             unit = "USD_per_share"
-        if unit == "count" and metric not in ("bookings", "backlog"):
+        shares_bought = (
+            metric == "share_repurchase"
+            and bool(_SHARES_AFTER.match(sentence[match.end() :]))
+            and not _SHARE_COUNT.search(sentence[max(0, match.start() - 80) : match.start()])
+        )
+        if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
             continue
         change = None
-        if pending_change is not None:
-            change, pending_change = pending_change, None
+        if pending_change is not None and pending_metric in (None, metric):
+            change = pending_change
+        pending_change = None
         figures.append(
             Figure(metric, value, unit, scale, offset + match.start(), offset + match.end(), change=change)
         )
@@ -342,11 +495,11 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
 
 
 def is_guidance(sentence: str) -> bool:
-    return bool(_GUIDANCE.search(sentence))
+    return bool(_GUIDANCE.search(_PAST_EXPECTATION.sub(" ", sentence)))
 
 
 _COMPARISON = re.compile(
-    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period)\b", re.IGNORECASE
+    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period|over)\b", re.IGNORECASE
 )
 
 
@@ -360,28 +513,108 @@ def period_of(
     """The period a figure at `position` of a sentence speaks of ("Q3 2021", "FY2021").
 
     The nearest period named before the figure wins; one named after it counts unless it is a comparison
-    ("compared to the second quarter of 2020"); else the call's own period.
+    ("compared to the second quarter of 2020"); else the call's own period. A comparison figure ("compared to
+    $139 million last year") takes the prior period.
     """
     if position is not None:
-        before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
-        before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
-        if guidance:
-            before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
-        if before:
-            dated = [m for m in before if re.search(r"\d", m.group(0))]
-            nearest = max(dated or before, key=lambda m: m.end())
-            return period_of(nearest.group(0), default_quarter, default_year, guidance)
-        quarters_after = list(_QUARTER.finditer(sentence, position))
-        after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
-        if guidance and not after:
-            after = list(_YEAR_ALONE.finditer(sentence, position))
-        if after and not _COMPARISON.search(sentence[position : after[0].start()]):
-            return period_of(after[0].group(0), default_quarter, default_year, guidance)
-        return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+        prior = _prior_period(sentence, position, default_quarter, default_year, guidance)
+        if prior:
+            return prior
+        return _period_at(sentence, default_quarter, default_year, guidance, position)
+    return _period_named(sentence, default_quarter, default_year, guidance)
+
+
+_COMPARED_BEFORE = re.compile(
+    r"(?:\b(?:compared\s+(?:to|with)|versus|vs\.?)\s+(?:[\w-]+\s+){0,6}?|\b(?:from|against)\s+)"
+    r"(?:(?:approximately|about|roughly|negative|a|an|of)\s+)*$",
+    re.IGNORECASE,
+)
+# A period named as the base of a comparison ("compared to Q4 2019") is not the figure's period.
+_COMPARED_PERIOD = re.compile(
+    r"\b(?:compared\s+(?:to|with)|versus|vs\.?|over|from|than)\s+(?:the\s+)?$", re.IGNORECASE
+)
+_PRIOR_MARKER = re.compile(
+    r"\b(?:(?:last|prior|previous)[- ](?P<quarter>quarter)|(?P<sequential>sequential)|last year|prior[- ]year|"
+    r"previous year|year[- ]ago|a year (?:ago|earlier)|same (?:period|quarter))",
+    re.IGNORECASE,
+)
+
+
+def _prior_period(
+    sentence: str, position: int, default_quarter: str | None, default_year: str | None, guidance: bool
+) -> str | None:
+    """The period of a comparison figure ("compared to $139 million last year"): one named right after it, or
+    the period the sentence speaks of moved back a year (or a quarter)."""
+    if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
+        return None
+    end = _figure_end(sentence, position)
+    named = _dated_period_right_after(sentence, end)
+    if named:
+        return _period_named(named.group(0), default_quarter, default_year, guidance)
+    marker = _PRIOR_MARKER.search(sentence[end : end + 60])
+    if not marker:
+        return None
+    current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+    return previous_period(current, quarter=bool(marker.group("quarter") or marker.group("sequential")))
+
+
+def previous_period(period: str | None, quarter: bool) -> str | None:
+    """The period a year (or, with `quarter`, a quarter) before "Q3 2021" or "FY2021"."""
+    quarterly = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period or "")
+    if quarterly:
+        number, year = int(quarterly.group(1)), int(quarterly.group(2))
+        if quarter:
+            number, year = (number - 1, year) if number > 1 else (4, year - 1)
+        else:
+            year -= 1
+        return f"Q{number} {year}"
+    annual = re.fullmatch(r"FY((?:19|20)\d\d)", period or "")
+    return f"FY{int(annual.group(1)) - 1}" if annual and not quarter else period
+
+
+def _period_at(
+    sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool, position: int
+) -> str | None:
+    named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
+    if named_next:
+        return _period_named(named_next.group(0), default_quarter, default_year, guidance)
+    before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
+    before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
+    if guidance:
+        before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
+    before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
+    if before:
+        dated = [m for m in before if re.search(r"\d", m.group(0))]
+        nearest = max(dated or before, key=lambda m: m.end())
+        return _period_named(nearest.group(0), default_quarter, default_year, guidance)
+    quarters_after = list(_QUARTER.finditer(sentence, position))
+    after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
+    if guidance and not after:
+        after = list(_YEAR_ALONE.finditer(sentence, position))
+    if after and not _COMPARISON.search(sentence[position : after[0].start()]):
+        return _period_named(after[0].group(0), default_quarter, default_year, guidance)
+    return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+
+
+def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:
+    """(quarter number, year as written or None) of a _QUARTER match."""
+    word = (quarter.group("word") or quarter.group("word3") or "").lower()
+    number = _QUARTER_WORDS.get(word) or int(quarter.group("q") or 0)
+    return number, quarter.group("year1") or quarter.group("year2") or quarter.group("year3")
+
+
+def _figure_end(sentence: str, position: int) -> int:
+    figure = RANGE.match(sentence, position) or NUMBER.match(sentence, position)
+    return figure.end() if figure else position
+
+
+def _period_named(
+    sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool
+) -> str | None:
+    """The period the text names first (a quarter, else a fiscal year, else a year of guidance)."""
     quarter = _QUARTER.search(sentence)
     if quarter:
-        number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
-        year = quarter.group("year1") or quarter.group("year2")
+        number, year = _quarter_parts(quarter)
         year = year.lstrip("'") if year else year
         if year and len(year) == 2:
             year = "20" + year
@@ -403,6 +636,35 @@ def period_of(
     if guidance:
         return _guidance_year(default_quarter, default_year)
     return default_quarter
+
+
+def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | None:
+    """A period with a year that follows a figure within a few words ("a rate of 5.5% in 2020")."""
+    for pattern in (_QUARTER, _YEAR_PERIOD, _YEAR_ALONE):
+        match = pattern.search(sentence, position, position + 40)
+        if (
+            match
+            and re.search(r"\d", match.group(0))
+            and re.fullmatch(r"[\s%a-z]{0,15}", sentence[position : match.start()], re.IGNORECASE)
+            and not _COMPARISON.search(sentence[position : match.start()])
+        ):
+            return match
+    return None
+
+
+def is_after(period: str, call_quarter: str | None, call_year: str | None) -> bool:
+    """Whether a period ("Q1 2022", "FY2022") comes after the call's own quarter or fiscal year, as guidance does.
+
+    A period that cannot be compared counts as after.
+    """
+    quarter = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period)
+    own = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", call_quarter or "")
+    if quarter and own:
+        return (int(quarter.group(2)), int(quarter.group(1))) > (int(own.group(2)), int(own.group(1)))
+    year = re.fullmatch(r"FY((?:19|20)\d\d)", period)
+    if year and call_year:
+        return int(year.group(1)) >= int(call_year)
+    return True
 
 
 def _guidance_year(default_quarter: str | None, default_year: str | None) -> str | None:
@@ -427,8 +689,7 @@ def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:
         return f"Q{match.group(1)} {match.group(2)}", match.group(2)
     counts: dict[str, int] = {}
     for quarter in _QUARTER.finditer(text[:20000]):
-        number = _QUARTER_WORDS.get((quarter.group("word") or "").lower()) or int(quarter.group("q") or 0)
-        year = quarter.group("year1") or quarter.group("year2")
+        number, year = _quarter_parts(quarter)
         if year and len(year) == 4:
             key = f"Q{number} {year}"
             counts[key] = counts.get(key, 0) + 1

@@ -152,3 +152,356 @@ def test_guidance_direction(sentence, direction):
     from connectors.earnings.connector import _guidance_direction
 
     assert _guidance_direction(sentence) == direction
+
+
+def _figures(sentence):
+    from connectors.earnings.figures import extract_figures
+
+    return [(f.metric, f.value, f.unit, f.scale) for f in extract_figures(sentence, 0)]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Our fourth quarter results include $29 million of pre-tax cat losses.",
+            [("catastrophe_losses", 29.0, "USD", 1e6)],
+        ),
+        (
+            "Primarily driven by this issue, we have recognized a $46 million forward loss on the program.",
+            [("special_charges", 46.0, "USD", 1e6)],
+        ),
+        (
+            "Gross profit was $400 million on $1.2 billion of sales.",
+            [("gross_profit", 400.0, "USD", 1e6), ("revenue", 1.2, "USD", 1e9)],
+        ),
+        ("We delivered $42.2 million adjusted net income.", [("adjusted_net_income", 42.2, "USD", 1e6)]),
+        (
+            "Operating profit was $270 million, a 9.6% operating margin.",
+            [("operating_income", 270.0, "USD", 1e6), ("operating_margin", 9.6, "percent", 1.0)],
+        ),
+        ("We added 1.3 million subscribers in the quarter.", [("subscribers", 1.3, "count", 1e6)]),
+        ("Annual recurring revenue reached $820 million.", [("arr", 820.0, "USD", 1e6)]),
+        ("Total company comp-store sales were 10%.", [("same_store_sales", 10.0, "percent", 1.0)]),
+        ("Same-restaurant sales were 4.2% in the quarter.", [("same_store_sales", 4.2, "percent", 1.0)]),
+    ],
+)
+def test_metric_named_after_or_before_a_figure(sentence, expected):
+    assert _figures(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The $2 million of lower revenue in the segment delivered a better mix.",
+        "We are driving the division toward a $1 billion revenue business by 2023.",
+        "Freight was 80% of operating margin pressure.",
+        "We expect a weighted average share count of 54 million shares after the repurchase.",
+    ],
+)
+def test_figures_that_are_not_the_metric_are_left_out(sentence):
+    assert _figures(sentence) == []
+
+
+def test_growth_named_after_a_percentage_with_its_sign():
+    assert _figures("Everest remains resilient, with 21% growth rate in gross written premium.") == [
+        ("gross_written_premiums_growth", 21.0, "percent", 1.0)
+    ]
+    assert _figures("PeopleReady saw an 18% decline in revenue.") == [
+        ("revenue_growth", -18.0, "percent", 1.0)
+    ]
+
+
+def test_second_change_joined_by_and_or():
+    assert _figures("Net sales revenue decreased 9.7% reported and 11.1% in constant currency.") == [
+        ("revenue_growth", -9.7, "percent", 1.0),
+        ("revenue_growth", -11.1, "percent", 1.0),
+    ]
+
+
+def test_a_change_goes_only_to_a_figure_of_its_metric():
+    from connectors.earnings.figures import extract_figures
+
+    up_to = extract_figures("Revenue was up 12% to $3.4 billion.", 0)
+    assert [(f.metric, f.change and f.change["value"]) for f in up_to][-1] == ("revenue", 12.0)
+    separate = extract_figures("Revenue grew 12% and gross margin was 40%.", 0)
+    assert [(f.metric, f.value, f.change) for f in separate] == [
+        ("revenue_growth", 12.0, None),
+        ("gross_margin", 40.0, None),
+    ]
+
+
+def test_buyback_share_counts():
+    assert _figures("In the third quarter, we repurchased approximately 4.4 million shares.") == [
+        ("share_repurchase", 4.4, "count", 1e6)
+    ]
+
+
+def test_percent_range_growth_named_far_before():
+    from connectors.earnings.figures import extract_figures
+
+    sentence = (
+        "Our revised guidance is to grow revenue between 8% to 10% and earnings per share within a range "
+        "of 12% to 15% for the full year of 2021."
+    )
+    ranges = [(f.metric, f.low, f.high) for f in extract_figures(sentence, 0)]
+    assert ranges == [("revenue_growth", 8.0, 10.0), ("eps_growth", 12.0, 15.0)]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "guidance"),
+    [
+        ("Better-than-expected gross margin resulted in record earnings per share of $3.48.", False),
+        ("Margins came in higher than we expected at 4.2%.", False),
+        ("Results were as anticipated.", False),
+        ("We expect revenue of $5 billion.", True),
+    ],
+)
+def test_past_expectations_are_not_guidance(sentence, guidance):
+    from connectors.earnings.figures import is_guidance
+
+    assert is_guidance(sentence) is guidance
+
+
+def test_guidance_period_carries_through_a_run_of_guidance_sentences():
+    text = (
+        "Turning now to our first-quarter guidance.\n"
+        "We expect revenue in the first quarter of fiscal '22 to be in the range of $8 billion to $8.6 billion.\n"
+        "Core operating income is estimated to be in the range of $365 million to $425 million.\n"
+        "GAAP diluted earnings per share is expected to be in the range of $1.40 to $1.61.\n"
+    )
+    metrics = run_connector("earnings", [Document("ACME_q4_2021", text)])["metrics"]
+    assert [(m["metric"], m["period"], m["kind"]) for m in metrics] == [
+        ("revenue", "Q1 2022", "guidance"),
+        ("operating_income", "Q1 2022", "guidance"),
+        ("eps", "Q1 2022", "guidance"),
+    ]
+
+
+def test_a_past_period_does_not_carry_into_guidance():
+    text = (
+        "When comparing to the fourth quarter of 2020, the prior period included separation costs.\n"
+        "Slide 7 shows our industry outlook.\n"
+        "We expect sales of large equipment to be up approximately 15%.\n"
+    )
+    metrics = run_connector("earnings", [Document("ACME_q4_2021", text)])["metrics"]
+    assert [(m["metric"], m["period"]) for m in metrics] == [("revenue_growth", "FY2022")]
+
+
+def test_dated_period_right_after_a_figure_and_for_the_year():
+    from connectors.earnings.figures import period_of
+
+    sentence = "Our effective tax rate for the year will be between 19% and 20% as compared to a rate of 5.5% in 2020."
+    assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("19%")) == "FY2021"
+    assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("5.5%") + 4) == "FY2020"
+
+
+def test_scorer_counts_only_numbers_the_call_states():
+    from connectors.evaluation import call_numbers, in_call, reference_facts
+
+    facts = reference_facts(
+        ["q2 revenue $186 million versus refinitiv ibes estimate of $168.3 million."], "ACME_q2_2020"
+    )
+    numbers = call_numbers("Revenue for the quarter was $185.9 million, up 3%.")
+    assert [in_call(fact, numbers) for fact in facts] == [True, False]
+
+
+def test_scorer_skips_labels_and_month_days_and_matches_unnamed_metrics_on_value_and_period():
+    from connectors.evaluation import fact_found, reference_facts
+
+    facts = reference_facts(
+        [
+            "for fiscal 2023, co sees sales to be up 2% to 4%, compared to fy22.",
+            "funds under management increase 1.1% from june 30.",
+            "recognized a $46 million forward charge in this quarter.",
+            "full-year 2022 earnings forecast to be $6.5 to $7.0 bln.",
+        ],
+        "ACME_q4_2021",
+    )
+    assert [(f["value"], f["scale"]) for f in facts] == [
+        (2.0, 1.0),
+        (4.0, 1.0),
+        (1.1, 1.0),
+        (46.0, 1e6),
+        (6.5, 1e9),
+        (7.0, 1e9),
+    ]
+    charge = facts[3]
+    assert charge["metric"] is None
+    reported = {"metric": "special_charges", "value": 46.0, "scale": 1e6, "period": "Q4 2021"}
+    assert fact_found(charge, [reported])
+    assert not fact_found(charge, [{**reported, "period": "Q3 2021"}])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "position_of", "period"),
+    [
+        ("Net interest income declined to $195 million from $198 million last quarter.", "$198", "Q2 2021"),
+        (
+            "Net cash from operating activities was $179 million compared to $139 million last year.",
+            "$139",
+            "Q3 2020",
+        ),
+        (
+            "AAM sales were $1.43 billion compared to $1.34 billion in the first quarter of 2020.",
+            "$1.34",
+            "Q1 2020",
+        ),
+        (
+            "AAM sales were $1.43 billion compared to $1.34 billion in the first quarter of 2020.",
+            "$1.43",
+            "Q3 2021",
+        ),
+        ("Revenue was $5 billion, up from last year.", "$5", "Q3 2021"),
+    ],
+)
+def test_comparison_figures_take_the_prior_period(sentence, position_of, period):
+    from connectors.earnings.figures import period_of
+
+    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Adjusted operating income is expected to be $46 million, excluding $10 million of cost actions.",
+        "Full year adjusted earnings per share is raised by $0.75.",
+        "Consolidated sales of $1.9 billion were $140 million above our expectations.",
+        "Deferred sales inducement amortization totaled $93 million.",
+    ],
+)
+def test_amounts_that_are_not_a_level_of_the_metric(sentence):
+    levels = [f for f in _figures(sentence) if f[1] in (10.0, 0.75, 140.0, 93.0)]
+    assert levels == []
+
+
+def test_quarter_label_is_not_the_low_end_of_a_range():
+    from connectors.earnings.figures import extract_figures
+
+    figures = extract_figures("Adjusted earnings per share growth of 14% in Q3 and 16% year-to-date.", 0)
+    assert all(f.low is None for f in figures)
+
+
+def test_free_operating_cash_flow_is_free_cash_flow():
+    assert _figures("Our free operating cash flow was negative $2 million.") == [
+        ("free_cash_flow", -2.0, "USD", 1e6)
+    ]
+
+
+def test_scorer_gives_a_versus_figure_the_year_ago_period():
+    from connectors.evaluation import reference_facts
+
+    facts = reference_facts(
+        ["qtrly catastrophe losses $29 million pre-tax versus $85 million pre-tax."], "ACME_q4_2020"
+    )
+    assert [(f["value"], f["period"]) for f in facts] == [(29.0, "Q4 2020"), (85.0, "Q4 2019")]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "position_of", "period"),
+    [
+        (
+            "Net income was $38.6 million or $0.33 per share in the first quarter of 2021 compared to a loss "
+            "of $501.3 million or $4.45 per share in the first quarter of 2020.",
+            "$4.45",
+            "Q1 2020",
+        ),
+        (
+            "Adjusted EBITDA rose 4% compared to Q4 2019 and its margin was up 60 basis points.",
+            "60 basis",
+            "Q3 2021",
+        ),
+        (
+            "EPS was $0.43 versus an earnings per share loss of $0.26 in the prior year period.",
+            "$0.26",
+            "Q3 2020",
+        ),
+        (
+            "EPS was $0.54 for the fiscal 2022 first quarter versus $0.10 in the prior quarter.",
+            "$0.54",
+            "Q1 2022",
+        ),
+    ],
+)
+def test_period_named_right_after_and_comparison_bases(sentence, position_of, period):
+    from connectors.earnings.figures import period_of
+
+    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The investment impacted quarterly earnings per share by approximately $0.06.",
+        "We bought 1.4 million shares at an average price of $60.88 per share.",
+    ],
+)
+def test_impacts_and_prices_are_not_earnings_per_share(sentence):
+    assert [f for f in _figures(sentence) if f[0] in ("eps", "adjusted_eps")] == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "guidance"),
+    [
+        ("Free cash flow was negative $28 million, in line with the guidance provided last quarter.", False),
+        ("We look to deliver a core operating margin of 4.5% on revenues of $31.5 billion.", True),
+    ],
+)
+def test_comparisons_with_guidance_and_targets(sentence, guidance):
+    from connectors.earnings.figures import is_guidance
+
+    assert is_guidance(sentence) is guidance
+
+
+def test_free_cash_flow_from_operations():
+    assert _figures("Our free cash flow from operations was negative $28 million.") == [
+        ("free_cash_flow", -28.0, "USD", 1e6)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("During the second quarter, we paid a $0.27 per share quarterly dividend.", ("dividend", 0.27)),
+        ("On an adjusted basis, earnings per share was $0.44 per share.", ("adjusted_eps", 0.44)),
+        (
+            "Earnings per share were solid, with fourth-quarter adjusted earnings of $1.68.",
+            ("adjusted_eps", 1.68),
+        ),
+    ],
+)
+def test_per_share_kind_named_around_the_figure(sentence, expected):
+    assert [f[:2] for f in _figures(sentence)] == [expected]
+
+
+def test_components_included_in_a_metric_are_not_its_level():
+    assert _figures("Included in revenues is $3.7 million of management fees.") == []
+
+
+def test_comparison_figure_far_after_versus():
+    from connectors.earnings.figures import period_of
+
+    sentence = "Adjusted EPS for the quarter was $1.48 compared to adjusted earnings per share of $1.25 in the prior year."
+    assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.25")) == "Q2 2020"
+
+
+def test_amounts_written_in_dollars():
+    assert _figures(
+        "Revenue was 1.2 billion dollars, and earnings per share were 2.10 dollars per share."
+    ) == [
+        ("revenue", 1.2, "USD", 1e9),
+        ("eps", 2.1, "USD_per_share", 1.0),
+    ]
+
+
+def test_sizes_of_changes_and_effects_are_not_levels():
+    assert _figures("Polymer operating income increased $7.5 million or 48%.") == [
+        ("operating_income_growth", 48.0, "percent", 1.0)
+    ]
+    assert _figures("Foreign currency translation positively impacted net sales by 5%.") == []
+
+
+def test_a_guide_is_guidance():
+    from connectors.earnings.figures import is_guidance
+
+    assert is_guidance("Our Q3 adjusted earnings per share guide is $4.54.")
