@@ -326,9 +326,10 @@ def score_earnings(
     outputs: dict[str, dict], labels: list[dict], texts: dict[str, str] | None = None
 ) -> dict[str, float]:
     """ROUGE of the summary and recall of the reference numbers; with the calls' `texts`, recall counts only
-    the reference numbers the call states (the figures present in the call)."""
+    the reference numbers the call states (the figures present in the call). The `_strict` recall
+    counts a fact whose metric the scorer cannot name as missed instead of matching it on value and period."""
     totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    found = found_value_only = counted = total = 0
+    found = found_named = found_value_only = counted = total = 0
     for label in labels:
         output = outputs[label["document_id"]]
         summary = " ".join(bullet["text"] for bullet in output["summary"])
@@ -340,7 +341,9 @@ def score_earnings(
             if numbers is not None and not in_call(fact, numbers):
                 continue
             counted += 1
-            found += fact_found(fact, output["metrics"])
+            hit = fact_found(fact, output["metrics"])
+            found += hit
+            found_named += hit and fact["metric"] is not None
             found_value_only += fact_found(fact, output["metrics"], check_metric=False)
     documents = max(1, len(labels))
     return {
@@ -348,6 +351,7 @@ def score_earnings(
         "reference_numbers": total,
         "reference_numbers_in_call": counted,
         "numeric_fact_recall": found / max(1, counted),
+        "numeric_fact_recall_strict": found_named / max(1, counted),
         "numeric_value_recall": found_value_only / max(1, counted),
         **{key: value / documents for key, value in totals.items()},
     }

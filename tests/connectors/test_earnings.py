@@ -505,3 +505,28 @@ def test_a_guide_is_guidance():
     from connectors.earnings.figures import is_guidance
 
     assert is_guidance("Our Q3 adjusted earnings per share guide is $4.54.")
+
+
+def test_strict_recall_counts_unnamed_metrics_as_missed():
+    from connectors.evaluation import score_earnings
+
+    labels = [
+        {
+            "document_id": "ACME_q2_2020",
+            "bullets": [
+                "q2 revenue $186 million.",
+                "recognized a $46 million forward charge in the quarter.",
+            ],
+        }
+    ]
+    metrics = [
+        {"metric": "revenue", "value": 185.9, "scale": 1e6, "period": "Q2 2020"},
+        {"metric": "special_charges", "value": 46.0, "scale": 1e6, "period": "Q2 2020"},
+    ]
+    text = "Revenue was $185.9 million. We recognized a $46 million forward charge."
+    scores = score_earnings(
+        {"ACME_q2_2020": {"summary": [], "metrics": metrics}}, labels, {"ACME_q2_2020": text}
+    )
+    assert scores["reference_numbers_in_call"] == 2
+    assert scores["numeric_fact_recall"] == 1.0
+    assert scores["numeric_fact_recall_strict"] == 0.5
