@@ -313,8 +313,14 @@ def _send(delivery: Delivery, endpoint: WebhookEndpoint) -> HttpOutcome:
     )
 
 
-def _record(delivery: Delivery, attempt: DeliveryAttempt, outcome: HttpOutcome) -> Delivery:
+def _record(delivery: Delivery, attempt: DeliveryAttempt, outcome: HttpOutcome) -> Delivery | None:
+    """Log the attempt and move the delivery on. None when the endpoint (and with it the delivery) was
+    deleted while the request was in flight: there is nothing left to record."""
     with transaction.atomic():
+        current = Delivery.objects.select_for_update().filter(pk=delivery.pk).first()
+        if current is None:
+            logger.info("delivery %s: its endpoint was deleted during the attempt", delivery.pk)
+            return None
         now = timezone.now()
         attempt.status = AttemptStatus.SUCCEEDED if outcome.succeeded else AttemptStatus.FAILED
         attempt.status_code, attempt.latency_ms = outcome.status_code, outcome.latency_ms
@@ -328,7 +334,6 @@ def _record(delivery: Delivery, attempt: DeliveryAttempt, outcome: HttpOutcome) 
         )
         if outcome.succeeded:
             return _record_success(delivery, outcome, now)
-        current = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if current.status != DeliveryStatus.PENDING or current.attempts != delivery.attempts:
             return current
         current.last_status_code, current.last_error, current.lease_until = (

@@ -117,3 +117,38 @@ def test_expired_events_are_purged_once_delivered(receiver, hooks_tenant):
         assert not Delivery.objects.filter(pk=done.id).exists()
         assert Event.objects.filter(pk__in=[waiting.event_id, recent.event_id]).count() == 2
         endpoint.delete()
+
+
+def test_endpoint_deleted_during_an_attempt_ends_it_quietly(receiver, hooks_tenant):
+    import threading
+
+    from django.db import connections
+
+    receiver.hold = 1
+    outcome: dict = {}
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        delivery = _orphan_delivery(endpoint, n=1)
+
+    def attempt() -> None:
+        try:
+            with tenant_context(hooks_tenant.tenant):
+                outcome["result"] = delivery_attempt(delivery_id=delivery.id)
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=attempt)
+    worker.start()
+    deadline = timezone.now() + timedelta(seconds=10)
+    while not receiver.requests and timezone.now() < deadline:
+        threading.Event().wait(0.05)
+    assert receiver.requests, "the attempt never reached the receiver"
+    with tenant_context(hooks_tenant.tenant):
+        endpoint.delete()
+    receiver.released.set()
+    worker.join(timeout=30)
+    assert outcome == {"result": None}
+    with tenant_context(hooks_tenant.tenant):
+        assert not Delivery.objects.filter(pk=delivery.pk).exists()
