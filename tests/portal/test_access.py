@@ -99,11 +99,15 @@ def test_developer_cannot_manage_keys_or_members(workspace):
 def test_admin_issues_and_revokes_keys_of_its_own_workspace_only(workspace, other_workspace):
     admin = signed_in(workspace, "admin")
     created = admin.post("/api-keys", {"name": "ci runner", "role": "developer"})
-    assert created.status_code == 200
-    secret = re.search(rb'value="(qk_live_[^"]+)"', created.content).group(1).decode()
+    assert created.status_code == 302 and created["Location"] == "/api-keys"
+    shown = admin.get("/api-keys")
+    assert shown["Cache-Control"] == "no-store"
+    secret = re.search(rb'value="(qk_live_[^"]+)"', shown.content).group(1).decode()
     key = ApiKey.objects.get(tenant=workspace.tenant, name="ci runner")
     assert key.display_prefix == secret[:12] and key.created_by == workspace.member("admin")
-    assert secret.encode() not in admin.get("/api-keys").content
+    reloaded = admin.get("/api-keys")
+    assert secret.encode() not in reloaded.content
+    assert ApiKey.objects.filter(tenant=workspace.tenant, name="ci runner").count() == 1
     blank = admin.post("/api-keys", {"name": "  ", "role": "developer"})
     assert blank.status_code == 400 and b'class="error"' in blank.content
 
@@ -126,8 +130,9 @@ def test_csrf_is_enforced(workspace):
         client.post(
             "/api-keys", {"name": "with token", "role": "viewer", "csrfmiddlewaretoken": token}
         ).status_code
-        == 200
+        == 302
     )
+    assert ApiKey.objects.filter(name="with token").exists()
     assert not ApiKey.objects.filter(name="no token").exists()
 
 

@@ -1,4 +1,6 @@
-"""API keys: issue (the secret is shown once, on the response to the POST), list with last use, revoke."""
+"""API keys: issue, list with last use, revoke. A new key's secret goes through the session to the page the
+POST redirects to and is shown there once, so reloading that page neither shows it again nor issues a
+second key."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from quire.portal.views.common import page
 from tenants.models import ApiKey, Role
 from tenants.services import api_key_issue, api_key_revoke
 
+ISSUED_SESSION_KEY = "portal_issued_api_key"
+
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @portal_page(read=Role.ADMIN, write=Role.ADMIN)
 def api_key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST if request.method == "POST" else None)
-    issued = None
     if request.method == "POST" and form.is_valid():
         issued = api_key_issue(
             tenant=request.tenant,
@@ -26,7 +29,9 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             role=form.cleaned_data["role"],
             created_by=request.member,
         )
-        form = ApiKeyForm()
+        request.session[ISSUED_SESSION_KEY] = {"name": issued.api_key.name, "secret": issued.secret}
+        return redirect("portal:api_keys")
+    issued = request.session.pop(ISSUED_SESSION_KEY, None) if request.method != "POST" else None
     keys = (
         ApiKey.objects.filter(tenant=request.tenant)
         .select_related("created_by__user")
