@@ -19,7 +19,7 @@ import numpy
 
 EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 256
-BATCH_TOKEN_BUDGET = 4096
+BATCH_TOKEN_BUDGET = 2048
 
 _lock = threading.Lock()
 _runtime: tuple[Any, MiniLMEncoder] | None = None
