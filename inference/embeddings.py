@@ -3,9 +3,10 @@
 Tokenisation truncates at the model's 256 word pieces; pooling is the attention-masked mean of the last
 hidden states followed by L2 normalisation, as sentence-transformers does for this model.
 
-The encoder is a plain fp32 BERT forward on the bundled weights: all texts are tokenised in one call, sorted
-by token count and cut into batches under a token budget, so batches carry almost no padding and their
-activations stay in cache; a batch whose texts all have the same length runs attention without a mask.
+The encoder is a plain fp32 BERT forward in torch on the bundled safetensors weights (fused QKV projection,
+`scaled_dot_product_attention`, no pooler). All texts are tokenised in one call, sorted by token count and cut
+into batches of at most `batch_size` texts and `BATCH_TOKEN_BUDGET` tokens, so batches carry almost no padding;
+a batch whose texts all have the same length runs attention without a mask.
 """
 
 from __future__ import annotations
