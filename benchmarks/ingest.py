@@ -2,12 +2,15 @@
 
 1. Parse: pages/s for N synthetic PDFs of 20-100 pages (pypdf, our parser).
 2. Embed: chunks/s of `inference.embeddings.embed_texts` vs sentence-transformers `encode` on the same chunks
-   (two alternating rounds each, the faster round counts).
+   (alternating rounds, two by default; the fastest round of each counts).
 3. Search: p50/p99 of `POST /v1/search` at M chunks in one tenant, HNSW vs exact scan, and recall@10 of HNSW.
    The M stored vectors are random mixtures of two MiniLM embeddings of real chunks (weights 0.5-1 and
    0.5-0), so they keep the structure of real embeddings while being distinct.
 
-    python benchmarks/ingest.py [--docs 100] [--embed-chunks 2000] [--search-chunks 100000] [--queries 200]
+    python benchmarks/ingest.py [--docs 100] [--embed-chunks 2000] [--embed-rounds 2] [--search-chunks 100000]
+                                [--queries 200] [--skip-search]
+
+`--skip-search` measures parsing and embedding only, without starting PostgreSQL or Django.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def bench_parse(docs: int, rng: random.Random) -> tuple[dict, list[str]]:
     }, chunks
 
 
-def bench_embed(chunks: list[str]) -> dict:
+def bench_embed(chunks: list[str], rounds: int) -> dict:
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -107,7 +110,7 @@ def bench_embed(chunks: list[str]) -> dict:
     reference = SentenceTransformer(str(model_dir()), device="cpu")
     reference.encode(chunks[:8])
     ours_s, theirs_s = float("inf"), float("inf")
-    for _ in range(2):
+    for _ in range(rounds):
         started = time.perf_counter()
         ours = embed_texts(chunks, batch_size=64)
         ours_s = min(ours_s, time.perf_counter() - started)
@@ -224,25 +227,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=100)
     parser.add_argument("--embed-chunks", type=int, default=2000)
+    parser.add_argument("--embed-rounds", type=int, default=2)
     parser.add_argument("--search-chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-search", action="store_true", help="parse and embed only; no database")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
-    os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
-    from quire.services import ensure_service_urls
+    if args.embed_rounds < 1:
+        parser.error("--embed-rounds must be at least 1")
+    servers = []
+    if not args.skip_search:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
+        os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
+        from quire.services import ensure_service_urls
 
-    servers = ensure_service_urls()
-    import django
-    from django.core.management import call_command
+        servers = ensure_service_urls()
+        import django
+        from django.core.management import call_command
 
-    django.setup()
-    call_command("migrate_schemas", interactive=False, verbosity=0)
+        django.setup()
+        call_command("migrate_schemas", interactive=False, verbosity=0)
     rng = random.Random(0)
+    search = None
     try:
         parse, chunks = bench_parse(args.docs, rng)
         sample = random.Random(1).sample(chunks, min(args.embed_chunks, len(chunks)))
-        embed = bench_embed(sample)
-        search = bench_search(args.search_chunks, args.queries, sample)
+        embed = bench_embed(sample, args.embed_rounds)
+        if not args.skip_search:
+            search = bench_search(args.search_chunks, args.queries, sample)
     finally:
         for server in servers:
             server.stop()
@@ -259,6 +270,8 @@ def main() -> None:
         f"{'embed ratio ours / st':<28}{embed['ours_per_s'] / embed['st_per_s']:>15.2f}x"
         f"   min cosine agreement {embed['min_cosine']:.5f}"
     )
+    if search is None:
+        return
     print(
         f"search at {search['chunks']} chunks (load {search['load_s']:.0f}s, HNSW build {search['index_s']:.0f}s)"
     )

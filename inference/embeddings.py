@@ -2,11 +2,17 @@
 
 Tokenisation truncates at the model's 256 word pieces; pooling is the attention-masked mean of the last
 hidden states followed by L2 normalisation, as sentence-transformers does for this model.
+
+The encoder is a plain fp32 BERT forward in torch on the bundled safetensors weights (fused QKV projection,
+`scaled_dot_product_attention`, no pooler). All texts are tokenised in one call, sorted by token count and cut
+into batches of at most `batch_size` texts and `BATCH_TOKEN_BUDGET` tokens, so batches carry almost no padding;
+a batch whose texts all have the same length runs attention without a mask.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +20,10 @@ import numpy
 
 EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 256
+BATCH_TOKEN_BUDGET = 2048
 
 _lock = threading.Lock()
-_runtime: tuple[Any, Any] | None = None
+_runtime: tuple[Any, MiniLMEncoder] | None = None
 
 
 def model_dir() -> Path:
@@ -26,26 +33,135 @@ def model_dir() -> Path:
     return Path(get_model_path())
 
 
-def _load() -> tuple[Any, Any]:
+@dataclass(frozen=True)
+class _Layer:
+    qkv_weight: Any
+    qkv_bias: Any
+    attention_out_weight: Any
+    attention_out_bias: Any
+    attention_norm_weight: Any
+    attention_norm_bias: Any
+    intermediate_weight: Any
+    intermediate_bias: Any
+    output_weight: Any
+    output_bias: Any
+    output_norm_weight: Any
+    output_norm_bias: Any
+
+
+class MiniLMEncoder:
+    """BERT encoder forward (inference only) returning mean-pooled, L2-normalised sentence vectors."""
+
+    def __init__(self, state: dict[str, Any], config: dict[str, Any]) -> None:
+        import torch
+
+        self.heads = int(config["num_attention_heads"])
+        self.hidden = int(config["hidden_size"])
+        self.head_dim = self.hidden // self.heads
+        self.norm_eps = float(config["layer_norm_eps"])
+        if (
+            config.get("hidden_act") != "gelu"
+            or config.get("position_embedding_type", "absolute") != "absolute"
+        ):
+            raise ValueError("MiniLMEncoder supports BERT with exact GELU and absolute positions only")
+        prefix = "embeddings."
+        self.word_embeddings = state[prefix + "word_embeddings.weight"]
+        self.position_and_type = (
+            state[prefix + "position_embeddings.weight"] + state[prefix + "token_type_embeddings.weight"][0]
+        )
+        self.embedding_norm = (state[prefix + "LayerNorm.weight"], state[prefix + "LayerNorm.bias"])
+        self.layers = []
+        for index in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{index}."
+            attention = p + "attention.self."
+            qkv_weight = torch.cat(
+                [state[attention + name + ".weight"] for name in ("query", "key", "value")]
+            )
+            qkv_bias = torch.cat([state[attention + name + ".bias"] for name in ("query", "key", "value")])
+            self.layers.append(
+                _Layer(
+                    qkv_weight=qkv_weight.t().contiguous(),
+                    qkv_bias=qkv_bias,
+                    attention_out_weight=state[p + "attention.output.dense.weight"].t().contiguous(),
+                    attention_out_bias=state[p + "attention.output.dense.bias"],
+                    attention_norm_weight=state[p + "attention.output.LayerNorm.weight"],
+                    attention_norm_bias=state[p + "attention.output.LayerNorm.bias"],
+                    intermediate_weight=state[p + "intermediate.dense.weight"].t().contiguous(),
+                    intermediate_bias=state[p + "intermediate.dense.bias"],
+                    output_weight=state[p + "output.dense.weight"].t().contiguous(),
+                    output_bias=state[p + "output.dense.bias"],
+                    output_norm_weight=state[p + "output.LayerNorm.weight"],
+                    output_norm_bias=state[p + "output.LayerNorm.bias"],
+                )
+            )
+
+    def encode(self, input_ids: Any, lengths: Any) -> Any:
+        """Pooled unit vectors (batch, hidden) for right-padded `input_ids` (batch, seq) with real `lengths`."""
+        import torch
+        from torch.nn import functional
+
+        batch, seq = input_ids.shape
+        hidden, heads, head_dim = self.hidden, self.heads, self.head_dim
+        x = self.word_embeddings[input_ids.reshape(-1)].view(batch, seq, hidden)
+        x.add_(self.position_and_type[:seq])
+        x = functional.layer_norm(x.view(batch * seq, hidden), (hidden,), *self.embedding_norm, self.norm_eps)
+        key_mask = None
+        if int(lengths.min()) != seq:
+            positions = torch.arange(seq)
+            key_mask = (positions[None, :] < lengths[:, None]).view(batch, 1, 1, seq)
+        for layer in self.layers:
+            qkv = torch.addmm(layer.qkv_bias, x, layer.qkv_weight).view(batch, seq, 3, heads, head_dim)
+            query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+            context = functional.scaled_dot_product_attention(query, key, value, attn_mask=key_mask)
+            context = context.transpose(1, 2).reshape(batch * seq, hidden)
+            attended = torch.addmm(layer.attention_out_bias, context, layer.attention_out_weight).add_(x)
+            x = functional.layer_norm(
+                attended, (hidden,), layer.attention_norm_weight, layer.attention_norm_bias, self.norm_eps
+            )
+            intermediate = torch.addmm(layer.intermediate_bias, x, layer.intermediate_weight)
+            torch.ops.aten.gelu_(intermediate)
+            output = torch.addmm(layer.output_bias, intermediate, layer.output_weight).add_(x)
+            x = functional.layer_norm(
+                output, (hidden,), layer.output_norm_weight, layer.output_norm_bias, self.norm_eps
+            )
+        token_mask = (torch.arange(seq)[None, :] < lengths[:, None]).to(x.dtype)
+        summed = torch.bmm(token_mask.view(batch, 1, seq), x.view(batch, seq, hidden)).view(batch, hidden)
+        pooled = summed / lengths.to(x.dtype).clamp(min=1)[:, None]
+        return functional.normalize(pooled, p=2, dim=1)
+
+
+def _load() -> tuple[Any, MiniLMEncoder]:
     global _runtime
     with _lock:
         if _runtime is None:
-            import torch
-            from tokenizers import Tokenizer
-            from transformers import AutoModel
-            from transformers.utils import logging as transformers_logging
+            import json
 
-            transformers_logging.disable_progress_bar()
+            from safetensors.torch import load_file
+            from tokenizers import Tokenizer
 
             directory = model_dir()
             tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+            tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-            model = AutoModel.from_pretrained(str(directory))
-            model.eval()
-            torch.set_grad_enabled(False)
-            _runtime = (tokenizer, model)
+            config = json.loads((directory / "config.json").read_text())
+            encoder = MiniLMEncoder(load_file(str(directory / "model.safetensors")), config)
+            _runtime = (tokenizer, encoder)
         return _runtime
+
+
+def _batches(lengths: numpy.ndarray, order: numpy.ndarray, batch_size: int) -> list[numpy.ndarray]:
+    """Consecutive runs of `order` (ascending length) of at most `batch_size` texts and the token budget."""
+    batches = []
+    begin = 0
+    while begin < len(order):
+        end = begin + 1
+        while end < len(order) and end - begin < batch_size:
+            if (end - begin + 1) * int(lengths[order[end]]) > BATCH_TOKEN_BUDGET:
+                break
+            end += 1
+        batches.append(order[begin:end])
+        begin = end
+    return batches
 
 
 def embed_texts(texts: list[str], batch_size: int = 64) -> numpy.ndarray:
@@ -61,21 +177,17 @@ def embed_texts(texts: list[str], batch_size: int = 64) -> numpy.ndarray:
             raise ValueError(f"texts[{position}] is {type(text).__name__}, expected str")
     import torch
 
-    tokenizer, model = _load()
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    result = numpy.zeros((len(texts), EMBEDDING_DIM), dtype=numpy.float32)
-    for begin in range(0, len(order), batch_size):
-        indices = order[begin : begin + batch_size]
-        encodings = tokenizer.encode_batch([texts[i] for i in indices])
-        input_ids = torch.tensor([e.ids for e in encodings], dtype=torch.long)
-        attention_mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.long)
-        token_type_ids = torch.tensor([e.type_ids for e in encodings], dtype=torch.long)
-        with torch.inference_mode():
-            hidden = model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        result[indices] = pooled.float().numpy()
+    tokenizer, encoder = _load()
+    token_ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
+    lengths = numpy.fromiter((len(ids) for ids in token_ids), dtype=numpy.int64, count=len(token_ids))
+    order = numpy.argsort(lengths, kind="stable")
+    result = numpy.empty((len(texts), EMBEDDING_DIM), dtype=numpy.float32)
+    with torch.inference_mode():
+        for indices in _batches(lengths, order, batch_size):
+            batch_lengths = lengths[indices]
+            padded = numpy.zeros((len(indices), int(batch_lengths.max())), dtype=numpy.int64)
+            for row, index in enumerate(indices):
+                padded[row, : batch_lengths[row]] = token_ids[index]
+            vectors = encoder.encode(torch.from_numpy(padded), torch.from_numpy(batch_lengths))
+            result[indices] = vectors.numpy()
     return result

@@ -1,9 +1,45 @@
+import random
+
 import numpy
 import pytest
 
-from inference.embeddings import EMBEDDING_DIM, embed_texts
+from inference import embeddings
+from inference.embeddings import EMBEDDING_DIM, MAX_SEQ_LENGTH, embed_texts
 
 SENTENCES = ["Governing law is Delaware.", "Revenue rose 12% to $1.2 billion.", "", "word " * 400]
+
+VARIED = [
+    "",
+    "   ",
+    "indemnification",
+    "Revenue rose 12% to $1.2 billion in the third quarter, ahead of guidance.",
+    "Der Vertrag unterliegt deutschem Recht. Über Änderungen entscheidet das Schiedsgericht in Zürich.",
+    "本协议受特拉华州法律管辖。 契約は東京地方裁判所の専属管轄とする。",
+    "Emoji and symbols 🚀 ≥ ≤ ∑ — “quoted” naïve café façade.",
+    "term " * 300,
+    " ".join(f"clause{i} survives termination" for i in range(120)),
+    "The licensee shall not sublicense, assign or transfer the software without prior written consent. " * 4,
+    "Protein expression increased in treated cells (p < 0.01), consistent with the model.",
+    "a",
+]
+
+
+@pytest.fixture(scope="module")
+def sentence_transformer():
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    return sentence_transformers.SentenceTransformer(str(embeddings.model_dir()), device="cpu")
+
+
+def _token_count(text: str) -> int:
+    tokenizer, _ = embeddings._load()
+    return len(tokenizer.encode(text).ids)
+
+
+def _assert_agrees(ours: numpy.ndarray, expected: numpy.ndarray) -> None:
+    assert ours.shape == expected.shape
+    cosines = (ours * expected).sum(axis=1) / numpy.linalg.norm(expected, axis=1)
+    assert cosines.min() >= 0.9999, cosines
+    assert numpy.abs(ours - expected).max() < 1e-4
 
 
 def test_shape_dtype_and_unit_norm():
@@ -13,19 +49,61 @@ def test_shape_dtype_and_unit_norm():
     assert embed_texts([]).shape == (0, EMBEDDING_DIM)
 
 
+def test_varied_texts_cover_truncation_and_mixed_lengths():
+    counts = [_token_count(text) for text in VARIED]
+    assert max(counts) == MAX_SEQ_LENGTH and counts.count(MAX_SEQ_LENGTH) >= 2
+    assert min(counts) == 2 and len(set(counts)) >= 8
+
+
+def test_matches_sentence_transformers_on_varied_texts(sentence_transformer):
+    expected = sentence_transformer.encode(VARIED, normalize_embeddings=True)
+    _assert_agrees(embed_texts(VARIED), expected)
+    _assert_agrees(embed_texts(VARIED, batch_size=3), expected)
+
+
+def test_matches_sentence_transformers_per_text(sentence_transformer):
+    for text in ["", "a", "word " * 400, "本协议受特拉华州法律管辖。"]:
+        _assert_agrees(embed_texts([text]), sentence_transformer.encode([text], normalize_embeddings=True))
+
+
+def test_matches_sentence_transformers_across_token_budget_batches(sentence_transformer):
+    rng = random.Random(7)
+    words = ["agreement", "revenue", "notice", "delaware", "protein", "margin", "renewal", "cash"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 300))) for _ in range(150)]
+    vectors = embed_texts(texts)
+    _assert_agrees(vectors, sentence_transformer.encode(texts, normalize_embeddings=True))
+
+
+def test_order_preserved_under_permutation():
+    permutation = list(reversed(range(len(VARIED))))
+    random.Random(3).shuffle(permutation)
+    vectors = embed_texts(VARIED)
+    permuted = embed_texts([VARIED[i] for i in permutation])
+    assert numpy.allclose(permuted, vectors[permutation], atol=1e-5)
+    assert not numpy.allclose(permuted, vectors, atol=1e-2)
+
+
+def test_duplicates_get_identical_rows():
+    vectors = embed_texts(["same text", "other text", "same text"])
+    assert numpy.allclose(vectors[0], vectors[2], atol=1e-6)
+    assert not numpy.allclose(vectors[0], vectors[1], atol=1e-2)
+
+
 def test_batching_does_not_change_results():
     assert numpy.allclose(
         embed_texts(SENTENCES, batch_size=1), embed_texts(SENTENCES, batch_size=64), atol=1e-5
     )
 
 
-def test_matches_sentence_transformers():
-    sentence_transformers = pytest.importorskip("sentence_transformers")
-    from inference.embeddings import model_dir
-
-    reference = sentence_transformers.SentenceTransformer(str(model_dir()), device="cpu")
-    expected = reference.encode(SENTENCES, normalize_embeddings=True)
-    assert numpy.abs(embed_texts(SENTENCES) - expected).max() < 1e-4
+def test_batches_cover_every_text_once_within_limits():
+    lengths = numpy.array([2, 256, 17, 17, 17, 100, 256, 5, 64, 64, 3] * 20)
+    order = numpy.argsort(lengths, kind="stable")
+    batches = embeddings._batches(lengths, order, batch_size=16)
+    assert sorted(numpy.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for batch in batches:
+        assert 1 <= len(batch) <= 16
+        assert len(batch) == 1 or len(batch) * lengths[batch].max() <= embeddings.BATCH_TOKEN_BUDGET
+        assert list(lengths[batch]) == sorted(lengths[batch])
 
 
 def test_similar_sentences_are_closer():
@@ -36,9 +114,11 @@ def test_similar_sentences_are_closer():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="single string"):
         embed_texts("one string")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"texts\[1\] is int"):
         embed_texts(["ok", 3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="batch_size"):
         embed_texts(["ok"], batch_size=0)
+    with pytest.raises(ValueError, match=r"texts\[0\] is NoneType"):
+        embed_texts([None])
