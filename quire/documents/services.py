@@ -17,7 +17,6 @@ from quire.documents.parsing import ParseError, parse_document
 from quire.webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
-EMBED_BATCH = 64
 
 
 class DocumentTooLarge(ValueError):
@@ -92,9 +91,7 @@ def document_ingest(*, document_id: str) -> Document:
     _set_status(document, DocumentStatus.EMBEDDING, text=parsed.text, page_starts=parsed.page_starts)
     spans = chunk_text(parsed.text)
     texts = [parsed.text[s.start : s.end] for s in spans]
-    vectors = []
-    for begin in range(0, len(texts), EMBED_BATCH):
-        vectors.extend(embed_texts(texts[begin : begin + EMBED_BATCH]))
+    vectors = embed_texts(texts)
     chunks = [
         Chunk(document=document, index=i, start=s.start, end=s.end, text=t, embedding=v)
         for i, (s, t, v) in enumerate(zip(spans, texts, vectors, strict=True))
