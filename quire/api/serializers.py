@@ -1,8 +1,22 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenants.models import ApiKey, Role
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ObjectNameField(serializers.Field):
+    """The read-only `object` member every resource carries: the name of its kind ("document", "job", ...)."""
+
+    def __init__(self, object_name: str, **kwargs) -> None:
+        self.object_name = object_name
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value) -> str:
+        return self.object_name
 
 
 class StrictSerializer(serializers.Serializer):
@@ -19,7 +33,7 @@ class StrictSerializer(serializers.Serializer):
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
-    object = serializers.SerializerMethodField()
+    object = ObjectNameField("api_key")
 
     class Meta:
         model = ApiKey
@@ -33,9 +47,6 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "last_used_at",
             "revoked_at",
         ]
-
-    def get_object(self, obj: ApiKey) -> str:
-        return "api_key"
 
 
 class ApiKeyCreateSerializer(StrictSerializer):

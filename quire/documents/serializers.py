@@ -1,11 +1,11 @@
 from rest_framework import serializers
 
-from quire.api.serializers import StrictSerializer
+from quire.api.serializers import ObjectNameField, StrictSerializer
 from quire.documents.models import Document
 
 
 class DocumentSerializer(serializers.ModelSerializer):
-    object = serializers.SerializerMethodField()
+    object = ObjectNameField("document")
 
     class Meta:
         model = Document
@@ -26,9 +26,6 @@ class DocumentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_object(self, obj: Document) -> str:
-        return "document"
 
 
 class DocumentTextCreateSerializer(StrictSerializer):

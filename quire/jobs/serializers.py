@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from quire.api.serializers import StrictSerializer
+from quire.api.serializers import ObjectNameField, StrictSerializer
 from quire.jobs.models import Job
 
 
@@ -14,7 +14,7 @@ class JobCreateSerializer(StrictSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    object = serializers.SerializerMethodField()
+    object = ObjectNameField("job")
     documents = serializers.ListField(source="document_ids", child=serializers.CharField())
 
     class Meta:
@@ -36,13 +36,10 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
-    def get_object(self, obj: Job) -> str:
-        return "job"
-
 
 class JobResultSerializer(serializers.Serializer):
     job_id = serializers.CharField()
-    object = serializers.CharField(default="job_result")
+    object = ObjectNameField("job_result")
     output = serializers.JSONField()
     context = serializers.JSONField()
     spans_checked = serializers.IntegerField()

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from quire.api.serializers import StrictSerializer
+from quire.api.serializers import ObjectNameField, StrictSerializer
 from quire.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from quire.webhooks.services import MAX_GRACE_SECONDS
 
@@ -35,7 +35,7 @@ class ReplaySerializer(StrictSerializer):
 
 
 class EndpointSerializer(serializers.ModelSerializer):
-    object = serializers.SerializerMethodField()
+    object = ObjectNameField("webhook_endpoint")
 
     class Meta:
         model = WebhookEndpoint
@@ -53,9 +53,6 @@ class EndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_object(self, obj: WebhookEndpoint) -> str:
-        return "webhook_endpoint"
 
 
 class EndpointWithSecretSerializer(EndpointSerializer):
@@ -83,7 +80,7 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
-    object = serializers.SerializerMethodField()
+    object = ObjectNameField("webhook_delivery")
     event = serializers.CharField(source="event_id")
     event_type = serializers.CharField(source="event.type")
     endpoint = serializers.CharField(source="endpoint_id")
@@ -108,16 +105,10 @@ class DeliverySerializer(serializers.ModelSerializer):
             "attempt_log",
         ]
 
-    def get_object(self, obj: Delivery) -> str:
-        return "webhook_delivery"
-
 
 class EventSerializer(serializers.ModelSerializer):
-    object = serializers.SerializerMethodField()
+    object = ObjectNameField("event")
 
     class Meta:
         model = Event
         fields = ["id", "object", "type", "data", "created_at"]
-
-    def get_object(self, obj: Event) -> str:
-        return "event"

@@ -134,6 +134,11 @@ def test_openapi_schema_is_served(anonymous: Api):
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     assert "/v1/documents" in schema["paths"]
+    for resource in ("Document", "Job", "ApiKey", "Endpoint", "Delivery"):
+        assert schema["components"]["schemas"][resource]["properties"]["object"] == {
+            "type": "string",
+            "readOnly": True,
+        }
     docs = anonymous.get("/v1/docs")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
 
