@@ -95,7 +95,7 @@ def _figure_dict(
         change = {
             "low": figure.change["low"],
             "high": figure.change["high"],
-            "unit": "percent",
+            "unit": figure.change["unit"],
             "versus": "year_ago",
         }
     return {

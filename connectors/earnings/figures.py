@@ -85,7 +85,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
+    r"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(
@@ -101,6 +101,12 @@ _CHANGE_WORDS = re.compile(
 _ALSO_CHANGE = re.compile(r"^[\s\w-]{0,30}?,?\s*\b(?:and|or)\s+$", re.IGNORECASE)
 _NEGATIVE_CHANGE = re.compile(
     r"\b(?:down|decrease|decreased|fell|declin\w*|lower|contracted|drop\w*)\b", re.IGNORECASE
+)
+# Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
+POINTS_UNITS = ("basis_points", "percentage_points")
+_NEGATIVE_POINTS_AFTER = re.compile(
+    r"^\s*(?:of\s+)?(?:lower|declines?|decreases?|deteriorations?|contractions?|compressions?|drops?)\b",
+    re.IGNORECASE,
 )
 _GUIDANCE = re.compile(
     r"\b(?:guidance|guide[sd]?|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
@@ -340,20 +346,23 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
             sentence, match.start()
         )
-        growth = unit == "percent" and bool(
-            re.search(
-                r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
-                sentence[max(0, match.start() - 120) : match.start()],
-                re.IGNORECASE,
+        growth = unit in POINTS_UNITS or (
+            unit == "percent"
+            and bool(
+                re.search(
+                    r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
+                    sentence[max(0, match.start() - 120) : match.start()],
+                    re.IGNORECASE,
+                )
             )
         )
-        if metric is not None and growth and not _fit_unit(metric, unit):
+        if metric is not None and growth and (unit in POINTS_UNITS or not _fit_unit(metric, unit)):
             metric = metric + "_growth"
         elif metric is None or not _fit_unit(metric, unit):
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps"):
             unit = "USD_per_share"
-        change = {"low": low, "high": high} if growth else None
+        change = {"low": low, "high": high, "unit": unit} if growth else None
         figures.append(
             Figure(
                 metric,
@@ -411,19 +420,24 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             or _ADJUSTED_EARNINGS.search(before)
         ):
             metric = "adjusted_eps"
-        is_change = unit in ("percent", "basis_points", "percentage_points") and (
-            bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
-            or growth_metric is not None
-            or (
-                last_change_end is not None
-                and bool(_ALSO_CHANGE.match(sentence[last_change_end : match.start()]))
+        is_change = unit in POINTS_UNITS or (
+            unit == "percent"
+            and (
+                bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
+                or growth_metric is not None
+                or (
+                    last_change_end is not None
+                    and bool(_ALSO_CHANGE.match(sentence[last_change_end : match.start()]))
+                )
             )
         )
-        if (is_change and metric not in (None, "gross_margin", "operating_margin", "tax_rate")) or (
-            is_change and metric is None
+        if is_change and (
+            unit in POINTS_UNITS or metric not in ("gross_margin", "operating_margin", "tax_rate")
         ):
-            negative = _NEGATIVE_CHANGE.search(before) or (
-                growth_metric and _NEGATIVE_CHANGE.match(sentence[match.end() :].lstrip())
+            negative = (
+                _NEGATIVE_CHANGE.search(before)
+                or (growth_metric and _NEGATIVE_CHANGE.match(sentence[match.end() :].lstrip()))
+                or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(sentence[match.end() :]))
             )
             signed = -abs(value) if negative else value
             versus = (
@@ -444,7 +458,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             if (
                 figures
                 and figures[-1].change is None
-                and figures[-1].unit not in ("percent",)
+                and (figures[-1].unit != "percent" or unit in POINTS_UNITS)
                 and figures[-1].metric == metric
             ):
                 previous = figures[-1]
