@@ -247,6 +247,37 @@ _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 _SHARE_COUNT = re.compile(
     r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
 )
+# Metrics whose loss is a negative value of the metric: a net loss is negative net income.
+INCOME_METRICS = frozenset(
+    {
+        "eps",
+        "adjusted_eps",
+        "net_income",
+        "adjusted_net_income",
+        "operating_income",
+        "adjusted_operating_income",
+        "ebitda",
+        "adjusted_ebitda",
+        "gross_profit",
+    }
+)
+# A loss that is an item, not the result: "loss on the sale", "loss related to the fire".
+_LOSS_ITEM = r"(?!\s+(?:on|related|associated|due|attributable to the|from the sale|in connection)\b)"
+# "a net loss of", "loss per share was", "compared to a loss of", with no other figure or result in between.
+_LOSS_BEFORE = re.compile(
+    rf"\bloss{_LOSS_ITEM}(?:(?!\b(?:income|profits?|earnings|revenues?|sales|ebitda|margins?|cash|but|while|whereas)\b)[^\d;$€£])*$",
+    re.IGNORECASE,
+)
+# "a $12 million operating loss", "$0.26 loss per share".
+_LOSS_AFTER = re.compile(
+    rf"^\s*(?:(?:net|operating|adjusted|pre-tax|ebitda|gaap|diluted)\s+){{0,3}}loss\b{_LOSS_ITEM}",
+    re.IGNORECASE,
+)
+# A figure joined to a loss: "a net loss of $45.2 million, or $0.33 per share", "narrowed to $5 million from $8 million".
+_LOSS_COMPANION = re.compile(
+    r"^\s*,?\s*(?:or|and|compared\s+(?:to|with)|versus|vs\.?|from)\s+(?:a\s+)?(?:(?:diluted|net)\s+)?(?:loss\s+)?(?:of\s+)?$",
+    re.IGNORECASE,
+)
 
 
 _EPS_AFTER = re.compile(
@@ -316,6 +347,14 @@ def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
     return bool(re.search(r"(?:q|quarter|fiscal|fy|page|slide|section|item|note)\s*$", before))
 
 
+def _is_loss(sentence: str, start: int, end: int) -> bool:
+    """Whether the figure at `start:end` of a sentence is stated as a loss ("a net loss of $4.45 per share")."""
+    return bool(
+        _LOSS_BEFORE.search(sentence[max(0, start - 70) : start])
+        or _LOSS_AFTER.match(sentence[end : end + 40])
+    )
+
+
 def _fit_unit(metric: str, unit: str) -> bool:
     if metric == "subscribers":
         return unit == "count"
@@ -362,6 +401,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps"):
             unit = "USD_per_share"
+        if metric in INCOME_METRICS and _is_loss(sentence, match.start(), match.end()):
+            low, high = -abs(high), -abs(low)
         change = {"low": low, "high": high, "unit": unit} if growth else None
         figures.append(
             Figure(
@@ -381,6 +422,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
     pending_change: dict | None = None
     pending_metric: str | None = None
     last_change_end: int | None = None
+    last_loss_end: int | None = None
     for match in numbers:
         if _is_year_or_label(sentence, match):
             continue
@@ -498,6 +540,12 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         )
         if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
             continue
+        if metric in INCOME_METRICS and (
+            _is_loss(sentence, match.start(), match.end())
+            or (last_loss_end is not None and _LOSS_COMPANION.match(sentence[last_loss_end : match.start()]))
+        ):
+            value = -abs(value)
+            last_loss_end = match.end()
         change = None
         if pending_change is not None and pending_metric in (None, metric):
             change = pending_change

@@ -598,12 +598,26 @@ def test_margin_range_in_basis_points_is_a_change_with_its_unit():
             "Net income was $38.6 million compared to a loss of $5.1 million a year ago.",
             [("net_income", 38.6, "USD", 1e6), ("net_income", -5.1, "USD", 1e6)],
         ),
+        (
+            "Net loss narrowed to $5.2 million from $8.4 million.",
+            [("net_income", -5.2, "USD", 1e6), ("net_income", -8.4, "USD", 1e6)],
+        ),
+        (
+            "Net loss was $3 million and adjusted EBITDA was $7 million.",
+            [("net_income", -3.0, "USD", 1e6), ("adjusted_ebitda", 7.0, "USD", 1e6)],
+        ),
         ("We recognized a $46 million forward loss on the program.", [("special_charges", 46.0, "USD", 1e6)]),
         ("Catastrophe losses were $29 million pre-tax.", [("catastrophe_losses", 29.0, "USD", 1e6)]),
     ],
 )
 def test_losses_are_negative_values_of_the_income_metric(sentence, expected):
     assert _figures(sentence) == expected
+
+
+def test_a_loss_on_an_item_is_not_a_negative_result():
+    figures = _figures("Net income of $5 million included a loss on the sale of $2 million.")
+    assert figures[0] == ("net_income", 5.0, "USD", 1e6)
+    assert all(value > 0 for _, value, _, _ in figures)
 
 
 def test_a_loss_range_is_negative_from_low_to_high():
