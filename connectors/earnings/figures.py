@@ -128,6 +128,15 @@ _QUARTER = re.compile(
     r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
     re.IGNORECASE,
 )
+_HALF_WORDS = {"first": 1, "second": 2, "1st": 1, "2nd": 2}
+# Half years: "first half of 2021", "the first six months", "H2 2021", "1H21"; not "the second half of March".
+_HALF = re.compile(
+    r"\b(?:(?P<word>first|second|1st|2nd)[- ]half(?!\s+of\s+(?:the\s+|this\s+|last\s+)?(?:quarter|month|week|decade|"
+    r"jan\w*|feb\w*|mar\w*|apr\w*|may|june?|july?|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*)\b)(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
+    r"|first\s+six\s+months(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year2>(?:19|20)\d\d))?"
+    r"|(?:H(?P<h>[12])|(?P<h_first>[12])H)(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year3>(?:19|20)?\d\d))?)\b",
+    re.IGNORECASE,
+)
 _YEAR_PERIOD = re.compile(
     r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual|for the year)\b)",
     re.IGNORECASE,
@@ -621,7 +630,8 @@ def _prior_period(
 
 
 def previous_period(period: str | None, quarter: bool) -> str | None:
-    """The period a year (or, with `quarter`, a quarter) before "Q3 2021" or "FY2021"."""
+    """The period a year (or, with `quarter`, a quarter) before "Q3 2021", "H1 2021" or "FY2021"; a half or a
+    fiscal year has no quarter before it and stays as it is."""
     quarterly = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period or "")
     if quarterly:
         number, year = int(quarterly.group(1)), int(quarterly.group(2))
@@ -630,6 +640,9 @@ def previous_period(period: str | None, quarter: bool) -> str | None:
         else:
             year -= 1
         return f"Q{number} {year}"
+    half = re.fullmatch(r"H([12]) ((?:19|20)\d\d)", period or "")
+    if half and not quarter:
+        return f"H{half.group(1)} {int(half.group(2)) - 1}"
     annual = re.fullmatch(r"FY((?:19|20)\d\d)", period or "")
     return f"FY{int(annual.group(1)) - 1}" if annual and not quarter else period
 
@@ -640,7 +653,9 @@ def _period_at(
     named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
     if named_next:
         return _period_named(named_next.group(0), default_quarter, default_year, guidance)
-    before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
+    # Halves first: "first half of fiscal 2022" ends where its "fiscal 2022" does, and the half is the period.
+    before = [m for m in _HALF.finditer(sentence) if m.end() <= position]
+    before += [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
     before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
     if guidance:
         before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
@@ -650,7 +665,10 @@ def _period_at(
         nearest = max(dated or before, key=lambda m: m.end())
         return _period_named(nearest.group(0), default_quarter, default_year, guidance)
     quarters_after = list(_QUARTER.finditer(sentence, position))
-    after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
+    after = quarters_after or sorted(
+        [*_HALF.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
+        key=lambda m: m.start(),
+    )
     if guidance and not after:
         after = list(_YEAR_ALONE.finditer(sentence, position))
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
@@ -665,6 +683,18 @@ def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:
     return number, quarter.group("year1") or quarter.group("year2") or quarter.group("year3")
 
 
+def _half_parts(half: re.Match[str]) -> tuple[int, str | None]:
+    """(half number, year as written or None) of a _HALF match; "first six months" is the first half."""
+    word = (half.group("word") or "").lower()
+    number = _HALF_WORDS.get(word) or int(half.group("h") or half.group("h_first") or 1)
+    return number, half.group("year1") or half.group("year2") or half.group("year3")
+
+
+def _full_year(year: str | None) -> str | None:
+    year = year.lstrip("'") if year else year
+    return "20" + year if year and len(year) == 2 else year
+
+
 def _figure_end(sentence: str, position: int) -> int:
     figure = RANGE.match(sentence, position) or NUMBER.match(sentence, position)
     return figure.end() if figure else position
@@ -673,17 +703,29 @@ def _figure_end(sentence: str, position: int) -> int:
 def _period_named(
     sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool
 ) -> str | None:
-    """The period the text names first (a quarter, else a fiscal year, else a year of guidance)."""
+    """The period the text names first (a quarter, else a half, else a fiscal year, else a year of guidance)."""
     quarter = _QUARTER.search(sentence)
     if quarter:
         number, year = _quarter_parts(quarter)
-        year = year.lstrip("'") if year else year
-        if year and len(year) == 2:
-            year = "20" + year
+        year = _full_year(year)
         if not year and guidance and default_quarter and default_year and number < int(default_quarter[1]):
             year = str(int(default_year) + 1)
         year = year or default_year
         return f"Q{number} {year}" if year else f"Q{number}"
+    half = _HALF.search(sentence)
+    if half:
+        number, year = _half_parts(half)
+        year = _full_year(year)
+        if (
+            not year
+            and guidance
+            and default_quarter
+            and default_year
+            and 2 * number < int(default_quarter[1])
+        ):
+            year = str(int(default_year) + 1)
+        year = year or default_year
+        return f"H{number} {year}" if year else f"H{number}"
     annual = _YEAR_PERIOD.search(sentence)
     if annual:
         year = annual.group("year")
@@ -702,7 +744,7 @@ def _period_named(
 
 def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | None:
     """A period with a year that follows a figure within a few words ("a rate of 5.5% in 2020")."""
-    for pattern in (_QUARTER, _YEAR_PERIOD, _YEAR_ALONE):
+    for pattern in (_QUARTER, _HALF, _YEAR_PERIOD, _YEAR_ALONE):
         match = pattern.search(sentence, position, position + 40)
         if (
             match
@@ -715,15 +757,19 @@ def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | N
 
 
 def is_after(period: str, call_quarter: str | None, call_year: str | None) -> bool:
-    """Whether a period ("Q1 2022", "FY2022") comes after the call's own quarter or fiscal year, as guidance does.
+    """Whether a period ("Q1 2022", "H2 2022", "FY2022") comes after the call's own quarter or fiscal year, as
+    guidance does; a half comes after when its last quarter does.
 
     A period that cannot be compared counts as after.
     """
     quarter = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period)
+    half = re.fullmatch(r"H([12]) ((?:19|20)\d\d)", period)
     own = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", call_quarter or "")
     if quarter and own:
         return (int(quarter.group(2)), int(quarter.group(1))) > (int(own.group(2)), int(own.group(1)))
-    year = re.fullmatch(r"FY((?:19|20)\d\d)", period)
+    if half and own:
+        return (int(half.group(2)), 2 * int(half.group(1))) > (int(own.group(2)), int(own.group(1)))
+    year = re.fullmatch(r"FY((?:19|20)\d\d)", period) or re.fullmatch(r"H[12] ((?:19|20)\d\d)", period)
     if year and call_year:
         return int(year.group(1)) >= int(call_year)
     return True
@@ -738,9 +784,12 @@ def _guidance_year(default_quarter: str | None, default_year: str | None) -> str
     return f"FY{default_year}"
 
 
-def period_mention(sentence: str) -> str | None:
-    """The first explicit period a sentence names (a quarter, or a fiscal or full year), as written."""
-    match = _QUARTER.search(sentence) or _YEAR_PERIOD.search(sentence)
+def period_mention(sentence: str, guidance: bool = False) -> str | None:
+    """The first explicit period a sentence names (a quarter, a half, or a fiscal or full year; in guidance also
+    a year alone, "for 2021"), as written."""
+    match = _QUARTER.search(sentence) or _HALF.search(sentence) or _YEAR_PERIOD.search(sentence)
+    if match is None and guidance:
+        match = _YEAR_ALONE.search(sentence)
     return match.group(0) if match else None
 
 

@@ -656,7 +656,7 @@ def test_half_year_periods_compare_and_carry_through_guidance():
 
     assert previous_period("H1 2021", quarter=False) == "H1 2020"
     assert is_after("H2 2021", "Q2 2021", "2021") and not is_after("H1 2021", "Q2 2021", "2021")
-    assert period_of("In the first half, we expect revenue of $2 billion.", "Q4 2021", "2021", True, 38) == (
+    assert period_of("In the first half, we expect revenue of $2 billion.", "Q4 2021", "2021", True, 40) == (
         "H1 2022"
     )
     text = (
