@@ -663,6 +663,10 @@ def _period_at(
     if before:
         dated = [m for m in before if re.search(r"\d", m.group(0))]
         nearest = max(dated or before, key=lambda m: m.end())
+        # A quarter named after a dated half is the nearer period: "in the first half of 2021, Q2 revenue".
+        quarters_nearer = [m for m in before if m.re is _QUARTER and m.end() > nearest.end()]
+        if nearest.re is _HALF and quarters_nearer:
+            nearest = max(quarters_nearer, key=lambda m: m.end())
         return _period_named(nearest.group(0), default_quarter, default_year, guidance)
     quarters_after = list(_QUARTER.finditer(sentence, position))
     after = quarters_after or sorted(

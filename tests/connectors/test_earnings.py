@@ -651,6 +651,13 @@ def test_half_year_figures_take_a_half_year_period(sentence, period):
     assert period_of(sentence, "Q2 2021", "2021", False) == period
 
 
+def test_a_quarter_named_after_a_half_is_the_period():
+    from connectors.earnings.figures import period_of
+
+    sentence = "Looking at the first half of 2021, second quarter revenue was $1.1 billion."
+    assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.1")) == "Q2 2021"
+
+
 def test_half_year_periods_compare_and_carry_through_guidance():
     from connectors.earnings.figures import is_after, period_of, previous_period
 
