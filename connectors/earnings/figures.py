@@ -128,10 +128,10 @@ _QUARTER = re.compile(
     r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
     re.IGNORECASE,
 )
-_HALF_WORDS = {"first": 1, "second": 2, "1st": 1, "2nd": 2}
+_HALF_WORDS = {"first": 1, "second": 2, "1st": 1, "2nd": 2, "front": 1, "back": 2, "latter": 2}
 # Half years: "first half of 2021", "the first six months", "H2 2021", "1H21"; not "the second half of March".
 _HALF = re.compile(
-    r"\b(?:(?P<word>first|second|1st|2nd)[- ]half(?!\s+of\s+(?:the\s+|this\s+|last\s+)?(?:quarter|month|week|decade|"
+    r"\b(?:(?P<word>first|second|1st|2nd|front|back|latter)[- ]half(?!\s+of\s+(?:the\s+|this\s+|last\s+)?(?:quarter|month|week|decade|"
     r"jan\w*|feb\w*|mar\w*|apr\w*|may|june?|july?|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*)\b)(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
     r"|first\s+six\s+months(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year2>(?:19|20)\d\d))?"
     r"|(?:H(?P<h>[12])|(?P<h_first>[12])H)(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year3>(?:19|20)?\d\d))?)\b",

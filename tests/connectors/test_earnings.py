@@ -641,6 +641,8 @@ def test_scorer_matches_a_loss_on_its_absolute_value():
         ("For the first six months, revenue was $2.1 billion.", "H1 2021"),
         ("Revenue for the first half was $2.1 billion.", "H1 2021"),
         ("H1 2020 revenue was $2.1 billion.", "H1 2020"),
+        ("In the back half of 2021 revenue was $2.1 billion.", "H2 2021"),
+        ("In the second half of June revenue was $2.1 billion.", "Q2 2021"),
         ("In the third quarter revenue was $2.1 billion.", "Q3 2021"),
     ],
 )
