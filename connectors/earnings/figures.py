@@ -85,7 +85,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
+    r"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(
@@ -171,7 +171,7 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
         unit = "percent"
     elif unit_text.startswith("percentage point"):
         unit = "percentage_points"
-    elif unit_text in ("basis points", "bps"):
+    elif unit_text.startswith("basis point") or unit_text == "bps":
         unit = "basis_points"
     elif unit_text.startswith("dollar"):
         unit = "USD_per_share" if unit_text.endswith("share") else "USD"
@@ -225,6 +225,9 @@ _NOT_A_LEVEL = re.compile(
     r"(?:average\s+)?price\s+of|included\s+in\s+[\w\s]{0,30}?(?:is|are|was|were))\s+"
     r"(?:approximately\s+|about\s+|roughly\s+)?$",
     re.IGNORECASE,
+)
+_EXCLUDED = re.compile(
+    r"\b(?:excluding|excludes|excluded|net of)\s+(?:approximately\s+|about\s+|roughly\s+)?$", re.IGNORECASE
 )
 # The size of an effect or of a change, not a level: "impacted net sales by 5%", "increased $7.5 million".
 _EFFECT_BY = re.compile(
@@ -440,7 +443,10 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
         named_after = _metric_after(sentence, match.end(), unit != "percent")
-        if unit != "percent" and not named_after and _NOT_A_LEVEL.search(before):
+        if not named_after and (
+            (unit != "percent" and unit not in POINTS_UNITS and _NOT_A_LEVEL.search(before))
+            or (unit in POINTS_UNITS and _EXCLUDED.search(before))
+        ):
             continue
         if _EFFECT_BY.search(sentence[max(0, match.start() - 80) : match.start()]):
             continue

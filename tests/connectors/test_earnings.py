@@ -556,6 +556,18 @@ def _figures_with_changes(sentence: str) -> list[tuple]:
             [("gross_margin", 42.1, "percent", (50.0, "basis_points"))],
         ),
         (
+            "Gross margin was 38.2%, an increase of 150 basis points.",
+            [("gross_margin", 38.2, "percent", (150.0, "basis_points"))],
+        ),
+        (
+            "Operating margin rose to 11.4%, a 640 basis point increase over the prior year.",
+            [("operating_margin", 11.4, "percent", (640.0, "basis_points"))],
+        ),
+        (
+            "Segment margin was 9.5%, a 30 basis point decline.",
+            [("operating_margin", 9.5, "percent", (-30.0, "basis_points"))],
+        ),
+        (
             "Operating margin was down 120 bps.",
             [("operating_margin_growth", -120.0, "basis_points", None)],
         ),
