@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 SCALES = {
     "thousand": 1e3,
@@ -188,10 +188,13 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
     return value, unit, scale
 
 
-def _metric_before(sentence: str, position: int) -> str | None:
+def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
+    """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
     window = sentence[max(0, position - 160) : position]
     best: tuple[int, int, str] | None = None
     for order, (name, pattern) in enumerate(METRICS):
+        if unit is not None and not _fit_unit(name, unit):
+            continue
         for match in pattern.finditer(window):
             candidate = (match.end(), -order, name)
             if best is None or candidate[:2] > best[:2]:
@@ -377,6 +380,24 @@ def _fit_unit(metric: str, unit: str) -> bool:
     return unit in ("USD", "EUR", "GBP", "JPY", "count")
 
 
+def _change_target(figures: list[Figure], metric: str | None, unit: str) -> int | None:
+    """The index of the figure a change in `unit` belongs to: the last figure when it is of the change's metric,
+    or for a change in points the last percentage of its metric ("a margin of 4.5% on revenue of $31.5 billion,
+    a 30 basis point expansion")."""
+    indices = range(len(figures) - 1, -1, -1)
+    if unit not in POINTS_UNITS:
+        indices = indices[:1]
+    for index in indices:
+        figure = figures[index]
+        if (
+            figure.metric == metric
+            and figure.change is None
+            and (figure.unit != "percent" or unit in POINTS_UNITS)
+        ):
+            return index
+    return None
+
+
 def extract_figures(sentence: str, offset: int) -> list[Figure]:
     """Figures of one sentence (offsets shifted by `offset`): main value plus any range and change."""
     figures: list[Figure] = []
@@ -457,6 +478,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         ):
             continue
         metric = named_after or _metric_before(sentence, match.start())
+        if unit in POINTS_UNITS and not (metric and _fit_unit(metric, unit)):
+            metric = _metric_before(sentence, match.start(), unit)
         growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
         metric = growth_metric or metric
         if unit == "USD_per_share" and metric not in (
@@ -512,24 +535,9 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                 "start": offset + match.start(),
                 "end": offset + match.end(),
             }
-            if (
-                figures
-                and figures[-1].change is None
-                and (figures[-1].unit != "percent" or unit in POINTS_UNITS)
-                and figures[-1].metric == metric
-            ):
-                previous = figures[-1]
-                figures[-1] = Figure(
-                    previous.metric,
-                    previous.value,
-                    previous.unit,
-                    previous.scale,
-                    previous.start,
-                    previous.end,
-                    previous.low,
-                    previous.high,
-                    change,
-                )
+            target = _change_target(figures, metric, unit)
+            if target is not None:
+                figures[target] = replace(figures[target], change=change)
             else:
                 pending_change, pending_metric = change, metric
                 if metric and metric not in ("eps", "adjusted_eps"):

@@ -568,6 +568,13 @@ def _figures_with_changes(sentence: str) -> list[tuple]:
             [("operating_margin", 9.5, "percent", (-30.0, "basis_points"))],
         ),
         (
+            "We expect an operating margin of 4.5% on revenue of $31.5 billion, a 30 basis point expansion.",
+            [
+                ("operating_margin", 4.5, "percent", (30.0, "basis_points")),
+                ("revenue", 31.5, "USD", None),
+            ],
+        ),
+        (
             "Operating margin was down 120 bps.",
             [("operating_margin_growth", -120.0, "basis_points", None)],
         ),
