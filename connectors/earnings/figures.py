@@ -125,7 +125,7 @@ _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2
 _QUARTER = re.compile(
     r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
     r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?"
-    r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
+    r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d|(?<=fiscal )'\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
     re.IGNORECASE,
 )
 _HALF_WORDS = {"first": 1, "second": 2, "1st": 1, "2nd": 2, "front": 1, "back": 2, "latter": 2}

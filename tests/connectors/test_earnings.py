@@ -672,6 +672,13 @@ def test_half_year_figures_take_a_half_year_period(sentence, period):
     assert period_of(sentence, "Q2 2021", "2021", False) == period
 
 
+def test_fiscal_year_written_short_before_its_quarter():
+    from connectors.earnings.figures import period_of
+
+    sentence = "Gross margin for the fiscal '22 first quarter decreased 270 basis points."
+    assert period_of(sentence, "Q1 2022", "2022", False, sentence.index("270")) == "Q1 2022"
+
+
 def test_a_quarter_named_after_a_half_is_the_period():
     from connectors.earnings.figures import period_of
 
