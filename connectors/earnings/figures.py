@@ -280,7 +280,7 @@ INCOME_METRICS = frozenset(
 _LOSS_ITEM = r"(?!\s+(?:on|related|associated|due|attributable to the|from the sale|in connection)\b)"
 # "a net loss of", "loss per share was", "compared to a loss of", with no other figure or result in between.
 _LOSS_BEFORE = re.compile(
-    rf"\bloss{_LOSS_ITEM}(?:(?!\b(?:income|profits?|earnings|revenues?|sales|ebitda|margins?|cash|but|while|whereas)\b)[^\d;$€£])*$",
+    rf"\bloss\b{_LOSS_ITEM}(?:(?!\b(?:income|profits?|earnings|revenues?|sales|ebitda|margins?|cash|but|while|whereas|compared|versus|vs)\b)[^\d;$€£])*$",
     re.IGNORECASE,
 )
 # "a $12 million operating loss", "$0.26 loss per share".
