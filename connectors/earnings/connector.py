@@ -95,7 +95,7 @@ def _figure_dict(
         change = {
             "low": figure.change["low"],
             "high": figure.change["high"],
-            "unit": "percent",
+            "unit": figure.change["unit"],
             "versus": "year_ago",
         }
     return {
@@ -281,8 +281,8 @@ def analyse_call(document: Document, run: RunContext) -> dict:
     previous_mention: str | None = None
     for index, sentence in enumerate(sentences):
         turn = _speaker_at(turns, sentence.start) if turns else None
-        mention = period_mention(sentence.text)
         guidance = is_guidance(sentence.text)
+        mention = period_mention(sentence.text, guidance)
         carried = previous_mention
         # A period named once carries through the guidance sentences that follow it without naming one.
         previous_mention = mention or (previous_mention if guidance else None)

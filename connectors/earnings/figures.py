@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 SCALES = {
     "thousand": 1e3,
@@ -85,7 +85,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percent|per\s?cent|percentage points?|basis points|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
+    r"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(
@@ -101,6 +101,12 @@ _CHANGE_WORDS = re.compile(
 _ALSO_CHANGE = re.compile(r"^[\s\w-]{0,30}?,?\s*\b(?:and|or)\s+$", re.IGNORECASE)
 _NEGATIVE_CHANGE = re.compile(
     r"\b(?:down|decrease|decreased|fell|declin\w*|lower|contracted|drop\w*)\b", re.IGNORECASE
+)
+# Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
+POINTS_UNITS = ("basis_points", "percentage_points")
+_NEGATIVE_POINTS_AFTER = re.compile(
+    r"^\s*(?:of\s+)?(?:lower|declines?|decreases?|deteriorations?|contractions?|compressions?|drops?)\b",
+    re.IGNORECASE,
 )
 _GUIDANCE = re.compile(
     r"\b(?:guidance|guide[sd]?|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
@@ -119,7 +125,16 @@ _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2
 _QUARTER = re.compile(
     r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
     r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?"
-    r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
+    r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d|(?<=fiscal )'\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
+    re.IGNORECASE,
+)
+_HALF_WORDS = {"first": 1, "second": 2, "1st": 1, "2nd": 2, "front": 1, "back": 2, "latter": 2}
+# Half years: "first half of 2021", "the first six months", "H2 2021", "1H21"; not "the second half of March".
+_HALF = re.compile(
+    r"\b(?:(?P<word>first|second|1st|2nd|front|back|latter)[- ]half(?!\s+of\s+(?:the\s+|this\s+|last\s+)?(?:quarter|month|week|decade|"
+    r"jan\w*|feb\w*|mar\w*|apr\w*|may|june?|july?|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*)\b)(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
+    r"|first\s+six\s+months(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year2>(?:19|20)\d\d))?"
+    r"|(?:H(?P<h>[12])|(?P<h_first>[12])H)(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year3>(?:19|20)?\d\d))?)\b",
     re.IGNORECASE,
 )
 _YEAR_PERIOD = re.compile(
@@ -156,7 +171,7 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
         unit = "percent"
     elif unit_text.startswith("percentage point"):
         unit = "percentage_points"
-    elif unit_text in ("basis points", "bps"):
+    elif unit_text.startswith("basis point") or unit_text == "bps":
         unit = "basis_points"
     elif unit_text.startswith("dollar"):
         unit = "USD_per_share" if unit_text.endswith("share") else "USD"
@@ -173,10 +188,13 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
     return value, unit, scale
 
 
-def _metric_before(sentence: str, position: int) -> str | None:
+def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
+    """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
     window = sentence[max(0, position - 160) : position]
     best: tuple[int, int, str] | None = None
     for order, (name, pattern) in enumerate(METRICS):
+        if unit is not None and not _fit_unit(name, unit):
+            continue
         for match in pattern.finditer(window):
             candidate = (match.end(), -order, name)
             if best is None or candidate[:2] > best[:2]:
@@ -211,6 +229,9 @@ _NOT_A_LEVEL = re.compile(
     r"(?:approximately\s+|about\s+|roughly\s+)?$",
     re.IGNORECASE,
 )
+_EXCLUDED = re.compile(
+    r"\b(?:excluding|excludes|excluded|net of)\s+(?:approximately\s+|about\s+|roughly\s+)?$", re.IGNORECASE
+)
 # The size of an effect or of a change, not a level: "impacted net sales by 5%", "increased $7.5 million".
 _EFFECT_BY = re.compile(
     r"\b(?:impact\w*|affect\w*|benefit\w*|hurt|weighed on)\b[^.]{0,50}\bby\s+(?:approximately\s+|about\s+|roughly\s+)?$",
@@ -240,6 +261,37 @@ _MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|r
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 _SHARE_COUNT = re.compile(
     r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
+)
+# Metrics whose loss is a negative value of the metric: a net loss is negative net income.
+INCOME_METRICS = frozenset(
+    {
+        "eps",
+        "adjusted_eps",
+        "net_income",
+        "adjusted_net_income",
+        "operating_income",
+        "adjusted_operating_income",
+        "ebitda",
+        "adjusted_ebitda",
+        "gross_profit",
+    }
+)
+# A loss that is an item, not the result: "loss on the sale", "loss related to the fire".
+_LOSS_ITEM = r"(?!\s+(?:on|related|associated|due|attributable to the|from the sale|in connection)\b)"
+# "a net loss of", "loss per share was", "compared to a loss of", with no other figure or result in between.
+_LOSS_BEFORE = re.compile(
+    rf"\bloss\b{_LOSS_ITEM}(?:(?!\b(?:income|profits?|earnings|revenues?|sales|ebitda|margins?|cash|but|while|whereas|compared|versus|vs)\b)[^\d;$€£])*$",
+    re.IGNORECASE,
+)
+# "a $12 million operating loss", "$0.26 loss per share".
+_LOSS_AFTER = re.compile(
+    rf"^\s*(?:(?:net|operating|adjusted|pre-tax|ebitda|gaap|diluted)\s+){{0,3}}loss\b{_LOSS_ITEM}",
+    re.IGNORECASE,
+)
+# A figure joined to a loss: "a net loss of $45.2 million, or $0.33 per share", "narrowed to $5 million from $8 million".
+_LOSS_COMPANION = re.compile(
+    r"^\s*,?\s*(?:or|and|compared\s+(?:to|with)|versus|vs\.?|from)\s+(?:a\s+)?(?:(?:diluted|net)\s+)?(?:loss\s+)?(?:of\s+)?$",
+    re.IGNORECASE,
 )
 
 
@@ -310,6 +362,14 @@ def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
     return bool(re.search(r"(?:q|quarter|fiscal|fy|page|slide|section|item|note)\s*$", before))
 
 
+def _is_loss(sentence: str, start: int, end: int) -> bool:
+    """Whether the figure at `start:end` of a sentence is stated as a loss ("a net loss of $4.45 per share")."""
+    return bool(
+        _LOSS_BEFORE.search(sentence[max(0, start - 70) : start])
+        or _LOSS_AFTER.match(sentence[end : end + 40])
+    )
+
+
 def _fit_unit(metric: str, unit: str) -> bool:
     if metric == "subscribers":
         return unit == "count"
@@ -318,6 +378,24 @@ def _fit_unit(metric: str, unit: str) -> bool:
     if metric.endswith("margin") or metric in ("tax_rate", "same_store_sales", "net_interest_margin"):
         return unit in ("percent", "basis_points", "percentage_points")
     return unit in ("USD", "EUR", "GBP", "JPY", "count")
+
+
+def _change_target(figures: list[Figure], metric: str | None, unit: str) -> int | None:
+    """The index of the figure a change in `unit` belongs to: the last figure when it is of the change's metric,
+    or for a change in points the last percentage of its metric ("a margin of 4.5% on revenue of $31.5 billion,
+    a 30 basis point expansion")."""
+    indices = range(len(figures) - 1, -1, -1)
+    if unit not in POINTS_UNITS:
+        indices = indices[:1]
+    for index in indices:
+        figure = figures[index]
+        if (
+            figure.metric == metric
+            and figure.change is None
+            and (figure.unit != "percent" or unit in POINTS_UNITS)
+        ):
+            return index
+    return None
 
 
 def extract_figures(sentence: str, offset: int) -> list[Figure]:
@@ -340,20 +418,25 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
             sentence, match.start()
         )
-        growth = unit == "percent" and bool(
-            re.search(
-                r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
-                sentence[max(0, match.start() - 120) : match.start()],
-                re.IGNORECASE,
+        growth = unit in POINTS_UNITS or (
+            unit == "percent"
+            and bool(
+                re.search(
+                    r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
+                    sentence[max(0, match.start() - 120) : match.start()],
+                    re.IGNORECASE,
+                )
             )
         )
-        if metric is not None and growth and not _fit_unit(metric, unit):
+        if metric is not None and growth and (unit in POINTS_UNITS or not _fit_unit(metric, unit)):
             metric = metric + "_growth"
         elif metric is None or not _fit_unit(metric, unit):
             continue
         if unit == "USD" and metric in ("eps", "adjusted_eps"):
             unit = "USD_per_share"
-        change = {"low": low, "high": high} if growth else None
+        if metric in INCOME_METRICS and _is_loss(sentence, match.start(), match.end()):
+            low, high = -abs(high), -abs(low)
+        change = {"low": low, "high": high, "unit": unit} if growth else None
         figures.append(
             Figure(
                 metric,
@@ -372,6 +455,7 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
     pending_change: dict | None = None
     pending_metric: str | None = None
     last_change_end: int | None = None
+    last_loss_end: int | None = None
     for match in numbers:
         if _is_year_or_label(sentence, match):
             continue
@@ -380,7 +464,10 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             continue
         before = sentence[max(0, match.start() - 40) : match.start()]
         named_after = _metric_after(sentence, match.end(), unit != "percent")
-        if unit != "percent" and not named_after and _NOT_A_LEVEL.search(before):
+        if not named_after and (
+            (unit != "percent" and unit not in POINTS_UNITS and _NOT_A_LEVEL.search(before))
+            or (unit in POINTS_UNITS and _EXCLUDED.search(before))
+        ):
             continue
         if _EFFECT_BY.search(sentence[max(0, match.start() - 80) : match.start()]):
             continue
@@ -391,6 +478,8 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         ):
             continue
         metric = named_after or _metric_before(sentence, match.start())
+        if unit in POINTS_UNITS and not (metric and _fit_unit(metric, unit)):
+            metric = _metric_before(sentence, match.start(), unit)
         growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
         metric = growth_metric or metric
         if unit == "USD_per_share" and metric not in (
@@ -411,19 +500,24 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
             or _ADJUSTED_EARNINGS.search(before)
         ):
             metric = "adjusted_eps"
-        is_change = unit in ("percent", "basis_points", "percentage_points") and (
-            bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
-            or growth_metric is not None
-            or (
-                last_change_end is not None
-                and bool(_ALSO_CHANGE.match(sentence[last_change_end : match.start()]))
+        is_change = unit in POINTS_UNITS or (
+            unit == "percent"
+            and (
+                bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
+                or growth_metric is not None
+                or (
+                    last_change_end is not None
+                    and bool(_ALSO_CHANGE.match(sentence[last_change_end : match.start()]))
+                )
             )
         )
-        if (is_change and metric not in (None, "gross_margin", "operating_margin", "tax_rate")) or (
-            is_change and metric is None
+        if is_change and (
+            unit in POINTS_UNITS or metric not in ("gross_margin", "operating_margin", "tax_rate")
         ):
-            negative = _NEGATIVE_CHANGE.search(before) or (
-                growth_metric and _NEGATIVE_CHANGE.match(sentence[match.end() :].lstrip())
+            negative = (
+                _NEGATIVE_CHANGE.search(before)
+                or (growth_metric and _NEGATIVE_CHANGE.match(sentence[match.end() :].lstrip()))
+                or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(sentence[match.end() :]))
             )
             signed = -abs(value) if negative else value
             versus = (
@@ -441,24 +535,9 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
                 "start": offset + match.start(),
                 "end": offset + match.end(),
             }
-            if (
-                figures
-                and figures[-1].change is None
-                and figures[-1].unit not in ("percent",)
-                and figures[-1].metric == metric
-            ):
-                previous = figures[-1]
-                figures[-1] = Figure(
-                    previous.metric,
-                    previous.value,
-                    previous.unit,
-                    previous.scale,
-                    previous.start,
-                    previous.end,
-                    previous.low,
-                    previous.high,
-                    change,
-                )
+            target = _change_target(figures, metric, unit)
+            if target is not None:
+                figures[target] = replace(figures[target], change=change)
             else:
                 pending_change, pending_metric = change, metric
                 if metric and metric not in ("eps", "adjusted_eps"):
@@ -484,6 +563,12 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
         )
         if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
             continue
+        if metric in INCOME_METRICS and (
+            _is_loss(sentence, match.start(), match.end())
+            or (last_loss_end is not None and _LOSS_COMPANION.match(sentence[last_loss_end : match.start()]))
+        ):
+            value = -abs(value)
+            last_loss_end = match.end()
         change = None
         if pending_change is not None and pending_metric in (None, metric):
             change = pending_change
@@ -559,7 +644,8 @@ def _prior_period(
 
 
 def previous_period(period: str | None, quarter: bool) -> str | None:
-    """The period a year (or, with `quarter`, a quarter) before "Q3 2021" or "FY2021"."""
+    """The period a year (or, with `quarter`, a quarter) before "Q3 2021", "H1 2021" or "FY2021"; a half or a
+    fiscal year has no quarter before it and stays as it is."""
     quarterly = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period or "")
     if quarterly:
         number, year = int(quarterly.group(1)), int(quarterly.group(2))
@@ -568,6 +654,9 @@ def previous_period(period: str | None, quarter: bool) -> str | None:
         else:
             year -= 1
         return f"Q{number} {year}"
+    half = re.fullmatch(r"H([12]) ((?:19|20)\d\d)", period or "")
+    if half and not quarter:
+        return f"H{half.group(1)} {int(half.group(2)) - 1}"
     annual = re.fullmatch(r"FY((?:19|20)\d\d)", period or "")
     return f"FY{int(annual.group(1)) - 1}" if annual and not quarter else period
 
@@ -578,7 +667,9 @@ def _period_at(
     named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
     if named_next:
         return _period_named(named_next.group(0), default_quarter, default_year, guidance)
-    before = [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
+    # Halves first: "first half of fiscal 2022" ends where its "fiscal 2022" does, and the half is the period.
+    before = [m for m in _HALF.finditer(sentence) if m.end() <= position]
+    before += [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
     before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
     if guidance:
         before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
@@ -586,9 +677,16 @@ def _period_at(
     if before:
         dated = [m for m in before if re.search(r"\d", m.group(0))]
         nearest = max(dated or before, key=lambda m: m.end())
+        # A quarter named after a dated half is the nearer period: "in the first half of 2021, Q2 revenue".
+        quarters_nearer = [m for m in before if m.re is _QUARTER and m.end() > nearest.end()]
+        if nearest.re is _HALF and quarters_nearer:
+            nearest = max(quarters_nearer, key=lambda m: m.end())
         return _period_named(nearest.group(0), default_quarter, default_year, guidance)
     quarters_after = list(_QUARTER.finditer(sentence, position))
-    after = quarters_after or list(_YEAR_PERIOD.finditer(sentence, position))
+    after = quarters_after or sorted(
+        [*_HALF.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
+        key=lambda m: m.start(),
+    )
     if guidance and not after:
         after = list(_YEAR_ALONE.finditer(sentence, position))
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
@@ -603,6 +701,18 @@ def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:
     return number, quarter.group("year1") or quarter.group("year2") or quarter.group("year3")
 
 
+def _half_parts(half: re.Match[str]) -> tuple[int, str | None]:
+    """(half number, year as written or None) of a _HALF match; "first six months" is the first half."""
+    word = (half.group("word") or "").lower()
+    number = _HALF_WORDS.get(word) or int(half.group("h") or half.group("h_first") or 1)
+    return number, half.group("year1") or half.group("year2") or half.group("year3")
+
+
+def _full_year(year: str | None) -> str | None:
+    year = year.lstrip("'") if year else year
+    return "20" + year if year and len(year) == 2 else year
+
+
 def _figure_end(sentence: str, position: int) -> int:
     figure = RANGE.match(sentence, position) or NUMBER.match(sentence, position)
     return figure.end() if figure else position
@@ -611,17 +721,29 @@ def _figure_end(sentence: str, position: int) -> int:
 def _period_named(
     sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool
 ) -> str | None:
-    """The period the text names first (a quarter, else a fiscal year, else a year of guidance)."""
+    """The period the text names first (a quarter, else a half, else a fiscal year, else a year of guidance)."""
     quarter = _QUARTER.search(sentence)
     if quarter:
         number, year = _quarter_parts(quarter)
-        year = year.lstrip("'") if year else year
-        if year and len(year) == 2:
-            year = "20" + year
+        year = _full_year(year)
         if not year and guidance and default_quarter and default_year and number < int(default_quarter[1]):
             year = str(int(default_year) + 1)
         year = year or default_year
         return f"Q{number} {year}" if year else f"Q{number}"
+    half = _HALF.search(sentence)
+    if half:
+        number, year = _half_parts(half)
+        year = _full_year(year)
+        if (
+            not year
+            and guidance
+            and default_quarter
+            and default_year
+            and 2 * number < int(default_quarter[1])
+        ):
+            year = str(int(default_year) + 1)
+        year = year or default_year
+        return f"H{number} {year}" if year else f"H{number}"
     annual = _YEAR_PERIOD.search(sentence)
     if annual:
         year = annual.group("year")
@@ -640,7 +762,7 @@ def _period_named(
 
 def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | None:
     """A period with a year that follows a figure within a few words ("a rate of 5.5% in 2020")."""
-    for pattern in (_QUARTER, _YEAR_PERIOD, _YEAR_ALONE):
+    for pattern in (_QUARTER, _HALF, _YEAR_PERIOD, _YEAR_ALONE):
         match = pattern.search(sentence, position, position + 40)
         if (
             match
@@ -653,15 +775,19 @@ def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | N
 
 
 def is_after(period: str, call_quarter: str | None, call_year: str | None) -> bool:
-    """Whether a period ("Q1 2022", "FY2022") comes after the call's own quarter or fiscal year, as guidance does.
+    """Whether a period ("Q1 2022", "H2 2022", "FY2022") comes after the call's own quarter or fiscal year, as
+    guidance does; a half comes after when its last quarter does.
 
     A period that cannot be compared counts as after.
     """
     quarter = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period)
+    half = re.fullmatch(r"H([12]) ((?:19|20)\d\d)", period)
     own = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", call_quarter or "")
     if quarter and own:
         return (int(quarter.group(2)), int(quarter.group(1))) > (int(own.group(2)), int(own.group(1)))
-    year = re.fullmatch(r"FY((?:19|20)\d\d)", period)
+    if half and own:
+        return (int(half.group(2)), 2 * int(half.group(1))) > (int(own.group(2)), int(own.group(1)))
+    year = re.fullmatch(r"FY((?:19|20)\d\d)", period) or re.fullmatch(r"H[12] ((?:19|20)\d\d)", period)
     if year and call_year:
         return int(year.group(1)) >= int(call_year)
     return True
@@ -676,9 +802,12 @@ def _guidance_year(default_quarter: str | None, default_year: str | None) -> str
     return f"FY{default_year}"
 
 
-def period_mention(sentence: str) -> str | None:
-    """The first explicit period a sentence names (a quarter, or a fiscal or full year), as written."""
-    match = _QUARTER.search(sentence) or _YEAR_PERIOD.search(sentence)
+def period_mention(sentence: str, guidance: bool = False) -> str | None:
+    """The first explicit period a sentence names (a quarter, a half, or a fiscal or full year; in guidance also
+    a year alone, "for 2021"), as written."""
+    match = _QUARTER.search(sentence) or _HALF.search(sentence) or _YEAR_PERIOD.search(sentence)
+    if match is None and guidance:
+        match = _YEAR_ALONE.search(sentence)
     return match.group(0) if match else None
 
 

@@ -530,3 +530,179 @@ def test_strict_recall_counts_unnamed_metrics_as_missed():
     assert scores["reference_numbers_in_call"] == 2
     assert scores["numeric_fact_recall"] == 1.0
     assert scores["numeric_fact_recall_strict"] == 0.5
+
+
+def _figures_with_changes(sentence: str) -> list[tuple]:
+    from connectors.earnings.figures import extract_figures
+
+    return [
+        (f.metric, f.value, f.unit, f.change and (f.change.get("value"), f.change.get("unit")))
+        for f in extract_figures(sentence, 0)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Gross margin expanded 50 basis points to 42.1%.",
+            [
+                ("gross_margin_growth", 50.0, "basis_points", None),
+                ("gross_margin", 42.1, "percent", (50.0, "basis_points")),
+            ],
+        ),
+        (
+            "Gross margin was 42.1%, up 50 basis points year-over-year.",
+            [("gross_margin", 42.1, "percent", (50.0, "basis_points"))],
+        ),
+        (
+            "Gross margin was 38.2%, an increase of 150 basis points.",
+            [("gross_margin", 38.2, "percent", (150.0, "basis_points"))],
+        ),
+        (
+            "Operating margin rose to 11.4%, a 640 basis point increase over the prior year.",
+            [("operating_margin", 11.4, "percent", (640.0, "basis_points"))],
+        ),
+        (
+            "Segment margin was 9.5%, a 30 basis point decline.",
+            [("operating_margin", 9.5, "percent", (-30.0, "basis_points"))],
+        ),
+        (
+            "We expect an operating margin of 4.5% on revenue of $31.5 billion, a 30 basis point expansion.",
+            [
+                ("operating_margin", 4.5, "percent", (30.0, "basis_points")),
+                ("revenue", 31.5, "USD", None),
+            ],
+        ),
+        (
+            "Operating margin was down 120 bps.",
+            [("operating_margin_growth", -120.0, "basis_points", None)],
+        ),
+        (
+            "Adjusted EBITDA margin of 18.5% contracted 1.2 percentage points.",
+            [("adjusted_ebitda_margin", 18.5, "percent", (-1.2, "percentage_points"))],
+        ),
+    ],
+)
+def test_margin_changes_in_points_are_changes_never_levels(sentence, expected):
+    assert _figures_with_changes(sentence) == expected
+
+
+def test_margin_range_in_basis_points_is_a_change_with_its_unit():
+    result = run_connector(
+        "earnings",
+        [Document("ACME_q4_2021", "We expect operating margin to expand 50 to 100 basis points in 2022.")],
+    )
+    [figure] = result["metrics"]
+    assert figure["metric"] == "operating_margin_growth"
+    assert figure["change"] == {"low": 50.0, "high": 100.0, "unit": "basis_points", "versus": "year_ago"}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("We reported a net loss of $4.45 per share.", [("eps", -4.45, "USD_per_share", 1.0)]),
+        ("Loss per share of $0.26.", [("eps", -0.26, "USD_per_share", 1.0)]),
+        ("Q2 adjusted loss per share was $0.31.", [("adjusted_eps", -0.31, "USD_per_share", 1.0)]),
+        (
+            "Operating loss of $12 million compared to operating income of $3 million last year.",
+            [("operating_income", -12.0, "USD", 1e6), ("operating_income", 3.0, "USD", 1e6)],
+        ),
+        (
+            "Net loss was $45.2 million, or $0.33 per share.",
+            [("net_income", -45.2, "USD", 1e6), ("eps", -0.33, "USD_per_share", 1.0)],
+        ),
+        ("We had a $12 million operating loss in the quarter.", [("operating_income", -12.0, "USD", 1e6)]),
+        (
+            "Net income was $38.6 million compared to a loss of $5.1 million a year ago.",
+            [("net_income", 38.6, "USD", 1e6), ("net_income", -5.1, "USD", 1e6)],
+        ),
+        (
+            "Net loss narrowed to $5.2 million from $8.4 million.",
+            [("net_income", -5.2, "USD", 1e6), ("net_income", -8.4, "USD", 1e6)],
+        ),
+        (
+            "Net loss was $3 million and adjusted EBITDA was $7 million.",
+            [("net_income", -3.0, "USD", 1e6), ("adjusted_ebitda", 7.0, "USD", 1e6)],
+        ),
+        ("We recognized a $46 million forward loss on the program.", [("special_charges", 46.0, "USD", 1e6)]),
+        ("Catastrophe losses were $29 million pre-tax.", [("catastrophe_losses", 29.0, "USD", 1e6)]),
+    ],
+)
+def test_losses_are_negative_values_of_the_income_metric(sentence, expected):
+    assert _figures(sentence) == expected
+
+
+def test_a_loss_on_an_item_is_not_a_negative_result():
+    for sentence in (
+        "Net income of $5 million included a loss on the sale of $2 million.",
+        "Net income included $172 million of capital losses compared to $74 million of capital gains last year.",
+    ):
+        figures = _figures(sentence)
+        assert figures and all(value > 0 for _, value, _, _ in figures)
+
+
+def test_a_loss_range_is_negative_from_low_to_high():
+    from connectors.earnings.figures import extract_figures
+
+    [figure] = extract_figures("We expect a net loss of $10 million to $12 million.", 0)
+    assert (figure.metric, figure.value, figure.low, figure.high) == ("net_income", -11.0, -12.0, -10.0)
+
+
+def test_scorer_matches_a_loss_on_its_absolute_value():
+    from connectors.evaluation import fact_found, reference_facts
+
+    [fact] = reference_facts(["q2 loss per share $1.30."], "ACME_q2_2021")
+    assert fact_found(fact, [{"metric": "eps", "value": -1.3, "scale": 1.0, "period": "Q2 2021"}])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "period"),
+    [
+        ("In the first half of 2021 revenue was $2.1 billion.", "H1 2021"),
+        ("For the first six months, revenue was $2.1 billion.", "H1 2021"),
+        ("Revenue for the first half was $2.1 billion.", "H1 2021"),
+        ("H1 2020 revenue was $2.1 billion.", "H1 2020"),
+        ("In the back half of 2021 revenue was $2.1 billion.", "H2 2021"),
+        ("In the second half of June revenue was $2.1 billion.", "Q2 2021"),
+        ("In the third quarter revenue was $2.1 billion.", "Q3 2021"),
+    ],
+)
+def test_half_year_figures_take_a_half_year_period(sentence, period):
+    from connectors.earnings.figures import period_of
+
+    assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$2.1")) == period
+    assert period_of(sentence, "Q2 2021", "2021", False) == period
+
+
+def test_fiscal_year_written_short_before_its_quarter():
+    from connectors.earnings.figures import period_of
+
+    sentence = "Gross margin for the fiscal '22 first quarter decreased 270 basis points."
+    assert period_of(sentence, "Q1 2022", "2022", False, sentence.index("270")) == "Q1 2022"
+
+
+def test_a_quarter_named_after_a_half_is_the_period():
+    from connectors.earnings.figures import period_of
+
+    sentence = "Looking at the first half of 2021, second quarter revenue was $1.1 billion."
+    assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.1")) == "Q2 2021"
+
+
+def test_half_year_periods_compare_and_carry_through_guidance():
+    from connectors.earnings.figures import is_after, period_of, previous_period
+
+    assert previous_period("H1 2021", quarter=False) == "H1 2020"
+    assert is_after("H2 2021", "Q2 2021", "2021") and not is_after("H1 2021", "Q2 2021", "2021")
+    assert period_of("In the first half, we expect revenue of $2 billion.", "Q4 2021", "2021", True, 40) == (
+        "H1 2022"
+    )
+    text = (
+        "For the second half of 2021, we expect revenue growth of 8%.\n"
+        "We expect adjusted EBITDA of $400 million."
+    )
+    metrics = run_connector("earnings", [Document("ACME_q2_2021", text)])["metrics"]
+    assert [(m["metric"], m["period"]) for m in metrics] == [
+        ("revenue_growth", "H2 2021"),
+        ("adjusted_ebitda", "H2 2021"),
+    ]
