@@ -23,6 +23,7 @@ from tests.support import (
     literature_job,
     ready_document,
     start_job_and_kill_its_worker,
+    start_of_fresh_window,
     wait_for,
     wait_job,
 )
@@ -408,12 +409,6 @@ def test_concurrent_jobs_cannot_overrun_a_hard_quota(celery_worker, make_tenant)
     assert sorted(statuses) == [202, 402, 402, 402, 402, 402]
 
 
-def _start_of_fresh_window(period: int, margin: int = 15) -> None:
-    left = period - int(time.time()) % period
-    if left < margin:
-        time.sleep(left + 0.5)
-
-
 def test_plan_rate_limits_per_key_and_per_tenant(make_tenant):
     from tenants.services import api_key_issue
 
@@ -433,7 +428,7 @@ def test_plan_rate_limits_per_key_and_per_tenant(make_tenant):
     set_plan(provisioned.tenant, tight)
     first = Api(provisioned.issued_key.secret)
     second = Api(api_key_issue(tenant=provisioned.tenant, name="second").secret)
-    _start_of_fresh_window(60)
+    start_of_fresh_window(60)
     responses = [first.get("/v1/documents") for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert [r["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0"]

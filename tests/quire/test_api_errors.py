@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from tests.support import Api
+from tests.support import Api, start_of_fresh_window
 
 pytestmark = pytest.mark.usefixtures("tenant_a")
 
@@ -95,6 +95,7 @@ def test_rate_limit_is_429_with_retry_after(tenant_a):
     from tenants.services import api_key_issue
 
     rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "3/day"}}
+    start_of_fresh_window(86400)
     with override_settings(REST_FRAMEWORK=rest):
         _assert_rate_limited(Api(api_key_issue(tenant=tenant_a.tenant, name="throttled").secret))
 
