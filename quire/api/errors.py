@@ -37,6 +37,15 @@ class ApiError(exceptions.APIException):
         self.param = param
 
 
+class Rejected(ValueError):
+    """A request a service refuses: the message says why; `status`, `code` and `param` shape the /v1 error,
+    which the exception handler writes, while the portal shows the message on its form."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.param = status, code, param
+
+
 def error_body(status_code: int, code: str, message: str, param: str | None = None) -> dict:
     return {
         "error": {
@@ -81,6 +90,8 @@ _DRF_CODES = {
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, Rejected):
+        exc = ApiError(exc.status, exc.code, str(exc), exc.param)
     if isinstance(exc, RequestDataTooBig):
         exc = ApiError(413, "request_too_large", "The request body is larger than this API accepts.")
     if isinstance(exc, Http404):

@@ -22,6 +22,7 @@ from billing.services import (
     job_usage_quantities,
     usage_record,
 )
+from quire.api.errors import Rejected
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.verification import verify_spans
@@ -32,12 +33,8 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 
 
-class JobRejected(ValueError):
-    """A job request that cannot run; `status`, `code` and `param` say why (for the API's error)."""
-
-    def __init__(self, status: int, code: str, message: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.param = status, code, param
+class JobRejected(Rejected):
+    """A job request that cannot run."""
 
 
 class JobCanceled(Exception):

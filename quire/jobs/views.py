@@ -11,11 +11,7 @@ from quire.api.errors import ApiError
 from quire.api.idempotency import idempotent
 from quire.jobs.models import Job, JobResult
 from quire.jobs.serializers import JobCreateSerializer, JobResultSerializer, JobSerializer
-from quire.jobs.services import JobRejected, job_cancel, job_create
-
-
-def _rejected(exc: JobRejected) -> ApiError:
-    return ApiError(exc.status, exc.code, str(exc), exc.param)
+from quire.jobs.services import job_cancel, job_create
 
 
 class JobListCreateView(ListAPIView):
@@ -28,15 +24,12 @@ class JobListCreateView(ListAPIView):
         payload = JobCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        try:
-            job = job_create(
-                connector=data["connector"],
-                document_ids=data["documents"],
-                options=data["options"],
-                mode=data["mode"],
-            )
-        except JobRejected as exc:
-            raise _rejected(exc) from exc
+        job = job_create(
+            connector=data["connector"],
+            document_ids=data["documents"],
+            options=data["options"],
+            mode=data["mode"],
+        )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -52,10 +45,7 @@ class JobCancelView(APIView):
         job = Job.objects.filter(pk=job_id).first()
         if job is None:
             raise ApiError(404, "resource_missing", f"No job {job_id}.", "job_id")
-        try:
-            job = job_cancel(job=job)
-        except JobRejected as exc:
-            raise _rejected(exc) from exc
+        job = job_cancel(job=job)
         return Response(JobSerializer(job).data)
 
 

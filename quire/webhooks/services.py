@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from quire.api.errors import Rejected
 from quire.webhooks.models import (
     ALL_EVENTS,
     EVENT_TYPES,
@@ -43,12 +44,8 @@ MAX_GRACE_SECONDS = 7 * 86400
 JITTER = 0.2
 
 
-class WebhookRejected(ValueError):
-    """A webhook request that cannot be done; `status`, `code` and `param` say why (for the API's error)."""
-
-    def __init__(self, status: int, code: str, message: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.param = status, code, param
+class WebhookRejected(Rejected):
+    """A webhook request that cannot be done."""
 
 
 class DeliveryBusy(Exception):

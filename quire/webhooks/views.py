@@ -22,7 +22,6 @@ from quire.webhooks.serializers import (
     RotateSecretSerializer,
 )
 from quire.webhooks.services import (
-    WebhookRejected,
     endpoint_create,
     endpoint_delete,
     endpoint_rotate_secret,
@@ -33,10 +32,6 @@ from quire.webhooks.services import (
 from tenants.models import Role
 
 ADMIN_WRITES = {"POST": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
-
-
-def _rejected(exc: WebhookRejected) -> ApiError:
-    return ApiError(exc.status, exc.code, str(exc), exc.param)
 
 
 def _endpoint(endpoint_id: str, param: str = "endpoint_id") -> WebhookEndpoint:
@@ -56,10 +51,7 @@ class EndpointListCreateView(ListAPIView):
     def post(self, request: Request) -> Response:
         payload = EndpointCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            endpoint = endpoint_create(**payload.validated_data)
-        except WebhookRejected as exc:
-            raise _rejected(exc) from exc
+        endpoint = endpoint_create(**payload.validated_data)
         return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
@@ -75,10 +67,7 @@ class EndpointDetailView(APIView):
         endpoint = _endpoint(endpoint_id)
         payload = EndpointUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            endpoint = endpoint_update(endpoint=endpoint, **payload.validated_data)
-        except WebhookRejected as exc:
-            raise _rejected(exc) from exc
+        endpoint = endpoint_update(endpoint=endpoint, **payload.validated_data)
         return Response(EndpointSerializer(endpoint).data)
 
     @extend_schema(responses={200: dict})
@@ -96,12 +85,9 @@ class EndpointRotateSecretView(APIView):
         endpoint = _endpoint(endpoint_id)
         payload = RotateSecretSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            endpoint = endpoint_rotate_secret(
-                endpoint=endpoint, grace_seconds=payload.validated_data["grace_period_seconds"]
-            )
-        except WebhookRejected as exc:
-            raise _rejected(exc) from exc
+        endpoint = endpoint_rotate_secret(
+            endpoint=endpoint, grace_seconds=payload.validated_data["grace_period_seconds"]
+        )
         return Response(EndpointWithSecretSerializer(endpoint).data)
 
 
@@ -109,10 +95,7 @@ class EndpointTestView(APIView):
     @extend_schema(request=None, responses={202: DeliverySerializer})
     @idempotent
     def post(self, request: Request, endpoint_id: str) -> Response:
-        try:
-            delivery = endpoint_send_test(endpoint=_endpoint(endpoint_id))
-        except WebhookRejected as exc:
-            raise _rejected(exc) from exc
+        delivery = endpoint_send_test(endpoint=_endpoint(endpoint_id))
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -163,10 +146,7 @@ class EventReplayView(APIView):
         payload.is_valid(raise_exception=True)
         endpoint_id = payload.validated_data.get("endpoint")
         endpoint = _endpoint(endpoint_id, "endpoint") if endpoint_id else None
-        try:
-            deliveries = event_replay(event=event, endpoint=endpoint)
-        except WebhookRejected as exc:
-            raise _rejected(exc) from exc
+        deliveries = event_replay(event=event, endpoint=endpoint)
         data = DeliverySerializer(
             deliveries_with_attempts().filter(pk__in=[d.pk for d in deliveries]), many=True
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from quire.api.errors import Rejected
 from tenants.models import Role, role_allows
 
 SECTIONS = {
@@ -41,3 +43,9 @@ def page(request: HttpRequest, template: str, context: dict | None = None, statu
 
 def base_url(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
+
+
+def show_rejection(form: forms.Form, rejection: Rejected) -> None:
+    """Put a service's refusal on the form: next to the field its `param` names, else above the form."""
+    field = (rejection.param or "").split(".")[0]
+    form.add_error(field if field in form.fields else None, str(rejection))

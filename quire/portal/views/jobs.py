@@ -19,10 +19,9 @@ from quire.jobs.services import JobRejected, job_cancel, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
 from quire.portal.highlight import findings_from_output, highlight_text
-from quire.portal.views.common import page
+from quire.portal.views.common import page, show_rejection
 
 PAGE_SIZE = 100
-FORM_FIELDS = ("connector", "documents", "mode", "options")
 
 
 def _job_form(data=None) -> JobForm:
@@ -32,11 +31,6 @@ def _job_form(data=None) -> JobForm:
     ready = Document.objects.filter(status=DocumentStatus.READY).order_by("-created_at")
     documents = [(d.id, d.filename) for d in ready.only("id", "filename")[:500]]
     return JobForm(data, connectors=connectors, documents=documents)
-
-
-def _rejection_field(param: str | None) -> str | None:
-    field = (param or "").split(".")[0]
-    return field if field in FORM_FIELDS else None
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -53,7 +47,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
                 mode=data["mode"],
             )
         except JobRejected as exc:
-            form.add_error(_rejection_field(exc.param), str(exc))
+            show_rejection(form, exc)
         else:
             return redirect("portal:job", job_id=job.id)
     return page(request, "portal/jobs.html", {"form": form, **_listing()}, status=400 if form.errors else 200)

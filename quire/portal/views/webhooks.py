@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from quire.portal.access import portal_page
-from quire.portal.views.common import page
+from quire.portal.views.common import page, show_rejection
 from quire.portal.webhook_forms import RotateSecretForm, WebhookEndpointForm
 from quire.webhooks.models import EndpointStatus, WebhookEndpoint
 from quire.webhooks.selectors import deliveries_with_attempts
@@ -25,12 +25,6 @@ from quire.webhooks.services import (
 from tenants.models import Role
 
 DELIVERY_LOG_SIZE = 50
-ENDPOINT_FIELDS = ("url", "description", "event_types", "enabled")
-
-
-def _form_field(param: str | None) -> str | None:
-    field = (param or "").split(".")[0]
-    return field if field in ENDPOINT_FIELDS else None
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -45,7 +39,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
                 description=form.cleaned_data["description"],
             )
         except WebhookRejected as exc:
-            form.add_error(_form_field(exc.param), str(exc))
+            show_rejection(form, exc)
         else:
             messages.success(request, f"Added {endpoint.url}. Reveal its signing secret on its page.")
             return redirect("portal:webhook", endpoint_id=endpoint.id)
@@ -74,7 +68,7 @@ def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
                 enabled=form.cleaned_data["enabled"],
             )
         except WebhookRejected as exc:
-            form.add_error(_form_field(exc.param), str(exc))
+            show_rejection(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect("portal:webhook", endpoint_id=endpoint.id)
