@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 QUEUES = "ingest,jobs,webhooks,billing"
 
 
+def celery_command(*args: str) -> list[str]:
+    """`celery -A quire ARGS...` with this interpreter."""
+    return [sys.executable, "-m", "celery", "-A", "quire", *args]
+
+
 def _manage(*args: str, capture: bool = False) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -75,12 +80,7 @@ def main() -> int:
         data = data_dir()
         commands = {
             "web": [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-            "worker": [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "quire",
+            "worker": celery_command(
                 "worker",
                 "-Q",
                 QUEUES,
@@ -88,21 +88,10 @@ def main() -> int:
                 os.environ.get("QUIRE_WORKER_CONCURRENCY", "2"),
                 "-l",
                 "INFO",
-            ],
-            "beat": [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "quire",
-                "beat",
-                "-l",
-                "INFO",
-                "--schedule",
-                str(data / "celerybeat-schedule"),
-                "--pidfile",
-                "",
-            ],
+            ),
+            "beat": celery_command(
+                "beat", "-l", "INFO", "--schedule", str(data / "celerybeat-schedule"), "--pidfile", ""
+            ),
         }
         for command in commands.values():
             procs.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,16 +21,12 @@ class WorkerProcess:
 
     def start(self, timeout: float = 60) -> WorkerProcess:
         from quire.celery import app
+        from quire.launcher import celery_command
 
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "quire",
+            celery_command(
                 "worker",
                 "-Q",
                 self.queues,
@@ -43,7 +38,7 @@ class WorkerProcess:
                 "--without-mingle",
                 "-n",
                 f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
+            ),
             cwd=ROOT,
             env=os.environ.copy(),
             stdout=log,

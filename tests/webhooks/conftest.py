@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -128,23 +127,13 @@ def receiver():
 @pytest.fixture
 def beat(tmp_path):
     """A real `celery beat` whose webhook sweep runs every second."""
+    from quire.launcher import celery_command
     from tests.support import ROOT
 
     env = {**os.environ, "QUIRE_WEBHOOKS_SWEEP_SECONDS": "1"}
     log = (tmp_path / "beat.log").open("wb")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "quire",
-            "beat",
-            "-s",
-            str(tmp_path / "schedule"),
-            "-l",
-            "INFO",
-        ],
+        celery_command("beat", "-s", str(tmp_path / "schedule"), "-l", "INFO"),
         cwd=ROOT,
         env=env,
         stdout=log,
