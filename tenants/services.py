@@ -63,6 +63,12 @@ def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = 
     return member
 
 
+def tenant_lock(tenant: Tenant) -> None:
+    """Hold the tenant's row lock until the current transaction ends, so checks that count the tenant's rows
+    and then add one (quota before a job, seats before an invitation) run one at a time."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+
+
 def api_key_issue(
     *, tenant: Tenant, name: str, role: str = Role.DEVELOPER, created_by: Member | None = None
 ) -> IssuedApiKey:

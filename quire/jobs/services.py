@@ -27,7 +27,7 @@ from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.verification import verify_spans
 from quire.webhooks import events as webhook_events
-from tenants.models import Tenant
+from tenants.services import tenant_lock
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
@@ -77,7 +77,7 @@ def job_create(*, connector: str, document_ids: list[str], options: dict, mode: 
     except ValueError as exc:
         raise JobRejected(400, "invalid_options", str(exc), "options") from exc
     with transaction.atomic():
-        Tenant.objects.select_for_update().filter(pk=connection.tenant.pk).first()
+        tenant_lock(connection.tenant)
         try:
             job_allowed(
                 tenant=connection.tenant,

@@ -14,7 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from billing.entitlements import entitlements_for
 from tenants.models import Member, Role, Tenant, role_allows
-from tenants.services import member_add
+from tenants.services import member_add, tenant_lock
 
 
 class MemberChangeRefused(ValueError):
@@ -68,7 +68,7 @@ def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_
     if Member.objects.filter(tenant=tenant, user__username=email).exists():
         raise MemberChangeRefused(f"{email} is already a member.", "email")
     with transaction.atomic():
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        tenant_lock(tenant)
         seats = entitlements_for(tenant).seats
         if Member.objects.filter(tenant=tenant).count() >= seats:
             raise MemberChangeRefused(
