@@ -7,7 +7,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
-    from quire.services import ensure_service_urls
+    from quire.embedded import ensure_service_urls
 
     started = ensure_service_urls()
     from django.core.management import execute_from_command_line

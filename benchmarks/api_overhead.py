@@ -103,7 +103,7 @@ def main() -> None:
     os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
     os.environ.setdefault("QUIRE_DEBUG", "false")
     os.environ.setdefault("QUIRE_API_RATE", "1000000/min")
-    from quire.services import ensure_service_urls
+    from quire.embedded import ensure_service_urls
 
     servers = ensure_service_urls()
     import django

@@ -238,7 +238,7 @@ def main() -> None:
     if not args.skip_search:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
         os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
-        from quire.services import ensure_service_urls
+        from quire.embedded import ensure_service_urls
 
         servers = ensure_service_urls()
         import django

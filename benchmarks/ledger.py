@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--finishes", type=int, default=300)
     args = parser.parse_args()
 
-    from quire.services import ensure_service_urls
+    from quire.embedded import ensure_service_urls
 
     servers = ensure_service_urls()
     try:

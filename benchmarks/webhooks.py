@@ -109,7 +109,7 @@ def main() -> None:
     os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
     os.environ.setdefault("QUIRE_DEBUG", "false")
     os.environ["QUIRE_WEBHOOKS_ALLOW_PRIVATE"] = "true"
-    from quire.services import ensure_service_urls
+    from quire.embedded import ensure_service_urls
 
     servers = ensure_service_urls(database=DATABASE)
     redis_url = urlparse(os.environ["REDIS_URL"])

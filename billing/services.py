@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from billing.entitlements import account_for, current_period, entitlements_for
 from billing.models import BillingAccount, Plan, SubscriptionStatus, UsageEvent, UsageKind
+from common.refusals import ErrorCode, Refusal
 from tenants.models import Tenant
 
 BILLABLE_KIND = UsageKind.PAGES
@@ -17,12 +18,8 @@ CHARS_PER_PAGE = 3000
 CHARS_PER_TOKEN = 4
 
 
-class QuotaExceeded(Exception):
-    """The job would go past what the tenant's plan allows; `status`, `code`, `param` shape the API error."""
-
-    def __init__(self, status: int, code: str, message: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.param = status, code, param
+class QuotaExceeded(Refusal):
+    """The job would go past what the tenant's plan allows."""
 
 
 def billable_pages(*, page_count: int, char_count: int) -> int:
@@ -57,8 +54,7 @@ def job_allowed(*, tenant: Tenant, connector: str, pages: int, reserved_pages: i
     entitled = entitlements_for(tenant)
     if not entitled.allows_connector(connector):
         raise QuotaExceeded(
-            402,
-            "connector_not_in_plan",
+            ErrorCode.CONNECTOR_NOT_IN_PLAN,
             f"The {entitled.plan_code} plan does not include the {connector} connector; upgrade to use it.",
             "connector",
         )
@@ -68,8 +64,7 @@ def job_allowed(*, tenant: Tenant, connector: str, pages: int, reserved_pages: i
     used = period_units_used(tenant, start) + reserved_pages
     if used + pages > entitled.included_units:
         raise QuotaExceeded(
-            402,
-            "quota_exceeded",
+            ErrorCode.QUOTA_EXCEEDED,
             f"This job needs {pages} pages; {used} of the {entitled.included_units} pages included in the "
             f"{entitled.plan_code} plan this period are used or held by unfinished jobs. Upgrade for more.",
         )

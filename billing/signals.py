@@ -24,10 +24,10 @@ def open_billing_account(sender, instance: Tenant, created: bool, **kwargs) -> N
     from billing.stripe_gateway import stripe_enabled
 
     if stripe_enabled():
-        from billing.tasks import provision_stripe_customer
+        from billing.tasks import stripe_customer_provision_task
 
         tenant_id = instance.pk
-        transaction.on_commit(lambda: provision_stripe_customer.delay(tenant_id))
+        transaction.on_commit(lambda: stripe_customer_provision_task.delay(tenant_id))
 
 
 @receiver(post_save, sender=BillingAccount, dispatch_uid="billing-account-changed")

@@ -4,6 +4,8 @@ pushed from the ledger, Checkout and Customer Portal sessions, and webhook event
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import stripe
@@ -23,6 +25,7 @@ from billing.models import (
     UsageEvent,
 )
 from billing.services import BILLABLE_KIND, account_update_subscription
+from common.refusals import ErrorCode, Refusal
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -34,8 +37,29 @@ HANDLED_SUBSCRIPTION_EVENTS = (
 )
 
 
-class StripeNotConfigured(RuntimeError):
-    pass
+class StripeNotConfigured(Refusal):
+    def __init__(self, detail: str):
+        super().__init__(
+            ErrorCode.BILLING_UNAVAILABLE,
+            f"Online billing is not configured for this installation: {detail}.",
+        )
+
+
+class PaymentProviderError(Refusal):
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.BILLING_PROVIDER_ERROR, "The payment provider did not answer; try again in a minute."
+        )
+
+
+@contextmanager
+def _provider_answers() -> Iterator[None]:
+    """Turns a failed call to Stripe into a PaymentProviderError for the person waiting on it."""
+    try:
+        yield
+    except stripe.StripeError as exc:
+        logger.warning("stripe call failed: %s", exc)
+        raise PaymentProviderError() from exc
 
 
 def stripe_enabled() -> bool:
@@ -200,23 +224,30 @@ def meter_usage_push() -> int:
 
 
 def checkout_session_create(*, tenant: Tenant, plan: Plan, success_url: str, cancel_url: str) -> str:
-    """A Checkout session that subscribes the tenant's customer to `plan`; returns its URL."""
-    account = stripe_customer_provision(tenant=tenant)
-    session = stripe.checkout.Session.create(
-        customer=account.stripe_customer_id,
-        mode="subscription",
-        line_items=_subscription_items(plan),
-        success_url=success_url,
-        cancel_url=cancel_url,
-        metadata={"tenant": tenant.public_id, "plan": plan.code},
-        subscription_data={"metadata": {"tenant": tenant.public_id, "plan": plan.code}},
-    )
+    """A Checkout session that subscribes the tenant's customer to `plan`; returns its URL. Refuses when
+    Stripe is not configured or does not answer."""
+    with _provider_answers():
+        account = stripe_customer_provision(tenant=tenant)
+        session = stripe.checkout.Session.create(
+            customer=account.stripe_customer_id,
+            mode="subscription",
+            line_items=_subscription_items(plan),
+            success_url=success_url,
+            cancel_url=cancel_url,
+            metadata={"tenant": tenant.public_id, "plan": plan.code},
+            subscription_data={"metadata": {"tenant": tenant.public_id, "plan": plan.code}},
+        )
     return session.url
 
 
 def portal_session_create(*, tenant: Tenant, return_url: str) -> str:
-    account = stripe_customer_provision(tenant=tenant)
-    session = stripe.billing_portal.Session.create(customer=account.stripe_customer_id, return_url=return_url)
+    """A Stripe Customer Portal session for the tenant's customer; returns its URL. Refuses like
+    checkout_session_create."""
+    with _provider_answers():
+        account = stripe_customer_provision(tenant=tenant)
+        session = stripe.billing_portal.Session.create(
+            customer=account.stripe_customer_id, return_url=return_url
+        )
     return session.url
 
 
@@ -273,9 +304,9 @@ def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
         subscription_id=subscription["id"],
     )
     if replaced:
-        from billing.tasks import cancel_stripe_subscription
+        from billing.tasks import stripe_subscription_cancel_task
 
-        transaction.on_commit(lambda: cancel_stripe_subscription.delay(replaced))
+        transaction.on_commit(lambda: stripe_subscription_cancel_task.delay(replaced))
 
 
 def stripe_subscription_cancel(*, subscription_id: str) -> str:

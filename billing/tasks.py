@@ -6,8 +6,8 @@ from billing.stripe_gateway import meter_usage_push, stripe_customer_provision, 
 from tenants.models import Tenant
 
 
-@shared_task(name="billing.provision_stripe_customer", bind=True, max_retries=8, default_retry_delay=5)
-def provision_stripe_customer(self, tenant_id: int) -> str:
+@shared_task(name="billing.stripe_customer_provision_task", bind=True, max_retries=8, default_retry_delay=5)
+def stripe_customer_provision_task(self, tenant_id: int) -> str:
     import stripe
 
     try:
@@ -16,13 +16,13 @@ def provision_stripe_customer(self, tenant_id: int) -> str:
         raise self.retry(exc=exc) from exc
 
 
-@shared_task(name="billing.push_meter_usage")
-def push_meter_usage() -> int:
+@shared_task(name="billing.meter_usage_push_task")
+def meter_usage_push_task() -> int:
     return meter_usage_push()
 
 
-@shared_task(name="billing.cancel_stripe_subscription", bind=True, max_retries=8, default_retry_delay=5)
-def cancel_stripe_subscription(self, subscription_id: str) -> str:
+@shared_task(name="billing.stripe_subscription_cancel_task", bind=True, max_retries=8, default_retry_delay=5)
+def stripe_subscription_cancel_task(self, subscription_id: str) -> str:
     import stripe
 
     try:

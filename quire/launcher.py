@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from quire.services import data_dir, ensure_service_urls
+from quire.embedded import data_dir, ensure_service_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = "ingest,jobs,webhooks,billing"

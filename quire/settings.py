@@ -79,7 +79,7 @@ PUBLIC_SCHEMA_NAME = "public"
 MIDDLEWARE = [
     "quire.api.middleware.RequestContextMiddleware",
     "quire.api.middleware.BodySizeLimitMiddleware",
-    "tenants.middleware.TenantRoutingMiddleware",
+    "quire.routing.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -224,7 +224,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
-        "task": "quire.api.tasks.purge_idempotency_keys",
+        "task": "quire.api.idempotency_records_purge_task",
         "schedule": 3600.0,
     },
     "dispatch-due-webhooks": {
@@ -236,7 +236,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "push-meter-usage": {
-        "task": "billing.push_meter_usage",
+        "task": "billing.meter_usage_push_task",
         "schedule": float(QUIRE_METER_PUSH_SECONDS),
     },
 }

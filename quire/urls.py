@@ -2,14 +2,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from billing.views import (
+from quire.api import errors
+from quire.api.billing import (
     CheckoutSessionView,
     PortalSessionView,
     UpcomingInvoiceView,
     UsageView,
     stripe_webhook,
 )
-from quire.api import errors
 from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
 from quire.documents.views import DocumentDetailView, DocumentListCreateView, DocumentTextView, SearchView
 from quire.jobs.views import JobCancelView, JobDetailView, JobListCreateView, JobResultView

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -13,6 +15,7 @@ from django.utils import timezone
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.models import ApiKey, Domain, Member, Role, Tenant
 
+T = TypeVar("T")
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 _SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 
@@ -61,6 +64,17 @@ def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = 
         user.save()
     member, _ = Member.objects.update_or_create(tenant=tenant, user=user, defaults={"role": Role(role)})
     return member
+
+
+def for_each_tenant(action: Callable[[Tenant], T]) -> list[T]:
+    """Run `action(tenant)` in each active tenant's schema, in turn (the per-tenant beat sweeps)."""
+    from django_tenants.utils import tenant_context
+
+    results = []
+    for tenant in Tenant.objects.exclude(schema_name="public").order_by("pk"):
+        with tenant_context(tenant):
+            results.append(action(tenant))
+    return results
 
 
 def tenant_lock(tenant: Tenant) -> None:

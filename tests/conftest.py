@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QUIRE_BROKER_VISIBILITY_TIMEOUT", "30")
     os.environ.setdefault("QUIRE_JOB_LEASE_SECONDS", "6")
     os.environ.setdefault("QUIRE_BROKER_RESTORE_INTERVAL", "2")
-    from quire.services import ensure_service_urls
+    from quire.embedded import ensure_service_urls
 
     _started_servers.extend(ensure_service_urls())
     base_db = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/") or "quire"

@@ -9,6 +9,9 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from common.refusals import ErrorCode, Refusal
 
 logger = logging.getLogger("quire.api")
 
@@ -27,23 +30,14 @@ TYPE_BY_STATUS = {
 }
 
 
-class ApiError(exceptions.APIException):
-    """Raise from services and views to answer with a specific status, code and param."""
-
-    def __init__(self, status_code: int, code: str, message: str, param: str | None = None):
-        super().__init__(detail=message, code=code)
-        self.status_code = status_code
-        self.code = code
-        self.param = param
-
-
-class Rejected(ValueError):
-    """A request a service refuses: the message says why; `status`, `code` and `param` shape the /v1 error,
-    which the exception handler writes, while the portal shows the message on its form."""
+class Rejected(Refusal):
+    """The refusal of a module not yet moved to `common.refusals` codes: `status` follows the code."""
 
     def __init__(self, status: int, code: str, message: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.param = status, code, param
+        super().__init__(ErrorCode(code), message, param)
+
+
+ApiError = Rejected
 
 
 def error_body(status_code: int, code: str, message: str, param: str | None = None) -> dict:
@@ -90,10 +84,11 @@ _DRF_CODES = {
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
-    if isinstance(exc, Rejected):
-        exc = ApiError(exc.status, exc.code, str(exc), exc.param)
     if isinstance(exc, RequestDataTooBig):
-        exc = ApiError(413, "request_too_large", "The request body is larger than this API accepts.")
+        exc = Refusal(ErrorCode.REQUEST_TOO_LARGE, "The request body is larger than this API accepts.")
+    if isinstance(exc, Refusal):
+        set_rollback()
+        return Response(error_body(exc.status, exc.code.value, str(exc), exc.param), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
@@ -107,9 +102,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             ),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-    if isinstance(exc, ApiError):
-        body = error_body(exc.status_code, exc.code, str(exc.detail), exc.param)
-    elif isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError):
         param, code, message = _first_validation_error(exc.detail)
         body = error_body(400, code if code != "invalid" else "invalid_parameter", message, param)
     else:

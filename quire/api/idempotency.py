@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from quire.api.errors import ApiError
+from common.refusals import ErrorCode, Refusal
 from quire.api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -47,8 +47,8 @@ def idempotent(handler: Callable) -> Callable:
         if key is None:
             return handler(view, request, *args, **kwargs)
         if not 1 <= len(key) <= 255:
-            raise ApiError(
-                400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 characters.", HEADER
+            raise Refusal(
+                ErrorCode.INVALID_IDEMPOTENCY_KEY, "Idempotency-Key must be 1-255 characters.", HEADER
             )
         fingerprint = request_fingerprint(request)
         cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
@@ -77,13 +77,14 @@ def idempotent(handler: Callable) -> Callable:
 def _replay(key: str, fingerprint: str) -> Response:
     record = IdempotencyRecord.objects.filter(key=key).first()
     if record is None or record.status_code is None:
-        raise ApiError(
-            409, "idempotency_key_in_use", "A request with this Idempotency-Key is still in progress.", HEADER
+        raise Refusal(
+            ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+            "A request with this Idempotency-Key is still in progress.",
+            HEADER,
         )
     if record.fingerprint != fingerprint:
-        raise ApiError(
-            409,
-            "idempotency_key_reused",
+        raise Refusal(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was used with a different request; use a new key.",
             HEADER,
         )
@@ -92,7 +93,8 @@ def _replay(key: str, fingerprint: str) -> Response:
     return response
 
 
-def purge_expired_records() -> int:
+def idempotency_records_purge() -> int:
+    """Delete this schema's records older than QUIRE_IDEMPOTENCY_TTL_HOURS; returns how many."""
     cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted

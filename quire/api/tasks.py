@@ -1,13 +1,9 @@
 from celery import shared_task
-from django_tenants.utils import get_tenant_model, tenant_context
 
-from quire.api.idempotency import purge_expired_records
+from quire.api.idempotency import idempotency_records_purge
+from tenants.services import for_each_tenant
 
 
-@shared_task(name="quire.api.tasks.purge_idempotency_keys")
-def purge_idempotency_keys() -> int:
-    deleted = 0
-    for tenant in get_tenant_model().objects.exclude(schema_name="public"):
-        with tenant_context(tenant):
-            deleted += purge_expired_records()
-    return deleted
+@shared_task(name="quire.api.idempotency_records_purge_task")
+def idempotency_records_purge_task() -> int:
+    return sum(for_each_tenant(lambda tenant: idempotency_records_purge()))

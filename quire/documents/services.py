@@ -7,24 +7,28 @@ import logging
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from billing.entitlements import entitlements_for
+from common.refusals import ErrorCode, Refusal
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.parsing import ParseError, parse_document
 from quire.webhooks import events as webhook_events
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 
-class DocumentTooLarge(ValueError):
-    pass
+class DocumentTooLarge(Refusal):
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(ErrorCode.DOCUMENT_TOO_LARGE, message, param)
 
 
-class ContentTypeMismatch(ValueError):
-    pass
+class ContentTypeMismatch(Refusal):
+    def __init__(self, message: str):
+        super().__init__(ErrorCode.CONTENT_TYPE_MISMATCH, message, "content_type")
 
 
 @dataclass(frozen=True)
@@ -34,15 +38,27 @@ class CreatedDocument:
 
 
 def document_create(
-    *, content: bytes, filename: str, declared_type: str | None, max_bytes: int
+    *,
+    tenant: Tenant,
+    content: bytes,
+    filename: str,
+    declared_type: str | None,
+    max_bytes: int,
+    content_param: str = "text",
 ) -> CreatedDocument:
-    """Store the bytes once per tenant and queue ingestion. Raises on size, unsupported or mismatched type."""
-    max_bytes = min(max_bytes, entitlements_for(connection.tenant).max_document_bytes)
+    """Store the bytes once per tenant and queue ingestion.
+
+    Refuses (naming `content_param`, the input that carried the bytes) a document over the smaller of
+    `max_bytes` and the tenant's plan limit, an empty or unsupported one, and one whose declared type
+    disagrees with its bytes. The same bytes sent twice return the stored document (`created=False`)."""
+    max_bytes = min(max_bytes, entitlements_for(tenant).max_document_bytes)
     if len(content) > max_bytes:
-        raise DocumentTooLarge(f"the document is {len(content)} bytes; the limit is {max_bytes} bytes")
+        raise DocumentTooLarge(
+            f"the document is {len(content)} bytes; the limit is {max_bytes} bytes", content_param
+        )
     if not content.strip():
-        raise sniffing.UnsupportedDocument("the document is empty")
-    content_type = sniffing.sniff_content_type(content)
+        raise sniffing.UnsupportedDocument("the document is empty", content_param)
+    content_type = sniffing.sniff_content_type(content, param=content_param)
     if not sniffing.declared_matches(declared_type, content_type):
         raise ContentTypeMismatch(f"declared as {declared_type} but the bytes are {content_type}")
     digest = hashlib.sha256(content).hexdigest()
@@ -59,9 +75,9 @@ def document_create(
     except IntegrityError:
         document.file.delete(save=False)
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
-    from quire.documents.tasks import ingest_document
+    from quire.documents.tasks import document_ingest_task
 
-    transaction.on_commit(lambda: ingest_document.delay(document.id))
+    transaction.on_commit(lambda: document_ingest_task.delay(document.id))
     return CreatedDocument(document, created=True)
 
 

@@ -6,6 +6,8 @@ import io
 import json
 import zipfile
 
+from common.refusals import ErrorCode, Refusal
+
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 HTML = "text/html"
@@ -24,11 +26,13 @@ ALIASES = {
 GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
 
 
-class UnsupportedDocument(ValueError):
-    pass
+class UnsupportedDocument(Refusal):
+    def __init__(self, reason: str, param: str | None = None):
+        super().__init__(ErrorCode.UNSUPPORTED_DOCUMENT, f"Unsupported document: {reason}.", param)
 
 
-def sniff_content_type(content: bytes) -> str:
+def sniff_content_type(content: bytes, *, param: str | None = None) -> str:
+    """The document's type from its bytes; raises UnsupportedDocument (about `param`) for anything else."""
     head = content[:1024].lstrip()
     if content.startswith(b"%PDF-"):
         return PDF
@@ -39,15 +43,15 @@ def sniff_content_type(content: bytes) -> str:
                     return DOCX
         except zipfile.BadZipFile:
             pass
-        raise UnsupportedDocument("a ZIP archive that is not a Word (.docx) document")
+        raise UnsupportedDocument("a ZIP archive that is not a Word (.docx) document", param)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UnsupportedDocument(
-            "binary content that is not PDF or DOCX, or text that is not UTF-8"
+            "binary content that is not PDF or DOCX, or text that is not UTF-8", param
         ) from None
     if "\x00" in text[:4096]:
-        raise UnsupportedDocument("binary content that is not PDF or DOCX")
+        raise UnsupportedDocument("binary content that is not PDF or DOCX", param)
     lowered = head[:512].lower()
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered or b"<body" in lowered:
         return HTML
@@ -59,7 +63,7 @@ def sniff_content_type(content: bytes) -> str:
         turns = data.get("turns") if isinstance(data, dict) else data
         if isinstance(turns, list) and all(isinstance(t, dict) and "text" in t for t in turns):
             return TRANSCRIPT
-        raise UnsupportedDocument('JSON that is not a transcript ({"turns": [{"speaker", "text"}]})')
+        raise UnsupportedDocument('JSON that is not a transcript ({"turns": [{"speaker", "text"}]})', param)
     return TEXT
 
 

@@ -7,8 +7,8 @@ from quire.documents.services import document_fail, document_ingest
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="quire.documents.ingest_document")
-def ingest_document(document_id: str) -> str:
+@shared_task(name="quire.documents.document_ingest_task")
+def document_ingest_task(document_id: str) -> str:
     try:
         return document_ingest(document_id=document_id).status
     except Exception as exc:

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from quire.api.errors import ApiError
+from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
 from quire.documents.models import Document
 from quire.documents.selectors import search_chunks
@@ -21,24 +21,20 @@ from quire.documents.serializers import (
     SearchSerializer,
     TextRangeSerializer,
 )
-from quire.documents.services import ContentTypeMismatch, DocumentTooLarge, document_create, document_delete
-from quire.documents.sniffing import UnsupportedDocument
+from quire.documents.services import document_create, document_delete
 
 
-def _create(content: bytes, filename: str, declared_type: str | None, param: str) -> Response:
-    try:
-        result = document_create(
-            content=content,
-            filename=filename,
-            declared_type=declared_type,
-            max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
-        )
-    except DocumentTooLarge as exc:
-        raise ApiError(413, "document_too_large", str(exc), param) from exc
-    except ContentTypeMismatch as exc:
-        raise ApiError(415, "content_type_mismatch", str(exc), "content_type") from exc
-    except UnsupportedDocument as exc:
-        raise ApiError(415, "unsupported_document", f"Unsupported document: {exc}.", param) from exc
+def _create(
+    request: Request, content: bytes, filename: str, declared_type: str | None, param: str
+) -> Response:
+    result = document_create(
+        tenant=request.tenant,
+        content=content,
+        filename=filename,
+        declared_type=declared_type,
+        max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
+        content_param=param,
+    )
     code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     return Response(DocumentSerializer(result.document).data, status=code)
 
@@ -58,15 +54,17 @@ class DocumentListCreateView(ListAPIView):
             payload.is_valid(raise_exception=True)
             upload = payload.validated_data["file"]
             if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
-                raise ApiError(
-                    413, "document_too_large", "The document is larger than the size limit.", "file"
+                raise Refusal(
+                    ErrorCode.DOCUMENT_TOO_LARGE, "The document is larger than the size limit.", "file"
                 )
             declared = payload.validated_data.get("content_type") or upload.content_type
-            return _create(upload.read(), upload.name or "upload", declared, "file")
+            return _create(request, upload.read(), upload.name or "upload", declared, "file")
         payload = DocumentTextCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        return _create(data["text"].encode("utf-8"), data["filename"], data.get("content_type"), "text")
+        return _create(
+            request, data["text"].encode("utf-8"), data["filename"], data.get("content_type"), "text"
+        )
 
 
 class DocumentDetailView(RetrieveDestroyAPIView):
@@ -85,14 +83,14 @@ class DocumentTextView(APIView):
     def get(self, request: Request, document_id: str) -> Response:
         document = Document.objects.filter(pk=document_id).only("id", "text", "page_starts", "status").first()
         if document is None:
-            raise ApiError(404, "resource_missing", f"No document {document_id}.", "document_id")
+            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", "document_id")
         params = TextRangeSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         length = len(document.text)
         start = params.validated_data.get("start", 0)
         end = params.validated_data.get("end", length)
         if start > length or end > length or start > end:
-            raise ApiError(400, "range_out_of_bounds", f"Need 0 <= start <= end <= {length}.", "end")
+            raise Refusal(ErrorCode.RANGE_OUT_OF_BOUNDS, f"Need 0 <= start <= end <= {length}.", "end")
         from quire.documents.parsing import ParsedDocument
 
         parsed = ParsedDocument(document.text, document.page_starts or [0])
@@ -124,6 +122,6 @@ class SearchView(APIView):
             found = set(Document.objects.filter(pk__in=document_ids).values_list("pk", flat=True))
             missing = [d for d in document_ids if d not in found]
             if missing:
-                raise ApiError(404, "resource_missing", f"No document {missing[0]}.", "documents")
+                raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {missing[0]}.", "documents")
         hits = search_chunks(query=data["query"], k=data["k"], document_ids=document_ids)
         return Response({"object": "list", "data": SearchHitSerializer(hits, many=True).data})

@@ -10,30 +10,30 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models.functions import Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
 from billing.services import (
-    QuotaExceeded,
     billable_pages,
     job_allowed,
     job_usage_quantities,
     usage_record,
 )
-from quire.api.errors import Rejected
+from common.refusals import ErrorCode, Refusal
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.verification import verify_spans
 from quire.webhooks import events as webhook_events
+from tenants.models import Tenant
 from tenants.services import tenant_lock
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 
 
-class JobRejected(Rejected):
+class JobRejected(Refusal):
     """A job request that cannot run."""
 
 
@@ -47,54 +47,56 @@ class LeaseHeld(Exception):
         self.seconds_left = seconds_left
 
 
-def job_create(*, connector: str, document_ids: list[str], options: dict, mode: str) -> Job:
+def job_create(*, tenant: Tenant, connector: str, document_ids: list[str], options: dict, mode: str) -> Job:
+    """Queue a run of `connector` over the tenant's documents, in their order.
+
+    Refuses (JobRejected, or billing's QuotaExceeded) an unknown connector, an empty or repeated document
+    list, a document that is missing or not ready, options the connector rejects, and a job the plan does
+    not allow. The quota check and the insert happen under the tenant's row lock, so concurrent requests
+    cannot overrun a hard quota together: each counts the pages that queued and running jobs hold. The
+    run is queued when the transaction commits."""
     from connectors import CONNECTORS, get_connector
 
     if connector not in CONNECTORS:
         raise JobRejected(
-            400,
-            "unknown_connector",
+            ErrorCode.UNKNOWN_CONNECTOR,
             f"Unknown connector {connector!r}; known: {', '.join(sorted(CONNECTORS))}.",
             "connector",
         )
     if not document_ids:
-        raise JobRejected(400, "documents_required", "A job needs at least one document.", "documents")
+        raise JobRejected(ErrorCode.DOCUMENTS_REQUIRED, "A job needs at least one document.", "documents")
     if len(set(document_ids)) != len(document_ids):
-        raise JobRejected(400, "duplicate_documents", "A document is listed twice.", "documents")
+        raise JobRejected(ErrorCode.DUPLICATE_DOCUMENTS, "A document is listed twice.", "documents")
     found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
     for position, document_id in enumerate(document_ids):
         if document_id not in found:
-            raise JobRejected(404, "resource_missing", f"No document {document_id}.", f"documents.{position}")
+            raise JobRejected(
+                ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", f"documents.{position}"
+            )
         if found[document_id] != DocumentStatus.READY:
             raise JobRejected(
-                400,
-                "document_not_ready",
+                ErrorCode.DOCUMENT_NOT_READY,
                 f"Document {document_id} is {found[document_id]}; jobs need ready documents.",
                 f"documents.{position}",
             )
     try:
         get_connector(connector).validate_options(dict(options))
     except ValueError as exc:
-        raise JobRejected(400, "invalid_options", str(exc), "options") from exc
+        raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), "options") from exc
     with transaction.atomic():
-        tenant_lock(connection.tenant)
-        try:
-            job_allowed(
-                tenant=connection.tenant,
-                connector=connector,
-                pages=_pages([document_ids])[0],
-                reserved_pages=sum(
-                    _pages(
-                        list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True))
-                    )
-                ),
-            )
-        except QuotaExceeded as exc:
-            raise JobRejected(exc.status, exc.code, str(exc), exc.param) from exc
+        tenant_lock(tenant)
+        job_allowed(
+            tenant=tenant,
+            connector=connector,
+            pages=_pages([document_ids])[0],
+            reserved_pages=sum(
+                _pages(list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)))
+            ),
+        )
         job = Job.objects.create(connector=connector, document_ids=document_ids, options=options, mode=mode)
-    from quire.jobs.tasks import run_job
+    from quire.jobs.tasks import job_run_task
 
-    transaction.on_commit(lambda: run_job.delay(job.id))
+    transaction.on_commit(lambda: job_run_task.delay(job.id))
     return job
 
 
@@ -110,7 +112,7 @@ def job_cancel(*, job: Job) -> Job:
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status in TERMINAL:
-            raise JobRejected(409, "job_not_cancelable", f"Job {job.id} has already {job.status}.")
+            raise JobRejected(ErrorCode.JOB_NOT_CANCELABLE, f"Job {job.id} has already {job.status}.")
         job.status, job.stage, job.finished_at = JobStatus.CANCELED, "canceled", timezone.now()
         job.save(update_fields=["status", "stage", "finished_at"])
     return job
@@ -140,9 +142,9 @@ class _LeaseKeeper(threading.Thread):
     """Renews the running attempt's lease every third of its length, whatever the connector is doing;
     notices when the job was canceled or taken over."""
 
-    def __init__(self, job: Job):
+    def __init__(self, job: Job, tenant: Tenant):
         super().__init__(name=f"lease-{job.pk}", daemon=True)
-        self.job, self.tenant = job, connection.tenant
+        self.job, self.tenant = job, tenant
         self.stop_event, self.lost = threading.Event(), threading.Event()
 
     def run(self) -> None:
@@ -204,20 +206,21 @@ def plan_job_context(documents: list[Document], *, plan_context_cap: int | None 
     return decision.as_result()
 
 
-def job_run(*, job_id: str) -> Job:
-    """Run the job's connector and save its verified result. A second delivery of a finished job does nothing;
-    a job whose worker died is taken over once its lease has run out."""
+def job_run(*, tenant: Tenant, job_id: str) -> Job:
+    """Run the job's connector and save its verified result and usage (the connection is in the tenant's
+    schema). A second delivery of a finished job does nothing; a job whose worker died is taken over once
+    its lease has run out (LeaseHeld until then)."""
     job = _claim(job_id)
     if job is None:
         return Job.objects.get(pk=job_id)
     try:
-        with _LeaseKeeper(job) as keeper:
-            return _run_claimed(job, _ProgressReporter(job, keeper))
+        with _LeaseKeeper(job, tenant) as keeper:
+            return _run_claimed(job, tenant, _ProgressReporter(job, keeper))
     except JobCanceled:
         return Job.objects.get(pk=job_id)
 
 
-def _run_claimed(job: Job, report: _ProgressReporter) -> Job:
+def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
     from connectors import Document as ConnectorDocument
     from connectors import run_connector
     from inference.client import InferenceClient
@@ -229,9 +232,7 @@ def _run_claimed(job: Job, report: _ProgressReporter) -> Job:
         ordered = [by_id[d] for d in job.document_ids if d in by_id]
         if len(ordered) != len(job.document_ids):
             raise ValueError("a document of this job was deleted before it ran")
-        context = plan_job_context(
-            ordered, plan_context_cap=entitlements_for(connection.tenant).max_context_tokens
-        )
+        context = plan_job_context(ordered, plan_context_cap=entitlements_for(tenant).max_context_tokens)
         output = run_connector(
             job.connector,
             [ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename}) for d in ordered],
@@ -249,14 +250,14 @@ def _run_claimed(job: Job, report: _ProgressReporter) -> Job:
         documents=[(d.page_count, d.char_count) for d in ordered],
         output_chars=len(json.dumps(verified.output)),
     )
-    return _finish_succeeded(job, verified, context, usage)
+    return _finish_succeeded(job, tenant, verified, context, usage)
 
 
 def _kind(document: Document) -> str:
     return "transcript" if document.content_type == "application/json" else "text"
 
 
-def _finish_succeeded(job: Job, verified, context: dict, usage: dict[str, int]) -> Job:
+def _finish_succeeded(job: Job, tenant: Tenant, verified, context: dict, usage: dict[str, int]) -> Job:
     with transaction.atomic():
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
@@ -270,7 +271,7 @@ def _finish_succeeded(job: Job, verified, context: dict, usage: dict[str, int]) 
             findings_dropped=verified.dropped,
             attempt=job.attempt,
         )
-        usage_record(tenant=connection.tenant, job_id=current.pk, quantities=usage)
+        usage_record(tenant=tenant, job_id=current.pk, quantities=usage)
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])

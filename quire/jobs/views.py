@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from quire.api.errors import ApiError
+from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
 from quire.jobs.models import Job, JobResult
 from quire.jobs.serializers import JobCreateSerializer, JobResultSerializer, JobSerializer
@@ -25,6 +25,7 @@ class JobListCreateView(ListAPIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         job = job_create(
+            tenant=request.tenant,
             connector=data["connector"],
             document_ids=data["documents"],
             options=data["options"],
@@ -44,7 +45,7 @@ class JobCancelView(APIView):
     def post(self, request: Request, job_id: str) -> Response:
         job = Job.objects.filter(pk=job_id).first()
         if job is None:
-            raise ApiError(404, "resource_missing", f"No job {job_id}.", "job_id")
+            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
         job = job_cancel(job=job)
         return Response(JobSerializer(job).data)
 
@@ -54,10 +55,10 @@ class JobResultView(APIView):
     def get(self, request: Request, job_id: str) -> Response:
         job = Job.objects.filter(pk=job_id).only("id", "status").first()
         if job is None:
-            raise ApiError(404, "resource_missing", f"No job {job_id}.", "job_id")
+            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
         result = JobResult.objects.filter(job_id=job_id).first()
         if result is None:
-            raise ApiError(
-                409, "result_not_ready", f"Job {job_id} is {job.status}; it has no result.", "job_id"
+            raise Refusal(
+                ErrorCode.RESULT_NOT_READY, f"Job {job_id} is {job.status}; it has no result.", "job_id"
             )
         return Response(JobResultSerializer(result).data)

@@ -13,17 +13,17 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from billing.entitlements import entitlements_for
+from common.refusals import ErrorCode, Refusal
 from tenants.models import Member, Role, Tenant, role_allows
 from tenants.services import member_add, tenant_lock
 
 
-class MemberChangeRefused(ValueError):
-    """A member change the acting member's role or the owner rule does not allow; the message says why,
-    `field` names the form field it concerns (None for the change as a whole)."""
+class MemberChangeRefused(Refusal):
+    """A member change the acting member's role, the owner rule or the plan's seats do not allow; `param`
+    names the form field it concerns (None for the change as a whole)."""
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(ErrorCode.MEMBER_CHANGE_REFUSED, message, param)
 
 
 def _check_may_grant(*, actor: Member, role: str) -> None:

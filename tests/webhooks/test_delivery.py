@@ -232,7 +232,7 @@ def test_failed_document_and_failed_job_events(
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from quire.jobs.models import Job
-    from quire.jobs.tasks import run_job
+    from quire.jobs.tasks import job_run_task
 
     endpoints(receiver.url, ["document.failed", "job.failed"])
     broken = api_hooks.client.post(
@@ -249,6 +249,6 @@ def test_failed_document_and_failed_job_events(
 
     with tenant_context(hooks_tenant.tenant):
         job = Job.objects.create(connector="legal", document_ids=["doc_deleted_before_it_ran"])
-        run_job.delay(job.id)
+        job_run_task.delay(job.id)
     failed_job = wait_for(lambda: receiver.of_type("job.failed"), timeout=120)[0].payload["data"]
     assert failed_job["id"] == job.id and failed_job["error"]["code"] == "invalid_input"

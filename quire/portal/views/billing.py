@@ -3,10 +3,8 @@ invoice so far, upgrade through Stripe Checkout, and the Stripe Customer Portal.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, time, timedelta
 
-import stripe
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -17,13 +15,13 @@ from django.views.decorators.http import require_POST
 from billing.entitlements import account_for
 from billing.models import Plan, UsageKind
 from billing.services import upcoming_invoice, usage_summary
-from billing.stripe_gateway import StripeNotConfigured, checkout_session_create, portal_session_create
+from billing.stripe_gateway import checkout_session_create, portal_session_create
+from common.refusals import Refusal
 from quire.portal.access import portal_page
 from quire.portal.charts import days_between, usage_charts
 from quire.portal.views.common import base_url, page
 from tenants.models import Role
 
-logger = logging.getLogger(__name__)
 CHART_DAYS = 30
 
 
@@ -48,11 +46,8 @@ def billing_overview(request: HttpRequest) -> HttpResponse:
 def _stripe_redirect(request: HttpRequest, call) -> HttpResponse:
     try:
         url = call()
-    except StripeNotConfigured:
-        messages.error(request, "Online billing is not configured for this installation.")
-    except stripe.StripeError as exc:
-        logger.warning("stripe call failed: %s", exc)
-        messages.error(request, "The payment provider did not answer; try again in a minute.")
+    except Refusal as exc:
+        messages.error(request, str(exc))
     else:
         return HttpResponseRedirect(url, status=303)
     return redirect("portal:billing")

@@ -6,7 +6,7 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from quire.api.errors import Rejected
+from common.refusals import Refusal
 from tenants.models import Role, role_allows
 
 SECTIONS = {
@@ -45,7 +45,7 @@ def base_url(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
-def show_rejection(form: forms.Form, rejection: Rejected) -> None:
+def show_rejection(form: forms.Form, rejection: Refusal) -> None:
     """Put a service's refusal on the form: next to the field its `param` names, else above the form."""
     field = (rejection.param or "").split(".")[0]
     form.add_error(field if field in form.fields else None, str(rejection))

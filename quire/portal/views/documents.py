@@ -8,12 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.refusals import Refusal
 from quire.documents.models import Document, DocumentStatus
-from quire.documents.services import ContentTypeMismatch, DocumentTooLarge, document_create, document_delete
-from quire.documents.sniffing import UnsupportedDocument
+from quire.documents.services import document_create, document_delete
 from quire.portal.access import portal_page
 from quire.portal.forms import DocumentUploadForm
-from quire.portal.views.common import page
+from quire.portal.views.common import page, show_rejection
 
 PAGE_SIZE = 100
 IN_PROGRESS = (DocumentStatus.PENDING, DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
@@ -34,13 +34,15 @@ def document_list(request: HttpRequest) -> HttpResponse:
             upload = form.cleaned_data["file"]
             try:
                 result = document_create(
+                    tenant=request.tenant,
                     content=upload.read(),
                     filename=upload.name or "upload",
                     declared_type=upload.content_type,
                     max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
+                    content_param="file",
                 )
-            except (DocumentTooLarge, ContentTypeMismatch, UnsupportedDocument) as exc:
-                form.add_error("file", str(exc))
+            except Refusal as exc:
+                show_rejection(form, exc)
             else:
                 verb = "Uploaded" if result.created else "Already uploaded:"
                 messages.success(request, f"{verb} {result.document.filename}.")

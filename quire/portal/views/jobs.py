@@ -12,10 +12,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from common.refusals import Refusal
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.serializers import JobResultSerializer
-from quire.jobs.services import JobRejected, job_cancel, job_create
+from quire.jobs.services import job_cancel, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
 from quire.portal.highlight import findings_from_output, highlight_text
@@ -41,12 +42,13 @@ def job_list(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             job = job_create(
+                tenant=request.tenant,
                 connector=data["connector"],
                 document_ids=data["documents"],
                 options=data["options"],
                 mode=data["mode"],
             )
-        except JobRejected as exc:
+        except Refusal as exc:
             show_rejection(form, exc)
         else:
             return redirect("portal:job", job_id=job.id)
@@ -118,7 +120,7 @@ def job_stop(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
     try:
         job_cancel(job=job)
-    except JobRejected as exc:
+    except Refusal as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Canceled {job.id}.")

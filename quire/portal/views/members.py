@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from quire.portal.access import portal_page
 from quire.portal.forms import InviteForm, RoleForm
 from quire.portal.services import MemberChangeRefused, member_change_role, member_invite, member_remove
-from quire.portal.views.common import base_url, page
+from quire.portal.views.common import base_url, page, show_rejection
 from tenants.models import Member, Role
 
 
@@ -32,7 +32,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
                 base_url=base_url(request),
             )
         except MemberChangeRefused as exc:
-            form.add_error(exc.field, str(exc))
+            show_rejection(form, exc)
         else:
             messages.success(
                 request, f"Invited {invited.user.email}; they get an e-mail with a sign-in link."

@@ -8,9 +8,9 @@ from django_tenants.utils import tenant_context
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from common.refusals import Refusal
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.services import document_create
-from quire.documents.sniffing import UnsupportedDocument
 from tenants.models import Tenant
 
 
@@ -45,13 +45,14 @@ class Command(BaseCommand):
             for path in files:
                 try:
                     created = document_create(
+                        tenant=tenant_obj,
                         content=path.read_bytes(),
                         filename=path.name,
                         declared_type=mimetypes.guess_type(path.name)[0],
                         max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
                     )
                     ids[created.document.id] = path
-                except (UnsupportedDocument, ValueError) as exc:
+                except Refusal as exc:
                     bar.console.print(f"[red]skipped[/red] {path}: {exc}")
                 bar.advance(upload)
             if no_wait:

@@ -6,8 +6,9 @@ from django_tenants.utils import tenant_context
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from common.refusals import Refusal
 from quire.jobs.models import TERMINAL, JobResult, JobStatus
-from quire.jobs.services import JobRejected, job_create
+from quire.jobs.services import job_create
 from tenants.models import Tenant
 
 
@@ -33,9 +34,13 @@ class Command(BaseCommand):
         with tenant_context(tenant_obj):
             try:
                 job = job_create(
-                    connector=connector, document_ids=document_ids, options=parsed_options, mode=mode
+                    tenant=tenant_obj,
+                    connector=connector,
+                    document_ids=document_ids,
+                    options=parsed_options,
+                    mode=mode,
                 )
-            except JobRejected as exc:
+            except Refusal as exc:
                 raise CommandError(str(exc)) from exc
             self.stderr.write(f"{job.id} queued")
             with Progress(

@@ -1,4 +1,4 @@
-"""Per-request tenant routing.
+"""Per-request tenant routing: which schema a request starts in.
 
 `/v1` requests start in the public schema; API-key authentication switches to the key's tenant.
 The liveness probe and static files touch no database. Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public.

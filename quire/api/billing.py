@@ -1,4 +1,4 @@
-"""HTTP edge of billing: usage and invoice preview for integrators, Checkout/Portal links, Stripe webhooks."""
+"""The HTTP edge of billing: usage and invoice preview for integrators, Checkout/Portal links, Stripe webhooks."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from rest_framework.views import APIView
 from billing.models import Plan
 from billing.services import upcoming_invoice, usage_summary
 from billing.stripe_gateway import (
-    StripeNotConfigured,
     checkout_session_create,
     portal_session_create,
     webhook_event_apply,
     webhook_event_verify,
 )
-from quire.api.errors import ApiError, error_json
+from common.refusals import ErrorCode, Refusal
+from quire.api.errors import error_json
 from quire.api.serializers import StrictSerializer
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _moment(raw: str | None, param: str) -> datetime | None:
     if parsed is None and (day := parse_date(raw)) is not None:
         parsed = datetime(day.year, day.month, day.day)
     if parsed is None:
-        raise ApiError(400, "invalid_parameter", f"{param} must be an ISO 8601 date or date-time.", param)
+        raise Refusal(ErrorCode.INVALID_PARAMETER, f"{param} must be an ISO 8601 date or date-time.", param)
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
@@ -52,17 +52,17 @@ class UsageView(APIView):
         start = _moment(request.query_params.get("from"), "from") or end - timedelta(days=DEFAULT_USAGE_DAYS)
         group_by = request.query_params.get("group_by", "day")
         if group_by not in ("day", "kind"):
-            raise ApiError(400, "invalid_parameter", "group_by must be day or kind.", "group_by")
+            raise Refusal(ErrorCode.INVALID_PARAMETER, "group_by must be day or kind.", "group_by")
         if start >= end:
-            raise ApiError(400, "invalid_parameter", "`from` must be before `to`.", "from")
-        rows = usage_summary(tenant=request.user.tenant, start=start, end=end, group_by=group_by)
+            raise Refusal(ErrorCode.INVALID_PARAMETER, "`from` must be before `to`.", "from")
+        rows = usage_summary(tenant=request.tenant, start=start, end=end, group_by=group_by)
         return Response({"object": "usage", "from": start, "to": end, "group_by": group_by, "data": rows})
 
 
 class UpcomingInvoiceView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
-        return Response(upcoming_invoice(tenant=request.user.tenant))
+        return Response(upcoming_invoice(tenant=request.tenant))
 
 
 class CheckoutSerializer(StrictSerializer):
@@ -75,18 +75,6 @@ class PortalSerializer(StrictSerializer):
     return_url = serializers.URLField()
 
 
-def _stripe_call(call):
-    try:
-        return call()
-    except StripeNotConfigured as exc:
-        raise ApiError(503, "billing_unavailable", "Online billing is not configured.") from exc
-    except stripe.StripeError as exc:
-        logger.warning("stripe call failed: %s", exc)
-        raise ApiError(
-            502, "billing_provider_error", "The payment provider did not answer; retry later."
-        ) from exc
-
-
 class CheckoutSessionView(APIView):
     required_roles = {"POST": "admin"}
 
@@ -95,13 +83,11 @@ class CheckoutSessionView(APIView):
         payload = CheckoutSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        url = _stripe_call(
-            lambda: checkout_session_create(
-                tenant=request.user.tenant,
-                plan=data["plan"],
-                success_url=data["success_url"],
-                cancel_url=data["cancel_url"],
-            )
+        url = checkout_session_create(
+            tenant=request.tenant,
+            plan=data["plan"],
+            success_url=data["success_url"],
+            cancel_url=data["cancel_url"],
         )
         return Response({"object": "checkout_session", "url": url}, status=201)
 
@@ -114,7 +100,7 @@ class PortalSessionView(APIView):
         payload = PortalSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         return_url = payload.validated_data["return_url"]
-        url = _stripe_call(lambda: portal_session_create(tenant=request.user.tenant, return_url=return_url))
+        url = portal_session_create(tenant=request.tenant, return_url=return_url)
         return Response({"object": "portal_session", "url": url}, status=201)
 
 
