@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import stripe
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -29,6 +30,7 @@ from common.refusals import ErrorCode, Refusal
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
+SUBSCRIPTION_CANCEL_TASK = "billing.stripe_subscription_cancel_task"
 METER_BATCH_MAX_EVENTS = 5000
 HANDLED_SUBSCRIPTION_EVENTS = (
     "customer.subscription.created",
@@ -304,9 +306,7 @@ def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
         subscription_id=subscription["id"],
     )
     if replaced:
-        from billing.tasks import stripe_subscription_cancel_task
-
-        transaction.on_commit(lambda: stripe_subscription_cancel_task.delay(replaced))
+        transaction.on_commit(lambda: current_app.send_task(SUBSCRIPTION_CANCEL_TASK, args=[replaced]))
 
 
 def stripe_subscription_cancel(*, subscription_id: str) -> str:

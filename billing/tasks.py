@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from billing.stripe_gateway import meter_usage_push, stripe_customer_provision, stripe_subscription_cancel
+from billing.stripe_gateway import (
+    SUBSCRIPTION_CANCEL_TASK,
+    meter_usage_push,
+    stripe_customer_provision,
+    stripe_subscription_cancel,
+)
 from tenants.models import Tenant
 
 
@@ -21,7 +26,7 @@ def meter_usage_push_task() -> int:
     return meter_usage_push()
 
 
-@shared_task(name="billing.stripe_subscription_cancel_task", bind=True, max_retries=8, default_retry_delay=5)
+@shared_task(name=SUBSCRIPTION_CANCEL_TASK, bind=True, max_retries=8, default_retry_delay=5)
 def stripe_subscription_cancel_task(self, subscription_id: str) -> str:
     import stripe
 

@@ -22,7 +22,7 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
-STANDALONE = ("kernels", "inference", "connectors")
+STANDALONE = ("kernels", "inference", "connectors", "common")
 _started_servers: list = []
 _test_database: list[str] = []
 

@@ -34,11 +34,6 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def hit(key: str, limit: int, period: int) -> tuple[bool, int, int]:
-    """Count one request against `key`. Returns (allowed, remaining, seconds until the window resets)."""
-    return hit_all([(key, limit, period)])[0]
-
-
 def hit_all(limits: list[tuple[str, int, int]]) -> list[tuple[bool, int, int]]:
     """Count one request against each (key, limit, period) in one round trip; one (allowed, remaining,
     reset seconds) per limit."""

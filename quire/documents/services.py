@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from celery import current_app
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
@@ -19,6 +20,7 @@ from quire.webhooks import events as webhook_events
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
+DOCUMENT_INGEST_TASK = "quire.documents.document_ingest_task"
 
 
 class DocumentTooLarge(Refusal):
@@ -75,9 +77,7 @@ def document_create(
     except IntegrityError:
         document.file.delete(save=False)
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
-    from quire.documents.tasks import document_ingest_task
-
-    transaction.on_commit(lambda: document_ingest_task.delay(document.id))
+    transaction.on_commit(lambda: current_app.send_task(DOCUMENT_INGEST_TASK, args=[document.id]))
     return CreatedDocument(document, created=True)
 
 

@@ -2,12 +2,12 @@ import logging
 
 from celery import shared_task
 
-from quire.documents.services import document_fail, document_ingest
+from quire.documents.services import DOCUMENT_INGEST_TASK, document_fail, document_ingest
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="quire.documents.document_ingest_task")
+@shared_task(name=DOCUMENT_INGEST_TASK)
 def document_ingest_task(document_id: str) -> str:
     try:
         return document_ingest(document_id=document_id).status

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Length
@@ -31,6 +32,7 @@ from tenants.services import tenant_lock
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
+JOB_RUN_TASK = "quire.jobs.job_run_task"
 
 
 class JobRejected(Refusal):
@@ -94,9 +96,7 @@ def job_create(*, tenant: Tenant, connector: str, document_ids: list[str], optio
             ),
         )
         job = Job.objects.create(connector=connector, document_ids=document_ids, options=options, mode=mode)
-    from quire.jobs.tasks import job_run_task
-
-    transaction.on_commit(lambda: job_run_task.delay(job.id))
+    transaction.on_commit(lambda: current_app.send_task(JOB_RUN_TASK, args=[job.id]))
     return job
 
 
