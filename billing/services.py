@@ -163,6 +163,7 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
 def account_update_subscription(
     *, account: BillingAccount, status: str, plan: Plan | None = None, subscription_id: str | None = None
 ) -> BillingAccount:
+    """Record the subscription's status (and its plan and id when given) on the account, as Stripe reports it."""
     if status not in SubscriptionStatus.values:
         raise ValueError(f"unknown subscription status {status!r}")
     with transaction.atomic():

@@ -53,6 +53,8 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
 
 
 def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = None) -> Member:
+    """Make the person with this e-mail a member with `role`, creating their user (with `password`, or none
+    until they set one) the first time; an existing member gets the new role."""
     user_model = get_user_model()
     email = user_model.objects.normalize_email(email).lower()
     user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
@@ -86,6 +88,7 @@ def tenant_lock(tenant: Tenant) -> None:
 def api_key_issue(
     *, tenant: Tenant, name: str, role: str = Role.DEVELOPER, created_by: Member | None = None
 ) -> IssuedApiKey:
+    """A new API key for the tenant; the secret is in the result once and only its hash is stored."""
     if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
         raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
     secret = new_api_key_secret()
@@ -101,6 +104,7 @@ def api_key_issue(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke the key from now on; revoking twice keeps the first time."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])

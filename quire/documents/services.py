@@ -121,6 +121,8 @@ def document_ingest(*, document_id: str) -> Document:
 
 
 def document_fail(*, document_id: str, reason: str) -> None:
+    """Mark an unfinished document failed with `reason` and publish `document.failed`; a finished one is
+    left as it is."""
     with transaction.atomic():
         failed = (
             Document.objects.filter(pk=document_id)

@@ -109,6 +109,8 @@ def _pages(jobs_documents: list[list[str]]) -> list[int]:
 
 
 def job_cancel(*, job: Job) -> Job:
+    """Cancel a queued or running job (a running attempt notices at its next progress report or lease
+    renewal and stops). Refuses a job that has already finished."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status in TERMINAL:
@@ -194,6 +196,8 @@ class _ProgressReporter:
 
 
 def plan_job_context(documents: list[Document], *, plan_context_cap: int | None = None) -> dict:
+    """How the job reads its documents (whole, dense or block-sparse, or by retrieval) and why, within the
+    model window and the plan's context cap: the `context` record of the job's result."""
     from inference.context import decide_context
 
     decision = decide_context(
@@ -293,6 +297,7 @@ def _finish_failed(job: Job, code: str, message: str) -> Job:
 
 
 def job_fail_unexpectedly(*, job_id: str, exc: BaseException) -> None:
+    """Mark a running job failed after an error no rule expected; the message names only the error's type."""
     job = Job.objects.filter(pk=job_id).first()
     if job is not None and job.status == JobStatus.RUNNING:
         _finish_failed(job, "internal_error", f"internal error while running the job: {type(exc).__name__}")

@@ -92,6 +92,7 @@ def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_
 
 
 def member_change_role(*, actor: Member, target: Member, role: str) -> Member:
+    """Give `target` the `role`, if the actor may grant it and the workspace keeps an owner."""
     _check_may_grant(actor=actor, role=role)
     _check_may_change(actor=actor, target=target)
     with transaction.atomic():
@@ -104,6 +105,7 @@ def member_change_role(*, actor: Member, target: Member, role: str) -> Member:
 
 
 def member_remove(*, actor: Member, target: Member) -> None:
+    """Remove `target` from the workspace (an admin or owner may; the last owner may not go)."""
     _check_may_grant(actor=actor, role=Role.VIEWER)
     _check_may_change(actor=actor, target=target)
     with transaction.atomic():
