@@ -1,4 +1,4 @@
-"""Input validation shared by the dispatcher: every bad input becomes a ``ValueError`` naming the argument."""
+"""Input checks shared by the ops: every bad input becomes a ``ValueError`` naming the argument."""
 
 from __future__ import annotations
 
@@ -52,6 +52,11 @@ def check_qkv(q: object, k: object, v: object) -> tuple[Tensor, Tensor, Tensor]:
     if q.shape[2] == 0:
         raise ValueError("head_dim must be positive")
     return q, k, v
+
+
+def check_same_tokens(q: Tensor, k: Tensor) -> None:
+    if q.shape[0] != k.shape[0]:
+        raise ValueError(f"q and k must hold the same tokens, got {q.shape[0]} and {k.shape[0]}")
 
 
 def check_heads(n_heads: int, n_kv_heads: int) -> None:

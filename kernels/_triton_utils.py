@@ -1,14 +1,14 @@
-"""Launch helpers shared by the Triton kernels."""
+"""What the Triton kernels share: launch helpers and the ``@triton.jit`` pieces of the attention kernels."""
 
 from __future__ import annotations
 
-import os
-
 import torch
+import triton
+import triton.language as tl
 
+from kernels._dispatch import interpreting
 
-def interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "") in ("1", "true", "True")
+LOG2_E = 1.4426950408889634
 
 
 def dot_in_fp32(dtype: torch.dtype) -> bool:
@@ -23,3 +23,74 @@ def dot_precision(dtype: torch.dtype) -> str:
 
 def last_dim_contiguous(tensor: torch.Tensor) -> torch.Tensor:
     return tensor if tensor.stride(-1) == 1 else tensor.contiguous()
+
+
+@triton.jit
+def load_rows(X, rows, row_ok, head, stride_xt, stride_xh, offs_d):
+    """The ``rows`` tokens of one head of a packed (tokens, heads, head_dim) tensor; zeros where not ``row_ok``."""
+    return tl.load(
+        X + rows[:, None] * stride_xt + head * stride_xh + offs_d[None, :], mask=row_ok[:, None], other=0.0
+    )
+
+
+@triton.jit
+def attend_block(
+    acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
+    stride_kt, stride_vt,
+    MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+    BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
+):  # fmt: skip
+    """One online-softmax step of a query tile over the ``BLOCK_N`` keys at ``start_n``."""
+    start_n = tl.multiple_of(start_n, BLOCK_N)
+    offs_n = start_n + tl.arange(0, BLOCK_N)
+    in_seq = offs_n < k_len
+    if MASKED:
+        k = tl.load(k_base + offs_n[None, :] * stride_kt + offs_d[:, None], mask=in_seq[None, :], other=0.0)
+        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=in_seq[:, None], other=0.0)
+    else:
+        k = tl.load(k_base + offs_n[None, :] * stride_kt + offs_d[:, None])
+        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :])
+    if DOT_FP32:
+        s = tl.dot(q.to(tl.float32), k.to(tl.float32), input_precision="ieee") * scale_log2
+    else:
+        s = tl.dot(q, k, input_precision=PRECISION) * scale_log2
+    if MASKED:
+        visible = in_seq[None, :]
+        if CAUSAL:
+            visible = visible & (offs_n[None, :] <= offs_m[:, None] + diag)
+        if HAS_WINDOW:
+            visible = visible & (offs_n[None, :] > offs_m[:, None] + diag - window)
+        s = tl.where(visible, s, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new) if MASKED else m_new
+    alpha = tl.math.exp2(m_i - m_safe)
+    p = tl.math.exp2(s - m_safe[:, None])
+    l_i = l_i * alpha + tl.sum(p, 1)
+    acc = acc * alpha[:, None]
+    if DOT_FP32:
+        acc = tl.dot(p, v.to(tl.float32), acc, input_precision="ieee")
+    else:
+        acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PRECISION)
+    return acc, l_i, m_new
+
+
+@triton.jit
+def normalise_and_store(
+    acc, l_i, m_i, O, LSE, rows, offs_m, offs_d, seq_start, seq_len, head, stride_ot, stride_oh, stride_lse_h
+):
+    """Divide the accumulator by the softmax sum and store the tile's output rows and natural-log lse.
+
+    A query that saw no key gets a zero output and an lse of -inf.
+    """
+    has_keys = l_i > 0
+    out = acc / tl.where(has_keys, l_i, 1.0)[:, None]
+    lse = tl.where(
+        has_keys, (m_i + tl.math.log2(tl.where(has_keys, l_i, 1.0))) / 1.4426950408889634, float("-inf")
+    )
+    row_ok = offs_m < seq_len
+    tl.store(
+        O + rows[:, None] * stride_ot + head * stride_oh + offs_d[None, :],
+        out.to(O.dtype.element_ty),
+        mask=row_ok[:, None],
+    )
+    tl.store(LSE + head * stride_lse_h + seq_start + offs_m, lse, mask=row_ok)

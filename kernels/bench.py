@@ -59,7 +59,7 @@ def _batched(x: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def bench_flash(lengths: list[int], n_heads: int, head_dim: int, dtype: torch.dtype, tokens: int) -> None:
-    from kernels import flash
+    from kernels.flash import kernel as flash
 
     scale = head_dim**-0.5
     rows = []
@@ -95,7 +95,8 @@ def bench_flash(lengths: list[int], n_heads: int, head_dim: int, dtype: torch.dt
 
 
 def bench_sliding(lengths: list[int], window: int, n_heads: int, head_dim: int, dtype: torch.dtype) -> None:
-    from kernels import flash, sliding_window
+    from kernels.flash import kernel as flash
+    from kernels.sliding_window import kernel as sliding_window
 
     scale = head_dim**-0.5
     rows = []
@@ -176,35 +177,41 @@ def _block_recall(q, k, selected, block_size: int, top_k: int, sample_blocks: in
 def bench_block_sparse(
     lengths: list[int], block_size: int, top_k: int, n_heads: int, head_dim: int, dtype
 ) -> None:
-    from kernels import block_sparse, flash
+    from kernels.block_sparse import kernel as block_sparse
+    from kernels.flash import kernel as flash
 
     scale = head_dim**-0.5
+
+    def gate(q, k, cu, n):
+        return block_sparse.block_gate(q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu, max_seqlen=n)
+
+    def gate_and_attend(q, k, v, cu, n):
+        return block_sparse.block_sparse_attention_with_blocks(
+            q,
+            k,
+            v,
+            gate(q, k, cu, n),
+            block_size=block_size,
+            cu_seqlens=cu,
+            max_seqlen=n,
+            softmax_scale=scale,
+        )
+
     rows = []
     for n in lengths:
         if n < block_size * 2:
             continue
         q, k, v = _planted_qkv(n, n_heads, head_dim, block_size, dtype)
         cu = torch.tensor([0, n], dtype=torch.int32, device="cuda")
-        gate_ms = _time_ms(
-            lambda q=q, k=k, cu=cu, n=n: block_sparse.block_gate(
-                q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu, max_seqlen=n
-            )
-        )
-        sparse_ms = _time_ms(
-            lambda q=q, k=k, v=v, cu=cu, n=n: block_sparse.block_sparse_attention(
-                q, k, v, block_size=block_size, top_k=top_k, cu_seqlens=cu, max_seqlen=n, softmax_scale=scale
-            )
-        )
+        gate_ms = _time_ms(lambda q=q, k=k, cu=cu, n=n: gate(q, k, cu, n))
+        sparse_ms = _time_ms(lambda q=q, k=k, v=v, cu=cu, n=n: gate_and_attend(q, k, v, cu, n))
         dense_ms = _time_ms(
             lambda q=q, k=k, v=v, cu=cu, n=n: flash.flash_attention(
                 q, k, v, causal=True, cu_seqlens_q=cu, cu_seqlens_k=cu, max_seqlen_q=n, max_seqlen_k=n,
                 softmax_scale=scale,
             )
         )  # fmt: skip
-        selected = block_sparse.block_gate(
-            q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu, max_seqlen=n
-        )
-        recall = _block_recall(q, k, selected, block_size, top_k)
+        recall = _block_recall(q, k, gate(q, k, cu, n), block_size, top_k)
         rows.append(
             [
                 str(n),
@@ -229,7 +236,7 @@ def bench_decode(
     contexts: list[int], batches: list[int], n_heads: int, n_kv_heads: int, head_dim: int, dtype, peak_gbps: float,
     max_cache_gib: float,
 ) -> None:  # fmt: skip
-    from kernels import paged_decode
+    from kernels.paged_decode import kernel as paged_decode
 
     page = 16
     group = n_heads // n_kv_heads
@@ -252,13 +259,7 @@ def bench_decode(
             ours_ms = _time_ms(
                 lambda q=q, k_cache=k_cache, v_cache=v_cache, tables=tables, lens=lens, context=context: (
                     paged_decode.paged_decode_attention(
-                        q,
-                        k_cache,
-                        v_cache,
-                        tables,
-                        lens,
-                        softmax_scale=head_dim**-0.5,
-                        max_context_len=tables.shape[1] * page,
+                        q, k_cache, v_cache, tables, lens, softmax_scale=head_dim**-0.5
                     )
                 )
             )

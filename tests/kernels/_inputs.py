@@ -1,6 +1,9 @@
-"""Random packed inputs and the tolerances the Triton kernels are held to, per dtype."""
+"""Random packed inputs, the tolerances the Triton kernels are held to per dtype, and the block-sparse
+reference (gate, then attention over the selected blocks)."""
 
 import torch
+
+from kernels.block_sparse import reference as block_sparse_reference
 
 # (atol, rtol) of a Triton kernel's output against the float32 reference on the same inputs.
 TOLERANCES = {
@@ -24,6 +27,15 @@ def random_qkv(
     k = torch.randn(total_k, n_kv_heads, head_dim, generator=gen)
     v = torch.randn(total_k, n_kv_heads, head_dim, generator=gen)
     return (x.to(dtype=dtype, device=device) for x in (q, k, v))
+
+
+def reference_block_sparse(q, k, v, *, block_size: int, top_k: int, cu_seqlens=None):
+    selected = block_sparse_reference.block_gate(
+        q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu_seqlens
+    )
+    return block_sparse_reference.block_sparse_attention_with_blocks(
+        q, k, v, selected, block_size=block_size, cu_seqlens=cu_seqlens
+    )
 
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:

@@ -4,8 +4,15 @@ import pytest
 import torch
 
 import kernels
-from kernels import reference
-from tests.kernels._inputs import assert_close, assert_lse_close, cu_seqlens, random_qkv
+from kernels.block_sparse import reference
+from kernels.block_sparse.kernel import block_sparse_attention_with_blocks
+from tests.kernels._inputs import (
+    assert_close,
+    assert_lse_close,
+    cu_seqlens,
+    random_qkv,
+    reference_block_sparse,
+)
 
 LENGTHS = [70, 0, 1, 33]
 
@@ -29,7 +36,7 @@ def test_block_sparse_matches_reference(triton_backend, dtype, group):
     q, k, v = random_qkv(group, sum(LENGTHS), sum(LENGTHS), group, 1, 64, dtype, triton_backend)
     cu = cu_seqlens(LENGTHS, triton_backend)
     out, lse = kernels.block_sparse_attention(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
-    expected, expected_lse = reference.block_sparse_attention(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
+    expected, expected_lse = reference_block_sparse(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
     assert_close(out, expected, dtype)
     assert_lse_close(lse, expected_lse)
 
@@ -44,8 +51,6 @@ def test_block_sparse_with_all_blocks_equals_dense_flash(triton_backend):
 
 @pytest.mark.filterwarnings("ignore:All-NaN slice")
 def test_block_sparse_attends_only_to_the_given_blocks(triton_backend):
-    from kernels.block_sparse import block_sparse_attention_with_blocks
-
     q, k, v = random_qkv(12, 64, 64, 2, 1, 64, torch.float32, triton_backend)
     selected = torch.tensor([[[[0, -1], [1, -1], [2, 0], [3, 1]]]] * 1, dtype=torch.int32).repeat(1, 2, 1, 1)
     selected = selected.to(triton_backend)

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import kernels
-from kernels import RopeSpec, reference
+from kernels import RopeSpec
+from kernels.flash import reference
 
 
 def _qkv(total_q=8, total_k=8, n_heads=4, n_kv_heads=2, head_dim=16, dtype=torch.float32):

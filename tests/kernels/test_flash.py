@@ -6,7 +6,9 @@ import pytest
 import torch
 
 import kernels
-from kernels import reference
+from kernels.flash import kernel
+from kernels.flash import reference as flash_reference
+from kernels.sliding_window import reference as sliding_window_reference
 from tests.kernels._inputs import assert_close, assert_lse_close, cu_seqlens, random_qkv
 
 # Odd lengths that are not a multiple of the 16-token interpreter tiles, an empty and a length-1 sequence.
@@ -22,7 +24,7 @@ def test_flash_varlen_matches_reference(triton_backend, dtype, group, causal):
     q, k, v = random_qkv(seed, sum(Q_LENGTHS), sum(k_lengths), group, 1, 64, dtype, triton_backend)
     cu_q, cu_k = cu_seqlens(Q_LENGTHS, triton_backend), cu_seqlens(k_lengths, triton_backend)
     out, lse = kernels.flash_attention(q, k, v, causal=causal, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k)
-    expected, expected_lse = reference.flash_attention(
+    expected, expected_lse = flash_reference.flash_attention(
         q, k, v, causal=causal, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k
     )
     assert out.dtype == dtype and out.shape == q.shape and lse.shape == (group, sum(Q_LENGTHS))
@@ -42,7 +44,7 @@ def test_flash_varlen_matches_reference(triton_backend, dtype, group, causal):
 def test_flash_single_sequence_matches_reference(triton_backend, dtype, head_dim, len_q, len_k, seed):
     q, k, v = random_qkv(seed, len_q, len_k, 4, 2, head_dim, dtype, triton_backend)
     out, lse = kernels.flash_attention(q, k, v, causal=True, softmax_scale=0.1)
-    expected, expected_lse = reference.flash_attention(q, k, v, causal=True, softmax_scale=0.1)
+    expected, expected_lse = flash_reference.flash_attention(q, k, v, causal=True, softmax_scale=0.1)
     assert_close(out, expected, dtype)
     assert_lse_close(lse, expected_lse)
 
@@ -62,21 +64,20 @@ def test_sliding_window_matches_reference(triton_backend, dtype, window):
     q, k, v = random_qkv(window, sum(lengths), sum(lengths), 4, 1, 64, dtype, triton_backend)
     cu = cu_seqlens(lengths, triton_backend)
     out, lse = kernels.sliding_window_attention(q, k, v, window=window, cu_seqlens=cu)
-    expected, expected_lse = reference.sliding_window_attention(q, k, v, window=window, cu_seqlens=cu)
+    expected, expected_lse = sliding_window_reference.sliding_window_attention(
+        q, k, v, window=window, cu_seqlens=cu
+    )
     assert_close(out, expected, dtype)
     assert_lse_close(lse, expected_lse)
 
 
 def test_sliding_window_never_loads_blocks_left_of_the_window(triton_backend):
-    pytest.importorskip("triton")
-    from kernels.flash import launch_attention
-
     q, k, v = random_qkv(5, 16, 64, 2, 2, 64, torch.float16, triton_backend)
     # The 16 queries sit at key positions 48..63; with a window of 8 they need keys 41..63 (blocks 32..63).
     k[:32] = float("nan")
     v[:32] = float("nan")
     cu_q, cu_k = cu_seqlens([16], triton_backend), cu_seqlens([64], triton_backend)
-    out, _ = launch_attention(
+    out, _ = kernel.flash_attention(
         q,
         k,
         v,
@@ -85,6 +86,7 @@ def test_sliding_window_never_loads_blocks_left_of_the_window(triton_backend):
         cu_seqlens_q=cu_q,
         cu_seqlens_k=cu_k,
         max_seqlen_q=16,
+        max_seqlen_k=64,
         softmax_scale=0.125,
     )
     rows, cols = torch.arange(16)[:, None] + 48, torch.arange(64)[None, :]

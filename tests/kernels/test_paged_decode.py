@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import kernels
-from kernels import reference
+from kernels.paged_decode import kernel, reference
 from tests.kernels._inputs import assert_close
 
 PAGE_SIZE = 16
@@ -43,20 +43,11 @@ def test_paged_decode_matches_reference(triton_backend, dtype, group):
     ("dtype", "head_dim", "num_splits"), [(torch.float16, 128, 3), (torch.bfloat16, 64, 8)]
 )
 def test_paged_decode_split_k_merges_the_slices(triton_backend, dtype, head_dim, num_splits):
-    from kernels.paged_decode import paged_decode_attention
-
     q, k_cache, v_cache, tables, lens = _paged_inputs(
         7, [100, 33, 16, 5], 4, 1, head_dim, dtype, triton_backend
     )
-    out = paged_decode_attention(
-        q,
-        k_cache,
-        v_cache,
-        tables,
-        lens,
-        softmax_scale=head_dim**-0.5,
-        max_context_len=tables.shape[1] * PAGE_SIZE,
-        num_splits=num_splits,
+    out = kernel.paged_decode_attention(
+        q, k_cache, v_cache, tables, lens, softmax_scale=head_dim**-0.5, num_splits=num_splits
     )
     expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens)
     assert_close(out, expected, dtype)
@@ -70,14 +61,10 @@ def test_paged_decode_float32(triton_backend):
 
 
 def test_paged_decode_kernel_clamps_lengths_past_the_block_table(triton_backend):
-    from kernels.paged_decode import paged_decode_attention
-
     q, k_cache, v_cache, tables, _ = _paged_inputs(8, [40, 20], 2, 1, 64, torch.float16, triton_backend)
     capacity = tables.shape[1] * PAGE_SIZE
     too_long = torch.tensor([capacity + 100, 20], dtype=torch.int32, device=triton_backend)
-    out = paged_decode_attention(
-        q, k_cache, v_cache, tables, too_long, softmax_scale=0.125, max_context_len=capacity
-    )
+    out = kernel.paged_decode_attention(q, k_cache, v_cache, tables, too_long, softmax_scale=0.125)
     clamped = torch.tensor([capacity, 20], dtype=torch.int32, device=triton_backend)
     expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, clamped, softmax_scale=0.125)
     assert_close(out, expected, torch.float16)

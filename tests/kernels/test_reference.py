@@ -6,7 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kernels import reference
+from kernels.block_sparse import reference as block_sparse_reference
+from kernels.flash import reference as flash_reference
+from kernels.paged_decode import reference as paged_decode_reference
+from kernels.sliding_window import reference as sliding_window_reference
+from tests.kernels._inputs import reference_block_sparse
 
 
 def _sdpa(q, k, v, mask):
@@ -38,7 +42,7 @@ def _random_qkv(gen, len_q, len_k, n_heads=4, n_kv_heads=2, head_dim=16):
 def test_flash_reference_matches_sdpa(len_q, len_k, causal):
     gen = torch.Generator().manual_seed(len_q * 100 + len_k)
     q, k, v = _random_qkv(gen, len_q, len_k)
-    out, lse = reference.flash_attention(q, k, v, causal=causal)
+    out, lse = flash_reference.flash_attention(q, k, v, causal=causal)
     rows, cols = torch.arange(len_q)[:, None], torch.arange(len_k)[None, :]
     mask = cols <= rows + (len_k - len_q) if causal else torch.ones(len_q, len_k, dtype=torch.bool)
     torch.testing.assert_close(out.double(), _sdpa(q, k, v, mask), atol=1e-5, rtol=1e-5)
@@ -50,9 +54,11 @@ def test_flash_reference_packs_sequences_independently():
     lengths = [7, 0, 1, 20]
     q, k, v = _random_qkv(gen, sum(lengths), sum(lengths))
     cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
-    out, lse = reference.flash_attention(q, k, v, causal=True, cu_seqlens_q=cu, cu_seqlens_k=cu)
+    out, lse = flash_reference.flash_attention(q, k, v, causal=True, cu_seqlens_q=cu, cu_seqlens_k=cu)
     for start, stop in zip(cu[:-1].tolist(), cu[1:].tolist(), strict=True):
-        alone, alone_lse = reference.flash_attention(q[start:stop], k[start:stop], v[start:stop], causal=True)
+        alone, alone_lse = flash_reference.flash_attention(
+            q[start:stop], k[start:stop], v[start:stop], causal=True
+        )
         torch.testing.assert_close(out[start:stop], alone)
         torch.testing.assert_close(lse[:, start:stop], alone_lse)
 
@@ -60,7 +66,7 @@ def test_flash_reference_packs_sequences_independently():
 def test_flash_reference_query_without_keys_gets_zero_and_minus_inf():
     gen = torch.Generator().manual_seed(2)
     q, k, v = _random_qkv(gen, 6, 4)
-    out, lse = reference.flash_attention(q, k, v, causal=True)
+    out, lse = flash_reference.flash_attention(q, k, v, causal=True)
     assert torch.all(out[:2] == 0)
     assert torch.all(lse[:, :2] == -math.inf)
     assert torch.isfinite(lse[:, 2:]).all()
@@ -70,7 +76,7 @@ def test_flash_reference_query_without_keys_gets_zero_and_minus_inf():
 def test_sliding_window_reference_matches_sdpa(window):
     gen = torch.Generator().manual_seed(window)
     q, k, v = _random_qkv(gen, 41, 41)
-    out, lse = reference.sliding_window_attention(q, k, v, window=window)
+    out, lse = sliding_window_reference.sliding_window_attention(q, k, v, window=window)
     rows, cols = torch.arange(41)[:, None], torch.arange(41)[None, :]
     mask = (cols <= rows) & (cols > rows - window)
     torch.testing.assert_close(out.double(), _sdpa(q, k, v, mask), atol=1e-5, rtol=1e-5)
@@ -82,8 +88,8 @@ def test_block_sparse_reference_with_all_blocks_equals_dense_causal(length):
     gen = torch.Generator().manual_seed(length)
     q, k, v = _random_qkv(gen, length, length)
     n_blocks = -(-length // 16)
-    sparse, sparse_lse = reference.block_sparse_attention(q, k, v, block_size=16, top_k=n_blocks)
-    dense, dense_lse = reference.flash_attention(q, k, v, causal=True)
+    sparse, sparse_lse = reference_block_sparse(q, k, v, block_size=16, top_k=n_blocks)
+    dense, dense_lse = flash_reference.flash_attention(q, k, v, causal=True)
     torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(sparse_lse, dense_lse, atol=1e-5, rtol=1e-5)
 
@@ -91,7 +97,7 @@ def test_block_sparse_reference_with_all_blocks_equals_dense_causal(length):
 def test_block_gate_reference_keeps_own_block_and_the_best_past_blocks():
     gen = torch.Generator().manual_seed(3)
     q, k, _ = _random_qkv(gen, 70, 70, n_heads=2, n_kv_heads=1)
-    selected = reference.block_gate(q, k, block_size=16, top_k=3)
+    selected = block_sparse_reference.block_gate(q, k, block_size=16, top_k=3)
     assert selected.shape == (1, 2, 5, 3)
     pooled_k = torch.stack([k[j * 16 : (j + 1) * 16, 0].mean(0) for j in range(5)])
     for head in range(2):
@@ -107,9 +113,9 @@ def test_block_gate_reference_keeps_own_block_and_the_best_past_blocks():
 def test_block_sparse_reference_ignores_unselected_blocks():
     gen = torch.Generator().manual_seed(4)
     q, k, v = _random_qkv(gen, 48, 48, n_heads=2, n_kv_heads=2)
-    selected = reference.block_gate(q, k, block_size=16, top_k=1)
-    out, _ = reference.block_sparse_attention_with_blocks(q, k, v, selected, block_size=16)
-    local, _ = reference.sliding_window_attention(q, k, v, window=1)
+    selected = block_sparse_reference.block_gate(q, k, block_size=16, top_k=1)
+    out, _ = block_sparse_reference.block_sparse_attention_with_blocks(q, k, v, selected, block_size=16)
+    local, _ = sliding_window_reference.sliding_window_attention(q, k, v, window=1)
     rows, cols = torch.arange(48)[:, None], torch.arange(48)[None, :]
     own_block = (cols <= rows) & (cols // 16 == rows // 16)
     torch.testing.assert_close(out.double(), _sdpa(q, k, v, own_block), atol=1e-5, rtol=1e-5)
@@ -124,7 +130,7 @@ def test_paged_decode_reference_gathers_the_pages():
     block_tables = torch.tensor([[7, 2, 9], [4, 0, 0], [1, 0, 0]], dtype=torch.int32)
     context_lens = torch.tensor([40, 16, 0], dtype=torch.int32)
     q = torch.randn(3, 4, head_dim, generator=gen)
-    out = reference.paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens)
+    out = paged_decode_reference.paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens)
     keys = torch.cat([k_cache[7], k_cache[2], k_cache[9]])[:40]
     values = torch.cat([v_cache[7], v_cache[2], v_cache[9]])[:40]
     expected = _sdpa(q[:1], keys, values, torch.ones(1, 40, dtype=torch.bool))

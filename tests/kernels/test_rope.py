@@ -2,12 +2,12 @@
 
 import pytest
 import torch
+import transformers.models.llama.modeling_llama as transformers_llama
 
 import kernels
-from kernels import RopeSpec, reference
+from kernels import RopeSpec
+from kernels.rope import reference
 from tests.kernels._inputs import assert_close
-
-transformers_llama = pytest.importorskip("transformers.models.llama.modeling_llama")
 
 HEAD_DIM = 64
 BASE_CONFIG = {

@@ -14,9 +14,18 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from kernels._triton_utils import dot_in_fp32, dot_precision, interpreting, last_dim_contiguous
+from kernels._dispatch import interpreting
+from kernels._triton_utils import LOG2_E, dot_in_fp32, dot_precision, last_dim_contiguous
 
-LOG2_E = 1.4426950408889634
+
+@triton.jit
+def _gather_tokens(cache, pages, slots, kv_head, stride_b, stride_s, stride_h, offs_d, in_ctx):
+    """The cached rows of one KV head at (page, slot) per token; zeros outside the context."""
+    return tl.load(
+        cache + pages[:, None] * stride_b + slots[:, None] * stride_s + kv_head * stride_h + offs_d[None, :],
+        mask=in_ctx[:, None],
+        other=0.0,
+    )
 
 
 @triton.jit
@@ -55,24 +64,8 @@ def _paged_decode_split_kernel(
         in_ctx = tokens < stop
         pages = tl.load(table + tokens // PAGE_SIZE, mask=in_ctx, other=0).to(tl.int64)
         slots = tokens % PAGE_SIZE
-        k = tl.load(
-            K_cache
-            + pages[:, None] * stride_kb
-            + slots[:, None] * stride_ks
-            + kv_head * stride_kh
-            + offs_d[None, :],
-            mask=in_ctx[:, None],
-            other=0.0,
-        )
-        v = tl.load(
-            V_cache
-            + pages[:, None] * stride_vb
-            + slots[:, None] * stride_vs
-            + kv_head * stride_vh
-            + offs_d[None, :],
-            mask=in_ctx[:, None],
-            other=0.0,
-        )
+        k = _gather_tokens(K_cache, pages, slots, kv_head, stride_kb, stride_ks, stride_kh, offs_d, in_ctx)
+        v = _gather_tokens(V_cache, pages, slots, kv_head, stride_vb, stride_vs, stride_vh, offs_d, in_ctx)
         if DOT_FP32:
             k = k.to(tl.float32)
             v = v.to(tl.float32)
@@ -139,15 +132,18 @@ def paged_decode_attention(
     context_lens: Tensor,
     *,
     softmax_scale: float,
-    max_context_len: int,
+    max_context_len: int | None = None,
     num_splits: int | None = None,
 ) -> Tensor:
-    """``max_context_len`` bounds every context length (the kernel clamps to it, so the block table is never
-    read past it); each sequence's context is cut into ``num_splits`` equal slices (planned when None)."""
+    """``max_context_len`` (the block table's capacity when None) bounds every context length: the kernel
+    clamps to it, so the block table is never read past it. Each sequence's context is cut into
+    ``num_splits`` equal slices (planned when None)."""
     q, k_cache, v_cache = (last_dim_contiguous(x) for x in (q, k_cache, v_cache))
     block_tables = block_tables if block_tables.stride(1) == 1 else block_tables.contiguous()
     batch, n_heads, head_dim = q.shape
     page_size, n_kv_heads = k_cache.shape[1], k_cache.shape[2]
+    if max_context_len is None:
+        max_context_len = block_tables.shape[1] * page_size
     group = n_heads // n_kv_heads
     out = torch.zeros_like(q)
     if batch == 0 or max_context_len == 0:

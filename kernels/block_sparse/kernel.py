@@ -18,8 +18,16 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from kernels._triton_utils import dot_in_fp32, dot_precision, interpreting, last_dim_contiguous
-from kernels.flash import LOG2_E, _attend_block
+from kernels._dispatch import interpreting
+from kernels._triton_utils import (
+    LOG2_E,
+    attend_block,
+    dot_in_fp32,
+    dot_precision,
+    last_dim_contiguous,
+    load_rows,
+    normalise_and_store,
+)
 
 
 @triton.jit
@@ -40,11 +48,7 @@ def _block_mean_kernel(
     for tile in range(0, count, TILE):
         offs_t = tile + tl.arange(0, TILE)
         rows = (start + first + offs_t).to(tl.int64)
-        x = tl.load(
-            X + rows[:, None] * stride_xt + head * stride_xh + offs_d[None, :],
-            mask=offs_t[:, None] < count,
-            other=0.0,
-        )
+        x = load_rows(X, rows, offs_t < count, head, stride_xt, stride_xh, offs_d)
         total += tl.sum(x.to(tl.float32), 0)
     mean = total / tl.maximum(count, 1).to(tl.float32)
     tl.store(pooled + batch * stride_pb + head * stride_ph + block * stride_pn + offs_d, mean)
@@ -117,11 +121,7 @@ def _block_sparse_attention_kernel(
     offs_m = m0 + tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, HEAD_DIM)
     rows = (seq_start + offs_m).to(tl.int64)
-    q = tl.load(
-        Q + rows[:, None] * stride_qt + head * stride_qh + offs_d[None, :],
-        mask=offs_m[:, None] < length,
-        other=0.0,
-    )
+    q = load_rows(Q, rows, offs_m < length, head, stride_qt, stride_qh, offs_d)
     k_base = K + seq_start.to(tl.int64) * stride_kt + kv_head * stride_kh
     v_base = V + seq_start.to(tl.int64) * stride_vt + kv_head * stride_vh
     chosen = selected + batch * stride_sb + head * stride_sh + q_block * stride_sn
@@ -134,28 +134,19 @@ def _block_sparse_attention_kernel(
         lo = tl.where(key_block >= 0, key_block * BLOCK_SIZE, 0)
         hi = tl.where(key_block == q_block, m0, tl.where(key_block >= 0, lo + BLOCK_SIZE, 0))
         for start_n in range(lo, hi, BLOCK_N):
-            acc, l_i, m_i = _attend_block(
+            acc, l_i, m_i = attend_block(
                 acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, length, 0, 0, scale_log2,
                 stride_kt, stride_vt, False, True, False, BLOCK_N, DOT_FP32, PRECISION,
             )  # fmt: skip
     for start_n in range(m0, tl.minimum(m0 + BLOCK_M, length), BLOCK_N):
-        acc, l_i, m_i = _attend_block(
+        acc, l_i, m_i = attend_block(
             acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, length, 0, 0, scale_log2,
             stride_kt, stride_vt, True, True, False, BLOCK_N, DOT_FP32, PRECISION,
         )  # fmt: skip
 
-    has_keys = l_i > 0
-    out = acc / tl.where(has_keys, l_i, 1.0)[:, None]
-    lse = tl.where(
-        has_keys, (m_i + tl.math.log2(tl.where(has_keys, l_i, 1.0))) / 1.4426950408889634, float("-inf")
-    )
-    row_ok = offs_m < length
-    tl.store(
-        O + rows[:, None] * stride_ot + head * stride_oh + offs_d[None, :],
-        out.to(O.dtype.element_ty),
-        mask=row_ok[:, None],
-    )
-    tl.store(LSE + head * stride_lse_h + seq_start + offs_m, lse, mask=row_ok)
+    normalise_and_store(
+        acc, l_i, m_i, O, LSE, rows, offs_m, offs_d, seq_start, length, head, stride_ot, stride_oh, stride_lse_h,
+    )  # fmt: skip
 
 
 def _pool_blocks(x: Tensor, cu_seqlens: Tensor, block_size: int, max_blocks: int) -> Tensor:
@@ -232,23 +223,3 @@ def block_sparse_attention_with_blocks(
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse
-
-
-def block_sparse_attention(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    *,
-    block_size: int,
-    top_k: int,
-    cu_seqlens: Tensor,
-    max_seqlen: int,
-    softmax_scale: float,
-) -> tuple[Tensor, Tensor]:
-    selected = block_gate(
-        q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen
-    )
-    return block_sparse_attention_with_blocks(
-        q, k, v, selected, block_size=block_size, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen,
-        softmax_scale=softmax_scale,
-    )  # fmt: skip

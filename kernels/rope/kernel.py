@@ -16,7 +16,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from kernels.rope_spec import RopeSpec
+from kernels.rope.spec import RopeSpec
 
 
 @triton.jit

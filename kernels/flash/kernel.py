@@ -3,7 +3,7 @@
 One program owns ``BLOCK_M`` queries of one head of one sequence and streams the key/value blocks it can
 see. Key blocks that every query of the tile sees run without a mask; only the blocks on the causal
 diagonal, at the window edge, or past the sequence end are masked. With a window, blocks left of the
-window are never loaded, so the cost grows with ``n * window``. ``sliding_window`` launches the same kernel.
+window are never loaded, so the cost grows with ``n * window``. ``kernels.sliding_window`` launches it too.
 """
 
 from __future__ import annotations
@@ -15,49 +15,16 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from kernels._triton_utils import dot_in_fp32, dot_precision, interpreting, last_dim_contiguous
-
-LOG2_E = 1.4426950408889634
-
-
-@triton.jit
-def _attend_block(
-    acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
-    stride_kt, stride_vt,
-    MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
-    BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
-):  # fmt: skip
-    start_n = tl.multiple_of(start_n, BLOCK_N)
-    offs_n = start_n + tl.arange(0, BLOCK_N)
-    in_seq = offs_n < k_len
-    if MASKED:
-        k = tl.load(k_base + offs_n[None, :] * stride_kt + offs_d[:, None], mask=in_seq[None, :], other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=in_seq[:, None], other=0.0)
-    else:
-        k = tl.load(k_base + offs_n[None, :] * stride_kt + offs_d[:, None])
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :])
-    if DOT_FP32:
-        s = tl.dot(q.to(tl.float32), k.to(tl.float32), input_precision="ieee") * scale_log2
-    else:
-        s = tl.dot(q, k, input_precision=PRECISION) * scale_log2
-    if MASKED:
-        visible = in_seq[None, :]
-        if CAUSAL:
-            visible = visible & (offs_n[None, :] <= offs_m[:, None] + diag)
-        if HAS_WINDOW:
-            visible = visible & (offs_n[None, :] > offs_m[:, None] + diag - window)
-        s = tl.where(visible, s, float("-inf"))
-    m_new = tl.maximum(m_i, tl.max(s, 1))
-    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new) if MASKED else m_new
-    alpha = tl.math.exp2(m_i - m_safe)
-    p = tl.math.exp2(s - m_safe[:, None])
-    l_i = l_i * alpha + tl.sum(p, 1)
-    acc = acc * alpha[:, None]
-    if DOT_FP32:
-        acc = tl.dot(p, v.to(tl.float32), acc, input_precision="ieee")
-    else:
-        acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PRECISION)
-    return acc, l_i, m_new
+from kernels._dispatch import interpreting
+from kernels._triton_utils import (
+    LOG2_E,
+    attend_block,
+    dot_in_fp32,
+    dot_precision,
+    last_dim_contiguous,
+    load_rows,
+    normalise_and_store,
+)
 
 
 def _autotune_configs() -> list[triton.Config]:
@@ -101,11 +68,7 @@ def _attention_fwd_kernel(
     offs_m = m0 + tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, HEAD_DIM)
     q_rows = (q_start + offs_m).to(tl.int64)
-    q = tl.load(
-        Q + q_rows[:, None] * stride_qt + head * stride_qh + offs_d[None, :],
-        mask=offs_m[:, None] < q_len,
-        other=0.0,
-    )
+    q = load_rows(Q, q_rows, offs_m < q_len, head, stride_qt, stride_qh, offs_d)
     k_base = K + k_start.to(tl.int64) * stride_kt + kv_head * stride_kh
     v_base = V + k_start.to(tl.int64) * stride_vt + kv_head * stride_vh
 
@@ -126,51 +89,41 @@ def _attention_fwd_kernel(
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
-    for start_n in range(lo, full_lo, BLOCK_N):
-        acc, l_i, m_i = _attend_block(
-            acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
-            stride_kt, stride_vt,
-            True, CAUSAL, HAS_WINDOW, BLOCK_N, DOT_FP32, PRECISION,
-        )  # fmt: skip
-    for start_n in range(full_lo, full_hi, BLOCK_N):
-        acc, l_i, m_i = _attend_block(
-            acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
-            stride_kt, stride_vt,
-            False, CAUSAL, HAS_WINDOW, BLOCK_N, DOT_FP32, PRECISION,
-        )  # fmt: skip
-    for start_n in range(full_hi, hi, BLOCK_N):
-        acc, l_i, m_i = _attend_block(
-            acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
-            stride_kt, stride_vt,
-            True, CAUSAL, HAS_WINDOW, BLOCK_N, DOT_FP32, PRECISION,
-        )  # fmt: skip
-
-    has_keys = l_i > 0
-    out = acc / tl.where(has_keys, l_i, 1.0)[:, None]
-    lse = tl.where(
-        has_keys, (m_i + tl.math.log2(tl.where(has_keys, l_i, 1.0))) / 1.4426950408889634, float("-inf")
-    )
-    row_ok = offs_m < q_len
-    tl.store(
-        O + q_rows[:, None] * stride_ot + head * stride_oh + offs_d[None, :],
-        out.to(O.dtype.element_ty),
-        mask=row_ok[:, None],
-    )
-    tl.store(LSE + head * stride_lse_h + q_start + offs_m, lse, mask=row_ok)
+    # The key tiles at the window's left edge, the tiles every query sees, then the causal diagonal and the
+    # sequence end; only the first and last ranges need a mask.
+    for part in tl.static_range(3):
+        if part == 0:
+            part_lo, part_hi = lo, full_lo
+        elif part == 1:
+            part_lo, part_hi = full_lo, full_hi
+        else:
+            part_lo, part_hi = full_hi, hi
+        for start_n in range(part_lo, part_hi, BLOCK_N):
+            acc, l_i, m_i = attend_block(
+                acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
+                stride_kt, stride_vt,
+                part != 1, CAUSAL, HAS_WINDOW, BLOCK_N, DOT_FP32, PRECISION,
+            )  # fmt: skip
+    normalise_and_store(
+        acc, l_i, m_i, O, LSE, q_rows, offs_m, offs_d, q_start, q_len, head, stride_ot, stride_oh, stride_lse_h,
+    )  # fmt: skip
 
 
-def launch_attention(
+def flash_attention(
     q: Tensor,
     k: Tensor,
     v: Tensor,
     *,
     causal: bool,
-    window: int | None,
     cu_seqlens_q: Tensor,
     cu_seqlens_k: Tensor,
     max_seqlen_q: int,
+    max_seqlen_k: int,
     softmax_scale: float,
+    window: int | None = None,
 ) -> tuple[Tensor, Tensor]:
+    """Launch on checked inputs. ``max_seqlen_k`` is not needed to size the launch; with ``window`` the
+    attention is also limited to the ``window`` keys up to each query's position."""
     q, k, v = (last_dim_contiguous(x) for x in (q, k, v))
     total_q, n_heads, head_dim = q.shape
     out = torch.empty_like(q)
@@ -191,21 +144,3 @@ def launch_attention(
         DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
     )  # fmt: skip
     return out, lse
-
-
-def flash_attention(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    *,
-    causal: bool,
-    cu_seqlens_q: Tensor,
-    cu_seqlens_k: Tensor,
-    max_seqlen_q: int,
-    max_seqlen_k: int,
-    softmax_scale: float,
-) -> tuple[Tensor, Tensor]:
-    return launch_attention(
-        q, k, v, causal=causal, window=None, cu_seqlens_q=cu_seqlens_q, cu_seqlens_k=cu_seqlens_k,
-        max_seqlen_q=max_seqlen_q, softmax_scale=softmax_scale,
-    )  # fmt: skip

@@ -1,0 +1,39 @@
+"""Rotary position embedding in place: ``spec.py`` (``RopeSpec`` from a Hugging Face config),
+``kernel.py`` (Triton), ``reference.py`` (PyTorch, as transformers), checks here."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from kernels import _checks
+from kernels._dispatch import implementation
+from kernels.rope.spec import RopeSpec
+
+
+def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None:
+    """Rotate q (tokens, n_heads, head_dim) and k (tokens, n_kv_heads, head_dim) in place, as transformers' Llama.
+
+    ``dynamic`` and ``longrope`` read the sequence length as ``max(positions) + 1``, as transformers does.
+    """
+    q = _checks.require_tensor("q", q, 3)
+    k = _checks.require_tensor("k", k, 3)
+    positions = _checks.require_tensor("positions", positions, 1)
+    if not isinstance(spec, RopeSpec):
+        raise ValueError(f"spec must be a RopeSpec, got {type(spec).__name__}")
+    _checks.require_float("q", q)
+    _checks.require_same("dtype", {"q": q, "k": k})
+    _checks.require_same("device", {"q": q, "k": k, "positions": positions})
+    if positions.dtype.is_floating_point or positions.dtype.is_complex or positions.dtype == torch.bool:
+        raise ValueError(f"positions must hold integers, got {positions.dtype}")
+    if not (q.shape[0] == k.shape[0] == positions.shape[0]):
+        raise ValueError(
+            f"token counts differ: q {q.shape[0]}, k {k.shape[0]}, positions {positions.shape[0]}"
+        )
+    if q.shape[2] != spec.head_dim or k.shape[2] != spec.head_dim:
+        raise ValueError(
+            f"head_dim of q ({q.shape[2]}) and k ({k.shape[2]}) must equal spec.head_dim ({spec.head_dim})"
+        )
+    if q.shape[0] == 0:
+        return
+    implementation("rope", q, k, positions).apply_rope_(q, k, positions, spec)
