@@ -18,7 +18,7 @@ from connectors.base import (
 from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
 from connectors.literature.connector import LiteratureConnector
-from connectors.spans import verify_spans
+from connectors.spans import verify
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
@@ -66,8 +66,12 @@ def run_connector(
         warnings=warnings,
     )
     report(0.0, "start")
-    body = connector.run(prepared, checked, run)
-    for problem in verify_spans(body, {document.document_id: document.text for document in prepared}):
+    verified = verify(
+        connector.run(prepared, checked, run),
+        {document.document_id: document.text for document in prepared},
+        policy="repair",
+    )
+    for problem in verified.problems:
         run.warn(f"unverified span: {problem}")
     report(1.0, "done")
     return {
@@ -76,7 +80,7 @@ def run_connector(
         "mode": run.mode,
         "context": run.plan,
         "warnings": run.warnings,
-        **body,
+        **verified.output,
     }
 
 
