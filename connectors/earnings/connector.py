@@ -5,14 +5,8 @@ from __future__ import annotations
 import re
 
 from connectors.base import Connector, Document, RunContext
-from connectors.earnings.figures import (
-    call_period,
-    extract_figures,
-    is_after,
-    is_guidance,
-    period_mention,
-    period_of,
-)
+from connectors.earnings.extraction import extract_figures, is_guidance
+from connectors.earnings.periods import call_period, is_after, period_mention, period_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_transcript
 from connectors.spans import make_span, trimmed_span
 from connectors.text import Segment, split_sentences
