@@ -9,6 +9,7 @@ from connectors.base import (
     OUTPUT_VERSION,
     Connector,
     Document,
+    Embed,
     Progress,
     RunContext,
     _no_progress,
@@ -44,8 +45,12 @@ def run_connector(
     client: InferenceClient | None = None,
     progress: Progress | None = None,
     context: dict | None = None,
+    embed: Embed | None = None,
 ) -> dict:
-    """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md."""
+    """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
+
+    `embed` turns texts into L2-normalised vectors (literature); by default `inference.client.embed_local`.
+    """
     connector = get_connector(name)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -63,6 +68,7 @@ def run_connector(
         client=client,
         progress=report,
         plan=plan_context(prepared, mode, context),
+        embed=embed or _local_embedder(),
         warnings=warnings,
     )
     report(0.0, "start")
@@ -82,6 +88,12 @@ def run_connector(
         "warnings": run.warnings,
         **verified.output,
     }
+
+
+def _local_embedder() -> Embed:
+    from inference.client import embed_local
+
+    return embed_local
 
 
 __all__ = ["CONNECTORS", "Connector", "Document", "get_connector", "run_connector"]

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 from connectors.text import normalise_text
 
 if TYPE_CHECKING:
+    import numpy
+
     from inference.client import InferenceClient
 
 OUTPUT_VERSION = "1"
 MODES = ("analyzers", "model")
 MAX_DOCUMENT_CHARS = 2_000_000
 Progress = Callable[[float, str], None]
+Embed = Callable[[list[str]], "numpy.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,14 @@ class Document:
 
 @dataclass
 class RunContext:
-    """What a connector run carries besides its documents: mode, client, warnings, progress, context plan."""
+    """What a connector run carries besides its documents: mode, client, progress, context plan, the embedder
+    (texts to L2-normalised vectors) and the warnings."""
 
     mode: str
     client: InferenceClient | None
     progress: Progress
     plan: dict
+    embed: Embed
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:

@@ -35,9 +35,7 @@ def _passages(
 def refine_with_model(
     index: CorpusIndex, claims: list[dict], synthesis: list[dict], run: RunContext
 ) -> tuple[list[dict], list[dict]]:
-    from inference.embeddings import embed_texts
-
-    vectors = embed_texts([c["claim"] for c in claims] + [s["question"] for s in synthesis])
+    vectors = run.embed([c["claim"] for c in claims] + [s["question"] for s in synthesis])
     refined_claims = []
     for claim, vector in zip(claims, vectors[: len(claims)], strict=True):
         task = f"literature claim {claim['claim_id']}"
