@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from connectors.parsing import find_dates, parse_duration
+from connectors.dates import find_dates, parse_duration
 from connectors.spans import token_jaccard
 
 SPAN_HIT_JACCARD = 0.5

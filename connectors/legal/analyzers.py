@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from connectors.dates import add_duration, find_dates, parse_duration
 from connectors.legal.categories import (
     CUAD_CATEGORIES,
     MAX_CLAUSES,
@@ -12,7 +13,6 @@ from connectors.legal.categories import (
     THRESHOLDS,
     YES_NO_CATEGORIES,
 )
-from connectors.parsing import add_duration, find_dates, parse_duration
 from connectors.spans import trimmed_span
 from connectors.text import Segment, split_sentences
 

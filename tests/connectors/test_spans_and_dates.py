@@ -1,6 +1,6 @@
 import pytest
 
-from connectors.parsing import add_duration, duration_days, find_dates, parse_duration
+from connectors.dates import add_duration, duration_days, find_dates, parse_duration
 from connectors.spans import (
     find_span,
     invalid_spans,
