@@ -64,6 +64,12 @@ class Connector(ABC):
     def validate_options(self, options: dict) -> dict:
         """Checked and defaulted options; ValueError with a clear message for bad ones."""
 
+    def reject_unknown_options(self, options: dict, known: set[str]) -> None:
+        """ValueError naming every option of `options` this connector does not know."""
+        unknown = set(options) - known
+        if unknown:
+            raise ValueError(f"unknown {self.name} option(s): {', '.join(sorted(unknown))}")
+
     @abstractmethod
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         """The connector-specific fields of the result (the envelope is added by `run_connector`)."""

@@ -317,9 +317,7 @@ class EarningsConnector(Connector):
     description = "Earnings-call analysis: speakers, figures, guidance, Q&A and summary"
 
     def validate_options(self, options: dict) -> dict:
-        unknown = set(options) - {"summary_bullets"}
-        if unknown:
-            raise ValueError(f"unknown earnings option(s): {', '.join(sorted(unknown))}")
+        self.reject_unknown_options(options, {"summary_bullets"})
         bullets = options.get("summary_bullets", 6)
         if not isinstance(bullets, int) or not 3 <= bullets <= 6:
             raise ValueError("summary_bullets must be an integer from 3 to 6")

@@ -92,21 +92,20 @@ _CHANGE_FILLER = re.compile(
     r"(?:lower|higher|incremental|additional|increased|decreased|reduced|less|more|lost|improved)\b",
     re.IGNORECASE,
 )
+_ABOUT = r"(?:approximately\s+|about\s+|roughly\s+)?"
+_LEFT_OUT = r"excluding|excludes|excluded|net of"
 # Amounts left out of a figure or added to one are not the figure: "excluding $10 million of cost actions",
 # "raised by $0.75", "$92 million higher than the prior year".
 _NOT_A_LEVEL = re.compile(
-    r"\b(?:excluding|excludes|excluded|net of|by|improvement of|increase of|decrease of|"
+    rf"\b(?:{_LEFT_OUT}|by|improvement of|increase of|decrease of|"
     r"(?:average\s+)?price\s+of|included\s+in\s+[\w\s]{0,30}?(?:is|are|was|were))\s+"
-    r"(?:approximately\s+|about\s+|roughly\s+)?$",
+    rf"{_ABOUT}$",
     re.IGNORECASE,
 )
-_EXCLUDED = re.compile(
-    r"\b(?:excluding|excludes|excluded|net of)\s+(?:approximately\s+|about\s+|roughly\s+)?$", re.IGNORECASE
-)
+_EXCLUDED = re.compile(rf"\b(?:{_LEFT_OUT})\s+{_ABOUT}$", re.IGNORECASE)
 # The size of an effect or of a change, not a level: "impacted net sales by 5%", "increased $7.5 million".
 _EFFECT_BY = re.compile(
-    r"\b(?:impact\w*|affect\w*|benefit\w*|hurt|weighed on)\b[^.]{0,50}\bby\s+(?:approximately\s+|about\s+|roughly\s+)?$",
-    re.IGNORECASE,
+    r"\b(?:impact\w*|affect\w*|benefit\w*|hurt|weighed on)\b[^.]{0,50}" rf"\bby\s+{_ABOUT}$", re.IGNORECASE
 )
 _CHANGED_BY = re.compile(
     r"\b(?:increased|decreased|grew|rose|fell|declined|improved|dropped)\s+(?:approximately\s+|about\s+|roughly\s+|nearly\s+)?$",

@@ -128,9 +128,7 @@ class LiteratureConnector(Connector):
     description = "Claim verification and cited synthesis over a corpus of papers"
 
     def validate_options(self, options: dict) -> dict:
-        unknown = set(options) - {"claims", "top_k"}
-        if unknown:
-            raise ValueError(f"unknown literature option(s): {', '.join(sorted(unknown))}")
+        self.reject_unknown_options(options, {"claims", "top_k"})
         claims = options.get("claims")
         if not isinstance(claims, list) or not claims:
             raise ValueError(

@@ -353,9 +353,30 @@ def test_scorer_skips_labels_and_month_days_and_matches_unnamed_metrics_on_value
             "Q3 2021",
         ),
         ("Revenue was $5 billion, up from last year.", "$5", "Q3 2021"),
+        (
+            "Net income was $38.6 million or $0.33 per share in the first quarter of 2021 compared to a loss "
+            "of $501.3 million or $4.45 per share in the first quarter of 2020.",
+            "$4.45",
+            "Q1 2020",
+        ),
+        (
+            "Adjusted EBITDA rose 4% compared to Q4 2019 and its margin was up 60 basis points.",
+            "60 basis",
+            "Q3 2021",
+        ),
+        (
+            "EPS was $0.43 versus an earnings per share loss of $0.26 in the prior year period.",
+            "$0.26",
+            "Q3 2020",
+        ),
+        (
+            "EPS was $0.54 for the fiscal 2022 first quarter versus $0.10 in the prior quarter.",
+            "$0.54",
+            "Q1 2022",
+        ),
     ],
 )
-def test_comparison_figures_take_the_prior_period(sentence, position_of, period):
+def test_comparison_figures_and_periods_named_right_after_them(sentence, position_of, period):
     from connectors.earnings.periods import period_of
 
     assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
@@ -395,38 +416,6 @@ def test_scorer_gives_a_versus_figure_the_year_ago_period():
         ["qtrly catastrophe losses $29 million pre-tax versus $85 million pre-tax."], "ACME_q4_2020"
     )
     assert [(f["value"], f["period"]) for f in facts] == [(29.0, "Q4 2020"), (85.0, "Q4 2019")]
-
-
-@pytest.mark.parametrize(
-    ("sentence", "position_of", "period"),
-    [
-        (
-            "Net income was $38.6 million or $0.33 per share in the first quarter of 2021 compared to a loss "
-            "of $501.3 million or $4.45 per share in the first quarter of 2020.",
-            "$4.45",
-            "Q1 2020",
-        ),
-        (
-            "Adjusted EBITDA rose 4% compared to Q4 2019 and its margin was up 60 basis points.",
-            "60 basis",
-            "Q3 2021",
-        ),
-        (
-            "EPS was $0.43 versus an earnings per share loss of $0.26 in the prior year period.",
-            "$0.26",
-            "Q3 2020",
-        ),
-        (
-            "EPS was $0.54 for the fiscal 2022 first quarter versus $0.10 in the prior quarter.",
-            "$0.54",
-            "Q1 2022",
-        ),
-    ],
-)
-def test_period_named_right_after_and_comparison_bases(sentence, position_of, period):
-    from connectors.earnings.periods import period_of
-
-    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
 
 
 @pytest.mark.parametrize(
