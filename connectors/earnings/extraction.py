@@ -48,6 +48,9 @@ _PAST_EXPECTATION = re.compile(
 
 @dataclass(frozen=True)
 class Figure:
+    """A figure stated in a sentence: `value` in `unit` times `scale`, document offsets of the number, the ends
+    of a range and the change the sentence gives with it."""
+
     metric: str
     value: float
     unit: str
