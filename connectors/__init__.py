@@ -9,6 +9,7 @@ from connectors.base import (
     OUTPUT_VERSION,
     Connector,
     Document,
+    Embed,
     Progress,
     RunContext,
     _no_progress,
@@ -18,7 +19,7 @@ from connectors.base import (
 from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
 from connectors.literature.connector import LiteratureConnector
-from connectors.spans import verify_spans
+from connectors.spans import verify
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
@@ -44,8 +45,12 @@ def run_connector(
     client: InferenceClient | None = None,
     progress: Progress | None = None,
     context: dict | None = None,
+    embed: Embed | None = None,
 ) -> dict:
-    """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md."""
+    """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
+
+    `embed` turns texts into L2-normalised vectors (literature); by default `inference.client.embed_local`.
+    """
     connector = get_connector(name)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -63,11 +68,16 @@ def run_connector(
         client=client,
         progress=report,
         plan=plan_context(prepared, mode, context),
+        embed=embed or _local_embedder(),
         warnings=warnings,
     )
     report(0.0, "start")
-    body = connector.run(prepared, checked, run)
-    for problem in verify_spans(body, {document.document_id: document.text for document in prepared}):
+    verified = verify(
+        connector.run(prepared, checked, run),
+        {document.document_id: document.text for document in prepared},
+        policy="repair",
+    )
+    for problem in verified.problems:
         run.warn(f"unverified span: {problem}")
     report(1.0, "done")
     return {
@@ -76,8 +86,14 @@ def run_connector(
         "mode": run.mode,
         "context": run.plan,
         "warnings": run.warnings,
-        **body,
+        **verified.output,
     }
+
+
+def _local_embedder() -> Embed:
+    from inference.client import embed_local
+
+    return embed_local
 
 
 __all__ = ["CONNECTORS", "Connector", "Document", "get_connector", "run_connector"]

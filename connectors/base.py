@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 from connectors.text import normalise_text
 
 if TYPE_CHECKING:
+    import numpy
+
     from inference.client import InferenceClient
 
 OUTPUT_VERSION = "1"
 MODES = ("analyzers", "model")
 MAX_DOCUMENT_CHARS = 2_000_000
 Progress = Callable[[float, str], None]
+Embed = Callable[[list[str]], "numpy.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,14 @@ class Document:
 
 @dataclass
 class RunContext:
-    """What a connector run carries besides its documents: mode, client, warnings, progress, context plan."""
+    """What a connector run carries besides its documents: mode, client, progress, context plan, the embedder
+    (texts to L2-normalised vectors) and the warnings."""
 
     mode: str
     client: InferenceClient | None
     progress: Progress
     plan: dict
+    embed: Embed
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
@@ -58,6 +63,12 @@ class Connector(ABC):
     @abstractmethod
     def validate_options(self, options: dict) -> dict:
         """Checked and defaulted options; ValueError with a clear message for bad ones."""
+
+    def reject_unknown_options(self, options: dict, known: set[str]) -> None:
+        """ValueError naming every option of `options` this connector does not know."""
+        unknown = set(options) - known
+        if unknown:
+            raise ValueError(f"unknown {self.name} option(s): {', '.join(sorted(unknown))}")
 
     @abstractmethod
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from connectors.parsing import find_dates, parse_duration
+from connectors.dates import find_dates, parse_duration
 from connectors.spans import token_jaccard
 
 SPAN_HIT_JACCARD = 0.5
@@ -220,16 +220,9 @@ def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
     low end of a range takes the range's scale ("$9.55 to $9.70 billion"); a number after "versus" is the
     year-ago figure.
     """
-    from connectors.earnings.figures import (
-        NUMBER,
-        RANGE,
-        call_period,
-        extract_figures,
-        is_guidance,
-        parse_number,
-        period_of,
-        previous_period,
-    )
+    from connectors.earnings.extraction import extract_figures, is_guidance
+    from connectors.earnings.periods import call_period, period_of, previous_period
+    from connectors.earnings.tables import NUMBER, RANGE, parse_number
 
     quarter, year = call_period("", document_id)
     facts = []
@@ -280,7 +273,7 @@ def _same_value(fact: dict, value: float, scale: float) -> bool:
 
 def call_numbers(text: str) -> list[tuple[float, float]]:
     """(value, scale) of every number written in a call."""
-    from connectors.earnings.figures import NUMBER, parse_number
+    from connectors.earnings.tables import NUMBER, parse_number
 
     numbers = []
     for match in NUMBER.finditer(text):

@@ -1,15 +1,21 @@
 """Spans: `{"document_id", "start", "end", "quote"}` with `text[start:end] == quote` always.
 
-The one place that builds, finds, repairs and checks spans; the platform uses it to verify results.
+The one place that defines the span shape, builds, finds and repairs spans, walks the spans nested in a
+result and verifies a result against its documents; the platform calls `verify` and `walk_spans`.
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-_WHITESPACE = re.compile(r"\s+")
+SPAN_KEYS = frozenset({"document_id", "start", "end", "quote"})
+Policy = Literal["keep", "repair", "drop"]
+POLICIES: tuple[Policy, ...] = ("keep", "repair", "drop")
+Path = tuple[str | int, ...]
 
 
 def make_span(document_id: str, text: str, start: int, end: int) -> dict:
@@ -86,23 +92,56 @@ def repair_span(span: Any, text: str, document_id: str | None = None) -> dict | 
     return find_span(doc, text, quote, near=near)
 
 
+def is_span_shaped(value: Any) -> bool:
+    """True when `value` is a dict with the span keys (whether or not it holds against a text)."""
+    return isinstance(value, dict) and value.keys() >= SPAN_KEYS
+
+
+@dataclass(frozen=True)
+class SpanSite:
+    """Where a span sits in a result: the keys and list indices down to it and the objects enclosing it."""
+
+    span: dict
+    path: Path
+    owners: tuple[dict, ...]
+
+    @property
+    def section(self) -> str:
+        """The result's top-level field the span is under ("" for a span at the top)."""
+        return str(self.path[0]) if self.path else ""
+
+    @property
+    def finding(self) -> Path:
+        """Path of the finding that holds the span: the innermost list item on its path, else its top field."""
+        for index in range(len(self.path) - 1, -1, -1):
+            if isinstance(self.path[index], int):
+                return self.path[: index + 1]
+        return self.path[:1]
+
+
+def walk_spans(value: Any, path: Path = (), owners: tuple[dict, ...] = ()) -> Iterator[SpanSite]:
+    """Every span nested anywhere in `value` (a connector result), in order, with where it sits."""
+    if is_span_shaped(value):
+        yield SpanSite(value, path, owners)
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from walk_spans(child, (*path, key), (*owners, value))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from walk_spans(child, (*path, index), owners)
+
+
 def iter_spans(value: Any) -> Iterator[dict]:
     """Every span-shaped dict nested anywhere in a connector result."""
-    if isinstance(value, dict):
-        if {"document_id", "start", "end", "quote"} <= value.keys():
-            yield value
-            return
-        for child in value.values():
-            yield from iter_spans(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from iter_spans(child)
+    return (site.span for site in walk_spans(value))
 
 
 def invalid_spans(result: dict, texts: dict[str, str]) -> list[dict]:
     """Spans of `result` that do not hold against `texts` (document_id -> normalised text)."""
     return [
-        span for span in iter_spans(result) if not is_valid_span(span, texts.get(span["document_id"], ""))
+        span
+        for span in iter_spans(result)
+        if not is_valid_span(span, texts.get(str(span["document_id"]), ""))
     ]
 
 
@@ -117,37 +156,70 @@ def token_jaccard(first: str, second: str) -> float:
     return len(a & b) / len(a | b)
 
 
-def collapse_whitespace(value: str) -> str:
-    return _WHITESPACE.sub(" ", value).strip()
+@dataclass
+class Verification:
+    """A verified copy of a result and what verifying it did."""
+
+    output: dict
+    checked: int = 0
+    repaired: int = 0
+    dropped: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
-def merge_overlapping(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+def verify(result: dict, texts: dict[str, str], *, policy: Policy = "drop") -> Verification:
+    """Check every span of `result` against `texts` (document_id -> normalised text); `result` is not changed.
 
-
-def verify_spans(result: Any, texts: dict[str, str]) -> list[str]:
-    """Check every span of `result` against `texts` (document_id -> normalised text), repairing in place.
-
-    A span whose offsets are off but whose quote is in its document is moved onto the quote; one whose quote
-    is nowhere in it is left as it is and reported. Returns one message per span that could not be verified.
+    A span that holds is kept. One that does not is, by `policy`: `keep`, left as it is; `repair`, moved onto
+    its quote when the quote is in its document, else left; `drop`, moved likewise, else the finding holding
+    it (the innermost list item around it, or its top-level field, which becomes None) is removed and a
+    warning added to the output's `warnings`. Every span left unverified is described in `problems`.
     """
-    problems: list[str] = []
-    for span in list(iter_spans(result)):
-        text = texts.get(span["document_id"])
-        if text is None:
-            problems.append(f"span names unknown document {span['document_id']!r}")
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    report = Verification(output=copy.deepcopy(result))
+    lost: set[Path] = set()
+    for site in list(walk_spans(report.output)):
+        report.checked += 1
+        span = site.span
+        text = texts.get(str(span["document_id"]))
+        if text is not None and is_valid_span(span, text):
             continue
-        if is_valid_span(span, text):
-            continue
-        repaired = repair_span(span, text)
-        if repaired is None:
-            problems.append(f"quote not found in {span['document_id']!r}: {str(span.get('quote'))[:60]!r}")
-        else:
+        repaired = repair_span(span, text) if text is not None and policy != "keep" else None
+        if repaired is not None:
             span.update(repaired)
-    return problems
+            report.repaired += 1
+            continue
+        report.problems.append(_problem(span, text))
+        if policy == "drop":
+            lost.add(site.finding)
+    report.dropped = _remove(report.output, lost)
+    if report.dropped:
+        report.output["warnings"] = [
+            *(report.output.get("warnings") or []),
+            f"{report.dropped} finding(s) dropped: their quotes were not found in the document text",
+        ]
+    return report
+
+
+def _problem(span: dict, text: str | None) -> str:
+    if text is None:
+        return f"span names unknown document {span['document_id']!r}"
+    return f"quote not found in {span['document_id']!r}: {str(span.get('quote'))[:60]!r}"
+
+
+def _remove(output: dict, findings: set[Path]) -> int:
+    """Remove the findings at these paths (a list item is deleted, a top-level field set to None)."""
+    removed = 0
+    for path in sorted(findings, reverse=True):
+        if not path or any(path[:length] in findings for length in range(1, len(path))):
+            continue
+        container: Any = output
+        for key in path[:-1]:
+            container = container[key]
+        if isinstance(path[-1], int):
+            del container[path[-1]]
+        else:
+            container[path[-1]] = None
+        removed += 1
+    return removed

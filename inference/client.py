@@ -7,9 +7,12 @@ import random
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    import numpy
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 30.0
@@ -217,3 +220,11 @@ class InferenceClient:
             return [list(map(float, row["embedding"])) for row in rows]
         except (KeyError, TypeError) as error:
             raise InferenceError("embeddings response has no data[].embedding", body=data) from error
+
+
+def embed_local(texts: list[str]) -> numpy.ndarray:
+    """Vectors of `texts` from the in-process all-MiniLM-L6-v2 encoder (`inference.embeddings.embed_texts`): one
+    L2-normalised 384-d row per text. The embedder a connector run uses unless its caller hands it another."""
+    from inference.embeddings import embed_texts
+
+    return embed_texts(texts)

@@ -5,14 +5,8 @@ from __future__ import annotations
 import re
 
 from connectors.base import Connector, Document, RunContext
-from connectors.earnings.figures import (
-    call_period,
-    extract_figures,
-    is_after,
-    is_guidance,
-    period_mention,
-    period_of,
-)
+from connectors.earnings.extraction import extract_figures, is_guidance
+from connectors.earnings.periods import call_period, is_after, period_mention, period_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_transcript
 from connectors.spans import make_span, trimmed_span
 from connectors.text import Segment, split_sentences
@@ -323,9 +317,7 @@ class EarningsConnector(Connector):
     description = "Earnings-call analysis: speakers, figures, guidance, Q&A and summary"
 
     def validate_options(self, options: dict) -> dict:
-        unknown = set(options) - {"summary_bullets"}
-        if unknown:
-            raise ValueError(f"unknown earnings option(s): {', '.join(sorted(unknown))}")
+        self.reject_unknown_options(options, {"summary_bullets"})
         bullets = options.get("summary_bullets", 6)
         if not isinstance(bullets, int) or not 3 <= bullets <= 6:
             raise ValueError("summary_bullets must be an integer from 3 to 6")

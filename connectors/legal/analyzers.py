@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from connectors.dates import add_duration, find_dates, parse_duration
 from connectors.legal.categories import (
     CUAD_CATEGORIES,
     MAX_CLAUSES,
@@ -12,7 +14,6 @@ from connectors.legal.categories import (
     THRESHOLDS,
     YES_NO_CATEGORIES,
 )
-from connectors.parsing import add_duration, find_dates, parse_duration
 from connectors.spans import trimmed_span
 from connectors.text import Segment, split_sentences
 
@@ -255,6 +256,11 @@ def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | N
     return durations[0][0] if durations else None
 
 
+def _first_answer(quotes: list[str], read: Callable[[str], str | None]) -> str | None:
+    """The first answer `read` finds in the quotes (best clause first)."""
+    return next((answer for answer in map(read, quotes) if answer), None)
+
+
 def normalise_answers(
     text: str, clauses: list[Clause], parties: list[str], agreement_date: str | None
 ) -> dict:
@@ -297,24 +303,14 @@ def normalise_answers(
     if expiration is None and term_duration and (effective or agreement_date):
         expiration = add_duration(effective or agreement_date or "", term_duration)
     answers["Expiration Date"] = expiration
-    renewal = None
-    for quote in quotes("Renewal Term"):
-        renewal = _duration_near(quote, _RENEWAL_CUE, before=True)
-        if renewal:
-            break
-    answers["Renewal Term"] = renewal
-    notice = None
-    for quote in quotes("Notice Period To Terminate Renewal"):
-        notice = _duration_near(quote, _NOTICE_CUE, before=False)
-        if notice:
-            break
-    answers["Notice Period To Terminate Renewal"] = notice
-    law = None
-    for quote in quotes("Governing Law"):
-        law = _jurisdiction(quote)
-        if law:
-            break
-    answers["Governing Law"] = law
+    answers["Renewal Term"] = _first_answer(
+        quotes("Renewal Term"), lambda quote: _duration_near(quote, _RENEWAL_CUE, before=True)
+    )
+    answers["Notice Period To Terminate Renewal"] = _first_answer(
+        quotes("Notice Period To Terminate Renewal"),
+        lambda quote: _duration_near(quote, _NOTICE_CUE, before=False),
+    )
+    answers["Governing Law"] = _first_answer(quotes("Governing Law"), _jurisdiction)
     for category in YES_NO_CATEGORIES:
         answers[category] = "Yes" if by_category.get(category) else "No"
     return {category: answers.get(category) for category in CUAD_CATEGORIES}

@@ -54,7 +54,6 @@ CUAD_CATEGORIES: tuple[str, ...] = (
     "Third Party Beneficiary",
 )
 YES_NO_CATEGORIES: tuple[str, ...] = CUAD_CATEGORIES[8:]
-EXTRACTED_CATEGORIES = ("Document Name", "Parties", "Agreement Date")
 
 
 @dataclass(frozen=True)

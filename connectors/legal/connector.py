@@ -12,9 +12,7 @@ class LegalConnector(Connector):
     description = "Contract review over CUAD's 41 clause categories with a configurable playbook"
 
     def validate_options(self, options: dict) -> dict:
-        unknown = set(options) - {"playbook", "include_default_risks"}
-        if unknown:
-            raise ValueError(f"unknown legal option(s): {', '.join(sorted(unknown))}")
+        self.reject_unknown_options(options, {"playbook", "include_default_risks"})
         return {
             "playbook": validate_playbook(options.get("playbook", [])),
             "include_default_risks": bool(options.get("include_default_risks", True)),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from connectors.base import Document, RunContext
+from connectors.dates import find_dates
 from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
 from connectors.model import ask_json, grounded_span, numbered
-from connectors.parsing import find_dates
 
 MAX_CANDIDATES = 60
 VALUE_PATTERNS = {

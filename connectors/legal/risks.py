@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from connectors.base import Document
+from connectors.dates import duration_days
 from connectors.legal.categories import CUAD_CATEGORIES
-from connectors.parsing import duration_days
 
 SEVERITIES = ("high", "medium", "low")
 SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(SEVERITIES)}

@@ -30,12 +30,6 @@ _RESULT = re.compile(
 )
 
 
-def _embedder():
-    from inference.embeddings import embed_texts
-
-    return embed_texts
-
-
 def _lexical_overlap(claim: str, sentence: str) -> float:
     claim_words = set(content_words(claim))
     if not claim_words:
@@ -134,9 +128,7 @@ class LiteratureConnector(Connector):
     description = "Claim verification and cited synthesis over a corpus of papers"
 
     def validate_options(self, options: dict) -> dict:
-        unknown = set(options) - {"claims", "top_k"}
-        if unknown:
-            raise ValueError(f"unknown literature option(s): {', '.join(sorted(unknown))}")
+        self.reject_unknown_options(options, {"claims", "top_k"})
         claims = options.get("claims")
         if not isinstance(claims, list) or not claims:
             raise ValueError(
@@ -166,11 +158,10 @@ class LiteratureConnector(Connector):
         empty = [d.document_id for d in documents if not d.text.strip()]
         if empty:
             run.warn(f"{len(empty)} paper(s) have no text: {', '.join(empty[:5])}")
-        embed = _embedder()
         run.progress(0.05, "embedding corpus")
-        index = CorpusIndex(documents, embed)
+        index = CorpusIndex(documents, run.embed)
         queries = options["claims"]
-        query_vectors = embed([q["text"] for q in queries])
+        query_vectors = run.embed([q["text"] for q in queries])
         run.progress(0.4, "verifying claims")
         claims: list[dict] = []
         synthesis: list[dict] = []

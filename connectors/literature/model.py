@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy
 
 from connectors.base import RunContext
@@ -32,22 +34,43 @@ def _passages(
     return "\n".join(lines), texts
 
 
+_JUDGE = (
+    "Does the evidence SUPPORT or CONTRADICT the claim, or is there NOT_ENOUGH_INFO? Quote the sentences "
+    'you rely on. Reply as {"verdict": str, "evidence": [{"document_id": str, "quote": str}]}'
+)
+_SYNTHESISE = (
+    "Write a short synthesis. Every sentence cites the paper ids it rests on and quotes one sentence of a "
+    'cited paper. Reply as {"sentences": [{"text": str, "citations": [str], "quote": str}]}'
+)
+
+
+def _ask_over_passages(
+    index: CorpusIndex,
+    run: RunContext,
+    task: str,
+    heading: str,
+    query: dict,
+    vector: numpy.ndarray,
+    request: str,
+    max_tokens: int,
+) -> tuple[Any, dict[str, str]]:
+    """The model's JSON reply to `request` about `heading` over the best sentences of the query's top-ranked
+    papers, and those papers' texts (the only ones its quotes may come from)."""
+    passages, texts = _passages(index, query["ranking"], vector)
+    prompt = f"{heading}\n\nSentences from papers (paper id in brackets):\n{passages}\n\n{request}"
+    return ask_json(run, task, prompt, max_tokens=max_tokens), texts
+
+
 def refine_with_model(
     index: CorpusIndex, claims: list[dict], synthesis: list[dict], run: RunContext
 ) -> tuple[list[dict], list[dict]]:
-    from inference.embeddings import embed_texts
-
-    vectors = embed_texts([c["claim"] for c in claims] + [s["question"] for s in synthesis])
+    vectors = run.embed([c["claim"] for c in claims] + [s["question"] for s in synthesis])
     refined_claims = []
     for claim, vector in zip(claims, vectors[: len(claims)], strict=True):
         task = f"literature claim {claim['claim_id']}"
-        passages, texts = _passages(index, claim["ranking"], vector)
-        prompt = (
-            f"Claim: {claim['claim']}\n\nSentences from papers (paper id in brackets):\n{passages}\n\n"
-            "Does the evidence SUPPORT or CONTRADICT the claim, or is there NOT_ENOUGH_INFO? Quote the sentences "
-            'you rely on. Reply as {"verdict": str, "evidence": [{"document_id": str, "quote": str}]}'
+        reply, texts = _ask_over_passages(
+            index, run, task, f"Claim: {claim['claim']}", claim, vector, _JUDGE, 400
         )
-        reply = ask_json(run, task, prompt, max_tokens=400)
         if not isinstance(reply, dict) or reply.get("verdict") not in VERDICTS:
             refined_claims.append(claim)
             continue
@@ -70,13 +93,9 @@ def refine_with_model(
     refined_synthesis = []
     for entry, vector in zip(synthesis, vectors[len(claims) :], strict=True):
         task = f"literature question {entry['question_id']}"
-        passages, texts = _passages(index, entry["ranking"], vector)
-        prompt = (
-            f"Question: {entry['question']}\n\nSentences from papers (paper id in brackets):\n{passages}\n\n"
-            "Write a short synthesis. Every sentence cites the paper ids it rests on and quotes one sentence of a "
-            'cited paper. Reply as {"sentences": [{"text": str, "citations": [str], "quote": str}]}'
+        reply, texts = _ask_over_passages(
+            index, run, task, f"Question: {entry['question']}", entry, vector, _SYNTHESISE, 600
         )
-        reply = ask_json(run, task, prompt, max_tokens=600)
         sentences = []
         items = reply.get("sentences") if isinstance(reply, dict) else None
         for item in items if isinstance(items, list) else []:

@@ -25,7 +25,6 @@ from billing.services import (
 from common.refusals import ErrorCode, Refusal
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
-from quire.jobs.verification import verify_spans
 from quire.webhooks import events as webhook_events
 from tenants.models import Tenant
 from tenants.services import tenant_lock
@@ -227,6 +226,7 @@ def job_run(*, tenant: Tenant, job_id: str) -> Job:
 def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
     from connectors import Document as ConnectorDocument
     from connectors import run_connector
+    from connectors.spans import verify
     from inference.client import InferenceClient
 
     try:
@@ -247,7 +247,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             context=context,
         )
         report(0.99, "verifying spans")
-        verified = verify_spans(output, {d.id: d.text for d in ordered})
+        verified = verify(output, {d.id: d.text for d in ordered}, policy="drop")
     except ValueError as exc:
         return _finish_failed(job, "invalid_input", str(exc))
     usage = job_usage_quantities(

@@ -1,20 +1,20 @@
 """Findings of a connector result and the document text with every finding's span marked.
 
-A finding is any object of the output that holds a span (`{"document_id", "start", "end", "quote"}`);
+A finding is any object of the output that holds a span (the shape and the walk are `connectors.spans`');
 its label comes from the nearest enclosing object's describing field (category, metric, code, ...).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from connectors.spans import walk_spans
+
 LABEL_FIELDS = ("category", "metric", "code", "label", "verdict", "speaker", "claim", "text", "message")
-SPAN_KEYS = frozenset({"document_id", "start", "end", "quote"})
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,7 @@ class Finding:
     quote: str
 
 
-def _is_span(value: object) -> bool:
-    return isinstance(value, dict) and value.keys() >= SPAN_KEYS
-
-
-def _label(owners: list[dict]) -> str:
+def _label(owners: tuple[dict, ...]) -> str:
     for owner in reversed(owners):
         for field in LABEL_FIELDS:
             value = owner.get(field)
@@ -41,35 +37,24 @@ def _label(owners: list[dict]) -> str:
     return ""
 
 
-def _walk(value: object, section: str, owners: list[dict]) -> Iterator[tuple[str, str, dict]]:
-    if _is_span(value):
-        yield section, _label(owners), value
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            yield from _walk(child, section or key, [*owners, value])
-    elif isinstance(value, list):
-        for child in value:
-            yield from _walk(child, section, owners)
-
-
 def findings_from_output(output: dict) -> list[Finding]:
     """Every span of the output, in document order of appearance in the output, numbered from 1."""
     if not isinstance(output, dict):
         raise ValueError("a connector output must be a JSON object")
     findings = []
-    for section, label, span in _walk({k: v for k, v in output.items() if k != "context"}, "", []):
-        start, end = span["start"], span["end"]
+    for site in walk_spans({k: v for k, v in output.items() if k != "context"}):
+        start, end = site.span["start"], site.span["end"]
         if not (isinstance(start, int) and isinstance(end, int)) or start < 0 or end < start:
             continue
         findings.append(
             Finding(
                 number=len(findings) + 1,
-                section=section,
-                label=label or section,
-                document_id=str(span["document_id"]),
+                section=site.section,
+                label=_label(site.owners) or site.section,
+                document_id=str(site.span["document_id"]),
                 start=start,
                 end=end,
-                quote=str(span["quote"]),
+                quote=str(site.span["quote"]),
             )
         )
     return findings

@@ -155,7 +155,7 @@ def test_guidance_direction(sentence, direction):
 
 
 def _figures(sentence):
-    from connectors.earnings.figures import extract_figures
+    from connectors.earnings.extraction import extract_figures
 
     return [(f.metric, f.value, f.unit, f.scale) for f in extract_figures(sentence, 0)]
 
@@ -220,7 +220,7 @@ def test_second_change_joined_by_and_or():
 
 
 def test_a_change_goes_only_to_a_figure_of_its_metric():
-    from connectors.earnings.figures import extract_figures
+    from connectors.earnings.extraction import extract_figures
 
     up_to = extract_figures("Revenue was up 12% to $3.4 billion.", 0)
     assert [(f.metric, f.change and f.change["value"]) for f in up_to][-1] == ("revenue", 12.0)
@@ -238,7 +238,7 @@ def test_buyback_share_counts():
 
 
 def test_percent_range_growth_named_far_before():
-    from connectors.earnings.figures import extract_figures
+    from connectors.earnings.extraction import extract_figures
 
     sentence = (
         "Our revised guidance is to grow revenue between 8% to 10% and earnings per share within a range "
@@ -258,7 +258,7 @@ def test_percent_range_growth_named_far_before():
     ],
 )
 def test_past_expectations_are_not_guidance(sentence, guidance):
-    from connectors.earnings.figures import is_guidance
+    from connectors.earnings.extraction import is_guidance
 
     assert is_guidance(sentence) is guidance
 
@@ -289,7 +289,7 @@ def test_a_past_period_does_not_carry_into_guidance():
 
 
 def test_dated_period_right_after_a_figure_and_for_the_year():
-    from connectors.earnings.figures import period_of
+    from connectors.earnings.periods import period_of
 
     sentence = "Our effective tax rate for the year will be between 19% and 20% as compared to a rate of 5.5% in 2020."
     assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("19%")) == "FY2021"
@@ -353,53 +353,6 @@ def test_scorer_skips_labels_and_month_days_and_matches_unnamed_metrics_on_value
             "Q3 2021",
         ),
         ("Revenue was $5 billion, up from last year.", "$5", "Q3 2021"),
-    ],
-)
-def test_comparison_figures_take_the_prior_period(sentence, position_of, period):
-    from connectors.earnings.figures import period_of
-
-    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
-
-
-@pytest.mark.parametrize(
-    "sentence",
-    [
-        "Adjusted operating income is expected to be $46 million, excluding $10 million of cost actions.",
-        "Full year adjusted earnings per share is raised by $0.75.",
-        "Consolidated sales of $1.9 billion were $140 million above our expectations.",
-        "Deferred sales inducement amortization totaled $93 million.",
-    ],
-)
-def test_amounts_that_are_not_a_level_of_the_metric(sentence):
-    levels = [f for f in _figures(sentence) if f[1] in (10.0, 0.75, 140.0, 93.0)]
-    assert levels == []
-
-
-def test_quarter_label_is_not_the_low_end_of_a_range():
-    from connectors.earnings.figures import extract_figures
-
-    figures = extract_figures("Adjusted earnings per share growth of 14% in Q3 and 16% year-to-date.", 0)
-    assert all(f.low is None for f in figures)
-
-
-def test_free_operating_cash_flow_is_free_cash_flow():
-    assert _figures("Our free operating cash flow was negative $2 million.") == [
-        ("free_cash_flow", -2.0, "USD", 1e6)
-    ]
-
-
-def test_scorer_gives_a_versus_figure_the_year_ago_period():
-    from connectors.evaluation import reference_facts
-
-    facts = reference_facts(
-        ["qtrly catastrophe losses $29 million pre-tax versus $85 million pre-tax."], "ACME_q4_2020"
-    )
-    assert [(f["value"], f["period"]) for f in facts] == [(29.0, "Q4 2020"), (85.0, "Q4 2019")]
-
-
-@pytest.mark.parametrize(
-    ("sentence", "position_of", "period"),
-    [
         (
             "Net income was $38.6 million or $0.33 per share in the first quarter of 2021 compared to a loss "
             "of $501.3 million or $4.45 per share in the first quarter of 2020.",
@@ -423,10 +376,46 @@ def test_scorer_gives_a_versus_figure_the_year_ago_period():
         ),
     ],
 )
-def test_period_named_right_after_and_comparison_bases(sentence, position_of, period):
-    from connectors.earnings.figures import period_of
+def test_comparison_figures_and_periods_named_right_after_them(sentence, position_of, period):
+    from connectors.earnings.periods import period_of
 
     assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(position_of)) == period
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Adjusted operating income is expected to be $46 million, excluding $10 million of cost actions.",
+        "Full year adjusted earnings per share is raised by $0.75.",
+        "Consolidated sales of $1.9 billion were $140 million above our expectations.",
+        "Deferred sales inducement amortization totaled $93 million.",
+    ],
+)
+def test_amounts_that_are_not_a_level_of_the_metric(sentence):
+    levels = [f for f in _figures(sentence) if f[1] in (10.0, 0.75, 140.0, 93.0)]
+    assert levels == []
+
+
+def test_quarter_label_is_not_the_low_end_of_a_range():
+    from connectors.earnings.extraction import extract_figures
+
+    figures = extract_figures("Adjusted earnings per share growth of 14% in Q3 and 16% year-to-date.", 0)
+    assert all(f.low is None for f in figures)
+
+
+def test_free_operating_cash_flow_is_free_cash_flow():
+    assert _figures("Our free operating cash flow was negative $2 million.") == [
+        ("free_cash_flow", -2.0, "USD", 1e6)
+    ]
+
+
+def test_scorer_gives_a_versus_figure_the_year_ago_period():
+    from connectors.evaluation import reference_facts
+
+    facts = reference_facts(
+        ["qtrly catastrophe losses $29 million pre-tax versus $85 million pre-tax."], "ACME_q4_2020"
+    )
+    assert [(f["value"], f["period"]) for f in facts] == [(29.0, "Q4 2020"), (85.0, "Q4 2019")]
 
 
 @pytest.mark.parametrize(
@@ -448,7 +437,7 @@ def test_impacts_and_prices_are_not_earnings_per_share(sentence):
     ],
 )
 def test_comparisons_with_guidance_and_targets(sentence, guidance):
-    from connectors.earnings.figures import is_guidance
+    from connectors.earnings.extraction import is_guidance
 
     assert is_guidance(sentence) is guidance
 
@@ -479,7 +468,7 @@ def test_components_included_in_a_metric_are_not_its_level():
 
 
 def test_comparison_figure_far_after_versus():
-    from connectors.earnings.figures import period_of
+    from connectors.earnings.periods import period_of
 
     sentence = "Adjusted EPS for the quarter was $1.48 compared to adjusted earnings per share of $1.25 in the prior year."
     assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.25")) == "Q2 2020"
@@ -502,7 +491,7 @@ def test_sizes_of_changes_and_effects_are_not_levels():
 
 
 def test_a_guide_is_guidance():
-    from connectors.earnings.figures import is_guidance
+    from connectors.earnings.extraction import is_guidance
 
     assert is_guidance("Our Q3 adjusted earnings per share guide is $4.54.")
 
@@ -533,7 +522,7 @@ def test_strict_recall_counts_unnamed_metrics_as_missed():
 
 
 def _figures_with_changes(sentence: str) -> list[tuple]:
-    from connectors.earnings.figures import extract_figures
+    from connectors.earnings.extraction import extract_figures
 
     return [
         (f.metric, f.value, f.unit, f.change and (f.change.get("value"), f.change.get("unit")))
@@ -643,7 +632,7 @@ def test_a_loss_on_an_item_is_not_a_negative_result():
 
 
 def test_a_loss_range_is_negative_from_low_to_high():
-    from connectors.earnings.figures import extract_figures
+    from connectors.earnings.extraction import extract_figures
 
     [figure] = extract_figures("We expect a net loss of $10 million to $12 million.", 0)
     assert (figure.metric, figure.value, figure.low, figure.high) == ("net_income", -11.0, -12.0, -10.0)
@@ -669,28 +658,28 @@ def test_scorer_matches_a_loss_on_its_absolute_value():
     ],
 )
 def test_half_year_figures_take_a_half_year_period(sentence, period):
-    from connectors.earnings.figures import period_of
+    from connectors.earnings.periods import period_of
 
     assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$2.1")) == period
     assert period_of(sentence, "Q2 2021", "2021", False) == period
 
 
 def test_fiscal_year_written_short_before_its_quarter():
-    from connectors.earnings.figures import period_of
+    from connectors.earnings.periods import period_of
 
     sentence = "Gross margin for the fiscal '22 first quarter decreased 270 basis points."
     assert period_of(sentence, "Q1 2022", "2022", False, sentence.index("270")) == "Q1 2022"
 
 
 def test_a_quarter_named_after_a_half_is_the_period():
-    from connectors.earnings.figures import period_of
+    from connectors.earnings.periods import period_of
 
     sentence = "Looking at the first half of 2021, second quarter revenue was $1.1 billion."
     assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.1")) == "Q2 2021"
 
 
 def test_half_year_periods_compare_and_carry_through_guidance():
-    from connectors.earnings.figures import is_after, period_of, previous_period
+    from connectors.earnings.periods import is_after, period_of, previous_period
 
     assert previous_period("H1 2021", quarter=False) == "H1 2020"
     assert is_after("H2 2021", "Q2 2021", "2021") and not is_after("H1 2021", "Q2 2021", "2021")

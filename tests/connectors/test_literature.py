@@ -136,3 +136,10 @@ def test_given_paper_embeddings_are_used_and_checked():
     assert calls == [] and index.vectors[0][3] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="384"):
         CorpusIndex([Document("a", "x", metadata={"embedding": [1.0, 2.0]})], _fake_embed(calls))
+
+
+def test_the_run_embeds_through_the_embedder_it_is_handed(documents):
+    calls = []
+    result = run_connector("literature", documents, options={"claims": CLAIMS[:1]}, embed=_fake_embed(calls))
+    assert calls and calls[-1] == 1
+    assert result["claims"][0]["ranking"]

@@ -4,7 +4,6 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from quire.jobs.models import Job, JobResult
-from quire.jobs.verification import verify_spans
 from tests.quire.documents_fixtures import CONTRACT
 from tests.support import Api, literature_job, ready_document, start_job_and_kill_its_worker, wait_job
 
@@ -87,35 +86,6 @@ def test_cancel(celery_worker, api_a: Api, tenant_a):
     again = api_a.post(f"/v1/jobs/{job.id}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "job_not_cancelable"
     assert api_a.get(f"/v1/jobs/{job.id}/result").status_code == 409
-
-
-def test_verification_repairs_and_drops():
-    text = "The law of Delaware governs. Payment is due in 30 days."
-    output = {
-        "connector": "legal",
-        "warnings": [],
-        "clauses": [
-            {
-                "category": "Governing Law",
-                "span": {"document_id": "d", "start": 0, "end": 27, "quote": text[:27]},
-            },
-            {
-                "category": "Moved",
-                "span": {"document_id": "d", "start": 3, "end": 10, "quote": "Payment is due"},
-            },
-            {
-                "category": "Invented",
-                "span": {"document_id": "d", "start": 0, "end": 5, "quote": "Nevada law"},
-            },
-        ],
-    }
-    report = verify_spans(output, {"d": text})
-    assert (report.checked, report.repaired, report.dropped) == (3, 1, 1)
-    categories = [c["category"] for c in report.output["clauses"]]
-    assert categories == ["Governing Law", "Moved"]
-    moved = report.output["clauses"][1]["span"]
-    assert text[moved["start"] : moved["end"]] == "Payment is due"
-    assert "1 finding(s) dropped" in report.output["warnings"][0]
 
 
 def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):

@@ -1,7 +1,15 @@
 import pytest
 
-from connectors.parsing import add_duration, duration_days, find_dates, parse_duration
-from connectors.spans import find_span, invalid_spans, is_valid_span, make_span, repair_span, token_jaccard
+from connectors.dates import add_duration, duration_days, find_dates, parse_duration
+from connectors.spans import (
+    find_span,
+    invalid_spans,
+    is_valid_span,
+    make_span,
+    repair_span,
+    token_jaccard,
+    verify,
+)
 from connectors.text import normalise_text, split_sentences
 
 
@@ -82,15 +90,49 @@ def test_sentences_keep_offsets_and_skip_abbreviations():
     assert all(text[s.start : s.end] == s.text for s in sentences)
 
 
-def test_verify_spans_repairs_shifted_spans_and_reports_lost_ones():
-    from connectors.spans import verify_spans
-
+def test_verify_repairs_shifted_spans_and_reports_lost_ones_without_changing_the_result():
     text = "alpha beta gamma"
     result = {
         "a": {"span": {"document_id": "d", "start": 0, "end": 4, "quote": "beta"}},
         "b": [{"span": {"document_id": "d", "start": 0, "end": 4, "quote": "zeta"}}],
         "c": {"span": {"document_id": "other", "start": 0, "end": 1, "quote": "a"}},
     }
-    problems = verify_spans(result, {"d": text})
-    assert result["a"]["span"] == {"document_id": "d", "start": 6, "end": 10, "quote": "beta"}
-    assert len(problems) == 2 and "zeta" in problems[0] and "other" in problems[1]
+    report = verify(result, {"d": text}, policy="repair")
+    assert report.output["a"]["span"] == {"document_id": "d", "start": 6, "end": 10, "quote": "beta"}
+    assert result["a"]["span"]["start"] == 0
+    assert (report.checked, report.repaired, report.dropped) == (3, 1, 0)
+    assert len(report.problems) == 2 and "zeta" in report.problems[0] and "other" in report.problems[1]
+    kept = verify(result, {"d": text}, policy="keep")
+    assert kept.output == result and (kept.repaired, len(kept.problems)) == (0, 3)
+
+
+def test_verify_drops_findings_whose_quotes_are_lost():
+    text = "The law of Delaware governs. Payment is due in 30 days."
+    output = {
+        "connector": "legal",
+        "warnings": [],
+        "clauses": [
+            {
+                "category": "Governing Law",
+                "span": {"document_id": "d", "start": 0, "end": 27, "quote": text[:27]},
+            },
+            {
+                "category": "Moved",
+                "span": {"document_id": "d", "start": 3, "end": 10, "quote": "Payment is due"},
+            },
+            {
+                "category": "Invented",
+                "span": {"document_id": "d", "start": 0, "end": 5, "quote": "Nevada law"},
+            },
+        ],
+        "summary": {"text": "elsewhere", "span": {"document_id": "x", "start": 0, "end": 1, "quote": "a"}},
+    }
+    report = verify(output, {"d": text}, policy="drop")
+    assert (report.checked, report.repaired, report.dropped) == (4, 1, 2)
+    assert [c["category"] for c in report.output["clauses"]] == ["Governing Law", "Moved"]
+    moved = report.output["clauses"][1]["span"]
+    assert text[moved["start"] : moved["end"]] == "Payment is due"
+    assert report.output["summary"] is None
+    assert "2 finding(s) dropped" in report.output["warnings"][0]
+    with pytest.raises(ValueError):
+        verify(output, {"d": text}, policy="fix")

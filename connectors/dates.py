@@ -1,4 +1,4 @@
-"""Parsers shared by the connectors: dates, durations, written numbers."""
+"""Dates, durations and written numbers in contracts: the parsers the connectors share."""
 
 from __future__ import annotations
 

@@ -1,0 +1,481 @@
+"""Figures of one sentence of an earnings call: ranges, changes and levels, each with the metric it measures."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from connectors.earnings.tables import (
+    CURRENCY_UNITS,
+    INCOME_METRICS,
+    METRICS,
+    NUMBER,
+    PER_SHARE_METRICS,
+    POINTS_UNITS,
+    RANGE,
+    fits_unit,
+    parse_number,
+)
+
+_CHANGE_WORDS = re.compile(
+    r"\b(?:up|down|increased?|decreased?|grew|growth|rose|fell|declined?|improved?|improvement|expanded|contracted|higher|lower|gain(?:ed)?|drop(?:ped)?|"
+    r"increase of|decrease of|growth of|by)\s*(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
+    re.IGNORECASE,
+)
+# A second change joined to the first: "decreased 9.7% reported and 11.1% in constant currency".
+_ALSO_CHANGE = re.compile(r"^[\s\w-]{0,30}?,?\s*\b(?:and|or)\s+$", re.IGNORECASE)
+_NEGATIVE_CHANGE = re.compile(
+    r"\b(?:down|decrease|decreased|fell|declin\w*|lower|contracted|drop\w*)\b", re.IGNORECASE
+)
+_NEGATIVE_POINTS_AFTER = re.compile(
+    r"^\s*(?:of\s+)?(?:lower|declines?|decreases?|deteriorations?|contractions?|compressions?|drops?)\b",
+    re.IGNORECASE,
+)
+_GUIDANCE = re.compile(
+    r"\b(?:guidance|guide[sd]?|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
+    r"estimat\w*|will be|(?:look|looking|aim|aiming)\s+to\s+(?:deliver|achieve|generate|grow|reach)|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
+    re.IGNORECASE,
+)
+# Comparisons with past expectations: "better-than-expected", "as we anticipated".
+_PAST_EXPECTATION = re.compile(
+    r"\b(?:than|as)[- ](?:(?:we|i|had|previously|originally|initially|we'd|had been)\s+)*"
+    r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b|"
+    r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than)\s+"
+    r"(?:our\s+|the\s+|its\s+)?(?:[\w-]+\s+)?(?:guidance|outlook|expectations?|forecast)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure stated in a sentence: `value` in `unit` times `scale`, document offsets of the number, the ends
+    of a range and the change the sentence gives with it."""
+
+    metric: str
+    value: float
+    unit: str
+    scale: float
+    start: int
+    end: int
+    low: float | None = None
+    high: float | None = None
+    change: dict | None = None
+
+
+def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
+    """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
+    window = sentence[max(0, position - 160) : position]
+    best: tuple[int, int, str] | None = None
+    for order, (name, pattern) in enumerate(METRICS):
+        if unit is not None and not fits_unit(name, unit):
+            continue
+        for match in pattern.finditer(window):
+            candidate = (match.end(), -order, name)
+            if best is None or candidate[:2] > best[:2]:
+                best = candidate
+    return best[2] if best else None
+
+
+_JOINED_AFTER = re.compile(r"^\s+(?:of|in)\s+", re.IGNORECASE)
+_FILLER_WORD = re.compile(r"[\w-]+\s+")
+_GROWTH_AFTER = re.compile(
+    r"^\s+(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)\s+(?:(?:our|the)\s+)?",
+    re.IGNORECASE,
+)
+# Words after a metric's name that make the figure something else: "$5 million revenue increase",
+# "a $1 billion revenue business".
+_NOT_THE_METRIC_AFTER = re.compile(
+    r"^\s*(?:increases?|decreases?|declines?|growth|headwinds?|tailwinds?|impacts?|benefits?|improvements?|"
+    r"reductions?|savings|business(?:es)?|compan(?:y|ies)|opportunit(?:y|ies)|run[- ]rate|targets?|goals?|"
+    r"synerg(?:y|ies)|contribution)\b",
+    re.IGNORECASE,
+)
+# Words between a figure and a metric that make the figure a change or a part of it: "$2 million of lower revenue".
+_CHANGE_FILLER = re.compile(
+    r"(?:lower|higher|incremental|additional|increased|decreased|reduced|less|more|lost|improved)\b",
+    re.IGNORECASE,
+)
+_ABOUT = r"(?:approximately\s+|about\s+|roughly\s+)?"
+_LEFT_OUT = r"excluding|excludes|excluded|net of"
+# Amounts left out of a figure or added to one are not the figure: "excluding $10 million of cost actions",
+# "raised by $0.75", "$92 million higher than the prior year".
+_NOT_A_LEVEL = re.compile(
+    rf"\b(?:{_LEFT_OUT}|by|improvement of|increase of|decrease of|"
+    r"(?:average\s+)?price\s+of|included\s+in\s+[\w\s]{0,30}?(?:is|are|was|were))\s+"
+    rf"{_ABOUT}$",
+    re.IGNORECASE,
+)
+_EXCLUDED = re.compile(rf"\b(?:{_LEFT_OUT})\s+{_ABOUT}$", re.IGNORECASE)
+# The size of an effect or of a change, not a level: "impacted net sales by 5%", "increased $7.5 million".
+_EFFECT_BY = re.compile(
+    r"\b(?:impact\w*|affect\w*|benefit\w*|hurt|weighed on)\b[^.]{0,50}" rf"\bby\s+{_ABOUT}$", re.IGNORECASE
+)
+_CHANGED_BY = re.compile(
+    r"\b(?:increased|decreased|grew|rose|fell|declined|improved|dropped)\s+(?:approximately\s+|about\s+|roughly\s+|nearly\s+)?$",
+    re.IGNORECASE,
+)
+# A percentage given beside the amount of a change: "increased $7.5 million or 48%".
+_AMOUNT_OR = re.compile(
+    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved)\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
+    r"(?:thousand|million|billion)?\s*,?\s*or\s+$",
+    re.IGNORECASE,
+)
+_ADJUSTED_BASIS = re.compile(
+    r"\b(?:on an? (?:adjusted|non-gaap|core) basis|excluding (?:special|one-time|non-recurring|unusual) items)\b",
+    re.IGNORECASE,
+)
+_ADJUSTED_EARNINGS = re.compile(r"\b(?:adjusted|non-gaap|core)\s+(?:diluted\s+)?earnings\b", re.IGNORECASE)
+_DIFFERENCE_AFTER = re.compile(
+    r"^\s*(?:,\s*)?(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
+    r"favorable|unfavorable)\b",
+    re.IGNORECASE,
+)
+_MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|regular)\s+", re.IGNORECASE)
+_SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
+_SHARE_COUNT = re.compile(
+    r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
+)
+# A loss that is an item, not the result: "loss on the sale", "loss related to the fire".
+_LOSS_ITEM = r"(?!\s+(?:on|related|associated|due|attributable to the|from the sale|in connection)\b)"
+# "a net loss of", "loss per share was", "compared to a loss of", with no other figure or result in between.
+_LOSS_BEFORE = re.compile(
+    rf"\bloss\b{_LOSS_ITEM}(?:(?!\b(?:income|profits?|earnings|revenues?|sales|ebitda|margins?|cash|but|while|whereas|compared|versus|vs)\b)[^\d;$€£])*$",
+    re.IGNORECASE,
+)
+# "a $12 million operating loss", "$0.26 loss per share".
+_LOSS_AFTER = re.compile(
+    rf"^\s*(?:(?:net|operating|adjusted|pre-tax|ebitda|gaap|diluted)\s+){{0,3}}loss\b{_LOSS_ITEM}",
+    re.IGNORECASE,
+)
+# A figure joined to a loss: "a net loss of $45.2 million, or $0.33 per share", "narrowed to $5 million from $8 million".
+_LOSS_COMPANION = re.compile(
+    r"^\s*,?\s*(?:or|and|compared\s+(?:to|with)|versus|vs\.?|from)\s+(?:a\s+)?(?:(?:diluted|net)\s+)?(?:loss\s+)?(?:of\s+)?$",
+    re.IGNORECASE,
+)
+
+
+_EPS_AFTER = re.compile(
+    r"^\s+(?:of\s+)?(?:(?:adjusted|core|non-gaap|gaap|diluted|basic)\s+){0,2}(?:earnings|eps|income)\s+per\s+(?:diluted\s+)?share",
+    re.IGNORECASE,
+)
+
+
+def _metric_named_at(window: str) -> str | None:
+    """The metric whose name starts `window` (the first of METRICS to match there)."""
+    for name, pattern in METRICS:
+        match = pattern.match(window)
+        if match and not _NOT_THE_METRIC_AFTER.match(window[match.end() :]):
+            return name
+    return None
+
+
+def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> str | None:
+    """The metric named right after a number: "$1.3 billion of sales", "$0.94 diluted earnings per share",
+    "$29 million of pre-tax cat losses", "$46 million forward loss"; a figure followed by "of"/"in" may have two
+    words between ("of pre-tax"), one followed by the name itself none. A percentage "of" a metric is a share of
+    it, not its value, so callers pass `joined_allowed=False` for percentages."""
+    window = sentence[position : position + 80]
+    if _EPS_AFTER.match(window):
+        return (
+            "adjusted_eps"
+            if re.match(r"\s+(?:of\s+)?(?:adjusted|core|non-gaap)", window, re.IGNORECASE)
+            else "eps"
+        )
+    if _SHARES_AFTER.match(window) and re.search(r"\b(?:repurchas\w*|buybacks?)\b", sentence, re.IGNORECASE):
+        return "share_repurchase"
+    joined = _JOINED_AFTER.match(window)
+    if joined and not joined_allowed:
+        return None
+    if joined:
+        start = joined.end()
+        for _ in range(3):
+            metric = _metric_named_at(window[start:])
+            if metric:
+                return metric
+            filler = _FILLER_WORD.match(window[start:])
+            if filler is None or _CHANGE_FILLER.match(filler.group(0)):
+                return None
+            start += filler.end()
+        return None
+    if not window[:1].isspace():
+        return None
+    modifier = _MODIFIER_AFTER.match(window)
+    return _metric_named_at(window[modifier.end() :] if modifier else window.lstrip())
+
+
+def _growth_named_after(sentence: str, position: int) -> str | None:
+    """The metric of a percentage followed by "growth in"/"increase in" a metric ("21% growth rate in gross
+    written premium")."""
+    window = sentence[position : position + 80]
+    match = _GROWTH_AFTER.match(window)
+    return _metric_named_at(window[match.end() :]) if match else None
+
+
+def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
+    raw = match.group("value")
+    if match.group("currency") or match.group("unit") or match.group("scale"):
+        return False
+    if re.fullmatch(r"(?:19|20)\d\d", raw):
+        return True
+    before = sentence[max(0, match.start() - 12) : match.start()].lower()
+    return bool(re.search(r"(?:q|quarter|fiscal|fy|page|slide|section|item|note)\s*$", before))
+
+
+def _is_loss(sentence: str, start: int, end: int) -> bool:
+    """Whether the figure at `start:end` of a sentence is stated as a loss ("a net loss of $4.45 per share")."""
+    return bool(
+        _LOSS_BEFORE.search(sentence[max(0, start - 70) : start])
+        or _LOSS_AFTER.match(sentence[end : end + 40])
+    )
+
+
+def _change_target(figures: list[Figure], metric: str | None, unit: str) -> int | None:
+    """The index of the figure a change in `unit` belongs to: the last figure when it is of the change's metric,
+    or for a change in points the last percentage of its metric ("a margin of 4.5% on revenue of $31.5 billion,
+    a 30 basis point expansion")."""
+    indices = range(len(figures) - 1, -1, -1)
+    if unit not in POINTS_UNITS:
+        indices = indices[:1]
+    for index in indices:
+        figure = figures[index]
+        if (
+            figure.metric == metric
+            and figure.change is None
+            and (figure.unit != "percent" or unit in POINTS_UNITS)
+        ):
+            return index
+    return None
+
+
+# Percentages that are levels even after a change word: "gross margin improved to 42%".
+_LEVEL_PERCENT_METRICS = ("gross_margin", "operating_margin", "tax_rate")
+
+
+@dataclass
+class _Scan:
+    """One sentence being read: its figures so far and what its earlier numbers leave for the later ones."""
+
+    sentence: str
+    offset: int
+    figures: list[Figure] = field(default_factory=list)
+    pending_change: dict | None = None
+    pending_metric: str | None = None
+    last_change_end: int | None = None
+    last_loss_end: int | None = None
+
+    def bounds(self, match: re.Match[str]) -> tuple[int, int]:
+        return self.offset + match.start(), self.offset + match.end()
+
+
+def extract_figures(sentence: str, offset: int) -> list[Figure]:
+    """Figures of one sentence (offsets shifted by `offset`): ranges first, then every other number as a change
+    (a percentage or points after a change word) or a level, each with its metric, change and sign."""
+    scan = _Scan(sentence, offset)
+    taken: list[tuple[int, int]] = []
+    for match in RANGE.finditer(sentence):
+        figure = _range_figure(scan, match)
+        if figure is not None:
+            scan.figures.append(figure)
+            taken.append((match.start(), match.end()))
+    for match in NUMBER.finditer(sentence):
+        if not any(start <= match.start() < end for start, end in taken):
+            _read_number(scan, match)
+    return scan.figures
+
+
+def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
+    """The figure of a range ("$9.55 to $9.70 billion", "up 3% to 5%"): its midpoint, with `low` and `high`."""
+    sentence = scan.sentence
+    low, low_unit, low_scale = parse_number(match, "l_")
+    high, high_unit, high_scale = parse_number(match, "h_")
+    unit = high_unit if high_unit != "count" else low_unit
+    scale = high_scale if high_scale != 1.0 else low_scale
+    if low_unit not in ("count", high_unit) and high_unit != "count":
+        return None
+    if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
+        return None
+    if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
+        return None
+    metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
+        sentence, match.start()
+    )
+    growth = unit in POINTS_UNITS or (
+        unit == "percent"
+        and bool(
+            re.search(
+                r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
+                sentence[max(0, match.start() - 120) : match.start()],
+                re.IGNORECASE,
+            )
+        )
+    )
+    if metric is not None and growth and (unit in POINTS_UNITS or not fits_unit(metric, unit)):
+        metric = metric + "_growth"
+    elif metric is None or not fits_unit(metric, unit):
+        return None
+    if unit == "USD" and metric in ("eps", "adjusted_eps"):
+        unit = "USD_per_share"
+    if metric in INCOME_METRICS and _is_loss(sentence, match.start(), match.end()):
+        low, high = -abs(high), -abs(low)
+    change = {"low": low, "high": high, "unit": unit} if growth else None
+    start, end = scan.bounds(match)
+    return Figure(
+        metric, round((low + high) / 2, 6), unit, scale, start, end, low=low, high=high, change=change
+    )
+
+
+def _read_number(scan: _Scan, match: re.Match[str]) -> None:
+    """Add what a single number states: a change of a metric or a level of one (or nothing)."""
+    sentence = scan.sentence
+    if _is_year_or_label(sentence, match):
+        return
+    value, unit, scale = parse_number(match)
+    if unit == "count" and scale == 1.0:
+        return
+    before = sentence[max(0, match.start() - 40) : match.start()]
+    named_after = _metric_after(sentence, match.end(), unit != "percent")
+    if _not_a_level(sentence, match, unit, before, named_after):
+        return
+    growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
+    metric = _number_metric(sentence, match, unit, before, named_after, growth_metric)
+    if _is_change(scan, match, unit, before, growth_metric) and (
+        unit in POINTS_UNITS or metric not in _LEVEL_PERCENT_METRICS
+    ):
+        _add_change(scan, match, value, unit, metric, growth_metric)
+    else:
+        _add_level(scan, match, value, unit, scale, metric)
+
+
+def _not_a_level(
+    sentence: str, match: re.Match[str], unit: str, before: str, named_after: str | None
+) -> bool:
+    """Whether a number is an amount left out of or added to a figure, an effect, or a difference, not a figure."""
+    if not named_after and (
+        (unit != "percent" and unit not in POINTS_UNITS and _NOT_A_LEVEL.search(before))
+        or (unit in POINTS_UNITS and _EXCLUDED.search(before))
+    ):
+        return True
+    if _EFFECT_BY.search(sentence[max(0, match.start() - 80) : match.start()]):
+        return True
+    if unit in CURRENCY_UNITS and _CHANGED_BY.search(before):
+        return True
+    return (
+        unit != "percent"
+        and unit not in POINTS_UNITS
+        and bool(_DIFFERENCE_AFTER.match(sentence[match.end() :]))
+    )
+
+
+def _number_metric(
+    sentence: str,
+    match: re.Match[str],
+    unit: str,
+    before: str,
+    named_after: str | None,
+    growth_metric: str | None,
+) -> str | None:
+    """The metric a single number measures: named after it, else before it (for points, one they can measure);
+    an amount per share is EPS unless a per-share metric is named, adjusted when the sentence says so."""
+    metric = named_after or _metric_before(sentence, match.start())
+    if unit in POINTS_UNITS and not (metric and fits_unit(metric, unit)):
+        metric = _metric_before(sentence, match.start(), unit)
+    metric = growth_metric or metric
+    if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
+        window = sentence[max(0, match.start() - 100) : match.start()]
+        metric = (
+            "adjusted_eps"
+            if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
+            else "eps"
+        )
+    if metric == "eps" and (
+        _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
+        or _ADJUSTED_EARNINGS.search(before)
+    ):
+        metric = "adjusted_eps"
+    return metric
+
+
+def _is_change(scan: _Scan, match: re.Match[str], unit: str, before: str, growth_metric: str | None) -> bool:
+    """Points always; a percentage after a change word, beside a changed amount, before "growth in" a metric, or
+    joined to the change before it ("9.7% reported and 11.1% in constant currency")."""
+    if unit in POINTS_UNITS:
+        return True
+    if unit != "percent":
+        return False
+    return (
+        bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
+        or growth_metric is not None
+        or (
+            scan.last_change_end is not None
+            and bool(_ALSO_CHANGE.match(scan.sentence[scan.last_change_end : match.start()]))
+        )
+    )
+
+
+def _add_change(
+    scan: _Scan, match: re.Match[str], value: float, unit: str, metric: str | None, growth_metric: str | None
+) -> None:
+    """A change goes onto the figure it belongs to; without one it waits for the next level of its metric and,
+    for a metric other than EPS, is reported as the metric's growth."""
+    sentence = scan.sentence
+    after = sentence[match.end() :]
+    negative = (
+        _NEGATIVE_CHANGE.search(sentence[max(0, match.start() - 40) : match.start()])
+        or (growth_metric and _NEGATIVE_CHANGE.match(after.lstrip()))
+        or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(after))
+    )
+    signed = -abs(value) if negative else value
+    versus = (
+        "prior_quarter"
+        if re.search(r"sequential|prior quarter|last quarter|previous quarter", sentence, re.IGNORECASE)
+        else "year_ago"
+    )
+    scan.last_change_end = match.end()
+    start, end = scan.bounds(match)
+    change = {"value": signed, "unit": unit, "versus": versus, "start": start, "end": end}
+    target = _change_target(scan.figures, metric, unit)
+    if target is not None:
+        scan.figures[target] = replace(scan.figures[target], change=change)
+        return
+    scan.pending_change, scan.pending_metric = change, metric
+    if metric and metric not in ("eps", "adjusted_eps"):
+        scan.figures.append(Figure(metric + "_growth", signed, unit, 1.0, start, end))
+
+
+def _add_level(
+    scan: _Scan, match: re.Match[str], value: float, unit: str, scale: float, metric: str | None
+) -> None:
+    """A level of a metric (an amount, a percentage, a count of a counted metric), negative when stated as a
+    loss, carrying the change that waited for it."""
+    sentence = scan.sentence
+    if metric is None or not fits_unit(metric, unit):
+        return
+    if unit == "USD" and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
+        unit = "USD_per_share"
+    shares_bought = (
+        metric == "share_repurchase"
+        and bool(_SHARES_AFTER.match(sentence[match.end() :]))
+        and not _SHARE_COUNT.search(sentence[max(0, match.start() - 80) : match.start()])
+    )
+    if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
+        return
+    if metric in INCOME_METRICS and (
+        _is_loss(sentence, match.start(), match.end())
+        or (
+            scan.last_loss_end is not None
+            and _LOSS_COMPANION.match(sentence[scan.last_loss_end : match.start()])
+        )
+    ):
+        value = -abs(value)
+        scan.last_loss_end = match.end()
+    change = None
+    if scan.pending_change is not None and scan.pending_metric in (None, metric):
+        change = scan.pending_change
+    scan.pending_change = None
+    start, end = scan.bounds(match)
+    scan.figures.append(Figure(metric, value, unit, scale, start, end, change=change))
+
+
+def is_guidance(sentence: str) -> bool:
+    """Whether a sentence looks ahead (guidance, outlook, expectations), not back at past expectations."""
+    return bool(_GUIDANCE.search(_PAST_EXPECTATION.sub(" ", sentence)))

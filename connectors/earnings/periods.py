@@ -1,0 +1,280 @@
+"""Periods in earnings calls: quarters, halves and fiscal years named in a sentence, the call's own period,
+the period a figure speaks of and the one before it."""
+
+from __future__ import annotations
+
+import re
+
+from connectors.earnings.tables import NUMBER, RANGE
+
+_QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_QUARTER = re.compile(
+    r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
+    r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?"
+    r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d|(?<=fiscal )'\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
+    re.IGNORECASE,
+)
+_HALF_WORDS = {"first": 1, "second": 2, "1st": 1, "2nd": 2, "front": 1, "back": 2, "latter": 2}
+# Half years: "first half of 2021", "the first six months", "H2 2021", "1H21"; not "the second half of March".
+_HALF = re.compile(
+    r"\b(?:(?P<word>first|second|1st|2nd|front|back|latter)[- ]half(?!\s+of\s+(?:the\s+|this\s+|last\s+)?(?:quarter|month|week|decade|"
+    r"jan\w*|feb\w*|mar\w*|apr\w*|may|june?|july?|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*)\b)(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
+    r"|first\s+six\s+months(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year2>(?:19|20)\d\d))?"
+    r"|(?:H(?P<h>[12])|(?P<h_first>[12])H)(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year3>(?:19|20)?\d\d))?)\b",
+    re.IGNORECASE,
+)
+_YEAR_PERIOD = re.compile(
+    r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual|for the year)\b)",
+    re.IGNORECASE,
+)
+_YEAR_ALONE = re.compile(
+    r"(?:\b(?:in|for|during|of)\s+|^|(?<=[.;:]\s))(?P<year>(?:19|20)\d\d)\b(?!\s*(?:%|percent))"
+)
+
+
+_COMPARISON = re.compile(
+    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period|over)\b", re.IGNORECASE
+)
+
+
+def period_of(
+    sentence: str,
+    default_quarter: str | None,
+    default_year: str | None,
+    guidance: bool,
+    position: int | None = None,
+) -> str | None:
+    """The period a figure at `position` of a sentence speaks of ("Q3 2021", "FY2021").
+
+    The nearest period named before the figure wins; one named after it counts unless it is a comparison
+    ("compared to the second quarter of 2020"); else the call's own period. A comparison figure ("compared to
+    $139 million last year") takes the prior period.
+    """
+    if position is not None:
+        prior = _prior_period(sentence, position, default_quarter, default_year, guidance)
+        if prior:
+            return prior
+        return _period_at(sentence, default_quarter, default_year, guidance, position)
+    return _period_named(sentence, default_quarter, default_year, guidance)
+
+
+_COMPARED_BEFORE = re.compile(
+    r"(?:\b(?:compared\s+(?:to|with)|versus|vs\.?)\s+(?:[\w-]+\s+){0,6}?|\b(?:from|against)\s+)"
+    r"(?:(?:approximately|about|roughly|negative|a|an|of)\s+)*$",
+    re.IGNORECASE,
+)
+# A period named as the base of a comparison ("compared to Q4 2019") is not the figure's period.
+_COMPARED_PERIOD = re.compile(
+    r"\b(?:compared\s+(?:to|with)|versus|vs\.?|over|from|than)\s+(?:the\s+)?$", re.IGNORECASE
+)
+_PRIOR_MARKER = re.compile(
+    r"\b(?:(?:last|prior|previous)[- ](?P<quarter>quarter)|(?P<sequential>sequential)|last year|prior[- ]year|"
+    r"previous year|year[- ]ago|a year (?:ago|earlier)|same (?:period|quarter))",
+    re.IGNORECASE,
+)
+
+
+def _prior_period(
+    sentence: str, position: int, default_quarter: str | None, default_year: str | None, guidance: bool
+) -> str | None:
+    """The period of a comparison figure ("compared to $139 million last year"): one named right after it, or
+    the period the sentence speaks of moved back a year (or a quarter)."""
+    if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
+        return None
+    end = _figure_end(sentence, position)
+    named = _dated_period_right_after(sentence, end)
+    if named:
+        return _period_named(named.group(0), default_quarter, default_year, guidance)
+    marker = _PRIOR_MARKER.search(sentence[end : end + 60])
+    if not marker:
+        return None
+    current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+    return previous_period(current, quarter=bool(marker.group("quarter") or marker.group("sequential")))
+
+
+def previous_period(period: str | None, quarter: bool) -> str | None:
+    """The period a year (or, with `quarter`, a quarter) before "Q3 2021", "H1 2021" or "FY2021"; a half or a
+    fiscal year has no quarter before it and stays as it is."""
+    quarterly = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period or "")
+    if quarterly:
+        number, year = int(quarterly.group(1)), int(quarterly.group(2))
+        if quarter:
+            number, year = (number - 1, year) if number > 1 else (4, year - 1)
+        else:
+            year -= 1
+        return f"Q{number} {year}"
+    half = re.fullmatch(r"H([12]) ((?:19|20)\d\d)", period or "")
+    if half and not quarter:
+        return f"H{half.group(1)} {int(half.group(2)) - 1}"
+    annual = re.fullmatch(r"FY((?:19|20)\d\d)", period or "")
+    return f"FY{int(annual.group(1)) - 1}" if annual and not quarter else period
+
+
+def _period_at(
+    sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool, position: int
+) -> str | None:
+    named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
+    if named_next:
+        return _period_named(named_next.group(0), default_quarter, default_year, guidance)
+    # Halves first: "first half of fiscal 2022" ends where its "fiscal 2022" does, and the half is the period.
+    before = [m for m in _HALF.finditer(sentence) if m.end() <= position]
+    before += [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
+    before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
+    if guidance:
+        before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
+    before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
+    if before:
+        dated = [m for m in before if re.search(r"\d", m.group(0))]
+        nearest = max(dated or before, key=lambda m: m.end())
+        # A quarter named after a dated half is the nearer period: "in the first half of 2021, Q2 revenue".
+        quarters_nearer = [m for m in before if m.re is _QUARTER and m.end() > nearest.end()]
+        if nearest.re is _HALF and quarters_nearer:
+            nearest = max(quarters_nearer, key=lambda m: m.end())
+        return _period_named(nearest.group(0), default_quarter, default_year, guidance)
+    quarters_after = list(_QUARTER.finditer(sentence, position))
+    after = quarters_after or sorted(
+        [*_HALF.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
+        key=lambda m: m.start(),
+    )
+    if guidance and not after:
+        after = list(_YEAR_ALONE.finditer(sentence, position))
+    if after and not _COMPARISON.search(sentence[position : after[0].start()]):
+        return _period_named(after[0].group(0), default_quarter, default_year, guidance)
+    return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+
+
+def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:
+    """(quarter number, year as written or None) of a _QUARTER match."""
+    word = (quarter.group("word") or quarter.group("word3") or "").lower()
+    number = _QUARTER_WORDS.get(word) or int(quarter.group("q") or 0)
+    return number, quarter.group("year1") or quarter.group("year2") or quarter.group("year3")
+
+
+def _half_parts(half: re.Match[str]) -> tuple[int, str | None]:
+    """(half number, year as written or None) of a _HALF match; "first six months" is the first half."""
+    word = (half.group("word") or "").lower()
+    number = _HALF_WORDS.get(word) or int(half.group("h") or half.group("h_first") or 1)
+    return number, half.group("year1") or half.group("year2") or half.group("year3")
+
+
+def _full_year(year: str | None) -> str | None:
+    year = year.lstrip("'") if year else year
+    return "20" + year if year and len(year) == 2 else year
+
+
+def _figure_end(sentence: str, position: int) -> int:
+    figure = RANGE.match(sentence, position) or NUMBER.match(sentence, position)
+    return figure.end() if figure else position
+
+
+def _period_named(
+    sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool
+) -> str | None:
+    """The period the text names first (a quarter, else a half, else a fiscal year, else a year of guidance)."""
+    quarter = _QUARTER.search(sentence)
+    if quarter:
+        number, year = _quarter_parts(quarter)
+        return _part_of_year("Q", number, number, year, default_quarter, default_year, guidance)
+    half = _HALF.search(sentence)
+    if half:
+        number, year = _half_parts(half)
+        return _part_of_year("H", number, 2 * number, year, default_quarter, default_year, guidance)
+    annual = _YEAR_PERIOD.search(sentence)
+    if annual:
+        year = _full_year(annual.group("year"))
+        if year:
+            return f"FY{year}"
+        return (_guidance_year(default_quarter, default_year) if guidance else f"FY{default_year}") or "FY"
+    alone = _YEAR_ALONE.search(sentence)
+    if alone and guidance:
+        return f"FY{alone.group('year')}"
+    if guidance:
+        return _guidance_year(default_quarter, default_year)
+    return default_quarter
+
+
+def _part_of_year(
+    prefix: str,
+    number: int,
+    last_quarter: int,
+    year: str | None,
+    default_quarter: str | None,
+    default_year: str | None,
+    guidance: bool,
+) -> str:
+    """ "Q3 2021" or "H1 2021"; without a year, the call's, or in guidance the next one when the part ends
+    (`last_quarter`) before the call's quarter."""
+    year = _full_year(year)
+    if not year and guidance and default_quarter and default_year and last_quarter < int(default_quarter[1]):
+        year = str(int(default_year) + 1)
+    year = year or default_year
+    return f"{prefix}{number} {year}" if year else f"{prefix}{number}"
+
+
+def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | None:
+    """A period with a year that follows a figure within a few words ("a rate of 5.5% in 2020")."""
+    for pattern in (_QUARTER, _HALF, _YEAR_PERIOD, _YEAR_ALONE):
+        match = pattern.search(sentence, position, position + 40)
+        if (
+            match
+            and re.search(r"\d", match.group(0))
+            and re.fullmatch(r"[\s%a-z]{0,15}", sentence[position : match.start()], re.IGNORECASE)
+            and not _COMPARISON.search(sentence[position : match.start()])
+        ):
+            return match
+    return None
+
+
+def is_after(period: str, call_quarter: str | None, call_year: str | None) -> bool:
+    """Whether a period ("Q1 2022", "H2 2022", "FY2022") comes after the call's own quarter or fiscal year, as
+    guidance does; a half comes after when its last quarter does.
+
+    A period that cannot be compared counts as after.
+    """
+    quarter = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period)
+    half = re.fullmatch(r"H([12]) ((?:19|20)\d\d)", period)
+    own = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", call_quarter or "")
+    if quarter and own:
+        return (int(quarter.group(2)), int(quarter.group(1))) > (int(own.group(2)), int(own.group(1)))
+    if half and own:
+        return (int(half.group(2)), 2 * int(half.group(1))) > (int(own.group(2)), int(own.group(1)))
+    year = re.fullmatch(r"FY((?:19|20)\d\d)", period) or re.fullmatch(r"H[12] ((?:19|20)\d\d)", period)
+    if year and call_year:
+        return int(year.group(1)) >= int(call_year)
+    return True
+
+
+def _guidance_year(default_quarter: str | None, default_year: str | None) -> str | None:
+    """The fiscal year guidance speaks of by default: the call's, or the next one on a fourth-quarter call."""
+    if not default_year:
+        return None
+    if default_quarter and default_quarter.startswith("Q4"):
+        return f"FY{int(default_year) + 1}"
+    return f"FY{default_year}"
+
+
+def period_mention(sentence: str, guidance: bool = False) -> str | None:
+    """The first explicit period a sentence names (a quarter, a half, or a fiscal or full year; in guidance also
+    a year alone, "for 2021"), as written."""
+    match = _QUARTER.search(sentence) or _HALF.search(sentence) or _YEAR_PERIOD.search(sentence)
+    if match is None and guidance:
+        match = _YEAR_ALONE.search(sentence)
+    return match.group(0) if match else None
+
+
+def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:
+    """The call's own quarter and fiscal year, from its id (e.g. AAN_q3_2021) or its most cited quarter."""
+    match = re.search(r"q([1-4])[_ -]?((?:19|20)\d\d)", document_id, re.IGNORECASE)
+    if match:
+        return f"Q{match.group(1)} {match.group(2)}", match.group(2)
+    counts: dict[str, int] = {}
+    for quarter in _QUARTER.finditer(text[:20000]):
+        number, year = _quarter_parts(quarter)
+        if year and len(year) == 4:
+            key = f"Q{number} {year}"
+            counts[key] = counts.get(key, 0) + 1
+    if counts:
+        best = max(counts, key=lambda key: counts[key])
+        return best, best.split()[-1]
+    years = re.findall(r"\b(20\d\d)\b", text[:20000])
+    return None, max(set(years), key=years.count) if years else None

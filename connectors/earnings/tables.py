@@ -1,0 +1,151 @@
+"""The vocabulary of earnings figures: scale words, metric names, number and range patterns, units."""
+
+from __future__ import annotations
+
+import re
+
+SCALES = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "mm": 1e6,
+    "mn": 1e6,
+    "m": 1e6,
+    "mln": 1e6,
+    "billion": 1e9,
+    "bn": 1e9,
+    "bln": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+}
+# Ordered: the first metric whose pattern matches nearest before a number names it.
+METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "adjusted_eps",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:diluted\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
+        ),
+        (
+            "eps",
+            r"\b(?:diluted\s+|gaap\s+|basic\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:diluted\s+|basic\s+)?share\b|\b(?:gaap\s+|diluted\s+)?eps\b",
+        ),
+        ("adjusted_ebitda_margin", r"\badjusted\s+ebitda\s+margins?\b"),
+        ("ebitda_margin", r"\bebitda\s+margins?\b"),
+        ("adjusted_ebitda", r"\badjusted\s+ebitda\b"),
+        ("ebitda", r"\bebitda\b"),
+        ("gross_margin", r"\bgross\s+(?:profit\s+)?margins?\b"),
+        (
+            "operating_margin",
+            r"\b(?:adjusted\s+|non-gaap\s+)?operating\s+(?:profit\s+|income\s+)?margins?\b|\b(?:ebit|segment)\s+margins?\b",
+        ),
+        ("net_margin", r"\bnet\s+(?:income\s+|profit\s+)?margins?\b"),
+        ("free_cash_flow", r"\bfree\s+(?:operating\s+)?cash\s+flows?(?:\s+from\s+operations)?\b"),
+        (
+            "operating_cash_flow",
+            r"\b(?:cash\s+(?:flow\s+)?(?:from|provided by|generated (?:by|from))\s+operati\w+|operating\s+cash\s+flows?)\b",
+        ),
+        ("adjusted_net_income", r"\b(?:adjusted|non-gaap|core)\s+net\s+(?:income|earnings|loss)\b"),
+        ("net_income", r"\bnet\s+(?:income|earnings|loss|profit)\b"),
+        ("adjusted_operating_income", r"\b(?:adjusted|non-gaap)\s+operating\s+(?:income|profit|earnings)\b"),
+        ("operating_income", r"\boperating\s+(?:income|profit|earnings|loss)\b|\bebit\b"),
+        ("gross_profit", r"\bgross\s+profit\b"),
+        (
+            "same_store_sales",
+            r"\b(?:(?:same|comparable|comp)[- ](?:store|restaurant|unit|property|center|shop|branch)s?|comp(?:arable)?|"
+            r"like-for-like|organic)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
+        ),
+        ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b"),
+        ("dividend", r"\bdividends?\b"),
+        ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
+        ("backlog", r"\bbacklog\b"),
+        ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
+        ("gross_written_premiums", r"\bgross\s+written\s+premiums?\b|\bgross\s+premiums?\s+written\b"),
+        ("catastrophe_losses", r"\b(?:catastrophe|cat)\s+losses\b"),
+        (
+            "special_charges",
+            r"\b(?:forward[- ]loss(?:es)?|impairments?|restructuring\s+(?:charges?|costs?)|(?:one-time|special|non-recurring)\s+charges?)\b",
+        ),
+        ("arr", r"\b(?:annual(?:ized)?\s+recurring\s+revenues?|ARR)\b"),
+        ("subscribers", r"\b(?:subscribers|paid\s+(?:members|memberships|subscriptions))\b"),
+        ("bookings", r"\b(?:bookings|orders|order intake)\b"),
+        ("net_interest_income", r"\bnet\s+interest\s+income\b"),
+        ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
+        ("book_value_per_share", r"\bbook\s+value\s+per\s+share\b"),
+        ("ffo", r"\b(?:core\s+|adjusted\s+|normalized\s+)?(?:ffo|funds from operations)\b"),
+        ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
+        (
+            "revenue",
+            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+)?(?:revenues?|sales|top[- ]line|turnover)\b"
+            r"(?!\s+(?:inducements?|force|teams?|tax(?:es)?|people|reps?|representatives|cycles?|pipeline|channels?))",
+        ),
+    )
+)
+_NUMBER = (
+    r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
+    r"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s(?:per|a) (?:diluted )?share)?|cents?|(?:per|a) (?:diluted )?share))?"
+)
+NUMBER = re.compile(_NUMBER, re.IGNORECASE)
+RANGE = re.compile(
+    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
+    re.IGNORECASE,
+)
+# Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
+POINTS_UNITS = ("basis_points", "percentage_points")
+CURRENCY_UNITS = ("USD", "EUR", "GBP", "JPY")
+PER_SHARE_METRICS = ("eps", "adjusted_eps", "book_value_per_share", "ffo", "dividend")
+# Metrics whose loss is a negative value of the metric: a net loss is negative net income.
+INCOME_METRICS = frozenset(
+    {
+        "eps",
+        "adjusted_eps",
+        "net_income",
+        "adjusted_net_income",
+        "operating_income",
+        "adjusted_operating_income",
+        "ebitda",
+        "adjusted_ebitda",
+        "gross_profit",
+    }
+)
+
+
+def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, float]:
+    """(value, unit, scale) of a NUMBER match; `prefix` names the groups of a range end (l_ or h_)."""
+    group = lambda name: match.group(prefix + name)
+    value = float(group("value").replace(",", ""))
+    unit_text = (group("unit") or "").lower()
+    currency = group("currency")
+    scale_text = (group("scale") or "").lower()
+    scale = SCALES.get(scale_text, 1.0)
+    if unit_text in ("%", "percent", "per cent", "percent"):
+        unit = "percent"
+    elif unit_text.startswith("percentage point"):
+        unit = "percentage_points"
+    elif unit_text.startswith("basis point") or unit_text == "bps":
+        unit = "basis_points"
+    elif unit_text.startswith("dollar"):
+        unit = "USD_per_share" if unit_text.endswith("share") else "USD"
+    elif unit_text.startswith("cent"):
+        unit, value = "USD_per_share", value / 100
+    elif unit_text.startswith(("per", "a ")):
+        unit = "USD_per_share"
+    elif currency:
+        unit = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}[currency]
+    else:
+        unit = "count"
+    if group("neg") and group("neg").strip() in ("-", "minus", "negative", "("):
+        value = -value
+    return value, unit, scale
+
+
+def fits_unit(metric: str, unit: str) -> bool:
+    """Whether a figure in `unit` can measure `metric` (a margin is a percentage, EPS an amount per share)."""
+    if metric == "subscribers":
+        return unit == "count"
+    if metric in PER_SHARE_METRICS:
+        return unit in ("USD", "USD_per_share", "EUR", "GBP")
+    if metric.endswith("margin") or metric in ("tax_rate", "same_store_sales", "net_interest_margin"):
+        return unit in ("percent", "basis_points", "percentage_points")
+    return unit in (*CURRENCY_UNITS, "count")
