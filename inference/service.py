@@ -114,8 +114,8 @@ class EngineService:
         with self._lock:
             return {
                 "pending": len(self._handles),
-                "running": len(self.engine.running),
-                "waiting": len(self.engine.waiting),
+                "running": len(self.engine.scheduler.running),
+                "waiting": len(self.engine.scheduler.waiting),
                 "free_blocks": self.engine.num_free_blocks,
                 "total_blocks": self.engine.cache.num_blocks,
                 "preemptions": self.engine.stats["preemptions"],

@@ -272,7 +272,7 @@ def test_prefix_cache_reuses_shared_prompt_blocks_and_matches_alone(loaded):
 def test_prefix_cache_is_off_for_length_dependent_rope(checkpoint_factory):
     model_dir = checkpoint_factory(rope="dynamic")
     engine = Engine(load_model(model_dir, device="cpu"), None, EngineConfig(num_blocks=8))
-    assert not engine.prefix_caching
+    assert not engine.scheduler.prefix_caching
 
 
 def test_allocator_shares_hashed_blocks_and_evicts_least_recent_first():
