@@ -6,7 +6,7 @@ import numpy as np
 import openai
 import pytest
 
-from inference.engine import EngineConfig
+from inference.engine import EngineConfig, SamplingParams
 from inference.inprocess import InProcessTransport
 from inference.server import InferenceHTTPServer, build_api
 
@@ -122,7 +122,7 @@ def test_health_and_metrics(server, client):
     assert 'quire_http_requests_total{route="/v1/completions",status="200"}' in metrics.text
 
 
-def test_full_queue_answers_429(tiny_checkpoint):
+def test_full_queue_answers_429(tiny_checkpoint, monkeypatch):
     api = build_api(
         tiny_checkpoint,
         engine_config=EngineConfig(num_blocks=32),
@@ -130,14 +130,22 @@ def test_full_queue_answers_429(tiny_checkpoint):
         model_name="m",
         device="cpu",
     )
+    engine = api.service.engine
+    has_work = engine.has_work
+
+    def idle_while_a_request_is_unfinished() -> bool:
+        return has_work() and all(sequence.finished for sequence in engine.requests.values())
+
+    monkeypatch.setattr(engine, "has_work", idle_while_a_request_is_unfinished)
     try:
-        hold = api.service.submit([0, 5, 6], api._sampling({"max_tokens": 200, "temperature": 0}))
+        hold = api.service.submit([0, 5, 6], SamplingParams(max_tokens=2))
         body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
         response = api.handle("POST", "/v1/completions", body)
         assert response.status == 429
         assert json.loads(response.body)["error"]["code"] == "queue_full"
+        assert engine.stats["steps"] == 0
         hold.cancel()
-        assert [o.finish_reason for o in hold if o.finished] == ["cancelled"]
+        assert [(o.new_token_ids, o.finish_reason) for o in hold] == [([], "cancelled")]
     finally:
         api.service.shutdown()
 
