@@ -56,7 +56,6 @@ class Engine:
         self._arrivals = itertools.count()
         self._steps = 0
         self._prefill_tokens = 0
-        self._decode_tokens = 0
 
     @property
     def num_free_blocks(self) -> int:
@@ -67,7 +66,6 @@ class Engine:
         return {
             "steps": self._steps,
             "prefill_tokens": self._prefill_tokens,
-            "decode_tokens": self._decode_tokens,
             "preemptions": self.scheduler.num_preemptions,
             "cached_tokens": self.scheduler.num_cached_tokens,
         }
@@ -128,7 +126,6 @@ class Engine:
         self.scheduler.computed(batch)
         self._steps += 1
         self._prefill_tokens += sum(chunk.length for chunk in batch.chunks)
-        self._decode_tokens += len(batch.decodes)
         for sequence, token in zip(sampled, next_tokens, strict=True):
             outputs.append(self._append_token(sequence, token))
         return outputs
