@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from inference.engine import SamplingParams
-from inference.metrics import MetricsRegistry
+from inference.metrics import SERVER_METRICS, MetricsRegistry
 from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle, ServiceStopped
 from inference.tokenizer import ChatTokenizer
 
@@ -114,33 +114,7 @@ class OpenAIApi:
         self.default_max_tokens = default_max_tokens
         self.api_key = api_key
         self.created = int(time.time())
-        self.metrics = MetricsRegistry()
-        for name, kind, help_text in (
-            ("quire_http_requests_total", "counter", "HTTP requests by route and status."),
-            ("quire_prompt_tokens_total", "counter", "Prompt tokens admitted."),
-            ("quire_generation_tokens_total", "counter", "Tokens generated."),
-            (
-                "quire_requests_rejected_total",
-                "counter",
-                "Requests refused with 429 because the queue was full.",
-            ),
-            ("quire_requests_finished_total", "counter", "Finished requests by finish reason."),
-            (
-                "quire_time_to_first_token_seconds_sum",
-                "counter",
-                "Sum of times from submission to first token.",
-            ),
-            ("quire_time_to_first_token_seconds_count", "counter", "Requests that produced a first token."),
-            ("quire_engine_steps_total", "counter", "Engine forward steps."),
-            ("quire_preemptions_total", "counter", "Sequences preempted for want of cache blocks."),
-            ("quire_prefix_cache_hit_tokens_total", "counter", "Prompt tokens found in the prefix cache."),
-            ("quire_requests_pending", "gauge", "Requests accepted and not finished."),
-            ("quire_requests_running", "gauge", "Sequences holding cache blocks."),
-            ("quire_requests_waiting", "gauge", "Sequences waiting for prefill."),
-            ("quire_kv_cache_free_blocks", "gauge", "Free KV cache blocks."),
-            ("quire_kv_cache_total_blocks", "gauge", "KV cache blocks in all."),
-        ):
-            self.metrics.describe(name, kind, help_text)
+        self.metrics = MetricsRegistry(SERVER_METRICS)
 
     def handle(
         self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None

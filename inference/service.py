@@ -25,7 +25,6 @@ class EngineFailure(RuntimeError):
 
 @dataclass
 class ServiceStats:
-    requests_total: int = 0
     requests_rejected: int = 0
     prompt_tokens_total: int = 0
     completion_tokens_total: int = 0
@@ -37,10 +36,9 @@ class ServiceStats:
 class RequestHandle:
     """Iterate to receive `StepOutput`s until one is `finished`; `cancel()` stops the request."""
 
-    def __init__(self, service: EngineService, request_id: str, prompt_tokens: int) -> None:
+    def __init__(self, service: EngineService, request_id: str) -> None:
         self.service = service
         self.request_id = request_id
-        self.prompt_tokens = prompt_tokens
         self.outputs: queue.Queue[StepOutput | BaseException] = queue.Queue()
         self.finished = False
 
@@ -75,10 +73,6 @@ class EngineService:
         self._thread = threading.Thread(target=self._run, name="quire-engine", daemon=True)
         self._thread.start()
 
-    @property
-    def pending(self) -> int:
-        return len(self._handles)
-
     def submit(self, prompt_ids: Sequence[int], params: SamplingParams) -> RequestHandle:
         """Queue a request; `ValueError` for a bad prompt or parameters, `QueueFullError` when full."""
         with self._lock:
@@ -91,10 +85,9 @@ class EngineService:
                 )
             self._counter += 1
             request_id = self.engine.add_request(prompt_ids, params, request_id=f"svc-{self._counter}")
-            handle = RequestHandle(self, request_id, len(prompt_ids))
+            handle = RequestHandle(self, request_id)
             self._handles[request_id] = handle
             self._submitted_at[request_id] = time.perf_counter()
-            self.stats.requests_total += 1
             self.stats.prompt_tokens_total += len(prompt_ids)
             self._lock.notify_all()
             return handle
@@ -114,8 +107,8 @@ class EngineService:
         with self._lock:
             return {
                 "pending": len(self._handles),
-                "running": len(self.engine.running),
-                "waiting": len(self.engine.waiting),
+                "running": len(self.engine.scheduler.running),
+                "waiting": len(self.engine.scheduler.waiting),
                 "free_blocks": self.engine.num_free_blocks,
                 "total_blocks": self.engine.cache.num_blocks,
                 "preemptions": self.engine.stats["preemptions"],

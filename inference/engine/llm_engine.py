@@ -1,0 +1,181 @@
+"""`Engine`: requests in, one scheduled mixed prefill/decode forward per `step()`, outputs and stop checks out."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence as SequenceOf
+
+import torch
+
+from inference.engine.config import EngineConfig
+from inference.engine.model_runner import ModelRunner
+from inference.engine.scheduler import Scheduler
+from inference.engine.sequence import GenerationResult, SamplingParams, Sequence, StepOutput
+from inference.model import LENGTH_DEPENDENT_ROPE, LlamaModel
+from inference.tokenizer import ChatTokenizer
+
+
+def _longest_stop_prefix_suffix(text: str, stops: SequenceOf[str]) -> int:
+    """Length of the longest end of `text` that could still grow into one of `stops`."""
+    longest = 0
+    for stop in stops:
+        for length in range(min(len(stop) - 1, len(text)), longest, -1):
+            if stop.startswith(text[-length:]):
+                longest = length
+                break
+    return longest
+
+
+class Engine:
+    """Continuous batching over a paged KV cache: a `Scheduler` picks each step's work, a `ModelRunner` runs it.
+
+    Not thread-safe: `inference.service.EngineService` drives it from one thread for the server.
+    """
+
+    def __init__(
+        self, model: LlamaModel, tokenizer: ChatTokenizer | None = None, config: EngineConfig | None = None
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config or EngineConfig()
+        self.max_model_len = self.config.max_model_len or model.config.max_position_embeddings
+        self.runner = ModelRunner(model, self.config)
+        self.cache = self.runner.cache
+        self.scheduler = Scheduler(
+            self.config,
+            self.cache,
+            prefix_caching=self.config.enable_prefix_cache
+            and model.rope.rope_type not in LENGTH_DEPENDENT_ROPE,
+        )
+        eos = set(model.config.eos_token_ids)
+        if tokenizer is not None and tokenizer.eos_token_id is not None:
+            eos.add(tokenizer.eos_token_id)
+        self.eos_token_ids = frozenset(eos)
+        self.requests: dict[str, Sequence] = {}
+        self._pending_outputs: list[StepOutput] = []
+        self._arrivals = itertools.count()
+        self._steps = 0
+        self._prefill_tokens = 0
+
+    @property
+    def num_free_blocks(self) -> int:
+        return self.cache.allocator.num_free
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {
+            "steps": self._steps,
+            "prefill_tokens": self._prefill_tokens,
+            "preemptions": self.scheduler.num_preemptions,
+            "cached_tokens": self.scheduler.num_cached_tokens,
+        }
+
+    def has_work(self) -> bool:
+        return self.scheduler.has_unfinished() or bool(self._pending_outputs)
+
+    def add_request(
+        self, prompt_ids: SequenceOf[int], params: SamplingParams, request_id: str | None = None
+    ) -> str:
+        prompt = [int(token) for token in prompt_ids]
+        if not prompt:
+            raise ValueError("the prompt is empty")
+        vocab = self.model.config.vocab_size
+        if min(prompt) < 0 or max(prompt) >= vocab:
+            raise ValueError(f"prompt token ids must lie in [0, {vocab})")
+        if len(prompt) >= self.max_model_len:
+            raise ValueError(
+                f"the prompt has {len(prompt)} tokens; this model's context is {self.max_model_len} tokens"
+            )
+        if self.cache.blocks_needed(len(prompt) + 1) > self.cache.num_blocks:
+            raise ValueError(
+                f"the prompt has {len(prompt)} tokens; the KV cache holds "
+                f"{self.cache.num_blocks * self.cache.block_size} tokens"
+            )
+        if params.stop and self.tokenizer is None:
+            raise ValueError("stop strings need an engine with a tokenizer")
+        arrival = next(self._arrivals)
+        request_id = request_id or f"req-{arrival}"
+        if request_id in self.requests:
+            raise ValueError(f"request id {request_id!r} is already in use")
+        generator = None
+        if params.temperature > 0:
+            generator = torch.Generator()
+            generator.manual_seed(params.seed if params.seed is not None else torch.seed())
+        sequence = Sequence(request_id, prompt, params, arrival, generator)
+        self.requests[request_id] = sequence
+        self.scheduler.add(sequence)
+        return request_id
+
+    def cancel(self, request_id: str) -> bool:
+        """Stop a request; its blocks go back to the pool and a final output says `cancelled`."""
+        sequence = self.requests.get(request_id)
+        if sequence is None or sequence.finished:
+            return False
+        self.scheduler.finish(sequence, "cancelled")
+        self._pending_outputs.append(sequence.output([], ""))
+        return True
+
+    def step(self) -> list[StepOutput]:
+        outputs, self._pending_outputs = self._pending_outputs, []
+        batch = self.scheduler.schedule()
+        outputs.extend(self._flush_text(sequence) for sequence in batch.ended)
+        if batch.is_empty:
+            return outputs
+        sampled = batch.sampled
+        next_tokens = self.runner.run(batch)
+        self.scheduler.computed(batch)
+        self._steps += 1
+        self._prefill_tokens += sum(chunk.length for chunk in batch.chunks)
+        for sequence, token in zip(sampled, next_tokens, strict=True):
+            outputs.append(self._append_token(sequence, token))
+        return outputs
+
+    def generate(
+        self, prompts: SequenceOf[SequenceOf[int]], params: SamplingParams
+    ) -> list[GenerationResult]:
+        """Run `prompts` to completion together; results in prompt order."""
+        ids = [self.add_request(prompt, params) for prompt in prompts]
+        while self.has_work():
+            self.step()
+        return [self.requests.pop(request_id).result() for request_id in ids]
+
+    def release(self, request_id: str) -> None:
+        """Forget a finished request."""
+        sequence = self.requests.get(request_id)
+        if sequence is not None and sequence.finished:
+            del self.requests[request_id]
+
+    def _append_token(self, sequence: Sequence, token: int) -> StepOutput:
+        sequence.output_ids.append(token)
+        params = sequence.params
+        reason = None
+        if (not params.ignore_eos and token in self.eos_token_ids) or token in params.stop_token_ids:
+            reason = "stop"
+        elif len(sequence.output_ids) >= params.max_tokens or sequence.num_tokens >= self.max_model_len:
+            reason = "length"
+        delta = ""
+        if self.tokenizer is not None:
+            visible = sequence.output_ids[:-1] if reason == "stop" else sequence.output_ids
+            sequence.text = self.tokenizer.decode(visible)
+            if params.stop:
+                cut = min(
+                    (i for i in (sequence.text.find(stop) for stop in params.stop) if i >= 0), default=-1
+                )
+                if cut >= 0:
+                    sequence.text = sequence.text[:cut]
+                    reason = "stop"
+            end = len(sequence.text)
+            if reason is None:
+                end -= _longest_stop_prefix_suffix(sequence.text, params.stop)
+                while end > sequence.emitted_chars and sequence.text[end - 1] == "\ufffd":
+                    end -= 1
+            delta = sequence.text[sequence.emitted_chars : end]
+            sequence.emitted_chars = max(sequence.emitted_chars, end)
+        if reason is not None:
+            self.scheduler.finish(sequence, reason)
+        return sequence.output([token], delta)
+
+    def _flush_text(self, sequence: Sequence) -> StepOutput:
+        delta = sequence.text[sequence.emitted_chars :]
+        sequence.emitted_chars = len(sequence.text)
+        return sequence.output([], delta)

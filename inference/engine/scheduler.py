@@ -1,0 +1,201 @@
+"""Which sequences run in the next step, and how many of their tokens: decodes, prefill chunks, admissions."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from inference.engine.config import EngineConfig
+from inference.engine.sequence import Sequence, SequenceStatus
+from inference.kv_cache import PagedKVCache, block_hashes
+
+
+@dataclass(frozen=True)
+class PrefillChunk:
+    """Prompt positions `start .. start + length` of a sequence, computed in one step."""
+
+    sequence: Sequence
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    @property
+    def completes_prompt(self) -> bool:
+        return self.end == self.sequence.num_tokens
+
+
+@dataclass(frozen=True)
+class ScheduledBatch:
+    """One step's work: prompt chunks, decoding sequences, and the sequences that ended for want of cache."""
+
+    chunks: list[PrefillChunk]
+    decodes: list[Sequence]
+    ended: list[Sequence]
+
+    @property
+    def dense(self) -> list[PrefillChunk]:
+        return [chunk for chunk in self.chunks if not chunk.sequence.sparse_prefill]
+
+    @property
+    def sparse(self) -> list[PrefillChunk]:
+        return [chunk for chunk in self.chunks if chunk.sequence.sparse_prefill]
+
+    @property
+    def prefills(self) -> list[PrefillChunk]:
+        """The chunks in the order of the forward step: dense, then block-sparse."""
+        return self.dense + self.sparse
+
+    @property
+    def sampled(self) -> list[Sequence]:
+        """The sequences that get a token from this step, in the order of the forward's logits."""
+        return [chunk.sequence for chunk in self.prefills if chunk.completes_prompt] + self.decodes
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.chunks and not self.decodes
+
+
+class Scheduler:
+    """The waiting queue and the running sequences over the blocks of one paged KV cache."""
+
+    def __init__(self, config: EngineConfig, cache: PagedKVCache, *, prefix_caching: bool) -> None:
+        self.config = config
+        self.cache = cache
+        self.prefix_caching = prefix_caching
+        self.waiting: deque[Sequence] = deque()
+        self.running: list[Sequence] = []
+        self.num_preemptions = 0
+        self.num_cached_tokens = 0
+
+    def has_unfinished(self) -> bool:
+        return bool(self.waiting or self.running)
+
+    def add(self, sequence: Sequence) -> None:
+        self.waiting.append(sequence)
+
+    def finish(self, sequence: Sequence, reason: str) -> None:
+        """Take the sequence out of its queue and give its blocks back."""
+        if sequence.status is SequenceStatus.WAITING:
+            self.waiting.remove(sequence)
+        elif sequence.status is SequenceStatus.RUNNING:
+            self.running.remove(sequence)
+        if sequence.blocks:
+            self.cache.allocator.free(sequence.blocks)
+            sequence.blocks = []
+        sequence.status = SequenceStatus.FINISHED
+        sequence.finish_reason = reason
+
+    def schedule(self) -> ScheduledBatch:
+        """Decodes first, then the next chunks of prompts under way, then new prompts, within the budget.
+
+        Dense prompts are cut into chunks that fit the step's token budget; a prompt long enough for
+        block-sparse attention is prefilled whole, alone among prefills. A prompt whose next uncached block
+        is being computed for another prompt in this step waits one step, to find it in the prefix cache.
+        """
+        allocator = self.cache.allocator
+        preempted = False
+        decodes: list[Sequence] = []
+        ended: list[Sequence] = []
+        for sequence in list(self.running):
+            if (
+                sequence.status is not SequenceStatus.RUNNING
+                or sequence.num_tokens - sequence.num_computed > 1
+            ):
+                continue
+            needed = self.cache.blocks_needed(sequence.num_tokens) - len(sequence.blocks)
+            while needed > allocator.num_free:
+                victim = self.running[-1]
+                if victim is sequence and len(self.running) == 1:
+                    break
+                self._preempt(victim)
+                preempted = True
+                if victim is sequence:
+                    break
+            if sequence.status is not SequenceStatus.RUNNING:
+                continue
+            if needed > allocator.num_free:
+                self.finish(sequence, "length")
+                ended.append(sequence)
+                continue
+            if needed:
+                sequence.blocks.extend(allocator.allocate(needed))
+            decodes.append(sequence)
+        budget = self.config.max_num_batched_tokens - len(decodes)
+        chunks: list[PrefillChunk] = []
+        for sequence in self.running:
+            remaining = sequence.num_tokens - sequence.num_computed
+            if remaining > 1 and budget > 0:
+                length = min(remaining, budget)
+                chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
+                budget -= length
+        block_size = self.cache.block_size
+        hashes_in_flight: set[int] = set()
+        while self.waiting and not preempted:
+            sequence = self.waiting[0]
+            if len(self.running) >= self.config.max_num_seqs:
+                break
+            if self.prefix_caching and len(sequence.block_hashes) != sequence.num_tokens // block_size:
+                sequence.block_hashes = block_hashes(sequence.all_ids, block_size)
+            hashes = sequence.block_hashes
+            usable = hashes[: (sequence.num_tokens - 1) // block_size]
+            cached = allocator.cached_prefix(usable)
+            if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
+                break
+            sparse = not cached and sequence.num_tokens >= self.config.sparse_from
+            if sparse and any(chunk.sequence.sparse_prefill for chunk in chunks):
+                break
+            if (sparse and sequence.num_tokens > budget and chunks) or (not sparse and budget <= 0):
+                break
+            needed = self.cache.blocks_needed(sequence.num_tokens) - len(cached)
+            if needed > allocator.num_free - allocator.num_evictable_among(cached):
+                break
+            self.waiting.popleft()
+            allocator.acquire(cached)
+            sequence.blocks = cached + allocator.allocate(needed)
+            sequence.sparse_prefill = sparse
+            sequence.status = SequenceStatus.RUNNING
+            sequence.num_computed = len(cached) * block_size
+            self.num_cached_tokens += sequence.num_computed
+            hashes_in_flight.update(usable[len(cached) :])
+            self.running.append(sequence)
+            remaining = sequence.num_tokens - sequence.num_computed
+            length = remaining if sparse else min(remaining, budget)
+            chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
+            budget -= length
+        return ScheduledBatch(chunks, decodes, ended)
+
+    def computed(self, batch: ScheduledBatch) -> None:
+        """Record that the step ran: sequences move past the tokens it computed, full prompt blocks are cached."""
+        for chunk in batch.prefills:
+            chunk.sequence.num_computed = chunk.end
+            if self.prefix_caching:
+                self._register_full_blocks(chunk)
+        for sequence in batch.decodes:
+            sequence.num_computed += 1
+
+    def _register_full_blocks(self, chunk: PrefillChunk) -> None:
+        sequence = chunk.sequence
+        block_size = self.cache.block_size
+        for index in range(
+            chunk.start // block_size, min(chunk.end // block_size, len(sequence.block_hashes))
+        ):
+            self.cache.allocator.register(sequence.blocks[index], sequence.block_hashes[index])
+
+    def _preempt(self, sequence: Sequence) -> None:
+        """Recompute preemption: drop the sequence's cache blocks; it prefills prompt and output again later."""
+        self.running.remove(sequence)
+        self.cache.allocator.free(sequence.blocks)
+        sequence.blocks = []
+        sequence.num_computed = 0
+        sequence.status = SequenceStatus.WAITING
+        self.num_preemptions += 1
+        position = next(
+            (i for i, queued in enumerate(self.waiting) if queued.arrival > sequence.arrival), None
+        )
+        if position is None:
+            self.waiting.append(sequence)
+        else:
+            self.waiting.insert(position, sequence)

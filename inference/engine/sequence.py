@@ -1,0 +1,105 @@
+"""One request's state in the engine (`Sequence`), its sampling settings, and what it reports back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import torch
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    stop_token_ids: tuple[int, ...] = ()
+    ignore_eos: bool = False
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {self.max_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be non-negative, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if any(not isinstance(text, str) or not text for text in self.stop):
+            raise ValueError("stop strings must be non-empty strings")
+
+
+@dataclass
+class StepOutput:
+    """What one step produced for one request: new tokens, the text they add, and whether it ended."""
+
+    request_id: str
+    new_token_ids: list[int]
+    text_delta: str
+    finished: bool
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class GenerationResult:
+    request_id: str
+    prompt_ids: list[int]
+    output_ids: list[int]
+    text: str
+    finish_reason: str | None
+
+
+class SequenceStatus(Enum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+@dataclass
+class Sequence:
+    """A request's tokens, cache blocks and progress: `num_computed` tokens are in the cache so far."""
+
+    request_id: str
+    prompt_ids: list[int]
+    params: SamplingParams
+    arrival: int
+    generator: torch.Generator | None
+    output_ids: list[int] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+    status: SequenceStatus = SequenceStatus.WAITING
+    finish_reason: str | None = None
+    text: str = ""
+    emitted_chars: int = 0
+    num_computed: int = 0
+    block_hashes: list[int] = field(default_factory=list)
+    sparse_prefill: bool = False
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.prompt_ids) + len(self.output_ids)
+
+    @property
+    def all_ids(self) -> list[int]:
+        return self.prompt_ids + self.output_ids
+
+    @property
+    def finished(self) -> bool:
+        return self.status is SequenceStatus.FINISHED
+
+    def output(self, new_token_ids: list[int], text_delta: str) -> StepOutput:
+        return StepOutput(
+            request_id=self.request_id,
+            new_token_ids=new_token_ids,
+            text_delta=text_delta,
+            finished=self.finished,
+            finish_reason=self.finish_reason if self.finished else None,
+            prompt_tokens=len(self.prompt_ids),
+            completion_tokens=len(self.output_ids),
+        )
+
+    def result(self) -> GenerationResult:
+        return GenerationResult(
+            self.request_id, self.prompt_ids, self.output_ids, self.text, self.finish_reason
+        )
