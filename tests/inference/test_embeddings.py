@@ -2,6 +2,7 @@ import random
 
 import numpy
 import pytest
+import sentence_transformers
 
 from inference import embeddings
 from inference.embeddings import EMBEDDING_DIM, MAX_SEQ_LENGTH, embed_texts
@@ -26,7 +27,6 @@ VARIED = [
 
 @pytest.fixture(scope="module")
 def sentence_transformer():
-    sentence_transformers = pytest.importorskip("sentence_transformers")
     return sentence_transformers.SentenceTransformer(str(embeddings.model_dir()), device="cpu")
 
 
