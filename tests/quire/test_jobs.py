@@ -5,8 +5,8 @@ from django_tenants.utils import tenant_context
 
 from quire.jobs.models import Job, JobResult
 from quire.jobs.verification import verify_spans
-from tests.quire.documents_fixtures import CONTRACT
 from tests.support import Api, literature_job, ready_document, start_job_and_kill_its_worker, wait_job
+from tests.support.documents import CONTRACT
 
 
 def assert_spans_hold(value, texts: dict[str, str]) -> int:
