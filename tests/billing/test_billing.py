@@ -293,6 +293,7 @@ def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(stripe_server,
     assert (account.subscription_status, account.plan.code) == ("active", "team")
 
 
+@pytest.mark.timeout(600)
 def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery_worker, make_tenant):
     provisioned = make_tenant("bill-kill")
     api = Api(provisioned.issued_key.secret)

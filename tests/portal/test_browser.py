@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support import ROOT
@@ -16,6 +17,7 @@ from tests.support.portal import PASSWORD, PortalServer, Workspace
 CONTRACT = ROOT / "tests" / "data" / "cuad" / "contracts" / "cuad_04.txt"
 
 
+@pytest.mark.timeout(600)
 def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     celery_worker, portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
 ):

@@ -133,6 +133,7 @@ def test_verification_repairs_and_drops():
     assert "1 finding(s) dropped" in report.output["warnings"][0]
 
 
+@pytest.mark.timeout(600)
 def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
     """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
     body = literature_job(api_a, papers=6, claims=3)
