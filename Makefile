@@ -2,8 +2,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The portal's browser tests drive the system Chromium (Playwright never downloads a browser).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-deps lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +19,20 @@ install: $(STAMP)
 run: install
 	$(PY) -m quire.launcher
 
-test: install
+test: install test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# What the tests need besides the venv: Debian's chromium, installed with apt-get when running as root.
+test-deps:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "make test needs $(CHROMIUM) for the portal's browser tests; install it with:" >&2; \
+	    echo "  sudo apt-get install -y chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	}
 
 lint: install
 	$(VENV)/bin/ruff check .

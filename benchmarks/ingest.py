@@ -68,7 +68,7 @@ WORDS = [
 
 
 def synthetic_pdf(pages: int, rng: random.Random) -> bytes:
-    from tests.quire.documents_fixtures import make_pdf
+    from tests.support.documents import make_pdf
 
     lines = []
     for _ in range(pages):

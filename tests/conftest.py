@@ -14,7 +14,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 import torch
 
-from tests.support import Api, WorkerProcess
+from tests.support import Api, FakeClock, WorkerProcess
 
 # Without a GPU the Triton kernels run through Triton's interpreter. It must be chosen before any kernel
 # module is imported, and the inference and connectors folders import `kernels` before tests/kernels runs.
@@ -23,6 +23,8 @@ if not torch.cuda.is_available():
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDALONE = ("kernels", "inference", "connectors", "common")
+# Where `limiter_clock` starts: midnight UTC, so the start of a window of every rate period.
+LIMITER_CLOCK_START = 1_800_057_600
 _started_servers: list = []
 _test_database: list[str] = []
 
@@ -160,3 +162,13 @@ def api_b(tenant_b) -> Api:
 @pytest.fixture
 def anonymous() -> Api:
     return Api(None)
+
+
+@pytest.fixture
+def limiter_clock(monkeypatch) -> FakeClock:
+    """The rate limiters' clock, stopped at the start of a day (and so of every window); the test moves it."""
+    from quire.api import throttling
+
+    clock = FakeClock(LIMITER_CLOCK_START)
+    monkeypatch.setattr(throttling, "clock", clock)
+    return clock

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
+# The limiters' time source, seconds since the epoch (tests put a clock they move by hand in its place).
+clock = time.time
+
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
@@ -37,7 +40,7 @@ def _client(url: str) -> redis.Redis:
 def hit_all(limits: list[tuple[str, int, int]]) -> list[tuple[bool, int, int]]:
     """Count one request against each (key, limit, period) in one round trip; one (allowed, remaining,
     reset seconds) per limit."""
-    now = int(time.time())
+    now = int(clock())
     pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
     for key, _, period in limits:
         redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:{key}:{now // period}"
@@ -54,7 +57,7 @@ def hit_sliding(key: str, limit: int, period: int) -> tuple[bool, int]:
     """Count one attempt against `key` in a sliding window: refused once more than `limit` attempts fall in
     any `period` seconds, with no doubled burst at a window edge. Returns (allowed, seconds until the oldest
     counted attempt leaves the window)."""
-    now = time.time()
+    now = clock()
     redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:sliding:{key}"
     pipe = _client(settings.REDIS_URL).pipeline(transaction=True)
     pipe.zremrangebyscore(redis_key, "-inf", now - period)

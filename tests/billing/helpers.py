@@ -7,6 +7,8 @@ import hmac
 import json
 import time
 
+from billing.models import Plan
+
 
 def signed_event(payload: dict, secret: str, timestamp: int | None = None) -> tuple[bytes, str]:
     """The body and `Stripe-Signature` header Stripe sends: v1 is HMAC-SHA256 of `{t}.{body}`."""
@@ -28,3 +30,19 @@ def subscription_event(event_id: str, event_type: str, subscription: dict) -> di
         "type": event_type,
         "data": {"object": subscription},
     }
+
+
+def make_plan(code: str, **fields) -> Plan:
+    """A plan with room to spare in every limit that `fields` do not set."""
+    defaults = {
+        "name": code,
+        "monthly_price": 0,
+        "included_units": 10_000,
+        "overage_unit_price": 0,
+        "max_document_bytes": 1_048_576,
+        "max_context_tokens": 4096,
+        "api_rate": "1000/min",
+        "api_key_rate": "1000/min",
+        "seats": 1,
+    }
+    return Plan.objects.create(code=code, **{**defaults, **fields})

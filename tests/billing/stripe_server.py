@@ -12,23 +12,19 @@ POST and DELETE: the same key and body replay the first response; the same key w
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support import ROOT, LocalServer, free_port, spawn, stop_process, wait_http
 
 
 class StripeError(Exception):
@@ -397,7 +393,7 @@ class StripeServer:
         self.localstripe_url = f"http://127.0.0.1:{self.localstripe_port}"
         self.state = StripeState(self.url, self._forward)
         self.proc: subprocess.Popen | None = None
-        self.httpd: ThreadingHTTPServer | None = None
+        self.http: LocalServer | None = None
         self._client = httpx.Client(base_url=self.localstripe_url, timeout=10)
 
     def _forward(self, method: str, path: str, body: str, headers: dict | None = None) -> tuple[int, dict]:
@@ -414,34 +410,24 @@ class StripeServer:
         return response.status_code, response.json() if response.content else {}
 
     def start(self, timeout: float = 30) -> StripeServer:
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "localstripe", "--port", str(self.localstripe_port), "--from-scratch"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            ROOT / ".quire" / f"test-localstripe-{os.getpid()}.log",
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self._client.get(
-                    "/v1/customers", headers={"Authorization": "Bearer sk_test_x"}
-                ).status_code:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("localstripe did not start") from None
-                time.sleep(0.1)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        wait_http(
+            f"{self.localstripe_url}/v1/customers",
+            self.proc,
+            timeout,
+            headers={"Authorization": "Bearer sk_test_x"},
+        )
+        self.http = LocalServer(_handler_for(self), port=self.port)
         return self
 
     def stop(self) -> None:
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        if self.http is not None:
+            self.http.close()
+        if self.proc is not None:
+            stop_process(self.proc, timeout=10)
         self._client.close()
 
 

@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT, free_port, spawn, stop_process, wait_http
+from tests.support.portal import PASSWORD, PortalServer, Workspace
+
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,19 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PASSWORD = "correct horse battery staple 7"
-
-
-@dataclass(frozen=True)
-class Workspace:
-    tenant: object
-    host: str
-    emails: dict[str, str]  # role -> e-mail of the member with that role
-
-    def member(self, role: str):
-        from tenants.models import Member
-
-        return Member.objects.select_related("user").get(tenant=self.tenant, user__username=self.emails[role])
 
 
 def _workspace(make_tenant, slug: str, roles: tuple[str, ...]) -> Workspace:
@@ -70,70 +54,34 @@ def other_workspace(make_tenant) -> Workspace:
     return _workspace(make_tenant, "portal-two", ("owner",))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class PortalServer:
-    port: int
-    proc: subprocess.Popen
-    log_path: Path
-
-    def url(self, workspace: Workspace, path: str = "/") -> str:
-        return f"http://{workspace.host}:{self.port}{path}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="session")
 def portal_server(workspace, other_workspace):
     """The app under `runserver` (threaded; `--insecure` serves static files with DEBUG off); e-mail goes
     to its console, so the log holds every message sent."""
-    port = _free_port()
+    port = free_port()
     log_path = ROOT / ".quire" / f"test-portal-server-{os.getpid()}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "QUIRE_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-                "QUIRE_WEBHOOKS_ALLOW_PRIVATE": "true",
-            },
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"runserver exited: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.terminate()
-                raise RuntimeError("runserver did not answer in 60s") from None
-            time.sleep(0.2)
-    yield PortalServer(port, proc, log_path)
-    proc.terminate()
+    log_path.unlink(missing_ok=True)
+    proc = spawn(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
+        log_path,
+        env={
+            "QUIRE_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            "QUIRE_WEBHOOKS_ALLOW_PRIVATE": "true",
+        },
+    )
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=60)
+    except RuntimeError as exc:
+        stop_process(proc, timeout=10)
+        raise RuntimeError(f"{exc}: {log_path.read_text()[-2000:]}") from None
+    yield PortalServer(port, proc, log_path)
+    stop_process(proc, timeout=10)
 
 
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+        pytest.fail(f"{CHROMIUM} is missing: make test installs it (as root), or apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the ORM reads the tests make in between
@@ -152,6 +100,21 @@ def browser_page(chromium):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def portal_page(portal_server: PortalServer, workspace: Workspace, browser_page):
+    """`portal_page(role, section=None)`: the browser page signed in to `workspace` as its member with
+    `role`, on the main navigation's `section` when one is named."""
+    from tests.support.browser import nav, sign_in
+
+    def _open(role: str, section: str | None = None):
+        sign_in(browser_page, portal_server, workspace, role)
+        if section is not None:
+            nav(browser_page, section).click()
+        return browser_page
+
+    return _open
 
 
 @pytest.fixture(scope="session")

@@ -7,16 +7,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.portal.conftest import PortalServer, Workspace
-from tests.portal.test_browser import nav, serious_violations, shot, sign_in
+from tests.support.browser import serious_violations, shot
 
 
-def test_owner_sees_usage_charts_plan_and_upgrade(
-    portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
-):
-    page = browser_page
-    sign_in(page, portal_server, workspace, "owner")
-    nav(page, "Usage").click()
+def test_owner_sees_usage_charts_plan_and_upgrade(portal_page, artifacts: Path):
+    page: Page = portal_page("owner", "Usage")
     expect(page.get_by_role("heading", name="Usage and billing")).to_be_visible()
     expect(page.locator("svg.chart")).to_have_count(4)
     expect(page.get_by_role("img", name="Pages per day", exact=False)).to_be_visible()
@@ -25,11 +20,7 @@ def test_owner_sees_usage_charts_plan_and_upgrade(
     shot(page, artifacts, "14-usage-billing")
 
 
-def test_viewer_sees_usage_without_stripe_actions(
-    portal_server: PortalServer, workspace: Workspace, browser_page: Page
-):
-    page = browser_page
-    sign_in(page, portal_server, workspace, "viewer")
-    nav(page, "Usage").click()
+def test_viewer_sees_usage_without_stripe_actions(portal_page):
+    page: Page = portal_page("viewer", "Usage")
     expect(page.locator("svg.chart")).to_have_count(4)
     expect(page.get_by_role("button", name="Invoices and payment methods (Stripe)")).to_have_count(0)

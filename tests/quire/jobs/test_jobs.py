@@ -4,8 +4,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from quire.jobs.models import Job, JobResult
-from tests.quire.documents_fixtures import CONTRACT
 from tests.support import Api, literature_job, ready_document, start_job_and_kill_its_worker, wait_job
+from tests.support.documents import CONTRACT
 
 
 def assert_spans_hold(value, texts: dict[str, str]) -> int:
@@ -63,7 +63,22 @@ def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
         "/v1/jobs", {"connector": "literature", "documents": [doc_id], "options": {"claims": "not a list"}}
     )
     assert bad_options.status_code == 400 and bad_options.json()["error"]["code"] == "invalid_options"
-    assert api_b.get(f"/v1/jobs/{unknown.json().get('id', 'job_x')}").status_code == 404
+
+
+def test_another_tenants_job_is_404(api_a: Api, api_b: Api, tenant_b):
+    """Tenant B's job, real and visible to B, is not found for tenant A's key, however A asks for it."""
+    document = api_b.post("/v1/documents", {"text": "Beta's own memo.", "filename": "memo.txt"}).json()
+    with tenant_context(tenant_b.tenant):
+        job = Job.objects.create(connector="legal", document_ids=[document["id"]])
+    assert api_b.get(f"/v1/jobs/{job.id}").json()["id"] == job.id
+    for response in (
+        api_a.get(f"/v1/jobs/{job.id}"),
+        api_a.get(f"/v1/jobs/{job.id}/result"),
+        api_a.post(f"/v1/jobs/{job.id}/cancel"),
+    ):
+        assert response.status_code == 404 and response.json()["error"]["code"] == "resource_missing"
+    assert job.id not in [j["id"] for j in api_a.get("/v1/jobs", limit=100).json()["data"]]
+    assert api_b.get(f"/v1/jobs/{job.id}").json()["status"] == "queued"
 
 
 def test_document_not_ready_is_400(api_a: Api, tenant_a):

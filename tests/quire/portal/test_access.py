@@ -10,17 +10,10 @@ from django.core import mail
 from django.test import Client, override_settings
 
 from tenants.models import ApiKey, Member
-from tests.portal.conftest import PASSWORD, Workspace
+from tests.support.portal import PASSWORD, signed_in
 
 LOCMEM_EMAIL = "django.core.mail.backends.locmem.EmailBackend"
 HTML = {"HTTP_ACCEPT": "text/html"}
-
-
-def signed_in(workspace: Workspace, role: str) -> Client:
-    client = Client(HTTP_HOST=workspace.host)
-    response = client.post("/login", {"username": workspace.emails[role], "password": PASSWORD})
-    assert response.status_code == 302, response.content
-    return client
 
 
 def test_anonymous_is_sent_to_sign_in(workspace):
@@ -42,23 +35,27 @@ def test_sign_in_errors_and_members_of_another_workspace(workspace, other_worksp
     assert "_auth_user_id" not in client.session
 
 
-def test_sign_in_attempts_are_limited_per_email(workspace):
+def test_sign_in_attempts_are_limited_per_email_over_a_sliding_window(workspace, limiter_clock):
     from django.conf import settings
 
+    from quire.api.throttling import parse_rate
     from tenants.services import member_add
 
-    limit = int(settings.QUIRE_SIGN_IN_RATE.split("/")[0])
-    member_add(
-        tenant=workspace.tenant, email="guessed@portal-one.example.com", role="viewer", password=PASSWORD
-    )
+    limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
+    email = "guessed@portal-one.example.com"
+    member_add(tenant=workspace.tenant, email=email, role="viewer", password=PASSWORD)
     client = Client(HTTP_HOST=workspace.host)
+    limiter_clock.advance(period - 1)
     for _ in range(limit):
-        wrong = client.post("/login", {"username": "guessed@portal-one.example.com", "password": "guess"})
+        wrong = client.post("/login", {"username": email, "password": "guess"})
         assert b"Please enter a correct" in wrong.content
-    right = client.post("/login", {"username": "guessed@portal-one.example.com", "password": PASSWORD})
+    limiter_clock.advance(2)  # past a fixed window's edge: the attempts still count
+    right = client.post("/login", {"username": email, "password": PASSWORD})
     assert right.status_code == 200 and b"Too many sign-in attempts" in right.content
     assert "_auth_user_id" not in client.session
     assert signed_in(workspace, "viewer").get("/documents").status_code == 200
+    limiter_clock.advance(period)  # every attempt has left the window
+    assert client.post("/login", {"username": email, "password": PASSWORD}).status_code == 302
 
 
 def test_another_workspaces_member_gets_404_everywhere(workspace, other_workspace):

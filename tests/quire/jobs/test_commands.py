@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.quire.documents_fixtures import CONTRACT, make_pdf
+from tests.support.documents import CONTRACT, make_pdf
 
 
 def test_ingest_then_run_from_the_command_line(celery_worker, tenant_a, tmp_path, capsys):

@@ -7,17 +7,12 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.portal.conftest import PortalServer, Workspace
-from tests.portal.test_browser import nav, shot, sign_in
+from tests.support.browser import nav, shot
 
 
-def test_admin_adds_an_endpoint_reveals_rotates_tests_and_replays(
-    portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
-):
-    page = browser_page
+def test_admin_adds_an_endpoint_reveals_rotates_tests_and_replays(portal_page, artifacts: Path):
+    page: Page = portal_page("admin", "Webhooks")
     page.on("dialog", lambda dialog: dialog.accept())
-    sign_in(page, portal_server, workspace, "admin")
-    nav(page, "Webhooks").click()
     page.get_by_role("button", name="Add endpoint").click()
     expect(page.locator("fieldset.invalid .error")).to_contain_text("required")
     page.get_by_label("URL").fill("http://127.0.0.1:9/browser-hook")
@@ -50,11 +45,7 @@ def test_admin_adds_an_endpoint_reveals_rotates_tests_and_replays(
     shot(page, artifacts, "13-webhooks")
 
 
-def test_viewer_cannot_create_endpoints(
-    portal_server: PortalServer, workspace: Workspace, browser_page: Page
-):
-    page = browser_page
-    sign_in(page, portal_server, workspace, "viewer")
-    nav(page, "Webhooks").click()
+def test_viewer_cannot_create_endpoints(portal_page):
+    page: Page = portal_page("viewer", "Webhooks")
     expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
     expect(page.get_by_role("button", name="Add endpoint")).to_have_count(0)

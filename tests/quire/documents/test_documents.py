@@ -19,8 +19,8 @@ from quire.documents.sniffing import (
     UnsupportedDocument,
     sniff_content_type,
 )
-from tests.quire.documents_fixtures import CONTRACT, make_docx, make_pdf, make_transcript
 from tests.support import Api, wait_for
+from tests.support.documents import CONTRACT, make_docx, make_pdf, make_transcript
 
 
 def upload(api: Api, name: str, content: bytes, content_type: str = "application/octet-stream"):

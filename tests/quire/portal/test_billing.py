@@ -9,8 +9,7 @@ from django.test import override_settings
 
 from billing.services import usage_record
 from quire.portal.charts import bar_chart_svg, days_between
-from tests.portal.conftest import Workspace
-from tests.portal.test_access import signed_in
+from tests.support.portal import Workspace, signed_in
 
 
 def test_bar_chart_has_one_bar_per_day_scaled_to_a_round_maximum():

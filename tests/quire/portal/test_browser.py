@@ -7,32 +7,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.portal.conftest import PASSWORD, PortalServer, Workspace
+from tests.support import ROOT
+from tests.support.browser import nav, serious_violations, shot, sign_in
+from tests.support.portal import PASSWORD, PortalServer, Workspace
 
-CONTRACT = Path(__file__).resolve().parents[1] / "data" / "cuad" / "contracts" / "cuad_04.txt"
-
-
-def sign_in(page: Page, server: PortalServer, workspace: Workspace, role: str) -> None:
-    page.goto(server.url(workspace, "/documents"))
-    expect(page).to_have_url(server.url(workspace, "/login?next=/documents"))
-    page.get_by_label("E-mail").fill(workspace.emails[role])
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Documents", exact=True)).to_be_visible()
+CONTRACT = ROOT / "tests" / "data" / "cuad" / "contracts" / "cuad_04.txt"
 
 
-def nav(page: Page, name: str):
-    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
-
-
-def shot(page: Page, artifacts: Path, name: str) -> None:
-    folder = artifacts / "portal"
-    folder.mkdir(exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
+@pytest.mark.timeout(600)
 def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     celery_worker, portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
 ):
@@ -168,10 +153,9 @@ def drop_file(page: Page, name: str, text: str) -> None:
 
 
 def test_viewer_cannot_create_keys_and_sees_no_write_forms(
-    portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
+    portal_page, portal_server: PortalServer, workspace: Workspace, artifacts: Path
 ):
-    page = browser_page
-    sign_in(page, portal_server, workspace, "viewer")
+    page = portal_page("viewer")
     expect(page.get_by_role("button", name="Upload")).to_have_count(0)
     expect(nav(page, "API keys")).to_have_count(0)
     page.goto(portal_server.url(workspace, "/api-keys"))
@@ -197,22 +181,6 @@ def test_a_member_of_another_workspace_gets_not_found(
     response = page.goto(portal_server.url(other_workspace, "/jobs/job_doesnotexist"))
     assert response.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
-
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
-
-
-def serious_violations(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
-    )
-    assert result["passes"], "axe checked nothing"
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_pages_pass_axe_wcag_a_and_aa(portal_server: PortalServer, workspace: Workspace, browser_page: Page):

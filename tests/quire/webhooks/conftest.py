@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from tests.support import Api, LocalServer, spawn, stop_process
 
 TEST_ENV = {
     "QUIRE_WEBHOOKS_ALLOW_PRIVATE": "true",
@@ -113,37 +113,25 @@ def receiver():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    server = LocalServer(Handler)
+    state.url = f"{server.url}/hooks"
     yield state
     state.released.set()
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 @pytest.fixture
 def beat(tmp_path):
     """A real `celery beat` whose webhook sweep runs every second."""
     from quire.launcher import celery_command
-    from tests.support import ROOT
 
-    env = {**os.environ, "QUIRE_WEBHOOKS_SWEEP_SECONDS": "1"}
-    log = (tmp_path / "beat.log").open("wb")
-    proc = subprocess.Popen(
+    proc = spawn(
         celery_command("beat", "-s", str(tmp_path / "schedule"), "-l", "INFO"),
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        tmp_path / "beat.log",
+        env={"QUIRE_WEBHOOKS_SWEEP_SECONDS": "1"},
     )
     yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=20)
-    log.close()
+    stop_process(proc)
 
 
 @pytest.fixture(scope="session")
@@ -160,8 +148,6 @@ def hooks_tenant(make_tenant):
 
 @pytest.fixture
 def api_hooks(hooks_tenant):
-    from tests.support import Api
-
     return Api(hooks_tenant.issued_key.secret)
 
 

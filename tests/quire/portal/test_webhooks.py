@@ -8,8 +8,7 @@ import pytest
 from django.test import Client, override_settings
 
 from quire.webhooks.models import Delivery, WebhookEndpoint
-from tests.portal.conftest import Workspace
-from tests.portal.test_access import signed_in
+from tests.support.portal import Workspace, signed_in
 
 RECEIVER = "http://127.0.0.1:9/quire-hook"
 

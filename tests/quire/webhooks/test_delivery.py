@@ -9,8 +9,8 @@ from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from quire.webhooks.models import Delivery, Event, WebhookEndpoint
-from tests.quire.documents_fixtures import CONTRACT
 from tests.support import Api, WorkerProcess, wait_for
+from tests.support.documents import CONTRACT
 
 
 def _deliveries(api: Api, endpoint_id: str) -> list[dict]:
