@@ -3,21 +3,18 @@
 import pytest
 from django_tenants.utils import tenant_context
 
+from connectors.spans import walk_spans
 from quire.jobs.models import Job, JobResult
 from tests.support import Api, literature_job, ready_document, start_job_and_kill_its_worker, wait_job
 from tests.support.documents import CONTRACT
 
 
 def assert_spans_hold(value, texts: dict[str, str]) -> int:
-    count = 0
-    if isinstance(value, dict):
-        if {"document_id", "start", "end", "quote"} <= value.keys():
-            assert texts[value["document_id"]][value["start"] : value["end"]] == value["quote"]
-            return 1
-        return sum(assert_spans_hold(v, texts) for v in value.values())
-    if isinstance(value, list):
-        return sum(assert_spans_hold(v, texts) for v in value)
-    return count
+    sites = list(walk_spans(value))
+    for site in sites:
+        span = site.span
+        assert texts[span["document_id"]][span["start"] : span["end"]] == span["quote"], site.path
+    return len(sites)
 
 
 def test_legal_job_end_to_end(celery_worker, api_a: Api):
