@@ -14,9 +14,9 @@ from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
+from quire.documents.events import document_finished
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.parsing import ParseError, parse_document
-from quire.webhooks import events as webhook_events
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def document_ingest(*, document_id: str) -> Document:
     except (ParseError, OSError) as exc:
         with transaction.atomic():
             _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc))
-            webhook_events.document_finished(document)
+            document_finished(document=document)
         return document
     _set_status(document, DocumentStatus.EMBEDDING, text=parsed.text, page_starts=parsed.page_starts)
     spans = chunk_text(parsed.text)
@@ -116,7 +116,7 @@ def document_ingest(*, document_id: str) -> Document:
         Chunk.objects.filter(document=document).delete()
         Chunk.objects.bulk_create(chunks, batch_size=500)
         _set_status(document, DocumentStatus.READY, chunk_count=len(chunks), failure_reason="")
-        webhook_events.document_finished(document)
+        document_finished(document=document)
     return document
 
 
@@ -130,7 +130,7 @@ def document_fail(*, document_id: str, reason: str) -> None:
             .update(status=DocumentStatus.FAILED, failure_reason=reason[:2000])
         )
         if failed:
-            webhook_events.document_finished(Document.objects.get(pk=document_id))
+            document_finished(document=Document.objects.get(pk=document_id))
 
 
 def document_delete(*, document: Document) -> None:

@@ -24,8 +24,8 @@ from billing.services import (
 )
 from common.refusals import ErrorCode, Refusal
 from quire.documents.models import Document, DocumentStatus
+from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
-from quire.webhooks import events as webhook_events
 from tenants.models import Tenant
 from tenants.services import tenant_lock
 
@@ -279,7 +279,7 @@ def _finish_succeeded(job: Job, tenant: Tenant, verified, context: dict, usage: 
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
-        webhook_events.job_finished(current, result)
+        job_finished(job=current, result=result)
     return current
 
 
@@ -292,7 +292,7 @@ def _finish_failed(job: Job, code: str, message: str) -> Job:
         current.error = {"code": code, "message": message[:2000]}
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "error", "finished_at", "lease_until"])
-        webhook_events.job_finished(current)
+        job_finished(job=current)
     return current
 
 

@@ -83,8 +83,8 @@ def test_private_address_refused_at_delivery_time(receiver, hooks_tenant):
 
 
 def test_large_job_results_are_linked_not_inlined(hooks_tenant):
+    from quire.jobs.events import job_finished
     from quire.jobs.models import Job, JobResult
-    from quire.webhooks.events import job_finished
 
     with tenant_context(hooks_tenant.tenant):
         job = Job.objects.create(connector="legal", document_ids=["doc_x"], status="succeeded")
@@ -92,13 +92,13 @@ def test_large_job_results_are_linked_not_inlined(hooks_tenant):
         with override_settings(
             QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES=1000, QUIRE_WEBHOOKS_LINK_BASE_URL="https://api.q.io/"
         ):
-            linked = job_finished(job, result)
+            linked = job_finished(job=job, result=result)
         assert linked.type == "job.succeeded" and linked.data["result"] is None
         assert linked.data["result_omitted_bytes"] > 5000
         assert linked.data["result_url"] == f"https://api.q.io/v1/jobs/{job.id}/result"
-        inline = job_finished(job, result)
+        inline = job_finished(job=job, result=result)
         assert inline.data["result"]["output"] == {"notes": "x" * 5000}
-        failed = job_finished(job)
+        failed = job_finished(job=job)
         assert failed.type == "job.failed" and "result" not in failed.data
 
 

@@ -1,4 +1,4 @@
-"""The events jobs and documents publish when they finish, called inside the transaction that finishes them."""
+"""The webhook events jobs publish, called inside the transaction that finishes the job."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 
 from django.conf import settings
 
+from quire.jobs.models import Job, JobResult
+from quire.jobs.serializers import JobResultSerializer, JobSerializer
 from quire.webhooks.models import Event
 from quire.webhooks.services import event_publish
 
@@ -14,11 +16,9 @@ def _link(path: str) -> str:
     return settings.QUIRE_WEBHOOKS_LINK_BASE_URL.rstrip("/") + path
 
 
-def job_finished(job, result=None) -> Event:
+def job_finished(*, job: Job, result: JobResult | None = None) -> Event:
     """`job.succeeded` with the verified result inline (a link to it when the result is above
     QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES), or `job.failed` with the error."""
-    from quire.jobs.serializers import JobResultSerializer, JobSerializer
-
     data = dict(JobSerializer(job).data)
     if result is None:
         return event_publish(event_type="job.failed", data=data)
@@ -30,12 +30,3 @@ def job_finished(job, result=None) -> Event:
     else:
         data["result"], data["result_omitted_bytes"] = None, size
     return event_publish(event_type="job.succeeded", data=data)
-
-
-def document_finished(document) -> Event:
-    """`document.ready` or `document.failed` (with `failure_reason`)."""
-    from quire.documents.models import DocumentStatus
-    from quire.documents.serializers import DocumentSerializer
-
-    event_type = "document.ready" if document.status == DocumentStatus.READY else "document.failed"
-    return event_publish(event_type=event_type, data=dict(DocumentSerializer(document).data))
