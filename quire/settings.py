@@ -228,11 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "dispatch-due-webhooks": {
-        "task": "quire.webhooks.dispatch_due_deliveries",
+        "task": "quire.webhooks.deliveries_dispatch_due_task",
         "schedule": float(QUIRE_WEBHOOKS_SWEEP_SECONDS),
     },
     "purge-expired-webhook-events": {
-        "task": "quire.webhooks.purge_expired_events",
+        "task": "quire.webhooks.events_purge_expired_task",
         "schedule": 3600.0,
     },
     "push-meter-usage": {

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from quire.api.serializers import ObjectNameField, StrictSerializer
 from quire.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
-from quire.webhooks.services import MAX_GRACE_SECONDS
+from quire.webhooks.services.endpoints import MAX_GRACE_SECONDS
 
 DEFAULT_GRACE_SECONDS = 86_400
 

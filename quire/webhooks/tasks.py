@@ -1,24 +1,30 @@
-import logging
+"""Celery tasks of the `webhooks` queue; each runs the service it is named after."""
 
-from celery import shared_task
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from celery import Task, shared_task
+from django.db import connection
 from django_tenants.utils import get_tenant_model, tenant_context
 
-from quire.webhooks.services import (
-    COUNTDOWN_MAX_S,
-    DeliveryBusy,
-    DeliveryNotDue,
-    deliveries_dispatch_due,
-    delivery_attempt,
-    events_purge_expired,
-)
-
-logger = logging.getLogger(__name__)
+from quire.webhooks.services import deliveries_dispatch_due, events_purge_expired
+from quire.webhooks.services.delivery import COUNTDOWN_MAX_S, DeliveryBusy, DeliveryNotDue, delivery_attempt
 
 
-@shared_task(name="quire.webhooks.deliver", bind=True, max_retries=None)
-def deliver(self, delivery_id: str) -> str:
+def _sum_over_tenants(service: Callable[[], int]) -> int:
+    total = 0
+    for tenant in get_tenant_model().objects.exclude(schema_name="public"):
+        with tenant_context(tenant):
+            total += service()
+    return total
+
+
+@shared_task(name="quire.webhooks.delivery_attempt_task", bind=True, max_retries=None)
+def delivery_attempt_task(self: Task, delivery_id: str) -> str:
+    """Runs in the schema of the tenant that queued it (tenant_schemas_celery)."""
     try:
-        delivery = delivery_attempt(delivery_id=delivery_id)
+        delivery = delivery_attempt(tenant=connection.tenant, delivery_id=delivery_id)
     except DeliveryBusy as busy:
         raise self.retry(countdown=busy.seconds_left + 0.5) from None
     except DeliveryNotDue as early:
@@ -28,19 +34,11 @@ def deliver(self, delivery_id: str) -> str:
     return delivery.status if delivery is not None else "missing"
 
 
-@shared_task(name="quire.webhooks.dispatch_due_deliveries")
-def dispatch_due_deliveries() -> int:
-    queued = 0
-    for tenant in get_tenant_model().objects.exclude(schema_name="public"):
-        with tenant_context(tenant):
-            queued += deliveries_dispatch_due()
-    return queued
+@shared_task(name="quire.webhooks.deliveries_dispatch_due_task")
+def deliveries_dispatch_due_task() -> int:
+    return _sum_over_tenants(deliveries_dispatch_due)
 
 
-@shared_task(name="quire.webhooks.purge_expired_events")
-def purge_expired_events() -> int:
-    purged = 0
-    for tenant in get_tenant_model().objects.exclude(schema_name="public"):
-        with tenant_context(tenant):
-            purged += events_purge_expired()
-    return purged
+@shared_task(name="quire.webhooks.events_purge_expired_task")
+def events_purge_expired_task() -> int:
+    return _sum_over_tenants(events_purge_expired)

@@ -176,7 +176,7 @@ def test_lost_queueing_is_recovered_by_the_sweeper(
     """A delivery committed but never queued (the process died after commit) is found and sent."""
     from django.utils import timezone
 
-    from quire.webhooks.tasks import dispatch_due_deliveries
+    from quire.webhooks.tasks import deliveries_dispatch_due_task
 
     endpoint = endpoints(receiver.url, ["usage.threshold"])
     with tenant_context(hooks_tenant.tenant):
@@ -188,10 +188,10 @@ def test_lost_queueing_is_recovered_by_the_sweeper(
         )
     time.sleep(0.5)
     assert receiver.requests == []
-    assert dispatch_due_deliveries() >= 1
+    assert deliveries_dispatch_due_task() >= 1
     arrived = wait_for(lambda: receiver.accepted())[0]
     assert arrived.message_id == event.id
-    assert dispatch_due_deliveries() == 0
+    assert deliveries_dispatch_due_task() == 0
 
 
 def test_worker_killed_mid_delivery_still_delivers(

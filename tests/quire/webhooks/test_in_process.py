@@ -32,7 +32,7 @@ def test_endpoint_failing_for_days_is_disabled_and_owners_are_emailed(receiver, 
     mail.outbox = []
     with tenant_context(hooks_tenant.tenant):
         endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
-        first = delivery_attempt(delivery_id=_orphan_delivery(endpoint, n=1).id)
+        first = delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=_orphan_delivery(endpoint, n=1).id)
         assert first.status == "pending" and first.attempts == 1
         endpoint.refresh_from_db()
         assert endpoint.status == "enabled" and endpoint.failing_since is not None
@@ -42,7 +42,7 @@ def test_endpoint_failing_for_days_is_disabled_and_owners_are_emailed(receiver, 
         )
         waiting = _orphan_delivery(endpoint, n=2)
         Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())
-        last = delivery_attempt(delivery_id=first.id)
+        last = delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=first.id)
         assert last.status == "failed" and last.attempts == 2
         endpoint.refresh_from_db()
         assert endpoint.status == "disabled" and "failed since" in endpoint.disabled_reason
@@ -61,12 +61,12 @@ def test_success_ends_a_failure_streak(receiver, hooks_tenant):
     with tenant_context(hooks_tenant.tenant):
         endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
         delivery = _orphan_delivery(endpoint, n=1)
-        delivery_attempt(delivery_id=delivery.id)
+        delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=delivery.id)
         assert WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since is not None
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-        assert delivery_attempt(delivery_id=delivery.id).status == "succeeded"
+        assert delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=delivery.id).status == "succeeded"
         assert WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since is None
-        assert delivery_attempt(delivery_id=delivery.id).attempts == 2
+        assert delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=delivery.id).attempts == 2
         endpoint.delete()
 
 
@@ -75,7 +75,9 @@ def test_private_address_refused_at_delivery_time(receiver, hooks_tenant):
     with tenant_context(hooks_tenant.tenant):
         endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
         with override_settings(QUIRE_WEBHOOKS_ALLOW_PRIVATE=False):
-            delivery = delivery_attempt(delivery_id=_orphan_delivery(endpoint, n=1).id)
+            delivery = delivery_attempt(
+                tenant=hooks_tenant.tenant, delivery_id=_orphan_delivery(endpoint, n=1).id
+            )
         assert delivery.status == "pending" and delivery.last_error.startswith("refused:")
         assert delivery.attempt_log.get().status_code is None
         endpoint.delete()
@@ -109,7 +111,7 @@ def test_expired_events_are_purged_once_delivered(receiver, hooks_tenant):
         endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
         done, waiting = _orphan_delivery(endpoint, n=1), _orphan_delivery(endpoint, n=2)
         recent = _orphan_delivery(endpoint, n=3)
-        delivery_attempt(delivery_id=done.id)
+        delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=done.id)
         old = timezone.now() - timedelta(days=31)
         Event.objects.filter(pk__in=[done.event_id, waiting.event_id]).update(created_at=old)
         assert events_purge_expired() == 1
@@ -133,7 +135,7 @@ def test_endpoint_deleted_during_an_attempt_ends_it_quietly(receiver, hooks_tena
     def attempt() -> None:
         try:
             with tenant_context(hooks_tenant.tenant):
-                outcome["result"] = delivery_attempt(delivery_id=delivery.id)
+                outcome["result"] = delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=delivery.id)
         except Exception as exc:
             outcome["error"] = exc
         finally:

@@ -1,0 +1,37 @@
+"""Writes for webhooks: endpoints (`endpoints`), the event outbox and its sweeper (`outbox`), delivery
+attempts with retries (`delivery`), disabling an endpoint and telling the tenant (`notify`)."""
+
+from quire.webhooks.services.delivery import delivery_attempt
+from quire.webhooks.services.endpoints import (
+    WebhookRejected,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_rotate_secret,
+    endpoint_update,
+    signing_secrets,
+)
+from quire.webhooks.services.notify import endpoint_disable, endpoint_notify_disabled
+from quire.webhooks.services.outbox import (
+    deliveries_dispatch_due,
+    endpoint_send_test,
+    event_publish,
+    event_replay,
+    events_purge_expired,
+)
+
+__all__ = [
+    "WebhookRejected",
+    "deliveries_dispatch_due",
+    "delivery_attempt",
+    "endpoint_create",
+    "endpoint_delete",
+    "endpoint_disable",
+    "endpoint_notify_disabled",
+    "endpoint_rotate_secret",
+    "endpoint_send_test",
+    "endpoint_update",
+    "event_publish",
+    "event_replay",
+    "events_purge_expired",
+    "signing_secrets",
+]

@@ -1,0 +1,122 @@
+"""Endpoints: create, update, delete, rotate the signing secret."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from quire.api.errors import Rejected
+from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, EndpointStatus, WebhookEndpoint
+from quire.webhooks.services.notify import endpoint_disable
+from quire.webhooks.signing import new_secret
+from quire.webhooks.transport import UnsafeUrl, resolve_target
+
+MAX_GRACE_SECONDS = 7 * 86400
+
+
+class WebhookRejected(Rejected):
+    """A webhook request that cannot be done."""
+
+
+def _check_url(url: str) -> None:
+    try:
+        resolve_target(url, allow_private=settings.QUIRE_WEBHOOKS_ALLOW_PRIVATE)
+    except UnsafeUrl as exc:
+        raise WebhookRejected(
+            400, "url_not_allowed", f"This URL cannot receive webhooks: {exc}.", "url"
+        ) from exc
+
+
+def _check_event_types(event_types: list[str]) -> list[str]:
+    if not event_types:
+        raise WebhookRejected(400, "event_types_required", "List at least one event type.", "event_types")
+    for position, event_type in enumerate(event_types):
+        if event_type != ALL_EVENTS and event_type not in EVENT_TYPES:
+            raise WebhookRejected(
+                400,
+                "unknown_event_type",
+                f"Unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)} or '*'.",
+                f"event_types.{position}",
+            )
+    return list(dict.fromkeys(event_types))
+
+
+def endpoint_create(*, url: str, event_types: list[str], description: str = "") -> WebhookEndpoint:
+    """A new endpoint with a fresh `whsec_` secret (return it to the caller once)."""
+    _check_url(url)
+    return WebhookEndpoint.objects.create(
+        url=url, event_types=_check_event_types(event_types), description=description, secret=new_secret()
+    )
+
+
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    event_types: list[str] | None = None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
+    """Change what is given. Enabling a disabled endpoint forgets its failure streak."""
+    fields = ["updated_at"]
+    if url is not None:
+        _check_url(url)
+        endpoint.url = url
+        fields.append("url")
+    if event_types is not None:
+        endpoint.event_types = _check_event_types(event_types)
+        fields.append("event_types")
+    if description is not None:
+        endpoint.description = description
+        fields.append("description")
+    if enabled is True and endpoint.status == EndpointStatus.DISABLED:
+        endpoint.status, endpoint.disabled_reason, endpoint.disabled_at = EndpointStatus.ENABLED, "", None
+        endpoint.failing_since = None
+        fields += ["status", "disabled_reason", "disabled_at", "failing_since"]
+    with transaction.atomic():
+        endpoint.save(update_fields=fields)
+        if enabled is False and endpoint.status == EndpointStatus.ENABLED:
+            endpoint_disable(endpoint=endpoint, reason="disabled through the API")
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete the endpoint with its deliveries and their log."""
+    endpoint.delete()
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> WebhookEndpoint:
+    """A new secret signs from now on; the old one also signs for `grace_seconds` (0: not at all)."""
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise WebhookRejected(
+            400,
+            "invalid_grace_period",
+            f"The grace period must be between 0 and {MAX_GRACE_SECONDS} seconds.",
+            "grace_period_seconds",
+        )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.previous_secret = endpoint.secret if grace_seconds else ""
+        endpoint.previous_secret_expires_at = (
+            timezone.now() + timedelta(seconds=grace_seconds) if grace_seconds else None
+        )
+        endpoint.secret = new_secret()
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return endpoint
+
+
+def signing_secrets(endpoint: WebhookEndpoint, at: datetime | None = None) -> list[str]:
+    """The secrets that sign a delivery at `at` (now): the current one, and the previous one during its
+    grace period."""
+    at = at or timezone.now()
+    secrets = [endpoint.secret]
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > at
+    ):
+        secrets.append(endpoint.previous_secret)
+    return secrets

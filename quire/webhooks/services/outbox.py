@@ -1,0 +1,132 @@
+"""The outbox: events written in the caller's transaction with one delivery per endpoint, queued once
+it commits; the sweeper that queues deliveries whose task was lost; the purge of old events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from quire.webhooks.models import (
+    EVENT_TYPES,
+    Delivery,
+    DeliveryStatus,
+    EndpointStatus,
+    Event,
+    WebhookEndpoint,
+)
+from quire.webhooks.services.endpoints import WebhookRejected
+
+REDISPATCH_AFTER = timedelta(seconds=60)
+SWEEP_BATCH = 500
+
+
+def queue_after_commit(delivery_ids: list[str], *, countdown: float | None = None) -> None:
+    """Queue one `delivery_attempt_task` per delivery once the current transaction commits."""
+    from quire.webhooks.tasks import delivery_attempt_task
+
+    transaction.on_commit(
+        lambda: [
+            delivery_attempt_task.apply_async((delivery_id,), countdown=countdown)
+            for delivery_id in delivery_ids
+        ]
+    )
+
+
+def _deliveries_create(
+    event: Event, endpoints: list[WebhookEndpoint], *, is_replay: bool = False
+) -> list[Delivery]:
+    now = timezone.now()
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(event=event, endpoint=e, next_attempt_at=now, dispatched_at=now, is_replay=is_replay)
+            for e in endpoints
+        ]
+    )
+    queue_after_commit([d.pk for d in deliveries])
+    return deliveries
+
+
+def _enabled_endpoints_wanting(event_type: str) -> list[WebhookEndpoint]:
+    enabled = WebhookEndpoint.objects.filter(status=EndpointStatus.ENABLED)
+    return [e for e in enabled if e.wants(event_type)]
+
+
+def event_publish(*, event_type: str, data: dict, endpoints: list[WebhookEndpoint] | None = None) -> Event:
+    """Write the event and one delivery per enabled endpoint that wants it, in the caller's transaction;
+    the deliveries are queued once it commits (and found by the sweeper if that queueing is lost)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)}")
+    with transaction.atomic():
+        event = Event.objects.create(type=event_type, data=data)
+        if endpoints is None:
+            endpoints = _enabled_endpoints_wanting(event_type)
+        _deliveries_create(event, endpoints)
+    return event
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
+    """Send a `webhook.test` event to this endpoint only."""
+    if endpoint.status != EndpointStatus.ENABLED:
+        raise WebhookRejected(
+            409, "endpoint_disabled", f"Endpoint {endpoint.id} is disabled; enable it first."
+        )
+    with transaction.atomic():
+        event = event_publish(
+            event_type="webhook.test",
+            data={"object": "webhook_test", "endpoint": endpoint.id, "message": "A test event from Quire."},
+            endpoints=[endpoint],
+        )
+    return event.deliveries.get()
+
+
+def event_replay(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:
+    """Deliver the event again (same `webhook-id`) to one endpoint, or to every enabled endpoint that
+    wants its type."""
+    if endpoint is not None:
+        if endpoint.status != EndpointStatus.ENABLED:
+            raise WebhookRejected(
+                409, "endpoint_disabled", f"Endpoint {endpoint.id} is disabled.", "endpoint"
+            )
+        targets = [endpoint]
+    else:
+        targets = _enabled_endpoints_wanting(event.type)
+    if not targets:
+        raise WebhookRejected(409, "no_endpoints", f"No enabled endpoint wants {event.type} events.")
+    with transaction.atomic():
+        return _deliveries_create(event, targets, is_replay=True)
+
+
+def deliveries_dispatch_due(*, limit: int = SWEEP_BATCH) -> int:
+    """Queue due deliveries whose task is lost: never sent (a crash between commit and queueing, broker
+    loss), waiting out a long retry delay, or an attempt whose lease ran out (its worker died). Runs in
+    the current tenant schema; returns how many it queued."""
+    now = timezone.now()
+    never_queued = Q(lease_until__isnull=True) & (
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - REDISPATCH_AFTER)
+    )
+    attempt_lost = Q(lease_until__lt=now)
+    with transaction.atomic():
+        due = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            .filter(never_queued | attempt_lost)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if due:
+            Delivery.objects.filter(pk__in=due).update(dispatched_at=now, lease_until=None)
+            queue_after_commit(due)
+    return len(due)
+
+
+def events_purge_expired() -> int:
+    """Delete events (with their deliveries and log) older than QUIRE_WEBHOOKS_RETENTION_DAYS once none
+    of their deliveries is still pending. Returns how many events went."""
+    cutoff = timezone.now() - timedelta(days=settings.QUIRE_WEBHOOKS_RETENTION_DAYS)
+    expired = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__status=DeliveryStatus.PENDING)
+    _, by_model = expired.delete()
+    return by_model.get(Event._meta.label, 0)
