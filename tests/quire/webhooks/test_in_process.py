@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from quire.webhooks.models import Delivery, EndpointNotification, Event, WebhookEndpoint
 from quire.webhooks.services import delivery_attempt, endpoint_create
+from tests.support import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -143,10 +144,7 @@ def test_endpoint_deleted_during_an_attempt_ends_it_quietly(receiver, hooks_tena
 
     worker = threading.Thread(target=attempt)
     worker.start()
-    deadline = timezone.now() + timedelta(seconds=10)
-    while not receiver.requests and timezone.now() < deadline:
-        threading.Event().wait(0.05)
-    assert receiver.requests, "the attempt never reached the receiver"
+    wait_for(lambda: receiver.requests, timeout=10)
     with tenant_context(hooks_tenant.tenant):
         endpoint.delete()
     receiver.released.set()
