@@ -5,9 +5,10 @@ from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from quire.api.errors import ApiError
+from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
 from quire.webhooks.models import EVENT_TYPES, Event, WebhookEndpoint
 from quire.webhooks.selectors import deliveries_with_attempts
@@ -37,8 +38,21 @@ ADMIN_WRITES = {"POST": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
 def _endpoint(endpoint_id: str, param: str = "endpoint_id") -> WebhookEndpoint:
     endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     if endpoint is None:
-        raise ApiError(404, "resource_missing", f"No webhook endpoint {endpoint_id}.", param)
+        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No webhook endpoint {endpoint_id}.", param)
     return endpoint
+
+
+def _event(event_id: str) -> Event:
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No event {event_id}.", "event_id")
+    return event
+
+
+def _validated(serializer_class: type[Serializer], data: object) -> dict:
+    payload = serializer_class(data=data)
+    payload.is_valid(raise_exception=True)
+    return payload.validated_data
 
 
 class EndpointListCreateView(ListAPIView):
@@ -49,9 +63,7 @@ class EndpointListCreateView(ListAPIView):
     @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointWithSecretSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
-        payload = EndpointCreateSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        endpoint = endpoint_create(**payload.validated_data)
+        endpoint = endpoint_create(**_validated(EndpointCreateSerializer, request.data))
         return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
@@ -65,9 +77,7 @@ class EndpointDetailView(APIView):
     @extend_schema(request=EndpointUpdateSerializer, responses={200: EndpointSerializer})
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint(endpoint_id)
-        payload = EndpointUpdateSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        endpoint = endpoint_update(endpoint=endpoint, **payload.validated_data)
+        endpoint = endpoint_update(endpoint=endpoint, **_validated(EndpointUpdateSerializer, request.data))
         return Response(EndpointSerializer(endpoint).data)
 
     @extend_schema(responses={200: dict})
@@ -83,11 +93,8 @@ class EndpointRotateSecretView(APIView):
     @idempotent
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint(endpoint_id)
-        payload = RotateSecretSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        endpoint = endpoint_rotate_secret(
-            endpoint=endpoint, grace_seconds=payload.validated_data["grace_period_seconds"]
-        )
+        grace_seconds = _validated(RotateSecretSerializer, request.data)["grace_period_seconds"]
+        endpoint = endpoint_rotate_secret(endpoint=endpoint, grace_seconds=grace_seconds)
         return Response(EndpointWithSecretSerializer(endpoint).data)
 
 
@@ -115,7 +122,7 @@ class EventListView(ListAPIView):
         if event_type is None:
             return Event.objects.all()
         if event_type not in EVENT_TYPES:
-            raise ApiError(400, "unknown_event_type", f"Unknown event type {event_type!r}.", "type")
+            raise Refusal(ErrorCode.UNKNOWN_EVENT_TYPE, f"Unknown event type {event_type!r}.", "type")
         return Event.objects.filter(type=event_type)
 
 
@@ -129,22 +136,15 @@ class EventDeliveriesView(ListAPIView):
     serializer_class = DeliverySerializer
 
     def get_queryset(self):
-        event_id = self.kwargs["event_id"]
-        if not Event.objects.filter(pk=event_id).exists():
-            raise ApiError(404, "resource_missing", f"No event {event_id}.", "event_id")
-        return deliveries_with_attempts(event_id=event_id)
+        return deliveries_with_attempts(event_id=_event(self.kwargs["event_id"]).id)
 
 
 class EventReplayView(APIView):
     @extend_schema(request=ReplaySerializer, responses={202: DeliverySerializer(many=True)})
     @idempotent
     def post(self, request: Request, event_id: str) -> Response:
-        event = Event.objects.filter(pk=event_id).first()
-        if event is None:
-            raise ApiError(404, "resource_missing", f"No event {event_id}.", "event_id")
-        payload = ReplaySerializer(data=request.data or {})
-        payload.is_valid(raise_exception=True)
-        endpoint_id = payload.validated_data.get("endpoint")
+        event = _event(event_id)
+        endpoint_id = _validated(ReplaySerializer, request.data or {}).get("endpoint")
         endpoint = _endpoint(endpoint_id, "endpoint") if endpoint_id else None
         deliveries = event_replay(event=event, endpoint=endpoint)
         data = DeliverySerializer(

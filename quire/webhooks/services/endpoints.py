@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from quire.api.errors import Rejected
+from common.refusals import ErrorCode, Refusal
 from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, EndpointStatus, WebhookEndpoint
 from quire.webhooks.services.notify import endpoint_disable
 from quire.webhooks.signing import new_secret
@@ -17,7 +17,7 @@ from quire.webhooks.transport import UnsafeUrl, resolve_target
 MAX_GRACE_SECONDS = 7 * 86400
 
 
-class WebhookRejected(Rejected):
+class WebhookRejected(Refusal):
     """A webhook request that cannot be done."""
 
 
@@ -26,18 +26,17 @@ def _check_url(url: str) -> None:
         resolve_target(url, allow_private=settings.QUIRE_WEBHOOKS_ALLOW_PRIVATE)
     except UnsafeUrl as exc:
         raise WebhookRejected(
-            400, "url_not_allowed", f"This URL cannot receive webhooks: {exc}.", "url"
+            ErrorCode.URL_NOT_ALLOWED, f"This URL cannot receive webhooks: {exc}.", "url"
         ) from exc
 
 
 def _check_event_types(event_types: list[str]) -> list[str]:
     if not event_types:
-        raise WebhookRejected(400, "event_types_required", "List at least one event type.", "event_types")
+        raise WebhookRejected(ErrorCode.EVENT_TYPES_REQUIRED, "List at least one event type.", "event_types")
     for position, event_type in enumerate(event_types):
         if event_type != ALL_EVENTS and event_type not in EVENT_TYPES:
             raise WebhookRejected(
-                400,
-                "unknown_event_type",
+                ErrorCode.UNKNOWN_EVENT_TYPE,
                 f"Unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)} or '*'.",
                 f"event_types.{position}",
             )
@@ -92,8 +91,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> 
     """A new secret signs from now on; the old one also signs for `grace_seconds` (0: not at all)."""
     if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
         raise WebhookRejected(
-            400,
-            "invalid_grace_period",
+            ErrorCode.INVALID_GRACE_PERIOD,
             f"The grace period must be between 0 and {MAX_GRACE_SECONDS} seconds.",
             "grace_period_seconds",
         )

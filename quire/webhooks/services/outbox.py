@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.refusals import ErrorCode
 from quire.webhooks.models import (
     EVENT_TYPES,
     Delivery,
@@ -72,7 +73,7 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
     """Send a `webhook.test` event to this endpoint only."""
     if endpoint.status != EndpointStatus.ENABLED:
         raise WebhookRejected(
-            409, "endpoint_disabled", f"Endpoint {endpoint.id} is disabled; enable it first."
+            ErrorCode.ENDPOINT_DISABLED, f"Endpoint {endpoint.id} is disabled; enable it first."
         )
     with transaction.atomic():
         event = event_publish(
@@ -89,13 +90,13 @@ def event_replay(*, event: Event, endpoint: WebhookEndpoint | None = None) -> li
     if endpoint is not None:
         if endpoint.status != EndpointStatus.ENABLED:
             raise WebhookRejected(
-                409, "endpoint_disabled", f"Endpoint {endpoint.id} is disabled.", "endpoint"
+                ErrorCode.ENDPOINT_DISABLED, f"Endpoint {endpoint.id} is disabled.", "endpoint"
             )
         targets = [endpoint]
     else:
         targets = _enabled_endpoints_wanting(event.type)
     if not targets:
-        raise WebhookRejected(409, "no_endpoints", f"No enabled endpoint wants {event.type} events.")
+        raise WebhookRejected(ErrorCode.NO_ENDPOINTS, f"No enabled endpoint wants {event.type} events.")
     with transaction.atomic():
         return _deliveries_create(event, targets, is_replay=True)
 
