@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from celery import Task, shared_task
 from django.db import connection
-from django_tenants.utils import get_tenant_model, tenant_context
 
 from quire.webhooks.services import deliveries_dispatch_due, events_purge_expired
 from quire.webhooks.services.delivery import COUNTDOWN_MAX_S, DeliveryBusy, DeliveryNotDue, delivery_attempt
-
-
-def _sum_over_tenants(service: Callable[[], int]) -> int:
-    total = 0
-    for tenant in get_tenant_model().objects.exclude(schema_name="public"):
-        with tenant_context(tenant):
-            total += service()
-    return total
+from tenants.services import for_each_tenant
 
 
 @shared_task(name="quire.webhooks.delivery_attempt_task", bind=True, max_retries=None)
@@ -36,9 +26,9 @@ def delivery_attempt_task(self: Task, delivery_id: str) -> str:
 
 @shared_task(name="quire.webhooks.deliveries_dispatch_due_task")
 def deliveries_dispatch_due_task() -> int:
-    return _sum_over_tenants(deliveries_dispatch_due)
+    return sum(for_each_tenant(lambda tenant: deliveries_dispatch_due()))
 
 
 @shared_task(name="quire.webhooks.events_purge_expired_task")
 def events_purge_expired_task() -> int:
-    return _sum_over_tenants(events_purge_expired)
+    return sum(for_each_tenant(lambda tenant: events_purge_expired()))
