@@ -3,6 +3,9 @@ with replay. Admins manage endpoints and secrets; developers send tests and repl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -32,17 +35,10 @@ DELIVERY_LOG_SIZE = 50
 def webhook_list(request: HttpRequest) -> HttpResponse:
     form = WebhookEndpointForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
-            endpoint = endpoint_create(
-                url=form.cleaned_data["url"],
-                event_types=form.cleaned_data["event_types"],
-                description=form.cleaned_data["description"],
-            )
-        except WebhookRejected as exc:
-            show_rejection(form, exc)
-        else:
-            messages.success(request, f"Added {endpoint.url}. Reveal its signing secret on its page.")
-            return redirect("portal:webhook", endpoint_id=endpoint.id)
+        added = f"Added {form.cleaned_data['url']}. Reveal its signing secret on its page."
+        saved = _save(request, form, endpoint_create, added)
+        if saved is not None:
+            return saved
     endpoints = WebhookEndpoint.objects.order_by("-created_at")
     return page(
         request,
@@ -59,20 +55,24 @@ def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = WebhookEndpointForm(data, initial=_initial(endpoint), editing=True)
     if request.method == "POST" and form.is_valid():
-        try:
-            endpoint_update(
-                endpoint=endpoint,
-                url=form.cleaned_data["url"],
-                event_types=form.cleaned_data["event_types"],
-                description=form.cleaned_data["description"],
-                enabled=form.cleaned_data["enabled"],
-            )
-        except WebhookRejected as exc:
-            show_rejection(form, exc)
-        else:
-            messages.success(request, "Saved.")
-            return redirect("portal:webhook", endpoint_id=endpoint.id)
+        saved = _save(request, form, partial(endpoint_update, endpoint=endpoint), "Saved.")
+        if saved is not None:
+            return saved
     return _detail_page(request, endpoint, form)
+
+
+def _save(
+    request: HttpRequest, form: WebhookEndpointForm, save: Callable[..., WebhookEndpoint], success: str
+) -> HttpResponse | None:
+    """`save(**form.cleaned_data)`, then the endpoint's page with `success`; None, with the refusal on the
+    form, when the service refuses."""
+    try:
+        endpoint = save(**form.cleaned_data)
+    except WebhookRejected as exc:
+        show_rejection(form, exc)
+        return None
+    messages.success(request, success)
+    return redirect("portal:webhook", endpoint_id=endpoint.id)
 
 
 def _detail_page(
@@ -112,6 +112,19 @@ def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return response
 
 
+def _back_to_endpoint(
+    request: HttpRequest, endpoint: WebhookEndpoint, action: Callable[[], object], success: str
+) -> HttpResponse:
+    """Run one service for the endpoint's page, show its refusal or `success`, and go back to the page."""
+    try:
+        action()
+    except WebhookRejected as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success)
+    return redirect("portal:webhook", endpoint_id=endpoint.id)
+
+
 @require_POST
 @portal_page(write=Role.ADMIN)
 def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -120,13 +133,14 @@ def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Pick how long the old secret keeps signing.")
         return redirect("portal:webhook", endpoint_id=endpoint.id)
-    try:
-        endpoint_rotate_secret(endpoint=endpoint, grace_seconds=int(form.cleaned_data["grace_seconds"]))
-    except WebhookRejected as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Rotated the signing secret. Reveal the new one to update your receiver.")
-    return redirect("portal:webhook", endpoint_id=endpoint.id)
+    return _back_to_endpoint(
+        request,
+        endpoint,
+        lambda: endpoint_rotate_secret(
+            endpoint=endpoint, grace_seconds=int(form.cleaned_data["grace_seconds"])
+        ),
+        "Rotated the signing secret. Reveal the new one to update your receiver.",
+    )
 
 
 @require_POST
@@ -142,13 +156,9 @@ def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @portal_page()
 def webhook_test(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id)
-    try:
-        endpoint_send_test(endpoint=endpoint)
-    except WebhookRejected as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Queued a webhook.test event.")
-    return redirect("portal:webhook", endpoint_id=endpoint.id)
+    return _back_to_endpoint(
+        request, endpoint, lambda: endpoint_send_test(endpoint=endpoint), "Queued a webhook.test event."
+    )
 
 
 @require_POST
@@ -156,10 +166,9 @@ def webhook_test(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 def webhook_replay(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id)
     delivery = get_object_or_404(deliveries_with_attempts(endpoint_id=endpoint.id), pk=delivery_id)
-    try:
-        event_replay(event=delivery.event, endpoint=endpoint)
-    except WebhookRejected as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Queued {delivery.event.type} ({delivery.event_id}) again.")
-    return redirect("portal:webhook", endpoint_id=endpoint.id)
+    return _back_to_endpoint(
+        request,
+        endpoint,
+        lambda: event_replay(event=delivery.event, endpoint=endpoint),
+        f"Queued {delivery.event.type} ({delivery.event_id}) again.",
+    )
