@@ -7,10 +7,11 @@ from django.db import connection
 
 from quire.webhooks.services import deliveries_dispatch_due, events_purge_expired
 from quire.webhooks.services.delivery import COUNTDOWN_MAX_S, DeliveryBusy, DeliveryNotDue, delivery_attempt
+from quire.webhooks.services.outbox import DELIVERY_ATTEMPT_TASK
 from tenants.services import for_each_tenant
 
 
-@shared_task(name="quire.webhooks.delivery_attempt_task", bind=True, max_retries=None)
+@shared_task(name=DELIVERY_ATTEMPT_TASK, bind=True, max_retries=None)
 def delivery_attempt_task(self: Task, delivery_id: str) -> str:
     """Runs in the schema of the tenant that queued it (tenant_schemas_celery)."""
     try:

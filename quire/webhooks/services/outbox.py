@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -21,17 +22,16 @@ from quire.webhooks.models import (
 )
 from quire.webhooks.services.endpoints import WebhookRejected
 
+DELIVERY_ATTEMPT_TASK = "quire.webhooks.delivery_attempt_task"
 REDISPATCH_AFTER = timedelta(seconds=60)
 SWEEP_BATCH = 500
 
 
 def queue_after_commit(delivery_ids: list[str], *, countdown: float | None = None) -> None:
     """Queue one `delivery_attempt_task` per delivery once the current transaction commits."""
-    from quire.webhooks.tasks import delivery_attempt_task
-
     transaction.on_commit(
         lambda: [
-            delivery_attempt_task.apply_async((delivery_id,), countdown=countdown)
+            current_app.send_task(DELIVERY_ATTEMPT_TASK, args=[delivery_id], countdown=countdown)
             for delivery_id in delivery_ids
         ]
     )
