@@ -30,16 +30,6 @@ TYPE_BY_STATUS = {
 }
 
 
-class Rejected(Refusal):
-    """The refusal of a module not yet moved to `common.refusals` codes: `status` follows the code."""
-
-    def __init__(self, status: int, code: str, message: str, param: str | None = None):
-        super().__init__(ErrorCode(code), message, param)
-
-
-ApiError = Rejected
-
-
 def error_body(status_code: int, code: str, message: str, param: str | None = None) -> dict:
     return {
         "error": {
