@@ -1,0 +1,582 @@
+"""`quire`: the command line (typer + rich; `pip install 'quire-sdk[cli]'`).
+
+Exit codes: 0 done, 1 the API refused or failed (or a job or document ended failed), 2 a usage error
+(including no API key). `--json` prints machine-readable output on stdout.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, is_dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Annotated, Any
+
+try:
+    import typer
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+    from rich.table import Table
+except ImportError as exc:  # pragma: no cover - the SDK without its cli extra
+    raise SystemExit("the quire command needs its extra: pip install 'quire-sdk[cli]'") from exc
+
+from quire_sdk.client import DEFAULT_BASE_URL, Quire
+from quire_sdk.config import load_config, save_config
+from quire_sdk.errors import APIStatusError, QuireError
+from quire_sdk.export import FORMATS, export_result
+from quire_sdk.types import ApiObject, Document, Job
+from quire_sdk.webhooks import WebhookVerificationError, verify
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Quire's API from the command line.")
+documents_app = typer.Typer(no_args_is_help=True, help="Upload, list and read documents.")
+jobs_app = typer.Typer(no_args_is_help=True, help="Run connectors over documents.")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Receive and test webhooks.")
+app.add_typer(documents_app, name="documents")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(webhooks_app, name="webhooks")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
+MetadataOpt = Annotated[
+    list[str] | None,
+    typer.Option("--metadata", "-m", help="KEY=VALUE, repeatable (servers that support it)."),
+]
+
+
+@dataclass
+class Settings:
+    api_key: str | None
+    base_url: str | None
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, ApiObject):
+        return value.raw
+    if is_dataclass(value):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_plain(value), indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _metadata(pairs: list[str] | None) -> dict | None:
+    if not pairs:
+        return None
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--metadata")
+        result[key] = value
+    return result
+
+
+def api_command(group: typer.Typer, name: str | None = None, **kwargs: Any):
+    """A command whose API errors print (as JSON with `--json`) and exit with 1."""
+
+    def register(func):
+        @functools.wraps(func)
+        def wrapper(*args: Any, **params: Any):
+            try:
+                return func(*args, **params)
+            except APIStatusError as exc:
+                if params.get("json_output"):
+                    error = {"type": exc.type, "code": exc.code, "message": exc.message, "param": exc.param}
+                    _print_json({"error": {**error, "status": exc.status, "request_id": exc.request_id}})
+                else:
+                    _err().print(f"[red]Error:[/red] {exc}")
+                raise typer.Exit(1) from None
+            except QuireError as exc:
+                _err().print(f"[red]Error:[/red] {exc}")
+                raise typer.Exit(1) from None
+
+        return group.command(name, **kwargs)(wrapper)
+
+    return register
+
+
+def client(ctx: typer.Context) -> Quire:
+    """The client for `--api-key`/`QUIRE_API_KEY` (else the stored login) and the same for the base URL."""
+    settings: Settings = ctx.find_root().obj or Settings(None, None)
+    stored = load_config()
+    api_key = settings.api_key or stored.get("api_key")
+    if not api_key:
+        raise typer.BadParameter(
+            "no API key: run `quire login`, pass --api-key or set QUIRE_API_KEY", param_hint="--api-key"
+        )
+    return Quire(api_key=api_key, base_url=settings.base_url or stored.get("base_url") or DEFAULT_BASE_URL)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    api_key: Annotated[str | None, typer.Option(envvar="QUIRE_API_KEY", help="API key (qk_...).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(envvar="QUIRE_BASE_URL", help="Server, e.g. https://quire.example.com.")
+    ] = None,
+) -> None:
+    ctx.obj = Settings(api_key, base_url)
+
+
+@api_command(app)
+def login(
+    ctx: typer.Context,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="The key; asked for when not given.")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url")] = None,
+    verify_key: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Check the key with /v1/health.")
+    ] = True,
+    json_output: JsonOpt = False,
+) -> None:
+    """Store an API key and base URL in the config dir (file mode 0600)."""
+    settings: Settings = ctx.find_root().obj
+    api_key = api_key or settings.api_key or typer.prompt("API key", hide_input=True)
+    base_url = base_url or settings.base_url or load_config().get("base_url") or DEFAULT_BASE_URL
+    if verify_key:
+        with Quire(api_key=api_key, base_url=base_url, max_retries=1) as quire:
+            quire.health()
+    path = save_config({"api_key": api_key, "base_url": base_url})
+    if json_output:
+        _print_json({"config": str(path), "base_url": base_url})
+    else:
+        _out().print(f"Logged in to {base_url}; key stored in {path}")
+
+
+def _status_table(docs: list[Document]) -> Table:
+    table = Table("id", "filename", "status", "pages", "chunks", "created")
+    for doc in docs:
+        table.add_row(
+            doc.id,
+            doc.filename,
+            doc.status,
+            str(doc.page_count or ""),
+            str(doc.chunk_count or ""),
+            doc.created_at or "",
+        )
+    return table
+
+
+@api_command(documents_app, "upload")
+def documents_upload(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until each is ready (or failed).")] = False,
+    content_type: Annotated[str | None, typer.Option(help="Declared type for every file.")] = None,
+    metadata: MetadataOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Upload files, a progress bar per file and one overall."""
+    quire = client(ctx)
+    meta = _metadata(metadata)
+    docs: list[Document] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[state]}"),
+        console=_err(),
+        disable=json_output,
+    ) as progress:
+        overall = progress.add_task("[bold]all files", total=len(paths) * (2 if wait else 1), state="")
+        tasks = [progress.add_task(path.name, total=None, state="waiting") for path in paths]
+        for path, task in zip(paths, tasks, strict=True):
+
+            def sent(done: int, total: int, task: int = task) -> None:
+                progress.update(task, completed=done, total=total, state="uploading")
+
+            doc = quire.documents.create(
+                file=path, content_type=content_type, metadata=meta, on_upload_progress=sent
+            )
+            docs.append(doc)
+            progress.update(task, state=doc.status)
+            progress.advance(overall)
+        if wait:
+            for index, (doc, task) in enumerate(zip(docs, tasks, strict=True)):
+                docs[index] = quire.documents.wait(
+                    doc.id, on_change=lambda d, task=task: progress.update(task, state=d.status)
+                )
+                progress.advance(overall)
+    failed = [doc for doc in docs if doc.status == "failed"]
+    if json_output:
+        _print_json(docs)
+    else:
+        _out().print(_status_table(docs))
+        for doc in failed:
+            _err().print(f"[red]{doc.filename} failed:[/red] {doc.failure_reason}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@api_command(documents_app, "list")
+def documents_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    status: Annotated[str | None, typer.Option(help="Only this status (servers that filter).")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Documents, newest first."""
+    page = client(ctx).documents.list(limit=min(limit, 100), status=status)
+    docs = [doc for doc, _ in zip(page, range(limit), strict=False)]
+    _print_json(docs) if json_output else _out().print(_status_table(docs))
+
+
+@api_command(documents_app, "get")
+def documents_get(ctx: typer.Context, document_id: str, json_output: JsonOpt = False) -> None:
+    """One document."""
+    doc = client(ctx).documents.get(document_id)
+    _print_json(doc) if json_output else _out().print(_status_table([doc]))
+
+
+@api_command(documents_app, "delete")
+def documents_delete(ctx: typer.Context, document_id: str, json_output: JsonOpt = False) -> None:
+    """Delete a document."""
+    deleted = client(ctx).documents.delete(document_id)
+    _print_json(deleted) if json_output else _out().print(f"Deleted {deleted.id}")
+
+
+@api_command(documents_app, "text")
+def documents_text(
+    ctx: typer.Context,
+    document_id: str,
+    start: Annotated[int | None, typer.Option()] = None,
+    end: Annotated[int | None, typer.Option()] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """A document's text, or a range of it."""
+    text = client(ctx).documents.text(document_id, start=start, end=end)
+    _print_json(text) if json_output else sys.stdout.write(text.text + "\n")
+
+
+def _job_summary(job: Job) -> str:
+    line = f"{job.id} {job.connector} {job.status}"
+    if job.result is not None:
+        line += f": {len(job.result.findings())} findings, {job.result.spans_checked} spans checked"
+    if job.error:
+        line += f": {job.error}"
+    return line
+
+
+def _check_export(export: Path | None) -> None:
+    if export is not None and export.suffix.lower() not in FORMATS:
+        raise typer.BadParameter(f"the file must end in {', '.join(FORMATS)}", param_hint="--export")
+
+
+def _finish_job(job: Job, export: Path | None, json_output: bool) -> None:
+    rows = export_result(job.result, export) if export is not None and job.result is not None else None
+    if json_output:
+        _print_json({"job": job.raw, "result": job.result.raw if job.result else None, "exported": rows})
+    else:
+        _out().print(_job_summary(job))
+        if rows is not None:
+            _out().print(f"{rows} findings written to {export}")
+    if job.status in ("failed", "canceled"):
+        raise typer.Exit(1)
+
+
+@api_command(jobs_app, "run")
+def jobs_run(
+    ctx: typer.Context,
+    connector: Annotated[str, typer.Argument(help="legal, earnings or literature.")],
+    documents: Annotated[list[str], typer.Argument(help="Document ids.")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the job to its end.")] = False,
+    options: Annotated[str | None, typer.Option(help="Connector options as JSON.")] = None,
+    mode: Annotated[str | None, typer.Option(help="analyzers or model.")] = None,
+    export: Annotated[Path | None, typer.Option(help="Write the findings to .xlsx, .csv or .json.")] = None,
+    metadata: MetadataOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Start a job; with --wait, a progress bar until it ends, then the findings (and --export)."""
+    _check_export(export)
+    if export is not None and not wait:
+        raise typer.BadParameter("--export needs --wait", param_hint="--export")
+    try:
+        parsed_options = json.loads(options) if options else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--options") from None
+    quire = client(ctx)
+    job = quire.jobs.create(
+        connector, documents, options=parsed_options, mode=mode, metadata=_metadata(metadata)
+    )
+    if wait:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            console=_err(),
+            disable=json_output,
+        ) as progress:
+            task = progress.add_task(f"{job.id} queued", total=1.0)
+
+            def moved(current: Job) -> None:
+                progress.update(
+                    task,
+                    completed=current.progress or 0.0,
+                    description=f"{current.id} {current.stage or current.status}",
+                )
+
+            job = quire.jobs.wait(job.id, on_progress=moved)
+    _finish_job(job, export, json_output)
+
+
+@api_command(jobs_app, "get")
+def jobs_get(ctx: typer.Context, job_id: str, json_output: JsonOpt = False) -> None:
+    """A job's status, stage and progress."""
+    job = client(ctx).jobs.get(job_id)
+    _print_json(job) if json_output else _out().print(
+        f"{_job_summary(job)} ({job.stage or '-'}, {job.progress:.0%})"
+    )
+
+
+@api_command(jobs_app, "result")
+def jobs_result(
+    ctx: typer.Context,
+    job_id: str,
+    export: Annotated[Path | None, typer.Option(help="Write the findings to .xlsx, .csv or .json.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """A finished job's verified result."""
+    _check_export(export)
+    quire = client(ctx)
+    job = quire.jobs.get(job_id)
+    job.result = quire.jobs.result(job_id)
+    _finish_job(job, export, json_output)
+
+
+@api_command(jobs_app, "cancel")
+def jobs_cancel(ctx: typer.Context, job_id: str, json_output: JsonOpt = False) -> None:
+    """Cancel a queued or running job."""
+    job = client(ctx).jobs.cancel(job_id)
+    _print_json(job) if json_output else _out().print(_job_summary(job))
+
+
+@api_command(app)
+def search(
+    ctx: typer.Context,
+    query: str,
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    document: Annotated[
+        list[str] | None, typer.Option("--document", "-d", help="Only these documents.")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Semantic search over your documents' passages."""
+    hits = client(ctx).search(query, k=k, documents=document or None)
+    if json_output:
+        _print_json(hits)
+        return
+    table = Table("score", "document", "span", "quote")
+    for hit in hits:
+        table.add_row(f"{hit.score:.3f}", hit.document_id, f"{hit.start}-{hit.end}", hit.quote)
+    _out().print(table)
+
+
+@api_command(app)
+def usage(
+    ctx: typer.Context,
+    start: Annotated[
+        str | None, typer.Option("--from", help="ISO date or time (default 30 days ago).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="ISO date or time (default now).")] = None,
+    group_by: Annotated[str, typer.Option(help="day or kind.")] = "day",
+    json_output: JsonOpt = False,
+) -> None:
+    """Metered usage over a period."""
+    result = client(ctx).usage(start=start, end=end, group_by=group_by)
+    if json_output:
+        _print_json(result)
+        return
+    columns = list(result.data[0]) if result.data else [group_by, "quantity"]
+    table = Table(*columns, title=f"Usage {result.start} to {result.end}")
+    for row in result.data:
+        table.add_row(*(str(row.get(column, "")) for column in columns))
+    _out().print(table)
+
+
+@api_command(webhooks_app, "test")
+def webhooks_test(ctx: typer.Context, endpoint_id: str, json_output: JsonOpt = False) -> None:
+    """Send a webhook.test event to an endpoint."""
+    delivery = client(ctx).webhook_endpoints.test(endpoint_id)
+    _print_json(delivery) if json_output else _out().print(f"Queued {delivery.event} as {delivery.id}")
+
+
+class _Receiver(ThreadingHTTPServer):
+    daemon_threads = True
+    secrets: list[str]
+    forward_to: str | None
+    report: Any
+    remaining: int | None
+    done: threading.Event
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Receiver
+
+    def log_message(self, *args: Any) -> None:  # the listener prints its own lines
+        pass
+
+    def _answer(self, status: int, body: bytes = b"") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = list(self.headers.items())
+        try:
+            event = verify(body, headers, self.server.secrets)
+        except WebhookVerificationError as exc:
+            self.server.report({"verified": False, "error": str(exc)})
+            self._answer(400, json.dumps({"error": str(exc)}).encode())
+            return
+        status, forwarded = 200, None
+        if self.server.forward_to:
+            status = forwarded = self._forward(body, headers)
+        self.server.report(
+            {
+                "verified": True,
+                "id": self.headers.get("webhook-id"),
+                "type": event.get("type"),
+                "forwarded": forwarded,
+                "event": event,
+            }
+        )
+        self._answer(status, b'{"ok": true}' if status < 300 else b'{"ok": false}')
+        if self.server.remaining is not None:
+            self.server.remaining -= 1
+            if self.server.remaining <= 0:
+                self.server.done.set()
+
+    def _forward(self, body: bytes, headers: list[tuple[str, str]]) -> int:
+        """POST the same body and headers on; its status (502 when it cannot be reached) is our answer, so
+        Quire retries what the local app did not take."""
+        keep = {k: v for k, v in headers if k.lower() not in ("host", "content-length", "connection")}
+        request = urllib.request.Request(self.server.forward_to, data=body, headers=keep, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return 502
+
+
+@api_command(webhooks_app, "listen")
+def webhooks_listen(
+    ctx: typer.Context,
+    forward_to: Annotated[str | None, typer.Option(help="Pass each verified event on to this URL.")] = None,
+    port: Annotated[int, typer.Option(help="Port of the local receiver (0: any free port).")] = 0,
+    host: Annotated[str, typer.Option(help="Address the receiver listens on.")] = "127.0.0.1",
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="URL the server reaches the receiver at (a tunnel); default http://HOST:PORT/."),
+    ] = None,
+    events: Annotated[
+        list[str] | None, typer.Option("--event", "-e", help="Event types (default all).")
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(envvar="QUIRE_WEBHOOK_SECRET", help="Verify with this secret and create no endpoint."),
+    ] = None,
+    max_events: Annotated[int | None, typer.Option(help="Exit after this many verified events.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the endpoint in place on exit.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Receive webhooks on a local port, verify each signature and print it (and --forward-to it).
+
+    Without --secret it registers a webhook endpoint for the receiver's URL and deletes it on exit. The
+    server must be able to reach that URL: a loopback or private address is accepted only where the server
+    sets QUIRE_WEBHOOKS_ALLOW_PRIVATE (the default in development); elsewhere give --public-url.
+    """
+    server = _Receiver((host, port), _Handler)
+    url = (
+        public_url or f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{server.server_address[1]}/"
+    )
+    lock = threading.Lock()
+
+    def report(line: dict) -> None:
+        with lock:
+            if json_output:
+                sys.stdout.write(json.dumps(line, default=str) + "\n")
+                sys.stdout.flush()
+            elif line.get("verified"):
+                forwarded = f" -> {line['forwarded']}" if line["forwarded"] is not None else ""
+                _out().print(f"[green]verified[/green] {line['id']} {line['type']}{forwarded}")
+            else:
+                _err().print(f"[red]rejected[/red] {line['error']}")
+
+    server.report, server.forward_to, server.remaining, server.done = (
+        report,
+        forward_to,
+        max_events,
+        threading.Event(),
+    )
+    quire = None
+    endpoint = None
+    if secret:
+        server.secrets = [secret]
+    else:
+        quire = client(ctx)
+        try:
+            endpoint = quire.webhook_endpoints.create(
+                url, events or ["*"], description="quire webhooks listen"
+            )
+        except APIStatusError as exc:
+            server.server_close()
+            if exc.code == "url_not_allowed":
+                exc.message += (
+                    " The server refuses private and loopback addresses unless QUIRE_WEBHOOKS_ALLOW_PRIVATE is"
+                    " set; give --public-url (a tunnel) instead."
+                )
+            raise
+        server.secrets = [endpoint.secret or ""]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    previous = signal.signal(signal.SIGTERM, lambda *_: server.done.set())
+    report_start = {"listening": url, "endpoint": endpoint.id if endpoint else None, "forward_to": forward_to}
+    if json_output:
+        sys.stdout.write(json.dumps(report_start) + "\n")
+        sys.stdout.flush()
+    else:
+        _out().print(
+            f"Listening on {url}" + (f" (endpoint {endpoint.id})" if endpoint else "") + "; Ctrl-C stops."
+        )
+    try:
+        while not server.done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.shutdown()
+        server.server_close()
+        if endpoint is not None and quire is not None and not keep:
+            quire.webhook_endpoints.delete(endpoint.id)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,318 @@
+"""The API's resources as methods: `client.documents`, `client.jobs`, `client.search`, ..."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from quire_sdk._http import Transport
+from quire_sdk.errors import WaitTimeout
+from quire_sdk.pagination import Page, list_page
+from quire_sdk.types import (
+    Deleted,
+    Delivery,
+    Document,
+    DocumentText,
+    Event,
+    Job,
+    JobResult,
+    SearchHit,
+    Usage,
+    WebhookEndpoint,
+)
+
+UPLOAD_CHUNK = 64 * 1024
+
+
+def _body(**fields: Any) -> dict:
+    """A request body without the fields left as None (so an option the server lacks is never sent)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _wait(fetch: Callable[[], Any], done: Callable[[Any], bool], on_change, interval: float, timeout):
+    """Poll `fetch()` every `interval` seconds until `done`; `on_change` sees each new state."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    seen = None
+    while True:
+        current = fetch()
+        state = (current.status, getattr(current, "stage", None), getattr(current, "progress", None))
+        if on_change is not None and state != seen:
+            on_change(current)
+        seen = state
+        if done(current):
+            return current
+        if deadline is not None and time.monotonic() >= deadline:
+            raise WaitTimeout(f"{current.id} is still {current.status} after {timeout}s", current)
+        time.sleep(interval)
+
+
+def _multipart(
+    content: bytes, filename: str, content_type: str | None, fields: dict[str, str], on_progress
+) -> tuple[str, Callable[[], Iterator[bytes]], int]:
+    """A multipart/form-data body as a generator (rebuilt for each attempt), reporting bytes sent."""
+    boundary = "quire-" + uuid.uuid4().hex
+    safe_name = filename.replace('"', "%22").replace("\r", "").replace("\n", "")
+    head = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'
+        f"Content-Type: {content_type or 'application/octet-stream'}\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    total = len(head) + len(content) + len(tail)
+
+    def chunks() -> Iterator[bytes]:
+        sent = 0
+        for piece in (
+            head,
+            *(content[i : i + UPLOAD_CHUNK] for i in range(0, len(content), UPLOAD_CHUNK)),
+            tail,
+        ):
+            yield piece
+            sent += len(piece)
+            if on_progress is not None:
+                on_progress(sent, total)
+
+    return f"multipart/form-data; boundary={boundary}", chunks, total
+
+
+class Resource:
+    def __init__(self, transport: Transport):
+        self._t = transport
+
+
+class Documents(Resource):
+    def create(
+        self,
+        *,
+        text: str | None = None,
+        file: str | os.PathLike | bytes | IO[bytes] | None = None,
+        filename: str | None = None,
+        content_type: str | None = None,
+        metadata: dict | None = None,
+        idempotency_key: str | None = None,
+        on_upload_progress: Callable[[int, int], None] | None = None,
+    ) -> Document:
+        """A document from `text` (JSON) or a `file` (a path, bytes or a binary file object, sent as
+        multipart). 201 for a new one; the same bytes again give the stored document back."""
+        if (text is None) == (file is None):
+            raise ValueError("give exactly one of text= or file=")
+        if text is not None:
+            body = _body(text=text, filename=filename, content_type=content_type, metadata=metadata)
+            response = self._t.request("POST", "documents", json_body=body, idempotency_key=idempotency_key)
+            return Document.from_dict(response.data)
+        if isinstance(file, (str, os.PathLike)):
+            path = Path(file)
+            content, filename = path.read_bytes(), filename or path.name
+        elif isinstance(file, bytes):
+            content = file
+        else:
+            content = file.read()
+            filename = filename or os.path.basename(getattr(file, "name", "") or "") or None
+        fields = _body(
+            content_type=content_type, metadata=json.dumps(metadata) if metadata is not None else None
+        )
+        mime, chunks, total = _multipart(
+            content, filename or "upload", content_type, fields, on_upload_progress
+        )
+        response = self._t.request(
+            "POST",
+            "documents",
+            content=chunks,
+            headers={"Content-Type": mime, "Content-Length": str(total)},
+            idempotency_key=idempotency_key,
+        )
+        return Document.from_dict(response.data)
+
+    def get(self, document_id: str) -> Document:
+        return Document.from_dict(self._t.request("GET", f"documents/{document_id}").data)
+
+    def list(self, *, limit: int | None = None, **filters: Any) -> Page[Document]:
+        """Newest first. `filters` go to the query as they are: `status="ready"`,
+        `created={"gte": datetime}`, `metadata={"team": "legal"}`."""
+        return list_page(self._t, "documents", Document.from_dict, {"limit": limit, **filters})
+
+    def delete(self, document_id: str) -> Deleted:
+        return Deleted.from_dict(self._t.request("DELETE", f"documents/{document_id}").data)
+
+    def text(self, document_id: str, *, start: int | None = None, end: int | None = None) -> DocumentText:
+        data = self._t.request(
+            "GET", f"documents/{document_id}/text", params={"start": start, "end": end}
+        ).data
+        return DocumentText.from_dict(data)
+
+    def wait(
+        self,
+        document_id: str,
+        *,
+        interval: float = 0.5,
+        timeout: float | None = 600,
+        on_change: Callable[[Document], None] | None = None,
+    ) -> Document:
+        """Poll until the document is `ready` or `failed`."""
+        return _wait(lambda: self.get(document_id), lambda d: d.done, on_change, interval, timeout)
+
+
+class Jobs(Resource):
+    def create(
+        self,
+        connector: str,
+        documents: list[str],
+        *,
+        options: dict | None = None,
+        mode: str | None = None,
+        metadata: dict | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        body = _body(
+            connector=connector, documents=list(documents), options=options, mode=mode, metadata=metadata
+        )
+        return Job.from_dict(
+            self._t.request("POST", "jobs", json_body=body, idempotency_key=idempotency_key).data
+        )
+
+    def get(self, job_id: str, *, expand: list[str] | None = None) -> Job:
+        """`expand=["result"]` asks the server to inline the result (where it supports it)."""
+        return Job.from_dict(self._t.request("GET", f"jobs/{job_id}", params={"expand": expand}).data)
+
+    def list(self, *, limit: int | None = None, **filters: Any) -> Page[Job]:
+        """Newest first; `filters` go to the query as they are (`status=`, `connector=`, `created=`, ...)."""
+        return list_page(self._t, "jobs", Job.from_dict, {"limit": limit, **filters})
+
+    def cancel(self, job_id: str) -> Job:
+        return Job.from_dict(self._t.request("POST", f"jobs/{job_id}/cancel").data)
+
+    def result(self, job_id: str) -> JobResult:
+        return JobResult.from_dict(self._t.request("GET", f"jobs/{job_id}/result").data)
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        on_progress: Callable[[Job], None] | None = None,
+        interval: float = 0.5,
+        timeout: float | None = 1800,
+    ) -> Job:
+        """Poll until the job succeeded, failed or was canceled; `on_progress(job)` sees every change of
+        status, stage or progress. A succeeded job comes back with its `result`."""
+        job = _wait(lambda: self.get(job_id), lambda j: j.done, on_progress, interval, timeout)
+        if job.status == "succeeded" and job.result is None:
+            job.result = self.result(job_id)
+        return job
+
+    def run(
+        self,
+        connector: str,
+        documents: list[str],
+        *,
+        options: dict | None = None,
+        mode: str | None = None,
+        metadata: dict | None = None,
+        wait: bool = True,
+        on_progress: Callable[[Job], None] | None = None,
+        interval: float = 0.5,
+        timeout: float | None = 1800,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Create a job and, with `wait`, follow it to the end (see `wait`)."""
+        job = self.create(
+            connector,
+            documents,
+            options=options,
+            mode=mode,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+        )
+        if not wait:
+            return job
+        return self.wait(job.id, on_progress=on_progress, interval=interval, timeout=timeout)
+
+
+class Search(Resource):
+    def __call__(
+        self, query: str, *, k: int | None = None, documents: list[str] | None = None
+    ) -> list[SearchHit]:
+        """Semantic search over the tenant's chunks (or those of `documents`), best first."""
+        body = _body(query=query, k=k, documents=documents)
+        return [
+            SearchHit.from_dict(hit) for hit in self._t.request("POST", "search", json_body=body).data["data"]
+        ]
+
+    query = __call__
+
+
+class WebhookEndpoints(Resource):
+    def create(
+        self,
+        url: str,
+        event_types: list[str],
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WebhookEndpoint:
+        """An endpoint; its `secret` (`whsec_...`) is in this answer only."""
+        body = _body(url=url, event_types=list(event_types), description=description)
+        data = self._t.request(
+            "POST", "webhook_endpoints", json_body=body, idempotency_key=idempotency_key
+        ).data
+        return WebhookEndpoint.from_dict(data)
+
+    def get(self, endpoint_id: str) -> WebhookEndpoint:
+        return WebhookEndpoint.from_dict(self._t.request("GET", f"webhook_endpoints/{endpoint_id}").data)
+
+    def list(self, *, limit: int | None = None, **filters: Any) -> Page[WebhookEndpoint]:
+        return list_page(self._t, "webhook_endpoints", WebhookEndpoint.from_dict, {"limit": limit, **filters})
+
+    def update(self, endpoint_id: str, **changes: Any) -> WebhookEndpoint:
+        """`url=`, `event_types=`, `description=`, `enabled=`."""
+        data = self._t.request("PATCH", f"webhook_endpoints/{endpoint_id}", json_body=_body(**changes)).data
+        return WebhookEndpoint.from_dict(data)
+
+    def delete(self, endpoint_id: str) -> Deleted:
+        return Deleted.from_dict(self._t.request("DELETE", f"webhook_endpoints/{endpoint_id}").data)
+
+    def rotate_secret(self, endpoint_id: str, *, grace_period_seconds: int | None = None) -> WebhookEndpoint:
+        body = _body(grace_period_seconds=grace_period_seconds)
+        data = self._t.request("POST", f"webhook_endpoints/{endpoint_id}/rotate_secret", json_body=body).data
+        return WebhookEndpoint.from_dict(data)
+
+    def test(self, endpoint_id: str) -> Delivery:
+        """Send a `webhook.test` event to this endpoint."""
+        return Delivery.from_dict(self._t.request("POST", f"webhook_endpoints/{endpoint_id}/test").data)
+
+    def deliveries(self, endpoint_id: str, *, limit: int | None = None) -> Page[Delivery]:
+        return list_page(
+            self._t, f"webhook_endpoints/{endpoint_id}/deliveries", Delivery.from_dict, {"limit": limit}
+        )
+
+
+class Events(Resource):
+    def list(self, *, type: str | None = None, limit: int | None = None, **filters: Any) -> Page[Event]:
+        return list_page(self._t, "events", Event.from_dict, {"type": type, "limit": limit, **filters})
+
+    def get(self, event_id: str) -> Event:
+        return Event.from_dict(self._t.request("GET", f"events/{event_id}").data)
+
+    def deliveries(self, event_id: str, *, limit: int | None = None) -> Page[Delivery]:
+        return list_page(self._t, f"events/{event_id}/deliveries", Delivery.from_dict, {"limit": limit})
+
+    def replay(self, event_id: str, *, endpoint: str | None = None) -> list[Delivery]:
+        data = self._t.request("POST", f"events/{event_id}/replay", json_body=_body(endpoint=endpoint)).data
+        return [Delivery.from_dict(row) for row in data["data"]]
+
+
+class UsageResource(Resource):
+    def get(self, *, start: Any = None, end: Any = None, group_by: str | None = None) -> Usage:
+        """Usage between `start` and `end` (datetimes or ISO strings; default the last 30 days), by `day`
+        or `kind`."""
+        params = {"from": start, "to": end, "group_by": group_by}
+        return Usage.from_dict(self._t.request("GET", "usage", params=params).data)
+
+    __call__ = get
