@@ -7,6 +7,7 @@
 - `polling`: `wait_for`;
 - `clock`: a clock the tests move by hand, put in place of the rate limiters' clock;
 - `documents`: small documents of every supported type;
+- `server`: the web app under a real `runserver` process;
 - `portal` and `browser`: the portal's workspaces, signed-in clients and browser steps.
 
 Nothing imported here imports Django or Playwright at import time, so the folders that need no platform

@@ -105,7 +105,10 @@ def api_command(group: typer.Typer, name: str | None = None, **kwargs: Any):
                     _err().print(f"[red]Error:[/red] {exc}")
                 raise typer.Exit(1) from None
             except QuireError as exc:
-                _err().print(f"[red]Error:[/red] {exc}")
+                if params.get("json_output"):
+                    _print_json({"error": {"type": "connection_error", "message": str(exc)}})
+                else:
+                    _err().print(f"[red]Error:[/red] {exc}")
                 raise typer.Exit(1) from None
 
         return group.command(name, **kwargs)(wrapper)

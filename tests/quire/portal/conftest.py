@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, free_port, spawn, stop_process, wait_http
+from tests.support import ROOT
 from tests.support.portal import PASSWORD, PortalServer, Workspace
+from tests.support.server import start_web_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -58,24 +58,15 @@ def other_workspace(make_tenant) -> Workspace:
 def portal_server(workspace, other_workspace):
     """The app under `runserver` (threaded; `--insecure` serves static files with DEBUG off); e-mail goes
     to its console, so the log holds every message sent."""
-    port = free_port()
-    log_path = ROOT / ".quire" / f"test-portal-server-{os.getpid()}.log"
-    log_path.unlink(missing_ok=True)
-    proc = spawn(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
-        log_path,
+    server = start_web_server(
+        "portal-server",
         env={
             "QUIRE_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
             "QUIRE_WEBHOOKS_ALLOW_PRIVATE": "true",
         },
     )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=60)
-    except RuntimeError as exc:
-        stop_process(proc, timeout=10)
-        raise RuntimeError(f"{exc}: {log_path.read_text()[-2000:]}") from None
-    yield PortalServer(port, proc, log_path)
-    stop_process(proc, timeout=10)
+    yield PortalServer(server.port, server.proc, server.log_path)
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,116 @@
+"""The SDK's client against the live server: documents, jobs with progress, pages, typed errors."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support.documents import make_pdf
+
+
+def test_upload_text_and_file_then_wait(quire, tmp_path):
+    marker = uuid.uuid4().hex
+    from_text = quire.documents.create(
+        text=f"Note {marker}. Payment is due in thirty days.", filename="note.txt"
+    )
+    assert from_text.status in ("pending", "parsing", "embedding", "ready")
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(make_pdf([f"First page {marker}", "Second page of the paper"]))
+    sent = []
+    from_file = quire.documents.create(
+        file=pdf, on_upload_progress=lambda done, total: sent.append((done, total))
+    )
+    assert from_file.filename == "paper.pdf"
+    assert sent and sent[-1][0] == sent[-1][1]
+
+    states = []
+    ready = quire.documents.wait(
+        from_file.id, interval=0.2, timeout=120, on_change=lambda d: states.append(d.status)
+    )
+    assert ready.status == "ready", ready.failure_reason
+    assert ready.page_count == 2 and states[-1] == "ready"
+    assert quire.documents.wait(from_text.id, interval=0.2, timeout=120).status == "ready"
+
+    text = quire.documents.text(from_text.id, start=5, end=5 + len(marker))
+    assert text.text == marker and text.length > len(marker)
+    assert quire.documents.get(from_text.id).raw["id"] == from_text.id
+    assert quire.documents.delete(from_text.id).deleted is True
+
+
+def test_run_legal_job_with_progress_and_findings(quire, contract_doc):
+    progress = []
+    job = quire.jobs.run(
+        "legal",
+        [contract_doc.id],
+        on_progress=lambda j: progress.append((j.status, j.progress)),
+        interval=0.1,
+    )
+    assert job.status == "succeeded", job.error
+    assert progress[-1] == ("succeeded", 1.0)
+    assert [p for _, p in progress] == sorted(p for _, p in progress)
+    findings = job.result.findings()
+    governing = [f for f in findings if f.label == "Governing Law"]
+    assert governing, findings
+    clause = governing[0]
+    assert "Delaware" in clause.quote
+    assert quire.documents.text(contract_doc.id, start=clause.start, end=clause.end).text == clause.quote
+    assert quire.jobs.result(job.id).spans_checked == job.result.spans_checked
+
+
+def test_pages_are_walked_past_the_first(quire):
+    ids = {
+        quire.documents.create(text=f"Page walk {uuid.uuid4().hex}.", filename="walk.txt").id
+        for _ in range(5)
+    }
+    page = quire.documents.list(limit=2)
+    assert len(page.data) == 2 and page.has_more and page.next_cursor
+    walked = [doc.id for doc in page]
+    assert ids <= set(walked)
+    assert len(walked) == len(set(walked))
+    assert sum(1 for _ in page.pages()) >= 3
+    assert [job.id for job in quire.jobs.list(limit=1)] == [job.id for job in quire.jobs.list(limit=100)]
+
+
+def test_typed_errors_carry_code_param_status_and_request_id(quire, live_server):
+    from quire_sdk import AuthenticationError, ConflictError, InvalidRequestError, NotFoundError, Quire
+
+    with pytest.raises(NotFoundError) as missing:
+        quire.documents.get("doc_missing")
+    assert missing.value.status == 404 and missing.value.code == "resource_missing"
+    assert missing.value.type == "not_found_error"
+    assert missing.value.request_id.startswith("req_")
+
+    with pytest.raises(InvalidRequestError) as invalid:
+        quire.search("anything", k=0)
+    assert (invalid.value.status, invalid.value.param) == (400, "k")
+
+    with pytest.raises(InvalidRequestError) as unknown:
+        quire.jobs.create("no-such-connector", ["doc_x"])
+    assert unknown.value.code == "unknown_connector" and unknown.value.param == "connector"
+
+    key = f"reused-{uuid.uuid4().hex}"
+    quire.documents.create(text=f"First body {key}.", idempotency_key=key)
+    with pytest.raises(ConflictError) as reused:
+        quire.documents.create(text=f"Another body {key}.", idempotency_key=key)
+    assert reused.value.code == "idempotency_key_reused"
+
+    with (
+        Quire(api_key="qk_live_wrong", base_url=live_server.url) as stranger,
+        pytest.raises(AuthenticationError) as denied,
+    ):
+        stranger.documents.list()
+    assert denied.value.status == 401
+
+
+def test_search_finds_the_clause(quire, contract_doc):
+    hits = quire.search("Which state's law governs the agreement?", k=3, documents=[contract_doc.id])
+    assert hits and hits[0].document_id == contract_doc.id
+    assert "Delaware" in " ".join(hit.quote for hit in hits)
+
+
+def test_usage_and_events(quire, contract_doc):
+    usage = quire.usage(group_by="kind")
+    assert usage.group_by == "kind" and isinstance(usage.data, list)
+    events = list(quire.events.list(type="document.ready", limit=5))
+    assert any(event.data.get("id") == contract_doc.id for event in events)
