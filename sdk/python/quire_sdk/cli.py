@@ -166,16 +166,12 @@ def login(
 
 
 def _status_table(docs: list[Document]) -> Table:
-    table = Table("id", "filename", "status", "pages", "chunks", "created")
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for name in ("filename", "status", "pages", "chunks"):
+        table.add_column(name, overflow="fold")
     for doc in docs:
-        table.add_row(
-            doc.id,
-            doc.filename,
-            doc.status,
-            str(doc.page_count or ""),
-            str(doc.chunk_count or ""),
-            doc.created_at or "",
-        )
+        table.add_row(doc.id, doc.filename, doc.status, str(doc.page_count or ""), str(doc.chunk_count or ""))
     return table
 
 

@@ -1,0 +1,225 @@
+"""The `quire` command line: through typer's CliRunner, and `webhooks listen` as a real process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import queue
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.support import ROOT, LocalServer, stop_process
+from tests.support.documents import CONTRACT
+
+
+@pytest.fixture
+def cli(live_server, api_key, tmp_path):
+    """`cli(*args, key=True)`: run `quire` with the key and server in the environment (or neither) and a
+    config dir of its own."""
+    from quire_sdk.cli import app
+
+    def run(*args: str, key: bool = True):
+        env = {
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "QUIRE_API_KEY": api_key if key else None,
+            "QUIRE_BASE_URL": live_server.url if key else None,
+        }
+        return CliRunner().invoke(app, list(args), env=env)
+
+    return run
+
+
+def test_login_stores_the_key_readable_by_the_user_only(cli, api_key, live_server, tmp_path):
+    assert cli("usage", key=False).exit_code == 2
+
+    refused = cli("login", "--api-key", "qk_live_wrong", "--base-url", live_server.url, key=False)
+    assert refused.exit_code == 1 and "invalid" in refused.stderr.lower()
+    path = tmp_path / "config" / "quire" / "config.json"
+    assert not path.exists()
+
+    done = cli("login", "--api-key", api_key, "--base-url", live_server.url, "--json", key=False)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["config"] == str(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert json.loads(path.read_text()) == {"api_key": api_key, "base_url": live_server.url}
+
+    usage = cli("usage", "--json", key=False)
+    assert usage.exit_code == 0, usage.output
+    assert json.loads(usage.stdout)["object"] == "usage"
+
+
+def test_upload_with_wait(cli, tmp_path):
+    files = []
+    for name in ("a.txt", "b.txt"):
+        files.append(tmp_path / name)
+        files[-1].write_text(f"Upload {name} {uuid.uuid4().hex}. The term is two years.")
+    result = cli("documents", "upload", *map(str, files), "--wait", "--json")
+    assert result.exit_code == 0, result.output
+    docs = json.loads(result.stdout)
+    assert [d["filename"] for d in docs] == ["a.txt", "b.txt"]
+    assert {d["status"] for d in docs} == {"ready"}
+
+    shown = cli("documents", "upload", str(files[0]))
+    assert shown.exit_code == 0, shown.output
+    assert docs[0]["id"] in shown.stdout and "all files" in shown.stderr
+
+
+def test_run_legal_with_wait_and_exports(cli, contract_doc, tmp_path):
+    from openpyxl import load_workbook
+
+    xlsx = tmp_path / "results.xlsx"
+    result = cli("jobs", "run", "legal", contract_doc.id, "--wait", "--export", str(xlsx))
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.stdout and "findings written" in result.stdout
+    sheet = load_workbook(xlsx).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert sheet.title == "Findings" and header[:6] == [
+        "section",
+        "label",
+        "document_id",
+        "start",
+        "end",
+        "quote",
+    ]
+    found = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+    law = next(row for row in found if row["label"] == "Governing Law")
+    assert "State of Delaware" in law["quote"] and law["document_id"] == contract_doc.id
+    assert CONTRACT[law["start"] : law["end"]] == law["quote"]
+
+    as_csv = tmp_path / "results.csv"
+    again = cli("jobs", "run", "legal", contract_doc.id, "--wait", "--export", str(as_csv), "--json")
+    assert again.exit_code == 0, again.output
+    payload = json.loads(again.stdout)
+    assert payload["job"]["status"] == "succeeded" and payload["exported"] == len(found)
+    with as_csv.open() as handle:
+        assert [row["quote"] for row in csv.DictReader(handle)] == [row["quote"] for row in found]
+
+    as_json = tmp_path / "results.json"
+    assert cli("jobs", "result", payload["job"]["id"], "--export", str(as_json)).exit_code == 0
+    assert len(json.loads(as_json.read_text())["findings"]) == len(found)
+    assert cli("jobs", "run", "legal", contract_doc.id, "--export", "out.pdf").exit_code == 2
+
+
+def test_search_usage_and_errors(cli, contract_doc):
+    found = cli("search", "governing law", "-k", "2", "--document", contract_doc.id, "--json")
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)[0]["document_id"] == contract_doc.id
+    assert cli("search", "governing law").exit_code == 0
+    assert cli("usage").exit_code == 0
+
+    missing = cli("documents", "get", "doc_missing", "--json")
+    assert missing.exit_code == 1
+    error = json.loads(missing.stdout)["error"]
+    assert (error["type"], error["code"], error["status"]) == ("not_found_error", "resource_missing", 404)
+    assert error["request_id"].startswith("req_")
+    bad = cli("jobs", "run", "legal", contract_doc.id, "--options", '{"playbook": 3}')
+    assert bad.exit_code == 1 and "options" in bad.stderr
+    assert cli("jobs", "run", "legal", contract_doc.id, "--options", "{not json").exit_code == 2
+
+
+class _Lines:
+    """The lines a process prints, read in a thread so that a test can wait for the next one."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def next(self, timeout: float = 60) -> dict:
+        return json.loads(self.lines.get(timeout=timeout))
+
+
+def _listen(*args: str, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "quire_sdk.cli", "webhooks", "listen", "--json", *args],
+        cwd=ROOT,
+        env={**env, "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture
+def forward_target():
+    """A local app that takes forwarded webhooks; `received` holds (headers, body)."""
+    received: list[tuple[dict, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            received.append((headers, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+    server = LocalServer(Handler)
+    server.received = received
+    yield server
+    server.close()
+
+
+@pytest.mark.timeout(180)
+def test_webhooks_listen_receives_and_verifies_a_test_event(quire, live_server, api_key, forward_target):
+    from quire_sdk import NotFoundError
+
+    env = {"QUIRE_API_KEY": api_key, "QUIRE_BASE_URL": live_server.url, "PYTHONPATH": str(ROOT)}
+    proc = _listen("--forward-to", forward_target.url + "/hook", "--max-events", "1", env=env)
+    try:
+        lines = _Lines(proc)
+        started = lines.next()
+        endpoint_id = started["endpoint"]
+        assert started["listening"].startswith("http://127.0.0.1:")
+        assert quire.webhook_endpoints.get(endpoint_id).url == started["listening"]
+        delivery = quire.webhook_endpoints.test(endpoint_id)
+        event = lines.next(timeout=120)
+        assert event["verified"] is True and event["type"] == "webhook.test"
+        assert event["id"] == delivery.event and event["forwarded"] == 204
+        assert proc.wait(timeout=30) == 0
+    finally:
+        stop_process(proc)
+    headers, body = forward_target.received[0]
+    assert headers["webhook-id"] == delivery.event and json.loads(body)["type"] == "webhook.test"
+    with pytest.raises(NotFoundError):
+        quire.webhook_endpoints.get(endpoint_id)
+
+
+def test_webhooks_listen_with_a_secret_refuses_bad_signatures():
+    from quire.webhooks.signing import new_secret, signature_headers
+
+    secret = new_secret()
+    proc = _listen("--secret", secret, "--max-events", "1", env={"PYTHONPATH": str(ROOT)})
+    try:
+        lines = _Lines(proc)
+        url = lines.next()["listening"]
+        body = b'{"type": "job.succeeded", "data": {}}'
+        forged = signature_headers([new_secret()], "evt_x", int(time.time()), body)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, body, forged), timeout=10)
+        assert refused.value.code == 400 and lines.next()["verified"] is False
+        signed = signature_headers([secret], "evt_y", int(time.time()), body)
+        with urllib.request.urlopen(urllib.request.Request(url, body, signed), timeout=10) as answer:
+            assert answer.status == 200
+        assert lines.next() == {
+            "verified": True,
+            "id": "evt_y",
+            "type": "job.succeeded",
+            "forwarded": None,
+            "event": json.loads(body),
+        }
+        assert proc.wait(timeout=30) == 0
+    finally:
+        stop_process(proc)
