@@ -1,0 +1,70 @@
+"""What the client puts on the wire, seen by an httpx mock transport: pass-through filters and fields,
+headers, and the retry policy's waits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+import httpx
+from quire_sdk import Quire, __version__
+from quire_sdk._http import RetryPolicy
+
+PAGE = {"data": [], "has_more": False, "next_cursor": None}
+
+
+def _client(seen: list[httpx.Request], answer=None, **kwargs) -> Quire:
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(request) if answer else httpx.Response(200, json=PAGE)
+
+    transport = httpx.Client(transport=httpx.MockTransport(handle))
+    return Quire(api_key="qk_test", base_url="http://quire.test/v1/", http_client=transport, **kwargs)
+
+
+def test_filters_expand_metadata_and_version_are_passed_through():
+    seen: list[httpx.Request] = []
+    job = {"id": "job_1", "status": "succeeded", "result": {"job_id": "job_1", "output": {}}}
+    quire = _client(
+        seen,
+        lambda r: httpx.Response(200, json=job if "jobs/job_1" in r.url.path else PAGE),
+        api_version="2026-01-01",
+    )
+    since = datetime(2026, 1, 2, tzinfo=UTC)
+    quire.documents.list(limit=10, status="ready", created={"gte": since}, metadata={"team": "legal"})
+    fetched = quire.jobs.get("job_1", expand=["result"])
+    quire.jobs.create("legal", ["doc_1"], metadata={"matter": "m-7"})
+    listed, get, created = seen
+    assert parse_qsl(listed.url.query.decode()) == [
+        ("limit", "10"),
+        ("status", "ready"),
+        ("created[gte]", since.isoformat()),
+        ("metadata[team]", "legal"),
+    ]
+    assert parse_qsl(get.url.query.decode()) == [("expand[]", "result")]
+    assert fetched.result.job_id == "job_1"
+    assert json.loads(created.content) == {
+        "connector": "legal",
+        "documents": ["doc_1"],
+        "metadata": {"matter": "m-7"},
+    }
+    assert created.headers["Idempotency-Key"] and "Idempotency-Key" not in get.headers
+    assert {r.headers["Quire-Version"] for r in seen} == {"2026-01-01"}
+    assert seen[0].headers["User-Agent"].startswith(f"quire-sdk/{__version__} python/3.")
+    assert str(seen[0].url).startswith("http://quire.test/v1/documents?")
+
+
+def test_unset_options_are_not_sent():
+    seen: list[httpx.Request] = []
+    _client(seen).jobs.create("legal", ["doc_1"])
+    assert json.loads(seen[0].content) == {"connector": "legal", "documents": ["doc_1"]}
+
+
+def test_backoff_grows_with_jitter_and_retry_after_wins():
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=5.0, max_retry_after=30.0)
+    for retry, ceiling in ((0, 1.0), (1, 2.0), (2, 4.0), (5, 5.0)):
+        waits = {policy.delay(retry) for _ in range(20)}
+        assert all(ceiling / 2 <= w <= ceiling for w in waits) and len(waits) > 1
+    assert policy.delay(0, retry_after=7) == 7
+    assert policy.delay(0, retry_after=600) == 30.0
