@@ -94,17 +94,7 @@ class APIError(APIStatusError):
 
 
 ERROR_TYPES: dict[str, type[APIStatusError]] = {
-    cls.error_type: cls
-    for cls in (
-        InvalidRequestError,
-        AuthenticationError,
-        QuotaError,
-        PermissionDeniedError,
-        NotFoundError,
-        ConflictError,
-        RateLimitError,
-        APIError,
-    )
+    cls.error_type: cls for cls in APIStatusError.__subclasses__()
 }
 
 # The type the API gives each status (quire/api/errors.py), for answers without a readable error body.

@@ -212,24 +212,15 @@ class Jobs(Resource):
         connector: str,
         documents: list[str],
         *,
-        options: dict | None = None,
-        mode: str | None = None,
-        metadata: dict | None = None,
         wait: bool = True,
         on_progress: Callable[[Job], None] | None = None,
         interval: float = 0.5,
         timeout: float | None = 1800,
-        idempotency_key: str | None = None,
+        **create: Any,
     ) -> Job:
-        """Create a job and, with `wait`, follow it to the end (see `wait`)."""
-        job = self.create(
-            connector,
-            documents,
-            options=options,
-            mode=mode,
-            metadata=metadata,
-            idempotency_key=idempotency_key,
-        )
+        """`create` a job (`options=`, `mode=`, `metadata=`, `idempotency_key=` go to it) and, with `wait`,
+        follow it to the end (see `wait`)."""
+        job = self.create(connector, documents, **create)
         if not wait:
             return job
         return self.wait(job.id, on_progress=on_progress, interval=interval, timeout=timeout)
