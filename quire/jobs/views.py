@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -34,7 +33,7 @@ EXPAND_PARAMETER = OpenApiParameter(
 )
 
 
-def _expanded(params: Mapping[str, str]) -> set[str]:
+def _expanded(params: QueryDict) -> set[str]:
     """What `expand[]=...` (also `expand=` and `expand[0]=`) asks for; anything not expandable is a 400."""
     asked = {value for name in params if name.split("[")[0] == "expand" for value in params.getlist(name)}
     for value in sorted(asked):

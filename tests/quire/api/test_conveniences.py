@@ -346,3 +346,14 @@ def test_schema_lists_the_filters_expand_and_metadata(anonymous: Api):
         )
         assert update["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(f"/{ref}")
     assert "multipart/form-data" in paths["/v1/documents"]["post"]["requestBody"]["content"]
+
+
+@pytest.mark.parametrize(("model", "index"), [(Document, "document_metadata_gin"), (Job, "job_metadata_gin")])
+def test_metadata_filters_can_use_the_gin_index(tenant_a, model, index):
+    from django.db import connection, transaction
+
+    with tenant_context(tenant_a.tenant), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = model.objects.filter(metadata__contains={"run": "x", "kind": "a"}).explain()
+    assert index in plan, plan
