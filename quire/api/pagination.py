@@ -1,9 +1,22 @@
+"""Lists: newest-first cursor pagination and the filters every list takes (`ListFilter`)."""
+
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
 
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.filters import BaseFilterBackend
 from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+
+from common.refusals import ErrorCode, Refusal
+from quire.api.metadata import MAX_VALUE_LENGTH, bracketed, metadata_key_checked
 
 
 class CreatedCursorPagination(CursorPagination):
@@ -34,3 +47,123 @@ class CreatedCursorPagination(CursorPagination):
                 "next_cursor": {"type": "string", "nullable": True},
             },
         }
+
+
+CREATED_BOUNDS = ("gt", "gte", "lt", "lte")
+_UNIX_SECONDS = re.compile(r"^-?\d{1,12}$")
+
+
+def _invalid(message: str, param: str) -> Refusal:
+    return Refusal(ErrorCode.INVALID_PARAMETER, message, param)
+
+
+def parse_moment(raw: str, param: str) -> datetime:
+    """An ISO 8601 date-time (UTC unless it says otherwise; a date means its midnight UTC) or Unix seconds.
+    A `+` of a UTC offset that arrived unescaped in a query string (so as a space) is read as `+`."""
+    text = raw.strip()
+    if _UNIX_SECONDS.match(text):
+        try:
+            return datetime.fromtimestamp(int(text), UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _invalid(f"{param} is out of range.", param) from None
+    for candidate in (text, text.replace(" ", "+")):
+        try:
+            parsed = parse_datetime(candidate)
+            if parsed is None and (day := parse_date(candidate)) is not None:
+                parsed = datetime(day.year, day.month, day.day)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    raise _invalid(f"{param} must be an ISO 8601 date-time or Unix seconds.", param)
+
+
+Choices = Collection[str] | Callable[[], Collection[str]]
+
+
+class ListFilter(BaseFilterBackend):
+    """The filters of a list endpoint, combined (AND) and applied before the cursor pagination:
+
+    - each field the view names in `list_filters` (`{"status": choices, "connector": ...}`; choices may be
+      a callable), equal to one of its choices;
+    - `created[gte]`, `created[gt]`, `created[lte]`, `created[lt]`: ISO 8601 date-times or Unix seconds;
+    - `metadata[key]=value`, repeated for more keys: objects whose metadata contains every pair (JSONB
+      containment, served by the model's GIN index).
+
+    A bad value is a 400 that names the query parameter (`status`, `created[gte]`, `metadata[key]`)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view) -> QuerySet:
+        params = request.query_params
+        lookups: dict[str, object] = {}
+        for name, choices in self._choices(view).items():
+            value = params.get(name)
+            if value is None:
+                continue
+            if value not in choices:
+                raise _invalid(f"{name} must be one of {', '.join(sorted(choices))}.", name)
+            lookups[name] = value
+        bounds = {f"created[{bound}]": bound for bound in CREATED_BOUNDS}
+        for param in params:
+            if (param == "created" or param.startswith("created[")) and param not in bounds:
+                raise _invalid("Filter by creation time with created[gte], [gt], [lte] or [lt].", param)
+        for param, bound in bounds.items():
+            if (raw := params.get(param)) is not None:
+                lookups[f"created_at__{bound}"] = parse_moment(raw, param)
+        wanted = self._metadata(params)
+        if wanted:
+            lookups["metadata__contains"] = wanted
+        return queryset.filter(**lookups)
+
+    @staticmethod
+    def _choices(view) -> dict[str, Collection[str]]:
+        declared: Mapping[str, Choices] = getattr(view, "list_filters", {})
+        return {name: choices() if callable(choices) else choices for name, choices in declared.items()}
+
+    @staticmethod
+    def _metadata(params: Mapping[str, str]) -> dict[str, str]:
+        wanted = bracketed(params, "metadata")
+        for key, value in wanted.items():
+            param = f"metadata[{key}]"
+            metadata_key_checked(key, param)
+            if not value or len(value) > MAX_VALUE_LENGTH:
+                raise _invalid(f"{param} must be 1 to {MAX_VALUE_LENGTH} characters.", param)
+        if "metadata" in params:
+            raise _invalid("Filter by metadata with metadata[key]=value.", "metadata")
+        return wanted
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        moment = {
+            "oneOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}],
+            "description": "ISO 8601 date-time or Unix seconds",
+        }
+        fields = [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": f"Only objects with this {name}.",
+                "schema": {"type": "string", "enum": sorted(choices)},
+            }
+            for name, choices in self._choices(view).items()
+        ]
+        return [
+            *fields,
+            {
+                "name": "created",
+                "in": "query",
+                "required": False,
+                "style": "deepObject",
+                "explode": True,
+                "description": "Creation time bounds: created[gte], created[gt], created[lte], created[lt].",
+                "schema": {"type": "object", "properties": dict.fromkeys(CREATED_BOUNDS, moment)},
+            },
+            {
+                "name": "metadata",
+                "in": "query",
+                "required": False,
+                "style": "deepObject",
+                "explode": True,
+                "description": "metadata[key]=value: only objects whose metadata has every pair given.",
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        ]

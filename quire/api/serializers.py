@@ -4,7 +4,19 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from quire.api.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH, metadata_folded
 from tenants.models import ApiKey, Role
+
+METADATA_SCHEMA = {
+    "type": "object",
+    "maxProperties": MAX_KEYS,
+    "additionalProperties": {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+    "description": (
+        f"Your own key-value pairs: at most {MAX_KEYS} keys of at most {MAX_KEY_LENGTH} characters, string "
+        f"values of at most {MAX_VALUE_LENGTH} characters. On update, keys are merged into the stored "
+        "metadata and an empty string deletes a key."
+    ),
+}
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -19,6 +31,12 @@ class ObjectNameField(serializers.Field):
         return self.object_name
 
 
+@extend_schema_field(METADATA_SCHEMA)
+class MetadataField(serializers.JSONField):
+    """`metadata` in requests and responses. The field passes the JSON through; the services check it with
+    `quire.api.metadata.metadata_merged`, so every way in (API, portal, commands) has the same limits."""
+
+
 class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not know, so a typo is an error rather than silently ignored."""
 
@@ -30,6 +48,20 @@ class StrictSerializer(serializers.Serializer):
                     {unknown[0]: [serializers.ErrorDetail("Unknown field.", "unknown_field")]}
                 )
         return super().to_internal_value(data)
+
+
+class MetadataUpdateSerializer(StrictSerializer):
+    """The body of `POST /v1/<objects>/{id}`: what may change on an object after it was created."""
+
+    metadata = MetadataField(required=False)
+
+    @classmethod
+    def validated(cls, data: object) -> dict:
+        """The changes in a JSON or form body (`metadata[key]=value` fields), as the update services take
+        them."""
+        payload = cls(data=metadata_folded(data))
+        payload.is_valid(raise_exception=True)
+        return payload.validated_data
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

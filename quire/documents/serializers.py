@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
-from quire.api.serializers import ObjectNameField, StrictSerializer
+from quire.api.serializers import MetadataField, ObjectNameField, StrictSerializer
 from quire.documents.models import Document
 
 
 class DocumentSerializer(serializers.ModelSerializer):
     object = ObjectNameField("document")
+    metadata = MetadataField(read_only=True)
 
     class Meta:
         model = Document
@@ -32,11 +33,15 @@ class DocumentTextCreateSerializer(StrictSerializer):
     text = serializers.CharField(allow_blank=False, trim_whitespace=False)
     filename = serializers.CharField(max_length=255, default="document.txt")
     content_type = serializers.CharField(max_length=100, required=False)
+    metadata = MetadataField(required=False)
 
 
 class DocumentUploadSerializer(StrictSerializer):
+    """A multipart upload; `metadata` arrives as `metadata[key]=value` fields (see the view)."""
+
     file = serializers.FileField()
     content_type = serializers.CharField(max_length=100, required=False)
+    metadata = MetadataField(required=False)
 
 
 class TextRangeSerializer(StrictSerializer):

@@ -1,9 +1,11 @@
-"""Writes for documents: create (deduplicated by SHA-256), ingest (parse, chunk, embed), delete."""
+"""Writes for documents: create (deduplicated by SHA-256), update metadata, ingest (parse, chunk, embed),
+delete."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from celery import current_app
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
+from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.events import document_finished
@@ -47,12 +50,15 @@ def document_create(
     declared_type: str | None,
     max_bytes: int,
     content_param: str = "text",
+    metadata: Mapping[str, str] | None = None,
 ) -> CreatedDocument:
-    """Store the bytes once per tenant and queue ingestion.
+    """Store the bytes once per tenant, with `metadata`, and queue ingestion.
 
-    Refuses (naming `content_param`, the input that carried the bytes) a document over the smaller of
-    `max_bytes` and the tenant's plan limit, an empty or unsupported one, and one whose declared type
-    disagrees with its bytes. The same bytes sent twice return the stored document (`created=False`)."""
+    Refuses metadata that `metadata_merged` refuses, and (naming `content_param`, the input that carried
+    the bytes) a document over the smaller of `max_bytes` and the tenant's plan limit, an empty or
+    unsupported one, and one whose declared type disagrees with its bytes. The same bytes sent twice
+    return the stored document unchanged (`created=False`), whatever metadata came with them."""
+    metadata = metadata_merged({}, metadata or {})
     max_bytes = min(max_bytes, entitlements_for(tenant).max_document_bytes)
     if len(content) > max_bytes:
         raise DocumentTooLarge(
@@ -68,7 +74,11 @@ def document_create(
     if existing is not None:
         return CreatedDocument(existing, created=False)
     document = Document(
-        filename=filename[:255], content_type=content_type, sha256=digest, size_bytes=len(content)
+        filename=filename[:255],
+        content_type=content_type,
+        sha256=digest,
+        size_bytes=len(content),
+        metadata=metadata,
     )
     document.file.save(digest, ContentFile(content), save=False)
     try:
@@ -79,6 +89,17 @@ def document_create(
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
     transaction.on_commit(lambda: current_app.send_task(DOCUMENT_INGEST_TASK, args=[document.id]))
     return CreatedDocument(document, created=True)
+
+
+def document_update(*, document: Document, metadata: Mapping[str, str] | None = None) -> Document:
+    """Merge `metadata` into the document's (an empty string deletes a key), under a row lock so
+    concurrent updates do not lose each other's keys. Refuses what `metadata_merged` refuses."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=document.pk)
+        if metadata is not None:
+            document.metadata = metadata_merged(document.metadata, metadata)
+            document.save(update_fields=["metadata", "updated_at"])
+    return document
 
 
 def _set_status(document: Document, status: str, **fields) -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiRequest, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -11,7 +11,10 @@ from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
-from quire.documents.models import Document
+from quire.api.metadata import metadata_folded
+from quire.api.pagination import ListFilter
+from quire.api.serializers import MetadataUpdateSerializer
+from quire.documents.models import Document, DocumentStatus
 from quire.documents.selectors import search_chunks
 from quire.documents.serializers import (
     DocumentSerializer,
@@ -21,11 +24,16 @@ from quire.documents.serializers import (
     SearchSerializer,
     TextRangeSerializer,
 )
-from quire.documents.services import document_create, document_delete
+from quire.documents.services import document_create, document_delete, document_update
 
 
 def _create(
-    request: Request, content: bytes, filename: str, declared_type: str | None, param: str
+    request: Request,
+    content: bytes,
+    filename: str,
+    declared_type: str | None,
+    param: str,
+    metadata: dict | None,
 ) -> Response:
     result = document_create(
         tenant=request.tenant,
@@ -34,6 +42,7 @@ def _create(
         declared_type=declared_type,
         max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
         content_param=param,
+        metadata=metadata,
     )
     code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     return Response(DocumentSerializer(result.document).data, status=code)
@@ -43,14 +52,27 @@ class DocumentListCreateView(ListAPIView):
     serializer_class = DocumentSerializer
     queryset = Document.objects.all()
     parser_classes = [JSONParser, MultiPartParser]
+    filter_backends = [ListFilter]
+    list_filters = {"status": DocumentStatus.values}
 
     @extend_schema(
-        request=DocumentTextCreateSerializer, responses={201: DocumentSerializer, 200: DocumentSerializer}
+        request={
+            "application/json": DocumentTextCreateSerializer,
+            "multipart/form-data": OpenApiRequest(
+                DocumentUploadSerializer, encoding={"metadata": {"style": "deepObject", "explode": True}}
+            ),
+        },
+        responses={201: DocumentSerializer, 200: DocumentSerializer},
+        description=(
+            "Create a document from JSON text or a multipart file (`metadata[key]=value` fields carry its "
+            "metadata). The same bytes sent again return the stored document unchanged, with 200: its "
+            "metadata is not touched (change it with `POST /v1/documents/{id}`)."
+        ),
     )
     @idempotent
     def post(self, request: Request) -> Response:
         if request.content_type.startswith("multipart/"):
-            payload = DocumentUploadSerializer(data=request.data)
+            payload = DocumentUploadSerializer(data=metadata_folded(request.data))
             payload.is_valid(raise_exception=True)
             upload = payload.validated_data["file"]
             if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
@@ -58,12 +80,18 @@ class DocumentListCreateView(ListAPIView):
                     ErrorCode.DOCUMENT_TOO_LARGE, "The document is larger than the size limit.", "file"
                 )
             declared = payload.validated_data.get("content_type") or upload.content_type
-            return _create(request, upload.read(), upload.name or "upload", declared, "file")
+            metadata = payload.validated_data.get("metadata")
+            return _create(request, upload.read(), upload.name or "upload", declared, "file", metadata)
         payload = DocumentTextCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         return _create(
-            request, data["text"].encode("utf-8"), data["filename"], data.get("content_type"), "text"
+            request,
+            data["text"].encode("utf-8"),
+            data["filename"],
+            data.get("content_type"),
+            "text",
+            data.get("metadata"),
         )
 
 
@@ -71,6 +99,15 @@ class DocumentDetailView(RetrieveDestroyAPIView):
     serializer_class = DocumentSerializer
     queryset = Document.objects.all()
     lookup_url_kwarg = "document_id"
+
+    @extend_schema(
+        operation_id="documents_update", request=MetadataUpdateSerializer, responses={200: DocumentSerializer}
+    )
+    @idempotent
+    def post(self, request: Request, document_id: str) -> Response:
+        changes = MetadataUpdateSerializer.validated(request.data)
+        document = document_update(document=self.get_object(), **changes)
+        return Response(DocumentSerializer(document).data)
 
     def delete(self, request: Request, document_id: str) -> Response:
         document = self.get_object()

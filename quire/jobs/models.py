@@ -1,5 +1,6 @@
 from functools import partial
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from tenants.identifiers import new_id
@@ -31,12 +32,17 @@ class Job(models.Model):
     attempt = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["status"]),
+            GinIndex(fields=["metadata"], name="job_metadata_gin", opclasses=["jsonb_path_ops"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.connector} {self.status}"

@@ -1,7 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from quire.api.serializers import ObjectNameField, StrictSerializer
-from quire.jobs.models import Job
+from quire.api.serializers import MetadataField, ObjectNameField, StrictSerializer
+from quire.jobs.models import Job, JobResult
 
 
 class JobCreateSerializer(StrictSerializer):
@@ -11,11 +12,13 @@ class JobCreateSerializer(StrictSerializer):
     )
     options = serializers.DictField(required=False, default=dict)
     mode = serializers.ChoiceField(choices=["analyzers", "model"], default="analyzers")
+    metadata = MetadataField(required=False)
 
 
 class JobSerializer(serializers.ModelSerializer):
     object = ObjectNameField("job")
     documents = serializers.ListField(source="document_ids", child=serializers.CharField())
+    metadata = MetadataField(read_only=True)
 
     class Meta:
         model = Job
@@ -31,6 +34,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress",
             "attempt",
             "error",
+            "metadata",
             "created_at",
             "started_at",
             "finished_at",
@@ -46,3 +50,25 @@ class JobResultSerializer(serializers.Serializer):
     spans_repaired = serializers.IntegerField()
     findings_dropped = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+
+
+@extend_schema_field(JobResultSerializer(allow_null=True))
+class _ResultField(serializers.Field):
+    """The job's result, or null until the job has succeeded. Declared optional (it is present only when
+    expanded), hence not read-only: this serializer is only ever used for output."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(source="*", required=False, allow_null=True, **kwargs)
+
+    def to_representation(self, job: Job) -> dict | None:
+        result = JobResult.objects.filter(job_id=job.pk).first()
+        return None if result is None else JobResultSerializer(result).data
+
+
+class ExpandedJobSerializer(JobSerializer):
+    """A job with what `expand[]` asked for inline: `result` (present only with `expand[]=result`)."""
+
+    result = _ResultField(help_text="The verified result; null until the job has succeeded.")
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "result"]

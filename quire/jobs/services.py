@@ -1,4 +1,4 @@
-"""Writes for jobs: create, cancel, and run (claim, connector, verified result) exactly once."""
+"""Writes for jobs: create, update metadata, cancel, and run (claim, connector, verified result) exactly once."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from billing.services import (
     usage_record,
 )
 from common.refusals import ErrorCode, Refusal
+from quire.api.metadata import metadata_merged
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
@@ -48,16 +50,26 @@ class LeaseHeld(Exception):
         self.seconds_left = seconds_left
 
 
-def job_create(*, tenant: Tenant, connector: str, document_ids: list[str], options: dict, mode: str) -> Job:
-    """Queue a run of `connector` over the tenant's documents, in their order.
+def job_create(
+    *,
+    tenant: Tenant,
+    connector: str,
+    document_ids: list[str],
+    options: dict,
+    mode: str,
+    metadata: Mapping[str, str] | None = None,
+) -> Job:
+    """Queue a run of `connector` over the tenant's documents, in their order, with `metadata`.
 
-    Refuses (JobRejected, or billing's QuotaExceeded) an unknown connector, an empty or repeated document
+    Refuses metadata that `metadata_merged` refuses and (JobRejected, or billing's QuotaExceeded) an
+    unknown connector, an empty or repeated document
     list, a document that is missing or not ready, options the connector rejects, and a job the plan does
     not allow. The quota check and the insert happen under the tenant's row lock, so concurrent requests
     cannot overrun a hard quota together: each counts the pages that queued and running jobs hold. The
     run is queued when the transaction commits."""
     from connectors import CONNECTORS, get_connector
 
+    metadata = metadata_merged({}, metadata or {})
     if connector not in CONNECTORS:
         raise JobRejected(
             ErrorCode.UNKNOWN_CONNECTOR,
@@ -94,7 +106,9 @@ def job_create(*, tenant: Tenant, connector: str, document_ids: list[str], optio
                 _pages(list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)))
             ),
         )
-        job = Job.objects.create(connector=connector, document_ids=document_ids, options=options, mode=mode)
+        job = Job.objects.create(
+            connector=connector, document_ids=document_ids, options=options, mode=mode, metadata=metadata
+        )
     transaction.on_commit(lambda: current_app.send_task(JOB_RUN_TASK, args=[job.id]))
     return job
 
@@ -105,6 +119,17 @@ def _pages(jobs_documents: list[list[str]]) -> list[int]:
     rows = Document.objects.filter(pk__in=wanted).values_list("pk", "page_starts", Length("text"))
     pages = {pk: billable_pages(page_count=len(starts or []), char_count=chars) for pk, starts, chars in rows}
     return [sum(pages.get(d, 0) for d in ids) for ids in jobs_documents]
+
+
+def job_update(*, job: Job, metadata: Mapping[str, str] | None = None) -> Job:
+    """Merge `metadata` into the job's (an empty string deletes a key), under a row lock; a job in any
+    status may be updated. Refuses what `metadata_merged` refuses."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if metadata is not None:
+            job.metadata = metadata_merged(job.metadata, metadata)
+            job.save(update_fields=["metadata"])
+    return job
 
 
 def job_cancel(*, job: Job) -> Job:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
@@ -9,14 +11,52 @@ from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
-from quire.jobs.models import Job, JobResult
-from quire.jobs.serializers import JobCreateSerializer, JobResultSerializer, JobSerializer
-from quire.jobs.services import job_cancel, job_create
+from quire.api.pagination import ListFilter
+from quire.api.serializers import MetadataUpdateSerializer
+from quire.jobs.models import Job, JobResult, JobStatus
+from quire.jobs.serializers import (
+    ExpandedJobSerializer,
+    JobCreateSerializer,
+    JobResultSerializer,
+    JobSerializer,
+)
+from quire.jobs.services import job_cancel, job_create, job_update
+
+EXPANDABLE = ("result",)
+EXPAND_PARAMETER = OpenApiParameter(
+    "expand[]",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    many=True,
+    enum=EXPANDABLE,
+    description="Inline related objects: `expand[]=result` adds the job's `result` (null until it succeeded).",
+)
+
+
+def _expanded(params: QueryDict) -> set[str]:
+    """What `expand[]=...` (also `expand=` and `expand[0]=`) asks for; anything not expandable is a 400."""
+    asked = {value for name in params if name.split("[")[0] == "expand" for value in params.getlist(name)}
+    for value in sorted(asked):
+        if value not in EXPANDABLE:
+            raise Refusal(
+                ErrorCode.INVALID_PARAMETER,
+                f"Cannot expand {value!r}; a job expands {', '.join(EXPANDABLE)}.",
+                "expand",
+            )
+    return asked
+
+
+def _connectors() -> list[str]:
+    from connectors import CONNECTORS
+
+    return list(CONNECTORS)
 
 
 class JobListCreateView(ListAPIView):
     serializer_class = JobSerializer
     queryset = Job.objects.all()
+    filter_backends = [ListFilter]
+    list_filters = {"status": JobStatus.values, "connector": _connectors}
 
     @extend_schema(request=JobCreateSerializer, responses={202: JobSerializer})
     @idempotent
@@ -30,6 +70,7 @@ class JobListCreateView(ListAPIView):
             document_ids=data["documents"],
             options=data["options"],
             mode=data["mode"],
+            metadata=data.get("metadata"),
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -38,6 +79,20 @@ class JobDetailView(RetrieveAPIView):
     serializer_class = JobSerializer
     queryset = Job.objects.all()
     lookup_url_kwarg = "job_id"
+
+    @extend_schema(parameters=[EXPAND_PARAMETER], responses={200: ExpandedJobSerializer})
+    def get(self, request: Request, job_id: str) -> Response:
+        serializer = ExpandedJobSerializer if "result" in _expanded(request.query_params) else JobSerializer
+        return Response(serializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="jobs_update", request=MetadataUpdateSerializer, responses={200: JobSerializer}
+    )
+    @idempotent
+    def post(self, request: Request, job_id: str) -> Response:
+        changes = MetadataUpdateSerializer.validated(request.data)
+        job = job_update(job=self.get_object(), **changes)
+        return Response(JobSerializer(job).data)
 
 
 class JobCancelView(APIView):
