@@ -114,3 +114,21 @@ def test_usage_and_events(quire, contract_doc):
     assert usage.group_by == "kind" and isinstance(usage.data, list)
     events = list(quire.events.list(type="document.ready", limit=5))
     assert any(event.data.get("id") == contract_doc.id for event in events)
+
+
+def test_metadata_filters_and_expand_round_trip(quire, contract_doc, tmp_path):
+    marker = uuid.uuid4().hex[:12]
+    pdf = tmp_path / "tagged.pdf"
+    pdf.write_bytes(make_pdf([f"Tagged {marker}"]))
+    tagged = quire.documents.create(file=pdf, metadata={"matter": marker, "team": "legal"})
+    assert tagged.metadata == {"matter": marker, "team": "legal"}
+    updated = quire.documents.update(tagged.id, metadata={"team": "", "stage": "review"})
+    assert updated.metadata == {"matter": marker, "stage": "review"}
+    assert [d.id for d in quire.documents.list(metadata={"matter": marker})] == [tagged.id]
+
+    job = quire.jobs.run("legal", [contract_doc.id], metadata={"matter": marker}, interval=0.1)
+    assert job.status == "succeeded", job.error
+    assert [j.id for j in quire.jobs.list(metadata={"matter": marker}, status="succeeded")] == [job.id]
+    expanded = quire.jobs.get(job.id, expand=["result"])
+    assert expanded.result is not None
+    assert expanded.result.spans_checked == quire.jobs.result(job.id).spans_checked

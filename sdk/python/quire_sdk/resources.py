@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -116,9 +115,8 @@ class Documents(Resource):
         else:
             content = file.read()
             filename = filename or os.path.basename(getattr(file, "name", "") or "") or None
-        fields = _body(
-            content_type=content_type, metadata=json.dumps(metadata) if metadata is not None else None
-        )
+        fields = _body(content_type=content_type)
+        fields.update({f"metadata[{key}]": value for key, value in (metadata or {}).items()})
         mime, chunks, total = _multipart(
             content, filename or "upload", content_type, fields, on_upload_progress
         )
@@ -138,6 +136,16 @@ class Documents(Resource):
         """Newest first. `filters` go to the query as they are: `status="ready"`,
         `created={"gte": datetime}`, `metadata={"team": "legal"}`."""
         return list_page(self._t, "documents", Document.from_dict, {"limit": limit, **filters})
+
+    def update(self, document_id: str, *, metadata: dict, idempotency_key: str | None = None) -> Document:
+        """Merge `metadata` into the document's (a key set to "" is deleted)."""
+        data = self._t.request(
+            "POST",
+            f"documents/{document_id}",
+            json_body={"metadata": metadata},
+            idempotency_key=idempotency_key,
+        ).data
+        return Document.from_dict(data)
 
     def delete(self, document_id: str) -> Deleted:
         return Deleted.from_dict(self._t.request("DELETE", f"documents/{document_id}").data)
@@ -185,6 +193,13 @@ class Jobs(Resource):
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[Job]:
         """Newest first; `filters` go to the query as they are (`status=`, `connector=`, `created=`, ...)."""
         return list_page(self._t, "jobs", Job.from_dict, {"limit": limit, **filters})
+
+    def update(self, job_id: str, *, metadata: dict, idempotency_key: str | None = None) -> Job:
+        """Merge `metadata` into the job's (a key set to "" is deleted)."""
+        data = self._t.request(
+            "POST", f"jobs/{job_id}", json_body={"metadata": metadata}, idempotency_key=idempotency_key
+        ).data
+        return Job.from_dict(data)
 
     def cancel(self, job_id: str) -> Job:
         return Job.from_dict(self._t.request("POST", f"jobs/{job_id}/cancel").data)
