@@ -41,6 +41,26 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
+# KEYS: the window counters, then the once-per marker; ARGV: each counter's TTL, then the marker's (0: no
+# marker). One command, so the whole per-request check is one round trip and one reply to parse.
+_HIT_ALL_LUA = """
+local n = #KEYS - 1
+local replies = {}
+for i = 1, n do
+  replies[i] = redis.call('INCR', KEYS[i])
+  if replies[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+end
+local ttl = tonumber(ARGV[n + 1])
+replies[n + 1] = (ttl > 0 and redis.call('SET', KEYS[n + 1], 1, 'NX', 'EX', ttl)) and 1 or 0
+return replies
+"""
+
+
+@cache
+def _hit_all_script(url: str):
+    return _client(url).register_script(_HIT_ALL_LUA)
+
+
 def hit_all(
     limits: list[tuple[str, int, int]], *, once_per: tuple[str, int] | None = None
 ) -> tuple[list[tuple[bool, int, int]], bool]:
@@ -49,20 +69,19 @@ def hit_all(
     first request to ask in those seconds (the second value; False without `once_per`)."""
     now = int(clock())
     prefix = settings.QUIRE_REDIS_PREFIX
-    pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
-    for key, _, period in limits:
-        redis_key = f"{prefix}:rate:{key}:{now // period}"
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, period + 1)
-    if once_per is not None:
-        pipe.set(f"{prefix}:once:{once_per[0]}", 1, nx=True, ex=once_per[1])
-    replies = pipe.execute()
-    counts = replies[: 2 * len(limits) : 2]
+    marker, marker_ttl = once_per or ("none", 0)
+    replies = _hit_all_script(settings.REDIS_URL)(
+        keys=[
+            *(f"{prefix}:rate:{key}:{now // period}" for key, _, period in limits),
+            f"{prefix}:once:{marker}",
+        ],
+        args=[*(period + 1 for _, _, period in limits), marker_ttl],
+    )
     outcomes = [
         (count <= limit, max(0, limit - count), period - now % period)
-        for count, (_, limit, period) in zip(counts, limits, strict=True)
+        for count, (_, limit, period) in zip(replies[:-1], limits, strict=True)
     ]
-    return outcomes, once_per is not None and bool(replies[-1])
+    return outcomes, bool(replies[-1])
 
 
 def hit_sliding(key: str, limit: int, period: int) -> tuple[bool, int]:
