@@ -68,7 +68,7 @@ class ApiKeyGrant:
 
 
 def _redis_key(secret_hash: str) -> str:
-    return f"tenants:api_key_grant:{secret_hash}"
+    return f"tenants:api_key_grant:1:{secret_hash}"  # bump the 1 when ApiKeyGrant changes shape
 
 
 def _shared_grant(secret_hash: str) -> ApiKeyGrant | None:
