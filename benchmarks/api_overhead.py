@@ -1,9 +1,14 @@
-"""Requests/s and latency of an authenticated `GET /v1/health` vs a bare Django view, same server.
+"""Requests/s and latency of authenticated /v1 requests vs bare Django views, same server.
 
-Starts gunicorn (2 worker processes) on the embedded services (or DATABASE_URL / REDIS_URL), provisions a
-benchmark tenant, then drives each endpoint from 2 client processes with keep-alive connections.
+Two pairs: `GET /v1/health` against the liveness view `/healthz`, and `GET /v1/documents/{id}` against a
+bare Django view doing the same ORM read of one document in the tenant's schema without authentication
+(`benchmarks/api_overhead_urls.py`). Starts gunicorn (2 worker processes) on the embedded services (or
+DATABASE_URL / REDIS_URL), provisions a benchmark tenant with one document, then drives each endpoint from 2
+client processes with keep-alive connections.
 
     python benchmarks/api_overhead.py [--seconds 10] [--clients 2] [--workers 2]
+
+The ratio rows are the authenticated request's req/s (and p50, p99) over the bare view's.
 """
 
 from __future__ import annotations
@@ -92,6 +97,30 @@ def _unthrottle(tenant) -> None:
     account.save()
 
 
+def _bench_document(tenant) -> str:
+    """The benchmark tenant's one document (a short contract clause, `ready`), created the first time."""
+    import hashlib
+
+    from django_tenants.utils import tenant_context
+
+    from quire.documents.models import Document, DocumentStatus
+
+    text = "This Agreement is governed by the laws of the State of Delaware. " * 20
+    sha256 = hashlib.sha256(text.encode()).hexdigest()
+    with tenant_context(tenant):
+        document = Document.objects.filter(sha256=sha256).first() or Document.objects.create(
+            filename="bench.txt",
+            content_type="text/plain",
+            sha256=sha256,
+            size_bytes=len(text),
+            file="documents/bench.txt",
+            status=DocumentStatus.READY,
+            text=text,
+            page_starts=[0],
+        )
+    return document.pk
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -99,7 +128,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.api_overhead_settings"
     os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
     os.environ.setdefault("QUIRE_DEBUG", "false")
     os.environ.setdefault("QUIRE_API_RATE", "1000000/min")
@@ -121,6 +150,7 @@ def main() -> None:
         else tenant_provision(name="Bench", slug="bench").issued_key.secret
     )
     _unthrottle(Tenant.objects.get(slug="bench"))
+    document_id = _bench_document(Tenant.objects.get(slug="bench"))
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -152,10 +182,18 @@ def main() -> None:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.2)
         auth = {"Authorization": f"Bearer {secret}"}
-        _measure(port, "/healthz", {}, 1.0, args.clients)
-        _measure(port, "/v1/health", auth, 1.0, args.clients)
-        bare = _measure(port, "/healthz", {}, args.seconds, args.clients)
-        api = _measure(port, "/v1/health", auth, args.seconds, args.clients)
+        pairs = [
+            ("/healthz", "/v1/health"),
+            (f"/healthz/document/{document_id}", f"/v1/documents/{document_id}"),
+        ]
+        for bare_path, api_path in pairs:
+            _measure(port, bare_path, {}, 1.0, args.clients)
+            _measure(port, api_path, auth, 1.0, args.clients)
+        results = []
+        for bare_path, api_path in pairs:
+            bare = _measure(port, bare_path, {}, args.seconds, args.clients)
+            api = _measure(port, api_path, auth, args.seconds, args.clients)
+            results.append((bare, api))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -166,15 +204,21 @@ def main() -> None:
         f"gunicorn {args.workers} workers, {args.clients} client processes, {args.seconds:.0f}s each, "
         f"{os.cpu_count()} CPUs"
     )
-    print(f"{'endpoint':<34}{'requests':>9}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    for name, r in (("bare Django view  GET /healthz", bare), ("authenticated  GET /v1/health", api)):
+    print(f"{'endpoint':<40}{'requests':>9}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    names = [
+        ("bare Django view  GET /healthz", "authenticated  GET /v1/health", "/v1/health"),
+        ("bare Django view  document read", "authenticated  GET /v1/documents/{id}", "/v1/documents/{id}"),
+    ]
+    for (bare_name, api_name, short), (bare, api) in zip(names, results, strict=True):
+        for name, r in ((bare_name, bare), (api_name, api)):
+            print(
+                f"{name:<40}{r['requests']:>9}{r['errors']:>8}{r['rps']:>10.0f}"
+                f"{r['p50']:>9.2f}{r['p99']:>9.2f}"
+            )
         print(
-            f"{name:<34}{r['requests']:>9}{r['errors']:>8}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+            f"{'ratio ' + short + ' vs bare':<40}{'':>9}{'':>8}{api['rps'] / bare['rps']:>10.2f}"
+            f"{api['p50'] / bare['p50']:>9.2f}{api['p99'] / bare['p99']:>9.2f}"
         )
-    print(
-        f"{'ratio /v1/health vs bare':<34}{'':>9}{'':>8}{api['rps'] / bare['rps']:>10.2f}"
-        f"{api['p50'] / bare['p50']:>9.2f}{api['p99'] / bare['p99']:>9.2f}"
-    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +14,10 @@ from billing.models import GOOD_STANDING, BillingAccount, Plan, SubscriptionStat
 from tenants.models import Tenant
 
 CACHE_SECONDS = 60
+# Each process also keeps a tenant's entitlements this long, so the API's per-request rate-limit check reads
+# no cache server; a plan change reaches the other processes after at most this.
+LOCAL_SECONDS = 1.0
+_local: dict[int, tuple[float, Entitlements]] = {}
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,16 @@ def effective_plan(account: BillingAccount) -> Plan:
 
 
 def entitlements_for(tenant: Tenant) -> Entitlements:
+    now = time.monotonic()
+    local = _local.get(tenant.pk)
+    if local is not None and now - local[0] < LOCAL_SECONDS:
+        return local[1]
+    result = _shared_entitlements(tenant)
+    _local[tenant.pk] = (now, result)
+    return result
+
+
+def _shared_entitlements(tenant: Tenant) -> Entitlements:
     cached = cache.get(_cache_key(tenant.pk))
     if cached is not None:
         return cached
@@ -86,12 +101,14 @@ def entitlements_for(tenant: Tenant) -> Entitlements:
 
 def entitlements_forget(tenant_id: int) -> None:
     cache.delete(_cache_key(tenant_id))
+    _local.pop(tenant_id, None)
 
 
 def entitlements_forget_all() -> None:
     """After a plan changes: every account may be on it, or fall back to it."""
     tenant_ids = BillingAccount.objects.values_list("tenant_id", flat=True)
     cache.delete_many([_cache_key(tenant_id) for tenant_id in tenant_ids])
+    _local.clear()
 
 
 def _add_months(moment: datetime, months: int) -> datetime:

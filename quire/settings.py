@@ -115,6 +115,13 @@ CACHES = {
         "KEY_PREFIX": QUIRE_REDIS_PREFIX,
     }
 }
+# API keys (tenants/keycache.py): each web process trusts its copy of a key (tenant, role, version, revoked)
+# for this many seconds, then reads Redis again, where revocations and role changes are written on commit;
+# Redis keeps a key's entry for the longer TTL. A revoked key is refused everywhere after at most the first.
+QUIRE_API_KEY_LOCAL_SECONDS = 0.5
+QUIRE_API_KEY_REDIS_SECONDS = 300
+# The dated versions of the /v1 API, oldest first; the last is current (docs/versioning.md).
+QUIRE_API_VERSIONS = ("2026-12-01",)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"

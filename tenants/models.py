@@ -23,6 +23,11 @@ def role_allows(role: str, required: str) -> bool:
     return ROLE_RANK[Role(role)] >= ROLE_RANK[Role(required)]
 
 
+def current_api_version() -> str:
+    """The newest dated API version (`QUIRE_API_VERSIONS` lists them, oldest first)."""
+    return settings.QUIRE_API_VERSIONS[-1]
+
+
 class Tenant(TenantMixin):
     public_id = models.CharField(max_length=40, unique=True, default=partial(new_id, "ten"), editable=False)
     name = models.CharField(max_length=200)
@@ -70,6 +75,8 @@ class ApiKey(models.Model):
     created_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The API version current when the key was made: its requests use it unless they send `Quire-Version`.
+    version = models.CharField(max_length=10, default=current_api_version)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

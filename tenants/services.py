@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TypeVar
 
 from django.contrib.auth import get_user_model
@@ -13,10 +12,12 @@ from django.db import connection
 from django.utils import timezone
 
 from tenants.identifiers import hash_secret, new_api_key_secret
+from tenants.keycache import ApiKeyGrant, local_grants
 from tenants.models import ApiKey, Domain, Member, Role, Tenant
 
 T = TypeVar("T")
-LAST_USED_RESOLUTION = timedelta(seconds=60)
+# `last_used_at` is written at most this often per key.
+LAST_USED_SECONDS = 60
 _SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 
 
@@ -104,23 +105,33 @@ def api_key_issue(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke the key from now on; revoking twice keeps the first time."""
+    """Revoke the key from now on; revoking twice keeps the first time. Every web process refuses it within
+    `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py)."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
 
 
-def api_key_authenticate(*, secret: str) -> ApiKey | None:
-    """The active key for this secret, or None. Touches `last_used_at` at most once a minute."""
-    api_key = ApiKey.objects.select_related("tenant").filter(secret_hash=hash_secret(secret)).first()
-    if api_key is None or not api_key.is_active:
-        return None
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+def api_key_set_role(*, api_key: ApiKey, role: str) -> ApiKey:
+    """Give the key another role; every web process uses it within `QUIRE_API_KEY_LOCAL_SECONDS`."""
+    if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
+        raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
+    if api_key.role != role:
+        api_key.role = role
+        api_key.save(update_fields=["role"])
     return api_key
+
+
+def api_key_authenticate(*, secret: str) -> ApiKeyGrant | None:
+    """What the active key for this secret grants, or None; from the grant cache, so usually no query."""
+    grant = local_grants.get(hash_secret(secret))
+    return grant if grant is not None and grant.active else None
+
+
+def api_key_touch(*, key_id: str) -> None:
+    """Record that the key was used now (callers do it at most once a minute per key)."""
+    ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""`Authorization: Bearer qk_live_...` resolves the tenant: the connection switches to its schema."""
+"""`Authorization: Bearer qk_live_...` resolves the tenant: the connection switches to its schema.
+
+The key is looked up in the grant cache (tenants/keycache.py: this process's copy for at most 0.5 s, then
+Redis, then the database), so an authenticated request usually costs no query and no round trip here."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from django.db import connection
 from rest_framework import authentication, exceptions
@@ -10,30 +11,36 @@ from rest_framework.request import Request
 
 from quire.logging import bind_tenant
 from tenants.identifiers import API_KEY_PREFIX
+from tenants.keycache import ApiKeyGrant
 from tenants.models import ApiKey, Tenant
 from tenants.services import api_key_authenticate
 
 
-@dataclass(frozen=True)
 class ApiPrincipal:
     """The caller behind an API key; stands in for `request.user` under /v1."""
-
-    api_key: ApiKey
-
-    @property
-    def tenant(self) -> Tenant:
-        return self.api_key.tenant
-
-    @property
-    def role(self) -> str:
-        return self.api_key.role
 
     is_authenticated = True
     is_anonymous = False
 
+    def __init__(self, grant: ApiKeyGrant, tenant: Tenant):
+        self.grant, self.tenant = grant, tenant
+
+    @property
+    def key_id(self) -> str:
+        return self.grant.key_id
+
+    @property
+    def role(self) -> str:
+        return self.grant.role
+
+    @property
+    def api_key(self) -> ApiKey:
+        """The key's row (a query: the grant has what the request pipeline needs)."""
+        return ApiKey.objects.get(pk=self.grant.key_id)
+
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[ApiPrincipal, ApiKey] | None:
+    def authenticate(self, request: Request) -> tuple[ApiPrincipal, ApiKeyGrant] | None:
         header = request.headers.get("Authorization", "")
         if not header:
             return None
@@ -41,13 +48,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):
             raise exceptions.AuthenticationFailed("Use `Authorization: Bearer qk_live_...` with an API key.")
-        api_key = api_key_authenticate(secret=secret)
-        if api_key is None:
+        grant = api_key_authenticate(secret=secret)
+        if grant is None:
             raise exceptions.AuthenticationFailed("This API key is invalid or has been revoked.")
-        connection.set_tenant(api_key.tenant)
-        request._request.tenant = api_key.tenant
-        bind_tenant(api_key.tenant.slug)
-        return ApiPrincipal(api_key), api_key
+        tenant = grant.tenant
+        connection.set_tenant(tenant)
+        request._request.tenant = tenant
+        if not getattr(request._request, "quire_version_requested", None):
+            request._request.quire_version = grant.version
+        bind_tenant(grant.tenant_slug)
+        return ApiPrincipal(grant, tenant), grant
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="quire"'

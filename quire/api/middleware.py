@@ -8,15 +8,20 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from common.refusals import ErrorCode
 from quire.api.errors import error_json
 from quire.logging import bind_request_id, bind_tenant
+from tenants.services import api_key_touch
 
 logger = logging.getLogger("quire.api")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
 
 class RequestContextMiddleware:
-    """X-Request-Id (the caller's when well-formed) and rate-limit headers on responses; JSON 500s under /v1."""
+    """X-Request-Id (the caller's when well-formed), rate-limit headers and, under /v1, the `Quire-Version`
+    used (the request's header, else the API key's version, else the current one; an unknown one is a
+    400) on responses; JSON 500s under /v1. After the response, `last_used_at` of a key the throttle marked
+    (at most once a minute)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -27,13 +32,34 @@ class RequestContextMiddleware:
         request.request_id = request_id
         bind_request_id(request_id)
         bind_tenant("")
-        response = self.get_response(request)
+        api = request.path.startswith("/v1/")
+        if api:
+            requested = request.headers.get("Quire-Version", "").strip()
+            request.quire_version_requested = requested
+            request.quire_version = requested or settings.QUIRE_API_VERSIONS[-1]
+        if api and requested and requested not in settings.QUIRE_API_VERSIONS:
+            request.quire_version = settings.QUIRE_API_VERSIONS[-1]
+            response = error_json(
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                f"Unknown Quire-Version {requested[:40]!r}; "
+                f"this API knows {', '.join(settings.QUIRE_API_VERSIONS)}.",
+                param="Quire-Version",
+            )
+        else:
+            response = self.get_response(request)
         response["X-Request-Id"] = request_id
+        if api:
+            response["Quire-Version"] = request.quire_version
         rate_limit = getattr(request, "rate_limit", None)
         if rate_limit:
             response["X-RateLimit-Limit"] = str(rate_limit["limit"])
             response["X-RateLimit-Remaining"] = str(rate_limit["remaining"])
             response["X-RateLimit-Reset"] = str(rate_limit["reset"])
+        used_key_id = getattr(request, "api_key_used", None)
+        if used_key_id:
+            # Runs when the server closes the response, after the body has been sent.
+            response._resource_closers.append(lambda: _touch(used_key_id))
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -43,6 +69,13 @@ class RequestContextMiddleware:
         return error_json(
             500, "internal_error", "Something went wrong on our side; the request id identifies it."
         )
+
+
+def _touch(key_id: str) -> None:
+    try:
+        api_key_touch(key_id=key_id)
+    except Exception:
+        logger.exception("could not record an API key's last use")
 
 
 class BodySizeLimitMiddleware:

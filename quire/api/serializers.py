@@ -74,6 +74,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "object",
             "name",
             "role",
+            "version",
             "display_prefix",
             "created_at",
             "last_used_at",

@@ -1,7 +1,8 @@
 """Rate limits: the platform ceiling per API key (`QUIRE_API_RATE`) and the tenant's plan rates per tenant
-and per API key, fixed-window counters in Redis counted in one round trip per request; sign-in attempts use
-a sliding window (`hit_sliding`). The headers report the limit that refused the request, else the one with the
-fewest requests left."""
+and per API key, fixed-window counters in Redis counted in one round trip per request, which also says
+whether the key's `last_used_at` is due (at most once a minute); sign-in attempts use a sliding window
+(`hit_sliding`). The headers report the limit that refused the request, else the one with the fewest
+requests left."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import redis
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
+from tenants.services import LAST_USED_SECONDS
+
 if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
@@ -24,6 +27,7 @@ clock = time.time
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
+@cache
 def parse_rate(rate: str) -> tuple[int, int]:
     """'600/min' -> (600, 60)."""
     count, _, period = rate.partition("/")
@@ -37,20 +41,47 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def hit_all(limits: list[tuple[str, int, int]]) -> list[tuple[bool, int, int]]:
-    """Count one request against each (key, limit, period) in one round trip; one (allowed, remaining,
-    reset seconds) per limit."""
+# KEYS: the window counters, then the once-per marker; ARGV: each counter's TTL, then the marker's (0: no
+# marker). One command, so the whole per-request check is one round trip and one reply to parse.
+_HIT_ALL_LUA = """
+local n = #KEYS - 1
+local replies = {}
+for i = 1, n do
+  replies[i] = redis.call('INCR', KEYS[i])
+  if replies[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+end
+local ttl = tonumber(ARGV[n + 1])
+replies[n + 1] = (ttl > 0 and redis.call('SET', KEYS[n + 1], 1, 'NX', 'EX', ttl)) and 1 or 0
+return replies
+"""
+
+
+@cache
+def _hit_all_script(url: str):
+    return _client(url).register_script(_HIT_ALL_LUA)
+
+
+def hit_all(
+    limits: list[tuple[str, int, int]], *, once_per: tuple[str, int] | None = None
+) -> tuple[list[tuple[bool, int, int]], bool]:
+    """Count one request against each (key, limit, period) in one round trip: one (allowed, remaining,
+    reset seconds) per limit. `once_per` (key, seconds), in the same round trip, says whether this is the
+    first request to ask in those seconds (the second value; False without `once_per`)."""
     now = int(clock())
-    pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
-    for key, _, period in limits:
-        redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:{key}:{now // period}"
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, period + 1)
-    counts = pipe.execute()[::2]
-    return [
+    prefix = settings.QUIRE_REDIS_PREFIX
+    marker, marker_ttl = once_per or ("none", 0)
+    replies = _hit_all_script(settings.REDIS_URL)(
+        keys=[
+            *(f"{prefix}:rate:{key}:{now // period}" for key, _, period in limits),
+            f"{prefix}:once:{marker}",
+        ],
+        args=[*(period + 1 for _, _, period in limits), marker_ttl],
+    )
+    outcomes = [
         (count <= limit, max(0, limit - count), period - now % period)
-        for count, (_, limit, period) in zip(counts, limits, strict=True)
+        for count, (_, limit, period) in zip(replies[:-1], limits, strict=True)
     ]
+    return outcomes, bool(replies[-1])
 
 
 def hit_sliding(key: str, limit: int, period: int) -> tuple[bool, int]:
@@ -81,12 +112,15 @@ class ApiKeyRateThrottle(BaseThrottle):
 
         entitled = entitlements_for(principal.tenant)
         ceiling = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
+        key_id = principal.key_id
         limits = [
-            (f"key:{principal.api_key.pk}", *parse_rate(ceiling)),
+            (f"key:{key_id}", *parse_rate(ceiling)),
             (f"plan:tenant:{principal.tenant.pk}", *parse_rate(entitled.api_rate)),
-            (f"plan:key:{principal.api_key.pk}", *parse_rate(entitled.api_key_rate)),
+            (f"plan:key:{key_id}", *parse_rate(entitled.api_key_rate)),
         ]
-        outcomes = hit_all(limits)
+        outcomes, first_use = hit_all(limits, once_per=(f"used:{key_id}", LAST_USED_SECONDS))
+        if first_use:
+            request._request.api_key_used = key_id
         refused = [(o, lim) for o, lim in zip(outcomes, limits, strict=True) if not o[0]]
         (allowed, remaining, reset), (_, limit, _) = (
             refused[0] if refused else min(zip(outcomes, limits, strict=True), key=lambda pair: pair[0][1])

@@ -1,8 +1,10 @@
 """API keys: prefixed ids, shown once, stored hashed, revocable, last-used timestamp."""
 
+import pytest
 from django.db import connection
 
 from tenants.models import ApiKey
+from tenants.services import api_key_issue, api_key_set_role
 from tests.support import Api
 
 
@@ -52,3 +54,22 @@ def test_list_is_cursor_paginated(api_a: Api):
     assert len(first["data"]) == 2 and first["has_more"] and first["next_cursor"]
     second = api_a.get("/v1/api_keys", limit=2, cursor=first["next_cursor"]).json()
     assert {k["id"] for k in first["data"]}.isdisjoint({k["id"] for k in second["data"]})
+
+
+def test_role_change_takes_effect_and_refuses_unknown_roles(tenant_a):
+    issued = api_key_issue(tenant=tenant_a.tenant, name="promote", role="viewer")
+    api = Api(issued.secret)
+    assert api.get("/v1/api_keys").status_code == 403
+    api_key_set_role(api_key=issued.api_key, role="admin")
+    assert api.get("/v1/api_keys").status_code == 200
+    with pytest.raises(ValueError, match="role"):
+        api_key_set_role(api_key=issued.api_key, role="owner")
+
+
+def test_a_deactivated_tenants_keys_are_refused(make_tenant):
+    provisioned = make_tenant("keys-off")
+    api = Api(provisioned.issued_key.secret)
+    assert api.get("/v1/health").status_code == 200
+    provisioned.tenant.is_active = False
+    provisioned.tenant.save(update_fields=["is_active"])
+    assert api.get("/v1/health").status_code == 401

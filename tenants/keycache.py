@@ -1,0 +1,147 @@
+"""What an API key grants, cached: the SHA-256 of its secret -> key id, tenant, role, version, revoked.
+
+Two layers. Each process trusts its own copy of a grant for `QUIRE_API_KEY_LOCAL_SECONDS` (0.5 s), then
+reads Redis again, which keeps grants for `QUIRE_API_KEY_REDIS_SECONDS` and falls back to the database.
+Once a change to a key or its tenant commits, `grants_refresh` rewrites the Redis grants from the database
+(a deleted key leaves a revoked grant), so every process refuses a revoked key, or uses a new role, after at
+most the local TTL. A fill from the database never overwrites a grant (`cache.add`), so a fill that read the
+row before the change cannot undo the rewrite.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from tenants.models import ApiKey, Tenant
+
+# The local layer's time source (tests may put a clock they move by hand in its place).
+clock = time.monotonic
+
+
+@dataclass(frozen=True)
+class ApiKeyGrant:
+    key_id: str
+    role: str
+    version: str
+    revoked: bool
+    tenant_id: int
+    tenant_schema: str
+    tenant_slug: str
+    tenant_public_id: str
+    tenant_active: bool
+
+    @classmethod
+    def of(cls, api_key: ApiKey) -> ApiKeyGrant:
+        tenant = api_key.tenant
+        return cls(
+            key_id=api_key.pk,
+            role=api_key.role,
+            version=api_key.version,
+            revoked=api_key.revoked_at is not None,
+            tenant_id=tenant.pk,
+            tenant_schema=tenant.schema_name,
+            tenant_slug=tenant.slug,
+            tenant_public_id=tenant.public_id,
+            tenant_active=tenant.is_active,
+        )
+
+    @property
+    def active(self) -> bool:
+        return not self.revoked and self.tenant_active
+
+    @property
+    def tenant(self) -> Tenant:
+        """The key's tenant without a query: these fields are loaded, any other one on first access."""
+        loaded = {
+            "id": self.tenant_id,
+            "schema_name": self.tenant_schema,
+            "slug": self.tenant_slug,
+            "public_id": self.tenant_public_id,
+            "is_active": self.tenant_active,
+        }
+        names = [f.attname for f in Tenant._meta.concrete_fields if f.attname in loaded]
+        return Tenant.from_db(None, names, [loaded[name] for name in names])
+
+
+def _redis_key(secret_hash: str) -> str:
+    return f"tenants:api_key_grant:1:{secret_hash}"  # bump the 1 when ApiKeyGrant changes shape
+
+
+def _shared_grant(secret_hash: str) -> ApiKeyGrant | None:
+    grant = cache.get(_redis_key(secret_hash))
+    if grant is None:
+        api_key = ApiKey.objects.select_related("tenant").filter(secret_hash=secret_hash).first()
+        if api_key is None:
+            return None
+        grant = ApiKeyGrant.of(api_key)
+        cache.add(_redis_key(secret_hash), grant, settings.QUIRE_API_KEY_REDIS_SECONDS)
+    return grant
+
+
+class GrantCache:
+    """One process's copies of grants, each trusted for `ttl` seconds (`QUIRE_API_KEY_LOCAL_SECONDS`)."""
+
+    def __init__(self, ttl: float | None = None, max_entries: int = 10_000):
+        self._ttl, self.max_entries = ttl, max_entries
+        self._entries: dict[str, tuple[float, ApiKeyGrant]] = {}
+
+    @property
+    def ttl(self) -> float:
+        return settings.QUIRE_API_KEY_LOCAL_SECONDS if self._ttl is None else self._ttl
+
+    def get(self, secret_hash: str) -> ApiKeyGrant | None:
+        """The grant for this hash (revoked ones too), or None for a key that does not exist."""
+        now = clock()
+        entry = self._entries.get(secret_hash)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        grant = _shared_grant(secret_hash)
+        if grant is None:
+            self._entries.pop(secret_hash, None)
+            return None
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[secret_hash] = (now, grant)
+        return grant
+
+    def forget(self, secret_hash: str) -> None:
+        self._entries.pop(secret_hash, None)
+
+
+# This process's cache: `api_key_authenticate` reads it, `grants_refresh` clears what it rewrites.
+local_grants = GrantCache()
+
+
+def grants_refresh(*, key_ids: list[str] | None = None, tenant_id: int | None = None) -> None:
+    """Rewrite the shared grants of these keys (or of all the tenant's keys) from the database, and drop
+    this process's copies. Call it once the change has committed."""
+    keys = ApiKey.objects.select_related("tenant")
+    keys = keys.filter(pk__in=key_ids) if key_ids is not None else keys.filter(tenant_id=tenant_id)
+    grants = {key.secret_hash: ApiKeyGrant.of(key) for key in keys}
+    cache.set_many(
+        {_redis_key(h): grant for h, grant in grants.items()}, settings.QUIRE_API_KEY_REDIS_SECONDS
+    )
+    for secret_hash in grants:
+        local_grants.forget(secret_hash)
+
+
+def grant_tombstone(api_key: ApiKey) -> None:
+    """A deleted key's shared grant becomes a revoked one, so a fill that read the row before the delete
+    cannot bring it back. Needs no query: its tenant may be gone too."""
+    grant = ApiKeyGrant(
+        key_id=api_key.pk,
+        role=api_key.role,
+        version=api_key.version,
+        revoked=True,
+        tenant_id=api_key.tenant_id,
+        tenant_schema="",
+        tenant_slug="",
+        tenant_public_id="",
+        tenant_active=False,
+    )
+    cache.set(_redis_key(api_key.secret_hash), grant, settings.QUIRE_API_KEY_REDIS_SECONDS)
+    local_grants.forget(api_key.secret_hash)

@@ -1,0 +1,114 @@
+"""The API-key grant cache: a cached request costs only its view's query, and a revoked key or a new role
+reaches every web process (here: two independent per-process caches over the same Redis) within 1 s."""
+
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tenants import keycache, services
+from tenants.keycache import GrantCache
+from tenants.models import ApiKey
+from tenants.services import api_key_issue, api_key_revoke, api_key_set_role
+from tests.support import Api, FakeClock
+
+
+def test_a_cached_request_runs_only_the_views_query(tenant_a, api_a: Api):
+    created = api_a.post("/v1/documents", {"text": "Cached keys cost no query.", "filename": "c.txt"})
+    assert created.status_code == 201, created.content
+    path = f"/v1/documents/{created.json()['id']}"
+    api = Api(api_key_issue(tenant=tenant_a.tenant, name="cached", role="viewer").secret)
+    assert api.get(path).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(path)
+    assert response.status_code == 200, response.content
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The tenant switch (django-tenants sets search_path before the first query) and the view's read.
+    assert statements[0] == f'SET search_path = "{tenant_a.tenant.schema_name}","public"', statements
+    assert len(statements) == 2 and "documents_document" in statements[1], statements
+
+
+def test_last_used_is_written_once_a_minute(tenant_a):
+    issued = api_key_issue(tenant=tenant_a.tenant, name="usage-once", role="viewer")
+    api = Api(issued.secret)
+    api.get("/v1/health")
+    first = ApiKey.objects.get(pk=issued.api_key.pk).last_used_at
+    assert first is not None
+    api.get("/v1/health")
+    assert ApiKey.objects.get(pk=issued.api_key.pk).last_used_at == first
+
+
+@pytest.fixture
+def two_processes(monkeypatch):
+    """Two per-process caches, neither the one in which the change is made, so neither is told of it."""
+    caches = GrantCache(), GrantCache()
+
+    def as_process(index: int) -> None:
+        monkeypatch.setattr(services, "local_grants", caches[index])
+
+    return as_process
+
+
+def _seconds_until(as_process, api: Api, path: str, status: int, since: float) -> list[float]:
+    """For each of the two processes, the seconds from `since` until `path` answers `status`."""
+    waited = [None, None]
+    while None in waited and time.monotonic() - since < 3:
+        for index in (0, 1):
+            if waited[index] is None:
+                as_process(index)
+                if api.get(path).status_code == status:
+                    waited[index] = time.monotonic() - since
+        time.sleep(0.02)
+    return waited
+
+
+def _warm(as_process, api: Api, path: str, status: int) -> None:
+    for index in (0, 1):
+        as_process(index)
+        assert api.get(path).status_code == status
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get(path).status_code == status
+        assert not any('"secret_hash" =' in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_revoked_key_is_refused_by_every_process_within_a_second(tenant_a, two_processes):
+    issued = api_key_issue(tenant=tenant_a.tenant, name="revoke-everywhere", role="viewer")
+    api = Api(issued.secret)
+    _warm(two_processes, api, "/v1/health", 200)
+    revoked_at = time.monotonic()
+    api_key_revoke(api_key=issued.api_key)
+    waited = _seconds_until(two_processes, api, "/v1/health", 401, revoked_at)
+    assert None not in waited and max(waited) < 1.0, waited
+
+
+def test_a_role_change_reaches_every_process_within_a_second(tenant_a, two_processes):
+    issued = api_key_issue(tenant=tenant_a.tenant, name="demote-everywhere", role="admin")
+    api = Api(issued.secret)
+    _warm(two_processes, api, "/v1/api_keys", 200)
+    changed_at = time.monotonic()
+    api_key_set_role(api_key=issued.api_key, role="developer")
+    waited = _seconds_until(two_processes, api, "/v1/api_keys", 403, changed_at)
+    assert None not in waited and max(waited) < 1.0, waited
+
+
+def test_a_process_trusts_its_copy_for_the_local_ttl_only(tenant_a, monkeypatch):
+    clock = FakeClock(1000.0)
+    monkeypatch.setattr(keycache, "clock", clock)
+    other = GrantCache()
+    issued = api_key_issue(tenant=tenant_a.tenant, name="ttl", role="viewer")
+    secret_hash = issued.api_key.secret_hash
+    assert other.get(secret_hash).active
+    api_key_revoke(api_key=issued.api_key)
+    clock.advance(settings.QUIRE_API_KEY_LOCAL_SECONDS)
+    assert other.get(secret_hash).revoked
+
+
+def test_a_deleted_key_stays_refused(tenant_a):
+    issued = api_key_issue(tenant=tenant_a.tenant, name="deleted", role="viewer")
+    api = Api(issued.secret)
+    assert api.get("/v1/health").status_code == 200
+    ApiKey.objects.filter(pk=issued.api_key.pk).get().delete()
+    assert api.get("/v1/health").status_code == 401
+    assert GrantCache().get(issued.api_key.secret_hash).revoked
