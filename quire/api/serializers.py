@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -17,6 +19,19 @@ METADATA_SCHEMA = {
         "metadata and an empty string deletes a key."
     ),
 }
+
+
+class ResourceSerializer(serializers.ModelSerializer):
+    """A ModelSerializer that builds its fields from the model once per class and hands each instance a copy:
+    building them (model introspection, every request) costs more than the rest of a small object's
+    serialisation."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        built = type(self).__dict__.get("_built_fields")
+        if built is None:
+            built = super().get_fields()
+            type(self)._built_fields = built
+        return copy.deepcopy(built)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -64,7 +79,7 @@ class MetadataUpdateSerializer(StrictSerializer):
         return payload.validated_data
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(ResourceSerializer):
     object = ObjectNameField("api_key")
 
     class Meta:

@@ -1,10 +1,10 @@
 from rest_framework import serializers
 
-from quire.api.serializers import MetadataField, ObjectNameField, StrictSerializer
+from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
 from quire.documents.models import Document
 
 
-class DocumentSerializer(serializers.ModelSerializer):
+class DocumentSerializer(ResourceSerializer):
     object = ObjectNameField("document")
     metadata = MetadataField(read_only=True)
 

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from quire.api.serializers import MetadataField, ObjectNameField, StrictSerializer
+from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
 from quire.jobs.models import Job, JobResult
 
 
@@ -15,7 +15,7 @@ class JobCreateSerializer(StrictSerializer):
     metadata = MetadataField(required=False)
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ResourceSerializer):
     object = ObjectNameField("job")
     documents = serializers.ListField(source="document_ids", child=serializers.CharField())
     metadata = MetadataField(read_only=True)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from quire.api.serializers import ObjectNameField, StrictSerializer
+from quire.api.serializers import ObjectNameField, ResourceSerializer, StrictSerializer
 from quire.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from quire.webhooks.services.endpoints import MAX_GRACE_SECONDS
 
@@ -34,7 +34,7 @@ class ReplaySerializer(StrictSerializer):
     endpoint = serializers.CharField(max_length=40, required=False)
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(ResourceSerializer):
     object = ObjectNameField("webhook_endpoint")
 
     class Meta:
@@ -64,7 +64,7 @@ class EndpointWithSecretSerializer(EndpointSerializer):
         fields = [*EndpointSerializer.Meta.fields, "secret"]
 
 
-class AttemptSerializer(serializers.ModelSerializer):
+class AttemptSerializer(ResourceSerializer):
     class Meta:
         model = DeliveryAttempt
         fields = [
@@ -79,7 +79,7 @@ class AttemptSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(ResourceSerializer):
     object = ObjectNameField("webhook_delivery")
     event = serializers.CharField(source="event_id")
     event_type = serializers.CharField(source="event.type")
@@ -106,7 +106,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         ]
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(ResourceSerializer):
     object = ObjectNameField("event")
 
     class Meta:
