@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import time
 import zipfile
 from dataclasses import dataclass
 
@@ -24,6 +25,14 @@ class IngestLimits:
     max_compression_ratio: int = 100
     max_pdf_pages: int = 2_000
     max_nesting_depth: int = 512
+    # time.monotonic() by which ingestion must end (the task's soft time limit), or None.
+    deadline: float | None = None
+
+    def check_time(self) -> None:
+        """Raise DeadlinePassed once the deadline is past; called between pages, blocks, tags and batches,
+        so a time limit stops the work even where a library swallows Celery's soft-limit exception."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DeadlinePassed()
 
     @classmethod
     def from_settings(cls) -> IngestLimits:
@@ -36,6 +45,10 @@ class IngestLimits:
             max_pdf_pages=settings.QUIRE_INGEST_MAX_PDF_PAGES,
             max_nesting_depth=settings.QUIRE_INGEST_MAX_NESTING_DEPTH,
         )
+
+
+class DeadlinePassed(Exception):
+    """Ingestion ran past its time limit."""
 
 
 class LimitExceeded(ValueError):

@@ -8,10 +8,13 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import sniffing
 from quire.documents.limits import (
+    DeadlinePassed,
     IngestLimits,
     LimitExceeded,
     check_archive_read,
@@ -51,7 +54,7 @@ def parse_document(content: bytes, content_type: str, limits: IngestLimits | Non
         parsed = _parse(content, content_type, limits)
         check_text(len(parsed.text), limits)
         return parsed
-    except ParseError:
+    except (ParseError, DeadlinePassed, SoftTimeLimitExceeded):
         raise
     except LimitExceeded as exc:
         raise ParseError(str(exc)) from exc
@@ -94,6 +97,7 @@ def _parse_pdf(content: bytes, limits: IngestLimits) -> ParsedDocument:
         check_pages(_count_pages(reader, limits), limits)
         pages, total = [], 0
         for page in reader.pages:
+            limits.check_time()
             pages.append(_clean(page.extract_text() or ""))
             total += len(pages[-1]) + len(PAGE_BREAK)
             check_text(total - len(PAGE_BREAK), limits)
@@ -137,6 +141,7 @@ def _docx_text(content: bytes, limits: IngestLimits) -> str:
     document = docx.Document(io.BytesIO(content))
     blocks, total = [], 0
     for block in _docx_blocks(document):
+        limits.check_time()
         if block.strip():
             blocks.append(block)
             total += len(block) + 2
@@ -241,6 +246,7 @@ class _HtmlText(HTMLParser):
                 if self.open[position] in self.SCOPES:
                     break
         self.open.append(tag)
+        self.limits.check_time()
         check_depth(len(self.open), self.limits, "HTML")
 
 

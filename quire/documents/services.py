@@ -3,6 +3,7 @@ delete."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -132,11 +133,12 @@ def _lock_alive(document_id: str) -> Document:
     return document
 
 
-def document_ingest(*, document_id: str) -> Document | None:
+def document_ingest(*, document_id: str, deadline: float | None = None) -> Document | None:
     """Parse, chunk and embed, within the limits of `IngestLimits.from_settings()` (a document past one
     fails with the reason). Chunks are embedded and written in batches of
     `QUIRE_INGEST_EMBED_BATCH_CHUNKS`, `chunk_count` counting them as they land. Between stages and
     batches the document is checked: deleted meanwhile, ingestion stops, writes nothing and returns None.
+    Past `deadline` (a time.monotonic() value) it raises DeadlinePassed at the next page, block or batch.
     Safe to run again (a redelivered task replaces the chunks it finds)."""
     document = Document.objects.filter(pk=document_id).first()
     if document is None:
@@ -145,20 +147,20 @@ def document_ingest(*, document_id: str) -> Document | None:
     if document.status in (DocumentStatus.READY, DocumentStatus.FAILED):
         return document
     try:
-        _ingest(document)
+        _ingest(document, dataclasses.replace(IngestLimits.from_settings(), deadline=deadline))
     except IngestStopped:
         logger.info("ingest of %s stopped: the document was deleted", document_id)
         return None
     return document
 
 
-def _ingest(document: Document) -> None:
+def _ingest(document: Document, limits: IngestLimits) -> None:
     from inference.embeddings import embed_texts
 
     _set_status(document, DocumentStatus.PARSING)
     try:
         with document.file.open("rb") as handle:
-            parsed = parse_document(handle.read(), document.content_type)
+            parsed = parse_document(handle.read(), document.content_type, limits)
     except (ParseError, OSError) as exc:
         with transaction.atomic():
             _lock_alive(document.pk)
@@ -178,6 +180,7 @@ def _ingest(document: Document) -> None:
         )
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
     for first in range(0, len(spans), batch):
+        limits.check_time()
         part = spans[first : first + batch]
         texts = [parsed.text[s.start : s.end] for s in part]
         vectors = embed_texts(texts)

@@ -1,10 +1,12 @@
 import logging
+import time
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
 
+from quire.documents.limits import DeadlinePassed
 from quire.documents.services import DOCUMENT_INGEST_TASK, document_fail, document_ingest
 
 logger = logging.getLogger(__name__)
@@ -17,11 +19,11 @@ logger = logging.getLogger(__name__)
     time_limit=settings.QUIRE_INGEST_TIME_LIMIT,
 )
 def document_ingest_task(self, document_id: str) -> str:
+    soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     try:
-        document = document_ingest(document_id=document_id)
+        document = document_ingest(document_id=document_id, deadline=time.monotonic() + soft_limit)
         return document.status if document is not None else "deleted"
-    except SoftTimeLimitExceeded:
-        soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+    except (SoftTimeLimitExceeded, DeadlinePassed):
         logger.warning("ingest of %s stopped at its %s s time limit", document_id, soft_limit)
         _fail(
             document_id, f"ingestion took longer than its {soft_limit} s limit (QUIRE_INGEST_SOFT_TIME_LIMIT)"
