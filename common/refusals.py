@@ -22,7 +22,9 @@ class ErrorCode(StrEnum):
         member.status = status
         return member
 
+    BAD_REQUEST = "bad_request", 400
     INVALID_PARAMETER = "invalid_parameter", 400
+    TOO_MANY_FIELDS = "too_many_fields", 400
     INVALID_OPTIONS = "invalid_options", 400
     INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key", 400
     UNKNOWN_CONNECTOR = "unknown_connector", 400
@@ -46,8 +48,12 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 409
     DOCUMENT_TOO_LARGE = "document_too_large", 413
     REQUEST_TOO_LARGE = "request_too_large", 413
+    DOCUMENT_EXPANDS_TOO_LARGE = "document_expands_too_large", 413
+    TOO_MANY_PAGES = "too_many_pages", 413
+    NESTING_TOO_DEEP = "nesting_too_deep", 413
     CONTENT_TYPE_MISMATCH = "content_type_mismatch", 415
     UNSUPPORTED_DOCUMENT = "unsupported_document", 415
+    DOCUMENT_ENCRYPTED = "document_encrypted", 415
     BILLING_PROVIDER_ERROR = "billing_provider_error", 502
     BILLING_UNAVAILABLE = "billing_unavailable", 503
 

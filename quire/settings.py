@@ -147,6 +147,19 @@ QUIRE_MAX_REQUEST_BYTES = env_int("QUIRE_MAX_REQUEST_BYTES", 26_214_400)
 DATA_UPLOAD_MAX_MEMORY_SIZE = QUIRE_MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 QUIRE_MAX_DOCUMENT_BYTES = env_int("QUIRE_MAX_DOCUMENT_BYTES", 20_971_520)
+# What one document may cost to ingest (quire/documents/limits.py). The document byte cap above also caps
+# its extracted text, in characters. Past a limit a document is refused at upload (413/415) when its bytes
+# tell, else it ends `failed` with the reason.
+QUIRE_INGEST_MAX_UNZIPPED_BYTES = env_int("QUIRE_INGEST_MAX_UNZIPPED_BYTES", 104_857_600)
+QUIRE_INGEST_MAX_COMPRESSION_RATIO = env_int("QUIRE_INGEST_MAX_COMPRESSION_RATIO", 100)
+QUIRE_INGEST_MAX_PDF_PAGES = env_int("QUIRE_INGEST_MAX_PDF_PAGES", 2_000)
+QUIRE_INGEST_MAX_NESTING_DEPTH = env_int("QUIRE_INGEST_MAX_NESTING_DEPTH", 512)
+# Seconds one ingest task may run: past the soft limit it stops and the document fails with the reason;
+# the hard limit kills a worker process that does not stop.
+QUIRE_INGEST_SOFT_TIME_LIMIT = env_int("QUIRE_INGEST_SOFT_TIME_LIMIT", 900)
+QUIRE_INGEST_TIME_LIMIT = env_int("QUIRE_INGEST_TIME_LIMIT", QUIRE_INGEST_SOFT_TIME_LIMIT + 60)
+# Chunks embedded and written together; `chunk_count` rises by this much as a large document is embedded.
+QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256)
 QUIRE_IDEMPOTENCY_TTL_HOURS = 24
 QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)

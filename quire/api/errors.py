@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -27,6 +34,7 @@ TYPE_BY_STATUS = {
     413: "invalid_request_error",
     415: "invalid_request_error",
     429: "rate_limit_error",
+    431: "invalid_request_error",
 }
 
 
@@ -73,9 +81,23 @@ _DRF_CODES = {
 }
 
 
-def exception_handler(exc: Exception, context: dict) -> Response:
+def _suspicious_refusal(exc: SuspiciousOperation) -> Refusal:
+    """Django's refusals of a request body (raised while DRF parses it) as the /v1 refusal they mean."""
     if isinstance(exc, RequestDataTooBig):
-        exc = Refusal(ErrorCode.REQUEST_TOO_LARGE, "The request body is larger than this API accepts.")
+        return Refusal(ErrorCode.REQUEST_TOO_LARGE, "The request body is larger than this API accepts.")
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return Refusal(ErrorCode.TOO_MANY_FIELDS, f"The request has more than {limit} form fields.")
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return Refusal(ErrorCode.TOO_MANY_FIELDS, f"The request has more than {limit} files.")
+    logger.warning("suspicious request refused: %s", exc)
+    return Refusal(ErrorCode.BAD_REQUEST, "The request could not be understood.")
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, SuspiciousOperation):
+        exc = _suspicious_refusal(exc)
     if isinstance(exc, Refusal):
         set_rollback()
         return Response(error_body(exc.status, exc.code.value, str(exc), exc.param), status=exc.status)

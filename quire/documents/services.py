@@ -3,14 +3,17 @@ delete."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from celery import current_app
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
@@ -18,6 +21,7 @@ from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.events import document_finished
+from quire.documents.limits import IngestLimits
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.parsing import ParseError, parse_document
 from tenants.models import Tenant
@@ -66,7 +70,9 @@ def document_create(
         )
     if not content.strip():
         raise sniffing.UnsupportedDocument("the document is empty", content_param)
-    content_type = sniffing.sniff_content_type(content, param=content_param)
+    content_type = sniffing.sniff_content_type(
+        content, param=content_param, limits=IngestLimits.from_settings()
+    )
     if not sniffing.declared_matches(declared_type, content_type):
         raise ContentTypeMismatch(f"declared as {declared_type} but the bytes are {content_type}")
     digest = hashlib.sha256(content).hexdigest()
@@ -102,43 +108,93 @@ def document_update(*, document: Document, metadata: Mapping[str, str] | None = 
     return document
 
 
+class IngestStopped(Exception):
+    """The document was deleted while it was being ingested."""
+
+
 def _set_status(document: Document, status: str, **fields) -> None:
+    """Write the status and `fields` unless the row is gone (IngestStopped)."""
     for name, value in fields.items():
         setattr(document, name, value)
     document.status = status
-    document.save(update_fields=["status", "updated_at", *fields])
+    updated = Document.objects.filter(pk=document.pk).update(
+        status=status, updated_at=timezone.now(), **fields
+    )
+    if not updated:
+        raise IngestStopped(document.pk)
 
 
-def document_ingest(*, document_id: str) -> Document:
-    """Parse, chunk and embed. Safe to run again (a redelivered task replaces the chunks it finds)."""
-    from inference.embeddings import embed_texts
+def _lock_alive(document_id: str) -> Document:
+    """The document's row, locked until the transaction ends so a delete waits for what is written under
+    it; gone already: IngestStopped."""
+    document = Document.objects.select_for_update().filter(pk=document_id).first()
+    if document is None:
+        raise IngestStopped(document_id)
+    return document
 
-    document = Document.objects.get(pk=document_id)
+
+def document_ingest(*, document_id: str, deadline: float | None = None) -> Document | None:
+    """Parse, chunk and embed, within the limits of `IngestLimits.from_settings()` (a document past one
+    fails with the reason). Chunks are embedded and written in batches of
+    `QUIRE_INGEST_EMBED_BATCH_CHUNKS`, `chunk_count` counting them as they land. Between stages and
+    batches the document is checked: deleted meanwhile, ingestion stops, writes nothing and returns None.
+    Past `deadline` (a time.monotonic() value) it raises DeadlinePassed at the next page, block or batch.
+    Safe to run again (a redelivered task replaces the chunks it finds)."""
+    document = Document.objects.filter(pk=document_id).first()
+    if document is None:
+        logger.info("ingest of %s skipped: the document was deleted", document_id)
+        return None
     if document.status in (DocumentStatus.READY, DocumentStatus.FAILED):
         return document
+    try:
+        _ingest(document, dataclasses.replace(IngestLimits.from_settings(), deadline=deadline))
+    except IngestStopped:
+        logger.info("ingest of %s stopped: the document was deleted", document_id)
+        return None
+    return document
+
+
+def _ingest(document: Document, limits: IngestLimits) -> None:
+    from inference.embeddings import embed_texts
+
     _set_status(document, DocumentStatus.PARSING)
     try:
         with document.file.open("rb") as handle:
-            parsed = parse_document(handle.read(), document.content_type)
+            parsed = parse_document(handle.read(), document.content_type, limits)
     except (ParseError, OSError) as exc:
         with transaction.atomic():
-            _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc))
+            _lock_alive(document.pk)
+            _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc)[:2000])
             document_finished(document=document)
-        return document
-    _set_status(document, DocumentStatus.EMBEDDING, text=parsed.text, page_starts=parsed.page_starts)
+        return
     spans = chunk_text(parsed.text)
-    texts = [parsed.text[s.start : s.end] for s in spans]
-    vectors = embed_texts(texts)
-    chunks = [
-        Chunk(document=document, index=i, start=s.start, end=s.end, text=t, embedding=v)
-        for i, (s, t, v) in enumerate(zip(spans, texts, vectors, strict=True))
-    ]
     with transaction.atomic():
+        _lock_alive(document.pk)
         Chunk.objects.filter(document=document).delete()
-        Chunk.objects.bulk_create(chunks, batch_size=500)
-        _set_status(document, DocumentStatus.READY, chunk_count=len(chunks), failure_reason="")
+        _set_status(
+            document,
+            DocumentStatus.EMBEDDING,
+            text=parsed.text,
+            page_starts=parsed.page_starts,
+            chunk_count=0,
+        )
+    batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
+    for first in range(0, len(spans), batch):
+        limits.check_time()
+        part = spans[first : first + batch]
+        texts = [parsed.text[s.start : s.end] for s in part]
+        vectors = embed_texts(texts)
+        with transaction.atomic():
+            _lock_alive(document.pk)
+            Chunk.objects.bulk_create(
+                Chunk(document=document, index=first + i, start=s.start, end=s.end, text=t, embedding=v)
+                for i, (s, t, v) in enumerate(zip(part, texts, vectors, strict=True))
+            )
+            _set_status(document, DocumentStatus.EMBEDDING, chunk_count=first + len(part))
+    with transaction.atomic():
+        _lock_alive(document.pk)
+        _set_status(document, DocumentStatus.READY, chunk_count=len(spans), failure_reason="")
         document_finished(document=document)
-    return document
 
 
 def document_fail(*, document_id: str, reason: str) -> None:

@@ -7,6 +7,13 @@ import json
 import zipfile
 
 from common.refusals import ErrorCode, Refusal
+from quire.documents.limits import (
+    IngestLimits,
+    LimitExceeded,
+    check_archive_declared,
+    check_json_depth,
+    check_pages,
+)
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -31,15 +38,35 @@ class UnsupportedDocument(Refusal):
         super().__init__(ErrorCode.UNSUPPORTED_DOCUMENT, f"Unsupported document: {reason}.", param)
 
 
-def sniff_content_type(content: bytes, *, param: str | None = None) -> str:
-    """The document's type from its bytes; raises UnsupportedDocument (about `param`) for anything else."""
+class DocumentOverLimit(Refusal):
+    """A document that would cost more to ingest than a limit allows (413), or cannot be read (415)."""
+
+
+ENCRYPTED_REASON = "the PDF is encrypted with a password; send it without the password"
+
+
+def sniff_content_type(
+    content: bytes, *, param: str | None = None, limits: IngestLimits | None = None
+) -> str:
+    """The document's type from its bytes; raises UnsupportedDocument (about `param`) for anything else,
+    and DocumentOverLimit for what its bytes already show to be past `limits`: a ZIP that declares too much
+    unzipped, a PDF encrypted with a password or declaring too many pages, JSON nested too deep."""
+    try:
+        return _sniff(content, param, limits or IngestLimits())
+    except LimitExceeded as exc:
+        raise DocumentOverLimit(exc.code, f"Document refused: {exc}.", param) from None
+
+
+def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     head = content[:1024].lstrip()
     if content.startswith(b"%PDF-"):
+        _check_pdf(content, limits)
         return PDF
     if content.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 if "word/document.xml" in archive.namelist():
+                    check_archive_declared(archive, len(content), limits)
                     return DOCX
         except zipfile.BadZipFile:
             pass
@@ -56,6 +83,7 @@ def sniff_content_type(content: bytes, *, param: str | None = None) -> str:
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered or b"<body" in lowered:
         return HTML
     if head.startswith((b"{", b"[")):
+        check_json_depth(text, limits)
         try:
             data = json.loads(text)
         except ValueError:
@@ -65,6 +93,22 @@ def sniff_content_type(content: bytes, *, param: str | None = None) -> str:
             return TRANSCRIPT
         raise UnsupportedDocument('JSON that is not a transcript ({"turns": [{"speaker", "text"}]})', param)
     return TEXT
+
+
+def _check_pdf(content: bytes, limits: IngestLimits) -> None:
+    """What the PDF's trailer tells cheaply: encrypted with a password (an empty user password is read),
+    or more pages declared than the limit. A PDF pypdf cannot open is left to fail when it is parsed."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(content))
+        locked = reader.is_encrypted and not reader.decrypt("")
+        declared = 0 if locked else int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except Exception:
+        return
+    if locked:
+        raise LimitExceeded(ErrorCode.DOCUMENT_ENCRYPTED, ENCRYPTED_REASON)
+    check_pages(declared, limits)
 
 
 def declared_matches(declared: str | None, sniffed: str) -> bool:

@@ -1,17 +1,42 @@
 import logging
+import time
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection
 
+from quire.documents.limits import DeadlinePassed
 from quire.documents.services import DOCUMENT_INGEST_TASK, document_fail, document_ingest
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name=DOCUMENT_INGEST_TASK)
-def document_ingest_task(document_id: str) -> str:
+@shared_task(
+    bind=True,
+    name=DOCUMENT_INGEST_TASK,
+    soft_time_limit=settings.QUIRE_INGEST_SOFT_TIME_LIMIT,
+    time_limit=settings.QUIRE_INGEST_TIME_LIMIT,
+)
+def document_ingest_task(self, document_id: str) -> str:
+    soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     try:
-        return document_ingest(document_id=document_id).status
+        document = document_ingest(document_id=document_id, deadline=time.monotonic() + soft_limit)
+        return document.status if document is not None else "deleted"
+    except (SoftTimeLimitExceeded, DeadlinePassed):
+        logger.warning("ingest of %s stopped at its %s s time limit", document_id, soft_limit)
+        _fail(
+            document_id, f"ingestion took longer than its {soft_limit} s limit (QUIRE_INGEST_SOFT_TIME_LIMIT)"
+        )
+        return "failed"
     except Exception as exc:
         logger.exception("ingest failed for %s", document_id)
-        document_fail(document_id=document_id, reason=f"internal error while ingesting: {type(exc).__name__}")
+        _fail(document_id, f"internal error while ingesting: {type(exc).__name__}")
         return "failed"
+
+
+def _fail(document_id: str, reason: str) -> None:
+    """Mark the document failed; a connection the interruption left unusable is replaced first."""
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+    document_fail(document_id=document_id, reason=reason)

@@ -30,6 +30,16 @@ def _check_url(url: str) -> None:
         ) from exc
 
 
+def _locked(endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """The endpoint's row, locked until the transaction ends; a row deleted meanwhile is a 404."""
+    locked = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
+    if locked is None:
+        raise WebhookRejected(
+            ErrorCode.RESOURCE_MISSING, f"No webhook endpoint {endpoint.pk}.", "endpoint_id"
+        )
+    return locked
+
+
 def _check_event_types(event_types: list[str]) -> list[str]:
     if not event_types:
         raise WebhookRejected(ErrorCode.EVENT_TYPES_REQUIRED, "List at least one event type.", "event_types")
@@ -59,23 +69,28 @@ def endpoint_update(
     description: str | None = None,
     enabled: bool | None = None,
 ) -> WebhookEndpoint:
-    """Change what is given. Enabling a disabled endpoint forgets its failure streak."""
-    fields = ["updated_at"]
+    """Change what is given, on the row locked (a concurrent delete makes this a 404). Enabling a disabled
+    endpoint forgets its failure streak."""
     if url is not None:
         _check_url(url)
-        endpoint.url = url
-        fields.append("url")
     if event_types is not None:
-        endpoint.event_types = _check_event_types(event_types)
-        fields.append("event_types")
-    if description is not None:
-        endpoint.description = description
-        fields.append("description")
-    if enabled is True and endpoint.status == EndpointStatus.DISABLED:
-        endpoint.status, endpoint.disabled_reason, endpoint.disabled_at = EndpointStatus.ENABLED, "", None
-        endpoint.failing_since = None
-        fields += ["status", "disabled_reason", "disabled_at", "failing_since"]
+        event_types = _check_event_types(event_types)
     with transaction.atomic():
+        endpoint = _locked(endpoint)
+        fields = ["updated_at"]
+        if url is not None:
+            endpoint.url = url
+            fields.append("url")
+        if event_types is not None:
+            endpoint.event_types = event_types
+            fields.append("event_types")
+        if description is not None:
+            endpoint.description = description
+            fields.append("description")
+        if enabled is True and endpoint.status == EndpointStatus.DISABLED:
+            endpoint.status, endpoint.disabled_reason, endpoint.disabled_at = EndpointStatus.ENABLED, "", None
+            endpoint.failing_since = None
+            fields += ["status", "disabled_reason", "disabled_at", "failing_since"]
         endpoint.save(update_fields=fields)
         if enabled is False and endpoint.status == EndpointStatus.ENABLED:
             endpoint_disable(endpoint=endpoint, reason="disabled through the API")
@@ -83,8 +98,9 @@ def endpoint_update(
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Delete the endpoint with its deliveries and their log."""
-    endpoint.delete()
+    """Delete the endpoint with its deliveries and their log, on the row locked (already gone: a 404)."""
+    with transaction.atomic():
+        _locked(endpoint).delete()
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> WebhookEndpoint:
@@ -96,7 +112,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> 
             "grace_period_seconds",
         )
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint = _locked(endpoint)
         endpoint.previous_secret = endpoint.secret if grace_seconds else ""
         endpoint.previous_secret_expires_at = (
             timezone.now() + timedelta(seconds=grace_seconds) if grace_seconds else None

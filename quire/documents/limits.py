@@ -1,0 +1,135 @@
+"""How much work one document may cost: the limits checked at upload (where the bytes tell) and while it
+is parsed (where only doing the work tells). Each breach names its `ErrorCode` and says why in a sentence
+that ends up as the 413/415 message at upload, or as the document's `failure_reason` in the worker."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import time
+import zipfile
+from dataclasses import dataclass
+
+from common.refusals import ErrorCode
+
+READ_BLOCK = 1 << 20
+# Archives smaller than this when unzipped are not judged by their compression ratio.
+RATIO_FLOOR_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_text_chars: int = 20_971_520
+    max_unzipped_bytes: int = 104_857_600
+    max_compression_ratio: int = 100
+    max_pdf_pages: int = 2_000
+    max_nesting_depth: int = 512
+    # time.monotonic() by which ingestion must end (the task's soft time limit), or None.
+    deadline: float | None = None
+
+    def check_time(self) -> None:
+        """Raise DeadlinePassed once the deadline is past; called between pages, blocks, tags and batches,
+        so a time limit stops the work even where a library swallows Celery's soft-limit exception."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DeadlinePassed()
+
+    @classmethod
+    def from_settings(cls) -> IngestLimits:
+        from django.conf import settings
+
+        return cls(
+            max_text_chars=settings.QUIRE_MAX_DOCUMENT_BYTES,
+            max_unzipped_bytes=settings.QUIRE_INGEST_MAX_UNZIPPED_BYTES,
+            max_compression_ratio=settings.QUIRE_INGEST_MAX_COMPRESSION_RATIO,
+            max_pdf_pages=settings.QUIRE_INGEST_MAX_PDF_PAGES,
+            max_nesting_depth=settings.QUIRE_INGEST_MAX_NESTING_DEPTH,
+        )
+
+
+class DeadlinePassed(Exception):
+    """Ingestion ran past its time limit."""
+
+
+class LimitExceeded(ValueError):
+    """The document would cost more than a limit allows; `code` is the refusal's at upload."""
+
+    def __init__(self, code: ErrorCode, reason: str):
+        super().__init__(reason)
+        self.code = code
+
+
+def check_archive_declared(archive: zipfile.ZipFile, archive_bytes: int, limits: IngestLimits) -> None:
+    """Refuse a ZIP whose members, by the sizes its central directory declares, unzip past the limit or
+    at a ratio past the limit."""
+    declared = sum(info.file_size for info in archive.infolist())
+    _check_unzipped(declared, archive_bytes, limits, "declares")
+
+
+def check_archive_read(content: bytes, limits: IngestLimits) -> None:
+    """Inflate every member in blocks without keeping them, counting the bytes that really come out, and
+    stop at the first block past the limits, whatever the headers say. A member that inflates to more than
+    its declared size fails zipfile's CRC check at its declared end."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        check_archive_declared(archive, len(content), limits)
+        total = 0
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                while block := member.read(READ_BLOCK):
+                    total += len(block)
+                    _check_unzipped(total, len(content), limits, "inflates to")
+
+
+def _check_unzipped(size: int, archive_bytes: int, limits: IngestLimits, verb: str) -> None:
+    if size > limits.max_unzipped_bytes:
+        raise LimitExceeded(
+            ErrorCode.DOCUMENT_EXPANDS_TOO_LARGE,
+            f"the archive {verb} more than {limits.max_unzipped_bytes} bytes unzipped "
+            f"(QUIRE_INGEST_MAX_UNZIPPED_BYTES)",
+        )
+    if size > RATIO_FLOOR_BYTES and size > limits.max_compression_ratio * max(archive_bytes, 1):
+        raise LimitExceeded(
+            ErrorCode.DOCUMENT_EXPANDS_TOO_LARGE,
+            f"the archive {verb} more than {limits.max_compression_ratio} times its own size unzipped "
+            f"(QUIRE_INGEST_MAX_COMPRESSION_RATIO), like a zip bomb",
+        )
+
+
+def check_pages(count: int, limits: IngestLimits) -> None:
+    if count > limits.max_pdf_pages:
+        raise LimitExceeded(
+            ErrorCode.TOO_MANY_PAGES,
+            f"the PDF has more than {limits.max_pdf_pages} pages (QUIRE_INGEST_MAX_PDF_PAGES)",
+        )
+
+
+def check_text(chars: int, limits: IngestLimits) -> None:
+    if chars > limits.max_text_chars:
+        raise LimitExceeded(
+            ErrorCode.DOCUMENT_TOO_LARGE,
+            f"the extracted text is longer than {limits.max_text_chars} characters "
+            f"(QUIRE_MAX_DOCUMENT_BYTES applies to the text too)",
+        )
+
+
+def check_depth(depth: int, limits: IngestLimits, kind: str) -> None:
+    if depth > limits.max_nesting_depth:
+        raise LimitExceeded(
+            ErrorCode.NESTING_TOO_DEEP,
+            f"the {kind} nests deeper than {limits.max_nesting_depth} levels (QUIRE_INGEST_MAX_NESTING_DEPTH)",
+        )
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON `text`, counted without parsing it (strings skipped)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    steps = (1 if c in "[{" else -1 for c in brackets)
+    return max(itertools.accumulate(steps, initial=0))
+
+
+def check_json_depth(text: str, limits: IngestLimits) -> None:
+    check_depth(json_depth(text), limits, "JSON")

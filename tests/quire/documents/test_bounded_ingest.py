@@ -1,0 +1,321 @@
+"""What one document may cost to ingest: zip bombs, lying headers, page bombs, deep nesting, passwords,
+a slow parse past the time limit, a document deleted mid-ingest. Each is refused at upload or ends
+`failed` with its reason, quickly and without the worker's memory growing with the bomb."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import struct
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from django.core.files.base import ContentFile
+from django_tenants.utils import tenant_context
+
+from quire.documents.limits import IngestLimits, json_depth
+from quire.documents.models import Chunk, Document
+from quire.documents.parsing import ParseError, parse_document
+from quire.documents.services import DOCUMENT_INGEST_TASK, document_delete
+from quire.documents.sniffing import DOCX, HTML, PDF
+from tests.support import Api, spawn, stop_process, wait_for
+from tests.support.documents import CONTRACT, make_docx, make_pdf
+from tests.support.paths import ROOT
+
+MB = 1 << 20
+QUEUE = f"bounded-ingest-{os.getpid()}"
+NODE = f"bounded-{os.getpid()}@{socket.gethostname()}"
+
+
+# --- documents built here ---------------------------------------------------------------------------
+
+
+def docx_bomb(unzipped_mb: int) -> bytes:
+    """A real DOCX whose word/document.xml is `unzipped_mb` MB of one repeated paragraph, streamed into
+    the archive from a generator (the XML never exists in memory whole)."""
+    with zipfile.ZipFile(io.BytesIO(make_docx(["x"]))) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    xml = dict((info.filename, data) for info, data in members)["word/document.xml"].decode()
+    head = xml.split("<w:body>")[0] + "<w:body>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in members:
+            if info.filename != "word/document.xml":
+                archive.writestr(info, data)
+        with archive.open("word/document.xml", "w") as member:
+            for block in _xml_stream(head, unzipped_mb):
+                member.write(block)
+    return out.getvalue()
+
+
+def _xml_stream(head: str, unzipped_mb: int) -> Iterator[bytes]:
+    paragraph = (
+        "<w:p><w:r><w:t>" + "All work and no play makes a dull document. " * 20 + "</w:t></w:r></w:p>"
+    ).encode()
+    block = paragraph * (MB // len(paragraph))
+    yield head.encode()
+    for _ in range(unzipped_mb):
+        yield block
+    yield b"</w:body></w:document>"
+
+
+def lying_sizes(archive: bytes, name: str, declared: int) -> bytes:
+    """`archive` with the uncompressed size its central directory declares for `name` set to `declared`."""
+    patched = bytearray(archive)
+    position = patched.find(b"PK\x01\x02")
+    while position != -1:
+        name_length = struct.unpack_from("<H", patched, position + 28)[0]
+        if patched[position + 46 : position + 46 + name_length] == name.encode():
+            struct.pack_into("<I", patched, position + 24, declared)
+            return bytes(patched)
+        position = patched.find(b"PK\x01\x02", position + 4)
+    raise AssertionError(f"{name} not in the archive")
+
+
+def many_pages(count: int) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(count):
+        writer.add_blank_page(612, 792)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def encrypted_pdf(user_password: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(["Sealed but readable text"]))))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def deep_html(depth: int) -> bytes:
+    return ("<html><body>" + "<div>" * depth + "deep" + "</div>" * depth + "</body></html>").encode()
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def upload(api: Api, name: str, content: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return api.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile(name, content, content_type="application/octet-stream")},
+        **api._headers(None),
+    )
+
+
+def finished(api: Api, doc_id: str, timeout: float = 120) -> dict:
+    def done():
+        body = api.get(f"/v1/documents/{doc_id}").json()
+        return body if body["status"] in ("ready", "failed") else None
+
+    return wait_for(done, timeout=timeout, interval=0.2)
+
+
+def refused(response, status: int, code: str) -> str:
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] == code and error["param"] == "file", error
+    return error["message"]
+
+
+def stored(tenant, content: bytes, content_type: str, name: str) -> str:
+    """A document row and its file, as an upload past the upload checks would leave them."""
+    digest = hashlib.sha256(content).hexdigest()
+    with tenant_context(tenant):
+        Document.objects.filter(sha256=digest).delete()
+        document = Document(filename=name, content_type=content_type, sha256=digest, size_bytes=len(content))
+        document.file.save(digest, ContentFile(content), save=False)
+        document.save()
+        return document.id
+
+
+class PrivateWorker:
+    """A worker of its own on a queue of its own, so its processes' memory is this module's to measure."""
+
+    def __init__(self):
+        from quire.launcher import celery_command
+
+        self.log_path = ROOT / ".quire" / f"test-bounded-worker-{os.getpid()}.log"
+        self.log_path.unlink(missing_ok=True)
+        command = celery_command(
+            "worker", "-Q", QUEUE, "--concurrency", "1", "-l", "INFO", "--without-gossip", "--without-mingle"
+        )
+        self.proc = spawn(
+            [*command, "-n", NODE],
+            self.log_path,
+            env={"QUIRE_INGEST_EMBED_BATCH_CHUNKS": "4", "QUIRE_LOG_LEVEL": "INFO"},
+        )
+
+    def wait_ready(self) -> PrivateWorker:
+        from quire.celery import app
+
+        def pong():
+            assert self.proc.poll() is None, Path(self.log_path).read_text()
+            return app.control.ping(destination=[NODE], timeout=0.5)
+
+        wait_for(pong, timeout=90, interval=0.2)
+        return self
+
+    def send(self, tenant, document_id: str, **options) -> None:
+        from quire.celery import app
+
+        with tenant_context(tenant):
+            app.send_task(DOCUMENT_INGEST_TASK, args=[document_id], queue=QUEUE, **options)
+
+    def peak_rss(self) -> int:
+        """The highest resident memory any pool process of this worker has reached (VmHWM)."""
+        peaks = []
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            for line in Path(f"/proc/{child.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) * 1024)
+        return max(peaks)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def private_worker():
+    worker = PrivateWorker().wait_ready()
+    yield worker
+    stop_process(worker.proc)
+
+
+def status_of(tenant, document_id: str, timeout: float = 60) -> Document:
+    def done():
+        with tenant_context(tenant):
+            document = Document.objects.filter(pk=document_id).first()
+        return document if document is not None and document.status in ("ready", "failed") else None
+
+    return wait_for(done, timeout=timeout, interval=0.2)
+
+
+# --- refused at upload ----------------------------------------------------------------------------------
+
+
+def test_a_docx_bomb_is_refused_at_upload_from_its_declared_sizes(api_a: Api):
+    started = time.monotonic()
+    message = refused(upload(api_a, "bomb.docx", docx_bomb(400)), 413, "document_expands_too_large")
+    assert "unzipped" in message
+    compact = refused(upload(api_a, "small-bomb.docx", docx_bomb(30)), 413, "document_expands_too_large")
+    assert "times its own size" in compact
+    assert time.monotonic() - started < 60
+
+
+def test_a_pdf_declaring_too_many_pages_is_refused_at_upload(api_a: Api):
+    message = refused(upload(api_a, "pages.pdf", many_pages(2_500)), 413, "too_many_pages")
+    assert "2000 pages" in message
+
+
+def test_deep_json_is_refused_at_upload(api_a: Api):
+    response = upload(api_a, "deep.json", b"[" * 100_000 + b"]" * 100_000)
+    assert "nests deeper than 512" in refused(response, 413, "nesting_too_deep")
+    text = api_a.post("/v1/documents", {"text": "{" + '"a":{' * 5_000 + "}" * 5_001})
+    assert text.status_code == 413 and text.json()["error"]["code"] == "nesting_too_deep", text.content
+
+
+def test_a_pdf_with_a_password_is_refused_and_one_with_an_empty_password_is_read(api_a: Api, celery_worker):
+    assert "password" in refused(upload(api_a, "locked.pdf", encrypted_pdf("pw")), 415, "document_encrypted")
+    created = upload(api_a, "open.pdf", encrypted_pdf(""))
+    assert created.status_code == 201, created.content
+    body = finished(api_a, created.json()["id"])
+    assert body["status"] == "ready", body
+    text = api_a.get(f"/v1/documents/{body['id']}/text").json()["text"]
+    assert "Sealed but readable text" in text
+
+
+# --- failed while parsing ---------------------------------------------------------------------------------
+
+
+def test_deep_html_fails_with_its_reason(api_a: Api, celery_worker):
+    created = upload(api_a, "deep.html", deep_html(5_000))
+    assert created.status_code == 201, created.content
+    body = finished(api_a, created.json()["id"])
+    assert body["status"] == "failed" and "nests deeper than 512" in body["failure_reason"], body
+    shallow = parse_document(deep_html(300), HTML)
+    assert shallow.text == "deep"
+
+
+def test_a_pdf_whose_page_count_lies_fails_with_its_reason(api_a: Api, celery_worker):
+    content = many_pages(2_500).replace(b"/Count 2500", b"/Count 1   ")
+    created = upload(api_a, "lying-pages.pdf", content)
+    assert created.status_code == 201, created.content
+    body = finished(api_a, created.json()["id"])
+    assert body["status"] == "failed" and "more than 2000 pages" in body["failure_reason"], body
+
+
+def test_extracted_text_is_capped_as_it_is_extracted():
+    limits = IngestLimits(max_text_chars=2_000)
+    paragraphs = [CONTRACT] * 10
+    for content, kind in ((make_docx(paragraphs), DOCX), (make_pdf(["word " * 100] * 50), PDF)):
+        with pytest.raises(ParseError, match="longer than 2000 characters"):
+            parse_document(content, kind, limits)
+    assert parse_document(make_docx(paragraphs[:1]), DOCX, limits).text.startswith("MUTUAL")
+
+
+def test_json_depth_skips_brackets_inside_strings():
+    assert json_depth('{"turns": [{"speaker": "A", "text": "[[[[{{{{ \\" ]]"}]}') == 3
+    assert json_depth("[]") == 1 and json_depth('"plain"') == 0
+
+
+def test_bombs_past_the_upload_checks_fail_in_the_worker_without_its_memory_growing(tenant_a, private_worker):
+    tenant = tenant_a.tenant
+    bomb = stored(tenant, docx_bomb(400), DOCX, "bomb.docx")
+    liar = stored(tenant, lying_sizes(docx_bomb(300), "word/document.xml", 20_000), DOCX, "lying-size.docx")
+    started = time.monotonic()
+    private_worker.send(tenant, bomb)
+    private_worker.send(tenant, liar)
+    bombed, lied = status_of(tenant, bomb), status_of(tenant, liar)
+    assert time.monotonic() - started < 60
+    assert bombed.status == "failed" and "unzipped" in bombed.failure_reason, bombed.failure_reason
+    assert lied.status == "failed" and "CRC" in lied.failure_reason, lied.failure_reason
+    peak = private_worker.peak_rss()
+    assert peak < 600 * MB, f"worker peak RSS {peak / MB:.0f} MB"
+
+
+def test_a_slow_parse_past_the_soft_time_limit_fails_with_its_reason(tenant_a, private_worker):
+    tenant = tenant_a.tenant
+    slow = stored(tenant, make_pdf([f"Page {i} of a long report." for i in range(1_900)]), PDF, "slow.pdf")
+    private_worker.send(tenant, slow, soft_time_limit=0.5, time_limit=30)
+    document = status_of(tenant, slow)
+    assert document.status == "failed", document.status
+    assert "longer than its 0.5 s limit" in document.failure_reason, document.failure_reason
+    from quire.documents.tasks import document_ingest_task
+
+    assert (document_ingest_task.soft_time_limit, document_ingest_task.time_limit) == (900, 960)
+
+
+def test_deleting_a_document_mid_ingest_stops_it(tenant_a, private_worker):
+    tenant = tenant_a.tenant
+    text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(60))
+    doc_id = stored(tenant, text.encode(), "text/plain", "long.txt")
+    private_worker.send(tenant, doc_id)
+
+    def embedding():
+        with tenant_context(tenant):
+            document = Document.objects.get(pk=doc_id)
+        assert document.status != "ready", "ingest finished before the test could delete it"
+        return document if document.status == "embedding" and document.chunk_count > 0 else None
+
+    document = wait_for(embedding, timeout=90, interval=0.05)
+    with tenant_context(tenant):
+        document_delete(document=document)
+    wait_for(lambda: f"ingest of {doc_id} stopped" in private_worker.log(), timeout=30, interval=0.1)
+    with tenant_context(tenant):
+        assert not Chunk.objects.filter(document_id=doc_id).exists()
+        assert not Document.objects.filter(pk=doc_id).exists()
+    assert "Traceback" not in private_worker.log()
