@@ -7,10 +7,14 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 
 from celery import current_app
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
@@ -24,6 +28,9 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 DOCUMENT_INGEST_TASK = "quire.documents.document_ingest_task"
+DOCUMENTS_REQUEUE_STUCK_TASK = "quire.documents.documents_requeue_stuck_task"
+STUCK_SWEEP_BATCH = 200
+FINISHED = (DocumentStatus.READY, DocumentStatus.FAILED)
 
 
 class DocumentTooLarge(Refusal):
@@ -110,35 +117,71 @@ def _set_status(document: Document, status: str, **fields) -> None:
 
 
 def document_ingest(*, document_id: str) -> Document:
-    """Parse, chunk and embed. Safe to run again (a redelivered task replaces the chunks it finds)."""
+    """Parse, chunk and embed. Safe to run again and to run twice at once (a redelivered task, one queued
+    by `documents_requeue_stuck`): the chunks are replaced and the document finished under its row lock,
+    by the first run to get there; a later run finds it finished and changes nothing."""
     from inference.embeddings import embed_texts
 
     document = Document.objects.get(pk=document_id)
-    if document.status in (DocumentStatus.READY, DocumentStatus.FAILED):
+    if document.status in FINISHED:
         return document
     _set_status(document, DocumentStatus.PARSING)
     try:
         with document.file.open("rb") as handle:
             parsed = parse_document(handle.read(), document.content_type)
     except (ParseError, OSError) as exc:
-        with transaction.atomic():
-            _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc))
-            document_finished(document=document)
-        return document
+        document_fail(document_id=document_id, reason=str(exc))
+        return Document.objects.get(pk=document_id)
     _set_status(document, DocumentStatus.EMBEDDING, text=parsed.text, page_starts=parsed.page_starts)
     spans = chunk_text(parsed.text)
     texts = [parsed.text[s.start : s.end] for s in spans]
     vectors = embed_texts(texts)
-    chunks = [
-        Chunk(document=document, index=i, start=s.start, end=s.end, text=t, embedding=v)
-        for i, (s, t, v) in enumerate(zip(spans, texts, vectors, strict=True))
-    ]
     with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=document_id)
+        if document.status in FINISHED:
+            return document
         Chunk.objects.filter(document=document).delete()
-        Chunk.objects.bulk_create(chunks, batch_size=500)
-        _set_status(document, DocumentStatus.READY, chunk_count=len(chunks), failure_reason="")
+        Chunk.objects.bulk_create(
+            [
+                Chunk(document=document, index=i, start=s.start, end=s.end, text=t, embedding=v)
+                for i, (s, t, v) in enumerate(zip(spans, texts, vectors, strict=True))
+            ],
+            batch_size=500,
+        )
+        _set_status(
+            document,
+            DocumentStatus.READY,
+            text=parsed.text,
+            page_starts=parsed.page_starts,
+            chunk_count=len(spans),
+            failure_reason="",
+        )
         document_finished(document=document)
     return document
+
+
+def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
+    """Queue ingestion again for each document left in `parsing` or `embedding` for longer than
+    `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker died. The document goes back to
+    `pending`, so the next sweep leaves it alone until a run has started on it again. Returns how many
+    documents were re-queued (in the current tenant's schema)."""
+    stuck_after = stuck_after or timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = list(
+            Document.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=[DocumentStatus.PARSING, DocumentStatus.EMBEDDING],
+                updated_at__lt=now - stuck_after,
+            )
+            .order_by("updated_at")
+            .values_list("pk", "status")[:limit]
+        )
+        for document_id, status in stuck:
+            Document.objects.filter(pk=document_id).update(status=DocumentStatus.PENDING, updated_at=now)
+            logger.warning("document %s: stuck in %s; ingestion queued again", document_id, status)
+            transaction.on_commit(partial(current_app.send_task, DOCUMENT_INGEST_TASK, args=[document_id]))
+    return len(stuck)
 
 
 def document_fail(*, document_id: str, reason: str) -> None:
@@ -147,8 +190,8 @@ def document_fail(*, document_id: str, reason: str) -> None:
     with transaction.atomic():
         failed = (
             Document.objects.filter(pk=document_id)
-            .exclude(status__in=[DocumentStatus.READY, DocumentStatus.FAILED])
-            .update(status=DocumentStatus.FAILED, failure_reason=reason[:2000])
+            .exclude(status__in=FINISHED)
+            .update(status=DocumentStatus.FAILED, failure_reason=reason[:2000], updated_at=timezone.now())
         )
         if failed:
             document_finished(document=Document.objects.get(pk=document_id))

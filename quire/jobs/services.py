@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -34,6 +35,8 @@ from tenants.services import tenant_lock
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 JOB_RUN_TASK = "quire.jobs.job_run_task"
+JOBS_REQUEUE_STALLED_TASK = "quire.jobs.jobs_requeue_stalled_task"
+STALLED_SWEEP_BATCH = 200
 
 
 class JobRejected(Refusal):
@@ -162,6 +165,29 @@ def _claim(job_id: str) -> Job | None:
         job.stage = "starting" if job.attempt == 1 else f"restarting (attempt {job.attempt})"
         job.save(update_fields=["status", "attempt", "lease_until", "started_at", "stage"])
         return job
+
+
+def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
+    """Put back in the queue each running job whose lease has lapsed (its worker died or hung): it becomes
+    `queued` again, without a lease, and a run is queued on commit. The next `_claim` takes it with a new
+    attempt, so the old attempt can neither renew its lease nor save a result, and a queued copy that
+    arrives later (the broker's redelivery of the original task, another sweep's) finds the job leased or
+    finished. A re-queued job is not picked again until a new attempt has claimed it and lost its lease
+    in turn. Returns how many jobs were re-queued (in the current tenant's schema)."""
+    with transaction.atomic():
+        stalled = list(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=JobStatus.RUNNING, lease_until__lt=timezone.now())
+            .order_by("lease_until")
+            .values_list("pk", "attempt")[:limit]
+        )
+        for job_id, attempt in stalled:
+            Job.objects.filter(pk=job_id).update(
+                status=JobStatus.QUEUED, lease_until=None, stage=f"requeued (attempt {attempt} stalled)"
+            )
+            logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
+            transaction.on_commit(partial(current_app.send_task, JOB_RUN_TASK, args=[job_id]))
+    return len(stalled)
 
 
 class _LeaseKeeper(threading.Thread):
