@@ -142,10 +142,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 QUIRE_MAX_DOCUMENT_BYTES = env_int("QUIRE_MAX_DOCUMENT_BYTES", 20_971_520)
 QUIRE_IDEMPOTENCY_TTL_HOURS = 24
 QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
-# Beat re-queues running jobs whose lease lapsed, and documents left in parsing or embedding longer than
-# QUIRE_DOCUMENT_STUCK_SECONDS, this often (docs/architecture.md, "Flow of one job").
+# Beat re-queues running jobs whose lease lapsed, and documents in parsing or embedding whose heartbeat
+# stopped QUIRE_DOCUMENT_STUCK_SECONDS ago, this often (docs/architecture.md, "Flow of one job").
 QUIRE_STALLED_SWEEP_SECONDS = env_int("QUIRE_STALLED_SWEEP_SECONDS", QUIRE_JOB_LEASE_SECONDS)
-QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 900)
+QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 300)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", 32_768)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +32,7 @@ DOCUMENT_INGEST_TASK = "quire.documents.document_ingest_task"
 DOCUMENTS_REQUEUE_STUCK_TASK = "quire.documents.documents_requeue_stuck_task"
 STUCK_SWEEP_BATCH = 200
 FINISHED = (DocumentStatus.READY, DocumentStatus.FAILED)
+IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 
 
 class DocumentTooLarge(Refusal):
@@ -116,15 +118,51 @@ def _set_status(document: Document, status: str, **fields) -> None:
     document.save(update_fields=["status", "updated_at", *fields])
 
 
-def document_ingest(*, document_id: str) -> Document:
-    """Parse, chunk and embed. Safe to run again and to run twice at once (a redelivered task, one queued
-    by `documents_requeue_stuck`): the chunks are replaced and the document finished under its row lock,
-    by the first run to get there; a later run finds it finished and changes nothing."""
-    from inference.embeddings import embed_texts
+class _IngestHeartbeat(threading.Thread):
+    """Touches the document's `updated_at` every third of QUIRE_DOCUMENT_STUCK_SECONDS while a run parses
+    and embeds it, so `documents_requeue_stuck` only takes documents whose worker is gone."""
 
+    def __init__(self, document_id: str, tenant: Tenant):
+        super().__init__(name=f"ingest-{document_id}", daemon=True)
+        self.document_id, self.tenant, self.stop_event = document_id, tenant, threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection as thread_connection
+
+        thread_connection.set_tenant(self.tenant)
+        try:
+            while not self.stop_event.wait(settings.QUIRE_DOCUMENT_STUCK_SECONDS / 3):
+                Document.objects.filter(pk=self.document_id, status__in=IN_PROGRESS).update(
+                    updated_at=timezone.now()
+                )
+        finally:
+            thread_connection.close()
+
+    def __enter__(self) -> _IngestHeartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self.join()
+
+
+def document_ingest(*, tenant: Tenant, document_id: str) -> Document:
+    """Parse, chunk and embed (the connection is in the tenant's schema). Safe to run again and to run
+    twice at once (a redelivered task, one queued by `documents_requeue_stuck`): the chunks are replaced
+    and the document finished under its row lock, by the first run to get there; a later run finds it
+    finished and changes nothing."""
     document = Document.objects.get(pk=document_id)
     if document.status in FINISHED:
         return document
+    with _IngestHeartbeat(document_id, tenant):
+        return _ingest(document)
+
+
+def _ingest(document: Document) -> Document:
+    from inference.embeddings import embed_texts
+
+    document_id = document.pk
     _set_status(document, DocumentStatus.PARSING)
     try:
         with document.file.open("rb") as handle:
@@ -161,19 +199,16 @@ def document_ingest(*, document_id: str) -> Document:
 
 
 def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
-    """Queue ingestion again for each document left in `parsing` or `embedding` for longer than
-    `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker died. The document goes back to
-    `pending`, so the next sweep leaves it alone until a run has started on it again. Returns how many
-    documents were re-queued (in the current tenant's schema)."""
+    """Queue ingestion again for each document left in `parsing` or `embedding` without a heartbeat
+    (`_IngestHeartbeat`) for longer than `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker
+    died. The document goes back to `pending`, so the next sweep leaves it alone until a run has started
+    on it again. Returns how many documents were re-queued (in the current tenant's schema)."""
     stuck_after = stuck_after or timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
     now = timezone.now()
     with transaction.atomic():
         stuck = list(
             Document.objects.select_for_update(skip_locked=True)
-            .filter(
-                status__in=[DocumentStatus.PARSING, DocumentStatus.EMBEDDING],
-                updated_at__lt=now - stuck_after,
-            )
+            .filter(status__in=IN_PROGRESS, updated_at__lt=now - stuck_after)
             .order_by("updated_at")
             .values_list("pk", "status")[:limit]
         )

@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from django.db import connection
 
 from quire.documents.services import (
     DOCUMENT_INGEST_TASK,
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name=DOCUMENT_INGEST_TASK)
 def document_ingest_task(document_id: str) -> str:
     try:
-        return document_ingest(document_id=document_id).status
+        return document_ingest(tenant=connection.tenant, document_id=document_id).status
     except Exception as exc:
         logger.exception("ingest failed for %s", document_id)
         document_fail(document_id=document_id, reason=f"internal error while ingesting: {type(exc).__name__}")

@@ -38,11 +38,13 @@ class Rescue:
 
 @contextmanager
 def rescued(celery_worker: WorkerProcess, directory: Path, task_name: str) -> Iterator[Rescue]:
-    """Beat with the short sweep intervals of SWEEP_ENV and a rescuer worker on every queue, not started
-    yet (its log in `directory`); on the way out both stop and the shared worker starts again."""
+    """Beat with the short sweep interval of SWEEP_ENV and a rescuer worker on every queue (its sweeps
+    with SWEEP_ENV's threshold), not started yet, its log in `directory`; on the way out both stop and the
+    shared worker starts again."""
     beat = start_beat(directory, SWEEP_ENV)
     rescuer = WorkerProcess(
-        env={"QUIRE_BROKER_VISIBILITY_TIMEOUT": str(RESCUER_VISIBILITY_S)}, log_path=directory / "rescuer.log"
+        env={**SWEEP_ENV, "QUIRE_BROKER_VISIBILITY_TIMEOUT": str(RESCUER_VISIBILITY_S)},
+        log_path=directory / "rescuer.log",
     )
     try:
         yield Rescue(rescuer, task_name)
