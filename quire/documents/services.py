@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +24,7 @@ from quire.documents.chunking import chunk_text
 from quire.documents.events import document_finished
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.parsing import ParseError, parse_document
+from quire.heartbeat import TenantHeartbeat
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -118,33 +118,9 @@ def _set_status(document: Document, status: str, **fields) -> None:
     document.save(update_fields=["status", "updated_at", *fields])
 
 
-class _IngestHeartbeat(threading.Thread):
-    """Touches the document's `updated_at` every third of QUIRE_DOCUMENT_STUCK_SECONDS while a run parses
-    and embeds it, so `documents_requeue_stuck` only takes documents whose worker is gone."""
-
-    def __init__(self, document_id: str, tenant: Tenant):
-        super().__init__(name=f"ingest-{document_id}", daemon=True)
-        self.document_id, self.tenant, self.stop_event = document_id, tenant, threading.Event()
-
-    def run(self) -> None:
-        from django.db import connection as thread_connection
-
-        thread_connection.set_tenant(self.tenant)
-        try:
-            while not self.stop_event.wait(settings.QUIRE_DOCUMENT_STUCK_SECONDS / 3):
-                Document.objects.filter(pk=self.document_id, status__in=IN_PROGRESS).update(
-                    updated_at=timezone.now()
-                )
-        finally:
-            thread_connection.close()
-
-    def __enter__(self) -> _IngestHeartbeat:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop_event.set()
-        self.join()
+def _mark_alive(document_id: str) -> bool:
+    Document.objects.filter(pk=document_id, status__in=IN_PROGRESS).update(updated_at=timezone.now())
+    return True
 
 
 def document_ingest(*, tenant: Tenant, document_id: str) -> Document:
@@ -155,7 +131,9 @@ def document_ingest(*, tenant: Tenant, document_id: str) -> Document:
     document = Document.objects.get(pk=document_id)
     if document.status in FINISHED:
         return document
-    with _IngestHeartbeat(document_id, tenant):
+    # updated_at every third of the threshold, so `documents_requeue_stuck` leaves a live run alone.
+    interval = settings.QUIRE_DOCUMENT_STUCK_SECONDS / 3
+    with TenantHeartbeat(f"ingest-{document_id}", tenant, interval, partial(_mark_alive, document_id)):
         return _ingest(document)
 
 
@@ -200,7 +178,7 @@ def _ingest(document: Document) -> Document:
 
 def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
     """Queue ingestion again for each document left in `parsing` or `embedding` without a heartbeat
-    (`_IngestHeartbeat`) for longer than `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker
+    (`document_ingest` marks it alive) for longer than `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker
     died. The document goes back to `pending`, so the next sweep leaves it alone until a run has started
     on it again. Returns how many documents were re-queued (in the current tenant's schema)."""
     stuck_after = stuck_after or timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from billing.services import (
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.documents.models import Document, DocumentStatus
+from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from tenants.models import Tenant
@@ -190,34 +190,12 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
     return len(stalled)
 
 
-class _LeaseKeeper(threading.Thread):
+def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:
     """Renews the running attempt's lease every third of its length, whatever the connector is doing;
-    notices when the job was canceled or taken over."""
-
-    def __init__(self, job: Job, tenant: Tenant):
-        super().__init__(name=f"lease-{job.pk}", daemon=True)
-        self.job, self.tenant = job, tenant
-        self.stop_event, self.lost = threading.Event(), threading.Event()
-
-    def run(self) -> None:
-        from django.db import connection as thread_connection
-
-        thread_connection.set_tenant(self.tenant)
-        try:
-            while not self.stop_event.wait(settings.QUIRE_JOB_LEASE_SECONDS / 3):
-                if not _renew(self.job):
-                    self.lost.set()
-                    return
-        finally:
-            thread_connection.close()
-
-    def __enter__(self) -> _LeaseKeeper:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop_event.set()
-        self.join()
+    `lost` tells when the job was canceled or taken over."""
+    return TenantHeartbeat(
+        f"lease-{job.pk}", tenant, settings.QUIRE_JOB_LEASE_SECONDS / 3, partial(_renew, job)
+    )
 
 
 def _renew(job: Job, **fields) -> bool:
@@ -231,7 +209,7 @@ def _renew(job: Job, **fields) -> bool:
 @dataclass
 class _ProgressReporter:
     job: Job
-    keeper: _LeaseKeeper | None = None
+    keeper: TenantHeartbeat | None = None
     last: float = field(default=0.0)
 
     def __call__(self, fraction: float, stage: str) -> None:
@@ -268,7 +246,7 @@ def job_run(*, tenant: Tenant, job_id: str) -> Job:
     if job is None:
         return Job.objects.get(pk=job_id)
     try:
-        with _LeaseKeeper(job, tenant) as keeper:
+        with _lease_keeper(job, tenant) as keeper:
             return _run_claimed(job, tenant, _ProgressReporter(job, keeper))
     except JobCanceled:
         return Job.objects.get(pk=job_id)
