@@ -162,6 +162,10 @@ QUIRE_INGEST_TIME_LIMIT = env_int("QUIRE_INGEST_TIME_LIMIT", QUIRE_INGEST_SOFT_T
 QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256)
 QUIRE_IDEMPOTENCY_TTL_HOURS = 24
 QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
+# Beat re-queues running jobs whose lease lapsed, and documents in parsing or embedding whose heartbeat
+# stopped QUIRE_DOCUMENT_STUCK_SECONDS ago, this often (docs/architecture.md, "Flow of one job").
+QUIRE_STALLED_SWEEP_SECONDS = env_int("QUIRE_STALLED_SWEEP_SECONDS", QUIRE_JOB_LEASE_SECONDS)
+QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 300)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", 32_768)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)
@@ -254,6 +258,14 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-webhook-events": {
         "task": "quire.webhooks.events_purge_expired_task",
         "schedule": 3600.0,
+    },
+    "requeue-stalled-jobs": {
+        "task": "quire.jobs.jobs_requeue_stalled_task",
+        "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
+    },
+    "requeue-stuck-documents": {
+        "task": "quire.documents.documents_requeue_stuck_task",
+        "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
     },
     "push-meter-usage": {
         "task": "billing.meter_usage_push_task",

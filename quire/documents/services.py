@@ -8,6 +8,8 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -24,10 +26,15 @@ from quire.documents.events import document_finished
 from quire.documents.limits import IngestLimits
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.parsing import ParseError, parse_document
+from quire.heartbeat import TenantHeartbeat
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 DOCUMENT_INGEST_TASK = "quire.documents.document_ingest_task"
+DOCUMENTS_REQUEUE_STUCK_TASK = "quire.documents.documents_requeue_stuck_task"
+STUCK_SWEEP_BATCH = 200
+FINISHED = (DocumentStatus.READY, DocumentStatus.FAILED)
+IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 
 
 class DocumentTooLarge(Refusal):
@@ -133,21 +140,42 @@ def _lock_alive(document_id: str) -> Document:
     return document
 
 
-def document_ingest(*, document_id: str, deadline: float | None = None) -> Document | None:
-    """Parse, chunk and embed, within the limits of `IngestLimits.from_settings()` (a document past one
-    fails with the reason). Chunks are embedded and written in batches of
-    `QUIRE_INGEST_EMBED_BATCH_CHUNKS`, `chunk_count` counting them as they land. Between stages and
-    batches the document is checked: deleted meanwhile, ingestion stops, writes nothing and returns None.
-    Past `deadline` (a time.monotonic() value) it raises DeadlinePassed at the next page, block or batch.
-    Safe to run again (a redelivered task replaces the chunks it finds)."""
-    document = Document.objects.filter(pk=document_id).first()
-    if document is None:
-        logger.info("ingest of %s skipped: the document was deleted", document_id)
-        return None
-    if document.status in (DocumentStatus.READY, DocumentStatus.FAILED):
+def _mark_alive(document_id: str) -> bool:
+    Document.objects.filter(pk=document_id, status__in=IN_PROGRESS).update(updated_at=timezone.now())
+    return True
+
+
+def _claim(document_id: str) -> Document | None:
+    """Start this run on the document, under its row lock: None when it is finished, or when another run
+    is alive on it (in progress, its heartbeat fresh); gone: IngestStopped."""
+    with transaction.atomic():
+        document = _lock_alive(document_id)
+        if document.status in FINISHED:
+            return None
+        fresh = timezone.now() - timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
+        if document.status in IN_PROGRESS and document.updated_at > fresh:
+            return None
+        _set_status(document, DocumentStatus.PARSING)
         return document
+
+
+def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None = None) -> Document | None:
+    """Parse, chunk and embed (the connection is in the tenant's schema), within the limits of
+    `IngestLimits.from_settings()` (a document past one fails with the reason). Chunks are embedded and
+    written in batches of `QUIRE_INGEST_EMBED_BATCH_CHUNKS`, `chunk_count` counting them as they land.
+    Between stages and batches the document is checked: deleted meanwhile, ingestion stops, writes nothing
+    and returns None. Past `deadline` (a time.monotonic() value) it raises DeadlinePassed at the next page,
+    block or batch. A run keeps a heartbeat on `updated_at`, so `documents_requeue_stuck` leaves a live run
+    alone and a second delivery (a redelivered task, one the sweep queued) finds it claimed or finished and
+    changes nothing."""
     try:
-        _ingest(document, dataclasses.replace(IngestLimits.from_settings(), deadline=deadline))
+        document = _claim(document_id)
+        if document is None:
+            return Document.objects.filter(pk=document_id).first()
+        interval = settings.QUIRE_DOCUMENT_STUCK_SECONDS / 3
+        limits = dataclasses.replace(IngestLimits.from_settings(), deadline=deadline)
+        with TenantHeartbeat(f"ingest-{document_id}", tenant, interval, partial(_mark_alive, document_id)):
+            _ingest(document, limits)
     except IngestStopped:
         logger.info("ingest of %s stopped: the document was deleted", document_id)
         return None
@@ -157,7 +185,6 @@ def document_ingest(*, document_id: str, deadline: float | None = None) -> Docum
 def _ingest(document: Document, limits: IngestLimits) -> None:
     from inference.embeddings import embed_texts
 
-    _set_status(document, DocumentStatus.PARSING)
     try:
         with document.file.open("rb") as handle:
             parsed = parse_document(handle.read(), document.content_type, limits)
@@ -197,14 +224,35 @@ def _ingest(document: Document, limits: IngestLimits) -> None:
         document_finished(document=document)
 
 
+def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
+    """Queue ingestion again for each document left in `parsing` or `embedding` without a heartbeat
+    (`document_ingest` marks it alive) for longer than `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker
+    died. The document goes back to `pending`, so the next sweep leaves it alone until a run has started
+    on it again. Returns how many documents were re-queued (in the current tenant's schema)."""
+    stuck_after = stuck_after or timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = list(
+            Document.objects.select_for_update(skip_locked=True)
+            .filter(status__in=IN_PROGRESS, updated_at__lt=now - stuck_after)
+            .order_by("updated_at")
+            .values_list("pk", "status")[:limit]
+        )
+        for document_id, status in stuck:
+            Document.objects.filter(pk=document_id).update(status=DocumentStatus.PENDING, updated_at=now)
+            logger.warning("document %s: stuck in %s; ingestion queued again", document_id, status)
+            transaction.on_commit(partial(current_app.send_task, DOCUMENT_INGEST_TASK, args=[document_id]))
+    return len(stuck)
+
+
 def document_fail(*, document_id: str, reason: str) -> None:
     """Mark an unfinished document failed with `reason` and publish `document.failed`; a finished one is
     left as it is."""
     with transaction.atomic():
         failed = (
             Document.objects.filter(pk=document_id)
-            .exclude(status__in=[DocumentStatus.READY, DocumentStatus.FAILED])
-            .update(status=DocumentStatus.FAILED, failure_reason=reason[:2000])
+            .exclude(status__in=FINISHED)
+            .update(status=DocumentStatus.FAILED, failure_reason=reason[:2000], updated_at=timezone.now())
         )
         if failed:
             document_finished(document=Document.objects.get(pk=document_id))

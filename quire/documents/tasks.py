@@ -7,7 +7,14 @@ from django.conf import settings
 from django.db import connection
 
 from quire.documents.limits import DeadlinePassed
-from quire.documents.services import DOCUMENT_INGEST_TASK, document_fail, document_ingest
+from quire.documents.services import (
+    DOCUMENT_INGEST_TASK,
+    DOCUMENTS_REQUEUE_STUCK_TASK,
+    document_fail,
+    document_ingest,
+    documents_requeue_stuck,
+)
+from tenants.services import for_each_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +28,9 @@ logger = logging.getLogger(__name__)
 def document_ingest_task(self, document_id: str) -> str:
     soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     try:
-        document = document_ingest(document_id=document_id, deadline=time.monotonic() + soft_limit)
+        document = document_ingest(
+            tenant=connection.tenant, document_id=document_id, deadline=time.monotonic() + soft_limit
+        )
         return document.status if document is not None else "deleted"
     except (SoftTimeLimitExceeded, DeadlinePassed):
         logger.warning("ingest of %s stopped at its %s s time limit", document_id, soft_limit)
@@ -40,3 +49,9 @@ def _fail(document_id: str, reason: str) -> None:
     if connection.connection is not None and not connection.is_usable():
         connection.close()
     document_fail(document_id=document_id, reason=reason)
+
+
+@shared_task(name=DOCUMENTS_REQUEUE_STUCK_TASK)
+def documents_requeue_stuck_task() -> int:
+    """Beat: queue ingestion again for documents stuck in parsing or embedding, in every tenant."""
+    return sum(for_each_tenant(lambda tenant: documents_requeue_stuck()))

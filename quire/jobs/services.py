@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -26,6 +26,7 @@ from billing.services import (
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.documents.models import Document, DocumentStatus
+from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from tenants.models import Tenant
@@ -34,6 +35,8 @@ from tenants.services import tenant_lock
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 JOB_RUN_TASK = "quire.jobs.job_run_task"
+JOBS_REQUEUE_STALLED_TASK = "quire.jobs.jobs_requeue_stalled_task"
+STALLED_SWEEP_BATCH = 200
 
 
 class JobRejected(Refusal):
@@ -164,34 +167,35 @@ def _claim(job_id: str) -> Job | None:
         return job
 
 
-class _LeaseKeeper(threading.Thread):
+def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
+    """Put back in the queue each running job whose lease has lapsed (its worker died or hung): it becomes
+    `queued` again, without a lease, and a run is queued on commit. The next `_claim` takes it with a new
+    attempt, so the old attempt can neither renew its lease nor save a result, and a queued copy that
+    arrives later (the broker's redelivery of the original task, another sweep's) finds the job leased or
+    finished. A re-queued job is not picked again until a new attempt has claimed it and lost its lease
+    in turn. Returns how many jobs were re-queued (in the current tenant's schema)."""
+    with transaction.atomic():
+        stalled = list(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=JobStatus.RUNNING, lease_until__lt=timezone.now())
+            .order_by("lease_until")
+            .values_list("pk", "attempt")[:limit]
+        )
+        for job_id, attempt in stalled:
+            Job.objects.filter(pk=job_id).update(
+                status=JobStatus.QUEUED, lease_until=None, stage=f"requeued (attempt {attempt} stalled)"
+            )
+            logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
+            transaction.on_commit(partial(current_app.send_task, JOB_RUN_TASK, args=[job_id]))
+    return len(stalled)
+
+
+def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:
     """Renews the running attempt's lease every third of its length, whatever the connector is doing;
-    notices when the job was canceled or taken over."""
-
-    def __init__(self, job: Job, tenant: Tenant):
-        super().__init__(name=f"lease-{job.pk}", daemon=True)
-        self.job, self.tenant = job, tenant
-        self.stop_event, self.lost = threading.Event(), threading.Event()
-
-    def run(self) -> None:
-        from django.db import connection as thread_connection
-
-        thread_connection.set_tenant(self.tenant)
-        try:
-            while not self.stop_event.wait(settings.QUIRE_JOB_LEASE_SECONDS / 3):
-                if not _renew(self.job):
-                    self.lost.set()
-                    return
-        finally:
-            thread_connection.close()
-
-    def __enter__(self) -> _LeaseKeeper:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop_event.set()
-        self.join()
+    `lost` tells when the job was canceled or taken over."""
+    return TenantHeartbeat(
+        f"lease-{job.pk}", tenant, settings.QUIRE_JOB_LEASE_SECONDS / 3, partial(_renew, job)
+    )
 
 
 def _renew(job: Job, **fields) -> bool:
@@ -205,7 +209,7 @@ def _renew(job: Job, **fields) -> bool:
 @dataclass
 class _ProgressReporter:
     job: Job
-    keeper: _LeaseKeeper | None = None
+    keeper: TenantHeartbeat | None = None
     last: float = field(default=0.0)
 
     def __call__(self, fraction: float, stage: str) -> None:
@@ -242,7 +246,7 @@ def job_run(*, tenant: Tenant, job_id: str) -> Job:
     if job is None:
         return Job.objects.get(pk=job_id)
     try:
-        with _LeaseKeeper(job, tenant) as keeper:
+        with _lease_keeper(job, tenant) as keeper:
             return _run_claimed(job, tenant, _ProgressReporter(job, keeper))
     except JobCanceled:
         return Job.objects.get(pk=job_id)

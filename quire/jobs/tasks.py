@@ -3,7 +3,15 @@ import logging
 from celery import shared_task
 from django.db import connection
 
-from quire.jobs.services import JOB_RUN_TASK, LeaseHeld, job_fail_unexpectedly, job_run
+from quire.jobs.services import (
+    JOB_RUN_TASK,
+    JOBS_REQUEUE_STALLED_TASK,
+    LeaseHeld,
+    job_fail_unexpectedly,
+    job_run,
+    jobs_requeue_stalled,
+)
+from tenants.services import for_each_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +26,9 @@ def job_run_task(self, job_id: str) -> str:
         logger.exception("job %s failed", job_id)
         job_fail_unexpectedly(job_id=job_id, exc=exc)
         return "failed"
+
+
+@shared_task(name=JOBS_REQUEUE_STALLED_TASK)
+def jobs_requeue_stalled_task() -> int:
+    """Beat: re-queue the jobs whose lease lapsed, in every tenant."""
+    return sum(for_each_tenant(lambda tenant: jobs_requeue_stalled()))

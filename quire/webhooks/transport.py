@@ -55,11 +55,85 @@ class HttpOutcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+# Blocks that are never a webhook receiver, whatever `ipaddress` thinks of them in this Python version
+# (IANA's special-purpose registries, RFC 6890 and its updates).
+_IPV4_REFUSED = tuple(
+    ipaddress.IPv4Network(block)
+    for block in (
+        "0.0.0.0/8",  # "this network", unspecified
+        "10.0.0.0/8",  # private
+        "100.64.0.0/10",  # shared address space (CGNAT)
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # link-local, cloud metadata
+        "172.16.0.0/12",  # private
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # documentation (TEST-NET-1)
+        "192.88.99.0/24",  # 6to4 relay anycast (deprecated)
+        "192.168.0.0/16",  # private
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # documentation (TEST-NET-2)
+        "203.0.113.0/24",  # documentation (TEST-NET-3)
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, and the limited broadcast 255.255.255.255
+    )
+)
+_IPV6_REFUSED = tuple(
+    ipaddress.IPv6Network(block)
+    for block in (
+        "::/96",  # unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215), never globally reachable
+        "100::/64",  # discard-only
+        "2001::/23",  # IETF protocol assignments (Teredo is unwrapped before this)
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation
+        "5f00::/16",  # SRv6 SIDs
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local (deprecated)
+        "ff00::/8",  # multicast
+    )
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...] | None:
+    """The IPv4 addresses an IPv6 address carries to (IPv4-mapped, NAT64 64:ff9b::/96, 6to4, Teredo's
+    server and client), or None when it carries none. The packets end up at those IPv4 addresses, so
+    they decide whether the IPv6 address may be reached."""
+    if ip in _IPV4_MAPPED or ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip in _SIX_TO_FOUR:
+        return (ipaddress.IPv4Address((int(ip) >> 80) & 0xFFFFFFFF),)
+    if ip in _TEREDO:
+        server = ipaddress.IPv4Address((int(ip) >> 64) & 0xFFFFFFFF)
+        client = ipaddress.IPv4Address((int(ip) & 0xFFFFFFFF) ^ 0xFFFFFFFF)
+        return (server, client)
+    return None
+
+
 def address_is_public(address: str) -> bool:
+    """True only for a globally routable unicast address. An IPv6 address that carries an IPv4 address
+    (`embedded_ipv4`) is as public as every address it carries; the deprecated IPv4-compatible form
+    (::a.b.c.d), site-local, unique-local, local-use NAT64 and the other special blocks are refused."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = embedded_ipv4(ip)
+        if carried is not None:
+            return all(_is_public(v4, _IPV4_REFUSED) for v4 in carried)
+        return _is_public(ip, _IPV6_REFUSED)
+    return _is_public(ip, _IPV4_REFUSED)
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, refused: tuple) -> bool:
+    if any(ip in block for block in refused):
+        return False
+    return ip.is_global and not (
+        ip.is_multicast or ip.is_reserved or ip.is_private or ip.is_loopback or ip.is_link_local
+    )
 
 
 def parse_url(url: str) -> tuple[str, str, int, str]:

@@ -20,7 +20,7 @@ from tests.support.jobs import literature_job, ready_document, start_job_and_kil
 from tests.support.net import LocalServer, free_port, wait_http
 from tests.support.paths import ROOT
 from tests.support.polling import wait_for
-from tests.support.processes import WorkerProcess, spawn, stop_process
+from tests.support.processes import WorkerProcess, spawn, start_beat, stop_process
 
 __all__ = [
     "ROOT",
@@ -33,6 +33,7 @@ __all__ = [
     "literature_job",
     "ready_document",
     "spawn",
+    "start_beat",
     "start_job_and_kill_its_worker",
     "stop_process",
     "wait_for",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -51,10 +52,17 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
 class WorkerProcess:
     """A `celery worker` subprocess on the test database and broker."""
 
-    def __init__(self, queues: str = "ingest,jobs,webhooks,billing", concurrency: int = 2):
-        self.queues, self.concurrency = queues, concurrency
+    def __init__(
+        self,
+        queues: str = "ingest,jobs,webhooks,billing",
+        concurrency: int = 2,
+        *,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ):
+        self.queues, self.concurrency, self.env = queues, concurrency, env
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / ".quire" / f"test-worker-{os.getpid()}.log"
+        self.log_path = log_path or ROOT / ".quire" / f"test-worker-{os.getpid()}.log"
 
     def start(self, timeout: float = 60) -> WorkerProcess:
         from quire.celery import app
@@ -75,6 +83,7 @@ class WorkerProcess:
                 f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
             ),
             self.log_path,
+            self.env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -91,3 +100,23 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.proc:
             stop_process(self.proc)
+
+    def task_ids_received(self, task_name: str) -> list[str]:
+        """The ids of the `task_name` tasks this worker received, first seen first (read from its log)."""
+        pattern = re.compile(rf"Task {re.escape(task_name)}\[([0-9a-f-]+)\] received")
+        return list(dict.fromkeys(pattern.findall(self.log_path.read_text(errors="replace"))))
+
+    def task_succeeded(self, task_name: str, task_id: str) -> bool:
+        return f"Task {task_name}[{task_id}] succeeded" in self.log_path.read_text(errors="replace")
+
+
+def start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A `celery beat` with its schedule file and log (`beat.log`) in `directory`, and `env` on top of
+    this environment (the sweep intervals)."""
+    from quire.launcher import celery_command
+
+    return spawn(
+        celery_command("beat", "-s", str(directory / "beat-schedule"), "-l", "INFO"),
+        directory / "beat.log",
+        env,
+    )

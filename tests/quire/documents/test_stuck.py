@@ -1,0 +1,116 @@
+"""A document whose worker dies mid-ingest is re-queued by beat once it has been stuck past
+QUIRE_DOCUMENT_STUCK_SECONDS, before the broker would redeliver it, and ends `ready` once: one set of
+chunks and one `document.ready` event, even when the broker redelivers the original task afterwards."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from quire.documents.models import Chunk, Document
+from quire.documents.services import DOCUMENT_INGEST_TASK, documents_requeue_stuck
+from quire.webhooks.models import Event
+from tests.support import Api, WorkerProcess, wait_for
+from tests.support.recovery import RESCUER_VISIBILITY_S, rescued
+
+
+def _long_text(sentences: int) -> str:
+    """Distinct sentences: a fresh worker loads the embedding model and embeds them for a few seconds."""
+    return "\n\n".join(
+        " ".join(
+            f"Clause {p}.{s}: the supplier shall deliver lot {p * 31 + s} to warehouse {s % 7} by day {p + s}."
+            for s in range(10)
+        )
+        for p in range(sentences // 10)
+    )
+
+
+def _ready_events(document_id: str) -> int:
+    return Event.objects.filter(type="document.ready", data__id=document_id).count()
+
+
+@pytest.mark.timeout(420)
+def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
+    celery_worker, make_tenant, tmp_path
+):
+    provisioned = make_tenant("stuck-docs")
+    api = Api(provisioned.issued_key.secret)
+    with rescued(celery_worker, tmp_path, DOCUMENT_INGEST_TASK) as rescue:
+        celery_worker.stop()
+        victim = WorkerProcess(queues="ingest", concurrency=1, log_path=tmp_path / "victim.log").start()
+        try:
+            created = api.post("/v1/documents", {"text": _long_text(800), "filename": "lots.txt"})
+            document_id = created.json()["id"]
+            wait_for(
+                lambda: api.get(f"/v1/documents/{document_id}").json()["status"] == "embedding",
+                timeout=120,
+                interval=0.05,
+            )
+        finally:
+            victim.kill()
+        killed_at = time.monotonic()
+        rescue.start()
+        ready = wait_for(
+            lambda: (
+                (body := api.get(f"/v1/documents/{document_id}").json())["status"] in ("ready", "failed")
+                and body
+            ),
+            timeout=RESCUER_VISIBILITY_S,
+            interval=0.2,
+        )
+        recovered_in = time.monotonic() - killed_at
+        assert ready["status"] == "ready", ready
+        assert len(rescue.worker.task_ids_received(DOCUMENT_INGEST_TASK)) == 1
+        # The rescuing run's heartbeat kept later sweeps away from it, though it ran past the threshold.
+        assert rescue.worker.log_path.read_text().count(f"document {document_id}: stuck in") == 1
+        assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
+
+        original = rescue.wait_for_redelivered_original()
+        assert rescue.worker.task_succeeded(DOCUMENT_INGEST_TASK, original)
+    with tenant_context(provisioned.tenant):
+        document = Document.objects.get(pk=document_id)
+        assert document.status == "ready" and document.chunk_count > 30
+        indexes = sorted(Chunk.objects.filter(document=document).values_list("index", flat=True))
+        assert indexes == list(range(document.chunk_count))
+        assert _ready_events(document_id) == 1
+        assert not Event.objects.filter(type="document.failed", data__id=document_id).exists()
+
+
+def test_the_sweep_requeues_only_documents_stuck_past_the_threshold(make_tenant, monkeypatch):
+    from quire.documents import services
+
+    sent = []
+    monkeypatch.setattr(
+        services, "current_app", SimpleNamespace(send_task=lambda name, args: sent.append((name, args)))
+    )
+    tenant = make_tenant("stuck-sweep").tenant
+    long_ago = timezone.now() - timedelta(hours=1)
+    with tenant_context(tenant):
+        rows = {
+            status: Document.objects.create(
+                filename=f"{status}.txt",
+                content_type="text/plain",
+                sha256=status.ljust(64, "0"),
+                size_bytes=1,
+                file="none",
+                status=status,
+            )
+            for status in ("parsing", "embedding", "pending", "ready", "failed")
+        }
+        Document.objects.update(updated_at=long_ago)
+        fresh = Document.objects.create(
+            filename="fresh.txt", content_type="text/plain", sha256="f" * 64, size_bytes=1, file="none"
+        )
+        Document.objects.filter(pk=fresh.pk).update(status="embedding")
+        assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 2
+        assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 0
+        statuses = dict(Document.objects.values_list("pk", "status"))
+    assert sorted(sent) == sorted((DOCUMENT_INGEST_TASK, [rows[s].pk]) for s in ("parsing", "embedding"))
+    assert statuses[rows["parsing"].pk] == statuses[rows["embedding"].pk] == "pending"
+    assert statuses[fresh.pk] == "embedding"
+    assert [statuses[rows[s].pk] for s in ("pending", "ready", "failed")] == ["pending", "ready", "failed"]

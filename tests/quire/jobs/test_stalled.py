@@ -1,0 +1,89 @@
+"""A job whose worker dies is re-queued by beat once its lease lapses, long before the broker would
+redeliver it, and finishes exactly once, even when the broker redelivers the original task afterwards."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from billing.models import UsageEvent
+from quire.jobs.models import Job, JobResult
+from quire.jobs.services import JOB_RUN_TASK, jobs_requeue_stalled
+from tests.support import Api, literature_job, start_job_and_kill_its_worker, wait_job
+from tests.support.recovery import RESCUER_VISIBILITY_S, rescued
+
+LEASE_S = settings.QUIRE_JOB_LEASE_SECONDS
+
+
+@pytest.mark.timeout(420)
+def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once(
+    celery_worker, make_tenant, tmp_path
+):
+    provisioned = make_tenant("stalled-jobs")
+    api = Api(provisioned.issued_key.secret)
+    body = literature_job(api, papers=6, claims=3)
+    with rescued(celery_worker, tmp_path, JOB_RUN_TASK) as rescue:
+        job_id = start_job_and_kill_its_worker(api, celery_worker, body)
+        killed_at = time.monotonic()
+        with tenant_context(provisioned.tenant):
+            interrupted = Job.objects.get(pk=job_id)
+            assert (interrupted.status, interrupted.attempt) == ("running", 1)
+            assert not JobResult.objects.filter(job_id=job_id).exists()
+        rescue.start()
+        done = wait_job(api, job_id, timeout=RESCUER_VISIBILITY_S)
+        recovered_in = time.monotonic() - killed_at
+        assert done["status"] == "succeeded" and done["attempt"] == 2, done
+        # Beat's re-queued copy ran it: the broker has not redelivered the original task yet.
+        assert len(rescue.worker.task_ids_received(JOB_RUN_TASK)) == 1
+        assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
+        usage = sorted(UsageEvent.objects.filter(job_id=job_id).values_list("kind", "quantity"))
+
+        original = rescue.wait_for_redelivered_original()
+        assert rescue.worker.task_succeeded(JOB_RUN_TASK, original)
+    with tenant_context(provisioned.tenant):
+        job = Job.objects.get(pk=job_id)
+        assert (job.status, job.attempt) == ("succeeded", 2)
+        assert JobResult.objects.filter(job_id=job_id).count() == 1
+        assert JobResult.objects.get(job_id=job_id).attempt == 2
+    assert sorted(kind for kind, _ in usage) == ["job", "pages", "tokens_in", "tokens_out"]
+    assert sorted(UsageEvent.objects.filter(job_id=job_id).values_list("kind", "quantity")) == usage
+
+
+def test_the_sweep_requeues_only_running_jobs_whose_lease_lapsed(make_tenant, monkeypatch):
+    from quire.jobs import services
+
+    sent = []
+    monkeypatch.setattr(
+        services, "current_app", SimpleNamespace(send_task=lambda name, args: sent.append((name, args)))
+    )
+    tenant = make_tenant("stalled-sweep").tenant
+    now = timezone.now()
+    with tenant_context(tenant):
+        lapsed = Job.objects.create(
+            connector="legal", status="running", attempt=1, lease_until=now - timedelta(seconds=1)
+        )
+        Job.objects.create(
+            connector="legal", status="running", attempt=1, lease_until=now + timedelta(hours=1)
+        )
+        Job.objects.create(connector="legal", status="queued")
+        Job.objects.create(
+            connector="legal", status="succeeded", attempt=1, lease_until=now - timedelta(days=1)
+        )
+        assert jobs_requeue_stalled() == 1
+        assert jobs_requeue_stalled() == 0
+        lapsed.refresh_from_db()
+    assert sent == [(JOB_RUN_TASK, [lapsed.pk])]
+    assert (lapsed.status, lapsed.lease_until, lapsed.attempt) == ("queued", None, 1)
+    assert lapsed.stage == "requeued (attempt 1 stalled)"
+
+
+def test_the_beat_schedule_sweeps_about_every_lease_period():
+    entries = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert entries["quire.jobs.jobs_requeue_stalled_task"] <= LEASE_S
+    assert entries["quire.documents.documents_requeue_stuck_task"] <= LEASE_S
