@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import stripe
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import extend_schema
@@ -28,6 +27,7 @@ from billing.stripe_gateway import (
 )
 from common.refusals import ErrorCode, Refusal
 from quire.api.errors import error_json
+from quire.api.pagination import iso_moment
 from quire.api.serializers import StrictSerializer
 
 logger = logging.getLogger(__name__)
@@ -37,12 +37,10 @@ DEFAULT_USAGE_DAYS = 30
 def _moment(raw: str | None, param: str) -> datetime | None:
     if not raw:
         return None
-    parsed = parse_datetime(raw)
-    if parsed is None and (day := parse_date(raw)) is not None:
-        parsed = datetime(day.year, day.month, day.day)
+    parsed = iso_moment(raw)
     if parsed is None:
         raise Refusal(ErrorCode.INVALID_PARAMETER, f"{param} must be an ISO 8601 date or date-time.", param)
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 class UsageView(APIView):

@@ -57,6 +57,20 @@ def _invalid(message: str, param: str) -> Refusal:
     return Refusal(ErrorCode.INVALID_PARAMETER, message, param)
 
 
+def iso_moment(text: str) -> datetime | None:
+    """An ISO 8601 date-time, UTC unless it says otherwise, or a date as its midnight UTC; None for anything
+    else."""
+    try:
+        parsed = parse_datetime(text)
+        if parsed is None and (day := parse_date(text)) is not None:
+            parsed = datetime(day.year, day.month, day.day)
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
 def parse_moment(raw: str, param: str) -> datetime:
     """An ISO 8601 date-time (UTC unless it says otherwise; a date means its midnight UTC) or Unix seconds.
     A `+` of a UTC offset that arrived unescaped in a query string (so as a space) is read as `+`."""
@@ -67,14 +81,8 @@ def parse_moment(raw: str, param: str) -> datetime:
         except (OverflowError, OSError, ValueError):
             raise _invalid(f"{param} is out of range.", param) from None
     for candidate in (text, text.replace(" ", "+")):
-        try:
-            parsed = parse_datetime(candidate)
-            if parsed is None and (day := parse_date(candidate)) is not None:
-                parsed = datetime(day.year, day.month, day.day)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+        if (parsed := iso_moment(candidate)) is not None:
+            return parsed
     raise _invalid(f"{param} must be an ISO 8601 date-time or Unix seconds.", param)
 
 
