@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     DOCUMENT_ENCRYPTED = "document_encrypted", 415
     BILLING_PROVIDER_ERROR = "billing_provider_error", 502
     BILLING_UNAVAILABLE = "billing_unavailable", 503
+    SERVICE_UNAVAILABLE = "service_unavailable", 503
 
 
 class Refusal(Exception):

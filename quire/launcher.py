@@ -79,7 +79,7 @@ def main() -> int:
         credentials = json.loads(_manage("seed_demo", "--json", capture=True))
         data = data_dir()
         commands = {
-            "web": [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+            "web": [sys.executable, "-m", "gunicorn", "-c", "python:quire.webserver", "quire.wsgi"],
             "worker": celery_command(
                 "worker",
                 "-Q",

@@ -34,11 +34,26 @@ def _database_from_url(url: str) -> dict:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": host,
         "PORT": str(parsed.port or ""),
-        "OPTIONS": query,
-        "CONN_MAX_AGE": env_int("QUIRE_DB_CONN_MAX_AGE", 60),
+        "OPTIONS": {**query, **_pool_options()},
+        "CONN_MAX_AGE": 0 if env_int("QUIRE_DB_POOL_SIZE", 0) else env_int("QUIRE_DB_CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
     }
 
+
+def _pool_options() -> dict:
+    """With QUIRE_DB_POOL_SIZE > 0 (the web server sets it) each process holds at most that many
+    connections, shared by its threads; a request that waits QUIRE_DB_POOL_TIMEOUT seconds for one is
+    answered 503 with Retry-After instead of pushing PostgreSQL past max_connections. Workers keep one
+    persistent connection per process (CONN_MAX_AGE)."""
+    size = env_int("QUIRE_DB_POOL_SIZE", 0)
+    if not size:
+        return {}
+    timeout = float(env_str("QUIRE_DB_POOL_TIMEOUT", "3"))
+    return {"pool": {"min_size": 1, "max_size": size, "timeout": timeout, "max_idle": 60}}
+
+
+# Seconds a client is told to wait (Retry-After) when a dependency is unavailable or the pool is exhausted.
+QUIRE_RETRY_AFTER_SECONDS = env_int("QUIRE_RETRY_AFTER_SECONDS", 2)
 
 DATABASE_URL = env_str("DATABASE_URL", "")
 DATABASES = {"default": _database_from_url(DATABASE_URL or "postgresql://postgres@localhost/quire")}
@@ -77,6 +92,7 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 
 MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "quire.api.middleware.RequestContextMiddleware",
     "quire.api.middleware.BodySizeLimitMiddleware",
     "quire.routing.TenantRoutingMiddleware",
@@ -130,6 +146,9 @@ QUIRE_SIGN_IN_RATE = env_str("QUIRE_SIGN_IN_RATE", "10/min")
 
 STATIC_URL = "static/"
 STATIC_ROOT = QUIRE_DATA_DIR / "static"
+# WhiteNoise serves static files from the web process: from the apps' folders in development, from
+# STATIC_ROOT (`collectstatic`) in production.
+WHITENOISE_USE_FINDERS = env_bool("QUIRE_STATIC_FINDERS", DEBUG)
 MEDIA_ROOT = Path(env_str("QUIRE_MEDIA_ROOT", str(QUIRE_DATA_DIR / "media")))
 # Documents go through Django's storage API: local disk by default; an S3 backend
 # (e.g. "storages.backends.s3.S3Storage" from django-storages) is a setting away.

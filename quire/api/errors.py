@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
 from django.core.exceptions import (
     PermissionDenied,
@@ -12,7 +13,9 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -36,6 +39,10 @@ TYPE_BY_STATUS = {
     429: "rate_limit_error",
     431: "invalid_request_error",
 }
+# PostgreSQL down, refusing connections or its pool exhausted; Redis or the broker unreachable: a 503 with
+# Retry-After, never a 500.
+UNAVAILABLE = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError, BrokerError)
+_UNAVAILABLE_MESSAGE = "A service Quire depends on is unavailable or at capacity; retry shortly."
 
 
 def error_body(status_code: int, code: str, message: str, param: str | None = None) -> dict:
@@ -95,7 +102,21 @@ def _suspicious_refusal(exc: SuspiciousOperation) -> Refusal:
     return Refusal(ErrorCode.BAD_REQUEST, "The request could not be understood.")
 
 
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: JSON under /v1, a short page elsewhere."""
+    if request.path.startswith("/v1/"):
+        response = error_json(503, ErrorCode.SERVICE_UNAVAILABLE, _UNAVAILABLE_MESSAGE)
+    else:
+        response = HttpResponse(_UNAVAILABLE_MESSAGE, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(settings.QUIRE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, UNAVAILABLE):
+        logger.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+        body = error_body(503, ErrorCode.SERVICE_UNAVAILABLE, _UNAVAILABLE_MESSAGE)
+        return Response(body, status=503, headers={"Retry-After": str(settings.QUIRE_RETRY_AFTER_SECONDS)})
     if isinstance(exc, SuspiciousOperation):
         exc = _suspicious_refusal(exc)
     if isinstance(exc, Refusal):

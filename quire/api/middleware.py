@@ -3,13 +3,15 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 
 from common.refusals import ErrorCode
-from quire.api.errors import error_json
+from quire.api.errors import UNAVAILABLE, error_json, unavailable_response
 from quire.logging import bind_request_id, bind_tenant
 from tenants.services import api_key_touch
 
@@ -17,10 +19,20 @@ logger = logging.getLogger("quire.api")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
 
+def _mark_unavailable(sender, request: HttpRequest | None = None, **kwargs) -> None:
+    """An exception raised below a middleware (tenant routing, sessions) reaches the handler as a 500
+    response; the request remembers that a dependency caused it so the outermost middleware answers 503."""
+    if request is not None and isinstance(sys.exc_info()[1], UNAVAILABLE):
+        request.dependency_unavailable = True
+
+
+got_request_exception.connect(_mark_unavailable, dispatch_uid="quire.api.unavailable")
+
+
 class RequestContextMiddleware:
     """X-Request-Id (the caller's when well-formed), rate-limit headers and, under /v1, the `Quire-Version`
     used (the request's header, else the API key's version, else the current one; an unknown one is a
-    400) on responses; JSON 500s under /v1. After the response, `last_used_at` of a key the throttle marked
+    400) on responses; JSON 500s under /v1, and a 503 with Retry-After when a dependency is unavailable. After the response, `last_used_at` of a key the throttle marked
     (at most once a minute)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -48,6 +60,8 @@ class RequestContextMiddleware:
             )
         else:
             response = self.get_response(request)
+        if getattr(request, "dependency_unavailable", False):
+            response = unavailable_response(request)
         response["X-Request-Id"] = request_id
         if api:
             response["Quire-Version"] = request.quire_version
@@ -63,6 +77,9 @@ class RequestContextMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, UNAVAILABLE):
+            logger.warning("dependency unavailable: %s: %s", type(exception).__name__, exception)
+            return unavailable_response(request)
         if not request.path.startswith("/v1/"):
             return None
         logger.exception("unhandled error", exc_info=exception)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -51,3 +52,77 @@ def wait_http(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not answer within {timeout:.0f}s") from None
             time.sleep(0.1)
+
+
+class TcpProxy:
+    """A loopback TCP port forwarding to `upstream` (a unix socket path or a (host, port) pair), for tests
+    that slow down or cut a dependency: `latency` delays every chunk sent upstream, `cut()` drops the open
+    connections and refuses new ones until `restore()`; `peak` is the most upstream connections ever open
+    at once."""
+
+    def __init__(self, upstream: str | tuple[str, int]):
+        self.upstream = upstream
+        self.latency = 0.0
+        self.peak = 0
+        self._open: set[socket.socket] = set()
+        self._pairs = 0
+        self._lock = threading.Lock()
+        self._refusing = False
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        if isinstance(self.upstream, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(self.upstream)
+            return sock
+        return socket.create_connection(self.upstream)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self._refusing:
+                client.close()
+                continue
+            upstream = self._connect_upstream()
+            with self._lock:
+                self._open.update((client, upstream))
+                self._pairs += 1
+                self.peak = max(self.peak, self._pairs)
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, delayed: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if delayed and self.latency:
+                    time.sleep(self.latency)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                closing = [s for s in (source, target) if s in self._open]
+                self._open.difference_update(closing)
+                if closing:
+                    self._pairs -= 1
+            for sock in (source, target):
+                sock.close()
+
+    def cut(self) -> None:
+        self._refusing = True
+        with self._lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def restore(self) -> None:
+        self._refusing = False
+
+    def close(self) -> None:
+        self._listener.close()
+        self.cut()
