@@ -78,6 +78,9 @@ def main() -> int:
         _manage("migrate_schemas", "--noinput", "-v", "0")
         credentials = json.loads(_manage("seed_demo", "--json", capture=True))
         data = data_dir()
+        concurrency = int(os.environ.get("QUIRE_WORKER_CONCURRENCY", "2"))
+        # One worker serves every queue here: a tenant's share leaves a child free for the others.
+        os.environ.setdefault("QUIRE_TENANT_MAX_RUNNING", str(max(1, concurrency - 1)))
         commands = {
             "web": [sys.executable, "-m", "gunicorn", "-c", "python:quire.webserver", "quire.wsgi"],
             "worker": celery_command(
@@ -85,7 +88,7 @@ def main() -> int:
                 "-Q",
                 QUEUES,
                 "--concurrency",
-                os.environ.get("QUIRE_WORKER_CONCURRENCY", "2"),
+                str(concurrency),
                 "-l",
                 "INFO",
             ),

@@ -292,6 +292,17 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A worker child is replaced after this many tasks, or once a task has left it above this resident memory.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("QUIRE_WORKER_MAX_TASKS_PER_CHILD", 500)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("QUIRE_WORKER_MAX_MEMORY_MB", 2048) * 1024
+# Fair shares (quire.fairness): at most this many ingestions and jobs of one tenant run at once, on every
+# worker together; past it a task waits QUIRE_TENANT_RETRY_SECONDS in the queue. Keep it below the heavy
+# queues' total concurrency so another tenant always finds a free worker.
+QUIRE_TENANT_MAX_RUNNING = env_int("QUIRE_TENANT_MAX_RUNNING", 4)
+QUIRE_TENANT_RETRY_SECONDS = float(env_str("QUIRE_TENANT_RETRY_SECONDS", "2"))
+QUIRE_TENANT_SLOT_SECONDS = env_int("QUIRE_TENANT_SLOT_SECONDS", 120)
+# Uploads larger than this are ingested at the ingest queue's lowest priority, behind every smaller one.
+QUIRE_INGEST_LARGE_BYTES = env_int("QUIRE_INGEST_LARGE_BYTES", 5 * 1024 * 1024)
 CELERY_TIMEZONE = "UTC"
 
 QUIRE_LOG_FORMAT = env_str("QUIRE_LOG_FORMAT", "json")

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import time
-from functools import cache
 
-import redis
 from django.conf import settings
 from django.db import connection
 
-
-@cache
-def _redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+from quire.redisclient import redis_client
 
 
 def _timed(check) -> dict:
@@ -30,12 +25,12 @@ def _database() -> None:
 
 
 def _redis() -> None:
-    _redis_client(settings.REDIS_URL).ping()
+    redis_client(settings.REDIS_URL).ping()
 
 
 def _broker() -> None:
     if settings.CELERY_BROKER_URL.startswith("redis"):
-        _redis_client(settings.CELERY_BROKER_URL).ping()
+        redis_client(settings.CELERY_BROKER_URL).ping()
         return
     from quire.celery import app
 

@@ -11,10 +11,10 @@ import uuid
 from functools import cache
 from typing import TYPE_CHECKING
 
-import redis
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
+from quire.redisclient import redis_client
 from tenants.services import LAST_USED_SECONDS
 
 if TYPE_CHECKING:
@@ -36,11 +36,6 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period]
 
 
-@cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
 # KEYS: the window counters, then the once-per marker; ARGV: each counter's TTL, then the marker's (0: no
 # marker). One command, so the whole per-request check is one round trip and one reply to parse.
 _HIT_ALL_LUA = """
@@ -58,7 +53,7 @@ return replies
 
 @cache
 def _hit_all_script(url: str):
-    return _client(url).register_script(_HIT_ALL_LUA)
+    return redis_client(url).register_script(_HIT_ALL_LUA)
 
 
 def hit_all(
@@ -90,7 +85,7 @@ def hit_sliding(key: str, limit: int, period: int) -> tuple[bool, int]:
     counted attempt leaves the window)."""
     now = clock()
     redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:sliding:{key}"
-    pipe = _client(settings.REDIS_URL).pipeline(transaction=True)
+    pipe = redis_client(settings.REDIS_URL).pipeline(transaction=True)
     pipe.zremrangebyscore(redis_key, "-inf", now - period)
     pipe.zadd(redis_key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
     pipe.zcard(redis_key)

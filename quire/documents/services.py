@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 DOCUMENT_INGEST_TASK = "quire.documents.document_ingest_task"
 DOCUMENTS_REQUEUE_STUCK_TASK = "quire.documents.documents_requeue_stuck_task"
 STUCK_SWEEP_BATCH = 200
+# The Redis transport reads priority 0 first and 9 last (kombu's default steps 0, 3, 6, 9).
+LOWEST_PRIORITY = 9
 FINISHED = (DocumentStatus.READY, DocumentStatus.FAILED)
 IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 
@@ -100,7 +102,10 @@ def document_create(
     except IntegrityError:
         document.file.delete(save=False)
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
-    transaction.on_commit(lambda: current_app.send_task(DOCUMENT_INGEST_TASK, args=[document.id]))
+    priority = LOWEST_PRIORITY if len(content) > settings.QUIRE_INGEST_LARGE_BYTES else None
+    transaction.on_commit(
+        lambda: current_app.send_task(DOCUMENT_INGEST_TASK, args=[document.id], priority=priority)
+    )
     return CreatedDocument(document, created=True)
 
 

@@ -14,6 +14,7 @@ from quire.documents.services import (
     document_ingest,
     documents_requeue_stuck,
 )
+from quire.fairness import TenantShare, retry_delay
 from tenants.services import for_each_tenant
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,14 @@ logger = logging.getLogger(__name__)
     time_limit=settings.QUIRE_INGEST_TIME_LIMIT,
 )
 def document_ingest_task(self, document_id: str) -> str:
-    soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+    with TenantShare(connection.schema_name, self.request.id) as share:
+        if not share.granted:
+            raise self.retry(countdown=retry_delay(), max_retries=None)
+        return _ingest(self, document_id)
+
+
+def _ingest(task, document_id: str) -> str:
+    soft_limit = (task.request.timelimit or (None, None))[1] or task.soft_time_limit
     try:
         document = document_ingest(
             tenant=connection.tenant, document_id=document_id, deadline=time.monotonic() + soft_limit

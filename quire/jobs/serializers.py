@@ -1,8 +1,9 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
-from quire.jobs.models import Job, JobResult
+from quire.jobs.models import Job, JobResult, JobStatus
 
 
 class JobCreateSerializer(StrictSerializer):
@@ -19,6 +20,7 @@ class JobSerializer(ResourceSerializer):
     object = ObjectNameField("job")
     documents = serializers.ListField(source="document_ids", child=serializers.CharField())
     metadata = MetadataField(read_only=True)
+    queue_wait_seconds = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -38,7 +40,14 @@ class JobSerializer(ResourceSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "queue_wait_seconds",
         ]
+
+    @extend_schema_field(serializers.FloatField())
+    def get_queue_wait_seconds(self, job: Job) -> float:
+        """Seconds between the job's creation and its start (so far, while it is still queued)."""
+        until = job.started_at or (timezone.now() if job.status == JobStatus.QUEUED else job.finished_at)
+        return round(((until or job.created_at) - job.created_at).total_seconds(), 3)
 
 
 class JobResultSerializer(serializers.Serializer):

@@ -173,6 +173,7 @@ class Job(ApiObject):
     created_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    queue_wait_seconds: float | None = None
     result: JobResult | None = None  # with `expand=["result"]`, or after `run(..., wait=True)` succeeds
 
     TERMINAL = ("succeeded", "failed", "canceled")
