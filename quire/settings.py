@@ -236,10 +236,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "qk_live_..."}}
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "tenants.models.Role",
+        "JobStatusEnum": "quire.jobs.models.JobStatus",
+        "EndpointStatusEnum": "quire.webhooks.models.EndpointStatus",
+        "DocumentStatusEnum": "quire.documents.models.DocumentStatus",
     },
-    "SECURITY": [{"ApiKey": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "quire.api.schema.add_error_responses",
+    ],
 }
 
 # Celery: one broker (Redis); late acks and a visibility timeout so a killed worker's task is redelivered.

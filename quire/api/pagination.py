@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.exceptions import NotFound
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -25,6 +26,20 @@ class CreatedCursorPagination(CursorPagination):
     ordering = ("-created_at", "-pk")
     page_size_query_param = "limit"
     max_page_size = 100
+
+    def decode_cursor(self, request: Request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise _invalid("The cursor is not one this list handed out.", "cursor") from None
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise _invalid(f"limit must be an integer from 1 to {self.max_page_size}.", "limit")
+        return min(int(raw), self.max_page_size)
 
     def get_paginated_response(self, data: list) -> Response:
         return Response(

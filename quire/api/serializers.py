@@ -107,3 +107,11 @@ class IssuedApiKeySerializer(ApiKeySerializer):
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "secret"]
+
+
+class DeletedSerializer(serializers.Serializer):
+    """What a DELETE answers: the object's id and kind, and `deleted: true`."""
+
+    id = serializers.CharField()
+    object = serializers.CharField()
+    deleted = serializers.BooleanField()

@@ -64,3 +64,20 @@ class SearchHitSerializer(serializers.Serializer):
     end = serializers.IntegerField()
     quote = serializers.CharField()
     score = serializers.FloatField()
+
+
+class SearchResultSerializer(serializers.Serializer):
+    object = serializers.ChoiceField(choices=["list"])
+    data = SearchHitSerializer(many=True)
+
+
+class DocumentTextSerializer(serializers.Serializer):
+    document_id = serializers.CharField()
+    object = serializers.ChoiceField(choices=["document_text"])
+    status = serializers.CharField()
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    length = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True)
+    page_start = serializers.IntegerField()
+    page_end = serializers.IntegerField()

@@ -13,14 +13,16 @@ from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
 from quire.api.metadata import metadata_folded
 from quire.api.pagination import ListFilter
-from quire.api.serializers import MetadataUpdateSerializer
+from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.selectors import search_chunks
 from quire.documents.serializers import (
     DocumentSerializer,
     DocumentTextCreateSerializer,
+    DocumentTextSerializer,
     DocumentUploadSerializer,
     SearchHitSerializer,
+    SearchResultSerializer,
     SearchSerializer,
     TextRangeSerializer,
 )
@@ -109,6 +111,7 @@ class DocumentDetailView(RetrieveDestroyAPIView):
         document = document_update(document=self.get_object(), **changes)
         return Response(DocumentSerializer(document).data)
 
+    @extend_schema(responses={200: DeletedSerializer})
     def delete(self, request: Request, document_id: str) -> Response:
         document = self.get_object()
         document_delete(document=document)
@@ -116,7 +119,7 @@ class DocumentDetailView(RetrieveDestroyAPIView):
 
 
 class DocumentTextView(APIView):
-    @extend_schema(parameters=[TextRangeSerializer])
+    @extend_schema(parameters=[TextRangeSerializer], responses={200: DocumentTextSerializer})
     def get(self, request: Request, document_id: str) -> Response:
         document = Document.objects.filter(pk=document_id).only("id", "text", "page_starts", "status").first()
         if document is None:
@@ -149,7 +152,7 @@ class DocumentTextView(APIView):
 class SearchView(APIView):
     required_roles = {"POST": "viewer"}
 
-    @extend_schema(request=SearchSerializer, responses={200: SearchHitSerializer(many=True)})
+    @extend_schema(request=SearchSerializer, responses={200: SearchResultSerializer})
     def post(self, request: Request) -> Response:
         payload = SearchSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -1,24 +1,28 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from quire.api.serializers import ObjectNameField, ResourceSerializer, StrictSerializer
-from quire.webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from quire.webhooks.services.endpoints import MAX_GRACE_SECONDS
 
 DEFAULT_GRACE_SECONDS = 86_400
 
 
+@extend_schema_field({"type": "string", "enum": [*EVENT_TYPES, ALL_EVENTS]})
+class EventTypeField(serializers.CharField):
+    """An event type, or `*` for every one."""
+
+
 class EndpointCreateSerializer(StrictSerializer):
     url = serializers.URLField(max_length=2048)
-    event_types = serializers.ListField(
-        child=serializers.CharField(max_length=64), min_length=1, max_length=50
-    )
+    event_types = serializers.ListField(child=EventTypeField(max_length=64), min_length=1, max_length=50)
     description = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 
 
 class EndpointUpdateSerializer(StrictSerializer):
     url = serializers.URLField(max_length=2048, required=False)
     event_types = serializers.ListField(
-        child=serializers.CharField(max_length=64), min_length=1, max_length=50, required=False
+        child=EventTypeField(max_length=64), min_length=1, max_length=50, required=False
     )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)

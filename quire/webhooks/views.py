@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
+from quire.api.serializers import DeletedSerializer
 from quire.webhooks.models import EVENT_TYPES, Event, WebhookEndpoint
 from quire.webhooks.selectors import deliveries_with_attempts
 from quire.webhooks.serializers import (
@@ -80,7 +81,7 @@ class EndpointDetailView(APIView):
         endpoint = endpoint_update(endpoint=endpoint, **_validated(EndpointUpdateSerializer, request.data))
         return Response(EndpointSerializer(endpoint).data)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: DeletedSerializer})
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint_delete(endpoint=_endpoint(endpoint_id))
         return Response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
