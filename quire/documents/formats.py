@@ -137,25 +137,25 @@ def parse_eml(content: bytes, limits: IngestLimits, html_text: Callable[[str], s
 def parse_msg(content: bytes, limits: IngestLimits) -> ParsedDocument:
     import extract_msg
 
-    message = extract_msg.openMsg(content)
+    message = extract_msg.openMsg(content, strict=False)
     try:
         headers = {
-            "From": message.sender,
-            "To": message.to,
-            "Cc": message.cc,
-            "Date": message.date,
-            "Subject": message.subject,
+            "From": getattr(message, "sender", None),
+            "To": getattr(message, "to", None),
+            "Cc": getattr(message, "cc", None),
+            "Date": getattr(message, "date", None),
+            "Subject": getattr(message, "subject", None),
         }
         attachments = []
-        for attachment in message.attachments:
+        for attachment in getattr(message, "attachments", []):
             limits.check_time()
             data = attachment.data
-            name = attachment.longFilename or attachment.shortFilename or "attachment"
+            name = getattr(attachment, "longFilename", None) or getattr(attachment, "shortFilename", None)
             if hasattr(data, "exportBytes"):
                 data = data.exportBytes()
             if isinstance(data, bytes) and data:
-                attachments.append(Attachment(name, data))
-        body = message.body or ""
+                attachments.append(Attachment(name or "attachment", data))
+        body = getattr(message, "body", None) or ""
     finally:
         message.close()
     return _mail(limits, {k: str(v) for k, v in headers.items() if v}, body, attachments)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -36,6 +37,9 @@ def ocr_page(page, number: int, limits: IngestLimits) -> tuple[list[OcrLine], li
     confidence (0-100) of each word read; the rendered image is held to `limits.max_ocr_pixels`."""
     import pytesseract
 
+    # One thread per Tesseract: workers already run one ingest per core, and OpenMP threads fighting over
+    # the same cores make OCR many times slower.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     scale = limits.ocr_dpi / 72
     width, height = page.get_size()
     check_ocr_pixels(number, round(width * scale) * round(height * scale), limits)

@@ -74,19 +74,6 @@ class SearchHitSerializer(serializers.Serializer):
     score = serializers.FloatField()
 
 
-class BatchRefusalSerializer(serializers.Serializer):
-    filename = serializers.CharField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class DocumentBatchSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="document_batch")
-    data = DocumentSerializer(many=True)
-    refused = BatchRefusalSerializer(many=True)
-
-
 class TableCellSerializer(serializers.Serializer):
     text = serializers.CharField()
     span = serializers.DictField(allow_null=True)

@@ -27,6 +27,7 @@ from quire.documents.chunking import chunk_text
 from quire.documents.events import document_finished
 from quire.documents.limits import IngestLimits, LimitExceeded
 from quire.documents.models import Chunk, Document, DocumentStatus
+from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.uploads import Upload, unpacked
 from quire.heartbeat import TenantHeartbeat
@@ -362,8 +363,10 @@ def document_fail(*, document_id: str, reason: str) -> None:
 
 
 def document_delete(*, document: Document) -> None:
-    """Remove the document, its chunks and vectors (cascade), and the stored file once committed."""
-    file = document.file
+    """Remove the document, its chunks and vectors (cascade), and the stored file and page images once
+    committed."""
+    file, document_id = document.file, document.pk
     with transaction.atomic():
         document.delete()
         transaction.on_commit(lambda: file.delete(save=False))
+        transaction.on_commit(lambda: page_images_delete(document_id))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiRequest, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -83,6 +83,22 @@ class DocumentListCreateView(ListAPIView):
     list_filters = {"status": DocumentStatus.values}
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter("batch_id", str, description="Only the documents of this upload batch."),
+            OpenApiParameter("parent", str, description="Only the attachments of this e-mail document."),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        rows = super().get_queryset()
+        for name in ("batch_id", "parent"):
+            if value := self.request.query_params.get(name):
+                rows = rows.filter(**{name: value})
+        return rows
+
+    @extend_schema(
         request={
             "application/json": DocumentTextCreateSerializer,
             "multipart/form-data": OpenApiRequest(
@@ -98,13 +114,6 @@ class DocumentListCreateView(ListAPIView):
             "documents' `batch_id`), the documents, and the files `refused` with their reasons."
         ),
     )
-    def get_queryset(self):
-        rows = super().get_queryset()
-        for name in ("batch_id", "parent"):
-            if value := self.request.query_params.get(name):
-                rows = rows.filter(**{name: value})
-        return rows
-
     @idempotent
     def post(self, request: Request) -> Response:
         if request.content_type.startswith("multipart/"):

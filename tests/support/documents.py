@@ -73,21 +73,27 @@ This Mutual Non-Disclosure Agreement (the "Agreement") is entered into as of Mar
 
 
 def make_layout_pdf(
-    texts: list[tuple[float, float, str]], rules: list[tuple[float, float, float, float]]
+    pages: list[tuple[list[tuple[float, float, str]], list[tuple[float, float, float, float]]]],
 ) -> bytes:
-    """A one-page PDF with Helvetica text at (x, y) and ruled lines (x0, y0, x1, y1), in PDF points from
-    the bottom-left corner: enough for pdfplumber to find a table drawn with rules."""
-    ops = [f"{x0} {y0} m {x1} {y1} l S" for x0, y0, x1, y1 in rules]
-    ops += [f"BT /F1 10 Tf {x} {y} Td ({text}) Tj ET" for x, y, text in texts]
-    content = "\n".join(ops).encode()
+    """A PDF whose pages each hold Helvetica text at (x, y) and ruled lines (x0, y0, x1, y1), in PDF points
+    from the bottom-left corner: enough for pdfplumber to find a table drawn with rules."""
+    count = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    font = 3 + 2 * count
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
     ]
+    for i, (texts, rules) in enumerate(pages):
+        ops = [f"{x0} {y0} m {x1} {y1} l S" for x0, y0, x1, y1 in rules]
+        ops += [f"BT /F1 10 Tf {x} {y} Td ({text}) Tj ET" for x, y, text in texts]
+        content = "\n".join(ops).encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     return _pdf_file(objects)
 
 
@@ -106,8 +112,8 @@ def _pdf_file(objects: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-def make_table_pdf(title: str, rows: list[list[str]]) -> bytes:
-    """A title line above a table ruled into cells, 120 points a column and 20 a row."""
+def table_page(title: str, rows: list[list[str]]):
+    """A page's text and rules: a title line above a table ruled into cells, 120 points a column, 20 a row."""
     left, top, width, height = 72, 700, 120, 20
     columns = max(len(row) for row in rows)
     bottom, right = top - height * len(rows), left + width * columns
@@ -119,7 +125,11 @@ def make_table_pdf(title: str, rows: list[list[str]]) -> bytes:
         for r, row in enumerate(rows)
         for c, cell in enumerate(row)
     ]
-    return make_layout_pdf(texts, rules)
+    return texts, rules
+
+
+def make_table_pdf(title: str, rows: list[list[str]]) -> bytes:
+    return make_layout_pdf([table_page(title, rows)])
 
 
 def make_scanned_pdf(lines: list[str], *, width: int = 1100, dpi: int = 150) -> bytes:
