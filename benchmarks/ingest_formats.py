@@ -6,7 +6,7 @@
 2. Tables: pages/s of PDF pages that each hold a ruled table of 12 rows by 4 columns (pdfplumber finds and
    extracts the tables, the text keeps them as rows of cells).
 3. Text: pages/s of text-layer PDF pages (one long line a page, as benchmarks/ingest.py), through
-   `parse_document` (pdfplumber: lines, boxes, table search) and, for reference, pypdf's `extract_text`.
+   `parse_document` (pdfium: lines and their boxes) and, for reference, pypdf's `extract_text` (text only).
 
     python benchmarks/ingest_formats.py [--ocr-pages 6] [--table-pages 40] [--text-pages 200]
 """
@@ -124,7 +124,7 @@ def main() -> None:
     )
     text = text_pages(args.text_pages, rng)
     seconds, parsed = timed(ours, text)
-    rows.append(("text layer (pdfplumber)", args.text_pages, seconds, f"{len(parsed.lines)} line boxes"))
+    rows.append(("text layer (pdfium)", args.text_pages, seconds, f"{len(parsed.lines)} line boxes"))
     seconds, _ = timed(reference, text)
     rows.append(("text layer (pypdf, reference)", args.text_pages, seconds, "text only, no boxes"))
 
