@@ -13,7 +13,7 @@ from quire.documents.limits import IngestLimits, check_text
 PAGE_BREAK = "\n\n"
 PARAGRAPH = "\n\n"
 LINE = "\n"
-CELL = " | "
+ROW_START, CELL, ROW_END = "| ", " | ", " |"
 
 Box = tuple[float, float, float, float]
 PageCallback = Callable[[int, int], None]
@@ -65,7 +65,7 @@ class TextBuilder:
     """Appends pages, blocks and tables to the text, counting its length against the limits as it grows.
 
     A block is cleaned on its own (so its offsets hold in the final text) and joined to the one before it
-    on its page by `gap`; a table is a block of rows on lines, cells separated by ` | `."""
+    on its page by `gap`; a table is a block of rows on lines in Markdown's form, `| a | b |`."""
 
     def __init__(self, limits: IngestLimits) -> None:
         self.limits = limits
@@ -114,11 +114,13 @@ class TextBuilder:
             if position:
                 self._raw(LINE)
             row_start, row = self.length, []
+            self._raw(ROW_START)
             for column, cell in enumerate(cells):
                 if column:
                     self._raw(CELL)
                 row.append([self.length, self.length + len(cell)])
                 self._raw(cell)
+            self._raw(ROW_END)
             ranges.append(row)
             if row_boxes is not None and self.length > row_start:
                 box = row_boxes[index]
