@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from quire.documents.limits import IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import PDF
+from quire.documents.sniffing import DOCX, PDF
 from tests.quire.documents.test_bounded_ingest import docx_bomb
 from tests.support import Api, wait_for
 from tests.support.documents import (
@@ -259,3 +259,23 @@ def test_hostile_uploads_are_refused_with_their_reasons(api_a: Api):
 def test_ocr_is_held_to_the_plan_page_cap_and_the_pixel_limit(limits, reason):
     with pytest.raises(ParseError, match=reason):
         parse_document(make_scanned_pdf(["A page nobody typed"]), PDF, limits)
+
+
+def test_docx_tables_stay_in_place_as_rows_of_cells():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Schedule A. Fees.")
+    table = document.add_table(rows=2, cols=2)
+    for r, row in enumerate([["Service", "Fee"], ["Hosting", "$1,200 per month"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.add_paragraph("Fees are due monthly.")
+    out = io.BytesIO()
+    document.save(out)
+    parsed = parse_document(out.getvalue(), DOCX)
+    assert parsed.text == (
+        "Schedule A. Fees.\n\n| Service | Fee |\n| Hosting | $1,200 per month |\n\nFees are due monthly."
+    )
+    (start, end) = parsed.tables[0]["rows"][1][1]
+    assert parsed.text[start:end] == "$1,200 per month"
