@@ -84,3 +84,9 @@ class DocumentTableSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     page = serializers.IntegerField()
     rows = serializers.ListField(child=TableCellSerializer(many=True))
+
+
+class DocumentTableListSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    document_id = serializers.CharField()
+    data = DocumentTableSerializer(many=True)

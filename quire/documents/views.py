@@ -19,7 +19,7 @@ from quire.documents.models import Document, DocumentStatus
 from quire.documents.selectors import document_tables, search_chunks
 from quire.documents.serializers import (
     DocumentSerializer,
-    DocumentTableSerializer,
+    DocumentTableListSerializer,
     DocumentTextCreateSerializer,
     DocumentUploadSerializer,
     SearchHitSerializer,
@@ -200,7 +200,7 @@ class DocumentTextView(APIView):
 
 
 class DocumentTablesView(APIView):
-    @extend_schema(responses={200: DocumentTableSerializer(many=True)})
+    @extend_schema(responses={200: DocumentTableListSerializer})
     def get(self, request: Request, document_id: str) -> Response:
         document = Document.objects.filter(pk=document_id).only("id", "text", "page_starts", "tables").first()
         if document is None:
