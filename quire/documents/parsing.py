@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
-from quire.documents.layout import PAGE_BREAK, PageCallback, ParsedDocument
+from quire.documents.layout import PageCallback, ParsedDocument
 from quire.documents.limits import (
     DeadlinePassed,
     IngestLimits,
@@ -22,7 +22,7 @@ from quire.documents.limits import (
 )
 from quire.documents.pdf import PdfError, parse_pdf
 
-__all__ = ["PAGE_BREAK", "ParseError", "ParsedDocument", "parse_document"]
+__all__ = ["ParseError", "ParsedDocument", "parse_document"]
 
 
 class ParseError(ValueError):

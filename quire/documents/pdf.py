@@ -49,7 +49,7 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
                 plumber = plumber or _plumber(content)
                 _add_ruled_page(builder, plumber.pages[number - 1])
             else:
-                _add_lines(builder, [(box[1], 0, (text, box)) for text, box in lines])
+                _add_lines(builder, [(box[1], 0, (text, box)) for text, box in lines], in_order=True)
             page.close()
             if on_page is not None:
                 on_page(number, total)
@@ -113,10 +113,12 @@ def _add_ruled_page(builder: TextBuilder, page) -> None:
     page.close()
 
 
-def _add_lines(builder: TextBuilder, blocks: list[tuple[float, int, object]]) -> None:
-    """Lines `(top, 0, (text, box))` and tables `(top, 1, table)`, top to bottom; a gap taller than most of
-    a line between two lines starts a paragraph."""
-    blocks.sort(key=lambda block: (block[0], block[1]))
+def _add_lines(builder: TextBuilder, blocks: list[tuple[float, int, object]], in_order: bool = False) -> None:
+    """Lines `(top, 0, (text, box))` and tables `(top, 1, table)`, top to bottom unless they come `in_order`
+    (pdfium's reading order, which keeps columns apart); a line that starts a gap taller than most of a line
+    below the one before it, or above it (a new column), starts a paragraph."""
+    if not in_order:
+        blocks.sort(key=lambda block: (block[0], block[1]))
     bottom = None
     for _, is_table, item in blocks:
         if is_table:
@@ -125,7 +127,7 @@ def _add_lines(builder: TextBuilder, blocks: list[tuple[float, int, object]]) ->
             continue
         text, box = item
         height = box[3] - box[1]
-        gap = LINE if bottom is not None and box[1] - bottom < 0.8 * height else PARAGRAPH
+        gap = LINE if bottom is not None and -0.5 * height <= box[1] - bottom < 0.8 * height else PARAGRAPH
         builder.add(text, gap=gap, box=box)
         bottom = box[3]
 
