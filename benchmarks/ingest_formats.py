@@ -130,7 +130,7 @@ def main() -> None:
 
     print(f"{'PDF pages':32} {'pages':>6} {'seconds':>8} {'pages/s':>8}  notes")
     for name, pages, seconds, notes in rows:
-        print(f"{name:32} {pages:6d} {seconds:8.2f} {pages / seconds:8.1f}  {notes}")
+        print(f"{name:32} {pages:6d} {seconds:8.2f} {pages / seconds:8.2f}  {notes}")
 
 
 if __name__ == "__main__":
