@@ -23,8 +23,18 @@ run: install
 test: install test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# What the tests need besides the venv: Debian's chromium, installed with apt-get when running as root.
+# What the tests need besides the venv: Debian's chromium (the portal's browser tests) and tesseract-ocr (OCR
+# of scanned PDFs), installed with apt-get when running as root.
 test-deps:
+	@command -v tesseract >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr; \
+	  else \
+	    echo "make test needs tesseract for OCR of scanned PDFs; install it with:" >&2; \
+	    echo "  sudo apt-get install -y tesseract-ocr" >&2; \
+	    exit 1; \
+	  fi; \
+	}
 	@test -x $(CHROMIUM) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \

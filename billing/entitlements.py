@@ -33,6 +33,7 @@ class Entitlements:
     api_rate: str
     api_key_rate: str
     seats: int
+    max_ocr_pages: int = 500
 
     def allows_connector(self, connector: str) -> bool:
         return not self.connectors_allowed or connector in self.connectors_allowed
@@ -94,6 +95,7 @@ def _shared_entitlements(tenant: Tenant) -> Entitlements:
         api_rate=plan.api_rate,
         api_key_rate=plan.api_key_rate,
         seats=plan.seats,
+        max_ocr_pages=plan.max_ocr_pages,
     )
     cache.set(_cache_key(tenant.pk), result, CACHE_SECONDS)
     return result

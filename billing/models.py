@@ -25,6 +25,7 @@ class Plan(models.Model):
     connectors_allowed = models.JSONField(default=list, help_text="connector names; empty means all")
     max_document_bytes = models.PositiveBigIntegerField()
     max_context_tokens = models.PositiveIntegerField()
+    max_ocr_pages = models.PositiveIntegerField(default=500, help_text="pages OCR'd per document")
     api_rate = models.CharField(max_length=20, help_text="requests per tenant, e.g. 600/min")
     api_key_rate = models.CharField(max_length=20, help_text="requests per API key, e.g. 300/min")
     seats = models.PositiveIntegerField()

@@ -1,15 +1,18 @@
 """Spans: `{"document_id", "start", "end", "quote"}` with `text[start:end] == quote` always.
 
 The one place that defines the span shape, builds, finds and repairs spans, walks the spans nested in a
-result and verifies a result against its documents; the platform calls `verify` and `walk_spans`.
+result and verifies a result against its documents; the platform calls `verify` and `walk_spans`, then
+`place_spans`, which adds where each span sits on the page: `page` (1-based) and, for PDFs, `boxes`.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 SPAN_KEYS = frozenset({"document_id", "start", "end", "quote"})
@@ -223,3 +226,49 @@ def _remove(output: dict, findings: set[Path]) -> int:
             container[path[-1]] = None
         removed += 1
     return removed
+
+
+@dataclass(frozen=True)
+class PageMap:
+    """Where a document's text sits on its pages: `page_starts` (the offset each page begins at) and, for
+    PDFs, `lines`: `[start, end, page, x0, top, x1, bottom]` per line of text, sorted by `start`, the box in
+    PDF points from the page's top-left corner."""
+
+    page_starts: list[int]
+    lines: list[list[float]] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int:
+        """1-based page holding character `offset`."""
+        return max(1, bisect.bisect_right(self.page_starts or [0], offset))
+
+    @cached_property
+    def _line_ends(self) -> list[float]:
+        return [line[1] for line in self.lines]
+
+    def boxes(self, start: int, end: int) -> list[dict]:
+        """The boxes of the lines that `[start, end)` touches."""
+        first = bisect.bisect_right(self._line_ends, start)
+        found = []
+        for line in self.lines[first:]:
+            if line[0] >= end:
+                break
+            page, x0, top, x1, bottom = line[2:7]
+            found.append({"page": int(page), "x0": x0, "top": top, "x1": x1, "bottom": bottom})
+        return found
+
+    def place(self, span: dict) -> dict:
+        """`span` (changed in place, and returned) with its `page` and, where there are lines, `boxes`."""
+        span["page"] = self.page_at(span["start"])
+        if self.lines:
+            span["boxes"] = self.boxes(span["start"], span["end"])
+        return span
+
+
+def place_spans(result: dict, maps: dict[str, PageMap]) -> dict:
+    """Give every span of `result` (changed in place, and returned) its `page` and, where its document has
+    line boxes, `boxes`."""
+    for span in iter_spans(result):
+        page_map = maps.get(str(span["document_id"]))
+        if page_map is not None and isinstance(span.get("start"), int) and isinstance(span.get("end"), int):
+            page_map.place(span)
+    return result

@@ -173,6 +173,14 @@ QUIRE_INGEST_MAX_UNZIPPED_BYTES = env_int("QUIRE_INGEST_MAX_UNZIPPED_BYTES", 104
 QUIRE_INGEST_MAX_COMPRESSION_RATIO = env_int("QUIRE_INGEST_MAX_COMPRESSION_RATIO", 100)
 QUIRE_INGEST_MAX_PDF_PAGES = env_int("QUIRE_INGEST_MAX_PDF_PAGES", 2_000)
 QUIRE_INGEST_MAX_NESTING_DEPTH = env_int("QUIRE_INGEST_MAX_NESTING_DEPTH", 512)
+# OCR (Tesseract) of pages without a good text layer: pages per document (the plan's `max_ocr_pages` may
+# lower it), pixels per page image, and the resolution pages are rendered at.
+QUIRE_INGEST_MAX_OCR_PAGES = env_int("QUIRE_INGEST_MAX_OCR_PAGES", 2_000)
+QUIRE_INGEST_MAX_OCR_PIXELS = env_int("QUIRE_INGEST_MAX_OCR_PIXELS", 40_000_000)
+QUIRE_INGEST_OCR_DPI = env_int("QUIRE_INGEST_OCR_DPI", 300)
+# Uploads of many files (several multipart files, or a ZIP): files per request, ZIPs inside ZIPs.
+QUIRE_UPLOAD_MAX_FILES = env_int("QUIRE_UPLOAD_MAX_FILES", 1_000)
+QUIRE_UPLOAD_MAX_ZIP_DEPTH = env_int("QUIRE_UPLOAD_MAX_ZIP_DEPTH", 3)
 # Seconds one ingest task may run: past the soft limit it stops and the document fails with the reason;
 # the hard limit kills a worker process that does not stop.
 QUIRE_INGEST_SOFT_TIME_LIMIT = env_int("QUIRE_INGEST_SOFT_TIME_LIMIT", 900)

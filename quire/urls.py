@@ -11,7 +11,13 @@ from quire.api.billing import (
     stripe_webhook,
 )
 from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
-from quire.documents.views import DocumentDetailView, DocumentListCreateView, DocumentTextView, SearchView
+from quire.documents.views import (
+    DocumentDetailView,
+    DocumentListCreateView,
+    DocumentTablesView,
+    DocumentTextView,
+    SearchView,
+)
 from quire.jobs.views import JobCancelView, JobDetailView, JobListCreateView, JobResultView
 from quire.webhooks import views as webhooks
 
@@ -22,6 +28,7 @@ v1 = [
     path("v1/documents", DocumentListCreateView.as_view(), name="documents"),
     path("v1/documents/<str:document_id>", DocumentDetailView.as_view(), name="document"),
     path("v1/documents/<str:document_id>/text", DocumentTextView.as_view(), name="document-text"),
+    path("v1/documents/<str:document_id>/tables", DocumentTablesView.as_view(), name="document-tables"),
     path("v1/search", SearchView.as_view(), name="search"),
     path("v1/jobs", JobListCreateView.as_view(), name="jobs"),
     path("v1/jobs/<str:job_id>", JobDetailView.as_view(), name="job"),

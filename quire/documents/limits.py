@@ -25,6 +25,13 @@ class IngestLimits:
     max_compression_ratio: int = 100
     max_pdf_pages: int = 2_000
     max_nesting_depth: int = 512
+    # OCR: pages per document (the plan's cap), pixels per rendered page, and the resolution pages render at.
+    max_ocr_pages: int = 500
+    max_ocr_pixels: int = 40_000_000
+    ocr_dpi: int = 300
+    # Uploads of many files: files per request and ZIPs inside ZIPs.
+    max_batch_files: int = 1_000
+    max_zip_depth: int = 3
     # time.monotonic() by which ingestion must end (the task's soft time limit), or None.
     deadline: float | None = None
 
@@ -44,7 +51,16 @@ class IngestLimits:
             max_compression_ratio=settings.QUIRE_INGEST_MAX_COMPRESSION_RATIO,
             max_pdf_pages=settings.QUIRE_INGEST_MAX_PDF_PAGES,
             max_nesting_depth=settings.QUIRE_INGEST_MAX_NESTING_DEPTH,
+            max_ocr_pages=settings.QUIRE_INGEST_MAX_OCR_PAGES,
+            max_ocr_pixels=settings.QUIRE_INGEST_MAX_OCR_PIXELS,
+            ocr_dpi=settings.QUIRE_INGEST_OCR_DPI,
+            max_batch_files=settings.QUIRE_UPLOAD_MAX_FILES,
+            max_zip_depth=settings.QUIRE_UPLOAD_MAX_ZIP_DEPTH,
         )
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, or None without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
 
 class DeadlinePassed(Exception):
@@ -100,6 +116,39 @@ def check_pages(count: int, limits: IngestLimits) -> None:
         raise LimitExceeded(
             ErrorCode.TOO_MANY_PAGES,
             f"the PDF has more than {limits.max_pdf_pages} pages (QUIRE_INGEST_MAX_PDF_PAGES)",
+        )
+
+
+def check_ocr_pages(count: int, limits: IngestLimits) -> None:
+    if count > limits.max_ocr_pages:
+        raise LimitExceeded(
+            ErrorCode.TOO_MANY_PAGES,
+            f"more than {limits.max_ocr_pages} pages need OCR, the plan's cap (max_ocr_pages)",
+        )
+
+
+def check_ocr_pixels(page: int, pixels: int, limits: IngestLimits) -> None:
+    if pixels > limits.max_ocr_pixels:
+        raise LimitExceeded(
+            ErrorCode.DOCUMENT_TOO_LARGE,
+            f"page {page} renders to {pixels} pixels for OCR, more than {limits.max_ocr_pixels} "
+            f"(QUIRE_INGEST_MAX_OCR_PIXELS)",
+        )
+
+
+def check_batch_files(count: int, limits: IngestLimits) -> None:
+    if count > limits.max_batch_files:
+        raise LimitExceeded(
+            ErrorCode.DOCUMENT_TOO_LARGE,
+            f"the upload holds more than {limits.max_batch_files} files (QUIRE_UPLOAD_MAX_FILES)",
+        )
+
+
+def check_zip_depth(depth: int, limits: IngestLimits) -> None:
+    if depth > limits.max_zip_depth:
+        raise LimitExceeded(
+            ErrorCode.NESTING_TOO_DEEP,
+            f"the ZIP nests ZIPs deeper than {limits.max_zip_depth} levels (QUIRE_UPLOAD_MAX_ZIP_DEPTH)",
         )
 
 

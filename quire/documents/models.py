@@ -30,6 +30,19 @@ class Document(models.Model):
     failure_reason = models.TextField(blank=True)
     text = models.TextField(blank=True)
     page_starts = models.JSONField(default=list, blank=True)
+    # PDFs: {"lines": [[start, end, page, x0, top, x1, bottom], ...], "page_sizes": [[width, height], ...]},
+    # boxes in PDF points from the page's top-left corner (connectors.spans.PageMap reads it).
+    layout = models.JSONField(default=dict, blank=True)
+    # [{"page", "rows": [[[start, end], ...], ...]}]: each cell's range in `text` (equal ends: an empty cell).
+    tables = models.JSONField(default=list, blank=True)
+    ocr_pages = models.JSONField(default=list, blank=True)
+    ocr_confidence = models.FloatField(null=True, blank=True)
+    pages_parsed = models.PositiveIntegerField(default=0)
+    pages_total = models.PositiveIntegerField(default=0)
+    batch_id = models.CharField(max_length=40, blank=True, db_index=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
     chunk_count = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

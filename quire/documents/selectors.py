@@ -1,4 +1,4 @@
-"""Reads over documents: semantic search over chunks with pgvector."""
+"""Reads over documents: semantic search over chunks with pgvector, a document's tables and page maps."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
-from quire.documents.models import Chunk, DocumentStatus
+from connectors.spans import PageMap, make_span
+from quire.documents.models import Chunk, Document, DocumentStatus
 
 HNSW_EF_SEARCH = 200
 
@@ -43,3 +44,24 @@ def search_chunks(
             cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, 4 * int(k))}")
         hits = list(rows)
     return [SearchHit(d, i, s, e, t, 1.0 - float(dist)) for d, i, s, e, t, dist in hits]
+
+
+def page_map(document: Document) -> PageMap:
+    return PageMap(document.page_starts or [0], (document.layout or {}).get("lines", []))
+
+
+def document_tables(document: Document) -> list[dict]:
+    """The document's tables: page, and rows of cells, each with its text and its span (with `page` and,
+    for a PDF, `boxes`), or a null span for an empty cell."""
+    pages = page_map(document)
+    tables = []
+    for index, table in enumerate(document.tables or []):
+        rows = []
+        for row in table["rows"]:
+            cells = []
+            for start, end in row:
+                span = pages.place(make_span(document.id, document.text, start, end)) if end > start else None
+                cells.append({"text": document.text[start:end], "span": span})
+            rows.append(cells)
+        tables.append({"object": "table", "index": index, "page": table["page"], "rows": rows})
+    return tables

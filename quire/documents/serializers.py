@@ -7,6 +7,7 @@ from quire.documents.models import Document
 class DocumentSerializer(ResourceSerializer):
     object = ObjectNameField("document")
     metadata = MetadataField(read_only=True)
+    parent = serializers.CharField(source="parent_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Document
@@ -23,6 +24,12 @@ class DocumentSerializer(ResourceSerializer):
             "page_count",
             "chunk_count",
             "token_estimate",
+            "pages_parsed",
+            "pages_total",
+            "ocr_pages",
+            "ocr_confidence",
+            "batch_id",
+            "parent",
             "metadata",
             "created_at",
             "updated_at",
@@ -37,9 +44,10 @@ class DocumentTextCreateSerializer(StrictSerializer):
 
 
 class DocumentUploadSerializer(StrictSerializer):
-    """A multipart upload; `metadata` arrives as `metadata[key]=value` fields (see the view)."""
+    """A multipart upload of one `file` or several (the field repeated), a ZIP among them unpacked into
+    one document per file; `metadata` arrives as `metadata[key]=value` fields (see the view)."""
 
-    file = serializers.FileField()
+    file = serializers.ListField(child=serializers.FileField(), min_length=1)
     content_type = serializers.CharField(max_length=100, required=False)
     metadata = MetadataField(required=False)
 
@@ -81,3 +89,21 @@ class DocumentTextSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True)
     page_start = serializers.IntegerField()
     page_end = serializers.IntegerField()
+
+
+class TableCellSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    span = serializers.DictField(allow_null=True)
+
+
+class DocumentTableSerializer(serializers.Serializer):
+    object = serializers.CharField(default="table")
+    index = serializers.IntegerField()
+    page = serializers.IntegerField()
+    rows = serializers.ListField(child=TableCellSerializer(many=True))
+
+
+class DocumentTableListSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    document_id = serializers.CharField()
+    data = DocumentTableSerializer(many=True)

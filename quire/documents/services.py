@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Mapping
+import time
+import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -23,10 +25,13 @@ from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.events import document_finished
-from quire.documents.limits import IngestLimits
+from quire.documents.limits import IngestLimits, LimitExceeded
 from quire.documents.models import Chunk, Document, DocumentStatus
-from quire.documents.parsing import ParseError, parse_document
+from quire.documents.pages import page_images_delete
+from quire.documents.parsing import ParsedDocument, ParseError, parse_document
+from quire.documents.uploads import Upload, unpacked
 from quire.heartbeat import TenantHeartbeat
+from tenants.identifiers import new_id
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -64,8 +69,11 @@ def document_create(
     max_bytes: int,
     content_param: str = "text",
     metadata: Mapping[str, str] | None = None,
+    batch_id: str = "",
+    parent: Document | None = None,
 ) -> CreatedDocument:
-    """Store the bytes once per tenant, with `metadata`, and queue ingestion.
+    """Store the bytes once per tenant, with `metadata` (and the `batch_id` of the upload, or the `parent`
+    e-mail it was attached to), and queue ingestion.
 
     Refuses metadata that `metadata_merged` refuses, and (naming `content_param`, the input that carried
     the bytes) a document over the smaller of `max_bytes` and the tenant's plan limit, an empty or
@@ -82,6 +90,10 @@ def document_create(
     content_type = sniffing.sniff_content_type(
         content, param=content_param, limits=IngestLimits.from_settings()
     )
+    if content_type == sniffing.ZIP:
+        raise sniffing.UnsupportedDocument(
+            "a ZIP archive of files; POST /v1/documents unpacks it as a batch of documents", content_param
+        )
     if not sniffing.declared_matches(declared_type, content_type):
         raise ContentTypeMismatch(f"declared as {declared_type} but the bytes are {content_type}")
     digest = hashlib.sha256(content).hexdigest()
@@ -94,6 +106,8 @@ def document_create(
         sha256=digest,
         size_bytes=len(content),
         metadata=metadata,
+        batch_id=batch_id,
+        parent=parent,
     )
     document.file.save(digest, ContentFile(content), save=False)
     try:
@@ -107,6 +121,53 @@ def document_create(
         lambda: current_app.send_task(DOCUMENT_INGEST_TASK, args=[document.id], priority=priority)
     )
     return CreatedDocument(document, created=True)
+
+
+@dataclass(frozen=True)
+class CreatedBatch:
+    id: str
+    documents: list[CreatedDocument]
+    # (filename, refusal) of each file that did not become a document.
+    refused: list[tuple[str, Refusal]]
+
+
+def document_batch_create(
+    *,
+    tenant: Tenant,
+    uploads: list[Upload],
+    max_bytes: int,
+    metadata: Mapping[str, str] | None = None,
+) -> CreatedBatch:
+    """One document per file of `uploads` (ZIPs unpacked, ZIPs inside them too), grouped by a batch id,
+    each created as `document_create` creates one. The whole upload is refused (413, param `file`) for a ZIP
+    that unzips past the limits, nests ZIPs too deep or holds too many files; a single file that is refused
+    is reported in `refused` and the others are created."""
+    metadata = metadata_merged({}, metadata or {})
+    try:
+        files = unpacked(uploads, IngestLimits.from_settings())
+    except LimitExceeded as exc:
+        raise sniffing.DocumentOverLimit(exc.code, f"Upload refused: {exc}.", "file") from None
+    except zipfile.BadZipFile as exc:
+        raise sniffing.UnsupportedDocument(f"a damaged ZIP archive ({exc})", "file") from None
+    batch_id = new_id("bat")
+    created, refused = [], []
+    for upload in files:
+        try:
+            created.append(
+                document_create(
+                    tenant=tenant,
+                    content=upload.content,
+                    filename=upload.filename,
+                    declared_type=upload.declared_type,
+                    max_bytes=max_bytes,
+                    content_param="file",
+                    metadata=metadata,
+                    batch_id=batch_id,
+                )
+            )
+        except Refusal as exc:
+            refused.append((upload.filename, exc))
+    return CreatedBatch(batch_id, created, refused)
 
 
 def document_update(*, document: Document, metadata: Mapping[str, str] | None = None) -> Document:
@@ -178,21 +239,38 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
         if document is None:
             return Document.objects.filter(pk=document_id).first()
         interval = settings.QUIRE_DOCUMENT_STUCK_SECONDS / 3
-        limits = dataclasses.replace(IngestLimits.from_settings(), deadline=deadline)
+        limits = IngestLimits.from_settings()
+        ocr_cap = min(limits.max_ocr_pages, entitlements_for(tenant).max_ocr_pages)
+        limits = dataclasses.replace(limits, deadline=deadline, max_ocr_pages=ocr_cap)
         with TenantHeartbeat(f"ingest-{document_id}", tenant, interval, partial(_mark_alive, document_id)):
-            _ingest(document, limits)
+            _ingest(tenant, document, limits)
     except IngestStopped:
         logger.info("ingest of %s stopped: the document was deleted", document_id)
         return None
     return document
 
 
-def _ingest(document: Document, limits: IngestLimits) -> None:
+def _page_progress(document_id: str) -> Callable[[int, int], None]:
+    """Write `pages_parsed` of `pages_total` as parsing goes, at most twice a second and at the end."""
+    written = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - written[0] >= 0.5:
+            written[0] = now
+            Document.objects.filter(pk=document_id).update(pages_parsed=done, pages_total=total)
+
+    return report
+
+
+def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
     from inference.embeddings import embed_texts
 
     try:
         with document.file.open("rb") as handle:
-            parsed = parse_document(handle.read(), document.content_type, limits)
+            parsed = parse_document(
+                handle.read(), document.content_type, limits, on_page=_page_progress(document.pk)
+            )
     except (ParseError, OSError) as exc:
         with transaction.atomic():
             _lock_alive(document.pk)
@@ -208,8 +286,15 @@ def _ingest(document: Document, limits: IngestLimits) -> None:
             DocumentStatus.EMBEDDING,
             text=parsed.text,
             page_starts=parsed.page_starts,
+            layout=parsed.layout,
+            tables=parsed.tables,
+            ocr_pages=parsed.ocr_pages,
+            ocr_confidence=parsed.ocr_confidence,
+            pages_parsed=parsed.page_count,
+            pages_total=parsed.page_count,
             chunk_count=0,
         )
+    _attachments_create(tenant, document, parsed)
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
     for first in range(0, len(spans), batch):
         limits.check_time()
@@ -227,6 +312,25 @@ def _ingest(document: Document, limits: IngestLimits) -> None:
         _lock_alive(document.pk)
         _set_status(document, DocumentStatus.READY, chunk_count=len(spans), failure_reason="")
         document_finished(document=document)
+
+
+def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocument) -> None:
+    """An e-mail's attachments, each a document of its own whose `parent` is the e-mail; one that is
+    refused (unsupported, too large) is logged and left out."""
+    for attachment in parsed.attachments:
+        try:
+            document_create(
+                tenant=tenant,
+                content=attachment.content,
+                filename=attachment.filename,
+                declared_type=None,
+                max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
+                content_param="attachment",
+                batch_id=document.batch_id,
+                parent=document,
+            )
+        except Refusal as exc:
+            logger.info("attachment %s of %s left out: %s", attachment.filename, document.pk, exc)
 
 
 def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
@@ -264,8 +368,10 @@ def document_fail(*, document_id: str, reason: str) -> None:
 
 
 def document_delete(*, document: Document) -> None:
-    """Remove the document, its chunks and vectors (cascade), and the stored file once committed."""
-    file = document.file
+    """Remove the document, its chunks and vectors (cascade), and the stored file and page images once
+    committed."""
+    file, document_id = document.file, document.pk
     with transaction.atomic():
         document.delete()
         transaction.on_commit(lambda: file.delete(save=False))
+        transaction.on_commit(lambda: page_images_delete(document_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 from common.refusals import ErrorCode, Refusal
@@ -18,15 +19,29 @@ from quire.documents.limits import (
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 HTML = "text/html"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+EML = "message/rfc822"
+MSG = "application/vnd.ms-outlook"
 TRANSCRIPT = "application/json"
 TEXT = "text/plain"
-SUPPORTED = (PDF, DOCX, HTML, TRANSCRIPT, TEXT)
+# A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
+ZIP = "application/zip"
+SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, HTML, TRANSCRIPT, TEXT)
+# The part that tells which Office Open XML format a ZIP is.
+OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*")
+_MAIL_HEADERS = (b"from:", b"subject:", b"date:", b"message-id:", b"mime-version:", b"to:")
 
 # Declared types that name the same thing as a sniffed one.
 ALIASES = {
     "application/x-pdf": PDF,
     "application/xhtml+xml": HTML,
     "text/json": TRANSCRIPT,
+    "application/x-zip-compressed": ZIP,
+    "application/x-zip": ZIP,
+    "application/x-outlook-msg": MSG,
     "text/markdown": TEXT,
     "text/x-markdown": TEXT,
 }
@@ -65,20 +80,25 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if content.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                if "word/document.xml" in archive.namelist():
-                    check_archive_declared(archive, len(content), limits)
-                    return DOCX
+                check_archive_declared(archive, len(content), limits)
+                names = set(archive.namelist())
         except zipfile.BadZipFile:
-            pass
-        raise UnsupportedDocument("a ZIP archive that is not a Word (.docx) document", param)
+            raise UnsupportedDocument("a damaged ZIP archive", param) from None
+        return next((kind for part, kind in OOXML_PARTS.items() if part in names), ZIP)
+    if content.startswith(OLE_MAGIC):
+        if b"_\x00_\x00s\x00u\x00b\x00s\x00t\x00g\x001\x00.\x000\x00_\x00" in content:
+            return MSG
+        raise UnsupportedDocument("an OLE file that is not an Outlook message (.msg)", param)
+    if is_email(content):
+        return EML
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UnsupportedDocument(
-            "binary content that is not PDF or DOCX, or text that is not UTF-8", param
+            "binary content of no supported type, or text that is not UTF-8", param
         ) from None
     if "\x00" in text[:4096]:
-        raise UnsupportedDocument("binary content that is not PDF or DOCX", param)
+        raise UnsupportedDocument("binary content of no supported type", param)
     lowered = head[:512].lower()
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered or b"<body" in lowered:
         return HTML
@@ -93,6 +113,16 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             return TRANSCRIPT
         raise UnsupportedDocument('JSON that is not a transcript ({"turns": [{"speaker", "text"}]})', param)
     return TEXT
+
+
+def is_email(content: bytes) -> bool:
+    """An RFC 822 message: it opens with a block of header lines naming a sender and one more mail header."""
+    head, position, names = content[:16384], 0, set()
+    while match := _HEADER_LINE.match(head, position):
+        names.add(match.group().split(b":", 1)[0].lower() + b":")
+        position = match.end()
+    ends_block = head[position : position + 1] == b"\n" or head[position : position + 2] == b"\r\n"
+    return ends_block and b"from:" in names and len(names & set(_MAIL_HEADERS)) >= 2
 
 
 def _check_pdf(content: bytes, limits: IngestLimits) -> None:

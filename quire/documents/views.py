@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiRequest, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -14,10 +14,12 @@ from quire.api.idempotency import idempotent
 from quire.api.metadata import metadata_folded
 from quire.api.pagination import ListFilter
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
+from quire.documents.layout import ParsedDocument
 from quire.documents.models import Document, DocumentStatus
-from quire.documents.selectors import search_chunks
+from quire.documents.selectors import document_tables, search_chunks
 from quire.documents.serializers import (
     DocumentSerializer,
+    DocumentTableListSerializer,
     DocumentTextCreateSerializer,
     DocumentTextSerializer,
     DocumentUploadSerializer,
@@ -26,7 +28,13 @@ from quire.documents.serializers import (
     SearchSerializer,
     TextRangeSerializer,
 )
-from quire.documents.services import document_create, document_delete, document_update
+from quire.documents.services import (
+    document_batch_create,
+    document_create,
+    document_delete,
+    document_update,
+)
+from quire.documents.uploads import Upload, is_zip
 
 
 def _create(
@@ -50,12 +58,47 @@ def _create(
     return Response(DocumentSerializer(result.document).data, status=code)
 
 
+def _create_batch(request: Request, files: list[Upload], metadata: dict | None) -> Response:
+    batch = document_batch_create(
+        tenant=request.tenant,
+        uploads=files,
+        max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
+        metadata=metadata,
+    )
+    body = {
+        "id": batch.id,
+        "object": "document_batch",
+        "data": DocumentSerializer([created.document for created in batch.documents], many=True).data,
+        "refused": [
+            {"filename": filename, "code": refusal.code.value, "message": refusal.message}
+            for filename, refusal in batch.refused
+        ],
+    }
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
 class DocumentListCreateView(ListAPIView):
     serializer_class = DocumentSerializer
     queryset = Document.objects.all()
     parser_classes = [JSONParser, MultiPartParser]
     filter_backends = [ListFilter]
     list_filters = {"status": DocumentStatus.values}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("batch_id", str, description="Only the documents of this upload batch."),
+            OpenApiParameter("parent", str, description="Only the attachments of this e-mail document."),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        rows = super().get_queryset()
+        for name in ("batch_id", "parent"):
+            if value := self.request.query_params.get(name):
+                rows = rows.filter(**{name: value})
+        return rows
 
     @extend_schema(
         request={
@@ -68,22 +111,34 @@ class DocumentListCreateView(ListAPIView):
         description=(
             "Create a document from JSON text or a multipart file (`metadata[key]=value` fields carry its "
             "metadata). The same bytes sent again return the stored document unchanged, with 200: its "
-            "metadata is not touched (change it with `POST /v1/documents/{id}`)."
+            "metadata is not touched (change it with `POST /v1/documents/{id}`). Several `file` fields, or "
+            "a ZIP, create one document per file and answer 201 with a `document_batch`: its `id` (the "
+            "documents' `batch_id`), the documents, and the files `refused` with their reasons."
         ),
     )
     @idempotent
     def post(self, request: Request) -> Response:
         if request.content_type.startswith("multipart/"):
-            payload = DocumentUploadSerializer(data=metadata_folded(request.data))
+            form = metadata_folded(request.data)
+            if isinstance(form, dict):
+                form["file"] = request.FILES.getlist("file")
+            payload = DocumentUploadSerializer(data=form)
             payload.is_valid(raise_exception=True)
-            upload = payload.validated_data["file"]
-            if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
+            uploads = payload.validated_data["file"]
+            if any(upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES for upload in uploads):
                 raise Refusal(
                     ErrorCode.DOCUMENT_TOO_LARGE, "The document is larger than the size limit.", "file"
                 )
-            declared = payload.validated_data.get("content_type") or upload.content_type
+            declared = payload.validated_data.get("content_type")
             metadata = payload.validated_data.get("metadata")
-            return _create(request, upload.read(), upload.name or "upload", declared, "file", metadata)
+            files = [
+                Upload(upload.name or "upload", upload.read(), declared or upload.content_type)
+                for upload in uploads
+            ]
+            if len(files) == 1 and not is_zip(files[0].content):
+                only = files[0]
+                return _create(request, only.content, only.filename, only.declared_type, "file", metadata)
+            return _create_batch(request, files, metadata)
         payload = DocumentTextCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -131,8 +186,6 @@ class DocumentTextView(APIView):
         end = params.validated_data.get("end", length)
         if start > length or end > length or start > end:
             raise Refusal(ErrorCode.RANGE_OUT_OF_BOUNDS, f"Need 0 <= start <= end <= {length}.", "end")
-        from quire.documents.parsing import ParsedDocument
-
         parsed = ParsedDocument(document.text, document.page_starts or [0])
         return Response(
             {
@@ -147,6 +200,15 @@ class DocumentTextView(APIView):
                 "page_end": parsed.page_at(max(start, end - 1)),
             }
         )
+
+
+class DocumentTablesView(APIView):
+    @extend_schema(responses={200: DocumentTableListSerializer})
+    def get(self, request: Request, document_id: str) -> Response:
+        document = Document.objects.filter(pk=document_id).only("id", "text", "page_starts", "tables").first()
+        if document is None:
+            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", "document_id")
+        return Response({"object": "list", "document_id": document.id, "data": document_tables(document)})
 
 
 class SearchView(APIView):

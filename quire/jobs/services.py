@@ -26,6 +26,7 @@ from billing.services import (
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.documents.models import Document, DocumentStatus
+from quire.documents.selectors import page_map
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
@@ -255,7 +256,7 @@ def job_run(*, tenant: Tenant, job_id: str) -> Job:
 def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
     from connectors import Document as ConnectorDocument
     from connectors import run_connector
-    from connectors.spans import verify
+    from connectors.spans import place_spans, verify
     from inference.client import InferenceClient
 
     try:
@@ -277,6 +278,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         )
         report(0.99, "verifying spans")
         verified = verify(output, {d.id: d.text for d in ordered}, policy="drop")
+        place_spans(verified.output, {d.id: page_map(d) for d in ordered})
     except ValueError as exc:
         return _finish_failed(job, "invalid_input", str(exc))
     usage = job_usage_quantities(

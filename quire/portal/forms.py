@@ -56,16 +56,38 @@ class ApiKeyForm(forms.Form):
         return name
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One file or several (a dropped folder); cleans to a list."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list:
+        single = super().clean
+        if not data:
+            return [single(None, initial)]
+        return [single(item, initial) for item in (data if isinstance(data, list | tuple) else [data])]
+
+
 class DocumentUploadForm(forms.Form):
-    file = forms.FileField(help_text="PDF, DOCX, HTML, plain text or a JSON transcript.")
+    file = MultipleFileField(
+        help_text="PDF, DOCX, XLSX, PPTX, e-mail (EML, MSG), HTML, plain text, a JSON transcript; several "
+        "files, a folder or a ZIP make one document each."
+    )
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
-            raise forms.ValidationError(
-                f"The file is {upload.size} bytes; the limit is {settings.QUIRE_MAX_DOCUMENT_BYTES} bytes."
-            )
-        return upload
+        uploads = self.cleaned_data["file"]
+        for upload in uploads:
+            if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
+                raise forms.ValidationError(
+                    f"{upload.name} is {upload.size} bytes; the limit is {settings.QUIRE_MAX_DOCUMENT_BYTES} bytes."
+                )
+        return uploads
 
 
 class JobForm(forms.Form):

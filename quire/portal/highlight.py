@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from connectors.spans import walk_spans
+from connectors.spans import PageMap, walk_spans
 
 LABEL_FIELDS = ("category", "metric", "code", "label", "verdict", "speaker", "claim", "text", "message")
 
@@ -85,3 +85,34 @@ def highlight_text(text: str, findings: list[Finding]) -> SafeString:
         else:
             parts.append(piece)
     return mark_safe("".join(parts))
+
+
+MAX_PAGE_VIEWS = 20
+
+
+def page_views(findings: list[Finding], page_map: PageMap, page_sizes: list[list[float]]) -> list[dict]:
+    """The PDF pages that findings land on (the first MAX_PAGE_VIEWS), each with the boxes of its findings'
+    lines as percentages of the page, for drawing over the page image."""
+    pages: dict[int, list[dict]] = {}
+    for finding in findings:
+        for box in page_map.boxes(finding.start, finding.end):
+            if not 1 <= box["page"] <= len(page_sizes):
+                continue
+            width, height = page_sizes[box["page"] - 1]
+            pages.setdefault(box["page"], []).append(
+                {
+                    "finding": finding.number,
+                    "left": round(100 * box["x0"] / width, 2),
+                    "top": round(100 * box["top"] / height, 2),
+                    "width": round(100 * (box["x1"] - box["x0"]) / width, 2),
+                    "height": round(100 * (box["bottom"] - box["top"]) / height, 2),
+                }
+            )
+    return [
+        {
+            "number": number,
+            "ratio": round(100 * page_sizes[number - 1][1] / page_sizes[number - 1][0], 2),
+            "boxes": boxes,
+        }
+        for number, boxes in sorted(pages.items())[:MAX_PAGE_VIEWS]
+    ]

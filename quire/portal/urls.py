@@ -20,6 +20,11 @@ urlpatterns = [
     path("documents/table", documents.document_table, name="document_table"),
     path("documents/<str:document_id>", documents.document_detail, name="document"),
     path("documents/<str:document_id>/delete", documents.document_remove, name="document_delete"),
+    path(
+        "documents/<str:document_id>/pages/<int:page_number>.png",
+        documents.document_page_image,
+        name="document_page_image",
+    ),
     path("jobs", jobs.job_list, name="jobs"),
     path("jobs/table", jobs.job_table, name="job_table"),
     path("jobs/<str:job_id>", jobs.job_detail, name="job"),

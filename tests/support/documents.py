@@ -70,3 +70,132 @@ This Mutual Non-Disclosure Agreement (the "Agreement") is entered into as of Mar
 
 5. Assignment. Neither party may assign this Agreement without the prior written consent of the other party.
 """
+
+
+def make_layout_pdf(
+    pages: list[tuple[list[tuple[float, float, str]], list[tuple[float, float, float, float]]]],
+) -> bytes:
+    """A PDF whose pages each hold Helvetica text at (x, y) and ruled lines (x0, y0, x1, y1), in PDF points
+    from the bottom-left corner: enough for pdfplumber to find a table drawn with rules."""
+    count = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    font = 3 + 2 * count
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
+    ]
+    for i, (texts, rules) in enumerate(pages):
+        ops = [f"{x0} {y0} m {x1} {y1} l S" for x0, y0, x1, y1 in rules]
+        ops += [f"BT /F1 10 Tf {x} {y} Td ({text}) Tj ET" for x, y, text in texts]
+        content = "\n".join(ops).encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    return _pdf_file(objects)
+
+
+def _pdf_file(objects: list[bytes]) -> bytes:
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def table_page(title: str, rows: list[list[str]]):
+    """A page's text and rules: a title line above a table ruled into cells, 120 points a column, 20 a row."""
+    left, top, width, height = 72, 700, 120, 20
+    columns = max(len(row) for row in rows)
+    bottom, right = top - height * len(rows), left + width * columns
+    rules = [(left, top - height * i, right, top - height * i) for i in range(len(rows) + 1)]
+    rules += [(left + width * i, top, left + width * i, bottom) for i in range(columns + 1)]
+    texts = [(left, top + 30, title)]
+    texts += [
+        (left + width * c + 4, top - height * r - 14, cell)
+        for r, row in enumerate(rows)
+        for c, cell in enumerate(row)
+    ]
+    return texts, rules
+
+
+def make_table_pdf(title: str, rows: list[list[str]]) -> bytes:
+    return make_layout_pdf([table_page(title, rows)])
+
+
+def make_scanned_pdf(lines: list[str], *, width: int = 1100, dpi: int = 150) -> bytes:
+    """An image-only PDF (no text layer): `lines` drawn with Pillow at 24 px, one page at `dpi`."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=24)
+    image = Image.new("L", (width, 60 + 40 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    for index, line in enumerate(lines):
+        draw.text((30, 30 + 40 * index), line, fill=0, font=font)
+    out = io.BytesIO()
+    image.save(out, "PDF", resolution=dpi)
+    return out.getvalue()
+
+
+def make_xlsx(sheets: dict[str, list[list[object]]]) -> bytes:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def make_pptx(slides: list[tuple[str, str, str]]) -> bytes:
+    """Slides of (title, body, notes)."""
+    import pptx
+
+    presentation = pptx.Presentation()
+    for title, body, notes in slides:
+        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        slide.notes_slide.notes_text_frame.text = notes
+    out = io.BytesIO()
+    presentation.save(out)
+    return out.getvalue()
+
+
+def make_eml(subject: str, body: str, attachments: list[tuple[str, bytes, str]]) -> bytes:
+    """An e-mail with attachments of (filename, bytes, MIME type)."""
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Dana Seller <dana@seller.example>"
+    message["To"] = "deals@buyer.example"
+    message["Subject"] = subject
+    message["Date"] = "Tue, 01 Dec 2026 10:00:00 +0000"
+    message.set_content(body)
+    for filename, data, mime in attachments:
+        maintype, subtype = mime.split("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message.as_bytes()
+
+
+def make_zip(files: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()

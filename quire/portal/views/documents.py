@@ -1,16 +1,20 @@
-"""Documents: upload (drag and drop or file picker), list with live status, a document's text, delete."""
+"""Documents: upload (drag and drop or file picker), list with live status, a document's text, a PDF's
+page images, delete."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
+from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
-from quire.documents.services import document_create, document_delete
+from quire.documents.pages import page_image
+from quire.documents.services import document_batch_create, document_create, document_delete
+from quire.documents.uploads import Upload, is_zip
 from quire.portal.access import portal_page
 from quire.portal.forms import DocumentUploadForm
 from quire.portal.views.common import page, show_rejection
@@ -31,25 +35,40 @@ def document_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = DocumentUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            upload = form.cleaned_data["file"]
+            files = [
+                Upload(upload.name or "upload", upload.read(), upload.content_type)
+                for upload in form.cleaned_data["file"]
+            ]
             try:
-                result = document_create(
-                    tenant=request.tenant,
-                    content=upload.read(),
-                    filename=upload.name or "upload",
-                    declared_type=upload.content_type,
-                    max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
-                    content_param="file",
-                )
+                _upload(request, files)
             except Refusal as exc:
                 show_rejection(form, exc)
             else:
-                verb = "Uploaded" if result.created else "Already uploaded:"
-                messages.success(request, f"{verb} {result.document.filename}.")
                 return redirect("portal:documents")
     return page(
         request, "portal/documents.html", {"form": form, **_listing()}, status=400 if form.errors else 200
     )
+
+
+def _upload(request: HttpRequest, files: list[Upload]) -> None:
+    if len(files) == 1 and not is_zip(files[0].content):
+        result = document_create(
+            tenant=request.tenant,
+            content=files[0].content,
+            filename=files[0].filename,
+            declared_type=files[0].declared_type,
+            max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
+            content_param="file",
+        )
+        verb = "Uploaded" if result.created else "Already uploaded:"
+        messages.success(request, f"{verb} {result.document.filename}.")
+        return
+    batch = document_batch_create(
+        tenant=request.tenant, uploads=files, max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES
+    )
+    messages.success(request, f"Uploaded {len(batch.documents)} documents (batch {batch.id}).")
+    for filename, refusal in batch.refused:
+        messages.error(request, f"{filename}: {refusal.message}")
 
 
 @portal_page()
@@ -63,6 +82,20 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
     return page(
         request, "portal/document.html", {"document": document, "in_progress": document.status in IN_PROGRESS}
     )
+
+
+@portal_page()
+def document_page_image(request: HttpRequest, document_id: str, page_number: int) -> HttpResponse:
+    document = get_object_or_404(Document.objects.defer("text"), pk=document_id)
+    try:
+        image = page_image(document, page_number)
+    except LookupError:
+        raise Http404("no such page") from None
+    except LimitExceeded as exc:
+        return HttpResponse(str(exc), status=413, content_type="text/plain")
+    response = HttpResponse(image, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_POST

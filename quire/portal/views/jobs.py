@@ -14,12 +14,13 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from common.refusals import Refusal
 from quire.documents.models import Document, DocumentStatus
+from quire.documents.selectors import page_map
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.serializers import JobResultSerializer
 from quire.jobs.services import job_cancel, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
-from quire.portal.highlight import findings_from_output, highlight_text
+from quire.portal.highlight import findings_from_output, highlight_text, page_views
 from quire.portal.views.common import page, show_rejection
 
 PAGE_SIZE = 100
@@ -85,6 +86,11 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
                 "document": document,
                 "html": highlight_text(document.text, [f for f in findings if f.document_id == document.id]),
                 "count": sum(1 for f in findings if f.document_id == document.id),
+                "pages": page_views(
+                    [f for f in findings if f.document_id == document.id],
+                    page_map(document),
+                    (document.layout or {}).get("page_sizes", []),
+                ),
             }
             for document in context["documents"]
         ]

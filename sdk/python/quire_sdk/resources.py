@@ -156,6 +156,10 @@ class Documents(Resource):
         ).data
         return DocumentText.from_dict(data)
 
+    def tables(self, document_id: str) -> list[dict]:
+        """The document's tables: `{"index", "page", "rows": [[{"text", "span"}, ...], ...]}` each."""
+        return self._t.request("GET", f"documents/{document_id}/tables").data["data"]
+
     def wait(
         self,
         document_id: str,

@@ -39,6 +39,12 @@ class Document(ApiObject):
     page_count: int | None = None
     chunk_count: int | None = None
     token_estimate: int | None = None
+    pages_parsed: int | None = None
+    pages_total: int | None = None
+    ocr_pages: list = field(default_factory=list)
+    ocr_confidence: float | None = None
+    batch_id: str | None = None
+    parent: str | None = None
     metadata: dict = field(default_factory=dict)
     created_at: str | None = None
     updated_at: str | None = None

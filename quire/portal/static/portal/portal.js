@@ -64,10 +64,42 @@
     zone.addEventListener("drop", function (event) {
       event.preventDefault();
       if (!event.dataTransfer || !event.dataTransfer.files.length) return;
-      input.files = event.dataTransfer.files;
-      form.requestSubmit();
+      droppedFiles(event.dataTransfer).then(function (files) {
+        const transfer = new DataTransfer();
+        files.forEach(function (file) { transfer.items.add(file); });
+        input.files = transfer.files;
+        form.requestSubmit();
+      });
     });
   }
+
+  // The files of a drop; a dropped folder is walked, each file named by its path in the folder.
+  function droppedFiles(transfer) {
+    const entries = Array.from(transfer.items || [])
+      .map(function (item) { return item.webkitGetAsEntry ? item.webkitGetAsEntry() : null; })
+      .filter(Boolean);
+    if (!entries.some(function (entry) { return entry.isDirectory; })) {
+      return Promise.resolve(Array.from(transfer.files));
+    }
+    return Promise.all(entries.map(filesOfEntry)).then(flatten);
+  }
+
+  function filesOfEntry(entry) {
+    if (entry.isFile) {
+      return new Promise(function (resolve, reject) { entry.file(resolve, reject); }).then(function (file) {
+        return [new File([file], entry.fullPath.replace(/^\//, ""), { type: file.type })];
+      });
+    }
+    const reader = entry.createReader();
+    function readAll(found) {
+      return new Promise(function (resolve, reject) { reader.readEntries(resolve, reject); }).then(function (batch) {
+        return batch.length ? readAll(found.concat(batch)) : found;
+      });
+    }
+    return readAll([]).then(function (children) { return Promise.all(children.map(filesOfEntry)); }).then(flatten);
+  }
+
+  function flatten(lists) { return [].concat.apply([], lists); }
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-dropzone]").forEach(setUpDropzone);

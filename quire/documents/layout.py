@@ -1,0 +1,146 @@
+"""The normalised text built piece by piece, so that every line, page and table cell knows its offsets."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from connectors.text import normalise_text
+from quire.documents.limits import IngestLimits, check_text
+
+PAGE_BREAK = "\n\n"
+PARAGRAPH = "\n\n"
+LINE = "\n"
+ROW_START, CELL, ROW_END = "| ", " | ", " |"
+
+Box = tuple[float, float, float, float]
+PageCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+
+
+@dataclass
+class ParsedDocument:
+    text: str
+    page_starts: list[int] = field(default_factory=lambda: [0])
+    # [start, end, page, x0, top, x1, bottom] per line of a PDF, in PDF points from the page's top-left.
+    lines: list[list[float]] = field(default_factory=list)
+    page_sizes: list[list[float]] = field(default_factory=list)
+    # {"page", "rows": [[[start, end], ...], ...]} per table.
+    tables: list[dict] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
+    ocr_confidence: float | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_starts)
+
+    def page_at(self, offset: int) -> int:
+        """1-based page holding character `offset`."""
+        return bisect.bisect_right(self.page_starts, offset)
+
+    @property
+    def layout(self) -> dict:
+        return {"lines": self.lines, "page_sizes": self.page_sizes} if self.lines or self.page_sizes else {}
+
+
+def clean_block(text: str) -> str:
+    text = normalise_text(text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def clean_cell(value: object) -> str:
+    return " ".join(normalise_text("" if value is None else str(value)).split())
+
+
+class TextBuilder:
+    """Appends pages, blocks and tables to the text, counting its length against the limits as it grows.
+
+    A block is cleaned on its own (so its offsets hold in the final text) and joined to the one before it
+    on its page by `gap`; a table is a block of rows on lines in Markdown's form, `| a | b |`."""
+
+    def __init__(self, limits: IngestLimits) -> None:
+        self.limits = limits
+        self.parts: list[str] = []
+        self.length = 0
+        self.page_starts: list[int] = []
+        self.lines: list[list[float]] = []
+        self.tables: list[dict] = []
+        self._fresh_page = True
+        self._after_table = False
+
+    @property
+    def page(self) -> int:
+        return max(1, len(self.page_starts))
+
+    def new_page(self) -> None:
+        if self.page_starts:
+            self._raw(PAGE_BREAK)
+        self.page_starts.append(self.length)
+        self._fresh_page = True
+
+    def add(self, text: str, *, gap: str = PARAGRAPH, box: Box | None = None) -> tuple[int, int] | None:
+        """Append a cleaned block; its (start, end), or None when nothing was left of it."""
+        text = clean_block(text)
+        if not text:
+            return None
+        self._separate(gap)
+        start = self.length
+        self._raw(text)
+        if box is not None:
+            self.lines.append([start, self.length, self.page, *(round(v, 2) for v in box)])
+        return start, self.length
+
+    def table(self, rows: Sequence[Sequence[object]], *, row_boxes: Sequence[Box] | None = None) -> None:
+        """Append a table (rows of cells); empty rows are left out, cell ranges recorded."""
+        kept = [
+            (index, cells)
+            for index, row in enumerate(rows)
+            if any(cells := [clean_cell(value) for value in row])
+        ]
+        if not kept:
+            return
+        self._separate(PARAGRAPH)
+        ranges = []
+        for position, (index, cells) in enumerate(kept):
+            if position:
+                self._raw(LINE)
+            row_start, row = self.length, []
+            self._raw(ROW_START)
+            for column, cell in enumerate(cells):
+                if column:
+                    self._raw(CELL)
+                row.append([self.length, self.length + len(cell)])
+                self._raw(cell)
+            self._raw(ROW_END)
+            ranges.append(row)
+            if row_boxes is not None and self.length > row_start:
+                box = row_boxes[index]
+                self.lines.append([row_start, self.length, self.page, *(round(v, 2) for v in box)])
+        self.tables.append({"page": self.page, "rows": ranges})
+        self._after_table = True
+
+    def build(self, **extra) -> ParsedDocument:
+        return ParsedDocument(
+            "".join(self.parts), self.page_starts or [0], self.lines, tables=self.tables, **extra
+        )
+
+    def _separate(self, gap: str) -> None:
+        if not self.page_starts:
+            self.new_page()
+        if not self._fresh_page:
+            self._raw(PARAGRAPH if self._after_table else gap)
+        self._fresh_page = self._after_table = False
+
+    def _raw(self, piece: str) -> None:
+        self.parts.append(piece)
+        self.length += len(piece)
+        check_text(self.length, self.limits)

@@ -1,0 +1,55 @@
+"""A PDF page as a PNG image, rendered with pypdfium2 once and kept in storage beside the documents."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from quire.documents.limits import IngestLimits, check_ocr_pixels
+from quire.documents.models import Document
+from quire.documents.sniffing import PDF
+
+PAGE_IMAGE_DPI = 100
+
+
+def _name(document_id: str, page: int) -> str:
+    return f"page-images/{document_id}/{page}.png"
+
+
+def page_image(document: Document, page: int) -> bytes:
+    """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI; LookupError for a document that is
+    not a PDF or a page it does not have. Held to the OCR pixel limit."""
+    if document.content_type != PDF or not 1 <= page <= document.page_count:
+        raise LookupError(f"{document.id} has no page image {page}")
+    name = _name(document.id, page)
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as cached:
+            return cached.read()
+    import pypdfium2
+
+    with document.file.open("rb") as handle:
+        pdf = pypdfium2.PdfDocument(handle.read())
+    try:
+        scale = PAGE_IMAGE_DPI / 72
+        width, height = pdf[page - 1].get_size()
+        check_ocr_pixels(page, round(width * scale) * round(height * scale), IngestLimits.from_settings())
+        image = pdf[page - 1].render(scale=scale).to_pil()
+    finally:
+        pdf.close()
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(out.getvalue()))
+    return out.getvalue()
+
+
+def page_images_delete(document_id: str) -> None:
+    folder = f"page-images/{document_id}"
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")

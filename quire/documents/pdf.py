@@ -1,0 +1,168 @@
+"""PDF pages to text: lines with their boxes (pdfium), tables kept as rows of cells on pages with ruled
+lines (pdfplumber), and Tesseract OCR for pages whose text layer is missing or garbage."""
+
+from __future__ import annotations
+
+import io
+from statistics import fmean
+
+from quire.documents import sniffing
+from quire.documents.layout import LINE, PARAGRAPH, Box, PageCallback, ParsedDocument, TextBuilder
+from quire.documents.limits import IngestLimits, check_ocr_pages, check_pages
+from quire.documents.ocr import needs_ocr, ocr_page
+
+PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
+
+
+class PdfError(ValueError):
+    pass
+
+
+def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None = None) -> ParsedDocument:
+    import pypdfium2
+
+    total = _checked_page_count(content, limits)
+    builder = TextBuilder(limits)
+    sizes, ocr_pages, confidences = [], [], []
+    plumber = None
+    pdf = pypdfium2.PdfDocument(content)
+    try:
+        for number in range(1, len(pdf) + 1):
+            limits.check_time()
+            builder.new_page()
+            page = pdf[number - 1]
+            width, height = page.get_size()
+            sizes.append([round(width, 2), round(height, 2)])
+            kinds = {obj.type for obj in page.get_objects(max_depth=2)}
+            lines = _pdfium_lines(page, height)
+            if needs_ocr(" ".join(text for text, _ in lines), IMAGE in kinds):
+                ocr_pages.append(number)
+                check_ocr_pages(len(ocr_pages), limits)
+                found, scores = ocr_page(page, number, limits)
+                confidences.extend(scores)
+                previous = None
+                for line in found:
+                    gap = LINE if previous == line.paragraph else PARAGRAPH
+                    builder.add(line.text, gap=gap, box=line.box)
+                    previous = line.paragraph
+            elif PATH in kinds:
+                plumber = plumber or _plumber(content)
+                _add_ruled_page(builder, plumber.pages[number - 1])
+            else:
+                _add_lines(builder, [(box[1], 0, (text, box)) for text, box in lines], in_order=True)
+            page.close()
+            if on_page is not None:
+                on_page(number, total)
+    finally:
+        if plumber is not None:
+            plumber.close()
+        pdf.close()
+    confidence = round(fmean(confidences), 1) if confidences else None
+    parsed = builder.build(ocr_pages=ocr_pages, ocr_confidence=confidence)
+    parsed.page_sizes = sizes
+    if not parsed.text.strip():
+        raise PdfError("the PDF has no text: no text layer, and no page image OCR could read")
+    return parsed
+
+
+def _plumber(content: bytes):
+    import pdfplumber
+
+    return pdfplumber.open(io.BytesIO(content))
+
+
+def _pdfium_lines(page, height: float) -> list[tuple[str, Box]]:
+    """The page's text lines as pdfium orders them, each with the box of its glyphs (PDF points from the
+    top-left corner)."""
+    textpage = page.get_textpage()
+    try:
+        count = textpage.count_chars()
+        text = textpage.get_text_range(0, count) if count else ""
+        if len(text) != count:
+            text = "".join(textpage.get_text_range(index, 1)[:1] or " " for index in range(count))
+        lines, start = [], 0
+        for index in range(count + 1):
+            if index < count and text[index] not in "\r\n":
+                continue
+            if index > start:
+                boxes = [textpage.get_charbox(i) for i in range(start, index) if not text[i].isspace()]
+                if boxes:
+                    box = (
+                        min(b[0] for b in boxes),
+                        height - max(b[3] for b in boxes),
+                        max(b[2] for b in boxes),
+                        height - min(b[1] for b in boxes),
+                    )
+                    lines.append((text[start:index].replace("\x02", "-"), box))
+            start = index + 1
+        return lines
+    finally:
+        textpage.close()
+
+
+def _add_ruled_page(builder: TextBuilder, page) -> None:
+    """A page with ruled lines, read by pdfplumber: its tables, and its lines outside them."""
+    tables = page.find_tables()
+    boxes = [table.bbox for table in tables]
+    blocks = [(float(t.bbox[1]), 1, t) for t in tables]
+    for line in page.extract_text_lines(return_chars=False):
+        box = (float(line["x0"]), float(line["top"]), float(line["x1"]), float(line["bottom"]))
+        if not _inside(box, boxes):
+            blocks.append((box[1], 0, (line["text"], box)))
+    _add_lines(builder, blocks)
+    page.close()
+
+
+def _add_lines(builder: TextBuilder, blocks: list[tuple[float, int, object]], in_order: bool = False) -> None:
+    """Lines `(top, 0, (text, box))` and tables `(top, 1, table)`, top to bottom unless they come `in_order`
+    (pdfium's reading order, which keeps columns apart); a line that starts a gap taller than most of a line
+    below the one before it, or above it (a new column), starts a paragraph."""
+    if not in_order:
+        blocks.sort(key=lambda block: (block[0], block[1]))
+    bottom = None
+    for _, is_table, item in blocks:
+        if is_table:
+            builder.table(item.extract(), row_boxes=[row.bbox for row in item.rows])
+            bottom = None
+            continue
+        text, box = item
+        height = box[3] - box[1]
+        gap = LINE if bottom is not None and -0.5 * height <= box[1] - bottom < 0.8 * height else PARAGRAPH
+        builder.add(text, gap=gap, box=box)
+        bottom = box[3]
+
+
+def _inside(box: Box, boxes: list) -> bool:
+    x = (box[0] + box[2]) / 2
+    y = (box[1] + box[3]) / 2
+    return any(x0 <= x <= x1 and top <= y <= bottom for x0, top, x1, bottom in boxes)
+
+
+def _checked_page_count(content: bytes, limits: IngestLimits) -> int:
+    """The PDF's pages, counted by walking its page tree with pypdf before anything else is read (a
+    password refused), without trusting its declared /Count, and given up one page past the limit."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(content))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise PdfError(sniffing.ENCRYPTED_REASON)
+        root = reader.trailer["/Root"]["/Pages"]
+        check_pages(int(root.get("/Count", 0)), limits)
+        stack, seen, count = [root], set(), 0
+        while stack and count <= limits.max_pdf_pages:
+            node = stack.pop().get_object()
+            ref = node.indirect_reference
+            key = (ref.idnum, ref.generation) if ref is not None else id(node)
+            if key in seen:
+                raise PdfError("the PDF's page tree has a cycle")
+            seen.add(key)
+            if node.get("/Type") == "/Pages" or "/Kids" in node:
+                stack.extend(node.get("/Kids", []))
+            else:
+                count += 1
+    except PdfReadError as exc:
+        raise PdfError(f"could not read the PDF: {exc}") from exc
+    check_pages(count, limits)
+    return count

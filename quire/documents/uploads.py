@@ -1,0 +1,78 @@
+"""Many files in one upload: several multipart files, ZIPs among them unpacked (ZIPs inside ZIPs too), each
+archive held to the unzip limits, the ZIP nesting depth, the file count and, all files together, the
+unzipped byte limit."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+from dataclasses import dataclass
+
+from common.refusals import ErrorCode
+from quire.documents import sniffing
+from quire.documents.limits import (
+    IngestLimits,
+    LimitExceeded,
+    check_archive_read,
+    check_batch_files,
+    check_zip_depth,
+)
+
+SKIPPED_PREFIXES = ("__MACOSX/",)
+SKIPPED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: bytes
+    declared_type: str | None = None
+
+
+def is_zip(content: bytes) -> bool:
+    """A ZIP of files (not a DOCX, XLSX or PPTX, which are ZIPs too)."""
+    if not content.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile:
+        return False
+    return not names & sniffing.OOXML_PARTS.keys()
+
+
+def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:
+    """The files of `uploads`, each ZIP replaced by its files (named by their path in it); raises
+    LimitExceeded for a ZIP that unzips past the limits, nests too deep, or too many files in all."""
+    files: list[Upload] = []
+    for upload in uploads:
+        _unpack(upload, 0, limits, files)
+    return files
+
+
+def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload]) -> None:
+    limits.check_time()
+    if not is_zip(upload.content):
+        files.append(upload)
+        check_batch_files(len(files), limits)
+        if sum(len(f.content) for f in files) > limits.max_unzipped_bytes:
+            raise LimitExceeded(
+                ErrorCode.DOCUMENT_EXPANDS_TOO_LARGE,
+                f"the upload unzips to more than {limits.max_unzipped_bytes} bytes in all "
+                f"(QUIRE_INGEST_MAX_UNZIPPED_BYTES)",
+            )
+        return
+    check_zip_depth(depth + 1, limits)
+    check_archive_read(upload.content, limits)
+    with zipfile.ZipFile(io.BytesIO(upload.content)) as archive:
+        members = [
+            info
+            for info in archive.infolist()
+            if not info.is_dir()
+            and not info.filename.startswith(SKIPPED_PREFIXES)
+            and posixpath.basename(info.filename) not in SKIPPED_NAMES
+        ]
+        check_batch_files(len(files) + len(members), limits)
+        for info in members:
+            _unpack(Upload(info.filename, archive.read(info)), depth + 1, limits, files)

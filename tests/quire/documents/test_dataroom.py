@@ -1,0 +1,281 @@
+"""Documents as they arrive in a data room, through the API and a real worker: a scanned contract read by
+OCR, a PDF table, spreadsheets, slides, e-mail with attachments, many files in one request or a ZIP, pages
+and line boxes on spans, and hostile archives refused with their reasons."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from quire.documents.limits import IngestLimits
+from quire.documents.parsing import ParseError, parse_document
+from quire.documents.sniffing import DOCX, PDF
+from tests.quire.documents.test_bounded_ingest import docx_bomb
+from tests.support import Api, wait_for
+from tests.support.documents import (
+    CONTRACT,
+    make_docx,
+    make_eml,
+    make_pptx,
+    make_scanned_pdf,
+    make_table_pdf,
+    make_xlsx,
+    make_zip,
+)
+from tests.support.jobs import wait_job
+
+SCANNED = [
+    "MUTUAL NON-DISCLOSURE AGREEMENT",
+    "This Agreement is made between Acme Corp and Beta LLC.",
+    "2. Governing Law. This Agreement shall be governed by the laws",
+    "of the State of Delaware, without regard to its conflict of laws rules.",
+]
+# make_scanned_pdf draws line i at 30 + 40 i pixels from the top, at 150 dpi.
+POINTS_PER_PIXEL = 72 / 150
+QUARTERS = [
+    ["Metric", "Q1 2026", "Q2 2026"],
+    ["Revenue", "$120.5 million", "$131.2 million"],
+    ["Net income", "$20.1 million", "$22.4 million"],
+]
+
+
+def post_files(api: Api, files: dict[str, bytes]):
+    uploads = [
+        SimpleUploadedFile(name, data, content_type="application/octet-stream")
+        for name, data in files.items()
+    ]
+    return api.client.post("/v1/documents", {"file": uploads}, **api._headers(None))
+
+
+def ready(api: Api, doc_id: str) -> dict:
+    def done():
+        body = api.get(f"/v1/documents/{doc_id}").json()
+        return body if body["status"] in ("ready", "failed") else None
+
+    body = wait_for(done, timeout=120, interval=0.2)
+    assert body["status"] == "ready", body
+    return body
+
+
+def run_job(api: Api, connector: str, doc_id: str) -> dict:
+    job = api.post("/v1/jobs", {"connector": connector, "documents": [doc_id]}).json()
+    assert wait_job(api, job["id"])["status"] == "succeeded"
+    return api.get(f"/v1/jobs/{job['id']}/result").json()["output"]
+
+
+def refused(response, status: int, code: str) -> str:
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    return error["message"]
+
+
+def test_a_scanned_contract_is_read_by_ocr_and_its_governing_law_lands_on_the_page(celery_worker, api_a: Api):
+    created = post_files(api_a, {"scan.pdf": make_scanned_pdf(SCANNED)})
+    assert created.status_code == 201, created.content
+    document = ready(api_a, created.json()["id"])
+    assert document["ocr_pages"] == [1] and document["ocr_confidence"] > 60
+    assert document["pages_parsed"] == document["pages_total"] == 1
+    output = run_job(api_a, "legal", document["id"])
+    assert output["answers"]["Governing Law"] == "Delaware"
+    text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
+    spans = [
+        span
+        for clause in output["clauses"]
+        if clause["category"] == "Governing Law"
+        for span in [clause["span"]]
+    ]
+    assert spans, output["clauses"]
+    span = spans[0]
+    assert text[span["start"] : span["end"]] == span["quote"] and "Delaware" in span["quote"]
+    assert span["page"] == 1
+    tops = sorted(box["top"] for box in span["boxes"])
+    drawn = [(30 + 40 * line) * POINTS_PER_PIXEL for line in (2, 3)]
+    assert any(abs(top - drawn[1]) < 8 for top in tops), (tops, drawn)
+    assert all(0 <= box["x0"] < box["x1"] <= 1100 * POINTS_PER_PIXEL for box in span["boxes"])
+
+
+def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker, api_a: Api):
+    created = post_files(api_a, {"results.pdf": make_table_pdf("Acme Corp quarterly results", QUARTERS)})
+    document = ready(api_a, created.json()["id"])
+    assert document["ocr_pages"] == []
+    tables = api_a.get(f"/v1/documents/{document['id']}/tables").json()["data"]
+    assert len(tables) == 1 and tables[0]["page"] == 1
+    rows = tables[0]["rows"]
+    assert [[cell["text"] for cell in row] for row in rows] == QUARTERS
+    cell = rows[1][1]["span"]
+    assert cell["quote"] == "$120.5 million" and cell["page"] == 1 and len(cell["boxes"]) == 1
+    text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
+    assert "\n| Revenue | $120.5 million | $131.2 million |\n" in text
+    output = run_job(api_a, "earnings", document["id"])
+    figures = {(m["metric"], m["value"]): m["span"] for m in output["metrics"]}
+    assert {("revenue", 120.5), ("revenue", 131.2), ("net_income", 20.1), ("net_income", 22.4)} <= set(
+        figures
+    )
+    span = figures["revenue", 120.5]
+    assert (span["start"], span["end"]) == (cell["start"], cell["end"])
+    assert span["page"] == 1 and span["boxes"] == cell["boxes"]
+
+
+def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request(celery_worker, api_a: Api):
+    attachment = make_docx(CONTRACT.split("\n\n"))
+    files = {
+        "model.xlsx": make_xlsx({"P&L": [["Metric", "FY2025"], ["Revenue", 410.5]], "Notes": [["Audited"]]}),
+        "deck.pptx": make_pptx([("Project Falcon", "Revenue grew 12% in 2025", "Mention the backlog")]),
+        "nda.eml": make_eml(
+            "Signed NDA",
+            "Please find the signed NDA attached.",
+            [
+                (
+                    "nda.docx",
+                    attachment,
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                )
+            ],
+        ),
+    }
+    response = post_files(api_a, files)
+    assert response.status_code == 201, response.content
+    batch = response.json()
+    assert batch["object"] == "document_batch" and batch["refused"] == []
+    by_name = {d["filename"]: d for d in batch["data"]}
+    assert set(by_name) == set(files) and {d["batch_id"] for d in batch["data"]} == {batch["id"]}
+    sheet = ready(api_a, by_name["model.xlsx"]["id"])
+    assert sheet["page_count"] == 2
+    cells = api_a.get(f"/v1/documents/{sheet['id']}/tables").json()["data"][0]["rows"][1]
+    assert [c["text"] for c in cells] == ["Revenue", "410.5"]
+    deck = ready(api_a, by_name["deck.pptx"]["id"])
+    deck_text = api_a.get(f"/v1/documents/{deck['id']}/text").json()["text"]
+    assert "Project Falcon" in deck_text and "Notes: Mention the backlog" in deck_text
+    mail = ready(api_a, by_name["nda.eml"]["id"])
+    mail_text = api_a.get(f"/v1/documents/{mail['id']}/text").json()["text"]
+    assert "Subject: Signed NDA" in mail_text and "Attachments: nda.docx" in mail_text
+    children = api_a.get("/v1/documents", parent=mail["id"]).json()["data"]
+    assert [c["filename"] for c in children] == ["nda.docx"]
+    child = ready(api_a, children[0]["id"])
+    assert "laws of the State of Delaware" in api_a.get(f"/v1/documents/{child['id']}/text").json()["text"]
+
+
+def test_a_zip_of_mixed_files_is_one_document_per_file(celery_worker, api_a: Api):
+    archive = make_zip(
+        {
+            "deal/readme.txt": b"Data room index: the NDA and the results.",
+            "deal/legal/nda.docx": make_docx(["Acme and Beta agree to keep secrets."]),
+            "deal/results.pdf": make_table_pdf("Results", QUARTERS[:2]),
+            "__MACOSX/deal/._readme.txt": b"\x00\x05\x16\x07",
+            "deal/bad.bin": b"\x89PNG\r\n\x1a\n\x00\x00",
+        }
+    )
+    response = post_files(api_a, {"room.zip": archive})
+    assert response.status_code == 201, response.content
+    batch = response.json()
+    assert sorted(d["filename"] for d in batch["data"]) == [
+        "deal/legal/nda.docx",
+        "deal/readme.txt",
+        "deal/results.pdf",
+    ]
+    assert [(r["filename"], r["code"]) for r in batch["refused"]] == [
+        ("deal/bad.bin", "unsupported_document")
+    ]
+    listed = api_a.get("/v1/documents", batch_id=batch["id"]).json()["data"]
+    assert len(listed) == 3
+    for document in listed:
+        ready(api_a, document["id"])
+
+
+def xlsx_bomb(unzipped_mb: int) -> bytes:
+    """A real XLSX whose first sheet is `unzipped_mb` MB of repeated rows, streamed into the archive."""
+    with zipfile.ZipFile(io.BytesIO(make_xlsx({"S": [["x"]]}))) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    row = b'<row><c t="inlineStr"><is><t>' + b"dull figures " * 40 + b"</t></is></c></row>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in members:
+            if info.filename != "xl/worksheets/sheet1.xml":
+                archive.writestr(info, data)
+        with archive.open("xl/worksheets/sheet1.xml", "w") as member:
+            member.write(
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            )
+            block = row * ((1 << 20) // len(row))
+            for _ in range(unzipped_mb):
+                member.write(block)
+            member.write(b"</sheetData></worksheet>")
+    return out.getvalue()
+
+
+def pdf_of_pages(count: int) -> bytes:
+    """A PDF of `count` pages that share one page object: small to send, huge to parse."""
+    kids = b" ".join(b"3 0 R" for _ in range(count))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % count,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ]
+    out, offsets = io.BytesIO(), []
+    out.write(b"%PDF-1.4\n")
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets))
+    out.write(b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def nested_zip(depth: int) -> bytes:
+    content = make_zip({"deepest.txt": b"at the bottom"})
+    for level in range(depth - 1):
+        content = make_zip({f"level-{level}.zip": content})
+    return content
+
+
+def test_hostile_uploads_are_refused_with_their_reasons(api_a: Api):
+    docx = refused(post_files(api_a, {"bomb.docx": docx_bomb(30)}), 413, "document_expands_too_large")
+    assert "times its own size" in docx
+    xlsx = refused(post_files(api_a, {"bomb.xlsx": xlsx_bomb(30)}), 413, "document_expands_too_large")
+    assert "times its own size" in xlsx
+    pages = refused(post_files(api_a, {"huge.pdf": pdf_of_pages(100_000)}), 413, "too_many_pages")
+    assert "2000 pages" in pages
+    deep = refused(post_files(api_a, {"deep.zip": nested_zip(50)}), 413, "nesting_too_deep")
+    assert "ZIPs deeper than 3 levels" in deep
+    wrapped = post_files(api_a, {"wrapped.zip": make_zip({"b.xlsx": xlsx_bomb(30), "ok.txt": b"Fine."})})
+    assert wrapped.status_code == 201, wrapped.content
+    assert [(r["filename"], r["code"]) for r in wrapped.json()["refused"]] == [
+        ("b.xlsx", "document_expands_too_large")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        (IngestLimits(max_ocr_pages=0), "more than 0 pages need OCR"),
+        (IngestLimits(max_ocr_pixels=10_000), "pixels for OCR"),
+    ],
+)
+def test_ocr_is_held_to_the_plan_page_cap_and_the_pixel_limit(limits, reason):
+    with pytest.raises(ParseError, match=reason):
+        parse_document(make_scanned_pdf(["A page nobody typed"]), PDF, limits)
+
+
+def test_docx_tables_stay_in_place_as_rows_of_cells():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Schedule A. Fees.")
+    table = document.add_table(rows=2, cols=2)
+    for r, row in enumerate([["Service", "Fee"], ["Hosting", "$1,200 per month"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.add_paragraph("Fees are due monthly.")
+    out = io.BytesIO()
+    document.save(out)
+    parsed = parse_document(out.getvalue(), DOCX)
+    assert parsed.text == (
+        "Schedule A. Fees.\n\n| Service | Fee |\n| Hosting | $1,200 per month |\n\nFees are due monthly."
+    )
+    (start, end) = parsed.tables[0]["rows"][1][1]
+    assert parsed.text[start:end] == "$1,200 per month"

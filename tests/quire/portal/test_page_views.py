@@ -1,0 +1,61 @@
+"""A PDF's findings drawn on its page images in the portal: the page rendered once and cached, the boxes of
+each finding's lines placed over it."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.files.base import ContentFile
+from django_tenants.utils import tenant_context
+
+from connectors.spans import PageMap, make_span
+from quire.documents.models import Document, DocumentStatus
+from quire.documents.parsing import parse_document
+from quire.documents.sniffing import PDF
+from quire.jobs.models import Job, JobResult, JobStatus
+from quire.portal.highlight import findings_from_output, page_views
+from tests.support.documents import make_table_pdf
+from tests.support.portal import signed_in
+
+ROWS = [["Metric", "Q1 2026"], ["Revenue", "$120.5 million"]]
+
+
+def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
+    content = make_table_pdf("Acme Corp results", ROWS)
+    parsed = parse_document(content, PDF)
+    start = parsed.text.index("$120.5 million")
+    with tenant_context(workspace.tenant):
+        document = Document(
+            filename="results.pdf",
+            content_type=PDF,
+            sha256=hashlib.sha256(content).hexdigest(),
+            size_bytes=len(content),
+            status=DocumentStatus.READY,
+            text=parsed.text,
+            page_starts=parsed.page_starts,
+            layout=parsed.layout,
+            tables=parsed.tables,
+        )
+        document.file.save(document.sha256, ContentFile(content), save=False)
+        document.save()
+        span = make_span(document.id, parsed.text, start, start + len("$120.5 million"))
+        output = {"connector": "earnings", "metrics": [{"metric": "revenue", "value": 120.5, "span": span}]}
+        job = Job.objects.create(connector="earnings", document_ids=[document.id], status=JobStatus.SUCCEEDED)
+        JobResult.objects.create(job=job, output=output, attempt=1)
+
+    views = page_views(
+        findings_from_output(output), PageMap(parsed.page_starts, parsed.lines), parsed.page_sizes
+    )
+    assert [view["number"] for view in views] == [1]
+    (box,) = views[0]["boxes"]
+    assert box["finding"] == 1 and 0 < box["left"] < 50 and 0 < box["top"] < 20 and box["height"] > 0
+
+    client = signed_in(workspace, "viewer")
+    page = client.get(f"/jobs/{job.id}")
+    assert page.status_code == 200
+    image_url = f"/documents/{document.id}/pages/1.png"
+    assert image_url.encode() in page.content and b'class="page-box"' in page.content
+    image = client.get(image_url)
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG") and client.get(image_url).content == image.content
+    assert client.get(f"/documents/{document.id}/pages/2.png").status_code == 404
