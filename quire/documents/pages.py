@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -12,6 +13,8 @@ from quire.documents.models import Document
 from quire.documents.sniffing import PDF
 
 PAGE_IMAGE_DPI = 100
+# pdfium is not thread-safe, and the web process serves requests from several threads.
+_PDFIUM = threading.Lock()
 
 
 def _name(document_id: str, page: int) -> str:
@@ -30,14 +33,16 @@ def page_image(document: Document, page: int) -> bytes:
     import pypdfium2
 
     with document.file.open("rb") as handle:
-        pdf = pypdfium2.PdfDocument(handle.read())
-    try:
-        scale = PAGE_IMAGE_DPI / 72
-        width, height = pdf[page - 1].get_size()
-        check_ocr_pixels(page, round(width * scale) * round(height * scale), IngestLimits.from_settings())
-        image = pdf[page - 1].render(scale=scale).to_pil()
-    finally:
-        pdf.close()
+        content = handle.read()
+    with _PDFIUM:
+        pdf = pypdfium2.PdfDocument(content)
+        try:
+            scale = PAGE_IMAGE_DPI / 72
+            width, height = pdf[page - 1].get_size()
+            check_ocr_pixels(page, round(width * scale) * round(height * scale), IngestLimits.from_settings())
+            image = pdf[page - 1].render(scale=scale).to_pil()
+        finally:
+            pdf.close()
     out = io.BytesIO()
     image.save(out, "PNG", optimize=True)
     if not default_storage.exists(name):
