@@ -107,3 +107,16 @@ class DocumentTableListSerializer(serializers.Serializer):
     object = serializers.CharField(default="list")
     document_id = serializers.CharField()
     data = DocumentTableSerializer(many=True)
+
+
+class RefusedFileSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class DocumentBatchSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.ChoiceField(choices=["document_batch"])
+    data = DocumentSerializer(many=True)
+    refused = RefusedFileSerializer(many=True)

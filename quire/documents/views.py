@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -18,6 +18,7 @@ from quire.documents.layout import ParsedDocument
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.selectors import document_tables, search_chunks
 from quire.documents.serializers import (
+    DocumentBatchSerializer,
     DocumentSerializer,
     DocumentTableListSerializer,
     DocumentTextCreateSerializer,
@@ -107,7 +108,14 @@ class DocumentListCreateView(ListAPIView):
                 DocumentUploadSerializer, encoding={"metadata": {"style": "deepObject", "explode": True}}
             ),
         },
-        responses={201: DocumentSerializer, 200: DocumentSerializer},
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="DocumentOrBatch",
+                serializers=[DocumentSerializer, DocumentBatchSerializer],
+                resource_type_field_name=None,
+            ),
+            200: DocumentSerializer,
+        },
         description=(
             "Create a document from JSON text or a multipart file (`metadata[key]=value` fields carry its "
             "metadata). The same bytes sent again return the stored document unchanged, with 200: its "
