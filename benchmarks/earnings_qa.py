@@ -51,6 +51,7 @@ def _render(data: dict) -> str:
 
 def _key(name: str) -> tuple[str, str]:
     tokens = [t.strip(".,").lower() for t in name.split() if len(t.strip(".,")) > 1]
+    tokens = [t for t in tokens if t not in ("jr", "sr", "ii", "iii")]
     return (tokens[0][0] if tokens else "", tokens[-1] if tokens else "")
 
 

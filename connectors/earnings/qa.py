@@ -54,6 +54,11 @@ _PREAMBLE = re.compile(
     r"\bgreat (?:quarter|results|job|execution)\b",
     re.IGNORECASE,
 )
+_ANNOUNCEMENT = re.compile(
+    r"\b(?:follow[- ]?ups?|quick one|(?:want|wanted|like) to (?:start|clarify|go through)|(?:one|first|second|last) "
+    r"(?:question|thing)|unrelated topic)\b",
+    re.IGNORECASE,
+)
 _HANDOFF = re.compile(
     r"\b(?:i'll|i\u2019ll|i will|let me|i'm going to|i\u2019m going to|i am going to|going to)\s+"
     r"(?:let|turn|hand|kick|pass|ask|have)\b.{0,60}\b(?:to|over|answer|take|address|comment)\b",
@@ -258,10 +263,26 @@ def _runs(document: Document, sentences: list[Segment], keep: list[bool]) -> lis
     return spans
 
 
+def _announces(sentence: str) -> bool:
+    """A short sentence that only announces an ask ("John, just a quick one to follow up on that.")."""
+    return (
+        "?" not in sentence
+        and len(sentence.split()) <= 14
+        and bool(_ANNOUNCEMENT.search(sentence))
+        and not re.search(
+            r"\b(?:colou?r|thoughts|talk|walk|explain|understand|quantify)\b", sentence, re.IGNORECASE
+        )
+    )
+
+
 def asks_of(document: Document, turn: Turn) -> list[dict]:
-    """The question spans of an analyst turn: runs of interrogative or request sentences, no pleasantries."""
+    """The question spans of an analyst turn: runs of interrogative or request sentences, no pleasantries;
+    a sentence that only announces a follow-up is left out when the turn asks something else too."""
     sentences = split_sentences(document.text, turn.speech_start, turn.end)
     keep = [is_ask(s.text) and not is_pleasantry(s.text) for s in sentences]
+    announcing = [k and _announces(s.text) for k, s in zip(keep, sentences, strict=True)]
+    if any(k and not a for k, a in zip(keep, announcing, strict=True)):
+        keep = [k and not a for k, a in zip(keep, announcing, strict=True)]
     return _runs(document, sentences, keep)
 
 

@@ -31,14 +31,18 @@ _SECTION_HEADINGS = (
         PARTICIPANTS,
     ),
 )
-_NAME = r"[A-Z][\w.'\u2019-]*(?:[ \t]+[A-Z][\w.'\u2019-]*){0,4}"
+_WORD = r"[A-Z][\w.'\u2019-]*"
+_PARTICLE = r"(?:von|van|der|den|de|del|della|da|di|du|la|le|bin|al|st\.)"
+_SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV)\.?)?"
+_NAME = rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,4}}{_SUFFIX}"
+_PERSON = re.compile(rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{1,4}}{_SUFFIX}")
 _SPEAKER_LINE = re.compile(
     rf"^(?P<name>{_NAME})(?:[ \t]*(?:--|\u2014|\u2013|,)[ \t]*(?P<meta>[^:\n]{{2,120}}))?[ \t]*:\s+(?=\S)"
 )
 _HEADER_ONLY = re.compile(rf"^(?P<name>{_NAME})\s*(?:--|\u2014|\u2013)\s*(?P<meta>[^\n:]{{2,120}})$")
 _PARTICIPANT = re.compile(
-    r"^[*\u2022-]?\s*(?P<name>[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){1,4})\s*"
-    r"(?:--|\u2014|\u2013| - |,)\s*(?P<meta>[^\n]{2,160})$"
+    rf"^[*\u2022-]?\s*(?:(?P<name>{_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_WORD}){{1,4}}{_SUFFIX})\s*(?:--|\u2014|\u2013| - |,)"
+    rf"|(?P<single>{_WORD})\s*(?:--|\u2014|\u2013))\s*(?P<meta>[^\n]{{2,160}})$"
 )
 # Labels that end in a colon in published transcripts but are nobody's name.
 _NOT_A_PERSON = re.compile(
@@ -150,8 +154,10 @@ def person_key(name: str) -> tuple[str, str] | None:
     `Adam Norwitt` are one person."""
     tokens = [t.strip(".,").lower() for t in name.split() if not _NAME_SUFFIX.match(t.strip(","))]
     tokens = [t for t in tokens if t]
-    if len(tokens) < 2:
+    if not tokens:
         return None
+    if len(tokens) == 1:
+        return tokens[0], tokens[0]
     given = next((t for t in tokens[:-1] if len(t) > 1), tokens[0])
     return given, tokens[-1]
 
@@ -166,7 +172,7 @@ def is_person_label(name: str, known: set[tuple[str, str]]) -> bool:
     key = person_key(name)
     if key is None:
         return False
-    return key in known or bool(re.fullmatch(r"[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){1,4}", name))
+    return key in known or bool(_PERSON.fullmatch(name))
 
 
 def split_meta(meta: str) -> tuple[str | None, str | None, str | None]:
@@ -179,9 +185,11 @@ def split_meta(meta: str) -> tuple[str | None, str | None, str | None]:
             parts = [head, tail]
     role = title = firm = None
     for part in parts:
-        if re.fullmatch(r"(?:research )?analyst", part, re.IGNORECASE):
+        if re.fullmatch(r"(?:research |equity |senior )?analyst", part, re.IGNORECASE):
             role, title = "analyst", title or part
-        elif title is None and EXECUTIVE_TITLES.search(part):
+        elif title is None and (
+            re.search(r"\banalyst\b", part, re.IGNORECASE) or EXECUTIVE_TITLES.search(part)
+        ):
             title = part
         elif firm is None:
             firm = part
@@ -227,9 +235,10 @@ def _listed_participants(text: str) -> list[Speaker]:
             match = _PARTICIPANT.match(line.strip())
             if not match:
                 continue
+            name = match.group("name") or match.group("single")
             role, title, firm = split_meta(match.group("meta"))
-            firm = None if firm and person_key(firm) == person_key(match.group("name")) else firm
-            listed.append(Speaker(match.group("name"), role or default_role or "other", title, firm))
+            firm = None if firm and person_key(firm) == person_key(name) else firm
+            listed.append(Speaker(name, role or default_role or "other", title, firm))
     return listed
 
 

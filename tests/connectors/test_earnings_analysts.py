@@ -186,3 +186,26 @@ def test_topics_come_from_the_question_never_a_greeting():
     assert topics("Can you talk about free cash flow conversion?") == ["free cash flow"]
     assert topics("Good morning, any thoughts on the Remington integration?") == ["integration"]
     assert "morning" not in topics("Good morning, how are you thinking about the year?")
+
+
+def test_names_with_particles_suffixes_and_a_single_listed_name():
+    text = (
+        "Prepared Remarks:\n\nVincent J. Delie, Jr.: Loans grew 4% this quarter.\n\n"
+        "Questions and Answers:\n\nOperator: Next is Cai von Rumohr with Cowen.\n\n"
+        "Cai von Rumohr: Thanks. John, just a quick one to follow up on that. How big is the backlog?\n\n"
+        "Vincent J. Delie, Jr.: It grew by a third over the year and reached a record.\n\n"
+        "Operator: Next question.\n\nBen: What about pricing?\n\nVincent J. Delie, Jr.: Pricing is firm.\n\n"
+        "Call participants:\n\nVincent J. Delie, Jr. -- Chairman and Chief Executive Officer\n\n"
+        "Cai von Rumohr -- Cowen and Company -- Analyst\n\nBen -- JP Morgan -- Analyst"
+    )
+    result = run_connector("earnings", [Document("call", text)])
+    people = {p["name"]: (p["role"], p["title"], p["firm"]) for p in result["participants"]}
+    assert people == {
+        "Vincent J. Delie, Jr.": ("executive", "Chairman and Chief Executive Officer", None),
+        "Cai von Rumohr": ("analyst", "Analyst", "Cowen and Company"),
+        "Ben": ("analyst", "Analyst", "JP Morgan"),
+    }
+    assert [q["question"]["span"]["quote"] for q in result["qa"]] == [
+        "How big is the backlog?",
+        "What about pricing?",
+    ]
