@@ -22,6 +22,8 @@ KPI_ORDER = (
     "same_store_sales",
 )
 POINT_TOLERANCE = 0.005
+MAX_GAP = 1.5
+_COMPONENT = re.compile(r"\b(?:includ\w*|comprised|consist\w*)\b", re.IGNORECASE)
 
 
 def period_key(period: str | None) -> tuple[int, int]:
@@ -44,18 +46,31 @@ def _amount(metric: dict, key: str = "value") -> float | None:
 
 
 def _headline(call: dict, metric: str) -> dict | None:
-    """The call's reported figure of `metric` for its own period: the first stated level, not a range."""
+    """The call's reported figure of `metric` for its own period: a stated level, not a range nor a component
+    ("operating income includes $55 million of ..."), preferring the prepared remarks and, for per-share
+    figures, a sentence that does not pair GAAP and adjusted values "respectively"."""
     period = call["period_label"]
-    for entry in call["metrics"]:
-        if (
-            entry["metric"] == metric
-            and entry["kind"] == "actual"
-            and entry["period"] == period
-            and entry["low"] is None
-            and entry["value"] is not None
-        ):
-            return entry
-    return None
+    candidates = [
+        entry
+        for entry in call["metrics"]
+        if entry["metric"] == metric
+        and entry["kind"] == "actual"
+        and entry["period"] == period
+        and entry["low"] is None
+        and entry["value"] is not None
+        and not _COMPONENT.search(
+            entry["sentence"]["quote"][: entry["span"]["start"] - entry["sentence"]["start"]]
+        )
+    ]
+
+    def rank(entry: dict) -> tuple[bool, bool, int]:
+        return (
+            entry["span"]["start"] >= call["qa_start"],
+            entry["unit"] == "USD_per_share" and "respectively" in entry["sentence"]["quote"],
+            entry["span"]["start"],
+        )
+
+    return min(candidates, key=rank, default=None)
 
 
 def _value(entry: dict) -> dict:
@@ -100,6 +115,17 @@ def guidance_outcome(guided: dict, reported: dict) -> str | None:
     return "met"
 
 
+def _comparable(guided: dict, reported: dict) -> bool:
+    """Whether a reported figure is within a factor of MAX_GAP of its guide (else it is most likely a segment's
+    or another period's figure)."""
+    low, high = _amount(guided, "low"), _amount(guided, "high")
+    middle = (low + high) / 2 if low is not None and high is not None else _amount(guided)
+    actual = _amount(reported)
+    if not middle or not actual or (middle > 0) != (actual > 0):
+        return False
+    return 1 / MAX_GAP <= actual / middle <= MAX_GAP
+
+
 def _guided(call: dict, metric: str, period: str) -> dict | None:
     """The guidance for `metric` and `period`, from a sentence that names the period it guides."""
     for entry in call["metrics"]:
@@ -121,7 +147,8 @@ def _qa_topics(call: dict) -> list[str]:
 
 
 def compare_calls(calls: list[dict]) -> tuple[dict, list[str]]:
-    """The comparison of calls (each: document_id, period_label, metrics, qa, tone) and warnings."""
+    """The comparison of calls (each: document_id, period_label, metrics, qa, tone, qa_start: where its Q&A
+    begins) and warnings."""
     warnings: list[str] = []
     ordered = sorted(calls, key=lambda call: period_key(call["period_label"]))
     labels = [call["period_label"] for call in ordered]
@@ -154,6 +181,12 @@ def compare_calls(calls: list[dict]) -> tuple[dict, list[str]]:
             reported = _headline(after, name) if guided else None
             outcome = guidance_outcome(guided, reported) if reported else None
             if outcome is None:
+                continue
+            if not _comparable(guided, reported):
+                warnings.append(
+                    f"{name} {after['period_label']}: reported {reported['span']['quote']!r} is too far from the guided "
+                    f"{guided['span']['quote']!r} to be the same measure; no outcome given"
+                )
                 continue
             outcomes.append(
                 {

@@ -268,6 +268,7 @@ def analyse_call(document: Document, run: RunContext) -> dict:
         "qa": qa,
         "summary": build_summary(metrics, guidance_moves),
         "tone": _section_tone(document, turns, roles),
+        "qa_start": next((turn.start for turn in turns if turn.section == QA), len(text)),
         "period": {"quarter": default_quarter, "fiscal_year": default_year},
         "sections": sorted({turn.section for turn in turns} or ({PREPARED} if text.strip() else set())),
     }

@@ -209,3 +209,14 @@ def test_names_with_particles_suffixes_and_a_single_listed_name():
         "How big is the backlog?",
         "What about pricing?",
     ]
+
+
+def test_a_reported_figure_far_from_its_guide_gives_no_outcome():
+    before = (
+        "Jane Doe: Revenue for the second quarter of 2022 was $290 million. "
+        "For the third quarter of 2022, we expect revenue of $280 million to $310 million."
+    )
+    after = "Jane Doe: Revenue for the third quarter of 2022 was $1.21 billion."
+    result = run_connector("earnings", [Document("ACME_q2_2022", before), Document("ACME_q3_2022", after)])
+    assert result["comparison"]["guidance_outcomes"] == []
+    assert any("too far from the guided" in warning for warning in result["warnings"])
