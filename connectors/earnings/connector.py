@@ -8,7 +8,7 @@ from connectors.base import Connector, Document, RunContext
 from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
 from connectors.earnings.periods import call_period, is_after, period_mention, period_of
-from connectors.earnings.qa import pair_questions
+from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.tone import tone_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_call
 from connectors.spans import make_span
@@ -275,13 +275,15 @@ def analyse_call(document: Document, run: RunContext) -> dict:
 
 
 def _section_tone(document: Document, turns: list[Turn], roles: dict[str, str]) -> list[dict]:
-    """Tone of management's words per section (the analysts' and operator's turns are left out)."""
+    """Tone of management's substantive sentences per section (no analysts, operator, greetings or thanks)."""
     tone = []
     for section, label in ((PREPARED, "prepared_remarks"), (QA, "q_and_a")):
         ranges = [
-            (turn.speech_start, turn.end)
+            (sentence.start, sentence.end)
             for turn in turns
             if turn.section == section and roles.get(turn.speaker) in ("executive", "other")
+            for sentence in split_sentences(document.text, turn.speech_start, turn.end)
+            if is_substantive(sentence.text)
         ]
         if not turns and section == PREPARED and document.text.strip():
             ranges = [(0, len(document.text))]

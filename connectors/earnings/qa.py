@@ -59,6 +59,11 @@ _ANNOUNCEMENT = re.compile(
     r"(?:question|thing)|unrelated topic)\b",
     re.IGNORECASE,
 )
+_SMALL_TALK = re.compile(
+    r"^(?:(?:hi|hey|hello|good (?:morning|afternoon|evening))[\w ,]*[,.!]?\s*)?(?:how are you(?: doing)?(?: today)?|"
+    r"how's it going|(?:can|are) you (?:able to )?hear me(?: okay| ok| now)?|are you there)[\w ,]*[?.!]?$",
+    re.IGNORECASE,
+)
 _HANDOFF = re.compile(
     r"\b(?:i'll|i\u2019ll|i will|let me|i'm going to|i\u2019m going to|i am going to|going to)\s+"
     r"(?:let|turn|hand|kick|pass|ask|have)\b.{0,60}\b(?:to|over|answer|take|address|comment)\b",
@@ -70,6 +75,21 @@ _ADDRESS = re.compile(
     re.IGNORECASE,
 )
 TOPIC_TERMS = (
+    "net interest income",
+    "net income",
+    "operating income",
+    "adjusted ebitda",
+    "ebitda",
+    "earnings per share",
+    "same-store noi",
+    "long-term growth",
+    "unit growth",
+    "store openings",
+    "balance sheet",
+    "data center",
+    "rate case",
+    "rate base",
+    "it budgets",
     "net interest margin",
     "gross margin",
     "operating margin",
@@ -168,11 +188,68 @@ TOPIC_TERMS = (
     "emerging markets",
     "synergies",
     "integration",
+    "occupancy",
+    "leasing",
+    "noi",
+    "nii",
+    "travel",
+    "budgets",
+    "reinsurance",
+    "renewals",
+    "loans",
+    "credit",
+    "fee income",
+    "opex",
+    "headwinds",
+    "contracts",
+    "pipeline",
+    "renewables",
+    "economics",
+    "openings",
+    "traffic",
+    "promotions",
+    "marketing",
+    "advertising",
+    "r&d",
+    "investments",
+    "liquidity",
+    "share count",
+    "valuation",
+    "portfolio",
+    "yields",
+    "spreads",
+    "premiums",
+    "claims",
+    "underwriting",
+    "catastrophe",
+    "electric vehicles",
+    "ev",
+    "semiconductor",
+    "5g",
+    "regulation",
+    "regulatory",
+    "production",
+    "shipments",
+    "subscribers",
+    "arpu",
+    "awards",
+    "government",
 )
 _TOPIC = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in TOPIC_TERMS) + r")\b", re.IGNORECASE)
 _PHRASE_AFTER = re.compile(
     r"\b(?:on|about|around|regarding|in terms of|with respect to|related to)\s+(?:the\s+|your\s+|that\s+|this\s+)?"
     r"(?P<phrase>[A-Za-z][\w&'\u2019-]*(?:\s+[A-Za-z][\w&'\u2019-]*){0,3})",
+    re.IGNORECASE,
+)
+_DETERMINED = re.compile(
+    r"\b(?:the|your|that|this|these|those|its|their)\s+(?P<phrase>[A-Za-z][\w&'\u2019-]*(?:\s+[A-Za-z][\w&'\u2019-]*){0,2})",
+    re.IGNORECASE,
+)
+_NOT_A_NOUN = re.compile(
+    r"^(?:\w+(?:ing|ed|ly)|get|got|go|see|say|said|look|make|made|take|took|give|think|know|mean|need|want|feel|"
+    r"seem|same|other|next|last|new|old|big|small|best|better|current|recent|overall|whole|general|different|"
+    r"million|billion|thousand|percent|per|cent|half|full|quick|fair|real|right|left|back|ahead|still|even|"
+    r"exactly|really|very|much|many|few|lot|lots|along|above|below|over|under|again|ever|every)$",
     re.IGNORECASE,
 )
 _STOP = frozenset(
@@ -186,7 +263,7 @@ _STOP = frozenset(
         "results call job how what when why where which who whether if then than now yeah okay ok sure time "
         "year years terms respect regard regards side point color colour commentary thoughts sense update talk "
         "area areas approach way ways level levels basis points impressions early comment comments detail details "
-        "stuff piece pieces part parts topic",
+        "stuff piece pieces part parts topic that's which who whom whose",
     )
 )
 
@@ -194,6 +271,8 @@ _STOP = frozenset(
 def is_pleasantry(sentence: str) -> bool:
     """A greeting, thanks, congratulations or a preamble that announces questions without asking one."""
     words = re.findall(r"[\w'\u2019-]+", sentence)
+    if _SMALL_TALK.match(sentence.strip()):
+        return True
     if "?" in sentence or _REQUEST.search(sentence):
         return False
     return len(words) <= 14 and bool(_PLEASANTRY.match(sentence.strip()) or _PREAMBLE.search(sentence))
@@ -222,27 +301,29 @@ def is_substantive(sentence: str) -> bool:
     )
 
 
-def topics(question: str) -> list[str]:
-    """Business terms the question names, in order; else a short noun phrase after `on`/`about`; never a greeting."""
+def topics(question: str, names: frozenset[str] = frozenset()) -> list[str]:
+    """Business terms the question names, in order; else a short noun phrase (after on/about/around/regarding, or
+    after a determiner); else a capitalised name that is no participant's; never a greeting."""
+    question = re.sub(r"\[[^\]]*\]", " ", question)
     found = list(dict.fromkeys(m.group(0).lower() for m in _TOPIC.finditer(question)))
     if found:
         return found
-    for match in _PHRASE_AFTER.finditer(question):
-        words = []
-        for word in match.group("phrase").split():
-            if word.lower() in _STOP:
-                break
-            words.append(word)
-        if words and len(" ".join(words)) >= 4:
-            return [" ".join(words)]
-    names = re.findall(
+    for pattern in (_PHRASE_AFTER, _DETERMINED):
+        for match in pattern.finditer(question):
+            words = []
+            for word in match.group("phrase").split():
+                if word.lower() in _STOP or word.lower() in names or _NOT_A_NOUN.match(word):
+                    break
+                words.append(word)
+            if words and len(" ".join(words)) >= 4:
+                return [" ".join(words)]
+    capitalised = re.findall(
         r"(?<![.?!]\s)(?<!^)\b([A-Z][A-Za-z&'\u2019-]{2,}(?:\s+[A-Z][A-Za-z&'\u2019-]{2,})*)", question
     )
-    names = [n for n in names if n.lower() not in _STOP and not re.match(r"^(?:I|I'm|I've)$", n)]
-    if names:
-        return [names[0]]
-    content = [w for w in re.findall(r"[A-Za-z][a-z-]{4,}", question) if w.lower() not in _STOP]
-    return [content[0].lower()] if content else []
+    capitalised = [
+        n for n in capitalised if n.lower() not in _STOP and n.lower() not in names and not n.startswith("I'")
+    ]
+    return [capitalised[0]] if capitalised else []
 
 
 def _runs(document: Document, sentences: list[Segment], keep: list[bool]) -> list[dict]:
@@ -310,6 +391,7 @@ def pair_questions(document: Document, turns: list[Turn], roles: dict[str, str])
     pairs: list[dict] = []
     current: dict | None = None
     target: dict | None = None
+    names = frozenset(part.lower().strip(".,") for turn in turns for part in turn.speaker.split())
     for turn in turns:
         if turn.section != QA:
             continue
@@ -324,7 +406,7 @@ def pair_questions(document: Document, turns: list[Turn], roles: dict[str, str])
             if not asks:
                 continue
             text = " ".join(span["quote"] for span in asks)
-            labels = topics(text)
+            labels = topics(text, names)
             entry = {
                 "speaker": turn.speaker,
                 "span": asks[0],

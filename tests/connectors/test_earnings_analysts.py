@@ -173,6 +173,8 @@ def test_guided_quarter_missed_in_the_next_call_and_page_fields_are_nobody():
         ("What drove the gross margin decline", True),
         ("When I look at the difference now, it's about $400 million.", False),
         ("Is there any seasonality we should think about", True),
+        ("How are you?", False),
+        ("Can you hear me OK?", False),
     ],
 )
 def test_questions_and_pleasantries(sentence, ask):
@@ -186,6 +188,8 @@ def test_topics_come_from_the_question_never_a_greeting():
     assert topics("Can you talk about free cash flow conversion?") == ["free cash flow"]
     assert topics("Good morning, any thoughts on the Remington integration?") == ["integration"]
     assert "morning" not in topics("Good morning, how are you thinking about the year?")
+    assert topics("Richard, can you comment on that change?", frozenset({"richard"})) == ["change"]
+    assert topics("Any update on the Nemadji Trail [Inaudible] legal challenge?") == ["Nemadji Trail legal challenge"]
 
 
 def test_names_with_particles_suffixes_and_a_single_listed_name():
