@@ -1,7 +1,8 @@
 """Tone of management's language from our own small word lists (positive, negative, hedging, uncertainty).
 
-The published financial lexicons and labelled sentence sets do not allow commercial use (Loughran-McDonald's
-word lists are for research use, Financial PhraseBank is CC BY-NC-SA 3.0), so these lists are written here.
+The published financial lexicon and labelled sentence set do not allow commercial use (Loughran-McDonald's
+word lists are free for academic research only, Financial PhraseBank is CC BY-NC-SA 3.0), so these lists are
+written here (docs/connectors.md).
 """
 
 from __future__ import annotations
