@@ -189,7 +189,9 @@ def test_topics_come_from_the_question_never_a_greeting():
     assert topics("Good morning, any thoughts on the Remington integration?") == ["integration"]
     assert "morning" not in topics("Good morning, how are you thinking about the year?")
     assert topics("Richard, can you comment on that change?", frozenset({"richard"})) == ["change"]
-    assert topics("Any update on the Nemadji Trail [Inaudible] legal challenge?") == ["Nemadji Trail legal challenge"]
+    assert topics("Any update on the Nemadji Trail [Inaudible] legal challenge?") == [
+        "Nemadji Trail legal challenge"
+    ]
 
 
 def test_names_with_particles_suffixes_and_a_single_listed_name():
