@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from connectors.base import Document
-from connectors.earnings.tone import tone_of
+from connectors.earnings.tone import ANSWER_EVIDENCE, tone_of
 from connectors.earnings.transcript import QA, Turn
 from connectors.spans import make_span, trimmed_span
 from connectors.text import Segment, split_sentences
@@ -381,7 +381,7 @@ def _answer(document: Document, turn: Turn) -> dict | None:
         "speaker": turn.speaker,
         "span": span,
         "substantive": substantive,
-        "tone": tone_of(document, [(s["start"], s["end"]) for s in substantive]),
+        "tone": tone_of(document, [(s["start"], s["end"]) for s in substantive], ANSWER_EVIDENCE),
     }
 
 

@@ -14,6 +14,7 @@ from connectors.spans import make_span
 from connectors.text import split_sentences
 
 MAX_EVIDENCE = 8
+ANSWER_EVIDENCE = 3
 WORDS = {
     "positive": (
         r"strong|stronger|strongest|strength|strengthen\w*|robust|record|records|improve|improved|improves|"
@@ -59,7 +60,7 @@ def sentence_terms(sentence: str) -> dict[str, list[str]]:
     return found
 
 
-def tone_of(document: Document, ranges: list[tuple[int, int]]) -> dict:
+def tone_of(document: Document, ranges: list[tuple[int, int]], max_evidence: int = MAX_EVIDENCE) -> dict:
     """Net tone (positive - negative) / (positive + negative) in [-1, 1] over the sentences of `ranges`,
     hedging and uncertainty as shares of the sentences, and the sentences that drive it as evidence."""
     counts = {category: 0 for category in _PATTERNS}
@@ -86,7 +87,7 @@ def tone_of(document: Document, ranges: list[tuple[int, int]]) -> dict:
                     )
                 )
     polar = counts["positive"] + counts["negative"]
-    evidence = [item for _, item in sorted(scored, key=lambda pair: -pair[0])[:MAX_EVIDENCE]]
+    evidence = [item for _, item in sorted(scored, key=lambda pair: -pair[0])[:max_evidence]]
     return {
         "score": round((counts["positive"] - counts["negative"]) / polar, 3) if polar else 0.0,
         "hedging": round(counts["hedging"] / sentences, 3) if sentences else 0.0,
