@@ -56,8 +56,12 @@ _NOT_A_PERSON = re.compile(
 )
 EXECUTIVE_TITLES = re.compile(
     r"\b(?:chief|ceo|cfo|coo|cto|president|chairman|chairwoman|chair|vice president|vp|svp|evp|treasurer|"
-    r"controller|head of|director|officer|investor relations|founder|managing director|general counsel|secretary|"
-    r"manager|executive)\b",
+    r"controller|head of|director|officer|investor relations|founder|managing director|general counsel|secretary)\b",
+    re.IGNORECASE,
+)
+_OTHER_TITLES = re.compile(
+    r"\b(?:analyst|assistant|manager|executive|associate|strategist|economist|specialist|advisor|adviser|"
+    r"coordinator|spokesperson|representative|consultant|principal|partner|counsel|accountant)\b",
     re.IGNORECASE,
 )
 _OPERATOR = re.compile(r"^(?:operator|moderator|conference operator)$", re.IGNORECASE)
@@ -187,9 +191,7 @@ def split_meta(meta: str) -> tuple[str | None, str | None, str | None]:
     for part in parts:
         if re.fullmatch(r"(?:research |equity |senior )?analyst", part, re.IGNORECASE):
             role, title = "analyst", title or part
-        elif title is None and (
-            re.search(r"\banalyst\b", part, re.IGNORECASE) or EXECUTIVE_TITLES.search(part)
-        ):
+        elif title is None and (EXECUTIVE_TITLES.search(part) or _OTHER_TITLES.search(part)):
             title = part
         elif firm is None:
             firm = part
@@ -240,12 +242,6 @@ def _listed_participants(text: str) -> list[Speaker]:
             firm = None if firm and person_key(firm) == person_key(name) else firm
             listed.append(Speaker(name, role or default_role or "other", title, firm))
     return listed
-
-
-def parse_transcript(text: str) -> tuple[list[Turn], dict[str, Speaker]]:
-    """Turns (who speaks where) and speakers with roles; both empty when the text names no speakers."""
-    turns, speakers, _ = parse_call(text)
-    return turns, speakers
 
 
 def parse_call(text: str) -> tuple[list[Turn], dict[str, Speaker], list[Speaker]]:

@@ -8,7 +8,7 @@ import pytest
 from connectors import Document, run_connector
 from connectors.earnings.comparison import guidance_outcome
 from connectors.earnings.qa import is_ask, is_pleasantry, topics
-from connectors.earnings.transcript import turns_json_to_text
+from connectors.earnings.transcript import split_meta, turns_json_to_text
 from connectors.spans import invalid_spans
 
 CALLS = Path(__file__).resolve().parents[1] / "data" / "ectsum" / "transcripts"
@@ -226,3 +226,21 @@ def test_a_reported_figure_far_from_its_guide_gives_no_outcome():
     result = run_connector("earnings", [Document("ACME_q2_2022", before), Document("ACME_q3_2022", after)])
     assert result["comparison"]["guidance_outcomes"] == []
     assert any("too far from the guided" in warning for warning in result["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ("Loop Capital Markets LLC -- Analyst", ("analyst", "Analyst", "Loop Capital Markets LLC")),
+        (
+            "Vice President, Corporate Communications and Investor Relations",
+            ("executive", "Vice President, Corporate Communications and Investor Relations", None),
+        ),
+        ("CFO, Acme", ("executive", "CFO", "Acme")),
+        ("Executive Assistant", (None, "Executive Assistant", None)),
+        ("Fidelity -- Portfolio Manager", (None, "Portfolio Manager", "Fidelity")),
+        ("UBS", (None, None, "UBS")),
+    ],
+)
+def test_participant_descriptions_give_role_title_and_firm(meta, expected):
+    assert split_meta(meta) == expected
