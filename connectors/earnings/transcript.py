@@ -110,7 +110,8 @@ def _published_to_text(data: dict) -> str:
                 raise ValueError(f'{key} turn {index} needs string "speaker" and "speech" fields')
             speech = " ".join(speech.split())
             paragraphs.append(f"{speaker.strip()}: {speech}" if speech else " ".join(speaker.split()))
-    participants = [p for p in data.get("participants") or [] if isinstance(p, str) and p.strip()]
+    listed = data.get("participants")
+    participants = [p for p in listed if isinstance(p, str) and p.strip()] if isinstance(listed, list) else []
     if participants:
         paragraphs.append("Call participants:")
         paragraphs.extend(re.sub(r"\s*--\s*", " -- ", " ".join(p.split())) for p in participants)
