@@ -8,6 +8,8 @@ connector on each call's text, and checks it against what the JSON says independ
 - reported_are_questions: of the reported question spans, the share the same judge calls a question;
 - titles_filled / analyst_firms_filled: of the listed participants, the share whose title is filled, and of
   the listed analysts, the share whose firm is filled;
+- roles_right: of the listed participants who speak, the share whose role is right (`-- Analyst` in the list:
+  analyst; otherwise executive);
 - non_person_speakers: speakers that are no speaker of the JSON turns.
 
     PYTHONPATH=. python benchmarks/earnings_qa.py [--data tests/data/ectsum/transcripts] [--show]
@@ -76,7 +78,7 @@ def measure(path: Path, show: bool) -> dict[str, list[int]]:
     result = run_connector("earnings", [Document(path.stem, text, kind="transcript")])
     analysts = {_key(p.split("--")[0]) for p in data["participants"] if re.search(r"--\s*Analyst\s*$", p)}
     questions = _questions(result)
-    counts = {"asking_turns": [0, 0], "questions": [0, 0], "titles": [0, 0], "firms": [0, 0]}
+    counts = {"asking_turns": [0, 0], "questions": [0, 0], "titles": [0, 0], "firms": [0, 0], "roles": [0, 0]}
     cursor = 0
     for turn in data["q_and_a"]:
         speech = " ".join(turn["speech"].split())
@@ -106,6 +108,15 @@ def measure(path: Path, show: bool) -> dict[str, list[int]]:
             counts["firms"][1] += 1
         if show and not (person.get("title") and (person.get("firm") or _key(name) not in analysts)):
             print(f"  unfilled {path.stem}: {line} -> {person}")
+    roles = {_key(s["name"]): s["role"] for s in result["speakers"]}
+    for line in data["participants"]:
+        key = _key(line.split("--")[0])
+        if key in roles:
+            expected = "analyst" if key in analysts else "executive"
+            counts["roles"][0] += roles[key] == expected
+            counts["roles"][1] += 1
+            if show and roles[key] != expected:
+                print(f"  role {path.stem}: {line} -> {roles[key]}")
     voices = {_key(t["speaker"]) for t in data["prepared_remarks"] + data["q_and_a"] if t["speech"].strip()}
     strangers = [s["name"] for s in result["speakers"] if _key(s["name"]) not in voices]
     counts["non_person_speakers"] = [len(strangers), 0]
@@ -130,6 +141,7 @@ def main() -> None:
         ("reported_are_questions", "questions"),
         ("titles_filled", "titles"),
         ("analyst_firms_filled", "firms"),
+        ("roles_right", "roles"),
     ]
     for label, key in rows:
         hit, total = totals[key]
