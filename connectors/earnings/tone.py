@@ -44,26 +44,52 @@ WORDS = {
         r"cautious|caution|fragile|unprecedented|fluid"
     ),
 }
-_PATTERNS = {category: re.compile(rf"\b(?:{words})\b", re.IGNORECASE) for category, words in WORDS.items()}
-_NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor|without)\b(?:\W+\w+){0,2}\W*$", re.IGNORECASE)
+_TOKEN = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)?")
+_NEGATORS = frozenset({"not", "no", "never", "neither", "nor", "without", "cannot"})
+
+
+def _lexicon(words: str) -> tuple[frozenset[str], tuple[str, ...], re.Pattern[str] | None]:
+    """Exact words, stems (entries ending in `\\w*`) and phrases of one category."""
+    entries = words.split("|")
+    phrases = [e for e in entries if " " in e]
+    stems = tuple(e[: -len(r"\w*")] for e in entries if e.endswith(r"\w*"))
+    exact = frozenset(e for e in entries if " " not in e and not e.endswith(r"\w*"))
+    pattern = re.compile(rf"\b(?:{'|'.join(map(re.escape, phrases))})\b", re.IGNORECASE) if phrases else None
+    return exact, stems, pattern
+
+
+_LEXICON = {category: _lexicon(words) for category, words in WORDS.items()}
+
+
+def _negated(tokens: list[re.Match[str]], index: int) -> bool:
+    for token in tokens[max(0, index - 3) : index]:
+        word = token.group(0).lower().replace("\u2019", "'")
+        if word in _NEGATORS or word.endswith("n't"):
+            return True
+    return False
 
 
 def sentence_terms(sentence: str) -> dict[str, list[str]]:
-    """The lexicon's terms in a sentence by category; a negated positive word (`not strong`) counts negative."""
-    found: dict[str, list[str]] = {category: [] for category in _PATTERNS}
-    for category, pattern in _PATTERNS.items():
-        for match in pattern.finditer(sentence):
-            negated = category == "positive" and _NEGATION.search(
-                sentence[max(0, match.start() - 30) : match.start()]
-            )
-            found["negative" if negated else category].append(match.group(0))
+    """The lexicon's terms in a sentence by category; a positive word within three words after a negation
+    (`not strong`, `isn't great`) counts negative."""
+    found: dict[str, list[str]] = {category: [] for category in _LEXICON}
+    tokens = list(_TOKEN.finditer(sentence))
+    for index, token in enumerate(tokens):
+        word = token.group(0).lower()
+        for category, (exact, stems, _) in _LEXICON.items():
+            if word in exact or (stems and word.startswith(stems)):
+                negated = category == "positive" and _negated(tokens, index)
+                found["negative" if negated else category].append(token.group(0))
+    for category, (_, _, phrases) in _LEXICON.items():
+        if phrases is not None:
+            found[category].extend(match.group(0) for match in phrases.finditer(sentence))
     return found
 
 
 def tone_of(document: Document, ranges: list[tuple[int, int]], max_evidence: int = MAX_EVIDENCE) -> dict:
     """Net tone (positive - negative) / (positive + negative) in [-1, 1] over the sentences of `ranges`,
     hedging and uncertainty as shares of the sentences, and the sentences that drive it as evidence."""
-    counts = {category: 0 for category in _PATTERNS}
+    counts = {category: 0 for category in _LEXICON}
     scored: list[tuple[float, dict]] = []
     sentences = 0
     for start, end in ranges:

@@ -8,6 +8,7 @@ import pytest
 from connectors import Document, run_connector
 from connectors.earnings.comparison import guidance_outcome
 from connectors.earnings.qa import is_ask, is_pleasantry, topics
+from connectors.earnings.tone import sentence_terms
 from connectors.earnings.transcript import split_meta, turns_json_to_text
 from connectors.spans import invalid_spans
 
@@ -244,3 +245,15 @@ def test_a_reported_figure_far_from_its_guide_gives_no_outcome():
 )
 def test_participant_descriptions_give_role_title_and_firm(meta, expected):
     assert split_meta(meta) == expected
+
+
+def test_lexicon_terms_with_negation_stems_and_phrases():
+    terms = sentence_terms(
+        "Demand isn't great, but we believe it is sort of a fluctuating, strengthening market."
+    )
+    assert terms == {
+        "positive": ["strengthening"],
+        "negative": ["great"],
+        "hedging": ["believe", "sort of"],
+        "uncertainty": ["fluctuating"],
+    }
