@@ -56,9 +56,9 @@ def command_run(args: argparse.Namespace) -> int:
         documents = load_corpus(Path(args.corpus))
         options["claims"] = load_claims(Path(args.claims))
     else:
-        if not args.file:
+        if not args.files:
             raise ValueError(f"{args.connector} needs a FILE")
-        documents = [load_document(Path(args.file), connector=args.connector)]
+        documents = [load_document(Path(name), connector=args.connector) for name in args.files]
         if args.connector == "legal":
             playbook = _read_playbook(args.playbook)
             if playbook is not None:
@@ -102,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a connector and print its JSON result")
     run.add_argument("connector", choices=["legal", "earnings", "literature"])
-    run.add_argument("file", nargs="?", help="contract (.txt) or transcript (.txt or .json turns)")
+    run.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="contract (.txt) or transcript (.txt or .json); several earnings calls are also compared",
+    )
     run.add_argument("--corpus", help="literature: corpus JSONL {doc_id, title, abstract}")
     run.add_argument("--claims", help="literature: claims JSONL {claim_id, claim | question}")
     run.add_argument("--playbook", help="legal: JSON file with a list of playbook rules")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 
 from connectors.base import Connector, Document, RunContext
+from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
 from connectors.earnings.periods import call_period, is_after, period_mention, period_of
-from connectors.earnings.transcript import PREPARED, QA, Turn, parse_transcript
-from connectors.spans import make_span, trimmed_span
+from connectors.earnings.qa import is_substantive, pair_questions
+from connectors.earnings.tone import tone_of
+from connectors.earnings.transcript import PREPARED, QA, Turn, parse_call
+from connectors.spans import make_span
 from connectors.text import Segment, split_sentences
 
 GUIDANCE_MOVES = (
@@ -69,12 +72,6 @@ SUMMARY_PRIORITY = (
     "operating_income",
     "same_store_sales",
 )
-_TOPIC_WORDS = re.compile(
-    r"\b(?:guidance|margin|pricing|price|demand|supply|inventory|capex|capital|cash|buyback|repurchase|dividend|"
-    r"acquisition|m&a|growth|revenue|sales|costs?|inflation|labor|tariffs?|china|europe|backlog|orders|customers?|"
-    r"competition|leverage|debt|tax|volume|mix|outlook|share|store|digital|cloud|subscription|churn)\w*\b",
-    re.IGNORECASE,
-)
 
 
 def _figure_dict(
@@ -113,44 +110,6 @@ def _speaker_at(turns: list[Turn], position: int) -> Turn | None:
         if turn.start <= position < turn.end:
             return turn
     return None
-
-
-def _topic(question: str) -> str:
-    words = [w.lower() for w in _TOPIC_WORDS.findall(question)]
-    if words:
-        return max(dict.fromkeys(words), key=words.count)
-    content = [w for w in re.findall(r"[A-Za-z][a-z]{4,}", question)]
-    return content[0].lower() if content else "general"
-
-
-def _pair_questions(document: Document, turns: list[Turn], roles: dict[str, str]) -> list[dict]:
-    pairs: list[dict] = []
-    current: dict | None = None
-    for turn in turns:
-        if turn.section != QA:
-            continue
-        role = roles.get(turn.speaker, "other")
-        span = trimmed_span(document.document_id, document.text, turn.speech_start, turn.end)
-        if span is None:
-            continue
-        if role == "analyst":
-            if current and current["question"]["speaker"] == turn.speaker and not current["answers"]:
-                start = current["question"]["span"]["start"]
-                current["question"]["span"] = make_span(
-                    document.document_id, document.text, start, span["end"]
-                )
-                continue
-            current = {
-                "question": {"speaker": turn.speaker, "span": span},
-                "answers": [],
-                "topic": _topic(span["quote"]),
-            }
-            pairs.append(current)
-        elif role == "operator":
-            continue
-        elif current is not None:
-            current["answers"].append({"speaker": turn.speaker, "span": span})
-    return pairs
 
 
 _STATED_MOVE = re.compile(
@@ -257,7 +216,7 @@ def build_summary(metrics: list[dict], guidance: list[dict], limit: int = 6) -> 
 
 def analyse_call(document: Document, run: RunContext) -> dict:
     text = document.text
-    turns, speakers = parse_transcript(text)
+    turns, speakers, participants = parse_call(text)
     if text.strip() and not speakers:
         run.warn(
             f"document {document.document_id!r}: no speakers found; figures are reported without speakers"
@@ -300,16 +259,37 @@ def analyse_call(document: Document, run: RunContext) -> dict:
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)
     guidance_moves = _guidance_moves(document, sentences, figures_by_sentence)
-    qa = _pair_questions(document, turns, roles)
+    qa = pair_questions(document, turns, roles)
     return {
         "speakers": [speaker.as_dict() for speaker in speakers.values()],
+        "participants": [{**p.as_dict(), "document_id": document.document_id} for p in participants],
         "metrics": metrics,
         "guidance": guidance_moves,
         "qa": qa,
         "summary": build_summary(metrics, guidance_moves),
+        "tone": _section_tone(document, turns, roles),
+        "qa_start": next((turn.start for turn in turns if turn.section == QA), len(text)),
         "period": {"quarter": default_quarter, "fiscal_year": default_year},
         "sections": sorted({turn.section for turn in turns} or ({PREPARED} if text.strip() else set())),
     }
+
+
+def _section_tone(document: Document, turns: list[Turn], roles: dict[str, str]) -> list[dict]:
+    """Tone of management's substantive sentences per section (no analysts, operator, greetings or thanks)."""
+    tone = []
+    for section, label in ((PREPARED, "prepared_remarks"), (QA, "q_and_a")):
+        ranges = [
+            (sentence.start, sentence.end)
+            for turn in turns
+            if turn.section == section and roles.get(turn.speaker) in ("executive", "other")
+            for sentence in split_sentences(document.text, turn.speech_start, turn.end)
+            if is_substantive(sentence.text)
+        ]
+        if not turns and section == PREPARED and document.text.strip():
+            ranges = [(0, len(document.text))]
+        if ranges:
+            tone.append({"section": label, "document_id": document.document_id, **tone_of(document, ranges)})
+    return tone
 
 
 class EarningsConnector(Connector):
@@ -326,7 +306,16 @@ class EarningsConnector(Connector):
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         if not documents:
             raise ValueError("the earnings connector needs at least one transcript")
-        merged: dict = {"speakers": [], "metrics": [], "guidance": [], "qa": [], "summary": []}
+        merged: dict = {
+            "speakers": [],
+            "participants": [],
+            "metrics": [],
+            "guidance": [],
+            "qa": [],
+            "summary": [],
+            "tone": [],
+        }
+        calls = []
         for index, document in enumerate(documents):
             if not document.text.strip():
                 run.warn(f"document {document.document_id!r} is empty; nothing to analyse")
@@ -341,5 +330,12 @@ class EarningsConnector(Connector):
                 merged[key].extend(result[key])
             if len(documents) == 1:
                 merged["period"] = result["period"]
+            calls.append(
+                {"document_id": document.document_id, "period_label": result["period"]["quarter"], **result}
+            )
             run.progress((index + 1) / len(documents), f"summary {document.document_id}")
+        if len(calls) > 1:
+            merged["comparison"], warnings = compare_calls(calls)
+            for warning in warnings:
+                run.warn(warning)
         return merged

@@ -111,7 +111,13 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
         turns = data.get("turns") if isinstance(data, dict) else data
         if isinstance(turns, list) and all(isinstance(t, dict) and "text" in t for t in turns):
             return TRANSCRIPT
-        raise UnsupportedDocument('JSON that is not a transcript ({"turns": [{"speaker", "text"}]})', param)
+        if _published_transcript(data):
+            return TRANSCRIPT
+        raise UnsupportedDocument(
+            'JSON that is not a transcript ({"turns": [{"speaker", "text"}]} or '
+            '{"prepared_remarks": [{"speaker", "speech"}], "q_and_a": [...], "participants": [...]})',
+            param,
+        )
     return TEXT
 
 
@@ -123,6 +129,14 @@ def is_email(content: bytes) -> bool:
         position = match.end()
     ends_block = head[position : position + 1] == b"\n" or head[position : position + 2] == b"\r\n"
     return ends_block and b"from:" in names and len(names & set(_MAIL_HEADERS)) >= 2
+
+
+def _published_transcript(data: object) -> bool:
+    """The published layout: `prepared_remarks` and `q_and_a` lists of `{"speaker", "speech"}` turns."""
+    if not isinstance(data, dict) or not isinstance(data.get("q_and_a"), list):
+        return False
+    turns = data["q_and_a"] + (data.get("prepared_remarks") or [])
+    return bool(turns) and all(isinstance(t, dict) and "speech" in t for t in turns)
 
 
 def _check_pdf(content: bytes, limits: IngestLimits) -> None:

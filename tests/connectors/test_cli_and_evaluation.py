@@ -43,6 +43,21 @@ def test_run_earnings_on_json_turns(tmp_path, capsys):
     assert code == 0 and json.loads(out)["metrics"][0]["value"] == 2.0
 
 
+def test_run_earnings_on_two_calls_compares_them(tmp_path, capsys):
+    (tmp_path / "ACME_q2_2022.txt").write_text(
+        "Jane Doe: Revenue was $500 million in the second quarter of 2022. "
+        "For the third quarter of 2022, we expect revenue of $520 million to $540 million."
+    )
+    (tmp_path / "ACME_q3_2022.txt").write_text(
+        "Jane Doe: Revenue was $530 million in the third quarter of 2022."
+    )
+    files = [str(tmp_path / "ACME_q3_2022.txt"), str(tmp_path / "ACME_q2_2022.txt")]
+    code, out, _ = run_cli(capsys, "run", "earnings", *files, "--quiet")
+    comparison = json.loads(out)["comparison"]
+    assert code == 0 and comparison["periods"] == ["Q2 2022", "Q3 2022"]
+    assert comparison["guidance_outcomes"][0]["outcome"] == "met"
+
+
 def test_run_literature_from_jsonl(tmp_path, capsys, corpus_rows):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join(json.dumps(row) for row in corpus_rows))

@@ -50,8 +50,11 @@ def test_questions_pair_with_management_answers(call):
     assert [q["question"]["speaker"] for q in call["qa"]] == ["Alex Analyst", "Kim Lee"]
     first, second = call["qa"]
     assert [a["speaker"] for a in first["answers"]] == ["Jane Doe", "John Smith"]
-    assert first["question"]["span"]["quote"].startswith("Thanks. Can you talk about pricing")
-    assert first["topic"] in {"pricing", "margins"}
+    assert (
+        first["question"]["span"]["quote"]
+        == "Can you talk about pricing and how margins develop into next year?"
+    )
+    assert first["topic"] == "pricing" and first["topics"] == ["pricing", "margins"]
     assert [a["speaker"] for a in second["answers"]] == ["John Smith"]
 
 

@@ -94,7 +94,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             }
             for document in context["documents"]
         ]
-        context["answers"] = result.output.get("answers") if isinstance(result.output, dict) else None
+        output = result.output if isinstance(result.output, dict) else {}
+        context["answers"] = output.get("answers")
+        context["comparison"] = output.get("comparison")
     return page(request, "portal/job.html", context)
 
 

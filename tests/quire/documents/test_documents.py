@@ -48,6 +48,10 @@ def wait_ready(api: Api, doc_id: str) -> dict:
         (make_docx(["Hello"]), DOCX),
         (b"<!DOCTYPE html><html><body><p>Hi</p></body></html>", HTML),
         (make_transcript(), TRANSCRIPT),
+        (
+            b'{"prepared_remarks": [], "q_and_a": [{"speaker": "Operator", "speech": "Hi."}], "participants": []}',
+            TRANSCRIPT,
+        ),
         ("Plain text, caf\u00e9.".encode(), TEXT),
     ],
 )

@@ -1,5 +1,7 @@
 """Connector jobs through the public API and real worker processes."""
 
+import json
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -122,3 +124,62 @@ def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a
 def test_jobs_list_is_paginated(api_a: Api, mode):
     listed = api_a.get("/v1/jobs", limit=1).json()
     assert set(listed) == {"data", "has_more", "next_cursor"}
+
+
+def _published_call(quarter: str, remarks: str, question: str, answer: str) -> str:
+    return json.dumps(
+        {
+            "prepared_remarks": [{"speaker": "Jane Doe", "speech": remarks}],
+            "q_and_a": [
+                {"speaker": "Operator", "speech": "Our first question comes from Sam Roe with UBS."},
+                {
+                    "speaker": "Sam Roe",
+                    "speech": f"Good morning. Congrats on the {quarter} quarter. {question}",
+                },
+                {"speaker": "Jane Doe", "speech": answer},
+                {"speaker": "Duration: 31 minutes", "speech": ""},
+            ],
+            "participants": ["Jane Doe--Chief Financial Officer", "Sam Roe--UBS -- Analyst"],
+        }
+    )
+
+
+def test_earnings_job_over_two_published_calls_compares_them(celery_worker, api_a: Api):
+    second = _published_call(
+        "second",
+        "Revenue for the second quarter of 2022 was $500 million. "
+        "For the third quarter of 2022, we expect revenue of $520 million to $540 million.",
+        "How is pricing holding up?",
+        "Pricing held up well across the portfolio this quarter.",
+    )
+    third = _published_call(
+        "third",
+        "Revenue for the third quarter of 2022 was $560 million, a record for the third quarter of 2022.",
+        "Could you walk us through the inventory correction?",
+        "Inventory at our distributors fell by two weeks and should normalise by spring.",
+    )
+    documents = [ready_document(api_a, third, "acme-q3.json"), ready_document(api_a, second, "acme-q2.json")]
+    job = api_a.post("/v1/jobs", {"connector": "earnings", "documents": documents}).json()
+    assert wait_job(api_a, job["id"])["status"] == "succeeded"
+    result = api_a.get(f"/v1/jobs/{job['id']}/result").json()
+    output = result["output"]
+    assert {(p["name"], p["title"], p["firm"]) for p in output["participants"]} == {
+        ("Jane Doe", "Chief Financial Officer", None),
+        ("Sam Roe", "Analyst", "UBS"),
+    }
+    assert "Duration" not in {s["name"] for s in output["speakers"]}
+    assert [q["question"]["span"]["quote"] for q in output["qa"]] == [
+        "Could you walk us through the inventory correction?",
+        "How is pricing holding up?",
+    ]
+    comparison = output["comparison"]
+    assert comparison["calls"] == [
+        {"document_id": documents[1], "period": "Q2 2022"},
+        {"document_id": documents[0], "period": "Q3 2022"},
+    ]
+    outcome = comparison["guidance_outcomes"][0]
+    assert (outcome["metric"], outcome["outcome"]) == ("revenue", "beat")
+    assert outcome["guided"]["span"]["document_id"] == documents[1]
+    assert outcome["reported"]["span"]["quote"] == "$560 million"
+    texts = {d: api_a.get(f"/v1/documents/{d}/text").json()["text"] for d in documents}
+    assert assert_spans_hold(output, texts) == result["spans_checked"]
