@@ -1,0 +1,31 @@
+"""The production settings pass Django's deployment checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.support import ROOT
+
+
+def test_manage_py_check_deploy_is_clean_in_production():
+    env = {
+        **os.environ,
+        "QUIRE_ENV": "production",
+        "QUIRE_SECRET_KEY": "k" * 20 + "production-check-" + "x7#Q" * 8,
+        "QUIRE_ALLOWED_HOSTS": ".quire.example.com",
+        "DATABASE_URL": "postgresql://quire@db.invalid/quire",
+        "REDIS_URL": "redis://redis.invalid:6379/0",
+        "QUIRE_SERVE_STATIC": "true",
+        # Off by default (joining the browsers' preload list is hard to undo); the one warning otherwise.
+        "QUIRE_HSTS_PRELOAD": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
