@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -29,3 +30,17 @@ def test_manage_py_check_deploy_is_clean_in_production():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docs_deploy_names_every_quire_variable_the_code_reads():
+    reads = re.compile(
+        r"""(?:env_(?:str|int|bool|list)\(|environ\.get\(|environ\[|getenv\()\s*"(QUIRE_[A-Z0-9_]+)\""""
+    )
+    names = set()
+    for package in ("quire", "tenants", "billing", "connectors", "inference", "kernels", "common", "deploy"):
+        for path in (ROOT / package).rglob("*.py"):
+            names |= set(reads.findall(path.read_text()))
+    names.add("QUIRE_KERNELS")
+    documented = set(re.findall(r"`(QUIRE_[A-Z0-9_]+)`", (ROOT / "docs" / "deploy.md").read_text()))
+    assert len(names) > 50
+    assert names - documented == set()
