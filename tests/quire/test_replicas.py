@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import runpy
 import shutil
 import subprocess
-import sys
 
 import pytest
 from django.conf import settings
@@ -107,23 +107,10 @@ def test_reads_stay_on_the_primary_outside_the_scope_and_inside_transactions(rep
         assert Document.objects.filter(pk=written.pk).exists()
 
 
-def test_the_replica_url_adds_the_database_router_and_middleware():
-    code = (
-        "import quire.settings as s; "
-        "print(s.DATABASES['replica']['HOST'], s.DATABASE_ROUTERS[0], s.MIDDLEWARE[0], s.QUIRE_DATABASE_REPLICA_PATHS)"
-    )
-    env = {**os.environ, "QUIRE_DATABASE_REPLICA_URL": "postgresql://reader@replica.internal:5432/quire"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert out == [
-        "replica.internal",
-        "quire.replicas.ReplicaRouter",
-        "quire.replicas.ReplicaReadsMiddleware",
-        "('/v1/',)",
-    ]
+def test_the_replica_url_adds_the_database_router_and_middleware(monkeypatch):
+    monkeypatch.setenv("QUIRE_DATABASE_REPLICA_URL", "postgresql://reader@replica.internal:5432/quire")
+    configured = runpy.run_path(str(ROOT / "quire" / "settings.py"))
+    assert configured["DATABASES"]["replica"]["HOST"] == "replica.internal"
+    assert configured["DATABASE_ROUTERS"][0] == "quire.replicas.ReplicaRouter"
+    assert configured["MIDDLEWARE"][0] == "quire.replicas.ReplicaReadsMiddleware"
+    assert configured["QUIRE_DATABASE_REPLICA_PATHS"] == ("/v1/",)
