@@ -145,7 +145,7 @@ LOGOUT_REDIRECT_URL = "portal:login"
 QUIRE_SIGN_IN_RATE = env_str("QUIRE_SIGN_IN_RATE", "10/min")
 
 STATIC_URL = "static/"
-STATIC_ROOT = QUIRE_DATA_DIR / "static"
+STATIC_ROOT = Path(env_str("QUIRE_STATIC_ROOT", str(QUIRE_DATA_DIR / "static")))
 # WhiteNoise serves static files from the web process: from the apps' folders in development, from
 # STATIC_ROOT (`collectstatic`) in production.
 WHITENOISE_USE_FINDERS = env_bool("QUIRE_STATIC_FINDERS", DEBUG)
@@ -351,5 +351,34 @@ if QUIRE_ENV == "production":
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("QUIRE_SSL_REDIRECT", True)
+    # Probes speak plain HTTP inside the cluster.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("QUIRE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("QUIRE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("QUIRE_HSTS_PRELOAD", False)
+
+# A PostgreSQL read replica (docs/scaling.md): when set, GET and HEAD requests under these path prefixes
+# read from it (quire/replicas.py); every write, every transaction and all worker and beat work stay on
+# the primary.
+QUIRE_DATABASE_REPLICA_URL = env_str("QUIRE_DATABASE_REPLICA_URL", "")
+QUIRE_DATABASE_REPLICA_PATHS = tuple(env_list("QUIRE_DATABASE_REPLICA_PATHS", ["/v1/"]))
+if QUIRE_DATABASE_REPLICA_URL:
+    DATABASES["replica"] = _database_from_url(QUIRE_DATABASE_REPLICA_URL)
+    DATABASE_ROUTERS = ("quire.replicas.ReplicaRouter", *DATABASE_ROUTERS)
+    MIDDLEWARE.insert(0, "quire.replicas.ReplicaReadsMiddleware")
+# Documents on S3 through django-storages (QUIRE_STORAGE_BACKEND=storages.backends.s3.S3Storage); the
+# credentials come from the usual AWS_* variables or the instance's role.
+if env_str("QUIRE_S3_BUCKET", ""):
+    STORAGES["default"]["OPTIONS"] = {
+        "bucket_name": env_str("QUIRE_S3_BUCKET", ""),
+        "location": env_str("QUIRE_S3_PREFIX", ""),
+        "region_name": env_str("QUIRE_S3_REGION", "") or None,
+        "endpoint_url": env_str("QUIRE_S3_ENDPOINT_URL", "") or None,
+    }
+# Processes of `migrate_schemas --executor multiprocessing` (the Helm chart's migration Job uses it).
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("QUIRE_MIGRATION_PROCESSES", 2)
+# Where pg_dump and pg_restore are (tenant_dump, tenant_restore); empty: the PATH, then pgserver's own.
+QUIRE_PG_BIN_DIR = env_str("QUIRE_PG_BIN_DIR", "")
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -22,7 +22,7 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
-STANDALONE = ("kernels", "inference", "connectors", "common")
+STANDALONE = ("kernels", "inference", "connectors", "common", "deploy")
 # Where `limiter_clock` starts: midnight UTC, so the start of a window of every rate period.
 LIMITER_CLOCK_START = 1_800_057_600
 _started_servers: list = []

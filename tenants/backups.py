@@ -1,0 +1,108 @@
+"""One tenant's schema to a file and back, with PostgreSQL's own pg_dump and pg_restore.
+
+The archive (pg_dump's custom format) holds the tenant's schema only: its tables, rows, sequences and
+indexes. The tenant's rows in `public` (the tenant, its domains, members, API keys and billing) are not in
+it; they stay where they are, and the restore puts back the schema of a tenant that still has them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from tenants.models import Tenant
+
+
+def pg_tool(name: str) -> str:
+    """The path of a PostgreSQL client program: in `QUIRE_PG_BIN_DIR`, else pgserver's (PostgreSQL 16, a
+    dependency of the platform, so in every image), else on the PATH. pg_dump refuses a server newer than
+    itself: for one, point `QUIRE_PG_BIN_DIR` at that version's client programs."""
+    if settings.QUIRE_PG_BIN_DIR:
+        return str(Path(settings.QUIRE_PG_BIN_DIR) / name)
+    try:
+        from pgserver import _commands
+    except ImportError:
+        return shutil.which(name) or name
+    return str(Path(_commands.POSTGRES_BIN_PATH) / name)
+
+
+def _libpq() -> tuple[list[str], dict[str, str]]:
+    """The `--dbname` argument and environment that connect a client program to Django's database."""
+    db = connection.settings_dict
+    parts = {"dbname": db["NAME"], "host": db["HOST"], "port": db["PORT"], "user": db["USER"]}
+    parts |= {k: str(v) for k, v in db.get("OPTIONS", {}).items() if k in ("sslmode", "sslrootcert")}
+    conninfo = " ".join(f"{k}='{v}'" for k, v in parts.items() if v)
+    env = {**os.environ}
+    if db["PASSWORD"]:
+        env["PGPASSWORD"] = db["PASSWORD"]
+    return ["--dbname", conninfo], env
+
+
+def _run(command: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def tenant_dump(*, tenant: Tenant, path: Path) -> Path:
+    """Write the tenant's schema, structure and rows, to `path` in pg_dump's custom format."""
+    dbname, env = _libpq()
+    _run(
+        [pg_tool("pg_dump"), *dbname, "--format=custom", f"--schema={tenant.schema_name}", f"--file={path}"],
+        env,
+    )
+    return path
+
+
+def archive_schemas(path: Path) -> set[str]:
+    """The schemas an archive creates, read from its table of contents."""
+    listing = _run([pg_tool("pg_restore"), "--list", str(path)], {**os.environ})
+    return {line.split()[-2] for line in listing.splitlines() if " SCHEMA - " in line}
+
+
+def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> None:
+    """Put the tenant's schema back from an archive of `tenant_dump`, in one transaction.
+
+    An existing schema is kept aside under another name while the archive is restored, dropped once the
+    restore has committed, and renamed back if it fails; without `replace`, an existing schema is refused.
+    """
+    schemas = archive_schemas(path)
+    if schemas != {tenant.schema_name}:
+        raise ValueError(f"the archive holds schemas {sorted(schemas)}, not {tenant.schema_name!r}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [tenant.schema_name])
+        exists = cursor.fetchone() is not None
+    if exists and not replace:
+        raise ValueError(f"schema {tenant.schema_name!r} exists; restore with replace to swap it")
+    aside = f"{tenant.schema_name}_before_restore_{int(time.time())}"
+    if exists:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER SCHEMA "{tenant.schema_name}" RENAME TO "{aside}"')
+    dbname, env = _libpq()
+    try:
+        _run(
+            [
+                pg_tool("pg_restore"),
+                *dbname,
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-owner",
+                str(path),
+            ],
+            env,
+        )
+    except RuntimeError:
+        if exists:
+            with connection.cursor() as cursor:
+                cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
+        raise
+    if exists:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')

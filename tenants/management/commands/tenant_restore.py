@@ -1,0 +1,27 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants.backups import tenant_restore
+from tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Restore one tenant's schema from a tenant_dump archive, in one transaction."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("archive", type=Path)
+        parser.add_argument(
+            "--replace", action="store_true", help="swap out the schema that exists now (dropped on success)"
+        )
+
+    def handle(self, *args, slug: str, archive: Path, replace: bool, **options):
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"no tenant with slug {slug!r}")
+        try:
+            tenant_restore(tenant=tenant, path=archive, replace=replace)
+        except (RuntimeError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"restored schema {tenant.schema_name} from {archive}")

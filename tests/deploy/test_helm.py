@@ -1,0 +1,102 @@
+"""The Helm chart: its renderings are up to date (rendered again here with Helm's own Go SDK) and valid
+Kubernetes objects, and they hold what the chart promises."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+import kubernetes_validate
+import kubernetes_validate.utils
+import pytest
+import yaml
+
+from tests.support import ROOT
+
+RENDERED = ROOT / "deploy" / "rendered"
+QUEUES = {"ingest", "jobs", "webhooks", "billing"}
+
+
+# kubernetes-validate parses its 5 MB definitions file on every call; the schemas are only read, so once.
+_schema_contents = functools.cache(kubernetes_validate.utils.schema_contents)
+
+
+def _objects(name: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all((RENDERED / f"{name}.yaml").read_text()) if doc]
+
+
+def _by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def test_the_committed_renderings_are_what_helm_renders_now():
+    result = subprocess.run(
+        [sys.executable, "deploy/render.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["default", "production"])
+def test_the_renderings_are_valid_kubernetes_objects(name: str, monkeypatch):
+    monkeypatch.setattr(kubernetes_validate.utils, "schema_contents", _schema_contents)
+    version = kubernetes_validate.latest_version()
+    for obj in _objects(name):
+        if obj["apiVersion"].startswith("keda.sh/"):
+            continue
+        kubernetes_validate.validate(obj, version, strict=True)
+    # kubernetes-validate has no schema for KEDA's objects: check the fields KEDA needs here.
+    objects = _objects(name)
+    deployments = _by_kind(objects, "Deployment")
+    for scaled in _by_kind(objects, "ScaledObject").values():
+        assert scaled["spec"]["scaleTargetRef"]["name"] in deployments
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["type"] == "redis"
+        assert {"address", "listName", "listLength"} <= trigger["metadata"].keys()
+
+
+def test_every_pod_is_covered_by_a_network_policy_probes_and_resources():
+    for name in ("default", "production"):
+        objects = _objects(name)
+        policies = [
+            p["spec"]["podSelector"]["matchLabels"] for p in _by_kind(objects, "NetworkPolicy").values()
+        ]
+        budgets = [
+            b["spec"]["selector"]["matchLabels"] for b in _by_kind(objects, "PodDisruptionBudget").values()
+        ]
+        for kind in ("Deployment", "Job"):
+            for workload in _by_kind(objects, kind).values():
+                pod = workload["spec"]["template"]
+                labels = pod["metadata"]["labels"]
+                assert any(sel.items() <= labels.items() for sel in policies), workload["metadata"]["name"]
+                if kind == "Deployment":
+                    assert any(sel.items() <= labels.items() for sel in budgets), workload["metadata"]["name"]
+                for container in pod["spec"]["containers"]:
+                    assert container["resources"]["requests"] and container["resources"]["limits"]
+                    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+                    if kind == "Deployment":
+                        assert "livenessProbe" in container
+
+
+def test_the_production_values_scale_workers_on_their_queues_and_put_inference_on_gpus():
+    objects = _objects("production")
+    scaled = _by_kind(objects, "ScaledObject")
+    assert {o["spec"]["triggers"][0]["metadata"]["listName"] for o in scaled.values()} == {
+        f"quire:{q}" for q in QUEUES
+    }
+    deployments = _by_kind(objects, "Deployment")
+    assert deployments["quire-beat"]["spec"]["replicas"] == 1
+    inference = deployments["quire-inference"]["spec"]["template"]["spec"]
+    assert inference["nodeSelector"] and inference["tolerations"]
+    (container,) = inference["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    (job,) = _by_kind(objects, "Job").values()
+    assert "pre-upgrade" in job["metadata"]["annotations"]["helm.sh/hook"]
+    assert "migrate_schemas" in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    for deployment in deployments.values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for source in container.get("envFrom", []):
+                assert "secretRef" not in source or source["secretRef"]["name"] == "quire-secrets"
+    assert not _by_kind(objects, "Secret")
+    assert _by_kind(objects, "Ingress") and _by_kind(objects, "HorizontalPodAutoscaler")

@@ -1,0 +1,81 @@
+"""A worker started for one queue (as deploy/ runs them: one Deployment per queue) takes only that queue's
+tasks; the others wait in their Redis lists, the lists KEDA scales the other workers on."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+from celery import Celery
+from django.conf import settings
+
+from tests.support import ROOT, WorkerProcess, wait_for
+
+SWEEPS = {
+    "webhooks": "quire.webhooks.deliveries_dispatch_due_task",
+    "jobs": "quire.jobs.jobs_requeue_stalled_task",
+    "ingest": "quire.documents.documents_requeue_stuck_task",
+    "billing": "billing.meter_usage_push_task",
+}
+
+
+def test_a_worker_on_the_webhooks_queue_takes_only_webhook_tasks():
+    # A broker prefix of its own, so no other worker of the test session can take these tasks.
+    prefix = f"{settings.QUIRE_REDIS_PREFIX}-queues"
+    producer = Celery("queues-test", broker=settings.CELERY_BROKER_URL)
+    producer.conf.update(
+        broker_transport_options={
+            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            "global_keyprefix": f"{prefix}:",
+        },
+        task_routes=settings.CELERY_TASK_ROUTES,
+    )
+    sent = {queue: producer.send_task(name).id for queue, name in SWEEPS.items()}
+    worker = WorkerProcess(
+        queues="webhooks",
+        concurrency=1,
+        env={"QUIRE_REDIS_PREFIX": prefix},
+        log_path=ROOT / ".quire" / f"test-worker-webhooks-{os.getpid()}.log",
+    )
+    worker.log_path.unlink(missing_ok=True)
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        worker.proc = _spawn(worker)
+        wait_for(
+            lambda: worker.task_succeeded(SWEEPS["webhooks"], sent["webhooks"]),
+            timeout=90,
+            message=lambda: worker.log_path.read_text(errors="replace")[-2000:],
+        )
+        received = {name for name in SWEEPS.values() if worker.task_ids_received(name)}
+        assert received == {SWEEPS["webhooks"]}
+        assert {queue: client.llen(f"{prefix}:{queue}") for queue in SWEEPS} == {
+            "webhooks": 0,
+            "jobs": 1,
+            "ingest": 1,
+            "billing": 1,
+        }
+    finally:
+        worker.stop()
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+
+
+def _spawn(worker: WorkerProcess):
+    from quire.launcher import celery_command
+    from tests.support import spawn
+
+    return spawn(
+        celery_command(
+            "worker",
+            "-Q",
+            worker.queues,
+            "--concurrency",
+            "1",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ),
+        worker.log_path,
+        worker.env,
+    )
