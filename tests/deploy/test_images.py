@@ -40,7 +40,9 @@ def test_the_final_stage_runs_unprivileged(dockerfile: Path):
 
 def test_the_production_image_has_no_compiler_and_collects_static_files():
     build, final = re.split(r"^FROM ", DOCKERFILES[0].read_text(), flags=re.M)[1:]
-    assert "apt-get" not in final and "gcc" not in final and "pip install" not in final
+    installed = re.findall(r"apt-get install [^\n]*?--no-install-recommends ([^\n\\]+)", final)
+    assert installed == ["tesseract-ocr "], "the final stage installs Tesseract and nothing else"
+    assert "gcc" not in final and "pip install" not in final and "build-essential" not in final
     assert "collectstatic" in build
     assert "QUIRE_STATIC_ROOT=/app/static" in final and "QUIRE_WEB_BIND=0.0.0.0:8000" in final
 
