@@ -267,6 +267,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quire.documents.documents_requeue_stuck_task",
         "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
     },
+    "apply-retention": {
+        "task": "quire.jobs.retention_apply_task",
+        "schedule": 3600.0,
+    },
     "push-meter-usage": {
         "task": "billing.meter_usage_push_task",
         "schedule": float(QUIRE_METER_PUSH_SECONDS),

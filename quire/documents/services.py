@@ -1,5 +1,5 @@
 """Writes for documents: create (deduplicated by SHA-256), update metadata, ingest (parse, chunk, embed),
-delete."""
+delete (with what the document left in results and payloads) and the retention purge."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
@@ -26,7 +27,10 @@ from quire.documents.events import document_finished
 from quire.documents.limits import IngestLimits
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.parsing import ParseError, parse_document
+from quire.documents.redaction import Redactor
 from quire.heartbeat import TenantHeartbeat
+from quire.webhooks.services import events_rewrite
+from tenants.audit import audit_record
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -97,6 +101,13 @@ def document_create(
     try:
         with transaction.atomic():
             document.save()
+            audit_record(
+                tenant=tenant,
+                action="document.create",
+                object_type="document",
+                object_id=document.pk,
+                details={"content_type": content_type, "size_bytes": len(content)},
+            )
     except IntegrityError:
         document.file.delete(save=False)
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
@@ -258,9 +269,45 @@ def document_fail(*, document_id: str, reason: str) -> None:
             document_finished(document=Document.objects.get(pk=document_id))
 
 
+# Sent inside `document_delete`'s transaction, before the row goes, with `document` and the `redactor`
+# for its quotes: the apps above documents (jobs: their results) redact what they hold of it.
+document_erasing = Signal()
+
+
 def document_delete(*, document: Document) -> None:
-    """Remove the document, its chunks and vectors (cascade), and the stored file once committed."""
-    file = document.file
+    """Remove the document, its text, chunks and vectors (cascade) and, once committed, its stored file; its
+    quotes in job results and webhook payloads are redacted in the same transaction (`Redactor`), the
+    findings kept and marked `redacted`. Under the row lock, so an ingest batch in flight finishes first
+    and the next one finds the document gone."""
     with transaction.atomic():
+        document = Document.objects.select_for_update().filter(pk=document.pk).first()
+        if document is None:
+            return
+        redactor = Redactor(document_id=document.pk, text=document.text)
+        document_erasing.send(sender=Document, document=document, redactor=redactor)
+        events = events_rewrite(containing=document.pk, rewrite=redactor)
+        audit_record(
+            action="document.delete",
+            object_type="document",
+            object_id=document.pk,
+            details={"spans_redacted": redactor.count, "events_rewritten": events},
+        )
+        file = document.file
         document.delete()
         transaction.on_commit(lambda: file.delete(save=False))
+
+
+def documents_purge_before(*, cutoff: datetime) -> int:
+    """Delete (as `document_delete` does) every document created before `cutoff`; returns how many."""
+    ids = list(Document.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True))
+    for document in Document.objects.filter(pk__in=ids).only("pk", "file").iterator():
+        document_delete(document=document)
+    return len(ids)
+
+
+def documents_files_delete() -> int:
+    """Delete the stored file of every document in the current schema (erasing the tenant); returns how many."""
+    files = [document.file for document in Document.objects.only("pk", "file").iterator()]
+    for file in files:
+        file.delete(save=False)
+    return len(files)
