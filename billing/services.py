@@ -193,3 +193,17 @@ def billing_erase(*, tenant: Tenant) -> int:
         deleted, _ = UsageEvent.objects.filter(tenant=tenant).delete()
         MeterBatch.objects.filter(tenant=tenant).delete()
     return deleted
+
+
+def billing_secrets_reencrypt() -> int:
+    """Write every account's Stripe ids again, so they are encrypted under the first key of
+    `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many accounts."""
+    accounts = BillingAccount.objects.exclude(stripe_customer_id="", stripe_subscription_id="")
+    count = 0
+    for account in accounts.only("pk", "stripe_customer_id", "stripe_subscription_id"):
+        BillingAccount.objects.filter(pk=account.pk).update(
+            stripe_customer_id=account.stripe_customer_id,
+            stripe_subscription_id=account.stripe_subscription_id,
+        )
+        count += 1
+    return count

@@ -9,6 +9,7 @@ from quire.webhooks.services.endpoints import (
     endpoint_rotate_secret,
     endpoint_secret_reveal,
     endpoint_update,
+    endpoints_secrets_reencrypt,
     signing_secrets,
 )
 from quire.webhooks.services.notify import endpoint_disable, endpoint_notify_disabled
@@ -34,6 +35,7 @@ __all__ = [
     "endpoint_secret_reveal",
     "endpoint_send_test",
     "endpoint_update",
+    "endpoints_secrets_reencrypt",
     "event_publish",
     "event_replay",
     "events_purge_before",

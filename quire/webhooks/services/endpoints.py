@@ -162,3 +162,15 @@ def signing_secrets(endpoint: WebhookEndpoint, at: datetime | None = None) -> li
     ):
         secrets.append(endpoint.previous_secret)
     return secrets
+
+
+def endpoints_secrets_reencrypt() -> int:
+    """Write every endpoint's secrets again, so they are encrypted under the first key of
+    `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many endpoints (in the current schema)."""
+    count = 0
+    for endpoint in WebhookEndpoint.objects.only("pk", "secret", "previous_secret"):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            secret=endpoint.secret, previous_secret=endpoint.previous_secret
+        )
+        count += 1
+    return count

@@ -37,7 +37,10 @@ def test_services_record_who_what_and_from_where(tenant_a, api_a: Api):
     for event in (issue, revoke):
         assert (event.actor_type, event.actor_id, event.actor_label) == ("api_key", admin_key.pk, "admin")
         assert event.ip == "127.0.0.1" and event.request_id == REQUEST_ID
-    assert [e.action for e in _events(tenant, object_id=document["id"])] == ["document.create", "document.delete"]
+    assert [e.action for e in _events(tenant, object_id=document["id"])] == [
+        "document.create",
+        "document.delete",
+    ]
     assert [e.action for e in _events(tenant, object_id=endpoint["id"])] == [
         "webhook_endpoint.create",
         "webhook_endpoint.secret_rotate",
@@ -79,7 +82,10 @@ def test_events_cannot_be_changed_or_deleted(tenant_a):
         "UPDATE tenants_auditevent SET action = 'forged' WHERE id = %s",
         "DELETE FROM tenants_auditevent WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [event.pk])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == event.action

@@ -1,0 +1,110 @@
+"""Deletion that deletes: a deleted document's sentence is nowhere in PostgreSQL (every schema, every text
+and JSON column) nor in storage, while the job's finding stays, marked redacted; the retention sweep;
+erasing a tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from tests.support import Api
+from tests.support.documents import CONTRACT
+from tests.support.jobs import ready_document, wait_job
+
+TEXT_TYPES = ("text", "character varying", "json", "jsonb")
+
+
+def _tables_holding(needle: str) -> list[str]:
+    """`schema.table.column` of every row, in every schema, whose text or JSON column contains `needle`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "JOIN information_schema.tables USING (table_schema, table_name) "
+            "WHERE data_type = ANY(%s) AND table_type = 'BASE TABLE' "
+            "AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+            [list(TEXT_TYPES)],
+        )
+        columns = cursor.fetchall()
+        found = []
+        for schema, table, column in columns:
+            cursor.execute(
+                f'SELECT 1 FROM "{schema}"."{table}" WHERE strpos("{column}"::text, %s) > 0 LIMIT 1', [needle]
+            )
+            if cursor.fetchone():
+                found.append(f"{schema}.{table}.{column}")
+    return found
+
+
+def _files_holding(needle: str) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
+
+
+def test_deleted_document_leaves_no_trace(api_a: Api, celery_worker):
+    marker = f"Tribunal of Quillfeather Marsh {uuid.uuid4().hex[:12]}"
+    text = CONTRACT.replace(
+        "without regard to its conflict of laws principles", f"and every dispute goes before the {marker}"
+    )
+    document_id = ready_document(api_a, text, filename="erasable.txt")
+    job = api_a.post("/v1/jobs", {"connector": "legal", "documents": [document_id]}).json()
+    assert wait_job(api_a, job["id"])["status"] == "succeeded"
+    assert _tables_holding(marker) and _files_holding(marker)
+
+    assert api_a.delete(f"/v1/documents/{document_id}").status_code == 200
+    assert _tables_holding(marker) == []
+    assert _files_holding(marker) == []
+    result = api_a.get(f"/v1/jobs/{job['id']}/result").json()
+    redacted = [f for f in result["output"]["clauses"] if f.get("redacted")]
+    assert redacted and all(f["span"]["quote"] == "" and f["span"]["redacted"] for f in redacted)
+    assert redacted[0]["span"]["document_id"] == document_id
+    event = api_a.get("/v1/events", type="job.succeeded", limit=1).json()["data"][0]
+    assert event["data"]["id"] == job["id"]
+    assert any(f.get("redacted") for f in event["data"]["result"]["output"]["clauses"])
+
+
+def test_retention_and_tenant_erase(make_tenant):
+    from billing.models import BillingAccount
+    from quire.documents.models import Document
+    from quire.documents.services import document_create
+    from quire.jobs.services import retention_apply, workspace_erase
+    from quire.webhooks.models import Event
+    from quire.webhooks.services import event_publish
+    from tenants.models import ApiKey, AuditEvent, Member, Tenant
+    from tenants.services import tenant_set_retention
+
+    provisioned = make_tenant("erasure-co")
+    tenant = provisioned.tenant
+    with tenant_context(tenant):
+        old, kept = (
+            document_create(
+                tenant=tenant, content=text.encode(), filename=f"{i}.txt", declared_type=None, max_bytes=10**6
+            ).document
+            for i, text in enumerate(("An old memo to purge.", "A recent memo to keep."))
+        )
+        Document.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+        event_publish(event_type="webhook.test", data={"object": "webhook_test"})
+        Event.objects.update(created_at=timezone.now() - timedelta(days=40))
+        assert retention_apply(tenant=tenant) == {}
+        tenant_set_retention(tenant=tenant, days=30)
+        assert retention_apply(tenant=tenant) == {"jobs": 0, "documents": 1, "events": 1}
+        assert list(Document.objects.values_list("pk", flat=True)) == [kept.pk]
+        stored = Path(Document.objects.get(pk=kept.pk).file.path)
+    assert AuditEvent.objects.filter(tenant=tenant, action="workspace.retention_change").exists()
+
+    connection.set_schema_to_public()
+    workspace_erase(tenant=Tenant.objects.get(pk=tenant.pk))
+    assert not stored.exists()
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    for model in (ApiKey, Member, BillingAccount, AuditEvent):
+        assert not model.objects.filter(tenant_id=tenant.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [tenant.schema_name]
+        )
+        assert cursor.fetchone() is None
