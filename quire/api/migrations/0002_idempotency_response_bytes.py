@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             name="response_text",
             field=models.TextField(blank=True),
         ),
-            migrations.RunSQL(
+        migrations.RunSQL(
             "UPDATE api_idempotencyrecord SET response_text = response_body::text, "
             "content_type = 'application/json' WHERE response_body IS NOT NULL",
             migrations.RunSQL.noop,
