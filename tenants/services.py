@@ -66,20 +66,30 @@ def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = 
         else:
             user.set_unusable_password()
         user.save()
-    previous = Member.objects.filter(tenant=tenant, user=user).values_list("role", flat=True).first()
-    member, _ = Member.objects.update_or_create(tenant=tenant, user=user, defaults={"role": Role(role)})
-    if previous is None:
-        audit_record(
-            tenant=tenant, action="member.add", object_type="member", object_id=email, details={"role": role}
+    with transaction.atomic():
+        previous = (
+            Member.objects.select_for_update()
+            .filter(tenant=tenant, user=user)
+            .values_list("role", flat=True)
+            .first()
         )
-    elif previous != role:
-        audit_record(
-            tenant=tenant,
-            action="member.role_change",
-            object_type="member",
-            object_id=email,
-            details={"from": previous, "to": role},
-        )
+        member, _ = Member.objects.update_or_create(tenant=tenant, user=user, defaults={"role": Role(role)})
+        if previous is None:
+            audit_record(
+                tenant=tenant,
+                action="member.add",
+                object_type="member",
+                object_id=email,
+                details={"role": role},
+            )
+        elif previous != role:
+            audit_record(
+                tenant=tenant,
+                action="member.role_change",
+                object_type="member",
+                object_id=email,
+                details={"from": previous, "to": role},
+            )
     return member
 
 
@@ -117,21 +127,22 @@ def api_key_issue(
     if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
         raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
     secret = new_api_key_secret()
-    api_key = ApiKey.objects.create(
-        tenant=tenant,
-        name=name.strip() or "unnamed",
-        role=role,
-        secret_hash=hash_secret(secret),
-        display_prefix=secret[:12],
-        created_by=created_by,
-    )
-    audit_record(
-        tenant=tenant,
-        action="api_key.issue",
-        object_type="api_key",
-        object_id=api_key.pk,
-        details={"name": api_key.name, "role": role},
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            tenant=tenant,
+            name=name.strip() or "unnamed",
+            role=role,
+            secret_hash=hash_secret(secret),
+            display_prefix=secret[:12],
+            created_by=created_by,
+        )
+        audit_record(
+            tenant=tenant,
+            action="api_key.issue",
+            object_type="api_key",
+            object_id=api_key.pk,
+            details={"name": api_key.name, "role": role},
+        )
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
@@ -140,10 +151,11 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py)."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
-        audit_record(
-            tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
-        )
+        with transaction.atomic():
+            api_key.save(update_fields=["revoked_at"])
+            audit_record(
+                tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
+            )
     return api_key
 
 
@@ -152,15 +164,16 @@ def api_key_set_role(*, api_key: ApiKey, role: str) -> ApiKey:
     if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
         raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
     if api_key.role != role:
-        audit_record(
-            tenant=api_key.tenant,
-            action="api_key.role_change",
-            object_type="api_key",
-            object_id=api_key.pk,
-            details={"from": api_key.role, "to": role},
-        )
-        api_key.role = role
-        api_key.save(update_fields=["role"])
+        with transaction.atomic():
+            audit_record(
+                tenant=api_key.tenant,
+                action="api_key.role_change",
+                object_type="api_key",
+                object_id=api_key.pk,
+                details={"from": api_key.role, "to": role},
+            )
+            api_key.role = role
+            api_key.save(update_fields=["role"])
     return api_key
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView, ListCreateAPIView, RetrieveDestroyAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIView, RetrieveDestroyAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 from quire.api.errors import error_body
 from quire.api.health import check_dependencies
 from quire.api.idempotency import idempotent
-from quire.api.pagination import ListFilter
+from quire.api.pagination import CREATED_BOUNDS, ListFilter
 from quire.api.serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
@@ -70,8 +71,8 @@ class ApiKeyDetailView(RetrieveDestroyAPIView):
         return Response(ApiKeySerializer(api_key).data)
 
 
-class AuditEventListView(ListAPIView):
-    """The tenant's audit log, newest first; admin keys only."""
+class AuditEvents:
+    """The tenant's audit events with the list filters; admin keys only."""
 
     required_roles = {"GET": Role.ADMIN}
     serializer_class = AuditEventSerializer
@@ -84,12 +85,22 @@ class AuditEventListView(ListAPIView):
         return AuditEvent.objects.filter(tenant_id=self.request.user.tenant.pk)
 
 
-class AuditEventExportView(AuditEventListView):
+class AuditEventListView(AuditEvents, ListAPIView):
+    """The tenant's audit log, newest first."""
+
+
+class AuditEventExportView(AuditEvents, GenericAPIView):
     """The audit log as CSV, oldest first, with the list's filters."""
 
     @extend_schema(
         operation_id="audit_events_export",
-        responses={(200, "text/csv"): {"type": "string"}},
+        parameters=[
+            OpenApiParameter("action", OpenApiTypes.STR, enum=ACTIONS),
+            OpenApiParameter("actor_type", OpenApiTypes.STR, enum=ActorType.values),
+            *(OpenApiParameter(name, OpenApiTypes.STR) for name in AuditEvents.exact_filters),
+            *(OpenApiParameter(f"created[{bound}]", OpenApiTypes.STR) for bound in CREATED_BOUNDS),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         events = self.filter_queryset(self.get_queryset()).order_by("created_at", "pk")

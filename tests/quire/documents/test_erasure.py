@@ -108,3 +108,30 @@ def test_retention_and_tenant_erase(make_tenant):
             "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [tenant.schema_name]
         )
         assert cursor.fetchone() is None
+
+
+def test_redactor_keeps_the_finding_and_empties_the_documents_words():
+    from quire.documents.redaction import Redactor
+
+    text = "Revenue rose 12% to $1.2 billion in the third quarter. Margins held at 40%."
+    other = {"document_id": "doc_b", "start": 0, "end": 5, "quote": "Other"}
+    output = {
+        "summary": [
+            {
+                "text": "Revenue rose 12% to $1.2 billion in the third quarter.",
+                "spans": [{"document_id": "doc_a", "start": 0, "end": 54, "quote": text[:54]}, other],
+            }
+        ],
+        "answers": {"Revenue": "$1.2 billion"},
+        "findings": [{"label": "other document", "span": other}],
+    }
+    redactor = Redactor(document_id="doc_a", text=text)
+    redacted = redactor(output)
+    finding = redacted["summary"][0]
+    assert finding["redacted"] and finding["text"] == ""
+    assert finding["spans"] == [
+        {"document_id": "doc_a", "start": 0, "end": 54, "quote": "", "redacted": True},
+        other,
+    ]
+    assert redacted["answers"] == output["answers"] and redacted["findings"] == output["findings"]
+    assert redactor.count == 1 and output["summary"][0]["spans"][0]["quote"] == text[:54]
