@@ -104,3 +104,20 @@ def idempotency_records_purge() -> int:
     cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def idempotency_records_rewrite(*, containing: str, rewrite: Callable[[object], object]) -> int:
+    """Replace each stored JSON response of this schema that mentions `containing` (an object's id) with
+    `rewrite(body)`, so a replay no longer returns what was deleted; returns how many changed."""
+    changed = 0
+    records = IdempotencyRecord.objects.select_for_update().filter(
+        response_text__contains=containing, content_type__startswith="application/json"
+    )
+    with transaction.atomic():
+        for record in records:
+            body = rewrite(json.loads(record.response_text))
+            text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+            if text != record.response_text:
+                IdempotencyRecord.objects.filter(pk=record.pk).update(response_text=text)
+                changed += 1
+    return changed

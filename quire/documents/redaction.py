@@ -1,6 +1,7 @@
-"""Redacting what a deleted document left in results and webhook payloads: each span of it keeps its
-offsets and loses its quote, and the finding that owns the span stays, marked `redacted`, with every
-string of it that repeats the document's words emptied."""
+"""Redacting what a deleted document left in results, webhook payloads and stored responses: each span of
+it keeps its offsets and loses its quote, and the finding that owns the span stays, marked `redacted`,
+with every string of it that repeats the document's words emptied; the document object itself (as in
+`document.ready`) keeps its id and loses its filename and metadata."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class Redactor:
             return [item for item, _ in items], any(own for _, own in items)
         if not isinstance(value, dict):
             return value, False
+        if value.get("object") == "document" and value.get("id") == self.document_id:
+            return {**value, "filename": "", "metadata": {}, "redacted": True}, False
         if is_span_shaped(value) and value.get("document_id") == self.document_id:
             if value["quote"]:
                 self.quotes.add(value["quote"])

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
+from quire.api.idempotency import idempotency_records_rewrite
 from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
@@ -276,8 +277,9 @@ document_erasing = Signal()
 
 def document_delete(*, document: Document) -> None:
     """Remove the document, its text, chunks and vectors (cascade) and, once committed, its stored file; its
-    quotes in job results and webhook payloads are redacted in the same transaction (`Redactor`), the
-    findings kept and marked `redacted`. Under the row lock, so an ingest batch in flight finishes first
+    quotes in job results and webhook payloads, and its filename and metadata in payloads and stored
+    idempotent responses, are redacted in the same transaction (`Redactor`), the findings kept and marked
+    `redacted`. Under the row lock, so an ingest batch in flight finishes first
     and the next one finds the document gone."""
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(pk=document.pk).first()
@@ -286,6 +288,7 @@ def document_delete(*, document: Document) -> None:
         redactor = Redactor(document_id=document.pk, text=document.text)
         document_erasing.send(sender=Document, document=document, redactor=redactor)
         events = events_rewrite(containing=document.pk, rewrite=redactor)
+        idempotency_records_rewrite(containing=document.pk, rewrite=redactor)
         audit_record(
             action="document.delete",
             object_type="document",

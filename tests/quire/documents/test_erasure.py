@@ -13,9 +13,9 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from tests.support import Api
+from tests.support import Api, wait_for
 from tests.support.documents import CONTRACT
-from tests.support.jobs import ready_document, wait_job
+from tests.support.jobs import wait_job
 
 TEXT_TYPES = ("text", "character varying", "json", "jsonb")
 
@@ -47,18 +47,25 @@ def _files_holding(needle: str) -> list[Path]:
 
 
 def test_deleted_document_leaves_no_trace(api_a: Api, celery_worker):
-    marker = f"Tribunal of Quillfeather Marsh {uuid.uuid4().hex[:12]}"
+    unique = uuid.uuid4().hex[:12]
+    marker = f"Tribunal of Quillfeather Marsh {unique}"
     text = CONTRACT.replace(
         "without regard to its conflict of laws principles", f"and every dispute goes before the {marker}"
     )
-    document_id = ready_document(api_a, text, filename="erasable.txt")
+    document_id = api_a.post(
+        "/v1/documents",
+        {"text": text, "filename": f"erasable-{unique}.txt"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    ).json()["id"]
+    wait_for(lambda: api_a.get(f"/v1/documents/{document_id}").json()["status"] == "ready", timeout=120)
     job = api_a.post("/v1/jobs", {"connector": "legal", "documents": [document_id]}).json()
     assert wait_job(api_a, job["id"])["status"] == "succeeded"
     assert _tables_holding(marker) and _files_holding(marker)
+    assert "api_idempotencyrecord.response_text" in str(_tables_holding(unique))
 
     assert api_a.delete(f"/v1/documents/{document_id}").status_code == 200
-    assert _tables_holding(marker) == []
-    assert _files_holding(marker) == []
+    assert _tables_holding(unique) == []
+    assert _files_holding(unique) == []
     result = api_a.get(f"/v1/jobs/{job['id']}/result").json()
     redacted = [f for f in result["output"]["clauses"] if f.get("redacted")]
     assert redacted and all(f["span"]["quote"] == "" and f["span"]["redacted"] for f in redacted)
