@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -68,8 +69,13 @@ _origin: ContextVar[AuditOrigin | None] = ContextVar("audit_origin", default=Non
 
 
 def audit_origin_reset(*, ip: str | None = None, request_id: str = "") -> None:
-    """Start a request: no actor yet (the system), the caller's address and the request id."""
-    _origin.set(AuditOrigin(ip=ip or None, request_id=request_id))
+    """Start a request: no actor yet (the system), the caller's address (None unless it is an IP address,
+    as behind a Unix socket) and the request id."""
+    try:
+        address = str(ipaddress.ip_address((ip or "").split("%")[0]))
+    except ValueError:
+        address = None
+    _origin.set(AuditOrigin(ip=address, request_id=request_id))
 
 
 def audit_origin_bind(*, actor_type: str, actor_id: str, actor_label: str = "") -> None:
