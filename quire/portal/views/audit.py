@@ -1,16 +1,21 @@
 """The audit log: who did what, when and from where, newest first, filtered by action; admins and owners
-read it and download it as CSV (the download is itself recorded)."""
+read it and download it as CSV (the download is itself recorded), and set the workspace's retention
+period."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.views.decorators.http import require_safe
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST, require_safe
 
 from quire.portal.access import portal_page
+from quire.portal.forms import RetentionForm
 from quire.portal.views.common import page
 from tenants.audit import ACTIONS, audit_events_csv, export_record
 from tenants.models import AuditEvent, Role
+from tenants.services import tenant_set_retention
 
 PAGE_SIZE = 50
 
@@ -26,7 +31,22 @@ def _events(request: HttpRequest):
 def audit_list(request: HttpRequest) -> HttpResponse:
     events, action = _events(request)
     listing = Paginator(events.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
-    return page(request, "portal/audit.html", {"listing": listing, "actions": ACTIONS, "action": action})
+    retention = RetentionForm(initial={"days": request.tenant.retention_days})
+    context = {"listing": listing, "actions": ACTIONS, "action": action, "retention": retention}
+    return page(request, "portal/audit.html", context)
+
+
+@require_POST
+@portal_page(read=Role.ADMIN, write=Role.ADMIN)
+def retention_set(request: HttpRequest) -> HttpResponse:
+    form = RetentionForm(request.POST)
+    if form.is_valid():
+        days = form.cleaned_data["days"]
+        tenant_set_retention(tenant=request.tenant, days=days)
+        messages.success(request, f"Data is kept {days} days." if days else "Data is kept until deleted.")
+    else:
+        messages.error(request, " ".join(form.errors.get("days", ["Enter a number of days."])))
+    return redirect("portal:audit")
 
 
 @require_safe

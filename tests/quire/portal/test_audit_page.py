@@ -1,5 +1,5 @@
 """The portal's audit log page and its CSV: sign-ins (and refused ones) and member actions recorded with
-the member as actor; admins read it, others get the 403 page."""
+the member as actor; admins read it and set the retention period, others get the 403 page."""
 
 from __future__ import annotations
 
@@ -26,6 +26,17 @@ def test_sign_ins_and_the_audit_page(workspace):
     assert sign_in.id in b"".join(download.streaming_content).decode()
     export = events.filter(action="export.create").first()
     assert (export.actor_id, export.object_type) == (workspace.emails["admin"], "audit_events")
+    assert admin.post("/audit/retention", {"days": "0"}).status_code == 302
+    assert admin.post("/audit/retention", {"days": "90"}).status_code == 302
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.retention_days == 90
+    change = events.filter(action="workspace.retention_change").first()
+    assert change.details == {"from": None, "to": 90} and change.actor_id == workspace.emails["admin"]
+    assert b'value="90"' in admin.get("/audit").content
+    admin.post("/audit/retention", {"days": ""})
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.retention_days is None
+
     developer = Client(HTTP_HOST=workspace.host)
     developer.force_login(workspace.member("developer").user)
     assert developer.get("/audit").status_code == 403
