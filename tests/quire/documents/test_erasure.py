@@ -4,11 +4,13 @@ erasing a tenant."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -79,7 +81,7 @@ def test_retention_and_tenant_erase(make_tenant):
     from billing.models import BillingAccount
     from quire.documents.models import Document
     from quire.documents.services import document_create
-    from quire.jobs.services import retention_apply, workspace_erase
+    from quire.jobs.services import retention_apply
     from quire.webhooks.models import Event
     from quire.webhooks.services import event_publish
     from tenants.models import ApiKey, AuditEvent, Member, Tenant
@@ -105,7 +107,7 @@ def test_retention_and_tenant_erase(make_tenant):
     assert AuditEvent.objects.filter(tenant=tenant, action="workspace.retention_change").exists()
 
     connection.set_schema_to_public()
-    workspace_erase(tenant=Tenant.objects.get(pk=tenant.pk))
+    call_command("tenant_erase", "erasure-co", "--yes", stdout=io.StringIO())
     assert not stored.exists()
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
     for model in (ApiKey, Member, BillingAccount, AuditEvent):

@@ -73,12 +73,14 @@ def test_secrets_are_encrypted_and_never_logged(receiver, hooks_tenant, api_hook
             BillingAccount.objects.get(stripe_customer_digest=lookup_digest(customer)).tenant_id == tenant.pk
         )
 
-        new_key = Fernet.generate_key().decode()
-        with override_settings(QUIRE_ENCRYPTION_KEYS=[new_key, *encryption_keys()]):
+        old_keys, new_key = list(encryption_keys()), Fernet.generate_key().decode()
+        with override_settings(QUIRE_ENCRYPTION_KEYS=[new_key, *old_keys]):
             assert endpoints_secrets_reencrypt() >= 1
         with override_settings(QUIRE_ENCRYPTION_KEYS=[new_key]):
             assert WebhookEndpoint.objects.get(pk=created["id"]).secret == rotated["secret"]
-            WebhookEndpoint.objects.filter(pk=created["id"]).delete()
+        with override_settings(QUIRE_ENCRYPTION_KEYS=[*old_keys, new_key]):
+            endpoints_secrets_reencrypt()
+        WebhookEndpoint.objects.filter(pk=created["id"]).delete()
 
     secrets = [
         issued,
