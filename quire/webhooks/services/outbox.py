@@ -18,6 +18,7 @@ from common.refusals import ErrorCode
 from quire.webhooks.models import (
     EVENT_TYPES,
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     EndpointStatus,
     Event,
@@ -138,7 +139,8 @@ def events_purge_expired() -> int:
 
 def events_rewrite(*, containing: str, rewrite: Callable[[Any], Any]) -> int:
     """Replace the payload of each event whose JSON mentions `containing` (an object's id) with
-    `rewrite(payload)`, under row locks; deliveries still to come send the new payload. Scans the events
+    `rewrite(payload)`, under row locks; deliveries still to come send the new payload, and the response
+    excerpts of its past attempts (a receiver may echo what it was sent) are cleared. Scans the events
     the retention period keeps. Returns how many events changed."""
     changed = 0
     with transaction.atomic():
@@ -151,6 +153,7 @@ def events_rewrite(*, containing: str, rewrite: Callable[[Any], Any]) -> int:
             data = rewrite(event.data)
             if data != event.data:
                 Event.objects.filter(pk=event.pk).update(data=data)
+                DeliveryAttempt.objects.filter(delivery__event=event).update(response_excerpt="")
                 changed += 1
     return changed
 
