@@ -79,7 +79,7 @@ def audit_origin_reset(*, ip: str | None = None, request_id: str = "") -> None:
 
 
 def audit_origin_bind(*, actor_type: str, actor_id: str, actor_label: str = "") -> None:
-    """Name who acts for the rest of the request: an API key (its id and name) or a member (their e-mail)."""
+    """Name who acts for the rest of the request: an API key (its id and role) or a member (e-mail and role)."""
     _origin.set(replace(audit_origin(), actor_type=actor_type, actor_id=actor_id, actor_label=actor_label))
 
 
@@ -97,6 +97,8 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the tenant's audit log (`tenant`, else the tenant whose schema is active).
     Called by the service that does the change, inside its transaction where it has one."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
     tenant = tenant if tenant is not None else connection.tenant
     origin = audit_origin()
     return AuditEvent.objects.create(
