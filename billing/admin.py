@@ -21,7 +21,7 @@ class PlanAdmin(admin.ModelAdmin):
 class BillingAccountAdmin(admin.ModelAdmin):
     list_display = ("tenant", "plan", "subscription_status", "stripe_customer_id", "period_start")
     list_filter = ("subscription_status", "plan")
-    search_fields = ("tenant__slug", "stripe_customer_id")
+    search_fields = ("tenant__slug",)
 
 
 @admin.register(UsageEvent)

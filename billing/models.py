@@ -6,6 +6,7 @@ from functools import partial
 
 from django.db import models
 
+from tenants.crypto import EncryptedTextField
 from tenants.identifiers import new_id
 from tenants.models import Tenant
 
@@ -60,8 +61,9 @@ class BillingAccount(models.Model):
     subscription_status = models.CharField(
         max_length=20, choices=SubscriptionStatus.choices, default=SubscriptionStatus.NONE
     )
-    stripe_customer_id = models.CharField(max_length=64, blank=True)
-    stripe_subscription_id = models.CharField(max_length=64, blank=True)
+    stripe_customer_id = EncryptedTextField(blank=True)
+    stripe_customer_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    stripe_subscription_id = EncryptedTextField(blank=True)
     period_start = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 

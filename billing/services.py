@@ -9,8 +9,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.entitlements import account_for, current_period, entitlements_for
-from billing.models import BillingAccount, Plan, SubscriptionStatus, UsageEvent, UsageKind
+from billing.models import BillingAccount, MeterBatch, Plan, SubscriptionStatus, UsageEvent, UsageKind
 from common.refusals import ErrorCode, Refusal
+from tenants.audit import audit_record
 from tenants.models import Tenant
 
 BILLABLE_KIND = UsageKind.PAGES
@@ -169,9 +170,40 @@ def account_update_subscription(
     with transaction.atomic():
         account = BillingAccount.objects.select_for_update().get(pk=account.pk)
         account.subscription_status = status
+        if plan is not None and plan.pk != account.plan_id:
+            audit_record(
+                tenant=account.tenant,
+                action="billing.plan_change",
+                object_type="plan",
+                object_id=plan.code,
+                details={"from": account.plan.code, "to": plan.code, "status": status},
+            )
         if plan is not None:
             account.plan = plan
         if subscription_id is not None:
             account.stripe_subscription_id = subscription_id
         account.save()
     return account
+
+
+def billing_erase(*, tenant: Tenant) -> int:
+    """Delete the tenant's usage ledger and meter batches (erasing the tenant; its billing account goes
+    with the tenant row). Returns how many usage rows went."""
+    with transaction.atomic():
+        deleted, _ = UsageEvent.objects.filter(tenant=tenant).delete()
+        MeterBatch.objects.filter(tenant=tenant).delete()
+    return deleted
+
+
+def billing_secrets_reencrypt() -> int:
+    """Write every account's Stripe ids again, so they are encrypted under the first key of
+    `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many accounts."""
+    accounts = BillingAccount.objects.exclude(stripe_customer_id="", stripe_subscription_id="")
+    count = 0
+    for account in accounts.only("pk", "stripe_customer_id", "stripe_subscription_id"):
+        BillingAccount.objects.filter(pk=account.pk).update(
+            stripe_customer_id=account.stripe_customer_id,
+            stripe_subscription_id=account.stripe_subscription_id,
+        )
+        count += 1
+    return count

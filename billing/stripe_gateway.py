@@ -27,6 +27,7 @@ from billing.models import (
 )
 from billing.services import BILLABLE_KIND, account_update_subscription
 from common.refusals import ErrorCode, Refusal
+from tenants.crypto import lookup_digest
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,9 @@ def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
             metadata={"tenant": tenant.public_id},
             idempotency_key=f"customer-{tenant.public_id}",
         )
-        BillingAccount.objects.filter(pk=account.pk).update(stripe_customer_id=customer.id)
+        BillingAccount.objects.filter(pk=account.pk).update(
+            stripe_customer_id=customer.id, stripe_customer_digest=lookup_digest(customer.id)
+        )
         account.stripe_customer_id = customer.id
     if not account.stripe_subscription_id:
         subscription = stripe.Subscription.create(
@@ -284,7 +287,7 @@ def webhook_event_apply(*, event: dict) -> bool:
 
 def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
     account = (
-        BillingAccount.objects.filter(stripe_customer_id=subscription["customer"])
+        BillingAccount.objects.filter(stripe_customer_digest=lookup_digest(subscription["customer"]))
         .select_related("plan")
         .first()
     )

@@ -16,6 +16,9 @@ if not SECRET_KEY:
     if QUIRE_ENV == "production":
         raise RuntimeError("QUIRE_SECRET_KEY must be set in production")
     SECRET_KEY = "insecure-development-key-change-me"
+# Fernet keys for secrets at rest (webhook signing secrets, Stripe ids): the first encrypts, all decrypt
+# (tenants/crypto.py). Unset, one key is derived from SECRET_KEY; production should set its own.
+QUIRE_ENCRYPTION_KEYS = env_list("QUIRE_ENCRYPTION_KEYS", [])
 ALLOWED_HOSTS = env_list("QUIRE_ALLOWED_HOSTS", ["localhost", ".localhost", "127.0.0.1", "testserver"])
 QUIRE_BASE_DOMAIN = env_str("QUIRE_BASE_DOMAIN", "localhost")
 QUIRE_DATA_DIR = Path(env_str("QUIRE_DATA_DIR", str(BASE_DIR / ".quire"))).resolve()
@@ -299,6 +302,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-documents": {
         "task": "quire.documents.documents_requeue_stuck_task",
         "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
+    },
+    "apply-retention": {
+        "task": "quire.jobs.retention_apply_task",
+        "schedule": 3600.0,
     },
     "push-meter-usage": {
         "task": "billing.meter_usage_push_task",

@@ -10,7 +10,14 @@ from quire.api.billing import (
     UsageView,
     stripe_webhook,
 )
-from quire.api.views import ApiKeyDetailView, ApiKeyListCreateView, HealthView, liveness
+from quire.api.views import (
+    ApiKeyDetailView,
+    ApiKeyListCreateView,
+    AuditEventExportView,
+    AuditEventListView,
+    HealthView,
+    liveness,
+)
 from quire.documents.views import (
     DocumentDetailView,
     DocumentListCreateView,
@@ -25,6 +32,8 @@ v1 = [
     path("v1/health", HealthView.as_view(), name="health"),
     path("v1/api_keys", ApiKeyListCreateView.as_view(), name="api-keys"),
     path("v1/api_keys/<str:key_id>", ApiKeyDetailView.as_view(), name="api-key"),
+    path("v1/audit_events", AuditEventListView.as_view(), name="audit-events"),
+    path("v1/audit_events/export", AuditEventExportView.as_view(), name="audit-events-export"),
     path("v1/documents", DocumentListCreateView.as_view(), name="documents"),
     path("v1/documents/<str:document_id>", DocumentDetailView.as_view(), name="document"),
     path("v1/documents/<str:document_id>/text", DocumentTextView.as_view(), name="document-text"),

@@ -33,6 +33,8 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=50, unique=True)
     is_active = models.BooleanField(default=True)
+    # Documents, finished jobs and webhook events older than this many days are purged (none: kept).
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True
@@ -88,3 +90,38 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and self.tenant.is_active
+
+
+class ActorType(models.TextChoices):
+    MEMBER = "member"
+    API_KEY = "api_key"
+    SYSTEM = "system"
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object in a tenant, when and from where. Append-only: PostgreSQL refuses every
+    UPDATE and every DELETE of a row (migration 0004) except erasing a whole tenant (`tenant_erase`)."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "aud"), editable=False)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="audit_events"
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32)
+    object_id = models.CharField(max_length=64, blank=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=255, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "created_at", "id"], name="audit_tenant_created"),
+            models.Index(fields=["tenant", "action", "created_at"], name="audit_tenant_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.action} {self.object_type} {self.object_id}"

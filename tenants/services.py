@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, local_grants
-from tenants.models import ApiKey, Domain, Member, Role, Tenant
+from tenants.models import ApiKey, AuditEvent, Domain, Member, Role, Tenant
 
 T = TypeVar("T")
 # `last_used_at` is written at most this often per key.
@@ -65,8 +66,41 @@ def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = 
         else:
             user.set_unusable_password()
         user.save()
-    member, _ = Member.objects.update_or_create(tenant=tenant, user=user, defaults={"role": Role(role)})
+    with transaction.atomic():
+        previous = (
+            Member.objects.select_for_update()
+            .filter(tenant=tenant, user=user)
+            .values_list("role", flat=True)
+            .first()
+        )
+        member, _ = Member.objects.update_or_create(tenant=tenant, user=user, defaults={"role": Role(role)})
+        if previous is None:
+            audit_record(
+                tenant=tenant,
+                action="member.add",
+                object_type="member",
+                object_id=email,
+                details={"role": role},
+            )
+        elif previous != role:
+            audit_record(
+                tenant=tenant,
+                action="member.role_change",
+                object_type="member",
+                object_id=email,
+                details={"from": previous, "to": role},
+            )
     return member
+
+
+def member_signed_in(*, tenant: Tenant, member: Member) -> None:
+    """Record a member's sign-in to the tenant's portal."""
+    audit_record(tenant=tenant, action="member.sign_in", object_type="member", object_id=member.user.email)
+
+
+def member_sign_in_refused(*, tenant: Tenant, email: str) -> None:
+    """Record a refused sign-in (wrong password, unknown person or not a member) with the e-mail tried."""
+    audit_record(tenant=tenant, action="member.sign_in_refused", object_type="member", object_id=email[:64])
 
 
 def for_each_tenant(action: Callable[[Tenant], T]) -> list[T]:
@@ -93,14 +127,22 @@ def api_key_issue(
     if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
         raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
     secret = new_api_key_secret()
-    api_key = ApiKey.objects.create(
-        tenant=tenant,
-        name=name.strip() or "unnamed",
-        role=role,
-        secret_hash=hash_secret(secret),
-        display_prefix=secret[:12],
-        created_by=created_by,
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            tenant=tenant,
+            name=name.strip() or "unnamed",
+            role=role,
+            secret_hash=hash_secret(secret),
+            display_prefix=secret[:12],
+            created_by=created_by,
+        )
+        audit_record(
+            tenant=tenant,
+            action="api_key.issue",
+            object_type="api_key",
+            object_id=api_key.pk,
+            details={"name": api_key.name, "role": role},
+        )
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
@@ -109,7 +151,11 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py)."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            api_key.save(update_fields=["revoked_at"])
+            audit_record(
+                tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
+            )
     return api_key
 
 
@@ -118,8 +164,16 @@ def api_key_set_role(*, api_key: ApiKey, role: str) -> ApiKey:
     if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
         raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
     if api_key.role != role:
-        api_key.role = role
-        api_key.save(update_fields=["role"])
+        with transaction.atomic():
+            audit_record(
+                tenant=api_key.tenant,
+                action="api_key.role_change",
+                object_type="api_key",
+                object_id=api_key.pk,
+                details={"from": api_key.role, "to": role},
+            )
+            api_key.role = role
+            api_key.save(update_fields=["role"])
     return api_key
 
 
@@ -156,3 +210,36 @@ def tenant_provision(
     )
     issued = api_key_issue(tenant=tenant, name="default", role=Role.ADMIN, created_by=owner)
     return ProvisionedTenant(tenant=tenant, issued_key=issued, owner=owner)
+
+
+def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
+    """Keep the tenant's documents, finished jobs and webhook events `days` days (None: for good); the
+    hourly retention sweep purges what is older."""
+    if days is not None and days < 1:
+        raise ValueError("the retention period is at least one day")
+    previous = tenant.retention_days
+    if previous != days:
+        tenant.retention_days = days
+        tenant.save(update_fields=["retention_days"])
+        audit_record(
+            tenant=tenant,
+            action="workspace.retention_change",
+            object_type="tenant",
+            object_id=tenant.public_id,
+            details={"from": previous, "to": days},
+        )
+    return tenant
+
+
+def tenant_erase(*, tenant: Tenant) -> None:
+    """Remove the tenant for good: its schema (every document, chunk, job, result, event), its audit log,
+    API keys (refused everywhere once committed), members, the users who belong to no other tenant, its
+    host names and the tenant row. The caller has deleted what lives outside PostgreSQL and in other
+    apps first (stored files, billing rows)."""
+    user_ids = list(Member.objects.filter(tenant=tenant).values_list("user_id", flat=True))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL quire.audit_erase = 'on'")
+        AuditEvent.objects.filter(tenant_id=tenant.pk).delete()
+        tenant.delete(force_drop=True)
+        get_user_model().objects.filter(pk__in=user_ids, memberships__isnull=True, is_staff=False).delete()

@@ -10,9 +10,10 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from quire.logging import bind_tenant
+from tenants.audit import audit_origin_bind
 from tenants.identifiers import API_KEY_PREFIX
 from tenants.keycache import ApiKeyGrant
-from tenants.models import ApiKey, Tenant
+from tenants.models import ActorType, ApiKey, Tenant
 from tenants.services import api_key_authenticate
 
 
@@ -57,6 +58,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not getattr(request._request, "quire_version_requested", None):
             request._request.quire_version = grant.version
         bind_tenant(grant.tenant_slug)
+        audit_origin_bind(actor_type=ActorType.API_KEY, actor_id=grant.key_id, actor_label=grant.role)
         return ApiPrincipal(grant, tenant), grant
 
     def authenticate_header(self, request: Request) -> str:

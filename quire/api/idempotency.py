@@ -1,4 +1,5 @@
-"""`Idempotency-Key` on writes: same key and body replay the first response; another body is a 409."""
+"""`Idempotency-Key` on writes: same key and body replay the first response, byte for byte; another body is
+a 409."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from functools import wraps
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
-from rest_framework.response import Response
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.models import IdempotencyRecord
@@ -42,7 +43,7 @@ def idempotent(handler: Callable) -> Callable:
     """Wrap a view method that writes."""
 
     @wraps(handler)
-    def wrapper(view, request: Request, *args, **kwargs) -> Response:
+    def wrapper(view, request: Request, *args, **kwargs) -> HttpResponse:
         key = request.headers.get(HEADER)
         if key is None:
             return handler(view, request, *args, **kwargs)
@@ -66,15 +67,18 @@ def idempotent(handler: Callable) -> Callable:
         if response.status_code >= 500:
             record.delete()
         else:
+            response = view.finalize_response(request, response, *args, **kwargs)
+            response.render()
             record.status_code = response.status_code
-            record.response_body = response.data
-            record.save(update_fields=["status_code", "response_body"])
+            record.content_type = response["Content-Type"]
+            record.response_text = response.content.decode()
+            record.save(update_fields=["status_code", "content_type", "response_text"])
         return response
 
     return wrapper
 
 
-def _replay(key: str, fingerprint: str) -> Response:
+def _replay(key: str, fingerprint: str) -> HttpResponse:
     record = IdempotencyRecord.objects.filter(key=key).first()
     if record is None or record.status_code is None:
         raise Refusal(
@@ -88,7 +92,9 @@ def _replay(key: str, fingerprint: str) -> Response:
             "This Idempotency-Key was used with a different request; use a new key.",
             HEADER,
         )
-    response = Response(record.response_body, status=record.status_code)
+    response = HttpResponse(
+        record.response_text.encode(), status=record.status_code, content_type=record.content_type
+    )
     response["Idempotent-Replayed"] = "true"
     return response
 
@@ -98,3 +104,20 @@ def idempotency_records_purge() -> int:
     cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def idempotency_records_rewrite(*, containing: str, rewrite: Callable[[object], object]) -> int:
+    """Replace each stored JSON response of this schema that mentions `containing` (an object's id) with
+    `rewrite(body)`, so a replay no longer returns what was deleted; returns how many changed."""
+    changed = 0
+    records = IdempotencyRecord.objects.select_for_update().filter(
+        response_text__contains=containing, content_type__startswith="application/json"
+    )
+    with transaction.atomic():
+        for record in records:
+            body = rewrite(json.loads(record.response_text))
+            text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+            if text != record.response_text:
+                IdempotencyRecord.objects.filter(pk=record.pk).update(response_text=text)
+                changed += 1
+    return changed

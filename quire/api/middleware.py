@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from common.refusals import ErrorCode
 from quire.api.errors import UNAVAILABLE, error_json, unavailable_response
 from quire.logging import bind_request_id, bind_tenant
+from tenants.audit import audit_origin_reset
 from tenants.services import api_key_touch
 
 logger = logging.getLogger("quire.api")
@@ -44,6 +45,7 @@ class RequestContextMiddleware:
         request.request_id = request_id
         bind_request_id(request_id)
         bind_tenant("")
+        audit_origin_reset(ip=request.META.get("REMOTE_ADDR"), request_id=request_id)
         api = request.path.startswith("/v1/")
         if api:
             requested = request.headers.get("Quire-Version", "").strip()

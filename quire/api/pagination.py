@@ -65,6 +65,7 @@ class CreatedCursorPagination(CursorPagination):
 
 
 CREATED_BOUNDS = ("gt", "gte", "lt", "lte")
+MAX_EXACT_LENGTH = 200
 _UNIX_SECONDS = re.compile(r"^-?\d{1,12}$")
 
 
@@ -110,8 +111,9 @@ class ListFilter(BaseFilterBackend):
     - each field the view names in `list_filters` (`{"status": choices, "connector": ...}`; choices may be
       a callable), equal to one of its choices;
     - `created[gte]`, `created[gt]`, `created[lte]`, `created[lt]`: ISO 8601 date-times or Unix seconds;
+    - each field the view names in `exact_filters`, equal to the value given (1 to 200 characters);
     - `metadata[key]=value`, repeated for more keys: objects whose metadata contains every pair (JSONB
-      containment, served by the model's GIN index).
+      containment, served by the model's GIN index), unless the view sets `filter_metadata = False`.
 
     A bad value is a 400 that names the query parameter (`status`, `created[gte]`, `metadata[key]`)."""
 
@@ -125,6 +127,13 @@ class ListFilter(BaseFilterBackend):
             if value not in choices:
                 raise _invalid(f"{name} must be one of {', '.join(sorted(choices))}.", name)
             lookups[name] = value
+        for name in getattr(view, "exact_filters", ()):
+            value = params.get(name)
+            if value is None:
+                continue
+            if not 1 <= len(value) <= MAX_EXACT_LENGTH:
+                raise _invalid(f"{name} must be 1 to {MAX_EXACT_LENGTH} characters.", name)
+            lookups[name] = value
         bounds = {f"created[{bound}]": bound for bound in CREATED_BOUNDS}
         for param in params:
             if (param == "created" or param.startswith("created[")) and param not in bounds:
@@ -132,7 +141,7 @@ class ListFilter(BaseFilterBackend):
         for param, bound in bounds.items():
             if (raw := params.get(param)) is not None:
                 lookups[f"created_at__{bound}"] = parse_moment(raw, param)
-        wanted = self._metadata(params)
+        wanted = self._metadata(params) if getattr(view, "filter_metadata", True) else {}
         if wanted:
             lookups["metadata__contains"] = wanted
         return queryset.filter(**lookups)
@@ -169,8 +178,17 @@ class ListFilter(BaseFilterBackend):
             }
             for name, choices in self._choices(view).items()
         ]
-        return [
-            *fields,
+        fields += [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": f"Only objects with this {name}.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_EXACT_LENGTH},
+            }
+            for name in getattr(view, "exact_filters", ())
+        ]
+        created = [
             {
                 "name": "created",
                 "in": "query",
@@ -180,6 +198,12 @@ class ListFilter(BaseFilterBackend):
                 "description": "Creation time bounds: created[gte], created[gt], created[lte], created[lt].",
                 "schema": {"type": "object", "properties": dict.fromkeys(CREATED_BOUNDS, moment)},
             },
+        ]
+        if not getattr(view, "filter_metadata", True):
+            return [*fields, *created]
+        return [
+            *fields,
+            *created,
             {
                 "name": "metadata",
                 "in": "query",

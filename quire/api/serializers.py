@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from quire.api.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH, metadata_folded
-from tenants.models import ApiKey, Role
+from tenants.models import ApiKey, AuditEvent, Role
 
 METADATA_SCHEMA = {
     "type": "object",
@@ -115,3 +115,36 @@ class DeletedSerializer(serializers.Serializer):
     id = serializers.CharField()
     object = serializers.CharField()
     deleted = serializers.BooleanField()
+
+
+class AuditEventSerializer(ResourceSerializer):
+    object = ObjectNameField("audit_event")
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "object",
+            "action",
+            "object_type",
+            "object_id",
+            "actor",
+            "ip",
+            "request_id",
+            "details",
+            "created_at",
+        ]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string", "enum": ["member", "api_key", "system"]},
+                "id": {"type": "string"},
+                "role": {"type": "string"},
+            },
+        }
+    )
+    def get_actor(self, event: AuditEvent) -> dict:
+        return {"type": event.actor_type, "id": event.actor_id, "role": event.actor_label}

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
-from drf_spectacular.utils import extend_schema
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.generics import ListCreateAPIView, RetrieveDestroyAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIView, RetrieveDestroyAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,8 +12,15 @@ from rest_framework.views import APIView
 from quire.api.errors import error_body
 from quire.api.health import check_dependencies
 from quire.api.idempotency import idempotent
-from quire.api.serializers import ApiKeyCreateSerializer, ApiKeySerializer, IssuedApiKeySerializer
-from tenants.models import ApiKey, Role
+from quire.api.pagination import CREATED_BOUNDS, ListFilter
+from quire.api.serializers import (
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    AuditEventSerializer,
+    IssuedApiKeySerializer,
+)
+from tenants.audit import ACTIONS, audit_events_csv, export_record
+from tenants.models import ActorType, ApiKey, AuditEvent, Role
 from tenants.services import api_key_issue, api_key_revoke
 
 
@@ -61,3 +69,44 @@ class ApiKeyDetailView(RetrieveDestroyAPIView):
     def delete(self, request: Request, key_id: str) -> Response:
         api_key = api_key_revoke(api_key=self.get_object())
         return Response(ApiKeySerializer(api_key).data)
+
+
+class AuditEvents:
+    """The tenant's audit events with the list filters; admin keys only."""
+
+    required_roles = {"GET": Role.ADMIN}
+    serializer_class = AuditEventSerializer
+    filter_backends = [ListFilter]
+    list_filters = {"action": ACTIONS, "actor_type": ActorType.values}
+    exact_filters = ("actor_id", "object_type", "object_id")
+    filter_metadata = False
+
+    def get_queryset(self):
+        return AuditEvent.objects.filter(tenant_id=self.request.user.tenant.pk)
+
+
+class AuditEventListView(AuditEvents, ListAPIView):
+    """The tenant's audit log, newest first."""
+
+
+class AuditEventExportView(AuditEvents, GenericAPIView):
+    """The audit log as CSV, oldest first, with the list's filters."""
+
+    @extend_schema(
+        operation_id="audit_events_export",
+        parameters=[
+            OpenApiParameter("action", OpenApiTypes.STR, enum=ACTIONS),
+            OpenApiParameter("actor_type", OpenApiTypes.STR, enum=ActorType.values),
+            *(OpenApiParameter(name, OpenApiTypes.STR) for name in AuditEvents.exact_filters),
+            *(OpenApiParameter(f"created[{bound}]", OpenApiTypes.STR) for bound in CREATED_BOUNDS),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        events = self.filter_queryset(self.get_queryset()).order_by("created_at", "pk")
+        export_record(
+            tenant=request.user.tenant, what="audit_events", export_format="csv", rows=events.count()
+        )
+        response = StreamingHttpResponse(audit_events_csv(events), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit_events.csv"'
+        return response

@@ -1,5 +1,5 @@
 """Writes for documents: create (deduplicated by SHA-256), update metadata, ingest (parse, chunk, embed),
-delete."""
+delete (with what the document left in results and payloads) and the retention purge."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
+from quire.api.idempotency import idempotency_records_rewrite
 from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
@@ -29,8 +31,11 @@ from quire.documents.limits import IngestLimits, LimitExceeded
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
+from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
 from quire.heartbeat import TenantHeartbeat
+from quire.webhooks.services import events_rewrite
+from tenants.audit import audit_record
 from tenants.identifiers import new_id
 from tenants.models import Tenant
 
@@ -113,6 +118,13 @@ def document_create(
     try:
         with transaction.atomic():
             document.save()
+            audit_record(
+                tenant=tenant,
+                action="document.create",
+                object_type="document",
+                object_id=document.pk,
+                details={"content_type": content_type, "size_bytes": len(content)},
+            )
     except IntegrityError:
         document.file.delete(save=False)
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
@@ -367,11 +379,50 @@ def document_fail(*, document_id: str, reason: str) -> None:
             document_finished(document=Document.objects.get(pk=document_id))
 
 
+# Sent inside `document_delete`'s transaction, before the row goes, with `document` and the `redactor`
+# for its quotes: the apps above documents (jobs: their results) redact what they hold of it.
+document_erasing = Signal()
+
+
 def document_delete(*, document: Document) -> None:
-    """Remove the document, its chunks and vectors (cascade), and the stored file and page images once
-    committed."""
-    file, document_id = document.file, document.pk
+    """Remove the document, its text, chunks and vectors (cascade) and, once committed, its stored file; its
+    quotes in job results and webhook payloads, and its filename and metadata in payloads and stored
+    idempotent responses, are redacted in the same transaction (`Redactor`), the findings kept and marked
+    `redacted`; the page images go with the file. Under the row lock, so an ingest batch in flight finishes first
+    and the next one finds the document gone."""
     with transaction.atomic():
+        document = Document.objects.select_for_update().filter(pk=document.pk).first()
+        if document is None:
+            return
+        redactor = Redactor(document_id=document.pk, text=document.text)
+        document_erasing.send(sender=Document, document=document, redactor=redactor)
+        events = events_rewrite(containing=document.pk, rewrite=redactor)
+        idempotency_records_rewrite(containing=document.pk, rewrite=redactor)
+        audit_record(
+            action="document.delete",
+            object_type="document",
+            object_id=document.pk,
+            details={"spans_redacted": redactor.count, "events_rewritten": events},
+        )
+        file, document_id = document.file, document.pk
         document.delete()
         transaction.on_commit(lambda: file.delete(save=False))
         transaction.on_commit(lambda: page_images_delete(document_id))
+
+
+def documents_purge_before(*, cutoff: datetime) -> int:
+    """Delete (as `document_delete` does) every document created before `cutoff`; returns how many."""
+    ids = list(Document.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True))
+    for document in Document.objects.filter(pk__in=ids).only("pk", "file").iterator():
+        document_delete(document=document)
+    return len(ids)
+
+
+def documents_files_delete() -> int:
+    """Delete the stored file and page images of every document in the current schema (erasing the tenant);
+    returns how many documents."""
+    documents = list(Document.objects.only("pk", "file").iterator())
+    for document in documents:
+        document.file.delete(save=False)
+        page_images_delete(document.pk)
+    return len(documents)

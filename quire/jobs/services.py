@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from celery import current_app
@@ -19,6 +19,7 @@ from django.utils import timezone
 from billing.entitlements import entitlements_for
 from billing.services import (
     billable_pages,
+    billing_erase,
     job_allowed,
     job_usage_quantities,
     usage_record,
@@ -26,17 +27,22 @@ from billing.services import (
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.documents.models import Document, DocumentStatus
+from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
+from quire.documents.services import documents_files_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
+from quire.webhooks.services import events_purge_before
+from tenants.audit import audit_record
 from tenants.models import Tenant
-from tenants.services import tenant_lock
+from tenants.services import tenant_erase, tenant_lock
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 JOB_RUN_TASK = "quire.jobs.job_run_task"
 JOBS_REQUEUE_STALLED_TASK = "quire.jobs.jobs_requeue_stalled_task"
+RETENTION_APPLY_TASK = "quire.jobs.retention_apply_task"
 STALLED_SWEEP_BATCH = 200
 
 
@@ -113,6 +119,13 @@ def job_create(
         job = Job.objects.create(
             connector=connector, document_ids=document_ids, options=options, mode=mode, metadata=metadata
         )
+        audit_record(
+            tenant=tenant,
+            action="job.create",
+            object_type="job",
+            object_id=job.pk,
+            details={"connector": connector, "documents": document_ids, "mode": mode},
+        )
     transaction.on_commit(lambda: current_app.send_task(JOB_RUN_TASK, args=[job.id]))
     return job
 
@@ -145,6 +158,7 @@ def job_cancel(*, job: Job) -> Job:
             raise JobRejected(ErrorCode.JOB_NOT_CANCELABLE, f"Job {job.id} has already {job.status}.")
         job.status, job.stage, job.finished_at = JobStatus.CANCELED, "canceled", timezone.now()
         job.save(update_fields=["status", "stage", "finished_at"])
+        audit_record(action="job.cancel", object_type="job", object_id=job.pk)
     return job
 
 
@@ -332,3 +346,46 @@ def job_fail_unexpectedly(*, job_id: str, exc: BaseException) -> None:
     job = Job.objects.filter(pk=job_id).first()
     if job is not None and job.status == JobStatus.RUNNING:
         _finish_failed(job, "internal_error", f"internal error while running the job: {type(exc).__name__}")
+
+
+def job_results_redact(*, document: Document, redactor: Redactor, **_signal) -> int:
+    """Redact `document`'s quotes from the results of the jobs that read it (`document_delete`, through
+    `document_erasing`); returns how many results changed."""
+    changed = 0
+    results = JobResult.objects.select_for_update().filter(job__document_ids__contains=[document.pk])
+    for result in results:
+        output = redactor(result.output)
+        if output != result.output:
+            JobResult.objects.filter(pk=result.pk).update(output=output)
+            changed += 1
+    return changed
+
+
+def retention_apply(*, tenant: Tenant, now: datetime | None = None) -> dict[str, int]:
+    """Purge what is older than the tenant's retention period (`Tenant.retention_days`; none: keep all):
+    documents (as `document_delete` does), finished jobs with their results, webhook events with their
+    deliveries. Runs in the tenant's schema; returns how many of each went."""
+    if not tenant.retention_days:
+        return {}
+    cutoff = (now or timezone.now()) - timedelta(days=tenant.retention_days)
+    _, by_model = Job.objects.filter(created_at__lt=cutoff, status__in=TERMINAL).delete()
+    purged = {
+        "jobs": by_model.get(Job._meta.label, 0),
+        "documents": documents_purge_before(cutoff=cutoff),
+        "events": events_purge_before(cutoff=cutoff),
+    }
+    if any(purged.values()):
+        logger.info("retention of %s days purged %s", tenant.retention_days, purged)
+    return purged
+
+
+def workspace_erase(*, tenant: Tenant) -> None:
+    """Remove the tenant entirely: its stored files, its billing rows, then (`tenant_erase`) its schema,
+    audit log, API keys, members, host names and the tenant itself. The Stripe customer, if any, stays at
+    Stripe."""
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(tenant):
+        documents_files_delete()
+    billing_erase(tenant=tenant)
+    tenant_erase(tenant=tenant)

@@ -7,10 +7,12 @@ from quire.fairness import TenantShare, retry_delay
 from quire.jobs.services import (
     JOB_RUN_TASK,
     JOBS_REQUEUE_STALLED_TASK,
+    RETENTION_APPLY_TASK,
     LeaseHeld,
     job_fail_unexpectedly,
     job_run,
     jobs_requeue_stalled,
+    retention_apply,
 )
 from tenants.services import for_each_tenant
 
@@ -36,3 +38,11 @@ def job_run_task(self, job_id: str) -> str:
 def jobs_requeue_stalled_task() -> int:
     """Beat: re-queue the jobs whose lease lapsed, in every tenant."""
     return sum(for_each_tenant(lambda tenant: jobs_requeue_stalled()))
+
+
+@shared_task(name=RETENTION_APPLY_TASK)
+def retention_apply_task() -> int:
+    """Beat: purge what is past each tenant's retention period."""
+    return sum(
+        sum(purged.values()) for purged in for_each_tenant(lambda tenant: retention_apply(tenant=tenant))
+    )

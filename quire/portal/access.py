@@ -10,7 +10,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tenants.models import Member, Role, role_allows
+from tenants.audit import audit_origin_bind
+from tenants.models import ActorType, Member, Role, role_allows
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -46,6 +47,9 @@ def portal_page(*, read: str = Role.VIEWER, write: str = Role.DEVELOPER) -> Call
                     status=403,
                 )
             request.member = member
+            audit_origin_bind(
+                actor_type=ActorType.MEMBER, actor_id=member.user.email, actor_label=member.role
+            )
             return view(request, *args, **kwargs)
 
         return wrapper

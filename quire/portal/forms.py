@@ -127,3 +127,13 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class RetentionForm(forms.Form):
+    days = forms.IntegerField(
+        label="Keep for (days)",
+        required=False,
+        min_value=1,
+        max_value=36500,
+        help_text="Documents, finished jobs and webhook events older than this are deleted hourly. Empty: kept.",
+    )

@@ -14,6 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
+from tenants.audit import audit_record
 from tenants.models import Member, Role, Tenant, role_allows
 from tenants.services import member_add, tenant_lock
 
@@ -99,6 +100,14 @@ def member_change_role(*, actor: Member, target: Member, role: str) -> Member:
         target = Member.objects.select_for_update().get(pk=target.pk)
         if not _keeps_an_owner(target, role):
             raise MemberChangeRefused("A workspace needs at least one owner.")
+        if target.role != role:
+            audit_record(
+                tenant=target.tenant,
+                action="member.role_change",
+                object_type="member",
+                object_id=target.user.email,
+                details={"from": target.role, "to": role},
+            )
         target.role = role
         target.save(update_fields=["role"])
     return target
@@ -112,4 +121,11 @@ def member_remove(*, actor: Member, target: Member) -> None:
         target = Member.objects.select_for_update().get(pk=target.pk)
         if not _keeps_an_owner(target, None):
             raise MemberChangeRefused("A workspace needs at least one owner.")
+        audit_record(
+            tenant=target.tenant,
+            action="member.remove",
+            object_type="member",
+            object_id=target.user.email,
+            details={"role": target.role},
+        )
         target.delete()

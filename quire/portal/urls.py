@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quire.portal.views import api_keys, auth, billing, documents, jobs, members, webhooks
+from quire.portal.views import api_keys, audit, auth, billing, documents, jobs, members, webhooks
 
 app_name = "portal"
 
@@ -47,6 +47,9 @@ urlpatterns = [
     path("billing", billing.billing_overview, name="billing"),
     path("billing/checkout", billing.billing_checkout, name="billing_checkout"),
     path("billing/portal", billing.billing_portal, name="billing_portal"),
+    path("audit", audit.audit_list, name="audit"),
+    path("audit.csv", audit.audit_csv, name="audit_csv"),
+    path("audit/retention", audit.retention_set, name="audit_retention"),
     path("members", members.member_list, name="members"),
     path("members/<int:member_id>/role", members.member_role, name="member_role"),
     path("members/<int:member_id>/remove", members.member_delete, name="member_remove"),

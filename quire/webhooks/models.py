@@ -2,6 +2,7 @@ from functools import partial
 
 from django.db import models
 
+from tenants.crypto import EncryptedTextField
 from tenants.identifiers import new_id
 
 EVENT_TYPES = (
@@ -28,8 +29,8 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=2048)
     description = models.CharField(max_length=255, blank=True)
     event_types = models.JSONField(default=list)
-    secret = models.CharField(max_length=100)
-    previous_secret = models.CharField(max_length=100, blank=True)
+    secret = EncryptedTextField()
+    previous_secret = EncryptedTextField(blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=EndpointStatus.choices, default=EndpointStatus.ENABLED)
     disabled_reason = models.CharField(max_length=255, blank=True)

@@ -14,13 +14,33 @@ from quire.jobs.models import Job
 from quire.portal.access import portal_page
 from quire.portal.forms import MemberAuthenticationForm
 from quire.portal.views.common import page
-from tenants.models import Member
+from tenants.audit import audit_origin_bind
+from tenants.models import ActorType, Member
+from tenants.services import member_sign_in_refused, member_signed_in
 
 
 class SignInView(auth_views.LoginView):
     template_name = "portal/login.html"
     authentication_form = MemberAuthenticationForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        tenant = getattr(self.request, "tenant", None)
+        member = tenant and Member.objects.filter(tenant=tenant, user=form.get_user()).first()
+        if member:
+            audit_origin_bind(
+                actor_type=ActorType.MEMBER, actor_id=member.user.email, actor_label=member.role
+            )
+            member_signed_in(tenant=tenant, member=member)
+        return response
+
+    def form_invalid(self, form) -> HttpResponse:
+        tenant = getattr(self.request, "tenant", None)
+        email = (form.data.get("username") or "").strip().lower()
+        if tenant is not None and email:
+            member_sign_in_refused(tenant=tenant, email=email)
+        return super().form_invalid(form)
 
 
 class SignOutView(auth_views.LogoutView):

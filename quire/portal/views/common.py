@@ -16,6 +16,7 @@ SECTIONS = {
     "webhook": "webhooks",
     "billing": "billing",
     "member": "members",
+    "audit": "audit",
 }
 
 

@@ -22,6 +22,7 @@ from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
 from quire.portal.highlight import findings_from_output, highlight_text, page_views
 from quire.portal.views.common import page, show_rejection
+from tenants.audit import export_record
 
 PAGE_SIZE = 100
 
@@ -117,6 +118,7 @@ def job_result_json(request: HttpRequest, job_id: str) -> HttpResponse:
     if result is None:
         raise Http404("no result")
     body = json.dumps(JobResultSerializer(result).data, cls=DjangoJSONEncoder, indent=2)
+    export_record(tenant=request.tenant, what="job_result", object_id=job_id, export_format="json")
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{job_id}-result.json"'
     return response

@@ -21,6 +21,7 @@ from quire.webhooks.services import (
     endpoint_create,
     endpoint_delete,
     endpoint_rotate_secret,
+    endpoint_secret_reveal,
     endpoint_send_test,
     endpoint_update,
     event_replay,
@@ -103,6 +104,7 @@ def _initial(endpoint: WebhookEndpoint) -> dict:
 def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     """The signing secret with a copy button: an htmx fragment, or the endpoint's page showing it."""
     endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id)
+    endpoint_secret_reveal(endpoint=endpoint)
     if request.htmx:
         response = page(request, "portal/partials/webhook_secret.html", {"endpoint": endpoint})
     else:

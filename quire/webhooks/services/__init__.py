@@ -7,7 +7,9 @@ from quire.webhooks.services.endpoints import (
     endpoint_create,
     endpoint_delete,
     endpoint_rotate_secret,
+    endpoint_secret_reveal,
     endpoint_update,
+    endpoints_secrets_reencrypt,
     signing_secrets,
 )
 from quire.webhooks.services.notify import endpoint_disable, endpoint_notify_disabled
@@ -16,7 +18,9 @@ from quire.webhooks.services.outbox import (
     endpoint_send_test,
     event_publish,
     event_replay,
+    events_purge_before,
     events_purge_expired,
+    events_rewrite,
 )
 
 __all__ = [
@@ -28,10 +32,14 @@ __all__ = [
     "endpoint_disable",
     "endpoint_notify_disabled",
     "endpoint_rotate_secret",
+    "endpoint_secret_reveal",
     "endpoint_send_test",
     "endpoint_update",
+    "endpoints_secrets_reencrypt",
     "event_publish",
     "event_replay",
+    "events_purge_before",
     "events_purge_expired",
+    "events_rewrite",
     "signing_secrets",
 ]

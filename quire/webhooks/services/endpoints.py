@@ -13,6 +13,7 @@ from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, EndpointStatus, Webho
 from quire.webhooks.services.notify import endpoint_disable
 from quire.webhooks.signing import new_secret
 from quire.webhooks.transport import UnsafeUrl, resolve_target
+from tenants.audit import audit_record
 
 MAX_GRACE_SECONDS = 7 * 86400
 
@@ -56,8 +57,20 @@ def _check_event_types(event_types: list[str]) -> list[str]:
 def endpoint_create(*, url: str, event_types: list[str], description: str = "") -> WebhookEndpoint:
     """A new endpoint with a fresh `whsec_` secret (return it to the caller once)."""
     _check_url(url)
-    return WebhookEndpoint.objects.create(
-        url=url, event_types=_check_event_types(event_types), description=description, secret=new_secret()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            url=url, event_types=_check_event_types(event_types), description=description, secret=new_secret()
+        )
+        _audit(endpoint, "create", url=url, event_types=endpoint.event_types)
+    return endpoint
+
+
+def _audit(endpoint: WebhookEndpoint, verb: str, **details) -> None:
+    audit_record(
+        action=f"webhook_endpoint.{verb}",
+        object_type="webhook_endpoint",
+        object_id=endpoint.pk,
+        details=details,
     )
 
 
@@ -92,6 +105,12 @@ def endpoint_update(
             endpoint.failing_since = None
             fields += ["status", "disabled_reason", "disabled_at", "failing_since"]
         endpoint.save(update_fields=fields)
+        changed = {
+            name: getattr(endpoint, name) for name in fields if name in ("url", "event_types", "description")
+        }
+        if enabled is not None:
+            changed["enabled"] = enabled
+        _audit(endpoint, "update", **changed)
         if enabled is False and endpoint.status == EndpointStatus.ENABLED:
             endpoint_disable(endpoint=endpoint, reason="disabled through the API")
     return endpoint
@@ -100,7 +119,9 @@ def endpoint_update(
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Delete the endpoint with its deliveries and their log, on the row locked (already gone: a 404)."""
     with transaction.atomic():
-        _locked(endpoint).delete()
+        locked = _locked(endpoint)
+        _audit(locked, "delete", url=locked.url)
+        locked.delete()
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> WebhookEndpoint:
@@ -119,7 +140,14 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> 
         )
         endpoint.secret = new_secret()
         endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+        _audit(endpoint, "secret_rotate", grace_seconds=grace_seconds)
     return endpoint
+
+
+def endpoint_secret_reveal(*, endpoint: WebhookEndpoint) -> str:
+    """The endpoint's current signing secret, for a person to copy; each reveal is audited."""
+    _audit(endpoint, "secret_reveal")
+    return endpoint.secret
 
 
 def signing_secrets(endpoint: WebhookEndpoint, at: datetime | None = None) -> list[str]:
@@ -134,3 +162,15 @@ def signing_secrets(endpoint: WebhookEndpoint, at: datetime | None = None) -> li
     ):
         secrets.append(endpoint.previous_secret)
     return secrets
+
+
+def endpoints_secrets_reencrypt() -> int:
+    """Write every endpoint's secrets again, so they are encrypted under the first key of
+    `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many endpoints (in the current schema)."""
+    count = 0
+    for endpoint in WebhookEndpoint.objects.only("pk", "secret", "previous_secret"):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            secret=endpoint.secret, previous_secret=endpoint.previous_secret
+        )
+        count += 1
+    return count

@@ -3,18 +3,22 @@ it commits; the sweeper that queues deliveries whose task was lost; the purge of
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from common.refusals import ErrorCode
 from quire.webhooks.models import (
     EVENT_TYPES,
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     EndpointStatus,
     Event,
@@ -130,4 +134,32 @@ def events_purge_expired() -> int:
     cutoff = timezone.now() - timedelta(days=settings.QUIRE_WEBHOOKS_RETENTION_DAYS)
     expired = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__status=DeliveryStatus.PENDING)
     _, by_model = expired.delete()
+    return by_model.get(Event._meta.label, 0)
+
+
+def events_rewrite(*, containing: str, rewrite: Callable[[Any], Any]) -> int:
+    """Replace the payload of each event whose JSON mentions `containing` (an object's id) with
+    `rewrite(payload)`, under row locks; deliveries still to come send the new payload, and the response
+    excerpts of its past attempts (a receiver may echo what it was sent) are cleared. Scans the events
+    the retention period keeps. Returns how many events changed."""
+    changed = 0
+    with transaction.atomic():
+        mentioning = (
+            Event.objects.select_for_update()
+            .annotate(as_text=Cast("data", TextField()))
+            .filter(as_text__contains=containing)
+        )
+        for event in mentioning:
+            data = rewrite(event.data)
+            if data != event.data:
+                Event.objects.filter(pk=event.pk).update(data=data)
+                DeliveryAttempt.objects.filter(delivery__event=event).update(response_excerpt="")
+                changed += 1
+    return changed
+
+
+def events_purge_before(*, cutoff: datetime) -> int:
+    """Delete every event created before `cutoff`, with its deliveries and their log (the tenant's
+    retention period); returns how many events went."""
+    _, by_model = Event.objects.filter(created_at__lt=cutoff).delete()
     return by_model.get(Event._meta.label, 0)

@@ -1,0 +1,65 @@
+"""Redacting what a deleted document left in results, webhook payloads and stored responses: each span of
+it keeps its offsets and loses its quote, and the finding that owns the span stays, marked `redacted`,
+with every string of it that repeats the document's words emptied; the document object itself (as in
+`document.ready`) keeps its id and loses its filename and metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.spans import is_span_shaped
+
+# A string of a finding is the document's words when it holds a quote at least this long, or is a
+# substring of the text at least this long (shorter ones, such as "Delaware", are answers, not passages).
+MIN_QUOTE_CHARS = 20
+MIN_PASSAGE_CHARS = 40
+
+
+@dataclass
+class Redactor:
+    """Redacts one document (`document_id`, its `text`) out of JSON values; `count` the spans redacted."""
+
+    document_id: str
+    text: str
+    quotes: set[str] = field(default_factory=set)
+    count: int = 0
+
+    def __call__(self, value: Any) -> Any:
+        redacted, _ = self._walk(value)
+        return redacted
+
+    def _walk(self, value: Any) -> tuple[Any, bool]:
+        """The redacted value, and whether it is or directly holds a span of the document."""
+        if isinstance(value, list):
+            items = [self._walk(item) for item in value]
+            return [item for item, _ in items], any(own for _, own in items)
+        if not isinstance(value, dict):
+            return value, False
+        if value.get("object") == "document" and value.get("id") == self.document_id:
+            return {**value, "filename": "", "metadata": {}, "redacted": True}, False
+        if is_span_shaped(value) and value.get("document_id") == self.document_id:
+            if value["quote"]:
+                self.quotes.add(value["quote"])
+            self.count += 1
+            return {**value, "quote": "", "redacted": True}, True
+        walked = {key: self._walk(item) for key, item in value.items()}
+        result = {key: item for key, (item, _) in walked.items()}
+        if any(own for _, own in walked.values()):
+            result = self._scrub(result)
+            result["redacted"] = True
+        return result, False
+
+    def _scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return "" if self._repeats_document(value) else value
+        if isinstance(value, list):
+            return [self._scrub(item) for item in value]
+        if isinstance(value, dict) and not is_span_shaped(value):
+            return {key: self._scrub(item) for key, item in value.items()}
+        return value
+
+    def _repeats_document(self, value: str) -> bool:
+        if any(len(quote) >= MIN_QUOTE_CHARS and quote in value for quote in self.quotes):
+            return True
+        return len(value) >= MIN_PASSAGE_CHARS and value in self.text

@@ -1,0 +1,24 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from quire.jobs.services import workspace_erase
+from tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = (
+        "Erase a tenant entirely: schema, stored files, usage ledger, audit log, API keys, members, host "
+        "names. Irreversible."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    def handle(self, *args, slug: str, yes: bool, **kwargs):
+        tenant = Tenant.objects.exclude(schema_name="public").filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"no tenant {slug!r}")
+        if not yes and input(f"Type the slug to erase {tenant.name} for good: ").strip() != slug:
+            raise CommandError("not confirmed; nothing was erased")
+        workspace_erase(tenant=tenant)
+        self.stdout.write(f"erased tenant {slug} ({tenant.public_id})")

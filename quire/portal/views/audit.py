@@ -1,0 +1,60 @@
+"""The audit log: who did what, when and from where, newest first, filtered by action; admins and owners
+read it and download it as CSV (the download is itself recorded), and set the workspace's retention
+period."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST, require_safe
+
+from quire.portal.access import portal_page
+from quire.portal.forms import RetentionForm
+from quire.portal.views.common import page
+from tenants.audit import ACTIONS, audit_events_csv, export_record
+from tenants.models import AuditEvent, Role
+from tenants.services import tenant_set_retention
+
+PAGE_SIZE = 50
+
+
+def _events(request: HttpRequest):
+    events = AuditEvent.objects.filter(tenant_id=request.tenant.pk)
+    action = request.GET.get("action", "")
+    return (events.filter(action=action) if action in ACTIONS else events), action
+
+
+@require_safe
+@portal_page(read=Role.ADMIN)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    events, action = _events(request)
+    listing = Paginator(events.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    retention = RetentionForm(initial={"days": request.tenant.retention_days})
+    context = {"listing": listing, "actions": ACTIONS, "action": action, "retention": retention}
+    return page(request, "portal/audit.html", context)
+
+
+@require_POST
+@portal_page(read=Role.ADMIN, write=Role.ADMIN)
+def retention_set(request: HttpRequest) -> HttpResponse:
+    form = RetentionForm(request.POST)
+    if form.is_valid():
+        days = form.cleaned_data["days"]
+        tenant_set_retention(tenant=request.tenant, days=days)
+        messages.success(request, f"Data is kept {days} days." if days else "Data is kept until deleted.")
+    else:
+        messages.error(request, " ".join(form.errors.get("days", ["Enter a number of days."])))
+    return redirect("portal:audit")
+
+
+@require_safe
+@portal_page(read=Role.ADMIN)
+def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
+    events, _ = _events(request)
+    events = events.order_by("created_at", "pk")
+    export_record(tenant=request.tenant, what="audit_events", export_format="csv", rows=events.count())
+    response = StreamingHttpResponse(audit_events_csv(events), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit_events.csv"'
+    return response

@@ -1,0 +1,23 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants.models import Tenant
+from tenants.services import tenant_set_retention
+
+
+class Command(BaseCommand):
+    help = "Set how many days a tenant's documents, finished jobs and webhook events are kept ('none': for good)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("days", help="a number of days, or 'none'")
+
+    def handle(self, *args, slug: str, days: str, **kwargs):
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"no tenant {slug!r}")
+        try:
+            value = None if days.lower() == "none" else int(days)
+            tenant_set_retention(tenant=tenant, days=value)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"{slug}: retention {'none' if value is None else f'{value} days'}")

@@ -1,0 +1,146 @@
+"""Deletion that deletes: a deleted document's sentence is nowhere in PostgreSQL (every schema, every text
+and JSON column) nor in storage, while the job's finding stays, marked redacted; the retention sweep;
+erasing a tenant."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from tests.support import Api, wait_for
+from tests.support.documents import CONTRACT
+from tests.support.jobs import wait_job
+
+TEXT_TYPES = ("text", "character varying", "json", "jsonb")
+
+
+def _tables_holding(needle: str) -> list[str]:
+    """`schema.table.column` of every row, in every schema, whose text or JSON column contains `needle`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "JOIN information_schema.tables USING (table_schema, table_name) "
+            "WHERE data_type = ANY(%s) AND table_type = 'BASE TABLE' "
+            "AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+            [list(TEXT_TYPES)],
+        )
+        columns = cursor.fetchall()
+        found = []
+        for schema, table, column in columns:
+            cursor.execute(
+                f'SELECT 1 FROM "{schema}"."{table}" WHERE strpos("{column}"::text, %s) > 0 LIMIT 1', [needle]
+            )
+            if cursor.fetchone():
+                found.append(f"{schema}.{table}.{column}")
+    return found
+
+
+def _files_holding(needle: str) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
+
+
+def test_deleted_document_leaves_no_trace(api_a: Api, celery_worker):
+    unique = uuid.uuid4().hex[:12]
+    marker = f"Tribunal of Quillfeather Marsh {unique}"
+    text = CONTRACT.replace(
+        "without regard to its conflict of laws principles", f"and every dispute goes before the {marker}"
+    )
+    document_id = api_a.post(
+        "/v1/documents",
+        {"text": text, "filename": f"erasable-{unique}.txt"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    ).json()["id"]
+    wait_for(lambda: api_a.get(f"/v1/documents/{document_id}").json()["status"] == "ready", timeout=120)
+    job = api_a.post("/v1/jobs", {"connector": "legal", "documents": [document_id]}).json()
+    assert wait_job(api_a, job["id"])["status"] == "succeeded"
+    assert _tables_holding(marker) and _files_holding(marker)
+    assert "api_idempotencyrecord.response_text" in str(_tables_holding(unique))
+
+    assert api_a.delete(f"/v1/documents/{document_id}").status_code == 200
+    assert _tables_holding(unique) == []
+    assert _files_holding(unique) == []
+    result = api_a.get(f"/v1/jobs/{job['id']}/result").json()
+    redacted = [f for f in result["output"]["clauses"] if f.get("redacted")]
+    assert redacted and all(f["span"]["quote"] == "" and f["span"]["redacted"] for f in redacted)
+    assert redacted[0]["span"]["document_id"] == document_id
+    event = api_a.get("/v1/events", type="job.succeeded", limit=1).json()["data"][0]
+    assert event["data"]["id"] == job["id"]
+    assert any(f.get("redacted") for f in event["data"]["result"]["output"]["clauses"])
+
+
+def test_retention_and_tenant_erase(make_tenant):
+    from billing.models import BillingAccount
+    from quire.documents.models import Document
+    from quire.documents.services import document_create
+    from quire.jobs.services import retention_apply
+    from quire.webhooks.models import Event
+    from quire.webhooks.services import event_publish
+    from tenants.models import ApiKey, AuditEvent, Member, Tenant
+    from tenants.services import tenant_set_retention
+
+    provisioned = make_tenant("erasure-co")
+    tenant = provisioned.tenant
+    with tenant_context(tenant):
+        old, kept = (
+            document_create(
+                tenant=tenant, content=text.encode(), filename=f"{i}.txt", declared_type=None, max_bytes=10**6
+            ).document
+            for i, text in enumerate(("An old memo to purge.", "A recent memo to keep."))
+        )
+        Document.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+        event_publish(event_type="webhook.test", data={"object": "webhook_test"})
+        Event.objects.update(created_at=timezone.now() - timedelta(days=40))
+        assert retention_apply(tenant=tenant) == {}
+        tenant_set_retention(tenant=tenant, days=30)
+        assert retention_apply(tenant=tenant) == {"jobs": 0, "documents": 1, "events": 1}
+        assert list(Document.objects.values_list("pk", flat=True)) == [kept.pk]
+        stored = Path(Document.objects.get(pk=kept.pk).file.path)
+    assert AuditEvent.objects.filter(tenant=tenant, action="workspace.retention_change").exists()
+
+    connection.set_schema_to_public()
+    call_command("tenant_erase", "erasure-co", "--yes", stdout=io.StringIO())
+    assert not stored.exists()
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    for model in (ApiKey, Member, BillingAccount, AuditEvent):
+        assert not model.objects.filter(tenant_id=tenant.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [tenant.schema_name]
+        )
+        assert cursor.fetchone() is None
+
+
+def test_redactor_keeps_the_finding_and_empties_the_documents_words():
+    from quire.documents.redaction import Redactor
+
+    text = "Revenue rose 12% to $1.2 billion in the third quarter. Margins held at 40%."
+    other = {"document_id": "doc_b", "start": 0, "end": 5, "quote": "Other"}
+    output = {
+        "summary": [
+            {
+                "text": "Revenue rose 12% to $1.2 billion in the third quarter.",
+                "spans": [{"document_id": "doc_a", "start": 0, "end": 54, "quote": text[:54]}, other],
+            }
+        ],
+        "answers": {"Revenue": "$1.2 billion"},
+        "findings": [{"label": "other document", "span": other}],
+    }
+    redactor = Redactor(document_id="doc_a", text=text)
+    redacted = redactor(output)
+    finding = redacted["summary"][0]
+    assert finding["redacted"] and finding["text"] == ""
+    assert finding["spans"] == [
+        {"document_id": "doc_a", "start": 0, "end": 54, "quote": "", "redacted": True},
+        other,
+    ]
+    assert redacted["answers"] == output["answers"] and redacted["findings"] == output["findings"]
+    assert redactor.count == 1 and output["summary"][0]["spans"][0]["quote"] == text[:54]

@@ -1,0 +1,42 @@
+"""The portal's audit log page and its CSV: sign-ins (and refused ones) and member actions recorded with
+the member as actor; admins read it and set the retention period, others get the 403 page."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from tenants.models import AuditEvent
+from tests.support.portal import signed_in
+
+
+def test_sign_ins_and_the_audit_page(workspace):
+    Client(HTTP_HOST=workspace.host).post("/login", {"username": workspace.emails["viewer"], "password": "x"})
+    admin = signed_in(workspace, "admin")
+    events = AuditEvent.objects.filter(tenant=workspace.tenant).order_by("-created_at", "-pk")
+    sign_in = events.filter(action="member.sign_in").first()
+    assert (sign_in.actor_type, sign_in.actor_id) == ("member", workspace.emails["admin"])
+    assert sign_in.ip == "127.0.0.1" and sign_in.request_id.startswith("req_")
+    refused = events.filter(action="member.sign_in_refused").first()
+    assert refused.object_id == workspace.emails["viewer"] and refused.actor_type == "system"
+
+    page = admin.get("/audit", {"action": "member.sign_in"})
+    assert page.status_code == 200 and sign_in.id.encode() in page.content
+    download = admin.get("/audit.csv")
+    assert download.status_code == 200
+    assert sign_in.id in b"".join(download.streaming_content).decode()
+    export = events.filter(action="export.create").first()
+    assert (export.actor_id, export.object_type) == (workspace.emails["admin"], "audit_events")
+    assert admin.post("/audit/retention", {"days": "0"}).status_code == 302
+    assert admin.post("/audit/retention", {"days": "90"}).status_code == 302
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.retention_days == 90
+    change = events.filter(action="workspace.retention_change").first()
+    assert change.details == {"from": None, "to": 90} and change.actor_id == workspace.emails["admin"]
+    assert b'value="90"' in admin.get("/audit").content
+    admin.post("/audit/retention", {"days": ""})
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.retention_days is None
+
+    developer = Client(HTTP_HOST=workspace.host)
+    developer.force_login(workspace.member("developer").user)
+    assert developer.get("/audit").status_code == 403
