@@ -315,6 +315,7 @@ def analyse_call(document: Document, run: RunContext) -> dict:
 class EarningsConnector(Connector):
     name = "earnings"
     description = "Earnings-call analysis: speakers, figures, guidance, Q&A and summary"
+    reads_all_text = True
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(options, {"summary_bullets"})
