@@ -100,6 +100,7 @@ class DocumentReading:
         not answer JSON, with a warning). Retrieval runs in the calling thread; the calls after each part's
         first go together."""
         replies: list[list[Any]] = [[] for _ in questions]
+        max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
         for part in self.parts():
             if not questions:
                 break
@@ -120,6 +121,7 @@ class DocumentReading:
     def ask_bare(self, task: str, question: str, *, max_tokens: int = 600) -> Any | None:
         """A question that carries its own material (the reduce step of a map-reduce reading, a synthesis over
         several papers), without the document's text; its usage counts for this document."""
+        max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
         return self._send(task, self._messages(Part("bare", SYSTEM_PROMPT), question), max_tokens=max_tokens)
 
     def _messages(self, part: Part, question: str) -> list[dict]:

@@ -27,6 +27,7 @@ class ContextDecision:
     token_budget: int
     reason: str
     policy: str = "auto"
+    fits: bool = True
 
     def as_result(self) -> dict[str, str]:
         """The `{"strategy", "reason"}` pair of the plan."""
@@ -116,6 +117,7 @@ def decide_context(
             token_budget=retrieval,
             reason=f"{size}; each question's retrieved chunks fill {retrieval} tokens {asked}".rstrip(),
             policy=policy,
+            fits=fits,
         )
     if strategy == "map_reduce":
         return ContextDecision(
@@ -124,6 +126,7 @@ def decide_context(
             token_budget=budget,
             reason=f"{size}; read in sections of at most {budget} tokens, then reduced {asked}".rstrip(),
             policy=policy,
+            fits=fits,
         )
     input_tokens = document_tokens + prompt_tokens
     attention: Attention = "block_sparse" if input_tokens >= sparse_from else "dense"
