@@ -28,6 +28,7 @@ class ContextDecision:
     reason: str
     policy: str = "auto"
     fits: bool = True
+    window_budget: int = 0
 
     def as_result(self) -> dict[str, str]:
         """The `{"strategy", "reason"}` pair of the plan."""
@@ -118,6 +119,7 @@ def decide_context(
             reason=f"{size}; each question's retrieved chunks fill {retrieval} tokens {asked}".rstrip(),
             policy=policy,
             fits=fits,
+            window_budget=budget,
         )
     if strategy == "map_reduce":
         return ContextDecision(
@@ -127,6 +129,7 @@ def decide_context(
             reason=f"{size}; read in sections of at most {budget} tokens, then reduced {asked}".rstrip(),
             policy=policy,
             fits=fits,
+            window_budget=budget,
         )
     input_tokens = document_tokens + prompt_tokens
     attention: Attention = "block_sparse" if input_tokens >= sparse_from else "dense"
@@ -141,6 +144,7 @@ def decide_context(
         token_budget=budget,
         reason=f"{size}; {attention_reason}",
         policy=policy,
+        window_budget=budget,
     )
 
 

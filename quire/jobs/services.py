@@ -280,6 +280,7 @@ def plan_job_context(
             "token_budget": decision.token_budget,
             "document_tokens": document.token_estimate,
             "fits": decision.fits,
+            "window_budget": decision.window_budget,
             "output_tokens": settings.QUIRE_RESERVED_OUTPUT_TOKENS,
         }
         if decision.strategy == "map_reduce":
@@ -316,7 +317,7 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float])
                 other,
                 document_tokens=planned.get("document_tokens", 0),
                 questions=entry["calls"],
-                token_budget=settings.QUIRE_RAG_TOKENS if other == "rag" else planned.get("token_budget", 1),
+                token_budget=settings.QUIRE_RAG_TOKENS if other == "rag" else planned.get("window_budget", 1),
             )
             predicted.pop("calls")
             entry["alternative"] = {"strategy": other, "estimated_cost": pricing.cost(**predicted)}

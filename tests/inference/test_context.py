@@ -98,7 +98,8 @@ def test_pack_chunks_takes_best_scores_under_budget_in_document_order():
 def test_policy_is_honoured_or_refused():
     assert _decide(policy="rag").strategy == "rag"
     assert _decide(policy="map_reduce").strategy == "map_reduce"
-    assert _decide(document_tokens=40_000, policy="rag", rag_tokens=4_096).token_budget == 4_096
+    retrieval = _decide(document_tokens=40_000, policy="rag", rag_tokens=4_096)
+    assert (retrieval.token_budget, retrieval.window_budget, retrieval.fits) == (4_096, 31_544, False)
     assert _decide(document_tokens=40_000, reads_all_text=True).strategy == "map_reduce"
     with pytest.raises(ContextRefused, match="context_policy 'whole' cannot hold"):
         _decide(document_tokens=40_000, policy="whole")
