@@ -39,7 +39,9 @@ class _FirstTokenClock(LogitsProcessor):
         return scores
 
 
-def build_checkpoint(directory: Path, *, layers: int, hidden: int, vocab: int) -> Path:
+def build_checkpoint(
+    directory: Path, *, layers: int, hidden: int, vocab: int, max_positions: int = 4096
+) -> Path:
     config = LlamaConfig(
         vocab_size=vocab,
         hidden_size=hidden,
@@ -47,7 +49,7 @@ def build_checkpoint(directory: Path, *, layers: int, hidden: int, vocab: int) -
         num_hidden_layers=layers,
         num_attention_heads=hidden // 64,
         num_key_value_heads=max(1, hidden // 128),
-        max_position_embeddings=4096,
+        max_position_embeddings=max_positions,
         bos_token_id=1,
         eos_token_id=2,
         initializer_range=0.05,

@@ -12,6 +12,9 @@ class PlanAdmin(admin.ModelAdmin):
         "monthly_price",
         "included_units",
         "overage_unit_price",
+        "input_token_price",
+        "cached_input_token_price",
+        "output_token_price",
         "is_default",
     )
     readonly_fields = ("stripe_product_id", "stripe_flat_price_id", "stripe_metered_price_id")

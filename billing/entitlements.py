@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ class Entitlements:
     api_key_rate: str
     seats: int
     max_ocr_pages: int = 500
+    token_prices: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def allows_connector(self, connector: str) -> bool:
         return not self.connectors_allowed or connector in self.connectors_allowed
@@ -96,9 +98,20 @@ def _shared_entitlements(tenant: Tenant) -> Entitlements:
         api_key_rate=plan.api_key_rate,
         seats=plan.seats,
         max_ocr_pages=plan.max_ocr_pages,
+        token_prices=token_prices(plan),
     )
     cache.set(_cache_key(tenant.pk), result, CACHE_SECONDS)
     return result
+
+
+def token_prices(plan: Plan) -> tuple[float, float, float]:
+    """The plan's prices per million input, cached input and output tokens; a blank one is the
+    `QUIRE_TOKEN_PRICES` default."""
+    defaults = settings.QUIRE_TOKEN_PRICES
+    prices = (plan.input_token_price, plan.cached_input_token_price, plan.output_token_price)
+    return tuple(  # type: ignore[return-value]
+        float(default if price is None else price) for price, default in zip(prices, defaults, strict=True)
+    )
 
 
 def entitlements_forget(tenant_id: int) -> None:

@@ -30,6 +30,27 @@ class Plan(models.Model):
     api_rate = models.CharField(max_length=20, help_text="requests per tenant, e.g. 600/min")
     api_key_rate = models.CharField(max_length=20, help_text="requests per API key, e.g. 300/min")
     seats = models.PositiveIntegerField()
+    input_token_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="per million uncached input tokens, major units; blank: QUIRE_TOKEN_PRICES",
+    )
+    cached_input_token_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="per million input tokens served from the prefix cache; blank: QUIRE_TOKEN_PRICES",
+    )
+    output_token_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="per million output tokens; blank: QUIRE_TOKEN_PRICES",
+    )
     is_default = models.BooleanField(default=False, help_text="the plan of new tenants and of lapsed ones")
     stripe_product_id = models.CharField(max_length=64, blank=True)
     stripe_flat_price_id = models.CharField(max_length=64, blank=True)
@@ -73,6 +94,7 @@ class BillingAccount(models.Model):
 
 class UsageKind(models.TextChoices):
     TOKENS_IN = "tokens_in", "Input tokens"
+    TOKENS_CACHED_IN = "tokens_cached_in", "Cached input tokens"
     TOKENS_OUT = "tokens_out", "Output tokens"
     PAGES = "pages", "Pages"
     JOB = "job", "Jobs"

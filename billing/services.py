@@ -16,7 +16,6 @@ from tenants.models import Tenant
 
 BILLABLE_KIND = UsageKind.PAGES
 CHARS_PER_PAGE = 3000
-CHARS_PER_TOKEN = 4
 
 
 class QuotaExceeded(Refusal):
@@ -30,14 +29,21 @@ def billable_pages(*, page_count: int, char_count: int) -> int:
     return max(1, page_count or -(-char_count // CHARS_PER_PAGE))
 
 
-def job_usage_quantities(*, documents: list[tuple[int, int]], output_chars: int) -> dict[str, int]:
-    """Usage of one job from its documents' (page count, character count) and the size of its output."""
-    return {
+def job_usage_quantities(
+    *, documents: list[tuple[int, int]], tokens_in: int = 0, cached_tokens: int = 0, tokens_out: int = 0
+) -> dict[str, int]:
+    """Usage of one job from its documents' (page count, character count) and, when a model read them, the
+    tokens the inference server reported: input not served from its prefix cache, cached input, output."""
+    quantities = {
         UsageKind.JOB: 1,
         UsageKind.PAGES: sum(billable_pages(page_count=p, char_count=c) for p, c in documents),
-        UsageKind.TOKENS_IN: sum(-(-c // CHARS_PER_TOKEN) for _, c in documents),
-        UsageKind.TOKENS_OUT: -(-output_chars // CHARS_PER_TOKEN),
     }
+    if tokens_in or tokens_out:
+        cached = min(cached_tokens, tokens_in)
+        quantities[UsageKind.TOKENS_IN] = tokens_in - cached
+        quantities[UsageKind.TOKENS_CACHED_IN] = cached
+        quantities[UsageKind.TOKENS_OUT] = tokens_out
+    return quantities
 
 
 def period_units_used(tenant: Tenant, since: datetime) -> int:

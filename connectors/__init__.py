@@ -11,6 +11,7 @@ from connectors.base import (
     Document,
     Embed,
     Progress,
+    Retrieve,
     RunContext,
     _no_progress,
     plan_context,
@@ -19,6 +20,7 @@ from connectors.base import (
 from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
 from connectors.literature.connector import LiteratureConnector
+from connectors.model import context_record
 from connectors.spans import verify
 
 if TYPE_CHECKING:
@@ -46,10 +48,13 @@ def run_connector(
     progress: Progress | None = None,
     context: dict | None = None,
     embed: Embed | None = None,
+    retrieve: Retrieve | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
-    `embed` turns texts into L2-normalised vectors (literature); by default `inference.client.embed_local`.
+    `context` is the plan of each document (`connectors.base.plan_context`); `embed` turns texts into
+    L2-normalised vectors (literature), by default `inference.client.embed_local`; `retrieve` finds a
+    question's chunks for documents planned `rag`. The result's `context` records what was really read.
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -67,9 +72,10 @@ def run_connector(
         mode=mode,
         client=client,
         progress=report,
-        plan=plan_context(prepared, mode, context),
+        plan=plan_context(prepared, context),
         embed=embed or _local_embedder(),
         warnings=warnings,
+        retrieve=retrieve,
     )
     report(0.0, "start")
     verified = verify(
@@ -84,7 +90,7 @@ def run_connector(
         "connector": connector.name,
         "version": OUTPUT_VERSION,
         "mode": run.mode,
-        "context": run.plan,
+        "context": context_record(run, prepared),
         "warnings": run.warnings,
         **verified.output,
     }

@@ -19,6 +19,8 @@ MODES = ("analyzers", "model")
 MAX_DOCUMENT_CHARS = 2_000_000
 Progress = Callable[[float, str], None]
 Embed = Callable[[list[str]], "numpy.ndarray"]
+Retrieve = Callable[[str, str, int], list[dict]]
+STRATEGIES = ("whole", "rag", "map_reduce")
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,10 @@ class Document:
 
 @dataclass
 class RunContext:
-    """What a connector run carries besides its documents: mode, client, progress, context plan, the embedder
-    (texts to L2-normalised vectors) and the warnings."""
+    """What a connector run carries besides its documents: mode, client, progress, the context plan of each
+    document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
+    token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
+    document, and the warnings."""
 
     mode: str
     client: InferenceClient | None
@@ -50,6 +54,9 @@ class RunContext:
     plan: dict
     embed: Embed
     warnings: list[str] = field(default_factory=list)
+    retrieve: Retrieve | None = None
+    usage: dict[str, dict] = field(default_factory=dict)
+    quotes_dropped: int = 0
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -59,6 +66,9 @@ class RunContext:
 class Connector(ABC):
     name: str = ""
     description: str = ""
+    reads_all_text: bool = False
+    """Whether its questions need all of a document (a full review, a summary): past the window it is read
+    section by section and reduced rather than by retrieval."""
 
     @abstractmethod
     def validate_options(self, options: dict) -> dict:
@@ -100,18 +110,22 @@ def prepare_documents(documents: list[Document]) -> list[Document]:
     return prepared
 
 
-def plan_context(documents: list[Document], mode: str, context: dict | None) -> dict:
-    """The whole-or-RAG decision reported in `context`: the platform's when given, else this run's own."""
-    if context is not None:
-        if not isinstance(context, dict):
-            raise ValueError("context must be a dict")
-        strategy = context.get("strategy", "whole")
-        if strategy not in ("whole", "rag"):
-            raise ValueError(f"context.strategy must be 'whole' or 'rag', got {strategy!r}")
-        return {**context, "strategy": strategy, "reason": str(context.get("reason", "set by the caller"))}
-    if mode == "analyzers":
-        return {"strategy": "whole", "reason": "analyzers read every document in full"}
-    return {
-        "strategy": "rag",
-        "reason": "model prompts carry the analyzers' candidate spans, not whole documents",
-    }
+def plan_context(documents: list[Document], context: dict | None) -> dict:
+    """The context plan: `{"policy", "documents": {document_id: {"strategy", "reason", "token_budget",
+    "sections"}}}`, the platform's when given, else every document read whole."""
+    if context is None:
+        return {
+            "policy": "auto",
+            "documents": {
+                d.document_id: {"strategy": "whole", "reason": "read whole: no context plan was given"}
+                for d in documents
+            },
+        }
+    if not isinstance(context, dict) or not isinstance(context.get("documents", {}), dict):
+        raise ValueError("context must be a dict with a dict of documents")
+    for document_id, plan in context.get("documents", {}).items():
+        if not isinstance(plan, dict) or plan.get("strategy") not in STRATEGIES:
+            raise ValueError(
+                f"context of {document_id!r}: strategy must be one of {', '.join(STRATEGIES)}, got {plan!r}"
+            )
+    return context

@@ -1,19 +1,27 @@
-"""Model mode helpers: prompt an OpenAI-compatible server for JSON and check its quotes against the text."""
+"""Model mode: read a document the way its context plan says (whole, retrieved chunks, or section by section),
+ask it many questions over one shared prefix, and check every quote against the text."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from connectors.base import RunContext
+from connectors.base import Document, RunContext
 from connectors.spans import find_span
 
 SYSTEM_PROMPT = (
     "You are a careful analyst. Answer with one JSON object only, no prose. Every quote you give must be copied "
-    "verbatim from the text you were shown."
+    "verbatim from the text you were shown, without the paragraph markers."
 )
+CONCURRENT_QUESTIONS = 4
 _JSON_BLOCK = re.compile(r"\{.*\}|\[.*\]", re.DOTALL)
+_MARKER = re.compile(r"\[P\d+\]\s*")
+_PARAGRAPH = re.compile(r"\n\s*\n")
 
 
 def parse_json_reply(text: str) -> Any | None:
@@ -27,40 +35,205 @@ def parse_json_reply(text: str) -> Any | None:
     return None
 
 
-def ask_json(run: RunContext, task: str, prompt: str, *, max_tokens: int = 800) -> Any | None:
-    """Send one prompt; the parsed JSON reply, or None with a warning when the server fails or replies badly."""
-    from inference.client import InferenceError
+def marked_text(text: str, first: int = 1) -> str:
+    """`text` with a stable marker `[P<n>]` before each paragraph, numbered from `first`."""
+    paragraphs = [p.strip() for p in _PARAGRAPH.split(text) if p.strip()]
+    return "\n\n".join(f"[P{first + i}] {paragraph}" for i, paragraph in enumerate(paragraphs))
 
-    if run.client is None:
-        return None
-    try:
-        completion = run.client.chat(
-            [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}],
-            max_tokens=max_tokens,
+
+def _paragraphs_before(text: str, offset: int) -> int:
+    return sum(1 for p in _PARAGRAPH.split(text[:offset]) if p.strip())
+
+
+def document_plan(run: RunContext, document_id: str) -> dict:
+    return run.plan.get("documents", {}).get(document_id) or {"strategy": "whole"}
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one prompt shows of the document: a shared prefix (system + text) or per-question passages."""
+
+    label: str
+    prefix: str | None
+
+
+class DocumentReading:
+    """One document read by its plan. `ask_many` sends every question with the same system prefix per part, the
+    first alone and the rest together once the engine has cached that prefix; `ask` sends one."""
+
+    def __init__(self, run: RunContext, document: Document) -> None:
+        self.run = run
+        self.document = document
+        self.plan = document_plan(run, document.document_id)
+        self.strategy = self.plan.get("strategy", "whole")
+        self._lock = threading.Lock()
+        self.usage = run.usage.setdefault(
+            document.document_id,
+            {"calls": 0, "tokens_in": 0, "cached_tokens": 0, "tokens_out": 0, "attention": [], "chunks": []},
         )
-    except InferenceError as error:
-        run.warn(f"{task}: inference server failed ({error}); analyzers' result kept")
-        return None
-    usage = run.plan.setdefault("usage", {"calls": 0, "tokens_in": 0, "tokens_out": 0})
-    usage["calls"] += 1
-    usage["tokens_in"] += completion.tokens_in
-    usage["tokens_out"] += completion.tokens_out
-    value = parse_json_reply(completion.text)
-    if value is None:
-        run.warn(f"{task}: the model's reply was not JSON; analyzers' result kept")
-    return value
+
+    def parts(self) -> list[Part]:
+        text = self.document.text
+        if self.strategy == "rag":
+            return [Part("passages", None)]
+        if self.strategy == "map_reduce":
+            sections = self.plan.get("sections") or [[0, len(text)]]
+            return [
+                Part(
+                    f"part {i + 1} of {len(sections)}",
+                    f"{SYSTEM_PROMPT}\n\nPart {i + 1} of {len(sections)} of document {self.document.document_id} "
+                    f"(paragraphs marked [P<n>]):\n\n"
+                    f"{marked_text(text[start:end], _paragraphs_before(text, start) + 1)}",
+                )
+                for i, (start, end) in enumerate(sections)
+            ]
+        return [
+            Part(
+                "document",
+                f"{SYSTEM_PROMPT}\n\nDocument {self.document.document_id} (paragraphs marked [P<n>]):\n\n"
+                f"{marked_text(text)}",
+            )
+        ]
+
+    def ask_many(self, task: str, questions: list[str], *, max_tokens: int = 600) -> list[list[Any]]:
+        """Each question's JSON replies, one per part of the document (None where the server failed or did
+        not answer JSON, with a warning). Retrieval runs in the calling thread; the calls after each part's
+        first go together."""
+        replies: list[list[Any]] = [[] for _ in questions]
+        max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
+        for part in self.parts():
+            if not questions:
+                break
+            messages = [self._messages(part, question) for question in questions]
+            send = partial(self._send, task, max_tokens=max_tokens)
+            first = send(messages[0])
+            rest: list[Any] = []
+            if len(messages) > 1:
+                with ThreadPoolExecutor(CONCURRENT_QUESTIONS) as pool:
+                    rest = list(pool.map(send, messages[1:]))
+            for index, reply in enumerate([first, *rest]):
+                replies[index].append(reply)
+        return replies
+
+    def ask(self, task: str, question: str, *, max_tokens: int = 600) -> list[Any]:
+        return self.ask_many(task, [question], max_tokens=max_tokens)[0]
+
+    def ask_bare(self, task: str, question: str, *, max_tokens: int = 600) -> Any | None:
+        """A question that carries its own material (the reduce step of a map-reduce reading, a synthesis over
+        several papers), without the document's text; its usage counts for this document."""
+        max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
+        return self._send(task, self._messages(Part("bare", SYSTEM_PROMPT), question), max_tokens=max_tokens)
+
+    def _messages(self, part: Part, question: str) -> list[dict]:
+        if part.prefix is None:
+            system, user = SYSTEM_PROMPT, f"{self._passages(question)}\n\n{question}"
+        else:
+            system, user = part.prefix, question
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _send(self, task: str, messages: list[dict], *, max_tokens: int) -> Any | None:
+        from inference.client import InferenceError
+
+        if self.run.client is None:
+            return None
+        try:
+            completion = self.run.client.chat(messages, max_tokens=max_tokens)
+        except InferenceError as error:
+            self.run.warn(f"{task}: inference server failed ({error}); analyzers' result kept")
+            return None
+        with self._lock:
+            usage = self.usage
+            usage["calls"] += 1
+            usage["tokens_in"] += completion.tokens_in
+            usage["cached_tokens"] += min(completion.cached_tokens, completion.tokens_in)
+            usage["tokens_out"] += completion.tokens_out
+            usage["attention"].append(completion.attention)
+            usage["model"] = completion.model
+        value = parse_json_reply(completion.text)
+        if value is None:
+            self.run.warn(f"{task}: the model's reply was not JSON; analyzers' result kept")
+        return value
+
+    def _passages(self, question: str) -> str:
+        """The chunks retrieved for `question`, in document order with their offsets."""
+        if self.run.retrieve is None:
+            raise ValueError("a retrieval plan needs a retriever in the run context")
+        chunks = self.run.retrieve(self.document.document_id, question, int(self.plan["token_budget"]))
+        text = self.document.text
+        seen = {c["chunk_id"] for c in self.usage["chunks"]}
+        self.usage["chunks"].extend(
+            {"chunk_id": c["chunk_id"], "start": c["start"], "end": c["end"]}
+            for c in chunks
+            if c["chunk_id"] not in seen
+        )
+        lines = [f"[chars {c['start']}-{c['end']}] {text[c['start'] : c['end']]}" for c in chunks]
+        return f"Passages of document {self.document.document_id}, in document order:\n\n" + "\n\n".join(
+            lines
+        )
 
 
 def grounded_span(run: RunContext, task: str, document_id: str, text: str, quote: Any) -> dict | None:
-    """The span of a model quote in `text`; None with a warning when the quote is not in the document."""
-    if not isinstance(quote, str) or not quote.strip():
+    """The span of a model quote in `text` (paragraph markers removed); None, counted and with a warning, when
+    the quote is not in the document."""
+    if not isinstance(quote, str) or not _MARKER.sub("", quote).strip():
+        run.quotes_dropped += 1
         run.warn(f"{task}: the model gave an empty quote; dropped")
         return None
-    span = find_span(document_id, text, quote.strip())
+    span = find_span(document_id, text, _MARKER.sub("", quote).strip())
     if span is None:
+        run.quotes_dropped += 1
         run.warn(f"{task}: quote not found in {document_id!r}, dropped: {quote[:80]!r}")
     return span
 
 
 def numbered(items: list[str], limit: int = 400) -> str:
     return "\n".join(f"[{i}] {' '.join(item.split())[:limit]}" for i, item in enumerate(items))
+
+
+def context_record(run: RunContext, documents: list[Document]) -> dict:
+    """The `context` of a result: per document, what was really read and what it took."""
+    records = []
+    for document in documents:
+        plan = document_plan(run, document.document_id)
+        usage = run.usage.get(document.document_id)
+        if not usage or not usage["calls"]:
+            records.append(
+                {
+                    "document_id": document.document_id,
+                    "strategy": "analyzers",
+                    "attention": None,
+                    "reason": "no model read this document; the analyzers read it in full",
+                    "tokens_in": 0,
+                    "cached_tokens": 0,
+                    "tokens_out": 0,
+                    "calls": 0,
+                }
+            )
+            continue
+        reported = [a for a in usage["attention"] if a]
+        record = {
+            "document_id": document.document_id,
+            "strategy": plan.get("strategy", "whole"),
+            "attention": "block_sparse"
+            if "block_sparse" in reported
+            else (reported[0] if reported else None),
+            "reason": plan.get("reason", "read whole: no context plan was given"),
+            "tokens_in": usage["tokens_in"],
+            "cached_tokens": usage["cached_tokens"],
+            "tokens_out": usage["tokens_out"],
+            "calls": usage["calls"],
+            "model": usage.get("model", ""),
+        }
+        if record["strategy"] == "rag":
+            record["chunks"] = sorted(usage["chunks"], key=lambda c: c["start"])
+        if record["strategy"] == "map_reduce":
+            record["sections"] = plan.get("sections")
+        records.append(record)
+    strategies = sorted({r["strategy"] for r in records})
+    return {
+        "strategy": strategies[0] if len(strategies) == 1 else "mixed",
+        "reason": records[0]["reason"] if len(records) == 1 else "each document's reading is below",
+        "policy": run.plan.get("policy", "auto"),
+        "documents": records,
+        "quotes_dropped": run.quotes_dropped,
+    }

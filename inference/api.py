@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.engine import SamplingParams
+from inference.engine import SamplingParams, StepOutput
 from inference.metrics import SERVER_METRICS, MetricsRegistry
 from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle, ServiceStopped
 from inference.tokenizer import ChatTokenizer
@@ -188,6 +188,7 @@ class OpenAIApi:
             "quire_engine_steps_total": snapshot["steps"],
             "quire_preemptions_total": snapshot["preemptions"],
             "quire_prefix_cache_hit_tokens_total": snapshot["prefix_cache_hit_tokens"],
+            "quire_block_sparse_prefills_total": snapshot["sparse_prefills"],
             "quire_prompt_tokens_total": stats.prompt_tokens_total,
             "quire_generation_tokens_total": stats.completion_tokens_total,
             "quire_requests_rejected_total": stats.requests_rejected,
@@ -338,7 +339,7 @@ class OpenAIApi:
             handle.cancel()
         assert final is not None
         text = "".join(text_parts)
-        usage = _usage(final.prompt_tokens, final.completion_tokens)
+        usage = _usage(final)
         finish_reason = _finish_reason(final.finish_reason)
         if chat:
             choice = {
@@ -391,7 +392,7 @@ class OpenAIApi:
             try:
                 for output in handle:
                     if output.finished:
-                        usage = _usage(output.prompt_tokens, output.completion_tokens)
+                        usage = _usage(output)
                         yield _sse(
                             {**chunk(output.text_delta, _finish_reason(output.finish_reason)), "usage": usage}
                         )
@@ -448,11 +449,15 @@ class OpenAIApi:
         )
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+def _usage(output: StepOutput) -> dict[str, Any]:
+    """OpenAI's usage object (with `prompt_tokens_details.cached_tokens`, the prompt tokens served from the
+    prefix cache) and `prefill_attention`, the attention the prompt's prefill used."""
     return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens": output.prompt_tokens,
+        "completion_tokens": output.completion_tokens,
+        "total_tokens": output.prompt_tokens + output.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": output.cached_tokens},
+        "prefill_attention": output.attention,
     }
 
 

@@ -25,6 +25,8 @@ class Completion:
     tokens_out: int
     model: str
     finish_reason: str
+    cached_tokens: int = 0
+    attention: str | None = None
 
 
 class InferenceError(RuntimeError):
@@ -161,12 +163,16 @@ class InferenceClient:
     def _completion(data: dict, text: str) -> Completion:
         usage = data.get("usage") or {}
         choice = (data.get("choices") or [{}])[0]
+        details = usage.get("prompt_tokens_details") or {}
+        attention = usage.get("prefill_attention")
         return Completion(
             text=text,
             tokens_in=int(usage.get("prompt_tokens") or 0),
             tokens_out=int(usage.get("completion_tokens") or 0),
             model=str(data.get("model") or ""),
             finish_reason=str(choice.get("finish_reason") or ""),
+            cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+            attention=attention if attention in ("dense", "block_sparse") else None,
         )
 
     def chat(

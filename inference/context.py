@@ -1,13 +1,23 @@
-"""Context budgeting: read a document whole (dense or block-sparse attention) or fall back to retrieval."""
+"""Context planning: read a document whole (dense or block-sparse attention), by retrieval past the window, or
+section by section (map-reduce) when a task needs all of a text that does not fit; what each would cost."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-Strategy = Literal["whole", "rag"]
+Strategy = Literal["whole", "rag", "map_reduce"]
 Attention = Literal["dense", "block_sparse"]
+POLICIES = ("auto", "whole", "rag", "map_reduce")
+CHARS_PER_TOKEN = 4
+_BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\s+"))
+
+
+class ContextRefused(ValueError):
+    """The context policy a job asked for cannot hold for this document."""
 
 
 @dataclass(frozen=True)
@@ -16,10 +26,20 @@ class ContextDecision:
     attention: Attention | None
     token_budget: int
     reason: str
+    policy: str = "auto"
+    fits: bool = True
+    window_budget: int = 0
 
     def as_result(self) -> dict[str, str]:
-        """The `{"strategy", "reason"}` pair stored on job results."""
+        """The `{"strategy", "reason"}` pair of the plan."""
         return {"strategy": self.strategy, "reason": self.reason}
+
+
+def check_policy(policy: object) -> str:
+    """`policy` when it is one of POLICIES; ValueError naming them otherwise."""
+    if policy not in POLICIES:
+        raise ValueError(f"context_policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    return str(policy)
 
 
 @dataclass(frozen=True)
@@ -44,12 +64,19 @@ def decide_context(
     reserved_output_tokens: int,
     sparse_from: int,
     prompt_tokens: int = 0,
+    policy: str = "auto",
+    reads_all_text: bool = False,
+    rag_tokens: int | None = None,
 ) -> ContextDecision:
     """Whole document when it fits `min(model_window, plan_context_cap)` less the prompt and the output.
 
     A whole document is read with block-sparse attention once the input reaches `sparse_from` tokens,
-    dense below. Otherwise `rag`: retrieved chunks fill `token_budget`.
+    dense below. A document that does not fit is read by `map_reduce` (sections of at most `token_budget`
+    tokens, then a reduce step) when the task `reads_all_text`, else by `rag` (each question's retrieved
+    chunks fill `token_budget`, at most `rag_tokens`). `policy` may ask for one strategy; `whole` over the
+    budget raises ContextRefused.
     """
+    check_policy(policy)
     _require_non_negative(
         document_tokens=document_tokens,
         reserved_output_tokens=reserved_output_tokens,
@@ -72,15 +99,37 @@ def decide_context(
             f"{reserved_output_tokens} output tokens"
         )
     overhead = f"{limit} tokens less {prompt_tokens} prompt and {reserved_output_tokens} output tokens"
-    if document_tokens > budget:
+    fits = document_tokens <= budget
+    size = (
+        f"document has {document_tokens} tokens, {'within' if fits else 'more than'} the {budget}-token "
+        f"budget ({overhead})"
+    )
+    if policy == "whole" and not fits:
+        raise ContextRefused(f"context_policy 'whole' cannot hold: the {size}")
+    strategy = (
+        policy if policy != "auto" else ("whole" if fits else "map_reduce" if reads_all_text else "rag")
+    )
+    asked = "as the job asked" if policy != "auto" else ""
+    if strategy == "rag":
+        retrieval = min(budget, rag_tokens) if rag_tokens else budget
         return ContextDecision(
             strategy="rag",
             attention=None,
+            token_budget=retrieval,
+            reason=f"{size}; each question's retrieved chunks fill {retrieval} tokens {asked}".rstrip(),
+            policy=policy,
+            fits=fits,
+            window_budget=budget,
+        )
+    if strategy == "map_reduce":
+        return ContextDecision(
+            strategy="map_reduce",
+            attention=None,
             token_budget=budget,
-            reason=(
-                f"document has {document_tokens} tokens, more than the {budget}-token budget ({overhead}); "
-                f"retrieved chunks fill the budget"
-            ),
+            reason=f"{size}; read in sections of at most {budget} tokens, then reduced {asked}".rstrip(),
+            policy=policy,
+            fits=fits,
+            window_budget=budget,
         )
     input_tokens = document_tokens + prompt_tokens
     attention: Attention = "block_sparse" if input_tokens >= sparse_from else "dense"
@@ -93,9 +142,90 @@ def decide_context(
         strategy="whole",
         attention=attention,
         token_budget=budget,
-        reason=f"document has {document_tokens} tokens, within the {budget}-token budget ({overhead}); "
-        f"{attention_reason}",
+        reason=f"{size}; {attention_reason}",
+        policy=policy,
+        window_budget=budget,
     )
+
+
+def sections(
+    text: str, *, token_budget: int, chars_per_token: int = CHARS_PER_TOKEN
+) -> list[tuple[int, int]]:
+    """`[start, end)` offsets that cover `text` exactly once, in order, each at most `token_budget` tokens
+    (`chars_per_token` characters a token), cut at a paragraph break where one fits, else at a sentence end,
+    else at a space, else anywhere."""
+    _require_non_negative(token_budget=token_budget)
+    limit = max(1, token_budget * chars_per_token)
+    cuts: list[tuple[int, int]] = []
+    start = 0
+    while len(text) - start > limit:
+        end = start + limit
+        for pattern in _BREAKS:
+            found = [m.end() for m in pattern.finditer(text, start + 1, end) if m.end() < end]
+            if found:
+                end = found[-1]
+                break
+        cuts.append((start, end))
+        start = end
+    if start < len(text) or not cuts:
+        cuts.append((start, len(text)))
+    return cuts
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    """Prices per million input, cached input and output tokens, in `currency`'s major unit."""
+
+    input: float
+    cached_input: float
+    output: float
+    currency: str = "usd"
+
+    def cost(self, *, tokens_in: int, cached_tokens: int, tokens_out: int) -> dict:
+        """`{"amount", "currency"}` of a usage: uncached input, cached input and output at their prices."""
+        cached = min(cached_tokens, tokens_in)
+        amount = (
+            (tokens_in - cached) * self.input + cached * self.cached_input + tokens_out * self.output
+        ) / 1_000_000
+        return {"amount": round(amount, 6), "currency": self.currency}
+
+
+def predicted_usage(
+    strategy: str,
+    *,
+    document_tokens: int,
+    questions: int,
+    token_budget: int,
+    question_tokens: int = 200,
+    output_tokens: int = 300,
+    block_size: int = 16,
+) -> dict[str, int]:
+    """What reading a document by `strategy` would take for `questions` questions, each of `question_tokens`
+    tokens answered in `output_tokens`: whole reads the document once and serves it from the prefix cache
+    after (whole blocks only), rag sends each question its own `token_budget` of chunks, map_reduce reads
+    every section once per question (each section cached after its first question) and adds a reduce call."""
+    questions = max(1, questions)
+    cached_document = document_tokens // block_size * block_size
+    if strategy == "whole":
+        tokens_in = questions * (document_tokens + question_tokens)
+        cached = (questions - 1) * cached_document
+        calls = questions
+    elif strategy == "rag":
+        tokens_in = questions * (min(document_tokens, token_budget) + question_tokens)
+        cached, calls = 0, questions
+    elif strategy == "map_reduce":
+        parts = max(1, math.ceil(document_tokens / max(1, token_budget)))
+        tokens_in = questions * (document_tokens + parts * question_tokens) + parts * output_tokens
+        cached = (questions - 1) * cached_document
+        calls = questions * parts + 1
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}")
+    return {
+        "tokens_in": tokens_in,
+        "cached_tokens": cached,
+        "tokens_out": calls * output_tokens,
+        "calls": calls,
+    }
 
 
 def pack_chunks(

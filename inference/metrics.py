@@ -31,6 +31,7 @@ SERVER_METRICS = (
     Metric("quire_engine_steps_total", "counter", "Engine forward steps."),
     Metric("quire_preemptions_total", "counter", "Sequences preempted for want of cache blocks."),
     Metric("quire_prefix_cache_hit_tokens_total", "counter", "Prompt tokens found in the prefix cache."),
+    Metric("quire_block_sparse_prefills_total", "counter", "Prompts prefilled with block-sparse attention."),
     Metric("quire_requests_pending", "gauge", "Requests accepted and not finished."),
     Metric("quire_requests_running", "gauge", "Sequences holding cache blocks."),
     Metric("quire_requests_waiting", "gauge", "Sequences waiting for prefill."),

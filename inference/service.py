@@ -113,6 +113,7 @@ class EngineService:
                 "total_blocks": self.engine.cache.num_blocks,
                 "preemptions": self.engine.stats["preemptions"],
                 "prefix_cache_hit_tokens": self.engine.stats["cached_tokens"],
+                "sparse_prefills": self.engine.stats["sparse_prefills"],
                 "steps": self.engine.stats["steps"],
             }
 

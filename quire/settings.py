@@ -199,6 +199,11 @@ QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 300)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", 32_768)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)
+# Tokens of retrieved chunks each question of a `rag` reading gets (at most the budget left in the window).
+QUIRE_RAG_TOKENS = env_int("QUIRE_RAG_TOKENS", 8_192)
+# Prices per million uncached input, cached input and output tokens, in the plan's currency (major units),
+# for plans that leave theirs blank (docs/billing.md).
+QUIRE_TOKEN_PRICES = tuple(float(p) for p in env_list("QUIRE_TOKEN_PRICES", ["0.50", "0.05", "1.50"]))
 
 # Webhooks (docs/webhooks.md). Private addresses are reachable only in development unless allowed.
 QUIRE_WEBHOOKS_ALLOW_PRIVATE = env_bool("QUIRE_WEBHOOKS_ALLOW_PRIVATE", QUIRE_ENV == "development")

@@ -295,6 +295,7 @@ def _section_tone(document: Document, turns: list[Turn], roles: dict[str, str]) 
 class EarningsConnector(Connector):
     name = "earnings"
     description = "Earnings-call analysis: speakers, figures, guidance, Q&A and summary"
+    reads_all_text = True
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(options, {"summary_bullets"})

@@ -1,15 +1,44 @@
-"""Model mode for earnings calls: the model writes the summary from the extracted figures; numbers are checked."""
+"""Model mode for earnings calls: figures with period and speaker, guidance, Q&A pairs and summary bullets asked
+of the call as its plan reads it; quotes are grounded, numbers must be quoted."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from connectors.base import Document, RunContext
-from connectors.model import ask_json, grounded_span, numbered
+from connectors.model import DocumentReading, grounded_span
 
-MAX_FACT_SENTENCES = 40
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PERIOD_LABEL = re.compile(r"\b(?:Q[1-4]|H[12]|FY\s?\d{2,4}|(?:19|20)\d\d)\b", re.IGNORECASE)
+DIRECTIONS = ("raised", "lowered", "maintained", "introduced", "withdrawn")
+FIGURES = (
+    "List the reported and guided financial figures of this earnings call. For each: metric (revenue, eps, "
+    "adjusted_eps, gross_margin, operating_margin, ebitda, free_cash_flow, ...), value as a number, unit (USD, "
+    "USD_per_share, percent, count), scale (1, 1e6, 1e9), period (e.g. Q3 2021, FY2021), kind (actual or "
+    "guidance), the speaker's name, and the exact sentence fragment that states it.\n"
+    'Reply as {"figures": [{"metric": str, "value": float, "unit": str, "scale": float, "period": str, '
+    '"kind": str, "speaker": str, "quote": str}]}'
+)
+GUIDANCE = (
+    "List every change to the company's guidance in this call: the metric, the direction (raised, lowered, "
+    "maintained, introduced, withdrawn) and the exact fragment that says so.\n"
+    'Reply as {"guidance": [{"metric": str, "direction": str, "quote": str}]}'
+)
+QA = (
+    "List the analysts' questions of the Q&A session with the answers they got: the analyst's name and the "
+    "question itself quoted exactly (not the greeting), then each answering speaker with an exact quote, and a "
+    "short topic.\n"
+    'Reply as {"qa": [{"question": {"speaker": str, "quote": str}, "answers": [{"speaker": str, "quote": str}], '
+    '"topic": str}]}'
+)
+SUMMARY = (
+    "Write 3 to 6 summary bullets of this call (revenue, EPS, margins, guidance). For each bullet give the exact "
+    "fragments it rests on; every number in a bullet must appear in its quotes.\n"
+    'Reply as {"summary": [{"text": str, "quotes": [str]}]}'
+)
+QUESTIONS = (FIGURES, GUIDANCE, QA, SUMMARY)
 
 
 def _numbers(text: str) -> set[str]:
@@ -17,24 +46,100 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(_PERIOD_LABEL.sub(" ", text))}
 
 
-def refine_with_model(document: Document, result: dict, run: RunContext) -> dict:
-    """`result` with a model-written summary, kept only when every bullet's numbers are quoted from the call."""
-    task = f"earnings {document.document_id}"
-    sentences = list(dict.fromkeys(m["sentence"]["quote"] for m in result["metrics"]))[:MAX_FACT_SENTENCES]
-    if not sentences:
-        return result
-    prompt = (
-        "From these sentences of an earnings call, write 3 to 6 summary bullets (revenue, EPS, margins, guidance). "
-        "For each bullet give the exact sentence fragments it rests on; every number in a bullet must appear in "
-        f"its quotes.\n\nSentences:\n{numbered(sentences)}\n\n"
-        'Reply as {"summary": [{"text": str, "quotes": [str]}]}'
-    )
-    reply = ask_json(run, task, prompt, max_tokens=700)
-    if not isinstance(reply, dict) or not isinstance(reply.get("summary"), list):
-        return result
+def _items(replies: list[Any], key: str) -> list[dict]:
+    return [
+        item
+        for reply in replies
+        if isinstance(reply, dict) and isinstance(reply.get(key), list)
+        for item in reply[key]
+        if isinstance(item, dict)
+    ]
+
+
+def _figures(document: Document, result: dict, items: list[dict], run: RunContext, task: str) -> list[dict]:
+    known = {(m["metric"], m["span"]["start"]) for m in result["metrics"]}
+    covered = [(m["sentence"]["start"], m["sentence"]["end"], m["metric"]) for m in result["metrics"]]
+    added = []
+    for item in items:
+        value = item.get("value")
+        if not isinstance(value, int | float) or not isinstance(item.get("metric"), str):
+            continue
+        span = grounded_span(run, task, document.document_id, document.text, item.get("quote"))
+        if span is None:
+            continue
+        if not {f"{value:g}", str(value)} & _numbers(span["quote"]):
+            run.warn(f"{task}: figure {item['metric']} = {value} is not in its quote; dropped")
+            continue
+        if (item["metric"], span["start"]) in known or any(
+            start <= span["start"] < end and metric == item["metric"] for start, end, metric in covered
+        ):
+            continue
+        known.add((item["metric"], span["start"]))
+        added.append(
+            {
+                "metric": item["metric"],
+                "value": value,
+                "unit": str(item.get("unit") or ""),
+                "scale": item.get("scale") if isinstance(item.get("scale"), int | float) else 1,
+                "period": item.get("period") if isinstance(item.get("period"), str) else None,
+                "kind": "guidance" if item.get("kind") == "guidance" else "actual",
+                "low": None,
+                "high": None,
+                "change": None,
+                "speaker": item.get("speaker") if isinstance(item.get("speaker"), str) else None,
+                "span": span,
+                "sentence": span,
+                "source": "model",
+            }
+        )
+    return added
+
+
+def _guidance(document: Document, result: dict, items: list[dict], run: RunContext, task: str) -> list[dict]:
+    starts = {g["span"]["start"] for g in result["guidance"]}
+    added = []
+    for item in items:
+        if item.get("direction") not in DIRECTIONS or not isinstance(item.get("metric"), str):
+            continue
+        span = grounded_span(run, task, document.document_id, document.text, item.get("quote"))
+        if span is None or span["start"] in starts:
+            continue
+        starts.add(span["start"])
+        added.append(
+            {"metric": item["metric"], "direction": item["direction"], "span": span, "source": "model"}
+        )
+    return added
+
+
+def _qa(document: Document, items: list[dict], run: RunContext, task: str) -> list[dict]:
+    pairs = []
+    for item in items:
+        asked = item.get("question") if isinstance(item.get("question"), dict) else {}
+        span = grounded_span(run, task, document.document_id, document.text, asked.get("quote"))
+        if span is None:
+            continue
+        answers = []
+        for answer in item.get("answers") or []:
+            if not isinstance(answer, dict):
+                continue
+            answer_span = grounded_span(run, task, document.document_id, document.text, answer.get("quote"))
+            if answer_span is not None:
+                answers.append({"speaker": str(answer.get("speaker") or ""), "span": answer_span})
+        pairs.append(
+            {
+                "question": {"speaker": str(asked.get("speaker") or ""), "span": span},
+                "answers": answers,
+                "topic": str(item.get("topic") or ""),
+                "source": "model",
+            }
+        )
+    return sorted(pairs, key=lambda pair: pair["question"]["span"]["start"])
+
+
+def _bullets(document: Document, items: list[dict], run: RunContext, task: str) -> list[dict]:
     bullets = []
-    for item in reply["summary"]:
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+    for item in items:
+        if not isinstance(item.get("text"), str):
             continue
         spans = [
             grounded_span(run, task, document.document_id, document.text, q) for q in item.get("quotes") or []
@@ -48,7 +153,42 @@ def refine_with_model(document: Document, result: dict, run: RunContext) -> dict
             )
             continue
         bullets.append({"text": item["text"].strip(), "spans": spans, "source": "model"})
+    return bullets
+
+
+def refine_with_model(document: Document, result: dict, run: RunContext) -> dict:
+    """`result` with what the model read in the call added: grounded figures and guidance beside the
+    analyzers', its Q&A pairs and summary when they are grounded. A call read in parts gets a reduce step
+    that merges the parts' bullets."""
+    task = f"earnings {document.document_id}"
+    reading = DocumentReading(run, document)
+    figures, guidance, qa, summary = reading.ask_many(task, list(QUESTIONS), max_tokens=700)
+    summary_items = _items(summary, "summary")
+    if len(summary) > 1 and summary_items:
+        merged = reading.ask_bare(
+            task,
+            "These bullets summarise the parts of one earnings call in order. Merge them into 3 to 6 bullets "
+            "for the whole call, keeping each bullet's exact quotes.\n"
+            f"{json.dumps(summary_items)}\n"
+            'Reply as {"summary": [{"text": str, "quotes": [str]}]}',
+            max_tokens=700,
+        )
+        summary_items = _items([merged], "summary") or summary_items
+    refined = dict(result)
+    refined["metrics"] = sorted(
+        result["metrics"] + _figures(document, result, _items(figures, "figures"), run, task),
+        key=lambda m: m["span"]["start"],
+    )
+    refined["guidance"] = sorted(
+        result["guidance"] + _guidance(document, result, _items(guidance, "guidance"), run, task),
+        key=lambda g: g["span"]["start"],
+    )
+    pairs = _qa(document, _items(qa, "qa"), run, task)
+    if pairs:
+        refined["qa"] = pairs
+    bullets = _bullets(document, summary_items, run, task)
     if len(bullets) >= 3:
-        return {**result, "summary": bullets[:6]}
-    run.warn(f"{task}: fewer than 3 grounded bullets from the model; analyzers' summary kept")
-    return result
+        refined["summary"] = bullets[:6]
+    elif summary_items:
+        run.warn(f"{task}: fewer than 3 grounded bullets from the model; analyzers' summary kept")
+    return refined

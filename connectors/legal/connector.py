@@ -10,6 +10,7 @@ from connectors.legal.risks import assess_risks, validate_playbook
 class LegalConnector(Connector):
     name = "legal"
     description = "Contract review over CUAD's 41 clause categories with a configurable playbook"
+    reads_all_text = True
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(options, {"playbook", "include_default_risks"})

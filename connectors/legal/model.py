@@ -1,4 +1,5 @@
-"""Model mode for contracts: the model reviews the analyzers' candidate clauses and answers; quotes are checked."""
+"""Model mode for contracts: one question per CUAD category over the contract as its plan reads it; every
+quote is grounded in the text and every normalised answer checked against it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import re
 from connectors.base import Document, RunContext
 from connectors.dates import find_dates
 from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
-from connectors.model import ask_json, grounded_span, numbered
+from connectors.model import DocumentReading, grounded_span
 
-MAX_CANDIDATES = 60
+MAX_HINTS = 3
 VALUE_PATTERNS = {
     "Agreement Date": re.compile(r"^\d{4}(?:-\d\d){0,2}$"),
     "Effective Date": re.compile(r"^\d{4}(?:-\d\d){0,2}$"),
@@ -17,18 +18,27 @@ VALUE_PATTERNS = {
     "Renewal Term": re.compile(r"^(?:P\d+[YMWD]|perpetual)$"),
     "Notice Period To Terminate Renewal": re.compile(r"^P\d+[YMWD]$"),
 }
+ANSWER_FORMS = {
+    "Governing Law": 'the governing jurisdiction, e.g. "Delaware"',
+    "Agreement Date": "YYYY-MM-DD (or YYYY-MM, YYYY)",
+    "Effective Date": "YYYY-MM-DD (or YYYY-MM, YYYY)",
+    "Expiration Date": 'YYYY-MM-DD (or YYYY-MM, YYYY) or "perpetual"',
+    "Renewal Term": 'an ISO 8601 duration such as "P1Y", or "perpetual"',
+    "Notice Period To Terminate Renewal": 'an ISO 8601 duration such as "P90D"',
+}
 
 
-def _prompt(document: Document, clauses: list[dict]) -> str:
-    candidates = [f"{c['category']}: {c['span']['quote']}" for c in clauses[:MAX_CANDIDATES]]
-    return (
-        "Review these candidate clauses from a contract (CUAD categories). Keep the correct ones, fix wrong "
-        "categories, and add clauses the list missed if you can quote them exactly.\n"
-        f"Categories: {', '.join(CUAD_CATEGORIES)}.\n\nCandidates:\n{numbered(candidates)}\n\n"
-        'Reply as {"clauses": [{"category": str, "quote": str, "confidence": float}], '
-        '"answers": {"Governing Law": str|null, "Effective Date": "YYYY-MM-DD"|null, "Expiration Date": ..., '
-        '"Renewal Term": "P1Y"|null, "Notice Period To Terminate Renewal": "P90D"|null}}'
+def question(category: str, clauses: list[dict]) -> str:
+    """The question for `category`, with the analyzers' candidates offered as hints."""
+    hints = [c["span"]["quote"][:300] for c in clauses if c["category"] == category][:MAX_HINTS]
+    answer = f', "answer": {ANSWER_FORMS[category]} or null' if category in ANSWER_FORMS else ""
+    text = (
+        f"CUAD category: {category}. Quote every clause of the contract that belongs to this category, "
+        "copied exactly; none if the contract has no such clause."
     )
+    if hints:
+        text += " Pattern rules flagged these (they may be wrong or incomplete): " + " | ".join(hints)
+    return text + f'\nReply as {{"clauses": [{{"quote": str, "confidence": float}}]{answer}}}'
 
 
 def _checked_answer(document: Document, category: str, value: object) -> object | None:
@@ -51,44 +61,54 @@ def _checked_answer(document: Document, category: str, value: object) -> object 
 def refine_with_model(
     document: Document, clauses: list[dict], answers: dict, run: RunContext
 ) -> tuple[list[dict], dict]:
-    """Clauses and answers after the model's review; anything it cannot ground in the text is dropped."""
+    """Clauses and answers from the model's reading of the contract; anything it cannot ground in the text is
+    dropped (and counted). The analyzers' result stays when the model grounds nothing."""
     task = f"legal {document.document_id}"
-    reply = ask_json(run, task, _prompt(document, clauses), max_tokens=1500)
-    if not isinstance(reply, dict):
+    reading = DocumentReading(run, document)
+    replies = reading.ask_many(
+        task, [question(category, clauses) for category in CUAD_CATEGORIES], max_tokens=400
+    )
+    found: list[dict] = []
+    model_answers: dict[str, object] = {}
+    for category, parts in zip(CUAD_CATEGORIES, replies, strict=True):
+        for reply in parts:
+            if not isinstance(reply, dict):
+                continue
+            for item in reply.get("clauses") or []:
+                if not isinstance(item, dict):
+                    continue
+                span = grounded_span(run, task, document.document_id, document.text, item.get("quote"))
+                if span is None:
+                    continue
+                confidence = item.get("confidence")
+                confidence = (
+                    float(confidence) if isinstance(confidence, int | float) and 0 <= confidence <= 1 else 0.7
+                )
+                found.append(
+                    {
+                        "category": category,
+                        "confidence": round(confidence, 3),
+                        "span": span,
+                        "source": "model",
+                    }
+                )
+            value = reply.get("answer")
+            if category in ANSWER_FORMS and category not in model_answers and value is not None:
+                checked = _checked_answer(document, category, value)
+                if checked is None:
+                    run.warn(
+                        f"{task}: the model's answer for {category!r} is not supported by the text; "
+                        "kept the analyzers'"
+                    )
+                else:
+                    model_answers[category] = checked
+    if not found:
         return clauses, answers
-    reviewed: list[dict] = []
-    for item in reply.get("clauses") or []:
-        if not isinstance(item, dict) or item.get("category") not in CUAD_CATEGORIES:
-            run.warn(f"{task}: the model named an unknown category; dropped")
-            continue
-        span = grounded_span(run, task, document.document_id, document.text, item.get("quote"))
-        if span is None:
-            continue
-        confidence = item.get("confidence")
-        confidence = (
-            float(confidence) if isinstance(confidence, int | float) and 0 <= confidence <= 1 else 0.7
-        )
-        reviewed.append(
-            {
-                "category": item["category"],
-                "confidence": round(confidence, 3),
-                "span": span,
-                "source": "model",
-            }
-        )
-    if not reviewed:
-        return clauses, answers
+    unique = {(c["category"], c["span"]["start"], c["span"]["end"]): c for c in found}
+    reviewed = sorted(unique.values(), key=lambda c: (c["span"]["start"], c["category"]))
     answers = dict(answers)
     present = {clause["category"] for clause in reviewed}
     for category in YES_NO_CATEGORIES:
         answers[category] = "Yes" if category in present else "No"
-    for category, value in (reply.get("answers") or {}).items():
-        checked = _checked_answer(document, category, value)
-        if checked is not None:
-            answers[category] = checked
-        elif value is not None:
-            run.warn(
-                f"{task}: the model's answer for {category!r} is not supported by the text; kept the analyzers'"
-            )
-    reviewed.sort(key=lambda c: c["span"]["start"])
+    answers.update(model_answers)
     return reviewed, answers

@@ -1,116 +1,117 @@
-"""Model mode for literature: the model judges each claim on retrieved sentences; evidence quotes are checked."""
+"""Model mode for literature: each candidate abstract is read whole and judged against the claims that rank
+it (one shared prefix per abstract); a synthesis is written over the top abstracts. Quotes are grounded."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
 
-import numpy
-
-from connectors.base import RunContext
+from connectors.base import Document, RunContext
 from connectors.literature.retrieval import CorpusIndex
-from connectors.model import ask_json, grounded_span
+from connectors.model import DocumentReading, grounded_span
 
 VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
 DOCUMENTS_SHOWN = 3
-SENTENCES_SHOWN = 4
-
-
-def _passages(
-    index: CorpusIndex, ranking: list[dict], query_vector: numpy.ndarray
-) -> tuple[str, dict[str, str]]:
-    by_id = {item.document.document_id: position for position, item in enumerate(index.items)}
-    lines, texts = [], {}
-    for entry in ranking[:DOCUMENTS_SHOWN]:
-        position = by_id[entry["document_id"]]
-        item = index.items[position]
-        texts[item.document.document_id] = item.document.text
-        order = (
-            numpy.argsort(-(index.sentence_vectors(position) @ query_vector))[:SENTENCES_SHOWN]
-            if item.sentences
-            else []
-        )
-        for sentence_index in sorted(int(i) for i in order):
-            lines.append(f"({item.document.document_id}) {item.sentences[sentence_index].text}")
-    return "\n".join(lines), texts
-
-
 _JUDGE = (
-    "Does the evidence SUPPORT or CONTRADICT the claim, or is there NOT_ENOUGH_INFO? Quote the sentences "
-    'you rely on. Reply as {"verdict": str, "evidence": [{"document_id": str, "quote": str}]}'
+    "Claim: {claim}\nDoes this paper SUPPORT or CONTRADICT the claim, or is there NOT_ENOUGH_INFO? Give a short "
+    'rationale and quote the sentences you rely on. Reply as {{"verdict": str, "rationale": str, "quotes": [str]}}'
 )
 _SYNTHESISE = (
-    "Write a short synthesis. Every sentence cites the paper ids it rests on and quotes one sentence of a "
-    'cited paper. Reply as {"sentences": [{"text": str, "citations": [str], "quote": str}]}'
+    "Question: {question}\n\nPapers (id in brackets):\n{papers}\n\nWrite a short synthesis. Every sentence cites "
+    "the paper ids it rests on and quotes one sentence of a cited paper. "
+    'Reply as {{"sentences": [{{"text": str, "citations": [str], "quote": str}}]}}'
 )
 
 
-def _ask_over_passages(
-    index: CorpusIndex,
-    run: RunContext,
-    task: str,
-    heading: str,
-    query: dict,
-    vector: numpy.ndarray,
-    request: str,
-    max_tokens: int,
-) -> tuple[Any, dict[str, str]]:
-    """The model's JSON reply to `request` about `heading` over the best sentences of the query's top-ranked
-    papers, and those papers' texts (the only ones its quotes may come from)."""
-    passages, texts = _passages(index, query["ranking"], vector)
-    prompt = f"{heading}\n\nSentences from papers (paper id in brackets):\n{passages}\n\n{request}"
-    return ask_json(run, task, prompt, max_tokens=max_tokens), texts
+def _verdict(claim: dict, judged: list[tuple[Document, dict]], run: RunContext) -> dict:
+    task = f"literature claim {claim['claim_id']}"
+    evidence, votes, rationale = [], Counter(), []
+    for document, reply in judged:
+        verdict = reply.get("verdict")
+        if verdict not in VERDICTS:
+            continue
+        if verdict == "NOT_ENOUGH_INFO":
+            votes[verdict] += 1
+            continue
+        spans = [
+            grounded_span(run, task, document.document_id, document.text, quote)
+            for quote in reply.get("quotes") or []
+        ]
+        spans = [span for span in spans if span is not None]
+        if not spans:
+            run.warn(
+                f"{task}: the model's {verdict} on {document.document_id} had no grounded quote; dropped"
+            )
+            continue
+        votes[verdict] += 1
+        if isinstance(reply.get("rationale"), str):
+            rationale.append({"document_id": document.document_id, "text": reply["rationale"]})
+        evidence.extend(
+            {"document_id": document.document_id, "label": verdict, "span": span, "source": "model"}
+            for span in spans
+        )
+    decided = [v for v in ("SUPPORT", "CONTRADICT") if votes[v]]
+    if not decided:
+        if votes["NOT_ENOUGH_INFO"]:
+            return {**claim, "verdict": "NOT_ENOUGH_INFO", "evidence": [], "source": "model"}
+        return claim
+    verdict = max(decided, key=lambda v: votes[v])
+    return {
+        **claim,
+        "verdict": verdict,
+        "evidence": [e for e in evidence if e["label"] == verdict],
+        "rationale": rationale,
+        "source": "model",
+    }
+
+
+def _synthesis(index: CorpusIndex, entry: dict, run: RunContext) -> dict:
+    task = f"literature question {entry['question_id']}"
+    by_id = {item.document.document_id: item.document for item in index.items}
+    shown = [by_id[r["document_id"]] for r in entry["ranking"][:DOCUMENTS_SHOWN] if r["document_id"] in by_id]
+    if not shown:
+        return entry
+    papers = "\n\n".join(f"[{d.document_id}] {d.text}" for d in shown)
+    reply = DocumentReading(run, shown[0]).ask_bare(
+        task, _SYNTHESISE.format(question=entry["question"], papers=papers), max_tokens=600
+    )
+    texts = {d.document_id: d.text for d in shown}
+    sentences = []
+    items = reply.get("sentences") if isinstance(reply, dict) else None
+    for item in items if isinstance(items, list) else []:
+        citations = [str(c) for c in item.get("citations") or []] if isinstance(item, dict) else []
+        if not citations or any(c not in texts for c in citations) or not isinstance(item.get("text"), str):
+            run.warn(f"{task}: a synthesis sentence cited no shown paper; dropped")
+            continue
+        span = grounded_span(run, task, citations[0], texts[citations[0]], item.get("quote"))
+        if span is not None:
+            sentences.append(
+                {"text": item["text"], "citations": citations, "spans": [span], "source": "model"}
+            )
+    return {**entry, "sentences": sentences} if sentences else entry
 
 
 def refine_with_model(
     index: CorpusIndex, claims: list[dict], synthesis: list[dict], run: RunContext
 ) -> tuple[list[dict], list[dict]]:
-    vectors = run.embed([c["claim"] for c in claims] + [s["question"] for s in synthesis])
-    refined_claims = []
-    for claim, vector in zip(claims, vectors[: len(claims)], strict=True):
-        task = f"literature claim {claim['claim_id']}"
-        reply, texts = _ask_over_passages(
-            index, run, task, f"Claim: {claim['claim']}", claim, vector, _JUDGE, 400
+    """Claims judged paper by paper (every claim that ranks a paper in its top three asked of that paper over
+    one prefix), then the syntheses."""
+    by_id = {item.document.document_id: item.document for item in index.items}
+    asked: dict[str, list[dict]] = {}
+    for claim in claims:
+        for entry in claim["ranking"][:DOCUMENTS_SHOWN]:
+            if entry["document_id"] in by_id:
+                asked.setdefault(entry["document_id"], []).append(claim)
+    judged: dict[str, list[tuple[Document, dict]]] = {claim["claim_id"]: [] for claim in claims}
+    for document_id, its_claims in asked.items():
+        document = by_id[document_id]
+        replies = DocumentReading(run, document).ask_many(
+            f"literature paper {document_id}",
+            [_JUDGE.format(claim=claim["claim"]) for claim in its_claims],
+            max_tokens=400,
         )
-        if not isinstance(reply, dict) or reply.get("verdict") not in VERDICTS:
-            refined_claims.append(claim)
-            continue
-        evidence = []
-        for item in reply.get("evidence") or []:
-            doc_id = str(item.get("document_id")) if isinstance(item, dict) else ""
-            if doc_id not in texts:
-                run.warn(f"{task}: the model cited a paper it was not shown; dropped")
-                continue
-            span = grounded_span(run, task, doc_id, texts[doc_id], item.get("quote"))
-            if span is not None:
-                evidence.append(
-                    {"document_id": doc_id, "label": reply["verdict"], "span": span, "source": "model"}
-                )
-        if reply["verdict"] != "NOT_ENOUGH_INFO" and not evidence:
-            run.warn(f"{task}: the model's verdict had no grounded evidence; analyzers' verdict kept")
-            refined_claims.append(claim)
-            continue
-        refined_claims.append({**claim, "verdict": reply["verdict"], "evidence": evidence, "source": "model"})
-    refined_synthesis = []
-    for entry, vector in zip(synthesis, vectors[len(claims) :], strict=True):
-        task = f"literature question {entry['question_id']}"
-        reply, texts = _ask_over_passages(
-            index, run, task, f"Question: {entry['question']}", entry, vector, _SYNTHESISE, 600
-        )
-        sentences = []
-        items = reply.get("sentences") if isinstance(reply, dict) else None
-        for item in items if isinstance(items, list) else []:
-            citations = [str(c) for c in item.get("citations") or []] if isinstance(item, dict) else []
-            if (
-                not citations
-                or any(c not in texts for c in citations)
-                or not isinstance(item.get("text"), str)
-            ):
-                run.warn(f"{task}: a synthesis sentence cited no shown paper; dropped")
-                continue
-            span = grounded_span(run, task, citations[0], texts[citations[0]], item.get("quote"))
-            if span is not None:
-                sentences.append(
-                    {"text": item["text"], "citations": citations, "spans": [span], "source": "model"}
-                )
-        refined_synthesis.append({**entry, "sentences": sentences} if sentences else entry)
-    return refined_claims, refined_synthesis
+        for claim, parts in zip(its_claims, replies, strict=True):
+            judged[claim["claim_id"]].extend((document, reply) for reply in parts if isinstance(reply, dict))
+    return (
+        [_verdict(claim, judged[claim["claim_id"]], run) for claim in claims],
+        [_synthesis(index, entry, run) for entry in synthesis],
+    )

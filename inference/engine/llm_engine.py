@@ -68,6 +68,7 @@ class Engine:
             "prefill_tokens": self._prefill_tokens,
             "preemptions": self.scheduler.num_preemptions,
             "cached_tokens": self.scheduler.num_cached_tokens,
+            "sparse_prefills": self.scheduler.num_sparse_prefills,
         }
 
     def has_work(self) -> bool:

@@ -69,6 +69,7 @@ class Scheduler:
         self.running: list[Sequence] = []
         self.num_preemptions = 0
         self.num_cached_tokens = 0
+        self.num_sparse_prefills = 0
 
     def has_unfinished(self) -> bool:
         return bool(self.waiting or self.running)
@@ -159,6 +160,9 @@ class Scheduler:
             sequence.status = SequenceStatus.RUNNING
             sequence.num_computed = len(cached) * block_size
             self.num_cached_tokens += sequence.num_computed
+            if not sequence.output_ids:
+                sequence.cached_tokens = sequence.num_computed
+            self.num_sparse_prefills += sparse
             hashes_in_flight.update(usable[len(cached) :])
             self.running.append(sequence)
             remaining = sequence.num_tokens - sequence.num_computed

@@ -40,6 +40,8 @@ class StepOutput:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0
+    attention: str = "dense"
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Sequence:
     num_computed: int = 0
     block_hashes: list[int] = field(default_factory=list)
     sparse_prefill: bool = False
+    cached_tokens: int = 0
 
     @property
     def num_tokens(self) -> int:
@@ -97,6 +100,8 @@ class Sequence:
             finish_reason=self.finish_reason if self.finished else None,
             prompt_tokens=len(self.prompt_ids),
             completion_tokens=len(self.output_ids),
+            cached_tokens=self.cached_tokens,
+            attention="block_sparse" if self.sparse_prefill else "dense",
         )
 
     def result(self) -> GenerationResult:

@@ -11,6 +11,7 @@ from connectors.spans import PageMap, make_span
 from quire.documents.models import Chunk, Document, DocumentStatus
 
 HNSW_EF_SEARCH = 200
+LEXICAL_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,31 @@ def document_tables(document: Document) -> list[dict]:
             rows.append(cells)
         tables.append({"object": "table", "index": index, "page": table["page"], "rows": rows})
     return tables
+
+
+def question_chunks(*, document_id: str, question: str, token_budget: int) -> list[dict]:
+    """The chunks of the document that best answer `question`, packed into `token_budget` tokens (about four
+    characters a token) by `inference.context.pack_chunks`, in document order: `{"chunk_id", "start",
+    "end"}`. A chunk's score is the cosine similarity of the embeddings plus `LEXICAL_WEIGHT` times
+    PostgreSQL's full-text rank of the question's words (scaled into [0, 1))."""
+    from inference.context import ChunkCandidate, pack_chunks
+    from inference.embeddings import embed_texts
+
+    vector = "[" + ",".join(f"{x:.7g}" for x in embed_texts([question])[0]) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT index, start, "end", 1 - (embedding <=> %s::vector) + %s * ts_rank_cd('
+            "to_tsvector('english', text), plainto_tsquery('english', %s), 32) AS score "
+            f"FROM {Chunk._meta.db_table} WHERE document_id = %s",
+            [vector, LEXICAL_WEIGHT, question, document_id],
+        )
+        rows = cursor.fetchall()
+    offsets = {index: (start, end) for index, start, end, _ in rows}
+    candidates = [
+        ChunkCandidate(f"{document_id}#{index}", float(score), (end - start + 3) // 4, index)
+        for index, start, end, score in rows
+    ]
+    return [
+        {"chunk_id": c.chunk_id, "start": offsets[c.position][0], "end": offsets[c.position][1]}
+        for c in pack_chunks(candidates, token_budget=token_budget)
+    ]

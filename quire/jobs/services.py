@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -41,6 +40,8 @@ from tenants.services import tenant_erase, tenant_lock
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 JOB_RUN_TASK = "quire.jobs.job_run_task"
+CONTEXT_POLICY = "context_policy"
+QUESTION_TOKENS = 300
 JOBS_REQUEUE_STALLED_TASK = "quire.jobs.jobs_requeue_stalled_task"
 RETENTION_APPLY_TASK = "quire.jobs.retention_apply_task"
 STALLED_SWEEP_BATCH = 200
@@ -102,10 +103,12 @@ def job_create(
                 f"Document {document_id} is {found[document_id]}; jobs need ready documents.",
                 f"documents.{position}",
             )
+    connector_options = {k: v for k, v in options.items() if k != CONTEXT_POLICY}
     try:
-        get_connector(connector).validate_options(dict(options))
+        get_connector(connector).validate_options(connector_options)
     except ValueError as exc:
         raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), "options") from exc
+    _check_context_policy(tenant, connector, options.get(CONTEXT_POLICY, "auto"), document_ids)
     with transaction.atomic():
         tenant_lock(tenant)
         job_allowed(
@@ -128,6 +131,27 @@ def job_create(
         )
     transaction.on_commit(lambda: current_app.send_task(JOB_RUN_TASK, args=[job.id]))
     return job
+
+
+def _check_context_policy(tenant: Tenant, connector: str, policy: object, document_ids: list[str]) -> None:
+    """Refuse (400) a context policy that is unknown or that cannot hold for one of the documents."""
+    from inference.context import ContextRefused, check_policy
+
+    param = f"options.{CONTEXT_POLICY}"
+    try:
+        check_policy(policy)
+        if policy == "whole":
+            documents = Document.objects.filter(pk__in=document_ids).only("pk", "text")
+            plan_job_context(
+                list(documents),
+                connector=connector,
+                policy="whole",
+                plan_context_cap=entitlements_for(tenant).max_context_tokens,
+            )
+    except ContextRefused as exc:
+        raise JobRejected(ErrorCode.INVALID_OPTIONS, f"{exc}.", param) from exc
+    except ValueError as exc:
+        raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), param) from exc
 
 
 def _pages(jobs_documents: list[list[str]]) -> list[int]:
@@ -238,19 +262,82 @@ class _ProgressReporter:
             raise JobCanceled(self.job.pk)
 
 
-def plan_job_context(documents: list[Document], *, plan_context_cap: int | None = None) -> dict:
-    """How the job reads its documents (whole, dense or block-sparse, or by retrieval) and why, within the
-    model window and the plan's context cap: the `context` record of the job's result."""
-    from inference.context import decide_context
+def plan_job_context(
+    documents: list[Document],
+    *,
+    connector: str,
+    policy: str = "auto",
+    plan_context_cap: int | None = None,
+) -> dict:
+    """How the job reads each document within the model window and the plan's context cap: whole (dense or
+    block-sparse attention), by retrieval, or in sections then reduced (for connectors that read all of the
+    text), and why. `policy` may ask for one strategy; `whole` that cannot hold raises ContextRefused."""
+    from connectors import get_connector
+    from inference.context import decide_context, sections
 
-    decision = decide_context(
-        document_tokens=sum(d.token_estimate for d in documents),
-        model_window=settings.QUIRE_MODEL_WINDOW,
-        plan_context_cap=plan_context_cap,
-        reserved_output_tokens=settings.QUIRE_RESERVED_OUTPUT_TOKENS,
-        sparse_from=settings.QUIRE_SPARSE_FROM,
-    )
-    return decision.as_result()
+    reads_all_text = get_connector(connector).reads_all_text
+    planned: dict[str, dict] = {}
+    for document in documents:
+        decision = decide_context(
+            document_tokens=document.token_estimate,
+            model_window=settings.QUIRE_MODEL_WINDOW,
+            plan_context_cap=plan_context_cap,
+            reserved_output_tokens=settings.QUIRE_RESERVED_OUTPUT_TOKENS,
+            sparse_from=settings.QUIRE_SPARSE_FROM,
+            prompt_tokens=QUESTION_TOKENS,
+            policy=policy,
+            reads_all_text=reads_all_text,
+            rag_tokens=settings.QUIRE_RAG_TOKENS,
+        )
+        plan = {
+            "strategy": decision.strategy,
+            "reason": decision.reason,
+            "token_budget": decision.token_budget,
+            "document_tokens": document.token_estimate,
+            "fits": decision.fits,
+            "window_budget": decision.window_budget,
+            "output_tokens": settings.QUIRE_RESERVED_OUTPUT_TOKENS,
+        }
+        if decision.strategy == "map_reduce":
+            plan["sections"] = [list(s) for s in sections(document.text, token_budget=decision.token_budget)]
+        planned[document.pk] = plan
+    return {"policy": policy, "documents": planned}
+
+
+def _retrieve(document_id: str, question: str, token_budget: int) -> list[dict]:
+    from quire.documents.selectors import question_chunks
+
+    return question_chunks(document_id=document_id, question=question, token_budget=token_budget)
+
+
+def context_costed(record: dict, plan: dict, prices: tuple[float, float, float]) -> dict:
+    """`record` (the connector's) with each model-read document's estimated cost at the plan's token prices
+    and what the other feasible strategy would have cost for as many questions."""
+    from inference.context import TokenPrices, predicted_usage
+
+    pricing = TokenPrices(*prices)
+    documents = []
+    for entry in record.get("documents", []):
+        entry = dict(entry)
+        planned = plan["documents"].get(entry["document_id"], {})
+        if entry["strategy"] != "analyzers":
+            entry["estimated_cost"] = pricing.cost(
+                tokens_in=entry["tokens_in"],
+                cached_tokens=entry["cached_tokens"],
+                tokens_out=entry["tokens_out"],
+            )
+            fits = planned.get("fits", entry["strategy"] == "whole")
+            other = "rag" if entry["strategy"] != "rag" else ("whole" if fits else "map_reduce")
+            predicted = predicted_usage(
+                other,
+                document_tokens=planned.get("document_tokens", 0),
+                questions=entry["calls"],
+                token_budget=settings.QUIRE_RAG_TOKENS if other == "rag" else planned.get("window_budget", 1),
+            )
+            predicted.pop("calls")
+            entry["alternative"] = {"strategy": other, "estimated_cost": pricing.cost(**predicted)}
+        documents.append(entry)
+    return {**record, "documents": documents}
 
 
 def job_run(*, tenant: Tenant, job_id: str) -> Job:
@@ -280,26 +367,37 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         ordered = [by_id[d] for d in job.document_ids if d in by_id]
         if len(ordered) != len(job.document_ids):
             raise ValueError("a document of this job was deleted before it ran")
-        context = plan_job_context(ordered, plan_context_cap=entitlements_for(tenant).max_context_tokens)
+        entitled = entitlements_for(tenant)
+        plan = plan_job_context(
+            ordered,
+            connector=job.connector,
+            policy=job.options.get(CONTEXT_POLICY, "auto"),
+            plan_context_cap=entitled.max_context_tokens,
+        )
         output = run_connector(
             job.connector,
             [ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename}) for d in ordered],
-            options=job.options,
+            options={k: v for k, v in job.options.items() if k != CONTEXT_POLICY},
             mode=job.mode,
             client=InferenceClient.from_env(),
             progress=report,
-            context=context,
+            context=plan,
+            retrieve=_retrieve,
         )
+        output["context"] = context_costed(output["context"], plan, entitled.token_prices)
         report(0.99, "verifying spans")
         verified = verify(output, {d.id: d.text for d in ordered}, policy="drop")
         place_spans(verified.output, {d.id: page_map(d) for d in ordered})
     except ValueError as exc:
         return _finish_failed(job, "invalid_input", str(exc))
+    read = output["context"]["documents"]
     usage = job_usage_quantities(
         documents=[(d.page_count, d.char_count) for d in ordered],
-        output_chars=len(json.dumps(verified.output)),
+        tokens_in=sum(d["tokens_in"] for d in read),
+        cached_tokens=sum(d["cached_tokens"] for d in read),
+        tokens_out=sum(d["tokens_out"] for d in read),
     )
-    return _finish_succeeded(job, tenant, verified, context, usage)
+    return _finish_succeeded(job, tenant, verified, output["context"], usage)
 
 
 def _kind(document: Document) -> str:

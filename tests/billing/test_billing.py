@@ -127,7 +127,7 @@ def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
     job = api.post("/v1/jobs", {"connector": "legal", "documents": [doc_id]}).json()
     assert wait_job(api, job["id"])["status"] == "succeeded"
     kinds = dict(UsageEvent.objects.filter(job_id=job["id"]).values_list("kind", "quantity"))
-    assert set(kinds) == {"job", "pages", "tokens_in", "tokens_out"} and kinds["job"] == 1
+    assert set(kinds) == {"job", "pages"} and kinds["job"] == 1
     assert kinds["pages"] == -(-len(CONTRACT) // 3000)
 
     real_create = stripe.billing.MeterEvent.create
@@ -311,7 +311,7 @@ def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery
     with tenant_context(provisioned.tenant):
         assert JobResult.objects.filter(job_id=job["id"]).count() == 1
     rows = list(UsageEvent.objects.filter(job_id=job["id"]).values_list("kind", "quantity"))
-    assert sorted(kind for kind, _ in rows) == ["job", "pages", "tokens_in", "tokens_out"]
+    assert sorted(kind for kind, _ in rows) == ["job", "pages"]
     assert dict(rows)["pages"] == len(doc_ids)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -88,6 +89,9 @@ class ScriptedServer:
         self.replies: list[tuple[int, dict, dict]] = []
         self.requests: list[dict] = []
         self.default_text = "{}"
+        self.responder: Callable[[list[dict]], str] | None = None
+        self.prefixes: set[str] = set()
+        self.lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,11 +100,16 @@ class ScriptedServer:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                outer.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
-                if outer.replies:
-                    status, payload, headers = outer.replies.pop(0)
-                else:
-                    status, payload, headers = 200, outer.completion(outer.default_text, self.path), {}
+                with outer.lock:
+                    outer.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+                    if outer.replies:
+                        status, payload, headers = outer.replies.pop(0)
+                    elif outer.responder is not None and "messages" in body:
+                        status, headers = 200, {}
+                        payload = outer.completion(outer.responder(body["messages"]), self.path)
+                        payload["usage"] = outer.usage(body["messages"])
+                    else:
+                        status, payload, headers = 200, outer.completion(outer.default_text, self.path), {}
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -123,6 +132,22 @@ class ScriptedServer:
         else:
             choice = {"index": 0, "text": text, "finish_reason": "stop"}
         return {"id": "x", "model": "scripted", "choices": [choice], "usage": usage}
+
+    def usage(self, messages: list[dict]) -> dict:
+        """Four characters a token; the system message counts as cached once it has been seen."""
+        system, rest = messages[0]["content"], "".join(m["content"] for m in messages[1:])
+        cached = len(system) // 4 if system in self.prefixes else 0
+        self.prefixes.add(system)
+        prompt = (len(system) + len(rest)) // 4
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": 5,
+            "prompt_tokens_details": {"cached_tokens": cached},
+            "prefill_attention": "dense",
+        }
+
+    def chats(self) -> list[list[dict]]:
+        return [r["body"]["messages"] for r in self.requests if r["path"].endswith("/chat/completions")]
 
     def reply(self, text: str) -> None:
         self.replies.append((200, self.completion(text), {}))

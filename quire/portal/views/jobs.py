@@ -67,6 +67,44 @@ def job_table(request: HttpRequest) -> HttpResponse:
     return page(request, "portal/partials/job_list.html", _listing())
 
 
+STRATEGY_WORDS = {
+    "whole": "read whole",
+    "rag": "read by retrieval",
+    "map_reduce": "read in sections, then reduced",
+    "analyzers": "read by the analyzers only, no model",
+}
+ALTERNATIVE_WORDS = {"whole": "reading it whole", "rag": "retrieval", "map_reduce": "map-reduce"}
+
+
+def reading_sentence(entry: dict) -> str:
+    """A document's context record in words: "read whole, block-sparse attention, 48,210 tokens, 41 questions,
+    92 % served from cache, est. $0.031 (retrieval would have cost $0.044)"."""
+    words = [STRATEGY_WORDS.get(entry.get("strategy"), str(entry.get("strategy")))]
+    if entry.get("strategy") == "analyzers":
+        return words[0]
+    if entry.get("attention"):
+        words.append(f"{entry['attention'].replace('_', '-')} attention")
+    tokens_in, calls = entry.get("tokens_in", 0), entry.get("calls", 0)
+    words.append(f"{tokens_in:,} tokens")
+    words.append(f"{calls} question{'s' if calls != 1 else ''}")
+    if tokens_in:
+        words.append(f"{round(100 * entry.get('cached_tokens', 0) / tokens_in)} % served from cache")
+    cost = entry.get("estimated_cost")
+    if cost:
+        sentence = f"est. {_money(cost)}"
+        alternative = entry.get("alternative") or {}
+        if alternative.get("estimated_cost"):
+            name = ALTERNATIVE_WORDS.get(alternative.get("strategy"), str(alternative.get("strategy")))
+            sentence += f" ({name} would have cost {_money(alternative['estimated_cost'])})"
+        words.append(sentence)
+    return ", ".join(words)
+
+
+def _money(cost: dict) -> str:
+    symbol = "$" if cost.get("currency", "usd") == "usd" else f"{cost.get('currency', '').upper()} "
+    return f"{symbol}{cost.get('amount', 0):.3f}"
+
+
 def _documents_of(job: Job) -> dict[str, Document]:
     return {d.id: d for d in Document.objects.filter(pk__in=job.document_ids)}
 
@@ -98,6 +136,14 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         output = result.output if isinstance(result.output, dict) else {}
         context["answers"] = output.get("answers")
         context["comparison"] = output.get("comparison")
+        names = {d.id: d.filename for d in context["documents"]}
+        context["readings"] = [
+            {
+                "filename": names.get(entry.get("document_id"), entry.get("document_id")),
+                "sentence": reading_sentence(entry),
+            }
+            for entry in (result.context or {}).get("documents", [])
+        ]
     return page(request, "portal/job.html", context)
 
 

@@ -33,7 +33,7 @@ def test_legal_job_end_to_end(celery_worker, api_a: Api):
     result = api_a.get(f"/v1/jobs/{job['id']}/result").json()
     output = result["output"]
     assert output["connector"] == "legal"
-    assert result["context"]["strategy"] == "whole" and result["context"]["reason"]
+    assert result["context"]["strategy"] == "analyzers" and result["context"]["reason"]
     assert output["answers"]["Governing Law"] == "Delaware"
     text = api_a.get(f"/v1/documents/{doc_id}/text").json()["text"]
     assert assert_spans_hold(output, {doc_id: text}) == result["spans_checked"] > 0
