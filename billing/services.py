@@ -29,14 +29,22 @@ def billable_pages(*, page_count: int, char_count: int) -> int:
     return max(1, page_count or -(-char_count // CHARS_PER_PAGE))
 
 
-def job_usage_quantities(*, documents: list[tuple[int, int]], output_chars: int) -> dict[str, int]:
-    """Usage of one job from its documents' (page count, character count) and the size of its output."""
-    return {
+def job_usage_quantities(
+    *, documents: list[tuple[int, int]], output_chars: int, review_cells: int | None = None
+) -> dict[str, int]:
+    """Usage of one job from its documents' (page count, character count) and the size of its output. A
+    review is metered by the document x column cells it computed (`review_cells`, reused cells excluded)
+    instead of by pages."""
+    quantities = {
         UsageKind.JOB: 1,
         UsageKind.PAGES: sum(billable_pages(page_count=p, char_count=c) for p, c in documents),
         UsageKind.TOKENS_IN: sum(-(-c // CHARS_PER_TOKEN) for _, c in documents),
         UsageKind.TOKENS_OUT: -(-output_chars // CHARS_PER_TOKEN),
     }
+    if review_cells is not None:
+        del quantities[UsageKind.PAGES]
+        quantities[UsageKind.REVIEW_CELLS] = review_cells
+    return quantities
 
 
 def period_units_used(tenant: Tenant, since: datetime) -> int:
@@ -130,6 +138,12 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
     start, end = current_period(account.period_start, now)
     used = period_units_used(tenant, start)
     overage = max(0, used - plan.included_units)
+    cells = (
+        UsageEvent.objects.filter(
+            tenant=tenant, kind=UsageKind.REVIEW_CELLS, occurred_at__gte=start
+        ).aggregate(total=Sum("quantity"))["total"]
+        or 0
+    )
     lines = [
         {
             "description": f"{plan.name} plan, monthly",
@@ -144,6 +158,15 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
             "amount": overage * plan.overage_unit_price,
         },
     ]
+    if cells:
+        lines.append(
+            {
+                "description": "Review cells (document x column), per 1,000",
+                "quantity": int(cells),
+                "unit_amount": plan.review_cell_price,
+                "amount": -(-int(cells) * plan.review_cell_price // 1000),
+            }
+        )
     total = sum(line["amount"] for line in lines)
     return {
         "object": "invoice_preview",

@@ -1,4 +1,5 @@
-"""Vertical connectors (legal, earnings, literature): the registry and `run_connector`."""
+"""Vertical connectors (legal, earnings, literature) and the user-defined review and ask: the registry and
+`run_connector`."""
 
 from __future__ import annotations
 
@@ -19,13 +20,21 @@ from connectors.base import (
 from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
 from connectors.literature.connector import LiteratureConnector
+from connectors.review.connector import AskConnector, ReviewConnector
 from connectors.spans import verify
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
 
 CONNECTORS: dict[str, Connector] = {
-    connector.name: connector for connector in (LegalConnector(), EarningsConnector(), LiteratureConnector())
+    connector.name: connector
+    for connector in (
+        LegalConnector(),
+        EarningsConnector(),
+        LiteratureConnector(),
+        ReviewConnector(),
+        AskConnector(),
+    )
 }
 
 
@@ -46,10 +55,12 @@ def run_connector(
     progress: Progress | None = None,
     context: dict | None = None,
     embed: Embed | None = None,
+    prior: dict | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
     `embed` turns texts into L2-normalised vectors (literature); by default `inference.client.embed_local`.
+    `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells).
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -70,6 +81,7 @@ def run_connector(
         plan=plan_context(prepared, mode, context),
         embed=embed or _local_embedder(),
         warnings=warnings,
+        prior=prior,
     )
     report(0.0, "start")
     verified = verify(
@@ -86,7 +98,7 @@ def run_connector(
         "mode": run.mode,
         "context": run.plan,
         "warnings": run.warnings,
-        **verified.output,
+        **connector.settle(verified.output),
     }
 
 

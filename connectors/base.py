@@ -42,7 +42,7 @@ class Document:
 @dataclass
 class RunContext:
     """What a connector run carries besides its documents: mode, client, progress, context plan, the embedder
-    (texts to L2-normalised vectors) and the warnings."""
+    (texts to L2-normalised vectors), the warnings, and the result of an earlier run this one extends."""
 
     mode: str
     client: InferenceClient | None
@@ -50,10 +50,19 @@ class RunContext:
     plan: dict
     embed: Embed
     warnings: list[str] = field(default_factory=list)
+    prior: dict | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+
+class OptionError(ValueError):
+    """A bad option, with `param` naming it (dotted: `options.columns.3.type`)."""
+
+    def __init__(self, message: str, param: str = "options"):
+        super().__init__(message)
+        self.param = param
 
 
 class Connector(ABC):
@@ -73,6 +82,10 @@ class Connector(ABC):
     @abstractmethod
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         """The connector-specific fields of the result (the envelope is added by `run_connector`)."""
+
+    def settle(self, output: dict) -> dict:
+        """The result once its spans were verified (and unverifiable ones dropped); by default unchanged."""
+        return output
 
 
 def _no_progress(fraction: float, stage: str) -> None:
