@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from connectors.base import Document
-from connectors.earnings.extraction import extract_figures, is_guidance
+from connectors.base import Document, RunContext
+from connectors.earnings.connector import analyse_call
 from connectors.legal.analyzers import analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
 from connectors.review.retrieval import DocumentIndex, Passage, query_terms
@@ -41,14 +41,19 @@ def not_found() -> dict:
 class DocumentReader:
     """What the cells of one document share, each part built on first use."""
 
-    def __init__(self, document: Document):
+    def __init__(self, document: Document, run: RunContext):
         self.document = document
         self.text = document.text
+        self.run = run
 
     @cached_property
     def index(self) -> DocumentIndex:
         metadata = self.document.metadata
         return DocumentIndex(self.text, metadata.get("chunks"), metadata.get("vectors"))
+
+    @cached_property
+    def call(self) -> dict:
+        return analyse_call(self.document, self.run)
 
     @cached_property
     def contract(self) -> tuple[list[dict], dict]:
@@ -72,7 +77,7 @@ def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) ->
         return not_found()
     metric = EARNINGS_METRICS.get(column["key"])
     if metric is not None and column["type"] in ("money", "percent", "number"):
-        found = _earnings_cell(column, metric, reader, reader.passages(column["question"], vector, 16), floor)
+        found = _earnings_cell(column, metric, reader, floor)
         if found is not None:
             return found
     return typed_cell(column, reader, passages, floor)
@@ -133,38 +138,40 @@ def _party_cell(reader: DocumentReader, floor: float) -> dict:
     )
 
 
-def _earnings_cell(
-    column: dict, metric: str, reader: DocumentReader, passages: list[Passage], floor: float
-) -> dict | None:
-    """The first figure of `metric` in the column's passages (a guidance column reads only forward-looking
-    sentences, the others only the rest)."""
-    text, forward = reader.text, column["key"].startswith("guidance")
-    for rank, passage in enumerate(passages):
-        sentence = text[passage.start : passage.end]
-        if is_guidance(sentence) != forward:
+def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: float) -> dict | None:
+    """The earnings analyzers' figure of `metric` (guidance for a guidance column, else an actual), the
+    call's own period first; a growth column takes the figure's percentage change."""
+    call = reader.call
+    period = call["period"]
+    own_period = f"{period['quarter']} {period['fiscal_year']}" if period.get("quarter") else None
+    wanted_kind = "guidance" if column["key"].startswith("guidance") else "actual"
+    growth = column["key"].endswith("_growth")
+    candidates = []
+    for figure in call["metrics"]:
+        if figure["metric"] != metric or figure["kind"] != wanted_kind:
             continue
-        for figure in extract_figures(sentence, passage.start):
-            if figure.metric != metric:
+        if growth:
+            change = figure.get("change") or {}
+            if change.get("unit") != "percent" or "span" not in change:
                 continue
-            if column["key"].endswith("_growth"):
-                change = figure.change or {}
-                if change.get("unit") != "percent" or change.get("value") is None or "start" not in change:
-                    continue
-                value, normalised = (
-                    text[change["start"] : change["end"]],
-                    {
-                        "value": change["value"],
-                        "unit": "percent",
-                        "scale": 1.0,
-                    },
-                )
-            elif (column["type"] == "percent" and figure.unit != "percent") or (
-                column["type"] == "money" and figure.unit not in _MONEY_UNITS
-            ):
-                continue
-            else:
-                value = text[figure.start : figure.end]
-                normalised = {"value": figure.value, "unit": figure.unit, "scale": figure.scale}
-            confidence = max(passage.score, 0.6) - RANK_DISCOUNT * rank
-            return cell(value, normalised, [reader.span(passage.start, passage.end)], confidence, floor)
-    return None
+            value = change["span"]["quote"]
+            normalised = {"value": change["value"], "unit": "percent", "scale": 1.0}
+        elif not _fits(column["type"], figure["unit"]):
+            continue
+        else:
+            value = figure["span"]["quote"]
+            normalised = {"value": figure["value"], "unit": figure["unit"], "scale": figure["scale"]}
+        normalised["period"] = figure["period"]
+        candidates.append((figure["period"] != own_period, value, normalised, figure["sentence"]))
+    if not candidates:
+        return None
+    other_period, value, normalised, sentence = min(candidates, key=lambda c: c[0])
+    return cell(value, normalised, [sentence], 0.5 if other_period else 0.75, floor)
+
+
+def _fits(kind: str, unit: str) -> bool:
+    if kind == "percent":
+        return unit == "percent"
+    if kind == "money":
+        return unit in _MONEY_UNITS
+    return unit == "count"

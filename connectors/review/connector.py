@@ -57,7 +57,7 @@ class ReviewConnector(Connector):
         earlier = _reusable_cells(run.prior, columns)
         rows, reused = [], 0
         for index, document in enumerate(documents):
-            reader = DocumentReader(document)
+            reader = DocumentReader(document, run)
             cells = {}
             for column in columns:
                 kept = earlier.get((document.document_id, column["key"]))
@@ -134,7 +134,7 @@ class AskConnector(Connector):
         terms = query_terms(question)
         ranked: list[tuple[Document, Passage]] = []
         for index, document in enumerate(documents):
-            reader = DocumentReader(document)
+            reader = DocumentReader(document, run)
             ranked.extend((document, p) for p in reader.index.rank(terms, vector, limit=ASK_PASSAGES))
             run.progress((index + 1) / len(documents), f"ask {index + 1}/{len(documents)}")
         ranked.sort(key=lambda pair: -pair[1].score)
