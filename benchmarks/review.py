@@ -78,11 +78,13 @@ def prepare(docs: int, columns: int) -> tuple[object, str]:
     from tenants.models import Tenant
     from tenants.services import tenant_provision
 
+    started = time.perf_counter()
     call_command("migrate_schemas", interactive=False, verbosity=0)
     tenant = Tenant.objects.filter(slug=TENANT).first()
     if tenant is not None:
         tenant.delete(force_drop=True)
     tenant = tenant_provision(name="Bench Review", slug=TENANT).tenant
+    print(f"migrated and provisioned in {time.perf_counter() - started:.0f}s", flush=True)
     texts = [normalise_text(text) for text in _texts()]
     started = time.perf_counter()
     spans = [chunk_text(text) for text in texts]
@@ -91,8 +93,10 @@ def prepare(docs: int, columns: int) -> tuple[object, str]:
         for text, chunked in zip(texts, spans, strict=True)
     ]
     print(
-        f"embedded {sum(len(s) for s in spans)} chunks of {len(texts)} texts in {time.perf_counter() - started:.0f}s"
+        f"embedded {sum(len(s) for s in spans)} chunks of {len(texts)} texts in {time.perf_counter() - started:.0f}s",
+        flush=True,
     )
+    started = time.perf_counter()
     with tenant_context(tenant):
         ids = []
         for number in range(docs):
@@ -122,6 +126,7 @@ def prepare(docs: int, columns: int) -> tuple[object, str]:
                 ]
             )
             ids.append(document.id)
+        print(f"stored {docs} documents and their chunks in {time.perf_counter() - started:.0f}s", flush=True)
         job = job_create(
             tenant=tenant,
             connector="review",
