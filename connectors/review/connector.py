@@ -8,7 +8,7 @@ from connectors.review.cells import DocumentReader, analyzer_cell
 from connectors.review.columns import MAX_DOCUMENTS, same_column, validate_columns, validate_floor
 from connectors.review.model import model_answer, model_cells
 from connectors.review.retrieval import Passage, query_terms
-from connectors.spans import is_valid_span
+from connectors.spans import is_valid_span, make_span
 
 MAX_QUESTION_CHARS = 1000
 ASK_PASSAGES = 8
@@ -157,6 +157,4 @@ class AskConnector(Connector):
 
 
 def _span(document: Document, passage: Passage) -> dict:
-    from connectors.spans import make_span
-
     return make_span(document.document_id, document.text, passage.start, passage.end)

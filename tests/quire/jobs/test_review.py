@@ -208,3 +208,11 @@ def test_bad_columns_are_400s_naming_the_param(api_a: Api, contracts: dict[str, 
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "invalid_options" and error["param"] == param
+
+
+def test_exports_and_corrections_are_in_the_openapi_schema(anonymous: Api):
+    paths = anonymous.get("/v1/openapi.json").json()["paths"]
+    assert "text/csv" in paths["/v1/jobs/{job_id}/result.csv"]["get"]["responses"]["200"]["content"]
+    xlsx = paths["/v1/jobs/{job_id}/result.xlsx"]["get"]["responses"]["200"]["content"]
+    assert "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" in xlsx
+    assert "post" in paths["/v1/jobs/{job_id}/cells"]
