@@ -18,6 +18,7 @@ from quire.portal.highlight import Finding, highlight_text
 from quire.portal.views.common import page, show_rejection
 
 PASSAGE_MARGIN = 400
+PASSAGE_WINDOW = 3000
 MAX_DOCUMENTS = 1000
 
 
@@ -179,9 +180,11 @@ def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 def _passage(text: str, spans: list[dict]):
-    """The stretch of the text around the cell's spans, spans marked."""
+    """The stretch of the text around the cell's first span (and the spans close after it), spans marked."""
     if not spans:
         return None
+    first = min(spans, key=lambda s: s["start"])
+    spans = [s for s in spans if s["end"] - first["start"] <= PASSAGE_WINDOW]
     start = max(0, min(s["start"] for s in spans) - PASSAGE_MARGIN)
     end = min(len(text), max(s["end"] for s in spans) + PASSAGE_MARGIN)
     findings = [
