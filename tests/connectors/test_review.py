@@ -173,3 +173,26 @@ def test_model_mode_keeps_grounded_values_only(scripted_server):
     assert cells["term"]["normalised"] == "P3Y"
     assert any("quote not found" in w for w in result["warnings"])
     assert "How long is the initial term?" in scripted_server.requests[0]["body"]["messages"][1]["content"]
+
+
+def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
+    scripted_server.reply(
+        json.dumps(
+            {
+                "sentences": [
+                    {
+                        "text": "New York law governs.",
+                        "passage": 0,
+                        "quote": "governed by the laws of the State of New York",
+                    },
+                    {"text": "Delaware law governs.", "passage": 0, "quote": "laws of the State of Delaware"},
+                ]
+            }
+        )
+    )
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    result = run_connector(
+        "ask", [Document("n", NOTE)], options={"question": "Which laws govern?"}, mode="model", client=client
+    )
+    assert [sentence["text"] for sentence in result["answer"]] == ["New York law governs."]
+    assert invalid_spans(result, {"n": NOTE}) == []
