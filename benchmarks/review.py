@@ -61,6 +61,20 @@ def _setup() -> list:
     return servers
 
 
+def _drop(tenant) -> None:
+    """Remove the bench tenant: its usage rows, its schema, then the tenant (and what cascades from it)."""
+    from django.db import connection
+
+    from billing.models import UsageEvent
+    from tenants.models import Tenant
+
+    connection.set_schema_to_public()
+    UsageEvent.objects.filter(tenant=tenant).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+    Tenant.objects.filter(pk=tenant.pk).delete()
+
+
 def _texts() -> list[str]:
     data = ROOT / "tests" / "data"
     paths = (
@@ -98,10 +112,10 @@ def prepare(docs: int, columns: int) -> tuple[object, str]:
     from tenants.services import tenant_provision
 
     started = time.perf_counter()
-    call_command("migrate_schemas", interactive=False, verbosity=0)
     tenant = Tenant.objects.filter(slug=TENANT).first()
     if tenant is not None:
-        tenant.delete(force_drop=True)
+        _drop(tenant)
+    call_command("migrate_schemas", interactive=False, verbosity=0)
     tenant = tenant_provision(name="Bench Review", slug=TENANT).tenant
     BillingAccount.objects.filter(tenant=tenant).update(plan=Plan.objects.get(code="enterprise"))
     entitlements_forget(tenant.pk)
@@ -215,7 +229,7 @@ def main() -> None:
             check=True,
         )
         report = json.loads(child.stdout.strip().splitlines()[-1])
-        tenant.delete(force_drop=True)
+        _drop(tenant)
     finally:
         for server in servers:
             server.stop()
