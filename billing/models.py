@@ -22,6 +22,9 @@ class Plan(models.Model):
     overage_unit_price = models.PositiveIntegerField(
         help_text="price per unit past the included ones, minor units"
     )
+    review_cell_price = models.PositiveIntegerField(
+        default=0, help_text="price per 1,000 review cells (document x column), minor units"
+    )
     hard_limit = models.BooleanField(default=False, help_text="refuse jobs past the included units (402)")
     connectors_allowed = models.JSONField(default=list, help_text="connector names; empty means all")
     max_document_bytes = models.PositiveBigIntegerField()
@@ -98,6 +101,7 @@ class UsageKind(models.TextChoices):
     TOKENS_OUT = "tokens_out", "Output tokens"
     PAGES = "pages", "Pages"
     JOB = "job", "Jobs"
+    REVIEW_CELLS = "review_cells", "Review cells (document x column)"
 
 
 class MeterBatch(models.Model):

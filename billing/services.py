@@ -30,10 +30,17 @@ def billable_pages(*, page_count: int, char_count: int) -> int:
 
 
 def job_usage_quantities(
-    *, documents: list[tuple[int, int]], tokens_in: int = 0, cached_tokens: int = 0, tokens_out: int = 0
+    *,
+    documents: list[tuple[int, int]],
+    tokens_in: int = 0,
+    cached_tokens: int = 0,
+    tokens_out: int = 0,
+    review_cells: int | None = None,
 ) -> dict[str, int]:
     """Usage of one job from its documents' (page count, character count) and, when a model read them, the
-    tokens the inference server reported: input not served from its prefix cache, cached input, output."""
+    tokens the inference server reported: input not served from its prefix cache, cached input, output. A
+    review is metered by the document x column cells it computed (`review_cells`, reused cells excluded)
+    instead of by pages."""
     quantities = {
         UsageKind.JOB: 1,
         UsageKind.PAGES: sum(billable_pages(page_count=p, char_count=c) for p, c in documents),
@@ -43,6 +50,9 @@ def job_usage_quantities(
         quantities[UsageKind.TOKENS_IN] = tokens_in - cached
         quantities[UsageKind.TOKENS_CACHED_IN] = cached
         quantities[UsageKind.TOKENS_OUT] = tokens_out
+    if review_cells is not None:
+        del quantities[UsageKind.PAGES]
+        quantities[UsageKind.REVIEW_CELLS] = review_cells
     return quantities
 
 
@@ -137,6 +147,12 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
     start, end = current_period(account.period_start, now)
     used = period_units_used(tenant, start)
     overage = max(0, used - plan.included_units)
+    cells = (
+        UsageEvent.objects.filter(
+            tenant=tenant, kind=UsageKind.REVIEW_CELLS, occurred_at__gte=start
+        ).aggregate(total=Sum("quantity"))["total"]
+        or 0
+    )
     lines = [
         {
             "description": f"{plan.name} plan, monthly",
@@ -151,6 +167,15 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
             "amount": overage * plan.overage_unit_price,
         },
     ]
+    if cells:
+        lines.append(
+            {
+                "description": "Review cells (document x column), per 1,000",
+                "quantity": int(cells),
+                "unit_amount": plan.review_cell_price,
+                "amount": -(-int(cells) * plan.review_cell_price // 1000),
+            }
+        )
     total = sum(line["amount"] for line in lines)
     return {
         "object": "invoice_preview",

@@ -1,4 +1,5 @@
-"""Vertical connectors (legal, earnings, literature): the registry and `run_connector`."""
+"""Vertical connectors (legal, earnings, literature) and the user-defined review and ask: the registry and
+`run_connector`."""
 
 from __future__ import annotations
 
@@ -21,13 +22,21 @@ from connectors.earnings.connector import EarningsConnector
 from connectors.legal.connector import LegalConnector
 from connectors.literature.connector import LiteratureConnector
 from connectors.model import context_record
+from connectors.review.connector import AskConnector, ReviewConnector
 from connectors.spans import verify
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
 
 CONNECTORS: dict[str, Connector] = {
-    connector.name: connector for connector in (LegalConnector(), EarningsConnector(), LiteratureConnector())
+    connector.name: connector
+    for connector in (
+        LegalConnector(),
+        EarningsConnector(),
+        LiteratureConnector(),
+        ReviewConnector(),
+        AskConnector(),
+    )
 }
 
 
@@ -49,12 +58,14 @@ def run_connector(
     context: dict | None = None,
     embed: Embed | None = None,
     retrieve: Retrieve | None = None,
+    prior: dict | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
     `context` is the plan of each document (`connectors.base.plan_context`); `embed` turns texts into
     L2-normalised vectors (literature), by default `inference.client.embed_local`; `retrieve` finds a
     question's chunks for documents planned `rag`. The result's `context` records what was really read.
+    `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells).
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -76,6 +87,7 @@ def run_connector(
         embed=embed or _local_embedder(),
         warnings=warnings,
         retrieve=retrieve,
+        prior=prior,
     )
     report(0.0, "start")
     verified = verify(
@@ -92,7 +104,7 @@ def run_connector(
         "mode": run.mode,
         "context": context_record(run, prepared),
         "warnings": run.warnings,
-        **verified.output,
+        **connector.settle(verified.output),
     }
 
 

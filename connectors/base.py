@@ -46,7 +46,7 @@ class RunContext:
     """What a connector run carries besides its documents: mode, client, progress, the context plan of each
     document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
     token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
-    document, and the warnings."""
+    document, the warnings, and the result of an earlier run this one extends."""
 
     mode: str
     client: InferenceClient | None
@@ -57,10 +57,19 @@ class RunContext:
     retrieve: Retrieve | None = None
     usage: dict[str, dict] = field(default_factory=dict)
     quotes_dropped: int = 0
+    prior: dict | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+
+class OptionError(ValueError):
+    """A bad option, with `param` naming it (dotted: `options.columns.3.type`)."""
+
+    def __init__(self, message: str, param: str = "options"):
+        super().__init__(message)
+        self.param = param
 
 
 class Connector(ABC):
@@ -83,6 +92,10 @@ class Connector(ABC):
     @abstractmethod
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         """The connector-specific fields of the result (the envelope is added by `run_connector`)."""
+
+    def settle(self, output: dict) -> dict:
+        """The result once its spans were verified (and unverifiable ones dropped); by default unchanged."""
+        return output
 
 
 def _no_progress(fraction: float, stage: str) -> None:

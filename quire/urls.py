@@ -25,7 +25,15 @@ from quire.documents.views import (
     DocumentTextView,
     SearchView,
 )
-from quire.jobs.views import JobCancelView, JobDetailView, JobListCreateView, JobResultView
+from quire.jobs.views import (
+    JobCancelView,
+    JobCellCorrectionView,
+    JobDetailView,
+    JobListCreateView,
+    JobResultCsvView,
+    JobResultView,
+    JobResultXlsxView,
+)
 from quire.webhooks import views as webhooks
 
 v1 = [
@@ -43,6 +51,9 @@ v1 = [
     path("v1/jobs/<str:job_id>", JobDetailView.as_view(), name="job"),
     path("v1/jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
     path("v1/jobs/<str:job_id>/result", JobResultView.as_view(), name="job-result"),
+    path("v1/jobs/<str:job_id>/result.csv", JobResultCsvView.as_view(), name="job-result-csv"),
+    path("v1/jobs/<str:job_id>/result.xlsx", JobResultXlsxView.as_view(), name="job-result-xlsx"),
+    path("v1/jobs/<str:job_id>/cells", JobCellCorrectionView.as_view(), name="job-cells"),
     path("v1/webhook_endpoints", webhooks.EndpointListCreateView.as_view(), name="webhook-endpoints"),
     path(
         "v1/webhook_endpoints/<str:endpoint_id>",

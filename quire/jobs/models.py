@@ -62,3 +62,32 @@ class JobResult(models.Model):
 
     def __str__(self) -> str:
         return f"result of {self.job_id}"
+
+
+class CellCorrection(models.Model):
+    """A reviewer's word on one cell of a review: verified as it stands, or corrected to `corrected_value`.
+    Stored beside the cell, never over it; the latest per (job, document, key) counts."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="corrections")
+    document_id = models.CharField(max_length=40)
+    key = models.CharField(max_length=60)
+    corrected_value = models.JSONField(null=True, blank=True)
+    verified = models.BooleanField(default=False)
+    by = models.CharField(max_length=254)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "document_id", "key"], name="one_correction_per_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.document_id} {self.key}"
+
+    def as_dict(self) -> dict:
+        return {
+            "corrected_value": self.corrected_value,
+            "verified": self.verified,
+            "by": self.by,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+        }

@@ -1,4 +1,5 @@
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -50,10 +51,23 @@ class JobSerializer(ResourceSerializer):
         return round(((until or job.created_at) - job.created_at).total_seconds(), 3)
 
 
+@extend_schema_field(OpenApiTypes.OBJECT)
+class _OutputField(serializers.Field):
+    """The connector's output; a review's cells carry the reviewers' corrections beside them."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, result: JobResult) -> dict:
+        from quire.jobs.review import output_with_corrections
+
+        return output_with_corrections(result)
+
+
 class JobResultSerializer(serializers.Serializer):
     job_id = serializers.CharField()
     object = ObjectNameField("job_result")
-    output = serializers.JSONField()
+    output = _OutputField()
     context = serializers.JSONField()
     spans_checked = serializers.IntegerField()
     spans_repaired = serializers.IntegerField()
@@ -81,3 +95,21 @@ class ExpandedJobSerializer(JobSerializer):
 
     class Meta(JobSerializer.Meta):
         fields = [*JobSerializer.Meta.fields, "result"]
+
+
+class CellCorrectionSerializer(StrictSerializer):
+    document = serializers.CharField(max_length=40)
+    key = serializers.CharField(max_length=60)
+    corrected_value = serializers.JSONField(required=False, allow_null=True)
+    verified = serializers.BooleanField(required=False, default=False)
+
+
+class CellCorrectionResultSerializer(serializers.Serializer):
+    object = ObjectNameField("cell_correction")
+    job_id = serializers.CharField()
+    document = serializers.CharField(source="document_id")
+    key = serializers.CharField()
+    corrected_value = serializers.JSONField(allow_null=True)
+    verified = serializers.BooleanField()
+    by = serializers.CharField()
+    at = serializers.DateTimeField()

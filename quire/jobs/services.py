@@ -25,13 +25,13 @@ from billing.services import (
 )
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
-from quire.documents.models import Document, DocumentStatus
+from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
 from quire.documents.services import documents_files_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
-from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
+from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus
 from quire.webhooks.services import events_purge_before
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -45,6 +45,7 @@ QUESTION_TOKENS = 300
 JOBS_REQUEUE_STALLED_TASK = "quire.jobs.jobs_requeue_stalled_task"
 RETENTION_APPLY_TASK = "quire.jobs.retention_apply_task"
 STALLED_SWEEP_BATCH = 200
+RETRIEVAL_CONNECTORS = ("review", "ask")
 
 
 class JobRejected(Refusal):
@@ -105,10 +106,12 @@ def job_create(
             )
     connector_options = {k: v for k, v in options.items() if k != CONTEXT_POLICY}
     try:
-        get_connector(connector).validate_options(connector_options)
+        checked = get_connector(connector).validate_options(connector_options)
     except ValueError as exc:
-        raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), "options") from exc
+        raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), getattr(exc, "param", "options")) from exc
     _check_context_policy(tenant, connector, options.get(CONTEXT_POLICY, "auto"), document_ids)
+    if checked.get("extends"):
+        _extended_review(checked["extends"])
     with transaction.atomic():
         tenant_lock(tenant)
         job_allowed(
@@ -152,6 +155,16 @@ def _check_context_policy(tenant: Tenant, connector: str, policy: object, docume
         raise JobRejected(ErrorCode.INVALID_OPTIONS, f"{exc}.", param) from exc
     except ValueError as exc:
         raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), param) from exc
+
+
+def _extended_review(job_id: str) -> Job:
+    """The succeeded review a new review extends (its unchanged cells are reused, not run again)."""
+    earlier = Job.objects.filter(pk=job_id, connector="review", status=JobStatus.SUCCEEDED).first()
+    if earlier is None:
+        raise JobRejected(
+            ErrorCode.INVALID_OPTIONS, f"No succeeded review job {job_id} to extend.", "options.extends"
+        )
+    return earlier
 
 
 def _pages(jobs_documents: list[list[str]]) -> list[int]:
@@ -356,7 +369,7 @@ def job_run(*, tenant: Tenant, job_id: str) -> Job:
 
 def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
     from connectors import Document as ConnectorDocument
-    from connectors import run_connector
+    from connectors import get_connector, run_connector
     from connectors.spans import place_spans, verify
     from inference.client import InferenceClient
 
@@ -374,20 +387,27 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             policy=job.options.get(CONTEXT_POLICY, "auto"),
             plan_context_cap=entitled.max_context_tokens,
         )
+        retrieval = _chunks_of(job.document_ids) if job.connector in RETRIEVAL_CONNECTORS else {}
+        prior = _prior_output(job)
         output = run_connector(
             job.connector,
-            [ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename}) for d in ordered],
+            [
+                ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename, **retrieval.get(d.id, {})})
+                for d in ordered
+            ],
             options={k: v for k, v in job.options.items() if k != CONTEXT_POLICY},
             mode=job.mode,
             client=InferenceClient.from_env(),
             progress=report,
             context=plan,
             retrieve=_retrieve,
+            prior=prior,
         )
         output["context"] = context_costed(output["context"], plan, entitled.token_prices)
         report(0.99, "verifying spans")
         verified = verify(output, {d.id: d.text for d in ordered}, policy="drop")
         place_spans(verified.output, {d.id: page_map(d) for d in ordered})
+        get_connector(job.connector).settle(verified.output)
     except ValueError as exc:
         return _finish_failed(job, "invalid_input", str(exc))
     read = output["context"]["documents"]
@@ -396,15 +416,52 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         tokens_in=sum(d["tokens_in"] for d in read),
         cached_tokens=sum(d["cached_tokens"] for d in read),
         tokens_out=sum(d["tokens_out"] for d in read),
+        review_cells=(verified.output.get("cells") or {}).get("computed")
+        if job.connector == "review"
+        else None,
     )
-    return _finish_succeeded(job, tenant, verified, output["context"], usage)
+    return _finish_succeeded(
+        job, tenant, verified, output["context"], usage, carried_from=(prior or {}).get("job_id")
+    )
+
+
+def _chunks_of(document_ids: list[str]) -> dict[str, dict]:
+    """Each document's embedded chunks, as the offsets and the matrix of their vectors (one query)."""
+    import numpy
+
+    rows: dict[str, list] = {}
+    for document_id, start, end, vector in (
+        Chunk.objects.filter(document_id__in=document_ids)
+        .order_by("document_id", "index")
+        .values_list("document_id", "start", "end", "embedding")
+        .iterator(chunk_size=2000)
+    ):
+        rows.setdefault(document_id, []).append((start, end, vector))
+    return {
+        document_id: {
+            "chunks": [(start, end) for start, end, _ in chunks],
+            "vectors": numpy.asarray([vector for _, _, vector in chunks], dtype=numpy.float32),
+        }
+        for document_id, chunks in rows.items()
+    }
+
+
+def _prior_output(job: Job) -> dict | None:
+    """The result a review extends, with its job id; None for other jobs."""
+    extends = job.options.get("extends") if job.connector == "review" else None
+    if not extends:
+        return None
+    result = JobResult.objects.filter(job_id=extends).first()
+    return None if result is None else {**result.output, "job_id": extends}
 
 
 def _kind(document: Document) -> str:
     return "transcript" if document.content_type == "application/json" else "text"
 
 
-def _finish_succeeded(job: Job, tenant: Tenant, verified, context: dict, usage: dict[str, int]) -> Job:
+def _finish_succeeded(
+    job: Job, tenant: Tenant, verified, context: dict, usage: dict[str, int], carried_from: str | None = None
+) -> Job:
     with transaction.atomic():
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
@@ -419,6 +476,8 @@ def _finish_succeeded(job: Job, tenant: Tenant, verified, context: dict, usage: 
             attempt=job.attempt,
         )
         usage_record(tenant=tenant, job_id=current.pk, quantities=usage)
+        if carried_from:
+            _carry_corrections(carried_from, current, verified.output)
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
@@ -487,3 +546,57 @@ def workspace_erase(*, tenant: Tenant) -> None:
         documents_files_delete()
     billing_erase(tenant=tenant)
     tenant_erase(tenant=tenant)
+
+
+def _carry_corrections(source_id: str, job: Job, output: dict) -> None:
+    """Copy the reviewer's corrections of an extended review onto the cells the new review reused."""
+    kept = {(row["document_id"], key) for row in output.get("rows") or [] for key in row["cells"]}
+    CellCorrection.objects.bulk_create(
+        [
+            CellCorrection(
+                job=job,
+                document_id=c.document_id,
+                key=c.key,
+                corrected_value=c.corrected_value,
+                verified=c.verified,
+                by=c.by,
+                at=c.at,
+            )
+            for c in CellCorrection.objects.filter(job_id=source_id)
+            if (c.document_id, c.key) in kept
+        ]
+    )
+
+
+_UNSET = object()
+
+
+def cell_correct(
+    *, job: Job, document_id: str, key: str, by: str, corrected_value: object = _UNSET, verified: bool = False
+) -> CellCorrection:
+    """Record a reviewer's correction of one cell of a succeeded review (or mark it verified as it stands),
+    with who and when; a later word on the same cell replaces the earlier one. The cell itself is kept."""
+    result = JobResult.objects.filter(job_id=job.pk).first()
+    if job.connector != "review" or result is None:
+        raise JobRejected(ErrorCode.RESULT_NOT_READY, f"Job {job.pk} is not a finished review.", "job_id")
+    row = next((r for r in result.output.get("rows") or [] if r["document_id"] == document_id), None)
+    if row is None:
+        raise JobRejected(ErrorCode.INVALID_PARAMETER, f"No row for document {document_id}.", "document")
+    if key not in row["cells"]:
+        raise JobRejected(ErrorCode.INVALID_PARAMETER, f"No column {key!r} in this review.", "key")
+    if corrected_value is _UNSET and not verified:
+        raise JobRejected(
+            ErrorCode.INVALID_PARAMETER, "Give a corrected value, or verified: true.", "corrected_value"
+        )
+    correction, _ = CellCorrection.objects.update_or_create(
+        job=job,
+        document_id=document_id,
+        key=key,
+        defaults={
+            "corrected_value": None if corrected_value is _UNSET else corrected_value,
+            "verified": verified or corrected_value is not _UNSET,
+            "by": by,
+            "at": timezone.now(),
+        },
+    )
+    return correction

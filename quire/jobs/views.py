@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import QueryDict
+from django.http import FileResponse, QueryDict, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,13 +14,16 @@ from quire.api.idempotency import idempotent
 from quire.api.pagination import ListFilter
 from quire.api.serializers import MetadataUpdateSerializer
 from quire.jobs.models import Job, JobResult, JobStatus
+from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, xlsx_file
 from quire.jobs.serializers import (
+    CellCorrectionResultSerializer,
+    CellCorrectionSerializer,
     ExpandedJobSerializer,
     JobCreateSerializer,
     JobResultSerializer,
     JobSerializer,
 )
-from quire.jobs.services import job_cancel, job_create, job_update
+from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
 
 EXPANDABLE = ("result",)
 EXPAND_PARAMETER = OpenApiParameter(
@@ -105,15 +108,89 @@ class JobCancelView(APIView):
         return Response(JobSerializer(job).data)
 
 
+def _result_of(job_id: str) -> JobResult:
+    job = Job.objects.filter(pk=job_id).only("id", "status").first()
+    if job is None:
+        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
+    result = JobResult.objects.filter(job_id=job_id).first()
+    if result is None:
+        raise Refusal(
+            ErrorCode.RESULT_NOT_READY, f"Job {job_id} is {job.status}; it has no result.", "job_id"
+        )
+    return result
+
+
 class JobResultView(APIView):
     @extend_schema(responses={200: JobResultSerializer})
     def get(self, request: Request, job_id: str) -> Response:
-        job = Job.objects.filter(pk=job_id).only("id", "status").first()
+        return Response(JobResultSerializer(_result_of(job_id)).data)
+
+
+def _review_result(job_id: str) -> JobResult:
+    result = _result_of(job_id)
+    if not isinstance(result.output, dict) or result.output.get("connector") != "review":
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER,
+            f"Job {job_id} is not a review; only reviews export a grid.",
+            "job_id",
+        )
+    return result
+
+
+class JobResultCsvView(APIView):
+    @extend_schema(
+        operation_id="jobs_result_csv",
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        description="A review's grid as CSV: one row per document; per column the value (a reviewer's "
+        "correction when there is one), its citation (page and quote) and its status. Streamed.",
+    )
+    def get(self, request: Request, job_id: str) -> StreamingHttpResponse:
+        result = _review_result(job_id)
+        response = StreamingHttpResponse(csv_lines(grid_rows(result)), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{job_id}.csv"'
+        return response
+
+
+class JobResultXlsxView(APIView):
+    @extend_schema(
+        operation_id="jobs_result_xlsx",
+        responses={(200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY},
+        description="A review's grid as an Excel workbook, the same columns as the CSV. Written row by row "
+        "and streamed.",
+    )
+    def get(self, request: Request, job_id: str) -> FileResponse:
+        result = _review_result(job_id)
+        return FileResponse(
+            xlsx_file(grid_rows(result)),
+            as_attachment=True,
+            filename=f"{job_id}.xlsx",
+            content_type=XLSX_CONTENT_TYPE,
+        )
+
+
+class JobCellCorrectionView(APIView):
+    @extend_schema(
+        operation_id="jobs_cells_correct",
+        request=CellCorrectionSerializer,
+        responses={200: CellCorrectionResultSerializer},
+        description="Mark a review cell verified, or correct its value; stored with who and when beside the "
+        "cell (the result and the exports show it), and carried into a review that extends this one.",
+    )
+    @idempotent
+    def post(self, request: Request, job_id: str) -> Response:
+        job = Job.objects.filter(pk=job_id).first()
         if job is None:
             raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
-        result = JobResult.objects.filter(job_id=job_id).first()
-        if result is None:
-            raise Refusal(
-                ErrorCode.RESULT_NOT_READY, f"Job {job_id} is {job.status}; it has no result.", "job_id"
-            )
-        return Response(JobResultSerializer(result).data)
+        payload = CellCorrectionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        extra = {"corrected_value": data["corrected_value"]} if "corrected_value" in data else {}
+        correction = cell_correct(
+            job=job,
+            document_id=data["document"],
+            key=data["key"],
+            by=f"api_key:{request.user.key_id}",
+            verified=data["verified"],
+            **extra,
+        )
+        return Response(CellCorrectionResultSerializer(correction).data)

@@ -137,3 +137,52 @@ class RetentionForm(forms.Form):
         max_value=36500,
         help_text="Documents, finished jobs and webhook events older than this are deleted hourly. Empty: kept.",
     )
+
+
+class ReviewForm(forms.Form):
+    """A review: documents (or all ready ones), a template and/or own columns, one per line as
+    `key | question | type | choice, choice`."""
+
+    all_documents = forms.BooleanField(required=False, label="All ready documents")
+    documents = forms.MultipleChoiceField(
+        required=False,
+        choices=(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only ready documents are listed.",
+    )
+    template = forms.ChoiceField(required=False, choices=())
+    columns = forms.CharField(
+        required=False,
+        label="Own columns",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="One per line: key | question | type | choices (for enum, comma-separated). Types: "
+        "text, clause, date, duration, money, number, percent, yes_no, party, enum, list.",
+    )
+    mode = forms.ChoiceField(choices=MODES, initial="analyzers")
+
+    def __init__(self, *args, documents: list[tuple[str, str]], templates: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["documents"].choices = documents
+        self.fields["template"].choices = [("", "None: own columns only"), *((t, t) for t in templates)]
+
+    def clean_columns(self) -> list[dict]:
+        columns = []
+        for number, line in enumerate(self.cleaned_data["columns"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split("|")]
+            if len(parts) < 3:
+                raise forms.ValidationError(f"Line {number}: write key | question | type.")
+            column = {"key": parts[0], "question": parts[1], "type": parts[2]}
+            if len(parts) > 3 and parts[3]:
+                column["choices"] = [choice.strip() for choice in parts[3].split(",") if choice.strip()]
+            columns.append(column)
+        return columns
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("all_documents") and not data.get("documents"):
+            self.add_error("documents", "Pick documents, or all ready documents.")
+        if not data.get("template") and not data.get("columns") and "columns" not in self.errors:
+            self.add_error("columns", "Pick a template or write at least one column.")
+        return data

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quire.portal.views import api_keys, audit, auth, billing, documents, jobs, members, webhooks
+from quire.portal.views import api_keys, audit, auth, billing, documents, jobs, members, reviews, webhooks
 
 app_name = "portal"
 
@@ -31,6 +31,12 @@ urlpatterns = [
     path("jobs/<str:job_id>/progress", jobs.job_progress, name="job_progress"),
     path("jobs/<str:job_id>/result.json", jobs.job_result_json, name="job_result_json"),
     path("jobs/<str:job_id>/cancel", jobs.job_stop, name="job_cancel"),
+    path("reviews", reviews.review_list, name="reviews"),
+    path("reviews/<str:job_id>", reviews.review_detail, name="review"),
+    path("reviews/<str:job_id>/grid", reviews.review_grid, name="review_grid"),
+    path("reviews/<str:job_id>/cell", reviews.review_cell, name="review_cell"),
+    path("reviews/<str:job_id>/result.csv", reviews.review_export, {"fmt": "csv"}, name="review_csv"),
+    path("reviews/<str:job_id>/result.xlsx", reviews.review_export, {"fmt": "xlsx"}, name="review_xlsx"),
     path("api-keys", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<str:key_id>/revoke", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("webhooks", webhooks.webhook_list, name="webhooks"),

@@ -13,8 +13,8 @@ def run_legal(text: str, **options):
     return run_connector("legal", [Document("contract", text)], options=options or None)
 
 
-def test_registry_names_the_three_connectors():
-    assert set(CONNECTORS) == {"legal", "earnings", "literature"}
+def test_registry_names_the_connectors():
+    assert set(CONNECTORS) == {"legal", "earnings", "literature", "review", "ask"}
     with pytest.raises(ValueError, match="unknown connector"):
         get_connector("tax")
 

@@ -12,6 +12,7 @@ from tenants.models import Role, role_allows
 SECTIONS = {
     "document": "documents",
     "job": "jobs",
+    "review": "reviews",
     "api_key": "api_keys",
     "webhook": "webhooks",
     "billing": "billing",

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from billing.models import UsageKind
 from tests.support.browser import serious_violations, shot
 
 
 def test_owner_sees_usage_charts_plan_and_upgrade(portal_page, artifacts: Path):
     page: Page = portal_page("owner", "Usage")
     expect(page.get_by_role("heading", name="Usage and billing")).to_be_visible()
-    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.locator("svg.chart")).to_have_count(len(UsageKind.choices))
     expect(page.get_by_role("img", name="Pages per day", exact=False)).to_be_visible()
     expect(page.get_by_role("button", name="Invoices and payment methods (Stripe)")).to_be_visible()
     assert serious_violations(page) == []
@@ -22,5 +23,5 @@ def test_owner_sees_usage_charts_plan_and_upgrade(portal_page, artifacts: Path):
 
 def test_viewer_sees_usage_without_stripe_actions(portal_page):
     page: Page = portal_page("viewer", "Usage")
-    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.locator("svg.chart")).to_have_count(len(UsageKind.choices))
     expect(page.get_by_role("button", name="Invoices and payment methods (Stripe)")).to_have_count(0)

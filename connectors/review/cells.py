@@ -1,0 +1,177 @@
+"""One review cell in analyzers mode: CUAD categories through the legal analyzers, earnings KPIs through the
+earnings figure reader, every other column by its type from the best retrieved passages."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from connectors.base import Document, RunContext
+from connectors.earnings.connector import analyse_call
+from connectors.legal.analyzers import analyse_contract, find_parties
+from connectors.legal.categories import YES_NO_CATEGORIES
+from connectors.review.retrieval import DocumentIndex, Passage, query_terms
+from connectors.review.templates import CUAD_KEYS, EARNINGS_METRICS
+from connectors.review.values import FINDERS, choose, find_yes_no
+from connectors.spans import make_span
+from connectors.text import split_sentences
+
+PASSAGES = 8
+RANK_DISCOUNT = 0.04
+_MONEY_UNITS = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
+_CUAD_TYPES = {"date", "duration", "text", "party", "yes_no"}
+
+
+def cell(value, normalised, spans: list[dict], confidence: float, floor: float) -> dict:
+    """A cell; answered only with a span and a confidence at or above the floor."""
+    confidence = round(max(0.0, min(1.0, confidence)), 3)
+    status = "answered" if spans and confidence >= floor else "needs_review"
+    return {
+        "value": value,
+        "normalised": normalised,
+        "spans": spans,
+        "confidence": confidence,
+        "status": status,
+    }
+
+
+def not_found() -> dict:
+    return {"value": None, "normalised": None, "spans": [], "confidence": 0.0, "status": "not_found"}
+
+
+class DocumentReader:
+    """What the cells of one document share, each part built on first use."""
+
+    def __init__(self, document: Document, run: RunContext):
+        self.document = document
+        self.text = document.text
+        self.run = run
+
+    @cached_property
+    def index(self) -> DocumentIndex:
+        metadata = self.document.metadata
+        return DocumentIndex(self.text, metadata.get("chunks"), metadata.get("vectors"))
+
+    @cached_property
+    def call(self) -> dict:
+        return analyse_call(self.document, self.run)
+
+    @cached_property
+    def contract(self) -> tuple[list[dict], dict]:
+        return analyse_contract(self.document.document_id, self.text)
+
+    def span(self, start: int, end: int) -> dict:
+        return make_span(self.document.document_id, self.text, start, end)
+
+    def passages(self, question: str, vector, limit: int = PASSAGES) -> list[Passage]:
+        return self.index.rank(query_terms(question), vector, limit=limit)
+
+
+def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) -> dict:
+    category = CUAD_KEYS.get(column["key"])
+    if category is not None and column["type"] in _CUAD_TYPES:
+        return _cuad_cell(category, column, reader, floor)
+    if column["type"] == "party":
+        return _party_cell(reader, floor)
+    passages = reader.passages(column["question"], vector)
+    if not passages:
+        return not_found()
+    metric = EARNINGS_METRICS.get(column["key"])
+    if metric is not None and column["type"] in ("money", "percent", "number"):
+        found = _earnings_cell(column, metric, reader, floor)
+        if found is not None:
+            return found
+    return typed_cell(column, reader, passages, floor)
+
+
+def typed_cell(column: dict, reader: DocumentReader, passages: list[Passage], floor: float) -> dict:
+    kind, text = column["type"], reader.text
+    finder = FINDERS.get(kind)
+    if finder is not None:
+        for rank, passage in enumerate(passages):
+            found = finder(text, passage.start, passage.end)
+            if found is not None:
+                value, normalised, _, _ = found
+                confidence = passage.score - RANK_DISCOUNT * rank
+                return cell(value, normalised, [reader.span(passage.start, passage.end)], confidence, floor)
+        return not_found()
+    top = passages[0]
+    if kind == "yes_no":
+        value, normalised, _, _ = find_yes_no(text, top.start, top.end, query_terms(column["question"]))
+        return cell(value, normalised, [reader.span(top.start, top.end)], top.score, floor)
+    if kind == "enum":
+        chosen = choose(column["choices"], [(text[p.start : p.end], p.score) for p in passages[:5]])
+        if chosen is None:
+            return not_found()
+        choice, share = chosen
+        return cell(choice, choice.lower(), [reader.span(top.start, top.end)], top.score * share, floor)
+    quote = text[top.start : top.end]
+    return cell(quote, " ".join(quote.split()), [reader.span(top.start, top.end)], top.score, floor)
+
+
+def _cuad_cell(category: str, column: dict, reader: DocumentReader, floor: float) -> dict:
+    clauses, answers = reader.contract
+    found = [clause for clause in clauses if clause["category"] == category]
+    spans = [clause["span"] for clause in found]
+    confidence = max((clause["confidence"] for clause in found), default=0.0)
+    if category in YES_NO_CATEGORIES:
+        value = "Yes" if found else None
+    else:
+        value = answers.get(category) or (spans[0]["quote"] if spans else None)
+    if value is None and not spans:
+        return not_found()
+    normalised = value.lower() if column["type"] == "yes_no" and isinstance(value, str) else value
+    return cell(value, normalised, spans, confidence, floor)
+
+
+def _party_cell(reader: DocumentReader, floor: float) -> dict:
+    clauses, names = find_parties(reader.text, split_sentences(reader.text[:20_000]))
+    if not names:
+        return not_found()
+    spans = [reader.span(c.start, c.end) for c in clauses if reader.text[c.start : c.end] in names]
+    confidence = max((c.confidence for c in clauses), default=0.0)
+    return cell(
+        names,
+        [n.lower() for n in names],
+        spans or [reader.span(c.start, c.end) for c in clauses],
+        confidence,
+        floor,
+    )
+
+
+def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: float) -> dict | None:
+    """The earnings analyzers' figure of `metric` (guidance for a guidance column, else an actual), the
+    call's own period first; a growth column takes the figure's percentage change."""
+    call = reader.call
+    period = call["period"]
+    own_period = f"{period['quarter']} {period['fiscal_year']}" if period.get("quarter") else None
+    wanted_kind = "guidance" if column["key"].startswith("guidance") else "actual"
+    growth = column["key"].endswith("_growth")
+    candidates = []
+    for figure in call["metrics"]:
+        if figure["metric"] != metric or figure["kind"] != wanted_kind:
+            continue
+        if growth:
+            change = figure.get("change") or {}
+            if change.get("unit") != "percent" or "span" not in change:
+                continue
+            value = change["span"]["quote"]
+            normalised = {"value": change["value"], "unit": "percent", "scale": 1.0}
+        elif not _fits(column["type"], figure["unit"]):
+            continue
+        else:
+            value = figure["span"]["quote"]
+            normalised = {"value": figure["value"], "unit": figure["unit"], "scale": figure["scale"]}
+        normalised["period"] = figure["period"]
+        candidates.append((figure["period"] != own_period, value, normalised, figure["sentence"]))
+    if not candidates:
+        return None
+    other_period, value, normalised, sentence = min(candidates, key=lambda c: c[0])
+    return cell(value, normalised, [sentence], 0.5 if other_period else 0.75, floor)
+
+
+def _fits(kind: str, unit: str) -> bool:
+    if kind == "percent":
+        return unit == "percent"
+    if kind == "money":
+        return unit in _MONEY_UNITS
+    return unit == "count"

@@ -1,0 +1,71 @@
+"""Model mode: every column one question over the document read by its context plan (the whole text as one
+shared prefix, retrieved chunks, or section by section; `connectors.model.DocumentReading`), and a written
+answer for `ask`; every value and sentence grounded on a quote found in the document."""
+
+from __future__ import annotations
+
+from connectors.base import Document, RunContext
+from connectors.model import DocumentReading, grounded_span, numbered
+from connectors.review.cells import cell
+from connectors.review.retrieval import Passage
+
+MODEL_CONFIDENCE = 0.8
+ANSWER_TOKENS = 200
+
+
+def _question(column: dict) -> str:
+    kind = column["type"] + (f" (one of: {', '.join(column['choices'])})" if column.get("choices") else "")
+    return (
+        f"Column {column['key']}: {column['question']} [answer type: {kind}]\n"
+        'Reply with one JSON object {"value": <the answer>, "quote": "<verbatim words of the document that '
+        'support it>"}, or {"value": null} when the document does not answer it.'
+    )
+
+
+def model_cells(run: RunContext, document: Document, columns: list[dict], floor: float) -> dict[str, dict]:
+    """Cells the model answered with a quote found in the document; columns it missed are left out."""
+    reading = DocumentReading(run, document)
+    replies = reading.ask_many(
+        f"review {document.document_id}", [_question(c) for c in columns], max_tokens=ANSWER_TOKENS
+    )
+    cells: dict[str, dict] = {}
+    for column, parts in zip(columns, replies, strict=True):
+        for answer in parts:
+            if not isinstance(answer, dict) or answer.get("value") in (None, ""):
+                continue
+            span = grounded_span(
+                run, f"review {column['key']}", document.document_id, document.text, answer.get("quote")
+            )
+            if span is not None:
+                value = answer["value"]
+                normalised = value.lower() if isinstance(value, str) else value
+                cells[column["key"]] = cell(value, normalised, [span], MODEL_CONFIDENCE, floor)
+                break
+    return cells
+
+
+def model_answer(
+    run: RunContext, question: str, passages: list[tuple[Document, Passage]]
+) -> list[dict] | None:
+    """A written answer whose every sentence cites a quote found in one of `passages`' documents; None when
+    the model gave nothing usable. Its usage counts for the first passage's document."""
+    shown = numbered([document.text[p.start : p.end] for document, p in passages])
+    prompt = (
+        f"Question: {question}\n\nPassages:\n{shown}\n\nAnswer in a few sentences. Reply with JSON "
+        '{"sentences": [{"text": "...", "passage": <number>, "quote": "<verbatim words of that passage>"}]}.'
+    )
+    reply = DocumentReading(run, passages[0][0]).ask_bare("ask", prompt)
+    if not isinstance(reply, dict) or not isinstance(reply.get("sentences"), list):
+        return None
+    answer = []
+    for sentence in reply["sentences"]:
+        if not isinstance(sentence, dict) or not isinstance(sentence.get("text"), str):
+            continue
+        index = sentence.get("passage")
+        if not isinstance(index, int) or not 0 <= index < len(passages):
+            continue
+        document = passages[index][0]
+        span = grounded_span(run, "ask", document.document_id, document.text, sentence.get("quote"))
+        if span is not None:
+            answer.append({"text": sentence["text"], "spans": [span]})
+    return answer or None

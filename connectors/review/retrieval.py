@@ -1,0 +1,146 @@
+"""Passages for a question: the document's sentences scored by the question's terms (weighted by how rare
+each is in the document) and, when the platform hands over the document's embedded chunks, by the cosine
+of the chunk around the sentence with the question."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from connectors.text import split_sentences
+
+SENTENCE_CHARS = 700
+LEXICAL_WEIGHT = 0.65
+_WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "many",
+        "much",
+        "of",
+        "on",
+        "or",
+        "shall",
+        "should",
+        "that",
+        "the",
+        "their",
+        "there",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "any",
+        "all",
+        "such",
+        "than",
+        "then",
+        "these",
+        "those",
+        "into",
+        "under",
+        "over",
+        "about",
+        "after",
+        "before",
+        "per",
+        "there",
+    ]
+)
+QUESTION_WORDS = frozenset(
+    ["contract", "agreement", "document", "company", "paper", "study", "clause", "section"]
+)
+
+
+def stems(text: str) -> list[str]:
+    """Content words of `text`, lower-cased and cut to six letters (a crude, language-light stem)."""
+    return [word[:6] for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
+
+
+def query_terms(question: str) -> list[str]:
+    return list(dict.fromkeys(t for t in stems(question) if t not in QUESTION_WORDS))
+
+
+@dataclass(frozen=True)
+class Passage:
+    start: int
+    end: int
+    score: float
+    lexical: float
+    semantic: float | None
+
+
+class DocumentIndex:
+    """One document's sentences, their terms and (when given) the embedded chunk each sentence sits in."""
+
+    def __init__(self, text: str, chunks: list[tuple[int, int]] | None = None, vectors=None):
+        self.text = text
+        self.sentences = split_sentences(text, max_chars=SENTENCE_CHARS)
+        self.terms = [frozenset(stems(s.text)) for s in self.sentences]
+        frequency = Counter(term for terms in self.terms for term in terms)
+        total = max(1, len(self.sentences))
+        self.idf = {term: math.log(1 + total / count) for term, count in frequency.items()}
+        self.unseen_idf = math.log(1 + total)
+        self.vectors = vectors if chunks and vectors is not None and len(vectors) == len(chunks) else None
+        self.sentence_chunk: list[int] = []
+        if self.vectors is not None:
+            starts = [start for start, _ in chunks]
+            self.sentence_chunk = [max(0, bisect.bisect_right(starts, s.start) - 1) for s in self.sentences]
+
+    def rank(self, terms: list[str], vector=None, *, limit: int = 8) -> list[Passage]:
+        """The best `limit` sentences for a question's terms (and its vector), best first; none score zero."""
+        weights = {term: self.idf.get(term, self.unseen_idf) for term in terms}
+        total = sum(weights.values())
+        chunk_scores = None
+        if vector is not None and self.vectors is not None:
+            chunk_scores = self.vectors @ vector
+        passages: list[Passage] = []
+        for index, sentence in enumerate(self.sentences):
+            have = self.terms[index]
+            lexical = sum(w for term, w in weights.items() if term in have) / total if total else 0.0
+            semantic = None
+            score = lexical
+            if chunk_scores is not None:
+                semantic = float(chunk_scores[self.sentence_chunk[index]])
+                score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(0.0, semantic)
+            if lexical > 0:
+                passages.append(Passage(sentence.start, sentence.end, round(score, 4), lexical, semantic))
+        passages.sort(key=lambda p: (-p.score, p.start))
+        return passages[:limit]

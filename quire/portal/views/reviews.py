@@ -1,0 +1,215 @@
+"""Reviews: pick documents and columns (a template or one's own), watch the grid fill in, open a cell to see
+its passage highlighted in the document, verify or correct it, download the grid as CSV or XLSX."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_http_methods
+
+from common.refusals import Refusal
+from quire.documents.models import Document, DocumentStatus
+from quire.jobs.models import TERMINAL, Job, JobResult
+from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, output_with_corrections, xlsx_file
+from quire.jobs.services import cell_correct, job_create
+from quire.portal.access import portal_page
+from quire.portal.forms import ReviewForm
+from quire.portal.highlight import Finding, highlight_text
+from quire.portal.views.common import page, show_rejection
+
+PASSAGE_MARGIN = 400
+PASSAGE_WINDOW = 3000
+MAX_DOCUMENTS = 1000
+
+
+def _ready_documents():
+    return Document.objects.filter(status=DocumentStatus.READY).order_by("-created_at")
+
+
+def _form(data=None) -> ReviewForm:
+    from connectors.review.templates import TEMPLATES
+
+    documents = [(d.id, d.filename) for d in _ready_documents().only("id", "filename")[:500]]
+    return ReviewForm(data, documents=documents, templates=sorted(TEMPLATES))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@portal_page()
+def review_list(request: HttpRequest) -> HttpResponse:
+    form = _form(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        documents = (
+            list(_ready_documents().values_list("id", flat=True)[:MAX_DOCUMENTS])
+            if data["all_documents"]
+            else data["documents"]
+        )
+        options: dict = {"columns": data["columns"]}
+        if data["template"]:
+            options["template"] = data["template"]
+        try:
+            job = job_create(
+                tenant=request.tenant,
+                connector="review",
+                document_ids=documents,
+                options=options,
+                mode=data["mode"],
+            )
+        except Refusal as exc:
+            show_rejection(form, exc)
+        else:
+            return redirect("portal:review", job_id=job.id)
+    reviews = list(Job.objects.filter(connector="review").order_by("-created_at")[:100])
+    return page(
+        request, "portal/reviews.html", {"form": form, "reviews": reviews}, status=400 if form.errors else 200
+    )
+
+
+def _review(job_id: str) -> Job:
+    return get_object_or_404(Job, pk=job_id, connector="review")
+
+
+def _grid_context(job: Job) -> dict:
+    """The job, its columns and its rows (each cell with the reviewer's correction beside it); before the
+    result exists, the columns it asked for and one empty row per document."""
+    from connectors import get_connector
+
+    result = JobResult.objects.filter(job=job).first()
+    names = dict(Document.objects.filter(pk__in=job.document_ids).values_list("id", "filename"))
+    if result is not None:
+        output = output_with_corrections(result)
+        columns, rows = output["columns"], output["rows"]
+    else:
+        columns = get_connector("review").validate_options(dict(job.options))["columns"]
+        rows = [{"document_id": d, "cells": {}} for d in job.document_ids]
+    grid = [
+        {
+            "document_id": row["document_id"],
+            "filename": names.get(row["document_id"], row["document_id"]),
+            "cells": [{"key": c["key"], **_shown_cell(row["cells"].get(c["key"]))} for c in columns],
+        }
+        for row in rows
+    ]
+    return {
+        "job": job,
+        "terminal": job.status in TERMINAL,
+        "columns": columns,
+        "grid": grid,
+        "has_result": result is not None,
+    }
+
+
+def _shown_cell(cell: dict | None) -> dict:
+    if cell is None:
+        return {"shown": "…", "status": "pending"}
+    correction = cell.get("correction")
+    value = (
+        correction["corrected_value"]
+        if correction and correction["corrected_value"] is not None
+        else cell["value"]
+    )
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = str(value.get("value", value))
+    status = "corrected" if correction and correction["corrected_value"] is not None else cell["status"]
+    if correction and status != "corrected" and correction["verified"]:
+        status = "verified"
+    return {"shown": "—" if value in (None, "") else str(value), "status": status}
+
+
+@portal_page()
+def review_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    return page(request, "portal/review.html", _grid_context(_review(job_id)))
+
+
+@portal_page()
+def review_grid(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The grid fragment htmx polls while the review runs."""
+    return page(request, "portal/partials/review_grid.html", _grid_context(_review(job_id)))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@portal_page()
+def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
+    """One cell: its passage highlighted in the document, and (POST) the reviewer's verification or
+    correction, stored with who and when."""
+    job = _review(job_id)
+    params = request.POST if request.method == "POST" else request.GET
+    document_id, key = params.get("document", ""), params.get("key", "")
+    error = ""
+    if request.method == "POST":
+        extra = {"corrected_value": params["value"]} if params.get("action") == "correct" else {}
+        try:
+            cell_correct(
+                job=job,
+                document_id=document_id,
+                key=key,
+                by=request.user.email or request.user.get_username(),
+                verified=params.get("action") == "verify",
+                **extra,
+            )
+        except Refusal as exc:
+            error = str(exc)
+        if not request.htmx:
+            return redirect(f"{request.path}?document={document_id}&key={key}")
+    result = JobResult.objects.filter(job=job).first()
+    if result is None:
+        raise Http404("the review has no result yet")
+    output = output_with_corrections(result)
+    row = next((r for r in output["rows"] if r["document_id"] == document_id), None)
+    if row is None or key not in row["cells"]:
+        raise Http404("no such cell")
+    cell = row["cells"][key]
+    column = next(c for c in output["columns"] if c["key"] == key)
+    document = Document.objects.filter(pk=document_id).only("id", "filename", "text").first()
+    return page(
+        request,
+        "portal/partials/review_cell.html",
+        {
+            "job": job,
+            "document": document,
+            "column": column,
+            "cell": cell,
+            "shown": _shown_cell(cell),
+            "passage": _passage(document.text if document else "", cell["spans"]),
+            "error": error,
+            "oob": request.method == "POST",
+        },
+    )
+
+
+def _passage(text: str, spans: list[dict]):
+    """The stretch of the text around the cell's first span (and the spans close after it), spans marked."""
+    if not spans:
+        return None
+    first = min(spans, key=lambda s: s["start"])
+    spans = [s for s in spans if s["end"] - first["start"] <= PASSAGE_WINDOW]
+    start = max(0, min(s["start"] for s in spans) - PASSAGE_MARGIN)
+    end = min(len(text), max(s["end"] for s in spans) + PASSAGE_MARGIN)
+    findings = [
+        Finding(number, "cell", "", s["document_id"], s["start"] - start, s["end"] - start, s["quote"])
+        for number, s in enumerate(spans, start=1)
+    ]
+    return {
+        "html": highlight_text(text[start:end], findings),
+        "clipped_start": start > 0,
+        "clipped_end": end < len(text),
+    }
+
+
+@portal_page()
+def review_export(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
+    result = JobResult.objects.filter(job=_review(job_id)).first()
+    if result is None:
+        raise Http404("the review has no result yet")
+    if fmt == "csv":
+        response = StreamingHttpResponse(csv_lines(grid_rows(result)), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{job_id}.csv"'
+        return response
+    return FileResponse(
+        xlsx_file(grid_rows(result)),
+        as_attachment=True,
+        filename=f"{job_id}.xlsx",
+        content_type=XLSX_CONTENT_TYPE,
+    )

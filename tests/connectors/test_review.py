@@ -1,0 +1,202 @@
+"""The review and ask connectors without the platform: column checks, cells by type, the CUAD template
+against the legal connector, growing a review, and model mode's grounding."""
+
+from __future__ import annotations
+
+import json
+
+import numpy
+import pytest
+
+from connectors import Document, get_connector, run_connector
+from connectors.base import OptionError
+from connectors.review.templates import CUAD, TEMPLATES
+from connectors.spans import invalid_spans
+from inference.client import InferenceClient
+from tests.support.paths import DATA
+
+NOTE = (
+    "SERVICES AGREEMENT\n\n"
+    "This Services Agreement is made on 3 March 2021 between Acme Corp and Beta LLC.\n\n"
+    "The initial term of this Agreement is three (3) years. Customer shall pay a monthly fee of $12,500.\n\n"
+    "Supplier guarantees an uptime of 99.5% in each month. The service covers 240 locations.\n\n"
+    "Either party may terminate for convenience on sixty (60) days notice. "
+    "The Supplier shall not subcontract any services without consent.\n\n"
+    "Notices shall be sent by the following means: courier, registered mail, and email.\n\n"
+    "This Agreement is governed by the laws of the State of New York."
+)
+COLUMNS = [
+    {"key": "signed", "question": "When was the agreement made?", "type": "date"},
+    {"key": "term", "question": "How long is the initial term?", "type": "duration"},
+    {"key": "fee", "question": "What monthly fee does the customer pay?", "type": "money"},
+    {"key": "uptime", "question": "What uptime is guaranteed?", "type": "percent"},
+    {"key": "locations", "question": "How many locations does the service cover?", "type": "number"},
+    {"key": "subcontract", "question": "May the supplier subcontract services?", "type": "yes_no"},
+    {
+        "key": "law",
+        "question": "Which state's laws govern?",
+        "type": "enum",
+        "choices": ["Delaware", "New York"],
+    },
+    {"key": "notices", "question": "By which means are notices sent?", "type": "list"},
+    {"key": "termination", "question": "Can a party terminate for convenience?", "type": "clause"},
+    {"key": "escrow", "question": "Is source code held in escrow?", "type": "yes_no"},
+]
+
+
+def test_cells_by_type_are_cited_and_normalised():
+    result = run_connector("review", [Document("n", NOTE)], options={"columns": COLUMNS})
+    cells = result["rows"][0]["cells"]
+    assert cells["signed"]["normalised"] == "2021-03-03"
+    assert cells["term"]["normalised"] == "P3Y"
+    assert cells["fee"]["normalised"] == {"value": 12500.0, "unit": "USD", "scale": 1.0}
+    assert cells["uptime"]["normalised"]["value"] == 99.5
+    assert cells["locations"]["normalised"]["value"] == 240
+    assert cells["subcontract"]["value"] == "No"
+    assert cells["law"]["value"] == "New York"
+    assert cells["notices"]["value"] == ["courier", "registered mail", "email"]
+    assert "terminate for convenience" in cells["termination"]["value"]
+    assert cells["escrow"]["status"] == "not_found" and cells["escrow"]["spans"] == []
+    for key, cell in cells.items():
+        if key != "escrow":
+            assert cell["status"] == "answered" and cell["spans"], (key, cell)
+    assert invalid_spans(result, {"n": NOTE}) == []
+    floor = run_connector(
+        "review", [Document("n", NOTE)], options={"columns": COLUMNS, "confidence_floor": 1.0}
+    )
+    assert {(c["confidence"] >= 1.0, c["status"]) for c in floor["rows"][0]["cells"].values()} <= {
+        (True, "answered"),
+        (False, "needs_review"),
+        (False, "not_found"),
+    }
+    assert any(c["status"] == "needs_review" for c in floor["rows"][0]["cells"].values())
+
+
+def test_chunk_vectors_join_the_lexical_score():
+    vectors = numpy.eye(3, dtype=numpy.float32)
+    chunks = [(0, 200), (200, 400), (400, len(NOTE))]
+    embed = lambda texts: numpy.tile(numpy.array([0, 0, 1], dtype=numpy.float32), (len(texts), 1))
+    document = Document("n", NOTE, metadata={"chunks": chunks, "vectors": vectors})
+    result = run_connector("ask", [document], options={"question": "Which laws govern?"}, embed=embed)
+    assert result["passages"][0]["span"]["start"] >= 400
+    assert "New York" in result["answer"][0]["text"]
+
+
+def test_cuad_template_is_the_legal_connectors_clauses():
+    text = (DATA / "cuad" / "contracts" / "cuad_04.txt").read_text(encoding="utf-8")
+    review = run_connector("review", [Document("c", text)], options={"template": "cuad"})
+    legal = run_connector("legal", [Document("c", text)])
+    cells = review["rows"][0]["cells"]
+    assert len(cells) == len(CUAD) == 41
+    for column in CUAD:
+        spans = sorted((s["start"], s["end"]) for s in cells[column["key"]]["spans"])
+        clauses = sorted(
+            (c["span"]["start"], c["span"]["end"])
+            for c in legal["clauses"]
+            if column["question"] and c["category"] == _category(column)
+        )
+        assert spans == clauses, column["key"]
+    assert cells["governing_law"]["value"] == legal["answers"]["Governing Law"]
+
+
+def _category(column: dict) -> str:
+    from connectors.review.templates import CUAD_KEYS
+
+    return CUAD_KEYS[column["key"]]
+
+
+def test_growing_a_review_reuses_unchanged_cells():
+    connector = get_connector("review")
+    first = run_connector("review", [Document("n", NOTE)], options={"columns": COLUMNS[:3]})
+    changed = [COLUMNS[0], {**COLUMNS[1], "question": "What is the initial term?"}, COLUMNS[2], COLUMNS[3]]
+    grown = run_connector(
+        "review", [Document("n", NOTE), Document("m", NOTE)], options={"columns": changed}, prior=first
+    )
+    assert grown["cells"] == {"total": 8, "computed": 6, "reused": 2}
+    assert grown["rows"][0]["cells"]["signed"] == first["rows"][0]["cells"]["signed"]
+    assert (
+        connector.settle({"rows": [{"cells": {"a": {"status": "answered", "spans": []}}}]})["rows"][0][
+            "cells"
+        ]["a"]["status"]
+        == "needs_review"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [
+        ({"columns": [{"key": "a", "question": "Q", "type": "colour"}]}, "options.columns.0.type"),
+        ({"columns": [{"key": f"k{i}", "question": "Q"} for i in range(51)]}, "options.columns"),
+        ({"columns": [{"key": "a", "question": ""}]}, "options.columns.0.question"),
+        ({"columns": [{"key": "a", "question": "Q", "type": "enum"}]}, "options.columns.0.choices"),
+        (
+            {"columns": [{"key": "a", "question": "Q", "type": "text", "choices": ["x"]}]},
+            "options.columns.0.choices",
+        ),
+        ({"columns": [{"key": "A b", "question": "Q"}]}, "options.columns.0.key"),
+        ({"template": "cuad", "columns": [{"key": "parties", "question": "Q"}]}, "options.columns.41.key"),
+        ({"template": "tax"}, "options.template"),
+        ({}, "options.columns"),
+        ({"columns": [{"key": "a", "question": "Q"}], "confidence_floor": 2}, "options.confidence_floor"),
+    ],
+)
+def test_bad_options_name_their_param(options, param):
+    with pytest.raises(OptionError) as refused:
+        get_connector("review").validate_options(options)
+    assert refused.value.param == param
+    with pytest.raises(OptionError) as empty:
+        get_connector("ask").validate_options({"question": " "})
+    assert empty.value.param == "options.question"
+
+
+def test_templates_are_valid_column_lists():
+    for name in TEMPLATES:
+        checked = get_connector("review").validate_options({"template": name})
+        assert checked["columns"] and len(checked["columns"]) <= 50
+
+
+def test_model_mode_asks_each_column_over_one_document_prefix_and_keeps_grounded_values(scripted_server):
+    answers = {
+        "fee": {"value": "$12,500 a month", "quote": "Customer shall pay a monthly fee of $12,500."},
+        "term": {"value": "ten years", "quote": "The initial term is ten years."},
+    }
+    scripted_server.responder = lambda messages: json.dumps(
+        next(answer for key, answer in answers.items() if f"Column {key}:" in messages[1]["content"])
+    )
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    result = run_connector(
+        "review", [Document("n", NOTE)], options={"columns": COLUMNS[1:3]}, mode="model", client=client
+    )
+    cells = result["rows"][0]["cells"]
+    assert cells["fee"]["value"] == "$12,500 a month" and cells["fee"]["status"] == "answered"
+    assert cells["term"]["normalised"] == "P3Y"
+    assert any("quote not found" in w for w in result["warnings"])
+    chats = scripted_server.chats()
+    assert len(chats) == 2 and chats[0][0] == chats[1][0], "one question per column, one shared prefix"
+    assert NOTE.split("\n\n")[0].strip() in chats[0][0]["content"], "the prefix holds the document"
+    assert any("How long is the initial term?" in chat[1]["content"] for chat in chats)
+    record = result["context"]["documents"][0]
+    assert record["strategy"] == "whole" and record["calls"] == 2 and record["cached_tokens"] > 0
+
+
+def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
+    scripted_server.reply(
+        json.dumps(
+            {
+                "sentences": [
+                    {
+                        "text": "New York law governs.",
+                        "passage": 0,
+                        "quote": "governed by the laws of the State of New York",
+                    },
+                    {"text": "Delaware law governs.", "passage": 0, "quote": "laws of the State of Delaware"},
+                ]
+            }
+        )
+    )
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    result = run_connector(
+        "ask", [Document("n", NOTE)], options={"question": "Which laws govern?"}, mode="model", client=client
+    )
+    assert [sentence["text"] for sentence in result["answer"]] == ["New York law governs."]
+    assert invalid_spans(result, {"n": NOTE}) == []

@@ -1,0 +1,218 @@
+"""Review grids and questions through the public API and a real worker: cells cited and verified, the grid
+as CSV and XLSX, reviewer corrections, growing a review, metering, and the column checks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from openpyxl import load_workbook
+
+from billing.models import UsageEvent
+from tests.quire.jobs.test_jobs import assert_spans_hold
+from tests.support import Api, ready_document, wait_job
+from tests.support.paths import DATA
+
+CONTRACTS = ("cuad_28", "cuad_23", "cuad_04")
+OWN_COLUMNS = [
+    {"key": "fees", "question": "What fees or payments are due?", "type": "money"},
+    {
+        "key": "state",
+        "question": "Which state's laws govern?",
+        "type": "enum",
+        "choices": ["Delaware", "New York", "California", "Texas", "Florida", "Tennessee"],
+    },
+    {"key": "arbitration", "question": "Are disputes settled by arbitration?", "type": "yes_no"},
+]
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(_shown(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _expected_rows(output: dict) -> list[list[str]]:
+    rows = []
+    for row in output["rows"]:
+        line = [row["document_id"]]
+        for column in output["columns"]:
+            cell = row["cells"][column["key"]]
+            correction = cell.get("correction")
+            value = correction["corrected_value"] if correction else cell["value"]
+            line.append(_shown(value))
+            line.append(cell["status"] if not correction else "corrected")
+        rows.append(line)
+    return rows
+
+
+def _parsed(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    """Document id, then each column's value and status (the status "corrected" when a reviewer corrected it)."""
+    keys = [name for name in header[2:] if not name.endswith((" citation", " status"))]
+    parsed = []
+    for row in rows:
+        values = dict(zip(header, row, strict=True))
+        line = [values["document_id"]]
+        for key in keys:
+            status = values[f"{key} status"]
+            line.extend([values[key], "corrected" if status.startswith("corrected by") else status])
+        parsed.append(line)
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def contracts(celery_worker, tenant_a) -> dict[str, str]:
+    api = Api(tenant_a.issued_key.secret)
+    ids = {}
+    for name in CONTRACTS:
+        text = (DATA / "cuad" / "contracts" / f"{name}.txt").read_text(encoding="utf-8")
+        ids[ready_document(api, text, f"{name}.txt")] = name
+    return ids
+
+
+@pytest.mark.timeout(400)
+def test_review_grid_exports_corrections_and_growth(api_a: Api, contracts: dict[str, str], tenant_a):
+    documents = list(contracts)
+    created = api_a.post(
+        "/v1/jobs",
+        {
+            "connector": "review",
+            "documents": documents,
+            "options": {"template": "cuad", "columns": OWN_COLUMNS},
+        },
+    )
+    assert created.status_code == 202, created.content
+    job_id = created.json()["id"]
+    assert wait_job(api_a, job_id)["status"] == "succeeded"
+    output = api_a.get(f"/v1/jobs/{job_id}/result").json()["output"]
+    assert len(output["columns"]) == 41 + len(OWN_COLUMNS) and len(output["rows"]) == 3
+    texts = {d: api_a.get(f"/v1/documents/{d}/text").json()["text"] for d in documents}
+    assert assert_spans_hold(output, texts) > 0
+    statuses = [cell["status"] for row in output["rows"] for cell in row["cells"].values()]
+    assert {"answered", "not_found"} <= set(statuses)
+    for row in output["rows"]:
+        for cell in row["cells"].values():
+            assert cell["status"] != "answered" or cell["spans"], cell
+    laws = {row["document_id"]: row["cells"]["governing_law"]["value"] for row in output["rows"]}
+    assert all(laws.values()), laws
+
+    first = output["rows"][0]["document_id"]
+    corrected = api_a.post(
+        f"/v1/jobs/{job_id}/cells", {"document": first, "key": "governing_law", "corrected_value": "Ontario"}
+    )
+    assert corrected.status_code == 200, corrected.content
+    assert corrected.json()["by"].startswith("api_key:key_") and corrected.json()["at"]
+    missing = api_a.post(f"/v1/jobs/{job_id}/cells", {"document": first, "key": "nope", "verified": True})
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "key"
+    output = api_a.get(f"/v1/jobs/{job_id}/result").json()["output"]
+    cell = output["rows"][0]["cells"]["governing_law"]
+    assert cell["value"] == laws[first] and cell["correction"]["corrected_value"] == "Ontario"
+
+    exported = api_a.get(f"/v1/jobs/{job_id}/result.csv")
+    assert exported.status_code == 200 and exported["Content-Type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode("utf-8-sig"))))
+    assert _parsed(table[0], table[1:]) == _expected_rows(output)
+    assert f"{first}" in table[1][0] and "Ontario" in table[1]
+    workbook = api_a.get(f"/v1/jobs/{job_id}/result.xlsx")
+    assert workbook.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(workbook.streaming_content)), read_only=True).active
+    cells = [
+        ["" if value is None else str(value) for value in row] for row in sheet.iter_rows(values_only=True)
+    ]
+    assert _parsed(cells[0], cells[1:]) == _expected_rows(output)
+    assert any(value.startswith('"') or value.startswith("p.") for value in cells[1] if value)
+
+    grown = api_a.post(
+        "/v1/jobs",
+        {
+            "connector": "review",
+            "documents": documents,
+            "options": {
+                "template": "cuad",
+                "columns": [
+                    *OWN_COLUMNS,
+                    {"key": "term", "question": "How long is the initial term?", "type": "duration"},
+                ],
+                "extends": job_id,
+            },
+        },
+    )
+    assert grown.status_code == 202, grown.content
+    grown_id = grown.json()["id"]
+    assert wait_job(api_a, grown_id)["status"] == "succeeded"
+    again = api_a.get(f"/v1/jobs/{grown_id}/result").json()["output"]
+    assert again["cells"] == {"total": 3 * 45, "computed": 3, "reused": 3 * 44}
+    kept = again["rows"][0]["cells"]["governing_law"]
+    assert kept["correction"]["corrected_value"] == "Ontario" and kept["value"] == laws[first]
+    assert_spans_hold(again, texts)
+    used = dict(
+        UsageEvent.objects.filter(job_id__in=[job_id, grown_id], kind="review_cells").values_list(
+            "job_id", "quantity"
+        )
+    )
+    assert used == {job_id: 3 * 44, grown_id: 3}
+
+    bad = api_a.post(
+        "/v1/jobs",
+        {
+            "connector": "review",
+            "documents": documents,
+            "options": {"template": "cuad", "extends": "job_nope"},
+        },
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "options.extends"
+
+
+def test_ask_answers_in_cited_sentences(api_a: Api, contracts: dict[str, str]):
+    documents = list(contracts)
+    job_id = api_a.post(
+        "/v1/jobs",
+        {
+            "connector": "ask",
+            "documents": documents,
+            "options": {"question": "Which law governs the agreement?"},
+        },
+    ).json()["id"]
+    assert wait_job(api_a, job_id)["status"] == "succeeded"
+    output = api_a.get(f"/v1/jobs/{job_id}/result").json()["output"]
+    assert output["answer"] and all(sentence["spans"] for sentence in output["answer"])
+    assert "law" in output["answer"][0]["text"].lower()
+    texts = {d: api_a.get(f"/v1/documents/{d}/text").json()["text"] for d in documents}
+    assert assert_spans_hold(output, texts) >= len(output["answer"])
+    assert api_a.get(f"/v1/jobs/{job_id}/result.csv").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("columns", "param"),
+    [
+        ([{"key": "a", "question": "Q?", "type": "colour"}], "options.columns.0.type"),
+        ([{"key": f"c{i}", "question": "Q?", "type": "text"} for i in range(51)], "options.columns"),
+        (
+            [{"key": "a", "question": "Q?"}, {"key": "b", "question": "  ", "type": "text"}],
+            "options.columns.1.question",
+        ),
+        ([{"key": "a", "question": "Which?", "type": "enum"}], "options.columns.0.choices"),
+    ],
+    ids=["unknown-type", "51-columns", "empty-question", "enum-without-choices"],
+)
+def test_bad_columns_are_400s_naming_the_param(api_a: Api, contracts: dict[str, str], columns, param):
+    response = api_a.post(
+        "/v1/jobs", {"connector": "review", "documents": list(contracts)[:1], "options": {"columns": columns}}
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid_options" and error["param"] == param
+
+
+def test_exports_and_corrections_are_in_the_openapi_schema(anonymous: Api):
+    paths = anonymous.get("/v1/openapi.json").json()["paths"]
+    assert "text/csv" in paths["/v1/jobs/{job_id}/result.csv"]["get"]["responses"]["200"]["content"]
+    xlsx = paths["/v1/jobs/{job_id}/result.xlsx"]["get"]["responses"]["200"]["content"]
+    assert "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" in xlsx
+    assert "post" in paths["/v1/jobs/{job_id}/cells"]
