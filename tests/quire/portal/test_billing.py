@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.test import override_settings
 
+from billing.models import UsageKind
 from billing.services import usage_record
 from quire.portal.charts import bar_chart_svg, days_between
 from tests.support.portal import Workspace, signed_in
@@ -39,7 +40,7 @@ def test_usage_chart_shows_the_ledger_by_day_and_kind(workspace: Workspace):
         f"{now.date().isoformat()}: 7" in body
         and f"{(now - timedelta(days=2)).date().isoformat()}: 5" in body
     )
-    assert body.count('<svg class="chart"') == 4
+    assert body.count('<svg class="chart"') == len(UsageKind.choices)
     assert "Switch to" not in body
     assert viewer.post("/billing/checkout", {"plan": "pro"}).status_code == 403
 
