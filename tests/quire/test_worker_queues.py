@@ -22,7 +22,7 @@ SWEEPS = {
 def test_a_worker_on_the_webhooks_queue_takes_only_webhook_tasks():
     # A broker prefix of its own, so no other worker of the test session can take these tasks.
     prefix = f"{settings.QUIRE_REDIS_PREFIX}-queues"
-    producer = Celery("queues-test", broker=settings.CELERY_BROKER_URL)
+    producer = Celery("queues-test", broker=settings.CELERY_BROKER_URL, set_as_current=False)
     producer.conf.update(
         broker_transport_options={
             **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
