@@ -39,7 +39,7 @@ def _client(
     port: int, method: str, path: str, body: bytes | None, headers: dict, seconds: float, out
 ) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    latencies, errors = [], 0
+    latencies, errors, statuses = [], 0, {}
     cpu_started = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
@@ -49,13 +49,16 @@ def _client(
             response = conn.getresponse()
             response.read()
             ok = 200 <= response.status < 300
+            if not ok:
+                statuses[response.status] = statuses.get(response.status, 0) + 1
         except OSError:
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             ok = False
+            statuses["conn"] = statuses.get("conn", 0) + 1
         latencies.append(time.perf_counter() - started)
         errors += not ok
-    out.put((latencies, errors, time.process_time() - cpu_started))
+    out.put((latencies, errors, time.process_time() - cpu_started, statuses))
 
 
 def _cpu_groups() -> dict[str, list[psutil.Process]]:
@@ -98,9 +101,13 @@ def _step(port: int, method: str, path: str, body: bytes | None, headers: dict, 
         p.join()
     wall = time.perf_counter() - started
     cpu = {name: max(0.0, _cpu_seconds(groups[name]) - before[name]) / wall * 100 for name in groups}
-    cpu["clients"] = sum(c for _, _, c in results) / wall * 100
-    latencies = sorted(x for lat, _, _ in results for x in lat)
-    errors = sum(e for _, e, _ in results)
+    cpu["clients"] = sum(r[2] for r in results) / wall * 100
+    latencies = sorted(x for r in results for x in r[0])
+    errors = sum(r[1] for r in results)
+    failed: dict = {}
+    for r in results:
+        for status, count in r[3].items():
+            failed[status] = failed.get(status, 0) + count
 
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
@@ -111,6 +118,7 @@ def _step(port: int, method: str, path: str, body: bytes | None, headers: dict, 
         "p50": pct(0.5),
         "p99": pct(0.99),
         "errors": errors / max(1, len(latencies)),
+        "failed": failed,
         "cpu": cpu,
     }
 
@@ -156,6 +164,8 @@ def main() -> None:
     os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
     os.environ.setdefault("QUIRE_DEBUG", "false")
     os.environ.setdefault("QUIRE_ENV", "benchmark")
+    # The per-key ceiling (1200/min by default) would answer 429 long before the stack saturates.
+    os.environ.setdefault("QUIRE_API_RATE", "100000000/min")
     from quire.embedded import ensure_service_urls
 
     servers = ensure_service_urls()
@@ -260,6 +270,7 @@ def main() -> None:
             print(
                 f"{name:<20}{r['clients']:>8}{r['rps']:>9.0f}{r['p50']:>9.1f}{r['p99']:>9.1f}"
                 f"{r['errors']:>8.1%}{c['web']:>8.0f}{c['postgres']:>7.0f}{c['redis']:>8.0f}{c['clients']:>10.0f}"
+                + (f"  {r['failed']}" if r["failed"] else "")
             )
         within = [r for r in rows if r["p99"] < P99_TARGET_MS and r["errors"] == 0]
         knee = max(within, key=lambda r: r["rps"]) if within else None
