@@ -27,7 +27,7 @@ from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.events import document_finished
-from quire.documents.limits import IngestLimits, LimitExceeded
+from quire.documents.limits import DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
@@ -284,6 +284,9 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
                 handle.read(), document.content_type, limits, on_page=_page_progress(document.pk)
             )
     except (ParseError, OSError) as exc:
+        if limits.deadline is not None and time.monotonic() >= limits.deadline:
+            # The soft time limit can surface from native code as another error (ctypes wraps it).
+            raise DeadlinePassed from exc
         with transaction.atomic():
             _lock_alive(document.pk)
             _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc)[:2000])
