@@ -18,7 +18,6 @@ import http.client
 import multiprocessing as mp
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,11 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port, wait_http  # noqa: E402
 
 
 def _client(port: int, path: str, headers: dict, seconds: float, out: mp.Queue) -> None:
@@ -151,7 +146,7 @@ def main() -> None:
     )
     _unthrottle(Tenant.objects.get(slug="bench"))
     document_id = _bench_document(Tenant.objects.get(slug="bench"))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -172,15 +167,7 @@ def main() -> None:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{port}/healthz", server, timeout=60)
         auth = {"Authorization": f"Bearer {secret}"}
         pairs = [
             ("/healthz", "/v1/health"),

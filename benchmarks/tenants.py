@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,11 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port, wait_http  # noqa: E402
 
 
 def _client(port: int, path: str, secrets: list[str], offset: int, seconds: float, out: mp.Queue) -> None:
@@ -221,7 +216,7 @@ def _serve_and_measure(secrets: list[str], args: argparse.Namespace) -> list[tup
     database = connection.settings_dict["NAME"]
     rows = []
     for label, keys in (("one tenant", secrets[:1]), (f"{len(secrets)} tenants", secrets)):
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -242,15 +237,7 @@ def _serve_and_measure(secrets: list[str], args: argparse.Namespace) -> list[tup
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("gunicorn did not start") from None
-                    time.sleep(0.2)
+            wait_http(f"http://127.0.0.1:{port}/healthz", server, timeout=60)
             _measure(port, "/v1/documents", keys[:50], 1.0, args.clients)
             result = _measure(port, "/v1/documents", keys, args.seconds, args.clients)
             uss = _backend_uss_mib(database)
