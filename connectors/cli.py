@@ -97,6 +97,19 @@ def command_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    training = importlib.import_module(f"connectors.{args.vertical}.training")
+    report = training.train(
+        data=Path(args.data),
+        out=Path(args.out) if args.out else None,
+        progress=lambda stage: print(stage, file=sys.stderr) if not args.quiet else None,
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m connectors", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--only", action="append", choices=["legal", "earnings", "literature"])
     evaluate.add_argument("--quiet", action="store_true")
     evaluate.set_defaults(handler=command_eval)
+    train = commands.add_parser(
+        "train",
+        help="rebuild a vertical's shipped weights from its public training split (see docs/training.md)",
+    )
+    train.add_argument("vertical", choices=["legal", "earnings", "literature"])
+    train.add_argument("--data", required=True, help="folder with the data set's training split")
+    train.add_argument("--out", help="write the weights here instead of over the shipped ones")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(handler=command_train)
     return parser
 
 
