@@ -26,6 +26,15 @@ def test_run_legal_prints_the_contract_json(tmp_path, capsys, contract_text):
     assert "100%" in err
 
 
+def test_flags_may_come_before_the_files(tmp_path, capsys, contract_text):
+    path = tmp_path / "acme.txt"
+    path.write_text(contract_text, encoding="utf-8")
+    code, out, err = run_cli(capsys, "run", "legal", "--quiet", str(path))
+    assert code == 0 and json.loads(out)["connector"] == "legal" and err == ""
+    with pytest.raises(SystemExit):
+        main(["run", "legal", "--bogus", str(path)])
+
+
 def test_run_earnings_on_json_turns(tmp_path, capsys):
     path = tmp_path / "call.json"
     path.write_text(
