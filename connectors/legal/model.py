@@ -5,6 +5,7 @@ against it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from connectors.base import Document, RunContext
 from connectors.dates import find_dates
@@ -109,7 +110,7 @@ def _checked_answer(document: Document, category: str, value: object) -> object 
 
 
 def refine_with_model(
-    document: Document, clauses: list[dict], answers: dict, run: RunContext, playbook: list[dict] = ()
+    document: Document, clauses: list[dict], answers: dict, run: RunContext, playbook: Sequence[dict] = ()
 ) -> tuple[list[dict], dict, dict[str, dict]]:
     """Clauses, answers and playbook checks (by rule id) from the model's reading of the contract: the CUAD
     categories and the playbook rules are asked together over one prefix. Anything it cannot ground in the
