@@ -216,7 +216,7 @@ def test_a_rag_job_reads_only_the_tenants_retrieved_chunks_and_names_them(stack)
     assert done["status"] == "succeeded", done
     result = api.get(f"/v1/jobs/{job['id']}/result").json()
     record = result["context"]["documents"][0]
-    assert (record["strategy"], record["calls"], result["context"]["policy"]) == ("rag", 4, "rag")
+    assert (record["strategy"], record["calls"], record["policy"]) == ("rag", 4, "rag")
     assert f"retrieved chunks fill {RAG_TOKENS} tokens" in record["reason"]
     with tenant_context(stack.tenant):
         stored = {
