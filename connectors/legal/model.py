@@ -130,7 +130,7 @@ def refine_with_model(
     }
     found: list[dict] = []
     model_answers: dict[str, object] = {}
-    for category, parts in zip(CUAD_CATEGORIES, replies, strict=False):
+    for category, parts in zip(CUAD_CATEGORIES, replies[: len(CUAD_CATEGORIES)], strict=True):
         for reply in parts:
             if not isinstance(reply, dict):
                 continue
