@@ -6,6 +6,10 @@ ids, then prints two tables:
 
     python -m benchmarks.context [--sizes 4096,16384] [--questions 1,8,41] [--device cpu] [--gpu-hour 2.50]
 
+On a GPU (bfloat16, the Triton kernels, warmed up before anything is timed):
+
+    python -m benchmarks.context --sizes 4096,16384,65536,131072 --device cuda
+
 Per size: one prompt of the document prefilled dense and block-sparse (`sparse_from` 1, the rest of the
 engine's defaults: blocks of 64 tokens, top 8 blocks a query). Per size and question count: the document
 followed by each question (`--question-tokens`, `--answer-tokens` generated), with the prefix cache (the
@@ -15,12 +19,14 @@ run but extrapolated from one question (marked ~). Cost per document is the meas
 `--gpu-hour` dollars an hour for whole (the shared-prefix run), rag (each question its own
 `--rag-tokens` of chunks, no shared document) and map-reduce (sections of `--section-tokens`, each read once
 and asked every question over its cached prefix, then one reduce call). On a CPU the kernels run their
-PyTorch references; with CUDA the Triton kernels.
+PyTorch references; with CUDA the Triton kernels. The KV cache is sized for the largest run
+(`--cache-mb`, by default what the longest document plus every question, or `--max-uncached-tokens`, takes).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import tempfile
 import time
@@ -60,6 +66,23 @@ def _run(engine: Engine, prompts: list[list[int]], answer: int, *, first_alone: 
     return time.perf_counter() - start, engine.stats["prefill_tokens"] - before
 
 
+def _cache_mb(model, tokens: int) -> int:
+    """MiB of KV cache that hold `tokens` tokens of `model`, with a tenth to spare."""
+    config = model.config
+    per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim
+    return math.ceil(per_token * torch.finfo(model.dtype).bits // 8 * tokens * 1.1 / 2**20)
+
+
+def _warm_up(model, vocab: int, max_len: int, cache_mb: int) -> None:
+    """Compile the GPU kernels (dense and block-sparse prefill, decode) before anything is timed."""
+    prompt = _tokens(random.Random(1), 1024, vocab)
+    for sparse_from in (max_len + 1, 1):
+        engine = _engine(
+            model, prefix_cache=False, sparse_from=sparse_from, max_len=max_len, cache_mb=cache_mb
+        )
+        _run(engine, [prompt], 4, first_alone=False)
+
+
 def _tokens(rng: random.Random, count: int, vocab: int) -> list[int]:
     return [rng.randrange(3, vocab) for _ in range(count)]
 
@@ -77,8 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--section-tokens", type=int, default=4096)
     parser.add_argument("--max-uncached-tokens", type=int, default=150_000)
     parser.add_argument("--gpu-hour", type=float, default=2.50, help="dollars per GPU hour")
-    parser.add_argument("--cache-mb", type=int, default=320)
+    parser.add_argument(
+        "--cache-mb", type=int, default=0, help="KV cache MiB; 0 sizes it for the largest run"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--dtype", choices=("float32", "bfloat16"), help="default bfloat16 on a GPU, else float32"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     question_counts = [int(q) for q in args.questions.split(",")]
@@ -88,16 +116,26 @@ def main(argv: list[str] | None = None) -> int:
         build_checkpoint(
             Path(directory), layers=args.layers, hidden=args.hidden, vocab=args.vocab, max_positions=max_len
         )
-        model = load_model(directory, device=args.device)
+        dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
+        model = load_model(directory, device=args.device, dtype=getattr(torch, dtype))
+    most_tokens = max(
+        args.max_uncached_tokens,
+        max(sizes) + max(question_counts) * (args.question_tokens + args.answer_tokens),
+    )
+    cache_mb = args.cache_mb or _cache_mb(model, most_tokens + max_len)
 
     def engine(prefix_cache: bool, sparse_from: int) -> Engine:
         return _engine(
-            model, prefix_cache=prefix_cache, sparse_from=sparse_from, max_len=max_len, cache_mb=args.cache_mb
+            model, prefix_cache=prefix_cache, sparse_from=sparse_from, max_len=max_len, cache_mb=cache_mb
         )
+
+    if args.device.startswith("cuda"):
+        _warm_up(model, args.vocab, max_len, cache_mb)
 
     dollars = args.gpu_hour / 3600
     print(
-        f"device {args.device}, {args.layers} layers, hidden {args.hidden}; ${args.gpu_hour:.2f} per GPU hour\n"
+        f"device {args.device}, {dtype}, {args.layers} layers, hidden {args.hidden}, KV cache {cache_mb} MiB; "
+        f"${args.gpu_hour:.2f} per GPU hour\n"
     )
     print("| document tokens | dense prefill s | block-sparse prefill s | speed-up |")
     print("|---|---|---|---|")

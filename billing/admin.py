@@ -17,7 +17,12 @@ class PlanAdmin(admin.ModelAdmin):
         "output_token_price",
         "is_default",
     )
-    readonly_fields = ("stripe_product_id", "stripe_flat_price_id", "stripe_metered_price_id")
+    readonly_fields = (
+        "stripe_product_id",
+        "stripe_flat_price_id",
+        "stripe_metered_price_id",
+        "stripe_token_price_ids",
+    )
 
 
 @admin.register(BillingAccount)

@@ -6,18 +6,20 @@ import calendar
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from billing.models import GOOD_STANDING, BillingAccount, Plan, SubscriptionStatus
+from billing.models import GOOD_STANDING, BillingAccount, Plan, SubscriptionStatus, UsageKind
 from tenants.models import Tenant
 
 CACHE_SECONDS = 60
 # Each process also keeps a tenant's entitlements this long, so the API's per-request rate-limit check reads
 # no cache server; a plan change reaches the other processes after at most this.
 LOCAL_SECONDS = 1.0
+TOKEN_KINDS = (UsageKind.TOKENS_IN, UsageKind.TOKENS_CACHED_IN, UsageKind.TOKENS_OUT)
 _local: dict[int, tuple[float, Entitlements]] = {}
 
 
@@ -144,3 +146,12 @@ def current_period(anchor: datetime, now: datetime | None = None) -> tuple[datet
         months -= 1
         start = _add_months(anchor, months)
     return start, _add_months(anchor, months + 1)
+
+
+def token_unit_amounts(plan: Plan) -> dict[str, Decimal]:
+    """The price of one token of each token usage kind in minor units of the plan's currency (the price per
+    million in major units times 100, over a million), as Stripe's `unit_amount_decimal` takes it."""
+    return {
+        kind: Decimal(str(price)) / 10_000
+        for kind, price in zip(TOKEN_KINDS, token_prices(plan), strict=True)
+    }

@@ -58,6 +58,11 @@ class Plan(models.Model):
     stripe_product_id = models.CharField(max_length=64, blank=True)
     stripe_flat_price_id = models.CharField(max_length=64, blank=True)
     stripe_metered_price_id = models.CharField(max_length=64, blank=True)
+    stripe_token_price_ids = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="per token usage kind: its metered Stripe price and the amount per token it was made at",
+    )
 
     class Meta:
         ordering = ["monthly_price"]
@@ -109,6 +114,7 @@ class MeterBatch(models.Model):
 
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "mtr"), editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="meter_batches")
+    kind = models.CharField(max_length=16, choices=UsageKind.choices, default=UsageKind.PAGES)
     units = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP
 
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.entitlements import account_for, current_period, entitlements_for
+from billing.entitlements import (
+    TOKEN_KINDS,
+    account_for,
+    current_period,
+    entitlements_for,
+    token_unit_amounts,
+)
 from billing.models import BillingAccount, MeterBatch, Plan, SubscriptionStatus, UsageEvent, UsageKind
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
 BILLABLE_KIND = UsageKind.PAGES
+METERED_KINDS = (BILLABLE_KIND, *TOKEN_KINDS)
 CHARS_PER_PAGE = 3000
 
 
@@ -141,17 +149,21 @@ def usage_summary(*, tenant: Tenant, start: datetime, end: datetime, group_by: s
 
 
 def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
-    """The invoice the current period would produce so far: flat price plus pages past the included ones."""
+    """The invoice the current period would produce so far: flat price, pages past the included ones, review
+    cells, and input, cached input and output tokens at the plan's token prices (each token line rounded to
+    the minor unit, as Stripe rounds a metered line)."""
     account = account_for(tenant)
     plan = account.plan
     start, end = current_period(account.period_start, now)
     used = period_units_used(tenant, start)
     overage = max(0, used - plan.included_units)
-    cells = (
+    totals = dict(
         UsageEvent.objects.filter(
-            tenant=tenant, kind=UsageKind.REVIEW_CELLS, occurred_at__gte=start
-        ).aggregate(total=Sum("quantity"))["total"]
-        or 0
+            tenant=tenant, kind__in=[UsageKind.REVIEW_CELLS, *TOKEN_KINDS], occurred_at__gte=start
+        )
+        .values("kind")
+        .annotate(total=Sum("quantity"))
+        .values_list("kind", "total")
     )
     lines = [
         {
@@ -167,15 +179,28 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
             "amount": overage * plan.overage_unit_price,
         },
     ]
+    cells = int(totals.get(UsageKind.REVIEW_CELLS) or 0)
     if cells:
         lines.append(
             {
                 "description": "Review cells (document x column), per 1,000",
-                "quantity": int(cells),
+                "quantity": cells,
                 "unit_amount": plan.review_cell_price,
-                "amount": -(-int(cells) * plan.review_cell_price // 1000),
+                "amount": -(-cells * plan.review_cell_price // 1000),
             }
         )
+    for kind, unit in token_unit_amounts(plan).items():
+        tokens = int(totals.get(kind) or 0)
+        if tokens:
+            lines.append(
+                {
+                    "description": f"{UsageKind(kind).label}, per 1,000,000",
+                    "quantity": tokens,
+                    "unit_amount": int((unit * 1_000_000).to_integral_value(ROUND_HALF_UP)),
+                    "unit_amount_decimal": f"{unit.normalize():f}",
+                    "amount": int((tokens * unit).to_integral_value(ROUND_HALF_UP)),
+                }
+            )
     total = sum(line["amount"] for line in lines)
     return {
         "object": "invoice_preview",

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import stripe
 from celery import current_app
@@ -15,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.entitlements import account_for
+from billing.entitlements import TOKEN_KINDS, account_for, token_unit_amounts
 from billing.models import (
     GOOD_STANDING,
     BillingAccount,
@@ -24,8 +25,9 @@ from billing.models import (
     StripeEvent,
     SubscriptionStatus,
     UsageEvent,
+    UsageKind,
 )
-from billing.services import BILLABLE_KIND, account_update_subscription
+from billing.services import BILLABLE_KIND, METERED_KINDS, account_update_subscription
 from common.refusals import ErrorCode, Refusal
 from tenants.crypto import lookup_digest
 from tenants.models import Tenant
@@ -77,71 +79,126 @@ def _configure() -> None:
     stripe.max_network_retries = 2
 
 
-def _meter_id() -> str:
-    """The id of the meter for `QUIRE_STRIPE_METER_EVENT`, created the first time."""
-    event_name = settings.QUIRE_STRIPE_METER_EVENT
-    for meter in stripe.billing.Meter.list(status="active", limit=100).auto_paging_iter():
-        if meter.event_name == event_name:
-            return meter.id
-    meter = stripe.billing.Meter.create(
-        display_name="Quire pages",
-        event_name=event_name,
-        default_aggregation={"formula": "sum"},
-        customer_mapping={"type": "by_id", "event_payload_key": "stripe_customer_id"},
-        value_settings={"event_payload_key": "value"},
-        idempotency_key=f"meter-{event_name}",
-    )
-    return meter.id
+def meter_event_name(kind: str) -> str:
+    """The Stripe meter event of a metered usage kind: `QUIRE_STRIPE_METER_EVENT` for pages, `quire_<kind>`
+    for the token kinds."""
+    return settings.QUIRE_STRIPE_METER_EVENT if kind == BILLABLE_KIND else f"quire_{kind}"
+
+
+def _meter_ids() -> dict[str, str]:
+    """The id of each metered kind's meter, created the first time."""
+    existing = {
+        meter.event_name: meter.id
+        for meter in stripe.billing.Meter.list(status="active", limit=100).auto_paging_iter()
+    }
+    ids = {}
+    for kind in METERED_KINDS:
+        event_name = meter_event_name(kind)
+        if event_name not in existing:
+            existing[event_name] = stripe.billing.Meter.create(
+                display_name=f"Quire {UsageKind(kind).label.lower()}",
+                event_name=event_name,
+                default_aggregation={"formula": "sum"},
+                customer_mapping={"type": "by_id", "event_payload_key": "stripe_customer_id"},
+                value_settings={"event_payload_key": "value"},
+                idempotency_key=f"meter-{event_name}",
+            ).id
+        ids[kind] = existing[event_name]
+    return ids
+
+
+def _decimal_amount(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('1e-12')).normalize():f}"
 
 
 def stripe_catalog_sync() -> list[Plan]:
-    """Create the meter and, for each plan without them, a product, a flat monthly price and a metered price."""
+    """Create the meters and, for each plan without them, a product, a flat monthly price, a metered price
+    for pages and one for each token kind (per token, at the plan's token prices; a new one when the plan's
+    token price has changed since). Returns the plans that changed."""
     _configure()
-    meter_id = _meter_id()
+    meters = _meter_ids()
     synced = []
     for plan in Plan.objects.all():
-        if plan.stripe_flat_price_id and plan.stripe_metered_price_id:
+        token_prices = dict(plan.stripe_token_price_ids)
+        amounts = {kind: _decimal_amount(unit) for kind, unit in token_unit_amounts(plan).items()}
+        stale = [
+            kind for kind, amount in amounts.items() if token_prices.get(kind, {}).get("amount") != amount
+        ]
+        if plan.stripe_flat_price_id and plan.stripe_metered_price_id and not stale:
             continue
-        product = stripe.Product.create(
-            name=f"Quire {plan.name}", metadata={"plan": plan.code}, idempotency_key=f"product-{plan.code}"
+        if not (plan.stripe_product_id and plan.stripe_flat_price_id and plan.stripe_metered_price_id):
+            product = stripe.Product.create(
+                name=f"Quire {plan.name}",
+                metadata={"plan": plan.code},
+                idempotency_key=f"product-{plan.code}",
+            )
+            flat = stripe.Price.create(
+                product=product.id,
+                currency=plan.currency,
+                unit_amount=plan.monthly_price,
+                recurring={"interval": "month", "usage_type": "licensed"},
+                metadata={"plan": plan.code, "role": "flat"},
+                idempotency_key=f"price-flat-{plan.code}-{plan.monthly_price}",
+            )
+            metered = stripe.Price.create(
+                product=product.id,
+                currency=plan.currency,
+                unit_amount=plan.overage_unit_price,
+                recurring={"interval": "month", "usage_type": "metered", "meter": meters[BILLABLE_KIND]},
+                metadata={"plan": plan.code, "role": "metered"},
+                idempotency_key=f"price-metered-{plan.code}-{plan.overage_unit_price}",
+            )
+            plan.stripe_product_id, plan.stripe_flat_price_id, plan.stripe_metered_price_id = (
+                product.id,
+                flat.id,
+                metered.id,
+            )
+        for kind in stale:
+            price = stripe.Price.create(
+                product=plan.stripe_product_id,
+                currency=plan.currency,
+                unit_amount_decimal=amounts[kind],
+                recurring={"interval": "month", "usage_type": "metered", "meter": meters[kind]},
+                metadata={"plan": plan.code, "role": kind},
+                idempotency_key=f"price-{kind}-{plan.code}-{amounts[kind]}",
+            )
+            token_prices[kind] = {"price": price.id, "amount": amounts[kind]}
+        plan.stripe_token_price_ids = token_prices
+        plan.save(
+            update_fields=[
+                "stripe_product_id",
+                "stripe_flat_price_id",
+                "stripe_metered_price_id",
+                "stripe_token_price_ids",
+            ]
         )
-        flat = stripe.Price.create(
-            product=product.id,
-            currency=plan.currency,
-            unit_amount=plan.monthly_price,
-            recurring={"interval": "month", "usage_type": "licensed"},
-            metadata={"plan": plan.code, "role": "flat"},
-            idempotency_key=f"price-flat-{plan.code}-{plan.monthly_price}",
-        )
-        metered = stripe.Price.create(
-            product=product.id,
-            currency=plan.currency,
-            unit_amount=plan.overage_unit_price,
-            recurring={"interval": "month", "usage_type": "metered", "meter": meter_id},
-            metadata={"plan": plan.code, "role": "metered"},
-            idempotency_key=f"price-metered-{plan.code}-{plan.overage_unit_price}",
-        )
-        plan.stripe_product_id, plan.stripe_flat_price_id, plan.stripe_metered_price_id = (
-            product.id,
-            flat.id,
-            metered.id,
-        )
-        plan.save(update_fields=["stripe_product_id", "stripe_flat_price_id", "stripe_metered_price_id"])
         synced.append(plan)
     return synced
 
 
+def _priced(plan: Plan) -> bool:
+    return bool(
+        plan.stripe_flat_price_id
+        and plan.stripe_metered_price_id
+        and set(TOKEN_KINDS) <= set(plan.stripe_token_price_ids)
+    )
+
+
 def _subscription_items(plan: Plan) -> list[dict]:
-    if not (plan.stripe_flat_price_id and plan.stripe_metered_price_id):
+    if not _priced(plan):
         raise StripeNotConfigured(f"plan {plan.code} has no Stripe prices; run manage.py billing_stripe_sync")
-    return [{"price": plan.stripe_flat_price_id, "quantity": 1}, {"price": plan.stripe_metered_price_id}]
+    return [
+        {"price": plan.stripe_flat_price_id, "quantity": 1},
+        {"price": plan.stripe_metered_price_id},
+        *({"price": plan.stripe_token_price_ids[kind]["price"]} for kind in TOKEN_KINDS),
+    ]
 
 
 def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
     """A Stripe customer for the tenant and a subscription to its plan; safe to call again."""
     _configure()
     account = account_for(tenant)
-    if not (account.plan.stripe_flat_price_id and account.plan.stripe_metered_price_id):
+    if not _priced(account.plan):
         stripe_catalog_sync()
         account.plan.refresh_from_db()
     if not account.stripe_customer_id:
@@ -171,33 +228,34 @@ def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
 
 
 def meter_batches_create() -> list[MeterBatch]:
-    """Gather unbatched billable ledger events into one batch per tenant (each event in exactly one batch)."""
+    """Gather unbatched metered ledger events into one batch per tenant and kind (each event in exactly one
+    batch)."""
     batches = []
-    tenant_ids = (
-        UsageEvent.objects.filter(meter_batch=None, kind=BILLABLE_KIND)
-        .values_list("tenant_id", flat=True)
+    pending = (
+        UsageEvent.objects.filter(meter_batch=None, kind__in=METERED_KINDS)
+        .values_list("tenant_id", "kind")
         .distinct()
     )
-    for tenant_id in list(tenant_ids):
+    for tenant_id, kind in list(pending):
         with transaction.atomic():
             events = list(
                 UsageEvent.objects.select_for_update(skip_locked=True)
-                .filter(tenant_id=tenant_id, meter_batch=None, kind=BILLABLE_KIND)
+                .filter(tenant_id=tenant_id, meter_batch=None, kind=kind)
                 .order_by("id")
                 .values_list("id", flat=True)[:METER_BATCH_MAX_EVENTS]
             )
             if not events:
                 continue
             units = UsageEvent.objects.filter(id__in=events).aggregate(total=Sum("quantity"))["total"] or 0
-            batch = MeterBatch.objects.create(tenant_id=tenant_id, units=units)
+            batch = MeterBatch.objects.create(tenant_id=tenant_id, kind=kind, units=units)
             UsageEvent.objects.filter(id__in=events).update(meter_batch=batch)
             batches.append(batch)
     return batches
 
 
 def meter_batch_send(*, batch: MeterBatch) -> None:
-    """One meter event per batch; the batch id is both the event `identifier` and the `Idempotency-Key`,
-    so a resend after a crash is not counted again."""
+    """One meter event per batch, on its kind's meter; the batch id is both the event `identifier` and the
+    `Idempotency-Key`, so a resend after a crash is not counted again."""
     _configure()
     customer_id = (
         BillingAccount.objects.filter(tenant_id=batch.tenant_id)
@@ -207,7 +265,7 @@ def meter_batch_send(*, batch: MeterBatch) -> None:
     if not customer_id:
         return
     stripe.billing.MeterEvent.create(
-        event_name=settings.QUIRE_STRIPE_METER_EVENT,
+        event_name=meter_event_name(batch.kind),
         payload={"stripe_customer_id": customer_id, "value": str(batch.units)},
         identifier=batch.id,
         timestamp=int(batch.created_at.timestamp()),

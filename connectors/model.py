@@ -193,6 +193,7 @@ def numbered(items: list[str], limit: int = 400) -> str:
 def context_record(run: RunContext, documents: list[Document]) -> dict:
     """The `context` of a result: per document, what was really read and what it took."""
     records = []
+    policy = run.plan.get("policy", "auto")
     for document in documents:
         plan = document_plan(run, document.document_id)
         usage = run.usage.get(document.document_id)
@@ -202,6 +203,7 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
                     "document_id": document.document_id,
                     "strategy": "analyzers",
                     "attention": None,
+                    "policy": policy,
                     "reason": "no model read this document; the analyzers read it in full",
                     "tokens_in": 0,
                     "cached_tokens": 0,
@@ -217,6 +219,7 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
             "attention": "block_sparse"
             if "block_sparse" in reported
             else (reported[0] if reported else None),
+            "policy": policy,
             "reason": plan.get("reason", "read whole: no context plan was given"),
             "tokens_in": usage["tokens_in"],
             "cached_tokens": usage["cached_tokens"],
@@ -233,7 +236,7 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
     return {
         "strategy": strategies[0] if len(strategies) == 1 else "mixed",
         "reason": records[0]["reason"] if len(records) == 1 else "each document's reading is below",
-        "policy": run.plan.get("policy", "auto"),
+        "policy": policy,
         "documents": records,
         "quotes_dropped": run.quotes_dropped,
     }

@@ -25,19 +25,24 @@ class LegalConnector(Connector):
         clauses: list[dict] = []
         answers_by_document: dict[str, dict] = {}
         risks: list[dict] = []
+        checked = 0
         for index, document in enumerate(documents):
             if not document.text.strip():
                 run.warn(f"document {document.document_id!r} is empty; nothing to review")
             found, answers = analyse_contract(document.document_id, document.text)
             run.progress((index + 0.5) / len(documents), f"clauses {document.document_id}")
+            checks: dict[str, dict] | None = None
             if run.mode == "model" and run.client is not None:
                 from connectors.legal.model import refine_with_model
 
-                found, answers = refine_with_model(document, found, answers, run)
+                found, answers, checks = refine_with_model(document, found, answers, run, options["playbook"])
+                checked += len(checks)
             clauses.extend(found)
             answers_by_document[document.document_id] = answers
             risks.extend(
-                assess_risks(document, found, answers, options["playbook"], options["include_default_risks"])
+                assess_risks(
+                    document, found, answers, options["playbook"], options["include_default_risks"], checks
+                )
             )
             run.progress((index + 1) / len(documents), f"risks {document.document_id}")
         result: dict = {
@@ -47,4 +52,11 @@ class LegalConnector(Connector):
         }
         if len(documents) > 1:
             result["answers_by_document"] = answers_by_document
+        if run.mode == "model" and run.client is not None and options["playbook"]:
+            asked = len(options["playbook"]) * len(documents)
+            result["playbook_checks"] = {
+                "asked": asked,
+                "answered_by_model": checked,
+                "dropped": asked - checked,
+            }
         return result

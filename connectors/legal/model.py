@@ -1,9 +1,11 @@
-"""Model mode for contracts: one question per CUAD category over the contract as its plan reads it; every
-quote is grounded in the text and every normalised answer checked against it."""
+"""Model mode for contracts: one question per CUAD category and one per playbook rule over the contract as its
+plan reads it (one shared prefix); every quote is grounded in the text and every normalised answer checked
+against it."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from connectors.base import Document, RunContext
 from connectors.dates import find_dates
@@ -41,6 +43,55 @@ def question(category: str, clauses: list[dict]) -> str:
     return text + f'\nReply as {{"clauses": [{{"quote": str, "confidence": float}}]{answer}}}'
 
 
+def playbook_question(rule: dict) -> str:
+    """The question that checks playbook rule `rule` against the contract."""
+    category = rule["category"]
+    wanted = {
+        "present": "The playbook requires such a clause.",
+        "absent": "The playbook forbids such a clause.",
+    }.get(rule.get("require", ""), "")
+    if "allowed" in rule:
+        wanted += f" The playbook allows only: {', '.join(rule['allowed'])}."
+    for key, bound in (("max_days", "at most"), ("min_days", "at least")):
+        if key in rule:
+            wanted += f" The playbook wants {bound} {rule[key]} days."
+    answer = f"{ANSWER_FORMS[category]} or null" if category in ANSWER_FORMS else "null"
+    return (
+        f"Playbook check {rule['id']} on CUAD category {category}. {wanted.strip()} Does the contract have a "
+        f"{category} clause? If it does, quote the clause exactly and give its value; if it does not, say so.\n"
+        f'Reply as {{"present": bool, "quote": str or null, "answer": {answer}}}'
+    )
+
+
+def _playbook_check(document: Document, rule: dict, parts: list, run: RunContext, task: str) -> dict | None:
+    """The model's answer to one playbook rule over every part it read: a clause it quotes (grounded, or
+    dropped and counted), its value (checked against the text), or its absence from every part. None when no
+    part gave a usable answer; the rules then decide the check from the clauses."""
+    check_task = f"{task} playbook {rule['id']}"
+    present: dict | None = None
+    absent_parts = 0
+    for reply in parts:
+        if not isinstance(reply, dict) or not isinstance(reply.get("present"), bool):
+            continue
+        if not reply["present"]:
+            absent_parts += 1
+            continue
+        span = grounded_span(run, check_task, document.document_id, document.text, reply.get("quote"))
+        if span is None or present is not None:
+            continue
+        value = reply.get("answer")
+        checked = _checked_answer(document, rule["category"], value)
+        if value is not None and checked is None:
+            run.warn(f"{check_task}: the model's value {str(value)[:40]!r} is not supported by the text")
+        present = {"present": True, "answer": checked, "span": span}
+    if present is not None:
+        return present
+    if parts and absent_parts == len(parts):
+        return {"present": False, "answer": None, "span": None}
+    run.warn(f"{check_task}: no grounded answer from the model; the rules decided it from the clauses")
+    return None
+
+
 def _checked_answer(document: Document, category: str, value: object) -> object | None:
     if value is None or not isinstance(value, str):
         return None
@@ -59,18 +110,27 @@ def _checked_answer(document: Document, category: str, value: object) -> object 
 
 
 def refine_with_model(
-    document: Document, clauses: list[dict], answers: dict, run: RunContext
-) -> tuple[list[dict], dict]:
-    """Clauses and answers from the model's reading of the contract; anything it cannot ground in the text is
-    dropped (and counted). The analyzers' result stays when the model grounds nothing."""
+    document: Document, clauses: list[dict], answers: dict, run: RunContext, playbook: Sequence[dict] = ()
+) -> tuple[list[dict], dict, dict[str, dict]]:
+    """Clauses, answers and playbook checks (by rule id) from the model's reading of the contract: the CUAD
+    categories and the playbook rules are asked together over one prefix. Anything it cannot ground in the
+    text is dropped (and counted). The analyzers' clauses and answers stay when the model grounds nothing."""
     task = f"legal {document.document_id}"
     reading = DocumentReading(run, document)
     replies = reading.ask_many(
-        task, [question(category, clauses) for category in CUAD_CATEGORIES], max_tokens=400
+        task,
+        [question(category, clauses) for category in CUAD_CATEGORIES]
+        + [playbook_question(rule) for rule in playbook],
+        max_tokens=400,
     )
+    checks = {
+        rule["id"]: check
+        for rule, parts in zip(playbook, replies[len(CUAD_CATEGORIES) :], strict=True)
+        if (check := _playbook_check(document, rule, parts, run, task)) is not None
+    }
     found: list[dict] = []
     model_answers: dict[str, object] = {}
-    for category, parts in zip(CUAD_CATEGORIES, replies, strict=True):
+    for category, parts in zip(CUAD_CATEGORIES, replies[: len(CUAD_CATEGORIES)], strict=True):
         for reply in parts:
             if not isinstance(reply, dict):
                 continue
@@ -103,7 +163,7 @@ def refine_with_model(
                 else:
                     model_answers[category] = checked
     if not found:
-        return clauses, answers
+        return clauses, answers, checks
     unique = {(c["category"], c["span"]["start"], c["span"]["end"]): c for c in found}
     reviewed = sorted(unique.values(), key=lambda c: (c["span"]["start"], c["category"]))
     answers = dict(answers)
@@ -111,4 +171,4 @@ def refine_with_model(
     for category in YES_NO_CATEGORIES:
         answers[category] = "Yes" if category in present else "No"
     answers.update(model_answers)
-    return reviewed, answers
+    return reviewed, answers, checks

@@ -124,15 +124,19 @@ def _risk(document: Document, code: str, severity: str, message: str, span: dict
     }
 
 
-def _playbook_findings(document: Document, clauses: list[dict], answers: dict, rule: dict) -> list[str]:
+def _playbook_findings(
+    clauses: list[dict], answers: dict, rule: dict, check: dict | None = None
+) -> list[str]:
+    """What breaks `rule`: from the model's check of it when there is one, else from the clauses and
+    answers."""
     category = rule["category"]
-    present = any(c["category"] == category for c in clauses)
+    present = check["present"] if check else any(c["category"] == category for c in clauses)
     findings: list[str] = []
     if rule.get("require") == "present" and not present:
         findings.append(f"{category} must be present but was not found")
     if rule.get("require") == "absent" and present:
         findings.append(f"{category} must not appear but was found")
-    answer = answers.get(category)
+    answer = check["answer"] if check else answers.get(category)
     if "allowed" in rule and present:
         allowed = [a.lower() for a in rule["allowed"]]
         if not isinstance(answer, str) or answer.lower() not in allowed:
@@ -155,8 +159,11 @@ def assess_risks(
     answers: dict,
     playbook: list[dict],
     include_defaults: bool = True,
+    checks: dict[str, dict] | None = None,
 ) -> list[dict]:
-    """Risks sorted high to low severity; each names a code, a message and the span it rests on (or None)."""
+    """Risks sorted high to low severity; each names a code, a message and the span it rests on (or None).
+    A playbook rule the model checked (`checks`, by rule id) is decided by its check and rests on the
+    clause it quoted (`source: "model"`); the others by the clauses and answers (`source: "rules"`)."""
     risks: list[dict] = []
     if document.text.strip() and include_defaults:
         for category, code, severity, message in MISSING_PROTECTIONS:
@@ -178,19 +185,15 @@ def assess_risks(
                 )
             )
     for rule in playbook:
-        for finding in _playbook_findings(document, clauses, answers, rule):
-            message = rule.get("message") or finding
+        check = (checks or {}).get(rule["id"])
+        span = check["span"] if check else _first_span(clauses, rule["category"])
+        for finding in _playbook_findings(clauses, answers, rule, check):
             risks.append(
                 {
-                    **_risk(
-                        document,
-                        rule["id"],
-                        rule["severity"],
-                        message,
-                        _first_span(clauses, rule["category"]),
-                    ),
+                    **_risk(document, rule["id"], rule["severity"], rule.get("message") or finding, span),
                     "playbook": True,
                     "detail": finding,
+                    "source": "model" if check else "rules",
                 }
             )
     return sorted(risks, key=lambda r: SEVERITY_ORDER[r["severity"]])

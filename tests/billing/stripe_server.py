@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
@@ -129,7 +130,15 @@ class StripeState:
                 "usage_type": usage_type,
                 "trial_period_days": None,
             }
-        unit_amount = int(form.get("unit_amount", 0))
+        if "unit_amount_decimal" in form:
+            decimal = Decimal(form["unit_amount_decimal"])
+            if decimal < 0 or decimal.as_tuple().exponent < -12:
+                raise StripeError(400, "Invalid decimal: unit_amount_decimal.", "unit_amount_decimal")
+            unit_amount = int(decimal) if decimal == decimal.to_integral_value() else None
+            unit_amount_decimal = form["unit_amount_decimal"]
+        else:
+            unit_amount = int(form.get("unit_amount", 0))
+            unit_amount_decimal = str(unit_amount)
         price = {
             "id": self.new_id("price_"),
             "object": "price",
@@ -148,7 +157,7 @@ class StripeState:
             "transform_quantity": None,
             "type": "recurring" if recurring else "one_time",
             "unit_amount": unit_amount,
-            "unit_amount_decimal": str(unit_amount),
+            "unit_amount_decimal": unit_amount_decimal,
         }
         self.prices[price["id"]] = price
         return price
@@ -181,7 +190,7 @@ class StripeState:
                     "subscription": subscription_id,
                 }
             )
-        due_now = sum(i["price"]["unit_amount"] * (i["quantity"] or 0) for i in data)
+        due_now = sum((i["price"]["unit_amount"] or 0) * (i["quantity"] or 0) for i in data)
         subscription = {
             "id": subscription_id,
             "object": "subscription",

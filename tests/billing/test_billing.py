@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 from billing.entitlements import current_period, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
 from billing.services import usage_record
-from billing.stripe_gateway import meter_usage_push
+from billing.stripe_gateway import meter_event_name, meter_usage_push, stripe_catalog_sync
 from quire.jobs.models import Job, JobResult
 from tests.billing.helpers import make_plan, signed_event, subscription_event
 from tests.support import (
@@ -116,7 +116,9 @@ def test_signup_creates_the_stripe_customer_and_subscription(stripe_tenant):
     assert prices == {
         account.plan.stripe_flat_price_id: "licensed",
         account.plan.stripe_metered_price_id: "metered",
+        **{token["price"]: "metered" for token in account.plan.stripe_token_price_ids.values()},
     }
+    assert set(account.plan.stripe_token_price_ids) == {"tokens_in", "tokens_cached_in", "tokens_out"}
 
 
 def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
@@ -156,6 +158,65 @@ def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
         meter_id, customer=account.stripe_customer_id, start_time=0, end_time=int(time.time()) + 300
     )
     assert summary.data[0].aggregated_value == kinds["pages"]
+
+
+def test_token_usage_is_metered_per_kind_at_the_plans_token_prices_and_shown_on_the_invoice_preview(
+    stripe_tenant, stripe_server
+):
+    tenant = stripe_tenant.tenant
+    tokens = {"tokens_in": 3_000_000, "tokens_cached_in": 40_000_000, "tokens_out": 500_000}
+    usage_record(tenant=tenant, job_id="job_tokens", quantities={"job": 1, "pages": 2, **tokens})
+    meter_usage_push()
+    assert meter_usage_push() == 0
+    batches = MeterBatch.objects.filter(events__job_id="job_tokens").exclude(kind="pages")
+    assert {b.kind: b.units for b in batches} == tokens and all(b.sent_at for b in batches)
+
+    account = BillingAccount.objects.select_related("plan").get(tenant=tenant)
+    meters = {meter["event_name"]: meter_id for meter_id, meter in stripe_server.state.meters.items()}
+    for kind, quantity in tokens.items():
+        summary = stripe.billing.Meter.list_event_summaries(
+            meters[meter_event_name(kind)],
+            customer=account.stripe_customer_id,
+            start_time=0,
+            end_time=int(time.time()) + 300,
+        )
+        assert summary.data[0].aggregated_value == quantity
+    # The subscription bills each token meter per token at the plan's price (defaults $0.50, $0.05 and
+    # $1.50 per million: 0.00005, 0.000005 and 0.00015 cents a token).
+    subscription = stripe.Subscription.retrieve(account.stripe_subscription_id)
+    per_token = {
+        item["price"]["recurring"]["meter"]: item["price"]["unit_amount_decimal"]
+        for item in subscription["items"]["data"]
+    }
+    assert [str(per_token[meters[f"quire_{kind}"]]) for kind in tokens] == ["0.00005", "0.000005", "0.00015"]
+
+    preview = Api(stripe_tenant.issued_key.secret).get("/v1/billing/upcoming").json()
+    lines = {line["description"]: (line["quantity"], line["amount"]) for line in preview["lines"]}
+    assert lines["Input tokens, per 1,000,000"] == (3_000_000, 150)
+    assert lines["Cached input tokens, per 1,000,000"] == (40_000_000, 200)
+    assert lines["Output tokens, per 1,000,000"] == (500_000, 75)
+    assert preview["total"] == sum(amount for _, amount in lines.values())
+
+
+def test_a_changed_token_price_gets_a_new_stripe_price_at_the_next_sync(stripe_server):
+    plan = make_plan("tok-price", input_token_price=2)
+    stripe_catalog_sync()
+    plan.refresh_from_db()
+    before = plan.stripe_token_price_ids
+    assert before["tokens_in"]["amount"] == "0.0002"
+    plan.input_token_price = 3
+    plan.save()
+    assert [p.code for p in stripe_catalog_sync()] == ["tok-price"]
+    plan.refresh_from_db()
+    after = plan.stripe_token_price_ids
+    assert (
+        after["tokens_in"]["amount"] == "0.0003"
+        and after["tokens_in"]["price"] != before["tokens_in"]["price"]
+    )
+    assert {k: after[k] for k in ("tokens_cached_in", "tokens_out")} == {
+        k: before[k] for k in ("tokens_cached_in", "tokens_out")
+    }
+    assert str(stripe.Price.retrieve(after["tokens_in"]["price"]).unit_amount_decimal) == "0.0003"
 
 
 def _subscription(account: BillingAccount, plan: Plan, status: str) -> dict:
@@ -448,5 +509,10 @@ def test_usage_endpoint_and_invoice_preview(make_tenant):
     finally:
         Plan.objects.filter(pk=team.pk).update(included_units=team.included_units)
     assert preview["currency"] == "usd" and preview["units_used"] == 10
-    assert [line["amount"] for line in preview["lines"]] == [team.monthly_price, 5 * team.overage_unit_price]
+    assert [line["amount"] for line in preview["lines"]] == [
+        team.monthly_price,
+        5 * team.overage_unit_price,
+        0,
+    ]
+    assert preview["lines"][2]["description"] == "Input tokens, per 1,000,000"
     assert preview["total"] == team.monthly_price + 5 * team.overage_unit_price

@@ -71,8 +71,70 @@ def test_legal_model_asks_every_category_of_the_whole_text_over_one_prefix(scrip
     assert any("quote not found" in w for w in result["warnings"])
     assert invalid_spans(result, {"c": contract_text}) == []
     record = result["context"]["documents"][0]
-    assert (record["strategy"], record["calls"], result["context"]["quotes_dropped"]) == ("whole", 41, 1)
+    assert (record["strategy"], record["policy"], record["calls"]) == ("whole", "auto", 41)
+    assert result["context"]["quotes_dropped"] == 1
     assert record["cached_tokens"] == 40 * (len(system) // 4) and record["attention"] == "dense"
+
+
+PLAYBOOK_REPLIES = {
+    "law": {
+        "present": True,
+        "quote": "governed by and construed in accordance with the laws of the State of Delaware",
+        "answer": "Delaware",
+    },
+    "escrow": {"present": True, "quote": "Supplier shall deposit the source code.", "answer": None},
+    "cap": {
+        "present": True,
+        "quote": "In no event shall either party's aggregate liability under this Agreement exceed the fees paid",
+        "answer": None,
+    },
+    "mfn": {"present": False, "quote": None, "answer": None},
+}
+
+
+def playbook_responder(messages: list[dict]) -> str:
+    found = re.match(r"Playbook check (\w+) ", messages[-1]["content"])
+    return json.dumps(PLAYBOOK_REPLIES[found.group(1)]) if found else legal_responder(messages)
+
+
+def test_legal_model_asks_the_playbook_over_the_same_prefix_and_keeps_only_grounded_checks(
+    scripted_server, contract_text
+):
+    scripted_server.responder = playbook_responder
+    playbook = [
+        {"id": "law", "category": "Governing Law", "allowed": ["New York"]},
+        {"id": "escrow", "category": "Source Code Escrow", "require": "present"},
+        {"id": "cap", "category": "Cap On Liability", "require": "absent", "severity": "high"},
+        {"id": "mfn", "category": "Most Favored Nation", "require": "present"},
+    ]
+    result = run_connector(
+        "legal",
+        [Document("c", contract_text)],
+        options={"playbook": playbook, "include_default_risks": False},
+        mode="model",
+        client=client_for(scripted_server),
+    )
+    chats = scripted_server.chats()
+    assert len(chats) == len(CUAD_CATEGORIES) + 4 and len({m[0]["content"] for m in chats}) == 1
+    asked = [m[1]["content"] for m in chats if m[1]["content"].startswith("Playbook check")]
+    assert sorted(q.split(" ")[2] for q in asked) == ["cap", "escrow", "law", "mfn"]
+    assert "allows only: New York" in next(q for q in asked if q.startswith("Playbook check law "))
+    risks = {r["code"]: r for r in result["risks"]}
+    assert {code: r["source"] for code, r in risks.items()} == {
+        "law": "model",
+        "escrow": "rules",
+        "cap": "model",
+        "mfn": "model",
+    }
+    assert risks["law"]["detail"] == "Governing Law is Delaware; allowed: New York"
+    assert risks["law"]["span"]["quote"] == PLAYBOOK_REPLIES["law"]["quote"]
+    assert risks["cap"]["span"]["quote"] == PLAYBOOK_REPLIES["cap"]["quote"]
+    assert risks["mfn"]["span"] is None and risks["escrow"]["span"] is None
+    assert result["playbook_checks"] == {"asked": 4, "answered_by_model": 3, "dropped": 1}
+    # The escrow category's and the escrow check's invented quotes are both dropped and counted.
+    assert result["context"]["quotes_dropped"] == 2
+    assert any("playbook escrow: no grounded answer" in w for w in result["warnings"])
+    assert invalid_spans(result, {"c": contract_text}) == []
 
 
 def test_legal_model_failure_keeps_the_analyzers_result(scripted_server, contract_text):

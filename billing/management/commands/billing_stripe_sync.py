@@ -4,7 +4,10 @@ from billing.stripe_gateway import StripeNotConfigured, stripe_catalog_sync
 
 
 class Command(BaseCommand):
-    help = "Create the Stripe billing meter and, for each plan without them, a product, a flat and a metered price."
+    help = (
+        "Create the Stripe billing meters and, for each plan without them, a product, a flat price, a metered "
+        "page price and a metered price per token kind (again when a token price changed)."
+    )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -13,6 +16,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         for plan in synced:
             self.stdout.write(
-                f"{plan.code}: {plan.stripe_flat_price_id} (flat), {plan.stripe_metered_price_id} (metered)"
+                f"{plan.code}: {plan.stripe_flat_price_id} (flat), {plan.stripe_metered_price_id} (pages), "
+                + ", ".join(
+                    f"{token['price']} ({kind})" for kind, token in plan.stripe_token_price_ids.items()
+                )
             )
         self.stdout.write(f"{len(synced)} plan(s) synced")

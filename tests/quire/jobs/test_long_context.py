@@ -14,7 +14,8 @@ from celery.app.routes import MapRoute
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
-from billing.models import UsageEvent
+from billing.entitlements import account_for
+from billing.models import Plan, UsageEvent
 from connectors.spans import walk_spans
 from quire.celery import app
 from quire.documents.models import Chunk
@@ -36,6 +37,7 @@ from tests.support.paths import ROOT
 QUEUE = "jobs-long-context"
 SPARSE_FROM = 256
 MODEL_WINDOW = 2048
+RAG_TOKENS = 400
 CALL = "\n\n".join(
     f"Jane Doe: Quarterly revenue rose twelve percent to one point two billion dollars in region {i}. "
     "Guidance for the full year was raised on strong demand for cloud services."
@@ -81,11 +83,17 @@ def stack(celery_worker, make_tenant, tmp_path_factory) -> Iterator[SimpleNamesp
                 "QUIRE_MODEL_WINDOW": str(MODEL_WINDOW),
                 "QUIRE_RESERVED_OUTPUT_TOKENS": "24",
                 "QUIRE_SPARSE_FROM": str(SPARSE_FROM),
+                "QUIRE_RAG_TOKENS": str(RAG_TOKENS),
             },
         ).start()
         wait_http(f"{url}/health", server, timeout=120)
         provisioned = make_tenant("long-context")
-        yield SimpleNamespace(url=url, api=Api(provisioned.issued_key.secret), tenant=provisioned.tenant)
+        yield SimpleNamespace(
+            url=url,
+            api=Api(provisioned.issued_key.secret),
+            tenant=provisioned.tenant,
+            make_tenant=make_tenant,
+        )
     finally:
         if worker is not None:
             worker.stop()
@@ -170,3 +178,83 @@ def test_context_policy_is_checked_when_the_job_is_created(stack, monkeypatch):
     error = refused.json()["error"]
     assert refused.status_code == 400 and error["param"] == "options.context_policy"
     assert "context_policy 'whole' cannot hold" in error["message"]
+
+
+REPORT = "\n\n".join(
+    f"Region {i} sold {i + 3} hundred units of the {kind} line this quarter, and its margin moved {i} points. "
+    f"The {kind} team in region {i} expects steady orders through the winter months."
+    for i, kind in enumerate(
+        ["copper", "timber", "glass", "cobalt", "nickel", "cotton", "barley", "quartz"] * 2
+    )
+)
+
+
+def assert_token_rows_once(job_id: str, record: dict) -> None:
+    rows = list(UsageEvent.objects.filter(job_id=job_id).values_list("kind", "quantity"))
+    tokens = {kind: quantity for kind, quantity in rows if kind.startswith("tokens")}
+    assert len(rows) == len(dict(rows)) and tokens == {
+        "tokens_in": record["tokens_in"] - record["cached_tokens"],
+        "tokens_cached_in": record["cached_tokens"],
+        "tokens_out": record["tokens_out"],
+    }
+
+
+def test_a_rag_job_reads_only_the_tenants_retrieved_chunks_and_names_them(stack):
+    api = stack.api
+    doc_id = ready_document(api, REPORT, "report.txt")
+    text = api.get(f"/v1/documents/{doc_id}/text").json()["text"]
+    job = api.post(
+        "/v1/jobs",
+        {
+            "connector": "earnings",
+            "documents": [doc_id],
+            "mode": "model",
+            "options": {"context_policy": "rag"},
+        },
+    ).json()
+    done = wait_job(api, job["id"], timeout=300)
+    assert done["status"] == "succeeded", done
+    result = api.get(f"/v1/jobs/{job['id']}/result").json()
+    record = result["context"]["documents"][0]
+    assert (record["strategy"], record["calls"], record["policy"]) == ("rag", 4, "rag")
+    assert f"retrieved chunks fill {RAG_TOKENS} tokens" in record["reason"]
+    with tenant_context(stack.tenant):
+        stored = {
+            f"{doc_id}#{index}": (start, end)
+            for index, start, end in Chunk.objects.filter(document_id=doc_id).values_list(
+                "index", "start", "end"
+            )
+        }
+    used = [(c["chunk_id"], c["start"], c["end"]) for c in record["chunks"]]
+    assert used and all(stored[chunk_id] == (start, end) for chunk_id, start, end in used)
+    assert used == sorted(used, key=lambda c: c[1]) and len(used) < len(stored)
+    # Each question saw at most the retrieval budget of the document, never all of it.
+    assert all(end - start <= RAG_TOKENS * 4 for _, start, end in used)
+    assert record["alternative"]["strategy"] == "whole" and record["estimated_cost"]["amount"] > 0
+    assert_nothing_unverified(result["output"], text, doc_id)
+    assert_token_rows_once(job["id"], record)
+
+
+def test_auto_past_a_small_plan_cap_reads_the_call_in_sections_each_over_its_cached_prefix(stack):
+    provisioned = stack.make_tenant("long-context-small")
+    small = Plan.objects.get(code="free")
+    small.pk, small.code, small.max_context_tokens = None, "long-context-small", 600
+    small.save()
+    account = account_for(provisioned.tenant)
+    account.plan = small
+    account.save()
+    api = Api(provisioned.issued_key.secret)
+    doc_id = ready_document(api, CALL, "call.txt")
+    text = api.get(f"/v1/documents/{doc_id}/text").json()["text"]
+    job = api.post("/v1/jobs", {"connector": "earnings", "documents": [doc_id], "mode": "model"}).json()
+    done = wait_job(api, job["id"], timeout=300)
+    assert done["status"] == "succeeded", done
+    result = api.get(f"/v1/jobs/{job['id']}/result").json()
+    record = result["context"]["documents"][0]
+    sections = record["sections"]
+    assert record["strategy"] == "map_reduce" and "plan's context cap of 600" in record["reason"]
+    assert [sections[0][0], sections[0][1], sections[1][1]] == [0, sections[1][0], len(text)]
+    # Four questions per section; the three after each section's first find its prefix cached.
+    assert record["calls"] >= 8 and record["cached_tokens"] >= 2 * 3 * 16
+    assert_nothing_unverified(result["output"], text, doc_id)
+    assert_token_rows_once(job["id"], record)
