@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from connectors.legal.analyzers import Clause, find_rule_clauses
-from connectors.legal.categories import CUAD_CATEGORIES, MAX_CLAUSES
+from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
     MODES,
     WEIGHTS_DIR,
@@ -265,7 +265,7 @@ def _choose_heads(
         heads[category] = CategoryHead(
             mode,
             threshold,
-            LEARNED_MAX_CLAUSES if mode != "rules" else MAX_CLAUSES.get(category, 0),
+            LEARNED_MAX_CLAUSES,
             _platt(learned_points) or (1.0, 0.0),
             _platt(rule_points) or (0.0, _logit_of_share(rule_points)),
         )
