@@ -34,6 +34,17 @@ def average_precision(scored: list[tuple[float, bool]], positives: int) -> float
     return total / positives
 
 
+def precision_at_recall(scored: list[tuple[float, bool]], positives: int, recall: float) -> float:
+    """The best precision at any confidence threshold whose recall reaches `recall` (0 when none does)."""
+    best = 0.0
+    hits = 0
+    for rank, (_, is_hit) in enumerate(sorted(scored, key=lambda pair: -pair[0]), start=1):
+        hits += is_hit
+        if positives and hits / positives >= recall:
+            best = max(best, hits / rank)
+    return best
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -61,6 +72,8 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
     per_category = {category: [0, 0, 0] for category in CUAD_CATEGORIES}
     span_tp = span_fp = span_fn = 0
     scored: list[tuple[float, bool]] = []
+    scored_by_category: dict[str, list[tuple[float, bool]]] = {category: [] for category in CUAD_CATEGORIES}
+    gold_by_category = dict.fromkeys(CUAD_CATEGORIES, 0)
     answer_hits = {"value": [0, 0], "yes_no": [0, 0]}
     for label in labels:
         output = outputs[label["document_id"]]
@@ -78,19 +91,21 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
             elif gold:
                 counts[2] += 1
             matched_gold: set[int] = set()
-            for clause in mine:
+            for clause in sorted(mine, key=lambda c: -c["confidence"]):
                 best = max(
                     ((token_jaccard(clause["span"]["quote"], g), i) for i, g in enumerate(gold)),
                     default=(0.0, -1),
                 )
-                hit = best[0] >= SPAN_HIT_JACCARD
+                hit = best[0] >= SPAN_HIT_JACCARD and best[1] not in matched_gold
                 scored.append((clause["confidence"], hit))
-                if hit:
+                scored_by_category[category].append((clause["confidence"], hit))
+                if best[0] >= SPAN_HIT_JACCARD:
                     span_tp += 1
                     matched_gold.add(best[1])
                 else:
                     span_fp += 1
             span_fn += len(gold) - len(matched_gold)
+            gold_by_category[category] += len(gold)
         answers = output.get("answers", {})
         for category in (
             "Governing Law",
@@ -117,6 +132,7 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
     micro = prf(tp, fp, fn)
     macro_scores = [prf(*c) for c in per_category.values() if c[0] + c[2] > 0]
     span = prf(span_tp, span_fp, span_fn)
+    labelled = [c for c in CUAD_CATEGORIES if gold_by_category[c]]
     return {
         "documents": len(labels),
         "presence_micro_precision": micro[0],
@@ -125,7 +141,12 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
         "presence_macro_f1": sum(s[2] for s in macro_scores) / len(macro_scores) if macro_scores else 0.0,
         "span_precision": span[0],
         "span_recall": span[1],
-        "span_aupr": average_precision(scored, span_tp + span_fn),
+        "span_aupr": average_precision(scored, sum(gold_by_category.values())),
+        "span_aupr_macro": sum(
+            average_precision(scored_by_category[c], gold_by_category[c]) for c in labelled
+        )
+        / max(1, len(labelled)),
+        "span_precision_at_80_recall": precision_at_recall(scored, sum(gold_by_category.values()), 0.8),
         "answer_value_accuracy": answer_hits["value"][0] / max(1, answer_hits["value"][1]),
         "answer_yes_no_accuracy": answer_hits["yes_no"][0] / max(1, answer_hits["yes_no"][1]),
     }

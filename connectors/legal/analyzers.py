@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from connectors.dates import add_duration, find_dates, parse_duration
 from connectors.legal.categories import (
@@ -16,6 +17,9 @@ from connectors.legal.categories import (
 )
 from connectors.spans import trimmed_span
 from connectors.text import Segment, split_sentences
+
+if TYPE_CHECKING:
+    from connectors.legal.learned import ClauseModel
 
 PREAMBLE_CHARS = 4000
 _TITLE_WORDS = re.compile(
@@ -316,9 +320,8 @@ def normalise_answers(
     return {category: answers.get(category) for category in CUAD_CATEGORIES}
 
 
-def analyse_contract(document_id: str, text: str) -> tuple[list[dict], dict]:
-    """Clauses (as CONNECTORS.md dicts, in document order) and normalised answers for one contract."""
-    sentences = split_sentences(text)
+def find_rule_clauses(text: str, sentences: list[Segment]) -> tuple[list[Clause], list[str], str | None]:
+    """The rules' clauses, the parties' names and the agreement date (ISO) of one contract."""
     clauses = find_sentence_clauses(text, sentences)
     title = find_document_name(text)
     if title:
@@ -339,6 +342,20 @@ def analyse_contract(document_id: str, text: str) -> tuple[list[dict], dict]:
             clauses.append(
                 Clause("Effective Date", dates[0].start, dates[0].end, round(clause.confidence - 0.05, 3))
             )
+    return clauses, parties, agreement_date
+
+
+def analyse_contract(
+    document_id: str, text: str, model: ClauseModel | None = None
+) -> tuple[list[dict], dict]:
+    """Clauses (as CONNECTORS.md dicts, in document order) and normalised answers for one contract; with a
+    learned clause `model`, its clauses join or replace the rules' per category and confidences are calibrated."""
+    sentences = split_sentences(text)
+    clauses, parties, agreement_date = find_rule_clauses(text, sentences)
+    if model is not None:
+        from connectors.legal.learned import combine
+
+        clauses = combine(model, sentences, clauses)
     answers = normalise_answers(text, clauses, parties, agreement_date)
     result = []
     for clause in sorted(clauses, key=lambda c: (c.start, CUAD_CATEGORIES.index(c.category))):

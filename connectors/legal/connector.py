@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.base import Connector, Document, RunContext
 from connectors.legal.analyzers import analyse_contract
+from connectors.legal.learned import shipped_model
 from connectors.legal.risks import assess_risks, validate_playbook
 
 
@@ -13,8 +14,12 @@ class LegalConnector(Connector):
     reads_all_text = True
 
     def validate_options(self, options: dict) -> dict:
-        self.reject_unknown_options(options, {"playbook", "include_default_risks"})
+        self.reject_unknown_options(options, {"playbook", "include_default_risks", "clause_model"})
+        clause_model = options.get("clause_model", "learned")
+        if clause_model not in ("learned", "rules"):
+            raise ValueError('clause_model must be "learned" or "rules"')
         return {
+            "clause_model": clause_model,
             "playbook": validate_playbook(options.get("playbook", [])),
             "include_default_risks": bool(options.get("include_default_risks", True)),
         }
@@ -26,10 +31,11 @@ class LegalConnector(Connector):
         answers_by_document: dict[str, dict] = {}
         risks: list[dict] = []
         checked = 0
+        model = shipped_model() if options["clause_model"] == "learned" else None
         for index, document in enumerate(documents):
             if not document.text.strip():
                 run.warn(f"document {document.document_id!r} is empty; nothing to review")
-            found, answers = analyse_contract(document.document_id, document.text)
+            found, answers = analyse_contract(document.document_id, document.text, model)
             run.progress((index + 0.5) / len(documents), f"clauses {document.document_id}")
             checks: dict[str, dict] | None = None
             if run.mode == "model" and run.client is not None:

@@ -9,6 +9,7 @@ from connectors.base import Document, RunContext
 from connectors.earnings.connector import analyse_call
 from connectors.legal.analyzers import analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
+from connectors.legal.learned import shipped_model
 from connectors.review.retrieval import DocumentIndex, Passage, query_terms
 from connectors.review.templates import CUAD_KEYS, EARNINGS_METRICS
 from connectors.review.values import FINDERS, choose, find_yes_no
@@ -57,7 +58,7 @@ class DocumentReader:
 
     @cached_property
     def contract(self) -> tuple[list[dict], dict]:
-        return analyse_contract(self.document.document_id, self.text)
+        return analyse_contract(self.document.document_id, self.text, shipped_model())
 
     def span(self, start: int, end: int) -> dict:
         return make_span(self.document.document_id, self.text, start, end)

@@ -1,0 +1,102 @@
+"""A 40-page contract through the legal connector on one CPU core: where the time goes.
+
+    python benchmarks/legal_cpu.py [--pages 40] [--repeat 3]
+
+The contract is the dev contracts of tests/data/cuad joined until it holds `pages` x 3,000 characters (a
+page of an EDGAR exhibit). The process is pinned to one core with one BLAS/torch thread. Each stage is timed
+on its own (best of `repeat`): the sentence split, the rules, the learned model's sparse features and
+logits, the whole analysis with the model, the whole connector (risks included), and, for comparison, the
+ingest's MiniLM embedding of the contract's chunks (which a job computes once, at upload, not per analysis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PAGE_CHARS = 3000
+
+
+def contract_of(pages: int) -> str:
+    data = ROOT / "tests" / "data" / "cuad"
+    rows = [json.loads(line) for line in (data / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = [(data / "contracts" / f"{r['document_id']}.txt").read_text(encoding="utf-8") for r in rows]
+    texts = [t for t, r in zip(texts, rows, strict=True) if r["split"] == "dev"]
+    joined = ""
+    while len(joined) < pages * PAGE_CHARS:
+        joined += texts[len(joined) % len(texts)] + "\n\n"
+    return joined[: pages * PAGE_CHARS]
+
+
+def best_of(repeat: int, work: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.process_time()
+        work()
+        times.append(time.process_time() - started)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    from connectors import Document, run_connector
+    from connectors.legal.analyzers import analyse_contract, find_rule_clauses
+    from connectors.legal.learned import shipped_model
+    from connectors.text import split_sentences
+
+    text = contract_of(args.pages)
+    started = time.process_time()
+    model = shipped_model()
+    load = time.process_time() - started
+    if model is None:
+        raise SystemExit(
+            "no weights in connectors/legal/weights; run `python -m connectors train legal` first"
+        )
+    sentences = split_sentences(text)
+    stages: list[tuple[str, float]] = [
+        ("load weights (once per process)", load),
+        ("sentence split", best_of(args.repeat, lambda: split_sentences(text))),
+        ("rules", best_of(args.repeat, lambda: find_rule_clauses(text, sentences))),
+        ("model features + logits", best_of(args.repeat, lambda: model.logits([s.text for s in sentences]))),
+        ("analysis with the model", best_of(args.repeat, lambda: analyse_contract("c", text, model))),
+        ("analysis, rules only", best_of(args.repeat, lambda: analyse_contract("c", text))),
+        (
+            "legal connector (+ risks)",
+            best_of(args.repeat, lambda: run_connector("legal", [Document("c", text)])),
+        ),
+    ]
+    try:
+        from inference.embeddings import embed_texts
+        from quire.documents.chunking import chunk_text
+
+        chunks = [text[c.start : c.end] for c in chunk_text(text)]
+        embed_texts(chunks[:2])
+        stages.append((f"ingest: MiniLM, {len(chunks)} chunks", best_of(1, lambda: embed_texts(chunks))))
+    except (ImportError, OSError) as error:
+        stages.append((f"ingest: MiniLM unavailable ({type(error).__name__})", float("nan")))
+    print(
+        f"{args.pages} pages, {len(text):,} characters, {len(sentences):,} sentences, one core (CPU seconds)"
+    )
+    print(f"{'stage':<40} {'seconds':>8}")
+    print("-" * 49)
+    for name, seconds in stages:
+        print(f"{name:<40} {seconds:8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

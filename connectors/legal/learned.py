@@ -1,0 +1,207 @@
+"""The learned clause model: one logistic-regression head per CUAD category over sparse word and bigram TF-IDF
+features of each sentence (plus the words of the sentence before it), with Platt-calibrated confidences.
+
+`connectors.legal.training` builds the weights; this module only loads them (numpy, offline) and scores
+sentences. Per category the weights say whether the rules, the model, or both find its clauses, as chosen by
+cross-validation on the training contracts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from connectors.legal.analyzers import Clause
+from connectors.text import Segment
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+_WORD = re.compile(r"[a-z0-9]+")
+_DIGITS = re.compile(r"\d")
+MODES = ("rules", "learned", "both")
+
+
+def sentence_terms(sentence: str, previous: str) -> list[str]:
+    """The sparse terms of one sentence: its words and word bigrams, and the words of the sentence before it."""
+    words = [_DIGITS.sub("0", w) for w in _WORD.findall(sentence.lower())]
+    terms = words + [f"{a} {b}" for a, b in pairwise(words)]
+    terms.extend(f"<p>{_DIGITS.sub('0', w)}" for w in _WORD.findall(previous.lower()))
+    return terms
+
+
+def term_weights(
+    terms: list[str], vocabulary: dict[str, int], idf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and L2-normalised sublinear TF-IDF values of the terms in the vocabulary."""
+    counts: dict[int, int] = {}
+    for term in terms:
+        column = vocabulary.get(term)
+        if column is not None:
+            counts[column] = counts.get(column, 0) + 1
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+    values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))) * idf[columns]
+    norm = float(np.linalg.norm(values))
+    return columns, (values / norm if norm else values).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class CategoryHead:
+    mode: str
+    threshold: float
+    max_clauses: int
+    platt: tuple[float, float]
+    rule_platt: tuple[float, float]
+
+
+def calibrated(platt: tuple[float, float], score: float) -> float:
+    """A raw score (the model's logit, or a rule confidence) mapped through a fitted sigmoid."""
+    slope, intercept = platt
+    return round(1.0 / (1.0 + math.exp(-(slope * score + intercept))), 3)
+
+
+class ClauseModel:
+    def __init__(
+        self,
+        categories: tuple[str, ...],
+        vocabulary: dict[str, int],
+        idf: np.ndarray,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        heads: dict[str, CategoryHead],
+    ) -> None:
+        self.categories = categories
+        self.vocabulary = vocabulary
+        self.idf = idf
+        self.weights = weights
+        self.bias = bias
+        self.heads = heads
+
+    def logits(self, sentences: list[str]) -> np.ndarray:
+        """Per sentence, the raw logit of every category (sentences by categories)."""
+        out = np.tile(self.bias, (len(sentences), 1))
+        previous = ""
+        for row, sentence in enumerate(sentences):
+            columns, values = term_weights(sentence_terms(sentence, previous), self.vocabulary, self.idf)
+            if len(columns):
+                out[row] += values @ self.weights[columns]
+            previous = sentence
+        return out
+
+    def save(self, directory: Path, card: dict) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        np.savez_compressed(
+            directory / "clauses.npz",
+            terms=np.array(terms),
+            idf=self.idf.astype(np.float16),
+            weights=self.weights.astype(np.float16),
+            bias=self.bias.astype(np.float32),
+        )
+        meta = {
+            "categories": list(self.categories),
+            "heads": {
+                name: {
+                    "mode": head.mode,
+                    "threshold": head.threshold,
+                    "max_clauses": head.max_clauses,
+                    "platt": list(head.platt),
+                    "rule_platt": list(head.rule_platt),
+                }
+                for name, head in self.heads.items()
+            },
+            "card": card,
+        }
+        (directory / "clauses.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path = WEIGHTS_DIR) -> ClauseModel:
+        meta = json.loads((directory / "clauses.json").read_text(encoding="utf-8"))
+        with np.load(directory / "clauses.npz") as arrays:
+            terms = [str(t) for t in arrays["terms"]]
+            idf = arrays["idf"].astype(np.float32)
+            weights = arrays["weights"].astype(np.float32)
+            bias = arrays["bias"].astype(np.float32)
+        heads = {
+            name: CategoryHead(
+                mode=head["mode"],
+                threshold=float(head["threshold"]),
+                max_clauses=int(head["max_clauses"]),
+                platt=(float(head["platt"][0]), float(head["platt"][1])),
+                rule_platt=(float(head["rule_platt"][0]), float(head["rule_platt"][1])),
+            )
+            for name, head in meta["heads"].items()
+        }
+        vocabulary = {term: index for index, term in enumerate(terms)}
+        return cls(tuple(meta["categories"]), vocabulary, idf, weights, bias, heads)
+
+
+def learned_clauses(
+    model: ClauseModel, sentences: list[Segment], logits: np.ndarray | None = None
+) -> list[Clause]:
+    """Per category in learned or both mode, its sentences over the head's threshold (best first, at most
+    `max_clauses`), with calibrated confidences."""
+    if logits is None:
+        logits = model.logits([s.text for s in sentences])
+    found: list[Clause] = []
+    for column, category in enumerate(model.categories):
+        head = model.heads[category]
+        if head.mode == "rules" or not sentences:
+            continue
+        scores = logits[:, column]
+        chosen = [
+            row
+            for row in np.argsort(-scores, kind="stable")[: head.max_clauses]
+            if scores[row] >= head.threshold
+        ]
+        for row in chosen:
+            sentence = sentences[row]
+            found.append(
+                Clause(category, sentence.start, sentence.end, calibrated(head.platt, float(scores[row])))
+            )
+    return found
+
+
+def _overlaps(first: Clause, second: Clause) -> bool:
+    return first.start < second.end and second.start < first.end
+
+
+def merge(model: ClauseModel, rule_found: list[Clause], learned_found: list[Clause]) -> list[Clause]:
+    """Per category the rules' clauses (calibrated), the model's, or both (a model clause overlapping a rule
+    clause of its category is dropped), as the category's head says."""
+    merged: list[Clause] = []
+    kept_rules: dict[str, list[Clause]] = {}
+    for clause in rule_found:
+        head = model.heads.get(clause.category)
+        if head is None:
+            merged.append(clause)
+        elif head.mode in ("rules", "both"):
+            clause = Clause(
+                clause.category, clause.start, clause.end, calibrated(head.rule_platt, clause.confidence)
+            )
+            kept_rules.setdefault(clause.category, []).append(clause)
+            merged.append(clause)
+    for clause in learned_found:
+        if not any(_overlaps(clause, other) for other in kept_rules.get(clause.category, [])):
+            merged.append(clause)
+    return merged
+
+
+def combine(model: ClauseModel, sentences: list[Segment], rule_found: list[Clause]) -> list[Clause]:
+    """The contract's clauses with the model: what `merge` keeps of the rules' and the model's."""
+    return merge(model, rule_found, learned_clauses(model, sentences))
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> ClauseModel | None:
+    """The model in `weights/`, or None when the package ships without it."""
+    if not (WEIGHTS_DIR / "clauses.npz").exists():
+        return None
+    return ClauseModel.load(WEIGHTS_DIR)

@@ -1,0 +1,117 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors import Document, run_connector
+from connectors.evaluation import precision_at_recall, score_legal
+from connectors.legal.categories import CUAD_CATEGORIES
+from connectors.legal.learned import WEIGHTS_DIR, ClauseModel, shipped_model
+from connectors.legal.training import CUAD_TEST_SPLIT, train
+from connectors.spans import invalid_spans
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+FIXTURE_CONTRACTS = ("cuad_04", "cuad_24", "cuad_25", "cuad_28")
+GOVERNING_LAW = (
+    "This Agreement shall be governed by and construed in accordance with the laws of the State of New York."
+)
+EXPECTED_FIXTURE_LEARNED = {"Expiration Date": "learned", "Governing Law": "learned"}
+EXPECTED_GOVERNING_LAW_LOGIT = 3.506
+INSURANCE = (
+    "The Distributor shall maintain, at its own cost, commercial general liability insurance with a "
+    "reputable insurer in an amount of not less than $2,000,000 per occurrence and shall name the Company "
+    "as an additional insured."
+)
+
+
+def run_legal(text: str, **options) -> dict:
+    return run_connector("legal", [Document("contract", text)], options=options or None)
+
+
+def test_the_shipped_weights_load_offline_small_and_with_their_card():
+    model = shipped_model()
+    assert model is not None and model.categories == CUAD_CATEGORIES
+    assert set(model.heads) == set(CUAD_CATEGORIES)
+    assert {head.mode for head in model.heads.values()} <= {"rules", "learned", "both"}
+    assert sum(path.stat().st_size for path in WEIGHTS_DIR.iterdir()) < 5_000_000
+    trained_on = (WEIGHTS_DIR / "TRAINED_ON.txt").read_text(encoding="utf-8").splitlines()
+    heldout = [
+        row["source_file"]
+        for row in map(json.loads, (DATA / "cuad" / "labels.jsonl").read_text(encoding="utf-8").splitlines())
+        if row["split"] == "heldout"
+    ]
+    assert trained_on and not set(trained_on) & (set(heldout) | CUAD_TEST_SPLIT)
+    assert "CC BY 4.0" in (WEIGHTS_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+def test_the_model_scores_an_insurance_clause_above_an_unrelated_sentence():
+    model = shipped_model()
+    logits = model.logits([INSURANCE, "The parties have executed this Agreement in two counterparts."])
+    column = CUAD_CATEGORIES.index("Insurance")
+    assert logits.shape == (2, len(CUAD_CATEGORIES))
+    assert logits[0, column] > logits[1, column] + 2.0
+
+
+def test_legal_jobs_use_the_model_by_default_with_calibrated_verified_clauses(contract_text):
+    text = contract_text + "\n\n12. Insurance. " + INSURANCE + "\n"
+    learned = run_legal(text)
+    rules = run_legal(text, clause_model="rules")
+    assert invalid_spans(learned, {"contract": text}) == []
+    assert all(0.0 <= c["confidence"] <= 1.0 for c in learned["clauses"])
+    assert "Insurance" in {c["category"] for c in learned["clauses"]}
+    assert learned["answers"]["Insurance"] == "Yes"
+    assert learned["answers"]["Governing Law"] == rules["answers"]["Governing Law"] == "Delaware"
+    assert [c["confidence"] for c in learned["clauses"]] != [c["confidence"] for c in rules["clauses"]]
+    with pytest.raises(ValueError, match="clause_model"):
+        run_legal(text, clause_model="neural")
+
+
+def test_precision_at_80_recall_and_per_category_aupr():
+    scored = [(0.9, True), (0.8, False), (0.7, True), (0.2, True)]
+    assert precision_at_recall(scored, 4, 0.25) == 1.0 and precision_at_recall(scored, 4, 0.5) == 0.75
+    assert precision_at_recall(scored, 4, 0.8) == 0.0
+    assert precision_at_recall(scored, 3, 0.8) == pytest.approx(3 / 4)
+    label = {
+        "document_id": "d",
+        "clauses": {"Insurance": ["the supplier shall maintain insurance"]},
+        "answers": {},
+    }
+    span = {"document_id": "d", "start": 0, "end": 1, "quote": "the supplier shall maintain insurance"}
+    output = {"clauses": [{"category": "Insurance", "confidence": 0.6, "span": span}] * 2, "answers": {}}
+    scores = score_legal({"d": output}, [label])
+    assert scores["span_aupr"] == scores["span_aupr_macro"] == 1.0
+    assert scores["span_precision_at_80_recall"] == 1.0
+
+
+def _fixture(tmp_path: Path) -> Path:
+    (tmp_path / "cuad" / "contracts").mkdir(parents=True)
+    rows = []
+    for line in (DATA / "cuad" / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["document_id"] in FIXTURE_CONTRACTS:
+            rows.append(line)
+            name = f"{row['document_id']}.txt"
+            (tmp_path / "cuad" / "contracts" / name).write_text(
+                (DATA / "cuad" / "contracts" / name).read_text(encoding="utf-8"), encoding="utf-8"
+            )
+    (tmp_path / "cuad" / "labels.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
+    report = train(_fixture(tmp_path / "data"), tmp_path / "weights")
+    model = ClauseModel.load(tmp_path / "weights")
+    assert report["card"]["training_contracts"] == 4
+    assert (tmp_path / "weights" / "TRAINED_ON.txt").read_text(encoding="utf-8").count("\n") == 4
+    learned = {category: head.mode for category, head in model.heads.items() if head.mode != "rules"}
+    assert learned == EXPECTED_FIXTURE_LEARNED
+    logit = model.logits([GOVERNING_LAW])[0, CUAD_CATEGORIES.index("Governing Law")]
+    assert logit == pytest.approx(EXPECTED_GOVERNING_LAW_LOGIT, abs=0.05)
+
+
+def test_training_refuses_too_few_contracts(tmp_path):
+    data = _fixture(tmp_path)
+    labels = data / "cuad" / "labels.jsonl"
+    labels.write_text("\n".join(labels.read_text(encoding="utf-8").splitlines()[:2]) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="training contracts"):
+        train(data, tmp_path / "weights")
