@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.conf import settings
@@ -186,3 +187,28 @@ class ReviewForm(forms.Form):
         if not data.get("template") and not data.get("columns") and "columns" not in self.errors:
             self.add_error("columns", "Pick a template or write at least one column.")
         return data
+
+
+def _passages(raw: str) -> list[str]:
+    return [block.strip() for block in re.split(r"\n\s*\n", raw) if block.strip()]
+
+
+class ClauseTypeForm(forms.Form):
+    key = forms.CharField(max_length=60, help_text="Lower-case letters, digits and _, e.g. force_majeure.")
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(required=False, max_length=2000)
+    examples = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="At least 10 passages that are this clause, separated by blank lines.",
+    )
+    counter_examples = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Optional passages that look alike but are not this clause, separated by blank lines.",
+    )
+
+    def clean_examples(self) -> list[str]:
+        return _passages(self.cleaned_data["examples"])
+
+    def clean_counter_examples(self) -> list[str]:
+        return _passages(self.cleaned_data["counter_examples"])
