@@ -155,6 +155,8 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
     with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
     paragraphs and the tenant's own chunks that are not near an example, and store the weights with the
     cross-validated precision and recall. A newer version asked for meanwhile wins; returns None then."""
+    import numpy
+
     from connectors.legal.custom import GENERIC_PARAGRAPHS, HeadError, negatives_from, train_head
     from inference.embeddings import embed_texts
 
@@ -168,8 +170,6 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
             return None
         clause_type.status = ClauseTypeStatus.TRAINING
         clause_type.save(update_fields=["status"])
-    import numpy
-
     try:
         positives = embed_texts(clause_type.examples)
         negatives = numpy.vstack(

@@ -14,6 +14,7 @@ from tests.support.paths import DATA
 from tests.support.polling import wait_for
 
 FIXTURE = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
+MORE = "Neither party is liable for failures caused by a pandemic, a cyber attack on a public network or a blockade."
 BODY = {k: FIXTURE[k] for k in ("key", "name", "description", "examples", "counter_examples")}
 
 
@@ -95,6 +96,11 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
         ),
         "options.columns.0.clause_type",
     )
+
+    _refused(api_a.post(f"/v1/clause_types/{clause_type['id']}/examples", {}), "examples")
+    more = api_a.post(f"/v1/clause_types/{clause_type['id']}/examples", {"examples": [MORE]})
+    assert more.status_code == 202, more.content
+    assert (more.json()["version"], more.json()["example_count"], more.json()["status"]) == (2, 13, "queued")
 
     audited = api_a.get("/v1/audit_events", action="clause_type.create").json()["data"]
     assert [e["object_id"] for e in audited] == [clause_type["id"]]
