@@ -273,7 +273,8 @@ def find_clauses(
     limit: int = MAX_FINDINGS,
 ) -> dict[str, list[dict]]:
     """Per head key, the passages of `text` it accepts (at most `limit`, most confident first), each
-    `{"clause_type", "name", "confidence", "span"}`. The passages are embedded once for all heads."""
+    `{"category", "clause_type", "name", "confidence", "span"}`: the shape of a legal clause (its category is
+    the name) plus the key. The passages are embedded once for all heads."""
     units = passages(text)
     found: dict[str, list[dict]] = {head.key: [] for head in heads}
     if not units or not heads:
@@ -288,6 +289,7 @@ def find_clauses(
             if span is not None:
                 found[head.key].append(
                     {
+                        "category": head.name,
                         "clause_type": head.key,
                         "name": head.name,
                         "confidence": round(float(scores[index]), 4),
