@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -157,7 +158,7 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
     cross-validated precision and recall. A newer version asked for meanwhile wins; returns None then."""
     import numpy
 
-    from connectors.legal.custom import GENERIC_PARAGRAPHS, HeadError, negatives_from, train_head
+    from connectors.legal.custom import HeadError, negatives_from, train_head
     from inference.embeddings import embed_texts
 
     with transaction.atomic():
@@ -174,7 +175,8 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
         positives = embed_texts(clause_type.examples)
         negatives = numpy.vstack(
             [
-                embed_texts([*clause_type.counter_examples, *GENERIC_PARAGRAPHS]),
+                _generic_vectors(),
+                embed_texts(clause_type.counter_examples) if clause_type.counter_examples else positives[:0],
                 negatives_from(_own_vectors(), positives),
             ]
         )
@@ -207,6 +209,15 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
         trained.recall,
     )
     return current
+
+
+@functools.cache
+def _generic_vectors():
+    """The bundled generic contract paragraphs' vectors, embedded once per process."""
+    from connectors.legal.custom import GENERIC_PARAGRAPHS
+    from inference.embeddings import embed_texts
+
+    return embed_texts(list(GENERIC_PARAGRAPHS))
 
 
 def _own_vectors():
