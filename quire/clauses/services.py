@@ -248,6 +248,8 @@ def clause_heads_for(named: Iterable[tuple[str, str]]) -> dict:
     from connectors.legal.custom import ClauseHead
 
     named = list(named)
+    if not named:
+        return {}
     found = {c.key: c for c in ClauseType.objects.filter(key__in=[key for key, _ in named])}
     heads = {}
     for key, param in named:

@@ -156,8 +156,9 @@ class ReviewForm(forms.Form):
         required=False,
         label="Own columns",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-        help_text="One per line: key | question | type | choices (for enum, comma-separated). Types: "
-        "text, clause, date, duration, money, number, percent, yes_no, party, enum, list.",
+        help_text="One per line: key | question | type | choices (for enum, comma-separated; for clause, "
+        "the key of one of your clause types). Types: text, clause, date, duration, money, number, percent, "
+        "yes_no, party, enum, list.",
     )
     mode = forms.ChoiceField(choices=MODES, initial="analyzers")
 
@@ -175,7 +176,9 @@ class ReviewForm(forms.Form):
             if len(parts) < 3:
                 raise forms.ValidationError(f"Line {number}: write key | question | type.")
             column = {"key": parts[0], "question": parts[1], "type": parts[2]}
-            if len(parts) > 3 and parts[3]:
+            if len(parts) > 3 and parts[3] and parts[2] == "clause":
+                column["clause_type"] = parts[3]
+            elif len(parts) > 3 and parts[3]:
                 column["choices"] = [choice.strip() for choice in parts[3].split(",") if choice.strip()]
             columns.append(column)
         return columns

@@ -54,3 +54,21 @@ def test_clause_types_page(workspace, other_workspace):
     assert developer.post(f"/clause-types/{clause_type.pk}/delete").status_code == 302
     with tenant_context(workspace.tenant):
         assert not ClauseType.objects.filter(pk=clause_type.pk).exists()
+
+
+def test_a_review_column_of_type_clause_names_a_clause_type():
+    from quire.portal.forms import ReviewForm
+
+    form = ReviewForm(
+        {
+            "all_documents": True,
+            "columns": "fm | Is performance excused? | clause | force_majeure",
+            "mode": "analyzers",
+        },
+        documents=[],
+        templates=[],
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["columns"] == [
+        {"key": "fm", "question": "Is performance excused?", "type": "clause", "clause_type": "force_majeure"}
+    ]
