@@ -131,3 +131,23 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
 def test_bad_training_input_is_a_400_naming_the_param(api_a: Api, changes: dict, param: str):
     _refused(api_a.post("/v1/clause_types", {**BODY, "key": "never_made", **changes}), param)
     assert api_a.get("/v1/clause_types", status="queued").json()["data"] == []
+
+
+def test_an_untrained_clause_type_is_refused_and_a_stale_training_changes_nothing(tenant_a):
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import ClauseTypeRejected, clause_heads_for, clause_type_train
+
+    with tenant_context(tenant_a.tenant):
+        queued = ClauseType.objects.create(
+            key="not_trained_yet", name="Not trained", examples=BODY["examples"]
+        )
+        try:
+            with pytest.raises(ClauseTypeRejected, match="no trained head yet") as refused:
+                clause_heads_for([("not_trained_yet", "options.columns.1.clause_type")])
+            assert (refused.value.status, refused.value.param) == (400, "options.columns.1.clause_type")
+            assert clause_type_train(clause_type_id=queued.pk, version=queued.version + 1) is None
+            assert ClauseType.objects.get(pk=queued.pk).status == ClauseTypeStatus.QUEUED
+        finally:
+            queued.delete()
