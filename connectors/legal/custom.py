@@ -139,18 +139,18 @@ def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[st
     """The passages of `examples`, stripped; HeadError naming `param` (or `param.<i>`) for anything else."""
     if not isinstance(examples, list | tuple):
         raise HeadError("give a list of passages", param)
-    passages = []
+    checked = []
     for index, passage in enumerate(examples):
         if not isinstance(passage, str) or not passage.strip():
             raise HeadError("a passage must be non-empty text", f"{param}.{index}")
         if len(passage) > MAX_EXAMPLE_CHARS:
             raise HeadError(f"a passage is at most {MAX_EXAMPLE_CHARS} characters", f"{param}.{index}")
-        passages.append(" ".join(passage.split()))
-    if len(passages) > MAX_EXAMPLES:
-        raise HeadError(f"give at most {MAX_EXAMPLES} passages; got {len(passages)}", param)
-    if len(passages) < minimum:
-        raise HeadError(f"give at least {minimum} example passages; got {len(passages)}", param)
-    return passages
+        checked.append(" ".join(passage.split()))
+    if len(checked) > MAX_EXAMPLES:
+        raise HeadError(f"give at most {MAX_EXAMPLES} passages; got {len(checked)}", param)
+    if len(checked) < minimum:
+        raise HeadError(f"give at least {minimum} example passages; got {len(checked)}", param)
+    return checked
 
 
 def check_key(key: object, param: str = "key") -> str:
