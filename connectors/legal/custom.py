@@ -110,6 +110,7 @@ class ClauseHead:
     coef: numpy.ndarray
     intercept: float
     threshold: float = THRESHOLD
+    version: int = 1
 
     @classmethod
     def from_json(cls, key: str, name: str, weights: dict) -> ClauseHead:
@@ -119,6 +120,7 @@ class ClauseHead:
             coef=numpy.asarray(weights["coef"], dtype=numpy.float32),
             intercept=float(weights["intercept"]),
             threshold=float(weights.get("threshold", THRESHOLD)),
+            version=int(weights.get("version", 1)),
         )
 
     def probabilities(self, vectors: numpy.ndarray) -> numpy.ndarray:

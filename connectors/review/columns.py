@@ -112,5 +112,6 @@ def validate_floor(options: dict) -> float:
 
 def same_column(first: dict, second: dict) -> bool:
     return all(
-        first.get(name) == second.get(name) for name in ("key", "question", "type", "choices", "clause_type")
+        first.get(name) == second.get(name)
+        for name in ("key", "question", "type", "choices", "clause_type", "clause_type_version")
     )

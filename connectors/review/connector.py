@@ -49,7 +49,8 @@ class ReviewConnector(Connector):
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         _check_documents(documents, self.name)
         heads_named(run.clause_heads, [key for key, _ in self.clause_types(options)])
-        columns, floor = options["columns"], options["confidence_floor"]
+        columns = [_with_head_version(column, run.clause_heads) for column in options["columns"]]
+        floor = options["confidence_floor"]
         vectors = dict(
             zip(
                 [c["key"] for c in columns],
@@ -102,6 +103,14 @@ class ReviewConnector(Connector):
                 if value["status"] == "answered" and not value["spans"]:
                     value["status"] = "needs_review"
         return output
+
+
+def _with_head_version(column: dict, heads: dict) -> dict:
+    """A custom clause column records the version of the head that answers it, so a review that extends this
+    one computes its cells again once the clause type was retrained."""
+    if not column.get("clause_type"):
+        return column
+    return {**column, "clause_type_version": heads[column["clause_type"]].version}
 
 
 def _reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, str], dict]:

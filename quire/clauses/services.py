@@ -187,7 +187,8 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
         current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
         if current is None or current.version != version:
             return None
-        current.head, current.precision, current.recall = trained.weights, trained.precision, trained.recall
+        current.head = {**trained.weights, "version": version}
+        current.precision, current.recall = trained.precision, trained.recall
         current.negative_count, current.trained_at = trained.negatives, timezone.now()
         current.status, current.failure_reason = ClauseTypeStatus.READY, ""
         current.save(

@@ -85,6 +85,20 @@ def test_legal_and_review_find_the_custom_clause_by_key():
     )
     cell = grid["rows"][0]["cells"]["fm"]
     assert cell["status"] == "answered" and cell["spans"] == [found["span"]]
+    assert grid["columns"][0]["clause_type_version"] == 1
+    retrained = {head.key: ClauseHead(head.key, head.name, head.coef, head.intercept, version=2)}
+    for kept, heads_now in ((1, heads), (0, retrained)):
+        again = run_connector(
+            "review",
+            [document],
+            options={"columns": [column]},
+            embed=_liability,
+            clause_heads=heads_now,
+            prior={**grid, "job_id": "job_earlier"},
+        )
+        assert again["cells"]["reused"] == kept and again["rows"][0]["cells"]["fm"]["spans"] == [
+            found["span"]
+        ]
     for name, options in (("legal", {"clause_types": ["force_majeure"]}), ("review", {"columns": [column]})):
         with pytest.raises(ValueError, match="not available"):
             run_connector(name, [document], options=options, embed=_liability)
