@@ -34,7 +34,10 @@ def _checked(check, *args, **kwargs):
     try:
         return check(*args, **kwargs)
     except HeadError as exc:
-        raise ClauseTypeRejected(ErrorCode.INVALID_PARAMETER, f"{exc}.", exc.param) from exc
+        message = str(exc)
+        raise ClauseTypeRejected(
+            ErrorCode.INVALID_PARAMETER, f"{message[:1].upper()}{message[1:]}.", exc.param
+        ) from exc
 
 
 def _text(value: object, param: str, limit: int, *, required: bool) -> str:
