@@ -59,6 +59,7 @@ def run_connector(
     embed: Embed | None = None,
     retrieve: Retrieve | None = None,
     prior: dict | None = None,
+    clause_heads: dict | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
@@ -66,6 +67,7 @@ def run_connector(
     L2-normalised vectors (literature), by default `inference.client.embed_local`; `retrieve` finds a
     question's chunks for documents planned `rag`. The result's `context` records what was really read.
     `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells).
+    `clause_heads` holds the custom clause types the options name, by key (`connectors.legal.custom`).
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -88,6 +90,7 @@ def run_connector(
         warnings=warnings,
         retrieve=retrieve,
         prior=prior,
+        clause_heads=dict(clause_heads or {}),
     )
     report(0.0, "start")
     verified = verify(

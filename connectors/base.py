@@ -44,9 +44,10 @@ class Document:
 @dataclass
 class RunContext:
     """What a connector run carries besides its documents: mode, client, progress, the context plan of each
-    document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
-    token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
-    document, the warnings, and the result of an earlier run this one extends."""
+        document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
+        token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
+        document, the warnings, the result of an earlier run this one extends, and the tenant's custom clause types
+    the options name (`connectors.legal.custom.ClauseHead` by key)."""
 
     mode: str
     client: InferenceClient | None
@@ -58,6 +59,7 @@ class RunContext:
     usage: dict[str, dict] = field(default_factory=dict)
     quotes_dropped: int = 0
     prior: dict | None = None
+    clause_heads: dict = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -92,6 +94,10 @@ class Connector(ABC):
     @abstractmethod
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         """The connector-specific fields of the result (the envelope is added by `run_connector`)."""
+
+    def clause_types(self, options: dict) -> list[tuple[str, str]]:
+        """The custom clause types its checked `options` name, as (key, param) pairs."""
+        return []
 
     def settle(self, output: dict) -> dict:
         """The result once its spans were verified (and unverifiable ones dropped); by default unchanged."""

@@ -87,6 +87,7 @@ TENANT_APPS = [
     "quire.api",
     "quire.documents",
     "quire.jobs",
+    "quire.clauses",
     "quire.webhooks",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -255,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "tenants.models.Role",
         "JobStatusEnum": "quire.jobs.models.JobStatus",
+        "ClauseTypeStatusEnum": "quire.clauses.models.ClauseTypeStatus",
         "EndpointStatusEnum": "quire.webhooks.models.EndpointStatus",
         "DocumentStatusEnum": "quire.documents.models.DocumentStatus",
     },
@@ -283,6 +285,7 @@ CELERY_TASK_QUEUES_NAMES = ("ingest", "jobs", "webhooks", "billing")
 CELERY_TASK_ROUTES = {
     "quire.documents.*": {"queue": "ingest"},
     "quire.jobs.*": {"queue": "jobs"},
+    "quire.clauses.*": {"queue": "jobs"},
     "quire.webhooks.*": {"queue": "webhooks"},
     "billing.*": {"queue": "billing"},
     "quire.api.*": {"queue": "jobs"},

@@ -18,6 +18,7 @@ from quire.api.views import (
     HealthView,
     liveness,
 )
+from quire.clauses.views import ClauseTypeDetailView, ClauseTypeExamplesView, ClauseTypeListCreateView
 from quire.documents.views import (
     DocumentDetailView,
     DocumentListCreateView,
@@ -54,6 +55,13 @@ v1 = [
     path("v1/jobs/<str:job_id>/result.csv", JobResultCsvView.as_view(), name="job-result-csv"),
     path("v1/jobs/<str:job_id>/result.xlsx", JobResultXlsxView.as_view(), name="job-result-xlsx"),
     path("v1/jobs/<str:job_id>/cells", JobCellCorrectionView.as_view(), name="job-cells"),
+    path("v1/clause_types", ClauseTypeListCreateView.as_view(), name="clause-types"),
+    path("v1/clause_types/<str:clause_type_id>", ClauseTypeDetailView.as_view(), name="clause-type"),
+    path(
+        "v1/clause_types/<str:clause_type_id>/examples",
+        ClauseTypeExamplesView.as_view(),
+        name="clause-type-examples",
+    ),
     path("v1/webhook_endpoints", webhooks.EndpointListCreateView.as_view(), name="webhook-endpoints"),
     path(
         "v1/webhook_endpoints/<str:endpoint_id>",

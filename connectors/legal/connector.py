@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.base import Connector, Document, RunContext
+from connectors.base import Connector, Document, OptionError, RunContext
 from connectors.legal.analyzers import analyse_contract
+from connectors.legal.custom import HeadError, check_keys, find_clauses, heads_named
 from connectors.legal.learned import shipped_model
 from connectors.legal.risks import assess_risks, validate_playbook
 
@@ -14,15 +15,25 @@ class LegalConnector(Connector):
     reads_all_text = True
 
     def validate_options(self, options: dict) -> dict:
-        self.reject_unknown_options(options, {"playbook", "include_default_risks", "clause_model"})
+        self.reject_unknown_options(
+            options, {"playbook", "include_default_risks", "clause_model", "clause_types"}
+        )
         clause_model = options.get("clause_model", "learned")
         if clause_model not in ("learned", "rules"):
             raise ValueError('clause_model must be "learned" or "rules"')
+        try:
+            clause_types = check_keys(options.get("clause_types", []), "options.clause_types")
+        except HeadError as exc:
+            raise OptionError(str(exc), exc.param) from exc
         return {
             "clause_model": clause_model,
             "playbook": validate_playbook(options.get("playbook", [])),
             "include_default_risks": bool(options.get("include_default_risks", True)),
+            "clause_types": clause_types,
         }
+
+    def clause_types(self, options: dict) -> list[tuple[str, str]]:
+        return [(key, f"options.clause_types.{i}") for i, key in enumerate(options.get("clause_types", []))]
 
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         if not documents:
@@ -32,6 +43,8 @@ class LegalConnector(Connector):
         risks: list[dict] = []
         checked = 0
         model = shipped_model() if options["clause_model"] == "learned" else None
+        heads = heads_named(run.clause_heads, options["clause_types"])
+        custom: list[dict] = []
         for index, document in enumerate(documents):
             if not document.text.strip():
                 run.warn(f"document {document.document_id!r} is empty; nothing to review")
@@ -44,6 +57,9 @@ class LegalConnector(Connector):
                 found, answers, checks = refine_with_model(document, found, answers, run, options["playbook"])
                 checked += len(checks)
             clauses.extend(found)
+            if heads:
+                for findings in find_clauses(document.document_id, document.text, heads, run.embed).values():
+                    custom.extend(findings)
             answers_by_document[document.document_id] = answers
             risks.extend(
                 assess_risks(
@@ -56,6 +72,8 @@ class LegalConnector(Connector):
             "answers": answers_by_document[documents[0].document_id],
             "risks": risks,
         }
+        if heads:
+            result["custom_clauses"] = custom
         if len(documents) > 1:
             result["answers_by_document"] = answers_by_document
         if run.mode == "model" and run.client is not None and options["playbook"]:

@@ -9,6 +9,7 @@ from connectors.base import Document, RunContext
 from connectors.earnings.connector import analyse_call
 from connectors.legal.analyzers import analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
+from connectors.legal.custom import find_clauses, heads_named
 from connectors.legal.learned import shipped_model
 from connectors.review.retrieval import DocumentIndex, Passage, query_terms
 from connectors.review.templates import CUAD_KEYS, EARNINGS_METRICS
@@ -66,8 +67,26 @@ class DocumentReader:
     def passages(self, question: str, vector, limit: int = PASSAGES) -> list[Passage]:
         return self.index.rank(query_terms(question), vector, limit=limit)
 
+    @cached_property
+    def custom_clauses(self) -> dict[str, list[dict]]:
+        """What every custom clause type the review names finds in the document (passages embedded once)."""
+        heads = heads_named(self.run.clause_heads, sorted(self.run.clause_heads))
+        return find_clauses(self.document.document_id, self.text, heads, self.run.embed)
+
+
+def custom_clause_cell(column: dict, reader: DocumentReader, floor: float) -> dict:
+    """A clause column answered by the tenant's custom clause type: its most confident passage, and up to
+    two more as further spans."""
+    found = reader.custom_clauses.get(column["clause_type"]) or []
+    if not found:
+        return not_found()
+    quote = found[0]["span"]["quote"]
+    return cell(quote, " ".join(quote.split()), [f["span"] for f in found[:3]], found[0]["confidence"], floor)
+
 
 def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) -> dict:
+    if column.get("clause_type"):
+        return custom_clause_cell(column, reader, floor)
     category = CUAD_KEYS.get(column["key"])
     if category is not None and column["type"] in _CUAD_TYPES:
         return _cuad_cell(category, column, reader, floor)

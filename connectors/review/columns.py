@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from connectors.base import OptionError
+from connectors.legal.custom import HeadError, check_key
 from connectors.review.templates import TEMPLATES
 
 TYPES = (
@@ -26,7 +27,7 @@ MAX_QUESTION_CHARS = 500
 MAX_CHOICES = 50
 DEFAULT_FLOOR = 0.35
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
-_COLUMN_FIELDS = {"key", "question", "type", "choices"}
+_COLUMN_FIELDS = {"key", "question", "type", "choices", "clause_type"}
 
 
 def validate_columns(options: dict) -> list[dict]:
@@ -91,7 +92,15 @@ def _column(raw: object, param: str) -> dict:
         choices = [c.strip() for c in choices]
     elif choices is not None:
         raise OptionError("choices are only for enum columns", f"{param}.choices")
-    return {"key": key, "question": question.strip(), "type": kind, "choices": choices}
+    column = {"key": key, "question": question.strip(), "type": kind, "choices": choices}
+    if raw.get("clause_type") is not None:
+        if kind != "clause":
+            raise OptionError("clause_type is only for clause columns", f"{param}.clause_type")
+        try:
+            column["clause_type"] = check_key(raw["clause_type"], f"{param}.clause_type")
+        except HeadError as exc:
+            raise OptionError(str(exc), exc.param) from exc
+    return column
 
 
 def validate_floor(options: dict) -> float:
@@ -102,4 +111,7 @@ def validate_floor(options: dict) -> float:
 
 
 def same_column(first: dict, second: dict) -> bool:
-    return all(first.get(name) == second.get(name) for name in ("key", "question", "type", "choices"))
+    return all(
+        first.get(name) == second.get(name)
+        for name in ("key", "question", "type", "choices", "clause_type", "clause_type_version")
+    )

@@ -4,10 +4,12 @@ the `ask` connector (one question over the job's documents, answered in cited se
 from __future__ import annotations
 
 from connectors.base import Connector, Document, OptionError, RunContext
+from connectors.legal.custom import heads_named
 from connectors.review.cells import DocumentReader, analyzer_cell
 from connectors.review.columns import MAX_DOCUMENTS, same_column, validate_columns, validate_floor
 from connectors.review.model import model_answer, model_cells
 from connectors.review.retrieval import Passage, query_terms
+from connectors.review.templates import TEMPLATES
 from connectors.spans import is_valid_span, make_span
 
 MAX_QUESTION_CHARS = 1000
@@ -46,7 +48,9 @@ class ReviewConnector(Connector):
 
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         _check_documents(documents, self.name)
-        columns, floor = options["columns"], options["confidence_floor"]
+        heads_named(run.clause_heads, [key for key, _ in self.clause_types(options)])
+        columns = [_with_head_version(column, run.clause_heads) for column in options["columns"]]
+        floor = options["confidence_floor"]
         vectors = dict(
             zip(
                 [c["key"] for c in columns],
@@ -65,8 +69,9 @@ class ReviewConnector(Connector):
                     cells[column["key"]] = kept
                     reused += 1
             wanted = [column for column in columns if column["key"] not in cells]
-            if wanted and run.mode == "model" and run.client is not None:
-                cells.update(model_cells(run, document, wanted, floor))
+            asked = [column for column in wanted if not column.get("clause_type")]
+            if asked and run.mode == "model" and run.client is not None:
+                cells.update(model_cells(run, document, asked, floor))
             for column in wanted:
                 if column["key"] not in cells:
                     cells[column["key"]] = analyzer_cell(column, reader, vectors[column["key"]], floor)
@@ -83,6 +88,14 @@ class ReviewConnector(Connector):
             "cells": {"total": total, "computed": total - reused, "reused": reused},
         }
 
+    def clause_types(self, options: dict) -> list[tuple[str, str]]:
+        offset = len(TEMPLATES[options["template"]]) if options.get("template") else 0
+        return [
+            (column["clause_type"], f"options.columns.{index - offset}.clause_type")
+            for index, column in enumerate(options["columns"])
+            if column.get("clause_type")
+        ]
+
     def settle(self, output: dict) -> dict:
         """An answered cell whose spans did not survive verification needs review."""
         for row in output.get("rows") or []:
@@ -90,6 +103,14 @@ class ReviewConnector(Connector):
                 if value["status"] == "answered" and not value["spans"]:
                     value["status"] = "needs_review"
         return output
+
+
+def _with_head_version(column: dict, heads: dict) -> dict:
+    """A custom clause column records the version of the head that answers it, so a review that extends this
+    one computes its cells again once the clause type was retrained."""
+    if not column.get("clause_type"):
+        return column
+    return {**column, "clause_type_version": heads[column["clause_type"]].version}
 
 
 def _reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, str], dict]:

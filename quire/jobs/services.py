@@ -25,6 +25,7 @@ from billing.services import (
 )
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
+from quire.clauses.services import clause_heads_for
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
@@ -109,6 +110,7 @@ def job_create(
         checked = get_connector(connector).validate_options(connector_options)
     except ValueError as exc:
         raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), getattr(exc, "param", "options")) from exc
+    clause_heads_for(get_connector(connector).clause_types(checked))
     _check_context_policy(tenant, connector, options.get(CONTEXT_POLICY, "auto"), document_ids)
     if checked.get("extends"):
         _extended_review(checked["extends"])
@@ -389,26 +391,30 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         )
         retrieval = _chunks_of(job.document_ids) if job.connector in RETRIEVAL_CONNECTORS else {}
         prior = _prior_output(job)
+        connector_options = {k: v for k, v in job.options.items() if k != CONTEXT_POLICY}
+        connector = get_connector(job.connector)
+        named = connector.clause_types(connector.validate_options(dict(connector_options)))
         output = run_connector(
             job.connector,
             [
                 ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename, **retrieval.get(d.id, {})})
                 for d in ordered
             ],
-            options={k: v for k, v in job.options.items() if k != CONTEXT_POLICY},
+            options=connector_options,
             mode=job.mode,
             client=InferenceClient.from_env(),
             progress=report,
             context=plan,
             retrieve=_retrieve,
             prior=prior,
+            clause_heads=clause_heads_for(named),
         )
         output["context"] = context_costed(output["context"], plan, entitled.token_prices)
         report(0.99, "verifying spans")
         verified = verify(output, {d.id: d.text for d in ordered}, policy="drop")
         place_spans(verified.output, {d.id: page_map(d) for d in ordered})
         get_connector(job.connector).settle(verified.output)
-    except ValueError as exc:
+    except (ValueError, Refusal) as exc:
         return _finish_failed(job, "invalid_input", str(exc))
     read = output["context"]["documents"]
     usage = job_usage_quantities(

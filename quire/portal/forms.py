@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.conf import settings
@@ -155,8 +156,9 @@ class ReviewForm(forms.Form):
         required=False,
         label="Own columns",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-        help_text="One per line: key | question | type | choices (for enum, comma-separated). Types: "
-        "text, clause, date, duration, money, number, percent, yes_no, party, enum, list.",
+        help_text="One per line: key | question | type | choices (for enum, comma-separated; for clause, "
+        "the key of one of your clause types). Types: text, clause, date, duration, money, number, percent, "
+        "yes_no, party, enum, list.",
     )
     mode = forms.ChoiceField(choices=MODES, initial="analyzers")
 
@@ -174,7 +176,9 @@ class ReviewForm(forms.Form):
             if len(parts) < 3:
                 raise forms.ValidationError(f"Line {number}: write key | question | type.")
             column = {"key": parts[0], "question": parts[1], "type": parts[2]}
-            if len(parts) > 3 and parts[3]:
+            if len(parts) > 3 and parts[3] and parts[2] == "clause":
+                column["clause_type"] = parts[3]
+            elif len(parts) > 3 and parts[3]:
                 column["choices"] = [choice.strip() for choice in parts[3].split(",") if choice.strip()]
             columns.append(column)
         return columns
@@ -186,3 +190,28 @@ class ReviewForm(forms.Form):
         if not data.get("template") and not data.get("columns") and "columns" not in self.errors:
             self.add_error("columns", "Pick a template or write at least one column.")
         return data
+
+
+def _passages(raw: str) -> list[str]:
+    return [block.strip() for block in re.split(r"\n\s*\n", raw) if block.strip()]
+
+
+class ClauseTypeForm(forms.Form):
+    key = forms.CharField(max_length=60, help_text="Lower-case letters, digits and _, e.g. force_majeure.")
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(required=False, max_length=2000)
+    examples = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="At least 10 passages that are this clause, separated by blank lines.",
+    )
+    counter_examples = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Optional passages that look alike but are not this clause, separated by blank lines.",
+    )
+
+    def clean_examples(self) -> list[str]:
+        return _passages(self.cleaned_data["examples"])
+
+    def clean_counter_examples(self) -> list[str]:
+        return _passages(self.cleaned_data["counter_examples"])

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from quire.portal.views import api_keys, audit, auth, billing, documents, jobs, members, reviews, webhooks
+from quire.portal.views import (
+    api_keys,
+    audit,
+    auth,
+    billing,
+    clause_types,
+    documents,
+    jobs,
+    members,
+    reviews,
+    webhooks,
+)
 
 app_name = "portal"
 
@@ -37,6 +48,11 @@ urlpatterns = [
     path("reviews/<str:job_id>/cell", reviews.review_cell, name="review_cell"),
     path("reviews/<str:job_id>/result.csv", reviews.review_export, {"fmt": "csv"}, name="review_csv"),
     path("reviews/<str:job_id>/result.xlsx", reviews.review_export, {"fmt": "xlsx"}, name="review_xlsx"),
+    path("clause-types", clause_types.clause_type_list, name="clause_types"),
+    path("clause-types/<str:clause_type_id>", clause_types.clause_type_detail, name="clause_type"),
+    path(
+        "clause-types/<str:clause_type_id>/delete", clause_types.clause_type_remove, name="clause_type_delete"
+    ),
     path("api-keys", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<str:key_id>/revoke", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("webhooks", webhooks.webhook_list, name="webhooks"),

@@ -8,6 +8,7 @@ import pytest
     ("module", "constant", "queue"),
     [
         ("quire.jobs.services", "JOB_RUN_TASK", "jobs"),
+        ("quire.clauses.services", "CLAUSE_TYPE_TRAIN_TASK", "jobs"),
         ("quire.documents.services", "DOCUMENT_INGEST_TASK", "ingest"),
         ("billing.stripe_gateway", "SUBSCRIPTION_CANCEL_TASK", "billing"),
     ],

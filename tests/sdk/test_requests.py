@@ -68,3 +68,25 @@ def test_backoff_grows_with_jitter_and_retry_after_wins():
         assert all(ceiling / 2 <= w <= ceiling for w in waits) and len(waits) > 1
     assert policy.delay(0, retry_after=7) == 7
     assert policy.delay(0, retry_after=600) == 30.0
+
+
+def test_clause_types_create_add_examples_and_wait():
+    seen: list[httpx.Request] = []
+    states = iter(["queued", "training", "ready"])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {"id": "cla_1", "object": "clause_type", "key": "fm", "status": "queued", "version": 1}
+        if request.method == "GET":
+            body.update(status=next(states), precision=0.9, recall=1.0)
+        return httpx.Response(202 if request.method == "POST" else 200, json=body)
+
+    quire = _client(seen, answer)
+    created = quire.clause_types.create("fm", "Force Majeure", ["a"] * 10, idempotency_key="ct-1")
+    quire.clause_types.add_examples("cla_1", counter_examples=["b"])
+    ready = quire.clause_types.wait("cla_1", interval=0)
+    assert (created.id, created.status, ready.status, ready.precision) == ("cla_1", "queued", "ready", 0.9)
+    assert json.loads(seen[0].content) == {"key": "fm", "name": "Force Majeure", "examples": ["a"] * 10}
+    assert seen[0].headers["Idempotency-Key"] == "ct-1" and seen[0].url.path == "/v1/clause_types"
+    assert json.loads(seen[1].content) == {"counter_examples": ["b"]}
+    assert seen[1].url.path == "/v1/clause_types/cla_1/examples"
+    assert [r.method for r in seen[2:]] == ["GET"] * 3

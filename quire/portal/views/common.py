@@ -13,6 +13,7 @@ SECTIONS = {
     "document": "documents",
     "job": "jobs",
     "review": "reviews",
+    "clause_type": "clause_types",
     "api_key": "api_keys",
     "webhook": "webhooks",
     "billing": "billing",

@@ -28,6 +28,7 @@ from quire_sdk.errors import (
 )
 from quire_sdk.pagination import Page
 from quire_sdk.types import (
+    ClauseType,
     Deleted,
     Delivery,
     Document,
@@ -46,6 +47,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "AuthenticationError",
+    "ClauseType",
     "ConflictError",
     "Deleted",
     "Delivery",

@@ -8,7 +8,15 @@ from typing import Any
 import httpx
 
 from quire_sdk._http import RetryPolicy, Transport
-from quire_sdk.resources import Documents, Events, Jobs, Search, UsageResource, WebhookEndpoints
+from quire_sdk.resources import (
+    ClauseTypes,
+    Documents,
+    Events,
+    Jobs,
+    Search,
+    UsageResource,
+    WebhookEndpoints,
+)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -47,6 +55,7 @@ class Quire:
         )
         self.documents = Documents(self._transport)
         self.jobs = Jobs(self._transport)
+        self.clause_types = ClauseTypes(self._transport)
         self.search = Search(self._transport)
         self.webhook_endpoints = WebhookEndpoints(self._transport)
         self.events = Events(self._transport)

@@ -13,6 +13,7 @@ from quire_sdk._http import Transport
 from quire_sdk.errors import WaitTimeout
 from quire_sdk.pagination import Page, list_page
 from quire_sdk.types import (
+    ClauseType,
     Deleted,
     Delivery,
     Document,
@@ -243,6 +244,64 @@ class Jobs(Resource):
         if not wait:
             return job
         return self.wait(job.id, on_progress=on_progress, interval=interval, timeout=timeout)
+
+
+class ClauseTypes(Resource):
+    def create(
+        self,
+        key: str,
+        name: str,
+        examples: list[str],
+        *,
+        counter_examples: list[str] | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ClauseType:
+        """A custom clause type from at least 10 example passages; it trains on the server (see `wait`)."""
+        body = _body(
+            key=key,
+            name=name,
+            description=description,
+            examples=list(examples),
+            counter_examples=None if counter_examples is None else list(counter_examples),
+        )
+        data = self._t.request("POST", "clause_types", json_body=body, idempotency_key=idempotency_key).data
+        return ClauseType.from_dict(data)
+
+    def get(self, clause_type_id: str) -> ClauseType:
+        return ClauseType.from_dict(self._t.request("GET", f"clause_types/{clause_type_id}").data)
+
+    def list(self, *, limit: int | None = None, **filters: Any) -> Page[ClauseType]:
+        return list_page(self._t, "clause_types", ClauseType.from_dict, {"limit": limit, **filters})
+
+    def delete(self, clause_type_id: str) -> Deleted:
+        return Deleted.from_dict(self._t.request("DELETE", f"clause_types/{clause_type_id}").data)
+
+    def add_examples(
+        self,
+        clause_type_id: str,
+        *,
+        examples: list[str] | None = None,
+        counter_examples: list[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> ClauseType:
+        """Add passages and train again; jobs use the previous head until the new one is ready."""
+        body = _body(examples=examples, counter_examples=counter_examples)
+        data = self._t.request(
+            "POST", f"clause_types/{clause_type_id}/examples", json_body=body, idempotency_key=idempotency_key
+        ).data
+        return ClauseType.from_dict(data)
+
+    def wait(
+        self,
+        clause_type_id: str,
+        *,
+        on_progress: Callable[[ClauseType], None] | None = None,
+        interval: float = 0.5,
+        timeout: float | None = 600,
+    ) -> ClauseType:
+        """Poll until the clause type is `ready` (with its cross-validated precision and recall) or `failed`."""
+        return _wait(lambda: self.get(clause_type_id), lambda c: c.done, on_progress, interval, timeout)
 
 
 class Search(Resource):

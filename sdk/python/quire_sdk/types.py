@@ -207,6 +207,30 @@ class SearchHit(ApiObject):
 
 
 @dataclass
+class ClauseType(ApiObject):
+    id: str = ""
+    key: str = ""
+    name: str = ""
+    description: str = ""
+    status: str = ""
+    failure_reason: str = ""
+    version: int = 0
+    precision: float | None = None
+    recall: float | None = None
+    example_count: int = 0
+    counter_example_count: int = 0
+    negative_count: int = 0
+    trained_at: str | None = None
+    created_at: str | None = None
+
+    TERMINAL = ("ready", "failed")
+
+    @property
+    def done(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+@dataclass
 class WebhookEndpoint(ApiObject):
     id: str = ""
     url: str = ""

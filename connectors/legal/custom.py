@@ -1,0 +1,322 @@
+"""Custom clause types: a tenant's own clause, learned from its example passages.
+
+A head is an L2-regularised logistic regression over the bundled MiniLM embeddings of passages. Training
+takes the positives, the negatives (counter-examples, the tenant's own paragraphs that are not near a
+positive, and `GENERIC_PARAGRAPHS`), reports cross-validated precision and recall, and returns the weights
+as plain JSON; scoring splits a document into passages and keeps those the head accepts. No Django here:
+the platform stores heads, trains them in a worker and hands them to a run by key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy
+from threadpoolctl import threadpool_limits
+
+from connectors.base import Embed
+from connectors.spans import trimmed_span
+from connectors.text import split_paragraphs, split_sentences
+
+MIN_EXAMPLES = 10
+MAX_EXAMPLES = 500
+MAX_EXAMPLE_CHARS = 5000
+MAX_FOLDS = 5
+L2 = 1.0
+THRESHOLD = 0.5
+NEAR_POSITIVE = 0.6
+MAX_FINDINGS = 5
+PASSAGE_CHARS = 700
+ENCODER = "all-MiniLM-L6-v2"
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+
+GENERIC_PARAGRAPHS = (
+    "This Agreement shall be governed by and construed in accordance with the laws of the State of New York, "
+    "without regard to its conflict of laws principles.",
+    "Each party shall bear its own costs and expenses incurred in connection with the negotiation and "
+    "execution of this Agreement.",
+    "All notices under this Agreement shall be in writing and delivered by hand, by courier or by certified "
+    "mail to the addresses set out above.",
+    "This Agreement constitutes the entire agreement between the parties and supersedes all prior "
+    "agreements and understandings, whether written or oral.",
+    "No amendment or modification of this Agreement shall be valid unless made in writing and signed by "
+    "authorised representatives of both parties.",
+    "If any provision of this Agreement is held invalid or unenforceable, the remaining provisions shall "
+    "continue in full force and effect.",
+    "Neither party may assign this Agreement without the prior written consent of the other party, which "
+    "shall not be unreasonably withheld.",
+    "The Customer shall pay all invoices within thirty (30) days of the invoice date. Late payments bear "
+    "interest at one percent per month.",
+    "Each party shall keep confidential all information disclosed by the other party and use it only for "
+    "the purposes of this Agreement.",
+    "This Agreement may be executed in counterparts, each of which shall be deemed an original and all of "
+    "which together constitute one instrument.",
+    "The term of this Agreement begins on the Effective Date and continues for three (3) years unless "
+    "terminated earlier as provided herein.",
+    "Either party may terminate this Agreement upon written notice if the other party materially breaches "
+    "it and fails to cure the breach within thirty days.",
+    "The Supplier warrants that the Products will conform to the Specifications for a period of twelve "
+    "months from delivery.",
+    "In no event shall either party's aggregate liability under this Agreement exceed the fees paid in the "
+    "twelve months preceding the claim.",
+    "The Licensee shall maintain complete and accurate records and permit the Licensor to audit them once "
+    "per calendar year on reasonable notice.",
+    "The Distributor shall purchase the minimum quantities set out in Schedule B during each contract year.",
+    "The Consultant is an independent contractor, and nothing in this Agreement creates a partnership, joint "
+    "venture or employment relationship.",
+    "The headings in this Agreement are for convenience only and shall not affect its interpretation.",
+    "No waiver of any breach shall be deemed a waiver of any other or subsequent breach.",
+    "Each party shall maintain commercial general liability insurance with limits of not less than one "
+    "million dollars per occurrence.",
+    "The Licensor grants the Licensee a non-exclusive, non-transferable licence to use the Software in the "
+    "Territory during the Term.",
+    "All intellectual property rights in the deliverables shall vest in the Company upon payment in full.",
+    "Any dispute arising out of this Agreement shall be finally settled by arbitration in London under the "
+    "rules of the London Court of International Arbitration.",
+    "The Company shall indemnify and hold harmless the Contractor against all claims arising from the "
+    "Company's negligence.",
+    "IN WITNESS WHEREOF, the parties have executed this Agreement as of the date first written above.",
+    "Prices are exclusive of value added tax and other applicable taxes, which the Customer shall pay in "
+    "addition.",
+    "During the Term and for one year thereafter, the Employee shall not solicit any employee of the Company "
+    "to leave its employment.",
+    "Delivery shall be made DDP to the Buyer's facility, and title and risk pass to the Buyer upon delivery.",
+    "The Service Provider shall meet the service levels in Exhibit C and credit the fees described there for "
+    "any failure.",
+    "Upon termination, each party shall return or destroy the other party's Confidential Information.",
+    "This Agreement is made between Acme Corporation, a Delaware corporation, and Beta LLC, a California "
+    "limited liability company.",
+    "The Purchaser shall have the right to inspect the goods within ten business days of receipt and reject "
+    "non-conforming goods.",
+)
+
+
+class HeadError(ValueError):
+    """Training input that cannot make a head; `param` names the input at fault."""
+
+    def __init__(self, message: str, param: str):
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class ClauseHead:
+    """A trained custom clause type: its key, name, and the logistic regression over the encoder's vectors."""
+
+    key: str
+    name: str
+    coef: numpy.ndarray
+    intercept: float
+    threshold: float = THRESHOLD
+    version: int = 1
+
+    @classmethod
+    def from_json(cls, key: str, name: str, weights: dict) -> ClauseHead:
+        return cls(
+            key=key,
+            name=name,
+            coef=numpy.asarray(weights["coef"], dtype=numpy.float32),
+            intercept=float(weights["intercept"]),
+            threshold=float(weights.get("threshold", THRESHOLD)),
+            version=int(weights.get("version", 1)),
+        )
+
+    def probabilities(self, vectors: numpy.ndarray) -> numpy.ndarray:
+        return _sigmoid(numpy.asarray(vectors, dtype=numpy.float32) @ self.coef + self.intercept)
+
+
+@dataclass(frozen=True)
+class TrainedHead:
+    weights: dict
+    precision: float
+    recall: float
+    positives: int
+    negatives: int
+    folds: int
+
+
+def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[str]:
+    """The passages of `examples`, stripped; HeadError naming `param` (or `param.<i>`) for anything else."""
+    if not isinstance(examples, list | tuple):
+        raise HeadError("give a list of passages", param)
+    checked = []
+    for index, passage in enumerate(examples):
+        if not isinstance(passage, str) or not passage.strip():
+            raise HeadError("a passage must be non-empty text", f"{param}.{index}")
+        if len(passage) > MAX_EXAMPLE_CHARS:
+            raise HeadError(f"a passage is at most {MAX_EXAMPLE_CHARS} characters", f"{param}.{index}")
+        checked.append(" ".join(passage.split()))
+    if len(checked) > MAX_EXAMPLES:
+        raise HeadError(f"give at most {MAX_EXAMPLES} passages; got {len(checked)}", param)
+    if len(checked) < minimum:
+        raise HeadError(f"give at least {minimum} example passages; got {len(checked)}", param)
+    return checked
+
+
+def check_key(key: object, param: str = "key") -> str:
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        raise HeadError(
+            "a key is 1-60 characters of lower-case letters, digits and _, starting with a letter", param
+        )
+    return key
+
+
+def negatives_from(
+    own: numpy.ndarray, positives: numpy.ndarray, *, near: float = NEAR_POSITIVE
+) -> numpy.ndarray:
+    """The rows of `own` (a tenant's paragraph vectors) whose cosine to every positive is below `near`."""
+    if len(own) == 0:
+        return own.reshape(0, positives.shape[1])
+    similarity = numpy.asarray(own, dtype=numpy.float32) @ positives.T
+    return own[similarity.max(axis=1) < near]
+
+
+def train_head(positives: numpy.ndarray, negatives: numpy.ndarray, *, seed: int = 0) -> TrainedHead:
+    """A head on L2-normalised vectors, its precision and recall over stratified folds (pooled), then the
+    weights fitted on everything. Classes are weighted to count equally. One BLAS thread: the matrices are
+    small, and threads contending for a busy worker's cores made training ten times slower."""
+    with threadpool_limits(limits=1):
+        return _train(positives, negatives, seed)
+
+
+def _train(positives: numpy.ndarray, negatives: numpy.ndarray, seed: int) -> TrainedHead:
+    x = numpy.vstack([positives, negatives]).astype(numpy.float64)
+    y = numpy.concatenate([numpy.ones(len(positives)), numpy.zeros(len(negatives))])
+    folds = min(MAX_FOLDS, len(positives), len(negatives))
+    if folds < 2:
+        raise HeadError("training needs at least two positive and two negative passages", "examples")
+    assigned = _stratified_folds(y, folds, seed)
+    predicted = numpy.zeros(len(y), dtype=bool)
+    for fold in range(folds):
+        held = assigned == fold
+        coef, intercept = _fit(x[~held], y[~held])
+        predicted[held] = _sigmoid(x[held] @ coef + intercept) >= THRESHOLD
+    true_positive = float(numpy.sum(predicted & (y == 1)))
+    precision = true_positive / max(1.0, float(predicted.sum()))
+    recall = true_positive / float(len(positives))
+    coef, intercept = _fit(x, y)
+    return TrainedHead(
+        weights={
+            "encoder": ENCODER,
+            "coef": [round(float(v), 6) for v in coef],
+            "intercept": round(float(intercept), 6),
+            "threshold": THRESHOLD,
+        },
+        precision=round(precision, 4),
+        recall=round(recall, 4),
+        positives=len(positives),
+        negatives=len(negatives),
+        folds=folds,
+    )
+
+
+def _stratified_folds(y: numpy.ndarray, folds: int, seed: int) -> numpy.ndarray:
+    generator = numpy.random.default_rng(seed)
+    assigned = numpy.empty(len(y), dtype=int)
+    for label in (0, 1):
+        rows = numpy.flatnonzero(y == label)
+        generator.shuffle(rows)
+        assigned[rows] = numpy.arange(len(rows)) % folds
+    return assigned
+
+
+def _fit(x: numpy.ndarray, y: numpy.ndarray, *, iterations: int = 15) -> tuple[numpy.ndarray, float]:
+    """Balanced-weight L2 logistic regression by Newton's method (the intercept unpenalised)."""
+    n_positive = max(1.0, y.sum())
+    n_negative = max(1.0, len(y) - y.sum())
+    sample = numpy.where(y == 1, len(y) / (2 * n_positive), len(y) / (2 * n_negative))
+    design = numpy.hstack([x, numpy.ones((len(x), 1))])
+    penalty = numpy.full(design.shape[1], L2)
+    penalty[-1] = 0.0
+    w = numpy.zeros(design.shape[1])
+    for _ in range(iterations):
+        p = _sigmoid(design @ w)
+        gradient = design.T @ (sample * (p - y)) + penalty * w
+        hessian = (design * (sample * p * (1 - p))[:, None]).T @ design + numpy.diag(penalty + 1e-9)
+        step = numpy.linalg.solve(hessian, gradient)
+        w -= step
+        if numpy.abs(step).max() < 1e-4:
+            break
+    return w[:-1], float(w[-1])
+
+
+def _sigmoid(z: numpy.ndarray) -> numpy.ndarray:
+    return 1.0 / (1.0 + numpy.exp(-numpy.clip(z, -30, 30)))
+
+
+def passages(text: str) -> list[tuple[int, int]]:
+    """The units a head scores: paragraphs, and runs of whole sentences of at most about `PASSAGE_CHARS`
+    characters inside longer ones."""
+    found: list[tuple[int, int]] = []
+    for paragraph in split_paragraphs(text):
+        if paragraph.end - paragraph.start <= PASSAGE_CHARS:
+            found.append((paragraph.start, paragraph.end))
+            continue
+        start = end = None
+        for sentence in split_sentences(text, paragraph.start, paragraph.end):
+            if start is not None and sentence.end - start > PASSAGE_CHARS:
+                found.append((start, end))
+                start = None
+            start = sentence.start if start is None else start
+            end = sentence.end
+        if start is not None:
+            found.append((start, end))
+    return found
+
+
+def find_clauses(
+    document_id: str,
+    text: str,
+    heads: Sequence[ClauseHead],
+    embed: Embed,
+    *,
+    limit: int = MAX_FINDINGS,
+) -> dict[str, list[dict]]:
+    """Per head key, the passages of `text` it accepts (at most `limit`, most confident first), each
+    `{"category", "clause_type", "name", "confidence", "span"}`: the shape of a legal clause (its category is
+    the name) plus the key. The passages are embedded once for all heads."""
+    units = passages(text)
+    found: dict[str, list[dict]] = {head.key: [] for head in heads}
+    if not units or not heads:
+        return found
+    vectors = numpy.asarray(embed([text[start:end] for start, end in units]), dtype=numpy.float32)
+    for head in heads:
+        scores = head.probabilities(vectors)
+        for index in numpy.argsort(-scores)[:limit]:
+            if scores[index] < head.threshold:
+                break
+            span = trimmed_span(document_id, text, *units[index])
+            if span is not None:
+                found[head.key].append(
+                    {
+                        "category": head.name,
+                        "clause_type": head.key,
+                        "name": head.name,
+                        "confidence": round(float(scores[index]), 4),
+                        "span": span,
+                    }
+                )
+    return found
+
+
+def check_keys(keys: object, param: str) -> list[str]:
+    """A list of distinct custom clause type keys; HeadError naming `param` or `param.<i>` otherwise."""
+    if not isinstance(keys, list):
+        raise HeadError("give a list of custom clause type keys", param)
+    checked: list[str] = []
+    for index, key in enumerate(keys):
+        check_key(key, f"{param}.{index}")
+        if key in checked:
+            raise HeadError(f"clause type {key!r} appears twice", f"{param}.{index}")
+        checked.append(key)
+    return checked
+
+
+def heads_named(clause_heads: dict, keys: Sequence[str]) -> list[ClauseHead]:
+    """The run's heads for `keys`; ValueError for one the run was not given (deleted since the job began)."""
+    missing = [key for key in keys if key not in clause_heads]
+    if missing:
+        raise ValueError(f"custom clause type(s) not available to this run: {', '.join(missing)}")
+    return [clause_heads[key] for key in keys]

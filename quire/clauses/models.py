@@ -1,0 +1,50 @@
+from functools import partial
+
+from django.db import models
+
+from tenants.identifiers import new_id
+
+
+class ClauseTypeStatus(models.TextChoices):
+    QUEUED = "queued"
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ClauseType(models.Model):
+    """A tenant's own clause type ("quick study"): its example passages and the head trained on them, in
+    the tenant's schema. `version` counts trainings asked for, so a stale training never overwrites a
+    newer one."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "cla"), editable=False)
+    key = models.CharField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, default="")
+    examples = models.JSONField(default=list)
+    counter_examples = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=16, choices=ClauseTypeStatus.choices, default=ClauseTypeStatus.QUEUED
+    )
+    failure_reason = models.TextField(blank=True, default="")
+    version = models.PositiveIntegerField(default=1)
+    head = models.JSONField(null=True, blank=True)
+    precision = models.FloatField(null=True, blank=True)
+    recall = models.FloatField(null=True, blank=True)
+    negative_count = models.PositiveIntegerField(default=0)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.key} {self.status}"
+
+    @property
+    def example_count(self) -> int:
+        return len(self.examples)
+
+    @property
+    def counter_example_count(self) -> int:
+        return len(self.counter_examples)

@@ -1,0 +1,63 @@
+from rest_framework import serializers
+
+from quire.api.serializers import ObjectNameField, ResourceSerializer, StrictSerializer
+from quire.clauses.models import ClauseType
+
+
+class ClauseTypeCreateSerializer(StrictSerializer):
+    key = serializers.CharField(
+        max_length=60, help_text="Lower-case letters, digits and _; unique per workspace."
+    )
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+    examples = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        help_text="At least 10 passages that are this clause.",
+    )
+    counter_examples = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+        help_text="Passages that look alike but are not this clause.",
+    )
+
+
+class ClauseTypeExamplesSerializer(StrictSerializer):
+    examples = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False, default=list
+    )
+    counter_examples = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False, default=list
+    )
+
+
+class ClauseTypeSerializer(ResourceSerializer):
+    object = ObjectNameField("clause_type")
+    example_count = serializers.IntegerField(read_only=True)
+    counter_example_count = serializers.IntegerField(read_only=True)
+    precision = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Cross-validated precision of the trained head."
+    )
+    recall = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Cross-validated recall of the trained head."
+    )
+
+    class Meta:
+        model = ClauseType
+        fields = [
+            "id",
+            "object",
+            "key",
+            "name",
+            "description",
+            "status",
+            "failure_reason",
+            "version",
+            "precision",
+            "recall",
+            "example_count",
+            "counter_example_count",
+            "negative_count",
+            "trained_at",
+            "created_at",
+        ]

@@ -1,0 +1,270 @@
+"""Writes for custom clause types: create, add examples (and train again), delete, and the training itself
+(the worker's side); `clause_heads_for`, the heads a job names, for `job_create` and `job_run`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Sequence
+
+from celery import current_app
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.refusals import ErrorCode, Refusal
+from quire.clauses.models import ClauseType, ClauseTypeStatus
+from quire.documents.models import Chunk
+from tenants.audit import audit_record
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+CLAUSE_TYPE_TRAIN_TASK = "quire.clauses.clause_type_train_task"
+OWN_NEGATIVES = 500
+MAX_NAME_CHARS = 120
+MAX_DESCRIPTION_CHARS = 2000
+
+
+class ClauseTypeRejected(Refusal):
+    """A custom clause type request that cannot be carried out."""
+
+
+def _checked(check, *args, **kwargs):
+    from connectors.legal.custom import HeadError
+
+    try:
+        return check(*args, **kwargs)
+    except HeadError as exc:
+        message = str(exc)
+        raise ClauseTypeRejected(
+            ErrorCode.INVALID_PARAMETER, f"{message[:1].upper()}{message[1:]}.", exc.param
+        ) from exc
+
+
+def _text(value: object, param: str, limit: int, *, required: bool) -> str:
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ClauseTypeRejected(ErrorCode.INVALID_PARAMETER, f"{param} must be non-empty text.", param)
+    if len(value) > limit:
+        raise ClauseTypeRejected(
+            ErrorCode.INVALID_PARAMETER, f"{param} is at most {limit} characters.", param
+        )
+    return value.strip()
+
+
+def clause_type_create(
+    *,
+    tenant: Tenant,
+    key: str,
+    name: str,
+    examples: Sequence[str],
+    counter_examples: Sequence[str] = (),
+    description: str = "",
+) -> ClauseType:
+    """Store a new clause type with at least `MIN_EXAMPLES` example passages (and optional counter-examples)
+    and queue its training. Refuses (400, naming the param) a bad or taken key, an empty name, too few
+    examples, and an empty or overlong passage."""
+    from connectors.legal.custom import MIN_EXAMPLES, check_examples, check_key
+
+    key = _checked(check_key, key)
+    name = _text(name, "name", MAX_NAME_CHARS, required=True)
+    description = _text(description, "description", MAX_DESCRIPTION_CHARS, required=False)
+    positives = _checked(check_examples, list(examples), "examples", minimum=MIN_EXAMPLES)
+    negatives = _checked(check_examples, list(counter_examples), "counter_examples")
+    if ClauseType.objects.filter(key=key).exists():
+        raise ClauseTypeRejected(ErrorCode.INVALID_PARAMETER, f"A clause type {key!r} already exists.", "key")
+    try:
+        with transaction.atomic():
+            clause_type = ClauseType.objects.create(
+                key=key, name=name, description=description, examples=positives, counter_examples=negatives
+            )
+            audit_record(
+                tenant=tenant,
+                action="clause_type.create",
+                object_type="clause_type",
+                object_id=clause_type.pk,
+                details={"key": key, "examples": len(positives), "counter_examples": len(negatives)},
+            )
+    except IntegrityError as exc:
+        raise ClauseTypeRejected(
+            ErrorCode.INVALID_PARAMETER, f"A clause type {key!r} already exists.", "key"
+        ) from exc
+    _queue_training(clause_type)
+    return clause_type
+
+
+def clause_type_examples_add(
+    *,
+    tenant: Tenant,
+    clause_type: ClauseType,
+    examples: Sequence[str] = (),
+    counter_examples: Sequence[str] = (),
+) -> ClauseType:
+    """Add example passages and counter-examples to a clause type and train it again; jobs keep using the
+    previous head until the new one is ready. Refuses nothing to add and bad passages (400)."""
+    from connectors.legal.custom import MAX_EXAMPLES, check_examples
+
+    positives = _checked(check_examples, list(examples), "examples")
+    negatives = _checked(check_examples, list(counter_examples), "counter_examples")
+    if not positives and not negatives:
+        raise ClauseTypeRejected(
+            ErrorCode.INVALID_PARAMETER, "Give examples or counter_examples to add.", "examples"
+        )
+    with transaction.atomic():
+        clause_type = ClauseType.objects.select_for_update().get(pk=clause_type.pk)
+        for param, stored, added in (
+            ("examples", clause_type.examples, positives),
+            ("counter_examples", clause_type.counter_examples, negatives),
+        ):
+            if len(stored) + len(added) > MAX_EXAMPLES:
+                raise ClauseTypeRejected(
+                    ErrorCode.INVALID_PARAMETER, f"A clause type holds at most {MAX_EXAMPLES} {param}.", param
+                )
+        clause_type.examples = [*clause_type.examples, *positives]
+        clause_type.counter_examples = [*clause_type.counter_examples, *negatives]
+        clause_type.version += 1
+        clause_type.status, clause_type.failure_reason = ClauseTypeStatus.QUEUED, ""
+        clause_type.save(
+            update_fields=["examples", "counter_examples", "version", "status", "failure_reason"]
+        )
+        audit_record(
+            tenant=tenant,
+            action="clause_type.train",
+            object_type="clause_type",
+            object_id=clause_type.pk,
+            details={"examples_added": len(positives), "counter_examples_added": len(negatives)},
+        )
+    _queue_training(clause_type)
+    return clause_type
+
+
+def clause_type_delete(*, tenant: Tenant, clause_type: ClauseType) -> None:
+    """Delete a clause type and its head; jobs already finished keep their findings."""
+    with transaction.atomic():
+        ClauseType.objects.filter(pk=clause_type.pk).delete()
+        audit_record(
+            tenant=tenant,
+            action="clause_type.delete",
+            object_type="clause_type",
+            object_id=clause_type.pk,
+            details={"key": clause_type.key},
+        )
+
+
+def _queue_training(clause_type: ClauseType) -> None:
+    args = [clause_type.pk, clause_type.version]
+    transaction.on_commit(lambda: current_app.send_task(CLAUSE_TYPE_TRAIN_TASK, args=args))
+
+
+def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None:
+    """Train the head of version `version` (the connection is in the tenant's schema): embed the examples
+    with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
+    paragraphs and the tenant's own chunks that are not near an example, and store the weights with the
+    cross-validated precision and recall. A newer version asked for meanwhile wins; returns None then."""
+    import numpy
+
+    from connectors.legal.custom import HeadError, negatives_from, train_head
+    from inference.embeddings import embed_texts
+
+    with transaction.atomic():
+        clause_type = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
+        if (
+            clause_type is None
+            or clause_type.version != version
+            or clause_type.status == ClauseTypeStatus.READY
+        ):
+            return None
+        clause_type.status = ClauseTypeStatus.TRAINING
+        clause_type.save(update_fields=["status"])
+    try:
+        positives = embed_texts(clause_type.examples)
+        negatives = numpy.vstack(
+            [
+                _generic_vectors(),
+                embed_texts(clause_type.counter_examples) if clause_type.counter_examples else positives[:0],
+                negatives_from(_own_vectors(), positives),
+            ]
+        )
+        trained = train_head(positives, negatives)
+    except HeadError as exc:
+        return _training_failed(clause_type_id, version, str(exc))
+    with transaction.atomic():
+        current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
+        if current is None or current.version != version:
+            return None
+        current.head = {**trained.weights, "version": version}
+        current.precision, current.recall = trained.precision, trained.recall
+        current.negative_count, current.trained_at = trained.negatives, timezone.now()
+        current.status, current.failure_reason = ClauseTypeStatus.READY, ""
+        current.save(
+            update_fields=[
+                "head",
+                "precision",
+                "recall",
+                "negative_count",
+                "trained_at",
+                "status",
+                "failure_reason",
+            ]
+        )
+    logger.info(
+        "clause type %s v%s: precision %.3f recall %.3f",
+        current.key,
+        version,
+        trained.precision,
+        trained.recall,
+    )
+    return current
+
+
+@functools.cache
+def _generic_vectors():
+    """The bundled generic contract paragraphs' vectors, embedded once per process."""
+    from connectors.legal.custom import GENERIC_PARAGRAPHS
+    from inference.embeddings import embed_texts
+
+    return embed_texts(list(GENERIC_PARAGRAPHS))
+
+
+def _own_vectors():
+    """The vectors of the tenant's most recent chunks (its own paragraphs, as negatives)."""
+    import numpy
+
+    rows = list(Chunk.objects.order_by("-id").values_list("embedding", flat=True)[:OWN_NEGATIVES])
+    return numpy.asarray(rows, dtype=numpy.float32).reshape(len(rows), -1) if rows else numpy.zeros((0, 384))
+
+
+def _training_failed(clause_type_id: str, version: int, reason: str) -> ClauseType | None:
+    with transaction.atomic():
+        current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
+        if current is None or current.version != version:
+            return None
+        current.status, current.failure_reason = ClauseTypeStatus.FAILED, reason[:2000]
+        current.save(update_fields=["status", "failure_reason"])
+    return current
+
+
+def clause_type_fail_unexpectedly(*, clause_type_id: str, version: int, exc: BaseException) -> None:
+    _training_failed(clause_type_id, version, f"internal error while training: {type(exc).__name__}")
+
+
+def clause_heads_for(named: Iterable[tuple[str, str]]) -> dict:
+    """The trained heads of the clause types `named` as (key, param) pairs, by key. Refuses (400, naming the
+    param) a key this tenant has no clause type for and one whose head is not ready."""
+    from connectors.legal.custom import ClauseHead
+
+    named = list(named)
+    if not named:
+        return {}
+    found = {c.key: c for c in ClauseType.objects.filter(key__in=[key for key, _ in named])}
+    heads = {}
+    for key, param in named:
+        clause_type = found.get(key)
+        if clause_type is None:
+            raise ClauseTypeRejected(ErrorCode.INVALID_OPTIONS, f"No custom clause type {key!r}.", param)
+        if clause_type.head is None:
+            raise ClauseTypeRejected(
+                ErrorCode.INVALID_OPTIONS,
+                f"Custom clause type {key!r} is {clause_type.status}; it has no trained head yet.",
+                param,
+            )
+        heads[key] = ClauseHead.from_json(key, clause_type.name, clause_type.head)
+    return heads

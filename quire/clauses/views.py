@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.refusals import ErrorCode, Refusal
+from quire.api.idempotency import idempotent
+from quire.api.pagination import ListFilter
+from quire.api.serializers import DeletedSerializer
+from quire.clauses.models import ClauseType, ClauseTypeStatus
+from quire.clauses.serializers import (
+    ClauseTypeCreateSerializer,
+    ClauseTypeExamplesSerializer,
+    ClauseTypeSerializer,
+)
+from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
+
+
+def _clause_type(clause_type_id: str) -> ClauseType:
+    clause_type = ClauseType.objects.filter(pk=clause_type_id).first()
+    if clause_type is None:
+        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No clause type {clause_type_id}.", "clause_type_id")
+    return clause_type
+
+
+def _validated(serializer_class, data) -> dict:
+    payload = serializer_class(data=data)
+    payload.is_valid(raise_exception=True)
+    return payload.validated_data
+
+
+class ClauseTypeListCreateView(ListAPIView):
+    serializer_class = ClauseTypeSerializer
+    queryset = ClauseType.objects.all()
+    filter_backends = [ListFilter]
+    list_filters = {"status": ClauseTypeStatus.values}
+    filter_metadata = False
+
+    @extend_schema(
+        request=ClauseTypeCreateSerializer,
+        responses={202: ClauseTypeSerializer},
+        description="A custom clause type from at least 10 example passages (and optional counter-examples); "
+        "its head trains in the background and reports cross-validated precision and recall.",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        clause_type = clause_type_create(
+            tenant=request.tenant, **_validated(ClauseTypeCreateSerializer, request.data)
+        )
+        return Response(ClauseTypeSerializer(clause_type).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ClauseTypeDetailView(APIView):
+    @extend_schema(responses={200: ClauseTypeSerializer})
+    def get(self, request: Request, clause_type_id: str) -> Response:
+        return Response(ClauseTypeSerializer(_clause_type(clause_type_id)).data)
+
+    @extend_schema(responses={200: DeletedSerializer})
+    def delete(self, request: Request, clause_type_id: str) -> Response:
+        clause_type_delete(tenant=request.tenant, clause_type=_clause_type(clause_type_id))
+        return Response({"id": clause_type_id, "object": "clause_type", "deleted": True})
+
+
+class ClauseTypeExamplesView(APIView):
+    @extend_schema(
+        operation_id="clause_types_examples_add",
+        request=ClauseTypeExamplesSerializer,
+        responses={202: ClauseTypeSerializer},
+        description="Add example passages or counter-examples and train the head again; jobs use the previous "
+        "head until the new one is ready.",
+    )
+    @idempotent
+    def post(self, request: Request, clause_type_id: str) -> Response:
+        clause_type = clause_type_examples_add(
+            tenant=request.tenant,
+            clause_type=_clause_type(clause_type_id),
+            **_validated(ClauseTypeExamplesSerializer, request.data),
+        )
+        return Response(ClauseTypeSerializer(clause_type).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,126 @@
+"""Custom clause types without the platform: input checks, training reproduces its head and reports
+cross-validated metrics, and the legal and review connectors find the clause by key with a verified span."""
+
+from __future__ import annotations
+
+import json
+
+import numpy
+import pytest
+
+from connectors import Document, get_connector, run_connector
+from connectors.base import OptionError
+from connectors.legal.custom import (
+    ClauseHead,
+    HeadError,
+    check_examples,
+    negatives_from,
+    passages,
+    train_head,
+)
+from connectors.spans import invalid_spans
+from tests.support.paths import DATA
+
+FIXTURE = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
+
+
+def test_examples_are_checked_naming_the_param():
+    with pytest.raises(HeadError) as few:
+        check_examples(["a clause"] * 9, "examples", minimum=10)
+    assert few.value.param == "examples"
+    with pytest.raises(HeadError) as blank:
+        check_examples(["a clause", "a clause", "  \n "], "examples")
+    assert blank.value.param == "examples.2"
+    assert check_examples(["  two\n words "], "counter_examples") == ["two words"]
+
+
+def test_training_is_reproducible_and_cross_validated():
+    generator = numpy.random.default_rng(7)
+    centre = generator.normal(size=16)
+    positives = centre + 0.3 * generator.normal(size=(12, 16))
+    negatives = -centre + 0.3 * generator.normal(size=(30, 16))
+    first, second = train_head(positives, negatives), train_head(positives, negatives)
+    assert first.weights == second.weights
+    assert (first.precision, first.recall) == (1.0, 1.0)
+    model = ClauseHead.from_json("k", "K", first.weights)
+    assert (model.probabilities(positives) > 0.5).all() and (model.probabilities(negatives) < 0.5).all()
+    near = numpy.vstack([positives[:1], negatives[:3]])
+    unit = near / numpy.linalg.norm(near, axis=1, keepdims=True)
+    kept = negatives_from(unit, unit[:1])
+    assert len(kept) == 3
+    with pytest.raises(HeadError):
+        train_head(positives[:1], negatives)
+
+
+def test_passages_split_long_paragraphs_on_sentences():
+    text = "Short one.\n\n" + " ".join(f"Sentence number {i} is here." for i in range(60))
+    units = passages(text)
+    assert units[0] == (0, 10)
+    assert all(end - start <= 720 for start, end in units) and len(units) > 2
+
+
+def _liability(texts: list[str]) -> numpy.ndarray:
+    """A one-feature stand-in for the encoder: does the passage speak of being liable?"""
+    return numpy.asarray([[float("liable" in text)] for text in texts], dtype=numpy.float32)
+
+
+def test_legal_and_review_find_the_custom_clause_by_key():
+    head = ClauseHead("force_majeure", "Force Majeure", numpy.asarray([8.0], dtype=numpy.float32), -4.0)
+    document = Document("msa", FIXTURE["contract"])
+    heads = {head.key: head}
+    output = run_connector(
+        "legal", [document], options={"clause_types": ["force_majeure"]}, embed=_liability, clause_heads=heads
+    )
+    (found,) = output["custom_clauses"]
+    assert (found["clause_type"], found["name"], found["confidence"]) == (
+        "force_majeure",
+        "Force Majeure",
+        0.982,
+    )
+    assert found["span"]["quote"].startswith("3. Unforeseeable Events.")
+    assert not invalid_spans(output, {"msa": document.text})
+    column = {"key": "fm", "question": "Force majeure?", "type": "clause", "clause_type": "force_majeure"}
+    grid = run_connector(
+        "review", [document], options={"columns": [column]}, embed=_liability, clause_heads=heads
+    )
+    cell = grid["rows"][0]["cells"]["fm"]
+    assert cell["status"] == "answered" and cell["spans"] == [found["span"]]
+    assert grid["columns"][0]["clause_type_version"] == 1
+    retrained = {head.key: ClauseHead(head.key, head.name, head.coef, head.intercept, version=2)}
+    for kept, heads_now in ((1, heads), (0, retrained)):
+        again = run_connector(
+            "review",
+            [document],
+            options={"columns": [column]},
+            embed=_liability,
+            clause_heads=heads_now,
+            prior={**grid, "job_id": "job_earlier"},
+        )
+        assert again["cells"]["reused"] == kept and again["rows"][0]["cells"]["fm"]["spans"] == [
+            found["span"]
+        ]
+    for name, options in (("legal", {"clause_types": ["force_majeure"]}), ("review", {"columns": [column]})):
+        with pytest.raises(ValueError, match="not available"):
+            run_connector(name, [document], options=options, embed=_liability)
+
+
+def test_clause_type_options_name_their_param():
+    legal, review = get_connector("legal"), get_connector("review")
+    with pytest.raises(OptionError) as repeated:
+        legal.validate_options({"clause_types": ["fm", "fm"]})
+    assert repeated.value.param == "options.clause_types.1"
+    assert legal.clause_types(legal.validate_options({"clause_types": ["fm"]})) == [
+        ("fm", "options.clause_types.0")
+    ]
+    with pytest.raises(OptionError) as wrong_type:
+        review.validate_options(
+            {"columns": [{"key": "a", "question": "q?", "type": "text", "clause_type": "fm"}]}
+        )
+    assert wrong_type.value.param == "options.columns.0.clause_type"
+    checked = review.validate_options(
+        {
+            "template": "cuad",
+            "columns": [{"key": "a", "question": "q?", "type": "clause", "clause_type": "fm"}],
+        }
+    )
+    assert review.clause_types(checked) == [("fm", "options.columns.0.clause_type")]

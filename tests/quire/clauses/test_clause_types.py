@@ -1,0 +1,153 @@
+"""Custom clause types through the API and a real worker: examples in, the head trained with
+cross-validated metrics, a legal job and a review column find the clause by key with verified spans,
+another tenant can neither see nor use it, and bad training input is a 400 naming the param."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.quire.jobs.test_jobs import assert_spans_hold
+from tests.support import Api, ready_document, wait_job
+from tests.support.paths import DATA
+from tests.support.polling import wait_for
+
+FIXTURE = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
+MORE = "Neither party is liable for failures caused by a pandemic, a cyber attack on a public network or a blockade."
+BODY = {k: FIXTURE[k] for k in ("key", "name", "description", "examples", "counter_examples")}
+
+
+def _refused(response, param: str) -> dict:
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["param"] == param, error
+    return error
+
+
+@pytest.mark.timeout(300)
+def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
+    contract = ready_document(api_a, FIXTURE["contract"], "msa.txt")
+    created = api_a.post("/v1/clause_types", BODY, headers={"Idempotency-Key": "clause-type-1"})
+    assert created.status_code == 202, created.content
+    clause_type = created.json()
+    assert clause_type["id"].startswith("cla_") and clause_type["object"] == "clause_type"
+    assert clause_type["status"] == "queued" and clause_type["example_count"] == 12
+    _refused(api_a.post("/v1/clause_types", BODY), "key")
+
+    ready = wait_for(
+        lambda: (
+            (body := api_a.get(f"/v1/clause_types/{clause_type['id']}").json())["status"]
+            in ("ready", "failed")
+            and body
+        ),
+        timeout=120,
+        interval=0.3,
+    )
+    assert ready["status"] == "ready", ready
+    assert ready["precision"] >= 0.9 and ready["recall"] >= 0.9 and ready["trained_at"]
+    assert ready["negative_count"] >= len(BODY["counter_examples"])
+    assert [c["key"] for c in api_a.get("/v1/clause_types").json()["data"]] == ["force_majeure"]
+
+    column = {
+        "key": "fm",
+        "question": "Is performance excused?",
+        "type": "clause",
+        "clause_type": "force_majeure",
+    }
+    legal = api_a.post(
+        "/v1/jobs",
+        {"connector": "legal", "documents": [contract], "options": {"clause_types": ["force_majeure"]}},
+    )
+    review = api_a.post(
+        "/v1/jobs", {"connector": "review", "documents": [contract], "options": {"columns": [column]}}
+    )
+    assert legal.status_code == review.status_code == 202, (legal.content, review.content)
+    text = api_a.get(f"/v1/documents/{contract}/text").json()["text"]
+    legal_job, review_job = wait_job(api_a, legal.json()["id"]), wait_job(api_a, review.json()["id"])
+    assert legal_job["status"] == review_job["status"] == "succeeded", (
+        legal_job["error"],
+        review_job["error"],
+    )
+
+    found = api_a.get(f"/v1/jobs/{legal_job['id']}/result").json()["output"]["custom_clauses"]
+    assert found and {f["clause_type"] for f in found} == {"force_majeure"}
+    assert found[0]["name"] == "Force Majeure" and found[0]["confidence"] >= 0.5
+    assert found[0]["span"]["quote"].startswith("3. Unforeseeable Events.")
+    assert assert_spans_hold(found, {contract: text}) == len(found)
+    cell = api_a.get(f"/v1/jobs/{review_job['id']}/result").json()["output"]["rows"][0]["cells"]["fm"]
+    assert cell["status"] == "answered" and cell["spans"][0]["quote"] == found[0]["span"]["quote"]
+    assert_spans_hold(cell, {contract: text})
+
+    other = ready_document(api_b, FIXTURE["contract"], "msa.txt")
+    assert api_b.get(f"/v1/clause_types/{clause_type['id']}").status_code == 404
+    assert api_b.delete(f"/v1/clause_types/{clause_type['id']}").status_code == 404
+    assert api_b.get("/v1/clause_types").json()["data"] == []
+    _refused(
+        api_b.post(
+            "/v1/jobs",
+            {"connector": "legal", "documents": [other], "options": {"clause_types": ["force_majeure"]}},
+        ),
+        "options.clause_types.0",
+    )
+    _refused(
+        api_b.post(
+            "/v1/jobs", {"connector": "review", "documents": [other], "options": {"columns": [column]}}
+        ),
+        "options.columns.0.clause_type",
+    )
+
+    _refused(api_a.post(f"/v1/clause_types/{clause_type['id']}/examples", {}), "examples")
+    more = api_a.post(f"/v1/clause_types/{clause_type['id']}/examples", {"examples": [MORE]})
+    assert more.status_code == 202, more.content
+    assert (more.json()["version"], more.json()["example_count"], more.json()["status"]) == (2, 13, "queued")
+
+    audited = api_a.get("/v1/audit_events", action="clause_type.create").json()["data"]
+    assert [e["object_id"] for e in audited] == [clause_type["id"]]
+    deleted = api_a.delete(f"/v1/clause_types/{clause_type['id']}")
+    assert deleted.json() == {"id": clause_type["id"], "object": "clause_type", "deleted": True}
+    assert api_a.get(f"/v1/clause_types/{clause_type['id']}").status_code == 404
+    _refused(
+        api_a.post(
+            "/v1/jobs",
+            {"connector": "legal", "documents": [contract], "options": {"clause_types": ["force_majeure"]}},
+        ),
+        "options.clause_types.0",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        ({"examples": FIXTURE["examples"][:9]}, "examples"),
+        ({"examples": [*FIXTURE["examples"][:10], " \n\t "]}, "examples.10"),
+        ({"examples": ["", *FIXTURE["examples"]]}, "examples.0"),
+        ({"counter_examples": ["   "]}, "counter_examples.0"),
+        ({"key": "Force Majeure"}, "key"),
+        ({"name": "   "}, "name"),
+    ],
+    ids=["too-few", "whitespace", "empty", "empty-counter", "bad-key", "blank-name"],
+)
+def test_bad_training_input_is_a_400_naming_the_param(api_a: Api, changes: dict, param: str):
+    _refused(api_a.post("/v1/clause_types", {**BODY, "key": "never_made", **changes}), param)
+    assert api_a.get("/v1/clause_types", status="queued").json()["data"] == []
+
+
+def test_an_untrained_clause_type_is_refused_and_a_stale_training_changes_nothing(tenant_a):
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import ClauseTypeRejected, clause_heads_for, clause_type_train
+
+    with tenant_context(tenant_a.tenant):
+        queued = ClauseType.objects.create(
+            key="not_trained_yet", name="Not trained", examples=BODY["examples"]
+        )
+        try:
+            with pytest.raises(ClauseTypeRejected, match="no trained head yet") as refused:
+                clause_heads_for([("not_trained_yet", "options.columns.1.clause_type")])
+            assert (refused.value.status, refused.value.param) == (400, "options.columns.1.clause_type")
+            assert clause_type_train(clause_type_id=queued.pk, version=queued.version + 1) is None
+            assert ClauseType.objects.get(pk=queued.pk).status == ClauseTypeStatus.QUEUED
+        finally:
+            queued.delete()

@@ -1,0 +1,74 @@
+"""The clause types page: pasting examples creates a clause type and queues its training, bad input is shown
+on its field, the detail page shows status and cross-validated metrics, and another workspace sees none."""
+
+from __future__ import annotations
+
+import json
+
+from django_tenants.utils import tenant_context
+
+from quire.clauses.models import ClauseType, ClauseTypeStatus
+from tests.support.paths import DATA
+from tests.support.portal import signed_in
+
+FIXTURE = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
+
+
+def _form(**changes) -> dict:
+    return {
+        "key": "portal_force_majeure",
+        "name": "Force Majeure",
+        "description": "",
+        "examples": "\n\n".join(FIXTURE["examples"]),
+        "counter_examples": "\n\n".join(FIXTURE["counter_examples"]),
+        **changes,
+    }
+
+
+def test_clause_types_page(workspace, other_workspace):
+    developer = signed_in(workspace, "developer")
+    few = developer.post("/clause-types", _form(examples="\n\n".join(FIXTURE["examples"][:9])))
+    assert few.status_code == 400 and b"Give at least 10 example passages" in few.content
+    assert signed_in(workspace, "viewer").post("/clause-types", _form()).status_code == 403
+
+    created = developer.post("/clause-types", _form())
+    assert created.status_code == 302, created.content
+    with tenant_context(workspace.tenant):
+        clause_type = ClauseType.objects.get(key="portal_force_majeure")
+        assert clause_type.examples == FIXTURE["examples"] and clause_type.status == ClauseTypeStatus.QUEUED
+        ClauseType.objects.filter(pk=clause_type.pk).update(
+            status=ClauseTypeStatus.READY, precision=0.9167, recall=1.0, negative_count=35
+        )
+    assert created["Location"] == f"/clause-types/{clause_type.pk}"
+    assert developer.post("/clause-types", _form()).status_code == 400
+
+    listing = developer.get("/clause-types")
+    assert (
+        b"portal_force_majeure" in listing.content and b'aria-current="page">Clause types' in listing.content
+    )
+    detail = developer.get(f"/clause-types/{clause_type.pk}")
+    assert b'data-status="ready"' in detail.content and b'data-metric="precision">0.9167' in detail.content
+    assert b"hx-trigger" not in detail.content
+    assert signed_in(other_workspace, "owner").get(f"/clause-types/{clause_type.pk}").status_code == 404
+
+    assert developer.post(f"/clause-types/{clause_type.pk}/delete").status_code == 302
+    with tenant_context(workspace.tenant):
+        assert not ClauseType.objects.filter(pk=clause_type.pk).exists()
+
+
+def test_a_review_column_of_type_clause_names_a_clause_type():
+    from quire.portal.forms import ReviewForm
+
+    form = ReviewForm(
+        {
+            "all_documents": True,
+            "columns": "fm | Is performance excused? | clause | force_majeure",
+            "mode": "analyzers",
+        },
+        documents=[],
+        templates=[],
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["columns"] == [
+        {"key": "fm", "question": "Is performance excused?", "type": "clause", "clause_type": "force_majeure"}
+    ]
