@@ -392,7 +392,12 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         output = run_connector(
             job.connector,
             [
-                ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename, **retrieval.get(d.id, {})})
+                ConnectorDocument(
+                    d.id,
+                    d.text,
+                    _kind(d),
+                    {"filename": d.filename, "tables": d.tables or [], **retrieval.get(d.id, {})},
+                )
                 for d in ordered
             ],
             options={k: v for k, v in job.options.items() if k != CONTEXT_POLICY},

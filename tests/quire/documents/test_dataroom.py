@@ -118,6 +118,22 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
     span = figures["revenue", 120.5]
     assert (span["start"], span["end"]) == (cell["start"], cell["end"])
     assert span["page"] == 1 and span["boxes"] == cell["boxes"]
+    periods = {(m["metric"], m["value"]): m["period"] for m in output["metrics"]}
+    assert periods["revenue", 120.5] == "Q1 2026" and periods["net_income", 22.4] == "Q2 2026"
+    columns = [
+        {"key": "profit", "question": "What was net income in Q2 2026?", "type": "money"},
+        {"key": "net_income", "question": "What was net income in Q2 2026?", "type": "money"},
+    ]
+    job = api_a.post(
+        "/v1/jobs", {"connector": "review", "documents": [document["id"]], "options": {"columns": columns}}
+    ).json()
+    assert wait_job(api_a, job["id"])["status"] == "succeeded"
+    cells = api_a.get(f"/v1/jobs/{job['id']}/result").json()["output"]["rows"][0]["cells"]
+    answer = rows[2][2]["span"]
+    for key in ("profit", "net_income"):
+        assert cells[key]["status"] == "answered" and cells[key]["value"] == "$22.4 million", cells[key]
+        (cited,) = cells[key]["spans"]
+        assert (cited["start"], cited["end"], cited["page"]) == (answer["start"], answer["end"], 1)
 
 
 def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request(celery_worker, api_a: Api):
