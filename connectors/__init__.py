@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from connectors.base import (
@@ -59,13 +60,15 @@ def run_connector(
     embed: Embed | None = None,
     retrieve: Retrieve | None = None,
     prior: dict | None = None,
+    on_row: Callable[[int, dict], None] | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
     `context` is the plan of each document (`connectors.base.plan_context`); `embed` turns texts into
     L2-normalised vectors (literature), by default `inference.client.embed_local`; `retrieve` finds a
     question's chunks for documents planned `rag`. The result's `context` records what was really read.
-    `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells).
+    `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells);
+    `on_row` is handed each row of a review as soon as its document is done.
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -88,6 +91,7 @@ def run_connector(
         warnings=warnings,
         retrieve=retrieve,
         prior=prior,
+        on_row=on_row,
     )
     report(0.0, "start")
     verified = verify(

@@ -46,7 +46,8 @@ class RunContext:
     """What a connector run carries besides its documents: mode, client, progress, the context plan of each
     document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
     token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
-    document, the warnings, and the result of an earlier run this one extends."""
+    document, the warnings, the result of an earlier run this one extends, and `on_row`, handed each row of a
+    grid (its index and `{"document_id", "cells"}`) as soon as it is done."""
 
     mode: str
     client: InferenceClient | None
@@ -58,6 +59,7 @@ class RunContext:
     usage: dict[str, dict] = field(default_factory=dict)
     quotes_dropped: int = 0
     prior: dict | None = None
+    on_row: Callable[[int, dict], None] | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

@@ -70,9 +70,10 @@ class ReviewConnector(Connector):
             for column in wanted:
                 if column["key"] not in cells:
                     cells[column["key"]] = analyzer_cell(column, reader, vectors[column["key"]], floor)
-            rows.append(
-                {"document_id": document.document_id, "cells": {c["key"]: cells[c["key"]] for c in columns}}
-            )
+            row = {"document_id": document.document_id, "cells": {c["key"]: cells[c["key"]] for c in columns}}
+            rows.append(row)
+            if run.on_row is not None:
+                run.on_row(index, row)
             run.progress((index + 1) / len(documents), f"review {index + 1}/{len(documents)}")
         total = len(rows) * len(columns)
         return {

@@ -31,7 +31,7 @@ from quire.documents.selectors import page_map
 from quire.documents.services import documents_files_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
-from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus
+from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
 from quire.webhooks.services import events_purge_before
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -195,6 +195,7 @@ def job_cancel(*, job: Job) -> Job:
             raise JobRejected(ErrorCode.JOB_NOT_CANCELABLE, f"Job {job.id} has already {job.status}.")
         job.status, job.stage, job.finished_at = JobStatus.CANCELED, "canceled", timezone.now()
         job.save(update_fields=["status", "stage", "finished_at"])
+        ReviewRow.objects.filter(job=job).delete()
         audit_record(action="job.cancel", object_type="job", object_id=job.pk)
     return job
 
@@ -273,6 +274,34 @@ class _ProgressReporter:
         self.last = now
         if not _renew(self.job, progress=max(0.0, min(0.99, float(fraction))), stage=stage[:80]):
             raise JobCanceled(self.job.pk)
+
+
+@dataclass
+class _ReviewRows:
+    """Stores each row of a running review as the connector hands it over: its spans verified (and given
+    pages and boxes) the way the result's will be, one upsert per document."""
+
+    job: Job
+    documents: dict[str, Document]
+
+    def __call__(self, index: int, row: dict) -> None:
+        from connectors import get_connector
+        from connectors.spans import place_spans, verify
+
+        document = self.documents[row["document_id"]]
+        verified = verify({"rows": [row]}, {document.id: document.text}, policy="drop").output
+        place_spans(verified, {document.id: page_map(document)})
+        cells = get_connector("review").settle(verified)["rows"][0]["cells"]
+        ReviewRow.objects.bulk_create(
+            [
+                ReviewRow(
+                    job=self.job, index=index, document_id=document.id, cells=cells, attempt=self.job.attempt
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["job", "index"],
+            update_fields=["document_id", "cells", "attempt"],
+        )
 
 
 def plan_job_context(
@@ -407,6 +436,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             context=plan,
             retrieve=_retrieve,
             prior=prior,
+            on_row=_ReviewRows(job, by_id) if job.connector == "review" else None,
         )
         output["context"] = context_costed(output["context"], plan, entitled.token_prices)
         report(0.99, "verifying spans")
@@ -483,6 +513,7 @@ def _finish_succeeded(
         usage_record(tenant=tenant, job_id=current.pk, quantities=usage)
         if carried_from:
             _carry_corrections(carried_from, current, verified.output)
+        ReviewRow.objects.filter(job=current).delete()
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
@@ -495,6 +526,7 @@ def _finish_failed(job: Job, code: str, message: str) -> Job:
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
+        ReviewRow.objects.filter(job=current).delete()
         current.status, current.stage = JobStatus.FAILED, "failed"
         current.error = {"code": code, "message": message[:2000]}
         current.finished_at, current.lease_until = timezone.now(), None
@@ -513,6 +545,7 @@ def job_fail_unexpectedly(*, job_id: str, exc: BaseException) -> None:
 def job_results_redact(*, document: Document, redactor: Redactor, **_signal) -> int:
     """Redact `document`'s quotes from the results of the jobs that read it (`document_delete`, through
     `document_erasing`); returns how many results changed."""
+    ReviewRow.objects.filter(document_id=document.pk).delete()
     changed = 0
     results = JobResult.objects.select_for_update().filter(job__document_ids__contains=[document.pk])
     for result in results:
