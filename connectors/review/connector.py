@@ -54,7 +54,7 @@ class ReviewConnector(Connector):
                 strict=True,
             )
         )
-        earlier = _reusable_cells(run.prior, columns)
+        earlier = reusable_cells(run.prior, columns)
         rows, reused = [], 0
         for index, document in enumerate(documents):
             reader = DocumentReader(document, run)
@@ -93,7 +93,7 @@ class ReviewConnector(Connector):
         return output
 
 
-def _reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, str], dict]:
+def reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, str], dict]:
     """Cells of an earlier review whose column is unchanged, by (document, key)."""
     if not prior:
         return {}

@@ -16,11 +16,12 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
+from billing.models import UsageKind
 from billing.services import (
-    billable_pages,
     billing_erase,
     job_allowed,
     job_usage_quantities,
+    review_cells,
     usage_record,
 )
 from common.refusals import ErrorCode, Refusal
@@ -114,14 +115,15 @@ def job_create(
         _extended_review(checked["extends"])
     with transaction.atomic():
         tenant_lock(tenant)
-        job_allowed(
-            tenant=tenant,
-            connector=connector,
-            pages=_pages([document_ids])[0],
-            reserved_pages=sum(
-                _pages(list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)))
-            ),
+        unfinished = list(
+            Job.objects.exclude(status__in=TERMINAL).values_list("connector", "document_ids", "options")
         )
+        planned = _planned_usage([(connector, document_ids, options), *unfinished])
+        reserved: dict[str, int] = {}
+        for quantities in planned[1:]:
+            for kind, quantity in quantities.items():
+                reserved[kind] = reserved.get(kind, 0) + quantity
+        job_allowed(tenant=tenant, connector=connector, quantities=planned[0], reserved=reserved)
         job = Job.objects.create(
             connector=connector, document_ids=document_ids, options=options, mode=mode, metadata=metadata
         )
@@ -167,12 +169,51 @@ def _extended_review(job_id: str) -> Job:
     return earlier
 
 
-def _pages(jobs_documents: list[list[str]]) -> list[int]:
-    """Billable pages of each list of document ids."""
-    wanted = {d for ids in jobs_documents for d in ids}
+def _planned_usage(jobs: list[tuple[str, list[str], dict]]) -> list[dict[str, int]]:
+    """What each `(connector, document ids, options)` job will record against the quotas, by the rule that
+    meters it (`job_usage_quantities`): its documents' pages, or a review's cells. Two queries in all."""
+    wanted = {d for _, ids, _ in jobs for d in ids}
     rows = Document.objects.filter(pk__in=wanted).values_list("pk", "page_starts", Length("text"))
-    pages = {pk: billable_pages(page_count=len(starts or []), char_count=chars) for pk, starts, chars in rows}
-    return [sum(pages.get(d, 0) for d in ids) for ids in jobs_documents]
+    sizes = {pk: (len(starts or []), chars) for pk, starts, chars in rows}
+    priors = _extended_outputs({options.get("extends") for name, _, options in jobs if name == "review"})
+    planned = []
+    for name, ids, options in jobs:
+        cells = _planned_review_cells(ids, options, priors) if name == "review" else None
+        planned.append(
+            {
+                kind: quantity
+                for kind, quantity in job_usage_quantities(
+                    documents=[sizes[d] for d in ids if d in sizes], review_cells=cells
+                ).items()
+                if kind in (UsageKind.PAGES, UsageKind.REVIEW_CELLS)
+            }
+        )
+    return planned
+
+
+def _extended_outputs(job_ids: set[str | None]) -> dict[str, dict]:
+    job_ids.discard(None)
+    if not job_ids:
+        return {}
+    return dict(JobResult.objects.filter(job_id__in=job_ids).values_list("job_id", "output"))
+
+
+def _planned_review_cells(document_ids: list[str], options: dict, priors: dict[str, dict]) -> int:
+    """A review's cells: its documents times its columns, less the cells of the review it extends whose
+    column is unchanged (as the connector reuses them)."""
+    from connectors import get_connector
+    from connectors.review.connector import reusable_cells
+
+    try:
+        checked = get_connector("review").validate_options(
+            {k: v for k, v in options.items() if k != CONTEXT_POLICY}
+        )
+    except ValueError:
+        return 0
+    wanted = set(document_ids)
+    prior = priors.get(checked["extends"]) if checked["extends"] else None
+    reused = sum(1 for document_id, _ in reusable_cells(prior, checked["columns"]) if document_id in wanted)
+    return review_cells(documents=len(document_ids), columns=len(checked["columns"]), reused=reused)
 
 
 def job_update(*, job: Job, metadata: Mapping[str, str] | None = None) -> Job:
@@ -451,12 +492,19 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         tokens_in=sum(d["tokens_in"] for d in read),
         cached_tokens=sum(d["cached_tokens"] for d in read),
         tokens_out=sum(d["tokens_out"] for d in read),
-        review_cells=(verified.output.get("cells") or {}).get("computed")
-        if job.connector == "review"
-        else None,
+        review_cells=_metered_review_cells(verified.output) if job.connector == "review" else None,
     )
     return _finish_succeeded(
         job, tenant, verified, output["context"], usage, carried_from=(prior or {}).get("job_id")
+    )
+
+
+def _metered_review_cells(output: dict) -> int:
+    cells = output.get("cells") or {}
+    return review_cells(
+        documents=len(output.get("rows") or []),
+        columns=len(output.get("columns") or []),
+        reused=cells.get("reused", 0),
     )
 
 
