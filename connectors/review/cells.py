@@ -146,8 +146,9 @@ def typed_cell(column: dict, reader: DocumentReader, passages: list[Passage], fl
         return not_found()
     top = passages[0]
     if kind == "yes_no":
-        value, normalised, _, _ = find_yes_no(text, top.start, top.end, query_terms(column["question"]))
-        return cell(value, normalised, [reader.span(top.start, top.end)], top.score, floor)
+        found = find_yes_no(text, top.start, top.end, query_terms(column["question"]), column["question"])
+        value, normalised, start, end = found
+        return cell(value, normalised, [reader.span(start, end)], top.score, floor)
     if kind == "enum":
         chosen = choose(column["choices"], [(text[p.start : p.end], p.score) for p in passages[:5]])
         if chosen is None:
