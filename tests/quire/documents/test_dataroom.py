@@ -5,6 +5,7 @@ and line boxes on spans, and hostile archives refused with their reasons."""
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
 
 import pytest
@@ -12,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from quire.documents.limits import IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOCX, PDF
+from quire.documents.sniffing import DOCX, HTML, PDF
 from tests.quire.documents.test_bounded_ingest import docx_bomb
 from tests.support import Api, wait_for
 from tests.support.documents import (
@@ -108,6 +109,9 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
     assert [[cell["text"] for cell in row] for row in rows] == QUARTERS
     cell = rows[1][1]["span"]
     assert cell["quote"] == "$120.5 million" and cell["page"] == 1 and len(cell["boxes"]) == 1
+    boxes = [c["span"]["boxes"][0] for c in rows[1]]
+    assert all(left["x1"] <= right["x0"] + 0.5 for left, right in itertools.pairwise(boxes)), boxes
+    assert len({(box["top"], box["bottom"]) for box in boxes}) == 1
     text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
     assert "\n| Revenue | $120.5 million | $131.2 million |\n" in text
     output = run_job(api_a, "earnings", document["id"])
@@ -295,3 +299,25 @@ def test_docx_tables_stay_in_place_as_rows_of_cells():
     )
     (start, end) = parsed.tables[0]["rows"][1][1]
     assert parsed.text[start:end] == "$1,200 per month"
+
+
+def test_html_tables_keep_their_rows_and_cells():
+    html = (
+        b"<html><body><h1>Results</h1><p>Acme grew.</p><table><caption>In millions</caption>"
+        b"<thead><tr><th>Metric<th>Q1 2026<th>Q2 2026</thead><tbody>"
+        b"<tr><td>Revenue</td><td>$120.5</td><td>$131.2</td></tr>"
+        b"<tr><td>Notes<td><table><tr><td>audited</td><td>restated</td></tr></table></td></tr>"
+        b"</tbody></table><p>After the table.</p></body></html>"
+    )
+    parsed = parse_document(html, HTML)
+    assert parsed.text == (
+        "Results\n\nAcme grew.\n\nIn millions\n\n| Metric | Q1 2026 | Q2 2026 |\n| Revenue | $120.5 | $131.2 |\n"
+        "| Notes | audited restated |\n\nAfter the table."
+    )
+    (table,) = parsed.tables
+    cells = [[parsed.text[start:end] for start, end in row] for row in table["rows"]]
+    assert cells == [
+        ["Metric", "Q1 2026", "Q2 2026"],
+        ["Revenue", "$120.5", "$131.2"],
+        ["Notes", "audited restated"],
+    ]
