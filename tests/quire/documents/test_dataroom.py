@@ -1,5 +1,6 @@
 """Documents as they arrive in a data room, through the API and a real worker: a scanned contract read by
-OCR, a PDF table, spreadsheets, slides, e-mail with attachments, many files in one request or a ZIP, pages
+OCR, a PDF table, spreadsheets, slides, e-mail (EML, and Outlook MSG built here as an OLE file) with
+attachments, many files in one request or a ZIP, pages
 and line boxes on spans, and hostile archives refused with their reasons."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.support.documents import (
     CONTRACT,
     make_docx,
     make_eml,
+    make_msg,
     make_pptx,
     make_scanned_pdf,
     make_table_pdf,
@@ -142,6 +144,7 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
 
 def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request(celery_worker, api_a: Api):
     attachment = make_docx(CONTRACT.split("\n\n"))
+    signed = make_docx([*CONTRACT.split("\n\n"), "Signed by both parties on 1 December 2026."])
     files = {
         "model.xlsx": make_xlsx({"P&L": [["Metric", "FY2025"], ["Revenue", 410.5]], "Notes": [["Audited"]]}),
         "deck.pptx": make_pptx([("Project Falcon", "Revenue grew 12% in 2025", "Mention the backlog")]),
@@ -156,6 +159,7 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
                 )
             ],
         ),
+        "nda.msg": make_msg("Signed NDA (Outlook)", "The signed NDA is attached.", [("signed.docx", signed)]),
     }
     response = post_files(api_a, files)
     assert response.status_code == 201, response.content
@@ -175,6 +179,17 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
     assert "Subject: Signed NDA" in mail_text and "Attachments: nda.docx" in mail_text
     children = api_a.get("/v1/documents", parent=mail["id"]).json()["data"]
     assert [c["filename"] for c in children] == ["nda.docx"]
+    child = ready(api_a, children[0]["id"])
+    assert "laws of the State of Delaware" in api_a.get(f"/v1/documents/{child['id']}/text").json()["text"]
+    outlook = ready(api_a, by_name["nda.msg"]["id"])
+    assert outlook["content_type"] == "application/vnd.ms-outlook"
+    outlook_text = api_a.get(f"/v1/documents/{outlook['id']}/text").json()["text"]
+    assert outlook_text == (
+        "From: Dana Seller\nTo: Deals Desk <deals@buyer.example>\nSubject: Signed NDA (Outlook)\n"
+        "Attachments: signed.docx\n\nThe signed NDA is attached."
+    )
+    children = api_a.get("/v1/documents", parent=outlook["id"]).json()["data"]
+    assert [c["filename"] for c in children] == ["signed.docx"]
     child = ready(api_a, children[0]["id"])
     assert "laws of the State of Delaware" in api_a.get(f"/v1/documents/{child['id']}/text").json()["text"]
 
