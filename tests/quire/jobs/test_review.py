@@ -240,3 +240,5 @@ def test_exports_and_corrections_are_in_the_openapi_schema(anonymous: Api):
     xlsx = paths["/v1/jobs/{job_id}/result.xlsx"]["get"]["responses"]["200"]["content"]
     assert "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" in xlsx
     assert "post" in paths["/v1/jobs/{job_id}/cells"]
+    listed = paths["/v1/jobs/{job_id}/cells"]["get"]
+    assert listed["operationId"] == "jobs_cells_list" and "200" in listed["responses"]
