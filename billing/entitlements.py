@@ -37,6 +37,7 @@ class Entitlements:
     api_key_rate: str
     seats: int
     max_ocr_pages: int = 500
+    max_review_cells: int = 0
     token_prices: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def allows_connector(self, connector: str) -> bool:
@@ -100,6 +101,7 @@ def _shared_entitlements(tenant: Tenant) -> Entitlements:
         api_key_rate=plan.api_key_rate,
         seats=plan.seats,
         max_ocr_pages=plan.max_ocr_pages,
+        max_review_cells=plan.max_review_cells,
         token_prices=token_prices(plan),
     )
     cache.set(_cache_key(tenant.pk), result, CACHE_SECONDS)

@@ -25,6 +25,9 @@ class Plan(models.Model):
     review_cell_price = models.PositiveIntegerField(
         default=0, help_text="price per 1,000 review cells (document x column), minor units"
     )
+    max_review_cells = models.PositiveBigIntegerField(
+        default=0, help_text="review cells (document x column) a hard-limit plan allows each period"
+    )
     hard_limit = models.BooleanField(default=False, help_text="refuse jobs past the included units (402)")
     connectors_allowed = models.JSONField(default=list, help_text="connector names; empty means all")
     max_document_bytes = models.PositiveBigIntegerField()

@@ -64,18 +64,34 @@ def job_usage_quantities(
     return quantities
 
 
-def period_units_used(tenant: Tenant, since: datetime) -> int:
-    used = UsageEvent.objects.filter(tenant=tenant, kind=BILLABLE_KIND, occurred_at__gte=since).aggregate(
+def review_cells(*, documents: int, columns: int, reused: int = 0) -> int:
+    """The cells a review is metered by, and checked against its quota by: documents x columns, less the
+    cells it reuses from the review it extends."""
+    if documents < 0 or columns < 0 or reused < 0:
+        raise ValueError("documents, columns and reused cells must be >= 0")
+    return max(0, documents * columns - reused)
+
+
+def period_units_used(tenant: Tenant, since: datetime, kind: str = BILLABLE_KIND) -> int:
+    used = UsageEvent.objects.filter(tenant=tenant, kind=kind, occurred_at__gte=since).aggregate(
         total=Sum("quantity")
     )["total"]
     return int(used or 0)
 
 
-def job_allowed(*, tenant: Tenant, connector: str, pages: int, reserved_pages: int = 0) -> None:
-    """Raise QuotaExceeded when the tenant's effective plan refuses a job of `pages` billable pages, with
-    `reserved_pages` already promised to its queued and running jobs."""
-    if pages < 0 or reserved_pages < 0:
-        raise ValueError(f"pages must be >= 0, got {pages} and {reserved_pages} reserved")
+_QUOTA_NAMES = {UsageKind.PAGES: "pages", UsageKind.REVIEW_CELLS: "review cells"}
+
+
+def job_allowed(
+    *, tenant: Tenant, connector: str, quantities: dict[str, int], reserved: dict[str, int] | None = None
+) -> None:
+    """Raise QuotaExceeded when the tenant's effective plan refuses a job that will record `quantities`
+    (`job_usage_quantities`: pages, or a review's cells), with `reserved` of each kind already promised to
+    its queued and running jobs. On a hard-limit plan pages count against the included units and review
+    cells against `max_review_cells`, each with its period's usage of that kind."""
+    reserved = reserved or {}
+    if any(q < 0 for q in (*quantities.values(), *reserved.values())):
+        raise ValueError(f"quantities must be >= 0, got {quantities} and {reserved} reserved")
     entitled = entitlements_for(tenant)
     if not entitled.allows_connector(connector):
         raise QuotaExceeded(
@@ -86,13 +102,19 @@ def job_allowed(*, tenant: Tenant, connector: str, pages: int, reserved_pages: i
     if not entitled.hard_limit:
         return
     start, _ = current_period(account_for(tenant).period_start)
-    used = period_units_used(tenant, start) + reserved_pages
-    if used + pages > entitled.included_units:
-        raise QuotaExceeded(
-            ErrorCode.QUOTA_EXCEEDED,
-            f"This job needs {pages} pages; {used} of the {entitled.included_units} pages included in the "
-            f"{entitled.plan_code} plan this period are used or held by unfinished jobs. Upgrade for more.",
-        )
+    limits = {UsageKind.PAGES: entitled.included_units, UsageKind.REVIEW_CELLS: entitled.max_review_cells}
+    for kind, limit in limits.items():
+        wanted = quantities.get(kind)
+        if wanted is None:
+            continue
+        used = period_units_used(tenant, start, kind) + reserved.get(kind, 0)
+        if used + wanted > limit:
+            name = _QUOTA_NAMES[kind]
+            raise QuotaExceeded(
+                ErrorCode.QUOTA_EXCEEDED,
+                f"This job needs {wanted} {name}; {used} of the {limit} {name} included in the "
+                f"{entitled.plan_code} plan this period are used or held by unfinished jobs. Upgrade for more.",
+            )
 
 
 def usage_record(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from connectors.base import (
@@ -60,14 +61,16 @@ def run_connector(
     retrieve: Retrieve | None = None,
     prior: dict | None = None,
     clause_heads: dict | None = None,
+    on_row: Callable[[int, dict], None] | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
     `context` is the plan of each document (`connectors.base.plan_context`); `embed` turns texts into
     L2-normalised vectors (literature), by default `inference.client.embed_local`; `retrieve` finds a
     question's chunks for documents planned `rag`. The result's `context` records what was really read.
-    `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells).
-    `clause_heads` holds the custom clause types the options name, by key (`connectors.legal.custom`).
+    `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells);
+    `clause_heads` holds the custom clause types the options name, by key (`connectors.legal.custom`);
+    `on_row` is handed each row of a review as soon as its document is done.
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -91,6 +94,7 @@ def run_connector(
         retrieve=retrieve,
         prior=prior,
         clause_heads=dict(clause_heads or {}),
+        on_row=on_row,
     )
     report(0.0, "start")
     verified = verify(

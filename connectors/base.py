@@ -44,10 +44,11 @@ class Document:
 @dataclass
 class RunContext:
     """What a connector run carries besides its documents: mode, client, progress, the context plan of each
-        document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
-        token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
-        document, the warnings, the result of an earlier run this one extends, and the tenant's custom clause types
-    the options name (`connectors.legal.custom.ClauseHead` by key)."""
+    document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
+    token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
+    document, the warnings, the result of an earlier run this one extends, the tenant's custom clause types the
+    options name (`connectors.legal.custom.ClauseHead` by key), and `on_row`, handed each row of a grid (its
+    index and `{"document_id", "cells"}`) as soon as it is done."""
 
     mode: str
     client: InferenceClient | None
@@ -60,6 +61,7 @@ class RunContext:
     quotes_dropped: int = 0
     prior: dict | None = None
     clause_heads: dict = field(default_factory=dict)
+    on_row: Callable[[int, dict], None] | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

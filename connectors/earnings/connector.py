@@ -9,8 +9,10 @@ from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
 from connectors.earnings.periods import call_period, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
+from connectors.earnings.table_figures import CellFigure, table_figures
 from connectors.earnings.tone import tone_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_call
+from connectors.grids import find_grids, grid_at
 from connectors.spans import make_span
 from connectors.text import Segment, split_sentences
 
@@ -102,6 +104,26 @@ def _figure_dict(
         "speaker": speaker,
         "span": make_span(document.document_id, text, figure.start, figure.end),
         "sentence": make_span(document.document_id, text, sentence.start, sentence.end),
+    }
+
+
+def _cell_figure_dict(document: Document, figure: CellFigure, speaker: str | None) -> dict:
+    cell = figure.cell
+    guidance = is_guidance(f"{cell.label} {cell.heading}")
+    return {
+        "metric": figure.metric,
+        "value": cell.value,
+        "unit": cell.unit,
+        "scale": cell.scale,
+        "period": figure.period,
+        "kind": "guidance" if guidance else "actual",
+        "low": None,
+        "high": None,
+        "change": None,
+        "speaker": speaker,
+        "span": make_span(document.document_id, document.text, cell.start, cell.end),
+        "sentence": make_span(document.document_id, document.text, *cell.row),
+        "table": {"label": cell.label, "heading": cell.heading},
     }
 
 
@@ -232,7 +254,13 @@ def analyse_call(document: Document, run: RunContext) -> dict:
     metrics: list[dict] = []
     figures_by_sentence: dict[int, list[dict]] = {}
     previous_mention: str | None = None
+    grids = find_grids(text, document.metadata.get("tables"))
+    for figure in table_figures(text, grids, default_year):
+        turn = _speaker_at(turns, figure.cell.start) if turns else None
+        metrics.append(_cell_figure_dict(document, figure, turn.speaker if turn else None))
     for index, sentence in enumerate(sentences):
+        if grids and grid_at(grids, sentence.start) is not None:
+            continue
         turn = _speaker_at(turns, sentence.start) if turns else None
         guidance = is_guidance(sentence.text)
         mention = period_mention(sentence.text, guidance)
@@ -258,6 +286,7 @@ def analyse_call(document: Document, run: RunContext) -> dict:
             entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, guidance)
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)
+    metrics.sort(key=lambda metric: metric["span"]["start"])
     guidance_moves = _guidance_moves(document, sentences, figures_by_sentence)
     qa = pair_questions(document, turns, roles)
     return {

@@ -278,3 +278,63 @@ def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:
         return best, best.split()[-1]
     years = re.findall(r"\b(20\d\d)\b", text[:20000])
     return None, max(set(years), key=years.count) if years else None
+
+
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_ENDED = re.compile(
+    r"\b(?:(?P<months>three|six|nine|twelve|3|6|9|12)[- ]months?|(?P<year_ended>(?:fiscal\s+)?years?)|"
+    r"(?P<quarter_ended>quarters?))\s+ended\s+(?P<month>[A-Za-z]+)\.?(?:\s+\d{1,2})?,?(?:\s+(?P<year>(?:19|20)\d\d))?",
+    re.IGNORECASE,
+)
+_HEADING_YEAR = re.compile(r"\b(?:FY\s?'?)?(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+def period_of_heading(heading: str, default_year: str | None) -> str | None:
+    """The period a table's column heading names: "Q1 2024", "Q2" (the call's year), "FY2023", "H1 2024",
+    "2023" (a fiscal year), or "Three months ended June 30, 2024" (calendar quarters: Q2 2024; six months: a
+    half; twelve months or a year: the fiscal year). None when it names none."""
+    ended = _ENDED.search(heading)
+    if ended:
+        name = ended.group("month").lower()
+        month = _MONTH_NUMBERS.get(name) or _MONTH_NUMBERS.get(name[:3])
+        year_named = ended.group("year") or _year_in(heading) or default_year
+        months = (ended.group("months") or "").lower()
+        if ended.group("year_ended") or months in ("twelve", "12"):
+            return f"FY{year_named}" if year_named else None
+        if month is None or not year_named:
+            return None
+        if ended.group("quarter_ended") or months in ("three", "3"):
+            return f"Q{(month - 1) // 3 + 1} {year_named}"
+        if months in ("six", "6"):
+            return f"H{1 if month <= 6 else 2} {year_named}"
+        return None
+    if _QUARTER.search(heading) or _HALF.search(heading) or _YEAR_PERIOD.search(heading):
+        named = _period_named(heading, None, default_year, False)
+        return named if named and re.search(r"\d", named) else None
+    year = _year_in(heading)
+    return f"FY{year}" if year else None
+
+
+def _year_in(text: str) -> str | None:
+    match = _HEADING_YEAR.search(text)
+    return match.group("year") if match else None

@@ -7,11 +7,14 @@ from functools import cached_property
 
 from connectors.base import Document, RunContext
 from connectors.earnings.connector import analyse_call
+from connectors.earnings.periods import period_of_heading
+from connectors.earnings.table_figures import CellValue, cell_values
+from connectors.grids import Grid, find_grids, grid_at
 from connectors.legal.analyzers import analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
 from connectors.legal.custom import find_clauses, heads_named
 from connectors.legal.learned import shipped_model
-from connectors.review.retrieval import DocumentIndex, Passage, query_terms
+from connectors.review.retrieval import DocumentIndex, Passage, query_terms, stems
 from connectors.review.templates import CUAD_KEYS, EARNINGS_METRICS
 from connectors.review.values import FINDERS, choose, find_yes_no
 from connectors.spans import make_span
@@ -21,6 +24,7 @@ PASSAGES = 8
 RANK_DISCOUNT = 0.04
 _MONEY_UNITS = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
 _CUAD_TYPES = {"date", "duration", "text", "party", "yes_no"}
+_FIGURE_TYPES = ("money", "number", "percent")
 
 
 def cell(value, normalised, spans: list[dict], confidence: float, floor: float) -> dict:
@@ -52,6 +56,14 @@ class DocumentReader:
     def index(self) -> DocumentIndex:
         metadata = self.document.metadata
         return DocumentIndex(self.text, metadata.get("chunks"), metadata.get("vectors"))
+
+    @cached_property
+    def grids(self) -> list[Grid]:
+        return find_grids(self.text, self.document.metadata.get("tables"))
+
+    @cached_property
+    def table_values(self) -> list[CellValue]:
+        return cell_values(self.text, self.grids)
 
     @cached_property
     def call(self) -> dict:
@@ -93,14 +105,52 @@ def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) ->
     if column["type"] == "party":
         return _party_cell(reader, floor)
     passages = reader.passages(column["question"], vector)
-    if not passages:
-        return not_found()
     metric = EARNINGS_METRICS.get(column["key"])
-    if metric is not None and column["type"] in ("money", "percent", "number"):
+    if passages and metric is not None and column["type"] in _FIGURE_TYPES:
         found = _earnings_cell(column, metric, reader, floor)
         if found is not None:
             return found
+    if column["type"] in _FIGURE_TYPES and reader.grids:
+        found = table_cell(column, reader, floor) if metric is None else None
+        if found is not None:
+            return found
+        passages = [p for p in passages if grid_at(reader.grids, p.start) is None]
+    if not passages:
+        return not_found()
     return typed_cell(column, reader, passages, floor)
+
+
+def table_cell(column: dict, reader: DocumentReader, floor: float) -> dict | None:
+    """The table cell of the column's type whose row label (with its column heading and the table's caption)
+    carries most of the question's terms; the row label must carry one. Its span is the cell."""
+    terms = query_terms(column["question"])
+    weights = {term: reader.index.idf.get(term, reader.index.unseen_idf) for term in terms}
+    total = sum(weights.values())
+    if not total:
+        return None
+    best, best_score = None, 0.0
+    for value in reader.table_values:
+        if not _fits(column["type"], value.unit):
+            continue
+        label = set(stems(value.label))
+        if not label & set(terms):
+            continue
+        around = label | set(stems(value.heading)) | set(stems(value.caption))
+        score = sum(weight for term, weight in weights.items() if term in around) / total
+        if score > best_score:
+            best, best_score = value, score
+    if best is None:
+        return None
+    normalised = {
+        "value": best.value,
+        "unit": best.unit,
+        "scale": best.scale,
+        "period": period_of_heading(best.heading, None),
+        "row": best.label,
+        "column": best.heading,
+    }
+    quote = reader.text[best.start : best.end]
+    return cell(quote, normalised, [reader.span(best.start, best.end)], best_score, floor)
 
 
 def typed_cell(column: dict, reader: DocumentReader, passages: list[Passage], floor: float) -> dict:
@@ -116,8 +166,9 @@ def typed_cell(column: dict, reader: DocumentReader, passages: list[Passage], fl
         return not_found()
     top = passages[0]
     if kind == "yes_no":
-        value, normalised, _, _ = find_yes_no(text, top.start, top.end, query_terms(column["question"]))
-        return cell(value, normalised, [reader.span(top.start, top.end)], top.score, floor)
+        found = find_yes_no(text, top.start, top.end, query_terms(column["question"]), column["question"])
+        value, normalised, start, end = found
+        return cell(value, normalised, [reader.span(start, end)], top.score, floor)
     if kind == "enum":
         chosen = choose(column["choices"], [(text[p.start : p.end], p.score) for p in passages[:5]])
         if chosen is None:
@@ -160,10 +211,12 @@ def _party_cell(reader: DocumentReader, floor: float) -> dict:
 
 def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: float) -> dict | None:
     """The earnings analyzers' figure of `metric` (guidance for a guidance column, else an actual), the
-    call's own period first; a growth column takes the figure's percentage change."""
+    period the question names first, else the call's own; a growth column takes the figure's percentage
+    change. A figure from a table cell cites the cell."""
     call = reader.call
     period = call["period"]
     own_period = f"{period['quarter']} {period['fiscal_year']}" if period.get("quarter") else None
+    wanted = period_of_heading(column["question"], period.get("fiscal_year")) or own_period
     wanted_kind = "guidance" if column["key"].startswith("guidance") else "actual"
     growth = column["key"].endswith("_growth")
     candidates = []
@@ -182,7 +235,8 @@ def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: flo
             value = figure["span"]["quote"]
             normalised = {"value": figure["value"], "unit": figure["unit"], "scale": figure["scale"]}
         normalised["period"] = figure["period"]
-        candidates.append((figure["period"] != own_period, value, normalised, figure["sentence"]))
+        cited = figure["span"] if "table" in figure and not growth else figure["sentence"]
+        candidates.append((figure["period"] != wanted, value, normalised, cited))
     if not candidates:
         return None
     other_period, value, normalised, sentence = min(candidates, key=lambda c: c[0])

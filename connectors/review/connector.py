@@ -58,7 +58,7 @@ class ReviewConnector(Connector):
                 strict=True,
             )
         )
-        earlier = _reusable_cells(run.prior, columns)
+        earlier = reusable_cells(run.prior, columns)
         rows, reused = [], 0
         for index, document in enumerate(documents):
             reader = DocumentReader(document, run)
@@ -75,9 +75,10 @@ class ReviewConnector(Connector):
             for column in wanted:
                 if column["key"] not in cells:
                     cells[column["key"]] = analyzer_cell(column, reader, vectors[column["key"]], floor)
-            rows.append(
-                {"document_id": document.document_id, "cells": {c["key"]: cells[c["key"]] for c in columns}}
-            )
+            row = {"document_id": document.document_id, "cells": {c["key"]: cells[c["key"]] for c in columns}}
+            rows.append(row)
+            if run.on_row is not None:
+                run.on_row(index, row)
             run.progress((index + 1) / len(documents), f"review {index + 1}/{len(documents)}")
         total = len(rows) * len(columns)
         return {
@@ -113,7 +114,7 @@ def _with_head_version(column: dict, heads: dict) -> dict:
     return {**column, "clause_type_version": heads[column["clause_type"]].version}
 
 
-def _reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, str], dict]:
+def reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, str], dict]:
     """Cells of an earlier review whose column is unchanged, by (document, key)."""
     if not prior:
         return {}

@@ -11,12 +11,22 @@ from connectors.earnings.tables import NUMBER, parse_number
 from connectors.review.retrieval import stems
 
 Found = tuple[object, object, int, int]
-NEGATION_REACH = 40
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _CURRENCIES = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
-_NEGATION = re.compile(
-    r"\b(?:no|not|never|none|neither|nor|without|n't|cannot|shall\s+not|may\s+not|will\s+not|prohibited|excluded)\b",
+# A negation cue; "no later than", "not less than", "not only" and the like bound a figure, they deny nothing.
+_CUE = re.compile(
+    r"(?:\b(?:not|never|no|none|neither|nor|without|cannot|prohibited|forbidden|in\s+no\s+event|"
+    r"under\s+no\s+circumstances?)\b|n't\b|\bnon-)"
+    r"(?!\s+(?:later|earlier|sooner|less|more|fewer|greater|only)\b)",
     re.IGNORECASE,
+)
+# What follows one of these inside a denied clause is carved out of the denial: "shall not assign except to
+# an Affiliate", "may not be disclosed without the prior written consent".
+_EXCEPTION = re.compile(
+    r"\b(?:except|unless|other\s+than|save\s+(?:as|for)|excluding|without)\b", re.IGNORECASE
+)
+_CLAUSE_END = re.compile(
+    r"[.;:!?](?=\s|$)|\n|,?\s+(?:but|however|provided\s+(?:that|however))\b", re.IGNORECASE
 )
 _LIST_LEAD = re.compile(
     r"(?::|\bincluding(?:\s+but\s+not\s+limited\s+to)?|\bsuch\s+as|\bnamely)\s*", re.IGNORECASE
@@ -77,15 +87,76 @@ def find_number(text: str, start: int, end: int) -> Found | None:
     return None
 
 
-def find_yes_no(text: str, start: int, end: int, terms: list[str]) -> Found:
-    """Yes, unless a negation stands within a few words before one of the question's terms in the passage."""
+def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str = "") -> Found:
+    """Yes or No by the polarity of the passage's clause that carries most of the question's terms (the
+    earlier on a tie), and that clause as the span that decides.
+
+    A cue ("not", "no", "neither", "nor", "shall not", "without", "non-") denies the rest of its clause
+    (clauses end at `.;:`, a line, "but", "however", "provided that"); within a denied clause, what follows
+    "except", "unless", "other than" or "without" is carved out. The answer is Yes when a question term sits
+    in a carve-out that the denial before it does not also name (the question asks about the exception), No
+    when one sits in a denial, else Yes. A cue the question itself uses ("terminate without cause") is not a
+    denial."""
+    asked = {cue.group(0).lower() for cue in _CUE.finditer(question)}
     wanted = set(terms)
-    negated = any(
-        word.group(0).lower()[:6] in wanted
-        and _NEGATION.search(text, max(start, word.start() - NEGATION_REACH), word.start())
-        for word in _WORD.finditer(text, start, end)
-    )
-    answer = "No" if negated else "Yes"
+    best: tuple[int, str, int, int] | None = None
+    for clause_start, clause_end in _clauses(text, start, end):
+        words = [
+            (word.start(), word.group(0).lower()[:6])
+            for word in _WORD.finditer(text, clause_start, clause_end)
+            if word.group(0).lower()[:6] in wanted
+        ]
+        found = {stem for _, stem in words}
+        if best is not None and len(found) <= best[0]:
+            continue
+        answer = "Yes"
+        denied_from = next(
+            (
+                cue.start()
+                for cue in _CUE.finditer(text, clause_start, clause_end)
+                if cue.group(0).lower() not in asked
+            ),
+            None,
+        )
+        if denied_from is not None and _denied(text, denied_from, [position for position, _ in words]):
+            answer = "No"
+            carved_from = next(
+                (e.start() for e in _EXCEPTION.finditer(text, denied_from + 1, clause_end)), None
+            )
+            if carved_from is not None:
+                carved = {stem for position, stem in words if position > carved_from}
+                if carved - {stem for position, stem in words if denied_from < position < carved_from}:
+                    answer = "Yes"
+        best = (len(found), answer, clause_start, clause_end)
+    if best is None:
+        return _answer("Yes", text, start, end)
+    return _answer(best[1], text, best[2], best[3])
+
+
+def _denied(text: str, cue_start: int, words: list[int]) -> bool:
+    """Whether the cue at `cue_start` denies one of the term positions `words`: a "non-" its own word, any
+    other cue the rest of the clause after it."""
+    if text[cue_start : cue_start + 4].lower() == "non-":
+        return any(cue_start + 4 <= position <= cue_start + 5 for position in words)
+    return any(position > cue_start for position in words)
+
+
+def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    clauses, clause_start = [], start
+    for boundary in _CLAUSE_END.finditer(text, start, end):
+        if boundary.start() > clause_start:
+            clauses.append((clause_start, boundary.start()))
+        clause_start = boundary.end()
+    if clause_start < end:
+        clauses.append((clause_start, end))
+    return clauses
+
+
+def _answer(answer: str, text: str, start: int, end: int) -> Found:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
     return answer, answer.lower(), start, end
 
 

@@ -99,8 +99,15 @@ class TextBuilder:
             self.lines.append([start, self.length, self.page, *(round(v, 2) for v in box)])
         return start, self.length
 
-    def table(self, rows: Sequence[Sequence[object]], *, row_boxes: Sequence[Box] | None = None) -> None:
-        """Append a table (rows of cells); empty rows are left out, cell ranges recorded."""
+    def table(
+        self,
+        rows: Sequence[Sequence[object]],
+        *,
+        row_boxes: Sequence[Box] | None = None,
+        cell_boxes: Sequence[Sequence[Box | None]] | None = None,
+    ) -> None:
+        """Append a table (rows of cells); empty rows are left out, cell ranges recorded. With `cell_boxes`
+        each cell's own box is recorded (its row's where it has none), else with `row_boxes` each row's."""
         kept = [
             (index, cells)
             for index, row in enumerate(rows)
@@ -122,7 +129,13 @@ class TextBuilder:
                 self._raw(cell)
             self._raw(ROW_END)
             ranges.append(row)
-            if row_boxes is not None and self.length > row_start:
+            if cell_boxes is not None:
+                for column, (start, end) in enumerate(row):
+                    own = cell_boxes[index][column] if column < len(cell_boxes[index]) else None
+                    box = own or (row_boxes[index] if row_boxes is not None else None)
+                    if end > start and box is not None:
+                        self.lines.append([start, end, self.page, *(round(v, 2) for v in box)])
+            elif row_boxes is not None and self.length > row_start:
                 box = row_boxes[index]
                 self.lines.append([row_start, self.length, self.page, *(round(v, 2) for v in box)])
         self.tables.append({"page": self.page, "rows": ranges})

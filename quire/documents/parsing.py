@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
-from quire.documents.layout import PageCallback, ParsedDocument
+from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder
 from quire.documents.limits import (
     DeadlinePassed,
     IngestLimits,
@@ -66,11 +66,11 @@ def _parse(
     if content_type == sniffing.PPTX:
         return formats.parse_pptx(content, limits)
     if content_type == sniffing.EML:
-        return formats.parse_eml(content, limits, lambda html: _clean(_html_text(html, limits)))
+        return formats.parse_eml(content, limits, lambda html: parse_html(html, limits).text)
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits)
     if content_type == sniffing.HTML:
-        return ParsedDocument(_clean(_html_text(content.decode("utf-8-sig"), limits)))
+        return parse_html(content.decode("utf-8-sig"), limits)
     if content_type == sniffing.TRANSCRIPT:
         text = content.decode("utf-8-sig")
         check_json_depth(text, limits)
@@ -78,12 +78,6 @@ def _parse(
     if content_type == sniffing.TEXT:
         return ParsedDocument(normalise_text(content.decode("utf-8-sig")))
     raise ParseError(f"unsupported content type {content_type}")
-
-
-def _clean(text: str) -> str:
-    text = normalise_text(text)
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 class _HtmlText(HTMLParser):
@@ -138,31 +132,86 @@ class _HtmlText(HTMLParser):
         self.chars = 0
         self.skipping = 0
         self.open: list[str] = []
+        # Text and tables in document order: ("text", str) and ("table", rows of cell texts).
+        self.blocks: list[tuple[str, object]] = []
+        self.rows: list[list[str]] | None = None
+        self.table_depth = 0
 
     def handle_starttag(self, tag: str, attrs) -> None:
         self._nest(tag)
         if tag in self.SKIP and tag != "head":
             self.skipping += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
+        elif tag == "table":
+            self._table_start()
+        elif self.rows is not None and self.table_depth == 1 and tag == "tr":
+            self.rows.append([])
+        elif self.rows is not None and self.table_depth == 1 and tag in ("td", "th"):
+            if not self.rows:
+                self.rows.append([])
+            self.rows[-1].append("")
+        elif tag in self.BLOCKS or (self.rows is not None and tag in ("td", "th")):
+            self._break()
 
     def handle_startendtag(self, tag: str, attrs) -> None:
         if tag in self.BLOCKS and tag not in self.SKIP:
-            self.parts.append("\n\n")
+            self._break()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.open:
             del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
         if tag in self.SKIP and tag != "head":
             self.skipping = max(0, self.skipping - 1)
+        elif tag == "table" and self.rows is not None:
+            self._table_end()
         elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
+            self._break()
 
     def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(re.sub(r"\s+", " ", data))
-            self.chars += len(self.parts[-1])
-            check_text(self.chars, self.limits)
+        if self.skipping:
+            return
+        data = re.sub(r"\s+", " ", data)
+        self.chars += len(data)
+        check_text(self.chars, self.limits)
+        if self.rows is None:
+            self.parts.append(data)
+        elif self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+        elif data.strip():
+            self.parts.append(data)
+
+    def close(self) -> None:
+        super().close()
+        while self.rows is not None:
+            self._table_end()
+        self._flush()
+
+    def _break(self) -> None:
+        if self.rows is not None and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += " "
+        else:
+            self.parts.append("\n\n")
+
+    def _table_start(self) -> None:
+        """A table outside any other starts a table; one inside a cell reads as text of that cell."""
+        self.table_depth += 1
+        if self.table_depth == 1:
+            self._flush()
+            self.rows = []
+        else:
+            self._break()
+
+    def _table_end(self) -> None:
+        self.table_depth -= 1
+        if self.table_depth == 0:
+            self._flush()
+            self.blocks.append(("table", self.rows))
+            self.rows = None
+
+    def _flush(self) -> None:
+        text = "\n".join(line.strip() for line in "".join(self.parts).split("\n"))
+        if text.strip():
+            self.blocks.append(("text", text))
+        self.parts = []
 
     def _nest(self, tag: str) -> None:
         if tag in self.VOID:
@@ -179,9 +228,16 @@ class _HtmlText(HTMLParser):
         check_depth(len(self.open), self.limits, "HTML")
 
 
-def _html_text(html: str, limits: IngestLimits) -> str:
+def parse_html(html: str, limits: IngestLimits) -> ParsedDocument:
+    """HTML's text, blocks on paragraphs of their own, and its tables (the outermost ones; a table nested in
+    a cell is text of the cell) as rows of cells, like DOCX's."""
     parser = _HtmlText(limits)
     parser.feed(html)
     parser.close()
-    lines = [line.strip() for line in "".join(parser.parts).split("\n")]
-    return "\n".join(lines)
+    builder = TextBuilder(limits)
+    for kind, block in parser.blocks:
+        if kind == "table":
+            builder.table(block)
+        else:
+            builder.add(block)
+    return builder.build()

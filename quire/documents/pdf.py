@@ -122,7 +122,11 @@ def _add_lines(builder: TextBuilder, blocks: list[tuple[float, int, object]], in
     bottom = None
     for _, is_table, item in blocks:
         if is_table:
-            builder.table(item.extract(), row_boxes=[row.bbox for row in item.rows])
+            builder.table(
+                item.extract(),
+                row_boxes=[row.bbox for row in item.rows],
+                cell_boxes=[row.cells for row in item.rows],
+            )
             bottom = None
             continue
         text, box = item

@@ -91,3 +91,20 @@ class CellCorrection(models.Model):
             "by": self.by,
             "at": self.at.isoformat().replace("+00:00", "Z"),
         }
+
+
+class ReviewRow(models.Model):
+    """One document's cells of a review still running, written (spans verified) as the worker finishes the
+    document, so the grid fills in before the result exists; removed when the job ends."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="review_rows")
+    index = models.PositiveIntegerField()
+    document_id = models.CharField(max_length=40)
+    cells = models.JSONField()
+    attempt = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="one_review_row_per_document")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} row {self.index}"

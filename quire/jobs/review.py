@@ -10,7 +10,8 @@ import tempfile
 from collections.abc import Iterator
 
 from quire.documents.models import Document
-from quire.jobs.models import CellCorrection, JobResult
+from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, ReviewRow
+from quire.jobs.services import CONTEXT_POLICY
 
 QUOTE_CHARS = 500
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -37,6 +38,24 @@ def output_with_corrections(result: JobResult) -> dict:
         }
         rows.append({**row, "cells": cells})
     return {**output, "rows": rows}
+
+
+def review_cells(job: Job) -> dict:
+    """A review's columns and its rows so far, each `{"index", "document_id", "cells"}`: the result's (with
+    corrections beside the cells) once it exists (`complete`), else the rows stored while it runs (none once
+    it ended without a result)."""
+    from connectors import get_connector
+
+    result = JobResult.objects.filter(job=job).first()
+    if result is not None:
+        output = output_with_corrections(result)
+        rows = [{"index": index, **row} for index, row in enumerate(output.get("rows") or [])]
+        return {"columns": output.get("columns") or [], "rows": rows, "complete": True}
+    options = {key: value for key, value in job.options.items() if key != CONTEXT_POLICY}
+    columns = get_connector("review").validate_options(options)["columns"]
+    stored = [] if job.status in TERMINAL else ReviewRow.objects.filter(job=job).order_by("index")
+    rows = [{"index": row.index, "document_id": row.document_id, "cells": row.cells} for row in stored]
+    return {"columns": columns, "rows": rows, "complete": False}
 
 
 def _shown(value: object) -> str:

@@ -113,3 +113,20 @@ class CellCorrectionResultSerializer(serializers.Serializer):
     verified = serializers.BooleanField()
     by = serializers.CharField()
     at = serializers.DateTimeField()
+
+
+class ReviewRowSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The document's place in the job's `documents`.")
+    document_id = serializers.CharField()
+    cells = serializers.JSONField(
+        help_text="By column key: `{value, normalised, spans, confidence, status}`."
+    )
+
+
+class ReviewCellsSerializer(serializers.Serializer):
+    object = ObjectNameField("review_cells")
+    job_id = serializers.CharField()
+    status = serializers.CharField()
+    complete = serializers.BooleanField(help_text="True once the result exists; these are then its rows.")
+    columns = serializers.JSONField()
+    data = ReviewRowSerializer(many=True)

@@ -16,11 +16,12 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
+from billing.models import UsageKind
 from billing.services import (
-    billable_pages,
     billing_erase,
     job_allowed,
     job_usage_quantities,
+    review_cells,
     usage_record,
 )
 from common.refusals import ErrorCode, Refusal
@@ -32,7 +33,7 @@ from quire.documents.selectors import page_map
 from quire.documents.services import documents_files_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
-from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus
+from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
 from quire.webhooks.services import events_purge_before
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -116,14 +117,15 @@ def job_create(
         _extended_review(checked["extends"])
     with transaction.atomic():
         tenant_lock(tenant)
-        job_allowed(
-            tenant=tenant,
-            connector=connector,
-            pages=_pages([document_ids])[0],
-            reserved_pages=sum(
-                _pages(list(Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)))
-            ),
+        unfinished = list(
+            Job.objects.exclude(status__in=TERMINAL).values_list("connector", "document_ids", "options")
         )
+        planned = _planned_usage([(connector, document_ids, options), *unfinished])
+        reserved: dict[str, int] = {}
+        for quantities in planned[1:]:
+            for kind, quantity in quantities.items():
+                reserved[kind] = reserved.get(kind, 0) + quantity
+        job_allowed(tenant=tenant, connector=connector, quantities=planned[0], reserved=reserved)
         job = Job.objects.create(
             connector=connector, document_ids=document_ids, options=options, mode=mode, metadata=metadata
         )
@@ -169,12 +171,51 @@ def _extended_review(job_id: str) -> Job:
     return earlier
 
 
-def _pages(jobs_documents: list[list[str]]) -> list[int]:
-    """Billable pages of each list of document ids."""
-    wanted = {d for ids in jobs_documents for d in ids}
+def _planned_usage(jobs: list[tuple[str, list[str], dict]]) -> list[dict[str, int]]:
+    """What each `(connector, document ids, options)` job will record against the quotas, by the rule that
+    meters it (`job_usage_quantities`): its documents' pages, or a review's cells. Two queries in all."""
+    wanted = {d for _, ids, _ in jobs for d in ids}
     rows = Document.objects.filter(pk__in=wanted).values_list("pk", "page_starts", Length("text"))
-    pages = {pk: billable_pages(page_count=len(starts or []), char_count=chars) for pk, starts, chars in rows}
-    return [sum(pages.get(d, 0) for d in ids) for ids in jobs_documents]
+    sizes = {pk: (len(starts or []), chars) for pk, starts, chars in rows}
+    priors = _extended_outputs({options.get("extends") for name, _, options in jobs if name == "review"})
+    planned = []
+    for name, ids, options in jobs:
+        cells = _planned_review_cells(ids, options, priors) if name == "review" else None
+        planned.append(
+            {
+                kind: quantity
+                for kind, quantity in job_usage_quantities(
+                    documents=[sizes[d] for d in ids if d in sizes], review_cells=cells
+                ).items()
+                if kind in (UsageKind.PAGES, UsageKind.REVIEW_CELLS)
+            }
+        )
+    return planned
+
+
+def _extended_outputs(job_ids: set[str | None]) -> dict[str, dict]:
+    job_ids.discard(None)
+    if not job_ids:
+        return {}
+    return dict(JobResult.objects.filter(job_id__in=job_ids).values_list("job_id", "output"))
+
+
+def _planned_review_cells(document_ids: list[str], options: dict, priors: dict[str, dict]) -> int:
+    """A review's cells: its documents times its columns, less the cells of the review it extends whose
+    column is unchanged (as the connector reuses them)."""
+    from connectors import get_connector
+    from connectors.review.connector import reusable_cells
+
+    try:
+        checked = get_connector("review").validate_options(
+            {k: v for k, v in options.items() if k != CONTEXT_POLICY}
+        )
+    except ValueError:
+        return 0
+    wanted = set(document_ids)
+    prior = priors.get(checked["extends"]) if checked["extends"] else None
+    reused = sum(1 for document_id, _ in reusable_cells(prior, checked["columns"]) if document_id in wanted)
+    return review_cells(documents=len(document_ids), columns=len(checked["columns"]), reused=reused)
 
 
 def job_update(*, job: Job, metadata: Mapping[str, str] | None = None) -> Job:
@@ -197,6 +238,7 @@ def job_cancel(*, job: Job) -> Job:
             raise JobRejected(ErrorCode.JOB_NOT_CANCELABLE, f"Job {job.id} has already {job.status}.")
         job.status, job.stage, job.finished_at = JobStatus.CANCELED, "canceled", timezone.now()
         job.save(update_fields=["status", "stage", "finished_at"])
+        ReviewRow.objects.filter(job=job).delete()
         audit_record(action="job.cancel", object_type="job", object_id=job.pk)
     return job
 
@@ -275,6 +317,34 @@ class _ProgressReporter:
         self.last = now
         if not _renew(self.job, progress=max(0.0, min(0.99, float(fraction))), stage=stage[:80]):
             raise JobCanceled(self.job.pk)
+
+
+@dataclass
+class _ReviewRows:
+    """Stores each row of a running review as the connector hands it over: its spans verified (and given
+    pages and boxes) the way the result's will be, one upsert per document."""
+
+    job: Job
+    documents: dict[str, Document]
+
+    def __call__(self, index: int, row: dict) -> None:
+        from connectors import get_connector
+        from connectors.spans import place_spans, verify
+
+        document = self.documents[row["document_id"]]
+        verified = verify({"rows": [row]}, {document.id: document.text}, policy="drop").output
+        place_spans(verified, {document.id: page_map(document)})
+        cells = get_connector("review").settle(verified)["rows"][0]["cells"]
+        ReviewRow.objects.bulk_create(
+            [
+                ReviewRow(
+                    job=self.job, index=index, document_id=document.id, cells=cells, attempt=self.job.attempt
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["job", "index"],
+            update_fields=["document_id", "cells", "attempt"],
+        )
 
 
 def plan_job_context(
@@ -397,7 +467,12 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         output = run_connector(
             job.connector,
             [
-                ConnectorDocument(d.id, d.text, _kind(d), {"filename": d.filename, **retrieval.get(d.id, {})})
+                ConnectorDocument(
+                    d.id,
+                    d.text,
+                    _kind(d),
+                    {"filename": d.filename, "tables": d.tables or [], **retrieval.get(d.id, {})},
+                )
                 for d in ordered
             ],
             options=connector_options,
@@ -408,6 +483,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             retrieve=_retrieve,
             prior=prior,
             clause_heads=clause_heads_for(named),
+            on_row=_ReviewRows(job, by_id) if job.connector == "review" else None,
         )
         output["context"] = context_costed(output["context"], plan, entitled.token_prices)
         report(0.99, "verifying spans")
@@ -422,12 +498,19 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         tokens_in=sum(d["tokens_in"] for d in read),
         cached_tokens=sum(d["cached_tokens"] for d in read),
         tokens_out=sum(d["tokens_out"] for d in read),
-        review_cells=(verified.output.get("cells") or {}).get("computed")
-        if job.connector == "review"
-        else None,
+        review_cells=_metered_review_cells(verified.output) if job.connector == "review" else None,
     )
     return _finish_succeeded(
         job, tenant, verified, output["context"], usage, carried_from=(prior or {}).get("job_id")
+    )
+
+
+def _metered_review_cells(output: dict) -> int:
+    cells = output.get("cells") or {}
+    return review_cells(
+        documents=len(output.get("rows") or []),
+        columns=len(output.get("columns") or []),
+        reused=cells.get("reused", 0),
     )
 
 
@@ -484,6 +567,7 @@ def _finish_succeeded(
         usage_record(tenant=tenant, job_id=current.pk, quantities=usage)
         if carried_from:
             _carry_corrections(carried_from, current, verified.output)
+        ReviewRow.objects.filter(job=current).delete()
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
@@ -496,6 +580,7 @@ def _finish_failed(job: Job, code: str, message: str) -> Job:
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
+        ReviewRow.objects.filter(job=current).delete()
         current.status, current.stage = JobStatus.FAILED, "failed"
         current.error = {"code": code, "message": message[:2000]}
         current.finished_at, current.lease_until = timezone.now(), None
@@ -514,6 +599,7 @@ def job_fail_unexpectedly(*, job_id: str, exc: BaseException) -> None:
 def job_results_redact(*, document: Document, redactor: Redactor, **_signal) -> int:
     """Redact `document`'s quotes from the results of the jobs that read it (`document_delete`, through
     `document_erasing`); returns how many results changed."""
+    ReviewRow.objects.filter(document_id=document.pk).delete()
     changed = 0
     results = JobResult.objects.select_for_update().filter(job__document_ids__contains=[document.pk])
     for result in results:

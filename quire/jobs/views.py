@@ -14,7 +14,7 @@ from quire.api.idempotency import idempotent
 from quire.api.pagination import ListFilter
 from quire.api.serializers import MetadataUpdateSerializer
 from quire.jobs.models import Job, JobResult, JobStatus
-from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, xlsx_file
+from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, review_cells, xlsx_file
 from quire.jobs.serializers import (
     CellCorrectionResultSerializer,
     CellCorrectionSerializer,
@@ -22,6 +22,7 @@ from quire.jobs.serializers import (
     JobCreateSerializer,
     JobResultSerializer,
     JobSerializer,
+    ReviewCellsSerializer,
 )
 from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
 
@@ -169,6 +170,26 @@ class JobResultXlsxView(APIView):
 
 
 class JobCellCorrectionView(APIView):
+    @extend_schema(
+        operation_id="jobs_cells_list",
+        responses={200: ReviewCellsSerializer},
+        description="A review's rows so far: while the job runs, each document's cells as soon as the worker "
+        "has them (spans verified, with pages and boxes); once it succeeded, the result's rows with their "
+        "corrections (`complete`). A job that is not a review is a 400.",
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = Job.objects.filter(pk=job_id).first()
+        if job is None:
+            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
+        if job.connector != "review":
+            raise Refusal(
+                ErrorCode.INVALID_PARAMETER, f"Job {job_id} is not a review; it has no cells.", "job_id"
+            )
+        grid = review_cells(job)
+        body = {"job_id": job.pk, "status": job.status, "complete": grid["complete"]}
+        body.update(columns=grid["columns"], data=grid["rows"])
+        return Response(ReviewCellsSerializer(body).data)
+
     @extend_schema(
         operation_id="jobs_cells_correct",
         request=CellCorrectionSerializer,

@@ -418,6 +418,38 @@ def test_quota_exceeded_is_402_with_the_error_shape(celery_worker, make_tenant):
     assert_error(too_big, 413, "document_too_large")
 
 
+def test_a_review_is_held_to_its_cells_as_it_is_metered(celery_worker, make_tenant):
+    provisioned = make_tenant("bill-cells")
+    api = Api(provisioned.issued_key.secret)
+    documents = [ready_document(api, f"Note {n}. The fee is $10 a month.") for n in range(2)]
+    set_plan(provisioned.tenant, make_plan("cells-6", hard_limit=True, max_review_cells=6))
+    columns = [{"key": f"fee_{n}", "question": f"What fee is due ({n})?", "type": "money"} for n in range(4)]
+
+    def review(count: int, **options):
+        body = {"columns": columns[:count], **options}
+        return api.post("/v1/jobs", {"connector": "review", "documents": documents, "options": body})
+
+    too_many = assert_error(review(4, confidence_floor=0.5), 402, "quota_exceeded")["message"]
+    assert "needs 8 review cells; 0 of the 6 review cells" in too_many
+    first = review(2)
+    assert first.status_code == 202, first.content
+    held = assert_error(review(2), 402, "quota_exceeded")["message"]
+    assert "needs 4 review cells; 4 of the 6" in held
+    assert wait_job(api, first.json()["id"])["status"] == "succeeded"
+
+    grown = review(3, extends=first.json()["id"])
+    assert grown.status_code == 202, grown.content
+    assert wait_job(api, grown.json()["id"])["status"] == "succeeded"
+    metered = dict(
+        UsageEvent.objects.filter(tenant=provisioned.tenant, kind="review_cells").values_list(
+            "job_id", "quantity"
+        )
+    )
+    assert metered == {first.json()["id"]: 4, grown.json()["id"]: 2}
+    assert "needs 2 review cells; 6 of the 6" in assert_error(review(1), 402, "quota_exceeded")["message"]
+    assert not UsageEvent.objects.filter(tenant=provisioned.tenant, kind="pages").exists()
+
+
 def test_concurrent_jobs_cannot_overrun_a_hard_quota(celery_worker, make_tenant):
     import threading
 

@@ -200,3 +200,103 @@ def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
     )
     assert [sentence["text"] for sentence in result["answer"]] == ["New York law governs."]
     assert invalid_spans(result, {"n": NOTE}) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "answer", "decides"),
+    [
+        (
+            "May the supplier subcontract services?",
+            "The Supplier shall not subcontract any services without consent.",
+            "No",
+            "The Supplier shall not subcontract any services without consent",
+        ),
+        (
+            "May the supplier subcontract with the customer's consent?",
+            "The Supplier shall not subcontract any services without the Customer's prior written consent.",
+            "Yes",
+            None,
+        ),
+        (
+            "May a party assign the agreement?",
+            "Neither party may assign this Agreement without the prior written consent of the other party, "
+            "which consent shall not be unreasonably withheld.",
+            "No",
+            None,
+        ),
+        (
+            "May a party assign the agreement to an affiliate?",
+            "No party shall assign this Agreement, except to an Affiliate in connection with a merger.",
+            "Yes",
+            None,
+        ),
+        (
+            "Must amendments be in writing?",
+            "No amendment to this Agreement shall be effective unless in writing and signed by both parties.",
+            "Yes",
+            None,
+        ),
+        (
+            "Are fees refundable?",
+            "All fees paid hereunder are non-refundable, except as set out in Section 5.",
+            "No",
+            None,
+        ),
+        (
+            "Can the agreement be terminated without cause?",
+            "Either party may terminate this Agreement without cause on ninety (90) days written notice.",
+            "Yes",
+            None,
+        ),
+        (
+            "Must invoices be paid within 30 days?",
+            "Customer shall pay each invoice no later than thirty (30) days after receipt.",
+            "Yes",
+            None,
+        ),
+        (
+            "Is the licensee permitted to sublicense?",
+            "Licensee may sublicense its rights to contractors; however, Licensee shall not sublicense to any "
+            "competitor of Licensor.",
+            "Yes",
+            "Licensee may sublicense its rights to contractors",
+        ),
+        (
+            "May the customer reverse engineer the software?",
+            "Customer may use the Software for its internal purposes. Customer shall not decompile or reverse "
+            "engineer the Software.",
+            "No",
+            "Customer shall not decompile or reverse engineer the Software",
+        ),
+        (
+            "Does the agreement grant an exclusive license?",
+            "The license granted herein is non-exclusive and non-transferable.",
+            "No",
+            None,
+        ),
+        (
+            "Is either party liable for consequential damages?",
+            "Neither party shall be liable for indirect or consequential damages, nor for lost profits.",
+            "No",
+            None,
+        ),
+        (
+            "Will the vendor indemnify the customer?",
+            "Vendor shall indemnify, defend and hold harmless Customer from any third-party claim.",
+            "Yes",
+            None,
+        ),
+    ],
+)
+def test_yes_no_reads_the_polarity_of_the_clause_that_decides(question, passage, answer, decides):
+    from connectors.review.retrieval import query_terms
+    from connectors.review.values import find_yes_no
+
+    text = f"Section 9.\n\n{passage}\n\nSection 10."
+    start = text.index(passage)
+    value, normalised, first, last = find_yes_no(
+        text, start, start + len(passage), query_terms(question), question
+    )
+    assert (value, normalised) == (answer, answer.lower())
+    assert start <= first < last <= start + len(passage)
+    assert text[first:last] == (decides or passage.rstrip("."))

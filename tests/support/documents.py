@@ -199,3 +199,50 @@ def make_zip(files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             archive.writestr(name, data)
     return out.getvalue()
+
+
+def make_msg(subject: str, body: str, attachments: list[tuple[str, bytes]]) -> bytes:
+    """An Outlook message (an OLE compound file of MAPI property streams, written with extract-msg's
+    `OleWriter`, since extract-msg reads messages but does not compose them): sender, one To recipient,
+    subject, plain body, and attachments by value of (filename, bytes)."""
+    import struct
+
+    from extract_msg.ole_writer import OleWriter
+
+    def unicode(value: str) -> bytes:
+        return value.encode("utf-16-le")
+
+    def integer(tag: int, value: int) -> bytes:
+        return struct.pack("<IIQ", tag, 0x6, value)
+
+    writer = OleWriter()
+    count = len(attachments)
+    writer.addEntry("__properties_version1.0", struct.pack("<8xIIII8x", 1, count, 1, count))
+    recipient = "__recip_version1.0_#00000000"
+    writer.addEntry(recipient, storage=True)
+    writer.addEntry(f"{recipient}/__properties_version1.0", bytes(8) + integer(0x0C150003, 1))
+    writer.addEntry(f"{recipient}/__substg1.0_3001001F", unicode("Deals Desk"))
+    writer.addEntry(f"{recipient}/__substg1.0_39FE001F", unicode("deals@buyer.example"))
+    writer.addEntry("__nameid_version1.0", storage=True)
+    for stream in ("00020102", "00030102", "00040102"):
+        writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
+    for tag, value in (
+        ("001A001F", "IPM.Note"),
+        ("0037001F", subject),
+        ("1000001F", body),
+        ("0C1A001F", "Dana Seller"),
+        ("0C1F001F", "dana@seller.example"),
+        ("0E04001F", "deals@buyer.example"),
+    ):
+        writer.addEntry(f"__substg1.0_{tag}", unicode(value))
+    for index, (filename, data) in enumerate(attachments):
+        folder = f"__attach_version1.0_#{index:08X}"
+        writer.addEntry(folder, storage=True)
+        properties = integer(0x37050003, 1) + integer(0x0E200003, len(data))
+        writer.addEntry(f"{folder}/__properties_version1.0", bytes(8) + properties)
+        writer.addEntry(f"{folder}/__substg1.0_3707001F", unicode(filename))
+        writer.addEntry(f"{folder}/__substg1.0_3704001F", unicode(filename[:12]))
+        writer.addEntry(f"{folder}/__substg1.0_37010102", data)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -10,7 +10,14 @@ from django.views.decorators.http import require_http_methods
 from common.refusals import Refusal
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult
-from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, output_with_corrections, xlsx_file
+from quire.jobs.review import (
+    XLSX_CONTENT_TYPE,
+    csv_lines,
+    grid_rows,
+    output_with_corrections,
+    review_cells,
+    xlsx_file,
+)
 from quire.jobs.services import cell_correct, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import ReviewForm
@@ -70,18 +77,16 @@ def _review(job_id: str) -> Job:
 
 
 def _grid_context(job: Job) -> dict:
-    """The job, its columns and its rows (each cell with the reviewer's correction beside it); before the
-    result exists, the columns it asked for and one empty row per document."""
-    from connectors import get_connector
-
-    result = JobResult.objects.filter(job=job).first()
+    """The job, its columns and one row per document: the result's cells (each with the reviewer's
+    correction beside it) once it exists, else the cells of the documents done so far, the rest pending."""
     names = dict(Document.objects.filter(pk__in=job.document_ids).values_list("id", "filename"))
-    if result is not None:
-        output = output_with_corrections(result)
-        columns, rows = output["columns"], output["rows"]
+    cells = review_cells(job)
+    columns = cells["columns"]
+    if cells["complete"]:
+        rows = cells["rows"]
     else:
-        columns = get_connector("review").validate_options(dict(job.options))["columns"]
-        rows = [{"document_id": d, "cells": {}} for d in job.document_ids]
+        done = {row["index"]: row["cells"] for row in cells["rows"]}
+        rows = [{"document_id": d, "cells": done.get(i, {})} for i, d in enumerate(job.document_ids)]
     grid = [
         {
             "document_id": row["document_id"],
@@ -95,7 +100,8 @@ def _grid_context(job: Job) -> dict:
         "terminal": job.status in TERMINAL,
         "columns": columns,
         "grid": grid,
-        "has_result": result is not None,
+        "has_result": cells["complete"],
+        "rows_done": len(cells["rows"]),
     }
 
 

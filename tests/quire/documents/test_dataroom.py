@@ -1,10 +1,12 @@
 """Documents as they arrive in a data room, through the API and a real worker: a scanned contract read by
-OCR, a PDF table, spreadsheets, slides, e-mail with attachments, many files in one request or a ZIP, pages
+OCR, a PDF table, spreadsheets, slides, e-mail (EML, and Outlook MSG built here as an OLE file) with
+attachments, many files in one request or a ZIP, pages
 and line boxes on spans, and hostile archives refused with their reasons."""
 
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
 
 import pytest
@@ -12,13 +14,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from quire.documents.limits import IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOCX, PDF
+from quire.documents.sniffing import DOCX, HTML, PDF
 from tests.quire.documents.test_bounded_ingest import docx_bomb
 from tests.support import Api, wait_for
 from tests.support.documents import (
     CONTRACT,
     make_docx,
     make_eml,
+    make_msg,
     make_pptx,
     make_scanned_pdf,
     make_table_pdf,
@@ -108,6 +111,9 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
     assert [[cell["text"] for cell in row] for row in rows] == QUARTERS
     cell = rows[1][1]["span"]
     assert cell["quote"] == "$120.5 million" and cell["page"] == 1 and len(cell["boxes"]) == 1
+    boxes = [c["span"]["boxes"][0] for c in rows[1]]
+    assert all(left["x1"] <= right["x0"] + 0.5 for left, right in itertools.pairwise(boxes)), boxes
+    assert len({(box["top"], box["bottom"]) for box in boxes}) == 1
     text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
     assert "\n| Revenue | $120.5 million | $131.2 million |\n" in text
     output = run_job(api_a, "earnings", document["id"])
@@ -118,10 +124,27 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
     span = figures["revenue", 120.5]
     assert (span["start"], span["end"]) == (cell["start"], cell["end"])
     assert span["page"] == 1 and span["boxes"] == cell["boxes"]
+    periods = {(m["metric"], m["value"]): m["period"] for m in output["metrics"]}
+    assert periods["revenue", 120.5] == "Q1 2026" and periods["net_income", 22.4] == "Q2 2026"
+    columns = [
+        {"key": "profit", "question": "What was net income in Q2 2026?", "type": "money"},
+        {"key": "net_income", "question": "What was net income in Q2 2026?", "type": "money"},
+    ]
+    job = api_a.post(
+        "/v1/jobs", {"connector": "review", "documents": [document["id"]], "options": {"columns": columns}}
+    ).json()
+    assert wait_job(api_a, job["id"])["status"] == "succeeded"
+    cells = api_a.get(f"/v1/jobs/{job['id']}/result").json()["output"]["rows"][0]["cells"]
+    answer = rows[2][2]["span"]
+    for key in ("profit", "net_income"):
+        assert cells[key]["status"] == "answered" and cells[key]["value"] == "$22.4 million", cells[key]
+        (cited,) = cells[key]["spans"]
+        assert (cited["start"], cited["end"], cited["page"]) == (answer["start"], answer["end"], 1)
 
 
 def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request(celery_worker, api_a: Api):
     attachment = make_docx(CONTRACT.split("\n\n"))
+    signed = make_docx([*CONTRACT.split("\n\n"), "Signed by both parties on 1 December 2026."])
     files = {
         "model.xlsx": make_xlsx({"P&L": [["Metric", "FY2025"], ["Revenue", 410.5]], "Notes": [["Audited"]]}),
         "deck.pptx": make_pptx([("Project Falcon", "Revenue grew 12% in 2025", "Mention the backlog")]),
@@ -136,6 +159,7 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
                 )
             ],
         ),
+        "nda.msg": make_msg("Signed NDA (Outlook)", "The signed NDA is attached.", [("signed.docx", signed)]),
     }
     response = post_files(api_a, files)
     assert response.status_code == 201, response.content
@@ -155,6 +179,17 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
     assert "Subject: Signed NDA" in mail_text and "Attachments: nda.docx" in mail_text
     children = api_a.get("/v1/documents", parent=mail["id"]).json()["data"]
     assert [c["filename"] for c in children] == ["nda.docx"]
+    child = ready(api_a, children[0]["id"])
+    assert "laws of the State of Delaware" in api_a.get(f"/v1/documents/{child['id']}/text").json()["text"]
+    outlook = ready(api_a, by_name["nda.msg"]["id"])
+    assert outlook["content_type"] == "application/vnd.ms-outlook"
+    outlook_text = api_a.get(f"/v1/documents/{outlook['id']}/text").json()["text"]
+    assert outlook_text == (
+        "From: Dana Seller\nTo: Deals Desk <deals@buyer.example>\nSubject: Signed NDA (Outlook)\n"
+        "Attachments: signed.docx\n\nThe signed NDA is attached."
+    )
+    children = api_a.get("/v1/documents", parent=outlook["id"]).json()["data"]
+    assert [c["filename"] for c in children] == ["signed.docx"]
     child = ready(api_a, children[0]["id"])
     assert "laws of the State of Delaware" in api_a.get(f"/v1/documents/{child['id']}/text").json()["text"]
 
@@ -279,3 +314,25 @@ def test_docx_tables_stay_in_place_as_rows_of_cells():
     )
     (start, end) = parsed.tables[0]["rows"][1][1]
     assert parsed.text[start:end] == "$1,200 per month"
+
+
+def test_html_tables_keep_their_rows_and_cells():
+    html = (
+        b"<html><body><h1>Results</h1><p>Acme grew.</p><table><caption>In millions</caption>"
+        b"<thead><tr><th>Metric<th>Q1 2026<th>Q2 2026</thead><tbody>"
+        b"<tr><td>Revenue</td><td>$120.5</td><td>$131.2</td></tr>"
+        b"<tr><td>Notes<td><table><tr><td>audited</td><td>restated</td></tr></table></td></tr>"
+        b"</tbody></table><p>After the table.</p></body></html>"
+    )
+    parsed = parse_document(html, HTML)
+    assert parsed.text == (
+        "Results\n\nAcme grew.\n\nIn millions\n\n| Metric | Q1 2026 | Q2 2026 |\n| Revenue | $120.5 | $131.2 |\n"
+        "| Notes | audited restated |\n\nAfter the table."
+    )
+    (table,) = parsed.tables
+    cells = [[parsed.text[start:end] for start, end in row] for row in table["rows"]]
+    assert cells == [
+        ["Metric", "Q1 2026", "Q2 2026"],
+        ["Revenue", "$120.5", "$131.2"],
+        ["Notes", "audited restated"],
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import pytest
 from openpyxl import load_workbook
@@ -66,6 +67,21 @@ def _parsed(header: list[str], rows: list[list[str]]) -> list[list[str]]:
     return parsed
 
 
+def watch_cells(api: Api, job_id: str, timeout: float = 300) -> list[dict]:
+    """The rows `GET /v1/jobs/{id}/cells` showed while the review was still running and only part of its
+    documents were done (the last such answer)."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(f"/v1/jobs/{job_id}/cells").json()
+        if body["complete"] or body["status"] in ("succeeded", "failed", "canceled"):
+            return seen
+        if 0 < len(body["data"]) < len(CONTRACTS):
+            seen = body["data"]
+        time.sleep(0.05)
+    raise AssertionError(f"review {job_id} did not end within {timeout}s")
+
+
 @pytest.fixture(scope="module")
 def contracts(celery_worker, tenant_a) -> dict[str, str]:
     api = Api(tenant_a.issued_key.secret)
@@ -89,11 +105,19 @@ def test_review_grid_exports_corrections_and_growth(api_a: Api, contracts: dict[
     )
     assert created.status_code == 202, created.content
     job_id = created.json()["id"]
+    partial = watch_cells(api_a, job_id)
     assert wait_job(api_a, job_id)["status"] == "succeeded"
     output = api_a.get(f"/v1/jobs/{job_id}/result").json()["output"]
     assert len(output["columns"]) == 41 + len(OWN_COLUMNS) and len(output["rows"]) == 3
     texts = {d: api_a.get(f"/v1/documents/{d}/text").json()["text"] for d in documents}
     assert assert_spans_hold(output, texts) > 0
+    assert partial, "no rows were seen before the review ended"
+    for row in partial:
+        assert row["document_id"] == documents[row["index"]]
+        assert row["cells"] == output["rows"][row["index"]]["cells"]
+    done = api_a.get(f"/v1/jobs/{job_id}/cells").json()
+    assert done["complete"] and [r["document_id"] for r in done["data"]] == documents
+    assert api_a.get(f"/v1/jobs/{job_id}/cells").json()["columns"] == output["columns"]
     statuses = [cell["status"] for row in output["rows"] for cell in row["cells"].values()]
     assert {"answered", "not_found"} <= set(statuses)
     for row in output["rows"]:
@@ -216,3 +240,5 @@ def test_exports_and_corrections_are_in_the_openapi_schema(anonymous: Api):
     xlsx = paths["/v1/jobs/{job_id}/result.xlsx"]["get"]["responses"]["200"]["content"]
     assert "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" in xlsx
     assert "post" in paths["/v1/jobs/{job_id}/cells"]
+    listed = paths["/v1/jobs/{job_id}/cells"]["get"]
+    assert listed["operationId"] == "jobs_cells_list" and "200" in listed["responses"]

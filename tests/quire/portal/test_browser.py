@@ -19,7 +19,12 @@ CONTRACT = ROOT / "tests" / "data" / "cuad" / "contracts" / "cuad_04.txt"
 
 @pytest.mark.timeout(600)
 def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
-    celery_worker, portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
+    celery_worker,
+    portal_server: PortalServer,
+    workspace: Workspace,
+    browser_page: Page,
+    artifacts: Path,
+    tmp_path: Path,
 ):
     page = browser_page
     page.on("dialog", lambda dialog: dialog.accept())
@@ -55,13 +60,22 @@ def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     nav(page, "Documents").click()
     page.get_by_role("button", name="Upload").click()
     expect(page.locator(".field.invalid .error")).to_contain_text("required")
-    page.locator("input[type=file]").set_input_files(
+    page.locator("input[type=file][name=file]").set_input_files(
         files=[{"name": "supply-agreement.txt", "mimeType": "text/plain", "buffer": CONTRACT.read_bytes()}]
     )
     page.get_by_role("button", name="Upload").click()
     expect(page.locator(".message.success")).to_contain_text("Uploaded supply-agreement.txt")
     drop_file(page, "dropped-note.txt", "A note dropped on the portal. It is governed by the laws of Ohio.")
     expect(page.locator(".message.success")).to_contain_text("Uploaded dropped-note.txt")
+    picked = folder(tmp_path / "picked-room", "picked")
+    page.get_by_label("Or choose a folder").set_input_files(picked)
+    expect(page.locator(".message.success")).to_contain_text("Uploaded 2 documents (batch")
+    expect(page.locator("tr", has_text="picked-index.txt")).to_have_count(1)
+    expect(page.locator("tr", has_text="picked-letter.txt")).to_have_count(1)
+    drop_folder(page, folder(tmp_path / "dropped-room", "dropped"))
+    expect(page.locator(".message.success")).to_contain_text("Uploaded 2 documents (batch")
+    expect(page.locator("tr", has_text="dropped-index.txt")).to_have_count(1)
+    expect(page.locator("tr", has_text="dropped-letter.txt")).to_have_count(1)
     expect(page.locator("tr", has_text="supply-agreement.txt").locator("[data-status]")).to_have_text(
         "ready", timeout=120_000
     )
@@ -150,6 +164,30 @@ def drop_file(page: Page, name: str, text: str) -> None:
     )
     page.dispatch_event("[data-dropzone]", "dragenter", {"dataTransfer": transfer})
     page.dispatch_event("[data-dropzone]", "drop", {"dataTransfer": transfer})
+
+
+def folder(root: Path, prefix: str) -> Path:
+    """A folder of two text files, one in a subfolder, their names starting with `prefix`."""
+    (root / "legal").mkdir(parents=True)
+    (root / f"{prefix}-index.txt").write_text(f"Data room index ({prefix}): the side letter.")
+    (root / "legal" / f"{prefix}-letter.txt").write_text(
+        f"Side letter ({prefix}). Governed by the laws of Ohio."
+    )
+    return root
+
+
+def drop_folder(page: Page, root: Path) -> None:
+    """Drag a folder from the desktop onto the drop zone: Chromium's own drag of a file path, so the drop's
+    DataTransfer holds a directory entry that the page walks."""
+    box = page.locator("[data-dropzone]").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    data = {"items": [], "files": [str(root)], "dragOperationsMask": 1}
+    session = page.context.new_cdp_session(page)
+    try:
+        for kind in ("dragEnter", "dragOver", "drop"):
+            session.send("Input.dispatchDragEvent", {"type": kind, "x": x, "y": y, "data": data})
+    finally:
+        session.detach()
 
 
 def test_viewer_cannot_create_keys_and_sees_no_write_forms(

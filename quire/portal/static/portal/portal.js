@@ -50,8 +50,19 @@
   }
 
   function setUpDropzone(zone) {
-    const input = zone.querySelector('input[type="file"]');
+    const input = zone.querySelector('input[type="file"]:not([data-folder])');
     const form = zone.closest("form");
+    const folder = zone.querySelector("input[data-folder]");
+    if (folder) {
+      // A chosen folder's files (all of its subfolders) are sent like a dropped folder's.
+      folder.addEventListener("change", function () {
+        if (!folder.files.length) return;
+        const transfer = new DataTransfer();
+        Array.from(folder.files).forEach(function (file) { transfer.items.add(file); });
+        input.files = transfer.files;
+        form.requestSubmit();
+      });
+    }
     ["dragenter", "dragover"].forEach(function (name) {
       zone.addEventListener(name, function (event) {
         event.preventDefault();
