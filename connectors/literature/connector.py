@@ -7,6 +7,7 @@ import re
 import numpy
 
 from connectors.base import Connector, Document, RunContext
+from connectors.literature.learned import LiteratureModel, decide, load_model, rerank
 from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import label_for
 from connectors.spans import make_span
@@ -16,6 +17,7 @@ RATIONALE_MARGIN = 0.05
 EVIDENCE_RELEVANCE_MARGIN = 0.05
 VERDICT_DOCUMENTS = 3
 RANK_WEIGHTS = (1.0, 0.6, 0.4)
+RERANK_DEPTH = 20
 SYNTHESIS_DOCUMENTS = 4
 SYNTHESIS_THRESHOLD = 0.3
 _BACKGROUND = re.compile(
@@ -43,9 +45,48 @@ def _section_bias(sentence: str) -> float:
     return 0.03 if _RESULT.search(sentence) else 0.0
 
 
+def verify_claim_learned(
+    model: LiteratureModel,
+    index: CorpusIndex,
+    claim_id: str,
+    claim: str,
+    claim_vector: numpy.ndarray,
+    top_k: int,
+) -> dict:
+    """Papers re-ranked by the learned re-ranker; verdict and rationale sentences from the stance model."""
+    candidates = [position for position, _ in index.rank(claim, claim_vector, top_k=max(top_k, RERANK_DEPTH))]
+    ranked, stances = rerank(model, index, claim, claim_vector, candidates)
+    top = [position for position, _ in ranked[:VERDICT_DOCUMENTS]]
+    decision = decide([(position, stances[position]) for position in top], model.thresholds)
+    evidence = []
+    for position, sentence_index, score in decision.rationale:
+        document = index.items[position].document
+        sentence = index.items[position].sentences[sentence_index]
+        evidence.append(
+            {
+                "document_id": document.document_id,
+                "label": decision.verdict,
+                "score": round(score, 4),
+                "span": make_span(document.document_id, document.text, sentence.start, sentence.end),
+            }
+        )
+    return {
+        "claim_id": claim_id,
+        "claim": claim,
+        "ranking": [
+            {"document_id": index.items[i].document.document_id, "score": s} for i, s in ranked[:top_k]
+        ],
+        "verdict": decision.verdict,
+        "confidence": decision.confidence,
+        "evidence": evidence,
+        "source": "learned",
+    }
+
+
 def verify_claim(
     index: CorpusIndex, claim_id: str, claim: str, claim_vector: numpy.ndarray, top_k: int
 ) -> dict:
+    """The rules: hybrid retrieval, best-sentence relevance and contrast cues (used without the weights)."""
     ranking = index.rank(claim, claim_vector, top_k=top_k)
     evidence: list[dict] = []
     votes: dict[str, float] = {}
@@ -165,9 +206,16 @@ class LiteratureConnector(Connector):
         run.progress(0.4, "verifying claims")
         claims: list[dict] = []
         synthesis: list[dict] = []
+        model = load_model()
         for position, (query, vector) in enumerate(zip(queries, query_vectors, strict=True)):
             if query["is_question"]:
                 synthesis.append(synthesise(index, query["claim_id"], query["text"], vector))
+            elif model is not None:
+                claims.append(
+                    verify_claim_learned(
+                        model, index, query["claim_id"], query["text"], vector, options["top_k"]
+                    )
+                )
             else:
                 claims.append(verify_claim(index, query["claim_id"], query["text"], vector, options["top_k"]))
             run.progress(0.4 + 0.6 * (position + 1) / len(queries), f"claim {query['claim_id']}")
