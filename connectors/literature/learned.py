@@ -1,5 +1,9 @@
 """Learned heads over MiniLM vectors: a claim-sentence stance model and a claim-paper re-ranker.
 
+The re-ranker orders the papers; the stance model's evidence (1 - P(NEUTRAL)) picks the rationale sentences of
+the papers the verdict rests on. The verdict itself stays with the rules' contrast cues, which split SUPPORT
+from CONTRADICT better than the learned split on the tuning claims.
+
 Both are softmax regressions in numpy over pair features ([u*v, |u-v|] of the claim and sentence
 vectors, plus lexical overlap and the contrast cues of `verdict.contrasts`). The weights are rebuilt by
 `connectors.literature.training` from SciFact's training claims and shipped in `weights/`; without them
@@ -165,12 +169,9 @@ def sentence_stances(
     item = index.items[position]
     if not item.sentences:
         return numpy.zeros((0, 3), numpy.float32)
+    sentences = [s.text for s in item.sentences]
     features = stance_features(
-        claim,
-        claim_vector,
-        [s.text for s in item.sentences],
-        index.sentence_vectors(position),
-        item.document.text,
+        claim, claim_vector, sentences, index.sentence_vectors(position), item.document.text
     )
     return model.stance.probabilities(features)
 
@@ -222,40 +223,10 @@ def rerank(
     return ranked, stances
 
 
-@dataclass
-class Decision:
-    verdict: str
-    confidence: float
-    rationale: list[tuple[int, int, float]]
-
-
-def decide(papers: list[tuple[int, numpy.ndarray]], thresholds: dict[str, float]) -> Decision:
-    """Verdict and rationale sentences from the stances of the top papers' sentences (paper position, probs).
-
-    A sentence is a rationale when its SUPPORT + CONTRADICT probability reaches `rationale`; a paper's label is
-    the larger of its rationales' summed SUPPORT and CONTRADICT; the claim's verdict is the label of its
-    strongest paper when that paper's best rationale reaches `verdict`, otherwise NOT_ENOUGH_INFO.
-    """
-    judged = []
-    for position, probabilities in papers:
-        if not len(probabilities):
-            continue
-        evidence = 1 - probabilities[:, 2]
-        chosen = [int(i) for i in numpy.flatnonzero(evidence >= thresholds["rationale"])]
-        if not chosen:
-            continue
-        support, contradict = probabilities[chosen, 0].sum(), probabilities[chosen, 1].sum()
-        label = "SUPPORT" if support >= contradict else "CONTRADICT"
-        share = max(support, contradict) / max(1e-9, support + contradict)
-        judged.append((float(evidence.max()), label, share, position, chosen, evidence))
-    if not judged or max(j[0] for j in judged) < thresholds["verdict"]:
-        strongest = max((j[0] for j in judged), default=0.0)
-        return Decision("NOT_ENOUGH_INFO", round(1 - strongest / 2, 3), [])
-    strength, verdict, share, *_ = max(judged, key=lambda j: j[0])
-    rationale = [
-        (position, i, float(evidence[i]))
-        for _, label, _, position, chosen, evidence in judged
-        if label == verdict
-        for i in chosen
-    ]
-    return Decision(verdict, round(min(0.99, strength * share), 3), rationale)
+def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]) -> list[int]:
+    """The paper's sentences, at most `per_paper`, whose evidence (1 - P(NEUTRAL)) reaches `rationale`, in order."""
+    if not len(probabilities):
+        return []
+    evidence = 1 - probabilities[:, 2]
+    best = numpy.argsort(-evidence, kind="stable")[: int(thresholds["per_paper"])]
+    return sorted(int(i) for i in best if evidence[i] >= thresholds["rationale"])

@@ -6,9 +6,10 @@ import pytest
 
 from connectors import run_connector
 from connectors.literature import connector as literature_connector
-from connectors.literature.learned import decide, read_model
-from connectors.literature.training import fit_softmax, train
+from connectors.literature.learned import WEIGHTS_DIR, load_model, rationale_indices, read_model
+from connectors.literature.training import EVALUATION_CLAIMS, fit_softmax, train
 from connectors.loaders import corpus_document
+from connectors.spans import invalid_spans
 
 TOPICS = [
     ("aspirin", "colorectal cancer", "reduces"),
@@ -79,7 +80,7 @@ def test_training_on_a_fixture_is_reproducible_and_leaves_the_evaluation_claims_
     numpy.testing.assert_allclose(a.stance.weights, b.stance.weights, atol=1e-5)
     numpy.testing.assert_allclose(a.rerank.weights, b.rerank.weights, atol=1e-5)
     assert a.thresholds == b.thresholds
-    assert first["training_scores"]["rationale_f1"] >= 0.6
+    assert first["training_scores"]["rationale_f1"] >= 0.5
 
 
 def test_too_little_training_data_is_refused(tmp_path):
@@ -97,14 +98,12 @@ def test_softmax_fit_separates_classes():
     assert (model.probabilities(features).argmax(axis=1) == labels).mean() > 0.95
 
 
-def test_decide_reads_the_strongest_paper_and_keeps_its_label():
-    thresholds = {"rationale": 0.5, "verdict": 0.7}
-    contradicting = numpy.array([[0.05, 0.05, 0.9], [0.1, 0.8, 0.1]])
-    weakly_supporting = numpy.array([[0.55, 0.0, 0.45]])
-    decision = decide([(0, contradicting), (1, weakly_supporting)], thresholds)
-    assert decision.verdict == "CONTRADICT" and [(p, i) for p, i, _ in decision.rationale] == [(0, 1)]
-    assert decide([(1, weakly_supporting)], thresholds).verdict == "NOT_ENOUGH_INFO"
-    assert decide([(1, weakly_supporting)], thresholds).rationale == []
+def test_rationales_are_the_strongest_sentences_over_the_threshold_in_text_order():
+    probabilities = numpy.array([[0.1, 0.0, 0.9], [0.7, 0.1, 0.2], [0.0, 0.6, 0.4], [0.3, 0.1, 0.6]])
+    assert rationale_indices(probabilities, {"rationale": 0.5, "per_paper": 2}) == [1, 2]
+    assert rationale_indices(probabilities, {"rationale": 0.7, "per_paper": 2}) == [1]
+    assert rationale_indices(probabilities, {"rationale": 0.3, "per_paper": 1}) == [1]
+    assert rationale_indices(numpy.zeros((0, 3)), {"rationale": 0.3, "per_paper": 1}) == []
 
 
 def test_without_weights_the_rules_decide(monkeypatch, corpus_rows):
@@ -113,3 +112,30 @@ def test_without_weights_the_rules_decide(monkeypatch, corpus_rows):
     claims = [{"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."}]
     result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
     assert "source" not in result["claims"][0]
+
+
+def test_the_shipped_weights_load_offline_marked_non_commercial_and_never_trained_on_evaluation_claims():
+    model = load_model()
+    assert (
+        model is not None and model.card["non_commercial"] is True and model.card["licence"] == "CC BY-NC 2.0"
+    )
+    trained_on = (WEIGHTS_DIR / "TRAINED_ON.txt").read_text().splitlines()
+    claim_ids = {line.split(":")[1] for line in trained_on if line.startswith("claims_train.jsonl:")}
+    assert len(claim_ids) == model.card["claims"]
+    evaluation = [json.loads(line) for line in EVALUATION_CLAIMS.read_text().splitlines()]
+    assert not claim_ids & {row["claim_id"] for row in evaluation}
+
+
+def test_the_shipped_weights_judge_fixed_claims(corpus_rows):
+    documents = [corpus_document(row) for row in corpus_rows]
+    claims = [
+        {"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."},
+        {"claim_id": "c3", "claim": "Quantum computers factor large integers efficiently."},
+    ]
+    result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
+    aspirin, quantum = result["claims"]
+    assert aspirin["source"] == "learned" and aspirin["ranking"][0]["document_id"] == "101"
+    assert aspirin["verdict"] == "SUPPORT"
+    assert aspirin["evidence"][0]["span"]["quote"].startswith("Daily aspirin use")
+    assert quantum["verdict"] == "NOT_ENOUGH_INFO" and quantum["evidence"] == []
+    assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
