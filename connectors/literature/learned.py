@@ -2,7 +2,7 @@
 
 The re-ranker orders the papers; the stance model's evidence (1 - P(NEUTRAL)) picks the rationale sentences of
 the papers the verdict rests on. The verdict itself stays with the rules' contrast cues, which split SUPPORT
-from CONTRADICT better than the learned split on the tuning claims.
+from CONTRADICT better than the learned split on held-out training claims.
 
 Both are softmax regressions in numpy over pair features ([u*v, |u-v|] of the claim and sentence
 vectors, plus lexical overlap and the contrast cues of `verdict.contrasts`). The weights are rebuilt by

@@ -3,8 +3,9 @@
 `DATA` holds SciFact's `claims_train.jsonl` ({id, claim, evidence: {doc_id: [{sentences, label}]},
 cited_doc_ids}) and `corpus.jsonl` ({doc_id, title, abstract: [sentences] or str}). Only training claims are
 read; the claims of the evaluation set (`tests/data/scifact/claims.jsonl`, both splits) and every training claim
-citing one of their papers are left out. Claims are split by id into a fitting part and a tuning part
-(ids ≡ 0 mod 5) that picks the decision thresholds; the heads are then refitted on all of them.
+citing one of their papers are left out. The thresholds are picked by 5-fold cross-validation over the
+claims (folds by id mod 5: each claim judged by the stance model fitted without its fold); the heads are then
+fitted on all of them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ RERANK_DEPTH = 20
 STANCE_L2 = 0.1
 RATIONALE_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 PER_PAPER_GRID = (1, 2, 3)
+FOLDS = 5
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -237,7 +239,7 @@ def _rules_evidence(space: _Workspace, members: list[int]) -> dict[int, tuple[st
 
 def _score(
     space: _Workspace,
-    stance: Softmax,
+    stance: Callable[[int], Softmax],
     ruled: dict[int, tuple[str, list[tuple[int, int]]]],
     thresholds: dict[str, float] | None,
 ) -> dict[str, float]:
@@ -252,7 +254,7 @@ def _score(
             picked = []
             if thresholds is not None:
                 picked = rationale_indices(
-                    stance.probabilities(space.sentence_features(n, document_id)), thresholds
+                    stance(n).probabilities(space.sentence_features(n, document_id)), thresholds
                 )
             chosen |= {(document_id, i) for i in picked or [i for p, i in evidence if p == position]}
         gold = {(doc_id, i) for doc_id, labels in claim["papers"].items() for i in labels}
@@ -260,10 +262,9 @@ def _score(
     return {"verdict_macro_f1": _macro_f1(pairs), "rationale_f1": 2 * tp / max(1, 2 * tp + fp + fn)}
 
 
-def _tune(
-    space: _Workspace, stance: Softmax, members: list[int]
-) -> tuple[dict[str, float], dict[str, float]]:
-    ruled = _rules_evidence(space, members)
+def _tune(space: _Workspace, stance: Callable[[int], Softmax]) -> tuple[dict[str, float], dict[str, float]]:
+    """Thresholds maximising rationale F1 over all claims, each judged by the model that did not see it."""
+    ruled = _rules_evidence(space, list(range(len(space.claims))))
     best: tuple[float, dict[str, float], dict[str, float]] | None = None
     for rationale in RATIONALE_GRID:
         for per_paper in PER_PAPER_GRID:
@@ -312,16 +313,22 @@ def train(
         )
     progress(f"literature: {len(claims)} training claims, {len(exclusions['excluded'])} left out; embedding")
     space = _Workspace(claims, rows, embed)
-    tuning = [n for n, c in enumerate(claims) if int(c["claim_id"]) % 5 == 0]
-    fitting = [n for n in range(len(claims)) if n not in set(tuning)]
-    progress(f"literature: stance model on {len(fitting)} claims, thresholds on {len(tuning)}")
-    stance = fit_softmax(*space.stance_examples(fitting), len(STANCE_CLASSES), l2=STANCE_L2)
-    thresholds, tuned = _tune(space, stance, tuning)
-    progress(f"literature: thresholds {thresholds}, tuning-part scores {tuned}; refitting on all claims")
+    fold = [int(claim["claim_id"]) % FOLDS for claim in claims]
+    progress(f"literature: {FOLDS}-fold stance models for the thresholds")
+    held_out_models = [
+        fit_softmax(
+            *space.stance_examples([n for n in range(len(claims)) if fold[n] != k]),
+            len(STANCE_CLASSES),
+            l2=STANCE_L2,
+        )
+        for k in range(FOLDS)
+    ]
+    thresholds, tuned = _tune(space, lambda n: held_out_models[fold[n]])
+    progress(f"literature: thresholds {thresholds}, cross-validated {tuned}; fitting on all claims")
     everything = list(range(len(claims)))
     stance = fit_softmax(*space.stance_examples(everything), len(STANCE_CLASSES), l2=STANCE_L2)
     rerank = _fit_rerank(space, stance, everything)
-    training_scores = _score(space, stance, _rules_evidence(space, everything), thresholds)
+    training_scores = _score(space, lambda n: stance, _rules_evidence(space, everything), thresholds)
     card = {
         "model": "literature stance (SUPPORT/CONTRADICT/NEUTRAL per claim-sentence pair) and claim-paper re-ranker",
         "encoder": "all-MiniLM-L6-v2 (bundled), frozen",
@@ -337,7 +344,7 @@ def train(
         "sentences": int(sum(len(item.sentences) for item in space.index.items)),
         "excluded_claims": sorted(exclusions["excluded"], key=int),
         "missing_papers": exclusions["missing_papers"],
-        "tuning_scores": {k: round(v, 4) for k, v in tuned.items()},
+        "cross_validated_scores": {k: round(v, 4) for k, v in tuned.items()},
         "training_scores": {k: round(v, 4) for k, v in training_scores.items()},
     }
     save_model(LiteratureModel(stance, rerank, thresholds, card), out)
