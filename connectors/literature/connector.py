@@ -7,6 +7,7 @@ import re
 import numpy
 
 from connectors.base import Connector, Document, RunContext
+from connectors.literature.learned import LiteratureModel, load_model, rationale_indices, rerank
 from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import label_for
 from connectors.spans import make_span
@@ -16,6 +17,7 @@ RATIONALE_MARGIN = 0.05
 EVIDENCE_RELEVANCE_MARGIN = 0.05
 VERDICT_DOCUMENTS = 3
 RANK_WEIGHTS = (1.0, 0.6, 0.4)
+RERANK_DEPTH = 20
 SYNTHESIS_DOCUMENTS = 4
 SYNTHESIS_THRESHOLD = 0.3
 _BACKGROUND = re.compile(
@@ -44,9 +46,21 @@ def _section_bias(sentence: str) -> float:
 
 
 def verify_claim(
-    index: CorpusIndex, claim_id: str, claim: str, claim_vector: numpy.ndarray, top_k: int
+    index: CorpusIndex,
+    claim_id: str,
+    claim: str,
+    claim_vector: numpy.ndarray,
+    top_k: int,
+    model: LiteratureModel | None = None,
 ) -> dict:
-    ranking = index.rank(claim, claim_vector, top_k=top_k)
+    """Ranked papers, a verdict from the top papers' most relevant sentences and their contrast cues, and the
+    rationale sentences. With `model`, the papers are re-ranked and the rationales picked by the learned heads."""
+    stances: dict[int, numpy.ndarray] = {}
+    if model is None:
+        ranking = index.rank(claim, claim_vector, top_k=top_k)
+    else:
+        candidates = index.rank(claim, claim_vector, top_k=max(top_k, RERANK_DEPTH))
+        ranking, stances = rerank(model, index, claim, claim_vector, [position for position, _ in candidates])
     evidence: list[dict] = []
     votes: dict[str, float] = {}
     for rank, (position, _score) in enumerate(ranking[:VERDICT_DOCUMENTS]):
@@ -83,16 +97,48 @@ def verify_claim(
         evidence = [e for e in evidence if e["label"] == verdict]
         strongest = max(e["relevance"] for e in evidence)
         evidence = [e for e in evidence if e["relevance"] >= strongest - EVIDENCE_RELEVANCE_MARGIN]
+        if model is not None:
+            evidence = _learned_rationales(index, evidence, stances, model)
     else:
         verdict, confidence = "NOT_ENOUGH_INFO", 0.6
     return {
         "claim_id": claim_id,
         "claim": claim,
-        "ranking": [{"document_id": index.items[i].document.document_id, "score": s} for i, s in ranking],
+        "ranking": [
+            {"document_id": index.items[i].document.document_id, "score": s} for i, s in ranking[:top_k]
+        ],
         "verdict": verdict,
         "confidence": confidence,
         "evidence": evidence,
+        **({"source": "learned"} if model is not None else {}),
     }
+
+
+def _learned_rationales(
+    index: CorpusIndex, evidence: list[dict], stances: dict[int, numpy.ndarray], model: LiteratureModel
+) -> list[dict]:
+    """Each evidence paper's rationale sentences as the stance model picks them (the rules' where it picks none)."""
+    positions = {item.document.document_id: p for p, item in enumerate(index.items)}
+    picked: list[dict] = []
+    for document_id in dict.fromkeys(e["document_id"] for e in evidence):
+        ruled = [e for e in evidence if e["document_id"] == document_id]
+        position = positions[document_id]
+        probabilities = stances[position]
+        chosen = rationale_indices(probabilities, model.thresholds)
+        if not chosen:
+            picked.extend(ruled)
+            continue
+        item = index.items[position]
+        for sentence_index in chosen:
+            sentence = item.sentences[sentence_index]
+            picked.append(
+                {
+                    **ruled[0],
+                    "score": round(float(1 - probabilities[sentence_index, 2]), 4),
+                    "span": make_span(document_id, item.document.text, sentence.start, sentence.end),
+                }
+            )
+    return picked
 
 
 def synthesise(index: CorpusIndex, question_id: str, question: str, question_vector: numpy.ndarray) -> dict:
@@ -165,11 +211,14 @@ class LiteratureConnector(Connector):
         run.progress(0.4, "verifying claims")
         claims: list[dict] = []
         synthesis: list[dict] = []
+        model = load_model()
         for position, (query, vector) in enumerate(zip(queries, query_vectors, strict=True)):
             if query["is_question"]:
                 synthesis.append(synthesise(index, query["claim_id"], query["text"], vector))
             else:
-                claims.append(verify_claim(index, query["claim_id"], query["text"], vector, options["top_k"]))
+                claims.append(
+                    verify_claim(index, query["claim_id"], query["text"], vector, options["top_k"], model)
+                )
             run.progress(0.4 + 0.6 * (position + 1) / len(queries), f"claim {query['claim_id']}")
         if run.mode == "model" and run.client is not None:
             from connectors.literature.model import refine_with_model

@@ -1,0 +1,232 @@
+"""Learned heads over MiniLM vectors: a claim-sentence stance model and a claim-paper re-ranker.
+
+The re-ranker orders the papers; the stance model's evidence (1 - P(NEUTRAL)) picks the rationale sentences of
+the papers the verdict rests on. The verdict itself stays with the rules' contrast cues, which split SUPPORT
+from CONTRADICT better than the learned split on held-out training claims.
+
+Both are softmax regressions in numpy over pair features ([u*v, |u-v|] of the claim and sentence
+vectors, plus lexical overlap and the contrast cues of `verdict.contrasts`). The weights are rebuilt by
+`connectors.literature.training` from SciFact's training claims and shipped in `weights/`; without them
+(`load_model()` is None) the connector keeps its rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy
+
+from connectors.literature.retrieval import CorpusIndex, content_words
+from connectors.literature.verdict import contrasts
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+STANCE_CLASSES = ("SUPPORT", "CONTRADICT", "NEUTRAL")
+_NEGATION = re.compile(r"\b(?:not|no|never|without|lack\w*|absence|fail\w*|unable|cannot|none)\b|n't\b", re.I)
+_BACKGROUND = re.compile(
+    r"^(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT)\b|\blittle is known\b|\b(?:we|this study) "
+    r"(?:aimed|sought|set out)\b|\bto (?:investigate|explore|determine|assess|examine|evaluate)\b",
+    re.IGNORECASE,
+)
+_RESULT = re.compile(
+    r"\b(?:we (?:found|show|showed|demonstrate|observed|report)|results?|conclusions?|significantly|"
+    r"associated with|these (?:findings|data|results)|suggest\w*|indicat\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def _overlap(claim_words: set[str], words: set[str]) -> tuple[float, float]:
+    shared = len(claim_words & words)
+    return shared / max(1, len(claim_words)), shared / max(1, len(words))
+
+
+def lexical_features(
+    claim: str, sentences: list[str], context: str, similarities: numpy.ndarray
+) -> numpy.ndarray:
+    """Per-sentence overlap, contrast, section and position cues of one paper against one claim."""
+    claim_words = set(content_words(claim))
+    claim_negated = float(bool(_NEGATION.search(claim)))
+    count = len(sentences)
+    best = float(similarities.max()) if count else 0.0
+    rows = []
+    for position, sentence in enumerate(sentences):
+        found = contrasts(claim, sentence, context)
+        odd = float(len(found) % 2)
+        similarity = float(similarities[position])
+        forward, backward = _overlap(claim_words, set(content_words(sentence)))
+        rows.append(
+            [
+                similarity,
+                similarity - best,
+                forward,
+                backward,
+                float(len(found)),
+                odd,
+                odd * similarity,
+                odd * forward,
+                float(any(f.startswith("direction") for f in found)),
+                float("negation" in found),
+                float("no_effect" in found),
+                float("numbers" in found),
+                claim_negated,
+                float(bool(_NEGATION.search(sentence))),
+                float(bool(_BACKGROUND.search(sentence))),
+                float(bool(_RESULT.search(sentence))),
+                position / max(1, count - 1),
+                float(position == count - 1),
+            ]
+        )
+    return numpy.asarray(rows, dtype=numpy.float32).reshape(count, 18)
+
+
+def stance_features(
+    claim: str,
+    claim_vector: numpy.ndarray,
+    sentences: list[str],
+    sentence_vectors: numpy.ndarray,
+    context: str,
+) -> numpy.ndarray:
+    """One row per sentence: [u*v, |u-v|, lexical cues]."""
+    similarities = sentence_vectors @ claim_vector
+    return numpy.hstack(
+        [
+            sentence_vectors * claim_vector,
+            numpy.abs(sentence_vectors - claim_vector),
+            lexical_features(claim, sentences, context, similarities),
+        ]
+    ).astype(numpy.float32)
+
+
+def rerank_features(
+    dense: float, lexical: float, best_sentence: float, evidence: float, best_overlap: float
+) -> list[float]:
+    return [dense, lexical, best_sentence, evidence, best_overlap, evidence * best_sentence]
+
+
+@dataclass
+class Softmax:
+    """Multinomial logistic regression on standardised features."""
+
+    weights: numpy.ndarray
+    bias: numpy.ndarray
+    mean: numpy.ndarray
+    scale: numpy.ndarray
+
+    def probabilities(self, features: numpy.ndarray) -> numpy.ndarray:
+        logits = ((features - self.mean) / self.scale) @ self.weights + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = numpy.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class LiteratureModel:
+    stance: Softmax
+    rerank: Softmax
+    thresholds: dict[str, float]
+    card: dict
+
+
+def save_model(model: LiteratureModel, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name in ("stance", "rerank"):
+        head = getattr(model, name)
+        for part in ("weights", "bias", "mean", "scale"):
+            arrays[f"{name}_{part}"] = getattr(head, part).astype(numpy.float32)
+    numpy.savez_compressed(directory / "literature.npz", **arrays)
+    (directory / "literature.json").write_text(
+        json.dumps({**model.card, "thresholds": model.thresholds}, indent=2) + "\n"
+    )
+
+
+def read_model(directory: Path) -> LiteratureModel | None:
+    arrays_path, card_path = directory / "literature.npz", directory / "literature.json"
+    if not arrays_path.exists() or not card_path.exists():
+        return None
+    with numpy.load(arrays_path) as arrays:
+        heads = {
+            name: Softmax(*(arrays[f"{name}_{part}"] for part in ("weights", "bias", "mean", "scale")))
+            for name in ("stance", "rerank")
+        }
+    card = json.loads(card_path.read_text())
+    return LiteratureModel(heads["stance"], heads["rerank"], card.pop("thresholds"), card)
+
+
+@lru_cache(maxsize=1)
+def load_model() -> LiteratureModel | None:
+    """The shipped weights, or None when they are absent (a build that leaves non-commercial weights out)."""
+    return read_model(WEIGHTS_DIR)
+
+
+def sentence_stances(
+    model: LiteratureModel, index: CorpusIndex, position: int, claim: str, claim_vector: numpy.ndarray
+) -> numpy.ndarray:
+    """(sentences, 3) probabilities of SUPPORT, CONTRADICT, NEUTRAL for one paper's sentences."""
+    item = index.items[position]
+    if not item.sentences:
+        return numpy.zeros((0, 3), numpy.float32)
+    sentences = [s.text for s in item.sentences]
+    features = stance_features(
+        claim, claim_vector, sentences, index.sentence_vectors(position), item.document.text
+    )
+    return model.stance.probabilities(features)
+
+
+def rerank_rows(
+    index: CorpusIndex,
+    claim: str,
+    claim_vector: numpy.ndarray,
+    candidates: list[int],
+    stances: dict[int, numpy.ndarray],
+) -> numpy.ndarray:
+    """Re-ranker features of each candidate paper: dense, BM25, best-sentence and stance evidence scores."""
+    lexical = index.bm25.scores(claim)
+    lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
+    claim_words = set(content_words(claim))
+    rows = []
+    for position in candidates:
+        item = index.items[position]
+        overlap = best_sentence = evidence = 0.0
+        if item.sentences:
+            similarities = index.sentence_vectors(position) @ claim_vector
+            best = int(numpy.argmax(similarities))
+            best_sentence = float(similarities[best])
+            overlap = _overlap(claim_words, set(content_words(item.sentences[best].text)))[0]
+            evidence = float((1 - stances[position][:, 2]).max())
+        rows.append(
+            rerank_features(
+                float(index.vectors[position] @ claim_vector),
+                float(lexical[position]),
+                best_sentence,
+                evidence,
+                overlap,
+            )
+        )
+    return numpy.asarray(rows, dtype=numpy.float32).reshape(len(candidates), 6)
+
+
+def rerank(
+    model: LiteratureModel,
+    index: CorpusIndex,
+    claim: str,
+    claim_vector: numpy.ndarray,
+    candidates: list[int],
+) -> tuple[list[tuple[int, float]], dict[int, numpy.ndarray]]:
+    """Candidates re-scored by the re-ranker, best first, with each one's sentence stances."""
+    stances = {p: sentence_stances(model, index, p, claim, claim_vector) for p in candidates}
+    scores = model.rerank.probabilities(rerank_rows(index, claim, claim_vector, candidates, stances))[:, 1]
+    ranked = sorted(zip(candidates, (round(float(s), 4) for s in scores), strict=True), key=lambda p: -p[1])
+    return ranked, stances
+
+
+def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]) -> list[int]:
+    """The paper's sentences, at most `per_paper`, whose evidence (1 - P(NEUTRAL)) reaches `rationale`, in order."""
+    if not len(probabilities):
+        return []
+    evidence = 1 - probabilities[:, 2]
+    best = numpy.argsort(-evidence, kind="stable")[: int(thresholds["per_paper"])]
+    return sorted(int(i) for i in best if evidence[i] >= thresholds["rationale"])
