@@ -237,8 +237,11 @@ _REUTERS_LABELS = {
 }
 SALIENCE_FLOOR = 0.25
 METRIC_OVERRIDE = 0.9
-PERIOD_OVERRIDE = 0.6
+PERIOD_OVERRIDE = 0.95
 OVERRIDE_SALIENCE = 0.5
+
+
+_PER_SHARE = re.compile(r"\s+(?:per|a)\s+(?:diluted\s+)?share$", re.IGNORECASE)
 
 
 def _period_word(period: str | None, kind: str) -> str:
@@ -272,12 +275,12 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
         ):
             label = "sales"
         period = _period_word(metric["period"], metric["kind"])
-        value = _percent(_format_value(metric))
+        value = _percent(_PER_SHARE.sub("", _format_value(metric)))
         spans = [metric["span"]]
         change = metric.get("change") or {}
         if metric["kind"] == "guidance":
             text = f"sees {period} {label} {value}"
-        elif "span" in change and metric["unit"] not in ("percent", "basis_points", "percentage_points"):
+        elif "span" in change and metric["metric"] == "revenue":
             verb = "rose" if change["value"] >= 0 else "fell"
             text = f"{period} {label} {verb} {_percent(change['span']['quote']).lstrip('-')} to {value}"
             spans.append(change["span"])
@@ -290,9 +293,10 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
 
 
 def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str | None) -> None:
-    """Score every figure's salience; on a salient figure, take the classifier's metric where it is confident
-    and disagrees with the rules (the rules' kept as `rule_metric`), and its period where the rules found none.
-    On ECTSum train calls held out from training the rules' periods beat the classifier's, so they stand."""
+    """Score every figure's salience; on a salient figure, take the classifier's metric (p >= 0.9) or period
+    (p >= 0.95) where it is confident and disagrees with the rules, whose labels are kept as `rule_metric` and
+    `rule_period`. On ECTSum train calls held out from training the rules' periods alone beat the classifier's,
+    and only its most confident ones improve on them."""
     features = []
     seen: set[str] = set()
     for metric in metrics:
@@ -322,8 +326,9 @@ def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str
             and fits_unit(scores["metric"], metric["unit"])
         ):
             metric["rule_metric"], metric["metric"] = metric["metric"], scores["metric"]
-        if metric["period"] is None and scores["period_p"] >= PERIOD_OVERRIDE:
-            metric["period"] = period_from_relation(scores["period"], quarter, year)
+        period = period_from_relation(scores["period"], quarter, year)
+        if scores["period_p"] >= PERIOD_OVERRIDE and period and period != metric["period"]:
+            metric["rule_period"], metric["period"] = metric["period"], period
 
 
 def analyse_call(document: Document, run: RunContext, learned: bool = True) -> dict:
