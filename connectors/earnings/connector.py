@@ -244,6 +244,36 @@ OVERRIDE_SALIENCE = 0.5
 _PER_SHARE = re.compile(r"\s+(?:per|a)\s+(?:diluted\s+)?share$", re.IGNORECASE)
 
 
+_RANGE_AFTER = re.compile(
+    r"\s*(?:to|-)\s*\$?\d[\d,]*(?:\.\d+)?(?:\s?(?:thousand|million|billion|%|percent)\b)?", re.IGNORECASE
+)
+
+
+_RANGE_BEFORE = re.compile(r"\$?\d[\d,]*(?:\.\d+)?\s*(?:to|-)\s*$", re.IGNORECASE)
+
+
+def _range_span(metric: dict) -> dict:
+    """The figure's span, stretched over the range it is an end of ("$0.60" of "$0.60 to $0.65 per share")."""
+    span, sentence = metric["span"], metric["sentence"]
+    if metric.get("low") is not None:
+        return span
+    start, end = span["start"] - sentence["start"], span["end"] - sentence["start"]
+    after = _RANGE_AFTER.match(sentence["quote"], end)
+    before = _RANGE_BEFORE.search(sentence["quote"][:start])
+    if after is not None and not _PER_SHARE.search(span["quote"]):
+        end = after.end()
+    elif before is not None:
+        start = before.start()
+    else:
+        return span
+    return {
+        **span,
+        "start": sentence["start"] + start,
+        "end": sentence["start"] + end,
+        "quote": sentence["quote"][start:end],
+    }
+
+
 def _period_word(period: str | None, kind: str) -> str:
     if period and period.startswith("FY"):
         return "fy"
@@ -270,13 +300,17 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
             break
         used.add(key)
         label = _REUTERS_LABELS[metric["metric"]]
-        if metric["metric"] == "revenue" and re.search(
-            r"\bsales\b", metric["sentence"]["quote"], re.IGNORECASE
-        ):
+        said = metric["sentence"]["quote"].lower()
+        if metric["metric"] == "revenue" and re.search(r"\bsales\b", said):
             label = "sales"
+        elif metric["metric"] == "adjusted_eps" and "non-gaap" in said:
+            label = "non-gaap earnings per share"
+        elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
+            label = "gaap earnings per share"
         period = _period_word(metric["period"], metric["kind"])
-        value = _percent(_PER_SHARE.sub("", _format_value(metric)))
-        spans = [metric["span"]]
+        value_span = _range_span(metric)
+        value = _percent(_PER_SHARE.sub("", value_span["quote"]))
+        spans = [value_span]
         change = metric.get("change") or {}
         if metric["kind"] == "guidance":
             text = f"sees {period} {label} {value}"
