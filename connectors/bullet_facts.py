@@ -145,8 +145,11 @@ def bullet_period(bullet: str, quarter: int | None, year: int | None) -> str | N
     if named:
         number = int(named.group("q")) if named.group("q") else _ORDINALS[named.group("word").lower()]
         named_year = _year(named.group("year") or named.group("year2"), None)
-        if named_year is None and year is not None:
-            named_year = year + 1 if guidance and quarter is not None and number < quarter else year
+        if named_year is None and year is not None and quarter is not None:
+            if guidance:
+                named_year = year + 1 if number < quarter else year
+            else:
+                named_year = year - 1 if number > quarter else year
         return f"Q{number} {named_year}" if named_year else None
     half = _HALF.search(bullet)
     if half:
@@ -155,7 +158,14 @@ def bullet_period(bullet: str, quarter: int | None, year: int | None) -> str | N
         return f"H{number} {half_year}" if half_year else None
     if re.search(r"\b(?:qtrly|quarterly|quarter)\b", bullet, re.IGNORECASE):
         return f"Q{quarter} {year}" if quarter and year else None
-    full = _FULL_YEAR.search(bullet)
+    full = next(
+        (
+            found
+            for found in _FULL_YEAR.finditer(bullet)
+            if not (found.group("alone") and _DAY_OF_MONTH.search(bullet[: found.start()]))
+        ),
+        None,
+    )
     if full:
         full_year = _year(full.group("year") or full.group("alone"), None)
         if full_year is None:

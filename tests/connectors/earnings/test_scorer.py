@@ -56,3 +56,5 @@ def test_guidance_periods():
     assert bullet_period("sees q1 revenue of $6 billion.", 4, 2021) == "Q1 2022"
     assert bullet_period("2021 capital expenditures are estimated to be $55 million.", 2, 2021) == "FY2021"
     assert bullet_period("as of august 1, 2020 about 95% of stores were open.", 2, 2021) == "Q2 2021"
+    assert bullet_period("backlog ending march 2020 was about $1.0 billion.", 1, 2020) == "Q1 2020"
+    assert bullet_period("q4 adjusted earnings per share $0.44.", 1, 2021) == "Q4 2020"
