@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from connectors.bullet_facts import call_numbers, parse_bullets
 from connectors.dates import find_dates, parse_duration
 from connectors.spans import token_jaccard
 
@@ -212,95 +213,16 @@ def _base_metric(metric: str) -> str:
     return metric[: -len("_growth")] if metric.endswith("_growth") else metric
 
 
-def _decimals(raw: str) -> int:
-    return len(raw.split(".")[1]) if "." in raw else 0
-
-
-_MONTH_BEFORE = re.compile(
-    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s*$"
-)
-
-
-# The year-ago figure of a bullet: "net sales $1,898.4 million versus $2,102.8 million".
-_COMPARED_FIGURE = re.compile(r"\b(?:versus|vs\.?|compared (?:to|with))\s+(?:about\s+|approximately\s+)?$")
-
-
-def _is_label(bullet: str, match: re.Match[str]) -> bool:
-    """Years, quarter and fiscal-year labels ("q3", "fy22") and days of a month are not figures."""
-    if re.fullmatch(r"(?:19|20)\d\d", match.group("value")):
-        return True
-    before = bullet[: match.start()].lower()
-    return bool(re.search(r"(?:\bq|\bfy|\bfiscal)\s*'?$", before) or _MONTH_BEFORE.search(before))
-
-
 def reference_facts(bullets: list[str], document_id: str) -> list[dict]:
-    """Numbers of the reference bullets with the metric and period they state (metric None when unclear).
-
-    Years, quarter and fiscal-year labels, days of a month and the numbers of dates are not figures; the
-    low end of a range takes the range's scale ("$9.55 to $9.70 billion"); a number after "versus" is the
-    year-ago figure.
-    """
-    from connectors.earnings.extraction import extract_figures, is_guidance
-    from connectors.earnings.periods import call_period, period_of, previous_period
-    from connectors.earnings.tables import NUMBER, RANGE, parse_number
-
-    quarter, year = call_period("", document_id)
-    facts = []
-    for bullet in bullets:
-        guidance = bool(re.search(r"\b(?:sees|expects?|outlook|guidance|forecast)\b", bullet)) or is_guidance(
-            bullet
-        )
-        period = period_of(bullet, quarter, year, guidance)
-        figures = extract_figures(bullet, 0)
-        dates = [(d.start, d.end) for d in find_dates(bullet)]
-        range_scales = {}
-        for match in RANGE.finditer(bullet):
-            low, low_unit, low_scale = parse_number(match, "l_")
-            high, high_unit, high_scale = parse_number(match, "h_")
-            if high_scale != 1.0 and low_scale == 1.0 and low_unit in ("count", high_unit) and low < high:
-                range_scales[match.start("l_value")] = high_scale
-        for match in NUMBER.finditer(bullet):
-            if _is_label(bullet, match) or any(start <= match.start() < end for start, end in dates):
-                continue
-            value, unit, scale = parse_number(match)
-            scale = range_scales.get(match.start("value"), scale)
-            compared = _COMPARED_FIGURE.search(bullet[: match.start()])
-            metric = None
-            for figure in figures:
-                inside = figure.start <= match.start() < figure.end
-                change_here = figure.change and figure.change.get("start") == match.start()
-                if inside or change_here:
-                    metric = _base_metric(figure.metric)
-            facts.append(
-                {
-                    "value": abs(value),
-                    "scale": scale,
-                    "decimals": _decimals(match.group("value")),
-                    "unit": unit,
-                    "metric": metric,
-                    "period": previous_period(period, quarter=False) if compared else period,
-                    "text": bullet,
-                }
-            )
-    return facts
+    """Numbers of the reference bullets with the metric and period they state (metric None when unclear), by the
+    scorer's own parser (`connectors.bullet_facts`), which shares nothing with the connector."""
+    return [fact.as_dict() for fact in parse_bullets(bullets, document_id)]
 
 
 def _same_value(fact: dict, value: float, scale: float) -> bool:
     """Whether a value equals the fact at the fact's own precision ($3.42 billion is "$3.4 billion")."""
     scaled = abs(value) * scale / fact["scale"]
     return round(scaled, fact["decimals"]) == round(fact["value"], fact["decimals"])
-
-
-def call_numbers(text: str) -> list[tuple[float, float]]:
-    """(value, scale) of every number written in a call."""
-    from connectors.earnings.tables import NUMBER, parse_number
-
-    numbers = []
-    for match in NUMBER.finditer(text):
-        value, _, scale = parse_number(match)
-        numbers.append((value, scale))
-    return numbers
 
 
 def in_call(fact: dict, numbers: list[tuple[float, float]]) -> bool:

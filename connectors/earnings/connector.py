@@ -7,9 +7,12 @@ import re
 from connectors.base import Connector, Document, RunContext
 from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
+from connectors.earnings.learned import available as learned_model_available
+from connectors.earnings.learned import figure_features, period_from_relation, period_relation, score_figures
 from connectors.earnings.periods import call_period, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.table_figures import CellFigure, table_figures
+from connectors.earnings.tables import fits_unit
 from connectors.earnings.tone import tone_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_call
 from connectors.grids import find_grids, grid_at
@@ -223,6 +226,11 @@ def build_summary(metrics: list[dict], guidance: list[dict], limit: int = 6) -> 
             break
         label = METRIC_LABELS.get(move["metric"], move["metric"].replace("_", " "))
         bullets.append({"text": f"Guidance for {label} {move['direction']}.", "spans": [move["span"]]})
+    return _fill(bullets, metrics)
+
+
+def _fill(bullets: list[dict], metrics: list[dict]) -> list[dict]:
+    """Fill a summary to three bullets with sentences of figures it does not quote yet."""
     quoted = {span["start"] for bullet in bullets for span in bullet["spans"]}
     quoted |= {m["sentence"]["start"] for m in metrics if m["span"]["start"] in quoted}
     for metric in metrics:
@@ -236,7 +244,151 @@ def build_summary(metrics: list[dict], guidance: list[dict], limit: int = 6) -> 
     return bullets
 
 
-def analyse_call(document: Document, run: RunContext) -> dict:
+_REUTERS_LABELS = {
+    "revenue": "revenue",
+    "eps": "earnings per share",
+    "adjusted_eps": "adjusted earnings per share",
+    "gross_margin": "gross margin",
+    "operating_margin": "operating margin",
+    "ebitda": "ebitda",
+    "adjusted_ebitda": "adjusted ebitda",
+    "free_cash_flow": "free cash flow",
+    "net_income": "net income",
+    "operating_income": "operating income",
+    "same_store_sales": "same store sales",
+}
+SALIENCE_FLOOR = 0.25
+METRIC_OVERRIDE = 0.9
+PERIOD_OVERRIDE = 0.95
+OVERRIDE_SALIENCE = 0.5
+
+
+_PER_SHARE = re.compile(r"\s+(?:per|a)\s+(?:diluted\s+)?share$", re.IGNORECASE)
+
+
+_RANGE_AFTER = re.compile(
+    r"\s*(?:to|-)\s*\$?\d[\d,]*(?:\.\d+)?(?:\s?(?:thousand|million|billion|%|percent)\b)?", re.IGNORECASE
+)
+
+
+_RANGE_BEFORE = re.compile(r"\$?\d[\d,]*(?:\.\d+)?\s*(?:to|-)\s*$", re.IGNORECASE)
+
+
+def _range_span(metric: dict) -> dict:
+    """The figure's span, stretched over the range it is an end of ("$0.60" of "$0.60 to $0.65 per share")."""
+    span, sentence = metric["span"], metric["sentence"]
+    if metric.get("low") is not None:
+        return span
+    start, end = span["start"] - sentence["start"], span["end"] - sentence["start"]
+    after = _RANGE_AFTER.match(sentence["quote"], end)
+    before = _RANGE_BEFORE.search(sentence["quote"][:start])
+    if after is not None and not _PER_SHARE.search(span["quote"]):
+        end = after.end()
+    elif before is not None:
+        start = before.start()
+    else:
+        return span
+    return {
+        **span,
+        "start": sentence["start"] + start,
+        "end": sentence["start"] + end,
+        "quote": sentence["quote"][start:end],
+    }
+
+
+def _period_word(period: str | None, kind: str) -> str:
+    if period and period.startswith("FY"):
+        return "fy"
+    if period and period.startswith(("Q", "H")):
+        return period.split()[0].lower()
+    return "fy" if kind == "guidance" else "qtrly"
+
+
+def _percent(quote: str) -> str:
+    return re.sub(r"\s?%", " percent", quote)
+
+
+def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
+    """Reuters-style bullets ("q3 revenue rose 12 percent to $1.2 billion.") for the figures the salience model
+    ranks highest, one per metric and kind, at least three; every number is copied from a span."""
+    bullets: list[dict] = []
+    used: set[tuple[str, str]] = set()
+    ranked = sorted(metrics, key=lambda m: -m["salience"])
+    for metric in ranked:
+        key = (metric["metric"], metric["kind"])
+        if key in used or metric["metric"] not in _REUTERS_LABELS:
+            continue
+        if metric["salience"] < SALIENCE_FLOOR and len(bullets) >= MIN_SUMMARY_BULLETS:
+            break
+        used.add(key)
+        label = _REUTERS_LABELS[metric["metric"]]
+        said = metric["sentence"]["quote"].lower()
+        if metric["metric"] == "revenue" and re.search(r"\bsales\b", said):
+            label = "sales"
+        elif metric["metric"] == "adjusted_eps" and "non-gaap" in said:
+            label = "non-gaap earnings per share"
+        elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
+            label = "gaap earnings per share"
+        period = _period_word(metric["period"], metric["kind"])
+        value_span = _range_span(metric)
+        value = _percent(_PER_SHARE.sub("", value_span["quote"]))
+        spans = [value_span]
+        change = metric.get("change") or {}
+        if metric["kind"] == "guidance":
+            text = f"sees {period} {label} {value}"
+        elif "span" in change and metric["metric"] == "revenue":
+            verb = "rose" if change["value"] >= 0 else "fell"
+            text = f"{period} {label} {verb} {_percent(change['span']['quote']).lstrip('-')} to {value}"
+            spans.append(change["span"])
+        else:
+            text = f"{period} {label} {value}"
+        bullets.append({"text": text + ".", "spans": spans, "salience": round(metric["salience"], 3)})
+        if len(bullets) >= limit:
+            break
+    return _fill(bullets, metrics)
+
+
+def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str | None) -> None:
+    """Score every figure's salience; on a salient figure, take the classifier's metric (p >= 0.9) or period
+    (p >= 0.95) where it is confident and disagrees with the rules, whose labels are kept as `rule_metric` and
+    `rule_period`. On ECTSum train calls held out from training the rules' periods alone beat the classifier's,
+    and only its most confident ones improve on them. A table cell keeps its row's metric and its column's
+    period."""
+    features = []
+    seen: set[str] = set()
+    for metric in metrics:
+        sentence = metric["sentence"]
+        offset = metric["span"]["start"] - sentence["start"]
+        features.append(
+            figure_features(
+                sentence["quote"],
+                offset,
+                offset + len(metric["span"]["quote"]),
+                metric["metric"],
+                metric["unit"],
+                period_relation(metric["period"], quarter, year),
+                metric["kind"],
+                sentence["start"] / max(1, len(text)),
+                metric["metric"] not in seen,
+            )
+        )
+        seen.add(metric["metric"])
+    for metric, scores in zip(metrics, score_figures(features), strict=True):
+        metric["salience"] = scores["salience"]
+        if scores["salience"] < OVERRIDE_SALIENCE or "table" in metric:
+            continue
+        if (
+            scores["metric_p"] >= METRIC_OVERRIDE
+            and scores["metric"] not in ("other", metric["metric"])
+            and fits_unit(scores["metric"], metric["unit"])
+        ):
+            metric["rule_metric"], metric["metric"] = metric["metric"], scores["metric"]
+        period = period_from_relation(scores["period"], quarter, year)
+        if scores["period_p"] >= PERIOD_OVERRIDE and period and period != metric["period"]:
+            metric["rule_period"], metric["period"] = metric["period"], period
+
+
+def analyse_call(document: Document, run: RunContext, learned: bool = True) -> dict:
     text = document.text
     turns, speakers, participants = parse_call(text)
     if text.strip() and not speakers:
@@ -287,6 +439,9 @@ def analyse_call(document: Document, run: RunContext) -> dict:
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)
     metrics.sort(key=lambda metric: metric["span"]["start"])
+    use_model = learned and learned_model_available()
+    if use_model:
+        apply_learned(metrics, text, default_quarter, default_year)
     guidance_moves = _guidance_moves(document, sentences, figures_by_sentence)
     qa = pair_questions(document, turns, roles)
     return {
@@ -295,7 +450,7 @@ def analyse_call(document: Document, run: RunContext) -> dict:
         "metrics": metrics,
         "guidance": guidance_moves,
         "qa": qa,
-        "summary": build_summary(metrics, guidance_moves),
+        "summary": salient_summary(metrics) if use_model else build_summary(metrics, guidance_moves),
         "tone": _section_tone(document, turns, roles),
         "qa_start": next((turn.start for turn in turns if turn.section == QA), len(text)),
         "period": {"quarter": default_quarter, "fiscal_year": default_year},

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import numpy as np
+
+from connectors import Document, run_connector
+from connectors.earnings import learned
+from connectors.earnings.learned import figure_features, period_from_relation, period_relation, score_figures
+from connectors.earnings.training import train
+
+SENTENCE = "Revenue for the third quarter was $1.2 billion, up 12% from last year."
+ASIDE = "We opened 14 new stores in Ohio and hired 300 people."
+
+
+def _features(sentence: str, quote: str, metric: str, unit: str) -> list[str]:
+    start = sentence.index(quote)
+    return figure_features(
+        sentence, start, start + len(quote), metric, unit, "call_quarter", "actual", 0.1, True
+    )
+
+
+def test_the_shipped_weights_load_offline_and_rank_a_headline_figure_first():
+    assert learned.available()
+    headline, aside = score_figures(
+        [_features(SENTENCE, "$1.2 billion", "revenue", "USD"), _features(ASIDE, "300", "other", "count")]
+    )
+    assert headline["salience"] > 0.5 > aside["salience"]
+    assert headline["metric"] == "revenue" and headline["metric_p"] > 0.5
+    assert headline["period"] == "call_quarter"
+
+
+def test_period_relations_round_trip():
+    for relation in ("call_quarter", "year_ago", "prior_quarter", "next_quarter", "call_year", "next_year"):
+        assert (
+            period_relation(period_from_relation(relation, "Q1 2021", "2021"), "Q1 2021", "2021") == relation
+        )
+    assert period_from_relation("prior_quarter", "Q1 2021", "2021") == "Q4 2020"
+    assert period_relation("H1 2021", "Q1 2021", "2021") == "other"
+
+
+def test_summary_bullets_are_reuters_style_and_quote_their_numbers():
+    text = (
+        "Revenue for the third quarter was $1.2 billion, up 12% from last year.\n"
+        "Adjusted earnings per share were $0.85.\n"
+        "For the full year, we expect revenue of $4.8 billion to $5.0 billion.\n"
+        "We opened 14 new stores in Ohio.\n"
+    )
+    summary = run_connector("earnings", [Document("ACME_q3_2021", text)])["summary"]
+    texts = [bullet["text"] for bullet in summary]
+    assert "q3 revenue rose 12 percent to $1.2 billion." in texts
+    assert any(t.startswith("sees fy revenue $4.8 billion to $5.0 billion") for t in texts)
+    for bullet in summary:
+        assert all(span["quote"] in text for span in bullet["spans"])
+
+
+def _write_call(folder: Path, name: str, lines: list[str], bullets: list[str]) -> None:
+    (folder / "ects" / f"{name}.txt").write_text("\n".join(lines), encoding="utf-8")
+    (folder / "gt_summaries" / f"{name}.txt").write_text("\n".join(bullets), encoding="utf-8")
+
+
+def test_training_on_a_small_fixture_is_reproducible(tmp_path):
+    data = tmp_path / "train"
+    (data / "ects").mkdir(parents=True)
+    (data / "gt_summaries").mkdir()
+    for index in range(6):
+        revenue, eps, stores = 100 + index * 7, 0.3 + index / 10, 10 + index
+        _write_call(
+            data,
+            f"CO{index}_q2_2021",
+            [
+                f"Revenue for the quarter was ${revenue} million.",
+                f"Adjusted earnings per share were ${eps:.2f}.",
+                f"We opened {stores} stores and our headcount was {stores * 40} people.",
+            ],
+            [f"q2 revenue ${revenue} million.", f"q2 adjusted earnings per share ${eps:.2f}."],
+        )
+    first = train(data, tmp_path / "a", progress=lambda _: None, epochs=3)
+    second = train(data, tmp_path / "b", progress=lambda _: None, epochs=3)
+    assert first["figures"] == second["figures"] > 0
+    assert (tmp_path / "a" / "TRAINED_ON.txt").read_text().split() == sorted(
+        (tmp_path / "a" / "TRAINED_ON.txt").read_text().split()
+    )
+    with (
+        np.load(tmp_path / "a" / "earnings_figures.npz") as a,
+        np.load(tmp_path / "b" / "earnings_figures.npz") as b,
+    ):
+        assert set(a.files) == {"salience", "salience_bias", "metric", "metric_bias", "period", "period_bias"}
+        for key in a.files:
+            assert np.allclose(a[key].astype(np.float32), b[key].astype(np.float32), atol=1e-3)
+    original = learned.WEIGHTS
+    try:
+        learned.WEIGHTS = tmp_path / "a" / "earnings_figures.npz"
+        salient, aside = score_figures(
+            [
+                _features("Revenue for the quarter was $150 million.", "$150 million", "revenue", "USD"),
+                _features("We opened 12 stores and our headcount was 480 people.", "480", "other", "count"),
+            ]
+        )
+    finally:
+        learned.WEIGHTS = original
+    assert salient["salience"] > aside["salience"]
