@@ -16,7 +16,7 @@ from tests.quire.jobs.test_jobs import assert_spans_hold
 from tests.support import Api, ready_document, wait_job
 from tests.support.paths import DATA
 
-CONTRACTS = ("cuad_28", "cuad_23", "cuad_04")
+CONTRACTS = ("cuad_24", "cuad_23", "cuad_04")
 OWN_COLUMNS = [
     {"key": "fees", "question": "What fees or payments are due?", "type": "money"},
     {

@@ -15,7 +15,7 @@ from tests.support.browser import shot
 from tests.support.paths import DATA
 from tests.support.polling import wait_for
 
-CONTRACTS = ("cuad_28", "cuad_23", "cuad_25")
+CONTRACTS = ("cuad_24", "cuad_23", "cuad_25")
 COLUMNS = (
     "governing_law | Which law governs the contract? | text\n"
     "term | How long is the initial term? | duration\n"
