@@ -33,12 +33,13 @@ _DESCRIPTIONS = {
     429: "Rate limited; `Retry-After` says when to try again.",
     502: "The payment provider answered with an error.",
     503: "A service Quire depends on is unavailable or at capacity; `Retry-After` says when to try again.",
+    507: "Quire has no room to store the document right now (`storage_full`); try again later.",
 }
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 # Statuses only some operations answer, beside those every operation can.
 _EXTRA = {
     ("post", "/v1/jobs"): {402},
-    ("post", "/v1/documents"): {402},
+    ("post", "/v1/documents"): {402, 507},
     ("post", "/v1/billing/checkout_sessions"): {502},
     ("post", "/v1/billing/portal_sessions"): {502},
     ("get", "/v1/billing/upcoming"): {502},

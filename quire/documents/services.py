@@ -3,6 +3,7 @@ delete (with what the document left in results and payloads) and the retention p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -52,6 +53,13 @@ IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 class DocumentTooLarge(Refusal):
     def __init__(self, message: str, param: str | None = None):
         super().__init__(ErrorCode.DOCUMENT_TOO_LARGE, message, param)
+
+
+class StorageFull(Refusal):
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.STORAGE_FULL, "Quire has no room to store this document right now; try again later."
+        )
 
 
 class ContentTypeMismatch(Refusal):
@@ -114,7 +122,7 @@ def document_create(
         batch_id=batch_id,
         parent=parent,
     )
-    document.file.save(digest, ContentFile(content), save=False)
+    _file_store(document, digest, content)
     try:
         with transaction.atomic():
             document.save()
@@ -133,6 +141,20 @@ def document_create(
         lambda: current_app.send_task(DOCUMENT_INGEST_TASK, args=[document.id], priority=priority)
     )
     return CreatedDocument(document, created=True)
+
+
+def _file_store(document: Document, digest: str, content: bytes) -> None:
+    """Write the bytes under a free name; a write the storage cannot finish (a full disk, a quota, an I/O
+    error) leaves no partial file behind and refuses with StorageFull."""
+    storage = document.file.storage
+    name = storage.get_available_name(document.file.field.generate_filename(document, digest))
+    try:
+        document.file.name = storage.save(name, ContentFile(content))
+    except OSError as exc:
+        logger.error("storing document %s failed: %s", digest[:12], exc)
+        with contextlib.suppress(OSError):
+            storage.delete(name)
+        raise StorageFull() from exc
 
 
 @dataclass(frozen=True)
