@@ -39,6 +39,7 @@ ACTIONS = (
     "webhook_endpoint.secret_rotate",
     "billing.plan_change",
     "workspace.retention_change",
+    "workspace.erase",
 )
 CSV_COLUMNS = (
     "id",

@@ -23,6 +23,7 @@ from billing.services import (
     job_usage_quantities,
     usage_record,
 )
+from billing.stripe_gateway import stripe_customer_erase
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.documents.models import Chunk, Document, DocumentStatus
@@ -537,15 +538,19 @@ def retention_apply(*, tenant: Tenant, now: datetime | None = None) -> dict[str,
 
 
 def workspace_erase(*, tenant: Tenant) -> None:
-    """Remove the tenant entirely: its stored files, its billing rows, then (`tenant_erase`) its schema,
-    audit log, API keys, members, host names and the tenant itself. The Stripe customer, if any, stays at
-    Stripe."""
+    """Remove the tenant entirely: its stored files, its billing rows, its Stripe customer, then
+    (`tenant_erase`) its schema, audit log, API keys, members, host names and the tenant itself. A Stripe
+    call that fails stops the erasure before anything in PostgreSQL goes, so running it again finishes it."""
     from django_tenants.utils import tenant_context
 
     with tenant_context(tenant):
-        documents_files_delete()
-    billing_erase(tenant=tenant)
-    tenant_erase(tenant=tenant)
+        files = documents_files_delete()
+    usage_rows = billing_erase(tenant=tenant)
+    stripe_customer = stripe_customer_erase(tenant=tenant)
+    tenant_erase(
+        tenant=tenant,
+        erased={"documents": files, "usage_events": usage_rows, "stripe_customer_deleted": stripe_customer},
+    )
 
 
 def _carry_corrections(source_id: str, job: Job, output: dict) -> None:
