@@ -356,6 +356,9 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "pgserver": {"level": "WARNING"},
+        # stripe-python logs every request's URL at INFO (customer and subscription ids in the path) and
+        # its body at DEBUG; a failed call surfaces as an exception our code logs.
+        "stripe": {"level": "WARNING"},
     },
 }
 
