@@ -261,6 +261,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "quire.api.schema.add_error_responses",
+        "quire.api.schema.add_links",
     ],
 }
 

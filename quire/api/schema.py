@@ -81,6 +81,59 @@ def add_error_responses(result: dict, generator, request, public: bool) -> dict:
     return result
 
 
+# OpenAPI links from each create operation's answer to the operations on what it created: the new object's
+# `id` is the path parameter. Stateful clients (and schemathesis' stateful tests) follow them.
+_LINKS = {
+    ("/v1/documents", "post"): (
+        "document_id",
+        (
+            "documents_retrieve",
+            "documents_update",
+            "documents_text_retrieve",
+            "documents_tables_retrieve",
+            "documents_destroy",
+        ),
+    ),
+    ("/v1/jobs", "post"): (
+        "job_id",
+        ("jobs_retrieve", "jobs_update", "jobs_result_retrieve", "jobs_cancel_create"),
+    ),
+    ("/v1/webhook_endpoints", "post"): (
+        "endpoint_id",
+        (
+            "webhook_endpoints_retrieve",
+            "webhook_endpoints_partial_update",
+            "webhook_endpoints_deliveries_list",
+            "webhook_endpoints_rotate_secret_create",
+            "webhook_endpoints_destroy",
+        ),
+    ),
+    ("/v1/api_keys", "post"): ("key_id", ("api_keys_retrieve", "api_keys_destroy")),
+}
+
+
+def add_links(result: dict, generator, request, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: `_LINKS` on every 2xx answer of the create operations."""
+    known = {
+        operation["operationId"]
+        for operations in result.get("paths", {}).values()
+        for operation in operations.values()
+    }
+    for (path, method), (parameter, targets) in _LINKS.items():
+        operation = result.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        links = {
+            target: {"operationId": target, "parameters": {parameter: "$response.body#/id"}}
+            for target in targets
+            if target in known
+        }
+        for status, response in operation.get("responses", {}).items():
+            if status.startswith("2") and "$ref" not in response:
+                response["links"] = links
+    return result
+
+
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "quire.api.authentication.ApiKeyAuthentication"
     name = "ApiKey"
