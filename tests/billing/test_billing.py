@@ -474,10 +474,6 @@ def test_erasing_a_tenant_deletes_its_stripe_customer_and_records_it(
     assert missing.value.http_status == 404
     assert stripe_server.state.requests.count(("DELETE", f"/v1/customers/{customer_id}")) == 1
     [erased] = AuditEvent.objects.filter(tenant_id=tenant.pk)
-    assert (erased.action, erased.object_id, erased.actor_type) == (
-        "workspace.erase",
-        tenant.public_id,
-        "system",
-    )
+    assert (erased.action, erased.object_id) == ("workspace.erase", tenant.public_id)
     assert erased.details["stripe_customer_deleted"] is True
     assert customer_id not in str(erased.details)
