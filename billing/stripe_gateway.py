@@ -227,6 +227,24 @@ def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
     return BillingAccount.objects.select_related("plan").get(pk=account.pk)
 
 
+def stripe_customer_erase(*, tenant: Tenant) -> bool:
+    """Delete the tenant's Stripe customer (Stripe cancels its subscriptions with it), erasing the tenant.
+    True when there was one; a customer Stripe no longer has counts as deleted. Refuses when the account
+    has a customer but Stripe is not configured, so that erasure does not leave it behind unnoticed."""
+    customer_id = (
+        BillingAccount.objects.filter(tenant=tenant).values_list("stripe_customer_id", flat=True).first()
+    )
+    if not customer_id:
+        return False
+    _configure()
+    try:
+        stripe.Customer.delete(customer_id, idempotency_key=f"customer-erase-{tenant.public_id}")
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status != 404:
+            raise
+    return True
+
+
 def meter_batches_create() -> list[MeterBatch]:
     """Gather unbatched metered ledger events into one batch per tenant and kind (each event in exactly one
     batch)."""

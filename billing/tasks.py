@@ -16,7 +16,7 @@ def stripe_customer_provision_task(self, tenant_id: int) -> str:
     import stripe
 
     try:
-        return stripe_customer_provision(tenant=Tenant.objects.get(pk=tenant_id)).stripe_customer_id
+        return stripe_customer_provision(tenant=Tenant.objects.get(pk=tenant_id)).subscription_status
     except stripe.StripeError as exc:
         raise self.retry(exc=exc) from exc
 

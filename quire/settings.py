@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "quire.api.schema.add_error_responses",
+        "quire.api.schema.add_links",
     ],
 }
 
@@ -359,6 +360,9 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "pgserver": {"level": "WARNING"},
+        # stripe-python logs every request's URL at INFO (customer and subscription ids in the path) and
+        # its body at DEBUG; a failed call surfaces as an exception our code logs.
+        "stripe": {"level": "WARNING"},
     },
 }
 

@@ -6,9 +6,53 @@ each. Every process holds a connection pool of at most QUIRE_DB_POOL_SIZE Postgr
 than its threads: requests that do not reach the database never hold one), so one web replica opens at most
 workers x pool size connections however many clients arrive; a request that waits QUIRE_DB_POOL_TIMEOUT
 seconds for a connection is answered 503 with Retry-After (docs/architecture.md, "Capacity").
+
+What gunicorn refuses before the application sees the request (a header field past
+`limit_request_field_size`, more than `limit_request_fields` headers, a request line past
+`limit_request_line`, a malformed request) it answers with an HTML page from `gunicorn.util.write_error`,
+which gunicorn offers no setting for: `write_json_error` takes its place, so those answers carry the /v1
+error shape too. The message is fixed per status; nothing of the refused request is echoed.
 """
 
+import json
 import os
+
+from gunicorn import util
+
+_SERVER_ERRORS = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("forbidden", "The request is forbidden."),
+    414: ("request_line_too_long", "The request line (method and URL) is longer than this server accepts."),
+    417: ("expectation_failed", "The Expect header asks for something this server does not do."),
+    431: (
+        "request_headers_too_large",
+        "The request's header fields are larger or more than this server accepts.",
+    ),
+    501: ("not_implemented", "The request uses a transfer coding this server does not implement."),
+}
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's `util.write_error`, answering `{"error": {...}}` instead of an HTML page."""
+    code, message = _SERVER_ERRORS.get(status_int, ("internal_error", "The server failed to answer."))
+    body = json.dumps(
+        {
+            "error": {
+                "type": "invalid_request_error" if status_int < 500 else "api_error",
+                "code": code,
+                "message": message,
+                "param": None,
+            }
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = write_json_error
 
 bind = f"{os.environ.get('QUIRE_HOST', '127.0.0.1')}:{os.environ.get('QUIRE_PORT', '8000')}"
 workers = int(os.environ.get("QUIRE_WEB_WORKERS", "2"))

@@ -42,6 +42,7 @@ ACTIONS = (
     "webhook_endpoint.secret_rotate",
     "billing.plan_change",
     "workspace.retention_change",
+    "workspace.erase",
 )
 CSV_COLUMNS = (
     "id",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -231,15 +231,23 @@ def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
     return tenant
 
 
-def tenant_erase(*, tenant: Tenant) -> None:
+def tenant_erase(*, tenant: Tenant, erased: Mapping[str, Any] | None = None) -> None:
     """Remove the tenant for good: its schema (every document, chunk, job, result, event), its audit log,
     API keys (refused everywhere once committed), members, the users who belong to no other tenant, its
     host names and the tenant row. The caller has deleted what lives outside PostgreSQL and in other
-    apps first (stored files, billing rows)."""
+    apps first (stored files, billing rows, the Stripe customer) and says what in `erased`. Of the audit
+    log one event stays: `workspace.erase`, with `erased` as its details."""
     user_ids = list(Member.objects.filter(tenant=tenant).values_list("user_id", flat=True))
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL quire.audit_erase = 'on'")
         AuditEvent.objects.filter(tenant_id=tenant.pk).delete()
+        audit_record(
+            tenant=tenant,
+            action="workspace.erase",
+            object_type="workspace",
+            object_id=tenant.public_id,
+            details=dict(erased or {}),
+        )
         tenant.delete(force_drop=True)
         get_user_model().objects.filter(pk__in=user_ids, memberships__isnull=True, is_staff=False).delete()

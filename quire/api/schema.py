@@ -33,12 +33,13 @@ _DESCRIPTIONS = {
     429: "Rate limited; `Retry-After` says when to try again.",
     502: "The payment provider answered with an error.",
     503: "A service Quire depends on is unavailable or at capacity; `Retry-After` says when to try again.",
+    507: "Quire has no room to store the document right now (`storage_full`); try again later.",
 }
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 # Statuses only some operations answer, beside those every operation can.
 _EXTRA = {
     ("post", "/v1/jobs"): {402},
-    ("post", "/v1/documents"): {402},
+    ("post", "/v1/documents"): {402, 507},
     ("post", "/v1/billing/checkout_sessions"): {502},
     ("post", "/v1/billing/portal_sessions"): {502},
     ("get", "/v1/billing/upcoming"): {502},
@@ -77,6 +78,59 @@ def add_error_responses(result: dict, generator, request, public: bool) -> dict:
             documented = operation.setdefault("responses", {})
             for status in sorted(_statuses(path, method, operation)):
                 documented.setdefault(str(status), {"$ref": f"#/components/responses/Error{status}"})
+    return result
+
+
+# OpenAPI links from each create operation's answer to the operations on what it created: the new object's
+# `id` is the path parameter. Stateful clients (and schemathesis' stateful tests) follow them.
+_LINKS = {
+    ("/v1/documents", "post"): (
+        "document_id",
+        (
+            "documents_retrieve",
+            "documents_update",
+            "documents_text_retrieve",
+            "documents_tables_retrieve",
+            "documents_destroy",
+        ),
+    ),
+    ("/v1/jobs", "post"): (
+        "job_id",
+        ("jobs_retrieve", "jobs_update", "jobs_result_retrieve", "jobs_cancel_create"),
+    ),
+    ("/v1/webhook_endpoints", "post"): (
+        "endpoint_id",
+        (
+            "webhook_endpoints_retrieve",
+            "webhook_endpoints_partial_update",
+            "webhook_endpoints_deliveries_list",
+            "webhook_endpoints_rotate_secret_create",
+            "webhook_endpoints_destroy",
+        ),
+    ),
+    ("/v1/api_keys", "post"): ("key_id", ("api_keys_retrieve", "api_keys_destroy")),
+}
+
+
+def add_links(result: dict, generator, request, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: `_LINKS` on every 2xx answer of the create operations."""
+    known = {
+        operation["operationId"]
+        for operations in result.get("paths", {}).values()
+        for operation in operations.values()
+    }
+    for (path, method), (parameter, targets) in _LINKS.items():
+        operation = result.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        links = {
+            target: {"operationId": target, "parameters": {parameter: "$response.body#/id"}}
+            for target in targets
+            if target in known
+        }
+        for status, response in operation.get("responses", {}).items():
+            if status.startswith("2") and "$ref" not in response:
+                response["links"] = links
     return result
 
 

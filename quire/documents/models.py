@@ -45,6 +45,8 @@ class Document(models.Model):
     )
     chunk_count = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
+    # Set when the broker refused the ingest task after the upload committed; the stuck sweep queues it.
+    ingest_unqueued = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,6 +3,7 @@ delete (with what the document left in results and payloads) and the retention p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -13,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+import redis
 from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
@@ -52,6 +55,16 @@ IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 class DocumentTooLarge(Refusal):
     def __init__(self, message: str, param: str | None = None):
         super().__init__(ErrorCode.DOCUMENT_TOO_LARGE, message, param)
+
+
+BROKER_UNAVAILABLE = (BrokerError, redis.ConnectionError, redis.TimeoutError)
+
+
+class StorageFull(Refusal):
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.STORAGE_FULL, "Quire has no room to store this document right now; try again later."
+        )
 
 
 class ContentTypeMismatch(Refusal):
@@ -114,7 +127,7 @@ def document_create(
         batch_id=batch_id,
         parent=parent,
     )
-    document.file.save(digest, ContentFile(content), save=False)
+    _file_store(document, digest, content)
     try:
         with transaction.atomic():
             document.save()
@@ -129,10 +142,35 @@ def document_create(
         document.file.delete(save=False)
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
     priority = LOWEST_PRIORITY if len(content) > settings.QUIRE_INGEST_LARGE_BYTES else None
-    transaction.on_commit(
-        lambda: current_app.send_task(DOCUMENT_INGEST_TASK, args=[document.id], priority=priority)
-    )
+    transaction.on_commit(partial(_ingest_send, document.id, priority))
     return CreatedDocument(document, created=True)
+
+
+def _ingest_send(document_id: str, priority: int | None) -> None:
+    """Queue the ingestion of a committed upload. A broker that cannot take the task (down, restarting)
+    does not fail the upload, which is stored: the document is marked, and `documents_requeue_stuck`
+    queues it once the broker is back."""
+    try:
+        current_app.send_task(DOCUMENT_INGEST_TASK, args=[document_id], priority=priority)
+    except BROKER_UNAVAILABLE as exc:
+        logger.warning(
+            "document %s: ingestion not queued (%s); the stuck sweep will queue it", document_id, exc
+        )
+        Document.objects.filter(pk=document_id).update(ingest_unqueued=True)
+
+
+def _file_store(document: Document, digest: str, content: bytes) -> None:
+    """Write the bytes under a free name; a write the storage cannot finish (a full disk, a quota, an I/O
+    error) leaves no partial file behind and refuses with StorageFull."""
+    storage = document.file.storage
+    name = storage.get_available_name(document.file.field.generate_filename(document, digest))
+    try:
+        document.file.name = storage.save(name, ContentFile(content))
+    except OSError as exc:
+        logger.error("storing document %s failed: %s", digest[:12], exc)
+        with contextlib.suppress(OSError):
+            storage.delete(name)
+        raise StorageFull() from exc
 
 
 @dataclass(frozen=True)
@@ -349,12 +387,23 @@ def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocume
 
 
 def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
-    """Queue ingestion again for each document left in `parsing` or `embedding` without a heartbeat
+    """Queue ingestion for each upload whose task the broker refused (`ingest_unqueued`), and again for each
+    document left in `parsing` or `embedding` without a heartbeat
     (`document_ingest` marks it alive) for longer than `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker
     died. The document goes back to `pending`, so the next sweep leaves it alone until a run has started
     on it again. Returns how many documents were re-queued (in the current tenant's schema)."""
     stuck_after = stuck_after or timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
     now = timezone.now()
+    with transaction.atomic():
+        unqueued = list(
+            Document.objects.select_for_update(skip_locked=True)
+            .filter(status=DocumentStatus.PENDING, ingest_unqueued=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if unqueued:
+            Document.objects.filter(pk__in=unqueued).update(ingest_unqueued=False)
+            for document_id in unqueued:
+                transaction.on_commit(partial(_ingest_send, document_id, None))
     with transaction.atomic():
         stuck = list(
             Document.objects.select_for_update(skip_locked=True)
@@ -366,7 +415,7 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
             Document.objects.filter(pk=document_id).update(status=DocumentStatus.PENDING, updated_at=now)
             logger.warning("document %s: stuck in %s; ingestion queued again", document_id, status)
             transaction.on_commit(partial(current_app.send_task, DOCUMENT_INGEST_TASK, args=[document_id]))
-    return len(stuck)
+    return len(unqueued) + len(stuck)
 
 
 def document_fail(*, document_id: str, reason: str) -> None:

@@ -31,6 +31,8 @@ class Job(models.Model):
     progress = models.FloatField(default=0.0)
     attempt = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Set when the broker refused the run task after the job committed; the stalled sweep queues it.
+    run_unqueued = models.BooleanField(default=False)
     error = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -24,13 +24,14 @@ from billing.services import (
     review_cells,
     usage_record,
 )
+from billing.stripe_gateway import stripe_customer_erase
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.clauses.services import clause_heads_for
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
-from quire.documents.services import documents_files_delete, documents_purge_before
+from quire.documents.services import BROKER_UNAVAILABLE, documents_files_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
@@ -136,8 +137,18 @@ def job_create(
             object_id=job.pk,
             details={"connector": connector, "documents": document_ids, "mode": mode},
         )
-    transaction.on_commit(lambda: current_app.send_task(JOB_RUN_TASK, args=[job.id]))
+    transaction.on_commit(partial(_run_send, job.id))
     return job
+
+
+def _run_send(job_id: str) -> None:
+    """Queue a committed job's run. A broker that cannot take the task does not fail the request that
+    created the job: the job is marked, and `jobs_requeue_stalled` queues it once the broker is back."""
+    try:
+        current_app.send_task(JOB_RUN_TASK, args=[job_id])
+    except BROKER_UNAVAILABLE as exc:
+        logger.warning("job %s: run not queued (%s); the stalled sweep will queue it", job_id, exc)
+        Job.objects.filter(pk=job_id).update(run_unqueued=True)
 
 
 def _check_context_policy(tenant: Tenant, connector: str, policy: object, document_ids: list[str]) -> None:
@@ -269,7 +280,18 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
     attempt, so the old attempt can neither renew its lease nor save a result, and a queued copy that
     arrives later (the broker's redelivery of the original task, another sweep's) finds the job leased or
     finished. A re-queued job is not picked again until a new attempt has claimed it and lost its lease
-    in turn. Returns how many jobs were re-queued (in the current tenant's schema)."""
+    in turn. A queued job whose run the broker refused (`run_unqueued`) is queued too. Returns how many
+    jobs were re-queued (in the current tenant's schema)."""
+    with transaction.atomic():
+        unqueued = list(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=JobStatus.QUEUED, run_unqueued=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if unqueued:
+            Job.objects.filter(pk__in=unqueued).update(run_unqueued=False)
+            for job_id in unqueued:
+                transaction.on_commit(partial(_run_send, job_id))
     with transaction.atomic():
         stalled = list(
             Job.objects.select_for_update(skip_locked=True)
@@ -283,7 +305,7 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
             )
             logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
             transaction.on_commit(partial(current_app.send_task, JOB_RUN_TASK, args=[job_id]))
-    return len(stalled)
+    return len(unqueued) + len(stalled)
 
 
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:
@@ -629,15 +651,19 @@ def retention_apply(*, tenant: Tenant, now: datetime | None = None) -> dict[str,
 
 
 def workspace_erase(*, tenant: Tenant) -> None:
-    """Remove the tenant entirely: its stored files, its billing rows, then (`tenant_erase`) its schema,
-    audit log, API keys, members, host names and the tenant itself. The Stripe customer, if any, stays at
-    Stripe."""
+    """Remove the tenant entirely: its stored files, its billing rows, its Stripe customer, then
+    (`tenant_erase`) its schema, audit log, API keys, members, host names and the tenant itself. A Stripe
+    call that fails stops the erasure before anything in PostgreSQL goes, so running it again finishes it."""
     from django_tenants.utils import tenant_context
 
     with tenant_context(tenant):
-        documents_files_delete()
-    billing_erase(tenant=tenant)
-    tenant_erase(tenant=tenant)
+        files = documents_files_delete()
+    usage_rows = billing_erase(tenant=tenant)
+    stripe_customer = stripe_customer_erase(tenant=tenant)
+    tenant_erase(
+        tenant=tenant,
+        erased={"documents": files, "usage_events": usage_rows, "stripe_customer_deleted": stripe_customer},
+    )
 
 
 def _carry_corrections(source_id: str, job: Job, output: dict) -> None:

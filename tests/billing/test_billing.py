@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -548,3 +549,29 @@ def test_usage_endpoint_and_invoice_preview(make_tenant):
     ]
     assert preview["lines"][2]["description"] == "Input tokens, per 1,000,000"
     assert preview["total"] == team.monthly_price + 5 * team.overage_unit_price
+
+
+def test_erasing_a_tenant_deletes_its_stripe_customer_and_records_it(
+    stripe_server, make_tenant, celery_worker
+):
+    from django.core.management import call_command
+
+    from tenants.models import AuditEvent
+
+    provisioned = make_tenant("bill-erase")
+    tenant = provisioned.tenant
+    customer_id = wait_for(
+        lambda: BillingAccount.objects.filter(tenant=tenant).values_list("stripe_customer_id", flat=True)[0],
+        timeout=60,
+    )
+    assert stripe.Customer.retrieve(customer_id).id == customer_id
+    call_command("tenant_erase", "bill-erase", "--yes", stdout=io.StringIO())
+
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        stripe.Customer.retrieve(customer_id)
+    assert missing.value.http_status == 404
+    assert stripe_server.state.requests.count(("DELETE", f"/v1/customers/{customer_id}")) == 1
+    [erased] = AuditEvent.objects.filter(tenant_id=tenant.pk)
+    assert (erased.action, erased.object_id) == ("workspace.erase", tenant.public_id)
+    assert erased.details["stripe_customer_deleted"] is True
+    assert customer_id not in str(erased.details)

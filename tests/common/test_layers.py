@@ -17,7 +17,7 @@ def test_import_contracts_are_kept():
     assert "broken" in result.stdout and " 0 broken" in result.stdout
 
 
-def test_every_error_code_maps_to_a_client_or_gateway_status():
-    assert {code.status for code in ErrorCode} <= {400, 402, 404, 409, 413, 415, 502, 503}
+def test_every_error_code_maps_to_a_client_gateway_or_storage_status():
+    assert {code.status for code in ErrorCode} <= {400, 402, 404, 409, 413, 415, 502, 503, 507}
     refusal = Refusal(ErrorCode.QUOTA_EXCEEDED, "over", "documents")
     assert (refusal.status, str(refusal), refusal.param) == (402, "over", "documents")

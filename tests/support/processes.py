@@ -59,8 +59,9 @@ class WorkerProcess:
         *,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        loglevel: str = "INFO",
     ):
-        self.queues, self.concurrency, self.env = queues, concurrency, env
+        self.queues, self.concurrency, self.env, self.loglevel = queues, concurrency, env, loglevel
         self.proc: subprocess.Popen | None = None
         self.log_path = log_path or ROOT / ".quire" / f"test-worker-{os.getpid()}.log"
 
@@ -76,7 +77,7 @@ class WorkerProcess:
                 "--concurrency",
                 str(self.concurrency),
                 "-l",
-                "INFO",
+                self.loglevel,
                 "--without-gossip",
                 "--without-mingle",
                 "-n",

@@ -4,7 +4,10 @@ describe (status, content type, headers, body), and no request the schema calls 
 
 Two of its checks are replaced: a schema-valid request may still be refused (a cursor is valid only when
 the list handed it out, an id only when it exists), and the one 5xx allowed is the documented 503 of the
-billing endpoints on an installation without Stripe, as this test server is."""
+billing endpoints on an installation without Stripe, as this test server is.
+
+The stateful run follows the schema's links: it creates documents, jobs, webhook endpoints and API keys and
+then reads, updates and deletes what it created, with the same checks."""
 
 from __future__ import annotations
 
@@ -93,3 +96,44 @@ def test_every_operation_conforms_to_the_schema(server, fuzz_tenant, authenticat
     headers = {"Authorization": f"Bearer {fuzz_tenant.issued_key.secret}"} if authenticated else {}
     failures = _failures(schema, headers)
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.timeout(600)
+def test_the_links_between_operations_conform_to_the_schema(server, fuzz_tenant):
+    schema = schemathesis.openapi.from_url(f"{server.url}/v1/openapi.json")
+    schema.config.update(base_url=server.url)
+    call_kwargs = {
+        "headers": {"Authorization": f"Bearer {fuzz_tenant.issued_key.secret}"},
+        "session": requests.Session(),
+    }
+    followed: list[str] = []
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case) -> dict:
+            return call_kwargs
+
+        def after_call(self, response, case) -> None:
+            super().after_call(response, case)
+            followed.append(f"{case.method} {case.path}")
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
+            case.validate_response(
+                response,
+                excluded_checks=[not_a_server_error, positive_data_acceptance],
+                additional_checks=[no_server_error],
+                transport_kwargs=kwargs,
+            )
+
+    Workflow.run(
+        settings=hypothesis.settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=4,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    linked = {"/v1/documents/{document_id}", "/v1/webhook_endpoints/{endpoint_id}", "/v1/api_keys/{key_id}"}
+    assert linked & {call.split(" ", 1)[1] for call in followed}, followed

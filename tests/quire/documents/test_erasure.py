@@ -110,8 +110,10 @@ def test_retention_and_tenant_erase(make_tenant):
     call_command("tenant_erase", "erasure-co", "--yes", stdout=io.StringIO())
     assert not stored.exists()
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
-    for model in (ApiKey, Member, BillingAccount, AuditEvent):
+    for model in (ApiKey, Member, BillingAccount):
         assert not model.objects.filter(tenant_id=tenant.pk).exists()
+    [erased] = AuditEvent.objects.filter(tenant_id=tenant.pk)
+    assert erased.action == "workspace.erase" and erased.details["documents"] == 1
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [tenant.schema_name]

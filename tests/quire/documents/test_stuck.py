@@ -86,7 +86,9 @@ def test_the_sweep_requeues_only_documents_stuck_past_the_threshold(make_tenant,
 
     sent = []
     monkeypatch.setattr(
-        services, "current_app", SimpleNamespace(send_task=lambda name, args: sent.append((name, args)))
+        services,
+        "current_app",
+        SimpleNamespace(send_task=lambda name, args, **options: sent.append((name, args))),
     )
     tenant = make_tenant("stuck-sweep").tenant
     long_ago = timezone.now() - timedelta(hours=1)
@@ -107,10 +109,17 @@ def test_the_sweep_requeues_only_documents_stuck_past_the_threshold(make_tenant,
             filename="fresh.txt", content_type="text/plain", sha256="f" * 64, size_bytes=1, file="none"
         )
         Document.objects.filter(pk=fresh.pk).update(status="embedding")
-        assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 2
+        unqueued = Document.objects.create(
+            filename="unqueued.txt", content_type="text/plain", sha256="u" * 64, size_bytes=1, file="none"
+        )
+        Document.objects.filter(pk=unqueued.pk).update(ingest_unqueued=True)
+        assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 3
         assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 0
         statuses = dict(Document.objects.values_list("pk", "status"))
-    assert sorted(sent) == sorted((DOCUMENT_INGEST_TASK, [rows[s].pk]) for s in ("parsing", "embedding"))
+        assert not Document.objects.filter(ingest_unqueued=True).exists()
+    assert sorted(sent) == sorted(
+        (DOCUMENT_INGEST_TASK, [pk]) for pk in (rows["parsing"].pk, rows["embedding"].pk, unqueued.pk)
+    )
     assert statuses[rows["parsing"].pk] == statuses[rows["embedding"].pk] == "pending"
     assert statuses[fresh.pk] == "embedding"
     assert [statuses[rows[s].pk] for s in ("pending", "ready", "failed")] == ["pending", "ready", "failed"]

@@ -72,13 +72,15 @@ def test_the_sweep_requeues_only_running_jobs_whose_lease_lapsed(make_tenant, mo
             connector="legal", status="running", attempt=1, lease_until=now + timedelta(hours=1)
         )
         Job.objects.create(connector="legal", status="queued")
+        unqueued = Job.objects.create(connector="legal", status="queued", run_unqueued=True)
         Job.objects.create(
             connector="legal", status="succeeded", attempt=1, lease_until=now - timedelta(days=1)
         )
-        assert jobs_requeue_stalled() == 1
+        assert jobs_requeue_stalled() == 2
         assert jobs_requeue_stalled() == 0
         lapsed.refresh_from_db()
-    assert sent == [(JOB_RUN_TASK, [lapsed.pk])]
+        assert not Job.objects.filter(run_unqueued=True).exists()
+    assert sorted(sent) == sorted([(JOB_RUN_TASK, [lapsed.pk]), (JOB_RUN_TASK, [unqueued.pk])])
     assert (lapsed.status, lapsed.lease_until, lapsed.attempt) == ("queued", None, 1)
     assert lapsed.stage == "requeued (attempt 1 stalled)"
 

@@ -7,10 +7,14 @@ metered), subscriptions with several items, billing meters, meter events (dedupl
 meter event summaries, Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on every
 POST and DELETE: the same key and body replay the first response; the same key with another body is a 400
 `idempotency_error`, as Stripe answers.
+
+`hold_after(method, path)` makes the next such request wait, once it has been carried out, before its
+answer goes back: the moment a client can crash between Stripe's change and its own record of it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -78,6 +82,14 @@ def _list(data: list, url: str) -> dict:
     return {"object": "list", "data": data, "has_more": False, "url": url}
 
 
+@dataclasses.dataclass
+class Hold:
+    """`reached` is set once the held request has been carried out; its answer waits for `release`."""
+
+    reached: threading.Event = dataclasses.field(default_factory=threading.Event)
+    release: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+
 class StripeState:
     """Objects the local handler owns, and the idempotency cache for every POST."""
 
@@ -90,6 +102,17 @@ class StripeState:
         self.meter_events: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []
         self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
+        self.holds: dict[tuple[str, str], Hold] = {}
+
+    def hold_after(self, method: str, path: str) -> Hold:
+        hold = Hold()
+        with self.lock:
+            self.holds[(method, path)] = hold
+        return hold
+
+    def _held(self, method: str, path: str) -> Hold | None:
+        with self.lock:
+            return self.holds.pop((method, path), None)
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -502,8 +525,43 @@ def _handler_for(server: StripeServer) -> type[BaseHTTPRequestHandler]:
             if key is not None and status < 500:
                 with state.lock:
                     state.idempotency[(self.command, key)] = (body, status, response)
+            hold = state._held(self.command, split.path)
+            if hold is not None:
+                hold.reached.set()
+                hold.release.wait(60)
             self._answer(status, response)
 
         do_GET = do_POST = do_DELETE = _handle
 
     return Handler
+
+
+_LOCAL: list[tuple[StripeServer, dict[str, str]]] = []
+
+
+def local_stripe() -> tuple[StripeServer, dict[str, str]]:
+    """The test process's one Stripe-protocol server, started on the first call, and the settings that
+    point Quire at it, put in this process's environment (so worker processes started later inherit them)
+    and, when Django's settings are already read, in those too. Folders that need Stripe call it when they
+    are collected, before any worker starts."""
+    if not _LOCAL:
+        server = StripeServer().start()
+        env = {
+            "QUIRE_STRIPE_API_KEY": "sk_test_" + secrets.token_hex(12),
+            "QUIRE_STRIPE_API_BASE": server.url,
+            "QUIRE_STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
+        }
+        os.environ.update(env)
+        from django.conf import settings
+
+        if settings.configured:
+            for name, value in env.items():
+                setattr(settings, name, value)
+        _LOCAL.append((server, env))
+    return _LOCAL[0]
+
+
+def local_stripe_stop() -> None:
+    for server, _ in _LOCAL:
+        server.stop()
+    _LOCAL.clear()
