@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0003_cellcorrection"),
+        ("jobs", "0004_reviewrow"),
     ]
 
     operations = [
