@@ -8,7 +8,7 @@ from connectors.base import Connector, Document, RunContext
 from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
 from connectors.earnings.learned import available as learned_model_available
-from connectors.earnings.learned import figure_features, period_from_relation, period_relation, score_figures
+from connectors.earnings.learned import metric_features, period_from_relation, score_figures
 from connectors.earnings.periods import call_period, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.table_figures import CellFigure, table_figures
@@ -357,21 +357,7 @@ def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str
     features = []
     seen: set[str] = set()
     for metric in metrics:
-        sentence = metric["sentence"]
-        offset = metric["span"]["start"] - sentence["start"]
-        features.append(
-            figure_features(
-                sentence["quote"],
-                offset,
-                offset + len(metric["span"]["quote"]),
-                metric["metric"],
-                metric["unit"],
-                period_relation(metric["period"], quarter, year),
-                metric["kind"],
-                sentence["start"] / max(1, len(text)),
-                metric["metric"] not in seen,
-            )
-        )
+        features.append(metric_features(metric, text, quarter, year, metric["metric"] not in seen))
         seen.add(metric["metric"])
     for metric, scores in zip(metrics, score_figures(features), strict=True):
         metric["salience"] = scores["salience"]

@@ -119,6 +119,26 @@ def figure_features(
     return features
 
 
+def metric_features(
+    metric: dict, text: str, quarter: str | None, year: str | None, first_of_metric: bool
+) -> list[str]:
+    """`figure_features` of one of the rules' figures (a `metrics` entry of the earnings result): the one way
+    training and the connector see a figure."""
+    sentence = metric["sentence"]
+    offset = metric["span"]["start"] - sentence["start"]
+    return figure_features(
+        sentence["quote"],
+        offset,
+        offset + len(metric["span"]["quote"]),
+        metric["metric"],
+        metric["unit"],
+        period_relation(metric["period"], quarter, year),
+        metric["kind"],
+        sentence["start"] / max(1, len(text)),
+        first_of_metric,
+    )
+
+
 def hashed(features: list[str]) -> np.ndarray:
     return np.fromiter((zlib.crc32(f.encode()) % DIMENSIONS for f in features), dtype=np.int64)
 

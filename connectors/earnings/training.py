@@ -20,8 +20,8 @@ from connectors.earnings.learned import (
     METRIC_CLASSES,
     PERIOD_CLASSES,
     WEIGHTS,
-    figure_features,
     hashed,
+    metric_features,
     period_relation,
 )
 
@@ -47,21 +47,9 @@ def call_examples(document_id: str, text: str, bullets: list[str]) -> list[tuple
     seen: set[str] = set()
     examples = []
     for figure in result["metrics"]:
-        sentence = figure["sentence"]
-        offset = figure["span"]["start"] - sentence["start"]
         first = figure["metric"] not in seen
         seen.add(figure["metric"])
-        features = figure_features(
-            sentence["quote"],
-            offset,
-            offset + len(figure["span"]["quote"]),
-            figure["metric"],
-            figure["unit"],
-            period_relation(figure["period"], quarter, year),
-            figure["kind"],
-            sentence["start"] / max(1, len(text)),
-            first,
-        )
+        features = metric_features(figure, text, quarter, year, first)
         change = figure.get("change") or {}
         matched = [
             fact
