@@ -74,8 +74,8 @@ def _invalid(message: str, param: str) -> Refusal:
 
 
 def iso_moment(text: str) -> datetime | None:
-    """An ISO 8601 date-time, UTC unless it says otherwise, or a date as its midnight UTC; None for anything
-    else."""
+    """An ISO 8601 date-time in UTC (UTC unless it says otherwise; PostgreSQL takes offsets up to 15:59 only),
+    or a date as its midnight UTC; None for anything else."""
     try:
         parsed = parse_datetime(text)
         if parsed is None and (day := parse_date(text)) is not None:
@@ -84,7 +84,12 @@ def iso_moment(text: str) -> datetime | None:
         return None
     if parsed is None:
         return None
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    if not timezone.is_aware(parsed):
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def parse_moment(raw: str, param: str) -> datetime:

@@ -231,6 +231,11 @@ def test_job_filters_cross_pages_exactly(api_a: Api, api_b: Api, tenant_a, tenan
     assert _all_pages(api_b, "/v1/jobs", **run) == [foreign.id]
 
 
+def test_a_utc_offset_postgresql_cannot_store_is_read_in_utc(api_a: Api):
+    listed = api_a.get("/v1/jobs", **{"created[lt]": "0126-11-25T22:15:24+21:10"})
+    assert listed.status_code == 200 and listed.json()["data"] == []
+
+
 @pytest.mark.parametrize(
     ("path", "params", "param"),
     [
@@ -240,6 +245,7 @@ def test_job_filters_cross_pages_exactly(api_a: Api, api_b: Api, tenant_a, tenan
         ("/v1/documents", {"created[gte]": "yesterday"}, "created[gte]"),
         ("/v1/jobs", {"created[lte]": "2031-13-01"}, "created[lte]"),
         ("/v1/jobs", {"created[lte]": "99999999999999999"}, "created[lte]"),
+        ("/v1/jobs", {"created[lt]": "0001-01-01T00:30:00+21:10"}, "created[lt]"),
         ("/v1/documents", {"created[after]": "2031-01-01"}, "created[after]"),
         ("/v1/documents", {"created": "2031-01-01"}, "created"),
         ("/v1/documents", {"metadata[k]": ""}, "metadata[k]"),
