@@ -3,6 +3,7 @@ and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX)."""
 
 from __future__ import annotations
 
+import ctypes
 import re
 from html.parser import HTMLParser
 
@@ -50,6 +51,11 @@ def parse_document(
         raise ParseError(str(exc)) from exc
     except RecursionError as exc:
         raise ParseError(f"could not parse {content_type}: it nests too deeply") from exc
+    except ctypes.ArgumentError as exc:
+        if SoftTimeLimitExceeded.__name__ in str(exc):
+            # The soft time limit fired inside a native call, and ctypes turned it into an argument error.
+            raise SoftTimeLimitExceeded() from exc
+        raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
 

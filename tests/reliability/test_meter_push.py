@@ -23,6 +23,7 @@ METER_EVENTS = ("POST", "/v1/billing/meter_events")
 def test_a_worker_killed_mid_meter_push_bills_the_usage_exactly_once(stripe_server, make_tenant, tmp_path):
     tenant = make_tenant("rel-meter").tenant
     account = stripe_customer_provision(tenant=tenant)
+    meter_usage_push()
     usage_record(tenant=tenant, job_id="job_rel_meter", quantities={"pages": 9, "job": 1})
     posts_before = stripe_server.state.requests.count(METER_EVENTS)
 
@@ -44,7 +45,7 @@ def test_a_worker_killed_mid_meter_push_bills_the_usage_exactly_once(stripe_serv
     batch.refresh_from_db()
     assert batch.sent_at is not None
     assert stripe_server.state.requests.count(METER_EVENTS) - posts_before >= 2
-    meter_id = next(iter(stripe_server.state.meters))
+    meter_id = next(m["id"] for m in stripe_server.state.meters.values() if m["event_name"] == "quire_pages")
     summary = stripe.billing.Meter.list_event_summaries(
         meter_id, customer=account.stripe_customer_id, start_time=0, end_time=int(time.time()) + 300
     )
