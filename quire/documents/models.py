@@ -50,6 +50,8 @@ class Document(models.Model):
         related_name="attached_to",
         blank=True,
     )
+    # Stored by an e-mail's ingestion (not uploaded on its own): it goes when the last e-mail listing it does.
+    arrived_as_attachment = models.BooleanField(default=False)
     chunk_count = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     # Set when the broker refused the ingest task after the upload committed; the stuck sweep queues it.

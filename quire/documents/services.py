@@ -88,9 +88,10 @@ def document_create(
     content_param: str = "text",
     metadata: Mapping[str, str] | None = None,
     batch_id: str = "",
+    as_attachment: bool = False,
 ) -> CreatedDocument:
     """Store the bytes once per tenant, with `metadata` (and the `batch_id` of the upload, or of the e-mail
-    that carried it), and queue ingestion.
+    that carried it, `as_attachment`), and queue ingestion.
 
     Refuses metadata that `metadata_merged` refuses, and (naming `content_param`, the input that carried
     the bytes) a document over the smaller of `max_bytes` and the tenant's plan limit, an empty or
@@ -124,6 +125,7 @@ def document_create(
         size_bytes=len(content),
         metadata=metadata,
         batch_id=batch_id,
+        arrived_as_attachment=as_attachment,
     )
     _file_store(document, digest, content)
     try:
@@ -380,6 +382,7 @@ def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocume
                 max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
                 content_param="attachment",
                 batch_id=document.batch_id,
+                as_attachment=True,
             )
         except Refusal as exc:
             logger.info("attachment %s of %s left out: %s", attachment.filename, document.pk, exc)
@@ -452,9 +455,9 @@ def document_delete(*, document: Document) -> None:
     """Remove the document, its text, chunks and vectors (cascade) and, once committed, its stored file; its
     quotes in job results and webhook payloads, and its filename and metadata in payloads and stored
     idempotent responses, are redacted in the same transaction (`Redactor`), the findings kept and marked
-    `redacted`; the page images go with the file. An e-mail's attachments that no other e-mail lists are
-    deleted with it, each as this deletes a document; a deleted attachment leaves the e-mails that listed
-    it. Under the row lock, so an ingest batch in flight finishes first and the next one finds the document
+    `redacted`; the page images go with the file. An e-mail's attachments that arrived as attachments (not
+    uploaded on their own) and that no other e-mail lists go with it, each as this deletes a document; a
+    deleted attachment leaves the e-mails that listed it. Under the row lock, so an ingest batch in flight finishes first and the next one finds the document
     gone."""
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(pk=document.pk).first()
@@ -475,7 +478,10 @@ def document_delete(*, document: Document) -> None:
         document.delete()
         transaction.on_commit(lambda: file.delete(save=False))
         transaction.on_commit(lambda: page_images_delete(document_id))
-        for attachment in Document.objects.filter(pk__in=attachment_ids, attached_to__isnull=True).only("pk"):
+        orphans = Document.objects.filter(
+            pk__in=attachment_ids, arrived_as_attachment=True, attached_to__isnull=True
+        )
+        for attachment in orphans.only("pk"):
             document_delete(document=attachment)
 
 

@@ -8,6 +8,7 @@ def parents_to_attachments(apps, schema_editor) -> None:
     Attachment = apps.get_model("documents", "Attachment")
     positions: dict[str, int] = {}
     rows = []
+    Document.objects.filter(parent__isnull=False).update(arrived_as_attachment=True)
     for child in Document.objects.filter(parent__isnull=False).order_by("created_at", "pk").iterator():
         position = positions.get(child.parent_id, 0)
         positions[child.parent_id] = position + 1
@@ -77,6 +78,11 @@ class Migration(migrations.Migration):
                 through_fields=("email", "document"),
                 to="documents.document",
             ),
+        ),
+        migrations.AddField(
+            model_name="document",
+            name="arrived_as_attachment",
+            field=models.BooleanField(default=False),
         ),
         migrations.RunPython(parents_to_attachments, attachments_to_parents),
         migrations.RemoveField(model_name="document", name="parent"),

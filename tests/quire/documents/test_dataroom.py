@@ -162,6 +162,7 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
             ],
         ),
         "nda.msg": make_msg("Signed NDA (Outlook)", "The signed NDA is attached.", [("signed.docx", signed)]),
+        "signed copy.docx": signed,
         "forward.eml": make_eml(
             "Fwd: Signed NDA", "Forwarding the NDA.", [("NDA final.docx", attachment, docx)]
         ),
@@ -202,9 +203,13 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
         "Attachments: signed.docx\n\nThe signed NDA is attached."
     )
     children = api_a.get("/v1/documents", parent=outlook["id"]).json()["data"]
-    assert [c["filename"] for c in children] == ["signed.docx"]
+    assert [c["filename"] for c in children] == ["signed copy.docx"]
+    assert [a["filename"] for a in outlook["attachments"]] == ["signed.docx"]
     signed_child = ready(api_a, children[0]["id"])
     assert "Signed by both parties" in api_a.get(f"/v1/documents/{signed_child['id']}/text").json()["text"]
+    assert signed_child["id"] == by_name["signed copy.docx"]["id"]
+    assert api_a.delete(f"/v1/documents/{outlook['id']}").status_code == 200
+    assert api_a.get(f"/v1/documents/{signed_child['id']}").json()["attached_to"] == []
     assert api_a.delete(f"/v1/documents/{mail['id']}").status_code == 200
     assert api_a.get(f"/v1/documents/{child['id']}").json()["attached_to"] == [forward["id"]]
     assert api_a.delete(f"/v1/documents/{forward['id']}").status_code == 200
