@@ -40,9 +40,18 @@ class Document(models.Model):
     pages_parsed = models.PositiveIntegerField(default=0)
     pages_total = models.PositiveIntegerField(default=0)
     batch_id = models.CharField(max_length=40, blank=True, db_index=True)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    # An e-mail's attachments (`Attachment` rows hold their order and filenames as sent); one document may be
+    # attached to many e-mails.
+    attachments = models.ManyToManyField(
+        "self",
+        through="Attachment",
+        through_fields=("email", "document"),
+        symmetrical=False,
+        related_name="attached_to",
+        blank=True,
     )
+    # Stored by an e-mail's ingestion (not uploaded on its own): it goes when the last e-mail listing it does.
+    arrived_as_attachment = models.BooleanField(default=False)
     chunk_count = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     # Set when the broker refused the ingest task after the upload committed; the stuck sweep queues it.
@@ -72,6 +81,25 @@ class Document(models.Model):
     def token_estimate(self) -> int:
         """About four characters a token for English prose; used for context budgeting."""
         return (len(self.text) + 3) // 4
+
+
+class Attachment(models.Model):
+    """`document` sent as an attachment of `email`, at `position` among its attachments, under `filename`;
+    the same bytes attached twice to one e-mail are listed once."""
+
+    email = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="attachment_links")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    filename = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["email", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["email", "document"], name="unique_attachment_document")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email_id}[{self.position}] {self.document_id}"
 
 
 class Chunk(models.Model):

@@ -1,7 +1,8 @@
 """Redacting what a deleted document left in results, webhook payloads and stored responses: each span of
 it keeps its offsets and loses its quote, and the finding that owns the span stays, marked `redacted`,
 with every string of it that repeats the document's words emptied; the document object itself (as in
-`document.ready`) keeps its id and loses its filename and metadata."""
+`document.ready`) keeps its id and loses its filename and metadata, and so does a reference to it with its
+filename (an e-mail's `attachments`)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class Redactor:
             return value, False
         if value.get("object") == "document" and value.get("id") == self.document_id:
             return {**value, "filename": "", "metadata": {}, "redacted": True}, False
+        if value.get("document_id") == self.document_id and "filename" in value and not is_span_shaped(value):
+            return {**value, "filename": "", "redacted": True}, False
         if is_span_shaped(value) and value.get("document_id") == self.document_id:
             if value["quote"]:
                 self.quotes.add(value["quote"])

@@ -1,13 +1,30 @@
+from django.db.models import Prefetch
 from rest_framework import serializers
 
 from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
 from quire.documents.models import Document
 
+# What DocumentSerializer reads beyond the row, prefetched for a list in two queries.
+WITH_ATTACHMENTS = (
+    "attachment_links",
+    Prefetch("attached_to", queryset=Document.objects.order_by("created_at", "pk").only("pk")),
+)
+
+
+class AttachmentSerializer(serializers.Serializer):
+    document_id = serializers.CharField()
+    filename = serializers.CharField()
+
 
 class DocumentSerializer(ResourceSerializer):
+    """`attachments`: an e-mail's attachments as sent (the document and the filename it had there), in order;
+    `attached_to`: the e-mails that carry this document, oldest first, and `parent` the oldest of them."""
+
     object = ObjectNameField("document")
     metadata = MetadataField(read_only=True)
-    parent = serializers.CharField(source="parent_id", read_only=True, allow_null=True)
+    attachments = AttachmentSerializer(source="attachment_links", many=True, read_only=True)
+    attached_to = serializers.SerializerMethodField()
+    parent = serializers.SerializerMethodField()
 
     class Meta:
         model = Document
@@ -30,10 +47,25 @@ class DocumentSerializer(ResourceSerializer):
             "ocr_confidence",
             "batch_id",
             "parent",
+            "attachments",
+            "attached_to",
             "metadata",
             "created_at",
             "updated_at",
         ]
+
+    def get_attached_to(self, document: Document) -> list[str]:
+        return [email.pk for email in _emails(document)]
+
+    def get_parent(self, document: Document) -> str | None:
+        emails = _emails(document)
+        return emails[0].pk if emails else None
+
+
+def _emails(document: Document) -> list[Document]:
+    if "attached_to" not in getattr(document, "_prefetched_objects_cache", {}):
+        return list(document.attached_to.order_by("created_at", "pk").only("pk"))
+    return list(document.attached_to.all())
 
 
 class DocumentTextCreateSerializer(StrictSerializer):

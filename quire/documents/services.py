@@ -31,7 +31,7 @@ from quire.documents import sniffing
 from quire.documents.chunking import chunk_text
 from quire.documents.events import document_finished
 from quire.documents.limits import DeadlinePassed, IngestLimits, LimitExceeded
-from quire.documents.models import Chunk, Document, DocumentStatus
+from quire.documents.models import Attachment, Chunk, Document, DocumentStatus
 from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
@@ -88,10 +88,10 @@ def document_create(
     content_param: str = "text",
     metadata: Mapping[str, str] | None = None,
     batch_id: str = "",
-    parent: Document | None = None,
+    as_attachment: bool = False,
 ) -> CreatedDocument:
-    """Store the bytes once per tenant, with `metadata` (and the `batch_id` of the upload, or the `parent`
-    e-mail it was attached to), and queue ingestion.
+    """Store the bytes once per tenant, with `metadata` (and the `batch_id` of the upload, or of the e-mail
+    that carried it, `as_attachment`), and queue ingestion.
 
     Refuses metadata that `metadata_merged` refuses, and (naming `content_param`, the input that carried
     the bytes) a document over the smaller of `max_bytes` and the tenant's plan limit, an empty or
@@ -125,7 +125,7 @@ def document_create(
         size_bytes=len(content),
         metadata=metadata,
         batch_id=batch_id,
-        parent=parent,
+        arrived_as_attachment=as_attachment,
     )
     _file_store(document, digest, content)
     try:
@@ -368,11 +368,13 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
 
 
 def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocument) -> None:
-    """An e-mail's attachments, each a document of its own whose `parent` is the e-mail; one that is
-    refused (unsupported, too large) is logged and left out."""
-    for attachment in parsed.attachments:
+    """An e-mail's attachments, each a document of its own (stored once: bytes already stored are the stored
+    document) listed by the e-mail under the filename sent; one that is refused (unsupported, too large) is
+    logged and left out. Ingesting the e-mail again lists the same attachments once."""
+    links = []
+    for position, attachment in enumerate(parsed.attachments):
         try:
-            document_create(
+            created = document_create(
                 tenant=tenant,
                 content=attachment.content,
                 filename=attachment.filename,
@@ -380,10 +382,23 @@ def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocume
                 max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
                 content_param="attachment",
                 batch_id=document.batch_id,
-                parent=document,
+                as_attachment=True,
             )
         except Refusal as exc:
             logger.info("attachment %s of %s left out: %s", attachment.filename, document.pk, exc)
+            continue
+        links.append(
+            Attachment(
+                email=document,
+                document=created.document,
+                position=position,
+                filename=attachment.filename[:255],
+            )
+        )
+    if links:
+        with transaction.atomic():
+            _lock_alive(document.pk)
+            Attachment.objects.bulk_create(links, ignore_conflicts=True)
 
 
 def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
@@ -440,8 +455,10 @@ def document_delete(*, document: Document) -> None:
     """Remove the document, its text, chunks and vectors (cascade) and, once committed, its stored file; its
     quotes in job results and webhook payloads, and its filename and metadata in payloads and stored
     idempotent responses, are redacted in the same transaction (`Redactor`), the findings kept and marked
-    `redacted`; the page images go with the file. Under the row lock, so an ingest batch in flight finishes first
-    and the next one finds the document gone."""
+    `redacted`; the page images go with the file. An e-mail's attachments that arrived as attachments (not
+    uploaded on their own) and that no other e-mail lists go with it, each as this deletes a document; a
+    deleted attachment leaves the e-mails that listed it. Under the row lock, so an ingest batch in flight finishes first and the next one finds the document
+    gone."""
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(pk=document.pk).first()
         if document is None:
@@ -457,9 +474,15 @@ def document_delete(*, document: Document) -> None:
             details={"spans_redacted": redactor.count, "events_rewritten": events},
         )
         file, document_id = document.file, document.pk
+        attachment_ids = list(document.attachments.values_list("pk", flat=True))
         document.delete()
         transaction.on_commit(lambda: file.delete(save=False))
         transaction.on_commit(lambda: page_images_delete(document_id))
+        orphans = Document.objects.filter(
+            pk__in=attachment_ids, arrived_as_attachment=True, attached_to__isnull=True
+        )
+        for attachment in orphans.only("pk"):
+            document_delete(document=attachment)
 
 
 def documents_purge_before(*, cutoff: datetime) -> int:

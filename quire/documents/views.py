@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
@@ -18,6 +19,7 @@ from quire.documents.layout import ParsedDocument
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.selectors import document_tables, search_chunks
 from quire.documents.serializers import (
+    WITH_ATTACHMENTS,
     DocumentBatchSerializer,
     DocumentSerializer,
     DocumentTableListSerializer,
@@ -66,10 +68,12 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
         max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
         metadata=metadata,
     )
+    documents = [created.document for created in batch.documents]
+    prefetch_related_objects(documents, *WITH_ATTACHMENTS)
     body = {
         "id": batch.id,
         "object": "document_batch",
-        "data": DocumentSerializer([created.document for created in batch.documents], many=True).data,
+        "data": DocumentSerializer(documents, many=True).data,
         "refused": [
             {"filename": filename, "code": refusal.code.value, "message": refusal.message}
             for filename, refusal in batch.refused
@@ -80,7 +84,7 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
 
 class DocumentListCreateView(ListAPIView):
     serializer_class = DocumentSerializer
-    queryset = Document.objects.all()
+    queryset = Document.objects.prefetch_related(*WITH_ATTACHMENTS)
     parser_classes = [JSONParser, MultiPartParser]
     filter_backends = [ListFilter]
     list_filters = {"status": DocumentStatus.values}
@@ -96,9 +100,10 @@ class DocumentListCreateView(ListAPIView):
 
     def get_queryset(self):
         rows = super().get_queryset()
-        for name in ("batch_id", "parent"):
-            if value := self.request.query_params.get(name):
-                rows = rows.filter(**{name: value})
+        if value := self.request.query_params.get("batch_id"):
+            rows = rows.filter(batch_id=value)
+        if value := self.request.query_params.get("parent"):
+            rows = rows.filter(attached_to=value)
         return rows
 
     @extend_schema(

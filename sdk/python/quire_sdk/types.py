@@ -45,6 +45,8 @@ class Document(ApiObject):
     ocr_confidence: float | None = None
     batch_id: str | None = None
     parent: str | None = None
+    attachments: list = field(default_factory=list)
+    attached_to: list = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
     created_at: str | None = None
     updated_at: str | None = None

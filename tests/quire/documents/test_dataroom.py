@@ -5,6 +5,7 @@ and line boxes on spans, and hostile archives refused with their reasons."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import zipfile
@@ -145,6 +146,7 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
 def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request(celery_worker, api_a: Api):
     attachment = make_docx(CONTRACT.split("\n\n"))
     signed = make_docx([*CONTRACT.split("\n\n"), "Signed by both parties on 1 December 2026."])
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     files = {
         "model.xlsx": make_xlsx({"P&L": [["Metric", "FY2025"], ["Revenue", 410.5]], "Notes": [["Audited"]]}),
         "deck.pptx": make_pptx([("Project Falcon", "Revenue grew 12% in 2025", "Mention the backlog")]),
@@ -160,6 +162,10 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
             ],
         ),
         "nda.msg": make_msg("Signed NDA (Outlook)", "The signed NDA is attached.", [("signed.docx", signed)]),
+        "signed copy.docx": signed,
+        "forward.eml": make_eml(
+            "Fwd: Signed NDA", "Forwarding the NDA.", [("NDA final.docx", attachment, docx)]
+        ),
     }
     response = post_files(api_a, files)
     assert response.status_code == 201, response.content
@@ -178,9 +184,17 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
     mail_text = api_a.get(f"/v1/documents/{mail['id']}/text").json()["text"]
     assert "Subject: Signed NDA" in mail_text and "Attachments: nda.docx" in mail_text
     children = api_a.get("/v1/documents", parent=mail["id"]).json()["data"]
-    assert [c["filename"] for c in children] == ["nda.docx"]
+    assert len(children) == 1 and children[0]["sha256"] == hashlib.sha256(attachment).hexdigest()
     child = ready(api_a, children[0]["id"])
     assert "laws of the State of Delaware" in api_a.get(f"/v1/documents/{child['id']}/text").json()["text"]
+    forward = ready(api_a, by_name["forward.eml"]["id"])
+    assert [c["id"] for c in api_a.get("/v1/documents", parent=forward["id"]).json()["data"]] == [child["id"]]
+    assert mail["attachments"] == [{"document_id": child["id"], "filename": "nda.docx"}]
+    assert forward["attachments"] == [{"document_id": child["id"], "filename": "NDA final.docx"}]
+    emails = sorted([mail, forward], key=lambda d: (d["created_at"], d["id"]))
+    assert child["attached_to"] == [e["id"] for e in emails] and child["parent"] == emails[0]["id"]
+    in_batch = api_a.get("/v1/documents", batch_id=batch["id"], limit=100).json()["data"]
+    assert [d["sha256"] for d in in_batch].count(child["sha256"]) == 1
     outlook = ready(api_a, by_name["nda.msg"]["id"])
     assert outlook["content_type"] == "application/vnd.ms-outlook"
     outlook_text = api_a.get(f"/v1/documents/{outlook['id']}/text").json()["text"]
@@ -189,9 +203,17 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
         "Attachments: signed.docx\n\nThe signed NDA is attached."
     )
     children = api_a.get("/v1/documents", parent=outlook["id"]).json()["data"]
-    assert [c["filename"] for c in children] == ["signed.docx"]
-    child = ready(api_a, children[0]["id"])
-    assert "laws of the State of Delaware" in api_a.get(f"/v1/documents/{child['id']}/text").json()["text"]
+    assert [c["filename"] for c in children] == ["signed copy.docx"]
+    assert [a["filename"] for a in outlook["attachments"]] == ["signed.docx"]
+    signed_child = ready(api_a, children[0]["id"])
+    assert "Signed by both parties" in api_a.get(f"/v1/documents/{signed_child['id']}/text").json()["text"]
+    assert signed_child["id"] == by_name["signed copy.docx"]["id"]
+    assert api_a.delete(f"/v1/documents/{outlook['id']}").status_code == 200
+    assert api_a.get(f"/v1/documents/{signed_child['id']}").json()["attached_to"] == []
+    assert api_a.delete(f"/v1/documents/{mail['id']}").status_code == 200
+    assert api_a.get(f"/v1/documents/{child['id']}").json()["attached_to"] == [forward["id"]]
+    assert api_a.delete(f"/v1/documents/{forward['id']}").status_code == 200
+    assert api_a.get(f"/v1/documents/{child['id']}").status_code == 404
 
 
 def test_a_zip_of_mixed_files_is_one_document_per_file(celery_worker, api_a: Api):

@@ -146,3 +146,9 @@ def test_redactor_keeps_the_finding_and_empties_the_documents_words():
     ]
     assert redacted["answers"] == output["answers"] and redacted["findings"] == output["findings"]
     assert redactor.count == 1 and output["summary"][0]["spans"][0]["quote"] == text[:54]
+    email = {
+        "object": "document",
+        "id": "doc_m",
+        "attachments": [{"document_id": "doc_a", "filename": "q3.pdf"}],
+    }
+    assert redactor(email)["attachments"] == [{"document_id": "doc_a", "filename": "", "redacted": True}]

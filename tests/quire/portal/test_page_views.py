@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django_tenants.utils import tenant_context
 
 from connectors.spans import PageMap, make_span
-from quire.documents.models import Document, DocumentStatus
+from quire.documents.models import Attachment, Document, DocumentStatus
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
 from quire.jobs.models import Job, JobResult, JobStatus
@@ -42,6 +42,10 @@ def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
         output = {"connector": "earnings", "metrics": [{"metric": "revenue", "value": 120.5, "span": span}]}
         job = Job.objects.create(connector="earnings", document_ids=[document.id], status=JobStatus.SUCCEEDED)
         JobResult.objects.create(job=job, output=output, attempt=1)
+        email = Document.objects.create(
+            filename="results.eml", content_type="message/rfc822", sha256="e" * 64, size_bytes=1
+        )
+        Attachment.objects.create(email=email, document=document, position=0, filename="Q1 results.pdf")
 
     views = page_views(
         findings_from_output(output), PageMap(parsed.page_starts, parsed.lines), parsed.page_sizes
@@ -59,3 +63,11 @@ def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
     assert image.content.startswith(b"\x89PNG") and client.get(image_url).content == image.content
     assert client.get(f"/documents/{document.id}/pages/2.png").status_code == 404
+    assert (
+        f'href="/documents/{email.id}">results.eml</a>'.encode()
+        in client.get(f"/documents/{document.id}").content
+    )
+    assert (
+        f'href="/documents/{document.id}">Q1 results.pdf</a>'.encode()
+        in client.get(f"/documents/{email.id}").content
+    )
