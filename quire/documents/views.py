@@ -167,7 +167,7 @@ class DocumentListCreateView(ListAPIView):
 
 class DocumentDetailView(RetrieveDestroyAPIView):
     serializer_class = DocumentSerializer
-    queryset = Document.objects.all()
+    queryset = Document.objects.prefetch_related(*WITH_ATTACHMENTS)
     lookup_url_kwarg = "document_id"
 
     @extend_schema(

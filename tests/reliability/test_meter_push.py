@@ -10,10 +10,11 @@ import time
 
 import stripe
 from celery import current_app
+from django.utils import timezone
 
 from billing.models import MeterBatch
 from billing.services import usage_record
-from billing.stripe_gateway import meter_usage_push, stripe_customer_provision
+from billing.stripe_gateway import meter_batches_create, meter_usage_push, stripe_customer_provision
 from tests.support import WorkerProcess
 
 QUEUE = "reliability-billing"
@@ -23,7 +24,8 @@ METER_EVENTS = ("POST", "/v1/billing/meter_events")
 def test_a_worker_killed_mid_meter_push_bills_the_usage_exactly_once(stripe_server, make_tenant, tmp_path):
     tenant = make_tenant("rel-meter").tenant
     account = stripe_customer_provision(tenant=tenant)
-    meter_usage_push()
+    meter_batches_create()
+    MeterBatch.objects.filter(sent_at=None).update(sent_at=timezone.now())
     usage_record(tenant=tenant, job_id="job_rel_meter", quantities={"pages": 9, "job": 1})
     posts_before = stripe_server.state.requests.count(METER_EVENTS)
 
