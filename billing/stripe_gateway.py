@@ -293,13 +293,21 @@ def meter_batch_send(*, batch: MeterBatch) -> None:
 
 
 def meter_usage_push() -> int:
-    """Beat task body: batch new ledger events, then send every unsent batch. Returns batches sent."""
+    """Beat task body: batch new ledger events, then send every unsent batch. Returns batches sent. A batch
+    Stripe refuses (a customer gone at Stripe) stays unsent for the next push without holding back the others;
+    a connection error stops the push, so the task is retried."""
     if not stripe_enabled():
         return 0
     meter_batches_create()
     sent = 0
     for batch in MeterBatch.objects.filter(sent_at=None).order_by("created_at"):
-        meter_batch_send(batch=batch)
+        try:
+            meter_batch_send(batch=batch)
+        except stripe.InvalidRequestError as exc:
+            logger.warning(
+                "meter batch %s refused by Stripe (%s); sent again at the next push", batch.pk, exc.code
+            )
+            continue
         sent += 1
     return sent
 

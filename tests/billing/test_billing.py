@@ -161,6 +161,20 @@ def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
     assert summary.data[0].aggregated_value == kinds["pages"]
 
 
+def test_a_batch_stripe_refuses_does_not_hold_back_the_others(stripe_tenant, make_tenant, stripe_server):
+    gone = make_tenant("meter-gone").tenant
+    account = BillingAccount.objects.get(tenant=gone)
+    account.stripe_customer_id = "cus_gone_at_stripe"
+    account.save(update_fields=["stripe_customer_id"])
+    usage_record(tenant=gone, job_id="job_gone", quantities={"job": 1, "pages": 3})
+    usage_record(tenant=stripe_tenant.tenant, job_id="job_kept", quantities={"job": 1, "pages": 4})
+    meter_usage_push()
+    refused = MeterBatch.objects.get(tenant=gone, kind="pages")
+    kept = MeterBatch.objects.get(events__job_id="job_kept", kind="pages")
+    assert refused.sent_at is None and kept.sent_at is not None
+    assert kept.id in stripe_server.state.meter_events and refused.id not in stripe_server.state.meter_events
+
+
 def test_token_usage_is_metered_per_kind_at_the_plans_token_prices_and_shown_on_the_invoice_preview(
     stripe_tenant, stripe_server
 ):
