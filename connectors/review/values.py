@@ -25,6 +25,12 @@ _CUE = re.compile(
 _EXCEPTION = re.compile(
     r"\b(?:except|unless|other\s+than|save\s+(?:as|for)|excluding|without)\b", re.IGNORECASE
 )
+# A denied bound states a limit: "in no event shall liability exceed the fees" caps liability, it denies
+# nothing the question asks, unless the question asks about the bound itself ("Can fees exceed $100?").
+_BOUND = re.compile(
+    r"\b(?:exceed(?:s|ed|ing)?|surpass(?:es|ed)?|be\s+(?:more|greater|higher|larger)\s+than)\b", re.IGNORECASE
+)
+_BOUND_REACH = 100
 _CLAUSE_END = re.compile(
     r"[.;:!?](?=\s|$)|\n|,?\s+(?:but|however|provided\s+(?:that|however))\b", re.IGNORECASE
 )
@@ -92,12 +98,14 @@ def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str
     earlier on a tie), and that clause as the span that decides.
 
     A cue ("not", "no", "neither", "nor", "shall not", "without", "non-") denies the rest of its clause
-    (clauses end at `.;:`, a line, "but", "however", "provided that"); within a denied clause, what follows
+    (clauses end at `.;:`, a line, "but", "however", "provided that"), except a cue that bounds ("shall not
+    exceed", "in no event … be more than"): that states a limit; within a denied clause, what follows
     "except", "unless", "other than" or "without" is carved out. The answer is Yes when a question term sits
     in a carve-out that the denial before it does not also name (the question asks about the exception), No
     when one sits in a denial, else Yes. A cue the question itself uses ("terminate without cause") is not a
     denial."""
     asked = {cue.group(0).lower() for cue in _CUE.finditer(question)}
+    bound_asked = _BOUND.search(question) is not None
     wanted = set(terms)
     best: tuple[int, str, int, int] | None = None
     for clause_start, clause_end in _clauses(text, start, end):
@@ -115,6 +123,7 @@ def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str
                 cue.start()
                 for cue in _CUE.finditer(text, clause_start, clause_end)
                 if cue.group(0).lower() not in asked
+                and (bound_asked or not _bounds(text, cue.end(), clause_end))
             ),
             None,
         )
@@ -131,6 +140,13 @@ def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str
     if best is None:
         return _answer("Yes", text, start, end)
     return _answer(best[1], text, best[2], best[3])
+
+
+def _bounds(text: str, cue_end: int, clause_end: int) -> bool:
+    """Whether the cue ending at `cue_end` denies a bound: "exceed" or "be more than" follows it within the
+    clause, with no comma, "and" or "or" between them."""
+    bound = _BOUND.search(text, cue_end, min(clause_end, cue_end + _BOUND_REACH))
+    return bound is not None and not re.search(r",|\b(?:and|or)\b", text[cue_end : bound.start()])
 
 
 def _denied(text: str, cue_start: int, words: list[int]) -> bool:

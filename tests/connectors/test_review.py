@@ -281,6 +281,31 @@ def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
             None,
         ),
         (
+            "Is the supplier's liability capped?",
+            "In no event shall the Supplier's aggregate liability under this Agreement exceed the fees paid in "
+            "the twelve months before the claim.",
+            "Yes",
+            None,
+        ),
+        (
+            "Is there a cap on liability?",
+            "Each party's total liability shall not be more than one million dollars ($1,000,000).",
+            "Yes",
+            None,
+        ),
+        (
+            "Can the annual fees exceed $100,000?",
+            "The annual fees shall not exceed one hundred thousand dollars ($100,000).",
+            "No",
+            None,
+        ),
+        (
+            "May the licensee sublicense?",
+            "Licensee shall not sublicense, and the number of users shall not exceed ten.",
+            "No",
+            None,
+        ),
+        (
             "Will the vendor indemnify the customer?",
             "Vendor shall indemnify, defend and hold harmless Customer from any third-party claim.",
             "Yes",
