@@ -82,6 +82,11 @@ def audit_origin_reset(*, ip: str | None = None, request_id: str = "") -> None:
     _origin.set(AuditOrigin(ip=address, request_id=request_id))
 
 
+def audit_origin_clear() -> None:
+    """End a request: what runs next in this thread acts as the system until another request names its actor."""
+    _origin.set(None)
+
+
 def audit_origin_bind(*, actor_type: str, actor_id: str, actor_label: str = "") -> None:
     """Name who acts for the rest of the request: an API key (its id and role) or a member (e-mail and role)."""
     _origin.set(replace(audit_origin(), actor_type=actor_type, actor_id=actor_id, actor_label=actor_label))

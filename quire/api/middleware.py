@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from common.refusals import ErrorCode
 from quire.api.errors import UNAVAILABLE, error_json, unavailable_response
 from quire.logging import bind_request_id, bind_tenant
-from tenants.audit import audit_origin_reset
+from tenants.audit import audit_origin_clear, audit_origin_reset
 from tenants.services import api_key_touch
 
 logger = logging.getLogger("quire.api")
@@ -46,6 +46,18 @@ class RequestContextMiddleware:
         bind_request_id(request_id)
         bind_tenant("")
         audit_origin_reset(ip=request.META.get("REMOTE_ADDR"), request_id=request_id)
+        try:
+            response = self._respond(request)
+        finally:
+            audit_origin_clear()
+        response["X-Request-Id"] = request_id
+        used_key_id = getattr(request, "api_key_used", None)
+        if used_key_id:
+            # Runs when the server closes the response, after the body has been sent.
+            response._resource_closers.append(lambda: _touch(used_key_id))
+        return response
+
+    def _respond(self, request: HttpRequest) -> HttpResponse:
         api = request.path.startswith("/v1/")
         if api:
             requested = request.headers.get("Quire-Version", "").strip()
@@ -64,7 +76,6 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         if getattr(request, "dependency_unavailable", False):
             response = unavailable_response(request)
-        response["X-Request-Id"] = request_id
         if api:
             response["Quire-Version"] = request.quire_version
         rate_limit = getattr(request, "rate_limit", None)
@@ -72,10 +83,6 @@ class RequestContextMiddleware:
             response["X-RateLimit-Limit"] = str(rate_limit["limit"])
             response["X-RateLimit-Remaining"] = str(rate_limit["remaining"])
             response["X-RateLimit-Reset"] = str(rate_limit["reset"])
-        used_key_id = getattr(request, "api_key_used", None)
-        if used_key_id:
-            # Runs when the server closes the response, after the body has been sent.
-            response._resource_closers.append(lambda: _touch(used_key_id))
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

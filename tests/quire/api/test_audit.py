@@ -48,6 +48,14 @@ def test_services_record_who_what_and_from_where(tenant_a, api_a: Api):
     assert not any(endpoint["secret"] in str(e.details) for e in _events(tenant))
 
 
+def test_the_actor_ends_with_its_request(tenant_a, api_a: Api):
+    from tenants.audit import audit_origin
+
+    assert api_a.get("/v1/documents").status_code == 200
+    origin = audit_origin()
+    assert (origin.actor_type, origin.actor_id, origin.request_id) == ("system", "", "")
+
+
 def test_list_filters_cursor_and_admin_only(tenant_a, api_a: Api):
     for name in ("one", "two", "three"):
         api_a.post("/v1/api_keys", {"name": f"listed-{name}", "role": "viewer"})
