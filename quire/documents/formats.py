@@ -1,6 +1,6 @@
 """Office and e-mail formats to text: DOCX (paragraphs and tables in document order), XLSX (each sheet a
 page holding one table), PPTX (each slide a page: its text, tables and notes), EML and MSG (headers and
-body; attachments come back to be ingested as documents of their own)."""
+body, an HTML body with its tables; attachments come back to be ingested as documents of their own)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime
 import io
 from collections.abc import Callable
 
-from quire.documents.layout import LINE, Attachment, ParsedDocument, TextBuilder
+from quire.documents.layout import LINE, Attachment, ParsedDocument, TextBuilder, add_blocks
 from quire.documents.limits import IngestLimits, check_archive_read, check_text
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -109,17 +109,18 @@ def _add_shapes(builder: TextBuilder, shapes) -> None:
             builder.add("\n".join(paragraph.text for paragraph in shape.text_frame.paragraphs))
 
 
-def parse_eml(content: bytes, limits: IngestLimits, html_text: Callable[[str], str]) -> ParsedDocument:
+def parse_eml(
+    content: bytes, limits: IngestLimits, html_blocks: Callable[[str], list[tuple[str, object]]]
+) -> ParsedDocument:
     import email
     import email.policy
 
     message = email.message_from_bytes(content, policy=email.policy.default)
-    body = message.get_body(preferencelist=("plain", "html"))
-    text = ""
+    body = message.get_body(preferencelist=("html", "plain"))
+    blocks: list[tuple[str, object]] = []
     if body is not None:
         text = body.get_content()
-        if body.get_content_type() == "text/html":
-            text = html_text(text)
+        blocks = html_blocks(text) if body.get_content_type() == "text/html" else [("text", text)]
     attachments = []
     for part in message.iter_attachments():
         limits.check_time()
@@ -131,7 +132,7 @@ def parse_eml(content: bytes, limits: IngestLimits, html_text: Callable[[str], s
         if data:
             attachments.append(Attachment(part.get_filename() or "attachment", data))
     headers = {name: str(message[name]) for name in MAIL_HEADERS if message[name]}
-    return _mail(limits, headers, text, attachments)
+    return _mail(limits, headers, blocks, attachments)
 
 
 def parse_msg(content: bytes, limits: IngestLimits) -> ParsedDocument:
@@ -158,18 +159,21 @@ def parse_msg(content: bytes, limits: IngestLimits) -> ParsedDocument:
         body = getattr(message, "body", None) or ""
     finally:
         message.close()
-    return _mail(limits, {k: str(v) for k, v in headers.items() if v}, body, attachments)
+    return _mail(limits, {k: str(v) for k, v in headers.items() if v}, [("text", body)], attachments)
 
 
 def _mail(
-    limits: IngestLimits, headers: dict[str, str], body: str, attachments: list[Attachment]
+    limits: IngestLimits,
+    headers: dict[str, str],
+    body: list[tuple[str, object]],
+    attachments: list[Attachment],
 ) -> ParsedDocument:
     builder = TextBuilder(limits)
     for name, value in headers.items():
         builder.add(f"{name}: {' '.join(value.split())}", gap=LINE)
     if attachments:
         builder.add("Attachments: " + ", ".join(a.filename for a in attachments), gap=LINE)
-    builder.add(body)
+    add_blocks(builder, body)
     parsed = builder.build()
     parsed.attachments = attachments
     return parsed

@@ -157,3 +157,12 @@ class TextBuilder:
         self.parts.append(piece)
         self.length += len(piece)
         check_text(self.length, self.limits)
+
+
+def add_blocks(builder: TextBuilder, blocks: Sequence[tuple[str, object]]) -> None:
+    """Append ("text", str) blocks as paragraphs and ("table", rows) blocks as tables."""
+    for kind, block in blocks:
+        if kind == "table":
+            builder.table(block)
+        else:
+            builder.add(block)

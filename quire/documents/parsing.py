@@ -12,7 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
-from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder
+from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, add_blocks
 from quire.documents.limits import (
     DeadlinePassed,
     IngestLimits,
@@ -72,7 +72,7 @@ def _parse(
     if content_type == sniffing.PPTX:
         return formats.parse_pptx(content, limits)
     if content_type == sniffing.EML:
-        return formats.parse_eml(content, limits, lambda html: parse_html(html, limits).text)
+        return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits)
     if content_type == sniffing.HTML:
@@ -237,13 +237,14 @@ class _HtmlText(HTMLParser):
 def parse_html(html: str, limits: IngestLimits) -> ParsedDocument:
     """HTML's text, blocks on paragraphs of their own, and its tables (the outermost ones; a table nested in
     a cell is text of the cell) as rows of cells, like DOCX's."""
+    builder = TextBuilder(limits)
+    add_blocks(builder, html_blocks(html, limits))
+    return builder.build()
+
+
+def html_blocks(html: str, limits: IngestLimits) -> list[tuple[str, object]]:
+    """HTML as ("text", str) and ("table", rows of cells) blocks in document order."""
     parser = _HtmlText(limits)
     parser.feed(html)
     parser.close()
-    builder = TextBuilder(limits)
-    for kind, block in parser.blocks:
-        if kind == "table":
-            builder.table(block)
-        else:
-            builder.add(block)
-    return builder.build()
+    return parser.blocks

@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from quire.documents.limits import IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOCX, HTML, PDF
+from quire.documents.sniffing import DOCX, EML, HTML, PDF
 from tests.quire.documents.test_bounded_ingest import docx_bomb
 from tests.support import Api, wait_for
 from tests.support.documents import (
@@ -336,6 +336,27 @@ def test_docx_tables_stay_in_place_as_rows_of_cells():
     )
     (start, end) = parsed.tables[0]["rows"][1][1]
     assert parsed.text[start:end] == "$1,200 per month"
+
+
+def test_an_emails_html_body_keeps_its_tables():
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "cfo@seller.example"
+    message["Subject"] = "Q2 figures"
+    message.set_content("Q2: revenue $131.2 million.")
+    message.add_alternative(
+        "<p>Q2 figures below.</p><table><tr><th>Metric</th><th>Q2 2026</th></tr>"
+        "<tr><td>Revenue</td><td>$131.2</td></tr></table><p>Regards</p>",
+        subtype="html",
+    )
+    parsed = parse_document(message.as_bytes(), EML)
+    assert "Q2 figures below.\n\n| Metric | Q2 2026 |\n| Revenue | $131.2 |\n\nRegards" in parsed.text
+    (table,) = parsed.tables
+    assert [[parsed.text[start:end] for start, end in row] for row in table["rows"]] == [
+        ["Metric", "Q2 2026"],
+        ["Revenue", "$131.2"],
+    ]
 
 
 def test_html_tables_keep_their_rows_and_cells():
