@@ -9,6 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+# Input length from which a whole document is read with block-sparse attention: the engine's prefill
+# and the platform's plan both use it (`QUIRE_SPARSE_FROM` overrides it for both).
+SPARSE_FROM = 32_768
+
 Strategy = Literal["whole", "rag", "map_reduce"]
 Attention = Literal["dense", "block_sparse"]
 POLICIES = ("auto", "whole", "rag", "map_reduce")

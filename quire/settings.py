@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from inference.context import SPARSE_FROM
 from quire.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -198,7 +199,7 @@ QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 QUIRE_STALLED_SWEEP_SECONDS = env_int("QUIRE_STALLED_SWEEP_SECONDS", QUIRE_JOB_LEASE_SECONDS)
 QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 300)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
-QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", 32_768)
+QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", SPARSE_FROM)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)
 # Tokens of retrieved chunks each question of a `rag` reading gets (at most the budget left in the window).
 QUIRE_RAG_TOKENS = env_int("QUIRE_RAG_TOKENS", 8_192)

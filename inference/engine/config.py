@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-DEFAULT_SPARSE_FROM = 8192
+from inference.context import SPARSE_FROM
+
 CPU_KV_CACHE_BYTES = 512 * 2**20
 
 
@@ -15,7 +16,7 @@ def sparse_from_env() -> int:
     """`QUIRE_SPARSE_FROM`: prompt length from which prefill uses block-sparse attention."""
     text = os.environ.get("QUIRE_SPARSE_FROM", "").strip()
     if not text:
-        return DEFAULT_SPARSE_FROM
+        return SPARSE_FROM
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"QUIRE_SPARSE_FROM must be a positive integer, got {text!r}")
     return int(text)

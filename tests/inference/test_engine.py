@@ -193,6 +193,10 @@ def test_sampling_params_and_engine_config_validate():
 
 
 def test_sparse_threshold_comes_from_the_environment(monkeypatch):
+    from inference.context import SPARSE_FROM
+
+    monkeypatch.delenv("QUIRE_SPARSE_FROM", raising=False)
+    assert EngineConfig().sparse_from == SPARSE_FROM == 32_768
     monkeypatch.setenv("QUIRE_SPARSE_FROM", "4096")
     assert EngineConfig().sparse_from == 4096
     monkeypatch.setenv("QUIRE_SPARSE_FROM", "lots")
