@@ -3,7 +3,8 @@ features of each sentence (plus the words of the sentence before it), with Platt
 
 `connectors.legal.training` builds the weights; this module only loads them (numpy, offline) and scores
 sentences. Per category the weights say whether the rules, the model, or both find its clauses, as chosen by
-cross-validation on the training contracts.
+cross-validation on the training contracts, and whether a model clause is its sentence or the first date in it
+(for categories whose labelled spans are mostly bare dates).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from connectors.dates import find_dates
 from connectors.legal.analyzers import Clause
 from connectors.text import Segment
 
@@ -59,6 +61,7 @@ class CategoryHead:
     max_clauses: int
     platt: tuple[float, float]
     rule_platt: tuple[float, float]
+    date_spans: bool = False
 
 
 def calibrated(platt: tuple[float, float], score: float) -> float:
@@ -114,6 +117,7 @@ class ClauseModel:
                     "max_clauses": head.max_clauses,
                     "platt": list(head.platt),
                     "rule_platt": list(head.rule_platt),
+                    "date_spans": head.date_spans,
                 }
                 for name, head in self.heads.items()
             },
@@ -136,6 +140,7 @@ class ClauseModel:
                 max_clauses=int(head["max_clauses"]),
                 platt=(float(head["platt"][0]), float(head["platt"][1])),
                 rule_platt=(float(head["rule_platt"][0]), float(head["rule_platt"][1])),
+                date_spans=bool(head["date_spans"]),
             )
             for name, head in meta["heads"].items()
         }
@@ -147,7 +152,8 @@ def learned_clauses(
     model: ClauseModel, sentences: list[Segment], logits: np.ndarray | None = None
 ) -> list[Clause]:
     """Per category in learned or both mode, its sentences over the head's threshold (best first, at most
-    `max_clauses`), with calibrated confidences."""
+    `max_clauses`), with calibrated confidences; a head with `date_spans` keeps only the first date of a
+    sentence that has one."""
     if logits is None:
         logits = model.logits([s.text for s in sentences])
     found: list[Clause] = []
@@ -162,11 +168,17 @@ def learned_clauses(
             if scores[row] >= head.threshold
         ]
         for row in chosen:
-            sentence = sentences[row]
-            found.append(
-                Clause(category, sentence.start, sentence.end, calibrated(head.platt, float(scores[row])))
-            )
+            start, end = clause_bounds(sentences[row], head.date_spans)
+            found.append(Clause(category, start, end, calibrated(head.platt, float(scores[row]))))
     return found
+
+
+def clause_bounds(sentence: Segment, date_spans: bool) -> tuple[int, int]:
+    """A model clause's offsets: its sentence, or with `date_spans` the sentence's first date if it has one."""
+    dates = find_dates(sentence.text) if date_spans else []
+    if dates:
+        return sentence.start + dates[0].start, sentence.start + dates[0].end
+    return sentence.start, sentence.end
 
 
 def _overlaps(first: Clause, second: Clause) -> bool:

@@ -6,17 +6,19 @@ import pytest
 from connectors import Document, run_connector
 from connectors.evaluation import precision_at_recall, score_legal
 from connectors.legal.categories import CUAD_CATEGORIES
-from connectors.legal.learned import WEIGHTS_DIR, ClauseModel, shipped_model
+from connectors.legal.learned import WEIGHTS_DIR, ClauseModel, clause_bounds, shipped_model
 from connectors.legal.training import CUAD_TEST_SPLIT, train
 from connectors.spans import invalid_spans
+from connectors.text import Segment
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURE_CONTRACTS = ("cuad_04", "cuad_24", "cuad_25", "cuad_28")
-GOVERNING_LAW = (
-    "This Agreement shall be governed by and construed in accordance with the laws of the State of New York."
+TERM = (
+    "This Agreement shall commence on the Effective Date and shall continue in effect for a period of three (3) "
+    "years, unless earlier terminated as provided herein."
 )
-EXPECTED_FIXTURE_LEARNED = {"Expiration Date": "learned", "Governing Law": "learned"}
-EXPECTED_GOVERNING_LAW_LOGIT = 3.506
+EXPECTED_FIXTURE_LEARNED = {"Expiration Date": "learned"}
+EXPECTED_TERM_LOGIT = 1.562
 INSURANCE = (
     "The Distributor shall maintain, at its own cost, commercial general liability insurance with a "
     "reputable insurer in an amount of not less than $2,000,000 per occurrence and shall name the Company "
@@ -66,6 +68,16 @@ def test_legal_jobs_use_the_model_by_default_with_calibrated_verified_clauses(co
         run_legal(text, clause_model="neural")
 
 
+def test_a_date_category_keeps_the_first_date_of_a_model_sentence():
+    model = shipped_model()
+    assert model.heads["Agreement Date"].date_spans and not model.heads["Governing Law"].date_spans
+    text = "This Supply Agreement is made and entered into as of March 3, 2015 by and between Acme Inc. and Beta LLC."
+    sentence = Segment(10, 10 + len(text), text)
+    start, end = clause_bounds(sentence, date_spans=True)
+    assert text[start - 10 : end - 10] == "March 3, 2015"
+    assert clause_bounds(sentence, date_spans=False) == (sentence.start, sentence.end)
+
+
 def test_precision_at_80_recall_and_per_category_aupr():
     scored = [(0.9, True), (0.8, False), (0.7, True), (0.2, True)]
     assert precision_at_recall(scored, 4, 0.25) == 1.0 and precision_at_recall(scored, 4, 0.5) == 0.75
@@ -105,8 +117,8 @@ def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     assert (tmp_path / "weights" / "TRAINED_ON.txt").read_text(encoding="utf-8").count("\n") == 4
     learned = {category: head.mode for category, head in model.heads.items() if head.mode != "rules"}
     assert learned == EXPECTED_FIXTURE_LEARNED
-    logit = model.logits([GOVERNING_LAW])[0, CUAD_CATEGORIES.index("Governing Law")]
-    assert logit == pytest.approx(EXPECTED_GOVERNING_LAW_LOGIT, abs=0.05)
+    logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
+    assert logit == pytest.approx(EXPECTED_TERM_LOGIT, abs=0.05)
 
 
 def test_training_refuses_too_few_contracts(tmp_path):
