@@ -316,11 +316,11 @@ def ndcg_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
 
 
 def rationale_sentences(document_text: str, title: str, indices: list[int]) -> list[tuple[int, int]]:
-    """Offsets of labelled rationale sentences, splitting the abstract with the connector's splitter."""
-    from connectors.text import split_sentences
+    """Offsets of labelled rationale sentences: SciFact's sentence indices, read in SciFact's split of the abstract."""
+    from connectors.text import split_abstract_sentences
 
     body = len(title) + 2 if title else 0
-    sentences = split_sentences(document_text, body)
+    sentences = split_abstract_sentences(document_text, body)
     return [(sentences[i].start, sentences[i].end) for i in indices if i < len(sentences)]
 
 

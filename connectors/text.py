@@ -123,6 +123,61 @@ def _append(segments: list[Segment], text: str, start: int, end: int, max_chars:
         segments.append(Segment(start, end, text[start:end]))
 
 
+_ABSTRACT_END = re.compile(r"[.!?][\"')\]]*\s+|\n\s*\n")
+_ABSTRACT_ABBREVIATIONS = frozenset(
+    [
+        "e.g",
+        "i.e",
+        "vs",
+        "al",
+        "approx",
+        "ca",
+        "cf",
+        "fig",
+        "Fig",
+        "figs",
+        "Figs",
+        "U.S",
+        "U.K",
+        "Inc",
+        "St",
+        "Dr",
+    ]
+)
+
+
+def _abstract_sentence_ends(text: str, stop: int, following: int) -> bool:
+    """Whether the period at `stop - 1` ends a sentence of an abstract, the next sentence starting at `following`."""
+    if text[stop - 1] != ".":
+        return True
+    word = text[: stop - 1].rsplit(None, 1)[-1].lstrip("([") if text[: stop - 1].strip() else ""
+    next_lower = following < len(text) and text[following].islower()
+    if (
+        word in _ABSTRACT_ABBREVIATIONS
+        or (len(word) == 1 and word.isupper())
+        or (next_lower and len(word) <= 3)
+    ):
+        return False
+    if len(word) == 1 and word.isalpha():
+        before = text[: stop - 1 - len(word)].rsplit(None, 1)
+        return bool(before) and before[-1][-1].isdigit()
+    return not (word.isdigit() and following < len(text) and text[following].isdigit())
+
+
+def split_abstract_sentences(text: str, start: int = 0, *, max_chars: int = 1500) -> list[Segment]:
+    """Sentences of a scientific abstract as SciFact numbers them: split at `.`, `!`, `?` or a blank line (never at
+    `;` or `:`), not after a genus or an initial ("E. coli"), "e.g.", "vs." or "et al.", but after an upper-case
+    acronym ("ART.") or a unit after a number ("48 h.")."""
+    segments: list[Segment] = []
+    cursor = start
+    for match in _ABSTRACT_END.finditer(text, start):
+        if _abstract_sentence_ends(text, match.start() + 1, match.end()):
+            _append(segments, text, cursor, match.end(), max_chars)
+            cursor = match.end()
+    _append(segments, text, cursor, len(text), max_chars)
+    return segments
+
+
 def split_paragraphs(text: str) -> list[Segment]:
     """Blocks separated by blank lines (or single lines when the text has no blank lines)."""
     separator = re.compile(r"\n\s*\n") if re.search(r"\n\s*\n", text) else re.compile(r"\n")

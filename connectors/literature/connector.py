@@ -117,7 +117,8 @@ def verify_claim(
 def _learned_rationales(
     index: CorpusIndex, evidence: list[dict], stances: dict[int, numpy.ndarray], model: LiteratureModel
 ) -> list[dict]:
-    """Each evidence paper's rationale sentences as the stance model picks them (the rules' where it picks none)."""
+    """Each evidence paper's rationale sentences as the stance model picks them, strongest first (the rules' where
+    it picks none)."""
     positions = {item.document.document_id: p for p, item in enumerate(index.items)}
     picked: list[dict] = []
     for document_id in dict.fromkeys(e["document_id"] for e in evidence):
@@ -129,7 +130,7 @@ def _learned_rationales(
             picked.extend(ruled)
             continue
         item = index.items[position]
-        for sentence_index in chosen:
+        for sentence_index in sorted(chosen, key=lambda i: probabilities[i, 2]):
             sentence = item.sentences[sentence_index]
             picked.append(
                 {

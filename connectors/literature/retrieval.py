@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy
 
 from connectors.base import Document
-from connectors.text import Segment, split_sentences
+from connectors.text import Segment, split_abstract_sentences
 
 _STOPWORDS = frozenset(
     [
@@ -151,7 +151,9 @@ class CorpusIndex:
         for document in documents:
             title = str(document.metadata.get("title") or "")
             body_start = len(title) + 2 if title and document.text.startswith(title) else 0
-            self.items.append(IndexedDocument(document, title, split_sentences(document.text, body_start)))
+            self.items.append(
+                IndexedDocument(document, title, split_abstract_sentences(document.text, body_start))
+            )
         self.vectors = numpy.zeros((len(documents), EMBEDDING_DIM), numpy.float32)
         given = [_given_embedding(document) for document in documents]
         if documents and all(vector is not None for vector in given):

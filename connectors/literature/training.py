@@ -28,7 +28,7 @@ from connectors.literature.learned import (
 )
 from connectors.literature.retrieval import CorpusIndex
 from connectors.loaders import corpus_document
-from connectors.text import split_sentences
+from connectors.text import split_abstract_sentences
 
 EVALUATION_CLAIMS = Path(__file__).resolve().parents[2] / "tests" / "data" / "scifact" / "claims.jsonl"
 LICENCE = "CC BY-NC 2.0"
@@ -97,7 +97,7 @@ def _rationale_positions(row: dict, text: str, title: str, indices: list[int]) -
     With the abstract as a list of sentences a split sentence counts when it covers half of a labelled one;
     with the abstract as one string the labelled indices are read in the connector's split directly."""
     body = len(title) + 2 if title else 0
-    sentences = split_sentences(text, body)
+    sentences = split_abstract_sentences(text, body)
     abstract = row.get("abstract", row.get("text", ""))
     if not isinstance(abstract, list):
         return {i for i in indices if i < len(sentences)}

@@ -10,7 +10,7 @@ from connectors.spans import (
     token_jaccard,
     verify,
 )
-from connectors.text import normalise_text, split_sentences
+from connectors.text import normalise_text, split_abstract_sentences, split_sentences
 
 
 def test_make_span_quotes_the_text_and_rejects_bad_offsets():
@@ -87,6 +87,22 @@ def test_sentences_keep_offsets_and_skip_abbreviations():
     text = normalise_text("Acme Corp. signed it.\r\nThe U.S. office agrees. Done")
     sentences = split_sentences(text)
     assert [s.text for s in sentences] == ["Acme Corp. signed it.", "The U.S. office agrees.", "Done"]
+    assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
+def test_abstract_sentences_split_as_scifact_numbers_them():
+    text = (
+        "FINDINGS 139 incidents were recorded; 5-6% of E. coli strains (e.g. K12) grew. Rates rose vs. controls "
+        "after 48 h. Uptake of ART. It ranged from 5.8 to 18.7. miR-132 fell (Smith et al. 2001)."
+    )
+    sentences = split_abstract_sentences(text)
+    assert [s.text for s in sentences] == [
+        "FINDINGS 139 incidents were recorded; 5-6% of E. coli strains (e.g. K12) grew.",
+        "Rates rose vs. controls after 48 h.",
+        "Uptake of ART.",
+        "It ranged from 5.8 to 18.7.",
+        "miR-132 fell (Smith et al. 2001).",
+    ]
     assert all(text[s.start : s.end] == s.text for s in sentences)
 
 
