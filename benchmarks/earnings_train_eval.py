@@ -28,7 +28,6 @@ from connectors import Document, run_connector  # noqa: E402
 from connectors.bullet_facts import call_numbers  # noqa: E402
 from connectors.earnings.training import SEED, read_split  # noqa: E402
 from connectors.evaluation import (  # noqa: E402
-    _same_value,
     fact_found,
     format_table,
     in_call,
@@ -67,14 +66,13 @@ def misses(outputs: dict[str, dict], rows: list[tuple[str, str, list[str]]]) -> 
             cause = _miss_cause(fact, metrics)
             causes[cause] += 1
             same = [
-                f"{m['metric']}/{m['period']}/{m['kind']}"
+                f"{m['metric']}/{m['period']}/{m['kind']}: {m['sentence']['quote'][:160]}"
                 for m in metrics
-                if any(_same_value(fact, v, s) for v, s in ((m["value"], m["scale"]),))
-            ][:4]
-            print(
-                f"{document_id}\t{cause}\t{fact['metric']}/{fact['period']}\t{fact['value']}\t"
-                f"{fact.get('text', '')}\t{same}"
-            )
+                if fact_found(fact, [m], check_metric=False)
+            ][:2]
+            print(f"{document_id}\t{cause}\t{fact['metric']}/{fact['period']}\t{fact['value']}\t{fact['text']}")
+            for line in same:
+                print(f"\t\t{line}")
     return causes
 
 

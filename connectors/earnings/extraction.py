@@ -288,6 +288,8 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     sentence = scan.sentence
     low, low_unit, low_scale = parse_number(match, "l_")
     high, high_unit, high_scale = parse_number(match, "h_")
+    if {low_unit, high_unit} == {"USD", "USD_per_share"}:
+        low_unit = high_unit = "USD_per_share"
     unit = high_unit if high_unit != "count" else low_unit
     scale = high_scale if high_scale != 1.0 else low_scale
     if low_unit not in ("count", high_unit) and high_unit != "count":
@@ -299,6 +301,8 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
         sentence, match.start()
     )
+    if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
+        metric = _per_share_metric(sentence, match.start())
     growth = unit in POINTS_UNITS or (
         unit == "percent"
         and bool(
@@ -366,6 +370,16 @@ def _not_a_level(
     )
 
 
+def _per_share_metric(sentence: str, position: int) -> str:
+    """An amount per share of no per-share metric named: EPS, adjusted when the words before it say so."""
+    window = sentence[max(0, position - 100) : position]
+    return (
+        "adjusted_eps"
+        if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
+        else "eps"
+    )
+
+
 def _number_metric(
     sentence: str,
     match: re.Match[str],
@@ -381,12 +395,7 @@ def _number_metric(
         metric = _metric_before(sentence, match.start(), unit)
     metric = growth_metric or metric
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
-        window = sentence[max(0, match.start() - 100) : match.start()]
-        metric = (
-            "adjusted_eps"
-            if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
-            else "eps"
-        )
+        metric = _per_share_metric(sentence, match.start())
     if metric == "eps" and (
         _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
         or _ADJUSTED_EARNINGS.search(before)
