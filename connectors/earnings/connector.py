@@ -415,13 +415,15 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
         if carried_period and not is_after(carried_period, default_quarter, default_year):
             carried_period = None
         for figure in extract_figures(sentence.text, sentence.start):
-            if carried_period:
+            # A range of levels is a forecast even in a sentence without a word that looks ahead.
+            ahead = guidance or (figure.low is not None and figure.change is None)
+            if carried_period and guidance:
                 period = carried_period
             else:
                 period = period_of(
-                    sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start
+                    sentence.text, default_quarter, default_year, ahead, figure.start - sentence.start
                 )
-            entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, guidance)
+            entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, ahead)
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)
     metrics.sort(key=lambda metric: metric["span"]["start"])
