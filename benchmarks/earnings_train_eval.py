@@ -70,7 +70,9 @@ def misses(outputs: dict[str, dict], rows: list[tuple[str, str, list[str]]]) -> 
                 for m in metrics
                 if fact_found(fact, [m], check_metric=False)
             ][:2]
-            print(f"{document_id}\t{cause}\t{fact['metric']}/{fact['period']}\t{fact['value']}\t{fact['text']}")
+            print(
+                f"{document_id}\t{cause}\t{fact['metric']}/{fact['period']}\t{fact['value']}\t{fact['text']}"
+            )
             for line in same:
                 print(f"\t\t{line}")
     return causes

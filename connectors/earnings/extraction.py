@@ -19,7 +19,13 @@ from connectors.earnings.tables import (
 
 _CHANGE_WORDS = re.compile(
     r"\b(?:up|down|increased?|decreased?|grew|growth|rose|fell|declined?|improved?|improvement|expanded|contracted|higher|lower|gain(?:ed)?|drop(?:ped)?|"
-    r"increase of|decrease of|growth of|by)\s*(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
+    r"increase of|decrease of|growth of|by)\s*(?:only\s+|just\s+|(?:a\s+)?(?:strong|solid|robust)\s+)?"
+    r"(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
+    re.IGNORECASE,
+)
+# A percentage named as a change after it: "representing 30% year-over-year growth", "a 7% decline in".
+_CHANGE_NOUN_AFTER = re.compile(
+    r"^\s+(?:(?:year[- ]over[- ]year|yoy|y/y|sequential|organic)\s+)?(?P<noun>growth|increase|rise|decline|decrease|drop)\b",
     re.IGNORECASE,
 )
 # A second change joined to the first: "decreased 9.7% reported and 11.1% in constant currency".
@@ -131,6 +137,13 @@ _DIFFERENCE_AFTER = re.compile(
     re.IGNORECASE,
 )
 _MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|regular)\s+", re.IGNORECASE)
+# What follows an amount in millions written without its currency ("sales were 4.8 billion, up 10%"): not a
+# noun it counts ("8.5 million guests").
+_BARE_AMOUNT_END = re.compile(
+    r"^\s*(?:$|[,.;:)]|(?:in|of|for|up|down|compared|versus|vs|and|or|from|this|last|as|during|which|an?|the|"
+    r"year|quarter|increas\w*|decreas\w*|grow\w*|declin\w*)\b)",
+    re.IGNORECASE,
+)
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 _SHARE_COUNT = re.compile(
     r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
@@ -303,13 +316,17 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     )
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
-    growth = unit in POINTS_UNITS or (
-        unit == "percent"
-        and bool(
-            re.search(
-                r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
-                sentence[max(0, match.start() - 120) : match.start()],
-                re.IGNORECASE,
+    growth = (
+        unit in POINTS_UNITS
+        or (unit == "percent" and metric is not None and not fits_unit(metric, unit))
+        or (
+            unit == "percent"
+            and bool(
+                re.search(
+                    r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
+                    sentence[max(0, match.start() - 120) : match.start()],
+                    re.IGNORECASE,
+                )
             )
         )
     )
@@ -414,6 +431,7 @@ def _is_change(scan: _Scan, match: re.Match[str], unit: str, before: str, growth
     return (
         bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
         or growth_metric is not None
+        or bool(_CHANGE_NOUN_AFTER.match(scan.sentence[match.end() :]))
         or (
             scan.last_change_end is not None
             and bool(_ALSO_CHANGE.match(scan.sentence[scan.last_change_end : match.start()]))
@@ -428,11 +446,15 @@ def _add_change(
     for a metric other than EPS, is reported as the metric's growth."""
     sentence = scan.sentence
     after = sentence[match.end() :]
-    negative = (
-        _NEGATIVE_CHANGE.search(sentence[max(0, match.start() - 40) : match.start()])
-        or (growth_metric and _NEGATIVE_CHANGE.match(after.lstrip()))
-        or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(after))
-    )
+    noun_after = _CHANGE_NOUN_AFTER.match(after)
+    if noun_after:
+        negative = noun_after.group("noun").lower() in ("decline", "decrease", "drop")
+    else:
+        negative = bool(
+            _NEGATIVE_CHANGE.search(sentence[max(0, match.start() - 40) : match.start()])
+            or (growth_metric and _NEGATIVE_CHANGE.match(after.lstrip()))
+            or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(after))
+        )
     signed = -abs(value) if negative else value
     versus = (
         "prior_quarter"
@@ -466,6 +488,13 @@ def _add_level(
         and bool(_SHARES_AFTER.match(sentence[match.end() :]))
         and not _SHARE_COUNT.search(sentence[max(0, match.start() - 80) : match.start()])
     )
+    if (
+        unit == "count"
+        and scale >= 1e6
+        and fits_unit(metric, "USD")
+        and _BARE_AMOUNT_END.match(sentence[match.end() :])
+    ):
+        unit = "USD"
     if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
         return
     if metric in INCOME_METRICS and (
