@@ -256,8 +256,19 @@ _REUTERS_LABELS = {
     "net_income": "net income",
     "operating_income": "operating income",
     "same_store_sales": "same store sales",
+    "ffo": "ffo per share",
+    "adjusted_net_income": "adjusted net income",
+    "adjusted_operating_income": "adjusted operating income",
+    "net_interest_income": "net interest income",
+    "operating_cash_flow": "operating cash flow",
+    "capex": "capital expenditures",
+    "dividend": "dividend",
+    "backlog": "backlog",
+    "bookings": "orders",
+    "subscribers": "subscribers",
+    "gross_profit": "gross profit",
 }
-SALIENCE_FLOOR = 0.25
+SALIENCE_FLOOR = 0.1
 METRIC_OVERRIDE = 0.9
 PERIOD_OVERRIDE = 0.95
 OVERRIDE_SALIENCE = 0.5
@@ -331,7 +342,7 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
             label = "gaap earnings per share"
         period = _period_word(metric["period"], metric["kind"])
         value_span = _range_span(metric)
-        value = _percent(_PER_SHARE.sub("", value_span["quote"]))
+        value = _PER_SHARE.sub("", value_span["quote"])
         spans = [value_span]
         change = metric.get("change") or {}
         if metric["kind"] == "guidance":
@@ -416,7 +427,9 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
             carried_period = None
         for figure in extract_figures(sentence.text, sentence.start):
             # A range of levels is a forecast even in a sentence without a word that looks ahead.
-            ahead = guidance or (figure.low is not None and figure.change is None)
+            ahead = guidance or (
+                figure.low is not None and not (figure.change and "start" not in figure.change)
+            )
             if carried_period and guidance:
                 period = carried_period
             else:
