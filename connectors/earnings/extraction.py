@@ -132,7 +132,7 @@ _ADJUSTED_BASIS = re.compile(
 )
 _ADJUSTED_EARNINGS = re.compile(r"\b(?:adjusted|non-gaap|core)\s+(?:diluted\s+)?earnings\b", re.IGNORECASE)
 _DIFFERENCE_AFTER = re.compile(
-    r"^\s*(?:,\s*)?(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
+    r"^\s*(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
     r"favorable|unfavorable)\b",
     re.IGNORECASE,
 )
@@ -293,7 +293,39 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
     for match in NUMBER.finditer(sentence):
         if not any(start <= match.start() < end for start, end in taken):
             _read_number(scan, match)
+    if _RESPECTIVELY.search(sentence):
+        _assign_respectively(scan)
     return scan.figures
+
+
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
+
+
+def _metrics_in_order(text: str) -> list[str]:
+    """The metrics a list names, in the order it names them ("net revenues, net income and earnings per share")."""
+    found = sorted(
+        (match.start(), -(match.end() - match.start()), match.end(), name)
+        for name, pattern in METRICS
+        for match in pattern.finditer(text)
+    )
+    names: list[str] = []
+    last_end = -1
+    for start, _, end, name in found:
+        if start >= last_end:
+            names.append(name)
+            last_end = end
+    return names
+
+
+def _assign_respectively(scan: _Scan) -> None:
+    """Figures listed "respectively" take the metrics named before them in the same order, when the counts match."""
+    figures = sorted(scan.figures, key=lambda figure: figure.start)
+    names = _metrics_in_order(scan.sentence[: figures[0].start - scan.offset]) if figures else []
+    if len(figures) < 2 or len(names) != len(figures):
+        return
+    if not all(fits_unit(name, figure.unit) for name, figure in zip(names, figures, strict=True)):
+        return
+    scan.figures = [replace(figure, metric=name) for name, figure in zip(names, figures, strict=True)]
 
 
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
