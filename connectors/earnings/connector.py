@@ -319,6 +319,22 @@ def _percent(quote: str) -> str:
     return re.sub(r"\s?%", " percent", quote)
 
 
+_LOSS_LABELS = {
+    "eps": ("earnings per share", "loss per share"),
+    "adjusted_eps": ("earnings per share", "loss per share"),
+    "net_income": ("net income", "net loss"),
+}
+_NEGATIVE_WORDS = re.compile(r"^(?:negative|minus)\s+|^[-(]", re.IGNORECASE)
+_BETWEEN = re.compile(r"^between\s+(.+?)\s+and\s+", re.IGNORECASE)
+
+
+def _reuters_value(quote: str, loss: bool) -> str:
+    """A quoted value as a bullet writes it: "$0.60 to $0.65" for "between $0.60 and $0.65 per share", "$0.04"
+    for a loss quoted as "negative $0.04"."""
+    value = _BETWEEN.sub(r"\1 to ", _PER_SHARE.sub("", quote))
+    return _NEGATIVE_WORDS.sub("", value).rstrip(")") if loss else value
+
+
 def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
     """Reuters-style bullets ("q3 revenue rose 12 percent to $1.2 billion.") for the figures the salience model
     ranks highest, one per metric and kind, at least three; every number is copied from a span."""
@@ -340,9 +356,11 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
             label = "non-gaap earnings per share"
         elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
             label = "gaap earnings per share"
+        if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
+            label = label.replace(*_LOSS_LABELS[metric["metric"]])
         period = _period_word(metric["period"], metric["kind"])
         value_span = _range_span(metric)
-        value = _PER_SHARE.sub("", value_span["quote"])
+        value = _reuters_value(value_span["quote"], metric["value"] < 0)
         spans = [value_span]
         change = metric.get("change") or {}
         if metric["kind"] == "guidance":
