@@ -356,6 +356,8 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
             label = "non-gaap earnings per share"
         elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
             label = "gaap earnings per share"
+        if metric["metric"] == "ffo" and metric["unit"] != "USD_per_share":
+            label = "ffo"
         if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
             label = label.replace(*_LOSS_LABELS[metric["metric"]])
         period = _period_word(metric["period"], metric["kind"])

@@ -328,6 +328,10 @@ def _assign_respectively(scan: _Scan) -> None:
     scan.figures = [replace(figure, metric=name) for name, figure in zip(names, figures, strict=True)]
 
 
+# "from $17.4 million to $104.1 million" is a change from one level to another, not a range.
+_NOT_A_RANGE_BEFORE = re.compile(r"\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
+
+
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     """The figure of a range ("$9.55 to $9.70 billion", "up 3% to 5%"): its midpoint, with `low` and `high`."""
     sentence = scan.sentence
@@ -342,6 +346,11 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
         return None
     if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
+        return None
+    if _NOT_A_RANGE_BEFORE.search(sentence[: match.start()]):
+        return None
+    joiner = sentence[match.end("low") : match.start("high")].strip().lower()
+    if joiner == "and" and not match.group(0).lower().startswith("between"):
         return None
     metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
         sentence, match.start()
