@@ -127,7 +127,8 @@ _AMOUNT_OR = re.compile(
     re.IGNORECASE,
 )
 _ADJUSTED_BASIS = re.compile(
-    r"\b(?:on an? (?:adjusted|non-gaap|core) basis|excluding (?:special|one-time|non-recurring|unusual) items)\b",
+    r"\b(?:on an? (?:adjusted|non-gaap|core) basis|excluding (?:special|one-time|non-recurring|unusual) items|"
+    r"adjust(?:ing|ed) for (?:the )?(?:special|one-time|non-recurring|unusual)|ongoing operations)\b",
     re.IGNORECASE,
 )
 _ADJUSTED_EARNINGS = re.compile(r"\b(?:adjusted|non-gaap|core)\s+(?:diluted\s+)?earnings\b", re.IGNORECASE)
@@ -357,6 +358,8 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     )
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
+    if metric == "eps" and _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()]):
+        metric = "adjusted_eps"
     growth = (
         unit in POINTS_UNITS
         or (unit == "percent" and metric is not None and not fits_unit(metric, unit))

@@ -24,7 +24,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         (
             "adjusted_eps",
-            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
         ),
         (
             "eps",
