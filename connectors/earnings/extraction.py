@@ -28,6 +28,11 @@ _CHANGE_NOUN_AFTER = re.compile(
     r"^\s+(?:(?:year[- ]over[- ]year|yoy|y/y|sequential|organic)\s+)?(?P<noun>growth|increase|rise|decline|decrease|drop)\b",
     re.IGNORECASE,
 )
+# A growth rate stated as a level: "our total revenue growth in the quarter was 2.6%".
+_GROWTH_WAS = re.compile(
+    r"\b(?:growth|increase|decline|decrease)\s+(?:[\w-]+\s+){0,4}?(?:was|were|of|at|is)\s+(?:approximately\s+|about\s+)?$",
+    re.IGNORECASE,
+)
 # A second change joined to the first: "decreased 9.7% reported and 11.1% in constant currency".
 _ALSO_CHANGE = re.compile(r"^[\s\w-]{0,30}?,?\s*\b(?:and|or)\s+$", re.IGNORECASE)
 _NEGATIVE_CHANGE = re.compile(
@@ -342,8 +347,12 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         low_unit = high_unit = "USD_per_share"
     unit = high_unit if high_unit != "count" else low_unit
     scale = high_scale if high_scale != 1.0 else low_scale
+    if low_scale not in (1.0, scale):
+        low = round(low * low_scale / scale, 9)
     if low_unit not in ("count", high_unit) and high_unit != "count":
         return None
+    if unit == "count" and scale >= 1e6 and _BARE_AMOUNT_END.match(sentence[match.end() :]):
+        unit = "USD"
     if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
         return None
     if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
@@ -476,6 +485,7 @@ def _is_change(scan: _Scan, match: re.Match[str], unit: str, before: str, growth
         bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
         or growth_metric is not None
         or bool(_CHANGE_NOUN_AFTER.match(scan.sentence[match.end() :]))
+        or bool(_GROWTH_WAS.search(before))
         or (
             scan.last_change_end is not None
             and bool(_ALSO_CHANGE.match(scan.sentence[scan.last_change_end : match.start()]))
