@@ -308,8 +308,9 @@ def _range_span(metric: dict) -> dict:
 
 
 def _period_word(period: str | None, kind: str) -> str:
+    """How a bullet names a period: "q3", "h1", "fy", "fy 2022" for a year's guidance, "qtrly" when unknown."""
     if period and period.startswith("FY"):
-        return "fy"
+        return f"fy {period[2:]}" if kind == "guidance" and period[2:].isdigit() else "fy"
     if period and period.startswith(("Q", "H")):
         return period.split()[0].lower()
     return "fy" if kind == "guidance" else "qtrly"

@@ -63,7 +63,8 @@ def test_summary_numbers_are_all_quoted_from_the_call(call, transcript_text):
     for bullet in call["summary"]:
         quoted = " ".join(span["quote"] for span in bullet["spans"])
         for number in re.findall(
-            r"\d+(?:\.\d+)?", re.sub(r"\b(?:Q[1-4] \d{4}|FY\d{4}|q[1-4]|h[12])\b", "", bullet["text"])
+            r"\d+(?:\.\d+)?",
+            re.sub(r"\b(?:Q[1-4] \d{4}|FY\d{4}|fy \d{4}|q[1-4]|h[12])\b", "", bullet["text"]),
         ):
             assert number in quoted, (number, bullet)
     assert invalid_spans(call, {"ACME_q3_2021": transcript_text}) == []
