@@ -256,8 +256,19 @@ _REUTERS_LABELS = {
     "net_income": "net income",
     "operating_income": "operating income",
     "same_store_sales": "same store sales",
+    "ffo": "ffo per share",
+    "adjusted_net_income": "adjusted net income",
+    "adjusted_operating_income": "adjusted operating income",
+    "net_interest_income": "net interest income",
+    "operating_cash_flow": "operating cash flow",
+    "capex": "capital expenditures",
+    "dividend": "dividend",
+    "backlog": "backlog",
+    "bookings": "orders",
+    "subscribers": "subscribers",
+    "gross_profit": "gross profit",
 }
-SALIENCE_FLOOR = 0.25
+SALIENCE_FLOOR = 0.1
 METRIC_OVERRIDE = 0.9
 PERIOD_OVERRIDE = 0.95
 OVERRIDE_SALIENCE = 0.5
@@ -297,8 +308,9 @@ def _range_span(metric: dict) -> dict:
 
 
 def _period_word(period: str | None, kind: str) -> str:
+    """How a bullet names a period: "q3", "h1", "fy", "fy 2022" for a year's guidance, "qtrly" when unknown."""
     if period and period.startswith("FY"):
-        return "fy"
+        return f"fy {period[2:]}" if kind == "guidance" and period[2:].isdigit() else "fy"
     if period and period.startswith(("Q", "H")):
         return period.split()[0].lower()
     return "fy" if kind == "guidance" else "qtrly"
@@ -306,6 +318,22 @@ def _period_word(period: str | None, kind: str) -> str:
 
 def _percent(quote: str) -> str:
     return re.sub(r"\s?%", " percent", quote)
+
+
+_LOSS_LABELS = {
+    "eps": ("earnings per share", "loss per share"),
+    "adjusted_eps": ("earnings per share", "loss per share"),
+    "net_income": ("net income", "net loss"),
+}
+_NEGATIVE_WORDS = re.compile(r"^(?:negative|minus)\s+|^[-(]", re.IGNORECASE)
+_BETWEEN = re.compile(r"^between\s+(.+?)\s+and\s+", re.IGNORECASE)
+
+
+def _reuters_value(quote: str, loss: bool) -> str:
+    """A quoted value as a bullet writes it: "$0.60 to $0.65" for "between $0.60 and $0.65 per share", "$0.04"
+    for a loss quoted as "negative $0.04"."""
+    value = _BETWEEN.sub(r"\1 to ", _PER_SHARE.sub("", quote))
+    return _NEGATIVE_WORDS.sub("", value).rstrip(")") if loss else value
 
 
 def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
@@ -329,9 +357,13 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
             label = "non-gaap earnings per share"
         elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
             label = "gaap earnings per share"
+        if metric["metric"] == "ffo" and metric["unit"] != "USD_per_share":
+            label = "ffo"
+        if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
+            label = label.replace(*_LOSS_LABELS[metric["metric"]])
         period = _period_word(metric["period"], metric["kind"])
         value_span = _range_span(metric)
-        value = _percent(_PER_SHARE.sub("", value_span["quote"]))
+        value = _reuters_value(value_span["quote"], metric["value"] < 0)
         spans = [value_span]
         change = metric.get("change") or {}
         if metric["kind"] == "guidance":
@@ -415,13 +447,17 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
         if carried_period and not is_after(carried_period, default_quarter, default_year):
             carried_period = None
         for figure in extract_figures(sentence.text, sentence.start):
-            if carried_period:
+            # A range of levels is a forecast even in a sentence without a word that looks ahead.
+            ahead = guidance or (
+                figure.low is not None and not (figure.change and "start" not in figure.change)
+            )
+            if carried_period and guidance:
                 period = carried_period
             else:
                 period = period_of(
-                    sentence.text, default_quarter, default_year, guidance, figure.start - sentence.start
+                    sentence.text, default_quarter, default_year, ahead, figure.start - sentence.start
                 )
-            entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, guidance)
+            entry = _figure_dict(document, figure, sentence, turn.speaker if turn else None, period, ahead)
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)
     metrics.sort(key=lambda metric: metric["span"]["start"])

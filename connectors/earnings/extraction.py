@@ -19,7 +19,18 @@ from connectors.earnings.tables import (
 
 _CHANGE_WORDS = re.compile(
     r"\b(?:up|down|increased?|decreased?|grew|growth|rose|fell|declined?|improved?|improvement|expanded|contracted|higher|lower|gain(?:ed)?|drop(?:ped)?|"
-    r"increase of|decrease of|growth of|by)\s*(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
+    r"increase of|decrease of|growth of|by)\s*(?:only\s+|just\s+|(?:a\s+)?(?:strong|solid|robust)\s+)?"
+    r"(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
+    re.IGNORECASE,
+)
+# A percentage named as a change after it: "representing 30% year-over-year growth", "a 7% decline in".
+_CHANGE_NOUN_AFTER = re.compile(
+    r"^\s+(?:(?:year[- ]over[- ]year|yoy|y/y|sequential|organic)\s+)?(?P<noun>growth|increase|rise|decline|decrease|drop)\b",
+    re.IGNORECASE,
+)
+# A growth rate stated as a level: "our total revenue growth in the quarter was 2.6%".
+_GROWTH_WAS = re.compile(
+    r"\b(?:growth|increase|decline|decrease)\s+(?:[\w-]+\s+){0,4}?(?:was|were|of|at|is)\s+(?:approximately\s+|about\s+)?$",
     re.IGNORECASE,
 )
 # A second change joined to the first: "decreased 9.7% reported and 11.1% in constant currency".
@@ -41,7 +52,8 @@ _PAST_EXPECTATION = re.compile(
     r"\b(?:than|as)[- ](?:(?:we|i|had|previously|originally|initially|we'd|had been)\s+)*"
     r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b|"
     r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than)\s+"
-    r"(?:our\s+|the\s+|its\s+)?(?:[\w-]+\s+)?(?:guidance|outlook|expectations?|forecast)\b",
+    r"(?:our\s+|the\s+|its\s+)?(?:(?:(?:low|high|top|bottom|upper|lower)\s+)?(?:end|half|part|bottom|top)\s+of\s+(?:our\s+|the\s+|its\s+)?)?"
+    r"(?:[\w-]+\s+)?(?:guidance|guide|outlook|expectations?|forecast)\b",
     re.IGNORECASE,
 )
 
@@ -121,16 +133,24 @@ _AMOUNT_OR = re.compile(
     re.IGNORECASE,
 )
 _ADJUSTED_BASIS = re.compile(
-    r"\b(?:on an? (?:adjusted|non-gaap|core) basis|excluding (?:special|one-time|non-recurring|unusual) items)\b",
+    r"\b(?:on an? (?:adjusted|non-gaap|core) basis|excluding (?:special|one-time|non-recurring|unusual) items|"
+    r"adjust(?:ing|ed) for (?:the )?(?:special|one-time|non-recurring|unusual)|ongoing operations)\b",
     re.IGNORECASE,
 )
 _ADJUSTED_EARNINGS = re.compile(r"\b(?:adjusted|non-gaap|core)\s+(?:diluted\s+)?earnings\b", re.IGNORECASE)
 _DIFFERENCE_AFTER = re.compile(
-    r"^\s*(?:,\s*)?(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
+    r"^\s*(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
     r"favorable|unfavorable)\b",
     re.IGNORECASE,
 )
 _MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|regular)\s+", re.IGNORECASE)
+# What follows an amount in millions written without its currency ("sales were 4.8 billion, up 10%"): not a
+# noun it counts ("8.5 million guests").
+_BARE_AMOUNT_END = re.compile(
+    r"^\s*(?:$|[,.;:)]|(?:in|of|for|up|down|compared|versus|vs|and|or|from|this|last|as|during|which|an?|the|"
+    r"year|quarter|increas\w*|decreas\w*|grow\w*|declin\w*)\b)",
+    re.IGNORECASE,
+)
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 _SHARE_COUNT = re.compile(
     r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
@@ -280,7 +300,43 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
     for match in NUMBER.finditer(sentence):
         if not any(start <= match.start() < end for start, end in taken):
             _read_number(scan, match)
+    if _RESPECTIVELY.search(sentence):
+        _assign_respectively(scan)
     return scan.figures
+
+
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
+
+
+def _metrics_in_order(text: str) -> list[str]:
+    """The metrics a list names, in the order it names them ("net revenues, net income and earnings per share")."""
+    found = sorted(
+        (match.start(), -(match.end() - match.start()), match.end(), name)
+        for name, pattern in METRICS
+        for match in pattern.finditer(text)
+    )
+    names: list[str] = []
+    last_end = -1
+    for start, _, end, name in found:
+        if start >= last_end:
+            names.append(name)
+            last_end = end
+    return names
+
+
+def _assign_respectively(scan: _Scan) -> None:
+    """Figures listed "respectively" take the metrics named before them in the same order, when the counts match."""
+    figures = sorted(scan.figures, key=lambda figure: figure.start)
+    names = _metrics_in_order(scan.sentence[: figures[0].start - scan.offset]) if figures else []
+    if len(figures) < 2 or len(names) != len(figures):
+        return
+    if not all(fits_unit(name, figure.unit) for name, figure in zip(names, figures, strict=True)):
+        return
+    scan.figures = [replace(figure, metric=name) for name, figure in zip(names, figures, strict=True)]
+
+
+# "from $17.4 million to $104.1 million" is a change from one level to another, not a range.
+_NOT_A_RANGE_BEFORE = re.compile(r"\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
 
 
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
@@ -288,24 +344,43 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     sentence = scan.sentence
     low, low_unit, low_scale = parse_number(match, "l_")
     high, high_unit, high_scale = parse_number(match, "h_")
+    if {low_unit, high_unit} == {"USD", "USD_per_share"}:
+        low_unit = high_unit = "USD_per_share"
     unit = high_unit if high_unit != "count" else low_unit
     scale = high_scale if high_scale != 1.0 else low_scale
+    if low_scale not in (1.0, scale):
+        low = round(low * low_scale / scale, 9)
     if low_unit not in ("count", high_unit) and high_unit != "count":
         return None
+    if unit == "count" and scale >= 1e6 and _BARE_AMOUNT_END.match(sentence[match.end() :]):
+        unit = "USD"
     if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
         return None
     if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
         return None
+    if _NOT_A_RANGE_BEFORE.search(sentence[: match.start()]):
+        return None
+    joiner = sentence[match.end("low") : match.start("high")].strip().lower()
+    if joiner == "and" and not match.group(0).lower().startswith("between"):
+        return None
     metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
         sentence, match.start()
     )
-    growth = unit in POINTS_UNITS or (
-        unit == "percent"
-        and bool(
-            re.search(
-                r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
-                sentence[max(0, match.start() - 120) : match.start()],
-                re.IGNORECASE,
+    if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
+        metric = _per_share_metric(sentence, match.start())
+    if metric == "eps" and _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()]):
+        metric = "adjusted_eps"
+    growth = (
+        unit in POINTS_UNITS
+        or (unit == "percent" and metric is not None and not fits_unit(metric, unit))
+        or (
+            unit == "percent"
+            and bool(
+                re.search(
+                    r"\b(?:up|down|grow\w*|growth|increase\w*|decrease\w*|decline\w*|rise|higher|lower)\b",
+                    sentence[max(0, match.start() - 120) : match.start()],
+                    re.IGNORECASE,
+                )
             )
         )
     )
@@ -366,6 +441,16 @@ def _not_a_level(
     )
 
 
+def _per_share_metric(sentence: str, position: int) -> str:
+    """An amount per share of no per-share metric named: EPS, adjusted when the words before it say so."""
+    window = sentence[max(0, position - 100) : position]
+    return (
+        "adjusted_eps"
+        if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
+        else "eps"
+    )
+
+
 def _number_metric(
     sentence: str,
     match: re.Match[str],
@@ -381,12 +466,7 @@ def _number_metric(
         metric = _metric_before(sentence, match.start(), unit)
     metric = growth_metric or metric
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
-        window = sentence[max(0, match.start() - 100) : match.start()]
-        metric = (
-            "adjusted_eps"
-            if re.search(r"\b(?:adjusted|core|non-gaap|operating)\b", window, re.IGNORECASE)
-            else "eps"
-        )
+        metric = _per_share_metric(sentence, match.start())
     if metric == "eps" and (
         _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
         or _ADJUSTED_EARNINGS.search(before)
@@ -405,6 +485,8 @@ def _is_change(scan: _Scan, match: re.Match[str], unit: str, before: str, growth
     return (
         bool(_CHANGE_WORDS.search(before) or _AMOUNT_OR.search(before))
         or growth_metric is not None
+        or bool(_CHANGE_NOUN_AFTER.match(scan.sentence[match.end() :]))
+        or bool(_GROWTH_WAS.search(before))
         or (
             scan.last_change_end is not None
             and bool(_ALSO_CHANGE.match(scan.sentence[scan.last_change_end : match.start()]))
@@ -419,11 +501,15 @@ def _add_change(
     for a metric other than EPS, is reported as the metric's growth."""
     sentence = scan.sentence
     after = sentence[match.end() :]
-    negative = (
-        _NEGATIVE_CHANGE.search(sentence[max(0, match.start() - 40) : match.start()])
-        or (growth_metric and _NEGATIVE_CHANGE.match(after.lstrip()))
-        or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(after))
-    )
+    noun_after = _CHANGE_NOUN_AFTER.match(after)
+    if noun_after:
+        negative = noun_after.group("noun").lower() in ("decline", "decrease", "drop")
+    else:
+        negative = bool(
+            _NEGATIVE_CHANGE.search(sentence[max(0, match.start() - 40) : match.start()])
+            or (growth_metric and _NEGATIVE_CHANGE.match(after.lstrip()))
+            or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(after))
+        )
     signed = -abs(value) if negative else value
     versus = (
         "prior_quarter"
@@ -457,6 +543,13 @@ def _add_level(
         and bool(_SHARES_AFTER.match(sentence[match.end() :]))
         and not _SHARE_COUNT.search(sentence[max(0, match.start() - 80) : match.start()])
     )
+    if (
+        unit == "count"
+        and scale >= 1e6
+        and fits_unit(metric, "USD")
+        and _BARE_AMOUNT_END.match(sentence[match.end() :])
+    ):
+        unit = "USD"
     if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
         return
     if metric in INCOME_METRICS and (

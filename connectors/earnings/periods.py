@@ -10,7 +10,7 @@ from connectors.earnings.tables import NUMBER, RANGE
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _QUARTER = re.compile(
     r"\b(?:(?P<word>first|second|third|fourth|1st|2nd|3rd|4th)[- ](?:fiscal\s+)?quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?(?P<year1>(?:19|20)\d\d|'\d\d))?"
-    r"|(?:fiscal\s+)?Q(?P<q>[1-4])(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?"
+    r"|(?:fiscal\s+)?(?:Q(?P<q>[1-4])|(?P<q_first>[1-4])Q)(?:\s*(?:of\s+)?(?:fiscal\s+|FY\s?)?'?(?P<year2>(?:19|20)?\d\d))?"
     r"|(?:fiscal\s+(?:year\s+)?)?(?P<year3>(?:19|20)\d\d|(?<=fiscal )'\d\d)\s+(?P<word3>first|second|third|fourth)[- ]quarter)\b",
     re.IGNORECASE,
 )
@@ -29,6 +29,9 @@ _YEAR_PERIOD = re.compile(
 )
 _YEAR_ALONE = re.compile(
     r"(?:\b(?:in|for|during|of)\s+|^|(?<=[.;:]\s))(?P<year>(?:19|20)\d\d)\b(?!\s*(?:%|percent))"
+    r"|\b(?P<year_before>(?:19|20)\d\d)(?=\s+(?:[\w-]+\s+){0,2}(?:guidance|outlook|forecast|earnings|revenues?|sales|eps|"
+    r"ebitda|capex|capital|results|expectations?|targets?)\b)",
+    re.IGNORECASE,
 )
 
 
@@ -126,6 +129,14 @@ def _period_at(
     if before:
         dated = [m for m in before if re.search(r"\d", m.group(0))]
         nearest = max(dated or before, key=lambda m: m.end())
+        # "fourth quarter 2021 ... and full-year earnings of": the full year named nearer is the period.
+        full_year = max(before, key=lambda m: m.end())
+        if (
+            full_year.re is _YEAR_PERIOD
+            and nearest.re is not _YEAR_PERIOD
+            and full_year.end() > nearest.end()
+        ):
+            nearest = full_year
         # A quarter named after a dated half is the nearer period: "in the first half of 2021, Q2 revenue".
         quarters_nearer = [m for m in before if m.re is _QUARTER and m.end() > nearest.end()]
         if nearest.re is _HALF and quarters_nearer:
@@ -146,7 +157,7 @@ def _period_at(
 def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:
     """(quarter number, year as written or None) of a _QUARTER match."""
     word = (quarter.group("word") or quarter.group("word3") or "").lower()
-    number = _QUARTER_WORDS.get(word) or int(quarter.group("q") or 0)
+    number = _QUARTER_WORDS.get(word) or int(quarter.group("q") or quarter.group("q_first") or 0)
     return number, quarter.group("year1") or quarter.group("year2") or quarter.group("year3")
 
 
@@ -187,7 +198,7 @@ def _period_named(
         return (_guidance_year(default_quarter, default_year) if guidance else f"FY{default_year}") or "FY"
     alone = _YEAR_ALONE.search(sentence)
     if alone and guidance:
-        return f"FY{alone.group('year')}"
+        return f"FY{alone.group('year') or alone.group('year_before')}"
     if guidance:
         return _guidance_year(default_quarter, default_year)
     return default_quarter

@@ -24,11 +24,11 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         (
             "adjusted_eps",
-            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|diluted adjusted)\s+(?:diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+per\s+(?:diluted\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
         ),
         (
             "eps",
-            r"\b(?:diluted\s+|gaap\s+|basic\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:diluted\s+|basic\s+)?share\b|\b(?:gaap\s+|diluted\s+)?eps\b",
+            r"\b(?:diluted\s+|gaap\s+|basic\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+|basic\s+)?(?:common\s+)?share\b|\b(?:gaap\s+|diluted\s+)?eps\b",
         ),
         ("adjusted_ebitda_margin", r"\badjusted\s+ebitda\s+margins?\b"),
         ("ebitda_margin", r"\bebitda\s+margins?\b"),
@@ -55,7 +55,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:(?:same|comparable|comp)[- ](?:store|restaurant|unit|property|center|shop|branch)s?|comp(?:arable)?|"
             r"like-for-like|organic)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
         ),
-        ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b"),
+        ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b|\bcapital\s+(?:spending|outlays?)\b"),
         ("dividend", r"\bdividends?\b"),
         ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
         ("backlog", r"\bbacklog\b"),
@@ -88,7 +88,7 @@ _NUMBER = (
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(
-    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
+    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*\+?(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
     re.IGNORECASE,
 )
 # Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".

@@ -63,7 +63,8 @@ def test_summary_numbers_are_all_quoted_from_the_call(call, transcript_text):
     for bullet in call["summary"]:
         quoted = " ".join(span["quote"] for span in bullet["spans"])
         for number in re.findall(
-            r"\d+(?:\.\d+)?", re.sub(r"\b(?:Q[1-4] \d{4}|FY\d{4}|q[1-4]|h[12])\b", "", bullet["text"])
+            r"\d+(?:\.\d+)?",
+            re.sub(r"\b(?:Q[1-4] \d{4}|FY\d{4}|fy \d{4}|q[1-4]|h[12])\b", "", bullet["text"]),
         ):
             assert number in quoted, (number, bullet)
     assert invalid_spans(call, {"ACME_q3_2021": transcript_text}) == []
@@ -698,3 +699,75 @@ def test_half_year_periods_compare_and_carry_through_guidance():
         ("revenue_growth", "H2 2021"),
         ("adjusted_ebitda", "H2 2021"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "We now expect 2021 earnings to be in the range of $4.80 to $4.90 per diluted share.",
+            [("eps", 4.8, 4.9, "USD_per_share")],
+        ),
+        (
+            "We affirm non-GAAP operating earnings guidance of $3.35 to $3.55 per share.",
+            [("adjusted_eps", 3.35, 3.55, "USD_per_share")],
+        ),
+        ("We expect free cash flow of 950 million to 1.15 billion.", [("free_cash_flow", 0.95, 1.15, "USD")]),
+        ("Revenue increased from $17.4 million to $104.1 million.", []),
+        ("We expect operating income of $80 million and $320.2 million of revenue.", []),
+    ],
+)
+def test_ranges(sentence, expected):
+    from connectors.earnings.extraction import extract_figures
+
+    found = [(f.metric, f.low, f.high, f.unit) for f in extract_figures(sentence, 0) if f.low is not None]
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Diluted earnings per common share of $1.11 compares to $1.45 per diluted share a year ago.",
+            [("eps", 1.11, "USD_per_share", 1.0), ("eps", 1.45, "USD_per_share", 1.0)],
+        ),
+        (
+            "Net revenues, net income and earnings per share were $507.1 million, $56.4 million, and $1.35, "
+            "respectively.",
+            [
+                ("revenue", 507.1, "USD", 1e6),
+                ("net_income", 56.4, "USD", 1e6),
+                ("eps", 1.35, "USD_per_share", 1.0),
+            ],
+        ),
+        ("Total sales were 4.8 billion, up 10%.", [("revenue", 4.8, "USD", 1e9)]),
+        ("Total attendance was 8.5 million guests.", []),
+        ("Our total revenue growth in the quarter was 2.6%.", [("revenue_growth", 2.6, "percent", 1.0)]),
+        (
+            "Adjusting for special items, earnings from ongoing operations were $0.28 per share.",
+            [("adjusted_eps", 0.28, "USD_per_share", 1.0)],
+        ),
+    ],
+)
+def test_levels_lists_and_adjusted_earnings(sentence, expected):
+    assert _figures(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote", "period"),
+    [
+        ("We are confirming our 2022 earnings guidance of $1.96 to $2.16 per share.", "$1.96", "FY2022"),
+        ("For 2022, we are lowering guidance to a range of $2.03 to $2.23 per share.", "$2.03", "FY2022"),
+        (
+            "We estimate fourth quarter adjusted earnings of $1.50 to $1.55 per share, and full-year adjusted "
+            "earnings of $7.50 to $7.55 per share.",
+            "$7.50",
+            "FY2021",
+        ),
+        ("We expect adjusted earnings per share in 2Q '21 to be $1.60 to $1.70.", "$1.60", "Q2 2021"),
+    ],
+)
+def test_guidance_periods(sentence, quote, period):
+    from connectors.earnings.periods import period_of
+
+    assert period_of(sentence, "Q1 2021", "2021", True, sentence.index(quote)) == period

@@ -47,7 +47,7 @@ def test_summary_bullets_are_reuters_style_and_quote_their_numbers():
     summary = run_connector("earnings", [Document("ACME_q3_2021", text)])["summary"]
     texts = [bullet["text"] for bullet in summary]
     assert "q3 revenue rose 12 percent to $1.2 billion." in texts
-    assert any(t.startswith("sees fy revenue $4.8 billion to $5.0 billion") for t in texts)
+    assert any(t.startswith("sees fy 2021 revenue $4.8 billion to $5.0 billion") for t in texts)
     for bullet in summary:
         assert all(span["quote"] in text for span in bullet["spans"])
 
