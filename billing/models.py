@@ -121,6 +121,9 @@ class MeterBatch(models.Model):
     units = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Stripe's last refusal of this batch (its error code and message), and when; kept after a later send.
+    refused_at = models.DateTimeField(null=True, blank=True)
+    refusal = models.CharField(max_length=300, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["sent_at"])]

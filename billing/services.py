@@ -239,6 +239,23 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
     }
 
 
+def meter_refusals(*, tenant: Tenant) -> dict | None:
+    """Usage Stripe keeps refusing for `tenant`: unsent batches with a refusal, the units they hold per kind,
+    the first refusal's time and the latest refusal; None when there is none."""
+    refused = MeterBatch.objects.filter(tenant=tenant, sent_at=None, refused_at__isnull=False)
+    latest = refused.order_by("-refused_at").first()
+    if latest is None:
+        return None
+    units = dict(refused.values_list("kind").annotate(total=Sum("units")).values_list("kind", "total"))
+    return {
+        "batches": refused.count(),
+        "units": units,
+        "since": refused.order_by("created_at").values_list("created_at", flat=True).first(),
+        "latest": latest.refusal,
+        "latest_at": latest.refused_at,
+    }
+
+
 def account_update_subscription(
     *, account: BillingAccount, status: str, plan: Plan | None = None, subscription_id: str | None = None
 ) -> BillingAccount:

@@ -294,8 +294,9 @@ def meter_batch_send(*, batch: MeterBatch) -> None:
 
 def meter_usage_push() -> int:
     """Beat task body: batch new ledger events, then send every unsent batch. Returns batches sent. A batch
-    Stripe refuses (a customer gone at Stripe) stays unsent for the next push without holding back the others;
-    a connection error stops the push, so the task is retried."""
+    Stripe refuses (a customer gone at Stripe) stays unsent for the next push without holding back the others,
+    with the refusal recorded for the tenant's admins (`meter_refusals`); a connection error stops the push,
+    so the task is retried."""
     if not stripe_enabled():
         return 0
     meter_batches_create()
@@ -307,6 +308,8 @@ def meter_usage_push() -> int:
             logger.warning(
                 "meter batch %s refused by Stripe (%s); sent again at the next push", batch.pk, exc.code
             )
+            refusal = f"{exc.code or 'invalid_request'}: {exc.user_message or exc}"
+            MeterBatch.objects.filter(pk=batch.pk).update(refused_at=timezone.now(), refusal=refusal[:300])
             continue
         sent += 1
     return sent

@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 
 from billing.entitlements import current_period, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
-from billing.services import usage_record
+from billing.services import meter_refusals, usage_record
 from billing.stripe_gateway import meter_event_name, meter_usage_push, stripe_catalog_sync
 from quire.jobs.models import Job, JobResult
 from tests.billing.helpers import make_plan, signed_event, subscription_event
@@ -173,6 +173,11 @@ def test_a_batch_stripe_refuses_does_not_hold_back_the_others(stripe_tenant, mak
     kept = MeterBatch.objects.get(events__job_id="job_kept", kind="pages")
     assert refused.sent_at is None and kept.sent_at is not None
     assert kept.id in stripe_server.state.meter_events and refused.id not in stripe_server.state.meter_events
+    assert refused.refused_at is not None and "cus_gone_at_stripe" in refused.refusal
+    assert kept.refused_at is None and kept.refusal == ""
+    refusals = meter_refusals(tenant=gone)
+    assert refusals["batches"] >= 1 and refusals["units"]["pages"] == 3
+    assert refusals["latest"] == refused.refusal and meter_refusals(tenant=stripe_tenant.tenant) is None
 
 
 def test_token_usage_is_metered_per_kind_at_the_plans_token_prices_and_shown_on_the_invoice_preview(

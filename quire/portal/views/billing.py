@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from billing.entitlements import account_for
 from billing.models import Plan, UsageKind
-from billing.services import upcoming_invoice, usage_summary
+from billing.services import meter_refusals, upcoming_invoice, usage_summary
 from billing.stripe_gateway import checkout_session_create, portal_session_create
 from common.refusals import Refusal
 from quire.portal.access import portal_page
@@ -38,6 +38,7 @@ def billing_overview(request: HttpRequest) -> HttpResponse:
         "charts": usage_charts(rows, days, list(UsageKind.choices)),
         "account": account,
         "invoice": upcoming_invoice(tenant=request.tenant),
+        "refusals": meter_refusals(tenant=request.tenant),
         "plans": Plan.objects.order_by("monthly_price", "code"),
     }
     return page(request, "portal/billing.html", context)

@@ -45,6 +45,24 @@ def test_usage_chart_shows_the_ledger_by_day_and_kind(workspace: Workspace):
     assert viewer.post("/billing/checkout", {"plan": "pro"}).status_code == 403
 
 
+def test_usage_the_provider_refuses_is_shown_to_admins(workspace: Workspace):
+    from billing.models import MeterBatch
+
+    admin, viewer = signed_in(workspace, "admin"), signed_in(workspace, "viewer")
+    assert 'role="alert"' not in admin.get("/billing").content.decode()
+    MeterBatch.objects.create(
+        tenant=workspace.tenant,
+        kind="pages",
+        units=12,
+        refused_at=datetime.now(UTC),
+        refusal="resource_missing: No such customer: 'cus_x'",
+    )
+    body = admin.get("/billing").content.decode()
+    assert 'role="alert"' in body and "refused 1 usage report since" in body and "12 pages" in body
+    assert "No such customer" in body
+    assert "No such customer" not in viewer.get("/billing").content.decode()
+
+
 @override_settings(QUIRE_STRIPE_API_KEY="")
 def test_checkout_without_stripe_configured_says_so(workspace: Workspace):
     admin = signed_in(workspace, "admin")
