@@ -2,11 +2,12 @@
 
 The sample is the first N calls of the sorted train calls shuffled with `random.Random(7)`, the same shuffle
 `connectors.earnings.training` uses: the first 252 are the calls it holds out for validation, so with the
-default N the learned heads never saw the sample. Scored by `connectors.evaluation.score_earnings` (the
+default N the learned heads never saw the sample; `--skip 252` (or more) samples calls they trained on instead,
+a second check that a rule is not fitted to the first sample. Scored by `connectors.evaluation.score_earnings` (the
 independent scorer, recall over the reference numbers the call states).
 
     PYTHONPATH=. python benchmarks/earnings_train_eval.py --data /path/to/ECTSum/data/final/train [--calls 252]
-        [--misses]
+        [--skip 0] [--misses]
 
 `--misses` prints, per call, the reference numbers the call states that no reported figure matches, with the
 figures of the same value the connector did report (metric, period), to group misses by cause.
@@ -38,10 +39,10 @@ from connectors.evaluation import (  # noqa: E402
 VALIDATION_CALLS = 252
 
 
-def sample(data: Path, calls: int) -> list[tuple[str, str, list[str]]]:
+def sample(data: Path, calls: int, skip: int = 0) -> list[tuple[str, str, list[str]]]:
     shuffled = list(read_split(data))
     random.Random(SEED).shuffle(shuffled)
-    return shuffled[:calls]
+    return shuffled[skip : skip + calls]
 
 
 def _miss_cause(fact: dict, metrics: list[dict]) -> str:
@@ -82,9 +83,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="ECTSum train folder (with ects/ and gt_summaries/)")
     parser.add_argument("--calls", type=int, default=VALIDATION_CALLS)
+    parser.add_argument(
+        "--skip", type=int, default=0, help="calls of the shuffle to skip; 252 or more samples training calls"
+    )
     parser.add_argument("--misses", action="store_true")
     args = parser.parse_args()
-    rows = sample(Path(args.data), args.calls)
+    rows = sample(Path(args.data), args.calls, args.skip)
     started = time.perf_counter()
     outputs = {
         document_id: run_connector("earnings", [Document(document_id, text)]) for document_id, text, _ in rows
