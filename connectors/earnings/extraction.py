@@ -352,6 +352,8 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         low = round(low * low_scale / scale, 9)
     if low_unit not in ("count", high_unit) and high_unit != "count":
         return None
+    if low_unit in ("percent", *POINTS_UNITS) and high_unit == "count":
+        return None
     if unit == "count" and scale >= 1e6 and _BARE_AMOUNT_END.match(sentence[match.end() :]):
         unit = "USD"
     if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):

@@ -715,6 +715,8 @@ def test_half_year_periods_compare_and_carry_through_guidance():
         ("We expect free cash flow of 950 million to 1.15 billion.", [("free_cash_flow", 0.95, 1.15, "USD")]),
         ("Revenue increased from $17.4 million to $104.1 million.", []),
         ("We expect operating income of $80 million and $320.2 million of revenue.", []),
+        ("Net sales orders decreased 17% to 17,952 homes.", []),
+        ("We expect revenue growth of 3 to 5%.", [("revenue_growth", 3.0, 5.0, "percent")]),
     ],
 )
 def test_ranges(sentence, expected):
