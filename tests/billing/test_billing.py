@@ -376,12 +376,12 @@ def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery
     body = literature_job(api, papers=8, claims=10)
     doc_ids = body["documents"]
     job = {"id": start_job_and_kill_its_worker(api, celery_worker, body)}
+    celery_worker.consume("jobs")
     with tenant_context(provisioned.tenant):
         interrupted = Job.objects.get(pk=job["id"])
         assert interrupted.status == "running"
         assert not JobResult.objects.filter(job_id=job["id"]).exists()
     assert not UsageEvent.objects.filter(job_id=job["id"]).exists()
-    celery_worker.start()
     done = wait_job(api, job["id"], timeout=240)
     assert done["status"] == "succeeded" and done["attempt"] == 2
     with tenant_context(provisioned.tenant):

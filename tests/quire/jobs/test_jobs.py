@@ -106,10 +106,10 @@ def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a
     """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
     body = literature_job(api_a, papers=6, claims=3)
     job_id = start_job_and_kill_its_worker(api_a, celery_worker, body)
+    celery_worker.consume("jobs")
     with tenant_context(tenant_a.tenant):
         interrupted = Job.objects.get(pk=job_id)
     assert interrupted.status == "running" and interrupted.attempt == 1
-    celery_worker.start()
     done = wait_job(api_a, job_id, timeout=240)
     assert done["status"] == "succeeded", done
     assert done["attempt"] == 2
