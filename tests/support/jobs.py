@@ -50,16 +50,24 @@ def literature_job(api: Api, *, papers: int, claims: int) -> dict:
 
 
 def start_job_and_kill_its_worker(
-    api: Api, celery_worker: WorkerProcess, body: dict, log_path: Path | None = None
+    api: Api,
+    celery_worker: WorkerProcess,
+    body: dict,
+    log_path: Path | None = None,
+    *,
+    stop_worker: bool = False,
 ) -> str:
     """Run the job on a worker of its own (logging to `log_path`, by default a file of its own), SIGKILL that
-    worker once the job runs. The shared worker, when running, keeps its other queues but takes no jobs
-    from then on: the caller hands `jobs` back (`celery_worker.consume("jobs")`) or restarts it."""
+    worker once the job runs. Meanwhile the shared worker stops (`stop_worker`) or, when running, keeps its
+    other queues but takes no jobs from then on: the caller hands `jobs` back
+    (`celery_worker.consume("jobs")`, a rescuer) or starts it again."""
     victim = WorkerProcess(
         queues="jobs", concurrency=1, log_path=log_path or celery_worker.log_path.with_suffix(".victim.log")
     ).start(wait=False)
     try:
-        if celery_worker.running:
+        if stop_worker:
+            celery_worker.stop()
+        elif celery_worker.running:
             celery_worker.stop_consuming("jobs")
         victim.wait_ready()
         job_id = api.post("/v1/jobs", body).json()["id"]

@@ -29,8 +29,9 @@ def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once
     api = Api(provisioned.issued_key.secret)
     body = literature_job(api, papers=6, claims=3)
     with rescued(celery_worker, tmp_path, JOB_RUN_TASK) as rescue:
-        celery_worker.stop()
-        job_id = start_job_and_kill_its_worker(api, celery_worker, body, log_path=tmp_path / "victim.log")
+        job_id = start_job_and_kill_its_worker(
+            api, celery_worker, body, log_path=tmp_path / "victim.log", stop_worker=True
+        )
         killed_at = time.monotonic()
         with tenant_context(provisioned.tenant):
             interrupted = Job.objects.get(pk=job_id)
