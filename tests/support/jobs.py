@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.api import Api
 from tests.support.paths import DATA
 from tests.support.polling import wait_for
 from tests.support.processes import WorkerProcess
+
+# The broker's visibility timeout of `redelivering_worker`: a killed worker's job comes back after this
+# rather than after the tests' QUIRE_BROKER_VISIBILITY_TIMEOUT, and its lease (6 s) has lapsed by then.
+REDELIVERY_VISIBILITY_S = 10
 
 
 def ready_document(api: Api, text: str, filename: str = "doc.txt") -> str:
@@ -79,3 +85,22 @@ def start_job_and_kill_its_worker(
     finally:
         victim.kill()
     return job_id
+
+
+@contextmanager
+def redelivering_worker(celery_worker: WorkerProcess) -> Iterator[WorkerProcess]:
+    """A worker whose broker visibility timeout is REDELIVERY_VISIBILITY_S, starting on the ingest and
+    billing queues (ingesting the job's documents loads the embedding model in its processes); the caller
+    hands it `jobs` (`consume("jobs")`) once the job's worker is killed. On the way out it stops and the
+    shared worker takes jobs again."""
+    worker = WorkerProcess(
+        queues="ingest,billing",
+        env={"QUIRE_BROKER_VISIBILITY_TIMEOUT": str(REDELIVERY_VISIBILITY_S)},
+        log_path=celery_worker.log_path.with_suffix(".redelivery.log"),
+    ).start(wait=False)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        if celery_worker.running:
+            celery_worker.consume("jobs")

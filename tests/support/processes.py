@@ -96,12 +96,13 @@ class WorkerProcess:
     def wait_ready(self) -> WorkerProcess:
         from quire.celery import app
 
-        while time.monotonic() < self._deadline:
+        while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early; log: {self.log_path}")
             if app.control.ping(destination=[self.name], timeout=0.5):
                 return self
-        raise RuntimeError(f"worker not ready in {self._timeout}s; log: {self.log_path}")
+            if time.monotonic() > self._deadline:
+                raise RuntimeError(f"worker not ready in {self._timeout}s; log: {self.log_path}")
 
     @property
     def running(self) -> bool:
@@ -109,6 +110,7 @@ class WorkerProcess:
 
     def consume(self, queue: str) -> None:
         """Start consuming `queue` (a remote control command; returns once the worker has done it)."""
+        self.wait_ready()
         self._control("add_consumer", queue)
 
     def stop_consuming(self, queue: str) -> None:
