@@ -46,7 +46,7 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
         try:
             celery_worker.stop()
             victim.wait_ready()
-            created = api.post("/v1/documents", {"text": _long_text(320), "filename": "lots.txt"})
+            created = api.post("/v1/documents", {"text": _long_text(800), "filename": "lots.txt"})
             document_id = created.json()["id"]
             wait_for(
                 lambda: api.get(f"/v1/documents/{document_id}").json()["status"] == "embedding",
