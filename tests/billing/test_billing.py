@@ -23,6 +23,7 @@ from tests.support import (
     assert_rate_limited,
     literature_job,
     ready_document,
+    redelivering_worker,
     start_job_and_kill_its_worker,
     wait_for,
     wait_job,
@@ -378,16 +379,17 @@ def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(stripe_server,
 def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery_worker, make_tenant):
     provisioned = make_tenant("bill-kill")
     api = Api(provisioned.issued_key.secret)
-    body = literature_job(api, papers=8, claims=10)
-    doc_ids = body["documents"]
-    job = {"id": start_job_and_kill_its_worker(api, celery_worker, body)}
-    with tenant_context(provisioned.tenant):
-        interrupted = Job.objects.get(pk=job["id"])
-        assert interrupted.status == "running"
-        assert not JobResult.objects.filter(job_id=job["id"]).exists()
-    assert not UsageEvent.objects.filter(job_id=job["id"]).exists()
-    celery_worker.start()
-    done = wait_job(api, job["id"], timeout=240)
+    with redelivering_worker(celery_worker) as replacement:
+        body = literature_job(api, papers=8, claims=10)
+        doc_ids = body["documents"]
+        job = {"id": start_job_and_kill_its_worker(api, celery_worker, body)}
+        replacement.consume("jobs")
+        with tenant_context(provisioned.tenant):
+            interrupted = Job.objects.get(pk=job["id"])
+            assert interrupted.status == "running"
+            assert not JobResult.objects.filter(job_id=job["id"]).exists()
+        assert not UsageEvent.objects.filter(job_id=job["id"]).exists()
+        done = wait_job(api, job["id"], timeout=240)
     assert done["status"] == "succeeded" and done["attempt"] == 2
     with tenant_context(provisioned.tenant):
         assert JobResult.objects.filter(job_id=job["id"]).count() == 1

@@ -16,7 +16,13 @@ Nothing imported here imports Django or Playwright at import time, so the folder
 
 from tests.support.api import Api, assert_rate_limited
 from tests.support.clock import FakeClock
-from tests.support.jobs import literature_job, ready_document, start_job_and_kill_its_worker, wait_job
+from tests.support.jobs import (
+    literature_job,
+    ready_document,
+    redelivering_worker,
+    start_job_and_kill_its_worker,
+    wait_job,
+)
 from tests.support.net import LocalServer, free_port, wait_http
 from tests.support.paths import ROOT
 from tests.support.polling import wait_for
@@ -32,6 +38,7 @@ __all__ = [
     "free_port",
     "literature_job",
     "ready_document",
+    "redelivering_worker",
     "spawn",
     "start_beat",
     "start_job_and_kill_its_worker",

@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -63,12 +64,15 @@ class WorkerProcess:
     ):
         self.queues, self.concurrency, self.env, self.loglevel = queues, concurrency, env, loglevel
         self.proc: subprocess.Popen | None = None
+        self.name, self._timeout, self._deadline = "", 0.0, 0.0
         self.log_path = log_path or ROOT / ".quire" / f"test-worker-{os.getpid()}.log"
 
-    def start(self, timeout: float = 60) -> WorkerProcess:
-        from quire.celery import app
+    def start(self, timeout: float = 60, *, wait: bool = True) -> WorkerProcess:
+        """Spawn the worker under a node name of its own; unless `wait` is false, return once that node
+        answers a ping (other workers may be running)."""
         from quire.launcher import celery_command
 
+        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}@{socket.gethostname()}"
         self.proc = spawn(
             celery_command(
                 "worker",
@@ -81,18 +85,42 @@ class WorkerProcess:
                 "--without-gossip",
                 "--without-mingle",
                 "-n",
-                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                self.name,
             ),
             self.log_path,
             self.env,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        self._timeout, self._deadline = timeout, time.monotonic() + timeout
+        return self.wait_ready() if wait else self
+
+    def wait_ready(self) -> WorkerProcess:
+        from quire.celery import app
+
+        while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early; log: {self.log_path}")
-            if app.control.ping(timeout=0.5):
+            if app.control.ping(destination=[self.name], timeout=0.5):
                 return self
-        raise RuntimeError(f"worker not ready in {timeout}s; log: {self.log_path}")
+            if time.monotonic() > self._deadline:
+                raise RuntimeError(f"worker not ready in {self._timeout}s; log: {self.log_path}")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def consume(self, queue: str) -> None:
+        """Start consuming `queue` (a remote control command; returns once the worker has done it)."""
+        self.wait_ready()
+        self._control("add_consumer", queue)
+
+    def stop_consuming(self, queue: str) -> None:
+        self._control("cancel_consumer", queue)
+
+    def _control(self, command: str, queue: str) -> None:
+        from quire.celery import app
+
+        replies = getattr(app.control, command)(queue, destination=[self.name], reply=True, timeout=10)
+        assert replies and "ok" in replies[0][self.name], (command, queue, replies)
 
     def kill(self) -> None:
         if self.proc:
@@ -104,11 +132,16 @@ class WorkerProcess:
 
     def task_ids_received(self, task_name: str) -> list[str]:
         """The ids of the `task_name` tasks this worker received, first seen first (read from its log)."""
-        pattern = re.compile(rf"Task {re.escape(task_name)}\[([0-9a-f-]+)\] received")
-        return list(dict.fromkeys(pattern.findall(self.log_path.read_text(errors="replace"))))
+        return task_ids_received(self.log_path, task_name)
 
     def task_succeeded(self, task_name: str, task_id: str) -> bool:
         return f"Task {task_name}[{task_id}] succeeded" in self.log_path.read_text(errors="replace")
+
+
+def task_ids_received(log_path: Path, task_name: str) -> list[str]:
+    """The ids of the `task_name` tasks a worker logging to `log_path` received, first seen first."""
+    pattern = re.compile(rf"Task {re.escape(task_name)}\[([0-9a-f-]+)\] received")
+    return list(dict.fromkeys(pattern.findall(log_path.read_text(errors="replace"))))
 
 
 def start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:

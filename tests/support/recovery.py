@@ -10,45 +10,66 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.polling import wait_for
-from tests.support.processes import WorkerProcess, start_beat, stop_process
+from tests.support.processes import WorkerProcess, start_beat, stop_process, task_ids_received
 
 RESCUER_VISIBILITY_S = 60
 SWEEP_ENV = {"QUIRE_STALLED_SWEEP_SECONDS": "2", "QUIRE_DOCUMENT_STUCK_SECONDS": "4"}
+QUEUES = ("ingest", "jobs", "webhooks", "billing")
+
+
+def queue_of(task_name: str) -> str:
+    from quire.celery import app
+
+    return app.amqp.router.route({}, task_name)["queue"].name
 
 
 @dataclass
 class Rescue:
     worker: WorkerProcess
     task_name: str
+    queue: str
+    celery_worker: WorkerProcess
+    beat: object
 
     def start(self) -> None:
-        self.worker.start()
+        """The rescuer, started with the other queues when the context was entered, takes `queue` too."""
+        self.worker.wait_ready()
+        self.worker.consume(self.queue)
 
-    def wait_for_redelivered_original(self) -> str:
-        """The id of the killed worker's `task_name` task, once the broker has redelivered it to the
-        rescuer (after RESCUER_VISIBILITY_S) and the rescuer has run it."""
-        ids = wait_for(
-            lambda: (seen := self.worker.task_ids_received(self.task_name))[1:] and seen,
+    def wait_for_redelivered_original(self, victim_log: Path) -> str:
+        """The id of the killed worker's `task_name` task (read from `victim_log`), once the broker has
+        redelivered it and a worker has run it: beat and the rescuer stop, and the shared worker starts
+        again, its visibility timeout (the tests' QUIRE_BROKER_VISIBILITY_TIMEOUT, shorter than
+        RESCUER_VISIBILITY_S) past for that task or soon to be."""
+        [original] = task_ids_received(victim_log, self.task_name)
+        stop_process(self.beat)
+        self.worker.stop()
+        self.celery_worker.start()
+        wait_for(
+            lambda: original in self.celery_worker.task_ids_received(self.task_name),
             timeout=RESCUER_VISIBILITY_S + 60,
-            message=lambda: f"no redelivery; see {self.worker.log_path}",
+            message=lambda: f"no redelivery; see {self.celery_worker.log_path}",
         )
-        wait_for(lambda: self.worker.task_succeeded(self.task_name, ids[1]), timeout=60)
-        return ids[1]
+        wait_for(lambda: self.celery_worker.task_succeeded(self.task_name, original), timeout=60)
+        return original
 
 
 @contextmanager
 def rescued(celery_worker: WorkerProcess, directory: Path, task_name: str) -> Iterator[Rescue]:
-    """Beat with the short sweep interval of SWEEP_ENV and a rescuer worker on every queue (its sweeps
-    with SWEEP_ENV's threshold), not started yet, its log in `directory`; on the way out both stop and the
-    shared worker starts again."""
+    """Beat with the short sweep interval of SWEEP_ENV and a rescuer worker (its sweeps with SWEEP_ENV's
+    threshold) on every queue but `task_name`'s, starting, its log in `directory`; `Rescue.start` adds that
+    queue. On the way out both stop and the shared worker runs again."""
+    queue = queue_of(task_name)
     beat = start_beat(directory, SWEEP_ENV)
     rescuer = WorkerProcess(
+        queues=",".join(q for q in QUEUES if q != queue),
         env={**SWEEP_ENV, "QUIRE_BROKER_VISIBILITY_TIMEOUT": str(RESCUER_VISIBILITY_S)},
         log_path=directory / "rescuer.log",
-    )
+    ).start(wait=False)
     try:
-        yield Rescue(rescuer, task_name)
+        yield Rescue(rescuer, task_name, queue, celery_worker, beat)
     finally:
         stop_process(beat)
         rescuer.stop()
-        celery_worker.start()
+        if not celery_worker.running:
+            celery_worker.start()

@@ -41,9 +41,11 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
     provisioned = make_tenant("stuck-docs")
     api = Api(provisioned.issued_key.secret)
     with rescued(celery_worker, tmp_path, DOCUMENT_INGEST_TASK) as rescue:
-        celery_worker.stop()
-        victim = WorkerProcess(queues="ingest", concurrency=1, log_path=tmp_path / "victim.log").start()
+        victim = WorkerProcess(queues="ingest", concurrency=1, log_path=tmp_path / "victim.log")
+        victim.start(wait=False)
         try:
+            celery_worker.stop()
+            victim.wait_ready()
             created = api.post("/v1/documents", {"text": _long_text(800), "filename": "lots.txt"})
             document_id = created.json()["id"]
             wait_for(
@@ -70,8 +72,8 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
         assert rescue.worker.log_path.read_text().count(f"document {document_id}: stuck in") == 1
         assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
 
-        original = rescue.wait_for_redelivered_original()
-        assert rescue.worker.task_succeeded(DOCUMENT_INGEST_TASK, original)
+        original = rescue.wait_for_redelivered_original(victim.log_path)
+        assert celery_worker.task_succeeded(DOCUMENT_INGEST_TASK, original)
     with tenant_context(provisioned.tenant):
         document = Document.objects.get(pk=document_id)
         assert document.status == "ready" and document.chunk_count > 30

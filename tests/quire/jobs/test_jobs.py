@@ -7,7 +7,14 @@ from django_tenants.utils import tenant_context
 
 from connectors.spans import walk_spans
 from quire.jobs.models import Job, JobResult
-from tests.support import Api, literature_job, ready_document, start_job_and_kill_its_worker, wait_job
+from tests.support import (
+    Api,
+    literature_job,
+    ready_document,
+    redelivering_worker,
+    start_job_and_kill_its_worker,
+    wait_job,
+)
 from tests.support.documents import CONTRACT
 
 
@@ -104,13 +111,14 @@ def test_cancel(celery_worker, api_a: Api, tenant_a):
 
 def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
     """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
-    body = literature_job(api_a, papers=6, claims=3)
-    job_id = start_job_and_kill_its_worker(api_a, celery_worker, body)
-    with tenant_context(tenant_a.tenant):
-        interrupted = Job.objects.get(pk=job_id)
-    assert interrupted.status == "running" and interrupted.attempt == 1
-    celery_worker.start()
-    done = wait_job(api_a, job_id, timeout=240)
+    with redelivering_worker(celery_worker) as replacement:
+        body = literature_job(api_a, papers=6, claims=3)
+        job_id = start_job_and_kill_its_worker(api_a, celery_worker, body)
+        replacement.consume("jobs")
+        with tenant_context(tenant_a.tenant):
+            interrupted = Job.objects.get(pk=job_id)
+        assert interrupted.status == "running" and interrupted.attempt == 1
+        done = wait_job(api_a, job_id, timeout=240)
     assert done["status"] == "succeeded", done
     assert done["attempt"] == 2
     with tenant_context(tenant_a.tenant):

@@ -29,7 +29,9 @@ def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once
     api = Api(provisioned.issued_key.secret)
     body = literature_job(api, papers=6, claims=3)
     with rescued(celery_worker, tmp_path, JOB_RUN_TASK) as rescue:
-        job_id = start_job_and_kill_its_worker(api, celery_worker, body)
+        job_id = start_job_and_kill_its_worker(
+            api, celery_worker, body, log_path=tmp_path / "victim.log", stop_worker=True
+        )
         killed_at = time.monotonic()
         with tenant_context(provisioned.tenant):
             interrupted = Job.objects.get(pk=job_id)
@@ -44,8 +46,8 @@ def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once
         assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
         usage = sorted(UsageEvent.objects.filter(job_id=job_id).values_list("kind", "quantity"))
 
-        original = rescue.wait_for_redelivered_original()
-        assert rescue.worker.task_succeeded(JOB_RUN_TASK, original)
+        original = rescue.wait_for_redelivered_original(tmp_path / "victim.log")
+        assert celery_worker.task_succeeded(JOB_RUN_TASK, original)
     with tenant_context(provisioned.tenant):
         job = Job.objects.get(pk=job_id)
         assert (job.status, job.attempt) == ("succeeded", 2)
