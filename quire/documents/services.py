@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-import redis
 from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
@@ -37,6 +35,7 @@ from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
 from quire.heartbeat import TenantHeartbeat
+from quire.queueing import marked_requeue, task_send_or_mark
 from quire.webhooks.services import events_rewrite
 from tenants.audit import audit_record
 from tenants.identifiers import new_id
@@ -55,9 +54,6 @@ IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 class DocumentTooLarge(Refusal):
     def __init__(self, message: str, param: str | None = None):
         super().__init__(ErrorCode.DOCUMENT_TOO_LARGE, message, param)
-
-
-BROKER_UNAVAILABLE = (BrokerError, redis.ConnectionError, redis.TimeoutError)
 
 
 class StorageFull(Refusal):
@@ -146,17 +142,18 @@ def document_create(
     return CreatedDocument(document, created=True)
 
 
-def _ingest_send(document_id: str, priority: int | None) -> None:
+def _ingest_send(document_id: str, priority: int | None = None) -> None:
     """Queue the ingestion of a committed upload. A broker that cannot take the task (down, restarting)
     does not fail the upload, which is stored: the document is marked, and `documents_requeue_stuck`
     queues it once the broker is back."""
-    try:
-        current_app.send_task(DOCUMENT_INGEST_TASK, args=[document_id], priority=priority)
-    except BROKER_UNAVAILABLE as exc:
-        logger.warning(
-            "document %s: ingestion not queued (%s); the stuck sweep will queue it", document_id, exc
-        )
-        Document.objects.filter(pk=document_id).update(ingest_unqueued=True)
+    task_send_or_mark(
+        DOCUMENT_INGEST_TASK,
+        document_id,
+        marked=Document.objects.all(),
+        flag="ingest_unqueued",
+        sweep="stuck",
+        priority=priority,
+    )
 
 
 def _file_store(document: Document, digest: str, content: bytes) -> None:
@@ -409,16 +406,12 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
     on it again. Returns how many documents were re-queued (in the current tenant's schema)."""
     stuck_after = stuck_after or timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
     now = timezone.now()
-    with transaction.atomic():
-        unqueued = list(
-            Document.objects.select_for_update(skip_locked=True)
-            .filter(status=DocumentStatus.PENDING, ingest_unqueued=True)
-            .values_list("pk", flat=True)[:limit]
-        )
-        if unqueued:
-            Document.objects.filter(pk__in=unqueued).update(ingest_unqueued=False)
-            for document_id in unqueued:
-                transaction.on_commit(partial(_ingest_send, document_id, None))
+    unqueued = marked_requeue(
+        Document.objects.filter(status=DocumentStatus.PENDING),
+        flag="ingest_unqueued",
+        send=_ingest_send,
+        limit=limit,
+    )
     with transaction.atomic():
         stuck = list(
             Document.objects.select_for_update(skip_locked=True)
@@ -430,7 +423,7 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
             Document.objects.filter(pk=document_id).update(status=DocumentStatus.PENDING, updated_at=now)
             logger.warning("document %s: stuck in %s; ingestion queued again", document_id, status)
             transaction.on_commit(partial(current_app.send_task, DOCUMENT_INGEST_TASK, args=[document_id]))
-    return len(unqueued) + len(stuck)
+    return unqueued + len(stuck)
 
 
 def document_fail(*, document_id: str, reason: str) -> None:

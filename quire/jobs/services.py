@@ -31,10 +31,11 @@ from quire.clauses.services import clause_heads_for
 from quire.documents.models import Chunk, Document, DocumentStatus
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
-from quire.documents.services import BROKER_UNAVAILABLE, documents_files_delete, documents_purge_before
+from quire.documents.services import documents_files_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_finished
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
+from quire.queueing import marked_requeue, task_send_or_mark
 from quire.webhooks.services import events_purge_before
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -144,11 +145,7 @@ def job_create(
 def _run_send(job_id: str) -> None:
     """Queue a committed job's run. A broker that cannot take the task does not fail the request that
     created the job: the job is marked, and `jobs_requeue_stalled` queues it once the broker is back."""
-    try:
-        current_app.send_task(JOB_RUN_TASK, args=[job_id])
-    except BROKER_UNAVAILABLE as exc:
-        logger.warning("job %s: run not queued (%s); the stalled sweep will queue it", job_id, exc)
-        Job.objects.filter(pk=job_id).update(run_unqueued=True)
+    task_send_or_mark(JOB_RUN_TASK, job_id, marked=Job.objects.all(), flag="run_unqueued", sweep="stalled")
 
 
 def _check_context_policy(tenant: Tenant, connector: str, policy: object, document_ids: list[str]) -> None:
@@ -282,16 +279,9 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
     finished. A re-queued job is not picked again until a new attempt has claimed it and lost its lease
     in turn. A queued job whose run the broker refused (`run_unqueued`) is queued too. Returns how many
     jobs were re-queued (in the current tenant's schema)."""
-    with transaction.atomic():
-        unqueued = list(
-            Job.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.QUEUED, run_unqueued=True)
-            .values_list("pk", flat=True)[:limit]
-        )
-        if unqueued:
-            Job.objects.filter(pk__in=unqueued).update(run_unqueued=False)
-            for job_id in unqueued:
-                transaction.on_commit(partial(_run_send, job_id))
+    unqueued = marked_requeue(
+        Job.objects.filter(status=JobStatus.QUEUED), flag="run_unqueued", send=_run_send, limit=limit
+    )
     with transaction.atomic():
         stalled = list(
             Job.objects.select_for_update(skip_locked=True)
@@ -305,7 +295,7 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
             )
             logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
             transaction.on_commit(partial(current_app.send_task, JOB_RUN_TASK, args=[job_id]))
-    return len(unqueued) + len(stalled)
+    return unqueued + len(stalled)
 
 
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:

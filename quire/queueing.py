@@ -1,0 +1,53 @@
+"""Tasks queued once their row is committed, through a broker that may not take them: the row is marked
+instead of failing the request that wrote it, and a beat sweep queues marked rows once the broker is back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+
+import redis
+from celery import current_app
+from django.db import transaction
+from django.db.models import QuerySet
+from kombu.exceptions import OperationalError as BrokerError
+
+logger = logging.getLogger("quire.queueing")
+
+BROKER_UNAVAILABLE = (BrokerError, redis.ConnectionError, redis.TimeoutError)
+
+
+def task_send_or_mark(
+    task: str, row_id: str, *, marked: QuerySet, flag: str, sweep: str, priority: int | None = None
+) -> None:
+    """Queue `task` for the committed row `row_id`; if the broker cannot take it, set `flag` on the row
+    (`marked` selects it) for `sweep` to queue it later."""
+    try:
+        current_app.send_task(task, args=[row_id], priority=priority)
+    except BROKER_UNAVAILABLE as exc:
+        logger.warning(
+            "%s %s: %s not queued (%s); the %s sweep will queue it",
+            marked.model.__name__,
+            row_id,
+            task,
+            exc,
+            sweep,
+        )
+        marked.filter(pk=row_id).update(**{flag: True})
+
+
+def marked_requeue(queryset: QuerySet, *, flag: str, send: Callable[[str], None], limit: int) -> int:
+    """Clear `flag` on up to `limit` rows of `queryset` that carry it (rows another sweep holds are skipped)
+    and `send` each once the transaction commits. Returns how many were queued."""
+    with transaction.atomic():
+        marked = list(
+            queryset.select_for_update(skip_locked=True)
+            .filter(**{flag: True})
+            .values_list("pk", flat=True)[:limit]
+        )
+        if marked:
+            queryset.model.objects.filter(pk__in=marked).update(**{flag: False})
+            for row_id in marked:
+                transaction.on_commit(partial(send, row_id))
+    return len(marked)
