@@ -224,9 +224,14 @@ def rerank(
 
 
 def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]) -> list[int]:
-    """The paper's sentences, at most `per_paper`, whose evidence (1 - P(NEUTRAL)) reaches `rationale`, in order."""
-    if not len(probabilities):
+    """The paper's sentences, at most `per_paper`, whose evidence (1 - P(NEUTRAL)) reaches `rationale`, in order.
+
+    They are ranked by evidence plus `position` times the sentence's relative place in the abstract (0 first,
+    1 last), a prior for the results and conclusions that close an abstract."""
+    count = len(probabilities)
+    if not count:
         return []
     evidence = 1 - probabilities[:, 2]
-    best = numpy.argsort(-evidence, kind="stable")[: int(thresholds["per_paper"])]
+    ranked = evidence + thresholds.get("position", 0.0) * numpy.arange(count) / max(1, count - 1)
+    best = numpy.argsort(-ranked, kind="stable")[: int(thresholds["per_paper"])]
     return sorted(int(i) for i in best if evidence[i] >= thresholds["rationale"])

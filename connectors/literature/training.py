@@ -36,6 +36,7 @@ RERANK_DEPTH = 20
 STANCE_L2 = 0.1
 RATIONALE_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 PER_PAPER_GRID = (1, 2, 3)
+POSITION_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 FOLDS = 5
 
 
@@ -268,10 +269,11 @@ def _tune(space: _Workspace, stance: Callable[[int], Softmax]) -> tuple[dict[str
     best: tuple[float, dict[str, float], dict[str, float]] | None = None
     for rationale in RATIONALE_GRID:
         for per_paper in PER_PAPER_GRID:
-            thresholds = {"rationale": rationale, "per_paper": per_paper}
-            scores = _score(space, stance, ruled, thresholds)
-            if best is None or scores["rationale_f1"] > best[0] + 1e-9:
-                best = (scores["rationale_f1"], thresholds, scores)
+            for position in POSITION_GRID:
+                thresholds = {"rationale": rationale, "per_paper": per_paper, "position": position}
+                scores = _score(space, stance, ruled, thresholds)
+                if best is None or scores["rationale_f1"] > best[0] + 1e-9:
+                    best = (scores["rationale_f1"], thresholds, scores)
     assert best is not None
     return best[1], {**best[2], "rules_rationale_f1": _score(space, stance, ruled, None)["rationale_f1"]}
 

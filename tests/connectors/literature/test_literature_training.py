@@ -106,6 +106,13 @@ def test_rationales_are_the_strongest_sentences_over_the_threshold_in_text_order
     assert rationale_indices(numpy.zeros((0, 3)), {"rationale": 0.3, "per_paper": 1}) == []
 
 
+def test_the_position_prior_prefers_a_late_sentence_of_nearly_equal_evidence():
+    probabilities = numpy.array([[0.8, 0.0, 0.2], [0.1, 0.0, 0.9], [0.1, 0.0, 0.9], [0.7, 0.0, 0.3]])
+    assert rationale_indices(probabilities, {"rationale": 0.5, "per_paper": 1}) == [0]
+    assert rationale_indices(probabilities, {"rationale": 0.5, "per_paper": 1, "position": 0.3}) == [3]
+    assert rationale_indices(probabilities, {"rationale": 0.5, "per_paper": 2, "position": 0.3}) == [0, 3]
+
+
 def test_without_weights_the_rules_decide(monkeypatch, corpus_rows):
     monkeypatch.setattr(literature_connector, "load_model", lambda: None)
     documents = [corpus_document(row) for row in corpus_rows]
