@@ -36,7 +36,14 @@ _YEAR_ALONE = re.compile(
 
 
 _COMPARISON = re.compile(
-    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period|over)\b", re.IGNORECASE
+    r"\b(?:compared|comparable to|versus|vs\.?|from|prior|last|previous|year-ago|against|same period|over|than|"
+    r"reflecting|due to|driven by|because|given)\b",
+    re.IGNORECASE,
+)
+# The call's own quarter named without a number: "for the quarter", "in the quarter", "this quarter".
+_THIS_QUARTER = re.compile(
+    r"\b(?:(?:for|in|during)\s+the\s+(?:current\s+)?quarter|this\s+quarter)\b(?![- ](?:end|over))",
+    re.IGNORECASE,
 )
 
 
@@ -125,6 +132,8 @@ def _period_at(
     before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
     if guidance:
         before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
+    else:
+        before += [m for m in _THIS_QUARTER.finditer(sentence) if m.end() <= position]
     before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
     if before:
         dated = [m for m in before if re.search(r"\d", m.group(0))]
@@ -271,6 +280,40 @@ def period_mention(sentence: str, guidance: bool = False) -> str | None:
     if match is None and guidance:
         match = _YEAR_ALONE.search(sentence)
     return match.group(0) if match else None
+
+
+_GUIDANCE_NOUN = re.compile(r"^[\s'-]*(?:guidance|outlook|forecast|expectations?|targets?)\b", re.IGNORECASE)
+_FOR_GUIDANCE = re.compile(
+    r"\b(?:guidance|outlook|forecast|expectations?)\s+(?:for|of)\s+(?:the\s+)?$", re.IGNORECASE
+)
+LEADING = 60
+
+
+def carried_mention(sentence: str, guidance: bool = False) -> str | None:
+    """The period a sentence sets for the forecasts after it: the first one it names near its start ("For the
+    first quarter, we expect") or before its first amount, or one it names as the period of guidance ("our Q1
+    guidance", "outlook for 2021"); not one named in passing after its figures or at its end ("wind down in the
+    first half of FY '22")."""
+    first_amount = next(
+        (
+            number.start()
+            for number in NUMBER.finditer(sentence)
+            if number.group("currency") or number.group("scale") or number.group("unit")
+        ),
+        None,
+    )
+    matches = [*_QUARTER.finditer(sentence), *_HALF.finditer(sentence), *_YEAR_PERIOD.finditer(sentence)]
+    if guidance:
+        matches += list(_YEAR_ALONE.finditer(sentence))
+    for match in sorted(matches, key=lambda m: (m.start(), -m.end())):
+        if (
+            match.start() < LEADING
+            or (first_amount is not None and match.end() <= first_amount)
+            or _GUIDANCE_NOUN.match(sentence, match.end())
+            or _FOR_GUIDANCE.search(sentence[max(0, match.start() - 40) : match.start()])
+        ):
+            return match.group(0)
+    return None
 
 
 def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:

@@ -773,3 +773,55 @@ def test_guidance_periods(sentence, quote, period):
     from connectors.earnings.periods import period_of
 
     assert period_of(sentence, "Q1 2021", "2021", True, sentence.index(quote)) == period
+
+
+def test_a_quarters_forecast_carries_into_ranges_without_a_forecast_word():
+    text = (
+        "So we're providing only Q1 guidance at this time.\n"
+        "This includes consolidated revenues of $642 million to $670 million.\n"
+        "Non-GAAP earnings per share is expected to be in the range of $2.66 to $2.86.\n"
+    )
+    metrics = run_connector("earnings", [Document("ACME_q4_2020", text)])["metrics"]
+    assert [(m["metric"], m["period"]) for m in metrics] == [
+        ("revenue", "Q1 2021"),
+        ("adjusted_eps", "Q1 2021"),
+    ]
+
+
+def test_a_period_named_in_passing_does_not_carry():
+    text = (
+        "GAAP earnings per share for the year is now expected to be in a range of $2.06 to $2.16, including a "
+        "benefit that occurred early in the second quarter of 2021.\n"
+        "Adjusted EPS, which excludes those items, is expected to be in a range of $2 to $2.10.\n"
+        "Our previously disclosed terminations and runoffs wind down in the first half of the year, as we expect.\n"
+        "This translates into revenue of $16.6 billion to $16.8 billion.\n"
+    )
+    metrics = run_connector("earnings", [Document("ACME_q1_2021", text)])["metrics"]
+    assert [(m["metric"], m["period"]) for m in metrics] == [
+        ("eps", "FY2021"),
+        ("adjusted_eps", "FY2021"),
+        ("revenue", "FY2021"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote", "period"),
+    [
+        (
+            "For the quarter, we reported GAAP diluted earnings per share of $0.69, lower than our GAAP diluted "
+            "earnings per share of $1.16 in the third quarter of 2020.",
+            "$0.69",
+            "Q3 2021",
+        ),
+        (
+            "We reported a net loss of $59.4 million for the quarter or a loss of $1.10 per share, and net income "
+            "of $1 million for the year.",
+            "$1.10",
+            "Q3 2021",
+        ),
+    ],
+)
+def test_the_calls_quarter_named_without_a_number(sentence, quote, period):
+    from connectors.earnings.periods import period_of
+
+    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(quote)) == period
