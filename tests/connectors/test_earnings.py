@@ -258,6 +258,7 @@ def test_percent_range_growth_named_far_before():
         ("Better-than-expected gross margin resulted in record earnings per share of $3.48.", False),
         ("Margins came in higher than we expected at 4.2%.", False),
         ("Results were as anticipated.", False),
+        ("EPS of $0.54 was at the high end of our guidance range and increased 26% year over year.", False),
         ("We expect revenue of $5 billion.", True),
     ],
 )
