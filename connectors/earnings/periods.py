@@ -94,7 +94,8 @@ def _prior_period(
     end = _figure_end(sentence, position)
     named = _dated_period_right_after(sentence, end)
     if named:
-        return _period_named(named.group(0), default_quarter, default_year, guidance)
+        period = _period_named(named.group(0), default_quarter, default_year, guidance)
+        return _part_named_before(sentence, position, period) or period
     marker = _PRIOR_MARKER.search(sentence[end : end + 60])
     if not marker:
         return None
@@ -125,7 +126,8 @@ def _period_at(
 ) -> str | None:
     named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
     if named_next:
-        return _period_named(named_next.group(0), default_quarter, default_year, guidance)
+        named = _period_named(named_next.group(0), default_quarter, default_year, guidance)
+        return _part_named_before(sentence, position, named) or named
     # Halves first: "first half of fiscal 2022" ends where its "fiscal 2022" does, and the half is the period.
     before = [m for m in _HALF.finditer(sentence) if m.end() <= position]
     before += [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
@@ -161,6 +163,22 @@ def _period_at(
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)
     return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+
+
+def _part_named_before(sentence: str, position: int, named: str | None) -> str | None:
+    """A quarter or half named without a year before a figure, in the fiscal year named right after it: "first
+    quarter sales ... to $220 million in fiscal 2021" is Q1 2021."""
+    year = re.fullmatch(r"FY((?:19|20)\d\d)", named or "")
+    if not year:
+        return None
+    for pattern, prefix, parts in ((_QUARTER, "Q", _quarter_parts), (_HALF, "H", _half_parts)):
+        for match in pattern.finditer(sentence, 0, position):
+            number, written = parts(match)
+            if written is None and not _COMPARED_PERIOD.search(
+                sentence[max(0, match.start() - 25) : match.start()]
+            ):
+                return f"{prefix}{number} {year.group(1)}"
+    return None
 
 
 def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:

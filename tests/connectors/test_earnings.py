@@ -826,3 +826,14 @@ def test_the_calls_quarter_named_without_a_number(sentence, quote, period):
     from connectors.earnings.periods import period_of
 
     assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(quote)) == period
+
+
+def test_a_quarter_named_before_a_figure_takes_the_fiscal_year_named_after_it():
+    from connectors.earnings.periods import period_of
+
+    sentence = (
+        "First quarter sales are expected to increase from $160 million in fiscal 2020 to a range of $220 million "
+        "to $240 million in fiscal 2021."
+    )
+    assert period_of(sentence, "Q4 2020", "2020", True, sentence.index("$220")) == "Q1 2021"
+    assert period_of(sentence, "Q4 2020", "2020", True, sentence.index("$160")) == "Q1 2020"
