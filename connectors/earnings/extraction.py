@@ -336,7 +336,10 @@ def _assign_respectively(scan: _Scan) -> None:
 
 
 # "from $17.4 million to $104.1 million" is a change from one level to another, not a range.
-_NOT_A_RANGE_BEFORE = re.compile(r"\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
+# "should range from $30 million to $50 million" is a range.
+_NOT_A_RANGE_BEFORE = re.compile(
+    r"(?<!\brange\s)(?<!\branges\s)(?<!\branging\s)\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE
+)
 
 
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:

@@ -155,11 +155,13 @@ def _period_at(
         return _period_named(nearest.group(0), default_quarter, default_year, guidance)
     quarters_after = list(_QUARTER.finditer(sentence, position))
     after = quarters_after or sorted(
-        [*_HALF.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
+        [
+            *_HALF.finditer(sentence, position),
+            *_YEAR_PERIOD.finditer(sentence, position),
+            *(_YEAR_ALONE.finditer(sentence, position) if guidance else ()),
+        ],
         key=lambda m: m.start(),
     )
-    if guidance and not after:
-        after = list(_YEAR_ALONE.finditer(sentence, position))
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)
     return _guidance_year(default_quarter, default_year) if guidance else default_quarter

@@ -837,3 +837,18 @@ def test_a_quarter_named_before_a_figure_takes_the_fiscal_year_named_after_it():
     )
     assert period_of(sentence, "Q4 2020", "2020", True, sentence.index("$220")) == "Q1 2021"
     assert period_of(sentence, "Q4 2020", "2020", True, sentence.index("$160")) == "Q1 2020"
+
+
+def test_range_from_and_a_year_named_before_a_half():
+    from connectors.earnings.extraction import extract_figures
+    from connectors.earnings.periods import period_of
+
+    sentence = "And after considering all capex, our full year free cash flow should range from $30 million to $50 million."
+    assert [(f.metric, f.low, f.high) for f in extract_figures(sentence, 0)] == [
+        ("free_cash_flow", 30.0, 50.0)
+    ]
+    sentence = (
+        "We have $3.9 billion remaining under our current authorization and expect to complete this amount in "
+        "2022, weighted more toward the first half of this year."
+    )
+    assert period_of(sentence, "Q4 2021", "2021", True, sentence.index("$3.9")) == "FY2022"
