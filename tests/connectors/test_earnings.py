@@ -852,3 +852,17 @@ def test_range_from_and_a_year_named_before_a_half():
         "2022, weighted more toward the first half of this year."
     )
     assert period_of(sentence, "Q4 2021", "2021", True, sentence.index("$3.9")) == "FY2022"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "metric"),
+    [
+        ("We now see full-year organic revenue growth in the range of 5% to 7%.", "revenue_growth"),
+        ("Organic growth was 11% in the quarter.", "revenue_growth"),
+        ("Comparable store sales increased 4.2%.", "same_store_sales_growth"),
+    ],
+)
+def test_organic_growth_is_revenue_growth_not_same_store_sales(sentence, metric):
+    from connectors.earnings.extraction import extract_figures
+
+    assert [f.metric for f in extract_figures(sentence, 0)] == [metric]
