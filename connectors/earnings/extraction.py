@@ -88,7 +88,7 @@ def _metric_before(sentence: str, position: int, unit: str | None = None) -> str
     return best[2] if best else None
 
 
-_JOINED_AFTER = re.compile(r"^\s+(?:of|in)\s+", re.IGNORECASE)
+_JOINED_AFTER = re.compile(r"^\s+(?:of|in|for)\s+", re.IGNORECASE)
 _FILLER_WORD = re.compile(r"[\w-]+\s+")
 _GROWTH_AFTER = re.compile(
     r"^\s+(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)\s+(?:(?:our|the)\s+)?",

@@ -866,3 +866,16 @@ def test_organic_growth_is_revenue_growth_not_same_store_sales(sentence, metric)
     from connectors.earnings.extraction import extract_figures
 
     assert [f.metric for f in extract_figures(sentence, 0)] == [metric]
+
+
+def test_metric_named_after_a_figure_with_for():
+    from connectors.earnings.extraction import extract_figures
+
+    sentence = (
+        "We shared our full year guidance, reaffirming our ranges of $4.4 billion to $4.6 billion of revenue, "
+        "$2.80 to $3.20 for adjusted earnings per share."
+    )
+    assert [(f.metric, f.low) for f in extract_figures(sentence, 0)] == [
+        ("revenue", 4.4),
+        ("adjusted_eps", 2.8),
+    ]
