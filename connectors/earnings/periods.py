@@ -302,7 +302,9 @@ def period_mention(sentence: str, guidance: bool = False) -> str | None:
     return match.group(0) if match else None
 
 
-_GUIDANCE_NOUN = re.compile(r"^[\s'-]*(?:guidance|outlook|forecast|expectations?|targets?)\b", re.IGNORECASE)
+_GUIDANCE_NOUN = re.compile(
+    r"[\s'-]*(?:[a-z]+\s+)?(?:guidance|outlook|forecast|expectations?|targets?)\b", re.IGNORECASE
+)
 _FOR_GUIDANCE = re.compile(
     r"\b(?:guidance|outlook|forecast|expectations?)\s+(?:for|of)\s+(?:the\s+)?$", re.IGNORECASE
 )
@@ -325,13 +327,14 @@ def carried_mention(sentence: str, guidance: bool = False) -> str | None:
     matches = [*_QUARTER.finditer(sentence), *_HALF.finditer(sentence), *_YEAR_PERIOD.finditer(sentence)]
     if guidance:
         matches += list(_YEAR_ALONE.finditer(sentence))
-    for match in sorted(matches, key=lambda m: (m.start(), -m.end())):
-        if (
-            match.start() < LEADING
-            or (first_amount is not None and match.end() <= first_amount)
-            or _GUIDANCE_NOUN.match(sentence, match.end())
-            or _FOR_GUIDANCE.search(sentence[max(0, match.start() - 40) : match.start()])
+    ordered = sorted(matches, key=lambda m: (m.start(), -m.end()))
+    for match in ordered:
+        if _GUIDANCE_NOUN.match(sentence, match.end()) or _FOR_GUIDANCE.search(
+            sentence[max(0, match.start() - 40) : match.start()]
         ):
+            return match.group(0)
+    for match in ordered:
+        if match.start() < LEADING or (first_amount is not None and match.end() <= first_amount):
             return match.group(0)
     return None
 

@@ -879,3 +879,21 @@ def test_metric_named_after_a_figure_with_for():
         ("revenue", 4.4),
         ("adjusted_eps", 2.8),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "mention"),
+    [
+        ("For the first quarter, we expect revenue of $1 billion.", "first quarter"),
+        (
+            "These transactions will result in Q2 charges of $25 million, which were not previously included in "
+            "our 2021 financial outlook.",
+            "2021",
+        ),
+        ("Our previously disclosed terminations and runoffs wind down in the first half of FY '22.", None),
+    ],
+)
+def test_the_period_a_sentence_sets_for_the_forecasts_after_it(sentence, mention):
+    from connectors.earnings.periods import carried_mention
+
+    assert carried_mention(sentence, True) == mention
