@@ -164,7 +164,27 @@ def _period_at(
     )
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)
+    if guidance and quarters_after and _quarter_parts(quarters_after[0])[1]:
+        # A forecast "up 12% compared with the fourth quarter of 2020" speaks of the fourth quarter a year on.
+        base = _period_named(quarters_after[0].group(0), default_quarter, default_year, False)
+        ahead = _next_year(base)
+        if (
+            ahead
+            and _COMPARED_BASE.search(sentence[position : quarters_after[0].start()])
+            and is_after(ahead, default_quarter, default_year)
+        ):
+            return ahead
     return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+
+
+_COMPARED_BASE = re.compile(
+    r"^[^.;]{0,60}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+(?:the\s+)?$", re.IGNORECASE
+)
+
+
+def _next_year(period: str | None) -> str | None:
+    quarterly = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period or "")
+    return f"Q{quarterly.group(1)} {int(quarterly.group(2)) + 1}" if quarterly else None
 
 
 def _part_named_before(sentence: str, position: int, named: str | None) -> str | None:

@@ -897,3 +897,12 @@ def test_the_period_a_sentence_sets_for_the_forecasts_after_it(sentence, mention
     from connectors.earnings.periods import carried_mention
 
     assert carried_mention(sentence, True) == mention
+
+
+def test_a_forecast_compared_with_a_dated_quarter_speaks_of_that_quarter_a_year_on():
+    from connectors.earnings.periods import period_of
+
+    sentence = "Total subscription revenues are expected to increase approximately 12% compared with the fourth quarter of 2020."
+    assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("12%")) == "Q4 2021"
+    sentence = "Revenues are expected to increase approximately 12% compared with the fourth quarter."
+    assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("12%")) == "FY2021"
