@@ -328,6 +328,10 @@ _GUIDANCE_NOUN = re.compile(
 _FOR_GUIDANCE = re.compile(
     r"\b(?:guidance|outlook|forecast|expectations?)\s+(?:for|of)\s+(?:the\s+)?$", re.IGNORECASE
 )
+# A period that names an event ("our second quarter earnings announcement", "the Q2 earnings call").
+_EVENT_AFTER = re.compile(
+    r"\s+(?:earnings\s+|results\s+)?(?:call|announcement|release|report|conference)s?\b", re.IGNORECASE
+)
 LEADING = 60
 
 
@@ -347,7 +351,11 @@ def carried_mention(sentence: str, guidance: bool = False) -> str | None:
     matches = [*_QUARTER.finditer(sentence), *_HALF.finditer(sentence), *_YEAR_PERIOD.finditer(sentence)]
     if guidance:
         matches += list(_YEAR_ALONE.finditer(sentence))
-    ordered = sorted(matches, key=lambda m: (m.start(), -m.end()))
+    ordered = [
+        match
+        for match in sorted(matches, key=lambda m: (m.start(), -m.end()))
+        if not _EVENT_AFTER.match(sentence, match.end())
+    ]
     for match in ordered:
         if _GUIDANCE_NOUN.match(sentence, match.end()) or _FOR_GUIDANCE.search(
             sentence[max(0, match.start() - 40) : match.start()]

@@ -891,6 +891,7 @@ def test_metric_named_after_a_figure_with_for():
             "2021",
         ),
         ("Our previously disclosed terminations and runoffs wind down in the first half of FY '22.", None),
+        ("And then when we reinstated guidance with our second quarter earnings announcement.", None),
     ],
 )
 def test_the_period_a_sentence_sets_for_the_forecasts_after_it(sentence, mention):
