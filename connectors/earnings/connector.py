@@ -9,7 +9,7 @@ from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
 from connectors.earnings.learned import available as learned_model_available
 from connectors.earnings.learned import metric_features, period_from_relation, score_figures
-from connectors.earnings.periods import call_period, is_after, period_mention, period_of
+from connectors.earnings.periods import call_period, carried_mention, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.table_figures import CellFigure, table_figures
 from connectors.earnings.tables import fits_unit
@@ -434,24 +434,28 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
         turn = _speaker_at(turns, sentence.start) if turns else None
         guidance = is_guidance(sentence.text)
         mention = period_mention(sentence.text, guidance)
+        figures = extract_figures(sentence.text, sentence.start)
+        # A range of levels is a forecast even in a sentence without a word that looks ahead.
+        ranged = [
+            figure.low is not None and not (figure.change and "start" not in figure.change)
+            for figure in figures
+        ]
         carried = previous_mention
-        # A period named once carries through the guidance sentences that follow it without naming one.
-        previous_mention = mention or (previous_mention if guidance else None)
+        # A period named once carries through the forecasts that follow it without naming one.
+        continued = previous_mention if guidance or any(ranged) else None
+        previous_mention = (carried_mention(sentence.text, guidance) or continued) if mention else continued
         if turn is not None and roles.get(turn.speaker) in ("analyst", "operator"):
             continue
         carried_period = (
-            period_of(carried, default_quarter, default_year, guidance)
-            if guidance and mention is None and carried is not None
+            period_of(carried, default_quarter, default_year, True)
+            if mention is None and carried is not None
             else None
         )
         if carried_period and not is_after(carried_period, default_quarter, default_year):
             carried_period = None
-        for figure in extract_figures(sentence.text, sentence.start):
-            # A range of levels is a forecast even in a sentence without a word that looks ahead.
-            ahead = guidance or (
-                figure.low is not None and not (figure.change and "start" not in figure.change)
-            )
-            if carried_period and guidance:
+        for figure, in_range in zip(figures, ranged, strict=True):
+            ahead = guidance or in_range
+            if carried_period and ahead:
                 period = carried_period
             else:
                 period = period_of(

@@ -51,8 +51,8 @@ _GUIDANCE = re.compile(
 _PAST_EXPECTATION = re.compile(
     r"\b(?:than|as)[- ](?:(?:we|i|had|previously|originally|initially|we'd|had been)\s+)*"
     r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b|"
-    r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than)\s+"
-    r"(?:our\s+|the\s+|its\s+)?(?:(?:(?:low|high|top|bottom|upper|lower)\s+)?(?:end|half|part|bottom|top)\s+of\s+(?:our\s+|the\s+|its\s+)?)?"
+    r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than|at|within)\s+"
+    r"(?:our\s+|the\s+|its\s+)?(?:(?:(?:low|high|top|bottom|upper|lower)[\s-])?(?:end|half|part|bottom|top)\s+of\s+(?:our\s+|the\s+|its\s+)?)?"
     r"(?:[\w-]+\s+)?(?:guidance|guide|outlook|expectations?|forecast)\b",
     re.IGNORECASE,
 )
@@ -88,7 +88,7 @@ def _metric_before(sentence: str, position: int, unit: str | None = None) -> str
     return best[2] if best else None
 
 
-_JOINED_AFTER = re.compile(r"^\s+(?:of|in)\s+", re.IGNORECASE)
+_JOINED_AFTER = re.compile(r"^\s+(?:of|in|for)\s+", re.IGNORECASE)
 _FILLER_WORD = re.compile(r"[\w-]+\s+")
 _GROWTH_AFTER = re.compile(
     r"^\s+(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)\s+(?:(?:our|the)\s+)?",
@@ -336,7 +336,10 @@ def _assign_respectively(scan: _Scan) -> None:
 
 
 # "from $17.4 million to $104.1 million" is a change from one level to another, not a range.
-_NOT_A_RANGE_BEFORE = re.compile(r"\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
+# "should range from $30 million to $50 million" is a range.
+_NOT_A_RANGE_BEFORE = re.compile(
+    r"(?<!\brange\s)(?<!\branges\s)(?<!\branging\s)\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE
+)
 
 
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:

@@ -36,7 +36,14 @@ _YEAR_ALONE = re.compile(
 
 
 _COMPARISON = re.compile(
-    r"\b(?:compared|versus|vs\.?|from|prior|last|previous|year-ago|against|same period|over)\b", re.IGNORECASE
+    r"\b(?:compared|comparable to|versus|vs\.?|from|prior|last|previous|year-ago|against|same period|over|than|"
+    r"reflecting|due to|driven by|because|given)\b",
+    re.IGNORECASE,
+)
+# The call's own quarter named without a number: "for the quarter", "in the quarter", "this quarter".
+_THIS_QUARTER = re.compile(
+    r"\b(?:(?:for|in|during)\s+the\s+(?:current\s+)?quarter|this\s+quarter)\b(?![- ](?:end|over))",
+    re.IGNORECASE,
 )
 
 
@@ -87,7 +94,8 @@ def _prior_period(
     end = _figure_end(sentence, position)
     named = _dated_period_right_after(sentence, end)
     if named:
-        return _period_named(named.group(0), default_quarter, default_year, guidance)
+        period = _period_named(named.group(0), default_quarter, default_year, guidance)
+        return _part_named_before(sentence, position, period) or period
     marker = _PRIOR_MARKER.search(sentence[end : end + 60])
     if not marker:
         return None
@@ -118,13 +126,16 @@ def _period_at(
 ) -> str | None:
     named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
     if named_next:
-        return _period_named(named_next.group(0), default_quarter, default_year, guidance)
+        named = _period_named(named_next.group(0), default_quarter, default_year, guidance)
+        return _part_named_before(sentence, position, named) or named
     # Halves first: "first half of fiscal 2022" ends where its "fiscal 2022" does, and the half is the period.
     before = [m for m in _HALF.finditer(sentence) if m.end() <= position]
     before += [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
     before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
     if guidance:
         before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
+    else:
+        before += [m for m in _THIS_QUARTER.finditer(sentence) if m.end() <= position]
     before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
     if before:
         dated = [m for m in before if re.search(r"\d", m.group(0))]
@@ -144,14 +155,52 @@ def _period_at(
         return _period_named(nearest.group(0), default_quarter, default_year, guidance)
     quarters_after = list(_QUARTER.finditer(sentence, position))
     after = quarters_after or sorted(
-        [*_HALF.finditer(sentence, position), *_YEAR_PERIOD.finditer(sentence, position)],
+        [
+            *_HALF.finditer(sentence, position),
+            *_YEAR_PERIOD.finditer(sentence, position),
+            *(_YEAR_ALONE.finditer(sentence, position) if guidance else ()),
+        ],
         key=lambda m: m.start(),
     )
-    if guidance and not after:
-        after = list(_YEAR_ALONE.finditer(sentence, position))
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)
+    if guidance and quarters_after and _quarter_parts(quarters_after[0])[1]:
+        # A forecast "up 12% compared with the fourth quarter of 2020" speaks of the fourth quarter a year on.
+        base = _period_named(quarters_after[0].group(0), default_quarter, default_year, False)
+        ahead = _next_year(base)
+        if (
+            ahead
+            and _COMPARED_BASE.search(sentence[position : quarters_after[0].start()])
+            and is_after(ahead, default_quarter, default_year)
+        ):
+            return ahead
     return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+
+
+_COMPARED_BASE = re.compile(
+    r"^[^.;]{0,60}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+(?:the\s+)?$", re.IGNORECASE
+)
+
+
+def _next_year(period: str | None) -> str | None:
+    quarterly = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", period or "")
+    return f"Q{quarterly.group(1)} {int(quarterly.group(2)) + 1}" if quarterly else None
+
+
+def _part_named_before(sentence: str, position: int, named: str | None) -> str | None:
+    """A quarter or half named without a year before a figure, in the fiscal year named right after it: "first
+    quarter sales ... to $220 million in fiscal 2021" is Q1 2021."""
+    year = re.fullmatch(r"FY((?:19|20)\d\d)", named or "")
+    if not year:
+        return None
+    for pattern, prefix, parts in ((_QUARTER, "Q", _quarter_parts), (_HALF, "H", _half_parts)):
+        for match in pattern.finditer(sentence, 0, position):
+            number, written = parts(match)
+            if written is None and not _COMPARED_PERIOD.search(
+                sentence[max(0, match.start() - 25) : match.start()]
+            ):
+                return f"{prefix}{number} {year.group(1)}"
+    return None
 
 
 def _quarter_parts(quarter: re.Match[str]) -> tuple[int, str | None]:
@@ -271,6 +320,51 @@ def period_mention(sentence: str, guidance: bool = False) -> str | None:
     if match is None and guidance:
         match = _YEAR_ALONE.search(sentence)
     return match.group(0) if match else None
+
+
+_GUIDANCE_NOUN = re.compile(
+    r"[\s'-]*(?:[a-z]+\s+)?(?:guidance|outlook|forecast|expectations?|targets?)\b", re.IGNORECASE
+)
+_FOR_GUIDANCE = re.compile(
+    r"\b(?:guidance|outlook|forecast|expectations?)\s+(?:for|of)\s+(?:the\s+)?$", re.IGNORECASE
+)
+# A period that names an event ("our second quarter earnings announcement", "the Q2 earnings call").
+_EVENT_AFTER = re.compile(
+    r"\s+(?:earnings\s+|results\s+)?(?:call|announcement|release|report|conference)s?\b", re.IGNORECASE
+)
+LEADING = 60
+
+
+def carried_mention(sentence: str, guidance: bool = False) -> str | None:
+    """The period a sentence sets for the forecasts after it: the first one it names near its start ("For the
+    first quarter, we expect") or before its first amount, or one it names as the period of guidance ("our Q1
+    guidance", "outlook for 2021"); not one named in passing after its figures or at its end ("wind down in the
+    first half of FY '22")."""
+    first_amount = next(
+        (
+            number.start()
+            for number in NUMBER.finditer(sentence)
+            if number.group("currency") or number.group("scale") or number.group("unit")
+        ),
+        None,
+    )
+    matches = [*_QUARTER.finditer(sentence), *_HALF.finditer(sentence), *_YEAR_PERIOD.finditer(sentence)]
+    if guidance:
+        matches += list(_YEAR_ALONE.finditer(sentence))
+    ordered = [
+        match
+        for match in sorted(matches, key=lambda m: (m.start(), -m.end()))
+        if not _EVENT_AFTER.match(sentence, match.end())
+    ]
+    for match in ordered:
+        if _GUIDANCE_NOUN.match(sentence, match.end()) or _FOR_GUIDANCE.search(
+            sentence[max(0, match.start() - 40) : match.start()]
+        ):
+            return match.group(0)
+    for match in ordered:
+        if match.start() < LEADING or (first_amount is not None and match.end() <= first_amount):
+            return match.group(0)
+    return None
 
 
 def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:

@@ -53,7 +53,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "same_store_sales",
             r"\b(?:(?:same|comparable|comp)[- ](?:store|restaurant|unit|property|center|shop|branch)s?|comp(?:arable)?|"
-            r"like-for-like|organic)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
+            r"like-for-like)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
         ),
         ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b|\bcapital\s+(?:spending|outlays?)\b"),
         ("dividend", r"\bdividends?\b"),
@@ -76,8 +76,9 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
         (
             "revenue",
-            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+)?(?:revenues?|sales|top[- ]line|turnover)\b"
-            r"(?!\s+(?:inducements?|force|teams?|tax(?:es)?|people|reps?|representatives|cycles?|pipeline|channels?))",
+            r"\b(?:total\s+|net\s+|consolidated\s+|gaap\s+|adjusted\s+|quarterly\s+|organic\s+)?(?:revenues?|sales|top[- ]line|turnover)\b"
+            r"(?!\s+(?:inducements?|force|teams?|tax(?:es)?|people|reps?|representatives|cycles?|pipeline|channels?))"
+            r"|\borganic\s+growth\b",
         ),
     )
 )

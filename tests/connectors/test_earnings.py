@@ -258,6 +258,7 @@ def test_percent_range_growth_named_far_before():
         ("Better-than-expected gross margin resulted in record earnings per share of $3.48.", False),
         ("Margins came in higher than we expected at 4.2%.", False),
         ("Results were as anticipated.", False),
+        ("EPS of $0.54 was at the high end of our guidance range and increased 26% year over year.", False),
         ("We expect revenue of $5 billion.", True),
     ],
 )
@@ -773,3 +774,136 @@ def test_guidance_periods(sentence, quote, period):
     from connectors.earnings.periods import period_of
 
     assert period_of(sentence, "Q1 2021", "2021", True, sentence.index(quote)) == period
+
+
+def test_a_quarters_forecast_carries_into_ranges_without_a_forecast_word():
+    text = (
+        "So we're providing only Q1 guidance at this time.\n"
+        "This includes consolidated revenues of $642 million to $670 million.\n"
+        "Non-GAAP earnings per share is expected to be in the range of $2.66 to $2.86.\n"
+    )
+    metrics = run_connector("earnings", [Document("ACME_q4_2020", text)])["metrics"]
+    assert [(m["metric"], m["period"]) for m in metrics] == [
+        ("revenue", "Q1 2021"),
+        ("adjusted_eps", "Q1 2021"),
+    ]
+
+
+def test_a_period_named_in_passing_does_not_carry():
+    text = (
+        "GAAP earnings per share for the year is now expected to be in a range of $2.06 to $2.16, including a "
+        "benefit that occurred early in the second quarter of 2021.\n"
+        "Adjusted EPS, which excludes those items, is expected to be in a range of $2 to $2.10.\n"
+        "Our previously disclosed terminations and runoffs wind down in the first half of the year, as we expect.\n"
+        "This translates into revenue of $16.6 billion to $16.8 billion.\n"
+    )
+    metrics = run_connector("earnings", [Document("ACME_q1_2021", text)])["metrics"]
+    assert [(m["metric"], m["period"]) for m in metrics] == [
+        ("eps", "FY2021"),
+        ("adjusted_eps", "FY2021"),
+        ("revenue", "FY2021"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote", "period"),
+    [
+        (
+            "For the quarter, we reported GAAP diluted earnings per share of $0.69, lower than our GAAP diluted "
+            "earnings per share of $1.16 in the third quarter of 2020.",
+            "$0.69",
+            "Q3 2021",
+        ),
+        (
+            "We reported a net loss of $59.4 million for the quarter or a loss of $1.10 per share, and net income "
+            "of $1 million for the year.",
+            "$1.10",
+            "Q3 2021",
+        ),
+    ],
+)
+def test_the_calls_quarter_named_without_a_number(sentence, quote, period):
+    from connectors.earnings.periods import period_of
+
+    assert period_of(sentence, "Q3 2021", "2021", False, sentence.index(quote)) == period
+
+
+def test_a_quarter_named_before_a_figure_takes_the_fiscal_year_named_after_it():
+    from connectors.earnings.periods import period_of
+
+    sentence = (
+        "First quarter sales are expected to increase from $160 million in fiscal 2020 to a range of $220 million "
+        "to $240 million in fiscal 2021."
+    )
+    assert period_of(sentence, "Q4 2020", "2020", True, sentence.index("$220")) == "Q1 2021"
+    assert period_of(sentence, "Q4 2020", "2020", True, sentence.index("$160")) == "Q1 2020"
+
+
+def test_range_from_and_a_year_named_before_a_half():
+    from connectors.earnings.extraction import extract_figures
+    from connectors.earnings.periods import period_of
+
+    sentence = "And after considering all capex, our full year free cash flow should range from $30 million to $50 million."
+    assert [(f.metric, f.low, f.high) for f in extract_figures(sentence, 0)] == [
+        ("free_cash_flow", 30.0, 50.0)
+    ]
+    sentence = (
+        "We have $3.9 billion remaining under our current authorization and expect to complete this amount in "
+        "2022, weighted more toward the first half of this year."
+    )
+    assert period_of(sentence, "Q4 2021", "2021", True, sentence.index("$3.9")) == "FY2022"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "metric"),
+    [
+        ("We now see full-year organic revenue growth in the range of 5% to 7%.", "revenue_growth"),
+        ("Organic growth was 11% in the quarter.", "revenue_growth"),
+        ("Comparable store sales increased 4.2%.", "same_store_sales_growth"),
+    ],
+)
+def test_organic_growth_is_revenue_growth_not_same_store_sales(sentence, metric):
+    from connectors.earnings.extraction import extract_figures
+
+    assert [f.metric for f in extract_figures(sentence, 0)] == [metric]
+
+
+def test_metric_named_after_a_figure_with_for():
+    from connectors.earnings.extraction import extract_figures
+
+    sentence = (
+        "We shared our full year guidance, reaffirming our ranges of $4.4 billion to $4.6 billion of revenue, "
+        "$2.80 to $3.20 for adjusted earnings per share."
+    )
+    assert [(f.metric, f.low) for f in extract_figures(sentence, 0)] == [
+        ("revenue", 4.4),
+        ("adjusted_eps", 2.8),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "mention"),
+    [
+        ("For the first quarter, we expect revenue of $1 billion.", "first quarter"),
+        (
+            "These transactions will result in Q2 charges of $25 million, which were not previously included in "
+            "our 2021 financial outlook.",
+            "2021",
+        ),
+        ("Our previously disclosed terminations and runoffs wind down in the first half of FY '22.", None),
+        ("And then when we reinstated guidance with our second quarter earnings announcement.", None),
+    ],
+)
+def test_the_period_a_sentence_sets_for_the_forecasts_after_it(sentence, mention):
+    from connectors.earnings.periods import carried_mention
+
+    assert carried_mention(sentence, True) == mention
+
+
+def test_a_forecast_compared_with_a_dated_quarter_speaks_of_that_quarter_a_year_on():
+    from connectors.earnings.periods import period_of
+
+    sentence = "Total subscription revenues are expected to increase approximately 12% compared with the fourth quarter of 2020."
+    assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("12%")) == "Q4 2021"
+    sentence = "Revenues are expected to increase approximately 12% compared with the fourth quarter."
+    assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("12%")) == "FY2021"
