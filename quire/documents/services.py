@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -422,7 +421,7 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
         for document_id, status in stuck:
             Document.objects.filter(pk=document_id).update(status=DocumentStatus.PENDING, updated_at=now)
             logger.warning("document %s: stuck in %s; ingestion queued again", document_id, status)
-            transaction.on_commit(partial(current_app.send_task, DOCUMENT_INGEST_TASK, args=[document_id]))
+            transaction.on_commit(partial(_ingest_send, document_id))
     return unqueued + len(stuck)
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Length
@@ -294,7 +293,7 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
                 status=JobStatus.QUEUED, lease_until=None, stage=f"requeued (attempt {attempt} stalled)"
             )
             logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
-            transaction.on_commit(partial(current_app.send_task, JOB_RUN_TASK, args=[job_id]))
+            transaction.on_commit(partial(_run_send, job_id))
     return unqueued + len(stalled)
 
 

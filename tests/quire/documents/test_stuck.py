@@ -85,11 +85,9 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
 
 def test_the_sweep_requeues_only_documents_stuck_past_the_threshold(make_tenant, monkeypatch):
     from quire import queueing
-    from quire.documents import services
 
     sent = []
     app = SimpleNamespace(send_task=lambda name, args, **options: sent.append((name, args)))
-    monkeypatch.setattr(services, "current_app", app)
     monkeypatch.setattr(queueing, "current_app", app)
     tenant = make_tenant("stuck-sweep").tenant
     long_ago = timezone.now() - timedelta(hours=1)

@@ -59,11 +59,9 @@ def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once
 
 def test_the_sweep_requeues_only_running_jobs_whose_lease_lapsed(make_tenant, monkeypatch):
     from quire import queueing
-    from quire.jobs import services
 
     sent = []
     app = SimpleNamespace(send_task=lambda name, args, **options: sent.append((name, args)))
-    monkeypatch.setattr(services, "current_app", app)
     monkeypatch.setattr(queueing, "current_app", app)
     tenant = make_tenant("stalled-sweep").tenant
     now = timezone.now()
