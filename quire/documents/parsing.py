@@ -51,12 +51,10 @@ def parse_document(
         raise ParseError(str(exc)) from exc
     except RecursionError as exc:
         raise ParseError(f"could not parse {content_type}: it nests too deeply") from exc
-    except ctypes.ArgumentError as exc:
-        if SoftTimeLimitExceeded.__name__ in str(exc):
+    except Exception as exc:
+        if isinstance(exc, ctypes.ArgumentError) and SoftTimeLimitExceeded.__name__ in str(exc):
             # The soft time limit fired inside a native call, and ctypes turned it into an argument error.
             raise SoftTimeLimitExceeded() from exc
-        raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
 
 
