@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from billing.entitlements import (
@@ -246,11 +246,13 @@ def meter_refusals(*, tenant: Tenant) -> dict | None:
     latest = refused.order_by("-refused_at").first()
     if latest is None:
         return None
-    units = dict(refused.values_list("kind").annotate(total=Sum("units")).values_list("kind", "total"))
+    by_kind = refused.values("kind").annotate(
+        units=Sum("units"), batches=Count("pk"), since=Min("created_at")
+    )
     return {
-        "batches": refused.count(),
-        "units": units,
-        "since": refused.order_by("created_at").values_list("created_at", flat=True).first(),
+        "batches": sum(row["batches"] for row in by_kind),
+        "units": {row["kind"]: row["units"] for row in by_kind},
+        "since": min(row["since"] for row in by_kind),
         "latest": latest.refusal,
         "latest_at": latest.refused_at,
     }
