@@ -123,6 +123,8 @@ def _append(segments: list[Segment], text: str, start: int, end: int, max_chars:
         segments.append(Segment(start, end, text[start:end]))
 
 
+# How far back from a period its word is looked for: a word ends a sentence or not by its last characters.
+_WORD_WINDOW = 64
 _ABSTRACT_END = re.compile(r"[.!?][\"')\]]*\s+|\n\s*\n")
 _ABSTRACT_ABBREVIATIONS = frozenset(
     [
@@ -150,7 +152,8 @@ def _abstract_sentence_ends(text: str, stop: int, following: int) -> bool:
     """Whether the period at `stop - 1` ends a sentence of an abstract, the next sentence starting at `following`."""
     if text[stop - 1] != ".":
         return True
-    word = text[: stop - 1].rsplit(None, 1)[-1].lstrip("([") if text[: stop - 1].strip() else ""
+    before_stop = text[max(0, stop - 1 - _WORD_WINDOW) : stop - 1]
+    word = before_stop.rsplit(None, 1)[-1].lstrip("([") if before_stop.strip() else ""
     next_lower = following < len(text) and text[following].islower()
     if (
         word in _ABSTRACT_ABBREVIATIONS
@@ -159,7 +162,7 @@ def _abstract_sentence_ends(text: str, stop: int, following: int) -> bool:
     ):
         return False
     if len(word) == 1 and word.isalpha():
-        before = text[: stop - 1 - len(word)].rsplit(None, 1)
+        before = before_stop[: len(before_stop) - len(word)].rsplit(None, 1)
         return bool(before) and before[-1][-1].isdigit()
     return not (word.isdigit() and following < len(text) and text[following].isdigit())
 
