@@ -121,6 +121,12 @@ def previous_period(period: str | None, quarter: bool) -> str | None:
     return f"FY{int(annual.group(1)) - 1}" if annual and not quarter else period
 
 
+def _periods_named(sentence: str, guidance: bool, start: int = 0) -> list[re.Match[str]]:
+    """Halves, quarters and years the sentence names from `start` (a bare year only in a forecast), by kind."""
+    patterns = (_HALF, _QUARTER, _YEAR_PERIOD, *((_YEAR_ALONE,) if guidance else ()))
+    return [match for pattern in patterns for match in pattern.finditer(sentence, start)]
+
+
 def _period_at(
     sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool, position: int
 ) -> str | None:
@@ -129,12 +135,8 @@ def _period_at(
         named = _period_named(named_next.group(0), default_quarter, default_year, guidance)
         return _part_named_before(sentence, position, named) or named
     # Halves first: "first half of fiscal 2022" ends where its "fiscal 2022" does, and the half is the period.
-    before = [m for m in _HALF.finditer(sentence) if m.end() <= position]
-    before += [m for m in _QUARTER.finditer(sentence) if m.end() <= position]
-    before += [m for m in _YEAR_PERIOD.finditer(sentence) if m.end() <= position]
-    if guidance:
-        before += [m for m in _YEAR_ALONE.finditer(sentence) if m.end() <= position]
-    else:
+    before = [m for m in _periods_named(sentence, guidance) if m.end() <= position]
+    if not guidance:
         before += [m for m in _THIS_QUARTER.finditer(sentence) if m.end() <= position]
     before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
     if before:
@@ -154,14 +156,7 @@ def _period_at(
             nearest = max(quarters_nearer, key=lambda m: m.end())
         return _period_named(nearest.group(0), default_quarter, default_year, guidance)
     quarters_after = list(_QUARTER.finditer(sentence, position))
-    after = quarters_after or sorted(
-        [
-            *_HALF.finditer(sentence, position),
-            *_YEAR_PERIOD.finditer(sentence, position),
-            *(_YEAR_ALONE.finditer(sentence, position) if guidance else ()),
-        ],
-        key=lambda m: m.start(),
-    )
+    after = quarters_after or sorted(_periods_named(sentence, guidance, position), key=lambda m: m.start())
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)
     if guidance and quarters_after and _quarter_parts(quarters_after[0])[1]:
@@ -348,12 +343,9 @@ def carried_mention(sentence: str, guidance: bool = False) -> str | None:
         ),
         None,
     )
-    matches = [*_QUARTER.finditer(sentence), *_HALF.finditer(sentence), *_YEAR_PERIOD.finditer(sentence)]
-    if guidance:
-        matches += list(_YEAR_ALONE.finditer(sentence))
     ordered = [
         match
-        for match in sorted(matches, key=lambda m: (m.start(), -m.end()))
+        for match in sorted(_periods_named(sentence, guidance), key=lambda m: (m.start(), -m.end()))
         if not _EVENT_AFTER.match(sentence, match.end())
     ]
     for match in ordered:
