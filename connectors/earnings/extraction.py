@@ -151,6 +151,13 @@ _BARE_AMOUNT_END = re.compile(
     r"year|quarter|increas\w*|decreas\w*|grow\w*|declin\w*)\b)",
     re.IGNORECASE,
 )
+
+
+def _bare_amount(sentence: str, match: re.Match[str], unit: str, scale: float) -> bool:
+    """Whether a count in millions or more is an amount written without its currency ("sales were 4.8 billion")."""
+    return unit == "count" and scale >= 1e6 and bool(_BARE_AMOUNT_END.match(sentence[match.end() :]))
+
+
 _SHARES_AFTER = re.compile(r"^\s+shares\b", re.IGNORECASE)
 _SHARE_COUNT = re.compile(
     r"\b(?:share\s+count|shares\s+outstanding|weighted[- ]average|diluted\s+shares)\b", re.IGNORECASE
@@ -357,7 +364,7 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         return None
     if low_unit in ("percent", *POINTS_UNITS) and high_unit == "count":
         return None
-    if unit == "count" and scale >= 1e6 and _BARE_AMOUNT_END.match(sentence[match.end() :]):
+    if _bare_amount(sentence, match, unit, scale):
         unit = "USD"
     if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
         return None
@@ -548,12 +555,7 @@ def _add_level(
         and bool(_SHARES_AFTER.match(sentence[match.end() :]))
         and not _SHARE_COUNT.search(sentence[max(0, match.start() - 80) : match.start()])
     )
-    if (
-        unit == "count"
-        and scale >= 1e6
-        and fits_unit(metric, "USD")
-        and _BARE_AMOUNT_END.match(sentence[match.end() :])
-    ):
+    if _bare_amount(sentence, match, unit, scale) and fits_unit(metric, "USD"):
         unit = "USD"
     if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
         return
