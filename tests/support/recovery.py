@@ -14,7 +14,6 @@ from tests.support.processes import WorkerProcess, start_beat, stop_process, tas
 
 RESCUER_VISIBILITY_S = 60
 SWEEP_ENV = {"QUIRE_STALLED_SWEEP_SECONDS": "2", "QUIRE_DOCUMENT_STUCK_SECONDS": "4"}
-QUEUES = ("ingest", "jobs", "webhooks", "billing")
 
 
 def queue_of(task_name: str) -> str:
@@ -59,10 +58,12 @@ def rescued(celery_worker: WorkerProcess, directory: Path, task_name: str) -> It
     """Beat with the short sweep interval of SWEEP_ENV and a rescuer worker (its sweeps with SWEEP_ENV's
     threshold) on every queue but `task_name`'s, starting, its log in `directory`; `Rescue.start` adds that
     queue. On the way out both stop and the shared worker runs again."""
+    from quire.launcher import QUEUES
+
     queue = queue_of(task_name)
     beat = start_beat(directory, SWEEP_ENV)
     rescuer = WorkerProcess(
-        queues=",".join(q for q in QUEUES if q != queue),
+        queues=",".join(q for q in QUEUES.split(",") if q != queue),
         env={**SWEEP_ENV, "QUIRE_BROKER_VISIBILITY_TIMEOUT": str(RESCUER_VISIBILITY_S)},
         log_path=directory / "rescuer.log",
     ).start(wait=False)
