@@ -45,8 +45,8 @@ def sample(data: Path, calls: int, skip: int = 0) -> list[tuple[str, str, list[s
     return shuffled[skip : skip + calls]
 
 
-def _miss_cause(fact: dict, metrics: list[dict]) -> str:
-    same = [m for m in metrics if fact_found(fact, [m], check_metric=False)]
+def _miss_cause(fact: dict, same: list[dict]) -> str:
+    """Why a reference fact was missed, given the reported figures of its value (`same`)."""
     if not same:
         return "value not extracted"
     if fact["metric"] is not None and not any(
@@ -64,18 +64,14 @@ def misses(outputs: dict[str, dict], rows: list[tuple[str, str, list[str]]]) -> 
         for fact in reference_facts(bullets, document_id):
             if not in_call(fact, numbers) or fact_found(fact, metrics):
                 continue
-            cause = _miss_cause(fact, metrics)
+            same = [m for m in metrics if fact_found(fact, [m], check_metric=False)]
+            cause = _miss_cause(fact, same)
             causes[cause] += 1
-            same = [
-                f"{m['metric']}/{m['period']}/{m['kind']}: {m['sentence']['quote'][:160]}"
-                for m in metrics
-                if fact_found(fact, [m], check_metric=False)
-            ][:2]
             print(
                 f"{document_id}\t{cause}\t{fact['metric']}/{fact['period']}\t{fact['value']}\t{fact['text']}"
             )
-            for line in same:
-                print(f"\t\t{line}")
+            for m in same[:2]:
+                print(f"\t\t{m['metric']}/{m['period']}/{m['kind']}: {m['sentence']['quote'][:160]}")
     return causes
 
 
