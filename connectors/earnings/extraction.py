@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 from connectors.earnings.tables import (
+    COUNT_METRICS,
+    COUNT_NOUNS,
     CURRENCY_UNITS,
     INCOME_METRICS,
     METRICS,
@@ -13,6 +15,7 @@ from connectors.earnings.tables import (
     PER_SHARE_METRICS,
     POINTS_UNITS,
     RANGE,
+    RATIO_METRICS,
     fits_unit,
     parse_number,
 )
@@ -275,7 +278,7 @@ def _change_target(figures: list[Figure], metric: str | None, unit: str) -> int 
 
 
 # Percentages that are levels even after a change word: "gross margin improved to 42%".
-_LEVEL_PERCENT_METRICS = ("gross_margin", "operating_margin", "tax_rate")
+_LEVEL_PERCENT_METRICS = ("gross_margin", "operating_margin", *RATIO_METRICS)
 
 
 @dataclass
@@ -366,7 +369,12 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         return None
     if _bare_amount(sentence, match, unit, scale):
         unit = "USD"
-    if unit == "count" or low > high or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value")):
+    counted = _counted_metric(sentence, match.start(), _metric_after(sentence, match.end()))
+    if (
+        (unit == "count" and counted is None)
+        or low > high
+        or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value"))
+    ):
         return None
     if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
         return None
@@ -375,8 +383,10 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     joiner = sentence[match.end("low") : match.start("high")].strip().lower()
     if joiner == "and" and not match.group(0).lower().startswith("between"):
         return None
-    metric = _metric_after(sentence, match.end(), unit != "percent") or _metric_before(
-        sentence, match.start()
+    metric = (
+        counted
+        or _metric_after(sentence, match.end(), unit != "percent")
+        or _metric_before(sentence, match.start())
     )
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
@@ -417,14 +427,15 @@ def _read_number(scan: _Scan, match: re.Match[str]) -> None:
     if _is_year_or_label(sentence, match):
         return
     value, unit, scale = parse_number(match)
-    if unit == "count" and scale == 1.0:
-        return
     before = sentence[max(0, match.start() - 40) : match.start()]
     named_after = _metric_after(sentence, match.end(), unit != "percent")
+    counted = _counted_metric(sentence, match.start(), named_after) if unit == "count" else None
+    if unit == "count" and scale == 1.0 and counted is None:
+        return
     if _not_a_level(sentence, match, unit, before, named_after):
         return
     growth_metric = _growth_named_after(sentence, match.end()) if unit == "percent" else None
-    metric = _number_metric(sentence, match, unit, before, named_after, growth_metric)
+    metric = counted or _number_metric(sentence, match, unit, before, named_after, growth_metric)
     if _is_change(scan, match, unit, before, growth_metric) and (
         unit in POINTS_UNITS or metric not in _LEVEL_PERCENT_METRICS
     ):
@@ -451,6 +462,41 @@ def _not_a_level(
         and unit not in POINTS_UNITS
         and bool(_DIFFERENCE_AFTER.match(sentence[match.end() :]))
     )
+
+
+_COUNTED = (*COUNT_METRICS, "backlog", "bookings")
+_MONTH_BEFORE = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+$", re.IGNORECASE
+)
+# What may stand between a counted metric's name and its number: "deliveries between", "customers were about".
+_COUNT_GAP = re.compile(
+    r"(?:\s*(?:were|was|of|to|between|totaled|totaling|reached|at|approximately|about|around|over|nearly|roughly|"
+    r"of about|increased|decreased|grew|rose|fell|declined)\b)*\s*",
+    re.IGNORECASE,
+)
+_NEAR_BEFORE = 40
+
+
+def _counted_metric(sentence: str, position: int, named_after: str | None) -> str | None:
+    """The counted metric of a bare count: its noun right after it ("21,588 homes closed", "5,400 customers") or
+    named just before it with no other number between ("home deliveries between 2,700 and 3,000")."""
+    window = sentence[max(0, position - _NEAR_BEFORE) : position]
+    if _MONTH_BEFORE.search(window):
+        return None
+    if named_after in _COUNTED:
+        return named_after
+    after = sentence[position:]
+    after = after[len(NUMBER.match(after).group(0)) if NUMBER.match(after) else 0 :]
+    for name, pattern in COUNT_NOUNS:
+        if re.match(r"\s+(?:[a-z-]+\s+)?" + pattern.pattern, after, re.IGNORECASE):
+            return name
+    best: tuple[int, str] | None = None
+    for name, pattern in (*METRICS, *COUNT_NOUNS):
+        if name in _COUNTED:
+            for named in pattern.finditer(window):
+                if best is None or named.end() > best[0]:
+                    best = (named.end(), name)
+    return best[1] if best and _COUNT_GAP.fullmatch(window[best[0] :]) else None
 
 
 def _per_share_metric(sentence: str, position: int) -> str:
@@ -557,7 +603,7 @@ def _add_level(
     )
     if _bare_amount(sentence, match, unit, scale) and fits_unit(metric, "USD"):
         unit = "USD"
-    if unit == "count" and metric not in ("bookings", "backlog", "subscribers") and not shares_bought:
+    if unit == "count" and metric not in ("bookings", "backlog", *COUNT_METRICS) and not shares_bought:
         return
     if metric in INCOME_METRICS and (
         _is_loss(sentence, match.start(), match.end())

@@ -67,11 +67,45 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:forward[- ]loss(?:es)?|impairments?|restructuring\s+(?:charges?|costs?)|(?:one-time|special|non-recurring)\s+charges?)\b",
         ),
         ("arr", r"\b(?:annual(?:ized)?\s+recurring\s+revenues?|ARR)\b"),
-        ("subscribers", r"\b(?:subscribers|paid\s+(?:members|memberships|subscriptions))\b"),
+        ("subscribers", r"\b(?:subscribers|subscriptions|paid\s+(?:members|memberships))\b"),
         ("bookings", r"\b(?:bookings|orders|order intake)\b"),
+        (
+            "deliveries",
+            r"\b(?:home\s+|vehicle\s+|aircraft\s+|unit\s+)?deliveries\b|\bhomes\s+(?:closed|delivered|sold)\b|\bclosings\b",
+        ),
+        ("liquidity", r"\b(?:total\s+|available\s+)?liquidity\b"),
+        (
+            "assets_under_management",
+            r"\b(?:assets\s+under\s+(?:management|administration)|AUM|AUA)\b",
+        ),
+        ("net_flows", r"\bnet\s+(?:(?:long-term|new|client|organic)\s+){0,2}(?:in|out)?flows?\b"),
+        (
+            "credit_loss_provision",
+            r"\bprovisions?\s+for\s+(?:credit|loan)\s+losses\b|\b(?:credit|loan)[- ]loss\s+provisions?\b",
+        ),
+        ("total_assets", r"\btotal\s+assets\b"),
+        ("combined_ratio", r"\bcombined\s+ratios?\b"),
+        ("operating_ratio", r"\boperating\s+ratios?\b"),
+        ("efficiency_ratio", r"\befficiency\s+ratios?\b"),
+        (
+            "capital_ratio",
+            r"\b(?:CET1|CET\s+1|common\s+equity\s+tier\s+(?:1|one)|tier\s+(?:1|one)|total)\s+(?:capital\s+|leverage\s+)?ratios?\b",
+        ),
+        ("load_factor", r"\bload\s+factors?\b"),
+        ("occupancy", r"\b(?:occupancy|occupancy\s+rates?)\b"),
+        (
+            "cash",
+            r"\b(?:unrestricted\s+)?cash(?:,?\s+(?:and\s+)?cash\s+equivalents)?"
+            r"(?:,?\s+(?:and|&)\s+(?:restricted\s+cash|short-term\s+investments|investments|marketable\s+securities))?"
+            r"(?:\s+on\s+hand|\s+balances?|\s+position)?\b"
+            r"(?!\s*(?:flows?|taxes|tax|rental|rents?|basis|dividends?|distributions?|from|used|generated|provided|"
+            r"collections?|payments?|costs?|rates?|returns?|earnings|margins?|compensation|contributions?|outflows?|"
+            r"inflows?|burn|interest|charges?|portion|settlements?|considerations?|conversion|paid|received|"
+            r"expenses?|spend\w*|savings|NOI|EPS|income|gains?|losses|proceeds)\b)",
+        ),
         ("net_interest_income", r"\bnet\s+interest\s+income\b"),
         ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
-        ("book_value_per_share", r"\bbook\s+value\s+per\s+share\b"),
+        ("book_value_per_share", r"\bbook\s+value\s+per\s+(?:common\s+|diluted\s+)?share\b"),
         ("ffo", r"\b(?:core\s+|adjusted\s+|normalized\s+)?(?:ffo|funds from operations)\b"),
         ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
         (
@@ -95,6 +129,30 @@ RANGE = re.compile(
 # Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
 POINTS_UNITS = ("basis_points", "percentage_points")
 CURRENCY_UNITS = ("USD", "EUR", "GBP", "JPY")
+# Nouns that name a count only right beside its number ("5,400 customers", "close approximately 75 stores"), never
+# a metric for other figures of their sentence.
+COUNT_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        ("customers", r"\b(?:customers|clients|accounts)\b"),
+        ("stores", r"\b(?:stores|restaurants|locations|salons|clinics|branches)\b"),
+    )
+)
+# Metrics counted in units, whose bare numbers ("21,588 homes closed") are figures when the metric's noun is
+# right beside them.
+COUNT_METRICS = ("subscribers", "deliveries", *(name for name, _ in COUNT_NOUNS))
+# Ratios and rates stated as a percentage of something else; a change word before one still leaves a level
+# ("the combined ratio improved to 93.4%").
+RATIO_METRICS = (
+    "tax_rate",
+    "capital_ratio",
+    "combined_ratio",
+    "operating_ratio",
+    "efficiency_ratio",
+    "load_factor",
+    "occupancy",
+)
+PERCENT_METRICS = (*RATIO_METRICS, "same_store_sales", "net_interest_margin")
 PER_SHARE_METRICS = ("eps", "adjusted_eps", "book_value_per_share", "ffo", "dividend")
 # Metrics whose loss is a negative value of the metric: a net loss is negative net income.
 INCOME_METRICS = frozenset(
@@ -143,10 +201,10 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
 
 def fits_unit(metric: str, unit: str) -> bool:
     """Whether a figure in `unit` can measure `metric` (a margin is a percentage, EPS an amount per share)."""
-    if metric == "subscribers":
-        return unit == "count"
     if metric in PER_SHARE_METRICS:
         return unit in ("USD", "USD_per_share", "EUR", "GBP")
-    if metric.endswith("margin") or metric in ("tax_rate", "same_store_sales", "net_interest_margin"):
+    if metric in COUNT_METRICS:
+        return unit == "count"
+    if metric.endswith("margin") or metric in PERCENT_METRICS:
         return unit in ("percent", "basis_points", "percentage_points")
     return unit in (*CURRENCY_UNITS, "count")

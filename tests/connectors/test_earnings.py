@@ -207,6 +207,53 @@ def test_figures_that_are_not_the_metric_are_left_out(sentence):
     assert _figures(sentence) == []
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Liquidity at quarter end was $277 million, including cash and cash equivalents of $155 million.",
+            [("liquidity", 277.0, "USD", 1e6), ("cash", 155.0, "USD", 1e6)],
+        ),
+        ("Quarter-ending AUM of $96.2 billion.", [("assets_under_management", 96.2, "USD", 1e9)]),
+        ("Net long-term inflows were $24.5 billion.", [("net_flows", 24.5, "USD", 1e9)]),
+        ("Provision for credit losses was $22.8 million.", [("credit_loss_provision", 22.8, "USD", 1e6)]),
+        ("The combined ratio improved to 93.4%.", [("combined_ratio", 93.4, "percent", 1.0)]),
+        ("Our CET1 capital ratio was 9.9% at June 30.", [("capital_ratio", 9.9, "percent", 1.0)]),
+        ("Book value per common share was $72.37.", [("book_value_per_share", 72.37, "USD_per_share", 1.0)]),
+        ("Cash taxes of $12 million were paid.", []),
+    ],
+)
+def test_balance_sheet_and_ratio_metrics(sentence, expected):
+    assert _figures(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Revenue rose to $7.0 billion on 21,588 homes closed.",
+            [("revenue", 7.0, "USD", 1e9), ("deliveries", 21588.0, "count", 1.0)],
+        ),
+        (
+            "We expect home deliveries between 2,700 and 3,000 in the fourth quarter.",
+            [("deliveries", 2850.0, "count", 1.0)],
+        ),
+        (
+            "Our customer count grew to over 5,400 customers as of July 31.",
+            [("customers", 5400.0, "count", 1.0)],
+        ),
+        ("We now expect to close approximately 75 stores in fiscal 2022.", [("stores", 75.0, "count", 1.0)]),
+        ("We hired 200 people for 3 new plants.", []),
+        (
+            "Written same-store sales for the 354 stores decreased 35% in the quarter.",
+            [("same_store_sales_growth", -35.0, "percent", 1.0), ("stores", 354.0, "count", 1.0)],
+        ),
+    ],
+)
+def test_bare_counts_only_beside_a_counted_noun(sentence, expected):
+    assert sorted(_figures(sentence)) == sorted(expected)
+
+
 def test_growth_named_after_a_percentage_with_its_sign():
     assert _figures("Everest remains resilient, with 21% growth rate in gross written premium.") == [
         ("gross_written_premiums_growth", 21.0, "percent", 1.0)
