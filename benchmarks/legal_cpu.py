@@ -6,7 +6,8 @@ The contract is the dev contracts of tests/data/cuad joined until it holds `page
 page of an EDGAR exhibit). The process is pinned to one core with one BLAS/torch thread. Each stage is timed
 on its own (best of `repeat`): the sentence split, the rules, the learned model's sparse features and
 logits, the whole analysis with the model, the whole connector (risks included), and, for comparison, the
-ingest's MiniLM embedding of the contract's chunks (which a job computes once, at upload, not per analysis).
+ingest's MiniLM embedding of the contract's chunks (int8, as ingest runs it, and fp32; a job computes it once, at
+upload, not per analysis).
 """
 
 from __future__ import annotations
@@ -84,8 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         from quire.documents.chunking import chunk_text
 
         chunks = [text[c.start : c.end] for c in chunk_text(text)]
+        embed_texts(chunks[:2], quantized=True)
         embed_texts(chunks[:2])
-        stages.append((f"ingest: MiniLM, {len(chunks)} chunks", best_of(1, lambda: embed_texts(chunks))))
+        stages.append(
+            (
+                f"ingest: MiniLM int8, {len(chunks)} chunks",
+                best_of(1, lambda: embed_texts(chunks, quantized=True)),
+            )
+        )
+        stages.append((f"(MiniLM fp32, {len(chunks)} chunks)", best_of(1, lambda: embed_texts(chunks))))
     except (ImportError, OSError) as error:
         stages.append((f"ingest: MiniLM unavailable ({type(error).__name__})", float("nan")))
     print(

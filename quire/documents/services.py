@@ -349,7 +349,7 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
         limits.check_time()
         part = spans[first : first + batch]
         texts = [parsed.text[s.start : s.end] for s in part]
-        vectors = embed_texts(texts)
+        vectors = embed_texts(texts, quantized=True)
         with transaction.atomic():
             _lock_alive(document.pk)
             Chunk.objects.bulk_create(

@@ -66,6 +66,18 @@ def test_matches_sentence_transformers_per_text(sentence_transformer):
         _assert_agrees(embed_texts([text]), sentence_transformer.encode([text], normalize_embeddings=True))
 
 
+def test_int8_stays_close_to_fp32_and_keeps_nearest_neighbours(sentence_transformer):
+    expected = sentence_transformer.encode(VARIED, normalize_embeddings=True)
+    vectors = embed_texts(VARIED, quantized=True)
+    cosines = (vectors * expected).sum(axis=1)
+    assert cosines.min() >= 0.98 and cosines.mean() >= 0.99, cosines
+    assert numpy.abs(vectors - expected).max() > 1e-4
+    similarities, reference = vectors @ vectors.T, expected @ expected.T
+    numpy.fill_diagonal(similarities, -1)
+    numpy.fill_diagonal(reference, -1)
+    assert similarities.argmax(axis=1).tolist() == reference.argmax(axis=1).tolist()
+
+
 def test_matches_sentence_transformers_across_token_budget_batches(sentence_transformer):
     rng = random.Random(7)
     words = ["agreement", "revenue", "notice", "delaware", "protein", "margin", "renewal", "cash"]
@@ -91,8 +103,16 @@ def test_duplicates_get_identical_rows():
 
 def test_batching_does_not_change_results():
     assert numpy.allclose(
-        embed_texts(SENTENCES, batch_size=1), embed_texts(SENTENCES, batch_size=64), atol=1e-5
+        embed_texts(VARIED, batch_size=1),
+        embed_texts(VARIED, batch_size=64),
+        atol=1e-5,
     )
+
+
+def test_batching_moves_int8_vectors_by_rounding_only():
+    alone = embed_texts(VARIED, batch_size=1, quantized=True)
+    batched = embed_texts(VARIED, batch_size=64, quantized=True)
+    assert (alone * batched).sum(axis=1).min() >= 0.995
 
 
 def test_batches_cover_every_text_once_within_limits():
