@@ -83,12 +83,24 @@ _PRIOR_MARKER = re.compile(
     re.IGNORECASE,
 )
 
+# The prior period named right before a figure: "above our prior year of $1.21", "the year-ago quarter's $0.95".
+_PRIOR_BEFORE = re.compile(
+    r"\b(?:(?:last|prior|previous)[- ](?P<quarter>quarter)|(?:last|prior|previous)[- ]year|year[- ]ago)"
+    r"(?:\s+(?:quarter|period))?(?:'s)?(?:\s+(?:level|figure|result|results))?\s+(?:of\s+)?"
+    r"(?:(?:approximately|about|roughly)\s+)?$",
+    re.IGNORECASE,
+)
+
 
 def _prior_period(
     sentence: str, position: int, default_quarter: str | None, default_year: str | None, guidance: bool
 ) -> str | None:
-    """The period of a comparison figure ("compared to $139 million last year"): one named right after it, or
-    the period the sentence speaks of moved back a year (or a quarter)."""
+    """The period of a comparison figure ("compared to $139 million last year", "above our prior year of $1.21"):
+    one named right after it, or the period the sentence speaks of moved back a year (or a quarter)."""
+    prior_before = _PRIOR_BEFORE.search(sentence[max(0, position - 40) : position])
+    if prior_before:
+        current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+        return previous_period(current, quarter=bool(prior_before.group("quarter")))
     if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
         return None
     end = _figure_end(sentence, position)

@@ -426,6 +426,8 @@ def test_scorer_skips_labels_and_month_days_and_matches_unnamed_metrics_on_value
             "$0.54",
             "Q1 2022",
         ),
+        ("Revenue of $5 billion was above our prior year of $4.2 billion.", "$4.2", "Q3 2020"),
+        ("Sales were $5 billion against the prior quarter's $4.8 billion.", "$4.8", "Q2 2021"),
     ],
 )
 def test_comparison_figures_and_periods_named_right_after_them(sentence, position_of, period):
