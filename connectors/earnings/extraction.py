@@ -465,6 +465,8 @@ def _not_a_level(
 
 
 _COUNTED = (*COUNT_METRICS, "backlog", "bookings")
+# Units a counted metric is stated in: "net new orders increased 24% over last year to 7,056 homes".
+_UNITS_COUNTED = re.compile(r"\s+(?:homes|units|vehicles|aircraft)\b", re.IGNORECASE)
 _MONTH_BEFORE = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+$", re.IGNORECASE
 )
@@ -490,6 +492,9 @@ def _counted_metric(sentence: str, position: int, named_after: str | None) -> st
     for name, pattern in COUNT_NOUNS:
         if re.match(r"\s+(?:[a-z-]+\s+)?" + pattern.pattern, after, re.IGNORECASE):
             return name
+    if _UNITS_COUNTED.match(after):
+        metric = _metric_before(sentence, position, "count")
+        return metric if metric in _COUNTED else None
     best: tuple[int, str] | None = None
     for name, pattern in (*METRICS, *COUNT_NOUNS):
         if name in _COUNTED:

@@ -245,6 +245,11 @@ def test_balance_sheet_and_ratio_metrics(sentence, expected):
         ("We now expect to close approximately 75 stores in fiscal 2022.", [("stores", 75.0, "count", 1.0)]),
         ("We hired 200 people for 3 new plants.", []),
         (
+            "Our net new orders increased 24% over last year to 7,056 homes.",
+            [("bookings_growth", 24.0, "percent", 1.0), ("bookings", 7056.0, "count", 1.0)],
+        ),
+        ("We sold 3,000 units of the new product.", []),
+        (
             "Written same-store sales for the 354 stores decreased 35% in the quarter.",
             [("same_store_sales_growth", -35.0, "percent", 1.0), ("stores", 354.0, "count", 1.0)],
         ),
