@@ -185,6 +185,10 @@ def _figures(sentence):
             [("operating_income", 270.0, "USD", 1e6), ("operating_margin", 9.6, "percent", 1.0)],
         ),
         ("We added 1.3 million subscribers in the quarter.", [("subscribers", 1.3, "count", 1e6)]),
+        (
+            "Net income was $5 million or $0.12 per fully diluted share.",
+            [("net_income", 5.0, "USD", 1e6), ("eps", 0.12, "USD_per_share", 1.0)],
+        ),
         ("Annual recurring revenue reached $820 million.", [("arr", 820.0, "USD", 1e6)]),
         ("Total company comp-store sales were 10%.", [("same_store_sales", 10.0, "percent", 1.0)]),
         ("Same-restaurant sales were 4.2% in the quarter.", [("same_store_sales", 4.2, "percent", 1.0)]),
