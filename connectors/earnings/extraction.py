@@ -22,6 +22,7 @@ from connectors.earnings.tables import (
 
 _CHANGE_WORDS = re.compile(
     r"\b(?:up|down|increased?|decreased?|grew|growth|rose|fell|declined?|improved?|improvement|expanded|contracted|higher|lower|gain(?:ed)?|drop(?:ped)?|"
+    r"growing|rising|falling|declining|increasing|decreasing|jump(?:s|ed)?|"
     r"increase of|decrease of|growth of|by)\s*(?:only\s+|just\s+|(?:a\s+)?(?:strong|solid|robust)\s+)?"
     r"(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
     re.IGNORECASE,
@@ -94,7 +95,7 @@ def _metric_before(sentence: str, position: int, unit: str | None = None) -> str
 _JOINED_AFTER = re.compile(r"^\s+(?:of|in|for)\s+", re.IGNORECASE)
 _FILLER_WORD = re.compile(r"[\w-]+\s+")
 _GROWTH_AFTER = re.compile(
-    r"^\s+(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)\s+(?:(?:our|the)\s+)?",
+    r"^\s+(?:(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)|higher|lower)\s+(?:(?:our|the)\s+)?",
     re.IGNORECASE,
 )
 # Words after a metric's name that make the figure something else: "$5 million revenue increase",
@@ -131,7 +132,8 @@ _CHANGED_BY = re.compile(
 )
 # A percentage given beside the amount of a change: "increased $7.5 million or 48%".
 _AMOUNT_OR = re.compile(
-    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved)\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
+    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved|(?:an?\s+)?(?:increase|decrease|decline)\s+of)"
+    r"\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
     r"(?:thousand|million|billion)?\s*,?\s*or\s+$",
     re.IGNORECASE,
 )

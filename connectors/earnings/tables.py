@@ -24,11 +24,11 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         (
             "adjusted_eps",
-            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?eps\b|\bnon-gaap\s+(?:diluted\s+)?eps\b",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?d?eps\b|\bnon-gaap\s+(?:diluted\s+)?d?eps\b",
         ),
         (
             "eps",
-            r"\b(?:diluted\s+|gaap\s+|basic\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+|basic\s+)?(?:common\s+)?share\b|\b(?:gaap\s+|diluted\s+)?eps\b",
+            r"\b(?:diluted\s+|gaap\s+|basic\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+|basic\s+)?(?:common\s+)?share\b|\b(?:gaap\s+|diluted\s+)?d?eps\b",
         ),
         ("adjusted_ebitda_margin", r"\badjusted\s+ebitda\s+margins?\b"),
         ("ebitda_margin", r"\bebitda\s+margins?\b"),

@@ -186,6 +186,15 @@ def _figures(sentence):
         ),
         ("We added 1.3 million subscribers in the quarter.", [("subscribers", 1.3, "count", 1e6)]),
         (
+            "We expect adjusted DEPS to be between $3.26 and $3.32.",
+            [("adjusted_eps", 3.29, "USD_per_share", 1.0)],
+        ),
+        ("We reported 15.6% higher revenues in the quarter.", [("revenue_growth", 15.6, "percent", 1.0)]),
+        (
+            "We delivered $674 million of revenue, growing 8.9% in total.",
+            [("revenue", 674.0, "USD", 1e6)],
+        ),
+        (
             "Net income was $5 million or $0.12 per fully diluted share.",
             [("net_income", 5.0, "USD", 1e6), ("eps", 0.12, "USD_per_share", 1.0)],
         ),
