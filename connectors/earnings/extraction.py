@@ -371,7 +371,7 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         return None
     if _bare_amount(sentence, match, unit, scale):
         unit = "USD"
-    counted = _counted_metric(sentence, match.start(), _metric_after(sentence, match.end()))
+    counted = _counted_metric(sentence, match, _metric_after(sentence, match.end()))
     if (
         (unit == "count" and counted is None)
         or low > high
@@ -431,7 +431,7 @@ def _read_number(scan: _Scan, match: re.Match[str]) -> None:
     value, unit, scale = parse_number(match)
     before = sentence[max(0, match.start() - 40) : match.start()]
     named_after = _metric_after(sentence, match.end(), unit != "percent")
-    counted = _counted_metric(sentence, match.start(), named_after) if unit == "count" else None
+    counted = _counted_metric(sentence, match, named_after) if unit == "count" else None
     if unit == "count" and scale == 1.0 and counted is None:
         return
     if _not_a_level(sentence, match, unit, before, named_after):
@@ -479,23 +479,27 @@ _COUNT_GAP = re.compile(
     re.IGNORECASE,
 )
 _NEAR_BEFORE = 40
+_COUNT_NOUNS_AFTER = tuple(
+    (name, re.compile(rf"\s+(?:[a-z-]+\s+)?(?:{pattern.pattern})", re.IGNORECASE))
+    for name, pattern in COUNT_NOUNS
+)
 
 
-def _counted_metric(sentence: str, position: int, named_after: str | None) -> str | None:
-    """The counted metric of a bare count: its noun right after it ("21,588 homes closed", "5,400 customers") or
-    named just before it with no other number between ("home deliveries between 2,700 and 3,000")."""
-    window = sentence[max(0, position - _NEAR_BEFORE) : position]
+def _counted_metric(sentence: str, match: re.Match[str], named_after: str | None) -> str | None:
+    """The counted metric of a bare count: its noun right after it ("21,588 homes closed", "5,400 customers",
+    "to 7,056 homes" after net new orders) or named just before it with no other number between ("home
+    deliveries between 2,700 and 3,000")."""
+    window = sentence[max(0, match.start() - _NEAR_BEFORE) : match.start()]
     if _MONTH_BEFORE.search(window):
         return None
     if named_after in _COUNTED:
         return named_after
-    after = sentence[position:]
-    after = after[len(NUMBER.match(after).group(0)) if NUMBER.match(after) else 0 :]
-    for name, pattern in COUNT_NOUNS:
-        if re.match(r"\s+(?:[a-z-]+\s+)?" + pattern.pattern, after, re.IGNORECASE):
+    after = sentence[match.end() :]
+    for name, pattern in _COUNT_NOUNS_AFTER:
+        if pattern.match(after):
             return name
     if _UNITS_COUNTED.match(after):
-        metric = _metric_before(sentence, position, "count")
+        metric = _metric_before(sentence, match.start(), "count")
         return metric if metric in _COUNTED else None
     best: tuple[int, str] | None = None
     for name, pattern in (*METRICS, *COUNT_NOUNS):
