@@ -7,7 +7,7 @@ import re
 import numpy
 
 from connectors.base import Connector, Document, RunContext
-from connectors.literature.learned import LiteratureModel, load_model, rationale_indices, rerank
+from connectors.literature.learned import LiteratureModel, load_model, rationale_indices, sentence_stances
 from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import label_for
 from connectors.spans import make_span
@@ -17,7 +17,6 @@ RATIONALE_MARGIN = 0.05
 EVIDENCE_RELEVANCE_MARGIN = 0.05
 VERDICT_DOCUMENTS = 3
 RANK_WEIGHTS = (1.0, 0.6, 0.4)
-RERANK_DEPTH = 20
 SYNTHESIS_DOCUMENTS = 4
 SYNTHESIS_THRESHOLD = 0.3
 _BACKGROUND = re.compile(
@@ -54,13 +53,8 @@ def verify_claim(
     model: LiteratureModel | None = None,
 ) -> dict:
     """Ranked papers, a verdict from the top papers' most relevant sentences and their contrast cues, and the
-    rationale sentences. With `model`, the papers are re-ranked and the rationales picked by the learned heads."""
-    stances: dict[int, numpy.ndarray] = {}
-    if model is None:
-        ranking = index.rank(claim, claim_vector, top_k=top_k)
-    else:
-        candidates = index.rank(claim, claim_vector, top_k=max(top_k, RERANK_DEPTH))
-        ranking, stances = rerank(model, index, claim, claim_vector, [position for position, _ in candidates])
+    rationale sentences. With `model`, the rationale sentences are picked by the stance model."""
+    ranking = index.rank(claim, claim_vector, top_k=top_k)
     evidence: list[dict] = []
     votes: dict[str, float] = {}
     for rank, (position, _score) in enumerate(ranking[:VERDICT_DOCUMENTS]):
@@ -98,7 +92,7 @@ def verify_claim(
         strongest = max(e["relevance"] for e in evidence)
         evidence = [e for e in evidence if e["relevance"] >= strongest - EVIDENCE_RELEVANCE_MARGIN]
         if model is not None:
-            evidence = _learned_rationales(index, evidence, stances, model)
+            evidence = _learned_rationales(index, claim, claim_vector, evidence, model)
     else:
         verdict, confidence = "NOT_ENOUGH_INFO", 0.6
     return {
@@ -115,7 +109,7 @@ def verify_claim(
 
 
 def _learned_rationales(
-    index: CorpusIndex, evidence: list[dict], stances: dict[int, numpy.ndarray], model: LiteratureModel
+    index: CorpusIndex, claim: str, claim_vector: numpy.ndarray, evidence: list[dict], model: LiteratureModel
 ) -> list[dict]:
     """Each evidence paper's rationale sentences as the stance model picks them, strongest first (the rules' where
     it picks none)."""
@@ -124,7 +118,7 @@ def _learned_rationales(
     for document_id in dict.fromkeys(e["document_id"] for e in evidence):
         ruled = [e for e in evidence if e["document_id"] == document_id]
         position = positions[document_id]
-        probabilities = stances[position]
+        probabilities = sentence_stances(model, index, position, claim, claim_vector)
         chosen = rationale_indices(probabilities, model.thresholds)
         if not chosen:
             picked.extend(ruled)

@@ -1,13 +1,11 @@
-"""Learned heads over MiniLM vectors: a claim-sentence stance model and a claim-paper re-ranker.
+"""A learned claim-sentence stance model over MiniLM similarities, word overlap and the rules' contrast cues.
 
-The re-ranker orders the papers; the stance model's evidence (1 - P(NEUTRAL)) picks the rationale sentences of
-the papers the verdict rests on. The verdict itself stays with the rules' contrast cues, which split SUPPORT
-from CONTRADICT better than the learned split on held-out training claims.
+The rules rank the papers and give the verdict; in the papers the verdict rests on, the stance model's evidence
+(1 - P(NEUTRAL)) picks the rationale sentences.
 
-Both are softmax regressions in numpy over pair features ([u*v, |u-v|] of the claim and sentence
-vectors, plus lexical overlap and the contrast cues of `verdict.contrasts`). The weights are rebuilt by
-`connectors.literature.training` from SciFact's training claims and shipped in `weights/`; without them
-(`load_model()` is None) the connector keeps its rules.
+The model is a softmax regression in numpy over 18 cues per sentence (`lexical_features`). The weights are
+rebuilt by `connectors.literature.training` from SciFact's training claims and shipped in `weights/`; without
+them (`load_model()` is None) the connector keeps its rules.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from connectors.literature.verdict import contrasts
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 STANCE_CLASSES = ("SUPPORT", "CONTRADICT", "NEUTRAL")
+SOFTMAX_PARTS = ("weights", "bias", "mean", "scale")
 _NEGATION = re.compile(r"\b(?:not|no|never|without|lack\w*|absence|fail\w*|unable|cannot|none)\b|n't\b", re.I)
 _BACKGROUND = re.compile(
     r"^(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT)\b|\blittle is known\b|\b(?:we|this study) "
@@ -89,21 +88,8 @@ def stance_features(
     sentence_vectors: numpy.ndarray,
     context: str,
 ) -> numpy.ndarray:
-    """One row per sentence: [u*v, |u-v|, lexical cues]."""
-    similarities = sentence_vectors @ claim_vector
-    return numpy.hstack(
-        [
-            sentence_vectors * claim_vector,
-            numpy.abs(sentence_vectors - claim_vector),
-            lexical_features(claim, sentences, context, similarities),
-        ]
-    ).astype(numpy.float32)
-
-
-def rerank_features(
-    dense: float, lexical: float, best_sentence: float, evidence: float, best_overlap: float
-) -> list[float]:
-    return [dense, lexical, best_sentence, evidence, best_overlap, evidence * best_sentence]
+    """One row of `lexical_features` per sentence, with the sentences' cosine to the claim."""
+    return lexical_features(claim, sentences, context, sentence_vectors @ claim_vector)
 
 
 @dataclass
@@ -125,18 +111,13 @@ class Softmax:
 @dataclass
 class LiteratureModel:
     stance: Softmax
-    rerank: Softmax
     thresholds: dict[str, float]
     card: dict
 
 
 def save_model(model: LiteratureModel, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for name in ("stance", "rerank"):
-        head = getattr(model, name)
-        for part in ("weights", "bias", "mean", "scale"):
-            arrays[f"{name}_{part}"] = getattr(head, part).astype(numpy.float32)
+    arrays = {f"stance_{part}": getattr(model.stance, part).astype(numpy.float32) for part in SOFTMAX_PARTS}
     numpy.savez_compressed(directory / "literature.npz", **arrays)
     (directory / "literature.json").write_text(
         json.dumps({**model.card, "thresholds": model.thresholds}, indent=2) + "\n"
@@ -148,12 +129,9 @@ def read_model(directory: Path) -> LiteratureModel | None:
     if not arrays_path.exists() or not card_path.exists():
         return None
     with numpy.load(arrays_path) as arrays:
-        heads = {
-            name: Softmax(*(arrays[f"{name}_{part}"] for part in ("weights", "bias", "mean", "scale")))
-            for name in ("stance", "rerank")
-        }
+        stance = Softmax(*(arrays[f"stance_{part}"] for part in SOFTMAX_PARTS))
     card = json.loads(card_path.read_text())
-    return LiteratureModel(heads["stance"], heads["rerank"], card.pop("thresholds"), card)
+    return LiteratureModel(stance, card.pop("thresholds"), card)
 
 
 @lru_cache(maxsize=1)
@@ -176,53 +154,6 @@ def sentence_stances(
     return model.stance.probabilities(features)
 
 
-def rerank_rows(
-    index: CorpusIndex,
-    claim: str,
-    claim_vector: numpy.ndarray,
-    candidates: list[int],
-    stances: dict[int, numpy.ndarray],
-) -> numpy.ndarray:
-    """Re-ranker features of each candidate paper: dense, BM25, best-sentence and stance evidence scores."""
-    lexical = index.bm25.scores(claim)
-    lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-    claim_words = set(content_words(claim))
-    rows = []
-    for position in candidates:
-        item = index.items[position]
-        overlap = best_sentence = evidence = 0.0
-        if item.sentences:
-            similarities = index.sentence_vectors(position) @ claim_vector
-            best = int(numpy.argmax(similarities))
-            best_sentence = float(similarities[best])
-            overlap = _overlap(claim_words, set(content_words(item.sentences[best].text)))[0]
-            evidence = float((1 - stances[position][:, 2]).max())
-        rows.append(
-            rerank_features(
-                float(index.vectors[position] @ claim_vector),
-                float(lexical[position]),
-                best_sentence,
-                evidence,
-                overlap,
-            )
-        )
-    return numpy.asarray(rows, dtype=numpy.float32).reshape(len(candidates), 6)
-
-
-def rerank(
-    model: LiteratureModel,
-    index: CorpusIndex,
-    claim: str,
-    claim_vector: numpy.ndarray,
-    candidates: list[int],
-) -> tuple[list[tuple[int, float]], dict[int, numpy.ndarray]]:
-    """Candidates re-scored by the re-ranker, best first, with each one's sentence stances."""
-    stances = {p: sentence_stances(model, index, p, claim, claim_vector) for p in candidates}
-    scores = model.rerank.probabilities(rerank_rows(index, claim, claim_vector, candidates, stances))[:, 1]
-    ranked = sorted(zip(candidates, (round(float(s), 4) for s in scores), strict=True), key=lambda p: -p[1])
-    return ranked, stances
-
-
 def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]) -> list[int]:
     """The paper's sentences, at most `per_paper`, whose evidence (1 - P(NEUTRAL)) reaches `rationale`, in order.
 
@@ -235,3 +166,12 @@ def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]
     ranked = evidence + thresholds.get("position", 0.0) * numpy.arange(count) / max(1, count - 1)
     best = numpy.argsort(-ranked, kind="stable")[: int(thresholds["per_paper"])]
     return sorted(int(i) for i in best if evidence[i] >= thresholds["rationale"])
+
+
+def stance_label(probabilities: numpy.ndarray, indices: list[int]) -> tuple[str, float]:
+    """SUPPORT or CONTRADICT by the larger summed probability over the rationale sentences, with its share (a
+    learned verdict label that training measures against the rules')."""
+    support = float(probabilities[indices, 0].sum())
+    contradict = float(probabilities[indices, 1].sum())
+    label = "SUPPORT" if support >= contradict else "CONTRADICT"
+    return label, max(support, contradict) / max(support + contradict, 1e-9)

@@ -6,8 +6,14 @@ import pytest
 
 from connectors import run_connector
 from connectors.literature import connector as literature_connector
-from connectors.literature.learned import WEIGHTS_DIR, load_model, rationale_indices, read_model
-from connectors.literature.training import EVALUATION_CLAIMS, fit_softmax, train
+from connectors.literature.learned import (
+    WEIGHTS_DIR,
+    load_model,
+    rationale_indices,
+    read_model,
+    stance_label,
+)
+from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, train
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
 
@@ -78,9 +84,27 @@ def test_training_on_a_fixture_is_reproducible_and_leaves_the_evaluation_claims_
     assert "corpus.jsonl:1007" not in trained_on
     a, b = read_model(tmp_path / "a"), read_model(tmp_path / "b")
     numpy.testing.assert_allclose(a.stance.weights, b.stance.weights, atol=1e-5)
-    numpy.testing.assert_allclose(a.rerank.weights, b.rerank.weights, atol=1e-5)
     assert a.thresholds == b.thresholds
     assert first["training_scores"]["rationale_f1"] >= 0.5
+
+
+def test_claims_citing_a_common_paper_share_a_fold():
+    claims = [
+        {"claim_id": "1", "papers": {"a": {}}},
+        {"claim_id": "2", "papers": {"b": {}, "a": {}}},
+        {"claim_id": "3", "papers": {"b": {}}},
+        {"claim_id": "4", "papers": {"c": {}}},
+        {"claim_id": "5", "papers": {"d": {}}},
+    ]
+    fold = claim_folds(claims, folds=2)
+    assert fold[0] == fold[1] == fold[2] and fold[3] != fold[0] and fold[4] != fold[0]
+
+
+def test_the_verdict_label_is_the_larger_summed_stance():
+    probabilities = numpy.array([[0.6, 0.1, 0.3], [0.1, 0.4, 0.5], [0.0, 0.45, 0.55]])
+    assert stance_label(probabilities, [0]) == ("SUPPORT", pytest.approx(6 / 7))
+    assert stance_label(probabilities, [0, 1, 2])[0] == "CONTRADICT"
+    assert stance_label(probabilities, [1])[0] == "CONTRADICT"
 
 
 def test_too_little_training_data_is_refused(tmp_path):
