@@ -1,10 +1,12 @@
 """`python -m connectors train legal --data DIR`: rebuilds `connectors/legal/weights/` from labelled contracts.
 
-DIR is laid out as `tests/data` is (`cuad/labels.jsonl`, `cuad/contracts/<document_id>.txt`). Only rows of the
-`dev` split are read, and of those none whose original CUAD file is in CUAD's official test split. Per
+DIR is laid out as `tests/data` is (`cuad/labels.jsonl`, `cuad/contracts/<document_id>.txt`); docs/training.md
+says how to build it from CUAD's official train split. Only rows of the `dev` split are read, and of those none
+whose CUAD file is in CUAD's official test split (`cuad_test_split.txt`) or is a held-out contract. Per
 category the choice between the rules, the model and both, the model's threshold and the calibration of
-every confidence are made by cross-validation over the training contracts (grouped by contract); nested
-cross-validation (those choices made again inside each outer fold) measures the whole procedure honestly.
+every confidence are made by cross-validation over the training contracts (grouped by contract); the same
+choices made without the scored fold's labels (cross-fitted, and on small sets nested cross-validation)
+measure the procedure honestly.
 """
 
 from __future__ import annotations
