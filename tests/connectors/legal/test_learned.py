@@ -7,18 +7,20 @@ from connectors import Document, run_connector
 from connectors.evaluation import precision_at_recall, score_legal
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import WEIGHTS_DIR, ClauseModel, clause_bounds, shipped_model
-from connectors.legal.training import CUAD_TEST_SPLIT, train
+from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
 from connectors.spans import invalid_spans
 from connectors.text import Segment
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-FIXTURE_CONTRACTS = ("cuad_04", "cuad_24", "cuad_25", "cuad_28")
+FIXTURE_CONTRACTS = ("cuad_04", "cuad_24", "cuad_25", "cuad_29")
+OFFICIAL_TEST_DEV_CONTRACTS = ("cuad_22", "cuad_23", "cuad_27", "cuad_28")
 TERM = (
     "This Agreement shall commence on the Effective Date and shall continue in effect for a period of three (3) "
     "years, unless earlier terminated as provided herein."
 )
 EXPECTED_FIXTURE_LEARNED = {"Expiration Date": "learned"}
-EXPECTED_TERM_LOGIT = 1.562
+EXPECTED_TERM_LOGIT = 1.449
+EXPECTED_SHIPPED_TERM_LOGIT = 13.467
 INSURANCE = (
     "The Distributor shall maintain, at its own cost, commercial general liability insurance with a "
     "reputable insurer in an amount of not less than $2,000,000 per occurrence and shall name the Company "
@@ -52,6 +54,15 @@ def test_the_model_scores_an_insurance_clause_above_an_unrelated_sentence():
     column = CUAD_CATEGORIES.index("Insurance")
     assert logits.shape == (2, len(CUAD_CATEGORIES))
     assert logits[0, column] > logits[1, column] + 2.0
+
+
+def test_the_shipped_model_gives_its_recorded_logit_on_a_fixed_term_clause():
+    model = shipped_model()
+    logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
+    assert logit == pytest.approx(EXPECTED_SHIPPED_TERM_LOGIT, abs=0.05)
+    assert (
+        model.heads["Expiration Date"].mode != "rules" and logit >= model.heads["Expiration Date"].threshold
+    )
 
 
 def test_legal_jobs_use_the_model_by_default_with_calibrated_verified_clauses(contract_text):
@@ -119,6 +130,22 @@ def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     assert learned == EXPECTED_FIXTURE_LEARNED
     logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
     assert logit == pytest.approx(EXPECTED_TERM_LOGIT, abs=0.05)
+
+
+def test_official_test_and_heldout_contracts_are_never_read_for_training(tmp_path):
+    lines = (DATA / "cuad" / "labels.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = {row["document_id"]: row for row in map(json.loads, lines)}
+    assert len(CUAD_TEST_SPLIT) == 102
+    assert {rows[d]["source_file"] for d in (*OFFICIAL_TEST_DEV_CONTRACTS, "cuad_16")} <= CUAD_TEST_SPLIT
+    data = _fixture(tmp_path)
+    labels = data / "cuad" / "labels.jsonl"
+    disguised = []
+    for document_id in ("cuad_12", "cuad_27"):
+        row = dict(rows[document_id], split="dev", document_id=f"x_{document_id}")
+        disguised.append(json.dumps(row))
+        (data / "cuad" / "contracts" / f"x_{document_id}.txt").write_text("Agreement.", encoding="utf-8")
+    labels.write_text(labels.read_text(encoding="utf-8") + "\n".join(disguised) + "\n", encoding="utf-8")
+    assert [c.document_id for c in read_contracts(data)] == sorted(FIXTURE_CONTRACTS)
 
 
 def test_training_refuses_too_few_contracts(tmp_path):
