@@ -65,9 +65,10 @@ class CategoryHead:
 
 
 def calibrated(platt: tuple[float, float], score: float) -> float:
-    """A raw score (the model's logit, or a rule confidence) mapped through a fitted sigmoid."""
+    """A raw score (the model's logit, or a rule confidence) mapped through a fitted sigmoid, kept inside (0, 1) at
+    three decimals."""
     slope, intercept = platt
-    return round(1.0 / (1.0 + math.exp(-(slope * score + intercept))), 3)
+    return min(0.999, max(0.001, round(1.0 / (1.0 + math.exp(-(slope * score + intercept))), 3)))
 
 
 class ClauseModel:
