@@ -10,7 +10,7 @@ a batch whose texts all have the same length runs attention without a mask.
 
 With `quantized=True` the four projections of each layer run in int8: weights quantised per output column at
 load, activations per token row at run time, multiplied exactly in int32 (`torch._int_mm`) and scaled back. On one
-CPU core that embeds a 40-page contract's chunks about 2.5 times faster than fp32, each vector within a cosine of
+CPU core that embeds a 40-page contract's chunks 2 to 2.7 times faster than fp32, each vector within a cosine of
 0.98 of the fp32 one (0.99 on average; `benchmarks/ingest.py`). Ingest uses it for document chunks, the bulk of
 the embedding work; queries and the connectors' learned features use the fp32 forward, which matches
 sentence-transformers to 1e-4.
