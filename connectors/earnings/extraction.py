@@ -479,6 +479,8 @@ _COUNT_GAP = re.compile(
     re.IGNORECASE,
 )
 _NEAR_BEFORE = 40
+# A number that is part of a name: "T700 orders", "F-150 deliveries".
+_NAME_PART = re.compile(r"[A-Za-z]-?$")
 _COUNT_NOUNS_AFTER = tuple(
     (name, re.compile(rf"\s+(?:[a-z-]+\s+)?(?:{pattern.pattern})", re.IGNORECASE))
     for name, pattern in COUNT_NOUNS
@@ -490,7 +492,11 @@ def _counted_metric(sentence: str, match: re.Match[str], named_after: str | None
     "to 7,056 homes" after net new orders) or named just before it with no other number between ("home
     deliveries between 2,700 and 3,000")."""
     window = sentence[max(0, match.start() - _NEAR_BEFORE) : match.start()]
-    if _MONTH_BEFORE.search(window):
+    if (
+        _MONTH_BEFORE.search(window)
+        or _NAME_PART.search(window)
+        or sentence[match.end() : match.end() + 1].isalpha()
+    ):
         return None
     if named_after in _COUNTED:
         return named_after

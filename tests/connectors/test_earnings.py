@@ -262,6 +262,7 @@ def test_balance_sheet_and_ratio_metrics(sentence, expected):
             [("bookings_growth", 24.0, "percent", 1.0), ("bookings", 7056.0, "count", 1.0)],
         ),
         ("We sold 3,000 units of the new product.", []),
+        ("Military orders were up, with a large order for 100 F404 engines and multiple T700 orders.", []),
         (
             "Written same-store sales for the 354 stores decreased 35% in the quarter.",
             [("same_store_sales_growth", -35.0, "percent", 1.0), ("stores", 354.0, "count", 1.0)],
