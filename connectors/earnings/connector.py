@@ -12,7 +12,7 @@ from connectors.earnings.learned import metric_features, period_from_relation, s
 from connectors.earnings.periods import call_period, carried_mention, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.table_figures import CellFigure, table_figures
-from connectors.earnings.tables import fits_unit
+from connectors.earnings.tables import UNSEEN_BY_CLASSIFIER, fits_unit
 from connectors.earnings.tone import tone_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_call
 from connectors.grids import find_grids, grid_at
@@ -397,6 +397,7 @@ def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str
             continue
         if (
             scores["metric_p"] >= METRIC_OVERRIDE
+            and metric["metric"].removesuffix("_growth") not in UNSEEN_BY_CLASSIFIER
             and scores["metric"] not in ("other", metric["metric"])
             and fits_unit(scores["metric"], metric["unit"])
         ):

@@ -52,6 +52,32 @@ def test_summary_bullets_are_reuters_style_and_quote_their_numbers():
         assert all(span["quote"] in text for span in bullet["spans"])
 
 
+def test_the_classifier_keeps_metrics_it_was_never_trained_on(monkeypatch):
+    from connectors.earnings import connector
+
+    confident = {"salience": 0.9, "metric": "revenue", "metric_p": 0.99, "period": "other", "period_p": 0.0}
+    monkeypatch.setattr(connector, "score_figures", lambda features: [confident for _ in features])
+    text = "We ended the quarter with $1.4 billion in cash and EBITDA of $0.9 billion."
+
+    def figure(metric: str, quote: str) -> dict:
+        start = text.index(quote)
+        span = {"start": start, "end": start + len(quote), "quote": quote}
+        sentence = {"start": 0, "end": len(text), "quote": text}
+        return {
+            "metric": metric,
+            "unit": "USD",
+            "kind": "actual",
+            "period": "Q3 2021",
+            "span": span,
+            "sentence": sentence,
+        }
+
+    cash, ebitda = figure("cash", "$1.4 billion"), figure("ebitda", "$0.9 billion")
+    connector.apply_learned([cash, ebitda], text, "Q3 2021", "2021")
+    assert cash["metric"] == "cash" and "rule_metric" not in cash
+    assert ebitda["metric"] == "revenue" and ebitda["rule_metric"] == "ebitda"
+
+
 def _write_call(folder: Path, name: str, lines: list[str], bullets: list[str]) -> None:
     (folder / "ects" / f"{name}.txt").write_text("\n".join(lines), encoding="utf-8")
     (folder / "gt_summaries" / f"{name}.txt").write_text("\n".join(bullets), encoding="utf-8")
