@@ -23,7 +23,7 @@ from connectors.earnings.tables import (
 _CHANGE_WORDS = re.compile(
     r"\b(?:up|down|increased?|decreased?|grew|growth|rose|fell|declined?|improved?|improvement|expanded|contracted|higher|lower|gain(?:ed)?|drop(?:ped)?|"
     r"growing|rising|falling|declining|increasing|decreasing|jump(?:s|ed)?|"
-    r"increase of|decrease of|growth of|by)\s*(?:only\s+|just\s+|(?:a\s+)?(?:strong|solid|robust)\s+)?"
+    r"increase of|decrease of|growth of|by)\s*(?:only\s+|just\s+|(?:a\s+)?(?:very\s+)?(?:strong|solid|robust|healthy|impressive)\s+)?"
     r"(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
     re.IGNORECASE,
 )

@@ -191,6 +191,10 @@ def _figures(sentence):
         ),
         ("We reported 15.6% higher revenues in the quarter.", [("revenue_growth", 15.6, "percent", 1.0)]),
         (
+            "Net interest income was up a very strong 27.5% year over year.",
+            [("net_interest_income_growth", 27.5, "percent", 1.0)],
+        ),
+        (
             "We delivered $674 million of revenue, growing 8.9% in total.",
             [("revenue", 674.0, "USD", 1e6)],
         ),
