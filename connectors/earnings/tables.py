@@ -163,14 +163,9 @@ UNSEEN_BY_CLASSIFIER = frozenset(
         "net_flows",
         "credit_loss_provision",
         "total_assets",
-        "capital_ratio",
-        "combined_ratio",
-        "operating_ratio",
-        "efficiency_ratio",
-        "load_factor",
-        "occupancy",
         "cash",
-        *COUNT_METRICS,
+        *(name for name in RATIO_METRICS if name != "tax_rate"),
+        *(name for name, _ in COUNT_NOUNS),
     }
 )
 PER_SHARE_METRICS = ("eps", "adjusted_eps", "book_value_per_share", "ffo", "dividend")
