@@ -78,18 +78,26 @@ class Figure:
     change: dict | None = None
 
 
-def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
-    """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
-    window = sentence[max(0, position - 160) : position]
+def _named_last(
+    window: str, names: tuple[tuple[str, re.Pattern[str]], ...], unit: str | None = None
+) -> tuple[int, str] | None:
+    """(end, name) of the name of `names` that ends last in `window`, the earlier-listed one on a tie; with
+    `unit`, only names a figure in that unit can measure."""
     best: tuple[int, int, str] | None = None
-    for order, (name, pattern) in enumerate(METRICS):
+    for order, (name, pattern) in enumerate(names):
         if unit is not None and not fits_unit(name, unit):
             continue
         for match in pattern.finditer(window):
             candidate = (match.end(), -order, name)
             if best is None or candidate[:2] > best[:2]:
                 best = candidate
-    return best[2] if best else None
+    return (best[0], best[2]) if best else None
+
+
+def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
+    """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
+    named = _named_last(sentence[max(0, position - 160) : position], METRICS, unit)
+    return named[1] if named else None
 
 
 _JOINED_AFTER = re.compile(r"^\s+(?:of|in|for)\s+", re.IGNORECASE)
@@ -481,6 +489,7 @@ _COUNT_GAP = re.compile(
 _NEAR_BEFORE = 40
 # A number that is part of a name: "T700 orders", "F-150 deliveries".
 _NAME_PART = re.compile(r"[A-Za-z]-?$")
+_COUNTED_NAMES = tuple((name, pattern) for name, pattern in (*METRICS, *COUNT_NOUNS) if name in _COUNTED)
 _COUNT_NOUNS_AFTER = tuple(
     (name, re.compile(rf"\s+(?:[a-z-]+\s+)?(?:{pattern.pattern})", re.IGNORECASE))
     for name, pattern in COUNT_NOUNS
@@ -507,13 +516,8 @@ def _counted_metric(sentence: str, match: re.Match[str], named_after: str | None
     if _UNITS_COUNTED.match(after):
         metric = _metric_before(sentence, match.start(), "count")
         return metric if metric in _COUNTED else None
-    best: tuple[int, str] | None = None
-    for name, pattern in (*METRICS, *COUNT_NOUNS):
-        if name in _COUNTED:
-            for named in pattern.finditer(window):
-                if best is None or named.end() > best[0]:
-                    best = (named.end(), name)
-    return best[1] if best and _COUNT_GAP.fullmatch(window[best[0] :]) else None
+    named = _named_last(window, _COUNTED_NAMES)
+    return named[1] if named and _COUNT_GAP.fullmatch(window[named[0] :]) else None
 
 
 def _per_share_metric(sentence: str, position: int) -> str:
@@ -620,7 +624,7 @@ def _add_level(
     )
     if _bare_amount(sentence, match, unit, scale) and fits_unit(metric, "USD"):
         unit = "USD"
-    if unit == "count" and metric not in ("bookings", "backlog", *COUNT_METRICS) and not shares_bought:
+    if unit == "count" and metric not in _COUNTED and not shares_bought:
         return
     if metric in INCOME_METRICS and (
         _is_loss(sentence, match.start(), match.end())
