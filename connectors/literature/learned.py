@@ -166,12 +166,3 @@ def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]
     ranked = evidence + thresholds.get("position", 0.0) * numpy.arange(count) / max(1, count - 1)
     best = numpy.argsort(-ranked, kind="stable")[: int(thresholds["per_paper"])]
     return sorted(int(i) for i in best if evidence[i] >= thresholds["rationale"])
-
-
-def stance_label(probabilities: numpy.ndarray, indices: list[int]) -> tuple[str, float]:
-    """SUPPORT or CONTRADICT by the larger summed probability over the rationale sentences, with its share (a
-    learned verdict label that training measures against the rules')."""
-    support = float(probabilities[indices, 0].sum())
-    contradict = float(probabilities[indices, 1].sum())
-    label = "SUPPORT" if support >= contradict else "CONTRADICT"
-    return label, max(support, contradict) / max(support + contradict, 1e-9)

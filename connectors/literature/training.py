@@ -24,7 +24,6 @@ from connectors.literature.learned import (
     rationale_indices,
     save_model,
     stance_features,
-    stance_label,
 )
 from connectors.literature.retrieval import CorpusIndex
 from connectors.loaders import corpus_document
@@ -189,6 +188,15 @@ class _Workspace:
                 features.append(rows)
                 labels.extend(STANCE_CLASSES.index(gold.get(i, "NEUTRAL")) for i in range(len(rows)))
         return numpy.vstack(features), numpy.asarray(labels, dtype=numpy.int64)
+
+
+def stance_label(probabilities: numpy.ndarray, indices: list[int]) -> tuple[str, float]:
+    """SUPPORT or CONTRADICT by the larger summed probability over the rationale sentences, with its share (a
+    learned verdict label that training measures against the rules')."""
+    support = float(probabilities[indices, 0].sum())
+    contradict = float(probabilities[indices, 1].sum())
+    label = "SUPPORT" if support >= contradict else "CONTRADICT"
+    return label, max(support, contradict) / max(support + contradict, 1e-9)
 
 
 def claim_folds(claims: list[dict], folds: int = FOLDS) -> list[int]:

@@ -11,9 +11,8 @@ from connectors.literature.learned import (
     load_model,
     rationale_indices,
     read_model,
-    stance_label,
 )
-from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, train
+from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, stance_label, train
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
 
