@@ -336,47 +336,72 @@ def _reuters_value(quote: str, loss: bool) -> str:
     return _NEGATIVE_WORDS.sub("", value).rstrip(")") if loss else value
 
 
+def _reuters_bullet(metric: dict) -> dict:
+    """One Reuters-style bullet for a figure ("q3 revenue rose 12 percent to $1.2 billion.")."""
+    label = _REUTERS_LABELS[metric["metric"]]
+    said = metric["sentence"]["quote"].lower()
+    if metric["metric"] == "revenue" and re.search(r"\bsales\b", said):
+        label = "sales"
+    elif metric["metric"] == "adjusted_eps" and "non-gaap" in said:
+        label = "non-gaap earnings per share"
+    elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
+        label = "gaap earnings per share"
+    if metric["metric"] == "ffo" and metric["unit"] != "USD_per_share":
+        label = "ffo"
+    if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
+        label = label.replace(*_LOSS_LABELS[metric["metric"]])
+    period = _period_word(metric["period"], metric["kind"])
+    value_span = _range_span(metric)
+    value = _reuters_value(value_span["quote"], metric["value"] < 0)
+    spans = [value_span]
+    change = metric.get("change") or {}
+    if metric["kind"] == "guidance":
+        text = f"sees {period} {label} {value}"
+    elif "span" in change and metric["metric"] == "revenue":
+        verb = "rose" if change["value"] >= 0 else "fell"
+        text = f"{period} {label} {verb} {_percent(change['span']['quote']).lstrip('-')} to {value}"
+        spans.append(change["span"])
+    else:
+        text = f"{period} {label} {value}"
+    return {"text": text + ".", "spans": spans, "salience": round(metric["salience"], 3)}
+
+
+_QUARTER_WORD = re.compile(r"^q[1-4] ")
+
+
 def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
     """Reuters-style bullets ("q3 revenue rose 12 percent to $1.2 billion.") for the figures the salience model
-    ranks highest, one per metric and kind, at least three; every number is copied from a span."""
+    ranks highest, one per metric and kind, at least three; every number is copied from a span.
+
+    Like a Reuters summary, the bullets open with a headline that restates the highest-ranked per-share result
+    as a quarterly figure ("qtrly adjusted earnings per share $1.23.")."""
     bullets: list[dict] = []
+    headline: dict | None = None
     used: set[tuple[str, str]] = set()
     ranked = sorted(metrics, key=lambda m: -m["salience"])
     for metric in ranked:
         key = (metric["metric"], metric["kind"])
         if key in used or metric["metric"] not in _REUTERS_LABELS:
             continue
-        if metric["salience"] < SALIENCE_FLOOR and len(bullets) >= MIN_SUMMARY_BULLETS:
+        if (
+            metric["salience"] < SALIENCE_FLOOR
+            and len(bullets) + (headline is not None) >= MIN_SUMMARY_BULLETS
+        ):
             break
         used.add(key)
-        label = _REUTERS_LABELS[metric["metric"]]
-        said = metric["sentence"]["quote"].lower()
-        if metric["metric"] == "revenue" and re.search(r"\bsales\b", said):
-            label = "sales"
-        elif metric["metric"] == "adjusted_eps" and "non-gaap" in said:
-            label = "non-gaap earnings per share"
-        elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
-            label = "gaap earnings per share"
-        if metric["metric"] == "ffo" and metric["unit"] != "USD_per_share":
-            label = "ffo"
-        if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
-            label = label.replace(*_LOSS_LABELS[metric["metric"]])
-        period = _period_word(metric["period"], metric["kind"])
-        value_span = _range_span(metric)
-        value = _reuters_value(value_span["quote"], metric["value"] < 0)
-        spans = [value_span]
-        change = metric.get("change") or {}
-        if metric["kind"] == "guidance":
-            text = f"sees {period} {label} {value}"
-        elif "span" in change and metric["metric"] == "revenue":
-            verb = "rose" if change["value"] >= 0 else "fell"
-            text = f"{period} {label} {verb} {_percent(change['span']['quote']).lstrip('-')} to {value}"
-            spans.append(change["span"])
-        else:
-            text = f"{period} {label} {value}"
-        bullets.append({"text": text + ".", "spans": spans, "salience": round(metric["salience"], 3)})
-        if len(bullets) >= limit:
+        bullet = _reuters_bullet(metric)
+        if (
+            headline is None
+            and metric["kind"] == "actual"
+            and metric["unit"] == "USD_per_share"
+            and _QUARTER_WORD.match(bullet["text"])
+        ):
+            headline = {**bullet, "text": _QUARTER_WORD.sub("qtrly ", bullet["text"])}
+        bullets.append(bullet)
+        if len(bullets) + (headline is not None) >= limit:
             break
+    if headline is not None:
+        bullets.insert(0, headline)
     return _fill(bullets, metrics)
 
 
