@@ -24,7 +24,9 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         (
             "adjusted_eps",
-            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?d?eps\b|\bnon-gaap\s+(?:diluted\s+)?d?eps\b",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?d?eps\b|\bnon-gaap\s+(?:diluted\s+)?d?eps\b"
+            r"|\b(?:adjusted|non-gaap)\s+(?:(?:net|diluted|first|second|third|fourth|quarter|full[- ]year)\s+){1,3}"
+            r"(?:earnings|income|loss)\s+per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b",
         ),
         (
             "eps",
