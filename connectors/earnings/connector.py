@@ -275,7 +275,7 @@ PERIOD_OVERRIDE = 0.95
 OVERRIDE_SALIENCE = 0.5
 
 
-_PER_SHARE = re.compile(r"\s+(?:per|a)\s+(?:(?:fully\s+)?diluted\s+)?share$", re.IGNORECASE)
+_PER_SHARE = re.compile(r"\s+(?:per|a)\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share$", re.IGNORECASE)
 
 
 _RANGE_AFTER = re.compile(

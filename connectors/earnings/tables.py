@@ -118,10 +118,11 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+_PER_SHARE = r"(?:per|a) (?:(?:fully )?diluted )?(?:common )?share"
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s(?:per|a) (?:(?:fully )?diluted )?share)?|cents?|(?:per|a) (?:(?:fully )?diluted )?share))?"
+    rf"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s{_PER_SHARE})?|cents?|{_PER_SHARE}))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(

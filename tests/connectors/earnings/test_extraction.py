@@ -36,3 +36,9 @@ def test_an_adjusted_basis_named_after_a_figure_makes_it_adjusted_eps():
         ("eps", 1.05),
         ("adjusted_eps", 1.15),
     ]
+
+
+def test_an_amount_per_diluted_common_share_is_eps():
+    assert _metrics("In the second quarter, we earned $3.5 billion or $7.62 per diluted common share.") == [
+        ("eps", 7.62)
+    ]

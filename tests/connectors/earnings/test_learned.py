@@ -87,6 +87,13 @@ def test_the_summary_opens_with_the_quarter_per_share_result_as_a_headline():
     ]
 
 
+def test_a_bullet_states_a_per_share_value_without_its_unit():
+    from connectors.earnings.connector import salient_summary
+
+    figure = _figure("eps", "$7.62 per diluted common share", 0.9)
+    assert salient_summary([figure])[1]["text"] == "q3 earnings per share $7.62."
+
+
 def test_a_summary_without_a_quarter_per_share_result_has_no_headline():
     from connectors.earnings.connector import salient_summary
 
