@@ -42,3 +42,9 @@ def test_an_amount_per_diluted_common_share_is_eps():
     assert _metrics("In the second quarter, we earned $3.5 billion or $7.62 per diluted common share.") == [
         ("eps", 7.62)
     ]
+
+
+def test_earnings_named_before_dollars_and_cents_are_eps():
+    assert _metrics("Adjusted earnings were $0.65 in the fourth quarter.") == [("adjusted_eps", 0.65)]
+    assert _metrics("We delivered earnings of $1.11 in Q2.") == [("eps", 1.11)]
+    assert _metrics("Earnings were $120 million in the quarter.") == []
