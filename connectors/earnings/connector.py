@@ -244,12 +244,13 @@ def _fill(bullets: list[dict], metrics: list[dict]) -> list[dict]:
     return bullets
 
 
+# The metrics a bullet may state; not operating margin, which Reuters bullets seldom give (26 of ECTSum's 6,907
+# train reference lines).
 _REUTERS_LABELS = {
     "revenue": "revenue",
     "eps": "earnings per share",
     "adjusted_eps": "adjusted earnings per share",
     "gross_margin": "gross margin",
-    "operating_margin": "operating margin",
     "ebitda": "ebitda",
     "adjusted_ebitda": "adjusted ebitda",
     "free_cash_flow": "free cash flow",
@@ -274,7 +275,7 @@ PERIOD_OVERRIDE = 0.95
 OVERRIDE_SALIENCE = 0.5
 
 
-_PER_SHARE = re.compile(r"\s+(?:per|a)\s+(?:(?:fully\s+)?diluted\s+)?share$", re.IGNORECASE)
+_PER_SHARE = re.compile(r"\s+(?:per|a)\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share$", re.IGNORECASE)
 
 
 _RANGE_AFTER = re.compile(
@@ -336,47 +337,72 @@ def _reuters_value(quote: str, loss: bool) -> str:
     return _NEGATIVE_WORDS.sub("", value).rstrip(")") if loss else value
 
 
+def _reuters_bullet(metric: dict) -> dict:
+    """One Reuters-style bullet for a figure ("q3 revenue rose 12 percent to $1.2 billion.")."""
+    label = _REUTERS_LABELS[metric["metric"]]
+    said = metric["sentence"]["quote"].lower()
+    if metric["metric"] == "revenue" and re.search(r"\bsales\b", said):
+        label = "sales"
+    elif metric["metric"] == "adjusted_eps" and "non-gaap" in said:
+        label = "non-gaap earnings per share"
+    elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
+        label = "gaap earnings per share"
+    if metric["metric"] == "ffo" and metric["unit"] != "USD_per_share":
+        label = "ffo"
+    if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
+        label = label.replace(*_LOSS_LABELS[metric["metric"]])
+    period = _period_word(metric["period"], metric["kind"])
+    value_span = _range_span(metric)
+    value = _reuters_value(value_span["quote"], metric["value"] < 0)
+    spans = [value_span]
+    change = metric.get("change") or {}
+    if metric["kind"] == "guidance":
+        text = f"sees {period} {label} {value}"
+    elif "span" in change and metric["metric"] == "revenue":
+        verb = "rose" if change["value"] >= 0 else "fell"
+        text = f"{period} {label} {verb} {_percent(change['span']['quote']).lstrip('-')} to {value}"
+        spans.append(change["span"])
+    else:
+        text = f"{period} {label} {value}"
+    return {"text": text + ".", "spans": spans, "salience": round(metric["salience"], 3)}
+
+
+_QUARTER_WORD = re.compile(r"^q[1-4] ")
+
+
 def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
     """Reuters-style bullets ("q3 revenue rose 12 percent to $1.2 billion.") for the figures the salience model
-    ranks highest, one per metric and kind, at least three; every number is copied from a span."""
+    ranks highest, one per metric and kind, at least three; every number is copied from a span.
+
+    Like a Reuters summary, the bullets open with a headline that restates the highest-ranked per-share result
+    as a quarterly figure ("qtrly adjusted earnings per share $1.23.")."""
     bullets: list[dict] = []
+    headline: dict | None = None
     used: set[tuple[str, str]] = set()
     ranked = sorted(metrics, key=lambda m: -m["salience"])
     for metric in ranked:
         key = (metric["metric"], metric["kind"])
         if key in used or metric["metric"] not in _REUTERS_LABELS:
             continue
-        if metric["salience"] < SALIENCE_FLOOR and len(bullets) >= MIN_SUMMARY_BULLETS:
+        if (
+            metric["salience"] < SALIENCE_FLOOR
+            and len(bullets) + (headline is not None) >= MIN_SUMMARY_BULLETS
+        ):
             break
         used.add(key)
-        label = _REUTERS_LABELS[metric["metric"]]
-        said = metric["sentence"]["quote"].lower()
-        if metric["metric"] == "revenue" and re.search(r"\bsales\b", said):
-            label = "sales"
-        elif metric["metric"] == "adjusted_eps" and "non-gaap" in said:
-            label = "non-gaap earnings per share"
-        elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
-            label = "gaap earnings per share"
-        if metric["metric"] == "ffo" and metric["unit"] != "USD_per_share":
-            label = "ffo"
-        if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
-            label = label.replace(*_LOSS_LABELS[metric["metric"]])
-        period = _period_word(metric["period"], metric["kind"])
-        value_span = _range_span(metric)
-        value = _reuters_value(value_span["quote"], metric["value"] < 0)
-        spans = [value_span]
-        change = metric.get("change") or {}
-        if metric["kind"] == "guidance":
-            text = f"sees {period} {label} {value}"
-        elif "span" in change and metric["metric"] == "revenue":
-            verb = "rose" if change["value"] >= 0 else "fell"
-            text = f"{period} {label} {verb} {_percent(change['span']['quote']).lstrip('-')} to {value}"
-            spans.append(change["span"])
-        else:
-            text = f"{period} {label} {value}"
-        bullets.append({"text": text + ".", "spans": spans, "salience": round(metric["salience"], 3)})
-        if len(bullets) >= limit:
+        bullet = _reuters_bullet(metric)
+        if (
+            headline is None
+            and metric["kind"] == "actual"
+            and metric["unit"] == "USD_per_share"
+            and _QUARTER_WORD.match(bullet["text"])
+        ):
+            headline = {**bullet, "text": _QUARTER_WORD.sub("qtrly ", bullet["text"])}
+        bullets.append(bullet)
+        if len(bullets) + (headline is not None) >= limit:
             break
+    if headline is not None:
+        bullets.insert(0, headline)
     return _fill(bullets, metrics)
 
 

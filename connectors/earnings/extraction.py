@@ -151,6 +151,18 @@ _ADJUSTED_BASIS = re.compile(
     re.IGNORECASE,
 )
 _ADJUSTED_EARNINGS = re.compile(r"\b(?:adjusted|non-gaap|core)\s+(?:diluted\s+)?earnings\b", re.IGNORECASE)
+# Earnings named right before an amount of dollars and cents: "adjusted earnings were $0.65", "earnings of $1.11".
+_EARNINGS_BEFORE = re.compile(
+    r"\b(?:(?P<adjusted>adjusted|non-gaap|core)\s+)?earnings(?:\s+(?:in|for)\s+the\s+quarter)?\s+(?:were|was|of)\s+"
+    r"(?:approximately\s+|about\s+)?$",
+    re.IGNORECASE,
+)
+# An adjusted basis named right after a figure: "$1.35 on an adjusted basis", "$0.94 adjusted", "$1.10 as adjusted".
+_ADJUSTED_AFTER = re.compile(
+    r"^\s*(?:per\s+(?:diluted\s+)?share\s*)?,?\s*(?:on\s+an?\s+(?:adjusted|non-gaap|core)\b[\w\s-]{0,20}?\bbasis|"
+    r"as\s+adjusted|adjusted\b(?!\s+(?:ebitda|operating|net|gross|free|for)\b))",
+    re.IGNORECASE,
+)
 _DIFFERENCE_AFTER = re.compile(
     r"^\s*(?:higher|lower|above|below|better|worse|ahead of|short of|more than|less than|"
     r"favorable|unfavorable)\b",
@@ -400,7 +412,10 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     )
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
-    if metric == "eps" and _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()]):
+    if metric == "eps" and (
+        _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
+        or _ADJUSTED_AFTER.match(sentence[match.end() :])
+    ):
         metric = "adjusted_eps"
     growth = (
         unit in POINTS_UNITS
@@ -546,9 +561,14 @@ def _number_metric(
     metric = growth_metric or metric
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
+    if metric is None and unit == "USD" and not match.group("scale"):
+        earnings = _EARNINGS_BEFORE.search(before)
+        if earnings:
+            metric = "adjusted_eps" if earnings.group("adjusted") else "eps"
     if metric == "eps" and (
         _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
         or _ADJUSTED_EARNINGS.search(before)
+        or _ADJUSTED_AFTER.match(sentence[match.end() :])
     ):
         metric = "adjusted_eps"
     return metric

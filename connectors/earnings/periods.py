@@ -99,20 +99,21 @@ def _prior_period(
     one named right after it, or the period the sentence speaks of moved back a year (or a quarter)."""
     prior_before = _PRIOR_BEFORE.search(sentence[max(0, position - 40) : position])
     if prior_before:
-        current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
-        return previous_period(current, quarter=bool(prior_before.group("quarter")))
-    if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
-        return None
-    end = _figure_end(sentence, position)
-    named = _dated_period_right_after(sentence, end)
-    if named:
-        period = _period_named(named.group(0), default_quarter, default_year, guidance)
-        return _part_named_before(sentence, position, period) or period
-    marker = _PRIOR_MARKER.search(sentence[end : end + 60])
-    if not marker:
-        return None
+        a_quarter_back = bool(prior_before.group("quarter"))
+    else:
+        if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
+            return None
+        end = _figure_end(sentence, position)
+        named = _dated_period_right_after(sentence, end)
+        if named:
+            period = _period_named(named.group(0), default_quarter, default_year, guidance)
+            return _part_named_before(sentence, position, period) or period
+        marker = _PRIOR_MARKER.search(sentence[end : end + 60])
+        if not marker:
+            return None
+        a_quarter_back = bool(marker.group("quarter") or marker.group("sequential"))
     current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
-    return previous_period(current, quarter=bool(marker.group("quarter") or marker.group("sequential")))
+    return previous_period(current, quarter=a_quarter_back)
 
 
 def previous_period(period: str | None, quarter: bool) -> str | None:

@@ -24,7 +24,9 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         (
             "adjusted_eps",
-            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?d?eps\b|\bnon-gaap\s+(?:diluted\s+)?d?eps\b",
+            r"\b(?:adjusted|adj\.?|non-gaap|core|operating|comparable|diluted adjusted)\s+(?:(?:fully\s+)?diluted\s+)?(?:earnings|eps|income|loss|net income|net loss)\s+(?:from continuing operations\s+)?per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b|\badjusted\s+(?:diluted\s+)?d?eps\b|\bnon-gaap\s+(?:diluted\s+)?d?eps\b"
+            r"|\b(?:adjusted|non-gaap)\s+(?:(?:net|diluted|first|second|third|fourth|quarter|full[- ]year)\s+){1,3}"
+            r"(?:earnings|income|loss)\s+per\s+(?:(?:fully\s+)?diluted\s+)?(?:common\s+)?share\b",
         ),
         (
             "eps",
@@ -116,10 +118,11 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+_PER_SHARE = r"(?:per|a) (?:(?:fully )?diluted )?(?:common )?share"
 _NUMBER = (
     r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
-    r"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s(?:per|a) (?:(?:fully )?diluted )?share)?|cents?|(?:per|a) (?:(?:fully )?diluted )?share))?"
+    rf"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s{_PER_SHARE})?|cents?|{_PER_SHARE}))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(

@@ -52,6 +52,68 @@ def test_summary_bullets_are_reuters_style_and_quote_their_numbers():
         assert all(span["quote"] in text for span in bullet["spans"])
 
 
+def _figure(metric: str, quote: str, salience: float, kind: str = "actual", period: str = "Q3 2021") -> dict:
+    sentence = f"The figure was {quote}."
+    start = sentence.index(quote)
+    return {
+        "metric": metric,
+        "value": float(quote.strip("$").split()[0]),
+        "unit": "USD_per_share" if metric.endswith("eps") else "USD",
+        "kind": kind,
+        "period": period,
+        "salience": salience,
+        "span": {"start": start, "end": start + len(quote), "quote": quote},
+        "sentence": {"start": 0, "end": len(sentence), "quote": sentence},
+    }
+
+
+def test_the_summary_opens_with_the_quarter_per_share_result_as_a_headline():
+    from connectors.earnings.connector import salient_summary
+
+    texts = [
+        bullet["text"]
+        for bullet in salient_summary(
+            [
+                _figure("revenue", "$1.2 billion", 0.9),
+                _figure("adjusted_eps", "$0.85", 0.8),
+                _figure("net_income", "$12 million", 0.05),
+            ]
+        )
+    ]
+    assert texts == [
+        "qtrly adjusted earnings per share $0.85.",
+        "q3 revenue $1.2 billion.",
+        "q3 adjusted earnings per share $0.85.",
+    ]
+
+
+def test_a_bullet_states_a_per_share_value_without_its_unit():
+    from connectors.earnings.connector import salient_summary
+
+    figure = _figure("eps", "$7.62 per diluted common share", 0.9)
+    assert salient_summary([figure])[1]["text"] == "q3 earnings per share $7.62."
+
+
+def test_a_summary_without_a_quarter_per_share_result_has_no_headline():
+    from connectors.earnings.connector import salient_summary
+
+    texts = [
+        bullet["text"]
+        for bullet in salient_summary(
+            [
+                _figure("eps", "$3.40", 0.9, period="FY2021"),
+                _figure("revenue", "$1.2 billion", 0.8),
+                _figure("adjusted_eps", "$0.85", 0.7, kind="guidance", period="FY2022"),
+            ]
+        )
+    ]
+    assert texts == [
+        "fy earnings per share $3.40.",
+        "q3 revenue $1.2 billion.",
+        "sees fy 2022 adjusted earnings per share $0.85.",
+    ]
+
+
 def test_the_classifier_keeps_metrics_it_was_never_trained_on(monkeypatch):
     from connectors.earnings import connector
 
