@@ -12,7 +12,7 @@ from connectors.literature.learned import (
     rationale_indices,
     read_model,
 )
-from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, stance_label, train
+from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, train
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
 
@@ -97,13 +97,6 @@ def test_claims_citing_a_common_paper_share_a_fold():
     ]
     fold = claim_folds(claims, folds=2)
     assert fold[0] == fold[1] == fold[2] and fold[3] != fold[0] and fold[4] != fold[0]
-
-
-def test_the_verdict_label_is_the_larger_summed_stance():
-    probabilities = numpy.array([[0.6, 0.1, 0.3], [0.1, 0.4, 0.5], [0.0, 0.45, 0.55]])
-    assert stance_label(probabilities, [0]) == ("SUPPORT", pytest.approx(6 / 7))
-    assert stance_label(probabilities, [0, 1, 2])[0] == "CONTRADICT"
-    assert stance_label(probabilities, [1])[0] == "CONTRADICT"
 
 
 def test_too_little_training_data_is_refused(tmp_path):
