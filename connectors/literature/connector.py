@@ -7,7 +7,15 @@ import re
 import numpy
 
 from connectors.base import Connector, Document, RunContext
-from connectors.literature.learned import LiteratureModel, load_model, rationale_indices, sentence_stances
+from connectors.literature.learned import (
+    VERDICT_PAPERS,
+    VERDICTS,
+    LiteratureModel,
+    load_model,
+    paper_stances,
+    rationale_indices,
+    verdict_features,
+)
 from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import label_for
 from connectors.spans import make_span
@@ -15,7 +23,7 @@ from connectors.spans import make_span
 RELEVANCE_THRESHOLD = 0.6
 RATIONALE_MARGIN = 0.05
 EVIDENCE_RELEVANCE_MARGIN = 0.05
-VERDICT_DOCUMENTS = 3
+VERDICT_DOCUMENTS = VERDICT_PAPERS
 RANK_WEIGHTS = (1.0, 0.6, 0.4)
 SYNTHESIS_DOCUMENTS = 4
 SYNTHESIS_THRESHOLD = 0.3
@@ -52,9 +60,32 @@ def verify_claim(
     top_k: int,
     model: LiteratureModel | None = None,
 ) -> dict:
-    """Ranked papers, a verdict from the top papers' most relevant sentences and their contrast cues, and the
-    rationale sentences. With `model`, the rationale sentences are picked by the stance model."""
+    """Ranked papers, a verdict and the rationale sentences. Without `model`, the verdict comes from the top
+    papers' most relevant sentences and their contrast cues; with it, from the verdict model over the top papers'
+    sentence stances (the rules' where the weights carry no verdict model), and the stance model picks the
+    rationale sentences."""
     ranking = index.rank(claim, claim_vector, top_k=top_k)
+    verdict, confidence, evidence = _rules_verdict(index, claim, claim_vector, ranking)
+    if model is not None:
+        verdict, confidence, evidence = _learned_verdict(
+            index, claim, claim_vector, ranking, (verdict, confidence, evidence), model
+        )
+    return {
+        "claim_id": claim_id,
+        "claim": claim,
+        "ranking": [
+            {"document_id": index.items[i].document.document_id, "score": s} for i, s in ranking[:top_k]
+        ],
+        "verdict": verdict,
+        "confidence": confidence,
+        "evidence": evidence,
+        **({"source": "learned"} if model is not None else {}),
+    }
+
+
+def _rules_verdict(
+    index: CorpusIndex, claim: str, claim_vector: numpy.ndarray, ranking: list[tuple[int, float]]
+) -> tuple[str, float, list[dict]]:
     evidence: list[dict] = []
     votes: dict[str, float] = {}
     for rank, (position, _score) in enumerate(ranking[:VERDICT_DOCUMENTS]):
@@ -85,55 +116,71 @@ def verify_claim(
                     ),
                 }
             )
-    if votes:
-        verdict = max(votes, key=lambda key: votes[key])
-        confidence = round(min(0.95, votes[verdict] / (sum(votes.values()) + 0.5) + 0.3), 3)
-        evidence = [e for e in evidence if e["label"] == verdict]
-        strongest = max(e["relevance"] for e in evidence)
-        evidence = [e for e in evidence if e["relevance"] >= strongest - EVIDENCE_RELEVANCE_MARGIN]
-        if model is not None:
-            evidence = _learned_rationales(index, claim, claim_vector, evidence, model)
-    else:
-        verdict, confidence = "NOT_ENOUGH_INFO", 0.6
-    return {
-        "claim_id": claim_id,
-        "claim": claim,
-        "ranking": [
-            {"document_id": index.items[i].document.document_id, "score": s} for i, s in ranking[:top_k]
-        ],
-        "verdict": verdict,
-        "confidence": confidence,
-        "evidence": evidence,
-        **({"source": "learned"} if model is not None else {}),
-    }
+    if not votes:
+        return "NOT_ENOUGH_INFO", 0.6, []
+    verdict = max(votes, key=lambda key: votes[key])
+    confidence = round(min(0.95, votes[verdict] / (sum(votes.values()) + 0.5) + 0.3), 3)
+    evidence = [e for e in evidence if e["label"] == verdict]
+    strongest = max(e["relevance"] for e in evidence)
+    return (
+        verdict,
+        confidence,
+        [e for e in evidence if e["relevance"] >= strongest - EVIDENCE_RELEVANCE_MARGIN],
+    )
 
 
-def _learned_rationales(
-    index: CorpusIndex, claim: str, claim_vector: numpy.ndarray, evidence: list[dict], model: LiteratureModel
-) -> list[dict]:
-    """Each evidence paper's rationale sentences as the stance model picks them, strongest first (the rules' where
-    it picks none)."""
-    positions = {item.document.document_id: p for p, item in enumerate(index.items)}
+def _learned_verdict(
+    index: CorpusIndex,
+    claim: str,
+    claim_vector: numpy.ndarray,
+    ranking: list[tuple[int, float]],
+    ruled: tuple[str, float, list[dict]],
+    model: LiteratureModel,
+) -> tuple[str, float, list[dict]]:
+    """The verdict model's verdict (the rules' where there is none) and each rationale paper's sentences as the
+    stance model picks them, strongest first. The rationale papers are those the rules' evidence rests on, or
+    else the top paper with the strongest sentence evidence."""
+    verdict, confidence, evidence = ruled
+    top = [position for position, _ in ranking[:VERDICT_DOCUMENTS]]
+    stances = {position: paper_stances(model, index, position, claim, claim_vector) for position in top}
+    if model.verdict is not None:
+        features = verdict_features([score for _, score in ranking], [stances[p] for p in top])
+        probabilities = model.verdict.probabilities(features)[0]
+        verdict, confidence = VERDICTS[int(probabilities.argmax())], round(float(probabilities.max()), 3)
+        if verdict == "NOT_ENOUGH_INFO":
+            return verdict, confidence, []
+    positions = {index.items[p].document.document_id: p for p in top}
+    papers = [positions[d] for d in dict.fromkeys(e["document_id"] for e in evidence)]
+    if not papers:
+        with_sentences = [p for p in top if len(stances[p][1])]
+        if not with_sentences:
+            return verdict, confidence, []
+        papers = [max(with_sentences, key=lambda p: float((1 - stances[p][1][:, 2]).max()))]
     picked: list[dict] = []
-    for document_id in dict.fromkeys(e["document_id"] for e in evidence):
-        ruled = [e for e in evidence if e["document_id"] == document_id]
-        position = positions[document_id]
-        probabilities = sentence_stances(model, index, position, claim, claim_vector)
-        chosen = rationale_indices(probabilities, model.thresholds)
-        if not chosen:
-            picked.extend(ruled)
-            continue
+    for position in papers:
         item = index.items[position]
+        probabilities = stances[position][1]
+        starts = [sentence.start for sentence in item.sentences]
+        ruled_here = [
+            starts.index(e["span"]["start"])
+            for e in evidence
+            if e["document_id"] == item.document.document_id
+        ]
+        chosen = rationale_indices(probabilities, model.thresholds) or ruled_here
+        chosen = chosen or [int(numpy.argmin(probabilities[:, 2]))]
         for sentence_index in sorted(chosen, key=lambda i: probabilities[i, 2]):
             sentence = item.sentences[sentence_index]
             picked.append(
                 {
-                    **ruled[0],
+                    "document_id": item.document.document_id,
+                    "label": verdict,
                     "score": round(float(1 - probabilities[sentence_index, 2]), 4),
-                    "span": make_span(document_id, item.document.text, sentence.start, sentence.end),
+                    "span": make_span(
+                        item.document.document_id, item.document.text, sentence.start, sentence.end
+                    ),
                 }
             )
-    return picked
+    return verdict, confidence, picked
 
 
 def synthesise(index: CorpusIndex, question_id: str, question: str, question_vector: numpy.ndarray) -> dict:

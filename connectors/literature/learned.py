@@ -1,11 +1,12 @@
-"""A learned claim-sentence stance model over MiniLM similarities, word overlap and the rules' contrast cues.
+"""A learned claim-sentence stance model over MiniLM similarities, word overlap and contrast cues, and a
+claim-level verdict over the stances of the top papers.
 
-The rules rank the papers and give the verdict; in the papers the verdict rests on, the stance model's evidence
-(1 - P(NEUTRAL)) picks the rationale sentences.
-
-The model is a softmax regression in numpy over 18 cues per sentence (`lexical_features`). The weights are
-rebuilt by `connectors.literature.training` from SciFact's training claims and shipped in `weights/`; without
-them (`load_model()` is None) the connector keeps its rules.
+The rules rank the papers. The stance model, a softmax regression in numpy over 28 cues per sentence
+(`lexical_features`), gives each sentence of the top papers P(SUPPORT), P(CONTRADICT), P(NEUTRAL); the verdict
+model, a softmax regression over those stances summed up per paper (`verdict_features`), gives the verdict; the
+stance model's evidence (1 - P(NEUTRAL)) picks the rationale sentences. The weights are rebuilt by
+`connectors.literature.training` from SciFact's training claims and shipped in `weights/`; without them
+(`load_model()` is None) the connector keeps its rules.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from pathlib import Path
 import numpy
 
 from connectors.literature.retrieval import CorpusIndex, content_words
-from connectors.literature.verdict import contrasts
+from connectors.literature.verdict import DIRECTIONS, NEGATION, NO_EFFECT, contrasts
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 STANCE_CLASSES = ("SUPPORT", "CONTRADICT", "NEUTRAL")
+VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
+CUES = 28
+VERDICT_PAPERS = 3
+PAPER_CUES = 5
 SOFTMAX_PARTS = ("weights", "bias", "mean", "scale")
 _NEGATION = re.compile(r"\b(?:not|no|never|without|lack\w*|absence|fail\w*|unable|cannot|none)\b|n't\b", re.I)
 _BACKGROUND = re.compile(
@@ -35,6 +40,36 @@ _RESULT = re.compile(
     r"associated with|these (?:findings|data|results)|suggest\w*|indicat\w*)\b",
     re.IGNORECASE,
 )
+_HEDGE = re.compile(r"\b(?:may|might|could|suggest\w*|possibl\w*|potential\w*|likely)\b", re.IGNORECASE)
+_STATISTICS = re.compile(r"\b(?:significant\w*|p\s*[<=]|odds ratio|hazard ratio|95%|CI)\b", re.IGNORECASE)
+
+
+def _directions(text: str) -> numpy.ndarray:
+    """Per antonym pair of `verdict.ANTONYMS`: +1 when only the first side occurs, -1 when only the second."""
+    return numpy.array(
+        [float(bool(up.search(text))) - float(bool(down.search(text))) for up, down in DIRECTIONS]
+    )
+
+
+def _polarity_cues(claim: str, sentence: str) -> list[float]:
+    """Signed agreement of the claim's and the sentence's directions, negation parity, no-effect, hedges."""
+    claim_directions, directions = _directions(claim), _directions(sentence)
+    agreement = claim_directions * directions
+    flipped = len(NEGATION.findall(claim)) % 2 != len(NEGATION.findall(sentence)) % 2
+    claim_no_effect, no_effect = bool(NO_EFFECT.search(claim)), bool(NO_EFFECT.search(sentence))
+    signed = float(agreement.sum())
+    return [
+        signed,
+        float((agreement > 0).sum()),
+        float((agreement < 0).sum()),
+        -signed if flipped else signed,
+        float(flipped),
+        float(claim_no_effect and not no_effect),
+        float(no_effect and not claim_no_effect and bool(claim_directions.any())),
+        float(bool(_HEDGE.search(sentence))),
+        float(bool(_STATISTICS.search(sentence))),
+        float(numpy.abs(directions).sum()),
+    ]
 
 
 def _overlap(claim_words: set[str], words: set[str]) -> tuple[float, float]:
@@ -45,7 +80,8 @@ def _overlap(claim_words: set[str], words: set[str]) -> tuple[float, float]:
 def lexical_features(
     claim: str, sentences: list[str], context: str, similarities: numpy.ndarray
 ) -> numpy.ndarray:
-    """Per-sentence overlap, contrast, section and position cues of one paper against one claim."""
+    """Per-sentence similarity, overlap, contrast, polarity, section and position cues of one paper against one
+    claim."""
     claim_words = set(content_words(claim))
     claim_negated = float(bool(_NEGATION.search(claim)))
     count = len(sentences)
@@ -76,9 +112,10 @@ def lexical_features(
                 float(bool(_RESULT.search(sentence))),
                 position / max(1, count - 1),
                 float(position == count - 1),
+                *_polarity_cues(claim, sentence),
             ]
         )
-    return numpy.asarray(rows, dtype=numpy.float32).reshape(count, 18)
+    return numpy.asarray(rows, dtype=numpy.float32).reshape(count, CUES)
 
 
 def stance_features(
@@ -111,13 +148,20 @@ class Softmax:
 @dataclass
 class LiteratureModel:
     stance: Softmax
+    verdict: Softmax | None
     thresholds: dict[str, float]
     card: dict
 
 
 def save_model(model: LiteratureModel, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {f"stance_{part}": getattr(model.stance, part).astype(numpy.float32) for part in SOFTMAX_PARTS}
+    heads = {"stance": model.stance, "verdict": model.verdict}
+    arrays = {
+        f"{name}_{part}": getattr(head, part).astype(numpy.float32)
+        for name, head in heads.items()
+        if head is not None
+        for part in SOFTMAX_PARTS
+    }
     numpy.savez_compressed(directory / "literature.npz", **arrays)
     (directory / "literature.json").write_text(
         json.dumps({**model.card, "thresholds": model.thresholds}, indent=2) + "\n"
@@ -130,8 +174,13 @@ def read_model(directory: Path) -> LiteratureModel | None:
         return None
     with numpy.load(arrays_path) as arrays:
         stance = Softmax(*(arrays[f"stance_{part}"] for part in SOFTMAX_PARTS))
+        verdict = (
+            Softmax(*(arrays[f"verdict_{part}"] for part in SOFTMAX_PARTS))
+            if "verdict_weights" in arrays
+            else None
+        )
     card = json.loads(card_path.read_text())
-    return LiteratureModel(stance, card.pop("thresholds"), card)
+    return LiteratureModel(stance, verdict, card.pop("thresholds"), card)
 
 
 @lru_cache(maxsize=1)
@@ -140,18 +189,48 @@ def load_model() -> LiteratureModel | None:
     return read_model(WEIGHTS_DIR)
 
 
-def sentence_stances(
+def paper_stances(
     model: LiteratureModel, index: CorpusIndex, position: int, claim: str, claim_vector: numpy.ndarray
-) -> numpy.ndarray:
-    """(sentences, 3) probabilities of SUPPORT, CONTRADICT, NEUTRAL for one paper's sentences."""
+) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """One paper's (sentences, CUES) cues and (sentences, 3) probabilities of SUPPORT, CONTRADICT, NEUTRAL."""
     item = index.items[position]
     if not item.sentences:
-        return numpy.zeros((0, 3), numpy.float32)
+        return numpy.zeros((0, CUES), numpy.float32), numpy.zeros((0, 3), numpy.float32)
     sentences = [s.text for s in item.sentences]
     features = stance_features(
         claim, claim_vector, sentences, index.sentence_vectors(position), item.document.text
     )
-    return model.stance.probabilities(features)
+    return features, model.stance.probabilities(features)
+
+
+def verdict_features(scores: list[float], papers: list[tuple[numpy.ndarray, numpy.ndarray]]) -> numpy.ndarray:
+    """One row for the verdict model from the ranking scores and the top `VERDICT_PAPERS` papers' (cues,
+    stances), in rank order: the first paper's score and its lead over the second, then per paper (zeros where
+    there is none, or no sentence) its best evidence, its best cosine to the claim, the evidence-weighted
+    share of P(CONTRADICT) over its two strongest sentences, and P(SUPPORT), P(CONTRADICT) of the strongest."""
+    first = scores[0] if scores else 0.0
+    row = [first, first - scores[1] if len(scores) > 1 else first]
+    for features, probabilities in papers[:VERDICT_PAPERS]:
+        if not len(probabilities):
+            row.extend([0.0] * PAPER_CUES)
+            continue
+        evidence = 1 - probabilities[:, 2]
+        strongest = numpy.argsort(-evidence, kind="stable")[:2]
+        weight = evidence[strongest]
+        share = probabilities[strongest, 1] / (
+            probabilities[strongest, 0] + probabilities[strongest, 1] + 1e-9
+        )
+        row.extend(
+            [
+                float(evidence.max()),
+                float(features[:, 0].max()),
+                float((weight * share).sum() / (weight.sum() + 1e-9)),
+                float(probabilities[strongest[0], 0]),
+                float(probabilities[strongest[0], 1]),
+            ]
+        )
+    row.extend([0.0] * PAPER_CUES * (VERDICT_PAPERS - min(len(papers), VERDICT_PAPERS)))
+    return numpy.asarray([row], dtype=numpy.float32)
 
 
 def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]) -> list[int]:

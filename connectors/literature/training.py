@@ -1,11 +1,11 @@
-"""Rebuild the literature weights (the stance model) from SciFact's training claims.
+"""Rebuild the literature weights (the stance and verdict models) from SciFact's training claims.
 
 `DATA` holds SciFact's `claims_train.jsonl` ({id, claim, evidence: {doc_id: [{sentences, label}]},
 cited_doc_ids}) and `corpus.jsonl` ({doc_id, title, abstract: [sentences] or str}). Only training claims are
 read; the claims of the evaluation set (`tests/data/scifact/claims.jsonl`, both splits) and every training claim
-citing one of their papers are left out. The thresholds are picked by 5-fold cross-validation over the claims
-(claims citing a common paper share a fold; each claim judged by the stance model fitted without its fold); the
-model is then fitted on all of them.
+citing one of their papers are left out. The penalties and thresholds are picked by 5-fold cross-validation over
+the claims (claims citing a common paper share a fold; each claim judged by the models fitted without its fold);
+the stance model is then fitted on all of them, and the verdict model on the claims' out-of-fold stances.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ import numpy
 
 from connectors.literature.learned import (
     STANCE_CLASSES,
+    VERDICT_PAPERS,
+    VERDICTS,
     WEIGHTS_DIR,
     LiteratureModel,
     Softmax,
     rationale_indices,
     save_model,
     stance_features,
+    verdict_features,
 )
 from connectors.literature.retrieval import CorpusIndex
 from connectors.loaders import corpus_document
@@ -32,7 +35,8 @@ from connectors.text import split_abstract_sentences
 EVALUATION_CLAIMS = Path(__file__).resolve().parents[2] / "tests" / "data" / "scifact" / "claims.jsonl"
 LICENCE = "CC BY-NC 2.0"
 TOP_K = 10
-STANCE_L2_GRID = (0.001, 0.01, 0.1, 1.0)
+STANCE_L2_GRID = (0.001, 0.01, 0.1)
+VERDICT_L2_GRID = (0.01, 0.1, 1.0, 10.0)
 RATIONALE_GRID = (0.4, 0.5, 0.6, 0.7, 0.8)
 PER_PAPER_GRID = (1, 2, 3)
 POSITION_GRID = (0.0, 0.2, 0.4)
@@ -190,15 +194,6 @@ class _Workspace:
         return numpy.vstack(features), numpy.asarray(labels, dtype=numpy.int64)
 
 
-def stance_label(probabilities: numpy.ndarray, indices: list[int]) -> tuple[str, float]:
-    """SUPPORT or CONTRADICT by the larger summed probability over the rationale sentences, with its share (a
-    learned verdict label that training measures against the rules')."""
-    support = float(probabilities[indices, 0].sum())
-    contradict = float(probabilities[indices, 1].sum())
-    label = "SUPPORT" if support >= contradict else "CONTRADICT"
-    return label, max(support, contradict) / max(support + contradict, 1e-9)
-
-
 def claim_folds(claims: list[dict], folds: int = FOLDS) -> list[int]:
     """A fold per claim: claims citing a common paper (transitively) share one; groups largest first, each to
     the fold with fewest claims so far."""
@@ -242,8 +237,12 @@ def _macro_f1(pairs: list[tuple[str, str]]) -> float:
     return sum(f1s) / 3
 
 
-def _rules_evidence(space: _Workspace, members: list[int]) -> dict[int, tuple[str, list[tuple[int, int]]]]:
-    """The rules' verdict and evidence (paper position, sentence index) for each claim."""
+Ruled = dict[int, tuple[str, list[tuple[int, int]], list[tuple[int, float]]]]
+
+
+def _rules_evidence(space: _Workspace, members: list[int]) -> Ruled:
+    """The rules' verdict, evidence (paper position, sentence index) and ranking (paper position, score) for each
+    claim."""
     from connectors.literature.connector import verify_claim
 
     found = {}
@@ -255,62 +254,105 @@ def _rules_evidence(space: _Workspace, members: list[int]) -> dict[int, tuple[st
             position = space.position[entry["document_id"]]
             starts = [s.start for s in space.index.items[position].sentences]
             evidence.append((position, starts.index(entry["span"]["start"])))
-        found[n] = (result["verdict"], evidence)
+        ranking = [(space.position[entry["document_id"]], entry["score"]) for entry in result["ranking"]]
+        found[n] = (result["verdict"], evidence, ranking)
     return found
+
+
+def _stances(
+    space: _Workspace, stance: Softmax, n: int, position: int
+) -> tuple[numpy.ndarray, numpy.ndarray]:
+    features = space.sentence_features(n, space.index.items[position].document.document_id)
+    return features, stance.probabilities(features)
+
+
+def _verdict_rows(space: _Workspace, stance: Callable[[int], Softmax], ruled: Ruled) -> numpy.ndarray:
+    """`verdict_features` of every claim, with the stances of the model `stance(n)`."""
+    rows = []
+    for n, (_verdict, _evidence, ranking) in ruled.items():
+        top = ranking[:VERDICT_PAPERS]
+        papers = [_stances(space, stance(n), n, position) for position, _ in top]
+        rows.append(verdict_features([score for _, score in ranking], papers))
+    return numpy.vstack(rows)
+
+
+def _verdict_cv(
+    rows: numpy.ndarray, labels: numpy.ndarray, fold: list[int]
+) -> tuple[float, list[str], float]:
+    """The verdict model's L2 penalty by cross-validated macro-F1 (each claim judged by the model fitted on the
+    other folds' rows): the penalty, the out-of-fold verdicts and their macro-F1."""
+    folds = numpy.asarray(fold)
+    best: tuple[float, list[str], float] | None = None
+    for l2 in VERDICT_L2_GRID:
+        predicted = numpy.zeros(len(labels), dtype=numpy.int64)
+        for k in range(FOLDS):
+            train_rows = folds != k
+            if not train_rows.any() or train_rows.all():
+                continue
+            model = fit_softmax(rows[train_rows], labels[train_rows], len(VERDICTS), l2=l2)
+            predicted[~train_rows] = model.probabilities(rows[~train_rows]).argmax(axis=1)
+        verdicts = [VERDICTS[int(i)] for i in predicted]
+        score = _macro_f1(list(zip((VERDICTS[int(i)] for i in labels), verdicts, strict=True)))
+        if best is None or score > best[2] + 1e-9:
+            best = (l2, verdicts, score)
+    assert best is not None
+    return best
 
 
 def _score(
     space: _Workspace,
     stance: Callable[[int], Softmax],
-    ruled: dict[int, tuple[str, list[tuple[int, int]]]],
+    ruled: Ruled,
     thresholds: dict[str, float] | None,
+    verdicts: list[str] | None = None,
 ) -> dict[str, float]:
-    """Verdict macro-F1 and rationale F1 of the connector with the learned rationales (the rules' alone when
-    `thresholds` is None), and the verdict macro-F1 were the rules' SUPPORT or CONTRADICT replaced by the larger
-    summed stance of those rationales (`stance_label`; measured, not used)."""
-    pairs, learned_pairs, tp, fp, fn = [], [], 0, 0, 0
-    for n, (verdict, evidence) in ruled.items():
+    """Verdict macro-F1 and rationale F1 as the connector picks them (`connector._learned_verdict`): the verdict
+    `verdicts[n]` (the rules' when None), no rationale for NOT_ENOUGH_INFO, else in the papers the rules'
+    evidence rests on (or the top paper with the strongest evidence) the stance model's sentences; the rules'
+    own verdict and sentences when `thresholds` is None."""
+    pairs, tp, fp, fn = [], 0, 0, 0
+    for n, (ruled_verdict, evidence, ranking) in ruled.items():
         claim = space.claims[n]
-        chosen, picked = set(), []
-        for position in dict.fromkeys(p for p, _ in evidence):
-            document_id = space.index.items[position].document.document_id
-            ruled_here = [i for p, i in evidence if p == position]
-            if thresholds is None:
-                chosen |= {(document_id, i) for i in ruled_here}
-                continue
-            probabilities = stance(n).probabilities(space.sentence_features(n, document_id))
-            indices = rationale_indices(probabilities, thresholds) or ruled_here
-            chosen |= {(document_id, i) for i in indices}
-            picked.append(probabilities[indices])
+        verdict = ruled_verdict if verdicts is None else verdicts[n]
+        chosen: set[tuple[str, int]] = set()
+        if thresholds is None:
+            chosen = {(space.index.items[p].document.document_id, i) for p, i in evidence}
+        elif verdict != "NOT_ENOUGH_INFO":
+            top = [position for position, _ in ranking[:VERDICT_PAPERS]]
+            stances = {p: _stances(space, stance(n), n, p)[1] for p in top}
+            papers = list(dict.fromkeys(p for p, _ in evidence))
+            with_sentences = [p for p in top if len(stances[p])]
+            if not papers and with_sentences:
+                papers = [max(with_sentences, key=lambda p: float((1 - stances[p][:, 2]).max()))]
+            for position in papers:
+                probabilities = stances.get(position)
+                if probabilities is None:
+                    probabilities = _stances(space, stance(n), n, position)[1]
+                indices = rationale_indices(probabilities, thresholds) or [
+                    i for p, i in evidence if p == position
+                ]
+                indices = indices or [int(numpy.argmin(probabilities[:, 2]))]
+                chosen |= {(space.index.items[position].document.document_id, i) for i in indices}
         pairs.append((_verdict_of(claim), verdict))
-        if picked:
-            stacked = numpy.vstack(picked)
-            learned_pairs.append((_verdict_of(claim), stance_label(stacked, list(range(len(stacked))))[0]))
-        else:
-            learned_pairs.append(pairs[-1])
         gold = {(doc_id, i) for doc_id, labels in claim["papers"].items() for i in labels}
         tp, fp, fn = tp + len(gold & chosen), fp + len(chosen - gold), fn + len(gold - chosen)
-    return {
-        "verdict_macro_f1": _macro_f1(pairs),
-        "rationale_f1": 2 * tp / max(1, 2 * tp + fp + fn),
-        "learned_label_verdict_macro_f1": _macro_f1(learned_pairs),
-    }
+    return {"verdict_macro_f1": _macro_f1(pairs), "rationale_f1": 2 * tp / max(1, 2 * tp + fp + fn)}
 
 
 def _tune(
-    space: _Workspace, stance: Callable[[int], Softmax], ruled: dict[int, tuple[str, list[tuple[int, int]]]]
+    space: _Workspace, stance: Callable[[int], Softmax], ruled: Ruled, verdicts: list[str] | None
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Thresholds maximising rationale F1 over all claims, each judged by the model that did not see it."""
+    """Thresholds maximising rationale F1 over all claims, each judged by the models that did not see it."""
     best: tuple[float, dict[str, float], dict[str, float]] | None = None
     for rationale in RATIONALE_GRID:
         for per_paper in PER_PAPER_GRID:
             for position in POSITION_GRID:
                 thresholds = {"rationale": rationale, "per_paper": per_paper, "position": position}
-                scores = _score(space, stance, ruled, thresholds)
+                scores = _score(space, stance, ruled, thresholds, verdicts)
                 if best is None or scores["rationale_f1"] > best[0] + 1e-9:
                     best = (scores["rationale_f1"], thresholds, scores)
     assert best is not None
-    return best[1], {**best[2], "rules_rationale_f1": _score(space, stance, ruled, None)["rationale_f1"]}
+    return best[1], best[2]
 
 
 def train(
@@ -321,8 +363,8 @@ def train(
     embed: Callable | None = None,
     evaluation: Path = EVALUATION_CLAIMS,
 ) -> dict:
-    """Fit the stance model on `data` (its L2 penalty and thresholds chosen by cross-validation), write it with its
-    card and TRAINED_ON.txt to `out` (the shipped `weights/` by default) and return the card."""
+    """Fit the stance and verdict models on `data` (penalties and thresholds chosen by cross-validation), write
+    them with their card and TRAINED_ON.txt to `out` (the shipped `weights/` by default) and return the card."""
     if embed is None:
         from inference.client import embed_local
 
@@ -338,31 +380,53 @@ def train(
     fold = claim_folds(claims)
     everything = list(range(len(claims)))
     ruled = _rules_evidence(space, everything)
-    best: tuple[float, dict[str, float], dict[str, float]] | None = None
+    labels = numpy.asarray([VERDICTS.index(_verdict_of(claim)) for claim in claims], dtype=numpy.int64)
+    rules = _score(space, lambda n: None, ruled, None)
+    best: tuple[float, dict] | None = None
     for l2 in STANCE_L2_GRID:
         progress(f"literature: {FOLDS}-fold stance models at L2 {l2}")
         held_out_models = [
             fit_softmax(
-                *space.stance_examples([n for n in range(len(claims)) if fold[n] != k]),
-                len(STANCE_CLASSES),
-                l2=l2,
+                *space.stance_examples([n for n in everything if fold[n] != k]), len(STANCE_CLASSES), l2=l2
             )
             for k in range(FOLDS)
         ]
-        thresholds, tuned = _tune(space, lambda n, models=held_out_models: models[fold[n]], ruled)
-        if best is None or tuned["rationale_f1"] > best[2]["rationale_f1"] + 1e-9:
-            best = (l2, thresholds, tuned)
+        held_out = lambda n, models=held_out_models: models[fold[n]]
+        verdict_rows = _verdict_rows(space, held_out, ruled)
+        verdict_l2, verdicts, _ = _verdict_cv(verdict_rows, labels, fold)
+        thresholds, tuned = _tune(space, held_out, ruled, verdicts)
+        _, rules_verdict_scores = _tune(space, held_out, ruled, None)
+        run = {
+            "stance_l2": l2,
+            "verdict_l2": verdict_l2,
+            "thresholds": thresholds,
+            "scores": tuned,
+            "verdict_rows": verdict_rows,
+            "rules_verdict_rationale_f1": rules_verdict_scores["rationale_f1"],
+        }
+        total = tuned["verdict_macro_f1"] + tuned["rationale_f1"]
+        if best is None or total > best[0] + 1e-9:
+            best = (total, run)
     assert best is not None
-    l2, thresholds, tuned = best
-    progress(f"literature: L2 {l2}, thresholds {thresholds}, cross-validated {tuned}; fitting on all claims")
-    stance = fit_softmax(*space.stance_examples(everything), len(STANCE_CLASSES), l2=l2)
-    training_scores = _score(space, lambda n: stance, ruled, thresholds)
+    chosen = best[1]
+    progress(
+        f"literature: stance L2 {chosen['stance_l2']}, verdict L2 {chosen['verdict_l2']}, thresholds "
+        f"{chosen['thresholds']}, cross-validated {chosen['scores']}; fitting on all claims"
+    )
+    stance = fit_softmax(*space.stance_examples(everything), len(STANCE_CLASSES), l2=chosen["stance_l2"])
+    verdict = fit_softmax(chosen["verdict_rows"], labels, len(VERDICTS), l2=chosen["verdict_l2"])
+    in_sample = verdict.probabilities(_verdict_rows(space, lambda n: stance, ruled)).argmax(axis=1)
+    training_scores = _score(
+        space, lambda n: stance, ruled, chosen["thresholds"], [VERDICTS[int(i)] for i in in_sample]
+    )
     card = {
-        "model": "literature stance (SUPPORT/CONTRADICT/NEUTRAL per claim-sentence pair)",
+        "model": "literature stance (SUPPORT/CONTRADICT/NEUTRAL per claim-sentence pair) and claim verdict "
+        "(SUPPORT/CONTRADICT/NOT_ENOUGH_INFO)",
         "encoder": "all-MiniLM-L6-v2 (bundled), frozen",
-        "heads": "a softmax regression in numpy over 18 cues (MiniLM cosine, word overlap, the rules' contrast "
-        "cues, section and position); its evidence (1 - P(NEUTRAL)) picks the rationale sentences of the papers "
-        "the rules' verdict rests on; the rules rank the papers and give the verdict",
+        "heads": "a softmax regression in numpy over 28 cues per claim-sentence pair (MiniLM cosine, word overlap, "
+        "the rules' contrast cues, signed direction and negation agreement, hedges, section and position); a "
+        "softmax regression over the top three papers' stances (17 features) gives the verdict; the stance "
+        "evidence (1 - P(NEUTRAL)) picks the rationale sentences; the rules rank the papers",
         "dataset": "SciFact (Wadden et al., EMNLP 2020), claims_train.jsonl and corpus.jsonl",
         "licence": LICENCE,
         "non_commercial": True,
@@ -373,13 +437,19 @@ def train(
         "sentences": int(sum(len(item.sentences) for item in space.index.items)),
         "excluded_claims": sorted(exclusions["excluded"], key=int),
         "missing_papers": exclusions["missing_papers"],
-        "stance_l2": l2,
-        "cross_validated_scores": {k: round(v, 4) for k, v in tuned.items()},
+        "stance_l2": chosen["stance_l2"],
+        "verdict_l2": chosen["verdict_l2"],
+        "cross_validated_scores": {
+            **{k: round(v, 4) for k, v in chosen["scores"].items()},
+            "rules_verdict_macro_f1": round(rules["verdict_macro_f1"], 4),
+            "rules_rationale_f1": round(rules["rationale_f1"], 4),
+            "rules_verdict_learned_rationale_f1": round(chosen["rules_verdict_rationale_f1"], 4),
+        },
         "training_scores": {k: round(v, 4) for k, v in training_scores.items()},
     }
-    save_model(LiteratureModel(stance, thresholds, card), out)
+    save_model(LiteratureModel(stance, verdict, chosen["thresholds"], card), out)
     (out / "TRAINED_ON.txt").write_text(
         "".join(f"claims_train.jsonl:{c['claim_id']}\n" for c in claims)
         + "".join(f"corpus.jsonl:{item.document.document_id}\n" for item in space.index.items)
     )
-    return {**card, "thresholds": thresholds, "out": str(out)}
+    return {**card, "thresholds": chosen["thresholds"], "out": str(out)}

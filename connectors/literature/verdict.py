@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
-_NEGATION = re.compile(
+NEGATION = re.compile(
     r"\b(?:not|no|never|neither|nor|without|lack(?:s|ed|ing)?|absence|absent|fail(?:s|ed)?|unable|cannot|none|"
     r"unaffected|unchanged)\b|n't\b",
     re.IGNORECASE,
 )
-_NO_EFFECT = re.compile(
+NO_EFFECT = re.compile(
     r"\b(?:no (?:\w+ ){0,2}(?:effect|difference|association|change|benefit|correlation|relationship|evidence)|"
     r"did not (?:differ|change|affect|alter|improve|reduce|increase|influence)|"
     r"not (?:significantly )?(?:associated|different|related|correlated|affected)|"
@@ -45,7 +45,7 @@ ANTONYMS: tuple[tuple[str, str], ...] = (
     ),
     (r"effective|efficacious|successful", r"ineffective|unsuccessful|futile"),
 )
-_COMPILED = tuple(
+DIRECTIONS = tuple(
     (re.compile(rf"\b(?:{up})\b", re.IGNORECASE), re.compile(rf"\b(?:{down})\b", re.IGNORECASE))
     for up, down in ANTONYMS
 )
@@ -59,15 +59,15 @@ def _numbers(text: str) -> set[str]:
 def contrasts(claim: str, rationale: str, context: str = "") -> list[str]:
     """The contrasts found between a claim and a rationale sentence (its paper's text as `context`)."""
     found: list[str] = []
-    for up, down in _COMPILED:
+    for up, down in DIRECTIONS:
         claim_up, claim_down = bool(up.search(claim)), bool(down.search(claim))
         evidence_up, evidence_down = bool(up.search(rationale)), bool(down.search(rationale))
         if claim_up != claim_down and evidence_up != evidence_down and claim_up != evidence_up:
             found.append(f"direction:{up.pattern[6:30]}")
-    claim_no_effect, evidence_no_effect = bool(_NO_EFFECT.search(claim)), bool(_NO_EFFECT.search(rationale))
+    claim_no_effect, evidence_no_effect = bool(NO_EFFECT.search(claim)), bool(NO_EFFECT.search(rationale))
     if claim_no_effect != evidence_no_effect:
         found.append("no_effect")
-    elif not claim_no_effect and len(_NEGATION.findall(claim)) % 2 != len(_NEGATION.findall(rationale)) % 2:
+    elif not claim_no_effect and len(NEGATION.findall(claim)) % 2 != len(NEGATION.findall(rationale)) % 2:
         found.append("negation")
     claim_numbers = _numbers(claim)
     if (

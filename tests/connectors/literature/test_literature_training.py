@@ -7,12 +7,17 @@ import pytest
 from connectors import run_connector
 from connectors.literature import connector as literature_connector
 from connectors.literature.learned import (
+    CUES,
+    PAPER_CUES,
+    VERDICT_PAPERS,
     WEIGHTS_DIR,
     load_model,
     rationale_indices,
     read_model,
+    save_model,
+    verdict_features,
 )
-from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, stance_label, train
+from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, train
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
 
@@ -83,6 +88,11 @@ def test_training_on_a_fixture_is_reproducible_and_leaves_the_evaluation_claims_
     assert "corpus.jsonl:1007" not in trained_on
     a, b = read_model(tmp_path / "a"), read_model(tmp_path / "b")
     numpy.testing.assert_allclose(a.stance.weights, b.stance.weights, atol=1e-5)
+    numpy.testing.assert_allclose(a.verdict.weights, b.verdict.weights, atol=1e-5)
+    assert a.stance.weights.shape == (CUES, 3) and a.verdict.weights.shape == (
+        2 + VERDICT_PAPERS * PAPER_CUES,
+        3,
+    )
     assert a.thresholds == b.thresholds
     assert first["training_scores"]["rationale_f1"] >= 0.5
 
@@ -99,11 +109,16 @@ def test_claims_citing_a_common_paper_share_a_fold():
     assert fold[0] == fold[1] == fold[2] and fold[3] != fold[0] and fold[4] != fold[0]
 
 
-def test_the_verdict_label_is_the_larger_summed_stance():
-    probabilities = numpy.array([[0.6, 0.1, 0.3], [0.1, 0.4, 0.5], [0.0, 0.45, 0.55]])
-    assert stance_label(probabilities, [0]) == ("SUPPORT", pytest.approx(6 / 7))
-    assert stance_label(probabilities, [0, 1, 2])[0] == "CONTRADICT"
-    assert stance_label(probabilities, [1])[0] == "CONTRADICT"
+def test_verdict_features_pad_missing_papers_with_zeros():
+    cues = numpy.zeros((2, CUES), numpy.float32)
+    cues[:, 0] = [0.4, 0.8]
+    stances = numpy.array([[0.6, 0.2, 0.2], [0.1, 0.1, 0.8]], numpy.float32)
+    row = verdict_features([0.9, 0.5], [(cues, stances), (cues[:0], stances[:0])])
+    assert row.shape == (1, 2 + VERDICT_PAPERS * PAPER_CUES)
+    numpy.testing.assert_allclose(row[0, :2], [0.9, 0.4], atol=1e-6)
+    share = (0.8 * 0.25 + 0.2 * 0.5) / (0.8 + 0.2)
+    numpy.testing.assert_allclose(row[0, 2:7], [0.8, 0.8, share, 0.6, 0.2], atol=1e-6)
+    assert not row[0, 7:].any()
 
 
 def test_too_little_training_data_is_refused(tmp_path):
@@ -144,11 +159,29 @@ def test_without_weights_the_rules_decide(monkeypatch, corpus_rows):
     assert "source" not in result["claims"][0]
 
 
+def test_weights_without_a_verdict_model_keep_the_rules_verdict(monkeypatch, corpus_rows, tmp_path):
+    shipped = load_model()
+    save_model(type(shipped)(shipped.stance, None, shipped.thresholds, shipped.card), tmp_path)
+    stance_only = read_model(tmp_path)
+    assert stance_only.verdict is None
+    monkeypatch.setattr(literature_connector, "load_model", lambda: stance_only)
+    documents = [corpus_document(row) for row in corpus_rows]
+    claims = [{"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."}]
+    result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
+    monkeypatch.setattr(literature_connector, "load_model", lambda: None)
+    rules = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
+    learned, ruled = result["claims"][0], rules["claims"][0]
+    assert learned["source"] == "learned"
+    assert (learned["verdict"], learned["confidence"]) == (ruled["verdict"], ruled["confidence"])
+
+
 def test_the_shipped_weights_load_offline_marked_non_commercial_and_never_trained_on_evaluation_claims():
     model = load_model()
     assert (
         model is not None and model.card["non_commercial"] is True and model.card["licence"] == "CC BY-NC 2.0"
     )
+    assert model.stance.weights.shape == (CUES, 3)
+    assert model.verdict is not None and model.verdict.weights.shape == (2 + VERDICT_PAPERS * PAPER_CUES, 3)
     trained_on = (WEIGHTS_DIR / "TRAINED_ON.txt").read_text().splitlines()
     claim_ids = {line.split(":")[1] for line in trained_on if line.startswith("claims_train.jsonl:")}
     assert len(claim_ids) == model.card["claims"]
@@ -160,12 +193,15 @@ def test_the_shipped_weights_judge_fixed_claims(corpus_rows):
     documents = [corpus_document(row) for row in corpus_rows]
     claims = [
         {"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."},
+        {"claim_id": "c2", "claim": "Vitamin D supplementation reduces fractures in older adults."},
         {"claim_id": "c3", "claim": "Quantum computers factor large integers efficiently."},
     ]
     result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
-    aspirin, quantum = result["claims"]
+    aspirin, vitamin, quantum = result["claims"]
     assert aspirin["source"] == "learned" and aspirin["ranking"][0]["document_id"] == "101"
     assert aspirin["verdict"] == "SUPPORT"
     assert aspirin["evidence"][0]["span"]["quote"].startswith("Daily aspirin use")
+    assert vitamin["verdict"] == "CONTRADICT" and vitamin["evidence"][0]["document_id"] == "102"
+    assert vitamin["evidence"][0]["span"]["quote"].startswith("In this randomised trial")
     assert quantum["verdict"] == "NOT_ENOUGH_INFO" and quantum["evidence"] == []
     assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
