@@ -2,7 +2,8 @@
 features of each sentence (plus the words of the sentence before it), with Platt-calibrated confidences.
 
 `connectors.legal.training` builds the weights; this module only loads them (numpy, offline) and scores
-sentences. Per category the weights say whether the rules, the model, or both find its clauses, as chosen by
+sentences. Per category the weights say whether the rules, the model, or both find its clauses (in both mode,
+optionally only the rule clauses on whose sentence the model's logit reaches a bar), as chosen by
 cross-validation on the training contracts, and whether a model clause is its sentence or the first date in it
 (for categories whose labelled spans are mostly bare dates).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -62,6 +64,7 @@ class CategoryHead:
     platt: tuple[float, float]
     rule_platt: tuple[float, float]
     date_spans: bool = False
+    rule_bar: float | None = None
 
 
 def calibrated(platt: tuple[float, float], score: float) -> float:
@@ -119,6 +122,7 @@ class ClauseModel:
                     "platt": list(head.platt),
                     "rule_platt": list(head.rule_platt),
                     "date_spans": head.date_spans,
+                    "rule_bar": head.rule_bar,
                 }
                 for name, head in self.heads.items()
             },
@@ -142,6 +146,7 @@ class ClauseModel:
                 platt=(float(head["platt"][0]), float(head["platt"][1])),
                 rule_platt=(float(head["rule_platt"][0]), float(head["rule_platt"][1])),
                 date_spans=bool(head["date_spans"]),
+                rule_bar=None if head.get("rule_bar") is None else float(head["rule_bar"]),
             )
             for name, head in meta["heads"].items()
         }
@@ -182,34 +187,63 @@ def clause_bounds(sentence: Segment, date_spans: bool) -> tuple[int, int]:
     return sentence.start, sentence.end
 
 
-def _overlaps(first: Clause, second: Clause) -> bool:
+def overlaps(first: Clause, second: Clause) -> bool:
     return first.start < second.end and second.start < first.end
 
 
-def merge(model: ClauseModel, rule_found: list[Clause], learned_found: list[Clause]) -> list[Clause]:
-    """Per category the rules' clauses (calibrated), the model's, or both (a model clause overlapping a rule
-    clause of its category is dropped), as the category's head says."""
+def sentence_logit(
+    sentences: list[Segment], starts: list[int], logits: np.ndarray, column: int, clause: Clause
+) -> float:
+    """The highest logit of `column` over the sentences (starting at `starts`) that a clause overlaps; -inf when
+    it overlaps none."""
+    first = max(0, bisect_right(starts, clause.start) - 1)
+    rows = range(first, bisect_left(starts, clause.end))
+    return max(
+        (float(logits[row, column]) for row in rows if sentences[row].end > clause.start), default=-math.inf
+    )
+
+
+def merge(
+    model: ClauseModel,
+    sentences: list[Segment],
+    logits: np.ndarray,
+    rule_found: list[Clause],
+    learned_found: list[Clause],
+) -> list[Clause]:
+    """Per category the rules' clauses (calibrated), the model's, or both, as the category's head says. In both
+    mode a rule clause needs the model's logit on its sentence to reach the head's `rule_bar` (when it has one),
+    and a model clause overlapping a kept rule clause is dropped."""
     merged: list[Clause] = []
     kept_rules: dict[str, list[Clause]] = {}
+    starts = [s.start for s in sentences]
     for clause in rule_found:
         head = model.heads.get(clause.category)
         if head is None:
             merged.append(clause)
-        elif head.mode in ("rules", "both"):
+            continue
+        if head.mode == "rules" or (
+            head.mode == "both"
+            and (
+                head.rule_bar is None
+                or sentence_logit(sentences, starts, logits, model.categories.index(clause.category), clause)
+                >= head.rule_bar
+            )
+        ):
             clause = Clause(
                 clause.category, clause.start, clause.end, calibrated(head.rule_platt, clause.confidence)
             )
             kept_rules.setdefault(clause.category, []).append(clause)
             merged.append(clause)
     for clause in learned_found:
-        if not any(_overlaps(clause, other) for other in kept_rules.get(clause.category, [])):
+        if not any(overlaps(clause, other) for other in kept_rules.get(clause.category, [])):
             merged.append(clause)
     return merged
 
 
 def combine(model: ClauseModel, sentences: list[Segment], rule_found: list[Clause]) -> list[Clause]:
     """The contract's clauses with the model: what `merge` keeps of the rules' and the model's."""
-    return merge(model, rule_found, learned_clauses(model, sentences))
+    logits = model.logits([s.text for s in sentences])
+    return merge(model, sentences, logits, rule_found, learned_clauses(model, sentences, logits))
 
 
 @lru_cache(maxsize=1)

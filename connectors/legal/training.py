@@ -3,10 +3,10 @@
 DIR is laid out as `tests/data` is (`cuad/labels.jsonl`, `cuad/contracts/<document_id>.txt`); docs/training.md
 says how to build it from CUAD's official train split. Only rows of the `dev` split are read, and of those none
 whose CUAD file is in CUAD's official test split (`cuad_test_split.txt`) or is a held-out contract. Per
-category the choice between the rules, the model and both, the model's threshold and the calibration of
-every confidence are made by cross-validation over the training contracts (grouped by contract); the same
-choices made without the scored fold's labels (cross-fitted, and on small sets nested cross-validation)
-measure the procedure honestly.
+category the choice between the rules, the model and both, the model's threshold, the bar a rule clause must
+reach on the model's logit in both mode and the calibration of every confidence are made by cross-validation
+over the training contracts (grouped by contract); the same choices made without the scored fold's labels
+(cross-fitted, and on small sets nested cross-validation) measure the procedure honestly.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,8 @@ from connectors.legal.learned import (
     clause_bounds,
     learned_clauses,
     merge,
+    overlaps,
+    sentence_logit,
     sentence_terms,
     term_weights,
 )
@@ -56,6 +58,8 @@ NESTED_CONTRACTS = 2 * FOLDS
 NESTED_MAX_CONTRACTS = 100
 THRESHOLDS = tuple(round(-4.0 + 0.25 * step, 2) for step in range(33))
 LEARNED_MAX_CLAUSES = 8
+RULE_BARS = tuple(float(bar) for bar in range(-8, 5))
+SPAN_BETA = 1.5
 OVERALL = "all (cross-validated, chosen per category)"
 NESTED = "all (nested cross-validation)"
 CROSS_FITTED = "all (cross-fitted choices)"
@@ -237,22 +241,15 @@ class Counts:
         self.scored.extend(other.scored)
         self.gold += other.gold
 
-    def objective(self) -> float:
-        return _f1(*self.presence) + _f1(*self.span)
-
     def summary(self) -> dict[str, float]:
         tp, fp, fn = self.span
         return {
-            "presence_micro_f1": round(_f1(*self.presence), 3),
+            "presence_micro_f1": round(_fbeta(*self.presence), 3),
             "span_precision": round(tp / max(1, tp + fp), 3),
             "span_recall": round(tp / max(1, tp + fn), 3),
             "span_aupr": round(average_precision(self.scored, self.gold), 3),
             "span_precision_at_80_recall": round(precision_at_recall(self.scored, self.gold, 0.8), 3),
         }
-
-
-def _f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def _platt(points: list[tuple[float, bool]]) -> tuple[float, float] | None:
@@ -288,69 +285,159 @@ def _date_spans(contracts: list[Contract], category: str) -> bool:
     return bool(spans) and dates > DATE_SPAN_SHARE * len(spans)
 
 
-def _category_counts(
-    contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel, column: int, head: CategoryHead
-) -> Counts:
+@dataclass
+class Outcomes:
+    """One category's out-of-fold outcomes per contract (rows): the model's best sentences (logit, whether its
+    clause hits a labelled span), the rules' clauses (score, hit, the model's logit on the clause's sentence;
+    ordered by that logit, best first), and for every k of the model's best sentences (k = 0..max) with the m
+    first rule clauses (m = 0..all), the merged clauses' span hits, misses and labelled spans matched."""
+
+    logits: np.ndarray
+    hits: np.ndarray
+    rule_scores: np.ndarray
+    rule_hits: np.ndarray
+    rule_logits: np.ndarray
+    rules: np.ndarray
+    gold: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    matched: np.ndarray
+
+
+def _outcomes(contracts: list[Contract], logits: list[np.ndarray], column: int, date_spans: bool) -> Outcomes:
     category = CUAD_CATEGORIES[column]
-    probe = ClauseModel(
-        (category,), {}, model.idf, model.weights[:, [column]], model.bias[[column]], {category: head}
+    rules = [[c for c in contract.rules if c.category == category] for contract in contracts]
+    size, most, top = len(contracts), max((len(r) for r in rules), default=0), LEARNED_MAX_CLAUSES
+    table = (size, top + 1, most + 1)
+    out = Outcomes(
+        np.full((size, top), -np.inf),
+        np.zeros((size, top), dtype=bool),
+        np.full((size, most), -np.inf),
+        np.zeros((size, most), dtype=bool),
+        np.full((size, most), -np.inf),
+        np.array([len(r) for r in rules], dtype=int),
+        np.array([len(c.gold[category]) for c in contracts], dtype=int),
+        np.zeros(table, dtype=int),
+        np.zeros(table, dtype=int),
+        np.zeros(table, dtype=int),
     )
-    counts = Counts()
-    for contract, contract_logits in zip(contracts, logits, strict=True):
-        rules = [c for c in contract.rules if c.category == category]
-        found = learned_clauses(probe, contract.sentences, contract_logits[:, [column]])
-        counts.add(_hits(contract, merge(probe, rules, found)), len(contract.gold[category]))
-    return counts
+    for i, (contract, contract_logits) in enumerate(zip(contracts, logits, strict=True)):
+        scores = contract_logits[:, column]
+        found = []
+        for j, row in enumerate(np.argsort(-scores, kind="stable")[:top]):
+            start, end = clause_bounds(contract.sentences[row], date_spans)
+            found.append(_hits(contract, [Clause(category, start, end, float(scores[row]))])[0])
+            out.logits[i, j], out.hits[i, j] = scores[row], found[-1][1] >= HIT_JACCARD
+        starts = [s.start for s in contract.sentences]
+        bars = [sentence_logit(contract.sentences, starts, contract_logits, column, c) for c in rules[i]]
+        order = sorted(range(len(rules[i])), key=lambda r: -bars[r])
+        ruled = [_hits(contract, [rules[i][r]])[0] for r in order]
+        for j, (clause, jaccard, _) in enumerate(ruled):
+            out.rule_scores[i, j], out.rule_hits[i, j] = clause.confidence, jaccard >= HIT_JACCARD
+            out.rule_logits[i, j] = bars[order[j]]
+        for m in range(len(ruled) + 1):
+            kept = ruled[:m]
+            for k in range(top + 1):
+                learned = [hit for hit in found[:k] if not any(overlaps(hit[0], other[0]) for other in kept)]
+                hits = [index for _, jaccard, index in kept + learned if jaccard >= HIT_JACCARD]
+                out.tp[i, k, m] = len(hits)
+                out.fp[i, k, m] = len(kept) + len(learned) - len(hits)
+                out.matched[i, k, m] = len(set(hits))
+    return out
+
+
+@dataclass
+class Choice:
+    objective: float
+    head: CategoryHead
+    presence: tuple[int, int, int]
+    span: tuple[int, int, int]
+
+
+def _fbeta(tp: int, fp: int, fn: int, beta: float = 1.0) -> float:
+    weight = 1 + beta * beta
+    return weight * tp / (weight * tp + beta * beta * fn + fp) if tp else 0.0
+
+
+def _objective(
+    out: Outcomes, rows: np.ndarray, k: np.ndarray, m: np.ndarray
+) -> tuple[float, tuple[int, int, int], tuple[int, int, int]]:
+    """Presence F1 + span F-beta (SPAN_BETA) over `rows` when each keeps k model sentences and m rule clauses,
+    with the presence and span counts."""
+    tp, fp, matched = out.tp[rows, k, m], out.fp[rows, k, m], out.matched[rows, k, m]
+    gold = out.gold[rows]
+    present, labelled = tp + fp > 0, gold > 0
+    presence = (
+        int((present & labelled).sum()),
+        int((present & ~labelled).sum()),
+        int((~present & labelled).sum()),
+    )
+    span = (int(tp.sum()), int(fp.sum()), int((gold - matched).sum()))
+    return _fbeta(*presence) + _fbeta(*span, SPAN_BETA), presence, span
+
+
+def _choose_head(out: Outcomes, rows: np.ndarray, learnable: bool, date_spans: bool) -> Choice:
+    """The category's mode, threshold and rule bar maximising `_objective` over `rows` (the simplest first among
+    equals: rules, then the model, then both without a bar, then both with one), with Platt calibrations fitted
+    on the same rows: the model's on the clauses it makes, the rules' on the rule clauses it keeps."""
+    none = np.zeros(len(rows), dtype=int)
+    every_rule = out.rules[rows]
+    objective, presence, span = _objective(out, rows, none, every_rule)
+    head = CategoryHead("rules", 0.0, LEARNED_MAX_CLAUSES, (1.0, 0.0), (1.0, 0.0), date_spans)
+    best = Choice(objective, head, presence, span)
+    logits = out.logits[rows]
+    for mode, bar in (
+        [("learned", None), ("both", None)] + [("both", b) for b in RULE_BARS] if learnable else []
+    ):
+        if mode == "learned":
+            m = none
+        elif bar is None:
+            m = every_rule
+        else:
+            m = (out.rule_logits[rows] >= bar).sum(1)
+        for threshold in THRESHOLDS:
+            objective, presence, span = _objective(out, rows, (logits >= threshold).sum(1), m)
+            if objective > best.objective:
+                head = CategoryHead(
+                    mode, threshold, LEARNED_MAX_CLAUSES, (1.0, 0.0), (1.0, 0.0), date_spans, bar
+                )
+                best = Choice(objective, head, presence, span)
+    made = (logits >= best.head.threshold) & (best.head.mode != "rules")
+    learned_points = list(zip(logits[made].tolist(), out.hits[rows][made].tolist(), strict=True))
+    kept = np.arange(out.rule_scores.shape[1])[None, :] < every_rule[:, None]
+    if best.head.rule_bar is not None:
+        kept &= out.rule_logits[rows] >= best.head.rule_bar
+    rule_points = list(
+        zip(out.rule_scores[rows][kept].tolist(), out.rule_hits[rows][kept].tolist(), strict=True)
+    )
+    best.head = replace(
+        best.head,
+        platt=_platt(learned_points) or (1.0, 0.0),
+        rule_platt=_platt(rule_points) or (0.0, _logit_of_share(rule_points)),
+    )
+    return best
 
 
 def _choose_heads(
     contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel
 ) -> tuple[dict[str, CategoryHead], dict[str, dict]]:
-    """Per category the rules, the model or both and the model's threshold, by presence F1 + span F1 on the
-    out-of-fold `logits`; the model only for a category with a clause in at least MODEL_CONTRACTS contracts."""
+    """Per category the head `_choose_head` picks on the out-of-fold `logits`; the model only for a category
+    with a clause in at least MODEL_CONTRACTS contracts."""
     heads: dict[str, CategoryHead] = {}
     report: dict[str, dict] = {}
+    rows = np.arange(len(contracts))
     for column, category in enumerate(CUAD_CATEGORIES):
         with_clause = sum(1 for c in contracts if c.positive[:, column].any())
         learnable = bool(model.weights[:, column].any()) and with_clause >= MODEL_CONTRACTS
         date_spans = _date_spans(contracts, category)
-        candidates = [("rules", 0.0)]
-        if learnable:
-            candidates += [(mode, t) for mode in ("learned", "both") for t in THRESHOLDS]
-        best: tuple[float, int, CategoryHead, Counts] | None = None
-        for mode, threshold in candidates:
-            head = CategoryHead(mode, threshold, LEARNED_MAX_CLAUSES, (1.0, 0.0), (1.0, 0.0), date_spans)
-            counts = _category_counts(contracts, logits, model, column, head)
-            key = (counts.objective(), -MODES.index(mode))
-            if best is None or key > (best[0], best[1]):
-                best = (key[0], key[1], head, counts)
-        assert best is not None
-        _, _, head, counts = best
-        learned_points, rule_points = [], []
-        for contract, contract_logits in zip(contracts, logits, strict=True):
-            rules = [c for c in contract.rules if c.category == category]
-            for clause, jaccard, _ in _hits(contract, rules):
-                rule_points.append((clause.confidence, jaccard >= HIT_JACCARD))
-            if head.mode != "rules":
-                scores = contract_logits[:, column]
-                for row in np.argsort(-scores, kind="stable")[:LEARNED_MAX_CLAUSES]:
-                    if scores[row] >= head.threshold:
-                        start, end = clause_bounds(contract.sentences[row], date_spans)
-                        jaccard = _hits(contract, [Clause(category, start, end, 0.0)])[0][1]
-                        learned_points.append((float(scores[row]), jaccard >= HIT_JACCARD))
-        heads[category] = CategoryHead(
-            head.mode,
-            head.threshold,
-            LEARNED_MAX_CLAUSES,
-            _platt(learned_points) or (1.0, 0.0),
-            _platt(rule_points) or (0.0, _logit_of_share(rule_points)),
-            date_spans,
-        )
+        choice = _choose_head(_outcomes(contracts, logits, column, date_spans), rows, learnable, date_spans)
+        heads[category] = choice.head
         report[category] = {
-            "mode": head.mode,
-            "threshold": head.threshold,
-            "cv_presence_f1": round(_f1(*counts.presence), 3),
-            "cv_span_f1": round(_f1(*counts.span), 3),
+            "mode": choice.head.mode,
+            "threshold": choice.head.threshold,
+            "rule_bar": choice.head.rule_bar,
+            "cv_presence_f1": round(_fbeta(*choice.presence), 3),
+            "cv_span_f1": round(_fbeta(*choice.span), 3),
         }
     return heads, report
 
@@ -359,7 +446,8 @@ def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseMod
     """Presence and span counts of `model` (with its heads) on contracts whose logits are given."""
     counts = Counts()
     for contract, contract_logits in zip(contracts, logits, strict=True):
-        found = merge(model, contract.rules, learned_clauses(model, contract.sentences, contract_logits))
+        found = learned_clauses(model, contract.sentences, contract_logits)
+        found = merge(model, contract.sentences, contract_logits, contract.rules, found)
         for category in CUAD_CATEGORIES:
             mine = [c for c in found if c.category == category]
             counts.add(_hits(contract, mine), len(contract.gold[category]))
@@ -442,6 +530,7 @@ def train(
         "vocabulary": len(model.vocabulary),
         "folds": FOLDS,
         "modes": {m: sum(1 for h in heads.values() if h.mode == m) for m in MODES},
+        "rule_bars": sum(1 for h in heads.values() if h.mode == "both" and h.rule_bar is not None),
         "date_spans": [c for c, h in heads.items() if h.date_spans],
     }
     model.save(out, card)
@@ -460,7 +549,8 @@ def _figures(row: dict[str, float]) -> str:
 
 def model_card(card: dict, report: dict[str, dict]) -> str:
     rows = "\n".join(
-        f"| {category} | {row['mode']} | {row['cv_presence_f1']:.3f} | {row['cv_span_f1']:.3f} |"
+        f"| {category} | {row['mode']} | {'' if row['rule_bar'] is None else format(row['rule_bar'], 'g')} | "
+        f"{row['cv_presence_f1']:.3f} | {row['cv_span_f1']:.3f} |"
         for category, row in report.items()
         if category not in (OVERALL, NESTED, CROSS_FITTED)
     )
@@ -493,18 +583,20 @@ release); loaded offline by `connectors/legal/learned.py`.
   {MIN_DOCUMENT_FREQUENCY}); {card["vocabulary"]} kept after pruning the weights of categories left to the
   rules; stored as float16.
 - Per category, {card["folds"]}-fold cross-validation over the training contracts (grouped by contract)
-  chooses the rules, the model or both, and the model's logit threshold (at most {LEARNED_MAX_CLAUSES} clauses
-  per category); the objective is presence F1 + span F1 (token Jaccard >= {HIT_JACCARD}). The model is a
+  chooses the rules, the model or both, the model's logit threshold (at most {LEARNED_MAX_CLAUSES} clauses
+  per category) and, in both mode, the bar the model's logit on a rule clause's sentence must reach for the
+  rule clause to be kept (none, or an integer from {RULE_BARS[0]:g} to {RULE_BARS[-1]:g}); the objective is
+  presence F1 + span F-beta with beta = {SPAN_BETA} (token Jaccard >= {HIT_JACCARD}). The model is a
   candidate only for a category with a clause in at least {MODEL_CONTRACTS} training contracts (one per fold).
   A category whose labelled spans are mostly bare dates ({", ".join(card["date_spans"]) or "none here"}) gets
   the first date of a model sentence as its clause. Confidences are Platt-calibrated on the out-of-fold
-  clauses (the model's logits, the rules' scores) against span hits.
-- Modes: {card["modes"]}.
+  clauses (the model's logits, the scores of the rule clauses kept) against span hits.
+- Modes: {card["modes"]}; {card["rule_bars"]} of the both-mode categories have a rule bar.
 - Cross-validated on the training contracts with the choices made on the same folds (optimistic):
   {_figures(report[OVERALL])}.{honest}
   Held-out figures are in docs/training.md and docs/connectors.md.
 
-| category | source | CV presence F1 | CV span F1 |
-|---|---|---|---|
+| category | source | rule bar | CV presence F1 | CV span F1 |
+|---|---|---|---|---|
 {rows}
 """

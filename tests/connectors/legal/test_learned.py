@@ -1,12 +1,21 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from connectors import Document, run_connector
 from connectors.evaluation import precision_at_recall, score_legal
+from connectors.legal.analyzers import Clause
 from connectors.legal.categories import CUAD_CATEGORIES
-from connectors.legal.learned import WEIGHTS_DIR, ClauseModel, clause_bounds, shipped_model
+from connectors.legal.learned import (
+    WEIGHTS_DIR,
+    CategoryHead,
+    ClauseModel,
+    clause_bounds,
+    merge,
+    shipped_model,
+)
 from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
 from connectors.spans import invalid_spans
 from connectors.text import Segment
@@ -18,7 +27,7 @@ TERM = (
     "This Agreement shall commence on the Effective Date and shall continue in effect for a period of three (3) "
     "years, unless earlier terminated as provided herein."
 )
-EXPECTED_FIXTURE_LEARNED = {"Expiration Date": "learned"}
+EXPECTED_FIXTURE_LEARNED = {"Parties": "both", "Expiration Date": "learned"}
 EXPECTED_TERM_LOGIT = 1.449
 EXPECTED_SHIPPED_TERM_LOGIT = 13.467
 INSURANCE = (
@@ -87,6 +96,32 @@ def test_a_date_category_keeps_the_first_date_of_a_model_sentence():
     start, end = clause_bounds(sentence, date_spans=True)
     assert text[start - 10 : end - 10] == "March 3, 2015"
     assert clause_bounds(sentence, date_spans=False) == (sentence.start, sentence.end)
+
+
+def _one_category_model(head: CategoryHead) -> ClauseModel:
+    return ClauseModel(
+        ("Insurance",),
+        {},
+        np.zeros(0, np.float32),
+        np.zeros((0, 1), np.float32),
+        np.zeros(1),
+        {"Insurance": head},
+    )
+
+
+def test_a_rule_clause_in_both_mode_needs_the_model_logit_of_its_sentence_to_reach_the_bar(tmp_path):
+    head = CategoryHead("both", 1.0, 8, (1.0, 0.0), (0.0, 0.0), rule_bar=0.5)
+    model = _one_category_model(head)
+    sentences = [Segment(0, 40, "x" * 40), Segment(41, 80, "y" * 39), Segment(81, 120, "z" * 39)]
+    logits = np.array([[2.0], [0.4], [-3.0]])
+    rules = [Clause("Insurance", 5, 20, 0.7), Clause("Insurance", 45, 60, 0.7)]
+    kept = merge(model, sentences, logits, rules, [Clause("Insurance", 0, 40, 0.9)])
+    assert [(c.start, c.end) for c in kept] == [(5, 20)]
+    assert kept[0].confidence == 0.5
+    unbarred = _one_category_model(CategoryHead("both", 1.0, 8, (1.0, 0.0), (0.0, 0.0)))
+    assert len(merge(unbarred, sentences, logits, rules, [])) == 2
+    model.save(tmp_path, {})
+    assert ClauseModel.load(tmp_path).heads["Insurance"] == head
 
 
 def test_precision_at_80_recall_and_per_category_aupr():
