@@ -157,6 +157,7 @@ _EARNINGS_BEFORE = re.compile(
     r"(?:approximately\s+|about\s+)?$",
     re.IGNORECASE,
 )
+_EARNED_BEFORE = re.compile(r"\bearned\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
 # An adjusted basis named right after a figure: "$1.35 on an adjusted basis", "$0.94 adjusted", "$1.10 as adjusted".
 _ADJUSTED_AFTER = re.compile(
     r"^\s*(?:per\s+(?:diluted\s+)?share\s*)?,?\s*(?:on\s+an?\s+(?:adjusted|non-gaap|core)\b[\w\s-]{0,20}?\bbasis|"
@@ -372,6 +373,14 @@ def _assign_respectively(scan: _Scan) -> None:
 _NOT_A_RANGE_BEFORE = re.compile(
     r"(?<!\brange\s)(?<!\branges\s)(?<!\branging\s)\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE
 )
+# An amount after a past change is the change and the level it reached: "increased $5 million to $227.9 million",
+# "raised our authorization by $100 million to $200 million".
+_CHANGED_TO_BEFORE = re.compile(
+    r"(?:\b(?:increased|decreased|grew|rose|fell|declined|improved|dropped|raised|reduced|lowered)\s+"
+    r"(?:(?:[\w-]+\s+){0,5}?by\s+)?|\b(?:an?|the)\s+(?:[\w-]+\s+)?(?:increase|decrease)\s+(?:[\w-]+\s+){0,5}?by\s+)"
+    r"(?:approximately\s+|about\s+|roughly\s+|nearly\s+)?$",
+    re.IGNORECASE,
+)
 
 
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
@@ -401,6 +410,10 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
         return None
     if _NOT_A_RANGE_BEFORE.search(sentence[: match.start()]):
+        return None
+    if unit in CURRENCY_UNITS and _CHANGED_TO_BEFORE.search(
+        sentence[max(0, match.start() - 80) : match.start()]
+    ):
         return None
     joiner = sentence[match.end("low") : match.start("high")].strip().lower()
     if joiner == "and" and not match.group(0).lower().startswith("between"):
@@ -554,17 +567,20 @@ def _number_metric(
     growth_metric: str | None,
 ) -> str | None:
     """The metric a single number measures: named after it, else before it (for points, one they can measure);
-    an amount per share is EPS unless a per-share metric is named, adjusted when the sentence says so."""
+    an amount per share is EPS unless a per-share metric is named, adjusted when the sentence says so; an
+    amount in millions or more right after "earnings were" or "earned" is net income."""
     metric = named_after or _metric_before(sentence, match.start())
     if unit in POINTS_UNITS and not (metric and fits_unit(metric, unit)):
         metric = _metric_before(sentence, match.start(), unit)
     metric = growth_metric or metric
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
-    if metric is None and unit == "USD" and not match.group("scale"):
-        earnings = _EARNINGS_BEFORE.search(before)
-        if earnings:
-            metric = "adjusted_eps" if earnings.group("adjusted") else "eps"
+    amount = unit in ("USD", "count") and not named_after
+    earnings = _EARNINGS_BEFORE.search(before) if amount else None
+    if earnings and metric is None and unit == "USD" and not match.group("scale"):
+        metric = "adjusted_eps" if earnings.group("adjusted") else "eps"
+    elif amount and parse_number(match)[2] >= 1e6 and (earnings or _EARNED_BEFORE.search(before)):
+        metric = "adjusted_net_income" if earnings and earnings.group("adjusted") else "net_income"
     if metric == "eps" and (
         _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
         or _ADJUSTED_EARNINGS.search(before)

@@ -108,7 +108,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("net_interest_income", r"\bnet\s+interest\s+income\b"),
         ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
         ("book_value_per_share", r"\bbook\s+value\s+per\s+(?:common\s+|diluted\s+)?share\b"),
-        ("ffo", r"\b(?:core\s+|adjusted\s+|normalized\s+)?(?:ffo|funds from operations)\b"),
+        ("ffo", r"\b(?:core\s+|adjusted\s+|normalized\s+)?(?:a?ffom?|funds from operations)\b"),
         ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
         (
             "revenue",
@@ -126,7 +126,7 @@ _NUMBER = (
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(
-    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*\+?(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
+    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:and\s+to|to|-|and|through)\s*\+?(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
     re.IGNORECASE,
 )
 # Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".

@@ -40,11 +40,63 @@ def test_an_adjusted_basis_named_after_a_figure_makes_it_adjusted_eps():
 
 def test_an_amount_per_diluted_common_share_is_eps():
     assert _metrics("In the second quarter, we earned $3.5 billion or $7.62 per diluted common share.") == [
-        ("eps", 7.62)
+        ("net_income", 3.5),
+        ("eps", 7.62),
     ]
 
 
 def test_earnings_named_before_dollars_and_cents_are_eps():
     assert _metrics("Adjusted earnings were $0.65 in the fourth quarter.") == [("adjusted_eps", 0.65)]
     assert _metrics("We delivered earnings of $1.11 in Q2.") == [("eps", 1.11)]
-    assert _metrics("Earnings were $120 million in the quarter.") == []
+
+
+def test_earnings_of_an_amount_in_millions_are_net_income():
+    assert _metrics("Earnings were $120 million in the quarter.") == [("net_income", 120.0)]
+    assert _metrics("Revenue was $5 billion and adjusted earnings were $300 million.") == [
+        ("revenue", 5.0),
+        ("adjusted_net_income", 300.0),
+    ]
+    assert _metrics(
+        "In the fourth quarter, Capital One earned 2.4 billion or $5.41 per diluted common share."
+    ) == [
+        ("net_income", 2.4),
+        ("eps", 5.41),
+    ]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Net interest income increased $5 million to $227.9 million as loan balances grew.",
+        "Net interest income declined by $5 million to $227.9 million.",
+    ],
+)
+def test_a_past_change_and_the_level_it_reached_are_not_a_range(sentence):
+    figures = extract_figures(sentence, 0)
+    assert [(figure.metric, figure.value, figure.low) for figure in figures] == [
+        ("net_interest_income", 227.9, None)
+    ]
+
+
+def test_an_increase_by_an_amount_to_a_level_is_the_level():
+    assert _metrics(
+        "The board approved an increase to our share repurchase authorization by $100 million to $200 million."
+    ) == [("share_repurchase", 200.0)]
+
+
+def test_a_forecast_change_range_stays_a_range():
+    assert _metrics("We expect revenue of $3.0 billion to $3.2 billion.") == [("revenue", 3.1)]
+    figures = extract_figures("We expect capital expenditures to increase by $10 million to $20 million.", 0)
+    assert [(figure.low, figure.high) for figure in figures] == [(10.0, 20.0)]
+
+
+def test_a_range_joined_by_and_to_is_read():
+    figures = extract_figures(
+        "Earnings are expected to be in the range of $6.70 and to $7.40 per diluted share.", 0
+    )
+    assert [(figure.metric, figure.low, figure.high) for figure in figures] == [("eps", 6.7, 7.4)]
+
+
+@pytest.mark.parametrize("name", ["AFFO", "FFOM", "core FFO"])
+def test_affo_and_ffom_are_ffo(name):
+    assert _metrics(f"{name} was $0.48 per share for the fourth quarter.") == [("ffo", 0.48)]
