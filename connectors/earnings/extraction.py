@@ -103,7 +103,7 @@ def _metric_before(sentence: str, position: int, unit: str | None = None) -> str
 _JOINED_AFTER = re.compile(r"^\s+(?:of|in|for)\s+", re.IGNORECASE)
 _FILLER_WORD = re.compile(r"[\w-]+\s+")
 _GROWTH_AFTER = re.compile(
-    r"^\s+(?:(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)|higher|lower)\s+(?:(?:our|the)\s+)?",
+    r"^\s+(?:(?:(?:year[- ]over[- ]year|yoy|organic|sequential)\s+)?(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)|higher|lower)\s+(?:(?:our|the)\s+)?",
     re.IGNORECASE,
 )
 # Words after a metric's name that make the figure something else: "$5 million revenue increase",
@@ -169,7 +169,9 @@ _DIFFERENCE_AFTER = re.compile(
     r"favorable|unfavorable)\b",
     re.IGNORECASE,
 )
-_MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|regular)\s+", re.IGNORECASE)
+_MODIFIER_AFTER = re.compile(
+    r"^\s+(?:quarterly|annual|annualized|cash|special|regular|total|paid)\s+", re.IGNORECASE
+)
 # What follows an amount in millions written without its currency ("sales were 4.8 billion, up 10%"): not a
 # noun it counts ("8.5 million guests").
 _BARE_AMOUNT_END = re.compile(
@@ -257,11 +259,22 @@ def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> 
 
 
 def _growth_named_after(sentence: str, position: int) -> str | None:
-    """The metric of a percentage followed by "growth in"/"increase in" a metric ("21% growth rate in gross
-    written premium")."""
+    """The metric of a percentage followed by "growth in"/"increase in" a metric, with at most two words before
+    its name ("21% growth rate in gross written premium", "a 7% decline in new vehicle revenue")."""
     window = sentence[position : position + 80]
     match = _GROWTH_AFTER.match(window)
-    return _metric_named_at(window[match.end() :]) if match else None
+    if match is None:
+        return None
+    start = match.end()
+    for _ in range(3):
+        metric = _metric_named_at(window[start:])
+        if metric:
+            return metric
+        filler = _FILLER_WORD.match(window[start:])
+        if filler is None or _CHANGE_FILLER.match(filler.group(0)):
+            return None
+        start += filler.end()
+    return None
 
 
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:

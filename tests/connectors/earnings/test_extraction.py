@@ -100,3 +100,21 @@ def test_a_range_joined_by_and_to_is_read():
 @pytest.mark.parametrize("name", ["AFFO", "FFOM", "core FFO"])
 def test_affo_and_ffom_are_ffo(name):
     assert _metrics(f"{name} was $0.48 per share for the fourth quarter.") == [("ffo", 0.48)]
+
+
+def test_a_change_in_a_metric_named_with_words_before_it_is_its_growth():
+    assert _metrics("This was partially offset by a 7% decline in new vehicle revenue.") == [
+        ("revenue_growth", -7.0)
+    ]
+    assert _metrics("It resulted in a 74% year-over-year increase in our quarter-end backlog value.") == [
+        ("backlog_growth", 74.0)
+    ]
+
+
+def test_a_count_named_after_total_or_paid_is_read():
+    assert _metrics("Hulu ended the first quarter with 45.3 million paid subscribers.") == [
+        ("subscribers", 45.3)
+    ]
+    assert _metrics("Our streaming services ended Q1 with 196.4 million total subscriptions.") == [
+        ("subscribers", 196.4)
+    ]
