@@ -161,7 +161,7 @@ _EARNED_BEFORE = re.compile(r"\bearned\s+(?:approximately\s+|about\s+)?$", re.IG
 # An adjusted basis named right after a figure: "$1.35 on an adjusted basis", "$0.94 adjusted", "$1.10 as adjusted".
 _ADJUSTED_AFTER = re.compile(
     r"^\s*(?:per\s+(?:diluted\s+)?share\s*)?,?\s*(?:on\s+an?\s+(?:adjusted|non-gaap|core)\b[\w\s-]{0,20}?\bbasis|"
-    r"as\s+adjusted|adjusted\b(?!\s+(?:ebitda|operating|net|gross|free|for)\b))",
+    r"as\s+adjusted|adjusted\b(?!\s+(?:ebitda|operating|net|gross|free|for|earnings|eps|diluted|income)\b))",
     re.IGNORECASE,
 )
 _DIFFERENCE_AFTER = re.compile(

@@ -38,6 +38,12 @@ def test_an_adjusted_basis_named_after_a_figure_makes_it_adjusted_eps():
     ]
 
 
+def test_adjusted_eps_named_after_a_figure_is_not_its_basis():
+    assert _metrics(
+        "Our second quarter earnings were $0.15 per diluted share, adjusted earnings per diluted share were $0.16."
+    ) == [("eps", 0.15), ("adjusted_eps", 0.16)]
+
+
 def test_an_amount_per_diluted_common_share_is_eps():
     assert _metrics("In the second quarter, we earned $3.5 billion or $7.62 per diluted common share.") == [
         ("net_income", 3.5),
