@@ -139,6 +139,11 @@ COUNT_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         ("customers", r"\b(?:customers|clients|accounts)\b"),
         ("stores", r"\b(?:stores|restaurants|locations|salons|clinics|branches)\b"),
+        (
+            "volume",
+            r"\b(?:barrels|boe(?:pd|/d)?|bpd|b/d|mboe(?:pd|/d)?|mmboe|bcfe?|mmcfe?(?:/d|pd)?|mcfe|tons|tonnes|ounces|"
+            r"gallons|square\s+feet)\b",
+        ),
     )
 )
 # Metrics counted in units, whose bare numbers ("21,588 homes closed") are figures when the metric's noun is

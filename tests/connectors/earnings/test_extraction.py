@@ -124,3 +124,20 @@ def test_a_count_named_after_total_or_paid_is_read():
     assert _metrics("Our streaming services ended Q1 with 196.4 million total subscriptions.") == [
         ("subscribers", 196.4)
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "value"),
+    [
+        ("Net production, excluding Libya, was 265,000 boepd in the third quarter.", 265000.0),
+        ("Production averaged 155 thousand barrels of oil equivalent per day.", 155.0),
+        ("Sales volumes for the second quarter were 495 Bcfe, at the high end of our range.", 495.0),
+        ("We signed 1.2 million square feet of leases.", 1.2),
+    ],
+)
+def test_a_number_with_a_unit_of_volume_is_a_volume(sentence, value):
+    assert _metrics(sentence) == [("volume", value)]
+
+
+def test_a_number_of_pounds_is_not_a_volume():
+    assert _metrics("Our copper sales of 929 million pounds were above the year-ago quarter.") == []
