@@ -436,6 +436,8 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         or _metric_after(sentence, match.end(), unit != "percent")
         or _metric_before(sentence, match.start())
     )
+    if metric is None and unit == "USD" and scale == 1.0 and high < 100:
+        metric = _forecast_cents_metric(sentence, match.start(), match.end())
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
     if metric == "eps" and (
@@ -571,6 +573,28 @@ def _per_share_metric(sentence: str, position: int) -> str:
     )
 
 
+# Dollars and cents forecast under no metric's name are EPS: "our guidance range of $1.03 to $1.13", "earnings
+# between $1.68 and $1.78", "our fiscal 2022 earnings outlook of about $3.20".
+_EPS_FORECAST_BEFORE = re.compile(
+    r"\b(?:earnings|guidance|outlook)\b(?:(?!\b(?:revenues?|sales|ebitda|margins?|capital|capex|tax|cash|income|"
+    r"expenses?|costs?|prices?|rates?)\b)[^\d$;])*$",
+    re.IGNORECASE,
+)
+_PER_UNIT_AFTER = re.compile(
+    r"^\s*(?:per|a|an)\s+(?!(?:(?:fully\s+)?diluted\s+|common\s+)?share\b)", re.IGNORECASE
+)
+
+
+def _forecast_cents_metric(sentence: str, start: int, end: int) -> str | None:
+    """EPS (adjusted when the words before say so) for dollars and cents after "earnings", "guidance" or
+    "outlook" with no other metric between, not a price per unit."""
+    if _PER_UNIT_AFTER.match(sentence[end:]) or not _EPS_FORECAST_BEFORE.search(
+        sentence[max(0, start - 60) : start]
+    ):
+        return None
+    return _per_share_metric(sentence, start)
+
+
 def _number_metric(
     sentence: str,
     match: re.Match[str],
@@ -588,6 +612,8 @@ def _number_metric(
     metric = growth_metric or metric
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
+    if metric is None and unit == "USD" and not match.group("scale") and parse_number(match)[0] < 100:
+        metric = _forecast_cents_metric(sentence, match.start(), match.end())
     amount = unit in ("USD", "count") and not named_after
     earnings = _EARNINGS_BEFORE.search(before) if amount else None
     if earnings and metric is None and unit == "USD" and not match.group("scale"):

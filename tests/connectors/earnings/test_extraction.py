@@ -141,3 +141,21 @@ def test_a_number_with_a_unit_of_volume_is_a_volume(sentence, value):
 
 def test_a_number_of_pounds_is_not_a_volume():
     assert _metrics("Our copper sales of 929 million pounds were above the year-ago quarter.") == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Our guidance range of $1.03 to $1.13 for our second fiscal quarter reflects the impact.",
+            [("eps", 1.08)],
+        ),
+        ("Our Q4 guidance includes earnings between $1.68 and $1.78.", [("eps", 1.73)]),
+        ("We hold on to our fiscal 2022 earnings outlook of about $3.20.", [("eps", 3.2)]),
+        ("Our adjusted guidance range is $3.62 to $3.66.", [("adjusted_eps", 3.64)]),
+        ("Our guidance assumes oil prices of $60 to $70 per barrel.", []),
+        ("Our guidance includes capital spending of $5 to $6.", [("capex", 5.5)]),
+    ],
+)
+def test_dollars_and_cents_forecast_under_no_metric_are_eps(sentence, expected):
+    assert _metrics(sentence) == expected
