@@ -57,9 +57,13 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:(?:same|comparable|comp)[- ](?:store|restaurant|unit|property|center|shop|branch)s?|comp(?:arable)?|"
             r"like-for-like)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
         ),
-        ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b|\bcapital\s+(?:spending|outlays?)\b"),
+        (
+            "capex",
+            r"\bcap(?:ital)?\s*ex(?:penditures?)?\b|\bcapital\s+(?:spending|outlays?|budget|investments?)\b"
+            r"|\b(?:maintenance|growth|sustaining)\s+capital\b",
+        ),
         ("dividend", r"\bdividends?\b"),
-        ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
+        ("share_repurchase", r"\b(?:(?:share|stock)\s+repurchases?|buybacks?|repurchased)\b"),
         ("backlog", r"\bbacklog\b"),
         ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
         ("gross_written_premiums", r"\bgross\s+written\s+premiums?\b|\bgross\s+premiums?\s+written\b"),

@@ -159,3 +159,22 @@ def test_a_number_of_pounds_is_not_a_volume():
 )
 def test_dollars_and_cents_forecast_under_no_metric_are_eps(sentence, expected):
     assert _metrics(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("This is included in our $600 million to $650 million capital budget for 2021.", [("capex", 625.0)]),
+        (
+            "We expect maintenance capital of $45 million and growth capital expenditures of $150 million.",
+            [("capex", 45.0), ("capex", 150.0)],
+        ),
+        (
+            "We entered into a $100 million accelerated share repurchase agreement.",
+            [("share_repurchase", 100.0)],
+        ),
+        ("The board approved $350 million of stock repurchase authorization.", [("share_repurchase", 350.0)]),
+    ],
+)
+def test_capital_budgets_and_stock_repurchases_are_named(sentence, expected):
+    assert _metrics(sentence) == expected
