@@ -175,7 +175,7 @@ _MODIFIER_AFTER = re.compile(
 # What follows an amount in millions written without its currency ("sales were 4.8 billion, up 10%"): not a
 # noun it counts ("8.5 million guests").
 _BARE_AMOUNT_END = re.compile(
-    r"^\s*(?:$|[,.;:)]|(?:in|of|for|up|down|compared|versus|vs|and|or|from|this|last|as|during|which|an?|the|"
+    r"^\s*(?:$|[,.;:)]|(?:in|of|for|up|down|compared|versus|vs|and|or|from|this|last|as|during|which|an?|the|was|were|"
     r"year|quarter|increas\w*|decreas\w*|grow\w*|declin\w*)\b)",
     re.IGNORECASE,
 )
@@ -386,6 +386,7 @@ def _assign_respectively(scan: _Scan) -> None:
 _NOT_A_RANGE_BEFORE = re.compile(
     r"(?<!\brange\s)(?<!\branges\s)(?<!\branging\s)\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE
 )
+_RANGE_OF_BEFORE = re.compile(r"\brange\s+(?:of|from)\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
 # An amount after a past change is the change and the level it reached: "increased $5 million to $227.9 million",
 # "raised our authorization by $100 million to $200 million".
 _CHANGED_TO_BEFORE = re.compile(
@@ -429,7 +430,11 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     ):
         return None
     joiner = sentence[match.end("low") : match.start("high")].strip().lower()
-    if joiner == "and" and not match.group(0).lower().startswith("between"):
+    if (
+        joiner == "and"
+        and not match.group(0).lower().startswith("between")
+        and not _RANGE_OF_BEFORE.search(sentence[: match.start()])
+    ):
         return None
     metric = (
         counted

@@ -87,7 +87,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("net_flows", r"\bnet\s+(?:(?:long-term|new|client|organic)\s+){0,2}(?:in|out)?flows?\b"),
         (
             "credit_loss_provision",
-            r"\bprovisions?\s+for\s+(?:credit|loan)\s+losses\b|\b(?:credit|loan)[- ]loss\s+provisions?\b",
+            r"\bprovisions?\s+for\s+(?:credit|loan)\s+loss(?:es)?\b|\b(?:credit|loan)[- ]loss\s+provisions?\b",
         ),
         ("total_assets", r"\btotal\s+assets\b"),
         ("combined_ratio", r"\bcombined\s+ratios?\b"),

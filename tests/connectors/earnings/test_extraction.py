@@ -178,3 +178,19 @@ def test_dollars_and_cents_forecast_under_no_metric_are_eps(sentence, expected):
 )
 def test_capital_budgets_and_stock_repurchases_are_named(sentence, expected):
     assert _metrics(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("We are establishing guidance in the range of $3.62 and $3.66.", [("eps", 3.64)]),
+        ("Revenue was $5 million and $6 million in the two segments.", [("revenue", 5.0), ("revenue", 6.0)]),
+        ("Third-quarter sales of 712 million were up 23% overall.", [("revenue", 712.0)]),
+        (
+            "The provision for credit loss for the quarter was $22.8 million.",
+            [("credit_loss_provision", 22.8)],
+        ),
+    ],
+)
+def test_ranges_of_two_amounts_bare_amounts_and_provisions(sentence, expected):
+    assert _metrics(sentence) == expected
