@@ -433,6 +433,12 @@ def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str
             metric["rule_period"], metric["period"] = metric["period"], period
 
 
+_PAST_BEFORE = re.compile(
+    r"\b(?:was|were|increased|decreased|grew|rose|fell|declined|improved|expanded|contracted|dropped|up|down)\b",
+    re.IGNORECASE,
+)
+
+
 def analyse_call(document: Document, run: RunContext, learned: bool = True) -> dict:
     text = document.text
     turns, speakers, participants = parse_call(text)
@@ -462,9 +468,15 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
         guidance = is_guidance(sentence.text)
         mention = period_mention(sentence.text, guidance)
         figures = extract_figures(sentence.text, sentence.start)
-        # A range of levels is a forecast even in a sentence without a word that looks ahead.
+        # A range is a forecast even in a sentence without a word that looks ahead; a range of a change too,
+        # unless a verb in the past tense or "up"/"down" comes before it ("grew 8% to 10%").
         ranged = [
-            figure.low is not None and not (figure.change and "start" not in figure.change)
+            figure.low is not None
+            and not (
+                figure.change
+                and "start" not in figure.change
+                and _PAST_BEFORE.search(text[max(sentence.start, figure.start - 80) : figure.start])
+            )
             for figure in figures
         ]
         carried = previous_mention

@@ -103,7 +103,7 @@ def _metric_before(sentence: str, position: int, unit: str | None = None) -> str
 _JOINED_AFTER = re.compile(r"^\s+(?:of|in|for)\s+", re.IGNORECASE)
 _FILLER_WORD = re.compile(r"[\w-]+\s+")
 _GROWTH_AFTER = re.compile(
-    r"^\s+(?:(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)|higher|lower)\s+(?:(?:our|the)\s+)?",
+    r"^\s+(?:(?:(?:year[- ]over[- ]year|yoy|organic|sequential)\s+)?(?:growth(?:\s+rate)?|increase|decrease|decline|rise|drop)\s+(?:in|of)|higher|lower)\s+(?:(?:our|the)\s+)?",
     re.IGNORECASE,
 )
 # Words after a metric's name that make the figure something else: "$5 million revenue increase",
@@ -157,10 +157,11 @@ _EARNINGS_BEFORE = re.compile(
     r"(?:approximately\s+|about\s+)?$",
     re.IGNORECASE,
 )
+_EARNED_BEFORE = re.compile(r"\bearned\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
 # An adjusted basis named right after a figure: "$1.35 on an adjusted basis", "$0.94 adjusted", "$1.10 as adjusted".
 _ADJUSTED_AFTER = re.compile(
     r"^\s*(?:per\s+(?:diluted\s+)?share\s*)?,?\s*(?:on\s+an?\s+(?:adjusted|non-gaap|core)\b[\w\s-]{0,20}?\bbasis|"
-    r"as\s+adjusted|adjusted\b(?!\s+(?:ebitda|operating|net|gross|free|for)\b))",
+    r"as\s+adjusted|adjusted\b(?!\s+(?:ebitda|operating|net|gross|free|for|earnings|eps|diluted|income)\b))",
     re.IGNORECASE,
 )
 _DIFFERENCE_AFTER = re.compile(
@@ -168,11 +169,13 @@ _DIFFERENCE_AFTER = re.compile(
     r"favorable|unfavorable)\b",
     re.IGNORECASE,
 )
-_MODIFIER_AFTER = re.compile(r"^\s+(?:quarterly|annual|annualized|cash|special|regular)\s+", re.IGNORECASE)
+_MODIFIER_AFTER = re.compile(
+    r"^\s+(?:quarterly|annual|annualized|cash|special|regular|total|paid|accelerated)\s+", re.IGNORECASE
+)
 # What follows an amount in millions written without its currency ("sales were 4.8 billion, up 10%"): not a
 # noun it counts ("8.5 million guests").
 _BARE_AMOUNT_END = re.compile(
-    r"^\s*(?:$|[,.;:)]|(?:in|of|for|up|down|compared|versus|vs|and|or|from|this|last|as|during|which|an?|the|"
+    r"^\s*(?:$|[,.;:)]|(?:in|of|for|up|down|compared|versus|vs|and|or|from|this|last|as|during|which|an?|the|was|were|"
     r"year|quarter|increas\w*|decreas\w*|grow\w*|declin\w*)\b)",
     re.IGNORECASE,
 )
@@ -256,11 +259,22 @@ def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> 
 
 
 def _growth_named_after(sentence: str, position: int) -> str | None:
-    """The metric of a percentage followed by "growth in"/"increase in" a metric ("21% growth rate in gross
-    written premium")."""
+    """The metric of a percentage followed by "growth in"/"increase in" a metric, with at most two words before
+    its name ("21% growth rate in gross written premium", "a 7% decline in new vehicle revenue")."""
     window = sentence[position : position + 80]
     match = _GROWTH_AFTER.match(window)
-    return _metric_named_at(window[match.end() :]) if match else None
+    if match is None:
+        return None
+    start = match.end()
+    for _ in range(3):
+        metric = _metric_named_at(window[start:])
+        if metric:
+            return metric
+        filler = _FILLER_WORD.match(window[start:])
+        if filler is None or _CHANGE_FILLER.match(filler.group(0)):
+            return None
+        start += filler.end()
+    return None
 
 
 def _is_year_or_label(sentence: str, match: re.Match[str]) -> bool:
@@ -372,6 +386,15 @@ def _assign_respectively(scan: _Scan) -> None:
 _NOT_A_RANGE_BEFORE = re.compile(
     r"(?<!\brange\s)(?<!\branges\s)(?<!\branging\s)\bfrom\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE
 )
+_RANGE_OF_BEFORE = re.compile(r"\brange\s+(?:of|from)\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
+# An amount after a past change is the change and the level it reached: "increased $5 million to $227.9 million",
+# "raised our authorization by $100 million to $200 million".
+_CHANGED_TO_BEFORE = re.compile(
+    r"(?:\b(?:increased|decreased|grew|rose|fell|declined|improved|dropped|raised|reduced|lowered)\s+"
+    r"(?:(?:[\w-]+\s+){0,5}?by\s+)?|\b(?:an?|the)\s+(?:[\w-]+\s+)?(?:increase|decrease)\s+(?:[\w-]+\s+){0,5}?by\s+)"
+    r"(?:approximately\s+|about\s+|roughly\s+|nearly\s+)?$",
+    re.IGNORECASE,
+)
 
 
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
@@ -402,14 +425,24 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         return None
     if _NOT_A_RANGE_BEFORE.search(sentence[: match.start()]):
         return None
+    if unit in CURRENCY_UNITS and _CHANGED_TO_BEFORE.search(
+        sentence[max(0, match.start() - 80) : match.start()]
+    ):
+        return None
     joiner = sentence[match.end("low") : match.start("high")].strip().lower()
-    if joiner == "and" and not match.group(0).lower().startswith("between"):
+    if (
+        joiner == "and"
+        and not match.group(0).lower().startswith("between")
+        and not _RANGE_OF_BEFORE.search(sentence[: match.start()])
+    ):
         return None
     metric = (
         counted
         or _metric_after(sentence, match.end(), unit != "percent")
         or _metric_before(sentence, match.start())
     )
+    if metric is None and unit == "USD" and scale == 1.0 and high < 100:
+        metric = _forecast_cents_metric(sentence, match.start(), match.end())
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
     if metric == "eps" and (
@@ -545,6 +578,28 @@ def _per_share_metric(sentence: str, position: int) -> str:
     )
 
 
+# Dollars and cents forecast under no metric's name are EPS: "our guidance range of $1.03 to $1.13", "earnings
+# between $1.68 and $1.78", "our fiscal 2022 earnings outlook of about $3.20".
+_EPS_FORECAST_BEFORE = re.compile(
+    r"\b(?:earnings|guidance|outlook)\b(?:(?!\b(?:revenues?|sales|ebitda|margins?|capital|capex|tax|cash|income|"
+    r"expenses?|costs?|prices?|rates?)\b)[^\d$;])*$",
+    re.IGNORECASE,
+)
+_PER_UNIT_AFTER = re.compile(
+    r"^\s*(?:per|a|an)\s+(?!(?:(?:fully\s+)?diluted\s+|common\s+)?share\b)", re.IGNORECASE
+)
+
+
+def _forecast_cents_metric(sentence: str, start: int, end: int) -> str | None:
+    """EPS (adjusted when the words before say so) for dollars and cents after "earnings", "guidance" or
+    "outlook" with no other metric between, not a price per unit."""
+    if _PER_UNIT_AFTER.match(sentence[end:]) or not _EPS_FORECAST_BEFORE.search(
+        sentence[max(0, start - 60) : start]
+    ):
+        return None
+    return _per_share_metric(sentence, start)
+
+
 def _number_metric(
     sentence: str,
     match: re.Match[str],
@@ -554,17 +609,22 @@ def _number_metric(
     growth_metric: str | None,
 ) -> str | None:
     """The metric a single number measures: named after it, else before it (for points, one they can measure);
-    an amount per share is EPS unless a per-share metric is named, adjusted when the sentence says so."""
+    an amount per share is EPS unless a per-share metric is named, adjusted when the sentence says so; an
+    amount in millions or more right after "earnings were" or "earned" is net income."""
     metric = named_after or _metric_before(sentence, match.start())
     if unit in POINTS_UNITS and not (metric and fits_unit(metric, unit)):
         metric = _metric_before(sentence, match.start(), unit)
     metric = growth_metric or metric
     if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
-    if metric is None and unit == "USD" and not match.group("scale"):
-        earnings = _EARNINGS_BEFORE.search(before)
-        if earnings:
-            metric = "adjusted_eps" if earnings.group("adjusted") else "eps"
+    if metric is None and unit == "USD" and not match.group("scale") and parse_number(match)[0] < 100:
+        metric = _forecast_cents_metric(sentence, match.start(), match.end())
+    amount = unit in ("USD", "count") and not named_after
+    earnings = _EARNINGS_BEFORE.search(before) if amount else None
+    if earnings and metric is None and unit == "USD" and not match.group("scale"):
+        metric = "adjusted_eps" if earnings.group("adjusted") else "eps"
+    elif amount and parse_number(match)[2] >= 1e6 and (earnings or _EARNED_BEFORE.search(before)):
+        metric = "adjusted_net_income" if earnings and earnings.group("adjusted") else "net_income"
     if metric == "eps" and (
         _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
         or _ADJUSTED_EARNINGS.search(before)

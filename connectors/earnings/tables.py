@@ -57,9 +57,13 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:(?:same|comparable|comp)[- ](?:store|restaurant|unit|property|center|shop|branch)s?|comp(?:arable)?|"
             r"like-for-like)\s+(?:sales|revenues?|growth|NOI)\b|\bcomps\b",
         ),
-        ("capex", r"\bcap(?:ital)?\s*ex(?:penditures?)?\b|\bcapital\s+(?:spending|outlays?)\b"),
+        (
+            "capex",
+            r"\bcap(?:ital)?\s*ex(?:penditures?)?\b|\bcapital\s+(?:spending|outlays?|budget|investments?)\b"
+            r"|\b(?:maintenance|growth|sustaining)\s+capital\b",
+        ),
         ("dividend", r"\bdividends?\b"),
-        ("share_repurchase", r"\b(?:share\s+repurchases?|buybacks?|repurchased)\b"),
+        ("share_repurchase", r"\b(?:(?:share|stock)\s+repurchases?|buybacks?|repurchased)\b"),
         ("backlog", r"\bbacklog\b"),
         ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
         ("gross_written_premiums", r"\bgross\s+written\s+premiums?\b|\bgross\s+premiums?\s+written\b"),
@@ -83,7 +87,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("net_flows", r"\bnet\s+(?:(?:long-term|new|client|organic)\s+){0,2}(?:in|out)?flows?\b"),
         (
             "credit_loss_provision",
-            r"\bprovisions?\s+for\s+(?:credit|loan)\s+losses\b|\b(?:credit|loan)[- ]loss\s+provisions?\b",
+            r"\bprovisions?\s+for\s+(?:credit|loan)\s+loss(?:es)?\b|\b(?:credit|loan)[- ]loss\s+provisions?\b",
         ),
         ("total_assets", r"\btotal\s+assets\b"),
         ("combined_ratio", r"\bcombined\s+ratios?\b"),
@@ -108,7 +112,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("net_interest_income", r"\bnet\s+interest\s+income\b"),
         ("net_interest_margin", r"\bnet\s+interest\s+margin\b"),
         ("book_value_per_share", r"\bbook\s+value\s+per\s+(?:common\s+|diluted\s+)?share\b"),
-        ("ffo", r"\b(?:core\s+|adjusted\s+|normalized\s+)?(?:ffo|funds from operations)\b"),
+        ("ffo", r"\b(?:core\s+|adjusted\s+|normalized\s+)?(?:a?ffom?|funds from operations)\b"),
         ("tax_rate", r"\b(?:effective\s+)?tax\s+rate\b"),
         (
             "revenue",
@@ -126,7 +130,7 @@ _NUMBER = (
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
 RANGE = re.compile(
-    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:to|-|and|through)\s*\+?(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
+    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:and\s+to|to|-|and|through)\s*\+?(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
     re.IGNORECASE,
 )
 # Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
@@ -139,6 +143,11 @@ COUNT_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for name, pattern in (
         ("customers", r"\b(?:customers|clients|accounts)\b"),
         ("stores", r"\b(?:stores|restaurants|locations|salons|clinics|branches)\b"),
+        (
+            "volume",
+            r"\b(?:barrels|boe(?:pd|/d)?|bpd|b/d|mboe(?:pd|/d)?|mmboe|bcfe?|mmcfe?(?:/d|pd)?|mcfe|tons|tonnes|ounces|"
+            r"gallons|square\s+feet)\b",
+        ),
     )
 )
 # Metrics counted in units, whose bare numbers ("21,588 homes closed") are figures when the metric's noun is

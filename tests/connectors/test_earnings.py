@@ -861,6 +861,18 @@ def test_a_quarters_forecast_carries_into_ranges_without_a_forecast_word():
     ]
 
 
+def test_a_range_of_a_change_is_a_forecast_unless_stated_as_past():
+    text = (
+        "Our teams give us confidence in achieving sales growth of 7% to 12%.\n"
+        "Sales grew 8% to 10% across our segments in the quarter.\n"
+    )
+    metrics = run_connector("earnings", [Document("ACME_q3_2021", text)])["metrics"]
+    assert [(m["metric"], m["kind"], m["period"]) for m in metrics] == [
+        ("revenue_growth", "guidance", "FY2021"),
+        ("revenue_growth", "actual", "Q3 2021"),
+    ]
+
+
 def test_a_period_named_in_passing_does_not_carry():
     text = (
         "GAAP earnings per share for the year is now expected to be in a range of $2.06 to $2.16, including a "
