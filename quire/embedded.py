@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +43,30 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        elif self.stop_command:
-            subprocess.run(self.stop_command, check=False, capture_output=True, timeout=60)
-        elif self.pid:
-            _terminate_pid(self.pid)
+            return
+        if self.stop_command and self._stopped_by_command():
+            return
+        if self.pid:
+            _terminate_pid(self.pid, signal.SIGINT if self.stop_command else signal.SIGTERM)
+
+    def _stopped_by_command(self) -> bool:
+        """Run the stop command; False, with the reason on stderr, when it failed or did not finish."""
+        try:
+            result = subprocess.run(
+                self.stop_command, check=False, capture_output=True, text=True, timeout=60
+            )
+        except subprocess.TimeoutExpired:
+            print(f"{self.name}: stop did not finish within 60 s; signalling it", file=sys.stderr)
+            return False
+        if result.returncode != 0:
+            print(f"{self.name}: stop failed ({result.stderr.strip()}); signalling it", file=sys.stderr)
+        return result.returncode == 0
 
 
-def _terminate_pid(pid: int, timeout: float = 10.0) -> None:
+def _terminate_pid(pid: int, first: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+    """Signal `pid` with `first` and wait for it to exit; past `timeout`, SIGKILL."""
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, first)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout

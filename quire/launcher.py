@@ -119,6 +119,7 @@ def main() -> int:
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(procs)
         for server in servers:
             server.stop()

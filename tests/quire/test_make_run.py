@@ -104,5 +104,7 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
         lambda: not _alive(started | _processes_of(tmp_path, proc.pid)),
         timeout=60,
         interval=0.2,
-        message=lambda: str([psutil.Process(p).cmdline() for p in _alive(started)]),
+        message=lambda: (
+            f"{[psutil.Process(p).cmdline() for p in _alive(started)]}\n{errors.read_text()[-3000:]}"
+        ),
     )
