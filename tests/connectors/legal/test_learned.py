@@ -9,11 +9,14 @@ from connectors.evaluation import precision_at_recall, score_legal
 from connectors.legal.analyzers import Clause
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
+    SIGNALS,
     WEIGHTS_DIR,
     CategoryHead,
     ClauseModel,
+    PresenceGate,
     clause_bounds,
     merge,
+    presence_features,
     shipped_model,
 )
 from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
@@ -124,6 +127,39 @@ def test_a_rule_clause_in_both_mode_needs_the_model_logit_of_its_sentence_to_rea
     assert ClauseModel.load(tmp_path).heads["Insurance"] == head
 
 
+def _gated_model(bias: tuple[float, float], add_from: float | None) -> ClauseModel:
+    categories = ("Insurance", "Audit Rights")
+    heads = {c: CategoryHead("both", 1.0, 8, (1.0, 0.0), (0.0, 0.0)) for c in categories}
+    features = presence_features(np.zeros((2, SIGNALS))).shape[1]
+    gate = PresenceGate(np.zeros((2, features)), np.array(bias), 0.5, add_from)
+    return ClauseModel(
+        categories, {}, np.zeros(0, np.float32), np.zeros((0, 2), np.float32), np.zeros(2), heads, gate
+    )
+
+
+def test_the_presence_gate_drops_a_category_it_judges_absent_and_restores_one_it_judges_present(tmp_path):
+    sentences = [Segment(0, 40, "x" * 40), Segment(41, 80, "y" * 39)]
+    logits = np.array([[2.0, -3.0], [0.4, -1.0]])
+    rules = [Clause("Audit Rights", 45, 60, 0.7)]
+    learned = [Clause("Insurance", 0, 40, 0.9)]
+    model = _gated_model((-2.0, 2.0), None)
+    assert presence_features(np.zeros((2, SIGNALS))).shape == (2, SIGNALS + 2)
+    assert [c.category for c in merge(model, sentences, logits, rules, learned)] == ["Audit Rights"]
+    model.presence = None
+    assert {c.category for c in merge(model, sentences, logits, rules, learned)} == {
+        "Insurance",
+        "Audit Rights",
+    }
+    restoring = _gated_model((2.0, 2.0), 0.6)
+    kept = merge(restoring, sentences, logits, [], [])
+    assert [(c.category, c.start, c.end) for c in kept] == [("Insurance", 0, 40), ("Audit Rights", 41, 80)]
+    restoring.save(tmp_path, {})
+    loaded = ClauseModel.load(tmp_path)
+    assert loaded.presence is not None and loaded.presence.add_from == 0.6
+    assert loaded.presence.drop_below == 0.5 and loaded.presence.bias.tolist() == [2.0, 2.0]
+    assert merge(loaded, sentences, logits, [], []) == kept
+
+
 def test_precision_at_80_recall_and_per_category_aupr():
     scored = [(0.9, True), (0.8, False), (0.7, True), (0.2, True)]
     assert precision_at_recall(scored, 4, 0.25) == 1.0 and precision_at_recall(scored, 4, 0.5) == 0.75
@@ -165,6 +201,7 @@ def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     assert learned == EXPECTED_FIXTURE_LEARNED
     logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
     assert logit == pytest.approx(EXPECTED_TERM_LOGIT, abs=0.05)
+    assert model.presence is not None and model.presence.weights.shape[0] == len(CUAD_CATEGORIES)
 
 
 def test_official_test_and_heldout_contracts_are_never_read_for_training(tmp_path):
