@@ -337,11 +337,10 @@ def apply_presence(
         made[clause.category] = made.get(clause.category, 0) + 1
     signals = []
     for column, category in enumerate(model.categories):
-        scores = logits[:, column] if len(sentences) else np.zeros(0)
         ruled = rule_logits.get(category, [])
         signals.append(
             category_signals(
-                -np.sort(-scores)[:TOP_LOGITS],
+                -np.sort(-logits[:, column])[:TOP_LOGITS],
                 made.get(category, 0),
                 len(ruled),
                 max((c.confidence for c, _ in ruled), default=0.0),

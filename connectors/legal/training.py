@@ -724,8 +724,9 @@ release); loaded offline by `connectors/legal/learned.py`.
   and the rules make and keep, the best rule confidence and the model's logit on the best rule clause's
   sentence, and every other category's best logit and whether the rules found it. A category whose
   probability is under {card["presence"]["drop_below"]:g} loses its clauses;
-  {_restoring(card["presence"]["add_from"])}. Both bars are shared by all categories and chosen on the
-  regressions' cross-validated probabilities, same objective.
+  {_restoring(card["presence"]["add_from"])}.
+  Both bars are shared by all categories and chosen on the regressions' cross-validated probabilities, same
+  objective.
 - Modes: {card["modes"]}; {card["rule_bars"]} of the both-mode categories have a rule bar.
 - Cross-validated on the training contracts with the choices made on the same folds (optimistic):
   {_figures(report[OVERALL])}.{honest}

@@ -6,7 +6,7 @@ import pytest
 
 from connectors import Document, run_connector
 from connectors.evaluation import precision_at_recall, score_legal
-from connectors.legal.analyzers import Clause
+from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
     SIGNALS,
@@ -15,13 +15,14 @@ from connectors.legal.learned import (
     ClauseModel,
     PresenceGate,
     clause_bounds,
+    combine,
     merge,
     presence_features,
     shipped_model,
 )
 from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
 from connectors.spans import invalid_spans
-from connectors.text import Segment
+from connectors.text import Segment, split_sentences
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURE_CONTRACTS = ("cuad_04", "cuad_24", "cuad_25", "cuad_29")
@@ -158,6 +159,21 @@ def test_the_presence_gate_drops_a_category_it_judges_absent_and_restores_one_it
     assert loaded.presence is not None and loaded.presence.add_from == 0.6
     assert loaded.presence.drop_below == 0.5 and loaded.presence.bias.tolist() == [2.0, 2.0]
     assert merge(loaded, sentences, logits, [], []) == kept
+
+
+def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
+    model = shipped_model()
+    assert model.presence is not None
+    assert model.presence.weights.shape == (len(CUAD_CATEGORIES), SIGNALS + 2 * (len(CUAD_CATEGORIES) - 1))
+    text = (DATA / "cuad" / "contracts" / "cuad_00.txt").read_text(encoding="utf-8")
+    sentences = split_sentences(text)
+    rules = find_rule_clauses(text, sentences)[0]
+    gated = {c.category for c in combine(model, sentences, rules)}
+    ungated = ClauseModel(
+        model.categories, model.vocabulary, model.idf, model.weights, model.bias, model.heads
+    )
+    assert "Rofr/Rofo/Rofn" in {c.category for c in combine(ungated, sentences, rules)}
+    assert "Rofr/Rofo/Rofn" not in gated and "Governing Law" in gated
 
 
 def test_precision_at_80_recall_and_per_category_aupr():
