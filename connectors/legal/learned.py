@@ -5,7 +5,10 @@ features of each sentence (plus the words of the sentence before it), with Platt
 sentences. Per category the weights say whether the rules, the model, or both find its clauses (in both mode,
 optionally only the rule clauses on whose sentence the model's logit reaches a bar), as chosen by
 cross-validation on the training contracts, and whether a model clause is its sentence or the first date in it
-(for categories whose labelled spans are mostly bare dates).
+(for categories whose labelled spans are mostly bare dates). A presence gate, when the weights have one, then
+decides per category whether the contract has it at all from signals of every category (a logistic regression
+per category): below its bar the category's clauses are dropped, above a second bar a category left without a
+clause gets its best candidate back.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _WORD = re.compile(r"[a-z0-9]+")
 _DIGITS = re.compile(r"\d")
 MODES = ("rules", "learned", "both")
+LOGIT_FLOOR = -15.0
+TOP_LOGITS = 3
+SIGNALS = TOP_LOGITS + 7
+SHARED_SIGNALS = (0, TOP_LOGITS + 2)
 
 
 def sentence_terms(sentence: str, previous: str) -> list[str]:
@@ -67,6 +74,53 @@ class CategoryHead:
     rule_bar: float | None = None
 
 
+@dataclass(frozen=True)
+class PresenceGate:
+    weights: np.ndarray
+    bias: np.ndarray
+    drop_below: float
+    add_from: float | None
+
+    def probabilities(self, signals: np.ndarray) -> np.ndarray:
+        """Per category, the probability that the contract has it, from every category's `category_signals`."""
+        features = presence_features(signals)
+        return 1.0 / (1.0 + np.exp(-((features * self.weights).sum(1) + self.bias)))
+
+
+def category_signals(
+    top: np.ndarray, made: int, rules: int, rule_score: float, rule_logit: float, kept: int
+) -> np.ndarray:
+    """One category's presence signals: its best model logits, how many model clauses it makes, how many rule
+    clauses there are, the best rule confidence, the best model logit on a rule clause's sentence, how many rule
+    clauses it keeps and whether it has any clause."""
+    best = np.full(TOP_LOGITS, LOGIT_FLOOR)
+    best[: min(TOP_LOGITS, len(top))] = top[:TOP_LOGITS]
+    best = np.maximum(np.where(np.isfinite(best), best, LOGIT_FLOOR), LOGIT_FLOOR)
+    return np.array(
+        [
+            *best,
+            made,
+            math.log1p(rules),
+            float(rules > 0),
+            rule_score if rules else 0.0,
+            max(rule_logit, LOGIT_FLOOR),
+            kept,
+            float(made + kept > 0),
+        ]
+    )
+
+
+def presence_features(signals: np.ndarray) -> np.ndarray:
+    """Categories by features: a category's own signals, then the best logit and rule presence of every other
+    category."""
+    shared = signals[:, SHARED_SIGNALS]
+    rows = []
+    for column in range(len(signals)):
+        others = np.delete(shared, column, axis=0).ravel()
+        rows.append(np.concatenate([signals[column], others]))
+    return np.array(rows)
+
+
 def calibrated(platt: tuple[float, float], score: float) -> float:
     """A raw score (the model's logit, or a rule confidence) mapped through a fitted sigmoid, kept inside (0, 1) at
     three decimals."""
@@ -83,6 +137,7 @@ class ClauseModel:
         weights: np.ndarray,
         bias: np.ndarray,
         heads: dict[str, CategoryHead],
+        presence: PresenceGate | None = None,
     ) -> None:
         self.categories = categories
         self.vocabulary = vocabulary
@@ -90,6 +145,7 @@ class ClauseModel:
         self.weights = weights
         self.bias = bias
         self.heads = heads
+        self.presence = presence
 
     def logits(self, sentences: list[str]) -> np.ndarray:
         """Per sentence, the raw logit of every category (sentences by categories)."""
@@ -105,12 +161,19 @@ class ClauseModel:
     def save(self, directory: Path, card: dict) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        gate = {}
+        if self.presence is not None:
+            gate = {
+                "presence_weights": self.presence.weights.astype(np.float32),
+                "presence_bias": self.presence.bias.astype(np.float32),
+            }
         np.savez_compressed(
             directory / "clauses.npz",
             terms=np.array(terms),
             idf=self.idf.astype(np.float16),
             weights=self.weights.astype(np.float16),
             bias=self.bias.astype(np.float32),
+            **gate,
         )
         meta = {
             "categories": list(self.categories),
@@ -126,6 +189,9 @@ class ClauseModel:
                 }
                 for name, head in self.heads.items()
             },
+            "presence": None
+            if self.presence is None
+            else {"drop_below": self.presence.drop_below, "add_from": self.presence.add_from},
             "card": card,
         }
         (directory / "clauses.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -138,6 +204,15 @@ class ClauseModel:
             idf = arrays["idf"].astype(np.float32)
             weights = arrays["weights"].astype(np.float32)
             bias = arrays["bias"].astype(np.float32)
+            presence = None
+            if meta.get("presence") is not None:
+                add_from = meta["presence"]["add_from"]
+                presence = PresenceGate(
+                    arrays["presence_weights"].astype(np.float64),
+                    arrays["presence_bias"].astype(np.float64),
+                    float(meta["presence"]["drop_below"]),
+                    None if add_from is None else float(add_from),
+                )
         heads = {
             name: CategoryHead(
                 mode=head["mode"],
@@ -151,7 +226,7 @@ class ClauseModel:
             for name, head in meta["heads"].items()
         }
         vocabulary = {term: index for index, term in enumerate(terms)}
-        return cls(tuple(meta["categories"]), vocabulary, idf, weights, bias, heads)
+        return cls(tuple(meta["categories"]), vocabulary, idf, weights, bias, heads, presence)
 
 
 def learned_clauses(
@@ -212,22 +287,22 @@ def merge(
 ) -> list[Clause]:
     """Per category the rules' clauses (calibrated), the model's, or both, as the category's head says. In both
     mode a rule clause needs the model's logit on its sentence to reach the head's `rule_bar` (when it has one),
-    and a model clause overlapping a kept rule clause is dropped."""
+    and a model clause overlapping a kept rule clause is dropped. The presence gate, when the model has one,
+    then drops or restores categories (`apply_presence`)."""
     merged: list[Clause] = []
     kept_rules: dict[str, list[Clause]] = {}
+    rule_logits: dict[str, list[tuple[Clause, float]]] = {}
     starts = [s.start for s in sentences]
     for clause in rule_found:
         head = model.heads.get(clause.category)
         if head is None:
             merged.append(clause)
             continue
+        column = model.categories.index(clause.category)
+        logit = sentence_logit(sentences, starts, logits, column, clause)
+        rule_logits.setdefault(clause.category, []).append((clause, logit))
         if head.mode == "rules" or (
-            head.mode == "both"
-            and (
-                head.rule_bar is None
-                or sentence_logit(sentences, starts, logits, model.categories.index(clause.category), clause)
-                >= head.rule_bar
-            )
+            head.mode == "both" and (head.rule_bar is None or logit >= head.rule_bar)
         ):
             clause = Clause(
                 clause.category, clause.start, clause.end, calibrated(head.rule_platt, clause.confidence)
@@ -237,7 +312,61 @@ def merge(
     for clause in learned_found:
         if not any(overlaps(clause, other) for other in kept_rules.get(clause.category, [])):
             merged.append(clause)
-    return merged
+    if model.presence is None:
+        return merged
+    return apply_presence(
+        model, model.presence, sentences, logits, rule_logits, learned_found, kept_rules, merged
+    )
+
+
+def apply_presence(
+    model: ClauseModel,
+    presence: PresenceGate,
+    sentences: list[Segment],
+    logits: np.ndarray,
+    rule_logits: dict[str, list[tuple[Clause, float]]],
+    learned_found: list[Clause],
+    kept_rules: dict[str, list[Clause]],
+    merged: list[Clause],
+) -> list[Clause]:
+    """The presence gate: a category whose presence probability is under `drop_below` loses its clauses; one
+    with no clause (not in rules mode) whose probability reaches `add_from` gets its rule clause with the best
+    model logit on its sentence, or when the rules found none, the model's best sentence."""
+    made: dict[str, int] = {}
+    for clause in learned_found:
+        made[clause.category] = made.get(clause.category, 0) + 1
+    signals = []
+    for column, category in enumerate(model.categories):
+        ruled = rule_logits.get(category, [])
+        signals.append(
+            category_signals(
+                -np.sort(-logits[:, column])[:TOP_LOGITS],
+                made.get(category, 0),
+                len(ruled),
+                max((c.confidence for c, _ in ruled), default=0.0),
+                max((logit for _, logit in ruled), default=-math.inf),
+                len(kept_rules.get(category, [])),
+            )
+        )
+    probability = presence.probabilities(np.array(signals))
+    dropped = {c for column, c in enumerate(model.categories) if probability[column] < presence.drop_below}
+    out = [clause for clause in merged if clause.category not in dropped]
+    if presence.add_from is None:
+        return out
+    found = {clause.category for clause in out}
+    for column, category in enumerate(model.categories):
+        head = model.heads[category]
+        if category in found or head.mode == "rules" or probability[column] < presence.add_from:
+            continue
+        ruled = rule_logits.get(category, [])
+        if ruled:
+            best = max(ruled, key=lambda pair: pair[1])[0]
+            out.append(Clause(category, best.start, best.end, calibrated(head.rule_platt, best.confidence)))
+        elif sentences:
+            row = int(np.argmax(logits[:, column]))
+            start, end = clause_bounds(sentences[row], head.date_spans)
+            out.append(Clause(category, start, end, calibrated(head.platt, float(logits[row, column]))))
+    return out
 
 
 def combine(model: ClauseModel, sentences: list[Segment], rule_found: list[Clause]) -> list[Clause]:

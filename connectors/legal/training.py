@@ -25,13 +25,17 @@ from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
     MODES,
+    TOP_LOGITS,
     WEIGHTS_DIR,
     CategoryHead,
     ClauseModel,
+    PresenceGate,
+    category_signals,
     clause_bounds,
     learned_clauses,
     merge,
     overlaps,
+    presence_features,
     sentence_logit,
     sentence_terms,
     term_weights,
@@ -59,7 +63,10 @@ NESTED_MAX_CONTRACTS = 100
 THRESHOLDS = tuple(round(-4.0 + 0.25 * step, 2) for step in range(33))
 LEARNED_MAX_CLAUSES = 8
 RULE_BARS = tuple(float(bar) for bar in range(-8, 5))
-SPAN_BETA = 1.5
+SPAN_BETA = 1.6
+PRESENCE_REGULARISATION = 0.03
+DROP_BARS = tuple(round(0.05 * step, 2) for step in range(19))
+ADD_BARS = (None, *(round(0.1 * step, 1) for step in range(3, 10)))
 OVERALL = "all (cross-validated, chosen per category)"
 NESTED = "all (nested cross-validation)"
 CROSS_FITTED = "all (cross-fitted choices)"
@@ -419,18 +426,24 @@ def _choose_head(out: Outcomes, rows: np.ndarray, learnable: bool, date_spans: b
 
 
 def _choose_heads(
-    contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel
-) -> tuple[dict[str, CategoryHead], dict[str, dict]]:
-    """Per category the head `_choose_head` picks on the out-of-fold `logits`; the model only for a category
-    with a clause in at least MODEL_CONTRACTS contracts."""
+    contracts: list[Contract],
+    logits: list[np.ndarray],
+    model: ClauseModel,
+    folds: np.ndarray | None = None,
+) -> tuple[dict[str, CategoryHead], PresenceGate, dict[str, dict]]:
+    """Per category the head `_choose_head` picks on the out-of-fold `logits`, the model only for a category
+    with a clause in at least MODEL_CONTRACTS contracts; then the presence gate over those heads
+    (`_choose_presence`, its own cross-validation over `folds`, by default contract position modulo FOLDS)."""
     heads: dict[str, CategoryHead] = {}
+    tables: dict[str, Outcomes] = {}
     report: dict[str, dict] = {}
     rows = np.arange(len(contracts))
     for column, category in enumerate(CUAD_CATEGORIES):
         with_clause = sum(1 for c in contracts if c.positive[:, column].any())
         learnable = bool(model.weights[:, column].any()) and with_clause >= MODEL_CONTRACTS
         date_spans = _date_spans(contracts, category)
-        choice = _choose_head(_outcomes(contracts, logits, column, date_spans), rows, learnable, date_spans)
+        tables[category] = _outcomes(contracts, logits, column, date_spans)
+        choice = _choose_head(tables[category], rows, learnable, date_spans)
         heads[category] = choice.head
         report[category] = {
             "mode": choice.head.mode,
@@ -439,7 +452,108 @@ def _choose_heads(
             "cv_presence_f1": round(_fbeta(*choice.presence), 3),
             "cv_span_f1": round(_fbeta(*choice.span), 3),
         }
-    return heads, report
+    presence = _choose_presence(tables, heads, rows % FOLDS if folds is None else folds)
+    return heads, presence, report
+
+
+def _kept(out: Outcomes, head: CategoryHead) -> tuple[np.ndarray, np.ndarray]:
+    """Per contract, how many of the model's best sentences and of the rule clauses (best model logit first)
+    `head` keeps."""
+    made = (
+        (out.logits >= head.threshold).sum(1) if head.mode != "rules" else np.zeros(len(out.gold), dtype=int)
+    )
+    if head.mode == "learned":
+        return made, np.zeros(len(out.gold), dtype=int)
+    if head.mode == "rules" or head.rule_bar is None:
+        return made, out.rules.copy()
+    return made, (out.rule_logits >= head.rule_bar).sum(1)
+
+
+def _signals(out: Outcomes, head: CategoryHead) -> np.ndarray:
+    """Per contract the category's `category_signals`, from its outcome table."""
+    made, kept = _kept(out, head)
+    return np.array(
+        [
+            category_signals(
+                out.logits[i, :TOP_LOGITS],
+                int(made[i]),
+                int(out.rules[i]),
+                float(out.rule_scores[i, : out.rules[i]].max()) if out.rules[i] else 0.0,
+                float(out.rule_logits[i, 0]) if out.rules[i] else -math.inf,
+                int(kept[i]),
+            )
+            for i in range(len(out.gold))
+        ]
+    )
+
+
+def _presence_fit(features: np.ndarray, present: np.ndarray, scale: tuple[np.ndarray, np.ndarray]):
+    """A logistic regression of presence on standardised features, returned as weights and bias on the raw
+    features."""
+    if len(set(present.tolist())) < 2:
+        share = (present.sum() + 1) / (len(present) + 2)
+        return np.zeros(features.shape[1]), math.log(share / (1 - share))
+    from sklearn.linear_model import LogisticRegression
+
+    mean, spread = scale
+    fit = LogisticRegression(C=PRESENCE_REGULARISATION, max_iter=1000).fit(
+        (features - mean) / spread, present
+    )
+    weights = fit.coef_[0] / spread
+    return weights, float(fit.intercept_[0] - weights @ mean)
+
+
+def _gated(
+    out: Outcomes, head: CategoryHead, probability: np.ndarray, drop_below: float, add_from: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """What `apply_presence` keeps, as counts of model sentences and rule clauses per contract."""
+    made, kept = _kept(out, head)
+    dropped = probability < drop_below
+    made, kept = np.where(dropped, 0, made), np.where(dropped, 0, kept)
+    if add_from is not None and head.mode != "rules":
+        empty = (made + kept == 0) & (probability >= add_from)
+        kept = np.where(empty & (out.rules > 0), 1, kept)
+        made = np.where(empty & (out.rules == 0), 1, made)
+    return made, kept
+
+
+def _choose_presence(
+    tables: dict[str, Outcomes], heads: dict[str, CategoryHead], folds: np.ndarray
+) -> PresenceGate:
+    """The presence gate: per category a logistic regression of whether a contract has it on every category's
+    signals, fitted on all contracts; its two bars (one shared by all categories) maximise presence micro-F1 +
+    span micro-F-beta on the regressions' own cross-validated probabilities over `folds`."""
+    signals = np.stack([_signals(tables[c], heads[c]) for c in CUAD_CATEGORIES], axis=1)
+    features = np.stack([presence_features(row) for row in signals])
+    present = np.stack([tables[c].gold > 0 for c in CUAD_CATEGORIES], axis=1).astype(int)
+    weights = np.zeros((len(CUAD_CATEGORIES), features.shape[2]))
+    bias = np.zeros(len(CUAD_CATEGORIES))
+    held_out = np.zeros(present.shape)
+    for column in range(len(CUAD_CATEGORIES)):
+        x, y = features[:, column], present[:, column]
+        scale = (x.mean(0), x.std(0) + 1e-6)
+        weights[column], bias[column] = _presence_fit(x, y, scale)
+        for fold in np.unique(folds):
+            train, test = folds != fold, folds == fold
+            w, b = _presence_fit(x[train], y[train], scale)
+            held_out[test, column] = 1.0 / (1.0 + np.exp(-(x[test] @ w + b)))
+    rows = np.arange(len(folds))
+    best, bars = -1.0, (0.0, None)
+    for drop_below in DROP_BARS:
+        for add_from in ADD_BARS:
+            if add_from is not None and add_from < drop_below:
+                continue
+            presence, span = np.zeros(3, dtype=int), np.zeros(3, dtype=int)
+            for column, category in enumerate(CUAD_CATEGORIES):
+                out = tables[category]
+                made, kept = _gated(out, heads[category], held_out[:, column], drop_below, add_from)
+                _, counted_presence, counted_span = _objective(out, rows, made, kept)
+                presence += counted_presence
+                span += counted_span
+            objective = _fbeta(*presence) + _fbeta(*span, SPAN_BETA)
+            if objective > best:
+                best, bars = objective, (drop_below, add_from)
+    return PresenceGate(weights, bias, *bars)
 
 
 def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel) -> Counts:
@@ -464,7 +578,9 @@ def _nested(
         progress(f"legal: nested fold {fold + 1}/{FOLDS}")
         inside = [c for i, c in enumerate(contracts) if i % FOLDS != fold]
         outside = [c for i, c in enumerate(contracts) if i % FOLDS == fold]
-        model.heads = _choose_heads(inside, _out_of_fold(inside, lambda stage: None)[0], model)[0]
+        model.heads, model.presence, _ = _choose_heads(
+            inside, _out_of_fold(inside, lambda stage: None)[0], model
+        )
         counts.merge(_score(outside, [model.logits([s.text for s in c.sentences]) for c in outside], model))
     return counts.summary()
 
@@ -478,7 +594,9 @@ def _cross_fitted(
     for fold, model in enumerate(fold_models):
         inside = [i for i in range(len(contracts)) if i % FOLDS != fold]
         outside = [i for i in range(len(contracts)) if i % FOLDS == fold]
-        model.heads = _choose_heads([contracts[i] for i in inside], [logits[i] for i in inside], model)[0]
+        model.heads, model.presence, _ = _choose_heads(
+            [contracts[i] for i in inside], [logits[i] for i in inside], model, np.array(inside) % FOLDS
+        )
         counts.merge(_score([contracts[i] for i in outside], [logits[i] for i in outside], model))
     return counts.summary()
 
@@ -506,8 +624,8 @@ def train(
     logits, fold_models = _out_of_fold(contracts, progress)
     progress("legal: final fit")
     model = _fit(contracts)
-    heads, report = _choose_heads(contracts, logits, model)
-    model.heads = heads
+    heads, presence, report = _choose_heads(contracts, logits, model)
+    model.heads, model.presence = heads, presence
     report[OVERALL] = _score(contracts, logits, model).summary()
     if len(contracts) >= NESTED_CONTRACTS:
         progress("legal: cross-fitted choices")
@@ -532,6 +650,7 @@ def train(
         "modes": {m: sum(1 for h in heads.values() if h.mode == m) for m in MODES},
         "rule_bars": sum(1 for h in heads.values() if h.mode == "both" and h.rule_bar is not None),
         "date_spans": [c for c, h in heads.items() if h.date_spans],
+        "presence": {"drop_below": presence.drop_below, "add_from": presence.add_from},
     }
     model.save(out, card)
     (out / "TRAINED_ON.txt").write_text("".join(f"{c.source_file}\n" for c in contracts), encoding="utf-8")
@@ -544,6 +663,15 @@ def _figures(row: dict[str, float]) -> str:
         f"presence micro-F1 {row['presence_micro_f1']:.3f}, span precision {row['span_precision']:.3f}, span "
         f"recall {row['span_recall']:.3f}, span AUPR {row['span_aupr']:.3f}, precision at 80 % recall "
         f"{row['span_precision_at_80_recall']:.3f}"
+    )
+
+
+def _restoring(add_from: float | None) -> str:
+    if add_from is None:
+        return "none is restored"
+    return (
+        f"one left without a clause (not in rules mode) whose probability reaches {add_from:g} gets back\n"
+        "  its rule clause with the best model logit, or the model's best sentence"
     )
 
 
@@ -591,6 +719,14 @@ release); loaded offline by `connectors/legal/learned.py`.
   A category whose labelled spans are mostly bare dates ({", ".join(card["date_spans"]) or "none here"}) gets
   the first date of a model sentence as its clause. Confidences are Platt-calibrated on the out-of-fold
   clauses (the model's logits, the scores of the rule clauses kept) against span hits.
+- Presence gate: per category a logistic regression (C={PRESENCE_REGULARISATION}, standardised features) of
+  whether a contract has the category, on the category's best three model logits, how many clauses the model
+  and the rules make and keep, the best rule confidence and the model's logit on the best rule clause's
+  sentence, and every other category's best logit and whether the rules found it. A category whose
+  probability is under {card["presence"]["drop_below"]:g} loses its clauses;
+  {_restoring(card["presence"]["add_from"])}.
+  Both bars are shared by all categories and chosen on the regressions' cross-validated probabilities, same
+  objective.
 - Modes: {card["modes"]}; {card["rule_bars"]} of the both-mode categories have a rule bar.
 - Cross-validated on the training contracts with the choices made on the same folds (optimistic):
   {_figures(report[OVERALL])}.{honest}

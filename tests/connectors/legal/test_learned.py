@@ -6,19 +6,23 @@ import pytest
 
 from connectors import Document, run_connector
 from connectors.evaluation import precision_at_recall, score_legal
-from connectors.legal.analyzers import Clause
+from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
+    SIGNALS,
     WEIGHTS_DIR,
     CategoryHead,
     ClauseModel,
+    PresenceGate,
     clause_bounds,
+    combine,
     merge,
+    presence_features,
     shipped_model,
 )
 from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
 from connectors.spans import invalid_spans
-from connectors.text import Segment
+from connectors.text import Segment, split_sentences
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURE_CONTRACTS = ("cuad_04", "cuad_24", "cuad_25", "cuad_29")
@@ -124,6 +128,54 @@ def test_a_rule_clause_in_both_mode_needs_the_model_logit_of_its_sentence_to_rea
     assert ClauseModel.load(tmp_path).heads["Insurance"] == head
 
 
+def _gated_model(bias: tuple[float, float], add_from: float | None) -> ClauseModel:
+    categories = ("Insurance", "Audit Rights")
+    heads = {c: CategoryHead("both", 1.0, 8, (1.0, 0.0), (0.0, 0.0)) for c in categories}
+    features = presence_features(np.zeros((2, SIGNALS))).shape[1]
+    gate = PresenceGate(np.zeros((2, features)), np.array(bias), 0.5, add_from)
+    return ClauseModel(
+        categories, {}, np.zeros(0, np.float32), np.zeros((0, 2), np.float32), np.zeros(2), heads, gate
+    )
+
+
+def test_the_presence_gate_drops_a_category_it_judges_absent_and_restores_one_it_judges_present(tmp_path):
+    sentences = [Segment(0, 40, "x" * 40), Segment(41, 80, "y" * 39)]
+    logits = np.array([[2.0, -3.0], [0.4, -1.0]])
+    rules = [Clause("Audit Rights", 45, 60, 0.7)]
+    learned = [Clause("Insurance", 0, 40, 0.9)]
+    model = _gated_model((-2.0, 2.0), None)
+    assert presence_features(np.zeros((2, SIGNALS))).shape == (2, SIGNALS + 2)
+    assert [c.category for c in merge(model, sentences, logits, rules, learned)] == ["Audit Rights"]
+    model.presence = None
+    assert {c.category for c in merge(model, sentences, logits, rules, learned)} == {
+        "Insurance",
+        "Audit Rights",
+    }
+    restoring = _gated_model((2.0, 2.0), 0.6)
+    kept = merge(restoring, sentences, logits, [], [])
+    assert [(c.category, c.start, c.end) for c in kept] == [("Insurance", 0, 40), ("Audit Rights", 41, 80)]
+    restoring.save(tmp_path, {})
+    loaded = ClauseModel.load(tmp_path)
+    assert loaded.presence is not None and loaded.presence.add_from == 0.6
+    assert loaded.presence.drop_below == 0.5 and loaded.presence.bias.tolist() == [2.0, 2.0]
+    assert merge(loaded, sentences, logits, [], []) == kept
+
+
+def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
+    model = shipped_model()
+    assert model.presence is not None
+    assert model.presence.weights.shape == (len(CUAD_CATEGORIES), SIGNALS + 2 * (len(CUAD_CATEGORIES) - 1))
+    text = (DATA / "cuad" / "contracts" / "cuad_00.txt").read_text(encoding="utf-8")
+    sentences = split_sentences(text)
+    rules = find_rule_clauses(text, sentences)[0]
+    gated = {c.category for c in combine(model, sentences, rules)}
+    ungated = ClauseModel(
+        model.categories, model.vocabulary, model.idf, model.weights, model.bias, model.heads
+    )
+    assert "Rofr/Rofo/Rofn" in {c.category for c in combine(ungated, sentences, rules)}
+    assert "Rofr/Rofo/Rofn" not in gated and "Governing Law" in gated
+
+
 def test_precision_at_80_recall_and_per_category_aupr():
     scored = [(0.9, True), (0.8, False), (0.7, True), (0.2, True)]
     assert precision_at_recall(scored, 4, 0.25) == 1.0 and precision_at_recall(scored, 4, 0.5) == 0.75
@@ -165,6 +217,7 @@ def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     assert learned == EXPECTED_FIXTURE_LEARNED
     logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
     assert logit == pytest.approx(EXPECTED_TERM_LOGIT, abs=0.05)
+    assert model.presence is not None and model.presence.weights.shape[0] == len(CUAD_CATEGORIES)
 
 
 def test_official_test_and_heldout_contracts_are_never_read_for_training(tmp_path):
