@@ -91,6 +91,16 @@ _PRIOR_BEFORE = re.compile(
     re.IGNORECASE,
 )
 
+# The prior year's period named right after a figure: "$21.7 million in the prior year's second quarter",
+# "1.21 for the third quarter of last year".
+_PRIOR_AFTER = re.compile(
+    r",?\s+(?:in|for|during)\s+the\s+(?:(?:prior|previous|last)[- ]year(?:'s)?|year[- ]ago|same)\s+"
+    r"(?:(?P<word>first|second|third|fourth)\s+)?(?:fiscal\s+)?quarter\b"
+    r"|,?\s+(?:in|for|during)\s+the\s+(?P<word2>first|second|third|fourth)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?"
+    r"(?:last|the\s+prior|the\s+previous)\s+year\b",
+    re.IGNORECASE,
+)
+
 
 def _prior_period(
     sentence: str, position: int, default_quarter: str | None, default_year: str | None, guidance: bool
@@ -98,8 +108,15 @@ def _prior_period(
     """The period of a comparison figure ("compared to $139 million last year", "above our prior year of $1.21"):
     one named right after it, or the period the sentence speaks of moved back a year (or a quarter)."""
     prior_before = _PRIOR_BEFORE.search(sentence[max(0, position - 40) : position])
+    prior_after = _PRIOR_AFTER.match(sentence, _figure_end(sentence, position))
     if prior_before:
         a_quarter_back = bool(prior_before.group("quarter"))
+    elif prior_after:
+        current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+        named = prior_after.group("word") or prior_after.group("word2")
+        if named and current and re.fullmatch(r"Q[1-4] (?:19|20)\d\d", current):
+            current = f"Q{_QUARTER_WORDS[named.lower()]} {current[3:]}"
+        return previous_period(current, quarter=False)
     else:
         if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
             return None
