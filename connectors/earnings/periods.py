@@ -189,10 +189,12 @@ def _period_at(
     after = quarters_after or sorted(_periods_named(sentence, guidance, position), key=lambda m: m.start())
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)
-    if guidance and quarters_after and _quarter_parts(quarters_after[0])[1]:
+    last_year = bool(quarters_after and _LAST_YEAR.match(sentence, quarters_after[0].end()))
+    if guidance and quarters_after and (_quarter_parts(quarters_after[0])[1] or last_year):
         # A forecast "up 12% compared with the fourth quarter of 2020" speaks of the fourth quarter a year on.
-        base = _period_named(quarters_after[0].group(0), default_quarter, default_year, False)
-        ahead = _next_year(base)
+        # "compared to the first quarter last year": the next first quarter after the call's.
+        base = _period_named(quarters_after[0].group(0), default_quarter, default_year, last_year)
+        ahead = base if last_year else _next_year(base)
         if (
             ahead
             and _COMPARED_BASE.search(sentence[position : quarters_after[0].start()])
@@ -203,8 +205,11 @@ def _period_at(
 
 
 _COMPARED_BASE = re.compile(
-    r"^[^.;]{0,60}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+(?:the\s+)?$", re.IGNORECASE
+    r"^[^.;]{0,60}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+(?:the\s+)?$"
+    r"|^[^;]{0,100}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+[^;]{0,40}?\b(?:in|for)\s+the\s+$",
+    re.IGNORECASE,
 )
+_LAST_YEAR = re.compile(r",?\s+(?:of\s+)?(?:last|the\s+prior|the\s+previous)\s+year\b", re.IGNORECASE)
 
 
 def _next_year(period: str | None) -> str | None:

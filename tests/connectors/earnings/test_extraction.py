@@ -212,3 +212,27 @@ def test_ranges_of_two_amounts_bare_amounts_and_provisions(sentence, expected):
 )
 def test_a_prior_year_period_named_right_after_a_figure_is_its_period(sentence, figure, expected):
     assert period_of(sentence, "Q2 2021", "2021", False, sentence.index(figure)) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "figure", "call", "expected"),
+    [
+        (
+            "We expect core sales of $3.0 billion to $3.2 billion, compared to $2.5 billion in the first quarter "
+            "last year.",
+            "$3.0",
+            ("Q4 2020", "2020"),
+            "Q1 2021",
+        ),
+        (
+            "We expect sales up 14% to 16% compared to the third quarter of last year.",
+            "14%",
+            ("Q2 2021", "2021"),
+            "Q3 2021",
+        ),
+    ],
+)
+def test_a_forecast_compared_with_a_quarter_last_year_is_that_quarter_a_year_on(
+    sentence, figure, call, expected
+):
+    assert period_of(sentence, *call, True, sentence.index(figure)) == expected
