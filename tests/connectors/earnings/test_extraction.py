@@ -236,3 +236,8 @@ def test_a_forecast_compared_with_a_quarter_last_year_is_that_quarter_a_year_on(
     sentence, figure, call, expected
 ):
     assert period_of(sentence, *call, True, sentence.index(figure)) == expected
+
+
+def test_a_backlog_of_orders_is_backlog():
+    assert _metrics("Our backlog of orders ended March at $105.7 million.") == [("backlog", 105.7)]
+    assert _metrics("Orders for the quarter totaled $90.5 million.") == [("bookings", 90.5)]
