@@ -96,7 +96,7 @@ def _named_last(
 
 def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
     """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
-    named = _named_last(sentence[max(0, position - 160) : position], METRICS, unit)
+    named = _named_last(sentence[max(0, position - 240) : position], METRICS, unit)
     return named[1] if named else None
 
 

@@ -241,3 +241,12 @@ def test_a_forecast_compared_with_a_quarter_last_year_is_that_quarter_a_year_on(
 def test_a_backlog_of_orders_is_backlog():
     assert _metrics("Our backlog of orders ended March at $105.7 million.") == [("backlog", 105.7)]
     assert _metrics("Orders for the quarter totaled $90.5 million.") == [("bookings", 90.5)]
+
+
+def test_a_metric_named_far_before_its_figure_in_a_long_sentence_is_read():
+    sentence = (
+        "Based on the above, full-year 2021 adjusted earnings per diluted share, excluding non-cash expense for "
+        "stock options, tax benefits from stock option exercises, cost related to litigation and other discrete "
+        "items, is estimated to be in the range of $19 to $19.20."
+    )
+    assert _metrics(sentence) == [("adjusted_eps", 19.1)]
