@@ -140,7 +140,7 @@ _CHANGED_BY = re.compile(
 )
 # A percentage given beside the amount of a change: "increased $7.5 million or 48%".
 _AMOUNT_OR = re.compile(
-    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved|(?:an?\s+)?(?:increase|decrease|decline)\s+of)"
+    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved|(?:an?\s+)?(?:increase|decrease|decline|growth)\s+of)"
     r"\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
     r"(?:thousand|million|billion)?\s*,?\s*or\s+$",
     re.IGNORECASE,
