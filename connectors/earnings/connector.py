@@ -411,7 +411,7 @@ def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str
     (p >= 0.95) where it is confident and disagrees with the rules, whose labels are kept as `rule_metric` and
     `rule_period`. On ECTSum train calls held out from training the rules' periods alone beat the classifier's,
     and only its most confident ones improve on them. A table cell keeps its row's metric and its column's
-    period."""
+    period; a forecast for a later quarter the sentence names is not moved to a period already under way."""
     features = []
     seen: set[str] = set()
     for metric in metrics:
@@ -429,8 +429,25 @@ def apply_learned(metrics: list[dict], text: str, quarter: str | None, year: str
         ):
             metric["rule_metric"], metric["metric"] = metric["metric"], scores["metric"]
         period = period_from_relation(scores["period"], quarter, year)
-        if scores["period_p"] >= PERIOD_OVERRIDE and period and period != metric["period"]:
+        if (
+            scores["period_p"] >= PERIOD_OVERRIDE
+            and period
+            and period != metric["period"]
+            and not _named_quarter_ahead(metric, period, quarter, year)
+        ):
             metric["rule_period"], metric["period"] = metric["period"], period
+
+
+def _named_quarter_ahead(metric: dict, period: str, quarter: str | None, year: str | None) -> bool:
+    """Whether a forecast's rule period is a quarter after the call's, which the sentence names, and `period`
+    is not after the call."""
+    return (
+        metric["kind"] == "guidance"
+        and bool(re.fullmatch(r"Q[1-4] \d{4}", metric["period"] or ""))
+        and is_after(metric["period"], quarter, year)
+        and not is_after(period, quarter, year)
+        and period_mention(metric["sentence"]["quote"]) is not None
+    )
 
 
 _PAST_BEFORE = re.compile(

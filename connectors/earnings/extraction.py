@@ -96,7 +96,7 @@ def _named_last(
 
 def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
     """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
-    named = _named_last(sentence[max(0, position - 160) : position], METRICS, unit)
+    named = _named_last(sentence[max(0, position - 240) : position], METRICS, unit)
     return named[1] if named else None
 
 
@@ -140,7 +140,7 @@ _CHANGED_BY = re.compile(
 )
 # A percentage given beside the amount of a change: "increased $7.5 million or 48%".
 _AMOUNT_OR = re.compile(
-    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved|(?:an?\s+)?(?:increase|decrease|decline)\s+of)"
+    r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved|(?:an?\s+)?(?:increase|decrease|decline|growth)\s+of)"
     r"\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
     r"(?:thousand|million|billion)?\s*,?\s*or\s+$",
     re.IGNORECASE,

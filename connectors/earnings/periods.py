@@ -91,6 +91,16 @@ _PRIOR_BEFORE = re.compile(
     re.IGNORECASE,
 )
 
+# The prior year's period named right after a figure: "$21.7 million in the prior year's second quarter",
+# "1.21 for the third quarter of last year".
+_PRIOR_AFTER = re.compile(
+    r",?\s+(?:in|for|during)\s+the\s+(?:(?:prior|previous|last)[- ]year(?:'s)?|year[- ]ago|same)\s+"
+    r"(?:(?P<word>first|second|third|fourth)\s+)?(?:fiscal\s+)?quarter\b"
+    r"|,?\s+(?:in|for|during)\s+the\s+(?P<word2>first|second|third|fourth)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?"
+    r"(?:last|the\s+prior|the\s+previous)\s+year\b",
+    re.IGNORECASE,
+)
+
 
 def _prior_period(
     sentence: str, position: int, default_quarter: str | None, default_year: str | None, guidance: bool
@@ -98,8 +108,15 @@ def _prior_period(
     """The period of a comparison figure ("compared to $139 million last year", "above our prior year of $1.21"):
     one named right after it, or the period the sentence speaks of moved back a year (or a quarter)."""
     prior_before = _PRIOR_BEFORE.search(sentence[max(0, position - 40) : position])
+    prior_after = _PRIOR_AFTER.match(sentence, _figure_end(sentence, position))
     if prior_before:
         a_quarter_back = bool(prior_before.group("quarter"))
+    elif prior_after:
+        current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+        named = prior_after.group("word") or prior_after.group("word2")
+        if named and current and re.fullmatch(r"Q[1-4] (?:19|20)\d\d", current):
+            current = f"Q{_QUARTER_WORDS[named.lower()]} {current[3:]}"
+        return previous_period(current, quarter=False)
     else:
         if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
             return None
@@ -172,10 +189,12 @@ def _period_at(
     after = quarters_after or sorted(_periods_named(sentence, guidance, position), key=lambda m: m.start())
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)
-    if guidance and quarters_after and _quarter_parts(quarters_after[0])[1]:
+    last_year = bool(quarters_after and _LAST_YEAR.match(sentence, quarters_after[0].end()))
+    if guidance and quarters_after and (_quarter_parts(quarters_after[0])[1] or last_year):
         # A forecast "up 12% compared with the fourth quarter of 2020" speaks of the fourth quarter a year on.
-        base = _period_named(quarters_after[0].group(0), default_quarter, default_year, False)
-        ahead = _next_year(base)
+        # "compared to the first quarter last year": the next first quarter after the call's.
+        base = _period_named(quarters_after[0].group(0), default_quarter, default_year, last_year)
+        ahead = base if last_year else _next_year(base)
         if (
             ahead
             and _COMPARED_BASE.search(sentence[position : quarters_after[0].start()])
@@ -186,8 +205,11 @@ def _period_at(
 
 
 _COMPARED_BASE = re.compile(
-    r"^[^.;]{0,60}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+(?:the\s+)?$", re.IGNORECASE
+    r"^[^.;]{0,60}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+(?:the\s+)?$"
+    r"|^[^;]{0,100}?\b(?:compared\s+(?:to|with)|versus|vs\.?|over)\s+[^;]{0,40}?\b(?:in|for)\s+the\s+$",
+    re.IGNORECASE,
 )
+_LAST_YEAR = re.compile(r",?\s+(?:of\s+)?(?:last|the\s+prior|the\s+previous)\s+year\b", re.IGNORECASE)
 
 
 def _next_year(period: str | None) -> str | None:

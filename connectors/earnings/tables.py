@@ -74,7 +74,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("arr", r"\b(?:annual(?:ized)?\s+recurring\s+revenues?|ARR)\b"),
         ("subscribers", r"\b(?:subscribers|subscriptions|paid\s+(?:members|memberships))\b"),
-        ("bookings", r"\b(?:bookings|orders|order intake)\b"),
+        ("bookings", r"\b(?:bookings|(?<!backlog of )(?<!backlog of new )orders|order intake)\b"),
         (
             "deliveries",
             r"\b(?:home\s+|vehicle\s+|aircraft\s+|unit\s+)?deliveries\b|\bhomes\s+(?:closed|delivered|sold)\b|\bclosings\b",

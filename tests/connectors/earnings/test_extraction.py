@@ -1,6 +1,7 @@
 import pytest
 
 from connectors.earnings.extraction import extract_figures
+from connectors.earnings.periods import period_of
 
 
 def _metrics(sentence: str) -> list[tuple[str, float]]:
@@ -194,3 +195,66 @@ def test_capital_budgets_and_stock_repurchases_are_named(sentence, expected):
 )
 def test_ranges_of_two_amounts_bare_amounts_and_provisions(sentence, expected):
     assert _metrics(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "figure", "expected"),
+    [
+        (
+            "Revenue was $15.9 million for the second quarter of 2020 compared to $16.7 million in the first "
+            "quarter of 2020 and $21.7 million in the prior year's second quarter.",
+            "$21.7",
+            "Q2 2019",
+        ),
+        ("Margin was 5.1% and 4.2% in the same quarter last year.", "4.2%", "Q2 2020"),
+        ("EPS was $1.93 and $1.21, for the third quarter of last year.", "$1.21", "Q3 2020"),
+    ],
+)
+def test_a_prior_year_period_named_right_after_a_figure_is_its_period(sentence, figure, expected):
+    assert period_of(sentence, "Q2 2021", "2021", False, sentence.index(figure)) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "figure", "call", "expected"),
+    [
+        (
+            "We expect core sales of $3.0 billion to $3.2 billion, compared to $2.5 billion in the first quarter "
+            "last year.",
+            "$3.0",
+            ("Q4 2020", "2020"),
+            "Q1 2021",
+        ),
+        (
+            "We expect sales up 14% to 16% compared to the third quarter of last year.",
+            "14%",
+            ("Q2 2021", "2021"),
+            "Q3 2021",
+        ),
+    ],
+)
+def test_a_forecast_compared_with_a_quarter_last_year_is_that_quarter_a_year_on(
+    sentence, figure, call, expected
+):
+    assert period_of(sentence, *call, True, sentence.index(figure)) == expected
+
+
+def test_a_backlog_of_orders_is_backlog():
+    assert _metrics("Our backlog of orders ended March at $105.7 million.") == [("backlog", 105.7)]
+    assert _metrics("Orders for the quarter totaled $90.5 million.") == [("bookings", 90.5)]
+
+
+def test_a_metric_named_far_before_its_figure_in_a_long_sentence_is_read():
+    sentence = (
+        "Based on the above, full-year 2021 adjusted earnings per diluted share, excluding non-cash expense for "
+        "stock options, tax benefits from stock option exercises, cost related to litigation and other discrete "
+        "items, is estimated to be in the range of $19 to $19.20."
+    )
+    assert _metrics(sentence) == [("adjusted_eps", 19.1)]
+
+
+def test_a_percentage_beside_an_amount_of_growth_is_its_change():
+    figures = extract_figures(
+        "We generated $106 million of revenue, representing year-over-year growth of $27 million or 34%.", 0
+    )
+    assert [(figure.metric, figure.value) for figure in figures] == [("revenue", 106.0), ("revenue", 27.0)]
+    assert figures[1].change is not None and figures[1].change["value"] == 34.0

@@ -140,6 +140,39 @@ def test_the_classifier_keeps_metrics_it_was_never_trained_on(monkeypatch):
     assert ebitda["metric"] == "revenue" and ebitda["rule_metric"] == "ebitda"
 
 
+def test_the_classifier_keeps_a_forecast_for_a_quarter_the_sentence_names(monkeypatch):
+    from connectors.earnings import connector
+
+    confident = {
+        "salience": 0.9,
+        "metric": "other",
+        "metric_p": 0.0,
+        "period": "call_quarter",
+        "period_p": 0.99,
+    }
+    monkeypatch.setattr(connector, "score_figures", lambda features: [confident for _ in features])
+
+    def forecast(text: str, quote: str, period: str) -> dict:
+        start = text.index(quote)
+        return {
+            "metric": "adjusted_eps",
+            "unit": "USD",
+            "kind": "guidance",
+            "period": period,
+            "span": {"start": start, "end": start + len(quote), "quote": quote},
+            "sentence": {"start": 0, "end": len(text), "quote": text},
+        }
+
+    named = forecast(
+        "We see third-quarter adjusted earnings per share of $1.95 to $2.05.", "$1.95", "Q3 2021"
+    )
+    unnamed = forecast("We see adjusted earnings per share of $1.95 to $2.05.", "$1.95", "FY2021")
+    connector.apply_learned([named], named["sentence"]["quote"], "Q2 2021", "2021")
+    connector.apply_learned([unnamed], unnamed["sentence"]["quote"], "Q2 2021", "2021")
+    assert named["period"] == "Q3 2021" and "rule_period" not in named
+    assert unnamed["period"] == "Q2 2021" and unnamed["rule_period"] == "FY2021"
+
+
 def _write_call(folder: Path, name: str, lines: list[str], bullets: list[str]) -> None:
     (folder / "ects" / f"{name}.txt").write_text("\n".join(lines), encoding="utf-8")
     (folder / "gt_summaries" / f"{name}.txt").write_text("\n".join(bullets), encoding="utf-8")
