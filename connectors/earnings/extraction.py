@@ -242,16 +242,7 @@ def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> 
     if joined and not joined_allowed:
         return None
     if joined:
-        start = joined.end()
-        for _ in range(3):
-            metric = _metric_named_at(window[start:])
-            if metric:
-                return metric
-            filler = _FILLER_WORD.match(window[start:])
-            if filler is None or _CHANGE_FILLER.match(filler.group(0)):
-                return None
-            start += filler.end()
-        return None
+        return _metric_within_two_words(window[joined.end() :])
     if not window[:1].isspace():
         return None
     modifier = _MODIFIER_AFTER.match(window)
@@ -265,12 +256,17 @@ def _growth_named_after(sentence: str, position: int) -> str | None:
     match = _GROWTH_AFTER.match(window)
     if match is None:
         return None
-    start = match.end()
+    return _metric_within_two_words(window[match.end() :])
+
+
+def _metric_within_two_words(text: str) -> str | None:
+    """The metric named at the start of `text` or after at most two filler words that are no change words."""
+    start = 0
     for _ in range(3):
-        metric = _metric_named_at(window[start:])
+        metric = _metric_named_at(text[start:])
         if metric:
             return metric
-        filler = _FILLER_WORD.match(window[start:])
+        filler = _FILLER_WORD.match(text[start:])
         if filler is None or _CHANGE_FILLER.match(filler.group(0)):
             return None
         start += filler.end()
