@@ -24,9 +24,6 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tests.support.server import start_web_server
 
 EXAMPLES = int(os.environ.get("QUIRE_SCHEMA_EXAMPLES", "8"))
-# Enough stateful runs that a create succeeds and its links are followed for several resources, not only the one
-# whose first generated body happens to be valid (8 once followed none).
-LINK_EXAMPLES = 24
 
 
 def no_server_error(ctx, response, case) -> None:
@@ -129,7 +126,7 @@ def test_the_links_between_operations_conform_to_the_schema(server, fuzz_tenant)
 
     Workflow.run(
         settings=hypothesis.settings(
-            max_examples=max(EXAMPLES, LINK_EXAMPLES),
+            max_examples=EXAMPLES,
             stateful_step_count=4,
             deadline=None,
             database=None,
@@ -138,5 +135,22 @@ def test_the_links_between_operations_conform_to_the_schema(server, fuzz_tenant)
             suppress_health_check=list(HealthCheck),
         )
     )
-    linked = {"/v1/documents/{document_id}", "/v1/webhook_endpoints/{endpoint_id}", "/v1/api_keys/{key_id}"}
-    assert linked & {call.split(" ", 1)[1] for call in followed}, followed
+    assert followed
+
+
+def test_each_link_of_a_created_api_key_answers_as_the_schema_says(server, fuzz_tenant):
+    schema = schemathesis.openapi.from_url(f"{server.url}/v1/openapi.json")
+    schema.config.update(base_url=server.url)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {fuzz_tenant.issued_key.secret}"
+    created = session.post(f"{server.url}/v1/api_keys", json={"name": "linked", "role": "viewer"})
+    assert created.status_code == 201, created.text
+    links = schema.raw_schema["paths"]["/v1/api_keys"]["post"]["responses"]["201"]["links"]
+    assert links
+    for name, link in sorted(links.items(), key=lambda item: item[0].endswith("destroy")):
+        assert link["parameters"] == {"key_id": "$response.body#/id"}, name
+        operation = schema.find_operation_by_id(link["operationId"])
+        case = operation.Case(path_parameters={"key_id": created.json()["id"]})
+        response = case.call(session=session)
+        assert response.status_code in (200, 204), (name, response.text)
+        case.validate_response(response, excluded_checks=[not_a_server_error, positive_data_acceptance])
