@@ -108,19 +108,15 @@ def _prior_period(
     """The period of a comparison figure ("compared to $139 million last year", "above our prior year of $1.21"):
     one named right after it, or the period the sentence speaks of moved back a year (or a quarter)."""
     prior_before = _PRIOR_BEFORE.search(sentence[max(0, position - 40) : position])
-    prior_after = _PRIOR_AFTER.match(sentence, _figure_end(sentence, position))
+    end = _figure_end(sentence, position)
+    prior_after = None if prior_before else _PRIOR_AFTER.match(sentence, end)
     if prior_before:
         a_quarter_back = bool(prior_before.group("quarter"))
     elif prior_after:
-        current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
-        named = prior_after.group("word") or prior_after.group("word2")
-        if named and current and re.fullmatch(r"Q[1-4] (?:19|20)\d\d", current):
-            current = f"Q{_QUARTER_WORDS[named.lower()]} {current[3:]}"
-        return previous_period(current, quarter=False)
+        a_quarter_back = False
     else:
         if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
             return None
-        end = _figure_end(sentence, position)
         named = _dated_period_right_after(sentence, end)
         if named:
             period = _period_named(named.group(0), default_quarter, default_year, guidance)
@@ -130,6 +126,9 @@ def _prior_period(
             return None
         a_quarter_back = bool(marker.group("quarter") or marker.group("sequential"))
     current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+    quarter_named = prior_after and (prior_after.group("word") or prior_after.group("word2"))
+    if quarter_named and current and re.fullmatch(r"Q[1-4] (?:19|20)\d\d", current):
+        current = f"Q{_QUARTER_WORDS[quarter_named.lower()]} {current[3:]}"
     return previous_period(current, quarter=a_quarter_back)
 
 
