@@ -13,7 +13,7 @@ from connectors.literature.learned import (
     LiteratureModel,
     load_model,
     paper_stances,
-    rationale_indices,
+    rationale_picks,
     verdict_features,
 )
 from connectors.literature.retrieval import CorpusIndex, content_words
@@ -150,24 +150,16 @@ def _learned_verdict(
         if verdict == "NOT_ENOUGH_INFO":
             return verdict, confidence, []
     positions = {index.items[p].document.document_id: p for p in top}
-    papers = [positions[d] for d in dict.fromkeys(e["document_id"] for e in evidence)]
-    if not papers:
-        with_sentences = [p for p in top if len(stances[p][1])]
-        if not with_sentences:
-            return verdict, confidence, []
-        papers = [max(with_sentences, key=lambda p: float((1 - stances[p][1][:, 2]).max()))]
+    ruled_sentences: dict[int, list[int]] = {}
+    for entry in evidence:
+        position = positions[entry["document_id"]]
+        starts = [sentence.start for sentence in index.items[position].sentences]
+        ruled_sentences.setdefault(position, []).append(starts.index(entry["span"]["start"]))
+    probabilities_of = {position: stances[position][1] for position in top}
     picked: list[dict] = []
-    for position in papers:
+    for position, chosen in rationale_picks(top, probabilities_of, ruled_sentences, model.thresholds).items():
         item = index.items[position]
-        probabilities = stances[position][1]
-        starts = [sentence.start for sentence in item.sentences]
-        ruled_here = [
-            starts.index(e["span"]["start"])
-            for e in evidence
-            if e["document_id"] == item.document.document_id
-        ]
-        chosen = rationale_indices(probabilities, model.thresholds) or ruled_here
-        chosen = chosen or [int(numpy.argmin(probabilities[:, 2]))]
+        probabilities = probabilities_of[position]
         for sentence_index in sorted(chosen, key=lambda i: probabilities[i, 2]):
             sentence = item.sentences[sentence_index]
             picked.append(

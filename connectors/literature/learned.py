@@ -245,3 +245,27 @@ def rationale_indices(probabilities: numpy.ndarray, thresholds: dict[str, float]
     ranked = evidence + thresholds.get("position", 0.0) * numpy.arange(count) / max(1, count - 1)
     best = numpy.argsort(-ranked, kind="stable")[: int(thresholds["per_paper"])]
     return sorted(int(i) for i in best if evidence[i] >= thresholds["rationale"])
+
+
+def rationale_picks(
+    top: list[int],
+    stances: dict[int, numpy.ndarray],
+    ruled: dict[int, list[int]],
+    thresholds: dict[str, float],
+) -> dict[int, list[int]]:
+    """The rationale sentences per paper: `top` are the top papers' positions, `stances` their sentences'
+    probabilities, `ruled` the sentences the rules' evidence rests on per paper (in order). The papers are the
+    rules' or, where the rules find none, the top paper with the strongest evidence; in each, `rationale_indices`,
+    else the rules' sentences, else the strongest one."""
+    papers = list(ruled)
+    if not papers:
+        with_sentences = [p for p in top if len(stances[p])]
+        papers = (
+            [max(with_sentences, key=lambda p: float((1 - stances[p][:, 2]).max()))] if with_sentences else []
+        )
+    return {
+        p: rationale_indices(stances[p], thresholds)
+        or ruled.get(p, [])
+        or [int(numpy.argmin(stances[p][:, 2]))]
+        for p in papers
+    }

@@ -23,7 +23,7 @@ from connectors.literature.learned import (
     WEIGHTS_DIR,
     LiteratureModel,
     Softmax,
-    rationale_indices,
+    rationale_picks,
     save_model,
     stance_features,
     verdict_features,
@@ -320,18 +320,10 @@ def _score(
         elif verdict != "NOT_ENOUGH_INFO":
             top = [position for position, _ in ranking[:VERDICT_PAPERS]]
             stances = {p: _stances(space, stance(n), n, p)[1] for p in top}
-            papers = list(dict.fromkeys(p for p, _ in evidence))
-            with_sentences = [p for p in top if len(stances[p])]
-            if not papers and with_sentences:
-                papers = [max(with_sentences, key=lambda p: float((1 - stances[p][:, 2]).max()))]
-            for position in papers:
-                probabilities = stances.get(position)
-                if probabilities is None:
-                    probabilities = _stances(space, stance(n), n, position)[1]
-                indices = rationale_indices(probabilities, thresholds) or [
-                    i for p, i in evidence if p == position
-                ]
-                indices = indices or [int(numpy.argmin(probabilities[:, 2]))]
+            ruled_sentences: dict[int, list[int]] = {}
+            for p, i in evidence:
+                ruled_sentences.setdefault(p, []).append(i)
+            for position, indices in rationale_picks(top, stances, ruled_sentences, thresholds).items():
                 chosen |= {(space.index.items[position].document.document_id, i) for i in indices}
         pairs.append((_verdict_of(claim), verdict))
         gold = {(doc_id, i) for doc_id, labels in claim["papers"].items() for i in labels}
