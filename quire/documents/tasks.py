@@ -1,4 +1,5 @@
 import logging
+import os
 import time
 
 from celery import shared_task
@@ -27,18 +28,21 @@ logger = logging.getLogger(__name__)
     time_limit=settings.QUIRE_INGEST_TIME_LIMIT,
 )
 def document_ingest_task(self, document_id: str) -> str:
-    with TenantShare(connection.schema_name, self.request.id) as share:
-        if not share.granted:
-            raise self.retry(countdown=retry_delay(), max_retries=None)
-        return _ingest(self, document_id)
-
-
-def _ingest(task, document_id: str) -> str:
-    soft_limit = (task.request.timelimit or (None, None))[1] or task.soft_time_limit
+    soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+    started = time.monotonic()
     try:
-        document = document_ingest(
-            tenant=connection.tenant, document_id=document_id, deadline=time.monotonic() + soft_limit
-        )
+        with TenantShare(connection.schema_name, self.request.id) as share:
+            if not share.granted:
+                raise self.retry(countdown=retry_delay(), max_retries=None)
+            return _ingest(document_id, soft_limit, deadline=started + _own_deadline(soft_limit))
+    finally:
+        if time.monotonic() - started >= soft_limit:
+            _retire(document_id)
+
+
+def _ingest(document_id: str, soft_limit: float, *, deadline: float) -> str:
+    try:
+        document = document_ingest(tenant=connection.tenant, document_id=document_id, deadline=deadline)
         return document.status if document is not None else "deleted"
     except (SoftTimeLimitExceeded, DeadlinePassed):
         logger.warning("ingest of %s stopped at its %s s time limit", document_id, soft_limit)
@@ -50,6 +54,23 @@ def _ingest(task, document_id: str) -> str:
         logger.exception("ingest failed for %s", document_id)
         _fail(document_id, f"internal error while ingesting: {type(exc).__name__}")
         return "failed"
+
+
+def _own_deadline(soft_limit: float) -> float:
+    """Seconds the task gives itself: its checks between pages, blocks and batches stop it a little before
+    Celery's soft time limit, whose signal raises wherever the process happens to be."""
+    return soft_limit - min(30.0, 0.2 * soft_limit)
+
+
+def _retire(document_id: str) -> None:
+    """End this worker process once a task ran past its soft time limit. The limit's exception may have
+    landed inside a native library (pdfium) or a first import (torch), leaving the process unfit for another
+    task; the pool starts a fresh one, and the message, redelivered, finds its document finished."""
+    logger.warning(
+        "worker process %s exits: the soft time limit interrupted the ingest of %s", os.getpid(), document_id
+    )
+    logging.shutdown()
+    os._exit(0)
 
 
 def _fail(document_id: str, reason: str) -> None:

@@ -29,8 +29,6 @@ from tests.support.documents import CONTRACT, make_docx, make_pdf
 from tests.support.paths import ROOT
 
 MB = 1 << 20
-QUEUE = f"bounded-ingest-{os.getpid()}"
-NODE = f"bounded-{os.getpid()}@{socket.gethostname()}"
 
 
 # --- documents built here ---------------------------------------------------------------------------
@@ -145,16 +143,26 @@ def stored(tenant, content: bytes, content_type: str, name: str) -> str:
 class PrivateWorker:
     """A worker of its own on a queue of its own, so its processes' memory is this module's to measure."""
 
-    def __init__(self):
+    def __init__(self, name: str = "bounded"):
         from quire.launcher import celery_command
 
-        self.log_path = ROOT / ".quire" / f"test-bounded-worker-{os.getpid()}.log"
+        self.queue = f"{name}-ingest-{os.getpid()}"
+        self.node = f"{name}-{os.getpid()}@{socket.gethostname()}"
+        self.log_path = ROOT / ".quire" / f"test-{name}-worker-{os.getpid()}.log"
         self.log_path.unlink(missing_ok=True)
         command = celery_command(
-            "worker", "-Q", QUEUE, "--concurrency", "1", "-l", "INFO", "--without-gossip", "--without-mingle"
+            "worker",
+            "-Q",
+            self.queue,
+            "--concurrency",
+            "1",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
         )
         self.proc = spawn(
-            [*command, "-n", NODE],
+            [*command, "-n", self.node],
             self.log_path,
             env={"QUIRE_INGEST_EMBED_BATCH_CHUNKS": "4", "QUIRE_LOG_LEVEL": "INFO"},
         )
@@ -164,7 +172,7 @@ class PrivateWorker:
 
         def pong():
             assert self.proc.poll() is None, Path(self.log_path).read_text()
-            return app.control.ping(destination=[NODE], timeout=0.5)
+            return app.control.ping(destination=[self.node], timeout=0.5)
 
         wait_for(pong, timeout=90, interval=0.2)
         return self
@@ -173,7 +181,7 @@ class PrivateWorker:
         from quire.celery import app
 
         with tenant_context(tenant):
-            app.send_task(DOCUMENT_INGEST_TASK, args=[document_id], queue=QUEUE, **options)
+            app.send_task(DOCUMENT_INGEST_TASK, args=[document_id], queue=self.queue, **options)
 
     def peak_rss(self) -> int:
         """The highest resident memory any pool process of this worker has reached (VmHWM)."""
@@ -299,10 +307,36 @@ def test_a_slow_parse_past_the_soft_time_limit_fails_with_its_reason(tenant_a, p
     assert (document_ingest_task.soft_time_limit, document_ingest_task.time_limit) == (900, 960)
 
 
+def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a):
+    """A fresh worker process imports torch in its first embedding batch (about a second here), past the
+    task's own checks, so the 0.5 s limit's signal lands inside that import. The process exits after failing
+    the document (a torch half imported fails every later import in it), and the next document is read by a
+    fresh one."""
+    worker = PrivateWorker("interrupted").wait_ready()
+    try:
+        tenant = tenant_a.tenant
+        text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(8))
+        first = stored(tenant, text.encode(), "text/plain", "interrupted.txt")
+        worker.send(tenant, first, soft_time_limit=0.5, time_limit=60)
+        document = status_of(tenant, first)
+        assert document.status == "failed", document.status
+        assert "longer than its 0.5 s limit" in document.failure_reason, document.failure_reason
+        wait_for(
+            lambda: "exits: the soft time limit interrupted" in worker.log(), timeout=30, message=worker.log
+        )
+        second = stored(tenant, text.encode() + b"\n\nOne more clause.", "text/plain", "after.txt")
+        worker.send(tenant, second)
+        after = status_of(tenant, second, timeout=120)
+        assert after.status == "ready", (after.failure_reason, worker.log()[-3000:])
+    finally:
+        stop_process(worker.proc)
+
+
 def test_deleting_a_document_mid_ingest_stops_it(tenant_a, private_worker):
     tenant = tenant_a.tenant
     text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(60))
     doc_id = stored(tenant, text.encode(), "text/plain", "long.txt")
+    log_start = len(private_worker.log())
     private_worker.send(tenant, doc_id)
 
     def embedding():
@@ -318,4 +352,4 @@ def test_deleting_a_document_mid_ingest_stops_it(tenant_a, private_worker):
     with tenant_context(tenant):
         assert not Chunk.objects.filter(document_id=doc_id).exists()
         assert not Document.objects.filter(pk=doc_id).exists()
-    assert "Traceback" not in private_worker.log()
+    assert "Traceback" not in private_worker.log()[log_start:]
