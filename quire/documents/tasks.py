@@ -2,6 +2,7 @@ import logging
 import os
 import time
 
+from billiard.process import current_process
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -36,7 +37,7 @@ def document_ingest_task(self, document_id: str) -> str:
                 raise self.retry(countdown=retry_delay(), max_retries=None)
             return _ingest(document_id, soft_limit, deadline=started + _own_deadline(soft_limit))
     finally:
-        if time.monotonic() - started >= soft_limit:
+        if time.monotonic() - started >= soft_limit and current_process().name != "MainProcess":
             _retire(document_id)
 
 
@@ -63,7 +64,7 @@ def _own_deadline(soft_limit: float) -> float:
 
 
 def _retire(document_id: str) -> None:
-    """End this worker process once a task ran past its soft time limit. The limit's exception may have
+    """End this pool process once a task ran past its soft time limit. The limit's exception may have
     landed inside a native library (pdfium) or a first import (torch), leaving the process unfit for another
     task; the pool starts a fresh one, and the message, redelivered, finds its document finished."""
     logger.warning(
