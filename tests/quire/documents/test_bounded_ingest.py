@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import socket
 import struct
 import time
 import zipfile
@@ -24,7 +23,7 @@ from quire.documents.models import Chunk, Document
 from quire.documents.parsing import ParseError, parse_document
 from quire.documents.services import DOCUMENT_INGEST_TASK, document_delete
 from quire.documents.sniffing import DOCX, HTML, PDF
-from tests.support import Api, spawn, stop_process, wait_for
+from tests.support import Api, WorkerProcess, stop_process, wait_for
 from tests.support.documents import CONTRACT, make_docx, make_pdf
 from tests.support.paths import ROOT
 
@@ -140,48 +139,20 @@ def stored(tenant, content: bytes, content_type: str, name: str) -> str:
         return document.id
 
 
-class PrivateWorker:
+class PrivateWorker(WorkerProcess):
     """A worker of its own on a queue of its own, so its processes' memory is this module's to measure."""
 
     def __init__(self, name: str = "bounded"):
-        from quire.launcher import celery_command
-
-        self.queue = f"{name}-ingest-{os.getpid()}"
-        self.node = f"{name}-{os.getpid()}@{socket.gethostname()}"
-        self.log_path = ROOT / ".quire" / f"test-{name}-worker-{os.getpid()}.log"
-        self.log_path.unlink(missing_ok=True)
-        command = celery_command(
-            "worker",
-            "-Q",
-            self.queue,
-            "--concurrency",
-            "1",
-            "-l",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        )
-        self.proc = spawn(
-            [*command, "-n", self.node],
-            self.log_path,
-            env={"QUIRE_INGEST_EMBED_BATCH_CHUNKS": "4", "QUIRE_LOG_LEVEL": "INFO"},
-        )
-
-    def wait_ready(self) -> PrivateWorker:
-        from quire.celery import app
-
-        def pong():
-            assert self.proc.poll() is None, Path(self.log_path).read_text()
-            return app.control.ping(destination=[self.node], timeout=0.5)
-
-        wait_for(pong, timeout=90, interval=0.2)
-        return self
+        log_path = ROOT / ".quire" / f"test-{name}-worker-{os.getpid()}.log"
+        log_path.unlink(missing_ok=True)
+        env = {"QUIRE_INGEST_EMBED_BATCH_CHUNKS": "4", "QUIRE_LOG_LEVEL": "INFO"}
+        super().__init__(f"{name}-ingest-{os.getpid()}", 1, env=env, log_path=log_path)
 
     def send(self, tenant, document_id: str, **options) -> None:
         from quire.celery import app
 
         with tenant_context(tenant):
-            app.send_task(DOCUMENT_INGEST_TASK, args=[document_id], queue=self.queue, **options)
+            app.send_task(DOCUMENT_INGEST_TASK, args=[document_id], queue=self.queues, **options)
 
     def peak_rss(self) -> int:
         """The highest resident memory any pool process of this worker has reached (VmHWM)."""
@@ -198,7 +169,7 @@ class PrivateWorker:
 
 @pytest.fixture(scope="module")
 def private_worker():
-    worker = PrivateWorker().wait_ready()
+    worker = PrivateWorker().start(timeout=90)
     yield worker
     stop_process(worker.proc)
 
@@ -312,7 +283,7 @@ def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a
     task's own checks, so the 0.5 s limit's signal lands inside that import. The process exits after failing
     the document (a torch half imported fails every later import in it), and the next document is read by a
     fresh one."""
-    worker = PrivateWorker("interrupted").wait_ready()
+    worker = PrivateWorker("interrupted").start(timeout=90)
     try:
         tenant = tenant_a.tenant
         text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(8))
