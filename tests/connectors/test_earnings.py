@@ -451,6 +451,14 @@ def test_scorer_skips_labels_and_month_days_and_matches_unnamed_metrics_on_value
         ),
         ("Revenue of $5 billion was above our prior year of $4.2 billion.", "$4.2", "Q3 2020"),
         ("Sales were $5 billion against the prior quarter's $4.8 billion.", "$4.8", "Q2 2021"),
+        (
+            "Revenue was $15.9 million for the second quarter of 2020 compared to $16.7 million in the first "
+            "quarter of 2020 and $21.7 million in the prior year's second quarter.",
+            "$21.7",
+            "Q2 2019",
+        ),
+        ("Margin was 5.1% and 4.2% in the same quarter last year.", "4.2%", "Q3 2020"),
+        ("EPS was $1.93 and $1.21, for the second quarter of last year.", "$1.21", "Q2 2020"),
     ],
 )
 def test_comparison_figures_and_periods_named_right_after_them(sentence, position_of, period):

@@ -198,23 +198,6 @@ def test_ranges_of_two_amounts_bare_amounts_and_provisions(sentence, expected):
 
 
 @pytest.mark.parametrize(
-    ("sentence", "figure", "expected"),
-    [
-        (
-            "Revenue was $15.9 million for the second quarter of 2020 compared to $16.7 million in the first "
-            "quarter of 2020 and $21.7 million in the prior year's second quarter.",
-            "$21.7",
-            "Q2 2019",
-        ),
-        ("Margin was 5.1% and 4.2% in the same quarter last year.", "4.2%", "Q2 2020"),
-        ("EPS was $1.93 and $1.21, for the third quarter of last year.", "$1.21", "Q3 2020"),
-    ],
-)
-def test_a_prior_year_period_named_right_after_a_figure_is_its_period(sentence, figure, expected):
-    assert period_of(sentence, "Q2 2021", "2021", False, sentence.index(figure)) == expected
-
-
-@pytest.mark.parametrize(
     ("sentence", "figure", "call", "expected"),
     [
         (
