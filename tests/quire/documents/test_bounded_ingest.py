@@ -23,7 +23,7 @@ from quire.documents.models import Chunk, Document
 from quire.documents.parsing import ParseError, parse_document
 from quire.documents.services import DOCUMENT_INGEST_TASK, document_delete
 from quire.documents.sniffing import DOCX, HTML, PDF
-from tests.support import Api, WorkerProcess, stop_process, wait_for
+from tests.support import Api, WorkerProcess, wait_for
 from tests.support.documents import CONTRACT, make_docx, make_pdf
 from tests.support.paths import ROOT
 
@@ -171,7 +171,7 @@ class PrivateWorker(WorkerProcess):
 def private_worker():
     worker = PrivateWorker().start(timeout=90)
     yield worker
-    stop_process(worker.proc)
+    worker.stop()
 
 
 def status_of(tenant, document_id: str, timeout: float = 60) -> Document:
@@ -300,7 +300,7 @@ def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a
         after = status_of(tenant, second, timeout=120)
         assert after.status == "ready", (after.failure_reason, worker.log()[-3000:])
     finally:
-        stop_process(worker.proc)
+        worker.stop()
 
 
 def test_deleting_a_document_mid_ingest_stops_it(tenant_a, private_worker):
