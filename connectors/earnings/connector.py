@@ -62,6 +62,8 @@ METRIC_LABELS = {
     "net_income": "net income",
     "operating_income": "operating income",
     "same_store_sales": "same-store sales",
+    "g_and_a": "G&A",
+    "sga": "SG&A",
 }
 MIN_SUMMARY_BULLETS = 3
 SUMMARY_PRIORITY = (

@@ -24,7 +24,8 @@ _CHANGE_WORDS = re.compile(
     r"\b(?:up|down|increased?|decreased?|grew|growth|rose|fell|declined?|improved?|improvement|expanded|contracted|higher|lower|gain(?:ed)?|drop(?:ped)?|"
     r"growing|rising|falling|declining|increasing|decreasing|jump(?:s|ed)?|"
     r"increase of|decrease of|growth of|by)\s*(?:only\s+|just\s+|(?:a\s+)?(?:very\s+)?(?:strong|solid|robust|healthy|impressive)\s+)?"
-    r"(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?$",
+    r"(?:of\s+|by\s+|approximately\s+|about\s+|nearly\s+|roughly\s+|over\s+|more than\s+)?"
+    r"(?:in\s+the\s+(?:low|mid|high|upper)[\s-]+)?$",
     re.IGNORECASE,
 )
 # A percentage named as a change after it: "representing 30% year-over-year growth", "a 7% decline in".
@@ -47,7 +48,7 @@ _NEGATIVE_POINTS_AFTER = re.compile(
     re.IGNORECASE,
 )
 _GUIDANCE = re.compile(
-    r"\b(?:guidance|guide[sd]?|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing)?|sees?|target(?:ing)?|"
+    r"\b(?:guidance|guide[sd]?|outlook|expects?|expected|expecting|anticipat\w*|forecast\w*|project(?:s|ed|ing|ions?)?|sees?|target(?:ing)?|"
     r"estimat\w*|will be|(?:look|looking|aim|aiming)\s+to\s+(?:deliver|achieve|generate|grow|reach)|to be (?:in the range|between|approximately|about|around)|we now (?:expect|see|anticipate)|range of|plan to)\b",
     re.IGNORECASE,
 )
@@ -57,7 +58,7 @@ _PAST_EXPECTATION = re.compile(
     r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b|"
     r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than|at|within)\s+"
     r"(?:our\s+|the\s+|its\s+)?(?:(?:(?:low|high|top|bottom|upper|lower)[\s-])?(?:end|half|part|bottom|top)\s+of\s+(?:our\s+|the\s+|its\s+)?)?"
-    r"(?:[\w-]+\s+)?(?:guidance|guide|outlook|expectations?|forecast)\b",
+    r"(?:[\w-]+\s+)?(?:guidance|guide|outlook|expectations?|forecast|projections?)\b",
     re.IGNORECASE,
 )
 

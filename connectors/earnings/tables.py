@@ -60,10 +60,15 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "capex",
             r"\bcap(?:ital)?\s*ex(?:penditures?)?\b|\bcapital\s+(?:spending|outlays?|budget|investments?)\b"
-            r"|\b(?:maintenance|growth|sustaining)\s+capital\b",
+            r"|\b(?:maintenance|growth|sustaining)\s+capital\b|\bcapital\s+(?:additions|programs?|plans?)\b",
         ),
         ("dividend", r"\bdividends?\b"),
-        ("share_repurchase", r"\b(?:(?:share|stock)\s+repurchases?|buybacks?|repurchased)\b"),
+        (
+            "share_repurchase",
+            r"\b(?:(?:share|stock)\s+(?:re)?purchases?|buybacks?|repurchased|repurchase\s+up\s+to)\b"
+            r"|\b(?:re)?purchased\s+(?:approximately\s+|about\s+)?[\d.,]+\s*(?:million\s+|thousand\s+)?"
+            r"(?:of\s+(?:our|its)\s+)?(?:common\s+)?shares\b",
+        ),
         ("backlog", r"\bbacklog\b"),
         ("net_written_premiums", r"\bnet\s+(?:written\s+)?premiums?(?:\s+written)?\b"),
         ("gross_written_premiums", r"\bgross\s+written\s+premiums?\b|\bgross\s+premiums?\s+written\b"),
@@ -74,7 +79,10 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("arr", r"\b(?:annual(?:ized)?\s+recurring\s+revenues?|ARR)\b"),
         ("subscribers", r"\b(?:subscribers|subscriptions|paid\s+(?:members|memberships))\b"),
-        ("bookings", r"\b(?:bookings|(?<!backlog of )(?<!backlog of new )orders|order intake)\b"),
+        (
+            "bookings",
+            r"\b(?:bookings|(?<!backlog of )(?<!backlog of new )orders|order intake|(?:new|net)\s+awards)\b",
+        ),
         (
             "deliveries",
             r"\b(?:home\s+|vehicle\s+|aircraft\s+|unit\s+)?deliveries\b|\bhomes\s+(?:closed|delivered|sold)\b|\bclosings\b",
@@ -87,8 +95,23 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("net_flows", r"\bnet\s+(?:(?:long-term|new|client|organic)\s+){0,2}(?:in|out)?flows?\b"),
         (
             "credit_loss_provision",
-            r"\bprovisions?\s+for\s+(?:credit|loan)\s+loss(?:es)?\b|\b(?:credit|loan)[- ]loss\s+provisions?\b",
+            r"\bprovisions?\s+for\s+(?:credit|loan)\s+loss(?:es)?\b|\b(?:credit|loan)[- ]loss\s+provisions?\b"
+            r"|\b(?:credit\s+)?provision(?:\s+expense)?\b(?!\s+for\s+(?!credit|loan))",
         ),
+        ("net_charge_off_ratio", r"\bnet\s+(?:loan\s+)?charge[- ]off\s+(?:ratio|rate)s?\b"),
+        ("net_charge_offs", r"\bnet\s+(?:loan\s+)?charge[- ]offs\b|\bNCOs\b"),
+        ("payout_ratio", r"\bpayout\s+ratios?\b"),
+        ("medical_care_ratio", r"\bmedical\s+(?:care|loss|cost|benefits?)\s+ratios?\b|\bMLR\b|\bMCR\b"),
+        ("churn", r"\b(?:postpaid\s+|phone\s+|customer\s+)?churn(?:\s+rate)?\b"),
+        ("average_selling_price", r"\baverage\s+(?:selling|sales|sale)\s+prices?\b|\bASPs?\b"),
+        (
+            "cost_savings",
+            r"\b(?:cost|expense)\s+savings\b|\b(?:gross|annual(?:ized)?|run-rate|targeted)\s+(?:[\w-]+\s+){0,3}savings\b",
+        ),
+        ("sga", r"\bSG&A\b|\bselling,?\s+general\s+(?:and|&)\s+administrative\s+(?:expenses?|costs?)\b"),
+        ("g_and_a", r"\bG&A\b|\bgeneral\s+(?:and|&)\s+administrative\s+(?:expenses?|costs?)\b"),
+        ("inventory", r"\binventor(?:y|ies)\b"),
+        ("rent_collection", r"\b(?:rents?\s+)?collect(?:ed|ions?)(?:\s+rates?)?\b"),
         ("total_assets", r"\btotal\s+assets\b"),
         ("combined_ratio", r"\bcombined\s+ratios?\b"),
         ("operating_ratio", r"\boperating\s+ratios?\b"),
@@ -124,7 +147,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 _PER_SHARE = r"(?:per|a) (?:(?:fully )?diluted )?(?:common )?share"
 _NUMBER = (
-    r"(?P<neg>\(|-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<neg>\(|(?<![A-Za-z])-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
     rf"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s{_PER_SHARE})?|cents?|{_PER_SHARE}))?"
 )
@@ -163,6 +186,11 @@ RATIO_METRICS = (
     "efficiency_ratio",
     "load_factor",
     "occupancy",
+    "net_charge_off_ratio",
+    "payout_ratio",
+    "medical_care_ratio",
+    "churn",
+    "rent_collection",
 )
 PERCENT_METRICS = (*RATIO_METRICS, "same_store_sales", "net_interest_margin")
 # Metrics named after the metric classifier's weights were trained: it never saw them as the rules' metric and
@@ -176,6 +204,12 @@ UNSEEN_BY_CLASSIFIER = frozenset(
         "credit_loss_provision",
         "total_assets",
         "cash",
+        "net_charge_offs",
+        "average_selling_price",
+        "cost_savings",
+        "sga",
+        "g_and_a",
+        "inventory",
         *(name for name in RATIO_METRICS if name != "tax_rate"),
         *(name for name, _ in COUNT_NOUNS),
     }

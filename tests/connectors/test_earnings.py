@@ -238,9 +238,66 @@ def test_figures_that_are_not_the_metric_are_left_out(sentence):
         ("Our CET1 capital ratio was 9.9% at June 30.", [("capital_ratio", 9.9, "percent", 1.0)]),
         ("Book value per common share was $72.37.", [("book_value_per_share", 72.37, "USD_per_share", 1.0)]),
         ("Cash taxes of $12 million were paid.", []),
+        (
+            "Q4 credit provision was $124 million versus $110 million a year ago.",
+            [("credit_loss_provision", 124.0, "USD", 1e6), ("credit_loss_provision", 110.0, "USD", 1e6)],
+        ),
+        (
+            "Net charge-offs were $135 million or 53 basis points of average loans.",
+            [("net_charge_offs", 135.0, "USD", 1e6)],
+        ),
+        (
+            "Our net charge-off ratio totaled 0.25% in the second quarter.",
+            [("net_charge_off_ratio", 0.25, "percent", 1.0)],
+        ),
+        (
+            "This business will sustain a payout ratio of 60% to 65%.",
+            [("payout_ratio", 62.5, "percent", 1.0)],
+        ),
+        (
+            "The medical care ratio was 84.4% in the third quarter.",
+            [("medical_care_ratio", 84.4, "percent", 1.0)],
+        ),
+        ("Phone churn for the quarter was 0.74%.", [("churn", 0.74, "percent", 1.0)]),
+        (
+            "We collected 98.8% of rent from all customers and 99.2% of rent from office customers.",
+            [("rent_collection", 98.8, "percent", 1.0), ("rent_collection", 99.2, "percent", 1.0)],
+        ),
+        ("We collected $45 million of deferred rent.", []),
+        (
+            "With an average selling price between $530,000 and $540,000.",
+            [("average_selling_price", 535000.0, "USD", 1.0)],
+        ),
+        (
+            "We now expect G&A to range between $168 million and $178 million.",
+            [("g_and_a", 173.0, "USD", 1e6)],
+        ),
+        ("SG&A was $410 million.", [("sga", 410.0, "USD", 1e6)]),
+        (
+            "These actions will bring gross annualized pre-tax expense savings of about $200 million.",
+            [("cost_savings", 200.0, "USD", 1e6)],
+        ),
+        ("Capital additions are expected to be approximately $460 million.", [("capex", 460.0, "USD", 1e6)]),
+        (
+            "We announced a $750 million share purchase authorization today.",
+            [("share_repurchase", 750.0, "USD", 1e6)],
+        ),
+        (
+            "The board authorized us to repurchase up to $750 million of common stock.",
+            [("share_repurchase", 750.0, "USD", 1e6)],
+        ),
+        (
+            "During the quarter, we purchased 1.1 million shares of stock for $100 million.",
+            [("share_repurchase", 100.0, "USD", 1e6)],
+        ),
+        ("We booked new awards of $8.9 billion.", [("bookings", 8.9, "USD", 1e9)]),
+        (
+            "At the end of the quarter, inventory was up 9.1% to last year.",
+            [("inventory_growth", 9.1, "percent", 1.0)],
+        ),
     ],
 )
-def test_balance_sheet_and_ratio_metrics(sentence, expected):
+def test_balance_sheet_operating_and_ratio_metrics(sentence, expected):
     assert _figures(sentence) == expected
 
 
@@ -293,6 +350,21 @@ def test_second_change_joined_by_and_or():
     ]
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Net sales are anticipated to increase in the high 30% range.",
+            [("revenue_growth", 30.0, "percent", 1.0)],
+        ),
+        ("We anticipate sales will be up in the mid-20% range.", [("revenue_growth", 20.0, "percent", 1.0)]),
+        ("Revenue will be down in the low 20% range.", [("revenue_growth", -20.0, "percent", 1.0)]),
+    ],
+)
+def test_a_change_stated_as_the_band_of_a_percentage(sentence, expected):
+    assert _figures(sentence) == expected
+
+
 def test_a_change_goes_only_to_a_figure_of_its_metric():
     from connectors.earnings.extraction import extract_figures
 
@@ -330,6 +402,8 @@ def test_percent_range_growth_named_far_before():
         ("Results were as anticipated.", False),
         ("EPS of $0.54 was at the high end of our guidance range and increased 26% year over year.", False),
         ("We expect revenue of $5 billion.", True),
+        ("We are adjusting our 2021 EBITDA projections to now be approximately $220 million.", True),
+        ("EBITDA came in above our projections at $61 million.", False),
     ],
 )
 def test_past_expectations_are_not_guidance(sentence, guidance):
