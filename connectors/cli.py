@@ -110,6 +110,14 @@ def command_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_prepare(args: argparse.Namespace) -> int:
+    from connectors.legal.cuad_data import prepare
+
+    report = prepare(cuad=Path(args.cuad), out=Path(args.out))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m connectors", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="write the weights here instead of over the shipped ones")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(handler=command_train)
+    prepare = commands.add_parser(
+        "prepare",
+        help="build a vertical's training DIR from its data set's release (see docs/training.md)",
+    )
+    prepare.add_argument("vertical", choices=["legal"])
+    prepare.add_argument("--cuad", required=True, help="legal: the CUAD v1 release folder (CUAD_DIR)")
+    prepare.add_argument("--out", required=True, help="the training DIR to write (DIR/cuad/...)")
+    prepare.set_defaults(handler=command_prepare)
     return parser
 
 

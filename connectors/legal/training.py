@@ -1,8 +1,8 @@
 """`python -m connectors train legal --data DIR`: rebuilds `connectors/legal/weights/` from labelled contracts.
 
-DIR is laid out as `tests/data` is (`cuad/labels.jsonl`, `cuad/contracts/<document_id>.txt`); docs/training.md
-says how to build it from CUAD's official train split. Only rows of the `dev` split are read, and of those none
-whose CUAD file is in CUAD's official test split (`cuad_test_split.txt`) or is a held-out contract. Per
+DIR is laid out as `tests/data` is (`cuad/labels.jsonl`, `cuad/contracts/<document_id>.txt`); `python -m
+connectors prepare legal` (`cuad_data.py`) builds it from CUAD's official train split. Only rows of the `dev`
+split are read, and of those none whose CUAD file is in CUAD's official test split (`cuad_test_split.txt`) or is a held-out contract. Per
 category the choice between the rules, the model and both, the model's threshold, the bar a rule clause must
 reach on the model's logit in both mode and the calibration of every confidence are made by cross-validation
 over the training contracts (grouped by contract); the same choices made without the scored fold's labels
