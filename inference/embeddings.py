@@ -10,10 +10,11 @@ a batch whose texts all have the same length runs attention without a mask.
 
 With `quantized=True` the four projections of each layer run in int8: weights quantised per output column at
 load, activations per token row at run time, multiplied exactly in int32 (`torch._int_mm`) and scaled back. On one
-CPU core that embeds a 40-page contract's chunks 2 to 2.7 times faster than fp32, each vector within a cosine of
-0.98 of the fp32 one (0.99 on average; `benchmarks/ingest.py`). Ingest uses it for document chunks, the bulk of
-the embedding work; queries and the connectors' learned features use the fp32 forward, which matches
-sentence-transformers to 1e-4.
+CPU core with fast int8 kernels that embeds a 40-page contract's chunks 2 to 2.7 times faster than fp32, each
+vector within a cosine of 0.98 of the fp32 one (0.99 on average; `benchmarks/ingest.py`). On a CPU without them
+`torch._int_mm` is far slower than fp32 (an AVX2-only core: about 40 times), so ingest asks `int8_is_faster()`,
+measured once per process, before it embeds document chunks in int8; queries and the connectors' learned
+features always use the fp32 forward, which matches sentence-transformers to 1e-4.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ BATCH_TOKEN_BUDGET = 2048
 
 _lock = threading.Lock()
 _runtime: tuple[Any, MiniLMEncoder] | None = None
+_int8_faster: bool | None = None
+# The encoder's widest projection (hidden 384 to intermediate 1,536) over 64 token rows.
+_PROBE_SHAPE = (64, 384, 1536)
 
 
 def model_dir() -> Path:
@@ -189,6 +193,39 @@ def _load() -> tuple[Any, MiniLMEncoder]:
             encoder = MiniLMEncoder(load_file(str(directory / "model.safetensors")), config)
             _runtime = (tokenizer, encoder)
         return _runtime
+
+
+def int8_is_faster() -> bool:
+    """Whether this CPU runs the encoder's int8 projection (`torch._int_mm`) faster than the fp32 one, at the
+    threads torch uses; timed once per process (best of three, after a warm-up) and remembered."""
+    global _int8_faster
+    with _lock:
+        if _int8_faster is None:
+            _int8_faster = _probe_int8()
+        return _int8_faster
+
+
+def _probe_int8() -> bool:
+    import time
+
+    import torch
+
+    rows, inner, outer = _PROBE_SHAPE
+    generator = torch.Generator().manual_seed(0)
+    activations = torch.randn(rows, inner, generator=generator)
+    linear = _Linear(torch.randn(inner, outer, generator=generator), torch.zeros(outer))
+    quantised = _Int8Linear.of(linear)
+
+    def best(projection: Any) -> float:
+        projection(activations)
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            projection(activations)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    return best(quantised) < best(linear)
 
 
 def _batches(lengths: numpy.ndarray, order: numpy.ndarray, batch_size: int) -> list[numpy.ndarray]:

@@ -142,3 +142,24 @@ def test_bad_input():
         embed_texts(["ok"], batch_size=0)
     with pytest.raises(ValueError, match=r"texts\[0\] is NoneType"):
         embed_texts([None])
+
+
+@pytest.mark.parametrize(("slow", "expected"), [("_Int8Linear", False), ("_Linear", True)])
+def test_int8_is_chosen_only_where_it_is_faster_and_probed_once(monkeypatch, slow, expected):
+    import time
+
+    slowed = getattr(embeddings, slow)
+    original = slowed.__call__
+
+    def slower(self, x):
+        time.sleep(0.2)
+        return original(self, x)
+
+    probes = []
+    probe = embeddings._probe_int8
+    monkeypatch.setattr(slowed, "__call__", slower)
+    monkeypatch.setattr(embeddings, "_probe_int8", lambda: probes.append(1) or probe())
+    monkeypatch.setattr(embeddings, "_int8_faster", None)
+    assert embeddings.int8_is_faster() is expected
+    assert embeddings.int8_is_faster() is expected
+    assert probes == [1]
