@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 import unicodedata
 from pathlib import Path
 
@@ -12,49 +13,11 @@ from connectors.legal.cuad_data import csv_categories, heldout_contracts, name_k
 from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts
 
 TESTS_DATA = Path(__file__).resolve().parents[1] / "data" / "cuad" / "labels.jsonl"
-# The category columns of CUAD v1's master_clauses.csv, as the release spells them.
-RELEASE_COLUMNS = (
-    "Document Name",
-    "Parties",
-    "Agreement Date",
-    "Effective Date",
-    "Expiration Date",
-    "Renewal Term",
-    "Notice Period to Terminate Renewal",
-    "Governing Law",
-    "Most Favored Nation",
-    "Competitive Restriction Exception",
-    "Non-Compete",
-    "Exclusivity",
-    "No-Solicit of Customers",
-    "No-Solicit of Employees",
-    "Non-Disparagement",
-    "Termination for Convenience",
-    "Rofr/Rofo/Rofn",
-    "Change of Control",
-    "Anti-Assignment",
-    "Revenue/Profit Sharing",
-    "Price Restrictions",
-    "Minimum Commitment",
-    "Volume Restriction",
-    "IP Ownership Assignment",
-    "Joint IP Ownership",
-    "License Grant",
-    "Non-Transferable License",
-    "Affiliate License-Licensor",
-    "Affiliate License-Licensee",
-    "Unlimited/All-You-Can-Eat-License",
-    "Irrevocable or Perpetual License",
-    "Source Code Escrow",
-    "Post-Termination Services",
-    "Audit Rights",
-    "Uncapped Liability",
-    "Cap on Liability",
-    "Liquidated Damages",
-    "Warranty Duration",
-    "Insurance",
-    "Covenant Not to Sue",
-    "Third Party Beneficiary",
+# The category columns of CUAD v1's master_clauses.csv in its order (that of tests/data's labels), spelt as the
+# release spells them: "IP Ownership Assignment", "Notice Period to Terminate Renewal".
+RELEASE_COLUMNS = tuple(
+    re.sub(r"\b(To|Of|For|On|Or)\b", lambda word: word.group(0).lower(), category).replace("Ip ", "IP ")
+    for category in json.loads(TESTS_DATA.read_text(encoding="utf-8").splitlines()[0])["clauses"]
 )
 HEADER = ["Filename", *(name for column in RELEASE_COLUMNS for name in (column, f"{column}-Answer"))]
 
