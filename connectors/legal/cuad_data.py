@@ -15,12 +15,13 @@ import csv
 import json
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.legal.categories import CUAD_CATEGORIES
-from connectors.legal.training import CUAD_TEST_SPLIT, HELDOUT_LABELS, TRAIN_SPLIT
+from connectors.legal.training import CUAD_TEST_SPLIT, TRAIN_SPLIT, heldout_contracts
 
 MASTER_CSV = "master_clauses.csv"
 TEXT_FOLDER = "full_contract_txt"
@@ -128,11 +129,11 @@ def read_release(cuad: Path) -> list[CuadRow]:
         if len(row) != len(header):
             raise ValueError(f"{csv_path}: {row[0]!r} has {len(row)} cells, the header {len(header)}")
     filenames = [row[0] for row in body]
-    twice = sorted({name for name in filenames if filenames.count(name) > 1})
+    twice = sorted(name for name, count in Counter(filenames).items() if count > 1)
     if twice:
         raise ValueError(f"{csv_path}: {FILENAME_COLUMN}s listed twice: {', '.join(twice)}")
     matched = match_files(filenames, files, what=FILENAME_COLUMN)
-    shared = sorted({file for file in matched.values() if list(matched.values()).count(file) > 1})
+    shared = sorted(file for file, count in Counter(matched.values()).items() if count > 1)
     if shared:
         raise ValueError(f"{csv_path}: several {FILENAME_COLUMN}s match {', '.join(shared)}")
     rows = []
@@ -146,12 +147,6 @@ def read_release(cuad: Path) -> list[CuadRow]:
             answers[category] = row[2 + 2 * column]
         rows.append(CuadRow(f"cuad_{position:03d}", filename, matched[filename], clauses, answers))
     return rows
-
-
-def heldout_contracts(labels: Path = HELDOUT_LABELS) -> frozenset[str]:
-    """The CUAD file names of the `heldout` contracts of `tests/data`."""
-    rows = [json.loads(line) for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return frozenset(row["source_file"] for row in rows if row["split"] == "heldout")
 
 
 def prepare(

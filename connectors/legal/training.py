@@ -2,11 +2,11 @@
 
 DIR is laid out as `tests/data` is (`cuad/labels.jsonl`, `cuad/contracts/<document_id>.txt`); `python -m
 connectors prepare legal` (`cuad_data.py`) builds it from CUAD's official train split. Only rows of the `dev`
-split are read, and of those none whose CUAD file is in CUAD's official test split (`cuad_test_split.txt`) or is a held-out contract. Per
-category the choice between the rules, the model and both, the model's threshold, the bar a rule clause must
-reach on the model's logit in both mode and the calibration of every confidence are made by cross-validation
-over the training contracts (grouped by contract); the same choices made without the scored fold's labels
-(cross-fitted, and on small sets nested cross-validation) measure the procedure honestly.
+split are read, and of those none whose CUAD file is in CUAD's official test split (`cuad_test_split.txt`) or
+is a held-out contract. Per category the choice between the rules, the model and both, the model's threshold,
+the bar a rule clause must reach on the model's logit in both mode and the calibration of every confidence are
+made by cross-validation over the training contracts (grouped by contract); the same choices made without the
+scored fold's labels (cross-fitted, and on small sets nested cross-validation) measure the procedure honestly.
 """
 
 from __future__ import annotations
@@ -88,17 +88,16 @@ def _rows(labels: Path) -> list[dict]:
     return [json.loads(line) for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def heldout_contracts(labels: Path = HELDOUT_LABELS) -> frozenset[str]:
+    """The CUAD file names of the `heldout` rows of a labels file (by default that of tests/data)."""
+    return frozenset(row["source_file"] for row in _rows(labels) if row["split"] == "heldout")
+
+
 def excluded_files(data: Path) -> frozenset[str]:
     """CUAD file names never trained on: the official test split and every `heldout` contract of DIR and of
     the repository's tests/data."""
-    heldout = {
-        row["source_file"]
-        for labels in (data / "cuad" / "labels.jsonl", HELDOUT_LABELS)
-        if labels.exists()
-        for row in _rows(labels)
-        if row["split"] == "heldout"
-    }
-    return CUAD_TEST_SPLIT | heldout
+    files = (data / "cuad" / "labels.jsonl", HELDOUT_LABELS)
+    return CUAD_TEST_SPLIT.union(*(heldout_contracts(labels) for labels in files if labels.exists()))
 
 
 def read_contracts(data: Path) -> list[Contract]:

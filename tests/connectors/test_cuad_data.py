@@ -9,8 +9,8 @@ import pytest
 from connectors.cli import main
 from connectors.legal import cuad_data
 from connectors.legal.categories import CUAD_CATEGORIES
-from connectors.legal.cuad_data import csv_categories, heldout_contracts, name_key, prepare, read_release
-from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts
+from connectors.legal.cuad_data import csv_categories, name_key, prepare, read_release
+from connectors.legal.training import CUAD_TEST_SPLIT, heldout_contracts, read_contracts
 
 TESTS_DATA = Path(__file__).resolve().parents[1] / "data" / "cuad" / "labels.jsonl"
 # The category columns of CUAD v1's master_clauses.csv in its order (that of tests/data's labels), spelt as the
