@@ -6,8 +6,9 @@ The contract is the dev contracts of tests/data/cuad joined until it holds `page
 page of an EDGAR exhibit). The process is pinned to one core with one BLAS/torch thread. Each stage is timed
 on its own (best of `repeat`): the sentence split, the rules, the learned model's sparse features and
 logits, the whole analysis with the model, the whole connector (risks included), and, for comparison, the
-ingest's MiniLM embedding of the contract's chunks (in int8 where `int8_is_faster()`, else fp32, as ingest runs it;
-the other path on the first chunks only; a job computes it once, at upload, not per analysis).
+MiniLM embedding of the contract's chunks in fp32 and in each int8 kernel (a kernel the probe finds far slower
+on its first chunks only). The row marked "ingest" is the path ingest takes (`int8_is_faster()`,
+`int8_kernel()`); a job computes it once, at upload, not per analysis.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 os.environ.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PAGE_CHARS = 3000
-# The path ingest does not take is timed on this many chunks only: on a CPU without fast int8 kernels the int8
-# forward of a whole contract takes minutes.
+# A kernel the probe finds this many times slower than the fastest is timed on the first chunks only: on a CPU
+# without fast `torch._int_mm` kernels that forward of a whole contract takes minutes.
+SLOW_KERNEL = 4
 COMPARED_CHUNKS = 16
 
 
@@ -84,26 +87,20 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     try:
-        from inference.embeddings import embed_texts, int8_is_faster
+        from inference import embeddings
         from quire.documents.chunking import chunk_text
 
         chunks = [text[c.start : c.end] for c in chunk_text(text)]
-        int8 = int8_is_faster()
-        embed_texts(chunks[:2], quantized=True)
-        embed_texts(chunks[:2])
-        stages.append(
-            (
-                f"ingest: MiniLM {'int8' if int8 else 'fp32'}, {len(chunks)} chunks",
-                best_of(1, lambda: embed_texts(chunks, quantized=int8)),
-            )
-        )
-        other = chunks[:COMPARED_CHUNKS]
-        stages.append(
-            (
-                f"(MiniLM {'fp32' if int8 else 'int8'}, first {len(other)} chunks)",
-                best_of(1, lambda: embed_texts(other, quantized=not int8)),
-            )
-        )
+        seconds = embeddings._probe()
+        chosen = embeddings.int8_kernel() if embeddings.int8_is_faster() else None
+        for kernel in (None, *embeddings.INT8_KERNELS):
+            name = kernel or "fp32"
+            slow = seconds[name] > SLOW_KERNEL * min(seconds.values())
+            part = chunks[:COMPARED_CHUNKS] if slow else chunks
+            embeddings.embed_texts(part[:2], quantized=kernel or False)
+            label = f"{'ingest: ' if kernel == chosen else ''}MiniLM {name}, {len(part)} chunks"
+            work = partial(embeddings.embed_texts, part, quantized=kernel or False)
+            stages.append((label, best_of(1, work)))
     except (ImportError, OSError) as error:
         stages.append((f"ingest: MiniLM unavailable ({type(error).__name__})", float("nan")))
     print(

@@ -8,18 +8,20 @@ The encoder is a plain BERT forward in torch on the bundled safetensors weights 
 into batches of at most `batch_size` texts and `BATCH_TOKEN_BUDGET` tokens, so batches carry almost no padding;
 a batch whose texts all have the same length runs attention without a mask.
 
-With `quantized=True` the four projections of each layer run in int8: weights quantised per output column at
-load, activations per token row at run time, multiplied exactly in int32 (`torch._int_mm`) and scaled back. On one
-CPU core with fast int8 kernels that embeds a 40-page contract's chunks 2 to 2.7 times faster than fp32, each
-vector within a cosine of 0.98 of the fp32 one (0.99 on average; `benchmarks/ingest.py`). On a CPU without them
-`torch._int_mm` is far slower than fp32 (an AVX2-only core: about 40 times), so ingest asks `int8_is_faster()`,
-measured once per process, before it embeds document chunks in int8; queries and the connectors' learned
-features always use the fp32 forward, which matches sentence-transformers to 1e-4.
+With `quantized=True` the four projections of each layer run in int8: weights quantised per output column, each
+token row of activations with its own scale, the projections that read a layer norm smoothed first (`_smoothed`).
+Two kernels do it: `torch._int_mm` (an exact int32 product, fast where the CPU has VNNI, about 40 times slower
+than fp32 on an AVX2-only core) and torch's prepacked dynamic linear (`quantized::linear_dynamic`, fbgemm or
+oneDNN; 1.3 times faster than fp32 on that AVX2 core). `int8_kernel()` times both against fp32 once per process
+and `embed_texts(quantized=True)` runs the faster; ingest embeds document chunks in int8 only where
+`int8_is_faster()`. Vectors stay within a cosine of 0.98 of the fp32 ones (0.99 on average). Queries and the
+connectors' learned features always use the fp32 forward, which matches sentence-transformers to 1e-4.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ BATCH_TOKEN_BUDGET = 2048
 
 _lock = threading.Lock()
 _runtime: tuple[Any, MiniLMEncoder] | None = None
-_int8_faster: bool | None = None
+_probe_seconds: dict[str, float] | None = None
 # The encoder's widest projection (hidden 384 to intermediate 1,536) over 64 token rows.
 _PROBE_SHAPE = (64, 384, 1536)
 
@@ -57,37 +59,109 @@ class _Linear:
         return torch.addmm(self.bias, x, self.weight)
 
 
+def _smoothed(linear: _Linear, input_norm: tuple[Any, Any] | None) -> tuple[_Linear, Any]:
+    """A projection that reads a layer norm's output, with half of each input channel's range moved from the
+    activations into its weight row (SmoothQuant, alpha 0.5), and the factors its inputs are multiplied by (None
+    without a norm). A channel's activation bound is taken from the norm, 4 |weight| + |bias|, so the few
+    outlier channels of BERT's norms no longer set the scale of every other channel in a row."""
+    if input_norm is None:
+        return linear, None
+    weight, bias = input_norm
+    bound = 4 * weight.abs() + bias.abs()
+    migration = (bound / linear.weight.abs().amax(1).clamp(min=1e-8)).clamp(min=1e-8).sqrt()
+    migration /= migration.median()
+    return _Linear(linear.weight * migration[:, None], linear.bias), 1 / migration
+
+
+def _column_scales(weight: Any) -> Any:
+    """One int8 scale per output column of a weight (in, out)."""
+    return weight.abs().amax(0).clamp(min=1e-8) / 127
+
+
 @dataclass(frozen=True)
 class _Int8Linear:
     """A projection with its weight in int8, one scale per output column, and its fp32 bias; each input row is
-    quantised with its own scale."""
+    quantised with its own scale, after the smoothing of `_smoothed`."""
 
     weight: Any
     scale: Any
     bias: Any
+    smoothing: Any
 
     @classmethod
-    def of(cls, linear: _Linear) -> _Int8Linear:
+    def of(cls, linear: _Linear, input_norm: tuple[Any, Any] | None = None) -> _Int8Linear:
         import torch
 
-        scale = linear.weight.abs().amax(0).clamp(min=1e-8) / 127
-        return cls(torch.round(linear.weight / scale).to(torch.int8).contiguous(), scale, linear.bias)
+        linear, smoothing = _smoothed(linear, input_norm)
+        scale = _column_scales(linear.weight)
+        weight = torch.round(linear.weight / scale).to(torch.int8).contiguous()
+        return cls(weight, scale, linear.bias, smoothing)
 
     def __call__(self, x: Any) -> Any:
         import torch
 
+        if self.smoothing is not None:
+            x = x * self.smoothing
         rows = x.abs().amax(1, keepdim=True).clamp_(min=1e-8).div_(127)
         quantised = torch.round(x / rows).to(torch.int8)
         return torch._int_mm(quantised, self.weight).to(x.dtype).mul_(rows).mul_(self.scale).add_(self.bias)
 
 
 @dataclass(frozen=True)
+class _PackedInt8Linear:
+    """A projection prepacked for torch's dynamic int8 linear: weight in int8, one scale per output column. The
+    kernel quantises a whole call with one scale, from its smallest and largest value; each input row (after the
+    smoothing of `_smoothed`) is divided by its largest magnitude and given two more channels, +1 and -1, that
+    meet zero weights, so that range is [-1, 1] whatever the batch and every row is quantised at its own scale."""
+
+    packed: Any
+    bias: Any
+    smoothing: Any
+
+    @classmethod
+    def of(cls, linear: _Linear, input_norm: tuple[Any, Any] | None = None) -> _PackedInt8Linear:
+        import torch
+
+        linear, smoothing = _smoothed(linear, input_norm)
+        weight = torch.cat([linear.weight, linear.weight.new_zeros(2, linear.weight.shape[1])])
+        scale = _column_scales(weight)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
+            quantised = torch.quantize_per_channel(
+                weight.t().contiguous(),
+                scale.double(),
+                torch.zeros(scale.shape[0], dtype=torch.long),
+                0,
+                torch.qint8,
+            )
+        return cls(torch.ops.quantized.linear_prepack(quantised, None), linear.bias, smoothing)
+
+    def __call__(self, x: Any) -> Any:
+        import torch
+
+        if self.smoothing is not None:
+            x = x * self.smoothing
+        rows = x.abs().amax(1, keepdim=True).clamp_(min=1e-8)
+        inner = x.shape[1]
+        scaled = x.new_empty(x.shape[0], inner + 2)
+        scaled[:, inner] = 1
+        scaled[:, inner + 1] = -1
+        torch.div(x, rows, out=scaled[:, :inner])
+        return torch.ops.quantized.linear_dynamic(scaled, self.packed, False).mul_(rows).add_(self.bias)
+
+
+INT8_KERNELS: dict[str, type[_Int8Linear] | type[_PackedInt8Linear]] = {
+    "int_mm": _Int8Linear,
+    "packed": _PackedInt8Linear,
+}
+
+
+@dataclass(frozen=True)
 class _Layer:
     """One transformer layer: its four projections (QKV, attention output, intermediate, output) in fp32 and
-    in int8, and its two layer norms (weight, bias)."""
+    its two layer norms (weight, bias)."""
 
     fp32: tuple[_Linear, ...]
-    int8: tuple[_Int8Linear, ...]
     attention_norm: tuple[Any, Any]
     output_norm: tuple[Any, Any]
 
@@ -132,7 +206,6 @@ class MiniLMEncoder:
             self.layers.append(
                 _Layer(
                     fp32=fp32,
-                    int8=tuple(_Int8Linear.of(linear) for linear in fp32),
                     attention_norm=(
                         state[p + "attention.output.LayerNorm.weight"],
                         state[p + "attention.output.LayerNorm.bias"],
@@ -141,9 +214,31 @@ class MiniLMEncoder:
                 )
             )
 
-    def encode(self, input_ids: Any, lengths: Any, quantized: bool = False) -> Any:
+        self._int8: dict[str, list[tuple[Any, ...]]] = {}
+
+    def projections(self, kernel: str | None) -> list[tuple[Any, ...]]:
+        """Each layer's four projections: fp32 where `kernel` is None, else in that int8 kernel (built on first
+        use)."""
+        if kernel is None:
+            return [layer.fp32 for layer in self.layers]
+        with _lock:
+            if kernel not in self._int8:
+                build = INT8_KERNELS[kernel].of
+                before = [self.embedding_norm, *(layer.output_norm for layer in self.layers[:-1])]
+                self._int8[kernel] = [
+                    tuple(
+                        build(linear, norm)
+                        for linear, norm in zip(
+                            layer.fp32, (norm, None, layer.attention_norm, None), strict=True
+                        )
+                    )
+                    for layer, norm in zip(self.layers, before, strict=True)
+                ]
+            return self._int8[kernel]
+
+    def encode(self, input_ids: Any, lengths: Any, kernel: str | None = None) -> Any:
         """Pooled unit vectors (batch, hidden) for right-padded `input_ids` (batch, seq) with real `lengths`;
-        `quantized` runs the projections in int8."""
+        `kernel` (a key of `INT8_KERNELS`) runs the projections in int8."""
         import torch
         from torch.nn import functional
 
@@ -156,10 +251,8 @@ class MiniLMEncoder:
         if int(lengths.min()) != seq:
             positions = torch.arange(seq)
             key_mask = (positions[None, :] < lengths[:, None]).view(batch, 1, 1, seq)
-        for layer in self.layers:
-            qkv_projection, attention_out, intermediate_projection, output_projection = (
-                layer.int8 if quantized else layer.fp32
-            )
+        for layer, projections in zip(self.layers, self.projections(kernel), strict=True):
+            qkv_projection, attention_out, intermediate_projection, output_projection = projections
             qkv = qkv_projection(x).view(batch, seq, 3, heads, head_dim)
             query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
             context = functional.scaled_dot_product_attention(query, key, value, attn_mask=key_mask)
@@ -196,16 +289,29 @@ def _load() -> tuple[Any, MiniLMEncoder]:
 
 
 def int8_is_faster() -> bool:
-    """Whether this CPU runs the encoder's int8 projection (`torch._int_mm`) faster than the fp32 one, at the
-    threads torch uses; timed once per process (best of three, after a warm-up) and remembered."""
-    global _int8_faster
+    """Whether this CPU runs the encoder's projections faster in int8 (the faster of `INT8_KERNELS`) than in
+    fp32, at the threads torch uses."""
+    seconds = _probe()
+    return seconds[int8_kernel()] < seconds["fp32"]
+
+
+def int8_kernel() -> str:
+    """The faster int8 kernel on this CPU, a key of `INT8_KERNELS`."""
+    seconds = _probe()
+    return min(INT8_KERNELS, key=seconds.__getitem__)
+
+
+def _probe() -> dict[str, float]:
+    """Seconds of one projection of the encoder's widest shape in fp32 and in each int8 kernel, timed once per
+    process (best of three, after a warm-up) and remembered; a kernel this torch build lacks takes forever."""
+    global _probe_seconds
     with _lock:
-        if _int8_faster is None:
-            _int8_faster = _probe_int8()
-        return _int8_faster
+        if _probe_seconds is None:
+            _probe_seconds = _time_kernels()
+        return _probe_seconds
 
 
-def _probe_int8() -> bool:
+def _time_kernels() -> dict[str, float]:
     import time
 
     import torch
@@ -214,7 +320,7 @@ def _probe_int8() -> bool:
     generator = torch.Generator().manual_seed(0)
     activations = torch.randn(rows, inner, generator=generator)
     linear = _Linear(torch.randn(inner, outer, generator=generator), torch.zeros(outer))
-    quantised = _Int8Linear.of(linear)
+    norm = (torch.ones(inner), torch.zeros(inner))
 
     def best(projection: Any) -> float:
         projection(activations)
@@ -225,7 +331,13 @@ def _probe_int8() -> bool:
             times.append(time.perf_counter() - started)
         return min(times)
 
-    return best(quantised) < best(linear)
+    seconds = {"fp32": best(linear)}
+    for name, kernel in INT8_KERNELS.items():
+        try:
+            seconds[name] = best(kernel.of(linear, norm))
+        except RuntimeError:
+            seconds[name] = float("inf")
+    return seconds
 
 
 def _batches(lengths: numpy.ndarray, order: numpy.ndarray, batch_size: int) -> list[numpy.ndarray]:
@@ -243,13 +355,15 @@ def _batches(lengths: numpy.ndarray, order: numpy.ndarray, batch_size: int) -> l
     return batches
 
 
-def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool = False) -> numpy.ndarray:
+def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool | str = False) -> numpy.ndarray:
     """Embed `texts` into float32 rows of shape (len(texts), 384), each of unit L2 norm; `quantized` runs the
-    int8 forward (faster, within a cosine of 0.98 of the fp32 vectors)."""
+    int8 forward (within a cosine of 0.98 of the fp32 vectors) in `int8_kernel()`, or in the kernel it names."""
     if isinstance(texts, str):
         raise ValueError("embed_texts takes a list of strings, not a single string")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not isinstance(quantized, bool) and quantized not in INT8_KERNELS:
+        raise ValueError(f"quantized must be a bool or one of {sorted(INT8_KERNELS)}, got {quantized!r}")
     if not texts:
         return numpy.zeros((0, EMBEDDING_DIM), dtype=numpy.float32)
     for position, text in enumerate(texts):
@@ -258,6 +372,7 @@ def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool = False)
     import torch
 
     tokenizer, encoder = _load()
+    kernel = (int8_kernel() if quantized is True else quantized) or None
     token_ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
     lengths = numpy.fromiter((len(ids) for ids in token_ids), dtype=numpy.int64, count=len(token_ids))
     order = numpy.argsort(lengths, kind="stable")
@@ -268,6 +383,6 @@ def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool = False)
             padded = numpy.zeros((len(indices), int(batch_lengths.max())), dtype=numpy.int64)
             for row, index in enumerate(indices):
                 padded[row, : batch_lengths[row]] = token_ids[index]
-            vectors = encoder.encode(torch.from_numpy(padded), torch.from_numpy(batch_lengths), quantized)
+            vectors = encoder.encode(torch.from_numpy(padded), torch.from_numpy(batch_lengths), kernel)
             result[indices] = vectors.numpy()
     return result

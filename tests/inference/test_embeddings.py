@@ -66,9 +66,10 @@ def test_matches_sentence_transformers_per_text(sentence_transformer):
         _assert_agrees(embed_texts([text]), sentence_transformer.encode([text], normalize_embeddings=True))
 
 
-def test_int8_stays_close_to_fp32_and_keeps_nearest_neighbours(sentence_transformer):
+@pytest.mark.parametrize("kernel", sorted(embeddings.INT8_KERNELS))
+def test_int8_stays_close_to_fp32_and_keeps_nearest_neighbours(sentence_transformer, kernel):
     expected = sentence_transformer.encode(VARIED, normalize_embeddings=True)
-    vectors = embed_texts(VARIED, quantized=True)
+    vectors = embed_texts(VARIED, quantized=kernel)
     cosines = (vectors * expected).sum(axis=1)
     assert cosines.min() >= 0.98 and cosines.mean() >= 0.99, cosines
     assert numpy.abs(vectors - expected).max() > 1e-4
@@ -109,9 +110,10 @@ def test_batching_does_not_change_results():
     )
 
 
-def test_batching_moves_int8_vectors_by_rounding_only():
-    alone = embed_texts(VARIED, batch_size=1, quantized=True)
-    batched = embed_texts(VARIED, batch_size=64, quantized=True)
+@pytest.mark.parametrize("kernel", sorted(embeddings.INT8_KERNELS))
+def test_batching_moves_int8_vectors_by_rounding_only(kernel):
+    alone = embed_texts(VARIED, batch_size=1, quantized=kernel)
+    batched = embed_texts(VARIED, batch_size=64, quantized=kernel)
     assert (alone * batched).sum(axis=1).min() >= 0.995
 
 
@@ -142,24 +144,48 @@ def test_bad_input():
         embed_texts(["ok"], batch_size=0)
     with pytest.raises(ValueError, match=r"texts\[0\] is NoneType"):
         embed_texts([None])
+    with pytest.raises(ValueError, match="quantized must be a bool or one of"):
+        embed_texts(["ok"], quantized="int4")
 
 
-@pytest.mark.parametrize(("slow", "expected"), [("_Int8Linear", False), ("_Linear", True)])
-def test_int8_is_chosen_only_where_it_is_faster_and_probed_once(monkeypatch, slow, expected):
+@pytest.mark.parametrize(
+    ("slow", "faster", "kernel"),
+    [
+        (("_Int8Linear", "_PackedInt8Linear"), False, None),
+        (("_Linear", "_Int8Linear"), True, "packed"),
+        (("_Linear", "_PackedInt8Linear"), True, "int_mm"),
+    ],
+)
+def test_the_faster_int8_kernel_is_chosen_only_where_it_beats_fp32_and_probed_once(
+    monkeypatch, slow, faster, kernel
+):
     import time
 
-    slowed = getattr(embeddings, slow)
-    original = slowed.__call__
+    for name in slow:
+        slowed = getattr(embeddings, name)
 
-    def slower(self, x):
-        time.sleep(0.2)
-        return original(self, x)
+        def slower(self, x, original=slowed.__call__):
+            time.sleep(0.05)
+            return original(self, x)
 
+        monkeypatch.setattr(slowed, "__call__", slower)
     probes = []
-    probe = embeddings._probe_int8
-    monkeypatch.setattr(slowed, "__call__", slower)
-    monkeypatch.setattr(embeddings, "_probe_int8", lambda: probes.append(1) or probe())
-    monkeypatch.setattr(embeddings, "_int8_faster", None)
-    assert embeddings.int8_is_faster() is expected
-    assert embeddings.int8_is_faster() is expected
+    timed = embeddings._time_kernels
+    monkeypatch.setattr(embeddings, "_time_kernels", lambda: probes.append(1) or timed())
+    monkeypatch.setattr(embeddings, "_probe_seconds", None)
+    assert embeddings.int8_is_faster() is faster
+    assert embeddings.int8_is_faster() is faster
+    if kernel is not None:
+        assert embeddings.int8_kernel() == kernel
     assert probes == [1]
+
+
+def test_a_kernel_the_build_lacks_is_never_chosen(monkeypatch):
+    def missing(cls, linear, input_norm=None):
+        raise RuntimeError("Didn't find engine for operation quantized::linear_prepack NoQEngine")
+
+    monkeypatch.setattr(embeddings._PackedInt8Linear, "of", classmethod(missing))
+    monkeypatch.setattr(embeddings, "_probe_seconds", None)
+    assert embeddings.int8_kernel() == "int_mm"
+    assert embeddings._probe()["packed"] == float("inf")
+    assert embed_texts(["indemnification"], quantized=True).shape == (1, EMBEDDING_DIM)
