@@ -3,12 +3,15 @@ with the last sentence of a chunk repeated at the start of the next."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from connectors.text import split_paragraphs, split_sentences
 
 TARGET_CHARS = 900
 MAX_CHARS = 1400
+# Four or more of one filler character (a table of contents' dot leaders, a signature line), spaced or not.
+_LEADER = re.compile(r"([.\-_=*·…])(?:\s?\1){3,}")
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,9 @@ def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, overlap_sentences
     if current:
         chunks.append(ChunkSpan(current[0][0], current[-1][1]))
     return chunks
+
+
+def embedding_text(chunk: str) -> str:
+    """A chunk as the encoder reads it: each run of filler characters cut to three, so that a table of contents
+    or a signature block spends its 256 word pieces on words. The stored text and offsets stay the source's."""
+    return _LEADER.sub(r"\1\1\1", chunk)

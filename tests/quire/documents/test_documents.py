@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from quire.documents.chunking import chunk_text
+from quire.documents.chunking import chunk_text, embedding_text
 from quire.documents.models import Chunk, Document
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import (
@@ -85,6 +85,22 @@ def test_chunks_cover_the_text_on_sentence_boundaries_with_overlap():
         assert after.start < before.end, "consecutive chunks overlap by a sentence"
         assert text[after.start - 2 : after.start].endswith(". ") or after.start == 0
         assert text[before.end - 1] == "."
+
+
+def test_filler_runs_do_not_push_a_chunks_words_past_the_encoders_window():
+    from inference.embeddings import embed_texts
+
+    titles = ["Term", "Payment", "Notices", "Arbitration In Singapore", "Assignment", "Counterparts"]
+    chunk = " ".join(f"{i}. {title}{'.' * 120} {i + 3}" for i, title in enumerate(titles, 1))
+    signature = "By: ______________________ Name: . . . . . . . . Title: -------- Date: ... *****"
+    assert embedding_text(signature) == "By: ___ Name: ... Title: --- Date: ... ***"
+    assert embedding_text("Revenue grew... slightly. Section 1.2.3 applies.") == (
+        "Revenue grew... slightly. Section 1.2.3 applies."
+    )
+    read = embedding_text(chunk)
+    assert read.startswith("1. Term... 4 2. Payment... 5") and "...." not in read
+    raw, cleaned, query = embed_texts([chunk, read, "arbitration in Singapore"])
+    assert cleaned @ query > raw @ query + 0.05, (cleaned @ query, raw @ query)
 
 
 def test_upload_types_ingest_to_ready_with_vectors(celery_worker, api_a: Api, tenant_a):
