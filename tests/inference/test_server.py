@@ -205,8 +205,20 @@ def test_platform_client_over_in_process_transport(in_process):
     assert [len(row) for row in client.embed(["a", "bb"])] == [384, 384]
 
 
-def test_dropped_stream_cancels_its_request(server):
+def test_dropped_stream_cancels_its_request(server, monkeypatch):
+    import time
+
     base_url, api = server
+    model = api.service.engine.model
+    forward = model.forward
+
+    def paced(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.02)
+        return forward(*args, **kwargs)
+
+    # At 20 ms a step the 200 tokens take 4 s: the stream cannot finish before the server sees the client gone,
+    # however late the client's close reaches it on a loaded machine.
+    monkeypatch.setattr(model, "forward", paced)
     body = {"model": "tiny-llama", "prompt": "hello", "max_tokens": 200, "temperature": 0, "stream": True}
     with httpx.stream("POST", base_url + "/v1/completions", json=body) as response:
         for line in response.iter_lines():
