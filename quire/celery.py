@@ -1,8 +1,10 @@
 """The Celery app. Tasks carry the caller's schema in their headers and run in that tenant's schema."""
 
+import math
 import os
+from pathlib import Path
 
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_init
 from django.db import connection
 from tenant_schemas_celery.app import CeleryApp
 
@@ -11,6 +13,34 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
 app = CeleryApp("quire")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def torch_threads_per_child(concurrency: object, cores: int) -> int:
+    """Threads for each pool child's torch: its share of the cores, at least one (every core per child where the
+    concurrency is not a number yet, as with "auto", which starts a child per core)."""
+    children = concurrency if isinstance(concurrency, int) and concurrency > 0 else cores
+    return max(1, cores // children)
+
+
+def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a pod's CPU limit)."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
+
+
+@worker_init.connect(weak=False)
+def _share_cores(sender=None, **kwargs):
+    """Pool children inherit OMP_NUM_THREADS before any imports torch (ingest's embeddings, a job's models), so
+    each runs on its share of the cores instead of a thread per core: children embedding at once would otherwise
+    oversubscribe the machine. A value the operator set is kept."""
+    threads = torch_threads_per_child(getattr(sender, "concurrency", None), available_cores())
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
 
 
 @task_prerun.connect(weak=False)
