@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from connectors.dates import add_duration, find_dates, parse_duration
 from connectors.legal.categories import (
+    ANY_SENTENCE_RULE,
     CUAD_CATEGORIES,
     MAX_CLAUSES,
     SENTENCE_RULES,
@@ -68,6 +69,8 @@ class Clause:
 
 
 def score_sentence(category: str, sentence: str) -> float:
+    if not ANY_SENTENCE_RULE[category].search(sentence):
+        return 0.0
     return sum(rule.weight for rule in SENTENCE_RULES[category] if rule.pattern.search(sentence))
 
 

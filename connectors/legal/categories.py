@@ -62,8 +62,11 @@ class Rule:
     weight: float
 
 
+RULE_FLAGS = re.IGNORECASE | re.DOTALL
+
+
 def _rules(*pairs: tuple[str, float]) -> tuple[Rule, ...]:
-    return tuple(Rule(re.compile(pattern, re.IGNORECASE | re.DOTALL), weight) for pattern, weight in pairs)
+    return tuple(Rule(re.compile(pattern, RULE_FLAGS), weight) for pattern, weight in pairs)
 
 
 LICENSE = r"(?:licen[cs]e|sublicen[cs]e|right to (?:use|reproduce|distribute|sell|market|make))"
@@ -546,6 +549,13 @@ SENTENCE_RULES: dict[str, tuple[Rule, ...]] = {
         (r"\bintended beneficiar", 1.1),
         (r"\bsolely for the benefit of\b", 0.8),
     ),
+}
+
+# Per category, all its rules as one alternation: search(a|b) finds a match exactly where search(a) or search(b)
+# does, so one search clears the many sentences that no rule of the category matches.
+ANY_SENTENCE_RULE: dict[str, re.Pattern[str]] = {
+    category: re.compile("|".join(f"(?:{rule.pattern.pattern})" for rule in rules), RULE_FLAGS)
+    for category, rules in SENTENCE_RULES.items()
 }
 
 THRESHOLDS: dict[str, float] = {category: 1.0 for category in SENTENCE_RULES}

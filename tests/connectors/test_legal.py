@@ -117,3 +117,21 @@ def test_cuad_sample_spans_hold():
         result = run_connector("legal", [Document(path.stem, text)])
         assert result["clauses"]
         assert invalid_spans(result, {path.stem: text}) == []
+
+
+def test_one_search_per_category_clears_exactly_the_sentences_no_rule_matches():
+    from connectors.legal.categories import ANY_SENTENCE_RULE, SENTENCE_RULES
+    from connectors.text import split_sentences
+
+    sentences = [
+        s.text
+        for path in sorted((DATA / "contracts").glob("*.txt"))[:6]
+        for s in split_sentences(path.read_text(encoding="utf-8"))
+    ]
+    hits = 0
+    for category, rules in SENTENCE_RULES.items():
+        for sentence in sentences:
+            matched = any(rule.pattern.search(sentence) for rule in rules)
+            assert bool(ANY_SENTENCE_RULE[category].search(sentence)) is matched, (category, sentence)
+            hits += matched
+    assert 0 < hits < len(sentences) * len(SENTENCE_RULES) / 10
