@@ -335,7 +335,7 @@ def _time_kernels() -> dict[str, float]:
     for name, kernel in INT8_KERNELS.items():
         try:
             seconds[name] = best(kernel.of(linear, norm))
-        except RuntimeError:
+        except (RuntimeError, AttributeError, NotImplementedError):
             seconds[name] = float("inf")
     return seconds
 

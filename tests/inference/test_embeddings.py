@@ -180,9 +180,16 @@ def test_the_faster_int8_kernel_is_chosen_only_where_it_beats_fp32_and_probed_on
     assert probes == [1]
 
 
-def test_a_kernel_the_build_lacks_is_never_chosen(monkeypatch):
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("Didn't find engine for operation quantized::linear_prepack NoQEngine"),
+        AttributeError("module 'torch' has no attribute 'quantize_per_channel'"),
+    ],
+)
+def test_a_kernel_the_build_lacks_is_never_chosen(monkeypatch, error):
     def missing(cls, linear, input_norm=None):
-        raise RuntimeError("Didn't find engine for operation quantized::linear_prepack NoQEngine")
+        raise error
 
     monkeypatch.setattr(embeddings._PackedInt8Linear, "of", classmethod(missing))
     monkeypatch.setattr(embeddings, "_probe_seconds", None)
