@@ -112,10 +112,10 @@ def prepare(docs: int, columns: int) -> tuple[object, str]:
     from tenants.services import tenant_provision
 
     started = time.perf_counter()
+    call_command("migrate_schemas", interactive=False, verbosity=0)
     tenant = Tenant.objects.filter(slug=TENANT).first()
     if tenant is not None:
         _drop(tenant)
-    call_command("migrate_schemas", interactive=False, verbosity=0)
     tenant = tenant_provision(name="Bench Review", slug=TENANT).tenant
     BillingAccount.objects.filter(tenant=tenant).update(plan=Plan.objects.get(code="enterprise"))
     entitlements_forget(tenant.pk)
