@@ -64,3 +64,7 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 os.environ.setdefault("QUIRE_DB_POOL_SIZE", str(max(1, threads // 2)))
+# The web process embeds only queries, a few dozen word pieces each, on `threads` request threads: torch's own
+# thread pool adds wake-ups to every one (`benchmarks/load.py`, POST /v1/search on 2 CPUs: 82 req/s with a torch
+# thread per core, 112 with one).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
