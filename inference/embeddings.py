@@ -73,9 +73,17 @@ def _smoothed(linear: _Linear, input_norm: tuple[Any, Any] | None) -> tuple[_Lin
     return _Linear(linear.weight * migration[:, None], linear.bias), 1 / migration
 
 
-def _column_scales(weight: Any) -> Any:
-    """One int8 scale per output column of a weight (in, out)."""
-    return weight.abs().amax(0).clamp(min=1e-8) / 127
+def _quantisable(linear: _Linear, input_norm: tuple[Any, Any] | None) -> tuple[_Linear, Any, Any]:
+    """`_smoothed`'s projection and input factors, and one int8 scale per output column of its weight (in, out)."""
+    linear, smoothing = _smoothed(linear, input_norm)
+    return linear, smoothing, linear.weight.abs().amax(0).clamp(min=1e-8) / 127
+
+
+def _rows(x: Any, smoothing: Any) -> tuple[Any, Any]:
+    """The input after the smoothing, and the largest magnitude of each of its rows (at least 1e-8)."""
+    if smoothing is not None:
+        x = x * smoothing
+    return x, x.abs().amax(1, keepdim=True).clamp_(min=1e-8)
 
 
 @dataclass(frozen=True)
@@ -92,17 +100,15 @@ class _Int8Linear:
     def of(cls, linear: _Linear, input_norm: tuple[Any, Any] | None = None) -> _Int8Linear:
         import torch
 
-        linear, smoothing = _smoothed(linear, input_norm)
-        scale = _column_scales(linear.weight)
+        linear, smoothing, scale = _quantisable(linear, input_norm)
         weight = torch.round(linear.weight / scale).to(torch.int8).contiguous()
         return cls(weight, scale, linear.bias, smoothing)
 
     def __call__(self, x: Any) -> Any:
         import torch
 
-        if self.smoothing is not None:
-            x = x * self.smoothing
-        rows = x.abs().amax(1, keepdim=True).clamp_(min=1e-8).div_(127)
+        x, rows = _rows(x, self.smoothing)
+        rows.div_(127)
         quantised = torch.round(x / rows).to(torch.int8)
         return torch._int_mm(quantised, self.weight).to(x.dtype).mul_(rows).mul_(self.scale).add_(self.bias)
 
@@ -122,9 +128,8 @@ class _PackedInt8Linear:
     def of(cls, linear: _Linear, input_norm: tuple[Any, Any] | None = None) -> _PackedInt8Linear:
         import torch
 
-        linear, smoothing = _smoothed(linear, input_norm)
+        linear, smoothing, scale = _quantisable(linear, input_norm)
         weight = torch.cat([linear.weight, linear.weight.new_zeros(2, linear.weight.shape[1])])
-        scale = _column_scales(weight)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
             quantised = torch.quantize_per_channel(
@@ -139,9 +144,7 @@ class _PackedInt8Linear:
     def __call__(self, x: Any) -> Any:
         import torch
 
-        if self.smoothing is not None:
-            x = x * self.smoothing
-        rows = x.abs().amax(1, keepdim=True).clamp_(min=1e-8)
+        x, rows = _rows(x, self.smoothing)
         inner = x.shape[1]
         scaled = x.new_empty(x.shape[0], inner + 2)
         scaled[:, inner] = 1
