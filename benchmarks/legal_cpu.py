@@ -6,7 +6,7 @@ The contract is the dev contracts of tests/data/cuad, each once and in their ord
 `pages` x 3,000 characters (a page of an EDGAR exhibit; the 24 hold 174 such pages). The process is pinned to one core with one BLAS/torch thread. Each stage is timed
 on its own (best of `repeat`): the sentence split, the rules, the learned model's sparse features and
 logits, the whole analysis with the model, the whole connector (risks included), and the MiniLM embedding of
-the contract's chunks (as the encoder reads them, `embedding_text`) in fp32 and in each int8 kernel (a kernel
+the contract's chunks (as the encoder reads them, `embedding_texts`) in fp32 and in each int8 kernel (a kernel
 the probe finds far slower on its first chunks only). The row marked "ingest" is the path ingest takes
 (`int8_is_faster()`, `int8_kernel()`): a document is embedded once, at upload, not per analysis. The last line
 adds the connector and that embedding, the CPU time issue 17's 5 s budget for a 40-page contract is about.
@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     try:
         from inference import embeddings
-        from quire.documents.chunking import chunk_text, embedding_text
+        from quire.documents.chunking import chunk_text, embedding_texts
 
-        chunks = [embedding_text(text[c.start : c.end]) for c in chunk_text(text)]
+        chunks = embedding_texts(text, chunk_text(text))
         seconds = embeddings._probe()
         chosen = embeddings.int8_kernel() if embeddings.int8_is_faster() else None
         for kernel in (None, *embeddings.INT8_KERNELS):

@@ -25,9 +25,9 @@ import torch
 sys.path[:0] = [{root!r}, {benchmarks!r}]
 from legal_cpu import contract_of
 from inference.embeddings import embed_texts, int8_is_faster
-from quire.documents.chunking import chunk_text, embedding_text
+from quire.documents.chunking import chunk_text, embedding_texts
 text = contract_of(40)
-chunks = [embedding_text(text[c.start : c.end]) for c in chunk_text(text)][:{chunks}]
+chunks = embedding_texts(text, chunk_text(text))[:{chunks}]
 int8 = int8_is_faster()
 embed_texts(chunks[:2], quantized=int8)
 started = time.perf_counter()

@@ -42,6 +42,19 @@ def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, overlap_sentences
     return chunks
 
 
+def embedding_texts(text: str, spans: list[ChunkSpan]) -> list[str]:
+    """The chunks of `text` as the encoder reads them: each without the sentence it repeats from the chunk
+    before (that sentence is embedded with its own chunk; on CUAD dev contracts this reads 13 % fewer word
+    pieces at the same retrieval quality, `benchmarks/retrieval.py`), through `embedding_text`."""
+    texts = []
+    previous_end = 0
+    for span in spans:
+        new = text[max(span.start, previous_end) : span.end].strip()
+        texts.append(embedding_text(new or text[span.start : span.end]))
+        previous_end = span.end
+    return texts
+
+
 def embedding_text(chunk: str) -> str:
     """A chunk as the encoder reads it: each run of filler characters cut to three, so that a table of contents
     or a signature block spends its 256 word pieces on words. The stored text and offsets stay the source's."""

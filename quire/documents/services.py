@@ -25,7 +25,7 @@ from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotency_records_rewrite
 from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
-from quire.documents.chunking import chunk_text, embedding_text
+from quire.documents.chunking import chunk_text, embedding_texts
 from quire.documents.events import document_finished
 from quire.documents.limits import DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus
@@ -346,11 +346,12 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
     _attachments_create(tenant, document, parsed)
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
     int8 = int8_is_faster()
+    read = embedding_texts(parsed.text, spans)
     for first in range(0, len(spans), batch):
         limits.check_time()
         part = spans[first : first + batch]
         texts = [parsed.text[s.start : s.end] for s in part]
-        vectors = embed_texts([embedding_text(t) for t in texts], quantized=int8)
+        vectors = embed_texts(read[first : first + batch], quantized=int8)
         with transaction.atomic():
             _lock_alive(document.pk)
             Chunk.objects.bulk_create(

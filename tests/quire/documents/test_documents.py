@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from quire.documents.chunking import chunk_text, embedding_text
+from quire.documents.chunking import chunk_text, embedding_text, embedding_texts
 from quire.documents.models import Chunk, Document
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import (
@@ -85,6 +85,21 @@ def test_chunks_cover_the_text_on_sentence_boundaries_with_overlap():
         assert after.start < before.end, "consecutive chunks overlap by a sentence"
         assert text[after.start - 2 : after.start].endswith(". ") or after.start == 0
         assert text[before.end - 1] == "."
+
+
+def test_the_encoder_reads_each_sentence_once_without_the_repeated_one():
+    text = " ".join(f"Clause {i} binds the parties_______ here." for i in range(60))
+    chunks = chunk_text(text, target_chars=300)
+    read = embedding_texts(text, chunks)
+    assert len(read) == len(chunks) > 3
+    assert read[0] == embedding_text(text[chunks[0].start : chunks[0].end])
+    for before, after, words in zip(chunks[:-1], chunks[1:], read[1:], strict=True):
+        assert after.start < before.end
+        assert words == embedding_text(text[before.end : after.end].strip())
+    assert " ".join(read).count("Clause 7 binds") == 1
+    assert "____" not in " ".join(read)
+    whole = chunk_text("One short sentence.")
+    assert embedding_texts("One short sentence.", whole) == ["One short sentence."]
 
 
 def test_filler_runs_do_not_push_a_chunks_words_past_the_encoders_window():

@@ -1,0 +1,138 @@
+"""Retrieval quality of the chunk vectors: does a clause's chunk come first when a contract's chunks are
+searched for the clause's CUAD category by name (what a review column asks)?
+
+    python benchmarks/retrieval.py [--split dev] [--min-words 8] [--resamples 1000]
+
+Each contract of tests/data/cuad's split is cut into chunks as ingest cuts it (`chunk_text`, the encoder
+reading `embedding_texts`). A query is a (contract, category) pair with a labelled clause of at least
+`--min-words` words (names, dates and titles are left out: a short string such as "Company" is everywhere), the
+query text the category's name. A chunk answers it when it covers half of a labelled piece's characters
+(CUAD joins a clause's pieces with "<omitted>"; each is found in the text with any whitespace). Chunks are
+ranked by cosine alone, within the contract, as `search_chunks` with a document filter ranks them.
+
+Rows: the fp32 vectors (the reference; queries always use fp32), each int8 kernel ingest can choose (a kernel
+the probe finds `SLOW_KERNEL` times slower than fp32 is left out), and fp32 over each whole chunk, with the
+sentence it repeats from the chunk before (as ingest embedded chunks until `embedding_texts` left it out). Each row's Recall@k and MRR, and its Recall@3 difference to fp32
+with a 95 % paired bootstrap interval over the queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SLOW_KERNEL = 4
+KS = (1, 3, 5)
+
+
+def locate(text: str, piece: str) -> tuple[int, int] | None:
+    words = piece.split()
+    if not words:
+        return None
+    found = re.search(r"\s+".join(map(re.escape, words)), text)
+    return (found.start(), found.end()) if found else None
+
+
+def queries_of(
+    label: dict, text: str, chunks: list[tuple[int, int]], min_words: int
+) -> list[tuple[str, set[int]]]:
+    queries = []
+    for category, clauses in label["clauses"].items():
+        answers: set[int] = set()
+        for clause in clauses:
+            for piece in clause.split("<omitted>"):
+                if len(piece.split()) < min_words:
+                    continue
+                where = locate(text, piece)
+                if where is None:
+                    continue
+                start, end = where
+                for index, (chunk_start, chunk_end) in enumerate(chunks):
+                    if 2 * (min(end, chunk_end) - max(start, chunk_start)) >= end - start:
+                        answers.add(index)
+        if answers:
+            queries.append((category, answers))
+    return queries
+
+
+def ranks(vectors, query_vectors, queries: list[tuple[str, set[int]]]) -> list[int]:
+    scores = query_vectors @ vectors.T
+    found = []
+    for row, (_, answers) in enumerate(queries):
+        order = sorted(range(len(vectors)), key=lambda i: -scores[row, i])
+        found.append(next(position for position, index in enumerate(order, 1) if index in answers))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="dev", choices=("dev", "heldout"))
+    parser.add_argument("--min-words", type=int, default=8)
+    parser.add_argument("--resamples", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    from inference import embeddings
+    from quire.documents.chunking import chunk_text, embedding_text, embedding_texts
+
+    data = ROOT / "tests" / "data" / "cuad"
+    labels = [json.loads(line) for line in (data / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    labels = [label for label in labels if label["split"] == args.split]
+    seconds = embeddings._probe()
+    kernels = [k for k in embeddings.INT8_KERNELS if seconds[k] <= SLOW_KERNEL * seconds["fp32"]]
+    rows: dict[str, list[int]] = {}
+    timings: dict[str, float] = {}
+    pieces: dict[str, int] = {}
+    tokenizer = embeddings._load()[0]
+    contracts = queries_total = chunks_total = 0
+    for label in labels:
+        text = (data / "contracts" / f"{label['document_id']}.txt").read_text(encoding="utf-8")
+        spans = chunk_text(text)
+        chunks = [(c.start, c.end) for c in spans]
+        queries = queries_of(label, text, chunks, args.min_words)
+        if not queries:
+            continue
+        contracts += 1
+        queries_total += len(queries)
+        chunks_total += len(chunks)
+        query_vectors = embeddings.embed_texts([category for category, _ in queries])
+        read = embedding_texts(text, spans)
+        variants = {"fp32": (read, False)}
+        variants.update({f"int8 {k}": (read, k) for k in kernels})
+        variants["fp32, repeated sentence kept"] = ([embedding_text(text[s:e]) for s, e in chunks], False)
+        for name, (texts, kernel) in variants.items():
+            started = time.perf_counter()
+            vectors = embeddings.embed_texts(texts, quantized=kernel)
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+            pieces[name] = pieces.get(name, 0) + sum(len(e.ids) for e in tokenizer.encode_batch(texts))
+            rows.setdefault(name, []).extend(ranks(vectors, query_vectors, queries))
+
+    print(
+        f"CUAD {args.split}: {contracts} contracts, {chunks_total} chunks, {queries_total} queries "
+        f"(category name against the contract's chunks; clauses of {args.min_words}+ words)"
+    )
+    header = "".join(f"{f'R@{k}':>7}" for k in KS)
+    print(f"{'vectors':<30}{header}{'MRR':>7}{'R@3 - fp32 [95% CI]':>26}{'pieces':>9}{'embed s':>9}")
+    reference = rows["fp32"]
+    generator = random.Random(0)
+    picks = [[generator.randrange(len(reference)) for _ in reference] for _ in range(args.resamples)]
+    for name, found in rows.items():
+        recalls = "".join(f"{sum(r <= k for r in found) / len(found):7.3f}" for k in KS)
+        mrr = statistics.mean(1 / r for r in found)
+        gains = [(f <= 3) - (r <= 3) for f, r in zip(found, reference, strict=True)]
+        resampled = sorted(sum(gains[i] for i in pick) / len(pick) for pick in picks)
+        low, high = resampled[int(0.025 * len(resampled))], resampled[int(0.975 * len(resampled)) - 1]
+        delta = f"{statistics.mean(gains):+.3f} [{low:+.3f}, {high:+.3f}]"
+        print(f"{name:<30}{recalls}{mrr:7.3f}{delta:>26}{pieces[name]:9,}{timings[name]:9.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
