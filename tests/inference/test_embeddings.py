@@ -85,6 +85,25 @@ def test_int8_stays_close_to_fp32_and_keeps_nearest_neighbours(sentence_transfor
     assert similarities.argmax(axis=1).tolist() == reference.argmax(axis=1).tolist()
 
 
+@pytest.mark.parametrize("kernel", sorted(embeddings.INT8_KERNELS))
+def test_a_projection_of_gelu_outputs_bounds_rows_by_their_largest_value(kernel):
+    import torch
+    from torch.nn.functional import gelu
+
+    _require(kernel)
+    assert gelu(torch.linspace(-8, 8, 160_001)).min() > -embeddings.GELU_MINIMUM
+    generator = torch.Generator().manual_seed(1)
+    weight, bias = torch.randn(1536, 384, generator=generator) / 40, torch.randn(384, generator=generator)
+    linear = embeddings._Linear(weight, bias)
+    # Rows as the encoder's intermediate layer gives them (the smallest largest value seen is above 0.3).
+    inputs = gelu(torch.randn(64, 1536, generator=generator) * torch.linspace(0.3, 4, 64)[:, None])
+    assert inputs.amax(1).min() > embeddings.GELU_MINIMUM
+    build = embeddings.INT8_KERNELS[kernel].of
+    assert torch.equal(build(linear, reads_gelu=True)(inputs), build(linear)(inputs))
+    tiny = gelu(torch.randn(4, 1536, generator=generator) * 0.05)
+    assert torch.allclose(build(linear, reads_gelu=True)(tiny), linear(tiny), atol=0.05)
+
+
 def test_matches_sentence_transformers_across_token_budget_batches(sentence_transformer):
     rng = random.Random(7)
     words = ["agreement", "revenue", "notice", "delaware", "protein", "margin", "renewal", "cash"]
