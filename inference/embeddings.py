@@ -39,6 +39,9 @@ _runtime: tuple[Any, MiniLMEncoder] | None = None
 _probe_seconds: dict[str, float] | None = None
 # The encoder's widest projection (hidden 384 to intermediate 1,536) over 64 token rows.
 _PROBE_SHAPE = (64, 384, 1536)
+# Rounds of the probe, each timing every kernel once, so that a burst of load on a shared machine slows all
+# kernels alike rather than the ones timed while it lasts; each kernel's fastest round counts.
+PROBE_ROUNDS = 7
 
 
 def model_dir() -> Path:
@@ -319,7 +322,8 @@ def int8_kernel() -> str:
 
 def _probe() -> dict[str, float]:
     """Seconds of one projection of the encoder's widest shape in fp32 and in each int8 kernel, timed once per
-    process (best of three, after a warm-up) and remembered; a kernel this torch build lacks takes forever."""
+    process (the fastest of `PROBE_ROUNDS` interleaved rounds, after a warm-up) and remembered; a kernel this
+    torch build lacks takes forever."""
     global _probe_seconds
     with _lock:
         if _probe_seconds is None:
@@ -338,21 +342,22 @@ def _time_kernels() -> dict[str, float]:
     linear = _Linear(torch.randn(inner, outer, generator=generator), torch.zeros(outer))
     norm = (torch.ones(inner), torch.zeros(inner))
 
-    def best(projection: Any) -> float:
-        projection(activations)
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            projection(activations)
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    seconds = {"fp32": best(linear)}
+    projections: dict[str, Any] = {"fp32": linear}
+    seconds: dict[str, float] = {}
     for name, kernel in INT8_KERNELS.items():
         try:
-            seconds[name] = best(kernel.of(linear, norm))
+            projections[name] = kernel.of(linear, norm)
+            projections[name](activations)
         except (RuntimeError, AttributeError, NotImplementedError):
             seconds[name] = float("inf")
+            projections.pop(name, None)
+    linear(activations)
+    for _ in range(PROBE_ROUNDS):
+        for name, projection in projections.items():
+            started = time.perf_counter()
+            projection(activations)
+            elapsed = time.perf_counter() - started
+            seconds[name] = min(seconds.get(name, elapsed), elapsed)
     return seconds
 
 

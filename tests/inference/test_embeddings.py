@@ -206,6 +206,27 @@ def test_the_faster_int8_kernel_is_chosen_only_where_it_beats_fp32_and_probed_on
     assert probes == [1]
 
 
+def test_a_burst_of_load_while_one_kernel_is_timed_does_not_decide_the_probe(monkeypatch):
+    import time
+
+    kernel = embeddings.int8_kernel()
+    if not embeddings.int8_is_faster():
+        pytest.skip("int8 is not faster than fp32 on this CPU")
+    projection = embeddings.INT8_KERNELS[kernel]
+    calls = []
+
+    def loaded(self, x, original=projection.__call__):
+        calls.append(1)
+        if 2 <= len(calls) <= embeddings.PROBE_ROUNDS // 2 + 1:
+            time.sleep(0.05)
+        return original(self, x)
+
+    monkeypatch.setattr(projection, "__call__", loaded)
+    seconds = embeddings._time_kernels()
+    assert len(calls) == embeddings.PROBE_ROUNDS + 1
+    assert seconds[kernel] < 0.05, seconds
+
+
 @pytest.mark.parametrize(
     "error",
     [
