@@ -12,8 +12,9 @@ ranked by cosine alone, within the contract, as `search_chunks` with a document 
 
 Rows: the fp32 vectors (the reference; queries always use fp32), each int8 kernel ingest can choose (a kernel
 the probe finds `SLOW_KERNEL` times slower than fp32 is left out), and fp32 over each whole chunk, with the
-sentence it repeats from the chunk before (as ingest embedded chunks until `embedding_texts` left it out). Each row's Recall@k and MRR, and its Recall@3 difference to fp32
-with a 95 % paired bootstrap interval over the queries.
+sentence it repeats from the chunk before (as ingest embedded chunks until `embedding_texts` left it out).
+Each row's Recall@k and MRR, and its Recall@3 difference to fp32 with a 95 % paired bootstrap interval over the
+queries.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SLOW_KERNEL = 4
 KS = (1, 3, 5)
+
+if TYPE_CHECKING:
+    from quire.documents.chunking import ChunkSpan
 
 
 def locate(text: str, piece: str) -> tuple[int, int] | None:
@@ -41,9 +46,7 @@ def locate(text: str, piece: str) -> tuple[int, int] | None:
     return (found.start(), found.end()) if found else None
 
 
-def queries_of(
-    label: dict, text: str, chunks: list[tuple[int, int]], min_words: int
-) -> list[tuple[str, set[int]]]:
+def queries_of(label: dict, text: str, spans: list[ChunkSpan], min_words: int) -> list[tuple[str, set[int]]]:
     queries = []
     for category, clauses in label["clauses"].items():
         answers: set[int] = set()
@@ -55,8 +58,8 @@ def queries_of(
                 if where is None:
                     continue
                 start, end = where
-                for index, (chunk_start, chunk_end) in enumerate(chunks):
-                    if 2 * (min(end, chunk_end) - max(start, chunk_start)) >= end - start:
+                for index, span in enumerate(spans):
+                    if 2 * (min(end, span.end) - max(start, span.start)) >= end - start:
                         answers.add(index)
         if answers:
             queries.append((category, answers))
@@ -95,18 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     for label in labels:
         text = (data / "contracts" / f"{label['document_id']}.txt").read_text(encoding="utf-8")
         spans = chunk_text(text)
-        chunks = [(c.start, c.end) for c in spans]
-        queries = queries_of(label, text, chunks, args.min_words)
+        queries = queries_of(label, text, spans, args.min_words)
         if not queries:
             continue
         contracts += 1
         queries_total += len(queries)
-        chunks_total += len(chunks)
+        chunks_total += len(spans)
         query_vectors = embeddings.embed_texts([category for category, _ in queries])
         read = embedding_texts(text, spans)
         variants = {"fp32": (read, False)}
         variants.update({f"int8 {k}": (read, k) for k in kernels})
-        variants["fp32, repeated sentence kept"] = ([embedding_text(text[s:e]) for s, e in chunks], False)
+        variants["fp32, repeated sentence kept"] = (
+            [embedding_text(text[c.start : c.end]) for c in spans],
+            False,
+        )
         for name, (texts, kernel) in variants.items():
             started = time.perf_counter()
             vectors = embeddings.embed_texts(texts, quantized=kernel)

@@ -78,21 +78,32 @@ def _smoothed(linear: _Linear, input_norm: tuple[Any, Any] | None) -> tuple[_Lin
     return _Linear(linear.weight * migration[:, None], linear.bias), 1 / migration
 
 
-def _quantisable(linear: _Linear, input_norm: tuple[Any, Any] | None) -> tuple[_Linear, Any, Any]:
-    """`_smoothed`'s projection and input factors, and one int8 scale per output column of its weight (in, out)."""
+@dataclass(frozen=True)
+class _RowScales:
+    """How a quantised projection prepares its input: the smoothing factors of `_smoothed` (None without a
+    norm), and whether the input is a GELU's outputs."""
+
+    smoothing: Any
+    reads_gelu: bool
+
+    def __call__(self, x: Any) -> tuple[Any, Any]:
+        """The input after the smoothing, and a bound on the magnitude of each of its rows: the largest magnitude
+        (at least 1e-8), or for a GELU's outputs, which are never below -`GELU_MINIMUM`, the largest value (at
+        least `GELU_MINIMUM`), a pass without `abs` over the widest activations."""
+        if self.smoothing is not None:
+            x = x * self.smoothing
+        if self.reads_gelu:
+            return x, x.amax(1, keepdim=True).clamp_(min=GELU_MINIMUM)
+        return x, x.abs().amax(1, keepdim=True).clamp_(min=1e-8)
+
+
+def _quantisable(
+    linear: _Linear, input_norm: tuple[Any, Any] | None, reads_gelu: bool
+) -> tuple[_Linear, _RowScales, Any]:
+    """`_smoothed`'s projection, how its input rows are prepared, and one int8 scale per output column of its
+    weight (in, out)."""
     linear, smoothing = _smoothed(linear, input_norm)
-    return linear, smoothing, linear.weight.abs().amax(0).clamp(min=1e-8) / 127
-
-
-def _rows(x: Any, smoothing: Any, reads_gelu: bool) -> tuple[Any, Any]:
-    """The input after the smoothing, and a bound on the magnitude of each of its rows: the largest magnitude
-    (at least 1e-8), or for a GELU's outputs, which are never below -`GELU_MINIMUM`, the largest value (at least
-    `GELU_MINIMUM`), a pass without `abs` over the widest activations."""
-    if smoothing is not None:
-        x = x * smoothing
-    if reads_gelu:
-        return x, x.amax(1, keepdim=True).clamp_(min=GELU_MINIMUM)
-    return x, x.abs().amax(1, keepdim=True).clamp_(min=1e-8)
+    return linear, _RowScales(smoothing, reads_gelu), linear.weight.abs().amax(0).clamp(min=1e-8) / 127
 
 
 @dataclass(frozen=True)
@@ -103,8 +114,7 @@ class _Int8Linear:
     weight: Any
     scale: Any
     bias: Any
-    smoothing: Any
-    reads_gelu: bool
+    inputs: _RowScales
 
     @classmethod
     def of(
@@ -112,14 +122,14 @@ class _Int8Linear:
     ) -> _Int8Linear:
         import torch
 
-        linear, smoothing, scale = _quantisable(linear, input_norm)
+        linear, inputs, scale = _quantisable(linear, input_norm, reads_gelu)
         weight = torch.round(linear.weight / scale).to(torch.int8).contiguous()
-        return cls(weight, scale, linear.bias, smoothing, reads_gelu)
+        return cls(weight, scale, linear.bias, inputs)
 
     def __call__(self, x: Any) -> Any:
         import torch
 
-        x, rows = _rows(x, self.smoothing, self.reads_gelu)
+        x, rows = self.inputs(x)
         rows.div_(127)
         quantised = torch.round(x / rows).to(torch.int8)
         return torch._int_mm(quantised, self.weight).to(x.dtype).mul_(rows).mul_(self.scale).add_(self.bias)
@@ -134,8 +144,7 @@ class _PackedInt8Linear:
 
     packed: Any
     bias: Any
-    smoothing: Any
-    reads_gelu: bool
+    inputs: _RowScales
 
     @classmethod
     def of(
@@ -143,7 +152,7 @@ class _PackedInt8Linear:
     ) -> _PackedInt8Linear:
         import torch
 
-        linear, smoothing, scale = _quantisable(linear, input_norm)
+        linear, inputs, scale = _quantisable(linear, input_norm, reads_gelu)
         weight = torch.cat([linear.weight, linear.weight.new_zeros(2, linear.weight.shape[1])])
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
@@ -154,12 +163,12 @@ class _PackedInt8Linear:
                 0,
                 torch.qint8,
             )
-        return cls(torch.ops.quantized.linear_prepack(quantised, None), linear.bias, smoothing, reads_gelu)
+        return cls(torch.ops.quantized.linear_prepack(quantised, None), linear.bias, inputs)
 
     def __call__(self, x: Any) -> Any:
         import torch
 
-        x, rows = _rows(x, self.smoothing, self.reads_gelu)
+        x, rows = self.inputs(x)
         inner = x.shape[1]
         scaled = x.new_empty(x.shape[0], inner + 2)
         scaled[:, inner] = 1
