@@ -36,6 +36,9 @@ def document_ingest_task(self, document_id: str) -> str:
             if not share.granted:
                 raise self.retry(countdown=retry_delay(), max_retries=None)
             return _ingest(document_id, soft_limit, deadline=started + _own_deadline(soft_limit))
+    except SoftTimeLimitExceeded:
+        # Landed while the tenant's share was claimed or released, outside the ingest itself.
+        return _stopped(document_id, soft_limit)
     finally:
         if time.monotonic() - started >= soft_limit and current_process().name != "MainProcess":
             _retire(document_id)
@@ -46,15 +49,17 @@ def _ingest(document_id: str, soft_limit: float, *, deadline: float) -> str:
         document = document_ingest(tenant=connection.tenant, document_id=document_id, deadline=deadline)
         return document.status if document is not None else "deleted"
     except (SoftTimeLimitExceeded, DeadlinePassed):
-        logger.warning("ingest of %s stopped at its %s s time limit", document_id, soft_limit)
-        _fail(
-            document_id, f"ingestion took longer than its {soft_limit} s limit (QUIRE_INGEST_SOFT_TIME_LIMIT)"
-        )
-        return "failed"
+        return _stopped(document_id, soft_limit)
     except Exception as exc:
         logger.exception("ingest failed for %s", document_id)
         _fail(document_id, f"internal error while ingesting: {type(exc).__name__}")
         return "failed"
+
+
+def _stopped(document_id: str, soft_limit: float) -> str:
+    logger.warning("ingest of %s stopped at its %s s time limit", document_id, soft_limit)
+    _fail(document_id, f"ingestion took longer than its {soft_limit} s limit (QUIRE_INGEST_SOFT_TIME_LIMIT)")
+    return "failed"
 
 
 def _own_deadline(soft_limit: float) -> float:

@@ -12,8 +12,8 @@ from pathlib import Path
 from tests.support.polling import wait_for
 from tests.support.processes import WorkerProcess, start_beat, stop_process, task_ids_received
 
-RESCUER_VISIBILITY_S = 60
-SWEEP_ENV = {"QUIRE_STALLED_SWEEP_SECONDS": "2", "QUIRE_DOCUMENT_STUCK_SECONDS": "4"}
+RESCUER_VISIBILITY_S = 120
+SWEEP_ENV = {"QUIRE_STALLED_SWEEP_SECONDS": "2", "QUIRE_DOCUMENT_STUCK_SECONDS": "6"}
 
 
 def queue_of(task_name: str) -> str:
@@ -34,6 +34,17 @@ class Rescue:
         """The rescuer, started with the other queues when the context was entered, takes `queue` too."""
         self.worker.wait_ready()
         self.worker.consume(self.queue)
+
+    def timeline(self, *logs: Path) -> str:
+        """What the rescuer (and each of `logs`) logged about `task_name` and the sweep, for a failure."""
+        lines = []
+        for log in (self.worker.log_path, *logs):
+            lines += [
+                f"{log.name}: {line}"
+                for line in log.read_text(errors="replace").splitlines()
+                if self.task_name in line or "stuck in" in line or "exceeded" in line
+            ]
+        return "\n".join(sorted(lines, key=lambda line: line.split(": ", 1)[1]))
 
     def wait_for_redelivered_original(self, victim_log: Path) -> str:
         """The id of the killed worker's `task_name` task (read from `victim_log`), once the broker has

@@ -10,7 +10,7 @@ import os
 import struct
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -174,13 +174,23 @@ def private_worker():
     worker.stop()
 
 
-def status_of(tenant, document_id: str, timeout: float = 60) -> Document:
+def status_of(
+    tenant, document_id: str, timeout: float = 60, log: Callable[[], str] | None = None
+) -> Document:
+    """The document once ready or failed; past `timeout`, its state and the end of `log()`."""
+
     def done():
         with tenant_context(tenant):
             document = Document.objects.filter(pk=document_id).first()
         return document if document is not None and document.status in ("ready", "failed") else None
 
-    return wait_for(done, timeout=timeout, interval=0.2)
+    def stuck() -> str:
+        with tenant_context(tenant):
+            document = Document.objects.filter(pk=document_id).first()
+        state = "gone" if document is None else f"{document.status}, updated {document.updated_at}"
+        return f"{document_id} is {state}" + (f"; worker log:\n{log()[-4000:]}" if log else "")
+
+    return wait_for(done, timeout=timeout, interval=0.2, message=stuck)
 
 
 # --- refused at upload ----------------------------------------------------------------------------------
@@ -289,7 +299,7 @@ def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a
         text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(8))
         first = stored(tenant, text.encode(), "text/plain", "interrupted.txt")
         worker.send(tenant, first, soft_time_limit=0.5, time_limit=60)
-        document = status_of(tenant, first)
+        document = status_of(tenant, first, log=worker.log)
         assert document.status == "failed", document.status
         assert "longer than its 0.5 s limit" in document.failure_reason, document.failure_reason
         wait_for(
@@ -297,7 +307,7 @@ def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a
         )
         second = stored(tenant, text.encode() + b"\n\nOne more clause.", "text/plain", "after.txt")
         worker.send(tenant, second)
-        after = status_of(tenant, second, timeout=120)
+        after = status_of(tenant, second, timeout=120, log=worker.log)
         assert after.status == "ready", (after.failure_reason, worker.log()[-3000:])
     finally:
         worker.stop()
@@ -324,3 +334,23 @@ def test_deleting_a_document_mid_ingest_stops_it(tenant_a, private_worker):
         assert not Chunk.objects.filter(document_id=doc_id).exists()
         assert not Document.objects.filter(pk=doc_id).exists()
     assert "Traceback" not in private_worker.log()[log_start:]
+
+
+def test_the_soft_time_limit_landing_while_the_tenants_share_is_claimed_fails_the_document(
+    tenant_a, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from quire.documents import tasks
+
+    def interrupted(share):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(tasks.TenantShare, "__enter__", interrupted)
+    tenant = tenant_a.tenant
+    document_id = stored(tenant, CONTRACT.encode(), "text/plain", "share.txt")
+    with tenant_context(tenant):
+        assert tasks.document_ingest_task.apply(args=[document_id], soft_time_limit=2).get() == "failed"
+        document = Document.objects.get(pk=document_id)
+    assert document.status == "failed", document.status
+    assert "longer than its" in document.failure_reason, document.failure_reason

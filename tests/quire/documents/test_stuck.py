@@ -16,6 +16,7 @@ from quire.documents.models import Chunk, Document
 from quire.documents.services import DOCUMENT_INGEST_TASK, documents_requeue_stuck
 from quire.webhooks.models import Event
 from tests.support import Api, WorkerProcess, wait_for
+from tests.support.processes import task_ids_received
 from tests.support.recovery import RESCUER_VISIBILITY_S, rescued
 
 
@@ -67,9 +68,14 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
         )
         recovered_in = time.monotonic() - killed_at
         assert ready["status"] == "ready", ready
-        assert len(rescue.worker.task_ids_received(DOCUMENT_INGEST_TASK)) == 1
-        # The rescuing run's heartbeat kept later sweeps away from it, though it ran past the threshold.
-        assert rescue.worker.log_path.read_text().count(f"document {document_id}: stuck in") == 1
+        # The sweep queued it once: the rescuing run's heartbeat kept later sweeps away from it, though it ran
+        # past the threshold.
+        assert rescue.worker.log_path.read_text().count(f"document {document_id}: stuck in") == 1, (
+            rescue.timeline(victim.log_path)
+        )
+        [original] = task_ids_received(victim.log_path, DOCUMENT_INGEST_TASK)
+        received = rescue.worker.task_ids_received(DOCUMENT_INGEST_TASK)
+        assert len(received) == 1 and original not in received, rescue.timeline(victim.log_path)
         assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
 
         original = rescue.wait_for_redelivered_original(victim.log_path)
