@@ -348,7 +348,7 @@ def test_the_soft_time_limit_landing_while_the_tenants_share_is_claimed_fails_th
 
     monkeypatch.setattr(tasks.TenantShare, "__enter__", interrupted)
     tenant = tenant_a.tenant
-    document_id = stored(tenant, CONTRACT.encode(), "text/plain", "share.txt")
+    document_id = stored(tenant, b"A clause no other test uploads.", "text/plain", "share.txt")
     with tenant_context(tenant):
         assert tasks.document_ingest_task.apply(args=[document_id], soft_time_limit=2).get() == "failed"
         document = Document.objects.get(pk=document_id)
