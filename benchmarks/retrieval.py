@@ -12,9 +12,10 @@ ranked by cosine alone, within the contract, as `search_chunks` with a document 
 
 Rows: the fp32 vectors (the reference; queries always use fp32), each int8 kernel ingest can choose (a kernel
 the probe finds `SLOW_KERNEL` times slower than fp32 is left out), and fp32 over each whole chunk, with the
-sentence it repeats from the chunk before (as ingest embedded chunks until `embedding_texts` left it out).
-Each row's Recall@k and MRR, and its Recall@3 difference to fp32 with a 95 % paired bootstrap interval over the
-queries.
+sentence it repeats from the chunk before (as ingest embedded chunks until `embedding_texts` left it out), and
+the chunk encoder (`embed_chunks`, what ingest stores now) in fp32 and each int8 kernel.
+Each row's Recall@k and MRR, its Recall@3 difference to fp32 with a 95 % paired bootstrap interval over the
+queries, and the mean cosine of its chunk vectors to the fp32 ones.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[int]] = {}
     timings: dict[str, float] = {}
     pieces: dict[str, int] = {}
+    cosines: dict[str, list[float]] = {}
     tokenizer = embeddings._load()[0]
     contracts = queries_total = chunks_total = 0
     for label in labels:
@@ -106,16 +108,23 @@ def main(argv: list[str] | None = None) -> int:
         chunks_total += len(spans)
         query_vectors = embeddings.embed_texts([category for category, _ in queries])
         read = embedding_texts(text, spans)
-        variants = {"fp32": (read, False)}
-        variants.update({f"int8 {k}": (read, k) for k in kernels})
+        full, chunk = embeddings.embed_texts, embeddings.embed_chunks
+        fp32_vectors = None
+        variants = {"fp32": (read, False, full)}
+        variants.update({f"int8 {k}": (read, k, full) for k in kernels})
         variants["fp32, repeated sentence kept"] = (
             [embedding_text(text[c.start : c.end]) for c in spans],
             False,
+            full,
         )
-        for name, (texts, kernel) in variants.items():
+        variants["chunk encoder fp32"] = (read, False, chunk)
+        variants.update({f"chunk encoder int8 {k}": (read, k, chunk) for k in kernels})
+        for name, (texts, kernel, embed) in variants.items():
             started = time.perf_counter()
-            vectors = embeddings.embed_texts(texts, quantized=kernel)
+            vectors = embed(texts, quantized=kernel)
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+            fp32_vectors = vectors if name == "fp32" else fp32_vectors
+            cosines.setdefault(name, []).extend((vectors * fp32_vectors).sum(axis=1).tolist())
             pieces[name] = pieces.get(name, 0) + sum(len(e.ids) for e in tokenizer.encode_batch(texts))
             rows.setdefault(name, []).extend(ranks(vectors, query_vectors, queries))
 
@@ -124,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         f"(category name against the contract's chunks; clauses of {args.min_words}+ words)"
     )
     header = "".join(f"{f'R@{k}':>7}" for k in KS)
-    print(f"{'vectors':<30}{header}{'MRR':>7}{'R@3 - fp32 [95% CI]':>26}{'pieces':>9}{'embed s':>9}")
+    print(
+        f"{'vectors':<34}{header}{'MRR':>7}{'R@3 - fp32 [95% CI]':>26}{'cos':>7}{'pieces':>9}{'embed s':>9}"
+    )
     reference = rows["fp32"]
     generator = random.Random(0)
     picks = [[generator.randrange(len(reference)) for _ in reference] for _ in range(args.resamples)]
@@ -135,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         resampled = sorted(sum(gains[i] for i in pick) / len(pick) for pick in picks)
         low, high = resampled[int(0.025 * len(resampled))], resampled[int(0.975 * len(resampled)) - 1]
         delta = f"{statistics.mean(gains):+.3f} [{low:+.3f}, {high:+.3f}]"
-        print(f"{name:<30}{recalls}{mrr:7.3f}{delta:>26}{pieces[name]:9,}{timings[name]:9.1f}")
+        print(
+            f"{name:<34}{recalls}{mrr:7.3f}{delta:>26}{statistics.mean(cosines[name]):7.3f}{pieces[name]:9,}{timings[name]:9.1f}"
+        )
     return 0
 
 

@@ -16,10 +16,16 @@ oneDNN; 1.3 times faster than fp32 on that AVX2 core). `int8_kernel()` times bot
 and `embed_texts(quantized=True)` runs the faster; ingest embeds document chunks in int8 only where
 `int8_is_faster()`. Vectors stay within a cosine of 0.98 of the fp32 ones (0.99 on average). Queries and the
 connectors' learned features always use the fp32 forward, which matches sentence-transformers to 1e-4.
+
+Stored chunks go through `embed_chunks`: the chunk encoder, four of the six layers with a low-rank correction of
+each projection and retuned biases and norms (`CHUNK_ENCODER_DIR`, trained by `inference.distil`), a third less
+work per chunk, distilled so that `embed_texts`'s query vectors search its vectors as they search the full
+encoder's.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from dataclasses import dataclass
@@ -36,6 +42,9 @@ GELU_MINIMUM = 0.17
 
 _lock = threading.Lock()
 _runtime: tuple[Any, MiniLMEncoder] | None = None
+_chunk_runtime: MiniLMEncoder | None = None
+CHUNK_ENCODER_DIR = Path(__file__).resolve().parent / "chunk_encoder"
+ADAPTER_FILE = "adapter.safetensors"
 _probe_seconds: dict[str, float] | None = None
 # The encoder's widest projection (hidden 384 to intermediate 1,536) over 64 token rows.
 _PROBE_SHAPE = (64, 384, 1536)
@@ -244,6 +253,29 @@ class MiniLMEncoder:
 
         self._int8: dict[str, list[tuple[Any, ...]]] = {}
 
+    def adapted(self, keep: tuple[int, ...], tensors: dict[str, Any]) -> MiniLMEncoder:
+        """The same embeddings under the layers `keep`, in that order: layer j's projection k has weight
+        `weight + tensors["j.k.a"] @ tensors["j.k.b"]` and bias `tensors["j.k.bias"]`, its norms
+        `tensors["j.attention_norm.weight"]` and so on (`inference.distil` trains them)."""
+        layers = []
+        for j, index in enumerate(keep):
+
+            def tensor(name: str, j: int = j) -> Any:
+                return tensors[f"{j}.{name}"]
+
+            fp32 = tuple(
+                _Linear(linear.weight + tensor(f"{k}.a") @ tensor(f"{k}.b"), tensor(f"{k}.bias"))
+                for k, linear in enumerate(self.layers[index].fp32)
+            )
+            norms = [
+                (tensor(f"{norm}.weight"), tensor(f"{norm}.bias"))
+                for norm in ("attention_norm", "output_norm")
+            ]
+            layers.append(_Layer(fp32=fp32, attention_norm=norms[0], output_norm=norms[1]))
+        other = copy.copy(self)
+        other.layers, other._int8 = layers, {}
+        return other
+
     def projections(self, kernel: str | None) -> list[tuple[Any, ...]]:
         """Each layer's four projections: fp32 where `kernel` is None, else in that int8 kernel (built on first
         use)."""
@@ -314,6 +346,25 @@ def _load() -> tuple[Any, MiniLMEncoder]:
             encoder = MiniLMEncoder(load_file(str(directory / "model.safetensors")), config)
             _runtime = (tokenizer, encoder)
         return _runtime
+
+
+def _chunk_encoder() -> MiniLMEncoder:
+    global _chunk_runtime
+    encoder = _load()[1]
+    with _lock:
+        if _chunk_runtime is None:
+            _chunk_runtime = encoder.adapted(*load_adapter(CHUNK_ENCODER_DIR / ADAPTER_FILE))
+        return _chunk_runtime
+
+
+def load_adapter(path: Path) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """The layers a chunk-encoder adapter keeps and its tensors (`MiniLMEncoder.adapted`)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as adapter:
+        keep = tuple(int(index) for index in adapter.metadata()["keep"].split(","))
+    return keep, load_file(str(path))
 
 
 def int8_is_faster() -> bool:
@@ -388,6 +439,17 @@ def _batches(lengths: numpy.ndarray, order: numpy.ndarray, batch_size: int) -> l
 def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool | str = False) -> numpy.ndarray:
     """Embed `texts` into float32 rows of shape (len(texts), 384), each of unit L2 norm; `quantized` runs the
     int8 forward (within a cosine of 0.98 of the fp32 vectors) in `int8_kernel()`, or in the kernel it names."""
+    return _embed(texts, batch_size, quantized, chunks=False)
+
+
+def embed_chunks(texts: list[str], batch_size: int = 64, quantized: bool | str = False) -> numpy.ndarray:
+    """`embed_texts` for document chunks that are stored to be searched: the chunk encoder, four of the six
+    layers distilled to give the full encoder's vectors (`CHUNK_ENCODER_DIR`), so `embed_texts`'s query vectors
+    search them."""
+    return _embed(texts, batch_size, quantized, chunks=True)
+
+
+def _embed(texts: list[str], batch_size: int, quantized: bool | str, *, chunks: bool) -> numpy.ndarray:
     if isinstance(texts, str):
         raise ValueError("embed_texts takes a list of strings, not a single string")
     if batch_size < 1:
@@ -402,6 +464,8 @@ def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool | str = 
     import torch
 
     tokenizer, encoder = _load()
+    if chunks:
+        encoder = _chunk_encoder()
     kernel = (int8_kernel() if quantized is True else quantized) or None
     token_ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
     lengths = numpy.fromiter((len(ids) for ids in token_ids), dtype=numpy.int64, count=len(token_ids))

@@ -310,7 +310,7 @@ def _page_progress(document_id: str) -> Callable[[int, int], None]:
 
 
 def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
-    from inference.embeddings import embed_texts, int8_is_faster
+    from inference.embeddings import embed_chunks, embed_texts, int8_is_faster
 
     try:
         with document.file.open("rb") as handle:
@@ -346,12 +346,13 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
     _attachments_create(tenant, document, parsed)
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
     int8 = int8_is_faster()
+    embed = embed_chunks if settings.QUIRE_INGEST_DISTILLED_CHUNKS else embed_texts
     read = embedding_texts(parsed.text, spans)
     for first in range(0, len(spans), batch):
         limits.check_time()
         part = spans[first : first + batch]
         texts = [parsed.text[s.start : s.end] for s in part]
-        vectors = embed_texts(read[first : first + batch], quantized=int8)
+        vectors = embed(read[first : first + batch], quantized=int8)
         with transaction.atomic():
             _lock_alive(document.pk)
             Chunk.objects.bulk_create(

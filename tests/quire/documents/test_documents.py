@@ -2,6 +2,7 @@
 
 import itertools
 
+import numpy
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -116,6 +117,32 @@ def test_filler_runs_do_not_push_a_chunks_words_past_the_encoders_window():
     assert read.startswith("1. Term... 4 2. Payment... 5") and "...." not in read
     raw, cleaned, query = embed_texts([chunk, read, "arbitration in Singapore"])
     assert cleaned @ query > raw @ query + 0.05, (cleaned @ query, raw @ query)
+
+
+@pytest.mark.parametrize("distilled", [True, False])
+def test_ingest_stores_the_chunk_encoders_vectors_unless_told_otherwise(tenant_a, distilled):
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from inference.embeddings import embed_chunks, embed_texts, int8_is_faster
+    from quire.documents.services import document_ingest
+
+    text = f"Supplier ships within {30 + distilled} days. " * 40 + "Governing law is Delaware."
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with tenant_context(tenant_a.tenant), override_settings(QUIRE_INGEST_DISTILLED_CHUNKS=distilled):
+        document = Document(filename="v.txt", content_type="text/plain", sha256=digest, size_bytes=len(text))
+        document.file.save(digest, ContentFile(text.encode()), save=False)
+        document.save()
+        document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
+        chunks = list(Chunk.objects.filter(document=document).order_by("index"))
+        read = embedding_texts(text, chunk_text(text))
+    stored = numpy.array([chunk.embedding for chunk in chunks])
+    embed = embed_chunks if distilled else embed_texts
+    assert len(chunks) == len(read) > 1
+    assert numpy.allclose(stored, embed(read, quantized=int8_is_faster()), atol=1e-5)
+    other = embed_texts(read) if distilled else embed_chunks(read)
+    assert not numpy.allclose(stored, other, atol=1e-2)
 
 
 def test_upload_types_ingest_to_ready_with_vectors(celery_worker, api_a: Api, tenant_a):
