@@ -15,6 +15,7 @@ import numpy
 
 KEEP = (0, 1, 3, 5)
 RANK = 16
+EPOCHS = 2.0
 TOKEN_BUDGET = 4096
 LEARNING_RATES = (2e-3, 3e-4)
 
@@ -100,7 +101,7 @@ def distil(
     *,
     keep: tuple[int, ...] = KEEP,
     rank: int = RANK,
-    epochs: float = 1.5,
+    epochs: float = EPOCHS,
     seed: int = 0,
     targets: numpy.ndarray | None = None,
     progress: Callable[[int, int, float], None] | None = None,

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.legal.training import HELDOUT_LABELS, TRAIN_SPLIT, excluded_files
-from inference.distil import KEEP, distil, save_adapter
+from inference.distil import EPOCHS, KEEP, distil, save_adapter
 from inference.embeddings import ADAPTER_FILE, CHUNK_ENCODER_DIR, embed_texts
 from quire.documents.chunking import chunk_text, embedding_texts
 
@@ -20,8 +20,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--data", required=True, type=Path, help="DIR of `connectors prepare legal`")
-        parser.add_argument("--contracts", type=int, default=60, help="how many contracts, a seeded sample")
-        parser.add_argument("--epochs", type=float, default=1.5)
+        parser.add_argument("--contracts", type=int, default=100, help="how many contracts, a seeded sample")
+        parser.add_argument("--epochs", type=float, default=EPOCHS)
         parser.add_argument("--out", type=Path, default=CHUNK_ENCODER_DIR)
 
     def handle(self, *args, data, contracts, epochs, out, **options):
