@@ -225,11 +225,15 @@ def _generic_vectors():
 
 
 def _own_vectors():
-    """The vectors of the tenant's most recent chunks (its own paragraphs, as negatives)."""
-    import numpy
+    """The tenant's most recent chunks (its own paragraphs, as negatives), embedded by the full encoder as the
+    examples and the passages a head scores are: the stored vectors are the chunk encoder's, a cosine of about
+    0.9 away, which a head would learn to tell apart from the examples' and `negatives_from`'s bar would
+    misjudge."""
+    from inference.embeddings import embed_texts, int8_is_faster
+    from quire.documents.chunking import embedding_text
 
-    rows = list(Chunk.objects.order_by("-id").values_list("embedding", flat=True)[:OWN_NEGATIVES])
-    return numpy.asarray(rows, dtype=numpy.float32).reshape(len(rows), -1) if rows else numpy.zeros((0, 384))
+    texts = list(Chunk.objects.order_by("-id").values_list("text", flat=True)[:OWN_NEGATIVES])
+    return embed_texts([embedding_text(text) for text in texts], quantized=int8_is_faster())
 
 
 def _training_failed(clause_type_id: str, version: int, reason: str) -> ClauseType | None:

@@ -151,3 +151,34 @@ def test_an_untrained_clause_type_is_refused_and_a_stale_training_changes_nothin
             assert ClauseType.objects.get(pk=queued.pk).status == ClauseTypeStatus.QUEUED
         finally:
             queued.delete()
+
+
+def test_a_heads_own_negatives_are_the_full_encoders_vectors_of_the_tenants_chunks(tenant_a):
+    import hashlib
+
+    import numpy
+    from django_tenants.utils import tenant_context
+
+    from inference.embeddings import embed_texts
+    from quire.clauses.services import _own_vectors
+    from quire.documents.models import Chunk, Document
+
+    text = "The Supplier shall deliver the Goods to the Buyer's warehouse in Rotterdam every second Tuesday."
+    stored = numpy.eye(384, dtype=numpy.float32)[0]
+    with tenant_context(tenant_a.tenant):
+        document = Document.objects.create(
+            filename="negatives.txt",
+            content_type="text/plain",
+            sha256=hashlib.sha256(b"own negatives test").hexdigest(),
+            size_bytes=len(text),
+            text=text,
+        )
+        try:
+            Chunk.objects.create(
+                document=document, index=0, start=0, end=len(text), text=text, embedding=stored
+            )
+            newest = _own_vectors()[0]
+        finally:
+            document.delete()
+    full = embed_texts([text])[0]
+    assert float(numpy.dot(newest, full)) > 0.98
