@@ -17,10 +17,10 @@ and `embed_texts(quantized=True)` runs the faster; ingest embeds document chunks
 `int8_is_faster()`. Vectors stay within a cosine of 0.98 of the fp32 ones (0.99 on average). Queries and the
 connectors' learned features always use the fp32 forward, which matches sentence-transformers to 1e-4.
 
-Stored chunks go through `embed_chunks`: the chunk encoder, four of the six layers with a low-rank correction of
-each projection and retuned biases and norms (`CHUNK_ENCODER_DIR`, trained by `inference.distil`), a third less
-work per chunk, distilled so that `embed_texts`'s query vectors search its vectors as they search the full
-encoder's.
+Stored chunks go through `embed_chunks`: the chunk encoder, four of the six layers with half of each one's
+intermediate units, a low-rank correction of each projection and retuned biases and norms (`CHUNK_ENCODER_DIR`,
+trained by `inference.distil`), about 0.4 of the full encoder's work per chunk, distilled so that
+`embed_texts`'s query vectors search its vectors as they search the full encoder's.
 """
 
 from __future__ import annotations
@@ -203,6 +203,15 @@ class _Layer:
     output_norm: tuple[Any, Any]
 
 
+def kept_weights(layer: _Layer, intermediate: Any | None) -> list[Any]:
+    """A layer's four projection weights (in, out), with only the `intermediate` units (indices; all where None)
+    of its intermediate projection's outputs and its output projection's inputs."""
+    weights = [linear.weight for linear in layer.fp32]
+    if intermediate is not None:
+        weights[2], weights[3] = weights[2][:, intermediate], weights[3][intermediate]
+    return weights
+
+
 class MiniLMEncoder:
     """BERT encoder forward (inference only) returning mean-pooled, L2-normalised sentence vectors."""
 
@@ -256,16 +265,19 @@ class MiniLMEncoder:
     def adapted(self, keep: tuple[int, ...], tensors: dict[str, Any]) -> MiniLMEncoder:
         """The same embeddings under the layers `keep`, in that order: layer j's projection k has weight
         `weight + tensors["j.k.a"] @ tensors["j.k.b"]` and bias `tensors["j.k.bias"]`, its norms
-        `tensors["j.attention_norm.weight"]` and so on (`inference.distil` trains them)."""
+        `tensors["j.attention_norm.weight"]` and so on (`inference.distil` trains them). Where
+        `tensors["j.intermediate"]` is given, the layer keeps only those intermediate units (the columns of its
+        intermediate projection, the rows of its output projection) before the correction is added."""
         layers = []
         for j, index in enumerate(keep):
 
             def tensor(name: str, j: int = j) -> Any:
                 return tensors[f"{j}.{name}"]
 
+            weights = kept_weights(self.layers[index], tensors.get(f"{j}.intermediate"))
             fp32 = tuple(
-                _Linear(linear.weight + tensor(f"{k}.a") @ tensor(f"{k}.b"), tensor(f"{k}.bias"))
-                for k, linear in enumerate(self.layers[index].fp32)
+                _Linear(weight + tensor(f"{k}.a") @ tensor(f"{k}.b"), tensor(f"{k}.bias"))
+                for k, weight in enumerate(weights)
             )
             norms = [
                 (tensor(f"{norm}.weight"), tensor(f"{norm}.bias"))
@@ -353,17 +365,25 @@ def _chunk_encoder() -> MiniLMEncoder:
     encoder = _load()[1]
     with _lock:
         if _chunk_runtime is None:
-            _chunk_runtime = encoder.adapted(*load_adapter(CHUNK_ENCODER_DIR / ADAPTER_FILE))
+            path = CHUNK_ENCODER_DIR / ADAPTER_FILE
+            _chunk_runtime = encoder.adapted(*load_adapter(path)) if path.exists() else encoder
         return _chunk_runtime
+
+
+def adapter_metadata(path: Path) -> dict[str, str]:
+    """A chunk-encoder adapter's metadata: `keep` (its layers) and `non_commercial` ("true" where it was trained
+    on text under a non-commercial licence)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as adapter:
+        return dict(adapter.metadata())
 
 
 def load_adapter(path: Path) -> tuple[tuple[int, ...], dict[str, Any]]:
     """The layers a chunk-encoder adapter keeps and its tensors (`MiniLMEncoder.adapted`)."""
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    with safe_open(str(path), framework="pt") as adapter:
-        keep = tuple(int(index) for index in adapter.metadata()["keep"].split(","))
+    keep = tuple(int(index) for index in adapter_metadata(path)["keep"].split(","))
     return keep, load_file(str(path))
 
 
@@ -444,8 +464,9 @@ def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool | str = 
 
 def embed_chunks(texts: list[str], batch_size: int = 64, quantized: bool | str = False) -> numpy.ndarray:
     """`embed_texts` for document chunks that are stored to be searched: the chunk encoder, four of the six
-    layers distilled to give the full encoder's vectors (`CHUNK_ENCODER_DIR`), so `embed_texts`'s query vectors
-    search them."""
+    layers, pruned and distilled to give the full encoder's vectors (`CHUNK_ENCODER_DIR`), so `embed_texts`'s
+    query vectors search them. A build without the adapter (it is marked non-commercial) embeds with the full
+    encoder."""
     return _embed(texts, batch_size, quantized, chunks=True)
 
 
