@@ -156,7 +156,7 @@ def distil(
 ) -> dict[str, Any]:
     """The adapter's tensors, trained on `texts` (the chunks as ingest reads them) against `targets`, their
     full-encoder fp32 vectors (computed when not given); each kept layer keeps `width` intermediate units
-    (`intermediate_units` over the first `RANKING_TEXTS` of a seeded shuffle of `texts`; all where None);
+    (`intermediate_units` over a sample of `RANKING_TEXTS` of `texts`, drawn with `seed`; all where None);
     `progress(step, steps, loss)` every 50 steps. One-cycle AdamW, the low-rank factors at
     `LEARNING_RATES[0]`, biases and norms at `LEARNING_RATES[1]`."""
     import torch
