@@ -113,8 +113,8 @@ def bench_embed(chunks: list[str], rounds: int) -> dict:
     torch.set_num_threads(os.cpu_count() or 2)
     embed_texts(chunks[:8])
     embed_texts(chunks[:8], quantized=True)
-    embed_chunks(chunks[:8], quantized=int8_is_faster())
     int8_faster = int8_is_faster()
+    embed_chunks(chunks[:8], quantized=int8_faster)
     int8_chunks = chunks if int8_faster else chunks[:SLOW_INT8_CHUNKS]
     reference = SentenceTransformer(str(model_dir()), device="cpu")
     reference.encode(chunks[:8])

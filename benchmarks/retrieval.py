@@ -159,23 +159,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def other_verticals(split: str, kernels: list[str]) -> None:
+    from connectors.loaders import load_corpus
     from inference import embeddings
     from quire.documents.chunking import chunk_text, embedding_texts
 
     data = ROOT / "tests" / "data"
-    papers = [json.loads(line) for line in (data / "scifact" / "corpus.jsonl").read_text().splitlines()]
+    papers = load_corpus(data / "scifact" / "corpus.jsonl")
     claims = [json.loads(line) for line in (data / "scifact" / "claims.jsonl").read_text().splitlines()]
     claims = [claim for claim in claims if claim["split"] == split and claim["cited_doc_ids"]]
     paper_texts, owners = [], []
     for paper in papers:
-        text = f"{paper['title']}\n\n{paper['abstract']}".strip()
-        read = embedding_texts(text, chunk_text(text))
+        read = embedding_texts(paper.text, chunk_text(paper.text))
         paper_texts += read
-        owners += [paper["doc_id"]] * len(read)
-    queries = [
-        (claim["claim"], {i for i, owner in enumerate(owners) if owner in set(claim["cited_doc_ids"])})
-        for claim in claims
-    ]
+        owners += [paper.document_id] * len(read)
+    queries = []
+    for claim in claims:
+        cited = {str(doc_id) for doc_id in claim["cited_doc_ids"]}
+        queries.append((claim["claim"], {i for i, owner in enumerate(owners) if owner in cited}))
     calls = [json.loads(line) for line in (data / "ectsum" / "labels.jsonl").read_text().splitlines()]
     call_texts = []
     for call in calls:
