@@ -99,8 +99,7 @@ def test_chunk_vectors_are_the_full_encoders_and_its_queries_find_them():
 
 
 def test_the_units_kept_carry_more_of_the_layers_than_as_many_chosen_at_random():
-    encoder = embeddings._load()[1]
-    tokenizer = embeddings._load()[0]
+    tokenizer, encoder = embeddings._load()
     token_ids = [e.ids for e in tokenizer.encode_batch([*CHUNKS, *CONTRACT.split("\n\n")])]
     chosen = distil.intermediate_units(encoder, distil.KEEP, token_ids, 384)
     generator = torch.Generator().manual_seed(0)
@@ -116,9 +115,7 @@ def test_the_units_kept_carry_more_of_the_layers_than_as_many_chosen_at_random()
             vectors = embed_chunks(CHUNKS)
         finally:
             embeddings._chunk_runtime = kept
-        ids, lengths = distil._padded(
-            [e.ids for e in tokenizer.encode_batch(CHUNKS)], list(range(len(CHUNKS)))
-        )
+        ids, lengths = distil._padded(token_ids, list(range(len(CHUNKS))))
         with torch.no_grad():
             trained_forward = distil._forward(encoder, distil.KEEP, tensors, ids, lengths).numpy()
         assert numpy.allclose(trained_forward, vectors, atol=1e-5)
