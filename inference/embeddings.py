@@ -20,7 +20,8 @@ connectors' learned features always use the fp32 forward, which matches sentence
 Stored chunks go through `embed_chunks`: the chunk encoder, four of the six layers with half of each one's
 intermediate units, a low-rank correction of each projection and retuned biases and norms (`CHUNK_ENCODER_DIR`,
 trained by `inference.distil`), about 0.4 of the full encoder's work per chunk, distilled so that
-`embed_texts`'s query vectors search its vectors as they search the full encoder's.
+`embed_texts`'s query vectors search its vectors as they search the full encoder's. `encoder_name` names the
+encoder behind each kind of vector, so stored vectors can be told from those the current weights write.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ GELU_MINIMUM = 0.17
 _lock = threading.Lock()
 _runtime: tuple[Any, MiniLMEncoder] | None = None
 _chunk_runtime: MiniLMEncoder | None = None
+_chunk_name: str | None = None
 CHUNK_ENCODER_DIR = Path(__file__).resolve().parent / "chunk_encoder"
 ADAPTER_FILE = "adapter.safetensors"
+ENCODER_NAME = "all-MiniLM-L6-v2"
 _probe_seconds: dict[str, float] | None = None
 # The encoder's widest projection (hidden 384 to intermediate 1,536) over 64 token rows.
 _PROBE_SHAPE = (64, 384, 1536)
@@ -368,6 +371,22 @@ def _chunk_encoder() -> MiniLMEncoder:
             path = CHUNK_ENCODER_DIR / ADAPTER_FILE
             _chunk_runtime = encoder.adapted(*load_adapter(path)) if path.exists() else encoder
         return _chunk_runtime
+
+
+def encoder_name(*, chunks: bool) -> str:
+    """The encoder whose vectors `embed_chunks` (`chunks`) or `embed_texts` writes: `ENCODER_NAME`, with
+    `+chunk-` and the first 12 hex digits of the adapter's SHA-256 for the chunk encoder. The int8 and fp32
+    forwards of one encoder share a name (their vectors are within a cosine of 0.98)."""
+    global _chunk_name
+    path = CHUNK_ENCODER_DIR / ADAPTER_FILE
+    if not chunks or not path.exists():
+        return ENCODER_NAME
+    with _lock:
+        if _chunk_name is None:
+            import hashlib
+
+            _chunk_name = f"{ENCODER_NAME}+chunk-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+        return _chunk_name
 
 
 def adapter_metadata(path: Path) -> dict[str, str]:

@@ -195,6 +195,10 @@ QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256
 # Stored chunks are embedded by the distilled chunk encoder (`embed_chunks`, about 0.4 of the CPU per chunk); false:
 # by the full encoder, as queries are.
 QUIRE_INGEST_DISTILLED_CHUNKS = env_bool("QUIRE_INGEST_DISTILLED_CHUNKS", True)
+# Beat embeds again the chunks of ready documents another encoder embedded (the chunk encoder's weights or the
+# setting above changed) on an ingest worker, starting none past QUIRE_REEMBED_BUDGET_SECONDS into a sweep.
+QUIRE_REEMBED_SWEEP_SECONDS = env_int("QUIRE_REEMBED_SWEEP_SECONDS", 300)
+QUIRE_REEMBED_BUDGET_SECONDS = env_int("QUIRE_REEMBED_BUDGET_SECONDS", 60)
 QUIRE_IDEMPOTENCY_TTL_HOURS = 24
 QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 # Beat re-queues running jobs whose lease lapsed, and documents in parsing or embedding whose heartbeat
@@ -315,6 +319,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-documents": {
         "task": "quire.documents.documents_requeue_stuck_task",
         "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
+    },
+    "reembed-stale-documents": {
+        "task": "quire.documents.documents_reembed_stale_task",
+        "schedule": float(QUIRE_REEMBED_SWEEP_SECONDS),
     },
     "apply-retention": {
         "task": "quire.jobs.retention_apply_task",

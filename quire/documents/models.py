@@ -53,6 +53,9 @@ class Document(models.Model):
     # Stored by an e-mail's ingestion (not uploaded on its own): it goes when the last e-mail listing it does.
     arrived_as_attachment = models.BooleanField(default=False)
     chunk_count = models.PositiveIntegerField(default=0)
+    # The encoder whose vectors the chunks hold (`inference.embeddings.encoder_name`); empty for chunks stored
+    # before it was recorded. `documents_reembed_stale` brings documents whose encoder is not the current one up.
+    encoder = models.CharField(max_length=80, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     # Set when the broker refused the ingest task after the upload committed; the stuck sweep queues it.
     ingest_unqueued = models.BooleanField(default=False)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -25,7 +26,7 @@ from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotency_records_rewrite
 from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
-from quire.documents.chunking import chunk_text, embedding_texts
+from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
 from quire.documents.limits import DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus
@@ -43,7 +44,9 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 DOCUMENT_INGEST_TASK = "quire.documents.document_ingest_task"
 DOCUMENTS_REQUEUE_STUCK_TASK = "quire.documents.documents_requeue_stuck_task"
+DOCUMENTS_REEMBED_STALE_TASK = "quire.documents.documents_reembed_stale_task"
 STUCK_SWEEP_BATCH = 200
+REEMBED_SWEEP_BATCH = 20
 # The Redis transport reads priority 0 first and 9 last (kombu's default steps 0, 3, 6, 9).
 LOWEST_PRIORITY = 9
 FINISHED = (DocumentStatus.READY, DocumentStatus.FAILED)
@@ -310,8 +313,6 @@ def _page_progress(document_id: str) -> Callable[[int, int], None]:
 
 
 def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
-    from inference.embeddings import embed_chunks, embed_texts, int8_is_faster
-
     try:
         with document.file.open("rb") as handle:
             parsed = parse_document(
@@ -327,6 +328,7 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
             document_finished(document=document)
         return
     spans = chunk_text(parsed.text)
+    embed, encoder = chunk_embedder()
     with transaction.atomic():
         _lock_alive(document.pk)
         Chunk.objects.filter(document=document).delete()
@@ -342,17 +344,16 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
             pages_parsed=parsed.page_count,
             pages_total=parsed.page_count,
             chunk_count=0,
+            encoder=encoder,
         )
     _attachments_create(tenant, document, parsed)
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
-    int8 = int8_is_faster()
-    embed = embed_chunks if settings.QUIRE_INGEST_DISTILLED_CHUNKS else embed_texts
     read = embedding_texts(parsed.text, spans)
     for first in range(0, len(spans), batch):
         limits.check_time()
         part = spans[first : first + batch]
         texts = [parsed.text[s.start : s.end] for s in part]
-        vectors = embed(read[first : first + batch], quantized=int8)
+        vectors = embed(read[first : first + batch])
         with transaction.atomic():
             _lock_alive(document.pk)
             Chunk.objects.bulk_create(
@@ -364,6 +365,73 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
         _lock_alive(document.pk)
         _set_status(document, DocumentStatus.READY, chunk_count=len(spans), failure_reason="")
         document_finished(document=document)
+
+
+def chunk_embedder() -> tuple[Callable[[list[str]], Any], str]:
+    """How stored chunks are embedded now, and the name of that encoder (`Document.encoder`): the chunk encoder
+    unless `QUIRE_INGEST_DISTILLED_CHUNKS` is off, in int8 where this CPU runs it faster."""
+    from inference.embeddings import embed_chunks, embed_texts, encoder_name, int8_is_faster
+
+    chunks = settings.QUIRE_INGEST_DISTILLED_CHUNKS
+    embed = embed_chunks if chunks else embed_texts
+    return partial(embed, quantized=int8_is_faster()), encoder_name(chunks=chunks)
+
+
+def document_reembed(*, document_id: str) -> bool:
+    """Embed a ready document's chunks again with `chunk_embedder()` where its `encoder` is another: the vectors
+    are computed first, then written with the new name under the row lock in one transaction, so the chunks
+    never hold two encoders' vectors and a crash leaves the old ones. A document ingested or deleted meanwhile
+    (its `updated_at` moved) is left to that run. Returns whether it wrote."""
+    embed, encoder = chunk_embedder()
+    document = (
+        Document.objects.filter(pk=document_id, status=DocumentStatus.READY).exclude(encoder=encoder).first()
+    )
+    if document is None:
+        return False
+    chunks = list(Chunk.objects.filter(document=document).order_by("index").only("pk", "start", "end"))
+    read = embedding_texts(document.text, [ChunkSpan(chunk.start, chunk.end) for chunk in chunks])
+    batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
+    vectors = [
+        vector for first in range(0, len(read), batch) for vector in embed(read[first : first + batch])
+    ]
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().filter(pk=document_id).first()
+        if (
+            locked is None
+            or locked.status != DocumentStatus.READY
+            or locked.updated_at != document.updated_at
+        ):
+            return False
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            chunk.embedding = vector
+        Chunk.objects.bulk_update(chunks, ["embedding"], batch_size=500)
+        Document.objects.filter(pk=document_id).update(encoder=encoder)
+    logger.info("document %s: %d chunks embedded again with %s", document_id, len(chunks), encoder)
+    return True
+
+
+def documents_stale(*, limit: int | None = None) -> list[str]:
+    """Ready documents whose chunks another encoder embedded than `chunk_embedder()` would now, oldest
+    first."""
+    from inference.embeddings import encoder_name
+
+    current = encoder_name(chunks=settings.QUIRE_INGEST_DISTILLED_CHUNKS)
+    stale = (
+        Document.objects.filter(status=DocumentStatus.READY).exclude(encoder=current).order_by("created_at")
+    )
+    return list(stale.values_list("pk", flat=True)[:limit])
+
+
+def documents_reembed_stale(*, limit: int = REEMBED_SWEEP_BATCH, budget_seconds: float | None = None) -> int:
+    """`document_reembed` the current tenant's stale documents (`documents_stale`), at most `limit` of them and,
+    with `budget_seconds`, none started past that many seconds. Returns how many were written."""
+    started = time.monotonic()
+    written = 0
+    for document_id in documents_stale(limit=limit):
+        if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+            break
+        written += document_reembed(document_id=document_id)
+    return written
 
 
 def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocument) -> None:

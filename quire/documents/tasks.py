@@ -11,9 +11,11 @@ from django.db import connection
 from quire.documents.limits import DeadlinePassed
 from quire.documents.services import (
     DOCUMENT_INGEST_TASK,
+    DOCUMENTS_REEMBED_STALE_TASK,
     DOCUMENTS_REQUEUE_STUCK_TASK,
     document_fail,
     document_ingest,
+    documents_reembed_stale,
     documents_requeue_stuck,
 )
 from quire.fairness import TenantShare, retry_delay
@@ -90,3 +92,14 @@ def _fail(document_id: str, reason: str) -> None:
 def documents_requeue_stuck_task() -> int:
     """Beat: queue ingestion again for documents stuck in parsing or embedding, in every tenant."""
     return sum(for_each_tenant(lambda tenant: documents_requeue_stuck()))
+
+
+@shared_task(name=DOCUMENTS_REEMBED_STALE_TASK)
+def documents_reembed_stale_task() -> int:
+    """Beat: embed again, tenant by tenant, the chunks of ready documents another encoder embedded (stored
+    before the chunk encoder's weights or `QUIRE_INGEST_DISTILLED_CHUNKS` changed), within
+    `QUIRE_REEMBED_BUDGET_SECONDS` a sweep, so the ingest queue is held briefly; the next sweep goes on."""
+    deadline = time.monotonic() + settings.QUIRE_REEMBED_BUDGET_SECONDS
+    return sum(
+        for_each_tenant(lambda tenant: documents_reembed_stale(budget_seconds=deadline - time.monotonic()))
+    )

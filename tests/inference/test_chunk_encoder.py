@@ -60,6 +60,20 @@ def test_a_build_without_the_adapter_stores_the_full_encoders_vectors(tmp_path, 
     monkeypatch.setattr(embeddings, "CHUNK_ENCODER_DIR", tmp_path)
     monkeypatch.setattr(embeddings, "_chunk_runtime", None)
     assert numpy.allclose(embed_chunks(CHUNKS), embed_texts(CHUNKS), atol=1e-6)
+    assert embeddings.encoder_name(chunks=True) == embeddings.ENCODER_NAME
+
+
+def test_the_chunk_encoders_name_follows_its_adapters_bytes(tmp_path, monkeypatch):
+    import hashlib
+
+    shipped = embeddings.encoder_name(chunks=True)
+    digest = hashlib.sha256((CHUNK_ENCODER_DIR / ADAPTER_FILE).read_bytes()).hexdigest()
+    assert shipped == f"all-MiniLM-L6-v2+chunk-{digest[:12]}"
+    assert embeddings.encoder_name(chunks=False) == "all-MiniLM-L6-v2"
+    (tmp_path / ADAPTER_FILE).write_bytes(b"retrained")
+    monkeypatch.setattr(embeddings, "CHUNK_ENCODER_DIR", tmp_path)
+    monkeypatch.setattr(embeddings, "_chunk_name", None)
+    assert embeddings.encoder_name(chunks=True) not in (shipped, embeddings.ENCODER_NAME)
 
 
 def test_it_was_trained_on_no_test_heldout_or_repository_document():
