@@ -12,9 +12,10 @@ from django.core.management import CommandError, call_command
 
 from connectors.legal.training import CUAD_TEST_SPLIT, HELDOUT_LABELS
 from connectors.literature.training import EVALUATION_CLAIMS
+from connectors.loaders import corpus_document
 from inference import distil, embeddings
 from inference.embeddings import ADAPTER_FILE, CHUNK_ENCODER_DIR, embed_chunks, embed_texts
-from quire.documents.management.commands.quire_chunk_encoder_train import Command
+from quire.documents.management.commands.quire_chunk_encoder_train import Command, pubmedqa_texts
 from tests.support.documents import CONTRACT
 
 CHUNKS = [
@@ -263,3 +264,35 @@ def test_the_training_command_writes_the_adapter_and_what_it_read(tmp_path):
         call_command(Command(), data=data, width=0, out=out)
     with pytest.raises(CommandError, match="prepare legal"):
         call_command(Command(), data=tmp_path / "missing", out=out)
+
+
+def test_pubmedqa_abstracts_train_a_commercial_adapter_without_the_evaluation_papers(tmp_path):
+    ours = json.loads((EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    opening = corpus_document(ours).text.split("\n\n")[-1][:200]
+    rows = {
+        "111": {
+            "QUESTION": "Do statins cause muscle pain?",
+            "CONTEXTS": ["Statins are common.", "Pain was reported by 12 of 40 patients."],
+            "LONG_ANSWER": "Statins may cause muscle pain.",
+            "final_decision": "maybe",
+        },
+        "222": {"QUESTION": "A copy?", "CONTEXTS": [opening.upper()], "LONG_ANSWER": "Yes."},
+    }
+    pubmedqa = tmp_path / "ori_pqal.json"
+    pubmedqa.write_text(json.dumps(rows), encoding="utf-8")
+    assert pubmedqa_texts(pubmedqa) == [
+        (
+            "ori_pqal.json:111",
+            "Do statins cause muscle pain?\n\nStatins are common. Pain was reported by 12 of 40 patients. "
+            "Statins may cause muscle pain.",
+        )
+    ]
+    data = _data_dir(tmp_path / "data", ["Alpha License Agreement"])
+    out = tmp_path / "out"
+    call_command(Command(), data=data, pubmedqa=pubmedqa, epochs=1, out=out)
+    assert embeddings.adapter_metadata(out / ADAPTER_FILE)["non_commercial"] == "false"
+    trained_on = (out / "TRAINED_ON.txt").read_text(encoding="utf-8").splitlines()
+    assert trained_on == ["Alpha License Agreement", "ori_pqal.json:111"]
+    (tmp_path / "bad.json").write_text('{"1": {"QUESTION": "No contexts"}}', encoding="utf-8")
+    with pytest.raises(CommandError, match=r"not PubMedQA's ori_pqal\.json"):
+        call_command(Command(), data=data, pubmedqa=tmp_path / "bad.json", out=out)

@@ -18,8 +18,8 @@ class Command(BaseCommand):
     help = (
         "Rebuild the chunk encoder's adapter (inference/chunk_encoder) from CUAD's training contracts, as "
         "`python -m connectors prepare legal` writes them, and optionally ECTSum's training calls and the "
-        "abstracts SciFact's training claims cite: chunks cut as ingest cuts them, distilled against the full "
-        "encoder's vectors."
+        "abstracts SciFact's training claims cite or PubMedQA's labelled abstracts: chunks cut as ingest cuts "
+        "them, distilled against the full encoder's vectors."
     )
 
     def add_arguments(self, parser):
@@ -30,13 +30,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--calls", type=int, default=100, help="how many ECTSum calls, a seeded sample")
         parser.add_argument("--scifact", type=Path, help="SciFact's data (as `connectors train literature`)")
+        parser.add_argument(
+            "--pubmedqa", type=Path, help="PubMedQA's ori_pqal.json (1,000 labelled abstracts, MIT licence)"
+        )
         parser.add_argument("--epochs", type=float, default=EPOCHS)
         parser.add_argument(
             "--width", type=int, default=WIDTH, help="intermediate units each kept layer keeps (of 1,536)"
         )
         parser.add_argument("--out", type=Path, default=CHUNK_ENCODER_DIR)
 
-    def handle(self, *args, data, contracts, ectsum, calls, scifact, epochs, width, out, **options):
+    def handle(self, *args, data, contracts, ectsum, calls, scifact, pubmedqa, epochs, width, out, **options):
         rows = training_rows(data)
         if not rows:
             raise CommandError(f"no training contracts in {data / 'cuad' / 'labels.jsonl'}")
@@ -57,6 +60,10 @@ class Command(BaseCommand):
             read = paper_texts(scifact)
             documents += read
             counts.append(f"{len(read)} abstracts")
+        if pubmedqa is not None:
+            read = pubmedqa_texts(pubmedqa)
+            documents += read
+            counts.append(f"{len(read)} PubMedQA abstracts")
         texts = []
         for _, text in documents:
             texts += embedding_texts(text, chunk_text(text))
@@ -123,3 +130,42 @@ def paper_texts(data: Path) -> list[tuple[str, str]]:
             f"{data}: no abstract cited by a training claim (claims_train.jsonl, corpus.jsonl)"
         )
     return [(f"corpus.jsonl:{doc_id}", corpus_document(row).text) for doc_id, row in papers]
+
+
+def pubmedqa_texts(path: Path) -> list[tuple[str, str]]:
+    """(`ori_pqal.json:<pmid>`, the question as title and the abstract's parts and conclusion as a document
+    reads) of PubMedQA's expert-labelled abstracts, less any holding the opening of a tests/data/scifact paper.
+    No label is read."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        papers = [
+            (
+                pmid,
+                corpus_document(
+                    {
+                        "doc_id": pmid,
+                        "title": row["QUESTION"],
+                        "abstract": [*row["CONTEXTS"], row["LONG_ANSWER"]],
+                    }
+                ),
+            )
+            for pmid, row in sorted(rows.items())
+        ]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as error:
+        raise CommandError(
+            f"{path}: not PubMedQA's ori_pqal.json ({type(error).__name__}: {error})"
+        ) from error
+    ours = [
+        _folded(corpus_document(json.loads(line)).text.split("\n\n")[-1])[:80]
+        for line in (EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    kept = [
+        (pmid, paper) for pmid, paper in papers if not any(opening in _folded(paper.text) for opening in ours)
+    ]
+    if not kept:
+        raise CommandError(f"{path}: no abstract")
+    return [(f"ori_pqal.json:{pmid}", paper.text) for pmid, paper in kept]
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.lower().split())
