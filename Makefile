@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m pip install --quiet -e 'sdk/python[cli]'
+	# A venv that once installed transformers 5.25 holds the `kernels` distribution, which shadows kernels/.
+	$(PY) -m pip uninstall --quiet --yes kernels 2>/dev/null || true
 	touch $(STAMP)
 
 install: $(STAMP)
