@@ -266,7 +266,7 @@ def test_the_training_command_writes_the_adapter_and_what_it_read(tmp_path):
         call_command(Command(), data=tmp_path / "missing", out=out)
 
 
-def test_pubmedqa_abstracts_train_a_commercial_adapter_without_the_evaluation_papers(tmp_path):
+def test_pubmedqa_abstracts_outside_its_test_split_train_a_commercial_adapter_without_our_papers(tmp_path):
     ours = json.loads((EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[0])
     opening = corpus_document(ours).text.split("\n\n")[-1][:200]
     rows = {
@@ -277,9 +277,12 @@ def test_pubmedqa_abstracts_train_a_commercial_adapter_without_the_evaluation_pa
             "final_decision": "maybe",
         },
         "222": {"QUESTION": "A copy?", "CONTEXTS": [opening.upper()], "LONG_ANSWER": "Yes."},
+        "333": {"QUESTION": "A test question?", "CONTEXTS": ["Held back."], "LONG_ANSWER": "No."},
     }
-    pubmedqa = tmp_path / "ori_pqal.json"
-    pubmedqa.write_text(json.dumps(rows), encoding="utf-8")
+    pubmedqa = tmp_path / "pubmedqa"
+    pubmedqa.mkdir()
+    (pubmedqa / "ori_pqal.json").write_text(json.dumps(rows), encoding="utf-8")
+    (pubmedqa / "test_ground_truth.json").write_text('{"333": "no"}', encoding="utf-8")
     assert pubmedqa_texts(pubmedqa) == [
         (
             "ori_pqal.json:111",
@@ -293,6 +296,9 @@ def test_pubmedqa_abstracts_train_a_commercial_adapter_without_the_evaluation_pa
     assert embeddings.adapter_metadata(out / ADAPTER_FILE)["non_commercial"] == "false"
     trained_on = (out / "TRAINED_ON.txt").read_text(encoding="utf-8").splitlines()
     assert trained_on == ["Alpha License Agreement", "ori_pqal.json:111"]
-    (tmp_path / "bad.json").write_text('{"1": {"QUESTION": "No contexts"}}', encoding="utf-8")
-    with pytest.raises(CommandError, match=r"not PubMedQA's ori_pqal\.json"):
-        call_command(Command(), data=data, pubmedqa=tmp_path / "bad.json", out=out)
+    (pubmedqa / "ori_pqal.json").write_text('{"1": {"QUESTION": "No contexts"}}', encoding="utf-8")
+    with pytest.raises(CommandError, match="not PubMedQA's data folder"):
+        call_command(Command(), data=data, pubmedqa=pubmedqa, out=out)
+    (pubmedqa / "test_ground_truth.json").unlink()
+    with pytest.raises(CommandError, match=r"test_ground_truth\.json"):
+        call_command(Command(), data=data, pubmedqa=pubmedqa, out=out)

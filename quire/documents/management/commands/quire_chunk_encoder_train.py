@@ -31,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--calls", type=int, default=100, help="how many ECTSum calls, a seeded sample")
         parser.add_argument("--scifact", type=Path, help="SciFact's data (as `connectors train literature`)")
         parser.add_argument(
-            "--pubmedqa", type=Path, help="PubMedQA's ori_pqal.json (1,000 labelled abstracts, MIT licence)"
+            "--pubmedqa",
+            type=Path,
+            help="PubMedQA's data folder (ori_pqal.json, test_ground_truth.json; MIT licence)",
         )
         parser.add_argument("--epochs", type=float, default=EPOCHS)
         parser.add_argument(
@@ -132,12 +134,13 @@ def paper_texts(data: Path) -> list[tuple[str, str]]:
     return [(f"corpus.jsonl:{doc_id}", corpus_document(row).text) for doc_id, row in papers]
 
 
-def pubmedqa_texts(path: Path) -> list[tuple[str, str]]:
+def pubmedqa_texts(data: Path) -> list[tuple[str, str]]:
     """(`ori_pqal.json:<pmid>`, the question as title and the abstract's parts and conclusion as a document
-    reads) of PubMedQA's expert-labelled abstracts, less any holding the opening of a tests/data/scifact paper.
-    No label is read."""
+    reads) of PubMedQA's expert-labelled abstracts outside its test split (`test_ground_truth.json`), less any
+    holding the opening of a tests/data/scifact paper. No label is read."""
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        test = json.loads((data / "test_ground_truth.json").read_text(encoding="utf-8"))
+        rows = json.loads((data / "ori_pqal.json").read_text(encoding="utf-8"))
         papers = [
             (
                 pmid,
@@ -150,10 +153,12 @@ def pubmedqa_texts(path: Path) -> list[tuple[str, str]]:
                 ),
             )
             for pmid, row in sorted(rows.items())
+            if pmid not in test
         ]
     except (OSError, ValueError, AttributeError, KeyError, TypeError) as error:
         raise CommandError(
-            f"{path}: not PubMedQA's ori_pqal.json ({type(error).__name__}: {error})"
+            f"{data}: not PubMedQA's data folder (ori_pqal.json, test_ground_truth.json): "
+            f"{type(error).__name__}: {error}"
         ) from error
     ours = [
         _folded(corpus_document(json.loads(line)).text.split("\n\n")[-1])[:80]
@@ -163,7 +168,7 @@ def pubmedqa_texts(path: Path) -> list[tuple[str, str]]:
         (pmid, paper) for pmid, paper in papers if not any(opening in _folded(paper.text) for opening in ours)
     ]
     if not kept:
-        raise CommandError(f"{path}: no abstract")
+        raise CommandError(f"{data}: no abstract outside PubMedQA's test split")
     return [(f"ori_pqal.json:{pmid}", paper.text) for pmid, paper in kept]
 
 
