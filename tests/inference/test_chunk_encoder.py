@@ -15,7 +15,11 @@ from connectors.literature.training import EVALUATION_CLAIMS
 from connectors.loaders import corpus_document
 from inference import distil, embeddings
 from inference.embeddings import ADAPTER_FILE, CHUNK_ENCODER_DIR, embed_chunks, embed_texts
-from quire.documents.management.commands.quire_chunk_encoder_train import Command, pubmedqa_texts
+from quire.documents.management.commands.quire_chunk_encoder_train import (
+    PUBMEDQA_TEST_SPLIT,
+    Command,
+    pubmedqa_texts,
+)
 from tests.support.documents import CONTRACT
 
 CHUNKS = [
@@ -39,6 +43,9 @@ QUERIES = [
 ]
 
 
+PUBMEDQA_TEST = PUBMEDQA_TEST_SPLIT.read_text(encoding="utf-8").split()[0]
+
+
 def _cosines(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
     return (a * b).sum(axis=1)
 
@@ -53,8 +60,9 @@ def test_the_shipped_adapter_loads_offline_and_is_small():
         assert tensors[f"{j}.intermediate"].unique().numel() == distil.WIDTH < 1536
         assert embeddings._chunk_encoder().layers[j].fp32[2].weight.shape == (384, distil.WIDTH)
         assert embeddings._chunk_encoder().layers[j].fp32[3].weight.shape == (distil.WIDTH, 384)
-    assert embeddings.adapter_metadata(path)["non_commercial"] == "true"
-    assert "non-commercial" in (CHUNK_ENCODER_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert embeddings.adapter_metadata(path)["non_commercial"] == "false"
+    card = (CHUNK_ENCODER_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "PubMedQA" in card and "MIT" in card
 
 
 def test_a_build_without_the_adapter_stores_the_full_encoders_vectors(tmp_path, monkeypatch):
@@ -83,16 +91,19 @@ def test_it_was_trained_on_no_test_heldout_or_repository_document():
     calls = {
         line.removeprefix("ects/").removesuffix(".txt") for line in trained_on if line.startswith("ects/")
     }
-    papers = {line.split(":")[1] for line in trained_on if line.startswith("corpus.jsonl:")}
-    contracts = set(trained_on) - {line for line in trained_on if line.startswith(("ects/", "corpus.jsonl:"))}
+    abstracts = {line.split(":")[1] for line in trained_on if line.startswith("ori_pqal.json:")}
+    contracts = set(trained_on) - {
+        line for line in trained_on if line.startswith(("ects/", "ori_pqal.json:"))
+    }
     ours = {
         json.loads(line)["source_file"] for line in HELDOUT_LABELS.read_text(encoding="utf-8").splitlines()
     }
     assert len(contracts) >= 50 and not contracts & (CUAD_TEST_SPLIT | ours)
     ectsum = (EVALUATION_CLAIMS.parents[1] / "ectsum" / "labels.jsonl").read_text(encoding="utf-8")
     assert len(calls) >= 50 and not calls & {json.loads(line)["document_id"] for line in ectsum.splitlines()}
-    scifact = (EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(papers) >= 100 and not papers & {str(json.loads(line)["doc_id"]) for line in scifact}
+    test = set(PUBMEDQA_TEST_SPLIT.read_text(encoding="utf-8").split())
+    assert len(test) == 500 and len(abstracts) >= 400 and not abstracts & test
+    assert not any(":" in line and not line.startswith("ori_pqal.json:") for line in trained_on)
 
 
 def test_chunk_vectors_are_the_full_encoders_and_its_queries_find_them():
@@ -277,12 +288,11 @@ def test_pubmedqa_abstracts_outside_its_test_split_train_a_commercial_adapter_wi
             "final_decision": "maybe",
         },
         "222": {"QUESTION": "A copy?", "CONTEXTS": [opening.upper()], "LONG_ANSWER": "Yes."},
-        "333": {"QUESTION": "A test question?", "CONTEXTS": ["Held back."], "LONG_ANSWER": "No."},
+        PUBMEDQA_TEST: {"QUESTION": "A test question?", "CONTEXTS": ["Held back."], "LONG_ANSWER": "No."},
     }
     pubmedqa = tmp_path / "pubmedqa"
     pubmedqa.mkdir()
     (pubmedqa / "ori_pqal.json").write_text(json.dumps(rows), encoding="utf-8")
-    (pubmedqa / "test_ground_truth.json").write_text('{"333": "no"}', encoding="utf-8")
     assert pubmedqa_texts(pubmedqa) == [
         (
             "ori_pqal.json:111",
@@ -297,8 +307,5 @@ def test_pubmedqa_abstracts_outside_its_test_split_train_a_commercial_adapter_wi
     trained_on = (out / "TRAINED_ON.txt").read_text(encoding="utf-8").splitlines()
     assert trained_on == ["Alpha License Agreement", "ori_pqal.json:111"]
     (pubmedqa / "ori_pqal.json").write_text('{"1": {"QUESTION": "No contexts"}}', encoding="utf-8")
-    with pytest.raises(CommandError, match="not PubMedQA's data folder"):
-        call_command(Command(), data=data, pubmedqa=pubmedqa, out=out)
-    (pubmedqa / "test_ground_truth.json").unlink()
-    with pytest.raises(CommandError, match=r"test_ground_truth\.json"):
-        call_command(Command(), data=data, pubmedqa=pubmedqa, out=out)
+    with pytest.raises(CommandError, match=r"not PubMedQA's ori_pqal\.json \(KeyError"):
+        call_command(Command(), data=data, pubmedqa=pubmedqa / "ori_pqal.json", out=out)

@@ -13,6 +13,9 @@ from inference.distil import EPOCHS, KEEP, WIDTH, distil, save_adapter
 from inference.embeddings import ADAPTER_FILE, CHUNK_ENCODER_DIR, embed_texts
 from quire.documents.chunking import chunk_text, embedding_texts
 
+# The 500 PMIDs of PubMedQA's labelled test split (its `test_ground_truth.json`), never trained on.
+PUBMEDQA_TEST_SPLIT = CHUNK_ENCODER_DIR / "pubmedqa_test_split.txt"
+
 
 class Command(BaseCommand):
     help = (
@@ -33,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pubmedqa",
             type=Path,
-            help="PubMedQA's data folder (ori_pqal.json, test_ground_truth.json; MIT licence)",
+            help="PubMedQA's ori_pqal.json, or its folder (MIT licence; its test split is left out)",
         )
         parser.add_argument("--epochs", type=float, default=EPOCHS)
         parser.add_argument(
@@ -134,13 +137,14 @@ def paper_texts(data: Path) -> list[tuple[str, str]]:
     return [(f"corpus.jsonl:{doc_id}", corpus_document(row).text) for doc_id, row in papers]
 
 
-def pubmedqa_texts(data: Path) -> list[tuple[str, str]]:
+def pubmedqa_texts(path: Path) -> list[tuple[str, str]]:
     """(`ori_pqal.json:<pmid>`, the question as title and the abstract's parts and conclusion as a document
-    reads) of PubMedQA's expert-labelled abstracts outside its test split (`test_ground_truth.json`), less any
-    holding the opening of a tests/data/scifact paper. No label is read."""
+    reads) of PubMedQA's expert-labelled abstracts (`path`: `ori_pqal.json` or its folder) outside its test split
+    (`PUBMEDQA_TEST_SPLIT`), less any holding the opening of a tests/data/scifact paper. No label is read."""
+    path = path / "ori_pqal.json" if path.is_dir() else path
+    test = set(PUBMEDQA_TEST_SPLIT.read_text(encoding="utf-8").split())
     try:
-        test = json.loads((data / "test_ground_truth.json").read_text(encoding="utf-8"))
-        rows = json.loads((data / "ori_pqal.json").read_text(encoding="utf-8"))
+        rows = json.loads(path.read_text(encoding="utf-8"))
         papers = [
             (
                 pmid,
@@ -157,8 +161,7 @@ def pubmedqa_texts(data: Path) -> list[tuple[str, str]]:
         ]
     except (OSError, ValueError, AttributeError, KeyError, TypeError) as error:
         raise CommandError(
-            f"{data}: not PubMedQA's data folder (ori_pqal.json, test_ground_truth.json): "
-            f"{type(error).__name__}: {error}"
+            f"{path}: not PubMedQA's ori_pqal.json ({type(error).__name__}: {error})"
         ) from error
     ours = [
         _folded(corpus_document(json.loads(line)).text.split("\n\n")[-1])[:80]
@@ -168,7 +171,7 @@ def pubmedqa_texts(data: Path) -> list[tuple[str, str]]:
         (pmid, paper) for pmid, paper in papers if not any(opening in _folded(paper.text) for opening in ours)
     ]
     if not kept:
-        raise CommandError(f"{data}: no abstract outside PubMedQA's test split")
+        raise CommandError(f"{path}: no abstract outside PubMedQA's test split")
     return [(f"ori_pqal.json:{pmid}", paper.text) for pmid, paper in kept]
 
 
