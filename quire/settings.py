@@ -196,7 +196,8 @@ QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256
 # by the full encoder, as queries are.
 QUIRE_INGEST_DISTILLED_CHUNKS = env_bool("QUIRE_INGEST_DISTILLED_CHUNKS", True)
 # Beat embeds again the chunks of ready documents another encoder embedded (the chunk encoder's weights or the
-# setting above changed) on an ingest worker, starting none past QUIRE_REEMBED_BUDGET_SECONDS into a sweep.
+# setting above changed) on an ingest worker, starting none past QUIRE_REEMBED_BUDGET_SECONDS into a sweep;
+# each sweep begins one tenant further along.
 QUIRE_REEMBED_SWEEP_SECONDS = env_int("QUIRE_REEMBED_SWEEP_SECONDS", 300)
 QUIRE_REEMBED_BUDGET_SECONDS = env_int("QUIRE_REEMBED_BUDGET_SECONDS", 60)
 QUIRE_IDEMPOTENCY_TTL_HOURS = 24

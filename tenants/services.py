@@ -103,12 +103,18 @@ def member_sign_in_refused(*, tenant: Tenant, email: str) -> None:
     audit_record(tenant=tenant, action="member.sign_in_refused", object_type="member", object_id=email[:64])
 
 
-def for_each_tenant(action: Callable[[Tenant], T]) -> list[T]:
-    """Run `action(tenant)` in each active tenant's schema, in turn (the per-tenant beat sweeps)."""
+def for_each_tenant(action: Callable[[Tenant], T], *, start: int = 0) -> list[T]:
+    """Run `action(tenant)` in each active tenant's schema, in turn (the per-tenant beat sweeps), beginning
+    with the tenant at `start` (modulo their number) of their order, so a sweep with a budget can begin where
+    the last one left off."""
     from django_tenants.utils import tenant_context
 
+    tenants = list(Tenant.objects.exclude(schema_name="public").order_by("pk"))
+    if tenants:
+        start %= len(tenants)
+        tenants = tenants[start:] + tenants[:start]
     results = []
-    for tenant in Tenant.objects.exclude(schema_name="public").order_by("pk"):
+    for tenant in tenants:
         with tenant_context(tenant):
             results.append(action(tenant))
     return results

@@ -98,8 +98,12 @@ def documents_requeue_stuck_task() -> int:
 def documents_reembed_stale_task() -> int:
     """Beat: embed again, tenant by tenant, the chunks of ready documents another encoder embedded (stored
     before the chunk encoder's weights or `QUIRE_INGEST_DISTILLED_CHUNKS` changed), within
-    `QUIRE_REEMBED_BUDGET_SECONDS` a sweep, so the ingest queue is held briefly; the next sweep goes on."""
+    `QUIRE_REEMBED_BUDGET_SECONDS` a sweep, so the ingest queue is held briefly; the next sweep goes on. Each
+    sweep begins one tenant further along, so one tenant's backlog cannot keep the others waiting."""
     deadline = time.monotonic() + settings.QUIRE_REEMBED_BUDGET_SECONDS
+    sweep = int(time.time() // max(1, settings.QUIRE_REEMBED_SWEEP_SECONDS))
     return sum(
-        for_each_tenant(lambda tenant: documents_reembed_stale(budget_seconds=deadline - time.monotonic()))
+        for_each_tenant(
+            lambda tenant: documents_reembed_stale(budget_seconds=deadline - time.monotonic()), start=sweep
+        )
     )

@@ -19,6 +19,7 @@ from quire.documents.chunking import chunk_text, embedding_texts
 from quire.documents.models import Chunk, Document
 from quire.documents.services import document_ingest, document_reembed, documents_stale
 from quire.documents.tasks import documents_reembed_stale_task
+from tenants.services import for_each_tenant
 
 TEXT = "Supplier ships within {days} days of the order. " * 30 + "Governing law is Delaware. " * 10
 
@@ -98,3 +99,11 @@ def test_the_sweep_keeps_its_budget_and_the_command_reports_what_it_wrote(tenant
         assert documents_stale() == []
     with pytest.raises(CommandError, match="no tenant 'nobody'"):
         call_command("quire_reembed", tenant="nobody")
+
+
+def test_each_sweep_begins_one_tenant_further_along(tenant_a, tenant_b):
+    order = for_each_tenant(lambda tenant: tenant.slug)
+    assert {tenant_a.tenant.slug, tenant_b.tenant.slug} <= set(order)
+    assert for_each_tenant(lambda tenant: tenant.slug, start=1) == order[1:] + order[:1]
+    assert for_each_tenant(lambda tenant: tenant.slug, start=len(order) + 1) == order[1:] + order[:1]
+    assert for_each_tenant(lambda tenant: tenant.slug, start=len(order)) == order
