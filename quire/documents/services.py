@@ -370,11 +370,17 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
 def chunk_embedder() -> tuple[Callable[[list[str]], Any], str]:
     """How stored chunks are embedded now, and the name of that encoder (`Document.encoder`): the chunk encoder
     unless `QUIRE_INGEST_DISTILLED_CHUNKS` is off, in int8 where this CPU runs it faster."""
-    from inference.embeddings import embed_chunks, embed_texts, encoder_name, int8_is_faster
+    from inference.embeddings import embed_chunks, embed_texts, int8_is_faster
 
-    chunks = settings.QUIRE_INGEST_DISTILLED_CHUNKS
-    embed = embed_chunks if chunks else embed_texts
-    return partial(embed, quantized=int8_is_faster()), encoder_name(chunks=chunks)
+    embed = embed_chunks if settings.QUIRE_INGEST_DISTILLED_CHUNKS else embed_texts
+    return partial(embed, quantized=int8_is_faster()), chunk_encoder_name()
+
+
+def chunk_encoder_name() -> str:
+    """The name of the encoder `chunk_embedder()` embeds with (`inference.embeddings.encoder_name`)."""
+    from inference.embeddings import encoder_name
+
+    return encoder_name(chunks=settings.QUIRE_INGEST_DISTILLED_CHUNKS)
 
 
 def document_reembed(*, document_id: str) -> bool:
@@ -390,10 +396,7 @@ def document_reembed(*, document_id: str) -> bool:
         return False
     chunks = list(Chunk.objects.filter(document=document).order_by("index").only("pk", "start", "end"))
     read = embedding_texts(document.text, [ChunkSpan(chunk.start, chunk.end) for chunk in chunks])
-    batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
-    vectors = [
-        vector for first in range(0, len(read), batch) for vector in embed(read[first : first + batch])
-    ]
+    vectors = embed(read)
     with transaction.atomic():
         locked = Document.objects.select_for_update().filter(pk=document_id).first()
         if (
@@ -413,11 +416,10 @@ def document_reembed(*, document_id: str) -> bool:
 def documents_stale(*, limit: int | None = None) -> list[str]:
     """Ready documents whose chunks another encoder embedded than `chunk_embedder()` would now, oldest
     first."""
-    from inference.embeddings import encoder_name
-
-    current = encoder_name(chunks=settings.QUIRE_INGEST_DISTILLED_CHUNKS)
     stale = (
-        Document.objects.filter(status=DocumentStatus.READY).exclude(encoder=current).order_by("created_at")
+        Document.objects.filter(status=DocumentStatus.READY)
+        .exclude(encoder=chunk_encoder_name())
+        .order_by("created_at")
     )
     return list(stale.values_list("pk", flat=True)[:limit])
 

@@ -5,10 +5,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from connectors import Document
 from connectors.earnings.training import read_split
 from connectors.legal.training import HELDOUT_LABELS, TRAIN_SPLIT, excluded_files
 from connectors.literature.training import EVALUATION_CLAIMS, load_training_set
-from connectors.loaders import corpus_document
+from connectors.loaders import corpus_document, load_corpus
 from inference.distil import EPOCHS, KEEP, WIDTH, distil, save_adapter
 from inference.embeddings import ADAPTER_FILE, CHUNK_ENCODER_DIR, embed_texts
 from quire.documents.chunking import chunk_text, embedding_texts
@@ -123,11 +124,9 @@ def paper_texts(data: Path) -> list[tuple[str, str]]:
     if missing:
         raise CommandError(f"{data}: no {' or '.join(missing)} (SciFact's data folder)")
     claims, rows, _ = load_training_set(data)
-    ours = {
-        str(json.loads(line)["doc_id"])
-        for line in (EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    cited = {doc_id for claim in claims for doc_id in claim["papers"]} - {
+        paper.document_id for paper in _our_papers()
     }
-    cited = {doc_id for claim in claims for doc_id in claim["papers"]} - ours
     papers = sorted((str(row.get("doc_id", row.get("_id"))), row) for row in rows)
     papers = [(doc_id, row) for doc_id, row in papers if doc_id in cited]
     if not papers:
@@ -163,16 +162,18 @@ def pubmedqa_texts(path: Path) -> list[tuple[str, str]]:
         raise CommandError(
             f"{path}: not PubMedQA's ori_pqal.json ({type(error).__name__}: {error})"
         ) from error
-    ours = [
-        _folded(corpus_document(json.loads(line)).text.split("\n\n")[-1])[:80]
-        for line in (EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
+    ours = [_folded(paper.text.split("\n\n")[-1])[:80] for paper in _our_papers()]
     kept = [
         (pmid, paper) for pmid, paper in papers if not any(opening in _folded(paper.text) for opening in ours)
     ]
     if not kept:
         raise CommandError(f"{path}: no abstract outside PubMedQA's test split")
     return [(f"ori_pqal.json:{pmid}", paper.text) for pmid, paper in kept]
+
+
+def _our_papers() -> list[Document]:
+    """The papers of tests/data/scifact, which no training text may be."""
+    return load_corpus(EVALUATION_CLAIMS.parent / "corpus.jsonl")
 
 
 def _folded(text: str) -> str:
