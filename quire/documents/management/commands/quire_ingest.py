@@ -5,10 +5,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from common.refusals import Refusal
+from quire.documents.management.progress import counting_bar
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.services import document_create
 from tenants.models import Tenant
@@ -33,13 +32,7 @@ class Command(BaseCommand):
         ids: dict[str, Path] = {}
         with (
             tenant_context(tenant_obj),
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-            ) as bar,
+            counting_bar() as bar,
         ):
             upload = bar.add_task("uploading", total=len(files))
             for path in files:

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from quire.documents.management.progress import counting_bar
 from quire.documents.services import document_reembed, documents_stale
 from tenants.models import Tenant
 
@@ -22,10 +21,8 @@ class Command(BaseCommand):
             tenants = tenants.filter(slug=tenant)
             if not tenants.exists():
                 raise CommandError(f"no tenant {tenant!r}")
-        console = Console(stderr=True)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         written = 0
-        with Progress(*columns, console=console) as bar:
+        with counting_bar() as bar:
             for each in tenants:
                 with tenant_context(each):
                     stale = documents_stale()
