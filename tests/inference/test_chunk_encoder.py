@@ -12,14 +12,9 @@ from django.core.management import CommandError, call_command
 
 from connectors.legal.training import CUAD_TEST_SPLIT, HELDOUT_LABELS
 from connectors.literature.training import EVALUATION_CLAIMS
-from connectors.loaders import corpus_document
 from inference import distil, embeddings
 from inference.embeddings import ADAPTER_FILE, CHUNK_ENCODER_DIR, embed_chunks, embed_texts
-from quire.documents.management.commands.quire_chunk_encoder_train import (
-    PUBMEDQA_TEST_SPLIT,
-    Command,
-    pubmedqa_texts,
-)
+from quire.documents.management.commands.quire_chunk_encoder_train import Command
 from tests.support.documents import CONTRACT
 
 CHUNKS = [
@@ -43,9 +38,6 @@ QUERIES = [
 ]
 
 
-PUBMEDQA_TEST = PUBMEDQA_TEST_SPLIT.read_text(encoding="utf-8").split()[0]
-
-
 def _cosines(a: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
     return (a * b).sum(axis=1)
 
@@ -60,9 +52,8 @@ def test_the_shipped_adapter_loads_offline_and_is_small():
         assert tensors[f"{j}.intermediate"].unique().numel() == distil.WIDTH < 1536
         assert embeddings._chunk_encoder().layers[j].fp32[2].weight.shape == (384, distil.WIDTH)
         assert embeddings._chunk_encoder().layers[j].fp32[3].weight.shape == (distil.WIDTH, 384)
-    assert embeddings.adapter_metadata(path)["non_commercial"] == "false"
-    card = (CHUNK_ENCODER_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "PubMedQA" in card and "MIT" in card
+    assert embeddings.adapter_metadata(path)["non_commercial"] == "true"
+    assert "non-commercial" in (CHUNK_ENCODER_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
 def test_a_build_without_the_adapter_stores_the_full_encoders_vectors(tmp_path, monkeypatch):
@@ -91,19 +82,16 @@ def test_it_was_trained_on_no_test_heldout_or_repository_document():
     calls = {
         line.removeprefix("ects/").removesuffix(".txt") for line in trained_on if line.startswith("ects/")
     }
-    abstracts = {line.split(":")[1] for line in trained_on if line.startswith("ori_pqal.json:")}
-    contracts = set(trained_on) - {
-        line for line in trained_on if line.startswith(("ects/", "ori_pqal.json:"))
-    }
+    papers = {line.split(":")[1] for line in trained_on if line.startswith("corpus.jsonl:")}
+    contracts = set(trained_on) - {line for line in trained_on if line.startswith(("ects/", "corpus.jsonl:"))}
     ours = {
         json.loads(line)["source_file"] for line in HELDOUT_LABELS.read_text(encoding="utf-8").splitlines()
     }
     assert len(contracts) >= 50 and not contracts & (CUAD_TEST_SPLIT | ours)
     ectsum = (EVALUATION_CLAIMS.parents[1] / "ectsum" / "labels.jsonl").read_text(encoding="utf-8")
     assert len(calls) >= 50 and not calls & {json.loads(line)["document_id"] for line in ectsum.splitlines()}
-    test = set(PUBMEDQA_TEST_SPLIT.read_text(encoding="utf-8").split())
-    assert len(test) == 500 and len(abstracts) >= 400 and not abstracts & test
-    assert not any(":" in line and not line.startswith("ori_pqal.json:") for line in trained_on)
+    scifact = (EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(papers) >= 100 and not papers & {str(json.loads(line)["doc_id"]) for line in scifact}
 
 
 def test_chunk_vectors_are_the_full_encoders_and_its_queries_find_them():
@@ -275,37 +263,3 @@ def test_the_training_command_writes_the_adapter_and_what_it_read(tmp_path):
         call_command(Command(), data=data, width=0, out=out)
     with pytest.raises(CommandError, match="prepare legal"):
         call_command(Command(), data=tmp_path / "missing", out=out)
-
-
-def test_pubmedqa_abstracts_outside_its_test_split_train_a_commercial_adapter_without_our_papers(tmp_path):
-    ours = json.loads((EVALUATION_CLAIMS.parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[0])
-    opening = corpus_document(ours).text.split("\n\n")[-1][:200]
-    rows = {
-        "111": {
-            "QUESTION": "Do statins cause muscle pain?",
-            "CONTEXTS": ["Statins are common.", "Pain was reported by 12 of 40 patients."],
-            "LONG_ANSWER": "Statins may cause muscle pain.",
-            "final_decision": "maybe",
-        },
-        "222": {"QUESTION": "A copy?", "CONTEXTS": [opening.upper()], "LONG_ANSWER": "Yes."},
-        PUBMEDQA_TEST: {"QUESTION": "A test question?", "CONTEXTS": ["Held back."], "LONG_ANSWER": "No."},
-    }
-    pubmedqa = tmp_path / "pubmedqa"
-    pubmedqa.mkdir()
-    (pubmedqa / "ori_pqal.json").write_text(json.dumps(rows), encoding="utf-8")
-    assert pubmedqa_texts(pubmedqa) == [
-        (
-            "ori_pqal.json:111",
-            "Do statins cause muscle pain?\n\nStatins are common. Pain was reported by 12 of 40 patients. "
-            "Statins may cause muscle pain.",
-        )
-    ]
-    data = _data_dir(tmp_path / "data", ["Alpha License Agreement"])
-    out = tmp_path / "out"
-    call_command(Command(), data=data, pubmedqa=pubmedqa, epochs=1, out=out)
-    assert embeddings.adapter_metadata(out / ADAPTER_FILE)["non_commercial"] == "false"
-    trained_on = (out / "TRAINED_ON.txt").read_text(encoding="utf-8").splitlines()
-    assert trained_on == ["Alpha License Agreement", "ori_pqal.json:111"]
-    (pubmedqa / "ori_pqal.json").write_text('{"1": {"QUESTION": "No contexts"}}', encoding="utf-8")
-    with pytest.raises(CommandError, match=r"not PubMedQA's ori_pqal\.json \(KeyError"):
-        call_command(Command(), data=data, pubmedqa=pubmedqa / "ori_pqal.json", out=out)

@@ -14,16 +14,13 @@ from inference.distil import EPOCHS, KEEP, WIDTH, distil, save_adapter
 from inference.embeddings import ADAPTER_FILE, CHUNK_ENCODER_DIR, embed_texts
 from quire.documents.chunking import chunk_text, embedding_texts
 
-# The 500 PMIDs of PubMedQA's labelled test split (its `test_ground_truth.json`), never trained on.
-PUBMEDQA_TEST_SPLIT = CHUNK_ENCODER_DIR / "pubmedqa_test_split.txt"
-
 
 class Command(BaseCommand):
     help = (
         "Rebuild the chunk encoder's adapter (inference/chunk_encoder) from CUAD's training contracts, as "
         "`python -m connectors prepare legal` writes them, and optionally ECTSum's training calls and the "
-        "abstracts SciFact's training claims cite or PubMedQA's labelled abstracts: chunks cut as ingest cuts "
-        "them, distilled against the full encoder's vectors."
+        "abstracts SciFact's training claims cite: chunks cut as ingest cuts them, distilled against the full "
+        "encoder's vectors."
     )
 
     def add_arguments(self, parser):
@@ -34,18 +31,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--calls", type=int, default=100, help="how many ECTSum calls, a seeded sample")
         parser.add_argument("--scifact", type=Path, help="SciFact's data (as `connectors train literature`)")
-        parser.add_argument(
-            "--pubmedqa",
-            type=Path,
-            help="PubMedQA's ori_pqal.json, or its folder (MIT licence; its test split is left out)",
-        )
         parser.add_argument("--epochs", type=float, default=EPOCHS)
         parser.add_argument(
             "--width", type=int, default=WIDTH, help="intermediate units each kept layer keeps (of 1,536)"
         )
         parser.add_argument("--out", type=Path, default=CHUNK_ENCODER_DIR)
 
-    def handle(self, *args, data, contracts, ectsum, calls, scifact, pubmedqa, epochs, width, out, **options):
+    def handle(self, *args, data, contracts, ectsum, calls, scifact, epochs, width, out, **options):
         rows = training_rows(data)
         if not rows:
             raise CommandError(f"no training contracts in {data / 'cuad' / 'labels.jsonl'}")
@@ -66,10 +58,6 @@ class Command(BaseCommand):
             read = paper_texts(scifact)
             documents += read
             counts.append(f"{len(read)} abstracts")
-        if pubmedqa is not None:
-            read = pubmedqa_texts(pubmedqa)
-            documents += read
-            counts.append(f"{len(read)} PubMedQA abstracts")
         texts = []
         for _, text in documents:
             texts += embedding_texts(text, chunk_text(text))
@@ -136,45 +124,6 @@ def paper_texts(data: Path) -> list[tuple[str, str]]:
     return [(f"corpus.jsonl:{doc_id}", corpus_document(row).text) for doc_id, row in papers]
 
 
-def pubmedqa_texts(path: Path) -> list[tuple[str, str]]:
-    """(`ori_pqal.json:<pmid>`, the question as title and the abstract's parts and conclusion as a document
-    reads) of PubMedQA's expert-labelled abstracts (`path`: `ori_pqal.json` or its folder) outside its test split
-    (`PUBMEDQA_TEST_SPLIT`), less any holding the opening of a tests/data/scifact paper. No label is read."""
-    path = path / "ori_pqal.json" if path.is_dir() else path
-    test = set(PUBMEDQA_TEST_SPLIT.read_text(encoding="utf-8").split())
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-        papers = [
-            (
-                pmid,
-                corpus_document(
-                    {
-                        "doc_id": pmid,
-                        "title": row["QUESTION"],
-                        "abstract": [*row["CONTEXTS"], row["LONG_ANSWER"]],
-                    }
-                ),
-            )
-            for pmid, row in sorted(rows.items())
-            if pmid not in test
-        ]
-    except (OSError, ValueError, AttributeError, KeyError, TypeError) as error:
-        raise CommandError(
-            f"{path}: not PubMedQA's ori_pqal.json ({type(error).__name__}: {error})"
-        ) from error
-    ours = [_folded(paper.text.split("\n\n")[-1])[:80] for paper in _our_papers()]
-    kept = [
-        (pmid, paper) for pmid, paper in papers if not any(opening in _folded(paper.text) for opening in ours)
-    ]
-    if not kept:
-        raise CommandError(f"{path}: no abstract outside PubMedQA's test split")
-    return [(f"ori_pqal.json:{pmid}", paper.text) for pmid, paper in kept]
-
-
 def _our_papers() -> list[Document]:
     """The papers of tests/data/scifact, which no training text may be."""
     return load_corpus(EVALUATION_CLAIMS.parent / "corpus.jsonl")
-
-
-def _folded(text: str) -> str:
-    return " ".join(text.lower().split())
