@@ -208,7 +208,7 @@ def save_adapter(
     path: Path, tensors: dict[str, Any], keep: tuple[int, ...] = KEEP, *, non_commercial: bool = False
 ) -> None:
     """Write the adapter as `embeddings.load_adapter` reads it; `non_commercial` marks one trained on text under a
-    non-commercial licence (`embeddings.adapter_metadata`), so a commercial build can leave it out."""
+    non-commercial licence (`embeddings.adapter_metadata`), so a commercial deployment never loads it."""
     from safetensors.torch import save_file
 
     metadata = {"keep": ",".join(map(str, keep)), "non_commercial": str(non_commercial).lower()}

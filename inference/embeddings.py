@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy
 
+from common.licences import may_load
+
 EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 256
 BATCH_TOKEN_BUDGET = 2048
@@ -368,24 +370,38 @@ def _chunk_encoder() -> MiniLMEncoder:
     encoder = _load()[1]
     with _lock:
         if _chunk_runtime is None:
-            path = CHUNK_ENCODER_DIR / ADAPTER_FILE
-            _chunk_runtime = encoder.adapted(*load_adapter(path)) if path.exists() else encoder
+            path = chunk_adapter()
+            _chunk_runtime = encoder if path is None else encoder.adapted(*load_adapter(path))
         return _chunk_runtime
+
+
+def chunk_adapter() -> Path | None:
+    """The chunk encoder's adapter, or None where this build has none or may not load it: it is marked
+    non-commercial and the deployment is commercial (`common.licences`)."""
+    path = CHUNK_ENCODER_DIR / ADAPTER_FILE
+    if not path.exists():
+        return None
+    return path if may_load(non_commercial=adapter_metadata(path)["non_commercial"] == "true") else None
 
 
 def encoder_name(*, chunks: bool) -> str:
     """The encoder whose vectors `embed_chunks` (`chunks`) or `embed_texts` writes: `ENCODER_NAME`, with
-    `+chunk-` and the first 12 hex digits of the adapter's SHA-256 for the chunk encoder. The int8 and fp32
-    forwards of one encoder share a name (their vectors are within a cosine of 0.98)."""
+    `+chunk-` and the first 12 hex digits of the adapter's SHA-256 for the chunk encoder (where `chunk_adapter`
+    gives one). The int8 and fp32 forwards of one encoder share a name (their vectors are within a cosine of
+    0.98)."""
     global _chunk_name
-    path = CHUNK_ENCODER_DIR / ADAPTER_FILE
-    if not chunks or not path.exists():
+    if not chunks:
         return ENCODER_NAME
     with _lock:
         if _chunk_name is None:
             import hashlib
 
-            _chunk_name = f"{ENCODER_NAME}+chunk-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+            path = chunk_adapter()
+            _chunk_name = (
+                ENCODER_NAME
+                if path is None
+                else f"{ENCODER_NAME}+chunk-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+            )
         return _chunk_name
 
 
@@ -484,8 +500,8 @@ def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool | str = 
 def embed_chunks(texts: list[str], batch_size: int = 64, quantized: bool | str = False) -> numpy.ndarray:
     """`embed_texts` for document chunks that are stored to be searched: the chunk encoder, four of the six
     layers, pruned and distilled to give the full encoder's vectors (`CHUNK_ENCODER_DIR`), so `embed_texts`'s
-    query vectors search them. A build without the adapter (it is marked non-commercial) embeds with the full
-    encoder."""
+    query vectors search them. Where `chunk_adapter()` is None (no adapter, or a commercial deployment: it is
+    marked non-commercial) it embeds with the full encoder."""
     return _embed(texts, batch_size, quantized, chunks=True)
 
 

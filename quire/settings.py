@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from common.env import env_bool, env_int, env_list, env_str
 from inference.context import SPARSE_FROM
-from quire.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 QUIRE_ENV = env_str("QUIRE_ENV", "development")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy
 
+from common.licences import may_load
 from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import DIRECTIONS, NEGATION, NO_EFFECT, contrasts
 
@@ -185,8 +186,12 @@ def read_model(directory: Path) -> LiteratureModel | None:
 
 @lru_cache(maxsize=1)
 def load_model() -> LiteratureModel | None:
-    """The shipped weights, or None when they are absent (a build that leaves non-commercial weights out)."""
-    return read_model(WEIGHTS_DIR)
+    """The shipped weights, or None when they are absent or, being marked non-commercial, may not be loaded in
+    this deployment (`common.licences`)."""
+    model = read_model(WEIGHTS_DIR)
+    if model is None or not may_load(non_commercial=bool(model.card.get("non_commercial"))):
+        return None
+    return model
 
 
 def paper_stances(

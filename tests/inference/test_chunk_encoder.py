@@ -56,11 +56,48 @@ def test_the_shipped_adapter_loads_offline_and_is_small():
     assert "non-commercial" in (CHUNK_ENCODER_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
-def test_a_build_without_the_adapter_stores_the_full_encoders_vectors(tmp_path, monkeypatch):
-    monkeypatch.setattr(embeddings, "CHUNK_ENCODER_DIR", tmp_path)
+def _fresh_chunk_encoder(monkeypatch, directory: Path | None = None) -> None:
+    if directory is not None:
+        monkeypatch.setattr(embeddings, "CHUNK_ENCODER_DIR", directory)
     monkeypatch.setattr(embeddings, "_chunk_runtime", None)
+    monkeypatch.setattr(embeddings, "_chunk_name", None)
+
+
+def test_a_build_without_the_adapter_stores_the_full_encoders_vectors(tmp_path, monkeypatch):
+    _fresh_chunk_encoder(monkeypatch, tmp_path)
+    assert embeddings.chunk_adapter() is None
     assert numpy.allclose(embed_chunks(CHUNKS), embed_texts(CHUNKS), atol=1e-6)
     assert embeddings.encoder_name(chunks=True) == embeddings.ENCODER_NAME
+
+
+@pytest.mark.parametrize("commercial", ["true", "false", ""])
+def test_a_commercial_deployment_never_loads_the_non_commercial_adapter(commercial, monkeypatch):
+    monkeypatch.setenv("QUIRE_COMMERCIAL", commercial)
+    _fresh_chunk_encoder(monkeypatch)
+    if commercial == "true":
+        assert embeddings.chunk_adapter() is None
+        assert embeddings.encoder_name(chunks=True) == embeddings.ENCODER_NAME
+        assert numpy.allclose(embed_chunks(CHUNKS), embed_texts(CHUNKS), atol=1e-6)
+    else:
+        assert embeddings.chunk_adapter() == CHUNK_ENCODER_DIR / ADAPTER_FILE
+        assert embeddings.encoder_name(chunks=True) != embeddings.ENCODER_NAME
+        assert len(embeddings._chunk_encoder().layers) == len(distil.KEEP)
+
+
+def test_a_commercial_deployment_loads_an_adapter_not_marked_non_commercial(tmp_path, monkeypatch):
+    keep, tensors = embeddings.load_adapter(CHUNK_ENCODER_DIR / ADAPTER_FILE)
+    distil.save_adapter(tmp_path / ADAPTER_FILE, tensors, keep, non_commercial=False)
+    monkeypatch.setenv("QUIRE_COMMERCIAL", "true")
+    _fresh_chunk_encoder(monkeypatch, tmp_path)
+    assert embeddings.chunk_adapter() == tmp_path / ADAPTER_FILE
+    assert len(embeddings._chunk_encoder().layers) == len(keep)
+
+
+def test_a_deployment_with_an_unreadable_commercial_flag_refuses_to_guess(monkeypatch):
+    monkeypatch.setenv("QUIRE_COMMERCIAL", "perhaps")
+    _fresh_chunk_encoder(monkeypatch)
+    with pytest.raises(RuntimeError, match="QUIRE_COMMERCIAL must be a boolean"):
+        embeddings.chunk_adapter()
 
 
 def test_the_chunk_encoders_name_follows_its_adapters_bytes(tmp_path, monkeypatch):
@@ -70,9 +107,8 @@ def test_the_chunk_encoders_name_follows_its_adapters_bytes(tmp_path, monkeypatc
     digest = hashlib.sha256((CHUNK_ENCODER_DIR / ADAPTER_FILE).read_bytes()).hexdigest()
     assert shipped == f"all-MiniLM-L6-v2+chunk-{digest[:12]}"
     assert embeddings.encoder_name(chunks=False) == "all-MiniLM-L6-v2"
-    (tmp_path / ADAPTER_FILE).write_bytes(b"retrained")
-    monkeypatch.setattr(embeddings, "CHUNK_ENCODER_DIR", tmp_path)
-    monkeypatch.setattr(embeddings, "_chunk_name", None)
+    distil.save_adapter(tmp_path / ADAPTER_FILE, {"retrained": torch.ones(1)})
+    _fresh_chunk_encoder(monkeypatch, tmp_path)
     assert embeddings.encoder_name(chunks=True) not in (shipped, embeddings.ENCODER_NAME)
 
 

@@ -159,6 +159,22 @@ def test_without_weights_the_rules_decide(monkeypatch, corpus_rows):
     assert "source" not in result["claims"][0]
 
 
+def test_a_commercial_deployment_leaves_the_non_commercial_weights_to_the_rules(monkeypatch, corpus_rows):
+    documents = [corpus_document(row) for row in corpus_rows]
+    claims = [{"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."}]
+    monkeypatch.setenv("QUIRE_COMMERCIAL", "true")
+    load_model.cache_clear()
+    try:
+        assert load_model() is None
+        result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
+    finally:
+        load_model.cache_clear()
+    assert "source" not in result["claims"][0]
+    monkeypatch.setenv("QUIRE_COMMERCIAL", "false")
+    assert load_model() is not None
+    load_model.cache_clear()
+
+
 def test_weights_without_a_verdict_model_keep_the_rules_verdict(monkeypatch, corpus_rows, tmp_path):
     shipped = load_model()
     save_model(type(shipped)(shipped.stance, None, shipped.thresholds, shipped.card), tmp_path)
