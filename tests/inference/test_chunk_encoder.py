@@ -93,13 +93,6 @@ def test_a_commercial_deployment_loads_an_adapter_not_marked_non_commercial(tmp_
     assert len(embeddings._chunk_encoder().layers) == len(keep)
 
 
-def test_a_deployment_with_an_unreadable_commercial_flag_refuses_to_guess(monkeypatch):
-    monkeypatch.setenv("QUIRE_COMMERCIAL", "perhaps")
-    _fresh_chunk_encoder(monkeypatch)
-    with pytest.raises(RuntimeError, match="QUIRE_COMMERCIAL must be a boolean"):
-        embeddings.chunk_adapter()
-
-
 def test_the_chunk_encoders_name_follows_its_adapters_bytes(tmp_path, monkeypatch):
     import hashlib
 
