@@ -2,7 +2,7 @@
 
 Such weights say so in their metadata or card (`non_commercial`). A commercial deployment (`QUIRE_COMMERCIAL`,
 true by default where `QUIRE_ENV` is `production`) treats them as absent: the literature connector runs its
-rules and ingest stores the full encoder's vectors.
+rules, and ingest stores the full encoder's vectors where the chunk encoder's adapter is so marked.
 """
 
 from common.env import env_bool, env_str

@@ -19,7 +19,7 @@ connectors' learned features always use the fp32 forward, which matches sentence
 
 Stored chunks go through `embed_chunks`: the chunk encoder, four of the six layers with half of each one's
 intermediate units, a low-rank correction of each projection and retuned biases and norms (`CHUNK_ENCODER_DIR`,
-trained by `inference.distil`), about 0.4 of the full encoder's work per chunk, distilled so that
+trained by `inference.distil`), 0.4 to 0.5 of the full encoder's time per chunk, distilled so that
 `embed_texts`'s query vectors search its vectors as they search the full encoder's. `encoder_name` names the
 encoder behind each kind of vector, so stored vectors can be told from those the current weights write.
 """
@@ -500,8 +500,8 @@ def embed_texts(texts: list[str], batch_size: int = 64, quantized: bool | str = 
 def embed_chunks(texts: list[str], batch_size: int = 64, quantized: bool | str = False) -> numpy.ndarray:
     """`embed_texts` for document chunks that are stored to be searched: the chunk encoder, four of the six
     layers, pruned and distilled to give the full encoder's vectors (`CHUNK_ENCODER_DIR`), so `embed_texts`'s
-    query vectors search them. Where `chunk_adapter()` is None (no adapter, or a commercial deployment: it is
-    marked non-commercial) it embeds with the full encoder."""
+    query vectors search them. Where `chunk_adapter()` is None (no adapter, or one marked non-commercial in a
+    commercial deployment) it embeds with the full encoder."""
     return _embed(texts, batch_size, quantized, chunks=True)
 
 

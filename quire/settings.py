@@ -192,7 +192,7 @@ QUIRE_INGEST_SOFT_TIME_LIMIT = env_int("QUIRE_INGEST_SOFT_TIME_LIMIT", 900)
 QUIRE_INGEST_TIME_LIMIT = env_int("QUIRE_INGEST_TIME_LIMIT", QUIRE_INGEST_SOFT_TIME_LIMIT + 60)
 # Chunks embedded and written together; `chunk_count` rises by this much as a large document is embedded.
 QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256)
-# Stored chunks are embedded by the distilled chunk encoder (`embed_chunks`, about 0.4 of the CPU per chunk); false:
+# Stored chunks are embedded by the distilled chunk encoder (`embed_chunks`, 0.4 to 0.5 of the CPU per chunk); false:
 # by the full encoder, as queries are.
 QUIRE_INGEST_DISTILLED_CHUNKS = env_bool("QUIRE_INGEST_DISTILLED_CHUNKS", True)
 # Beat embeds again the chunks of ready documents another encoder embedded (the chunk encoder's weights or the
