@@ -381,7 +381,7 @@ def chunk_adapter() -> Path | None:
     path = CHUNK_ENCODER_DIR / ADAPTER_FILE
     if not path.exists():
         return None
-    return path if may_load(non_commercial=adapter_metadata(path)["non_commercial"] == "true") else None
+    return path if may_load(non_commercial=adapter_metadata(path).get("non_commercial") == "true") else None
 
 
 def encoder_name(*, chunks: bool) -> str:
