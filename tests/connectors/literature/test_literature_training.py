@@ -159,20 +159,25 @@ def test_without_weights_the_rules_decide(monkeypatch, corpus_rows):
     assert "source" not in result["claims"][0]
 
 
-def test_a_commercial_deployment_leaves_the_non_commercial_weights_to_the_rules(monkeypatch, corpus_rows):
+@pytest.fixture
+def uncached_model():
+    load_model.cache_clear()
+    yield
+    load_model.cache_clear()
+
+
+def test_a_commercial_deployment_leaves_the_non_commercial_weights_to_the_rules(
+    monkeypatch, corpus_rows, uncached_model
+):
     documents = [corpus_document(row) for row in corpus_rows]
     claims = [{"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."}]
     monkeypatch.setenv("QUIRE_COMMERCIAL", "true")
-    load_model.cache_clear()
-    try:
-        assert load_model() is None
-        result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
-    finally:
-        load_model.cache_clear()
+    assert load_model() is None
+    result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
     assert "source" not in result["claims"][0]
     monkeypatch.setenv("QUIRE_COMMERCIAL", "false")
-    assert load_model() is not None
     load_model.cache_clear()
+    assert load_model() is not None
 
 
 def test_weights_without_a_verdict_model_keep_the_rules_verdict(monkeypatch, corpus_rows, tmp_path):
