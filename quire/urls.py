@@ -10,6 +10,7 @@ from quire.api.billing import (
     UsageView,
     stripe_webhook,
 )
+from quire.api.provenance import ModelDetailView, ModelListView
 from quire.api.views import (
     ApiKeyDetailView,
     ApiKeyListCreateView,
@@ -89,6 +90,8 @@ v1 = [
         "v1/events/<str:event_id>/deliveries", webhooks.EventDeliveriesView.as_view(), name="event-deliveries"
     ),
     path("v1/events/<str:event_id>/replay", webhooks.EventReplayView.as_view(), name="event-replay"),
+    path("v1/models", ModelListView.as_view(), name="models"),
+    path("v1/models/<str:model_id>", ModelDetailView.as_view(), name="model"),
     path("v1/usage", UsageView.as_view(), name="usage"),
     path("v1/billing/upcoming", UpcomingInvoiceView.as_view(), name="billing-upcoming"),
     path("v1/billing/checkout_sessions", CheckoutSessionView.as_view(), name="billing-checkout"),

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.licences import ShippedModel
+
 WEIGHTS = Path(__file__).parent / "weights" / "earnings_figures.npz"
 DIMENSIONS = 1 << 16
 METRIC_CLASSES = (
@@ -152,7 +154,20 @@ def _load(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def _weights() -> dict[str, np.ndarray] | None:
-    return _load(WEIGHTS)
+    return _load(WEIGHTS) if provenance().loaded else None
+
+
+def provenance() -> ShippedModel:
+    return ShippedModel(
+        key="earnings-figures",
+        purpose="which figures of a call a Reuters-style bullet summary keeps, and each figure's metric and period",
+        connectors=("earnings",),
+        data="ECTSum (Mukherjee et al., EMNLP 2022), train split",
+        licence="GPL-3.0",
+        weights=WEIGHTS,
+        non_commercial=False,
+        fallback="the rules",
+    )
 
 
 def available() -> bool:

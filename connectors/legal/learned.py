@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.licences import ShippedModel
 from connectors.dates import find_dates
 from connectors.legal.analyzers import Clause
 from connectors.text import Segment
@@ -375,9 +376,21 @@ def combine(model: ClauseModel, sentences: list[Segment], rule_found: list[Claus
     return merge(model, sentences, logits, rule_found, learned_clauses(model, sentences, logits))
 
 
+def provenance() -> ShippedModel:
+    return ShippedModel(
+        key="legal-clauses",
+        purpose="CUAD clause presence and spans: a sentence classifier per category and a presence gate per "
+        "contract, beside the rules",
+        connectors=("legal", "review"),
+        data="CUAD v1 (The Atticus Project), official train split",
+        licence="CC BY 4.0",
+        weights=WEIGHTS_DIR / "clauses.npz",
+        non_commercial=False,
+        fallback="the rules alone",
+    )
+
+
 @lru_cache(maxsize=1)
 def shipped_model() -> ClauseModel | None:
     """The model in `weights/`, or None when the package ships without it."""
-    if not (WEIGHTS_DIR / "clauses.npz").exists():
-        return None
-    return ClauseModel.load(WEIGHTS_DIR)
+    return ClauseModel.load(WEIGHTS_DIR) if provenance().loaded else None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy
 
-from common.licences import may_load
+from common.licences import ShippedModel
 from connectors.literature.retrieval import CorpusIndex, content_words
 from connectors.literature.verdict import DIRECTIONS, NEGATION, NO_EFFECT, contrasts
 
@@ -188,10 +188,23 @@ def read_model(directory: Path) -> LiteratureModel | None:
 def load_model() -> LiteratureModel | None:
     """The shipped weights, or None when they are absent or, being marked non-commercial, may not be loaded in
     this deployment (`common.licences`)."""
-    model = read_model(WEIGHTS_DIR)
-    if model is None or not may_load(non_commercial=bool(model.card.get("non_commercial"))):
-        return None
-    return model
+    return read_model(WEIGHTS_DIR) if provenance().loaded else None
+
+
+def provenance() -> ShippedModel:
+    """The weights' provenance; `non_commercial` is their card's mark (absent weights count as unmarked)."""
+    card_path = WEIGHTS_DIR / "literature.json"
+    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    return ShippedModel(
+        key="literature-stance",
+        purpose="claim-sentence stance (support, contradict, neutral) and claim verdicts over the top papers",
+        connectors=("literature",),
+        data=card.get("dataset", "SciFact (Wadden et al., EMNLP 2020), training claims"),
+        licence=card.get("licence", "CC BY-NC 2.0"),
+        weights=WEIGHTS_DIR / "literature.npz",
+        non_commercial=bool(card.get("non_commercial", False)),
+        fallback="the rules",
+    )
 
 
 def paper_stances(

@@ -118,6 +118,10 @@ def test_search_usage_and_errors(cli, contract_doc):
     assert json.loads(found.stdout)[0]["document_id"] == contract_doc.id
     assert cli("search", "governing law").exit_code == 0
     assert cli("usage").exit_code == 0
+    listed = cli("models", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert "legal-clauses" in [model["id"] for model in json.loads(listed.stdout)]
+    assert "CC BY 4.0" in cli("models").stdout
 
     missing = cli("documents", "get", "doc_missing", "--json")
     assert missing.exit_code == 1

@@ -411,6 +411,20 @@ def usage(
     _out().print(table)
 
 
+@api_command(app)
+def models(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """The deployment's models: training data, licence, version and whether each is loaded."""
+    found = list(client(ctx).models.list())
+    if json_output:
+        _print_json(found)
+        return
+    table = Table("id", "status", "version", "licence", "training data", title="Models")
+    for model in found:
+        status = model.status if model.status_reason is None else f"{model.status}: {model.status_reason}"
+        table.add_row(model.id, status, model.version or "", model.licence, model.training_data)
+    _out().print(table)
+
+
 @api_command(webhooks_app, "test")
 def webhooks_test(ctx: typer.Context, endpoint_id: str, json_output: JsonOpt = False) -> None:
     """Send a webhook.test event to an endpoint."""

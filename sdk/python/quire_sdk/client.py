@@ -13,6 +13,7 @@ from quire_sdk.resources import (
     Documents,
     Events,
     Jobs,
+    Models,
     Search,
     UsageResource,
     WebhookEndpoints,
@@ -59,6 +60,7 @@ class Quire:
         self.search = Search(self._transport)
         self.webhook_endpoints = WebhookEndpoints(self._transport)
         self.events = Events(self._transport)
+        self.models = Models(self._transport)
         self.usage = UsageResource(self._transport)
 
     @property

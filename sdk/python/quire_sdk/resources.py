@@ -21,6 +21,7 @@ from quire_sdk.types import (
     Event,
     Job,
     JobResult,
+    Model,
     SearchHit,
     Usage,
     WebhookEndpoint,
@@ -375,6 +376,16 @@ class Events(Resource):
     def replay(self, event_id: str, *, endpoint: str | None = None) -> list[Delivery]:
         data = self._t.request("POST", f"events/{event_id}/replay", json_body=_body(endpoint=endpoint)).data
         return [Delivery.from_dict(row) for row in data["data"]]
+
+
+class Models(Resource):
+    def list(self) -> Page[Model]:
+        """Every model file of the deployment, with its provenance and whether it is loaded."""
+        return list_page(self._t, "models", Model.from_dict, {})
+
+    def get(self, model_id: str) -> Model:
+        """One model, with its model card and every training document or claim."""
+        return Model.from_dict(self._t.request("GET", f"models/{model_id}").data)
 
 
 class UsageResource(Resource):

@@ -274,6 +274,27 @@ class Event(ApiObject):
 
 
 @dataclass
+class Model(ApiObject):
+    """A model file of the deployment: what it was trained on, its licence, and whether it is loaded here
+    (`status`: loaded, absent or withheld, with `status_reason`). `model_card` and `trained_on` come with
+    `client.models.get`."""
+
+    id: str = ""
+    purpose: str = ""
+    connectors: list = field(default_factory=list)
+    training_data: str = ""
+    trained_here: bool = True
+    licence: str = ""
+    commercial_use: bool = True
+    status: str = ""
+    status_reason: str | None = None
+    version: str | None = None
+    training_documents: int | None = None
+    model_card: str | None = None
+    trained_on: list | None = None
+
+
+@dataclass
 class Usage(ApiObject):
     start: str | None = None
     end: str | None = None
