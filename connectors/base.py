@@ -12,6 +12,7 @@ from connectors.text import normalise_text
 if TYPE_CHECKING:
     import numpy
 
+    from common.licences import ShippedModel
     from inference.client import InferenceClient
 
 OUTPUT_VERSION = "1"
@@ -47,8 +48,9 @@ class RunContext:
     document, the embedder (texts to L2-normalised vectors), the retriever (`(document_id, question,
     token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
     document, the warnings, the result of an earlier run this one extends, the tenant's custom clause types the
-    options name (`connectors.legal.custom.ClauseHead` by key), and `on_row`, handed each row of a grid (its
-    index and `{"document_id", "cells"}`) as soon as it is done."""
+    options name (`connectors.legal.custom.ClauseHead` by key), `on_row`, handed each row of a grid (its
+    index and `{"document_id", "cells"}`) as soon as it is done, and the learned weights the run asked for
+    (`use_model`)."""
 
     mode: str
     client: InferenceClient | None
@@ -62,10 +64,17 @@ class RunContext:
     prior: dict | None = None
     clause_heads: dict = field(default_factory=dict)
     on_row: Callable[[int, dict], None] | None = None
+    models: dict[str, dict] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def use_model(self, model: ShippedModel) -> bool:
+        """Whether the learned weights `model` describes may run here; either way the result's `context.models`
+        records that the run asked for them, with their version and status."""
+        self.models[model.key] = {"id": model.key, "version": model.version(), "status": str(model.status)}
+        return model.loaded
 
 
 class OptionError(ValueError):

@@ -239,4 +239,5 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
         "policy": policy,
         "documents": records,
         "quotes_dropped": run.quotes_dropped,
+        "models": list(run.models.values()),
     }

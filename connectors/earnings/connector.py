@@ -9,6 +9,7 @@ from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
 from connectors.earnings.learned import available as learned_model_available
 from connectors.earnings.learned import metric_features, period_from_relation, score_figures
+from connectors.earnings.learned import provenance as learned_provenance
 from connectors.earnings.periods import call_period, carried_mention, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.table_figures import CellFigure, table_figures
@@ -523,7 +524,7 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
             metrics.append(entry)
             figures_by_sentence.setdefault(index, []).append(entry)
     metrics.sort(key=lambda metric: metric["span"]["start"])
-    use_model = learned and learned_model_available()
+    use_model = learned and run.use_model(learned_provenance()) and learned_model_available()
     if use_model:
         apply_learned(metrics, text, default_quarter, default_year)
     guidance_moves = _guidance_moves(document, sentences, figures_by_sentence)

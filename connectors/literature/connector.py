@@ -13,6 +13,7 @@ from connectors.literature.learned import (
     LiteratureModel,
     load_model,
     paper_stances,
+    provenance,
     rationale_picks,
     verdict_features,
 )
@@ -245,7 +246,8 @@ class LiteratureConnector(Connector):
         run.progress(0.4, "verifying claims")
         claims: list[dict] = []
         synthesis: list[dict] = []
-        model = load_model()
+        judged = any(not query["is_question"] for query in queries)
+        model = load_model() if judged and run.use_model(provenance()) else None
         for position, (query, vector) in enumerate(zip(queries, query_vectors, strict=True)):
             if query["is_question"]:
                 synthesis.append(synthesise(index, query["claim_id"], query["text"], vector))

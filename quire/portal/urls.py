@@ -9,6 +9,7 @@ from quire.portal.views import (
     documents,
     jobs,
     members,
+    models,
     reviews,
     webhooks,
 )
@@ -53,6 +54,7 @@ urlpatterns = [
     path(
         "clause-types/<str:clause_type_id>/delete", clause_types.clause_type_remove, name="clause_type_delete"
     ),
+    path("models", models.model_list, name="models"),
     path("api-keys", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<str:key_id>/revoke", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("webhooks", webhooks.webhook_list, name="webhooks"),

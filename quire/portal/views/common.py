@@ -19,6 +19,7 @@ SECTIONS = {
     "billing": "billing",
     "member": "members",
     "audit": "audit",
+    "model": "models",
 }
 
 

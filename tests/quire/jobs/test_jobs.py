@@ -41,6 +41,11 @@ def test_legal_job_end_to_end(celery_worker, api_a: Api):
     output = result["output"]
     assert output["connector"] == "legal"
     assert result["context"]["strategy"] == "analyzers" and result["context"]["reason"]
+    catalogue = {model["id"]: model for model in api_a.get("/v1/models").json()["data"]}
+    clauses = catalogue["legal-clauses"]
+    assert result["context"]["models"] == [
+        {"id": "legal-clauses", "version": clauses["version"], "status": "loaded"}
+    ]
     assert output["answers"]["Governing Law"] == "Delaware"
     text = api_a.get(f"/v1/documents/{doc_id}/text").json()["text"]
     assert assert_spans_hold(output, {doc_id: text}) == result["spans_checked"] > 0
