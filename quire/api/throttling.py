@@ -79,12 +79,17 @@ def hit_all(
     return outcomes, bool(replies[-1])
 
 
+def sliding_key(key: str) -> str:
+    """The Redis key of `hit_sliding`'s window for `key`."""
+    return f"{settings.QUIRE_REDIS_PREFIX}:rate:sliding:{key}"
+
+
 def hit_sliding(key: str, limit: int, period: int) -> tuple[bool, int]:
     """Count one attempt against `key` in a sliding window: refused once more than `limit` attempts fall in
     any `period` seconds, with no doubled burst at a window edge. Returns (allowed, seconds until the oldest
     counted attempt leaves the window)."""
     now = clock()
-    redis_key = f"{settings.QUIRE_REDIS_PREFIX}:rate:sliding:{key}"
+    redis_key = sliding_key(key)
     pipe = redis_client(settings.REDIS_URL).pipeline(transaction=True)
     pipe.zremrangebyscore(redis_key, "-inf", now - period)
     pipe.zadd(redis_key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})

@@ -16,6 +16,11 @@ KEY_ROLES = [(r.value, r.label) for r in (Role.ADMIN, Role.DEVELOPER, Role.VIEWE
 MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
 
 
+def sign_in_key(host: str, email: str) -> str:
+    """What `QUIRE_SIGN_IN_RATE` counts attempts by: the host signed in on and the e-mail, both lower case."""
+    return f"sign-in:{host}:{email}"
+
+
 class MemberAuthenticationForm(AuthenticationForm):
     """Django's sign-in; on a workspace's host name only that workspace's members may sign in. Attempts per
     e-mail and host are limited (`QUIRE_SIGN_IN_RATE`), so passwords cannot be guessed at speed."""
@@ -30,7 +35,7 @@ class MemberAuthenticationForm(AuthenticationForm):
         if email:
             limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
             host = self.request.get_host().lower() if self.request else ""
-            allowed, reset = hit_sliding(f"sign-in:{host}:{email}", limit, period)
+            allowed, reset = hit_sliding(sign_in_key(host, email), limit, period)
             if not allowed:
                 minutes = max(1, round(reset / 60))
                 raise forms.ValidationError(
