@@ -226,7 +226,18 @@ def test_pages_pass_axe_wcag_a_and_aa(portal_server: PortalServer, workspace: Wo
     page.goto(portal_server.url(workspace, "/login"))
     found = {"/login": serious_violations(page)}
     sign_in(page, portal_server, workspace, "owner")
-    paths = ["/", "/documents", "/jobs", "/api-keys", "/webhooks", "/billing", "/members", "/password-reset"]
+    paths = [
+        "/",
+        "/documents",
+        "/jobs",
+        "/models",
+        "/clause-types",
+        "/api-keys",
+        "/webhooks",
+        "/billing",
+        "/members",
+        "/password-reset",
+    ]
     page.goto(portal_server.url(workspace, "/documents"))
     if page.locator("table a").count():
         paths.append(page.locator("table a").first.get_attribute("href"))
