@@ -1,9 +1,11 @@
-"""Whether this deployment may load model weights trained on data under a non-commercial licence, and what every
+"""Whether this deployment may load a weights file, by the licences of the data it was trained on, and what every
 shipped weights file says about itself.
 
-Such weights say so in their metadata or card (`non_commercial`). A commercial deployment (`QUIRE_COMMERCIAL`,
-true by default where `QUIRE_ENV` is `production`) treats them as absent: the literature connector runs its
-rules, and ingest stores the full encoder's vectors where the chunk encoder's adapter is so marked.
+Weights trained on data under a non-commercial licence say so in their metadata or card (`non_commercial`). A
+commercial deployment (`QUIRE_COMMERCIAL`, true by default where `QUIRE_ENV` is `production`) treats them as
+absent: the literature connector runs its rules, and ingest stores the full encoder's vectors where the chunk
+encoder's adapter is so marked. `QUIRE_WITHHELD_LICENCES` names further licences a deployment will not load
+weights derived from (`GPL-3.0`: the earnings model and the chunk encoder read ECTSum).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from common.env import env_bool, env_str
+from common.env import env_bool, env_list, env_str
 
 CARD_FILE = "MODEL_CARD.md"
 TRAINED_ON_FILE = "TRAINED_ON.txt"
@@ -24,9 +26,27 @@ def commercial() -> bool:
     return env_bool("QUIRE_COMMERCIAL", env_str("QUIRE_ENV", "development") == "production")
 
 
-def may_load(*, non_commercial: bool) -> bool:
-    """Whether weights so marked may be loaded here."""
-    return not (non_commercial and commercial())
+def withheld_licences() -> frozenset[str]:
+    """The licences `QUIRE_WITHHELD_LICENCES` names (comma-separated, case ignored); read on every call."""
+    return frozenset(name.casefold() for name in env_list("QUIRE_WITHHELD_LICENCES", []))
+
+
+def withheld_because(*, non_commercial: bool, licences: tuple[str, ...] = ()) -> str | None:
+    """Why weights so marked, trained on data under `licences`, may not be loaded here; None where they may."""
+    if non_commercial and commercial():
+        return (
+            "The weights were trained on data under a non-commercial licence and this deployment is commercial "
+            "(QUIRE_COMMERCIAL)"
+        )
+    named = [licence for licence in licences if licence.casefold() in withheld_licences()]
+    if named:
+        return f"This deployment withholds weights trained on {' and '.join(named)} data (QUIRE_WITHHELD_LICENCES)"
+    return None
+
+
+def may_load(*, non_commercial: bool, licences: tuple[str, ...] = ()) -> bool:
+    """Whether weights so marked, trained on data under `licences`, may be loaded here."""
+    return withheld_because(non_commercial=non_commercial, licences=licences) is None
 
 
 class ModelStatus(StrEnum):
@@ -46,7 +66,7 @@ class ShippedModel:
     purpose: str
     connectors: tuple[str, ...]
     data: str
-    licence: str
+    licences: tuple[str, ...]
     weights: Path
     non_commercial: bool
     fallback: str
@@ -61,22 +81,18 @@ class ShippedModel:
     def status(self) -> ModelStatus:
         if not self.weights.exists():
             return ModelStatus.ABSENT
-        return ModelStatus.LOADED if may_load(non_commercial=self.non_commercial) else ModelStatus.WITHHELD
+        loadable = may_load(non_commercial=self.non_commercial, licences=self.licences)
+        return ModelStatus.LOADED if loadable else ModelStatus.WITHHELD
 
     @property
     def loaded(self) -> bool:
         return self.status is ModelStatus.LOADED
 
     def status_reason(self) -> str | None:
-        status = self.status
-        if status is ModelStatus.ABSENT:
+        if not self.weights.exists():
             return f"This build does not include the weights; in their place: {self.fallback}."
-        if status is ModelStatus.WITHHELD:
-            return (
-                "The weights were trained on data under a non-commercial licence and this deployment is "
-                f"commercial (QUIRE_COMMERCIAL); in their place: {self.fallback}."
-            )
-        return None
+        because = withheld_because(non_commercial=self.non_commercial, licences=self.licences)
+        return None if because is None else f"{because}; in their place: {self.fallback}."
 
     def version(self) -> str | None:
         """The first 12 hex digits of the SHA-256 of the weights file and the files beside it that share its stem

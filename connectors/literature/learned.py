@@ -200,7 +200,7 @@ def provenance() -> ShippedModel:
         purpose="claim-sentence stance (support, contradict, neutral) and claim verdicts over the top papers",
         connectors=("literature",),
         data=card.get("dataset", "SciFact (Wadden et al., EMNLP 2020), training claims"),
-        licence=card.get("licence", "CC BY-NC 2.0"),
+        licences=(card.get("licence", "CC BY-NC 2.0"),),
         weights=WEIGHTS_DIR / "literature.npz",
         non_commercial=bool(card.get("non_commercial", False)),
         fallback="the rules",

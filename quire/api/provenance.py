@@ -30,7 +30,7 @@ class ShippedModelSerializer(serializers.Serializer):
     connectors = serializers.ListField(child=serializers.CharField())
     training_data = serializers.CharField(source="data")
     trained_here = serializers.BooleanField()
-    licence = serializers.CharField()
+    licences = serializers.ListField(child=serializers.CharField())
     commercial_use = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=[status.value for status in ModelStatus])
     status_reason = serializers.CharField(allow_null=True)

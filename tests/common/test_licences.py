@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from common.licences import ModelStatus, ShippedModel, commercial, may_load
+from common.licences import ModelStatus, ShippedModel, commercial, may_load, withheld_licences
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def _model(weights, **fields) -> ShippedModel:
         purpose="a toy",
         connectors=("legal",),
         data="toy data",
-        licence="CC BY-NC 2.0",
+        licences=fields.pop("licences", ("CC BY-NC 2.0",)),
         weights=weights,
         non_commercial=fields.pop("non_commercial", True),
         fallback="the rules",
@@ -87,3 +87,22 @@ def test_trained_on_lists_the_file_and_is_none_for_weights_trained_elsewhere(tmp
     assert _model(weights).card() == "# Toy\n"
     assert _model(weights, trained_here=False).trained_on() is None
     assert _model(weights, card_file="README.md").card() is None
+
+
+def test_a_deployment_can_withhold_weights_by_their_data_licence(monkeypatch, tmp_path):
+    weights = tmp_path / "toy.npz"
+    weights.write_bytes(b"weights")
+    monkeypatch.setenv("QUIRE_COMMERCIAL", "true")
+    copyleft = _model(weights, non_commercial=False, licences=("CC BY 4.0", "GPL-3.0"))
+    assert copyleft.loaded
+    monkeypatch.setenv("QUIRE_WITHHELD_LICENCES", "gpl-3.0, AGPL-3.0")
+    assert withheld_licences() == {"gpl-3.0", "agpl-3.0"}
+    assert copyleft.status is ModelStatus.WITHHELD
+    assert copyleft.status_reason() == (
+        "This deployment withholds weights trained on GPL-3.0 data (QUIRE_WITHHELD_LICENCES); "
+        "in their place: the rules."
+    )
+    assert _model(weights, non_commercial=False, licences=("CC BY 4.0",)).loaded
+    assert not may_load(non_commercial=False, licences=("GPL-3.0",))
+    monkeypatch.setenv("QUIRE_WITHHELD_LICENCES", "")
+    assert copyleft.loaded

@@ -137,7 +137,7 @@ def test_metadata_filters_and_expand_round_trip(quire, contract_doc, tmp_path):
 def test_models_list_and_get(quire):
     models = {model.id: model for model in quire.models.list()}
     legal = models["legal-clauses"]
-    assert legal.status == "loaded" and legal.licence == "CC BY 4.0" and len(legal.version) == 12
+    assert legal.status == "loaded" and legal.licences == ["CC BY 4.0"] and len(legal.version) == 12
     assert legal.model_card is None and legal.trained_on is None
     detail = quire.models.get("legal-clauses")
     assert detail.version == legal.version and len(detail.trained_on) == legal.training_documents

@@ -418,10 +418,10 @@ def models(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     if json_output:
         _print_json(found)
         return
-    table = Table("id", "status", "version", "licence", "training data", title="Models")
+    table = Table("id", "status", "version", "data licences", "training data", title="Models")
     for model in found:
         status = model.status if model.status_reason is None else f"{model.status}: {model.status_reason}"
-        table.add_row(model.id, status, model.version or "", model.licence, model.training_data)
+        table.add_row(model.id, status, model.version or "", ", ".join(model.licences), model.training_data)
     _out().print(table)
 
 

@@ -284,7 +284,7 @@ class Model(ApiObject):
     connectors: list = field(default_factory=list)
     training_data: str = ""
     trained_here: bool = True
-    licence: str = ""
+    licences: list = field(default_factory=list)
     commercial_use: bool = True
     status: str = ""
     status_reason: str | None = None

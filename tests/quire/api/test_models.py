@@ -51,7 +51,7 @@ def test_a_viewer_key_lists_every_model_with_its_provenance(viewer, monkeypatch)
     assert list(models) == KEYS
     legal = models["legal-clauses"]
     assert legal["object"] == "model"
-    assert legal["licence"] == "CC BY 4.0" and legal["commercial_use"] is True
+    assert legal["licences"] == ["CC BY 4.0"] and legal["commercial_use"] is True
     assert legal["training_documents"] == len(_lines(LEGAL_WEIGHTS / "TRAINED_ON.txt")) == 401
     digest = hashlib.sha256()
     for name in ("clauses.json", "clauses.npz"):
@@ -81,9 +81,10 @@ def test_an_unknown_model_is_a_404_naming_it(viewer):
     assert response.json()["error"]["param"] == "model_id"
 
 
-@pytest.mark.parametrize("commercial", ["false", "true"])
-def test_the_status_is_what_the_loaders_do(viewer, monkeypatch, uncached_loaders, commercial):
+@pytest.mark.parametrize(("commercial", "withheld"), [("false", ""), ("true", ""), ("false", "GPL-3.0")])
+def test_the_status_is_what_the_loaders_do(viewer, monkeypatch, uncached_loaders, commercial, withheld):
     monkeypatch.setenv("QUIRE_COMMERCIAL", commercial)
+    monkeypatch.setenv("QUIRE_WITHHELD_LICENCES", withheld)
     models = _models(viewer)
     loaded = {
         "legal-clauses": shipped_model() is not None,
@@ -92,15 +93,20 @@ def test_the_status_is_what_the_loaders_do(viewer, monkeypatch, uncached_loaders
         "chunk-encoder": chunk_adapter() is not None,
     }
     assert {key: models[key]["status"] == "loaded" for key in loaded} == loaded
+    statuses = {key: model["status"] for key, model in models.items()}
     literature = models["literature-stance"]
     if commercial == "true":
-        assert literature["status"] == "withheld"
         assert (
             "QUIRE_COMMERCIAL" in literature["status_reason"] and "the rules" in literature["status_reason"]
         )
-        assert models["chunk-encoder"]["status"] == "loaded"
+        assert statuses == {**dict.fromkeys(KEYS, "loaded"), "literature-stance": "withheld"}
+    elif withheld:
+        reason = models["chunk-encoder"]["status_reason"]
+        assert "GPL-3.0" in reason and "all-MiniLM-L6-v2" in reason
+        expected = {"earnings-figures": "withheld", "chunk-encoder": "withheld"}
+        assert statuses == {**dict.fromkeys(KEYS, "loaded"), **expected}
     else:
-        assert literature["status"] == "loaded"
+        assert statuses == dict.fromkeys(KEYS, "loaded")
 
 
 def test_weights_left_out_of_the_build_are_absent(viewer, monkeypatch, tmp_path):
