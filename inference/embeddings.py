@@ -376,8 +376,8 @@ def _chunk_encoder() -> MiniLMEncoder:
 
 
 def chunk_adapter() -> Path | None:
-    """The chunk encoder's adapter, or None where this build has none or may not load it: it is marked
-    non-commercial and the deployment is commercial (`common.licences`)."""
+    """The chunk encoder's adapter, or None where this build has none or the deployment withholds it by the
+    licences of its training data (`common.licences`)."""
     model = chunk_encoder_provenance()
     return model.weights if model.loaded else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from connectors.base import Connector, Document, OptionError, RunContext
 from connectors.legal.analyzers import analyse_contract
 from connectors.legal.custom import HeadError, check_keys, find_clauses, heads_named
-from connectors.legal.learned import provenance, shipped_model
+from connectors.legal.learned import run_model
 from connectors.legal.risks import assess_risks, validate_playbook
 
 
@@ -42,8 +42,7 @@ class LegalConnector(Connector):
         answers_by_document: dict[str, dict] = {}
         risks: list[dict] = []
         checked = 0
-        learned = options["clause_model"] == "learned" and run.use_model(provenance())
-        model = shipped_model() if learned else None
+        model = run_model(run) if options["clause_model"] == "learned" else None
         heads = heads_named(run.clause_heads, options["clause_types"])
         custom: list[dict] = []
         for index, document in enumerate(documents):

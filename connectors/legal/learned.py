@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from common.licences import ShippedModel
 from connectors.dates import find_dates
 from connectors.legal.analyzers import Clause
 from connectors.text import Segment
+
+if TYPE_CHECKING:
+    from connectors.base import RunContext
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -392,5 +396,10 @@ def provenance() -> ShippedModel:
 
 @lru_cache(maxsize=1)
 def shipped_model() -> ClauseModel | None:
-    """The model in `weights/`, or None when the package ships without it."""
+    """The model in `weights/`, or None when the package ships without it or the deployment withholds it."""
     return ClauseModel.load(WEIGHTS_DIR) if provenance().loaded else None
+
+
+def run_model(run: RunContext) -> ClauseModel | None:
+    """`shipped_model()` for a connector run, which records in its `context.models` that it asked for it."""
+    return shipped_model() if run.use_model(provenance()) else None

@@ -186,8 +186,8 @@ def read_model(directory: Path) -> LiteratureModel | None:
 
 @lru_cache(maxsize=1)
 def load_model() -> LiteratureModel | None:
-    """The shipped weights, or None when they are absent or, being marked non-commercial, may not be loaded in
-    this deployment (`common.licences`)."""
+    """The shipped weights, or None when they are absent or the deployment withholds them by the licences of their
+    training data (`common.licences`)."""
     return read_model(WEIGHTS_DIR) if provenance().loaded else None
 
 

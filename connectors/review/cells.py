@@ -13,7 +13,7 @@ from connectors.grids import Grid, find_grids, grid_at
 from connectors.legal.analyzers import analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
 from connectors.legal.custom import find_clauses, heads_named
-from connectors.legal.learned import provenance, shipped_model
+from connectors.legal.learned import run_model
 from connectors.review.retrieval import DocumentIndex, Passage, query_terms, stems
 from connectors.review.templates import CUAD_KEYS, EARNINGS_METRICS
 from connectors.review.values import FINDERS, choose, find_yes_no
@@ -71,8 +71,7 @@ class DocumentReader:
 
     @cached_property
     def contract(self) -> tuple[list[dict], dict]:
-        model = shipped_model() if self.run.use_model(provenance()) else None
-        return analyse_contract(self.document.document_id, self.text, model)
+        return analyse_contract(self.document.document_id, self.text, run_model(self.run))
 
     def span(self, start: int, end: int) -> dict:
         return make_span(self.document.document_id, self.text, start, end)
