@@ -165,6 +165,19 @@ def anonymous() -> Api:
 
 
 @pytest.fixture
+def uncached_loaders():
+    """The clause and literature loaders read the weights (and the licence rules) afresh, before and after."""
+    from connectors.legal.learned import shipped_model
+    from connectors.literature.learned import load_model
+
+    for loader in (shipped_model, load_model):
+        loader.cache_clear()
+    yield
+    for loader in (shipped_model, load_model):
+        loader.cache_clear()
+
+
+@pytest.fixture
 def limiter_clock(monkeypatch) -> FakeClock:
     """The rate limiters' clock, stopped at the start of a day (and so of every window); the test moves it."""
     from quire.api import throttling

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from connectors import Document, run_connector
 from connectors.earnings import learned as earnings_learned
 from connectors.legal.learned import provenance as legal_provenance
@@ -12,13 +10,6 @@ from connectors.loaders import corpus_document
 
 CLAIM = {"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."}
 QUESTION = {"claim_id": "q1", "question": "How does lifestyle affect memory and sleep?"}
-
-
-@pytest.fixture
-def uncached_literature():
-    load_model.cache_clear()
-    yield
-    load_model.cache_clear()
 
 
 def test_a_legal_run_records_the_clause_model_it_used_and_none_with_the_rules(contract_text):
@@ -40,7 +31,7 @@ def test_a_review_records_the_clause_model_when_a_column_reads_a_cuad_category(c
 
 
 def test_a_commercial_literature_run_says_its_weights_were_withheld(
-    monkeypatch, corpus_rows, uncached_literature
+    monkeypatch, corpus_rows, uncached_loaders
 ):
     documents = [corpus_document(row) for row in corpus_rows]
     monkeypatch.setenv("QUIRE_COMMERCIAL", "false")

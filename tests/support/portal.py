@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,3 +53,37 @@ def signed_in(workspace: Workspace, role: str):
     response = client.post("/login", {"username": email, "password": PASSWORD})
     assert response.status_code == 302, response.content
     return client
+
+
+def job_with_result(
+    workspace: Workspace,
+    *,
+    connector: str,
+    filename: str,
+    context: Callable[[str], dict],
+    mode: str = "analyzers",
+) -> str:
+    """A succeeded job over one ready text document (`filename`, its name as its text), saved straight into the
+    workspace's schema with `context(document_id)` as its result's context; returns the job's id."""
+    from django_tenants.utils import tenant_context
+
+    from quire.documents.models import Document
+    from quire.jobs.models import Job, JobResult
+
+    with tenant_context(workspace.tenant):
+        document = Document.objects.create(
+            filename=filename,
+            content_type="text/plain",
+            sha256=hashlib.sha256(filename.encode()).hexdigest(),
+            size_bytes=len(filename),
+            text=filename,
+            status="ready",
+        )
+        job = Job.objects.create(
+            connector=connector, document_ids=[document.pk], mode=mode, status="succeeded"
+        )
+        record = context(document.pk)
+        JobResult.objects.create(
+            job=job, output={"connector": connector, "context": record}, context=record, attempt=1
+        )
+    return job.pk

@@ -159,15 +159,8 @@ def test_without_weights_the_rules_decide(monkeypatch, corpus_rows):
     assert "source" not in result["claims"][0]
 
 
-@pytest.fixture
-def uncached_model():
-    load_model.cache_clear()
-    yield
-    load_model.cache_clear()
-
-
 def test_a_commercial_deployment_leaves_the_non_commercial_weights_to_the_rules(
-    monkeypatch, corpus_rows, uncached_model
+    monkeypatch, corpus_rows, uncached_loaders
 ):
     documents = [corpus_document(row) for row in corpus_rows]
     claims = [{"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."}]

@@ -24,15 +24,6 @@ def viewer(tenant_a) -> Api:
     return Api(api_key_issue(tenant=tenant_a.tenant, name="models viewer", role="viewer").secret)
 
 
-@pytest.fixture
-def uncached_loaders():
-    shipped_model.cache_clear()
-    load_model.cache_clear()
-    yield
-    shipped_model.cache_clear()
-    load_model.cache_clear()
-
-
 def _models(api: Api) -> dict[str, dict]:
     response = api.get("/v1/models")
     assert response.status_code == 200, response.content

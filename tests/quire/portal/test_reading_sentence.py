@@ -1,11 +1,7 @@
 """The job page states each document's context record in words."""
 
-from django_tenants.utils import tenant_context
-
-from quire.documents.models import Document
-from quire.jobs.models import Job, JobResult
 from quire.portal.views.jobs import reading_sentence
-from tests.support.portal import signed_in
+from tests.support.portal import job_with_result, signed_in
 
 WHOLE = {
     "document_id": "",
@@ -29,21 +25,15 @@ def test_the_context_record_in_words():
 
 
 def test_the_job_page_states_the_reading(workspace):
-    with tenant_context(workspace.tenant):
-        document = Document.objects.create(
-            filename="call.txt",
-            content_type="text/plain",
-            sha256="c" * 64,
-            size_bytes=4,
-            text="Call",
-            status="ready",
-        )
-        job = Job.objects.create(
-            connector="earnings", document_ids=[document.pk], mode="model", status="succeeded"
-        )
-        context = {"strategy": "whole", "documents": [{**WHOLE, "document_id": document.pk}]}
-        JobResult.objects.create(
-            job=job, output={"connector": "earnings", "context": context}, context=context, attempt=1
-        )
-    page = signed_in(workspace, "viewer").get(f"/jobs/{job.pk}")
+    job_id = job_with_result(
+        workspace,
+        connector="earnings",
+        filename="call.txt",
+        mode="model",
+        context=lambda document_id: {
+            "strategy": "whole",
+            "documents": [{**WHOLE, "document_id": document_id}],
+        },
+    )
+    page = signed_in(workspace, "viewer").get(f"/jobs/{job_id}")
     assert page.status_code == 200 and f"call.txt: {SENTENCE}" in page.content.decode()
