@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from connectors import Document, run_connector
     from connectors.legal.analyzers import analyse_contract, find_rule_clauses
-    from connectors.legal.learned import shipped_model
+    from connectors.legal.learned import MAX_SUGGESTIONS, shipped_model
     from connectors.text import split_sentences
 
     text = contract_of(args.pages)
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         ("rules", best_of(args.repeat, lambda: find_rule_clauses(text, sentences))),
         ("model features + logits", best_of(args.repeat, lambda: model.logits([s.text for s in sentences]))),
         ("analysis with the model", best_of(args.repeat, lambda: analyse_contract("c", text, model))),
+        (
+            f"analysis, model + {MAX_SUGGESTIONS} suggestions",
+            best_of(args.repeat, lambda: analyse_contract("c", text, model, suggestions=MAX_SUGGESTIONS)),
+        ),
         ("analysis, rules only", best_of(args.repeat, lambda: analyse_contract("c", text))),
         (
             "legal connector (+ risks)",

@@ -81,6 +81,9 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
         predicted: dict[str, list[dict]] = {}
         for clause in output["clauses"]:
             predicted.setdefault(clause["category"], []).append(clause)
+        suggested: dict[str, list[dict]] = {}
+        for clause in output.get("suggestions", []):
+            suggested.setdefault(clause["category"], []).append(clause)
         for category in CUAD_CATEGORIES:
             gold = [g for g in label["clauses"].get(category, []) if g.strip()]
             mine = predicted.get(category, [])
@@ -92,14 +95,20 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
             elif gold:
                 counts[2] += 1
             matched_gold: set[int] = set()
-            for clause in sorted(mine, key=lambda c: -c["confidence"]):
+            ranked_gold: set[int] = set()
+            ranked = [(clause, True) for clause in mine] + [(c, False) for c in suggested.get(category, [])]
+            for clause, is_clause in sorted(ranked, key=lambda pair: -pair[0]["confidence"]):
                 best = max(
                     ((token_jaccard(clause["span"]["quote"], g), i) for i, g in enumerate(gold)),
                     default=(0.0, -1),
                 )
-                hit = best[0] >= SPAN_HIT_JACCARD and best[1] not in matched_gold
+                hit = best[0] >= SPAN_HIT_JACCARD and best[1] not in ranked_gold
                 scored.append((clause["confidence"], hit))
                 scored_by_category[category].append((clause["confidence"], hit))
+                if best[0] >= SPAN_HIT_JACCARD:
+                    ranked_gold.add(best[1])
+                if not is_clause:
+                    continue
                 if best[0] >= SPAN_HIT_JACCARD:
                     span_tp += 1
                     matched_gold.add(best[1])
@@ -164,13 +173,16 @@ def format_table(rows: list[tuple[str, str, dict[str, float]]]) -> str:
 
 def evaluate_legal(data_dir: Path, split: str, progress: Callable[[str], None]) -> dict[str, float]:
     from connectors import Document, run_connector
+    from connectors.legal.learned import MAX_SUGGESTIONS
 
     labels = [row for row in read_jsonl(data_dir / "cuad" / "labels.jsonl") if split in ("all", row["split"])]
     outputs = {}
     for row in labels:
         progress(f"legal {row['document_id']}")
         text = (data_dir / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
-        outputs[row["document_id"]] = run_connector("legal", [Document(row["document_id"], text)])
+        outputs[row["document_id"]] = run_connector(
+            "legal", [Document(row["document_id"], text)], options={"suggestions": MAX_SUGGESTIONS}
+        )
     return score_legal(outputs, labels)
 
 

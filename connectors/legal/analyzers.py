@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from connectors.dates import add_duration, find_dates, parse_duration
 from connectors.legal.categories import (
@@ -348,21 +348,36 @@ def find_rule_clauses(text: str, sentences: list[Segment]) -> tuple[list[Clause]
     return clauses, parties, agreement_date
 
 
+class ContractAnalysis(NamedTuple):
+    clauses: list[dict]
+    answers: dict
+    suggestions: list[dict]
+
+
 def analyse_contract(
-    document_id: str, text: str, model: ClauseModel | None = None
-) -> tuple[list[dict], dict]:
+    document_id: str, text: str, model: ClauseModel | None = None, *, suggestions: int = 0
+) -> ContractAnalysis:
     """Clauses (as CONNECTORS.md dicts, in document order) and normalised answers for one contract; with a
-    learned clause `model`, its clauses join or replace the rules' per category and confidences are calibrated."""
+    learned clause `model`, its clauses join or replace the rules' per category and confidences are calibrated,
+    and `suggestions` asks for up to that many further candidates per category (most confident first)."""
     sentences = split_sentences(text)
     clauses, parties, agreement_date = find_rule_clauses(text, sentences)
+    suggested: list[Clause] = []
     if model is not None:
         from connectors.legal.learned import combine
 
-        clauses = combine(model, sentences, clauses)
+        clauses, suggested = combine(model, sentences, clauses, suggestions)
     answers = normalise_answers(text, clauses, parties, agreement_date)
+    result = _as_dicts(
+        document_id, text, sorted(clauses, key=lambda c: (c.start, CUAD_CATEGORIES.index(c.category)))
+    )
+    return ContractAnalysis(result, answers, _as_dicts(document_id, text, suggested))
+
+
+def _as_dicts(document_id: str, text: str, clauses: list[Clause]) -> list[dict]:
     result = []
-    for clause in sorted(clauses, key=lambda c: (c.start, CUAD_CATEGORIES.index(c.category))):
+    for clause in clauses:
         span = trimmed_span(document_id, text, clause.start, clause.end)
         if span:
             result.append({"category": clause.category, "confidence": clause.confidence, "span": span})
-    return result, answers
+    return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from connectors.base import Connector, Document, OptionError, RunContext
 from connectors.legal.analyzers import analyse_contract
 from connectors.legal.custom import HeadError, check_keys, find_clauses, heads_named
-from connectors.legal.learned import run_model
+from connectors.legal.learned import MAX_SUGGESTIONS, run_model
 from connectors.legal.risks import assess_risks, validate_playbook
 
 
@@ -16,11 +16,20 @@ class LegalConnector(Connector):
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(
-            options, {"playbook", "include_default_risks", "clause_model", "clause_types"}
+            options, {"playbook", "include_default_risks", "clause_model", "clause_types", "suggestions"}
         )
         clause_model = options.get("clause_model", "learned")
         if clause_model not in ("learned", "rules"):
             raise ValueError('clause_model must be "learned" or "rules"')
+        suggestions = options.get("suggestions", 0)
+        if (
+            isinstance(suggestions, bool)
+            or not isinstance(suggestions, int)
+            or not 0 <= suggestions <= MAX_SUGGESTIONS
+        ):
+            raise OptionError(
+                f"suggestions must be a whole number from 0 to {MAX_SUGGESTIONS}", "options.suggestions"
+            )
         try:
             clause_types = check_keys(options.get("clause_types", []), "options.clause_types")
         except HeadError as exc:
@@ -30,6 +39,7 @@ class LegalConnector(Connector):
             "playbook": validate_playbook(options.get("playbook", [])),
             "include_default_risks": bool(options.get("include_default_risks", True)),
             "clause_types": clause_types,
+            "suggestions": suggestions,
         }
 
     def clause_types(self, options: dict) -> list[tuple[str, str]]:
@@ -45,10 +55,16 @@ class LegalConnector(Connector):
         model = run_model(run) if options["clause_model"] == "learned" else None
         heads = heads_named(run.clause_heads, options["clause_types"])
         custom: list[dict] = []
+        suggestions: list[dict] = []
+        if options["suggestions"] and model is None:
+            run.warn("suggestions need the learned clause model, which this run does not use; none are given")
         for index, document in enumerate(documents):
             if not document.text.strip():
                 run.warn(f"document {document.document_id!r} is empty; nothing to review")
-            found, answers = analyse_contract(document.document_id, document.text, model)
+            found, answers, suggested = analyse_contract(
+                document.document_id, document.text, model, suggestions=options["suggestions"]
+            )
+            suggestions.extend(suggested)
             run.progress((index + 0.5) / len(documents), f"clauses {document.document_id}")
             checks: dict[str, dict] | None = None
             if run.mode == "model" and run.client is not None:
@@ -72,6 +88,8 @@ class LegalConnector(Connector):
             "answers": answers_by_document[documents[0].document_id],
             "risks": risks,
         }
+        if options["suggestions"]:
+            result["suggestions"] = suggestions
         if heads:
             result["custom_clauses"] = custom
         if len(documents) > 1:

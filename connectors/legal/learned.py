@@ -17,7 +17,7 @@ import json
 import math
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -41,6 +41,7 @@ LOGIT_FLOOR = -15.0
 TOP_LOGITS = 3
 SIGNALS = TOP_LOGITS + 7
 SHARED_SIGNALS = (0, TOP_LOGITS + 2)
+MAX_SUGGESTIONS = 20
 
 
 def sentence_terms(sentence: str, previous: str) -> list[str]:
@@ -90,6 +91,32 @@ class PresenceGate:
         """Per category, the probability that the contract has it, from every category's `category_signals`."""
         features = presence_features(signals)
         return 1.0 / (1.0 + np.exp(-((features * self.weights).sum(1) + self.bias)))
+
+
+@dataclass(frozen=True)
+class SuggestionScale:
+    """A suggestion's confidence: a logistic regression of whether it hits a labelled span on
+    `suggestion_features`, with one intercept per category."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+
+    def confidence(self, column: int, features: np.ndarray) -> float:
+        return calibrated((1.0, float(self.bias[column])), float(features @ self.weights))
+
+
+def suggestion_features(score: float, presence: float, from_rules: bool, rank: int) -> np.ndarray:
+    """A candidate's calibrated score and its category's presence probability (both as logits), whether the
+    rules found it and its place among its category's suggestions."""
+    score, presence = (min(1 - 1e-4, max(1e-4, v)) for v in (score, presence))
+    return np.array(
+        [
+            math.log(score / (1 - score)),
+            math.log(presence / (1 - presence)),
+            float(from_rules),
+            rank / MAX_SUGGESTIONS,
+        ]
+    )
 
 
 def category_signals(
@@ -143,6 +170,7 @@ class ClauseModel:
         bias: np.ndarray,
         heads: dict[str, CategoryHead],
         presence: PresenceGate | None = None,
+        suggestions: SuggestionScale | None = None,
     ) -> None:
         self.categories = categories
         self.vocabulary = vocabulary
@@ -151,6 +179,7 @@ class ClauseModel:
         self.bias = bias
         self.heads = heads
         self.presence = presence
+        self.suggestions = suggestions
 
     def logits(self, sentences: list[str]) -> np.ndarray:
         """Per sentence, the raw logit of every category (sentences by categories)."""
@@ -172,6 +201,9 @@ class ClauseModel:
                 "presence_weights": self.presence.weights.astype(np.float32),
                 "presence_bias": self.presence.bias.astype(np.float32),
             }
+        if self.suggestions is not None:
+            gate["suggestion_weights"] = self.suggestions.weights.astype(np.float32)
+            gate["suggestion_bias"] = self.suggestions.bias.astype(np.float32)
         np.savez_compressed(
             directory / "clauses.npz",
             terms=np.array(terms),
@@ -218,6 +250,12 @@ class ClauseModel:
                     float(meta["presence"]["drop_below"]),
                     None if add_from is None else float(add_from),
                 )
+            suggestions = None
+            if "suggestion_weights" in arrays:
+                suggestions = SuggestionScale(
+                    arrays["suggestion_weights"].astype(np.float64),
+                    arrays["suggestion_bias"].astype(np.float64),
+                )
         heads = {
             name: CategoryHead(
                 mode=head["mode"],
@@ -231,7 +269,7 @@ class ClauseModel:
             for name, head in meta["heads"].items()
         }
         vocabulary = {term: index for index, term in enumerate(terms)}
-        return cls(tuple(meta["categories"]), vocabulary, idf, weights, bias, heads, presence)
+        return cls(tuple(meta["categories"]), vocabulary, idf, weights, bias, heads, presence, suggestions)
 
 
 def learned_clauses(
@@ -294,6 +332,17 @@ def merge(
     mode a rule clause needs the model's logit on its sentence to reach the head's `rule_bar` (when it has one),
     and a model clause overlapping a kept rule clause is dropped. The presence gate, when the model has one,
     then drops or restores categories (`apply_presence`)."""
+    return merged_with_presence(model, sentences, logits, rule_found, learned_found)[0]
+
+
+def merged_with_presence(
+    model: ClauseModel,
+    sentences: list[Segment],
+    logits: np.ndarray,
+    rule_found: list[Clause],
+    learned_found: list[Clause],
+) -> tuple[list[Clause], np.ndarray]:
+    """`merge`'s clauses and, per category, the presence gate's probability (ones without a gate)."""
     merged: list[Clause] = []
     kept_rules: dict[str, list[Clause]] = {}
     rule_logits: dict[str, list[tuple[Clause, float]]] = {}
@@ -318,25 +367,22 @@ def merge(
         if not any(overlaps(clause, other) for other in kept_rules.get(clause.category, [])):
             merged.append(clause)
     if model.presence is None:
-        return merged
+        return merged, np.ones(len(model.categories))
+    probability = presence_probability(model, model.presence, logits, rule_logits, learned_found, kept_rules)
     return apply_presence(
-        model, model.presence, sentences, logits, rule_logits, learned_found, kept_rules, merged
-    )
+        model, model.presence, probability, sentences, logits, rule_logits, merged
+    ), probability
 
 
-def apply_presence(
+def presence_probability(
     model: ClauseModel,
     presence: PresenceGate,
-    sentences: list[Segment],
     logits: np.ndarray,
     rule_logits: dict[str, list[tuple[Clause, float]]],
     learned_found: list[Clause],
     kept_rules: dict[str, list[Clause]],
-    merged: list[Clause],
-) -> list[Clause]:
-    """The presence gate: a category whose presence probability is under `drop_below` loses its clauses; one
-    with no clause (not in rules mode) whose probability reaches `add_from` gets its rule clause with the best
-    model logit on its sentence, or when the rules found none, the model's best sentence."""
+) -> np.ndarray:
+    """Per category, the gate's probability that the contract has it."""
     made: dict[str, int] = {}
     for clause in learned_found:
         made[clause.category] = made.get(clause.category, 0) + 1
@@ -353,7 +399,21 @@ def apply_presence(
                 len(kept_rules.get(category, [])),
             )
         )
-    probability = presence.probabilities(np.array(signals))
+    return presence.probabilities(np.array(signals))
+
+
+def apply_presence(
+    model: ClauseModel,
+    presence: PresenceGate,
+    probability: np.ndarray,
+    sentences: list[Segment],
+    logits: np.ndarray,
+    rule_logits: dict[str, list[tuple[Clause, float]]],
+    merged: list[Clause],
+) -> list[Clause]:
+    """The presence gate: a category whose presence `probability` is under `drop_below` loses its clauses; one
+    with no clause (not in rules mode) whose probability reaches `add_from` gets its rule clause with the best
+    model logit on its sentence, or when the rules found none, the model's best sentence."""
     dropped = {c for column, c in enumerate(model.categories) if probability[column] < presence.drop_below}
     out = [clause for clause in merged if clause.category not in dropped]
     if presence.add_from is None:
@@ -374,10 +434,75 @@ def apply_presence(
     return out
 
 
-def combine(model: ClauseModel, sentences: list[Segment], rule_found: list[Clause]) -> list[Clause]:
-    """The contract's clauses with the model: what `merge` keeps of the rules' and the model's."""
+def candidates(
+    model: ClauseModel,
+    sentences: list[Segment],
+    logits: np.ndarray,
+    rule_found: list[Clause],
+    clauses: list[Clause],
+    probability: np.ndarray,
+    per_category: int,
+) -> list[tuple[Clause, np.ndarray]]:
+    """Per category, up to `per_category` candidates that `clauses` leave out, with their
+    `suggestion_features`: its rule clauses and (outside rules mode) the model's sentences, taken by calibrated
+    score times the category's presence `probability`, each overlapping none of the category's clauses nor a
+    candidate before it. The confidence of each is that product."""
+    chosen: dict[str, list[Clause]] = {}
+    for clause in clauses:
+        chosen.setdefault(clause.category, []).append(clause)
+    out: list[tuple[Clause, np.ndarray]] = []
+    for column, category in enumerate(model.categories):
+        head = model.heads[category]
+        present = float(probability[column])
+        found = [
+            (calibrated(head.rule_platt, c.confidence), c.start, c.end, True)
+            for c in rule_found
+            if c.category == category
+        ]
+        if head.mode != "rules":
+            scores = logits[:, column]
+            for row in np.argsort(-scores, kind="stable")[: per_category + len(chosen.get(category, []))]:
+                start, end = clause_bounds(sentences[row], head.date_spans)
+                found.append((calibrated(head.platt, float(scores[row])), start, end, False))
+        taken = list(chosen.get(category, []))
+        rank = 0
+        for score, start, end, from_rules in sorted(found, key=lambda c: -c[0]):
+            if rank == per_category:
+                break
+            candidate = Clause(category, start, end, round(score * present, 3))
+            if not any(overlaps(candidate, other) for other in taken):
+                taken.append(candidate)
+                out.append((candidate, suggestion_features(score, present, from_rules, rank)))
+                rank += 1
+    return out
+
+
+def suggest(model: ClauseModel, found: list[tuple[Clause, np.ndarray]]) -> list[Clause]:
+    """The `candidates` with their confidences from the model's `SuggestionScale` (the chance of a hit, on the
+    clauses' scale, so one ranked list holds every category's clauses and suggestions, as CUAD ranks its
+    answers), most confident first per category."""
+    scale = model.suggestions
+    out = [
+        c if scale is None else replace(c, confidence=scale.confidence(model.categories.index(c.category), x))
+        for c, x in found
+    ]
+    return sorted(out, key=lambda c: (model.categories.index(c.category), -c.confidence))
+
+
+def combine(
+    model: ClauseModel, sentences: list[Segment], rule_found: list[Clause], suggestions: int = 0
+) -> tuple[list[Clause], list[Clause]]:
+    """The contract's clauses with the model (what `merge` keeps of the rules' and the model's) and, with
+    `suggestions`, up to that many further candidates per category (`suggest`)."""
     logits = model.logits([s.text for s in sentences])
-    return merge(model, sentences, logits, rule_found, learned_clauses(model, sentences, logits))
+    clauses, probability = merged_with_presence(
+        model, sentences, logits, rule_found, learned_clauses(model, sentences, logits)
+    )
+    if not suggestions:
+        return clauses, []
+    return clauses, suggest(
+        model, candidates(model, sentences, logits, rule_found, clauses, probability, suggestions)
+    )
 
 
 def provenance() -> ShippedModel:

@@ -24,20 +24,24 @@ from connectors.evaluation import average_precision, precision_at_recall
 from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
+    MAX_SUGGESTIONS,
     MODES,
     TOP_LOGITS,
     WEIGHTS_DIR,
     CategoryHead,
     ClauseModel,
     PresenceGate,
+    SuggestionScale,
+    candidates,
     category_signals,
     clause_bounds,
     learned_clauses,
-    merge,
+    merged_with_presence,
     overlaps,
     presence_features,
     sentence_logit,
     sentence_terms,
+    suggest,
     term_weights,
 )
 from connectors.spans import token_jaccard
@@ -224,18 +228,26 @@ class Counts:
     scored: list[tuple[float, bool]] = field(default_factory=list)
     gold: int = 0
 
-    def add(self, hits: list[tuple[Clause, float, int]], gold: int) -> None:
+    def add(
+        self,
+        hits: list[tuple[Clause, float, int]],
+        gold: int,
+        suggested: list[tuple[Clause, float, int]] = (),
+    ) -> None:
+        """One contract's category: its clauses' `hits` decide presence and span counts; the ranked list that
+        AUPR and precision at 80 % recall read holds them and the `suggested` candidates."""
         if hits and gold:
             self.presence[0] += 1
         elif hits:
             self.presence[1] += 1
         elif gold:
             self.presence[2] += 1
-        matched: set[int] = set()
-        for clause, jaccard, index in sorted(hits, key=lambda hit: -hit[0].confidence):
-            self.scored.append((clause.confidence, jaccard >= HIT_JACCARD and index not in matched))
+        matched = {index for _, jaccard, index in hits if jaccard >= HIT_JACCARD}
+        ranked: set[int] = set()
+        for clause, jaccard, index in sorted([*hits, *suggested], key=lambda hit: -hit[0].confidence):
+            self.scored.append((clause.confidence, jaccard >= HIT_JACCARD and index not in ranked))
             if jaccard >= HIT_JACCARD:
-                matched.add(index)
+                ranked.add(index)
         self.span[0] += sum(1 for _, jaccard, _ in hits if jaccard >= HIT_JACCARD)
         self.span[1] += sum(1 for _, jaccard, _ in hits if jaccard < HIT_JACCARD)
         self.span[2] += gold - len(matched)
@@ -555,15 +567,53 @@ def _choose_presence(
     return PresenceGate(weights, bias, *bars)
 
 
+def _read(
+    model: ClauseModel, contract: Contract, logits: np.ndarray
+) -> tuple[list[Clause], list[tuple[Clause, np.ndarray]]]:
+    """What the connector makes of a contract with these logits: its clauses and up to MAX_SUGGESTIONS
+    `candidates` per category."""
+    found = learned_clauses(model, contract.sentences, logits)
+    found, probability = merged_with_presence(model, contract.sentences, logits, contract.rules, found)
+    return found, candidates(
+        model, contract.sentences, logits, contract.rules, found, probability, MAX_SUGGESTIONS
+    )
+
+
+def _choose_suggestions(
+    contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel
+) -> SuggestionScale | None:
+    """The suggestions' confidences: a logistic regression of whether each out-of-fold candidate (`candidates`,
+    up to MAX_SUGGESTIONS per category) hits a labelled span, over its features and its category."""
+    from sklearn.linear_model import LogisticRegression
+
+    features, columns, hits = [], [], []
+    for contract, contract_logits in zip(contracts, logits, strict=True):
+        _, ranked = _read(model, contract, contract_logits)
+        for (_, jaccard, _), (clause, row) in zip(
+            _hits(contract, [c for c, _ in ranked]), ranked, strict=True
+        ):
+            features.append(row)
+            columns.append(model.categories.index(clause.category))
+            hits.append(jaccard >= HIT_JACCARD)
+    if len(set(hits)) < 2:
+        return None
+    categories = np.eye(len(model.categories))[columns]
+    fit = LogisticRegression(C=1.0, max_iter=2000).fit(np.hstack([np.array(features), categories]), hits)
+    width = len(features[0])
+    return SuggestionScale(fit.coef_[0][:width].copy(), fit.intercept_[0] + fit.coef_[0][width:])
+
+
 def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel) -> Counts:
-    """Presence and span counts of `model` (with its heads) on contracts whose logits are given."""
+    """Presence and span counts of `model` (with its heads) on contracts whose logits are given; the ranked list
+    adds up to MAX_SUGGESTIONS candidates per category beyond the clauses (`suggest`), as CUAD ranks its answers."""
     counts = Counts()
     for contract, contract_logits in zip(contracts, logits, strict=True):
-        found = learned_clauses(model, contract.sentences, contract_logits)
-        found = merge(model, contract.sentences, contract_logits, contract.rules, found)
+        found, ranked = _read(model, contract, contract_logits)
+        more = suggest(model, ranked)
         for category in CUAD_CATEGORIES:
             mine = [c for c in found if c.category == category]
-            counts.add(_hits(contract, mine), len(contract.gold[category]))
+            suggested = [c for c in more if c.category == category]
+            counts.add(_hits(contract, mine), len(contract.gold[category]), _hits(contract, suggested))
     return counts
 
 
@@ -577,9 +627,9 @@ def _nested(
         progress(f"legal: nested fold {fold + 1}/{FOLDS}")
         inside = [c for i, c in enumerate(contracts) if i % FOLDS != fold]
         outside = [c for i, c in enumerate(contracts) if i % FOLDS == fold]
-        model.heads, model.presence, _ = _choose_heads(
-            inside, _out_of_fold(inside, lambda stage: None)[0], model
-        )
+        inside_logits = _out_of_fold(inside, lambda stage: None)[0]
+        model.heads, model.presence, _ = _choose_heads(inside, inside_logits, model)
+        model.suggestions = _choose_suggestions(inside, inside_logits, model)
         counts.merge(_score(outside, [model.logits([s.text for s in c.sentences]) for c in outside], model))
     return counts.summary()
 
@@ -595,6 +645,9 @@ def _cross_fitted(
         outside = [i for i in range(len(contracts)) if i % FOLDS == fold]
         model.heads, model.presence, _ = _choose_heads(
             [contracts[i] for i in inside], [logits[i] for i in inside], model, np.array(inside) % FOLDS
+        )
+        model.suggestions = _choose_suggestions(
+            [contracts[i] for i in inside], [logits[i] for i in inside], model
         )
         counts.merge(_score([contracts[i] for i in outside], [logits[i] for i in outside], model))
     return counts.summary()
@@ -625,6 +678,7 @@ def train(
     model = _fit(contracts)
     heads, presence, report = _choose_heads(contracts, logits, model)
     model.heads, model.presence = heads, presence
+    model.suggestions = _choose_suggestions(contracts, logits, model)
     report[OVERALL] = _score(contracts, logits, model).summary()
     if len(contracts) >= NESTED_CONTRACTS:
         progress("legal: cross-fitted choices")
@@ -726,6 +780,12 @@ release); loaded offline by `connectors/legal/learned.py`.
   {_restoring(card["presence"]["add_from"])}.
   Both bars are shared by all categories and chosen on the regressions' cross-validated probabilities, same
   objective.
+- Suggestions (asked for with the connector's `suggestions` option): per category up to {MAX_SUGGESTIONS}
+  candidates beyond the clauses, their confidence a logistic regression of a span hit on the candidate's
+  calibrated score and its category's presence probability (as logits), whether the rules found it and its
+  rank, with one intercept per category, fitted on the out-of-fold candidates. Span AUPR and precision at
+  80 % recall below rank the clauses and these suggestions together, as CUAD ranks its answers; presence and
+  span precision and recall read the clauses only.
 - Modes: {card["modes"]}; {card["rule_bars"]} of the both-mode categories have a rule bar.
 - Cross-validated on the training contracts with the choices made on the same folds (optimistic):
   {_figures(report[OVERALL])}.{honest}

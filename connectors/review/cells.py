@@ -10,7 +10,7 @@ from connectors.earnings.connector import analyse_call
 from connectors.earnings.periods import period_of_heading
 from connectors.earnings.table_figures import CellValue, cell_values
 from connectors.grids import Grid, find_grids, grid_at
-from connectors.legal.analyzers import analyse_contract, find_parties
+from connectors.legal.analyzers import ContractAnalysis, analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
 from connectors.legal.custom import find_clauses, heads_named
 from connectors.legal.learned import run_model
@@ -70,7 +70,7 @@ class DocumentReader:
         return analyse_call(self.document, self.run)
 
     @cached_property
-    def contract(self) -> tuple[list[dict], dict]:
+    def contract(self) -> ContractAnalysis:
         return analyse_contract(self.document.document_id, self.text, run_model(self.run))
 
     def span(self, start: int, end: int) -> dict:
@@ -180,7 +180,7 @@ def typed_cell(column: dict, reader: DocumentReader, passages: list[Passage], fl
 
 
 def _cuad_cell(category: str, column: dict, reader: DocumentReader, floor: float) -> dict:
-    clauses, answers = reader.contract
+    clauses, answers, _ = reader.contract
     found = [clause for clause in clauses if clause["category"] == category]
     spans = [clause["span"] for clause in found]
     confidence = max((clause["confidence"] for clause in found), default=0.0)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from connectors import Document, run_connector
+from connectors.base import OptionError
 from connectors.evaluation import precision_at_recall, score_legal
 from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
@@ -14,11 +15,14 @@ from connectors.legal.learned import (
     CategoryHead,
     ClauseModel,
     PresenceGate,
+    SuggestionScale,
+    candidates,
     clause_bounds,
     combine,
     merge,
     presence_features,
     shipped_model,
+    suggest,
 )
 from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
 from connectors.spans import invalid_spans
@@ -168,12 +172,83 @@ def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
     text = (DATA / "cuad" / "contracts" / "cuad_00.txt").read_text(encoding="utf-8")
     sentences = split_sentences(text)
     rules = find_rule_clauses(text, sentences)[0]
-    gated = {c.category for c in combine(model, sentences, rules)}
+    gated = {c.category for c in combine(model, sentences, rules)[0]}
     ungated = ClauseModel(
         model.categories, model.vocabulary, model.idf, model.weights, model.bias, model.heads
     )
-    assert "Rofr/Rofo/Rofn" in {c.category for c in combine(ungated, sentences, rules)}
+    assert "Rofr/Rofo/Rofn" in {c.category for c in combine(ungated, sentences, rules)[0]}
     assert "Rofr/Rofo/Rofn" not in gated and "Governing Law" in gated
+
+
+def test_suggestions_rank_what_the_clauses_leave_out_and_take_the_model_s_scale(tmp_path):
+    head = CategoryHead("learned", 1.0, 8, (1.0, 0.0), (2.0, -1.0))
+    model = _one_category_model(head)
+    sentences = [Segment(i * 20, i * 20 + 19, "s" * 19) for i in range(5)]
+    logits = np.array([[3.0], [0.5], [-1.0], [2.0], [-4.0]])
+    clauses = [Clause("Insurance", 0, 19, 0.95)]
+    rules = [Clause("Insurance", 62, 70, 0.9), Clause("Insurance", 2, 10, 0.9)]
+    found = suggest(model, candidates(model, sentences, logits, rules, clauses, np.array([0.5]), 3))
+    assert [(c.start, c.end) for c in found] == [(60, 79), (20, 39), (40, 59)]
+    assert [c.confidence for c in found] == [0.441, 0.311, 0.135]
+    assert (
+        suggest(model, candidates(model, sentences, logits, rules, clauses, np.array([0.5]), 1)) == found[:1]
+    )
+    ruled = _one_category_model(CategoryHead("rules", 1.0, 8, (1.0, 0.0), (2.0, -1.0)))
+    only_rules = suggest(ruled, candidates(ruled, sentences, logits, rules, clauses, np.array([1.0]), 3))
+    assert [(c.start, c.end, c.confidence) for c in only_rules] == [(62, 70, 0.69)]
+    model.suggestions = SuggestionScale(np.array([0.0, 0.0, 0.0, -20.0]), np.array([0.0]))
+    scaled = suggest(model, candidates(model, sentences, logits, rules, clauses, np.array([0.5]), 3))
+    assert [(c.start, c.confidence) for c in scaled] == [(60, 0.5), (20, 0.269), (40, 0.119)]
+    model.save(tmp_path, {})
+    loaded = ClauseModel.load(tmp_path)
+    assert (
+        suggest(loaded, candidates(loaded, sentences, logits, rules, clauses, np.array([0.5]), 3)) == scaled
+    )
+
+
+def test_the_ranked_list_adds_suggestions_but_the_operating_point_reads_the_clauses_only():
+    gold = ["the supplier shall maintain insurance", "the buyer may audit the supplier records"]
+    label = {"document_id": "d", "clauses": {"Insurance": gold}, "answers": {}}
+
+    def clause(quote: str, confidence: float) -> dict:
+        span = {"document_id": "d", "start": 0, "end": len(quote), "quote": quote}
+        return {"category": "Insurance", "confidence": confidence, "span": span}
+
+    output = {"clauses": [clause(gold[0], 0.9)], "answers": {}}
+    alone = score_legal({"d": output}, [label])
+    assert alone["span_recall"] == 0.5 and alone["span_precision_at_80_recall"] == 0.0
+    output["suggestions"] = [clause("an unrelated sentence about price", 0.4), clause(gold[1], 0.3)]
+    ranked = score_legal({"d": output}, [label])
+    assert ranked["span_recall"] == 0.5 and ranked["span_precision"] == 1.0
+    assert ranked["presence_micro_f1"] == alone["presence_micro_f1"]
+    assert ranked["span_precision_at_80_recall"] == pytest.approx(2 / 3)
+    assert ranked["span_aupr"] == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_the_legal_connector_suggests_further_candidates_when_asked():
+    text = (DATA / "cuad" / "contracts" / "cuad_00.txt").read_text(encoding="utf-8")
+    plain = run_legal(text)
+    assert "suggestions" not in plain
+    result = run_legal(text, suggestions=3)
+    assert result["clauses"] == plain["clauses"]
+    suggestions = result["suggestions"]
+    assert suggestions and invalid_spans(result, {"contract": text}) == []
+    by_category: dict[str, list[dict]] = {}
+    for found in suggestions:
+        by_category.setdefault(found["category"], []).append(found)
+    assert max(len(found) for found in by_category.values()) <= 3
+    for category, found in by_category.items():
+        assert [f["confidence"] for f in found] == sorted((f["confidence"] for f in found), reverse=True)
+        mine = [c["span"] for c in result["clauses"] if c["category"] == category]
+        for suggestion in found:
+            span = suggestion["span"]
+            assert not any(span["start"] < c["end"] and c["start"] < span["end"] for c in mine)
+    rules = run_legal(text, suggestions=3, clause_model="rules")
+    assert rules["suggestions"] == [] and any("suggestions need" in w for w in rules["warnings"])
+    for bad in (-1, 21, 2.5, True, "3"):
+        with pytest.raises(OptionError, match="suggestions must be") as refused:
+            run_legal(text, suggestions=bad)
+        assert refused.value.param == "options.suggestions"
 
 
 def test_precision_at_80_recall_and_per_category_aupr():
