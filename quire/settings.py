@@ -227,6 +227,8 @@ QUIRE_WEBHOOKS_MAX_RESPONSE_BYTES = env_int("QUIRE_WEBHOOKS_MAX_RESPONSE_BYTES",
 QUIRE_WEBHOOKS_SWEEP_SECONDS = env_int("QUIRE_WEBHOOKS_SWEEP_SECONDS", 5)
 QUIRE_WEBHOOKS_LINK_BASE_URL = env_str("QUIRE_WEBHOOKS_LINK_BASE_URL", "")
 QUIRE_WEBHOOKS_RETENTION_DAYS = env_int("QUIRE_WEBHOOKS_RETENTION_DAYS", 30)
+# How often beat compares the shipped models with what each workspace was last told (`model.changed`).
+QUIRE_MODELS_SWEEP_SECONDS = env_int("QUIRE_MODELS_SWEEP_SECONDS", 300)
 EMAIL_BACKEND = env_str("QUIRE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("QUIRE_EMAIL_FROM", "Quire <noreply@localhost>")
 QUIRE_STRIPE_API_KEY = env_str("QUIRE_STRIPE_API_KEY", "")
@@ -308,6 +310,10 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-webhooks": {
         "task": "quire.webhooks.deliveries_dispatch_due_task",
         "schedule": float(QUIRE_WEBHOOKS_SWEEP_SECONDS),
+    },
+    "announce-model-changes": {
+        "task": "quire.webhooks.models_announce_changes_task",
+        "schedule": float(QUIRE_MODELS_SWEEP_SECONDS),
     },
     "purge-expired-webhook-events": {
         "task": "quire.webhooks.events_purge_expired_task",

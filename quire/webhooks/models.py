@@ -11,6 +11,7 @@ EVENT_TYPES = (
     "document.ready",
     "document.failed",
     "usage.threshold",
+    "model.changed",
     "webhook.test",
 )
 ALL_EVENTS = "*"
@@ -139,3 +140,16 @@ class EndpointNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.endpoint_id}"
+
+
+class AnnouncedModel(models.Model):
+    """The version and status of a shipped model (`GET /v1/models`) as the workspace was last told of it;
+    `quire.webhooks.services.models_announce_changes` publishes `model.changed` when the deployment's differ."""
+
+    model_id = models.CharField(primary_key=True, max_length=64)
+    version = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16)
+    announced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.version} {self.status}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.db import connection
 
-from quire.webhooks.services import deliveries_dispatch_due, events_purge_expired
+from quire.api.provenance import model_catalogue
+from quire.webhooks.services import deliveries_dispatch_due, events_purge_expired, models_announce_changes
 from quire.webhooks.services.delivery import COUNTDOWN_MAX_S, DeliveryBusy, DeliveryNotDue, delivery_attempt
 from quire.webhooks.services.outbox import DELIVERY_ATTEMPT_TASK
 from tenants.services import for_each_tenant
@@ -33,3 +34,11 @@ def deliveries_dispatch_due_task() -> int:
 @shared_task(name="quire.webhooks.events_purge_expired_task")
 def events_purge_expired_task() -> int:
     return sum(for_each_tenant(lambda tenant: events_purge_expired()))
+
+
+@shared_task(name="quire.webhooks.models_announce_changes_task")
+def models_announce_changes_task() -> int:
+    """Compares this worker's view of the shipped models (its files and its licence settings, as every
+    process of the deployment should share them) with each workspace's record."""
+    catalogue = model_catalogue()
+    return sum(len(x) for x in for_each_tenant(lambda tenant: models_announce_changes(catalogue=catalogue)))

@@ -1,5 +1,6 @@
 """Writes for webhooks: endpoints (`endpoints`), the event outbox and its sweeper (`outbox`), delivery
-attempts with retries (`delivery`), disabling an endpoint and telling the tenant (`notify`)."""
+attempts with retries (`delivery`), disabling an endpoint and telling the tenant (`notify`), `model.changed` when the deployment's models
+change (`models`)."""
 
 from quire.webhooks.services.delivery import delivery_attempt
 from quire.webhooks.services.endpoints import (
@@ -12,6 +13,7 @@ from quire.webhooks.services.endpoints import (
     endpoints_secrets_reencrypt,
     signing_secrets,
 )
+from quire.webhooks.services.models import models_announce_changes
 from quire.webhooks.services.notify import endpoint_disable, endpoint_notify_disabled
 from quire.webhooks.services.outbox import (
     deliveries_dispatch_due,
@@ -41,5 +43,6 @@ __all__ = [
     "events_purge_before",
     "events_purge_expired",
     "events_rewrite",
+    "models_announce_changes",
     "signing_secrets",
 ]

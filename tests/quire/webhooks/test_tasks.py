@@ -24,8 +24,9 @@ def test_sent_names_are_registered_webhook_tasks(name):
     assert app.amqp.router.route({}, name)["queue"].name == "webhooks"
 
 
-def test_beat_runs_the_sweeper_and_the_purge():
+def test_beat_runs_the_sweeper_the_purge_and_the_model_announcements():
     assert BEAT_TASKS == [
         "quire.webhooks.deliveries_dispatch_due_task",
         "quire.webhooks.events_purge_expired_task",
+        "quire.webhooks.models_announce_changes_task",
     ]
