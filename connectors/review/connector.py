@@ -59,6 +59,13 @@ class ReviewConnector(Connector):
             )
         )
         earlier = reusable_cells(run.prior, columns)
+        stale = stale_models(run.prior) if earlier else []
+        if stale:
+            run.warn(
+                f"the weights behind the extended review's cells changed ({'; '.join(stale)}); "
+                "every cell is computed again"
+            )
+            earlier = {}
         rows, reused = [], 0
         for index, document in enumerate(documents):
             reader = DocumentReader(document, run)
@@ -80,6 +87,9 @@ class ReviewConnector(Connector):
             if run.on_row is not None:
                 run.on_row(index, row)
             run.progress((index + 1) / len(documents), f"review {index + 1}/{len(documents)}")
+        if reused:
+            for entry in run.prior.get("context", {}).get("models") or []:
+                run.models.setdefault(entry["id"], entry)
         total = len(rows) * len(columns)
         return {
             "columns": columns,
@@ -112,6 +122,20 @@ def _with_head_version(column: dict, heads: dict) -> dict:
     if not column.get("clause_type"):
         return column
     return {**column, "clause_type_version": heads[column["clause_type"]].version}
+
+
+def stale_models(prior: dict | None) -> list[str]:
+    """The learned weights an earlier result recorded (`context.models`) whose version or status is another
+    here now, as "id old -> new"."""
+    from connectors import shipped_models
+
+    now = {model.key: model for model in shipped_models()}
+    stale = []
+    for entry in ((prior or {}).get("context") or {}).get("models") or []:
+        model = now.get(entry["id"])
+        if model is not None and (entry["version"], entry["status"]) != (model.version(), str(model.status)):
+            stale.append(f"{entry['id']} {entry['version']} -> {model.version()}")
+    return stale
 
 
 def reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, str], dict]:

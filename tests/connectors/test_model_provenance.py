@@ -30,6 +30,21 @@ def test_a_review_records_the_clause_model_when_a_column_reads_a_cuad_category(c
     assert by_passages["context"]["models"] == []
 
 
+def test_an_extended_review_reuses_cells_only_while_their_weights_are_unchanged(contract_text):
+    law = {"key": "governing_law", "question": "Which law governs?", "type": "text"}
+    documents = [Document("d1", contract_text)]
+    first = run_connector("review", documents, options={"columns": [law]})
+    extended = run_connector("review", documents, options={"columns": [law]}, prior=first)
+    assert extended["cells"] == {"total": 1, "computed": 0, "reused": 1}
+    assert extended["context"]["models"] == first["context"]["models"]
+    older = {**first["context"]["models"][0], "version": "000000000000"}
+    first["context"]["models"] = [older]
+    again = run_connector("review", documents, options={"columns": [law]}, prior=first)
+    assert again["cells"] == {"total": 1, "computed": 1, "reused": 0}
+    assert any("legal-clauses 000000000000 -> " in warning for warning in again["warnings"])
+    assert again["context"]["models"][0]["version"] == legal_provenance().version()
+
+
 def test_a_commercial_literature_run_says_its_weights_were_withheld(
     monkeypatch, corpus_rows, uncached_loaders
 ):
