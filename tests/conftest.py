@@ -166,14 +166,14 @@ def anonymous() -> Api:
 
 @pytest.fixture
 def uncached_loaders():
-    """The clause and literature loaders read the weights (and the licence rules) afresh, before and after."""
-    from connectors.legal.learned import shipped_model
-    from connectors.literature.learned import load_model
+    """The clause and literature loaders read the weights afresh, before and after."""
+    from connectors.legal.learned import read_shipped as legal_weights
+    from connectors.literature.learned import read_shipped as literature_weights
 
-    for loader in (shipped_model, load_model):
+    for loader in (legal_weights, literature_weights):
         loader.cache_clear()
     yield
-    for loader in (shipped_model, load_model):
+    for loader in (legal_weights, literature_weights):
         loader.cache_clear()
 
 

@@ -520,9 +520,15 @@ def provenance() -> ShippedModel:
 
 
 @lru_cache(maxsize=1)
+def read_shipped() -> ClauseModel:
+    """The model in `weights/`, read once per process."""
+    return ClauseModel.load(WEIGHTS_DIR)
+
+
 def shipped_model() -> ClauseModel | None:
-    """The model in `weights/`, or None when the package ships without it or the deployment withholds it."""
-    return ClauseModel.load(WEIGHTS_DIR) if provenance().loaded else None
+    """The model in `weights/`, or None when the package ships without it or the deployment withholds it (asked
+    on every call, so a changed licence setting holds at once)."""
+    return read_shipped() if provenance().loaded else None
 
 
 def run_model(run: RunContext) -> ClauseModel | None:

@@ -185,10 +185,15 @@ def read_model(directory: Path) -> LiteratureModel | None:
 
 
 @lru_cache(maxsize=1)
+def read_shipped() -> LiteratureModel:
+    """The shipped weights, read once per process."""
+    return read_model(WEIGHTS_DIR)
+
+
 def load_model() -> LiteratureModel | None:
     """The shipped weights, or None when they are absent or the deployment withholds them by the licences of their
-    training data (`common.licences`)."""
-    return read_model(WEIGHTS_DIR) if provenance().loaded else None
+    training data (`common.licences`; asked on every call, so a changed setting holds at once)."""
+    return read_shipped() if provenance().loaded else None
 
 
 def provenance() -> ShippedModel:

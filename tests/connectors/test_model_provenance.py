@@ -5,7 +5,6 @@ from __future__ import annotations
 from connectors import Document, run_connector
 from connectors.earnings import learned as earnings_learned
 from connectors.legal.learned import provenance as legal_provenance
-from connectors.literature.learned import load_model
 from connectors.loaders import corpus_document
 
 CLAIM = {"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."}
@@ -53,7 +52,6 @@ def test_a_commercial_literature_run_says_its_weights_were_withheld(
     judged = run_connector("literature", documents, options={"claims": [CLAIM]})
     assert [(m["id"], m["status"]) for m in judged["context"]["models"]] == [("literature-stance", "loaded")]
     monkeypatch.setenv("QUIRE_COMMERCIAL", "true")
-    load_model.cache_clear()
     withheld = run_connector("literature", documents, options={"claims": [CLAIM]})
     assert [(m["id"], m["status"]) for m in withheld["context"]["models"]] == [
         ("literature-stance", "withheld")

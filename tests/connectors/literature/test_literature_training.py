@@ -169,7 +169,6 @@ def test_a_commercial_deployment_leaves_the_non_commercial_weights_to_the_rules(
     result = run_connector("literature", documents, options={"claims": claims}, embed=fake_embed)
     assert "source" not in result["claims"][0]
     monkeypatch.setenv("QUIRE_COMMERCIAL", "false")
-    load_model.cache_clear()
     assert load_model() is not None
 
 
