@@ -46,6 +46,20 @@ def precision_at_recall(scored: list[tuple[float, bool]], positives: int, recall
     return best
 
 
+def calibration_error(scored: list[tuple[float, bool]], bins: int = 10) -> float:
+    """Expected calibration error: over equal-width confidence bins, the share-weighted gap between the mean
+    confidence and the share of hits (0 when every confidence is the chance of a hit)."""
+    if not scored:
+        return 0.0
+    sums: dict[int, list[float]] = {}
+    for confidence, is_hit in scored:
+        entry = sums.setdefault(min(bins - 1, int(confidence * bins)), [0.0, 0.0, 0.0])
+        entry[0] += confidence
+        entry[1] += is_hit
+        entry[2] += 1
+    return sum(abs(total - hits) for total, hits, _ in sums.values()) / len(scored)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -67,12 +81,28 @@ def _normalise_label_answer(category: str, value: str) -> str | None:
     return value.lower()
 
 
+def _first_hits(clauses: list[dict], gold: list[str]) -> list[tuple[dict, float, bool]]:
+    """The clauses most confident first, each with its best token Jaccard against the labelled spans and whether
+    it is the first to hit its span (a later clause on the same span counts as a miss, as in CUAD's AUPR)."""
+    found: set[int] = set()
+    out = []
+    for clause in sorted(clauses, key=lambda c: -c["confidence"]):
+        jaccard, index = max(
+            ((token_jaccard(clause["span"]["quote"], g), i) for i, g in enumerate(gold)), default=(0.0, -1)
+        )
+        out.append((clause, jaccard, jaccard >= SPAN_HIT_JACCARD and index not in found))
+        if jaccard >= SPAN_HIT_JACCARD:
+            found.add(index)
+    return out
+
+
 def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float]:
     from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
 
     per_category = {category: [0, 0, 0] for category in CUAD_CATEGORIES}
     span_tp = span_fp = span_fn = 0
     scored: list[tuple[float, bool]] = []
+    clause_scored: list[tuple[float, bool]] = []
     scored_by_category: dict[str, list[tuple[float, bool]]] = {category: [] for category in CUAD_CATEGORIES}
     gold_by_category = dict.fromkeys(CUAD_CATEGORIES, 0)
     answer_hits = {"value": [0, 0], "yes_no": [0, 0]}
@@ -94,27 +124,14 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
                 counts[1] += 1
             elif gold:
                 counts[2] += 1
-            matched_gold: set[int] = set()
-            ranked_gold: set[int] = set()
-            ranked = [(clause, True) for clause in mine] + [(c, False) for c in suggested.get(category, [])]
-            for clause, is_clause in sorted(ranked, key=lambda pair: -pair[0]["confidence"]):
-                best = max(
-                    ((token_jaccard(clause["span"]["quote"], g), i) for i, g in enumerate(gold)),
-                    default=(0.0, -1),
-                )
-                hit = best[0] >= SPAN_HIT_JACCARD and best[1] not in ranked_gold
+            clause_hits = _first_hits(mine, gold)
+            clause_scored.extend((clause["confidence"], hit) for clause, _, hit in clause_hits)
+            span_tp += sum(1 for _, jaccard, _ in clause_hits if jaccard >= SPAN_HIT_JACCARD)
+            span_fp += sum(1 for _, jaccard, _ in clause_hits if jaccard < SPAN_HIT_JACCARD)
+            span_fn += len(gold) - sum(hit for _, _, hit in clause_hits)
+            for clause, _, hit in _first_hits(mine + suggested.get(category, []), gold):
                 scored.append((clause["confidence"], hit))
                 scored_by_category[category].append((clause["confidence"], hit))
-                if best[0] >= SPAN_HIT_JACCARD:
-                    ranked_gold.add(best[1])
-                if not is_clause:
-                    continue
-                if best[0] >= SPAN_HIT_JACCARD:
-                    span_tp += 1
-                    matched_gold.add(best[1])
-                else:
-                    span_fp += 1
-            span_fn += len(gold) - len(matched_gold)
             gold_by_category[category] += len(gold)
         answers = output.get("answers", {})
         for category in (
@@ -157,6 +174,7 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
         )
         / max(1, len(labelled)),
         "span_precision_at_80_recall": precision_at_recall(scored, sum(gold_by_category.values()), 0.8),
+        "clause_calibration_error": calibration_error(clause_scored),
         "answer_value_accuracy": answer_hits["value"][0] / max(1, answer_hits["value"][1]),
         "answer_yes_no_accuracy": answer_hits["yes_no"][0] / max(1, answer_hits["yes_no"][1]),
     }

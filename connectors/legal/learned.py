@@ -105,14 +105,18 @@ class SuggestionScale:
         return calibrated((1.0, float(self.bias[column])), float(features @ self.weights))
 
 
+def log_odds(probability: float) -> float:
+    probability = min(1 - 1e-4, max(1e-4, probability))
+    return math.log(probability / (1 - probability))
+
+
 def suggestion_features(score: float, presence: float, from_rules: bool, rank: int) -> np.ndarray:
     """A candidate's calibrated score and its category's presence probability (both as logits), whether the
     rules found it and its place among its category's suggestions."""
-    score, presence = (min(1 - 1e-4, max(1e-4, v)) for v in (score, presence))
     return np.array(
         [
-            math.log(score / (1 - score)),
-            math.log(presence / (1 - presence)),
+            log_odds(score),
+            log_odds(presence),
             float(from_rules),
             rank / MAX_SUGGESTIONS,
         ]
@@ -171,6 +175,7 @@ class ClauseModel:
         heads: dict[str, CategoryHead],
         presence: PresenceGate | None = None,
         suggestions: SuggestionScale | None = None,
+        recalibration: tuple[float, float] | None = None,
     ) -> None:
         self.categories = categories
         self.vocabulary = vocabulary
@@ -180,6 +185,7 @@ class ClauseModel:
         self.heads = heads
         self.presence = presence
         self.suggestions = suggestions
+        self.recalibration = recalibration
 
     def logits(self, sentences: list[str]) -> np.ndarray:
         """Per sentence, the raw logit of every category (sentences by categories)."""
@@ -201,6 +207,8 @@ class ClauseModel:
                 "presence_weights": self.presence.weights.astype(np.float32),
                 "presence_bias": self.presence.bias.astype(np.float32),
             }
+        if self.recalibration is not None:
+            gate["recalibration"] = np.array(self.recalibration, dtype=np.float64)
         if self.suggestions is not None:
             gate["suggestion_weights"] = self.suggestions.weights.astype(np.float32)
             gate["suggestion_bias"] = self.suggestions.bias.astype(np.float32)
@@ -250,6 +258,10 @@ class ClauseModel:
                     float(meta["presence"]["drop_below"]),
                     None if add_from is None else float(add_from),
                 )
+            recalibration = None
+            if "recalibration" in arrays:
+                slope, intercept = (float(v) for v in arrays["recalibration"])
+                recalibration = (slope, intercept)
             suggestions = None
             if "suggestion_weights" in arrays:
                 suggestions = SuggestionScale(
@@ -269,7 +281,17 @@ class ClauseModel:
             for name, head in meta["heads"].items()
         }
         vocabulary = {term: index for index, term in enumerate(terms)}
-        return cls(tuple(meta["categories"]), vocabulary, idf, weights, bias, heads, presence, suggestions)
+        return cls(
+            tuple(meta["categories"]),
+            vocabulary,
+            idf,
+            weights,
+            bias,
+            heads,
+            presence,
+            suggestions,
+            recalibration,
+        )
 
 
 def learned_clauses(
@@ -342,7 +364,8 @@ def merged_with_presence(
     rule_found: list[Clause],
     learned_found: list[Clause],
 ) -> tuple[list[Clause], np.ndarray]:
-    """`merge`'s clauses and, per category, the presence gate's probability (ones without a gate)."""
+    """`merge`'s clauses, their confidences mapped through the model's `recalibration` when it has one, and per
+    category the presence gate's probability (ones without a gate)."""
     merged: list[Clause] = []
     kept_rules: dict[str, list[Clause]] = {}
     rule_logits: dict[str, list[tuple[Clause, float]]] = {}
@@ -366,12 +389,17 @@ def merged_with_presence(
     for clause in learned_found:
         if not any(overlaps(clause, other) for other in kept_rules.get(clause.category, [])):
             merged.append(clause)
-    if model.presence is None:
-        return merged, np.ones(len(model.categories))
-    probability = presence_probability(model, model.presence, logits, rule_logits, learned_found, kept_rules)
-    return apply_presence(
-        model, model.presence, probability, sentences, logits, rule_logits, merged
-    ), probability
+    probability = np.ones(len(model.categories))
+    if model.presence is not None:
+        probability = presence_probability(
+            model, model.presence, logits, rule_logits, learned_found, kept_rules
+        )
+        merged = apply_presence(model, model.presence, probability, sentences, logits, rule_logits, merged)
+    if model.recalibration is not None:
+        merged = [
+            replace(c, confidence=calibrated(model.recalibration, log_odds(c.confidence))) for c in merged
+        ]
+    return merged, probability
 
 
 def presence_probability(

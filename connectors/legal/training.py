@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from connectors.dates import find_dates
-from connectors.evaluation import average_precision, precision_at_recall
+from connectors.evaluation import average_precision, calibration_error, precision_at_recall
 from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
@@ -36,6 +36,7 @@ from connectors.legal.learned import (
     category_signals,
     clause_bounds,
     learned_clauses,
+    log_odds,
     merged_with_presence,
     overlaps,
     presence_features,
@@ -221,11 +222,23 @@ def _hits(contract: Contract, clauses: list[Clause]) -> list[tuple[Clause, float
     return out
 
 
+def _first_hits(hits: list[tuple[Clause, float, int]]) -> list[tuple[Clause, bool]]:
+    """The clauses most confident first, each with whether it is the first to hit its labelled span."""
+    found: set[int] = set()
+    out = []
+    for clause, jaccard, index in sorted(hits, key=lambda hit: -hit[0].confidence):
+        out.append((clause, jaccard >= HIT_JACCARD and index not in found))
+        if jaccard >= HIT_JACCARD:
+            found.add(index)
+    return out
+
+
 @dataclass
 class Counts:
     presence: list[int] = field(default_factory=lambda: [0, 0, 0])
     span: list[int] = field(default_factory=lambda: [0, 0, 0])
     scored: list[tuple[float, bool]] = field(default_factory=list)
+    clauses: list[tuple[float, bool]] = field(default_factory=list)
     gold: int = 0
 
     def add(
@@ -234,8 +247,8 @@ class Counts:
         gold: int,
         suggested: list[tuple[Clause, float, int]] = (),
     ) -> None:
-        """One contract's category: its clauses' `hits` decide presence and span counts; the ranked list that
-        AUPR and precision at 80 % recall read holds them and the `suggested` candidates."""
+        """One contract's category: its clauses' `hits` decide presence and span counts and their calibration;
+        the ranked list that AUPR and precision at 80 % recall read holds them and the `suggested` candidates."""
         if hits and gold:
             self.presence[0] += 1
         elif hits:
@@ -243,11 +256,8 @@ class Counts:
         elif gold:
             self.presence[2] += 1
         matched = {index for _, jaccard, index in hits if jaccard >= HIT_JACCARD}
-        ranked: set[int] = set()
-        for clause, jaccard, index in sorted([*hits, *suggested], key=lambda hit: -hit[0].confidence):
-            self.scored.append((clause.confidence, jaccard >= HIT_JACCARD and index not in ranked))
-            if jaccard >= HIT_JACCARD:
-                ranked.add(index)
+        self.scored.extend((clause.confidence, hit) for clause, hit in _first_hits([*hits, *suggested]))
+        self.clauses.extend((clause.confidence, hit) for clause, hit in _first_hits(hits))
         self.span[0] += sum(1 for _, jaccard, _ in hits if jaccard >= HIT_JACCARD)
         self.span[1] += sum(1 for _, jaccard, _ in hits if jaccard < HIT_JACCARD)
         self.span[2] += gold - len(matched)
@@ -257,6 +267,7 @@ class Counts:
         self.presence = [a + b for a, b in zip(self.presence, other.presence, strict=True)]
         self.span = [a + b for a, b in zip(self.span, other.span, strict=True)]
         self.scored.extend(other.scored)
+        self.clauses.extend(other.clauses)
         self.gold += other.gold
 
     def summary(self) -> dict[str, float]:
@@ -267,6 +278,7 @@ class Counts:
             "span_recall": round(tp / max(1, tp + fn), 3),
             "span_aupr": round(average_precision(self.scored, self.gold), 3),
             "span_precision_at_80_recall": round(precision_at_recall(self.scored, self.gold, 0.8), 3),
+            "clause_calibration_error": round(calibration_error(self.clauses), 3),
         }
 
 
@@ -579,6 +591,21 @@ def _read(
     )
 
 
+def _choose_recalibration(
+    contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel
+) -> tuple[float, float] | None:
+    """One sigmoid over the logit of every out-of-fold clause's confidence against whether it is the first
+    clause to hit its labelled span (the hits AUPR counts): the per-category calibrations, each fitted on the
+    head's own clauses before the rule bars and the gate, read high on the clauses that are finally kept."""
+    model.recalibration = None
+    counts = Counts()
+    for contract, contract_logits in zip(contracts, logits, strict=True):
+        found, _ = _read(model, contract, contract_logits)
+        for category in CUAD_CATEGORIES:
+            counts.add(_hits(contract, [c for c in found if c.category == category]), 0)
+    return _platt([(log_odds(confidence), hit) for confidence, hit in counts.clauses])
+
+
 def _choose_suggestions(
     contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel
 ) -> SuggestionScale | None:
@@ -629,6 +656,7 @@ def _nested(
         outside = [c for i, c in enumerate(contracts) if i % FOLDS == fold]
         inside_logits = _out_of_fold(inside, lambda stage: None)[0]
         model.heads, model.presence, _ = _choose_heads(inside, inside_logits, model)
+        model.recalibration = _choose_recalibration(inside, inside_logits, model)
         model.suggestions = _choose_suggestions(inside, inside_logits, model)
         counts.merge(_score(outside, [model.logits([s.text for s in c.sentences]) for c in outside], model))
     return counts.summary()
@@ -643,12 +671,12 @@ def _cross_fitted(
     for fold, model in enumerate(fold_models):
         inside = [i for i in range(len(contracts)) if i % FOLDS != fold]
         outside = [i for i in range(len(contracts)) if i % FOLDS == fold]
+        inside_contracts, inside_logits = [contracts[i] for i in inside], [logits[i] for i in inside]
         model.heads, model.presence, _ = _choose_heads(
-            [contracts[i] for i in inside], [logits[i] for i in inside], model, np.array(inside) % FOLDS
+            inside_contracts, inside_logits, model, np.array(inside) % FOLDS
         )
-        model.suggestions = _choose_suggestions(
-            [contracts[i] for i in inside], [logits[i] for i in inside], model
-        )
+        model.recalibration = _choose_recalibration(inside_contracts, inside_logits, model)
+        model.suggestions = _choose_suggestions(inside_contracts, inside_logits, model)
         counts.merge(_score([contracts[i] for i in outside], [logits[i] for i in outside], model))
     return counts.summary()
 
@@ -678,6 +706,7 @@ def train(
     model = _fit(contracts)
     heads, presence, report = _choose_heads(contracts, logits, model)
     model.heads, model.presence = heads, presence
+    model.recalibration = _choose_recalibration(contracts, logits, model)
     model.suggestions = _choose_suggestions(contracts, logits, model)
     report[OVERALL] = _score(contracts, logits, model).summary()
     if len(contracts) >= NESTED_CONTRACTS:
@@ -715,7 +744,8 @@ def _figures(row: dict[str, float]) -> str:
     return (
         f"presence micro-F1 {row['presence_micro_f1']:.3f}, span precision {row['span_precision']:.3f}, span "
         f"recall {row['span_recall']:.3f}, span AUPR {row['span_aupr']:.3f}, precision at 80 % recall "
-        f"{row['span_precision_at_80_recall']:.3f}"
+        f"{row['span_precision_at_80_recall']:.3f}, the clauses' calibration error "
+        f"{row['clause_calibration_error']:.3f}"
     )
 
 
@@ -771,7 +801,9 @@ release); loaded offline by `connectors/legal/learned.py`.
   candidate only for a category with a clause in at least {MODEL_CONTRACTS} training contracts (one per fold).
   A category whose labelled spans are mostly bare dates ({", ".join(card["date_spans"]) or "none here"}) gets
   the first date of a model sentence as its clause. Confidences are Platt-calibrated on the out-of-fold
-  clauses (the model's logits, the scores of the rule clauses kept) against span hits.
+  clauses (the model's logits, the scores of the rule clauses kept) against span hits, then mapped through one
+  sigmoid fitted on the logits of the out-of-fold clauses finally kept (after the gate) against whether each is
+  the first to hit its labelled span (`recalibration`).
 - Presence gate: per category a logistic regression (C={PRESENCE_REGULARISATION}, standardised features) of
   whether a contract has the category, on the category's best three model logits, how many clauses the model
   and the rules make and keep, the best rule confidence and the model's logit on the best rule clause's

@@ -6,7 +6,7 @@ import pytest
 
 from connectors import Document, run_connector
 from connectors.base import OptionError
-from connectors.evaluation import precision_at_recall, score_legal
+from connectors.evaluation import calibration_error, precision_at_recall, score_legal
 from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
@@ -52,6 +52,7 @@ def run_legal(text: str, **options) -> dict:
 def test_the_shipped_weights_load_offline_small_and_with_their_card():
     model = shipped_model()
     assert model is not None and model.categories == CUAD_CATEGORIES
+    assert model.recalibration is not None and model.suggestions is not None
     assert set(model.heads) == set(CUAD_CATEGORIES)
     assert {head.mode for head in model.heads.values()} <= {"rules", "learned", "both"}
     assert sum(path.stat().st_size for path in WEIGHTS_DIR.iterdir()) < 5_000_000
@@ -128,8 +129,12 @@ def test_a_rule_clause_in_both_mode_needs_the_model_logit_of_its_sentence_to_rea
     assert kept[0].confidence == 0.5
     unbarred = _one_category_model(CategoryHead("both", 1.0, 8, (1.0, 0.0), (0.0, 0.0)))
     assert len(merge(unbarred, sentences, logits, rules, [])) == 2
+    model.recalibration = (1.0, -1.0)
+    recalibrated = merge(model, sentences, logits, rules, [Clause("Insurance", 0, 40, 0.9)])
+    assert [(c.start, c.confidence) for c in recalibrated] == [(5, 0.269)]
     model.save(tmp_path, {})
-    assert ClauseModel.load(tmp_path).heads["Insurance"] == head
+    loaded = ClauseModel.load(tmp_path)
+    assert loaded.heads["Insurance"] == head and loaded.recalibration == (1.0, -1.0)
 
 
 def _gated_model(bias: tuple[float, float], add_from: float | None) -> ClauseModel:
@@ -223,6 +228,7 @@ def test_the_ranked_list_adds_suggestions_but_the_operating_point_reads_the_clau
     assert ranked["presence_micro_f1"] == alone["presence_micro_f1"]
     assert ranked["span_precision_at_80_recall"] == pytest.approx(2 / 3)
     assert ranked["span_aupr"] == pytest.approx((1 + 2 / 3) / 2)
+    assert ranked["clause_calibration_error"] == pytest.approx(0.1)
 
 
 def test_the_legal_connector_suggests_further_candidates_when_asked():
@@ -256,6 +262,8 @@ def test_precision_at_80_recall_and_per_category_aupr():
     assert precision_at_recall(scored, 4, 0.25) == 1.0 and precision_at_recall(scored, 4, 0.5) == 0.75
     assert precision_at_recall(scored, 4, 0.8) == 0.0
     assert precision_at_recall(scored, 3, 0.8) == pytest.approx(3 / 4)
+    assert calibration_error(scored) == pytest.approx((0.1 + 0.8 + 0.3 + 0.8) / 4)
+    assert calibration_error([(0.5, True), (0.5, False), (0.05, False)]) == pytest.approx(0.05 / 3)
     label = {
         "document_id": "d",
         "clauses": {"Insurance": ["the supplier shall maintain insurance"]},
