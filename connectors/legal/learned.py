@@ -8,7 +8,8 @@ cross-validation on the training contracts, and whether a model clause is its se
 (for categories whose labelled spans are mostly bare dates). A presence gate, when the weights have one, then
 decides per category whether the contract has it at all from signals of every category (a logistic regression
 per category): below its bar the category's clauses are dropped, above a second bar a category left without a
-clause gets its best candidate back.
+clause gets its best candidate back. One sigmoid then recalibrates the kept clauses' confidences. Asked for,
+`suggest` ranks further candidates per category beyond the clauses, with their own fitted confidences.
 """
 
 from __future__ import annotations
