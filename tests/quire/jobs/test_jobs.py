@@ -28,9 +28,8 @@ def assert_spans_hold(value, texts: dict[str, str]) -> int:
 
 def test_legal_job_end_to_end(celery_worker, api_a: Api):
     doc_id = ready_document(api_a, CONTRACT, "nda.txt")
-    created = api_a.post(
-        "/v1/jobs", {"connector": "legal", "documents": [doc_id]}, headers={"Idempotency-Key": "legal-job-1"}
-    )
+    body = {"connector": "legal", "documents": [doc_id], "options": {"suggestions": 2}}
+    created = api_a.post("/v1/jobs", body, headers={"Idempotency-Key": "legal-job-1"})
     assert created.status_code == 202, created.content
     job = created.json()
     assert job["id"].startswith("job_") and job["status"] == "queued"
@@ -47,12 +46,12 @@ def test_legal_job_end_to_end(celery_worker, api_a: Api):
         {"id": "legal-clauses", "version": clauses["version"], "status": "loaded"}
     ]
     assert output["answers"]["Governing Law"] == "Delaware"
+    categories = [suggestion["category"] for suggestion in output["suggestions"]]
+    assert categories and max(categories.count(c) for c in categories) <= 2
     text = api_a.get(f"/v1/documents/{doc_id}/text").json()["text"]
     assert assert_spans_hold(output, {doc_id: text}) == result["spans_checked"] > 0
 
-    replay = api_a.post(
-        "/v1/jobs", {"connector": "legal", "documents": [doc_id]}, headers={"Idempotency-Key": "legal-job-1"}
-    )
+    replay = api_a.post("/v1/jobs", body, headers={"Idempotency-Key": "legal-job-1"})
     assert replay.json()["id"] == job["id"]
     conflict = api_a.post(
         "/v1/jobs",
@@ -74,6 +73,10 @@ def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
         "/v1/jobs", {"connector": "literature", "documents": [doc_id], "options": {"claims": "not a list"}}
     )
     assert bad_options.status_code == 400 and bad_options.json()["error"]["code"] == "invalid_options"
+    too_many = api_a.post(
+        "/v1/jobs", {"connector": "legal", "documents": [doc_id], "options": {"suggestions": 50}}
+    )
+    assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "options.suggestions"
 
 
 def test_another_tenants_job_is_404(api_a: Api, api_b: Api, tenant_b):
