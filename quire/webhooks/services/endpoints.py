@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
-from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, EndpointStatus, WebhookEndpoint
+from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, Delivery, EndpointStatus, WebhookEndpoint
 from quire.webhooks.services.notify import endpoint_disable
 from quire.webhooks.signing import new_secret
 from quire.webhooks.transport import UnsafeUrl, resolve_target
@@ -117,9 +117,12 @@ def endpoint_update(
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Delete the endpoint with its deliveries and their log, on the row locked (already gone: a 404)."""
+    """Delete the endpoint with its deliveries and their log, on the row locked (already gone: a 404). The
+    deliveries are locked first, so an attempt being claimed finishes writing its log row before the delete
+    reads what to cascade, and a later claim finds the delivery gone."""
     with transaction.atomic():
         locked = _locked(endpoint)
+        list(Delivery.objects.select_for_update().filter(endpoint=locked).values_list("pk", flat=True))
         _audit(locked, "delete", url=locked.url)
         locked.delete()
 

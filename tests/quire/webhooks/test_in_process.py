@@ -3,16 +3,19 @@ hour here, so no worker takes them (they would be the sweeper's); the tests move
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from quire.webhooks.models import Delivery, EndpointNotification, Event, WebhookEndpoint
-from quire.webhooks.services import delivery_attempt, endpoint_create
+from quire.webhooks.models import Delivery, DeliveryAttempt, EndpointNotification, Event, WebhookEndpoint
+from quire.webhooks.services import delivery_attempt, endpoint_create, endpoint_delete
 from tests.support import wait_for
 
 
@@ -69,6 +72,34 @@ def test_success_ends_a_failure_streak(receiver, hooks_tenant):
         assert WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since is None
         assert delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=delivery.id).attempts == 2
         endpoint.delete()
+
+
+def test_deleting_an_endpoint_waits_for_an_attempt_being_claimed(receiver, hooks_tenant):
+    """A worker that has locked a delivery and is writing its attempt's log row when the endpoint is deleted:
+    the delete waits, then removes the new row with the rest instead of failing on it."""
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        delivery = _orphan_delivery(endpoint, n=1)
+    claimed, deleting = threading.Event(), threading.Event()
+
+    def claim() -> None:
+        with tenant_context(hooks_tenant.tenant), transaction.atomic():
+            locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
+            claimed.set()
+            deleting.wait(5)
+            time.sleep(0.5)
+            DeliveryAttempt.objects.create(delivery=locked, number=1, started_at=timezone.now())
+        connection.close()
+
+    worker = threading.Thread(target=claim)
+    worker.start()
+    assert claimed.wait(5)
+    with tenant_context(hooks_tenant.tenant):
+        deleting.set()
+        endpoint_delete(endpoint=endpoint)
+        worker.join(5)
+        assert not Delivery.objects.filter(pk=delivery.pk).exists()
+        assert not DeliveryAttempt.objects.filter(delivery_id=delivery.pk).exists()
 
 
 def test_private_address_refused_at_delivery_time(receiver, hooks_tenant):

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from common.licences import ShippedModel
 from quire.api.provenance import model_catalogue
 from quire.webhooks.models import AnnouncedModel, Delivery
-from quire.webhooks.services import endpoint_create, models_announce_changes
+from quire.webhooks.services import endpoint_create, endpoint_delete, models_announce_changes
 from tests.support import Api, wait_for
 
 
@@ -82,8 +82,8 @@ def test_a_change_of_version_status_or_catalogue_is_announced_once(
             }
             assert list(AnnouncedModel.objects.values_list("model_id", flat=True)) == ["other"]
         finally:
-            wanting.delete()
-            other.delete()
+            endpoint_delete(endpoint=wanting)
+            endpoint_delete(endpoint=other)
 
 
 def test_a_worker_announces_the_deployment_s_new_legal_weights_signed(
