@@ -596,7 +596,7 @@ def _choose_recalibration(
 ) -> tuple[float, float] | None:
     """One sigmoid over the logit of every out-of-fold clause's confidence against whether it is the first
     clause to hit its labelled span (the hits AUPR counts): the per-category calibrations, each fitted on the
-    head's own clauses before the rule bars and the gate, read high on the clauses that are finally kept."""
+    head's own clauses before the merge and the presence gate, read high on the clauses that are finally kept."""
     model.recalibration = None
     counts = Counts()
     for contract, contract_logits in zip(contracts, logits, strict=True):
