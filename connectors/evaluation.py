@@ -7,12 +7,14 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from connectors.bullet_facts import call_numbers, parse_bullets
 from connectors.dates import find_dates, parse_duration
 from connectors.spans import token_jaccard
 
 SPAN_HIT_JACCARD = 0.5
+Item = TypeVar("Item")
 
 
 def prf(true_positive: int, false_positive: int, false_negative: int) -> tuple[float, float, float]:
@@ -81,19 +83,31 @@ def _normalise_label_answer(category: str, value: str) -> str | None:
     return value.lower()
 
 
-def _first_hits(clauses: list[dict], gold: list[str]) -> list[tuple[dict, float, bool]]:
-    """The clauses most confident first, each with its best token Jaccard against the labelled spans and whether
-    it is the first to hit its span (a later clause on the same span counts as a miss, as in CUAD's AUPR)."""
+def first_hits(matches: list[tuple[Item, float, float, int]]) -> list[tuple[Item, float, bool]]:
+    """`(item, confidence, best token Jaccard, index of that labelled span)` most confident first, each item with
+    its Jaccard and whether it is the first to hit its span (a later one on the same span counts as a miss, as
+    in CUAD's AUPR)."""
     found: set[int] = set()
     out = []
-    for clause in sorted(clauses, key=lambda c: -c["confidence"]):
-        jaccard, index = max(
-            ((token_jaccard(clause["span"]["quote"], g), i) for i, g in enumerate(gold)), default=(0.0, -1)
-        )
-        out.append((clause, jaccard, jaccard >= SPAN_HIT_JACCARD and index not in found))
+    for item, _, jaccard, index in sorted(matches, key=lambda match: -match[1]):
+        out.append((item, jaccard, jaccard >= SPAN_HIT_JACCARD and index not in found))
         if jaccard >= SPAN_HIT_JACCARD:
             found.add(index)
     return out
+
+
+def _matches(clauses: list[dict], gold: list[str]) -> list[tuple[dict, float, float, int]]:
+    return [
+        (
+            clause,
+            clause["confidence"],
+            *max(
+                ((token_jaccard(clause["span"]["quote"], g), i) for i, g in enumerate(gold)),
+                default=(0.0, -1),
+            ),
+        )
+        for clause in clauses
+    ]
 
 
 def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float]:
@@ -124,12 +138,12 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
                 counts[1] += 1
             elif gold:
                 counts[2] += 1
-            clause_hits = _first_hits(mine, gold)
+            clause_hits = first_hits(_matches(mine, gold))
             clause_scored.extend((clause["confidence"], hit) for clause, _, hit in clause_hits)
             span_tp += sum(1 for _, jaccard, _ in clause_hits if jaccard >= SPAN_HIT_JACCARD)
             span_fp += sum(1 for _, jaccard, _ in clause_hits if jaccard < SPAN_HIT_JACCARD)
             span_fn += len(gold) - sum(hit for _, _, hit in clause_hits)
-            for clause, _, hit in _first_hits(mine + suggested.get(category, []), gold):
+            for clause, _, hit in first_hits(_matches(mine + suggested.get(category, []), gold)):
                 scored.append((clause["confidence"], hit))
                 scored_by_category[category].append((clause["confidence"], hit))
             gold_by_category[category] += len(gold)

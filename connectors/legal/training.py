@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from connectors.dates import find_dates
-from connectors.evaluation import average_precision, calibration_error, precision_at_recall
+from connectors.evaluation import (
+    SPAN_HIT_JACCARD,
+    average_precision,
+    calibration_error,
+    first_hits,
+    precision_at_recall,
+)
 from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
@@ -55,7 +61,7 @@ CUAD_TEST_SPLIT = frozenset(
     line.strip() for line in TEST_SPLIT_FILE.read_text(encoding="utf-8").splitlines() if line.strip()
 )
 HELDOUT_LABELS = Path(__file__).resolve().parents[2] / "tests" / "data" / "cuad" / "labels.jsonl"
-HIT_JACCARD = 0.5
+HIT_JACCARD = SPAN_HIT_JACCARD
 MIN_DOCUMENT_FREQUENCY = 2
 MAX_VOCABULARY = 30_000
 REGULARISATION = 4.0
@@ -222,15 +228,11 @@ def _hits(contract: Contract, clauses: list[Clause]) -> list[tuple[Clause, float
     return out
 
 
-def _first_hits(hits: list[tuple[Clause, float, int]]) -> list[tuple[Clause, bool]]:
-    """The clauses most confident first, each with whether it is the first to hit its labelled span."""
-    found: set[int] = set()
-    out = []
-    for clause, jaccard, index in sorted(hits, key=lambda hit: -hit[0].confidence):
-        out.append((clause, jaccard >= HIT_JACCARD and index not in found))
-        if jaccard >= HIT_JACCARD:
-            found.add(index)
-    return out
+def _first_hits(hits: list[tuple[Clause, float, int]]) -> list[tuple[float, bool]]:
+    """`first_hits` of `_hits`: each clause's confidence, most confident first, and whether it is the first to
+    hit its labelled span."""
+    ranked = first_hits([(clause, clause.confidence, jaccard, index) for clause, jaccard, index in hits])
+    return [(clause.confidence, hit) for clause, _, hit in ranked]
 
 
 @dataclass
@@ -255,12 +257,12 @@ class Counts:
             self.presence[1] += 1
         elif gold:
             self.presence[2] += 1
-        matched = {index for _, jaccard, index in hits if jaccard >= HIT_JACCARD}
-        self.scored.extend((clause.confidence, hit) for clause, hit in _first_hits([*hits, *suggested]))
-        self.clauses.extend((clause.confidence, hit) for clause, hit in _first_hits(hits))
+        clauses = _first_hits(hits)
+        self.scored.extend(_first_hits([*hits, *suggested]))
+        self.clauses.extend(clauses)
         self.span[0] += sum(1 for _, jaccard, _ in hits if jaccard >= HIT_JACCARD)
         self.span[1] += sum(1 for _, jaccard, _ in hits if jaccard < HIT_JACCARD)
-        self.span[2] += gold - len(matched)
+        self.span[2] += gold - sum(hit for _, hit in clauses)
         self.gold += gold
 
     def merge(self, other: Counts) -> None:
@@ -579,13 +581,17 @@ def _choose_presence(
     return PresenceGate(weights, bias, *bars)
 
 
-def _read(
+def _read(model: ClauseModel, contract: Contract, logits: np.ndarray) -> tuple[list[Clause], np.ndarray]:
+    """What the connector makes of a contract with these logits: its clauses and the gate's probabilities."""
+    found = learned_clauses(model, contract.sentences, logits)
+    return merged_with_presence(model, contract.sentences, logits, contract.rules, found)
+
+
+def _candidates(
     model: ClauseModel, contract: Contract, logits: np.ndarray
 ) -> tuple[list[Clause], list[tuple[Clause, np.ndarray]]]:
-    """What the connector makes of a contract with these logits: its clauses and up to MAX_SUGGESTIONS
-    `candidates` per category."""
-    found = learned_clauses(model, contract.sentences, logits)
-    found, probability = merged_with_presence(model, contract.sentences, logits, contract.rules, found)
+    """The contract's clauses and up to MAX_SUGGESTIONS `candidates` per category beyond them."""
+    found, probability = _read(model, contract, logits)
     return found, candidates(
         model, contract.sentences, logits, contract.rules, found, probability, MAX_SUGGESTIONS
     )
@@ -598,12 +604,12 @@ def _choose_recalibration(
     clause to hit its labelled span (the hits AUPR counts): the per-category calibrations, each fitted on the
     head's own clauses before the merge and the presence gate, read high on the clauses that are finally kept."""
     model.recalibration = None
-    counts = Counts()
+    points = []
     for contract, contract_logits in zip(contracts, logits, strict=True):
         found, _ = _read(model, contract, contract_logits)
         for category in CUAD_CATEGORIES:
-            counts.add(_hits(contract, [c for c in found if c.category == category]), 0)
-    return _platt([(log_odds(confidence), hit) for confidence, hit in counts.clauses])
+            points.extend(_first_hits(_hits(contract, [c for c in found if c.category == category])))
+    return _platt([(log_odds(confidence), hit) for confidence, hit in points])
 
 
 def _choose_suggestions(
@@ -615,7 +621,7 @@ def _choose_suggestions(
 
     features, columns, hits = [], [], []
     for contract, contract_logits in zip(contracts, logits, strict=True):
-        _, ranked = _read(model, contract, contract_logits)
+        _, ranked = _candidates(model, contract, contract_logits)
         for (_, jaccard, _), (clause, row) in zip(
             _hits(contract, [c for c, _ in ranked]), ranked, strict=True
         ):
@@ -635,7 +641,7 @@ def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseMod
     adds up to MAX_SUGGESTIONS candidates per category beyond the clauses (`suggest`), as CUAD ranks its answers."""
     counts = Counts()
     for contract, contract_logits in zip(contracts, logits, strict=True):
-        found, ranked = _read(model, contract, contract_logits)
+        found, ranked = _candidates(model, contract, contract_logits)
         more = suggest(model, ranked)
         for category in CUAD_CATEGORIES:
             mine = [c for c in found if c.category == category]
