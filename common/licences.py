@@ -102,6 +102,11 @@ class ShippedModel:
         files = sorted(self.directory.glob(f"{self.weights.stem}.*"))
         return _digest(tuple((path, path.stat().st_mtime_ns) for path in files))
 
+    def state(self) -> dict[str, str | None]:
+        """What identifies the weights that run here: `{"version", "status"}`, as results record it
+        (`context.models`) and `model.changed` compares it."""
+        return {"version": self.version(), "status": str(self.status)}
+
     def card(self) -> str | None:
         path = self.directory / self.card_file
         return path.read_text(encoding="utf-8") if path.exists() else None

@@ -73,7 +73,7 @@ class RunContext:
     def use_model(self, model: ShippedModel) -> bool:
         """Whether the learned weights `model` describes may run here; either way the result's `context.models`
         records that the run asked for them, with their version and status."""
-        self.models[model.key] = {"id": model.key, "version": model.version(), "status": str(model.status)}
+        self.models[model.key] = {"id": model.key, **model.state()}
         return model.loaded
 
 

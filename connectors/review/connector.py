@@ -129,12 +129,12 @@ def stale_models(prior: dict | None) -> list[str]:
     here now, as "id old -> new"."""
     from connectors import shipped_models
 
-    now = {model.key: model for model in shipped_models()}
+    now = {model.key: model.state() for model in shipped_models()}
     stale = []
     for entry in ((prior or {}).get("context") or {}).get("models") or []:
-        model = now.get(entry["id"])
-        if model is not None and (entry["version"], entry["status"]) != (model.version(), str(model.status)):
-            stale.append(f"{entry['id']} {entry['version']} -> {model.version()}")
+        state = now.get(entry["id"])
+        if state is not None and {"version": entry["version"], "status": entry["status"]} != state:
+            stale.append(f"{entry['id']} {entry['version']} -> {state['version']}")
     return stale
 
 

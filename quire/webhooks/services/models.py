@@ -12,17 +12,13 @@ from quire.webhooks.models import AnnouncedModel, Event
 from quire.webhooks.services.outbox import event_publish
 
 
-def _state(model: ShippedModel) -> dict:
-    return {"version": model.version(), "status": str(model.status)}
-
-
 def models_announce_changes(*, catalogue: dict[str, ShippedModel]) -> list[Event]:
     """One `model.changed` event per model whose version or status differs from the last announced (or that
     is new, or gone from the build), with the model as `GET /v1/models/{id}` lists it and its `previous`
     version and status. A workspace that was never told of any model is told nothing the first time: its
     record starts from what runs now."""
     now = timezone.now()
-    current = {key: _state(model) for key, model in catalogue.items()}
+    current = {key: model.state() for key, model in catalogue.items()}
     with transaction.atomic():
         known = {row.model_id: row for row in AnnouncedModel.objects.select_for_update()}
         first = not known
