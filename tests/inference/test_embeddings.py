@@ -7,6 +7,9 @@ import sentence_transformers
 from inference import embeddings
 from inference.embeddings import EMBEDDING_DIM, MAX_SEQ_LENGTH, embed_texts
 
+# Texts whose fp32 similarities to two neighbours differ by less than this may swap neighbours under int8 (three
+# of VARIED's texts sit at 0.230, 0.230 and 0.229 from one text).
+NEAREST_TIE = 0.005
 SENTENCES = ["Governing law is Delaware.", "Revenue rose 12% to $1.2 billion.", "", "word " * 400]
 
 VARIED = [
@@ -82,7 +85,9 @@ def test_int8_stays_close_to_fp32_and_keeps_nearest_neighbours(sentence_transfor
     similarities, reference = vectors @ vectors.T, expected @ expected.T
     numpy.fill_diagonal(similarities, -1)
     numpy.fill_diagonal(reference, -1)
-    assert similarities.argmax(axis=1).tolist() == reference.argmax(axis=1).tolist()
+    rows = numpy.arange(len(VARIED))
+    nearest = reference[rows, similarities.argmax(axis=1)]
+    assert (reference.max(axis=1) - nearest <= NEAREST_TIE).all(), (nearest, reference.max(axis=1))
 
 
 @pytest.mark.parametrize("kernel", sorted(embeddings.INT8_KERNELS))
