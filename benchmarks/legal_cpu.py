@@ -5,8 +5,8 @@
 The contract is the dev contracts of tests/data/cuad, each once and in their order, joined until it holds
 `pages` x 3,000 characters (a page of an EDGAR exhibit; the 24 hold 174 such pages). The process is pinned
 to one core with one BLAS/torch thread. Each stage is timed on its own (best of `repeat`, a slow kernel
-once): the sentence split, the rules, the learned model's sparse features and logits, the whole analysis with
-the model, the whole connector (risks included), and the MiniLM embedding of the contract's chunks (as the
+once): the sentence split, the rules, the learned model's sparse features and logits, the same with the
+reranker (MiniLM fp32 vectors of each category's best sentences), the whole analysis with the model, the whole connector (risks included), and the MiniLM embedding of the contract's chunks (as the
 encoder reads them, `embedding_texts`) in fp32 and in each int8 kernel (a kernel the probe finds far slower
 on its first chunks only). The row marked "ingest" is the path ingest takes (`int8_is_faster()`,
 `int8_kernel()`): a document is embedded once, at upload, not per analysis. The last line
@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         ("sentence split", best_of(args.repeat, lambda: split_sentences(text))),
         ("rules", best_of(args.repeat, lambda: find_rule_clauses(text, sentences))),
         ("model features + logits", best_of(args.repeat, lambda: model.logits([s.text for s in sentences]))),
+        (
+            "logits + reranker (MiniLM, best sentences)",
+            best_of(args.repeat, lambda: model.scores([s.text for s in sentences])),
+        ),
         ("analysis with the model", best_of(args.repeat, lambda: analyse_contract("c", text, model))),
         (
             f"analysis, model + {MAX_SUGGESTIONS} suggestions",

@@ -20,6 +20,7 @@ from connectors.spans import trimmed_span
 from connectors.text import Segment, split_sentences
 
 if TYPE_CHECKING:
+    from connectors.base import Embed
     from connectors.legal.learned import ClauseModel
 
 PREAMBLE_CHARS = 4000
@@ -355,18 +356,24 @@ class ContractAnalysis(NamedTuple):
 
 
 def analyse_contract(
-    document_id: str, text: str, model: ClauseModel | None = None, *, suggestions: int = 0
+    document_id: str,
+    text: str,
+    model: ClauseModel | None = None,
+    *,
+    suggestions: int = 0,
+    embed: Embed | None = None,
 ) -> ContractAnalysis:
     """Clauses (as CONNECTORS.md dicts, in document order) and normalised answers for one contract; with a
     learned clause `model`, its clauses join or replace the rules' per category and confidences are calibrated,
-    and `suggestions` asks for up to that many further candidates per category (most confident first)."""
+    and `suggestions` asks for up to that many further candidates per category (most confident first). `embed`
+    (by default the in-process MiniLM encoder) reads the sentences the model's reranker re-scores."""
     sentences = split_sentences(text)
     clauses, parties, agreement_date = find_rule_clauses(text, sentences)
     suggested: list[Clause] = []
     if model is not None:
         from connectors.legal.learned import combine
 
-        clauses, suggested = combine(model, sentences, clauses, suggestions)
+        clauses, suggested = combine(model, sentences, clauses, suggestions, embed)
     answers = normalise_answers(text, clauses, parties, agreement_date)
     result = _as_dicts(
         document_id, text, sorted(clauses, key=lambda c: (c.start, CUAD_CATEGORIES.index(c.category)))

@@ -62,7 +62,11 @@ class LegalConnector(Connector):
             if not document.text.strip():
                 run.warn(f"document {document.document_id!r} is empty; nothing to review")
             found, answers, suggested = analyse_contract(
-                document.document_id, document.text, model, suggestions=options["suggestions"]
+                document.document_id,
+                document.text,
+                model,
+                suggestions=options["suggestions"],
+                embed=run.embed,
             )
             suggestions.extend(suggested)
             run.progress((index + 0.5) / len(documents), f"clauses {document.document_id}")

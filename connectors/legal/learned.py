@@ -32,7 +32,7 @@ from connectors.legal.analyzers import Clause
 from connectors.text import Segment
 
 if TYPE_CHECKING:
-    from connectors.base import RunContext
+    from connectors.base import Embed, RunContext
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -43,6 +43,7 @@ TOP_LOGITS = 3
 SIGNALS = TOP_LOGITS + 7
 SHARED_SIGNALS = (0, TOP_LOGITS + 2)
 MAX_SUGGESTIONS = 20
+RERANK_TOP = 3
 
 
 def sentence_terms(sentence: str, previous: str) -> list[str]:
@@ -92,6 +93,29 @@ class PresenceGate:
         """Per category, the probability that the contract has it, from every category's `category_signals`."""
         features = presence_features(signals)
         return 1.0 / (1.0 + np.exp(-((features * self.weights).sum(1) + self.bias)))
+
+
+@dataclass(frozen=True)
+class SentenceReranker:
+    """A second opinion on each category's RERANK_TOP best sentences: a logistic regression per category over the
+    sentence's MiniLM vector (`weights` dimensions by categories, all zero for a category without one), its
+    decision value added to the sentence's logit."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+
+    def reranked(self, texts: list[str], logits: np.ndarray, embed: Embed) -> np.ndarray:
+        columns = np.flatnonzero(self.weights.any(axis=0))
+        if not len(texts) or not len(columns):
+            return logits
+        top = np.argsort(-logits, axis=0, kind="stable")[:RERANK_TOP, columns]
+        rows = np.unique(top)
+        adjust = np.asarray(embed([texts[i] for i in rows]), dtype=np.float32) @ self.weights + self.bias
+        out = logits.copy()
+        for place, column in enumerate(columns):
+            picked = top[:, place]
+            out[picked, column] += adjust[np.searchsorted(rows, picked), column]
+        return out
 
 
 @dataclass(frozen=True)
@@ -177,6 +201,7 @@ class ClauseModel:
         presence: PresenceGate | None = None,
         suggestions: SuggestionScale | None = None,
         recalibration: tuple[float, float] | None = None,
+        reranker: SentenceReranker | None = None,
     ) -> None:
         self.categories = categories
         self.vocabulary = vocabulary
@@ -187,6 +212,19 @@ class ClauseModel:
         self.presence = presence
         self.suggestions = suggestions
         self.recalibration = recalibration
+        self.reranker = reranker
+
+    def scores(self, sentences: list[str], embed: Embed | None = None) -> np.ndarray:
+        """`logits`, each category's best sentences re-scored by the `reranker` when the model has one
+        (`embed` by default the in-process MiniLM encoder)."""
+        logits = self.logits(sentences)
+        if self.reranker is None:
+            return logits
+        if embed is None:
+            from inference.client import embed_local
+
+            embed = embed_local
+        return self.reranker.reranked(sentences, logits, embed)
 
     def logits(self, sentences: list[str]) -> np.ndarray:
         """Per sentence, the raw logit of every category (sentences by categories)."""
@@ -213,6 +251,9 @@ class ClauseModel:
         if self.suggestions is not None:
             gate["suggestion_weights"] = self.suggestions.weights.astype(np.float32)
             gate["suggestion_bias"] = self.suggestions.bias.astype(np.float32)
+        if self.reranker is not None:
+            gate["rerank_weights"] = self.reranker.weights.astype(np.float16)
+            gate["rerank_bias"] = self.reranker.bias.astype(np.float32)
         np.savez_compressed(
             directory / "clauses.npz",
             terms=np.array(terms),
@@ -269,6 +310,11 @@ class ClauseModel:
                     arrays["suggestion_weights"].astype(np.float64),
                     arrays["suggestion_bias"].astype(np.float64),
                 )
+            reranker = None
+            if "rerank_weights" in arrays:
+                reranker = SentenceReranker(
+                    arrays["rerank_weights"].astype(np.float32), arrays["rerank_bias"].astype(np.float32)
+                )
         heads = {
             name: CategoryHead(
                 mode=head["mode"],
@@ -292,17 +338,14 @@ class ClauseModel:
             presence,
             suggestions,
             recalibration,
+            reranker,
         )
 
 
-def learned_clauses(
-    model: ClauseModel, sentences: list[Segment], logits: np.ndarray | None = None
-) -> list[Clause]:
+def learned_clauses(model: ClauseModel, sentences: list[Segment], logits: np.ndarray) -> list[Clause]:
     """Per category in learned or both mode, its sentences over the head's threshold (best first, at most
     `max_clauses`), with calibrated confidences; a head with `date_spans` keeps only the first date of a
     sentence that has one."""
-    if logits is None:
-        logits = model.logits([s.text for s in sentences])
     found: list[Clause] = []
     for column, category in enumerate(model.categories):
         head = model.heads[category]
@@ -519,11 +562,15 @@ def suggest(model: ClauseModel, found: list[tuple[Clause, np.ndarray]]) -> list[
 
 
 def combine(
-    model: ClauseModel, sentences: list[Segment], rule_found: list[Clause], suggestions: int = 0
+    model: ClauseModel,
+    sentences: list[Segment],
+    rule_found: list[Clause],
+    suggestions: int = 0,
+    embed: Embed | None = None,
 ) -> tuple[list[Clause], list[Clause]]:
     """The contract's clauses with the model (what `merge` keeps of the rules' and the model's) and, with
     `suggestions`, up to that many further candidates per category (`suggest`)."""
-    logits = model.logits([s.text for s in sentences])
+    logits = model.scores([s.text for s in sentences], embed)
     clauses, probability = merged_with_presence(
         model, sentences, logits, rule_found, learned_clauses(model, sentences, logits)
     )

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,11 +33,13 @@ from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
     MAX_SUGGESTIONS,
     MODES,
+    RERANK_TOP,
     TOP_LOGITS,
     WEIGHTS_DIR,
     CategoryHead,
     ClauseModel,
     PresenceGate,
+    SentenceReranker,
     SuggestionScale,
     candidates,
     category_signals,
@@ -54,6 +57,9 @@ from connectors.legal.learned import (
 from connectors.spans import token_jaccard
 from connectors.text import Segment, split_sentences
 
+if TYPE_CHECKING:
+    from connectors.base import Embed
+
 TRAIN_SPLIT = "dev"
 TEST_SPLIT_FILE = Path(__file__).resolve().parent / "cuad_test_split.txt"
 # CUAD v1's official test split (the 102 titles of test.json, as CUAD file names); never trained or tuned on.
@@ -65,6 +71,7 @@ HIT_JACCARD = SPAN_HIT_JACCARD
 MIN_DOCUMENT_FREQUENCY = 2
 MAX_VOCABULARY = 30_000
 REGULARISATION = 4.0
+RERANK_REGULARISATION = 3.0
 FOLDS = 4
 MIN_POSITIVE_CONTRACTS = 2
 MODEL_CONTRACTS = FOLDS
@@ -308,6 +315,59 @@ def _out_of_fold(
             if i % FOLDS == fold:
                 logits[i] = model.logits([s.text for s in contract.sentences])
     return logits, models
+
+
+def _reranked(
+    contracts: list[Contract], logits: list[np.ndarray], embed: Embed, progress: Callable[[str], None]
+) -> tuple[list[np.ndarray], SentenceReranker]:
+    """The contracts' logits with each category's RERANK_TOP best sentences re-scored by a reranker fitted on
+    the other folds' contracts (a logistic regression per category of the sentence's label on its MiniLM vector,
+    over those candidates), and the reranker fitted on every contract."""
+    from sklearn.linear_model import LogisticRegression
+
+    learnable = [
+        column
+        for column in range(len(CUAD_CATEGORIES))
+        if sum(1 for c in contracts if c.positive[:, column].any()) >= MIN_POSITIVE_CONTRACTS
+    ]
+    tops = [np.argsort(-contract_logits, axis=0, kind="stable")[:RERANK_TOP] for contract_logits in logits]
+    rows = [np.unique(top[:, learnable]) for top in tops]
+    texts = [
+        contract.sentences[i].text for contract, picked in zip(contracts, rows, strict=True) for i in picked
+    ]
+    progress(f"legal: embedding {len(texts)} candidate sentences")
+    vectors = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, 1), dtype=np.float32)
+    offsets = np.cumsum([0] + [len(picked) for picked in rows])
+    folds = np.arange(len(contracts)) % FOLDS
+    weights = np.zeros((vectors.shape[1], len(CUAD_CATEGORIES)), dtype=np.float32)
+    bias = np.zeros(len(CUAD_CATEGORIES), dtype=np.float32)
+    reranked = [contract_logits.copy() for contract_logits in logits]
+
+    def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+        head = LogisticRegression(C=RERANK_REGULARISATION, class_weight="balanced", max_iter=2000)
+        head.fit(x, y)
+        return head.coef_[0], float(head.intercept_[0])
+
+    for column in learnable:
+        picked = [top[:, column] for top in tops]
+        x = np.vstack(
+            [vectors[offsets[i] + np.searchsorted(rows[i], sentences)] for i, sentences in enumerate(picked)]
+        )
+        y = np.concatenate([c.positive[p, column] for c, p in zip(contracts, picked, strict=True)]).astype(
+            int
+        )
+        owner = np.concatenate([np.full(len(sentences), i) for i, sentences in enumerate(picked)])
+        decision = np.zeros(len(y))
+        for fold in range(FOLDS):
+            inside = folds[owner] != fold
+            if len(set(y[inside].tolist())) == 2:
+                w, b = fit(x[inside], y[inside])
+                decision[~inside] = x[~inside] @ w + b
+        if len(set(y.tolist())) == 2:
+            weights[:, column], bias[column] = fit(x, y)
+        for i, sentences in enumerate(picked):
+            reranked[i][sentences, column] += decision[owner == i]
+    return reranked, SentenceReranker(weights, bias)
 
 
 def _date_spans(contracts: list[Contract], category: str) -> bool:
@@ -651,7 +711,7 @@ def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseMod
 
 
 def _nested(
-    contracts: list[Contract], fold_models: list[ClauseModel], progress: Callable[[str], None]
+    contracts: list[Contract], fold_models: list[ClauseModel], embed: Embed, progress: Callable[[str], None]
 ) -> dict[str, float]:
     """Nested cross-validation: per outer fold, every choice and calibration is made again by cross-validation
     on the other folds' contracts alone, and the fold model so configured is scored on the fold."""
@@ -660,11 +720,15 @@ def _nested(
         progress(f"legal: nested fold {fold + 1}/{FOLDS}")
         inside = [c for i, c in enumerate(contracts) if i % FOLDS != fold]
         outside = [c for i, c in enumerate(contracts) if i % FOLDS == fold]
-        inside_logits = _out_of_fold(inside, lambda stage: None)[0]
+        inside_logits, model.reranker = _reranked(
+            inside, _out_of_fold(inside, lambda stage: None)[0], embed, lambda stage: None
+        )
         model.heads, model.presence, _ = _choose_heads(inside, inside_logits, model)
         model.recalibration = _choose_recalibration(inside, inside_logits, model)
         model.suggestions = _choose_suggestions(inside, inside_logits, model)
-        counts.merge(_score(outside, [model.logits([s.text for s in c.sentences]) for c in outside], model))
+        counts.merge(
+            _score(outside, [model.scores([s.text for s in c.sentences], embed) for c in outside], model)
+        )
     return counts.summary()
 
 
@@ -697,19 +761,26 @@ def train(
     out: Path | None = None,
     progress: Callable[[str], None] = lambda stage: None,
     nested: bool | None = None,
+    embed: Embed | None = None,
 ) -> dict:
     """Cross-validates, fits the final heads on every training contract and writes the weights, the model card
     and TRAINED_ON.txt to `out` (the package's `weights/` by default). The choices are also scored cross-fitted
     (made without the scored fold's labels); `nested` adds full nested cross-validation (FOLDS x FOLDS more
     fits; by default only up to NESTED_MAX_CONTRACTS contracts)."""
+    if embed is None:
+        from inference.client import embed_local
+
+        embed = embed_local
     out = out or WEIGHTS_DIR
     contracts = read_contracts(data)
     if len(contracts) < FOLDS:
         raise ValueError(f"{data}: {len(contracts)} training contracts; at least {FOLDS} are needed")
     progress(f"legal: {len(contracts)} training contracts")
     logits, fold_models = _out_of_fold(contracts, progress)
+    logits, reranker = _reranked(contracts, logits, embed, progress)
     progress("legal: final fit")
     model = _fit(contracts)
+    model.reranker = reranker
     heads, presence, report = _choose_heads(contracts, logits, model)
     model.heads, model.presence = heads, presence
     model.recalibration = _choose_recalibration(contracts, logits, model)
@@ -719,8 +790,11 @@ def train(
         progress("legal: cross-fitted choices")
         report[CROSS_FITTED] = _cross_fitted(contracts, logits, fold_models)
         if len(contracts) <= NESTED_MAX_CONTRACTS if nested is None else nested:
-            report[NESTED] = _nested(contracts, fold_models, progress)
-    model.weights[:, [i for i, c in enumerate(CUAD_CATEGORIES) if heads[c].mode == "rules"]] = 0.0
+            report[NESTED] = _nested(contracts, fold_models, embed, progress)
+    rules_only = [i for i, c in enumerate(CUAD_CATEGORIES) if heads[c].mode == "rules"]
+    model.weights[:, rules_only] = 0.0
+    reranker.weights[:, rules_only] = 0.0
+    reranker.bias[rules_only] = 0.0
     used = np.flatnonzero(np.abs(model.weights).max(axis=1) > 1e-3)
     terms = sorted(model.vocabulary, key=model.vocabulary.__getitem__)
     model.vocabulary = {terms[i]: n for n, i in enumerate(used)}
@@ -732,7 +806,8 @@ def train(
             f"`{TRAIN_SPLIT}` rows of labels.jsonl, less CUAD's official test split ({len(CUAD_TEST_SPLIT)} titles, "
             "connectors/legal/cuad_test_split.txt) and tests/data's held-out contracts"
         ),
-        "features": "sentence word unigrams and bigrams + previous-sentence unigrams, sublinear TF-IDF",
+        "features": "sentence word unigrams and bigrams + previous-sentence unigrams, sublinear TF-IDF; "
+        f"each category's {RERANK_TOP} best sentences re-scored on their MiniLM vectors",
         "vocabulary": len(model.vocabulary),
         "folds": FOLDS,
         "modes": {m: sum(1 for h in heads.values() if h.mode == m) for m in MODES},

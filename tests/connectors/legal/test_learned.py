@@ -10,11 +10,13 @@ from connectors.evaluation import calibration_error, precision_at_recall, score_
 from connectors.legal.analyzers import Clause, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
+    RERANK_TOP,
     SIGNALS,
     WEIGHTS_DIR,
     CategoryHead,
     ClauseModel,
     PresenceGate,
+    SentenceReranker,
     SuggestionScale,
     candidates,
     clause_bounds,
@@ -37,7 +39,9 @@ TERM = (
 )
 EXPECTED_FIXTURE_LEARNED = {"Parties": "both", "Expiration Date": "learned"}
 EXPECTED_TERM_LOGIT = 1.449
+EXPECTED_FIXTURE_RERANK_BIAS = -0.844
 EXPECTED_SHIPPED_TERM_LOGIT = 13.467
+EXPECTED_SHIPPED_TERM_SCORE = 16.891
 INSURANCE = (
     "The Distributor shall maintain, at its own cost, commercial general liability insurance with a "
     "reputable insurer in an amount of not less than $2,000,000 per occurrence and shall name the Company "
@@ -107,6 +111,56 @@ def test_a_date_category_keeps_the_first_date_of_a_model_sentence():
     assert clause_bounds(sentence, date_spans=False) == (sentence.start, sentence.end)
 
 
+class CountingEmbed:
+    """Fixed vectors of `dim` coordinates: the first is 1 for a text mentioning insurance, the second always 1."""
+
+    def __init__(self, dim: int = 3) -> None:
+        self.dim = dim
+        self.texts: list[str] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        vectors[:, 0] = ["insurance" in t.lower() for t in texts]
+        vectors[:, 1] = 1.0
+        return vectors
+
+
+def test_the_reranker_rescores_only_each_category_s_best_sentences_from_their_vectors():
+    texts = [f"Sentence {i}." for i in range(6)] + ["The Distributor shall maintain insurance."]
+    logits = np.array([[float(i), -float(i)] for i in range(7)])
+    weights = np.array([[2.0, 0.0], [0.5, 0.0], [0.0, 0.0]], dtype=np.float32)
+    reranker = SentenceReranker(weights, np.array([-1.0, 0.0], dtype=np.float32))
+    embed = CountingEmbed()
+    out = reranker.reranked(texts, logits, embed)
+    best = np.argsort(-logits[:, 0])[:RERANK_TOP]
+    assert sorted(embed.texts) == sorted(texts[i] for i in best)
+    assert out[6, 0] == logits[6, 0] + 2.0 + 0.5 - 1.0
+    assert out[5, 0] == logits[5, 0] + 0.5 - 1.0
+    others = [i for i in range(7) if i not in best]
+    assert np.array_equal(out[others], logits[others]) and np.array_equal(out[:, 1], logits[:, 1])
+    assert reranker.reranked([], np.zeros((0, 2)), embed).shape == (0, 2)
+
+
+def test_the_shipped_reranker_reads_the_run_s_embedder(contract_text):
+    model = shipped_model()
+    assert model.reranker is not None and model.reranker.weights.shape == (384, len(CUAD_CATEGORIES))
+    assert model.reranker.weights[:, CUAD_CATEGORIES.index("Expiration Date")].any()
+    sentences = [s.text for s in split_sentences(contract_text)]
+    embed = CountingEmbed(384)
+    run_connector("legal", [Document("contract", contract_text)], embed=embed)
+    assert embed.texts and set(embed.texts) <= set(sentences)
+    assert len(embed.texts) <= RERANK_TOP * len(CUAD_CATEGORIES)
+
+
+def test_the_shipped_model_gives_its_recorded_score_on_a_fixed_term_clause():
+    model = shipped_model()
+    column = CUAD_CATEGORIES.index("Expiration Date")
+    score = model.scores([TERM, "The parties have executed this Agreement in two counterparts."])[0, column]
+    assert score == pytest.approx(EXPECTED_SHIPPED_TERM_SCORE, abs=0.05)
+    assert score != pytest.approx(model.logits([TERM])[0, column], abs=0.05)
+
+
 def _one_category_model(head: CategoryHead) -> ClauseModel:
     return ClauseModel(
         ("Insurance",),
@@ -174,15 +228,22 @@ def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
     model = shipped_model()
     assert model.presence is not None
     assert model.presence.weights.shape == (len(CUAD_CATEGORIES), SIGNALS + 2 * (len(CUAD_CATEGORIES) - 1))
-    text = (DATA / "cuad" / "contracts" / "cuad_00.txt").read_text(encoding="utf-8")
+    text = (DATA / "cuad" / "contracts" / "cuad_02.txt").read_text(encoding="utf-8")
     sentences = split_sentences(text)
     rules = find_rule_clauses(text, sentences)[0]
     gated = {c.category for c in combine(model, sentences, rules)[0]}
     ungated = ClauseModel(
-        model.categories, model.vocabulary, model.idf, model.weights, model.bias, model.heads
+        model.categories,
+        model.vocabulary,
+        model.idf,
+        model.weights,
+        model.bias,
+        model.heads,
+        reranker=model.reranker,
     )
-    assert "Rofr/Rofo/Rofn" in {c.category for c in combine(ungated, sentences, rules)[0]}
-    assert "Rofr/Rofo/Rofn" not in gated and "Governing Law" in gated
+    absent = "Competitive Restriction Exception"
+    assert absent in {c.category for c in combine(ungated, sentences, rules)[0]}
+    assert absent not in gated and "Governing Law" in gated
 
 
 def test_suggestions_rank_what_the_clauses_leave_out_and_take_the_model_s_scale(tmp_path):
@@ -301,6 +362,11 @@ def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
     assert logit == pytest.approx(EXPECTED_TERM_LOGIT, abs=0.05)
     assert model.presence is not None and model.presence.weights.shape[0] == len(CUAD_CATEGORIES)
+    assert model.reranker is not None
+    reranked = {CUAD_CATEGORIES[i] for i in np.flatnonzero(model.reranker.weights.any(axis=0))}
+    assert reranked == set(learned)
+    bias = model.reranker.bias[CUAD_CATEGORIES.index("Expiration Date")]
+    assert bias == pytest.approx(EXPECTED_FIXTURE_RERANK_BIAS, abs=0.05)
 
 
 def test_official_test_and_heldout_contracts_are_never_read_for_training(tmp_path):
