@@ -1,5 +1,7 @@
 """The learned clause model: one logistic-regression head per CUAD category over sparse word and bigram TF-IDF
-features of each sentence (plus the words of the sentence before it), with Platt-calibrated confidences.
+features of each sentence (plus the words of the sentence before it), with Platt-calibrated confidences; each
+category's best sentences re-scored by a second regression over their MiniLM vectors (`SentenceReranker`, the
+vectors from the run's `embed`).
 
 `connectors.legal.training` builds the weights; this module only loads them (numpy, offline) and scores
 sentences. Per category the weights say whether the rules, the model, or both find its clauses (in both mode,
@@ -584,8 +586,8 @@ def combine(
 def provenance() -> ShippedModel:
     return ShippedModel(
         key="legal-clauses",
-        purpose="CUAD clause presence and spans: a sentence classifier per category and a presence gate per "
-        "contract, beside the rules",
+        purpose="CUAD clause presence and spans: a sentence classifier per category, a reranker of its best "
+        "sentences on their MiniLM vectors and a presence gate per contract, beside the rules",
         connectors=("legal", "review"),
         data="CUAD v1 (The Atticus Project), official train split",
         licences=("CC BY 4.0",),
