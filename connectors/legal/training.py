@@ -791,10 +791,6 @@ def train(
         report[CROSS_FITTED] = _cross_fitted(contracts, logits, fold_models)
         if len(contracts) <= NESTED_MAX_CONTRACTS if nested is None else nested:
             report[NESTED] = _nested(contracts, fold_models, embed, progress)
-    rules_only = [i for i, c in enumerate(CUAD_CATEGORIES) if heads[c].mode == "rules"]
-    model.weights[:, rules_only] = 0.0
-    reranker.weights[:, rules_only] = 0.0
-    reranker.bias[rules_only] = 0.0
     used = np.flatnonzero(np.abs(model.weights).max(axis=1) > 1e-3)
     terms = sorted(model.vocabulary, key=model.vocabulary.__getitem__)
     model.vocabulary = {terms[i]: n for n, i in enumerate(used)}
@@ -872,8 +868,9 @@ release); loaded offline by `connectors/legal/learned.py`.
   for any choice below.
 - Model: per CUAD category a logistic regression (liblinear, C={REGULARISATION}, balanced classes) over
   {card["features"]}; vocabulary: the {MAX_VOCABULARY} terms of highest document frequency (at least
-  {MIN_DOCUMENT_FREQUENCY}); {card["vocabulary"]} kept after pruning the weights of categories left to the
-  rules; stored as float16.
+  {MIN_DOCUMENT_FREQUENCY}); the {card["vocabulary"]} with a weight of at least 0.001 in some head kept;
+  stored as float16. A category left to the rules keeps its head and reranker: its best logit is an input of
+  every category's presence gate, as it was when the gate was fitted.
 - Per category, {card["folds"]}-fold cross-validation over the training contracts (grouped by contract)
   chooses the rules, the model or both, the model's logit threshold (at most {LEARNED_MAX_CLAUSES} clauses
   per category) and, in both mode, the bar the model's logit on a rule clause's sentence must reach for the
