@@ -112,7 +112,13 @@ class SentenceReranker:
             return logits
         top = np.argsort(-logits, axis=0, kind="stable")[:RERANK_TOP, columns]
         rows = np.unique(top)
-        adjust = np.asarray(embed([texts[i] for i in rows]), dtype=np.float32) @ self.weights + self.bias
+        vectors = np.asarray(embed([texts[i] for i in rows]), dtype=np.float32)
+        if vectors.shape != (len(rows), len(self.weights)):
+            raise ValueError(
+                f"the legal reranker reads {len(self.weights)}-d MiniLM vectors, one per sentence; the run's "
+                f"embedder gave {vectors.shape} for {len(rows)} sentences"
+            )
+        adjust = vectors @ self.weights + self.bias
         out = logits.copy()
         for place, column in enumerate(columns):
             picked = top[:, place]

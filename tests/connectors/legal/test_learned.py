@@ -145,6 +145,8 @@ def test_the_reranker_rescores_only_each_category_s_best_sentences_from_their_ve
     others = [i for i in range(7) if i not in best]
     assert np.array_equal(out[others], logits[others]) and np.array_equal(out[:, 1], logits[:, 1])
     assert reranker.reranked([], np.zeros((0, 2)), embed).shape == (0, 2)
+    with pytest.raises(ValueError, match="3-d MiniLM vectors"):
+        reranker.reranked(texts, logits, CountingEmbed(384))
 
 
 def test_the_shipped_reranker_reads_the_run_s_embedder(contract_text):
