@@ -75,7 +75,7 @@ def run_connector(
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
     `context` is the plan of each document (`connectors.base.plan_context`); `embed` turns texts into
-    L2-normalised vectors (legal's reranker and custom clause heads, literature, review questions), by default
+    L2-normalised vectors (custom clause heads, literature, review questions), by default
     `inference.client.embed_local`; `retrieve` finds a question's chunks for documents planned `rag`. The
     result's `context` records what was really read.
     `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells);

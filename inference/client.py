@@ -234,3 +234,12 @@ def embed_local(texts: list[str]) -> numpy.ndarray:
     from inference.embeddings import embed_texts
 
     return embed_texts(texts)
+
+
+def embed_local_quantized(texts: list[str]) -> numpy.ndarray:
+    """`embed_local` through the faster int8 kernel where this CPU runs it faster than fp32, as ingest does
+    (`int8_is_faster()`), else fp32: about half the CPU, within a cosine of 0.98. Legal's sentence reranker is
+    trained on and reads these."""
+    from inference.embeddings import embed_texts, int8_is_faster
+
+    return embed_texts(texts, quantized=int8_is_faster())

@@ -20,7 +20,6 @@ from connectors.spans import trimmed_span
 from connectors.text import Segment, split_sentences
 
 if TYPE_CHECKING:
-    from connectors.base import Embed
     from connectors.legal.learned import ClauseModel
 
 PREAMBLE_CHARS = 4000
@@ -361,19 +360,17 @@ def analyse_contract(
     model: ClauseModel | None = None,
     *,
     suggestions: int = 0,
-    embed: Embed | None = None,
 ) -> ContractAnalysis:
     """Clauses (as CONNECTORS.md dicts, in document order) and normalised answers for one contract; with a
     learned clause `model`, its clauses join or replace the rules' per category and confidences are calibrated,
-    and `suggestions` asks for up to that many further candidates per category (most confident first). `embed`
-    (by default the in-process MiniLM encoder) reads the sentences the model's reranker re-scores."""
+    and `suggestions` asks for up to that many further candidates per category (most confident first)."""
     sentences = split_sentences(text)
     clauses, parties, agreement_date = find_rule_clauses(text, sentences)
     suggested: list[Clause] = []
     if model is not None:
         from connectors.legal.learned import combine
 
-        clauses, suggested = combine(model, sentences, clauses, suggestions, embed)
+        clauses, suggested = combine(model, sentences, clauses, suggestions)
     answers = normalise_answers(text, clauses, parties, agreement_date)
     result = _as_dicts(
         document_id, text, sorted(clauses, key=lambda c: (c.start, CUAD_CATEGORIES.index(c.category)))

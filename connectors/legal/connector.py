@@ -66,7 +66,6 @@ class LegalConnector(Connector):
                 document.text,
                 model,
                 suggestions=options["suggestions"],
-                embed=run.embed,
             )
             suggestions.extend(suggested)
             run.progress((index + 0.5) / len(documents), f"clauses {document.document_id}")

@@ -1,7 +1,7 @@
 """The learned clause model: one logistic-regression head per CUAD category over sparse word and bigram TF-IDF
 features of each sentence (plus the words of the sentence before it), with Platt-calibrated confidences; each
 category's best sentences re-scored by a second regression over their MiniLM vectors (`SentenceReranker`, the
-vectors from the run's `embed`).
+vectors from `inference.client.embed_local_quantized`, as in training).
 
 `connectors.legal.training` builds the weights; this module only loads them (numpy, offline) and scores
 sentences. Per category the weights say whether the rules, the model, or both find its clauses (in both mode,
@@ -223,15 +223,15 @@ class ClauseModel:
         self.reranker = reranker
 
     def scores(self, sentences: list[str], embed: Embed | None = None) -> np.ndarray:
-        """`logits`, each category's best sentences re-scored by the `reranker` when the model has one
-        (`embed` by default the in-process MiniLM encoder)."""
+        """`logits`, each category's best sentences re-scored by the `reranker` when the model has one, on the
+        vectors it was trained on (`embed`, by default `inference.client.embed_local_quantized`)."""
         logits = self.logits(sentences)
         if self.reranker is None:
             return logits
         if embed is None:
-            from inference.client import embed_local
+            from inference.client import embed_local_quantized
 
-            embed = embed_local
+            embed = embed_local_quantized
         return self.reranker.reranked(sentences, logits, embed)
 
     def logits(self, sentences: list[str]) -> np.ndarray:
@@ -570,15 +570,11 @@ def suggest(model: ClauseModel, found: list[tuple[Clause, np.ndarray]]) -> list[
 
 
 def combine(
-    model: ClauseModel,
-    sentences: list[Segment],
-    rule_found: list[Clause],
-    suggestions: int = 0,
-    embed: Embed | None = None,
+    model: ClauseModel, sentences: list[Segment], rule_found: list[Clause], suggestions: int = 0
 ) -> tuple[list[Clause], list[Clause]]:
     """The contract's clauses with the model (what `merge` keeps of the rules' and the model's) and, with
     `suggestions`, up to that many further candidates per category (`suggest`)."""
-    logits = model.scores([s.text for s in sentences], embed)
+    logits = model.scores([s.text for s in sentences])
     clauses, probability = merged_with_presence(
         model, sentences, logits, rule_found, learned_clauses(model, sentences, logits)
     )

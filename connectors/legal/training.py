@@ -768,9 +768,9 @@ def train(
     (made without the scored fold's labels); `nested` adds full nested cross-validation (FOLDS x FOLDS more
     fits; by default only up to NESTED_MAX_CONTRACTS contracts)."""
     if embed is None:
-        from inference.client import embed_local
+        from inference.client import embed_local_quantized
 
-        embed = embed_local
+        embed = embed_local_quantized
     out = out or WEIGHTS_DIR
     contracts = read_contracts(data)
     if len(contracts) < FOLDS:

@@ -71,9 +71,7 @@ class DocumentReader:
 
     @cached_property
     def contract(self) -> ContractAnalysis:
-        return analyse_contract(
-            self.document.document_id, self.text, run_model(self.run), embed=self.run.embed
-        )
+        return analyse_contract(self.document.document_id, self.text, run_model(self.run))
 
     def span(self, start: int, end: int) -> dict:
         return make_span(self.document.document_id, self.text, start, end)

@@ -19,7 +19,6 @@ from connectors.legal.custom import (
     train_head,
 )
 from connectors.spans import invalid_spans
-from inference.embeddings import EMBEDDING_DIM
 from tests.support.paths import DATA
 
 FIXTURE = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
@@ -61,17 +60,12 @@ def test_passages_split_long_paragraphs_on_sentences():
 
 
 def _liability(texts: list[str]) -> numpy.ndarray:
-    """A stand-in for the encoder, as wide as MiniLM (the legal model's reranker reads the same vectors) with one
-    feature: does the passage speak of being liable?"""
-    vectors = numpy.zeros((len(texts), EMBEDDING_DIM), dtype=numpy.float32)
-    vectors[:, 0] = ["liable" in text for text in texts]
-    return vectors
+    """A one-feature stand-in for the encoder: does the passage speak of being liable?"""
+    return numpy.asarray([[float("liable" in text)] for text in texts], dtype=numpy.float32)
 
 
 def test_legal_and_review_find_the_custom_clause_by_key():
-    coef = numpy.zeros(EMBEDDING_DIM, dtype=numpy.float32)
-    coef[0] = 8.0
-    head = ClauseHead("force_majeure", "Force Majeure", coef, -4.0)
+    head = ClauseHead("force_majeure", "Force Majeure", numpy.asarray([8.0], dtype=numpy.float32), -4.0)
     document = Document("msa", FIXTURE["contract"])
     heads = {head.key: head}
     output = run_connector(

@@ -7,7 +7,7 @@ import pytest
 from connectors import Document, run_connector
 from connectors.base import OptionError
 from connectors.evaluation import calibration_error, precision_at_recall, score_legal
-from connectors.legal.analyzers import Clause, find_rule_clauses
+from connectors.legal.analyzers import Clause, analyse_contract, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
     RERANK_TOP,
@@ -29,6 +29,7 @@ from connectors.legal.learned import (
 from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
 from connectors.spans import invalid_spans
 from connectors.text import Segment, split_sentences
+from inference.client import embed_local
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURE_CONTRACTS = ("cuad_04", "cuad_24", "cuad_25", "cuad_29")
@@ -41,7 +42,7 @@ EXPECTED_FIXTURE_LEARNED = {"Parties": "both", "Expiration Date": "learned"}
 EXPECTED_TERM_LOGIT = 1.449
 EXPECTED_FIXTURE_RERANK_BIAS = -0.844
 EXPECTED_SHIPPED_TERM_LOGIT = 13.467
-EXPECTED_SHIPPED_TERM_SCORE = 16.891
+EXPECTED_SHIPPED_TERM_SCORE = 16.815
 INSURANCE = (
     "The Distributor shall maintain, at its own cost, commercial general liability insurance with a "
     "reputable insurer in an amount of not less than $2,000,000 per occurrence and shall name the Company "
@@ -149,23 +150,26 @@ def test_the_reranker_rescores_only_each_category_s_best_sentences_from_their_ve
         reranker.reranked(texts, logits, CountingEmbed(384))
 
 
-def test_the_shipped_reranker_reads_the_run_s_embedder(contract_text):
+def test_the_reranker_reads_the_model_s_own_encoder_not_the_run_s(contract_text):
     model = shipped_model()
     assert model.reranker is not None and model.reranker.weights.shape == (384, len(CUAD_CATEGORIES))
     assert model.reranker.weights[:, CUAD_CATEGORIES.index("Expiration Date")].any()
-    sentences = [s.text for s in split_sentences(contract_text)]
-    embed = CountingEmbed(384)
-    run_connector("legal", [Document("contract", contract_text)], embed=embed)
-    assert embed.texts and set(embed.texts) <= set(sentences)
-    assert len(embed.texts) <= RERANK_TOP * len(CUAD_CATEGORIES)
+
+    def refuse(texts: list[str]) -> np.ndarray:
+        raise AssertionError("the legal model asked the run's embedder")
+
+    result = run_connector("legal", [Document("contract", contract_text)], embed=refuse)
+    assert result["clauses"] == analyse_contract("contract", contract_text, model).clauses
 
 
 def test_the_shipped_model_gives_its_recorded_score_on_a_fixed_term_clause():
     model = shipped_model()
     column = CUAD_CATEGORIES.index("Expiration Date")
-    score = model.scores([TERM, "The parties have executed this Agreement in two counterparts."])[0, column]
-    assert score == pytest.approx(EXPECTED_SHIPPED_TERM_SCORE, abs=0.05)
-    assert score != pytest.approx(model.logits([TERM])[0, column], abs=0.05)
+    texts = [TERM, "The parties have executed this Agreement in two counterparts."]
+    fp32 = model.scores(texts, embed_local)[0, column]
+    assert fp32 == pytest.approx(EXPECTED_SHIPPED_TERM_SCORE, abs=0.05)
+    assert model.scores(texts)[0, column] == pytest.approx(fp32, abs=0.5)
+    assert fp32 != pytest.approx(model.logits([TERM])[0, column], abs=0.05)
 
 
 def _one_category_model(head: CategoryHead) -> ClauseModel:
@@ -361,7 +365,7 @@ def _fixture(tmp_path: Path) -> Path:
 
 def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     data = _fixture(tmp_path / "data")
-    report = train(data, tmp_path / "weights")
+    report = train(data, tmp_path / "weights", embed=embed_local)
     model = ClauseModel.load(tmp_path / "weights")
     assert report["card"]["training_contracts"] == 4
     assert (tmp_path / "weights" / "TRAINED_ON.txt").read_text(encoding="utf-8").count("\n") == 4
