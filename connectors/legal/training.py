@@ -803,7 +803,8 @@ def train(
             "connectors/legal/cuad_test_split.txt) and tests/data's held-out contracts"
         ),
         "features": "sentence word unigrams and bigrams + previous-sentence unigrams, sublinear TF-IDF; "
-        f"each category's {RERANK_TOP} best sentences re-scored on their MiniLM vectors",
+        f"each category's {RERANK_TOP} best sentences re-scored on their MiniLM vectors from "
+        f"`{getattr(embed, '__qualname__', type(embed).__name__)}`",
         "vocabulary": len(model.vocabulary),
         "folds": FOLDS,
         "modes": {m: sum(1 for h in heads.values() if h.mode == m) for m in MODES},
