@@ -1,7 +1,9 @@
 """Findings of a connector result and the document text with every finding's span marked.
 
 A finding is any object of the output that holds a span (the shape and the walk are `connectors.spans`');
-its label comes from the nearest enclosing object's describing field (category, metric, code, ...).
+its label comes from the nearest enclosing object's describing field (category, metric, code, ...). The
+output's `suggestions` (legal's candidates below the bar a finding must reach) are not findings: they are read
+apart by `suggestions_from_output` and marked apart in the text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from connectors.spans import PageMap, walk_spans
 
 LABEL_FIELDS = ("category", "metric", "code", "label", "verdict", "speaker", "claim", "text", "message")
+SUGGESTIONS = "suggestions"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class Finding:
     start: int
     end: int
     quote: str
+    suggestion: bool = False
+    confidence: float | None = None
 
 
 def _label(owners: tuple[dict, ...]) -> str:
@@ -38,23 +43,42 @@ def _label(owners: tuple[dict, ...]) -> str:
 
 
 def findings_from_output(output: dict) -> list[Finding]:
-    """Every span of the output, in document order of appearance in the output, numbered from 1."""
+    """Every span of the output but its context and suggestions, in order of appearance, numbered from 1."""
     if not isinstance(output, dict):
         raise ValueError("a connector output must be a JSON object")
+    return _read(
+        {k: v for k, v in output.items() if k not in ("context", SUGGESTIONS)}, first=1, suggestion=False
+    )
+
+
+def suggestions_from_output(output: dict, first: int = 1) -> list[Finding]:
+    """The spans of the output's suggestions, in order, numbered from `first` (after the findings, so one
+    document's marks can carry both), each with its confidence where the suggestion states one."""
+    if not isinstance(output, dict):
+        raise ValueError("a connector output must be a JSON object")
+    return _read({SUGGESTIONS: output.get(SUGGESTIONS) or []}, first=first, suggestion=True)
+
+
+def _read(output: dict, *, first: int, suggestion: bool) -> list[Finding]:
     findings = []
-    for site in walk_spans({k: v for k, v in output.items() if k != "context"}):
+    for site in walk_spans(output):
         start, end = site.span["start"], site.span["end"]
         if not (isinstance(start, int) and isinstance(end, int)) or start < 0 or end < start:
             continue
+        confidence = site.owners[-1].get("confidence") if site.owners else None
         findings.append(
             Finding(
-                number=len(findings) + 1,
+                number=first + len(findings),
                 section=site.section,
                 label=_label(site.owners) or site.section,
                 document_id=str(site.span["document_id"]),
                 start=start,
                 end=end,
                 quote=str(site.span["quote"]),
+                suggestion=suggestion,
+                confidence=float(confidence)
+                if isinstance(confidence, int | float) and not isinstance(confidence, bool)
+                else None,
             )
         )
     return findings
@@ -62,12 +86,14 @@ def findings_from_output(output: dict) -> list[Finding]:
 
 def highlight_text(text: str, findings: list[Finding]) -> SafeString:
     """The text, HTML-escaped, with a `<mark data-findings="n m">` around every stretch that findings cover
-    and an empty anchor `<span id="finding-n">` where finding n starts. Overlapping spans share marks."""
+    and an empty anchor `<span id="finding-n">` where finding n starts. Overlapping spans share marks; a stretch
+    only suggestions cover is `<mark class="suggestion" ...>`."""
     valid = [f for f in findings if f.end <= len(text) and f.start < f.end]
     points = sorted({0, len(text)} | {f.start for f in valid} | {f.end for f in valid})
     starts_at: dict[int, list[Finding]] = {}
     for finding in valid:
         starts_at.setdefault(finding.start, []).append(finding)
+    suggested = {f.number for f in valid if f.suggestion}
     active: set[int] = set()
     ends_at: dict[int, list[int]] = {}
     parts: list[str] = []
@@ -81,7 +107,8 @@ def highlight_text(text: str, findings: list[Finding]) -> SafeString:
         piece = escape(text[left:right])
         if active:
             numbers = " ".join(str(n) for n in sorted(active))
-            parts.append(f'<mark data-findings="{numbers}">{piece}</mark>')
+            kind = ' class="suggestion"' if active <= suggested else ""
+            parts.append(f'<mark{kind} data-findings="{numbers}">{piece}</mark>')
         else:
             parts.append(piece)
     return mark_safe("".join(parts))
@@ -102,6 +129,7 @@ def page_views(findings: list[Finding], page_map: PageMap, page_sizes: list[list
             pages.setdefault(box["page"], []).append(
                 {
                     "finding": finding.number,
+                    "suggestion": finding.suggestion,
                     "left": round(100 * box["x0"] / width, 2),
                     "top": round(100 * box["top"] / height, 2),
                     "width": round(100 * (box["x1"] - box["x0"]) / width, 2),

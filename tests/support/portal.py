@@ -62,9 +62,12 @@ def job_with_result(
     filename: str,
     context: Callable[[str], dict],
     mode: str = "analyzers",
+    text: str | None = None,
+    output: Callable[[str], dict] | None = None,
 ) -> str:
-    """A succeeded job over one ready text document (`filename`, its name as its text), saved straight into the
-    workspace's schema with `context(document_id)` as its result's context; returns the job's id."""
+    """A succeeded job over one ready text document (`text`, by default its `filename`), saved straight into the
+    workspace's schema with `context(document_id)` as its result's context and `output(document_id)` beside it
+    in its output; returns the job's id."""
     from django_tenants.utils import tenant_context
 
     from quire.documents.models import Document
@@ -75,8 +78,8 @@ def job_with_result(
             filename=filename,
             content_type="text/plain",
             sha256=hashlib.sha256(filename.encode()).hexdigest(),
-            size_bytes=len(filename),
-            text=filename,
+            size_bytes=len(text or filename),
+            text=text or filename,
             status="ready",
         )
         job = Job.objects.create(
@@ -84,6 +87,9 @@ def job_with_result(
         )
         record = context(document.pk)
         JobResult.objects.create(
-            job=job, output={"connector": connector, "context": record}, context=record, attempt=1
+            job=job,
+            output={"connector": connector, **(output(document.pk) if output else {}), "context": record},
+            context=record,
+            attempt=1,
         )
     return job.pk

@@ -20,7 +20,7 @@ from quire.jobs.serializers import JobResultSerializer
 from quire.jobs.services import job_cancel, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
-from quire.portal.highlight import findings_from_output, highlight_text, page_views
+from quire.portal.highlight import findings_from_output, highlight_text, page_views, suggestions_from_output
 from quire.portal.views.common import page, show_rejection
 from tenants.audit import export_record
 
@@ -118,19 +118,12 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     context["documents"] = [documents[d] for d in job.document_ids if d in documents]
     if result is not None:
         findings = findings_from_output(result.output)
+        suggestions = suggestions_from_output(result.output, first=len(findings) + 1)
         context["result"] = result
         context["findings"] = findings
+        context["suggestions"] = suggestions
         context["highlighted"] = [
-            {
-                "document": document,
-                "html": highlight_text(document.text, [f for f in findings if f.document_id == document.id]),
-                "count": sum(1 for f in findings if f.document_id == document.id),
-                "pages": page_views(
-                    [f for f in findings if f.document_id == document.id],
-                    page_map(document),
-                    (document.layout or {}).get("page_sizes", []),
-                ),
-            }
+            _highlighted(document, [f for f in findings + suggestions if f.document_id == document.id])
             for document in context["documents"]
         ]
         output = result.output if isinstance(result.output, dict) else {}
@@ -145,6 +138,18 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             for entry in (result.context or {}).get("documents", [])
         ]
     return page(request, "portal/job.html", context)
+
+
+def _highlighted(document: Document, marked: list) -> dict:
+    """One document of the job page: its text with the findings' and suggestions' spans marked, and its PDF pages
+    with their boxes."""
+    return {
+        "document": document,
+        "html": highlight_text(document.text, marked),
+        "count": sum(1 for f in marked if not f.suggestion),
+        "suggested": sum(1 for f in marked if f.suggestion),
+        "pages": page_views(marked, page_map(document), (document.layout or {}).get("page_sizes", [])),
+    }
 
 
 @portal_page()

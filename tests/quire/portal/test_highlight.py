@@ -2,7 +2,7 @@
 
 import pytest
 
-from quire.portal.highlight import findings_from_output, highlight_text
+from quire.portal.highlight import findings_from_output, highlight_text, suggestions_from_output
 
 
 def span(start: int, end: int, text: str, document_id: str = "doc_1") -> dict:
@@ -71,3 +71,25 @@ def test_highlight_escapes_text_and_marks_overlapping_spans():
 def test_spans_outside_the_text_are_not_marked():
     findings = findings_from_output({"a": [{"label": "far", "span": span(0, 3, "abc") | {"end": 500}}]})
     assert str(highlight_text("short", findings)) == "short"
+
+
+def test_suggestions_are_not_findings_and_are_marked_apart():
+    output = {
+        "clauses": [{"category": "Governing Law", "confidence": 0.91, "span": span(5, 50, TEXT)}],
+        "suggestions": [
+            {"category": "Governing Law", "confidence": 0.2, "span": span(30, 50, TEXT)},
+            {"category": "Revenue/Profit Sharing", "confidence": 0.12, "span": span(52, 80, TEXT)},
+        ],
+    }
+    findings = findings_from_output(output)
+    suggestions = suggestions_from_output(output, first=len(findings) + 1)
+    assert [(f.number, f.label, f.suggestion) for f in findings] == [(1, "Governing Law", False)]
+    assert [(f.number, f.label, f.confidence, f.suggestion) for f in suggestions] == [
+        (2, "Governing Law", 0.2, True),
+        (3, "Revenue/Profit Sharing", 0.12, True),
+    ]
+    html = str(highlight_text(TEXT, findings + suggestions))
+    assert f'<mark data-findings="1 2">{TEXT[30:50]}</mark>' in html
+    assert '<mark class="suggestion" data-findings="3">&lt;b&gt;Fees&lt;/b&gt;' in html
+    assert 'class="suggestion" data-findings="1' not in html
+    assert suggestions_from_output({"clauses": []}) == []

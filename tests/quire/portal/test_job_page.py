@@ -1,0 +1,49 @@
+"""The job page keeps a legal job's suggestions apart from its findings."""
+
+from tests.support.portal import job_with_result, signed_in
+
+TEXT = (
+    "This Agreement is governed by the laws of Delaware. The Distributor shares ten percent of net revenue."
+)
+REVENUE = TEXT.index("The Distributor")
+
+
+def _span(document_id: str, start: int, end: int) -> dict:
+    return {"document_id": document_id, "start": start, "end": end, "quote": TEXT[start:end]}
+
+
+def _legal_job_page(workspace, filename: str, *, suggest: bool) -> str:
+    def output(document_id: str) -> dict:
+        found = {
+            "clauses": [{"category": "Governing Law", "confidence": 0.93, "span": _span(document_id, 0, 51)}]
+        }
+        if suggest:
+            revenue = _span(document_id, REVENUE, len(TEXT))
+            found["suggestions"] = [
+                {"category": "Revenue/Profit Sharing", "confidence": 0.27, "span": revenue}
+            ]
+        return found
+
+    job_id = job_with_result(
+        workspace,
+        connector="legal",
+        filename=filename,
+        text=TEXT,
+        context=lambda document_id: {"strategy": "analyzers", "documents": []},
+        output=output,
+    )
+    return signed_in(workspace, "viewer").get(f"/jobs/{job_id}").content.decode()
+
+
+def test_suggestions_are_listed_and_marked_apart_from_findings(workspace):
+    page = _legal_job_page(workspace, "supply-agreement.txt", suggest=True)
+    assert "1 finding with spans · 1 suggestion below the confidence bar, not findings" in page
+    assert "1 span, 1 suggested" in page
+    assert 'data-finding="2">Revenue/Profit Sharing <span class="confidence">confidence 0.27</span>' in page
+    assert f'<mark class="suggestion" data-findings="2">{TEXT[REVENUE:]}</mark>' in page
+    assert f'<mark data-findings="1">{TEXT[:51]}</mark>' in page
+
+
+def test_a_result_without_suggestions_has_no_suggestion_list(workspace):
+    page = _legal_job_page(workspace, "plain-agreement.txt", suggest=False)
+    assert "1 finding with spans ·" in page and "suggestion" not in page.split("<main", 1)[-1].lower()
