@@ -1,6 +1,11 @@
 """The job page keeps a legal job's suggestions apart from its findings."""
 
-from tests.support.portal import job_with_result, signed_in
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import serious_violations, shot, sign_in
+from tests.support.portal import PortalServer, Workspace, job_with_result, signed_in
 
 TEXT = (
     "This Agreement is governed by the laws of Delaware. The Distributor shares ten percent of net revenue."
@@ -12,7 +17,7 @@ def _span(document_id: str, start: int, end: int) -> dict:
     return {"document_id": document_id, "start": start, "end": end, "quote": TEXT[start:end]}
 
 
-def _legal_job_page(workspace, filename: str, *, suggest: bool) -> str:
+def _legal_job(workspace: Workspace, filename: str, *, suggest: bool) -> str:
     def output(document_id: str) -> dict:
         found = {
             "clauses": [{"category": "Governing Law", "confidence": 0.93, "span": _span(document_id, 0, 51)}]
@@ -24,7 +29,7 @@ def _legal_job_page(workspace, filename: str, *, suggest: bool) -> str:
             ]
         return found
 
-    job_id = job_with_result(
+    return job_with_result(
         workspace,
         connector="legal",
         filename=filename,
@@ -32,6 +37,10 @@ def _legal_job_page(workspace, filename: str, *, suggest: bool) -> str:
         context=lambda document_id: {"strategy": "analyzers", "documents": []},
         output=output,
     )
+
+
+def _legal_job_page(workspace: Workspace, filename: str, *, suggest: bool) -> str:
+    job_id = _legal_job(workspace, filename, suggest=suggest)
     return signed_in(workspace, "viewer").get(f"/jobs/{job_id}").content.decode()
 
 
@@ -47,3 +56,18 @@ def test_suggestions_are_listed_and_marked_apart_from_findings(workspace):
 def test_a_result_without_suggestions_has_no_suggestion_list(workspace):
     page = _legal_job_page(workspace, "plain-agreement.txt", suggest=False)
     assert "1 finding with spans ·" in page and "suggestion" not in page.split("<main", 1)[-1].lower()
+
+
+def test_in_the_browser_a_suggestion_is_found_in_the_text_and_the_page_passes_axe(
+    portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
+):
+    job_id = _legal_job(workspace, "license-agreement.txt", suggest=True)
+    sign_in(browser_page, portal_server, workspace, "viewer")
+    browser_page.goto(portal_server.url(workspace, f"/jobs/{job_id}"))
+    suggestions = browser_page.get_by_role("list", name="Suggestions")
+    expect(suggestions.get_by_role("listitem")).to_have_count(1)
+    suggestions.get_by_role("link").click()
+    expect(browser_page.locator("mark.suggestion.active")).to_have_text(TEXT[REVENUE:])
+    expect(browser_page.locator("mark.active")).to_have_count(1)
+    shot(browser_page, artifacts, "job-suggestions")
+    assert not serious_violations(browser_page)
