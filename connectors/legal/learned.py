@@ -46,6 +46,7 @@ SIGNALS = TOP_LOGITS + 7
 SHARED_SIGNALS = (0, TOP_LOGITS + 2)
 MAX_SUGGESTIONS = 20
 RERANK_TOP = 3
+RERANK_FLOOR = -1.0
 
 
 def sentence_terms(sentence: str, previous: str) -> list[str]:
@@ -99,19 +100,24 @@ class PresenceGate:
 
 @dataclass(frozen=True)
 class SentenceReranker:
-    """A second opinion on each category's RERANK_TOP best sentences: a logistic regression per category over the
-    sentence's MiniLM vector (`weights` dimensions by categories, all zero for a category without one), its
-    decision value added to the sentence's logit."""
+    """A second opinion on each category's RERANK_TOP best sentences whose logit reaches `floor`: a logistic
+    regression per category over the sentence's MiniLM vector (`weights` dimensions by categories, all zero for a
+    category without one), its decision value added to the sentence's logit. Sentences below the floor keep their
+    logit and are never embedded."""
 
     weights: np.ndarray
     bias: np.ndarray
+    floor: float = -math.inf
 
     def reranked(self, texts: list[str], logits: np.ndarray, embed: Embed) -> np.ndarray:
         columns = np.flatnonzero(self.weights.any(axis=0))
         if not len(texts) or not len(columns):
             return logits
         top = np.argsort(-logits, axis=0, kind="stable")[:RERANK_TOP, columns]
-        rows = np.unique(top)
+        chosen = logits[top, columns[None, :]] >= self.floor
+        rows = np.unique(top[chosen])
+        if not len(rows):
+            return logits
         vectors = np.asarray(embed([texts[i] for i in rows]), dtype=np.float32)
         if vectors.shape != (len(rows), len(self.weights)):
             raise ValueError(
@@ -121,7 +127,7 @@ class SentenceReranker:
         adjust = vectors @ self.weights + self.bias
         out = logits.copy()
         for place, column in enumerate(columns):
-            picked = top[:, place]
+            picked = top[chosen[:, place], place]
             out[picked, column] += adjust[np.searchsorted(rows, picked), column]
         return out
 
@@ -262,6 +268,7 @@ class ClauseModel:
         if self.reranker is not None:
             gate["rerank_weights"] = self.reranker.weights.astype(np.float16)
             gate["rerank_bias"] = self.reranker.bias.astype(np.float32)
+            gate["rerank_floor"] = np.array(self.reranker.floor, dtype=np.float64)
         np.savez_compressed(
             directory / "clauses.npz",
             terms=np.array(terms),
@@ -321,7 +328,9 @@ class ClauseModel:
             reranker = None
             if "rerank_weights" in arrays:
                 reranker = SentenceReranker(
-                    arrays["rerank_weights"].astype(np.float32), arrays["rerank_bias"].astype(np.float32)
+                    arrays["rerank_weights"].astype(np.float32),
+                    arrays["rerank_bias"].astype(np.float32),
+                    float(arrays["rerank_floor"]) if "rerank_floor" in arrays else -math.inf,
                 )
         heads = {
             name: CategoryHead(

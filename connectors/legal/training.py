@@ -33,6 +33,7 @@ from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
     MAX_SUGGESTIONS,
     MODES,
+    RERANK_FLOOR,
     RERANK_TOP,
     TOP_LOGITS,
     WEIGHTS_DIR,
@@ -320,9 +321,10 @@ def _out_of_fold(
 def _reranked(
     contracts: list[Contract], logits: list[np.ndarray], embed: Embed, progress: Callable[[str], None]
 ) -> tuple[list[np.ndarray], SentenceReranker]:
-    """The contracts' logits with each category's RERANK_TOP best sentences re-scored by a reranker fitted on
-    the other folds' contracts (a logistic regression per category of the sentence's label on its MiniLM vector,
-    over those candidates), and the reranker fitted on every contract."""
+    """The contracts' logits with each category's RERANK_TOP best sentences (those whose logit reaches
+    RERANK_FLOOR) re-scored by a reranker fitted on the other folds' contracts (a logistic regression per category
+    of the sentence's label on its MiniLM vector, over every contract's RERANK_TOP best), and the reranker fitted
+    on every contract."""
     from sklearn.linear_model import LogisticRegression
 
     learnable = [
@@ -366,8 +368,9 @@ def _reranked(
         if len(set(y.tolist())) == 2:
             weights[:, column], bias[column] = fit(x, y)
         for i, sentences in enumerate(picked):
-            reranked[i][sentences, column] += decision[owner == i]
-    return reranked, SentenceReranker(weights, bias)
+            reached = logits[i][sentences, column] >= RERANK_FLOOR
+            reranked[i][sentences[reached], column] += decision[owner == i][reached]
+    return reranked, SentenceReranker(weights, bias, RERANK_FLOOR)
 
 
 def _date_spans(contracts: list[Contract], category: str) -> bool:
@@ -803,7 +806,8 @@ def train(
             "connectors/legal/cuad_test_split.txt) and tests/data's held-out contracts"
         ),
         "features": "sentence word unigrams and bigrams + previous-sentence unigrams, sublinear TF-IDF; "
-        f"each category's {RERANK_TOP} best sentences re-scored on their MiniLM vectors from "
+        f"each category's {RERANK_TOP} best sentences with a logit of at least {RERANK_FLOOR:g} re-scored on "
+        "their MiniLM vectors from "
         f"`{getattr(embed, '__qualname__', type(embed).__name__)}`",
         "vocabulary": len(model.vocabulary),
         "folds": FOLDS,

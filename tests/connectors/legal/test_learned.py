@@ -10,6 +10,7 @@ from connectors.evaluation import calibration_error, precision_at_recall, score_
 from connectors.legal.analyzers import Clause, analyse_contract, find_rule_clauses
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
+    RERANK_FLOOR,
     RERANK_TOP,
     SIGNALS,
     WEIGHTS_DIR,
@@ -150,6 +151,26 @@ def test_the_reranker_rescores_only_each_category_s_best_sentences_from_their_ve
         reranker.reranked(texts, logits, CountingEmbed(384))
 
 
+def test_sentences_below_the_reranker_s_floor_keep_their_logit_and_are_not_embedded():
+    texts = [f"Sentence {i}." for i in range(6)] + ["The Distributor shall maintain insurance."]
+    logits = np.array([[float(i) - 5.0, 0.0] for i in range(7)])
+    weights = np.array([[2.0, 0.0], [0.5, 0.0], [0.0, 0.0]], dtype=np.float32)
+    embed = CountingEmbed()
+    out = SentenceReranker(weights, np.array([-1.0, 0.0], dtype=np.float32), floor=0.5).reranked(
+        texts, logits, embed
+    )
+    assert embed.texts == [texts[6]]
+    assert out[6, 0] == logits[6, 0] + 2.0 + 0.5 - 1.0
+    assert np.array_equal(out[:6], logits[:6])
+    embed = CountingEmbed()
+    out = SentenceReranker(weights, np.zeros(2, dtype=np.float32), floor=5.0).reranked(texts, logits, embed)
+    assert embed.texts == [] and np.array_equal(out, logits)
+
+
+def test_the_shipped_reranker_s_floor_is_the_one_training_applies():
+    assert shipped_model().reranker.floor == RERANK_FLOOR
+
+
 def test_the_reranker_reads_the_model_s_own_encoder_not_the_run_s(contract_text):
     model = shipped_model()
     assert model.reranker is not None and model.reranker.weights.shape == (384, len(CUAD_CATEGORIES))
@@ -239,7 +260,7 @@ def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
     model = shipped_model()
     assert model.presence is not None
     assert model.presence.weights.shape == (len(CUAD_CATEGORIES), SIGNALS + 2 * (len(CUAD_CATEGORIES) - 1))
-    text = (DATA / "cuad" / "contracts" / "cuad_02.txt").read_text(encoding="utf-8")
+    text = (DATA / "cuad" / "contracts" / "cuad_06.txt").read_text(encoding="utf-8")
     sentences = split_sentences(text)
     rules = find_rule_clauses(text, sentences)[0]
     gated = {c.category for c in combine(model, sentences, rules)[0]}
@@ -252,7 +273,7 @@ def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
         model.heads,
         reranker=model.reranker,
     )
-    absent = "Competitive Restriction Exception"
+    absent = "Affiliate License-Licensor"
     assert absent in {c.category for c in combine(ungated, sentences, rules)[0]}
     assert absent not in gated and "Governing Law" in gated
 
