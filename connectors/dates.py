@@ -29,14 +29,20 @@ MONTHS = {
 _MONTH = r"(?P<month>January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
+# A date may sit in a form's blank ("_Dec. 8, 2005_"): no letter or digit on either side, where \b would
+# refuse an underscore.
+_FROM = r"(?<![A-Za-z0-9])"
+_TO = r"(?![A-Za-z0-9])"
 DATE_PATTERNS = [
-    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),
-    re.compile(rf"\b{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
-    re.compile(rf"\b{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d)\b"),
-    re.compile(rf"\b(?P<nmonth>[01]?\d)/(?P<day>[0-3]?\d)/{_YEAR}\b"),
-    re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"{_FROM}{_MONTH}\s+{_DAY}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
+    re.compile(rf"{_FROM}{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
+    re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}"),
+    re.compile(rf"{_FROM}(?P<nmonth>[01]?\d)/(?P<day>[0-3]?\d)/{_YEAR}{_TO}"),
+    re.compile(rf"{_FROM}{_MONTH},?\s+{_YEAR}{_TO}", re.IGNORECASE),
 ]
-_DAY_OF_MONTH = re.compile(rf"\b{_DAY}\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}", re.IGNORECASE)
+_DAY_OF_MONTH = re.compile(
+    rf"{_FROM}{_DAY}\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}{_TO}", re.IGNORECASE
+)
 
 WORD_NUMBERS = {
     "zero": 0,

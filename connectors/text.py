@@ -79,7 +79,7 @@ def _ends_with_abbreviation(text: str, stop: int) -> bool:
     word_start = stop - 1
     while word_start > 0 and not text[word_start - 1].isspace() and text[word_start - 1] not in "(\"'":
         word_start -= 1
-    word = text[word_start : stop - 1].lower()
+    word = text[word_start : stop - 1].lower().lstrip("_")
     if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return True
     return bool(re.fullmatch(r"\d{1,2}(\.\d{1,2})*", word))

@@ -58,6 +58,44 @@ _PLACE_NOISE = re.compile(
     r"^(?:the\s+)?(?:United States of America|United States|USA|U\.S\.A?\.?)$", re.IGNORECASE
 )
 _US_STATE_PREFIX = re.compile(r"^(?:State|Commonwealth)\s+of\s+", re.IGNORECASE)
+_STATE_SUFFIX = re.compile(r"\s+State$", re.IGNORECASE)
+_COUNTRY_NAMES = {
+    "china": "People's Republic of China",
+    "prc": "People's Republic of China",
+    "p.r.c": "People's Republic of China",
+    "peoples republic of china": "People's Republic of China",
+    "republic of china": "Taiwan",
+    "r.o.c": "Taiwan",
+    "roc": "Taiwan",
+    "federal republic of germany": "Germany",
+    "u.k": "United Kingdom",
+    "uk": "United Kingdom",
+}
+_REGIONS = {
+    "Canada": (
+        "Alberta",
+        "British Columbia",
+        "Manitoba",
+        "New Brunswick",
+        "Newfoundland and Labrador",
+        "Nova Scotia",
+        "Ontario",
+        "Prince Edward Island",
+        "Quebec",
+        "Saskatchewan",
+    ),
+    "Australia": (
+        "New South Wales",
+        "Queensland",
+        "South Australia",
+        "Tasmania",
+        "Victoria",
+        "Western Australia",
+    ),
+}
+_REGION_COUNTRY = {
+    region.lower(): f"{region}, {country}" for country, names in _REGIONS.items() for region in names
+}
 
 
 @dataclass(frozen=True)
@@ -227,8 +265,17 @@ def _jurisdiction(sentence: str) -> str | None:
         place = _US_STATE_PREFIX.sub("", place)
         if _PLACE_NOISE.match(place) or place.lower() in {"this", "such", "any", "each"}:
             continue
-        return place
+        return canonical_jurisdiction(place)
     return None
+
+
+def canonical_jurisdiction(place: str) -> str:
+    """One name per jurisdiction, as CUAD's answers write it: a country by its full name ("PRC" → "People's
+    Republic of China"), a Canadian province or Australian state with its country ("Ontario, Canada"), a US state
+    without "State" ("New York State" → "New York")."""
+    place = " ".join(place.split())
+    key = place.lower().rstrip(".")
+    return _COUNTRY_NAMES.get(key) or _REGION_COUNTRY.get(key) or _STATE_SUFFIX.sub("", place)
 
 
 _RENEWAL_CUE = re.compile(
@@ -284,6 +331,10 @@ def normalise_answers(
     name = quotes("Document Name")
     answers["Document Name"] = name[0] if name else None
     answers["Parties"] = parties
+    if agreement_date is None:
+        agreement_date = next(
+            (dates[0].iso for quote in quotes("Agreement Date") if (dates := find_dates(quote))), None
+        )
     answers["Agreement Date"] = agreement_date
     effective = None
     for quote in quotes("Effective Date"):

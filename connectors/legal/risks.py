@@ -6,6 +6,7 @@ import re
 
 from connectors.base import Document
 from connectors.dates import duration_days
+from connectors.legal.analyzers import canonical_jurisdiction
 from connectors.legal.categories import CUAD_CATEGORIES
 
 SEVERITIES = ("high", "medium", "low")
@@ -137,10 +138,12 @@ def _playbook_findings(
     if rule.get("require") == "absent" and present:
         findings.append(f"{category} must not appear but was found")
     answer = check["answer"] if check else answers.get(category)
-    if "allowed" in rule and present:
-        allowed = [a.lower() for a in rule["allowed"]]
-        if not isinstance(answer, str) or answer.lower() not in allowed:
-            findings.append(f"{category} is {answer or 'unknown'}; allowed: {', '.join(rule['allowed'])}")
+    if (
+        "allowed" in rule
+        and present
+        and (not isinstance(answer, str) or not _allowed(category, answer, rule["allowed"]))
+    ):
+        findings.append(f"{category} is {answer or 'unknown'}; allowed: {', '.join(rule['allowed'])}")
     days = duration_days(answer) if isinstance(answer, str) else None
     if "max_days" in rule and days is not None and days > rule["max_days"]:
         findings.append(
@@ -197,3 +200,11 @@ def assess_risks(
                 }
             )
     return sorted(risks, key=lambda r: SEVERITY_ORDER[r["severity"]])
+
+
+def _allowed(category: str, answer: str, allowed: list[str]) -> bool:
+    """Whether the answer is one of the allowed values, case aside; jurisdictions by their canonical name, so
+    "Ontario" allows "Ontario, Canada" and "PRC" allows "People's Republic of China"."""
+    if category == "Governing Law":
+        return canonical_jurisdiction(answer).lower() in {canonical_jurisdiction(a).lower() for a in allowed}
+    return answer.lower() in {a.lower() for a in allowed}

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from connectors import CONNECTORS, Document, get_connector, run_connector
+from connectors.legal.analyzers import Clause, canonical_jurisdiction, normalise_answers
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.spans import invalid_spans
 
@@ -51,6 +52,28 @@ def test_normalised_answers(contract_text):
         assert answers[category] == "Yes", category
     for category in ("Source Code Escrow", "Liquidated Damages", "Joint Ip Ownership"):
         assert answers[category] == "No", category
+
+
+def test_jurisdictions_are_named_as_cuad_names_them():
+    assert canonical_jurisdiction("PRC") == canonical_jurisdiction("China") == "People's Republic of China"
+    assert canonical_jurisdiction("R.O.C.") == "Taiwan"
+    assert canonical_jurisdiction("British  Columbia") == "British Columbia, Canada"
+    assert canonical_jurisdiction("Victoria") == "Victoria, Australia"
+    assert canonical_jurisdiction("New York State") == "New York"
+    assert canonical_jurisdiction("Delaware") == "Delaware"
+    text = "This Agreement is governed by the laws of the Province of Ontario and the federal laws of Canada."
+    assert run_legal(text, clause_model="rules")["answers"]["Governing Law"] == "Ontario, Canada"
+    law = {"id": "law", "category": "Governing Law", "severity": "high"}
+    for allowed, flagged in ((["ontario"], False), (["Ontario, Canada"], False), (["Quebec"], True)):
+        result = run_legal(text, clause_model="rules", playbook=[{**law, "allowed": allowed}])
+        assert any(r["code"] == "law" for r in result["risks"]) is flagged, allowed
+
+
+def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause():
+    clause = Clause("Agreement Date", 0, 12, 0.4)
+    assert normalise_answers("2 April 2020", [clause], [], None)["Agreement Date"] == "2020-04-02"
+    assert normalise_answers("2 April 2020", [clause], [], "2019-01-01")["Agreement Date"] == "2019-01-01"
+    assert normalise_answers("2 April 2020", [], [], None)["Agreement Date"] is None
 
 
 def test_clause_confidences_are_probabilities(contract_text):

@@ -73,6 +73,14 @@ def test_dates_in_contract_phrasings():
         assert text[match.start : match.end]
 
 
+def test_dates_with_a_spaced_or_tight_comma_or_in_a_form_s_blank():
+    text = (
+        "entered into on April 15 , 2010, signed April 16,2010 and effective as of _Dec. 8, 2005_ (the Date)"
+    )
+    assert [d.iso for d in find_dates(text)] == ["2010-04-15", "2010-04-16", "2005-12-08"]
+    assert find_dates("x2010-01-01 and 12/8/2005a") == []
+
+
 def test_durations_from_words_and_digits():
     assert parse_duration("thirty (30) days written notice")[0] == "P30D"
     assert parse_duration("successive one (1) year terms")[0] == "P1Y"
@@ -88,6 +96,11 @@ def test_sentences_keep_offsets_and_skip_abbreviations():
     sentences = split_sentences(text)
     assert [s.text for s in sentences] == ["Acme Corp. signed it.", "The U.S. office agrees.", "Done"]
     assert all(text[s.start : s.end] == s.text for s in sentences)
+    blank = "It is effective as of _Dec. 8, 2005 between the parties. Done."
+    assert [s.text for s in split_sentences(blank)] == [
+        "It is effective as of _Dec. 8, 2005 between the parties.",
+        "Done.",
+    ]
 
 
 def test_abstract_sentences_split_as_scifact_numbers_them():
