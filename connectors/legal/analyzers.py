@@ -283,8 +283,9 @@ _RENEWAL_CUE = re.compile(
 )
 _NOTICE_CUE = re.compile(r"\b(?:notice|notif\w*|prior|before|in advance|preceding)\b", re.IGNORECASE)
 _OPEN_ENDED = re.compile(
-    r"\b(?:until terminated|until (?:either|one|the) part(?:y|ies)\b.{0,40}\bterminat|indefinite\w*|in perpetuity|"
-    r"perpetual\w*|no fixed term|remain in (?:full )?(?:force|effect) unless terminated)",
+    r"\b(?:until\s+terminat\w*|until\s+(?:either|one|the)\s+part(?:y|ies)\b.{0,40}\bterminat|indefinite\w*|"
+    r"perpetu\w*|no\s+fixed\s+term|remain\s+in\s+(?:full\s+)?(?:force|effect)\s+unless\s+terminated|"
+    r"end\w*\s+when\s+terminated|continue\w*\s+unless\s+and\s+until|thereafter,?\s+unless\s+terminated)",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -346,7 +347,9 @@ def normalise_answers(
     expiration = None
     term_duration = None
     for quote in quotes("Expiration Date"):
-        if _OPEN_ENDED.search(quote) and not find_dates(quote)[1:]:
+        duration = parse_duration(quote)
+        fixed_term = bool(duration) and duration[0][-1] in "YM"
+        if _OPEN_ENDED.search(quote) and not find_dates(quote)[1:] and not fixed_term:
             expiration = "perpetual"
             break
         dates = find_dates(quote)
@@ -354,8 +357,7 @@ def normalise_answers(
         if later:
             expiration = later[-1]
             break
-        duration = parse_duration(quote)
-        if duration and duration[0][-1] in "YM":
+        if fixed_term:
             term_duration = duration[0]
             break
     if expiration is None and term_duration and (effective or agreement_date):

@@ -76,6 +76,24 @@ def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause()
     assert normalise_answers("2 April 2020", [], [], None)["Agreement Date"] is None
 
 
+@pytest.mark.parametrize(
+    ("term", "expiration"),
+    [
+        ("This Agreement shall continue until  terminated as provided herein.", "perpetual"),
+        ("This Agreement will remain in force for perpetuity.", "perpetual"),
+        ("The term will end when terminated by either party.", "perpetual"),
+        (
+            "It shall govern the relations between the parties thereafter, unless terminated under Section 6.",
+            "perpetual",
+        ),
+        ("This Agreement shall continue for five (5) years unless and until terminated.", "2024-03-12"),
+    ],
+)
+def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expiration: str):
+    clause = Clause("Expiration Date", 0, len(term), 0.7)
+    assert normalise_answers(term, [clause], [], "2019-03-12")["Expiration Date"] == expiration
+
+
 def test_clause_confidences_are_probabilities(contract_text):
     for clause in run_legal(contract_text)["clauses"]:
         assert 0.0 < clause["confidence"] < 1.0
