@@ -228,18 +228,13 @@ class InferenceClient:
             raise InferenceError("embeddings response has no data[].embedding", body=data) from error
 
 
-def embed_local(texts: list[str]) -> numpy.ndarray:
+def embed_local(texts: list[str], quantized: bool | str = False) -> numpy.ndarray:
     """Vectors of `texts` from the in-process all-MiniLM-L6-v2 encoder (`inference.embeddings.embed_texts`): one
-    L2-normalised 384-d row per text. The embedder a connector run uses unless its caller hands it another."""
-    from inference.embeddings import embed_texts
+    L2-normalised 384-d row per text, in fp32 or through the int8 kernel `quantized` names (about half the CPU,
+    within a cosine of 0.98; fp32 where this torch build lacks that kernel). The embedder a connector run uses
+    unless its caller hands it another."""
+    from inference.embeddings import embed_texts, kernel_available
 
-    return embed_texts(texts)
-
-
-def embed_local_quantized(texts: list[str]) -> numpy.ndarray:
-    """`embed_local` through the faster int8 kernel where this CPU runs it faster than fp32, as ingest does
-    (`int8_is_faster()`), else fp32: about half the CPU, within a cosine of 0.98. Legal's sentence reranker is
-    trained on and reads these."""
-    from inference.embeddings import embed_texts, int8_is_faster
-
-    return embed_texts(texts, quantized=int8_is_faster())
+    if isinstance(quantized, str) and not kernel_available(quantized):
+        quantized = False
+    return embed_texts(texts, quantized=quantized)

@@ -456,6 +456,11 @@ def int8_is_faster() -> bool:
     return seconds[int8_kernel()] < seconds["fp32"]
 
 
+def kernel_available(name: str) -> bool:
+    """Whether this torch build runs the int8 kernel `name` (a key of `INT8_KERNELS`)."""
+    return _probe().get(name, float("inf")) < float("inf")
+
+
 def int8_kernel() -> str:
     """The faster int8 kernel on this CPU, a key of `INT8_KERNELS`."""
     seconds = _probe()

@@ -1,7 +1,7 @@
 """The learned clause model: one logistic-regression head per CUAD category over sparse word and bigram TF-IDF
 features of each sentence (plus the words of the sentence before it), with Platt-calibrated confidences; each
 category's best sentences re-scored by a second regression over their MiniLM vectors (`SentenceReranker`, the
-vectors from `inference.client.embed_local_quantized`, as in training).
+vectors from the int8 kernel the weights name, as in training).
 
 `connectors.legal.training` builds the weights; this module only loads them (numpy, offline) and scores
 sentences. Per category the weights say whether the rules, the model, or both find its clauses (in both mode,
@@ -47,6 +47,7 @@ SHARED_SIGNALS = (0, TOP_LOGITS + 2)
 MAX_SUGGESTIONS = 20
 RERANK_TOP = 3
 RERANK_FLOOR = -1.0
+RERANK_KERNEL = "packed"
 
 
 def sentence_terms(sentence: str, previous: str) -> list[str]:
@@ -103,11 +104,19 @@ class SentenceReranker:
     """A second opinion on each category's RERANK_TOP best sentences whose logit reaches `floor`: a logistic
     regression per category over the sentence's MiniLM vector (`weights` dimensions by categories, all zero for a
     category without one), its decision value added to the sentence's logit. Sentences below the floor keep their
-    logit and are never embedded."""
+    logit and are never embedded. `kernel` is the int8 kernel of `inference.embeddings.INT8_KERNELS` the vectors
+    come from, in training and at run time alike (None: fp32), named rather than timed per process, so the same
+    contract always gets the same clauses."""
 
     weights: np.ndarray
     bias: np.ndarray
     floor: float = -math.inf
+    kernel: str | None = None
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        from inference.client import embed_local
+
+        return embed_local(texts, quantized=self.kernel or False)
 
     def reranked(self, texts: list[str], logits: np.ndarray, embed: Embed) -> np.ndarray:
         columns = np.flatnonzero(self.weights.any(axis=0))
@@ -230,15 +239,11 @@ class ClauseModel:
 
     def scores(self, sentences: list[str], embed: Embed | None = None) -> np.ndarray:
         """`logits`, each category's best sentences re-scored by the `reranker` when the model has one, on the
-        vectors it was trained on (`embed`, by default `inference.client.embed_local_quantized`)."""
+        vectors it was trained on (`embed`, by default the reranker's own: `SentenceReranker.embed`)."""
         logits = self.logits(sentences)
         if self.reranker is None:
             return logits
-        if embed is None:
-            from inference.client import embed_local_quantized
-
-            embed = embed_local_quantized
-        return self.reranker.reranked(sentences, logits, embed)
+        return self.reranker.reranked(sentences, logits, embed or self.reranker.embed)
 
     def logits(self, sentences: list[str]) -> np.ndarray:
         """Per sentence, the raw logit of every category (sentences by categories)."""
@@ -269,6 +274,7 @@ class ClauseModel:
             gate["rerank_weights"] = self.reranker.weights.astype(np.float16)
             gate["rerank_bias"] = self.reranker.bias.astype(np.float32)
             gate["rerank_floor"] = np.array(self.reranker.floor, dtype=np.float64)
+            gate["rerank_kernel"] = np.array(self.reranker.kernel or "")
         np.savez_compressed(
             directory / "clauses.npz",
             terms=np.array(terms),
@@ -331,6 +337,7 @@ class ClauseModel:
                     arrays["rerank_weights"].astype(np.float32),
                     arrays["rerank_bias"].astype(np.float32),
                     float(arrays["rerank_floor"]) if "rerank_floor" in arrays else -math.inf,
+                    (str(arrays["rerank_kernel"]) or None) if "rerank_kernel" in arrays else None,
                 )
         heads = {
             name: CategoryHead(

@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ from connectors.legal.learned import (
     MAX_SUGGESTIONS,
     MODES,
     RERANK_FLOOR,
+    RERANK_KERNEL,
     RERANK_TOP,
     TOP_LOGITS,
     WEIGHTS_DIR,
@@ -319,7 +321,11 @@ def _out_of_fold(
 
 
 def _reranked(
-    contracts: list[Contract], logits: list[np.ndarray], embed: Embed, progress: Callable[[str], None]
+    contracts: list[Contract],
+    logits: list[np.ndarray],
+    embed: Embed,
+    kernel: str | None,
+    progress: Callable[[str], None],
 ) -> tuple[list[np.ndarray], SentenceReranker]:
     """The contracts' logits with each category's RERANK_TOP best sentences (those whose logit reaches
     RERANK_FLOOR) re-scored by a reranker fitted on the other folds' contracts (a logistic regression per category
@@ -370,7 +376,7 @@ def _reranked(
         for i, sentences in enumerate(picked):
             reached = logits[i][sentences, column] >= RERANK_FLOOR
             reranked[i][sentences[reached], column] += decision[owner == i][reached]
-    return reranked, SentenceReranker(weights, bias, RERANK_FLOOR)
+    return reranked, SentenceReranker(weights, bias, RERANK_FLOOR, kernel)
 
 
 def _date_spans(contracts: list[Contract], category: str) -> bool:
@@ -714,7 +720,11 @@ def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseMod
 
 
 def _nested(
-    contracts: list[Contract], fold_models: list[ClauseModel], embed: Embed, progress: Callable[[str], None]
+    contracts: list[Contract],
+    fold_models: list[ClauseModel],
+    embed: Embed,
+    kernel: str | None,
+    progress: Callable[[str], None],
 ) -> dict[str, float]:
     """Nested cross-validation: per outer fold, every choice and calibration is made again by cross-validation
     on the other folds' contracts alone, and the fold model so configured is scored on the fold."""
@@ -724,7 +734,7 @@ def _nested(
         inside = [c for i, c in enumerate(contracts) if i % FOLDS != fold]
         outside = [c for i, c in enumerate(contracts) if i % FOLDS == fold]
         inside_logits, model.reranker = _reranked(
-            inside, _out_of_fold(inside, lambda stage: None)[0], embed, lambda stage: None
+            inside, _out_of_fold(inside, lambda stage: None)[0], embed, kernel, lambda stage: None
         )
         model.heads, model.presence, _ = _choose_heads(inside, inside_logits, model)
         model.recalibration = _choose_recalibration(inside, inside_logits, model)
@@ -764,23 +774,23 @@ def train(
     out: Path | None = None,
     progress: Callable[[str], None] = lambda stage: None,
     nested: bool | None = None,
-    embed: Embed | None = None,
+    kernel: str | None = RERANK_KERNEL,
 ) -> dict:
     """Cross-validates, fits the final heads on every training contract and writes the weights, the model card
     and TRAINED_ON.txt to `out` (the package's `weights/` by default). The choices are also scored cross-fitted
     (made without the scored fold's labels); `nested` adds full nested cross-validation (FOLDS x FOLDS more
-    fits; by default only up to NESTED_MAX_CONTRACTS contracts)."""
-    if embed is None:
-        from inference.client import embed_local_quantized
+    fits; by default only up to NESTED_MAX_CONTRACTS contracts). The reranker's vectors come from the int8
+    `kernel` of `inference.embeddings.INT8_KERNELS` (None: fp32), which the weights record for run time."""
+    from inference.client import embed_local
 
-        embed = embed_local_quantized
+    embed = partial(embed_local, quantized=kernel or False)
     out = out or WEIGHTS_DIR
     contracts = read_contracts(data)
     if len(contracts) < FOLDS:
         raise ValueError(f"{data}: {len(contracts)} training contracts; at least {FOLDS} are needed")
     progress(f"legal: {len(contracts)} training contracts")
     logits, fold_models = _out_of_fold(contracts, progress)
-    logits, reranker = _reranked(contracts, logits, embed, progress)
+    logits, reranker = _reranked(contracts, logits, embed, kernel, progress)
     progress("legal: final fit")
     model = _fit(contracts)
     model.reranker = reranker
@@ -793,7 +803,7 @@ def train(
         progress("legal: cross-fitted choices")
         report[CROSS_FITTED] = _cross_fitted(contracts, logits, fold_models)
         if len(contracts) <= NESTED_MAX_CONTRACTS if nested is None else nested:
-            report[NESTED] = _nested(contracts, fold_models, embed, progress)
+            report[NESTED] = _nested(contracts, fold_models, embed, kernel, progress)
     used = np.flatnonzero(np.abs(model.weights).max(axis=1) > 1e-3)
     terms = sorted(model.vocabulary, key=model.vocabulary.__getitem__)
     model.vocabulary = {terms[i]: n for n, i in enumerate(used)}
@@ -808,7 +818,7 @@ def train(
         "features": "sentence word unigrams and bigrams + previous-sentence unigrams, sublinear TF-IDF; "
         f"each category's {RERANK_TOP} best sentences with a logit of at least {RERANK_FLOOR:g} re-scored on "
         "their MiniLM vectors from "
-        f"`{getattr(embed, '__qualname__', type(embed).__name__)}`",
+        f"the {kernel or 'fp32'} kernel",
         "vocabulary": len(model.vocabulary),
         "folds": FOLDS,
         "modes": {m: sum(1 for h in heads.values() if h.mode == m) for m in MODES},

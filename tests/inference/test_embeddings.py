@@ -5,6 +5,7 @@ import pytest
 import sentence_transformers
 
 from inference import embeddings
+from inference.client import embed_local
 from inference.embeddings import EMBEDDING_DIM, MAX_SEQ_LENGTH, embed_texts
 
 # Texts whose fp32 similarities to two neighbours differ by less than this may swap neighbours under int8 (three
@@ -249,3 +250,6 @@ def test_a_kernel_the_build_lacks_is_never_chosen(monkeypatch, error):
     assert embeddings.int8_kernel() == "int_mm"
     assert embeddings._probe()["packed"] == float("inf")
     assert embed_texts(["indemnification"], quantized=True).shape == (1, EMBEDDING_DIM)
+    assert not embeddings.kernel_available("packed") and embeddings.kernel_available("int_mm")
+    fallback = embed_local(["indemnification"], quantized="packed")
+    assert numpy.array_equal(fallback, embed_texts(["indemnification"]))

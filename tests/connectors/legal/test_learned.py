@@ -11,6 +11,7 @@ from connectors.legal.analyzers import Clause, analyse_contract, find_rule_claus
 from connectors.legal.categories import CUAD_CATEGORIES
 from connectors.legal.learned import (
     RERANK_FLOOR,
+    RERANK_KERNEL,
     RERANK_TOP,
     SIGNALS,
     WEIGHTS_DIR,
@@ -167,8 +168,23 @@ def test_sentences_below_the_reranker_s_floor_keep_their_logit_and_are_not_embed
     assert embed.texts == [] and np.array_equal(out, logits)
 
 
-def test_the_shipped_reranker_s_floor_is_the_one_training_applies():
-    assert shipped_model().reranker.floor == RERANK_FLOOR
+def test_the_shipped_reranker_s_floor_and_kernel_are_the_ones_training_applies():
+    reranker = shipped_model().reranker
+    assert reranker.floor == RERANK_FLOOR and reranker.kernel == RERANK_KERNEL
+
+
+def test_the_reranker_s_vectors_do_not_depend_on_which_kernel_this_process_timed_fastest(monkeypatch):
+    import inference.embeddings as embeddings
+
+    model = shipped_model()
+    texts = [TERM, "The parties have executed this Agreement in two counterparts."]
+    scores = []
+    for fastest in ("int_mm", "packed"):
+        timed = {"fp32": 9.0, "int_mm": 2.0, "packed": 2.0} | {fastest: 1.0}
+        monkeypatch.setattr(embeddings, "_probe_seconds", timed)
+        assert embeddings.int8_kernel() == fastest
+        scores.append(model.scores(texts))
+    assert np.array_equal(scores[0], scores[1])
 
 
 def test_the_reranker_reads_the_model_s_own_encoder_not_the_run_s(contract_text):
@@ -386,7 +402,7 @@ def _fixture(tmp_path: Path) -> Path:
 
 def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     data = _fixture(tmp_path / "data")
-    report = train(data, tmp_path / "weights", embed=embed_local)
+    report = train(data, tmp_path / "weights", kernel=None)
     model = ClauseModel.load(tmp_path / "weights")
     assert report["card"]["training_contracts"] == 4
     assert (tmp_path / "weights" / "TRAINED_ON.txt").read_text(encoding="utf-8").count("\n") == 4
@@ -395,7 +411,7 @@ def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
     assert logit == pytest.approx(EXPECTED_TERM_LOGIT, abs=0.05)
     assert model.presence is not None and model.presence.weights.shape[0] == len(CUAD_CATEGORIES)
-    assert model.reranker is not None
+    assert model.reranker is not None and model.reranker.kernel is None
     contracts = read_contracts(data)
     seen_twice = {
         category
