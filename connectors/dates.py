@@ -161,18 +161,22 @@ def duration_days(iso_duration: str) -> float | None:
 
 
 def add_duration(iso_date: str, iso_duration: str) -> str | None:
-    """`iso_date` (YYYY-MM-DD) plus a P<n>Y or P<n>M duration (the anniversary date, as CUAD records it)."""
+    """`iso_date` (YYYY-MM-DD, or YYYY-MM where only the month is known) plus a P<n>Y or P<n>M duration (the
+    anniversary date, as CUAD records it), at the precision of `iso_date`."""
     import datetime
 
-    date_match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)", iso_date or "")
+    date_match = re.fullmatch(r"(\d{4})-(\d\d)(?:-(\d\d))?", iso_date or "")
     duration_match = re.fullmatch(r"P(\d+)([YM])", iso_duration or "")
     if not date_match or not duration_match:
         return None
-    year, month, day = map(int, date_match.groups())
+    year, month = int(date_match.group(1)), int(date_match.group(2))
     amount = int(duration_match.group(1))
     months = amount * 12 if duration_match.group(2) == "Y" else amount
     month_index = month - 1 + months
     year, month = year + month_index // 12, month_index % 12 + 1
+    if date_match.group(3) is None:
+        return f"{year:04d}-{month:02d}" if 1 <= year <= 9999 else None
+    day = int(date_match.group(3))
     try:
         end = datetime.date(year, month, min(day, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31))
     except ValueError:

@@ -290,6 +290,27 @@ _OPEN_ENDED = re.compile(
 )
 
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_ANNIVERSARY = re.compile(
+    rf"\b(?:(?P<word>{'|'.join(_ORDINALS)})|(?P<digits>\d{{1,2}})\s*(?:st|nd|rd|th))"
+    r"(?:\s*\([^()]{1,8}\))?\s+anniversary\b",
+    re.IGNORECASE,
+)
+
+
+def _term_of(quote: str) -> str | None:
+    """The term a clause states, as P<n>Y or P<n>M: its first duration in years or months, else its first
+    "n-th anniversary"."""
+    duration = parse_duration(quote)
+    if duration and duration[0][-1] in "YM":
+        return duration[0]
+    found = _ANNIVERSARY.search(quote)
+    if not found:
+        return None
+    years = _ORDINALS.index(found["word"].lower()) + 1 if found["word"] else int(found["digits"])
+    return f"P{years}Y" if years else None
+
+
 def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
     """The duration in `quote` next to a cue word (cue before it, or after it), else the first duration."""
     durations = []
@@ -347,9 +368,8 @@ def normalise_answers(
     expiration = None
     term_duration = None
     for quote in quotes("Expiration Date"):
-        duration = parse_duration(quote)
-        fixed_term = bool(duration) and duration[0][-1] in "YM"
-        if _OPEN_ENDED.search(quote) and not find_dates(quote)[1:] and not fixed_term:
+        term = _term_of(quote)
+        if _OPEN_ENDED.search(quote) and not find_dates(quote)[1:] and not term:
             expiration = "perpetual"
             break
         dates = find_dates(quote)
@@ -357,8 +377,8 @@ def normalise_answers(
         if later:
             expiration = later[-1]
             break
-        if fixed_term:
-            term_duration = duration[0]
+        if term:
+            term_duration = term
             break
     if expiration is None and term_duration and (effective or agreement_date):
         expiration = add_duration(effective or agreement_date or "", term_duration)

@@ -87,11 +87,25 @@ def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause()
             "perpetual",
         ),
         ("This Agreement shall continue for five (5) years unless and until terminated.", "2024-03-12"),
+        (
+            "This Agreement shall expire upon the earlier of (i) the first anniversary of the Effective Date.",
+            "2020-03-12",
+        ),
+        (
+            "It continues until the later of the fourth (4th) anniversary of the Effective Date or completion.",
+            "2023-03-12",
+        ),
     ],
 )
 def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expiration: str):
     clause = Clause("Expiration Date", 0, len(term), 0.7)
     assert normalise_answers(term, [clause], [], "2019-03-12")["Expiration Date"] == expiration
+
+
+def test_a_term_from_a_start_known_to_the_month_ends_in_that_month():
+    term = "This Agreement shall continue in effect for a period of Three (3) years."
+    clause = Clause("Expiration Date", 0, len(term), 0.7)
+    assert normalise_answers(term, [clause], [], "2019-08")["Expiration Date"] == "2022-08"
 
 
 def test_clause_confidences_are_probabilities(contract_text):

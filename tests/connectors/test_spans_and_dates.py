@@ -89,6 +89,7 @@ def test_durations_from_words_and_digits():
     assert parse_duration("no period here") is None
     assert duration_days("P2W") == 14
     assert add_duration("2019-03-12", "P5Y") == "2024-03-12"
+    assert add_duration("2019-08", "P3Y") == "2022-08" and add_duration("2019-11", "P2M") == "2020-01"
 
 
 def test_sentences_keep_offsets_and_skip_abbreviations():
