@@ -311,6 +311,34 @@ def _term_of(quote: str) -> str | None:
     return f"P{years}Y" if years else None
 
 
+_YEARLY = re.compile(
+    r"\b(?:year[\s-]+to[\s-]+year|(?:successive|additional|further)\s+(?:annual|yearly)|annual\s+(?:periods?|terms?|"
+    r"basis|renewals?))\b",
+    re.IGNORECASE,
+)
+_MONTHLY = re.compile(r"\bmonth[\s-]+to[\s-]+month\b", re.IGNORECASE)
+_NOTICE_AFTER = re.compile(r"^\W{0,3}(?:\w+\W+){0,3}?(?:prior|before|in advance|notice)\b", re.IGNORECASE)
+
+
+def _renewal_term(quote: str) -> str | None:
+    """A renewal clause's term: "year to year" or "successive annual periods" is a year, "month to month" a
+    month; else the duration in years or months after a renewal cue that is not a notice period ("60 days
+    prior"), else any such duration, else `_duration_near`'s."""
+    if _YEARLY.search(quote):
+        return "P1Y"
+    if _MONTHLY.search(quote):
+        return "P1M"
+    terms = []
+    offset = 0
+    while found := parse_duration(quote[offset:]):
+        value, start, end = found[0], offset + found[1], offset + found[2]
+        offset = end
+        if value[-1] in "YM" and not _NOTICE_AFTER.match(quote[end : end + 40]):
+            terms.append((value, bool(_RENEWAL_CUE.search(quote[max(0, start - 80) : start]))))
+    cued = [value for value, after_cue in terms if after_cue]
+    return cued[0] if cued else terms[0][0] if terms else _duration_near(quote, _RENEWAL_CUE, before=True)
+
+
 def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
     """The duration in `quote` next to a cue word (cue before it, or after it), else the first duration."""
     durations = []
@@ -383,9 +411,7 @@ def normalise_answers(
     if expiration is None and term_duration and (effective or agreement_date):
         expiration = add_duration(effective or agreement_date or "", term_duration)
     answers["Expiration Date"] = expiration
-    answers["Renewal Term"] = _first_answer(
-        quotes("Renewal Term"), lambda quote: _duration_near(quote, _RENEWAL_CUE, before=True)
-    )
+    answers["Renewal Term"] = _first_answer(quotes("Renewal Term"), _renewal_term)
     answers["Notice Period To Terminate Renewal"] = _first_answer(
         quotes("Notice Period To Terminate Renewal"),
         lambda quote: _duration_near(quote, _NOTICE_CUE, before=False),

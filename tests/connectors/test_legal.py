@@ -102,6 +102,30 @@ def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expir
     assert normalise_answers(term, [clause], [], "2019-03-12")["Expiration Date"] == expiration
 
 
+@pytest.mark.parametrize(
+    ("clause", "term"),
+    [
+        (
+            "It will renew automatically from year to year unless cancelled 60 days before the end of the term.",
+            "P1Y",
+        ),
+        (
+            "On notice six (6) months prior to the end of the term, it shall continue on a month to month basis.",
+            "P1M",
+        ),
+        ("It renews for an initial term of seven (7) years and then for one or more annual periods.", "P1Y"),
+        (
+            "Unless notice is given at least six (6) months prior, it renews for successive three (3) year terms.",
+            "P3Y",
+        ),
+        ("You may renew the Franchise for 2 additional terms of 10 years each.", "P10Y"),
+    ],
+)
+def test_a_renewal_term_is_not_its_notice_period(clause: str, term: str):
+    found = Clause("Renewal Term", 0, len(clause), 0.7)
+    assert normalise_answers(clause, [found], [], None)["Renewal Term"] == term
+
+
 def test_a_term_from_a_start_known_to_the_month_ends_in_that_month():
     term = "This Agreement shall continue in effect for a period of Three (3) years."
     clause = Clause("Expiration Date", 0, len(term), 0.7)
