@@ -27,7 +27,40 @@ MONTHS = {
     for name in names
 }
 _MONTH = r"(?P<month>January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_DAY = r"(?P<day>[0-3]?\d)(?:\s?(?:s\s?t|n\s?d|r\s?d|t\s?h))?"
+_DAY_WORDS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+    "twenty-first",
+    "twenty-second",
+    "twenty-third",
+    "twenty-fourth",
+    "twenty-fifth",
+    "twenty-sixth",
+    "twenty-seventh",
+    "twenty-eighth",
+    "twenty-ninth",
+    "thirtieth",
+    "thirty-first",
+]
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 # A date may sit in a form's blank ("_Dec. 8, 2005_"): no letter or digit on either side, where \b would
 # refuse an underscore.
@@ -41,7 +74,8 @@ DATE_PATTERNS = [
     re.compile(rf"{_FROM}{_MONTH},?\s+{_YEAR}{_TO}", re.IGNORECASE),
 ]
 _DAY_OF_MONTH = re.compile(
-    rf"{_FROM}{_DAY}\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}{_TO}", re.IGNORECASE
+    rf"{_FROM}(?:{_DAY}|(?P<dayword>{'|'.join(_DAY_WORDS)}))\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}{_TO}",
+    re.IGNORECASE,
 )
 
 WORD_NUMBERS = {
@@ -112,6 +146,8 @@ def _iso(match: re.Match[str]) -> str | None:
     if not month or not 1 <= month <= 12:
         return None
     day = groups.get("day")
+    if groups.get("dayword"):
+        day = str(_DAY_WORDS.index(groups["dayword"].lower()) + 1)
     if day is None:
         return f"{year:04d}-{month:02d}"
     day_number = int(day)

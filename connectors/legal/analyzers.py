@@ -245,12 +245,21 @@ def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], lis
     return clauses, names
 
 
+_FILING_SOURCE = re.compile(r"Source:[^\n]{0,100},\s*$")
+
+
 def find_agreement_date(text: str, sentences: list[Segment]) -> tuple[Clause | None, str | None]:
+    """The preamble's first date, else the first in the opening PREAMBLE_CHARS; never the filing date of an
+    EDGAR exhibit's "Source: COMPANY, 10-Q, 11/8/2019" line."""
     preamble = _preamble_sentence(text, sentences)
     regions = [(preamble.start, preamble.end)] if preamble else []
     regions.append((0, min(len(text), PREAMBLE_CHARS)))
     for start, end in regions:
-        dates = find_dates(text, start, end)
+        dates = [
+            d
+            for d in find_dates(text, start, end)
+            if not _FILING_SOURCE.search(text, max(0, d.start - 100), d.start)
+        ]
         if dates:
             first = dates[0]
             return Clause("Agreement Date", first.start, first.end, 0.8), first.iso

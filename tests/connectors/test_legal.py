@@ -69,6 +69,11 @@ def test_jurisdictions_are_named_as_cuad_names_them():
         assert any(r["code"] == "law" for r in result["risks"]) is flagged, allowed
 
 
+def test_the_agreement_date_is_never_an_edgar_exhibit_s_filing_date():
+    text = "Source: ACME INC., 10-Q, 11/8/2019\nSUPPLY AGREEMENT\nThis Agreement is made as of July 31, 2019 by A and B."
+    assert run_legal(text, clause_model="rules")["answers"]["Agreement Date"] == "2019-07-31"
+
+
 def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause():
     clause = Clause("Agreement Date", 0, 12, 0.4)
     assert normalise_answers("2 April 2020", [clause], [], None)["Agreement Date"] == "2020-04-02"

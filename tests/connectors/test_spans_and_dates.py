@@ -81,6 +81,12 @@ def test_dates_with_a_spaced_or_tight_comma_or_in_a_form_s_blank():
     assert find_dates("x2010-01-01 and 12/8/2005a") == []
 
 
+def test_day_of_month_dates_with_ordinal_words_or_a_split_suffix():
+    text = "made this first day of July, 2017, as of the 1s t day of June, 2004 and this 18t h day of August 2014"
+    assert [d.iso for d in find_dates(text)] == ["2017-07-01", "2004-06-01", "2014-08-18"]
+    assert [d.iso for d in find_dates("the Twenty-First day of March, 2010")] == ["2010-03-21"]
+
+
 def test_durations_from_words_and_digits():
     assert parse_duration("thirty (30) days written notice")[0] == "P30D"
     assert parse_duration("successive one (1) year terms")[0] == "P1Y"
