@@ -28,7 +28,7 @@ MONTHS = {
 }
 _MONTH = r"(?P<month>January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:\s?(?:s\s?t|n\s?d|r\s?d|t\s?h))?"
-_DAY_WORDS = [
+ORDINAL_WORDS = [
     "first",
     "second",
     "third",
@@ -74,7 +74,7 @@ DATE_PATTERNS = [
     re.compile(rf"{_FROM}{_MONTH},?\s+{_YEAR}{_TO}", re.IGNORECASE),
 ]
 _DAY_OF_MONTH = re.compile(
-    rf"{_FROM}(?:{_DAY}|(?P<dayword>{'|'.join(_DAY_WORDS)}))\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}{_TO}",
+    rf"{_FROM}(?:{_DAY}|(?P<dayword>{'|'.join(ORDINAL_WORDS)}))\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}{_TO}",
     re.IGNORECASE,
 )
 
@@ -147,7 +147,7 @@ def _iso(match: re.Match[str]) -> str | None:
         return None
     day = groups.get("day")
     if groups.get("dayword"):
-        day = str(_DAY_WORDS.index(groups["dayword"].lower()) + 1)
+        day = str(ORDINAL_WORDS.index(groups["dayword"].lower()) + 1)
     if day is None:
         return f"{year:04d}-{month:02d}"
     day_number = int(day)

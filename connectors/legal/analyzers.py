@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from connectors.dates import add_duration, find_dates, parse_duration
+from connectors.dates import ORDINAL_WORDS, add_duration, find_dates, parse_duration
 from connectors.legal.categories import (
     ANY_SENTENCE_RULE,
     CUAD_CATEGORIES,
@@ -299,7 +299,7 @@ _OPEN_ENDED = re.compile(
 )
 
 
-_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_ORDINALS = ORDINAL_WORDS[:10]
 _ANNIVERSARY = re.compile(
     rf"\b(?:(?P<word>{'|'.join(_ORDINALS)})|(?P<digits>\d{{1,2}})\s*(?:st|nd|rd|th))"
     r"(?:\s*\([^()]{1,8}\))?\s+anniversary\b",
@@ -337,27 +337,28 @@ def _renewal_term(quote: str) -> str | None:
         return "P1Y"
     if _MONTHLY.search(quote):
         return "P1M"
-    terms = []
-    offset = 0
-    while found := parse_duration(quote[offset:]):
-        value, start, end = found[0], offset + found[1], offset + found[2]
-        offset = end
-        if value[-1] in "YM" and not _NOTICE_AFTER.match(quote[end : end + 40]):
-            terms.append((value, bool(_RENEWAL_CUE.search(quote[max(0, start - 80) : start]))))
+    terms = [
+        (value, bool(_RENEWAL_CUE.search(quote[max(0, start - 80) : start])))
+        for value, start, end in _durations(quote)
+        if value[-1] in "YM" and not _NOTICE_AFTER.match(quote[end : end + 40])
+    ]
     cued = [value for value, after_cue in terms if after_cue]
     return cued[0] if cued else terms[0][0] if terms else _duration_near(quote, _RENEWAL_CUE, before=True)
 
 
-def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
-    """The duration in `quote` next to a cue word (cue before it, or after it), else the first duration."""
+def _durations(quote: str) -> list[tuple[str, int, int]]:
+    """Every duration in `quote`, in order: (ISO value, start, end)."""
     durations = []
     offset = 0
-    while True:
-        found = parse_duration(quote[offset:])
-        if not found:
-            break
+    while found := parse_duration(quote[offset:]):
         durations.append((found[0], offset + found[1], offset + found[2]))
         offset += found[2]
+    return durations
+
+
+def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
+    """The duration in `quote` next to a cue word (cue before it, or after it), else the first duration."""
+    durations = _durations(quote)
     for value, start, end in durations:
         window = (
             quote[max(0, start - 80) : start]
@@ -406,10 +407,10 @@ def normalise_answers(
     term_duration = None
     for quote in quotes("Expiration Date"):
         term = _term_of(quote)
-        if _OPEN_ENDED.search(quote) and not find_dates(quote)[1:] and not term:
+        dates = find_dates(quote)
+        if _OPEN_ENDED.search(quote) and not dates[1:] and not term:
             expiration = "perpetual"
             break
-        dates = find_dates(quote)
         later = [d.iso for d in dates if not effective or d.iso > effective]
         if later:
             expiration = later[-1]

@@ -99,6 +99,13 @@ class PresenceGate:
         return 1.0 / (1.0 + np.exp(-((features * self.weights).sum(1) + self.bias)))
 
 
+def rerank_vectors(texts: list[str], kernel: str | None) -> np.ndarray:
+    """The MiniLM vectors the reranker reads, through the int8 `kernel` (None: fp32), in training and at run time."""
+    from inference.client import embed_local
+
+    return embed_local(texts, quantized=kernel or False)
+
+
 @dataclass(frozen=True)
 class SentenceReranker:
     """A second opinion on each category's RERANK_TOP best sentences whose logit reaches `floor`: a logistic
@@ -114,9 +121,7 @@ class SentenceReranker:
     kernel: str | None = None
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        from inference.client import embed_local
-
-        return embed_local(texts, quantized=self.kernel or False)
+        return rerank_vectors(texts, self.kernel)
 
     def reranked(self, texts: list[str], logits: np.ndarray, embed: Embed) -> np.ndarray:
         columns = np.flatnonzero(self.weights.any(axis=0))

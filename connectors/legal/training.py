@@ -15,9 +15,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,6 +50,7 @@ from connectors.legal.learned import (
     merged_with_presence,
     overlaps,
     presence_features,
+    rerank_vectors,
     sentence_logit,
     sentence_terms,
     suggest,
@@ -59,9 +58,6 @@ from connectors.legal.learned import (
 )
 from connectors.spans import token_jaccard
 from connectors.text import Segment, split_sentences
-
-if TYPE_CHECKING:
-    from connectors.base import Embed
 
 TRAIN_SPLIT = "dev"
 TEST_SPLIT_FILE = Path(__file__).resolve().parent / "cuad_test_split.txt"
@@ -321,11 +317,7 @@ def _out_of_fold(
 
 
 def _reranked(
-    contracts: list[Contract],
-    logits: list[np.ndarray],
-    embed: Embed,
-    kernel: str | None,
-    progress: Callable[[str], None],
+    contracts: list[Contract], logits: list[np.ndarray], kernel: str | None, progress: Callable[[str], None]
 ) -> tuple[list[np.ndarray], SentenceReranker]:
     """The contracts' logits with each category's RERANK_TOP best sentences (those whose logit reaches
     RERANK_FLOOR) re-scored by a reranker fitted on the other folds' contracts (a logistic regression per category
@@ -344,7 +336,7 @@ def _reranked(
         contract.sentences[i].text for contract, picked in zip(contracts, rows, strict=True) for i in picked
     ]
     progress(f"legal: embedding {len(texts)} candidate sentences")
-    vectors = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, 1), dtype=np.float32)
+    vectors = rerank_vectors(texts, kernel) if texts else np.zeros((0, 1), dtype=np.float32)
     offsets = np.cumsum([0] + [len(picked) for picked in rows])
     folds = np.arange(len(contracts)) % FOLDS
     weights = np.zeros((vectors.shape[1], len(CUAD_CATEGORIES)), dtype=np.float32)
@@ -722,7 +714,6 @@ def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseMod
 def _nested(
     contracts: list[Contract],
     fold_models: list[ClauseModel],
-    embed: Embed,
     kernel: str | None,
     progress: Callable[[str], None],
 ) -> dict[str, float]:
@@ -734,14 +725,12 @@ def _nested(
         inside = [c for i, c in enumerate(contracts) if i % FOLDS != fold]
         outside = [c for i, c in enumerate(contracts) if i % FOLDS == fold]
         inside_logits, model.reranker = _reranked(
-            inside, _out_of_fold(inside, lambda stage: None)[0], embed, kernel, lambda stage: None
+            inside, _out_of_fold(inside, lambda stage: None)[0], kernel, lambda stage: None
         )
         model.heads, model.presence, _ = _choose_heads(inside, inside_logits, model)
         model.recalibration = _choose_recalibration(inside, inside_logits, model)
         model.suggestions = _choose_suggestions(inside, inside_logits, model)
-        counts.merge(
-            _score(outside, [model.scores([s.text for s in c.sentences], embed) for c in outside], model)
-        )
+        counts.merge(_score(outside, [model.scores([s.text for s in c.sentences]) for c in outside], model))
     return counts.summary()
 
 
@@ -781,16 +770,13 @@ def train(
     (made without the scored fold's labels); `nested` adds full nested cross-validation (FOLDS x FOLDS more
     fits; by default only up to NESTED_MAX_CONTRACTS contracts). The reranker's vectors come from the int8
     `kernel` of `inference.embeddings.INT8_KERNELS` (None: fp32), which the weights record for run time."""
-    from inference.client import embed_local
-
-    embed = partial(embed_local, quantized=kernel or False)
     out = out or WEIGHTS_DIR
     contracts = read_contracts(data)
     if len(contracts) < FOLDS:
         raise ValueError(f"{data}: {len(contracts)} training contracts; at least {FOLDS} are needed")
     progress(f"legal: {len(contracts)} training contracts")
     logits, fold_models = _out_of_fold(contracts, progress)
-    logits, reranker = _reranked(contracts, logits, embed, kernel, progress)
+    logits, reranker = _reranked(contracts, logits, kernel, progress)
     progress("legal: final fit")
     model = _fit(contracts)
     model.reranker = reranker
@@ -803,7 +789,7 @@ def train(
         progress("legal: cross-fitted choices")
         report[CROSS_FITTED] = _cross_fitted(contracts, logits, fold_models)
         if len(contracts) <= NESTED_MAX_CONTRACTS if nested is None else nested:
-            report[NESTED] = _nested(contracts, fold_models, embed, kernel, progress)
+            report[NESTED] = _nested(contracts, fold_models, kernel, progress)
     used = np.flatnonzero(np.abs(model.weights).max(axis=1) > 1e-3)
     terms = sorted(model.vocabulary, key=model.vocabulary.__getitem__)
     model.vocabulary = {terms[i]: n for n, i in enumerate(used)}
@@ -817,8 +803,7 @@ def train(
         ),
         "features": "sentence word unigrams and bigrams + previous-sentence unigrams, sublinear TF-IDF; "
         f"each category's {RERANK_TOP} best sentences with a logit of at least {RERANK_FLOOR:g} re-scored on "
-        "their MiniLM vectors from "
-        f"the {kernel or 'fp32'} kernel",
+        f"their MiniLM vectors from the {kernel or 'fp32'} kernel",
         "vocabulary": len(model.vocabulary),
         "folds": FOLDS,
         "modes": {m: sum(1 for h in heads.values() if h.mode == m) for m in MODES},
