@@ -70,7 +70,9 @@ DATE_PATTERNS = [
     re.compile(rf"{_FROM}{_MONTH}\s+{_DAY}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
     re.compile(rf"{_FROM}{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
     re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}"),
-    re.compile(rf"{_FROM}(?P<nmonth>[01]?\d)/(?P<day>[0-3]?\d)/{_YEAR}{_TO}"),
+    re.compile(
+        rf"{_FROM}(?P<nmonth>[0-3]?\d)(?P<sep>[/-])(?P<day>[0-3]?\d)(?P=sep)(?P<year>(?:19|20)?\d\d){_TO}"
+    ),
     re.compile(rf"{_FROM}{_MONTH},?\s+{_YEAR}{_TO}", re.IGNORECASE),
 ]
 _DAY_OF_MONTH = re.compile(
@@ -113,7 +115,7 @@ WORD_NUMBERS = {
 }
 _NUMBER_WORD = r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|one hundred(?: and)?(?: [a-z]+)?|hundred|an?)"
 DURATION_PATTERN = re.compile(
-    rf"\b(?P<words>{_NUMBER_WORD})?\s*\(?(?P<digits>\d{{1,4}})?\)?\s*(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
+    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*\(?(?P<digits>\d{{1,4}})?\)?[\s-]*(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
     re.IGNORECASE,
 )
 _UNIT_CODES = {"year": "Y", "month": "M", "week": "W", "day": "D"}
@@ -142,7 +144,11 @@ def words_to_number(words: str) -> int | None:
 def _iso(match: re.Match[str]) -> str | None:
     groups = match.groupdict()
     year = int(groups["year"])
+    if len(groups["year"]) == 2:
+        year += 2000 if year < 50 else 1900
     month = int(groups["nmonth"]) if groups.get("nmonth") else MONTHS.get(groups["month"].lower().rstrip("."))
+    if groups.get("nmonth") and month > 12 and 1 <= int(groups["day"]) <= 12:
+        month, groups["day"] = int(groups["day"]), groups["nmonth"]
     if not month or not 1 <= month <= 12:
         return None
     day = groups.get("day")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from connectors.bullet_facts import call_numbers, parse_bullets
-from connectors.dates import find_dates, parse_duration
+from connectors.cuad_labels import label_answer
 from connectors.spans import token_jaccard
 
 SPAN_HIT_JACCARD = 0.5
@@ -64,23 +64,6 @@ def calibration_error(scored: list[tuple[float, bool]], bins: int = 10) -> float
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _normalise_label_answer(category: str, value: str) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    if category in ("Effective Date", "Expiration Date", "Agreement Date"):
-        if re.search(r"perpetu", value, re.IGNORECASE):
-            return "perpetual"
-        dates = find_dates(value)
-        return dates[0].iso if dates else None
-    if category in ("Renewal Term", "Notice Period To Terminate Renewal"):
-        duration = parse_duration(value)
-        return duration[0] if duration else None
-    if category == "Governing Law":
-        return re.sub(r"^(?:the )?(?:state|commonwealth) of ", "", value.lower()).strip(" .")
-    return value.lower()
 
 
 def first_hits(matches: list[tuple[Item, float, float, int]]) -> list[tuple[Item, float, bool]]:
@@ -156,11 +139,11 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
             "Renewal Term",
             "Notice Period To Terminate Renewal",
         ):
-            expected = _normalise_label_answer(category, label["answers"].get(category, ""))
+            expected = label_answer(category, label["answers"].get(category, ""))
             if expected is None:
                 continue
             got = answers.get(category)
-            got = _normalise_label_answer(category, got) if category == "Governing Law" and got else got
+            got = label_answer(category, got) if category == "Governing Law" and got else got
             answer_hits["value"][0] += int(got == expected)
             answer_hits["value"][1] += 1
         for category in YES_NO_CATEGORIES:

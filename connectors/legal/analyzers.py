@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from connectors.dates import ORDINAL_WORDS, add_duration, find_dates, parse_duration
+from connectors.dates import ORDINAL_WORDS, DateMatch, add_duration, find_dates, parse_duration
 from connectors.legal.categories import (
     ANY_SENTENCE_RULE,
     CUAD_CATEGORIES,
@@ -96,6 +96,39 @@ _REGIONS = {
 _REGION_COUNTRY = {
     region.lower(): f"{region}, {country}" for country, names in _REGIONS.items() for region in names
 }
+_US_STATES = (
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware",
+    "District of Columbia", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas",
+    "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota", "Mississippi",
+    "Missouri", "Montana", "Nebraska", "Nevada", "New Hampshire", "New Jersey", "New Mexico", "New York",
+    "North Carolina", "North Dakota", "Ohio", "Oklahoma", "Oregon", "Pennsylvania", "Rhode Island",
+    "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington",
+    "West Virginia", "Wisconsin", "Wyoming",
+)  # fmt: skip
+_DEMONYMS = {
+    "english": "England",
+    "swiss": "Switzerland",
+    "german": "Germany",
+    "french": "France",
+    "dutch": "Netherlands",
+    "irish": "Ireland",
+    "scottish": "Scotland",
+    "israeli": "Israel",
+    "japanese": "Japan",
+    "italian": "Italy",
+    "chinese": "People's Republic of China",
+    "prc": "People's Republic of China",
+    "canadian": "Canada",
+    "australian": "Australia",
+    "singapore": "Singapore",
+    "hong kong": "Hong Kong",
+}
+_STATE_NAMES = "|".join(sorted(_US_STATES, key=len, reverse=True))
+_STATE_OF = re.compile(rf"\b(?:State|Commonwealth)\s+of\s+(?P<place>{_STATE_NAMES})\b", re.IGNORECASE)
+_NAMED_LAW = re.compile(
+    rf"\b(?P<place>{_STATE_NAMES}|{'|'.join(sorted(_DEMONYMS, key=len, reverse=True))})\s+laws?\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -267,6 +300,8 @@ def find_agreement_date(text: str, sentences: list[Segment]) -> tuple[Clause | N
 
 
 def _jurisdiction(sentence: str) -> str | None:
+    """The place whose laws govern: "the laws of <place>", else "<place or demonym> law" ("Ohio law", "English
+    law"), else the first "State of <US state>" the sentence names."""
     for match in _GOVERNING_LAW.finditer(sentence):
         place = match.group("place").strip().rstrip(".")
         if place.isupper():
@@ -275,7 +310,13 @@ def _jurisdiction(sentence: str) -> str | None:
         if _PLACE_NOISE.match(place) or place.lower() in {"this", "such", "any", "each"}:
             continue
         return canonical_jurisdiction(place)
-    return None
+    named = _NAMED_LAW.search(sentence) or _STATE_OF.search(sentence)
+    if named is None:
+        return None
+    place = named.group("place")
+    return _DEMONYMS.get(place.lower()) or next(
+        state for state in _US_STATES if state.lower() == place.lower()
+    )
 
 
 def canonical_jurisdiction(place: str) -> str:
@@ -299,6 +340,21 @@ _OPEN_ENDED = re.compile(
 )
 
 
+_UNTIL_EVENT = re.compile(r"\b(?:continu|remain)\w*\b[^.;]{0,80}?\b(?:until|through)\b", re.IGNORECASE)
+
+
+def _open_ended(quote: str, dates: list[DateMatch]) -> bool:
+    """Whether a term clause without a stated term has no end date: an open-ended phrase with at most one date (its
+    start), or "continue(s) ... until" an event rather than a date."""
+    if _OPEN_ENDED.search(quote) and not dates[1:]:
+        return True
+    found = _UNTIL_EVENT.search(quote)
+    return bool(found) and not any(date.start >= found.end() for date in dates)
+
+
+_NOTICE_NEXT = re.compile(
+    r"^['\u2019]?s?['\u2019]?\s+(?:(?:prior|advance|written)\s+){0,3}notice\b|^\s+(?:prior|before)\b", re.I
+)
 _ORDINALS = ORDINAL_WORDS[:10]
 _ANNIVERSARY = re.compile(
     rf"\b(?:(?P<word>{'|'.join(_ORDINALS)})|(?P<digits>\d{{1,2}})\s*(?:st|nd|rd|th))"
@@ -308,11 +364,11 @@ _ANNIVERSARY = re.compile(
 
 
 def _term_of(quote: str) -> str | None:
-    """The term a clause states, as P<n>Y or P<n>M: its first duration in years or months, else its first
-    "n-th anniversary"."""
-    duration = parse_duration(quote)
-    if duration and duration[0][-1] in "YM":
-        return duration[0]
+    """The term a clause states, as P<n>Y or P<n>M: its first duration in years or months that is not a notice
+    period ("12 months' notice"), else its first "n-th anniversary"."""
+    for value, _, end in _durations(quote):
+        if value[-1] in "YM" and not _NOTICE_NEXT.match(quote[end : end + 40]):
+            return value
     found = _ANNIVERSARY.search(quote)
     if not found:
         return None
@@ -321,18 +377,18 @@ def _term_of(quote: str) -> str | None:
 
 
 _YEARLY = re.compile(
-    r"\b(?:year[\s-]+to[\s-]+year|(?:successive|additional|further)\s+(?:annual|yearly)|annual\s+(?:periods?|terms?|"
-    r"basis|renewals?))\b",
+    r"\b(?:year[\s-]+to[\s-]+year|(?:successive|additional|further)\s+(?:annual|yearly)|(?:annual|yearly)\s+"
+    r"(?:periods?|terms?|basis|renewals?)|every\s+year)\b",
     re.IGNORECASE,
 )
-_MONTHLY = re.compile(r"\bmonth[\s-]+to[\s-]+month\b", re.IGNORECASE)
+_MONTHLY = re.compile(r"\b(?:month[\s-]+to[\s-]+month|monthly\s+(?:periods?|terms?|basis))\b", re.IGNORECASE)
 _NOTICE_AFTER = re.compile(r"^\W{0,3}(?:\w+\W+){0,3}?(?:prior|before|in advance|notice)\b", re.IGNORECASE)
 
 
 def _renewal_term(quote: str) -> str | None:
     """A renewal clause's term: "year to year" or "successive annual periods" is a year, "month to month" a
     month; else the duration in years or months after a renewal cue that is not a notice period ("60 days
-    prior"), else any such duration, else `_duration_near`'s."""
+    prior"), else any such duration."""
     if _YEARLY.search(quote):
         return "P1Y"
     if _MONTHLY.search(quote):
@@ -343,7 +399,7 @@ def _renewal_term(quote: str) -> str | None:
         if value[-1] in "YM" and not _NOTICE_AFTER.match(quote[end : end + 40])
     ]
     cued = [value for value, after_cue in terms if after_cue]
-    return cued[0] if cued else terms[0][0] if terms else _duration_near(quote, _RENEWAL_CUE, before=True)
+    return cued[0] if cued else terms[0][0] if terms else None
 
 
 def _durations(quote: str) -> list[tuple[str, int, int]]:
@@ -357,9 +413,8 @@ def _durations(quote: str) -> list[tuple[str, int, int]]:
 
 
 def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
-    """The duration in `quote` next to a cue word (cue before it, or after it), else the first duration."""
-    durations = _durations(quote)
-    for value, start, end in durations:
+    """The duration in `quote` next to a cue word (cue before it, or after it)."""
+    for value, start, end in _durations(quote):
         window = (
             quote[max(0, start - 80) : start]
             if before
@@ -367,7 +422,12 @@ def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | N
         )
         if cue.search(window):
             return value
-    return durations[0][0] if durations else None
+    return None
+
+
+def _first_duration(quote: str) -> str | None:
+    found = parse_duration(quote)
+    return found[0] if found else None
 
 
 def _first_answer(quotes: list[str], read: Callable[[str], str | None]) -> str | None:
@@ -408,7 +468,7 @@ def normalise_answers(
     for quote in quotes("Expiration Date"):
         term = _term_of(quote)
         dates = find_dates(quote)
-        if _OPEN_ENDED.search(quote) and not dates[1:] and not term:
+        if not term and _open_ended(quote, dates):
             expiration = "perpetual"
             break
         later = [d.iso for d in dates if not effective or d.iso > effective]
@@ -421,11 +481,16 @@ def normalise_answers(
     if expiration is None and term_duration and (effective or agreement_date):
         expiration = add_duration(effective or agreement_date or "", term_duration)
     answers["Expiration Date"] = expiration
-    answers["Renewal Term"] = _first_answer(quotes("Renewal Term"), _renewal_term)
-    answers["Notice Period To Terminate Renewal"] = _first_answer(
-        quotes("Notice Period To Terminate Renewal"),
-        lambda quote: _duration_near(quote, _NOTICE_CUE, before=False),
+    renewal = quotes("Renewal Term")
+    answers["Renewal Term"] = (
+        _first_answer(renewal, _renewal_term)
+        or _first_answer(renewal, lambda quote: _duration_near(quote, _RENEWAL_CUE, before=True))
+        or _first_answer(renewal, _first_duration)
     )
+    notice = quotes("Notice Period To Terminate Renewal")
+    answers["Notice Period To Terminate Renewal"] = _first_answer(
+        notice, lambda quote: _duration_near(quote, _NOTICE_CUE, before=False)
+    ) or _first_answer(notice, _first_duration)
     answers["Governing Law"] = _first_answer(quotes("Governing Law"), _jurisdiction)
     for category in YES_NO_CATEGORIES:
         answers[category] = "Yes" if by_category.get(category) else "No"

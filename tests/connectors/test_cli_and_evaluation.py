@@ -3,6 +3,7 @@ import json
 import pytest
 
 from connectors.cli import main
+from connectors.cuad_labels import label_answer
 from connectors.evaluation import average_precision, fact_found, ndcg_at, reference_facts, rouge, score_legal
 
 
@@ -118,6 +119,27 @@ def test_legal_scores():
     scores = score_legal({"d": output}, [label])
     assert scores["presence_micro_precision"] == 0.5 and scores["presence_micro_recall"] == 0.5
     assert scores["span_recall"] == 0.5 and scores["answer_value_accuracy"] == 1.0
+
+
+def test_the_scorer_reads_cuad_labels_with_its_own_parser():
+    assert label_answer("Agreement Date", "6/21/1999") == "1999-06-21"
+    assert label_answer("Expiration Date", "31/01/2025") == "2025-01-31"
+    assert label_answer("Expiration Date", "[]/[]/2004") is None
+    assert label_answer("Expiration Date", "09/05/2019; perpetual") == "perpetual"
+    assert label_answer("Renewal Term", "2 successive 10 years") == "P10Y"
+    assert label_answer("Renewal Term", "three (3) years") == "P3Y"
+    assert label_answer("Renewal Term", "0.5 year") == "P6M"
+    assert label_answer("Notice Period To Terminate Renewal", "successive []") is None
+    assert label_answer("Governing Law", "The State of New York.") == "new york"
+
+
+def test_a_cuad_label_year_from_a_spreadsheet_two_digit_pivot_reads_in_this_century():
+    label = {"document_id": "d", "clauses": {}, "answers": {"Expiration Date": "12/31/1934"}}
+    scores = score_legal({"d": {"clauses": [], "answers": {"Expiration Date": "2034-12-31"}}}, [label])
+    assert scores["answer_value_accuracy"] == 1.0
+    label["answers"]["Expiration Date"] = "12/31/1999"
+    scores = score_legal({"d": {"clauses": [], "answers": {"Expiration Date": "2099-12-31"}}}, [label])
+    assert scores["answer_value_accuracy"] == 0.0
 
 
 def test_ranking_and_summary_metrics():

@@ -69,6 +69,26 @@ def test_jurisdictions_are_named_as_cuad_names_them():
         assert any(r["code"] == "law" for r in result["risks"]) is flagged, allowed
 
 
+@pytest.mark.parametrize(
+    ("clause", "place"),
+    [
+        (
+            "It shall be governed by the internal laws, and not by the conflicts rules, of the State of Ohio.",
+            "Ohio",
+        ),
+        ("It is governed by and construed in accordance with English law.", "England"),
+        ("Disputes shall be governed by PRC Laws.", "People's Republic of China"),
+        ("It is made in the State of North Carolina and governed by the laws thereof.", "North Carolina"),
+        ("It is governed by the laws of the United States and the State of Florida.", "Florida"),
+        ("THE LAWS, OTHER THAN CHOICE OF LAW RULES, OF THE STATE OF WEST VIRGINIA GOVERN.", "West Virginia"),
+        ("The parties shall meet to discuss the law.", None),
+    ],
+)
+def test_governing_law_named_by_a_demonym_or_a_state_elsewhere_in_the_clause(clause: str, place: str | None):
+    found = Clause("Governing Law", 0, len(clause), 0.9)
+    assert normalise_answers(clause, [found], [], None)["Governing Law"] == place
+
+
 def test_the_agreement_date_is_never_an_edgar_exhibit_s_filing_date():
     text = "Source: ACME INC., 10-Q, 11/8/2019\nSUPPLY AGREEMENT\nThis Agreement is made as of July 31, 2019 by A and B."
     assert run_legal(text, clause_model="rules")["answers"]["Agreement Date"] == "2019-07-31"
@@ -100,6 +120,9 @@ def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause()
             "It continues until the later of the fourth (4th) anniversary of the Effective Date or completion.",
             "2023-03-12",
         ),
+        ("It shall continue in effect until the expiration of the last Royalty Term.", "perpetual"),
+        ("It shall continue in effect until December 31, 2030.", "2030-12-31"),
+        ("Either party may end it on twelve (12) months' notice; it runs for two (2) years.", "2021-03-12"),
     ],
 )
 def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expiration: str):
@@ -124,11 +147,34 @@ def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expir
             "P3Y",
         ),
         ("You may renew the Franchise for 2 additional terms of 10 years each.", "P10Y"),
+        (
+            "It shall automatically renew for successive five (5)-year terms unless either party gives notice "
+            "at least ninety (90) days prior to the expiration of the then-current term.",
+            "P5Y",
+        ),
+        ("The Term shall automatically extend for successive 12-month periods.", "P12M"),
+        ("It will extend automatically for monthly periods unless cancelled thirty (30) days before.", "P1M"),
+        ("It is established by calendar year and renewed tacitly every year.", "P1Y"),
     ],
 )
 def test_a_renewal_term_is_not_its_notice_period(clause: str, term: str):
     found = Clause("Renewal Term", 0, len(clause), 0.7)
     assert normalise_answers(clause, [found], [], None)["Renewal Term"] == term
+
+
+def test_renewal_and_notice_answers_prefer_the_clause_that_states_them():
+    notice = "A party wishing to renew shall give notice no less than thirty (30) days before the term ends."
+    renewal = "If no notice is given, the term shall be automatically renewed for another one (1) year."
+    text = f"{notice} {renewal}"
+    clauses = [
+        Clause("Renewal Term", 0, len(notice), 0.9),
+        Clause("Renewal Term", len(notice) + 1, len(text), 0.6),
+        Clause("Notice Period To Terminate Renewal", len(notice) + 1, len(text), 0.9),
+        Clause("Notice Period To Terminate Renewal", 0, len(notice), 0.6),
+    ]
+    answers = normalise_answers(text, clauses, [], None)
+    assert answers["Renewal Term"] == "P1Y"
+    assert answers["Notice Period To Terminate Renewal"] == "P30D"
 
 
 def test_a_term_from_a_start_known_to_the_month_ends_in_that_month():

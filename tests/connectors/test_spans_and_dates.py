@@ -87,12 +87,29 @@ def test_day_of_month_dates_with_ordinal_words_or_a_split_suffix():
     assert [d.iso for d in find_dates("the Twenty-First day of March, 2010")] == ["2010-03-21"]
 
 
+def test_numeric_dates_with_two_digit_years_dashes_or_the_day_first():
+    text = (
+        "Dated 7/18/11, signed 05/05/98 and 3-14-18, filed 12-23-2019, in force 29/3/18; Section 3/4, 1-2-3"
+    )
+    assert [d.iso for d in find_dates(text)] == [
+        "2011-07-18",
+        "1998-05-05",
+        "2018-03-14",
+        "2019-12-23",
+        "2018-03-29",
+    ]
+    assert [d.iso for d in find_dates("on 2019-03-04 and 40/10/99")] == ["2019-03-04"]
+
+
 def test_durations_from_words_and_digits():
     assert parse_duration("thirty (30) days written notice")[0] == "P30D"
     assert parse_duration("successive one (1) year terms")[0] == "P1Y"
     assert parse_duration("ninety days")[0] == "P90D"
     assert parse_duration("twelve months")[0] == "P12M"
     assert parse_duration("no period here") is None
+    assert parse_duration("successive five (5)-year terms")[0] == "P5Y"
+    assert parse_duration("a 30-day cure period")[0] == "P30D"
+    assert parse_duration("one twelve-month period")[0] == "P12M"
     assert duration_days("P2W") == 14
     assert add_duration("2019-03-12", "P5Y") == "2024-03-12"
     assert add_duration("2019-08", "P3Y") == "2022-08" and add_duration("2019-11", "P2M") == "2020-01"
