@@ -67,7 +67,7 @@ _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _FROM = r"(?<![A-Za-z0-9])"
 _TO = r"(?![A-Za-z0-9])"
 DATE_PATTERNS = [
-    re.compile(rf"{_FROM}{_MONTH}\s+{_DAY}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
+    re.compile(rf"{_FROM}{_MONTH}\s+{_DAY}(?:\s*[,.]\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
     re.compile(rf"{_FROM}{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
     re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}"),
     re.compile(
@@ -115,7 +115,7 @@ WORD_NUMBERS = {
 }
 _NUMBER_WORD = r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|one hundred(?: and)?(?: [a-z]+)?|hundred|an?)"
 DURATION_PATTERN = re.compile(
-    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*\(?(?P<digits>\d{{1,4}})?\)?[\s-]*(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
+    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*\(?(?P<digits>\d{{1,4}})?\)?[\s-]*(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+|contract\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
     re.IGNORECASE,
 )
 _UNIT_CODES = {"year": "Y", "month": "M", "week": "W", "day": "D"}

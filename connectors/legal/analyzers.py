@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -355,24 +356,28 @@ def _open_ended(quote: str, dates: list[DateMatch]) -> bool:
 _NOTICE_NEXT = re.compile(
     r"^['\u2019]?s?['\u2019]?\s+(?:(?:prior|advance|written)\s+){0,3}notice\b|^\s+(?:prior|before)\b", re.I
 )
-_ORDINALS = ORDINAL_WORDS[:10]
-_ANNIVERSARY = re.compile(
-    rf"\b(?:(?P<word>{'|'.join(_ORDINALS)})|(?P<digits>\d{{1,2}})\s*(?:st|nd|rd|th))"
-    r"(?:\s*\([^()]{1,8}\))?\s+anniversary\b",
+_END_CUE = re.compile(
+    r"\b(?:until|through|expir\w*|end\w*(?:\s+on)?|terminat\w*\s+on|to)\s*(?:and\s+including\s+)?$", re.I
+)
+_NTH = rf"(?P<nth>{'|'.join(ORDINAL_WORDS)}|\d{{1,2}}\s*(?:st|nd|rd|th))(?:\s*\([^()]{{1,8}}\))?"
+_ANNIVERSARY = re.compile(rf"\b{_NTH}\s+anniversary\b", re.IGNORECASE)
+_NTH_YEAR = re.compile(
+    rf"\bend\s+of\s+(?:the\s+)?(?:{_NTH}\s+(?:contract\s+)?year|(?:contract\s+)?year\s+(?P<number>\d{{1,2}}))\b",
     re.IGNORECASE,
 )
 
 
 def _term_of(quote: str) -> str | None:
     """The term a clause states, as P<n>Y or P<n>M: its first duration in years or months that is not a notice
-    period ("12 months' notice"), else its first "n-th anniversary"."""
+    period ("12 months' notice"), else its first "n-th anniversary" or "end of the n-th (Contract) Year"."""
     for value, _, end in _durations(quote):
         if value[-1] in "YM" and not _NOTICE_NEXT.match(quote[end : end + 40]):
             return value
-    found = _ANNIVERSARY.search(quote)
+    found = _ANNIVERSARY.search(quote) or _NTH_YEAR.search(quote)
     if not found:
         return None
-    years = _ORDINALS.index(found["word"].lower()) + 1 if found["word"] else int(found["digits"])
+    nth = (found["nth"] or found["number"]).lower()
+    years = ORDINAL_WORDS.index(nth) + 1 if nth in ORDINAL_WORDS else int(re.sub(r"\D", "", nth))
     return f"P{years}Y" if years else None
 
 
@@ -435,6 +440,26 @@ def _first_answer(quotes: list[str], read: Callable[[str], str | None]) -> str |
     return next((answer for answer in map(read, quotes) if answer), None)
 
 
+_LAST_SIGNATURE = re.compile(
+    r"\b(?:last|later|latest)\b[^.;]{0,40}?\b(?:signature|signatory|signed|sign|execut\w*)\b", re.IGNORECASE
+)
+_DAY_AFTER = re.compile(r"\bday\s+(?:after|following)\b", re.IGNORECASE)
+_DATE_LINE = re.compile(r"\bdated?\s*:?\s*$", re.IGNORECASE)
+_WITNESS = re.compile(r"\bIN\s+WITNESS\s+WHEREOF\b", re.IGNORECASE)
+
+
+def _signature_dates(text: str) -> list[str]:
+    """The full dates written after "Date:" in the signature block: the 3,000 characters from the last "IN WITNESS
+    WHEREOF", else the contract's last 3,000."""
+    witness = list(_WITNESS.finditer(text))
+    start = witness[-1].start() if witness else max(0, len(text) - 3000)
+    return [
+        date.iso
+        for date in find_dates(text, start, start + 3000)
+        if len(date.iso) == 10 and _DATE_LINE.search(text[max(0, date.start - 12) : date.start])
+    ]
+
+
 def normalise_answers(
     text: str, clauses: list[Clause], parties: list[str], agreement_date: str | None
 ) -> dict:
@@ -455,10 +480,22 @@ def normalise_answers(
         agreement_date = next(
             (dates[0].iso for quote in quotes("Agreement Date") if (dates := find_dates(quote))), None
         )
+    signed = _signature_dates(text)
+    if agreement_date in signed:
+        agreement_date = max(signed)
     answers["Agreement Date"] = agreement_date
     effective = None
-    for quote in quotes("Effective Date"):
-        dates = find_dates(quote)
+    effective_quotes = quotes("Effective Date")
+    if effective_quotes and _LAST_SIGNATURE.search(effective_quotes[0]) and signed:
+        effective = max(signed)
+        if _DAY_AFTER.search(effective_quotes[0]):
+            effective = (datetime.date.fromisoformat(effective) + datetime.timedelta(days=1)).isoformat()
+    for quote in [] if effective else effective_quotes:
+        dates = [
+            date
+            for date in find_dates(quote)
+            if not _END_CUE.search(quote[max(0, date.start - 25) : date.start])
+        ]
         if dates:
             effective = dates[0].iso
             break

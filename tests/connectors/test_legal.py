@@ -121,6 +121,10 @@ def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause()
             "2023-03-12",
         ),
         ("It shall continue in effect until the expiration of the last Royalty Term.", "perpetual"),
+        ("It shall continue until the twentieth (20th) anniversary of the Effective Date.", "2039-03-12"),
+        ("It shall continue until the end of the fifteenth (15th) Contract Year.", "2034-03-12"),
+        ("It will end automatically upon the end of Year 3.", "2022-03-12"),
+        ("It shall continue for ten (10) Contract Years.", "2029-03-12"),
         ("It shall continue in effect until December 31, 2030.", "2030-12-31"),
         ("Either party may end it on twelve (12) months' notice; it runs for two (2) years.", "2021-03-12"),
     ],
@@ -175,6 +179,26 @@ def test_renewal_and_notice_answers_prefer_the_clause_that_states_them():
     answers = normalise_answers(text, clauses, [], None)
     assert answers["Renewal Term"] == "P1Y"
     assert answers["Notice Period To Terminate Renewal"] == "P30D"
+
+
+def test_an_effective_date_is_never_the_date_a_term_runs_until():
+    text = "This Agreement is effective through and including March 31, 2004."
+    clauses = [Clause("Effective Date", 0, len(text), 0.9), Clause("Expiration Date", 0, len(text), 0.9)]
+    answers = normalise_answers(text, clauses, [], "1999-01-01")
+    assert answers["Effective Date"] == "1999-01-01" and answers["Expiration Date"] == "2004-03-31"
+
+
+def test_dates_of_last_signature_are_the_latest_signature_block_date():
+    body = "It is effective on the day after the date of last signature (the Effective Date)."
+    block = (
+        "IN WITNESS WHEREOF the parties sign. By: A. Smith Date: 1/19/07 By: B. Jones Date: January 22, 2007"
+    )
+    text = f"{body} {block}"
+    clauses = [Clause("Effective Date", 0, len(body), 0.9)]
+    answers = normalise_answers(text, clauses, [], "2007-01-19")
+    assert answers["Agreement Date"] == "2007-01-22"
+    assert answers["Effective Date"] == "2007-01-23"
+    assert normalise_answers(text, [], [], "2006-12-01")["Agreement Date"] == "2006-12-01"
 
 
 def test_a_term_from_a_start_known_to_the_month_ends_in_that_month():

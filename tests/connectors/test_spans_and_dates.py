@@ -99,6 +99,7 @@ def test_numeric_dates_with_two_digit_years_dashes_or_the_day_first():
         "2018-03-29",
     ]
     assert [d.iso for d in find_dates("on 2019-03-04 and 40/10/99")] == ["2019-03-04"]
+    assert [d.iso for d in find_dates("in effect until March 18. 2021")] == ["2021-03-18"]
 
 
 def test_durations_from_words_and_digits():
