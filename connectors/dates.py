@@ -68,7 +68,7 @@ _FROM = r"(?<![A-Za-z0-9])"
 _TO = r"(?![A-Za-z0-9])"
 DATE_PATTERNS = [
     re.compile(rf"{_FROM}{_MONTH}\s+{_DAY}(?:\s*[,.]\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
-    re.compile(rf"{_FROM}{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
+    re.compile(rf"(?<!\d){_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
     re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}"),
     re.compile(
         rf"{_FROM}(?P<nmonth>[0-3]?\d)(?P<sep>[/-])(?P<day>[0-3]?\d)(?P=sep)(?P<year>(?:19|20)?\d\d){_TO}"

@@ -283,8 +283,9 @@ _FILING_SOURCE = re.compile(r"Source:[^\n]{0,100},\s*$")
 
 
 def find_agreement_date(text: str, sentences: list[Segment]) -> tuple[Clause | None, str | None]:
-    """The preamble's first date, else the first in the opening PREAMBLE_CHARS; never the filing date of an
-    EDGAR exhibit's "Source: COMPANY, 10-Q, 11/8/2019" line."""
+    """The preamble's first date, else the first in the opening PREAMBLE_CHARS (a month's full date there before
+    the bare month: "September 2018 ... made on 25 September 2018"); never the filing date of an EDGAR exhibit's
+    "Source: COMPANY, 10-Q, 11/8/2019" line."""
     preamble = _preamble_sentence(text, sentences)
     regions = [(preamble.start, preamble.end)] if preamble else []
     regions.append((0, min(len(text), PREAMBLE_CHARS)))
@@ -296,6 +297,8 @@ def find_agreement_date(text: str, sentences: list[Segment]) -> tuple[Clause | N
         ]
         if dates:
             first = dates[0]
+            if len(first.iso) == 7:
+                first = next((d for d in dates if len(d.iso) == 10 and d.iso.startswith(first.iso)), first)
             return Clause("Agreement Date", first.start, first.end, 0.8), first.iso
     return None, None
 

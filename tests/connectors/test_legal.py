@@ -89,6 +89,11 @@ def test_governing_law_named_by_a_demonym_or_a_state_elsewhere_in_the_clause(cla
     assert normalise_answers(clause, [found], [], None)["Governing Law"] == place
 
 
+def test_the_agreement_date_is_the_full_date_of_a_month_a_header_names_bare():
+    text = "SERVICES AGREEMENT\nSeptember 2018\nTHIS SERVICES AGREEMENT is made on 25 September 2018 by A and B."
+    assert run_legal(text, clause_model="rules")["answers"]["Agreement Date"] == "2018-09-25"
+
+
 def test_the_agreement_date_is_never_an_edgar_exhibit_s_filing_date():
     text = "Source: ACME INC., 10-Q, 11/8/2019\nSUPPLY AGREEMENT\nThis Agreement is made as of July 31, 2019 by A and B."
     assert run_legal(text, clause_model="rules")["answers"]["Agreement Date"] == "2019-07-31"

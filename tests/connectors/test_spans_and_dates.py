@@ -100,6 +100,7 @@ def test_numeric_dates_with_two_digit_years_dashes_or_the_day_first():
     ]
     assert [d.iso for d in find_dates("on 2019-03-04 and 40/10/99")] == ["2019-03-04"]
     assert [d.iso for d in find_dates("in effect until March 18. 2021")] == ["2021-03-18"]
+    assert [d.iso for d in find_dates("made and effective as of1 August 2019, by")] == ["2019-08-01"]
 
 
 def test_durations_from_words_and_digits():
