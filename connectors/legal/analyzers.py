@@ -433,6 +433,28 @@ def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | N
     return None
 
 
+_SAME_TERM = re.compile(
+    r"\b(?:same|equal|identical|like)\s+(?:duration|length|period|term)\b|"
+    r"\b(?:equal|identical)\s+(?:in\s+length\s+)?to\s+the\s+(?:initial|original)\s+term\b",
+    re.IGNORECASE,
+)
+
+
+_NOTICE_RIGHT_AFTER = re.compile(
+    r"['\u2019]?s?['\u2019]?\W*(?:(?:advance|prior|written|calendar|business|of)\s+){0,3}"
+    r"(?:notice|prior|before|in\s+advance)\b",
+    re.IGNORECASE,
+)
+
+
+def _notice_period(quote: str) -> str | None:
+    """The first duration in `quote` that a notice cue follows within three words ("120 days advance written
+    notice", "six (6) months prior")."""
+    return next(
+        (value for value, _, end in _durations(quote) if _NOTICE_RIGHT_AFTER.match(quote[end:])), None
+    )
+
+
 def _first_duration(quote: str) -> str | None:
     found = parse_duration(quote)
     return found[0] if found else None
@@ -522,15 +544,19 @@ def normalise_answers(
         expiration = add_duration(effective or agreement_date or "", term_duration)
     answers["Expiration Date"] = expiration
     renewal = quotes("Renewal Term")
+    initial_term = term_duration or _first_answer(quotes("Expiration Date"), _term_of)
     answers["Renewal Term"] = (
-        _first_answer(renewal, _renewal_term)
+        (initial_term if renewal and _SAME_TERM.search(renewal[0]) else None)
+        or _first_answer(renewal, _renewal_term)
         or _first_answer(renewal, lambda quote: _duration_near(quote, _RENEWAL_CUE, before=True))
         or _first_answer(renewal, _first_duration)
     )
     notice = quotes("Notice Period To Terminate Renewal")
-    answers["Notice Period To Terminate Renewal"] = _first_answer(
-        notice, lambda quote: _duration_near(quote, _NOTICE_CUE, before=False)
-    ) or _first_answer(notice, _first_duration)
+    answers["Notice Period To Terminate Renewal"] = (
+        _first_answer(notice, _notice_period)
+        or _first_answer(notice, lambda quote: _duration_near(quote, _NOTICE_CUE, before=False))
+        or _first_answer(notice, _first_duration)
+    )
     answers["Governing Law"] = _first_answer(quotes("Governing Law"), _jurisdiction)
     for category in YES_NO_CATEGORIES:
         answers[category] = "Yes" if by_category.get(category) else "No"

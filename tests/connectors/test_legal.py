@@ -90,7 +90,9 @@ def test_governing_law_named_by_a_demonym_or_a_state_elsewhere_in_the_clause(cla
 
 
 def test_the_agreement_date_is_the_full_date_of_a_month_a_header_names_bare():
-    text = "SERVICES AGREEMENT\nSeptember 2018\nTHIS SERVICES AGREEMENT is made on 25 September 2018 by A and B."
+    text = (
+        "SERVICES AGREEMENT\nSeptember 2018\nTHIS SERVICES AGREEMENT is made on 25 September 2018 by A and B."
+    )
     assert run_legal(text, clause_model="rules")["answers"]["Agreement Date"] == "2018-09-25"
 
 
@@ -204,6 +206,42 @@ def test_dates_of_last_signature_are_the_latest_signature_block_date():
     assert answers["Agreement Date"] == "2007-01-22"
     assert answers["Effective Date"] == "2007-01-23"
     assert normalise_answers(text, [], [], "2006-12-01")["Agreement Date"] == "2006-12-01"
+
+
+@pytest.mark.parametrize(
+    ("clause", "notice"),
+    [
+        (
+            "It will continue for five (5) years, and will automatically renew for additional periods of five (5) "
+            "years unless one Party notifies the other, no less than 12 months prior to the expiration.",
+            "P12M",
+        ),
+        (
+            "It terminates, subject to any extension for one year as required by law, upon either party giving "
+            "at least one hundred twenty (120) days      advance written notice.",
+            "P120D",
+        ),
+        (
+            "It renews for successive one (1) year periods, unless written notice of non-renewal is received no "
+            "later than six (6) months prior to the expiration.",
+            "P6M",
+        ),
+    ],
+)
+def test_a_notice_period_is_the_duration_a_notice_cue_follows(clause: str, notice: str):
+    found = Clause("Notice Period To Terminate Renewal", 0, len(clause), 0.8)
+    assert normalise_answers(clause, [found], [], None)["Notice Period To Terminate Renewal"] == notice
+
+
+def test_a_renewal_of_the_same_duration_is_the_initial_term():
+    term = "This Agreement shall continue for an Initial Term of five (5) years."
+    renewal = "It shall renew for successive terms of the same duration unless notice is given ninety (90) days prior."
+    text = f"{term} {renewal}"
+    clauses = [
+        Clause("Expiration Date", 0, len(term), 0.8),
+        Clause("Renewal Term", len(term) + 1, len(text), 0.8),
+    ]
+    assert normalise_answers(text, clauses, [], "2019-01-01")["Renewal Term"] == "P5Y"
 
 
 def test_a_term_from_a_start_known_to_the_month_ends_in_that_month():
