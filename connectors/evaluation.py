@@ -7,11 +7,14 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from connectors.bullet_facts import call_numbers, parse_bullets
 from connectors.cuad_labels import label_answer
 from connectors.spans import token_jaccard
+
+if TYPE_CHECKING:
+    from connectors.base import Document
 
 SPAN_HIT_JACCARD = 0.5
 Item = TypeVar("Item")
@@ -342,13 +345,18 @@ def ndcg_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
     return gains / ideal if ideal else 0.0
 
 
-def rationale_sentences(document_text: str, title: str, indices: list[int]) -> list[tuple[int, int]]:
-    """Offsets of labelled rationale sentences: SciFact's sentence indices, read in SciFact's split of the abstract."""
-    from connectors.text import split_abstract_sentences
+def rationale_sentences(document: Document, indices: list[int]) -> list[tuple[int, int]]:
+    """Offsets of labelled rationale sentences: SciFact's sentence indices, read in the corpus's own sentence list
+    where it gave one (`metadata["sentences"]`), else in a re-split of the abstract."""
+    given = document.metadata.get("sentences")
+    if given is None:
+        from connectors.text import split_abstract_sentences
 
-    body = len(title) + 2 if title else 0
-    sentences = split_abstract_sentences(document_text, body)
-    return [(sentences[i].start, sentences[i].end) for i in indices if i < len(sentences)]
+        title = document.metadata.get("title", "")
+        given = [
+            (s.start, s.end) for s in split_abstract_sentences(document.text, len(title) + 2 if title else 0)
+        ]
+    return [(given[i][0], given[i][1]) for i in indices if i < len(given)]
 
 
 def score_literature(output: dict, labels: list[dict], documents: dict) -> dict[str, float]:
@@ -370,9 +378,7 @@ def score_literature(output: dict, labels: list[dict], documents: dict) -> dict[
         gold_sentences = []
         for doc_id, evidence in label["evidence"].items():
             document = documents[doc_id]
-            for start, end in rationale_sentences(
-                document.text, document.metadata.get("title", ""), evidence["sentences"]
-            ):
+            for start, end in rationale_sentences(document, evidence["sentences"]):
                 gold_sentences.append((doc_id, start, end))
         covered = set()
         for item in predicted["evidence"]:

@@ -1,6 +1,7 @@
 import pytest
 
 from connectors import run_connector
+from connectors.evaluation import rationale_sentences
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
 
@@ -47,6 +48,14 @@ def test_questions_get_a_synthesis_whose_sentences_cite_papers(documents):
 def test_title_and_abstract_make_the_text():
     document = corpus_document({"doc_id": 7, "title": "T", "abstract": ["One.", "Two."]})
     assert document.document_id == "7" and document.text == "T\n\nOne. Two."
+    assert [document.text[a:b] for a, b in document.metadata["sentences"]] == ["One.", "Two."]
+    assert "sentences" not in corpus_document({"doc_id": 7, "abstract": "One. Two."}).metadata
+
+
+def test_rationale_indices_read_in_the_corpus_s_own_sentences():
+    sentences = ["Levels rose +/-", "2 units in NF-kB. However, they fell.", "The end."]
+    listed = corpus_document({"doc_id": 1, "abstract": sentences})
+    assert [listed.text[a:b] for a, b in rationale_sentences(listed, [1, 2])] == sentences[1:]
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,9 @@ def literature_job(api: Api, *, papers: int, claims: int) -> dict:
     scifact = DATA / "scifact"
     corpus = [json.loads(line) for line in (scifact / "corpus.jsonl").open()][:papers]
     claim_rows = [json.loads(line) for line in (scifact / "claims.jsonl").open()][:claims]
-    documents = ready_documents(api, [f"{paper['title']}\n\n{paper['abstract']}" for paper in corpus])
+    documents = ready_documents(
+        api, [f"{paper['title']}\n\n{' '.join(paper['abstract'])}" for paper in corpus]
+    )
     options = {"claims": [{"claim_id": str(c["claim_id"]), "claim": c["claim"]} for c in claim_rows]}
     return {"connector": "literature", "documents": documents, "options": options}
 
