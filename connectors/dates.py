@@ -76,7 +76,7 @@ DATE_PATTERNS = [
     re.compile(rf"{_FROM}{_MONTH},?\s+{_YEAR}{_TO}", re.IGNORECASE),
 ]
 _DAY_OF_MONTH = re.compile(
-    rf"{_FROM}(?:{_DAY}|(?P<dayword>{'|'.join(ORDINAL_WORDS)}))\s+day\s+of\s+{_MONTH}\s*,?\s*(?:A\.?D\.?\s*)?{_YEAR}{_TO}",
+    rf"{_FROM}(?:{_DAY}|(?P<dayword>{'|'.join(ORDINAL_WORDS)}))\s+day\s+of\s+{_MONTH}\s*+,?\s*+(?:A\.?D\.?\s*)?{_YEAR}{_TO}",
     re.IGNORECASE,
 )
 
@@ -115,7 +115,7 @@ WORD_NUMBERS = {
 }
 _NUMBER_WORD = r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|one hundred(?: and)?(?: [a-z]+)?|hundred|an?)"
 DURATION_PATTERN = re.compile(
-    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*\(?(?P<digits>\d{{1,4}})?\)?[\s-]*(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+|contract\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
+    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*+\(?(?P<digits>\d{{1,4}})?\)?[\s-]*+(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+|contract\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
     re.IGNORECASE,
 )
 _UNIT_CODES = {"year": "Y", "month": "M", "week": "W", "day": "D"}

@@ -103,6 +103,12 @@ def test_numeric_dates_with_two_digit_years_dashes_or_the_day_first():
     assert [d.iso for d in find_dates("made and effective as of1 August 2019, by")] == ["2019-08-01"]
 
 
+@pytest.mark.timeout(10)
+def test_long_runs_of_blanks_or_rules_parse_in_linear_time():
+    layout = "for one" + " " * 50_000 + "x, the 1st day of May" + " -" * 25_000 + " by"
+    assert parse_duration(layout) is None and find_dates(layout) == []
+
+
 def test_durations_from_words_and_digits():
     assert parse_duration("thirty (30) days written notice")[0] == "P30D"
     assert parse_duration("successive one (1) year terms")[0] == "P1Y"
