@@ -1,0 +1,79 @@
+"""Legal answer accuracy per value category over a CUAD folder, as the scorer counts it.
+
+Runs the legal connector (shipped weights) on every contract of `DIR/cuad/labels.jsonl` and compares its answers
+with CUAD's, read by the scorer's own label parser (`connectors.cuad_labels`): every labelled answer of the six
+value categories counts once. DIR is the folder `python -m connectors prepare legal` builds from CUAD's release
+(the 401 training contracts the answer rules were written on) or `tests/data`.
+
+    python benchmarks/legal_answers.py --data DIR [--split dev|heldout|all] [--misses]
+
+`--misses` prints each wrong answer (contract, category, CUAD's answer, the connector's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors import Document, run_connector  # noqa: E402
+from connectors.cuad_labels import label_answer  # noqa: E402
+from connectors.evaluation import read_jsonl  # noqa: E402
+
+CATEGORIES = (
+    "Governing Law",
+    "Agreement Date",
+    "Effective Date",
+    "Expiration Date",
+    "Renewal Term",
+    "Notice Period To Terminate Renewal",
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", required=True, type=Path, help="folder holding cuad/labels.jsonl and cuad/contracts"
+    )
+    parser.add_argument("--split", default="all", help="a split of labels.jsonl, or all")
+    parser.add_argument("--misses", action="store_true", help="print every wrong answer")
+    args = parser.parse_args()
+    rows = [
+        row for row in read_jsonl(args.data / "cuad" / "labels.jsonl") if args.split in ("all", row["split"])
+    ]
+    counts = {category: [0, 0] for category in CATEGORIES}
+    wrong = []
+    started = time.perf_counter()
+    for row in rows:
+        text = (args.data / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
+        answers = run_connector("legal", [Document(row["document_id"], text)])["answers"]
+        for category in CATEGORIES:
+            expected = label_answer(category, row["answers"].get(category, ""))
+            if expected is None:
+                continue
+            got = answers.get(category)
+            if category == "Governing Law" and got:
+                got = label_answer(category, got)
+            counts[category][0] += got == expected
+            counts[category][1] += 1
+            if got != expected:
+                wrong.append((row["document_id"], category, expected, got))
+    if args.misses:
+        for document_id, category, expected, got in wrong:
+            print(f"{document_id}\t{category}\t{expected}\t{got}")
+    print(f"{len(rows)} contracts, {time.perf_counter() - started:.0f} s")
+    print(f"{'category':<36} {'right':>6} {'labelled':>8} {'accuracy':>8}")
+    for category, (right, total) in [
+        *counts.items(),
+        ("all", [sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values())]),
+    ]:
+        print(f"{category:<36} {right:>6} {total:>8} {right / total if total else 0:>8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
