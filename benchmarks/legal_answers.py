@@ -21,17 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors import Document, run_connector  # noqa: E402
-from connectors.cuad_labels import label_answer  # noqa: E402
+from connectors.cuad_labels import VALUE_CATEGORIES, label_answer  # noqa: E402
 from connectors.evaluation import read_jsonl  # noqa: E402
-
-CATEGORIES = (
-    "Governing Law",
-    "Agreement Date",
-    "Effective Date",
-    "Expiration Date",
-    "Renewal Term",
-    "Notice Period To Terminate Renewal",
-)
 
 
 def main() -> int:
@@ -45,13 +36,13 @@ def main() -> int:
     rows = [
         row for row in read_jsonl(args.data / "cuad" / "labels.jsonl") if args.split in ("all", row["split"])
     ]
-    counts = {category: [0, 0] for category in CATEGORIES}
+    counts = {category: [0, 0] for category in VALUE_CATEGORIES}
     wrong = []
     started = time.perf_counter()
     for row in rows:
         text = (args.data / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
         answers = run_connector("legal", [Document(row["document_id"], text)])["answers"]
-        for category in CATEGORIES:
+        for category in VALUE_CATEGORIES:
             expected = label_answer(category, row["answers"].get(category, ""))
             if expected is None:
                 continue

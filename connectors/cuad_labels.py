@@ -15,6 +15,7 @@ _DURATION = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\)?\s*(year|month|week|day)s?\
 _UNIT_CODES = {"year": "Y", "month": "M", "week": "W", "day": "D"}
 DATE_CATEGORIES = ("Agreement Date", "Effective Date", "Expiration Date")
 DURATION_CATEGORIES = ("Renewal Term", "Notice Period To Terminate Renewal")
+VALUE_CATEGORIES = ("Governing Law", *DATE_CATEGORIES, *DURATION_CATEGORIES)
 
 
 def label_date(value: str) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from connectors.bullet_facts import call_numbers, parse_bullets
-from connectors.cuad_labels import label_answer
+from connectors.cuad_labels import VALUE_CATEGORIES, label_answer
 from connectors.spans import token_jaccard
 
 if TYPE_CHECKING:
@@ -134,14 +134,7 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
                 scored_by_category[category].append((clause["confidence"], hit))
             gold_by_category[category] += len(gold)
         answers = output.get("answers", {})
-        for category in (
-            "Governing Law",
-            "Agreement Date",
-            "Effective Date",
-            "Expiration Date",
-            "Renewal Term",
-            "Notice Period To Terminate Renewal",
-        ):
+        for category in VALUE_CATEGORIES:
             expected = label_answer(category, label["answers"].get(category, ""))
             if expected is None:
                 continue
