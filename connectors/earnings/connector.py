@@ -330,7 +330,7 @@ _LOSS_LABELS = {
     "net_income": ("net income", "net loss"),
 }
 _NEGATIVE_WORDS = re.compile(r"^(?:negative|minus)\s+|^[-(]", re.IGNORECASE)
-_BETWEEN = re.compile(r"^between\s+(.+?)\s+and\s+", re.IGNORECASE)
+_BETWEEN = re.compile(r"^between\s++(.+?)(?<!\s)\s++and\s+", re.IGNORECASE)
 
 
 def _reuters_value(quote: str, loss: bool) -> str:

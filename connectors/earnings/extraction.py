@@ -161,7 +161,7 @@ _EARNINGS_BEFORE = re.compile(
 _EARNED_BEFORE = re.compile(r"\bearned\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
 # An adjusted basis named right after a figure: "$1.35 on an adjusted basis", "$0.94 adjusted", "$1.10 as adjusted".
 _ADJUSTED_AFTER = re.compile(
-    r"^\s*(?:per\s+(?:diluted\s+)?share\s*)?,?\s*(?:on\s+an?\s+(?:adjusted|non-gaap|core)\b[\w\s-]{0,20}?\bbasis|"
+    r"^\s*+(?:per\s+(?:diluted\s+)?share\s*+)?,?\s*+(?:on\s+an?\s+(?:adjusted|non-gaap|core)\b[\w\s-]{0,20}?\bbasis|"
     r"as\s+adjusted|adjusted\b(?!\s+(?:ebitda|operating|net|gross|free|for|earnings|eps|diluted|income)\b))",
     re.IGNORECASE,
 )
@@ -205,7 +205,7 @@ _LOSS_AFTER = re.compile(
 )
 # A figure joined to a loss: "a net loss of $45.2 million, or $0.33 per share", "narrowed to $5 million from $8 million".
 _LOSS_COMPANION = re.compile(
-    r"^\s*,?\s*(?:or|and|compared\s+(?:to|with)|versus|vs\.?|from)\s+(?:a\s+)?(?:(?:diluted|net)\s+)?(?:loss\s+)?(?:of\s+)?$",
+    r"^\s*+,?\s*+(?:or|and|compared\s+(?:to|with)|versus|vs\.?|from)\s+(?:a\s+)?(?:(?:diluted|net)\s+)?(?:loss\s+)?(?:of\s+)?$",
     re.IGNORECASE,
 )
 

@@ -13,7 +13,7 @@ from connectors.text import Segment, split_sentences
 
 _LEAD = (
     r"^(?:(?:and|so|but|okay|ok|just|now|then|also|maybe|secondly|second|lastly|finally|first|firstly|um|uh|"
-    r"great|perfect|got it|thanks|thank you|yes|yeah|right|sure|i guess|i mean|and then|on that|on the)[,.]?\s+)*"
+    r"great|perfect|got it|thanks|thank you|yes|yeah|right|sure|i guess|i mean|and then|on that|on the)[,.]?\s+)*+"
 )
 _AUXILIARY = r"(?:is|are|was|were|do|does|did|can|could|would|will|should|have|has|shall)"
 _INTERROGATIVE = re.compile(

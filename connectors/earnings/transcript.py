@@ -13,19 +13,19 @@ QA = "questions_and_answers"
 PARTICIPANTS = "participants"
 _SECTION_HEADINGS = (
     (
-        re.compile(r"^\s*(?:prepared remarks|presentation|management discussion)\s*:?\s*$", re.IGNORECASE),
+        re.compile(r"^\s*(?:prepared remarks|presentation|management discussion)\s*+:?\s*+$", re.IGNORECASE),
         PREPARED,
     ),
     (
         re.compile(
-            r"^\s*(?:questions?\s*(?:and|&)\s*answers?|question-and-answer session|q\s*&\s*a(?: session)?)\s*:?\s*$",
+            r"^\s*(?:questions?\s*(?:and|&)\s*answers?|question-and-answer session|q\s*&\s*a(?: session)?)\s*+:?\s*+$",
             re.IGNORECASE,
         ),
         QA,
     ),
     (
         re.compile(
-            r"^\s*(?:(?:call|conference call|corporate|company)\s+)?(?:participants|executives|analysts)\s*:?\s*$",
+            r"^\s*(?:(?:call|conference call|corporate|company)\s+)?(?:participants|executives|analysts)\s*+:?\s*+$",
             re.IGNORECASE,
         ),
         PARTICIPANTS,
@@ -68,7 +68,7 @@ _OPERATOR = re.compile(r"^(?:operator|moderator|conference operator)$", re.IGNOR
 _UNNAMED = re.compile(r"^(?:unidentified|unknown)\b", re.IGNORECASE)
 _FIRM = r"[A-Z][\w&.'\u2019-]*(?:[ \t]+(?:[A-Z&][\w&.'\u2019-]*|and|&|de|of|du))*"
 _INTRO_TAIL = re.compile(
-    rf"[ \t]*,?[ \t]*(?:with|from|of|at)[ \t]+(?:the[ \t]+)?(?P<firm>{_FIRM})|[ \t]*,[ \t]*(?P<firm2>{_FIRM})[ \t]*[,.]"
+    rf"[ \t]*+,?[ \t]*+(?:with|from|of|at)[ \t]+(?:the[ \t]+)?(?P<firm>{_FIRM})|[ \t]*+,[ \t]*+(?P<firm2>{_FIRM})[ \t]*[,.]"
 )
 _NAME_SUFFIX = re.compile(r"^(?:jr|sr|ii|iii|iv|cfa|phd)\.?$", re.IGNORECASE)
 

@@ -70,6 +70,18 @@ def test_summary_numbers_are_all_quoted_from_the_call(call, transcript_text):
     assert invalid_spans(call, {"ACME_q3_2021": transcript_text}) == []
 
 
+@pytest.mark.timeout(20)
+def test_runs_of_blanks_and_chained_fillers_read_in_linear_time(transcript_text):
+    padding = " " * 20_000
+    text = transcript_text.replace(
+        "Operator: Next question comes from Kim Lee with Goldman Sachs.",
+        f"Operator: Next question comes from Kim Lee{padding}x with Goldman Sachs.",
+    ).replace("Kim Lee: What drove", "Kim Lee: " + "and then " * 30 + "fine. What drove")
+    text += f"\nJane Doe: Net loss was $2 million{padding}x, and margins were 40%{padding}x.\n"
+    result = run_connector("earnings", [Document("call", text)])
+    assert [q["question"]["speaker"] for q in result["qa"]] == ["Alex Analyst", "Kim Lee"]
+
+
 def test_json_turns_become_speaker_paragraphs():
     turns = [
         {"speaker": "Operator", "text": "Welcome.", "section": "prepared"},
