@@ -32,7 +32,7 @@ _BOUND = re.compile(
 )
 _BOUND_REACH = 100
 _CLAUSE_END = re.compile(
-    r"[.;:!?](?=\s|$)|\n|,?\s+(?:but|however|provided\s+(?:that|however))\b", re.IGNORECASE
+    r"[.;:!?](?=\s|$)|\n|,?(?<!\s)\s++(?:but|however|provided\s+(?:that|however))\b", re.IGNORECASE
 )
 _LIST_LEAD = re.compile(
     r"(?::|\bincluding(?:\s+but\s+not\s+limited\s+to)?|\bsuch\s+as|\bnamely)\s*", re.IGNORECASE

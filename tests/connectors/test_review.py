@@ -11,6 +11,7 @@ import pytest
 from connectors import Document, get_connector, run_connector
 from connectors.base import OptionError
 from connectors.review.templates import CUAD, TEMPLATES
+from connectors.review.values import find_yes_no
 from connectors.spans import invalid_spans
 from inference.client import InferenceClient
 from tests.support.paths import DATA
@@ -70,6 +71,17 @@ def test_cells_by_type_are_cited_and_normalised():
         (False, "not_found"),
     }
     assert any(c["status"] == "needs_review" for c in floor["rows"][0]["cells"].values())
+
+
+@pytest.mark.timeout(10)
+def test_a_yes_no_cell_reads_a_passage_with_long_blank_runs_in_linear_time():
+    text = (
+        "The Company shall not assign this Agreement"
+        + " " * 50_000
+        + "x, but it may assign it to an Affiliate."
+    )
+    found = find_yes_no(text, 0, len(text), ["assign"])
+    assert found[0] in ("Yes", "No")
 
 
 def test_chunk_vectors_join_the_lexical_score():
