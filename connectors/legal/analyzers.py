@@ -357,10 +357,12 @@ def _open_ended(quote: str, dates: list[DateMatch]) -> bool:
 
 
 _NOTICE_NEXT = re.compile(
-    r"^['\u2019]?s?['\u2019]?\s+(?:(?:prior|advance|written)\s+){0,3}notice\b|^\s+(?:prior|before)\b", re.I
+    r"^['\u2019]?s?['\u2019]?\s+(?:(?:prior|advance|written)\s+){0,3}notice\b|^\s+(?:prior|before)\b",
+    re.IGNORECASE,
 )
 _END_CUE = re.compile(
-    r"\b(?:until|through|expir\w*|end\w*(?:\s+on)?|terminat\w*\s+on|to)\s*(?:and\s+including\s+)?$", re.I
+    r"\b(?:until|through|expir\w*|end\w*(?:\s+on)?|terminat\w*\s+on|to)\s*(?:and\s+including\s+)?$",
+    re.IGNORECASE,
 )
 _NTH = rf"(?P<nth>{'|'.join(ORDINAL_WORDS)}|\d{{1,2}}\s*(?:st|nd|rd|th))(?:\s*\([^()]{{1,8}}\))?"
 _ANNIVERSARY = re.compile(rf"\b{_NTH}\s+anniversary\b", re.IGNORECASE)
@@ -473,6 +475,14 @@ _DATE_LINE = re.compile(r"\bdated?\s*:?\s*$", re.IGNORECASE)
 _WITNESS = re.compile(r"\bIN\s+WITNESS\s+WHEREOF\b", re.IGNORECASE)
 
 
+def _first_start_date(quote: str) -> str | None:
+    """The first date of an Effective Date clause that the term does not run until ("through and including March
+    31, 2004" is an end)."""
+    return next(
+        (d.iso for d in find_dates(quote) if not _END_CUE.search(quote[max(0, d.start - 25) : d.start])), None
+    )
+
+
 def _signature_dates(text: str) -> list[str]:
     """The full dates written after "Date:" in the signature block: the 3,000 characters from the last "IN WITNESS
     WHEREOF", else the contract's last 3,000."""
@@ -515,15 +525,8 @@ def normalise_answers(
         effective = max(signed)
         if _DAY_AFTER.search(effective_quotes[0]):
             effective = (datetime.date.fromisoformat(effective) + datetime.timedelta(days=1)).isoformat()
-    for quote in [] if effective else effective_quotes:
-        dates = [
-            date
-            for date in find_dates(quote)
-            if not _END_CUE.search(quote[max(0, date.start - 25) : date.start])
-        ]
-        if dates:
-            effective = dates[0].iso
-            break
+    if effective is None:
+        effective = next((start for quote in effective_quotes if (start := _first_start_date(quote))), None)
     answers["Effective Date"] = effective or (agreement_date if by_category.get("Effective Date") else None)
     expiration = None
     term_duration = None

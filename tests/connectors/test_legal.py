@@ -10,6 +10,12 @@ from connectors.spans import invalid_spans
 DATA = Path(__file__).resolve().parents[1] / "data" / "cuad"
 
 
+def answer_of(category: str, clause: str, agreement_date: str | None = None):
+    """The answer `normalise_answers` gives for `category` when `clause` is the whole text and its one clause."""
+    found = Clause(category, 0, len(clause), 0.8)
+    return normalise_answers(clause, [found], [], agreement_date)[category]
+
+
 def run_legal(text: str, **options):
     return run_connector("legal", [Document("contract", text)], options=options or None)
 
@@ -85,8 +91,7 @@ def test_jurisdictions_are_named_as_cuad_names_them():
     ],
 )
 def test_governing_law_named_by_a_demonym_or_a_state_elsewhere_in_the_clause(clause: str, place: str | None):
-    found = Clause("Governing Law", 0, len(clause), 0.9)
-    assert normalise_answers(clause, [found], [], None)["Governing Law"] == place
+    assert answer_of("Governing Law", clause) == place
 
 
 def test_the_agreement_date_is_the_full_date_of_a_month_a_header_names_bare():
@@ -137,8 +142,7 @@ def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause()
     ],
 )
 def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expiration: str):
-    clause = Clause("Expiration Date", 0, len(term), 0.7)
-    assert normalise_answers(term, [clause], [], "2019-03-12")["Expiration Date"] == expiration
+    assert answer_of("Expiration Date", term, "2019-03-12") == expiration
 
 
 @pytest.mark.parametrize(
@@ -169,8 +173,7 @@ def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expir
     ],
 )
 def test_a_renewal_term_is_not_its_notice_period(clause: str, term: str):
-    found = Clause("Renewal Term", 0, len(clause), 0.7)
-    assert normalise_answers(clause, [found], [], None)["Renewal Term"] == term
+    assert answer_of("Renewal Term", clause) == term
 
 
 def test_renewal_and_notice_answers_prefer_the_clause_that_states_them():
@@ -229,8 +232,7 @@ def test_dates_of_last_signature_are_the_latest_signature_block_date():
     ],
 )
 def test_a_notice_period_is_the_duration_a_notice_cue_follows(clause: str, notice: str):
-    found = Clause("Notice Period To Terminate Renewal", 0, len(clause), 0.8)
-    assert normalise_answers(clause, [found], [], None)["Notice Period To Terminate Renewal"] == notice
+    assert answer_of("Notice Period To Terminate Renewal", clause) == notice
 
 
 def test_a_renewal_of_the_same_duration_is_the_initial_term():
@@ -246,8 +248,7 @@ def test_a_renewal_of_the_same_duration_is_the_initial_term():
 
 def test_a_term_from_a_start_known_to_the_month_ends_in_that_month():
     term = "This Agreement shall continue in effect for a period of Three (3) years."
-    clause = Clause("Expiration Date", 0, len(term), 0.7)
-    assert normalise_answers(term, [clause], [], "2019-08")["Expiration Date"] == "2022-08"
+    assert answer_of("Expiration Date", term, "2019-08") == "2022-08"
 
 
 def test_clause_confidences_are_probabilities(contract_text):
