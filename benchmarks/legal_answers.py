@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors import Document, run_connector  # noqa: E402
-from connectors.cuad_labels import VALUE_CATEGORIES, label_answer  # noqa: E402
+from connectors.cuad_labels import VALUE_CATEGORIES, answer_right, label_answer  # noqa: E402
 from connectors.evaluation import read_jsonl  # noqa: E402
 
 
@@ -43,16 +43,16 @@ def main() -> int:
         text = (args.data / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
         answers = run_connector("legal", [Document(row["document_id"], text)])["answers"]
         for category in VALUE_CATEGORIES:
-            expected = label_answer(category, row["answers"].get(category, ""))
-            if expected is None:
+            label = row["answers"].get(category, "")
+            right = answer_right(category, label, answers.get(category))
+            if right is None:
                 continue
-            got = answers.get(category)
-            if category == "Governing Law" and got:
-                got = label_answer(category, got)
-            counts[category][0] += got == expected
+            counts[category][0] += right
             counts[category][1] += 1
-            if got != expected:
-                wrong.append((row["document_id"], category, expected, got))
+            if not right:
+                wrong.append(
+                    (row["document_id"], category, label_answer(category, label), answers.get(category))
+                )
     if args.misses:
         for document_id, category, expected, got in wrong:
             print(f"{document_id}\t{category}\t{expected}\t{got}")

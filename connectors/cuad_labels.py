@@ -66,3 +66,14 @@ def label_answer(category: str, value: str) -> str | None:
     if category == "Governing Law":
         return label_jurisdiction(value)
     return value.lower()
+
+
+def answer_right(category: str, label: str, answer: object) -> bool | None:
+    """Whether `answer` is the one CUAD labelled for a value category (a jurisdiction read the label's way); None
+    where the label gives no answer, which is not scored."""
+    expected = label_answer(category, label)
+    if expected is None:
+        return None
+    if category == "Governing Law" and isinstance(answer, str) and answer:
+        answer = label_answer(category, answer)
+    return answer == expected

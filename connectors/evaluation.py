@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from connectors.bullet_facts import call_numbers, parse_bullets
-from connectors.cuad_labels import VALUE_CATEGORIES, label_answer
+from connectors.cuad_labels import VALUE_CATEGORIES, answer_right
 from connectors.spans import token_jaccard
 
 if TYPE_CHECKING:
@@ -135,13 +135,10 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
             gold_by_category[category] += len(gold)
         answers = output.get("answers", {})
         for category in VALUE_CATEGORIES:
-            expected = label_answer(category, label["answers"].get(category, ""))
-            if expected is None:
-                continue
-            got = answers.get(category)
-            got = label_answer(category, got) if category == "Governing Law" and got else got
-            answer_hits["value"][0] += int(got == expected)
-            answer_hits["value"][1] += 1
+            right = answer_right(category, label["answers"].get(category, ""), answers.get(category))
+            if right is not None:
+                answer_hits["value"][0] += int(right)
+                answer_hits["value"][1] += 1
         for category in YES_NO_CATEGORIES:
             expected = "Yes" if [g for g in label["clauses"].get(category, []) if g.strip()] else "No"
             answer_hits["yes_no"][0] += int(answers.get(category) == expected)
