@@ -73,14 +73,13 @@ def _cache_mb(model, tokens: int) -> int:
     return math.ceil(per_token * torch.finfo(model.dtype).bits // 8 * tokens * 1.1 / 2**20)
 
 
-def _warm_up(model, vocab: int, max_len: int, cache_mb: int) -> None:
-    """Compile the GPU kernels (dense and block-sparse prefill, decode) before anything is timed."""
-    prompt = _tokens(random.Random(1), 1024, vocab)
+def _warm_up(model, max_len: int, cache_mb: int) -> None:
+    """Compile and tune the GPU kernels (dense and block-sparse prefill of every length bucket, decode) before
+    anything is timed."""
     for sparse_from in (max_len + 1, 1):
-        engine = _engine(
+        _engine(
             model, prefix_cache=False, sparse_from=sparse_from, max_len=max_len, cache_mb=cache_mb
-        )
-        _run(engine, [prompt], 4, first_alone=False)
+        ).warm_up()
 
 
 def _tokens(rng: random.Random, count: int, vocab: int) -> list[int]:
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if args.device.startswith("cuda"):
-        _warm_up(model, args.vocab, max_len, cache_mb)
+        _warm_up(model, max_len, cache_mb)
 
     dollars = args.gpu_hour / 3600
     print(

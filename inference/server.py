@@ -10,6 +10,8 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import torch
+
 from inference.api import ApiError, ApiResponse, OpenAIApi, error_response
 from inference.engine import Engine, EngineConfig
 from inference.model import load_model
@@ -33,6 +35,8 @@ def build_api(
     model = load_model(model_dir, device=device)
     tokenizer = ChatTokenizer.from_dir(model_dir)
     engine = Engine(model, tokenizer, engine_config)
+    if torch.device(model.device).type == "cuda":
+        engine.warm_up()
     service = EngineService(engine, max_pending=max_pending)
     return OpenAIApi(service, tokenizer, model_name or Path(model_dir).resolve().name, **api_options)
 

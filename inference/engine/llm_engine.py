@@ -140,6 +140,20 @@ class Engine:
             self.step()
         return [self.requests.pop(request_id).result() for request_id in ids]
 
+    def warm_up(self) -> list[int]:
+        """Prefill one prompt per power-of-two length up to a step's token budget, so that the Triton flash
+        kernel tunes its tiles for each length bucket now rather than during a user's first request of that
+        length (several seconds each on a GPU; off CUDA the PyTorch references run and nothing is tuned).
+        Returns the prompt lengths run."""
+        capacity = self.cache.num_blocks * self.cache.block_size
+        longest = min(self.config.max_num_batched_tokens, self.max_model_len - 2, capacity - 2)
+        lengths = [2**i for i in range(4, longest.bit_length()) if 2**i <= longest]
+        vocab = self.model.config.vocab_size
+        params = SamplingParams(max_tokens=2, ignore_eos=True)
+        for length in lengths:
+            self.generate([[(length + i) % vocab for i in range(length)]], params)
+        return lengths
+
     def release(self, request_id: str) -> None:
         """Forget a finished request."""
         sequence = self.requests.get(request_id)

@@ -313,3 +313,18 @@ def test_burst_of_prompts_over_one_document_computes_the_document_once(loaded):
     shared_blocks = len(document) // 4
     assert engine.stats["cached_tokens"] >= 2 * shared_blocks * 4
     assert engine.stats["prefill_tokens"] <= sum(len(p) for p in prompts) - 2 * shared_blocks * 4
+
+
+def test_warm_up_prefills_each_power_of_two_up_to_the_step_budget_and_leaves_the_engine_idle(loaded, prompts):
+    params = SamplingParams(max_tokens=6, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=64, block_size=8, max_num_batched_tokens=128)
+    assert engine.warm_up() == [16, 32, 64, 128]
+    assert engine.stats["prefill_tokens"] == 16 + 32 + 64 + 128
+    assert not engine.has_work() and not engine.requests
+    assert engine.num_free_blocks == 64
+    assert engine.generate([prompts[0]], params)[0].output_ids == _alone(loaded, prompts[0], params)
+
+
+def test_warm_up_stays_inside_a_small_cache(loaded):
+    engine = _engine(loaded, num_blocks=5, block_size=8, max_num_batched_tokens=8192)
+    assert engine.warm_up() == [16, 32]

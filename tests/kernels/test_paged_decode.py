@@ -1,5 +1,7 @@
 """Triton paged decode attention against the reference that gathers the pages."""
 
+import inspect
+
 import pytest
 import torch
 
@@ -68,3 +70,16 @@ def test_paged_decode_kernel_clamps_lengths_past_the_block_table(triton_backend)
     clamped = torch.tensor([capacity, 20], dtype=torch.int32, device=triton_backend)
     expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, clamped, softmax_scale=0.125)
     assert_close(out, expected, torch.float16)
+
+
+def test_split_count_is_a_runtime_argument():
+    """The split count follows the batch and the longest context, which change every decode step; as a
+    constexpr each new count compiled a kernel of its own (about a second on the GPU) in the middle of serving."""
+    fn = kernel._paged_decode_split_kernel
+    fn = getattr(fn, "fn", fn)
+    annotations = inspect.signature(fn).parameters
+    assert "num_splits" in annotations
+    assert "constexpr" not in str(annotations["num_splits"].annotation)
+    assert all(
+        "constexpr" in str(annotations[name].annotation) for name in ("HEAD_DIM", "PAGE_SIZE", "BLOCK_N")
+    )
