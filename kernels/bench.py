@@ -135,24 +135,33 @@ def bench_sliding(lengths: list[int], window: int, n_heads: int, head_dim: int, 
     )
 
 
-def _planted_qkv(n: int, n_heads: int, head_dim: int, block_size: int, dtype: torch.dtype, seed: int = 0):
+def _planted_qkv(
+    n: int,
+    n_heads: int,
+    head_dim: int,
+    block_size: int,
+    dtype: torch.dtype,
+    seed: int = 0,
+    device: str = "cuda",
+):
     """Random q/k/v where each query block leans toward two random earlier key blocks (the blocks to find)."""
-    gen = torch.Generator(device="cuda").manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)
     n_blocks = n // block_size
-    topics = torch.randn(n_heads, n_blocks, head_dim, device="cuda", generator=gen)
-    q = torch.randn(n, n_heads, head_dim, device="cuda", generator=gen)
-    k = torch.randn(n, n_heads, head_dim, device="cuda", generator=gen)
+    topics = torch.randn(n_heads, n_blocks, head_dim, device=device, generator=gen)
+    q = torch.randn(n, n_heads, head_dim, device=device, generator=gen)
+    k = torch.randn(n, n_heads, head_dim, device=device, generator=gen)
     k += topics.repeat_interleave(block_size, dim=1).transpose(0, 1)
     for block in range(1, n_blocks):
-        picks = torch.randint(0, block, (n_heads, 2), device="cuda", generator=gen)
+        picks = torch.randint(0, block, (n_heads, 2), device=device, generator=gen)
         target = topics.gather(1, picks[:, :, None].expand(-1, -1, head_dim)).sum(1)
         q[block * block_size : (block + 1) * block_size] += target[None]
-    v = torch.randn(n, n_heads, head_dim, device="cuda", generator=gen)
+    v = torch.randn(n, n_heads, head_dim, device=device, generator=gen)
     return q.to(dtype), k.to(dtype), v.to(dtype)
 
 
 def _block_recall(q, k, selected, block_size: int, top_k: int, sample_blocks: int = 4) -> float:
-    """Share of the oracle top-k key blocks (by true causal attention mass) that the gate selected."""
+    """Share of the oracle's key blocks that the gate selected. Like the gate, the oracle keeps the query's own
+    block and adds the top_k - 1 others of most true causal attention mass."""
     n, n_heads, head_dim = q.shape
     n_blocks = n // block_size
     hits = total = 0
@@ -167,6 +176,7 @@ def _block_recall(q, k, selected, block_size: int, top_k: int, sample_blocks: in
             )
             probs = torch.softmax(scores.masked_fill(~causal, -math.inf), dim=-1)
             mass = probs.sum(0).reshape(q_block + 1, block_size).sum(1)
+            mass[q_block] = math.inf
             oracle = set(mass.topk(top_k).indices.tolist())
             chosen = set(selected[0, head, q_block].tolist()) - {-1}
             hits += len(oracle & chosen)
