@@ -34,7 +34,7 @@ from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
-from quire.heartbeat import TenantHeartbeat
+from quire.heartbeat import TenantHeartbeat, process_gone, process_identity
 from quire.queueing import marked_requeue, task_send_or_mark
 from quire.webhooks.services import events_rewrite
 from tenants.audit import audit_record
@@ -262,15 +262,23 @@ def _mark_alive(document_id: str) -> bool:
 
 def _claim(document_id: str) -> Document | None:
     """Start this run on the document, under its row lock: None when it is finished, or when another run
-    is alive on it (in progress, its heartbeat fresh); gone: IngestStopped."""
+    is alive on it (in progress, its heartbeat fresh, its process not known dead: a pool process that died
+    mid-ingest, whose task the broker redelivers at once, is taken over without waiting for the heartbeat to
+    go stale); gone: IngestStopped."""
     with transaction.atomic():
         document = _lock_alive(document_id)
         if document.status in FINISHED:
             return None
         fresh = timezone.now() - timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
-        if document.status in IN_PROGRESS and document.updated_at > fresh:
+        if (
+            document.status in IN_PROGRESS
+            and document.updated_at > fresh
+            and not process_gone(document.ingest_owner)
+        ):
             return None
-        _set_status(document, DocumentStatus.PARSING)
+        if document.status in IN_PROGRESS:
+            logger.warning("ingest of %s taken over from %s", document_id, document.ingest_owner or "unknown")
+        _set_status(document, DocumentStatus.PARSING, ingest_owner=process_identity())
         return document
 
 

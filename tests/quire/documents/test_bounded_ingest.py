@@ -354,3 +354,35 @@ def test_the_soft_time_limit_landing_while_the_tenants_share_is_claimed_fails_th
         document = Document.objects.get(pk=document_id)
     assert document.status == "failed", document.status
     assert "longer than its" in document.failure_reason, document.failure_reason
+
+
+def test_a_redelivered_ingest_takes_over_at_once_from_a_pool_process_that_died(tenant_a):
+    """The broker redelivers the task of a pool process killed mid-ingest (late acks, reject on worker lost);
+    the fresh process finds the document claimed by a dead process of this host and takes it over, well
+    before the heartbeat would go stale (`QUIRE_DOCUMENT_STUCK_SECONDS`, 300 s here)."""
+    worker = PrivateWorker("takeover").start(timeout=90)
+    try:
+        tenant = tenant_a.tenant
+        text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(60))
+        doc_id = stored(tenant, text.encode(), "text/plain", "takeover.txt")
+        worker.send(tenant, doc_id)
+
+        def embedding():
+            with tenant_context(tenant):
+                document = Document.objects.get(pk=doc_id)
+            assert document.status != "ready", "ingest finished before the test could kill its process"
+            return document if document.status == "embedding" and document.chunk_count > 0 else None
+
+        claimed = wait_for(embedding, timeout=90, interval=0.05)
+        [child] = psutil.Process(worker.proc.pid).children()
+        assert claimed.ingest_owner.split(":")[1] == str(child.pid)
+        child.kill()
+        killed_at = time.monotonic()
+        document = status_of(tenant, doc_id, timeout=240, log=worker.log)
+        assert document.status == "ready", (document.failure_reason, worker.log()[-3000:])
+        assert time.monotonic() - killed_at < 120, worker.log()[-3000:]
+        assert f"ingest of {doc_id} taken over from {claimed.ingest_owner}" in worker.log()
+        with tenant_context(tenant):
+            assert Chunk.objects.filter(document_id=doc_id).count() == document.chunk_count
+    finally:
+        worker.stop()
