@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU checks in one run on a CUDA machine: the kernel tests on the compiled kernels, the kernel
+# The GPU checks in one run on a CUDA machine: the kernel tests on the compiled kernels and the engine on
+# CUDA against transformers (tests/inference/test_model.py), the kernel
 # benchmark, and the engine and context benchmarks with the Triton kernels. Each step has its own time
 # limit, so a slow or failing step leaves the others their time; each writes its log to $OUT (default
 # /tmp/gpu-check) and the end of it to stdout.
@@ -33,7 +34,7 @@ $py -c "import torch, triton; print('torch', torch.__version__, 'triton', triton
 
 for s in $steps; do
   case $s in
-    tests) step tests "${TESTS_LIMIT:-170}" $py -m pytest -q -p no:cacheprovider -n "${WORKERS:-8}" --timeout 150 ${TESTS:-tests/kernels} ;;
+    tests) step tests "${TESTS_LIMIT:-170}" $py -m pytest -q -p no:cacheprovider -n "${WORKERS:-8}" --timeout 150 ${TESTS:-tests/kernels tests/inference/test_model.py} ;;
     bench) step bench "${BENCH_LIMIT:-150}" $py -m kernels.bench ${BENCH_ARGS---quick} --peak-gbps "$peak" ;;
     context) step context "${CONTEXT_LIMIT:-90}" $py -m benchmarks.context --sizes "${CONTEXT_SIZES:-4096,16384,65536}" --device cuda ;;
     engine) step engine "${ENGINE_LIMIT:-60}" $py -m benchmarks.engine --device cuda ${ENGINE_ARGS:-} ;;

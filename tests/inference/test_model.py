@@ -164,3 +164,36 @@ def test_bos_follows_the_post_processor_when_tokenizer_config_is_silent(tiny_che
     assert silent.encode("hello", add_bos=False)[0] != 0
     explicit = ChatTokenizer(tokenizer, {"bos_token": "<s>", "add_bos_token": False})
     assert explicit.encode("hello")[0] != 0
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="the Triton kernels' engine path needs a CUDA device"
+)
+@pytest.mark.parametrize("rope", ["default", "llama3", "longrope"])
+def test_on_cuda_the_triton_path_matches_transformers(checkpoint_factory, rope):
+    """Prefill through the Triton flash and rope kernels against `LlamaForCausalLM` on the CPU (float32; the
+    kernels' dots may run in tf32, hence the tolerance); then the engine's batched generation on the GPU, paged
+    decode included: each token it picks is the reference's best next token (within that tolerance) given
+    the same history, so near-ties of the random weights cannot fail the test."""
+    model_dir = checkpoint_factory(rope=rope)
+    model = load_model(model_dir, device="cuda", dtype=torch.float32)
+    tokenizer = ChatTokenizer.from_dir(model_dir)
+    prompt = tokenizer.encode(" ".join(PROMPTS))
+    reference = LlamaForCausalLM.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        expected = reference(torch.tensor([prompt])).logits[0]
+    torch.testing.assert_close(model.prompt_logits(prompt).cpu(), expected, atol=1e-2, rtol=1e-2)
+
+    prompts = [tokenizer.encode(text) for text in PROMPTS]
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64, block_size=8))
+    assert engine.warm_up()
+    results = engine.generate(prompts, SamplingParams(max_tokens=12, ignore_eos=True))
+    for prompt_ids, result in zip(prompts, results, strict=True):
+        assert len(result.output_ids) == 12
+        with torch.no_grad():
+            logits = reference(torch.tensor([prompt_ids + result.output_ids])).logits[
+                0, len(prompt_ids) - 1 : -1
+            ]
+        chosen = logits.gather(1, torch.tensor(result.output_ids)[:, None])[:, 0]
+        assert torch.all(chosen >= logits.max(dim=1).values - 1e-2), (chosen, logits.max(dim=1))
+    assert engine.num_free_blocks == 64
