@@ -59,7 +59,7 @@ class Document(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # Set when the broker refused the ingest task after the upload committed; the stuck sweep queues it.
     ingest_unqueued = models.BooleanField(default=False)
-    # The process running the ingest (`quire.heartbeat.process_identity`): a redelivery on the same host
+    # The process running the ingest (`common.processes.process_identity`): a redelivery on the same host
     # takes the document over at once when that process has died, instead of waiting out its heartbeat.
     ingest_owner = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

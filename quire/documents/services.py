@@ -22,6 +22,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
+from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotency_records_rewrite
 from quire.api.metadata import metadata_merged
@@ -34,7 +35,7 @@ from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
-from quire.heartbeat import TenantHeartbeat, process_gone, process_identity
+from quire.heartbeat import TenantHeartbeat
 from quire.queueing import marked_requeue, task_send_or_mark
 from quire.webhooks.services import events_rewrite
 from tenants.audit import audit_record
@@ -234,6 +235,11 @@ class IngestStopped(Exception):
     """The document was deleted while it was being ingested."""
 
 
+class IngestTakenOver(Exception):
+    """Another run claimed the document while this one was ingesting it (this run's process was judged dead,
+    or its heartbeat went stale)."""
+
+
 def _set_status(document: Document, status: str, **fields) -> None:
     """Write the status and `fields` unless the row is gone (IngestStopped)."""
     for name, value in fields.items():
@@ -255,8 +261,19 @@ def _lock_alive(document_id: str) -> Document:
     return document
 
 
-def _mark_alive(document_id: str) -> bool:
-    Document.objects.filter(pk=document_id, status__in=IN_PROGRESS).update(updated_at=timezone.now())
+def _lock_owned(document: Document) -> None:
+    """Lock the document's row as `_lock_alive` does, and check that this run still holds the claim it made
+    (`ingest_owner`): IngestTakenOver when another run has claimed it since, so two runs never write chunks
+    of one document."""
+    current = _lock_alive(document.pk)
+    if current.ingest_owner != document.ingest_owner:
+        raise IngestTakenOver(current.ingest_owner)
+
+
+def _mark_alive(document_id: str, owner: str) -> bool:
+    Document.objects.filter(pk=document_id, status__in=IN_PROGRESS, ingest_owner=owner).update(
+        updated_at=timezone.now()
+    )
     return True
 
 
@@ -299,11 +316,15 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
         limits = IngestLimits.from_settings()
         ocr_cap = min(limits.max_ocr_pages, entitlements_for(tenant).max_ocr_pages)
         limits = dataclasses.replace(limits, deadline=deadline, max_ocr_pages=ocr_cap)
-        with TenantHeartbeat(f"ingest-{document_id}", tenant, interval, partial(_mark_alive, document_id)):
+        beat = partial(_mark_alive, document_id, document.ingest_owner)
+        with TenantHeartbeat(f"ingest-{document_id}", tenant, interval, beat):
             _ingest(tenant, document, limits)
     except IngestStopped:
         logger.info("ingest of %s stopped: the document was deleted", document_id)
         return None
+    except IngestTakenOver as exc:
+        logger.warning("ingest of %s stopped: %s took it over", document_id, exc.args[0] or "another run")
+        return Document.objects.filter(pk=document_id).first()
     return document
 
 
@@ -331,14 +352,14 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
             # The soft time limit can surface from native code as another error (ctypes wraps it).
             raise DeadlinePassed from exc
         with transaction.atomic():
-            _lock_alive(document.pk)
+            _lock_owned(document)
             _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc)[:2000])
             document_finished(document=document)
         return
     spans = chunk_text(parsed.text)
     embed, encoder = chunk_embedder()
     with transaction.atomic():
-        _lock_alive(document.pk)
+        _lock_owned(document)
         Chunk.objects.filter(document=document).delete()
         _set_status(
             document,
@@ -363,14 +384,14 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
         texts = [parsed.text[s.start : s.end] for s in part]
         vectors = embed(read[first : first + batch])
         with transaction.atomic():
-            _lock_alive(document.pk)
+            _lock_owned(document)
             Chunk.objects.bulk_create(
                 Chunk(document=document, index=first + i, start=s.start, end=s.end, text=t, embedding=v)
                 for i, (s, t, v) in enumerate(zip(part, texts, vectors, strict=True))
             )
             _set_status(document, DocumentStatus.EMBEDDING, chunk_count=first + len(part))
     with transaction.atomic():
-        _lock_alive(document.pk)
+        _lock_owned(document)
         _set_status(document, DocumentStatus.READY, chunk_count=len(spans), failure_reason="")
         document_finished(document=document)
 

@@ -375,7 +375,7 @@ def test_a_redelivered_ingest_takes_over_at_once_from_a_pool_process_that_died(t
 
         claimed = wait_for(embedding, timeout=90, interval=0.05)
         [child] = psutil.Process(worker.proc.pid).children()
-        assert claimed.ingest_owner.split(":")[1] == str(child.pid)
+        assert claimed.ingest_owner.split(":")[2] == str(child.pid)
         child.kill()
         killed_at = time.monotonic()
         document = status_of(tenant, doc_id, timeout=240, log=worker.log)
@@ -386,3 +386,32 @@ def test_a_redelivered_ingest_takes_over_at_once_from_a_pool_process_that_died(t
             assert Chunk.objects.filter(document_id=doc_id).count() == document.chunk_count
     finally:
         worker.stop()
+
+
+def test_a_run_whose_claim_another_run_took_stops_before_writing_chunks(tenant_a, monkeypatch, caplog):
+    """Two runs never both write a document's chunks: a run that finds the claim moved to another process
+    (its own judged dead, or its heartbeat stale) stops at its next write."""
+    from quire.documents import services
+
+    tenant = tenant_a.tenant
+    doc_id = stored(tenant, CONTRACT.encode() * 3, "text/plain", "fenced.txt")
+    real_embedder = services.chunk_embedder
+
+    def embedder():
+        embed, encoder = real_embedder()
+
+        def embed_then_lose_the_claim(texts):
+            Document.objects.filter(pk=doc_id).update(ingest_owner="elsewhere:1:2:3")
+            return embed(texts)
+
+        return embed_then_lose_the_claim, encoder
+
+    monkeypatch.setattr(services, "chunk_embedder", embedder)
+    with tenant_context(tenant):
+        document = services.document_ingest(tenant=tenant, document_id=doc_id)
+        try:
+            assert document.status == "embedding" and document.ingest_owner == "elsewhere:1:2:3"
+            assert not Chunk.objects.filter(document_id=doc_id).exists()
+        finally:
+            document_delete(document=document)
+    assert f"ingest of {doc_id} stopped: elsewhere:1:2:3 took it over" in caplog.text
