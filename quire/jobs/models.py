@@ -31,6 +31,9 @@ class Job(models.Model):
     progress = models.FloatField(default=0.0)
     attempt = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The process of the attempt holding the lease (`common.processes.process_identity`): a redelivery on the
+    # same host takes the job over at once when that process has died, instead of waiting out the lease.
+    lease_owner = models.CharField(max_length=120, blank=True)
     # Set when the broker refused the run task after the job committed; the stalled sweep queues it.
     run_unqueued = models.BooleanField(default=False)
     error = models.JSONField(null=True, blank=True)

@@ -24,6 +24,7 @@ from billing.services import (
     usage_record,
 )
 from billing.stripe_gateway import stripe_customer_erase
+from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.clauses.services import clause_heads_for
@@ -255,18 +256,25 @@ def _lease() -> timedelta:
 
 
 def _claim(job_id: str) -> Job | None:
-    """Take the job for this attempt; None when it is finished. Raises LeaseHeld if a live worker has it."""
+    """Take the job for this attempt; None when it is finished. Raises LeaseHeld if a live worker has it: the
+    lease is fresh and its process is not known to have died (a pool process of this host killed mid-job,
+    whose task the broker redelivers at once, is taken over without waiting for the lease to lapse)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.status in TERMINAL:
             return None
         now = timezone.now()
         if job.status == JobStatus.RUNNING and job.lease_until and job.lease_until > now:
-            raise LeaseHeld((job.lease_until - now).total_seconds())
+            if not process_gone(job.lease_owner):
+                raise LeaseHeld((job.lease_until - now).total_seconds())
+            logger.warning(
+                "job %s: attempt %s's process %s is gone; taken over", job_id, job.attempt, job.lease_owner
+            )
         job.status, job.attempt, job.lease_until = JobStatus.RUNNING, job.attempt + 1, now + _lease()
+        job.lease_owner = process_identity()
         job.started_at = job.started_at or now
         job.stage = "starting" if job.attempt == 1 else f"restarting (attempt {job.attempt})"
-        job.save(update_fields=["status", "attempt", "lease_until", "started_at", "stage"])
+        job.save(update_fields=["status", "attempt", "lease_until", "lease_owner", "started_at", "stage"])
         return job
 
 

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 from types import SimpleNamespace
 
+import psutil
 import pytest
 from django.conf import settings
 from django.utils import timezone
@@ -15,7 +16,7 @@ from django_tenants.utils import tenant_context
 from billing.models import UsageEvent
 from quire.jobs.models import Job, JobResult
 from quire.jobs.services import JOB_RUN_TASK, jobs_requeue_stalled
-from tests.support import Api, literature_job, start_job_and_kill_its_worker, wait_job
+from tests.support import Api, WorkerProcess, literature_job, start_job_and_kill_its_worker, wait_job
 from tests.support.recovery import RESCUER_VISIBILITY_S, rescued
 
 LEASE_S = settings.QUIRE_JOB_LEASE_SECONDS
@@ -55,6 +56,38 @@ def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once
         assert JobResult.objects.get(job_id=job_id).attempt == 2
     assert sorted(kind for kind, _ in usage) == ["job", "pages"]
     assert sorted(UsageEvent.objects.filter(job_id=job_id).values_list("kind", "quantity")) == usage
+
+
+@pytest.mark.timeout(300)
+def test_a_job_whose_pool_process_died_is_taken_over_at_once_by_the_redelivered_task(
+    celery_worker, make_tenant, tmp_path
+):
+    """The worker lives and its pool process dies mid-job (killed for memory, say): the broker redelivers the
+    task at once and the fresh pool process takes the job over (attempt 2) though the dead attempt's lease,
+    600 s here, has most of its time left."""
+    provisioned = make_tenant("pool-death-jobs")
+    api = Api(provisioned.issued_key.secret)
+    body = literature_job(api, papers=6, claims=3)
+    worker = WorkerProcess(
+        queues="jobs", concurrency=1, env={"QUIRE_JOB_LEASE_SECONDS": "600"}, log_path=tmp_path / "jobs.log"
+    ).start(wait=False)
+    celery_worker.stop_consuming("jobs")
+    try:
+        worker.wait_ready()
+        job_id = api.post("/v1/jobs", body).json()["id"]
+        wait_job(api, job_id, statuses=("running",), timeout=60)
+        [child] = psutil.Process(worker.proc.pid).children()
+        child.kill()
+        killed_at = time.monotonic()
+        done = wait_job(api, job_id, timeout=240)
+        assert done["status"] == "succeeded" and done["attempt"] == 2, done
+        assert time.monotonic() - killed_at < 120
+        assert f"job {job_id}: attempt 1's process" in worker.log_path.read_text()
+        with tenant_context(provisioned.tenant):
+            assert JobResult.objects.filter(job_id=job_id).count() == 1
+    finally:
+        worker.stop()
+        celery_worker.consume("jobs")
 
 
 def test_the_sweep_requeues_only_running_jobs_whose_lease_lapsed(make_tenant, monkeypatch):
