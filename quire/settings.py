@@ -206,6 +206,11 @@ QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 # stopped QUIRE_DOCUMENT_STUCK_SECONDS ago, this often (docs/architecture.md, "Flow of one job").
 QUIRE_STALLED_SWEEP_SECONDS = env_int("QUIRE_STALLED_SWEEP_SECONDS", QUIRE_JOB_LEASE_SECONDS)
 QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 300)
+# A job or an ingest whose worker process ended this many times before it finished (a crash, a memory limit, a
+# restart past its grace period) fails instead of starting again: an input that kills its worker every time
+# must not keep a worker busy forever.
+QUIRE_JOB_MAX_ATTEMPTS = env_int("QUIRE_JOB_MAX_ATTEMPTS", 5)
+QUIRE_INGEST_MAX_ATTEMPTS = env_int("QUIRE_INGEST_MAX_ATTEMPTS", 5)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", SPARSE_FROM)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)

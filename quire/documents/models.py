@@ -62,6 +62,8 @@ class Document(models.Model):
     # The process running the ingest (`common.processes.process_identity`): a redelivery on the same host
     # takes the document over at once when that process has died, instead of waiting out its heartbeat.
     ingest_owner = models.CharField(max_length=120, blank=True)
+    # Runs that have claimed the document; past QUIRE_INGEST_MAX_ATTEMPTS the next claim fails it.
+    ingest_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -281,7 +281,8 @@ def _claim(document_id: str) -> Document | None:
     """Start this run on the document, under its row lock: None when it is finished, or when another run
     is alive on it (in progress, its heartbeat fresh, its process not known dead: a pool process that died
     mid-ingest, whose task the broker redelivers at once, is taken over without waiting for the heartbeat to
-    go stale); gone: IngestStopped."""
+    go stale), or when it had QUIRE_INGEST_MAX_ATTEMPTS runs already (it is failed then); gone:
+    IngestStopped."""
     with transaction.atomic():
         document = _lock_alive(document_id)
         if document.status in FINISHED:
@@ -295,7 +296,23 @@ def _claim(document_id: str) -> Document | None:
             return None
         if document.status in IN_PROGRESS:
             logger.warning("ingest of %s taken over from %s", document_id, document.ingest_owner or "unknown")
-        _set_status(document, DocumentStatus.PARSING, ingest_owner=process_identity())
+        if document.ingest_attempts >= settings.QUIRE_INGEST_MAX_ATTEMPTS:
+            _set_status(
+                document,
+                DocumentStatus.FAILED,
+                failure_reason=(
+                    f"ingestion did not finish in {document.ingest_attempts} attempts: the worker process "
+                    "ended during each (a crash or its memory limit)"
+                ),
+            )
+            document_finished(document=document)
+            return None
+        _set_status(
+            document,
+            DocumentStatus.PARSING,
+            ingest_owner=process_identity(),
+            ingest_attempts=document.ingest_attempts + 1,
+        )
         return document
 
 

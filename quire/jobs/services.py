@@ -256,9 +256,10 @@ def _lease() -> timedelta:
 
 
 def _claim(job_id: str) -> Job | None:
-    """Take the job for this attempt; None when it is finished. Raises LeaseHeld if a live worker has it: the
-    lease is fresh and its process is not known to have died (a pool process of this host killed mid-job,
-    whose task the broker redelivers at once, is taken over without waiting for the lease to lapse)."""
+    """Take the job for this attempt; None when it is finished, or when QUIRE_JOB_MAX_ATTEMPTS attempts have
+    started already (it is failed then, `worker_lost`). Raises LeaseHeld if a live worker has it: the lease is
+    fresh and its process is not known to have died (a pool process of this host killed mid-job, whose task
+    the broker redelivers at once, is taken over without waiting for the lease to lapse)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.status in TERMINAL:
@@ -270,6 +271,14 @@ def _claim(job_id: str) -> Job | None:
             logger.warning(
                 "job %s: attempt %s's process %s is gone; taken over", job_id, job.attempt, job.lease_owner
             )
+        if job.attempt >= settings.QUIRE_JOB_MAX_ATTEMPTS:
+            _mark_failed(
+                job,
+                "worker_lost",
+                f"the job did not finish in {job.attempt} attempts: the worker process ended during each "
+                "(a crash or its memory limit)",
+            )
+            return None
         job.status, job.attempt, job.lease_until = JobStatus.RUNNING, job.attempt + 1, now + _lease()
         job.lease_owner = process_identity()
         job.started_at = job.started_at or now
@@ -599,13 +608,18 @@ def _finish_failed(job: Job, code: str, message: str) -> Job:
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
-        ReviewRow.objects.filter(job=current).delete()
-        current.status, current.stage = JobStatus.FAILED, "failed"
-        current.error = {"code": code, "message": message[:2000]}
-        current.finished_at, current.lease_until = timezone.now(), None
-        current.save(update_fields=["status", "stage", "error", "finished_at", "lease_until"])
-        job_finished(job=current)
+        _mark_failed(current, code, message)
     return current
+
+
+def _mark_failed(job: Job, code: str, message: str) -> None:
+    """Fail `job`, whose row the caller holds locked, and announce it."""
+    ReviewRow.objects.filter(job=job).delete()
+    job.status, job.stage = JobStatus.FAILED, "failed"
+    job.error = {"code": code, "message": message[:2000]}
+    job.finished_at, job.lease_until = timezone.now(), None
+    job.save(update_fields=["status", "stage", "error", "finished_at", "lease_until"])
+    job_finished(job=job)
 
 
 def job_fail_unexpectedly(*, job_id: str, exc: BaseException) -> None:

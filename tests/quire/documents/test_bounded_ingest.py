@@ -415,3 +415,33 @@ def test_a_run_whose_claim_another_run_took_stops_before_writing_chunks(tenant_a
         finally:
             document_delete(document=document)
     assert f"ingest of {doc_id} stopped: elsewhere:1:2:3 took it over" in caplog.text
+
+
+@pytest.mark.parametrize("earlier_runs", [4, 5])
+def test_a_document_whose_worker_died_on_every_run_fails_at_the_attempt_limit(tenant_a, earlier_runs):
+    """A document that kills its worker each time (a parser crash, a memory limit) is failed once
+    QUIRE_INGEST_MAX_ATTEMPTS runs have claimed it, rather than taken over forever."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from quire.documents import services
+
+    assert settings.QUIRE_INGEST_MAX_ATTEMPTS == 5
+    tenant = tenant_a.tenant
+    doc_id = stored(tenant, CONTRACT.encode() + str(earlier_runs).encode(), "text/plain", "crashing.txt")
+    with tenant_context(tenant):
+        stale = timezone.now() - timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS + 60)
+        Document.objects.filter(pk=doc_id).update(status="embedding", ingest_attempts=earlier_runs)
+        Document.objects.filter(pk=doc_id).update(updated_at=stale)
+        document = services.document_ingest(tenant=tenant, document_id=doc_id)
+        try:
+            if earlier_runs < 5:
+                assert (document.status, document.ingest_attempts) == ("ready", 5)
+            else:
+                assert document.status == "failed"
+                assert document.failure_reason.startswith("ingestion did not finish in 5 attempts")
+                assert not Chunk.objects.filter(document_id=doc_id).exists()
+        finally:
+            document_delete(document=document)

@@ -123,3 +123,28 @@ def test_the_beat_schedule_sweeps_about_every_lease_period():
     entries = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert entries["quire.jobs.jobs_requeue_stalled_task"] <= LEASE_S
     assert entries["quire.documents.documents_requeue_stuck_task"] <= LEASE_S
+
+
+@pytest.mark.parametrize("started", [4, 5])
+def test_a_job_whose_worker_died_on_every_attempt_fails_at_the_attempt_limit(make_tenant, started):
+    """A job that kills its worker each time (a memory limit, say) fails as `worker_lost` once
+    QUIRE_JOB_MAX_ATTEMPTS attempts have started, rather than being taken over forever."""
+    from quire.jobs.services import job_run
+
+    assert settings.QUIRE_JOB_MAX_ATTEMPTS == 5
+    provisioned = make_tenant("crashing-jobs")
+    with tenant_context(provisioned.tenant):
+        job = Job.objects.create(
+            connector="legal",
+            document_ids=[],
+            status="running",
+            attempt=started,
+            lease_until=timezone.now() - timedelta(seconds=1),
+        )
+        if started < 5:
+            claimed = job_run(tenant=provisioned.tenant, job_id=job.pk)
+            assert claimed.attempt == 5
+        else:
+            failed = job_run(tenant=provisioned.tenant, job_id=job.pk)
+            assert (failed.status, failed.attempt, failed.error["code"]) == ("failed", 5, "worker_lost")
+            assert failed.error["message"].startswith("the job did not finish in 5 attempts")
