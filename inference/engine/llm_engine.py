@@ -143,11 +143,14 @@ class Engine:
     def warm_up(self) -> list[int]:
         """Prefill one prompt per power-of-two length up to a step's token budget, so that the Triton flash
         kernel tunes its tiles for each length bucket now rather than during a user's first request of that
-        length (several seconds each on a GPU; off CUDA the PyTorch references run and nothing is tuned).
+        length (several seconds each on a GPU; off CUDA the PyTorch references run and nothing is tuned), and
+        one prompt of `sparse_from` tokens where the cache holds it, which compiles the block-sparse kernels.
         Returns the prompt lengths run."""
-        capacity = self.cache.num_blocks * self.cache.block_size
-        longest = min(self.config.max_num_batched_tokens, self.max_model_len - 2, capacity - 2)
+        room = min(self.max_model_len, self.cache.num_blocks * self.cache.block_size) - 2
+        longest = min(self.config.max_num_batched_tokens, room)
         lengths = [2**i for i in range(4, longest.bit_length()) if 2**i <= longest]
+        if longest < self.config.sparse_from <= room:
+            lengths.append(self.config.sparse_from)
         vocab = self.model.config.vocab_size
         params = SamplingParams(max_tokens=2, ignore_eos=True)
         for length in lengths:

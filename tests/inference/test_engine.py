@@ -328,3 +328,11 @@ def test_warm_up_prefills_each_power_of_two_up_to_the_step_budget_and_leaves_the
 def test_warm_up_stays_inside_a_small_cache(loaded):
     engine = _engine(loaded, num_blocks=5, block_size=8, max_num_batched_tokens=8192)
     assert engine.warm_up() == [16, 32]
+
+
+def test_warm_up_runs_one_block_sparse_prefill_past_the_step_budget_where_the_cache_holds_it(loaded):
+    engine = _engine(loaded, num_blocks=64, block_size=8, max_num_batched_tokens=64, sparse_from=200)
+    assert engine.warm_up() == [16, 32, 64, 200]
+    assert engine.stats["sparse_prefills"] == 1
+    small = _engine(loaded, num_blocks=24, block_size=8, max_num_batched_tokens=64, sparse_from=200)
+    assert small.warm_up() == [16, 32, 64]
