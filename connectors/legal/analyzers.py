@@ -345,6 +345,12 @@ _OPEN_ENDED = re.compile(
 
 
 _UNTIL_EVENT = re.compile(r"\b(?:continu|remain)\w*\b[^.;]{0,80}?\b(?:until|through)\b", re.IGNORECASE)
+_ENDS_ON_EVENT = re.compile(
+    r"\b(?:terminat|expir|end)\w*\b[^.;]{0,60}?\b(?:upon|if|when|following|on\s+the\s+(?:expiration|"
+    r"termination|exercise|occurrence|earli\w+))\b|\bnot\s+be\s+terminable\b",
+    re.IGNORECASE,
+)
+_BOUNDED = re.compile(r"\bin\s+no\s+event\s+later\b", re.IGNORECASE)
 
 
 def _open_ended(quote: str, dates: list[DateMatch]) -> bool:
@@ -545,6 +551,15 @@ def normalise_answers(
             break
     if expiration is None and term_duration and (effective or agreement_date):
         expiration = add_duration(effective or agreement_date or "", term_duration)
+    elif expiration is None and not term_duration:
+        ends = quotes("Expiration Date")[:1]
+        if (
+            ends
+            and _ENDS_ON_EVENT.search(ends[0])
+            and not _BOUNDED.search(ends[0])
+            and not find_dates(ends[0])
+        ):
+            expiration = "perpetual"
     answers["Expiration Date"] = expiration
     renewal = quotes("Renewal Term")
     initial_term = term_duration or _first_answer(quotes("Expiration Date"), _term_of)
