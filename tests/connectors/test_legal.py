@@ -141,7 +141,10 @@ def test_the_agreement_date_falls_back_to_the_date_of_an_agreement_date_clause()
         ("Either party may end it on twelve (12) months' notice; it runs for two (2) years.", "2021-03-12"),
         ("This Agreement shall expire if the Adviser ceases to serve as investment adviser.", "perpetual"),
         ("This Agreement shall terminate upon the Trust's payment of the premiums.", "perpetual"),
-        ("The provisions of this Agreement shall not be terminable or revocable for any reason.", "perpetual"),
+        (
+            "The provisions of this Agreement shall not be terminable or revocable for any reason.",
+            "perpetual",
+        ),
         ("This Agreement shall terminate upon the earlier of March 1, 2022 or a sale.", "2022-03-01"),
         ("This Agreement shall terminate upon thirty (30) days' written notice.", "perpetual"),
     ],
