@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -544,14 +545,16 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
     return unqueued + len(stuck)
 
 
-def document_fail(*, document_id: str, reason: str) -> None:
+def document_fail(*, document_id: str, reason: str, owner: str | None = None) -> None:
     """Mark an unfinished document failed with `reason` and publish `document.failed`; a finished one is
-    left as it is."""
+    left as it is. With `owner` (the failing run's `process_identity`), a document another run has claimed
+    since is left to that run too."""
     with transaction.atomic():
-        failed = (
-            Document.objects.filter(pk=document_id)
-            .exclude(status__in=FINISHED)
-            .update(status=DocumentStatus.FAILED, failure_reason=reason[:2000], updated_at=timezone.now())
+        unfinished = Document.objects.filter(pk=document_id).exclude(status__in=FINISHED)
+        if owner is not None:
+            unfinished = unfinished.filter(Q(status=DocumentStatus.PENDING) | Q(ingest_owner=owner))
+        failed = unfinished.update(
+            status=DocumentStatus.FAILED, failure_reason=reason[:2000], updated_at=timezone.now()
         )
         if failed:
             document_finished(document=Document.objects.get(pk=document_id))

@@ -8,6 +8,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
 
+from common.processes import process_identity
 from quire.documents.limits import DeadlinePassed
 from quire.documents.services import (
     DOCUMENT_INGEST_TASK,
@@ -85,7 +86,7 @@ def _fail(document_id: str, reason: str) -> None:
     """Mark the document failed; a connection the interruption left unusable is replaced first."""
     if connection.connection is not None and not connection.is_usable():
         connection.close()
-    document_fail(document_id=document_id, reason=reason)
+    document_fail(document_id=document_id, reason=reason, owner=process_identity())
 
 
 @shared_task(name=DOCUMENTS_REQUEUE_STUCK_TASK)

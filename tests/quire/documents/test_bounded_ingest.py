@@ -445,3 +445,25 @@ def test_a_document_whose_worker_died_on_every_run_fails_at_the_attempt_limit(te
                 assert not Chunk.objects.filter(document_id=doc_id).exists()
         finally:
             document_delete(document=document)
+
+
+def test_a_failing_run_leaves_a_document_another_run_has_claimed(tenant_a):
+    """A run stopped by its time limit fails the document it claimed, or one still pending, but not one
+    another run has claimed since (its own claim was taken over)."""
+    from quire.documents.services import document_fail
+
+    tenant = tenant_a.tenant
+    with tenant_context(tenant):
+        outcomes = {}
+        for state, owner in [("pending", ""), ("embedding", "me:1:2:3"), ("embedding", "elsewhere:1:2:3")]:
+            doc_id = stored(tenant, f"{state} {owner} {CONTRACT}".encode(), "text/plain", "owned.txt")
+            Document.objects.filter(pk=doc_id).update(status=state, ingest_owner=owner)
+            document_fail(document_id=doc_id, reason="stopped at its limit", owner="me:1:2:3")
+            document = Document.objects.get(pk=doc_id)
+            outcomes[(state, owner)] = document.status
+            document_delete(document=document)
+    assert outcomes == {
+        ("pending", ""): "failed",
+        ("embedding", "me:1:2:3"): "failed",
+        ("embedding", "elsewhere:1:2:3"): "embedding",
+    }
