@@ -70,3 +70,15 @@ def test_block_sparse_attends_only_to_the_given_blocks(triton_backend):
     assert torch.isfinite(out[48:]).all()
     assert_close(out[48:], expected[48:], torch.float32)
     assert_lse_close(lse[:, 48:], expected_lse[:, 48:])
+
+
+def test_the_benchmarks_block_recall_reads_full_for_a_gate_that_finds_the_planted_blocks():
+    """`kernels.bench` scores the gate on data where each query block leans toward two earlier key blocks; its
+    oracle keeps the query's own block as the gate does, so the reference gate, which finds both, reads 1.0
+    (against the top-3 by mass alone it read 0.688 here)."""
+    from kernels.bench import _block_recall, _planted_qkv
+
+    q, k, _ = _planted_qkv(4096, 4, 128, 512, torch.float32, device="cpu")
+    cu = torch.tensor([0, 4096], dtype=torch.int32)
+    selected = reference.block_gate(q, k, block_size=512, top_k=3, cu_seqlens=cu)
+    assert _block_recall(q, k, selected, 512, 3) == 1.0

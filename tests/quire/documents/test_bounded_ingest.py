@@ -313,20 +313,28 @@ def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a
         worker.stop()
 
 
-def test_deleting_a_document_mid_ingest_stops_it(tenant_a, private_worker):
-    tenant = tenant_a.tenant
-    text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(60))
-    doc_id = stored(tenant, text.encode(), "text/plain", "long.txt")
-    log_start = len(private_worker.log())
-    private_worker.send(tenant, doc_id)
+# Sixty clauses: long enough that a test can act on the ingest while it embeds.
+LONG_TEXT = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(60))
+
+
+def embedding_started(tenant, doc_id: str) -> Document:
+    """The document once its ingest has written chunks and is still embedding."""
 
     def embedding():
         with tenant_context(tenant):
             document = Document.objects.get(pk=doc_id)
-        assert document.status != "ready", "ingest finished before the test could delete it"
+        assert document.status != "ready", "ingest finished before the test could interrupt it"
         return document if document.status == "embedding" and document.chunk_count > 0 else None
 
-    document = wait_for(embedding, timeout=90, interval=0.05)
+    return wait_for(embedding, timeout=90, interval=0.05)
+
+
+def test_deleting_a_document_mid_ingest_stops_it(tenant_a, private_worker):
+    tenant = tenant_a.tenant
+    doc_id = stored(tenant, LONG_TEXT.encode(), "text/plain", "long.txt")
+    log_start = len(private_worker.log())
+    private_worker.send(tenant, doc_id)
+    document = embedding_started(tenant, doc_id)
     with tenant_context(tenant):
         document_delete(document=document)
     wait_for(lambda: f"ingest of {doc_id} stopped" in private_worker.log(), timeout=30, interval=0.1)
@@ -363,17 +371,9 @@ def test_a_redelivered_ingest_takes_over_at_once_from_a_pool_process_that_died(t
     worker = PrivateWorker("takeover").start(timeout=90)
     try:
         tenant = tenant_a.tenant
-        text = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(60))
-        doc_id = stored(tenant, text.encode(), "text/plain", "takeover.txt")
+        doc_id = stored(tenant, LONG_TEXT.encode(), "text/plain", "takeover.txt")
         worker.send(tenant, doc_id)
-
-        def embedding():
-            with tenant_context(tenant):
-                document = Document.objects.get(pk=doc_id)
-            assert document.status != "ready", "ingest finished before the test could kill its process"
-            return document if document.status == "embedding" and document.chunk_count > 0 else None
-
-        claimed = wait_for(embedding, timeout=90, interval=0.05)
+        claimed = embedding_started(tenant, doc_id)
         [child] = psutil.Process(worker.proc.pid).children()
         assert claimed.ingest_owner.split(":")[2] == str(child.pid)
         child.kill()
