@@ -536,7 +536,8 @@ def normalise_answers(
     answers["Effective Date"] = effective or (agreement_date if by_category.get("Effective Date") else None)
     expiration = None
     term_duration = None
-    for quote in quotes("Expiration Date"):
+    expiration_quotes = quotes("Expiration Date")
+    for quote in expiration_quotes:
         term = _term_of(quote)
         dates = find_dates(quote)
         if not term and _open_ended(quote, dates):
@@ -551,18 +552,13 @@ def normalise_answers(
             break
     if expiration is None and term_duration and (effective or agreement_date):
         expiration = add_duration(effective or agreement_date or "", term_duration)
-    elif expiration is None and not term_duration:
-        ends = quotes("Expiration Date")[:1]
-        if (
-            ends
-            and _ENDS_ON_EVENT.search(ends[0])
-            and not _BOUNDED.search(ends[0])
-            and not find_dates(ends[0])
-        ):
+    elif expiration is None and not term_duration and expiration_quotes:
+        best = expiration_quotes[0]
+        if _ENDS_ON_EVENT.search(best) and not _BOUNDED.search(best) and not find_dates(best):
             expiration = "perpetual"
     answers["Expiration Date"] = expiration
     renewal = quotes("Renewal Term")
-    initial_term = term_duration or _first_answer(quotes("Expiration Date"), _term_of)
+    initial_term = term_duration or _first_answer(expiration_quotes, _term_of)
     answers["Renewal Term"] = (
         (initial_term if renewal and _SAME_TERM.search(renewal[0]) else None)
         or _first_answer(renewal, _renewal_term)
