@@ -346,7 +346,7 @@ def rationale_sentences(document: Document, indices: list[int]) -> list[tuple[in
         given = [
             (s.start, s.end) for s in split_abstract_sentences(document.text, len(title) + 2 if title else 0)
         ]
-    return [(given[i][0], given[i][1]) for i in indices if i < len(given)]
+    return [(given[i][0], given[i][1]) for i in indices if i < len(given) and given[i][0] < given[i][1]]
 
 
 def score_literature(output: dict, labels: list[dict], documents: dict) -> dict[str, float]:

@@ -62,7 +62,8 @@ def _jsonl(path: Path) -> list[dict]:
 
 def corpus_document(row: dict, where: str = "corpus") -> Document:
     """A corpus line {doc_id, title, abstract} (abstract a string or a list of sentences) as a Document. A list's
-    sentences are joined with spaces and their offsets in the text kept as `metadata["sentences"]`."""
+    sentences are joined with spaces and their offsets in the text kept as `metadata["sentences"]`, one per listed
+    sentence (an empty one a zero-length span), so the list's indices stay the corpus's own."""
     doc_id = row.get("doc_id", row.get("_id"))
     if doc_id is None or str(doc_id) == "":
         raise ValueError(f"{where}: needs a doc_id")
@@ -70,13 +71,14 @@ def corpus_document(row: dict, where: str = "corpus") -> Document:
     abstract = row.get("abstract", row.get("text", ""))
     metadata: dict = {"title": title}
     if isinstance(abstract, list):
-        sentences = [str(sentence).strip() for sentence in abstract if str(sentence).strip()]
-        abstract = " ".join(sentences)
+        sentences = [str(sentence).strip() for sentence in abstract]
+        abstract = " ".join(sentence for sentence in sentences if sentence)
         start = len(title) + 2 if title else 0
         metadata["sentences"] = []
         for sentence in sentences:
             metadata["sentences"].append([start, start + len(sentence)])
-            start += len(sentence) + 1
+            if sentence:
+                start += len(sentence) + 1
     if not isinstance(abstract, str):
         raise ValueError(f"{where}: abstract must be a string or a list of strings")
     text = f"{title}\n\n{abstract.strip()}" if title else abstract.strip()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy
 
+from connectors.base import Document
 from connectors.literature.learned import (
     STANCE_CLASSES,
     VERDICT_PAPERS,
@@ -95,25 +96,22 @@ def _label(value: str) -> str:
     return "CONTRADICT" if value in ("CONTRADICT", "REFUTE", "REFUTES") else "SUPPORT"
 
 
-def _rationale_positions(row: dict, text: str, title: str, indices: list[int]) -> set[int]:
+def _rationale_positions(document: Document, indices: list[int]) -> set[int]:
     """Positions, in the connector's sentence split, of the labelled rationale sentences.
 
-    With the abstract as a list of sentences a split sentence counts when it covers half of a labelled one;
-    with the abstract as one string the labelled indices are read in the connector's split directly."""
-    body = len(title) + 2 if title else 0
-    sentences = split_abstract_sentences(text, body)
-    abstract = row.get("abstract", row.get("text", ""))
-    if not isinstance(abstract, list):
+    With the abstract given as a list of sentences (`corpus_document`'s `metadata["sentences"]`) a split sentence
+    counts when it covers half of a labelled one; with the abstract as one string the labelled indices are read
+    in the connector's split directly."""
+    title = document.metadata.get("title", "")
+    sentences = split_abstract_sentences(document.text, len(title) + 2 if title else 0)
+    listed = document.metadata.get("sentences")
+    if listed is None:
         return {i for i in indices if i < len(sentences)}
-    starts, cursor = [], body
-    for sentence in abstract:
-        starts.append((cursor, cursor + len(str(sentence).strip())))
-        cursor += len(str(sentence).strip()) + 1
     found = set()
     for i in indices:
-        if i >= len(starts):
+        if i >= len(listed) or listed[i][0] == listed[i][1]:
             continue
-        start, end = starts[i]
+        start, end = listed[i]
         for position, segment in enumerate(sentences):
             if min(end, segment.end) - max(start, segment.start) >= (end - start) / 2:
                 found.add(position)
@@ -145,12 +143,9 @@ def load_training_set(
                 missing += 1
                 continue
             document = corpus_document(corpus[doc_id])
-            title = document.metadata["title"]
             labels: dict[int, str] = {}
             for rationale in row.get("evidence", {}).get(doc_id, []):
-                for position in _rationale_positions(
-                    corpus[doc_id], document.text, title, rationale["sentences"]
-                ):
+                for position in _rationale_positions(document, rationale["sentences"]):
                     labels[position] = _label(rationale["label"])
             papers[doc_id] = labels
         if papers:

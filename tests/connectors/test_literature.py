@@ -58,6 +58,13 @@ def test_rationale_indices_read_in_the_corpus_s_own_sentences():
     assert [listed.text[a:b] for a, b in rationale_sentences(listed, [1, 2])] == sentences[1:]
 
 
+def test_an_empty_listed_sentence_keeps_the_later_indices():
+    document = corpus_document({"doc_id": 1, "title": "T", "abstract": ["One.", " ", "Two.", "Three."]})
+    assert document.text == "T\n\nOne. Two. Three."
+    assert [document.text[a:b] for a, b in document.metadata["sentences"]] == ["One.", "", "Two.", "Three."]
+    assert [document.text[a:b] for a, b in rationale_sentences(document, [2, 3])] == ["Two.", "Three."]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

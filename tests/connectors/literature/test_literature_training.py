@@ -17,9 +17,16 @@ from connectors.literature.learned import (
     save_model,
     verdict_features,
 )
-from connectors.literature.training import EVALUATION_CLAIMS, claim_folds, fit_softmax, train
+from connectors.literature.training import (
+    EVALUATION_CLAIMS,
+    claim_folds,
+    fit_softmax,
+    load_training_set,
+    train,
+)
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
+from connectors.text import split_abstract_sentences
 
 TOPICS = [
     ("aspirin", "colorectal cancer", "reduces"),
@@ -95,6 +102,23 @@ def test_training_on_a_fixture_is_reproducible_and_leaves_the_evaluation_claims_
     )
     assert a.thresholds == b.thresholds
     assert first["training_scores"]["rationale_f1"] >= 0.5
+
+
+def test_rationale_indices_are_read_in_the_corpus_s_sentence_list(tmp_path):
+    abstract = ["Background.", "", "Mice were fed daily.", "Xylitol raised y (p < 0.01) in mice.", "Done."]
+    (tmp_path / "corpus.jsonl").write_text(
+        json.dumps({"doc_id": 5, "title": "T", "abstract": abstract}) + "\n"
+    )
+    claim = {"id": 1, "claim": "X raises y.", "cited_doc_ids": [5]}
+    claim["evidence"] = {"5": [{"sentences": [1, 3], "label": "SUPPORT"}]}
+    (tmp_path / "claims_train.jsonl").write_text(json.dumps(claim) + "\n")
+    evaluation = tmp_path / "evaluation.jsonl"
+    evaluation.write_text(json.dumps({"claim_id": "9", "claim": "other", "cited_doc_ids": ["6"]}) + "\n")
+    claims, _, _ = load_training_set(tmp_path, evaluation)
+    document = corpus_document({"doc_id": 5, "title": "T", "abstract": abstract})
+    [(position, label)] = claims[0]["papers"]["5"].items()
+    sentences = split_abstract_sentences(document.text, len("T") + 2)
+    assert (sentences[position].text, label) == ("Xylitol raised y (p < 0.01) in mice.", "SUPPORT")
 
 
 def test_claims_citing_a_common_paper_share_a_fold():
