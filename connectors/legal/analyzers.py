@@ -362,8 +362,9 @@ def _open_ended(quote: str, dates: list[DateMatch]) -> bool:
     return bool(found) and not any(date.start >= found.end() for date in dates)
 
 
-_NOTICE_NEXT = re.compile(
-    r"^['\u2019]?s?['\u2019]?\s+(?:(?:prior|advance|written)\s+){0,3}notice\b|^\s+(?:prior|before)\b",
+_NOTICE_FOLLOWS = re.compile(
+    r"['\u2019]?s?['\u2019]?\W*(?:(?:advance|prior|written|calendar|business|of)\s+){0,3}"
+    r"(?:notice|prior|before|in\s+advance)\b",
     re.IGNORECASE,
 )
 _END_CUE = re.compile(
@@ -382,7 +383,7 @@ def _term_of(quote: str) -> str | None:
     """The term a clause states, as P<n>Y or P<n>M: its first duration in years or months that is not a notice
     period ("12 months' notice"), else its first "n-th anniversary" or "end of the n-th (Contract) Year"."""
     for value, _, end in _durations(quote):
-        if value[-1] in "YM" and not _NOTICE_NEXT.match(quote[end : end + 40]):
+        if value[-1] in "YM" and not _NOTICE_FOLLOWS.match(quote, end):
             return value
     found = _ANNIVERSARY.search(quote) or _NTH_YEAR.search(quote)
     if not found:
@@ -398,7 +399,7 @@ _YEARLY = re.compile(
     re.IGNORECASE,
 )
 _MONTHLY = re.compile(r"\b(?:month[\s-]+to[\s-]+month|monthly\s+(?:periods?|terms?|basis))\b", re.IGNORECASE)
-_NOTICE_AFTER = re.compile(r"^\W{0,3}(?:\w+\W+){0,3}?(?:prior|before|in advance|notice)\b", re.IGNORECASE)
+_NOTICE_NEAR = re.compile(r"\W{0,3}(?:\w+\W+){0,3}?(?:prior|before|in advance|notice)\b", re.IGNORECASE)
 
 
 def _renewal_term(quote: str) -> str | None:
@@ -412,7 +413,7 @@ def _renewal_term(quote: str) -> str | None:
     terms = [
         (value, bool(_RENEWAL_CUE.search(quote[max(0, start - 80) : start])))
         for value, start, end in _durations(quote)
-        if value[-1] in "YM" and not _NOTICE_AFTER.match(quote[end : end + 40])
+        if value[-1] in "YM" and not _NOTICE_NEAR.match(quote, end)
     ]
     cued = [value for value, after_cue in terms if after_cue]
     return cued[0] if cued else terms[0][0] if terms else None
@@ -448,18 +449,11 @@ _SAME_TERM = re.compile(
 )
 
 
-_NOTICE_RIGHT_AFTER = re.compile(
-    r"['\u2019]?s?['\u2019]?\W*(?:(?:advance|prior|written|calendar|business|of)\s+){0,3}"
-    r"(?:notice|prior|before|in\s+advance)\b",
-    re.IGNORECASE,
-)
-
-
 def _notice_period(quote: str) -> str | None:
     """The first duration in `quote` that a notice cue follows within three words ("120 days advance written
     notice", "six (6) months prior")."""
     return next(
-        (value for value, _, end in _durations(quote) if _NOTICE_RIGHT_AFTER.match(quote[end:])), None
+        (value for value, _, end in _durations(quote) if _NOTICE_FOLLOWS.match(quote, end)), None
     )
 
 

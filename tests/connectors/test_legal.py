@@ -178,6 +178,11 @@ def test_an_open_ended_term_is_perpetual_and_a_fixed_one_is_not(term: str, expir
         ("The Term shall automatically extend for successive 12-month periods.", "P12M"),
         ("It will extend automatically for monthly periods unless cancelled thirty (30) days before.", "P1M"),
         ("It is established by calendar year and renewed tacitly every year.", "P1Y"),
+        (
+            "Unless Customer objects within a period of three (3) months following the Renewal Notice, this "
+            "Agreement shall automatically renew for one (1) twelve-month period.",
+            "P12M",
+        ),
     ],
 )
 def test_a_renewal_term_is_not_its_notice_period(clause: str, term: str):
