@@ -452,9 +452,7 @@ _SAME_TERM = re.compile(
 def _notice_period(quote: str) -> str | None:
     """The first duration in `quote` that a notice cue follows within three words ("120 days advance written
     notice", "six (6) months prior")."""
-    return next(
-        (value for value, _, end in _durations(quote) if _NOTICE_FOLLOWS.match(quote, end)), None
-    )
+    return next((value for value, _, end in _durations(quote) if _NOTICE_FOLLOWS.match(quote, end)), None)
 
 
 def _first_duration(quote: str) -> str | None:
