@@ -8,8 +8,8 @@ sentences. Per category the weights say whether the rules, the model, or both fi
 optionally only the rule clauses on whose sentence the model's logit reaches a bar), as chosen by
 cross-validation on the training contracts, and whether a model clause is its sentence or the first date in it
 (for categories whose labelled spans are mostly bare dates). A presence gate, when the weights have one, then
-decides per category whether the contract has it at all from signals of every category (a logistic regression
-per category): below its bar the category's clauses are dropped, above a second bar a category left without a
+decides per category whether the contract has it at all from the category's signals and a contract-level
+head's logit (boosted trees shared by every category): below its bar the category's clauses are dropped, above a second bar a category left without a
 clause gets its best candidate back. One sigmoid then recalibrates the kept clauses' confidences. Asked for,
 `suggest` ranks further candidates per category beyond the clauses, with their own fitted confidences.
 """
@@ -42,8 +42,7 @@ _DIGITS = re.compile(r"\d")
 MODES = ("rules", "learned", "both")
 LOGIT_FLOOR = -15.0
 TOP_LOGITS = 3
-SIGNALS = TOP_LOGITS + 7
-SHARED_SIGNALS = (0, TOP_LOGITS + 2)
+SIGNALS = TOP_LOGITS + 8
 MAX_SUGGESTIONS = 20
 RERANK_TOP = 3
 RERANK_FLOOR = -1.0
@@ -88,15 +87,32 @@ class CategoryHead:
 
 @dataclass(frozen=True)
 class PresenceGate:
-    weights: np.ndarray
-    bias: np.ndarray
+    """Whether a contract has a category, from the category's `category_signals` alone: boosted regression trees
+    shared by every category (trees by nodes; a leaf's `feature` is -1, a node sends a row left when its feature is
+    at most `threshold`), their summed leaf values plus `baseline` a log-odds."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    baseline: float
     drop_below: float
     add_from: float | None
 
     def probabilities(self, signals: np.ndarray) -> np.ndarray:
-        """Per category, the probability that the contract has it, from every category's `category_signals`."""
-        features = presence_features(signals)
-        return 1.0 / (1.0 + np.exp(-((features * self.weights).sum(1) + self.bias)))
+        """Per category (a row of `signals`), the probability that the contract has it."""
+        trees = np.arange(len(self.feature))
+        node = np.zeros((len(signals), len(trees)), dtype=np.int64)
+        for _ in range(self.feature.shape[1]):
+            feature = self.feature[trees, node]
+            inner = feature >= 0
+            if not inner.any():
+                break
+            x = np.take_along_axis(signals, np.maximum(feature, 0), axis=1)
+            step = np.where(x <= self.threshold[trees, node], self.left[trees, node], self.right[trees, node])
+            node = np.where(inner, step, node)
+        return 1.0 / (1.0 + np.exp(-(self.baseline + self.value[trees, node].sum(1))))
 
 
 def rerank_vectors(texts: list[str], kernel: str | None) -> np.ndarray:
@@ -177,11 +193,11 @@ def suggestion_features(score: float, presence: float, from_rules: bool, rank: i
 
 
 def category_signals(
-    top: np.ndarray, made: int, rules: int, rule_score: float, rule_logit: float, kept: int
+    top: np.ndarray, made: int, rules: int, rule_score: float, rule_logit: float, kept: int, document: float
 ) -> np.ndarray:
     """One category's presence signals: its best model logits, how many model clauses it makes, how many rule
     clauses there are, the best rule confidence, the best model logit on a rule clause's sentence, how many rule
-    clauses it keeps and whether it has any clause."""
+    clauses it keeps, whether it has any clause and the contract-level head's logit."""
     best = np.full(TOP_LOGITS, LOGIT_FLOOR)
     best[: min(TOP_LOGITS, len(top))] = top[:TOP_LOGITS]
     best = np.maximum(np.where(np.isfinite(best), best, LOGIT_FLOOR), LOGIT_FLOOR)
@@ -195,19 +211,9 @@ def category_signals(
             max(rule_logit, LOGIT_FLOOR),
             kept,
             float(made + kept > 0),
+            document,
         ]
     )
-
-
-def presence_features(signals: np.ndarray) -> np.ndarray:
-    """Categories by features: a category's own signals, then the best logit and rule presence of every other
-    category."""
-    shared = signals[:, SHARED_SIGNALS]
-    rows = []
-    for column in range(len(signals)):
-        others = np.delete(shared, column, axis=0).ravel()
-        rows.append(np.concatenate([signals[column], others]))
-    return np.array(rows)
 
 
 def calibrated(platt: tuple[float, float], score: float) -> float:
@@ -226,6 +232,8 @@ class ClauseModel:
         weights: np.ndarray,
         bias: np.ndarray,
         heads: dict[str, CategoryHead],
+        document_weights: np.ndarray,
+        document_bias: np.ndarray,
         presence: PresenceGate | None = None,
         suggestions: SuggestionScale | None = None,
         recalibration: tuple[float, float] | None = None,
@@ -237,6 +245,8 @@ class ClauseModel:
         self.weights = weights
         self.bias = bias
         self.heads = heads
+        self.document_weights = document_weights
+        self.document_bias = document_bias
         self.presence = presence
         self.suggestions = suggestions
         self.recalibration = recalibration
@@ -261,14 +271,23 @@ class ClauseModel:
             previous = sentence
         return out
 
+    def document_logits(self, sentences: list[str]) -> np.ndarray:
+        """The contract-level heads' logits, one per category, over the words and bigrams of every sentence."""
+        terms = [term for sentence in sentences for term in sentence_terms(sentence, "")]
+        columns, values = term_weights(terms, self.vocabulary, self.idf)
+        return self.document_bias + (values @ self.document_weights[columns] if len(columns) else 0.0)
+
     def save(self, directory: Path, card: dict) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         gate = {}
         if self.presence is not None:
             gate = {
-                "presence_weights": self.presence.weights.astype(np.float32),
-                "presence_bias": self.presence.bias.astype(np.float32),
+                "presence_feature": self.presence.feature.astype(np.int16),
+                "presence_threshold": self.presence.threshold.astype(np.float64),
+                "presence_left": self.presence.left.astype(np.int16),
+                "presence_right": self.presence.right.astype(np.int16),
+                "presence_value": self.presence.value.astype(np.float64),
             }
         if self.recalibration is not None:
             gate["recalibration"] = np.array(self.recalibration, dtype=np.float64)
@@ -286,6 +305,8 @@ class ClauseModel:
             idf=self.idf.astype(np.float16),
             weights=self.weights.astype(np.float16),
             bias=self.bias.astype(np.float32),
+            document_weights=self.document_weights.astype(np.float16),
+            document_bias=self.document_bias.astype(np.float32),
             **gate,
         )
         meta = {
@@ -304,7 +325,11 @@ class ClauseModel:
             },
             "presence": None
             if self.presence is None
-            else {"drop_below": self.presence.drop_below, "add_from": self.presence.add_from},
+            else {
+                "baseline": self.presence.baseline,
+                "drop_below": self.presence.drop_below,
+                "add_from": self.presence.add_from,
+            },
             "card": card,
         }
         (directory / "clauses.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -317,12 +342,18 @@ class ClauseModel:
             idf = arrays["idf"].astype(np.float32)
             weights = arrays["weights"].astype(np.float32)
             bias = arrays["bias"].astype(np.float32)
+            document_weights = arrays["document_weights"].astype(np.float32)
+            document_bias = arrays["document_bias"].astype(np.float32)
             presence = None
             if meta.get("presence") is not None:
                 add_from = meta["presence"]["add_from"]
                 presence = PresenceGate(
-                    arrays["presence_weights"].astype(np.float64),
-                    arrays["presence_bias"].astype(np.float64),
+                    arrays["presence_feature"].astype(np.int64),
+                    arrays["presence_threshold"],
+                    arrays["presence_left"].astype(np.int64),
+                    arrays["presence_right"].astype(np.int64),
+                    arrays["presence_value"],
+                    float(meta["presence"]["baseline"]),
                     float(meta["presence"]["drop_below"]),
                     None if add_from is None else float(add_from),
                 )
@@ -364,6 +395,8 @@ class ClauseModel:
             weights,
             bias,
             heads,
+            document_weights,
+            document_bias,
             presence,
             suggestions,
             recalibration,
@@ -436,9 +469,11 @@ def merged_with_presence(
     logits: np.ndarray,
     rule_found: list[Clause],
     learned_found: list[Clause],
+    document: np.ndarray | None = None,
 ) -> tuple[list[Clause], np.ndarray]:
     """`merge`'s clauses, their confidences mapped through the model's `recalibration` when it has one, and per
-    category the presence gate's probability (ones without a gate)."""
+    category the presence gate's probability (ones without a gate). `document` is the contract-level heads'
+    logits, by default `ClauseModel.document_logits` of the sentences (training passes out-of-fold ones)."""
     merged: list[Clause] = []
     kept_rules: dict[str, list[Clause]] = {}
     rule_logits: dict[str, list[tuple[Clause, float]]] = {}
@@ -464,8 +499,10 @@ def merged_with_presence(
             merged.append(clause)
     probability = np.ones(len(model.categories))
     if model.presence is not None:
+        if document is None:
+            document = model.document_logits([s.text for s in sentences])
         probability = presence_probability(
-            model, model.presence, logits, rule_logits, learned_found, kept_rules
+            model, model.presence, logits, document, rule_logits, learned_found, kept_rules
         )
         merged = apply_presence(model, model.presence, probability, sentences, logits, rule_logits, merged)
     if model.recalibration is not None:
@@ -479,6 +516,7 @@ def presence_probability(
     model: ClauseModel,
     presence: PresenceGate,
     logits: np.ndarray,
+    document: np.ndarray,
     rule_logits: dict[str, list[tuple[Clause, float]]],
     learned_found: list[Clause],
     kept_rules: dict[str, list[Clause]],
@@ -498,6 +536,7 @@ def presence_probability(
                 max((c.confidence for c, _ in ruled), default=0.0),
                 max((logit for _, logit in ruled), default=-math.inf),
                 len(kept_rules.get(category, [])),
+                float(document[column]),
             )
         )
     return presence.probabilities(np.array(signals))

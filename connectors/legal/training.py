@@ -49,7 +49,6 @@ from connectors.legal.learned import (
     log_odds,
     merged_with_presence,
     overlaps,
-    presence_features,
     rerank_vectors,
     sentence_logit,
     sentence_terms,
@@ -70,6 +69,7 @@ HIT_JACCARD = SPAN_HIT_JACCARD
 MIN_DOCUMENT_FREQUENCY = 2
 MAX_VOCABULARY = 30_000
 REGULARISATION = 4.0
+DOCUMENT_REGULARISATION = 10.0
 RERANK_REGULARISATION = 3.0
 FOLDS = 4
 MIN_POSITIVE_CONTRACTS = 2
@@ -81,7 +81,10 @@ THRESHOLDS = tuple(round(-4.0 + 0.25 * step, 2) for step in range(33))
 LEARNED_MAX_CLAUSES = 8
 RULE_BARS = tuple(float(bar) for bar in range(-8, 5))
 SPAN_BETA = 1.6
-PRESENCE_REGULARISATION = 0.03
+GATE_TREES = 200
+GATE_DEPTH = 3
+GATE_RATE = 0.05
+GATE_LEAF = 20
 DROP_BARS = tuple(round(0.05 * step, 2) for step in range(19))
 ADD_BARS = (None, *(round(0.1 * step, 1) for step in range(3, 10)))
 OVERALL = "all (cross-validated, chosen per category)"
@@ -193,16 +196,47 @@ def _features(contracts: list[Contract], vocabulary: dict[str, int], idf: np.nda
     return csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, len(vocabulary)), dtype=np.float32)
 
 
+def _document_features(contracts: list[Contract], vocabulary: dict[str, int], idf: np.ndarray):
+    """One row per contract: the words and bigrams of all its sentences, as `ClauseModel.document_logits` reads
+    them."""
+    from scipy.sparse import csr_matrix
+
+    indptr, indices, data = [0], [], []
+    for contract in contracts:
+        terms = [term for sentence in contract.sentences for term in sentence_terms(sentence.text, "")]
+        columns, values = term_weights(terms, vocabulary, idf)
+        indices.extend(columns.tolist())
+        data.extend(values.tolist())
+        indptr.append(len(indices))
+    return csr_matrix((data, indices, indptr), shape=(len(contracts), len(vocabulary)), dtype=np.float32)
+
+
 def _fit(contracts: list[Contract]) -> ClauseModel:
-    """Logistic-regression heads over the contracts' sentences (every head in `learned` mode)."""
+    """Logistic-regression heads over the contracts' sentences (every head in `learned` mode), and per category a
+    contract-level head of whether the contract has it."""
     from sklearn.linear_model import LogisticRegression
 
     vocabulary, idf = _vocabulary(contracts)
     features = _features(contracts, vocabulary, idf)
+    documents = _document_features(contracts, vocabulary, idf)
     labels = np.vstack([c.positive for c in contracts])
+    present = np.array([[bool(c.gold[category]) for category in CUAD_CATEGORIES] for c in contracts])
     weights = np.zeros((len(vocabulary), len(CUAD_CATEGORIES)), dtype=np.float32)
     bias = np.full(len(CUAD_CATEGORIES), -10.0, dtype=np.float32)
+    document_weights = np.zeros_like(weights)
+    document_bias = np.zeros(len(CUAD_CATEGORIES), dtype=np.float32)
     for column in range(len(CUAD_CATEGORIES)):
+        has = present[:, column]
+        if has.all() or not has.any():
+            share = (has.sum() + 1) / (len(has) + 2)
+            document_bias[column] = math.log(share / (1 - share))
+        else:
+            head = LogisticRegression(
+                C=DOCUMENT_REGULARISATION, class_weight="balanced", solver="liblinear", random_state=0
+            )
+            head.fit(documents, has)
+            document_weights[:, column] = head.coef_[0]
+            document_bias[column] = head.intercept_[0]
         positive_contracts = sum(1 for c in contracts if c.positive[:, column].any())
         if positive_contracts < MIN_POSITIVE_CONTRACTS:
             continue
@@ -216,7 +250,9 @@ def _fit(contracts: list[Contract]) -> ClauseModel:
         category: CategoryHead("learned", 0.0, LEARNED_MAX_CLAUSES, (1.0, 0.0), (1.0, 0.0))
         for category in CUAD_CATEGORIES
     }
-    return ClauseModel(CUAD_CATEGORIES, vocabulary, idf, weights, bias, heads)
+    return ClauseModel(
+        CUAD_CATEGORIES, vocabulary, idf, weights, bias, heads, document_weights, document_bias
+    )
 
 
 def _hits(contract: Contract, clauses: list[Clause]) -> list[tuple[Clause, float, int]]:
@@ -302,9 +338,11 @@ def _platt(points: list[tuple[float, bool]]) -> tuple[float, float] | None:
 
 def _out_of_fold(
     contracts: list[Contract], progress: Callable[[str], None]
-) -> tuple[list[np.ndarray], list[ClauseModel]]:
-    """Each contract's logits from the fold model that did not see it, and the fold models."""
+) -> tuple[list[np.ndarray], np.ndarray, list[ClauseModel]]:
+    """Each contract's sentence logits and contract-level logits (contracts by categories) from the fold model
+    that did not see it, and the fold models."""
     logits: list[np.ndarray] = [np.zeros(0)] * len(contracts)
+    documents = np.zeros((len(contracts), len(CUAD_CATEGORIES)))
     models = []
     for fold in range(FOLDS):
         progress(f"legal: fold {fold + 1}/{FOLDS}")
@@ -312,8 +350,9 @@ def _out_of_fold(
         models.append(model)
         for i, contract in enumerate(contracts):
             if i % FOLDS == fold:
-                logits[i] = model.logits([s.text for s in contract.sentences])
-    return logits, models
+                texts = [s.text for s in contract.sentences]
+                logits[i], documents[i] = model.logits(texts), model.document_logits(texts)
+    return logits, documents, models
 
 
 def _reranked(
@@ -392,12 +431,15 @@ class Outcomes:
     rule_logits: np.ndarray
     rules: np.ndarray
     gold: np.ndarray
+    document: np.ndarray
     tp: np.ndarray
     fp: np.ndarray
     matched: np.ndarray
 
 
-def _outcomes(contracts: list[Contract], logits: list[np.ndarray], column: int, date_spans: bool) -> Outcomes:
+def _outcomes(
+    contracts: list[Contract], logits: list[np.ndarray], documents: np.ndarray, column: int, date_spans: bool
+) -> Outcomes:
     category = CUAD_CATEGORIES[column]
     rules = [[c for c in contract.rules if c.category == category] for contract in contracts]
     size, most, top = len(contracts), max((len(r) for r in rules), default=0), LEARNED_MAX_CLAUSES
@@ -410,6 +452,7 @@ def _outcomes(contracts: list[Contract], logits: list[np.ndarray], column: int, 
         np.full((size, most), -np.inf),
         np.array([len(r) for r in rules], dtype=int),
         np.array([len(c.gold[category]) for c in contracts], dtype=int),
+        documents[:, column].astype(np.float64),
         np.zeros(table, dtype=int),
         np.zeros(table, dtype=int),
         np.zeros(table, dtype=int),
@@ -514,6 +557,7 @@ def _choose_head(out: Outcomes, rows: np.ndarray, learnable: bool, date_spans: b
 def _choose_heads(
     contracts: list[Contract],
     logits: list[np.ndarray],
+    documents: np.ndarray,
     model: ClauseModel,
     folds: np.ndarray | None = None,
 ) -> tuple[dict[str, CategoryHead], PresenceGate, dict[str, dict]]:
@@ -528,7 +572,7 @@ def _choose_heads(
         with_clause = sum(1 for c in contracts if c.positive[:, column].any())
         learnable = bool(model.weights[:, column].any()) and with_clause >= MODEL_CONTRACTS
         date_spans = _date_spans(contracts, category)
-        tables[category] = _outcomes(contracts, logits, column, date_spans)
+        tables[category] = _outcomes(contracts, logits, documents, column, date_spans)
         choice = _choose_head(tables[category], rows, learnable, date_spans)
         heads[category] = choice.head
         report[category] = {
@@ -567,26 +611,49 @@ def _signals(out: Outcomes, head: CategoryHead) -> np.ndarray:
                 float(out.rule_scores[i, : out.rules[i]].max()) if out.rules[i] else 0.0,
                 float(out.rule_logits[i, 0]) if out.rules[i] else -math.inf,
                 int(kept[i]),
+                float(out.document[i]),
             )
             for i in range(len(out.gold))
         ]
     )
 
 
-def _presence_fit(features: np.ndarray, present: np.ndarray, scale: tuple[np.ndarray, np.ndarray]):
-    """A logistic regression of presence on standardised features, returned as weights and bias on the raw
-    features."""
+def gate_trees():
+    """The presence gate's unfitted scikit-learn trees (no early stopping, so a fit is deterministic)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=GATE_TREES,
+        max_depth=GATE_DEPTH,
+        learning_rate=GATE_RATE,
+        min_samples_leaf=GATE_LEAF,
+        early_stopping=False,
+    )
+
+
+def _presence_fit(signals: np.ndarray, present: np.ndarray) -> PresenceGate:
+    """Boosted regression trees of presence on `category_signals` rows pooled over every category, as a
+    `PresenceGate` (bars still open)."""
     if len(set(present.tolist())) < 2:
         share = (present.sum() + 1) / (len(present) + 2)
-        return np.zeros(features.shape[1]), math.log(share / (1 - share))
-    from sklearn.linear_model import LogisticRegression
-
-    mean, spread = scale
-    fit = LogisticRegression(C=PRESENCE_REGULARISATION, max_iter=1000).fit(
-        (features - mean) / spread, present
-    )
-    weights = fit.coef_[0] / spread
-    return weights, float(fit.intercept_[0] - weights @ mean)
+        leaf = np.full((1, 1), -1)
+        return PresenceGate(
+            leaf, np.zeros((1, 1)), leaf, leaf, np.zeros((1, 1)), math.log(share / (1 - share)), 0.0, None
+        )
+    fit = gate_trees().fit(signals, present)
+    trees = [predictors[0].nodes for predictors in fit._predictors]
+    width = max(len(nodes) for nodes in trees)
+    feature = np.full((len(trees), width), -1)
+    threshold, value = np.zeros((len(trees), width)), np.zeros((len(trees), width))
+    left, right = np.zeros((len(trees), width), dtype=int), np.zeros((len(trees), width), dtype=int)
+    for t, nodes in enumerate(trees):
+        inner = ~nodes["is_leaf"].astype(bool)
+        size = len(nodes)
+        feature[t, :size] = np.where(inner, nodes["feature_idx"], -1)
+        threshold[t, :size], value[t, :size] = nodes["num_threshold"], nodes["value"]
+        left[t, :size], right[t, :size] = nodes["left"], nodes["right"]
+    baseline = float(np.ravel(fit._baseline_prediction)[0])
+    return PresenceGate(feature, threshold, left, right, value, baseline, 0.0, None)
 
 
 def _gated(
@@ -606,23 +673,20 @@ def _gated(
 def _choose_presence(
     tables: dict[str, Outcomes], heads: dict[str, CategoryHead], folds: np.ndarray
 ) -> PresenceGate:
-    """The presence gate: per category a logistic regression of whether a contract has it on every category's
-    signals, fitted on all contracts; its two bars (one shared by all categories) maximise presence micro-F1 +
-    span micro-F-beta on the regressions' own cross-validated probabilities over `folds`."""
+    """The presence gate: boosted trees of whether a contract has a category on the category's signals, pooled
+    over all categories and fitted on all contracts; its two bars (shared by all categories) maximise presence
+    micro-F1 + span micro-F-beta on the trees' own cross-validated probabilities over `folds`."""
     signals = np.stack([_signals(tables[c], heads[c]) for c in CUAD_CATEGORIES], axis=1)
-    features = np.stack([presence_features(row) for row in signals])
     present = np.stack([tables[c].gold > 0 for c in CUAD_CATEGORIES], axis=1).astype(int)
-    weights = np.zeros((len(CUAD_CATEGORIES), features.shape[2]))
-    bias = np.zeros(len(CUAD_CATEGORIES))
+    width = signals.shape[2]
+    gate = _presence_fit(signals.reshape(-1, width), present.ravel())
     held_out = np.zeros(present.shape)
-    for column in range(len(CUAD_CATEGORIES)):
-        x, y = features[:, column], present[:, column]
-        scale = (x.mean(0), x.std(0) + 1e-6)
-        weights[column], bias[column] = _presence_fit(x, y, scale)
-        for fold in np.unique(folds):
-            train, test = folds != fold, folds == fold
-            w, b = _presence_fit(x[train], y[train], scale)
-            held_out[test, column] = 1.0 / (1.0 + np.exp(-(x[test] @ w + b)))
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        fold_gate = _presence_fit(signals[train].reshape(-1, width), present[train].ravel())
+        held_out[test] = fold_gate.probabilities(signals[test].reshape(-1, width)).reshape(
+            -1, present.shape[1]
+        )
     rows = np.arange(len(folds))
     best, bars = -1.0, (0.0, None)
     for drop_below in DROP_BARS:
@@ -639,50 +703,53 @@ def _choose_presence(
             objective = _fbeta(*presence) + _fbeta(*span, SPAN_BETA)
             if objective > best:
                 best, bars = objective, (drop_below, add_from)
-    return PresenceGate(weights, bias, *bars)
+    return replace(gate, drop_below=bars[0], add_from=bars[1])
 
 
-def _read(model: ClauseModel, contract: Contract, logits: np.ndarray) -> tuple[list[Clause], np.ndarray]:
-    """What the connector makes of a contract with these logits: its clauses and the gate's probabilities."""
+def _read(
+    model: ClauseModel, contract: Contract, logits: np.ndarray, document: np.ndarray
+) -> tuple[list[Clause], np.ndarray]:
+    """What the connector makes of a contract with these sentence and contract-level logits: its clauses and the
+    gate's probabilities."""
     found = learned_clauses(model, contract.sentences, logits)
-    return merged_with_presence(model, contract.sentences, logits, contract.rules, found)
+    return merged_with_presence(model, contract.sentences, logits, contract.rules, found, document)
 
 
 def _candidates(
-    model: ClauseModel, contract: Contract, logits: np.ndarray
+    model: ClauseModel, contract: Contract, logits: np.ndarray, document: np.ndarray
 ) -> tuple[list[Clause], list[tuple[Clause, np.ndarray]]]:
     """The contract's clauses and up to MAX_SUGGESTIONS `candidates` per category beyond them."""
-    found, probability = _read(model, contract, logits)
+    found, probability = _read(model, contract, logits, document)
     return found, candidates(
         model, contract.sentences, logits, contract.rules, found, probability, MAX_SUGGESTIONS
     )
 
 
 def _choose_recalibration(
-    contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel
+    contracts: list[Contract], logits: list[np.ndarray], documents: np.ndarray, model: ClauseModel
 ) -> tuple[float, float] | None:
     """One sigmoid over the logit of every out-of-fold clause's confidence against whether it is the first
     clause to hit its labelled span (the hits AUPR counts): the per-category calibrations, each fitted on the
     head's own clauses before the merge and the presence gate, read high on the clauses that are finally kept."""
     model.recalibration = None
     points = []
-    for contract, contract_logits in zip(contracts, logits, strict=True):
-        found, _ = _read(model, contract, contract_logits)
+    for contract, contract_logits, document in zip(contracts, logits, documents, strict=True):
+        found, _ = _read(model, contract, contract_logits, document)
         for category in CUAD_CATEGORIES:
             points.extend(_first_hits(_hits(contract, [c for c in found if c.category == category])))
     return _platt([(log_odds(confidence), hit) for confidence, hit in points])
 
 
 def _choose_suggestions(
-    contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel
+    contracts: list[Contract], logits: list[np.ndarray], documents: np.ndarray, model: ClauseModel
 ) -> SuggestionScale | None:
     """The suggestions' confidences: a logistic regression of whether each out-of-fold candidate (`candidates`,
     up to MAX_SUGGESTIONS per category) hits a labelled span, over its features and its category."""
     from sklearn.linear_model import LogisticRegression
 
     features, columns, hits = [], [], []
-    for contract, contract_logits in zip(contracts, logits, strict=True):
-        _, ranked = _candidates(model, contract, contract_logits)
+    for contract, contract_logits, document in zip(contracts, logits, documents, strict=True):
+        _, ranked = _candidates(model, contract, contract_logits, document)
         for (_, jaccard, _), (clause, row) in zip(
             _hits(contract, [c for c, _ in ranked]), ranked, strict=True
         ):
@@ -697,12 +764,14 @@ def _choose_suggestions(
     return SuggestionScale(fit.coef_[0][:width].copy(), fit.intercept_[0] + fit.coef_[0][width:])
 
 
-def _score(contracts: list[Contract], logits: list[np.ndarray], model: ClauseModel) -> Counts:
+def _score(
+    contracts: list[Contract], logits: list[np.ndarray], documents: np.ndarray, model: ClauseModel
+) -> Counts:
     """Presence and span counts of `model` (with its heads) on contracts whose logits are given; the ranked list
     adds up to MAX_SUGGESTIONS candidates per category beyond the clauses (`suggest`), as CUAD ranks its answers."""
     counts = Counts()
-    for contract, contract_logits in zip(contracts, logits, strict=True):
-        found, ranked = _candidates(model, contract, contract_logits)
+    for contract, contract_logits, document in zip(contracts, logits, documents, strict=True):
+        found, ranked = _candidates(model, contract, contract_logits, document)
         more = suggest(model, ranked)
         for category in CUAD_CATEGORIES:
             mine = [c for c in found if c.category == category]
@@ -724,18 +793,19 @@ def _nested(
         progress(f"legal: nested fold {fold + 1}/{FOLDS}")
         inside = [c for i, c in enumerate(contracts) if i % FOLDS != fold]
         outside = [c for i, c in enumerate(contracts) if i % FOLDS == fold]
-        inside_logits, model.reranker = _reranked(
-            inside, _out_of_fold(inside, lambda stage: None)[0], kernel, lambda stage: None
-        )
-        model.heads, model.presence, _ = _choose_heads(inside, inside_logits, model)
-        model.recalibration = _choose_recalibration(inside, inside_logits, model)
-        model.suggestions = _choose_suggestions(inside, inside_logits, model)
-        counts.merge(_score(outside, [model.scores([s.text for s in c.sentences]) for c in outside], model))
+        inside_logits, inside_documents, _ = _out_of_fold(inside, lambda stage: None)
+        inside_logits, model.reranker = _reranked(inside, inside_logits, kernel, lambda stage: None)
+        model.heads, model.presence, _ = _choose_heads(inside, inside_logits, inside_documents, model)
+        model.recalibration = _choose_recalibration(inside, inside_logits, inside_documents, model)
+        model.suggestions = _choose_suggestions(inside, inside_logits, inside_documents, model)
+        texts = [[s.text for s in c.sentences] for c in outside]
+        outside_documents = np.array([model.document_logits(t) for t in texts])
+        counts.merge(_score(outside, [model.scores(t) for t in texts], outside_documents, model))
     return counts.summary()
 
 
 def _cross_fitted(
-    contracts: list[Contract], logits: list[np.ndarray], fold_models: list[ClauseModel]
+    contracts: list[Contract], logits: list[np.ndarray], documents: np.ndarray, fold_models: list[ClauseModel]
 ) -> dict:
     """Per fold, every choice and calibration is made on the other folds' out-of-fold logits and labels alone
     and applied to the fold's own out-of-fold logits: no choice sees the labels it is scored on."""
@@ -745,11 +815,13 @@ def _cross_fitted(
         outside = [i for i in range(len(contracts)) if i % FOLDS == fold]
         inside_contracts, inside_logits = [contracts[i] for i in inside], [logits[i] for i in inside]
         model.heads, model.presence, _ = _choose_heads(
-            inside_contracts, inside_logits, model, np.array(inside) % FOLDS
+            inside_contracts, inside_logits, documents[inside], model, np.array(inside) % FOLDS
         )
-        model.recalibration = _choose_recalibration(inside_contracts, inside_logits, model)
-        model.suggestions = _choose_suggestions(inside_contracts, inside_logits, model)
-        counts.merge(_score([contracts[i] for i in outside], [logits[i] for i in outside], model))
+        model.recalibration = _choose_recalibration(inside_contracts, inside_logits, documents[inside], model)
+        model.suggestions = _choose_suggestions(inside_contracts, inside_logits, documents[inside], model)
+        counts.merge(
+            _score([contracts[i] for i in outside], [logits[i] for i in outside], documents[outside], model)
+        )
     return counts.summary()
 
 
@@ -775,25 +847,28 @@ def train(
     if len(contracts) < FOLDS:
         raise ValueError(f"{data}: {len(contracts)} training contracts; at least {FOLDS} are needed")
     progress(f"legal: {len(contracts)} training contracts")
-    logits, fold_models = _out_of_fold(contracts, progress)
+    logits, documents, fold_models = _out_of_fold(contracts, progress)
     logits, reranker = _reranked(contracts, logits, kernel, progress)
     progress("legal: final fit")
     model = _fit(contracts)
     model.reranker = reranker
-    heads, presence, report = _choose_heads(contracts, logits, model)
+    heads, presence, report = _choose_heads(contracts, logits, documents, model)
     model.heads, model.presence = heads, presence
-    model.recalibration = _choose_recalibration(contracts, logits, model)
-    model.suggestions = _choose_suggestions(contracts, logits, model)
-    report[OVERALL] = _score(contracts, logits, model).summary()
+    model.recalibration = _choose_recalibration(contracts, logits, documents, model)
+    model.suggestions = _choose_suggestions(contracts, logits, documents, model)
+    report[OVERALL] = _score(contracts, logits, documents, model).summary()
     if len(contracts) >= NESTED_CONTRACTS:
         progress("legal: cross-fitted choices")
-        report[CROSS_FITTED] = _cross_fitted(contracts, logits, fold_models)
+        report[CROSS_FITTED] = _cross_fitted(contracts, logits, documents, fold_models)
         if len(contracts) <= NESTED_MAX_CONTRACTS if nested is None else nested:
             report[NESTED] = _nested(contracts, fold_models, kernel, progress)
-    used = np.flatnonzero(np.abs(model.weights).max(axis=1) > 1e-3)
+    used = np.flatnonzero(
+        np.maximum(np.abs(model.weights).max(axis=1), np.abs(model.document_weights).max(axis=1)) > 1e-3
+    )
     terms = sorted(model.vocabulary, key=model.vocabulary.__getitem__)
     model.vocabulary = {terms[i]: n for n, i in enumerate(used)}
     model.idf, model.weights = model.idf[used], model.weights[used]
+    model.document_weights = model.document_weights[used]
     card = {
         "data": "CUAD v1 (The Atticus Project), CC BY 4.0",
         "training_contracts": len(contracts),
@@ -869,8 +944,7 @@ release); loaded offline by `connectors/legal/learned.py`.
 - Model: per CUAD category a logistic regression (liblinear, C={REGULARISATION}, balanced classes) over
   {card["features"]}; vocabulary: the {MAX_VOCABULARY} terms of highest document frequency (at least
   {MIN_DOCUMENT_FREQUENCY}); the {card["vocabulary"]} with a weight of at least 0.001 in some head kept;
-  stored as float16. A category left to the rules keeps its head and reranker: its best logit is an input of
-  every category's presence gate, as it was when the gate was fitted.
+  stored as float16.
 - Per category, {card["folds"]}-fold cross-validation over the training contracts (grouped by contract)
   chooses the rules, the model or both, the model's logit threshold (at most {LEARNED_MAX_CLAUSES} clauses
   per category) and, in both mode, the bar the model's logit on a rule clause's sentence must reach for the
@@ -882,13 +956,17 @@ release); loaded offline by `connectors/legal/learned.py`.
   clauses (the model's logits, the scores of the rule clauses kept) against span hits, then mapped through one
   sigmoid fitted on the logits of the out-of-fold clauses finally kept (after the gate) against whether each is
   the first to hit its labelled span (`recalibration`).
-- Presence gate: per category a logistic regression (C={PRESENCE_REGULARISATION}, standardised features) of
-  whether a contract has the category, on the category's best three model logits, how many clauses the model
-  and the rules make and keep, the best rule confidence and the model's logit on the best rule clause's
-  sentence, and every other category's best logit and whether the rules found it. A category whose
+- Contract-level heads: per category a logistic regression (liblinear, C={DOCUMENT_REGULARISATION}, balanced
+  classes) of whether a contract has the category, over the sublinear TF-IDF of the words and bigrams of all its
+  sentences (the same vocabulary); its logit is one of the gate's signals.
+- Presence gate: boosted regression trees ({GATE_TREES} trees of depth {GATE_DEPTH}, learning rate {GATE_RATE},
+  at least {GATE_LEAF} rows a leaf), one model for every category, of whether a contract has a category on
+  that category's signals alone: its best three model logits, how many clauses the model and the rules make
+  and keep, the best rule confidence, the model's logit on the best rule clause's sentence, whether it has a
+  clause and the contract-level head's logit, fitted on the out-of-fold signals. A category whose
   probability is under {card["presence"]["drop_below"]:g} loses its clauses;
   {_restoring(card["presence"]["add_from"])}.
-  Both bars are shared by all categories and chosen on the regressions' cross-validated probabilities, same
+  Both bars are shared by all categories and chosen on the trees' cross-validated probabilities, same
   objective.
 - Suggestions (asked for with the connector's `suggestions` option): per category up to {MAX_SUGGESTIONS}
   candidates beyond the clauses, their confidence a logistic regression of a span hit on the candidate's

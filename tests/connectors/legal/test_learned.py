@@ -24,11 +24,17 @@ from connectors.legal.learned import (
     clause_bounds,
     combine,
     merge,
-    presence_features,
     shipped_model,
     suggest,
 )
-from connectors.legal.training import CUAD_TEST_SPLIT, read_contracts, train
+from connectors.legal.training import (
+    CUAD_TEST_SPLIT,
+    GATE_TREES,
+    _presence_fit,
+    gate_trees,
+    read_contracts,
+    train,
+)
 from connectors.spans import invalid_spans
 from connectors.text import Segment, split_sentences
 from inference.client import embed_local
@@ -217,6 +223,8 @@ def _one_category_model(head: CategoryHead) -> ClauseModel:
         np.zeros((0, 1), np.float32),
         np.zeros(1),
         {"Insurance": head},
+        np.zeros((0, 1), np.float32),
+        np.zeros(1),
     )
 
 
@@ -239,13 +247,32 @@ def test_a_rule_clause_in_both_mode_needs_the_model_logit_of_its_sentence_to_rea
     assert loaded.heads["Insurance"] == head and loaded.recalibration == (1.0, -1.0)
 
 
-def _gated_model(bias: tuple[float, float], add_from: float | None) -> ClauseModel:
+def _gated_model(document_bias: tuple[float, float], add_from: float | None) -> ClauseModel:
+    """Two categories, their contract-level logits `document_bias`; one tree sends a category with a contract-level
+    logit above 0 to a leaf of +2, else to one of -2."""
     categories = ("Insurance", "Audit Rights")
     heads = {c: CategoryHead("both", 1.0, 8, (1.0, 0.0), (0.0, 0.0)) for c in categories}
-    features = presence_features(np.zeros((2, SIGNALS))).shape[1]
-    gate = PresenceGate(np.zeros((2, features)), np.array(bias), 0.5, add_from)
+    gate = PresenceGate(
+        feature=np.array([[SIGNALS - 1, -1, -1]]),
+        threshold=np.zeros((1, 3)),
+        left=np.array([[1, 0, 0]]),
+        right=np.array([[2, 0, 0]]),
+        value=np.array([[0.0, -2.0, 2.0]]),
+        baseline=0.0,
+        drop_below=0.5,
+        add_from=add_from,
+    )
+    no_terms = np.zeros((0, 2), np.float32)
     return ClauseModel(
-        categories, {}, np.zeros(0, np.float32), np.zeros((0, 2), np.float32), np.zeros(2), heads, gate
+        categories,
+        {},
+        np.zeros(0, np.float32),
+        no_terms,
+        np.zeros(2),
+        heads,
+        no_terms,
+        np.array(document_bias),
+        gate,
     )
 
 
@@ -255,7 +282,6 @@ def test_the_presence_gate_drops_a_category_it_judges_absent_and_restores_one_it
     rules = [Clause("Audit Rights", 45, 60, 0.7)]
     learned = [Clause("Insurance", 0, 40, 0.9)]
     model = _gated_model((-2.0, 2.0), None)
-    assert presence_features(np.zeros((2, SIGNALS))).shape == (2, SIGNALS + 2)
     assert [c.category for c in merge(model, sentences, logits, rules, learned)] == ["Audit Rights"]
     model.presence = None
     assert {c.category for c in merge(model, sentences, logits, rules, learned)} == {
@@ -268,14 +294,28 @@ def test_the_presence_gate_drops_a_category_it_judges_absent_and_restores_one_it
     restoring.save(tmp_path, {})
     loaded = ClauseModel.load(tmp_path)
     assert loaded.presence is not None and loaded.presence.add_from == 0.6
-    assert loaded.presence.drop_below == 0.5 and loaded.presence.bias.tolist() == [2.0, 2.0]
+    assert loaded.presence.drop_below == 0.5 and loaded.presence.value.tolist() == [[0.0, -2.0, 2.0]]
+    assert loaded.document_bias.tolist() == [2.0, 2.0]
     assert merge(loaded, sentences, logits, [], []) == kept
+
+
+def test_the_presence_gate_s_trees_give_the_probabilities_of_the_fitted_trees():
+    rng = np.random.default_rng(0)
+    signals = rng.normal(size=(600, SIGNALS))
+    present = (signals[:, 0] + signals[:, -1] * signals[:, 3] + rng.normal(size=600) > 0).astype(int)
+    gate = _presence_fit(signals, present)
+    fitted = gate_trees().fit(signals, present)
+    fresh = rng.normal(size=(50, SIGNALS))
+    assert np.allclose(gate.probabilities(fresh), fitted.predict_proba(fresh)[:, 1], atol=1e-9)
+    assert gate.feature.shape == (GATE_TREES, gate.value.shape[1]) and gate.feature.max() < SIGNALS
 
 
 def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
     model = shipped_model()
     assert model.presence is not None
-    assert model.presence.weights.shape == (len(CUAD_CATEGORIES), SIGNALS + 2 * (len(CUAD_CATEGORIES) - 1))
+    assert model.presence.feature.shape == model.presence.value.shape
+    assert model.presence.feature.max() == SIGNALS - 1
+    assert model.document_weights.shape == model.weights.shape
     text = (DATA / "cuad" / "contracts" / "cuad_06.txt").read_text(encoding="utf-8")
     sentences = split_sentences(text)
     rules = find_rule_clauses(text, sentences)[0]
@@ -287,6 +327,8 @@ def test_the_shipped_presence_gate_drops_a_category_a_contract_lacks():
         model.weights,
         model.bias,
         model.heads,
+        model.document_weights,
+        model.document_bias,
         reranker=model.reranker,
     )
     absent = "Affiliate License-Licensor"
@@ -410,9 +452,13 @@ def test_training_on_a_small_fixture_reproduces_the_model(tmp_path):
     assert learned == EXPECTED_FIXTURE_LEARNED
     logit = model.logits([TERM])[0, CUAD_CATEGORIES.index("Expiration Date")]
     assert logit == pytest.approx(EXPECTED_TERM_LOGIT, abs=0.05)
-    assert model.presence is not None and model.presence.weights.shape[0] == len(CUAD_CATEGORIES)
+    assert model.presence is not None and model.presence.feature.shape[0] == GATE_TREES
     assert model.reranker is not None and model.reranker.kernel is None
     contracts = read_contracts(data)
+    for contract in contracts:
+        has = np.array([bool(contract.gold[category]) for category in CUAD_CATEGORIES])
+        document = model.document_logits([s.text for s in contract.sentences])
+        assert document[has].mean() > document[~has].mean()
     seen_twice = {
         category
         for column, category in enumerate(CUAD_CATEGORIES)
