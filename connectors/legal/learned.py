@@ -9,9 +9,10 @@ optionally only the rule clauses on whose sentence the model's logit reaches a b
 cross-validation on the training contracts, and whether a model clause is its sentence or the first date in it
 (for categories whose labelled spans are mostly bare dates). A presence gate, when the weights have one, then
 decides per category whether the contract has it at all from the category's signals and a contract-level
-head's logit (boosted trees shared by every category): below its bar the category's clauses are dropped, above a second bar a category left without a
-clause gets its best candidate back. One sigmoid then recalibrates the kept clauses' confidences. Asked for,
-`suggest` ranks further candidates per category beyond the clauses, with their own fitted confidences.
+head's logit (boosted trees shared by every category): below its bar the category's clauses are dropped, above a
+second bar a category left without a clause gets its best candidate back. One sigmoid then recalibrates the kept
+clauses' confidences. Asked for, `suggest` ranks further candidates per category beyond the clauses, with their
+own fitted confidences.
 """
 
 from __future__ import annotations
