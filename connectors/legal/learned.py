@@ -58,6 +58,11 @@ def sentence_terms(sentence: str, previous: str) -> list[str]:
     return terms
 
 
+def document_terms(sentences: list[str]) -> list[str]:
+    """The sparse terms the contract-level heads read: the words and word bigrams of every sentence."""
+    return [term for sentence in sentences for term in sentence_terms(sentence, "")]
+
+
 def term_weights(
     terms: list[str], vocabulary: dict[str, int], idf: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -273,9 +278,8 @@ class ClauseModel:
         return out
 
     def document_logits(self, sentences: list[str]) -> np.ndarray:
-        """The contract-level heads' logits, one per category, over the words and bigrams of every sentence."""
-        terms = [term for sentence in sentences for term in sentence_terms(sentence, "")]
-        columns, values = term_weights(terms, self.vocabulary, self.idf)
+        """The contract-level heads' logits, one per category, over the contract's `document_terms`."""
+        columns, values = term_weights(document_terms(sentences), self.vocabulary, self.idf)
         return self.document_bias + (values @ self.document_weights[columns] if len(columns) else 0.0)
 
     def save(self, directory: Path, card: dict) -> None:

@@ -45,6 +45,7 @@ from connectors.legal.learned import (
     candidates,
     category_signals,
     clause_bounds,
+    document_terms,
     learned_clauses,
     log_odds,
     merged_with_presence,
@@ -197,14 +198,12 @@ def _features(contracts: list[Contract], vocabulary: dict[str, int], idf: np.nda
 
 
 def _document_features(contracts: list[Contract], vocabulary: dict[str, int], idf: np.ndarray):
-    """One row per contract: the words and bigrams of all its sentences, as `ClauseModel.document_logits` reads
-    them."""
+    """One row per contract: its `document_terms`, as `ClauseModel.document_logits` reads them."""
     from scipy.sparse import csr_matrix
 
     indptr, indices, data = [0], [], []
     for contract in contracts:
-        terms = [term for sentence in contract.sentences for term in sentence_terms(sentence.text, "")]
-        columns, values = term_weights(terms, vocabulary, idf)
+        columns, values = term_weights(document_terms([s.text for s in contract.sentences]), vocabulary, idf)
         indices.extend(columns.tolist())
         data.extend(values.tolist())
         indptr.append(len(indices))
@@ -228,8 +227,7 @@ def _fit(contracts: list[Contract]) -> ClauseModel:
     for column in range(len(CUAD_CATEGORIES)):
         has = present[:, column]
         if has.all() or not has.any():
-            share = (has.sum() + 1) / (len(has) + 2)
-            document_bias[column] = math.log(share / (1 - share))
+            document_bias[column] = _smoothed_log_odds(int(has.sum()), len(has))
         else:
             head = LogisticRegression(
                 C=DOCUMENT_REGULARISATION, class_weight="balanced", solver="liblinear", random_state=0
@@ -549,7 +547,8 @@ def _choose_head(out: Outcomes, rows: np.ndarray, learnable: bool, date_spans: b
     best.head = replace(
         best.head,
         platt=_platt(learned_points) or (1.0, 0.0),
-        rule_platt=_platt(rule_points) or (0.0, _logit_of_share(rule_points)),
+        rule_platt=_platt(rule_points)
+        or (0.0, _smoothed_log_odds(sum(1 for _, hit in rule_points if hit), len(rule_points))),
     )
     return best
 
@@ -635,11 +634,9 @@ def _presence_fit(signals: np.ndarray, present: np.ndarray) -> PresenceGate:
     """Boosted regression trees of presence on `category_signals` rows pooled over every category, as a
     `PresenceGate` (bars still open)."""
     if len(set(present.tolist())) < 2:
-        share = (present.sum() + 1) / (len(present) + 2)
         leaf = np.full((1, 1), -1)
-        return PresenceGate(
-            leaf, np.zeros((1, 1)), leaf, leaf, np.zeros((1, 1)), math.log(share / (1 - share)), 0.0, None
-        )
+        baseline = _smoothed_log_odds(int(present.sum()), len(present))
+        return PresenceGate(leaf, np.zeros((1, 1)), leaf, leaf, np.zeros((1, 1)), baseline, 0.0, None)
     fit = gate_trees().fit(signals, present)
     trees = [predictors[0].nodes for predictors in fit._predictors]
     width = max(len(nodes) for nodes in trees)
@@ -825,8 +822,9 @@ def _cross_fitted(
     return counts.summary()
 
 
-def _logit_of_share(points: list[tuple[float, bool]]) -> float:
-    share = (sum(1 for _, hit in points if hit) + 1) / (len(points) + 2)
+def _smoothed_log_odds(hits: int, total: int) -> float:
+    """The log-odds of a share of `hits` in `total`, with one hit and one miss added (never infinite)."""
+    share = (hits + 1) / (total + 2)
     return math.log(share / (1 - share))
 
 
