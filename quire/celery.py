@@ -1,16 +1,54 @@
-"""The Celery app. Tasks carry the caller's schema in their headers and run in that tenant's schema."""
+"""The Celery app. Tasks carry the caller's schema in their headers and run in that tenant's schema; a task
+whose tenant is gone by the time it runs (erased after it was queued) is skipped, never run in `public`."""
 
+import logging
 import math
 import os
 from pathlib import Path
 
 from celery.signals import task_postrun, task_prerun, worker_init
 from django.db import connection
+from tenant_schemas_celery import app as tenant_app
 from tenant_schemas_celery.app import CeleryApp
+from tenant_schemas_celery.task import TenantTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
 
-app = CeleryApp("quire")
+logger = logging.getLogger("quire.celery")
+
+
+class QuireTask(TenantTask):
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        schema = getattr(self.request, "missing_schema", None)
+        if schema is not None:
+            logger.warning(
+                "task %s[%s] skipped: no tenant has schema %s (erased since it was queued)",
+                self.name,
+                self.request.id,
+                schema,
+            )
+            return None
+        return super().__call__(*args, **kwargs)
+
+
+def _switch_schema(sender=None, task=None, kwargs=None, **rest):
+    """tenant_schemas_celery's switch to the task's schema, except that a schema with no tenant marks the task
+    (`QuireTask` then skips it) instead of raising in the signal, which Celery would log and run the task on
+    in `public`."""
+    from tenants.models import Tenant
+
+    try:
+        tenant_app.switch_schema(task, kwargs, **rest)
+    except Tenant.DoesNotExist:
+        task.request.missing_schema = tenant_app.get_schema_name_from_task(task, kwargs)
+
+
+task_prerun.disconnect(tenant_app.switch_schema, dispatch_uid="tenant_schemas_switch_schema")
+task_prerun.connect(_switch_schema, weak=False, dispatch_uid="quire_switch_schema")
+
+app = CeleryApp("quire", task_cls=QuireTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
