@@ -1,8 +1,10 @@
-"""Legal answer accuracy per value category over a CUAD folder, as the scorer counts it.
+"""Legal answer accuracy per value category, and the Parties answer's precision and recall, over a CUAD folder,
+as the scorer counts them.
 
 Runs the legal connector (shipped weights) on every contract of `DIR/cuad/labels.jsonl` and compares its answers
 with CUAD's, read by the scorer's own label parser (`connectors.cuad_labels`): every labelled answer of the six
-value categories counts once. DIR is the folder `python -m connectors prepare legal` builds from CUAD's release
+value categories counts once; an answered party name is right when it matches some labelled Parties span, and a
+labelled span is found when some answered name matches it (`party_matches`). DIR is the folder `python -m connectors prepare legal` builds from CUAD's release
 (the 401 training contracts the answer rules were written on) or `tests/data`.
 
     python benchmarks/legal_answers.py --data DIR [--split dev|heldout|all] [--misses]
@@ -21,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors import Document, run_connector  # noqa: E402
-from connectors.cuad_labels import VALUE_CATEGORIES, answer_right, label_answer  # noqa: E402
+from connectors.cuad_labels import VALUE_CATEGORIES, answer_right, label_answer, party_matches  # noqa: E402
 from connectors.evaluation import read_jsonl  # noqa: E402
 
 
@@ -38,10 +40,18 @@ def main() -> int:
     ]
     counts = {category: [0, 0] for category in VALUE_CATEGORIES}
     wrong = []
+    parties = [0, 0, 0, 0]
     started = time.perf_counter()
     for row in rows:
         text = (args.data / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
         answers = run_connector("legal", [Document(row["document_id"], text)])["answers"]
+        labelled = [p for p in row["clauses"].get("Parties", []) if p.strip()]
+        if labelled:
+            named = answers.get("Parties") or []
+            parties[0] += sum(1 for n in named if any(party_matches(n, p) for p in labelled))
+            parties[1] += len(named)
+            parties[2] += sum(1 for p in labelled if any(party_matches(n, p) for n in named))
+            parties[3] += len(labelled)
         for category in VALUE_CATEGORIES:
             label = row["answers"].get(category, "")
             right = answer_right(category, label, answers.get(category))
@@ -63,6 +73,11 @@ def main() -> int:
         ("all", [sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values())]),
     ]:
         print(f"{category:<36} {right:>6} {total:>8} {right / total if total else 0:>8.3f}")
+    right, named, found, labelled = parties
+    print(
+        f"Parties: {right} of {named} names right (precision {right / max(1, named):.3f}), "
+        f"{found} of {labelled} labelled spans found (recall {found / max(1, labelled):.3f})"
+    )
     return 0
 
 

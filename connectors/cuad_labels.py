@@ -77,3 +77,22 @@ def answer_right(category: str, label: str, answer: object) -> bool | None:
     if category == "Governing Law" and isinstance(answer, str) and answer:
         answer = label_answer(category, answer)
     return answer == expected
+
+
+_NAME_WORD = re.compile(r"[a-z0-9]+")
+# Legal forms and articles, which one writing of a party's name has and another drops ("Acme Corp." and "ACME").
+_NAME_NOISE = frozenset((
+    "the", "inc", "incorporated", "ltd", "limited", "llc", "co", "corp", "corporation", "company", "lp", "l", "p",
+    "plc", "gmbh", "ag", "sa", "nv", "bv",
+))  # fmt: skip
+
+
+def party_matches(answer: str, label: str) -> bool:
+    """Whether an answered party name is a labelled Parties span: the two share at least half of their words
+    once legal forms and articles are set aside; where that leaves nothing, all their words but "the" ("the
+    Company" is "Company")."""
+    words = [set(_NAME_WORD.findall(text.lower())) for text in (answer, label)]
+    kept = [w - _NAME_NOISE for w in words]
+    if not kept[0] or not kept[1]:
+        return words[0] - {"the"} == words[1] - {"the"}
+    return len(kept[0] & kept[1]) / len(kept[0] | kept[1]) >= 0.5

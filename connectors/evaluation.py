@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from connectors.bullet_facts import call_numbers, parse_bullets
-from connectors.cuad_labels import VALUE_CATEGORIES, answer_right
+from connectors.cuad_labels import VALUE_CATEGORIES, answer_right, party_matches
 from connectors.spans import token_jaccard
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
     scored_by_category: dict[str, list[tuple[float, bool]]] = {category: [] for category in CUAD_CATEGORIES}
     gold_by_category = dict.fromkeys(CUAD_CATEGORIES, 0)
     answer_hits = {"value": [0, 0], "yes_no": [0, 0]}
+    parties = [0, 0, 0, 0]
     for label in labels:
         output = outputs[label["document_id"]]
         predicted: dict[str, list[dict]] = {}
@@ -139,6 +140,13 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
             if right is not None:
                 answer_hits["value"][0] += int(right)
                 answer_hits["value"][1] += 1
+        labelled_parties = [p for p in label["clauses"].get("Parties", []) if p.strip()]
+        if labelled_parties:
+            named = [n for n in answers.get("Parties") or [] if isinstance(n, str)]
+            parties[0] += sum(1 for n in named if any(party_matches(n, p) for p in labelled_parties))
+            parties[1] += len(named)
+            parties[2] += sum(1 for p in labelled_parties if any(party_matches(n, p) for n in named))
+            parties[3] += len(labelled_parties)
         for category in YES_NO_CATEGORIES:
             expected = "Yes" if [g for g in label["clauses"].get(category, []) if g.strip()] else "No"
             answer_hits["yes_no"][0] += int(answers.get(category) == expected)
@@ -167,6 +175,18 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
         "clause_calibration_error": calibration_error(clause_scored),
         "answer_value_accuracy": answer_hits["value"][0] / max(1, answer_hits["value"][1]),
         "answer_yes_no_accuracy": answer_hits["yes_no"][0] / max(1, answer_hits["yes_no"][1]),
+        **_parties_scores(*parties),
+    }
+
+
+def _parties_scores(right: int, named: int, found: int, labelled: int) -> dict[str, float]:
+    """Precision of the answered party names (each matching some labelled Parties span, `party_matches`) and
+    recall of the labelled spans, over the contracts with a Parties label."""
+    precision, recall = right / max(1, named), found / max(1, labelled)
+    return {
+        "answer_parties_precision": precision,
+        "answer_parties_recall": recall,
+        "answer_parties_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
     }
 
 

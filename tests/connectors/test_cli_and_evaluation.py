@@ -3,7 +3,7 @@ import json
 import pytest
 
 from connectors.cli import main
-from connectors.cuad_labels import label_answer
+from connectors.cuad_labels import label_answer, party_matches
 from connectors.evaluation import average_precision, fact_found, ndcg_at, reference_facts, rouge, score_legal
 
 
@@ -131,6 +131,28 @@ def test_the_scorer_reads_cuad_labels_with_its_own_parser():
     assert label_answer("Renewal Term", "0.5 year") == "P6M"
     assert label_answer("Notice Period To Terminate Renewal", "successive []") is None
     assert label_answer("Governing Law", "The State of New York.") == "new york"
+
+
+def test_party_names_match_across_legal_forms_and_capitals_not_across_names():
+    assert party_matches("ACME CORPORATION", "Acme Corp.")
+    assert party_matches("Beta Widgets LLC", "BETA WIDGETS, L.L.C.")
+    assert party_matches("the Company", "Company")
+    assert not party_matches("Territory", "Company")
+    assert not party_matches("Acme Corp.", "Beta Widgets LLC")
+
+
+def test_the_parties_answer_is_scored_by_name_precision_and_label_recall():
+    label = {
+        "document_id": "d",
+        "clauses": {"Parties": ["Acme Corp.", "Acme", "Beta Widgets LLC"]},
+        "answers": {},
+    }
+    output = {"clauses": [], "answers": {"Parties": ["ACME CORP.", "Products", "Beta Widgets, LLC"]}}
+    scores = score_legal({"d": output}, [label])
+    assert scores["answer_parties_precision"] == pytest.approx(2 / 3)
+    assert scores["answer_parties_recall"] == pytest.approx(3 / 3)
+    unlabelled = {"document_id": "e", "clauses": {}, "answers": {}}
+    assert score_legal({"e": output}, [unlabelled])["answer_parties_precision"] == 0.0
 
 
 def test_a_cuad_label_year_from_a_spreadsheet_two_digit_pivot_reads_in_this_century():
