@@ -28,12 +28,23 @@ _TITLE_WORDS = re.compile(
     r"\b(?:AGREEMENT|CONTRACT|LICEN[CS]E|AMENDMENT|ADDENDUM|MEMORANDUM|TERMS|STATEMENT OF WORK|ARRANGEMENT|DEED|LEASE|PLAN)\b",
     re.IGNORECASE,
 )
-_ENTITY_SUFFIX = (
-    r"(?:Inc|Incorporated|Corp|Corporation|Company|Co|LLC|L\.L\.C|Ltd|Limited|LLP|L\.P|LP|PLC|plc|GmbH|AG|S\.A|SA|"
-    r"N\.V|B\.V|S\.R\.L|S\.r\.l|SRL|SpA|Pty|Trust|Bank|Holdings|Group|Partners|Association|University|S\.p\.A|Pte|AB|A/S|Oy|KK|S\.L)\.?"
+_LEGAL_FORMS = (
+    "Inc", "Incorporated", "Corp", "Corporation", "Company", "Co", "LLC", "L.L.C", "Ltd", "Limited", "LLP", "L.P",
+    "LP", "PLC", "plc", "GmbH", "AG", "S.A", "SA", "N.V", "B.V", "S.R.L", "S.r.l", "SRL", "SpA", "Pty", "Trust",
+    "Bank", "Holdings", "Group", "Partners", "Association", "University", "S.p.A", "Pte", "AB", "A/S", "Oy", "KK",
+    "S.L",
+)  # fmt: skip
+# A legal form as written or in capitals ("Inc." and "INC."), never in lower case ("a Delaware corporation").
+_ENTITY_SUFFIX = "(?:{})\\.?".format(
+    "|".join(
+        sorted({re.escape(w) for form in _LEGAL_FORMS for w in (form, form.upper())}, key=len, reverse=True)
+    )
 )
+# Spaces, or one line break: a name never runs across a blank line.
+_NAME_GAP = r"(?:[ \t]+|[ \t]*\n[ \t]*)"
 _ENTITY = re.compile(
-    rf"\b(?:[A-Z0-9][\w&'.,-]*\s+){{0,7}}?(?:[A-Z0-9][\w&'.-]*),?\s+{_ENTITY_SUFFIX}(?![\w])",
+    rf"\b(?:[A-Z0-9][\w&'.,-]*{_NAME_GAP}){{0,7}}?(?:[A-Z0-9][\w&'.-]*)"
+    rf"(?:,?{_NAME_GAP}{_ENTITY_SUFFIX}(?![\w]))+",
 )
 _HEREINAFTER = re.compile(
     r"\b(?:hereinafter|hereafter)(?:\s+(?:referred\s+to\s+as|called|known\s+as))?\s*(?:the\s+|as\s+)?[\"“]([^\"“”]{2,60})[\"”]",
@@ -44,6 +55,27 @@ _NAMED_PARTY = re.compile(
 )
 _UPPER_NAME = re.compile(r"\b([A-Z][A-Z0-9&'.-]+(?:[ \t]+[A-Z][A-Z0-9&'.-]+){1,4})\b")
 PARTY_FALLBACK_CHARS = 2000
+# Words before a party's name in a preamble ("This Agreement is made by and between ...", "BY AND BETWEEN").
+_NAME_LEAD = re.compile(r"(?:\s*(?i:by|and|between|among|with|this|the|is|made|entered|into)\b)*\s*")
+PARTY_CONTEXT_CHARS = 300
+PARTY_REGION_CHARS = 1500
+_RECITALS = re.compile(
+    r"\b(?:WHEREAS|Whereas|RECITALS?|Recitals|BACKGROUND|NOW,?\s+THEREFORE|W\s*I\s*T\s*N\s*E\s*S\s*S\s*E\s*T\s*H)\b"
+)
+_PARTY_ROLE = re.compile(
+    r"(?i)(?:the\s+)?(?:[\w-]+\s+)?(?:company|client|customer|supplier|vendor|distributor|(?:sub)?licens(?:or|ee)|"
+    r"franchis(?:or|ee)|(?:sub)?contractor|consultant|employer|employee|executive|agent|manufacturer|purchaser|"
+    r"buyer|seller|reseller|provider|recipient|sponsor|developer|publisher|partner|member|issuer|borrower|lender|"
+    r"guarantor|landlord|tenant|lessor|lessee|owner|operator|investor|shareholder|stockholder|fund|trust|"
+    r"(?:sub-?)?advis[eo]r|administrator|servicer|transferor|transferee|assignor|assignee|grantor|grantee|"
+    r"talent|artist|professional|party\s+[a-z0-9])s?"
+)
+_PARTY_DESCRIPTION = re.compile(
+    r"(?i)\b(?:corporation|company|partnership|limited\s+liability|organi[sz]ed|incorporated|existing\s+under|"
+    r"principal\s+(?:place|office|executive)|registered\s+(?:office|address)|offices?\s+at|residing|individual|"
+    r"association|institution)\b"
+)
+_NAME_BEFORE = re.compile(r"[A-Z][\w.'&-]+(?:[ \t]+[A-Z][\w.'&-]+)+,?\s*$")
 DEFINED_TERMS_CHARS = 3000
 _DEFINED_TERM = re.compile(
     r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
@@ -240,13 +272,14 @@ def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], lis
     defined_end = min(len(text), max(preamble.end, DEFINED_TERMS_CHARS))
     clauses: list[Clause] = []
     names: list[str] = []
-    for match in _ENTITY.finditer(text, preamble.start, preamble.end):
+    recitals = _RECITALS.search(text, preamble.end, preamble.start + PARTY_REGION_CHARS)
+    parties_end = recitals.start() if recitals else preamble.end
+    for match in _ENTITY.finditer(text, preamble.start, max(preamble.end, parties_end)):
         start = match.start()
-        leading = re.match(
-            r"(?:(?:by|and|between|among|with|This|the|THE|THIS|is|made|entered|into)\s+)+", match.group(0)
-        )
-        if leading:
-            start += leading.end()
+        titles = list(_TITLE_WORDS.finditer(match.group(0)))
+        if titles:
+            start += titles[-1].end()
+        start = _NAME_LEAD.match(text, start, match.end()).end()
         name = text[start : match.end()].strip(" ,")
         if len(name) < 3 or name.lower() in {n.lower() for n in names}:
             continue
@@ -274,9 +307,28 @@ def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], lis
                 continue
             taken.add((start, start + len(term)))
             clauses.append(Clause("Parties", start, start + len(term), confidence))
-            if confidence > 0.5 and term.lower() not in {n.lower() for n in names}:
+            if (
+                confidence > 0.5
+                and term.lower() not in {n.lower() for n in names}
+                and _names_a_party(text, match.start(), term)
+            ):
                 names.append(term)
     return clauses, names
+
+
+def _names_a_party(text: str, at: int, term: str) -> bool:
+    """Whether `term`, defined at `at` (its parenthesis or "hereinafter"), names a party: a party's role ("the
+    Licensee", "Party A"), or the words before it, back to the previous defined term or semicolon (at most
+    PARTY_CONTEXT_CHARS), hold a company's name, a description of one ("a Delaware corporation", "with offices
+    at") or end in a person's or firm's name."""
+    if _PARTY_ROLE.fullmatch(term):
+        return True
+    end = len(text[:at].rstrip(" \t\n(,"))
+    start = max(
+        0, end - PARTY_CONTEXT_CHARS, *(text.rfind(mark, 0, end) + len(mark) for mark in ('")', "”)", ";"))
+    )
+    before = text[start:end]
+    return bool(_ENTITY.search(before) or _PARTY_DESCRIPTION.search(before) or _NAME_BEFORE.search(before))
 
 
 _FILING_SOURCE = re.compile(r"Source:[^\n]{0,100},\s*$")

@@ -60,6 +60,22 @@ def test_normalised_answers(contract_text):
         assert answers[category] == "No", category
 
 
+PREAMBLE = (
+    'EXHIBIT 10.7\n\nSUPPLY AGREEMENT\n\nThis Supply Agreement (the "Agreement") is made as of May 1, 2019 by and '
+    'between ACME HOLDINGS, INC., a Delaware corporation ("Acme"), and Beta Widgets LLC, with offices at 1 Main '
+    'Street, Springfield (the "Supplier"), for the supply of widgets in Canada and Mexico (the "Territory") '
+    'for a period of five years (the "Term").\n\nWHEREAS, Acme wishes to buy widgets.'
+)
+
+
+def test_parties_are_the_named_companies_and_their_defined_names_not_other_defined_terms():
+    parties = run_legal(PREAMBLE)["answers"]["Parties"]
+    assert "ACME HOLDINGS, INC." in parties and "Beta Widgets LLC" in parties
+    assert "Acme" in parties and "Supplier" in parties
+    assert "Territory" not in parties and "Term" not in parties
+    assert not any("AGREEMENT" in name or "EXHIBIT" in name for name in parties)
+
+
 def test_jurisdictions_are_named_as_cuad_names_them():
     assert canonical_jurisdiction("PRC") == canonical_jurisdiction("China") == "People's Republic of China"
     assert canonical_jurisdiction("R.O.C.") == "Taiwan"
