@@ -32,7 +32,7 @@ _LEGAL_FORMS = (
     "Inc", "Incorporated", "Corp", "Corporation", "Company", "Co", "LLC", "L.L.C", "Ltd", "Limited", "LLP", "L.P",
     "LP", "PLC", "plc", "GmbH", "AG", "S.A", "SA", "N.V", "B.V", "S.R.L", "S.r.l", "SRL", "SpA", "Pty", "Trust",
     "Bank", "Holdings", "Group", "Partners", "Association", "University", "S.p.A", "Pte", "AB", "A/S", "Oy", "KK",
-    "S.L",
+    "S.L", "N.A",
 )  # fmt: skip
 # A legal form as written or in capitals ("Inc." and "INC."), never in lower case ("a Delaware corporation").
 _ENTITY_SUFFIX = "(?:{})\\.?".format(
@@ -42,8 +42,11 @@ _ENTITY_SUFFIX = "(?:{})\\.?".format(
 )
 # Spaces, or one line break: a name never runs across a blank line.
 _NAME_GAP = r"(?:[ \t]+|[ \t]*\n[ \t]*)"
+# A place in a company's name: "Fonterra (USA) Inc.", "Technology (ShenZhen) Co., Ltd.".
+_NAME_PLACE = r"\([A-Z][\w .&'-]{0,30}\)"
 _ENTITY = re.compile(
-    rf"\b(?:[A-Z0-9][\w&'.,-]*{_NAME_GAP}){{0,7}}?(?:[A-Z0-9][\w&'.-]*)"
+    rf"\b(?:[A-Z0-9][\w&'.,-]*{_NAME_GAP}(?:(?:of|de|&|{_NAME_PLACE}){_NAME_GAP})?){{0,7}}?"
+    rf"(?:[A-Z0-9][\w&'.-]*)(?:{_NAME_GAP}{_NAME_PLACE})?"
     rf"(?:,?{_NAME_GAP}{_ENTITY_SUFFIX}(?![\w]))+",
 )
 _HEREINAFTER = re.compile(
@@ -58,6 +61,14 @@ PARTY_FALLBACK_CHARS = 2000
 # Words before a party's name in a preamble ("This Agreement is made by and between ...", "BY AND BETWEEN").
 _NAME_LEAD = re.compile(r"(?:\s*(?i:by|and|between|among|with|this|the|is|made|entered|into)\b)*\s*")
 PARTY_CONTEXT_CHARS = 300
+# What stands before a legal form that is no party's name: a description ("a Delaware Corporation") or an
+# EDGAR exhibit's filing line ("Source: ACME INC, 10-K").
+# Words a company's name does not hold past its start: a sentence ("China. The Company"), a legend ("HARM TO THE
+# COMPANY IF DISCLOSED"), a section number ("Section 4.1 Bank").
+_NOT_IN_A_NAME = re.compile(
+    r"\s(?:The|THE|To|TO|If|IF|Is|IS|Be|BE|Would|WOULD|By|BY|Section|SECTION|\d+\.\d+)\s"
+)
+_NOT_A_NAME = re.compile(r"(?:\b(?i:an?)|\bSource:)\s*$")
 PARTY_REGION_CHARS = 1500
 _RECITALS = re.compile(
     r"\b(?:WHEREAS|Whereas|RECITALS?|Recitals|BACKGROUND|NOW,?\s+THEREFORE|W\s*I\s*T\s*N\s*E\s*S\s*S\s*E\s*T\s*H)\b"
@@ -281,7 +292,12 @@ def find_parties(text: str, sentences: list[Segment]) -> tuple[list[Clause], lis
             start += titles[-1].end()
         start = _NAME_LEAD.match(text, start, match.end()).end()
         name = text[start : match.end()].strip(" ,")
-        if len(name) < 3 or name.lower() in {n.lower() for n in names}:
+        if (
+            len(name) < 3
+            or name.lower() in {n.lower() for n in names}
+            or _NOT_A_NAME.search(text, max(0, start - 16), start)
+            or _NOT_IN_A_NAME.search(name)
+        ):
             continue
         names.append(name)
         clauses.append(Clause("Parties", start, start + len(name), 0.75))

@@ -76,6 +76,20 @@ def test_parties_are_the_named_companies_and_their_defined_names_not_other_defin
     assert not any("AGREEMENT" in name or "EXHIBIT" in name for name in parties)
 
 
+SECOND_PREAMBLE = (
+    "Source: GAMMA CORP, 10-K, 3/1/2019\n\nLICENSE AGREEMENT\n\nThis License Agreement is entered into by and "
+    'between Nexstar Broadcasting of Peoria, L.L.C., a Delaware Corporation ("Nexstar"), Fonterra (USA) Inc. '
+    'and Bank of America, N.A. (the "Bank").\n\nWHEREAS, disclosure would cause harm to the company.'
+)
+
+
+def test_a_company_name_spans_of_and_parentheses_and_descriptions_and_filing_lines_are_not_names():
+    parties = run_legal(SECOND_PREAMBLE)["answers"]["Parties"]
+    assert "Nexstar Broadcasting of Peoria, L.L.C." in parties
+    assert "Fonterra (USA) Inc." in parties and "Bank of America, N.A." in parties
+    assert not any("Delaware" in name or "GAMMA" in name for name in parties)
+
+
 def test_jurisdictions_are_named_as_cuad_names_them():
     assert canonical_jurisdiction("PRC") == canonical_jurisdiction("China") == "People's Republic of China"
     assert canonical_jurisdiction("R.O.C.") == "Taiwan"
