@@ -7,9 +7,10 @@ a second check that a rule is not fitted to the first sample. Scored by `connect
 independent scorer, recall over the reference numbers the call states).
 
     PYTHONPATH=. python benchmarks/earnings_train_eval.py --data /path/to/ECTSum/data/final/train [--calls 252]
-        [--skip 0] [--misses]
+        [--skip 0] [--misses] [--nameless]
 
-`--misses` prints, per call, the reference numbers the call states that no reported figure matches, with the
+`--nameless` gives the connector each call under an id that names no period (as a transcript uploaded as
+"transcript.txt" reaches it), so the call's quarter and year come from its text alone. `--misses` prints, per call, the reference numbers the call states that no reported figure matches, with the
 figures of the same value the connector did report (metric, period), to group misses by cause.
 """
 
@@ -83,11 +84,15 @@ def main() -> int:
         "--skip", type=int, default=0, help="calls of the shuffle to skip; 252 or more samples training calls"
     )
     parser.add_argument("--misses", action="store_true")
+    parser.add_argument("--nameless", action="store_true", help="ids that name no period: the text alone")
     args = parser.parse_args()
     rows = sample(Path(args.data), args.calls, args.skip)
     started = time.perf_counter()
     outputs = {
-        document_id: run_connector("earnings", [Document(document_id, text)]) for document_id, text, _ in rows
+        document_id: run_connector(
+            "earnings", [Document(f"call-{number}" if args.nameless else document_id, text)]
+        )
+        for number, (document_id, text, _) in enumerate(rows)
     }
     metrics = score_earnings(
         outputs,

@@ -467,7 +467,9 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
             f"document {document.document_id!r}: no speakers found; figures are reported without speakers"
         )
     roles = {name: speaker.role for name, speaker in speakers.items()}
-    default_quarter, default_year = call_period(text, document.document_id)
+    default_quarter, default_year = call_period(
+        text, document.document_id, document.metadata.get("filename", "")
+    )
     sentences: list[Segment] = []
     if turns:
         for turn in turns:

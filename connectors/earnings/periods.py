@@ -393,22 +393,39 @@ def carried_mention(sentence: str, guidance: bool = False) -> str | None:
     return None
 
 
-def call_period(text: str, document_id: str) -> tuple[str | None, str | None]:
-    """The call's own quarter and fiscal year, from its id (e.g. AAN_q3_2021) or its most cited quarter."""
-    match = re.search(r"q([1-4])[_ -]?((?:19|20)\d\d)", document_id, re.IGNORECASE)
-    if match:
-        return f"Q{match.group(1)} {match.group(2)}", match.group(2)
-    counts: dict[str, int] = {}
-    for quarter in _QUARTER.finditer(text[:20000]):
+_NAMED_CALL = re.compile(r"q([1-4])[_ -]?((?:19|20)\d\d)", re.IGNORECASE)
+OPENING_CHARS = 3000
+OPENING_WEIGHT = 3
+
+
+def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
+    """The call's own quarter and fiscal year: from the first of `names` (its id, its file name) that names one
+    ("AAN_q3_2021"), else from the text: the quarter cited most (a citation in the opening OPENING_CHARS counts
+    OPENING_WEIGHT times) in the latest year it is cited with (a year-ago quarter is cited with an earlier one; a
+    year past the text's latest four-digit year and the next is a misreading, "Q4 46 stores"). Where that quarter
+    is never cited with a year, no quarter, and the year cited most."""
+    for name in names:
+        match = _NAMED_CALL.search(name or "")
+        if match:
+            return f"Q{match.group(1)} {match.group(2)}", match.group(2)
+    years = re.findall(r"\b((?:19|20)\d\d)\b", text)
+    most_cited = max(set(years), key=lambda y: (years.count(y), y)) if years else None
+    latest = max((int(y) for y in years), default=0) + 1
+    votes: dict[int, int] = {}
+    cited_with: dict[int, list[str]] = {}
+    for quarter in _QUARTER.finditer(text):
         number, year = _quarter_parts(quarter)
-        if year and len(year) == 4:
-            key = f"Q{number} {year}"
-            counts[key] = counts.get(key, 0) + 1
-    if counts:
-        best = max(counts, key=lambda key: counts[key])
-        return best, best.split()[-1]
-    years = re.findall(r"\b(20\d\d)\b", text[:20000])
-    return None, max(set(years), key=years.count) if years else None
+        if not number:
+            continue
+        votes[number] = votes.get(number, 0) + (OPENING_WEIGHT if quarter.start() < OPENING_CHARS else 1)
+        full = _full_year(year)
+        if full and int(full) <= latest:
+            cited_with.setdefault(number, []).append(full)
+    number = max(votes, key=lambda n: votes[n]) if votes else None
+    if number not in cited_with:
+        return None, most_cited
+    year = max(cited_with[number])
+    return f"Q{number} {year}", year
 
 
 _MONTH_NUMBERS = {

@@ -1085,3 +1085,33 @@ def test_a_forecast_compared_with_a_dated_quarter_speaks_of_that_quarter_a_year_
     assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("12%")) == "Q4 2021"
     sentence = "Revenues are expected to increase approximately 12% compared with the fourth quarter."
     assert period_of(sentence, "Q3 2021", "2021", True, sentence.index("12%")) == "FY2021"
+
+
+def test_the_call_period_comes_from_a_name_that_gives_it_else_from_the_text():
+    from connectors.earnings.periods import call_period
+
+    text = (
+        "Second quarter 2021 revenue rose 12% from the second quarter of 2020. In the first quarter we said more. "
+        "Our second quarter margin was 31%, and Q2 2021 cash flow was strong."
+    )
+    assert call_period(text, "doc_1", "ACME_q3_2021.txt") == ("Q3 2021", "2021")
+    assert call_period(text, "doc_1", "transcript.txt") == ("Q2 2021", "2021")
+    assert call_period(
+        "In the third quarter sales grew; for 2022 we see more, as 2022 and 2021 showed.", "doc_1"
+    ) == (
+        None,
+        "2022",
+    )
+    assert call_period(
+        "Q4 46.5% of sales came online, up from 2021 in the fourth quarter of 2021.", "doc_1"
+    ) == (
+        "Q4 2021",
+        "2021",
+    )
+
+
+def test_a_transcript_uploaded_under_a_file_name_gets_its_period_from_the_name():
+    text = "Revenue was $3.1 billion in the quarter, up 12% from a year ago."
+    named = Document("doc_7", text, metadata={"filename": "ACME_q3_2021.txt"})
+    assert run_connector("earnings", [named])["period"] == {"quarter": "Q3 2021", "fiscal_year": "2021"}
+    assert run_connector("earnings", [Document("doc_7", text)])["period"]["quarter"] is None
