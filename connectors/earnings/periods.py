@@ -396,14 +396,21 @@ def carried_mention(sentence: str, guidance: bool = False) -> str | None:
 _NAMED_CALL = re.compile(r"q([1-4])[_ -]?((?:19|20)\d\d)", re.IGNORECASE)
 OPENING_CHARS = 3000
 OPENING_WEIGHT = 3
+# What stands before a quarter that is a comparison's base ("compared to the second quarter of 2020").
+_COMPARED_WITH = re.compile(
+    r"\b(?:compared\s+(?:to|with)|versus|vs\.?|over|from|than|against|relative\s+to|last\s+year'?s?|"
+    r"prior[- ]year|year[- ]ago)\s*(?:the\s+|a\s+|our\s+)?$",
+    re.IGNORECASE,
+)
 
 
 def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
     """The call's own quarter and fiscal year: from the first of `names` (its id, its file name) that names one
     ("AAN_q3_2021"), else from the text: the quarter cited most (a citation in the opening OPENING_CHARS counts
     OPENING_WEIGHT times) in the latest year it is cited with (a year-ago quarter is cited with an earlier one; a
-    year past the text's latest four-digit year and the next is a misreading, "Q4 46 stores"). Where that quarter
-    is never cited with a year, no quarter, and the year cited most."""
+    year past the text's latest four-digit year and the next is a misreading, "Q4 46.5%"), or the year after it
+    where every citation of that year is a comparison's base ("compared to the second quarter of 2020"). Where
+    that quarter is never cited with a year, no quarter, and the year cited most."""
     for name in names:
         match = _NAMED_CALL.search(name or "")
         if match:
@@ -412,7 +419,7 @@ def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
     most_cited = max(set(years), key=lambda y: (years.count(y), y)) if years else None
     latest = max((int(y) for y in years), default=0) + 1
     votes: dict[int, int] = {}
-    cited_with: dict[int, list[str]] = {}
+    cited_with: dict[int, list[tuple[str, bool]]] = {}
     for quarter in _QUARTER.finditer(text):
         number, year = _quarter_parts(quarter)
         if not number:
@@ -420,11 +427,14 @@ def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
         votes[number] = votes.get(number, 0) + (OPENING_WEIGHT if quarter.start() < OPENING_CHARS else 1)
         full = _full_year(year)
         if full and int(full) <= latest:
-            cited_with.setdefault(number, []).append(full)
+            compared = bool(_COMPARED_WITH.search(text, max(0, quarter.start() - 40), quarter.start()))
+            cited_with.setdefault(number, []).append((full, compared))
     number = max(votes, key=lambda n: votes[n]) if votes else None
     if number not in cited_with:
         return None, most_cited
-    year = max(cited_with[number])
+    year = max(full for full, _ in cited_with[number])
+    if all(compared for full, compared in cited_with[number] if full == year):
+        year = str(int(year) + 1)
     return f"Q{number} {year}", year
 
 

@@ -1115,3 +1115,10 @@ def test_a_transcript_uploaded_under_a_file_name_gets_its_period_from_the_name()
     named = Document("doc_7", text, metadata={"filename": "ACME_q3_2021.txt"})
     assert run_connector("earnings", [named])["period"] == {"quarter": "Q3 2021", "fiscal_year": "2021"}
     assert run_connector("earnings", [Document("doc_7", text)])["period"]["quarter"] is None
+
+
+def test_a_quarter_cited_only_as_a_comparison_base_is_a_year_before_the_call():
+    from connectors.earnings.periods import call_period
+
+    text = "Second quarter revenue grew 9% compared to the second quarter of 2020. Our second quarter was strong."
+    assert call_period(text, "doc_1") == ("Q2 2021", "2021")
