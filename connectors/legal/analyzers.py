@@ -61,13 +61,13 @@ PARTY_FALLBACK_CHARS = 2000
 # Words before a party's name in a preamble ("This Agreement is made by and between ...", "BY AND BETWEEN").
 _NAME_LEAD = re.compile(r"(?:\s*(?i:by|and|between|among|with|this|the|is|made|entered|into)\b)*\s*")
 PARTY_CONTEXT_CHARS = 300
-# What stands before a legal form that is no party's name: a description ("a Delaware Corporation") or an
-# EDGAR exhibit's filing line ("Source: ACME INC, 10-K").
 # Words a company's name does not hold past its start: a sentence ("China. The Company"), a legend ("HARM TO THE
 # COMPANY IF DISCLOSED"), a section number ("Section 4.1 Bank").
 _NOT_IN_A_NAME = re.compile(
     r"\s(?:The|THE|To|TO|If|IF|Is|IS|Be|BE|Would|WOULD|By|BY|Section|SECTION|\d+\.\d+)\s"
 )
+# What stands before a legal form that is no party's name: a description ("a Delaware Corporation") or an
+# EDGAR exhibit's filing line ("Source: ACME INC, 10-K").
 _NOT_A_NAME = re.compile(r"(?:\b(?i:an?)|\bSource:)\s*$")
 PARTY_REGION_CHARS = 1500
 _RECITALS = re.compile(
