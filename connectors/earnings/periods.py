@@ -393,7 +393,20 @@ def carried_mention(sentence: str, guidance: bool = False) -> str | None:
     return None
 
 
-_NAMED_CALL = re.compile(r"q([1-4])[_ -]?((?:19|20)\d\d)", re.IGNORECASE)
+_NAMED_CALL = re.compile(
+    r"q(?P<quarter>[1-4])[_ -]?(?:fy)?(?P<year>(?:19|20)\d\d)"
+    r"|(?P<year_first>(?:19|20)\d\d)[_ -]?q(?P<quarter_last>[1-4])",
+    re.IGNORECASE,
+)
+# A transcript's title line: "Acme Corp (ACME) Q2 2021 Earnings Call Transcript", "Second Quarter 2021 Results
+# Conference Call".
+_TITLE_CALL = re.compile(
+    r"\b(?:Q(?P<q>[1-4])|(?P<word>first|second|third|fourth)\s+quarter)\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?"
+    r"(?P<year>(?:19|20)\d\d)\s+(?:financial\s+)?(?:earnings|results)(?:\s+(?:conference\s+)?call)?"
+    r"(?:\s+transcript)?\s*$",
+    re.IGNORECASE,
+)
+TITLE_CHARS = 200
 OPENING_CHARS = 3000
 OPENING_WEIGHT = 3
 # What stands before a quarter that is a comparison's base ("compared to the second quarter of 2020").
@@ -406,7 +419,8 @@ _COMPARED_WITH = re.compile(
 
 def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
     """The call's own quarter and fiscal year: from the first of `names` (its id, its file name) that names one
-    ("AAN_q3_2021"), else from the text: the quarter cited most (a citation in the opening OPENING_CHARS counts
+    ("AAN_q3_2021", "acme-2021-Q3"), else from the title its first line is ("Acme (ACME) Q3 2021 Earnings Call Transcript"),
+    else from the text: the quarter cited most (a citation in the opening OPENING_CHARS counts
     OPENING_WEIGHT times) in the latest year it is cited with (a year-ago quarter is cited with an earlier one; a
     year past the text's latest four-digit year and the next is a misreading, "Q4 46.5%"), or the year after it
     where every citation of that year is a comparison's base ("compared to the second quarter of 2020"). Where
@@ -414,7 +428,13 @@ def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
     for name in names:
         match = _NAMED_CALL.search(name or "")
         if match:
-            return f"Q{match.group(1)} {match.group(2)}", match.group(2)
+            year = match.group("year") or match.group("year_first")
+            return f"Q{match.group('quarter') or match.group('quarter_last')} {year}", year
+    first_line = text.lstrip().split("\n", 1)[0]
+    title = _TITLE_CALL.search(first_line) if len(first_line) <= TITLE_CHARS else None
+    if title:
+        number = int(title.group("q") or _QUARTER_WORDS[title.group("word").lower()])
+        return f"Q{number} {title.group('year')}", title.group("year")
     years = re.findall(r"\b((?:19|20)\d\d)\b", text)
     most_cited = max(set(years), key=lambda y: (years.count(y), y)) if years else None
     latest = max((int(y) for y in years), default=0) + 1

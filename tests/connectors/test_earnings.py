@@ -1122,3 +1122,15 @@ def test_a_quarter_cited_only_as_a_comparison_base_is_a_year_before_the_call():
 
     text = "Second quarter revenue grew 9% compared to the second quarter of 2020. Our second quarter was strong."
     assert call_period(text, "doc_1") == ("Q2 2021", "2021")
+
+
+def test_the_call_period_comes_from_a_year_first_name_or_the_transcript_title():
+    from connectors.earnings.periods import call_period
+
+    assert call_period("", "doc_1", "acme-2021-Q3.pdf") == ("Q3 2021", "2021")
+    title = "Acme Corp (ACME) Q2 2022 Earnings Call Transcript\nRevenue grew compared to the second quarter of 2021."
+    assert call_period(title, "doc_1", "transcript.pdf") == ("Q2 2022", "2022")
+    heading = "Second Quarter 2021 Results Conference Call\nOperator: Good morning."
+    assert call_period(heading, "doc_1") == ("Q2 2021", "2021")
+    body = "Second quarter sales rose compared to Q2 2020 results. Our second quarter of 2021 was strong."
+    assert call_period(body, "doc_1") == ("Q2 2021", "2021")
