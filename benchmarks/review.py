@@ -23,10 +23,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TENANT = "bench-review"
+BROKER_DB = 13
 CALLS = 16
 COLUMNS = [
     {"key": "governing_law", "question": "Which law governs the contract?", "type": "text"},
@@ -55,6 +57,10 @@ def _setup() -> list:
     from quire.embedded import ensure_service_urls
 
     servers = ensure_service_urls()
+    # The job is run here, in a child process; the task job_create queues goes to a broker database no worker
+    # reads (emptied at the end), never to one a `make run` worker would take it from and run the job again.
+    broker = urlsplit(os.environ["REDIS_URL"])._replace(path=f"/{BROKER_DB}")
+    os.environ["QUIRE_BROKER_URL"] = urlunsplit(broker)
     import django
 
     django.setup()
@@ -231,6 +237,10 @@ def main() -> None:
         report = json.loads(child.stdout.strip().splitlines()[-1])
         _drop(tenant)
     finally:
+        if not args.run_job:
+            import redis
+
+            redis.Redis.from_url(os.environ["QUIRE_BROKER_URL"]).flushdb()
         for server in servers:
             server.stop()
     cells = report["cells"]["total"]
