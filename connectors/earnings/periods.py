@@ -409,12 +409,14 @@ _TITLE_CALL = re.compile(
 TITLE_CHARS = 200
 OPENING_CHARS = 3000
 OPENING_WEIGHT = 3
-# What stands before a quarter that is a comparison's base ("compared to the second quarter of 2020").
+# Words that, in the COMPARED_CHARS of its sentence before a quarter, make it a comparison's base ("compared to
+# the second quarter of 2020", "versus $0.82 in Q3 2020", "down from the $0.71 delivered in Q2 of 2019").
 _COMPARED_WITH = re.compile(
-    r"\b(?:compared\s+(?:to|with)|versus|vs\.?|over|from|than|against|relative\s+to|last\s+year'?s?|"
-    r"prior[- ]year|year[- ]ago)\s*(?:the\s+|a\s+|our\s+)?$",
+    r"\b(?:compared|versus|vs\.?|from|than|against|relative\s+to|last\s+year|prior[- ]year|year[- ]ago|"
+    r"delivered\s+in|in\s+the\s+prior)\b",
     re.IGNORECASE,
 )
+COMPARED_CHARS = 40
 
 
 def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
@@ -447,7 +449,8 @@ def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
         votes[number] = votes.get(number, 0) + (OPENING_WEIGHT if quarter.start() < OPENING_CHARS else 1)
         full = _full_year(year)
         if full and int(full) <= latest:
-            compared = bool(_COMPARED_WITH.search(text, max(0, quarter.start() - 40), quarter.start()))
+            sentence = max(0, text.rfind(". ", 0, quarter.start()), quarter.start() - COMPARED_CHARS)
+            compared = bool(_COMPARED_WITH.search(text, sentence, quarter.start()))
             cited_with.setdefault(number, []).append((full, compared))
     number = max(votes, key=lambda n: votes[n]) if votes else None
     if number not in cited_with:

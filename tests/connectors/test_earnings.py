@@ -1103,7 +1103,7 @@ def test_the_call_period_comes_from_a_name_that_gives_it_else_from_the_text():
         "2022",
     )
     assert call_period(
-        "Q4 46.5% of sales came online, up from 2021 in the fourth quarter of 2021.", "doc_1"
+        "Q4 46.5% of sales came online in the fourth quarter of 2021, a record for 2021.", "doc_1"
     ) == (
         "Q4 2021",
         "2021",
