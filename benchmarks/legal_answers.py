@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors import Document, run_connector  # noqa: E402
-from connectors.cuad_labels import VALUE_CATEGORIES, answer_right, label_answer, party_matches  # noqa: E402
-from connectors.evaluation import read_jsonl  # noqa: E402
+from connectors.cuad_labels import VALUE_CATEGORIES, answer_right, label_answer  # noqa: E402
+from connectors.evaluation import parties_counts, read_jsonl  # noqa: E402
 
 
 def main() -> int:
@@ -45,13 +45,7 @@ def main() -> int:
     for row in rows:
         text = (args.data / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
         answers = run_connector("legal", [Document(row["document_id"], text)])["answers"]
-        labelled = [p for p in row["clauses"].get("Parties", []) if p.strip()]
-        if labelled:
-            named = answers.get("Parties") or []
-            parties[0] += sum(1 for n in named if any(party_matches(n, p) for p in labelled))
-            parties[1] += len(named)
-            parties[2] += sum(1 for p in labelled if any(party_matches(n, p) for n in named))
-            parties[3] += len(labelled)
+        parties = [a + b for a, b in zip(parties, parties_counts(row, answers), strict=True)]
         for category in VALUE_CATEGORIES:
             label = row["answers"].get(category, "")
             right = answer_right(category, label, answers.get(category))

@@ -140,13 +140,7 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
             if right is not None:
                 answer_hits["value"][0] += int(right)
                 answer_hits["value"][1] += 1
-        labelled_parties = [p for p in label["clauses"].get("Parties", []) if p.strip()]
-        if labelled_parties:
-            named = [n for n in answers.get("Parties") or [] if isinstance(n, str)]
-            parties[0] += sum(1 for n in named if any(party_matches(n, p) for p in labelled_parties))
-            parties[1] += len(named)
-            parties[2] += sum(1 for p in labelled_parties if any(party_matches(n, p) for n in named))
-            parties[3] += len(labelled_parties)
+        parties = [a + b for a, b in zip(parties, parties_counts(label, answers), strict=True)]
         for category in YES_NO_CATEGORIES:
             expected = "Yes" if [g for g in label["clauses"].get(category, []) if g.strip()] else "No"
             answer_hits["yes_no"][0] += int(answers.get(category) == expected)
@@ -177,6 +171,21 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
         "answer_yes_no_accuracy": answer_hits["yes_no"][0] / max(1, answer_hits["yes_no"][1]),
         **_parties_scores(*parties),
     }
+
+
+def parties_counts(label: dict, answers: dict) -> tuple[int, int, int, int]:
+    """For one contract: the answered party names matching some labelled Parties span (`party_matches`), the
+    names answered, the labelled spans some name matches, the spans labelled; zeros without a Parties label."""
+    labelled = [p for p in label["clauses"].get("Parties", []) if p.strip()]
+    if not labelled:
+        return 0, 0, 0, 0
+    named = [n for n in answers.get("Parties") or [] if isinstance(n, str)]
+    return (
+        sum(1 for n in named if any(party_matches(n, p) for p in labelled)),
+        len(named),
+        sum(1 for p in labelled if any(party_matches(n, p) for n in named)),
+        len(labelled),
+    )
 
 
 def _parties_scores(right: int, named: int, found: int, labelled: int) -> dict[str, float]:
