@@ -1134,3 +1134,13 @@ def test_the_call_period_comes_from_a_year_first_name_or_the_transcript_title():
     assert call_period(heading, "doc_1") == ("Q2 2021", "2021")
     body = "Second quarter sales rose compared to Q2 2020 results. Our second quarter of 2021 was strong."
     assert call_period(body, "doc_1") == ("Q2 2021", "2021")
+
+
+def test_a_share_after_a_quarter_is_not_its_year():
+    from connectors.earnings.periods import period_of
+
+    assert (
+        period_of("In Q4 46.5% of our sales came from online channels.", "Q4 2021", "2021", False)
+        == "Q4 2021"
+    )
+    assert period_of("Q3 21 revenue grew.", "Q4 2021", "2021", False) == "Q3 2021"
