@@ -79,7 +79,11 @@ class DocumentUploadSerializer(StrictSerializer):
     """A multipart upload of one `file` or several (the field repeated), a ZIP among them unpacked into
     one document per file; `metadata` arrives as `metadata[key]=value` fields (see the view)."""
 
-    file = serializers.ListField(child=serializers.FileField(), min_length=1)
+    file = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        error_messages={"min_length": "Attach at least one file."},
+    )
     content_type = serializers.CharField(max_length=100, required=False)
     metadata = MetadataField(required=False)
 

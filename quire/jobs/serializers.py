@@ -10,7 +10,10 @@ from quire.jobs.models import Job, JobResult, JobStatus
 class JobCreateSerializer(StrictSerializer):
     connector = serializers.CharField(max_length=40)
     documents = serializers.ListField(
-        child=serializers.CharField(max_length=40), min_length=1, max_length=1000
+        child=serializers.CharField(max_length=40),
+        min_length=1,
+        max_length=1000,
+        error_messages={"min_length": "Name at least one document."},
     )
     options = serializers.DictField(required=False, default=dict)
     mode = serializers.ChoiceField(choices=["analyzers", "model"], default="analyzers")

@@ -6,6 +6,7 @@ from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, Delivery, DeliveryAtt
 from quire.webhooks.services.endpoints import MAX_GRACE_SECONDS
 
 DEFAULT_GRACE_SECONDS = 86_400
+AT_LEAST_ONE_EVENT_TYPE = {"min_length": "Name at least one event type."}
 
 
 @extend_schema_field({"type": "string", "enum": [*EVENT_TYPES, ALL_EVENTS]})
@@ -15,14 +16,23 @@ class EventTypeField(serializers.CharField):
 
 class EndpointCreateSerializer(StrictSerializer):
     url = serializers.URLField(max_length=2048)
-    event_types = serializers.ListField(child=EventTypeField(max_length=64), min_length=1, max_length=50)
+    event_types = serializers.ListField(
+        child=EventTypeField(max_length=64),
+        min_length=1,
+        max_length=50,
+        error_messages=AT_LEAST_ONE_EVENT_TYPE,
+    )
     description = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 
 
 class EndpointUpdateSerializer(StrictSerializer):
     url = serializers.URLField(max_length=2048, required=False)
     event_types = serializers.ListField(
-        child=EventTypeField(max_length=64), min_length=1, max_length=50, required=False
+        child=EventTypeField(max_length=64),
+        min_length=1,
+        max_length=50,
+        required=False,
+        error_messages=AT_LEAST_ONE_EVENT_TYPE,
     )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)

@@ -69,6 +69,12 @@ def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
     assert foreign.status_code == 404 and foreign.json()["error"]["param"] == "documents.0"
     empty = api_a.post("/v1/jobs", {"connector": "legal", "documents": []})
     assert empty.status_code == 400
+    assert empty.json()["error"] | {"type": None} == {
+        "type": None,
+        "code": "min_length",
+        "message": "Name at least one document.",
+        "param": "documents",
+    }
     bad_options = api_a.post(
         "/v1/jobs", {"connector": "literature", "documents": [doc_id], "options": {"claims": "not a list"}}
     )

@@ -29,6 +29,8 @@ def test_create_shows_the_secret_once_and_validates(api_hooks: Api, endpoints, r
         "message": unknown.json()["error"]["message"],
         "param": "event_types.0",
     }
+    none = api_hooks.post("/v1/webhook_endpoints", {"url": receiver.url, "event_types": []})
+    assert none.status_code == 400 and none.json()["error"]["message"] == "Name at least one event type."
     typo = api_hooks.post("/v1/webhook_endpoints", {"url": receiver.url, "event_types": ["*"], "secret": "x"})
     assert typo.status_code == 400 and typo.json()["error"]["code"] == "unknown_field"
     not_http = api_hooks.post("/v1/webhook_endpoints", {"url": "ftp://example.com/", "event_types": ["*"]})
