@@ -468,7 +468,7 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
         )
     roles = {name: speaker.role for name, speaker in speakers.items()}
     default_quarter, default_year = call_period(
-        text, document.document_id, document.metadata.get("filename", "")
+        text, document.metadata.get("period", ""), document.document_id, document.metadata.get("filename", "")
     )
     sentences: list[Segment] = []
     if turns:

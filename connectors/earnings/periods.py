@@ -420,13 +420,14 @@ COMPARED_CHARS = 40
 
 
 def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
-    """The call's own quarter and fiscal year: from the first of `names` (its id, its file name) that names one
-    ("AAN_q3_2021", "acme-2021-Q3"), else from the title its first line is ("Acme (ACME) Q3 2021 Earnings Call Transcript"),
-    else from the text: the quarter cited most (a citation in the opening OPENING_CHARS counts
-    OPENING_WEIGHT times) in the latest year it is cited with (a year-ago quarter is cited with an earlier one; a
-    year past the text's latest four-digit year and the next is a misreading, "Q4 46 stores"), or the year after it
-    where every citation of that year is a comparison's base ("compared to the second quarter of 2020"). Where
-    that quarter is never cited with a year, no quarter, and the year cited most."""
+    """The call's own quarter and fiscal year: from the first of `names` (a period its uploader stated, its id,
+    its file name) that names one ("Q3 2021", "AAN_q3_2021", "acme-2021-Q3"), else from the title its first line
+    is ("Acme (ACME) Q3 2021 Earnings Call Transcript"), else from the text: the quarter cited most (a citation in
+    the opening OPENING_CHARS counts OPENING_WEIGHT times) in the latest year it is cited with (a year-ago quarter
+    is cited with an earlier one; a year past the text's latest four-digit year and the next is a misreading, "Q4
+    46 stores"), or the year after it where every citation of that year is a comparison's base ("compared to the
+    second quarter of 2020"). Where that quarter is never cited with a year, no quarter, and the year cited
+    most."""
     for name in names:
         match = _NAMED_CALL.search(name or "")
         if match:

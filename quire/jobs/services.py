@@ -499,7 +499,12 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
                     d.id,
                     d.text,
                     _kind(d),
-                    {"filename": d.filename, "tables": d.tables or [], **retrieval.get(d.id, {})},
+                    {
+                        "filename": d.filename,
+                        "period": d.metadata.get("period", ""),
+                        "tables": d.tables or [],
+                        **retrieval.get(d.id, {}),
+                    },
                 )
                 for d in ordered
             ],

@@ -1144,3 +1144,11 @@ def test_a_share_after_a_quarter_is_not_its_year():
         == "Q4 2021"
     )
     assert period_of("Q3 21 revenue grew.", "Q4 2021", "2021", False) == "Q3 2021"
+
+
+def test_a_period_its_uploader_stated_comes_first():
+    text = "Revenue was $3.1 billion in the quarter, up 12% from a year ago."
+    stated = Document("doc_7", text, metadata={"period": "Q1 2022", "filename": "ACME_q3_2021.txt"})
+    assert run_connector("earnings", [stated])["period"] == {"quarter": "Q1 2022", "fiscal_year": "2022"}
+    unrelated = Document("doc_7", text, metadata={"period": "audit", "filename": "ACME_q3_2021.txt"})
+    assert run_connector("earnings", [unrelated])["period"]["quarter"] == "Q3 2021"

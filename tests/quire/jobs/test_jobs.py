@@ -13,6 +13,7 @@ from tests.support import (
     ready_document,
     redelivering_worker,
     start_job_and_kill_its_worker,
+    wait_for,
     wait_job,
 )
 from tests.support.documents import CONTRACT
@@ -205,3 +206,21 @@ def test_earnings_job_over_two_published_calls_compares_them(celery_worker, api_
     assert outcome["reported"]["span"]["quote"] == "$560 million"
     texts = {d: api_a.get(f"/v1/documents/{d}/text").json()["text"] for d in documents}
     assert assert_spans_hold(output, texts) == result["spans_checked"]
+
+
+def test_an_earnings_job_reads_the_call_period_from_the_file_name_or_the_stated_period(
+    celery_worker, api_a: Api
+):
+    text = "Revenue was $3.1 billion in the quarter, up 12% from a year ago."
+    named = ready_document(api_a, text, "ACME_q3_2021.txt")
+    stated = api_a.post(
+        "/v1/documents",
+        {"text": text + " Margins held.", "filename": "call.txt", "metadata": {"period": "Q1 2022"}},
+    ).json()["id"]
+    wait_for(lambda: api_a.get(f"/v1/documents/{stated}").json()["status"] == "ready", timeout=120)
+    periods = {}
+    for doc_id in (named, stated):
+        job = api_a.post("/v1/jobs", {"connector": "earnings", "documents": [doc_id]}).json()
+        assert wait_job(api_a, job["id"])["status"] == "succeeded"
+        periods[doc_id] = api_a.get(f"/v1/jobs/{job['id']}/result").json()["output"]["period"]["quarter"]
+    assert periods == {named: "Q3 2021", stated: "Q1 2022"}
