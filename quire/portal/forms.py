@@ -80,11 +80,27 @@ class MultipleFileField(forms.FileField):
         return [single(item, initial) for item in (data if isinstance(data, list | tuple) else [data])]
 
 
+CALL_PERIOD = re.compile(r"Q[1-4] (?:19|20)\d\d")
+
+
 class DocumentUploadForm(forms.Form):
     file = MultipleFileField(
         help_text="PDF, DOCX, XLSX, PPTX, e-mail (EML, MSG), HTML, plain text, a JSON transcript; several "
         "files, a folder or a ZIP make one document each."
     )
+    period = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Earnings call period (optional)",
+        help_text="For an earnings call: its quarter, e.g. Q2 2021. Left empty, it is read from the file name or "
+        "the transcript.",
+    )
+
+    def clean_period(self) -> str:
+        period = " ".join(self.cleaned_data["period"].split()).upper()
+        if period and not CALL_PERIOD.fullmatch(period):
+            raise forms.ValidationError("Write the quarter and its year, e.g. Q2 2021.")
+        return period
 
     def clean_file(self):
         uploads = self.cleaned_data["file"]

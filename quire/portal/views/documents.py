@@ -39,8 +39,9 @@ def document_list(request: HttpRequest) -> HttpResponse:
                 Upload(upload.name or "upload", upload.read(), upload.content_type)
                 for upload in form.cleaned_data["file"]
             ]
+            period = form.cleaned_data["period"]
             try:
-                _upload(request, files)
+                _upload(request, files, {"period": period} if period else None)
             except Refusal as exc:
                 show_rejection(form, exc)
             else:
@@ -50,7 +51,7 @@ def document_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _upload(request: HttpRequest, files: list[Upload]) -> None:
+def _upload(request: HttpRequest, files: list[Upload], metadata: dict[str, str] | None) -> None:
     if len(files) == 1 and not is_zip(files[0].content):
         result = document_create(
             tenant=request.tenant,
@@ -59,12 +60,13 @@ def _upload(request: HttpRequest, files: list[Upload]) -> None:
             declared_type=files[0].declared_type,
             max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
             content_param="file",
+            metadata=metadata,
         )
         verb = "Uploaded" if result.created else "Already uploaded:"
         messages.success(request, f"{verb} {result.document.filename}.")
         return
     batch = document_batch_create(
-        tenant=request.tenant, uploads=files, max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES
+        tenant=request.tenant, uploads=files, max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES, metadata=metadata
     )
     messages.success(request, f"Uploaded {len(batch.documents)} documents (batch {batch.id}).")
     for filename, refusal in batch.refused:
