@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -182,32 +182,38 @@ def _vocabulary(contracts: list[Contract]) -> tuple[dict[str, int], np.ndarray]:
     return {t: i for i, t in enumerate(terms)}, idf
 
 
-def _features(contracts: list[Contract], vocabulary: dict[str, int], idf: np.ndarray):
+def _term_matrix(rows: Iterable[list[str]], vocabulary: dict[str, int], idf: np.ndarray):
+    """One sparse row of `term_weights` per list of terms."""
     from scipy.sparse import csr_matrix
 
     indptr, indices, data = [0], [], []
-    for contract in contracts:
-        previous = ""
-        for sentence in contract.sentences:
-            columns, values = term_weights(sentence_terms(sentence.text, previous), vocabulary, idf)
-            indices.extend(columns.tolist())
-            data.extend(values.tolist())
-            indptr.append(len(indices))
-            previous = sentence.text
+    for terms in rows:
+        columns, values = term_weights(terms, vocabulary, idf)
+        indices.extend(columns.tolist())
+        data.extend(values.tolist())
+        indptr.append(len(indices))
     return csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, len(vocabulary)), dtype=np.float32)
+
+
+def _features(contracts: list[Contract], vocabulary: dict[str, int], idf: np.ndarray):
+    """One row per sentence of every contract: its `sentence_terms`, as `ClauseModel.logits` reads them."""
+    texts = [[s.text for s in contract.sentences] for contract in contracts]
+    return _term_matrix(
+        (
+            sentence_terms(text, previous)
+            for sentences in texts
+            for previous, text in zip(["", *sentences[:-1]], sentences, strict=True)
+        ),
+        vocabulary,
+        idf,
+    )
 
 
 def _document_features(contracts: list[Contract], vocabulary: dict[str, int], idf: np.ndarray):
     """One row per contract: its `document_terms`, as `ClauseModel.document_logits` reads them."""
-    from scipy.sparse import csr_matrix
-
-    indptr, indices, data = [0], [], []
-    for contract in contracts:
-        columns, values = term_weights(document_terms([s.text for s in contract.sentences]), vocabulary, idf)
-        indices.extend(columns.tolist())
-        data.extend(values.tolist())
-        indptr.append(len(indices))
-    return csr_matrix((data, indices, indptr), shape=(len(contracts), len(vocabulary)), dtype=np.float32)
+    return _term_matrix(
+        (document_terms([s.text for s in contract.sentences]) for contract in contracts), vocabulary, idf
+    )
 
 
 def _fit(contracts: list[Contract]) -> ClauseModel:
