@@ -64,6 +64,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
+    os.environ.setdefault("QUIRE_LOG_FORMAT", "text")
     host = os.environ.get("QUIRE_HOST", "127.0.0.1")
     port = int(os.environ.get("QUIRE_PORT", "8000"))
     servers = ensure_service_urls()
@@ -107,6 +108,7 @@ def main() -> int:
             f"  API:      http://{host}:{port}/v1  (docs: http://{host}:{port}/v1/docs)\n"
             f"  API key:  {credentials['api_key']}\n"
             f"  Try:      curl -H 'Authorization: Bearer {credentials['api_key']}' http://{host}:{port}/v1/health\n"
+            f"  Saved in: {data / 'demo-credentials.json'}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

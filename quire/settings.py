@@ -363,7 +363,13 @@ QUIRE_LOG_FORMAT = env_str("QUIRE_LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "quire.logging.RequestContextFilter"}},
+    "filters": {
+        "context": {"()": "quire.logging.RequestContextFilter"},
+        "periodic": {
+            "()": "quire.logging.PeriodicChatterFilter",
+            "tasks": sorted({entry["task"] for entry in CELERY_BEAT_SCHEDULE.values()}),
+        },
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -376,7 +382,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": QUIRE_LOG_FORMAT,
-            "filters": ["context"],
+            "filters": ["context", "periodic"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("QUIRE_LOG_LEVEL", "INFO")},

@@ -56,7 +56,12 @@ def _ctrl_c(make: subprocess.Popen) -> None:
 def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QUIRE_MEDIA_ROOT")}
-    env.update(QUIRE_DATA_DIR=str(tmp_path), QUIRE_PORT=str(port), QUIRE_WORKER_CONCURRENCY="1")
+    env.update(
+        QUIRE_DATA_DIR=str(tmp_path),
+        QUIRE_PORT=str(port),
+        QUIRE_WORKER_CONCURRENCY="1",
+        QUIRE_WEBHOOKS_SWEEP_SECONDS="1",
+    )
     errors = tmp_path / "make-run.stderr"
     with errors.open("wb") as stderr:
         proc = subprocess.Popen(
@@ -92,6 +97,11 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
         assert response.status == 200 and body["status"] == "ok"
         started = _processes_of(tmp_path, proc.pid)
         assert len(started) >= 5, started
+        wait_for(lambda: "celery@" in errors.read_text() and "ready" in errors.read_text(), timeout=60)
+        time.sleep(3)
+        console = errors.read_text()
+        assert "deliveries_dispatch_due_task" not in console, console[-3000:]
+        assert not console.lstrip().startswith("{"), "the console's log lines are text, not JSON"
     finally:
         _ctrl_c(proc)
         try:

@@ -72,7 +72,7 @@ def _spawn(worker: WorkerProcess):
             "--concurrency",
             "1",
             "-l",
-            "INFO",
+            "DEBUG",
             "--without-gossip",
             "--without-mingle",
         ),
