@@ -215,8 +215,7 @@ def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: flo
     change. A figure from a table cell cites the cell."""
     call = reader.call
     period = call["period"]
-    own_period = f"{period['quarter']} {period['fiscal_year']}" if period.get("quarter") else None
-    wanted = period_of_heading(column["question"], period.get("fiscal_year")) or own_period
+    wanted = period_of_heading(column["question"], period.get("fiscal_year")) or period.get("quarter")
     wanted_kind = "guidance" if column["key"].startswith("guidance") else "actual"
     growth = column["key"].endswith("_growth")
     candidates = []

@@ -337,3 +337,15 @@ def test_yes_no_reads_the_polarity_of_the_clause_that_decides(question, passage,
     assert (value, normalised) == (answer, answer.lower())
     assert start <= first < last <= start + len(passage)
     assert text[first:last] == (decides or passage.rstrip("."))
+
+
+def test_an_earnings_column_without_a_period_answers_the_calls_own_quarter_before_a_year_ago_one():
+    text = (
+        "Operator: Welcome.\nJane Doe -- CFO: Revenue in the second quarter of 2023 was $120.5 million. "
+        "This quarter, revenue was $131.2 million, up 9%.\n"
+    )
+    call = Document("doc_1", text, metadata={"filename": "acme-2024-Q2.txt"})
+    columns = [{"key": "revenue", "question": "What was revenue?", "type": "money"}]
+    revenue = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]["revenue"]
+    assert revenue["value"] == "$131.2 million" and revenue["normalised"]["period"] == "Q2 2024"
+    assert revenue["confidence"] == 0.75
