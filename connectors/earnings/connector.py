@@ -467,9 +467,18 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
             f"document {document.document_id!r}: no speakers found; figures are reported without speakers"
         )
     roles = {name: speaker.role for name, speaker in speakers.items()}
-    default_quarter, default_year = call_period(
-        text, document.metadata.get("period", ""), document.document_id, document.metadata.get("filename", "")
+    default_quarter, default_year, period_source = call_period(
+        text,
+        stated=document.metadata.get("period", ""),
+        document_id=document.document_id,
+        filename=document.metadata.get("filename", ""),
     )
+    if default_quarter is None and text.strip():
+        run.warn(
+            f"document {document.document_id!r}: the call's quarter was found neither in a stated period, its "
+            "name, its title nor its text, so figures that name no period have none; state it at upload "
+            '(the document\'s metadata "period", e.g. "Q2 2021")'
+        )
     sentences: list[Segment] = []
     if turns:
         for turn in turns:
@@ -540,7 +549,7 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
         "summary": salient_summary(metrics) if use_model else build_summary(metrics, guidance_moves),
         "tone": _section_tone(document, turns, roles),
         "qa_start": next((turn.start for turn in turns if turn.section == QA), len(text)),
-        "period": {"quarter": default_quarter, "fiscal_year": default_year},
+        "period": {"quarter": default_quarter, "fiscal_year": default_year, "source": period_source},
         "sections": sorted({turn.section for turn in turns} or ({PREPARED} if text.strip() else set())),
     }
 
@@ -586,6 +595,7 @@ class EarningsConnector(Connector):
             "qa": [],
             "summary": [],
             "tone": [],
+            "periods": [],
         }
         calls = []
         for index, document in enumerate(documents):
@@ -598,6 +608,7 @@ class EarningsConnector(Connector):
                 from connectors.earnings.model import refine_with_model
 
                 result = refine_with_model(document, result, run)
+            result["periods"] = [{"document_id": document.document_id, **result["period"]}]
             for key in merged:
                 merged[key].extend(result[key])
             if len(documents) == 1:

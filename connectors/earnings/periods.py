@@ -4,6 +4,7 @@ the period a figure speaks of and the one before it."""
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from connectors.earnings.tables import NUMBER, RANGE
 
@@ -419,25 +420,33 @@ _COMPARED_WITH = re.compile(
 COMPARED_CHARS = 40
 
 
-def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
-    """The call's own quarter and fiscal year: from the first of `names` (a period its uploader stated, its id,
-    its file name) that names one ("Q3 2021", "AAN_q3_2021", "acme-2021-Q3"), else from the title its first line
-    is ("Acme (ACME) Q3 2021 Earnings Call Transcript"), else from the text: the quarter cited most (a citation in
-    the opening OPENING_CHARS counts OPENING_WEIGHT times) in the latest year it is cited with (a year-ago quarter
-    is cited with an earlier one; a year past the text's latest four-digit year and the next is a misreading, "Q4
-    46 stores"), or the year after it where every citation of that year is a comparison's base ("compared to the
-    second quarter of 2020"). Where that quarter is never cited with a year, no quarter, and the year cited
-    most."""
-    for name in names:
+class CallPeriod(NamedTuple):
+    quarter: str | None
+    fiscal_year: str | None
+    source: str | None
+
+
+def call_period(text: str, *, stated: str = "", document_id: str = "", filename: str = "") -> CallPeriod:
+    """The call's own quarter and fiscal year, and where they were read (`source`): from the first of the
+    period its uploader stated, its id and its file name that names one ("Q3 2021", "AAN_q3_2021",
+    "acme-2021-Q3"), else from the title its first line is ("Acme (ACME) Q3 2021 Earnings Call Transcript"),
+    else from the text: the quarter cited most (a citation in the opening OPENING_CHARS counts OPENING_WEIGHT
+    times) in the latest year it is cited with (a year-ago quarter is cited with an earlier one; a year past
+    the text's latest four-digit year and the next is a misreading, "Q4 46 stores"), or the year after it where
+    every citation of that year is a comparison's base ("compared to the second quarter of 2020"). Where that
+    quarter is never cited with a year, no quarter, and the year cited most."""
+    for source, name in (("stated", stated), ("document_id", document_id), ("filename", filename)):
         match = _NAMED_CALL.search(name or "")
         if match:
             year = match.group("year") or match.group("year_first")
-            return f"Q{match.group('quarter') or match.group('quarter_last')} {year}", year
+            return CallPeriod(
+                f"Q{match.group('quarter') or match.group('quarter_last')} {year}", year, source
+            )
     first_line = text.lstrip().split("\n", 1)[0]
     title = _TITLE_CALL.search(first_line) if len(first_line) <= TITLE_CHARS else None
     if title:
         number = int(title.group("q") or _QUARTER_WORDS[title.group("word").lower()])
-        return f"Q{number} {title.group('year')}", title.group("year")
+        return CallPeriod(f"Q{number} {title.group('year')}", title.group("year"), "title")
     years = re.findall(r"\b((?:19|20)\d\d)\b", text)
     most_cited = max(set(years), key=lambda y: (years.count(y), y)) if years else None
     latest = max((int(y) for y in years), default=0) + 1
@@ -455,11 +464,11 @@ def call_period(text: str, *names: str) -> tuple[str | None, str | None]:
             cited_with.setdefault(number, []).append((full, compared))
     number = max(votes, key=lambda n: votes[n]) if votes else None
     if number not in cited_with:
-        return None, most_cited
+        return CallPeriod(None, most_cited, "text" if most_cited else None)
     year = max(full for full, _ in cited_with[number])
     if all(compared for full, compared in cited_with[number] if full == year):
         year = str(int(year) + 1)
-    return f"Q{number} {year}", year
+    return CallPeriod(f"Q{number} {year}", year, "text")
 
 
 _MONTH_NUMBERS = {

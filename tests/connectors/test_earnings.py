@@ -1094,46 +1094,66 @@ def test_the_call_period_comes_from_a_name_that_gives_it_else_from_the_text():
         "Second quarter 2021 revenue rose 12% from the second quarter of 2020. In the first quarter we said more. "
         "Our second quarter margin was 31%, and Q2 2021 cash flow was strong."
     )
-    assert call_period(text, "doc_1", "ACME_q3_2021.txt") == ("Q3 2021", "2021")
-    assert call_period(text, "doc_1", "transcript.txt") == ("Q2 2021", "2021")
-    assert call_period(
-        "In the third quarter sales grew; for 2022 we see more, as 2022 and 2021 showed.", "doc_1"
-    ) == (
-        None,
-        "2022",
-    )
-    assert call_period(
-        "Q4 46.5% of sales came online in the fourth quarter of 2021, a record for 2021.", "doc_1"
-    ) == (
-        "Q4 2021",
+    assert call_period(text, document_id="doc_1", filename="ACME_q3_2021.txt") == (
+        "Q3 2021",
         "2021",
+        "filename",
     )
+    assert call_period(text, document_id="doc_1", filename="transcript.txt") == ("Q2 2021", "2021", "text")
+    assert call_period(
+        "In the third quarter sales grew; for 2022 we see more, as 2022 and 2021 showed.", document_id="doc_1"
+    ) == (None, "2022", "text")
+    assert call_period(
+        "Q4 46.5% of sales came online in the fourth quarter of 2021, a record for 2021.", document_id="doc_1"
+    ) == ("Q4 2021", "2021", "text")
+    assert call_period("Thank you all for joining.", stated="Q1 2020") == ("Q1 2020", "2020", "stated")
+    assert call_period("Thank you all for joining.", document_id="doc_1") == (None, None, None)
 
 
 def test_a_transcript_uploaded_under_a_file_name_gets_its_period_from_the_name():
     text = "Revenue was $3.1 billion in the quarter, up 12% from a year ago."
     named = Document("doc_7", text, metadata={"filename": "ACME_q3_2021.txt"})
-    assert run_connector("earnings", [named])["period"] == {"quarter": "Q3 2021", "fiscal_year": "2021"}
+    assert run_connector("earnings", [named])["period"] == {
+        "quarter": "Q3 2021",
+        "fiscal_year": "2021",
+        "source": "filename",
+    }
     assert run_connector("earnings", [Document("doc_7", text)])["period"]["quarter"] is None
+
+
+def test_each_call_reports_where_its_period_was_read_and_a_call_without_one_is_warned_of():
+    named = Document("doc_1", "Revenue was $3.1 billion, up 12%.", metadata={"period": "Q1 2022"})
+    unnamed = Document("doc_2", "Revenue was $3.3 billion, up 9%.")
+    result = run_connector("earnings", [named, unnamed])
+    assert result["periods"] == [
+        {"document_id": "doc_1", "quarter": "Q1 2022", "fiscal_year": "2022", "source": "stated"},
+        {"document_id": "doc_2", "quarter": None, "fiscal_year": None, "source": None},
+    ]
+    warned = [w for w in result["warnings"] if "call's quarter was found neither" in w]
+    assert len(warned) == 1 and "'doc_2'" in warned[0] and '"period"' in warned[0]
 
 
 def test_a_quarter_cited_only_as_a_comparison_base_is_a_year_before_the_call():
     from connectors.earnings.periods import call_period
 
     text = "Second quarter revenue grew 9% compared to the second quarter of 2020. Our second quarter was strong."
-    assert call_period(text, "doc_1") == ("Q2 2021", "2021")
+    assert call_period(text, document_id="doc_1") == ("Q2 2021", "2021", "text")
 
 
 def test_the_call_period_comes_from_a_year_first_name_or_the_transcript_title():
     from connectors.earnings.periods import call_period
 
-    assert call_period("", "doc_1", "acme-2021-Q3.pdf") == ("Q3 2021", "2021")
+    assert call_period("", document_id="doc_1", filename="acme-2021-Q3.pdf") == (
+        "Q3 2021",
+        "2021",
+        "filename",
+    )
     title = "Acme Corp (ACME) Q2 2022 Earnings Call Transcript\nRevenue grew compared to the second quarter of 2021."
-    assert call_period(title, "doc_1", "transcript.pdf") == ("Q2 2022", "2022")
+    assert call_period(title, document_id="doc_1", filename="transcript.pdf") == ("Q2 2022", "2022", "title")
     heading = "Second Quarter 2021 Results Conference Call\nOperator: Good morning."
-    assert call_period(heading, "doc_1") == ("Q2 2021", "2021")
+    assert call_period(heading, document_id="doc_1") == ("Q2 2021", "2021", "title")
     body = "Second quarter sales rose compared to Q2 2020 results. Our second quarter of 2021 was strong."
-    assert call_period(body, "doc_1") == ("Q2 2021", "2021")
+    assert call_period(body, document_id="doc_1") == ("Q2 2021", "2021", "text")
 
 
 def test_a_share_after_a_quarter_is_not_its_year():
@@ -1149,6 +1169,10 @@ def test_a_share_after_a_quarter_is_not_its_year():
 def test_a_period_its_uploader_stated_comes_first():
     text = "Revenue was $3.1 billion in the quarter, up 12% from a year ago."
     stated = Document("doc_7", text, metadata={"period": "Q1 2022", "filename": "ACME_q3_2021.txt"})
-    assert run_connector("earnings", [stated])["period"] == {"quarter": "Q1 2022", "fiscal_year": "2022"}
+    assert run_connector("earnings", [stated])["period"] == {
+        "quarter": "Q1 2022",
+        "fiscal_year": "2022",
+        "source": "stated",
+    }
     unrelated = Document("doc_7", text, metadata={"period": "audit", "filename": "ACME_q3_2021.txt"})
     assert run_connector("earnings", [unrelated])["period"]["quarter"] == "Q3 2021"

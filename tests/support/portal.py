@@ -60,14 +60,14 @@ def job_with_result(
     *,
     connector: str,
     filename: str,
-    context: Callable[[str], dict],
+    context: Callable[[str], dict] | None = None,
     mode: str = "analyzers",
     text: str | None = None,
     output: Callable[[str], dict] | None = None,
 ) -> str:
     """A succeeded job over one ready text document (`text`, by default its `filename`), saved straight into the
-    workspace's schema with `context(document_id)` as its result's context and `output(document_id)` beside it
-    in its output; returns the job's id."""
+    workspace's schema with `context(document_id)` as its result's context (by default a run of the analyzers
+    that read no document) and `output(document_id)` beside it in its output; returns the job's id."""
     from django_tenants.utils import tenant_context
 
     from quire.documents.models import Document
@@ -85,7 +85,7 @@ def job_with_result(
         job = Job.objects.create(
             connector=connector, document_ids=[document.pk], mode=mode, status="succeeded"
         )
-        record = context(document.pk)
+        record = context(document.pk) if context else {"strategy": "analyzers", "documents": []}
         JobResult.objects.create(
             job=job,
             output={"connector": connector, **(output(document.pk) if output else {}), "context": record},

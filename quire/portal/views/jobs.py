@@ -73,6 +73,13 @@ STRATEGY_WORDS = {
     "map_reduce": "read in sections, then reduced",
     "analyzers": "read by the analyzers only, no model",
 }
+PERIOD_SOURCE_WORDS = {
+    "stated": "as stated at upload",
+    "document_id": "from its document id",
+    "filename": "from its file name",
+    "title": "from its title line",
+    "text": "read from its text",
+}
 ALTERNATIVE_WORDS = {"whole": "reading it whole", "rag": "retrieval", "map_reduce": "map-reduce"}
 
 
@@ -136,6 +143,14 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
                 "sentence": reading_sentence(entry),
             }
             for entry in (result.context or {}).get("documents", [])
+        ]
+        context["call_periods"] = [
+            {
+                "filename": names.get(entry.get("document_id"), entry.get("document_id")),
+                "quarter": entry.get("quarter"),
+                "source": PERIOD_SOURCE_WORDS.get(entry.get("source"), ""),
+            }
+            for entry in output.get("periods") or []
         ]
     return page(request, "portal/job.html", context)
 

@@ -34,7 +34,6 @@ def _legal_job(workspace: Workspace, filename: str, *, suggest: bool) -> str:
         connector="legal",
         filename=filename,
         text=TEXT,
-        context=lambda document_id: {"strategy": "analyzers", "documents": []},
         output=output,
     )
 

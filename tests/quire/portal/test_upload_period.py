@@ -1,13 +1,15 @@
 """The portal's upload form takes an earnings call's period, stored as the document's metadata `period`, which the
-earnings connector reads first."""
+earnings connector reads first; the job page says which period was read and where."""
 
 from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
+from connectors import Document as ConnectorDocument
+from connectors import run_connector
 from quire.documents.models import Document
-from tests.support.portal import signed_in
+from tests.support.portal import job_with_result, signed_in
 
 
 def test_an_upload_stores_the_call_period_it_is_given_and_refuses_a_malformed_one(workspace):
@@ -30,3 +32,32 @@ def test_an_upload_stores_the_call_period_it_is_given_and_refuses_a_malformed_on
     with tenant_context(workspace.tenant):
         assert Document.objects.get(filename="period-form-call.txt").metadata == {"period": "Q2 2021"}
         assert not Document.objects.filter(filename="period-form-other.txt").exists()
+
+
+def _earnings_job_page(workspace, filename: str) -> str:
+    text = "Revenue was $3.1 billion in the quarter, up 12% from a year ago."
+
+    def output(document_id: str) -> dict:
+        return run_connector(
+            "earnings", [ConnectorDocument(document_id, text, metadata={"filename": filename})]
+        )
+
+    job_id = job_with_result(
+        workspace,
+        connector="earnings",
+        filename=filename,
+        text=text,
+        output=output,
+    )
+    return signed_in(workspace, "viewer").get(f"/jobs/{job_id}").content.decode()
+
+
+def test_the_job_page_says_which_call_period_was_read_and_where(workspace):
+    page = _earnings_job_page(workspace, "acme-2021-Q3.txt")
+    assert "acme-2021-Q3.txt: the call of Q3 2021, from its file name." in page
+
+
+def test_the_job_page_says_what_to_do_when_no_call_period_was_found(workspace):
+    page = _earnings_job_page(workspace, "transcript.txt")
+    assert "transcript.txt: the call's quarter was not found" in page
+    assert "state it as the document's metadata <code>period</code>" in page
