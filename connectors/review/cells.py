@@ -7,7 +7,7 @@ from functools import cached_property
 
 from connectors.base import Document, RunContext
 from connectors.earnings.connector import analyse_call
-from connectors.earnings.periods import period_of_heading
+from connectors.earnings.periods import is_after, period_of_heading
 from connectors.earnings.table_figures import CellValue, cell_values
 from connectors.grids import Grid, find_grids, grid_at
 from connectors.legal.analyzers import ContractAnalysis, analyse_contract, find_parties
@@ -210,12 +210,13 @@ def _party_cell(reader: DocumentReader, floor: float) -> dict:
 
 
 def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: float) -> dict | None:
-    """The earnings analyzers' figure of `metric` (guidance for a guidance column, else an actual), the
-    period the question names first, else the call's own; a growth column takes the figure's percentage
-    change. A figure from a table cell cites the cell."""
+    """The earnings analyzers' figure of `metric` (guidance for a guidance column, else an actual) of the
+    period the question names, else of a period after the call's own for guidance and of the call's own for an
+    actual; among those, the most salient (the learned model's probability that a summary states it), else the
+    first. A growth column takes the figure's percentage change. A figure from a table cell cites the cell."""
     call = reader.call
-    period = call["period"]
-    wanted = period_of_heading(column["question"], period.get("fiscal_year")) or period.get("quarter")
+    quarter, year = call["period"]["quarter"], call["period"]["fiscal_year"]
+    named = period_of_heading(column["question"], year)
     wanted_kind = "guidance" if column["key"].startswith("guidance") else "actual"
     growth = column["key"].endswith("_growth")
     candidates = []
@@ -235,10 +236,16 @@ def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: flo
             normalised = {"value": figure["value"], "unit": figure["unit"], "scale": figure["scale"]}
         normalised["period"] = figure["period"]
         cited = figure["span"] if "table" in figure and not growth else figure["sentence"]
-        candidates.append((figure["period"] != wanted, value, normalised, cited))
+        if named:
+            other_period = figure["period"] != named
+        elif wanted_kind == "guidance":
+            other_period = not is_after(figure["period"] or "", quarter, year)
+        else:
+            other_period = figure["period"] != quarter
+        candidates.append((other_period, -figure.get("salience", 0.0), value, normalised, cited))
     if not candidates:
         return None
-    other_period, value, normalised, sentence = min(candidates, key=lambda c: c[0])
+    other_period, _, value, normalised, sentence = min(candidates, key=lambda c: c[:2])
     return cell(value, normalised, [sentence], 0.5 if other_period else 0.75, floor)
 
 

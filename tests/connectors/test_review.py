@@ -349,3 +349,24 @@ def test_an_earnings_column_without_a_period_answers_the_calls_own_quarter_befor
     revenue = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]["revenue"]
     assert revenue["value"] == "$131.2 million" and revenue["normalised"]["period"] == "Q2 2024"
     assert revenue["confidence"] == 0.75
+
+
+def test_earnings_kpi_columns_take_the_headline_figure_and_guidance_for_a_later_period():
+    text = (
+        "Operator: Welcome.\nJane Doe -- CFO: We remain on track to reach our goal of $1.8 million in average "
+        "sales per store. In Q2, our net sales increased 5.9% to $2.6 billion. For the third quarter we expect "
+        "revenue of $2.7 billion. For the second quarter we had expected revenue of $2.5 billion.\n"
+    )
+    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q2.txt"})
+    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in ("revenue", "guidance_revenue")]
+    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    assert (cells["revenue"]["value"], cells["revenue"]["normalised"]["period"]) == (
+        "$2.6 billion",
+        "Q2 2021",
+    )
+    guidance = cells["guidance_revenue"]
+    assert (guidance["value"], guidance["normalised"]["period"], guidance["confidence"]) == (
+        "$2.7 billion",
+        "Q3 2021",
+        0.75,
+    )
