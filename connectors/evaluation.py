@@ -179,7 +179,8 @@ def parties_counts(label: dict, answers: dict) -> tuple[int, int, int, int]:
     labelled = [p for p in label["clauses"].get("Parties", []) if p.strip()]
     if not labelled:
         return 0, 0, 0, 0
-    named = [n for n in answers.get("Parties") or [] if isinstance(n, str)]
+    answer = answers.get("Parties") or []
+    named = [answer] if isinstance(answer, str) else [n for n in answer if isinstance(n, str)]
     return (
         sum(1 for n in named if any(party_matches(n, p) for p in labelled)),
         len(named),

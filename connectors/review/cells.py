@@ -22,15 +22,19 @@ from connectors.text import split_sentences
 
 PASSAGES = 8
 RANK_DISCOUNT = 0.04
+# An earnings KPI column the earnings analyzers found no figure for is answered from passages like any other
+# column, at this share of the passage's confidence: on 600 ECTSum training calls 16 of 71 such answers held
+# the reference summary's figure of the metric, against 749 of 1,310 of the analyzers' figures.
+KPI_FALLBACK_WEIGHT = 0.3
 _MONEY_UNITS = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
 _CUAD_TYPES = {"date", "duration", "text", "party", "yes_no"}
 _FIGURE_TYPES = ("money", "number", "percent")
 
 
 def cell(value, normalised, spans: list[dict], confidence: float, floor: float) -> dict:
-    """A cell; answered only with a span and a confidence at or above the floor."""
+    """A cell; answered only with a value, a span and a confidence at or above the floor."""
     confidence = round(max(0.0, min(1.0, confidence)), 3)
-    status = "answered" if spans and confidence >= floor else "needs_review"
+    status = "answered" if value is not None and spans and confidence >= floor else "needs_review"
     return {
         "value": value,
         "normalised": normalised,
@@ -117,6 +121,8 @@ def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) ->
         passages = [p for p in passages if grid_at(reader.grids, p.start) is None]
     if not passages:
         return not_found()
+    if metric is not None and column["type"] in _FIGURE_TYPES:
+        return typed_cell(column, reader, passages, floor, weight=KPI_FALLBACK_WEIGHT)
     return typed_cell(column, reader, passages, floor)
 
 
@@ -153,7 +159,9 @@ def table_cell(column: dict, reader: DocumentReader, floor: float) -> dict | Non
     return cell(quote, normalised, [reader.span(best.start, best.end)], best_score, floor)
 
 
-def typed_cell(column: dict, reader: DocumentReader, passages: list[Passage], floor: float) -> dict:
+def typed_cell(
+    column: dict, reader: DocumentReader, passages: list[Passage], floor: float, weight: float = 1.0
+) -> dict:
     kind, text = column["type"], reader.text
     finder = FINDERS.get(kind)
     if finder is not None:
@@ -161,7 +169,7 @@ def typed_cell(column: dict, reader: DocumentReader, passages: list[Passage], fl
             found = finder(text, passage.start, passage.end)
             if found is not None:
                 value, normalised, _, _ = found
-                confidence = passage.score - RANK_DISCOUNT * rank
+                confidence = (passage.score - RANK_DISCOUNT * rank) * weight
                 return cell(value, normalised, [reader.span(passage.start, passage.end)], confidence, floor)
         return not_found()
     top = passages[0]
@@ -186,6 +194,8 @@ def _cuad_cell(category: str, column: dict, reader: DocumentReader, floor: float
     confidence = max((clause["confidence"] for clause in found), default=0.0)
     if category in YES_NO_CATEGORIES:
         value = "Yes" if found else None
+    elif column["type"] == "party":
+        value = answers.get(category) or None
     else:
         value = answers.get(category) or (spans[0]["quote"] if spans else None)
     if value is None and not spans:

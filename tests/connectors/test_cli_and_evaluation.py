@@ -153,6 +153,11 @@ def test_the_parties_answer_is_scored_by_name_precision_and_label_recall():
     assert scores["answer_parties_recall"] == pytest.approx(3 / 3)
     unlabelled = {"document_id": "e", "clauses": {}, "answers": {}}
     assert score_legal({"e": output}, [unlabelled])["answer_parties_precision"] == 0.0
+    one_string = {"clauses": [], "answers": {"Parties": "ACME CORP."}}
+    scores = score_legal({"d": one_string}, [label])
+    assert scores["answer_parties_precision"] == 1.0 and scores["answer_parties_recall"] == pytest.approx(
+        2 / 3
+    )
 
 
 def test_a_cuad_label_year_from_a_spreadsheet_two_digit_pivot_reads_in_this_century():

@@ -370,3 +370,25 @@ def test_earnings_kpi_columns_take_the_headline_figure_and_guidance_for_a_later_
         "Q3 2021",
         0.75,
     )
+
+
+def test_an_earnings_kpi_the_analyzers_did_not_find_is_left_for_review_when_a_passage_answers_it():
+    text = (
+        "Operator: Welcome.\nJane Doe -- CFO: Adjusted diluted earnings per share of $3.34 represented an "
+        "all-time quarterly high, and adjusted EBITDA margins improved again.\n"
+    )
+    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q1.txt"})
+    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in ("ebitda", "adjusted_eps")]
+    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    assert cells["adjusted_eps"]["status"] == "answered" and cells["adjusted_eps"]["value"] == "$3.34"
+    assert cells["ebitda"]["status"] == "needs_review" and cells["ebitda"]["confidence"] < 0.35
+
+
+def test_a_parties_column_keeps_a_list_of_names_and_leaves_a_clause_without_names_for_review():
+    contract = (DATA / "cuad" / "contracts" / "cuad_20.txt").read_text(encoding="utf-8")
+    column = [c for c in TEMPLATES["cuad"] if c["key"] == "parties"]
+    found = run_connector("review", [Document("cuad_20", contract)], options={"columns": column})
+    parties = found["rows"][0]["cells"]["parties"]
+    assert parties["value"] is None and parties["spans"] and parties["status"] == "needs_review"
+    named = run_connector("review", [Document("note", NOTE)], options={"columns": column})["rows"][0]["cells"]
+    assert isinstance(named["parties"]["value"], list)
