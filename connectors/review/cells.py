@@ -192,15 +192,18 @@ def _cuad_cell(category: str, column: dict, reader: DocumentReader, floor: float
     found = [clause for clause in clauses if clause["category"] == category]
     spans = [clause["span"] for clause in found]
     confidence = max((clause["confidence"] for clause in found), default=0.0)
+    answer = answers.get(category) or None
     if category in YES_NO_CATEGORIES:
-        value = "Yes" if found else None
-    elif column["type"] == "party":
-        value = answers.get(category) or None
+        value = normalised = "Yes" if found else None
+    elif column["type"] == "party" or answer is not None:
+        value = normalised = answer
     else:
-        value = answers.get(category) or (spans[0]["quote"] if spans else None)
+        value = spans[0]["quote"] if spans else None
+        normalised = None if column["type"] in ("date", "duration") else value
     if value is None and not spans:
         return not_found()
-    normalised = value.lower() if column["type"] == "yes_no" and isinstance(value, str) else value
+    if column["type"] == "yes_no" and isinstance(value, str):
+        normalised = value.lower()
     return cell(value, normalised, spans, confidence, floor)
 
 

@@ -392,3 +392,12 @@ def test_a_parties_column_keeps_a_list_of_names_and_leaves_a_clause_without_name
     assert parties["value"] is None and parties["spans"] and parties["status"] == "needs_review"
     named = run_connector("review", [Document("note", NOTE)], options={"columns": column})["rows"][0]["cells"]
     assert isinstance(named["parties"]["value"], list)
+
+
+def test_a_date_column_whose_clause_gives_no_date_cites_it_with_no_normalised_date():
+    contract = (DATA / "cuad" / "contracts" / "cuad_23.txt").read_text(encoding="utf-8")
+    columns = [c for c in TEMPLATES["cuad"] if c["key"] == "expiration_date"]
+    found = run_connector("review", [Document("cuad_23", contract)], options={"columns": columns})
+    expiration = found["rows"][0]["cells"]["expiration_date"]
+    assert expiration["value"].startswith("23. The Contract is valid for 5 years")
+    assert expiration["normalised"] is None and expiration["spans"]
