@@ -47,8 +47,7 @@ def _amount(metric: dict, key: str = "value") -> float | None:
 
 def _headline(call: dict, metric: str) -> dict | None:
     """The call's reported figure of `metric` for its own period: a stated level, not a range nor a component
-    ("operating income includes $55 million of ..."), preferring the prepared remarks and, for per-share
-    figures, a sentence that does not pair GAAP and adjusted values "respectively"."""
+    ("operating income includes $55 million of ..."), the first by `headline_rank`."""
     period = call["period_label"]
     candidates = [
         entry
@@ -63,14 +62,19 @@ def _headline(call: dict, metric: str) -> dict | None:
         )
     ]
 
-    def rank(entry: dict) -> tuple[bool, bool, int]:
-        return (
-            entry["span"]["start"] >= call["qa_start"],
-            entry["unit"] == "USD_per_share" and "respectively" in entry["sentence"]["quote"],
-            entry["span"]["start"],
-        )
+    return min(candidates, key=lambda entry: headline_rank(entry, call["qa_start"]), default=None)
 
-    return min(candidates, key=rank, default=None)
+
+def headline_rank(entry: dict, qa_start: int) -> tuple[bool, bool, float, int]:
+    """Sort key of a call's figures of one metric and period, the headline first: in the prepared remarks, not
+    a per-share figure of a sentence pairing GAAP and adjusted values "respectively", the most salient (the
+    learned model's probability that a summary states it, where the model ran), the first."""
+    return (
+        entry["span"]["start"] >= qa_start,
+        entry["unit"] == "USD_per_share" and "respectively" in entry["sentence"]["quote"],
+        -entry.get("salience", 0.0),
+        entry["span"]["start"],
+    )
 
 
 def _value(entry: dict) -> dict:

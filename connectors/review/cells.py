@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from connectors.base import Document, RunContext
+from connectors.earnings.comparison import headline_rank
 from connectors.earnings.connector import analyse_call
 from connectors.earnings.periods import is_after, period_of_heading
 from connectors.earnings.table_figures import CellValue, cell_values
@@ -225,8 +226,8 @@ def _party_cell(reader: DocumentReader, floor: float) -> dict:
 def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: float) -> dict | None:
     """The earnings analyzers' figure of `metric` (guidance for a guidance column, else an actual) of the
     period the question names, else of a period after the call's own for guidance and of the call's own for an
-    actual; among those, the most salient (the learned model's probability that a summary states it), else the
-    first. A growth column takes the figure's percentage change. A figure from a table cell cites the cell."""
+    actual; among those, the headline (`comparison.headline_rank`: the prepared remarks', the most salient). A
+    growth column takes the figure's percentage change. A figure from a table cell cites the cell."""
     call = reader.call
     quarter, year = call["period"]["quarter"], call["period"]["fiscal_year"]
     named = period_of_heading(column["question"], year)
@@ -255,10 +256,12 @@ def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: flo
             other_period = not is_after(figure["period"] or "", quarter, year)
         else:
             other_period = figure["period"] != quarter
-        candidates.append((other_period, -figure.get("salience", 0.0), value, normalised, cited))
+        rank = (other_period, *headline_rank(figure, call["qa_start"]))
+        candidates.append((rank, value, normalised, cited))
     if not candidates:
         return None
-    other_period, _, value, normalised, sentence = min(candidates, key=lambda c: c[:2])
+    rank, value, normalised, sentence = min(candidates, key=lambda c: c[0])
+    other_period = rank[0]
     return cell(value, normalised, [sentence], 0.5 if other_period else 0.75, floor)
 
 

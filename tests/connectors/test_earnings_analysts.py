@@ -257,3 +257,18 @@ def test_lexicon_terms_with_negation_stems_and_phrases():
         "hedging": ["believe", "sort of"],
         "uncertainty": ["fluctuating"],
     }
+
+
+def test_the_comparison_takes_each_calls_headline_figure_not_the_first_of_its_metric():
+    def call(quarter: int, per_store: str, sales: str) -> Document:
+        text = (
+            f"Operator: Welcome.\nJane Doe -- CFO: We remain on track to reach our goal of {per_store} in "
+            f"average sales per store. In Q{quarter}, our net sales increased 5.9% to {sales}.\n"
+        )
+        return Document(f"acme_q{quarter}_2021", text)
+
+    result = run_connector(
+        "earnings", [call(1, "$1.7 million", "$3.3 billion"), call(2, "$1.8 million", "$2.6 billion")]
+    )
+    revenue = next(m for m in result["comparison"]["metrics"] if m["metric"] == "revenue")
+    assert [v["span"]["quote"] for v in revenue["values"]] == ["$3.3 billion", "$2.6 billion"]
