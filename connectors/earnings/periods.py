@@ -201,7 +201,35 @@ def _period_at(
             and is_after(ahead, default_quarter, default_year)
         ):
             return ahead
+    if (
+        not guidance
+        and not quarters_after
+        and _year_before(sentence, position, default_quarter, default_year)
+    ):
+        return f"FY{default_year}"
     return _guidance_year(default_quarter, default_year) if guidance else default_quarter
+
+
+# "$13.80 compared with $9.94 in 2020" on a fourth-quarter call: a figure compared with the same figure of the
+# year before the call's, by the year alone, is the call's fiscal year's. On an earlier quarter's call the speaker
+# compares the quarter with its year-ago quarter ("$24.7 million as compared to $15.7 million in 2020").
+_COMPARED_WITH_YEAR = re.compile(
+    r"^[^.;]{0,60}?\b(?:compared\s+(?:to|with)|versus|vs\.?)\s+(?:[^.;]|\.(?=\d)){0,30}?\b(?:in|for)\s+"
+    r"(?:fiscal\s+(?:year\s+)?)?"
+    r"(?P<year>(?:19|20)\d\d)\b(?!\s*(?:first|second|third|fourth|quarter|Q[1-4]))",
+    re.IGNORECASE,
+)
+
+
+def _year_before(sentence: str, position: int, default_quarter: str | None, default_year: str | None) -> bool:
+    compared = _COMPARED_WITH_YEAR.match(sentence[_figure_end(sentence, position) :])
+    return bool(
+        compared
+        and (default_quarter or "").startswith("Q4")
+        and default_year
+        and int(compared.group("year")) + 1 == int(default_year)
+        and not re.search(r"\b(?:quarter|period|months)\b", compared.group(0), re.IGNORECASE)
+    )
 
 
 _COMPARED_BASE = re.compile(

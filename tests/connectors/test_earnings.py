@@ -1176,3 +1176,14 @@ def test_a_period_its_uploader_stated_comes_first():
     }
     unrelated = Document("doc_7", text, metadata={"period": "audit", "filename": "ACME_q3_2021.txt"})
     assert run_connector("earnings", [unrelated])["period"]["quarter"] == "Q3 2021"
+
+
+def test_a_figure_compared_with_the_year_before_by_its_year_alone_is_the_fiscal_years_on_a_fourth_quarter_call():
+    from connectors.earnings.periods import period_of
+
+    sentence = "GAAP-based diluted earnings per common share were $13.80 compared with $9.94 in 2020, up 39%."
+    figure = sentence.index("13.80")
+    assert period_of(sentence, "Q4 2021", "2021", False, figure) == "FY2021"
+    assert period_of(sentence, "Q2 2021", "2021", False, figure) == "Q2 2021"
+    quarter = "Revenue was $3.2 billion compared with $2.9 billion in the fourth quarter of 2020."
+    assert period_of(quarter, "Q4 2021", "2021", False, quarter.index("3.2")) == "Q4 2021"
