@@ -91,6 +91,9 @@ class Connector(ABC):
     reads_all_text: bool = False
     """Whether its questions need all of a document (a full review, a summary): past the window it is read
     section by section and reduced rather than by retrieval."""
+    sections: tuple[str, ...] = ()
+    """Its result's top-level keys in the order a reader takes them (the job page lists findings so); keys not
+    named follow, as the result gives them."""
 
     @abstractmethod
     def validate_options(self, options: dict) -> dict:

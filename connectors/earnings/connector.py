@@ -576,6 +576,7 @@ class EarningsConnector(Connector):
     name = "earnings"
     description = "Earnings-call analysis: speakers, figures, guidance, Q&A and summary"
     reads_all_text = True
+    sections = ("summary", "metrics", "guidance", "comparison", "qa", "tone", "speakers", "participants")
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(options, {"summary_bullets"})

@@ -13,6 +13,7 @@ class LegalConnector(Connector):
     name = "legal"
     description = "Contract review over CUAD's 41 clause categories with a configurable playbook"
     reads_all_text = True
+    sections = ("clauses", "custom_clauses", "risks")
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(

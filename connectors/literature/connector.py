@@ -207,6 +207,7 @@ def synthesise(index: CorpusIndex, question_id: str, question: str, question_vec
 class LiteratureConnector(Connector):
     name = "literature"
     description = "Claim verification and cited synthesis over a corpus of papers"
+    sections = ("claims", "synthesis")
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(options, {"claims", "top_k"})

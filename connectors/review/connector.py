@@ -159,6 +159,7 @@ def reusable_cells(prior: dict | None, columns: list[dict]) -> dict[tuple[str, s
 class AskConnector(Connector):
     name = "ask"
     description = "One question over the documents, answered in cited sentences"
+    sections = ("answer", "passages")
 
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(options, {"question", "max_sentences"})

@@ -39,6 +39,20 @@ def test_findings_take_section_and_label_from_the_output():
         findings_from_output(["not", "an", "object"])
 
 
+def test_findings_follow_the_connectors_reading_order_whatever_order_the_stored_result_keeps():
+    stored = {
+        "qa": [{"question": {"speaker": "Ann", "span": span(0, 4, TEXT)}}],
+        "tone": [{"section": "q_and_a", "evidence": [span(5, 14, TEXT)]}],
+        "metrics": [{"metric": "revenue", "span": span(52, 63, TEXT)}],
+        "summary": [{"text": "Fees monthly.", "spans": [span(52, 63, TEXT)]}],
+        "connector": "earnings",
+    }
+    sections = [f.section for f in findings_from_output(stored)]
+    assert sections == ["summary", "metrics", "qa", "tone"]
+    unknown = findings_from_output({**stored, "connector": "retired"})
+    assert [f.section for f in unknown] == ["qa", "tone", "metrics", "summary"]
+
+
 def test_highlight_escapes_text_and_marks_overlapping_spans():
     output = {
         "a": [
