@@ -110,19 +110,19 @@ def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) ->
     if column["type"] == "party":
         return _party_cell(reader, floor)
     passages = reader.passages(column["question"], vector)
-    metric = EARNINGS_METRICS.get(column["key"])
-    if passages and metric is not None and column["type"] in _FIGURE_TYPES:
-        found = _earnings_cell(column, metric, reader, floor)
+    metrics = EARNINGS_METRICS.get(column["key"])
+    if passages and metrics is not None and column["type"] in _FIGURE_TYPES:
+        found = _earnings_cell(column, metrics, reader, floor)
         if found is not None:
             return found
     if column["type"] in _FIGURE_TYPES and reader.grids:
-        found = table_cell(column, reader, floor) if metric is None else None
+        found = table_cell(column, reader, floor) if metrics is None else None
         if found is not None:
             return found
         passages = [p for p in passages if grid_at(reader.grids, p.start) is None]
     if not passages:
         return not_found()
-    if metric is not None and column["type"] in _FIGURE_TYPES:
+    if metrics is not None and column["type"] in _FIGURE_TYPES:
         return typed_cell(column, reader, passages, floor, weight=KPI_FALLBACK_WEIGHT)
     return typed_cell(column, reader, passages, floor)
 
@@ -223,11 +223,14 @@ def _party_cell(reader: DocumentReader, floor: float) -> dict:
     )
 
 
-def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: float) -> dict | None:
-    """The earnings analyzers' figure of `metric` (guidance for a guidance column, else an actual) of the
-    period the question names, else of a period after the call's own for guidance and of the call's own for an
-    actual; among those, the headline (`comparison.headline_rank`: the prepared remarks', the most salient). A
-    growth column takes the figure's percentage change. A figure from a table cell cites the cell."""
+def _earnings_cell(
+    column: dict, metrics: tuple[str, ...], reader: DocumentReader, floor: float
+) -> dict | None:
+    """The earnings analyzers' figure of one of `metrics` (guidance for a guidance column, else an actual) of
+    the period the question names, else of a period after the call's own for guidance and of the call's own for
+    an actual; among those, of the first of `metrics` found, the headline (`comparison.headline_rank`: the
+    prepared remarks', the most salient). A growth column takes the figure's percentage change. A figure from
+    a table cell cites the cell."""
     call = reader.call
     quarter, year = call["period"]["quarter"], call["period"]["fiscal_year"]
     named = period_of_heading(column["question"], year)
@@ -235,7 +238,7 @@ def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: flo
     growth = column["key"].endswith("_growth")
     candidates = []
     for figure in call["metrics"]:
-        if figure["metric"] != metric or figure["kind"] != wanted_kind:
+        if figure["metric"] not in metrics or figure["kind"] != wanted_kind:
             continue
         if growth:
             change = figure.get("change") or {}
@@ -256,7 +259,7 @@ def _earnings_cell(column: dict, metric: str, reader: DocumentReader, floor: flo
             other_period = not is_after(figure["period"] or "", quarter, year)
         else:
             other_period = figure["period"] != quarter
-        rank = (other_period, *headline_rank(figure, call["qa_start"]))
+        rank = (other_period, metrics.index(figure["metric"]), *headline_rank(figure, call["qa_start"]))
         candidates.append((rank, value, normalised, cited))
     if not candidates:
         return None

@@ -93,7 +93,7 @@ def evaluate_ectsum(data_dir: Path, split: str) -> list[tuple[str, str, dict]]:
     labels = [row for row in read_jsonl(data_dir / "ectsum" / "labels.jsonl") if row["split"] == split]
     counted = review_hits = earnings_hits = cells_filled = cells = 0
     kpi = {"counted": 0, "review": 0, "earnings": 0}
-    kpi_metrics = set(EARNINGS_METRICS.values())
+    kpi_metrics = {metric for metrics in EARNINGS_METRICS.values() for metric in metrics}
     for row in labels:
         text = (data_dir / "ectsum" / "calls" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
         document = [Document(row["document_id"], text)]

@@ -43,19 +43,20 @@ CUAD = [
     for category in CUAD_CATEGORIES
 ]
 
-# `metric` is the earnings analyzers' metric name a figure must carry to fill the column.
-EARNINGS_METRICS: dict[str, str] = {
-    "revenue": "revenue",
-    "revenue_growth": "revenue",
-    "eps": "eps",
-    "adjusted_eps": "adjusted_eps",
-    "gross_margin": "gross_margin",
-    "operating_margin": "operating_margin",
-    "net_income": "net_income",
-    "ebitda": "ebitda",
-    "free_cash_flow": "free_cash_flow",
-    "guidance_revenue": "revenue",
-    "guidance_eps": "eps",
+# The earnings analyzers' metric names a figure must carry to fill the column, the one its question asks for
+# first ("What was adjusted EBITDA?": adjusted EBITDA, else EBITDA).
+EARNINGS_METRICS: dict[str, tuple[str, ...]] = {
+    "revenue": ("revenue",),
+    "revenue_growth": ("revenue",),
+    "eps": ("eps",),
+    "adjusted_eps": ("adjusted_eps",),
+    "gross_margin": ("gross_margin",),
+    "operating_margin": ("operating_margin",),
+    "net_income": ("net_income",),
+    "ebitda": ("adjusted_ebitda", "ebitda"),
+    "free_cash_flow": ("free_cash_flow",),
+    "guidance_revenue": ("revenue",),
+    "guidance_eps": ("eps",),
 }
 EARNINGS_KPIS = [
     {"key": "revenue", "question": "What was total revenue for the quarter?", "type": "money"},

@@ -401,3 +401,18 @@ def test_a_date_column_whose_clause_gives_no_date_cites_it_with_no_normalised_da
     expiration = found["rows"][0]["cells"]["expiration_date"]
     assert expiration["value"].startswith("23. The Contract is valid for 5 years")
     assert expiration["normalised"] is None and expiration["spans"]
+
+
+def test_the_adjusted_ebitda_column_takes_the_adjusted_figure_before_plain_ebitda():
+    text = (
+        "Operator: Welcome.\nJane Doe -- CFO: EBITDA for the quarter was $70 million. Excluding the items above, "
+        "adjusted EBITDA for the quarter was $99 million.\n"
+    )
+    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q3.txt"})
+    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] == "ebitda"]
+    ebitda = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]["ebitda"]
+    assert (ebitda["value"], ebitda["status"], ebitda["normalised"]["period"]) == (
+        "$99 million",
+        "answered",
+        "Q3 2021",
+    )
