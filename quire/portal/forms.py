@@ -83,11 +83,10 @@ class MultipleFileField(forms.FileField):
 CALL_PERIOD = re.compile(r"Q[1-4] (?:19|20)\d\d")
 
 
-class DocumentUploadForm(forms.Form):
-    file = MultipleFileField(
-        help_text="PDF, DOCX, XLSX, PPTX, e-mail (EML, MSG), HTML, plain text, a JSON transcript; several "
-        "files, a folder or a ZIP make one document each."
-    )
+class CallPeriodForm(forms.Form):
+    """An earnings call's period, stored as its documents' metadata `period`, which the earnings connector reads
+    before the file name and the text."""
+
     period = forms.CharField(
         required=False,
         max_length=20,
@@ -101,6 +100,14 @@ class DocumentUploadForm(forms.Form):
         if period and not CALL_PERIOD.fullmatch(period):
             raise forms.ValidationError("Write the quarter and its year, e.g. Q2 2021.")
         return period
+
+
+class DocumentUploadForm(CallPeriodForm):
+    field_order = ("file", "period")
+    file = MultipleFileField(
+        help_text="PDF, DOCX, XLSX, PPTX, e-mail (EML, MSG), HTML, plain text, a JSON transcript; several "
+        "files, a folder or a ZIP make one document each."
+    )
 
     def clean_file(self):
         uploads = self.cleaned_data["file"]

@@ -55,6 +55,24 @@ def signed_in(workspace: Workspace, role: str):
     return client
 
 
+def stored_document(workspace: Workspace, filename: str, text: str, metadata: dict | None = None):
+    """A ready text document saved straight into the workspace's schema (no ingest)."""
+    from django_tenants.utils import tenant_context
+
+    from quire.documents.models import Document
+
+    with tenant_context(workspace.tenant):
+        return Document.objects.create(
+            filename=filename,
+            content_type="text/plain",
+            sha256=hashlib.sha256(filename.encode()).hexdigest(),
+            size_bytes=len(text),
+            text=text,
+            status="ready",
+            metadata=metadata or {},
+        )
+
+
 def job_with_result(
     workspace: Workspace,
     *,
@@ -70,18 +88,10 @@ def job_with_result(
     that read no document) and `output(document_id)` beside it in its output; returns the job's id."""
     from django_tenants.utils import tenant_context
 
-    from quire.documents.models import Document
     from quire.jobs.models import Job, JobResult
 
+    document = stored_document(workspace, filename, text or filename)
     with tenant_context(workspace.tenant):
-        document = Document.objects.create(
-            filename=filename,
-            content_type="text/plain",
-            sha256=hashlib.sha256(filename.encode()).hexdigest(),
-            size_bytes=len(text or filename),
-            text=text or filename,
-            status="ready",
-        )
         job = Job.objects.create(
             connector=connector, document_ids=[document.pk], mode=mode, status="succeeded"
         )

@@ -1,5 +1,5 @@
-"""Documents: upload (drag and drop or file picker), list with live status, a document's text, a PDF's
-page images, delete."""
+"""Documents: upload (drag and drop or file picker), list with live status, a document's metadata and text, its
+stated call period, a PDF's page images, delete."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from common.refusals import Refusal
 from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.pages import page_image
-from quire.documents.services import document_batch_create, document_create, document_delete
+from quire.documents.services import document_batch_create, document_create, document_delete, document_update
 from quire.documents.uploads import Upload, is_zip
 from quire.portal.access import portal_page
-from quire.portal.forms import DocumentUploadForm
+from quire.portal.forms import CallPeriodForm, DocumentUploadForm
 from quire.portal.views.common import page, show_rejection
 
 PAGE_SIZE = 100
@@ -81,9 +81,27 @@ def document_table(request: HttpRequest) -> HttpResponse:
 @portal_page()
 def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
     document = get_object_or_404(Document, pk=document_id)
-    return page(
-        request, "portal/document.html", {"document": document, "in_progress": document.status in IN_PROGRESS}
-    )
+    form = CallPeriodForm(initial={"period": document.metadata.get("period", "")})
+    return _document_page(request, document, form)
+
+
+def _document_page(request: HttpRequest, document: Document, form: CallPeriodForm) -> HttpResponse:
+    context = {"document": document, "in_progress": document.status in IN_PROGRESS, "period_form": form}
+    return page(request, "portal/document.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@portal_page()
+def document_period(request: HttpRequest, document_id: str) -> HttpResponse:
+    """Set or clear the earnings call period a document states (its metadata `period`)."""
+    document = get_object_or_404(Document, pk=document_id)
+    form = CallPeriodForm(request.POST)
+    if not form.is_valid():
+        return _document_page(request, document, form)
+    period = form.cleaned_data["period"]
+    document_update(document=document, metadata={"period": period})
+    messages.success(request, f"Call period set to {period}." if period else "Call period cleared.")
+    return redirect("portal:document", document_id=document.pk)
 
 
 @portal_page()

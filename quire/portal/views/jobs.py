@@ -146,6 +146,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         ]
         context["call_periods"] = [
             {
+                "document_id": entry.get("document_id") if entry.get("document_id") in names else None,
                 "filename": names.get(entry.get("document_id"), entry.get("document_id")),
                 "quarter": entry.get("quarter"),
                 "source": PERIOD_SOURCE_WORDS.get(entry.get("source"), ""),
