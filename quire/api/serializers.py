@@ -52,6 +52,15 @@ class MetadataField(serializers.JSONField):
     `quire.api.metadata.metadata_merged`, so every way in (API, portal, commands) has the same limits."""
 
 
+class NamedChoiceField(serializers.ChoiceField):
+    """A choice whose refusal names the choices: '"fast" is not one of: analyzers, model.'"""
+
+    def __init__(self, choices, **kwargs) -> None:
+        super().__init__(choices, **kwargs)
+        named = ", ".join(str(choice) for choice in self.choices)
+        self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {named}.'
+
+
 class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not know, so a typo is an error rather than silently ignored."""
 
@@ -99,7 +108,7 @@ class ApiKeySerializer(ResourceSerializer):
 
 class ApiKeyCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=[Role.ADMIN, Role.DEVELOPER, Role.VIEWER], default=Role.DEVELOPER)
+    role = NamedChoiceField(choices=[Role.ADMIN, Role.DEVELOPER, Role.VIEWER], default=Role.DEVELOPER)
 
 
 class IssuedApiKeySerializer(ApiKeySerializer):

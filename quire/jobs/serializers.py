@@ -3,7 +3,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
+from quire.api.serializers import (
+    MetadataField,
+    NamedChoiceField,
+    ObjectNameField,
+    ResourceSerializer,
+    StrictSerializer,
+)
 from quire.jobs.models import Job, JobResult, JobStatus
 
 
@@ -16,7 +22,7 @@ class JobCreateSerializer(StrictSerializer):
         error_messages={"min_length": "Name at least one document."},
     )
     options = serializers.DictField(required=False, default=dict)
-    mode = serializers.ChoiceField(choices=["analyzers", "model"], default="analyzers")
+    mode = NamedChoiceField(choices=["analyzers", "model"], default="analyzers")
     metadata = MetadataField(required=False)
 
 

@@ -84,6 +84,11 @@ def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
         "/v1/jobs", {"connector": "legal", "documents": [doc_id], "options": {"suggestions": 50}}
     )
     assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "options.suggestions"
+    fast = api_a.post("/v1/jobs", {"connector": "legal", "documents": [doc_id], "mode": "fast"})
+    assert (fast.status_code, fast.json()["error"]["message"]) == (
+        400,
+        '"fast" is not one of: analyzers, model.',
+    )
 
 
 def test_another_tenants_job_is_404(api_a: Api, api_b: Api, tenant_b):
