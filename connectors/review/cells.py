@@ -10,6 +10,7 @@ from connectors.earnings.comparison import headline_rank
 from connectors.earnings.connector import analyse_call
 from connectors.earnings.periods import is_after, period_of_heading
 from connectors.earnings.table_figures import CellValue, cell_values
+from connectors.earnings.tables import METRICS
 from connectors.grids import Grid, find_grids, grid_at
 from connectors.legal.analyzers import ContractAnalysis, analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
@@ -30,6 +31,7 @@ KPI_FALLBACK_WEIGHT = 0.3
 _MONEY_UNITS = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
 _CUAD_TYPES = {"date", "duration", "text", "party", "yes_no"}
 _FIGURE_TYPES = ("money", "number", "percent")
+_METRIC_NAMES = dict(METRICS)
 
 
 def cell(value, normalised, spans: list[dict], confidence: float, floor: float) -> dict:
@@ -123,7 +125,10 @@ def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) ->
     if not passages:
         return not_found()
     if metrics is not None and column["type"] in _FIGURE_TYPES:
-        return typed_cell(column, reader, passages, floor, weight=KPI_FALLBACK_WEIGHT)
+        naming = [p for p in passages if _names_metric(reader.text[p.start : p.end], metrics)]
+        return (
+            typed_cell(column, reader, naming, floor, weight=KPI_FALLBACK_WEIGHT) if naming else not_found()
+        )
     return typed_cell(column, reader, passages, floor)
 
 
@@ -266,6 +271,10 @@ def _earnings_cell(
     rank, value, normalised, sentence = min(candidates, key=lambda c: c[0])
     other_period = rank[0]
     return cell(value, normalised, [sentence], 0.5 if other_period else 0.75, floor)
+
+
+def _names_metric(text: str, metrics: tuple[str, ...]) -> bool:
+    return any(_METRIC_NAMES[metric].search(text) for metric in metrics if metric in _METRIC_NAMES)
 
 
 def _fits(kind: str, unit: str) -> bool:

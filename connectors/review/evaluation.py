@@ -4,7 +4,8 @@
 presence F1, span precision/recall and answer accuracy of the `cuad` template's cells beside the legal
 connector's, scored by the same `score_legal`; and, for ECTSum (dev and held-out), the share of the reference
 figures that the call states which some `earnings_kpis` cell holds, beside the earnings connector's metrics
-(all figures, and those whose metric is one the template asks for).
+(all figures, and those whose metric is one the template asks for), and of the latter the share a column
+asking for that metric holds (`kpi_column_recall`: a number in another metric's column is not counted).
 """
 
 from __future__ import annotations
@@ -80,19 +81,20 @@ def evaluate_cuad(data_dir: Path, split: str) -> list[tuple[str, str, dict]]:
     ]
 
 
-def _cell_values(review: dict) -> list[tuple[float, float]]:
+def _cell_values(review: dict) -> list[tuple[str, float, float]]:
+    """(column key, value, scale) of every cell holding a number."""
     values = []
-    for cell in review["rows"][0]["cells"].values():
+    for key, cell in review["rows"][0]["cells"].items():
         normalised = cell["normalised"]
         if cell["status"] != "not_found" and isinstance(normalised, dict) and "value" in normalised:
-            values.append((normalised["value"], normalised.get("scale", 1.0)))
+            values.append((key, normalised["value"], normalised.get("scale", 1.0)))
     return values
 
 
 def evaluate_ectsum(data_dir: Path, split: str) -> list[tuple[str, str, dict]]:
     labels = [row for row in read_jsonl(data_dir / "ectsum" / "labels.jsonl") if row["split"] == split]
     counted = review_hits = earnings_hits = cells_filled = cells = 0
-    kpi = {"counted": 0, "review": 0, "earnings": 0}
+    kpi = {"counted": 0, "review": 0, "review_column": 0, "earnings": 0}
     kpi_metrics = {metric for metrics in EARNINGS_METRICS.values() for metric in metrics}
     for row in labels:
         text = (data_dir / "ectsum" / "calls" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
@@ -107,13 +109,18 @@ def evaluate_ectsum(data_dir: Path, split: str) -> list[tuple[str, str, dict]]:
             if not in_call(fact, numbers):
                 continue
             counted += 1
-            in_review = any(_same_value(fact, value, scale) for value, scale in values)
+            in_review = any(_same_value(fact, value, scale) for _, value, scale in values)
+            in_column = any(
+                fact["metric"] in EARNINGS_METRICS.get(key, ()) and _same_value(fact, value, scale)
+                for key, value, scale in values
+            )
             in_earnings = fact_found(fact, metrics, check_metric=False)
             review_hits += in_review
             earnings_hits += in_earnings
             if fact["metric"] in kpi_metrics:
                 kpi["counted"] += 1
                 kpi["review"] += in_review
+                kpi["review_column"] += in_column
                 kpi["earnings"] += in_earnings
     return [
         (
@@ -136,6 +143,7 @@ def evaluate_ectsum(data_dir: Path, split: str) -> list[tuple[str, str, dict]]:
                 "value_recall": review_hits / max(1, counted),
                 "kpi_reference_numbers": kpi["counted"],
                 "kpi_value_recall": kpi["review"] / max(1, kpi["counted"]),
+                "kpi_column_recall": kpi["review_column"] / max(1, kpi["counted"]),
                 "cells_answered": cells_filled / max(1, cells),
             },
         ),

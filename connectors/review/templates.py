@@ -55,6 +55,8 @@ EARNINGS_METRICS: dict[str, tuple[str, ...]] = {
     "net_income": ("net_income",),
     "ebitda": ("adjusted_ebitda", "ebitda"),
     "free_cash_flow": ("free_cash_flow",),
+    "ffo": ("ffo",),
+    "same_store_sales": ("same_store_sales",),
     "guidance_revenue": ("revenue",),
     "guidance_eps": ("eps",),
 }
@@ -68,6 +70,12 @@ EARNINGS_KPIS = [
     {"key": "net_income", "question": "What was net income?", "type": "money"},
     {"key": "ebitda", "question": "What was adjusted EBITDA?", "type": "money"},
     {"key": "free_cash_flow", "question": "How much free cash flow was generated?", "type": "money"},
+    {"key": "ffo", "question": "What were funds from operations (FFO) per share?", "type": "money"},
+    {
+        "key": "same_store_sales",
+        "question": "How much did same-store (comparable) sales change?",
+        "type": "percent",
+    },
     {
         "key": "guidance_revenue",
         "question": "What revenue does the company expect (guidance, outlook)?",

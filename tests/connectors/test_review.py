@@ -416,3 +416,15 @@ def test_the_adjusted_ebitda_column_takes_the_adjusted_figure_before_plain_ebitd
         "answered",
         "Q3 2021",
     )
+
+
+def test_a_kpi_column_is_not_guessed_from_passages_that_never_name_its_metric():
+    text = (
+        "Operator: Welcome.\nJane Doe -- CFO: Revenue was $3.1 billion, and diluted earnings per share were "
+        "$1.20 in the quarter.\n"
+    )
+    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q3.txt"})
+    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in ("ffo", "free_cash_flow", "eps")]
+    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    assert cells["eps"]["value"] == "$1.20" and cells["eps"]["status"] == "answered"
+    assert cells["ffo"]["status"] == "not_found" and cells["free_cash_flow"]["status"] == "not_found"
