@@ -209,19 +209,29 @@ def find_sentence_clauses(text: str, sentences: list[Segment]) -> list[Clause]:
 
 
 _UPPER_TITLE = re.compile(
-    r"(?<![A-Za-z])((?:[A-Z][A-Z0-9&',./-]*\s+){0,6}(?:AGREEMENT|CONTRACT|LICENSE AGREEMENT|AMENDMENT|ADDENDUM|MEMORANDUM OF UNDERSTANDING|STATEMENT OF WORK|LEASE)(?:\s+(?:FOR|OF|AND|ON)\s+(?:[A-Z][A-Z&'-]*\s*){1,4})?)(?![a-z])"
+    r"(?<![A-Za-z])((?:(?!THIS\b)[A-Z][A-Z0-9&',./-]*(?: |\n(?![ \t]*\n))){0,6}(?:AGREEMENT|CONTRACT|LICENSE AGREEMENT|AMENDMENT|ADDENDUM|MEMORANDUM OF UNDERSTANDING|STATEMENT OF WORK|LEASE)(?:\s+(?:FOR|OF|AND|ON)\s+(?:[A-Z][A-Z&'-]*\s*){1,4})?)(?![a-z])"
 )
 _TITLE_NOISE = re.compile(r"^(?:EXHIBIT|EX-|SCHEDULE|ANNEX|APPENDIX)[\w.\s-]*?\s+(?=[A-Z]{3})")
+# The end of what comes before a title on its line: a company's name ("PREMIER NUTRITION CORPORATION
+# MANUFACTURING AGREEMENT") or a legend's last sentence ("... IF PUBLICLY DISCLOSED. SERVICES AGREEMENT").
+_TITLE_LEAD = re.compile(rf"^.*(?:\b{_ENTITY_SUFFIX}|[.,;:])\s+(?=\S)", re.DOTALL)
+
+
+def _title_lead(title: str) -> int:
+    """How many characters of `title` belong to what precedes the title itself (0 for none)."""
+    lead = _TITLE_LEAD.match(title)
+    return lead.end() if lead and _UPPER_TITLE.search(title, lead.end()) else 0
 
 
 def find_document_name(text: str) -> Clause | None:
     head = text[:1500]
-    match = _UPPER_TITLE.search(head)
+    match = next((m for m in _UPPER_TITLE.finditer(head) if not m.group(1).startswith("THIS ")), None)
     if match and len(match.group(1).split()) >= 2:
         start, end = match.start(1), match.end(1)
         noise = _TITLE_NOISE.match(text[start:end])
         if noise:
             start += noise.end()
+        start += _title_lead(text[start:end])
         while end > start and text[end - 1].isspace():
             end -= 1
         if end - start >= 8:

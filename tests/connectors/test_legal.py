@@ -376,3 +376,31 @@ def test_one_search_per_category_clears_exactly_the_sentences_no_rule_matches():
             assert bool(ANY_SENTENCE_RULE[category].search(sentence)) is matched, (category, sentence)
             hits += matched
     assert 0 < hits < len(sentences) * len(SENTENCE_RULES) / 10
+
+
+@pytest.mark.parametrize(
+    "head, title",
+    [
+        (
+            'EXHIBIT 10.1   RESELLER AGREEMENT   THIS RESELLER AGREEMENT (this "Agreement") is made on 7 April 2017.',
+            "RESELLER AGREEMENT",
+        ),
+        (
+            "PREMIER NUTRITION CORPORATION MANUFACTURING AGREEMENT\n\nThis Agreement is made.",
+            "MANUFACTURING AGREEMENT",
+        ),
+        (
+            "CONFIDENTIAL TREATMENT: OMITTED AS HARMFUL IF PUBLICLY DISCLOSED.\n\nMASTER SUPPLY AGREEMENT\n\nThis Agreement.",
+            "MASTER SUPPLY AGREEMENT",
+        ),
+        (
+            "JOINT VENTURE AGREEMENT THIS JOINT VENTURE AGREEMENT is entered into by the parties.",
+            "JOINT VENTURE AGREEMENT",
+        ),
+    ],
+)
+def test_the_document_name_is_the_title_alone_not_what_shares_its_line(head, title):
+    from connectors.legal.analyzers import find_document_name
+
+    clause = find_document_name(head)
+    assert clause is not None and head[clause.start : clause.end] == title
