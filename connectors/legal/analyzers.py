@@ -256,12 +256,23 @@ def _preamble_sentence(text: str, sentences: list[Segment]) -> Segment | None:
     for sentence in sentences:
         if sentence.start > PREAMBLE_CHARS:
             break
+        if _BETWEEN_LINE.fullmatch(sentence.text.strip()) and _TITLE_WORDS.search(
+            text, max(0, sentence.start - TITLE_LOOKBACK_CHARS), sentence.start
+        ):
+            recitals = _RECITALS.search(text, sentence.end, sentence.start + PARTY_REGION_CHARS)
+            if recitals:
+                return Segment(sentence.start, recitals.start(), text[sentence.start : recitals.start()])
         if re.search(
             r"\b(?:by and between|by and among|between|among)\b", sentence.text, re.IGNORECASE
         ) and re.search(r"\b(?:agreement|contract|entered into|made)\b", sentence.text, re.IGNORECASE):
             return sentence
     return None
 
+
+# "JOINT VENTURE AGREEMENT / BETWEEN / KIROMIC BIOPHARMA Inc., ... / AND / MOLIPHARMA S.R.L. ...": a title, then
+# "between" on a line of its own, the parties in the blocks after it, up to the recitals.
+_BETWEEN_LINE = re.compile(r"(?:by\s+and\s+)?(?:between|among)\s*:?", re.IGNORECASE)
+TITLE_LOOKBACK_CHARS = 200
 
 _NOT_PARTIES = {
     "agreement",

@@ -404,3 +404,18 @@ def test_the_document_name_is_the_title_alone_not_what_shares_its_line(head, tit
 
     clause = find_document_name(head)
     assert clause is not None and head[clause.start : clause.end] == title
+
+
+def test_parties_in_blocks_after_a_between_line_of_its_own():
+    from connectors.legal.analyzers import find_parties
+    from connectors.text import split_sentences
+
+    text = (
+        "JOINT VENTURE AGREEMENT\n\nBETWEEN\n\nKIROMIC BIOPHARMA Inc., a Delaware Company, 7707 Fannin St., Houston TX, "
+        "in person of its Chief Executive Officer\n\nAND\n\nMOLIPHARMA S.R.L. an Italian Company stated in Campobasso, "
+        "in person of its Legal Representative;\n\neach a Party and, together, the Parties.\n\nWHEREAS A. Kiromic is a "
+        "company active in immunotherapy.\n\nB. This agreement is made between the Parties and UCSC, their "
+        "research partner.\n"
+    )
+    _, names = find_parties(text, split_sentences(text))
+    assert names[:2] == ["KIROMIC BIOPHARMA Inc.", "MOLIPHARMA S.R.L."]
