@@ -24,9 +24,10 @@ from connectors.text import split_sentences
 
 PASSAGES = 8
 RANK_DISCOUNT = 0.04
-# An earnings KPI column the earnings analyzers found no figure for is answered from passages like any other
-# column, at this share of the passage's confidence: on 600 ECTSum training calls 16 of 71 such answers held
-# the reference summary's figure of the metric, against 749 of 1,310 of the analyzers' figures.
+# An earnings KPI column the earnings analyzers found no figure for is answered from the passages that name its
+# metric, at this share of the passage's confidence, so below the default floor: on 900 ECTSum training calls
+# 109 of 1,170 such answers held the reference summary's figure of the metric, against 1,219 of 4,001 of the
+# analyzers' figures.
 KPI_FALLBACK_WEIGHT = 0.3
 _MONEY_UNITS = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
 _CUAD_TYPES = {"date", "duration", "text", "party", "yes_no"}
