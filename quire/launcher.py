@@ -18,6 +18,7 @@ from quire.embedded import data_dir, ensure_service_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = "ingest,jobs,webhooks,billing"
+SAMPLE = Path(__file__).resolve().parent / "demo" / "reseller-agreement.txt"
 
 
 def celery_command(*args: str) -> list[str]:
@@ -78,6 +79,9 @@ def main() -> int:
     try:
         _manage("migrate_schemas", "--noinput", "-v", "0")
         credentials = json.loads(_manage("seed_demo", "--json", capture=True))
+        if credentials["created"]:
+            # Queued now, ingested once the worker below starts.
+            _manage("quire_ingest", str(SAMPLE), "--tenant", credentials["tenant"], "--no-wait", capture=True)
         data = data_dir()
         concurrency = int(os.environ.get("QUIRE_WORKER_CONCURRENCY", "2"))
         # One worker serves every queue here: a tenant's share leaves a child free for the others.
@@ -101,17 +105,22 @@ def main() -> int:
             procs.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))
         _wait_http(f"http://{host}:{port}/healthz", 60, procs)
         base = os.environ.get("QUIRE_BASE_DOMAIN", "localhost")
-        print(
-            "\nQuire is running.\n"
+        key = credentials["api_key"]
+        lines = [
+            "",
+            "Quire is running.",
             f"  Portal:   http://{credentials['tenant']}.{base}:{port}/  "
-            f"(sign in as {credentials['email']} / {credentials['password']})\n"
-            f"  API:      http://{host}:{port}/v1  (docs: http://{host}:{port}/v1/docs)\n"
-            f"  API key:  {credentials['api_key']}\n"
-            f"  Try:      curl -H 'Authorization: Bearer {credentials['api_key']}' http://{host}:{port}/v1/health\n"
-            f"  Saved in: {data / 'demo-credentials.json'}\n"
-            "Press Ctrl-C to stop.\n",
-            flush=True,
-        )
+            f"(sign in as {credentials['email']} / {credentials['password']})",
+            f"  API:      http://{host}:{port}/v1  (docs: http://{host}:{port}/v1/docs)",
+            f"  API key:  {key}",
+            f"  Try:      curl -H 'Authorization: Bearer {key}' http://{host}:{port}/v1/health",
+            f"  Saved in: {data / 'demo-credentials.json'}",
+        ]
+        if credentials["created"]:
+            lines.append(
+                f"  Sample:   {SAMPLE.name} in the demo workspace (CUAD, CC BY 4.0): run a legal job on it"
+            )
+        print("\n".join([*lines, "Press Ctrl-C to stop.", ""]), flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         print("a process exited; stopping the rest", file=sys.stderr)

@@ -1,5 +1,5 @@
-"""`make run` on its own data dir: prints the URLs and a key, serves /v1/health, and Ctrl-C stops every
-process it started, the launcher exiting 0."""
+"""`make run` on its own data dir: prints the URLs and a key, serves /v1/health, puts the sample contract in the
+new demo workspace, and Ctrl-C stops every process it started, the launcher exiting 0."""
 
 import contextlib
 import json
@@ -86,6 +86,8 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
             if "API key:" in line:
                 key = line.split("API key:")[1].strip()
         assert key and key.startswith("qk_live_"), "".join(lines)
+        while not lines[-1].startswith("Press Ctrl-C"):
+            lines.append(proc.stdout.readline())
         assert any(f"http://127.0.0.1:{port}/v1" in line for line in lines)
         assert any("Portal:" in line for line in lines)
 
@@ -95,6 +97,13 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
         with urllib.request.urlopen(request, timeout=10) as response:
             body = json.loads(response.read())
         assert response.status == 200 and body["status"] == "ok"
+        assert any("Sample:" in line for line in lines)
+        listed = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/documents", headers={"Authorization": f"Bearer {key}"}
+        )
+        with urllib.request.urlopen(listed, timeout=10) as response:
+            documents = json.loads(response.read())["data"]
+        assert [d["filename"] for d in documents] == ["reseller-agreement.txt"]
         started = _processes_of(tmp_path, proc.pid)
         assert len(started) >= 5, started
         wait_for(lambda: "celery@" in errors.read_text() and "ready" in errors.read_text(), timeout=60)

@@ -12,7 +12,10 @@ DEMO_OWNER = "owner@demo.example"
 
 
 class Command(BaseCommand):
-    help = "Create the demo tenant once (idempotent); keep its API key and owner password under the data dir."
+    help = (
+        "Create the demo tenant once (idempotent); keep its API key and owner password under the data dir. "
+        "With --json, print them and whether the tenant was created now."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -23,6 +26,7 @@ class Command(BaseCommand):
         credentials_path = settings.QUIRE_DATA_DIR / "demo-credentials.json"
         saved = _read(credentials_path)
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+        created = tenant is None
         if tenant is None:
             password = secrets.token_urlsafe(12)
             provisioned = tenant_provision(
@@ -45,7 +49,9 @@ class Command(BaseCommand):
         credentials_path.write_text(_dump(credentials))
         credentials_path.chmod(0o600)
         self.stdout.write(
-            _dump(credentials) if as_json else f"demo tenant ready; credentials in {credentials_path}"
+            _dump({**credentials, "created": created})
+            if as_json
+            else f"demo tenant ready; credentials in {credentials_path}"
         )
 
 
