@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import copy
+import difflib
+from collections.abc import Mapping
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -61,6 +63,14 @@ class NamedChoiceField(serializers.ChoiceField):
         self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {named}.'
 
 
+def unknown_field_message(name: str, fields: Mapping[str, serializers.Field]) -> str:
+    """'Unknown field "document_ids". Did you mean "documents"? The fields are: connector, documents, ...'"""
+    known = [key for key, field in fields.items() if not field.read_only]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f' Did you mean "{close[0]}"?' if close else ""
+    return f'Unknown field "{name}".{hint} The fields are: {", ".join(known)}.'
+
+
 class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not know, so a typo is an error rather than silently ignored."""
 
@@ -68,8 +78,9 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
+                message = unknown_field_message(str(unknown[0]), self.fields)
                 raise serializers.ValidationError(
-                    {unknown[0]: [serializers.ErrorDetail("Unknown field.", "unknown_field")]}
+                    {unknown[0]: [serializers.ErrorDetail(message, "unknown_field")]}
                 )
         return super().to_internal_value(data)
 

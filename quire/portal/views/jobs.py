@@ -107,6 +107,25 @@ def reading_sentence(entry: dict) -> str:
     return ", ".join(words)
 
 
+def grouped_readings(entries: list[dict], names: dict[str, str], *, shown: int = 5) -> list[dict]:
+    """The documents' readings in words, documents read the same way on one line ("6 documents (a.txt, b.txt,
+    ... and 1 more): read by the analyzers only, no model"), in the order they first appear."""
+    groups: dict[str, list[str]] = {}
+    for entry in entries:
+        name = names.get(entry.get("document_id"), entry.get("document_id")) or ""
+        groups.setdefault(reading_sentence(entry), []).append(name)
+    readings = []
+    for sentence, filenames in groups.items():
+        if len(filenames) == 1:
+            who = filenames[0]
+        else:
+            more = len(filenames) - shown
+            listed = ", ".join(filenames[:shown]) + (f" and {more} more" if more > 0 else "")
+            who = f"{len(filenames)} documents ({listed})"
+        readings.append({"who": who, "sentence": sentence})
+    return readings
+
+
 def _money(cost: dict) -> str:
     symbol = "$" if cost.get("currency", "usd") == "usd" else f"{cost.get('currency', '').upper()} "
     return f"{symbol}{cost.get('amount', 0):.3f}"
@@ -129,21 +148,19 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         context["result"] = result
         context["findings"] = findings
         context["suggestions"] = suggestions
-        context["highlighted"] = [
+        highlighted = [
             _highlighted(document, [f for f in findings + suggestions if f.document_id == document.id])
             for document in context["documents"]
+        ]
+        context["highlighted"] = [item for item in highlighted if item["count"] or item["suggested"]]
+        context["unmarked"] = [
+            item["document"] for item in highlighted if not (item["count"] or item["suggested"])
         ]
         output = result.output if isinstance(result.output, dict) else {}
         context["answers"] = output.get("answers")
         context["comparison"] = output.get("comparison")
         names = {d.id: d.filename for d in context["documents"]}
-        context["readings"] = [
-            {
-                "filename": names.get(entry.get("document_id"), entry.get("document_id")),
-                "sentence": reading_sentence(entry),
-            }
-            for entry in (result.context or {}).get("documents", [])
-        ]
+        context["readings"] = grouped_readings((result.context or {}).get("documents", []), names)
         context["call_periods"] = [
             {
                 "document_id": entry.get("document_id") if entry.get("document_id") in names else None,

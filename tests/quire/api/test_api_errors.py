@@ -71,7 +71,16 @@ def test_bad_json_is_400(api_a: Api):
 
 def test_unknown_field_is_400_with_param(api_a: Api):
     response = api_a.post("/v1/documents", {"text": "hello", "colour": "blue"})
-    assert_error(response, 400, "unknown_field", "colour")
+    error = assert_error(response, 400, "unknown_field", "colour")
+    assert error["message"].startswith('Unknown field "colour". The fields are: ')
+    assert "text" in error["message"] and "Did you mean" not in error["message"]
+
+
+def test_unknown_field_names_the_close_one(api_a: Api):
+    response = api_a.post("/v1/jobs", {"connector": "legal", "document_ids": ["doc_x"]})
+    error = assert_error(response, 400, "unknown_field", "document_ids")
+    assert 'Did you mean "documents"?' in error["message"]
+    assert "connector, documents, options, mode, metadata" in error["message"]
 
 
 def test_missing_field_is_400_with_param(api_a: Api):

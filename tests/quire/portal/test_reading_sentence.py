@@ -1,7 +1,7 @@
 """The job page states each document's context record in words."""
 
-from quire.portal.views.jobs import reading_sentence
-from tests.support.portal import job_with_result, signed_in
+from quire.portal.views.jobs import grouped_readings, reading_sentence
+from tests.support.portal import job_with_result, signed_in, stored_document
 
 WHOLE = {
     "document_id": "",
@@ -37,3 +37,50 @@ def test_the_job_page_states_the_reading(workspace):
     )
     page = signed_in(workspace, "viewer").get(f"/jobs/{job_id}")
     assert page.status_code == 200 and f"call.txt: {SENTENCE}" in page.content.decode()
+
+
+def test_documents_read_the_same_way_share_a_line():
+    analyzers = [{"strategy": "analyzers", "document_id": f"doc_{i}"} for i in range(7)]
+    names = {f"doc_{i}": f"paper{i}.txt" for i in range(7)}
+    readings = grouped_readings([analyzers[0], {**WHOLE, "document_id": "doc_w"}, *analyzers[1:]], names)
+    assert readings == [
+        {
+            "who": "7 documents (paper0.txt, paper1.txt, paper2.txt, paper3.txt, paper4.txt and 2 more)",
+            "sentence": "read by the analyzers only, no model",
+        },
+        {"who": "doc_w", "sentence": SENTENCE},
+    ]
+
+
+def test_documents_without_a_span_are_listed_not_printed(workspace):
+    from django_tenants.utils import tenant_context
+
+    from quire.jobs.models import Job, JobResult
+
+    marked = stored_document(workspace, "marked.txt", "Claims are supported here. Nothing else.")
+    quiet = [
+        stored_document(workspace, f"quiet{i}.txt", f"An unrelated abstract number {i}.") for i in range(2)
+    ]
+    documents = [marked, *quiet]
+    span = {"document_id": marked.pk, "start": 0, "end": 26, "quote": "Claims are supported here."}
+    record = {
+        "strategy": "analyzers",
+        "documents": [{"strategy": "analyzers", "document_id": d.pk} for d in documents],
+    }
+    with tenant_context(workspace.tenant):
+        job = Job.objects.create(
+            connector="literature", document_ids=[d.pk for d in documents], status="succeeded"
+        )
+        output = {
+            "connector": "literature",
+            "claims": [
+                {"claim_id": "1", "verdict": "SUPPORT", "evidence": [{"label": "SUPPORT", "span": span}]}
+            ],
+            "context": record,
+        }
+        JobResult.objects.create(job=job, output=output, context=record, attempt=1)
+    html = signed_in(workspace, "viewer").get(f"/jobs/{job.pk}").content.decode()
+    assert "3 documents (marked.txt, quiet0.txt, quiet1.txt): read by the analyzers only, no model" in html
+    assert html.count('class="doc-text"') == 1 and "Nothing else." in html
+    assert "An unrelated abstract" not in html
+    assert "No span in these 2 documents:" in html and f'href="/documents/{quiet[1].pk}"' in html
