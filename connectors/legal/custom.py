@@ -1,22 +1,24 @@
 """Custom clause types: a tenant's own clause, learned from its example passages.
 
-A head is an L2-regularised logistic regression over the bundled MiniLM embeddings of passages. Training
-takes the positives, the negatives (counter-examples, the tenant's own paragraphs that are not near a
-positive, and `GENERIC_PARAGRAPHS`), reports cross-validated precision and recall, and returns the weights
-as plain JSON; scoring splits a document into passages and keeps those the head accepts. No Django here:
-the platform stores heads, trains them in a worker and hands them to a run by key.
+A head is an L2-regularised logistic regression over a passage's bundled MiniLM embedding and the TF-IDF of
+the words and word bigrams that at least two of its examples share (its `Lexicon`). Training takes the
+positives, the negatives (counter-examples, the tenant's own paragraphs that are not near a positive, and
+`GENERIC_PARAGRAPHS`), reports cross-validated precision and recall, and returns the weights as plain JSON;
+scoring splits a document into passages and keeps those the head accepts. No Django here: the platform stores
+heads, trains them in a worker and hands them to a run by key.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy
 from threadpoolctl import threadpool_limits
 
 from connectors.base import Embed
+from connectors.legal.learned import sentence_terms, term_weights
 from connectors.spans import trimmed_span
 from connectors.text import split_paragraphs, split_sentences
 
@@ -24,10 +26,11 @@ MIN_EXAMPLES = 10
 MAX_EXAMPLES = 500
 MAX_EXAMPLE_CHARS = 5000
 MAX_FOLDS = 5
-L2 = 1.0
-THRESHOLD = 0.5
+L2 = 0.3
+THRESHOLD = 0.7
 NEAR_POSITIVE = 0.6
 MAX_FINDINGS = 5
+MIN_TERM_EXAMPLES = 2
 PASSAGE_CHARS = 700
 ENCODER = "all-MiniLM-L6-v2"
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -102,8 +105,70 @@ class HeadError(ValueError):
 
 
 @dataclass(frozen=True)
+class Passages:
+    """Passages' texts and their encoder vectors, row for row."""
+
+    texts: list[str]
+    vectors: numpy.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.vectors):
+            raise ValueError(f"{len(self.texts)} texts but {len(self.vectors)} vectors")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def where(self, keep: numpy.ndarray) -> Passages:
+        return Passages([t for t, k in zip(self.texts, keep, strict=True) if k], self.vectors[keep])
+
+    @staticmethod
+    def joined(*parts: Passages) -> Passages:
+        return Passages([t for part in parts for t in part.texts], numpy.vstack([p.vectors for p in parts]))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The words and word bigrams a head reads beside the encoder's vector, with their IDF: a passage's
+    features are its sublinear TF-IDF over these terms, L2-normalised. Empty for heads trained before it."""
+
+    terms: tuple[str, ...] = ()
+    idf: numpy.ndarray = field(default_factory=lambda: numpy.zeros(0, dtype=numpy.float32))
+
+    @classmethod
+    def learned(cls, examples: Sequence[str], others: Sequence[str]) -> Lexicon:
+        """The terms at least `MIN_TERM_EXAMPLES` examples share, their smoothed IDF over all the passages."""
+        example_terms = [set(_terms(text)) for text in examples]
+        shared: dict[str, int] = {}
+        for terms in example_terms:
+            for term in terms:
+                shared[term] = shared.get(term, 0) + 1
+        kept = tuple(sorted(term for term, count in shared.items() if count >= MIN_TERM_EXAMPLES))
+        seen = dict.fromkeys(kept, 0)
+        for terms in [*example_terms, *(set(_terms(text)) for text in others)]:
+            for term in terms & seen.keys():
+                seen[term] += 1
+        total = len(examples) + len(others)
+        idf = numpy.asarray([numpy.log((1 + total) / (1 + seen[t])) + 1 for t in kept], dtype=numpy.float32)
+        return cls(kept, idf)
+
+    def features(self, texts: Sequence[str]) -> numpy.ndarray:
+        matrix = numpy.zeros((len(texts), len(self.terms)), dtype=numpy.float32)
+        if self.terms:
+            columns = {term: index for index, term in enumerate(self.terms)}
+            for row, text in enumerate(texts):
+                found, values = term_weights(_terms(text), columns, self.idf)
+                matrix[row, found] = values
+        return matrix
+
+
+def _terms(text: str) -> list[str]:
+    return sentence_terms(text, "")
+
+
+@dataclass(frozen=True)
 class ClauseHead:
-    """A trained custom clause type: its key, name, and the logistic regression over the encoder's vectors."""
+    """A trained custom clause type: its key, name, and the logistic regression over the encoder's vector and
+    the lexicon's TF-IDF of a passage."""
 
     key: str
     name: str
@@ -111,6 +176,7 @@ class ClauseHead:
     intercept: float
     threshold: float = THRESHOLD
     version: int = 1
+    lexicon: Lexicon = field(default_factory=Lexicon)
 
     @classmethod
     def from_json(cls, key: str, name: str, weights: dict) -> ClauseHead:
@@ -121,10 +187,18 @@ class ClauseHead:
             intercept=float(weights["intercept"]),
             threshold=float(weights.get("threshold", THRESHOLD)),
             version=int(weights.get("version", 1)),
+            lexicon=Lexicon(
+                tuple(weights.get("terms", ())), numpy.asarray(weights.get("idf", ()), dtype=numpy.float32)
+            ),
         )
 
-    def probabilities(self, vectors: numpy.ndarray) -> numpy.ndarray:
-        return _sigmoid(numpy.asarray(vectors, dtype=numpy.float32) @ self.coef + self.intercept)
+    def probabilities(self, passages: Passages) -> numpy.ndarray:
+        return _sigmoid(_design(passages, self.lexicon) @ self.coef + self.intercept)
+
+
+def _design(passages: Passages, lexicon: Lexicon) -> numpy.ndarray:
+    vectors = numpy.asarray(passages.vectors, dtype=numpy.float32)
+    return numpy.hstack([vectors, lexicon.features(passages.texts)])
 
 
 @dataclass(frozen=True)
@@ -163,52 +237,64 @@ def check_key(key: object, param: str = "key") -> str:
     return key
 
 
-def negatives_from(
-    own: numpy.ndarray, positives: numpy.ndarray, *, near: float = NEAR_POSITIVE
-) -> numpy.ndarray:
-    """The rows of `own` (a tenant's paragraph vectors) whose cosine to every positive is below `near`."""
+def negatives_from(own: Passages, positives: Passages, *, near: float = NEAR_POSITIVE) -> Passages:
+    """The passages of `own` (a tenant's paragraphs) whose cosine to every positive is below `near`."""
     if len(own) == 0:
-        return own.reshape(0, positives.shape[1])
-    similarity = numpy.asarray(own, dtype=numpy.float32) @ positives.T
-    return own[similarity.max(axis=1) < near]
+        return own
+    similarity = numpy.asarray(own.vectors, dtype=numpy.float32) @ numpy.asarray(positives.vectors).T
+    return own.where(similarity.max(axis=1) < near)
 
 
-def train_head(positives: numpy.ndarray, negatives: numpy.ndarray, *, seed: int = 0) -> TrainedHead:
-    """A head on L2-normalised vectors, its precision and recall over stratified folds (pooled), then the
-    weights fitted on everything. Classes are weighted to count equally. One BLAS thread: the matrices are
-    small, and threads contending for a busy worker's cores made training ten times slower."""
+def train_head(positives: Passages, negatives: Passages, *, seed: int = 0) -> TrainedHead:
+    """A head over the encoder's vectors and a lexicon of the examples' shared terms, its precision and recall
+    over stratified folds (pooled; each fold's lexicon learned from its own training rows), then the weights
+    fitted on everything. Classes are weighted to count equally. One BLAS thread: the matrices are small, and
+    threads contending for a busy worker's cores made training ten times slower."""
     with threadpool_limits(limits=1):
         return _train(positives, negatives, seed)
 
 
-def _train(positives: numpy.ndarray, negatives: numpy.ndarray, seed: int) -> TrainedHead:
-    x = numpy.vstack([positives, negatives]).astype(numpy.float64)
+def _train(positives: Passages, negatives: Passages, seed: int) -> TrainedHead:
+    everything = Passages.joined(positives, negatives)
     y = numpy.concatenate([numpy.ones(len(positives)), numpy.zeros(len(negatives))])
     folds = min(MAX_FOLDS, len(positives), len(negatives))
     if folds < 2:
         raise HeadError("training needs at least two positive and two negative passages", "examples")
     assigned = _stratified_folds(y, folds, seed)
-    predicted = numpy.zeros(len(y), dtype=bool)
+    out_of_fold = numpy.zeros(len(y))
     for fold in range(folds):
         held = assigned == fold
-        coef, intercept = _fit(x[~held], y[~held])
-        predicted[held] = _sigmoid(x[held] @ coef + intercept) >= THRESHOLD
+        training = everything.where(~held)
+        lexicon = _lexicon(training, y[~held])
+        coef, intercept = _fit(_design(training, lexicon).astype(numpy.float64), y[~held])
+        out_of_fold[held] = _sigmoid(_design(everything.where(held), lexicon) @ coef + intercept)
+    predicted = out_of_fold >= THRESHOLD
     true_positive = float(numpy.sum(predicted & (y == 1)))
     precision = true_positive / max(1.0, float(predicted.sum()))
     recall = true_positive / float(len(positives))
-    coef, intercept = _fit(x, y)
+    lexicon = _lexicon(everything, y)
+    coef, intercept = _fit(_design(everything, lexicon).astype(numpy.float64), y)
     return TrainedHead(
         weights={
             "encoder": ENCODER,
             "coef": [round(float(v), 6) for v in coef],
             "intercept": round(float(intercept), 6),
             "threshold": THRESHOLD,
+            "terms": list(lexicon.terms),
+            "idf": [round(float(v), 5) for v in lexicon.idf],
         },
         precision=round(precision, 4),
         recall=round(recall, 4),
         positives=len(positives),
         negatives=len(negatives),
         folds=folds,
+    )
+
+
+def _lexicon(passages: Passages, y: numpy.ndarray) -> Lexicon:
+    return Lexicon.learned(
+        [t for t, label in zip(passages.texts, y, strict=True) if label == 1],
+        [t for t, label in zip(passages.texts, y, strict=True) if label == 0],
     )
 
 
@@ -281,9 +367,10 @@ def find_clauses(
     found: dict[str, list[dict]] = {head.key: [] for head in heads}
     if not units or not heads:
         return found
-    vectors = numpy.asarray(embed([text[start:end] for start, end in units]), dtype=numpy.float32)
+    texts = [text[start:end] for start, end in units]
+    scored = Passages(texts, numpy.asarray(embed(texts), dtype=numpy.float32))
     for head in heads:
-        scores = head.probabilities(vectors)
+        scores = head.probabilities(scored)
         for index in numpy.argsort(-scores)[:limit]:
             if scores[index] < head.threshold:
                 break

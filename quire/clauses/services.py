@@ -159,9 +159,7 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
     with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
     paragraphs and the tenant's own chunks that are not near an example, and store the weights with the
     cross-validated precision and recall. A newer version asked for meanwhile wins; returns None then."""
-    import numpy
-
-    from connectors.legal.custom import HeadError, negatives_from, train_head
+    from connectors.legal.custom import HeadError, Passages, negatives_from, train_head
     from inference.embeddings import embed_texts
 
     with transaction.atomic():
@@ -175,13 +173,12 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
         clause_type.status = ClauseTypeStatus.TRAINING
         clause_type.save(update_fields=["status"])
     try:
-        positives = embed_texts(clause_type.examples)
-        negatives = numpy.vstack(
-            [
-                _generic_vectors(),
-                embed_texts(clause_type.counter_examples) if clause_type.counter_examples else positives[:0],
-                negatives_from(_own_vectors(), positives),
-            ]
+        positives = Passages(clause_type.examples, embed_texts(clause_type.examples))
+        counter = clause_type.counter_examples
+        negatives = Passages.joined(
+            _generic_passages(),
+            Passages(counter, embed_texts(counter) if counter else positives.vectors[:0]),
+            negatives_from(_own_passages(), positives),
         )
         trained = train_head(positives, negatives)
     except HeadError as exc:
@@ -216,24 +213,28 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
 
 
 @functools.cache
-def _generic_vectors():
-    """The bundled generic contract paragraphs' vectors, embedded once per process."""
-    from connectors.legal.custom import GENERIC_PARAGRAPHS
+def _generic_passages():
+    """The bundled generic contract paragraphs with their vectors, embedded once per process."""
+    from connectors.legal.custom import GENERIC_PARAGRAPHS, Passages
     from inference.embeddings import embed_texts
 
-    return embed_texts(list(GENERIC_PARAGRAPHS))
+    return Passages(list(GENERIC_PARAGRAPHS), embed_texts(list(GENERIC_PARAGRAPHS)))
 
 
-def _own_vectors():
+def _own_passages():
     """The tenant's most recent chunks (its own paragraphs, as negatives), embedded by the full encoder as the
     examples and the passages a head scores are: the stored vectors are the chunk encoder's, a cosine of about
     0.9 away, which a head would learn to tell apart from the examples' and `negatives_from`'s bar would
     misjudge."""
+    from connectors.legal.custom import Passages
     from inference.embeddings import embed_texts, int8_is_faster
     from quire.documents.chunking import embedding_text
 
-    texts = list(Chunk.objects.order_by("-id").values_list("text", flat=True)[:OWN_NEGATIVES])
-    return embed_texts([embedding_text(text) for text in texts], quantized=int8_is_faster())
+    texts = [
+        embedding_text(text)
+        for text in Chunk.objects.order_by("-id").values_list("text", flat=True)[:OWN_NEGATIVES]
+    ]
+    return Passages(texts, embed_texts(texts, quantized=int8_is_faster()))
 
 
 def _training_failed(clause_type_id: str, version: int, reason: str) -> ClauseType | None:

@@ -11,8 +11,11 @@ import pytest
 from connectors import Document, get_connector, run_connector
 from connectors.base import OptionError
 from connectors.legal.custom import (
+    THRESHOLD,
     ClauseHead,
     HeadError,
+    Lexicon,
+    Passages,
     check_examples,
     negatives_from,
     passages,
@@ -37,19 +40,51 @@ def test_examples_are_checked_naming_the_param():
 def test_training_is_reproducible_and_cross_validated():
     generator = numpy.random.default_rng(7)
     centre = generator.normal(size=16)
-    positives = centre + 0.3 * generator.normal(size=(12, 16))
-    negatives = -centre + 0.3 * generator.normal(size=(30, 16))
+    positives = Passages(
+        [f"force majeure event number {i}" for i in range(12)], centre + 0.3 * generator.normal(size=(12, 16))
+    )
+    negatives = Passages(
+        [f"payment is due within {i} days" for i in range(30)],
+        -centre + 0.3 * generator.normal(size=(30, 16)),
+    )
     first, second = train_head(positives, negatives), train_head(positives, negatives)
     assert first.weights == second.weights
     assert (first.precision, first.recall) == (1.0, 1.0)
+    assert {"force", "majeure", "force majeure", "event"} <= set(first.weights["terms"])
+    assert "payment" not in first.weights["terms"]
     model = ClauseHead.from_json("k", "K", first.weights)
-    assert (model.probabilities(positives) > 0.5).all() and (model.probabilities(negatives) < 0.5).all()
-    near = numpy.vstack([positives[:1], negatives[:3]])
+    assert (model.probabilities(positives) > THRESHOLD).all()
+    assert (model.probabilities(negatives) < THRESHOLD).all()
+    near = numpy.vstack([positives.vectors[:1], negatives.vectors[:3]])
     unit = near / numpy.linalg.norm(near, axis=1, keepdims=True)
-    kept = negatives_from(unit, unit[:1])
-    assert len(kept) == 3
+    kept = negatives_from(Passages(["p", "n1", "n2", "n3"], unit), Passages(["p"], unit[:1]))
+    assert kept.texts == ["n1", "n2", "n3"]
     with pytest.raises(HeadError):
-        train_head(positives[:1], negatives)
+        train_head(Passages(positives.texts[:1], positives.vectors[:1]), negatives)
+
+
+def test_the_lexicon_tells_apart_what_the_vectors_do_not():
+    """Every passage has the same vector, so only the words the examples share can find the clause; a head
+    stored before lexicons (no `terms`) still loads and reads the vector alone."""
+    same = numpy.ones((1, 8), dtype=numpy.float32) / numpy.sqrt(8)
+    examples = [f"The Supplier shall carry product liability insurance of {i} million." for i in range(10)]
+    others = [f"Invoices are payable within {i} days of receipt." for i in range(20)]
+    trained = train_head(
+        Passages(examples, numpy.repeat(same, 10, axis=0)), Passages(others, numpy.repeat(same, 20, axis=0))
+    )
+    head = ClauseHead.from_json("insurance", "Insurance", trained.weights)
+    probe = Passages(
+        [
+            "The Distributor shall carry liability insurance of five million.",
+            "Payable within 30 days of receipt.",
+        ],
+        numpy.repeat(same, 2, axis=0),
+    )
+    insured, payable = head.probabilities(probe)
+    assert insured > head.threshold > payable
+    assert Lexicon.learned(["a b c", "a b d"], ["a x"]).terms == ("a", "a b", "b")
+    old = ClauseHead.from_json("k", "K", {"coef": [1.0] * 8, "intercept": -2.0})
+    assert old.lexicon.terms == () and old.probabilities(probe).shape == (2,)
 
 
 def test_passages_split_long_paragraphs_on_sentences():

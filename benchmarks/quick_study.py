@@ -1,0 +1,179 @@
+"""Custom clause types on contracts their examples did not come from: for each of ten CUAD categories, a head is
+trained as a workspace would train it (20 labelled passages of the category as examples, the bundled generic
+paragraphs and the workspace's own paragraphs not near an example as negatives) and run over other contracts.
+
+DIR is the folder `python -m connectors prepare legal` builds (CUAD's training contracts; the official test split
+and `tests/data`'s held-out contracts are never read). The contracts are taken in `document_id` order: the
+examples come from the first `--pool` that have the category, one passage per contract, and the workspace's own
+paragraphs are the first 500 passages of the pool (the platform takes a workspace's 500 most recent chunks); the
+heads are scored on the next `--eval` contracts. A found passage is right when it overlaps a labelled span of its category by at least
+half of the shorter of the two; a labelled clause is found when a found passage overlaps it so.
+
+    python benchmarks/quick_study.py --data DIR [--pool 200] [--eval 60]
+
+Columns: the head's cross-validated precision and recall on its own examples (what the API reports), then on the
+unseen contracts: passages found and their precision, contract-level presence precision and recall (a contract
+is flagged when the head finds any passage), and the labelled clauses' recall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors.evaluation import read_jsonl  # noqa: E402
+from connectors.legal import custom  # noqa: E402
+from connectors.legal.training import excluded_files  # noqa: E402
+from inference.client import embed_local  # noqa: E402
+
+CATEGORIES = (
+    "Insurance",
+    "Audit Rights",
+    "Non-Compete",
+    "Exclusivity",
+    "Change Of Control",
+    "Anti-Assignment",
+    "Termination For Convenience",
+    "Most Favored Nation",
+    "Covenant Not To Sue",
+    "Liquidated Damages",
+)
+EXAMPLES = 20
+OWN_PASSAGES = 500
+
+
+@dataclass
+class Contract:
+    document_id: str
+    text: str
+    gold: dict[str, list[tuple[int, int]]]
+
+
+def read(data: Path) -> list[Contract]:
+    excluded = excluded_files(data)
+    contracts = []
+    for row in sorted(read_jsonl(data / "cuad" / "labels.jsonl"), key=lambda r: r["document_id"]):
+        if row["split"] != "dev" or row["source_file"] in excluded:
+            continue
+        text = (data / "cuad" / "contracts" / f"{row['document_id']}.txt").read_text(encoding="utf-8")
+        gold = {}
+        for category in CATEGORIES:
+            pieces = []
+            for clause in row["clauses"].get(category, []):
+                piece = clause.split("<omitted>")[0].strip()
+                start = text.find(piece) if len(piece) >= 20 else -1
+                if start >= 0:
+                    pieces.append((start, start + len(piece)))
+            gold[category] = pieces
+        contracts.append(Contract(row["document_id"], text, gold))
+    return contracts
+
+
+def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    shared = min(a[1], b[1]) - max(a[0], b[0])
+    return shared >= 0.5 * min(a[1] - a[0], b[1] - b[0])
+
+
+def embedded(texts: list[str]) -> custom.Passages:
+    return custom.Passages(texts, embed_local(texts))
+
+
+def run(
+    contracts: list[Contract], pool: int, evaluated: int, passages: Callable[[str], list[tuple[int, int]]]
+) -> list[dict]:
+    pooled, scored = contracts[:pool], contracts[pool : pool + evaluated]
+    own = embedded([c.text[s:e] for c in pooled for s, e in passages(c.text)][:OWN_PASSAGES])
+    units = [passages(c.text) for c in scored]
+    documents = [embedded([c.text[s:e] for s, e in spans]) for c, spans in zip(scored, units, strict=True)]
+    generic = embedded(list(custom.GENERIC_PARAGRAPHS))
+    rows = []
+    for category in CATEGORIES:
+        examples = [c.text[s:e] for c in pooled for s, e in c.gold[category][:1] if e - s >= 40][:EXAMPLES]
+        positives = embedded(examples)
+        negatives = custom.Passages.joined(generic, custom.negatives_from(own, positives))
+        trained = custom.train_head(positives, negatives)
+        head = custom.ClauseHead.from_json(category, category, trained.weights)
+        found = right = flagged = flagged_right = present = clauses = clauses_found = 0
+        for contract, spans, document in zip(scored, units, documents, strict=True):
+            scores = head.probabilities(document)
+            order = [i for i in numpy.argsort(-scores)[: custom.MAX_FINDINGS] if scores[i] >= head.threshold]
+            picked = [spans[i] for i in order]
+            gold = contract.gold[category]
+            found += len(picked)
+            right += sum(any(overlaps(p, g) for g in gold) for p in picked)
+            flagged += bool(picked)
+            flagged_right += bool(picked) and bool(gold)
+            present += bool(gold)
+            clauses += len(gold)
+            clauses_found += sum(any(overlaps(p, g) for p in picked) for g in gold)
+        rows.append(
+            {
+                "category": category,
+                "examples": len(examples),
+                "cv_precision": trained.precision,
+                "cv_recall": trained.recall,
+                "found": found,
+                "right": right,
+                "flagged": flagged,
+                "flagged_right": flagged_right,
+                "present": present,
+                "clauses": clauses,
+                "clauses_found": clauses_found,
+            }
+        )
+    return rows
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.3f}" if b else "-"
+
+
+def table(rows: list[dict]) -> str:
+    header = (
+        f"{'category':<28} {'ex':>3} {'cv P':>6} {'cv R':>6} {'found':>6} {'P':>6} "
+        f"{'pres P':>7} {'pres R':>7} {'clause R':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    total = {key: sum(row[key] for row in rows) for key in rows[0] if key not in ("category",)}
+    for row in [*rows, {**total, "category": "all (micro)", "cv_precision": None, "cv_recall": None}]:
+        cv = (
+            f"{row['cv_precision']:>6.3f} {row['cv_recall']:>6.3f}"
+            if row["cv_precision"] is not None
+            else f"{'':>6} {'':>6}"
+        )
+        lines.append(
+            f"{row['category']:<28} {row['examples']:>3} {cv} {row['found']:>6} "
+            f"{ratio(row['right'], row['found']):>6} {ratio(row['flagged_right'], row['flagged']):>7} "
+            f"{ratio(row['flagged_right'], row['present']):>7} {ratio(row['clauses_found'], row['clauses']):>9}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", required=True, type=Path, help="the folder `connectors prepare legal` built"
+    )
+    parser.add_argument("--pool", type=int, default=200, help="contracts the examples come from")
+    parser.add_argument("--eval", type=int, default=60, help="contracts after the pool the heads are run on")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    contracts = read(args.data)
+    rows = run(contracts, args.pool, args.eval, custom.passages)
+    print(table(rows))
+    scored = len(contracts[args.pool : args.pool + args.eval])
+    print(f"\n{scored} contracts scored, {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
