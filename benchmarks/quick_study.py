@@ -98,6 +98,9 @@ def run(
     rows = []
     for category in CATEGORIES:
         examples = [c.text[s:e] for c in pooled for s, e in c.gold[category][:1] if e - s >= 40][:EXAMPLES]
+        if len(examples) < custom.MIN_EXAMPLES:
+            print(f"{category}: {len(examples)} examples in the pool, fewer than a head needs; skipped")
+            continue
         positives = embedded(examples)
         negatives = custom.Passages.joined(generic, custom.negatives_from(own, positives))
         trained = custom.train_head(positives, negatives)
@@ -143,7 +146,9 @@ def table(rows: list[dict]) -> str:
         f"{'pres P':>7} {'pres R':>7} {'clause R':>9}"
     )
     lines = [header, "-" * len(header)]
-    total = {key: sum(row[key] for row in rows) for key in rows[0] if key not in ("category",)}
+    if not rows:
+        return "no category had enough examples in the pool"
+    total = {key: sum(row[key] for row in rows) for key in rows[0] if key != "category"}
     for row in [*rows, {**total, "category": "all (micro)", "cv_precision": None, "cv_recall": None}]:
         cv = (
             f"{row['cv_precision']:>6.3f} {row['cv_recall']:>6.3f}"
