@@ -4,6 +4,8 @@ from django.db import models
 
 from tenants.identifiers import new_id
 
+ADVICE_BELOW = 0.5
+
 
 class ClauseTypeStatus(models.TextChoices):
     QUEUED = "queued"
@@ -48,3 +50,20 @@ class ClauseType(models.Model):
     @property
     def counter_example_count(self) -> int:
         return len(self.counter_examples)
+
+    @property
+    def advice(self) -> str:
+        """What to add when the cross-validated figures say the head is weak; empty when they do not."""
+        if self.status != ClauseTypeStatus.READY or self.precision is None or self.recall is None:
+            return ""
+        if self.recall < ADVICE_BELOW:
+            return (
+                f"The head found {self.recall:.0%} of its held-out examples, so it will miss clauses worded "
+                "unlike them: add examples worded as your contracts word this clause."
+            )
+        if self.precision < ADVICE_BELOW:
+            return (
+                f"Only {self.precision:.0%} of the passages the head took for this clause were examples: add "
+                "counter-examples, the near misses from your own contracts."
+            )
+        return ""

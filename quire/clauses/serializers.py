@@ -41,6 +41,10 @@ class ClauseTypeSerializer(ResourceSerializer):
     recall = serializers.FloatField(
         read_only=True, allow_null=True, help_text="Cross-validated recall of the trained head."
     )
+    advice = serializers.CharField(
+        read_only=True,
+        help_text="What to add when the cross-validated precision or recall is under 0.5; empty otherwise.",
+    )
 
     class Meta:
         model = ClauseType
@@ -55,6 +59,7 @@ class ClauseTypeSerializer(ResourceSerializer):
             "version",
             "precision",
             "recall",
+            "advice",
             "example_count",
             "counter_example_count",
             "negative_count",

@@ -219,6 +219,7 @@ class ClauseType(ApiObject):
     version: int = 0
     precision: float | None = None
     recall: float | None = None
+    advice: str = ""
     example_count: int = 0
     counter_example_count: int = 0
     negative_count: int = 0

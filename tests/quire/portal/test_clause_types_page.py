@@ -48,7 +48,11 @@ def test_clause_types_page(workspace, other_workspace):
     )
     detail = developer.get(f"/clause-types/{clause_type.pk}")
     assert b'data-status="ready"' in detail.content and b'data-metric="precision">0.9167' in detail.content
-    assert b"hx-trigger" not in detail.content
+    assert b"hx-trigger" not in detail.content and b"data-advice" not in detail.content
+    with tenant_context(workspace.tenant):
+        ClauseType.objects.filter(pk=clause_type.pk).update(precision=1.0, recall=0.4167)
+    weak = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert "The head found 42% of its held-out examples" in weak and "add examples worded" in weak
     assert signed_in(other_workspace, "owner").get(f"/clause-types/{clause_type.pk}").status_code == 404
 
     assert developer.post(f"/clause-types/{clause_type.pk}/delete").status_code == 302
