@@ -5,11 +5,16 @@ paragraphs and the workspace's own paragraphs not near an example as negatives) 
 DIR is the folder `python -m connectors prepare legal` builds (CUAD's training contracts; the official test split
 and `tests/data`'s held-out contracts are never read). The contracts are taken in `document_id` order: the
 examples come from the first `--pool` that have the category, one passage per contract, and the workspace's own
-paragraphs are the first 500 passages of the pool (the platform takes a workspace's 500 most recent chunks); the
-heads are scored on the next `--eval` contracts. A found passage is right when it overlaps a labelled span of its category by at least
-half of the shorter of the two; a labelled clause is found when a found passage overlaps it so.
+paragraphs are the first 2,000 passages of the pool (the platform takes a workspace's 2,000 most recent chunks);
+the heads are scored on the next `--eval` contracts. A found passage is right when it overlaps a labelled span of
+its category by at least half of the shorter of the two; a labelled clause is found when a found passage overlaps
+it so.
 
-    python benchmarks/quick_study.py --data DIR [--pool 200] [--eval 60]
+    python benchmarks/quick_study.py --data DIR [--pool 200] [--eval 60] [--rounds 2]
+
+With `--rounds R`, each round after the first answers the head's 10 near misses among the workspace's own
+passages from CUAD's labels (a passage overlapping a labelled span is an example, any other a counter-example),
+as a reviewer answers "Passages to check" in the portal, and trains again.
 
 Columns: the head's cross-validated precision and recall on its own examples (what the API reports), then on the
 unseen contracts: passages found and their precision, contract-level presence precision and recall (a contract
@@ -21,7 +26,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +52,7 @@ CATEGORIES = (
     "Liquidated Damages",
 )
 EXAMPLES = 20
-OWN_PASSAGES = 500
+OWN_PASSAGES = 2000
 
 
 @dataclass
@@ -87,53 +91,75 @@ def embedded(texts: list[str]) -> custom.Passages:
     return custom.Passages(texts, embed_local(texts))
 
 
-def run(
-    contracts: list[Contract], pool: int, evaluated: int, passages: Callable[[str], list[tuple[int, int]]]
-) -> list[dict]:
+def run(contracts: list[Contract], pool: int, evaluated: int, rounds: int = 0) -> list[list[dict]]:
+    """The rows of each round: round 0 trains on the examples; each further round first answers the head's near
+    misses among the workspace's own passages (`custom.near_misses`) from CUAD's labels, as a reviewer would in
+    the portal, and trains again."""
     pooled, scored = contracts[:pool], contracts[pool : pool + evaluated]
-    own = embedded([c.text[s:e] for c in pooled for s, e in passages(c.text)][:OWN_PASSAGES])
-    units = [passages(c.text) for c in scored]
+    places = [(c, span) for c in pooled for span in custom.passages(c.text)][:OWN_PASSAGES]
+    own = embedded([c.text[s:e] for c, (s, e) in places])
+    units = [custom.passages(c.text) for c in scored]
     documents = [embedded([c.text[s:e] for s, e in spans]) for c, spans in zip(scored, units, strict=True)]
     generic = embedded(list(custom.GENERIC_PARAGRAPHS))
-    rows = []
+    by_round: list[list[dict]] = [[] for _ in range(rounds + 1)]
     for category in CATEGORIES:
         examples = [c.text[s:e] for c in pooled for s, e in c.gold[category][:1] if e - s >= 40][:EXAMPLES]
         if len(examples) < custom.MIN_EXAMPLES:
             print(f"{category}: {len(examples)} examples in the pool, fewer than a head needs; skipped")
             continue
-        positives = embedded(examples)
-        negatives = custom.Passages.joined(generic, custom.negatives_from(own, positives))
-        trained = custom.train_head(positives, negatives)
-        head = custom.ClauseHead.from_json(category, category, trained.weights)
-        found = right = flagged = flagged_right = present = clauses = clauses_found = 0
-        for contract, spans, document in zip(scored, units, documents, strict=True):
-            scores = head.probabilities(document)
-            order = [i for i in numpy.argsort(-scores)[: custom.MAX_FINDINGS] if scores[i] >= head.threshold]
-            picked = [spans[i] for i in order]
-            gold = contract.gold[category]
-            found += len(picked)
-            right += sum(any(overlaps(p, g) for g in gold) for p in picked)
-            flagged += bool(picked)
-            flagged_right += bool(picked) and bool(gold)
-            present += bool(gold)
-            clauses += len(gold)
-            clauses_found += sum(any(overlaps(p, g) for p in picked) for g in gold)
-        rows.append(
-            {
-                "category": category,
-                "examples": len(examples),
-                "cv_precision": trained.precision,
-                "cv_recall": trained.recall,
-                "found": found,
-                "right": right,
-                "flagged": flagged,
-                "flagged_right": flagged_right,
-                "present": present,
-                "clauses": clauses,
-                "clauses_found": clauses_found,
-            }
-        )
-    return rows
+        given = embedded(examples)
+        answered = numpy.zeros(len(own), dtype=bool)
+        is_clause = numpy.zeros(len(own), dtype=bool)
+        for rows in by_round:
+            positives = custom.Passages.joined(given, own.where(answered & is_clause))
+            negatives = custom.Passages.joined(
+                generic,
+                own.where(answered & ~is_clause),
+                custom.negatives_from(own.where(~answered), positives),
+            )
+            trained = custom.train_head(positives, negatives)
+            head = custom.ClauseHead.from_json(category, category, trained.weights)
+            rows.append(
+                {
+                    "category": category,
+                    "examples": len(positives),
+                    "counter": int((answered & ~is_clause).sum()),
+                    "cv_precision": trained.precision,
+                    "cv_recall": trained.recall,
+                    **scored_on(head, category, scored, units, documents),
+                }
+            )
+            labelled = [own.texts[i] for i in numpy.flatnonzero(answered)]
+            for index, _ in custom.near_misses(head, own, [*examples, *labelled]):
+                contract, span = places[index]
+                answered[index] = True
+                is_clause[index] = any(overlaps(span, g) for g in contract.gold[category])
+    return by_round
+
+
+def scored_on(
+    head: custom.ClauseHead,
+    category: str,
+    scored: list[Contract],
+    units: list[list[tuple[int, int]]],
+    documents: list[custom.Passages],
+) -> dict:
+    counts = dict.fromkeys(
+        ("found", "right", "flagged", "flagged_right", "present", "clauses", "clauses_found"), 0
+    )
+    for contract, spans, document in zip(scored, units, documents, strict=True):
+        scores = head.probabilities(document)
+        order = [i for i in numpy.argsort(-scores)[: custom.MAX_FINDINGS] if scores[i] >= head.threshold]
+        picked = [spans[i] for i in order]
+        gold = contract.gold[category]
+        counts["found"] += len(picked)
+        counts["right"] += sum(any(overlaps(p, g) for g in gold) for p in picked)
+        counts["flagged"] += bool(picked)
+        counts["flagged_right"] += bool(picked) and bool(gold)
+        counts["present"] += bool(gold)
+        counts["clauses"] += len(gold)
+        counts["clauses_found"] += sum(any(overlaps(p, g) for p in picked) for g in gold)
+    return counts
 
 
 def ratio(a: float, b: float) -> str:
@@ -142,7 +168,7 @@ def ratio(a: float, b: float) -> str:
 
 def table(rows: list[dict]) -> str:
     header = (
-        f"{'category':<28} {'ex':>3} {'cv P':>6} {'cv R':>6} {'found':>6} {'P':>6} "
+        f"{'category':<28} {'ex':>3} {'cx':>3} {'cv P':>6} {'cv R':>6} {'found':>6} {'P':>6} "
         f"{'pres P':>7} {'pres R':>7} {'clause R':>9}"
     )
     lines = [header, "-" * len(header)]
@@ -156,7 +182,7 @@ def table(rows: list[dict]) -> str:
             else f"{'':>6} {'':>6}"
         )
         lines.append(
-            f"{row['category']:<28} {row['examples']:>3} {cv} {row['found']:>6} "
+            f"{row['category']:<28} {row['examples']:>3} {row['counter']:>3} {cv} {row['found']:>6} "
             f"{ratio(row['right'], row['found']):>6} {ratio(row['flagged_right'], row['flagged']):>7} "
             f"{ratio(row['flagged_right'], row['present']):>7} {ratio(row['clauses_found'], row['clauses']):>9}"
         )
@@ -170,11 +196,22 @@ def main() -> int:
     )
     parser.add_argument("--pool", type=int, default=200, help="contracts the examples come from")
     parser.add_argument("--eval", type=int, default=60, help="contracts after the pool the heads are run on")
+    parser.add_argument(
+        "--rounds", type=int, default=0, help="rounds of answering the near misses, each followed by training"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     contracts = read(args.data)
-    rows = run(contracts, args.pool, args.eval, custom.passages)
-    print(table(rows))
+    for number, rows in enumerate(run(contracts, args.pool, args.eval, args.rounds)):
+        print(
+            f"round {number}"
+            + (
+                ": the examples"
+                if number == 0
+                else f": {number * custom.NEAR_MISSES} near misses answered per category"
+            )
+        )
+        print(table(rows) + "\n")
     scored = len(contracts[args.pool : args.pool + args.eval])
     print(f"\n{scored} contracts scored, {time.perf_counter() - started:.0f} s")
     return 0

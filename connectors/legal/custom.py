@@ -11,7 +11,7 @@ heads, trains them in a worker and hands them to a run by key.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy
@@ -30,6 +30,7 @@ L2 = 0.3
 THRESHOLD = 0.7
 NEAR_POSITIVE = 0.6
 MAX_FINDINGS = 5
+NEAR_MISSES = 10
 MIN_TERM_EXAMPLES = 2
 PASSAGE_CHARS = 700
 ENCODER = "all-MiniLM-L6-v2"
@@ -330,6 +331,26 @@ def _fit(x: numpy.ndarray, y: numpy.ndarray, *, iterations: int = 15) -> tuple[n
 
 def _sigmoid(z: numpy.ndarray) -> numpy.ndarray:
     return 1.0 / (1.0 + numpy.exp(-numpy.clip(z, -30, 30)))
+
+
+def near_misses(
+    head: ClauseHead, passages: Passages, labelled: Iterable[str], *, limit: int = NEAR_MISSES
+) -> list[tuple[int, float]]:
+    """The passages to ask a person about next, as (index, probability): the `limit` the head scores highest,
+    less those already labelled (compared with runs of whitespace folded) and repeats. Labelling them, the
+    near misses as counter-examples, teaches a head what its generic negatives could not."""
+    seen = {" ".join(text.split()) for text in labelled}
+    scores = head.probabilities(passages)
+    chosen: list[tuple[int, float]] = []
+    for index in numpy.argsort(-scores, kind="stable"):
+        folded = " ".join(passages.texts[index].split())
+        if folded in seen:
+            continue
+        seen.add(folded)
+        chosen.append((int(index), round(float(scores[index]), 4)))
+        if len(chosen) == limit:
+            break
+    return chosen
 
 
 def passages(text: str) -> list[tuple[int, int]]:

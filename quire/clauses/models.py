@@ -34,6 +34,7 @@ class ClauseType(models.Model):
     precision = models.FloatField(null=True, blank=True)
     recall = models.FloatField(null=True, blank=True)
     negative_count = models.PositiveIntegerField(default=0)
+    near_misses = models.JSONField(default=list, blank=True)
     trained_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

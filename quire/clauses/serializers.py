@@ -31,6 +31,14 @@ class ClauseTypeExamplesSerializer(StrictSerializer):
     )
 
 
+class NearMissSerializer(serializers.Serializer):
+    document = serializers.CharField(help_text="The document the passage is in.")
+    start = serializers.IntegerField(help_text="The passage's first character in the document's text.")
+    end = serializers.IntegerField(help_text="One past its last character.")
+    text = serializers.CharField()
+    score = serializers.FloatField(help_text="The head's probability that the passage is the clause.")
+
+
 class ClauseTypeSerializer(ResourceSerializer):
     object = ObjectNameField("clause_type")
     example_count = serializers.IntegerField(read_only=True)
@@ -40,6 +48,14 @@ class ClauseTypeSerializer(ResourceSerializer):
     )
     recall = serializers.FloatField(
         read_only=True, allow_null=True, help_text="Cross-validated recall of the trained head."
+    )
+    near_misses = NearMissSerializer(
+        many=True,
+        read_only=True,
+        help_text=(
+            "The workspace's passages the trained head scores highest that are neither examples nor "
+            "counter-examples: post those that are the clause as examples and the others as counter_examples."
+        ),
     )
     advice = serializers.CharField(
         read_only=True,
@@ -60,6 +76,7 @@ class ClauseTypeSerializer(ResourceSerializer):
             "precision",
             "recall",
             "advice",
+            "near_misses",
             "example_count",
             "counter_example_count",
             "negative_count",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from celery import current_app
 from django.db import IntegrityError, transaction
@@ -17,9 +18,12 @@ from quire.documents.models import Chunk
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
+if TYPE_CHECKING:
+    from connectors.legal.custom import Passages
+
 logger = logging.getLogger(__name__)
 CLAUSE_TYPE_TRAIN_TASK = "quire.clauses.clause_type_train_task"
-OWN_NEGATIVES = 500
+OWN_NEGATIVES = 2000
 MAX_NAME_CHARS = 120
 MAX_DESCRIPTION_CHARS = 2000
 
@@ -159,7 +163,14 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
     with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
     paragraphs and the tenant's own chunks that are not near an example, and store the weights with the
     cross-validated precision and recall. A newer version asked for meanwhile wins; returns None then."""
-    from connectors.legal.custom import HeadError, Passages, negatives_from, train_head
+    from connectors.legal.custom import (
+        ClauseHead,
+        HeadError,
+        Passages,
+        near_misses,
+        negatives_from,
+        train_head,
+    )
     from inference.embeddings import embed_texts
 
     with transaction.atomic():
@@ -175,12 +186,18 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
     try:
         positives = Passages(clause_type.examples, embed_texts(clause_type.examples))
         counter = clause_type.counter_examples
+        own, chunks = _own_passages()
         negatives = Passages.joined(
             _generic_passages(),
             Passages(counter, embed_texts(counter) if counter else positives.vectors[:0]),
-            negatives_from(_own_passages(), positives),
+            negatives_from(own, positives),
         )
         trained = train_head(positives, negatives)
+        head = ClauseHead.from_json(clause_type.key, clause_type.name, trained.weights)
+        to_check = [
+            {**chunks[index], "score": score}
+            for index, score in near_misses(head, own, [*clause_type.examples, *counter])
+        ]
     except HeadError as exc:
         return _training_failed(clause_type_id, version, str(exc))
     with transaction.atomic():
@@ -190,6 +207,7 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
         current.head = {**trained.weights, "version": version}
         current.precision, current.recall = trained.precision, trained.recall
         current.negative_count, current.trained_at = trained.negatives, timezone.now()
+        current.near_misses = to_check
         current.status, current.failure_reason = ClauseTypeStatus.READY, ""
         current.save(
             update_fields=[
@@ -197,6 +215,7 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
                 "precision",
                 "recall",
                 "negative_count",
+                "near_misses",
                 "trained_at",
                 "status",
                 "failure_reason",
@@ -221,20 +240,23 @@ def _generic_passages():
     return Passages(list(GENERIC_PARAGRAPHS), embed_texts(list(GENERIC_PARAGRAPHS)))
 
 
-def _own_passages():
-    """The tenant's most recent chunks (its own paragraphs, as negatives), embedded by the full encoder as the
-    examples and the passages a head scores are: the stored vectors are the chunk encoder's, a cosine of about
-    0.9 away, which a head would learn to tell apart from the examples' and `negatives_from`'s bar would
-    misjudge."""
+def _own_passages() -> tuple[Passages, list[dict]]:
+    """The tenant's most recent chunks (its own paragraphs: negatives, and the near misses to ask about), embedded
+    by the full encoder as the examples and the passages a head scores are (the stored vectors are the chunk
+    encoder's, a cosine of about 0.9 away, which a head would learn to tell apart from the examples' and
+    `negatives_from`'s bar would misjudge), with each chunk's document, offsets and text."""
     from connectors.legal.custom import Passages
     from inference.embeddings import embed_texts, int8_is_faster
     from quire.documents.chunking import embedding_text
 
-    texts = [
-        embedding_text(text)
-        for text in Chunk.objects.order_by("-id").values_list("text", flat=True)[:OWN_NEGATIVES]
+    chunks = list(Chunk.objects.order_by("-id").values("document_id", "start", "end", "text")[:OWN_NEGATIVES])
+    texts = [embedding_text(chunk["text"]) for chunk in chunks]
+    vectors = embed_texts(texts, quantized=int8_is_faster())
+    places = [
+        {"document": c["document_id"], "start": c["start"], "end": c["end"], "text": c["text"]}
+        for c in chunks
     ]
-    return Passages(texts, embed_texts(texts, quantized=int8_is_faster()))
+    return Passages(texts, vectors), places
 
 
 def _training_failed(clause_type_id: str, version: int, reason: str) -> ClauseType | None:

@@ -52,6 +52,7 @@ urlpatterns = [
     path("reviews/<str:job_id>/result.xlsx", reviews.review_export, {"fmt": "xlsx"}, name="review_xlsx"),
     path("clause-types", clause_types.clause_type_list, name="clause_types"),
     path("clause-types/<str:clause_type_id>", clause_types.clause_type_detail, name="clause_type"),
+    path("clause-types/<str:clause_type_id>/label", clause_types.clause_type_label, name="clause_type_label"),
     path(
         "clause-types/<str:clause_type_id>/delete", clause_types.clause_type_remove, name="clause_type_delete"
     ),

@@ -17,6 +17,7 @@ from connectors.legal.custom import (
     Lexicon,
     Passages,
     check_examples,
+    near_misses,
     negatives_from,
     passages,
     train_head,
@@ -159,3 +160,15 @@ def test_clause_type_options_name_their_param():
         }
     )
     assert review.clause_types(checked) == [("fm", "options.columns.0.clause_type")]
+
+
+def test_near_misses_are_the_highest_scored_passages_not_yet_labelled():
+    head = ClauseHead("k", "K", numpy.asarray([1.0], dtype=numpy.float32), 0.0)
+    scored = Passages(
+        ["labelled  passage", "top", "top", "second", "third", "low"],
+        numpy.asarray([[9.0], [8.0], [8.0], [3.0], [2.0], [-5.0]], dtype=numpy.float32),
+    )
+    chosen = near_misses(head, scored, ["labelled passage"], limit=3)
+    assert [index for index, _ in chosen] == [1, 3, 4]
+    assert chosen[0][1] == round(float(1 / (1 + numpy.exp(-8.0))), 4)
+    assert near_misses(head, Passages([], numpy.zeros((0, 1), dtype=numpy.float32)), []) == []

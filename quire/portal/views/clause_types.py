@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
 from quire.clauses.models import ClauseType, ClauseTypeStatus
-from quire.clauses.services import clause_type_create, clause_type_delete
+from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 from quire.portal.access import portal_page
 from quire.portal.forms import ClauseTypeForm
 from quire.portal.views.common import page, show_rejection
@@ -30,7 +30,9 @@ def clause_type_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Training {clause_type.name} on {clause_type.example_count} examples.")
             return redirect("portal:clause_type", clause_type_id=clause_type.pk)
-    clause_types = ClauseType.objects.order_by("-created_at").defer("examples", "counter_examples", "head")
+    clause_types = ClauseType.objects.order_by("-created_at").defer(
+        "examples", "counter_examples", "head", "near_misses"
+    )
     return page(
         request,
         "portal/clause_types.html",
@@ -53,3 +55,35 @@ def clause_type_remove(request: HttpRequest, clause_type_id: str) -> HttpRespons
     clause_type_delete(tenant=request.tenant, clause_type=clause_type)
     messages.success(request, f"Deleted the clause type {clause_type.name}.")
     return redirect("portal:clause_types")
+
+
+@require_POST
+@portal_page()
+def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse:
+    """The reviewer's answers on the passages to check: those marked as the clause become examples, those marked
+    as not become counter-examples, and the clause type trains again."""
+    clause_type = get_object_or_404(ClauseType, pk=clause_type_id)
+    answers = [request.POST.get(f"passage-{index}", "") for index in range(len(clause_type.near_misses))]
+    marked = {
+        answer: [p["text"] for p, a in zip(clause_type.near_misses, answers, strict=True) if a == answer]
+        for answer in ("clause", "not")
+    }
+    if not marked["clause"] and not marked["not"]:
+        messages.error(request, "Mark at least one passage as this clause or not.")
+        return redirect("portal:clause_type", clause_type_id=clause_type.pk)
+    try:
+        clause_type_examples_add(
+            tenant=request.tenant,
+            clause_type=clause_type,
+            examples=marked["clause"],
+            counter_examples=marked["not"],
+        )
+    except Refusal as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Training {clause_type.name} again with {len(marked['clause'])} more examples and "
+            f"{len(marked['not'])} more counter-examples.",
+        )
+    return redirect("portal:clause_type", clause_type_id=clause_type.pk)

@@ -220,6 +220,7 @@ class ClauseType(ApiObject):
     precision: float | None = None
     recall: float | None = None
     advice: str = ""
+    near_misses: list = field(default_factory=list)
     example_count: int = 0
     counter_example_count: int = 0
     negative_count: int = 0

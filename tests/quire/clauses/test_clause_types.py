@@ -48,6 +48,11 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
     assert ready["status"] == "ready", ready
     assert ready["precision"] >= 0.9 and ready["recall"] >= 0.6 and ready["trained_at"]
     assert ready["negative_count"] >= len(BODY["counter_examples"]) and ready["advice"] == ""
+    near = ready["near_misses"]
+    contract_text = api_a.get(f"/v1/documents/{contract}/text").json()["text"]
+    assert near and {n["document"] for n in near} == {contract}
+    assert all(contract_text[n["start"] : n["end"]] == n["text"] for n in near)
+    assert "Unforeseeable Events" in near[0]["text"] and near[0]["score"] >= near[-1]["score"]
     assert [c["key"] for c in api_a.get("/v1/clause_types").json()["data"]] == ["force_majeure"]
 
     column = {
@@ -178,8 +183,10 @@ def test_a_heads_own_negatives_are_the_tenants_chunks_with_the_full_encoders_vec
             Chunk.objects.create(
                 document=document, index=0, start=0, end=len(text), text=text, embedding=stored
             )
-            own = _own_passages()
+            own, places = _own_passages()
+            document_id = document.pk
         finally:
             document.delete()
     full = embed_texts([text])[0]
     assert own.texts[0] == text and float(numpy.dot(own.vectors[0], full)) > 0.98
+    assert places[0] == {"document": document_id, "start": 0, "end": len(text), "text": text}

@@ -76,3 +76,59 @@ def test_a_review_column_of_type_clause_names_a_clause_type():
     assert form.cleaned_data["columns"] == [
         {"key": "fm", "question": "Is performance excused?", "type": "clause", "clause_type": "force_majeure"}
     ]
+
+
+def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace):
+    developer = signed_in(workspace, "developer")
+    assert developer.post("/clause-types", _form(key="checked_force_majeure")).status_code == 302
+    near = [
+        {
+            "document": "doc_a",
+            "start": 0,
+            "end": 40,
+            "text": "Neither party is liable for acts of God.",
+            "score": 0.91,
+        },
+        {
+            "document": "doc_a",
+            "start": 50,
+            "end": 90,
+            "text": "Invoices are due within thirty days.",
+            "score": 0.72,
+        },
+        {
+            "document": "doc_b",
+            "start": 0,
+            "end": 30,
+            "text": "The Supplier warrants the goods.",
+            "score": 0.66,
+        },
+    ]
+    with tenant_context(workspace.tenant):
+        clause_type = ClauseType.objects.get(key="checked_force_majeure")
+        ClauseType.objects.filter(pk=clause_type.pk).update(
+            status=ClauseTypeStatus.READY, precision=0.9, recall=0.8, near_misses=near
+        )
+    page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert "Passages to check" in page and page.count('type="radio"') == 9
+    assert "Invoices are due within thirty days." in page and 'href="/documents/doc_b"' in page
+    assert (
+        "Passages to check"
+        not in signed_in(workspace, "viewer").get(f"/clause-types/{clause_type.pk}").content.decode()
+    )
+    assert signed_in(workspace, "viewer").post(f"/clause-types/{clause_type.pk}/label", {}).status_code == 403
+
+    nothing = developer.post(
+        f"/clause-types/{clause_type.pk}/label", {"passage-0": "", "passage-1": ""}, follow=True
+    )
+    assert "Mark at least one passage" in nothing.content.decode()
+    answered = developer.post(
+        f"/clause-types/{clause_type.pk}/label", {"passage-0": "clause", "passage-1": "not", "passage-2": ""}
+    )
+    assert answered.status_code == 302
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.examples[-1] == "Neither party is liable for acts of God."
+    assert clause_type.counter_examples[-1] == "Invoices are due within thirty days."
+    assert len(clause_type.counter_examples) == len(FIXTURE["counter_examples"]) + 1
+    assert (clause_type.version, clause_type.status) == (2, ClauseTypeStatus.QUEUED)
