@@ -63,6 +63,11 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
     """The reviewer's answers on the passages to check: those marked as the clause become examples, those marked
     as not become counter-examples, and the clause type trains again."""
     clause_type = get_object_or_404(ClauseType, pk=clause_type_id)
+    if request.POST.get("version") != str(clause_type.version):
+        messages.error(
+            request, "The clause type has trained again since that page was shown; answer its new passages."
+        )
+        return redirect("portal:clause_type", clause_type_id=clause_type.pk)
     answers = [request.POST.get(f"passage-{index}", "") for index in range(len(clause_type.near_misses))]
     marked = {
         answer: [p["text"] for p, a in zip(clause_type.near_misses, answers, strict=True) if a == answer]

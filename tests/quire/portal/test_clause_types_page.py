@@ -118,12 +118,19 @@ def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace):
     )
     assert signed_in(workspace, "viewer").post(f"/clause-types/{clause_type.pk}/label", {}).status_code == 403
 
+    stale = developer.post(
+        f"/clause-types/{clause_type.pk}/label", {"version": "7", "passage-0": "clause"}, follow=True
+    )
+    assert "trained again since" in stale.content.decode()
     nothing = developer.post(
-        f"/clause-types/{clause_type.pk}/label", {"passage-0": "", "passage-1": ""}, follow=True
+        f"/clause-types/{clause_type.pk}/label",
+        {"version": "1", "passage-0": "", "passage-1": ""},
+        follow=True,
     )
     assert "Mark at least one passage" in nothing.content.decode()
     answered = developer.post(
-        f"/clause-types/{clause_type.pk}/label", {"passage-0": "clause", "passage-1": "not", "passage-2": ""}
+        f"/clause-types/{clause_type.pk}/label",
+        {"version": "1", "passage-0": "clause", "passage-1": "not", "passage-2": ""},
     )
     assert answered.status_code == 302
     with tenant_context(workspace.tenant):
