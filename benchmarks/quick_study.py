@@ -5,10 +5,10 @@ paragraphs and the workspace's own paragraphs not near an example as negatives) 
 DIR is the folder `python -m connectors prepare legal` builds (CUAD's training contracts; the official test split
 and `tests/data`'s held-out contracts are never read). The contracts are taken in `document_id` order: the
 examples come from the first `--pool` that have the category, one passage per contract, and the workspace's own
-paragraphs are the first 2,000 passages of the pool (the platform takes a workspace's 2,000 most recent chunks);
-the heads are scored on the next `--eval` contracts. A found passage is right when it overlaps a labelled span of
-its category by at least half of the shorter of the two; a labelled clause is found when a found passage overlaps
-it so.
+paragraphs are the first 2,000 passages of the pool (the platform takes up to 2,000 passages of a workspace's most
+recent documents); the heads are scored on the next `--eval` contracts. A found passage is right when it overlaps
+a labelled span of its category by at least half of the shorter of the two; a labelled clause is found when a
+found passage overlaps it so.
 
     python benchmarks/quick_study.py --data DIR [--pool 200] [--eval 60] [--rounds 2]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from celery import current_app
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
 from quire.clauses.models import ClauseType, ClauseTypeStatus
-from quire.documents.models import Chunk
+from quire.documents.models import Document, DocumentStatus
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -241,22 +242,24 @@ def _generic_passages():
 
 
 def _own_passages() -> tuple[Passages, list[dict]]:
-    """The tenant's most recent chunks (its own paragraphs: negatives, and the near misses to ask about), embedded
-    by the full encoder as the examples and the passages a head scores are (the stored vectors are the chunk
-    encoder's, a cosine of about 0.9 away, which a head would learn to tell apart from the examples' and
-    `negatives_from`'s bar would misjudge), with each chunk's document, offsets and text."""
+    """The tenant's own paragraphs (negatives, and the near misses to ask about): the passages a head scores at
+    run time (`connectors.legal.custom.passages`) of its most recent ready documents, up to `OWN_NEGATIVES`,
+    embedded by the full encoder as the examples are, with each passage's document, offsets and text."""
     from connectors.legal.custom import Passages
     from inference.embeddings import embed_texts, int8_is_faster
-    from quire.documents.chunking import embedding_text
 
-    chunks = list(Chunk.objects.order_by("-id").values("document_id", "start", "end", "text")[:OWN_NEGATIVES])
-    texts = [embedding_text(chunk["text"]) for chunk in chunks]
-    vectors = embed_texts(texts, quantized=int8_is_faster())
-    places = [
-        {"document": c["document_id"], "start": c["start"], "end": c["end"], "text": c["text"]}
-        for c in chunks
-    ]
-    return Passages(texts, vectors), places
+    places = list(islice(_recent_passages(), OWN_NEGATIVES))
+    texts = [place["text"] for place in places]
+    return Passages(texts, embed_texts(texts, quantized=int8_is_faster())), places
+
+
+def _recent_passages() -> Iterator[dict]:
+    from connectors.legal.custom import passages
+
+    documents = Document.objects.filter(status=DocumentStatus.READY).order_by("-created_at", "-pk")
+    for document_id, text in documents.values_list("id", "text").iterator(chunk_size=20):
+        for start, end in passages(text):
+            yield {"document": document_id, "start": start, "end": end, "text": text[start:end]}
 
 
 def _training_failed(clause_type_id: str, version: int, reason: str) -> ClauseType | None:
