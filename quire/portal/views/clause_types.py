@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
@@ -86,9 +87,10 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
     except Refusal as exc:
         messages.error(request, str(exc))
     else:
+        added, refused = len(marked["clause"]), len(marked["not"])
         messages.success(
             request,
-            f"Training {clause_type.name} again with {len(marked['clause'])} more examples and "
-            f"{len(marked['not'])} more counter-examples.",
+            f"Training {clause_type.name} again with {added} more example{pluralize(added)} and {refused} more "
+            f"counter-example{pluralize(refused)}.",
         )
     return redirect("portal:clause_type", clause_type_id=clause_type.pk)
