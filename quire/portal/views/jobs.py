@@ -4,6 +4,8 @@ download the result as JSON, cancel."""
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
@@ -107,6 +109,14 @@ def reading_sentence(entry: dict) -> str:
     return ", ".join(words)
 
 
+CITATION = re.compile(r"\[(doc_[A-Za-z0-9]+)\]")
+
+
+def cited_by_name(label: str, names: dict[str, str]) -> str:
+    """A label's bracketed document ids (a synthesis sentence's citations, "... [doc_x]") as file names."""
+    return CITATION.sub(lambda m: f"[{names[m.group(1)]}]" if m.group(1) in names else m.group(0), label)
+
+
 def grouped_readings(entries: list[dict], names: dict[str, str], *, shown: int = 5) -> list[dict]:
     """The documents' readings in words, documents read the same way on one line ("6 documents (a.txt, b.txt,
     ... and 1 more): read by the analyzers only, no model"), in the order they first appear."""
@@ -143,7 +153,10 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     documents = _documents_of(job)
     context["documents"] = [documents[d] for d in job.document_ids if d in documents]
     if result is not None:
-        findings = findings_from_output(result.output)
+        names = {d.id: d.filename for d in context["documents"]}
+        findings = [
+            replace(f, label=cited_by_name(f.label, names)) for f in findings_from_output(result.output)
+        ]
         suggestions = suggestions_from_output(result.output, first=len(findings) + 1)
         context["result"] = result
         context["findings"] = findings
@@ -159,7 +172,6 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         output = result.output if isinstance(result.output, dict) else {}
         context["answers"] = output.get("answers")
         context["comparison"] = output.get("comparison")
-        names = {d.id: d.filename for d in context["documents"]}
         context["readings"] = grouped_readings((result.context or {}).get("documents", []), names)
         context["call_periods"] = [
             {

@@ -1,6 +1,6 @@
 """The job page states each document's context record in words."""
 
-from quire.portal.views.jobs import grouped_readings, reading_sentence
+from quire.portal.views.jobs import cited_by_name, grouped_readings, reading_sentence
 from tests.support.portal import job_with_result, signed_in, stored_document
 
 WHOLE = {
@@ -76,6 +76,12 @@ def test_documents_without_a_span_are_listed_not_printed(workspace):
             "claims": [
                 {"claim_id": "1", "verdict": "SUPPORT", "evidence": [{"label": "SUPPORT", "span": span}]}
             ],
+            "synthesis": [
+                {
+                    "question_id": "q",
+                    "sentences": [{"text": f"Claims are supported here. [{marked.pk}]", "spans": [span]}],
+                }
+            ],
             "context": record,
         }
         JobResult.objects.create(job=job, output=output, context=record, attempt=1)
@@ -83,4 +89,10 @@ def test_documents_without_a_span_are_listed_not_printed(workspace):
     assert "3 documents (marked.txt, quiet0.txt, quiet1.txt): read by the analyzers only, no model" in html
     assert html.count('class="doc-text"') == 1 and "Nothing else." in html
     assert "An unrelated abstract" not in html
+    assert "Claims are supported here. [marked.txt]" in html and f"[{marked.pk}]" not in html
     assert "No span in these 2 documents:" in html and f'href="/documents/{quiet[1].pk}"' in html
+
+
+def test_citations_by_document_id_read_as_file_names():
+    names = {"doc_abc123": "paper.txt"}
+    assert cited_by_name("A finding. [doc_abc123] [doc_gone]", names) == "A finding. [paper.txt] [doc_gone]"
