@@ -11,6 +11,7 @@ heads, trains them in a worker and hands them to a run by key.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -139,10 +140,7 @@ class Lexicon:
     def learned(cls, examples: Sequence[str], others: Sequence[str]) -> Lexicon:
         """The terms at least `MIN_TERM_EXAMPLES` examples share, their smoothed IDF over all the passages."""
         example_terms = [set(_terms(text)) for text in examples]
-        shared: dict[str, int] = {}
-        for terms in example_terms:
-            for term in terms:
-                shared[term] = shared.get(term, 0) + 1
+        shared = Counter(term for terms in example_terms for term in terms)
         kept = tuple(sorted(term for term, count in shared.items() if count >= MIN_TERM_EXAMPLES))
         seen = dict.fromkeys(kept, 0)
         for terms in [*example_terms, *(set(_terms(text)) for text in others)]:
@@ -212,6 +210,11 @@ class TrainedHead:
     folds: int
 
 
+def folded(text: str) -> str:
+    """A passage as it is stored and compared: runs of whitespace folded to one space, ends trimmed."""
+    return " ".join(text.split())
+
+
 def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[str]:
     """The passages of `examples`, stripped; HeadError naming `param` (or `param.<i>`) for anything else."""
     if not isinstance(examples, list | tuple):
@@ -222,7 +225,7 @@ def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[st
             raise HeadError("a passage must be non-empty text", f"{param}.{index}")
         if len(passage) > MAX_EXAMPLE_CHARS:
             raise HeadError(f"a passage is at most {MAX_EXAMPLE_CHARS} characters", f"{param}.{index}")
-        checked.append(" ".join(passage.split()))
+        checked.append(folded(passage))
     if len(checked) > MAX_EXAMPLES:
         raise HeadError(f"give at most {MAX_EXAMPLES} passages; got {len(checked)}", param)
     if len(checked) < minimum:
@@ -339,14 +342,14 @@ def near_misses(
     """The passages to ask a person about next, as (index, probability): the `limit` the head scores highest,
     less those already labelled (compared with runs of whitespace folded) and repeats. Labelling them, the
     near misses as counter-examples, teaches a head what its generic negatives could not."""
-    seen = {" ".join(text.split()) for text in labelled}
+    seen = {folded(text) for text in labelled}
     scores = head.probabilities(passages)
     chosen: list[tuple[int, float]] = []
     for index in numpy.argsort(-scores, kind="stable"):
-        folded = " ".join(passages.texts[index].split())
-        if folded in seen:
+        text = folded(passages.texts[index])
+        if text in seen:
             continue
-        seen.add(folded)
+        seen.add(text)
         chosen.append((int(index), round(float(scores[index]), 4)))
         if len(chosen) == limit:
             break

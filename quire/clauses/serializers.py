@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from quire.api.serializers import ObjectNameField, ResourceSerializer, StrictSerializer
-from quire.clauses.models import ClauseType
+from quire.clauses.models import ADVICE_BELOW, ClauseType
 
 
 class ClauseTypeCreateSerializer(StrictSerializer):
@@ -59,7 +59,7 @@ class ClauseTypeSerializer(ResourceSerializer):
     )
     advice = serializers.CharField(
         read_only=True,
-        help_text="What to add when the cross-validated precision or recall is under 0.5; empty otherwise.",
+        help_text=f"What to add when the cross-validated precision or recall is under {ADVICE_BELOW}; empty otherwise.",
     )
 
     class Meta:

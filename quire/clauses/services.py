@@ -162,8 +162,9 @@ def _queue_training(clause_type: ClauseType) -> None:
 def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None:
     """Train the head of version `version` (the connection is in the tenant's schema): embed the examples
     with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
-    paragraphs and the tenant's own chunks that are not near an example, and store the weights with the
-    cross-validated precision and recall. A newer version asked for meanwhile wins; returns None then."""
+    paragraphs and the tenant's own passages that are not near an example, and store the weights with the
+    cross-validated precision and recall and the near misses among those own passages. A newer version asked for
+    meanwhile wins; returns None then."""
     from connectors.legal.custom import (
         ClauseHead,
         HeadError,
@@ -187,7 +188,7 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
     try:
         positives = Passages(clause_type.examples, embed_texts(clause_type.examples))
         counter = clause_type.counter_examples
-        own, chunks = _own_passages()
+        own, places = _own_passages()
         negatives = Passages.joined(
             _generic_passages(),
             Passages(counter, embed_texts(counter) if counter else positives.vectors[:0]),
@@ -196,7 +197,7 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
         trained = train_head(positives, negatives)
         head = ClauseHead.from_json(clause_type.key, clause_type.name, trained.weights)
         to_check = [
-            {**chunks[index], "score": score}
+            {**places[index], "score": score}
             for index, score in near_misses(head, own, [*clause_type.examples, *counter])
         ]
     except HeadError as exc:
