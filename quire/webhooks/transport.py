@@ -94,6 +94,14 @@ _IPV6_REFUSED = tuple(
         "ff00::/8",  # multicast
     )
 )
+# Never reachable, even where private addresses are allowed (development): link-local blocks, where cloud
+# instance metadata answers, and the metadata services that live elsewhere (AWS's IPv6 endpoint, Alibaba's).
+_ALWAYS_REFUSED = (
+    ipaddress.IPv4Network("169.254.0.0/16"),
+    ipaddress.IPv4Network("100.100.100.200/32"),
+    ipaddress.IPv6Network("fe80::/10"),
+    ipaddress.IPv6Network("fd00:ec2::254/128"),
+)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _TEREDO = ipaddress.IPv6Network("2001::/32")
@@ -128,6 +136,16 @@ def address_is_public(address: str) -> bool:
     return _is_public(ip, _IPV4_REFUSED)
 
 
+def address_is_metadata(address: str) -> bool:
+    """True for a link-local or cloud metadata address, or an IPv6 address that carries one
+    (`embedded_ipv4`): refused even where private addresses are allowed."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    reached = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        reached += embedded_ipv4(ip) or ()
+    return any(a in block for a in reached for block in _ALWAYS_REFUSED if a.version == block.version)
+
+
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, refused: tuple) -> bool:
     if any(ip in block for block in refused):
         return False
@@ -154,7 +172,8 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
 
 
 def resolve_target(url: str, *, allow_private: bool) -> Target:
-    """Resolve the host once. Every address it resolves to must be public unless `allow_private`."""
+    """Resolve the host once. Every address it resolves to must be public unless `allow_private`, and
+    never a link-local or metadata address (`address_is_metadata`)."""
     scheme, host, port, path = parse_url(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -164,6 +183,12 @@ def resolve_target(url: str, *, allow_private: bool) -> Target:
     addresses = list(dict.fromkeys(info[4][0] for info in ipv4_first))
     if not addresses:
         raise UnsafeUrl(f"the host {host!r} does not resolve")
+    metadata = [a for a in addresses if address_is_metadata(a)]
+    if metadata:
+        raise UnsafeUrl(
+            f"the host {host!r} resolves to {metadata[0]}, a link-local or cloud metadata address,"
+            " refused even where private addresses are allowed"
+        )
     if not allow_private:
         refused = [a for a in addresses if not address_is_public(a)]
         if refused:
