@@ -104,27 +104,48 @@ def clause_type_examples_add(
     counter_examples: Sequence[str] = (),
 ) -> ClauseType:
     """Add example passages and counter-examples to a clause type and train it again; jobs keep using the
-    previous head until the new one is ready. Refuses nothing to add and bad passages (400)."""
-    from connectors.legal.custom import MAX_EXAMPLES, check_examples
+    previous head until the new one is ready. The last answer on a passage wins: one already stored the same
+    way is not stored twice, and one stored the other way round moves. When nothing changes, nothing trains.
+    Refuses nothing to add, bad passages, a passage given both ways, and answers that would leave fewer than
+    `MIN_EXAMPLES` examples or more than `MAX_EXAMPLES` of either kind (400)."""
+    from connectors.legal.custom import MAX_EXAMPLES, MIN_EXAMPLES, check_examples, folded
 
-    positives = _checked(check_examples, list(examples), "examples")
-    negatives = _checked(check_examples, list(counter_examples), "counter_examples")
+    positives = list(dict.fromkeys(_checked(check_examples, list(examples), "examples")))
+    negatives = list(dict.fromkeys(_checked(check_examples, list(counter_examples), "counter_examples")))
     if not positives and not negatives:
         raise ClauseTypeRejected(
             ErrorCode.INVALID_PARAMETER, "Give examples or counter_examples to add.", "examples"
         )
+    both = set(positives) & set(negatives)
+    if both:
+        index = next(i for i, passage in enumerate(counter_examples) if folded(passage) in both)
+        raise ClauseTypeRejected(
+            ErrorCode.INVALID_PARAMETER,
+            "A passage cannot be both an example and a counter-example.",
+            f"counter_examples.{index}",
+        )
     with transaction.atomic():
         clause_type = ClauseType.objects.select_for_update().get(pk=clause_type.pk)
-        for param, stored, added in (
-            ("examples", clause_type.examples, positives),
-            ("counter_examples", clause_type.counter_examples, negatives),
-        ):
-            if len(stored) + len(added) > MAX_EXAMPLES:
+        stored = [folded(p) for p in clause_type.examples], [folded(p) for p in clause_type.counter_examples]
+        kept_examples = [p for p in stored[0] if p not in negatives]
+        kept_counter = [p for p in stored[1] if p not in positives]
+        added = [p for p in positives if p not in stored[0]], [p for p in negatives if p not in stored[1]]
+        if not added[0] and not added[1]:
+            return clause_type
+        new_examples, new_counter = kept_examples + added[0], kept_counter + added[1]
+        if len(new_examples) < MIN_EXAMPLES:
+            raise ClauseTypeRejected(
+                ErrorCode.INVALID_PARAMETER,
+                f"A clause type needs at least {MIN_EXAMPLES} examples; these answers would leave "
+                f"{len(new_examples)}.",
+                "counter_examples",
+            )
+        for param, passages in (("examples", new_examples), ("counter_examples", new_counter)):
+            if len(passages) > MAX_EXAMPLES:
                 raise ClauseTypeRejected(
                     ErrorCode.INVALID_PARAMETER, f"A clause type holds at most {MAX_EXAMPLES} {param}.", param
                 )
-        clause_type.examples = [*clause_type.examples, *positives]
-        clause_type.counter_examples = [*clause_type.counter_examples, *negatives]
+        clause_type.examples, clause_type.counter_examples = new_examples, new_counter
         clause_type.version += 1
         clause_type.status, clause_type.failure_reason = ClauseTypeStatus.QUEUED, ""
         clause_type.save(
@@ -135,7 +156,11 @@ def clause_type_examples_add(
             action="clause_type.train",
             object_type="clause_type",
             object_id=clause_type.pk,
-            details={"examples_added": len(positives), "counter_examples_added": len(negatives)},
+            details={
+                "examples_added": len(added[0]),
+                "counter_examples_added": len(added[1]),
+                "moved": len(stored[0]) - len(kept_examples) + len(stored[1]) - len(kept_counter),
+            },
         )
     _queue_training(clause_type)
     return clause_type

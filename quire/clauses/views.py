@@ -69,15 +69,21 @@ class ClauseTypeExamplesView(APIView):
     @extend_schema(
         operation_id="clause_types_examples_add",
         request=ClauseTypeExamplesSerializer,
-        responses={202: ClauseTypeSerializer},
-        description="Add example passages or counter-examples and train the head again; jobs use the previous "
-        "head until the new one is ready.",
+        responses={202: ClauseTypeSerializer, 200: ClauseTypeSerializer},
+        description="Add example passages or counter-examples and train the head again (202); jobs use the "
+        "previous head until the new one is ready. The last answer on a passage wins: a passage stored the other "
+        "way round moves, and when every passage is already stored as given nothing trains (200).",
     )
     @idempotent
     def post(self, request: Request, clause_type_id: str) -> Response:
+        stored = _clause_type(clause_type_id)
         clause_type = clause_type_examples_add(
             tenant=request.tenant,
-            clause_type=_clause_type(clause_type_id),
+            clause_type=stored,
             **_validated(ClauseTypeExamplesSerializer, request.data),
         )
-        return Response(ClauseTypeSerializer(clause_type).data, status=status.HTTP_202_ACCEPTED)
+        trains = clause_type.version != stored.version
+        return Response(
+            ClauseTypeSerializer(clause_type).data,
+            status=status.HTTP_202_ACCEPTED if trains else status.HTTP_200_OK,
+        )

@@ -44,6 +44,7 @@ urlpatterns = [
     path("jobs/<str:job_id>/progress", jobs.job_progress, name="job_progress"),
     path("jobs/<str:job_id>/result.json", jobs.job_result_json, name="job_result_json"),
     path("jobs/<str:job_id>/cancel", jobs.job_stop, name="job_cancel"),
+    path("jobs/<str:job_id>/clause-answers", clause_types.job_clause_answers, name="job_clause_answers"),
     path("reviews", reviews.review_list, name="reviews"),
     path("reviews/<str:job_id>", reviews.review_detail, name="review"),
     path("reviews/<str:job_id>/grid", reviews.review_grid, name="review_grid"),

@@ -1,5 +1,6 @@
 """Custom clause types: create one by pasting example passages, watch it train, read its cross-validated
-precision and recall, delete it. Developers write; everyone reads."""
+precision and recall, answer the passages to check (its near misses, or a legal job's findings of it), delete
+it. Developers write; everyone reads."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
+from connectors.legal.custom import folded
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
+from quire.documents.models import Document
+from quire.jobs.models import Job, JobResult
 from quire.portal.access import portal_page
 from quire.portal.forms import ClauseTypeForm
+from quire.portal.highlight import Finding, findings_from_output
 from quire.portal.views.common import page, show_rejection
 
 TRAINING = (ClauseTypeStatus.QUEUED, ClauseTypeStatus.TRAINING)
@@ -77,20 +83,86 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
     if not marked["clause"] and not marked["not"]:
         messages.error(request, "Mark at least one passage as this clause or not.")
         return redirect("portal:clause_type", clause_type_id=clause_type.pk)
+    _answer(request, clause_type, marked["clause"], marked["not"])
+    return redirect("portal:clause_type", clause_type_id=clause_type.pk)
+
+
+def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], counter: list[str]) -> None:
+    """Store a reviewer's answers on a clause type and say what happens next: it trains again, or it already
+    held them."""
     try:
-        clause_type_examples_add(
-            tenant=request.tenant,
-            clause_type=clause_type,
-            examples=marked["clause"],
-            counter_examples=marked["not"],
+        answered = clause_type_examples_add(
+            tenant=request.tenant, clause_type=clause_type, examples=examples, counter_examples=counter
         )
     except Refusal as exc:
-        messages.error(request, str(exc))
-    else:
-        added, refused = len(marked["clause"]), len(marked["not"])
-        messages.success(
-            request,
-            f"Training {clause_type.name} again with {added} more example{pluralize(added)} and {refused} more "
-            f"counter-example{pluralize(refused)}.",
+        messages.error(request, f"{clause_type.name}: {exc}")
+        return
+    if answered.version == clause_type.version:
+        messages.info(request, f"{clause_type.name} already holds these answers; nothing to train.")
+        return
+    messages.success(
+        request,
+        f"Training {clause_type.name} again with {len(examples)} more example{pluralize(len(examples))} and "
+        f"{len(counter)} more counter-example{pluralize(len(counter))}.",
+    )
+
+
+def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:
+    """A job's custom clause findings, each with its finding number, its clause type (None when deleted since)
+    and how that type holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`."""
+    found = [f for f in output.get("custom_clauses") or [] if isinstance(f, dict)]
+    types = {
+        c.key: c
+        for c in ClauseType.objects.filter(key__in={f.get("clause_type") for f in found}).only(
+            "id", "key", "name", "version", "examples", "counter_examples"
         )
-    return redirect("portal:clause_type", clause_type_id=clause_type.pk)
+    }
+    numbers = {(f.document_id, f.start, f.end): f for f in findings if f.section == "custom_clauses"}
+    checks = []
+    for item in found:
+        span = item.get("span") or {}
+        finding = numbers.get((str(span.get("document_id")), span.get("start"), span.get("end")))
+        document = documents.get(finding.document_id) if finding else None
+        if finding is None or document is None:
+            continue
+        clause_type = types.get(item.get("clause_type"))
+        text = folded(document.text[finding.start : finding.end])
+        answer = ""
+        if clause_type is not None:
+            stored = {folded(p): "clause" for p in clause_type.examples}
+            stored |= {folded(p): "not" for p in clause_type.counter_examples}
+            answer = stored.get(text, "")
+        checks.append(
+            {
+                "finding": finding,
+                "clause_type": clause_type,
+                "text": text,
+                "answer": answer,
+                "name": item.get("name"),
+            }
+        )
+    return checks
+
+
+@require_POST
+@portal_page()
+def job_clause_answers(request: HttpRequest, job_id: str) -> HttpResponse:
+    """A reviewer's answers on a legal job's custom clause findings: those marked as the clause become
+    examples of their clause type, those marked as not counter-examples, and each type answered trains again."""
+    job = get_object_or_404(Job, pk=job_id)
+    result = get_object_or_404(JobResult, job=job)
+    output = result.output if isinstance(result.output, dict) else {}
+    documents = {d.id: d for d in Document.objects.filter(pk__in=job.document_ids)}
+    by_type: dict[str, tuple[ClauseType, list[str], list[str]]] = {}
+    for check in clause_checks(output, findings_from_output(output), documents):
+        answer = request.POST.get(f"finding-{check['finding'].number}", "")
+        if answer not in ("clause", "not") or check["clause_type"] is None:
+            continue
+        clause_type = check["clause_type"]
+        _, examples, counter = by_type.setdefault(clause_type.key, (clause_type, [], []))
+        (examples if answer == "clause" else counter).append(check["text"])
+    if not by_type:
+        messages.error(request, "Mark at least one finding as its clause or not.")
+    for clause_type, examples, counter in by_type.values():
+        _answer(request, clause_type, examples, counter)
+    return redirect(f"{reverse('portal:job', kwargs={'job_id': job.pk})}#clause-checks")

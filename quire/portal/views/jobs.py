@@ -23,6 +23,7 @@ from quire.jobs.services import job_cancel, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
 from quire.portal.highlight import findings_from_output, highlight_text, page_views, suggestions_from_output
+from quire.portal.views.clause_types import clause_checks
 from quire.portal.views.common import page, show_rejection
 from tenants.audit import export_record
 
@@ -170,6 +171,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             item["document"] for item in highlighted if not (item["count"] or item["suggested"])
         ]
         output = result.output if isinstance(result.output, dict) else {}
+        context["clause_checks"] = clause_checks(output, findings, documents)
         context["answers"] = output.get("answers")
         context["comparison"] = output.get("comparison")
         context["readings"] = grouped_readings((result.context or {}).get("documents", []), names)

@@ -286,7 +286,8 @@ class ClauseTypes(Resource):
         counter_examples: list[str] | None = None,
         idempotency_key: str | None = None,
     ) -> ClauseType:
-        """Add passages and train again; jobs use the previous head until the new one is ready."""
+        """Add passages and train again; jobs use the previous head until the new one is ready. The last answer
+        on a passage wins; when every passage is already stored as given, nothing trains (`version` unchanged)."""
         body = _body(examples=examples, counter_examples=counter_examples)
         data = self._t.request(
             "POST", f"clause_types/{clause_type_id}/examples", json_body=body, idempotency_key=idempotency_key

@@ -108,6 +108,26 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
     more = api_a.post(f"/v1/clause_types/{clause_type['id']}/examples", {"examples": [MORE]})
     assert more.status_code == 202, more.content
     assert (more.json()["version"], more.json()["example_count"], more.json()["status"]) == (2, 13, "queued")
+    again = api_a.post(f"/v1/clause_types/{clause_type['id']}/examples", {"examples": [f"  {MORE} "]})
+    assert again.status_code == 200 and (again.json()["version"], again.json()["example_count"]) == (2, 13)
+    moved = api_a.post(f"/v1/clause_types/{clause_type['id']}/examples", {"counter_examples": [MORE]})
+    assert moved.status_code == 202, moved.content
+    assert (moved.json()["version"], moved.json()["example_count"]) == (3, 12)
+    assert moved.json()["counter_example_count"] == len(BODY["counter_examples"]) + 1
+    _refused(
+        api_a.post(
+            f"/v1/clause_types/{clause_type['id']}/examples",
+            {"examples": [MORE], "counter_examples": ["Other text.", MORE]},
+        ),
+        "counter_examples.1",
+    )
+    too_few = _refused(
+        api_a.post(
+            f"/v1/clause_types/{clause_type['id']}/examples", {"counter_examples": BODY["examples"][:3]}
+        ),
+        "counter_examples",
+    )
+    assert "would leave 9" in too_few["message"]
 
     audited = api_a.get("/v1/audit_events", action="clause_type.create").json()["data"]
     assert [e["object_id"] for e in audited] == [clause_type["id"]]
