@@ -100,11 +100,12 @@ def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], 
     if answered.version == clause_type.version:
         messages.info(request, f"{clause_type.name} already holds these answers; nothing to train.")
         return
-    messages.success(
-        request,
-        f"Training {clause_type.name} again with {len(examples)} more example{pluralize(len(examples))} and "
-        f"{len(counter)} more counter-example{pluralize(len(counter))}.",
-    )
+    added = [
+        f"{count} more {kind}{pluralize(count)}"
+        for count, kind in ((len(examples), "example"), (len(counter), "counter-example"))
+        if count
+    ]
+    messages.success(request, f"Training {clause_type.name} again with {' and '.join(added)}.")
 
 
 def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:

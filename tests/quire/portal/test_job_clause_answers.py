@@ -79,9 +79,45 @@ def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
     )
     assert "Force Majeure already holds these answers; nothing to train." in same.content.decode()
     changed = developer.post(f"/jobs/{job_id}/clause-answers", {"finding-2": "clause"}, follow=True)
-    assert "again with 1 more example and 0 more counter-examples" in changed.content.decode()
+    assert "Training Force Majeure again with 1 more example." in changed.content.decode()
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert INVOICES in clause_type.examples and INVOICES not in clause_type.counter_examples
     assert len(clause_type.counter_examples) == len(FIXTURE["counter_examples"])
     assert clause_type.version == 3
+
+
+def test_in_the_browser_a_finding_is_answered_and_the_page_passes_axe(
+    portal_server, workspace, browser_page, artifacts
+):
+    from playwright.sync_api import expect
+
+    from tests.support.browser import serious_violations, shot, sign_in
+
+    with tenant_context(workspace.tenant):
+        clause_type = ClauseType.objects.create(
+            key="browser_force_majeure",
+            name="Force Majeure",
+            examples=FIXTURE["examples"],
+            status=ClauseTypeStatus.READY,
+        )
+
+    def output(document_id: str) -> dict:
+        found = _found(document_id, INVOICES, "browser_force_majeure", "Force Majeure", 0.74)
+        return {"clauses": [], "custom_clauses": [found]}
+
+    job_id = job_with_result(workspace, connector="legal", filename="nda.txt", text=TEXT, output=output)
+    sign_in(browser_page, portal_server, workspace, "developer")
+    browser_page.goto(portal_server.url(workspace, f"/jobs/{job_id}"))
+    checks = browser_page.get_by_role("region", name="Custom clause findings")
+    checks.get_by_role("group", name="Is finding 1 Force Majeure?").get_by_label("Is not").check()
+    assert not serious_violations(browser_page)
+    checks.get_by_role("button", name="Save answers and train again").click()
+    expect(
+        browser_page.get_by_text("Training Force Majeure again with 1 more counter-example.")
+    ).to_be_visible()
+    expect(checks.get_by_text("a counter-example")).to_be_visible()
+    shot(browser_page, artifacts, "job-clause-answers")
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.counter_examples == [INVOICES] and clause_type.version == 2
