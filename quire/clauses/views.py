@@ -69,21 +69,17 @@ class ClauseTypeExamplesView(APIView):
     @extend_schema(
         operation_id="clause_types_examples_add",
         request=ClauseTypeExamplesSerializer,
-        responses={202: ClauseTypeSerializer, 200: ClauseTypeSerializer},
-        description="Add example passages or counter-examples and train the head again (202); jobs use the "
-        "previous head until the new one is ready. The last answer on a passage wins: a passage stored the other "
-        "way round moves, and when every passage is already stored as given nothing trains (200).",
+        responses={202: ClauseTypeSerializer},
+        description="Add example passages or counter-examples and train the head again; jobs use the previous "
+        "head until the new one is ready. The last answer on a passage wins: a passage stored the other way "
+        "round moves, and when every passage is already stored as given nothing trains (the clause type comes "
+        "back with its version and status unchanged).",
     )
     @idempotent
     def post(self, request: Request, clause_type_id: str) -> Response:
-        stored = _clause_type(clause_type_id)
         clause_type = clause_type_examples_add(
             tenant=request.tenant,
-            clause_type=stored,
+            clause_type=_clause_type(clause_type_id),
             **_validated(ClauseTypeExamplesSerializer, request.data),
         )
-        trains = clause_type.version != stored.version
-        return Response(
-            ClauseTypeSerializer(clause_type).data,
-            status=status.HTTP_202_ACCEPTED if trains else status.HTTP_200_OK,
-        )
+        return Response(ClauseTypeSerializer(clause_type).data, status=status.HTTP_202_ACCEPTED)
