@@ -10,11 +10,13 @@ recent documents); the heads are scored on the next `--eval` contracts. A found 
 a labelled span of its category by at least half of the shorter of the two; a labelled clause is found when a
 found passage overlaps it so.
 
-    python benchmarks/quick_study.py --data DIR [--pool 200] [--eval 60] [--rounds 2]
+    python benchmarks/quick_study.py --data DIR [--pool 200] [--eval 60] [--rounds 2] [--answer findings]
 
-With `--rounds R`, each round after the first answers the head's 10 near misses among the workspace's own
-passages from CUAD's labels (a passage overlapping a labelled span is an example, any other a counter-example),
-as a reviewer answers "Passages to check" in the portal, and trains again.
+With `--rounds R`, each round after the first answers 10 passages from CUAD's labels (a passage overlapping a
+labelled span is an example, any other a counter-example) and trains again: the head's near misses among the
+workspace's own passages, as a reviewer answers "Passages to check" in the portal, or with `--answer findings`
+its findings on the next 100 training contracts after the scored ones, contract by contract, as a reviewer
+answers a legal job's "Custom clause findings".
 
 Columns: the head's cross-validated precision and recall on its own examples (what the API reports), then on the
 unseen contracts: passages found and their precision, contract-level presence precision and recall (a contract
@@ -53,6 +55,7 @@ CATEGORIES = (
 )
 EXAMPLES = 20
 OWN_PASSAGES = 2000
+JOB_CONTRACTS = 100
 
 
 @dataclass
@@ -91,16 +94,26 @@ def embedded(texts: list[str]) -> custom.Passages:
     return custom.Passages(texts, embed_local(texts))
 
 
-def run(contracts: list[Contract], pool: int, evaluated: int, rounds: int = 0) -> list[list[dict]]:
-    """The rows of each round: round 0 trains on the examples; each further round first answers the head's near
-    misses among the workspace's own passages (`custom.near_misses`) from CUAD's labels, as a reviewer would in
-    the portal, and trains again."""
+def run(
+    contracts: list[Contract], pool: int, evaluated: int, rounds: int = 0, answer: str = "near_misses"
+) -> list[list[dict]]:
+    """The rows of each round: round 0 trains on the examples; each further round first has a reviewer answer
+    10 passages from CUAD's labels and trains again. With `answer="near_misses"` the passages are the head's
+    near misses among the workspace's own passages (`custom.near_misses`, the portal's "Passages to check");
+    with `answer="findings"` they are the head's findings on the contracts after the scored ones, read contract
+    by contract as a reviewer reads a job's results (the job page's "Custom clause findings")."""
     pooled, scored = contracts[:pool], contracts[pool : pool + evaluated]
     places = [(c, span) for c in pooled for span in custom.passages(c.text)][:OWN_PASSAGES]
     own = embedded([c.text[s:e] for c, (s, e) in places])
     units = [custom.passages(c.text) for c in scored]
     documents = [embedded([c.text[s:e] for s, e in spans]) for c, spans in zip(scored, units, strict=True)]
     generic = embedded(list(custom.GENERIC_PARAGRAPHS))
+    if answer == "findings":
+        jobs = contracts[pool + evaluated : pool + evaluated + JOB_CONTRACTS]
+        asked = [(c, span) for c in jobs for span in custom.passages(c.text)]
+        answerable = embedded([c.text[s:e] for c, (s, e) in asked])
+    else:
+        asked, answerable = places, own
     by_round: list[list[dict]] = [[] for _ in range(rounds + 1)]
     for category in CATEGORIES:
         examples = [c.text[s:e] for c in pooled for s, e in c.gold[category][:1] if e - s >= 40][:EXAMPLES]
@@ -108,14 +121,15 @@ def run(contracts: list[Contract], pool: int, evaluated: int, rounds: int = 0) -
             print(f"{category}: {len(examples)} examples in the pool, fewer than a head needs; skipped")
             continue
         given = embedded(examples)
-        answered = numpy.zeros(len(own), dtype=bool)
-        is_clause = numpy.zeros(len(own), dtype=bool)
+        answered = numpy.zeros(len(answerable), dtype=bool)
+        is_clause = numpy.zeros(len(answerable), dtype=bool)
         for rows in by_round:
-            positives = custom.Passages.joined(given, own.where(answered & is_clause))
+            positives = custom.Passages.joined(given, answerable.where(answered & is_clause))
+            unanswered_own = own.where(~answered) if answer == "near_misses" else own
             negatives = custom.Passages.joined(
                 generic,
-                own.where(answered & ~is_clause),
-                custom.negatives_from(own.where(~answered), positives),
+                answerable.where(answered & ~is_clause),
+                custom.negatives_from(unanswered_own, positives),
             )
             trained = custom.train_head(positives, negatives)
             head = custom.ClauseHead.from_json(category, category, trained.weights)
@@ -129,12 +143,38 @@ def run(contracts: list[Contract], pool: int, evaluated: int, rounds: int = 0) -
                     **scored_on(head, category, scored, units, documents),
                 }
             )
-            labelled = [own.texts[i] for i in numpy.flatnonzero(answered)]
-            for index, _ in custom.near_misses(head, own, [*examples, *labelled]):
-                contract, span = places[index]
+            if answer == "findings":
+                chosen = findings_to_answer(head, answerable, asked, answered)
+            else:
+                labelled = [answerable.texts[i] for i in numpy.flatnonzero(answered)]
+                chosen = [i for i, _ in custom.near_misses(head, answerable, [*examples, *labelled])]
+            for index in chosen:
+                contract, span = asked[index]
                 answered[index] = True
                 is_clause[index] = any(overlaps(span, g) for g in contract.gold[category])
     return by_round
+
+
+def findings_to_answer(
+    head: custom.ClauseHead,
+    passages: custom.Passages,
+    places: list[tuple[Contract, tuple[int, int]]],
+    answered: numpy.ndarray,
+) -> list[int]:
+    """The next `custom.NEAR_MISSES` findings not yet answered, contract by contract in order, each contract's
+    findings as a job gives them (at most `custom.MAX_FINDINGS` above the threshold, most confident first)."""
+    scores = head.probabilities(passages)
+    chosen: list[int] = []
+    start = 0
+    while start < len(places) and len(chosen) < custom.NEAR_MISSES:
+        end = start
+        while end < len(places) and places[end][0] is places[start][0]:
+            end += 1
+        ranked = start + numpy.argsort(-scores[start:end], kind="stable")[: custom.MAX_FINDINGS]
+        found = [int(i) for i in ranked if scores[i] >= head.threshold and not answered[i]]
+        chosen.extend(found[: custom.NEAR_MISSES - len(chosen)])
+        start = end
+    return chosen
 
 
 def scored_on(
@@ -197,18 +237,26 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=200, help="contracts the examples come from")
     parser.add_argument("--eval", type=int, default=60, help="contracts after the pool the heads are run on")
     parser.add_argument(
-        "--rounds", type=int, default=0, help="rounds of answering the near misses, each followed by training"
+        "--rounds", type=int, default=0, help="rounds of answering 10 passages, each followed by training"
+    )
+    parser.add_argument(
+        "--answer",
+        choices=("near_misses", "findings"),
+        default="near_misses",
+        help="what a round answers: the near misses among the workspace's passages, or the findings on the "
+        f"next {JOB_CONTRACTS} contracts after the scored ones",
     )
     args = parser.parse_args()
     started = time.perf_counter()
     contracts = read(args.data)
-    for number, rows in enumerate(run(contracts, args.pool, args.eval, args.rounds)):
+    answered = "near misses" if args.answer == "near_misses" else "findings"
+    for number, rows in enumerate(run(contracts, args.pool, args.eval, args.rounds, args.answer)):
         print(
             f"round {number}"
             + (
                 ": the examples"
                 if number == 0
-                else f": {number * custom.NEAR_MISSES} near misses answered per category"
+                else f": {number * custom.NEAR_MISSES} {answered} answered per category"
             )
         )
         print(table(rows) + "\n")

@@ -172,3 +172,30 @@ def test_near_misses_are_the_highest_scored_passages_not_yet_labelled():
     assert [index for index, _ in chosen] == [1, 3, 4]
     assert chosen[0][1] == round(float(1 / (1 + numpy.exp(-8.0))), 4)
     assert near_misses(head, Passages([], numpy.zeros((0, 1), dtype=numpy.float32)), []) == []
+
+
+def test_the_quick_study_answers_a_jobs_findings_contract_by_contract(monkeypatch):
+    """`benchmarks/quick_study.py --answer findings` answers what a job would show a reviewer: per contract in
+    order, its passages above the threshold (at most `MAX_FINDINGS`, most confident first), not those answered
+    already, 10 in all."""
+    import importlib
+
+    from tests.support.paths import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    study = importlib.import_module("quick_study")
+    head = ClauseHead("k", "K", numpy.asarray([1.0], dtype=numpy.float32), 0.0, threshold=0.7)
+    first, second, third = (study.Contract(name, "", {}) for name in ("a", "b", "c"))
+    logits = [3.0, -2.0, 2.0, *[4.0] * 12, 1.0, *[5.0] * 6]
+    places = [
+        *[(first, (i, i + 1)) for i in range(3)],
+        *[(second, (i, i + 1)) for i in range(13)],
+        *[(third, (i, i + 1)) for i in range(6)],
+    ]
+    passages = Passages(
+        [str(i) for i in range(22)], numpy.asarray([[v] for v in logits], dtype=numpy.float32)
+    )
+    answered = numpy.zeros(22, dtype=bool)
+    assert study.findings_to_answer(head, passages, places, answered) == [0, 2, 3, 4, 5, 6, 7, 16, 17, 18]
+    answered[[0, 2, 3, 4, 5, 6, 7, 16, 17, 18]] = True
+    assert study.findings_to_answer(head, passages, places, answered) == [19, 20]
