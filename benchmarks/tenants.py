@@ -3,7 +3,8 @@
 Starts its own PostgreSQL and Redis under `--data-dir` (a fresh directory, removed first), migrates the
 public schema, then provisions `--tenants` tenants one after the other through `tenant_provision` (schema,
 tenant migrations, host name, first API key), timing each. At `--checkpoint` tenants and again at the end it
-measures the catalog (pg_catalog's size and row count, the database's size) and `manage.py migrate_schemas
+measures the catalog (pg_catalog's size and row count, the database's size), the time `/metrics` takes to
+build (its counts read every tenant schema) and `manage.py migrate_schemas
 --tenant` in a fresh process, serial (`--executor standard`) and with django-tenants' parallel executor
 (`--executor multiprocessing`, `TENANT_MULTIPROCESSING_MAX_PROCESSES` processes). Nothing is left to
 apply, so this is the floor of every deploy: one pass over every schema's migration state.
@@ -150,14 +151,28 @@ def _fresh_baseline() -> dict:
     )
 
 
+def _metrics_seconds(runs: int = 3) -> float:
+    """The median time of building `/metrics`' exposition, whose counts read every tenant schema."""
+    from quire.metrics import exposition
+
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        exposition()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def _checkpoint(tenants: int, baseline: dict, migrate: bool = True) -> dict:
     catalog = _catalog()
+    metrics = _metrics_seconds()
     serial = _migrate_seconds("standard") if migrate else None
     parallel = _migrate_seconds("multiprocessing") if migrate else None
     row = {
         "tenants": tenants,
         "serial": serial,
         "parallel": parallel,
+        "metrics": metrics,
         **catalog,
         "catalog_per_tenant": (catalog["catalog_bytes"] - baseline["catalog_bytes"]) / tenants,
         "database_per_tenant": (catalog["database_bytes"] - baseline["database_bytes"]) / tenants,
@@ -332,14 +347,15 @@ def main() -> None:
         )
     print(
         "\n| tenants | migrate_schemas serial s | parallel s | pg_catalog MiB | catalog KiB/tenant |"
-        " pg_class rows/tenant | database KiB/tenant |"
+        " pg_class rows/tenant | database KiB/tenant | GET /metrics s |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for row in checkpoints:
         print(
             f"| {row['tenants']} | {row['serial'] or 0:.1f} | {row['parallel'] or 0:.1f} |"
             f" {row['catalog_bytes'] / 2**20:.1f} | {row['catalog_per_tenant'] / 1024:.0f} |"
             f" {row['pg_class_per_tenant']:.0f} | {row['database_per_tenant'] / 1024:.0f} |"
+            f" {row['metrics']:.3f} |"
         )
     print("\n| GET /v1/documents, keys of | requests | errors | req/s | p50 ms | p99 ms | backend USS MiB |")
     print("|---|---|---|---|---|---|---|")

@@ -222,6 +222,8 @@ QUIRE_TOKEN_PRICES = tuple(float(p) for p in env_list("QUIRE_TOKEN_PRICES", ["0.
 
 # Webhooks (docs/webhooks.md). Private addresses are reachable only in development unless allowed.
 QUIRE_WEBHOOKS_ALLOW_PRIVATE = env_bool("QUIRE_WEBHOOKS_ALLOW_PRIVATE", QUIRE_ENV == "development")
+# `GET /metrics` (Prometheus) answers `Authorization: Bearer <token>`; without a token, only in development.
+QUIRE_METRICS_TOKEN = env_str("QUIRE_METRICS_TOKEN", "")
 QUIRE_WEBHOOKS_TIMEOUT_SECONDS = env_int("QUIRE_WEBHOOKS_TIMEOUT_SECONDS", 15)
 QUIRE_WEBHOOKS_RETRY_SCHEDULE = env_list(
     "QUIRE_WEBHOOKS_RETRY_SCHEDULE", ["5", "300", "1800", "7200", "18000", "36000", "36000"]

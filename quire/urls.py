@@ -36,6 +36,7 @@ from quire.jobs.views import (
     JobResultView,
     JobResultXlsxView,
 )
+from quire.metrics import metrics
 from quire.webhooks import views as webhooks
 
 v1 = [
@@ -112,6 +113,7 @@ urlpatterns = [
     *v1,
     re_path(r"^v1/", errors.json_not_found),
     path("healthz", liveness, name="liveness"),
+    path("metrics", metrics, name="metrics"),
     path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
     path("", include("quire.portal.urls")),

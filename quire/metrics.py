@@ -1,0 +1,194 @@
+"""`GET /metrics`: the platform's state for Prometheus, read at scrape time from PostgreSQL and Redis, so every
+web process answers the same whatever served the work: the dependencies, the Celery queues' backlog and the
+tasks in flight, and across tenant schemas the jobs, documents and webhook deliveries still to finish with the
+age of the oldest. Open with `Authorization: Bearer $QUIRE_METRICS_TOKEN`; without a token set, only in
+development."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from quire.api.health import check_dependencies
+from quire.documents.models import Document, DocumentStatus
+from quire.jobs.models import Job, JobStatus
+from quire.redisclient import redis_client
+from quire.webhooks.models import Delivery, DeliveryStatus
+from tenants.models import Tenant
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# kombu's Redis transport keeps a queue's priorities 3, 6 and 9 in lists named after it with this separator.
+PRIORITY_SEPARATOR = "\x06\x16"
+PRIORITY_STEPS = (0, 3, 6, 9)
+UNFINISHED = (
+    ("jobs", Job, "status", (JobStatus.QUEUED, JobStatus.RUNNING)),
+    (
+        "documents",
+        Document,
+        "status",
+        (DocumentStatus.PENDING, DocumentStatus.PARSING, DocumentStatus.EMBEDDING),
+    ),
+    ("webhook_deliveries", Delivery, "status", (DeliveryStatus.PENDING,)),
+)
+
+
+class Exposition:
+    """Prometheus text format 0.0.4: each metric's HELP and TYPE once, then its samples."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def metric(self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, float]]) -> None:
+        self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        for labels, value in samples:
+            shown = ",".join(f'{key}="{_escaped(str(v))}"' for key, v in labels.items())
+            self.lines.append(f"{name}{{{shown}}} {value:g}" if shown else f"{name} {value:g}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def queue_lengths() -> dict[str, int]:
+    """Messages waiting in each Celery queue, all priorities together (Redis broker only)."""
+    client = redis_client(settings.CELERY_BROKER_URL)
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    lengths = {}
+    for queue in settings.CELERY_TASK_QUEUES_NAMES:
+        names = [queue, *(f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS[1:])]
+        lengths[queue] = sum(client.llen(f"{prefix}{name}") for name in names)
+    return lengths
+
+
+def tasks_unacknowledged() -> int:
+    """Tasks a worker has taken and not yet acknowledged: running, or lost with their worker and waiting for
+    the visibility timeout to put them back."""
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    return redis_client(settings.CELERY_BROKER_URL).hlen(f"{prefix}unacked")
+
+
+def unfinished(schemas: list[str]) -> list[tuple[str, str, int, float]]:
+    """(kind, status, rows, age in seconds of the oldest) of every unfinished job, document and webhook delivery,
+    over the given tenant schemas in one query per kind."""
+    rows: list[tuple[str, str, int, float]] = []
+    if not schemas:
+        return rows
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for kind, model, field, statuses in UNFINISHED:
+            table = quote(model._meta.db_table)
+            parts = " UNION ALL ".join(
+                f"SELECT {quote(field)} AS status, created_at FROM {quote(schema)}.{table} "
+                f"WHERE {quote(field)} = ANY(%s)"
+                for schema in schemas
+            )
+            cursor.execute(
+                f"SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM ({parts}) AS u "
+                "GROUP BY status",
+                [list(statuses)] * len(schemas),
+            )
+            found = {status: (count, float(age or 0)) for status, count, age in cursor.fetchall()}
+            rows += [(kind, status, *found.get(status, (0, 0.0))) for status in statuses]
+    return rows
+
+
+def stalled_jobs(schemas: list[str]) -> int:
+    """Running jobs whose lease has lapsed: their worker died or hangs, and the sweep has yet to queue them."""
+    if not schemas:
+        return 0
+    quote = connection.ops.quote_name
+    table = quote(Job._meta.db_table)
+    parts = " UNION ALL ".join(
+        f"SELECT count(*) AS n FROM {quote(schema)}.{table} WHERE status = %s AND lease_until < now()"
+        for schema in schemas
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(sum(n), 0) FROM ({parts}) AS u", [JobStatus.RUNNING] * len(schemas))
+        return int(cursor.fetchone()[0])
+
+
+def exposition() -> str:
+    started = time.perf_counter()
+    out = Exposition()
+    checks = check_dependencies()
+    out.metric(
+        "quire_up",
+        "gauge",
+        "1 when the dependency answers.",
+        [({"dependency": n}, c["ok"]) for n, c in checks.items()],
+    )
+    out.metric(
+        "quire_dependency_latency_seconds",
+        "gauge",
+        "Time the dependency took to answer a check.",
+        [({"dependency": n}, c["latency_ms"] / 1000) for n, c in checks.items() if c["ok"]],
+    )
+    if checks["broker"]["ok"] and settings.CELERY_BROKER_URL.startswith("redis"):
+        out.metric(
+            "quire_queue_messages",
+            "gauge",
+            "Tasks waiting in each Celery queue.",
+            [({"queue": q}, n) for q, n in queue_lengths().items()],
+        )
+        out.metric(
+            "quire_tasks_unacknowledged",
+            "gauge",
+            "Tasks taken by a worker, not yet acknowledged.",
+            [({}, tasks_unacknowledged())],
+        )
+    if checks["database"]["ok"]:
+        schemas = list(
+            Tenant.objects.exclude(schema_name="public").order_by("pk").values_list("schema_name", flat=True)
+        )
+        out.metric("quire_tenants", "gauge", "Tenant schemas.", [({}, len(schemas))])
+        found = unfinished(schemas)
+        out.metric(
+            "quire_unfinished",
+            "gauge",
+            "Jobs, documents and webhook deliveries not finished yet, by status, over every tenant.",
+            [({"kind": kind, "status": status}, rows) for kind, status, rows, _ in found],
+        )
+        out.metric(
+            "quire_unfinished_oldest_age_seconds",
+            "gauge",
+            "Age of the oldest unfinished row of each kind and status (0 when none).",
+            [({"kind": kind, "status": status}, age) for kind, status, _, age in found],
+        )
+        out.metric(
+            "quire_jobs_stalled",
+            "gauge",
+            "Running jobs whose lease has lapsed.",
+            [({}, stalled_jobs(schemas))],
+        )
+    out.metric(
+        "quire_metrics_scrape_seconds",
+        "gauge",
+        "Time this exposition took.",
+        [({}, time.perf_counter() - started)],
+    )
+    return out.text()
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token = settings.QUIRE_METRICS_TOKEN
+    if not token:
+        return settings.QUIRE_ENV == "development"
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus scrape target. Anyone without the token gets a 404, as if there were no such page."""
+    if not _allowed(request):
+        raise Http404("no such page")
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE)
