@@ -48,7 +48,9 @@ class Exposition:
         self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         for labels, value in samples:
             shown = ",".join(f'{key}="{_escaped(str(v))}"' for key, v in labels.items())
-            self.lines.append(f"{name}{{{shown}}} {value:g}" if shown else f"{name} {value:g}")
+            number = float(value)
+            text = str(int(number)) if number.is_integer() else repr(number)
+            self.lines.append(f"{name}{{{shown}}} {text}" if shown else f"{name} {text}")
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"

@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 
 from quire.documents.models import Document
 from quire.jobs.models import Job
-from quire.metrics import PRIORITY_SEPARATOR
+from quire.metrics import PRIORITY_SEPARATOR, Exposition
 from quire.redisclient import redis_client
 
 TOKEN = "metrics-token-for-tests"
@@ -75,6 +75,18 @@ def test_unfinished_work_over_tenants_is_counted(tenant_a, tenant_b):
         assert after[("quire_unfinished", labels)] == before[("quire_unfinished", labels)] + added, labels
     assert after[("quire_jobs_stalled", "")] == before[("quire_jobs_stalled", "")] + 1
     assert after[("quire_unfinished_oldest_age_seconds", 'kind="jobs",status="queued"')] >= 30 * 86400
+
+
+def test_the_exposition_writes_whole_numbers_in_full_and_escapes_labels():
+    out = Exposition()
+    out.metric("quire_x", "gauge", "A test.", [({"queue": 'a"b\\c'}, 12_345_678), ({}, True), ({}, 0.25)])
+    assert out.text().splitlines() == [
+        "# HELP quire_x A test.",
+        "# TYPE quire_x gauge",
+        'quire_x{queue="a\\"b\\\\c"} 12345678',
+        "quire_x 1",
+        "quire_x 0.25",
+    ]
 
 
 def test_queue_messages_count_every_priority():
