@@ -330,6 +330,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quire.jobs.jobs_requeue_stalled_task",
         "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
     },
+    "requeue-clause-training": {
+        "task": "quire.clauses.clause_types_requeue_task",
+        "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
+    },
     "requeue-stuck-documents": {
         "task": "quire.documents.documents_requeue_stuck_task",
         "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),

@@ -17,7 +17,7 @@ class ClauseTypeStatus(models.TextChoices):
 class ClauseType(models.Model):
     """A tenant's own clause type ("quick study"): its example passages and the head trained on them, in
     the tenant's schema. `version` counts trainings asked for, so a stale training never overwrites a
-    newer one."""
+    newer one; `train_unqueued` marks a training the broker could not take, for the sweep to queue."""
 
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "cla"), editable=False)
     key = models.CharField(max_length=60, unique=True)
@@ -35,6 +35,7 @@ class ClauseType(models.Model):
     recall = models.FloatField(null=True, blank=True)
     negative_count = models.PositiveIntegerField(default=0)
     near_misses = models.JSONField(default=list, blank=True)
+    train_unqueued = models.BooleanField(default=False)
     trained_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

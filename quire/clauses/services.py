@@ -9,13 +9,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
+from quire.queueing import marked_requeue, task_send_or_mark
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 CLAUSE_TYPE_TRAIN_TASK = "quire.clauses.clause_type_train_task"
 OWN_NEGATIVES = 2000
+REQUEUE_BATCH = 500
 MAX_NAME_CHARS = 120
 MAX_DESCRIPTION_CHARS = 2000
 
@@ -180,16 +181,36 @@ def clause_type_delete(*, tenant: Tenant, clause_type: ClauseType) -> None:
 
 
 def _queue_training(clause_type: ClauseType) -> None:
-    args = [clause_type.pk, clause_type.version]
-    transaction.on_commit(lambda: current_app.send_task(CLAUSE_TYPE_TRAIN_TASK, args=args))
+    transaction.on_commit(functools.partial(_train_send, clause_type.pk))
 
 
-def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None:
-    """Train the head of version `version` (the connection is in the tenant's schema): embed the examples
-    with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
+def _train_send(clause_type_id: str) -> None:
+    task_send_or_mark(
+        CLAUSE_TYPE_TRAIN_TASK,
+        clause_type_id,
+        marked=ClauseType.objects.all(),
+        flag="train_unqueued",
+        sweep="clause type training",
+    )
+
+
+def clause_types_requeue(*, limit: int = REQUEUE_BATCH) -> int:
+    """Queue the trainings the broker could not take when they were asked for (in the current tenant's
+    schema); returns how many."""
+    return marked_requeue(
+        ClauseType.objects.filter(status=ClauseTypeStatus.QUEUED),
+        flag="train_unqueued",
+        send=_train_send,
+        limit=limit,
+    )
+
+
+def clause_type_train(*, clause_type_id: str) -> ClauseType | None:
+    """Train the head of the clause type's current version (the connection is in the tenant's schema): embed
+    the examples with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
     paragraphs and the tenant's own passages that are not near an example, and store the weights with the
-    cross-validated precision and recall and the near misses among those own passages. A newer version asked for
-    meanwhile wins; returns None then."""
+    cross-validated precision and recall and the near misses among those own passages. Returns None when the
+    type is gone or already trained, or when more examples arrive meanwhile (their training wins)."""
     from connectors.legal.custom import (
         ClauseHead,
         HeadError,
@@ -202,12 +223,9 @@ def clause_type_train(*, clause_type_id: str, version: int) -> ClauseType | None
 
     with transaction.atomic():
         clause_type = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
-        if (
-            clause_type is None
-            or clause_type.version != version
-            or clause_type.status == ClauseTypeStatus.READY
-        ):
+        if clause_type is None or clause_type.status == ClauseTypeStatus.READY:
             return None
+        version = clause_type.version
         clause_type.status = ClauseTypeStatus.TRAINING
         clause_type.save(update_fields=["status"])
     try:
@@ -288,18 +306,22 @@ def _recent_passages() -> Iterator[dict]:
             yield {"document": document_id, "start": start, "end": end, "text": text[start:end]}
 
 
-def _training_failed(clause_type_id: str, version: int, reason: str) -> ClauseType | None:
+def _training_failed(clause_type_id: str, version: int | None, reason: str) -> ClauseType | None:
+    """Mark the training of `version` failed; with None, whichever version is training (not one queued
+    after it)."""
     with transaction.atomic():
         current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
-        if current is None or current.version != version:
+        if current is None or (
+            current.version != version if version is not None else current.status != ClauseTypeStatus.TRAINING
+        ):
             return None
         current.status, current.failure_reason = ClauseTypeStatus.FAILED, reason[:2000]
         current.save(update_fields=["status", "failure_reason"])
     return current
 
 
-def clause_type_fail_unexpectedly(*, clause_type_id: str, version: int, exc: BaseException) -> None:
-    _training_failed(clause_type_id, version, f"internal error while training: {type(exc).__name__}")
+def clause_type_fail_unexpectedly(*, clause_type_id: str, exc: BaseException) -> None:
+    _training_failed(clause_type_id, None, f"internal error while training: {type(exc).__name__}")
 
 
 def clause_heads_for(named: Iterable[tuple[str, str]]) -> dict:

@@ -2,17 +2,32 @@ import logging
 
 from celery import shared_task
 
-from quire.clauses.services import CLAUSE_TYPE_TRAIN_TASK, clause_type_fail_unexpectedly, clause_type_train
+from quire.clauses.services import (
+    CLAUSE_TYPE_TRAIN_TASK,
+    clause_type_fail_unexpectedly,
+    clause_type_train,
+    clause_types_requeue,
+)
+from tenants.services import for_each_tenant
 
 logger = logging.getLogger(__name__)
+CLAUSE_TYPES_REQUEUE_TASK = "quire.clauses.clause_types_requeue_task"
 
 
 @shared_task(name=CLAUSE_TYPE_TRAIN_TASK)
-def clause_type_train_task(clause_type_id: str, version: int) -> str:
+def clause_type_train_task(clause_type_id: str, version: int | None = None) -> str:
+    """Train the clause type's current version. `version` is read from messages queued before trainings were
+    queued by id alone, and ignored."""
     try:
-        trained = clause_type_train(clause_type_id=clause_type_id, version=version)
+        trained = clause_type_train(clause_type_id=clause_type_id)
     except Exception as exc:
         logger.exception("training clause type %s failed", clause_type_id)
-        clause_type_fail_unexpectedly(clause_type_id=clause_type_id, version=version, exc=exc)
+        clause_type_fail_unexpectedly(clause_type_id=clause_type_id, exc=exc)
         return "failed"
     return "superseded" if trained is None else trained.status
+
+
+@shared_task(name=CLAUSE_TYPES_REQUEUE_TASK)
+def clause_types_requeue_task() -> int:
+    """Beat: queue the trainings the broker could not take, in every tenant."""
+    return sum(for_each_tenant(lambda tenant: clause_types_requeue()))

@@ -160,12 +160,20 @@ def test_bad_training_input_is_a_400_naming_the_param(api_a: Api, changes: dict,
     assert api_a.get("/v1/clause_types", status="queued").json()["data"] == []
 
 
-def test_an_untrained_clause_type_is_refused_and_a_stale_training_changes_nothing(tenant_a):
+def test_an_untrained_clause_type_is_refused_and_a_superseded_training_changes_nothing(tenant_a, monkeypatch):
     from django_tenants.utils import tenant_context
 
+    from connectors.legal import custom
     from quire.clauses.models import ClauseType, ClauseTypeStatus
     from quire.clauses.services import ClauseTypeRejected, clause_heads_for, clause_type_train
 
+    trained = custom.train_head
+
+    def more_examples_arrive_meanwhile(positives, negatives):
+        ClauseType.objects.filter(key="not_trained_yet").update(version=2, status=ClauseTypeStatus.QUEUED)
+        return trained(positives, negatives)
+
+    monkeypatch.setattr(custom, "train_head", more_examples_arrive_meanwhile)
     with tenant_context(tenant_a.tenant):
         queued = ClauseType.objects.create(
             key="not_trained_yet", name="Not trained", examples=BODY["examples"]
@@ -174,10 +182,50 @@ def test_an_untrained_clause_type_is_refused_and_a_stale_training_changes_nothin
             with pytest.raises(ClauseTypeRejected, match="no trained head yet") as refused:
                 clause_heads_for([("not_trained_yet", "options.columns.1.clause_type")])
             assert (refused.value.status, refused.value.param) == (400, "options.columns.1.clause_type")
-            assert clause_type_train(clause_type_id=queued.pk, version=queued.version + 1) is None
-            assert ClauseType.objects.get(pk=queued.pk).status == ClauseTypeStatus.QUEUED
+            assert clause_type_train(clause_type_id=queued.pk) is None
+            superseded = ClauseType.objects.get(pk=queued.pk)
+            assert (superseded.status, superseded.version, superseded.head) == (
+                ClauseTypeStatus.QUEUED,
+                2,
+                None,
+            )
+            ClauseType.objects.filter(pk=queued.pk).update(status=ClauseTypeStatus.READY)
+            assert clause_type_train(clause_type_id=queued.pk) is None
         finally:
             queued.delete()
+
+
+def test_a_training_the_broker_could_not_take_is_queued_by_the_sweep(tenant_a, monkeypatch):
+    from types import SimpleNamespace
+
+    from django_tenants.utils import tenant_context
+    from kombu.exceptions import OperationalError
+
+    from quire import queueing
+    from quire.clauses.models import ClauseType
+    from quire.clauses.services import CLAUSE_TYPE_TRAIN_TASK, clause_type_create, clause_types_requeue
+
+    def broker_down(name, args, **options):
+        raise OperationalError("Error 111 connecting to redis: Connection refused.")
+
+    monkeypatch.setattr(queueing, "current_app", SimpleNamespace(send_task=broker_down))
+    with tenant_context(tenant_a.tenant):
+        created = clause_type_create(
+            tenant=tenant_a.tenant, key="unqueued_training", name="Unqueued", examples=BODY["examples"]
+        )
+        try:
+            assert ClauseType.objects.get(pk=created.pk).train_unqueued
+            sent = []
+            monkeypatch.setattr(
+                queueing,
+                "current_app",
+                SimpleNamespace(send_task=lambda name, args, **o: sent.append((name, args))),
+            )
+            assert clause_types_requeue() == 1 and clause_types_requeue() == 0
+            assert sent == [(CLAUSE_TYPE_TRAIN_TASK, [created.pk])]
+            assert not ClauseType.objects.get(pk=created.pk).train_unqueued
+        finally:
+            ClauseType.objects.filter(pk=created.pk).delete()
 
 
 def test_a_heads_own_negatives_are_the_passages_of_the_tenants_recent_documents(tenant_a):

@@ -35,7 +35,9 @@ def _legal_job(workspace) -> str:
             ],
         }
 
-    return job_with_result(workspace, connector="legal", filename="clause-answers-msa.txt", text=TEXT, output=output)
+    return job_with_result(
+        workspace, connector="legal", filename="clause-answers-msa.txt", text=TEXT, output=output
+    )
 
 
 def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
@@ -106,7 +108,9 @@ def test_in_the_browser_a_finding_is_answered_and_the_page_passes_axe(
         found = _found(document_id, INVOICES, "browser_force_majeure", "Force Majeure", 0.74)
         return {"clauses": [], "custom_clauses": [found]}
 
-    job_id = job_with_result(workspace, connector="legal", filename="clause-answers-browser.txt", text=TEXT, output=output)
+    job_id = job_with_result(
+        workspace, connector="legal", filename="clause-answers-browser.txt", text=TEXT, output=output
+    )
     sign_in(browser_page, portal_server, workspace, "developer")
     browser_page.goto(portal_server.url(workspace, f"/jobs/{job_id}"))
     checks = browser_page.get_by_role("region", name="Custom clause findings")
