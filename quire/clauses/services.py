@@ -56,6 +56,18 @@ def _text(value: object, param: str, limit: int, *, required: bool) -> str:
     return value.strip()
 
 
+def _refuse_both_ways(positives: list[str], negatives: list[str]) -> None:
+    """Refuse (400, naming the counter-example) a passage given both as an example and a counter-example."""
+    both = set(positives) & set(negatives)
+    if both:
+        index = next(i for i, passage in enumerate(negatives) if passage in both)
+        raise ClauseTypeRejected(
+            ErrorCode.INVALID_PARAMETER,
+            "A passage cannot be both an example and a counter-example.",
+            f"counter_examples.{index}",
+        )
+
+
 def clause_type_create(
     *,
     tenant: Tenant,
@@ -75,6 +87,7 @@ def clause_type_create(
     description = _text(description, "description", MAX_DESCRIPTION_CHARS, required=False)
     positives = _checked(check_examples, list(examples), "examples", minimum=MIN_EXAMPLES)
     negatives = _checked(check_examples, list(counter_examples), "counter_examples")
+    _refuse_both_ways(positives, negatives)
     if ClauseType.objects.filter(key=key).exists():
         raise ClauseTypeRejected(ErrorCode.INVALID_PARAMETER, f"A clause type {key!r} already exists.", "key")
     try:
@@ -111,19 +124,13 @@ def clause_type_examples_add(
     `MIN_EXAMPLES` examples or more than `MAX_EXAMPLES` of either kind (400)."""
     from connectors.legal.custom import MAX_EXAMPLES, MIN_EXAMPLES, check_examples, folded
 
-    positives = list(dict.fromkeys(_checked(check_examples, list(examples), "examples")))
-    negatives = list(dict.fromkeys(_checked(check_examples, list(counter_examples), "counter_examples")))
+    checked = _checked(check_examples, list(examples), "examples")
+    checked_counter = _checked(check_examples, list(counter_examples), "counter_examples")
+    _refuse_both_ways(checked, checked_counter)
+    positives, negatives = list(dict.fromkeys(checked)), list(dict.fromkeys(checked_counter))
     if not positives and not negatives:
         raise ClauseTypeRejected(
             ErrorCode.INVALID_PARAMETER, "Give examples or counter_examples to add.", "examples"
-        )
-    both = set(positives) & set(negatives)
-    if both:
-        index = next(i for i, passage in enumerate(counter_examples) if folded(passage) in both)
-        raise ClauseTypeRejected(
-            ErrorCode.INVALID_PARAMETER,
-            "A passage cannot be both an example and a counter-example.",
-            f"counter_examples.{index}",
         )
     with transaction.atomic():
         clause_type = ClauseType.objects.select_for_update().get(pk=clause_type.pk)

@@ -117,9 +117,9 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
     _refused(
         api_a.post(
             f"/v1/clause_types/{clause_type['id']}/examples",
-            {"examples": [MORE], "counter_examples": ["Other text.", MORE]},
+            {"examples": [MORE], "counter_examples": ["Other text.", "Other text.", MORE]},
         ),
-        "counter_examples.1",
+        "counter_examples.2",
     )
     too_few = _refused(
         api_a.post(
@@ -152,8 +152,9 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
         ({"counter_examples": ["   "]}, "counter_examples.0"),
         ({"key": "Force Majeure"}, "key"),
         ({"name": "   "}, "name"),
+        ({"counter_examples": ["A clause.", f" {FIXTURE['examples'][3]}\n"]}, "counter_examples.1"),
     ],
-    ids=["too-few", "whitespace", "empty", "empty-counter", "bad-key", "blank-name"],
+    ids=["too-few", "whitespace", "empty", "empty-counter", "bad-key", "blank-name", "both-ways"],
 )
 def test_bad_training_input_is_a_400_naming_the_param(api_a: Api, changes: dict, param: str):
     _refused(api_a.post("/v1/clause_types", {**BODY, "key": "never_made", **changes}), param)
