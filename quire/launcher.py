@@ -114,6 +114,7 @@ def main() -> int:
             f"  API:      http://{host}:{port}/v1  (docs: http://{host}:{port}/v1/docs)",
             f"  API key:  {key}",
             f"  Try:      curl -H 'Authorization: Bearer {key}' http://{host}:{port}/v1/health",
+            f"  Metrics:  http://{host}:{port}/metrics  (Prometheus; open without a token in development)",
             f"  Saved in: {data / 'demo-credentials.json'}",
         ]
         if credentials["created"]:
