@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
+from quire.clauses.events import clause_type_trained
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
 from quire.queueing import marked_requeue, task_send_or_mark
@@ -273,6 +274,7 @@ def clause_type_train(*, clause_type_id: str) -> ClauseType | None:
                 "failure_reason",
             ]
         )
+        clause_type_trained(clause_type=current)
     logger.info(
         "clause type %s v%s: precision %.3f recall %.3f",
         current.key,
@@ -324,6 +326,7 @@ def _training_failed(clause_type_id: str, version: int | None, reason: str) -> C
             return None
         current.status, current.failure_reason = ClauseTypeStatus.FAILED, reason[:2000]
         current.save(update_fields=["status", "failure_reason"])
+        clause_type_trained(clause_type=current)
     return current
 
 

@@ -10,6 +10,8 @@ EVENT_TYPES = (
     "job.failed",
     "document.ready",
     "document.failed",
+    "clause_type.ready",
+    "clause_type.failed",
     "usage.threshold",
     "model.changed",
     "webhook.test",

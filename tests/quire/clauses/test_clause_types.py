@@ -55,6 +55,9 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
     assert "Unforeseeable Events" in top["text"], [(n["score"], n["text"][:60]) for n in near]
     assert [n["score"] for n in near] == sorted((n["score"] for n in near), reverse=True)
     assert [c["key"] for c in api_a.get("/v1/clause_types").json()["data"]] == ["force_majeure"]
+    [announced] = api_a.get("/v1/events", type="clause_type.ready").json()["data"]
+    assert announced["data"]["id"] == clause_type["id"] and announced["data"]["status"] == "ready"
+    assert announced["data"]["near_misses"] == near and announced["data"]["precision"] == ready["precision"]
 
     column = {
         "key": "fm",
@@ -257,3 +260,29 @@ def test_a_heads_own_negatives_are_the_passages_of_the_tenants_recent_documents(
     full = embed_texts([text])[0]
     assert places[0] == {"document": document_id, "start": 0, "end": len(text), "text": text}
     assert own.texts[0] == text and float(numpy.dot(own.vectors[0], full)) > 0.98
+
+
+def test_a_training_that_fails_publishes_clause_type_failed(tenant_a):
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import clause_type_fail_unexpectedly
+    from quire.webhooks.models import Event
+
+    with tenant_context(tenant_a.tenant):
+        training = ClauseType.objects.create(
+            key="fails_training", name="Fails", examples=BODY["examples"], status=ClauseTypeStatus.TRAINING
+        )
+        queued = ClauseType.objects.create(key="queued_meanwhile", name="Queued", examples=BODY["examples"])
+        try:
+            clause_type_fail_unexpectedly(clause_type_id=training.pk, exc=MemoryError())
+            clause_type_fail_unexpectedly(clause_type_id=queued.pk, exc=MemoryError())
+            training.refresh_from_db()
+            assert training.failure_reason == "internal error while training: MemoryError"
+            assert ClauseType.objects.get(pk=queued.pk).status == ClauseTypeStatus.QUEUED
+            events = Event.objects.filter(type="clause_type.failed", data__id__in=[training.pk, queued.pk])
+            assert [(e.data["id"], e.data["status"], e.data["failure_reason"]) for e in events] == [
+                (training.pk, "failed", "internal error while training: MemoryError")
+            ]
+        finally:
+            ClauseType.objects.filter(pk__in=[training.pk, queued.pk]).delete()
