@@ -28,6 +28,7 @@ from quire.portal.views.common import page, show_rejection
 from tenants.audit import export_record
 
 PAGE_SIZE = 100
+CLAUSE_CHECKS_SHOWN = 50
 
 
 def _job_form(data=None) -> JobForm:
@@ -171,7 +172,10 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             item["document"] for item in highlighted if not (item["count"] or item["suggested"])
         ]
         output = result.output if isinstance(result.output, dict) else {}
-        context["clause_checks"] = clause_checks(output, findings, documents)
+        checks = sorted(
+            clause_checks(output, findings, documents), key=lambda c: (bool(c["answer"]), c["finding"].number)
+        )
+        context["clause_checks"], context["clause_checks_total"] = checks[:CLAUSE_CHECKS_SHOWN], len(checks)
         context["answers"] = output.get("answers")
         context["comparison"] = output.get("comparison")
         context["readings"] = grouped_readings((result.context or {}).get("documents", []), names)

@@ -125,3 +125,30 @@ def test_in_the_browser_a_finding_is_answered_and_the_page_passes_axe(
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert clause_type.counter_examples == [INVOICES] and clause_type.version == 2
+
+
+def test_a_job_with_many_custom_clause_findings_shows_the_unanswered_first(workspace, monkeypatch):
+    from quire.portal.views import jobs
+
+    monkeypatch.setattr(jobs, "CLAUSE_CHECKS_SHOWN", 2)
+    with tenant_context(workspace.tenant):
+        ClauseType.objects.create(
+            key="many_force_majeure",
+            name="Force Majeure",
+            examples=[*FIXTURE["examples"], EXCUSED],
+            status=ClauseTypeStatus.READY,
+        )
+
+    def output(document_id: str) -> dict:
+        found = [
+            _found(document_id, p, "many_force_majeure", "Force Majeure", 0.8)
+            for p in (EXCUSED, INVOICES, AUDIT)
+        ]
+        return {"clauses": [], "custom_clauses": found}
+
+    job_id = job_with_result(
+        workspace, connector="legal", filename="clause-answers-many.txt", text=TEXT, output=output
+    )
+    page = signed_in(workspace, "developer").get(f"/jobs/{job_id}").content.decode()
+    assert "The first 2 of 3 findings, those not answered yet first" in page
+    assert 'name="finding-2"' in page and 'name="finding-3"' in page and 'name="finding-1"' not in page
