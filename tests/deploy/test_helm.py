@@ -4,6 +4,7 @@ Kubernetes objects, and they hold what the chart promises."""
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 
@@ -42,7 +43,7 @@ def test_the_renderings_are_valid_kubernetes_objects(name: str, monkeypatch):
     monkeypatch.setattr(kubernetes_validate.utils, "schema_contents", _schema_contents)
     version = kubernetes_validate.latest_version()
     for obj in _objects(name):
-        if obj["apiVersion"].startswith("keda.sh/"):
+        if obj["apiVersion"].startswith(("keda.sh/", "monitoring.coreos.com/")):
             continue
         kubernetes_validate.validate(obj, version, strict=True)
     # kubernetes-validate has no schema for KEDA's objects: check the fields KEDA needs here.
@@ -100,3 +101,27 @@ def test_the_production_values_scale_workers_on_their_queues_and_put_inference_o
                 assert "secretRef" not in source or source["secretRef"]["name"] == "quire-secrets"
     assert not _by_kind(objects, "Secret")
     assert _by_kind(objects, "Ingress") and _by_kind(objects, "HorizontalPodAutoscaler")
+
+
+def test_production_monitoring_scrapes_the_web_service_and_alerts_on_metrics_the_platform_exposes():
+    assert not [o for o in _objects("default") if o["apiVersion"].startswith("monitoring.coreos.com/")]
+    objects = _objects("production")
+    (monitor,) = _by_kind(objects, "ServiceMonitor").values()
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    (service,) = [
+        s
+        for s in _by_kind(objects, "Service").values()
+        if selector.items() <= s["metadata"]["labels"].items()
+    ]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert service["metadata"]["name"] == "quire-web" and endpoint["path"] == "/metrics"
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert endpoint["authorization"]["credentials"]["key"] == "QUIRE_METRICS_TOKEN"
+    (rules,) = _by_kind(objects, "PrometheusRule").values()
+    exposed = set(re.findall(r'"(quire_[a-z_]+)"', (ROOT / "quire" / "metrics.py").read_text()))
+    alerts = [rule for group in rules["spec"]["groups"] for rule in group["rules"]]
+    assert len(alerts) >= 5
+    for alert in alerts:
+        named = set(re.findall(r"\bquire_[a-z_]+", alert["expr"]))
+        assert named and named <= exposed, (alert["alert"], named - exposed)
+        assert alert["for"] and alert["labels"]["severity"] in ("warning", "critical")
