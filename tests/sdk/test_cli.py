@@ -112,6 +112,59 @@ def test_run_legal_with_wait_and_exports(cli, contract_doc, tmp_path):
     assert cli("jobs", "run", "legal", contract_doc.id, "--export", "out.pdf").exit_code == 2
 
 
+def test_clause_types_from_passage_files(cli, tmp_path):
+    from tests.support.paths import DATA
+
+    fixture = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
+    examples = tmp_path / "examples.txt"
+    examples.write_text("\n\n".join(fixture["examples"]) + "\n", encoding="utf-8")
+    counter = tmp_path / "counter.json"
+    counter.write_text(json.dumps(fixture["counter_examples"]), encoding="utf-8")
+    not_a_list = tmp_path / "bad.json"
+    not_a_list.write_text('{"examples": []}', encoding="utf-8")
+
+    bad = cli("clause-types", "create", "cli_bad", "Bad", "--examples", str(not_a_list))
+    assert bad.exit_code == 2 and "must hold a JSON list of strings" in " ".join(
+        bad.output.replace("│", " ").split()
+    )
+    created = cli(
+        "clause-types",
+        "create",
+        "cli_force_majeure",
+        "Force Majeure",
+        "--examples",
+        str(examples),
+        "--counter-examples",
+        str(counter),
+        "--wait",
+        "--json",
+    )
+    assert created.exit_code == 0, created.output
+    body = json.loads(created.stdout)
+    assert body["status"] == "ready" and body["example_count"] == len(fixture["examples"])
+    assert body["counter_example_count"] == len(fixture["counter_examples"]) and body["precision"] is not None
+    try:
+        shown = cli("clause-types", "get", body["id"])
+        assert (
+            shown.exit_code == 0
+            and f"{body['id']} cli_force_majeure ready (version 1): precision" in shown.stdout
+        )
+        assert "cli_force_majeure ready" in cli("clause-types", "list").stdout
+        refused = cli(
+            "clause-types", "create", "cli_force_majeure", "Again", "--examples", str(examples), "--json"
+        )
+        assert refused.exit_code == 1 and json.loads(refused.stdout)["error"]["param"] == "key"
+        assert cli("clause-types", "add-examples", body["id"]).exit_code == 2
+        more = tmp_path / "more.txt"
+        more.write_text(
+            "Neither party is liable for delays caused by a pandemic or an embargo.", encoding="utf-8"
+        )
+        added = cli("clause-types", "add-examples", body["id"], "--examples", str(more), "--json")
+        assert added.exit_code == 0 and json.loads(added.stdout)["version"] == 2
+    finally:
+        assert cli("clause-types", "delete", body["id"]).exit_code == 0
+
+
 def test_search_usage_and_errors(cli, contract_doc):
     found = cli("search", "governing law", "-k", "2", "--document", contract_doc.id, "--json")
     assert found.exit_code == 0, found.output

@@ -6,8 +6,10 @@ Exit codes: 0 done, 1 the API refused or failed (or a job or document ended fail
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import re
 import signal
 import sys
 import threading
@@ -30,15 +32,17 @@ from quire_sdk.client import DEFAULT_BASE_URL, Quire
 from quire_sdk.config import load_config, save_config
 from quire_sdk.errors import APIStatusError, QuireError
 from quire_sdk.export import FORMATS, export_result
-from quire_sdk.types import ApiObject, Document, Job
+from quire_sdk.types import ApiObject, ClauseType, Document, Job
 from quire_sdk.webhooks import WebhookVerificationError, verify
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Quire's API from the command line.")
 documents_app = typer.Typer(no_args_is_help=True, help="Upload, list and read documents.")
 jobs_app = typer.Typer(no_args_is_help=True, help="Run connectors over documents.")
 webhooks_app = typer.Typer(no_args_is_help=True, help="Receive and test webhooks.")
+clause_types_app = typer.Typer(no_args_is_help=True, help="Teach custom clause types from example passages.")
 app.add_typer(documents_app, name="documents")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(clause_types_app, name="clause-types")
 app.add_typer(webhooks_app, name="webhooks")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
@@ -366,6 +370,140 @@ def jobs_cancel(ctx: typer.Context, job_id: str, json_output: JsonOpt = False) -
     """Cancel a queued or running job."""
     job = client(ctx).jobs.cancel(job_id)
     _print_json(job) if json_output else _out().print(_job_summary(job))
+
+
+PassagesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        exists=True,
+        dir_okay=False,
+        help="A file of passages: separated by blank lines, or a .json list of strings.",
+    ),
+]
+
+
+def _passages(path: Path | None, hint: str) -> list[str] | None:
+    """The passages of a file: a JSON list of strings (`.json`), else blocks of text between blank lines."""
+    if path is None:
+        return None
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() != ".json":
+        return [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{path} is not JSON: {exc}", param_hint=hint) from None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise typer.BadParameter(f"{path} must hold a JSON list of strings", param_hint=hint)
+    return value
+
+
+def _clause_type_summary(clause_type: ClauseType) -> str:
+    line = f"{clause_type.id} {clause_type.key} {clause_type.status} (version {clause_type.version})"
+    if clause_type.precision is not None and clause_type.recall is not None:
+        line += f": precision {clause_type.precision:.2f}, recall {clause_type.recall:.2f}"
+    line += f", {clause_type.example_count} examples, {clause_type.counter_example_count} counter-examples"
+    if clause_type.failure_reason:
+        line += f": {clause_type.failure_reason}"
+    return line + (f"\n{clause_type.advice}" if clause_type.advice else "")
+
+
+def _finish_clause_type(quire: Quire, clause_type: ClauseType, wait: bool, json_output: bool) -> None:
+    if wait:
+        with (
+            _err().status(f"training {clause_type.key}", spinner="dots")
+            if not json_output
+            else contextlib.nullcontext()
+        ):
+            clause_type = quire.clause_types.wait(clause_type.id, timeout=None)
+    _print_json(clause_type) if json_output else _out().print(_clause_type_summary(clause_type))
+    if clause_type.status == "failed":
+        raise typer.Exit(1)
+
+
+@api_command(clause_types_app, "create")
+def clause_types_create(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Lower-case letters, digits and _, starting with a letter.")],
+    name: Annotated[str, typer.Argument(help="The name findings carry.")],
+    examples: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="At least 10 passages (see below).")
+    ],
+    counter_examples: PassagesOpt = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Create a clause type from example passages (a file of them: separated by blank lines, or a .json list);
+    it trains on the server, and with --wait its cross-validated precision and recall are printed."""
+    quire = client(ctx)
+    clause_type = quire.clause_types.create(
+        key,
+        name,
+        _passages(examples, "--examples") or [],
+        counter_examples=_passages(counter_examples, "--counter-examples"),
+        description=description,
+    )
+    _finish_clause_type(quire, clause_type, wait, json_output)
+
+
+@api_command(clause_types_app, "add-examples")
+def clause_types_add_examples(
+    ctx: typer.Context,
+    clause_type_id: str,
+    examples: PassagesOpt = None,
+    counter_examples: PassagesOpt = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Add examples or counter-examples (the near misses `get` lists, answered) and train again."""
+    if examples is None and counter_examples is None:
+        raise typer.BadParameter("give --examples or --counter-examples", param_hint="--examples")
+    quire = client(ctx)
+    clause_type = quire.clause_types.add_examples(
+        clause_type_id,
+        examples=_passages(examples, "--examples"),
+        counter_examples=_passages(counter_examples, "--counter-examples"),
+    )
+    _finish_clause_type(quire, clause_type, wait, json_output)
+
+
+@api_command(clause_types_app, "list")
+def clause_types_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    json_output: JsonOpt = False,
+) -> None:
+    """The workspace's clause types, newest first."""
+    page = client(ctx).clause_types.list(limit=min(limit, 100))
+    found = [clause_type for clause_type, _ in zip(page, range(limit), strict=False)]
+    if json_output:
+        _print_json(found)
+        return
+    for clause_type in found:
+        _out().print(_clause_type_summary(clause_type))
+
+
+@api_command(clause_types_app, "get")
+def clause_types_get(ctx: typer.Context, clause_type_id: str, json_output: JsonOpt = False) -> None:
+    """One clause type, and the near misses worth an answer (add them with add-examples)."""
+    clause_type = client(ctx).clause_types.get(clause_type_id)
+    if json_output:
+        _print_json(clause_type)
+        return
+    _out().print(_clause_type_summary(clause_type))
+    if clause_type.near_misses:
+        table = Table("score", "document", "passage")
+        for near in clause_type.near_misses:
+            table.add_row(f"{near['score']:.2f}", near["document"], near["text"][:200])
+        _out().print("Passages to check:", table)
+
+
+@api_command(clause_types_app, "delete")
+def clause_types_delete(ctx: typer.Context, clause_type_id: str, json_output: JsonOpt = False) -> None:
+    """Delete a clause type; finished jobs keep their findings."""
+    deleted = client(ctx).clause_types.delete(clause_type_id)
+    _print_json(deleted) if json_output else _out().print(f"Deleted {deleted.id}")
 
 
 @api_command(app)
