@@ -427,7 +427,12 @@ def clause_types_create(
     key: Annotated[str, typer.Argument(help="Lower-case letters, digits and _, starting with a letter.")],
     name: Annotated[str, typer.Argument(help="The name findings carry.")],
     examples: Annotated[
-        Path, typer.Option(exists=True, dir_okay=False, help="At least 10 passages (see below).")
+        Path,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="A file of at least 10 passages: separated by blank lines, or a .json list.",
+        ),
     ],
     counter_examples: PassagesOpt = None,
     description: Annotated[str | None, typer.Option()] = None,
