@@ -34,6 +34,11 @@ urlpatterns = [
     path("documents/<str:document_id>/delete", documents.document_remove, name="document_delete"),
     path("documents/<str:document_id>/period", documents.document_period, name="document_period"),
     path(
+        "documents/<str:document_id>/clause-example",
+        clause_types.document_clause_example,
+        name="document_clause_example",
+    ),
+    path(
         "documents/<str:document_id>/pages/<int:page_number>.png",
         documents.document_page_image,
         name="document_page_image",

@@ -167,3 +167,20 @@ def job_clause_answers(request: HttpRequest, job_id: str) -> HttpResponse:
     for clause_type, examples, counter in by_type.values():
         _answer(request, clause_type, examples, counter)
     return redirect(f"{reverse('portal:job', kwargs={'job_id': job.pk})}#clause-checks")
+
+
+@require_POST
+@portal_page()
+def document_clause_example(request: HttpRequest, document_id: str) -> HttpResponse:
+    """A passage of a document, selected by a reviewer, as an example (or counter-example) of a clause type: the
+    clause a head missed. The passage must be text of the document."""
+    document = get_object_or_404(Document, pk=document_id)
+    clause_type = get_object_or_404(ClauseType, pk=request.POST.get("clause_type", ""))
+    passage = folded(request.POST.get("passage", ""))
+    if not passage or passage not in folded(document.text):
+        messages.error(request, "The passage must be text of this document: select it in the text below.")
+    elif request.POST.get("answer") == "not":
+        _answer(request, clause_type, [], [passage])
+    else:
+        _answer(request, clause_type, [passage], [])
+    return redirect(f"{reverse('portal:document', kwargs={'document_id': document.pk})}#teach-heading")

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
+from quire.clauses.models import ClauseType
 from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.pages import page_image
@@ -86,7 +87,12 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
 
 
 def _document_page(request: HttpRequest, document: Document, form: CallPeriodForm) -> HttpResponse:
-    context = {"document": document, "in_progress": document.status in IN_PROGRESS, "period_form": form}
+    context = {
+        "document": document,
+        "in_progress": document.status in IN_PROGRESS,
+        "period_form": form,
+        "clause_types": ClauseType.objects.order_by("name").only("id", "key", "name"),
+    }
     return page(request, "portal/document.html", context, status=400 if form.errors else 200)
 
 

@@ -1,5 +1,5 @@
 // Progressive enhancements of the portal's server-rendered pages: confirmations, copy, drag-and-drop
-// upload, and jumping from a finding to its span in the document text.
+// upload, jumping from a finding to its span in the document text, and a selection as a clause example.
 (function () {
   "use strict";
 
@@ -32,6 +32,17 @@
     if (findingLink) {
       event.preventDefault();
       showFinding(findingLink.dataset.finding, findingLink);
+    }
+  });
+
+  // Selecting text of a document fills the "Teach a clause type" passage, so a reviewer marks a clause the
+  // heads missed without copying it by hand.
+  document.addEventListener("mouseup", function (event) {
+    const text = event.target.closest("pre.doc-text");
+    const passage = document.querySelector("textarea[data-fills-from-selection]");
+    const selected = window.getSelection().toString().trim();
+    if (text && passage && selected) {
+      passage.value = selected;
     }
   });
 

@@ -1,21 +1,30 @@
-"""A legal job's custom clause findings are answered on its page: the answers become examples and
-counter-examples of their clause type, which trains again; the page shows how each finding is held."""
+"""Reviewers teach custom clause types in the portal: a legal job's custom clause findings are answered on its
+page (the page shows how each is held), and a passage a head missed is selected on its document's page; the
+answers become examples and counter-examples, and the clause type trains again."""
 
 from __future__ import annotations
 
 import json
 
 from django_tenants.utils import tenant_context
+from playwright.sync_api import expect
 
 from quire.clauses.models import ClauseType, ClauseTypeStatus
+from tests.support.browser import serious_violations, shot, sign_in
 from tests.support.paths import DATA
-from tests.support.portal import job_with_result, signed_in
+from tests.support.portal import job_with_result, signed_in, stored_document
 
 FIXTURE = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
 EXCUSED = "Neither party is liable for delay caused by flood, fire or war."
 INVOICES = "Invoices are payable within thirty days of receipt."
 AUDIT = "The Supplier may audit the records once a year."
 TEXT = f"{EXCUSED}\n\n{INVOICES}\n\n{AUDIT}"
+
+
+def _ready_clause_type(workspace, key: str, name: str = "Force Majeure", **fields) -> ClauseType:
+    fields.setdefault("examples", FIXTURE["examples"])
+    with tenant_context(workspace.tenant):
+        return ClauseType.objects.create(key=key, name=name, status=ClauseTypeStatus.READY, **fields)
 
 
 def _found(document_id: str, passage: str, key: str, name: str, confidence: float) -> dict:
@@ -41,14 +50,9 @@ def _legal_job(workspace) -> str:
 
 
 def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
-    with tenant_context(workspace.tenant):
-        clause_type = ClauseType.objects.create(
-            key="job_force_majeure",
-            name="Force Majeure",
-            examples=FIXTURE["examples"],
-            counter_examples=FIXTURE["counter_examples"],
-            status=ClauseTypeStatus.READY,
-        )
+    clause_type = _ready_clause_type(
+        workspace, "job_force_majeure", counter_examples=FIXTURE["counter_examples"]
+    )
     job_id = _legal_job(workspace)
     developer, viewer = signed_in(workspace, "developer"), signed_in(workspace, "viewer")
 
@@ -92,17 +96,7 @@ def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
 def test_in_the_browser_a_finding_is_answered_and_the_page_passes_axe(
     portal_server, workspace, browser_page, artifacts
 ):
-    from playwright.sync_api import expect
-
-    from tests.support.browser import serious_violations, shot, sign_in
-
-    with tenant_context(workspace.tenant):
-        clause_type = ClauseType.objects.create(
-            key="browser_force_majeure",
-            name="Force Majeure",
-            examples=FIXTURE["examples"],
-            status=ClauseTypeStatus.READY,
-        )
+    clause_type = _ready_clause_type(workspace, "browser_force_majeure")
 
     def output(document_id: str) -> dict:
         found = _found(document_id, INVOICES, "browser_force_majeure", "Force Majeure", 0.74)
@@ -131,13 +125,7 @@ def test_a_job_with_many_custom_clause_findings_shows_the_unanswered_first(works
     from quire.portal.views import jobs
 
     monkeypatch.setattr(jobs, "CLAUSE_CHECKS_SHOWN", 2)
-    with tenant_context(workspace.tenant):
-        ClauseType.objects.create(
-            key="many_force_majeure",
-            name="Force Majeure",
-            examples=[*FIXTURE["examples"], EXCUSED],
-            status=ClauseTypeStatus.READY,
-        )
+    _ready_clause_type(workspace, "many_force_majeure", examples=[*FIXTURE["examples"], EXCUSED])
 
     def output(document_id: str) -> dict:
         found = [
@@ -152,3 +140,63 @@ def test_a_job_with_many_custom_clause_findings_shows_the_unanswered_first(works
     page = signed_in(workspace, "developer").get(f"/jobs/{job_id}").content.decode()
     assert "The first 2 of 3 findings, those not answered yet first" in page
     assert 'name="finding-2"' in page and 'name="finding-3"' in page and 'name="finding-1"' not in page
+
+
+def test_a_passage_of_a_document_is_added_as_an_example_from_its_page(workspace):
+    clause_type = _ready_clause_type(workspace, "document_force_majeure")
+    document = stored_document(workspace, "clause-answers-document.txt", TEXT)
+    developer, viewer = signed_in(workspace, "developer"), signed_in(workspace, "viewer")
+    page = developer.get(f"/documents/{document.pk}").content.decode()
+    assert "Teach a clause type" in page and f'<option value="{clause_type.pk}">Force Majeure' in page
+    assert "Teach a clause type" not in viewer.get(f"/documents/{document.pk}").content.decode()
+    url = f"/documents/{document.pk}/clause-example"
+    assert viewer.post(url, {"clause_type": clause_type.pk, "passage": EXCUSED}).status_code == 403
+
+    elsewhere = developer.post(url, {"clause_type": clause_type.pk, "passage": "Not in it."}, follow=True)
+    assert "The passage must be text of this document" in elsewhere.content.decode()
+    wrapped = EXCUSED.replace(" caused by ", "\n  caused by ")
+    added = developer.post(url, {"clause_type": clause_type.pk, "passage": wrapped, "answer": "clause"})
+    assert added.status_code == 302 and added["Location"] == f"/documents/{document.pk}#teach-heading"
+    refused = developer.post(
+        url, {"clause_type": clause_type.pk, "passage": INVOICES, "answer": "not"}, follow=True
+    )
+    assert "Training Force Majeure again with 1 more counter-example." in refused.content.decode()
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.examples[-1] == EXCUSED and clause_type.counter_examples == [INVOICES]
+    assert clause_type.version == 3
+    assert developer.post(url, {"clause_type": "cla_missing", "passage": EXCUSED}).status_code == 404
+
+
+def test_in_the_browser_a_selected_passage_becomes_an_example(
+    portal_server, workspace, browser_page, artifacts
+):
+    clause_type = _ready_clause_type(workspace, "selected_force_majeure", "Selected Force Majeure")
+    document = stored_document(workspace, "clause-answers-selected.txt", TEXT)
+    sign_in(browser_page, portal_server, workspace, "developer")
+    browser_page.goto(portal_server.url(workspace, f"/documents/{document.pk}"))
+    teach = browser_page.get_by_role("region", name="Teach a clause type")
+    teach.get_by_label("Clause type").select_option(clause_type.pk)
+    text = browser_page.locator("pre.doc-text")
+    text.evaluate(
+        """(pre, passage) => {
+            const node = pre.firstChild, start = node.textContent.indexOf(passage);
+            const range = document.createRange();
+            range.setStart(node, start);
+            range.setEnd(node, start + passage.length);
+            window.getSelection().removeAllRanges();
+            window.getSelection().addRange(range);
+            pre.dispatchEvent(new MouseEvent("mouseup", {bubbles: true}));
+        }""",
+        EXCUSED,
+    )
+    expect(teach.get_by_label("Passage")).to_have_value(EXCUSED)
+    assert not serious_violations(browser_page)
+    teach.get_by_role("button", name="Add and train again").click()
+    expect(
+        browser_page.get_by_text("Training Selected Force Majeure again with 1 more example.")
+    ).to_be_visible()
+    shot(browser_page, artifacts, "document-teach-clause")
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.examples[-1] == EXCUSED and clause_type.version == 2
