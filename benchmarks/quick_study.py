@@ -16,7 +16,8 @@ With `--rounds R`, each round after the first answers 10 passages from CUAD's la
 labelled span is an example, any other a counter-example) and trains again: the head's near misses among the
 workspace's own passages, as a reviewer answers "Passages to check" in the portal, or with `--answer findings`
 its findings on the next 100 training contracts after the scored ones, contract by contract, as a reviewer
-answers a legal job's "Custom clause findings".
+answers a legal job's "Custom clause findings", or with `--answer reviewed` those findings and, in each contract
+read, the labelled clauses no finding overlaps (as a reviewer marks a missed clause on a document's page).
 
 Columns: the head's cross-validated precision and recall on its own examples (what the API reports), then on the
 unseen contracts: passages found and their precision, contract-level presence precision and recall (a contract
@@ -101,15 +102,17 @@ def run(
     10 passages from CUAD's labels and trains again. With `answer="near_misses"` the passages are the head's
     near misses among the workspace's own passages (`custom.near_misses`, the portal's "Passages to check");
     with `answer="findings"` they are the head's findings on the contracts after the scored ones, read contract
-    by contract as a reviewer reads a job's results (the job page's "Custom clause findings")."""
+    by contract as a reviewer reads a job's results (the job page's "Custom clause findings"); with
+    `answer="reviewed"` the reviewer also marks, in each contract read, the labelled clauses the head did not
+    find (a document page's "Teach a clause type"), each as the labelled text itself."""
     pooled, scored = contracts[:pool], contracts[pool : pool + evaluated]
     places = [(c, span) for c in pooled for span in custom.passages(c.text)][:OWN_PASSAGES]
     own = embedded([c.text[s:e] for c, (s, e) in places])
     units = [custom.passages(c.text) for c in scored]
     documents = [embedded([c.text[s:e] for s, e in spans]) for c, spans in zip(scored, units, strict=True)]
     generic = embedded(list(custom.GENERIC_PARAGRAPHS))
-    if answer == "findings":
-        jobs = contracts[pool + evaluated : pool + evaluated + JOB_CONTRACTS]
+    jobs = contracts[pool + evaluated : pool + evaluated + JOB_CONTRACTS]
+    if answer in ("findings", "reviewed"):
         asked = [(c, span) for c in jobs for span in custom.passages(c.text)]
         answerable = embedded([c.text[s:e] for c, (s, e) in asked])
     else:
@@ -121,14 +124,21 @@ def run(
             print(f"{category}: {len(examples)} examples in the pool, fewer than a head needs; skipped")
             continue
         given = embedded(examples)
-        answered = numpy.zeros(len(answerable), dtype=bool)
-        is_clause = numpy.zeros(len(answerable), dtype=bool)
+        units_asked, category_asked, category_answerable = len(asked), asked, answerable
+        labelled = [(c, g) for c in jobs for g in c.gold[category]] if answer == "reviewed" else []
+        if labelled:
+            category_asked = [*asked, *labelled]
+            category_answerable = custom.Passages.joined(
+                answerable, embedded([c.text[s:e] for c, (s, e) in labelled])
+            )
+        answered = numpy.zeros(len(category_answerable), dtype=bool)
+        is_clause = numpy.zeros(len(category_answerable), dtype=bool)
         for rows in by_round:
-            positives = custom.Passages.joined(given, answerable.where(answered & is_clause))
+            positives = custom.Passages.joined(given, category_answerable.where(answered & is_clause))
             unanswered_own = own.where(~answered) if answer == "near_misses" else own
             negatives = custom.Passages.joined(
                 generic,
-                answerable.where(answered & ~is_clause),
+                category_answerable.where(answered & ~is_clause),
                 custom.negatives_from(unanswered_own, positives),
             )
             trained = custom.train_head(positives, negatives)
@@ -145,11 +155,13 @@ def run(
             )
             if answer == "findings":
                 chosen = findings_to_answer(head, answerable, asked, answered)
+            elif answer == "reviewed":
+                chosen = reviewed_to_answer(head, category_answerable, category_asked, units_asked, answered)
             else:
                 labelled = [answerable.texts[i] for i in numpy.flatnonzero(answered)]
                 chosen = [i for i, _ in custom.near_misses(head, answerable, [*examples, *labelled])]
             for index in chosen:
-                contract, span = asked[index]
+                contract, span = category_asked[index]
                 answered[index] = True
                 is_clause[index] = any(overlaps(span, g) for g in contract.gold[category])
     return by_round
@@ -175,6 +187,38 @@ def findings_to_answer(
         chosen.extend(found[: custom.NEAR_MISSES - len(chosen)])
         start = end
     return chosen
+
+
+def reviewed_to_answer(
+    head: custom.ClauseHead,
+    passages: custom.Passages,
+    places: list[tuple[Contract, tuple[int, int]]],
+    units: int,
+    answered: numpy.ndarray,
+) -> list[int]:
+    """As `findings_to_answer` over the first `units` passages (the contracts' passages), and after each
+    contract's findings its labelled clauses (the places after `units`) that no finding of it overlaps: up to
+    `custom.NEAR_MISSES` answers in all."""
+    scores = head.probabilities(passages.where(numpy.arange(len(passages)) < units))
+    chosen: list[int] = []
+    start = 0
+    while start < units and len(chosen) < custom.NEAR_MISSES:
+        contract = places[start][0]
+        end = start
+        while end < units and places[end][0] is contract:
+            end += 1
+        ranked = start + numpy.argsort(-scores[start:end], kind="stable")[: custom.MAX_FINDINGS]
+        found = [int(i) for i in ranked if scores[i] >= head.threshold]
+        missed = [
+            i
+            for i in range(units, len(places))
+            if places[i][0] is contract
+            and not answered[i]
+            and not any(overlaps(places[i][1], places[f][1]) for f in found)
+        ]
+        chosen.extend([i for i in found if not answered[i]] + missed)
+        start = end
+    return chosen[: custom.NEAR_MISSES]
 
 
 def scored_on(
@@ -241,15 +285,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--answer",
-        choices=("near_misses", "findings"),
+        choices=("near_misses", "findings", "reviewed"),
         default="near_misses",
-        help="what a round answers: the near misses among the workspace's passages, or the findings on the "
-        f"next {JOB_CONTRACTS} contracts after the scored ones",
+        help="what a round answers: the near misses among the workspace's passages, the findings on the "
+        f"next {JOB_CONTRACTS} contracts after the scored ones, or (reviewed) those findings and the labelled "
+        "clauses they missed",
     )
     args = parser.parse_args()
     started = time.perf_counter()
     contracts = read(args.data)
-    answered = "near misses" if args.answer == "near_misses" else "findings"
+    answered = {"near_misses": "near misses", "findings": "findings", "reviewed": "findings and misses"}[
+        args.answer
+    ]
     for number, rows in enumerate(run(contracts, args.pool, args.eval, args.rounds, args.answer)):
         print(
             f"round {number}"

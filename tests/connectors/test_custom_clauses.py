@@ -199,3 +199,31 @@ def test_the_quick_study_answers_a_jobs_findings_contract_by_contract(monkeypatc
     assert study.findings_to_answer(head, passages, places, answered) == [0, 2, 3, 4, 5, 6, 7, 16, 17, 18]
     answered[[0, 2, 3, 4, 5, 6, 7, 16, 17, 18]] = True
     assert study.findings_to_answer(head, passages, places, answered) == [19, 20]
+
+
+def test_the_quick_study_reviewer_marks_the_clauses_a_contracts_findings_missed(monkeypatch):
+    """`--answer reviewed`: after a contract's findings, its labelled clauses that no finding overlaps."""
+    import importlib
+
+    from tests.support.paths import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    study = importlib.import_module("quick_study")
+    head = ClauseHead("k", "K", numpy.asarray([1.0], dtype=numpy.float32), 0.0, threshold=0.7)
+    first, second = (study.Contract(name, "", {}) for name in ("a", "b"))
+    places = [
+        (first, (0, 10)),
+        (first, (10, 20)),
+        (first, (20, 30)),
+        (second, (0, 10)),
+        (second, (10, 20)),
+        (first, (0, 9)),
+        (first, (12, 19)),
+        (second, (0, 5)),
+    ]
+    logits = [3.0, -2.0, 2.0, -5.0, -5.0, 0.0, 0.0, 0.0]
+    passages = Passages([str(i) for i in range(8)], numpy.asarray([[v] for v in logits], dtype=numpy.float32))
+    answered = numpy.zeros(8, dtype=bool)
+    assert study.reviewed_to_answer(head, passages, places, 5, answered) == [0, 2, 6, 7]
+    answered[[0, 2, 6, 7]] = True
+    assert study.reviewed_to_answer(head, passages, places, 5, answered) == []
