@@ -100,12 +100,11 @@ def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], 
     if answered.version == clause_type.version:
         messages.info(request, f"{clause_type.name} already holds these answers; nothing to train.")
         return
-    added = [
-        f"{count} more {kind}{pluralize(count)}"
-        for count, kind in ((len(examples), "example"), (len(counter), "counter-example"))
-        if count
-    ]
-    messages.success(request, f"Training {clause_type.name} again with {' and '.join(added)}.")
+    held = f"{answered.example_count} example{pluralize(answered.example_count)}"
+    if answered.counter_example_count:
+        count = answered.counter_example_count
+        held += f" and {count} counter-example{pluralize(count)}"
+    messages.success(request, f"Training {clause_type.name} again on {held}.")
 
 
 def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:

@@ -76,7 +76,7 @@ def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
     assert (clause_type.version, clause_type.status) == (2, ClauseTypeStatus.QUEUED)
 
     after = developer.get(f"/jobs/{job_id}").content.decode()
-    assert "Training Force Majeure again with 1 more example and 1 more counter-example." in after
+    assert "Training Force Majeure again on 13 examples and 4 counter-examples." in after
     assert 'name="finding-1" value="clause" checked' in after and "· an example" in after
     assert 'name="finding-2" value="not" checked' in after and "· a counter-example" in after
 
@@ -85,7 +85,7 @@ def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
     )
     assert "Force Majeure already holds these answers; nothing to train." in same.content.decode()
     changed = developer.post(f"/jobs/{job_id}/clause-answers", {"finding-2": "clause"}, follow=True)
-    assert "Training Force Majeure again with 1 more example." in changed.content.decode()
+    assert "Training Force Majeure again on 14 examples and 3 counter-examples." in changed.content.decode()
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert INVOICES in clause_type.examples and INVOICES not in clause_type.counter_examples
@@ -112,7 +112,7 @@ def test_in_the_browser_a_finding_is_answered_and_the_page_passes_axe(
     assert not serious_violations(browser_page)
     checks.get_by_role("button", name="Save answers and train again").click()
     expect(
-        browser_page.get_by_text("Training Force Majeure again with 1 more counter-example.")
+        browser_page.get_by_text("Training Force Majeure again on 12 examples and 1 counter-example.")
     ).to_be_visible()
     expect(checks.get_by_text("a counter-example")).to_be_visible()
     shot(browser_page, artifacts, "job-clause-answers")
@@ -160,7 +160,7 @@ def test_a_passage_of_a_document_is_added_as_an_example_from_its_page(workspace)
     refused = developer.post(
         url, {"clause_type": clause_type.pk, "passage": INVOICES, "answer": "not"}, follow=True
     )
-    assert "Training Force Majeure again with 1 more counter-example." in refused.content.decode()
+    assert "Training Force Majeure again on 13 examples and 1 counter-example." in refused.content.decode()
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert clause_type.examples[-1] == EXCUSED and clause_type.counter_examples == [INVOICES]
@@ -193,9 +193,7 @@ def test_in_the_browser_a_selected_passage_becomes_an_example(
     expect(teach.get_by_label("Passage")).to_have_value(EXCUSED)
     assert not serious_violations(browser_page)
     teach.get_by_role("button", name="Add and train again").click()
-    expect(
-        browser_page.get_by_text("Training Selected Force Majeure again with 1 more example.")
-    ).to_be_visible()
+    expect(browser_page.get_by_text("Training Selected Force Majeure again on 13 examples.")).to_be_visible()
     shot(browser_page, artifacts, "document-teach-clause")
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()

@@ -134,7 +134,7 @@ def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace):
     )
     assert answered.status_code == 302
     shown = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
-    assert "again with 1 more example and 1 more counter-example." in shown
+    assert "again on 13 examples and 4 counter-examples." in shown
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert clause_type.examples[-1] == "Neither party is liable for acts of God."
