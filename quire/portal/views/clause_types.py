@@ -16,13 +16,14 @@ from connectors.legal.custom import folded
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 from quire.documents.models import Document
-from quire.jobs.models import Job, JobResult
+from quire.jobs.models import Job, JobResult, JobStatus
 from quire.portal.access import portal_page
 from quire.portal.forms import ClauseTypeForm
 from quire.portal.highlight import Finding, findings_from_output
 from quire.portal.views.common import page, show_rejection
 
 TRAINING = (ClauseTypeStatus.QUEUED, ClauseTypeStatus.TRAINING)
+JOBS_LOOKED_AT = 20
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -51,8 +52,37 @@ def clause_type_list(request: HttpRequest) -> HttpResponse:
 @portal_page()
 def clause_type_detail(request: HttpRequest, clause_type_id: str) -> HttpResponse:
     clause_type = get_object_or_404(ClauseType, pk=clause_type_id)
-    template = "portal/partials/clause_type_status.html" if request.htmx else "portal/clause_type.html"
-    return page(request, template, {"clause_type": clause_type, "training": clause_type.status in TRAINING})
+    if request.htmx:
+        context = {"clause_type": clause_type, "training": clause_type.status in TRAINING}
+        return page(request, "portal/partials/clause_type_status.html", context)
+    context = {
+        "clause_type": clause_type,
+        "training": clause_type.status in TRAINING,
+        "jobs_to_answer": jobs_to_answer(clause_type),
+    }
+    return page(request, "portal/clause_type.html", context)
+
+
+def jobs_to_answer(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
+    """The latest succeeded legal jobs that ran this clause type (of the last `recent`) with findings of it that
+    are neither an example nor a counter-example yet, each with how many: where a reviewer's answers are due."""
+    labelled = {folded(p) for p in [*clause_type.examples, *clause_type.counter_examples]}
+    jobs = Job.objects.filter(
+        connector="legal", status=JobStatus.SUCCEEDED, options__clause_types__contains=[clause_type.key]
+    ).order_by("-created_at")[:recent]
+    results = JobResult.objects.filter(job__in=list(jobs)).select_related("job").order_by("-job__created_at")
+    due = []
+    for result in results:
+        output = result.output if isinstance(result.output, dict) else {}
+        quotes = {
+            folded(str((f.get("span") or {}).get("quote", "")))
+            for f in output.get("custom_clauses") or []
+            if isinstance(f, dict) and f.get("clause_type") == clause_type.key
+        }
+        unanswered = len(quotes - labelled - {""})
+        if unanswered:
+            due.append({"job": result.job, "unanswered": unanswered})
+    return due
 
 
 @require_POST

@@ -198,3 +198,37 @@ def test_in_the_browser_a_selected_passage_becomes_an_example(
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert clause_type.examples[-1] == EXCUSED and clause_type.version == 2
+
+
+def test_the_clause_type_page_lists_the_jobs_with_findings_to_answer(workspace):
+    from quire.jobs.models import Job
+
+    clause_type = _ready_clause_type(
+        workspace, "listed_force_majeure", examples=[*FIXTURE["examples"], EXCUSED]
+    )
+
+    def output(document_id: str) -> dict:
+        found = [
+            _found(document_id, p, "listed_force_majeure", "Force Majeure", 0.8) for p in (EXCUSED, AUDIT)
+        ]
+        return {"clauses": [], "custom_clauses": found}
+
+    named = job_with_result(
+        workspace, connector="legal", filename="clause-answers-listed.txt", text=TEXT, output=output
+    )
+    unnamed = job_with_result(workspace, connector="legal", filename="clause-answers-other.txt", text=TEXT)
+    with tenant_context(workspace.tenant):
+        Job.objects.filter(pk=named).update(options={"clause_types": ["listed_force_majeure"]})
+    developer = signed_in(workspace, "developer")
+    page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert "Findings to answer in jobs" in page
+    assert f'href="/jobs/{named}#clause-checks"><code>{named}</code></a>: 1 finding to answer' in page
+    assert unnamed not in page
+    assert (
+        "Findings to answer in jobs"
+        not in signed_in(workspace, "viewer").get(f"/clause-types/{clause_type.pk}").content.decode()
+    )
+    developer.post(f"/jobs/{named}/clause-answers", {"finding-2": "not"})
+    assert (
+        "Findings to answer in jobs" not in developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    )
