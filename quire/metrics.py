@@ -26,15 +26,21 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # kombu's Redis transport keeps a queue's priorities 3, 6 and 9 in lists named after it with this separator.
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)
+# Per kind: the model, its unfinished statuses, and when such a row is stalled (a job whose lease lapsed).
 UNFINISHED = (
-    ("jobs", Job, "status", (JobStatus.QUEUED, JobStatus.RUNNING)),
+    (
+        "jobs",
+        Job,
+        (JobStatus.QUEUED, JobStatus.RUNNING),
+        f"status = '{JobStatus.RUNNING}' AND lease_until < now()",
+    ),
     (
         "documents",
         Document,
-        "status",
         (DocumentStatus.PENDING, DocumentStatus.PARSING, DocumentStatus.EMBEDDING),
+        "false",
     ),
-    ("webhook_deliveries", Delivery, "status", (DeliveryStatus.PENDING,)),
+    ("webhook_deliveries", Delivery, (DeliveryStatus.PENDING,), "false"),
 )
 
 
@@ -60,62 +66,42 @@ def _escaped(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def queue_lengths() -> dict[str, int]:
-    """Messages waiting in each Celery queue, all priorities together (Redis broker only)."""
+def queue_lengths() -> tuple[dict[str, int], int]:
+    """Messages waiting in each Celery queue, all priorities together, and the tasks a worker has taken and not
+    yet acknowledged: running, or lost with their worker until the visibility timeout puts them back (Redis
+    broker only)."""
     client = redis_client(settings.CELERY_BROKER_URL)
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
     lengths = {}
     for queue in settings.CELERY_TASK_QUEUES_NAMES:
         names = [queue, *(f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS[1:])]
         lengths[queue] = sum(client.llen(f"{prefix}{name}") for name in names)
-    return lengths
+    return lengths, client.hlen(f"{prefix}unacked")
 
 
-def tasks_unacknowledged() -> int:
-    """Tasks a worker has taken and not yet acknowledged: running, or lost with their worker and waiting for
-    the visibility timeout to put them back."""
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    return redis_client(settings.CELERY_BROKER_URL).hlen(f"{prefix}unacked")
-
-
-def unfinished(schemas: list[str]) -> list[tuple[str, str, int, float]]:
-    """(kind, status, rows, age in seconds of the oldest) of every unfinished job, document and webhook delivery,
-    over the given tenant schemas in one query per kind."""
-    rows: list[tuple[str, str, int, float]] = []
+def unfinished(schemas: list[str]) -> list[tuple[str, str, int, float, int]]:
+    """(kind, status, rows, age in seconds of the oldest, rows stalled) of every unfinished job, document and
+    webhook delivery, over the given tenant schemas in one query per kind."""
+    rows: list[tuple[str, str, int, float, int]] = []
     if not schemas:
         return rows
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for kind, model, field, statuses in UNFINISHED:
+        for kind, model, statuses, stalled in UNFINISHED:
             table = quote(model._meta.db_table)
             parts = " UNION ALL ".join(
-                f"SELECT {quote(field)} AS status, created_at FROM {quote(schema)}.{table} "
-                f"WHERE {quote(field)} = ANY(%s)"
+                f"SELECT status, created_at, {stalled} AS stalled FROM {quote(schema)}.{table} "
+                "WHERE status = ANY(%s)"
                 for schema in schemas
             )
             cursor.execute(
-                f"SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM ({parts}) AS u "
-                "GROUP BY status",
+                "SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)), "
+                f"count(*) FILTER (WHERE stalled) FROM ({parts}) AS u GROUP BY status",
                 [list(statuses)] * len(schemas),
             )
-            found = {status: (count, float(age or 0)) for status, count, age in cursor.fetchall()}
-            rows += [(kind, status, *found.get(status, (0, 0.0))) for status in statuses]
+            found = {status: (n, float(age or 0), lapsed) for status, n, age, lapsed in cursor.fetchall()}
+            rows += [(kind, status, *found.get(status, (0, 0.0, 0))) for status in statuses]
     return rows
-
-
-def stalled_jobs(schemas: list[str]) -> int:
-    """Running jobs whose lease has lapsed: their worker died or hangs, and the sweep has yet to queue them."""
-    if not schemas:
-        return 0
-    quote = connection.ops.quote_name
-    table = quote(Job._meta.db_table)
-    parts = " UNION ALL ".join(
-        f"SELECT count(*) AS n FROM {quote(schema)}.{table} WHERE status = %s AND lease_until < now()"
-        for schema in schemas
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT coalesce(sum(n), 0) FROM ({parts}) AS u", [JobStatus.RUNNING] * len(schemas))
-        return int(cursor.fetchone()[0])
 
 
 def exposition() -> str:
@@ -135,17 +121,18 @@ def exposition() -> str:
         [({"dependency": n}, c["latency_ms"] / 1000) for n, c in checks.items() if c["ok"]],
     )
     if checks["broker"]["ok"] and settings.CELERY_BROKER_URL.startswith("redis"):
+        lengths, unacknowledged = queue_lengths()
         out.metric(
             "quire_queue_messages",
             "gauge",
             "Tasks waiting in each Celery queue.",
-            [({"queue": q}, n) for q, n in queue_lengths().items()],
+            [({"queue": q}, n) for q, n in lengths.items()],
         )
         out.metric(
             "quire_tasks_unacknowledged",
             "gauge",
             "Tasks taken by a worker, not yet acknowledged.",
-            [({}, tasks_unacknowledged())],
+            [({}, unacknowledged)],
         )
     if checks["database"]["ok"]:
         schemas = list(
@@ -157,19 +144,19 @@ def exposition() -> str:
             "quire_unfinished",
             "gauge",
             "Jobs, documents and webhook deliveries not finished yet, by status, over every tenant.",
-            [({"kind": kind, "status": status}, rows) for kind, status, rows, _ in found],
+            [({"kind": kind, "status": status}, rows) for kind, status, rows, _, _ in found],
         )
         out.metric(
             "quire_unfinished_oldest_age_seconds",
             "gauge",
             "Age of the oldest unfinished row of each kind and status (0 when none).",
-            [({"kind": kind, "status": status}, age) for kind, status, _, age in found],
+            [({"kind": kind, "status": status}, age) for kind, status, _, age, _ in found],
         )
         out.metric(
             "quire_jobs_stalled",
             "gauge",
             "Running jobs whose lease has lapsed.",
-            [({}, stalled_jobs(schemas))],
+            [({}, sum(stalled for kind, *_, stalled in found if kind == "jobs"))],
         )
     out.metric(
         "quire_metrics_scrape_seconds",
