@@ -135,13 +135,15 @@ def clause_type_examples_add(
         )
     with transaction.atomic():
         clause_type = ClauseType.objects.select_for_update().get(pk=clause_type.pk)
-        stored = [folded(p) for p in clause_type.examples], [folded(p) for p in clause_type.counter_examples]
-        kept_examples = [p for p in stored[0] if p not in negatives]
-        kept_counter = [p for p in stored[1] if p not in positives]
-        added = [p for p in positives if p not in stored[0]], [p for p in negatives if p not in stored[1]]
-        if not added[0] and not added[1]:
+        stored_examples = [folded(p) for p in clause_type.examples]
+        stored_counter = [folded(p) for p in clause_type.counter_examples]
+        kept_examples = [p for p in stored_examples if p not in negatives]
+        kept_counter = [p for p in stored_counter if p not in positives]
+        added_examples = [p for p in positives if p not in stored_examples]
+        added_counter = [p for p in negatives if p not in stored_counter]
+        if not added_examples and not added_counter:
             return clause_type
-        new_examples, new_counter = kept_examples + added[0], kept_counter + added[1]
+        new_examples, new_counter = kept_examples + added_examples, kept_counter + added_counter
         if len(new_examples) < MIN_EXAMPLES:
             raise ClauseTypeRejected(
                 ErrorCode.INVALID_PARAMETER,
@@ -166,9 +168,9 @@ def clause_type_examples_add(
             object_type="clause_type",
             object_id=clause_type.pk,
             details={
-                "examples_added": len(added[0]),
-                "counter_examples_added": len(added[1]),
-                "moved": len(stored[0]) - len(kept_examples) + len(stored[1]) - len(kept_counter),
+                "examples_added": len(added_examples),
+                "counter_examples_added": len(added_counter),
+                "moved": len(stored_examples) - len(kept_examples) + len(stored_counter) - len(kept_counter),
             },
         )
     _queue_training(clause_type)
