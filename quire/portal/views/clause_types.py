@@ -65,23 +65,28 @@ def clause_type_detail(request: HttpRequest, clause_type_id: str) -> HttpRespons
 
 def jobs_to_answer(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
     """The latest succeeded legal jobs that ran this clause type (of the last `recent`) with findings of it that
-    are neither an example nor a counter-example yet, each with how many: where a reviewer's answers are due."""
-    labelled = {folded(p) for p in [*clause_type.examples, *clause_type.counter_examples]}
-    jobs = Job.objects.filter(
-        connector="legal", status=JobStatus.SUCCEEDED, options__clause_types__contains=[clause_type.key]
-    ).order_by("-created_at")[:recent]
-    results = JobResult.objects.filter(job__in=list(jobs)).select_related("job").order_by("-job__created_at")
+    are neither an example nor a counter-example yet, each with how many: where a reviewer's answers are due.
+    Only the results' `custom_clauses` are read."""
+    answered = _answers(clause_type)
+    results = (
+        JobResult.objects.filter(
+            job__connector="legal",
+            job__status=JobStatus.SUCCEEDED,
+            job__options__clause_types__contains=[clause_type.key],
+        )
+        .order_by("-job__created_at")
+        .values_list("job_id", "job__created_at", "output__custom_clauses")[:recent]
+    )
     due = []
-    for result in results:
-        output = result.output if isinstance(result.output, dict) else {}
+    for job_id, created_at, found in results:
         quotes = {
             folded(str((f.get("span") or {}).get("quote", "")))
-            for f in output.get("custom_clauses") or []
+            for f in found or []
             if isinstance(f, dict) and f.get("clause_type") == clause_type.key
         }
-        unanswered = len(quotes - labelled - {""})
+        unanswered = len(quotes - answered.keys() - {""})
         if unanswered:
-            due.append({"job": result.job, "unanswered": unanswered})
+            due.append({"job_id": job_id, "created_at": created_at, "unanswered": unanswered})
     return due
 
 
@@ -137,6 +142,12 @@ def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], 
     messages.success(request, f"Training {clause_type.name} again on {held}.")
 
 
+def _answers(clause_type: ClauseType) -> dict[str, str]:
+    """How the clause type holds each passage it was given, by its folded text: `"clause"` or `"not"`."""
+    held = {folded(p): "clause" for p in clause_type.examples}
+    return held | {folded(p): "not" for p in clause_type.counter_examples}
+
+
 def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:
     """A job's custom clause findings, each with its finding number, its clause type (None when deleted since)
     and how that type holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`."""
@@ -157,11 +168,7 @@ def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Do
             continue
         clause_type = types.get(item.get("clause_type"))
         text = folded(document.text[finding.start : finding.end])
-        answer = ""
-        if clause_type is not None:
-            stored = {folded(p): "clause" for p in clause_type.examples}
-            stored |= {folded(p): "not" for p in clause_type.counter_examples}
-            answer = stored.get(text, "")
+        answer = _answers(clause_type).get(text, "") if clause_type is not None else ""
         checks.append(
             {
                 "finding": finding,
