@@ -153,10 +153,10 @@ def run(
                     **scored_on(head, category, scored, units, documents),
                 }
             )
-            if answer == "findings":
-                chosen = findings_to_answer(head, answerable, asked, answered)
-            elif answer == "reviewed":
-                chosen = reviewed_to_answer(head, category_answerable, category_asked, units_asked, answered)
+            if answer in ("findings", "reviewed"):
+                chosen = findings_to_answer(
+                    head, category_answerable, category_asked, answered, units=units_asked
+                )
             else:
                 labelled = [answerable.texts[i] for i in numpy.flatnonzero(answered)]
                 chosen = [i for i, _ in custom.near_misses(head, answerable, [*examples, *labelled])]
@@ -172,33 +172,14 @@ def findings_to_answer(
     passages: custom.Passages,
     places: list[tuple[Contract, tuple[int, int]]],
     answered: numpy.ndarray,
+    *,
+    units: int | None = None,
 ) -> list[int]:
-    """The next `custom.NEAR_MISSES` findings not yet answered, contract by contract in order, each contract's
-    findings as a job gives them (at most `custom.MAX_FINDINGS` above the threshold, most confident first)."""
-    scores = head.probabilities(passages)
-    chosen: list[int] = []
-    start = 0
-    while start < len(places) and len(chosen) < custom.NEAR_MISSES:
-        end = start
-        while end < len(places) and places[end][0] is places[start][0]:
-            end += 1
-        ranked = start + numpy.argsort(-scores[start:end], kind="stable")[: custom.MAX_FINDINGS]
-        found = [int(i) for i in ranked if scores[i] >= head.threshold and not answered[i]]
-        chosen.extend(found[: custom.NEAR_MISSES - len(chosen)])
-        start = end
-    return chosen
-
-
-def reviewed_to_answer(
-    head: custom.ClauseHead,
-    passages: custom.Passages,
-    places: list[tuple[Contract, tuple[int, int]]],
-    units: int,
-    answered: numpy.ndarray,
-) -> list[int]:
-    """As `findings_to_answer` over the first `units` passages (the contracts' passages), and after each
-    contract's findings its labelled clauses (the places after `units`) that no finding of it overlaps: up to
-    `custom.NEAR_MISSES` answers in all."""
+    """The next `custom.NEAR_MISSES` answers, contract by contract in order: each contract's findings not yet
+    answered, as a job gives them (at most `custom.MAX_FINDINGS` above the threshold, most confident first) among
+    the first `units` places (its passages; all of them by default), then its labelled clauses among the places
+    after `units` that no finding of it overlaps (the clauses a reviewer marks as missed)."""
+    units = len(places) if units is None else units
     scores = head.probabilities(passages.where(numpy.arange(len(passages)) < units))
     chosen: list[int] = []
     start = 0

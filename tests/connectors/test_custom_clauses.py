@@ -224,6 +224,6 @@ def test_the_quick_study_reviewer_marks_the_clauses_a_contracts_findings_missed(
     logits = [3.0, -2.0, 2.0, -5.0, -5.0, 0.0, 0.0, 0.0]
     passages = Passages([str(i) for i in range(8)], numpy.asarray([[v] for v in logits], dtype=numpy.float32))
     answered = numpy.zeros(8, dtype=bool)
-    assert study.reviewed_to_answer(head, passages, places, 5, answered) == [0, 2, 6, 7]
+    assert study.findings_to_answer(head, passages, places, answered, units=5) == [0, 2, 6, 7]
     answered[[0, 2, 6, 7]] = True
-    assert study.reviewed_to_answer(head, passages, places, 5, answered) == []
+    assert study.findings_to_answer(head, passages, places, answered, units=5) == []
