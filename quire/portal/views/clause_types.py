@@ -52,15 +52,12 @@ def clause_type_list(request: HttpRequest) -> HttpResponse:
 @portal_page()
 def clause_type_detail(request: HttpRequest, clause_type_id: str) -> HttpResponse:
     clause_type = get_object_or_404(ClauseType, pk=clause_type_id)
+    context = {"clause_type": clause_type, "training": clause_type.status in TRAINING}
     if request.htmx:
-        context = {"clause_type": clause_type, "training": clause_type.status in TRAINING}
         return page(request, "portal/partials/clause_type_status.html", context)
-    context = {
-        "clause_type": clause_type,
-        "training": clause_type.status in TRAINING,
-        "jobs_to_answer": jobs_to_answer(clause_type),
-    }
-    return page(request, "portal/clause_type.html", context)
+    return page(
+        request, "portal/clause_type.html", {**context, "jobs_to_answer": jobs_to_answer(clause_type)}
+    )
 
 
 def jobs_to_answer(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
