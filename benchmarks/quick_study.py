@@ -17,7 +17,8 @@ labelled span is an example, any other a counter-example) and trains again: the 
 workspace's own passages, as a reviewer answers "Passages to check" in the portal, or with `--answer findings`
 its findings on the next 100 training contracts after the scored ones, contract by contract, as a reviewer
 answers a legal job's "Custom clause findings", or with `--answer reviewed` those findings and, in each contract
-read, the labelled clauses no finding overlaps (as a reviewer marks a missed clause on a document's page).
+read, the labelled clauses no finding overlaps (as a reviewer marks a missed clause on a document's page), or
+with `--answer mixed` five of those findings and five near misses, as the clause type's page lists them.
 
 Columns: the head's cross-validated precision and recall on its own examples (what the API reports), then on the
 unseen contracts: passages found and their precision, contract-level presence precision and recall (a contract
@@ -104,7 +105,8 @@ def run(
     with `answer="findings"` they are the head's findings on the contracts after the scored ones, read contract
     by contract as a reviewer reads a job's results (the job page's "Custom clause findings"); with
     `answer="reviewed"` the reviewer also marks, in each contract read, the labelled clauses the head did not
-    find (a document page's "Teach a clause type"), each as the labelled text itself."""
+    find (a document page's "Teach a clause type"), each as the labelled text itself; with `answer="mixed"`
+    findings and near misses (`mixed`), as the clause type's page lists both."""
     pooled, scored = contracts[:pool], contracts[pool : pool + evaluated]
     places = [(c, span) for c in pooled for span in custom.passages(c.text)][:OWN_PASSAGES]
     own = embedded([c.text[s:e] for c, (s, e) in places])
@@ -112,11 +114,14 @@ def run(
     documents = [embedded([c.text[s:e] for s, e in spans]) for c, spans in zip(scored, units, strict=True)]
     generic = embedded(list(custom.GENERIC_PARAGRAPHS))
     jobs = contracts[pool + evaluated : pool + evaluated + JOB_CONTRACTS]
-    if answer in ("findings", "reviewed"):
-        asked = [(c, span) for c in jobs for span in custom.passages(c.text)]
-        answerable = embedded([c.text[s:e] for c, (s, e) in asked])
-    else:
-        asked, answerable = places, own
+    asked, answerable = places, own
+    if answer != "near_misses":
+        job_places = [(c, span) for c in jobs for span in custom.passages(c.text)]
+        job_passages = embedded([c.text[s:e] for c, (s, e) in job_places])
+        asked, answerable = job_places, job_passages
+    if answer == "mixed":
+        asked, answerable = [*places, *job_places], custom.Passages.joined(own, job_passages)
+    mine = numpy.arange(len(answerable)) < len(own) if answer in ("near_misses", "mixed") else None
     by_round: list[list[dict]] = [[] for _ in range(rounds + 1)]
     for category in CATEGORIES:
         examples = [c.text[s:e] for c in pooled for s, e in c.gold[category][:1] if e - s >= 40][:EXAMPLES]
@@ -135,7 +140,7 @@ def run(
         is_clause = numpy.zeros(len(category_answerable), dtype=bool)
         for rows in by_round:
             positives = custom.Passages.joined(given, category_answerable.where(answered & is_clause))
-            unanswered_own = own.where(~answered) if answer == "near_misses" else own
+            unanswered_own = own.where(~answered[mine]) if mine is not None else own
             negatives = custom.Passages.joined(
                 generic,
                 category_answerable.where(answered & ~is_clause),
@@ -159,7 +164,10 @@ def run(
                 )
             else:
                 labelled = [answerable.texts[i] for i in numpy.flatnonzero(answered)]
-                chosen = [i for i, _ in custom.near_misses(head, answerable, [*examples, *labelled])]
+                chosen = [i for i, _ in custom.near_misses(head, own, [*examples, *labelled])]
+            if answer == "mixed":
+                found = findings_to_answer(head, job_passages, job_places, answered[~mine])
+                chosen = mixed(found=[len(own) + i for i in found], near=chosen)
             for index in chosen:
                 contract, span = category_asked[index]
                 answered[index] = True
@@ -200,6 +208,14 @@ def findings_to_answer(
         chosen.extend([i for i in found if not answered[i]] + missed)
         start = end
     return chosen[: custom.NEAR_MISSES]
+
+
+def mixed(*, found: list[int], near: list[int]) -> list[int]:
+    """One round's answers from both sources, as the clause type's page lists them: findings first, then near
+    misses, `custom.NEAR_MISSES` in all, half from each where both have enough."""
+    half = custom.NEAR_MISSES // 2
+    first = found[: max(half, custom.NEAR_MISSES - len(near))]
+    return [*first, *near][: custom.NEAR_MISSES]
 
 
 def scored_on(
@@ -266,18 +282,21 @@ def main() -> int:
     )
     parser.add_argument(
         "--answer",
-        choices=("near_misses", "findings", "reviewed"),
+        choices=("near_misses", "findings", "reviewed", "mixed"),
         default="near_misses",
         help="what a round answers: the near misses among the workspace's passages, the findings on the "
         f"next {JOB_CONTRACTS} contracts after the scored ones, or (reviewed) those findings and the labelled "
-        "clauses they missed",
+        "clauses they missed, or (mixed) half findings and half near misses",
     )
     args = parser.parse_args()
     started = time.perf_counter()
     contracts = read(args.data)
-    answered = {"near_misses": "near misses", "findings": "findings", "reviewed": "findings and misses"}[
-        args.answer
-    ]
+    answered = {
+        "near_misses": "near misses",
+        "findings": "findings",
+        "reviewed": "findings and misses",
+        "mixed": "findings and near misses",
+    }[args.answer]
     for number, rows in enumerate(run(contracts, args.pool, args.eval, args.rounds, args.answer)):
         print(
             f"round {number}"

@@ -227,3 +227,18 @@ def test_the_quick_study_reviewer_marks_the_clauses_a_contracts_findings_missed(
     assert study.findings_to_answer(head, passages, places, answered, units=5) == [0, 2, 6, 7]
     answered[[0, 2, 6, 7]] = True
     assert study.findings_to_answer(head, passages, places, answered, units=5) == []
+
+
+def test_the_quick_study_mixes_findings_and_near_misses_as_the_clause_types_page_does(monkeypatch):
+    """`--answer mixed`: five findings then five near misses; either side fills what the other lacks."""
+    import importlib
+
+    from tests.support.paths import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    study = importlib.import_module("quick_study")
+    found, near = list(range(100, 110)), list(range(10))
+    assert study.mixed(found=found, near=near) == [100, 101, 102, 103, 104, 0, 1, 2, 3, 4]
+    assert study.mixed(found=found[:2], near=near) == [100, 101, *range(8)]
+    assert study.mixed(found=found, near=near[:3]) == [*range(100, 107), 0, 1, 2]
+    assert study.mixed(found=[], near=[]) == []

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
-from connectors.legal.custom import folded
+from connectors.legal.custom import NEAR_MISSES, folded
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 from quire.documents.models import Document
@@ -24,6 +24,7 @@ from quire.portal.views.common import page, show_rejection
 
 TRAINING = (ClauseTypeStatus.QUEUED, ClauseTypeStatus.TRAINING)
 JOBS_LOOKED_AT = 20
+FINDINGS_TO_CHECK = NEAR_MISSES // 2
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -55,14 +56,22 @@ def clause_type_detail(request: HttpRequest, clause_type_id: str) -> HttpRespons
     context = {"clause_type": clause_type, "training": clause_type.status in TRAINING}
     if request.htmx:
         return page(request, "portal/partials/clause_type_status.html", context)
+    due = unanswered_findings(clause_type)
     return page(
-        request, "portal/clause_type.html", {**context, "jobs_to_answer": jobs_to_answer(clause_type)}
+        request,
+        "portal/clause_type.html",
+        {
+            **context,
+            "passages_to_check": passages_to_check(clause_type, due),
+            "jobs_to_answer": jobs_to_answer(due),
+        },
     )
 
 
-def jobs_to_answer(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
-    """The latest succeeded legal jobs that ran this clause type (of the last `recent`) with findings of it that
-    are neither an example nor a counter-example yet, each with how many: where a reviewer's answers are due.
+def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
+    """The latest succeeded legal jobs that ran this clause type (of the last `recent`, newest first), each with
+    its findings of the type that are neither an example nor a counter-example yet (`findings`: each
+    `{"ref", "text", "confidence"}`, most confident first, one per passage); jobs with none are left out.
     Only the results' `custom_clauses` are read."""
     answered = _answers(clause_type)
     results = (
@@ -76,15 +85,54 @@ def jobs_to_answer(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> 
     )
     due = []
     for job_id, created_at, found in results:
-        quotes = {
-            folded(str((f.get("span") or {}).get("quote", "")))
-            for f in found or []
-            if isinstance(f, dict) and f.get("clause_type") == clause_type.key
-        }
-        unanswered = len(quotes - answered.keys() - {""})
-        if unanswered:
-            due.append({"job_id": job_id, "created_at": created_at, "unanswered": unanswered})
+        findings: dict[str, dict] = {}
+        for item in found or []:
+            if not isinstance(item, dict) or item.get("clause_type") != clause_type.key:
+                continue
+            span = item.get("span") or {}
+            text = folded(str(span.get("quote", "")))
+            if text and text not in answered and text not in findings:
+                ref = f"{job_id}:{span.get('document_id')}:{span.get('start')}:{span.get('end')}"
+                findings[text] = {"ref": ref, "text": text, "confidence": item.get("confidence") or 0.0}
+        if findings:
+            ranked = sorted(findings.values(), key=lambda f: -f["confidence"])
+            due.append({"job_id": job_id, "created_at": created_at, "findings": ranked})
     return due
+
+
+def findings_to_check(due: list[dict], *, limit: int = FINDINGS_TO_CHECK) -> list[dict]:
+    """The findings the clause type's page asks about beside its near misses: the newest jobs' first, at most
+    `limit`, no passage twice. Answered findings teach precision fastest, near misses recall
+    (`benchmarks/quick_study.py --answer mixed`)."""
+    chosen: dict[str, dict] = {}
+    for job in due:
+        for finding in job["findings"]:
+            chosen.setdefault(finding["text"], {**finding, "job_id": job["job_id"]})
+    return list(chosen.values())[:limit]
+
+
+def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
+    """What "Passages to check" asks about, once the type is ready: `findings_to_check`, then the near misses;
+    each with its form field and legend."""
+    if clause_type.status != ClauseTypeStatus.READY:
+        return []
+    findings = [
+        {**f, "field": f"finding-{i}", "legend": f"Finding {i + 1}"}
+        for i, f in enumerate(findings_to_check(due))
+    ]
+    near = [
+        {**p, "field": f"passage-{i}", "legend": f"Near miss {i + 1}"}
+        for i, p in enumerate(clause_type.near_misses)
+    ]
+    return [*findings, *near]
+
+
+def jobs_to_answer(due: list[dict]) -> list[dict]:
+    """Each job of `unanswered_findings` with how many findings it leaves to answer."""
+    return [
+        {"job_id": job["job_id"], "created_at": job["created_at"], "unanswered": len(job["findings"])}
+        for job in due
+    ]
 
 
 @require_POST
@@ -112,11 +160,43 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
         answer: [p["text"] for p, a in zip(clause_type.near_misses, answers, strict=True) if a == answer]
         for answer in ("clause", "not")
     }
+    for ref, answer in _finding_answers(request):
+        text = _finding_text(clause_type, ref)
+        if text and answer in marked:
+            marked[answer].append(text)
     if not marked["clause"] and not marked["not"]:
         messages.error(request, "Mark at least one passage as this clause or not.")
         return redirect("portal:clause_type", clause_type_id=clause_type.pk)
     _answer(request, clause_type, marked["clause"], marked["not"])
     return redirect("portal:clause_type", clause_type_id=clause_type.pk)
+
+
+def _finding_answers(request: HttpRequest) -> list[tuple[str, str]]:
+    """The (ref, answer) pairs of the findings a clause type's page asked about (`finding-N-ref`, `finding-N`)."""
+    return [
+        (ref, request.POST.get(f"finding-{index}", ""))
+        for index in range(FINDINGS_TO_CHECK)
+        if (ref := request.POST.get(f"finding-{index}-ref"))
+    ]
+
+
+def _finding_text(clause_type: ClauseType, ref: str) -> str:
+    """The folded text of the finding `ref` names ("job:document:start:end"), read from its document, when that
+    job's result holds a finding of this clause type at that span; else `""`, so a forged ref teaches nothing."""
+    job_id, _, place = ref.partition(":")
+    document_id, _, bounds = place.partition(":")
+    start, _, end = bounds.partition(":")
+    if not (start.isdigit() and end.isdigit()):
+        return ""
+    span = {"document_id": document_id, "start": int(start), "end": int(end)}
+    found = JobResult.objects.filter(
+        job_id=job_id,
+        job__connector="legal",
+        job__document_ids__contains=[document_id],
+        output__custom_clauses__contains=[{"clause_type": clause_type.key, "span": span}],
+    ).exists()
+    document = Document.objects.filter(pk=document_id).only("text").first() if found else None
+    return folded(document.text[span["start"] : span["end"]]) if document else ""
 
 
 def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], counter: list[str]) -> None:

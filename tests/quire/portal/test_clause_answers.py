@@ -232,3 +232,93 @@ def test_the_clause_type_page_lists_the_jobs_with_findings_to_answer(workspace):
     assert (
         "Findings to answer in jobs" not in developer.get(f"/clause-types/{clause_type.pk}").content.decode()
     )
+
+
+def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_misses(workspace):
+    from quire.jobs.models import Job
+
+    clause_type = _ready_clause_type(
+        workspace, "checked_findings", examples=[*FIXTURE["examples"], EXCUSED], counter_examples=[]
+    )
+
+    def output(document_id: str) -> dict:
+        found = [
+            _found(document_id, EXCUSED, "checked_findings", "Force Majeure", 0.95),
+            _found(document_id, AUDIT, "checked_findings", "Force Majeure", 0.71),
+            _found(document_id, INVOICES, "checked_findings", "Force Majeure", 0.83),
+            _found(document_id, AUDIT, "other_type", "Audit Rights", 0.9),
+        ]
+        return {"clauses": [], "custom_clauses": found}
+
+    job_id = job_with_result(
+        workspace, connector="legal", filename="clause-answers-checked.txt", text=TEXT, output=output
+    )
+    with tenant_context(workspace.tenant):
+        Job.objects.filter(pk=job_id).update(options={"clause_types": ["checked_findings"]})
+        document_id = Job.objects.get(pk=job_id).document_ids[0]
+    developer = signed_in(workspace, "developer")
+    page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert "Passages to check" in page and page.count('type="radio"') == 6
+    assert page.index(INVOICES) < page.index(AUDIT) and f'href="/jobs/{job_id}#clause-checks"' in page
+
+    def ref(passage: str) -> str:
+        start = TEXT.index(passage)
+        return f"{job_id}:{document_id}:{start}:{start + len(passage)}"
+
+    forged = f"{job_id}:{document_id}:0:{len(TEXT)}"
+    answered = developer.post(
+        f"/clause-types/{clause_type.pk}/label",
+        {
+            "version": "1",
+            "finding-0-ref": ref(INVOICES),
+            "finding-0": "not",
+            "finding-1-ref": forged,
+            "finding-1": "clause",
+            "finding-2-ref": f"job_other:{document_id}:0:5",
+            "finding-2": "clause",
+        },
+        follow=True,
+    )
+    assert "again on 13 examples and 1 counter-example." in answered.content.decode()
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.counter_examples == [INVOICES] and TEXT not in clause_type.examples
+    assert (clause_type.version, len(clause_type.examples)) == (2, 13)
+
+    with tenant_context(workspace.tenant):
+        ClauseType.objects.filter(pk=clause_type.pk).update(status=ClauseTypeStatus.READY)
+    page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert page.count('type="radio"') == 3 and AUDIT in page and INVOICES not in page.split("Examples (")[0]
+
+
+def test_in_the_browser_a_finding_and_a_near_miss_are_answered_on_the_clause_types_page(
+    portal_server, workspace, browser_page, artifacts
+):
+    from quire.jobs.models import Job
+
+    near = [{"document": "doc_x", "start": 0, "end": 20, "text": AUDIT, "score": 0.66}]
+    clause_type = _ready_clause_type(workspace, "browser_checked", near_misses=near)
+
+    def output(document_id: str) -> dict:
+        found = _found(document_id, INVOICES, "browser_checked", "Force Majeure", 0.74)
+        return {"clauses": [], "custom_clauses": [found]}
+
+    job_id = job_with_result(
+        workspace, connector="legal", filename="clause-answers-checked-browser.txt", text=TEXT, output=output
+    )
+    with tenant_context(workspace.tenant):
+        Job.objects.filter(pk=job_id).update(options={"clause_types": ["browser_checked"]})
+    sign_in(browser_page, portal_server, workspace, "developer")
+    browser_page.goto(portal_server.url(workspace, f"/clause-types/{clause_type.pk}"))
+    checks = browser_page.get_by_role("region", name="Passages to check")
+    checks.get_by_role("group", name="Finding 1").get_by_label("Is not").check()
+    checks.get_by_role("group", name="Near miss 1").get_by_label("Is this clause").check()
+    assert not serious_violations(browser_page)
+    shot(browser_page, artifacts, "clause-type-findings-to-check")
+    checks.get_by_role("button", name="Add the answers and train again").click()
+    expect(
+        browser_page.get_by_text("Training Force Majeure again on 13 examples and 1 counter-example.")
+    ).to_be_visible()
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.counter_examples == [INVOICES] and clause_type.examples[-1] == AUDIT
