@@ -83,3 +83,11 @@ class ClauseTypeSerializer(ResourceSerializer):
             "trained_at",
             "created_at",
         ]
+
+
+class ClauseTypeSummarySerializer(ClauseTypeSerializer):
+    """A clause type in a list from API version 2026-12-05 on: without its `near_misses` (up to ten passages),
+    which `GET /v1/clause_types/{id}` or `expand[]=near_misses` give."""
+
+    class Meta(ClauseTypeSerializer.Meta):
+        fields = [name for name in ClauseTypeSerializer.Meta.fields if name != "near_misses"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -8,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
+from quire.api.expand import expand_parameter, expanded
 from quire.api.idempotency import idempotent
 from quire.api.pagination import ListFilter
 from quire.api.serializers import DeletedSerializer
@@ -16,8 +19,17 @@ from quire.clauses.serializers import (
     ClauseTypeCreateSerializer,
     ClauseTypeExamplesSerializer,
     ClauseTypeSerializer,
+    ClauseTypeSummarySerializer,
 )
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
+
+LIST_WITHOUT_NEAR_MISSES = "2026-12-05"
+EXPANDABLE = ("near_misses",)
+EXPAND_PARAMETER = expand_parameter(
+    EXPANDABLE,
+    "`expand[]=near_misses` keeps each clause type's `near_misses` in the list (left out from version "
+    f"{LIST_WITHOUT_NEAR_MISSES} on).",
+)
 
 
 def _clause_type(clause_type_id: str) -> ClauseType:
@@ -34,11 +46,28 @@ def _validated(serializer_class, data) -> dict:
 
 
 class ClauseTypeListCreateView(ListAPIView):
-    serializer_class = ClauseTypeSerializer
-    queryset = ClauseType.objects.all()
+    """From version `LIST_WITHOUT_NEAR_MISSES` on, the list leaves each clause type's near misses out unless
+    `expand[]=near_misses` asks for them; older versions get them always."""
+
     filter_backends = [ListFilter]
     list_filters = {"status": ClauseTypeStatus.values}
     filter_metadata = False
+
+    def _with_near_misses(self) -> bool:
+        version = getattr(self.request, "quire_version", settings.QUIRE_API_VERSIONS[-1])
+        asked = expanded(self.request.query_params, EXPANDABLE, "clause type list")
+        return version < LIST_WITHOUT_NEAR_MISSES or "near_misses" in asked
+
+    def get_queryset(self) -> QuerySet[ClauseType]:
+        left_out = ("head",) if self._with_near_misses() else ("head", "near_misses")
+        return ClauseType.objects.defer(*left_out)
+
+    def get_serializer_class(self) -> type[ClauseTypeSerializer]:
+        return ClauseTypeSerializer if self._with_near_misses() else ClauseTypeSummarySerializer
+
+    @extend_schema(parameters=[EXPAND_PARAMETER])
+    def get(self, request: Request) -> Response:
+        return super().get(request)
 
     @extend_schema(
         request=ClauseTypeCreateSerializer,

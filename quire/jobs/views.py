@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.http import FileResponse, QueryDict, StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
+from quire.api.expand import expand_parameter, expanded
 from quire.api.idempotency import idempotent
 from quire.api.pagination import ListFilter
 from quire.api.serializers import MetadataUpdateSerializer
@@ -27,27 +28,9 @@ from quire.jobs.serializers import (
 from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
 
 EXPANDABLE = ("result",)
-EXPAND_PARAMETER = OpenApiParameter(
-    "expand[]",
-    OpenApiTypes.STR,
-    OpenApiParameter.QUERY,
-    many=True,
-    enum=EXPANDABLE,
-    description="Inline related objects: `expand[]=result` adds the job's `result` (null until it succeeded).",
+EXPAND_PARAMETER = expand_parameter(
+    EXPANDABLE, "Inline related objects: `expand[]=result` adds the job's `result` (null until it succeeded)."
 )
-
-
-def _expanded(params: QueryDict) -> set[str]:
-    """What `expand[]=...` (also `expand=` and `expand[0]=`) asks for; anything not expandable is a 400."""
-    asked = {value for name in params if name.split("[")[0] == "expand" for value in params.getlist(name)}
-    for value in sorted(asked):
-        if value not in EXPANDABLE:
-            raise Refusal(
-                ErrorCode.INVALID_PARAMETER,
-                f"Cannot expand {value!r}; a job expands {', '.join(EXPANDABLE)}.",
-                "expand",
-            )
-    return asked
 
 
 def _connectors() -> list[str]:
@@ -86,7 +69,8 @@ class JobDetailView(RetrieveAPIView):
 
     @extend_schema(parameters=[EXPAND_PARAMETER], responses={200: ExpandedJobSerializer})
     def get(self, request: Request, job_id: str) -> Response:
-        serializer = ExpandedJobSerializer if "result" in _expanded(request.query_params) else JobSerializer
+        asked = expanded(request.query_params, EXPANDABLE, "job")
+        serializer = ExpandedJobSerializer if "result" in asked else JobSerializer
         return Response(serializer(self.get_object()).data)
 
     @extend_schema(

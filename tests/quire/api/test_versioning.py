@@ -6,8 +6,8 @@ from django.test import override_settings
 from tenants.services import api_key_issue
 from tests.support import Api
 
-FIRST = "2026-12-01"
-LATER = ("2026-12-01", "2099-01-01")
+FIRST, CURRENT = "2026-12-01", "2026-12-05"
+LATER = (FIRST, CURRENT, "2099-01-01")
 
 
 def test_every_v1_response_carries_the_version(api_a: Api, anonymous: Api):
@@ -17,14 +17,14 @@ def test_every_v1_response_carries_the_version(api_a: Api, anonymous: Api):
         api_a.get("/v1/documents/doc_doesnotexist"),
         anonymous.get("/v1/documents"),
     ):
-        assert response["Quire-Version"] == FIRST, response.content
+        assert response["Quire-Version"] == CURRENT, response.content
 
 
 def test_a_key_shows_the_version_it_was_created_with(api_a: Api):
     created = api_a.post("/v1/api_keys", {"name": "versioned"})
     assert created.status_code == 201, created.content
-    assert created.json()["version"] == FIRST
-    assert api_a.get(f"/v1/api_keys/{created.json()['id']}").json()["version"] == FIRST
+    assert created.json()["version"] == CURRENT
+    assert api_a.get(f"/v1/api_keys/{created.json()['id']}").json()["version"] == CURRENT
 
 
 def test_a_key_keeps_its_version_after_a_newer_one_and_the_header_overrides_it(tenant_a):
@@ -33,7 +33,7 @@ def test_a_key_keeps_its_version_after_a_newer_one_and_the_header_overrides_it(t
         new_issued = api_key_issue(tenant=tenant_a.tenant, name="new", role="viewer")
         assert new_issued.api_key.version == "2099-01-01"
         new = Api(new_issued.secret)
-        assert old.get("/v1/health")["Quire-Version"] == FIRST
+        assert old.get("/v1/health")["Quire-Version"] == CURRENT
         assert new.get("/v1/health")["Quire-Version"] == "2099-01-01"
         assert old.get("/v1/health", headers={"Quire-Version": "2099-01-01"})["Quire-Version"] == "2099-01-01"
         assert new.get("/v1/health", headers={"Quire-Version": FIRST})["Quire-Version"] == FIRST
@@ -44,7 +44,7 @@ def test_an_unknown_version_is_a_400(api_a: Api):
     for asked in ("2020-01-01", "latest", "2026-12-1"):
         response = api_a.get("/v1/health", headers={"Quire-Version": asked})
         assert response.status_code == 400, response.content
-        assert response["Quire-Version"] == FIRST
+        assert response["Quire-Version"] == CURRENT
         assert response["X-Request-Id"]
         error = response.json()["error"]
         assert error["code"] == "invalid_parameter" and error["param"] == "Quire-Version"

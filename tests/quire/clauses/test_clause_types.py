@@ -286,3 +286,25 @@ def test_a_training_that_fails_publishes_clause_type_failed(tenant_a):
             ]
         finally:
             ClauseType.objects.filter(pk__in=[training.pk, queued.pk]).delete()
+
+
+def test_a_clause_type_list_leaves_out_near_misses_from_version_2026_12_05(tenant_a, api_a: Api):
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+
+    near = [{"document": "doc_x", "start": 0, "end": 9, "text": "A passage", "score": 0.8}]
+    with tenant_context(tenant_a.tenant):
+        created = ClauseType.objects.create(
+            key="listed_type", name="Listed", status=ClauseTypeStatus.READY, near_misses=near
+        )
+    current = api_a.get("/v1/clause_types")
+    assert current["Quire-Version"] == "2026-12-05"
+    [listed] = current.json()["data"]
+    assert "near_misses" not in listed and listed["id"] == created.pk and listed["example_count"] == 0
+    [expanded] = api_a.get("/v1/clause_types", **{"expand[]": "near_misses"}).json()["data"]
+    assert expanded["near_misses"] == near
+    [old] = api_a.get("/v1/clause_types", headers={"Quire-Version": "2026-12-01"}).json()["data"]
+    assert old["near_misses"] == near and {*old} - {*listed} == {"near_misses"}
+    assert api_a.get(f"/v1/clause_types/{created.pk}").json()["near_misses"] == near
+    _refused(api_a.get("/v1/clause_types", **{"expand[]": "head"}), "expand")
