@@ -431,6 +431,8 @@ if env_str("QUIRE_S3_BUCKET", ""):
         "region_name": env_str("QUIRE_S3_REGION", "") or None,
         "endpoint_url": env_str("QUIRE_S3_ENDPOINT_URL", "") or None,
     }
+# migrate_schemas migrates only the tenant schemas missing a migration on disk (tenants/migrating.py).
+GET_EXECUTOR_FUNCTION = "tenants.migrating.get_skipping_executor"
 # Processes of `migrate_schemas --executor multiprocessing` (the Helm chart's migration Job uses it).
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("QUIRE_MIGRATION_PROCESSES", 2)
 # Where pg_dump and pg_restore are (tenant_dump, tenant_restore); empty: the PATH, then pgserver's own.
