@@ -91,3 +91,18 @@ class ClauseTypeSummarySerializer(ClauseTypeSerializer):
 
     class Meta(ClauseTypeSerializer.Meta):
         fields = [name for name in ClauseTypeSerializer.Meta.fields if name != "near_misses"]
+
+
+class ClauseTypeWithExamplesSerializer(ClauseTypeSerializer):
+    """A clause type with the passages it trains on (`expand[]=examples`): enough to create it again elsewhere.
+    Both lists are declared optional (present only when expanded), hence not read-only: output only."""
+
+    examples = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="With `expand[]=examples`."
+    )
+    counter_examples = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="With `expand[]=examples`."
+    )
+
+    class Meta(ClauseTypeSerializer.Meta):
+        fields = [*ClauseTypeSerializer.Meta.fields, "examples", "counter_examples"]

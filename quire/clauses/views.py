@@ -20,6 +20,7 @@ from quire.clauses.serializers import (
     ClauseTypeExamplesSerializer,
     ClauseTypeSerializer,
     ClauseTypeSummarySerializer,
+    ClauseTypeWithExamplesSerializer,
 )
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 
@@ -29,6 +30,11 @@ EXPAND_PARAMETER = expand_parameter(
     EXPANDABLE,
     "`expand[]=near_misses` keeps each clause type's `near_misses` in the list (left out from version "
     f"{LIST_WITHOUT_NEAR_MISSES} on).",
+)
+DETAIL_EXPANDABLE = ("examples",)
+EXPAND_EXAMPLES = expand_parameter(
+    DETAIL_EXPANDABLE,
+    "`expand[]=examples` adds the passages the clause type trains on, `examples` and `counter_examples`.",
 )
 
 
@@ -84,9 +90,11 @@ class ClauseTypeListCreateView(ListAPIView):
 
 
 class ClauseTypeDetailView(APIView):
-    @extend_schema(responses={200: ClauseTypeSerializer})
+    @extend_schema(parameters=[EXPAND_EXAMPLES], responses={200: ClauseTypeWithExamplesSerializer})
     def get(self, request: Request, clause_type_id: str) -> Response:
-        return Response(ClauseTypeSerializer(_clause_type(clause_type_id)).data)
+        asked = expanded(request.query_params, DETAIL_EXPANDABLE, "clause type")
+        serializer = ClauseTypeWithExamplesSerializer if "examples" in asked else ClauseTypeSerializer
+        return Response(serializer(_clause_type(clause_type_id)).data)
 
     @extend_schema(responses={200: DeletedSerializer})
     def delete(self, request: Request, clause_type_id: str) -> Response:

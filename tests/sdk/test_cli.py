@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import queue
+import shlex
 import stat
 import subprocess
 import sys
@@ -161,8 +162,20 @@ def test_clause_types_from_passage_files(cli, tmp_path):
         )
         added = cli("clause-types", "add-examples", body["id"], "--examples", str(more), "--json")
         assert added.exit_code == 0 and json.loads(added.stdout)["version"] == 2
+        exported = cli("clause-types", "export", body["id"], "--out", str(tmp_path / "exported"))
+        assert exported.exit_code == 0, exported.output
+        command = shlex.split(exported.stdout)
+        assert command[:5] == ["quire", "clause-types", "create", "cli_force_majeure", "Force Majeure"]
+        saved = json.loads((tmp_path / "exported" / "cli_force_majeure.examples.json").read_text())
+        assert len(saved) == len(fixture["examples"]) + 1 and set(fixture["examples"]) <= set(saved)
     finally:
         assert cli("clause-types", "delete", body["id"]).exit_code == 0
+    again = cli(*command[1:], "--json")
+    assert again.exit_code == 0, again.output
+    recreated = json.loads(again.stdout)
+    assert recreated["example_count"] == len(saved)
+    assert recreated["counter_example_count"] == len(fixture["counter_examples"])
+    assert cli("clause-types", "delete", recreated["id"]).exit_code == 0
 
 
 def test_search_usage_and_errors(cli, contract_doc):

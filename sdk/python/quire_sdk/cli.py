@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -502,6 +503,32 @@ def clause_types_get(ctx: typer.Context, clause_type_id: str, json_output: JsonO
         for near in clause_type.near_misses:
             table.add_row(f"{near['score']:.2f}", near["document"], near["text"][:200])
         _out().print("Passages to check:", table)
+
+
+@api_command(clause_types_app, "export")
+def clause_types_export(
+    ctx: typer.Context,
+    clause_type_id: str,
+    out: Annotated[Path, typer.Option(file_okay=False, help="The folder to write the passages into.")] = Path(
+        "."
+    ),
+) -> None:
+    """Write a clause type's examples (and counter-examples) as .json lists into --out, and print the `create`
+    command that makes it again, in another workspace for instance."""
+    clause_type = client(ctx).clause_types.get(clause_type_id, expand=["examples"])
+    out.mkdir(parents=True, exist_ok=True)
+    command = ["quire", "clause-types", "create", clause_type.key, clause_type.name]
+    for option, passages in (
+        ("--examples", clause_type.examples),
+        ("--counter-examples", clause_type.counter_examples),
+    ):
+        if passages:
+            path = out / f"{clause_type.key}.{option.strip('-')}.json"
+            path.write_text(json.dumps(passages, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            command += [option, str(path)]
+    if clause_type.description:
+        command += ["--description", clause_type.description]
+    _out().print(shlex.join(command), soft_wrap=True, markup=False, highlight=False)
 
 
 @api_command(clause_types_app, "delete")

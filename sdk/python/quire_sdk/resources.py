@@ -269,8 +269,10 @@ class ClauseTypes(Resource):
         data = self._t.request("POST", "clause_types", json_body=body, idempotency_key=idempotency_key).data
         return ClauseType.from_dict(data)
 
-    def get(self, clause_type_id: str) -> ClauseType:
-        return ClauseType.from_dict(self._t.request("GET", f"clause_types/{clause_type_id}").data)
+    def get(self, clause_type_id: str, *, expand: list[str] | None = None) -> ClauseType:
+        """`expand=["examples"]` adds the passages it trains on (`examples`, `counter_examples`)."""
+        path = f"clause_types/{clause_type_id}"
+        return ClauseType.from_dict(self._t.request("GET", path, params={"expand": expand}).data)
 
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[ClauseType]:
         return list_page(self._t, "clause_types", ClauseType.from_dict, {"limit": limit, **filters})

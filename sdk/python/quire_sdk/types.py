@@ -221,6 +221,8 @@ class ClauseType(ApiObject):
     recall: float | None = None
     advice: str = ""
     near_misses: list = field(default_factory=list)
+    examples: list[str] | None = None  # with `expand=["examples"]`
+    counter_examples: list[str] | None = None
     example_count: int = 0
     counter_example_count: int = 0
     negative_count: int = 0

@@ -308,3 +308,24 @@ def test_a_clause_type_list_leaves_out_near_misses_from_version_2026_12_05(tenan
     assert old["near_misses"] == near and {*old} - {*listed} == {"near_misses"}
     assert api_a.get(f"/v1/clause_types/{created.pk}").json()["near_misses"] == near
     _refused(api_a.get("/v1/clause_types", **{"expand[]": "head"}), "expand")
+
+
+def test_a_clause_type_expands_its_examples_to_be_created_again_elsewhere(tenant_a, api_a: Api):
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+
+    with tenant_context(tenant_a.tenant):
+        created = ClauseType.objects.create(
+            key="exported_type",
+            name="Exported",
+            status=ClauseTypeStatus.READY,
+            examples=BODY["examples"],
+            counter_examples=BODY["counter_examples"],
+        )
+    plain = api_a.get(f"/v1/clause_types/{created.pk}").json()
+    assert "examples" not in plain and plain["example_count"] == len(BODY["examples"])
+    expanded = api_a.get(f"/v1/clause_types/{created.pk}", **{"expand[]": "examples"}).json()
+    assert expanded["examples"] == BODY["examples"]
+    assert expanded["counter_examples"] == BODY["counter_examples"]
+    _refused(api_a.get(f"/v1/clause_types/{created.pk}", **{"expand[]": "head"}), "expand")
