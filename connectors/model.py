@@ -59,7 +59,7 @@ class Part:
 
 class DocumentReading:
     """One document read by its plan. `ask_many` sends every question with the same system prefix per part, the
-    first alone and the rest together once the engine has cached that prefix; `ask` sends one."""
+    first alone and the rest together once the engine has cached that prefix."""
 
     def __init__(self, run: RunContext, document: Document) -> None:
         self.run = run
@@ -114,9 +114,6 @@ class DocumentReading:
             for index, reply in enumerate([first, *rest]):
                 replies[index].append(reply)
         return replies
-
-    def ask(self, task: str, question: str, *, max_tokens: int = 600) -> list[Any]:
-        return self.ask_many(task, [question], max_tokens=max_tokens)[0]
 
     def ask_bare(self, task: str, question: str, *, max_tokens: int = 600) -> Any | None:
         """A question that carries its own material (the reduce step of a map-reduce reading, a synthesis over

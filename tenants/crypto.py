@@ -38,11 +38,6 @@ def decrypt(token: str) -> str:
         raise ValueError("a stored secret does not decrypt with any key of QUIRE_ENCRYPTION_KEYS") from None
 
 
-def reencrypt(token: str) -> str:
-    """The token encrypted again under the first key (unchanged plaintext)."""
-    return _fernet(encryption_keys()).rotate(token.encode()).decode()
-
-
 def lookup_digest(value: str) -> str:
     """A stable SHA-256 of an encrypted value, for finding its row (empty for an empty value)."""
     return hashlib.sha256(value.encode()).hexdigest() if value else ""
