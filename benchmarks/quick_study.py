@@ -106,7 +106,7 @@ def run(
     by contract as a reviewer reads a job's results (the job page's "Custom clause findings"); with
     `answer="reviewed"` the reviewer also marks, in each contract read, the labelled clauses the head did not
     find (a document page's "Teach a clause type"), each as the labelled text itself; with `answer="mixed"`
-    findings and near misses (`mixed`), as the clause type's page lists both."""
+    findings and near misses (`custom.to_ask`), as the clause type's page lists both."""
     pooled, scored = contracts[:pool], contracts[pool : pool + evaluated]
     places = [(c, span) for c in pooled for span in custom.passages(c.text)][:OWN_PASSAGES]
     own = embedded([c.text[s:e] for c, (s, e) in places])
@@ -167,7 +167,8 @@ def run(
                 chosen = [i for i, _ in custom.near_misses(head, own, [*examples, *labelled])]
             if answer == "mixed":
                 found = findings_to_answer(head, job_passages, job_places, answered[~mine])
-                chosen = mixed(found=[len(own) + i for i in found], near=chosen)
+                first, near = custom.to_ask([len(own) + i for i in found], chosen)
+                chosen = [*first, *near]
             for index in chosen:
                 contract, span = category_asked[index]
                 answered[index] = True
@@ -208,14 +209,6 @@ def findings_to_answer(
         chosen.extend([i for i in found if not answered[i]] + missed)
         start = end
     return chosen[: custom.NEAR_MISSES]
-
-
-def mixed(*, found: list[int], near: list[int]) -> list[int]:
-    """One round's answers from both sources, as the clause type's page lists them: findings first, then near
-    misses, `custom.NEAR_MISSES` in all, half from each where both have enough."""
-    half = custom.NEAR_MISSES // 2
-    first = found[: max(half, custom.NEAR_MISSES - len(near))]
-    return [*first, *near][: custom.NEAR_MISSES]
 
 
 def scored_on(

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy
 from threadpoolctl import threadpool_limits
@@ -36,6 +37,7 @@ MIN_TERM_EXAMPLES = 2
 PASSAGE_CHARS = 700
 ENCODER = "all-MiniLM-L6-v2"
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+T = TypeVar("T")
 
 GENERIC_PARAGRAPHS = (
     "This Agreement shall be governed by and construed in accordance with the laws of the State of New York, "
@@ -354,6 +356,14 @@ def near_misses(
         if len(chosen) == limit:
             break
     return chosen
+
+
+def to_ask(findings: list[T], near: list[T], *, limit: int = NEAR_MISSES) -> tuple[list[T], list[T]]:
+    """What to ask a reviewer about in one round, `limit` in all: a head's unanswered findings in jobs first
+    (they teach precision), then its near misses (recall); half each where both have enough, either filling
+    what the other lacks (`benchmarks/quick_study.py --answer mixed` measured this mix)."""
+    first = findings[: max(limit // 2, limit - len(near))]
+    return first, near[: limit - len(first)]
 
 
 def passages(text: str) -> list[tuple[int, int]]:

@@ -20,6 +20,7 @@ from connectors.legal.custom import (
     near_misses,
     negatives_from,
     passages,
+    to_ask,
     train_head,
 )
 from connectors.spans import invalid_spans
@@ -229,16 +230,10 @@ def test_the_quick_study_reviewer_marks_the_clauses_a_contracts_findings_missed(
     assert study.findings_to_answer(head, passages, places, answered, units=5) == []
 
 
-def test_the_quick_study_mixes_findings_and_near_misses_as_the_clause_types_page_does(monkeypatch):
-    """`--answer mixed`: five findings then five near misses; either side fills what the other lacks."""
-    import importlib
-
-    from tests.support.paths import ROOT
-
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    study = importlib.import_module("quick_study")
+def test_a_round_asks_about_findings_first_then_near_misses_half_each():
+    """`to_ask`: five findings then five near misses; either side fills what the other lacks."""
     found, near = list(range(100, 110)), list(range(10))
-    assert study.mixed(found=found, near=near) == [100, 101, 102, 103, 104, 0, 1, 2, 3, 4]
-    assert study.mixed(found=found[:2], near=near) == [100, 101, *range(8)]
-    assert study.mixed(found=found, near=near[:3]) == [*range(100, 107), 0, 1, 2]
-    assert study.mixed(found=[], near=[]) == []
+    assert to_ask(found, near) == ([100, 101, 102, 103, 104], [0, 1, 2, 3, 4])
+    assert to_ask(found[:2], near) == ([100, 101], list(range(8)))
+    assert to_ask(found, near[:3]) == (list(range(100, 107)), [0, 1, 2])
+    assert to_ask([], []) == ([], [])

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
-from connectors.legal.custom import NEAR_MISSES, folded
+from connectors.legal.custom import NEAR_MISSES, folded, to_ask
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 from quire.documents.models import Document
@@ -24,7 +24,6 @@ from quire.portal.views.common import page, show_rejection
 
 TRAINING = (ClauseTypeStatus.QUEUED, ClauseTypeStatus.TRAINING)
 JOBS_LOOKED_AT = 20
-FINDINGS_TO_CHECK = NEAR_MISSES // 2
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -100,10 +99,9 @@ def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT
     return due
 
 
-def findings_to_check(due: list[dict], *, limit: int = FINDINGS_TO_CHECK) -> list[dict]:
-    """The findings the clause type's page asks about beside its near misses: the newest jobs' first, at most
-    `limit`, no passage twice. Answered findings teach precision fastest, near misses recall
-    (`benchmarks/quick_study.py --answer mixed`)."""
+def findings_to_check(due: list[dict], *, limit: int = NEAR_MISSES) -> list[dict]:
+    """The findings the clause type's page may ask about beside its near misses: the newest jobs' first, at most
+    `limit`, no passage twice."""
     chosen: dict[str, dict] = {}
     for job in due:
         for finding in job["findings"]:
@@ -112,19 +110,15 @@ def findings_to_check(due: list[dict], *, limit: int = FINDINGS_TO_CHECK) -> lis
 
 
 def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
-    """What "Passages to check" asks about, once the type is ready: `findings_to_check`, then the near misses;
-    each with its form field and legend."""
+    """What "Passages to check" asks about, once the type is ready: `findings_to_check`, then the near misses,
+    ten in all as `to_ask` mixes them; each with its form field and legend."""
     if clause_type.status != ClauseTypeStatus.READY:
         return []
-    findings = [
-        {**f, "field": f"finding-{i}", "legend": f"Finding {i + 1}"}
-        for i, f in enumerate(findings_to_check(due))
+    found, near = to_ask(findings_to_check(due), clause_type.near_misses)
+    return [
+        *({**f, "field": f"finding-{i}", "legend": f"Finding {i + 1}"} for i, f in enumerate(found)),
+        *({**p, "field": f"passage-{i}", "legend": f"Near miss {i + 1}"} for i, p in enumerate(near)),
     ]
-    near = [
-        {**p, "field": f"passage-{i}", "legend": f"Near miss {i + 1}"}
-        for i, p in enumerate(clause_type.near_misses)
-    ]
-    return [*findings, *near]
 
 
 def jobs_to_answer(due: list[dict]) -> list[dict]:
@@ -175,7 +169,7 @@ def _finding_answers(request: HttpRequest) -> list[tuple[str, str]]:
     """The (ref, answer) pairs of the findings a clause type's page asked about (`finding-N-ref`, `finding-N`)."""
     return [
         (ref, request.POST.get(f"finding-{index}", ""))
-        for index in range(FINDINGS_TO_CHECK)
+        for index in range(NEAR_MISSES)
         if (ref := request.POST.get(f"finding-{index}-ref"))
     ]
 

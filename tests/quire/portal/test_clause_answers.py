@@ -237,8 +237,16 @@ def test_the_clause_type_page_lists_the_jobs_with_findings_to_answer(workspace):
 def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_misses(workspace):
     from quire.jobs.models import Job
 
+    near = [
+        {"document": "doc_x", "start": 0, "end": 9, "text": f"Near miss number {n}.", "score": 0.6}
+        for n in range(10)
+    ]
     clause_type = _ready_clause_type(
-        workspace, "checked_findings", examples=[*FIXTURE["examples"], EXCUSED], counter_examples=[]
+        workspace,
+        "checked_findings",
+        examples=[*FIXTURE["examples"], EXCUSED],
+        counter_examples=[],
+        near_misses=near,
     )
 
     def output(document_id: str) -> dict:
@@ -258,8 +266,10 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
         document_id = Job.objects.get(pk=job_id).document_ids[0]
     developer = signed_in(workspace, "developer")
     page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
-    assert "Passages to check" in page and page.count('type="radio"') == 6
-    assert page.index(INVOICES) < page.index(AUDIT) and f'href="/jobs/{job_id}#clause-checks"' in page
+    assert "Passages to check" in page and page.count('type="radio"') == 30
+    assert page.index(INVOICES) < page.index(AUDIT) < page.index("Near miss number 0.")
+    assert "Near miss number 7." in page and "Near miss number 8." not in page
+    assert f'href="/jobs/{job_id}#clause-checks"' in page
 
     def ref(passage: str) -> str:
         start = TEXT.index(passage)
@@ -288,7 +298,8 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
     with tenant_context(workspace.tenant):
         ClauseType.objects.filter(pk=clause_type.pk).update(status=ClauseTypeStatus.READY)
     page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
-    assert page.count('type="radio"') == 3 and AUDIT in page and INVOICES not in page.split("Examples (")[0]
+    assert page.count('type="radio"') == 30 and "Near miss number 8." in page
+    assert AUDIT in page and INVOICES not in page.split("Examples (")[0]
 
 
 def test_in_the_browser_a_finding_and_a_near_miss_are_answered_on_the_clause_types_page(
