@@ -49,3 +49,14 @@ def test_an_unknown_version_is_a_400(api_a: Api):
         error = response.json()["error"]
         assert error["code"] == "invalid_parameter" and error["param"] == "Quire-Version"
         assert error["type"] == "invalid_request_error" and FIRST in error["message"]
+
+
+def test_every_version_has_a_changelog_entry():
+    from django.conf import settings
+
+    from tests.support.paths import ROOT
+
+    changelog = (ROOT / "docs" / "versioning.md").read_text(encoding="utf-8").split("## Changelog", 1)[1]
+    assert settings.QUIRE_API_VERSIONS[-1] == CURRENT
+    for version in settings.QUIRE_API_VERSIONS:
+        assert f"- **{version}**:" in changelog, version
