@@ -27,6 +27,7 @@ ACTIONS = (
     "api_key.issue",
     "api_key.revoke",
     "api_key.role_change",
+    "api_key.version_change",
     "document.create",
     "document.delete",
     "job.create",

@@ -7,10 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, local_grants
@@ -165,21 +167,34 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
-def api_key_set_role(*, api_key: ApiKey, role: str) -> ApiKey:
-    """Give the key another role; every web process uses it within `QUIRE_API_KEY_LOCAL_SECONDS`."""
-    if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
+def api_key_update(*, api_key: ApiKey, role: str | None = None, version: str | None = None) -> ApiKey:
+    """Give the key another role or API version (`QUIRE_API_VERSIONS`: an owner moves an integration to a
+    newer version, or back); every web process uses it within `QUIRE_API_KEY_LOCAL_SECONDS`. Each change is
+    audited with what it was before."""
+    if role is not None and role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
         raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
-    if api_key.role != role:
+    if version is not None and version not in settings.QUIRE_API_VERSIONS:
+        known = ", ".join(settings.QUIRE_API_VERSIONS)
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER, f"Unknown API version {version!r}; known: {known}.", "version"
+        )
+    changes = {
+        field: (getattr(api_key, field), value)
+        for field, value in (("role", role), ("version", version))
+        if value is not None and getattr(api_key, field) != value
+    }
+    if changes:
         with transaction.atomic():
-            audit_record(
-                tenant=api_key.tenant,
-                action="api_key.role_change",
-                object_type="api_key",
-                object_id=api_key.pk,
-                details={"from": api_key.role, "to": role},
-            )
-            api_key.role = role
-            api_key.save(update_fields=["role"])
+            for field, (before, after) in changes.items():
+                audit_record(
+                    tenant=api_key.tenant,
+                    action=f"api_key.{field}_change",
+                    object_type="api_key",
+                    object_id=api_key.pk,
+                    details={"from": before, "to": after},
+                )
+                setattr(api_key, field, after)
+            api_key.save(update_fields=list(changes))
     return api_key
 
 
@@ -205,8 +220,6 @@ def tenant_provision(
     *, name: str, slug: str | None = None, owner_email: str | None = None, owner_password: str | None = None
 ) -> ProvisionedTenant:
     """Schema, pgvector, a hostname `<slug>.<base domain>`, an owner when given, and the first API key."""
-    from django.conf import settings
-
     slug = slug or slug_from_name(name)
     tenant = tenant_create(name=name, slug=slug, domains=[f"{slug}.{settings.QUIRE_BASE_DOMAIN}"])
     owner = (

@@ -122,6 +122,13 @@ class ApiKeyCreateSerializer(StrictSerializer):
     role = NamedChoiceField(choices=[Role.ADMIN, Role.DEVELOPER, Role.VIEWER], default=Role.DEVELOPER)
 
 
+class ApiKeyUpdateSerializer(StrictSerializer):
+    role = NamedChoiceField(choices=[Role.ADMIN, Role.DEVELOPER, Role.VIEWER], required=False)
+    version = serializers.CharField(
+        required=False, help_text="An API version the key's requests use from now on (`Quire-Version`)."
+    )
+
+
 class IssuedApiKeySerializer(ApiKeySerializer):
     secret = serializers.CharField(read_only=True)
 

@@ -16,12 +16,13 @@ from quire.api.pagination import CREATED_BOUNDS, ListFilter
 from quire.api.serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
+    ApiKeyUpdateSerializer,
     AuditEventSerializer,
     IssuedApiKeySerializer,
 )
 from tenants.audit import ACTIONS, audit_events_csv, export_record
 from tenants.models import ActorType, ApiKey, AuditEvent, Role
-from tenants.services import api_key_issue, api_key_revoke
+from tenants.services import api_key_issue, api_key_revoke, api_key_update
 
 
 def liveness(request: HttpRequest) -> JsonResponse:
@@ -58,12 +59,26 @@ class ApiKeyListCreateView(ListCreateAPIView):
 
 
 class ApiKeyDetailView(RetrieveDestroyAPIView):
-    required_roles = {"GET": Role.ADMIN, "DELETE": Role.ADMIN}
+    required_roles = {"GET": Role.ADMIN, "POST": Role.ADMIN, "DELETE": Role.ADMIN}
     serializer_class = ApiKeySerializer
     lookup_url_kwarg = "key_id"
 
     def get_queryset(self):
         return ApiKey.objects.filter(tenant=self.request.user.tenant)
+
+    @extend_schema(
+        operation_id="api_keys_update",
+        request=ApiKeyUpdateSerializer,
+        responses={200: ApiKeySerializer},
+        description="Change a key's role, or the API version its requests use (move an integration to a newer "
+        "version once it reads the newer answers, or back).",
+    )
+    @idempotent
+    def post(self, request: Request, key_id: str) -> Response:
+        payload = ApiKeyUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        api_key = api_key_update(api_key=self.get_object(), **payload.validated_data)
+        return Response(ApiKeySerializer(api_key).data)
 
     @extend_schema(responses={200: ApiKeySerializer})
     def delete(self, request: Request, key_id: str) -> Response:

@@ -65,6 +65,7 @@ urlpatterns = [
     path("models", models.model_list, name="models"),
     path("api-keys", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<str:key_id>/revoke", api_keys.api_key_revoke_view, name="api_key_revoke"),
+    path("api-keys/<str:key_id>/version", api_keys.api_key_version_view, name="api_key_version"),
     path("webhooks", webhooks.webhook_list, name="webhooks"),
     path("webhooks/<str:endpoint_id>", webhooks.webhook_detail, name="webhook"),
     path("webhooks/<str:endpoint_id>/secret", webhooks.webhook_secret, name="webhook_secret"),

@@ -3,8 +3,9 @@
 import pytest
 from django.db import connection
 
+from common.refusals import Refusal
 from tenants.models import ApiKey
-from tenants.services import api_key_issue, api_key_set_role
+from tenants.services import api_key_issue, api_key_update
 from tests.support import Api
 
 
@@ -60,10 +61,10 @@ def test_role_change_takes_effect_and_refuses_unknown_roles(tenant_a):
     issued = api_key_issue(tenant=tenant_a.tenant, name="promote", role="viewer")
     api = Api(issued.secret)
     assert api.get("/v1/api_keys").status_code == 403
-    api_key_set_role(api_key=issued.api_key, role="admin")
+    api_key_update(api_key=issued.api_key, role="admin")
     assert api.get("/v1/api_keys").status_code == 200
     with pytest.raises(ValueError, match="role"):
-        api_key_set_role(api_key=issued.api_key, role="owner")
+        api_key_update(api_key=issued.api_key, role="owner")
 
 
 def test_a_deactivated_tenants_keys_are_refused(make_tenant):
@@ -73,3 +74,33 @@ def test_a_deactivated_tenants_keys_are_refused(make_tenant):
     provisioned.tenant.is_active = False
     provisioned.tenant.save(update_fields=["is_active"])
     assert api.get("/v1/health").status_code == 401
+
+
+def test_an_admin_moves_a_key_to_another_version_and_role_through_the_api(tenant_a, api_a: Api):
+    from tenants.models import AuditEvent
+
+    issued = api_key_issue(tenant=tenant_a.tenant, name="upgrade me", role="developer")
+    issued.api_key.version = "2026-12-01"
+    issued.api_key.save(update_fields=["version"])
+    key = Api(issued.secret)
+    assert key.get("/v1/health")["Quire-Version"] == "2026-12-01"
+
+    path = f"/v1/api_keys/{issued.api_key.pk}"
+    assert key.post(path, {"version": "2026-12-05"}).status_code == 403
+    unknown = api_a.post(path, {"version": "2027-01-01"})
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "version"
+    assert api_a.post(path, {"role": "owner"}).json()["error"]["param"] == "role"
+    assert api_a.post(path, {"name": "renamed"}).json()["error"]["param"] == "name"
+
+    updated = api_a.post(path, {"version": "2026-12-05", "role": "viewer"})
+    assert updated.status_code == 200, updated.content
+    assert (updated.json()["version"], updated.json()["role"]) == ("2026-12-05", "viewer")
+    assert key.get("/v1/health")["Quire-Version"] == "2026-12-05"
+    assert key.post("/v1/documents", {}).status_code == 403
+    changes = AuditEvent.objects.filter(object_id=issued.api_key.pk).exclude(action="api_key.issue")
+    assert {(e.action, e.details["from"], e.details["to"]) for e in changes} == {
+        ("api_key.version_change", "2026-12-01", "2026-12-05"),
+        ("api_key.role_change", "developer", "viewer"),
+    }
+    with pytest.raises(Refusal):
+        api_key_update(api_key=ApiKey.objects.get(pk=issued.api_key.pk), version="latest")

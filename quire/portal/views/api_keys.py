@@ -1,19 +1,21 @@
-"""API keys: issue, list with last use, revoke. A new key's secret goes through the session to the page the
+"""API keys: issue, list with last use and API version, move a key to the current version, revoke. A new key's secret goes through the session to the page the
 POST redirects to and is shown there once, so reloading that page neither shows it again nor issues a
 second key."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.refusals import Refusal
 from quire.portal.access import portal_page
 from quire.portal.forms import ApiKeyForm
 from quire.portal.views.common import page
 from tenants.models import ApiKey, Role
-from tenants.services import api_key_issue, api_key_revoke
+from tenants.services import api_key_issue, api_key_revoke, api_key_update
 
 ISSUED_SESSION_KEY = "portal_issued_api_key"
 
@@ -40,7 +42,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     response = page(
         request,
         "portal/api_keys.html",
-        {"form": form, "keys": keys, "issued": issued},
+        {"form": form, "keys": keys, "issued": issued, "current_version": settings.QUIRE_API_VERSIONS[-1]},
         status=400 if form.errors else 200,
     )
     if issued is not None:
@@ -54,4 +56,21 @@ def api_key_revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
     api_key = get_object_or_404(ApiKey, pk=key_id, tenant=request.tenant)
     api_key_revoke(api_key=api_key)
     messages.success(request, f"Revoked {api_key.name} ({api_key.display_prefix}…).")
+    return redirect("portal:api_keys")
+
+
+@require_POST
+@portal_page(read=Role.ADMIN, write=Role.ADMIN)
+def api_key_version_view(request: HttpRequest, key_id: str) -> HttpResponse:
+    """Move a key to the API version posted (the current one, from the list): its requests get that version's
+    answers from now on."""
+    api_key = get_object_or_404(ApiKey, pk=key_id, tenant=request.tenant)
+    try:
+        api_key_update(api_key=api_key, version=request.POST.get("version", ""))
+    except Refusal as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"{api_key.name} ({api_key.display_prefix}…) now uses API version {api_key.version}."
+        )
     return redirect("portal:api_keys")

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from tenants import keycache, services
 from tenants.keycache import GrantCache
 from tenants.models import ApiKey
-from tenants.services import api_key_issue, api_key_revoke, api_key_set_role
+from tenants.services import api_key_issue, api_key_revoke, api_key_update
 from tests.support import Api, FakeClock
 
 
@@ -90,7 +90,7 @@ def test_a_role_change_reaches_every_process_within_a_second(tenant_a, two_proce
     api = Api(issued.secret)
     _warm(two_processes, api, "/v1/api_keys", 200)
     changed_at = time.monotonic()
-    api_key_set_role(api_key=issued.api_key, role="developer")
+    api_key_update(api_key=issued.api_key, role="developer")
     waited = _seconds_until(two_processes, api, "/v1/api_keys", 403, changed_at)
     assert None not in waited and max(waited) < 1.0, waited
 

@@ -10,6 +10,8 @@ from django.core import mail
 from django.test import Client, override_settings
 
 from tenants.models import ApiKey, Member
+from tenants.services import api_key_issue
+from tests.support import Api
 from tests.support.portal import PASSWORD, signed_in
 
 LOCMEM_EMAIL = "django.core.mail.backends.locmem.EmailBackend"
@@ -238,3 +240,28 @@ def _base_domain() -> str:
     from django.conf import settings
 
     return settings.QUIRE_BASE_DOMAIN
+
+
+def test_admin_moves_a_key_to_the_current_api_version(workspace, other_workspace):
+    from django.conf import settings
+
+    current = settings.QUIRE_API_VERSIONS[-1]
+    admin, developer = signed_in(workspace, "admin"), signed_in(workspace, "developer")
+    issued = api_key_issue(tenant=workspace.tenant, name="old integration", role="viewer")
+    issued.api_key.version = "2026-12-01"
+    issued.api_key.save(update_fields=["version"])
+    page = admin.get("/api-keys").content.decode()
+    assert f'action="/api-keys/{issued.api_key.pk}/version"' in page and f"Move to {current}" in page
+
+    url = f"/api-keys/{issued.api_key.pk}/version"
+    assert developer.post(url, {"version": current}).status_code == 403
+    foreign = ApiKey.objects.filter(tenant=other_workspace.tenant).first()
+    assert admin.post(f"/api-keys/{foreign.id}/version", {"version": current}).status_code == 404
+    unknown = admin.post(url, {"version": "1999-01-01"}, follow=True).content.decode()
+    assert "Unknown API version &#x27;1999-01-01&#x27;" in unknown
+    moved = admin.post(url, {"version": current}, follow=True).content.decode()
+    assert f"old integration ({issued.api_key.display_prefix}…) now uses API version {current}." in moved
+    issued.api_key.refresh_from_db()
+    assert issued.api_key.version == current
+    assert f'action="/api-keys/{issued.api_key.pk}/version"' not in moved
+    assert Api(issued.secret).get("/v1/health")["Quire-Version"] == current

@@ -248,3 +248,29 @@ def test_pages_pass_axe_wcag_a_and_aa(portal_server: PortalServer, workspace: Wo
         page.goto(portal_server.url(workspace, path))
         found[path] = serious_violations(page)
     assert not any(found.values()), {path: v for path, v in found.items() if v}
+
+
+def test_an_admin_moves_a_key_to_the_current_api_version_in_the_browser(
+    portal_server: PortalServer, workspace: Workspace, browser_page: Page, artifacts: Path
+):
+    from django.conf import settings
+
+    from tenants.services import api_key_issue
+
+    current = settings.QUIRE_API_VERSIONS[-1]
+    issued = api_key_issue(tenant=workspace.tenant, name="legacy sync", role="viewer")
+    issued.api_key.version = settings.QUIRE_API_VERSIONS[0]
+    issued.api_key.save(update_fields=["version"])
+    page = browser_page
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, portal_server, workspace, "admin")
+    page.goto(portal_server.url(workspace, "/api-keys"))
+    row = page.locator(f'tr[data-key="{issued.api_key.pk}"]')
+    expect(row).to_contain_text(settings.QUIRE_API_VERSIONS[0])
+    assert serious_violations(page) == []
+    shot(page, artifacts, "api-keys-version")
+    row.get_by_role("button", name=f"Move to {current}").click()
+    expect(page.get_by_text(f"now uses API version {current}.")).to_be_visible()
+    expect(row.get_by_role("button", name=f"Move to {current}")).to_have_count(0)
+    issued.api_key.refresh_from_db()
+    assert issued.api_key.version == current
