@@ -142,3 +142,19 @@ def test_models_list_and_get(quire):
     detail = quire.models.get("legal-clauses")
     assert detail.version == legal.version and len(detail.trained_on) == legal.training_documents
     assert detail.model_card.startswith("# Legal clause model")
+
+
+def test_an_admin_key_issues_moves_and_revokes_keys(quire, live_server):
+    from quire_sdk import ApiKey, PermissionDeniedError, Quire
+
+    issued = quire.api_keys.create("sdk integration", role="viewer")
+    assert isinstance(issued, ApiKey) and issued.secret.startswith("qk_live_") and issued.role == "viewer"
+    assert issued.id in {key.id for key in quire.api_keys.list(limit=100)}
+    assert quire.api_keys.get(issued.id).secret is None
+    moved = quire.api_keys.update(issued.id, version="2026-12-01", role="developer")
+    assert (moved.version, moved.role) == ("2026-12-01", "developer")
+    with Quire(api_key=issued.secret, base_url=live_server.url) as integration:
+        assert integration._transport.request("GET", "health").headers["quire-version"] == "2026-12-01"
+        with pytest.raises(PermissionDeniedError):
+            integration.api_keys.list()
+    assert quire.api_keys.revoke(issued.id).revoked_at is not None

@@ -28,6 +28,7 @@ from quire_sdk.errors import (
 )
 from quire_sdk.pagination import Page
 from quire_sdk.types import (
+    ApiKey,
     ClauseType,
     Deleted,
     Delivery,
@@ -47,6 +48,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APIStatusError",
+    "ApiKey",
     "AuthenticationError",
     "ClauseType",
     "ConflictError",

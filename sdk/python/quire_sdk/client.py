@@ -9,6 +9,7 @@ import httpx
 
 from quire_sdk._http import RetryPolicy, Transport
 from quire_sdk.resources import (
+    ApiKeys,
     ClauseTypes,
     Documents,
     Events,
@@ -57,6 +58,7 @@ class Quire:
         self.documents = Documents(self._transport)
         self.jobs = Jobs(self._transport)
         self.clause_types = ClauseTypes(self._transport)
+        self.api_keys = ApiKeys(self._transport)
         self.search = Search(self._transport)
         self.webhook_endpoints = WebhookEndpoints(self._transport)
         self.events = Events(self._transport)

@@ -13,6 +13,7 @@ from quire_sdk._http import Transport
 from quire_sdk.errors import WaitTimeout
 from quire_sdk.pagination import Page, list_page
 from quire_sdk.types import (
+    ApiKey,
     ClauseType,
     Deleted,
     Delivery,
@@ -364,6 +365,30 @@ class WebhookEndpoints(Resource):
         return list_page(
             self._t, f"webhook_endpoints/{endpoint_id}/deliveries", Delivery.from_dict, {"limit": limit}
         )
+
+
+class ApiKeys(Resource):
+    """The workspace's API keys; an admin key manages them."""
+
+    def create(self, name: str, *, role: str | None = None, idempotency_key: str | None = None) -> ApiKey:
+        """A new key; its `secret` is in this answer only."""
+        body = _body(name=name, role=role)
+        data = self._t.request("POST", "api_keys", json_body=body, idempotency_key=idempotency_key).data
+        return ApiKey.from_dict(data)
+
+    def get(self, key_id: str) -> ApiKey:
+        return ApiKey.from_dict(self._t.request("GET", f"api_keys/{key_id}").data)
+
+    def list(self, *, limit: int | None = None) -> Page[ApiKey]:
+        return list_page(self._t, "api_keys", ApiKey.from_dict, {"limit": limit})
+
+    def update(self, key_id: str, *, role: str | None = None, version: str | None = None) -> ApiKey:
+        """Another role, or the API version the key's requests get from now on (docs/versioning.md)."""
+        data = self._t.request("POST", f"api_keys/{key_id}", json_body=_body(role=role, version=version)).data
+        return ApiKey.from_dict(data)
+
+    def revoke(self, key_id: str) -> ApiKey:
+        return ApiKey.from_dict(self._t.request("DELETE", f"api_keys/{key_id}").data)
 
 
 class Events(Resource):

@@ -253,6 +253,19 @@ class WebhookEndpoint(ApiObject):
 
 
 @dataclass
+class ApiKey(ApiObject):
+    id: str = ""
+    name: str = ""
+    role: str = ""
+    version: str = ""  # the API version its requests get (`Quire-Version`) unless they send another
+    display_prefix: str = ""
+    created_at: str | None = None
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+    secret: str | None = None  # only in the answer to create
+
+
+@dataclass
 class Delivery(ApiObject):
     id: str = ""
     event: str = ""
