@@ -25,17 +25,17 @@ from tests.support.documents import CONTRACT
 
 @pytest.fixture
 def cli(live_server, api_key, tmp_path):
-    """`cli(*args, key=True)`: run `quire` with the key and server in the environment (or neither) and a
-    config dir of its own."""
+    """`cli(*args, key=True, input=None)`: run `quire` with the key and server in the environment (or neither),
+    a config dir of its own and `input` on stdin."""
     from quire_sdk.cli import app
 
-    def run(*args: str, key: bool = True):
+    def run(*args: str, key: bool = True, input: str | None = None):
         env = {
             "XDG_CONFIG_HOME": str(tmp_path / "config"),
             "QUIRE_API_KEY": api_key if key else None,
             "QUIRE_BASE_URL": live_server.url if key else None,
         }
-        return CliRunner().invoke(app, list(args), env=env)
+        return CliRunner().invoke(app, list(args), env=env, input=input)
 
     return run
 
@@ -293,3 +293,39 @@ def test_webhooks_listen_with_a_secret_refuses_bad_signatures():
         assert proc.wait(timeout=30) == 0
     finally:
         stop_process(proc)
+
+
+def test_clause_type_near_misses_are_answered_one_by_one(cli, tenant_a):
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from tests.support.paths import DATA
+
+    fixture = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
+    texts = [
+        "Neither party is liable for acts of God.",
+        "Invoices are payable in thirty days.",
+        "Notices go by post.",
+    ]
+    near = [{"document": "doc_x", "start": 0, "end": 9, "text": t, "score": 0.7} for t in texts]
+    with tenant_context(tenant_a.tenant):
+        created = ClauseType.objects.create(
+            key="cli_answered",
+            name="Force Majeure",
+            status=ClauseTypeStatus.READY,
+            examples=fixture["examples"],
+            near_misses=near,
+        )
+    try:
+        refused = cli("clause-types", "answer", created.pk, input="maybe\ny\nn\nq\n")
+        assert refused.exit_code == 0, refused.output
+        assert "answer one of y/n/s/q" in refused.output and "version 2" in refused.output
+        with tenant_context(tenant_a.tenant):
+            created.refresh_from_db()
+        assert created.examples[-1] == texts[0] and created.counter_examples == [texts[1]]
+        with tenant_context(tenant_a.tenant):
+            ClauseType.objects.filter(pk=created.pk).update(status=ClauseTypeStatus.READY, near_misses=[])
+        assert "no near misses to answer" in cli("clause-types", "answer", created.pk).output
+    finally:
+        with tenant_context(tenant_a.tenant):
+            ClauseType.objects.filter(pk=created.pk).delete()

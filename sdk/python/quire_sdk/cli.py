@@ -492,7 +492,7 @@ def clause_types_list(
 
 @api_command(clause_types_app, "get")
 def clause_types_get(ctx: typer.Context, clause_type_id: str, json_output: JsonOpt = False) -> None:
-    """One clause type, and the near misses worth an answer (add them with add-examples)."""
+    """One clause type, and the near misses worth an answer (answer them with `answer`, or add-examples)."""
     clause_type = client(ctx).clause_types.get(clause_type_id)
     if json_output:
         _print_json(clause_type)
@@ -503,6 +503,53 @@ def clause_types_get(ctx: typer.Context, clause_type_id: str, json_output: JsonO
         for near in clause_type.near_misses:
             table.add_row(f"{near['score']:.2f}", near["document"], near["text"][:200])
         _out().print("Passages to check:", table)
+
+
+@api_command(clause_types_app, "answer")
+def clause_types_answer(
+    ctx: typer.Context,
+    clause_type_id: str,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
+) -> None:
+    """Answer the clause type's near misses one by one (y: is this clause, n: is not, s: skip, q: stop asking),
+    then train again on the answers, as the portal's "Passages to check" does."""
+    quire = client(ctx)
+    clause_type = quire.clause_types.get(clause_type_id)
+    if not clause_type.near_misses:
+        _out().print(f"{clause_type.key} has no near misses to answer.")
+        return
+    answers: dict[str, list[str]] = {"y": [], "n": []}
+    for number, near in enumerate(clause_type.near_misses, 1):
+        _out().print(
+            f"\n[{number}/{len(clause_type.near_misses)}] score {near['score']:.2f}, {near['document']}"
+        )
+        _out().print(near["text"], markup=False)
+        answer = typer.prompt(
+            f"Is this {clause_type.name}? [y/n/s/q]",
+            default="s",
+            show_default=False,
+            value_proc=_one_of("ynsq"),
+        )
+        if answer == "q":
+            break
+        answers.get(answer, []).append(near["text"])
+    if not answers["y"] and not answers["n"]:
+        _out().print("No answers; nothing trains.")
+        return
+    clause_type = quire.clause_types.add_examples(
+        clause_type.id, examples=answers["y"], counter_examples=answers["n"]
+    )
+    _finish_clause_type(quire, clause_type, wait, json_output=False)
+
+
+def _one_of(choices: str):
+    def check(value: str) -> str:
+        value = value.strip().lower()[:1]
+        if value not in choices:
+            raise typer.BadParameter(f"answer one of {'/'.join(choices)}")
+        return value
+
+    return check
 
 
 @api_command(clause_types_app, "export")
