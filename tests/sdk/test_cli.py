@@ -298,7 +298,7 @@ def test_webhooks_listen_with_a_secret_refuses_bad_signatures():
 def test_clause_type_near_misses_are_answered_one_by_one(cli, tenant_a):
     from django_tenants.utils import tenant_context
 
-    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from tests.support.clauses import clause_type_row
     from tests.support.paths import DATA
 
     fixture = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
@@ -308,24 +308,14 @@ def test_clause_type_near_misses_are_answered_one_by_one(cli, tenant_a):
         "Notices go by post.",
     ]
     near = [{"document": "doc_x", "start": 0, "end": 9, "text": t, "score": 0.7} for t in texts]
-    with tenant_context(tenant_a.tenant):
-        created = ClauseType.objects.create(
-            key="cli_answered",
-            name="Force Majeure",
-            status=ClauseTypeStatus.READY,
-            examples=fixture["examples"],
-            near_misses=near,
-        )
-    try:
-        refused = cli("clause-types", "answer", created.pk, input="maybe\ny\nn\nq\n")
-        assert refused.exit_code == 0, refused.output
-        assert "answer one of y/n/s/q" in refused.output and "version 2" in refused.output
+    with clause_type_row(
+        tenant_a.tenant, "cli_answered", examples=fixture["examples"], near_misses=near
+    ) as row:
+        answered = cli("clause-types", "answer", row.pk, input="maybe\ny\nn\nq\n")
+        assert answered.exit_code == 0, answered.output
+        assert "answer one of y/n/s/q" in answered.output and "version 2" in answered.output
         with tenant_context(tenant_a.tenant):
-            created.refresh_from_db()
-        assert created.examples[-1] == texts[0] and created.counter_examples == [texts[1]]
-        with tenant_context(tenant_a.tenant):
-            ClauseType.objects.filter(pk=created.pk).update(status=ClauseTypeStatus.READY, near_misses=[])
-        assert "no near misses to answer" in cli("clause-types", "answer", created.pk).output
-    finally:
-        with tenant_context(tenant_a.tenant):
-            ClauseType.objects.filter(pk=created.pk).delete()
+            row.refresh_from_db()
+            assert row.examples[-1] == texts[0] and row.counter_examples == [texts[1]]
+            type(row).objects.filter(pk=row.pk).update(status="ready", near_misses=[])
+        assert "no near misses to answer" in cli("clause-types", "answer", row.pk).output

@@ -11,6 +11,7 @@ import pytest
 from connectors.legal.custom import THRESHOLD
 from tests.quire.jobs.test_jobs import assert_spans_hold
 from tests.support import Api, ready_document, wait_job
+from tests.support.clauses import clause_type_row
 from tests.support.paths import DATA
 from tests.support.polling import wait_for
 
@@ -289,43 +290,34 @@ def test_a_training_that_fails_publishes_clause_type_failed(tenant_a):
 
 
 def test_a_clause_type_list_leaves_out_near_misses_from_version_2026_12_05(tenant_a, api_a: Api):
-    from django_tenants.utils import tenant_context
-
-    from quire.clauses.models import ClauseType, ClauseTypeStatus
-
     near = [{"document": "doc_x", "start": 0, "end": 9, "text": "A passage", "score": 0.8}]
-    with tenant_context(tenant_a.tenant):
-        created = ClauseType.objects.create(
-            key="listed_type", name="Listed", status=ClauseTypeStatus.READY, near_misses=near
+    with clause_type_row(tenant_a.tenant, "listed_type", near_misses=near) as created:
+
+        def listed(**params) -> dict:
+            response = api_a.get("/v1/clause_types", limit=100, **params)
+            return next(c for c in response.json()["data"] if c["id"] == created.pk)
+
+        current = api_a.get("/v1/clause_types")
+        assert current["Quire-Version"] == "2026-12-05"
+        plain = listed()
+        assert "near_misses" not in plain and plain["example_count"] == 0
+        assert listed(**{"expand[]": "near_misses"})["near_misses"] == near
+        old = next(
+            c
+            for c in api_a.get("/v1/clause_types", headers={"Quire-Version": "2026-12-01"}).json()["data"]
+            if c["id"] == created.pk
         )
-    current = api_a.get("/v1/clause_types")
-    assert current["Quire-Version"] == "2026-12-05"
-    [listed] = current.json()["data"]
-    assert "near_misses" not in listed and listed["id"] == created.pk and listed["example_count"] == 0
-    [expanded] = api_a.get("/v1/clause_types", **{"expand[]": "near_misses"}).json()["data"]
-    assert expanded["near_misses"] == near
-    [old] = api_a.get("/v1/clause_types", headers={"Quire-Version": "2026-12-01"}).json()["data"]
-    assert old["near_misses"] == near and {*old} - {*listed} == {"near_misses"}
-    assert api_a.get(f"/v1/clause_types/{created.pk}").json()["near_misses"] == near
-    _refused(api_a.get("/v1/clause_types", **{"expand[]": "head"}), "expand")
+        assert old["near_misses"] == near and {*old} - {*plain} == {"near_misses"}
+        assert api_a.get(f"/v1/clause_types/{created.pk}").json()["near_misses"] == near
+        _refused(api_a.get("/v1/clause_types", **{"expand[]": "head"}), "expand")
 
 
 def test_a_clause_type_expands_its_examples_to_be_created_again_elsewhere(tenant_a, api_a: Api):
-    from django_tenants.utils import tenant_context
-
-    from quire.clauses.models import ClauseType, ClauseTypeStatus
-
-    with tenant_context(tenant_a.tenant):
-        created = ClauseType.objects.create(
-            key="exported_type",
-            name="Exported",
-            status=ClauseTypeStatus.READY,
-            examples=BODY["examples"],
-            counter_examples=BODY["counter_examples"],
-        )
-    plain = api_a.get(f"/v1/clause_types/{created.pk}").json()
-    assert "examples" not in plain and plain["example_count"] == len(BODY["examples"])
-    expanded = api_a.get(f"/v1/clause_types/{created.pk}", **{"expand[]": "examples"}).json()
-    assert expanded["examples"] == BODY["examples"]
-    assert expanded["counter_examples"] == BODY["counter_examples"]
-    _refused(api_a.get(f"/v1/clause_types/{created.pk}", **{"expand[]": "head"}), "expand")
+    passages = {"examples": BODY["examples"], "counter_examples": BODY["counter_examples"]}
+    with clause_type_row(tenant_a.tenant, "exported_type", **passages) as created:
+        plain = api_a.get(f"/v1/clause_types/{created.pk}").json()
+        assert "examples" not in plain and plain["example_count"] == len(BODY["examples"])
+        expanded = api_a.get(f"/v1/clause_types/{created.pk}", **{"expand[]": "examples"}).json()
+        assert expanded["examples"] == BODY["examples"]
+        assert expanded["counter_examples"] == BODY["counter_examples"]
+        _refused(api_a.get(f"/v1/clause_types/{created.pk}", **{"expand[]": "head"}), "expand")
