@@ -1,6 +1,6 @@
-"""API keys: issue, list with last use and API version, move a key to the current version, revoke. A new key's secret goes through the session to the page the
-POST redirects to and is shown there once, so reloading that page neither shows it again nor issues a
-second key."""
+"""API keys: issue, list with last use and API version, move a key to the current version, revoke. A new
+key's secret goes through the session to the page the POST redirects to and is shown there once, so reloading
+that page neither shows it again nor issues a second key."""
 
 from __future__ import annotations
 
