@@ -28,6 +28,7 @@ from quire.documents.views import (
     SearchView,
 )
 from quire.jobs.views import (
+    ClauseTypePassagesToCheckView,
     JobCancelView,
     JobCellCorrectionView,
     JobDetailView,
@@ -59,6 +60,11 @@ v1 = [
     path("v1/jobs/<str:job_id>/cells", JobCellCorrectionView.as_view(), name="job-cells"),
     path("v1/clause_types", ClauseTypeListCreateView.as_view(), name="clause-types"),
     path("v1/clause_types/<str:clause_type_id>", ClauseTypeDetailView.as_view(), name="clause-type"),
+    path(
+        "v1/clause_types/<str:clause_type_id>/passages_to_check",
+        ClauseTypePassagesToCheckView.as_view(),
+        name="clause-type-passages-to-check",
+    ),
     path(
         "v1/clause_types/<str:clause_type_id>/examples",
         ClauseTypeExamplesView.as_view(),

@@ -9,9 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.refusals import ErrorCode, Refusal
 from quire.api.expand import expand_parameter, expanded
 from quire.api.idempotency import idempotent
+from quire.api.lookups import found
 from quire.api.pagination import ListFilter
 from quire.api.serializers import DeletedSerializer
 from quire.clauses.models import ClauseType, ClauseTypeStatus
@@ -39,10 +39,7 @@ EXPAND_EXAMPLES = expand_parameter(
 
 
 def _clause_type(clause_type_id: str) -> ClauseType:
-    clause_type = ClauseType.objects.filter(pk=clause_type_id).first()
-    if clause_type is None:
-        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No clause type {clause_type_id}.", "clause_type_id")
-    return clause_type
+    return found(ClauseType.objects, clause_type_id, noun="clause type", param="clause_type_id")
 
 
 def _validated(serializer_class, data) -> dict:

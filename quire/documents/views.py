@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
+from quire.api.lookups import found
 from quire.api.metadata import metadata_folded
 from quire.api.pagination import ListFilter
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
@@ -189,9 +190,8 @@ class DocumentDetailView(RetrieveDestroyAPIView):
 class DocumentTextView(APIView):
     @extend_schema(parameters=[TextRangeSerializer], responses={200: DocumentTextSerializer})
     def get(self, request: Request, document_id: str) -> Response:
-        document = Document.objects.filter(pk=document_id).only("id", "text", "page_starts", "status").first()
-        if document is None:
-            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", "document_id")
+        fields = ("id", "text", "page_starts", "status")
+        document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
         params = TextRangeSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         length = len(document.text)
@@ -218,9 +218,8 @@ class DocumentTextView(APIView):
 class DocumentTablesView(APIView):
     @extend_schema(responses={200: DocumentTableListSerializer})
     def get(self, request: Request, document_id: str) -> Response:
-        document = Document.objects.filter(pk=document_id).only("id", "text", "page_starts", "tables").first()
-        if document is None:
-            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", "document_id")
+        fields = ("id", "text", "page_starts", "tables")
+        document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
         return Response({"object": "list", "document_id": document.id, "data": document_tables(document)})
 
 

@@ -139,3 +139,25 @@ class ReviewCellsSerializer(serializers.Serializer):
     complete = serializers.BooleanField(help_text="True once the result exists; these are then its rows.")
     columns = serializers.JSONField()
     data = ReviewRowSerializer(many=True)
+
+
+class PassageToCheckSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(
+        choices=["finding", "near_miss"],
+        help_text="`finding`: the head found it in a legal job; `near_miss`: one of the workspace's passages it "
+        "scores highest.",
+    )
+    job = serializers.CharField(
+        source="job_id", allow_null=True, help_text="The job of a finding; null otherwise."
+    )
+    document = serializers.CharField(source="document_id")
+    start = serializers.IntegerField(help_text="The passage's first character in the document's text.")
+    end = serializers.IntegerField(help_text="One past its last character.")
+    text = serializers.CharField(help_text="The passage, runs of whitespace folded: post it as it is.")
+    score = serializers.FloatField(help_text="The head's probability (a finding's confidence in its job).")
+
+
+class PassagesToCheckSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    clause_type_id = serializers.CharField()
+    data = PassageToCheckSerializer(many=True)

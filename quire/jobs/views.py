@@ -12,8 +12,11 @@ from rest_framework.views import APIView
 from common.refusals import ErrorCode, Refusal
 from quire.api.expand import expand_parameter, expanded
 from quire.api.idempotency import idempotent
+from quire.api.lookups import found
 from quire.api.pagination import ListFilter
 from quire.api.serializers import MetadataUpdateSerializer
+from quire.clauses.models import ClauseType
+from quire.jobs.clause_findings import passages_to_check, unanswered_findings
 from quire.jobs.models import Job, JobResult, JobStatus
 from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, review_cells, xlsx_file
 from quire.jobs.serializers import (
@@ -23,6 +26,7 @@ from quire.jobs.serializers import (
     JobCreateSerializer,
     JobResultSerializer,
     JobSerializer,
+    PassagesToCheckSerializer,
     ReviewCellsSerializer,
 )
 from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
@@ -86,17 +90,12 @@ class JobDetailView(RetrieveAPIView):
 class JobCancelView(APIView):
     @extend_schema(request=None, responses={200: JobSerializer})
     def post(self, request: Request, job_id: str) -> Response:
-        job = Job.objects.filter(pk=job_id).first()
-        if job is None:
-            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
-        job = job_cancel(job=job)
+        job = job_cancel(job=found(Job.objects, job_id, noun="job", param="job_id"))
         return Response(JobSerializer(job).data)
 
 
 def _result_of(job_id: str) -> JobResult:
-    job = Job.objects.filter(pk=job_id).only("id", "status").first()
-    if job is None:
-        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
+    job = found(Job.objects.only("id", "status"), job_id, noun="job", param="job_id")
     result = JobResult.objects.filter(job_id=job_id).first()
     if result is None:
         raise Refusal(
@@ -162,9 +161,7 @@ class JobCellCorrectionView(APIView):
         "corrections (`complete`). A job that is not a review is a 400.",
     )
     def get(self, request: Request, job_id: str) -> Response:
-        job = Job.objects.filter(pk=job_id).first()
-        if job is None:
-            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
+        job = found(Job.objects, job_id, noun="job", param="job_id")
         if job.connector != "review":
             raise Refusal(
                 ErrorCode.INVALID_PARAMETER, f"Job {job_id} is not a review; it has no cells.", "job_id"
@@ -183,9 +180,7 @@ class JobCellCorrectionView(APIView):
     )
     @idempotent
     def post(self, request: Request, job_id: str) -> Response:
-        job = Job.objects.filter(pk=job_id).first()
-        if job is None:
-            raise Refusal(ErrorCode.RESOURCE_MISSING, f"No job {job_id}.", "job_id")
+        job = found(Job.objects, job_id, noun="job", param="job_id")
         payload = CellCorrectionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -199,3 +194,20 @@ class JobCellCorrectionView(APIView):
             **extra,
         )
         return Response(CellCorrectionResultSerializer(correction).data)
+
+
+class ClauseTypePassagesToCheckView(APIView):
+    @extend_schema(
+        operation_id="clause_types_passages_to_check",
+        responses={200: PassagesToCheckSerializer},
+        description="What to answer next about a ready clause type, as its portal page asks: up to ten passages, "
+        "first its findings in its latest succeeded legal jobs (of the last 20 that ran it) that are neither "
+        "examples nor counter-examples yet, newest job and most confident first, then its near misses; half each "
+        "where both have enough. Findings teach a head precision, near misses recall. Post each `text` to "
+        "`/v1/clause_types/{id}/examples` as an example or a counter-example. Empty while the type trains.",
+    )
+    def get(self, request: Request, clause_type_id: str) -> Response:
+        clause_type = found(ClauseType.objects, clause_type_id, noun="clause type", param="clause_type_id")
+        asked = passages_to_check(clause_type, unanswered_findings(clause_type))
+        body = {"object": "list", "clause_type_id": clause_type.pk, "data": asked}
+        return Response(PassagesToCheckSerializer(body).data)

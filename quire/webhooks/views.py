@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
+from quire.api.lookups import found
 from quire.api.serializers import DeletedSerializer
 from quire.webhooks.models import EVENT_TYPES, Event, WebhookEndpoint
 from quire.webhooks.selectors import deliveries_with_attempts
@@ -37,17 +38,11 @@ ADMIN_WRITES = {"POST": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
 
 
 def _endpoint(endpoint_id: str, param: str = "endpoint_id") -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
-    if endpoint is None:
-        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No webhook endpoint {endpoint_id}.", param)
-    return endpoint
+    return found(WebhookEndpoint.objects, endpoint_id, noun="webhook endpoint", param=param)
 
 
 def _event(event_id: str) -> Event:
-    event = Event.objects.filter(pk=event_id).first()
-    if event is None:
-        raise Refusal(ErrorCode.RESOURCE_MISSING, f"No event {event_id}.", "event_id")
-    return event
+    return found(Event.objects, event_id, noun="event", param="event_id")
 
 
 def _validated(serializer_class: type[Serializer], data: object) -> dict:

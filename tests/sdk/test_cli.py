@@ -295,7 +295,7 @@ def test_webhooks_listen_with_a_secret_refuses_bad_signatures():
         stop_process(proc)
 
 
-def test_clause_type_near_misses_are_answered_one_by_one(cli, tenant_a):
+def test_clause_type_passages_to_check_are_answered_one_by_one(cli, tenant_a):
     from django_tenants.utils import tenant_context
 
     from tests.support.clauses import clause_type_row
@@ -318,4 +318,4 @@ def test_clause_type_near_misses_are_answered_one_by_one(cli, tenant_a):
             row.refresh_from_db()
             assert row.examples[-1] == texts[0] and row.counter_examples == [texts[1]]
             type(row).objects.filter(pk=row.pk).update(status="ready", near_misses=[])
-        assert "no near misses to answer" in cli("clause-types", "answer", row.pk).output
+        assert "no passages to check (ready)" in cli("clause-types", "answer", row.pk).output

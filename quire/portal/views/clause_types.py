@@ -12,18 +12,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
-from connectors.legal.custom import NEAR_MISSES, folded, to_ask
+from connectors.legal.custom import NEAR_MISSES, folded
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 from quire.documents.models import Document
-from quire.jobs.models import Job, JobResult, JobStatus
+from quire.jobs.clause_findings import answers_held, passages_to_check, unanswered_findings
+from quire.jobs.models import Job, JobResult
 from quire.portal.access import portal_page
 from quire.portal.forms import ClauseTypeForm
 from quire.portal.highlight import Finding, findings_from_output
 from quire.portal.views.common import page, show_rejection
 
 TRAINING = (ClauseTypeStatus.QUEUED, ClauseTypeStatus.TRAINING)
-JOBS_LOOKED_AT = 20
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -61,64 +61,27 @@ def clause_type_detail(request: HttpRequest, clause_type_id: str) -> HttpRespons
         "portal/clause_type.html",
         {
             **context,
-            "passages_to_check": passages_to_check(clause_type, due),
+            "passages_to_check": asked(clause_type, due),
             "jobs_to_answer": jobs_to_answer(due),
         },
     )
 
 
-def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
-    """The latest succeeded legal jobs that ran this clause type (of the last `recent`, newest first), each with
-    its findings of the type that are neither an example nor a counter-example yet (`findings`: each
-    `{"ref", "text", "confidence"}`, most confident first, one per passage); jobs with none are left out.
-    Only the results' `custom_clauses` are read."""
-    answered = _answers(clause_type)
-    results = (
-        JobResult.objects.filter(
-            job__connector="legal",
-            job__status=JobStatus.SUCCEEDED,
-            job__options__clause_types__contains=[clause_type.key],
-        )
-        .order_by("-job__created_at")
-        .values_list("job_id", "job__created_at", "output__custom_clauses")[:recent]
-    )
-    due = []
-    for job_id, created_at, found in results:
-        findings: dict[str, dict] = {}
-        for item in found or []:
-            if not isinstance(item, dict) or item.get("clause_type") != clause_type.key:
-                continue
-            span = item.get("span") or {}
-            text = folded(str(span.get("quote", "")))
-            if text and text not in answered and text not in findings:
-                ref = f"{job_id}:{span.get('document_id')}:{span.get('start')}:{span.get('end')}"
-                findings[text] = {"ref": ref, "text": text, "confidence": item.get("confidence") or 0.0}
-        if findings:
-            ranked = sorted(findings.values(), key=lambda f: -f["confidence"])
-            due.append({"job_id": job_id, "created_at": created_at, "findings": ranked})
-    return due
-
-
-def findings_to_check(due: list[dict], *, limit: int = NEAR_MISSES) -> list[dict]:
-    """The findings the clause type's page may ask about beside its near misses: the newest jobs' first, at most
-    `limit`, no passage twice."""
-    chosen: dict[str, dict] = {}
-    for job in due:
-        for finding in job["findings"]:
-            chosen.setdefault(finding["text"], {**finding, "job_id": job["job_id"]})
-    return list(chosen.values())[:limit]
-
-
-def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
-    """What "Passages to check" asks about, once the type is ready: `findings_to_check`, then the near misses,
-    ten in all as `to_ask` mixes them; each with its form field and legend."""
-    if clause_type.status != ClauseTypeStatus.READY:
-        return []
-    found, near = to_ask(findings_to_check(due), clause_type.near_misses)
-    return [
-        *({**f, "field": f"finding-{i}", "legend": f"Finding {i + 1}"} for i, f in enumerate(found)),
-        *({**p, "field": f"passage-{i}", "legend": f"Near miss {i + 1}"} for i, p in enumerate(near)),
-    ]
+def asked(clause_type: ClauseType, due: list[dict]) -> list[dict]:
+    """`passages_to_check` with each passage's form field and legend, numbered per source."""
+    numbers = {"finding": 0, "near_miss": 0}
+    shown = []
+    for passage in passages_to_check(clause_type, due):
+        numbers[passage["source"]] += 1
+        number = numbers[passage["source"]]
+        if passage["source"] == "finding":
+            ref = f"{passage['job_id']}:{passage['document_id']}:{passage['start']}:{passage['end']}"
+            shown.append(
+                {**passage, "ref": ref, "field": f"finding-{number - 1}", "legend": f"Finding {number}"}
+            )
+        else:
+            shown.append({**passage, "field": f"passage-{number - 1}", "legend": f"Near miss {number}"})
+    return shown
 
 
 def jobs_to_answer(due: list[dict]) -> list[dict]:
@@ -213,12 +176,6 @@ def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], 
     messages.success(request, f"Training {clause_type.name} again on {held}.")
 
 
-def _answers(clause_type: ClauseType) -> dict[str, str]:
-    """How the clause type holds each passage it was given, by its folded text: `"clause"` or `"not"`."""
-    held = {folded(p): "clause" for p in clause_type.examples}
-    return held | {folded(p): "not" for p in clause_type.counter_examples}
-
-
 def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:
     """A job's custom clause findings, each with its finding number, its clause type (None when deleted since)
     and how that type holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`."""
@@ -239,7 +196,7 @@ def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Do
             continue
         clause_type = types.get(item.get("clause_type"))
         text = folded(document.text[finding.start : finding.end])
-        answer = _answers(clause_type).get(text, "") if clause_type is not None else ""
+        answer = answers_held(clause_type).get(text, "") if clause_type is not None else ""
         checks.append(
             {
                 "finding": finding,

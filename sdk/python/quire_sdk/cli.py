@@ -511,19 +511,22 @@ def clause_types_answer(
     clause_type_id: str,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
 ) -> None:
-    """Answer the clause type's near misses one by one (y: is this clause, n: is not, s: skip, q: stop asking),
-    then train again on the answers, as the portal's "Passages to check" does."""
+    """Answer the passages to check one by one (its findings in legal jobs, then its near misses; y: is this
+    clause, n: is not, s: skip, q: stop asking), then train again on the answers, as the portal's clause type
+    page does."""
     quire = client(ctx)
     clause_type = quire.clause_types.get(clause_type_id)
-    if not clause_type.near_misses:
-        _out().print(f"{clause_type.key} has no near misses to answer.")
+    asked = quire.clause_types.passages_to_check(clause_type.id)
+    if not asked:
+        _out().print(f"{clause_type.key} has no passages to check ({clause_type.status}).")
         return
     answers: dict[str, list[str]] = {"y": [], "n": []}
-    for number, near in enumerate(clause_type.near_misses, 1):
+    for number, passage in enumerate(asked, 1):
+        where = f"found by {passage['job']}" if passage["source"] == "finding" else "near miss"
         _out().print(
-            f"\n[{number}/{len(clause_type.near_misses)}] score {near['score']:.2f}, {near['document']}"
+            f"\n[{number}/{len(asked)}] {where}, {passage['document']}, score {passage['score']:.2f}"
         )
-        _out().print(near["text"], markup=False)
+        _out().print(passage["text"], markup=False)
         answer = typer.prompt(
             f"Is this {clause_type.name}? [y/n/s/q]",
             default="s",
@@ -532,7 +535,7 @@ def clause_types_answer(
         )
         if answer == "q":
             break
-        answers.get(answer, []).append(near["text"])
+        answers.get(answer, []).append(passage["text"])
     if not answers["y"] and not answers["n"]:
         _out().print("No answers; nothing trains.")
         return

@@ -333,3 +333,64 @@ def test_in_the_browser_a_finding_and_a_near_miss_are_answered_on_the_clause_typ
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert clause_type.counter_examples == [INVOICES] and clause_type.examples[-1] == AUDIT
+
+
+def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace):
+    from quire.jobs.models import Job
+    from tenants.services import api_key_issue
+    from tests.support import Api
+
+    near = [
+        {"document": "doc_x", "start": 0, "end": 20, "text": f"Near miss {n}.", "score": 0.6}
+        for n in range(10)
+    ]
+    clause_type = _ready_clause_type(
+        workspace, "api_to_check", examples=[*FIXTURE["examples"], EXCUSED], near_misses=near
+    )
+
+    def output(document_id: str) -> dict:
+        found = [
+            _found(document_id, passage, "api_to_check", "Force Majeure", confidence)
+            for passage, confidence in ((EXCUSED, 0.95), (AUDIT, 0.71), (INVOICES, 0.83))
+        ]
+        return {"clauses": [], "custom_clauses": found}
+
+    job_id = job_with_result(
+        workspace, connector="legal", filename="clause-answers-api.txt", text=TEXT, output=output
+    )
+    with tenant_context(workspace.tenant):
+        Job.objects.filter(pk=job_id).update(options={"clause_types": ["api_to_check"]})
+        document_id = Job.objects.get(pk=job_id).document_ids[0]
+    api = Api(api_key_issue(tenant=workspace.tenant, name="to check", role="viewer").secret)
+    listed = api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check")
+    assert listed.status_code == 200, listed.content
+    body = listed.json()
+    assert body["object"] == "list" and body["clause_type_id"] == clause_type.pk
+    start = TEXT.index(INVOICES)
+    assert body["data"][0] == {
+        "source": "finding",
+        "job": job_id,
+        "document": document_id,
+        "start": start,
+        "end": start + len(INVOICES),
+        "text": INVOICES,
+        "score": 0.83,
+    }
+    assert [p["text"] for p in body["data"]] == [INVOICES, AUDIT, *(f"Near miss {n}." for n in range(8))]
+    assert body["data"][2] == {
+        "source": "near_miss",
+        "job": None,
+        "document": "doc_x",
+        "start": 0,
+        "end": 20,
+        "text": "Near miss 0.",
+        "score": 0.6,
+    }
+    page = signed_in(workspace, "developer").get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert [text for text in (p["text"] for p in body["data"]) if text in page] == [
+        p["text"] for p in body["data"]
+    ]
+    assert api.get("/v1/clause_types/cla_missing/passages_to_check").status_code == 404
+    with tenant_context(workspace.tenant):
+        type(clause_type).objects.filter(pk=clause_type.pk).update(status="training")
+    assert api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"] == []

@@ -1,0 +1,90 @@
+"""What to ask a reviewer about a custom clause type: its findings in legal jobs that no one has answered yet, and
+its near misses, mixed by `to_ask`. The clause type's portal page ("Passages to check") and
+`GET /v1/clause_types/{id}/passages_to_check` read the same list."""
+
+from __future__ import annotations
+
+from connectors.legal.custom import NEAR_MISSES, folded, to_ask
+from quire.clauses.models import ClauseType, ClauseTypeStatus
+from quire.jobs.models import JobResult, JobStatus
+
+JOBS_LOOKED_AT = 20
+
+
+def answers_held(clause_type: ClauseType) -> dict[str, str]:
+    """How the clause type holds each passage it was given, by its folded text: `"clause"` or `"not"`."""
+    held = {folded(p): "clause" for p in clause_type.examples}
+    return held | {folded(p): "not" for p in clause_type.counter_examples}
+
+
+def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
+    """The latest succeeded legal jobs that ran this clause type (of the last `recent`, newest first), each with
+    its findings of the type that are neither an example nor a counter-example yet (`findings`: each
+    `{"job_id", "document_id", "start", "end", "text", "confidence"}`, the text folded, most confident first,
+    one per passage); jobs with none are left out. Only the results' `custom_clauses` are read."""
+    answered = answers_held(clause_type)
+    results = (
+        JobResult.objects.filter(
+            job__connector="legal",
+            job__status=JobStatus.SUCCEEDED,
+            job__options__clause_types__contains=[clause_type.key],
+        )
+        .order_by("-job__created_at")
+        .values_list("job_id", "job__created_at", "output__custom_clauses")[:recent]
+    )
+    due = []
+    for job_id, created_at, found in results:
+        findings: dict[str, dict] = {}
+        for item in found or []:
+            if not isinstance(item, dict) or item.get("clause_type") != clause_type.key:
+                continue
+            span = item.get("span") or {}
+            text = folded(str(span.get("quote", "")))
+            if text and text not in answered and text not in findings:
+                findings[text] = {
+                    "job_id": job_id,
+                    "document_id": str(span.get("document_id")),
+                    "start": span.get("start"),
+                    "end": span.get("end"),
+                    "text": text,
+                    "confidence": item.get("confidence") or 0.0,
+                }
+        if findings:
+            ranked = sorted(findings.values(), key=lambda f: -f["confidence"])
+            due.append({"job_id": job_id, "created_at": created_at, "findings": ranked})
+    return due
+
+
+def findings_to_check(due: list[dict], *, limit: int = NEAR_MISSES) -> list[dict]:
+    """The findings to ask about beside the near misses: the newest jobs' first, at most `limit`, no passage
+    twice."""
+    chosen: dict[str, dict] = {}
+    for job in due:
+        for finding in job["findings"]:
+            chosen.setdefault(finding["text"], finding)
+    return list(chosen.values())[:limit]
+
+
+def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
+    """Once the type is ready, `findings_to_check(due)` then its near misses, ten in all as `to_ask` mixes them:
+    each `{"source": "finding" | "near_miss", "job_id" (None for a near miss), "document_id", "start", "end",
+    "text", "score"}` (a finding's score is its confidence in its job)."""
+    if clause_type.status != ClauseTypeStatus.READY:
+        return []
+    found, near = to_ask(findings_to_check(due), clause_type.near_misses)
+    places = ("job_id", "document_id", "start", "end", "text")
+    return [
+        *({"source": "finding", **{k: f[k] for k in places}, "score": f["confidence"]} for f in found),
+        *(
+            {
+                "source": "near_miss",
+                "job_id": None,
+                "document_id": p["document"],
+                "start": p["start"],
+                "end": p["end"],
+                "text": p["text"],
+                "score": p["score"],
+            }
+            for p in near
+        ),
+    ]
