@@ -33,6 +33,28 @@ def _found(document_id: str, passage: str, key: str, name: str, confidence: floa
     return {"category": name, "clause_type": key, "name": name, "confidence": confidence, "span": span}
 
 
+def _job_that_ran(
+    workspace, key: str, filename: str, found: list[tuple[str, float]], **others
+) -> tuple[str, str]:
+    """A succeeded legal job that ran clause type `key` (its options name it) over `TEXT`, finding each
+    (passage, confidence) of `found` for it, and `others` (`{key: [(passage, confidence)]}`) for other types;
+    returns the job's and its document's ids."""
+    from quire.jobs.models import Job
+
+    def output(document_id: str) -> dict:
+        findings = [
+            _found(document_id, passage, type_key, "Force Majeure", confidence)
+            for type_key, pairs in ((key, found), *others.items())
+            for passage, confidence in pairs
+        ]
+        return {"clauses": [], "custom_clauses": findings}
+
+    job_id = job_with_result(workspace, connector="legal", filename=filename, text=TEXT, output=output)
+    with tenant_context(workspace.tenant):
+        Job.objects.filter(pk=job_id).update(options={"clause_types": [key]})
+        return job_id, Job.objects.get(pk=job_id).document_ids[0]
+
+
 def _legal_job(workspace) -> str:
     def output(document_id: str) -> dict:
         return {
@@ -235,7 +257,6 @@ def test_the_clause_type_page_lists_the_jobs_with_findings_to_answer(workspace):
 
 
 def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_misses(workspace):
-    from quire.jobs.models import Job
 
     near = [
         {"document": "doc_x", "start": 0, "end": 9, "text": f"Near miss number {n}.", "score": 0.6}
@@ -249,21 +270,13 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
         near_misses=near,
     )
 
-    def output(document_id: str) -> dict:
-        found = [
-            _found(document_id, EXCUSED, "checked_findings", "Force Majeure", 0.95),
-            _found(document_id, AUDIT, "checked_findings", "Force Majeure", 0.71),
-            _found(document_id, INVOICES, "checked_findings", "Force Majeure", 0.83),
-            _found(document_id, AUDIT, "other_type", "Audit Rights", 0.9),
-        ]
-        return {"clauses": [], "custom_clauses": found}
-
-    job_id = job_with_result(
-        workspace, connector="legal", filename="clause-answers-checked.txt", text=TEXT, output=output
+    job_id, document_id = _job_that_ran(
+        workspace,
+        "checked_findings",
+        "clause-answers-checked.txt",
+        [(EXCUSED, 0.95), (AUDIT, 0.71), (INVOICES, 0.83)],
+        other_type=[(AUDIT, 0.9)],
     )
-    with tenant_context(workspace.tenant):
-        Job.objects.filter(pk=job_id).update(options={"clause_types": ["checked_findings"]})
-        document_id = Job.objects.get(pk=job_id).document_ids[0]
     developer = signed_in(workspace, "developer")
     page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
     assert "Passages to check" in page and page.count('type="radio"') == 30
@@ -336,7 +349,6 @@ def test_in_the_browser_a_finding_and_a_near_miss_are_answered_on_the_clause_typ
 
 
 def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace):
-    from quire.jobs.models import Job
     from tenants.services import api_key_issue
     from tests.support import Api
 
@@ -348,19 +360,12 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
         workspace, "api_to_check", examples=[*FIXTURE["examples"], EXCUSED], near_misses=near
     )
 
-    def output(document_id: str) -> dict:
-        found = [
-            _found(document_id, passage, "api_to_check", "Force Majeure", confidence)
-            for passage, confidence in ((EXCUSED, 0.95), (AUDIT, 0.71), (INVOICES, 0.83))
-        ]
-        return {"clauses": [], "custom_clauses": found}
-
-    job_id = job_with_result(
-        workspace, connector="legal", filename="clause-answers-api.txt", text=TEXT, output=output
+    job_id, document_id = _job_that_ran(
+        workspace,
+        "api_to_check",
+        "clause-answers-api.txt",
+        [(EXCUSED, 0.95), (AUDIT, 0.71), (INVOICES, 0.83)],
     )
-    with tenant_context(workspace.tenant):
-        Job.objects.filter(pk=job_id).update(options={"clause_types": ["api_to_check"]})
-        document_id = Job.objects.get(pk=job_id).document_ids[0]
     api = Api(api_key_issue(tenant=workspace.tenant, name="to check", role="viewer").secret)
     listed = api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check")
     assert listed.status_code == 200, listed.content
