@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 from functools import partial
 
 from django.db import models
+from django.db.models import Func
 
 from tenants.identifiers import new_id
 
@@ -12,6 +15,22 @@ class ClauseTypeStatus(models.TextChoices):
     TRAINING = "training"
     READY = "ready"
     FAILED = "failed"
+
+
+class ClauseTypeQuerySet(models.QuerySet):
+    def listed(self, *, near_misses: bool = False) -> ClauseTypeQuerySet:
+        """Without the passages and the trained head, which a list need not read (up to 500 passages of 5,000
+        characters each a type), nor the near misses unless asked; the passages' counts come from PostgreSQL
+        (`listed_example_count`, `listed_counter_example_count`)."""
+        left_out = ("examples", "counter_examples", "head") + (() if near_misses else ("near_misses",))
+        return self.defer(*left_out).annotate(
+            listed_example_count=Func(
+                "examples", function="jsonb_array_length", output_field=models.IntegerField()
+            ),
+            listed_counter_example_count=Func(
+                "counter_examples", function="jsonb_array_length", output_field=models.IntegerField()
+            ),
+        )
 
 
 class ClauseType(models.Model):
@@ -38,6 +57,8 @@ class ClauseType(models.Model):
     train_unqueued = models.BooleanField(default=False)
     trained_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClauseTypeQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["created_at"])]

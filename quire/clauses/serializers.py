@@ -85,7 +85,15 @@ class ClauseTypeSerializer(ResourceSerializer):
         ]
 
 
-class ClauseTypeSummarySerializer(ClauseTypeSerializer):
+class ClauseTypeListedSerializer(ClauseTypeSerializer):
+    """A clause type in a list: its passage counts come from the list's query (`ClauseType.objects.listed()`),
+    which never reads the passages themselves."""
+
+    example_count = serializers.IntegerField(source="listed_example_count", read_only=True)
+    counter_example_count = serializers.IntegerField(source="listed_counter_example_count", read_only=True)
+
+
+class ClauseTypeSummarySerializer(ClauseTypeListedSerializer):
     """A clause type in a list from API version 2026-12-05 on: without its `near_misses` (up to ten passages),
     which `GET /v1/clause_types/{id}` or `expand[]=near_misses` give."""
 

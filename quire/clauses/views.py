@@ -18,6 +18,7 @@ from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.serializers import (
     ClauseTypeCreateSerializer,
     ClauseTypeExamplesSerializer,
+    ClauseTypeListedSerializer,
     ClauseTypeSerializer,
     ClauseTypeSummarySerializer,
     ClauseTypeWithExamplesSerializer,
@@ -62,11 +63,10 @@ class ClauseTypeListCreateView(ListAPIView):
         return version < LIST_WITHOUT_NEAR_MISSES or "near_misses" in asked
 
     def get_queryset(self) -> QuerySet[ClauseType]:
-        left_out = ("head",) if self._with_near_misses() else ("head", "near_misses")
-        return ClauseType.objects.defer(*left_out)
+        return ClauseType.objects.listed(near_misses=self._with_near_misses())
 
     def get_serializer_class(self) -> type[ClauseTypeSerializer]:
-        return ClauseTypeSerializer if self._with_near_misses() else ClauseTypeSummarySerializer
+        return ClauseTypeListedSerializer if self._with_near_misses() else ClauseTypeSummarySerializer
 
     @extend_schema(parameters=[EXPAND_PARAMETER])
     def get(self, request: Request) -> Response:

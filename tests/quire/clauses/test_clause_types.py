@@ -5,8 +5,11 @@ another tenant can neither see nor use it, and bad training input is a 400 namin
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from connectors.legal.custom import THRESHOLD
 from tests.quire.jobs.test_jobs import assert_spans_hold
@@ -291,16 +294,24 @@ def test_a_training_that_fails_publishes_clause_type_failed(tenant_a):
 
 def test_a_clause_type_list_leaves_out_near_misses_from_version_2026_12_05(tenant_a, api_a: Api):
     near = [{"document": "doc_x", "start": 0, "end": 9, "text": "A passage", "score": 0.8}]
-    with clause_type_row(tenant_a.tenant, "listed_type", near_misses=near) as created:
+    passages = {"examples": BODY["examples"], "counter_examples": BODY["counter_examples"]}
+    with clause_type_row(tenant_a.tenant, "listed_type", near_misses=near, **passages) as created:
 
         def listed(**params) -> dict:
             response = api_a.get("/v1/clause_types", limit=100, **params)
             return next(c for c in response.json()["data"] if c["id"] == created.pk)
 
-        current = api_a.get("/v1/clause_types")
+        with CaptureQueriesContext(connection) as queries:
+            current = api_a.get("/v1/clause_types")
         assert current["Quire-Version"] == "2026-12-05"
+        read = " ".join(q["sql"] for q in queries.captured_queries if "clauses_clausetype" in q["sql"])
+        assert "jsonb_array_length" in read
+        assert not re.search(
+            r'(?<!jsonb_array_length\()"clauses_clausetype"\."(examples|counter_examples|head)"', read
+        )
         plain = listed()
-        assert "near_misses" not in plain and plain["example_count"] == 0
+        assert "near_misses" not in plain and plain["example_count"] == len(BODY["examples"])
+        assert plain["counter_example_count"] == len(BODY["counter_examples"])
         assert listed(**{"expand[]": "near_misses"})["near_misses"] == near
         old = next(
             c
