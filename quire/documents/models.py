@@ -1,7 +1,11 @@
+from __future__ import annotations
+
 from functools import partial
 
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Func
+from django.db.models.functions import Coalesce, Length
 from pgvector.django import HnswIndex, VectorField
 
 from tenants.identifiers import new_id
@@ -15,6 +19,24 @@ class DocumentStatus(models.TextChoices):
     EMBEDDING = "embedding"
     READY = "ready"
     FAILED = "failed"
+
+
+def tokens_for(chars: int) -> int:
+    """About four characters a token for English prose; used for context budgeting."""
+    return (chars + 3) // 4
+
+
+class DocumentQuerySet(models.QuerySet):
+    def listed(self) -> DocumentQuerySet:
+        """Without the text and what maps it (page starts, layout, tables), which a list need not read (a
+        40-page PDF's text and layout run to hundreds of kilobytes); PostgreSQL counts the characters and pages
+        (`listed_char_count`, `listed_page_count`)."""
+        return self.defer("text", "page_starts", "layout", "tables").annotate(
+            listed_char_count=Length("text"),
+            listed_page_count=Coalesce(
+                Func("page_starts", function="jsonb_array_length", output_field=models.IntegerField()), 0
+            ),
+        )
 
 
 class Document(models.Model):
@@ -67,6 +89,8 @@ class Document(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = DocumentQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["created_at"]),
@@ -87,8 +111,7 @@ class Document(models.Model):
 
     @property
     def token_estimate(self) -> int:
-        """About four characters a token for English prose; used for context budgeting."""
-        return (len(self.text) + 3) // 4
+        return tokens_for(len(self.text))
 
 
 class Attachment(models.Model):

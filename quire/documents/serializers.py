@@ -2,7 +2,7 @@ from django.db.models import Prefetch
 from rest_framework import serializers
 
 from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
-from quire.documents.models import Document
+from quire.documents.models import Document, tokens_for
 
 # What DocumentSerializer reads beyond the row, prefetched for a list in two queries.
 WITH_ATTACHMENTS = (
@@ -60,6 +60,18 @@ class DocumentSerializer(ResourceSerializer):
     def get_parent(self, document: Document) -> str | None:
         emails = _emails(document)
         return emails[0].pk if emails else None
+
+
+class DocumentListedSerializer(DocumentSerializer):
+    """A document in a list: its counts come from the list's query (`Document.objects.listed()`), which never
+    reads the text."""
+
+    char_count = serializers.IntegerField(source="listed_char_count", read_only=True)
+    page_count = serializers.IntegerField(source="listed_page_count", read_only=True)
+    token_estimate = serializers.SerializerMethodField()
+
+    def get_token_estimate(self, document: Document) -> int:
+        return tokens_for(document.listed_char_count)
 
 
 def _emails(document: Document) -> list[Document]:

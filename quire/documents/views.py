@@ -22,6 +22,7 @@ from quire.documents.selectors import document_tables, search_chunks
 from quire.documents.serializers import (
     WITH_ATTACHMENTS,
     DocumentBatchSerializer,
+    DocumentListedSerializer,
     DocumentSerializer,
     DocumentTableListSerializer,
     DocumentTextCreateSerializer,
@@ -84,8 +85,8 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
 
 
 class DocumentListCreateView(ListAPIView):
-    serializer_class = DocumentSerializer
-    queryset = Document.objects.prefetch_related(*WITH_ATTACHMENTS)
+    serializer_class = DocumentListedSerializer
+    queryset = Document.objects.listed().prefetch_related(*WITH_ATTACHMENTS)
     parser_classes = [JSONParser, MultiPartParser]
     filter_backends = [ListFilter]
     list_filters = {"status": DocumentStatus.values}

@@ -264,3 +264,45 @@ def test_search_ranks_chunks_with_spans(celery_worker, api_a: Api, api_b: Api):
     assert ids["bio"] not in {h["document_id"] for h in other}
     missing = api_b.post("/v1/search", {"query": "x", "documents": [ids["bio"]]})
     assert missing.status_code == 404
+
+
+def test_the_list_counts_what_the_detail_counts_without_reading_the_text(tenant_a, api_a: Api):
+    import hashlib
+    import re
+
+    from django.test.utils import CaptureQueriesContext
+
+    text = "Überall gilt: the Supplier shall deliver. " * 50
+
+    def stored(filename: str, text: str, **fields) -> Document:
+        return Document.objects.create(
+            filename=filename,
+            content_type="application/octet-stream",
+            sha256=hashlib.sha256(f"listed {filename}".encode()).hexdigest(),
+            size_bytes=1,
+            file=filename,
+            status="ready",
+            text=text,
+            metadata={"listed": "counted"},
+            **fields,
+        )
+
+    with tenant_context(tenant_a.tenant):
+        layout = {"lines": [[0, 10, 0, 1.0, 1.0, 2.0, 2.0]], "page_sizes": [[612, 792]]}
+        document = stored("counted.pdf", text, page_starts=[0, 700, 1400], layout=layout)
+        unpaged = stored("unpaged.txt", "short")
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            listed = api_a.get("/v1/documents", limit=10, **{"metadata[listed]": "counted"}).json()["data"]
+        read = " ".join(q["sql"] for q in queries.captured_queries if "documents_document" in q["sql"])
+        assert not re.search(r'(?<!LENGTH\()"documents_document"\."(text|layout|tables)"', read)
+        counts = ("char_count", "page_count", "token_estimate")
+        for row in listed:
+            detail = api_a.get(f"/v1/documents/{row['id']}").json()
+            assert {k: row[k] for k in counts} == {k: detail[k] for k in counts}
+        by_id = {row["id"]: row for row in listed}
+        assert by_id[document.pk]["char_count"] == len(text) and by_id[document.pk]["page_count"] == 3
+        assert by_id[unpaged.pk]["page_count"] == 0 and by_id[unpaged.pk]["token_estimate"] == 2
+    finally:
+        with tenant_context(tenant_a.tenant):
+            Document.objects.filter(pk__in=[document.pk, unpaged.pk]).delete()
