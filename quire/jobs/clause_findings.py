@@ -68,16 +68,21 @@ def findings_to_check(due: list[dict], *, limit: int = NEAR_MISSES) -> list[dict
 def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     """Once the type is ready, `findings_to_check(due)` then its near misses, ten in all as `to_ask` mixes them:
     each `{"source": "finding" | "near_miss", "job_id" (None for a near miss), "document_id", "start", "end",
-    "text", "score"}` (a finding's score is its confidence in its job)."""
+    "text", "score"}` (a finding's score is its confidence in its job; a near miss also has its `index` in
+    `near_misses`); a near miss a finding already asks about is left out."""
     if clause_type.status != ClauseTypeStatus.READY:
         return []
-    found, near = to_ask(findings_to_check(due), clause_type.near_misses)
+    findings = findings_to_check(due)
+    asked = {f["text"] for f in findings}
+    unasked = [(i, p) for i, p in enumerate(clause_type.near_misses) if folded(p["text"]) not in asked]
+    found, near = to_ask(findings, unasked)
     places = ("job_id", "document_id", "start", "end", "text")
     return [
         *({"source": "finding", **{k: f[k] for k in places}, "score": f["confidence"]} for f in found),
         *(
             {
                 "source": "near_miss",
+                "index": index,
                 "job_id": None,
                 "document_id": p["document"],
                 "start": p["start"],
@@ -85,6 +90,6 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
                 "text": p["text"],
                 "score": p["score"],
             }
-            for p in near
+            for index, p in near
         ),
     ]

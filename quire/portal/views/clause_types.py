@@ -80,7 +80,7 @@ def asked(clause_type: ClauseType, due: list[dict]) -> list[dict]:
                 {**passage, "ref": ref, "field": f"finding-{number - 1}", "legend": f"Finding {number}"}
             )
         else:
-            shown.append({**passage, "field": f"passage-{number - 1}", "legend": f"Near miss {number}"})
+            shown.append({**passage, "field": f"passage-{passage['index']}", "legend": f"Near miss {number}"})
     return shown
 
 

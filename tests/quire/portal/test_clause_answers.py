@@ -257,11 +257,11 @@ def test_the_clause_type_page_lists_the_jobs_with_findings_to_answer(workspace):
 
 
 def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_misses(workspace):
-
     near = [
         {"document": "doc_x", "start": 0, "end": 9, "text": f"Near miss number {n}.", "score": 0.6}
-        for n in range(10)
+        for n in range(11)
     ]
+    near[0] = {**near[0], "text": AUDIT}
     clause_type = _ready_clause_type(
         workspace,
         "checked_findings",
@@ -280,8 +280,9 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
     developer = signed_in(workspace, "developer")
     page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
     assert "Passages to check" in page and page.count('type="radio"') == 30
-    assert page.index(INVOICES) < page.index(AUDIT) < page.index("Near miss number 0.")
-    assert "Near miss number 7." in page and "Near miss number 8." not in page
+    assert page.index(INVOICES) < page.index(AUDIT) < page.index("Near miss number 1.")
+    assert page.count(AUDIT) == 1 and 'name="passage-0"' not in page
+    assert "Near miss number 8." in page and "Near miss number 9." not in page
     assert f'href="/jobs/{job_id}#clause-checks"' in page
 
     def ref(passage: str) -> str:
@@ -299,19 +300,21 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
             "finding-1": "clause",
             "finding-2-ref": f"job_other:{document_id}:0:5",
             "finding-2": "clause",
+            "passage-2": "clause",
         },
         follow=True,
     )
-    assert "again on 13 examples and 1 counter-example." in answered.content.decode()
+    assert "again on 14 examples and 1 counter-example." in answered.content.decode()
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert clause_type.counter_examples == [INVOICES] and TEXT not in clause_type.examples
-    assert (clause_type.version, len(clause_type.examples)) == (2, 13)
+    assert clause_type.examples[-1] == "Near miss number 2."
+    assert (clause_type.version, len(clause_type.examples)) == (2, 14)
 
     with tenant_context(workspace.tenant):
         ClauseType.objects.filter(pk=clause_type.pk).update(status=ClauseTypeStatus.READY)
     page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
-    assert page.count('type="radio"') == 30 and "Near miss number 8." in page
+    assert page.count('type="radio"') == 30 and "Near miss number 9." in page
     assert AUDIT in page and INVOICES not in page.split("Examples (")[0]
 
 
@@ -356,6 +359,7 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
         {"document": "doc_x", "start": 0, "end": 20, "text": f"Near miss {n}.", "score": 0.6}
         for n in range(10)
     ]
+    near[1] = {**near[1], "text": f"  {AUDIT}"}
     clause_type = _ready_clause_type(
         workspace, "api_to_check", examples=[*FIXTURE["examples"], EXCUSED], near_misses=near
     )
@@ -381,7 +385,11 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
         "text": INVOICES,
         "score": 0.83,
     }
-    assert [p["text"] for p in body["data"]] == [INVOICES, AUDIT, *(f"Near miss {n}." for n in range(8))]
+    assert [p["text"] for p in body["data"]] == [
+        INVOICES,
+        AUDIT,
+        *(f"Near miss {n}." for n in (0, *range(2, 9))),
+    ]
     assert body["data"][2] == {
         "source": "near_miss",
         "job": None,
