@@ -66,15 +66,16 @@ def findings_to_check(due: list[dict], *, limit: int = NEAR_MISSES) -> list[dict
 
 
 def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
-    """Once the type is ready, `findings_to_check(due)` then its near misses, ten in all as `to_ask` mixes them:
+    """`findings_to_check(due)` then the type's near misses, ten in all as `to_ask` mixes them (near misses only
+    once it is ready: until then they are its previous head's, and findings do not depend on the head):
     each `{"source": "finding" | "near_miss", "job_id" (None for a near miss), "document_id", "start", "end",
     "text", "score"}` (a finding's score is its confidence in its job; a near miss also has its `index` in
     `near_misses`); a near miss a finding already asks about is left out."""
-    if clause_type.status != ClauseTypeStatus.READY:
-        return []
     findings = findings_to_check(due)
     asked = {f["text"] for f in findings}
-    unasked = [(i, p) for i, p in enumerate(clause_type.near_misses) if folded(p["text"]) not in asked]
+    ready = clause_type.status == ClauseTypeStatus.READY
+    near_misses = clause_type.near_misses if ready else []
+    unasked = [(i, p) for i, p in enumerate(near_misses) if folded(p["text"]) not in asked]
     found, near = to_ask(findings, unasked)
     places = ("job_id", "document_id", "start", "end", "text")
     return [

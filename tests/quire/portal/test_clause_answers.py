@@ -310,6 +310,9 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
     assert clause_type.counter_examples == [INVOICES] and TEXT not in clause_type.examples
     assert clause_type.examples[-1] == "Near miss number 2."
     assert (clause_type.version, len(clause_type.examples)) == (2, 14)
+    queued = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert queued.count('type="radio"') == 3 and "Finding 1" in queued and "Near miss 1" not in queued
+    assert 'name="version" value="2"' in queued
 
     with tenant_context(workspace.tenant):
         ClauseType.objects.filter(pk=clause_type.pk).update(status=ClauseTypeStatus.READY)
@@ -406,4 +409,5 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
     assert api.get("/v1/clause_types/cla_missing/passages_to_check").status_code == 404
     with tenant_context(workspace.tenant):
         type(clause_type).objects.filter(pk=clause_type.pk).update(status="training")
-    assert api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"] == []
+    training = api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"]
+    assert [(p["source"], p["text"]) for p in training] == [("finding", INVOICES), ("finding", AUDIT)]
