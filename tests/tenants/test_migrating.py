@@ -57,3 +57,14 @@ def test_only_schemas_behind_the_migrations_on_disk_are_migrated(tenant_a, tenan
 def test_the_executor_wraps_the_one_asked_for():
     assert issubclass(get_skipping_executor("standard"), StandardExecutor)
     assert issubclass(get_skipping_executor("multiprocessing"), MultiprocessingExecutor)
+
+
+def test_the_parallel_executor_migrates_only_the_schema_behind(tenant_b, capsys):
+    schema = tenant_b.tenant.schema_name
+    with connection.cursor() as cursor:
+        cursor.execute(f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name = %s', list(LEAF))
+    capsys.readouterr()
+    call_command("migrate_schemas", tenant=True, executor="multiprocessing", interactive=False, verbosity=1)
+    out = capsys.readouterr().out
+    assert f"1 of {len(_tenant_schemas())} tenant schemas have migrations to apply." in out
+    assert _recorded(schema)
