@@ -1,6 +1,6 @@
 """`migrate_schemas` without a `migrate` per tenant schema that has nothing to apply.
 
-django-tenants runs a full `migrate` in every tenant schema, which costs 0.2-1 s a schema even when nothing is
+django-tenants runs a full `migrate` in every tenant schema, which costs 0.07-1 s a schema even when nothing is
 new (docs/scaling.md), so a release at 1,000 tenants spent minutes before its pods could start. The executor
 here (settings' `GET_EXECUTOR_FUNCTION`) first reads every tenant schema's `django_migrations`, a few hundred
 schemas a query, and hands django-tenants' own executor (standard, multiprocessing or subprocess, as asked)
