@@ -319,3 +319,18 @@ def test_clause_type_passages_to_check_are_answered_one_by_one(cli, tenant_a):
             assert row.examples[-1] == texts[0] and row.counter_examples == [texts[1]]
             type(row).objects.filter(pk=row.pk).update(status="ready", near_misses=[])
         assert "no passages to check (ready)" in cli("clause-types", "answer", row.pk).output
+
+
+def test_api_keys_are_listed_created_moved_and_revoked(cli):
+    created = cli("api-keys", "create", "cli integration", "--role", "viewer", "--json")
+    assert created.exit_code == 0, created.output
+    key = json.loads(created.stdout)
+    assert key["secret"].startswith("qk_live_") and key["role"] == "viewer"
+    assert f"{key['id']} {key['display_prefix']}… 'cli integration' viewer" in cli("api-keys", "list").stdout
+    assert cli("api-keys", "update", key["id"]).exit_code == 2
+    moved = cli("api-keys", "update", key["id"], "--version", "2026-12-01", "--role", "developer")
+    assert moved.exit_code == 0 and "developer, API version 2026-12-01, active" in moved.stdout
+    unknown = cli("api-keys", "update", key["id"], "--version", "1999-01-01", "--json")
+    assert unknown.exit_code == 1 and json.loads(unknown.stdout)["error"]["param"] == "version"
+    revoked = cli("api-keys", "revoke", key["id"])
+    assert revoked.exit_code == 0 and "revoked" in revoked.stdout

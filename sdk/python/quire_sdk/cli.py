@@ -33,7 +33,7 @@ from quire_sdk.client import DEFAULT_BASE_URL, Quire
 from quire_sdk.config import load_config, save_config
 from quire_sdk.errors import APIStatusError, QuireError
 from quire_sdk.export import FORMATS, export_result
-from quire_sdk.types import ApiObject, ClauseType, Document, Job
+from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, Job
 from quire_sdk.webhooks import WebhookVerificationError, verify
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Quire's API from the command line.")
@@ -41,10 +41,12 @@ documents_app = typer.Typer(no_args_is_help=True, help="Upload, list and read do
 jobs_app = typer.Typer(no_args_is_help=True, help="Run connectors over documents.")
 webhooks_app = typer.Typer(no_args_is_help=True, help="Receive and test webhooks.")
 clause_types_app = typer.Typer(no_args_is_help=True, help="Teach custom clause types from example passages.")
+api_keys_app = typer.Typer(no_args_is_help=True, help="Manage the workspace's API keys (an admin key).")
 app.add_typer(documents_app, name="documents")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(clause_types_app, name="clause-types")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(api_keys_app, name="api-keys")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
 MetadataOpt = Annotated[
@@ -643,6 +645,62 @@ def models(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         status = model.status if model.status_reason is None else f"{model.status}: {model.status_reason}"
         table.add_row(model.id, status, model.version or "", ", ".join(model.licences), model.training_data)
     _out().print(table)
+
+
+def _key_line(key: ApiKey) -> str:
+    state = f"revoked {key.revoked_at[:10]}" if key.revoked_at else "active"
+    return f"{key.id} {key.display_prefix}… {key.name!r} {key.role}, API version {key.version}, {state}"
+
+
+@api_command(api_keys_app, "list")
+def api_keys_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """The workspace's API keys, newest first, each with its role and API version."""
+    keys = list(client(ctx).api_keys.list(limit=100))
+    if json_output:
+        _print_json(keys)
+        return
+    for key in keys:
+        _out().print(_key_line(key), markup=False)
+
+
+@api_command(api_keys_app, "create")
+def api_keys_create(
+    ctx: typer.Context,
+    name: str,
+    role: Annotated[str, typer.Option(help="admin, developer or viewer.")] = "developer",
+    json_output: JsonOpt = False,
+) -> None:
+    """A new key; its secret is printed this once."""
+    key = client(ctx).api_keys.create(name, role=role)
+    if json_output:
+        _print_json(key)
+        return
+    _out().print(_key_line(key), markup=False)
+    _out().print(f"Secret (shown once): {key.secret}", markup=False)
+
+
+@api_command(api_keys_app, "update")
+def api_keys_update(
+    ctx: typer.Context,
+    key_id: str,
+    role: Annotated[str | None, typer.Option(help="admin, developer or viewer.")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="The API version its requests get from now on (docs/versioning.md).")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Change a key's role, or move it to another API version."""
+    if role is None and version is None:
+        raise typer.BadParameter("give --role or --version", param_hint="--version")
+    key = client(ctx).api_keys.update(key_id, role=role, version=version)
+    _print_json(key) if json_output else _out().print(_key_line(key), markup=False)
+
+
+@api_command(api_keys_app, "revoke")
+def api_keys_revoke(ctx: typer.Context, key_id: str, json_output: JsonOpt = False) -> None:
+    """Revoke a key: its requests fail from now on."""
+    key = client(ctx).api_keys.revoke(key_id)
+    _print_json(key) if json_output else _out().print(_key_line(key), markup=False)
 
 
 @api_command(webhooks_app, "test")
