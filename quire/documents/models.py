@@ -27,13 +27,13 @@ def tokens_for(chars: int) -> int:
 
 
 class DocumentQuerySet(models.QuerySet):
-    def listed(self) -> DocumentQuerySet:
-        """Without the text and what maps it (page starts, layout, tables), which a list need not read (a
-        40-page PDF's text and layout run to hundreds of kilobytes); PostgreSQL counts the characters and pages
-        (`listed_char_count`, `listed_page_count`)."""
+    def without_text(self) -> DocumentQuerySet:
+        """Without the text and what maps it (page starts, layout, tables), which an answer about documents need
+        not read (a long PDF's text and layout run to megabytes); PostgreSQL counts the characters and pages
+        (`counted_char_count`, `counted_page_count`)."""
         return self.defer("text", "page_starts", "layout", "tables").annotate(
-            listed_char_count=Length("text"),
-            listed_page_count=Coalesce(
+            counted_char_count=Length("text"),
+            counted_page_count=Coalesce(
                 Func("page_starts", function="jsonb_array_length", output_field=models.IntegerField()), 0
             ),
         )

@@ -62,16 +62,16 @@ class DocumentSerializer(ResourceSerializer):
         return emails[0].pk if emails else None
 
 
-class DocumentListedSerializer(DocumentSerializer):
-    """A document in a list: its counts come from the list's query (`Document.objects.listed()`), which never
-    reads the text."""
+class CountedDocumentSerializer(DocumentSerializer):
+    """A document whose counts come from its query (`Document.objects.without_text()`), which never reads the
+    text: the list and the detail."""
 
-    char_count = serializers.IntegerField(source="listed_char_count", read_only=True)
-    page_count = serializers.IntegerField(source="listed_page_count", read_only=True)
+    char_count = serializers.IntegerField(source="counted_char_count", read_only=True)
+    page_count = serializers.IntegerField(source="counted_page_count", read_only=True)
     token_estimate = serializers.SerializerMethodField()
 
     def get_token_estimate(self, document: Document) -> int:
-        return tokens_for(document.listed_char_count)
+        return tokens_for(document.counted_char_count)
 
 
 def _emails(document: Document) -> list[Document]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
@@ -21,8 +21,8 @@ from quire.documents.models import Document, DocumentStatus
 from quire.documents.selectors import document_tables, search_chunks
 from quire.documents.serializers import (
     WITH_ATTACHMENTS,
+    CountedDocumentSerializer,
     DocumentBatchSerializer,
-    DocumentListedSerializer,
     DocumentSerializer,
     DocumentTableListSerializer,
     DocumentTextCreateSerializer,
@@ -85,8 +85,8 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
 
 
 class DocumentListCreateView(ListAPIView):
-    serializer_class = DocumentListedSerializer
-    queryset = Document.objects.listed().prefetch_related(*WITH_ATTACHMENTS)
+    serializer_class = CountedDocumentSerializer
+    queryset = Document.objects.without_text().prefetch_related(*WITH_ATTACHMENTS)
     parser_classes = [JSONParser, MultiPartParser]
     filter_backends = [ListFilter]
     list_filters = {"status": DocumentStatus.values}
@@ -168,9 +168,16 @@ class DocumentListCreateView(ListAPIView):
 
 
 class DocumentDetailView(RetrieveDestroyAPIView):
-    serializer_class = DocumentSerializer
-    queryset = Document.objects.prefetch_related(*WITH_ATTACHMENTS)
+    """GET reads no text (integrators poll it while a document ingests); updates and deletes load the row."""
+
     lookup_url_kwarg = "document_id"
+
+    def get_queryset(self) -> QuerySet[Document]:
+        rows = Document.objects.without_text() if self.request.method == "GET" else Document.objects.all()
+        return rows.prefetch_related(*WITH_ATTACHMENTS)
+
+    def get_serializer_class(self) -> type[DocumentSerializer]:
+        return CountedDocumentSerializer if self.request.method == "GET" else DocumentSerializer
 
     @extend_schema(
         operation_id="documents_update", request=MetadataUpdateSerializer, responses={200: DocumentSerializer}

@@ -25,7 +25,7 @@ IN_PROGRESS = (DocumentStatus.PENDING, DocumentStatus.PARSING, DocumentStatus.EM
 
 
 def _listing() -> dict:
-    documents = list(Document.objects.listed().order_by("-created_at")[:PAGE_SIZE])
+    documents = list(Document.objects.without_text().order_by("-created_at")[:PAGE_SIZE])
     return {"documents": documents, "polling": any(d.status in IN_PROGRESS for d in documents)}
 
 
