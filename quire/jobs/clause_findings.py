@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from connectors.legal.custom import NEAR_MISSES, folded, to_ask
 from quire.clauses.models import ClauseType, ClauseTypeStatus
+from quire.documents.models import Document
 from quire.jobs.models import JobResult, JobStatus
 
 JOBS_LOOKED_AT = 20
@@ -94,3 +95,27 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
             for index, p in near
         ),
     ]
+
+
+def finding_ref(finding: dict) -> str:
+    """How a form names a finding of `unanswered_findings`: "job:document:start:end"."""
+    return f"{finding['job_id']}:{finding['document_id']}:{finding['start']}:{finding['end']}"
+
+
+def finding_text(clause_type: ClauseType, ref: str) -> str:
+    """The folded text of the finding `ref` names (`finding_ref`), read from its document, when that job's result
+    holds a finding of this clause type at that span; else `""`, so a forged ref teaches nothing."""
+    job_id, _, place = ref.partition(":")
+    document_id, _, bounds = place.partition(":")
+    start, _, end = bounds.partition(":")
+    if not (start.isdigit() and end.isdigit()):
+        return ""
+    span = {"document_id": document_id, "start": int(start), "end": int(end)}
+    held = JobResult.objects.filter(
+        job_id=job_id,
+        job__connector="legal",
+        job__document_ids__contains=[document_id],
+        output__custom_clauses__contains=[{"clause_type": clause_type.key, "span": span}],
+    ).exists()
+    document = Document.objects.filter(pk=document_id).only("text").first() if held else None
+    return folded(document.text[span["start"] : span["end"]]) if document else ""

@@ -16,7 +16,13 @@ from connectors.legal.custom import NEAR_MISSES, folded
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 from quire.documents.models import Document
-from quire.jobs.clause_findings import answers_held, passages_to_check, unanswered_findings
+from quire.jobs.clause_findings import (
+    answers_held,
+    finding_ref,
+    finding_text,
+    passages_to_check,
+    unanswered_findings,
+)
 from quire.jobs.models import Job, JobResult
 from quire.portal.access import portal_page
 from quire.portal.forms import ClauseTypeForm
@@ -75,7 +81,7 @@ def asked(clause_type: ClauseType, due: list[dict]) -> list[dict]:
         numbers[passage["source"]] += 1
         number = numbers[passage["source"]]
         if passage["source"] == "finding":
-            ref = f"{passage['job_id']}:{passage['document_id']}:{passage['start']}:{passage['end']}"
+            ref = finding_ref(passage)
             shown.append(
                 {**passage, "ref": ref, "field": f"finding-{number - 1}", "legend": f"Finding {number}"}
             )
@@ -118,7 +124,7 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
         for answer in ("clause", "not")
     }
     for ref, answer in _finding_answers(request):
-        text = _finding_text(clause_type, ref)
+        text = finding_text(clause_type, ref)
         if text and answer in marked:
             marked[answer].append(text)
     if not marked["clause"] and not marked["not"]:
@@ -135,25 +141,6 @@ def _finding_answers(request: HttpRequest) -> list[tuple[str, str]]:
         for index in range(NEAR_MISSES)
         if (ref := request.POST.get(f"finding-{index}-ref"))
     ]
-
-
-def _finding_text(clause_type: ClauseType, ref: str) -> str:
-    """The folded text of the finding `ref` names ("job:document:start:end"), read from its document, when that
-    job's result holds a finding of this clause type at that span; else `""`, so a forged ref teaches nothing."""
-    job_id, _, place = ref.partition(":")
-    document_id, _, bounds = place.partition(":")
-    start, _, end = bounds.partition(":")
-    if not (start.isdigit() and end.isdigit()):
-        return ""
-    span = {"document_id": document_id, "start": int(start), "end": int(end)}
-    found = JobResult.objects.filter(
-        job_id=job_id,
-        job__connector="legal",
-        job__document_ids__contains=[document_id],
-        output__custom_clauses__contains=[{"clause_type": clause_type.key, "span": span}],
-    ).exists()
-    document = Document.objects.filter(pk=document_id).only("text").first() if found else None
-    return folded(document.text[span["start"] : span["end"]]) if document else ""
 
 
 def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], counter: list[str]) -> None:
