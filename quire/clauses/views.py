@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -57,16 +59,17 @@ class ClauseTypeListCreateView(ListAPIView):
     list_filters = {"status": ClauseTypeStatus.values}
     filter_metadata = False
 
+    @cached_property
     def _with_near_misses(self) -> bool:
         version = getattr(self.request, "quire_version", settings.QUIRE_API_VERSIONS[-1])
         asked = expanded(self.request.query_params, EXPANDABLE, "clause type list")
         return version < LIST_WITHOUT_NEAR_MISSES or "near_misses" in asked
 
     def get_queryset(self) -> QuerySet[ClauseType]:
-        return ClauseType.objects.listed(near_misses=self._with_near_misses())
+        return ClauseType.objects.listed(near_misses=self._with_near_misses)
 
     def get_serializer_class(self) -> type[ClauseTypeSerializer]:
-        return ClauseTypeListedSerializer if self._with_near_misses() else ClauseTypeSummarySerializer
+        return ClauseTypeListedSerializer if self._with_near_misses else ClauseTypeSummarySerializer
 
     @extend_schema(parameters=[EXPAND_PARAMETER])
     def get(self, request: Request) -> Response:
