@@ -1,15 +1,49 @@
-"""What to ask a reviewer about a custom clause type: its findings in legal jobs that no one has answered yet, and
-its near misses, mixed by `to_ask`. The clause type's portal page ("Passages to check") and
-`GET /v1/clause_types/{id}/passages_to_check` read the same list."""
+"""What to ask a reviewer about a custom clause type: its findings in legal jobs and in reviews' clause columns that no
+one has answered yet, and its near misses, mixed by `to_ask`. The clause type's portal page ("Passages to check")
+and `GET /v1/clause_types/{id}/passages_to_check` read the same list."""
 
 from __future__ import annotations
+
+from django.db.models import F, Func, JSONField, Q, TextField, Value
+from django.db.models.functions import Cast
 
 from connectors.legal.custom import NEAR_MISSES, folded, to_ask
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document
-from quire.jobs.models import JobResult, JobStatus
+from quire.jobs.models import Job, JobResult, JobStatus
 
 JOBS_LOOKED_AT = 20
+
+
+class _PathArray(Func):
+    function = "jsonb_path_query_array"
+    output_field = JSONField()
+
+
+def _columns_of(key: str) -> Func:
+    """The keys of a review's columns that the clause type `key` answers, read from the job's options."""
+    return _PathArray(
+        F("job__options"),
+        Value("$.columns[*] ? (@.clause_type == $key).key"),
+        Value({"key": key}, output_field=JSONField()),
+    )
+
+
+def _cells_of(key: str) -> Func:
+    """A review result's cells in the columns the clause type `key` answers, every document's, read in
+    PostgreSQL so that the rest of the grid stays there."""
+    return _PathArray(
+        F("output"),
+        Value("$.rows[*].cells.keyvalue() ? (@.key == $keys[*]).value"),
+        Func(Cast(Value("keys"), TextField()), _columns_of(key), function="jsonb_build_object"),
+    )
+
+
+def _ran(key: str) -> Q:
+    """Jobs that ran the clause type `key`: legal jobs naming it, and reviews with a column it answers."""
+    return Q(job__connector="legal", job__options__clause_types__contains=[key]) | Q(
+        job__connector="review", job__options__columns__contains=[{"clause_type": key}]
+    )
 
 
 def answers_held(clause_type: ClauseType) -> dict[str, str]:
@@ -19,40 +53,53 @@ def answers_held(clause_type: ClauseType) -> dict[str, str]:
 
 
 def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
-    """The latest succeeded legal jobs that ran this clause type (of the last `recent`, newest first), each with
-    its findings of the type that are neither an example nor a counter-example yet (`findings`: each
-    `{"job_id", "document_id", "start", "end", "text", "confidence"}`, the text folded, most confident first,
-    one per passage); jobs with none are left out. Only the results' `custom_clauses` are read."""
+    """The latest succeeded legal jobs and reviews that ran this clause type (of the last `recent`, newest first),
+    each `{"job_id", "connector", "created_at", "findings"}` with its findings of the type that are neither an
+    example nor a counter-example yet (each `{"job_id", "document_id", "start", "end", "text", "confidence"}`,
+    the text folded, most confident first, one per passage); jobs with none are left out. A legal job's findings
+    are its result's `custom_clauses` of the type; a review's are the passages its clause columns answered with
+    (each cell's value, at the cell's confidence)."""
     answered = answers_held(clause_type)
     results = (
-        JobResult.objects.filter(
-            job__connector="legal",
-            job__status=JobStatus.SUCCEEDED,
-            job__options__clause_types__contains=[clause_type.key],
-        )
+        JobResult.objects.filter(_ran(clause_type.key), job__status=JobStatus.SUCCEEDED)
+        .annotate(cells=_cells_of(clause_type.key))
         .order_by("-job__created_at")
-        .values_list("job_id", "job__created_at", "output__custom_clauses")[:recent]
+        .values_list("job_id", "job__connector", "job__created_at", "output__custom_clauses", "cells")[
+            :recent
+        ]
     )
     due = []
-    for job_id, created_at, found in results:
+    for job_id, connector, created_at, custom_clauses, cells in results:
+        if connector == "legal":
+            spans = [
+                (item.get("span") or {}, item.get("confidence"))
+                for item in custom_clauses or []
+                if isinstance(item, dict) and item.get("clause_type") == clause_type.key
+            ]
+        else:
+            spans = [
+                (cell["spans"][0], cell.get("confidence"))
+                for cell in cells or []
+                if isinstance(cell, dict) and cell.get("spans")
+            ]
         findings: dict[str, dict] = {}
-        for item in found or []:
-            if not isinstance(item, dict) or item.get("clause_type") != clause_type.key:
-                continue
-            span = item.get("span") or {}
+        for span, confidence in spans:
             text = folded(str(span.get("quote", "")))
             if text and text not in answered and text not in findings:
                 findings[text] = {
                     "job_id": job_id,
+                    "connector": connector,
                     "document_id": str(span.get("document_id")),
                     "start": span.get("start"),
                     "end": span.get("end"),
                     "text": text,
-                    "confidence": item.get("confidence") or 0.0,
+                    "confidence": confidence or 0.0,
                 }
         if findings:
             ranked = sorted(findings.values(), key=lambda f: -f["confidence"])
-            due.append({"job_id": job_id, "created_at": created_at, "findings": ranked})
+            due.append(
+                {"job_id": job_id, "connector": connector, "created_at": created_at, "findings": ranked}
+            )
     return due
 
 
@@ -69,8 +116,8 @@ def findings_to_check(due: list[dict], *, limit: int = NEAR_MISSES) -> list[dict
 def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     """`findings_to_check(due)` then the type's near misses, ten in all as `to_ask` mixes them (near misses only
     once it is ready: until then they are its previous head's, and findings do not depend on the head):
-    each `{"source": "finding" | "near_miss", "job_id" (None for a near miss), "document_id", "start", "end",
-    "text", "score"}` (a finding's score is its confidence in its job; a near miss also has its `index` in
+    each `{"source": "finding" | "near_miss", "job_id" and "connector" (None for a near miss), "document_id",
+    "start", "end", "text", "score"}` (a finding's score is its confidence in its job; a near miss also has its `index` in
     `near_misses`); a near miss a finding already asks about is left out."""
     findings = findings_to_check(due)
     asked = {f["text"] for f in findings}
@@ -78,7 +125,7 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     near_misses = clause_type.near_misses if ready else []
     unasked = [(i, p) for i, p in enumerate(near_misses) if folded(p["text"]) not in asked]
     found, near = to_ask(findings, unasked)
-    places = ("job_id", "document_id", "start", "end", "text")
+    places = ("job_id", "connector", "document_id", "start", "end", "text")
     return [
         *({"source": "finding", **{k: f[k] for k in places}, "score": f["confidence"]} for f in found),
         *(
@@ -86,6 +133,7 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
                 "source": "near_miss",
                 "index": index,
                 "job_id": None,
+                "connector": None,
                 "document_id": p["document"],
                 "start": p["start"],
                 "end": p["end"],
@@ -104,18 +152,30 @@ def finding_ref(finding: dict) -> str:
 
 def finding_text(clause_type: ClauseType, ref: str) -> str:
     """The folded text of the finding `ref` names (`finding_ref`), read from its document, when that job's result
-    holds a finding of this clause type at that span; else `""`, so a forged ref teaches nothing."""
+    holds a finding of this clause type at that span (a legal job's custom clause, or a span of a review's cell in
+    a column the type answers); else `""`, so a forged ref teaches nothing."""
     job_id, _, place = ref.partition(":")
     document_id, _, bounds = place.partition(":")
     start, _, end = bounds.partition(":")
     if not (start.isdigit() and end.isdigit()):
         return ""
     span = {"document_id": document_id, "start": int(start), "end": int(end)}
-    held = JobResult.objects.filter(
-        job_id=job_id,
+    options = Job.objects.filter(pk=job_id).values_list("options", flat=True).first() or {}
+    columns = [
+        column["key"]
+        for column in options.get("columns") or []
+        if isinstance(column, dict) and column.get("clause_type") == clause_type.key and "key" in column
+    ]
+    at_span = Q(
         job__connector="legal",
-        job__document_ids__contains=[document_id],
         output__custom_clauses__contains=[{"clause_type": clause_type.key, "span": span}],
-    ).exists()
+    )
+    for column in columns:
+        at_span |= Q(job__connector="review", output__rows__contains=[{"cells": {column: {"spans": [span]}}}])
+    held = (
+        JobResult.objects.filter(job_id=job_id, job__document_ids__contains=[document_id])
+        .filter(at_span)
+        .exists()
+    )
     document = Document.objects.filter(pk=document_id).only("text").first() if held else None
     return folded(document.text[span["start"] : span["end"]]) if document else ""

@@ -201,8 +201,9 @@ class ClauseTypePassagesToCheckView(APIView):
         operation_id="clause_types_passages_to_check",
         responses={200: PassagesToCheckSerializer},
         description="What to answer next about a clause type, as its portal page asks: up to ten passages, "
-        "first its findings in its latest succeeded legal jobs (of the last 20 that ran it) that are neither "
-        "examples nor counter-examples yet, newest job and most confident first, then its near misses; half each "
+        "first its findings in its latest succeeded legal jobs and reviews (of the last 20 that ran it; a "
+        "review's are the passages its clause columns answered with) that are neither examples nor "
+        "counter-examples yet, newest job and most confident first, then its near misses; half each "
         "where both have enough. Findings teach a head precision, near misses recall. Post each `text` to "
         "`/v1/clause_types/{id}/examples` as an example or a counter-example. While the type trains, its findings "
         "only (its near misses are the previous head's).",

@@ -93,7 +93,12 @@ def asked(clause_type: ClauseType, due: list[dict]) -> list[dict]:
 def jobs_to_answer(due: list[dict]) -> list[dict]:
     """Each job of `unanswered_findings` with how many findings it leaves to answer."""
     return [
-        {"job_id": job["job_id"], "created_at": job["created_at"], "unanswered": len(job["findings"])}
+        {
+            "job_id": job["job_id"],
+            "connector": job["connector"],
+            "created_at": job["created_at"],
+            "unanswered": len(job["findings"]),
+        }
         for job in due
     ]
 

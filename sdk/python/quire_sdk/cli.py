@@ -513,9 +513,9 @@ def clause_types_answer(
     clause_type_id: str,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
 ) -> None:
-    """Answer the passages to check one by one (its findings in legal jobs, then its near misses; y: is this
-    clause, n: is not, s: skip, q: stop asking), then train again on the answers, as the portal's clause type
-    page does."""
+    """Answer the passages to check one by one (its findings in legal jobs and reviews, then its near misses;
+    y: is this clause, n: is not, s: skip, q: stop asking), then train again on the answers, as the portal's
+    clause type page does."""
     quire = client(ctx)
     clause_type = quire.clause_types.get(clause_type_id)
     asked = quire.clause_types.passages_to_check(clause_type.id)

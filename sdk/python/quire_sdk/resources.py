@@ -279,8 +279,8 @@ class ClauseTypes(Resource):
         return list_page(self._t, "clause_types", ClauseType.from_dict, {"limit": limit, **filters})
 
     def passages_to_check(self, clause_type_id: str) -> list[dict[str, Any]]:
-        """What to answer next (as the portal's clause type page asks): its unanswered findings in legal jobs,
-        then its near misses, each `{"source", "job", "document", "start", "end", "text", "score"}`."""
+        """What to answer next (as the portal's clause type page asks): its unanswered findings in legal jobs and
+        reviews, then its near misses, each `{"source", "job", "document", "start", "end", "text", "score"}`."""
         return self._t.request("GET", f"clause_types/{clause_type_id}/passages_to_check").data["data"]
 
     def delete(self, clause_type_id: str) -> Deleted:

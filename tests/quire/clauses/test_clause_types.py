@@ -92,6 +92,11 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
     cell = api_a.get(f"/v1/jobs/{review_job['id']}/result").json()["output"]["rows"][0]["cells"]["fm"]
     assert cell["status"] == "answered" and cell["spans"][0]["quote"] == found[0]["span"]["quote"]
     assert_spans_hold(cell, {contract: text})
+    checks = api_a.get(f"/v1/clause_types/{clause_type['id']}/passages_to_check").json()["data"]
+    from_review = [p for p in checks if p["source"] == "finding" and p["job"] == review_job["id"]]
+    assert [(p["start"], p["end"]) for p in from_review] == [
+        (cell["spans"][0]["start"], cell["spans"][0]["end"])
+    ]
 
     other = ready_document(api_b, FIXTURE["contract"], "msa.txt")
     assert api_b.get(f"/v1/clause_types/{clause_type['id']}").status_code == 404

@@ -55,6 +55,20 @@ def _job_that_ran(
         return job_id, Job.objects.get(pk=job_id).document_ids[0]
 
 
+def _finding_item(job_id: str, document_id: str, passage: str, score: float) -> dict:
+    """A finding as `GET /v1/clause_types/{id}/passages_to_check` lists it."""
+    start = TEXT.index(passage)
+    return {
+        "source": "finding",
+        "job": job_id,
+        "document": document_id,
+        "start": start,
+        "end": start + len(passage),
+        "text": passage,
+        "score": score,
+    }
+
+
 def _legal_job(workspace) -> str:
     def output(document_id: str) -> dict:
         return {
@@ -378,16 +392,7 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
     assert listed.status_code == 200, listed.content
     body = listed.json()
     assert body["object"] == "list" and body["clause_type_id"] == clause_type.pk
-    start = TEXT.index(INVOICES)
-    assert body["data"][0] == {
-        "source": "finding",
-        "job": job_id,
-        "document": document_id,
-        "start": start,
-        "end": start + len(INVOICES),
-        "text": INVOICES,
-        "score": 0.83,
-    }
+    assert body["data"][0] == _finding_item(job_id, document_id, INVOICES, 0.83)
     assert [p["text"] for p in body["data"]] == [
         INVOICES,
         AUDIT,
@@ -411,3 +416,79 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
         type(clause_type).objects.filter(pk=clause_type.pk).update(status="training")
     training = api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"]
     assert [(p["source"], p["text"]) for p in training] == [("finding", INVOICES), ("finding", AUDIT)]
+
+
+def test_a_reviews_clause_column_findings_are_asked_about_and_only_they_can_be_answered(workspace):
+    from quire.jobs.models import Job
+    from tenants.services import api_key_issue
+    from tests.support import Api
+
+    clause_type = _ready_clause_type(
+        workspace, "review_checked", examples=[*FIXTURE["examples"], EXCUSED], counter_examples=[]
+    )
+    columns = [
+        {"key": "fm", "question": "Force majeure?", "type": "clause", "clause_type": "review_checked"},
+        {"key": "fm_again", "question": "Again?", "type": "clause", "clause_type": "review_checked"},
+        {"key": "audit", "question": "Audit?", "type": "clause", "clause_type": "other_type"},
+        {"key": "notes", "question": "Notes?", "type": "text"},
+        {"key": "fm_missing", "question": "Missing?", "type": "clause", "clause_type": "review_checked"},
+    ]
+
+    def output(document_id: str) -> dict:
+        def cell(passage: str, confidence: float) -> dict:
+            start = TEXT.index(passage)
+            span = {"document_id": document_id, "start": start, "end": start + len(passage), "quote": passage}
+            return {"value": passage, "spans": [span], "confidence": confidence, "status": "answered"}
+
+        cells = {
+            "fm": cell(EXCUSED, 0.92),
+            "fm_again": cell(INVOICES, 0.64),
+            "audit": cell(AUDIT, 0.97),
+            "notes": cell(AUDIT, 0.9),
+            "fm_missing": {"value": None, "spans": [], "confidence": 0.0, "status": "not_found"},
+        }
+        return {"columns": columns, "rows": [{"document_id": document_id, "cells": cells}]}
+
+    job_id = job_with_result(
+        workspace, connector="review", filename="clause-answers-review.txt", text=TEXT, output=output
+    )
+    with tenant_context(workspace.tenant):
+        Job.objects.filter(pk=job_id).update(options={"columns": columns})
+        document_id = Job.objects.get(pk=job_id).document_ids[0]
+
+    api = Api(api_key_issue(tenant=workspace.tenant, name="review checks", role="viewer").secret)
+    assert api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"] == [
+        _finding_item(job_id, document_id, INVOICES, 0.64)
+    ]
+    start = TEXT.index(INVOICES)
+    developer = signed_in(workspace, "developer")
+    page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert page.count('type="radio"') == 3 and AUDIT not in page
+    assert f'Found by the review <a href="/jobs/{job_id}"><code>' in page
+    assert f'Review <a href="/jobs/{job_id}"><code>{job_id}</code></a>: 1 finding to answer' in page
+
+    audit_start = TEXT.index(AUDIT)
+    refused = developer.post(
+        f"/clause-types/{clause_type.pk}/label",
+        {
+            "version": "1",
+            "finding-0-ref": f"{job_id}:{document_id}:{audit_start}:{audit_start + len(AUDIT)}",
+            "finding-0": "clause",
+        },
+        follow=True,
+    )
+    assert "Mark at least one" in refused.content.decode()
+    developer.post(
+        f"/clause-types/{clause_type.pk}/label",
+        {
+            "version": "1",
+            "finding-0-ref": f"{job_id}:{document_id}:{start}:{start + len(INVOICES)}",
+            "finding-0": "not",
+        },
+    )
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.counter_examples == [INVOICES] and AUDIT not in clause_type.examples
+    assert (
+        "Findings to answer in jobs" not in developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    )
