@@ -10,7 +10,7 @@ from django.db.models.functions import Cast
 from connectors.legal.custom import NEAR_MISSES, folded, to_ask
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document
-from quire.jobs.models import Job, JobResult, JobStatus
+from quire.jobs.models import CellCorrection, Job, JobResult, JobStatus
 
 JOBS_LOOKED_AT = 20
 
@@ -30,11 +30,11 @@ def _columns_of(key: str) -> Func:
 
 
 def _cells_of(key: str) -> Func:
-    """A review result's cells in the columns the clause type `key` answers, every document's, read in
-    PostgreSQL so that the rest of the grid stays there."""
+    """A review result's cells in the columns the clause type `key` answers, every document's, each
+    `{"key": column, "value": cell}`, read in PostgreSQL so that the rest of the grid stays there."""
     return _PathArray(
         F("output"),
-        Value("$.rows[*].cells.keyvalue() ? (@.key == $keys[*]).value"),
+        Value("$.rows[*].cells.keyvalue() ? (@.key == $keys[*])"),
         Func(Cast(Value("keys"), TextField()), _columns_of(key), function="jsonb_build_object"),
     )
 
@@ -55,12 +55,13 @@ def answers_held(clause_type: ClauseType) -> dict[str, str]:
 def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT) -> list[dict]:
     """The latest succeeded legal jobs and reviews that ran this clause type (of the last `recent`, newest first),
     each `{"job_id", "connector", "created_at", "findings"}` with its findings of the type that are neither an
-    example nor a counter-example yet (each `{"job_id", "document_id", "start", "end", "text", "confidence"}`,
-    the text folded, most confident first, one per passage); jobs with none are left out. A legal job's findings
-    are its result's `custom_clauses` of the type; a review's are the passages its clause columns answered with
-    (each cell's value, at the cell's confidence)."""
+    example nor a counter-example yet (each `{"job_id", "connector", "document_id", "start", "end", "text",
+    "confidence", "correction"}`, the text folded, most confident first, one per passage); jobs with none are left
+    out. A legal job's findings are its result's `custom_clauses` of the type; a review's are the passages its
+    clause columns answered with (each cell's value, at the cell's confidence), with the reviewer's word on the
+    cell in the grid as `correction` (`CellCorrection.as_dict`; None where there is none, and for legal jobs)."""
     answered = answers_held(clause_type)
-    results = (
+    results = list(
         JobResult.objects.filter(_ran(clause_type.key), job__status=JobStatus.SUCCEEDED)
         .annotate(cells=_cells_of(clause_type.key))
         .order_by("-job__created_at")
@@ -68,32 +69,39 @@ def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT
             :recent
         ]
     )
+    reviews = [job_id for job_id, connector, *_ in results if connector == "review"]
+    corrections = {
+        (c.job_id, c.document_id, c.key): c.as_dict()
+        for c in CellCorrection.objects.filter(job_id__in=reviews)
+    }
     due = []
     for job_id, connector, created_at, custom_clauses, cells in results:
         if connector == "legal":
             spans = [
-                (item.get("span") or {}, item.get("confidence"))
+                (item.get("span") or {}, item.get("confidence"), None)
                 for item in custom_clauses or []
                 if isinstance(item, dict) and item.get("clause_type") == clause_type.key
             ]
         else:
             spans = [
-                (cell["spans"][0], cell.get("confidence"))
+                (cell["value"]["spans"][0], cell["value"].get("confidence"), cell["key"])
                 for cell in cells or []
-                if isinstance(cell, dict) and cell.get("spans")
+                if isinstance(cell.get("value"), dict) and cell["value"].get("spans")
             ]
         findings: dict[str, dict] = {}
-        for span, confidence in spans:
+        for span, confidence, column in spans:
             text = folded(str(span.get("quote", "")))
             if text and text not in answered and text not in findings:
+                document_id = str(span.get("document_id"))
                 findings[text] = {
                     "job_id": job_id,
                     "connector": connector,
-                    "document_id": str(span.get("document_id")),
+                    "document_id": document_id,
                     "start": span.get("start"),
                     "end": span.get("end"),
                     "text": text,
                     "confidence": confidence or 0.0,
+                    "correction": corrections.get((job_id, document_id, column)),
                 }
         if findings:
             ranked = sorted(findings.values(), key=lambda f: -f["confidence"])
@@ -116,8 +124,8 @@ def findings_to_check(due: list[dict], *, limit: int = NEAR_MISSES) -> list[dict
 def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     """`findings_to_check(due)` then the type's near misses, ten in all as `to_ask` mixes them (near misses only
     once it is ready: until then they are its previous head's, and findings do not depend on the head):
-    each `{"source": "finding" | "near_miss", "job_id" and "connector" (None for a near miss), "document_id",
-    "start", "end", "text", "score"}` (a finding's score is its confidence in its job; a near miss also has its `index` in
+    each `{"source": "finding" | "near_miss", "job_id", "connector", "correction" and "suggested" (None for a
+    near miss), "document_id", "start", "end", "text", "score"}` (a finding's score is its confidence in its job; a near miss also has its `index` in
     `near_misses`); a near miss a finding already asks about is left out."""
     findings = findings_to_check(due)
     asked = {f["text"] for f in findings}
@@ -125,15 +133,25 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     near_misses = clause_type.near_misses if ready else []
     unasked = [(i, p) for i, p in enumerate(near_misses) if folded(p["text"]) not in asked]
     found, near = to_ask(findings, unasked)
-    places = ("job_id", "connector", "document_id", "start", "end", "text")
+    places = ("job_id", "connector", "document_id", "start", "end", "text", "correction")
     return [
-        *({"source": "finding", **{k: f[k] for k in places}, "score": f["confidence"]} for f in found),
+        *(
+            {
+                "source": "finding",
+                **{k: f[k] for k in places},
+                "score": f["confidence"],
+                "suggested": suggested(f),
+            }
+            for f in found
+        ),
         *(
             {
                 "source": "near_miss",
                 "index": index,
                 "job_id": None,
                 "connector": None,
+                "correction": None,
+                "suggested": None,
                 "document_id": p["document"],
                 "start": p["start"],
                 "end": p["end"],
@@ -143,6 +161,17 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
             for index, p in near
         ),
     ]
+
+
+def suggested(finding: dict) -> str | None:
+    """The answer a review's grid already gives about a finding: `"clause"` where the reviewer verified its cell
+    as it stands (or corrected it to the same passage), `"not"` where they corrected it to something else, None
+    where no one has said (and for a legal job's findings)."""
+    correction = finding.get("correction")
+    if correction is None:
+        return None
+    value = correction["corrected_value"]
+    return "clause" if value is None or folded(str(value)) == finding["text"] else "not"
 
 
 def finding_ref(finding: dict) -> str:

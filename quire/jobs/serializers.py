@@ -144,8 +144,8 @@ class ReviewCellsSerializer(serializers.Serializer):
 class PassageToCheckSerializer(serializers.Serializer):
     source = serializers.ChoiceField(
         choices=["finding", "near_miss"],
-        help_text="`finding`: the head found it in a legal job; `near_miss`: one of the workspace's passages it "
-        "scores highest.",
+        help_text="`finding`: the head found it in a legal job or a review's clause column; `near_miss`: one of "
+        "the workspace's passages it scores highest.",
     )
     job = serializers.CharField(
         source="job_id", allow_null=True, help_text="The job of a finding; null otherwise."
@@ -155,6 +155,17 @@ class PassageToCheckSerializer(serializers.Serializer):
     end = serializers.IntegerField(help_text="One past its last character.")
     text = serializers.CharField(help_text="The passage, runs of whitespace folded: post it as it is.")
     score = serializers.FloatField(help_text="The head's probability (a finding's confidence in its job).")
+    correction = serializers.JSONField(
+        allow_null=True,
+        help_text="For a review's finding, the reviewer's word on its cell in the grid (`corrected_value`, "
+        "`verified`, `by`, `at`); null where there is none.",
+    )
+    suggested = serializers.ChoiceField(
+        choices=["clause", "not"],
+        allow_null=True,
+        help_text="The answer that word gives: `clause` where the cell was verified as it stands, `not` where it "
+        "was corrected to another value; null otherwise. Nothing is taught until the answer is posted.",
+    )
 
 
 class PassagesToCheckSerializer(serializers.Serializer):

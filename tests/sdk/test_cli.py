@@ -298,7 +298,9 @@ def test_webhooks_listen_with_a_secret_refuses_bad_signatures():
 def test_clause_type_passages_to_check_are_answered_one_by_one(cli, tenant_a):
     from django_tenants.utils import tenant_context
 
-    from tests.support.clauses import clause_type_row
+    from quire.jobs.models import Job
+    from quire.jobs.services import cell_correct
+    from tests.support.clauses import clause_type_row, review_that_ran
     from tests.support.paths import DATA
 
     fixture = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))
@@ -319,6 +321,20 @@ def test_clause_type_passages_to_check_are_answered_one_by_one(cli, tenant_a):
             assert row.examples[-1] == texts[0] and row.counter_examples == [texts[1]]
             type(row).objects.filter(pk=row.pk).update(status="ready", near_misses=[])
         assert "no passages to check (ready)" in cli("clause-types", "answer", row.pk).output
+
+        column = {"key": "fm", "question": "Excused?", "type": "clause", "clause_type": "cli_answered"}
+        job_id, document_id = review_that_ran(
+            tenant_a, "cli-review.txt", texts[2], [column], {"fm": (texts[2], 0.8)}
+        )
+        with tenant_context(tenant_a.tenant):
+            job = Job.objects.get(pk=job_id)
+            cell_correct(job=job, document_id=document_id, key="fm", by="ana@example.com", verified=True)
+        kept = cli("clause-types", "answer", row.pk, input="\n")
+        assert kept.exit_code == 0, kept.output
+        assert "In the review, ana@example.com verified it (Enter keeps y)." in kept.output
+        with tenant_context(tenant_a.tenant):
+            row.refresh_from_db()
+            assert row.examples[-1] == texts[2]
 
 
 def test_api_keys_are_listed_created_moved_and_revoked(cli):

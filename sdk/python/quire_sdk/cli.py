@@ -529,9 +529,13 @@ def clause_types_answer(
             f"\n[{number}/{len(asked)}] {where}, {passage['document']}, score {passage['score']:.2f}"
         )
         _out().print(passage["text"], markup=False)
+        correction, default = passage.get("correction"), SUGGESTED_KEYS.get(passage.get("suggested"), "s")
+        if correction:
+            said = "verified it" if default == "y" else f"corrected it to {correction['corrected_value']!r}"
+            _out().print(f"In the review, {correction['by']} {said} (Enter keeps {default}).", markup=False)
         answer = typer.prompt(
             f"Is this {clause_type.name}? [y/n/s/q]",
-            default="s",
+            default=default,
             show_default=False,
             value_proc=_one_of("ynsq"),
         )
@@ -545,6 +549,9 @@ def clause_types_answer(
         clause_type.id, examples=answers["y"], counter_examples=answers["n"]
     )
     _finish_clause_type(quire, clause_type, wait, json_output=False)
+
+
+SUGGESTED_KEYS = {"clause": "y", "not": "n"}
 
 
 def _one_of(choices: str):

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from tests.support.browser import serious_violations, shot, sign_in
+from tests.support.clauses import review_that_ran
 from tests.support.paths import DATA
 from tests.support.portal import job_with_result, signed_in, stored_document
 
@@ -66,6 +67,8 @@ def _finding_item(job_id: str, document_id: str, passage: str, score: float) -> 
         "end": start + len(passage),
         "text": passage,
         "score": score,
+        "correction": None,
+        "suggested": None,
     }
 
 
@@ -406,6 +409,8 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
         "end": 20,
         "text": "Near miss 0.",
         "score": 0.6,
+        "correction": None,
+        "suggested": None,
     }
     page = signed_in(workspace, "developer").get(f"/clause-types/{clause_type.pk}").content.decode()
     assert [text for text in (p["text"] for p in body["data"]) if text in page] == [
@@ -420,6 +425,7 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
 
 def test_a_reviews_clause_column_findings_are_asked_about_and_only_they_can_be_answered(workspace):
     from quire.jobs.models import Job
+    from quire.jobs.services import cell_correct
     from tenants.services import api_key_issue
     from tests.support import Api
 
@@ -434,27 +440,13 @@ def test_a_reviews_clause_column_findings_are_asked_about_and_only_they_can_be_a
         {"key": "fm_missing", "question": "Missing?", "type": "clause", "clause_type": "review_checked"},
     ]
 
-    def output(document_id: str) -> dict:
-        def cell(passage: str, confidence: float) -> dict:
-            start = TEXT.index(passage)
-            span = {"document_id": document_id, "start": start, "end": start + len(passage), "quote": passage}
-            return {"value": passage, "spans": [span], "confidence": confidence, "status": "answered"}
-
-        cells = {
-            "fm": cell(EXCUSED, 0.92),
-            "fm_again": cell(INVOICES, 0.64),
-            "audit": cell(AUDIT, 0.97),
-            "notes": cell(AUDIT, 0.9),
-            "fm_missing": {"value": None, "spans": [], "confidence": 0.0, "status": "not_found"},
-        }
-        return {"columns": columns, "rows": [{"document_id": document_id, "cells": cells}]}
-
-    job_id = job_with_result(
-        workspace, connector="review", filename="clause-answers-review.txt", text=TEXT, output=output
+    job_id, document_id = review_that_ran(
+        workspace,
+        "clause-answers-review.txt",
+        TEXT,
+        columns,
+        {"fm": (EXCUSED, 0.92), "fm_again": (INVOICES, 0.64), "audit": (AUDIT, 0.97), "notes": (AUDIT, 0.9)},
     )
-    with tenant_context(workspace.tenant):
-        Job.objects.filter(pk=job_id).update(options={"columns": columns})
-        document_id = Job.objects.get(pk=job_id).document_ids[0]
 
     api = Api(api_key_issue(tenant=workspace.tenant, name="review checks", role="viewer").secret)
     assert api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"] == [
@@ -466,6 +458,23 @@ def test_a_reviews_clause_column_findings_are_asked_about_and_only_they_can_be_a
     assert page.count('type="radio"') == 3 and AUDIT not in page
     assert f'Found by the review <a href="/jobs/{job_id}"><code>' in page
     assert f'Review <a href="/jobs/{job_id}"><code>{job_id}</code></a>: 1 finding to answer' in page
+    assert 'name="finding-0" value="" checked' in page and "In the review," not in page
+
+    def word_in_grid(**word) -> tuple[dict, str]:
+        with tenant_context(workspace.tenant):
+            job = Job.objects.get(pk=job_id)
+            cell_correct(job=job, document_id=document_id, key="fm_again", by="ana@example.com", **word)
+        [item] = api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"]
+        return item, developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+
+    verified, page = word_in_grid(verified=True)
+    assert verified["suggested"] == "clause" and verified["correction"]["by"] == "ana@example.com"
+    assert 'name="finding-0" value="clause" checked' in page and "ana@example.com verified this cell" in page
+    corrected, page = word_in_grid(corrected_value="Payment terms are in Schedule 2.")
+    assert corrected["suggested"] == "not"
+    assert corrected["correction"]["corrected_value"] == "Payment terms are in Schedule 2."
+    assert 'name="finding-0" value="not" checked' in page and "corrected this cell to" in page
+    assert word_in_grid(corrected_value=f" {INVOICES}")[0]["suggested"] == "clause"
 
     audit_start = TEXT.index(AUDIT)
     refused = developer.post(
