@@ -9,7 +9,9 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -75,6 +77,20 @@ def test_unfinished_work_over_tenants_is_counted(tenant_a, tenant_b):
         assert after[("quire_unfinished", labels)] == before[("quire_unfinished", labels)] + added, labels
     assert after[("quire_jobs_stalled", "")] == before[("quire_jobs_stalled", "")] + 1
     assert after[("quire_unfinished_oldest_age_seconds", 'kind="jobs",status="queued"')] >= 30 * 86400
+
+
+@override_settings(QUIRE_METRICS_TOKEN=TOKEN)
+def test_tenant_schemas_are_read_on_a_connection_of_their_own_closed_after_the_scrape(tenant_a, tenant_b):
+    with CaptureQueriesContext(connection) as captured:
+        samples = _scrape()
+    assert samples[("quire_tenants", "")] >= 2
+    assert [q["sql"] for q in captured.captured_queries if Job._meta.db_table in q["sql"]] == []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+            ["%FILTER (WHERE stalled)%"],
+        )
+        assert cursor.fetchone()[0] == 0, "the scrape's connection is still open"
 
 
 def test_the_exposition_writes_whole_numbers_in_full_and_escapes_labels():
