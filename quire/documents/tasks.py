@@ -34,16 +34,20 @@ logger = logging.getLogger(__name__)
 def document_ingest_task(self, document_id: str) -> str:
     soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     started = time.monotonic()
+    interrupted = False
     try:
         with TenantShare(connection.schema_name, self.request.id) as share:
             if not share.granted:
                 raise self.retry(countdown=retry_delay(), max_retries=None)
             return _ingest(document_id, soft_limit, deadline=started + _own_deadline(soft_limit))
     except SoftTimeLimitExceeded:
-        # Landed while the tenant's share was claimed or released, outside the ingest itself.
+        interrupted = True
         return _stopped(document_id, soft_limit)
     finally:
-        if time.monotonic() - started >= soft_limit and current_process().name != "MainProcess":
+        # The pool's clock starts before `started`, so its signal can land a little before the task's own
+        # clock reaches the limit; the elapsed time covers a signal some library code swallowed.
+        past_limit = interrupted or time.monotonic() - started >= soft_limit
+        if past_limit and current_process().name != "MainProcess":
             _retire(document_id)
 
 
@@ -51,7 +55,9 @@ def _ingest(document_id: str, soft_limit: float, *, deadline: float) -> str:
     try:
         document = document_ingest(tenant=connection.tenant, document_id=document_id, deadline=deadline)
         return document.status if document is not None else "deleted"
-    except (SoftTimeLimitExceeded, DeadlinePassed):
+    except SoftTimeLimitExceeded:
+        raise
+    except DeadlinePassed:
         return _stopped(document_id, soft_limit)
     except Exception as exc:
         logger.exception("ingest failed for %s", document_id)

@@ -313,6 +313,28 @@ def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a
         worker.stop()
 
 
+def test_a_process_retires_whenever_the_soft_time_limit_interrupted_it_however_early(tenant_a, monkeypatch):
+    """The pool's clock starts before the task's, so the limit's signal can land while the task's own clock
+    is still short of the limit; the process retires all the same."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from quire.documents import tasks
+
+    def interrupted(**kwargs):
+        raise SoftTimeLimitExceeded()
+
+    retired = []
+    monkeypatch.setattr(tasks, "document_ingest", interrupted)
+    monkeypatch.setattr(tasks, "_retire", retired.append)
+    monkeypatch.setattr(tasks, "current_process", lambda: type("Pool", (), {"name": "ForkPoolWorker-1"})())
+    tenant = tenant_a.tenant
+    document = stored(tenant, b"A short text.", "text/plain", "retired.txt")
+    with tenant_context(tenant):
+        assert tasks.document_ingest_task.apply(args=[document]).get() == "failed"
+        assert "longer than its" in Document.objects.get(pk=document).failure_reason
+    assert retired == [document]
+
+
 # Sixty clauses: long enough that a test can act on the ingest while it embeds.
 LONG_TEXT = "\n\n".join(f"Clause {i}. " + CONTRACT.replace("\n", " ") for i in range(60))
 
