@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods
 
 from common.refusals import Refusal
+from quire.clauses.models import ClauseType
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult
 from quire.jobs.review import (
@@ -179,6 +180,9 @@ def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
             "cell": cell,
             "shown": _shown_cell(cell),
             "passage": _passage(document.text if document else "", cell["spans"]),
+            "clause_type": ClauseType.objects.listed().filter(key=column["clause_type"]).first()
+            if column.get("clause_type")
+            else None,
             "error": error,
             "oob": request.method == "POST",
         },

@@ -459,6 +459,12 @@ def test_a_reviews_clause_column_findings_are_asked_about_and_only_they_can_be_a
     assert f'Found by the review <a href="/jobs/{job_id}"><code>' in page
     assert f'Review <a href="/jobs/{job_id}"><code>{job_id}</code></a>: 1 finding to answer' in page
     assert 'name="finding-0" value="" checked' in page and "In the review," not in page
+    panel = developer.get(f"/reviews/{job_id}/cell", {"document": document_id, "key": "fm_again"})
+    assert f'Answered by the clause type <a href="/clause-types/{clause_type.pk}">Force Majeure</a>' in (
+        panel.content.decode()
+    )
+    notes = developer.get(f"/reviews/{job_id}/cell", {"document": document_id, "key": "notes"})
+    assert "data-clause-type" not in notes.content.decode()
 
     def word_in_grid(**word) -> tuple[dict, str]:
         with tenant_context(workspace.tenant):
