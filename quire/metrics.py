@@ -27,6 +27,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # kombu's Redis transport keeps a queue's priorities 3, 6 and 9 in lists named after it with this separator.
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)
+SCHEMAS_PER_QUERY = 250
 # Per kind: the model, its unfinished statuses, and when such a row is stalled (a job whose lease lapsed).
 UNFINISHED = (
     (
@@ -82,29 +83,40 @@ def queue_lengths() -> tuple[dict[str, int], int]:
 
 def unfinished(schemas: list[str]) -> list[tuple[str, str, int, float, int]]:
     """(kind, status, rows, age in seconds of the oldest, rows stalled) of every unfinished job, document and
-    webhook delivery, over the given tenant schemas in one query per kind. They run on a PostgreSQL connection
-    of their own, closed when they are done: reading every schema fills a backend's relation cache (about 25 KiB
-    a schema), which the request's persistent or pooled connection would otherwise keep for its life."""
-    rows: list[tuple[str, str, int, float, int]] = []
+    webhook delivery over the given tenant schemas: per kind one `UNION ALL` query for every
+    `SCHEMAS_PER_QUERY` schemas, each its own transaction, since a statement holds a lock on every table and
+    index it reads (6 to 10 a schema) until it ends, and the server's lock table has room for some 15,000 (with
+    PostgreSQL's default `max_locks_per_transaction`). They run on a connection of their own, closed when they
+    are done: reading every schema fills a backend's caches (about 110 KiB a schema), which the request's
+    persistent or pooled connection would otherwise keep for its life."""
     if not schemas:
-        return rows
+        return []
     quote = connection.ops.quote_name
-    with psycopg.connect(**connection.get_connection_params()) as scrape, scrape.cursor() as cursor:
+    found: dict[tuple[str, str], tuple[int, float, int]] = {}
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as scrape, scrape.cursor() as cursor:
         for kind, model, statuses, stalled in UNFINISHED:
             table = quote(model._meta.db_table)
-            parts = " UNION ALL ".join(
-                f"SELECT status, created_at, {stalled} AS stalled FROM {quote(schema)}.{table} "
-                "WHERE status = ANY(%s)"
-                for schema in schemas
-            )
-            cursor.execute(
-                "SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)), "
-                f"count(*) FILTER (WHERE stalled) FROM ({parts}) AS u GROUP BY status",
-                [list(statuses)] * len(schemas),
-            )
-            found = {status: (n, float(age or 0), lapsed) for status, n, age, lapsed in cursor.fetchall()}
-            rows += [(kind, status, *found.get(status, (0, 0.0, 0))) for status in statuses]
-    return rows
+            for first in range(0, len(schemas), SCHEMAS_PER_QUERY):
+                batch = schemas[first : first + SCHEMAS_PER_QUERY]
+                parts = " UNION ALL ".join(
+                    f"SELECT status, created_at, {stalled} AS stalled FROM {quote(schema)}.{table} "
+                    "WHERE status = ANY(%s)"
+                    for schema in batch
+                )
+                cursor.execute(
+                    "SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)), "
+                    f"count(*) FILTER (WHERE stalled) FROM ({parts}) AS u GROUP BY status",
+                    [list(statuses)] * len(batch),
+                )
+                for status, n, age, lapsed in cursor.fetchall():
+                    rows, oldest, stalled_rows = found.get((kind, status), (0, 0.0, 0))
+                    found[kind, status] = (rows + n, max(oldest, float(age or 0)), stalled_rows + lapsed)
+    return [
+        (kind, status, *found.get((kind, status), (0, 0.0, 0)))
+        for kind, _, statuses, _ in UNFINISHED
+        for status in statuses
+    ]
 
 
 def exposition() -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from celery import current_app
 from django.conf import settings
 from django.db import connection
@@ -15,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from quire import metrics
 from quire.documents.models import Document
 from quire.jobs.models import Job
 from quire.metrics import PRIORITY_SEPARATOR, Exposition
@@ -45,7 +47,9 @@ def test_metrics_are_refused_without_the_token():
 
 
 @override_settings(QUIRE_METRICS_TOKEN=TOKEN)
-def test_unfinished_work_over_tenants_is_counted(tenant_a, tenant_b):
+@pytest.mark.parametrize("per_query", [metrics.SCHEMAS_PER_QUERY, 1], ids=["one-query", "a-query-a-schema"])
+def test_unfinished_work_over_tenants_is_counted(tenant_a, tenant_b, monkeypatch, per_query: int):
+    monkeypatch.setattr(metrics, "SCHEMAS_PER_QUERY", per_query)
     before = _scrape()
     assert before[("quire_up", 'dependency="database"')] == 1 and before[("quire_tenants", "")] >= 2
     with tenant_context(tenant_a.tenant):
@@ -58,6 +62,7 @@ def test_unfinished_work_over_tenants_is_counted(tenant_a, tenant_b):
             lease_until=timezone.now() - timedelta(minutes=5),
         )
     with tenant_context(tenant_b.tenant):
+        queued_b = Job.objects.create(connector="legal", document_ids=[], status="queued")
         pending = Document.objects.create(
             filename="waiting.txt", content_type="text/plain", sha256="0" * 64, size_bytes=1, text=""
         )
@@ -67,9 +72,10 @@ def test_unfinished_work_over_tenants_is_counted(tenant_a, tenant_b):
         with tenant_context(tenant_a.tenant):
             Job.objects.filter(pk__in=[queued.pk, stalled.pk]).delete()
         with tenant_context(tenant_b.tenant):
+            queued_b.delete()
             pending.delete()
     for labels, added in (
-        ('kind="jobs",status="queued"', 1),
+        ('kind="jobs",status="queued"', 2),
         ('kind="jobs",status="running"', 1),
         ('kind="documents",status="pending"', 1),
         ('kind="webhook_deliveries",status="pending"', 0),
