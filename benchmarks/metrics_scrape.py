@@ -30,22 +30,11 @@ def _reference(schemas: list[str]) -> None:
     """One union per kind over every schema, on the request's connection (how `/metrics` read them before)."""
     from django.db import connection
 
-    from quire.metrics import UNFINISHED
+    from quire.metrics import UNFINISHED, counts_query
 
-    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for _, model, statuses, stalled in UNFINISHED:
-            table = quote(model._meta.db_table)
-            parts = " UNION ALL ".join(
-                f"SELECT status, created_at, {stalled} AS stalled FROM {quote(s)}.{table} "
-                "WHERE status = ANY(%s)"
-                for s in schemas
-            )
-            cursor.execute(
-                "SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)), "
-                f"count(*) FILTER (WHERE stalled) FROM ({parts}) AS u GROUP BY status",
-                [list(statuses)] * len(schemas),
-            )
+            cursor.execute(counts_query(model, stalled, schemas), [list(statuses)] * len(schemas))
             cursor.fetchall()
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import psycopg
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
@@ -81,6 +82,21 @@ def queue_lengths() -> tuple[dict[str, int], int]:
     return lengths, client.hlen(f"{prefix}unacked")
 
 
+def counts_query(model: type[Model], stalled: str, schemas: list[str]) -> str:
+    """Per status: rows, age in seconds of the oldest and rows `stalled`, of `model`'s table in every schema of
+    `schemas`; one parameter per schema, the statuses to count."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    parts = " UNION ALL ".join(
+        f"SELECT status, created_at, {stalled} AS stalled FROM {quote(schema)}.{table} WHERE status = ANY(%s)"
+        for schema in schemas
+    )
+    return (
+        "SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)), "
+        f"count(*) FILTER (WHERE stalled) FROM ({parts}) AS u GROUP BY status"
+    )
+
+
 def unfinished(schemas: list[str]) -> list[tuple[str, str, int, float, int]]:
     """(kind, status, rows, age in seconds of the oldest, rows stalled) of every unfinished job, document and
     webhook delivery over the given tenant schemas: per kind one `UNION ALL` query for every
@@ -91,24 +107,13 @@ def unfinished(schemas: list[str]) -> list[tuple[str, str, int, float, int]]:
     persistent or pooled connection would otherwise keep for its life."""
     if not schemas:
         return []
-    quote = connection.ops.quote_name
     found: dict[tuple[str, str], tuple[int, float, int]] = {}
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as scrape, scrape.cursor() as cursor:
         for kind, model, statuses, stalled in UNFINISHED:
-            table = quote(model._meta.db_table)
             for first in range(0, len(schemas), SCHEMAS_PER_QUERY):
                 batch = schemas[first : first + SCHEMAS_PER_QUERY]
-                parts = " UNION ALL ".join(
-                    f"SELECT status, created_at, {stalled} AS stalled FROM {quote(schema)}.{table} "
-                    "WHERE status = ANY(%s)"
-                    for schema in batch
-                )
-                cursor.execute(
-                    "SELECT status, count(*), EXTRACT(EPOCH FROM now() - min(created_at)), "
-                    f"count(*) FILTER (WHERE stalled) FROM ({parts}) AS u GROUP BY status",
-                    [list(statuses)] * len(batch),
-                )
+                cursor.execute(counts_query(model, stalled, batch), [list(statuses)] * len(batch))
                 for status, n, age, lapsed in cursor.fetchall():
                     rows, oldest, stalled_rows = found.get((kind, status), (0, 0.0, 0))
                     found[kind, status] = (rows + n, max(oldest, float(age or 0)), stalled_rows + lapsed)
