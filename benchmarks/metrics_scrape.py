@@ -15,8 +15,6 @@ the other two, and the memory of the request connection's PostgreSQL backend bef
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import sys
 import time
@@ -24,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.fresh_platform import fresh_platform  # noqa: E402
 
 
 def _reference(schemas: list[str]) -> None:
@@ -95,25 +95,10 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qmetrics"))
     args = parser.parse_args()
 
-    shutil.rmtree(args.data_dir, ignore_errors=True)
-    os.environ.update(
-        QUIRE_DATA_DIR=str(args.data_dir), DJANGO_SETTINGS_MODULE="quire.settings", QUIRE_LOG_LEVEL="WARNING"
-    )
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    from quire.embedded import ensure_service_urls
-
-    servers = ensure_service_urls()
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
+    with fresh_platform(args.data_dir):
         from quire.metrics import unfinished
         from tenants.services import tenant_provision
 
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         model = tenant_provision(name="Model", slug="model").tenant.schema_name
         schemas = [model]
         print(
@@ -126,9 +111,6 @@ def main() -> None:
                 "reference: one union a kind, request's connection", count, _reference, schemas, None
             )
             _row("unfinished(): batches, own connection", count, unfinished, schemas, reference)
-    finally:
-        for server in servers:
-            server.stop()
 
 
 if __name__ == "__main__":

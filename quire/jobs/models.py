@@ -53,6 +53,30 @@ class Job(models.Model):
         return f"{self.id} {self.connector} {self.status}"
 
 
+class _PathFirst(models.Func):
+    function = "jsonb_path_query_first"
+    output_field = models.JSONField()
+
+
+class JobResultQuerySet(models.QuerySet):
+    def review_row(self, *, job_id: str, document_id: str) -> dict | None:
+        """A review result's columns and its row for one document, read as such from PostgreSQL rather than
+        the whole grid: `{"columns", "row"}` (`row` None when the result has none for the document); None
+        when the job has no result."""
+        return (
+            self.filter(job_id=job_id)
+            .annotate(
+                row=_PathFirst(
+                    models.F("output"),
+                    models.Value("$.rows[*] ? (@.document_id == $document)"),
+                    models.Value({"document": document_id}, output_field=models.JSONField()),
+                )
+            )
+            .values("row", columns=models.F("output__columns"))
+            .first()
+        )
+
+
 class JobResult(models.Model):
     """The verified connector output; one per job (the primary key is the job)."""
 
@@ -64,6 +88,8 @@ class JobResult(models.Model):
     findings_dropped = models.PositiveIntegerField(default=0)
     attempt = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = JobResultQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"result of {self.job_id}"

@@ -9,6 +9,8 @@ import json
 import tempfile
 from collections.abc import Iterator
 
+from django.db.models import F, Func, IntegerField, JSONField, Value
+
 from quire.documents.models import Document
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, ReviewRow
 from quire.jobs.services import CONTEXT_POLICY
@@ -23,39 +25,77 @@ def output_with_corrections(result: JobResult) -> dict:
     output = result.output
     if not isinstance(output, dict) or output.get("connector") != "review":
         return output
-    corrections = {
-        (c.document_id, c.key): c.as_dict() for c in CellCorrection.objects.filter(job_id=result.job_id)
-    }
+    return {**output, "rows": _with_corrections(result.job_id, output.get("rows") or [])}
+
+
+def _with_corrections(job_id: str, rows: list[dict], documents: list[str] | None = None) -> list[dict]:
+    """`rows` with each corrected or verified cell carrying its `correction` (those of `documents` only when
+    given)."""
+    found = CellCorrection.objects.filter(job_id=job_id)
+    if documents is not None:
+        found = found.filter(document_id__in=documents)
+    corrections = {(c.document_id, c.key): c.as_dict() for c in found}
     if not corrections:
-        return output
-    rows = []
-    for row in output.get("rows") or []:
-        cells = {
-            key: {**cell, "correction": corrections[(row["document_id"], key)]}
-            if (row["document_id"], key) in corrections
-            else cell
-            for key, cell in row["cells"].items()
+        return rows
+    return [
+        {
+            **row,
+            "cells": {
+                key: {**cell, "correction": corrections[(row["document_id"], key)]}
+                if (row["document_id"], key) in corrections
+                else cell
+                for key, cell in row["cells"].items()
+            },
         }
-        rows.append({**row, "cells": cells})
-    return {**output, "rows": rows}
+        for row in rows
+    ]
 
 
-def review_cells(job: Job) -> dict:
+def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
     """A review's columns and its rows so far, each `{"index", "document_id", "cells"}`: the result's (with
     corrections beside the cells) once it exists (`complete`), else the rows stored while it runs (none once
-    it ended without a result)."""
+    it ended without a result). With `count`, only the rows whose index is in `first` to `first + count - 1`,
+    read as such from PostgreSQL; `done` counts the rows there are in all."""
     from connectors import get_connector
 
-    result = JobResult.objects.filter(job=job).first()
+    shown = (
+        F("output__rows")
+        if count is None
+        else Func(
+            F("output"),
+            Value(f"$.rows[{first} to {first + count - 1}]"),
+            function="jsonb_path_query_array",
+            output_field=JSONField(),
+        )
+    )
+    result = (
+        JobResult.objects.filter(job=job)
+        .annotate(
+            done=Func(F("output__rows"), function="jsonb_array_length", output_field=IntegerField()),
+            shown=shown,
+        )
+        .values("output__columns", "done", "shown")
+        .first()
+    )
     if result is not None:
-        output = output_with_corrections(result)
-        rows = [{"index": index, **row} for index, row in enumerate(output.get("rows") or [])]
-        return {"columns": output.get("columns") or [], "rows": rows, "complete": True}
+        shown = result["shown"] or []
+        documents = [row["document_id"] for row in shown] if count is not None else None
+        rows = [
+            {"index": first + i, **row} for i, row in enumerate(_with_corrections(job.pk, shown, documents))
+        ]
+        columns = result["output__columns"] or []
+        return {"columns": columns, "rows": rows, "complete": True, "done": result["done"] or 0}
     options = {key: value for key, value in job.options.items() if key != CONTEXT_POLICY}
     columns = get_connector("review").validate_options(options)["columns"]
-    stored = [] if job.status in TERMINAL else ReviewRow.objects.filter(job=job).order_by("index")
-    rows = [{"index": row.index, "document_id": row.document_id, "cells": row.cells} for row in stored]
-    return {"columns": columns, "rows": rows, "complete": False}
+    stored = ReviewRow.objects.none() if job.status in TERMINAL else ReviewRow.objects.filter(job=job)
+    done = stored.count() if count is not None else None
+    if count is not None:
+        stored = stored.filter(index__gte=first, index__lt=first + count)
+    rows = [
+        {"index": row.index, "document_id": row.document_id, "cells": row.cells}
+        for row in stored.order_by("index")
+    ]
+    return {"columns": columns, "rows": rows, "complete": False, "done": len(rows) if done is None else done}
 
 
 def _shown(value: object) -> str:

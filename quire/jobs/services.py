@@ -710,10 +710,10 @@ def cell_correct(
 ) -> CellCorrection:
     """Record a reviewer's correction of one cell of a succeeded review (or mark it verified as it stands),
     with who and when; a later word on the same cell replaces the earlier one. The cell itself is kept."""
-    result = JobResult.objects.filter(job_id=job.pk).first()
-    if job.connector != "review" or result is None:
+    found = JobResult.objects.review_row(job_id=job.pk, document_id=document_id)
+    if job.connector != "review" or found is None:
         raise JobRejected(ErrorCode.RESULT_NOT_READY, f"Job {job.pk} is not a finished review.", "job_id")
-    row = next((r for r in result.output.get("rows") or [] if r["document_id"] == document_id), None)
+    row = found["row"]
     if row is None:
         raise JobRejected(ErrorCode.INVALID_PARAMETER, f"No row for document {document_id}.", "document")
     if key not in row["cells"]:

@@ -3,19 +3,20 @@ its passage highlighted in the document, verify or correct it, download the grid
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from common.refusals import Refusal
 from quire.clauses.models import ClauseType
 from quire.documents.models import Document, DocumentStatus
-from quire.jobs.models import TERMINAL, Job, JobResult
+from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult
 from quire.jobs.review import (
     XLSX_CONTENT_TYPE,
     csv_lines,
     grid_rows,
-    output_with_corrections,
     review_cells,
     xlsx_file,
 )
@@ -28,6 +29,7 @@ from quire.portal.views.common import page, show_rejection
 PASSAGE_MARGIN = 400
 PASSAGE_WINDOW = 3000
 MAX_DOCUMENTS = 1000
+GRID_ROWS = 100
 
 
 def _ready_documents():
@@ -77,17 +79,22 @@ def _review(job_id: str) -> Job:
     return get_object_or_404(Job, pk=job_id, connector="review")
 
 
-def _grid_context(job: Job) -> dict:
-    """The job, its columns and one row per document: the result's cells (each with the reviewer's
-    correction beside it) once it exists, else the cells of the documents done so far, the rest pending."""
-    names = dict(Document.objects.filter(pk__in=job.document_ids).values_list("id", "filename"))
-    cells = review_cells(job)
+def _grid_context(job: Job, page_number: object = 1) -> dict:
+    """The job, its columns and one row per document of the page asked for (`GRID_ROWS` documents a page, read
+    as such from PostgreSQL): the result's cells (each with the reviewer's correction beside it) once it
+    exists, else the cells of the documents done so far, the rest pending."""
+    shown = Paginator(range(len(job.document_ids)), GRID_ROWS).get_page(page_number)
+    first = shown.start_index() - 1 if job.document_ids else 0
+    cells = review_cells(job, first=first, count=GRID_ROWS)
     columns = cells["columns"]
     if cells["complete"]:
         rows = cells["rows"]
     else:
         done = {row["index"]: row["cells"] for row in cells["rows"]}
-        rows = [{"document_id": d, "cells": done.get(i, {})} for i, d in enumerate(job.document_ids)]
+        rows = [{"document_id": job.document_ids[i], "cells": done.get(i, {})} for i in shown]
+    names = dict(
+        Document.objects.filter(pk__in=[row["document_id"] for row in rows]).values_list("id", "filename")
+    )
     grid = [
         {
             "document_id": row["document_id"],
@@ -101,8 +108,11 @@ def _grid_context(job: Job) -> dict:
         "terminal": job.status in TERMINAL,
         "columns": columns,
         "grid": grid,
+        "page": shown,
+        "documents": len(job.document_ids),
+        "cell_url": reverse("portal:review_cell", args=[job.id]),
         "has_result": cells["complete"],
-        "rows_done": len(cells["rows"]),
+        "rows_done": cells["done"],
     }
 
 
@@ -127,13 +137,15 @@ def _shown_cell(cell: dict | None) -> dict:
 
 @portal_page()
 def review_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    return page(request, "portal/review.html", _grid_context(_review(job_id)))
+    return page(request, "portal/review.html", _grid_context(_review(job_id), request.GET.get("page")))
 
 
 @portal_page()
 def review_grid(request: HttpRequest, job_id: str) -> HttpResponse:
     """The grid fragment htmx polls while the review runs."""
-    return page(request, "portal/partials/review_grid.html", _grid_context(_review(job_id)))
+    return page(
+        request, "portal/partials/review_grid.html", _grid_context(_review(job_id), request.GET.get("page"))
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -160,15 +172,16 @@ def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
             error = str(exc)
         if not request.htmx:
             return redirect(f"{request.path}?document={document_id}&key={key}")
-    result = JobResult.objects.filter(job=job).first()
-    if result is None:
+    found = JobResult.objects.review_row(job_id=job.pk, document_id=document_id)
+    if found is None:
         raise Http404("the review has no result yet")
-    output = output_with_corrections(result)
-    row = next((r for r in output["rows"] if r["document_id"] == document_id), None)
-    if row is None or key not in row["cells"]:
+    if found["row"] is None or key not in found["row"]["cells"]:
         raise Http404("no such cell")
-    cell = row["cells"][key]
-    column = next(c for c in output["columns"] if c["key"] == key)
+    cell = found["row"]["cells"][key]
+    correction = CellCorrection.objects.filter(job=job, document_id=document_id, key=key).first()
+    if correction is not None:
+        cell = {**cell, "correction": correction.as_dict()}
+    column = next(c for c in found["columns"] if c["key"] == key)
     document = Document.objects.filter(pk=document_id).only("id", "filename", "text").first()
     return page(
         request,

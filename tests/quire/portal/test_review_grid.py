@@ -38,3 +38,69 @@ def test_a_running_review_shows_the_rows_already_done(workspace):
         Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELED)
     grid = client.get(f"/reviews/{job.id}/grid").content.decode()
     assert "Delaware" not in grid and "documents done" not in grid
+
+
+def test_a_long_review_is_shown_a_page_of_documents_at_a_time_running_and_done(workspace, monkeypatch):
+    from quire.jobs.models import CellCorrection, JobResult
+    from quire.jobs.review import review_cells
+    from quire.portal.views import reviews
+
+    monkeypatch.setattr(reviews, "GRID_ROWS", 2)
+    documents = [f"doc_{n}" for n in range(5)]
+
+    def cell(n: int) -> dict:
+        return {
+            "value": f"Law {n}",
+            "normalised": f"Law {n}",
+            "spans": [],
+            "confidence": 0.9,
+            "status": "answered",
+        }
+
+    with tenant_context(workspace.tenant):
+        job = Job.objects.create(
+            connector="review",
+            document_ids=documents,
+            options={"columns": COLUMNS},
+            status=JobStatus.RUNNING,
+            attempt=1,
+        )
+        for n in (0, 2, 3):
+            ReviewRow.objects.create(
+                job=job, index=n, document_id=documents[n], cells={"law": cell(n)}, attempt=1
+            )
+    client = signed_in(workspace, "viewer")
+    second = client.get(f"/reviews/{job.id}/grid", {"page": 2}).content.decode()
+    assert "3 of 5 documents done" in second and "Documents 3\u20134 of 5" in second
+    assert "Law 2" in second and "Law 3" in second and "Law 0" not in second
+    assert f'hx-get="/reviews/{job.id}/grid?page=2"' in second
+    assert '<a href="?page=1">Previous</a>' in second and '<a href="?page=3">Next</a>' in second
+    last = client.get(f"/reviews/{job.id}/grid", {"page": 3}).content.decode()
+    assert "Documents 5\u20135 of 5" in last and 'class="cell cell-pending">…<' in last and "Next" not in last
+
+    rows = [{"document_id": d, "cells": {"law": cell(n)}} for n, d in enumerate(documents)]
+    with tenant_context(workspace.tenant):
+        ReviewRow.objects.filter(job=job).delete()
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+        JobResult.objects.create(
+            job=job, output={"connector": "review", "columns": COLUMNS, "rows": rows}, context={}, attempt=1
+        )
+        for document_id in ("doc_1", "doc_3"):
+            CellCorrection.objects.create(
+                job=job,
+                document_id=document_id,
+                key="law",
+                verified=True,
+                by="ana@example.com",
+                at=job.created_at,
+            )
+        job.refresh_from_db()
+        read = review_cells(job, first=2, count=2)
+        assert [r["index"] for r in read["rows"]] == [2, 3] and read["done"] == 5 and read["complete"]
+        assert [("correction" in r["cells"]["law"]) for r in read["rows"]] == [False, True]
+        assert [r["index"] for r in review_cells(job)["rows"]] == [0, 1, 2, 3, 4]
+    done = client.get(f"/reviews/{job.id}", {"page": 2}).content.decode()
+    assert "Law 2" in done and "Law 3" in done and "Law 1" not in done and "Law 4" not in done
+    assert f'hx-get="/reviews/{job.id}/cell?document=doc_3&amp;key=law"' in done
+    assert 'class="cell cell-verified"' in done
+    assert "Documents 5\u20135 of 5" in client.get(f"/reviews/{job.id}", {"page": 99}).content.decode()
