@@ -132,11 +132,28 @@ class ReviewRowSerializer(serializers.Serializer):
     )
 
 
+class ReviewCellsWindowSerializer(serializers.Serializer):
+    from_index = serializers.IntegerField(
+        min_value=0, required=False, help_text="Only the rows from this document index on (0 by default)."
+    )
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        help_text="At most this many rows: those whose index is in from_index to from_index + limit - 1. "
+        "Without it, every row from from_index on.",
+    )
+
+
 class ReviewCellsSerializer(serializers.Serializer):
     object = ObjectNameField("review_cells")
     job_id = serializers.CharField()
     status = serializers.CharField()
     complete = serializers.BooleanField(help_text="True once the result exists; these are then its rows.")
+    rows_done = serializers.IntegerField(
+        help_text="The review's rows so far, whatever from_index and limit left out: the documents finished "
+        "while it runs, the result's rows once complete."
+    )
     columns = serializers.JSONField()
     data = ReviewRowSerializer(many=True)
 

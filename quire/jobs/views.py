@@ -28,6 +28,7 @@ from quire.jobs.serializers import (
     JobSerializer,
     PassagesToCheckSerializer,
     ReviewCellsSerializer,
+    ReviewCellsWindowSerializer,
 )
 from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
 
@@ -156,9 +157,12 @@ class JobCellCorrectionView(APIView):
     @extend_schema(
         operation_id="jobs_cells_list",
         responses={200: ReviewCellsSerializer},
+        parameters=[ReviewCellsWindowSerializer],
         description="A review's rows so far: while the job runs, each document's cells as soon as the worker "
         "has them (spans verified, with pages and boxes); once it succeeded, the result's rows with their "
-        "corrections (`complete`). A job that is not a review is a 400.",
+        "corrections (`complete`). `from_index` and `limit` return a window of rows by document index, read "
+        "as such (a client polling a long review asks for the rows it has not seen). A job that is not a "
+        "review is a 400.",
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = found(Job.objects, job_id, noun="job", param="job_id")
@@ -166,8 +170,18 @@ class JobCellCorrectionView(APIView):
             raise Refusal(
                 ErrorCode.INVALID_PARAMETER, f"Job {job_id} is not a review; it has no cells.", "job_id"
             )
-        grid = review_cells(job)
-        body = {"job_id": job.pk, "status": job.status, "complete": grid["complete"]}
+        window = ReviewCellsWindowSerializer(data=request.query_params.dict())
+        window.is_valid(raise_exception=True)
+        first, count = window.validated_data.get("from_index", 0), window.validated_data.get("limit")
+        if count is None and first:
+            count = max(1, len(job.document_ids) - first)
+        grid = review_cells(job, first=first, count=count)
+        body = {
+            "job_id": job.pk,
+            "status": job.status,
+            "complete": grid["complete"],
+            "rows_done": grid["done"],
+        }
         body.update(columns=grid["columns"], data=grid["rows"])
         return Response(ReviewCellsSerializer(body).data)
 

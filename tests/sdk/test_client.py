@@ -158,3 +158,41 @@ def test_an_admin_key_issues_moves_and_revokes_keys(quire, live_server):
         with pytest.raises(PermissionDeniedError):
             integration.api_keys.list()
     assert quire.api_keys.revoke(issued.id).revoked_at is not None
+
+
+def test_a_reviews_cells_are_read_by_window_and_corrected(quire, tenant_a):
+    from quire_sdk import InvalidRequestError
+
+    from tests.support.clauses import review_that_ran
+
+    text = "Governed by the laws of Delaware.\n\nPayment within thirty days."
+    columns = [
+        {"key": "law", "question": "Which law governs?", "type": "text"},
+        {"key": "terms", "question": "Payment terms?", "type": "text"},
+    ]
+    answers = {
+        "law": ("Governed by the laws of Delaware.", 0.9),
+        "terms": ("Payment within thirty days.", 0.8),
+    }
+    job_id, document_id = review_that_ran(
+        tenant_a, f"sdk-cells-{uuid.uuid4().hex}.txt", text, columns, answers
+    )
+
+    cells = quire.jobs.cells(job_id)
+    assert (
+        cells["complete"]
+        and cells["rows_done"] == 1
+        and [c["key"] for c in cells["columns"]] == ["law", "terms"]
+    )
+    assert cells["data"][0]["cells"]["law"]["value"] == "Governed by the laws of Delaware."
+    assert quire.jobs.cells(job_id, from_index=1)["data"] == []
+    corrected = quire.jobs.correct_cell(job_id, document=document_id, key="terms", corrected_value="Net 30")
+    assert corrected["corrected_value"] == "Net 30" and corrected["verified"]
+    verified = quire.jobs.correct_cell(job_id, document=document_id, key="law", verified=True)
+    assert verified["corrected_value"] is None and verified["verified"]
+    row = quire.jobs.cells(job_id, from_index=0, limit=1)["data"][0]
+    assert row["cells"]["terms"]["correction"]["corrected_value"] == "Net 30"
+    assert row["cells"]["law"]["correction"]["verified"]
+    with pytest.raises(InvalidRequestError) as refused:
+        quire.jobs.cells(job_id, limit=0)
+    assert refused.value.param == "limit"

@@ -214,6 +214,26 @@ class Jobs(Resource):
     def result(self, job_id: str) -> JobResult:
         return JobResult.from_dict(self._t.request("GET", f"jobs/{job_id}/result").data)
 
+    def cells(
+        self, job_id: str, *, from_index: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A review's rows so far (`{"complete", "rows_done", "columns", "data": [{"index", "document_id",
+        "cells"}]}`); `from_index` and `limit` ask for a window of rows by document index."""
+        params = {"from_index": from_index, "limit": limit}
+        return self._t.request("GET", f"jobs/{job_id}/cells", params=params).data
+
+    def correct_cell(
+        self, job_id: str, *, document: str, key: str, corrected_value: Any = None, verified: bool = False
+    ) -> dict[str, Any]:
+        """A reviewer's word on one cell of a finished review: `corrected_value`, or `verified=True` as it
+        stands."""
+        body: dict[str, Any] = {"document": document, "key": key}
+        if corrected_value is not None:
+            body["corrected_value"] = corrected_value
+        if verified:
+            body["verified"] = True
+        return self._t.request("POST", f"jobs/{job_id}/cells", json_body=body).data
+
     def wait(
         self,
         job_id: str,

@@ -117,6 +117,14 @@ def test_review_grid_exports_corrections_and_growth(api_a: Api, contracts: dict[
         assert row["cells"] == output["rows"][row["index"]]["cells"]
     done = api_a.get(f"/v1/jobs/{job_id}/cells").json()
     assert done["complete"] and [r["document_id"] for r in done["data"]] == documents
+    assert done["rows_done"] == 3
+    window = api_a.get(f"/v1/jobs/{job_id}/cells", from_index=1, limit=1).json()
+    assert [r["index"] for r in window["data"]] == [1] and window["rows_done"] == 3
+    assert window["data"][0]["cells"] == output["rows"][1]["cells"]
+    assert [r["index"] for r in api_a.get(f"/v1/jobs/{job_id}/cells", from_index=1).json()["data"]] == [1, 2]
+    for bad in ({"limit": 0}, {"limit": 1001}, {"from_index": -1}, {"from_index": "x"}):
+        refused = api_a.get(f"/v1/jobs/{job_id}/cells", **bad)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == next(iter(bad)), bad
     assert api_a.get(f"/v1/jobs/{job_id}/cells").json()["columns"] == output["columns"]
     statuses = [cell["status"] for row in output["rows"] for cell in row["cells"].values()]
     assert {"answered", "not_found"} <= set(statuses)
