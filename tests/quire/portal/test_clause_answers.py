@@ -507,3 +507,35 @@ def test_a_reviews_clause_column_findings_are_asked_about_and_only_they_can_be_a
     assert (
         "Findings to answer in jobs" not in developer.get(f"/clause-types/{clause_type.pk}").content.decode()
     )
+
+
+def test_in_the_browser_a_cell_verified_in_a_review_is_offered_as_its_clause_types_answer(
+    portal_server, workspace, browser_page, artifacts
+):
+    clause_type = _ready_clause_type(
+        workspace, "browser_review", examples=[*FIXTURE["examples"], EXCUSED], counter_examples=[]
+    )
+    column = {"key": "fm", "question": "Force majeure?", "type": "clause", "clause_type": "browser_review"}
+    job_id, document_id = review_that_ran(
+        workspace, "clause-answers-review-browser.txt", TEXT, [column], {"fm": (INVOICES, 0.7)}
+    )
+    sign_in(browser_page, portal_server, workspace, "developer")
+    browser_page.goto(portal_server.url(workspace, f"/reviews/{job_id}"))
+    browser_page.locator(f'[data-cell="{document_id}:fm"]').click()
+    panel = browser_page.locator("#cell-panel")
+    panel.get_by_role("button", name="Mark verified").click()
+    expect(panel.locator("[data-cell-status]")).to_have_text("verified")
+    assert not serious_violations(browser_page)
+    panel.get_by_role("link", name="Force Majeure").click()
+
+    checks = browser_page.get_by_role("region", name="Passages to check")
+    finding = checks.get_by_role("group", name="Finding 1")
+    expect(finding.get_by_label("Is this clause")).to_be_checked()
+    expect(checks.get_by_text("verified this cell")).to_be_visible()
+    assert not serious_violations(browser_page)
+    shot(browser_page, artifacts, "clause-type-review-finding")
+    checks.get_by_role("button", name="Add the answers and train again").click()
+    expect(browser_page.get_by_text("Training Force Majeure again on 14 examples")).to_be_visible()
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.examples[-1] == INVOICES
