@@ -17,6 +17,8 @@ class Role(models.TextChoices):
 
 
 ROLE_RANK = {Role.VIEWER: 0, Role.DEVELOPER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+# An API key acts for an integration, never as the workspace's owner.
+API_KEY_ROLES = (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)
 
 
 def role_allows(role: str, required: str) -> bool:
@@ -69,7 +71,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     role = models.CharField(
         max_length=16,
-        choices=[(r.value, r.label) for r in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)],
+        choices=[(r.value, r.label) for r in API_KEY_ROLES],
         default=Role.DEVELOPER,
     )
     secret_hash = models.CharField(max_length=64, unique=True)

@@ -16,7 +16,7 @@ from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, local_grants
-from tenants.models import ApiKey, AuditEvent, Domain, Member, Role, Tenant
+from tenants.models import API_KEY_ROLES, ApiKey, AuditEvent, Domain, Member, Role, Tenant
 
 T = TypeVar("T")
 # `last_used_at` is written at most this often per key.
@@ -128,12 +128,19 @@ def tenant_lock(tenant: Tenant) -> None:
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
 
 
+def _key_role_checked(role: str) -> None:
+    if role not in API_KEY_ROLES:
+        names = ", ".join(API_KEY_ROLES)
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER, f"An API key's role is one of {names}; got {role!r}.", "role"
+        )
+
+
 def api_key_issue(
     *, tenant: Tenant, name: str, role: str = Role.DEVELOPER, created_by: Member | None = None
 ) -> IssuedApiKey:
     """A new API key for the tenant; the secret is in the result once and only its hash is stored."""
-    if role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
-        raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
+    _key_role_checked(role)
     secret = new_api_key_secret()
     with transaction.atomic():
         api_key = ApiKey.objects.create(
@@ -171,8 +178,8 @@ def api_key_update(*, api_key: ApiKey, role: str | None = None, version: str | N
     """Give the key another role or API version (`QUIRE_API_VERSIONS`: an owner moves an integration to a
     newer version, or back); every web process uses it within `QUIRE_API_KEY_LOCAL_SECONDS`. Each change is
     audited with what it was before."""
-    if role is not None and role not in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER):
-        raise ValueError(f"API key role must be admin, developer or viewer, got {role!r}")
+    if role is not None:
+        _key_role_checked(role)
     if version is not None and version not in settings.QUIRE_API_VERSIONS:
         known = ", ".join(settings.QUIRE_API_VERSIONS)
         raise Refusal(

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from quire.api.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH, metadata_folded
-from tenants.models import ApiKey, AuditEvent, Role
+from tenants.models import API_KEY_ROLES, ApiKey, AuditEvent, Role
 
 METADATA_SCHEMA = {
     "type": "object",
@@ -119,11 +119,11 @@ class ApiKeySerializer(ResourceSerializer):
 
 class ApiKeyCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    role = NamedChoiceField(choices=[Role.ADMIN, Role.DEVELOPER, Role.VIEWER], default=Role.DEVELOPER)
+    role = NamedChoiceField(choices=list(API_KEY_ROLES), default=Role.DEVELOPER)
 
 
 class ApiKeyUpdateSerializer(StrictSerializer):
-    role = NamedChoiceField(choices=[Role.ADMIN, Role.DEVELOPER, Role.VIEWER], required=False)
+    role = NamedChoiceField(choices=list(API_KEY_ROLES), required=False)
     version = serializers.CharField(
         required=False, help_text="An API version the key's requests use from now on (`Quire-Version`)."
     )

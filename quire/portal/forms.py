@@ -10,9 +10,9 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from quire.api.throttling import hit_sliding, parse_rate
-from tenants.models import Member, Role
+from tenants.models import API_KEY_ROLES, Member, Role
 
-KEY_ROLES = [(r.value, r.label) for r in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)]
+KEY_ROLES = [(r.value, r.label) for r in API_KEY_ROLES]
 MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
 
 

@@ -63,8 +63,11 @@ def test_role_change_takes_effect_and_refuses_unknown_roles(tenant_a):
     assert api.get("/v1/api_keys").status_code == 403
     api_key_update(api_key=issued.api_key, role="admin")
     assert api.get("/v1/api_keys").status_code == 200
-    with pytest.raises(ValueError, match="role"):
+    with pytest.raises(Refusal) as refused:
         api_key_update(api_key=issued.api_key, role="owner")
+    assert refused.value.param == "role"
+    with pytest.raises(Refusal):
+        api_key_issue(tenant=tenant_a.tenant, name="owner key", role="owner")
 
 
 def test_a_deactivated_tenants_keys_are_refused(make_tenant):
