@@ -5,14 +5,13 @@ period."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST, require_safe
 
 from quire.portal.access import portal_page
 from quire.portal.forms import RetentionForm
-from quire.portal.views.common import page
+from quire.portal.views.common import listed, page
 from tenants.audit import ACTIONS, audit_events_csv, export_record
 from tenants.models import AuditEvent, Role
 from tenants.services import tenant_set_retention
@@ -30,9 +29,9 @@ def _events(request: HttpRequest):
 @portal_page(read=Role.ADMIN)
 def audit_list(request: HttpRequest) -> HttpResponse:
     events, action = _events(request)
-    listing = Paginator(events.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = listed(request, events.order_by("-created_at", "-pk"), PAGE_SIZE, action=action)
     retention = RetentionForm(initial={"days": request.tenant.retention_days})
-    context = {"listing": listing, "actions": ACTIONS, "action": action, "retention": retention}
+    context = {**shown, "actions": ACTIONS, "action": action, "retention": retention}
     return page(request, "portal/audit.html", context)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -43,6 +47,14 @@ def page(request: HttpRequest, template: str, context: dict | None = None, statu
         },
         status=status,
     )
+
+
+def listed(request: HttpRequest, rows: QuerySet, size: int, **kept: str) -> dict:
+    """The page of `rows` the request asks for (`?page=`, `size` a page) as `listing`, and `kept`, the filters in
+    force, as the query string that the pager's links and a poll of the list carry (`keep`, from "&")."""
+    kept = {name: value for name, value in kept.items() if value}
+    listing: Page = Paginator(rows, size).get_page(request.GET.get("page"))
+    return {"listing": listing, "keep": f"&{urlencode(kept)}" if kept else "", **kept}
 
 
 def base_url(request: HttpRequest) -> str:

@@ -18,15 +18,24 @@ from quire.documents.services import document_batch_create, document_create, doc
 from quire.documents.uploads import Upload, is_zip
 from quire.portal.access import portal_page
 from quire.portal.forms import CallPeriodForm, DocumentUploadForm
-from quire.portal.views.common import page, show_rejection
+from quire.portal.views.common import listed, page, show_rejection
 
 PAGE_SIZE = 100
 IN_PROGRESS = (DocumentStatus.PENDING, DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 
 
-def _listing() -> dict:
-    documents = list(Document.objects.without_text().order_by("-created_at")[:PAGE_SIZE])
-    return {"documents": documents, "polling": any(d.status in IN_PROGRESS for d in documents)}
+def _listing(request: HttpRequest) -> dict:
+    """A page of the workspace's documents, newest first; `?q=` keeps those whose name holds it."""
+    query = request.GET.get("q", "").strip()[:200]
+    documents = Document.objects.without_text().order_by("-created_at", "-pk")
+    if query:
+        documents = documents.filter(filename__icontains=query)
+    shown = listed(request, documents, PAGE_SIZE, q=query)
+    return {
+        **shown,
+        "documents": shown["listing"].object_list,
+        "polling": any(d.status in IN_PROGRESS for d in shown["listing"]),
+    }
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -48,7 +57,10 @@ def document_list(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("portal:documents")
     return page(
-        request, "portal/documents.html", {"form": form, **_listing()}, status=400 if form.errors else 200
+        request,
+        "portal/documents.html",
+        {"form": form, **_listing(request)},
+        status=400 if form.errors else 200,
     )
 
 
@@ -76,7 +88,7 @@ def _upload(request: HttpRequest, files: list[Upload], metadata: dict[str, str] 
 
 @portal_page()
 def document_table(request: HttpRequest) -> HttpResponse:
-    return page(request, "portal/partials/document_table.html", _listing())
+    return page(request, "portal/partials/document_table.html", _listing(request))
 
 
 @portal_page()

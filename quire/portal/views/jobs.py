@@ -24,7 +24,7 @@ from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
 from quire.portal.highlight import findings_from_output, highlight_text, page_views, suggestions_from_output
 from quire.portal.views.clause_types import clause_checks
-from quire.portal.views.common import page, show_rejection
+from quire.portal.views.common import listed, page, show_rejection
 from tenants.audit import export_record
 
 PAGE_SIZE = 100
@@ -58,17 +58,21 @@ def job_list(request: HttpRequest) -> HttpResponse:
             show_rejection(form, exc)
         else:
             return redirect("portal:job", job_id=job.id)
-    return page(request, "portal/jobs.html", {"form": form, **_listing()}, status=400 if form.errors else 200)
+    return page(
+        request, "portal/jobs.html", {"form": form, **_listing(request)}, status=400 if form.errors else 200
+    )
 
 
-def _listing() -> dict:
-    jobs = list(Job.objects.order_by("-created_at")[:PAGE_SIZE])
-    return {"jobs": jobs, "polling": any(job.status not in TERMINAL for job in jobs)}
+def _listing(request: HttpRequest) -> dict:
+    """A page of the workspace's jobs, newest first."""
+    shown = listed(request, Job.objects.order_by("-created_at", "-pk"), PAGE_SIZE)
+    jobs = shown["listing"].object_list
+    return {**shown, "jobs": jobs, "polling": any(job.status not in TERMINAL for job in jobs)}
 
 
 @portal_page()
 def job_table(request: HttpRequest) -> HttpResponse:
-    return page(request, "portal/partials/job_list.html", _listing())
+    return page(request, "portal/partials/job_list.html", _listing(request))
 
 
 STRATEGY_WORDS = {

@@ -1,0 +1,51 @@
+"""The portal's lists reach every row: documents and jobs a page at a time, newest first, with the documents
+found by name; a list that polls while work runs keeps its page and filter."""
+
+from __future__ import annotations
+
+import uuid
+
+from django_tenants.utils import tenant_context
+
+from quire.portal.views import audit, documents, jobs
+from tests.support.portal import signed_in, stored_document
+
+
+def test_documents_are_listed_a_page_at_a_time_and_found_by_name(workspace, monkeypatch):
+    from quire.documents.models import Document
+
+    monkeypatch.setattr(documents, "PAGE_SIZE", 2)
+    tag = uuid.uuid4().hex[:8]
+    names = [f"lease-{tag}-{n}.txt" for n in range(3)]
+    stored = [stored_document(workspace, name, f"Lease {n}.") for n, name in enumerate(names)]
+    with tenant_context(workspace.tenant):
+        Document.objects.filter(pk=stored[0].pk).update(status="parsing")
+    viewer = signed_in(workspace, "viewer")
+
+    first = viewer.get("/documents", {"q": f"LEASE-{tag}"}).content.decode()
+    assert names[2] in first and names[1] in first and names[0] not in first
+    assert "Page 1 of 2" in first and f'<a href="?page=2&amp;q=LEASE-{tag}">Older</a>' in first
+    second = viewer.get("/documents", {"q": f"lease-{tag}", "page": 2}).content.decode()
+    assert names[0] in second and names[1] not in second
+    assert f'hx-get="/documents/table?page=2&amp;q=lease-{tag}"' in second
+    polled = viewer.get("/documents/table", {"q": f"lease-{tag}", "page": 2}).content.decode()
+    assert names[0] in polled and names[1] not in polled
+    missing = viewer.get("/documents", {"q": f"nothing-{tag}"}).content.decode()
+    assert f"No document's name holds “nothing-{tag}”." in missing
+
+
+def test_jobs_and_the_audit_log_are_listed_a_page_at_a_time(workspace, monkeypatch):
+    from quire.jobs.models import Job
+
+    monkeypatch.setattr(jobs, "PAGE_SIZE", 1)
+    monkeypatch.setattr(audit, "PAGE_SIZE", 1)
+    with tenant_context(workspace.tenant):
+        older = Job.objects.create(connector="legal", document_ids=[], status="succeeded")
+        newer = Job.objects.create(connector="legal", document_ids=[], status="succeeded")
+    signed_in(workspace, "viewer")
+    admin = signed_in(workspace, "admin")
+    first = admin.get("/jobs").content.decode()
+    assert newer.pk in first and older.pk not in first and '<a href="?page=2">Older</a>' in first
+    assert older.pk in admin.get("/jobs", {"page": 2}).content.decode()
+    logged = admin.get("/audit", {"action": "member.sign_in"}).content.decode()
+    assert '<a href="?page=2&amp;action=member.sign_in">Older</a>' in logged
