@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from common.refusals import Refusal
+from quire.documents.models import Document, DocumentStatus
 from tenants.models import Role, role_allows
 
 SECTIONS = {
@@ -55,6 +56,21 @@ def listed(request: HttpRequest, rows: QuerySet, size: int, **kept: str) -> dict
     kept = {name: value for name, value in kept.items() if value}
     listing: Page = Paginator(rows, size).get_page(request.GET.get("page"))
     return {"listing": listing, "keep": f"&{urlencode(kept)}" if kept else "", **kept}
+
+
+PICKER_DOCUMENTS = 500
+
+
+def document_choices(request: HttpRequest) -> tuple[list[tuple[str, str]], list[str]]:
+    """The ready documents a job or review form offers, and those it has checked: the ones the request names
+    (`documents` posted, or `?document=` from a document's page), however old, then the newest ready ones, up to
+    `PICKER_DOCUMENTS` in all."""
+    named = request.POST.getlist("documents") if request.method == "POST" else request.GET.getlist("document")
+    ready = Document.objects.filter(status=DocumentStatus.READY).only("id", "filename")
+    asked = list(ready.filter(pk__in=named[:PICKER_DOCUMENTS]))
+    newest = ready.exclude(pk__in=[d.pk for d in asked]).order_by("-created_at")
+    shown = asked + list(newest[: max(0, PICKER_DOCUMENTS - len(asked))])
+    return [(d.pk, d.filename) for d in shown], [d.pk for d in asked]
 
 
 def base_url(request: HttpRequest) -> str:

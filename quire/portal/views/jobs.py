@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from common.refusals import Refusal
-from quire.documents.models import Document, DocumentStatus
+from quire.documents.models import Document
 from quire.documents.selectors import page_map
 from quire.jobs.models import TERMINAL, Job, JobResult, JobStatus
 from quire.jobs.serializers import JobResultSerializer
@@ -24,26 +24,26 @@ from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
 from quire.portal.highlight import findings_from_output, highlight_text, page_views, suggestions_from_output
 from quire.portal.views.clause_types import clause_checks
-from quire.portal.views.common import listed, page, show_rejection
+from quire.portal.views.common import document_choices, listed, page, show_rejection
 from tenants.audit import export_record
 
 PAGE_SIZE = 100
 CLAUSE_CHECKS_SHOWN = 50
 
 
-def _job_form(data=None) -> JobForm:
+def _job_form(request: HttpRequest) -> JobForm:
     from connectors import CONNECTORS
 
     connectors = [(name, f"{name}: {c.description}") for name, c in sorted(CONNECTORS.items())]
-    ready = Document.objects.filter(status=DocumentStatus.READY).order_by("-created_at")
-    documents = [(d.id, d.filename) for d in ready.only("id", "filename")[:500]]
-    return JobForm(data, connectors=connectors, documents=documents)
+    documents, asked = document_choices(request)
+    data = request.POST if request.method == "POST" else None
+    return JobForm(data, connectors=connectors, documents=documents, initial={"documents": asked})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @portal_page()
 def job_list(request: HttpRequest) -> HttpResponse:
-    form = _job_form(request.POST if request.method == "POST" else None)
+    form = _job_form(request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

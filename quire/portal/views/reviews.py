@@ -24,7 +24,7 @@ from quire.jobs.services import cell_correct, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import ReviewForm
 from quire.portal.highlight import Finding, highlight_text
-from quire.portal.views.common import page, show_rejection
+from quire.portal.views.common import document_choices, page, show_rejection
 
 PASSAGE_MARGIN = 400
 PASSAGE_WINDOW = 3000
@@ -36,17 +36,18 @@ def _ready_documents():
     return Document.objects.filter(status=DocumentStatus.READY).order_by("-created_at")
 
 
-def _form(data=None) -> ReviewForm:
+def _form(request: HttpRequest) -> ReviewForm:
     from connectors.review.templates import TEMPLATES
 
-    documents = [(d.id, d.filename) for d in _ready_documents().only("id", "filename")[:500]]
-    return ReviewForm(data, documents=documents, templates=sorted(TEMPLATES))
+    documents, asked = document_choices(request)
+    data = request.POST if request.method == "POST" else None
+    return ReviewForm(data, documents=documents, templates=sorted(TEMPLATES), initial={"documents": asked})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @portal_page()
 def review_list(request: HttpRequest) -> HttpResponse:
-    form = _form(request.POST if request.method == "POST" else None)
+    form = _form(request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         documents = (

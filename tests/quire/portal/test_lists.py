@@ -49,3 +49,31 @@ def test_jobs_and_the_audit_log_are_listed_a_page_at_a_time(workspace, monkeypat
     assert older.pk in admin.get("/jobs", {"page": 2}).content.decode()
     logged = admin.get("/audit", {"action": "member.sign_in"}).content.decode()
     assert '<a href="?page=2&amp;action=member.sign_in">Older</a>' in logged
+
+
+def test_a_document_past_the_pickers_newest_is_offered_checked_from_its_page(workspace, monkeypatch):
+    from quire.documents.models import Document
+    from quire.jobs.models import Job
+    from quire.portal.views import common
+
+    monkeypatch.setattr(common, "PICKER_DOCUMENTS", 2)
+    tag = uuid.uuid4().hex[:8]
+    old = stored_document(workspace, f"old-{tag}.txt", "Governed by the laws of Delaware.")
+    for n in range(2):
+        stored_document(workspace, f"new-{tag}-{n}.txt", f"Newer document {n}.")
+    pending = stored_document(workspace, f"pending-{tag}.txt", "Not ready.")
+    with tenant_context(workspace.tenant):
+        Document.objects.filter(pk=pending.pk).update(status="parsing")
+    developer = signed_in(workspace, "developer")
+
+    page = developer.get(f"/documents/{old.pk}").content.decode()
+    assert f'href="/jobs?document={old.pk}"' in page and f'href="/reviews?document={old.pk}"' in page
+    assert old.filename not in developer.get("/jobs").content.decode()
+    for path in ("/jobs", "/reviews"):
+        offered = developer.get(path, {"document": [old.pk, pending.pk]}).content.decode()
+        assert f'value="{old.pk}"' in offered and "checked" in offered.split(f'value="{old.pk}"')[1][:40]
+        assert pending.filename not in offered and f"new-{tag}-1.txt" in offered
+    started = developer.post("/jobs", {"connector": "legal", "documents": [old.pk], "mode": "analyzers"})
+    assert started.status_code == 302, started.content.decode()[:2000]
+    with tenant_context(workspace.tenant):
+        assert Job.objects.get(pk=started["Location"].rsplit("/", 1)[1]).document_ids == [old.pk]
