@@ -1,4 +1,4 @@
-"""The webhook events jobs publish, called inside the transaction that finishes the job."""
+"""The webhook events jobs publish, called inside the transaction that finishes or cancels the job."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ from quire.webhooks.services import event_publish
 
 def _link(path: str) -> str:
     return settings.QUIRE_WEBHOOKS_LINK_BASE_URL.rstrip("/") + path
+
+
+def job_canceled(*, job: Job) -> Event:
+    """`job.canceled`, with the job as `GET /v1/jobs/{id}` returns it."""
+    return event_publish(event_type="job.canceled", data=dict(JobSerializer(job).data))
 
 
 def job_finished(*, job: Job, result: JobResult | None = None) -> Event:

@@ -33,7 +33,7 @@ from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
 from quire.documents.services import documents_files_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
-from quire.jobs.events import job_finished
+from quire.jobs.events import job_canceled, job_finished
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
 from quire.queueing import marked_requeue, task_send_or_mark
 from quire.webhooks.services import events_purge_before
@@ -248,6 +248,7 @@ def job_cancel(*, job: Job) -> Job:
         job.save(update_fields=["status", "stage", "finished_at"])
         ReviewRow.objects.filter(job=job).delete()
         audit_record(action="job.cancel", object_type="job", object_id=job.pk)
+        job_canceled(job=job)
     return job
 
 

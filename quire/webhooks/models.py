@@ -8,6 +8,7 @@ from tenants.identifiers import new_id
 EVENT_TYPES = (
     "job.succeeded",
     "job.failed",
+    "job.canceled",
     "document.ready",
     "document.failed",
     "clause_type.ready",

@@ -127,6 +127,10 @@ def test_cancel(celery_worker, api_a: Api, tenant_a):
     again = api_a.post(f"/v1/jobs/{job.id}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "job_not_cancelable"
     assert api_a.get(f"/v1/jobs/{job.id}/result").status_code == 409
+    [announced] = [
+        e for e in api_a.get("/v1/events", type="job.canceled").json()["data"] if e["data"]["id"] == job.id
+    ]
+    assert announced["data"]["status"] == "canceled" and announced["data"]["finished_at"]
 
 
 def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
