@@ -112,3 +112,15 @@ def portal_page(portal_server: PortalServer, workspace: Workspace, browser_page)
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def trainings_queued(monkeypatch) -> list[str]:
+    """The ids of the clause types whose training the test queued, recorded instead of sent: a worker of the
+    session would otherwise train them meanwhile and race the test's reads of their status and near misses
+    (trainings by a worker are tested in tests/quire/clauses)."""
+    from quire.clauses import services
+
+    queued: list[str] = []
+    monkeypatch.setattr(services, "_train_send", queued.append)
+    return queued

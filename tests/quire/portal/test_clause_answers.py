@@ -88,7 +88,7 @@ def _legal_job(workspace) -> str:
     )
 
 
-def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
+def test_custom_clause_findings_are_answered_on_the_job_page(workspace, trainings_queued):
     clause_type = _ready_clause_type(
         workspace, "job_force_majeure", counter_examples=FIXTURE["counter_examples"]
     )
@@ -113,6 +113,7 @@ def test_custom_clause_findings_are_answered_on_the_job_page(workspace):
         clause_type.refresh_from_db()
     assert clause_type.examples[-1] == EXCUSED and clause_type.counter_examples[-1] == INVOICES
     assert (clause_type.version, clause_type.status) == (2, ClauseTypeStatus.QUEUED)
+    assert trainings_queued == [clause_type.pk]
 
     after = developer.get(f"/jobs/{job_id}").content.decode()
     assert "Training Force Majeure again on 13 examples and 4 counter-examples." in after
@@ -273,7 +274,9 @@ def test_the_clause_type_page_lists_the_jobs_with_findings_to_answer(workspace):
     )
 
 
-def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_misses(workspace):
+def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_misses(
+    workspace, trainings_queued
+):
     near = [
         {"document": "doc_x", "start": 0, "end": 9, "text": f"Near miss number {n}.", "score": 0.6}
         for n in range(11)
@@ -327,6 +330,7 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
     assert clause_type.counter_examples == [INVOICES] and TEXT not in clause_type.examples
     assert clause_type.examples[-1] == "Near miss number 2."
     assert (clause_type.version, len(clause_type.examples)) == (2, 14)
+    assert trainings_queued == [clause_type.pk]
     queued = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
     assert queued.count('type="radio"') == 3 and "Finding 1" in queued and "Near miss 1" not in queued
     assert 'name="version" value="2"' in queued

@@ -78,7 +78,7 @@ def test_a_review_column_of_type_clause_names_a_clause_type():
     ]
 
 
-def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace):
+def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace, trainings_queued):
     developer = signed_in(workspace, "developer")
     assert developer.post("/clause-types", _form(key="checked_force_majeure")).status_code == 302
     near = [
@@ -141,3 +141,4 @@ def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace):
     assert clause_type.counter_examples[-1] == "Invoices are due within thirty days."
     assert len(clause_type.counter_examples) == len(FIXTURE["counter_examples"]) + 1
     assert (clause_type.version, clause_type.status) == (2, ClauseTypeStatus.QUEUED)
+    assert trainings_queued == [clause_type.pk, clause_type.pk]
