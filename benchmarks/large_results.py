@@ -1,13 +1,15 @@
-"""What reading a large review costs in the portal and the API: the grid page, one cell's panel and
-`GET /v1/jobs/{id}/cells`, through Django's test client, against `GET /healthz` through the same client and
-middleware (the reference, a view that reads nothing, measured in the same run).
+"""What reading large results costs in the portal and the API: a review's grid page, one cell's panel and
+`GET /v1/jobs/{id}/cells`, and a legal job's page over many documents, through Django's test client, against
+`GET /healthz` through the same client and middleware (the reference, a view that reads nothing, measured in
+the same run).
 
 Starts its own PostgreSQL and Redis under `--data-dir` (removed first), provisions one tenant with an owner,
 stores `--docs` documents and a succeeded review of them with `--columns` text columns (each cell a value,
-one span and a confidence, as the review connector writes them), then times each request `--repeat` times
-and prints the median.
+one span and a confidence, as the review connector writes them), and a succeeded legal job over the first
+`--job-docs` of them with `--findings` clause findings each, then times each request `--repeat` times and
+prints the median.
 
-    python benchmarks/review_grid.py [--docs 1000] [--columns 20] [--repeat 5]
+    python benchmarks/large_results.py [--docs 1000] [--columns 20] [--job-docs 200] [--findings 40]
 """
 
 from __future__ import annotations
@@ -74,6 +76,34 @@ def _review(tenant, docs: int, columns: int) -> tuple[str, list[str]]:
     return job.pk, ids
 
 
+def _legal_job(tenant, ids: list[str], findings: int) -> str:
+    from django_tenants.utils import tenant_context
+
+    from quire.jobs.models import Job, JobResult
+
+    step = len(TEXT) // (findings + 1)
+    clauses = [
+        {
+            "category": f"Category {n}",
+            "confidence": 0.8,
+            "span": {
+                "document_id": document_id,
+                "start": step * n,
+                "end": step * n + 60,
+                "quote": TEXT[step * n : step * n + 60],
+            },
+        }
+        for document_id in ids
+        for n in range(1, findings + 1)
+    ]
+    with tenant_context(tenant):
+        job = Job.objects.create(connector="legal", document_ids=ids, status="succeeded", attempt=1)
+        JobResult.objects.create(
+            job=job, output={"connector": "legal", "clauses": clauses}, context={}, attempt=1
+        )
+    return job.pk
+
+
 def _median_ms(get, repeat: int) -> tuple[float, int]:
     seconds, size = [], 0
     for _ in range(repeat):
@@ -89,8 +119,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--columns", type=int, default=20)
+    parser.add_argument("--job-docs", type=int, default=200)
+    parser.add_argument("--findings", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qreviewgrid"))
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qlargeresults"))
     args = parser.parse_args()
 
     with fresh_platform(args.data_dir):
@@ -101,6 +133,7 @@ def main() -> None:
 
         provisioned = tenant_provision(name="Bench", slug="bench", owner_email=EMAIL, owner_password=PASSWORD)
         job_id, ids = _review(provisioned.tenant, args.docs, args.columns)
+        legal_id = _legal_job(provisioned.tenant, ids[: args.job_docs], args.findings)
         portal = Client(HTTP_HOST=f"bench.{settings.QUIRE_BASE_DOMAIN}")
         assert portal.post("/login", {"username": EMAIL, "password": PASSWORD}).status_code == 302
         api = Client(HTTP_AUTHORIZATION=f"Bearer {provisioned.issued_key.secret}")
@@ -110,6 +143,9 @@ def main() -> None:
                 f"/reviews/{job_id}/cell", {"document": ids[len(ids) // 2], "key": f"c{args.columns // 2}"}
             ),
             "API: GET /v1/jobs/{id}/cells": lambda: api.get(f"/v1/jobs/{job_id}/cells"),
+            f"portal: a legal job's page ({args.job_docs} documents x {args.findings} findings)": lambda: (
+                portal.get(f"/jobs/{legal_id}")
+            ),
         }
         floor, _ = _median_ms(lambda: portal.get("/healthz"), max(args.repeat, 20))
         print(f"{args.docs} documents x {args.columns} columns, median of {args.repeat}\n")

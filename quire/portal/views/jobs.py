@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from dataclasses import replace
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -29,6 +31,7 @@ from tenants.audit import export_record
 
 PAGE_SIZE = 100
 CLAUSE_CHECKS_SHOWN = 50
+DOCUMENTS_SHOWN = 20
 
 
 def _job_form(request: HttpRequest) -> JobForm:
@@ -136,8 +139,8 @@ def grouped_readings(entries: list[dict], names: dict[str, str], *, shown: int =
             who = filenames[0]
         else:
             more = len(filenames) - shown
-            listed = ", ".join(filenames[:shown]) + (f" and {more} more" if more > 0 else "")
-            who = f"{len(filenames)} documents ({listed})"
+            named = ", ".join(filenames[:shown]) + (f" and {more} more" if more > 0 else "")
+            who = f"{len(filenames)} documents ({named})"
         readings.append({"who": who, "sentence": sentence})
     return readings
 
@@ -147,38 +150,46 @@ def _money(cost: dict) -> str:
     return f"{symbol}{cost.get('amount', 0):.3f}"
 
 
-def _documents_of(job: Job) -> dict[str, Document]:
-    return {d.id: d for d in Document.objects.filter(pk__in=job.document_ids)}
-
-
 @portal_page()
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    """A job and its result. Each document with spans is shown with its text marked, `DOCUMENTS_SHOWN` of them
+    a page (`?page=`), with the findings and suggestions in them; the counts are the whole result's."""
     job = get_object_or_404(Job, pk=job_id)
     context: dict = {"job": job, "terminal": job.status in TERMINAL}
     result = JobResult.objects.filter(job=job).first()
-    documents = _documents_of(job)
-    context["documents"] = [documents[d] for d in job.document_ids if d in documents]
+    known = {d.id: d for d in Document.objects.filter(pk__in=job.document_ids).only("id", "filename")}
+    context["documents"] = [known[d] for d in job.document_ids if d in known]
     if result is not None:
         names = {d.id: d.filename for d in context["documents"]}
         findings = [
             replace(f, label=cited_by_name(f.label, names)) for f in findings_from_output(result.output)
         ]
         suggestions = suggestions_from_output(result.output, first=len(findings) + 1)
+        marks: dict[str, list] = defaultdict(list)
+        for finding in findings + suggestions:
+            marks[finding.document_id].append(finding)
+        marked = [d for d in job.document_ids if d in known and marks.get(d)]
+        shown = Paginator(marked, DOCUMENTS_SHOWN).get_page(request.GET.get("page"))
+        on_page = set(shown.object_list)
+        custom = {f.document_id for f in findings if f.section == "custom_clauses"}
+        read = {d.id: d for d in Document.objects.filter(pk__in=on_page | custom)}
         context["result"] = result
-        context["findings"] = findings
-        context["suggestions"] = suggestions
-        highlighted = [
-            _highlighted(document, [f for f in findings + suggestions if f.document_id == document.id])
-            for document in context["documents"]
-        ]
-        context["highlighted"] = [item for item in highlighted if item["count"] or item["suggested"]]
-        context["unmarked"] = [
-            item["document"] for item in highlighted if not (item["count"] or item["suggested"])
-        ]
+        context["documents_page"] = shown
+        context["findings_total"], context["suggestions_total"] = len(findings), len(suggestions)
+        context["findings"] = [f for f in findings if f.document_id in on_page]
+        context["suggestions"] = [f for f in suggestions if f.document_id in on_page]
+        context["highlighted"] = [_highlighted(read[d], marks[d]) for d in shown.object_list if d in read]
+        context["unmarked"] = [d for d in context["documents"] if not marks.get(d.id)]
         output = result.output if isinstance(result.output, dict) else {}
+        page_of = {d: n // DOCUMENTS_SHOWN + 1 for n, d in enumerate(marked)}
         checks = sorted(
-            clause_checks(output, findings, documents), key=lambda c: (bool(c["answer"]), c["finding"].number)
+            clause_checks(output, findings, read), key=lambda c: (bool(c["answer"]), c["finding"].number)
         )
+        for check in checks:
+            number = page_of.get(check["finding"].document_id, 1)
+            check["href"] = (
+                "" if number == shown.number else f"?page={number}"
+            ) + f"#finding-{check['finding'].number}"
         context["clause_checks"], context["clause_checks_total"] = checks[:CLAUSE_CHECKS_SHOWN], len(checks)
         context["answers"] = output.get("answers")
         context["comparison"] = output.get("comparison")

@@ -1,0 +1,58 @@
+"""A job over many documents is shown a page of documents at a time: their marked texts and the findings in
+them, with the whole result's counts, and links to findings on other pages that go to their page."""
+
+from __future__ import annotations
+
+import uuid
+
+from django_tenants.utils import tenant_context
+
+from quire.portal.views import jobs
+from tests.support.portal import signed_in, stored_document
+
+TEXT = "The Supplier shall deliver the goods. This Agreement is governed by the laws of Delaware."
+
+
+def _span(document_id: str, quote: str) -> dict:
+    start = TEXT.index(quote)
+    return {"document_id": document_id, "start": start, "end": start + len(quote), "quote": quote}
+
+
+def test_a_job_over_many_documents_shows_a_page_of_them_at_a_time(workspace, monkeypatch):
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.jobs.models import Job, JobResult
+
+    monkeypatch.setattr(jobs, "DOCUMENTS_SHOWN", 2)
+    tag = uuid.uuid4().hex[:8]
+    docs = [stored_document(workspace, f"contract-{tag}-{n}.txt", TEXT) for n in range(4)]
+    law = "governed by the laws of Delaware"
+    clauses = [{"category": "Governing Law", "confidence": 0.9, "span": _span(d.pk, law)} for d in docs[:3]]
+    custom = [
+        {
+            "category": "Delivery",
+            "clause_type": f"delivery_{tag}",
+            "name": "Delivery",
+            "confidence": 0.8,
+            "span": _span(docs[2].pk, "The Supplier shall deliver the goods."),
+        }
+    ]
+    with tenant_context(workspace.tenant):
+        ClauseType.objects.create(key=f"delivery_{tag}", name="Delivery", status=ClauseTypeStatus.READY)
+        job = Job.objects.create(
+            connector="legal", document_ids=[d.pk for d in docs], status="succeeded", options={}
+        )
+        output = {"connector": "legal", "clauses": clauses, "custom_clauses": custom}
+        JobResult.objects.create(job=job, output=output, context={}, attempt=1)
+    developer = signed_in(workspace, "developer")
+
+    first = developer.get(f"/jobs/{job.pk}").content.decode()
+    assert "4 findings with spans" in first
+    assert "Documents with spans 1\u20132 of 3" in first and '<a href="?page=2">Next documents</a>' in first
+    assert first.count('<article aria-label="contract-') == 2 and f"contract-{tag}-2.txt</h3>" not in first
+    assert first.count('<a href="#finding-') == 2
+    assert 'href="?page=2#finding-4"' in first
+    assert f"contract-{tag}-3.txt</a>.</p>" in first
+
+    second = developer.get(f"/jobs/{job.pk}", {"page": 2}).content.decode()
+    assert second.count('<article aria-label="contract-') == 1 and f"contract-{tag}-2.txt <small>" in second
+    assert 'href="#finding-4"' in second and 'id="finding-4"' in second
