@@ -167,6 +167,12 @@ class PassageToCheckSerializer(serializers.Serializer):
     job = serializers.CharField(
         source="job_id", allow_null=True, help_text="The job of a finding; null otherwise."
     )
+    connector = serializers.ChoiceField(
+        choices=["legal", "review"],
+        allow_null=True,
+        help_text="What that job is: a legal job, or a review whose clause column found the passage; null for a "
+        "near miss.",
+    )
     document = serializers.CharField(source="document_id")
     start = serializers.IntegerField(help_text="The passage's first character in the document's text.")
     end = serializers.IntegerField(help_text="One past its last character.")

@@ -331,6 +331,7 @@ def test_clause_type_passages_to_check_are_answered_one_by_one(cli, tenant_a):
             cell_correct(job=job, document_id=document_id, key="fm", by="ana@example.com", verified=True)
         kept = cli("clause-types", "answer", row.pk, input="\n")
         assert kept.exit_code == 0, kept.output
+        assert f"found by review {job_id}" in kept.output
         assert "In the review, ana@example.com verified it (Enter keeps y)." in kept.output
         with tenant_context(tenant_a.tenant):
             row.refresh_from_db()

@@ -524,7 +524,8 @@ def clause_types_answer(
         return
     answers: dict[str, list[str]] = {"y": [], "n": []}
     for number, passage in enumerate(asked, 1):
-        where = f"found by {passage['job']}" if passage["source"] == "finding" else "near miss"
+        found_by = "review" if passage.get("connector") == "review" else "job"
+        where = f"found by {found_by} {passage['job']}" if passage["source"] == "finding" else "near miss"
         _out().print(
             f"\n[{number}/{len(asked)}] {where}, {passage['document']}, score {passage['score']:.2f}"
         )

@@ -300,8 +300,8 @@ class ClauseTypes(Resource):
 
     def passages_to_check(self, clause_type_id: str) -> list[dict[str, Any]]:
         """What to answer next (as the portal's clause type page asks): its unanswered findings in legal jobs and
-        reviews, then its near misses, each `{"source", "job", "document", "start", "end", "text", "score", "correction",
-        "suggested"}` (`suggested`: the answer a reviewer's word on a review's cell gives, `clause`, `not` or None)."""
+        reviews, then its near misses, each `{"source", "job", "connector", "document", "start", "end", "text", "score",
+        "correction", "suggested"}` (`suggested`: the answer a reviewer's word on a review's cell gives, `clause`, `not` or None)."""
         return self._t.request("GET", f"clause_types/{clause_type_id}/passages_to_check").data["data"]
 
     def delete(self, clause_type_id: str) -> Deleted:

@@ -56,12 +56,15 @@ def _job_that_ran(
         return job_id, Job.objects.get(pk=job_id).document_ids[0]
 
 
-def _finding_item(job_id: str, document_id: str, passage: str, score: float) -> dict:
+def _finding_item(
+    job_id: str, document_id: str, passage: str, score: float, connector: str = "legal"
+) -> dict:
     """A finding as `GET /v1/clause_types/{id}/passages_to_check` lists it."""
     start = TEXT.index(passage)
     return {
         "source": "finding",
         "job": job_id,
+        "connector": connector,
         "document": document_id,
         "start": start,
         "end": start + len(passage),
@@ -408,6 +411,7 @@ def test_the_api_lists_the_passages_to_check_that_the_page_asks_about(workspace)
     assert body["data"][2] == {
         "source": "near_miss",
         "job": None,
+        "connector": None,
         "document": "doc_x",
         "start": 0,
         "end": 20,
@@ -454,7 +458,7 @@ def test_a_reviews_clause_column_findings_are_asked_about_and_only_they_can_be_a
 
     api = Api(api_key_issue(tenant=workspace.tenant, name="review checks", role="viewer").secret)
     assert api.get(f"/v1/clause_types/{clause_type.pk}/passages_to_check").json()["data"] == [
-        _finding_item(job_id, document_id, INVOICES, 0.64)
+        _finding_item(job_id, document_id, INVOICES, 0.64, connector="review")
     ]
     start = TEXT.index(INVOICES)
     developer = signed_in(workspace, "developer")
