@@ -10,19 +10,14 @@ from django.db.models.functions import Cast
 from connectors.legal.custom import NEAR_MISSES, folded, to_ask
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document
-from quire.jobs.models import CellCorrection, Job, JobResult, JobStatus
+from quire.jobs.models import CellCorrection, JobResult, JobStatus, JsonPathArray
 
 JOBS_LOOKED_AT = 20
 
 
-class _PathArray(Func):
-    function = "jsonb_path_query_array"
-    output_field = JSONField()
-
-
 def _columns_of(key: str) -> Func:
     """The keys of a review's columns that the clause type `key` answers, read from the job's options."""
-    return _PathArray(
+    return JsonPathArray(
         F("job__options"),
         Value("$.columns[*] ? (@.clause_type == $key).key"),
         Value({"key": key}, output_field=JSONField()),
@@ -32,7 +27,7 @@ def _columns_of(key: str) -> Func:
 def _cells_of(key: str) -> Func:
     """A review result's cells in the columns the clause type `key` answers, every document's, each
     `{"key": column, "value": cell}`, read in PostgreSQL so that the rest of the grid stays there."""
-    return _PathArray(
+    return JsonPathArray(
         F("output"),
         Value("$.rows[*].cells.keyvalue() ? (@.key == $keys[*])"),
         Func(Cast(Value("keys"), TextField()), _columns_of(key), function="jsonb_build_object"),
@@ -125,8 +120,9 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     """`findings_to_check(due)` then the type's near misses, ten in all as `to_ask` mixes them (near misses only
     once it is ready: until then they are its previous head's, and findings do not depend on the head):
     each `{"source": "finding" | "near_miss", "job_id", "connector", "correction" and "suggested" (None for a
-    near miss), "document_id", "start", "end", "text", "score"}` (a finding's score is its confidence in its job; a near miss also has its `index` in
-    `near_misses`); a near miss a finding already asks about is left out."""
+    near miss), "document_id", "start", "end", "text", "score"}` (a finding's score is its confidence in its
+    job; a near miss also has its `index` in `near_misses`); a near miss a finding already asks about is left
+    out."""
     findings = findings_to_check(due)
     asked = {f["text"] for f in findings}
     ready = clause_type.status == ClauseTypeStatus.READY
@@ -189,20 +185,13 @@ def finding_text(clause_type: ClauseType, ref: str) -> str:
     if not (start.isdigit() and end.isdigit()):
         return ""
     span = {"document_id": document_id, "start": int(start), "end": int(end)}
-    options = Job.objects.filter(pk=job_id).values_list("options", flat=True).first() or {}
-    columns = [
-        column["key"]
-        for column in options.get("columns") or []
-        if isinstance(column, dict) and column.get("clause_type") == clause_type.key and "key" in column
-    ]
     at_span = Q(
         job__connector="legal",
         output__custom_clauses__contains=[{"clause_type": clause_type.key, "span": span}],
-    )
-    for column in columns:
-        at_span |= Q(job__connector="review", output__rows__contains=[{"cells": {column: {"spans": [span]}}}])
+    ) | Q(job__connector="review", cells__contains=[{"value": {"spans": [span]}}])
     held = (
         JobResult.objects.filter(job_id=job_id, job__document_ids__contains=[document_id])
+        .annotate(cells=_cells_of(clause_type.key))
         .filter(at_span)
         .exists()
     )

@@ -53,8 +53,17 @@ class Job(models.Model):
         return f"{self.id} {self.connector} {self.status}"
 
 
-class _PathFirst(models.Func):
+class JsonPathFirst(models.Func):
+    """`jsonb_path_query_first(target, path, vars)`: the first item the JSON path finds, or null."""
+
     function = "jsonb_path_query_first"
+    output_field = models.JSONField()
+
+
+class JsonPathArray(models.Func):
+    """`jsonb_path_query_array(target, path[, vars])`: every item the JSON path finds, as one array."""
+
+    function = "jsonb_path_query_array"
     output_field = models.JSONField()
 
 
@@ -66,7 +75,7 @@ class JobResultQuerySet(models.QuerySet):
         return (
             self.filter(job_id=job_id)
             .annotate(
-                row=_PathFirst(
+                row=JsonPathFirst(
                     models.F("output"),
                     models.Value("$.rows[*] ? (@.document_id == $document)"),
                     models.Value({"document": document_id}, output_field=models.JSONField()),

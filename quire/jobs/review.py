@@ -9,10 +9,10 @@ import json
 import tempfile
 from collections.abc import Iterator
 
-from django.db.models import F, Func, IntegerField, JSONField, Value
+from django.db.models import F, Func, IntegerField, Value
 
 from quire.documents.models import Document
-from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, ReviewRow
+from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JsonPathArray, ReviewRow
 from quire.jobs.services import CONTEXT_POLICY
 
 QUOTE_CHARS = 500
@@ -25,10 +25,10 @@ def output_with_corrections(result: JobResult) -> dict:
     output = result.output
     if not isinstance(output, dict) or output.get("connector") != "review":
         return output
-    return {**output, "rows": _with_corrections(result.job_id, output.get("rows") or [])}
+    return {**output, "rows": rows_with_corrections(result.job_id, output.get("rows") or [])}
 
 
-def _with_corrections(job_id: str, rows: list[dict], documents: list[str] | None = None) -> list[dict]:
+def rows_with_corrections(job_id: str, rows: list[dict], documents: list[str] | None = None) -> list[dict]:
     """`rows` with each corrected or verified cell carrying its `correction` (those of `documents` only when
     given)."""
     found = CellCorrection.objects.filter(job_id=job_id)
@@ -61,12 +61,7 @@ def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
     shown = (
         F("output__rows")
         if count is None
-        else Func(
-            F("output"),
-            Value(f"$.rows[{first} to {first + count - 1}]"),
-            function="jsonb_path_query_array",
-            output_field=JSONField(),
-        )
+        else JsonPathArray(F("output"), Value(f"$.rows[{first} to {first + count - 1}]"))
     )
     result = (
         JobResult.objects.filter(job=job)
@@ -81,7 +76,8 @@ def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
         shown = result["shown"] or []
         documents = [row["document_id"] for row in shown] if count is not None else None
         rows = [
-            {"index": first + i, **row} for i, row in enumerate(_with_corrections(job.pk, shown, documents))
+            {"index": first + i, **row}
+            for i, row in enumerate(rows_with_corrections(job.pk, shown, documents))
         ]
         columns = result["output__columns"] or []
         return {"columns": columns, "rows": rows, "complete": True, "done": result["done"] or 0}

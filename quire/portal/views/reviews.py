@@ -12,12 +12,13 @@ from django.views.decorators.http import require_http_methods
 from common.refusals import Refusal
 from quire.clauses.models import ClauseType
 from quire.documents.models import Document, DocumentStatus
-from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult
+from quire.jobs.models import TERMINAL, Job, JobResult
 from quire.jobs.review import (
     XLSX_CONTENT_TYPE,
     csv_lines,
     grid_rows,
     review_cells,
+    rows_with_corrections,
     xlsx_file,
 )
 from quire.jobs.services import cell_correct, job_create
@@ -178,10 +179,8 @@ def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
         raise Http404("the review has no result yet")
     if found["row"] is None or key not in found["row"]["cells"]:
         raise Http404("no such cell")
-    cell = found["row"]["cells"][key]
-    correction = CellCorrection.objects.filter(job=job, document_id=document_id, key=key).first()
-    if correction is not None:
-        cell = {**cell, "correction": correction.as_dict()}
+    [row] = rows_with_corrections(job.pk, [found["row"]], [document_id])
+    cell = row["cells"][key]
     column = next(c for c in found["columns"] if c["key"] == key)
     document = Document.objects.filter(pk=document_id).only("id", "filename", "text").first()
     return page(
