@@ -54,15 +54,13 @@ def rows_with_corrections(job_id: str, rows: list[dict], documents: list[str] | 
 def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
     """A review's columns and its rows so far, each `{"index", "document_id", "cells"}`: the result's (with
     corrections beside the cells) once it exists (`complete`), else the rows stored while it runs (none once
-    it ended without a result). With `count`, only the rows whose index is in `first` to `first + count - 1`,
-    read as such from PostgreSQL; `done` counts the rows there are in all."""
+    it ended without a result). Given `first` or `count`, only the rows whose index is from `first` on (at most
+    `count` of them), read as such from PostgreSQL; `done` counts the rows there are in all."""
     from connectors import get_connector
 
-    shown = (
-        F("output__rows")
-        if count is None
-        else JsonPathArray(F("output"), Value(f"$.rows[{first} to {first + count - 1}]"))
-    )
+    windowed = bool(first) or count is not None
+    last = "last" if count is None else first + count - 1
+    shown = JsonPathArray(F("output"), Value(f"$.rows[{first} to {last}]")) if windowed else F("output__rows")
     result = (
         JobResult.objects.filter(job=job)
         .annotate(
@@ -74,7 +72,7 @@ def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
     )
     if result is not None:
         shown = result["shown"] or []
-        documents = [row["document_id"] for row in shown] if count is not None else None
+        documents = [row["document_id"] for row in shown] if windowed else None
         rows = [
             {"index": first + i, **row}
             for i, row in enumerate(rows_with_corrections(job.pk, shown, documents))
@@ -84,9 +82,10 @@ def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
     options = {key: value for key, value in job.options.items() if key != CONTEXT_POLICY}
     columns = get_connector("review").validate_options(options)["columns"]
     stored = ReviewRow.objects.none() if job.status in TERMINAL else ReviewRow.objects.filter(job=job)
-    done = stored.count() if count is not None else None
+    done = stored.count() if windowed else None
+    stored = stored.filter(index__gte=first)
     if count is not None:
-        stored = stored.filter(index__gte=first, index__lt=first + count)
+        stored = stored.filter(index__lt=first + count)
     rows = [
         {"index": row.index, "document_id": row.document_id, "cells": row.cells}
         for row in stored.order_by("index")

@@ -172,10 +172,9 @@ class JobCellCorrectionView(APIView):
             )
         window = ReviewCellsWindowSerializer(data=request.query_params.dict())
         window.is_valid(raise_exception=True)
-        first, count = window.validated_data.get("from_index", 0), window.validated_data.get("limit")
-        if count is None and first:
-            count = max(1, len(job.document_ids) - first)
-        grid = review_cells(job, first=first, count=count)
+        grid = review_cells(
+            job, first=window.validated_data.get("from_index", 0), count=window.validated_data.get("limit")
+        )
         body = {
             "job_id": job.pk,
             "status": job.status,
