@@ -70,13 +70,15 @@ QUIRE_REDIS_PREFIX = env_str("QUIRE_REDIS_PREFIX", "quire")
 
 SHARED_APPS = [
     "tenants",  # first, so that its create_tenant command replaces django-tenants' own
-    "django_tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.admin",
+    # After the admin: its admin templates expect a tenant on every request, and the admin registers
+    # public models only, on a host that routes to none.
+    "django_tenants",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
