@@ -4,7 +4,7 @@ union per kind over every schema on the request's own connection, in the same ru
 
 Starts its own PostgreSQL and Redis under `--data-dir` (removed first), migrates the public schema, provisions
 one tenant, then makes `--tenants` - 1 more schemas holding only the three tables `/metrics` reads (`CREATE
-TABLE ... (LIKE ... INCLUDING ALL)`, indexes included; a full tenant costs 0.66 s to provision, these a few
+TABLE ... (LIKE ... INCLUDING ALL)`, indexes included; a full tenant costs about 0.12 s to provision, these a few
 milliseconds). Each way runs three scrapes on a fresh request connection and reports the first, the median of
 the other two, and the memory of the request connection's PostgreSQL backend before and after
 (`pg_backend_memory_contexts`). A way that fails says so (PostgreSQL's lock table full, for instance).

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from tenants.models import ApiKey, Domain, Member, Tenant
 
@@ -7,6 +8,10 @@ from tenants.models import ApiKey, Domain, Member, Tenant
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "schema_name", "public_id", "is_active", "created_at")
     search_fields = ("slug", "name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """A tenant is provisioned whole (schema, host name, owner, first key) by `manage.py create_tenant`."""
+        return False
 
 
 @admin.register(Domain)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from functools import partial
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -39,7 +40,8 @@ class Tenant(TenantMixin):
     retention_days = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    auto_create_schema = True
+    # `tenants.services.tenant_create` builds the schema in the tenant's own transaction (`tenants.schemas`).
+    auto_create_schema = False
     auto_drop_schema = False
 
     def __str__(self) -> str:
@@ -48,6 +50,17 @@ class Tenant(TenantMixin):
 
 class Domain(DomainMixin):
     pass
+
+
+class SchemaScript(models.Model):
+    """The statements that migrating a fresh tenant schema runs, recorded once per release (`tenants.schemas`)."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    statements = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{len(self.statements)} statements ({self.key[:12]})"
 
 
 class Member(models.Model):

@@ -17,6 +17,7 @@ from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, local_grants
 from tenants.models import API_KEY_ROLES, ApiKey, AuditEvent, Domain, Member, Role, Tenant
+from tenants.schemas import schema_build
 
 T = TypeVar("T")
 # `last_used_at` is written at most this often per key.
@@ -38,7 +39,8 @@ def slug_from_name(name: str) -> str:
 
 
 def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | None = None) -> Tenant:
-    """Create the tenant and its schema (tenant migrations run), and make sure pgvector is enabled."""
+    """Create the tenant, its host names and its schema with every tenant migration applied, all or nothing, and
+    make sure pgvector is enabled."""
     name = name.strip()
     if not name:
         raise ValueError("tenant name must not be empty")
@@ -49,10 +51,11 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
         raise ValueError(f"a tenant with slug {slug!r} already exists")
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-    tenant = Tenant(name=name, slug=slug, schema_name="t_" + slug.replace("-", "_"))
-    tenant.save(verbosity=0)
-    for i, domain in enumerate(domains or []):
-        Domain.objects.create(domain=domain.lower(), tenant=tenant, is_primary=i == 0)
+    with transaction.atomic():
+        tenant = Tenant.objects.create(name=name, slug=slug, schema_name="t_" + slug.replace("-", "_"))
+        for i, domain in enumerate(domains or []):
+            Domain.objects.create(domain=domain.lower(), tenant=tenant, is_primary=i == 0)
+        schema_build(schema_name=tenant.schema_name)
     return tenant
 
 

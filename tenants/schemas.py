@@ -1,0 +1,146 @@
+"""A new tenant's schema from the recorded statements of one migration run, not from a migration run of its own.
+
+Migrating a fresh tenant schema costs about 0.85 s here, nearly all of it Django rebuilding the migration state in
+Python, 53 migrations over; the SQL it sends is under 200 statements that take about 0.15 s. So the first schema
+after a release is migrated as before, in a scratch schema, while its statements are recorded; they are stored in
+the public schema (`SchemaScript`, keyed by the migration files and the Django and PostgreSQL versions, so a release
+that changes any of them records anew), and every new tenant schema is those statements replayed under its own
+`search_path`: the same tables, indexes, constraints, triggers and `django_migrations` rows as migrating it
+(`tests/tenants/test_schemas.py` compares `pg_dump --schema-only` of both). The replay runs in the caller's
+transaction, so a tenant whose creation fails leaves no half-built schema behind.
+
+Recorded, the statements are replayable only if none names the scratch schema: SQL that qualifies its tables with
+the schema it runs in would create the next tenant's tables in the wrong place. Reads that name it (django-tenants'
+and `tenants.migrating`'s checks that the schema exists and what it has applied) are left out; any other statement
+naming it makes the script unusable, and schemas are migrated one by one as before (a warning says so once a
+process)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import sys
+from functools import cache
+from typing import Any
+
+import django
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
+
+from tenants.models import SchemaScript
+
+logger = logging.getLogger(__name__)
+
+NOT_REPLAYED = re.compile(r"\s*(SHOW\b|SET\s+search_path\b|SAVEPOINT\b|RELEASE\b)", re.IGNORECASE)
+READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+UNDONE = re.compile(r"\s*ROLLBACK\b", re.IGNORECASE)
+
+Statement = tuple[str, Any, bool]
+
+_scripts: dict[str, list[Statement] | None] = {}
+
+
+@cache
+def script_key() -> str:
+    """What the statements of a fresh schema's migration depend on: every migration file on disk, by content, and
+    the Django and PostgreSQL versions that turn them into SQL. Read once a process: a process runs the code it
+    started with."""
+    loader = MigrationLoader(connection, ignore_no_migrations=True, load=True)
+    digest = hashlib.sha256(f"django {django.get_version()} postgresql {connection.pg_version}".encode())
+    for app, name in sorted(loader.disk_migrations):
+        module = sys.modules[type(loader.disk_migrations[app, name]).__module__]
+        digest.update(f"\n{app}.{name} ".encode())
+        with open(module.__file__, "rb") as source:
+            digest.update(hashlib.sha256(source.read()).digest())
+    return digest.hexdigest()
+
+
+def replayable(statements: list[Statement], *, scratch: str) -> list[Statement] | None:
+    """The recorded statements to replay in another schema, or None where one would act on `scratch` itself or
+    the run undid some of its work (a rolled-back savepoint). Transaction control is left out: the script runs in
+    the transaction that creates the tenant, recorded inside one or not."""
+    kept = []
+    for sql, params, many in statements:
+        if UNDONE.match(sql):
+            return None
+        if NOT_REPLAYED.match(sql):
+            continue
+        if scratch in sql or scratch in repr(params):
+            if READ.match(sql):
+                continue
+            return None
+        kept.append((sql, params, many))
+    return kept
+
+
+def _record() -> list[Statement] | None:
+    scratch = f"quire_scratch_{secrets.token_hex(6)}"
+    statements: list[Statement] = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append((sql, params, many))
+        return execute(sql, params, many, context)
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(scratch)}")
+    try:
+        with connection.execute_wrapper(capture):
+            _migrate(scratch)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {connection.ops.quote_name(scratch)} CASCADE")
+    return replayable(statements, scratch=scratch)
+
+
+def _migrate(schema_name: str) -> None:
+    try:
+        call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
+    finally:
+        connection.set_schema_to_public()
+
+
+def schema_script() -> list[Statement] | None:
+    """This release's script: from this process's memory, else the public schema, else recorded now and stored.
+    None when the migrations cannot be replayed (see the module's note)."""
+    key = script_key()
+    if key not in _scripts:
+        stored = SchemaScript.objects.filter(key=key).values_list("statements", flat=True).first()
+        if stored is not None:
+            _scripts[key] = [(sql, params, many) for sql, params, many in stored]
+        else:
+            recorded = _record()
+            if recorded is None:
+                logger.warning(
+                    "a tenant migration names the schema it runs in: new schemas are migrated one by one"
+                )
+            else:
+                SchemaScript.objects.bulk_create(
+                    [SchemaScript(key=key, statements=recorded)], ignore_conflicts=True
+                )
+            _scripts[key] = recorded
+    return _scripts[key]
+
+
+def schema_build(*, schema_name: str) -> None:
+    """Create the tenant schema `schema_name` with every migration applied, by replaying this release's script
+    where there is one."""
+    script = schema_script()
+    quoted = connection.ops.quote_name(schema_name)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quoted}")
+    if script is None:
+        _migrate(schema_name)
+        return
+    connection.set_schema(schema_name)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for sql, params, many in script:
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+    finally:
+        connection.set_schema_to_public()

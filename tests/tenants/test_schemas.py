@@ -1,0 +1,134 @@
+import re
+import subprocess
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, connection
+
+import tenants.schemas as schemas
+from tenants.backups import _libpq, pg_tool
+from tenants.migrating import migrations_on_disk, schemas_behind
+from tenants.models import SchemaScript, Tenant
+from tenants.services import tenant_create, tenant_provision
+
+
+def _structure(schema: str) -> str:
+    dbname, env = _libpq()
+    dump = subprocess.run(
+        [pg_tool("pg_dump"), *dbname, "--schema-only", f"--schema={schema}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = [line for line in dump.splitlines() if line and not line.startswith("--")]
+    return re.sub(rf"\b{schema}\b", "SCHEMA", "\n".join(lines))
+
+
+def _applied(schema: str) -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')
+        return set(cursor.fetchall())
+
+
+def _schema_exists(schema: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
+        return cursor.fetchone() is not None
+
+
+@pytest.fixture
+def migrated_schema():
+    name = "quire_test_migrated"
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        cursor.execute(f'CREATE SCHEMA "{name}"')
+    call_command("migrate_schemas", tenant=True, schema_name=name, interactive=False, verbosity=0)
+    connection.set_schema_to_public()
+    yield name
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture
+def fresh_script(monkeypatch):
+    """No script in this process's memory nor in the public schema, and a count of the migration runs."""
+    monkeypatch.setattr(schemas, "_scripts", {})
+    SchemaScript.objects.all().delete()
+    runs = []
+    migrate = schemas._migrate
+    monkeypatch.setattr(
+        schemas, "_migrate", lambda schema_name: (runs.append(schema_name), migrate(schema_name))
+    )
+    return runs
+
+
+def _drop(slug: str) -> None:
+    existing = Tenant.objects.filter(slug=slug).first()
+    if existing is not None:
+        existing.delete(force_drop=True)
+
+
+def test_a_replayed_schema_is_the_schema_migrating_builds(make_tenant, migrated_schema):
+    replayed = make_tenant("schema-replayed").tenant.schema_name
+    structure = _structure(replayed)
+    assert structure.count("CREATE TABLE") >= 15
+    assert "USING hnsw" in structure
+    assert structure == _structure(migrated_schema)
+    assert _applied(replayed) == _applied(migrated_schema)
+    assert schemas_behind([replayed], alias="default", on_disk=migrations_on_disk("default")) == []
+
+
+def test_the_first_schema_of_a_release_is_migrated_once_and_its_statements_replayed_after(fresh_script):
+    for slug in ("script-first", "script-second"):
+        _drop(slug)
+    first = tenant_provision(name="Script first", slug="script-first").tenant
+    assert len(fresh_script) == 1 and fresh_script[0].startswith("quire_scratch_")
+    assert not _schema_exists(fresh_script[0])
+    stored = SchemaScript.objects.get()
+    assert stored.key == schemas.script_key()
+    assert any(sql.startswith("CREATE TABLE") for sql, _, _ in stored.statements)
+    assert not any(sql.startswith(("SAVEPOINT", "RELEASE")) for sql, _, _ in stored.statements)
+
+    schemas._scripts.clear()
+    second = tenant_provision(name="Script second", slug="script-second").tenant
+    assert len(fresh_script) == 1
+    assert _applied(first.schema_name) == _applied(second.schema_name)
+    assert _structure(first.schema_name) == _structure(second.schema_name)
+
+
+def test_without_a_script_each_schema_is_migrated(fresh_script, monkeypatch):
+    _drop("script-none")
+    monkeypatch.setattr(schemas, "replayable", lambda statements, scratch: None)
+    tenant = tenant_provision(name="Script none", slug="script-none").tenant
+    assert len(fresh_script) == 2
+    assert fresh_script[1] == tenant.schema_name
+    assert not SchemaScript.objects.exists()
+    assert schemas_behind([tenant.schema_name], alias="default", on_disk=migrations_on_disk("default")) == []
+
+
+def test_statements_acting_on_the_recorded_schema_are_not_replayable():
+    recorded = [
+        ('SET search_path = "quire_scratch_1","public"', None, False),
+        ("SHOW search_path", None, False),
+        ('SAVEPOINT "s1_x1"', None, False),
+        ('RELEASE SAVEPOINT "s1_x1"', None, False),
+        ("SELECT EXISTS(SELECT 1 FROM pg_namespace WHERE nspname = %s)", ("quire_scratch_1",), False),
+        ('CREATE TABLE "documents_document" ("id" bigint)', None, False),
+        ("INSERT INTO django_migrations (app, name) VALUES (%s, %s)", ("documents", "0001_initial"), False),
+    ]
+    assert schemas.replayable(recorded, scratch="quire_scratch_1") == recorded[5:]
+    qualified = [*recorded, ('CREATE INDEX ON "quire_scratch_1"."documents_document" ("id")', None, False)]
+    assert schemas.replayable(qualified, scratch="quire_scratch_1") is None
+    written = [*recorded, ("UPDATE t SET note = %s", ("made in quire_scratch_1",), False)]
+    assert schemas.replayable(written, scratch="quire_scratch_1") is None
+    undone = [*recorded, ('ROLLBACK TO SAVEPOINT "s1_x1"', None, False)]
+    assert schemas.replayable(undone, scratch="quire_scratch_1") is None
+
+
+def test_a_tenant_that_cannot_be_created_leaves_no_row_and_no_schema(tenant_a):
+    taken = tenant_a.tenant.domains.get().domain
+    with pytest.raises(IntegrityError):
+        tenant_create(name="Half made", slug="half-made", domains=["half-made.localhost", taken])
+    assert not Tenant.objects.filter(slug="half-made").exists()
+    assert not _schema_exists("t_half_made")
