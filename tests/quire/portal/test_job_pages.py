@@ -56,3 +56,18 @@ def test_a_job_over_many_documents_shows_a_page_of_them_at_a_time(workspace, mon
     second = developer.get(f"/jobs/{job.pk}", {"page": 2}).content.decode()
     assert second.count('<article aria-label="contract-') == 1 and f"contract-{tag}-2.txt <small>" in second
     assert 'href="#finding-4"' in second and 'id="finding-4"' in second
+
+
+def test_a_job_over_many_documents_folds_their_names_in_its_header(workspace):
+    from quire.jobs.models import Job
+
+    tag = uuid.uuid4().hex[:8]
+    docs = [stored_document(workspace, f"folded-{tag}-{n}.txt", TEXT) for n in range(11)]
+    with tenant_context(workspace.tenant):
+        many = Job.objects.create(connector="legal", document_ids=[d.pk for d in docs], options={})
+        few = Job.objects.create(connector="legal", document_ids=[d.pk for d in docs[:10]], options={})
+    viewer = signed_in(workspace, "viewer")
+    page = viewer.get(f"/jobs/{many.pk}").content.decode()
+    assert '<details class="job-documents"><summary>11 documents</summary>' in page
+    assert f"folded-{tag}-10.txt</a></details>" in page
+    assert "job-documents" not in viewer.get(f"/jobs/{few.pk}").content.decode()
