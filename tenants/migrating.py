@@ -19,7 +19,8 @@ from django_tenants.migration_executors import get_executor
 from django_tenants.migration_executors.base import MigrationExecutor
 
 SCHEMAS_PER_QUERY = 500
-PLAIN_RUN_FLAGS = ("fake", "fake_initial", "plan", "prune", "check_unapplied")
+# An app or migration named (a rollback, say) or a run that is not a plain forward one migrates every schema.
+NAMED_OR_SPECIAL = ("app_label", "migration_name", "fake", "fake_initial", "plan", "prune", "check_unapplied")
 
 
 def migrations_on_disk(alias: str) -> set[tuple[str, str]]:
@@ -62,7 +63,7 @@ def get_skipping_executor(codename: str | None = None) -> type[MigrationExecutor
     class SkippingExecutor(base):
         def run_migrations(self, tenants: Iterable[str] | None = None) -> None:
             tenants = list(tenants or [])
-            if self.args or any(self.options.get(flag) for flag in PLAIN_RUN_FLAGS):
+            if self.args or any(self.options.get(flag) for flag in NAMED_OR_SPECIAL):
                 return super().run_migrations(tenants=tenants)
             public = [schema for schema in tenants if schema == self.PUBLIC_SCHEMA_NAME]
             others = [schema for schema in tenants if schema != self.PUBLIC_SCHEMA_NAME]

@@ -9,6 +9,7 @@ from django_tenants.migration_executors import MultiprocessingExecutor, Standard
 
 from tenants.migrating import get_skipping_executor, migrations_on_disk, schemas_behind
 from tenants.models import Tenant
+from tests.support.schemas import applied
 
 LEAF = ("billing", "0009_meter_batch_refusal")
 
@@ -68,3 +69,12 @@ def test_the_parallel_executor_migrates_only_the_schema_behind(tenant_b, capsys)
     out = capsys.readouterr().out
     assert f"1 of {len(_tenant_schemas())} tenant schemas have migrations to apply." in out
     assert _recorded(schema)
+
+
+def test_a_named_migration_moves_every_tenant_schema_back_and_forth(tenant_a, tenant_b):
+    schemas = [tenant_a.tenant.schema_name, tenant_b.tenant.schema_name]
+    target = ("webhooks", "0002_secrets_encrypted")
+    call_command("migrate_schemas", *target, tenant=True, interactive=False, verbosity=0)
+    assert not any(("webhooks", "0003_announced_model") in applied(schema) for schema in schemas)
+    call_command("migrate_schemas", "webhooks", tenant=True, interactive=False, verbosity=0)
+    assert all(("webhooks", "0003_announced_model") in applied(schema) for schema in schemas)
