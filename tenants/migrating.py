@@ -6,17 +6,29 @@ here (settings' `GET_EXECUTOR_FUNCTION`) first reads every tenant schema's `djan
 schemas a query, and hands django-tenants' own executor (standard, multiprocessing or subprocess, as asked)
 only the schemas missing a migration that is on disk. The public schema always migrates. Anything but a plain
 forward run (an app or migration named, `--fake`, `--fake-initial`, `--plan`, `--prune`, `--check`) migrates
-every schema, as before."""
+every schema, as before.
+
+Of the schemas behind, those at the same migrations are brought up to date as one (`upgrade_by_replay`): the
+first is migrated while its statements are recorded, the others replay them, which costs their SQL and none of
+Django's per-schema migration machinery. Migrations that run Python are migrated schema by schema, since their
+statements depend on each schema's rows."""
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from django.db import connections
+from django.apps import apps
+from django.conf import settings
+from django.db import DatabaseError, connections
+from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
-from django_tenants.migration_executors import get_executor
+from django.db.migrations.operations import RunPython, SeparateDatabaseAndState
+from django_tenants.migration_executors import StandardExecutor, get_executor
 from django_tenants.migration_executors.base import MigrationExecutor
+
+logger = logging.getLogger(__name__)
 
 SCHEMAS_PER_QUERY = 500
 # An app or migration named (a rollback, say) or a run that is not a plain forward one migrates every schema.
@@ -25,12 +37,15 @@ NAMED_OR_SPECIAL = ("app_label", "migration_name", "fake", "fake_initial", "plan
 
 def migrations_on_disk(alias: str) -> set[tuple[str, str]]:
     """Every (app, migration) the project ships, squashed ones and those they replace alike."""
-    return set(MigrationLoader(connections[alias], ignore_no_migrations=True, load=True).disk_migrations)
+    return set(_disk_migrations(alias))
 
 
-def schemas_behind(schemas: Iterable[str], *, alias: str, on_disk: set[tuple[str, str]]) -> list[str]:
-    """The schemas, in the order given, whose `django_migrations` lacks one of `on_disk` (or which have no such
-    table yet)."""
+def _disk_migrations(alias: str) -> dict[tuple[str, str], Migration]:
+    return MigrationLoader(connections[alias], ignore_no_migrations=True, load=True).disk_migrations
+
+
+def applied_migrations(schemas: Iterable[str], *, alias: str) -> dict[str, frozenset[tuple[str, str]]]:
+    """What each schema's `django_migrations` lists; a schema without that table is left out."""
     schemas = list(schemas)
     connection = connections[alias]
     quote = connection.ops.quote_name
@@ -53,7 +68,77 @@ def schemas_behind(schemas: Iterable[str], *, alias: str, on_disk: set[tuple[str
             )
             for schema, app, name in cursor.fetchall():
                 applied[schema].add((app, name))
+    return {schema: frozenset(names) for schema, names in applied.items()}
+
+
+def schemas_behind(schemas: Iterable[str], *, alias: str, on_disk: set[tuple[str, str]]) -> list[str]:
+    """The schemas, in the order given, whose `django_migrations` lacks one of `on_disk` (or which have no such
+    table yet)."""
+    schemas = list(schemas)
+    applied = applied_migrations(schemas, alias=alias)
     return [schema for schema in schemas if schema not in applied or not on_disk <= applied[schema]]
+
+
+def runs_code(migrations: Iterable[Migration]) -> bool:
+    """Whether any of these migrations of a tenant app runs Python (`RunPython`), whose statements depend on
+    the rows of the schema it runs in."""
+    tenant_apps = {config.label for config in apps.get_app_configs() if config.name in settings.TENANT_APPS}
+    for migration in migrations:
+        if migration.app_label not in tenant_apps:
+            continue
+        operations = list(migration.operations)
+        while operations:
+            operation = operations.pop()
+            if isinstance(operation, RunPython):
+                return True
+            if isinstance(operation, SeparateDatabaseAndState):
+                operations.extend(operation.database_operations)
+    return False
+
+
+def upgrade_by_replay(
+    schemas: list[str], *, alias: str, migrate: Callable[[str], None], verbosity: int = 1
+) -> list[str]:
+    """Bring `schemas` (each behind the migrations on disk) up to date where a recording can: the schemas at the
+    same migrations are migrated as one, the first by `migrate` while its statements are recorded, the others by
+    replaying them (`tenants.schemas`), each in a transaction of its own. Returns the schemas left to migrate one
+    by one: those alone at their migrations or without a `django_migrations` table, those whose migrations to
+    apply run Python, every schema of a group whose recording names its schema (and so is not replayable), and
+    any whose replay failed (rolled back, so it migrates from where it was)."""
+    from tenants.schemas import recording, replay, replayable
+
+    on_disk = _disk_migrations(alias)
+    applied = applied_migrations(schemas, alias=alias)
+    groups: dict[frozenset[tuple[str, str]], list[str]] = {}
+    left = [schema for schema in schemas if schema not in applied]
+    for schema in schemas:
+        if schema in applied:
+            groups.setdefault(applied[schema], []).append(schema)
+    replayed = 0
+    for done, group in groups.items():
+        if len(group) < 2 or runs_code(on_disk[key] for key in set(on_disk) - done):
+            left.extend(group)
+            continue
+        first, *rest = group
+        with recording(alias) as statements:
+            migrate(first)
+        script = replayable(statements, schema=first)
+        if script is None:
+            left.extend(rest)
+            continue
+        for schema in rest:
+            try:
+                replay(script, schema_name=schema, using=alias)
+            except DatabaseError as exc:
+                logger.warning(
+                    "replaying %s's migration in %s failed (%s); migrating it instead", first, schema, exc
+                )
+                left.append(schema)
+            else:
+                replayed += 1
+    if verbosity >= 1 and replayed:
+        sys.stdout.write(f"{replayed} tenant schemas brought up to date by replaying a recorded migration.\n")
+    return [schema for schema in schemas if schema in left]
 
 
 def get_skipping_executor(codename: str | None = None) -> type[MigrationExecutor]:
@@ -69,12 +154,18 @@ def get_skipping_executor(codename: str | None = None) -> type[MigrationExecutor
             others = [schema for schema in tenants if schema != self.PUBLIC_SCHEMA_NAME]
             if others:
                 alias = self.options.get("database") or self.TENANT_DB_ALIAS
+                verbosity = int(self.options.get("verbosity", 1))
                 behind = schemas_behind(others, alias=alias, on_disk=migrations_on_disk(alias))
-                if int(self.options.get("verbosity", 1)) >= 1:
+                if verbosity >= 1:
                     sys.stdout.write(
                         f"{len(behind)} of {len(others)} tenant schemas have migrations to apply.\n"
                     )
-                others = behind
+                others = upgrade_by_replay(
+                    behind,
+                    alias=alias,
+                    migrate=lambda schema: StandardExecutor(self.args, self.options).run_migrations([schema]),
+                    verbosity=verbosity,
+                )
             return super().run_migrations(tenants=[*public, *others])
 
     SkippingExecutor.__name__ = f"Skipping{base.__name__}"

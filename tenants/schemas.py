@@ -22,12 +22,14 @@ import logging
 import re
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import django
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.migrations.loader import MigrationLoader
 
 from tenants.models import SchemaScript
@@ -58,17 +60,17 @@ def script_key() -> str:
     return digest.hexdigest()
 
 
-def replayable(statements: list[Statement], *, scratch: str) -> list[Statement] | None:
-    """The recorded statements to replay in another schema, or None where one would act on `scratch` itself or
-    the run undid some of its work (a rolled-back savepoint). Transaction control is left out: the script runs in
-    the transaction that creates the tenant, recorded inside one or not."""
+def replayable(statements: list[Statement], *, schema: str) -> list[Statement] | None:
+    """The statements recorded in `schema`, to replay in another, or None where one would act on `schema` itself
+    or the run undid some of its work (a rolled-back savepoint). Transaction control is left out: a replay is one
+    transaction of its own, or part of its caller's."""
     kept = []
     for sql, params, many in statements:
         if UNDONE.match(sql):
             return None
         if NOT_REPLAYED.match(sql):
             continue
-        if scratch in sql or scratch in repr(params):
+        if schema in sql or schema in repr(params):
             if READ.match(sql):
                 continue
             return None
@@ -76,23 +78,45 @@ def replayable(statements: list[Statement], *, scratch: str) -> list[Statement] 
     return kept
 
 
-def _record() -> list[Statement] | None:
-    scratch = f"quire_scratch_{secrets.token_hex(6)}"
+@contextmanager
+def recording(using: str = DEFAULT_DB_ALIAS) -> Iterator[list[Statement]]:
+    """Every statement sent on the connection `using` meanwhile, with its parameters, as it was sent."""
     statements: list[Statement] = []
 
     def capture(execute, sql, params, many, context):
         statements.append((sql, params, many))
         return execute(sql, params, many, context)
 
+    with connections[using].execute_wrapper(capture):
+        yield statements
+
+
+def replay(statements: list[Statement], *, schema_name: str, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run `statements` in the schema `schema_name` (first on the search path, then public), all or none."""
+    connection = connections[using]
+    connection.set_schema(schema_name)
+    try:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            for sql, params, many in statements:
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+    finally:
+        connection.set_schema_to_public()
+
+
+def _record() -> list[Statement] | None:
+    scratch = f"quire_scratch_{secrets.token_hex(6)}"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(scratch)}")
     try:
-        with connection.execute_wrapper(capture):
+        with recording() as statements:
             _migrate(scratch)
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP SCHEMA {connection.ops.quote_name(scratch)} CASCADE")
-    return replayable(statements, scratch=scratch)
+    return replayable(statements, schema=scratch)
 
 
 def _migrate(schema_name: str) -> None:
@@ -134,13 +158,4 @@ def schema_build(*, schema_name: str) -> None:
     if script is None:
         _migrate(schema_name)
         return
-    connection.set_schema(schema_name)
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for sql, params, many in script:
-                if many:
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params)
-    finally:
-        connection.set_schema_to_public()
+    replay(script, schema_name=schema_name)

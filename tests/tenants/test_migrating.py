@@ -4,12 +4,13 @@ recorded is skipped, one missing a migration (or without a `django_migrations` t
 from __future__ import annotations
 
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django_tenants.migration_executors import MultiprocessingExecutor, StandardExecutor
 
-from tenants.migrating import get_skipping_executor, migrations_on_disk, schemas_behind
+from tenants.migrating import get_skipping_executor, migrations_on_disk, runs_code, schemas_behind
 from tenants.models import Tenant
-from tests.support.schemas import applied
+from tests.support.schemas import applied, structure
 
 LEAF = ("billing", "0009_meter_batch_refusal")
 
@@ -69,6 +70,82 @@ def test_the_parallel_executor_migrates_only_the_schema_behind(tenant_b, capsys)
     out = capsys.readouterr().out
     assert f"1 of {len(_tenant_schemas())} tenant schemas have migrations to apply." in out
     assert _recorded(schema)
+
+
+BACK = (("documents", "0007_document_ingest_owner"), ("webhooks", "0002_secrets_encrypted"))
+
+
+def _moved_back(make_tenant, slugs: list[str]) -> list[str]:
+    schemas = [make_tenant(slug).tenant.schema_name for slug in slugs]
+    for schema in schemas:
+        for app, name in BACK:
+            call_command(
+                "migrate_schemas", app, name, tenant=True, schema_name=schema, interactive=False, verbosity=0
+            )
+    assert not any(_recorded_as(schema, "webhooks", "0003_announced_model") for schema in schemas)
+    return schemas
+
+
+def _recorded_as(schema: str, app: str, name: str) -> bool:
+    return (app, name) in applied(schema)
+
+
+def test_schemas_at_the_same_migrations_are_brought_up_to_date_by_one_migration_and_replays(
+    make_tenant, tenant_a, capsys
+):
+    schemas = _moved_back(make_tenant, ["replay-up-1", "replay-up-2", "replay-up-3"])
+    reference = structure(tenant_a.tenant.schema_name)
+    assert structure(schemas[0]) != reference
+    capsys.readouterr()
+    call_command("migrate_schemas", tenant=True, interactive=False, verbosity=1)
+    out = capsys.readouterr().out
+    assert f"3 of {len(_tenant_schemas())} tenant schemas have migrations to apply." in out
+    assert "2 tenant schemas brought up to date by replaying a recorded migration." in out
+    assert f":{schemas[0]}]" in out and f":{schemas[1]}]" not in out and f":{schemas[2]}]" not in out
+    for schema in schemas:
+        assert structure(schema) == reference
+        assert applied(schema) == applied(tenant_a.tenant.schema_name)
+
+
+def test_migrations_that_run_python_are_not_replayed(make_tenant, tenant_a, monkeypatch, capsys):
+    disk = MigrationLoader(connection, load=True).disk_migrations
+    assert runs_code([disk["webhooks", "0002_secrets_encrypted"]])
+    assert not runs_code(
+        [disk["documents", "0008_document_ingest_attempts"], disk["billing", "0002_seed_plans"]]
+    )
+
+    schemas = _moved_back(make_tenant, ["replay-code-1", "replay-code-2"])
+    monkeypatch.setattr("tenants.migrating.runs_code", lambda migrations: True)
+    capsys.readouterr()
+    call_command("migrate_schemas", tenant=True, interactive=False, verbosity=1)
+    out = capsys.readouterr().out
+    assert "brought up to date by replaying" not in out
+    assert all(f":{schema}]" in out for schema in schemas)
+    assert all(structure(schema) == structure(tenant_a.tenant.schema_name) for schema in schemas)
+
+
+def test_a_schema_whose_replay_fails_is_migrated_from_where_it_was(
+    make_tenant, tenant_a, monkeypatch, capsys
+):
+    import tenants.schemas
+
+    schemas = _moved_back(make_tenant, ["replay-fail-1", "replay-fail-2", "replay-fail-3"])
+    replay = tenants.schemas.replay
+
+    def failing(statements, *, schema_name, using):
+        with transaction.atomic(using=using):
+            replay(statements, schema_name=schema_name, using=using)
+            if schema_name == schemas[1]:
+                raise DatabaseError("the replay's last statement failed")
+
+    monkeypatch.setattr(tenants.schemas, "replay", failing)
+    capsys.readouterr()
+    call_command("migrate_schemas", tenant=True, interactive=False, verbosity=1)
+    out = capsys.readouterr().out
+    assert "1 tenant schemas brought up to date by replaying" in out
+    assert f":{schemas[1]}]" in out and f":{schemas[2]}]" not in out
+    assert "Applying webhooks.0003_announced_model" in out.split(f":{schemas[1]}]", 1)[1]
+    assert all(structure(schema) == structure(tenant_a.tenant.schema_name) for schema in schemas)
 
 
 def test_a_named_migration_moves_every_tenant_schema_back_and_forth(tenant_a, tenant_b):

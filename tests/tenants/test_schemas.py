@@ -1,34 +1,12 @@
-import re
-import subprocess
-
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection
 
 import tenants.schemas as schemas
-from tenants.backups import _libpq, pg_tool
 from tenants.migrating import migrations_on_disk, schemas_behind
 from tenants.models import SchemaScript, Tenant
 from tenants.services import tenant_create, tenant_provision
-
-
-def _structure(schema: str) -> str:
-    dbname, env = _libpq()
-    dump = subprocess.run(
-        [pg_tool("pg_dump"), *dbname, "--schema-only", f"--schema={schema}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    lines = [line for line in dump.splitlines() if line and not line.startswith("--")]
-    return re.sub(rf"\b{schema}\b", "SCHEMA", "\n".join(lines))
-
-
-def _applied(schema: str) -> set[tuple[str, str]]:
-    with connection.cursor() as cursor:
-        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')
-        return set(cursor.fetchall())
+from tests.support.schemas import applied, structure
 
 
 def _schema_exists(schema: str) -> bool:
@@ -71,11 +49,11 @@ def _drop(slug: str) -> None:
 
 def test_a_replayed_schema_is_the_schema_migrating_builds(make_tenant, migrated_schema):
     replayed = make_tenant("schema-replayed").tenant.schema_name
-    structure = _structure(replayed)
-    assert structure.count("CREATE TABLE") >= 15
-    assert "USING hnsw" in structure
-    assert structure == _structure(migrated_schema)
-    assert _applied(replayed) == _applied(migrated_schema)
+    built = structure(replayed)
+    assert built.count("CREATE TABLE") >= 15
+    assert "USING hnsw" in built
+    assert built == structure(migrated_schema)
+    assert applied(replayed) == applied(migrated_schema)
     assert schemas_behind([replayed], alias="default", on_disk=migrations_on_disk("default")) == []
 
 
@@ -93,13 +71,13 @@ def test_the_first_schema_of_a_release_is_migrated_once_and_its_statements_repla
     schemas._scripts.clear()
     second = tenant_provision(name="Script second", slug="script-second").tenant
     assert len(fresh_script) == 1
-    assert _applied(first.schema_name) == _applied(second.schema_name)
-    assert _structure(first.schema_name) == _structure(second.schema_name)
+    assert applied(first.schema_name) == applied(second.schema_name)
+    assert structure(first.schema_name) == structure(second.schema_name)
 
 
 def test_without_a_script_each_schema_is_migrated(fresh_script, monkeypatch):
     _drop("script-none")
-    monkeypatch.setattr(schemas, "replayable", lambda statements, scratch: None)
+    monkeypatch.setattr(schemas, "replayable", lambda statements, schema: None)
     tenant = tenant_provision(name="Script none", slug="script-none").tenant
     assert len(fresh_script) == 2
     assert fresh_script[1] == tenant.schema_name
@@ -117,13 +95,13 @@ def test_statements_acting_on_the_recorded_schema_are_not_replayable():
         ('CREATE TABLE "documents_document" ("id" bigint)', None, False),
         ("INSERT INTO django_migrations (app, name) VALUES (%s, %s)", ("documents", "0001_initial"), False),
     ]
-    assert schemas.replayable(recorded, scratch="quire_scratch_1") == recorded[5:]
+    assert schemas.replayable(recorded, schema="quire_scratch_1") == recorded[5:]
     qualified = [*recorded, ('CREATE INDEX ON "quire_scratch_1"."documents_document" ("id")', None, False)]
-    assert schemas.replayable(qualified, scratch="quire_scratch_1") is None
+    assert schemas.replayable(qualified, schema="quire_scratch_1") is None
     written = [*recorded, ("UPDATE t SET note = %s", ("made in quire_scratch_1",), False)]
-    assert schemas.replayable(written, scratch="quire_scratch_1") is None
+    assert schemas.replayable(written, schema="quire_scratch_1") is None
     undone = [*recorded, ('ROLLBACK TO SAVEPOINT "s1_x1"', None, False)]
-    assert schemas.replayable(undone, scratch="quire_scratch_1") is None
+    assert schemas.replayable(undone, schema="quire_scratch_1") is None
 
 
 def test_a_tenant_that_cannot_be_created_leaves_no_row_and_no_schema(tenant_a):
