@@ -55,7 +55,8 @@ def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
     """A review's columns and its rows so far, each `{"index", "document_id", "cells"}`: the result's (with
     corrections beside the cells) once it exists (`complete`), else the rows stored while it runs (none once
     it ended without a result). Given `first` or `count`, only the rows whose index is from `first` on (at most
-    `count` of them), read as such from PostgreSQL; `done` counts the rows there are in all."""
+    `count` of them), read as such from PostgreSQL; `done` counts the rows there are in all, and `next` is the
+    index after the window where rows lie past it (else None)."""
     from connectors import get_connector
 
     windowed = bool(first) or count is not None
@@ -78,11 +79,16 @@ def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
             for i, row in enumerate(rows_with_corrections(job.pk, shown, documents))
         ]
         columns = result["output__columns"] or []
-        return {"columns": columns, "rows": rows, "complete": True, "done": result["done"] or 0}
+        done = result["done"] or 0
+        following = None if count is None or done <= first + count else first + count
+        return {"columns": columns, "rows": rows, "complete": True, "done": done, "next": following}
     options = {key: value for key, value in job.options.items() if key != CONTEXT_POLICY}
     columns = get_connector("review").validate_options(options)["columns"]
     stored = ReviewRow.objects.none() if job.status in TERMINAL else ReviewRow.objects.filter(job=job)
     done = stored.count() if windowed else None
+    following = None
+    if count is not None and stored.filter(index__gte=first + count).exists():
+        following = first + count
     stored = stored.filter(index__gte=first)
     if count is not None:
         stored = stored.filter(index__lt=first + count)
@@ -90,7 +96,8 @@ def review_cells(job: Job, *, first: int = 0, count: int | None = None) -> dict:
         {"index": row.index, "document_id": row.document_id, "cells": row.cells}
         for row in stored.order_by("index")
     ]
-    return {"columns": columns, "rows": rows, "complete": False, "done": len(rows) if done is None else done}
+    done = len(rows) if done is None else done
+    return {"columns": columns, "rows": rows, "complete": False, "done": done, "next": following}
 
 
 def _shown(value: object) -> str:

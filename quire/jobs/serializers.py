@@ -154,6 +154,11 @@ class ReviewCellsSerializer(serializers.Serializer):
         help_text="The review's rows so far, whatever from_index and limit left out: the documents finished "
         "while it runs, the result's rows once complete."
     )
+    next_from_index = serializers.IntegerField(
+        allow_null=True,
+        help_text="With `limit`: the `from_index` of the next window when there are rows past this one "
+        "(so far, while the review runs); else null.",
+    )
     columns = serializers.JSONField()
     data = ReviewRowSerializer(many=True)
 

@@ -161,8 +161,8 @@ class JobCellCorrectionView(APIView):
         description="A review's rows so far: while the job runs, each document's cells as soon as the worker "
         "has them (spans verified, with pages and boxes); once it succeeded, the result's rows with their "
         "corrections (`complete`). `from_index` and `limit` return a window of rows by document index, read "
-        "as such (a client polling a long review asks for the rows it has not seen). A job that is not a "
-        "review is a 400.",
+        "as such (a client polling a long review asks for the rows it has not seen); `next_from_index` is where "
+        "the next window starts while rows lie past this one. A job that is not a review is a 400.",
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = found(Job.objects, job_id, noun="job", param="job_id")
@@ -180,6 +180,7 @@ class JobCellCorrectionView(APIView):
             "status": job.status,
             "complete": grid["complete"],
             "rows_done": grid["done"],
+            "next_from_index": grid["next"],
         }
         body.update(columns=grid["columns"], data=grid["rows"])
         return Response(ReviewCellsSerializer(body).data)

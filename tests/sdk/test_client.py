@@ -193,6 +193,37 @@ def test_a_reviews_cells_are_read_by_window_and_corrected(quire, tenant_a):
     row = quire.jobs.cells(job_id, from_index=0, limit=1)["data"][0]
     assert row["cells"]["terms"]["correction"]["corrected_value"] == "Net 30"
     assert row["cells"]["law"]["correction"]["verified"]
+    assert quire.jobs.cells(job_id, limit=1)["next_from_index"] is None
     with pytest.raises(InvalidRequestError) as refused:
         quire.jobs.cells(job_id, limit=0)
     assert refused.value.param == "limit"
+
+
+def test_a_reviews_rows_are_read_a_page_at_a_time(quire, tenant_a):
+    from django_tenants.utils import tenant_context
+
+    from quire.jobs.models import Job, JobResult, JobStatus
+
+    columns = [{"key": "law", "question": "Which law governs?", "type": "text"}]
+    rows = [
+        {
+            "document_id": f"doc_page_{n}",
+            "cells": {"law": {"value": f"Law {n}", "spans": [], "status": "answered"}},
+        }
+        for n in range(5)
+    ]
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(
+            connector="review",
+            document_ids=[row["document_id"] for row in rows],
+            options={"columns": columns},
+            status=JobStatus.SUCCEEDED,
+            attempt=1,
+        )
+        JobResult.objects.create(
+            job=job, output={"connector": "review", "columns": columns, "rows": rows}, context={}, attempt=1
+        )
+    first = quire.jobs.cells(job.pk, limit=2)
+    assert [r["index"] for r in first["data"]] == [0, 1] and first["next_from_index"] == 2
+    read = list(quire.jobs.rows(job.pk, page_size=2))
+    assert [(r["index"], r["cells"]["law"]["value"]) for r in read] == [(n, f"Law {n}") for n in range(5)]

@@ -222,6 +222,17 @@ class Jobs(Resource):
         params = {"from_index": from_index, "limit": limit}
         return self._t.request("GET", f"jobs/{job_id}/cells", params=params).data
 
+    def rows(self, job_id: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """Every row of a review so far (`{"index", "document_id", "cells"}`), read `page_size` rows a request
+        and yielded as they come."""
+        start = 0
+        while True:
+            page = self.cells(job_id, from_index=start, limit=page_size)
+            yield from page["data"]
+            if page.get("next_from_index") is None:
+                return
+            start = page["next_from_index"]
+
     def correct_cell(
         self, job_id: str, *, document: str, key: str, corrected_value: Any = None, verified: bool = False
     ) -> dict[str, Any]:

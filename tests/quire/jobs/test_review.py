@@ -120,6 +120,8 @@ def test_review_grid_exports_corrections_and_growth(api_a: Api, contracts: dict[
     assert done["rows_done"] == 3
     window = api_a.get(f"/v1/jobs/{job_id}/cells", from_index=1, limit=1).json()
     assert [r["index"] for r in window["data"]] == [1] and window["rows_done"] == 3
+    assert window["next_from_index"] == 2 and done["next_from_index"] is None
+    assert api_a.get(f"/v1/jobs/{job_id}/cells", from_index=1, limit=2).json()["next_from_index"] is None
     assert window["data"][0]["cells"] == output["rows"][1]["cells"]
     assert [r["index"] for r in api_a.get(f"/v1/jobs/{job_id}/cells", from_index=1).json()["data"]] == [1, 2]
     for bad in ({"limit": 0}, {"limit": 1001}, {"from_index": -1}, {"from_index": "x"}):

@@ -69,6 +69,9 @@ def test_a_long_review_is_shown_a_page_of_documents_at_a_time_running_and_done(w
             ReviewRow.objects.create(
                 job=job, index=n, document_id=documents[n], cells={"law": cell(n)}, attempt=1
             )
+        assert review_cells(job, first=0, count=2)["next"] == 2
+        assert review_cells(job, first=2, count=2)["next"] is None
+        assert review_cells(job, first=2)["next"] is None
     client = signed_in(workspace, "viewer")
     second = client.get(f"/reviews/{job.id}/grid", {"page": 2}).content.decode()
     assert "3 of 5 documents done" in second and "Documents 3\u20134 of 5" in second
@@ -99,6 +102,7 @@ def test_a_long_review_is_shown_a_page_of_documents_at_a_time_running_and_done(w
         assert [r["index"] for r in read["rows"]] == [2, 3] and read["done"] == 5 and read["complete"]
         assert [("correction" in r["cells"]["law"]) for r in read["rows"]] == [False, True]
         assert [r["index"] for r in review_cells(job)["rows"]] == [0, 1, 2, 3, 4]
+        assert read["next"] == 4 and review_cells(job, first=3, count=2)["next"] is None
     done = client.get(f"/reviews/{job.id}", {"page": 2}).content.decode()
     assert "Law 2" in done and "Law 3" in done and "Law 1" not in done and "Law 4" not in done
     assert f'hx-get="/reviews/{job.id}/cell?document=doc_3&amp;key=law"' in done
