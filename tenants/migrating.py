@@ -10,8 +10,8 @@ every schema, as before.
 
 Of the schemas behind, those at the same migrations are brought up to date as one (`upgrade_by_replay`): the
 first is migrated while its statements are recorded, the others replay them, which costs their SQL and none of
-Django's per-schema migration machinery. Migrations that run Python are migrated schema by schema, since their
-statements depend on each schema's rows."""
+Django's per-schema migration machinery. Migrations that run Python or are not atomic are migrated schema by
+schema (`must_migrate`)."""
 
 from __future__ import annotations
 
@@ -79,13 +79,16 @@ def schemas_behind(schemas: Iterable[str], *, alias: str, on_disk: set[tuple[str
     return [schema for schema in schemas if schema not in applied or not on_disk <= applied[schema]]
 
 
-def runs_code(migrations: Iterable[Migration]) -> bool:
-    """Whether any of these migrations of a tenant app runs Python (`RunPython`), whose statements depend on
-    the rows of the schema it runs in."""
+def must_migrate(migrations: Iterable[Migration]) -> bool:
+    """Whether one of these migrations of a tenant app cannot be replayed: it runs Python (`RunPython`), whose
+    statements depend on the rows of the schema it runs in, or it is not atomic (`CREATE INDEX CONCURRENTLY`,
+    say), so its statements cannot run in the one transaction a replay is."""
     tenant_apps = {config.label for config in apps.get_app_configs() if config.name in settings.TENANT_APPS}
     for migration in migrations:
         if migration.app_label not in tenant_apps:
             continue
+        if not migration.atomic:
+            return True
         operations = list(migration.operations)
         while operations:
             operation = operations.pop()
@@ -103,28 +106,28 @@ def upgrade_by_replay(
     same migrations are migrated as one, the first by `migrate` while its statements are recorded, the others by
     replaying them (`tenants.schemas`), each in a transaction of its own. Returns the schemas left to migrate one
     by one: those alone at their migrations or without a `django_migrations` table, those whose migrations to
-    apply run Python, every schema of a group whose recording names its schema (and so is not replayable), and
+    apply cannot be replayed (`must_migrate`), every schema of a group whose recording names its schema (and so is not replayable), and
     any whose replay failed (rolled back, so it migrates from where it was)."""
     from tenants.schemas import recording, replay, replayable
 
     on_disk = _disk_migrations(alias)
     applied = applied_migrations(schemas, alias=alias)
     groups: dict[frozenset[tuple[str, str]], list[str]] = {}
-    left = [schema for schema in schemas if schema not in applied]
+    left = {schema for schema in schemas if schema not in applied}
     for schema in schemas:
         if schema in applied:
             groups.setdefault(applied[schema], []).append(schema)
     replayed = 0
     for done, group in groups.items():
-        if len(group) < 2 or runs_code(on_disk[key] for key in set(on_disk) - done):
-            left.extend(group)
+        if len(group) < 2 or must_migrate(on_disk[key] for key in set(on_disk) - done):
+            left.update(group)
             continue
         first, *rest = group
         with recording(alias) as statements:
             migrate(first)
         script = replayable(statements, schema=first)
         if script is None:
-            left.extend(rest)
+            left.update(rest)
             continue
         for schema in rest:
             try:
@@ -133,7 +136,7 @@ def upgrade_by_replay(
                 logger.warning(
                     "replaying %s's migration in %s failed (%s); migrating it instead", first, schema, exc
                 )
-                left.append(schema)
+                left.add(schema)
             else:
                 replayed += 1
     if verbosity >= 1 and replayed:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.migration_executors import MultiprocessingExecutor, StandardExecutor
 
-from tenants.migrating import get_skipping_executor, migrations_on_disk, runs_code, schemas_behind
+from tenants.migrating import get_skipping_executor, migrations_on_disk, must_migrate, schemas_behind
 from tenants.models import Tenant
 from tests.support.schemas import applied, structure
 
@@ -107,15 +108,20 @@ def test_schemas_at_the_same_migrations_are_brought_up_to_date_by_one_migration_
         assert applied(schema) == applied(tenant_a.tenant.schema_name)
 
 
-def test_migrations_that_run_python_are_not_replayed(make_tenant, tenant_a, monkeypatch, capsys):
+def test_migrations_that_run_python_or_are_not_atomic_are_not_replayed(
+    make_tenant, tenant_a, monkeypatch, capsys
+):
     disk = MigrationLoader(connection, load=True).disk_migrations
-    assert runs_code([disk["webhooks", "0002_secrets_encrypted"]])
-    assert not runs_code(
+    assert must_migrate([disk["webhooks", "0002_secrets_encrypted"]])
+    assert not must_migrate(
         [disk["documents", "0008_document_ingest_attempts"], disk["billing", "0002_seed_plans"]]
     )
+    concurrent = Migration("0009_concurrently", "documents")
+    concurrent.atomic = False
+    assert must_migrate([concurrent])
 
     schemas = _moved_back(make_tenant, ["replay-code-1", "replay-code-2"])
-    monkeypatch.setattr("tenants.migrating.runs_code", lambda migrations: True)
+    monkeypatch.setattr("tenants.migrating.must_migrate", lambda migrations: True)
     capsys.readouterr()
     call_command("migrate_schemas", tenant=True, interactive=False, verbosity=1)
     out = capsys.readouterr().out
