@@ -1,7 +1,8 @@
 """A new tenant's schema from the recorded statements of one migration run, not from a migration run of its own.
 
-Migrating a fresh tenant schema costs about 0.85 s here, nearly all of it Django rebuilding the migration state in
-Python, 53 migrations over; the SQL it sends is under 200 statements that take about 0.15 s. So the first schema
+Migrating a fresh tenant schema costs 0.6-0.9 s here, nearly all of it Django rebuilding the migration state in
+Python, 53 migrations over; the SQL it sends is under 200 statements, and a whole provisioning that replays them
+takes 0.12 s (`benchmarks/provisioning.py`). So the first schema
 after a release is migrated as before, in a scratch schema, while its statements are recorded; they are stored in
 the public schema (`SchemaScript`, keyed by the migration files and the Django and PostgreSQL versions, so a release
 that changes any of them records anew), and every new tenant schema is those statements replayed under its own
@@ -13,7 +14,7 @@ Recorded, the statements are replayable only if none names the scratch schema: S
 the schema it runs in would create the next tenant's tables in the wrong place. Reads that name it (django-tenants'
 and `tenants.migrating`'s checks that the schema exists and what it has applied) are left out; any other statement
 naming it makes the script unusable, and schemas are migrated one by one as before (a warning says so once a
-process)."""
+process). `tenants.migrating` records and replays the same way to bring existing schemas up to date."""
 
 from __future__ import annotations
 
