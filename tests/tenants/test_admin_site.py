@@ -1,14 +1,24 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, RequestFactory
 
 
-def test_every_admin_page_of_the_public_host_answers_and_tenants_are_not_added_there():
+def test_every_admin_page_of_the_public_host_answers_and_tenants_are_not_added_there(tenant_a):
     staff = get_user_model().objects.create_superuser("root-admin", "root-admin@example.test", "pw-123456789")
     client = Client()
     client.force_login(staff)
+    request = RequestFactory().get("/admin/")
+    request.user = staff
     assert client.get("/admin/").status_code == 200
-    for model in admin.site._registry:
+    opened = 0
+    for model, model_admin in admin.site._registry.items():
         page = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
         assert client.get(page).status_code == 200, page
+        instance = model_admin.get_queryset(request).first()
+        if instance is not None:
+            assert client.get(f"{page}{instance.pk}/change/").status_code == 200, page
+            opened += 1
+        if model_admin.has_add_permission(request):
+            assert client.get(f"{page}add/").status_code == 200, page
+    assert opened >= 5
     assert client.get("/admin/tenants/tenant/add/").status_code == 403
