@@ -13,6 +13,11 @@ class TenantAdmin(admin.ModelAdmin):
         """A tenant is provisioned whole (schema, host name, owner, first key) by `manage.py create_tenant`."""
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
+        """A tenant is removed whole (schema, stored files, Stripe customer, audit log) by `manage.py
+        tenant_erase`; deleting the row here left all of those behind."""
+        return False
+
 
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):

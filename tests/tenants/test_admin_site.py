@@ -2,8 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 
+from tenants.models import Tenant
 
-def test_every_admin_page_of_the_public_host_answers_and_tenants_are_not_added_there(tenant_a):
+
+def test_every_admin_page_of_the_public_host_answers_and_tenants_are_neither_added_nor_deleted_there(
+    tenant_a,
+):
     staff = get_user_model().objects.create_superuser("root-admin", "root-admin@example.test", "pw-123456789")
     client = Client()
     client.force_login(staff)
@@ -22,3 +26,7 @@ def test_every_admin_page_of_the_public_host_answers_and_tenants_are_not_added_t
             assert client.get(f"{page}add/").status_code == 200, page
     assert opened >= 5
     assert client.get("/admin/tenants/tenant/add/").status_code == 403
+    assert (
+        client.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    assert Tenant.objects.filter(pk=tenant_a.tenant.pk).exists()
