@@ -1,17 +1,35 @@
+import csv
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from tenants.services import tenant_provision
 
+CSV_FIELDS = ("line", "slug", "tenant", "schema", "api_key", "secret", "error")
+
 
 class Command(BaseCommand):
-    help = "Provision a tenant: schema with tenant migrations, pgvector, hostname, owner, first API key."
+    help = (
+        "Provision a tenant: schema with tenant migrations, pgvector, hostname, owner, first API key. With "
+        "--from-csv, one tenant a row of a CSV file (columns name, and optionally slug and owner), each in a "
+        "transaction of its own; the keys come out as CSV on stdout, one line a row, as each is made."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("name")
+        parser.add_argument("name", nargs="?")
         parser.add_argument("--slug")
         parser.add_argument("--owner", help="owner's e-mail; created as a member with role owner")
+        parser.add_argument("--from-csv", type=Path, help="a CSV file with a header row: name[,slug][,owner]")
 
-    def handle(self, *args, name: str, slug: str | None, owner: str | None, **options):
+    def handle(
+        self, *args, name: str | None, slug: str | None, owner: str | None, from_csv: Path | None, **options
+    ):
+        if (name is None) == (from_csv is None):
+            raise CommandError("give a tenant's name, or --from-csv FILE")
+        if from_csv is not None:
+            if slug or owner:
+                raise CommandError("--slug and --owner are columns of the CSV file with --from-csv")
+            return self._from_csv(from_csv)
         try:
             provisioned = tenant_provision(name=name, slug=slug, owner_email=owner)
         except ValueError as exc:
@@ -20,3 +38,46 @@ class Command(BaseCommand):
         self.stdout.write(f"tenant   {tenant.public_id} slug={tenant.slug} schema={tenant.schema_name}")
         self.stdout.write(f"api key  {issued.api_key.id} (admin): {issued.secret}")
         self.stdout.write("The key is shown once; store it now.")
+
+    def _from_csv(self, path: Path) -> None:
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as source:
+                rows = list(csv.DictReader(source))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise CommandError(f"cannot read {path}: {exc}") from exc
+        if rows and "name" not in rows[0]:
+            raise CommandError(f"{path} needs a header row with a 'name' column (and optionally slug, owner)")
+        out = csv.DictWriter(self.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
+        out.writeheader()
+        failed = 0
+        for line, row in enumerate(rows, start=2):
+            fields = {key: (value or "").strip() for key, value in row.items() if key}
+            try:
+                if not fields.get("name"):
+                    raise ValueError("the name is empty")
+                provisioned = tenant_provision(
+                    name=fields["name"],
+                    slug=fields.get("slug") or None,
+                    owner_email=fields.get("owner") or None,
+                )
+            except ValueError as exc:
+                failed += 1
+                out.writerow({"line": line, "slug": fields.get("slug", ""), "error": str(exc)})
+            else:
+                tenant, issued = provisioned.tenant, provisioned.issued_key
+                out.writerow(
+                    {
+                        "line": line,
+                        "slug": tenant.slug,
+                        "tenant": tenant.public_id,
+                        "schema": tenant.schema_name,
+                        "api_key": issued.api_key.id,
+                        "secret": issued.secret,
+                    }
+                )
+            self.stdout.flush()
+        self.stderr.write(
+            f"{len(rows) - failed} of {len(rows)} tenants provisioned; the keys are shown once."
+        )
+        if failed:
+            raise CommandError(f"{failed} of {len(rows)} rows were not provisioned (their lines say why)")
