@@ -4,7 +4,8 @@ replaying the release's recorded statements (`tenants.schemas`), against the ref
 
 Starts its own PostgreSQL and Redis under `--data-dir` (removed first) and migrates the public schema. Each way
 provisions `--tenants` tenants one after the other; the table gives the first (for the replay, the one that records
-the script), the median of the others and their mean, and how many times the reference's median the replay's is.
+the script), the median of the others and their mean, and how many times the reference's median the replay's is; then
+`manage.py create_tenant --from-csv` provisions as many again from a CSV file, timed whole.
 
     python benchmarks/provisioning.py [--tenants 20] [--data-dir /tmp/qprovision]
 """
@@ -34,6 +35,18 @@ def _provision(prefix: str, count: int) -> list[float]:
     return seconds
 
 
+def _bulk(count: int, source: Path) -> float:
+    """Seconds `manage.py create_tenant --from-csv` takes over `count` rows (its output left unread)."""
+    import io
+
+    from django.core.management import call_command
+
+    source.write_text("name\n" + "".join(f"Bulk {i}\n" for i in range(count)), encoding="utf-8")
+    started = time.perf_counter()
+    call_command("create_tenant", from_csv=source, stdout=io.StringIO(), stderr=io.StringIO())
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=20, help="tenants each way provisions (at least 2)")
@@ -48,6 +61,7 @@ def main() -> None:
         schemas.schema_script = recorded
         replayed = _provision("replayed", args.tenants)
         statements = len(schemas.schema_script())
+        bulk = _bulk(args.tenants, args.data_dir / "tenants.csv")
 
     reference = statistics.median(migrated[1:])
     print(f"{args.tenants} tenants a way, one after the other; the script has {statements} statements\n")
@@ -59,6 +73,10 @@ def main() -> None:
             f"| {way} | {seconds[0]:.3f} s | {median:.3f} s | {statistics.mean(seconds[1:]):.3f} s "
             f"| {reference / median:.2f}x |"
         )
+    print(
+        f"\n`create_tenant --from-csv` over {args.tenants} rows (replaying; one process): {bulk:.2f} s in all, "
+        f"{bulk / args.tenants:.3f} s a tenant"
+    )
 
 
 if __name__ == "__main__":
