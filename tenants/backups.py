@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
+from tenants.migrating import applied_migrations, migrations_on_disk
 from tenants.models import Tenant
 
 
@@ -67,8 +69,10 @@ def archive_schemas(path: Path) -> set[str]:
     return {line.split()[-2] for line in listing.splitlines() if " SCHEMA - " in line}
 
 
-def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> None:
-    """Put the tenant's schema back from an archive of `tenant_dump`, in one transaction.
+def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list[tuple[str, str]]:
+    """Put the tenant's schema back from an archive of `tenant_dump`, in one transaction, then apply the
+    migrations the archive predates (one taken before a release that added some), so the schema fits the code
+    that runs; returns those migrations, (app, name), none for an archive of this release.
 
     An existing schema is kept aside under another name while the archive is restored, dropped once the
     restore has committed, and renamed back if it fails; without `replace`, an existing schema is refused.
@@ -106,3 +110,18 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> None
     if exists:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')
+    return _brought_up_to_date(tenant.schema_name)
+
+
+def _brought_up_to_date(schema_name: str) -> list[tuple[str, str]]:
+    missing = migrations_on_disk(connection.alias) - applied_migrations(
+        [schema_name], alias=connection.alias
+    ).get(schema_name, frozenset())
+    if missing:
+        try:
+            call_command(
+                "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0
+            )
+        finally:
+            connection.set_schema_to_public()
+    return sorted(missing)

@@ -51,3 +51,32 @@ def test_a_tenant_dumped_and_restored_gets_back_its_rows_and_nothing_else(make_t
         assert list(Document.objects.values_list("filename", flat=True)) == ["kept.txt"]
         assert Document.objects.get(pk=kept.pk).text == "kept"
     assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+
+
+def test_an_archive_older_than_the_code_is_restored_and_migrated(make_tenant, tmp_path, capsys):
+    from tests.support.schemas import applied
+
+    tenant = make_tenant("dumped-old").tenant
+    newest = ("webhooks", "0003_announced_model")
+    call_command(
+        "migrate_schemas", "webhooks", "0002_secrets_encrypted", tenant=True, schema_name=tenant.schema_name
+    )
+    assert newest not in applied(tenant.schema_name)
+    archive = tmp_path / "old.dump"
+    call_command("tenant_dump", "dumped-old", str(archive))
+    call_command("migrate_schemas", tenant=True, schema_name=tenant.schema_name, verbosity=0)
+
+    capsys.readouterr()
+    call_command("tenant_restore", "dumped-old", str(archive), "--replace")
+    out = capsys.readouterr().out
+    assert "the archive predates 1 migration, applied since: webhooks.0003_announced_model" in out
+    assert newest in applied(tenant.schema_name)
+    with tenant_context(tenant):
+        from quire.webhooks.models import AnnouncedModel
+
+        assert AnnouncedModel.objects.count() == 0
+
+    capsys.readouterr()
+    call_command("tenant_dump", "dumped-old", str(archive))
+    call_command("tenant_restore", "dumped-old", str(archive), "--replace")
+    assert "predates" not in capsys.readouterr().out

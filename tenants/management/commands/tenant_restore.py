@@ -21,7 +21,13 @@ class Command(BaseCommand):
         if tenant is None:
             raise CommandError(f"no tenant with slug {slug!r}")
         try:
-            tenant_restore(tenant=tenant, path=archive, replace=replace)
+            applied = tenant_restore(tenant=tenant, path=archive, replace=replace)
         except (RuntimeError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"restored schema {tenant.schema_name} from {archive}")
+        if applied:
+            names = ", ".join(f"{app}.{name}" for app, name in applied)
+            plural = "" if len(applied) == 1 else "s"
+            self.stdout.write(
+                f"the archive predates {len(applied)} migration{plural}, applied since: {names}"
+            )
