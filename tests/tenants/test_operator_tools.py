@@ -1,3 +1,7 @@
+"""What operators reach past the API: the admin site on the public host, and django-tenants' commands that would
+bypass provisioning or erasure."""
+
+import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
@@ -29,4 +33,12 @@ def test_every_admin_page_of_the_public_host_answers_and_tenants_are_neither_add
     assert (
         client.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/delete/", {"post": "yes"}).status_code == 403
     )
+    assert Tenant.objects.filter(pk=tenant_a.tenant.pk).exists()
+
+
+def test_django_tenants_delete_command_is_refused_for_tenant_erase(tenant_a):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="tenant_erase SLUG"):
+        call_command("delete_tenant", schema_name=tenant_a.tenant.schema_name, interactive=False)
     assert Tenant.objects.filter(pk=tenant_a.tenant.pk).exists()
