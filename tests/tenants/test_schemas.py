@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection
+from django.utils import timezone
 
 import tenants.schemas as schemas
 from tenants.migrating import migrations_on_disk, schemas_behind
@@ -69,7 +70,11 @@ def test_the_first_schema_of_a_release_is_migrated_once_and_its_statements_repla
     assert not any(sql.startswith(("SAVEPOINT", "RELEASE")) for sql, _, _ in stored.statements)
 
     schemas._scripts.clear()
+    before = timezone.now()
     second = tenant_provision(name="Script second", slug="script-second").tenant
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT min(applied) FROM "{second.schema_name}".django_migrations')
+        assert cursor.fetchone()[0] >= before
     assert len(fresh_script) == 1
     assert applied(first.schema_name) == applied(second.schema_name)
     assert structure(first.schema_name) == structure(second.schema_name)
