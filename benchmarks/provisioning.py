@@ -2,12 +2,14 @@
 replaying the release's recorded statements (`tenants.schemas`), against the reference, migrating each new schema
 (django-tenants' way, what `schema_build` does where there is no script), in the same run and database.
 
-Starts its own PostgreSQL and Redis under `--data-dir` (removed first) and migrates the public schema. Each way
-provisions `--tenants` tenants one after the other; the table gives the first (for the replay, the one that records
-the script), the median of the others and their mean, and how many times the reference's median the replay's is; then
-`manage.py create_tenant --from-csv` provisions as many again from a CSV file, timed whole.
+Starts its own PostgreSQL and Redis under `--data-dir` (removed first), migrates the public schema and provisions
+`--before` tenants (none by default), so that both ways run beside a catalog of that size. Each way then
+provisions `--tenants` tenants one after the other; the table gives the first (for the replay without `--before`,
+the one that records the script), the median of the others and their mean, and how many times the reference's
+median the replay's is; then `manage.py create_tenant --from-csv` provisions as many again from a CSV file, timed
+whole.
 
-    python benchmarks/provisioning.py [--tenants 20] [--data-dir /tmp/qprovision]
+    python benchmarks/provisioning.py [--tenants 20] [--before 1000] [--data-dir /tmp/qprovision]
 """
 
 from __future__ import annotations
@@ -50,10 +52,18 @@ def _bulk(count: int, source: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=20, help="tenants each way provisions (at least 2)")
+    parser.add_argument(
+        "--before",
+        type=int,
+        default=0,
+        help="tenants provisioned first (replaying), so both ways run beside them",
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qprovision"))
     args = parser.parse_args()
     with fresh_platform(args.data_dir):
         import tenants.schemas as schemas
+
+        _provision("before", args.before)
 
         recorded = schemas.schema_script
         schemas.schema_script = lambda: None
@@ -64,7 +74,10 @@ def main() -> None:
         bulk = _bulk(args.tenants, args.data_dir / "tenants.csv")
 
     reference = statistics.median(migrated[1:])
-    print(f"{args.tenants} tenants a way, one after the other; the script has {statements} statements\n")
+    print(
+        f"{args.tenants} tenants a way, one after the other, beside {args.before} provisioned first; the script has "
+        f"{statements} statements\n"
+    )
     print("| way | first tenant | median of the rest | mean of the rest | vs migrating |")
     print("|---|---|---|---|---|")
     for way, seconds in (("migrate each schema (reference)", migrated), ("replay the script", replayed)):
