@@ -2,17 +2,18 @@
 
 Migrating a fresh tenant schema costs 0.6-0.9 s here, nearly all of it Django rebuilding the migration state in
 Python, 53 migrations over; the SQL it sends is under 200 statements, and a whole provisioning that replays them
-takes 0.12 s (`benchmarks/provisioning.py`). So the first schema
-after a release is migrated as before, in a scratch schema, while its statements are recorded; they are stored in
-the public schema (`SchemaScript`, keyed by the migration files and the Django and PostgreSQL versions, so a release
-that changes any of them records anew), and every new tenant schema is those statements replayed under its own
+takes 0.12 s (`benchmarks/provisioning.py`). So the first schema after a release is migrated as before, in a
+scratch schema, while its statements are recorded; they are stored in the public schema (`SchemaScript`, keyed by
+the migration files, the Django and PostgreSQL versions and this module, so a release that changes any of them
+records anew), and every new tenant schema is those statements replayed under its own
 `search_path`: the same tables, indexes, constraints, triggers and `django_migrations` rows as migrating it
 (`tests/tenants/test_schemas.py` compares `pg_dump --schema-only` of both). The replay runs in the caller's
 transaction, so a tenant whose creation fails leaves no half-built schema behind.
 
 Recorded, the statements are replayable only if none names the scratch schema: SQL that qualifies its tables with
-the schema it runs in would create the next tenant's tables in the wrong place. Reads that name it (django-tenants'
-and `tenants.migrating`'s checks that the schema exists and what it has applied) are left out; any other statement
+the schema it runs in would create the next tenant's tables in the wrong place. Reads of the catalog and of the
+migration records are left out (their answers go unused, and the catalog's reads grow with every tenant), and so
+are other reads that name it (django-tenants' and `tenants.migrating`'s checks); any other statement
 naming it makes the script unusable, and schemas are migrated one by one as before (a warning says so once a
 process). `tenants.migrating` records and replays the same way to bring existing schemas up to date."""
 
