@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 
 from tenants.migrating import applied_migrations, migrations_on_disk
 from tenants.models import Tenant
+from tenants.schemas import schema_migrate
 
 
 def pg_tool(name: str) -> str:
@@ -118,10 +118,5 @@ def _brought_up_to_date(schema_name: str) -> list[tuple[str, str]]:
         [schema_name], alias=connection.alias
     ).get(schema_name, frozenset())
     if missing:
-        try:
-            call_command(
-                "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0
-            )
-        finally:
-            connection.set_schema_to_public()
+        schema_migrate(schema_name)
     return sorted(missing)

@@ -37,10 +37,11 @@ NAMED_OR_SPECIAL = ("app_label", "migration_name", "fake", "fake_initial", "plan
 
 def migrations_on_disk(alias: str) -> set[tuple[str, str]]:
     """Every (app, migration) the project ships, squashed ones and those they replace alike."""
-    return set(_disk_migrations(alias))
+    return set(disk_migrations(alias))
 
 
-def _disk_migrations(alias: str) -> dict[tuple[str, str], Migration]:
+def disk_migrations(alias: str) -> dict[tuple[str, str], Migration]:
+    """The migrations the project ships, by (app, name)."""
     return MigrationLoader(connections[alias], ignore_no_migrations=True, load=True).disk_migrations
 
 
@@ -75,7 +76,13 @@ def schemas_behind(schemas: Iterable[str], *, alias: str, on_disk: set[tuple[str
     """The schemas, in the order given, whose `django_migrations` lacks one of `on_disk` (or which have no such
     table yet)."""
     schemas = list(schemas)
-    applied = applied_migrations(schemas, alias=alias)
+    return _behind(schemas, applied_migrations(schemas, alias=alias), on_disk)
+
+
+def _behind(
+    schemas: list[str], applied: dict[str, frozenset[tuple[str, str]]], on_disk: Iterable[tuple[str, str]]
+) -> list[str]:
+    on_disk = set(on_disk)
     return [schema for schema in schemas if schema not in applied or not on_disk <= applied[schema]]
 
 
@@ -100,18 +107,23 @@ def must_migrate(migrations: Iterable[Migration]) -> bool:
 
 
 def upgrade_by_replay(
-    schemas: list[str], *, alias: str, migrate: Callable[[str], None], verbosity: int = 1
+    schemas: list[str],
+    *,
+    alias: str,
+    on_disk: dict[tuple[str, str], Migration],
+    applied: dict[str, frozenset[tuple[str, str]]],
+    migrate: Callable[[str], None],
+    verbosity: int = 1,
 ) -> list[str]:
     """Bring `schemas` (each behind the migrations on disk) up to date where a recording can: the schemas at the
     same migrations are migrated as one, the first by `migrate` while its statements are recorded, the others by
     replaying them (`tenants.schemas`), each in a transaction of its own. Returns the schemas left to migrate one
     by one: those alone at their migrations or without a `django_migrations` table, those whose migrations to
-    apply cannot be replayed (`must_migrate`), every schema of a group whose recording names its schema (and so is not replayable), and
-    any whose replay failed (rolled back, so it migrates from where it was)."""
+    apply cannot be replayed (`must_migrate`), every schema of a group whose recording names its schema (and so
+    is not replayable), and any whose replay failed (rolled back, so it migrates from where it was). `on_disk` is `disk_migrations`,
+    `applied` is `applied_migrations` of at least `schemas`."""
     from tenants.schemas import recording, replay, replayable
 
-    on_disk = _disk_migrations(alias)
-    applied = applied_migrations(schemas, alias=alias)
     groups: dict[frozenset[tuple[str, str]], list[str]] = {}
     left = {schema for schema in schemas if schema not in applied}
     for schema in schemas:
@@ -158,7 +170,9 @@ def get_skipping_executor(codename: str | None = None) -> type[MigrationExecutor
             if others:
                 alias = self.options.get("database") or self.TENANT_DB_ALIAS
                 verbosity = int(self.options.get("verbosity", 1))
-                behind = schemas_behind(others, alias=alias, on_disk=migrations_on_disk(alias))
+                on_disk = disk_migrations(alias)
+                applied = applied_migrations(others, alias=alias)
+                behind = _behind(others, applied, on_disk)
                 if verbosity >= 1:
                     sys.stdout.write(
                         f"{len(behind)} of {len(others)} tenant schemas have migrations to apply.\n"
@@ -166,6 +180,8 @@ def get_skipping_executor(codename: str | None = None) -> type[MigrationExecutor
                 others = upgrade_by_replay(
                     behind,
                     alias=alias,
+                    on_disk=on_disk,
+                    applied=applied,
                     migrate=lambda schema: StandardExecutor(self.args, self.options).run_migrations([schema]),
                     verbosity=verbosity,
                 )

@@ -32,9 +32,9 @@ from typing import Any
 import django
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
+from tenants.migrating import disk_migrations
 from tenants.models import SchemaScript
 
 logger = logging.getLogger(__name__)
@@ -59,12 +59,12 @@ def script_key() -> str:
     """What a stored script depends on: every migration file on disk, by content, the Django and PostgreSQL versions
     that turn them into SQL, and this module, which decides what a recording keeps. Read once a process: a process
     runs the code it started with."""
-    loader = MigrationLoader(connection, ignore_no_migrations=True, load=True)
+    on_disk = disk_migrations(connection.alias)
     digest = hashlib.sha256(f"django {django.get_version()} postgresql {connection.pg_version}".encode())
     with open(__file__, "rb") as source:
         digest.update(hashlib.sha256(source.read()).digest())
-    for app, name in sorted(loader.disk_migrations):
-        module = sys.modules[type(loader.disk_migrations[app, name]).__module__]
+    for app, name in sorted(on_disk):
+        module = sys.modules[type(on_disk[app, name]).__module__]
         digest.update(f"\n{app}.{name} ".encode())
         with open(module.__file__, "rb") as source:
             digest.update(hashlib.sha256(source.read()).digest())
@@ -129,14 +129,15 @@ def _record() -> list[Statement] | None:
         cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(scratch)}")
     try:
         with recording() as statements:
-            _migrate(scratch)
+            schema_migrate(scratch)
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP SCHEMA {connection.ops.quote_name(scratch)} CASCADE")
     return replayable(statements, schema=scratch)
 
 
-def _migrate(schema_name: str) -> None:
+def schema_migrate(schema_name: str) -> None:
+    """Run the migrations `schema_name` lacks, as `migrate_schemas --schema` does."""
     try:
         call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
     finally:
@@ -173,6 +174,6 @@ def schema_build(*, schema_name: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {quoted}")
     if script is None:
-        _migrate(schema_name)
+        schema_migrate(schema_name)
         return
     replay(script, schema_name=schema_name)

@@ -35,9 +35,9 @@ def fresh_script(monkeypatch):
     monkeypatch.setattr(schemas, "_scripts", {})
     SchemaScript.objects.all().delete()
     runs = []
-    migrate = schemas._migrate
+    migrate = schemas.schema_migrate
     monkeypatch.setattr(
-        schemas, "_migrate", lambda schema_name: (runs.append(schema_name), migrate(schema_name))
+        schemas, "schema_migrate", lambda schema_name: (runs.append(schema_name), migrate(schema_name))
     )
     return runs
 
