@@ -81,11 +81,10 @@ def replayable(statements: list[Statement], *, schema: str) -> list[Statement] |
             return None
         if NOT_REPLAYED.match(sql):
             continue
-        if READ.match(sql) and CATALOG.search(sql):
+        names_schema = schema in sql or schema in repr(params)
+        if READ.match(sql) and (names_schema or CATALOG.search(sql)):
             continue
-        if schema in sql or schema in repr(params):
-            if READ.match(sql):
-                continue
+        if names_schema:
             return None
         kept.append((sql, params, many))
     return kept
