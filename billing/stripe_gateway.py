@@ -195,41 +195,35 @@ def _subscription_items(plan: Plan) -> list[dict]:
 
 
 def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
-    """A Stripe customer for the tenant and a subscription to its plan; safe to call again, and one call a tenant
-    at a time (its account row stays locked meanwhile): two at once, the signup task and a checkout say, would
-    each find no customer and send Stripe the same idempotency keys, possibly with other parameters."""
+    """A Stripe customer for the tenant and a subscription to its plan; safe to call again."""
     _configure()
     account = account_for(tenant)
-    with transaction.atomic():
-        account = (
-            BillingAccount.objects.select_for_update(of=("self",)).select_related("plan").get(pk=account.pk)
+    if not _priced(account.plan):
+        stripe_catalog_sync()
+        account.plan.refresh_from_db()
+    if not account.stripe_customer_id:
+        customer = stripe.Customer.create(
+            name=tenant.name,
+            metadata={"tenant": tenant.public_id},
+            idempotency_key=f"customer-{tenant.public_id}",
         )
-        if not _priced(account.plan):
-            stripe_catalog_sync()
-            account.plan.refresh_from_db()
-        if not account.stripe_customer_id:
-            customer = stripe.Customer.create(
-                name=tenant.name,
-                metadata={"tenant": tenant.public_id},
-                idempotency_key=f"customer-{tenant.public_id}",
-            )
-            BillingAccount.objects.filter(pk=account.pk).update(
-                stripe_customer_id=customer.id, stripe_customer_digest=lookup_digest(customer.id)
-            )
-            account.stripe_customer_id = customer.id
-        if not account.stripe_subscription_id:
-            subscription = stripe.Subscription.create(
-                customer=account.stripe_customer_id,
-                items=_subscription_items(account.plan),
-                metadata={"tenant": tenant.public_id, "plan": account.plan.code},
-                idempotency_key=f"subscription-{tenant.public_id}-{account.plan.code}",
-            )
-            account = account_update_subscription(
-                account=account, status=subscription.status, subscription_id=subscription.id
-            )
-            BillingAccount.objects.filter(pk=account.pk).update(
-                period_start=datetime.fromtimestamp(subscription.start_date, UTC)
-            )
+        BillingAccount.objects.filter(pk=account.pk).update(
+            stripe_customer_id=customer.id, stripe_customer_digest=lookup_digest(customer.id)
+        )
+        account.stripe_customer_id = customer.id
+    if not account.stripe_subscription_id:
+        subscription = stripe.Subscription.create(
+            customer=account.stripe_customer_id,
+            items=_subscription_items(account.plan),
+            metadata={"tenant": tenant.public_id, "plan": account.plan.code},
+            idempotency_key=f"subscription-{tenant.public_id}-{account.plan.code}",
+        )
+        account = account_update_subscription(
+            account=account, status=subscription.status, subscription_id=subscription.id
+        )
+        BillingAccount.objects.filter(pk=account.pk).update(
+            period_start=datetime.fromtimestamp(subscription.start_date, UTC)
+        )
     return BillingAccount.objects.select_related("plan").get(pk=account.pk)
 
 
