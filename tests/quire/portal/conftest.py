@@ -31,14 +31,9 @@ def _workspace(make_tenant, slug: str, roles: tuple[str, ...]) -> Workspace:
 
     from billing.entitlements import entitlements_forget
     from billing.models import BillingAccount, Plan
-    from billing.stripe_gateway import stripe_customer_provision, stripe_enabled
     from tenants.services import member_add
 
     provisioned = make_tenant(slug)
-    if stripe_enabled():
-        # Before the plan changes: the provisioning task the worker runs would otherwise subscribe the tenant
-        # to the team plan without a card, an incomplete subscription that falls back to the free plan's seats.
-        stripe_customer_provision(tenant=provisioned.tenant)
     BillingAccount.objects.filter(tenant=provisioned.tenant).update(plan=Plan.objects.get(code="team"))
     entitlements_forget(provisioned.tenant.pk)
     emails = {}
