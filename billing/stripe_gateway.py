@@ -12,7 +12,7 @@ from decimal import Decimal
 import stripe
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -40,6 +40,10 @@ HANDLED_SUBSCRIPTION_EVENTS = (
     "customer.subscription.updated",
     "customer.subscription.deleted",
 )
+# PostgreSQL advisory locks `(STRIPE_LOCK_CLASS, tenant id)` for a tenant's provisioning, `(STRIPE_LOCK_CLASS, 0)`
+# for the catalog.
+STRIPE_LOCK_CLASS = 0x5157
+CATALOG_LOCK = 0
 
 
 class StripeNotConfigured(Refusal):
@@ -79,6 +83,20 @@ def _configure() -> None:
     stripe.max_network_retries = 2
 
 
+@contextmanager
+def _held(key: int) -> Iterator[None]:
+    """One holder at a time across processes, while that holder talks to Stripe. A session lock, not a row
+    lock: no transaction stays open during the HTTP calls, and a holder that dies releases it with its
+    connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [STRIPE_LOCK_CLASS, key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [STRIPE_LOCK_CLASS, key])
+
+
 def meter_event_name(kind: str) -> str:
     """The Stripe meter event of a metered usage kind: `QUIRE_STRIPE_METER_EVENT` for pages, `quire_<kind>`
     for the token kinds."""
@@ -114,8 +132,13 @@ def _decimal_amount(amount: Decimal) -> str:
 def stripe_catalog_sync() -> list[Plan]:
     """Create the meters and, for each plan without them, a product, a flat monthly price, a metered price
     for pages and one for each token kind (per token, at the plan's token prices; a new one when the plan's
-    token price has changed since). Returns the plans that changed."""
+    token price has changed since). Returns the plans that changed. Calls at once take turns."""
     _configure()
+    with _held(CATALOG_LOCK):
+        return _catalog_sync()
+
+
+def _catalog_sync() -> list[Plan]:
     meters = _meter_ids()
     synced = []
     for plan in Plan.objects.all():
@@ -195,8 +218,14 @@ def _subscription_items(plan: Plan) -> list[dict]:
 
 
 def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
-    """A Stripe customer for the tenant and a subscription to its plan; safe to call again."""
+    """A Stripe customer for the tenant and a subscription to its plan; safe to call again, and calls for one
+    tenant at once (the signup task and a Checkout) take turns, so the second finds what the first made."""
     _configure()
+    with _held(tenant.pk):
+        return _customer_provision(tenant)
+
+
+def _customer_provision(tenant: Tenant) -> BillingAccount:
     account = account_for(tenant)
     if not _priced(account.plan):
         stripe_catalog_sync()

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import stripe
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from billing.entitlements import current_period, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
 from billing.services import meter_refusals, usage_record
-from billing.stripe_gateway import meter_event_name, meter_usage_push, stripe_catalog_sync
+from billing.stripe_gateway import (
+    STRIPE_LOCK_CLASS,
+    meter_event_name,
+    meter_usage_push,
+    stripe_catalog_sync,
+    stripe_customer_provision,
+)
 from quire.jobs.models import Job, JobResult
 from tests.billing.helpers import make_plan, signed_event, subscription_event
 from tests.support import (
@@ -121,6 +129,55 @@ def test_signup_creates_the_stripe_customer_and_subscription(stripe_tenant):
         **{token["price"]: "metered" for token in account.plan.stripe_token_price_ids.values()},
     }
     assert set(account.plan.stripe_token_price_ids) == {"tokens_in", "tokens_cached_in", "tokens_out"}
+
+
+def _waiting_for_provisioning(tenant) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND classid = %s AND objid = %s",
+            [STRIPE_LOCK_CLASS, tenant.pk],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_provisioning_one_tenant_twice_at_once_makes_one_subscription(stripe_server, make_tenant):
+    """The signup task and a Checkout can provision a tenant at the same moment, and its plan can change in
+    between. The second call waits for the first and finds its subscription, rather than subscribing the
+    tenant a second time."""
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-twice").tenant
+    hold = stripe_server.state.hold_after("POST", "/v1/subscriptions", body_contains=tenant.public_id)
+    made: dict[str, str] = {}
+
+    def provision(name: str) -> None:
+        try:
+            made[name] = stripe_customer_provision(tenant=tenant).stripe_subscription_id
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=provision, args=("first",))
+    second = threading.Thread(target=provision, args=("second",))
+    first.start()
+    try:
+        assert hold.reached.wait(30), "the first call never created its subscription"
+        set_plan(tenant, Plan.objects.get(code="team"), status="none")
+        second.start()
+        wait_for(lambda: _waiting_for_provisioning(tenant) or not second.is_alive(), timeout=30)
+    finally:
+        hold.release.set()
+        first.join(30)
+        if second.ident is not None:
+            second.join(30)
+    subscriptions = [
+        s["id"]
+        for s in stripe_server.state.subscriptions.values()
+        if s["metadata"].get("tenant") == tenant.public_id
+    ]
+    assert len(subscriptions) == 1
+    assert made == {"first": subscriptions[0], "second": subscriptions[0]}
+    account = BillingAccount.objects.get(tenant=tenant)
+    assert account.stripe_subscription_id == subscriptions[0] and account.subscription_status == "active"
 
 
 def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(

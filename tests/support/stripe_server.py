@@ -8,8 +8,9 @@ meter event summaries, Checkout sessions and Billing Portal sessions. `Idempoten
 POST and DELETE: the same key and body replay the first response; the same key with another body is a 400
 `idempotency_error`, as Stripe answers.
 
-`hold_after(method, path)` makes the next such request wait, once it has been carried out, before its
-answer goes back: the moment a client can crash between Stripe's change and its own record of it.
+`hold_after(method, path, body_contains=...)` makes the next such request (whose form body holds that text)
+wait, once it has been carried out, before its answer goes back: the moment a client can crash between
+Stripe's change and its own record of it, or another client can come in.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def _list(data: list, url: str) -> dict:
 class Hold:
     """`reached` is set once the held request has been carried out; its answer waits for `release`."""
 
+    body_contains: str = ""
     reached: threading.Event = dataclasses.field(default_factory=threading.Event)
     release: threading.Event = dataclasses.field(default_factory=threading.Event)
 
@@ -104,15 +106,18 @@ class StripeState:
         self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
         self.holds: dict[tuple[str, str], Hold] = {}
 
-    def hold_after(self, method: str, path: str) -> Hold:
-        hold = Hold()
+    def hold_after(self, method: str, path: str, body_contains: str = "") -> Hold:
+        hold = Hold(body_contains=body_contains)
         with self.lock:
             self.holds[(method, path)] = hold
         return hold
 
-    def _held(self, method: str, path: str) -> Hold | None:
+    def _held(self, method: str, path: str, body: str) -> Hold | None:
         with self.lock:
-            return self.holds.pop((method, path), None)
+            hold = self.holds.get((method, path))
+            if hold is None or hold.body_contains not in body:
+                return None
+            return self.holds.pop((method, path))
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -525,7 +530,7 @@ def _handler_for(server: StripeServer) -> type[BaseHTTPRequestHandler]:
             if key is not None and status < 500:
                 with state.lock:
                     state.idempotency[(self.command, key)] = (body, status, response)
-            hold = state._held(self.command, split.path)
+            hold = state._held(self.command, split.path, body)
             if hold is not None:
                 hold.reached.set()
                 hold.release.wait(60)

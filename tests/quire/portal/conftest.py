@@ -31,9 +31,15 @@ def _workspace(make_tenant, slug: str, roles: tuple[str, ...]) -> Workspace:
 
     from billing.entitlements import entitlements_forget
     from billing.models import BillingAccount, Plan
+    from billing.stripe_gateway import stripe_customer_provision, stripe_enabled
     from tenants.services import member_add
 
     provisioned = make_tenant(slug)
+    if stripe_enabled():
+        # Subscribed on the free plan before the team plan is set: the signup task, whenever a worker runs it,
+        # then finds the subscription; left to it, it could subscribe to the team plan without a card, an
+        # incomplete subscription that falls back to the free plan's three seats.
+        stripe_customer_provision(tenant=provisioned.tenant)
     BillingAccount.objects.filter(tenant=provisioned.tenant).update(plan=Plan.objects.get(code="team"))
     entitlements_forget(provisioned.tenant.pk)
     emails = {}
