@@ -68,7 +68,15 @@ class Plan(models.Model):
     )
 
     class Meta:
-        ordering = ["monthly_price"]
+        ordering = ["monthly_price", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="billing_one_default_plan",
+                violation_error_message="Another plan is already the default; unmark it first.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

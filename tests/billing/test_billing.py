@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import stripe
 from django.conf import settings
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from billing.entitlements import current_period, entitlements_for, entitlements_forget
+from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
 from billing.services import meter_refusals, usage_record
 from billing.stripe_gateway import (
@@ -91,6 +92,13 @@ def test_plans_are_seeded_and_a_new_tenant_starts_on_the_default_plan(make_tenan
     assert account.plan.code == "free"
     entitled = entitlements_for(tenant)
     assert entitled.plan_code == "free" and entitled.max_context_tokens == plans["free"].max_context_tokens
+
+    second = Plan(code="second-default", name="Second", is_default=True)
+    with pytest.raises(ValidationError, match="Another plan is already the default"):
+        second.validate_constraints()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_plan("second-default", is_default=True)
+    assert default_plan() == plans["free"]
 
     free = plans["free"]
     original = free.max_context_tokens
@@ -220,7 +228,8 @@ def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
 
 
 def test_a_batch_stripe_refuses_does_not_hold_back_the_others(stripe_tenant, make_tenant, stripe_server):
-    gone = make_tenant("meter-gone").tenant
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        gone = make_tenant("meter-gone").tenant
     account = BillingAccount.objects.get(tenant=gone)
     account.stripe_customer_id = "cus_gone_at_stripe"
     account.save(update_fields=["stripe_customer_id"])

@@ -42,6 +42,7 @@ def wait_job(
         lambda: (body := api.get(f"/v1/jobs/{job_id}").json())["status"] in statuses and body,
         timeout=timeout,
         interval=0.2,
+        message=lambda: f"job {job_id} is {api.get(f'/v1/jobs/{job_id}').json()}",
     )
 
 

@@ -238,7 +238,7 @@ def test_a_rag_job_reads_only_the_tenants_retrieved_chunks_and_names_them(stack)
 def test_auto_past_a_small_plan_cap_reads_the_call_in_sections_each_over_its_cached_prefix(stack):
     provisioned = stack.make_tenant("long-context-small")
     small = Plan.objects.get(code="free")
-    small.pk, small.code, small.max_context_tokens = None, "long-context-small", 600
+    small.pk, small.code, small.max_context_tokens, small.is_default = None, "long-context-small", 600, False
     small.save()
     account = account_for(provisioned.tenant)
     account.plan = small
