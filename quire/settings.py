@@ -144,7 +144,7 @@ CACHES = {
 QUIRE_API_KEY_LOCAL_SECONDS = 0.5
 QUIRE_API_KEY_REDIS_SECONDS = 300
 # The dated versions of the /v1 API, oldest first; the last is current (docs/versioning.md).
-QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05")
+QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05", "2026-12-06")
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"

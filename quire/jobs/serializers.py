@@ -141,7 +141,7 @@ class ReviewCellsWindowSerializer(serializers.Serializer):
         max_value=1000,
         required=False,
         help_text="At most this many rows: those whose index is in from_index to from_index + limit - 1. "
-        "Without it, every row from from_index on.",
+        "Without it, 100 from version 2026-12-06 on, every row from from_index on before it.",
     )
 
 

@@ -32,6 +32,8 @@ from quire.jobs.serializers import (
 )
 from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
 
+CELLS_PAGED_BY_DEFAULT = "2026-12-06"
+CELLS_PAGE = 100
 EXPANDABLE = ("result",)
 EXPAND_PARAMETER = expand_parameter(
     EXPANDABLE, "Inline related objects: `expand[]=result` adds the job's `result` (null until it succeeded)."
@@ -162,7 +164,8 @@ class JobCellCorrectionView(APIView):
         "has them (spans verified, with pages and boxes); once it succeeded, the result's rows with their "
         "corrections (`complete`). `from_index` and `limit` return a window of rows by document index, read "
         "as such (a client polling a long review asks for the rows it has not seen); `next_from_index` is where "
-        "the next window starts while rows lie past this one. A job that is not a review is a 400.",
+        "the next window starts while rows lie past this one. Without `limit`, at most 100 rows from version "
+        f"{CELLS_PAGED_BY_DEFAULT} on (every row before it). A job that is not a review is a 400.",
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = found(Job.objects, job_id, noun="job", param="job_id")
@@ -172,9 +175,10 @@ class JobCellCorrectionView(APIView):
             )
         window = ReviewCellsWindowSerializer(data=request.query_params.dict())
         window.is_valid(raise_exception=True)
-        grid = review_cells(
-            job, first=window.validated_data.get("from_index", 0), count=window.validated_data.get("limit")
-        )
+        count = window.validated_data.get("limit")
+        if count is None and request.quire_version >= CELLS_PAGED_BY_DEFAULT:
+            count = CELLS_PAGE
+        grid = review_cells(job, first=window.validated_data.get("from_index", 0), count=count)
         body = {
             "job_id": job.pk,
             "status": job.status,

@@ -218,7 +218,9 @@ class Jobs(Resource):
         self, job_id: str, *, from_index: int | None = None, limit: int | None = None
     ) -> dict[str, Any]:
         """A review's rows so far (`{"complete", "rows_done", "columns", "data": [{"index", "document_id",
-        "cells"}]}`); `from_index` and `limit` ask for a window of rows by document index."""
+        "cells"}]}`); `from_index` and `limit` ask for a window of rows by document index. Without `limit`,
+        100 rows from API version 2026-12-06 on, every row before it; `next_from_index` is where the next
+        window starts."""
         params = {"from_index": from_index, "limit": limit}
         return self._t.request("GET", f"jobs/{job_id}/cells", params=params).data
 

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from billing.models import UsageEvent
+from quire.jobs import views as job_views
 from tests.quire.jobs.test_jobs import assert_spans_hold
 from tests.support import Api, ready_document, wait_job
 from tests.support.paths import DATA
@@ -93,7 +94,9 @@ def contracts(celery_worker, tenant_a) -> dict[str, str]:
 
 
 @pytest.mark.timeout(400)
-def test_review_grid_exports_corrections_and_growth(api_a: Api, contracts: dict[str, str], tenant_a):
+def test_review_grid_exports_corrections_and_growth(
+    api_a: Api, contracts: dict[str, str], tenant_a, monkeypatch
+):
     documents = list(contracts)
     created = api_a.post(
         "/v1/jobs",
@@ -124,6 +127,11 @@ def test_review_grid_exports_corrections_and_growth(api_a: Api, contracts: dict[
     assert api_a.get(f"/v1/jobs/{job_id}/cells", from_index=1, limit=2).json()["next_from_index"] is None
     assert window["data"][0]["cells"] == output["rows"][1]["cells"]
     assert [r["index"] for r in api_a.get(f"/v1/jobs/{job_id}/cells", from_index=1).json()["data"]] == [1, 2]
+    monkeypatch.setattr(job_views, "CELLS_PAGE", 2)
+    paged = api_a.get(f"/v1/jobs/{job_id}/cells").json()
+    assert [r["index"] for r in paged["data"]] == [0, 1] and paged["next_from_index"] == 2
+    whole = api_a.get(f"/v1/jobs/{job_id}/cells", headers={"Quire-Version": "2026-12-05"}).json()
+    assert [r["index"] for r in whole["data"]] == [0, 1, 2] and whole["next_from_index"] is None
     for bad in ({"limit": 0}, {"limit": 1001}, {"from_index": -1}, {"from_index": "x"}):
         refused = api_a.get(f"/v1/jobs/{job_id}/cells", **bad)
         assert refused.status_code == 400 and refused.json()["error"]["param"] == next(iter(bad)), bad
