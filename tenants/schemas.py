@@ -51,6 +51,7 @@ MIGRATION_RECORD = 'INSERT INTO "django_migrations" ("app", "name", "applied") V
 
 Statement = tuple[str, Any, bool]
 
+SCRIPTS_KEPT = 3
 _scripts: dict[str, list[Statement] | None] = {}
 
 
@@ -145,7 +146,9 @@ def schema_migrate(schema_name: str) -> None:
 
 def schema_script() -> list[Statement] | None:
     """This release's script: from this process's memory, else the public schema, else recorded now and stored.
-    None when the migrations cannot be replayed (see the module's note)."""
+    None when the migrations cannot be replayed (see the module's note). Storing one drops all but the newest
+    `SCRIPTS_KEPT`: the pods of an earlier release, in a rolling deploy, still read theirs (and record it again
+    if it went)."""
     key = script_key()
     if key not in _scripts:
         stored = SchemaScript.objects.filter(key=key).values_list("statements", flat=True).first()
@@ -161,6 +164,8 @@ def schema_script() -> list[Statement] | None:
                 SchemaScript.objects.bulk_create(
                     [SchemaScript(key=key, statements=recorded)], ignore_conflicts=True
                 )
+                newest = SchemaScript.objects.order_by("-created_at").values_list("key", flat=True)
+                SchemaScript.objects.exclude(key__in=[key, *newest[:SCRIPTS_KEPT]]).delete()
             _scripts[key] = recorded
     return _scripts[key]
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection
@@ -78,6 +80,16 @@ def test_the_first_schema_of_a_release_is_migrated_once_and_its_statements_repla
     assert len(fresh_script) == 1
     assert applied(first.schema_name) == applied(second.schema_name)
     assert structure(first.schema_name) == structure(second.schema_name)
+
+
+def test_storing_a_script_keeps_the_newest_few(fresh_script):
+    old = [f"earlier-release-{n}" for n in range(schemas.SCRIPTS_KEPT + 1)]
+    for age, key in enumerate(old):
+        SchemaScript.objects.create(key=key, statements=[])
+        SchemaScript.objects.filter(key=key).update(created_at=timezone.now() - timedelta(days=10 - age))
+    assert schemas.schema_script()
+    kept = list(SchemaScript.objects.order_by("-created_at").values_list("key", flat=True))
+    assert kept == [schemas.script_key(), *reversed(old[-(schemas.SCRIPTS_KEPT - 1) :])]
 
 
 def test_without_a_script_each_schema_is_migrated(fresh_script, monkeypatch):
