@@ -87,7 +87,13 @@ def _configure() -> None:
 def _held(key: int) -> Iterator[None]:
     """One holder at a time across processes, while that holder talks to Stripe. A session lock, not a row
     lock: no transaction stays open during the HTTP calls, and a holder that dies releases it with its
-    connection."""
+    connection. Inside a caller's transaction, the lock lasts until that transaction ends, so a failed
+    statement cannot leave it held."""
+    if connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STRIPE_LOCK_CLASS, key])
+        yield
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", [STRIPE_LOCK_CLASS, key])
     try:

@@ -11,10 +11,11 @@ import pytest
 import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
+from billing import stripe_gateway
 from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
 from billing.services import meter_refusals, usage_record
@@ -186,6 +187,33 @@ def test_provisioning_one_tenant_twice_at_once_makes_one_subscription(stripe_ser
     assert made == {"first": subscriptions[0], "second": subscriptions[0]}
     account = BillingAccount.objects.get(tenant=tenant)
     assert account.stripe_subscription_id == subscriptions[0] and account.subscription_status == "active"
+    assert not _advisory_locks()
+
+
+def _advisory_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s", [STRIPE_LOCK_CLASS]
+        )
+        return cursor.fetchone()[0]
+
+
+def test_provisioning_inside_a_transaction_that_fails_leaves_no_lock_behind(
+    stripe_server, make_tenant, monkeypatch
+):
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-in-transaction").tenant
+
+    def failing(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+
+    monkeypatch.setattr(stripe_gateway, "account_update_subscription", failing)
+    with pytest.raises(DataError), transaction.atomic():
+        stripe_customer_provision(tenant=tenant)
+    assert not _advisory_locks()
+    monkeypatch.undo()
+    assert stripe_customer_provision(tenant=tenant).subscription_status == "active"
 
 
 def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
