@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import IntegrityError
 
+from billing.models import BillingAccount
 from billing.stripe_gateway import (
     SUBSCRIPTION_CANCEL_TASK,
     meter_usage_push,
@@ -10,13 +12,23 @@ from billing.stripe_gateway import (
 )
 from tenants.models import Tenant
 
+TENANT_GONE = "tenant_gone"
+
 
 @shared_task(name="billing.stripe_customer_provision_task", bind=True, max_retries=8, default_retry_delay=5)
 def stripe_customer_provision_task(self, tenant_id: int) -> str:
+    """The subscription's status; `tenant_gone` for a tenant erased before (or while) it ran."""
     import stripe
 
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return TENANT_GONE
     try:
-        return stripe_customer_provision(tenant=Tenant.objects.get(pk=tenant_id)).subscription_status
+        return stripe_customer_provision(tenant=tenant).subscription_status
+    except (BillingAccount.DoesNotExist, IntegrityError):
+        if Tenant.objects.filter(pk=tenant_id).exists():
+            raise
+        return TENANT_GONE
     except stripe.StripeError as exc:
         raise self.retry(exc=exc) from exc
 

@@ -16,6 +16,7 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from billing import stripe_gateway
+from billing import tasks as billing_tasks
 from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
 from billing.services import meter_refusals, usage_record
@@ -26,6 +27,7 @@ from billing.stripe_gateway import (
     stripe_catalog_sync,
     stripe_customer_provision,
 )
+from billing.tasks import TENANT_GONE, stripe_customer_provision_task
 from quire.jobs.models import Job, JobResult
 from tests.billing.helpers import make_plan, signed_event, subscription_event
 from tests.support import (
@@ -214,6 +216,26 @@ def test_provisioning_inside_a_transaction_that_fails_leaves_no_lock_behind(
     assert not _advisory_locks()
     monkeypatch.undo()
     assert stripe_customer_provision(tenant=tenant).subscription_status == "active"
+
+
+def test_provisioning_a_tenant_erased_before_or_while_the_task_ran_ends_quietly(
+    stripe_server, make_tenant, monkeypatch
+):
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        before, meanwhile = (make_tenant(slug).tenant for slug in ("bill-gone", "bill-gone-meanwhile"))
+    before_id = before.pk
+    before.delete(force_drop=True)
+    assert stripe_customer_provision_task.run(before_id) == TENANT_GONE
+
+    def erased_first(*, tenant):
+        tenant_id = tenant.pk
+        tenant.delete(force_drop=True)
+        tenant.pk = tenant_id
+        return stripe_customer_provision(tenant=tenant)
+
+    monkeypatch.setattr(billing_tasks, "stripe_customer_provision", erased_first)
+    assert stripe_customer_provision_task.run(meanwhile.pk) == TENANT_GONE
+    assert not _advisory_locks()
 
 
 def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
