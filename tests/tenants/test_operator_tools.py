@@ -36,9 +36,13 @@ def test_every_admin_page_of_the_public_host_answers_and_tenants_are_neither_add
     assert Tenant.objects.filter(pk=tenant_a.tenant.pk).exists()
 
 
-def test_django_tenants_delete_command_is_refused_for_tenant_erase(tenant_a):
+def test_django_tenants_delete_and_clone_commands_are_refused(tenant_a):
     from django.core.management import CommandError, call_command
 
     with pytest.raises(CommandError, match="tenant_erase SLUG"):
         call_command("delete_tenant", schema_name=tenant_a.tenant.schema_name, interactive=False)
     assert Tenant.objects.filter(pk=tenant_a.tenant.pk).exists()
+    tenants = Tenant.objects.count()
+    with pytest.raises(CommandError, match="create_tenant NAME"):
+        call_command("clone_tenant", clone_from=tenant_a.tenant.schema_name)
+    assert Tenant.objects.count() == tenants
