@@ -20,12 +20,9 @@ def stripe_customer_provision_task(self, tenant_id: int) -> str:
     """The subscription's status; `tenant_gone` for a tenant erased before (or while) it ran."""
     import stripe
 
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
-        return TENANT_GONE
     try:
-        return stripe_customer_provision(tenant=tenant).subscription_status
-    except (BillingAccount.DoesNotExist, IntegrityError):
+        return stripe_customer_provision(tenant=Tenant.objects.get(pk=tenant_id)).subscription_status
+    except (Tenant.DoesNotExist, BillingAccount.DoesNotExist, IntegrityError):
         if Tenant.objects.filter(pk=tenant_id).exists():
             raise
         return TENANT_GONE
