@@ -132,6 +132,11 @@ class ReviewRowSerializer(serializers.Serializer):
     )
 
 
+# From this API version on, a cells request without `limit` answers `CELLS_PAGE` rows.
+CELLS_PAGED_BY_DEFAULT = "2026-12-06"
+CELLS_PAGE = 100
+
+
 class ReviewCellsWindowSerializer(serializers.Serializer):
     from_index = serializers.IntegerField(
         min_value=0, required=False, help_text="Only the rows from this document index on (0 by default)."
@@ -141,7 +146,8 @@ class ReviewCellsWindowSerializer(serializers.Serializer):
         max_value=1000,
         required=False,
         help_text="At most this many rows: those whose index is in from_index to from_index + limit - 1. "
-        "Without it, 100 from version 2026-12-06 on, every row from from_index on before it.",
+        f"Without it, {CELLS_PAGE} from version {CELLS_PAGED_BY_DEFAULT} on, every row from from_index on "
+        "before it.",
     )
 
 

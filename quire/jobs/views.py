@@ -20,6 +20,8 @@ from quire.jobs.clause_findings import passages_to_check, unanswered_findings
 from quire.jobs.models import Job, JobResult, JobStatus
 from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, review_cells, xlsx_file
 from quire.jobs.serializers import (
+    CELLS_PAGE,
+    CELLS_PAGED_BY_DEFAULT,
     CellCorrectionResultSerializer,
     CellCorrectionSerializer,
     ExpandedJobSerializer,
@@ -32,8 +34,6 @@ from quire.jobs.serializers import (
 )
 from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
 
-CELLS_PAGED_BY_DEFAULT = "2026-12-06"
-CELLS_PAGE = 100
 EXPANDABLE = ("result",)
 EXPAND_PARAMETER = expand_parameter(
     EXPANDABLE, "Inline related objects: `expand[]=result` adds the job's `result` (null until it succeeded)."
@@ -164,8 +164,8 @@ class JobCellCorrectionView(APIView):
         "has them (spans verified, with pages and boxes); once it succeeded, the result's rows with their "
         "corrections (`complete`). `from_index` and `limit` return a window of rows by document index, read "
         "as such (a client polling a long review asks for the rows it has not seen); `next_from_index` is where "
-        "the next window starts while rows lie past this one. Without `limit`, at most 100 rows from version "
-        f"{CELLS_PAGED_BY_DEFAULT} on (every row before it). A job that is not a review is a 400.",
+        f"the next window starts while rows lie past this one. Without `limit`, at most {CELLS_PAGE} rows from "
+        f"version {CELLS_PAGED_BY_DEFAULT} on (every row before it). A job that is not a review is a 400.",
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = found(Job.objects, job_id, noun="job", param="job_id")
