@@ -120,8 +120,8 @@ def upgrade_by_replay(
     replaying them (`tenants.schemas`), each in a transaction of its own. Returns the schemas left to migrate one
     by one: those alone at their migrations or without a `django_migrations` table, those whose migrations to
     apply cannot be replayed (`must_migrate`), every schema of a group whose recording names its schema (and so
-    is not replayable), and any whose replay failed (rolled back, so it migrates from where it was). `on_disk` is `disk_migrations`,
-    `applied` is `applied_migrations` of at least `schemas`."""
+    is not replayable), and any whose replay failed (rolled back, so it migrates from where it was). `on_disk` is
+    `disk_migrations`, `applied` is `applied_migrations` of at least `schemas`."""
     from tenants.schemas import recording, replay, replayable
 
     groups: dict[frozenset[tuple[str, str]], list[str]] = {}
