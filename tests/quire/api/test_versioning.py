@@ -1,6 +1,8 @@
 """Dated API versions: each key records the version current at its creation, a request may ask for another
 with `Quire-Version`, every /v1 response says which one it used, and an unknown one is a 400."""
 
+import re
+
 from django.test import override_settings
 
 from tenants.services import api_key_issue
@@ -60,3 +62,5 @@ def test_every_version_has_a_changelog_entry():
     assert settings.QUIRE_API_VERSIONS[-1] == CURRENT
     for version in settings.QUIRE_API_VERSIONS:
         assert f"- **{version}**:" in changelog, version
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"\(current:\s*`([\d-]+)`", readme) == [CURRENT]
