@@ -147,6 +147,12 @@ def usage_record(
         return len(cursor.fetchall())
 
 
+def usage_for_job(*, tenant: Tenant, job_id: str) -> dict[str, int]:
+    """What the ledger metered for one job, per kind in `UsageKind`'s order (empty until the job succeeded)."""
+    rows = dict(UsageEvent.objects.filter(tenant=tenant, job_id=job_id).values_list("kind", "quantity"))
+    return {kind: int(rows[kind]) for kind in UsageKind.values if kind in rows}
+
+
 def usage_summary(*, tenant: Tenant, start: datetime, end: datetime, group_by: str) -> list[dict]:
     """Ledger totals in [start, end): per UTC day and kind (`day`) or per kind (`kind`)."""
     if start >= end:

@@ -97,13 +97,45 @@ class _ResultField(serializers.Field):
         return None if result is None else JobResultSerializer(result).data
 
 
+@extend_schema_field(
+    serializers.DictField(
+        child=serializers.IntegerField(min_value=0), help_text="units metered, by usage kind"
+    )
+)
+class _UsageField(serializers.Field):
+    """What the usage ledger metered for the job, by kind; empty until the job has succeeded."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(source="*", required=False, **kwargs)
+
+    def to_representation(self, job: Job) -> dict[str, int]:
+        from billing.services import usage_for_job
+
+        return usage_for_job(tenant=self.context["tenant"], job_id=job.pk)
+
+
+JOB_EXPANDABLE = ("result", "usage")
+
+
 class ExpandedJobSerializer(JobSerializer):
-    """A job with what `expand[]` asked for inline: `result` (present only with `expand[]=result`)."""
+    """A job with what `expand[]` asked for inline (`context["expand"]`): `result`, `usage`; each is present only
+    when asked for."""
 
     result = _ResultField(help_text="The verified result; null until the job has succeeded.")
+    usage = _UsageField(
+        help_text="Units the usage ledger metered for the job (pages, job, review_cells, tokens_in, "
+        "tokens_cached_in, tokens_out), as billed; empty until the job has succeeded."
+    )
 
     class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "result"]
+        fields = [*JobSerializer.Meta.fields, *JOB_EXPANDABLE]
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        asked = self.context.get("expand")
+        if asked is None:
+            return fields
+        return {name: field for name, field in fields.items() if name not in JOB_EXPANDABLE or name in asked}
 
 
 class CellCorrectionSerializer(StrictSerializer):

@@ -22,6 +22,7 @@ from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, review_ce
 from quire.jobs.serializers import (
     CELLS_PAGE,
     CELLS_PAGED_BY_DEFAULT,
+    JOB_EXPANDABLE,
     CellCorrectionResultSerializer,
     CellCorrectionSerializer,
     ExpandedJobSerializer,
@@ -34,9 +35,10 @@ from quire.jobs.serializers import (
 )
 from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
 
-EXPANDABLE = ("result",)
 EXPAND_PARAMETER = expand_parameter(
-    EXPANDABLE, "Inline related objects: `expand[]=result` adds the job's `result` (null until it succeeded)."
+    JOB_EXPANDABLE,
+    "Inline related objects: `expand[]=result` adds the job's `result` (null until it succeeded), "
+    "`expand[]=usage` what the usage ledger metered for it (empty until it succeeded).",
 )
 
 
@@ -76,9 +78,11 @@ class JobDetailView(RetrieveAPIView):
 
     @extend_schema(parameters=[EXPAND_PARAMETER], responses={200: ExpandedJobSerializer})
     def get(self, request: Request, job_id: str) -> Response:
-        asked = expanded(request.query_params, EXPANDABLE, "job")
-        serializer = ExpandedJobSerializer if "result" in asked else JobSerializer
-        return Response(serializer(self.get_object()).data)
+        asked = expanded(request.query_params, JOB_EXPANDABLE, "job")
+        job = self.get_object()
+        if not asked:
+            return Response(JobSerializer(job).data)
+        return Response(ExpandedJobSerializer(job, context={"expand": asked, "tenant": request.tenant}).data)
 
     @extend_schema(
         operation_id="jobs_update", request=MetadataUpdateSerializer, responses={200: JobSerializer}

@@ -132,6 +132,9 @@ def test_metadata_filters_and_expand_round_trip(quire, contract_doc, tmp_path):
     expanded = quire.jobs.get(job.id, expand=["result"])
     assert expanded.result is not None
     assert expanded.result.spans_checked == quire.jobs.result(job.id).spans_checked
+    assert expanded.usage is None
+    metered = quire.jobs.get(job.id, expand=["usage"])
+    assert metered.usage["job"] == 1 and metered.usage["pages"] >= 1 and metered.result is None
 
 
 def test_models_list_and_get(quire):

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from billing.services import usage_for_job
 from common.refusals import Refusal
 from quire.documents.models import Document
 from quire.documents.selectors import page_map
@@ -92,6 +93,23 @@ PERIOD_SOURCE_WORDS = {
     "text": "read from its text",
 }
 ALTERNATIVE_WORDS = {"whole": "reading it whole", "rag": "retrieval", "map_reduce": "map-reduce"}
+METERED_WORDS = {
+    "pages": "page",
+    "job": "job",
+    "review_cells": "review cell",
+    "tokens_in": "input token",
+    "tokens_cached_in": "cached input token",
+    "tokens_out": "output token",
+}
+
+
+def metered_sentence(usage: dict[str, int]) -> str:
+    """A job's metered units in words, in `METERED_WORDS`' order: "39 pages, 1 job, 48,210 input tokens"."""
+    return ", ".join(
+        f"{usage[kind]:,} {word}{'' if usage[kind] == 1 else 's'}"
+        for kind, word in METERED_WORDS.items()
+        if kind in usage
+    )
 
 
 def reading_sentence(entry: dict) -> str:
@@ -194,6 +212,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         context["answers"] = output.get("answers")
         context["comparison"] = output.get("comparison")
         context["readings"] = grouped_readings((result.context or {}).get("documents", []), names)
+        context["metered"] = metered_sentence(usage_for_job(tenant=request.tenant, job_id=job.pk))
         context["call_periods"] = [
             {
                 "document_id": entry.get("document_id") if entry.get("document_id") in names else None,

@@ -194,7 +194,7 @@ class Jobs(Resource):
         )
 
     def get(self, job_id: str, *, expand: list[str] | None = None) -> Job:
-        """`expand=["result"]` asks the server to inline the result (where it supports it)."""
+        """`expand=["result"]` asks the server to inline the result, `expand=["usage"]` what it metered."""
         return Job.from_dict(self._t.request("GET", f"jobs/{job_id}", params={"expand": expand}).data)
 
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[Job]:

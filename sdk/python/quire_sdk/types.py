@@ -183,6 +183,7 @@ class Job(ApiObject):
     finished_at: str | None = None
     queue_wait_seconds: float | None = None
     result: JobResult | None = None  # with `expand=["result"]`, or after `run(..., wait=True)` succeeds
+    usage: dict | None = None  # with `expand=["usage"]`: units metered, by kind ({"pages": 12, "job": 1})
 
     TERMINAL = ("succeeded", "failed", "canceled")
 

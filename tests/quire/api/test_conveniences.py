@@ -1,6 +1,6 @@
 """The conveniences integrators expect from a Stripe-style API: writable `metadata` on documents and jobs,
 list filters (`metadata[key]`, `status`, `connector`, `created[...]`) over the cursor pagination, and
-`expand[]=result` on a job."""
+`expand[]=result` and `expand[]=usage` on a job."""
 
 from __future__ import annotations
 
@@ -268,6 +268,8 @@ def test_expand_result_inlines_the_result_once_the_job_succeeded(celery_worker, 
     for params in ({"expand[]": "result"}, {"expand": "result"}, {"expand[0]": "result"}):
         expanded = api_a.get(f"/v1/jobs/{queued.id}", **params)
         assert expanded.status_code == 200 and expanded.json()["result"] is None, expanded.content
+        assert "usage" not in expanded.json()
+    assert api_a.get(f"/v1/jobs/{queued.id}", **{"expand[]": "usage"}).json()["usage"] == {}
 
     created = api_a.post(
         "/v1/jobs",
@@ -286,6 +288,15 @@ def test_expand_result_inlines_the_result_once_the_job_succeeded(celery_worker, 
     result = api_a.get(f"/v1/jobs/{job['id']}/result").json()
     assert expanded["result"] == result and expanded["result"]["output"]["connector"] == "legal"
     assert {k: v for k, v in expanded.items() if k != "result"} == api_a.get(f"/v1/jobs/{job['id']}").json()
+
+    from billing.models import UsageEvent
+
+    ledger = dict(UsageEvent.objects.filter(job_id=job["id"]).values_list("kind", "quantity"))
+    assert ledger["job"] == 1 and ledger["pages"] >= 1, ledger
+    usage = api_a.get(f"/v1/jobs/{job['id']}", **{"expand[]": "usage"}).json()
+    assert usage["usage"] == {"pages": ledger["pages"], "job": 1} and "result" not in usage
+    both = api_a.get(f"/v1/jobs/{job['id']}", **{"expand[]": ["result", "usage"]}).json()
+    assert both["result"] == result and both["usage"] == usage["usage"]
 
     from quire.webhooks.models import Event
 
@@ -330,7 +341,7 @@ def test_schema_lists_the_filters_expand_and_metadata(anonymous: Api):
     assert "succeeded" in jobs["status"]["schema"]["enum"] and "legal" in jobs["connector"]["schema"]["enum"]
     assert "ready" in documents["status"]["schema"]["enum"]
     expand = parameters("/v1/jobs/{job_id}")["expand[]"]
-    assert expand["schema"]["items"]["enum"] == ["result"]
+    assert expand["schema"]["items"]["enum"] == ["result", "usage"]
 
     for name in ("Document", "Job"):
         metadata = components[name]["properties"]["metadata"]
@@ -345,6 +356,8 @@ def test_schema_lists_the_filters_expand_and_metadata(anonymous: Api):
         assert "metadata" in components[name]["properties"], name
     expanded = components["ExpandedJob"]
     assert expanded["properties"]["result"]["nullable"] is True and "result" not in expanded["required"]
+    assert expanded["properties"]["usage"]["additionalProperties"]["type"] == "integer"
+    assert "usage" not in expanded["required"]
     for path, ref in (("/v1/documents/{document_id}", "Document"), ("/v1/jobs/{job_id}", "Job")):
         update = paths[path]["post"]
         assert update["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(

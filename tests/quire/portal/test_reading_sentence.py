@@ -1,6 +1,6 @@
 """The job page states each document's context record in words."""
 
-from quire.portal.views.jobs import cited_by_name, grouped_readings, reading_sentence
+from quire.portal.views.jobs import cited_by_name, grouped_readings, metered_sentence, reading_sentence
 from tests.support.portal import job_with_result, signed_in, stored_document
 
 WHOLE = {
@@ -24,19 +24,40 @@ def test_the_context_record_in_words():
     assert reading_sentence({"strategy": "analyzers", "calls": 0}) == "read by the analyzers only, no model"
 
 
-def test_the_job_page_states_the_reading(workspace):
-    job_id = job_with_result(
+def _model_job(workspace, filename: str) -> str:
+    """A succeeded earnings job whose one document a model read whole (`WHOLE`)."""
+    return job_with_result(
         workspace,
         connector="earnings",
-        filename="call.txt",
+        filename=filename,
         mode="model",
         context=lambda document_id: {
             "strategy": "whole",
             "documents": [{**WHOLE, "document_id": document_id}],
         },
     )
+
+
+def test_the_job_page_states_the_reading(workspace):
+    job_id = _model_job(workspace, "call.txt")
     page = signed_in(workspace, "viewer").get(f"/jobs/{job_id}")
     assert page.status_code == 200 and f"call.txt: {SENTENCE}" in page.content.decode()
+
+
+def test_the_job_page_states_what_the_ledger_metered(workspace):
+    from billing.services import usage_record
+
+    job_id = _model_job(workspace, "metered.txt")
+    viewer = signed_in(workspace, "viewer")
+    assert "Metered for billing" not in viewer.get(f"/jobs/{job_id}").content.decode()
+    usage_record(
+        tenant=workspace.tenant,
+        job_id=job_id,
+        quantities={"tokens_out": 1, "pages": 12, "job": 1, "tokens_in": 48_210},
+    )
+    html = viewer.get(f"/jobs/{job_id}").content.decode()
+    assert "Metered for billing: 12 pages, 1 job, 48,210 input tokens, 1 output token</p>" in html
+    assert metered_sentence({}) == "" and metered_sentence({"review_cells": 2}) == "2 review cells"
 
 
 def test_documents_read_the_same_way_share_a_line():
