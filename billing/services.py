@@ -117,6 +117,11 @@ def job_allowed(
             )
 
 
+def _usage_key(tenant: Tenant, job_id: str, kind: str) -> str:
+    """A ledger row's idempotency key: one row per tenant, job and kind."""
+    return f"{tenant.pk}:{job_id}:{kind}"
+
+
 def usage_record(
     *, tenant: Tenant, job_id: str, quantities: dict[str, int], occurred_at: datetime | None = None
 ) -> int:
@@ -133,7 +138,7 @@ def usage_record(
             raise ValueError(f"unknown usage kind {kind!r}; known: {', '.join(UsageKind.values)}")
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
             raise ValueError(f"usage quantity for {kind} must be a non-negative integer, got {quantity!r}")
-        rows.append((tenant.pk, kind, quantity, job_id, f"{tenant.pk}:{job_id}:{kind}", occurred_at))
+        rows.append((tenant.pk, kind, quantity, job_id, _usage_key(tenant, job_id, kind), occurred_at))
     if not rows:
         return 0
     placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
@@ -148,8 +153,10 @@ def usage_record(
 
 
 def usage_for_job(*, tenant: Tenant, job_id: str) -> dict[str, int]:
-    """What the ledger metered for one job, per kind in `UsageKind`'s order (empty until the job succeeded)."""
-    rows = dict(UsageEvent.objects.filter(tenant=tenant, job_id=job_id).values_list("kind", "quantity"))
+    """What the ledger metered for one job, per kind in `UsageKind`'s order (empty until the job succeeded): one
+    lookup per kind in the idempotency keys' unique index."""
+    keys = [_usage_key(tenant, job_id, kind) for kind in UsageKind.values]
+    rows = dict(UsageEvent.objects.filter(idempotency_key__in=keys).values_list("kind", "quantity"))
     return {kind: int(rows[kind]) for kind in UsageKind.values if kind in rows}
 
 

@@ -3,6 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.services import usage_for_job
 from quire.api.serializers import (
     MetadataField,
     NamedChoiceField,
@@ -109,8 +110,6 @@ class _UsageField(serializers.Field):
         super().__init__(source="*", required=False, **kwargs)
 
     def to_representation(self, job: Job) -> dict[str, int]:
-        from billing.services import usage_for_job
-
         return usage_for_job(tenant=self.context["tenant"], job_id=job.pk)
 
 
