@@ -21,12 +21,14 @@ def job_canceled(*, job: Job) -> Event:
     return event_publish(event_type="job.canceled", data=dict(JobSerializer(job).data))
 
 
-def job_finished(*, job: Job, result: JobResult | None = None) -> Event:
+def job_finished(*, job: Job, result: JobResult | None = None, usage: dict[str, int] | None = None) -> Event:
     """`job.succeeded` with the verified result inline (a link to it when the result is above
-    QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES), or `job.failed` with the error."""
+    QUIRE_WEBHOOKS_MAX_PAYLOAD_BYTES) and the `usage` the ledger metered for it (as `expand[]=usage` gives it),
+    or `job.failed` with the error."""
     data = dict(JobSerializer(job).data)
     if result is None:
         return event_publish(event_type="job.failed", data=data)
+    data["usage"] = usage or {}
     data["result_url"] = _link(f"/v1/jobs/{job.id}/result")
     inline = dict(JobResultSerializer(result).data)
     size = len(json.dumps(inline, separators=(",", ":"), default=str).encode())

@@ -605,7 +605,7 @@ def _finish_succeeded(
         current.status, current.stage, current.progress = JobStatus.SUCCEEDED, "succeeded", 1.0
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
-        job_finished(job=current, result=result)
+        job_finished(job=current, result=result, usage=usage)
     return current
 
 

@@ -39,6 +39,8 @@ def test_document_and_job_events_arrive_signed(celery_worker, api_hooks: Api, en
     assert data["id"] == job["id"] and data["status"] == "succeeded"
     assert data["result"]["output"]["answers"]["Governing Law"] == "Delaware"
     assert data["result_url"] == f"/v1/jobs/{job['id']}/result"
+    metered = api_hooks.get(f"/v1/jobs/{job['id']}", **{"expand[]": "usage"}).json()["usage"]
+    assert data["usage"] == metered and metered["job"] == 1 and metered["pages"] >= 1
     assert set(succeeded.payload) == {"type", "timestamp", "data"}
     assert all(r.verified_with == [endpoint["secret"]] for r in receiver.requests)
     assert {r.headers["content-type"] for r in receiver.requests} == {"application/json"}
