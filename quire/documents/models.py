@@ -8,6 +8,7 @@ from django.db.models import Func
 from django.db.models.functions import Coalesce, Length
 from pgvector.django import HnswIndex, VectorField
 
+from quire.documents.sniffing import PDF
 from tenants.identifiers import new_id
 
 EMBEDDING_DIM = 384
@@ -24,6 +25,13 @@ class DocumentStatus(models.TextChoices):
 def tokens_for(chars: int) -> int:
     """About four characters a token for English prose; used for context budgeting."""
     return (chars + 3) // 4
+
+
+def metered_page_count(*, content_type: str, page_count: int) -> int:
+    """A document's page-map pages as billing reads them (`billing.services.billable_pages`): a PDF's pages; 0
+    for any other format (text, DOCX, HTML, e-mail, sheets, slides), whose parsing gives the whole text one page
+    (or a sheet or slide each), so that billing counts its characters instead."""
+    return page_count if content_type == PDF else 0
 
 
 class DocumentQuerySet(models.QuerySet):
@@ -108,6 +116,10 @@ class Document(models.Model):
     @property
     def page_count(self) -> int:
         return len(self.page_starts) if self.page_starts else 0
+
+    @property
+    def metered_page_count(self) -> int:
+        return metered_page_count(content_type=self.content_type, page_count=self.page_count)
 
     @property
     def token_estimate(self) -> int:

@@ -28,7 +28,7 @@ from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.clauses.services import clause_heads_for
-from quire.documents.models import Chunk, Document, DocumentStatus
+from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
 from quire.documents.services import documents_files_delete, documents_purge_before
@@ -183,8 +183,13 @@ def _planned_usage(jobs: list[tuple[str, list[str], dict]]) -> list[dict[str, in
     """What each `(connector, document ids, options)` job will record against the quotas, by the rule that
     meters it (`job_usage_quantities`): its documents' pages, or a review's cells. Two queries in all."""
     wanted = {d for _, ids, _ in jobs for d in ids}
-    rows = Document.objects.filter(pk__in=wanted).values_list("pk", "page_starts", Length("text"))
-    sizes = {pk: (len(starts or []), chars) for pk, starts, chars in rows}
+    rows = Document.objects.filter(pk__in=wanted).values_list(
+        "pk", "content_type", "page_starts", Length("text")
+    )
+    sizes = {
+        pk: (metered_page_count(content_type=kind, page_count=len(starts or [])), chars)
+        for pk, kind, starts, chars in rows
+    }
     priors = _extended_outputs({options.get("extends") for name, _, options in jobs if name == "review"})
     planned = []
     for name, ids, options in jobs:
@@ -528,7 +533,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         return _finish_failed(job, "invalid_input", str(exc))
     read = output["context"]["documents"]
     usage = job_usage_quantities(
-        documents=[(d.page_count, d.char_count) for d in ordered],
+        documents=[(d.metered_page_count, d.char_count) for d in ordered],
         tokens_in=sum(d["tokens_in"] for d in read),
         cached_tokens=sum(d["cached_tokens"] for d in read),
         tokens_out=sum(d["tokens_out"] for d in read),

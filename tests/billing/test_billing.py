@@ -712,3 +712,26 @@ def test_erasing_a_tenant_deletes_its_stripe_customer_and_records_it(
     assert (erased.action, erased.object_id) == ("workspace.erase", tenant.public_id)
     assert erased.details["stripe_customer_deleted"] is True
     assert customer_id not in str(erased.details)
+
+
+def test_only_a_pdf_is_billed_by_its_page_map():
+    """Parsing gives a text, DOCX or HTML document one page for its whole text; billing counts its characters."""
+    from billing.services import billable_pages
+    from quire.documents.models import metered_page_count
+    from quire.documents.sniffing import DOCX, PDF, PPTX
+
+    assert (
+        billable_pages(
+            page_count=metered_page_count(content_type="text/plain", page_count=1), char_count=117_478
+        )
+        == 40
+    )
+    assert (
+        billable_pages(page_count=metered_page_count(content_type=DOCX, page_count=1), char_count=2_000) == 1
+    )
+    assert (
+        billable_pages(page_count=metered_page_count(content_type=PPTX, page_count=12), char_count=7_000) == 3
+    )
+    assert (
+        billable_pages(page_count=metered_page_count(content_type=PDF, page_count=3), char_count=117_478) == 3
+    )

@@ -260,7 +260,7 @@ def test_bad_filter_values_are_400_naming_the_parameter(api_a: Api, path, params
 
 
 def test_expand_result_inlines_the_result_once_the_job_succeeded(celery_worker, api_a: Api, tenant_a):
-    doc_id = ready_document(api_a, CONTRACT + f"\nExpand {_tag()}.", "nda.txt")
+    doc_id = ready_document(api_a, "\n\n".join([CONTRACT] * 3) + f"\nExpand {_tag()}.", "nda.txt")
     with tenant_context(tenant_a.tenant):
         queued = Job.objects.create(connector="legal", document_ids=[doc_id])
     plain = api_a.get(f"/v1/jobs/{queued.id}").json()
@@ -292,7 +292,8 @@ def test_expand_result_inlines_the_result_once_the_job_succeeded(celery_worker, 
     from billing.models import UsageEvent
 
     ledger = dict(UsageEvent.objects.filter(job_id=job["id"]).values_list("kind", "quantity"))
-    assert ledger["job"] == 1 and ledger["pages"] >= 1, ledger
+    chars = api_a.get(f"/v1/documents/{doc_id}").json()["char_count"]
+    assert ledger["job"] == 1 and ledger["pages"] == -(-chars // 3000) == 2, (ledger, chars)
     usage = api_a.get(f"/v1/jobs/{job['id']}", **{"expand[]": "usage"}).json()
     assert usage["usage"] == {"pages": ledger["pages"], "job": 1} and "result" not in usage
     both = api_a.get(f"/v1/jobs/{job['id']}", **{"expand[]": ["result", "usage"]}).json()
