@@ -1,6 +1,13 @@
 """The job page states each document's context record in words."""
 
-from quire.portal.views.jobs import cited_by_name, grouped_readings, metered_sentence, reading_sentence
+from billing.models import UsageKind
+from quire.portal.views.jobs import (
+    METERED_WORDS,
+    cited_by_name,
+    grouped_readings,
+    metered_sentence,
+    reading_sentence,
+)
 from tests.support.portal import job_with_result, signed_in, stored_document
 
 WHOLE = {
@@ -58,6 +65,7 @@ def test_the_job_page_states_what_the_ledger_metered(workspace):
     html = viewer.get(f"/jobs/{job_id}").content.decode()
     assert "Metered for billing: 12 pages, 1 job, 48,210 input tokens, 1 output token</p>" in html
     assert metered_sentence({}) == "" and metered_sentence({"review_cells": 2}) == "2 review cells"
+    assert set(METERED_WORDS) == set(UsageKind.values), "every metered kind has its words on the job page"
 
 
 def test_documents_read_the_same_way_share_a_line():
