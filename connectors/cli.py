@@ -100,14 +100,42 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_train(args: argparse.Namespace) -> int:
     import importlib
 
+    from connectors.rules_probe import probe_record
+
     training = importlib.import_module(f"connectors.{args.vertical}.training")
+    out = Path(args.out) if args.out else None
     report = training.train(
         data=Path(args.data),
-        out=Path(args.out) if args.out else None,
+        out=out,
         progress=lambda stage: print(stage, file=sys.stderr) if not args.quiet else None,
     )
+    probe_record(args.vertical, out)
     print(json.dumps(report, indent=2))
     return 0
+
+
+def command_probe(args: argparse.Namespace) -> int:
+    from connectors.rules_probe import VERTICALS, probe_record, recorded_probe, rules_probe
+
+    unknown = sorted(set(args.vertical) - set(VERTICALS))
+    if unknown:
+        raise ValueError(f"no vertical {', '.join(unknown)}: choose from {', '.join(VERTICALS)}")
+    stale = 0
+    for vertical in args.vertical or VERTICALS:
+        recorded = recorded_probe(vertical)
+        current = probe_record(vertical) if args.record else rules_probe(vertical)
+        if args.record:
+            print(f"{vertical}: recorded {current[:12]} beside the shipped weights")
+        elif recorded == current:
+            print(f"{vertical}: today's rules are those recorded beside the weights ({current[:12]})")
+        else:
+            stale += 1
+            then = f"{recorded[:12]} then" if recorded else "no record then"
+            print(
+                f"{vertical}: the rules changed since the weights were made ({then}, {current[:12]} now): "
+                "retrain (docs/training.md), or keep the weights on purpose with --record"
+            )
+    return 1 if stale else 0
 
 
 def command_prepare(args: argparse.Namespace) -> int:
@@ -151,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="write the weights here instead of over the shipped ones")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(handler=command_train)
+    probe = commands.add_parser(
+        "probe",
+        help="whether the shipped weights were made on today's rules (connectors/rules_probe.py)",
+    )
+    probe.add_argument("vertical", nargs="*", help="legal, earnings or literature (all three by default)")
+    probe.add_argument(
+        "--record", action="store_true", help="record today's rules beside the shipped weights"
+    )
+    probe.set_defaults(handler=command_probe)
     prepare = commands.add_parser(
         "prepare",
         help="build a vertical's training DIR from its data set's release (see docs/training.md)",
