@@ -57,6 +57,17 @@ def get_connector(name: str) -> Connector:
         raise ValueError(f"unknown connector {name!r}; known: {', '.join(sorted(CONNECTORS))}") from None
 
 
+def in_reading_order(output: dict) -> dict:
+    """`output` with its top-level keys in its connector's reading order (`Connector.sections`), the others after
+    them as given: stored as jsonb, a result comes back with its keys sorted by length."""
+    try:
+        order = get_connector(str(output.get("connector"))).sections
+    except ValueError:
+        order = ()
+    keys = sorted(output, key=lambda key: order.index(key) if key in order else len(order))
+    return {key: output[key] for key in keys}
+
+
 def run_connector(
     name: str,
     documents: list[Document],

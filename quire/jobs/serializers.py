@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.services import usage_for_job
+from connectors import in_reading_order
 from quire.api.serializers import (
     MetadataField,
     NamedChoiceField,
@@ -63,7 +64,8 @@ class JobSerializer(ResourceSerializer):
 
 @extend_schema_field(OpenApiTypes.OBJECT)
 class _OutputField(serializers.Field):
-    """The connector's output; a review's cells carry the reviewers' corrections beside them."""
+    """The connector's output, its sections in reading order; a review's cells carry the reviewers' corrections
+    beside them."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(source="*", read_only=True, **kwargs)
@@ -71,7 +73,8 @@ class _OutputField(serializers.Field):
     def to_representation(self, result: JobResult) -> dict:
         from quire.jobs.review import output_with_corrections
 
-        return output_with_corrections(result)
+        output = output_with_corrections(result)
+        return in_reading_order(output) if isinstance(output, dict) else output
 
 
 class JobResultSerializer(serializers.Serializer):

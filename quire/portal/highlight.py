@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from connectors import get_connector
+from connectors import in_reading_order
 from connectors.spans import PageMap, walk_spans
 
 LABEL_FIELDS = ("category", "metric", "code", "label", "verdict", "speaker", "claim", "text", "message")
@@ -48,19 +48,10 @@ def findings_from_output(output: dict) -> list[Finding]:
     connector's reading order (`Connector.sections`), then the rest, each in order of appearance."""
     if not isinstance(output, dict):
         raise ValueError("a connector output must be a JSON object")
-    order = _sections(output.get("connector"))
-    keys = sorted(
-        (k for k in output if k not in ("context", SUGGESTIONS)),
-        key=lambda k: order.index(k) if k in order else len(order),
+    ordered = in_reading_order(output)
+    return _read(
+        {k: v for k, v in ordered.items() if k not in ("context", SUGGESTIONS)}, first=1, suggestion=False
     )
-    return _read({k: output[k] for k in keys}, first=1, suggestion=False)
-
-
-def _sections(connector: object) -> tuple[str, ...]:
-    try:
-        return get_connector(str(connector)).sections
-    except ValueError:
-        return ()
 
 
 def suggestions_from_output(output: dict, first: int = 1) -> list[Finding]:

@@ -34,6 +34,7 @@ def cli(live_server, api_key, tmp_path):
             "XDG_CONFIG_HOME": str(tmp_path / "config"),
             "QUIRE_API_KEY": api_key if key else None,
             "QUIRE_BASE_URL": live_server.url if key else None,
+            "COLUMNS": "200",
         }
         return CliRunner().invoke(app, list(args), env=env, input=input)
 
@@ -106,6 +107,20 @@ def test_run_legal_with_wait_and_exports(cli, contract_doc, tmp_path):
     assert payload["job"]["status"] == "succeeded" and payload["exported"] == len(found)
     with as_csv.open() as handle:
         assert [row["quote"] for row in csv.DictReader(handle)] == [row["quote"] for row in found]
+
+    shown = cli("jobs", "result", payload["job"]["id"], "--limit", "100")
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "Governing Law" in shown.stdout
+        and "State of Delaware" in shown.stdout
+        and "more:" not in shown.stdout
+    )
+    first = cli("jobs", "result", payload["job"]["id"], "--limit", "1")
+    assert f"{len(found) - 1} more: --limit N" in first.stdout and "Governing Law" not in first.stdout
+    quiet = cli("jobs", "result", payload["job"]["id"], "--limit", "0")
+    assert quiet.stdout.splitlines() == [
+        f"{payload['job']['id']} legal succeeded: {len(found)} findings, {len(found)} spans checked"
+    ]
 
     as_json = tmp_path / "results.json"
     assert cli("jobs", "result", payload["job"]["id"], "--export", str(as_json)).exit_code == 0

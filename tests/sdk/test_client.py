@@ -56,6 +56,29 @@ def test_run_legal_job_with_progress_and_findings(quire, contract_doc):
     assert "Delaware" in clause.quote
     assert quire.documents.text(contract_doc.id, start=clause.start, end=clause.end).text == clause.quote
     assert quire.jobs.result(job.id).spans_checked == job.result.spans_checked
+    sections = list(job.result.output)
+    assert sections.index("clauses") < sections.index("risks") < sections.index("answers")
+
+
+def test_a_finding_is_labelled_by_its_owner_or_else_by_its_span():
+    from quire_sdk.types import JobResult
+
+    span = {"document_id": "doc_1", "start": 0, "end": 5, "quote": "Acme."}
+    result = JobResult.from_dict(
+        {
+            "job_id": "job_1",
+            "output": {
+                "summary": [{"text": "q1 revenue $1.", "spans": [span]}],
+                "risks": [{"code": "exclusivity", "severity": "medium", "span": span}],
+                "tone": [{"score": 0.5, "evidence": [{**span, "category": "positive"}]}],
+            },
+        }
+    )
+    assert [(f.section, f.label, f.severity) for f in result.findings()] == [
+        ("summary", "q1 revenue $1.", None),
+        ("risks", "exclusivity", "medium"),
+        ("tone", "positive", None),
+    ]
 
 
 def test_pages_are_walked_past_the_first(quire):

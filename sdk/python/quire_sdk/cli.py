@@ -33,7 +33,7 @@ from quire_sdk.client import DEFAULT_BASE_URL, Quire
 from quire_sdk.config import load_config, save_config
 from quire_sdk.errors import APIStatusError, QuireError
 from quire_sdk.export import FORMATS, export_result
-from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, Job
+from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, Job, JobResult
 from quire_sdk.webhooks import WebhookVerificationError, verify
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Quire's API from the command line.")
@@ -287,16 +287,55 @@ def _check_export(export: Path | None) -> None:
         raise typer.BadParameter(f"the file must end in {', '.join(FORMATS)}", param_hint="--export")
 
 
-def _finish_job(job: Job, export: Path | None, json_output: bool) -> None:
+QUOTE_SHOWN = 160
+
+
+def _findings_table(result: JobResult, limit: int) -> Table | None:
+    findings = result.findings()
+    if not findings or limit <= 0:
+        return None
+    shown = findings[:limit]
+    columns = {
+        "section": lambda f: f.section,
+        "label": lambda f: f.label,
+        "document": lambda f: f.document_id,
+        "quote": lambda f: _shortened(f.quote),
+        "confidence": lambda f: "" if f.confidence is None else f"{f.confidence:.2f}",
+        "severity": lambda f: f.severity or "",
+    }
+    if len({f.document_id for f in findings}) == 1:
+        del columns["document"]
+    for name in ("confidence", "severity"):
+        if not any(columns[name](f) for f in shown):
+            del columns[name]
+    more = len(findings) - len(shown)
+    table = Table(*columns, caption=f"{more} more: --limit N, --export FILE or --json" if more else None)
+    for finding in shown:
+        table.add_row(*(read(finding) for read in columns.values()))
+    return table
+
+
+def _shortened(quote: str) -> str:
+    quote = " ".join(quote.split())
+    return quote if len(quote) <= QUOTE_SHOWN else quote[: QUOTE_SHOWN - 1] + "…"
+
+
+def _finish_job(job: Job, export: Path | None, json_output: bool, limit: int) -> None:
     rows = export_result(job.result, export) if export is not None and job.result is not None else None
     if json_output:
         _print_json({"job": job.raw, "result": job.result.raw if job.result else None, "exported": rows})
     else:
+        table = _findings_table(job.result, limit) if job.result is not None else None
+        if table is not None:
+            _out().print(table)
         _out().print(_job_summary(job))
         if rows is not None:
             _out().print(f"{rows} findings written to {export}")
     if job.status in ("failed", "canceled"):
         raise typer.Exit(1)
+
+
+LimitOpt = Annotated[int, typer.Option("--limit", help="How many findings to print (0: none).")]
 
 
 @api_command(jobs_app, "run")
@@ -309,6 +348,7 @@ def jobs_run(
     mode: Annotated[str | None, typer.Option(help="analyzers or model.")] = None,
     export: Annotated[Path | None, typer.Option(help="Write the findings to .xlsx, .csv or .json.")] = None,
     metadata: MetadataOpt = None,
+    limit: LimitOpt = 50,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a job; with --wait, a progress bar until it ends, then the findings (and --export)."""
@@ -341,7 +381,7 @@ def jobs_run(
                 )
 
             job = quire.jobs.wait(job.id, on_progress=moved)
-    _finish_job(job, export, json_output)
+    _finish_job(job, export, json_output, limit)
 
 
 @api_command(jobs_app, "get")
@@ -358,14 +398,15 @@ def jobs_result(
     ctx: typer.Context,
     job_id: str,
     export: Annotated[Path | None, typer.Option(help="Write the findings to .xlsx, .csv or .json.")] = None,
+    limit: LimitOpt = 50,
     json_output: JsonOpt = False,
 ) -> None:
-    """A finished job's verified result."""
+    """A finished job's verified findings, one row a span (and --export)."""
     _check_export(export)
     quire = client(ctx)
     job = quire.jobs.get(job_id)
     job.result = quire.jobs.result(job_id)
-    _finish_job(job, export, json_output)
+    _finish_job(job, export, json_output, limit)
 
 
 @api_command(jobs_app, "cancel")

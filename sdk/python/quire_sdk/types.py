@@ -102,6 +102,7 @@ _SPAN_KEYS = frozenset({"document_id", "start", "end", "quote"})
 _LABEL_KEYS = (
     "category",
     "risk",
+    "code",
     "type",
     "label",
     "claim_id",
@@ -110,6 +111,7 @@ _LABEL_KEYS = (
     "metric",
     "id",
     "name",
+    "text",
 )
 
 
@@ -152,7 +154,7 @@ class JobResult(ApiObject):
             rows.append(
                 Finding(
                     section=str(path[0]) if path else "",
-                    label=_label(holder),
+                    label=_label(holder) or _label(span),
                     document_id=str(span["document_id"]),
                     start=int(span["start"]),
                     end=int(span["end"]),
