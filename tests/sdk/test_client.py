@@ -71,6 +71,7 @@ def test_a_finding_is_labelled_by_its_owner_or_else_by_its_span():
                 "summary": [{"text": "q1 revenue $1.", "spans": [span]}],
                 "risks": [{"code": "exclusivity", "severity": "medium", "span": span}],
                 "tone": [{"score": 0.5, "evidence": [{**span, "category": "positive"}]}],
+                "rows": [{"document_id": "doc_1", "cells": {"liability_cap": {"value": 1, "span": span}}}],
             },
         }
     )
@@ -78,6 +79,7 @@ def test_a_finding_is_labelled_by_its_owner_or_else_by_its_span():
         ("summary", "q1 revenue $1.", None),
         ("risks", "exclusivity", "medium"),
         ("tone", "positive", None),
+        ("rows", "liability_cap", None),
     ]
 
 

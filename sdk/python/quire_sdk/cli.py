@@ -341,7 +341,7 @@ LimitOpt = Annotated[int, typer.Option("--limit", help="How many findings to pri
 @api_command(jobs_app, "run")
 def jobs_run(
     ctx: typer.Context,
-    connector: Annotated[str, typer.Argument(help="legal, earnings or literature.")],
+    connector: Annotated[str, typer.Argument(help="legal, earnings, literature, review or ask.")],
     documents: Annotated[list[str], typer.Argument(help="Document ids.")],
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the job to its end.")] = False,
     options: Annotated[str | None, typer.Option(help="Connector options as JSON.")] = None,

@@ -128,6 +128,15 @@ def _walk(value: Any, path: tuple, owner: dict | None) -> list[tuple[dict, tuple
     return found
 
 
+_CONTAINER_KEYS = frozenset({"span", "spans", "evidence", "cells", "quote"})
+
+
+def _named_in(path: tuple) -> str:
+    """The innermost key of `path` that names something (a review's column), not a container."""
+    names = [p for p in path if isinstance(p, str) and p not in _CONTAINER_KEYS]
+    return names[-1] if names else ""
+
+
 def _label(owner: dict | None) -> str:
     for key in _LABEL_KEYS:
         if owner and isinstance(owner.get(key), (str, int)):
@@ -154,7 +163,7 @@ class JobResult(ApiObject):
             rows.append(
                 Finding(
                     section=str(path[0]) if path else "",
-                    label=_label(holder) or _label(span),
+                    label=_label(holder) or _label(span) or _named_in(path[1:]),
                     document_id=str(span["document_id"]),
                     start=int(span["start"]),
                     end=int(span["end"]),
