@@ -367,15 +367,55 @@ def _metrics_in_order(text: str) -> list[str]:
     return names
 
 
+# "GAAP and adjusted diluted earnings per share", "reported and adjusted operating income": two readings of one
+# metric, which a "respectively" list gives in that order.
+_PAIRED_READINGS = re.compile(
+    r"\b(adjusted|non-gaap|gaap|reported)\s+and\s+(adjusted|non-gaap|gaap|reported)\s+", re.IGNORECASE
+)
+
+
+def _readings_spelt_out(text: str) -> str:
+    """ "GAAP and adjusted diluted earnings per share" as "GAAP diluted earnings per share and adjusted diluted
+    earnings per share", so that each reading names its own metric."""
+    for match in _PAIRED_READINGS.finditer(text):
+        rest = text[match.end() :]
+        phrase = next(
+            (found.group() for _, pattern in METRICS if (found := pattern.match(rest)) is not None), None
+        )
+        if phrase is not None:
+            first, second = match.group(1), match.group(2)
+            spelt = f"{first} {phrase} and {second} {phrase}"
+            return text[: match.start()] + spelt + _readings_spelt_out(rest[len(phrase) :])
+    return text
+
+
 def _assign_respectively(scan: _Scan) -> None:
-    """Figures listed "respectively" take the metrics named before them in the same order, when the counts match."""
+    """Figures listed "respectively" take the metrics the list names before them in the same order: from the first
+    figure that follows two metrics or more ("sales of $2.4 billion and GAAP and adjusted earnings per share of
+    $0.53 and $0.52"), when the counts match; where there are twice as many figures, or more, each run of as many
+    figures as metrics takes them in turn ("adjusted and GAAP earnings per share increased 58% and 12% to $0.60
+    and $0.46"), a run whose units do not fit kept as it was read."""
     figures = sorted(scan.figures, key=lambda figure: figure.start)
-    names = _metrics_in_order(scan.sentence[: figures[0].start - scan.offset]) if figures else []
-    if len(figures) < 2 or len(names) != len(figures):
+    after = scan.offset
+    for head, figure in enumerate(figures):
+        names = _metrics_in_order(
+            _readings_spelt_out(scan.sentence[after - scan.offset : figure.start - scan.offset])
+        )
+        after = figure.end
+        if len(names) < 2:
+            continue
+        listed = figures[head:]
+        if len(listed) % len(names):
+            return
+        assigned = figures[:head]
+        for first in range(0, len(listed), len(names)):
+            run = listed[first : first + len(names)]
+            if all(fits_unit(name, figure.unit) for name, figure in zip(names, run, strict=True)):
+                assigned += [replace(figure, metric=name) for name, figure in zip(names, run, strict=True)]
+            else:
+                assigned += run
+        scan.figures = assigned
         return
-    if not all(fits_unit(name, figure.unit) for name, figure in zip(names, figures, strict=True)):
-        return
-    scan.figures = [replace(figure, metric=name) for name, figure in zip(names, figures, strict=True)]
 
 
 # "from $17.4 million to $104.1 million" is a change from one level to another, not a range.

@@ -923,6 +923,34 @@ def test_levels_lists_and_adjusted_earnings(sentence, expected):
 
 
 @pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "The company closed the quarter with sales of $2.377 billion and GAAP and adjusted diluted earnings "
+            "per share of $0.53 and $0.52, respectively.",
+            [("revenue", 2.377), ("eps", 0.53), ("adjusted_eps", 0.52)],
+        ),
+        (
+            "GAAP and adjusted operating income were $476 million and $532 million, respectively.",
+            [("operating_income", 476.0), ("adjusted_operating_income", 532.0)],
+        ),
+        (
+            "Our guidance for adjusted and GAAP earnings per share range from $0.25 to $0.30 and $0.24 to $0.29, "
+            "respectively.",
+            [("adjusted_eps", 0.275), ("eps", 0.265)],
+        ),
+        (
+            "Revenue and net income were $10 million and $2 million, compared with $8 million and $1 million, "
+            "respectively.",
+            [("revenue", 10.0), ("net_income", 2.0), ("revenue", 8.0), ("net_income", 1.0)],
+        ),
+    ],
+)
+def test_a_respectively_list_gives_each_reading_of_a_metric_its_own(sentence, expected):
+    assert [(metric, value) for metric, value, *_ in _figures(sentence)] == expected
+
+
+@pytest.mark.parametrize(
     ("sentence", "quote", "period"),
     [
         ("We are confirming our 2022 earnings guidance of $1.96 to $2.16 per share.", "$1.96", "FY2022"),
