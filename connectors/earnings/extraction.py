@@ -171,7 +171,8 @@ _DIFFERENCE_AFTER = re.compile(
     re.IGNORECASE,
 )
 _MODIFIER_AFTER = re.compile(
-    r"^\s+(?:quarterly|annual|annualized|cash|special|regular|total|paid|accelerated)\s+", re.IGNORECASE
+    r"^\s+(?:quarterly|annual|annualized|cash|special|regular|total|paid|accelerated|common)\s+",
+    re.IGNORECASE,
 )
 # What follows an amount in millions written without its currency ("sales were 4.8 billion, up 10%"): not a
 # noun it counts ("8.5 million guests").

@@ -65,7 +65,7 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dividend", r"\bdividends?\b"),
         (
             "share_repurchase",
-            r"\b(?:(?:share|stock)\s+(?:re)?purchases?|buybacks?|repurchased|repurchase\s+up\s+to)\b"
+            r"\b(?:(?:share|stock)\s+(?:(?:re)?purchases?|buybacks?)|buybacks?|repurchased|repurchase\s+up\s+to)\b"
             r"|\b(?:re)?purchased\s+(?:approximately\s+|about\s+)?[\d.,]+\s*(?:million\s+|thousand\s+)?"
             r"(?:of\s+(?:our|its)\s+)?(?:common\s+)?shares\b",
         ),

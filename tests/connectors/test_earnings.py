@@ -910,6 +910,11 @@ def test_ranges(sentence, expected):
             ],
         ),
         ("Total sales were 4.8 billion, up 10%.", [("revenue", 4.8, "USD", 1e9)]),
+        (
+            "Our board has authorized a $250 million common stock repurchase program.",
+            [("share_repurchase", 250.0, "USD", 1e6)],
+        ),
+        ("We announced a new $1.2 billion share buyback program.", [("share_repurchase", 1.2, "USD", 1e9)]),
         ("Total attendance was 8.5 million guests.", []),
         ("Our total revenue growth in the quarter was 2.6%.", [("revenue_growth", 2.6, "percent", 1.0)]),
         (
