@@ -122,6 +122,13 @@ def test_run_legal_with_wait_and_exports(cli, contract_doc, tmp_path):
         f"{payload['job']['id']} legal succeeded: {len(found)} findings, {len(found)} spans checked"
     ]
 
+    listed = cli("jobs", "list", "--connector", "legal", "--status", "succeeded", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert payload["job"]["id"] in [job["id"] for job in json.loads(listed.stdout)]
+    assert payload["job"]["id"] in cli("jobs", "list", "--limit", "100").stdout
+    refused = cli("jobs", "list", "--status", "done")
+    assert refused.exit_code == 1 and "param=status" in refused.stderr
+
     as_json = tmp_path / "results.json"
     assert cli("jobs", "result", payload["job"]["id"], "--export", str(as_json)).exit_code == 0
     assert len(json.loads(as_json.read_text())["findings"]) == len(found)

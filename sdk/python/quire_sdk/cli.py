@@ -384,6 +384,29 @@ def jobs_run(
     _finish_job(job, export, json_output, limit)
 
 
+@api_command(jobs_app, "list")
+def jobs_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: queued, running, succeeded, ...")
+    ] = None,
+    connector: Annotated[str | None, typer.Option(help="Only this connector.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Jobs, newest first."""
+    filters = {name: value for name, value in (("status", status), ("connector", connector)) if value}
+    page = client(ctx).jobs.list(limit=min(limit, 100), **filters)
+    jobs = [job for job, _ in zip(page, range(limit), strict=False)]
+    if json_output:
+        _print_json(jobs)
+        return
+    table = Table("id", "connector", "status", "documents", "created")
+    for job in jobs:
+        table.add_row(job.id, job.connector, job.status, str(len(job.documents)), job.created_at or "")
+    _out().print(table)
+
+
 @api_command(jobs_app, "get")
 def jobs_get(ctx: typer.Context, job_id: str, json_output: JsonOpt = False) -> None:
     """A job's status, stage and progress."""
