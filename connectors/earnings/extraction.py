@@ -56,7 +56,8 @@ _GUIDANCE = re.compile(
 _PAST_EXPECTATION = re.compile(
     r"\b(?:than|as)[- ](?:(?:we|i|had|previously|originally|initially|we'd|had been)\s+)*"
     r"(?:expected|anticipated|forecast(?:ed)?|projected|estimated)\b|"
-    r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than|at|within)\s+"
+    r"\b(?:in line with|consistent with|above|below|ahead of|exceeded|exceeding|beat|versus|vs\.?|than|at|within|"
+    r"(?:upside|downside|relative|compared)\s+to)\s+"
     r"(?:our\s+|the\s+|its\s+)?(?:(?:(?:low|high|top|bottom|upper|lower)[\s-])?(?:end|half|part|bottom|top)\s+of\s+(?:our\s+|the\s+|its\s+)?)?"
     r"(?:[\w-]+\s+)?(?:guidance|guide|outlook|expectations?|forecast|projections?)\b",
     re.IGNORECASE,

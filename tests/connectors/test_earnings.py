@@ -605,6 +605,9 @@ def test_impacts_and_prices_are_not_earnings_per_share(sentence):
     [
         ("Free cash flow was negative $28 million, in line with the guidance provided last quarter.", False),
         ("We look to deliver a core operating margin of 4.5% on revenues of $31.5 billion.", True),
+        ("Non-GAAP EPS were $3.17, with about $0.04 of upside to prior guidance from currency.", False),
+        ("Gross margin was 41%, 50 basis points higher compared to our prior guidance.", False),
+        ("We now expect revenue of $2 billion, compared to our prior guidance of $1.9 billion.", True),
     ],
 )
 def test_comparisons_with_guidance_and_targets(sentence, guidance):
