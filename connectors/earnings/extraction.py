@@ -372,7 +372,8 @@ def _metrics_in_order(text: str) -> list[str]:
 # "GAAP and adjusted diluted earnings per share", "reported and adjusted operating income": two readings of one
 # metric, which a "respectively" list gives in that order.
 _PAIRED_READINGS = re.compile(
-    r"\b(adjusted|non-gaap|gaap|reported)\s+and\s+(adjusted|non-gaap|gaap|reported)\s+", re.IGNORECASE
+    r"\b(adjusted|non-gaap|gaap|reported|diluted)\s+and\s+(adjusted|non-gaap|gaap|reported|diluted)\s+",
+    re.IGNORECASE,
 )
 
 

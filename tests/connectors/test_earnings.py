@@ -939,6 +939,10 @@ def test_levels_lists_and_adjusted_earnings(sentence, expected):
             [("revenue", 2.377), ("eps", 0.53), ("adjusted_eps", 0.52)],
         ),
         (
+            "Our diluted and adjusted diluted earnings per share was $1.54 and $1.59, respectively.",
+            [("eps", 1.54), ("adjusted_eps", 1.59)],
+        ),
+        (
             "GAAP and adjusted operating income were $476 million and $532 million, respectively.",
             [("operating_income", 476.0), ("adjusted_operating_income", 532.0)],
         ),
