@@ -378,8 +378,8 @@ _PAIRED_READINGS = re.compile(
 
 
 def _readings_spelt_out(text: str) -> str:
-    """ "GAAP and adjusted diluted earnings per share" as "GAAP diluted earnings per share and adjusted diluted
-    earnings per share", so that each reading names its own metric."""
+    """`text` with each pair of readings spelt out, "GAAP and adjusted diluted earnings per share" as "GAAP diluted
+    earnings per share and adjusted diluted earnings per share", so that each reading names its own metric."""
     for match in _PAIRED_READINGS.finditer(text):
         rest = text[match.end() :]
         phrase = next(
@@ -413,8 +413,8 @@ def _assign_respectively(scan: _Scan) -> None:
         assigned = figures[:head]
         for first in range(0, len(listed), len(names)):
             run = listed[first : first + len(names)]
-            if all(fits_unit(name, figure.unit) for name, figure in zip(names, run, strict=True)):
-                assigned += [replace(figure, metric=name) for name, figure in zip(names, run, strict=True)]
+            if all(fits_unit(name, item.unit) for name, item in zip(names, run, strict=True)):
+                assigned += [replace(item, metric=name) for name, item in zip(names, run, strict=True)]
             else:
                 assigned += run
         scan.figures = assigned
