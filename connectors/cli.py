@@ -122,11 +122,11 @@ def command_probe(args: argparse.Namespace) -> int:
         raise ValueError(f"no vertical {', '.join(unknown)}: choose from {', '.join(VERTICALS)}")
     stale = 0
     for vertical in args.vertical or VERTICALS:
-        recorded = recorded_probe(vertical)
-        current = probe_record(vertical) if args.record else rules_probe(vertical)
         if args.record:
-            print(f"{vertical}: recorded {current[:12]} beside the shipped weights")
-        elif recorded == current:
+            print(f"{vertical}: recorded {probe_record(vertical)[:12]} beside the shipped weights")
+            continue
+        recorded, current = recorded_probe(vertical), rules_probe(vertical)
+        if recorded == current:
             print(f"{vertical}: today's rules are those recorded beside the weights ({current[:12]})")
         else:
             stale += 1
