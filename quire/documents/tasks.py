@@ -60,9 +60,24 @@ def _ingest(document_id: str, soft_limit: float, *, deadline: float) -> str:
     except DeadlinePassed:
         return _stopped(document_id, soft_limit)
     except Exception as exc:
+        if _caused_by_the_limit(exc):
+            raise SoftTimeLimitExceeded() from exc
         logger.exception("ingest failed for %s", document_id)
         _fail(document_id, f"internal error while ingesting: {type(exc).__name__}")
         return "failed"
+
+
+def _caused_by_the_limit(exc: BaseException) -> bool:
+    """Whether the soft time limit's signal is behind `exc`: code it landed in may raise another exception from
+    it (Python wraps one raised in a class body's `__set_name__` in a RuntimeError, as in a first torch import)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, SoftTimeLimitExceeded):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _stopped(document_id: str, soft_limit: float) -> str:

@@ -313,15 +313,25 @@ def test_a_process_the_soft_time_limit_interrupted_serves_no_other_task(tenant_a
         worker.stop()
 
 
-def test_a_process_retires_whenever_the_soft_time_limit_interrupted_it_however_early(tenant_a, monkeypatch):
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_a_process_retires_whenever_the_soft_time_limit_interrupted_it_however_early(
+    tenant_a, monkeypatch, wrapped
+):
     """The pool's clock starts before the task's, so the limit's signal can land while the task's own clock
-    is still short of the limit; the process retires all the same."""
+    is still short of the limit; the process retires all the same, and the document fails for the limit even
+    where the code the signal landed in raised another exception from it (a RuntimeError from a class body's
+    `__set_name__` inside a first torch import)."""
     from celery.exceptions import SoftTimeLimitExceeded
 
     from quire.documents import tasks
 
     def interrupted(**kwargs):
-        raise SoftTimeLimitExceeded()
+        if not wrapped:
+            raise SoftTimeLimitExceeded()
+        try:
+            raise SoftTimeLimitExceeded()
+        except SoftTimeLimitExceeded as exc:
+            raise RuntimeError("Error calling __set_name__") from exc
 
     retired = []
     monkeypatch.setattr(tasks, "document_ingest", interrupted)
