@@ -100,7 +100,7 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_train(args: argparse.Namespace) -> int:
     import importlib
 
-    from connectors.rules_probe import probe_record
+    from connectors.rules_probe import PROBE_FILE, probe_record
 
     training = importlib.import_module(f"connectors.{args.vertical}.training")
     out = Path(args.out) if args.out else None
@@ -109,7 +109,10 @@ def command_train(args: argparse.Namespace) -> int:
         out=out,
         progress=lambda stage: print(stage, file=sys.stderr) if not args.quiet else None,
     )
-    probe_record(args.vertical, out)
+    try:
+        probe_record(args.vertical, out)
+    except FileNotFoundError as error:
+        print(f"warning: no {PROBE_FILE} beside the weights: {error}", file=sys.stderr)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -79,10 +79,11 @@ _READERS: dict[str, Callable[[Path], Iterator[object]]] = {
 }
 
 
-def rules_probe(vertical: str, data: Path = DEFAULT_DATA) -> str:
-    """The SHA-256 of what `vertical`'s training reads from its rules on the dev split under `data`."""
+def rules_probe(vertical: str, data: Path | None = None) -> str:
+    """The SHA-256 of what `vertical`'s training reads from its rules on the dev split under `data` (the
+    repository's tests/data by default)."""
     digest = hashlib.sha256()
-    for item in _READERS[vertical](data):
+    for item in _READERS[vertical](data or DEFAULT_DATA):
         digest.update(json.dumps(item, separators=(",", ":")).encode())
     return digest.hexdigest()
 
@@ -92,7 +93,7 @@ def recorded_probe(vertical: str, folder: Path | None = None) -> str | None:
     return path.read_text(encoding="utf-8").split()[0] if path.exists() else None
 
 
-def probe_record(vertical: str, folder: Path | None = None, data: Path = DEFAULT_DATA) -> str:
+def probe_record(vertical: str, folder: Path | None = None, data: Path | None = None) -> str:
     """Write today's hash beside the weights in `folder` (the shipped ones by default) and return it."""
     value = rules_probe(vertical, data)
     (folder or weights_dir(vertical)).joinpath(PROBE_FILE).write_text(

@@ -29,7 +29,7 @@ def test_a_rule_that_finds_one_clause_fewer_moves_the_probe(monkeypatch):
     assert rules_probe.rules_probe("legal") != before
 
 
-def test_training_records_the_rules_beside_the_weights(tmp_path, capsys):
+def _train_earnings_on_five_calls(tmp_path: Path) -> tuple[int, Path]:
     data = tmp_path / "train"
     (data / "ects").mkdir(parents=True)
     (data / "gt_summaries").mkdir()
@@ -41,9 +41,22 @@ def test_training_records_the_rules_beside_the_weights(tmp_path, capsys):
         )
         (data / "gt_summaries" / f"{name}.txt").write_text(f"q2 revenue ${100 + index} million.", "utf-8")
     out = tmp_path / "weights"
-    assert main(["train", "earnings", "--data", str(data), "--out", str(out), "--quiet"]) == 0
+    return main(["train", "earnings", "--data", str(data), "--out", str(out), "--quiet"]), out
+
+
+def test_training_records_the_rules_beside_the_weights(tmp_path):
+    code, out = _train_earnings_on_five_calls(tmp_path)
+    assert code == 0
     assert rules_probe.recorded_probe("earnings", out) == rules_probe.rules_probe("earnings")
-    assert rules_probe.recorded_probe("earnings", Path(tmp_path / "nothing")) is None
+    assert rules_probe.recorded_probe("earnings", tmp_path / "nothing") is None
+
+
+def test_training_without_the_dev_split_still_writes_its_weights(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(rules_probe, "DEFAULT_DATA", tmp_path / "no-tests-data")
+    code, out = _train_earnings_on_five_calls(tmp_path)
+    assert code == 0
+    assert (out / "earnings_figures.npz").exists() and not (out / rules_probe.PROBE_FILE).exists()
+    assert f"no {rules_probe.PROBE_FILE} beside the weights" in capsys.readouterr().err
 
 
 def test_the_probe_command_names_a_vertical_whose_rules_moved(monkeypatch, capsys):
