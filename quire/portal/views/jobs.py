@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -106,7 +107,7 @@ METERED_WORDS = {
 def metered_sentence(usage: dict[str, int]) -> str:
     """A job's metered units in words, in `METERED_WORDS`' order: "39 pages, 1 job, 48,210 input tokens"."""
     return ", ".join(
-        f"{usage[kind]:,} {word}{'' if usage[kind] == 1 else 's'}"
+        f"{usage[kind]:,} {word}{pluralize(usage[kind])}"
         for kind, word in METERED_WORDS.items()
         if kind in usage
     )
