@@ -3,7 +3,7 @@ from __future__ import annotations
 from functools import partial
 
 from django.contrib.postgres.indexes import GinIndex
-from django.db import models
+from django.db import connection, models
 from django.db.models import Func
 from django.db.models.functions import Coalesce, Length
 from pgvector.django import HnswIndex, VectorField
@@ -34,6 +34,13 @@ def metered_page_count(*, content_type: str, page_count: int) -> int:
     return page_count if content_type == PDF else 0
 
 
+def document_file_name(document: Document, filename: str) -> str:
+    """Where a document's bytes are stored: under its tenant's schema and its own id. Two documents, of one tenant
+    or of two, never share a stored file, so deleting one never deletes another's bytes (S3 writes over a name
+    that exists instead of choosing a free one)."""
+    return f"documents/{connection.schema_name}/{document.id}"
+
+
 class DocumentQuerySet(models.QuerySet):
     def without_text(self) -> DocumentQuerySet:
         """Without the text and what maps it (page starts, layout, tables), which an answer about documents need
@@ -55,7 +62,7 @@ class Document(models.Model):
     content_type = models.CharField(max_length=100)
     sha256 = models.CharField(max_length=64, unique=True)
     size_bytes = models.PositiveBigIntegerField()
-    file = models.FileField(upload_to="documents/%Y/%m/")
+    file = models.FileField(upload_to=document_file_name, max_length=200)
     status = models.CharField(max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.PENDING)
     failure_reason = models.TextField(blank=True)
     text = models.TextField(blank=True)

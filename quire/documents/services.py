@@ -31,7 +31,7 @@ from quire.documents import sniffing
 from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
 from quire.documents.limits import DeadlinePassed, IngestLimits, LimitExceeded
-from quire.documents.models import Attachment, Chunk, Document, DocumentStatus
+from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
 from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
@@ -141,6 +141,9 @@ def document_create(
     except IntegrityError:
         document.file.delete(save=False)
         return CreatedDocument(Document.objects.get(sha256=digest), created=False)
+    except BaseException:
+        document.file.delete(save=False)
+        raise
     priority = LOWEST_PRIORITY if len(content) > settings.QUIRE_INGEST_LARGE_BYTES else None
     transaction.on_commit(partial(_ingest_send, document.id, priority))
     return CreatedDocument(document, created=True)
@@ -615,3 +618,20 @@ def documents_files_delete() -> int:
         document.file.delete(save=False)
         page_images_delete(document.pk)
     return len(documents)
+
+
+def documents_files_rename() -> list[str]:
+    """Give every document of the current schema whose bytes are stored under another name than
+    `document_file_name` (an upload from before `documents.0009`) its own copy under that name; returns the
+    old names, which other workspaces' documents may still name until they are renamed too."""
+    renamed = []
+    for document in Document.objects.only("pk", "file").iterator():
+        name = document_file_name(document, "")
+        if not document.file.name or document.file.name == name:
+            continue
+        storage = document.file.storage
+        with document.file.open("rb") as handle:
+            stored = storage.save(name, handle)
+        Document.objects.filter(pk=document.pk).update(file=stored)
+        renamed.append(document.file.name)
+    return renamed

@@ -1,9 +1,15 @@
 """Documents through the public API and a real worker: sniffing, parsing, chunks, vectors, search."""
 
+import hashlib
+import io
 import itertools
+import uuid
+from pathlib import Path
 
 import numpy
 import pytest
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
@@ -309,3 +315,75 @@ def test_the_list_and_the_detail_count_without_reading_the_text(tenant_a, api_a:
     finally:
         with tenant_context(tenant_a.tenant):
             Document.objects.filter(pk__in=[document.pk, unpaged.pk]).delete()
+
+
+def test_each_document_has_its_own_stored_file_whoever_uploaded_the_same_bytes(tenant_a, tenant_b):
+    """S3 writes over a name that exists, so a name two documents shared would let one tenant's delete take
+    another's bytes: names hold the tenant's schema and the document's id."""
+    from quire.documents.services import document_create, document_delete
+
+    content = f"The same memo, sent by two workspaces ({uuid.uuid4().hex}).".encode()
+    stored = {}
+    for provisioned in (tenant_a, tenant_b):
+        with tenant_context(provisioned.tenant):
+            document = document_create(
+                tenant=provisioned.tenant,
+                content=content,
+                filename="same.txt",
+                declared_type=None,
+                max_bytes=10**6,
+            ).document
+            assert document.file.name == f"documents/{provisioned.tenant.schema_name}/{document.pk}"
+            stored[provisioned] = document
+    with tenant_context(tenant_b.tenant):
+        document_delete(document=stored[tenant_b])
+    with (
+        tenant_context(tenant_a.tenant),
+        Document.objects.get(pk=stored[tenant_a].pk).file.open("rb") as kept,
+    ):
+        assert kept.read() == content
+
+
+def test_an_upload_that_fails_after_its_bytes_are_stored_leaves_no_file(tenant_a, monkeypatch):
+    from quire.documents import services
+
+    def refuse(**kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(services, "audit_record", refuse)
+    stored = Path(settings.MEDIA_ROOT)
+    before = set(stored.rglob("*"))
+    with tenant_context(tenant_a.tenant), pytest.raises(RuntimeError):
+        services.document_create(
+            tenant=tenant_a.tenant,
+            content=f"A memo the audit log refused ({uuid.uuid4().hex}).".encode(),
+            filename="m.txt",
+            declared_type=None,
+            max_bytes=10**6,
+        )
+    assert set(stored.rglob("*")) == before
+
+
+def test_documents_stored_under_a_shared_old_name_get_their_own(tenant_a, tenant_b):
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    content = f"A memo stored before names were per document ({uuid.uuid4().hex}).".encode()
+    digest = hashlib.sha256(content).hexdigest()
+    old = default_storage.save(f"documents/2026/01/{digest}", ContentFile(content))
+    ids = {}
+    for provisioned in (tenant_a, tenant_b):
+        with tenant_context(provisioned.tenant):
+            ids[provisioned] = Document.objects.create(
+                filename="old.txt", content_type=TEXT, sha256=digest, size_bytes=len(content), file=old
+            ).pk
+    out = io.StringIO()
+    call_command("quire_storage_names", stdout=out)
+    assert not default_storage.exists(old)
+    for provisioned, document_id in ids.items():
+        with tenant_context(provisioned.tenant):
+            document = Document.objects.get(pk=document_id)
+            assert document.file.name == f"documents/{provisioned.tenant.schema_name}/{document_id}"
+            with document.file.open("rb") as handle:
+                assert handle.read() == content
+    assert "old names deleted" in out.getvalue()
