@@ -369,16 +369,23 @@ class _ReviewRows:
         verified = verify({"rows": [row]}, {document.id: document.text}, policy="drop").output
         place_spans(verified, {document.id: page_map(document)})
         cells = get_connector("review").settle(verified)["rows"][0]["cells"]
-        ReviewRow.objects.bulk_create(
-            [
-                ReviewRow(
-                    job=self.job, index=index, document_id=document.id, cells=cells, attempt=self.job.attempt
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["job", "index"],
-            update_fields=["document_id", "cells", "attempt"],
-        )
+        with transaction.atomic():
+            if not Document.objects.select_for_update(no_key=True).filter(pk=document.id).exists():
+                return
+            ReviewRow.objects.bulk_create(
+                [
+                    ReviewRow(
+                        job=self.job,
+                        index=index,
+                        document_id=document.id,
+                        cells=cells,
+                        attempt=self.job.attempt,
+                    )
+                ],
+                update_conflicts=True,
+                unique_fields=["job", "index"],
+                update_fields=["document_id", "cells", "attempt"],
+            )
 
 
 def plan_job_context(
@@ -540,7 +547,13 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         review_cells=_metered_review_cells(verified.output) if job.connector == "review" else None,
     )
     return _finish_succeeded(
-        job, tenant, verified, output["context"], usage, carried_from=(prior or {}).get("job_id")
+        job,
+        tenant,
+        verified,
+        output["context"],
+        usage,
+        carried_from=(prior or {}).get("job_id"),
+        texts={d.id: d.text for d in ordered},
     )
 
 
@@ -588,15 +601,33 @@ def _kind(document: Document) -> str:
 
 
 def _finish_succeeded(
-    job: Job, tenant: Tenant, verified, context: dict, usage: dict[str, int], carried_from: str | None = None
+    job: Job,
+    tenant: Tenant,
+    verified,
+    context: dict,
+    usage: dict[str, int],
+    carried_from: str | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> Job:
+    """Store the result and mark the job succeeded, unless it was canceled or taken over meanwhile. The job's
+    documents are locked while the result is written: a document deleted while the job read it (`texts`, what
+    the job read) is redacted out of the result here, and one being deleted now waits and redacts the stored
+    result itself (`job_results_redact`)."""
     with transaction.atomic():
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
+        present = set(
+            Document.objects.select_for_update(no_key=True)
+            .filter(pk__in=current.document_ids)
+            .values_list("pk", flat=True)
+        )
+        output = verified.output
+        for gone in dict.fromkeys(d for d in current.document_ids if d not in present):
+            output = Redactor(document_id=gone, text=(texts or {}).get(gone, ""))(output)
         result = JobResult.objects.create(
             job=current,
-            output=verified.output,
+            output=output,
             context=context,
             spans_checked=verified.checked,
             spans_repaired=verified.repaired,

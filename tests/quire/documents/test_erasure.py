@@ -152,3 +152,44 @@ def test_redactor_keeps_the_finding_and_empties_the_documents_words():
         "attachments": [{"document_id": "doc_a", "filename": "q3.pdf"}],
     }
     assert redactor(email)["attachments"] == [{"document_id": "doc_a", "filename": "", "redacted": True}]
+
+
+def test_a_document_deleted_while_a_job_reads_it_leaves_no_quote_in_the_result(tenant_a, monkeypatch):
+    """The job read the text before the delete: the result it stores afterwards is redacted as the delete
+    would have redacted it, findings kept."""
+    import connectors
+    from quire.documents.models import Document
+    from quire.documents.services import document_create, document_delete
+    from quire.jobs.models import Job, JobResult
+    from quire.jobs.services import job_run
+
+    unique = uuid.uuid4().hex[:12]
+    marker = f"Tribunal of Quillfeather Marsh {unique}"
+    text = CONTRACT.replace(
+        "without regard to its conflict of laws principles", f"and every dispute goes before the {marker}"
+    )
+    real = connectors.run_connector
+
+    def read_then_deleted(*args, **kwargs):
+        output = real(*args, **kwargs)
+        document_delete(document=Document.objects.get(pk=document.pk))
+        return output
+
+    with tenant_context(tenant_a.tenant):
+        document = document_create(
+            tenant=tenant_a.tenant,
+            content=text.encode(),
+            filename="c.txt",
+            declared_type=None,
+            max_bytes=10**6,
+        ).document
+        Document.objects.filter(pk=document.pk).update(status="ready", text=text, page_starts=[0])
+        job = Job.objects.create(connector="legal", document_ids=[document.pk])
+        monkeypatch.setattr(connectors, "run_connector", read_then_deleted)
+        assert job_run(tenant=tenant_a.tenant, job_id=job.pk).status == "succeeded"
+        output = JobResult.objects.get(job_id=job.pk).output
+    assert unique not in str(output)
+    redacted = [f for f in output["clauses"] if f.get("redacted")]
+    assert redacted and all(
+        f["span"]["quote"] == "" and f["span"]["document_id"] == document.pk for f in redacted
+    )
