@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import stripe
 from django.conf import settings
@@ -47,7 +47,13 @@ class UsageView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
         end = _moment(request.query_params.get("to"), "to") or timezone.now()
-        start = _moment(request.query_params.get("from"), "from") or end - timedelta(days=DEFAULT_USAGE_DAYS)
+        start = _moment(request.query_params.get("from"), "from")
+        if start is None:
+            if end < datetime.min.replace(tzinfo=UTC) + timedelta(days=DEFAULT_USAGE_DAYS):
+                raise Refusal(
+                    ErrorCode.INVALID_PARAMETER, f"`to` must leave {DEFAULT_USAGE_DAYS} days before it.", "to"
+                )
+            start = end - timedelta(days=DEFAULT_USAGE_DAYS)
         group_by = request.query_params.get("group_by", "day")
         if group_by not in ("day", "kind"):
             raise Refusal(ErrorCode.INVALID_PARAMETER, "group_by must be day or kind.", "group_by")

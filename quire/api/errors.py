@@ -13,7 +13,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
@@ -122,6 +122,18 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, Refusal):
         set_rollback()
         return Response(error_body(exc.status, exc.code.value, str(exc), exc.param), status=exc.status)
+    if isinstance(exc, DataError):
+        logger.warning("request value refused by PostgreSQL: %s", exc)
+        set_rollback()
+        return Response(
+            error_body(
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                "A value in the request is one PostgreSQL cannot store or compare (out of range, or a NUL "
+                "character).",
+            ),
+            status=400,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if isinstance(exc, PermissionDenied):

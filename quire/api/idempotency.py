@@ -31,11 +31,11 @@ def request_fingerprint(request: Request) -> str:
     }
     digest.update(json.dumps(plain if hasattr(data, "items") else data, sort_keys=True, default=str).encode())
     for name in sorted(files):
-        upload = files[name]
-        digest.update(f"\nfile:{name}:{upload.name}:".encode())
-        for chunk in upload.chunks():
-            digest.update(chunk)
-        upload.seek(0)
+        for upload in files.getlist(name):
+            digest.update(f"\nfile:{name}:{upload.name}:".encode())
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
     return digest.hexdigest()
 
 

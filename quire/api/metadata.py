@@ -31,6 +31,8 @@ def metadata_key_checked(key: object, name: str) -> str:
         raise _refuse(f"Metadata keys are at most {MAX_KEY_LENGTH} characters; {key!r} is longer.", name)
     if any(c in key for c in FORBIDDEN_KEY_CHARACTERS):
         raise _refuse("Metadata keys cannot contain square brackets.", name)
+    if "\x00" in key:
+        raise _refuse("Metadata keys cannot contain the NUL character.", name)
     return key
 
 
@@ -38,8 +40,8 @@ def metadata_merged(current: Mapping[str, str], changes: object, param: str = "m
     """`current` with `changes` applied: each key set to its string value, or deleted when the value is "".
 
     Refuses (400, `param` = `metadata.<key>`) anything but an object of string keys and string values, a
-    key over 40 characters or with square brackets, a value over 500 characters, and a result with more
-    than 50 keys (`param` = `metadata`)."""
+    key over 40 characters or with square brackets, a value over 500 characters, a NUL character (PostgreSQL
+    stores none), and a result with more than 50 keys (`param` = `metadata`)."""
     if not isinstance(changes, Mapping):
         raise _refuse("metadata must be an object of string keys and string values.", param)
     merged = dict(current)
@@ -51,6 +53,10 @@ def metadata_merged(current: Mapping[str, str], changes: object, param: str = "m
             raise _refuse(
                 f"Metadata values are at most {MAX_VALUE_LENGTH} characters; {key!r} has {len(value)}.",
                 f"{param}.{key}",
+            )
+        if "\x00" in value:
+            raise _refuse(
+                f"Metadata values cannot contain the NUL character; {key!r} does.", f"{param}.{key}"
             )
         if value:
             merged[key] = value

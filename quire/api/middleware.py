@@ -72,6 +72,12 @@ class RequestContextMiddleware:
                 f"this API knows {', '.join(settings.QUIRE_API_VERSIONS)}.",
                 param="Quire-Version",
             )
+        elif api and "\x00" in request.path:
+            response = error_json(404, "resource_missing", "No object's id holds a NUL character.")
+        elif api and (param := _with_nul(request)) is not None:
+            response = error_json(
+                400, ErrorCode.INVALID_PARAMETER, f"{param} holds a NUL character.", param=param
+            )
         else:
             response = self.get_response(request)
         if getattr(request, "dependency_unavailable", False):
@@ -95,6 +101,14 @@ class RequestContextMiddleware:
         return error_json(
             500, "internal_error", "Something went wrong on our side; the request id identifies it."
         )
+
+
+def _with_nul(request: HttpRequest) -> str | None:
+    """The first query parameter whose name or a value holds NUL, which PostgreSQL can neither store nor compare."""
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return name.replace("\x00", "")
+    return None
 
 
 def _touch(key_id: str) -> None:

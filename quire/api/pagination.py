@@ -28,16 +28,20 @@ class CreatedCursorPagination(CursorPagination):
     max_page_size = 100
 
     def decode_cursor(self, request: Request):
+        refused = _invalid("The cursor is not one this list handed out.", "cursor")
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise _invalid("The cursor is not one this list handed out.", "cursor") from None
+            raise refused from None
+        if cursor is not None and cursor.position is not None and iso_moment(cursor.position) is None:
+            raise refused
+        return cursor
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        if not raw.isdecimal() or int(raw) < 1:
             raise _invalid(f"limit must be an integer from 1 to {self.max_page_size}.", "limit")
         return min(int(raw), self.max_page_size)
 

@@ -182,7 +182,7 @@ def finding_text(clause_type: ClauseType, ref: str) -> str:
     job_id, _, place = ref.partition(":")
     document_id, _, bounds = place.partition(":")
     start, _, end = bounds.partition(":")
-    if not (start.isdigit() and end.isdigit()):
+    if not (start.isdecimal() and end.isdecimal()):
         return ""
     span = {"document_id": document_id, "start": int(start), "end": int(end)}
     at_span = Q(

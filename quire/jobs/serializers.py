@@ -14,13 +14,15 @@ from quire.api.serializers import (
 )
 from quire.jobs.models import Job, JobResult, JobStatus
 
+MAX_JOB_DOCUMENTS = 1000
+
 
 class JobCreateSerializer(StrictSerializer):
     connector = serializers.CharField(max_length=40)
     documents = serializers.ListField(
         child=serializers.CharField(max_length=40),
         min_length=1,
-        max_length=1000,
+        max_length=MAX_JOB_DOCUMENTS,
         error_messages={"min_length": "Name at least one document."},
     )
     options = serializers.DictField(required=False, default=dict)
@@ -173,7 +175,10 @@ CELLS_PAGE = 100
 
 class ReviewCellsWindowSerializer(serializers.Serializer):
     from_index = serializers.IntegerField(
-        min_value=0, required=False, help_text="Only the rows from this document index on (0 by default)."
+        min_value=0,
+        max_value=MAX_JOB_DOCUMENTS,
+        required=False,
+        help_text="Only the rows from this document index on (0 by default).",
     )
     limit = serializers.IntegerField(
         min_value=1,

@@ -170,3 +170,35 @@ def test_sliding_window_has_no_doubled_burst_at_a_window_edge(limiter_clock):
     assert not hit_sliding(key, 3, 60)[0]
     limiter_clock.advance(0.2)  # and now 60.1 s old: out of it
     assert hit_sliding(key, 3, 60)[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "param"),
+    [
+        ("/v1/documents", {"cursor": "cD0yMDI2"}, "cursor"),
+        ("/v1/jobs", {"cursor": "cD14"}, "cursor"),
+        ("/v1/jobs", {"limit": "²"}, "limit"),
+        ("/v1/documents", {"metadata[k]": "a\x00"}, "metadata[k]"),
+        ("/v1/documents", {"batch_id": "\x00"}, "batch_id"),
+        ("/v1/audit_events", {"actor_id": "x\x00"}, "actor_id"),
+        ("/v1/usage", {"to": "0001-01-01"}, "to"),
+    ],
+)
+def test_values_postgresql_cannot_take_are_400_naming_them(api_a: Api, path, params, param):
+    assert_error(api_a.get(path, **params), 400, "invalid_parameter", param)
+
+
+def test_an_id_with_a_nul_character_is_404(api_a: Api):
+    assert_error(api_a.get("/v1/documents/doc_%00"), 404, "resource_missing")
+
+
+def test_a_value_postgresql_refuses_is_400_not_500(api_a: Api, monkeypatch):
+    from django.db import DataError
+
+    from quire.api import views
+
+    def refuse():
+        raise DataError("integer out of range")
+
+    monkeypatch.setattr(views, "check_dependencies", refuse)
+    assert_error(api_a.get("/v1/health"), 400, "invalid_parameter")

@@ -73,6 +73,12 @@ def test_document_metadata_round_trips_on_create_and_update(api_a: Api):
     assert _error(bad_duplicate)["param"] == "metadata.ref"
 
 
+def test_a_nul_character_in_metadata_is_400_naming_the_key(api_a: Api):
+    for metadata, param in (({"ref": "4\x002"}, "metadata.ref"), ({"r\x00f": "42"}, "metadata.r\x00f")):
+        response = api_a.post("/v1/documents", {"text": f"A memo {_tag()}.", "metadata": metadata})
+        assert _error(response)["param"] == param
+
+
 def test_multipart_upload_takes_bracketed_metadata(api_a: Api):
     content = f"An uploaded note {_tag()}.".encode()
     created = _upload(api_a, content, **{"metadata[customer]": "acme", "metadata[batch]": "7"})

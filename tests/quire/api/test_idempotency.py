@@ -33,3 +33,24 @@ def test_failed_validation_does_not_burn_the_key(api_a: Api):
     headers = {"Idempotency-Key": "idem-after-error"}
     assert api_a.post("/v1/api_keys", {"nme": "typo"}, headers=headers).status_code == 400
     assert api_a.post("/v1/api_keys", {"name": "fixed"}, headers=headers).status_code == 201
+
+
+def test_every_file_of_an_upload_counts_in_its_fingerprint(api_a: Api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test.client import MULTIPART_CONTENT
+
+    def upload(*texts: str):
+        files = [
+            SimpleUploadedFile(f"{n}.txt", t.encode(), content_type="text/plain") for n, t in enumerate(texts)
+        ]
+        return api_a.post(
+            "/v1/documents",
+            {"file": files},
+            headers={"Idempotency-Key": "idem-multi-file-upload"},
+            content_type=MULTIPART_CONTENT,
+        )
+
+    assert upload("first memo of two", "second memo of two").status_code == 201
+    response = upload("another first memo", "second memo of two")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
