@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.dispatch import Signal
@@ -618,6 +619,19 @@ def documents_files_delete() -> int:
         document.file.delete(save=False)
         page_images_delete(document.pk)
     return len(documents)
+
+
+def documents_folder_delete(*, schema_name: str) -> int:
+    """Delete every file stored under the schema's folder (`document_file_name`), whatever row names it: the
+    last step of erasing a tenant. Returns how many."""
+    folder = f"documents/{schema_name}"
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        default_storage.delete(f"{folder}/{name}")
+    return len(names)
 
 
 def documents_files_rename() -> list[str]:

@@ -31,7 +31,7 @@ from quire.clauses.services import clause_heads_for
 from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
-from quire.documents.services import documents_files_delete, documents_purge_before
+from quire.documents.services import documents_files_delete, documents_folder_delete, documents_purge_before
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_canceled, job_finished
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
@@ -705,18 +705,24 @@ def retention_apply(*, tenant: Tenant, now: datetime | None = None) -> dict[str,
 
 def workspace_erase(*, tenant: Tenant) -> None:
     """Remove the tenant entirely: its stored files, its billing rows, its Stripe customer, then
-    (`tenant_erase`) its schema, audit log, API keys, members, host names and the tenant itself. A Stripe
-    call that fails stops the erasure before anything in PostgreSQL goes, so running it again finishes it."""
+    (`tenant_erase`) its schema, audit log, API keys, members, host names and the tenant itself. The tenant is
+    made inactive first, so its keys and portal stop taking uploads while the files go, and the schema's folder
+    of stored files is emptied last, of what an upload in flight stored meanwhile. A Stripe call that fails
+    stops the erasure before anything in PostgreSQL goes, so running it again finishes it."""
     from django_tenants.utils import tenant_context
 
+    tenant.is_active = False
+    tenant.save(update_fields=["is_active"])
     with tenant_context(tenant):
         files = documents_files_delete()
     usage_rows = billing_erase(tenant=tenant)
     stripe_customer = stripe_customer_erase(tenant=tenant)
+    schema = tenant.schema_name
     tenant_erase(
         tenant=tenant,
         erased={"documents": files, "usage_events": usage_rows, "stripe_customer_deleted": stripe_customer},
     )
+    documents_folder_delete(schema_name=schema)
 
 
 def _carry_corrections(source_id: str, job: Job, output: dict) -> None:

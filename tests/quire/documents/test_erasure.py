@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -77,7 +79,7 @@ def test_deleted_document_leaves_no_trace(api_a: Api, celery_worker):
     assert any(f.get("redacted") for f in event["data"]["result"]["output"]["clauses"])
 
 
-def test_retention_and_tenant_erase(make_tenant):
+def test_retention_and_tenant_erase(make_tenant, monkeypatch):
     from billing.models import BillingAccount
     from quire.documents.models import Document
     from quire.documents.services import document_create
@@ -107,8 +109,23 @@ def test_retention_and_tenant_erase(make_tenant):
     assert AuditEvent.objects.filter(tenant=tenant, action="workspace.retention_change").exists()
 
     connection.set_schema_to_public()
+    late = default_storage.save(
+        f"documents/{tenant.schema_name}/doc_uploaded_while_erasing", ContentFile(b"x")
+    )
+    from quire.jobs import services as jobs_services
+
+    active_while_erasing = []
+    billing_erase = jobs_services.billing_erase
+
+    def erase_billing(*, tenant):
+        active_while_erasing.append(Tenant.objects.get(pk=tenant.pk).is_active)
+        return billing_erase(tenant=tenant)
+
+    monkeypatch.setattr(jobs_services, "billing_erase", erase_billing)
     call_command("tenant_erase", "erasure-co", "--yes", stdout=io.StringIO())
+    assert active_while_erasing == [False]
     assert not stored.exists()
+    assert not default_storage.exists(late)
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
     for model in (ApiKey, Member, BillingAccount):
         assert not model.objects.filter(tenant_id=tenant.pk).exists()
