@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.signals import got_request_exception
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 
 from common.refusals import ErrorCode
 from quire.api.errors import UNAVAILABLE, error_json, unavailable_response
@@ -72,8 +72,12 @@ class RequestContextMiddleware:
                 f"this API knows {', '.join(settings.QUIRE_API_VERSIONS)}.",
                 param="Quire-Version",
             )
-        elif api and "\x00" in request.path:
-            response = error_json(404, "resource_missing", "No object's id holds a NUL character.")
+        elif "\x00" in request.path:
+            response = (
+                error_json(404, "resource_missing", "No object's id holds a NUL character.")
+                if api
+                else HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
+            )
         elif api and (param := _with_nul(request)) is not None:
             response = error_json(
                 400, ErrorCode.INVALID_PARAMETER, f"{param} holds a NUL character.", param=param

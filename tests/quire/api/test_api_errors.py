@@ -190,6 +190,7 @@ def test_values_postgresql_cannot_take_are_400_naming_them(api_a: Api, path, par
 
 def test_an_id_with_a_nul_character_is_404(api_a: Api):
     assert_error(api_a.get("/v1/documents/doc_%00"), 404, "resource_missing")
+    assert api_a.client.get("/documents/doc_%00").status_code == 404
 
 
 def test_a_value_postgresql_refuses_is_400_not_500(api_a: Api, monkeypatch):
