@@ -26,8 +26,10 @@ class BatchLayout:
     whose earlier tokens are already cached: `dense_cu_seqlens_k` then counts each chunk's whole context
     and `dense_context_slots` lists the cache slots of those keys (None when no chunk has cached context).
     `logits_indices` are the token positions whose next-token logits are wanted (the last token of each
-    sequence that finishes its prompt or decodes, in order); `sequence_bounds` the `(start, end)` token
-    range of each sequence, for RoPE types whose frequencies depend on the length.
+    sequence that finishes its prompt or decodes, in order); `sequence_bounds` the `(start, end, length)` of
+    each sequence: its token range in the step and its whole length (prompt and tokens so far, not the end of
+    this chunk), which RoPE types whose frequencies depend on the length scale by, so that every chunk of a
+    prompt is rotated as the whole prompt served alone would be.
     """
 
     input_ids: torch.Tensor
@@ -43,7 +45,7 @@ class BatchLayout:
     decode_block_tables: torch.Tensor
     decode_context_lens: torch.Tensor
     logits_indices: torch.Tensor
-    sequence_bounds: tuple[tuple[int, int], ...] = ()
+    sequence_bounds: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def num_dense_tokens(self) -> int:
@@ -166,6 +168,7 @@ class LlamaModel:
         dense_end = batch.num_dense_tokens
         sparse_end = dense_end + batch.num_sparse_tokens
         hidden = F.embedding(batch.input_ids, self.embed)
+        rope_runs = self._rope_runs(batch)
         for layer_index, layer in enumerate(self.layers):
             normed = _rms_norm(hidden, layer.input_norm, config.rms_norm_eps)
             qkv = F.linear(normed, layer.qkv, layer.qkv_bias)
@@ -174,11 +177,13 @@ class LlamaModel:
             v = qkv[:, self.q_size + self.kv_size :].reshape(num_tokens, kv_heads, head_dim)
             q = q.contiguous()
             k = k.contiguous()
-            if self.rope.rope_type in LENGTH_DEPENDENT_ROPE and len(batch.sequence_bounds) > 1:
-                for start, end in batch.sequence_bounds:
-                    apply_rope_(q[start:end], k[start:end], batch.positions[start:end], self.rope)
-            else:
+            if rope_runs is None:
                 apply_rope_(q, k, batch.positions, self.rope)
+            else:
+                for start, end, seq_len in rope_runs:
+                    apply_rope_(
+                        q[start:end], k[start:end], batch.positions[start:end], self.rope, seq_len=seq_len
+                    )
             cache.write(layer_index, batch.slots, k, v)
             parts = []
             if dense_end:
@@ -229,6 +234,20 @@ class LlamaModel:
         last = _rms_norm(hidden[batch.logits_indices], self.final_norm, config.rms_norm_eps)
         return F.linear(last, self.lm_head).float()
 
+    def _rope_runs(self, batch: BatchLayout) -> list[tuple[int, int, int]] | None:
+        """`(start, end, seq_len)` runs of adjacent sequences whose lengths give the same RoPE frequencies,
+        for the types that depend on the length; None when one call over the whole step rotates alike."""
+        if self.rope.rope_type not in LENGTH_DEPENDENT_ROPE or not batch.sequence_bounds:
+            return None
+        stand_in = self.rope.frequency_length
+        runs: list[tuple[int, int, int]] = []
+        for start, end, length in batch.sequence_bounds:
+            if runs and runs[-1][1] == start and stand_in(runs[-1][2]) == stand_in(length):
+                runs[-1] = (runs[-1][0], end, max(runs[-1][2], length))
+            else:
+                runs.append((start, end, length))
+        return runs
+
     def prompt_logits(self, input_ids: list[int]) -> torch.Tensor:
         """Logits `(len(input_ids), vocab)` at every position of one prompt, through a throwaway cache."""
         if not input_ids:
@@ -251,6 +270,7 @@ class LlamaModel:
             decode_block_tables=torch.zeros((0, 0), dtype=torch.int32, device=self.device),
             decode_context_lens=torch.zeros(0, dtype=torch.int32, device=self.device),
             logits_indices=torch.arange(length, device=self.device),
+            sequence_bounds=((0, length, length),),
         )
         return self.forward(batch, cache)
 

@@ -56,7 +56,7 @@ class ModelRunner:
         positions: list[int] = []
         slots: list[int] = []
         logits_indices: list[int] = []
-        bounds: list[tuple[int, int]] = []
+        bounds: list[tuple[int, int, int]] = []
 
         def slot(sequence: Sequence, position: int) -> int:
             return sequence.blocks[position // block_size] * block_size + position % block_size
@@ -71,7 +71,7 @@ class ModelRunner:
             input_ids.extend(sequence.all_ids[chunk.start : chunk.end])
             positions.extend(range(chunk.start, chunk.end))
             slots.extend(slot(sequence, position) for position in range(chunk.start, chunk.end))
-            bounds.append((start, len(input_ids)))
+            bounds.append((start, len(input_ids), sequence.num_tokens))
             if chunk.completes_prompt:
                 logits_indices.append(len(input_ids) - 1)
         for sequence in decodes:
@@ -79,7 +79,7 @@ class ModelRunner:
             input_ids.append(sequence.output_ids[-1] if sequence.output_ids else sequence.prompt_ids[-1])
             positions.append(position)
             slots.append(slot(sequence, position))
-            bounds.append((len(input_ids) - 1, len(input_ids)))
+            bounds.append((len(input_ids) - 1, len(input_ids), sequence.num_tokens))
             logits_indices.append(len(input_ids) - 1)
         context_slots = None
         if any(chunk.start > 0 for chunk in dense):

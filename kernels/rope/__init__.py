@@ -11,10 +11,15 @@ from kernels._dispatch import implementation
 from kernels.rope.spec import RopeSpec
 
 
-def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None:
+def apply_rope_(
+    q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec, *, seq_len: int | None = None
+) -> None:
     """Rotate q (tokens, n_heads, head_dim) and k (tokens, n_kv_heads, head_dim) in place, as transformers' Llama.
 
-    ``dynamic`` and ``longrope`` read the sequence length as ``max(positions) + 1``, as transformers does.
+    ``dynamic`` and ``longrope`` scale by the length of the sequence the tokens belong to: ``seq_len`` when
+    given (a chunk of a longer prompt passes the whole prompt's length), else ``max(positions) + 1``, what
+    transformers reads when it rotates the tokens of one call. ``seq_len`` must exceed every position; that
+    is checked on the CPU only (on CUDA it would read the positions back).
     """
     q = _checks.require_tensor("q", q, 3)
     k = _checks.require_tensor("k", k, 3)
@@ -34,6 +39,10 @@ def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None
         raise ValueError(
             f"head_dim of q ({q.shape[2]}) and k ({k.shape[2]}) must equal spec.head_dim ({spec.head_dim})"
         )
+    if seq_len is not None:
+        _checks.require_positive_int("seq_len", seq_len)
+        if not positions.is_cuda and positions.numel() and int(positions.max()) >= seq_len:
+            raise ValueError(f"seq_len ({seq_len}) must exceed every position, got {int(positions.max())}")
     if q.shape[0] == 0:
         return
-    implementation("rope", q, k, positions).apply_rope_(q, k, positions, spec)
+    implementation("rope", q, k, positions).apply_rope_(q, k, positions, spec, seq_len=seq_len)

@@ -2,7 +2,8 @@
 
 The inverse frequencies and the cos/sin scaling come from the ``RopeSpec`` and are kept on the device per
 (spec, device), so a call reads nothing back from the GPU; only ``dynamic`` NTK and ``longrope``, whose
-frequencies depend on the sequence length (``max(positions) + 1``), read that one number on the host. The
+frequencies depend on the sequence length, read ``max(positions) + 1`` on the host when the caller does not
+pass the length. The
 kernel builds the angles in float32, rotates the first ``rotary_dim`` dims of every Q and K head of a token,
 and leaves the rest of the head untouched.
 """
@@ -58,16 +59,21 @@ LENGTH_DEPENDENT_TYPES = ("dynamic", "longrope")
 
 
 @functools.lru_cache(maxsize=64)
-def _frequencies_on(spec: RopeSpec, seq_len: int, device: torch.device) -> tuple[Tensor, float]:
-    inv_freq, scaling = spec.inv_freq(seq_len)
+def _frequencies_on(spec: RopeSpec, frequency_length: int, device: torch.device) -> tuple[Tensor, float]:
+    inv_freq, scaling = spec.inv_freq(frequency_length)
     return inv_freq.to(device), float(scaling)
 
 
-def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None:
+def apply_rope_(
+    q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec, *, seq_len: int | None = None
+) -> None:
     if q.stride(-1) != 1 or k.stride(-1) != 1:
         raise ValueError("the Triton RoPE rotates in place and needs q and k contiguous in head_dim")
-    seq_len = int(positions.max().item()) + 1 if spec.rope_type in LENGTH_DEPENDENT_TYPES else 0
-    inv_freq, scaling = _frequencies_on(spec, seq_len, q.device)
+    if spec.rope_type not in LENGTH_DEPENDENT_TYPES:
+        seq_len = 0
+    elif seq_len is None:
+        seq_len = int(positions.max().item()) + 1
+    inv_freq, scaling = _frequencies_on(spec, spec.frequency_length(seq_len), q.device)
     half = spec.rotary_dim // 2
     _rope_kernel[(q.shape[0],)](
         q, k, positions, inv_freq, scaling,

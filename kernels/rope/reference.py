@@ -8,9 +8,13 @@ from torch import Tensor
 from kernels.rope.spec import RopeSpec
 
 
-def rope_cos_sin(positions: Tensor, spec: RopeSpec, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """cos and sin (tokens, rotary_dim) in ``dtype``, computed as transformers' rotary embedding does."""
-    seq_len = int(positions.max().item()) + 1 if positions.numel() else 0
+def rope_cos_sin(
+    positions: Tensor, spec: RopeSpec, dtype: torch.dtype, seq_len: int | None = None
+) -> tuple[Tensor, Tensor]:
+    """cos and sin (tokens, rotary_dim) in ``dtype``, computed as transformers' rotary embedding does for a
+    sequence of ``seq_len`` tokens (``max(positions) + 1`` when None)."""
+    if seq_len is None:
+        seq_len = int(positions.max().item()) + 1 if positions.numel() else 0
     inv_freq, scaling = spec.inv_freq(seq_len)
     freqs = positions[:, None].float() * inv_freq.to(positions.device)[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
@@ -24,7 +28,9 @@ def _rotate_(x: Tensor, cos: Tensor, sin: Tensor) -> None:
     rotary.copy_(rotary * cos[:, None, :] + rotated_half * sin[:, None, :])
 
 
-def apply_rope_(q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec) -> None:
-    cos, sin = rope_cos_sin(positions, spec, q.dtype)
+def apply_rope_(
+    q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec, *, seq_len: int | None = None
+) -> None:
+    cos, sin = rope_cos_sin(positions, spec, q.dtype, seq_len)
     _rotate_(q, cos, sin)
     _rotate_(k, cos, sin)

@@ -128,6 +128,16 @@ class RopeSpec:
             return self._yarn(exponents)
         return self._longrope(exponents, seq_len)
 
+    def frequency_length(self, seq_len: int) -> int:
+        """The length that stands for ``seq_len``: ``inv_freq`` of it equals ``inv_freq(seq_len)``, and two
+        lengths get the same frequencies exactly when their ``frequency_length`` is equal."""
+        if self.rope_type == "dynamic":
+            return max(seq_len, self.max_position_embeddings)
+        if self.rope_type == "longrope":
+            original = self.original_max_position_embeddings
+            return original + 1 if seq_len > original else original
+        return 0
+
     def _llama3(self, inv_freq: torch.Tensor) -> torch.Tensor:
         old_context = self.original_max_position_embeddings
         low_wavelen = old_context / self.low_freq_factor

@@ -154,6 +154,51 @@ def test_length_dependent_rope_past_the_original_window_matches_per_request(
     assert [result.output_ids for result in results] == _hf_greedy(model_dir, prompts, 6)
 
 
+def _last_prompt_logits(model, prompts: list[list[int]], token_budget: int, monkeypatch) -> torch.Tensor:
+    """The next-token logits at the end of the last of `prompts`, served together under `token_budget`."""
+    forward = model.forward
+    steps: list[torch.Tensor] = []
+
+    def recorded(*args, **kwargs):
+        steps.append(forward(*args, **kwargs))
+        return steps[-1]
+
+    monkeypatch.setattr(model, "forward", recorded)
+    config = EngineConfig(
+        num_blocks=64, block_size=16, max_num_batched_tokens=token_budget, max_model_len=512
+    )
+    engine = Engine(model, None, config)
+    for prompt in prompts:
+        engine.add_request(prompt, SamplingParams(max_tokens=1))
+    while engine.has_work():
+        engine.step()
+    monkeypatch.setattr(model, "forward", forward)
+    return steps[-1][-1]
+
+
+@pytest.mark.parametrize(("rope", "max_positions"), [("dynamic", 24), ("longrope", 256)])
+def test_length_dependent_rope_rotates_each_chunk_for_the_whole_prompt(
+    checkpoint_factory, rope, max_positions, monkeypatch
+):
+    """A 100-token prompt past the original window (64 for longrope, 24 for dynamic), prefilled whole, in
+    chunks of 32, and behind an 80-token request that leaves its first chunk 48 tokens long: every chunk is
+    rotated with the frequencies of the whole prompt, as transformers rotates the prompt served alone."""
+    model_dir = checkpoint_factory(rope=rope, max_positions=max_positions)
+    model = load_model(model_dir, device="cpu")
+    generator = torch.Generator().manual_seed(1)
+    prompt = torch.randint(5, 300, (100,), generator=generator).tolist()
+    other = torch.randint(5, 300, (80,), generator=generator).tolist()
+    reference = LlamaForCausalLM.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        expected = reference(torch.tensor([prompt])).logits[0, -1]
+    whole = _last_prompt_logits(model, [prompt], 128, monkeypatch)
+    chunked = _last_prompt_logits(model, [prompt], 32, monkeypatch)
+    behind = _last_prompt_logits(model, [other, prompt], 128, monkeypatch)
+    torch.testing.assert_close(whole, expected, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(chunked, expected, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(behind, expected, atol=1e-4, rtol=1e-4)
+
+
 def test_bos_follows_the_post_processor_when_tokenizer_config_is_silent(tiny_checkpoint):
     from tokenizers import Tokenizer, processors
 

@@ -149,3 +149,42 @@ def test_triton_partial_rotary_matches_reference(triton_backend):
     kernels.apply_rope_(q, k, torch.arange(9, device=triton_backend), spec)
     assert_close(q.cpu(), expected_q, torch.float16)
     assert_close(k.cpu(), expected_k, torch.float16)
+
+
+@pytest.mark.parametrize("name", ["dynamic", "longrope"])
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_chunk_rotates_with_the_length_of_its_whole_sequence(monkeypatch, name, backend):
+    """The first 20 tokens of a 90-token sequence, rotated alone with ``seq_len=90``, equal the same rows of
+    transformers' rotation of all 90; without it they would take the frequencies of a 20-token sequence."""
+    monkeypatch.setenv("QUIRE_KERNELS", backend)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    config = _config_dict(name)
+    spec = RopeSpec.from_config(config)
+    q, k = _inputs(torch.float32, 90, seed=5)
+    expected_q, expected_k = _transformers_rope(config, q, k, torch.arange(90))
+    chunk_q, chunk_k = q[:20].to(device), k[:20].to(device)
+    kernels.apply_rope_(chunk_q, chunk_k, torch.arange(20, device=device), spec, seq_len=90)
+    assert_close(chunk_q.cpu(), expected_q[:20], torch.float32)
+    assert_close(chunk_k.cpu(), expected_k[:20], torch.float32)
+    alone_q, alone_k = q[:20].clone(), k[:20].clone()
+    reference.apply_rope_(alone_q, alone_k, torch.arange(20), spec)
+    assert not torch.allclose(alone_q, expected_q[:20])
+
+
+def test_frequency_length_stands_for_every_length_that_rotates_alike():
+    for name in SCALINGS:
+        spec = RopeSpec.from_config(_config_dict(name))
+        for seq_len in (1, 16, 32, 33, 64, 65, 200):
+            standin = spec.frequency_length(seq_len)
+            assert torch.equal(spec.inv_freq(standin)[0], spec.inv_freq(seq_len)[0])
+    longrope = RopeSpec.from_config(_config_dict("longrope"))
+    assert longrope.frequency_length(33) == longrope.frequency_length(500) != longrope.frequency_length(32)
+
+
+@pytest.mark.parametrize(("seq_len", "message"), [(0, "positive int"), (8, "exceed every position")])
+def test_seq_len_must_cover_the_positions(reference_backend, seq_len, message):
+    q, k = _inputs(torch.float32, 10, seed=0)
+    with pytest.raises(ValueError, match=message):
+        kernels.apply_rope_(
+            q, k, torch.arange(10), RopeSpec.from_config(_config_dict("longrope")), seq_len=seq_len
+        )
