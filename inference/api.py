@@ -86,6 +86,26 @@ def _number(body: dict[str, Any], name: str, default: float, *, low: float, high
     return float(value)
 
 
+def _stream_settings(payload: dict[str, Any]) -> tuple[bool, bool]:
+    """`stream` and `stream_options.include_usage`, checked before anything is submitted."""
+    stream = payload.get("stream")
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise _invalid("stream must be a boolean", "stream")
+    options = payload.get("stream_options")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise _invalid("stream_options must be an object", "stream_options")
+    include_usage = options.get("include_usage")
+    if include_usage is None:
+        include_usage = False
+    if not isinstance(include_usage, bool):
+        raise _invalid("stream_options.include_usage must be a boolean", "stream_options")
+    return stream, include_usage
+
+
 def _lazy_embed_texts(texts: list[str]) -> Any:
     from inference.embeddings import embed_texts
 
@@ -313,13 +333,11 @@ class OpenAIApi:
         *,
         chat: bool,
     ) -> ApiResponse:
-        stream = bool(payload.get("stream", False))
-        stream_options = payload.get("stream_options") or {}
+        stream, include_usage = _stream_settings(payload)
         handle = self._submit(prompt_ids, params, param="messages" if chat else "prompt")
         completion_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         if stream:
-            include_usage = bool(stream_options.get("include_usage", False))
             return ApiResponse(
                 200,
                 {"content-type": "text/event-stream", "cache-control": "no-cache"},

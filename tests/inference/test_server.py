@@ -399,3 +399,23 @@ def test_usage_reports_cached_prompt_tokens_and_the_prefill_attention(in_process
     metrics = httpx.Client(transport=transport).get("http://inference/metrics").text
     assert "quire_block_sparse_prefills_total 1" in metrics
     assert f"quire_prefix_cache_hit_tokens_total {second.cached_tokens}" in metrics
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"stream": True, "stream_options": "yes"}, "stream_options"),
+        ({"stream": True, "stream_options": {"include_usage": "yes"}}, "stream_options"),
+        ({"stream": "false"}, "stream"),
+        ({"stream": 1}, "stream"),
+    ],
+)
+def test_bad_stream_fields_are_refused_before_anything_is_submitted(in_process, fields, param):
+    api = in_process().api
+    body = json.dumps({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 50, **fields})
+    response = api.handle("POST", "/v1/chat/completions", body.encode())
+    assert response.status == 400 and response.stream is None
+    error = json.loads(response.body)["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_value")
+    assert api.service.stats.prompt_tokens_total == 0
+    assert api.service.snapshot()["pending"] == 0
