@@ -88,14 +88,10 @@ def _number(body: dict[str, Any], name: str, default: float, *, low: float, high
 
 def _stream_settings(payload: dict[str, Any]) -> tuple[bool, bool]:
     """`stream` and `stream_options.include_usage`, checked before anything is submitted."""
-    stream = payload.get("stream")
-    if stream is None:
-        stream = False
+    stream = payload.get("stream", False)
     if not isinstance(stream, bool):
         raise _invalid("stream must be a boolean", "stream")
-    options = payload.get("stream_options")
-    if options is None:
-        options = {}
+    options = payload.get("stream_options", {})
     if not isinstance(options, dict):
         raise _invalid("stream_options must be an object", "stream_options")
     include_usage = options.get("include_usage")
@@ -139,7 +135,10 @@ class OpenAIApi:
     def handle(
         self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
     ) -> ApiResponse:
-        """Answer one request; with an `api_key`, `/v1/*` needs `Authorization: Bearer <key>`."""
+        """Answer one request; with an `api_key`, `/v1/*` needs `Authorization: Bearer <key>`.
+
+        A top-level field of a JSON body set to null counts as absent, as in OpenAI's API.
+        """
         route = path.split("?", 1)[0].rstrip("/") or "/"
         routes: dict[tuple[str, str], Callable[[dict[str, Any]], ApiResponse]] = {
             ("GET", "/v1/models"): self._models,
@@ -167,6 +166,7 @@ class OpenAIApi:
                     raise _invalid(f"the request body is not valid JSON: {exc}") from exc
                 if not isinstance(payload, dict):
                     raise _invalid("the request body must be a JSON object")
+                payload = {name: value for name, value in payload.items() if value is not None}
             response = handler(payload)
         except ApiError as error:
             response = error_response(error)

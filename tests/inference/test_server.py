@@ -419,3 +419,19 @@ def test_bad_stream_fields_are_refused_before_anything_is_submitted(in_process, 
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_value")
     assert api.service.stats.prompt_tokens_total == 0
     assert api.service.snapshot()["pending"] == 0
+
+
+def test_null_fields_count_as_absent(in_process):
+    api = in_process().api
+
+    def chat(**fields: Any) -> dict:
+        body = {"messages": [{"role": "user", "content": "hello world"}], "temperature": 0, **fields}
+        response = api.handle("POST", "/v1/chat/completions", json.dumps(body).encode())
+        assert response.status == 200, response.body
+        return json.loads(response.body)
+
+    capped = chat(max_tokens=3)
+    assert capped["choices"][0]["finish_reason"] == "length"
+    assert chat(max_completion_tokens=None, max_tokens=3)["choices"] == capped["choices"]
+    nulls = dict.fromkeys(("n", "stream", "stream_options", "stop", "seed", "top_p", "model"))
+    assert chat(max_tokens=3, **nulls)["choices"] == capped["choices"]
