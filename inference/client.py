@@ -60,7 +60,12 @@ def _error_body(response: httpx.Response) -> Any:
 
 
 class InferenceClient:
-    """Client of an OpenAI-compatible server: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`."""
+    """Client of an OpenAI-compatible server: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
+
+    A refusal worth another try (429, 5xx, a connection that failed) is retried up to `max_retries` times with
+    backoff; a read timeout is not: the server has the request and may still be working on it, and another
+    attempt would add a second generation beside the first.
+    """
 
     def __init__(
         self,
@@ -130,6 +135,11 @@ class InferenceClient:
             retry_after = None
             try:
                 response = self._http.post(path, json=payload)
+            except httpx.ReadTimeout as error:
+                raise InferenceError(
+                    f"POST {path}: no answer within the read timeout ({error}); not retried, as the server may"
+                    " still be working on the request"
+                ) from error
             except (httpx.TransportError, httpx.TimeoutException) as error:
                 last_error = InferenceError(f"POST {path}: {type(error).__name__}: {error}")
             else:

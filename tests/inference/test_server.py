@@ -435,3 +435,27 @@ def test_null_fields_count_as_absent(in_process):
     assert chat(max_completion_tokens=None, max_tokens=3)["choices"] == capped["choices"]
     nulls = dict.fromkeys(("n", "stream", "stream_options", "stop", "seed", "top_p", "model"))
     assert chat(max_tokens=3, **nulls)["choices"] == capped["choices"]
+
+
+def test_platform_client_does_not_retry_a_read_timeout():
+    """A read timeout means the server has the request and may still be generating: another attempt would
+    start a second generation beside it. A connection that never opened is still retried."""
+    from inference.client import InferenceClient, InferenceError
+
+    attempts: list[type[Exception]] = []
+
+    def failing(error: type[httpx.TransportError]) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            attempts.append(error)
+            raise error("timed out", request=request)
+
+        return httpx.MockTransport(handler)
+
+    for error, tries in ((httpx.ReadTimeout, 1), (httpx.ConnectTimeout, 3)):
+        attempts.clear()
+        client = InferenceClient(
+            "http://inference", transport=failing(error), max_retries=2, backoff_base=0.0
+        )
+        with pytest.raises(InferenceError, match=error.__name__ if tries > 1 else "not retried"):
+            client.chat([{"role": "user", "content": "hello"}])
+        assert attempts == [error] * tries
