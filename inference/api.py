@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,9 @@ from inference.tokenizer import ChatTokenizer
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 logger = logging.getLogger("inference.api")
 EmbedFunction = Callable[[list[str]], Any]
+ClientGone = Callable[[], bool]
+# How often a non-streamed completion looks whether its client is still connected.
+CLIENT_POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -70,6 +73,25 @@ def error_response(error: ApiError) -> ApiResponse:
     }
     headers = {"retry-after": "1"} if error.status == 429 else {}
     return _json_response(error.status, payload, headers)
+
+
+class _CancelOnClose:
+    """A response stream whose `close()` cancels its request whether or not iteration began: closing a
+    generator that never started skips its `finally`."""
+
+    def __init__(self, chunks: Generator[bytes, None, None], handle: RequestHandle) -> None:
+        self._chunks = chunks
+        self._handle = handle
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._handle.cancel()
 
 
 def _sse(payload: dict[str, Any] | str) -> bytes:
@@ -133,19 +155,27 @@ class OpenAIApi:
         self.metrics = MetricsRegistry(SERVER_METRICS)
 
     def handle(
-        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        client_gone: ClientGone | None = None,
     ) -> ApiResponse:
         """Answer one request; with an `api_key`, `/v1/*` needs `Authorization: Bearer <key>`.
 
-        A top-level field of a JSON body set to null counts as absent, as in OpenAI's API.
+        A top-level field of a JSON body set to null counts as absent, as in OpenAI's API. `client_gone`, when
+        given, says whether the client has disconnected: a non-streamed completion asks it every
+        `CLIENT_POLL_SECONDS` and, once it says yes, cancels its request and answers 499.
         """
         route = path.split("?", 1)[0].rstrip("/") or "/"
         routes: dict[tuple[str, str], Callable[[dict[str, Any]], ApiResponse]] = {
             ("GET", "/v1/models"): self._models,
             ("GET", "/health"): self._health,
             ("GET", "/metrics"): self._metrics,
-            ("POST", "/v1/chat/completions"): self._chat_completions,
-            ("POST", "/v1/completions"): self._completions,
+            ("POST", "/v1/chat/completions"): lambda payload: self._chat_completions(payload, client_gone),
+            ("POST", "/v1/completions"): lambda payload: self._completions(payload, client_gone),
             ("POST", "/v1/embeddings"): self._embeddings,
         }
         try:
@@ -284,7 +314,7 @@ class OpenAIApi:
         except ValueError as exc:
             raise _invalid(str(exc), param) from exc
 
-    def _chat_completions(self, payload: dict[str, Any]) -> ApiResponse:
+    def _chat_completions(self, payload: dict[str, Any], client_gone: ClientGone | None) -> ApiResponse:
         model = self._check_model(payload)
         messages = payload.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -302,9 +332,9 @@ class OpenAIApi:
         except ValueError as exc:
             raise _invalid(str(exc), "messages") from exc
         params = self._sampling(payload)
-        return self._generate(payload, model, prompt_ids, params, chat=True)
+        return self._generate(payload, model, prompt_ids, params, chat=True, client_gone=client_gone)
 
-    def _completions(self, payload: dict[str, Any]) -> ApiResponse:
+    def _completions(self, payload: dict[str, Any], client_gone: ClientGone | None) -> ApiResponse:
         model = self._check_model(payload)
         prompt = payload.get("prompt")
         if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str | list):
@@ -322,7 +352,7 @@ class OpenAIApi:
                 "prompt must be a string, a list of token ids, or a list of one of those", "prompt"
             )
         params = self._sampling(payload)
-        return self._generate(payload, model, prompt_ids, params, chat=False)
+        return self._generate(payload, model, prompt_ids, params, chat=False, client_gone=client_gone)
 
     def _generate(
         self,
@@ -332,6 +362,7 @@ class OpenAIApi:
         params: SamplingParams,
         *,
         chat: bool,
+        client_gone: ClientGone | None = None,
     ) -> ApiResponse:
         stream, include_usage = _stream_settings(payload)
         handle = self._submit(prompt_ids, params, param="messages" if chat else "prompt")
@@ -341,21 +372,30 @@ class OpenAIApi:
             return ApiResponse(
                 200,
                 {"content-type": "text/event-stream", "cache-control": "no-cache"},
-                stream=self._stream(
-                    handle, completion_id, created, model, chat=chat, include_usage=include_usage
+                stream=_CancelOnClose(
+                    self._stream(
+                        handle, completion_id, created, model, chat=chat, include_usage=include_usage
+                    ),
+                    handle,
                 ),
             )
         text_parts = []
         final = None
         try:
-            for output in handle:
+            for output in _outputs_while_connected(handle, client_gone):
                 text_parts.append(output.text_delta)
                 final = output
         except EngineFailure as exc:
             raise ApiError(500, str(exc), error_type="server_error", code="engine_failure") from exc
         finally:
             handle.cancel()
-        assert final is not None
+        if final is None or not final.finished:
+            raise ApiError(
+                499,
+                "the client closed the connection",
+                error_type="invalid_request_error",
+                code="client_gone",
+            )
         text = "".join(text_parts)
         usage = _usage(final)
         finish_reason = _finish_reason(final.finish_reason)
@@ -381,7 +421,7 @@ class OpenAIApi:
         *,
         chat: bool,
         include_usage: bool,
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         base = {
             "id": completion_id,
             "object": "chat.completion.chunk" if chat else "text_completion",
@@ -465,6 +505,22 @@ class OpenAIApi:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             },
         )
+
+
+def _outputs_while_connected(handle: RequestHandle, client_gone: ClientGone | None) -> Iterator[StepOutput]:
+    """The request's outputs until the last; stops early, leaving it unfinished, once `client_gone` says so."""
+    if client_gone is None:
+        yield from handle
+        return
+    next_look = time.monotonic() + CLIENT_POLL_SECONDS
+    while not handle.finished:
+        output = handle.wait(CLIENT_POLL_SECONDS)
+        if output is not None:
+            yield output
+        if not handle.finished and time.monotonic() >= next_look:
+            if client_gone():
+                return
+            next_look = time.monotonic() + CLIENT_POLL_SECONDS
 
 
 def _usage(output: StepOutput) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "quire-inference"
     api: OpenAIApi
+    _peer_closed = False
 
     def handle(self) -> None:
         try:
@@ -75,13 +78,18 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             body = self.rfile.read(length) if length else b""
-            response = self.api.handle(method, self.path, body, dict(self.headers.items()))
+            response = self.api.handle(
+                method, self.path, body, dict(self.headers.items()), client_gone=self._client_gone
+            )
         if response.stream is None:
+            if self._peer_closed:
+                self.close_connection = True
+                return
             self._send_head(response, {"content-length": str(len(response.body))})
             self.wfile.write(response.body)
             return
-        self._send_head(response, {"transfer-encoding": "chunked"})
         try:
+            self._send_head(response, {"transfer-encoding": "chunked"})
             for piece in response.stream:
                 self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 self.wfile.flush()
@@ -92,6 +100,19 @@ class _Handler(BaseHTTPRequestHandler):
             close = getattr(response.stream, "close", None)
             if close is not None:
                 close()
+
+    def _client_gone(self) -> bool:
+        """Whether the client has closed the connection: the socket reads as ended (a client that sent
+        another request after this one reads as data, and stays)."""
+        if not self._peer_closed:
+            poller = select.poll()
+            poller.register(self.connection, select.POLLIN)
+            try:
+                readable = bool(poller.poll(0))
+                self._peer_closed = readable and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                self._peer_closed = True
+        return self._peer_closed
 
     def _send_head(self, response: ApiResponse, extra: dict[str, str]) -> None:
         self.send_response(response.status)

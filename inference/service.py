@@ -44,12 +44,21 @@ class RequestHandle:
 
     def __iter__(self) -> Iterator[StepOutput]:
         while not self.finished:
-            item = self.outputs.get()
-            if isinstance(item, BaseException):
-                self.finished = True
-                raise item
-            self.finished = item.finished
-            yield item
+            output = self.wait()
+            if output is not None:
+                yield output
+
+    def wait(self, timeout: float | None = None) -> StepOutput | None:
+        """The next output, or None when none came within `timeout` seconds; raises the engine's failure."""
+        try:
+            item = self.outputs.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            self.finished = True
+            raise item
+        self.finished = item.finished
+        return item
 
     def cancel(self) -> None:
         if not self.finished:

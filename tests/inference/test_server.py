@@ -459,3 +459,65 @@ def test_platform_client_does_not_retry_a_read_timeout():
         with pytest.raises(InferenceError, match=error.__name__ if tries > 1 else "not retried"):
             client.chat([{"role": "user", "content": "hello"}])
         assert attempts == [error] * tries
+
+
+def _pace(monkeypatch, api, seconds: float = 0.02) -> None:
+    """Each forward step takes at least `seconds`, so a 200-token answer lasts four seconds or more."""
+    import time
+
+    model = api.service.engine.model
+    forward = model.forward
+
+    def paced(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", paced)
+
+
+def _wait_until_idle(api, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if not api.service.snapshot()["pending"]:
+            return
+        threading.Event().wait(0.05)
+
+
+def test_non_streamed_request_is_cancelled_once_its_client_gives_up(server, monkeypatch):
+    from inference.client import InferenceClient, InferenceError
+
+    base_url, api = server
+    _pace(monkeypatch, api)
+    submitted = []
+    submit = api.service.submit
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        submitted.append(args)
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(api.service, "submit", counted)
+    finished_before = dict(api.service.stats.finished_by_reason)
+    client = InferenceClient(base_url, model="tiny-llama", timeout=0.5, max_retries=2, backoff_base=0.01)
+    with pytest.raises(InferenceError, match="not retried"):
+        client.complete("hello", max_tokens=200)
+    _wait_until_idle(api)
+    finished = {
+        reason: count - finished_before.get(reason, 0)
+        for reason, count in api.service.stats.finished_by_reason.items()
+    }
+    assert len(submitted) == 1
+    assert {reason: count for reason, count in finished.items() if count} == {"cancelled": 1}
+    snapshot = api.service.snapshot()
+    assert snapshot["free_blocks"] == snapshot["total_blocks"]
+    assert 'quire_http_requests_total{route="/v1/completions",status="499"} 1' in api.metrics.render()
+
+
+def test_stream_closed_before_it_is_read_cancels_its_request(in_process, monkeypatch):
+    api = in_process().api
+    _pace(monkeypatch, api)
+    body = json.dumps({"prompt": "hello", "max_tokens": 200, "stream": True}).encode()
+    response = api.handle("POST", "/v1/completions", body)
+    assert response.status == 200 and api.service.snapshot()["pending"] == 1
+    response.stream.close()
+    _wait_until_idle(api)
+    assert api.service.snapshot()["pending"] == 0
+    assert api.service.stats.finished_by_reason == {"cancelled": 1}
