@@ -165,6 +165,7 @@ def block_gate(
     q: Tensor, k: Tensor, *, block_size: int, top_k: int, cu_seqlens: Tensor, max_seqlen: int
 ) -> Tensor:
     q, k = last_dim_contiguous(q), last_dim_contiguous(k)
+    cu_seqlens = cu_seqlens.contiguous()
     batch = cu_seqlens.shape[0] - 1
     n_heads, head_dim = q.shape[1], q.shape[2]
     max_blocks = triton.cdiv(max_seqlen, block_size)
@@ -206,6 +207,7 @@ def block_sparse_attention_with_blocks(
 ) -> tuple[Tensor, Tensor]:
     """Causal attention over the key blocks in ``selected`` (as ``block_gate`` returns them)."""
     q, k, v = (last_dim_contiguous(x) for x in (q, k, v))
+    cu_seqlens = cu_seqlens.contiguous()
     total, n_heads, head_dim = q.shape
     out = torch.empty_like(q)
     lse = torch.empty(n_heads, total, dtype=torch.float32, device=q.device)

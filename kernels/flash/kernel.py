@@ -125,6 +125,7 @@ def flash_attention(
     """Launch on checked inputs. ``max_seqlen_k`` is not needed to size the launch; with ``window`` the
     attention is also limited to the ``window`` keys up to each query's position."""
     q, k, v = (last_dim_contiguous(x) for x in (q, k, v))
+    cu_seqlens_q, cu_seqlens_k = cu_seqlens_q.contiguous(), cu_seqlens_k.contiguous()
     total_q, n_heads, head_dim = q.shape
     out = torch.empty_like(q)
     lse = torch.empty(n_heads, total_q, dtype=torch.float32, device=q.device)

@@ -140,6 +140,7 @@ def paged_decode_attention(
     ``num_splits`` equal slices (planned when None)."""
     q, k_cache, v_cache = (last_dim_contiguous(x) for x in (q, k_cache, v_cache))
     block_tables = block_tables if block_tables.stride(1) == 1 else block_tables.contiguous()
+    context_lens = context_lens.contiguous()
     batch, n_heads, head_dim = q.shape
     page_size, n_kv_heads = k_cache.shape[1], k_cache.shape[2]
     if max_context_len is None:

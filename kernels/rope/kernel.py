@@ -69,6 +69,7 @@ def apply_rope_(
 ) -> None:
     if q.stride(-1) != 1 or k.stride(-1) != 1:
         raise ValueError("the Triton RoPE rotates in place and needs q and k contiguous in head_dim")
+    positions = positions.contiguous()
     if spec.rope_type not in LENGTH_DEPENDENT_TYPES:
         seq_len = 0
     elif seq_len is None:

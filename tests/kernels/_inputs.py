@@ -49,3 +49,11 @@ def assert_lse_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
     torch.testing.assert_close(
         actual.nan_to_num(neginf=0.0), expected.nan_to_num(neginf=0.0), atol=atol, rtol=rtol
     )
+
+
+def strided(values: torch.Tensor) -> torch.Tensor:
+    """The same 1-D values as a view with stride 2 over a buffer whose other entries are zeros (in range for
+    an index, and wrong), as a slice such as ``lengths[::2]`` hands a kernel."""
+    buffer = torch.zeros(2 * values.shape[0], dtype=values.dtype, device=values.device)
+    buffer[::2] = values
+    return buffer[::2]

@@ -12,6 +12,7 @@ from tests.kernels._inputs import (
     cu_seqlens,
     random_qkv,
     reference_block_sparse,
+    strided,
 )
 
 LENGTHS = [70, 0, 1, 33]
@@ -82,3 +83,14 @@ def test_the_benchmarks_block_recall_reads_full_for_a_gate_that_finds_the_plante
     cu = torch.tensor([0, 4096], dtype=torch.int32)
     selected = reference.block_gate(q, k, block_size=512, top_k=3, cu_seqlens=cu)
     assert _block_recall(q, k, selected, 512, 3) == 1.0
+
+
+def test_block_sparse_reads_strided_cu_seqlens_by_value(triton_backend):
+    q, k, v = random_qkv(6, sum(LENGTHS), sum(LENGTHS), 4, 1, 64, torch.float32, triton_backend)
+    cu = cu_seqlens(LENGTHS, triton_backend)
+    selected = kernels.block_gate(q, k, block_size=16, top_k=2, cu_seqlens=strided(cu))
+    assert torch.equal(selected, reference.block_gate(q, k, block_size=16, top_k=2, cu_seqlens=cu))
+    out, lse = kernels.block_sparse_attention(q, k, v, block_size=16, top_k=2, cu_seqlens=strided(cu))
+    expected, expected_lse = reference_block_sparse(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
+    assert_close(out, expected, torch.float32)
+    assert_lse_close(lse, expected_lse)

@@ -9,7 +9,7 @@ import kernels
 from kernels.flash import kernel
 from kernels.flash import reference as flash_reference
 from kernels.sliding_window import reference as sliding_window_reference
-from tests.kernels._inputs import assert_close, assert_lse_close, cu_seqlens, random_qkv
+from tests.kernels._inputs import assert_close, assert_lse_close, cu_seqlens, random_qkv, strided
 
 # Odd lengths that are not a multiple of the 16-token interpreter tiles, an empty and a length-1 sequence.
 Q_LENGTHS = [37, 0, 1, 50]
@@ -97,3 +97,15 @@ def test_sliding_window_never_loads_blocks_left_of_the_window(triton_backend):
     expected = torch.einsum("hqk,khd->qhd", probs, v.float().nan_to_num())
     assert torch.isfinite(out).all()
     assert_close(out, expected, torch.float16)
+
+
+def test_flash_reads_strided_cu_seqlens_by_value(triton_backend):
+    k_lengths = [45, 3, 1, 50]
+    q, k, v = random_qkv(5, sum(Q_LENGTHS), sum(k_lengths), 4, 2, 64, torch.float32, triton_backend)
+    cu_q, cu_k = cu_seqlens(Q_LENGTHS, triton_backend), cu_seqlens(k_lengths, triton_backend)
+    out, lse = kernels.flash_attention(q, k, v, cu_seqlens_q=strided(cu_q), cu_seqlens_k=strided(cu_k))
+    expected, expected_lse = flash_reference.flash_attention(
+        q, k, v, causal=True, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k
+    )
+    assert_close(out, expected, torch.float32)
+    assert_lse_close(lse, expected_lse)

@@ -7,7 +7,7 @@ import torch
 
 import kernels
 from kernels.paged_decode import kernel, reference
-from tests.kernels._inputs import assert_close
+from tests.kernels._inputs import assert_close, strided
 
 PAGE_SIZE = 16
 
@@ -83,3 +83,10 @@ def test_split_count_is_a_runtime_argument():
     assert all(
         "constexpr" in str(annotations[name].annotation) for name in ("HEAD_DIM", "PAGE_SIZE", "BLOCK_N")
     )
+
+
+def test_paged_decode_reads_strided_context_lens_by_value(triton_backend):
+    q, k_cache, v_cache, tables, lens = _paged_inputs(4, [37, 20, 5], 4, 2, 64, torch.float32, triton_backend)
+    out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, strided(lens))
+    expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    assert_close(out, expected, torch.float32)

@@ -7,7 +7,7 @@ import transformers.models.llama.modeling_llama as transformers_llama
 import kernels
 from kernels import RopeSpec
 from kernels.rope import reference
-from tests.kernels._inputs import assert_close
+from tests.kernels._inputs import assert_close, strided
 
 HEAD_DIM = 64
 BASE_CONFIG = {
@@ -188,3 +188,16 @@ def test_seq_len_must_cover_the_positions(reference_backend, seq_len, message):
         kernels.apply_rope_(
             q, k, torch.arange(10), RopeSpec.from_config(_config_dict("longrope")), seq_len=seq_len
         )
+
+
+@pytest.mark.parametrize("name", ["default", "longrope"])
+def test_triton_reads_strided_positions_by_value(triton_backend, name):
+    spec = RopeSpec.from_config(_config_dict(name))
+    positions = torch.arange(10, 50)
+    q, k = _inputs(torch.float32, len(positions), seed=4)
+    expected_q, expected_k = q.clone(), k.clone()
+    reference.apply_rope_(expected_q, expected_k, positions, spec)
+    q, k = q.to(triton_backend), k.to(triton_backend)
+    kernels.apply_rope_(q, k, strided(positions.to(triton_backend)), spec)
+    assert_close(q.cpu(), expected_q, torch.float32)
+    assert_close(k.cpu(), expected_k, torch.float32)
