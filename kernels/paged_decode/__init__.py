@@ -44,6 +44,21 @@ def _check_paged_inputs(
             raise ValueError(f"context_lens must lie in 0..{capacity} (max_blocks_per_seq * block_size)")
         if lengths and max(lengths) > 0 and k_cache.shape[0] == 0:
             raise ValueError("the cache holds no blocks")
+        _check_block_ids(block_tables, context_lens, k_cache.shape[0], k_cache.shape[1])
+
+
+def _check_block_ids(block_tables: Tensor, context_lens: Tensor, num_blocks: int, block_size: int) -> None:
+    """The block ids a sequence's context reads, the first cdiv(context_len, block_size) of its row, must
+    name cache blocks; the slots past them are never read and may hold anything."""
+    used = (context_lens.long() + block_size - 1) // block_size
+    in_context = torch.arange(block_tables.shape[1], device=block_tables.device)[None, :] < used[:, None]
+    bad = in_context & ((block_tables < 0) | (block_tables >= num_blocks))
+    if bad.any():
+        row, slot = (int(index) for index in bad.nonzero()[0])
+        raise ValueError(
+            f"block_tables[{row}, {slot}] is {int(block_tables[row, slot])}, within context_lens[{row}] "
+            f"({int(context_lens[row])} tokens); block ids must lie in 0..{num_blocks - 1}"
+        )
 
 
 def paged_decode_attention(
@@ -59,8 +74,9 @@ def paged_decode_attention(
 
     k_cache, v_cache: (num_blocks, block_size, n_kv_heads, head_dim); block_tables int32
     (batch, max_blocks_per_seq); context_lens int32 (batch,). A sequence of length 0 gets zeros.
-    The values of ``context_lens`` are checked on the CPU only; on CUDA that would cost a host sync per call,
-    so there the kernel clamps each length to ``max_blocks_per_seq * block_size`` instead.
+    The values of ``context_lens``, and the block ids each context reads, are checked on the CPU only; on CUDA
+    that would cost a host sync per call, so there the kernel clamps each length to
+    ``max_blocks_per_seq * block_size`` instead, and block ids are the caller's to get right.
     """
     q = _checks.require_tensor("q", q, 3)
     k_cache = _checks.require_tensor("k_cache", k_cache, 4)

@@ -46,7 +46,7 @@ def paged_decode_attention(
             end += 1
         rows = order[begin:end]
         n_pages = -(-longest // page_size)
-        pages = block_tables[rows, :n_pages].long().clamp(min=0).flatten()
+        pages = block_tables[rows, :n_pages].long().clamp(0, k_cache.shape[0] - 1).flatten()
         gathered = (len(rows), n_pages * page_size, n_kv_heads, head_dim)
         keys = k_cache.index_select(0, pages).view(gathered).transpose(1, 2).float()
         values = v_cache.index_select(0, pages).view(gathered).transpose(1, 2).float()

@@ -90,3 +90,20 @@ def test_paged_decode_reads_strided_context_lens_by_value(triton_backend):
     out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, strided(lens))
     expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens)
     assert_close(out, expected, torch.float32)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("bad_id", [99, 4, -1])
+def test_block_ids_outside_the_cache_are_refused_within_the_context(monkeypatch, backend, bad_id):
+    monkeypatch.setenv("QUIRE_KERNELS", backend)
+    gen = torch.Generator().manual_seed(0)
+    k_cache, v_cache = (torch.randn(4, PAGE_SIZE, 1, 64, generator=gen) for _ in range(2))
+    q = torch.randn(2, 2, 64, generator=gen)
+    tables = torch.tensor([[1, 2], [3, bad_id]], dtype=torch.int32)
+    with pytest.raises(ValueError, match=rf"block_tables\[1, 1\] is {bad_id}.*0\.\.3"):
+        kernels.paged_decode_attention(q, k_cache, v_cache, tables, torch.tensor([20, 17], dtype=torch.int32))
+    # Past a row's context the slots are never read: whatever they hold, the answer is the clean table's.
+    lens = torch.tensor([20, 16], dtype=torch.int32)
+    out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    clean = torch.tensor([[1, 2], [3, 0]], dtype=torch.int32)
+    assert_close(out, reference.paged_decode_attention(q, k_cache, v_cache, clean, lens), torch.float32)
