@@ -149,14 +149,23 @@ def _block_sparse_attention_kernel(
     )  # fmt: skip
 
 
+def _on_gpu(device: torch.device) -> bool:
+    return device.type == "cuda" and not interpreting()
+
+
+def _pool_tile(block_size: int, *, on_gpu: bool) -> int:
+    """Tokens ``_block_mean_kernel`` sums at a time: a power of two (``tl.arange`` needs one) dividing
+    ``block_size``, so that 48-token blocks pool 16 at a time."""
+    return min(64 if on_gpu else 16, block_size & -block_size)
+
+
 def _pool_blocks(x: Tensor, cu_seqlens: Tensor, block_size: int, max_blocks: int) -> Tensor:
     batch = cu_seqlens.shape[0] - 1
     n_heads, head_dim = x.shape[1], x.shape[2]
     pooled = torch.zeros(batch, n_heads, max_blocks, head_dim, dtype=torch.float32, device=x.device)
-    tile = 16 if interpreting() else 64
     _block_mean_kernel[(max_blocks, batch, n_heads)](
         x, cu_seqlens, pooled, x.stride(0), x.stride(1), pooled.stride(0), pooled.stride(1), pooled.stride(2),
-        BLOCK_SIZE=block_size, HEAD_DIM=head_dim, TILE=min(tile, block_size),
+        BLOCK_SIZE=block_size, HEAD_DIM=head_dim, TILE=_pool_tile(block_size, on_gpu=_on_gpu(x.device)),
     )  # fmt: skip
     return pooled
 
@@ -185,11 +194,16 @@ def block_gate(
     return selected
 
 
-def _tile_config(block_size: int, device: torch.device) -> tuple[int, int, int, int]:
-    """(BLOCK_M, BLOCK_N, num_warps, num_stages); both tiles divide ``block_size``."""
-    if interpreting() or device.type != "cuda":
+def _tile_config(block_size: int, head_dim: int, *, on_gpu: bool) -> tuple[int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, num_warps, num_stages) of ``_block_sparse_attention_kernel``; both tiles divide
+    ``block_size``. Head dim 256 takes 64-row tiles and two stages: 128 rows and three stages of 64 keys need
+    256 KiB of shared memory, over an H100's 227 KiB (64 rows and three stages fit, but spill at 4 warps)."""
+    if not on_gpu:
         return 16, 16, 4, 1
     largest_pow2_divisor = block_size & -block_size
+    if head_dim >= 256:
+        block_m = min(64, largest_pow2_divisor)
+        return block_m, min(64, block_m), 8 if block_m == 64 else 4, 2
     block_m = min(128, largest_pow2_divisor)
     return block_m, min(64, block_m), 8 if block_m == 128 else 4, 3
 
@@ -214,7 +228,7 @@ def block_sparse_attention_with_blocks(
     if total == 0 or max_seqlen == 0:
         lse.fill_(-math.inf)
         return out, lse
-    block_m, block_n, num_warps, num_stages = _tile_config(block_size, q.device)
+    block_m, block_n, num_warps, num_stages = _tile_config(block_size, head_dim, on_gpu=_on_gpu(q.device))
     grid = (triton.cdiv(max_seqlen, block_m), cu_seqlens.shape[0] - 1, n_heads)
     _block_sparse_attention_kernel[grid](
         q, k, v, out, lse, cu_seqlens, selected,

@@ -1,4 +1,5 @@
-"""Compile every Triton kernel for sm_90 (H100) and print its register use as JSON, one line per kernel.
+"""Compile every Triton kernel for sm_90 (H100) and print its register and shared-memory use as JSON, one line
+per kernel.
 
 Run as a script by ``test_compile.py`` in a process without ``TRITON_INTERPRET``, so that the kernels are
 real ``triton.jit`` functions. Pointers and strides carry the 16-divisibility hint Triton adds at launch for
@@ -50,7 +51,8 @@ def compile_for_h100(kernel, pointers: dict, constexprs: dict, floats=(), num_wa
             [str(CUOBJDUMP), "--dump-resource-usage", cubin.name], capture_output=True, text=True
         )
     line = next(line for line in dump.stdout.splitlines() if "REG:" in line)
-    return {key: int(value) for key, value in (item.split(":")[:2] for item in line.split() if ":" in item)}
+    usage = {key: int(value) for key, value in (item.split(":")[:2] for item in line.split() if ":" in item)}
+    return {**usage, "DYNAMIC_SHARED": compiled.metadata.shared}
 
 
 @triton.jit
@@ -77,27 +79,40 @@ def compile_flash(
     )  # fmt: skip
 
 
+def compile_block_sparse(head_dim: int, block_size: int, top_k: int) -> dict:
+    """The attention kernel with the tiles, warps and stages its launcher picks on a GPU."""
+    block_m, block_n, num_warps, num_stages = block_sparse._tile_config(block_size, head_dim, on_gpu=True)
+    return compile_for_h100(
+        block_sparse._block_sparse_attention_kernel,
+        {**ATTENTION_POINTERS, "cu_seqlens": "*i32", "selected": "*i32"},
+        {"GROUP": 4, "HEAD_DIM": head_dim, "BLOCK_SIZE": block_size, "TOP_K": top_k, "BLOCK_M": block_m,
+         "BLOCK_N": block_n, "DOT_FP32": False, "PRECISION": "tf32"},
+        floats=("scale_log2",), num_warps=num_warps, num_stages=num_stages,
+    )  # fmt: skip
+
+
+def compile_block_mean(head_dim: int, block_size: int) -> dict:
+    return compile_for_h100(
+        block_sparse._block_mean_kernel,
+        {"X": BF16, "cu_seqlens": "*i32", "pooled": "*fp32"},
+        {"BLOCK_SIZE": block_size, "HEAD_DIM": head_dim, "TILE": block_sparse._pool_tile(block_size, on_gpu=True)},
+    )  # fmt: skip
+
+
 CASES = {
     "flash d128 causal 128x64 w8": lambda: compile_flash(4, 128, causal=True, window=False, block_m=128, num_warps=8),
     "flash d64 window 128x64 w4": lambda: compile_flash(1, 64, causal=True, window=True, block_m=128, num_warps=4),
     "flash d128 full 64x64 w4": lambda: compile_flash(8, 128, causal=False, window=False, block_m=64, num_warps=4),
-    "block-sparse attention d128 B512": lambda: compile_for_h100(
-        block_sparse._block_sparse_attention_kernel,
-        {**ATTENTION_POINTERS, "cu_seqlens": "*i32", "selected": "*i32"},
-        {"GROUP": 4, "HEAD_DIM": 128, "BLOCK_SIZE": 512, "TOP_K": 3, "BLOCK_M": 128, "BLOCK_N": 64,
-         "DOT_FP32": False, "PRECISION": "tf32"},
-        floats=("scale_log2",), num_warps=8,
-    ),
+    "block-sparse attention d128 B512": lambda: compile_block_sparse(128, 512, 3),
+    "block-sparse attention d256 B512": lambda: compile_block_sparse(256, 512, 3),
+    "block-sparse attention d256 B64": lambda: compile_block_sparse(256, 64, 8),
     "block gate": lambda: compile_for_h100(
         block_sparse._block_gate_kernel,
         {"pooled_q": "*fp32", "pooled_k": "*fp32", "cu_seqlens": "*i32", "selected": "*i32"},
         {"GROUP": 4, "BLOCK_SIZE": 512, "HEAD_DIM": 128, "TOP_K": 3, "KB_TILE": 64},
     ),
-    "block mean": lambda: compile_for_h100(
-        block_sparse._block_mean_kernel,
-        {"X": BF16, "cu_seqlens": "*i32", "pooled": "*fp32"},
-        {"BLOCK_SIZE": 512, "HEAD_DIM": 128, "TILE": 64},
-    ),
+    "block mean": lambda: compile_block_mean(128, 512),
+    "block mean B48": lambda: compile_block_mean(128, 48),
     "paged decode split": lambda: compile_for_h100(
         paged_decode._paged_decode_split_kernel,
         {"Q": BF16, "K_cache": BF16, "V_cache": BF16, "block_tables": "*i32", "context_lens": "*i32",

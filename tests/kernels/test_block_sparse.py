@@ -94,3 +94,25 @@ def test_block_sparse_reads_strided_cu_seqlens_by_value(triton_backend):
     expected, expected_lse = reference_block_sparse(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
     assert_close(out, expected, torch.float32)
     assert_lse_close(lse, expected_lse)
+
+
+def test_gpu_tiles_are_powers_of_two_that_fit_an_h100_for_every_block_size_and_head_dim():
+    """What the launchers pick on a GPU, checked here on the CPU (``test_compile.py`` compiles some of them for
+    sm_90): ``tl.arange`` needs powers of two (a 48-token block used to pool 48 tokens at a time and failed to
+    compile), the query and key tiles divide the block, and the attention kernel's pipelined tiles, one query
+    tile plus ``num_stages`` key and value tiles of bf16, stay within an H100's 227 KiB of shared memory
+    (head dim 256 with 128-row tiles needed 256 KiB). That estimate equals what Triton 3.9 allocates for the
+    configurations compiled in ``test_compile.py``."""
+    from kernels._checks import TRITON_HEAD_DIMS
+    from kernels.block_sparse.kernel import _pool_tile, _tile_config
+
+    def power_of_two_dividing(tile: int, block_size: int) -> bool:
+        return tile & (tile - 1) == 0 and block_size % tile == 0
+
+    for block_size in range(16, 1025, 16):
+        assert power_of_two_dividing(_pool_tile(block_size, on_gpu=True), block_size), block_size
+        for head_dim in TRITON_HEAD_DIMS:
+            block_m, block_n, _, stages = _tile_config(block_size, head_dim, on_gpu=True)
+            assert power_of_two_dividing(block_m, block_size) and power_of_two_dividing(block_n, block_size)
+            assert (block_m + 2 * stages * block_n) * head_dim * 2 <= 232448, (block_size, head_dim)
+    assert _pool_tile(48, on_gpu=True) == 16 and _tile_config(512, 256, on_gpu=True) == (64, 64, 8, 2)

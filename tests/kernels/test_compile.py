@@ -1,4 +1,5 @@
-"""Every Triton kernel compiles for sm_90 (H100) with the tile shapes the launchers use there, without spills.
+"""Every Triton kernel compiles for sm_90 (H100) with the tile shapes the launchers use there, without spills
+and within the shared memory a block may have.
 
 Triton compiles for a GPU target on a machine without one; ``_compile_h100.py`` does it in a process of its
 own (the interpreter, on in this one, replaces the compiled kernels) and reports the register and stack use
@@ -15,6 +16,8 @@ import pytest
 import triton.backends.nvidia  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
+# Shared memory one thread block may use on an H100 (227 KiB).
+H100_SHARED_BYTES = 232448
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +39,11 @@ KERNELS = [
     "flash d64 window 128x64 w4",
     "flash d128 full 64x64 w4",
     "block-sparse attention d128 B512",
+    "block-sparse attention d256 B512",
+    "block-sparse attention d256 B64",
     "block gate",
     "block mean",
+    "block mean B48",
     "paged decode split",
     "paged decode merge",
     "rope",
@@ -51,6 +57,7 @@ def test_kernel_compiles_for_h100_without_spills(h100_usage, kernel):
     assert "STACK" in usage, f"cuobjdump reported no resource usage for {kernel}: {usage}"
     trig_frame = h100_usage["sin cos"]["STACK"] if kernel == "rope" else 0
     assert usage["STACK"] <= trig_frame, f"{kernel} spills registers: {usage}"
+    assert usage["DYNAMIC_SHARED"] <= H100_SHARED_BYTES, f"{kernel} needs more shared memory: {usage}"
 
 
 def test_sin_cos_frame_is_at_most_the_argument_reduction_table(h100_usage):
