@@ -306,9 +306,10 @@ def meter_batches_create() -> list[MeterBatch]:
     return batches
 
 
-def meter_batch_send(*, batch: MeterBatch) -> None:
+def meter_batch_send(*, batch: MeterBatch) -> bool:
     """One meter event per batch, on its kind's meter; the batch id is both the event `identifier` and the
-    `Idempotency-Key`, so a resend after a crash is not counted again."""
+    `Idempotency-Key`, so a resend after a crash is not counted again. False, and nothing sent, while the
+    tenant has no Stripe customer: the batch waits for one."""
     _configure()
     customer_id = (
         BillingAccount.objects.filter(tenant_id=batch.tenant_id)
@@ -316,7 +317,7 @@ def meter_batch_send(*, batch: MeterBatch) -> None:
         .first()
     )
     if not customer_id:
-        return
+        return False
     stripe.billing.MeterEvent.create(
         event_name=meter_event_name(batch.kind),
         payload={"stripe_customer_id": customer_id, "value": str(batch.units)},
@@ -325,20 +326,22 @@ def meter_batch_send(*, batch: MeterBatch) -> None:
         idempotency_key=f"meter-event-{batch.id}",
     )
     MeterBatch.objects.filter(pk=batch.pk, sent_at=None).update(sent_at=timezone.now())
+    return True
 
 
 def meter_usage_push() -> int:
-    """Beat task body: batch new ledger events, then send every unsent batch. Returns batches sent. A batch
-    Stripe refuses (a customer gone at Stripe) stays unsent for the next push without holding back the others,
-    with the refusal recorded for the tenant's admins (`meter_refusals`); a connection error stops the push,
-    so the task is retried."""
+    """Beat task body: batch new ledger events, then send every unsent batch. Returns batches sent, not those
+    of a tenant without a Stripe customer, which wait for one. A batch Stripe refuses (a customer gone at
+    Stripe) stays unsent for the next push without holding back the others, with the refusal recorded for the
+    tenant's admins (`meter_refusals`); a connection error stops the push, so the task is retried."""
     if not stripe_enabled():
         return 0
     meter_batches_create()
     sent = 0
     for batch in MeterBatch.objects.filter(sent_at=None).order_by("created_at"):
         try:
-            meter_batch_send(batch=batch)
+            if not meter_batch_send(batch=batch):
+                continue
         except stripe.InvalidRequestError as exc:
             logger.warning(
                 "meter batch %s refused by Stripe (%s); sent again at the next push", batch.pk, exc.code

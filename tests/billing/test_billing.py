@@ -22,6 +22,7 @@ from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
 from billing.services import meter_refusals, usage_record
 from billing.stripe_gateway import (
     STRIPE_LOCK_CLASS,
+    meter_batch_send,
     meter_event_name,
     meter_usage_push,
     stripe_catalog_sync,
@@ -295,6 +296,18 @@ def test_a_batch_stripe_refuses_does_not_hold_back_the_others(stripe_tenant, mak
     refusals = meter_refusals(tenant=gone)
     assert refusals["batches"] >= 1 and refusals["units"]["pages"] == 3
     assert refusals["latest"] == refused.refusal and meter_refusals(tenant=stripe_tenant.tenant) is None
+
+
+def test_a_batch_waiting_for_a_stripe_customer_is_not_counted_as_sent(stripe_server, make_tenant):
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("meter-no-customer").tenant
+    usage_record(tenant=tenant, job_id="job_no_customer", quantities={"job": 1, "pages": 2})
+    meter_usage_push()
+    batch = MeterBatch.objects.get(tenant=tenant, kind="pages")
+    assert meter_batch_send(batch=batch) is False
+    assert meter_usage_push() == 0
+    batch.refresh_from_db()
+    assert batch.sent_at is None and batch.id not in stripe_server.state.meter_events
 
 
 def test_token_usage_is_metered_per_kind_at_the_plans_token_prices_and_shown_on_the_invoice_preview(
