@@ -27,9 +27,13 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(BillingAccount)
 class BillingAccountAdmin(admin.ModelAdmin):
+    """The Stripe ids are written by provisioning and webhooks only: the customer is found by its digest, which
+    an edit here would leave pointing at the old customer."""
+
     list_display = ("tenant", "plan", "subscription_status", "stripe_customer_id", "period_start")
     list_filter = ("subscription_status", "plan")
     search_fields = ("tenant__slug",)
+    readonly_fields = ("stripe_customer_id", "stripe_customer_digest", "stripe_subscription_id")
 
 
 @admin.register(UsageEvent)

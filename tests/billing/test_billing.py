@@ -748,3 +748,27 @@ def test_only_a_pdf_is_billed_by_its_page_map():
     assert (
         billable_pages(page_count=metered_page_count(content_type=PDF, page_count=3), char_count=117_478) == 3
     )
+
+
+def test_the_admin_shows_an_accounts_stripe_ids_but_cannot_change_them(make_tenant):
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+    from django.test import Client, RequestFactory
+
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-admin").tenant
+    BillingAccount.objects.filter(tenant=tenant).update(stripe_customer_id="cus_admin_shown")
+    account = BillingAccount.objects.get(tenant=tenant)
+    staff, _ = get_user_model().objects.get_or_create(
+        username="billing-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    request = RequestFactory().get("/admin/")
+    request.user = staff
+    form = admin.site._registry[BillingAccount].get_form(request, account)
+    assert not {"stripe_customer_id", "stripe_customer_digest", "stripe_subscription_id"} & set(
+        form.base_fields
+    )
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/billing/billingaccount/{account.pk}/change/")
+    assert page.status_code == 200 and b"cus_admin_shown" in page.content
