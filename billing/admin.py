@@ -21,6 +21,7 @@ class PlanAdmin(admin.ModelAdmin):
         "stripe_product_id",
         "stripe_flat_price_id",
         "stripe_metered_price_id",
+        "stripe_metered_price_terms",
         "stripe_token_price_ids",
     )
 

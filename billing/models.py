@@ -61,6 +61,11 @@ class Plan(models.Model):
     stripe_product_id = models.CharField(max_length=64, blank=True)
     stripe_flat_price_id = models.CharField(max_length=64, blank=True)
     stripe_metered_price_id = models.CharField(max_length=64, blank=True)
+    stripe_metered_price_terms = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="the included units and overage unit price the metered page price was made at",
+    )
     stripe_token_price_ids = models.JSONField(
         default=dict,
         blank=True,

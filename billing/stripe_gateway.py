@@ -137,52 +137,91 @@ def _decimal_amount(amount: Decimal) -> str:
 
 def stripe_catalog_sync() -> list[Plan]:
     """Create the meters and, for each plan without them, a product, a flat monthly price, a metered price
-    for pages and one for each token kind (per token, at the plan's token prices; a new one when the plan's
-    token price has changed since). Returns the plans that changed. Calls at once take turns."""
+    for pages (free up to the included pages, then the overage price each) and one for each token kind (per
+    token, at the plan's token prices); a new page or token price when the plan's terms for it have changed
+    since. Returns the plans that changed. Calls at once take turns."""
     _configure()
     with _held(CATALOG_LOCK):
         return _catalog_sync()
+
+
+def page_price_terms(plan: Plan) -> dict[str, int]:
+    """What the plan's page price is made from; a plan whose terms differ from those its price was made at
+    gets a new one."""
+    return {"included_units": plan.included_units, "overage_unit_price": plan.overage_unit_price}
+
+
+def _page_price_scheme(plan: Plan) -> dict:
+    """Stripe bills the pages meter's sum for the period through graduated tiers: the included pages at 0,
+    every page past them at the overage price. A plan with no included pages is a plain price per page."""
+    if not plan.included_units:
+        return {"unit_amount": plan.overage_unit_price}
+    return {
+        "billing_scheme": "tiered",
+        "tiers_mode": "graduated",
+        "tiers": [
+            {"up_to": plan.included_units, "unit_amount": 0},
+            {"up_to": "inf", "unit_amount": plan.overage_unit_price},
+        ],
+    }
+
+
+def _token_amounts(plan: Plan) -> dict[str, str]:
+    return {kind: _decimal_amount(unit) for kind, unit in token_unit_amounts(plan).items()}
+
+
+def _stale_prices(plan: Plan) -> list[str]:
+    """The metered kinds whose Stripe price the plan lacks, or has at other terms than today's."""
+    stale = []
+    if not plan.stripe_metered_price_id or plan.stripe_metered_price_terms != page_price_terms(plan):
+        stale.append(BILLABLE_KIND)
+    token_prices = plan.stripe_token_price_ids
+    for kind, amount in _token_amounts(plan).items():
+        if token_prices.get(kind, {}).get("amount") != amount:
+            stale.append(kind)
+    return stale
 
 
 def _catalog_sync() -> list[Plan]:
     meters = _meter_ids()
     synced = []
     for plan in Plan.objects.all():
-        token_prices = dict(plan.stripe_token_price_ids)
-        amounts = {kind: _decimal_amount(unit) for kind, unit in token_unit_amounts(plan).items()}
-        stale = [
-            kind for kind, amount in amounts.items() if token_prices.get(kind, {}).get("amount") != amount
-        ]
-        if plan.stripe_flat_price_id and plan.stripe_metered_price_id and not stale:
+        stale = _stale_prices(plan)
+        if plan.stripe_flat_price_id and not stale:
             continue
-        if not (plan.stripe_product_id and plan.stripe_flat_price_id and plan.stripe_metered_price_id):
-            product = stripe.Product.create(
+        if not plan.stripe_product_id:
+            plan.stripe_product_id = stripe.Product.create(
                 name=f"Quire {plan.name}",
                 metadata={"plan": plan.code},
                 idempotency_key=f"product-{plan.code}",
-            )
-            flat = stripe.Price.create(
-                product=product.id,
+            ).id
+        if not plan.stripe_flat_price_id:
+            plan.stripe_flat_price_id = stripe.Price.create(
+                product=plan.stripe_product_id,
                 currency=plan.currency,
                 unit_amount=plan.monthly_price,
                 recurring={"interval": "month", "usage_type": "licensed"},
                 metadata={"plan": plan.code, "role": "flat"},
                 idempotency_key=f"price-flat-{plan.code}-{plan.monthly_price}",
-            )
-            metered = stripe.Price.create(
-                product=product.id,
+            ).id
+        if BILLABLE_KIND in stale:
+            terms = page_price_terms(plan)
+            plan.stripe_metered_price_id = stripe.Price.create(
+                product=plan.stripe_product_id,
                 currency=plan.currency,
-                unit_amount=plan.overage_unit_price,
                 recurring={"interval": "month", "usage_type": "metered", "meter": meters[BILLABLE_KIND]},
                 metadata={"plan": plan.code, "role": "metered"},
-                idempotency_key=f"price-metered-{plan.code}-{plan.overage_unit_price}",
-            )
-            plan.stripe_product_id, plan.stripe_flat_price_id, plan.stripe_metered_price_id = (
-                product.id,
-                flat.id,
-                metered.id,
-            )
+                idempotency_key=(
+                    f"price-pages-{plan.code}-{terms['included_units']}-{terms['overage_unit_price']}"
+                ),
+                **_page_price_scheme(plan),
+            ).id
+            plan.stripe_metered_price_terms = terms
+        token_prices = dict(plan.stripe_token_price_ids)
+        amounts = _token_amounts(plan)
         for kind in stale:
+            if kind == BILLABLE_KIND:
+                continue
             price = stripe.Price.create(
                 product=plan.stripe_product_id,
                 currency=plan.currency,
@@ -198,6 +237,7 @@ def _catalog_sync() -> list[Plan]:
                 "stripe_product_id",
                 "stripe_flat_price_id",
                 "stripe_metered_price_id",
+                "stripe_metered_price_terms",
                 "stripe_token_price_ids",
             ]
         )
@@ -206,15 +246,16 @@ def _catalog_sync() -> list[Plan]:
 
 
 def _priced(plan: Plan) -> bool:
-    return bool(
-        plan.stripe_flat_price_id
-        and plan.stripe_metered_price_id
-        and set(TOKEN_KINDS) <= set(plan.stripe_token_price_ids)
-    )
+    """The plan has its Stripe prices, each made at the plan's terms of today."""
+    return bool(plan.stripe_flat_price_id) and not _stale_prices(plan)
 
 
 def _subscription_items(plan: Plan) -> list[dict]:
-    if not _priced(plan):
+    if not (
+        plan.stripe_flat_price_id
+        and plan.stripe_metered_price_id
+        and set(TOKEN_KINDS) <= set(plan.stripe_token_price_ids)
+    ):
         raise StripeNotConfigured(f"plan {plan.code} has no Stripe prices; run manage.py billing_stripe_sync")
     return [
         {"price": plan.stripe_flat_price_id, "quantity": 1},
@@ -358,6 +399,9 @@ def checkout_session_create(*, tenant: Tenant, plan: Plan, success_url: str, can
     Stripe is not configured or does not answer."""
     with _provider_answers():
         account = stripe_customer_provision(tenant=tenant)
+        if not _priced(plan):
+            stripe_catalog_sync()
+            plan.refresh_from_db()
         session = stripe.checkout.Session.create(
             customer=account.stripe_customer_id,
             mode="subscription",

@@ -19,7 +19,7 @@ from billing import stripe_gateway
 from billing import tasks as billing_tasks
 from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
-from billing.services import meter_refusals, usage_record
+from billing.services import meter_refusals, upcoming_invoice, usage_record
 from billing.stripe_gateway import (
     STRIPE_LOCK_CLASS,
     meter_batch_send,
@@ -367,6 +367,56 @@ def test_a_changed_token_price_gets_a_new_stripe_price_at_the_next_sync(stripe_s
         k: before[k] for k in ("tokens_cached_in", "tokens_out")
     }
     assert str(stripe.Price.retrieve(after["tokens_in"]["price"]).unit_amount_decimal) == "0.0003"
+
+
+def test_stripe_bills_only_the_pages_past_the_included_ones_as_the_invoice_preview_does(
+    stripe_server, make_tenant
+):
+    plan = make_plan("pages-past-5", included_units=5, overage_unit_price=3)
+    stripe_catalog_sync()
+    plan.refresh_from_db()
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-tiers").tenant
+    set_plan(tenant, plan, status="none")
+    account = stripe_customer_provision(tenant=tenant)
+    usage_record(tenant=tenant, job_id="job_tiers", quantities={"job": 1, "pages": 12})
+    meter_usage_push()
+
+    preview = upcoming_invoice(tenant=tenant)
+    overage = preview["lines"][1]
+    assert (overage["quantity"], overage["amount"]) == (7, 21)
+    invoice = stripe.Invoice.create_preview(
+        customer=account.stripe_customer_id, subscription=account.stripe_subscription_id
+    )
+    billed = {line.pricing.price_details.price: line.amount for line in invoice.lines.data}
+    assert billed[plan.stripe_metered_price_id] == overage["amount"]
+    assert invoice.total == preview["total"] == 21
+
+    price = stripe.Price.retrieve(plan.stripe_metered_price_id, expand=["tiers"])
+    assert (price.billing_scheme, price.tiers_mode, price.unit_amount) == ("tiered", "graduated", None)
+    assert [(tier.up_to, tier.unit_amount) for tier in price.tiers] == [(5, 0), (None, 3)]
+    assert "tiers" not in stripe.Price.retrieve(plan.stripe_metered_price_id)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        stripe.Price.create(
+            product=plan.stripe_product_id,
+            currency="usd",
+            recurring={"interval": "month", "usage_type": "metered", "meter": price.recurring.meter},
+            billing_scheme="tiered",
+            tiers_mode="graduated",
+            tiers=[{"up_to": 5, "unit_amount": 0}, {"up_to": 10, "unit_amount": 3}],
+        )
+    assert refused.value.http_status == 400 and refused.value.param == "tiers[1][up_to]"
+
+    before = plan.stripe_metered_price_id
+    plan.included_units = 8
+    plan.save()
+    assert "pages-past-5" in [p.code for p in stripe_catalog_sync()]
+    plan.refresh_from_db()
+    assert plan.stripe_metered_price_id != before
+    assert plan.stripe_metered_price_terms == {"included_units": 8, "overage_unit_price": 3}
+    tiers = stripe.Price.retrieve(plan.stripe_metered_price_id, expand=["tiers"]).tiers
+    assert [(tier.up_to, tier.unit_amount) for tier in tiers] == [(8, 0), (None, 3)]
+    assert "pages-past-5" not in [p.code for p in stripe_catalog_sync()]
 
 
 def _subscription(account: BillingAccount, plan: Plan, status: str) -> dict:

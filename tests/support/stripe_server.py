@@ -3,8 +3,10 @@ lacks, behind one loopback port.
 
 Forwarded to localstripe: customers, products (and anything else not listed below).
 Handled here with Stripe's paths, form-encoded bodies, object shapes and error shape: prices (licensed and
-metered), subscriptions with several items, billing meters, meter events (deduplicated by `identifier`),
-meter event summaries, Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on every
+metered, per unit or tiered, whose `tiers` come back with `expand[]=tiers` as Stripe's do), subscriptions
+with several items, billing meters, meter events (deduplicated by `identifier`), meter event summaries,
+invoice previews (`/v1/invoices/create_preview`: what a subscription's items would bill for the current
+period, metered items from their meter's events), Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on every
 POST and DELETE: the same key and body replay the first response; the same key with another body is a 400
 `idempotency_error`, as Stripe answers.
 
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
@@ -79,6 +81,112 @@ def _listify(value):
     return value
 
 
+def _decimal(value, param: str) -> Decimal:
+    """A non-negative amount in minor units, with at most 12 decimal places, as Stripe takes one."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise StripeError(400, f"Invalid decimal: {value}.", param) from None
+    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -12:
+        raise StripeError(400, f"Invalid decimal: {value}.", param)
+    return amount
+
+
+def _amount_fields(source: dict, name: str, param: str = "{}") -> tuple[int | None, str | None]:
+    """`name` and `name_decimal` of a price or tier (`param` formats a field's name as an error's `param`): at
+    most one of them given; (None, None) for neither."""
+    if name in source and f"{name}_decimal" in source:
+        raise StripeError(
+            400, f"You may only specify one of these parameters: {name}, {name}_decimal.", param.format(name)
+        )
+    if f"{name}_decimal" in source:
+        amount = _decimal(source[f"{name}_decimal"], param.format(f"{name}_decimal"))
+        whole = int(amount) if amount == amount.to_integral_value() else None
+        return whole, source[f"{name}_decimal"]
+    if name in source:
+        try:
+            whole = int(source[name])
+        except ValueError:
+            raise StripeError(400, f"Invalid integer: {source[name]}.", param.format(name)) from None
+        if whole < 0:
+            raise StripeError(400, f"Invalid integer: {source[name]}.", param.format(name))
+        return whole, str(whole)
+    return None, None
+
+
+def _tiers(raw) -> list[dict]:
+    """Stripe's tiers from `tiers[i][up_to]` (a whole number, ascending; `inf` for the last and only the
+    last) and `tiers[i][unit_amount]`/`[unit_amount_decimal]`/`[flat_amount]`/`[flat_amount_decimal]` (at least
+    one per tier); `up_to` comes back null for `inf`."""
+    if not raw:
+        raise StripeError(400, "Missing required param: tiers.", "tiers", "parameter_missing")
+    if not isinstance(raw, list) or not all(isinstance(tier, dict) for tier in raw):
+        raise StripeError(400, "Invalid array", "tiers")
+    tiers, previous = [], 0
+    for index, tier in enumerate(raw):
+        param = f"tiers[{index}]"
+        last = index == len(raw) - 1
+        up_to = tier.get("up_to")
+        if up_to is None:
+            raise StripeError(
+                400, f"Missing required param: {param}[up_to].", f"{param}[up_to]", "parameter_missing"
+            )
+        if up_to == "inf":
+            if not last:
+                raise StripeError(400, "Only the last tier may have `up_to` set to `inf`.", f"{param}[up_to]")
+            bound = None
+        else:
+            try:
+                bound = int(up_to)
+            except ValueError:
+                raise StripeError(400, f"Invalid integer: {up_to}.", f"{param}[up_to]") from None
+            if bound <= previous:
+                raise StripeError(
+                    400, "Tiers must be sorted by `up_to` in ascending order, above 0.", f"{param}[up_to]"
+                )
+            if last:
+                raise StripeError(400, "The last tier must have `up_to` set to `inf`.", f"{param}[up_to]")
+            previous = bound
+        unit_amount, unit_amount_decimal = _amount_fields(tier, "unit_amount", param + "[{}]")
+        flat_amount, flat_amount_decimal = _amount_fields(tier, "flat_amount", param + "[{}]")
+        if unit_amount_decimal is None and flat_amount_decimal is None:
+            raise StripeError(400, "Each tier needs a unit_amount or a flat_amount.", param)
+        tiers.append(
+            {
+                "flat_amount": flat_amount,
+                "flat_amount_decimal": flat_amount_decimal,
+                "unit_amount": unit_amount,
+                "unit_amount_decimal": unit_amount_decimal,
+                "up_to": bound,
+            }
+        )
+    return tiers
+
+
+def price_amount(price: dict, tiers: list[dict] | None, quantity: Decimal) -> int:
+    """What `quantity` units of the price cost, rounded to the minor unit: per unit, or through its tiers
+    (graduated: each unit at the tier it falls in, plus the flat amount of every tier reached; volume: every
+    unit at the tier the whole quantity falls in)."""
+    if price["billing_scheme"] == "tiered":
+        total, lower = Decimal(0), 0
+        for tier in tiers or []:
+            upper = tier["up_to"]
+            unit = Decimal(tier["unit_amount_decimal"] or 0)
+            flat = Decimal(tier["flat_amount_decimal"] or 0)
+            if price["tiers_mode"] == "volume":
+                if upper is None or quantity <= upper:
+                    total = quantity * unit + flat
+                    break
+                continue
+            if quantity <= lower:
+                break
+            total += ((quantity if upper is None else min(quantity, upper)) - lower) * unit + flat
+            lower = upper if upper is not None else lower
+    else:
+        total = quantity * Decimal(price["unit_amount_decimal"] or 0)
+    return int(total.to_integral_value(ROUND_HALF_UP))
+
+
 def _list(data: list, url: str) -> dict:
     return {"object": "list", "data": data, "has_more": False, "url": url}
 
@@ -99,6 +207,7 @@ class StripeState:
         self.base_url, self.forward = base_url, forward
         self.lock = threading.Lock()
         self.prices: dict[str, dict] = {}
+        self.price_tiers: dict[str, list[dict]] = {}
         self.subscriptions: dict[str, dict] = {}
         self.meters: dict[str, dict] = {}
         self.meter_events: dict[str, dict] = {}
@@ -158,20 +267,37 @@ class StripeState:
                 "usage_type": usage_type,
                 "trial_period_days": None,
             }
-        if "unit_amount_decimal" in form:
-            decimal = Decimal(form["unit_amount_decimal"])
-            if decimal < 0 or decimal.as_tuple().exponent < -12:
-                raise StripeError(400, "Invalid decimal: unit_amount_decimal.", "unit_amount_decimal")
-            unit_amount = int(decimal) if decimal == decimal.to_integral_value() else None
-            unit_amount_decimal = form["unit_amount_decimal"]
+        billing_scheme = form.get("billing_scheme", "per_unit")
+        if billing_scheme not in ("per_unit", "tiered"):
+            raise StripeError(400, f"Invalid billing_scheme: {billing_scheme}.", "billing_scheme")
+        tiers, tiers_mode = None, None
+        if billing_scheme == "tiered":
+            for field in ("unit_amount", "unit_amount_decimal"):
+                if field in form:
+                    raise StripeError(
+                        400, f"You may only specify one of these parameters: tiers, {field}.", field
+                    )
+            tiers_mode = form.get("tiers_mode")
+            if tiers_mode is None:
+                raise StripeError(
+                    400, "Missing required param: tiers_mode.", "tiers_mode", "parameter_missing"
+                )
+            if tiers_mode not in ("graduated", "volume"):
+                raise StripeError(400, f"Invalid tiers_mode: {tiers_mode}.", "tiers_mode")
+            tiers = _tiers(form.get("tiers"))
+            unit_amount, unit_amount_decimal = None, None
         else:
-            unit_amount = int(form.get("unit_amount", 0))
-            unit_amount_decimal = str(unit_amount)
+            for field in ("tiers", "tiers_mode"):
+                if field in form:
+                    raise StripeError(400, f"{field} can only be set with billing_scheme=tiered.", field)
+            unit_amount, unit_amount_decimal = _amount_fields(form, "unit_amount")
+            if unit_amount_decimal is None:
+                unit_amount, unit_amount_decimal = 0, "0"
         price = {
             "id": self.new_id("price_"),
             "object": "price",
             "active": True,
-            "billing_scheme": "per_unit",
+            "billing_scheme": billing_scheme,
             "created": int(time.time()),
             "currency": form["currency"],
             "livemode": False,
@@ -181,14 +307,22 @@ class StripeState:
             "product": form["product"],
             "recurring": recurring,
             "tax_behavior": "unspecified",
-            "tiers_mode": None,
+            "tiers_mode": tiers_mode,
             "transform_quantity": None,
             "type": "recurring" if recurring else "one_time",
             "unit_amount": unit_amount,
             "unit_amount_decimal": unit_amount_decimal,
         }
         self.prices[price["id"]] = price
+        if tiers is not None:
+            self.price_tiers[price["id"]] = tiers
         return price
+
+    def expanded_price(self, price: dict, expand: list) -> dict:
+        """The price as Stripe answers it: its tiers only when asked for with `expand[]=tiers`."""
+        if "tiers" not in expand:
+            return price
+        return {**price, "tiers": self.price_tiers.get(price["id"])}
 
     def create_subscription(self, form: dict) -> dict:
         self.require_customer(form.get("customer"))
@@ -319,15 +453,7 @@ class StripeState:
             if field not in query:
                 raise StripeError(400, f"Missing required param: {field}.", field, "parameter_missing")
         start, end = int(query["start_time"]), int(query["end_time"])
-        customer_key = meter["customer_mapping"]["event_payload_key"]
-        value_key = meter["value_settings"]["event_payload_key"]
-        total = sum(
-            float(e["payload"][value_key])
-            for e in self.meter_events.values()
-            if e["event_name"] == meter["event_name"]
-            and e["payload"].get(customer_key) == query["customer"]
-            and start <= e["timestamp"] < end
-        )
+        total = float(self.meter_total(meter, query["customer"], start, end))
         summary = {
             "id": self.new_id("mtrusg_"),
             "object": "billing.meter_event_summary",
@@ -338,6 +464,91 @@ class StripeState:
             "start_time": start,
         }
         return _list([summary], f"/v1/billing/meters/{meter_id}/event_summaries")
+
+    def meter_total(self, meter: dict, customer_id: str, start: int, end: int) -> Decimal:
+        """The sum of the meter's event values for the customer with a timestamp in [start, end)."""
+        customer_key = meter["customer_mapping"]["event_payload_key"]
+        value_key = meter["value_settings"]["event_payload_key"]
+        return sum(
+            (
+                Decimal(str(e["payload"][value_key]))
+                for e in self.meter_events.values()
+                if e["event_name"] == meter["event_name"]
+                and e["payload"].get(customer_key) == customer_id
+                and start <= e["timestamp"] < end
+            ),
+            Decimal(0),
+        )
+
+    def invoice_preview(self, form: dict) -> dict:
+        """The invoice a subscription's current period would produce: one line per item, a licensed item at
+        its quantity, a metered one at its meter's sum for the customer over the item's current period, each
+        priced per unit or through its tiers."""
+        self.require_customer(form.get("customer"))
+        if not form.get("subscription"):
+            raise StripeError(
+                400, "Missing required param: subscription.", "subscription", "parameter_missing"
+            )
+        subscription = self.get_object(self.subscriptions, form["subscription"], "subscription")
+        if subscription["customer"] != form["customer"]:
+            raise StripeError(
+                400, "The subscription does not belong to this customer.", "subscription", "resource_missing"
+            )
+        lines = []
+        for item in subscription["items"]["data"]:
+            price = self.prices[item["price"]["id"]]
+            start, end = item["current_period_start"], item["current_period_end"]
+            recurring = price["recurring"] or {}
+            if recurring.get("usage_type") == "metered":
+                quantity = self.meter_total(self.meters[recurring["meter"]], form["customer"], start, end)
+            else:
+                quantity = Decimal(item["quantity"] or 0)
+            lines.append(
+                {
+                    "id": self.new_id("il_tmp_"),
+                    "object": "line_item",
+                    "amount": price_amount(price, self.price_tiers.get(price["id"]), quantity),
+                    "currency": price["currency"],
+                    "description": None,
+                    "livemode": False,
+                    "metadata": {},
+                    "parent": {
+                        "type": "subscription_item_details",
+                        "subscription_item_details": {
+                            "subscription": subscription["id"],
+                            "subscription_item": item["id"],
+                        },
+                    },
+                    "period": {"start": start, "end": end},
+                    "pricing": {
+                        "type": "price_details",
+                        "price_details": {"price": price["id"], "product": price["product"]},
+                        "unit_amount_decimal": price["unit_amount_decimal"],
+                    },
+                    "quantity": int(quantity) if quantity == int(quantity) else float(quantity),
+                }
+            )
+        subtotal = sum(line["amount"] for line in lines)
+        items = subscription["items"]["data"]
+        return {
+            "id": None,
+            "object": "invoice",
+            "amount_due": subtotal,
+            "created": int(time.time()),
+            "currency": subscription["currency"],
+            "customer": subscription["customer"],
+            "lines": _list(lines, "/v1/invoices/upcoming/lines"),
+            "livemode": False,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {"subscription": subscription["id"], "metadata": {}},
+            },
+            "period_start": min(i["current_period_start"] for i in items),
+            "period_end": max(i["current_period_end"] for i in items),
+            "status": "draft",
+            "subtotal": subtotal,
+            "total": subtotal,
+        }
 
     def checkout_session(self, form: dict) -> dict:
         if form.get("mode") not in ("payment", "setup", "subscription"):
@@ -390,11 +601,12 @@ class StripeState:
     def route(self, method: str, path: str, query: dict, body: str) -> tuple[int, dict] | None:
         """The local answer, or None to forward to localstripe."""
         form = parse_form(body) if method == "POST" else {}
+        expand = (form if method == "POST" else query).get("expand") or []
         with self.lock:
             if method == "POST" and path == "/v1/prices":
-                return 200, self.create_price(form)
+                return 200, self.expanded_price(self.create_price(form), expand)
             if method == "GET" and (m := re.fullmatch(r"/v1/prices/([^/]+)", path)):
-                return 200, self.get_object(self.prices, m[1], "price")
+                return 200, self.expanded_price(self.get_object(self.prices, m[1], "price"), expand)
             if method == "POST" and path == "/v1/subscriptions":
                 return 200, self.create_subscription(form)
             if method == "GET" and (m := re.fullmatch(r"/v1/subscriptions/([^/]+)", path)):
@@ -413,6 +625,8 @@ class StripeState:
                 return 200, self.get_object(self.meters, m[1], "billing meter")
             if method == "POST" and path == "/v1/billing/meter_events":
                 return 200, self.create_meter_event(form)
+            if method == "POST" and path == "/v1/invoices/create_preview":
+                return 200, self.invoice_preview(form)
             if method == "POST" and path == "/v1/checkout/sessions":
                 return 200, self.checkout_session(form)
             if method == "POST" and path == "/v1/billing_portal/sessions":
@@ -492,7 +706,7 @@ def _handler_for(server: StripeServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
             split = urlsplit(self.path)
-            query = dict(parse_qsl(split.query))
+            query = parse_form(split.query)
             with state.lock:
                 state.requests.append((self.command, split.path))
             if not (self.headers.get("Authorization") or "").startswith("Bearer sk_"):

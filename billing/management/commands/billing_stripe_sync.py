@@ -6,7 +6,8 @@ from billing.stripe_gateway import StripeNotConfigured, stripe_catalog_sync
 class Command(BaseCommand):
     help = (
         "Create the Stripe billing meters and, for each plan without them, a product, a flat price, a metered "
-        "page price and a metered price per token kind (again when a token price changed)."
+        "page price (graduated: the included pages free, then the overage price) and a metered price per token "
+        "kind (again when the plan's included pages, overage price or a token price changed)."
     )
 
     def handle(self, *args, **options) -> None:
