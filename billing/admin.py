@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from billing.models import BillingAccount, MeterBatch, Plan, StripeEvent, UsageEvent
+from billing.models import BillingAccount, MeterBatch, Plan, ReplacedSubscription, StripeEvent, UsageEvent
 
 
 @admin.register(Plan)
@@ -58,3 +58,18 @@ class MeterBatchAdmin(admin.ModelAdmin):
 @admin.register(StripeEvent)
 class StripeEventAdmin(admin.ModelAdmin):
     list_display = ("id", "type", "received_at")
+
+
+@admin.register(ReplacedSubscription)
+class ReplacedSubscriptionAdmin(admin.ModelAdmin):
+    """Subscriptions accounts moved away from; one without `canceled_at` is still to be canceled in Stripe (beat
+    tries again), and `last_error` says what Stripe answered last."""
+
+    list_display = ("account", "replaced_at", "canceled_at", "attempts", "last_error")
+    list_filter = (("canceled_at", admin.EmptyFieldListFilter),)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -116,6 +116,31 @@ class BillingAccount(models.Model):
         return f"{self.tenant.slug}: {self.plan.code} ({self.subscription_status})"
 
 
+class ReplacedSubscription(models.Model):
+    """A Stripe subscription an account moved away from (to the one a Checkout upgrade made). Events about it
+    are ignored from then on, and it is canceled in Stripe, again at each sweep, until Stripe confirms."""
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.CASCADE, related_name="replaced_subscriptions"
+    )
+    subscription_id = EncryptedTextField()
+    subscription_digest = models.CharField(max_length=64, unique=True)
+    replaced_at = models.DateTimeField(auto_now_add=True)
+    canceled_at = models.DateTimeField(null=True, blank=True, help_text="when Stripe confirmed it canceled")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["replaced_at"], name="replaced_sub_uncanceled", condition=models.Q(canceled_at=None)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} replaced {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
 class UsageKind(models.TextChoices):
     TOKENS_IN = "tokens_in", "Input tokens"
     TOKENS_CACHED_IN = "tokens_cached_in", "Cached input tokens"

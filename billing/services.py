@@ -16,7 +16,15 @@ from billing.entitlements import (
     entitlements_for,
     token_unit_amounts,
 )
-from billing.models import BillingAccount, MeterBatch, Plan, SubscriptionStatus, UsageEvent, UsageKind
+from billing.models import (
+    BillingAccount,
+    MeterBatch,
+    Plan,
+    ReplacedSubscription,
+    SubscriptionStatus,
+    UsageEvent,
+    UsageKind,
+)
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -306,8 +314,8 @@ def billing_erase(*, tenant: Tenant) -> int:
 
 
 def billing_secrets_reencrypt() -> int:
-    """Write every account's Stripe ids again, so they are encrypted under the first key of
-    `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many accounts."""
+    """Write every account's Stripe ids again, and the ids of the subscriptions they replaced, so they are
+    encrypted under the first key of `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many accounts."""
     accounts = BillingAccount.objects.exclude(stripe_customer_id="", stripe_subscription_id="")
     count = 0
     for account in accounts.only("pk", "stripe_customer_id", "stripe_subscription_id"):
@@ -316,4 +324,6 @@ def billing_secrets_reencrypt() -> int:
             stripe_subscription_id=account.stripe_subscription_id,
         )
         count += 1
+    for replaced in ReplacedSubscription.objects.only("pk", "subscription_id"):
+        ReplacedSubscription.objects.filter(pk=replaced.pk).update(subscription_id=replaced.subscription_id)
     return count

@@ -13,7 +13,7 @@ import stripe
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from billing.entitlements import TOKEN_KINDS, account_for, token_unit_amounts
@@ -22,6 +22,7 @@ from billing.models import (
     BillingAccount,
     MeterBatch,
     Plan,
+    ReplacedSubscription,
     StripeEvent,
     SubscriptionStatus,
     UsageEvent,
@@ -40,6 +41,8 @@ HANDLED_SUBSCRIPTION_EVENTS = (
     "customer.subscription.updated",
     "customer.subscription.deleted",
 )
+# A subscription in these states bills nothing more and cannot be changed.
+ENDED_AT_STRIPE = (SubscriptionStatus.CANCELED, "incomplete_expired")
 # PostgreSQL advisory locks `(STRIPE_LOCK_CLASS, tenant id)` for a tenant's provisioning, `(STRIPE_LOCK_CLASS, 0)`
 # for the catalog.
 STRIPE_LOCK_CLASS = 0x5157
@@ -456,12 +459,16 @@ def webhook_event_apply(*, event: dict) -> bool:
 
 def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
     account = (
-        BillingAccount.objects.filter(stripe_customer_digest=lookup_digest(subscription["customer"]))
+        BillingAccount.objects.select_for_update(of=("self",))
+        .filter(stripe_customer_digest=lookup_digest(subscription["customer"]))
         .select_related("plan")
         .first()
     )
     if account is None:
         logger.warning("subscription event for unknown customer %s", subscription["customer"])
+        return
+    if ReplacedSubscription.objects.filter(subscription_digest=lookup_digest(subscription["id"])).exists():
+        logger.info("event about a replaced subscription of tenant %s ignored", account.tenant_id)
         return
     status = SubscriptionStatus.CANCELED if deleted else subscription["status"]
     if status not in SubscriptionStatus.values:
@@ -478,13 +485,54 @@ def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
         subscription_id=subscription["id"],
     )
     if replaced:
-        transaction.on_commit(lambda: current_app.send_task(SUBSCRIPTION_CANCEL_TASK, args=[replaced]))
+        record, _ = ReplacedSubscription.objects.get_or_create(
+            subscription_digest=lookup_digest(replaced),
+            defaults={"account": account, "subscription_id": replaced},
+        )
+        transaction.on_commit(lambda: current_app.send_task(SUBSCRIPTION_CANCEL_TASK, args=[record.pk]))
 
 
 def stripe_subscription_cancel(*, subscription_id: str) -> str:
     """Cancel a subscription the account has moved away from (after a Checkout upgrade); returns its status."""
     _configure()
     subscription = stripe.Subscription.retrieve(subscription_id)
-    if subscription.status == SubscriptionStatus.CANCELED:
+    if subscription.status in ENDED_AT_STRIPE:
         return subscription.status
     return stripe.Subscription.cancel(subscription_id, idempotency_key=f"cancel-{subscription_id}").status
+
+
+def replaced_subscription_cancel(*, replaced: ReplacedSubscription) -> bool:
+    """Cancel a replaced subscription in Stripe; True, and recorded, once Stripe reports it canceled (or no
+    longer has it). A failure is recorded on the row (attempts, last error) and raised."""
+    try:
+        status = stripe_subscription_cancel(subscription_id=replaced.subscription_id)
+    except stripe.StripeError as exc:
+        if not (isinstance(exc, stripe.InvalidRequestError) and exc.http_status == 404):
+            error = f"{exc.code or type(exc).__name__}: {exc.user_message or exc}"
+            ReplacedSubscription.objects.filter(pk=replaced.pk).update(
+                attempts=F("attempts") + 1, last_error=error[:300]
+            )
+            raise
+        status = SubscriptionStatus.CANCELED
+    confirmed = status in ENDED_AT_STRIPE
+    ReplacedSubscription.objects.filter(pk=replaced.pk).update(
+        attempts=F("attempts") + 1, canceled_at=timezone.now() if confirmed else None
+    )
+    return confirmed
+
+
+def replaced_subscriptions_cancel() -> int:
+    """Beat task body: cancel in Stripe every replaced subscription it has not confirmed canceled yet, so that
+    an outage when the upgrade came in does not leave the customer paying for both. Returns how many Stripe
+    confirmed. A refused request is recorded and the sweep goes on; Stripe not answering stops it until the
+    next run."""
+    if not stripe_enabled():
+        return 0
+    _configure()
+    confirmed = 0
+    for replaced in ReplacedSubscription.objects.filter(canceled_at=None).order_by("replaced_at"):
+        try:
+            confirmed += replaced_subscription_cancel(replaced=replaced)
+        except (stripe.InvalidRequestError, stripe.PermissionError):
+            continue
+    return confirmed

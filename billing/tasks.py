@@ -3,12 +3,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import IntegrityError
 
-from billing.models import BillingAccount
+from billing.models import BillingAccount, ReplacedSubscription
 from billing.stripe_gateway import (
     SUBSCRIPTION_CANCEL_TASK,
     meter_usage_push,
+    replaced_subscription_cancel,
+    replaced_subscriptions_cancel,
     stripe_customer_provision,
-    stripe_subscription_cancel,
 )
 from tenants.models import Tenant
 
@@ -35,11 +36,21 @@ def meter_usage_push_task() -> int:
     return meter_usage_push()
 
 
-@shared_task(name=SUBSCRIPTION_CANCEL_TASK, bind=True, max_retries=8, default_retry_delay=5)
-def stripe_subscription_cancel_task(self, subscription_id: str) -> str:
+@shared_task(name=SUBSCRIPTION_CANCEL_TASK)
+def stripe_subscription_cancel_task(replaced_id: int) -> bool:
+    """The first try at canceling a replaced subscription, queued by the webhook that replaced it; beat's
+    `replaced_subscriptions_cancel_task` tries again until Stripe confirms. True once it has."""
     import stripe
 
+    replaced = ReplacedSubscription.objects.filter(pk=replaced_id).first()
+    if replaced is None or replaced.canceled_at is not None:
+        return True
     try:
-        return stripe_subscription_cancel(subscription_id=subscription_id)
-    except stripe.StripeError as exc:
-        raise self.retry(exc=exc) from exc
+        return replaced_subscription_cancel(replaced=replaced)
+    except stripe.StripeError:
+        return False
+
+
+@shared_task(name="billing.replaced_subscriptions_cancel_task")
+def replaced_subscriptions_cancel_task() -> int:
+    return replaced_subscriptions_cancel()

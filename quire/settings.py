@@ -352,6 +352,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.meter_usage_push_task",
         "schedule": float(QUIRE_METER_PUSH_SECONDS),
     },
+    "cancel-replaced-subscriptions": {
+        "task": "billing.replaced_subscriptions_cancel_task",
+        "schedule": float(QUIRE_METER_PUSH_SECONDS),
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A worker child is replaced after this many tasks, or once a task has left it above this resident memory.

@@ -18,12 +18,15 @@ def signed_event(payload: dict, secret: str, timestamp: int | None = None) -> tu
     return body, f"t={timestamp},v1={digest}"
 
 
-def subscription_event(event_id: str, event_type: str, subscription: dict) -> dict:
+def subscription_event(
+    event_id: str, event_type: str, subscription: dict, created: int | None = None
+) -> dict:
+    """A subscription event as Stripe sends it; `created` (when Stripe made the event) defaults to now."""
     return {
         "id": event_id,
         "object": "event",
         "api_version": "2026-10-28.endive",
-        "created": int(time.time()),
+        "created": int(time.time()) if created is None else created,
         "livemode": False,
         "pending_webhooks": 1,
         "request": {"id": None, "idempotency_key": None},

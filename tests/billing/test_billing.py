@@ -18,13 +18,14 @@ from django_tenants.utils import tenant_context
 from billing import stripe_gateway
 from billing import tasks as billing_tasks
 from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
-from billing.models import BillingAccount, MeterBatch, Plan, UsageEvent
+from billing.models import BillingAccount, MeterBatch, Plan, ReplacedSubscription, UsageEvent
 from billing.services import meter_refusals, upcoming_invoice, usage_record
 from billing.stripe_gateway import (
     STRIPE_LOCK_CLASS,
     meter_batch_send,
     meter_event_name,
     meter_usage_push,
+    replaced_subscriptions_cancel,
     stripe_catalog_sync,
     stripe_customer_provision,
 )
@@ -64,10 +65,11 @@ def post_webhook(api: Api, body: bytes, signature: str | None):
     return api.client.post(WEBHOOK, body, content_type="application/json", **headers)
 
 
-def send_subscription_event(event_id: str, event_type: str, subscription: dict):
-    """The webhook Stripe sends for a subscription event, signed with the configured secret; the answer."""
+def send_subscription_event(event_id: str, event_type: str, subscription: dict, created: int | None = None):
+    """The webhook Stripe sends for a subscription event (made at `created`, default now), signed with the
+    configured secret; the answer."""
     body, signature = signed_event(
-        subscription_event(event_id, event_type, subscription), settings.QUIRE_STRIPE_WEBHOOK_SECRET
+        subscription_event(event_id, event_type, subscription, created), settings.QUIRE_STRIPE_WEBHOOK_SECRET
     )
     return post_webhook(Api(None), body, signature)
 
@@ -552,6 +554,81 @@ def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(stripe_server,
     )
     account.refresh_from_db()
     assert (account.subscription_status, account.plan.code) == ("active", "team")
+
+
+def _provisioned(make_tenant, slug: str) -> BillingAccount:
+    tenant = make_tenant(slug).tenant
+    return wait_for(
+        lambda: BillingAccount.objects.filter(tenant=tenant).exclude(stripe_subscription_id="").first(),
+        timeout=60,
+    )
+
+
+def _checkout_subscription(account: BillingAccount, plan: Plan) -> dict:
+    """A subscription to `plan` for the account's customer, as a Checkout makes it, paid: the object its
+    `customer.subscription.created` event carries."""
+    made = stripe.Subscription.create(
+        customer=account.stripe_customer_id, items=stripe_gateway._subscription_items(plan)
+    )
+    return {**made.to_dict(for_json=True), "status": "active"}
+
+
+def test_a_late_event_about_a_replaced_subscription_leaves_the_account_on_its_replacement(
+    stripe_server, make_tenant, celery_worker
+):
+    account = _provisioned(make_tenant, "bill-late-old")
+    first = stripe.Subscription.retrieve(account.stripe_subscription_id).to_dict(for_json=True)
+    second = _checkout_subscription(account, Plan.objects.get(code="team"))
+    created = int(time.time())
+    assert (
+        send_subscription_event("evt_late_new", "customer.subscription.created", second, created).status_code
+        == 200
+    )
+    wait_for(lambda: stripe_server.state.subscriptions[first["id"]]["status"] == "canceled", timeout=60)
+
+    retried = send_subscription_event("evt_late_old", "customer.subscription.updated", first, created - 60)
+    assert retried.json() == {"received": True, "duplicate": False}
+    account.refresh_from_db()
+    assert (account.stripe_subscription_id, account.plan.code, account.subscription_status) == (
+        second["id"],
+        "team",
+        "active",
+    )
+    [replaced] = ReplacedSubscription.objects.filter(account=account)
+    assert replaced.subscription_id == first["id"] and replaced.canceled_at is not None
+
+
+def test_a_replaced_subscription_is_canceled_once_stripe_answers_again(
+    stripe_server, make_tenant, celery_worker
+):
+    """Stripe down when the upgrade's event comes in: the first try at canceling the old subscription fails,
+    and beat's sweep cancels it once Stripe answers, rather than leaving the customer paying for both."""
+    account = _provisioned(make_tenant, "bill-cancel-outage")
+    first = account.stripe_subscription_id
+    second = _checkout_subscription(account, Plan.objects.get(code="team"))
+    path = f"/v1/subscriptions/{first}"
+    with stripe_server.state.unavailable("GET", path), stripe_server.state.unavailable("DELETE", path):
+        assert (
+            send_subscription_event("evt_outage_new", "customer.subscription.created", second).status_code
+            == 200
+        )
+        replaced = wait_for(
+            lambda: ReplacedSubscription.objects.filter(account=account, attempts__gte=1).first(), timeout=60
+        )
+        assert replaced.canceled_at is None and "unavailable" in replaced.last_error
+        with pytest.raises(stripe.APIError):
+            replaced_subscriptions_cancel()
+        assert stripe_server.state.subscriptions[first]["status"] == "active"
+
+    assert replaced_subscriptions_cancel() >= 1
+    replaced.refresh_from_db()
+    assert replaced.canceled_at is not None and replaced.attempts == 3
+    assert stripe_server.state.subscriptions[first]["status"] == "canceled"
+    replaced_subscriptions_cancel()
+    replaced.refresh_from_db()
+    assert replaced.attempts == 3
+    account.refresh_from_db()
+    assert (account.stripe_subscription_id, account.plan.code) == (second["id"], "team")
 
 
 @pytest.mark.timeout(600)

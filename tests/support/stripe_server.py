@@ -10,6 +10,8 @@ period, metered items from their meter's events), Checkout sessions and Billing 
 POST and DELETE: the same key and body replay the first response; the same key with another body is a 400
 `idempotency_error`, as Stripe answers.
 
+`unavailable(method, path)` answers such requests 503, Stripe's `api_error`, while it is entered: an outage.
+
 `hold_after(method, path, body_contains=...)` makes the next such request (whose form body holds that text)
 wait, once it has been carried out, before its answer goes back: the moment a client can crash between
 Stripe's change and its own record of it, or another client can come in.
@@ -17,6 +19,7 @@ Stripe's change and its own record of it, or another client can come in.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
@@ -214,6 +218,21 @@ class StripeState:
         self.requests: list[tuple[str, str]] = []
         self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
         self.holds: dict[tuple[str, str], Hold] = {}
+        self.outages: set[tuple[str, str]] = set()
+
+    @contextlib.contextmanager
+    def unavailable(self, method: str, path: str) -> Iterator[None]:
+        with self.lock:
+            self.outages.add((method, path))
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.outages.discard((method, path))
+
+    def out(self, method: str, path: str) -> bool:
+        with self.lock:
+            return (method, path) in self.outages
 
     def hold_after(self, method: str, path: str, body_contains: str = "") -> Hold:
         hold = Hold(body_contains=body_contains)
@@ -714,6 +733,10 @@ def _handler_for(server: StripeServer) -> type[BaseHTTPRequestHandler]:
                     401, "You did not provide an API key.", error_type="invalid_request_error"
                 )
                 self._answer(401, error.body())
+                return
+            if state.out(self.command, split.path):
+                error = StripeError(503, "Stripe is unavailable; try again later.", error_type="api_error")
+                self._answer(503, error.body())
                 return
             key = self.headers.get("Idempotency-Key") if self.command in ("POST", "DELETE") else None
             if key is not None:
