@@ -34,7 +34,12 @@ class BillingAccountAdmin(admin.ModelAdmin):
     list_display = ("tenant", "plan", "subscription_status", "stripe_customer_id", "period_start")
     list_filter = ("subscription_status", "plan")
     search_fields = ("tenant__slug",)
-    readonly_fields = ("stripe_customer_id", "stripe_customer_digest", "stripe_subscription_id")
+    readonly_fields = (
+        "stripe_customer_id",
+        "stripe_customer_digest",
+        "stripe_subscription_id",
+        "subscription_event_at",
+    )
 
 
 @admin.register(UsageEvent)

@@ -109,6 +109,9 @@ class BillingAccount(models.Model):
     stripe_customer_id = EncryptedTextField(blank=True)
     stripe_customer_digest = models.CharField(max_length=64, blank=True, db_index=True)
     stripe_subscription_id = EncryptedTextField(blank=True)
+    subscription_event_at = models.DateTimeField(
+        null=True, blank=True, help_text="when Stripe made the last subscription event applied to the account"
+    )
     period_start = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 

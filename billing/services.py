@@ -280,9 +280,15 @@ def meter_refusals(*, tenant: Tenant) -> dict | None:
 
 
 def account_update_subscription(
-    *, account: BillingAccount, status: str, plan: Plan | None = None, subscription_id: str | None = None
+    *,
+    account: BillingAccount,
+    status: str,
+    plan: Plan | None = None,
+    subscription_id: str | None = None,
+    event_at: datetime | None = None,
 ) -> BillingAccount:
-    """Record the subscription's status (and its plan and id when given) on the account, as Stripe reports it."""
+    """Record the subscription's status (and its plan and id when given) on the account, as Stripe reports it,
+    and when given the time of the Stripe event that reported it."""
     if status not in SubscriptionStatus.values:
         raise ValueError(f"unknown subscription status {status!r}")
     with transaction.atomic():
@@ -300,6 +306,8 @@ def account_update_subscription(
             account.plan = plan
         if subscription_id is not None:
             account.stripe_subscription_id = subscription_id
+        if event_at is not None:
+            account.subscription_event_at = event_at
         account.save()
     return account
 

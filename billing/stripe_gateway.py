@@ -451,13 +451,29 @@ def webhook_event_apply(*, event: dict) -> bool:
         with transaction.atomic():
             StripeEvent.objects.create(id=event["id"], type=event["type"])
             if event["type"] in HANDLED_SUBSCRIPTION_EVENTS:
-                _subscription_changed(event["data"]["object"], deleted=event["type"].endswith(".deleted"))
+                _subscription_changed(
+                    event["data"]["object"],
+                    event_type=event["type"],
+                    event_at=datetime.fromtimestamp(event["created"], UTC),
+                )
     except IntegrityError:
         return False
     return True
 
 
-def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
+def _stale_for_current(account: BillingAccount, *, event_type: str, event_at: datetime) -> bool:
+    """An event about the account's own subscription that would roll it back: Stripe sends events out of
+    order and retries them for days. Older than the last event applied; a `created` (the subscription's first
+    state, which provisioning or an earlier event already gave the account); anything after `canceled`,
+    which Stripe never leaves. Events made in the same second apply in the order they arrive."""
+    if account.subscription_status == SubscriptionStatus.CANCELED:
+        return True
+    if event_type == "customer.subscription.created":
+        return True
+    return account.subscription_event_at is not None and event_at < account.subscription_event_at
+
+
+def _subscription_changed(subscription: dict, *, event_type: str, event_at: datetime) -> None:
     account = (
         BillingAccount.objects.select_for_update(of=("self",))
         .filter(stripe_customer_digest=lookup_digest(subscription["customer"]))
@@ -470,12 +486,15 @@ def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
     if ReplacedSubscription.objects.filter(subscription_digest=lookup_digest(subscription["id"])).exists():
         logger.info("event about a replaced subscription of tenant %s ignored", account.tenant_id)
         return
-    status = SubscriptionStatus.CANCELED if deleted else subscription["status"]
+    status = SubscriptionStatus.CANCELED if event_type.endswith(".deleted") else subscription["status"]
     if status not in SubscriptionStatus.values:
         status = SubscriptionStatus.INCOMPLETE
     replaced = account.stripe_subscription_id
     if replaced == subscription["id"]:
         replaced = ""
+        if _stale_for_current(account, event_type=event_type, event_at=event_at):
+            logger.info("stale %s for tenant %s ignored", event_type, account.tenant_id)
+            return
     elif replaced and status not in GOOD_STANDING:
         return
     account_update_subscription(
@@ -483,6 +502,7 @@ def _subscription_changed(subscription: dict, *, deleted: bool) -> None:
         status=status,
         plan=_plan_for_subscription(subscription),
         subscription_id=subscription["id"],
+        event_at=event_at,
     )
     if replaced:
         record, _ = ReplacedSubscription.objects.get_or_create(

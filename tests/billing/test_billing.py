@@ -631,6 +631,32 @@ def test_a_replaced_subscription_is_canceled_once_stripe_answers_again(
     assert (account.stripe_subscription_id, account.plan.code) == (second["id"], "team")
 
 
+def test_an_older_or_stale_event_about_the_current_subscription_does_not_roll_its_status_back(
+    stripe_server, make_tenant
+):
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-event-order").tenant
+    account = stripe_customer_provision(tenant=tenant)
+    subscription = stripe.Subscription.retrieve(account.stripe_subscription_id).to_dict(for_json=True)
+    now = int(time.time())
+
+    def send(event_id: str, event_type: str, status: str, created: int) -> str:
+        event = f"customer.subscription.{event_type}"
+        response = send_subscription_event(event_id, event, {**subscription, "status": status}, created)
+        assert response.json() == {"received": True, "duplicate": False}
+        account.refresh_from_db()
+        return account.subscription_status
+
+    assert send("evt_order_past_due", "updated", "past_due", now - 20) == "past_due"
+    assert send("evt_order_older", "updated", "active", now - 40) == "past_due"
+    assert send("evt_order_paid", "updated", "active", now - 10) == "active"
+    assert send("evt_order_created", "created", "incomplete", now - 10) == "active"
+    assert send("evt_order_deleted", "deleted", "canceled", now - 5) == "canceled"
+    assert send("evt_order_after", "updated", "active", now - 5) == "canceled"
+    assert account.subscription_event_at == datetime.fromtimestamp(now - 5, UTC)
+    assert entitlements_for(tenant).plan_code == "free"
+
+
 @pytest.mark.timeout(600)
 def test_ledger_and_result_are_written_together_when_the_worker_is_killed(celery_worker, make_tenant):
     provisioned = make_tenant("bill-kill")
