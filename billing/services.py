@@ -286,9 +286,11 @@ def account_update_subscription(
     plan: Plan | None = None,
     subscription_id: str | None = None,
     event_at: datetime | None = None,
+    period_start: datetime | None = None,
 ) -> BillingAccount:
     """Record the subscription's status (and its plan and id when given) on the account, as Stripe reports it,
-    and when given the time of the Stripe event that reported it."""
+    and when given the time of the Stripe event that reported it and the start of the subscription's period,
+    which anchors the account's monthly periods."""
     if status not in SubscriptionStatus.values:
         raise ValueError(f"unknown subscription status {status!r}")
     with transaction.atomic():
@@ -308,6 +310,8 @@ def account_update_subscription(
             account.stripe_subscription_id = subscription_id
         if event_at is not None:
             account.subscription_event_at = event_at
+        if period_start is not None:
+            account.period_start = period_start
         account.save()
     return account
 

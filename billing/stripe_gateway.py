@@ -461,6 +461,16 @@ def webhook_event_apply(*, event: dict) -> bool:
     return True
 
 
+def _current_period_start(subscription: dict) -> datetime | None:
+    """When the subscription's current period began: on the subscription before Stripe's API version
+    2025-03-31, on each of its items since (the earliest is taken); None when the snapshot has neither."""
+    items = subscription.get("items", {}).get("data", [])
+    start = subscription.get("current_period_start") or min(
+        (item["current_period_start"] for item in items if item.get("current_period_start")), default=None
+    )
+    return datetime.fromtimestamp(start, UTC) if start else None
+
+
 def _stale_for_current(account: BillingAccount, *, event_type: str, event_at: datetime) -> bool:
     """An event about the account's own subscription that would roll it back: Stripe sends events out of
     order and retries them for days. Older than the last event applied; a `created` (the subscription's first
@@ -497,12 +507,14 @@ def _subscription_changed(subscription: dict, *, event_type: str, event_at: date
             return
     elif replaced and status not in GOOD_STANDING:
         return
+    moved = subscription["id"] != account.stripe_subscription_id
     account_update_subscription(
         account=account,
         status=status,
         plan=_plan_for_subscription(subscription),
         subscription_id=subscription["id"],
         event_at=event_at,
+        period_start=_current_period_start(subscription) if moved else None,
     )
     if replaced:
         record, _ = ReplacedSubscription.objects.get_or_create(

@@ -631,6 +631,24 @@ def test_a_replaced_subscription_is_canceled_once_stripe_answers_again(
     assert (account.stripe_subscription_id, account.plan.code) == (second["id"], "team")
 
 
+def test_an_upgrade_starts_the_accounts_period_where_the_new_subscriptions_period_starts(
+    stripe_server, make_tenant, celery_worker
+):
+    account = _provisioned(make_tenant, "bill-upgrade-period")
+    BillingAccount.objects.filter(pk=account.pk).update(period_start=datetime.now(UTC) - timedelta(days=10))
+    second = _checkout_subscription(account, Plan.objects.get(code="team"))
+    assert "current_period_start" not in second
+    [started] = {item["current_period_start"] for item in second["items"]["data"]}
+    assert (
+        send_subscription_event("evt_period_new", "customer.subscription.created", second).status_code == 200
+    )
+    account.refresh_from_db()
+    assert account.stripe_subscription_id == second["id"]
+    assert account.period_start == datetime.fromtimestamp(started, UTC)
+    preview = upcoming_invoice(tenant=account.tenant)
+    assert (preview["plan"], preview["period_start"]) == ("team", account.period_start)
+
+
 def test_an_older_or_stale_event_about_the_current_subscription_does_not_roll_its_status_back(
     stripe_server, make_tenant
 ):
