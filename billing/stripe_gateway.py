@@ -276,6 +276,8 @@ def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
 
 
 def _customer_provision(tenant: Tenant) -> BillingAccount:
+    if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
+        raise Tenant.DoesNotExist(f"tenant {tenant.pk} is inactive (being erased); no Stripe customer made")
     account = account_for(tenant)
     if not _priced(account.plan):
         stripe_catalog_sync()
@@ -309,18 +311,21 @@ def _customer_provision(tenant: Tenant) -> BillingAccount:
 def stripe_customer_erase(*, tenant: Tenant) -> bool:
     """Delete the tenant's Stripe customer (Stripe cancels its subscriptions with it), erasing the tenant.
     True when there was one; a customer Stripe no longer has counts as deleted. Refuses when the account
-    has a customer but Stripe is not configured, so that erasure does not leave it behind unnoticed."""
-    customer_id = (
-        BillingAccount.objects.filter(tenant=tenant).values_list("stripe_customer_id", flat=True).first()
-    )
-    if not customer_id:
-        return False
-    _configure()
-    try:
-        stripe.Customer.delete(customer_id, idempotency_key=f"customer-erase-{tenant.public_id}")
-    except stripe.InvalidRequestError as exc:
-        if exc.http_status != 404:
-            raise
+    has a customer but Stripe is not configured, so that erasure does not leave it behind unnoticed. Takes
+    turns with provisioning: a customer being created now is deleted once it exists, and provisioning after
+    this finds the tenant inactive (`workspace_erase` makes it so first) and creates none."""
+    with _held(tenant.pk):
+        customer_id = (
+            BillingAccount.objects.filter(tenant=tenant).values_list("stripe_customer_id", flat=True).first()
+        )
+        if not customer_id:
+            return False
+        _configure()
+        try:
+            stripe.Customer.delete(customer_id, idempotency_key=f"customer-erase-{tenant.public_id}")
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise
     return True
 
 

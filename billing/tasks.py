@@ -18,13 +18,14 @@ TENANT_GONE = "tenant_gone"
 
 @shared_task(name="billing.stripe_customer_provision_task", bind=True, max_retries=8, default_retry_delay=5)
 def stripe_customer_provision_task(self, tenant_id: int) -> str:
-    """The subscription's status; `tenant_gone` for a tenant erased before (or while) it ran."""
+    """The subscription's status; `tenant_gone` for a tenant erased before (or while) it ran, or inactive
+    (being erased)."""
     import stripe
 
     try:
         return stripe_customer_provision(tenant=Tenant.objects.get(pk=tenant_id)).subscription_status
     except (Tenant.DoesNotExist, BillingAccount.DoesNotExist, IntegrityError):
-        if Tenant.objects.filter(pk=tenant_id).exists():
+        if Tenant.objects.filter(pk=tenant_id, is_active=True).exists():
             raise
         return TENANT_GONE
     except stripe.StripeError as exc:

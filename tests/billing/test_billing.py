@@ -239,6 +239,15 @@ def test_provisioning_a_tenant_erased_before_or_while_the_task_ran_ends_quietly(
     monkeypatch.setattr(billing_tasks, "stripe_customer_provision", erased_first)
     assert stripe_customer_provision_task.run(meanwhile.pk) == TENANT_GONE
     assert not _advisory_locks()
+    monkeypatch.undo()
+
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        erasing = make_tenant("bill-erasing").tenant
+    erasing.is_active = False
+    erasing.save(update_fields=["is_active"])
+    assert stripe_customer_provision_task.run(erasing.pk) == TENANT_GONE
+    assert not BillingAccount.objects.get(tenant=erasing).stripe_customer_id
+    assert not _advisory_locks()
 
 
 def test_job_usage_reaches_the_meter_exactly_once_across_a_retried_push(
