@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -142,6 +143,9 @@ def words_to_number(words: str) -> int | None:
 
 
 def _iso(match: re.Match[str]) -> str | None:
+    """The match's ISO date; "" where it names a month and a day of 1 to 31 that month does not have (April
+    31, February 29 of 2019): a date in form but not in the calendar, which is no date, nor is any part of it;
+    None where it is not a date's form at all."""
     groups = match.groupdict()
     year = int(groups["year"])
     if len(groups["year"]) == 2:
@@ -156,14 +160,17 @@ def _iso(match: re.Match[str]) -> str | None:
         day = str(ORDINAL_WORDS.index(groups["dayword"].lower()) + 1)
     if day is None:
         return f"{year:04d}-{month:02d}"
-    day_number = int(day)
-    if not 1 <= day_number <= 31:
+    if not 1 <= int(day) <= 31:
         return None
-    return f"{year:04d}-{month:02d}-{day_number:02d}"
+    try:
+        return datetime.date(year, month, int(day)).isoformat()
+    except ValueError:
+        return ""
 
 
 def find_dates(text: str, start: int = 0, end: int | None = None) -> list[DateMatch]:
-    """Dates in `text[start:end]`, non-overlapping, in order, with ISO values (YYYY-MM-DD or YYYY-MM)."""
+    """Dates in `text[start:end]`, non-overlapping, in order, with ISO values (YYYY-MM-DD or YYYY-MM). A day
+    its month does not have (April 31) is no date, and no shorter pattern reads the month and year in it."""
     end = len(text) if end is None else end
     region = text[start:end]
     found: list[DateMatch] = []
@@ -174,8 +181,9 @@ def find_dates(text: str, start: int = 0, end: int | None = None) -> list[DateMa
             if any(a < y and x < b for x, y in taken):
                 continue
             iso = _iso(match)
-            if iso:
+            if iso is not None:
                 taken.append((a, b))
+            if iso:
                 found.append(DateMatch(start + a, start + b, iso))
     return sorted(found, key=lambda d: d.start)
 
@@ -205,8 +213,6 @@ def duration_days(iso_duration: str) -> float | None:
 def add_duration(iso_date: str, iso_duration: str) -> str | None:
     """`iso_date` (YYYY-MM-DD, or YYYY-MM where only the month is known) plus a P<n>Y or P<n>M duration (the
     anniversary date, as CUAD records it), at the precision of `iso_date`."""
-    import datetime
-
     date_match = re.fullmatch(r"(\d{4})-(\d\d)(?:-(\d\d))?", iso_date or "")
     duration_match = re.fullmatch(r"P(\d+)([YM])", iso_duration or "")
     if not date_match or not duration_match:

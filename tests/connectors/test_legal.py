@@ -254,6 +254,17 @@ def test_dates_of_last_signature_are_the_latest_signature_block_date():
     assert normalise_answers(text, [], [], "2006-12-01")["Agreement Date"] == "2006-12-01"
 
 
+def test_a_signature_date_its_month_does_not_have_is_no_signature_date(contract_text):
+    body = "It is effective on the day after the date of last signature (the Effective Date)."
+    block = "IN WITNESS WHEREOF the parties sign. By: A. Smith Date: March 1, 2019 By: B. Jones Date: April 31, 2019"
+    text = f"{body} {block}"
+    answers = normalise_answers(text, [Clause("Effective Date", 0, len(body), 0.9)], [], "2019-03-01")
+    assert answers["Effective Date"] == "2019-03-02"
+    signed = contract_text + f"\n9. Effective Date. {body}\n\n{block.replace('April 31', 'February 30')}\n"
+    result = run_connector("legal", [Document("c", signed)])
+    assert "2019-02-30" not in result["answers"].values()
+
+
 @pytest.mark.parametrize(
     ("clause", "notice"),
     [

@@ -103,6 +103,12 @@ def test_numeric_dates_with_two_digit_years_dashes_or_the_day_first():
     assert [d.iso for d in find_dates("made and effective as of1 August 2019, by")] == ["2019-08-01"]
 
 
+def test_a_day_its_month_does_not_have_is_no_date():
+    text = "signed April 31, 2019, on February 29, 2019, the 30th day of February, 2020 and 2019-06-31"
+    assert find_dates(text) == []
+    assert [d.iso for d in find_dates("30 February 2019, 31/04/2019 and February 29, 2020")] == ["2020-02-29"]
+
+
 @pytest.mark.timeout(10)
 def test_long_runs_of_blanks_or_rules_parse_in_linear_time():
     layout = "for one" + " " * 50_000 + "x, the 1st day of May" + " -" * 25_000 + " by"
