@@ -114,14 +114,18 @@ def _headings(rows: list[list[str]], width: int) -> list[str]:
 
 
 def _cell_number(cell: str) -> tuple[float, str, float] | None:
-    """The figure a cell holds, when the cell is a figure ("$120.5 million", "(1.2)", "14%"); a year is not."""
+    """The figure a cell holds, when the cell is a figure ("$120.5 million", "(1.2)", "$(0.12)", "(1.3)%", "14%");
+    a year is not. A cell wholly in brackets is negative, whatever they hold ("(5%)", "($12 million)")."""
     cell = cell.strip()
-    match = NUMBER.match(cell)
-    if match is None or cell[match.end() :].strip() not in ("", ")"):
+    whole = cell.startswith("(") and cell.endswith(")") and not NUMBER.fullmatch(cell)
+    inner = cell[1:-1].strip() if whole else cell
+    match = NUMBER.match(inner)
+    if match is None or inner[match.end() :].strip():
         return None
     if _YEAR.fullmatch(match.group("value")) and not match.group("currency"):
         return None
-    return parse_number(match)
+    value, unit, scale = parse_number(match)
+    return (-value if whole else value), unit, scale
 
 
 def _metric_of(label: str, unit: str) -> str | None:

@@ -146,14 +146,24 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _PER_SHARE = r"(?:per|a) (?:(?:fully )?diluted )?(?:common )?share"
+# A number is negative after a minus sign or word, or in accounting's brackets, which close right after its
+# digits: "(0.12)", "$(0.12)", "($0.12)", "(1.3)%", "$(15) million". A bracket that holds more than the number
+# opens an aside, "($1.0 billion last year)", "(5% of Net Sales)", "($1.0 billion)": those numbers are positive.
 _NUMBER = (
-    r"(?P<neg>\(|(?<![A-Za-z])-|minus\s+|negative\s+)?(?:(?P<currency>US\$|\$|€|£|¥)\s?)?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:(?P<neg>(?<![A-Za-z])-|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>US\$|\$|€|£|¥)\s?(?P<copen>\()?)?"
+    r"(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?(open)\))(?(copen)\))"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
     rf"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s{_PER_SHARE})?|cents?|{_PER_SHARE}))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
+
+
+def _end_of_range(prefix: str) -> str:
+    return _NUMBER.replace("(?P<", f"(?P<{prefix}").replace("(?(", f"(?({prefix}")
+
+
 RANGE = re.compile(
-    rf"(?:between\s+)?(?P<low>{_NUMBER.replace('(?P<', '(?P<l_')})\s*(?:and\s+to|to|-|and|through)\s*\+?(?P<high>{_NUMBER.replace('(?P<', '(?P<h_')})",
+    rf"(?:between\s+)?(?P<low>{_end_of_range('l_')})\s*(?:and\s+to|to|-|and|through)\s*\+?(?P<high>{_end_of_range('h_')})",
     re.IGNORECASE,
 )
 # Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
@@ -255,7 +265,7 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
         unit = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}[currency]
     else:
         unit = "count"
-    if group("neg") and group("neg").strip() in ("-", "minus", "negative", "("):
+    if group("neg") or group("open") or group("copen"):
         value = -value
     return value, unit, scale
 

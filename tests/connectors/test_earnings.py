@@ -796,6 +796,28 @@ def test_losses_are_negative_values_of_the_income_metric(sentence, expected):
     assert _figures(sentence) == expected
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Revenue was $1.2 billion ($1.0 billion last year).",
+            [("revenue", 1.2, "USD", 1e9), ("revenue", 1.0, "USD", 1e9)],
+        ),
+        (
+            "Adjusted EBITDA was $310 million ($280 million).",
+            [("adjusted_ebitda", 310.0, "USD", 1e6), ("adjusted_ebitda", 280.0, "USD", 1e6)],
+        ),
+        ("Diluted EPS was $(0.12) per share.", [("eps", -0.12, "USD_per_share", 1.0)]),
+        ("Diluted EPS was ($0.12).", [("eps", -0.12, "USD_per_share", 1.0)]),
+        ("Operating income was $(15) million.", [("operating_income", -15.0, "USD", 1e6)]),
+        ("Net income was (12.5) million.", [("net_income", -12.5, "USD", 1e6)]),
+        ("Operating margin was (1.3)%.", [("operating_margin", -1.3, "percent", 1.0)]),
+    ],
+)
+def test_a_number_is_negative_only_in_brackets_that_close_right_after_it(sentence, expected):
+    assert _figures(sentence) == expected
+
+
 def test_a_loss_on_an_item_is_not_a_negative_result():
     for sentence in (
         "Net income of $5 million included a loss on the sale of $2 million.",

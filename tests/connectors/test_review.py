@@ -73,6 +73,23 @@ def test_cells_by_type_are_cited_and_normalised():
     assert any(c["status"] == "needs_review" for c in floor["rows"][0]["cells"].values())
 
 
+def test_an_aside_in_brackets_is_not_a_negative_value():
+    text = (
+        "ROYALTY AGREEMENT\n\n4. Royalties. Licensee shall pay Licensor a royalty (5% of Net Sales) within "
+        "thirty days after each quarter. The minimum annual royalty is payable in advance ($50,000 per year). "
+        "The shortfall credit is $(2,000) per quarter."
+    )
+    columns = [
+        {"key": "rate", "question": "What is the royalty rate?", "type": "percent"},
+        {"key": "minimum", "question": "What is the minimum annual royalty?", "type": "money"},
+        {"key": "credit", "question": "What is the shortfall credit?", "type": "money"},
+    ]
+    cells = run_connector("review", [Document("d", text)], options={"columns": columns})["rows"][0]["cells"]
+    assert (cells["rate"]["value"], cells["rate"]["normalised"]["value"]) == ("5%", 5.0)
+    assert (cells["minimum"]["value"], cells["minimum"]["normalised"]["value"]) == ("$50,000", 50000.0)
+    assert (cells["credit"]["value"], cells["credit"]["normalised"]["value"]) == ("$(2,000)", -2000.0)
+
+
 @pytest.mark.timeout(10)
 def test_a_yes_no_cell_reads_a_passage_with_long_blank_runs_in_linear_time():
     text = (

@@ -119,3 +119,21 @@ def test_review_cells_answer_from_table_cells_with_the_cells_span(results_docume
     assert cells["prior_revenue"]["normalised"]["row"] == "Revenue"
     assert (cells["stores"]["normalised"]["value"], cells["stores"]["normalised"]["scale"]) == (1204, 1.0)
     assert cells["operating_margin"]["status"] == "not_found"
+
+
+def test_bracketed_cells_of_a_markdown_table_are_negative():
+    text = (
+        "Acme Corp Q3 2021 Earnings Release\n\nCondensed results (in millions, except per share amounts)\n\n"
+        "| Metric | Q3 2021 | Q3 2020 |\n| --- | --- | --- |\n"
+        "| Operating income (loss) | $(15) | $20 |\n"
+        "| Diluted EPS | $(0.12) | ($0.10) |\n"
+        "| Operating margin | (1.3)% | (2.0%) |\n"
+    )
+    output = run_connector("earnings", [Document("acme_q3_2021", text)], options={})
+    figures = {(m["metric"], m["period"]): (m["value"], m["span"]["quote"]) for m in output["metrics"]}
+    assert figures["operating_income", "Q3 2021"] == (-15.0, "$(15)")
+    assert figures["operating_income", "Q3 2020"] == (20.0, "$20")
+    assert figures["eps", "Q3 2021"] == (-0.12, "$(0.12)")
+    assert figures["eps", "Q3 2020"] == (-0.10, "($0.10)")
+    assert figures["operating_margin", "Q3 2021"] == (-1.3, "(1.3)%")
+    assert figures["operating_margin", "Q3 2020"] == (-2.0, "(2.0%)")
