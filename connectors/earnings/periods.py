@@ -103,11 +103,24 @@ _PRIOR_AFTER = re.compile(
 )
 
 
+# An earlier year's figure given in brackets after the current one: "to $2.6 billion (2020: $2.4 billion)".
+_YEAR_LABEL_BEFORE = re.compile(
+    r"\(\s*(?:fiscal\s+(?:year\s+)?|FY\s?)?(?P<year>(?:19|20)\d\d)\s*:\s*$", re.IGNORECASE
+)
+
+
 def _prior_period(
     sentence: str, position: int, default_quarter: str | None, default_year: str | None, guidance: bool
 ) -> str | None:
-    """The period of a comparison figure ("compared to $139 million last year", "above our prior year of $1.21"):
-    one named right after it, or the period the sentence speaks of moved back a year (or a quarter)."""
+    """The period of a comparison figure ("compared to $139 million last year", "above our prior year of $1.21",
+    "(2020: $2.4 billion)"): one named right after it or labelling it, or the period the sentence speaks of moved
+    back a year (or a quarter)."""
+    labelled = _YEAR_LABEL_BEFORE.search(sentence[max(0, position - 20) : position])
+    if labelled:
+        current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
+        dated = re.fullmatch(r"(Q[1-4] |H[12] |FY)((?:19|20)\d\d)", current or "")
+        if dated and labelled.group("year") < dated.group(2):
+            return dated.group(1) + labelled.group("year")
     prior_before = _PRIOR_BEFORE.search(sentence[max(0, position - 40) : position])
     end = _figure_end(sentence, position)
     prior_after = None if prior_before else _PRIOR_AFTER.match(sentence, end)

@@ -545,6 +545,9 @@ def test_scorer_skips_labels_and_month_days_and_matches_unnamed_metrics_on_value
         ),
         ("Margin was 5.1% and 4.2% in the same quarter last year.", "4.2%", "Q3 2020"),
         ("EPS was $1.93 and $1.21, for the second quarter of last year.", "$1.21", "Q2 2020"),
+        ("Net sales rose 8% to $2.6 billion (2020: $2.4 billion).", "$2.4", "Q3 2020"),
+        ("Net sales rose 8% to $2.6 billion (2020: $2.4 billion).", "$2.6", "Q3 2021"),
+        ("For the full year, revenue was $9.6 billion (2020: $9.1 billion).", "$9.1", "FY2020"),
     ],
 )
 def test_comparison_figures_and_periods_named_right_after_them(sentence, position_of, period):
