@@ -33,11 +33,15 @@ _SECTION_HEADINGS = (
 )
 _WORD = r"[A-Z][\w.'\u2019-]*"
 _PARTICLE = r"(?:von|van|der|den|de|del|della|da|di|du|la|le|bin|al|st\.)"
-_SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV)\.?)?"
-_NAME = rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,4}}{_SUFFIX}"
-_PERSON = re.compile(rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{1,4}}{_SUFFIX}")
+# Space within a line, a no-break space too ("Jane\u00a0Doe"): the text keeps it, as the stored document does.
+_SPACE = r"[^\S\n]"
+_SUFFIX = rf"(?:,?{_SPACE}+(?:Jr|Sr|II|III|IV)\.?)?"
+_NAME = rf"{_WORD}(?:{_SPACE}+(?:{_PARTICLE}{_SPACE}+)?{_WORD}){{0,4}}{_SUFFIX}"
+_PERSON = re.compile(rf"{_WORD}(?:{_SPACE}+(?:{_PARTICLE}{_SPACE}+)?{_WORD}){{1,4}}{_SUFFIX}")
+# "Jane Doe -- Chief Financial Officer:", "Jane Doe, CFO:", "Jane Doe (Chief Financial Officer):".
 _SPEAKER_LINE = re.compile(
-    rf"^(?P<name>{_NAME})(?:[ \t]*(?:--|\u2014|\u2013|,)[ \t]*(?P<meta>[^:\n]{{2,120}}))?[ \t]*:\s+(?=\S)"
+    rf"^(?P<name>{_NAME})(?:{_SPACE}*(?:--|\u2014|\u2013|,){_SPACE}*(?P<meta>[^:\n]{{2,120}})"
+    rf"|{_SPACE}*\((?P<bracketed>[^():\n]{{2,120}})\))?{_SPACE}*:\s+(?=\S)"
 )
 _HEADER_ONLY = re.compile(rf"^(?P<name>{_NAME})\s*(?:--|\u2014|\u2013)\s*(?P<meta>[^\n:]{{2,120}})$")
 _PARTICIPANT = re.compile(
@@ -183,6 +187,7 @@ def is_person_label(name: str, known: set[tuple[str, str]]) -> bool:
 def split_meta(meta: str) -> tuple[str | None, str | None, str | None]:
     """(role, title, firm) of a participant line's or header's description: `Loop Capital -- Analyst`,
     `Senior Vice President and Chief Financial Officer`, `CFO, Acme`."""
+    meta = " ".join(meta.split())
     parts = [p.strip(" ,") for p in re.split(r"\s*(?:--|\u2014|\u2013|\s-\s)\s*", meta) if p.strip(" ,")]
     if len(parts) == 1 and "," in parts[0] and not EXECUTIVE_TITLES.search(parts[0].rsplit(",", 1)[1]):
         head, tail = (p.strip() for p in parts[0].rsplit(",", 1))
@@ -207,7 +212,7 @@ def _header(line: str, speakers: dict[str, Speaker]) -> tuple[str, str | None] |
         return None
     match = _HEADER_ONLY.match(line)
     if match:
-        return match.group("name"), match.group("meta")
+        return " ".join(match.group("name").split()), match.group("meta")
     if _OPERATOR.match(line) or line in speakers:
         return line, None
     return None
@@ -274,7 +279,10 @@ def parse_call(text: str) -> tuple[list[Turn], dict[str, Speaker], list[Speaker]
             name, meta = header
             speech_start = paragraph.start + len(first_line) + 1
         elif match and is_person_label(match.group("name"), known):
-            name, meta = match.group("name"), match.group("meta")
+            name, meta = (
+                " ".join(match.group("name").split()),
+                match.group("meta") or match.group("bracketed"),
+            )
             speech_start = paragraph.start + match.end()
         elif pending_header:
             name, meta = pending_header

@@ -27,6 +27,25 @@ def test_speakers_have_roles_titles_and_firms(call):
     assert speakers["Kim Lee"]["role"] == "analyst" and speakers["Kim Lee"]["firm"] == "Goldman Sachs"
 
 
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Jane Doe (Chief Financial Officer):",
+        "Jane\u00a0Doe -- Chief Financial Officer:",
+        "Jane Doe\u00a0--\u00a0Chief Financial Officer\u00a0:",
+    ],
+)
+def test_a_speaker_label_with_the_title_in_brackets_or_no_break_spaces(transcript_text, label):
+    text = transcript_text.replace("Jane Doe -- Chief Financial Officer:", label)
+    assert len(text) == len(transcript_text) + len(label) - len("Jane Doe -- Chief Financial Officer:")
+    call = run_connector("earnings", [Document("ACME_q3_2021", text, kind="transcript")])
+    jane = next(s for s in call["speakers"] if s["name"] == "Jane Doe")
+    assert (jane["role"], jane["title"]) == ("executive", "Chief Financial Officer")
+    revenue = next(m for m in call["metrics"] if m["metric"] == "revenue" and m["kind"] == "actual")
+    assert (revenue["value"], revenue["speaker"]) == (1.2, "Jane Doe")
+    assert invalid_spans(call, {"ACME_q3_2021": text}) == []
+
+
 def test_figures_with_period_kind_change_and_speaker(call):
     metrics = call["metrics"]
     revenue = next(m for m in metrics if m["metric"] == "revenue" and m["kind"] == "actual")
