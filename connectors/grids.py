@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 _ROW = re.compile(r"^\| (?P<inner>.*) \|$", re.MULTILINE)
-_SEPARATOR = " | "
+_PIPE = re.compile(r"(?<!\\)\|")
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,36 @@ def _markdown_grids(text: str) -> list[Grid]:
         if rows and match.start() != previous_end + 1:
             grids.append(Grid(len(grids), rows))
             rows = []
-        start = match.start("inner")
-        cells = []
-        for piece in match.group("inner").split(_SEPARATOR):
-            cells.append((start, start + len(piece)))
-            start += len(piece) + len(_SEPARATOR)
-        rows.append(cells)
+        rows.append(_cells(text, match.start(), match.end() - 1))
         previous_end = match.end()
     if rows:
         grids.append(Grid(len(grids), rows))
     return grids
+
+
+def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The cells of a row whose outer pipes stand at `start` and `end`: split at every pipe a backslash does not
+    escape, each stripped of the spaces around it. An empty cell sits where the platform records one, a
+    character into its piece, and the row's last one a character before its end, so that a row's cells stay two
+    characters inside its pipes (`Grid.row_span`)."""
+    bounds = [
+        start + 1,
+        *(p for pipe in _PIPE.finditer(text, start + 1, end) for p in (pipe.start(), pipe.end())),
+        end,
+    ]
+    pieces = list(zip(bounds[::2], bounds[1::2], strict=True))
+    cells = []
+    for index, (piece_start, piece_end) in enumerate(pieces):
+        piece = text[piece_start:piece_end]
+        stripped = piece.strip()
+        if stripped:
+            cell_start = piece_start + len(piece) - len(piece.lstrip())
+            cells.append((cell_start, cell_start + len(stripped)))
+        elif index == len(pieces) - 1:
+            cells.append((piece_end - 1,) * 2)
+        else:
+            cells.append((min(piece_start + 1, piece_end),) * 2)
+    return cells
 
 
 def grid_at(grids: list[Grid], offset: int) -> Grid | None:

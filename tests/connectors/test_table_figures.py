@@ -81,6 +81,39 @@ def test_the_markdown_rows_of_the_text_give_the_same_cells_as_the_parsed_ranges(
     assert [grid.rows for grid in from_ranges] == [grid.rows for grid in from_text]
 
 
+def test_markdown_rows_split_at_every_pipe_with_empty_cells_where_they_stand():
+    text = (
+        "Results (in millions)\n\n| | Q3 2021 | Q3 2020 |\n| --- | --- | --- |\n"
+        "| Revenue | $1,200 | $1,000 |\n| Backlog | | $310 |\n| Orders |$95| |\n| A \\| B | 1 | 2 |"
+    )
+    [grid] = find_grids(text)
+    assert [[text[s:e] for s, e in row] for row in grid.rows] == [
+        ["", "Q3 2021", "Q3 2020"],
+        ["---", "---", "---"],
+        ["Revenue", "$1,200", "$1,000"],
+        ["Backlog", "", "$310"],
+        ["Orders", "$95", ""],
+        ["A \\| B", "1", "2"],
+    ]
+    assert text[grid.start : grid.end] == text[text.index("| |") :]
+    for row in range(len(grid.rows)):
+        start, end = grid.row_span(row)
+        assert text[start] == "|" and text[end - 1] == "|" and "\n" not in text[start:end]
+
+
+def test_a_markdown_table_with_an_empty_first_heading_gives_each_column_its_period():
+    text = "Results (in millions)\n\n| | Q3 2021 | Q3 2020 |\n| Revenue | $1,200 | $1,000 |\n"
+    output = run_connector("earnings", [Document("acme_q3_2021", text)], options={})
+    assert [(m["metric"], m["value"], m["period"]) for m in output["metrics"]] == [
+        ("revenue", 1200.0, "Q3 2021"),
+        ("revenue", 1000.0, "Q3 2020"),
+    ]
+    columns = [{"key": "revenue", "question": "What was revenue in Q3 2021?", "type": "money"}]
+    cell = run_connector("review", [Document("acme_q3_2021", text)], options={"columns": columns})["rows"][0]
+    assert cell["cells"]["revenue"]["normalised"]["value"] == 1200.0
+    assert cell["cells"]["revenue"]["normalised"]["period"] == "Q3 2021"
+
+
 def test_earnings_figures_come_from_cells_with_the_period_of_their_column(results_document):
     output = run_connector("earnings", [results_document], options={})
     figures = {(m["metric"], m["period"]): m for m in output["metrics"]}
