@@ -49,12 +49,26 @@ def document_plan(run: RunContext, document_id: str) -> dict:
     return run.plan.get("documents", {}).get(document_id) or {"strategy": "whole"}
 
 
+Ranges = tuple[tuple[int, int], ...]
+
+
 @dataclass(frozen=True)
 class Part:
-    """What one prompt shows of the document: a shared prefix (system + text) or per-question passages."""
+    """What one prompt shows of the document: a shared prefix (system + text) or per-question passages, and
+    the ranges of the text the prefix holds (none for passages, which each question retrieves)."""
 
     label: str
     prefix: str | None
+    shown: Ranges = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The JSON value the model answered one question with over one part (None where it gave none), and the
+    ranges of the document text that part showed it: where its quotes are looked for first."""
+
+    value: Any
+    shown: Ranges
 
 
 class DocumentReading:
@@ -84,6 +98,7 @@ class DocumentReading:
                     f"{SYSTEM_PROMPT}\n\nPart {i + 1} of {len(sections)} of document {self.document.document_id} "
                     f"(paragraphs marked [P<n>]):\n\n"
                     f"{marked_text(text[start:end], _paragraphs_before(text, start) + 1)}",
+                    ((start, end),),
                 )
                 for i, (start, end) in enumerate(sections)
             ]
@@ -92,41 +107,46 @@ class DocumentReading:
                 "document",
                 f"{SYSTEM_PROMPT}\n\nDocument {self.document.document_id} (paragraphs marked [P<n>]):\n\n"
                 f"{marked_text(text)}",
+                ((0, len(text)),),
             )
         ]
 
-    def ask_many(self, task: str, questions: list[str], *, max_tokens: int = 600) -> list[list[Any]]:
-        """Each question's JSON replies, one per part of the document (None where the server failed or did
-        not answer JSON, with a warning). Retrieval runs in the calling thread; the calls after each part's
-        first go together."""
-        replies: list[list[Any]] = [[] for _ in questions]
+    def ask_many(self, task: str, questions: list[str], *, max_tokens: int = 600) -> list[list[Reply]]:
+        """Each question's replies, one per part of the document, each with the ranges that part showed (its
+        value None where the server failed or did not answer JSON, with a warning). Retrieval runs in the
+        calling thread; the calls after each part's first go together."""
+        replies: list[list[Reply]] = [[] for _ in questions]
         max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
         for part in self.parts():
             if not questions:
                 break
-            messages = [self._messages(part, question) for question in questions]
+            asked = [self._messages(part, question) for question in questions]
             send = partial(self._send, task, max_tokens=max_tokens)
-            first = send(messages[0])
+            first = send(asked[0][0])
             rest: list[Any] = []
-            if len(messages) > 1:
+            if len(asked) > 1:
                 with ThreadPoolExecutor(CONCURRENT_QUESTIONS) as pool:
-                    rest = list(pool.map(send, messages[1:]))
-            for index, reply in enumerate([first, *rest]):
-                replies[index].append(reply)
+                    rest = list(pool.map(send, [messages for messages, _ in asked[1:]]))
+            for index, value in enumerate([first, *rest]):
+                replies[index].append(Reply(value, asked[index][1]))
         return replies
 
     def ask_bare(self, task: str, question: str, *, max_tokens: int = 600) -> Any | None:
         """A question that carries its own material (the reduce step of a map-reduce reading, a synthesis over
         several papers), without the document's text; its usage counts for this document."""
         max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
-        return self._send(task, self._messages(Part("bare", SYSTEM_PROMPT), question), max_tokens=max_tokens)
+        messages, _ = self._messages(Part("bare", SYSTEM_PROMPT), question)
+        return self._send(task, messages, max_tokens=max_tokens)
 
-    def _messages(self, part: Part, question: str) -> list[dict]:
+    def _messages(self, part: Part, question: str) -> tuple[list[dict], Ranges]:
+        """The messages that ask `question` over `part`, and the ranges of the text they show."""
+        shown = part.shown
         if part.prefix is None:
-            system, user = SYSTEM_PROMPT, f"{self._passages(question)}\n\n{question}"
+            passages, shown = self._passages(question)
+            system, user = SYSTEM_PROMPT, f"{passages}\n\n{question}"
         else:
             system, user = part.prefix, question
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}], shown
 
     def _send(self, task: str, messages: list[dict], *, max_tokens: int) -> Any | None:
         from inference.client import InferenceError
@@ -151,8 +171,8 @@ class DocumentReading:
             self.run.warn(f"{task}: the model's reply was not JSON; analyzers' result kept")
         return value
 
-    def _passages(self, question: str) -> str:
-        """The chunks retrieved for `question`, in document order with their offsets."""
+    def _passages(self, question: str) -> tuple[str, Ranges]:
+        """The chunks retrieved for `question`, in document order with their offsets, and their ranges."""
         if self.run.retrieve is None:
             raise ValueError("a retrieval plan needs a retriever in the run context")
         chunks = self.run.retrieve(self.document.document_id, question, int(self.plan["token_budget"]))
@@ -164,19 +184,24 @@ class DocumentReading:
             if c["chunk_id"] not in seen
         )
         lines = [f"[chars {c['start']}-{c['end']}] {text[c['start'] : c['end']]}" for c in chunks]
-        return f"Passages of document {self.document.document_id}, in document order:\n\n" + "\n\n".join(
-            lines
+        shown = tuple((int(c["start"]), int(c["end"])) for c in chunks)
+        return (
+            f"Passages of document {self.document.document_id}, in document order:\n\n" + "\n\n".join(lines),
+            shown,
         )
 
 
-def grounded_span(run: RunContext, task: str, document_id: str, text: str, quote: Any) -> dict | None:
-    """The span of a model quote in `text` (paragraph markers removed); None, counted and with a warning, when
-    the quote is not in the document."""
+def grounded_span(
+    run: RunContext, task: str, document_id: str, text: str, quote: Any, shown: Ranges = ()
+) -> dict | None:
+    """The span of a model quote in `text` (paragraph markers removed), inside the ranges `shown` to the model
+    where it is there, else nearest them; None, counted and with a warning, when the quote is not in the
+    document."""
     if not isinstance(quote, str) or not _MARKER.sub("", quote).strip():
         run.quotes_dropped += 1
         run.warn(f"{task}: the model gave an empty quote; dropped")
         return None
-    span = find_span(document_id, text, _MARKER.sub("", quote).strip())
+    span = find_span(document_id, text, _MARKER.sub("", quote).strip(), within=shown)
     if span is None:
         run.quotes_dropped += 1
         run.warn(f"{task}: quote not found in {document_id!r}, dropped: {quote[:80]!r}")

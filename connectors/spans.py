@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -60,25 +60,37 @@ def _flexible_pattern(quote: str) -> re.Pattern[str] | None:
     return re.compile(r"\s+".join(re.escape(word) for word in words), re.IGNORECASE)
 
 
-def find_span(document_id: str, text: str, quote: str, *, near: int | None = None) -> dict | None:
+def find_span(
+    document_id: str,
+    text: str,
+    quote: str,
+    *,
+    near: int | None = None,
+    within: Sequence[tuple[int, int]] = (),
+) -> dict | None:
     """Locate `quote` in `text`: exact first, then ignoring case and runs of whitespace.
 
-    With several matches, the one starting closest to `near` (or the first) wins. None when absent.
+    With several matches, one inside the ranges `within` (what a model was shown) wins, else the one nearest
+    them; among those, the one starting closest to `near` (or the first). None when absent.
     """
     if not quote or not quote.strip():
         return None
-    starts = [m.start() for m in re.finditer(re.escape(quote), text)]
-    if starts:
-        start = min(starts, key=lambda s: abs(s - near)) if near is not None else starts[0]
-        return make_span(document_id, text, start, start + len(quote))
-    pattern = _flexible_pattern(quote.strip())
-    if pattern is None:
-        return None
-    matches = list(pattern.finditer(text))
+    matches = [(m.start(), m.start() + len(quote)) for m in re.finditer(re.escape(quote), text)]
+    if not matches:
+        pattern = _flexible_pattern(quote.strip())
+        if pattern is None:
+            return None
+        matches = [(m.start(), m.end()) for m in pattern.finditer(text)]
     if not matches:
         return None
-    match = min(matches, key=lambda m: abs(m.start() - near)) if near is not None else matches[0]
-    return make_span(document_id, text, match.start(), match.end())
+
+    def rank(match: tuple[int, int]) -> tuple[int, int, int]:
+        start, end = match
+        outside = min((max(a - start, end - b, 0) for a, b in within), default=0)
+        return outside, abs(start - near) if near is not None else 0, start
+
+    start, end = min(matches, key=rank)
+    return make_span(document_id, text, start, end)
 
 
 def repair_span(span: Any, text: str, document_id: str | None = None) -> dict | None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from connectors.base import Document, RunContext
-from connectors.model import DocumentReading, grounded_span
+from connectors.model import DocumentReading, Ranges, Reply, grounded_span
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PERIOD_LABEL = re.compile(r"\b(?:Q[1-4]|H[12]|FY\s?\d{2,4}|(?:19|20)\d\d)\b", re.IGNORECASE)
@@ -46,25 +45,28 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(_PERIOD_LABEL.sub(" ", text))}
 
 
-def _items(replies: list[Any], key: str) -> list[dict]:
+def _items(replies: list[Reply], key: str) -> list[tuple[dict, Ranges]]:
+    """The objects listed under `key` in each reply, with the ranges of the text the reply's part showed."""
     return [
-        item
+        (item, reply.shown)
         for reply in replies
-        if isinstance(reply, dict) and isinstance(reply.get(key), list)
-        for item in reply[key]
+        if isinstance(reply.value, dict) and isinstance(reply.value.get(key), list)
+        for item in reply.value[key]
         if isinstance(item, dict)
     ]
 
 
-def _figures(document: Document, result: dict, items: list[dict], run: RunContext, task: str) -> list[dict]:
+def _figures(
+    document: Document, result: dict, items: list[tuple[dict, Ranges]], run: RunContext, task: str
+) -> list[dict]:
     known = {(m["metric"], m["span"]["start"]) for m in result["metrics"]}
     covered = [(m["sentence"]["start"], m["sentence"]["end"], m["metric"]) for m in result["metrics"]]
     added = []
-    for item in items:
+    for item, shown in items:
         value = item.get("value")
         if not isinstance(value, int | float) or not isinstance(item.get("metric"), str):
             continue
-        span = grounded_span(run, task, document.document_id, document.text, item.get("quote"))
+        span = grounded_span(run, task, document.document_id, document.text, item.get("quote"), shown)
         if span is None:
             continue
         if not {f"{value:g}", str(value)} & _numbers(span["quote"]):
@@ -95,13 +97,15 @@ def _figures(document: Document, result: dict, items: list[dict], run: RunContex
     return added
 
 
-def _guidance(document: Document, result: dict, items: list[dict], run: RunContext, task: str) -> list[dict]:
+def _guidance(
+    document: Document, result: dict, items: list[tuple[dict, Ranges]], run: RunContext, task: str
+) -> list[dict]:
     starts = {g["span"]["start"] for g in result["guidance"]}
     added = []
-    for item in items:
+    for item, shown in items:
         if item.get("direction") not in DIRECTIONS or not isinstance(item.get("metric"), str):
             continue
-        span = grounded_span(run, task, document.document_id, document.text, item.get("quote"))
+        span = grounded_span(run, task, document.document_id, document.text, item.get("quote"), shown)
         if span is None or span["start"] in starts:
             continue
         starts.add(span["start"])
@@ -111,18 +115,20 @@ def _guidance(document: Document, result: dict, items: list[dict], run: RunConte
     return added
 
 
-def _qa(document: Document, items: list[dict], run: RunContext, task: str) -> list[dict]:
+def _qa(document: Document, items: list[tuple[dict, Ranges]], run: RunContext, task: str) -> list[dict]:
     pairs = []
-    for item in items:
+    for item, shown in items:
         asked = item.get("question") if isinstance(item.get("question"), dict) else {}
-        span = grounded_span(run, task, document.document_id, document.text, asked.get("quote"))
+        span = grounded_span(run, task, document.document_id, document.text, asked.get("quote"), shown)
         if span is None:
             continue
         answers = []
         for answer in item.get("answers") or []:
             if not isinstance(answer, dict):
                 continue
-            answer_span = grounded_span(run, task, document.document_id, document.text, answer.get("quote"))
+            answer_span = grounded_span(
+                run, task, document.document_id, document.text, answer.get("quote"), shown
+            )
             if answer_span is not None:
                 answers.append({"speaker": str(answer.get("speaker") or ""), "span": answer_span})
         pairs.append(
@@ -136,13 +142,14 @@ def _qa(document: Document, items: list[dict], run: RunContext, task: str) -> li
     return sorted(pairs, key=lambda pair: pair["question"]["span"]["start"])
 
 
-def _bullets(document: Document, items: list[dict], run: RunContext, task: str) -> list[dict]:
+def _bullets(document: Document, items: list[tuple[dict, Ranges]], run: RunContext, task: str) -> list[dict]:
     bullets = []
-    for item in items:
+    for item, shown in items:
         if not isinstance(item.get("text"), str):
             continue
         spans = [
-            grounded_span(run, task, document.document_id, document.text, q) for q in item.get("quotes") or []
+            grounded_span(run, task, document.document_id, document.text, q, shown)
+            for q in item.get("quotes") or []
         ]
         spans = [s for s in spans if s is not None]
         quoted = set().union(*(_numbers(s["quote"]) for s in spans)) if spans else set()
@@ -169,11 +176,11 @@ def refine_with_model(document: Document, result: dict, run: RunContext) -> dict
             task,
             "These bullets summarise the parts of one earnings call in order. Merge them into 3 to 6 bullets "
             "for the whole call, keeping each bullet's exact quotes.\n"
-            f"{json.dumps(summary_items)}\n"
+            f"{json.dumps([item for item, _ in summary_items])}\n"
             'Reply as {"summary": [{"text": str, "quotes": [str]}]}',
             max_tokens=700,
         )
-        summary_items = _items([merged], "summary") or summary_items
+        summary_items = _items([Reply(merged, ())], "summary") or summary_items
     refined = dict(result)
     refined["metrics"] = sorted(
         result["metrics"] + _figures(document, result, _items(figures, "figures"), run, task),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from connectors.base import Document, RunContext
 from connectors.dates import find_dates
 from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
-from connectors.model import DocumentReading, grounded_span
+from connectors.model import DocumentReading, Reply, grounded_span
 
 MAX_HINTS = 3
 VALUE_PATTERNS = {
@@ -63,20 +63,25 @@ def playbook_question(rule: dict) -> str:
     )
 
 
-def _playbook_check(document: Document, rule: dict, parts: list, run: RunContext, task: str) -> dict | None:
+def _playbook_check(
+    document: Document, rule: dict, parts: list[Reply], run: RunContext, task: str
+) -> dict | None:
     """The model's answer to one playbook rule over every part it read: a clause it quotes (grounded, or
     dropped and counted), its value (checked against the text), or its absence from every part. None when no
     part gave a usable answer; the rules then decide the check from the clauses."""
     check_task = f"{task} playbook {rule['id']}"
     present: dict | None = None
     absent_parts = 0
-    for reply in parts:
+    for part in parts:
+        reply = part.value
         if not isinstance(reply, dict) or not isinstance(reply.get("present"), bool):
             continue
         if not reply["present"]:
             absent_parts += 1
             continue
-        span = grounded_span(run, check_task, document.document_id, document.text, reply.get("quote"))
+        span = grounded_span(
+            run, check_task, document.document_id, document.text, reply.get("quote"), part.shown
+        )
         if span is None or present is not None:
             continue
         value = reply.get("answer")
@@ -131,13 +136,16 @@ def refine_with_model(
     found: list[dict] = []
     model_answers: dict[str, object] = {}
     for category, parts in zip(CUAD_CATEGORIES, replies[: len(CUAD_CATEGORIES)], strict=True):
-        for reply in parts:
+        for part in parts:
+            reply = part.value
             if not isinstance(reply, dict):
                 continue
             for item in reply.get("clauses") or []:
                 if not isinstance(item, dict):
                     continue
-                span = grounded_span(run, task, document.document_id, document.text, item.get("quote"))
+                span = grounded_span(
+                    run, task, document.document_id, document.text, item.get("quote"), part.shown
+                )
                 if span is None:
                     continue
                 confidence = item.get("confidence")

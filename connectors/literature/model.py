@@ -7,7 +7,7 @@ from collections import Counter
 
 from connectors.base import Document, RunContext
 from connectors.literature.retrieval import CorpusIndex
-from connectors.model import DocumentReading, grounded_span
+from connectors.model import DocumentReading, Reply, grounded_span
 
 VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
 DOCUMENTS_SHOWN = 3
@@ -22,10 +22,11 @@ _SYNTHESISE = (
 )
 
 
-def _verdict(claim: dict, judged: list[tuple[Document, dict]], run: RunContext) -> dict:
+def _verdict(claim: dict, judged: list[tuple[Document, Reply]], run: RunContext) -> dict:
     task = f"literature claim {claim['claim_id']}"
     evidence, votes, rationale = [], Counter(), []
-    for document, reply in judged:
+    for document, part in judged:
+        reply = part.value
         verdict = reply.get("verdict")
         if verdict not in VERDICTS:
             continue
@@ -33,7 +34,7 @@ def _verdict(claim: dict, judged: list[tuple[Document, dict]], run: RunContext) 
             votes[verdict] += 1
             continue
         spans = [
-            grounded_span(run, task, document.document_id, document.text, quote)
+            grounded_span(run, task, document.document_id, document.text, quote, part.shown)
             for quote in reply.get("quotes") or []
         ]
         spans = [span for span in spans if span is not None]
@@ -101,7 +102,7 @@ def refine_with_model(
         for entry in claim["ranking"][:DOCUMENTS_SHOWN]:
             if entry["document_id"] in by_id:
                 asked.setdefault(entry["document_id"], []).append(claim)
-    judged: dict[str, list[tuple[Document, dict]]] = {claim["claim_id"]: [] for claim in claims}
+    judged: dict[str, list[tuple[Document, Reply]]] = {claim["claim_id"]: [] for claim in claims}
     for document_id, its_claims in asked.items():
         document = by_id[document_id]
         replies = DocumentReading(run, document).ask_many(
@@ -110,7 +111,9 @@ def refine_with_model(
             max_tokens=400,
         )
         for claim, parts in zip(its_claims, replies, strict=True):
-            judged[claim["claim_id"]].extend((document, reply) for reply in parts if isinstance(reply, dict))
+            judged[claim["claim_id"]].extend(
+                (document, part) for part in parts if isinstance(part.value, dict)
+            )
     return (
         [_verdict(claim, judged[claim["claim_id"]], run) for claim in claims],
         [_synthesis(index, entry, run) for entry in synthesis],

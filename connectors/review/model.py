@@ -30,11 +30,17 @@ def model_cells(run: RunContext, document: Document, columns: list[dict], floor:
     )
     cells: dict[str, dict] = {}
     for column, parts in zip(columns, replies, strict=True):
-        for answer in parts:
+        for reply in parts:
+            answer = reply.value
             if not isinstance(answer, dict) or answer.get("value") in (None, ""):
                 continue
             span = grounded_span(
-                run, f"review {column['key']}", document.document_id, document.text, answer.get("quote")
+                run,
+                f"review {column['key']}",
+                document.document_id,
+                document.text,
+                answer.get("quote"),
+                reply.shown,
             )
             if span is not None:
                 value = answer["value"]
@@ -64,8 +70,15 @@ def model_answer(
         index = sentence.get("passage")
         if not isinstance(index, int) or not 0 <= index < len(passages):
             continue
-        document = passages[index][0]
-        span = grounded_span(run, "ask", document.document_id, document.text, sentence.get("quote"))
+        document, passage = passages[index]
+        span = grounded_span(
+            run,
+            "ask",
+            document.document_id,
+            document.text,
+            sentence.get("quote"),
+            ((passage.start, passage.end),),
+        )
         if span is not None:
             answer.append({"text": sentence["text"], "spans": [span]})
     return answer or None

@@ -298,6 +298,49 @@ def test_rag_prompts_hold_only_packed_chunks_in_document_order(scripted_server, 
     assert [c["category"] for c in result["clauses"]] == ["Governing Law"]
 
 
+GOVERNING = "governed by the laws of the State of Delaware"
+SUPERSEDED = (
+    "MASTER AGREEMENT\n\nExhibit A (superseded form, not in force). This Agreement shall be governed by the laws "
+    "of the State of Delaware.\n\n" + "Filler clause about delivery. " * 20
+)
+IN_FORCE = (
+    "\n\nSECTION 9. GOVERNING LAW. This Agreement shall be governed by the laws of the State of Delaware.\n"
+)
+
+
+def test_a_model_quote_is_placed_in_the_chunk_or_section_it_was_shown(scripted_server):
+    text = SUPERSEDED + IN_FORCE
+    in_force = text.index(GOVERNING, len(SUPERSEDED))
+    scripted_server.responder = lambda messages: json.dumps(
+        {"value": "Delaware", "quote": GOVERNING, "present": True, "clauses": [{"quote": GOVERNING}]}
+    )
+    columns = [{"key": "law", "question": "Which law governs?", "type": "text"}]
+    rag = {"documents": {"d": {"strategy": "rag", "reason": "test", "token_budget": 500}}}
+    result = run_connector(
+        "review",
+        [Document("d", text)],
+        options={"columns": columns},
+        mode="model",
+        client=client_for(scripted_server),
+        context=rag,
+        retrieve=lambda document_id, question, budget: [
+            {"chunk_id": "c2", "start": len(SUPERSEDED) + 2, "end": len(text)}
+        ],
+    )
+    assert result["rows"][0]["cells"]["law"]["spans"][0]["start"] == in_force
+    sections = [[0, len(SUPERSEDED)], [len(SUPERSEDED), len(text)]]
+    parts = {"documents": {"d": {"strategy": "map_reduce", "reason": "test", "sections": sections}}}
+    scripted_server.responder = lambda messages: json.dumps(
+        {"clauses": [{"quote": GOVERNING, "confidence": 0.9}]}
+        if "Governing Law." in messages[1]["content"] and "Part 2 of 2" in messages[0]["content"]
+        else {}
+    )
+    legal = run_connector(
+        "legal", [Document("d", text)], mode="model", client=client_for(scripted_server), context=parts
+    )
+    assert [(c["category"], c["span"]["start"]) for c in legal["clauses"]] == [("Governing Law", in_force)]
+
+
 def literature_responder(messages: list[dict]) -> str:
     system, question = messages[0]["content"], messages[1]["content"]
     if question.startswith("Claim: Vitamin D") and "Document 102 " in system:

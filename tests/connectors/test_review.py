@@ -4,6 +4,7 @@ against the legal connector, growing a review, and model mode's grounding."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy
 import pytest
@@ -229,6 +230,27 @@ def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
     )
     assert [sentence["text"] for sentence in result["answer"]] == ["New York law governs."]
     assert invalid_spans(result, {"n": NOTE}) == []
+
+
+def test_ask_model_answer_cites_the_passage_it_names(scripted_server):
+    text = (
+        "MASTER AGREEMENT\n\nExhibit A's superseded form was governed by the laws of the State of Delaware.\n\n"
+        "9. This Agreement, as in force, is governed by the laws of the State of Delaware.\n"
+    )
+
+    def responder(messages: list[dict]) -> str:
+        shown = re.findall(r"^\[(\d+)\] (.*)$", messages[-1]["content"], re.MULTILINE)
+        index = next(int(number) for number, passage in shown if "in force" in passage)
+        quote = "governed by the laws of the State of Delaware"
+        return json.dumps({"sentences": [{"text": "Delaware law.", "passage": index, "quote": quote}]})
+
+    scripted_server.responder = responder
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    result = run_connector(
+        "ask", [Document("n", text)], options={"question": "Which law governs?"}, mode="model", client=client
+    )
+    [sentence] = result["answer"]
+    assert sentence["spans"][0]["start"] == text.index("governed", text.index("in force"))
 
 
 @pytest.mark.parametrize(

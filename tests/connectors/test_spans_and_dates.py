@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from connectors.dates import add_duration, duration_days, find_dates, parse_duration
@@ -32,6 +34,16 @@ def test_find_span_prefers_exact_then_whitespace_and_case_insensitive_match():
     assert find_span("d", "abc", "Five\nYears") is None
     fuzzy = find_span("d", "The term is FIVE   years.", "five years")
     assert fuzzy["quote"] == "FIVE   years"
+
+
+def test_find_span_prefers_a_match_inside_the_ranges_shown_then_the_nearest():
+    text = "governed by Delaware law. Filler text here. governed by Delaware law. More. governed by Delaware law."
+    starts = [m.start() for m in re.finditer("governed", text)]
+    assert find_span("d", text, "governed by Delaware law")["start"] == starts[0]
+    assert find_span("d", text, "governed by Delaware law", within=[(40, 75)])["start"] == starts[1]
+    assert find_span("d", text, "GOVERNED  by delaware law", within=[(40, 75)])["start"] == starts[1]
+    assert find_span("d", text, "governed by Delaware law", within=[(90, len(text))])["start"] == starts[2]
+    assert find_span("d", text, "governed by Delaware law", within=[(40, 50)])["start"] == starts[1]
 
 
 def test_repair_span_keeps_valid_spans_and_relocates_shifted_ones():
