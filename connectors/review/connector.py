@@ -190,16 +190,30 @@ class AskConnector(Connector):
             answer = model_answer(run, question, ranked)
         if answer is None:
             best = ranked[0][1].score if ranked else 0.0
-            answer = [
-                {"text": " ".join(document.text[p.start : p.end].split()), "spans": [_span(document, p)]}
-                for document, p in ranked[: options["max_sentences"]]
-                if p.score >= best / 2
-            ]
+            answer = _distinct_sentences(
+                [(document, p) for document, p in ranked if p.score >= best / 2], options["max_sentences"]
+            )
         return {
             "question": question,
             "answer": answer,
             "passages": [{"score": p.score, "span": _span(document, p)} for document, p in ranked],
         }
+
+
+def _distinct_sentences(ranked: list[tuple[Document, Passage]], most: int) -> list[dict]:
+    """Up to `most` answer sentences, best first, one per text (whitespace and case aside): a sentence that
+    recurs (contracts on one template, a clause repeated in an exhibit) is one entry citing every place."""
+    answer: list[dict] = []
+    by_text: dict[str, dict] = {}
+    for document, passage in ranked:
+        text = " ".join(document.text[passage.start : passage.end].split())
+        entry = by_text.get(text.casefold())
+        if entry is not None:
+            entry["spans"].append(_span(document, passage))
+        elif len(answer) < most:
+            by_text[text.casefold()] = {"text": text, "spans": [_span(document, passage)]}
+            answer.append(by_text[text.casefold()])
+    return answer
 
 
 def _span(document: Document, passage: Passage) -> dict:

@@ -232,6 +232,21 @@ def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
     assert invalid_spans(result, {"n": NOTE}) == []
 
 
+def test_ask_gives_a_recurring_sentence_once_citing_every_place():
+    law = "This Agreement shall be governed by the laws of the State of Delaware."
+    text = f"MASTER AGREEMENT\n\n1. Scope. Services are described in Exhibit A.\n\n2. Law. {law}\n\nEXHIBIT A\n\n2. Law. {law}\n\n"
+    result = run_connector(
+        "ask",
+        [Document("d", text), Document("d2", text.replace(law, law.upper()))],
+        options={"question": "Which law governs the agreement?"},
+    )
+    texts = [sentence["text"] for sentence in result["answer"]]
+    assert texts[0] == law and len(texts) == len({t.casefold() for t in texts})
+    places = [(span["document_id"], span["start"]) for span in result["answer"][0]["spans"]]
+    assert sorted(places) == [(d, at) for d in ("d", "d2") for at in (text.index(law), text.rindex(law))]
+    assert invalid_spans(result, {"d": text, "d2": text.replace(law, law.upper())}) == []
+
+
 def test_ask_model_answer_cites_the_passage_it_names(scripted_server):
     text = (
         "MASTER AGREEMENT\n\nExhibit A's superseded form was governed by the laws of the State of Delaware.\n\n"
