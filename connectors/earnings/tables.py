@@ -146,12 +146,14 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _PER_SHARE = r"(?:per|a) (?:(?:fully )?diluted )?(?:common )?share"
+# Digits are read in bounded groups (up to 15 before the point, 15 after, five thousands groups), and never
+# from inside a longer run of digits, so that a range over a long run of digits is not tried from every digit.
 # A number is negative after a minus sign or word, or in accounting's brackets, which close right after its
 # digits: "(0.12)", "$(0.12)", "($0.12)", "(1.3)%", "$(15) million". A bracket that holds more than the number
 # opens an aside, "($1.0 billion last year)", "(5% of Net Sales)", "($1.0 billion)": those numbers are positive.
 _NUMBER = (
     r"(?:(?P<neg>(?<![A-Za-z])-|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>US\$|\$|€|£|¥)\s?(?P<copen>\()?)?"
-    r"(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?(open)\))(?(copen)\))"
+    r"(?P<value>(?<!\d)(?:\d{1,3}(?:,\d{3}){1,5}|\d{1,15}(?!\d))(?:\.\d{1,15})?)(?(open)\))(?(copen)\))"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
     rf"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s{_PER_SHARE})?|cents?|{_PER_SHARE}))?"
 )

@@ -101,6 +101,21 @@ def test_runs_of_blanks_and_chained_fillers_read_in_linear_time(transcript_text)
     assert [q["question"]["speaker"] for q in result["qa"]] == ["Alex Analyst", "Kim Lee"]
 
 
+@pytest.mark.timeout(10)
+def test_long_runs_of_digits_read_in_linear_time():
+    from connectors.earnings.tables import NUMBER, RANGE
+
+    for run in ("1" * 20_000, "1." + "1" * 20_000, "$" + "1" * 20_000 + " to", "1," + "000," * 5_000 + "5"):
+        list(RANGE.finditer(run))
+    assert [m.group(0) for m in NUMBER.finditer("7" * 40 + " and $1,234,567.89 or 0.123456789012345")] == [
+        "$1,234,567.89",
+        "0.123456789012345",
+    ]
+    text = "PREPARED REMARKS\n\nJane Doe -- CFO: Revenue was $5 million. Code " + "9" * 20_000 + " end.\n"
+    result = run_connector("earnings", [Document("ACME_q3_2021", text, kind="transcript")])
+    assert [(m["metric"], m["value"]) for m in result["metrics"]] == [("revenue", 5.0)]
+
+
 def test_json_turns_become_speaker_paragraphs():
     turns = [
         {"speaker": "Operator", "text": "Welcome.", "section": "prepared"},
