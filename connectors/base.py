@@ -133,12 +133,12 @@ def prepare_documents(documents: list[Document]) -> list[Document]:
         if document.document_id in seen:
             raise ValueError(f"document_id {document.document_id!r} appears twice")
         seen.add(document.document_id)
-        if len(document.text) > MAX_DOCUMENT_CHARS:
+        text = normalise_text(document.text)
+        if len(text) > MAX_DOCUMENT_CHARS:
             raise ValueError(
-                f"document {document.document_id!r} has {len(document.text):,} characters; "
+                f"document {document.document_id!r} has {len(text):,} characters once normalised; "
                 f"the limit is {MAX_DOCUMENT_CHARS:,}"
             )
-        text = normalise_text(document.text)
         prepared.append(Document(document.document_id, text, document.kind, dict(document.metadata)))
     return prepared
 

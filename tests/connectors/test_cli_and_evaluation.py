@@ -195,6 +195,17 @@ def test_oversized_contract_is_refused_with_a_clear_message(tmp_path, capsys):
     assert code == 2 and out == "" and "limit is" in err
 
 
+def test_the_size_limit_counts_the_normalised_text():
+    from connectors import Document
+    from connectors.base import MAX_DOCUMENT_CHARS, prepare_documents
+
+    grows = "\ufb2c" * (MAX_DOCUMENT_CHARS // 2)
+    with pytest.raises(ValueError, match="once normalised; the limit is"):
+        prepare_documents([Document("d", grows)])
+    shrinks = "e\u0301" * (MAX_DOCUMENT_CHARS // 2 + 10)
+    assert len(prepare_documents([Document("d", shrinks)])[0].text) == MAX_DOCUMENT_CHARS // 2 + 10
+
+
 def test_reference_facts_skip_dates_and_share_a_range_scale():
     facts = reference_facts(
         [
