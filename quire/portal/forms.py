@@ -16,14 +16,15 @@ KEY_ROLES = [(r.value, r.label) for r in API_KEY_ROLES]
 MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
 
 
-def sign_in_key(host: str, email: str) -> str:
-    """What `QUIRE_SIGN_IN_RATE` counts attempts by: the host signed in on and the e-mail, both lower case."""
-    return f"sign-in:{host}:{email}"
+def sign_in_key(email: str) -> str:
+    """What `QUIRE_SIGN_IN_RATE` counts attempts by: the e-mail, lower case. Not the host as well: a password is
+    one per person whatever the host, and a Host header is the client's to choose."""
+    return f"sign-in:{email}"
 
 
 class MemberAuthenticationForm(AuthenticationForm):
     """Django's sign-in; on a workspace's host name only that workspace's members may sign in. Attempts per
-    e-mail and host are limited (`QUIRE_SIGN_IN_RATE`), so passwords cannot be guessed at speed."""
+    e-mail are limited (`QUIRE_SIGN_IN_RATE`), so passwords cannot be guessed at speed."""
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
@@ -34,8 +35,7 @@ class MemberAuthenticationForm(AuthenticationForm):
         email = (self.data.get("username") or "").strip().lower()
         if email:
             limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
-            host = self.request.get_host().lower() if self.request else ""
-            allowed, reset = hit_sliding(sign_in_key(host, email), limit, period)
+            allowed, reset = hit_sliding(sign_in_key(email), limit, period)
             if not allowed:
                 minutes = max(1, round(reset / 60))
                 raise forms.ValidationError(

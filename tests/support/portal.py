@@ -48,7 +48,7 @@ def signed_in(workspace: Workspace, role: str):
     from quire.redisclient import redis_client
 
     email = workspace.emails[role]
-    redis_client(settings.REDIS_URL).delete(sliding_key(sign_in_key(workspace.host.lower(), email.lower())))
+    redis_client(settings.REDIS_URL).delete(sliding_key(sign_in_key(email.lower())))
     client = Client(HTTP_HOST=workspace.host)
     response = client.post("/login", {"username": email, "password": PASSWORD})
     assert response.status_code == 302, response.content

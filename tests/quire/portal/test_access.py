@@ -56,6 +56,11 @@ def test_sign_in_attempts_are_limited_per_email_over_a_sliding_window(workspace,
     assert right.status_code == 200 and b"Too many sign-in attempts" in right.content
     assert "_auth_user_id" not in client.session
     assert signed_in(workspace, "viewer").get("/documents").status_code == 200
+    elsewhere = Client(HTTP_HOST=f"{workspace.host}:8443")
+    assert (
+        b"Too many sign-in attempts"
+        in elsewhere.post("/login", {"username": email, "password": PASSWORD}).content
+    )
     limiter_clock.advance(period)  # every attempt has left the window
     assert client.post("/login", {"username": email, "password": PASSWORD}).status_code == 302
 
@@ -265,3 +270,54 @@ def test_admin_moves_a_key_to_the_current_api_version(workspace, other_workspace
     assert issued.api_key.version == current
     assert f'action="/api-keys/{issued.api_key.pk}/version"' not in moved
     assert Api(issued.secret).get("/v1/health")["Quire-Version"] == current
+
+
+def test_values_postgresql_cannot_take_are_a_400_on_the_portal_too(workspace):
+    viewer = signed_in(workspace, "viewer")
+    assert viewer.get("/documents", {"q": "memo\x00"}).status_code == 400
+    assert viewer.get("/documents/doc_x\x00").status_code == 404
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(make_tenant, monkeypatch):
+    import contextlib
+    import threading
+
+    from django.db import connection
+
+    from quire.portal import services
+    from quire.portal.services import MemberChangeRefused, member_change_role
+    from tenants.services import member_add
+
+    tenant = make_tenant("two-owners").tenant
+    first, second = (
+        member_add(tenant=tenant, email=f"owner-{n}@two-owners.example.com", role="owner", password=PASSWORD)
+        for n in (1, 2)
+    )
+    both_checked = threading.Barrier(2)
+    keeps = services._keeps_an_owner
+
+    def checked_then_wait(target, role):
+        kept = keeps(target, role)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checked.wait(timeout=2)
+        return kept
+
+    monkeypatch.setattr(services, "_keeps_an_owner", checked_then_wait)
+    outcomes = []
+
+    def demote(actor, target):
+        try:
+            member_change_role(actor=actor, target=target, role="admin")
+            outcomes.append("demoted")
+        except MemberChangeRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["demoted", "refused"]
+    assert Member.objects.filter(tenant=tenant, role="owner").count() == 1
