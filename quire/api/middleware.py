@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.signals import got_request_exception
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 
 from common.refusals import ErrorCode
 from quire.api.errors import UNAVAILABLE, error_json, unavailable_response
@@ -78,9 +79,13 @@ class RequestContextMiddleware:
                 if api
                 else HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
             )
-        elif api and (param := _with_nul(request)) is not None:
-            response = error_json(
-                400, ErrorCode.INVALID_PARAMETER, f"{param} holds a NUL character.", param=param
+        elif (param := _with_nul(request)) is not None:
+            response = (
+                error_json(400, ErrorCode.INVALID_PARAMETER, f"{param} holds a NUL character.", param=param)
+                if api
+                else HttpResponseBadRequest(
+                    f"{param} holds a NUL character.", content_type="text/plain; charset=utf-8"
+                )
             )
         else:
             response = self.get_response(request)
@@ -100,6 +105,13 @@ class RequestContextMiddleware:
             logger.warning("dependency unavailable: %s: %s", type(exception).__name__, exception)
             return unavailable_response(request)
         if not request.path.startswith("/v1/"):
+            if isinstance(exception, DataError):
+                logger.warning("request value refused by PostgreSQL: %s", exception)
+                return HttpResponseBadRequest(
+                    "A value in the request is one that cannot be stored or compared (out of range, or a NUL "
+                    "character).",
+                    content_type="text/plain; charset=utf-8",
+                )
             return None
         logger.exception("unhandled error", exc_info=exception)
         return error_json(

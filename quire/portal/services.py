@@ -97,6 +97,7 @@ def member_change_role(*, actor: Member, target: Member, role: str) -> Member:
     _check_may_grant(actor=actor, role=role)
     _check_may_change(actor=actor, target=target)
     with transaction.atomic():
+        tenant_lock(target.tenant)
         target = Member.objects.select_for_update().get(pk=target.pk)
         if not _keeps_an_owner(target, role):
             raise MemberChangeRefused("A workspace needs at least one owner.")
@@ -118,6 +119,7 @@ def member_remove(*, actor: Member, target: Member) -> None:
     _check_may_grant(actor=actor, role=Role.VIEWER)
     _check_may_change(actor=actor, target=target)
     with transaction.atomic():
+        tenant_lock(target.tenant)
         target = Member.objects.select_for_update().get(pk=target.pk)
         if not _keeps_an_owner(target, None):
             raise MemberChangeRefused("A workspace needs at least one owner.")

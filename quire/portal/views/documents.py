@@ -117,7 +117,11 @@ def document_period(request: HttpRequest, document_id: str) -> HttpResponse:
     if not form.is_valid():
         return _document_page(request, document, form)
     period = form.cleaned_data["period"]
-    document_update(document=document, metadata={"period": period})
+    try:
+        document_update(document=document, metadata={"period": period})
+    except Refusal as exc:
+        show_rejection(form, exc)
+        return _document_page(request, document, form)
     messages.success(request, f"Call period set to {period}." if period else "Call period cleared.")
     return redirect("portal:document", document_id=document.pk)
 

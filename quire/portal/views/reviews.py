@@ -160,7 +160,7 @@ def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
     document_id, key = params.get("document", ""), params.get("key", "")
     error = ""
     if request.method == "POST":
-        extra = {"corrected_value": params["value"]} if params.get("action") == "correct" else {}
+        extra = {"corrected_value": params.get("value", "")} if params.get("action") == "correct" else {}
         try:
             cell_correct(
                 job=job,

@@ -83,3 +83,11 @@ def test_a_documents_page_shows_its_metadata_and_sets_or_clears_its_call_period(
     viewer = signed_in(workspace, "viewer")
     assert viewer.post(f"/documents/{document.pk}/period", {"period": "Q1 2020"}).status_code == 403
     assert "Save call period" not in viewer.get(f"/documents/{document.pk}").content.decode()
+
+
+def test_a_period_the_metadata_has_no_room_for_is_refused_on_the_form(workspace):
+    document = stored_document(
+        workspace, "period-full-metadata.txt", "Revenue was $3.2 billion.", {f"k{i}": "v" for i in range(50)}
+    )
+    refused = signed_in(workspace, "owner").post(f"/documents/{document.pk}/period", {"period": "Q3 2021"})
+    assert refused.status_code == 400 and b"metadata holds at most 50 keys" in refused.content
