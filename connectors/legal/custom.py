@@ -218,7 +218,8 @@ def folded(text: str) -> str:
 
 
 def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[str]:
-    """The passages of `examples`, stripped; HeadError naming `param` (or `param.<i>`) for anything else."""
+    """The passages of `examples`, whitespace folded, in order; HeadError naming `param` (or `param.<i>`) for
+    anything else, and for fewer than `minimum` different passages (one pasted ten times is one example)."""
     if not isinstance(examples, list | tuple):
         raise HeadError("give a list of passages", param)
     checked = []
@@ -230,8 +231,9 @@ def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[st
         checked.append(folded(passage))
     if len(checked) > MAX_EXAMPLES:
         raise HeadError(f"give at most {MAX_EXAMPLES} passages; got {len(checked)}", param)
-    if len(checked) < minimum:
-        raise HeadError(f"give at least {minimum} example passages; got {len(checked)}", param)
+    different = len(set(checked))
+    if different < minimum:
+        raise HeadError(f"give at least {minimum} different example passages; got {different}", param)
     return checked
 
 

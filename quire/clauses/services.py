@@ -89,6 +89,7 @@ def clause_type_create(
     positives = _checked(check_examples, list(examples), "examples", minimum=MIN_EXAMPLES)
     negatives = _checked(check_examples, list(counter_examples), "counter_examples")
     _refuse_both_ways(positives, negatives)
+    positives, negatives = list(dict.fromkeys(positives)), list(dict.fromkeys(negatives))
     if ClauseType.objects.filter(key=key).exists():
         raise ClauseTypeRejected(ErrorCode.INVALID_PARAMETER, f"A clause type {key!r} already exists.", "key")
     try:
@@ -255,10 +256,21 @@ def clause_type_train(*, clause_type_id: str) -> ClauseType | None:
         ]
     except HeadError as exc:
         return _training_failed(clause_type_id, version, str(exc))
+    except Exception as exc:
+        logger.exception("training clause type %s v%s failed", clause_type_id, version)
+        return _training_failed(
+            clause_type_id, version, f"internal error while training: {type(exc).__name__}"
+        )
     with transaction.atomic():
         current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
         if current is None or current.version != version:
             return None
+        present = set(
+            Document.objects.select_for_update(no_key=True)
+            .filter(pk__in={miss["document"] for miss in to_check})
+            .values_list("pk", flat=True)
+        )
+        to_check = [miss for miss in to_check if miss["document"] in present]
         current.head = {**trained.weights, "version": version}
         current.precision, current.recall = trained.precision, trained.recall
         current.negative_count, current.trained_at = trained.negatives, timezone.now()
@@ -334,6 +346,20 @@ def _training_failed(clause_type_id: str, version: int | None, reason: str) -> C
 
 def clause_type_fail_unexpectedly(*, clause_type_id: str, exc: BaseException) -> None:
     _training_failed(clause_type_id, None, f"internal error while training: {type(exc).__name__}")
+
+
+def clause_types_forget(*, document: Document, **_signal) -> int:
+    """Drop `document`'s passages from the clause types' near misses (`document_delete`, through
+    `document_erasing`); returns how many types changed. Examples and counter-examples stay: a member taught
+    them, and they are the type's own."""
+    changed = 0
+    for clause_type in ClauseType.objects.select_for_update().filter(
+        near_misses__contains=[{"document": document.pk}]
+    ):
+        clause_type.near_misses = [m for m in clause_type.near_misses if m.get("document") != document.pk]
+        clause_type.save(update_fields=["near_misses"])
+        changed += 1
+    return changed
 
 
 def clause_heads_for(named: Iterable[tuple[str, str]]) -> dict:

@@ -165,8 +165,9 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
         ({"key": "Force Majeure"}, "key"),
         ({"name": "   "}, "name"),
         ({"counter_examples": ["A clause.", f" {FIXTURE['examples'][3]}\n"]}, "counter_examples.1"),
+        ({"examples": [FIXTURE["examples"][0], *[f" {FIXTURE['examples'][1]} "] * 9]}, "examples"),
     ],
-    ids=["too-few", "whitespace", "empty", "empty-counter", "bad-key", "blank-name", "both-ways"],
+    ids=["too-few", "whitespace", "empty", "empty-counter", "bad-key", "blank-name", "both-ways", "repeated"],
 )
 def test_bad_training_input_is_a_400_naming_the_param(api_a: Api, changes: dict, param: str):
     _refused(api_a.post("/v1/clause_types", {**BODY, "key": "never_made", **changes}), param)
@@ -337,3 +338,59 @@ def test_a_clause_type_expands_its_examples_to_be_created_again_elsewhere(tenant
         assert expanded["examples"] == BODY["examples"]
         assert expanded["counter_examples"] == BODY["counter_examples"]
         _refused(api_a.get(f"/v1/clause_types/{created.pk}", **{"expand[]": "head"}), "expand")
+
+
+def test_a_training_that_crashes_fails_its_own_version_not_the_one_queued_after_it(tenant_a, monkeypatch):
+    from django_tenants.utils import tenant_context
+
+    from connectors.legal import custom
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.tasks import clause_type_train_task
+    from quire.webhooks.models import Event
+
+    def newer_training_starts_then_this_one_crashes(positives, negatives):
+        ClauseType.objects.filter(key="crashes_superseded").update(
+            version=2, status=ClauseTypeStatus.TRAINING
+        )
+        raise RuntimeError("lost the database connection")
+
+    monkeypatch.setattr(custom, "train_head", newer_training_starts_then_this_one_crashes)
+    with tenant_context(tenant_a.tenant):
+        training = ClauseType.objects.create(
+            key="crashes_superseded", name="Crashes", examples=BODY["examples"]
+        )
+        try:
+            assert clause_type_train_task.run(training.pk) == "superseded"
+            assert ClauseType.objects.get(pk=training.pk).status == ClauseTypeStatus.TRAINING
+            assert not Event.objects.filter(type="clause_type.failed", data__id=training.pk).exists()
+        finally:
+            training.delete()
+
+
+def test_a_deleted_documents_passages_leave_the_near_misses(tenant_a):
+    import hashlib
+
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType
+    from quire.documents.models import Document
+    from quire.documents.services import document_delete
+
+    text = "Neither party is liable for delay caused by storms over the Quillfeather Marsh."
+    with tenant_context(tenant_a.tenant):
+        document = Document.objects.create(
+            filename="m.txt",
+            content_type="text/plain",
+            sha256=hashlib.sha256(text.encode()).hexdigest(),
+            size_bytes=len(text),
+            text=text,
+            status="ready",
+        )
+        kept = {"document": "doc_other", "start": 0, "end": 5, "text": "Other", "score": 0.4}
+        missed = {"document": document.pk, "start": 0, "end": len(text), "text": text, "score": 0.5}
+        with (
+            clause_type_row(tenant_a.tenant, "near_misses_forget", near_misses=[missed, kept]) as clause_type,
+            tenant_context(tenant_a.tenant),
+        ):
+            document_delete(document=document)
+            assert ClauseType.objects.get(pk=clause_type.pk).near_misses == [kept]
