@@ -83,7 +83,15 @@ class DocumentReading:
         self._lock = threading.Lock()
         self.usage = run.usage.setdefault(
             document.document_id,
-            {"calls": 0, "tokens_in": 0, "cached_tokens": 0, "tokens_out": 0, "attention": [], "chunks": []},
+            {
+                "calls": 0,
+                "questions": 0,
+                "tokens_in": 0,
+                "cached_tokens": 0,
+                "tokens_out": 0,
+                "attention": [],
+                "chunks": [],
+            },
         )
 
     def parts(self) -> list[Part]:
@@ -117,6 +125,8 @@ class DocumentReading:
         calling thread; the calls after each part's first go together."""
         replies: list[list[Reply]] = [[] for _ in questions]
         max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
+        with self._lock:
+            self.usage["questions"] += len(questions)
         for part in self.parts():
             if not questions:
                 break
@@ -247,6 +257,7 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
             "cached_tokens": usage["cached_tokens"],
             "tokens_out": usage["tokens_out"],
             "calls": usage["calls"],
+            "questions": usage["questions"],
             "model": usage.get("model", ""),
         }
         if record["strategy"] == "rag":

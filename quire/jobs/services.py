@@ -438,7 +438,8 @@ def _retrieve(document_id: str, question: str, token_budget: int) -> list[dict]:
 
 def context_costed(record: dict, plan: dict, prices: tuple[float, float, float]) -> dict:
     """`record` (the connector's) with each model-read document's estimated cost at the plan's token prices
-    and what the other feasible strategy would have cost for as many questions."""
+    and what the other feasible strategy would have cost for as many questions (`questions`, not `calls`: a
+    map-reduce reading makes a call per question and section, and reduce calls)."""
     from inference.context import TokenPrices, predicted_usage
 
     pricing = TokenPrices(*prices)
@@ -457,7 +458,7 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float])
             predicted = predicted_usage(
                 other,
                 document_tokens=planned.get("document_tokens", 0),
-                questions=entry["calls"],
+                questions=entry.get("questions", entry["calls"]),
                 token_budget=settings.QUIRE_RAG_TOKENS if other == "rag" else planned.get("window_budget", 1),
             )
             predicted.pop("calls")

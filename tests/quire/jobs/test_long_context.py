@@ -123,7 +123,12 @@ def test_a_model_job_reads_the_call_whole_once_and_asks_every_question_over_the_
     assert done["status"] == "succeeded", done
     result = api.get(f"/v1/jobs/{job['id']}/result").json()
     record = result["context"]["documents"][0]
-    assert (record["strategy"], record["attention"], record["calls"]) == ("whole", "block_sparse", 4)
+    assert (record["strategy"], record["attention"], record["calls"], record["questions"]) == (
+        "whole",
+        "block_sparse",
+        4,
+        4,
+    )
     assert record["model"] == "tiny" and record["tokens_out"] > 0
     assert record["estimated_cost"]["amount"] > 0 and record["alternative"]["strategy"] == "rag"
     # Only the first question's prompt was prefilled block-sparse: the other three found the document's
