@@ -33,7 +33,7 @@ from quire_sdk.client import DEFAULT_BASE_URL, Quire
 from quire_sdk.config import load_config, save_config
 from quire_sdk.errors import APIStatusError, QuireError
 from quire_sdk.export import FORMATS, export_result
-from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, Job, JobResult
+from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, DocumentBatch, Job, JobResult
 from quire_sdk.webhooks import WebhookVerificationError, verify
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Quire's API from the command line.")
@@ -182,6 +182,11 @@ def _status_table(docs: list[Document]) -> Table:
     return table
 
 
+def _batch_counts(batch: DocumentBatch) -> str:
+    made = len(batch.documents)
+    return f"{made} document{'' if made == 1 else 's'}, {len(batch.refused)} refused"
+
+
 @api_command(documents_app, "upload")
 def documents_upload(
     ctx: typer.Context,
@@ -191,10 +196,12 @@ def documents_upload(
     metadata: MetadataOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Upload files, a progress bar per file and one overall."""
+    """Upload files, a progress bar per file and one overall. A ZIP is a batch: each of its files becomes a
+    document, and the files refused are listed."""
     quire = client(ctx)
     meta = _metadata(metadata)
-    docs: list[Document] = []
+    uploaded: list[tuple[Document, int, str]] = []
+    batches: list[tuple[Path, DocumentBatch]] = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -210,26 +217,44 @@ def documents_upload(
             def sent(done: int, total: int, task: int = task) -> None:
                 progress.update(task, completed=done, total=total, state="uploading")
 
-            doc = quire.documents.create(
+            answer = quire.documents.create(
                 file=path, content_type=content_type, metadata=meta, on_upload_progress=sent
             )
-            docs.append(doc)
-            progress.update(task, state=doc.status)
+            if isinstance(answer, DocumentBatch):
+                batches.append((path, answer))
+                uploaded += [(doc, task, f"{doc.filename}: ") for doc in answer.documents]
+                state = _batch_counts(answer)
+            else:
+                uploaded.append((answer, task, ""))
+                state = answer.status
+            progress.update(task, state=state)
             progress.advance(overall)
         if wait:
-            for index, (doc, task) in enumerate(zip(docs, tasks, strict=True)):
-                docs[index] = quire.documents.wait(
-                    doc.id, on_change=lambda d, task=task: progress.update(task, state=d.status)
-                )
+            progress.update(overall, total=len(paths) + len(uploaded))
+            for index, (doc, task, name) in enumerate(uploaded):
+
+                def moved(current: Document, task: int = task, name: str = name) -> None:
+                    progress.update(task, state=name + current.status)
+
+                uploaded[index] = (quire.documents.wait(doc.id, on_change=moved), task, name)
                 progress.advance(overall)
+    docs = [doc for doc, _, _ in uploaded]
+    refused = [(path, batch, file) for path, batch in batches for file in batch.refused]
     failed = [doc for doc in docs if doc.status == "failed"]
     if json_output:
         _print_json(docs)
+        if refused:
+            files = [{**file.raw, "upload": str(path), "batch_id": batch.id} for path, batch, file in refused]
+            sys.stderr.write(json.dumps({"refused": files}, indent=2) + "\n")
     else:
         _out().print(_status_table(docs))
+        for path, batch in batches:
+            _out().print(f"{path.name}: batch {batch.id}, {_batch_counts(batch)}")
         for doc in failed:
             _err().print(f"[red]{doc.filename} failed:[/red] {doc.failure_reason}")
-    if failed:
+        for path, _, file in refused:
+            _err().print(f"[red]{file.filename} ({path.name}) refused:[/red] {file.message} ({file.code})")
+    if failed or refused:
         raise typer.Exit(1)
 
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from quire_sdk._http import Transport
 from quire_sdk.errors import WaitTimeout
@@ -18,6 +18,7 @@ from quire_sdk.types import (
     Deleted,
     Delivery,
     Document,
+    DocumentBatch,
     DocumentText,
     Event,
     Job,
@@ -26,6 +27,7 @@ from quire_sdk.types import (
     SearchHit,
     Usage,
     WebhookEndpoint,
+    document_or_batch,
 )
 
 UPLOAD_CHUNK = 64 * 1024
@@ -91,6 +93,32 @@ class Resource:
 
 
 class Documents(Resource):
+    @overload
+    def create(
+        self,
+        *,
+        text: str,
+        file: None = None,
+        filename: str | None = None,
+        content_type: str | None = None,
+        metadata: dict | None = None,
+        idempotency_key: str | None = None,
+        on_upload_progress: Callable[[int, int], None] | None = None,
+    ) -> Document: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        text: None = None,
+        file: str | os.PathLike | bytes | IO[bytes],
+        filename: str | None = None,
+        content_type: str | None = None,
+        metadata: dict | None = None,
+        idempotency_key: str | None = None,
+        on_upload_progress: Callable[[int, int], None] | None = None,
+    ) -> Document | DocumentBatch: ...
+
     def create(
         self,
         *,
@@ -101,9 +129,11 @@ class Documents(Resource):
         metadata: dict | None = None,
         idempotency_key: str | None = None,
         on_upload_progress: Callable[[int, int], None] | None = None,
-    ) -> Document:
+    ) -> Document | DocumentBatch:
         """A document from `text` (JSON) or a `file` (a path, bytes or a binary file object, sent as
-        multipart). 201 for a new one; the same bytes again give the stored document back."""
+        multipart). 201 for a new one; the same bytes again give the stored document back. A ZIP (not a
+        DOCX, XLSX or PPTX) is a batch of files: the answer is then a `DocumentBatch`, its `documents` and
+        the files it `refused`."""
         if (text is None) == (file is None):
             raise ValueError("give exactly one of text= or file=")
         if text is not None:
@@ -130,7 +160,7 @@ class Documents(Resource):
             headers={"Content-Type": mime, "Content-Length": str(total)},
             idempotency_key=idempotency_key,
         )
-        return Document.from_dict(response.data)
+        return document_or_batch(response.data)
 
     def get(self, document_id: str) -> Document:
         return Document.from_dict(self._t.request("GET", f"documents/{document_id}").data)

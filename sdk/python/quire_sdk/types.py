@@ -59,6 +59,41 @@ class Document(ApiObject):
 
 
 @dataclass
+class RefusedFile(ApiObject):
+    """A file of an upload that was not made a document: its name (its path in the ZIP) and why."""
+
+    filename: str = ""
+    code: str = ""
+    message: str = ""
+
+
+@dataclass
+class DocumentBatch(ApiObject):
+    """The answer to an upload of a ZIP: the documents it created (`data` in the JSON) and the files refused.
+    `documents.list(batch_id=batch.id)` lists the documents again."""
+
+    id: str = ""
+    documents: list[Document] = field(default_factory=list)
+    refused: list[RefusedFile] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Self:
+        return cls(
+            id=data.get("id", ""),
+            documents=[Document.from_dict(doc) for doc in data.get("data") or []],
+            refused=[RefusedFile.from_dict(file) for file in data.get("refused") or []],
+            raw=dict(data),
+        )
+
+
+def document_or_batch(data: dict) -> Document | DocumentBatch:
+    """An upload's answer: a `DocumentBatch` when the server made one (a ZIP), else the `Document`."""
+    if data.get("object") == "document_batch":
+        return DocumentBatch.from_dict(data)
+    return Document.from_dict(data)
+
+
+@dataclass
 class DocumentText(ApiObject):
     document_id: str = ""
     status: str = ""
