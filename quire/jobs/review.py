@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import csv
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 
@@ -163,9 +164,14 @@ class _Line:
         return value
 
 
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d[\d,]*(\.\d+)?%?\Z")
+
+
 def guarded(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula: one starting with =, +, @ or - (not a number) is quoted."""
-    if value[:1] in ("=", "+", "@") or (value[:1] == "-" and not value[1:2].isdigit()):
+    """A cell a spreadsheet will not run as a formula: one starting with =, +, -, @, a tab or a carriage return
+    is quoted with ', unless it is a plain number ("-12.5", "+3%"): "-2+3+cmd|..." starts with a digit too."""
+    if value[:1] in _FORMULA_STARTS and not _PLAIN_NUMBER.match(value):
         return f"'{value}"
     return value
 

@@ -36,9 +36,12 @@ def _result(quotes: list[str], label: str = "Governing Law") -> JobResult:
 
 
 def test_guarded_follows_the_servers_rule():
-    assert guarded("=1+1") == "'=1+1" and guarded("+1") == "'+1" and guarded("@A1") == "'@A1"
-    assert guarded("-cmd") == "'-cmd" and guarded("-") == "'-"
-    assert guarded("-12.5") == "-12.5" and guarded("") == "" and guarded("Term") == "Term"
+    from quire.jobs.review import guarded as servers
+
+    for value in ("=1+1", "+1 555 0100", "@A1", "-cmd", "-", "-2+3+cmd|' /C calc'!A0", "\t=1", "\r=1"):
+        assert guarded(value) == servers(value) == f"'{value}", value
+    for value in ("-12.5", "+3%", "1,200", "", "Term", "12 months"):
+        assert guarded(value) == servers(value) == value, value
 
 
 def test_xlsx_cells_are_text_never_formulas(tmp_path):

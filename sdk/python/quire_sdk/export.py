@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,14 @@ def export_result(result: JobResult, path: str | Path) -> int:
     return len(rows)
 
 
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d[\d,]*(\.\d+)?%?\Z")
+
+
 def guarded(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula: one starting with =, +, @ or - (not a number) is quoted."""
-    if value[:1] in ("=", "+", "@") or (value[:1] == "-" and not value[1:2].isdigit()):
+    """A cell a spreadsheet will not run as a formula: one starting with =, +, -, @, a tab or a carriage return
+    is quoted with ', unless it is a plain number ("-12.5", "+3%"): "-2+3+cmd|..." starts with a digit too."""
+    if value[:1] in _FORMULA_STARTS and not _PLAIN_NUMBER.match(value):
         return f"'{value}"
     return value
 
