@@ -41,6 +41,12 @@ def marked_text(text: str, first: int = 1) -> str:
     return "\n\n".join(f"[P{first + i}] {paragraph}" for i, paragraph in enumerate(paragraphs))
 
 
+def whole_reading(document_id: str, text: str) -> str:
+    """The prompt prefix a whole reading sends: the system prompt, a header and the document's marked text (what
+    a plan must fit in the window, markers included)."""
+    return f"{SYSTEM_PROMPT}\n\nDocument {document_id} (paragraphs marked [P<n>]):\n\n{marked_text(text)}"
+
+
 def _paragraphs_before(text: str, offset: int) -> int:
     return sum(1 for p in _PARAGRAPH.split(text[:offset]) if p.strip())
 
@@ -110,14 +116,7 @@ class DocumentReading:
                 )
                 for i, (start, end) in enumerate(sections)
             ]
-        return [
-            Part(
-                "document",
-                f"{SYSTEM_PROMPT}\n\nDocument {self.document.document_id} (paragraphs marked [P<n>]):\n\n"
-                f"{marked_text(text)}",
-                ((0, len(text)),),
-            )
-        ]
+        return [Part("document", whole_reading(self.document.document_id, text), ((0, len(text)),))]
 
     def ask_many(self, task: str, questions: list[str], *, max_tokens: int = 600) -> list[list[Reply]]:
         """Each question's replies, one per part of the document, each with the ranges that part showed (its

@@ -637,13 +637,19 @@ def documents_folder_delete(*, schema_name: str) -> int:
 def documents_files_rename() -> list[str]:
     """Give every document of the current schema whose bytes are stored under another name than
     `document_file_name` (an upload from before `documents.0009`) its own copy under that name; returns the
-    old names, which other workspaces' documents may still name until they are renamed too."""
+    old names, which other workspaces' documents may still name until they are renamed too. A document whose
+    old name holds nothing is left as it is, with a warning."""
     renamed = []
     for document in Document.objects.only("pk", "file").iterator():
         name = document_file_name(document, "")
         if not document.file.name or document.file.name == name:
             continue
         storage = document.file.storage
+        if not storage.exists(document.file.name):
+            logger.warning(
+                "document %s: nothing stored under %s; left as it is", document.pk, document.file.name
+            )
+            continue
         with document.file.open("rb") as handle:
             stored = storage.save(name, handle)
         Document.objects.filter(pk=document.pk).update(file=stored)

@@ -28,7 +28,7 @@ from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import metadata_merged
 from quire.clauses.services import clause_heads_for
-from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count
+from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count, tokens_for
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
 from quire.documents.services import documents_files_delete, documents_folder_delete, documents_purge_before
@@ -388,6 +388,10 @@ class _ReviewRows:
             )
 
 
+# What "Part i of n of" adds to a section's header beyond a whole reading's.
+SECTION_HEADER_TOKENS = 8
+
+
 def plan_job_context(
     documents: list[Document],
     *,
@@ -397,15 +401,19 @@ def plan_job_context(
 ) -> dict:
     """How the job reads each document within the model window and the plan's context cap: whole (dense or
     block-sparse attention), by retrieval, or in sections then reduced (for connectors that read all of the
-    text), and why. `policy` may ask for one strategy; `whole` that cannot hold raises ContextRefused."""
+    text), and why. `policy` may ask for one strategy; `whole` that cannot hold raises ContextRefused. A
+    document's tokens are those of its whole reading (`connectors.model.whole_reading`: the system prompt and
+    the text with its paragraph markers), and map-reduce sections leave room for their markers as well."""
     from connectors import get_connector
+    from connectors.model import whole_reading
     from inference.context import decide_context, sections
 
     reads_all_text = get_connector(connector).reads_all_text
     planned: dict[str, dict] = {}
     for document in documents:
+        read_tokens = tokens_for(len(whole_reading(document.pk, document.text)))
         decision = decide_context(
-            document_tokens=document.token_estimate,
+            document_tokens=read_tokens,
             model_window=settings.QUIRE_MODEL_WINDOW,
             plan_context_cap=plan_context_cap,
             reserved_output_tokens=settings.QUIRE_RESERVED_OUTPUT_TOKENS,
@@ -419,13 +427,16 @@ def plan_job_context(
             "strategy": decision.strategy,
             "reason": decision.reason,
             "token_budget": decision.token_budget,
-            "document_tokens": document.token_estimate,
+            "document_tokens": read_tokens,
             "fits": decision.fits,
             "window_budget": decision.window_budget,
             "output_tokens": settings.QUIRE_RESERVED_OUTPUT_TOKENS,
         }
         if decision.strategy == "map_reduce":
-            plan["sections"] = [list(s) for s in sections(document.text, token_budget=decision.token_budget)]
+            header = tokens_for(len(whole_reading(document.pk, ""))) + SECTION_HEADER_TOKENS
+            marked = max(1, read_tokens - header)
+            text_budget = (decision.token_budget - header) * document.token_estimate // marked
+            plan["sections"] = [list(s) for s in sections(document.text, token_budget=max(1, text_budget))]
         planned[document.pk] = plan
     return {"policy": policy, "documents": planned}
 

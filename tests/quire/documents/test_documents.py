@@ -377,8 +377,19 @@ def test_documents_stored_under_a_shared_old_name_get_their_own(tenant_a, tenant
             ids[provisioned] = Document.objects.create(
                 filename="old.txt", content_type=TEXT, sha256=digest, size_bytes=len(content), file=old
             ).pk
+    with tenant_context(tenant_a.tenant):
+        lost = Document.objects.create(
+            filename="lost.txt",
+            content_type=TEXT,
+            sha256=uuid.uuid4().hex * 2,
+            size_bytes=1,
+            file="documents/lost",
+        )
     out = io.StringIO()
     call_command("quire_storage_names", stdout=out)
+    with tenant_context(tenant_a.tenant):
+        assert Document.objects.get(pk=lost.pk).file.name == "documents/lost"
+        lost.delete()
     assert not default_storage.exists(old)
     for provisioned, document_id in ids.items():
         with tenant_context(provisioned.tenant):
