@@ -169,15 +169,20 @@ def check_depth(depth: int, limits: IngestLimits, kind: str) -> None:
         )
 
 
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+# A string from its opening quote to its closing one, or to the end of the text when it has none. Every
+# quantifier is possessive and the match cannot fail once it starts at a quote, so the scan never comes
+# back to a character it has passed: linear however quotes and backslashes are arranged, an unterminated
+# string of escaped quotes included.
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def json_depth(text: str) -> int:
-    """How deep arrays and objects nest in JSON `text`, counted without parsing it (strings skipped)."""
+    """How deep arrays and objects nest in JSON `text`, counted without parsing it (strings, an
+    unterminated one too, skipped), in time linear in its length."""
     brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    steps = (1 if c in "[{" else -1 for c in brackets)
-    return max(itertools.accumulate(steps, initial=0))
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=0))
 
 
 def check_json_depth(text: str, limits: IngestLimits) -> None:
