@@ -6,14 +6,34 @@ from __future__ import annotations
 
 import io
 import itertools
+import lzma
 import re
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from common.refusals import ErrorCode
 
 READ_BLOCK = 1 << 20
+# What zipfile raises for an archive it cannot read: damaged (a bad directory or CRC, an offset before the
+# start, a stream that does not inflate or stops short), of a ZIP version or a compression method it does
+# not implement, a name that is not the UTF-8 its flag declares, a member encrypted with a password.
+# LimitExceeded is a ValueError too: catch it first.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    ValueError,
+    NotImplementedError,
+    UnicodeDecodeError,
+    RuntimeError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+)
+# What opening one member raises when the archive is sound but that member cannot be unzipped: encrypted
+# with a password (RuntimeError), or compressed with a method zipfile does not implement.
+MEMBER_UNREADABLE = (RuntimeError, NotImplementedError)
 # Archives smaller than this when unzipped are not judged by their compression ratio.
 RATIO_FLOOR_BYTES = 1 << 20
 
@@ -85,12 +105,17 @@ def check_archive_declared(archive: zipfile.ZipFile, archive_bytes: int, limits:
 def check_archive_read(content: bytes, limits: IngestLimits) -> None:
     """Inflate every member in blocks without keeping them, counting the bytes that really come out, and
     stop at the first block past the limits, whatever the headers say. A member that inflates to more than
-    its declared size fails zipfile's CRC check at its declared end."""
+    its declared size fails zipfile's CRC check at its declared end; one that cannot be unzipped at all
+    (encrypted, an unknown compression) inflates to nothing and is left to whoever reads it."""
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         check_archive_declared(archive, len(content), limits)
         total = 0
         for info in archive.infolist():
-            with archive.open(info) as member:
+            try:
+                member = archive.open(info)
+            except MEMBER_UNREADABLE:
+                continue
+            with member:
                 while block := member.read(READ_BLOCK):
                     total += len(block)
                     _check_unzipped(total, len(content), limits, "inflates to")

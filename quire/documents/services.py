@@ -8,7 +8,6 @@ import dataclasses
 import hashlib
 import logging
 import time
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +30,7 @@ from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
-from quire.documents.limits import DeadlinePassed, IngestLimits, LimitExceeded
+from quire.documents.limits import ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
 from quire.documents.pages import page_images_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
@@ -195,18 +194,22 @@ def document_batch_create(
 ) -> CreatedBatch:
     """One document per file of `uploads` (ZIPs unpacked, ZIPs inside them too), grouped by a batch id,
     each created as `document_create` creates one. The whole upload is refused (413, param `file`) for a ZIP
-    that unzips past the limits, nests ZIPs too deep or holds too many files; a single file that is refused
-    is reported in `refused` and the others are created."""
+    that unzips past the limits, nests ZIPs too deep or holds too many files, and (415) for one that cannot
+    be read; a single file that is refused (a file of a ZIP that cannot be unzipped too) is reported in
+    `refused` and the others are created."""
     metadata = metadata_merged({}, metadata or {})
     try:
         files = unpacked(uploads, IngestLimits.from_settings())
     except LimitExceeded as exc:
         raise sniffing.DocumentOverLimit(exc.code, f"Upload refused: {exc}.", "file") from None
-    except zipfile.BadZipFile as exc:
-        raise sniffing.UnsupportedDocument(f"a damaged ZIP archive ({exc})", "file") from None
+    except ZIP_ERRORS as exc:
+        raise sniffing.UnsupportedDocument(f"a damaged or unreadable ZIP archive ({exc})", "file") from None
     batch_id = new_id("bat")
     created, refused = [], []
     for upload in files:
+        if upload.unreadable:
+            refused.append((upload.filename, sniffing.UnsupportedDocument(upload.unreadable, "file")))
+            continue
         try:
             created.append(
                 document_create(

@@ -9,6 +9,7 @@ import zipfile
 
 from common.refusals import ErrorCode, Refusal
 from quire.documents.limits import (
+    ZIP_ERRORS,
     IngestLimits,
     LimitExceeded,
     check_archive_declared,
@@ -79,11 +80,12 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
         return PDF
     if content.startswith(b"PK\x03\x04"):
         try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                check_archive_declared(archive, len(content), limits)
-                names = set(archive.namelist())
-        except zipfile.BadZipFile:
-            raise UnsupportedDocument("a damaged ZIP archive", param) from None
+            archive = zipfile.ZipFile(io.BytesIO(content))
+        except ZIP_ERRORS as exc:
+            raise UnsupportedDocument(f"a damaged or unreadable ZIP archive ({exc})", param) from None
+        with archive:
+            check_archive_declared(archive, len(content), limits)
+            names = set(archive.namelist())
         return next((kind for part, kind in OOXML_PARTS.items() if part in names), ZIP)
     if content.startswith(OLE_MAGIC):
         if b"_\x00_\x00s\x00u\x00b\x00s\x00t\x00g\x001\x00.\x000\x00_\x00" in content:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from common.refusals import ErrorCode
 from quire.documents import sniffing
 from quire.documents.limits import (
+    MEMBER_UNREADABLE,
+    ZIP_ERRORS,
     IngestLimits,
     LimitExceeded,
     check_archive_read,
@@ -28,6 +30,8 @@ class Upload:
     filename: str
     content: bytes
     declared_type: str | None = None
+    # Why a file of a ZIP could not be unzipped (encrypted, an unknown compression): it is refused.
+    unreadable: str = ""
 
 
 def is_zip(content: bytes) -> bool:
@@ -37,14 +41,15 @@ def is_zip(content: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = set(archive.namelist())
-    except zipfile.BadZipFile:
+    except ZIP_ERRORS:
         return False
     return not names & sniffing.OOXML_PARTS.keys()
 
 
 def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:
-    """The files of `uploads`, each ZIP replaced by its files (named by their path in it); raises
-    LimitExceeded for a ZIP that unzips past the limits, nests too deep, or too many files in all."""
+    """The files of `uploads`, each ZIP replaced by its files (named by their path in it), a file that
+    cannot be unzipped with the reason in `unreadable`; raises LimitExceeded for a ZIP that unzips past the
+    limits, nests too deep, or too many files in all, and one of `ZIP_ERRORS` for a damaged ZIP."""
     files: list[Upload] = []
     for upload in uploads:
         _unpack(upload, 0, limits, files)
@@ -75,4 +80,15 @@ def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload
         ]
         check_batch_files(len(files) + len(members), limits)
         for info in members:
-            _unpack(Upload(info.filename, archive.read(info)), depth + 1, limits, files)
+            try:
+                content = archive.read(info)
+            except MEMBER_UNREADABLE as exc:
+                files.append(Upload(info.filename, b"", unreadable=_unreadable(info, exc)))
+                continue
+            _unpack(Upload(info.filename, content), depth + 1, limits, files)
+
+
+def _unreadable(info: zipfile.ZipInfo, exc: Exception) -> str:
+    if info.flag_bits & 0x1:
+        return "a file encrypted with a password in the ZIP; zip it again without the password"
+    return f"a file the ZIP holds in a form that cannot be unzipped ({exc}); zip it again with Deflate"

@@ -4,8 +4,80 @@ linear in the bytes."""
 
 from __future__ import annotations
 
-from quire.documents.limits import json_depth
-from quire.documents.sniffing import TEXT, sniff_content_type
+import hashlib
+import struct
+
+import pytest
+from django.core.files.base import ContentFile
+from django_tenants.utils import tenant_context
+
+from quire.documents.limits import IngestLimits, json_depth
+from quire.documents.models import Attachment, Document
+from quire.documents.sniffing import TEXT, UnsupportedDocument, sniff_content_type
+from quire.documents.uploads import Upload, is_zip, unpacked
+from tests.quire.documents.test_dataroom import post_files, refused
+from tests.support import Api
+from tests.support.documents import make_eml, make_zip
+
+# --- archives built here ----------------------------------------------------------------------------------
+
+
+def _patched(archive: bytes, patch) -> bytes:
+    """`archive` with `patch(data, local_header_at, central_header_at)` applied to its first member."""
+    data = bytearray(archive)
+    patch(data, data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02"))
+    return bytes(data)
+
+
+def encrypted_member(archive: bytes) -> bytes:
+    """The first member flagged as encrypted with a password (general purpose bit 0)."""
+
+    def patch(data, local, central):
+        data[local + 6] |= 0x01
+        data[central + 8] |= 0x01
+
+    return _patched(archive, patch)
+
+
+def compressed_with(archive: bytes, method: int) -> bytes:
+    """The first member declared compressed with `method` (9 is Deflate64, which zipfile does not read)."""
+
+    def patch(data, local, central):
+        struct.pack_into("<H", data, local + 8, method)
+        struct.pack_into("<H", data, central + 10, method)
+
+    return _patched(archive, patch)
+
+
+def needing_version(archive: bytes, version: int) -> bytes:
+    """The first member declaring the ZIP version needed to extract it (64 is 6.4, past zipfile's 6.3)."""
+    return _patched(archive, lambda data, local, central: struct.pack_into("<H", data, central + 6, version))
+
+
+def utf8_flag_on_latin1_name(archive: bytes) -> bytes:
+    """The first member's name flagged as UTF-8 (bit 11) while its first byte is Latin-1 é."""
+
+    def patch(data, local, central):
+        data[central + 9] |= 0x08
+        data[central + 46] = 0xE9
+
+    return _patched(archive, patch)
+
+
+def not_inflating(archive: bytes) -> bytes:
+    """The first member's Deflate stream replaced by a reserved block type, which zlib refuses."""
+
+    def patch(data, local, central):
+        name_length, extra_length = struct.unpack_from("<HH", data, local + 26)
+        start = local + 30 + name_length + extra_length
+        size = struct.unpack_from("<I", data, central + 20)[0]
+        data[start : start + size] = b"\xff" * size
+
+    return _patched(archive, patch)
+
+
+HELLO = make_zip({"a.txt": b"hello world " * 10})
+
 
 # --- JSON depth -------------------------------------------------------------------------------------------
 
@@ -19,3 +91,83 @@ def test_json_depth_is_linear_on_an_unterminated_string_of_escaped_quotes():
 def test_json_depth_skips_escapes_and_an_unterminated_string():
     assert json_depth('["a\\\\", [1]]') == 2
     assert json_depth('["a", "[[[') == 1
+
+
+# --- ZIPs zipfile cannot read -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "archive",
+    [needing_version(HELLO, 64), utf8_flag_on_latin1_name(HELLO)],
+    ids=["version 6.4", "utf-8 flag on a latin-1 name"],
+)
+def test_a_zip_zipfile_cannot_open_is_no_batch_and_an_unsupported_document(archive):
+    assert not is_zip(archive)
+    with pytest.raises(UnsupportedDocument, match="ZIP archive"):
+        sniff_content_type(archive)
+
+
+@pytest.mark.parametrize(
+    ("archive", "reason"),
+    [
+        (encrypted_member(HELLO), "encrypted with a password"),
+        (compressed_with(HELLO, 9), "cannot be unzipped"),
+        (compressed_with(HELLO, 99), "cannot be unzipped"),
+    ],
+    ids=["encrypted", "deflate64", "method 99"],
+)
+def test_a_zip_member_that_cannot_be_unzipped_is_unpacked_as_unreadable(archive, reason):
+    wrapped = make_zip({"inner.zip": archive, "ok.txt": b"Fine."})
+    files = unpacked([Upload("upload.zip", wrapped)], IngestLimits())
+    assert [(f.filename, f.content, bool(f.unreadable)) for f in files] == [
+        ("a.txt", b"", True),
+        ("ok.txt", b"Fine.", False),
+    ]
+    assert reason in files[0].unreadable
+
+
+def test_a_batch_refuses_the_member_it_cannot_unzip_and_creates_the_others(api_a: Api):
+    archive = encrypted_member(make_zip({"sealed.txt": b"secret " * 20, "open.txt": b"Plain words."}))
+    response = post_files(api_a, {"deal.zip": archive})
+    assert response.status_code == 201, response.content
+    batch = response.json()
+    assert [d["filename"] for d in batch["data"]] == ["open.txt"]
+    assert [(r["filename"], r["code"]) for r in batch["refused"]] == [("sealed.txt", "unsupported_document")]
+    assert "encrypted with a password" in batch["refused"][0]["message"]
+
+
+def test_zips_zipfile_cannot_read_are_refused_not_failed(api_a: Api):
+    refused(post_files(api_a, {"new.zip": needing_version(HELLO, 64)}), 415, "unsupported_document")
+    refused(post_files(api_a, {"bad.zip": utf8_flag_on_latin1_name(HELLO)}), 415, "unsupported_document")
+    message = refused(post_files(api_a, {"broken.zip": not_inflating(HELLO)}), 415, "unsupported_document")
+    assert "ZIP archive" in message
+    both = post_files(api_a, {"new.zip": needing_version(HELLO, 64), "ok.txt": b"Fine and readable."})
+    assert both.status_code == 201, both.content
+    assert [(r["filename"], r["code"]) for r in both.json()["refused"]] == [
+        ("new.zip", "unsupported_document")
+    ]
+
+
+def test_an_attachment_sniffing_cannot_read_is_left_out_and_the_email_ingests(tenant_a):
+    from quire.documents.services import document_ingest
+
+    mail = make_eml(
+        "Data room",
+        "Two files attached.",
+        [
+            ("new.zip", needing_version(HELLO, 64), "application/zip"),
+            ("notes.txt", b"The notes of the call.", "text/plain"),
+        ],
+    )
+    digest = hashlib.sha256(mail).hexdigest()
+    with tenant_context(tenant_a.tenant):
+        document = Document(
+            filename="room.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
+        )
+        document.file.save(digest, ContentFile(mail), save=False)
+        document.save()
+        document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
+        document.refresh_from_db()
+        assert document.status == "ready", document.failure_reason
+        assert "Attachments: new.zip, notes.txt" in document.text
+        assert [a.filename for a in Attachment.objects.filter(email=document)] == ["notes.txt"]
