@@ -129,6 +129,12 @@ def turns_json_to_text(raw: str) -> str:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ValueError(f"transcript JSON does not parse: {error}") from error
+    return transcript_to_text(data)
+
+
+def transcript_to_text(data: object) -> str:
+    """`turns_json_to_text` of JSON already parsed; raises ValueError, with the reason, for data that is
+    neither layout."""
     if isinstance(data, dict) and "turns" not in data and ("q_and_a" in data or "prepared_remarks" in data):
         return _published_to_text(data)
     turns = data.get("turns") if isinstance(data, dict) else data

@@ -8,6 +8,7 @@ import re
 import zipfile
 
 from common.refusals import ErrorCode, Refusal
+from connectors.earnings.transcript import transcript_to_text
 from quire.documents.limits import (
     ZIP_ERRORS,
     IngestLimits,
@@ -32,6 +33,11 @@ SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, HTML, TRANSCRIPT, TEXT)
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+UTF8_BOM = b"\xef\xbb\xbf"
+_LAYOUTS = (
+    '{"turns": [{"speaker", "text"}]} or '
+    '{"prepared_remarks": [{"speaker", "speech"}], "q_and_a": [...], "participants": [...]}'
+)
 _HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*")
 _MAIL_HEADERS = (b"from:", b"subject:", b"date:", b"message-id:", b"mime-version:", b"to:")
 
@@ -74,7 +80,7 @@ def sniff_content_type(
 
 
 def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
-    head = content[:1024].lstrip()
+    head = content.removeprefix(UTF8_BOM)[:1024].lstrip()
     if content.startswith(b"%PDF-"):
         _check_pdf(content, limits)
         return PDF
@@ -101,26 +107,31 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
         ) from None
     if "\x00" in text[:4096]:
         raise UnsupportedDocument("binary content of no supported type", param)
+    if head.startswith((b"{", b"[")) and _is_transcript(text, param, limits):
+        return TRANSCRIPT
     lowered = head[:512].lower()
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered or b"<body" in lowered:
         return HTML
-    if head.startswith((b"{", b"[")):
-        check_json_depth(text, limits)
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return TEXT
-        turns = data.get("turns") if isinstance(data, dict) else data
-        if isinstance(turns, list) and all(isinstance(t, dict) and "text" in t for t in turns):
-            return TRANSCRIPT
-        if _published_transcript(data):
-            return TRANSCRIPT
-        raise UnsupportedDocument(
-            'JSON that is not a transcript ({"turns": [{"speaker", "text"}]} or '
-            '{"prepared_remarks": [{"speaker", "speech"}], "q_and_a": [...], "participants": [...]})',
-            param,
-        )
     return TEXT
+
+
+def _is_transcript(text: str, param: str | None, limits: IngestLimits) -> bool:
+    """Whether JSON `text` is a transcript that parsing reads to turns (False for text that is not JSON);
+    raises UnsupportedDocument for any other JSON, with the reason parsing would fail it for."""
+    check_json_depth(text, limits)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    try:
+        turns = transcript_to_text(data)
+    except ValueError as exc:
+        reason = str(exc)
+    else:
+        if turns.strip():
+            return True
+        reason = "it has no turns"
+    raise UnsupportedDocument(f"JSON that is not a transcript ({reason}); a transcript is {_LAYOUTS}", param)
 
 
 def is_email(content: bytes) -> bool:
@@ -131,14 +142,6 @@ def is_email(content: bytes) -> bool:
         position = match.end()
     ends_block = head[position : position + 1] == b"\n" or head[position : position + 2] == b"\r\n"
     return ends_block and b"from:" in names and len(names & set(_MAIL_HEADERS)) >= 2
-
-
-def _published_transcript(data: object) -> bool:
-    """The published layout: `prepared_remarks` and `q_and_a` lists of `{"speaker", "speech"}` turns."""
-    if not isinstance(data, dict) or not isinstance(data.get("q_and_a"), list):
-        return False
-    turns = data["q_and_a"] + (data.get("prepared_remarks") or [])
-    return bool(turns) and all(isinstance(t, dict) and "speech" in t for t in turns)
 
 
 def _check_pdf(content: bytes, limits: IngestLimits) -> None:

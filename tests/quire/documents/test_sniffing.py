@@ -13,7 +13,8 @@ from django_tenants.utils import tenant_context
 
 from quire.documents.limits import IngestLimits, json_depth
 from quire.documents.models import Attachment, Document
-from quire.documents.sniffing import TEXT, UnsupportedDocument, sniff_content_type
+from quire.documents.parsing import parse_document
+from quire.documents.sniffing import HTML, TEXT, TRANSCRIPT, UnsupportedDocument, sniff_content_type
 from quire.documents.uploads import Upload, is_zip, unpacked
 from tests.quire.documents.test_dataroom import post_files, refused
 from tests.support import Api
@@ -93,6 +94,45 @@ def test_json_depth_skips_escapes_and_an_unterminated_string():
     assert json_depth('["a", "[[[') == 1
 
 
+# --- JSON transcripts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"q_and_a": [], "prepared_remarks": "x"}', '"prepared_remarks" must be a list of turns'),
+        (b'{"q_and_a": [], "prepared_remarks": {"a": 1}}', '"prepared_remarks" must be a list of turns'),
+        (b'{"turns": [{"text": "Revenue grew 5%."}]}', 'turn 0 needs string "speaker"'),
+        (b'{"q_and_a": [{"speech": "x"}], "prepared_remarks": [{"speech": "y"}]}', "needs string"),
+        (b"[]", "no turns"),
+        (b'{"turns": []}', "no turns"),
+    ],
+)
+def test_json_parsing_would_fail_is_refused_when_sniffed(content, reason):
+    with pytest.raises(UnsupportedDocument, match="JSON that is not a transcript") as refused:
+        sniff_content_type(content)
+    assert reason in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'\xef\xbb\xbf{"turns": [{"speaker": "A", "text": "Hi."}]}',
+        b'{"turns": [{"speaker": "A", "text": "The <body> of the release and its <html> copy."}]}',
+        b'[{"speaker": "A", "speech": "Hi."}]',
+    ],
+    ids=["byte order mark", "tags in the speech", "speech for text"],
+)
+def test_a_transcript_parsing_reads_is_sniffed_as_one(content):
+    assert sniff_content_type(content) == TRANSCRIPT
+    assert parse_document(content, TRANSCRIPT, IngestLimits()).text.startswith("A: ")
+
+
+def test_text_that_only_starts_like_json_is_still_html_or_text():
+    assert sniff_content_type(b"[draft] <html><body><p>Hi</p></body></html>") == HTML
+    assert sniff_content_type(b"[draft] Minutes of the board meeting.") == TEXT
+
+
 # --- ZIPs zipfile cannot read -----------------------------------------------------------------------------
 
 
@@ -153,9 +193,10 @@ def test_an_attachment_sniffing_cannot_read_is_left_out_and_the_email_ingests(te
 
     mail = make_eml(
         "Data room",
-        "Two files attached.",
+        "Three files attached.",
         [
             ("new.zip", needing_version(HELLO, 64), "application/zip"),
+            ("call.json", b'{"q_and_a": [], "prepared_remarks": "none"}', "application/json"),
             ("notes.txt", b"The notes of the call.", "text/plain"),
         ],
     )
@@ -169,5 +210,5 @@ def test_an_attachment_sniffing_cannot_read_is_left_out_and_the_email_ingests(te
         document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
         document.refresh_from_db()
         assert document.status == "ready", document.failure_reason
-        assert "Attachments: new.zip, notes.txt" in document.text
+        assert "Attachments: new.zip, call.json, notes.txt" in document.text
         assert [a.filename for a in Attachment.objects.filter(email=document)] == ["notes.txt"]
