@@ -38,7 +38,12 @@ _LAYOUTS = (
     '{"turns": [{"speaker", "text"}]} or '
     '{"prepared_remarks": [{"speaker", "speech"}], "q_and_a": [...], "participants": [...]}'
 )
-_HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*")
+# A header field (RFC 5322): a name of printable US-ASCII but the colon (`X-Spam_score` too), and the lines
+# starting with a space or a tab that fold onto it.
+_HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*")
+# Where the blank line ending an e-mail's header block must come by: relays' Received lines and DKIM and ARC
+# signatures take real mail well past 16 KiB.
+MAX_HEADER_BYTES = 256 * 1024
 _MAIL_HEADERS = (b"from:", b"subject:", b"date:", b"message-id:", b"mime-version:", b"to:")
 
 # Declared types that name the same thing as a sniffed one.
@@ -135,8 +140,9 @@ def _is_transcript(text: str, param: str | None, limits: IngestLimits) -> bool:
 
 
 def is_email(content: bytes) -> bool:
-    """An RFC 822 message: it opens with a block of header lines naming a sender and one more mail header."""
-    head, position, names = content[:16384], 0, set()
+    """An RFC 822 message: it opens with a block of header lines, ended by a blank line within the first
+    MAX_HEADER_BYTES, naming a sender and one more mail header."""
+    head, position, names = content[:MAX_HEADER_BYTES], 0, set()
     while match := _HEADER_LINE.match(head, position):
         names.add(match.group().split(b":", 1)[0].lower() + b":")
         position = match.end()

@@ -14,7 +14,15 @@ from django_tenants.utils import tenant_context
 from quire.documents.limits import IngestLimits, json_depth
 from quire.documents.models import Attachment, Document
 from quire.documents.parsing import parse_document
-from quire.documents.sniffing import HTML, TEXT, TRANSCRIPT, UnsupportedDocument, sniff_content_type
+from quire.documents.sniffing import (
+    EML,
+    HTML,
+    MAX_HEADER_BYTES,
+    TEXT,
+    TRANSCRIPT,
+    UnsupportedDocument,
+    sniff_content_type,
+)
 from quire.documents.uploads import Upload, is_zip, unpacked
 from tests.quire.documents.test_dataroom import post_files, refused
 from tests.support import Api
@@ -131,6 +139,58 @@ def test_a_transcript_parsing_reads_is_sniffed_as_one(content):
 def test_text_that_only_starts_like_json_is_still_html_or_text():
     assert sniff_content_type(b"[draft] <html><body><p>Hi</p></body></html>") == HTML
     assert sniff_content_type(b"[draft] Minutes of the board meeting.") == TEXT
+
+
+# --- e-mail headers --------------------------------------------------------------------------------------
+
+MAIL = b"From: Alice <a@example.com>\r\nTo: b@example.com\r\nSubject: Deal\r\n"
+
+
+def relays(count: int) -> bytes:
+    return b"".join(
+        b"Received: from relay%d.example.com (relay%d.example.com [10.0.0.1]) by mx.example.com with ESMTPS "
+        b"id abcdefghijkl; Tue, 1 Jan 2026 00:00:00 +0000\r\n" % (i, i)
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Received: from mx.example.com\r\nX-Spam_score: 0.1\r\nX-Spam_bar: /\r\n"
+        + MAIL
+        + b"\r\nHello Bob.\r\n",
+        relays(130) + MAIL + b"\r\nHello Bob, the contract is attached.\r\n",
+    ],
+    ids=["exim's X-Spam_score", "17 KB of Received lines"],
+)
+def test_an_email_is_known_by_any_rfc_5322_field_names_and_a_long_header_block(content):
+    assert sniff_content_type(content) == EML
+
+
+def test_an_email_with_a_long_header_block_and_a_latin_1_body_is_read():
+    content = (
+        relays(130)
+        + MAIL
+        + b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n"
+        + b"\r\nGr\xfc\xdfe Bob, the contract is attached.\r\n"
+    )
+    assert sniff_content_type(content) == EML
+    assert "Gr\u00fc\u00dfe Bob" in parse_document(content, EML, IngestLimits()).text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Title: Board minutes\nAuthor: J. Doe\n\nThe board met on Monday.\n",
+        b"From: the desk of Jane Doe\n\nDear all, the board met on Monday.\n",
+        b"From: Jane\nSubject: minutes\nThe board met on Monday.\n",
+        relays(MAX_HEADER_BYTES // 100) + MAIL + b"\r\nHello.\r\n",
+    ],
+    ids=["no sender", "a sender alone", "no blank line", "headers past the bound"],
+)
+def test_text_that_only_looks_like_headers_stays_text(content):
+    assert sniff_content_type(content) == TEXT
 
 
 # --- ZIPs zipfile cannot read -----------------------------------------------------------------------------
