@@ -119,7 +119,7 @@ def parse_eml(
     body = message.get_body(preferencelist=("html", "plain"))
     blocks: list[tuple[str, object]] = []
     if body is not None:
-        text = body.get_content()
+        text = _body_text(body)
         blocks = html_blocks(text) if body.get_content_type() == "text/html" else [("text", text)]
     attachments = []
     for part in message.iter_attachments():
@@ -133,6 +133,19 @@ def parse_eml(
             attachments.append(Attachment(part.get_filename() or "attachment", data))
     headers = {name: str(message[name]) for name in MAIL_HEADERS if message[name]}
     return _mail(limits, headers, blocks, attachments)
+
+
+def _body_text(body) -> str:
+    """The body part's text in its declared charset; one Python does not know (`unknown-8bit`, a misspelt
+    name) is read as UTF-8 if the bytes are UTF-8, else as Latin-1, which takes any byte."""
+    try:
+        return body.get_content()
+    except LookupError:
+        payload = body.get_payload(decode=True) or b""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("latin-1")
 
 
 def parse_msg(content: bytes, limits: IngestLimits) -> ParsedDocument:

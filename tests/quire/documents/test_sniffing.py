@@ -1,6 +1,6 @@
 """Hostile and odd bytes at the door: what sniffing and unpacking make of them is a type or a refusal
 (415/413, or a batch's `refused` entry), never an exception that answers 500, and never slower than
-linear in the bytes."""
+linear in the bytes; and what sniffing takes, parsing reads."""
 
 from __future__ import annotations
 
@@ -191,6 +191,21 @@ def test_an_email_with_a_long_header_block_and_a_latin_1_body_is_read():
 )
 def test_text_that_only_looks_like_headers_stays_text(content):
     assert sniff_content_type(content) == TEXT
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "text"),
+    [
+        (b"text/plain; charset=unknown-8bit", b"Hello \xe9 body", "Hello \u00e9 body"),
+        (b"text/plain; charset=x-unknown-foo", "Caf\u00e9 body".encode(), "Caf\u00e9 body"),
+        (b'text/html; charset="bogus"', b"<p>Hi</p>", "Hi"),
+    ],
+    ids=["unknown-8bit", "utf-8 under an unknown name", "html in a bogus charset"],
+)
+def test_an_email_body_in_a_charset_python_does_not_know_is_still_read(content_type, body, text):
+    content = MAIL + b"Content-Type: " + content_type + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body
+    assert sniff_content_type(content) == EML
+    assert parse_document(content, EML, IngestLimits()).text.endswith("Subject: Deal\n\n" + text)
 
 
 # --- ZIPs zipfile cannot read -----------------------------------------------------------------------------
