@@ -21,8 +21,15 @@ PageCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file an e-mail carries. Its filename is the sender's, without the control characters (a NUL decoded
+    from `filename*=utf-8''a%00.txt`) that PostgreSQL would refuse or a listing would print."""
+
     filename: str
     content: bytes
+
+    def __post_init__(self) -> None:
+        cleaned = "".join(c for c in self.filename if c.isprintable() or c == " ").strip()
+        object.__setattr__(self, "filename", cleaned or "attachment")
 
 
 @dataclass

@@ -156,6 +156,15 @@ class _HtmlText(HTMLParser):
         elif tag in self.BLOCKS or (self.rows is not None and tag in ("td", "th")):
             self._break()
 
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """`<![...]>` sections: those HTMLParser knows (CDATA, conditional `if`/`endif`) as it reads them; any
+        other is skipped to its `>` rather than failing the document (the standard library asserts on them)."""
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            end = self.rawdata.find(">", i + 3)
+            return -1 if end < 0 else end + 1
+
     def handle_startendtag(self, tag: str, attrs) -> None:
         if tag in self.BLOCKS and tag not in self.SKIP:
             self._break()

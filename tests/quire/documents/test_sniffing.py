@@ -287,3 +287,20 @@ def test_an_attachment_sniffing_cannot_read_is_left_out_and_the_email_ingests(te
         assert document.status == "ready", document.failure_reason
         assert "Attachments: new.zip, call.json, notes.txt" in document.text
         assert [a.filename for a in Attachment.objects.filter(email=document)] == ["notes.txt"]
+
+
+def test_an_attachments_filename_loses_its_control_characters():
+    mail = (
+        b"From: a@b.example\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="X"\r\n\r\n--X\r\nContent-Type: text/plain\r\n\r\nbody\r\n'
+        b"--X\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''contract%00%0A.txt\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n--X--\r\n"
+    )
+    parsed = parse_document(mail, "message/rfc822", IngestLimits())
+    assert [a.filename for a in parsed.attachments] == ["contract.txt"]
+
+
+def test_an_unknown_marked_section_is_skipped_not_a_failed_document():
+    html = b"<html><body><![foo[x]]><p>kept</p></body></html>"
+    assert parse_document(html, "text/html", IngestLimits()).text == "kept"
