@@ -101,6 +101,9 @@ class Document(models.Model):
     ingest_owner = models.CharField(max_length=120, blank=True)
     # Runs that have claimed the document; past QUIRE_INGEST_MAX_ATTEMPTS the next claim fails it.
     ingest_attempts = models.PositiveSmallIntegerField(default=0)
+    # The ingest run's heartbeat, apart from `updated_at`, which a metadata update also moves: a client updating
+    # a document's metadata must not keep a dead run looking alive.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

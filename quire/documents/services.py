@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -253,8 +253,9 @@ def _set_status(document: Document, status: str, **fields) -> None:
     for name, value in fields.items():
         setattr(document, name, value)
     document.status = status
+    now = timezone.now()
     updated = Document.objects.filter(pk=document.pk).update(
-        status=status, updated_at=timezone.now(), **fields
+        status=status, updated_at=now, heartbeat_at=now, **fields
     )
     if not updated:
         raise IngestStopped(document.pk)
@@ -280,7 +281,7 @@ def _lock_owned(document: Document) -> None:
 
 def _mark_alive(document_id: str, owner: str) -> bool:
     Document.objects.filter(pk=document_id, status__in=IN_PROGRESS, ingest_owner=owner).update(
-        updated_at=timezone.now()
+        heartbeat_at=timezone.now()
     )
     return True
 
@@ -298,7 +299,8 @@ def _claim(document_id: str) -> Document | None:
         fresh = timezone.now() - timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
         if (
             document.status in IN_PROGRESS
-            and document.updated_at > fresh
+            and document.heartbeat_at is not None
+            and document.heartbeat_at > fresh
             and not process_gone(document.ingest_owner)
         ):
             return None
@@ -330,7 +332,7 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
     written in batches of `QUIRE_INGEST_EMBED_BATCH_CHUNKS`, `chunk_count` counting them as they land.
     Between stages and batches the document is checked: deleted meanwhile, ingestion stops, writes nothing
     and returns None. Past `deadline` (a time.monotonic() value) it raises DeadlinePassed at the next page,
-    block or batch. A run keeps a heartbeat on `updated_at`, so `documents_requeue_stuck` leaves a live run
+    block or batch. A run keeps a heartbeat on `heartbeat_at`, so `documents_requeue_stuck` leaves a live run
     alone and a second delivery (a redelivered task, one the sweep queued) finds it claimed or finished and
     changes nothing."""
     try:
@@ -541,8 +543,9 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
     with transaction.atomic():
         stuck = list(
             Document.objects.select_for_update(skip_locked=True)
-            .filter(status__in=IN_PROGRESS, updated_at__lt=now - stuck_after)
-            .order_by("updated_at")
+            .filter(status__in=IN_PROGRESS)
+            .filter(Q(heartbeat_at__lt=now - stuck_after) | Q(heartbeat_at=None))
+            .order_by(F("heartbeat_at").asc(nulls_first=True))
             .values_list("pk", "status")[:limit]
         )
         for document_id, status in stuck:

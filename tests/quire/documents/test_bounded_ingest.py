@@ -466,7 +466,7 @@ def test_a_document_whose_worker_died_on_every_run_fails_at_the_attempt_limit(te
     with tenant_context(tenant):
         stale = timezone.now() - timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS + 60)
         Document.objects.filter(pk=doc_id).update(status="embedding", ingest_attempts=earlier_runs)
-        Document.objects.filter(pk=doc_id).update(updated_at=stale)
+        Document.objects.filter(pk=doc_id).update(heartbeat_at=stale)
         document = services.document_ingest(tenant=tenant, document_id=doc_id)
         try:
             if earlier_runs < 5:

@@ -109,11 +109,11 @@ def test_the_sweep_requeues_only_documents_stuck_past_the_threshold(make_tenant,
             )
             for status in ("parsing", "embedding", "pending", "ready", "failed")
         }
-        Document.objects.update(updated_at=long_ago)
+        Document.objects.update(heartbeat_at=long_ago)
         fresh = Document.objects.create(
             filename="fresh.txt", content_type="text/plain", sha256="f" * 64, size_bytes=1, file="none"
         )
-        Document.objects.filter(pk=fresh.pk).update(status="embedding")
+        Document.objects.filter(pk=fresh.pk).update(status="embedding", heartbeat_at=timezone.now())
         unqueued = Document.objects.create(
             filename="unqueued.txt", content_type="text/plain", sha256="u" * 64, size_bytes=1, file="none"
         )
@@ -128,3 +128,25 @@ def test_the_sweep_requeues_only_documents_stuck_past_the_threshold(make_tenant,
     assert statuses[rows["parsing"].pk] == statuses[rows["embedding"].pk] == "pending"
     assert statuses[fresh.pk] == "embedding"
     assert [statuses[rows[s].pk] for s in ("pending", "ready", "failed")] == ["pending", "ready", "failed"]
+
+
+def test_a_metadata_update_does_not_keep_a_dead_ingest_looking_alive(make_tenant, monkeypatch):
+    from quire import queueing
+    from quire.documents.services import document_update
+
+    sent = []
+    monkeypatch.setattr(
+        queueing, "current_app", SimpleNamespace(send_task=lambda name, args, **o: sent.append(args))
+    )
+    tenant = make_tenant("stuck-metadata").tenant
+    with tenant_context(tenant):
+        dead = Document.objects.create(
+            filename="dead.txt", content_type="text/plain", sha256="d" * 64, size_bytes=1, status="parsing"
+        )
+        Document.objects.filter(pk=dead.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        try:
+            document_update(document=dead, metadata={"matter": "M-17"})
+            assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 1
+            assert Document.objects.get(pk=dead.pk).status == "pending" and sent == [[dead.pk]]
+        finally:
+            Document.objects.filter(pk=dead.pk).delete()
