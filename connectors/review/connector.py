@@ -49,7 +49,7 @@ class ReviewConnector(Connector):
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:
         _check_documents(documents, self.name)
         heads_named(run.clause_heads, [key for key, _ in self.clause_types(options)])
-        columns = [_with_head_version(column, run.clause_heads) for column in options["columns"]]
+        columns = [with_head_version(column, run.clause_heads) for column in options["columns"]]
         floor = options["confidence_floor"]
         vectors = dict(
             zip(
@@ -116,12 +116,14 @@ class ReviewConnector(Connector):
         return output
 
 
-def _with_head_version(column: dict, heads: dict) -> dict:
+def with_head_version(column: dict, heads: dict) -> dict:
     """A custom clause column records the version of the head that answers it, so a review that extends this
-    one computes its cells again once the clause type was retrained."""
-    if not column.get("clause_type"):
+    one computes its cells again once the clause type was retrained; one whose head is not in `heads` is left
+    without, and so reuses nothing."""
+    head = heads.get(column.get("clause_type") or "")
+    if head is None:
         return column
-    return {**column, "clause_type_version": heads[column["clause_type"]].version}
+    return {**column, "clause_type_version": head.version}
 
 
 def stale_models(prior: dict | None) -> list[str]:

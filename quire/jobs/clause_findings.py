@@ -166,8 +166,10 @@ def suggested(finding: dict) -> str | None:
     correction = finding.get("correction")
     if correction is None:
         return None
+    if not correction["corrected"]:
+        return "clause"
     value = correction["corrected_value"]
-    return "clause" if value is None or folded(str(value)) == finding["text"] else "not"
+    return "clause" if value is not None and folded(str(value)) == finding["text"] else "not"
 
 
 def finding_ref(finding: dict) -> str:

@@ -112,6 +112,8 @@ class CellCorrection(models.Model):
     document_id = models.CharField(max_length=40)
     key = models.CharField(max_length=60)
     corrected_value = models.JSONField(null=True, blank=True)
+    # A correction, whatever its value (null included: "the document has no answer"); else a verification.
+    corrected = models.BooleanField(default=False)
     verified = models.BooleanField(default=False)
     by = models.CharField(max_length=254)
     at = models.DateTimeField()
@@ -126,6 +128,7 @@ class CellCorrection(models.Model):
 
     def as_dict(self) -> dict:
         return {
+            "corrected": self.corrected,
             "corrected_value": self.corrected_value,
             "verified": self.verified,
             "by": self.by,

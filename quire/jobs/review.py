@@ -22,7 +22,7 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 
 def output_with_corrections(result: JobResult) -> dict:
     """The result's output; in a review, each cell a reviewer verified or corrected carries `correction`
-    (`corrected_value`, `verified`, `by`, `at`) beside what the connector found."""
+    (`corrected`, `corrected_value`, `verified`, `by`, `at`) beside what the connector found."""
     output = result.output
     if not isinstance(output, dict) or output.get("connector") != "review":
         return output
@@ -141,7 +141,7 @@ def _grid_lines(
             value = cell.get("value")
             status = cell.get("status", "")
             if correction:
-                if correction["corrected_value"] is not None:
+                if correction["corrected"]:
                     value = correction["corrected_value"]
                     status = f"corrected by {correction['by']} at {correction['at']}"
                 else:

@@ -214,21 +214,36 @@ def _extended_outputs(job_ids: set[str | None]) -> dict[str, dict]:
 
 
 def _planned_review_cells(document_ids: list[str], options: dict, priors: dict[str, dict]) -> int:
-    """A review's cells: its documents times its columns, less the cells of the review it extends whose
-    column is unchanged (as the connector reuses them)."""
+    """A review's cells: its documents times its columns, less the cells of the review it extends that the
+    connector will reuse (`reused_cells`)."""
     from connectors import get_connector
-    from connectors.review.connector import reusable_cells
 
+    review = get_connector("review")
     try:
-        checked = get_connector("review").validate_options(
-            {k: v for k, v in options.items() if k != CONTEXT_POLICY}
-        )
+        checked = review.validate_options({k: v for k, v in options.items() if k != CONTEXT_POLICY})
     except ValueError:
         return 0
-    wanted = set(document_ids)
     prior = priors.get(checked["extends"]) if checked["extends"] else None
-    reused = sum(1 for document_id, _ in reusable_cells(prior, checked["columns"]) if document_id in wanted)
+    try:
+        heads = clause_heads_for(review.clause_types(checked)) if prior else {}
+    except Refusal:
+        heads = {}
+    wanted = set(document_ids)
+    reused = sum(
+        1 for document_id, _ in reused_cells(prior, checked["columns"], heads) if document_id in wanted
+    )
     return review_cells(documents=len(document_ids), columns=len(checked["columns"]), reused=reused)
+
+
+def reused_cells(prior: dict | None, columns: list[dict], heads: Mapping) -> dict[tuple[str, str], dict]:
+    """The cells of the earlier review `prior` that a review of `columns` reuses, by (document, key), as the
+    review connector decides it: its column unchanged (a clause column's head version included), and none when
+    the weights behind the earlier cells changed since."""
+    from connectors.review.connector import reusable_cells, stale_models, with_head_version
+
+    if not prior or stale_models(prior):
+        return {}
+    return reusable_cells(prior, [with_head_version(column, heads) for column in columns])
 
 
 def job_update(*, job: Job, metadata: Mapping[str, str] | None = None) -> Job:
@@ -738,14 +753,28 @@ def workspace_erase(*, tenant: Tenant) -> None:
 
 
 def _carry_corrections(source_id: str, job: Job, output: dict) -> None:
-    """Copy the reviewer's corrections of an extended review onto the cells the new review reused."""
-    kept = {(row["document_id"], key) for row in output.get("rows") or [] for key in row["cells"]}
+    """Copy the reviewer's corrections of an extended review onto the cells the new review reused: a column the
+    connector took over unchanged, the cell as it was. A cell computed again (its question, type or head changed,
+    or the weights behind it) starts without the old cell's correction."""
+    from connectors.review.connector import reusable_cells, stale_models
+
+    prior = JobResult.objects.filter(job_id=source_id).values_list("output", flat=True).first()
+    if not prior or stale_models(prior):
+        return
+    earlier = reusable_cells(prior, output.get("columns") or [])
+    kept = {
+        (row["document_id"], key)
+        for row in output.get("rows") or []
+        for key, cell in row["cells"].items()
+        if earlier.get((row["document_id"], key)) == cell
+    }
     CellCorrection.objects.bulk_create(
         [
             CellCorrection(
                 job=job,
                 document_id=c.document_id,
                 key=c.key,
+                corrected=c.corrected,
                 corrected_value=c.corrected_value,
                 verified=c.verified,
                 by=c.by,
@@ -782,6 +811,7 @@ def cell_correct(
         document_id=document_id,
         key=key,
         defaults={
+            "corrected": corrected_value is not _UNSET,
             "corrected_value": None if corrected_value is _UNSET else corrected_value,
             "verified": verified or corrected_value is not _UNSET,
             "by": by,

@@ -122,16 +122,13 @@ def _shown_cell(cell: dict | None) -> dict:
     if cell is None:
         return {"shown": "…", "status": "pending"}
     correction = cell.get("correction")
-    value = (
-        correction["corrected_value"]
-        if correction and correction["corrected_value"] is not None
-        else cell["value"]
-    )
+    corrected = bool(correction and correction["corrected"])
+    value = correction["corrected_value"] if corrected else cell["value"]
     if isinstance(value, list):
         value = "; ".join(str(v) for v in value)
     elif isinstance(value, dict):
         value = str(value.get("value", value))
-    status = "corrected" if correction and correction["corrected_value"] is not None else cell["status"]
+    status = "corrected" if corrected else cell["status"]
     if correction and status != "corrected" and correction["verified"]:
         status = "verified"
     return {"shown": "—" if value in (None, "") else str(value), "status": status}

@@ -28,7 +28,7 @@ def _form(**changes) -> dict:
 def test_clause_types_page(workspace, other_workspace):
     developer = signed_in(workspace, "developer")
     few = developer.post("/clause-types", _form(examples="\n\n".join(FIXTURE["examples"][:9])))
-    assert few.status_code == 400 and b"Give at least 10 example passages" in few.content
+    assert few.status_code == 400 and b"Give at least 10 different example passages" in few.content
     assert signed_in(workspace, "viewer").post("/clause-types", _form()).status_code == 403
 
     created = developer.post("/clause-types", _form())

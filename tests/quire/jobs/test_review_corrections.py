@@ -1,0 +1,81 @@
+"""A reviewer's word on a review's cells: a correction to null is a correction, and growing a review carries a
+correction only onto the cell it reused as it was."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from quire.jobs.models import CellCorrection, Job, JobResult
+from quire.jobs.review import grid_rows
+from quire.jobs.services import _carry_corrections, cell_correct
+
+LAW = {"key": "governing_law", "question": "Which law governs?", "type": "text"}
+CELL = {
+    "value": "Delaware",
+    "status": "answered",
+    "confidence": 0.9,
+    "spans": [{"document_id": "doc_c", "start": 0, "end": 8, "quote": "Delaware"}],
+}
+
+
+def _review(columns: list[dict], cell: dict = CELL) -> Job:
+    job = Job.objects.create(connector="review", document_ids=["doc_c"], status="succeeded")
+    output = {
+        "connector": "review",
+        "columns": columns,
+        "rows": [{"document_id": "doc_c", "cells": {"governing_law": cell}}],
+    }
+    JobResult.objects.create(job=job, output=output, context={}, attempt=1)
+    return job
+
+
+@pytest.fixture
+def in_tenant(tenant_a):
+    with tenant_context(tenant_a.tenant):
+        made = Job.objects.values_list("pk", flat=True)
+        before = set(made)
+        yield
+        Job.objects.exclude(pk__in=before).delete()
+
+
+def test_a_correction_to_null_is_a_correction_not_a_verification(in_tenant):
+    job = _review([LAW])
+    correction = cell_correct(
+        job=job, document_id="doc_c", key="governing_law", by="r@x", corrected_value=None
+    )
+    assert (correction.corrected, correction.corrected_value, correction.verified) == (True, None, True)
+    header, row = list(grid_rows(JobResult.objects.get(job=job)))
+    status = row[header.index("governing_law status")]
+    assert status.startswith("corrected by r@x") and row[header.index("governing_law")] == ""
+    verified = cell_correct(job=job, document_id="doc_c", key="governing_law", by="r@x", verified=True)
+    assert (verified.corrected, verified.verified) == (False, True)
+    header, row = list(grid_rows(JobResult.objects.get(job=job)))
+    assert "verified by r@x" in row[header.index("governing_law status")]
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "carried"),
+    [
+        (LAW, CELL, True),
+        ({**LAW, "question": "Which state's law governs the agreement?"}, CELL, False),
+        (LAW, {**CELL, "value": "New York"}, False),
+    ],
+    ids=["reused", "question-changed", "computed-again"],
+)
+def test_growing_a_review_carries_a_correction_only_onto_the_cell_it_reused(in_tenant, column, cell, carried):
+    earlier = _review([LAW])
+    CellCorrection.objects.create(
+        job=earlier,
+        document_id="doc_c",
+        key="governing_law",
+        corrected=True,
+        corrected_value="Ontario",
+        verified=True,
+        by="r@x",
+        at=timezone.now(),
+    )
+    grown = _review([column], cell)
+    _carry_corrections(earlier.pk, grown, JobResult.objects.get(job=grown).output)
+    assert CellCorrection.objects.filter(job=grown).exists() is carried
