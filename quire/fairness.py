@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import secrets
 import threading
 import time
 
@@ -61,10 +62,13 @@ def retry_delay() -> float:
 
 class TenantShare:
     """`with TenantShare(schema, task_id) as share:` claims a running place; `share.granted` says whether it
-    did. While granted, a thread renews the claim; on the way out the place is released."""
+    did. While granted, a thread renews the claim; on the way out the place is released. The place is this
+    delivery's (the task id and a token of its own): a second delivery of the same message (Redis redelivers a
+    message unacknowledged past its visibility timeout) takes a place of its own, and releasing it leaves the
+    first delivery's alone."""
 
     def __init__(self, schema: str, task_id: str):
-        self.schema, self.task_id = schema, task_id
+        self.schema, self.task_id = schema, f"{task_id}:{secrets.token_hex(4)}"
         self.granted = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None

@@ -496,7 +496,8 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float])
 def job_run(*, tenant: Tenant, job_id: str) -> Job:
     """Run the job's connector and save its verified result and usage (the connection is in the tenant's
     schema). A second delivery of a finished job does nothing; a job whose worker died is taken over once
-    its lease has run out (LeaseHeld until then)."""
+    its lease has run out (LeaseHeld until then). An error no rule expected fails this attempt only: one
+    another attempt took over meanwhile is left to that attempt."""
     job = _claim(job_id)
     if job is None:
         return Job.objects.get(pk=job_id)
@@ -505,6 +506,11 @@ def job_run(*, tenant: Tenant, job_id: str) -> Job:
             return _run_claimed(job, tenant, _ProgressReporter(job, keeper))
     except JobCanceled:
         return Job.objects.get(pk=job_id)
+    except Exception as exc:
+        logger.exception("job %s attempt %s failed", job_id, job.attempt)
+        return _finish_failed(
+            job, "internal_error", f"internal error while running the job: {type(exc).__name__}"
+        )
 
 
 def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
@@ -689,13 +695,6 @@ def _mark_failed(job: Job, code: str, message: str) -> None:
     job.finished_at, job.lease_until = timezone.now(), None
     job.save(update_fields=["status", "stage", "error", "finished_at", "lease_until"])
     job_finished(job=job)
-
-
-def job_fail_unexpectedly(*, job_id: str, exc: BaseException) -> None:
-    """Mark a running job failed after an error no rule expected; the message names only the error's type."""
-    job = Job.objects.filter(pk=job_id).first()
-    if job is not None and job.status == JobStatus.RUNNING:
-        _finish_failed(job, "internal_error", f"internal error while running the job: {type(exc).__name__}")
 
 
 def job_results_redact(*, document: Document, redactor: Redactor, **_signal) -> int:

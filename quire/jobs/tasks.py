@@ -1,7 +1,8 @@
 import logging
 
 from celery import shared_task
-from django.db import connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from redis import RedisError
 
 from quire.fairness import TenantShare, retry_delay
 from quire.jobs.services import (
@@ -9,7 +10,6 @@ from quire.jobs.services import (
     JOBS_REQUEUE_STALLED_TASK,
     RETENTION_APPLY_TASK,
     LeaseHeld,
-    job_fail_unexpectedly,
     job_run,
     jobs_requeue_stalled,
     retention_apply,
@@ -17,21 +17,26 @@ from quire.jobs.services import (
 from tenants.services import for_each_tenant
 
 logger = logging.getLogger(__name__)
+UNAVAILABLE = (OperationalError, InterfaceError, RedisError)
 
 
 @shared_task(name=JOB_RUN_TASK, bind=True, max_retries=None)
 def job_run_task(self, job_id: str) -> str:
-    with TenantShare(connection.schema_name, self.request.id) as share:
-        if not share.granted:
-            raise self.retry(countdown=retry_delay())
-        try:
-            return job_run(tenant=connection.tenant, job_id=job_id).status
-        except LeaseHeld as held:
-            raise self.retry(countdown=max(1.0, held.seconds_left + 1)) from None
-        except Exception as exc:
-            logger.exception("job %s failed", job_id)
-            job_fail_unexpectedly(job_id=job_id, exc=exc)
-            return "failed"
+    """Run the job within its tenant's share. `job_run` fails the attempt it claimed on an unexpected error; an
+    error before the claim (PostgreSQL or Redis unreachable, a stale connection) is retried, since the job is
+    still queued and nothing else would run it."""
+    try:
+        with TenantShare(connection.schema_name, self.request.id) as share:
+            if not share.granted:
+                raise self.retry(countdown=retry_delay())
+            try:
+                return job_run(tenant=connection.tenant, job_id=job_id).status
+            except LeaseHeld as held:
+                raise self.retry(countdown=max(1.0, held.seconds_left + 1)) from None
+    except UNAVAILABLE as exc:
+        logger.warning("job %s: %s before it could run; retried", job_id, type(exc).__name__)
+        close_old_connections()
+        raise self.retry(countdown=retry_delay()) from exc
 
 
 @shared_task(name=JOBS_REQUEUE_STALLED_TASK)

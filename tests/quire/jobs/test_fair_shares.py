@@ -30,6 +30,17 @@ def test_a_share_holds_at_most_its_size_and_a_killed_tasks_claim_lapses(tenant_a
     assert share_running(schema=schema) == []
 
 
+def test_a_second_delivery_of_a_message_leaves_the_first_deliverys_place_alone(tenant_a):
+    from quire.fairness import TenantShare
+
+    schema = tenant_a.tenant.schema_name + "-redelivered"
+    with TenantShare(schema, "task-1") as first:
+        with TenantShare(schema, "task-1") as second:
+            assert first.granted and second.granted
+        assert share_running(schema=schema) == [first.task_id]
+    assert share_running(schema=schema) == []
+
+
 @pytest.mark.usefixtures("celery_worker")
 def test_a_tenant_past_its_share_waits_while_another_tenant_runs(tenant_a, api_a: Api, api_b: Api):
     doc_a = ready_document(api_a, CONTRACT, "nda.txt")

@@ -148,3 +148,68 @@ def test_a_job_whose_worker_died_on_every_attempt_fails_at_the_attempt_limit(mak
             failed = job_run(tenant=provisioned.tenant, job_id=job.pk)
             assert (failed.status, failed.attempt, failed.error["code"]) == ("failed", 5, "worker_lost")
             assert failed.error["message"].startswith("the job did not finish in 5 attempts")
+
+
+def test_an_unexpected_error_fails_its_own_attempt_and_not_one_that_took_over(make_tenant, monkeypatch):
+    from quire.jobs import services
+    from quire.jobs.services import job_run
+    from quire.webhooks.models import Event
+
+    tenant = make_tenant("attempts-apart").tenant
+
+    def taken_over_then_raises(job, tenant, report):
+        Job.objects.filter(pk=job.pk).update(
+            attempt=job.attempt + 1, lease_until=timezone.now() + timedelta(hours=1)
+        )
+        raise RuntimeError("the inference server went away")
+
+    def raises(job, tenant, report):
+        raise RuntimeError("the inference server went away")
+
+    with tenant_context(tenant):
+        taken = Job.objects.create(connector="legal", document_ids=[])
+        monkeypatch.setattr(services, "_run_claimed", taken_over_then_raises)
+        assert job_run(tenant=tenant, job_id=taken.pk).status == "running"
+        assert not Event.objects.filter(type="job.failed", data__id=taken.pk).exists()
+        own = Job.objects.create(connector="legal", document_ids=[])
+        monkeypatch.setattr(services, "_run_claimed", raises)
+        failed = job_run(tenant=tenant, job_id=own.pk)
+        assert (failed.status, failed.error["code"]) == ("failed", "internal_error")
+        assert failed.error["message"] == "internal error while running the job: RuntimeError"
+
+
+def test_a_job_task_that_cannot_reach_postgresql_before_its_claim_is_retried(tenant_a, monkeypatch):
+    from django.db import OperationalError
+
+    from quire.jobs import tasks
+
+    calls = []
+
+    def unreachable_once(*, tenant, job_id):
+        calls.append(job_id)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return SimpleNamespace(status="succeeded")
+
+    monkeypatch.setattr(tasks, "job_run", unreachable_once)
+    with tenant_context(tenant_a.tenant):
+        assert tasks.job_run_task.apply(args=["job_unreachable"]).get() == "succeeded"
+    assert calls == ["job_unreachable", "job_unreachable"]
+
+
+def test_a_heartbeat_goes_on_after_a_beat_that_raised(tenant_a):
+    from quire.heartbeat import TenantHeartbeat
+
+    beats = []
+
+    def beat() -> bool:
+        beats.append(time.monotonic())
+        if len(beats) == 1:
+            raise RuntimeError("the connection dropped")
+        return True
+
+    with TenantHeartbeat("test-heartbeat", tenant_a.tenant, 0.05, beat) as heart:
+        wait_for_beats = time.monotonic() + 5
+        while len(beats) < 3 and time.monotonic() < wait_for_beats:
+            time.sleep(0.05)
+    assert len(beats) >= 3 and not heart.lost.is_set()
