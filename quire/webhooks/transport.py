@@ -4,6 +4,7 @@ address (TLS still verifies the host name), never follow redirects, read at most
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -14,6 +15,8 @@ from functools import cache
 from urllib.parse import urlsplit
 
 import httpx
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = "Quire-Webhooks/1"
 EXCERPT_CHARS = 1024
@@ -155,7 +158,10 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, refused: tuple
 
 
 def parse_url(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, path with query) of an http(s) URL; ValueError when it is not one."""
+    """(scheme, host, port, path with query) of an http(s) URL, the host in ASCII (an international name as
+    IDNA); ValueError when it is not one, or holds a control character."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise UnsafeUrl("the URL holds a control character")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeUrl("the URL must start with http:// or https://")
@@ -168,7 +174,11 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
     except ValueError as exc:
         raise UnsafeUrl("the URL's port is invalid") from exc
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname, port, path
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise UnsafeUrl(f"the host {parts.hostname!r} is not a valid name") from exc
+    return parts.scheme, host, port, path
 
 
 def resolve_target(url: str, *, allow_private: bool) -> Target:
@@ -206,6 +216,8 @@ def _tls_context() -> ssl.SSLContext:
 _CLIENTS: OrderedDict[tuple[str, str, str, int], httpx.Client] = OrderedDict()
 _CLIENTS_LOCK = threading.Lock()
 MAX_POOLED_TARGETS = 64
+# Seconds past an attempt's timeout before its connections are closed under it.
+DEADLINE_GRACE_S = 1.0
 
 
 def _client_for(target: Target, timeout: float) -> httpx.Client:
@@ -232,7 +244,30 @@ def _client_for(target: Target, timeout: float) -> httpx.Client:
 def post(
     target: Target, body: bytes, headers: dict, *, timeout: float, max_response_bytes: int
 ) -> HttpOutcome:
-    """POST `body` to the resolved address. Never raises for network trouble: the outcome says what happened."""
+    """POST `body` to the resolved address, within `timeout` seconds of wall clock in all: httpx's timeouts
+    bound each read, and a receiver that keeps sending interim 1xx responses or drips its headers would hold
+    the attempt, and a worker, for as long as it likes. Past the deadline the attempt is a timeout and the
+    target's pooled connections are closed, so the request ends at its next read. Never raises: the outcome
+    says what happened."""
+    started = time.perf_counter()
+    done: list[HttpOutcome] = []
+    sender = threading.Thread(
+        target=lambda: done.append(_post(target, body, headers, timeout, max_response_bytes, started)),
+        name="webhook-post",
+        daemon=True,
+    )
+    sender.start()
+    sender.join(timeout + DEADLINE_GRACE_S)
+    if done:
+        return done[0]
+    _client_close(target)
+    sender.join(DEADLINE_GRACE_S)
+    return HttpOutcome(None, _ms_since(started), "", "timeout")
+
+
+def _post(
+    target: Target, body: bytes, headers: dict, timeout: float, max_response_bytes: int, started: float
+) -> HttpOutcome:
     request_headers = {
         **headers,
         "Host": target.host_header,
@@ -240,7 +275,6 @@ def post(
         "User-Agent": USER_AGENT,
     }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    started = time.perf_counter()
     deadline = started + timeout
     received = bytearray()
     try:
@@ -262,9 +296,21 @@ def post(
         return HttpOutcome(None, _ms_since(started), "", "timeout")
     except httpx.HTTPError as exc:
         return HttpOutcome(None, _ms_since(started), "", f"connection_error: {type(exc).__name__}")
+    except Exception as exc:
+        logger.warning("webhook POST to %s failed: %s", target.host, type(exc).__name__, exc_info=True)
+        return HttpOutcome(None, _ms_since(started), "", f"request_error: {type(exc).__name__}")
     excerpt = bytes(received[: EXCERPT_CHARS * 4]).decode("utf-8", errors="replace")[:EXCERPT_CHARS]
     error = "" if 200 <= status < 300 else f"http_{status}"
     return HttpOutcome(status, _ms_since(started), excerpt, error)
+
+
+def _client_close(target: Target) -> None:
+    """Close and forget the pooled client of `target`, ending whatever request it is in."""
+    key = (target.scheme, target.host, target.address, target.port)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.pop(key, None)
+    if client is not None:
+        client.close()
 
 
 def _ms_since(started: float) -> float:

@@ -31,7 +31,7 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
-# An attempt's lease: connect, send and read each have the timeout, so three of them bound a live attempt.
+# An attempt's lease: `transport.post` holds an attempt to its timeout, wall clock; three of them leave room.
 LEASE_TIMEOUTS = 3
 LEASE_MARGIN_S = 5.0
 # Retries due within this many seconds are queued with a countdown; later ones wait for the sweeper,
@@ -110,7 +110,9 @@ def _claim(delivery_id: str) -> tuple[Delivery, DeliveryAttempt] | None:
 def delivery_attempt(*, tenant: Tenant, delivery_id: str) -> Delivery | None:
     """Make one attempt at a due delivery of `tenant` (whose schema is active) and record it. A delivery
     that is finished is left alone; one another worker holds raises DeliveryBusy, one not yet due
-    DeliveryNotDue. An endpoint this attempt disables is reported to the tenant's owners and admins."""
+    DeliveryNotDue. An endpoint this attempt disables is reported to the tenant's owners and admins. A delivery
+    whose attempts were all lost (each a worker that died, or an attempt past its lease) sends no more once the
+    schedule is used up: it fails like one whose last attempt failed."""
     claimed = _claim(delivery_id)
     if claimed is None:
         return Delivery.objects.filter(pk=delivery_id).first()
@@ -118,6 +120,8 @@ def delivery_attempt(*, tenant: Tenant, delivery_id: str) -> Delivery | None:
     endpoint = delivery.endpoint
     if endpoint.status != EndpointStatus.ENABLED:
         outcome = HttpOutcome(None, 0.0, "", "endpoint_disabled")
+    elif attempt.number > len(retry_schedule()) + 1:
+        outcome = HttpOutcome(None, 0.0, "", "abandoned: every attempt the schedule allows was lost")
     else:
         outcome = _send(delivery, endpoint)
     return _record(tenant, delivery, attempt, outcome)

@@ -183,3 +183,16 @@ def test_endpoint_deleted_during_an_attempt_ends_it_quietly(receiver, hooks_tena
     assert outcome == {"result": None}
     with tenant_context(hooks_tenant.tenant):
         assert not Delivery.objects.filter(pk=delivery.pk).exists()
+
+
+def test_a_delivery_whose_every_attempt_was_lost_fails_once_the_schedule_is_used_up(receiver, hooks_tenant):
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        try:
+            lost = _orphan_delivery(endpoint, n=3)
+            Delivery.objects.filter(pk=lost.pk).update(attempts=4)
+            settled = delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=lost.id)
+            assert (settled.status, settled.attempts) == ("failed", 5)
+            assert settled.last_error.startswith("abandoned") and receiver.requests == []
+        finally:
+            endpoint.delete()

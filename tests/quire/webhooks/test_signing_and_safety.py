@@ -108,3 +108,58 @@ def test_timeouts_and_refused_connections_are_outcomes(receiver):
     closed = resolve_target("http://127.0.0.1:9/", allow_private=True)
     refused = post(closed, b"{}", {}, timeout=2, max_response_bytes=100)
     assert refused.status_code is None and refused.error.startswith("connection_error")
+
+
+def test_a_receiver_that_keeps_sending_interim_responses_is_a_timeout():
+    import socket
+    import threading
+
+    from quire.webhooks.transport import Target
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def stall() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for _ in range(100):
+                if stop.wait(0.3):
+                    return
+                connection.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    threading.Thread(target=stall, daemon=True).start()
+    port = listener.getsockname()[1]
+    try:
+        outcome = post(
+            Target("http", "127.0.0.1", port, "127.0.0.1", "/"), b"{}", {}, timeout=1, max_response_bytes=100
+        )
+    finally:
+        stop.set()
+        listener.close()
+    assert (outcome.status_code, outcome.error) == (None, "timeout")
+
+
+@pytest.mark.parametrize("url", ["http://8.8.8.8/hook\x01", "http://8.8.8.8/hook\x7f", "http://8.8.8.8/a\nb"])
+def test_urls_with_control_characters_are_refused(url):
+    with pytest.raises(UnsafeUrl, match="control character"):
+        resolve_target(url, allow_private=True)
+
+
+def test_an_international_host_name_is_sent_in_idna():
+    from quire.webhooks.transport import parse_url
+
+    assert parse_url("https://bücher.example/in")[1] == "xn--bcher-kva.example"
+
+
+def test_an_error_httpx_does_not_name_is_an_outcome(monkeypatch):
+    from quire.webhooks import transport
+
+    def broken(target, timeout):
+        raise UnicodeEncodeError("ascii", "ü", 0, 1, "ordinal not in range")
+
+    monkeypatch.setattr(transport, "_client_for", broken)
+    target = transport.Target("http", "8.8.8.8", 80, "8.8.8.8", "/")
+    outcome = post(target, b"{}", {}, timeout=1, max_response_bytes=100)
+    assert (outcome.status_code, outcome.error) == (None, "request_error: UnicodeEncodeError")
