@@ -327,14 +327,22 @@ def billing_erase(*, tenant: Tenant) -> int:
 
 def billing_secrets_reencrypt() -> int:
     """Write every account's Stripe ids again, and the ids of the subscriptions they replaced, so they are
-    encrypted under the first key of `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many accounts."""
+    encrypted under the first key of `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many accounts. Each
+    account is read and written under its row lock, so a subscription change applied meanwhile is not written
+    back over."""
     accounts = BillingAccount.objects.exclude(stripe_customer_id="", stripe_subscription_id="")
     count = 0
-    for account in accounts.only("pk", "stripe_customer_id", "stripe_subscription_id"):
-        BillingAccount.objects.filter(pk=account.pk).update(
-            stripe_customer_id=account.stripe_customer_id,
-            stripe_subscription_id=account.stripe_subscription_id,
-        )
+    for account_id in accounts.values_list("pk", flat=True):
+        with transaction.atomic():
+            account = (
+                BillingAccount.objects.select_for_update()
+                .only("pk", "stripe_customer_id", "stripe_subscription_id")
+                .get(pk=account_id)
+            )
+            BillingAccount.objects.filter(pk=account.pk).update(
+                stripe_customer_id=account.stripe_customer_id,
+                stripe_subscription_id=account.stripe_subscription_id,
+            )
         count += 1
     for replaced in ReplacedSubscription.objects.only("pk", "subscription_id"):
         ReplacedSubscription.objects.filter(pk=replaced.pk).update(subscription_id=replaced.subscription_id)

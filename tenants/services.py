@@ -15,7 +15,7 @@ from django.utils import timezone
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
-from tenants.keycache import ApiKeyGrant, local_grants
+from tenants.keycache import ApiKeyGrant, grants_refresh, local_grants
 from tenants.models import API_KEY_ROLES, ApiKey, AuditEvent, Domain, Member, Role, Tenant
 from tenants.schemas import schema_build
 
@@ -170,14 +170,18 @@ def api_key_issue(
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke the key from now on; revoking twice keeps the first time. Every web process refuses it within
-    `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py)."""
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        with transaction.atomic():
-            api_key.save(update_fields=["revoked_at"])
-            audit_record(
-                tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
-            )
+    `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py). Revoking a revoked key writes its cached
+    grant again: the first revoke's refresh may have failed (Redis unreachable, a 503), and the grant Redis kept
+    would otherwise let the key in until it expires."""
+    if api_key.revoked_at is not None:
+        grants_refresh(key_ids=[api_key.pk])
+        return api_key
+    api_key.revoked_at = timezone.now()
+    with transaction.atomic():
+        api_key.save(update_fields=["revoked_at"])
+        audit_record(
+            tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
+        )
     return api_key
 
 

@@ -114,3 +114,17 @@ def test_a_deleted_key_stays_refused(tenant_a):
     ApiKey.objects.filter(pk=issued.api_key.pk).get().delete()
     assert api.get("/v1/health").status_code == 401
     assert GrantCache().get(issued.api_key.secret_hash).revoked
+
+
+def test_revoking_again_writes_the_grant_a_failed_refresh_left_active(tenant_a, monkeypatch):
+    from django.db import transaction
+
+    issued = api_key_issue(tenant=tenant_a.tenant, name="revoke-during-a-blip", role="viewer")
+    secret_hash = issued.api_key.secret_hash
+    assert GrantCache().get(secret_hash).active
+    monkeypatch.setattr(transaction, "on_commit", lambda hook, **kwargs: None)
+    api_key_revoke(api_key=issued.api_key)
+    monkeypatch.undo()
+    assert GrantCache().get(secret_hash).active, "the shared grant the lost refresh left behind"
+    api_key_revoke(api_key=ApiKey.objects.get(pk=issued.api_key.pk))
+    assert GrantCache().get(secret_hash).revoked
