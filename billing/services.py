@@ -27,6 +27,7 @@ from billing.models import (
 )
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
+from tenants.crypto import rows_reencrypt
 from tenants.models import Tenant
 
 BILLABLE_KIND = UsageKind.PAGES
@@ -327,23 +328,9 @@ def billing_erase(*, tenant: Tenant) -> int:
 
 def billing_secrets_reencrypt() -> int:
     """Write every account's Stripe ids again, and the ids of the subscriptions they replaced, so they are
-    encrypted under the first key of `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many accounts. Each
-    account is read and written under its row lock, so a subscription change applied meanwhile is not written
-    back over."""
+    encrypted under the first key of `QUIRE_ENCRYPTION_KEYS` (a key rotation, `rows_reencrypt`); returns how
+    many accounts."""
     accounts = BillingAccount.objects.exclude(stripe_customer_id="", stripe_subscription_id="")
-    count = 0
-    for account_id in accounts.values_list("pk", flat=True):
-        with transaction.atomic():
-            account = (
-                BillingAccount.objects.select_for_update()
-                .only("pk", "stripe_customer_id", "stripe_subscription_id")
-                .get(pk=account_id)
-            )
-            BillingAccount.objects.filter(pk=account.pk).update(
-                stripe_customer_id=account.stripe_customer_id,
-                stripe_subscription_id=account.stripe_subscription_id,
-            )
-        count += 1
-    for replaced in ReplacedSubscription.objects.only("pk", "subscription_id"):
-        ReplacedSubscription.objects.filter(pk=replaced.pk).update(subscription_id=replaced.subscription_id)
+    count = rows_reencrypt(accounts, ("stripe_customer_id", "stripe_subscription_id"))
+    rows_reencrypt(ReplacedSubscription.objects.all(), ("subscription_id",))
     return count

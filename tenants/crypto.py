@@ -10,7 +10,7 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
 
 @cache
@@ -53,3 +53,16 @@ class EncryptedTextField(models.TextField):
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
         return encrypt(value) if value else value
+
+
+def rows_reencrypt(rows: models.QuerySet, fields: tuple[str, ...]) -> int:
+    """Write `fields` of every row of `rows` again, so they are encrypted under the first key of
+    `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many rows. Each row is read and written under its
+    lock, so a value changed meanwhile (a secret rotated, a subscription replaced) is not written back over."""
+    count = 0
+    for pk in rows.values_list("pk", flat=True):
+        with transaction.atomic():
+            row = rows.model.objects.select_for_update().only("pk", *fields).get(pk=pk)
+            rows.model.objects.filter(pk=pk).update(**{name: getattr(row, name) for name in fields})
+        count += 1
+    return count

@@ -14,6 +14,7 @@ from quire.webhooks.services.notify import endpoint_disable
 from quire.webhooks.signing import new_secret
 from quire.webhooks.transport import UnsafeUrl, resolve_target
 from tenants.audit import audit_record
+from tenants.crypto import rows_reencrypt
 
 MAX_GRACE_SECONDS = 7 * 86400
 
@@ -169,18 +170,6 @@ def signing_secrets(endpoint: WebhookEndpoint, at: datetime | None = None) -> li
 
 def endpoints_secrets_reencrypt() -> int:
     """Write every endpoint's secrets again, so they are encrypted under the first key of
-    `QUIRE_ENCRYPTION_KEYS` (a key rotation); returns how many endpoints (in the current schema). Each is read
-    and written under its row lock, so a secret rotated meanwhile is not written back over."""
-    count = 0
-    for endpoint_id in WebhookEndpoint.objects.values_list("pk", flat=True):
-        with transaction.atomic():
-            endpoint = (
-                WebhookEndpoint.objects.select_for_update()
-                .only("pk", "secret", "previous_secret")
-                .get(pk=endpoint_id)
-            )
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-                secret=endpoint.secret, previous_secret=endpoint.previous_secret
-            )
-        count += 1
-    return count
+    `QUIRE_ENCRYPTION_KEYS` (a key rotation, `rows_reencrypt`); returns how many endpoints (in the current
+    schema)."""
+    return rows_reencrypt(WebhookEndpoint.objects.all(), ("secret", "previous_secret"))
