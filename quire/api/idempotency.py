@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
+from functools import partial, wraps
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -40,7 +40,10 @@ def request_fingerprint(request: Request) -> str:
 
 
 def idempotent(handler: Callable) -> Callable:
-    """Wrap a view method that writes."""
+    """Wrap a view method that writes. A JSON or form request runs in one transaction with its record, so a
+    crash between its write and the record's response rolls back both and the retry runs afresh; a second
+    request with the key waits for the first and replays it. A multipart upload (its files stored as they come,
+    a batch's documents created one by one) records its response after the write, as before."""
 
     @wraps(handler)
     def wrapper(view, request: Request, *args, **kwargs) -> HttpResponse:
@@ -54,28 +57,41 @@ def idempotent(handler: Callable) -> Callable:
         fingerprint = request_fingerprint(request)
         cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
         IdempotencyRecord.objects.filter(key=key, created_at__lt=cutoff).delete()
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(key=key, fingerprint=fingerprint)
-        except IntegrityError:
-            return _replay(key, fingerprint)
-        try:
-            response = handler(view, request, *args, **kwargs)
-        except Exception:
-            record.delete()
-            raise
-        if response.status_code >= 500:
-            record.delete()
-        else:
-            response = view.finalize_response(request, response, *args, **kwargs)
-            response.render()
-            record.status_code = response.status_code
-            record.content_type = response["Content-Type"]
-            record.response_text = response.content.decode()
-            record.save(update_fields=["status_code", "content_type", "response_text"])
-        return response
+        run = partial(_recorded, handler, view, request, args, kwargs, key, fingerprint)
+        if (request.content_type or "").startswith("multipart/"):
+            return run(together=False)
+        with transaction.atomic():
+            return run(together=True)
 
     return wrapper
+
+
+def _recorded(
+    handler: Callable, view, request: Request, args, kwargs, key: str, fingerprint: str, *, together: bool
+) -> HttpResponse:
+    """Claim the key, run the handler and store its response; `together`: inside the caller's transaction,
+    which an error rolls back whole."""
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        return _replay(key, fingerprint)
+    try:
+        response = handler(view, request, *args, **kwargs)
+    except Exception:
+        if not together:
+            record.delete()
+        raise
+    if response.status_code >= 500:
+        record.delete()
+        return response
+    response = view.finalize_response(request, response, *args, **kwargs)
+    response.render()
+    record.status_code = response.status_code
+    record.content_type = response["Content-Type"]
+    record.response_text = response.content.decode()
+    record.save(update_fields=["status_code", "content_type", "response_text"])
+    return response
 
 
 def _replay(key: str, fingerprint: str) -> HttpResponse:

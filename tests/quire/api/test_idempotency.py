@@ -54,3 +54,30 @@ def test_every_file_of_an_upload_counts_in_its_fingerprint(api_a: Api):
     response = upload("another first memo", "second memo of two")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_crash_between_the_write_and_its_record_leaves_nothing_and_the_retry_runs(api_a: Api, monkeypatch):
+    import uuid
+
+    from django.db import OperationalError
+
+    from quire.api.models import IdempotencyRecord
+
+    name = f"crash-{uuid.uuid4().hex[:8]}"
+    headers = {"Idempotency-Key": f"idem-{name}"}
+    save = IdempotencyRecord.save
+
+    def lost_connection(self, *args, **kwargs):
+        if kwargs.get("update_fields"):
+            raise OperationalError("server closed the connection unexpectedly")
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(IdempotencyRecord, "save", lost_connection)
+    assert api_a.post("/v1/api_keys", {"name": name}, headers=headers).status_code == 503
+    monkeypatch.undo()
+    names = [k["name"] for k in api_a.get("/v1/api_keys", limit=100).json()["data"]]
+    assert name not in names, "the write went with the record"
+    retried = api_a.post("/v1/api_keys", {"name": name}, headers=headers)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
+    names = [k["name"] for k in api_a.get("/v1/api_keys", limit=100).json()["data"]]
+    assert names.count(name) == 1
