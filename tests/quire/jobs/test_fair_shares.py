@@ -46,6 +46,12 @@ def test_a_tenant_past_its_share_waits_while_another_tenant_runs(tenant_a, api_a
     doc_a = ready_document(api_a, CONTRACT, "nda.txt")
     doc_b = ready_document(api_b, CONTRACT, "nda.txt")
     schema = tenant_a.tenant.schema_name
+    # The session's worker may still be finishing a task an earlier test queued for this tenant.
+    wait_for(
+        lambda: share_running(schema=schema) == [],
+        timeout=120,
+        message=lambda: str(share_running(schema=schema)),
+    )
     held = [f"held-{i}" for i in range(settings.QUIRE_TENANT_MAX_RUNNING)]
     assert all(share_claim(schema=schema, task_id=task_id) for task_id in held)
     try:
