@@ -205,15 +205,20 @@ def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Do
 @portal_page()
 def job_clause_answers(request: HttpRequest, job_id: str) -> HttpResponse:
     """A reviewer's answers on a legal job's custom clause findings: those marked as the clause become
-    examples of their clause type, those marked as not counter-examples, and each type answered trains again."""
+    examples of their clause type, those marked as not counter-examples, and each type answered trains again.
+    An answer left as the page showed it (`shown-<n>`) is not sent again: another reviewer may have changed it
+    since the page was drawn."""
     job = get_object_or_404(Job, pk=job_id)
     result = get_object_or_404(JobResult, job=job)
     output = result.output if isinstance(result.output, dict) else {}
     documents = {d.id: d for d in Document.objects.filter(pk__in=job.document_ids)}
     by_type: dict[str, tuple[ClauseType, list[str], list[str]]] = {}
     for check in clause_checks(output, findings_from_output(output), documents):
-        answer = request.POST.get(f"finding-{check['finding'].number}", "")
+        number = check["finding"].number
+        answer = request.POST.get(f"finding-{number}", "")
         if answer not in ("clause", "not") or check["clause_type"] is None:
+            continue
+        if answer == request.POST.get(f"shown-{number}"):
             continue
         clause_type = check["clause_type"]
         _, examples, counter = by_type.setdefault(clause_type.key, (clause_type, [], []))

@@ -135,6 +135,12 @@ def test_custom_clause_findings_are_answered_on_the_job_page(workspace, training
     assert len(clause_type.counter_examples) == len(FIXTURE["counter_examples"])
     assert clause_type.version == 3
 
+    stale = {"finding-1": "clause", "shown-1": "clause", "finding-2": "not", "shown-2": "not"}
+    developer.post(f"/jobs/{job_id}/clause-answers", stale)
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert INVOICES in clause_type.examples and clause_type.version == 3, "a page drawn before the change"
+
 
 def test_in_the_browser_a_finding_is_answered_and_the_page_passes_axe(
     portal_server, workspace, browser_page, artifacts
