@@ -208,6 +208,10 @@ QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 # stopped QUIRE_DOCUMENT_STUCK_SECONDS ago, this often (docs/architecture.md, "Flow of one job").
 QUIRE_STALLED_SWEEP_SECONDS = env_int("QUIRE_STALLED_SWEEP_SECONDS", QUIRE_JOB_LEASE_SECONDS)
 QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 300)
+# A queued job no worker has had in hand for this long (its message lost: a broker that restarted without its
+# data, a retry that could not be published) is sent again by the same sweep. Past two visibility timeouts, so
+# a message the broker still holds has come back by then.
+QUIRE_JOB_QUEUED_LOST_SECONDS = env_int("QUIRE_JOB_QUEUED_LOST_SECONDS", 7200)
 # A job or an ingest whose worker process ended this many times before it finished (a crash, a memory limit, a
 # restart past its grace period) fails instead of starting again: an input that kills its worker every time
 # must not keep a worker busy forever.

@@ -36,6 +36,9 @@ class Job(models.Model):
     lease_owner = models.CharField(max_length=120, blank=True)
     # Set when the broker refused the run task after the job committed; the stalled sweep queues it.
     run_unqueued = models.BooleanField(default=False)
+    # When a worker last had this queued job's run task in hand (ran it, or deferred it past the tenant's share);
+    # a queued job unseen for QUIRE_JOB_QUEUED_LOST_SECONDS has lost its message, and the stalled sweep sends one.
+    queued_seen_at = models.DateTimeField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

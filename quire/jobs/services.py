@@ -11,7 +11,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Length
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
@@ -308,17 +308,37 @@ def _claim(job_id: str) -> Job | None:
         return job
 
 
+def job_seen(*, job_id: str) -> None:
+    """A worker has the job's run task in hand: while the job is queued, its message is not lost."""
+    Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(queued_seen_at=timezone.now())
+
+
 def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
     """Put back in the queue each running job whose lease has lapsed (its worker died or hung): it becomes
     `queued` again, without a lease, and a run is queued on commit. The next `_claim` takes it with a new
     attempt, so the old attempt can neither renew its lease nor save a result, and a queued copy that
     arrives later (the broker's redelivery of the original task, another sweep's) finds the job leased or
     finished. A re-queued job is not picked again until a new attempt has claimed it and lost its lease
-    in turn. A queued job whose run the broker refused (`run_unqueued`) is queued too. Returns how many
-    jobs were re-queued (in the current tenant's schema)."""
+    in turn. A queued job whose run the broker refused (`run_unqueued`) is queued too, and so is one no
+    worker has had in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (`queued_seen_at`, else its creation): its message
+    was lost. Returns how many jobs were re-queued (in the current tenant's schema)."""
     unqueued = marked_requeue(
         Job.objects.filter(status=JobStatus.QUEUED), flag="run_unqueued", send=_run_send, limit=limit
     )
+    now = timezone.now()
+    with transaction.atomic():
+        lost = list(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=JobStatus.QUEUED, run_unqueued=False)
+            .annotate(seen=Coalesce("queued_seen_at", "created_at"))
+            .filter(seen__lt=now - timedelta(seconds=settings.QUIRE_JOB_QUEUED_LOST_SECONDS))
+            .order_by("seen")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Job.objects.filter(pk__in=lost).update(queued_seen_at=now)
+        for job_id in lost:
+            logger.warning("job %s: queued and unseen by any worker; its run is sent again", job_id)
+            transaction.on_commit(partial(_run_send, job_id))
     with transaction.atomic():
         stalled = list(
             Job.objects.select_for_update(skip_locked=True)
@@ -328,11 +348,14 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
         )
         for job_id, attempt in stalled:
             Job.objects.filter(pk=job_id).update(
-                status=JobStatus.QUEUED, lease_until=None, stage=f"requeued (attempt {attempt} stalled)"
+                status=JobStatus.QUEUED,
+                lease_until=None,
+                stage=f"requeued (attempt {attempt} stalled)",
+                queued_seen_at=timezone.now(),
             )
             logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
             transaction.on_commit(partial(_run_send, job_id))
-    return unqueued + len(stalled)
+    return unqueued + len(lost) + len(stalled)
 
 
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:

@@ -11,6 +11,7 @@ from quire.jobs.services import (
     RETENTION_APPLY_TASK,
     LeaseHeld,
     job_run,
+    job_seen,
     jobs_requeue_stalled,
     retention_apply,
 )
@@ -26,6 +27,7 @@ def job_run_task(self, job_id: str) -> str:
     error before the claim (PostgreSQL or Redis unreachable, a stale connection) is retried, since the job is
     still queued and nothing else would run it."""
     try:
+        job_seen(job_id=job_id)
         with TenantShare(connection.schema_name, self.request.id) as share:
             if not share.granted:
                 raise self.retry(countdown=retry_delay())

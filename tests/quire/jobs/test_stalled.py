@@ -213,3 +213,23 @@ def test_a_heartbeat_goes_on_after_a_beat_that_raised(tenant_a):
         while len(beats) < 3 and time.monotonic() < wait_for_beats:
             time.sleep(0.05)
     assert len(beats) >= 3 and not heart.lost.is_set()
+
+
+def test_a_queued_job_no_worker_has_seen_for_hours_is_sent_again_once(make_tenant, monkeypatch):
+    from quire import queueing
+
+    sent = []
+    monkeypatch.setattr(
+        queueing, "current_app", SimpleNamespace(send_task=lambda name, args, **o: sent.append(args))
+    )
+    tenant = make_tenant("lost-messages").tenant
+    hours_ago = timezone.now() - timedelta(seconds=settings.QUIRE_JOB_QUEUED_LOST_SECONDS + 60)
+    with tenant_context(tenant):
+        lost = Job.objects.create(connector="legal")
+        seen = Job.objects.create(connector="legal")
+        fresh = Job.objects.create(connector="legal")
+        Job.objects.filter(pk__in=[lost.pk, seen.pk]).update(created_at=hours_ago)
+        Job.objects.filter(pk=seen.pk).update(queued_seen_at=timezone.now())
+        assert jobs_requeue_stalled() == 1
+        assert jobs_requeue_stalled() == 0
+    assert sent == [[lost.pk]] and fresh.pk not in sent
