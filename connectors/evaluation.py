@@ -27,28 +27,47 @@ def prf(true_positive: int, false_positive: int, false_negative: int) -> tuple[f
     return precision, recall, f1
 
 
+def _thresholds(scored: list[tuple[float, bool]]) -> list[tuple[int, int]]:
+    """(items, hits) kept at each distinct confidence, highest first: items of equal confidence stand or fall
+    together, so their order (which a sort leaves to chance) cannot move the curve."""
+    points = []
+    hits = 0
+    ranked = sorted(scored, key=lambda pair: -pair[0])
+    for items, (confidence, is_hit) in enumerate(ranked, start=1):
+        hits += is_hit
+        if items == len(ranked) or ranked[items][0] != confidence:
+            points.append((items, hits))
+    return points
+
+
+def _precision_recall(right: int, wrong: int, found: int, labelled: int) -> tuple[float, float, float]:
+    """Precision over the predictions (`right` of them hit a labelled span, `wrong` none), recall over the
+    labelled spans (`found` of `labelled` hit by any prediction), and their F1: two predictions of one span
+    count once toward recall, and one prediction covering two spans counts for both."""
+    precision = right / (right + wrong) if right + wrong else 0.0
+    recall = found / labelled if labelled else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
 def average_precision(scored: list[tuple[float, bool]], positives: int) -> float:
-    """Area under the precision-recall curve (step-wise, as average precision) of confidence-ranked hits."""
+    """Area under the precision-recall curve (step-wise, as average precision) of confidence-ranked hits, one
+    step per distinct confidence (as scikit-learn's `average_precision_score`)."""
     if positives == 0:
         return 0.0
-    hits = 0
-    total = 0.0
-    for rank, (_, is_hit) in enumerate(sorted(scored, key=lambda pair: -pair[0]), start=1):
-        if is_hit:
-            hits += 1
-            total += hits / rank
+    total, previous = 0.0, 0
+    for items, hits in _thresholds(scored):
+        total += (hits - previous) * hits / items
+        previous = hits
     return total / positives
 
 
 def precision_at_recall(scored: list[tuple[float, bool]], positives: int, recall: float) -> float:
     """The best precision at any confidence threshold whose recall reaches `recall` (0 when none does)."""
-    best = 0.0
-    hits = 0
-    for rank, (_, is_hit) in enumerate(sorted(scored, key=lambda pair: -pair[0]), start=1):
-        hits += is_hit
-        if positives and hits / positives >= recall:
-            best = max(best, hits / rank)
-    return best
+    reached = [
+        hits / items for items, hits in _thresholds(scored) if positives and hits / positives >= recall
+    ]
+    return max(reached, default=0.0)
 
 
 def calibration_error(scored: list[tuple[float, bool]], bins: int = 10) -> float:
@@ -100,7 +119,7 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
     from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
 
     per_category = {category: [0, 0, 0] for category in CUAD_CATEGORIES}
-    span_tp = span_fp = span_fn = 0
+    span_tp = span_fp = gold_hit = gold_total = 0
     scored: list[tuple[float, bool]] = []
     clause_scored: list[tuple[float, bool]] = []
     scored_by_category: dict[str, list[tuple[float, bool]]] = {category: [] for category in CUAD_CATEGORIES}
@@ -129,7 +148,12 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
             clause_scored.extend((clause["confidence"], hit) for clause, _, hit in clause_hits)
             span_tp += sum(1 for _, jaccard, _ in clause_hits if jaccard >= SPAN_HIT_JACCARD)
             span_fp += sum(1 for _, jaccard, _ in clause_hits if jaccard < SPAN_HIT_JACCARD)
-            span_fn += len(gold) - sum(hit for _, _, hit in clause_hits)
+            gold_hit += sum(
+                1
+                for g in gold
+                if any(token_jaccard(clause["span"]["quote"], g) >= SPAN_HIT_JACCARD for clause in mine)
+            )
+            gold_total += len(gold)
             for clause, _, hit in first_hits(_matches(mine + suggested.get(category, []), gold)):
                 scored.append((clause["confidence"], hit))
                 scored_by_category[category].append((clause["confidence"], hit))
@@ -150,7 +174,7 @@ def score_legal(outputs: dict[str, dict], labels: list[dict]) -> dict[str, float
     fn = sum(c[2] for c in per_category.values())
     micro = prf(tp, fp, fn)
     macro_scores = [prf(*c) for c in per_category.values() if c[0] + c[2] > 0]
-    span = prf(span_tp, span_fp, span_fn)
+    span = _precision_recall(span_tp, span_fp, gold_hit, gold_total)
     labelled = [c for c in CUAD_CATEGORIES if gold_by_category[c]]
     return {
         "documents": len(labels),
@@ -385,7 +409,7 @@ def score_literature(output: dict, labels: list[dict], documents: dict) -> dict[
     recall = {1: [], 3: [], 10: []}
     ndcg = []
     confusion = {(gold, predicted): 0 for gold in classes for predicted in classes}
-    rationale_tp = rationale_fp = rationale_fn = 0
+    rationale_tp = rationale_fp = rationale_found = rationale_gold = 0
     for label in labels:
         predicted = by_id[label["claim_id"]]
         ranked = [entry["document_id"] for entry in predicted["ranking"]]
@@ -411,7 +435,8 @@ def score_literature(output: dict, labels: list[dict], documents: dict) -> dict[
                     hit = True
             rationale_tp += hit
             rationale_fp += not hit
-        rationale_fn += len(gold_sentences) - len(covered)
+        rationale_found += len(covered)
+        rationale_gold += len(gold_sentences)
     f1s = []
     for cls in classes:
         tp = confusion[(cls, cls)]
@@ -427,7 +452,7 @@ def score_literature(output: dict, labels: list[dict], documents: dict) -> dict[
         "ndcg_at_10": sum(ndcg) / max(1, len(ndcg)),
         "verdict_accuracy": sum(confusion[(c, c)] for c in classes) / max(1, total),
         "verdict_macro_f1": sum(f1s) / len(f1s),
-        "rationale_f1": prf(rationale_tp, rationale_fp, rationale_fn)[2],
+        "rationale_f1": _precision_recall(rationale_tp, rationale_fp, rationale_found, rationale_gold)[2],
     }
 
 

@@ -4,7 +4,15 @@ import pytest
 
 from connectors.cli import main
 from connectors.cuad_labels import label_answer, party_matches
-from connectors.evaluation import average_precision, fact_found, ndcg_at, reference_facts, rouge, score_legal
+from connectors.evaluation import (
+    average_precision,
+    fact_found,
+    ndcg_at,
+    precision_at_recall,
+    reference_facts,
+    rouge,
+    score_legal,
+)
 
 
 def run_cli(capsys, *argv):
@@ -119,6 +127,35 @@ def test_legal_scores():
     scores = score_legal({"d": output}, [label])
     assert scores["presence_micro_precision"] == 0.5 and scores["presence_micro_recall"] == 0.5
     assert scores["span_recall"] == 0.5 and scores["answer_value_accuracy"] == 1.0
+
+
+def test_span_recall_counts_each_labelled_span_once_and_each_span_a_clause_covers():
+    first, second = (
+        "Neither party shall compete in the Territory.",
+        "Neither party shall solicit the customers.",
+    )
+    label = {"document_id": "d", "clauses": {"Non-Compete": [first, second]}, "answers": {}}
+
+    def clause(quote: str) -> dict:
+        return {"category": "Non-Compete", "confidence": 0.9, "span": {"quote": quote}}
+
+    twice = score_legal({"d": {"clauses": [clause(first), clause(first)], "answers": {}}}, [label])
+    assert (twice["span_recall"], twice["span_precision"]) == (0.5, 1.0)
+    both = score_legal({"d": {"clauses": [clause(f"{first} {second}")], "answers": {}}}, [label])
+    assert both["span_recall"] == 1.0
+
+
+def test_average_precision_does_not_depend_on_the_order_of_equal_confidences():
+    hit_first = [(0.5, True), (0.5, False), (0.9, True)]
+    miss_first = [(0.5, False), (0.5, True), (0.9, True)]
+    assert (
+        average_precision(hit_first, 2) == average_precision(miss_first, 2) == pytest.approx((1 + 2 / 3) / 2)
+    )
+    assert (
+        precision_at_recall(hit_first, 2, 1.0)
+        == precision_at_recall(miss_first, 2, 1.0)
+        == pytest.approx(2 / 3)
+    )
 
 
 def test_the_scorer_reads_cuad_labels_with_its_own_parser():

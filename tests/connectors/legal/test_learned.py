@@ -421,7 +421,8 @@ def test_precision_at_80_recall_and_per_category_aupr():
         "answers": {},
     }
     span = {"document_id": "d", "start": 0, "end": 1, "quote": "the supplier shall maintain insurance"}
-    output = {"clauses": [{"category": "Insurance", "confidence": 0.6, "span": span}] * 2, "answers": {}}
+    clause = {"category": "Insurance", "confidence": 0.6, "span": span}
+    output = {"clauses": [clause, {**clause, "confidence": 0.5}], "answers": {}}
     scores = score_legal({"d": output}, [label])
     assert scores["span_aupr"] == scores["span_aupr_macro"] == 1.0
     assert scores["span_precision_at_80_recall"] == 1.0
