@@ -38,13 +38,18 @@ def _manage(*args: str, capture: bool = False) -> str:
 
 
 def _wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
+    """Wait until the web process answers `url` (as `localhost`, a host every setting allows, whatever address
+    it binds); any HTTP answer means it is up."""
     deadline = time.monotonic() + timeout
+    request = urllib.request.Request(url, headers={"Host": "localhost"})
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
             raise RuntimeError("a process exited during start-up; see the log above")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(request, timeout=1):
                 return
+        except urllib.error.HTTPError:
+            return
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
@@ -74,8 +79,10 @@ def main() -> int:
     def _terminate(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
+    # A closed terminal (SIGHUP) or a quit (SIGQUIT) stops the children too: they run in sessions of their own,
+    # so nothing else would, and the next `make run` would find the port taken.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(stop_signal, _terminate)
     try:
         _manage("migrate_schemas", "--noinput", "-v", "0")
         credentials = json.loads(_manage("seed_demo", "--json", capture=True))

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models import Model
-from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound
 
 from quire.api.health import check_dependencies
 from quire.documents.models import Document, DocumentStatus
@@ -195,9 +194,24 @@ def _allowed(request: HttpRequest) -> bool:
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
-@require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus scrape target. Anyone without the token gets a 404, as if there were no such page."""
     if not _allowed(request):
-        raise Http404("no such page")
+        return HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     return HttpResponse(exposition(), content_type=CONTENT_TYPE)
+
+
+class ScrapeMiddleware:
+    """Answers `/metrics` before the host check, the tenant routing and the HTTPS redirect: Prometheus scrapes a
+    pod by its address over plain HTTP, with a Host header no ALLOWED_HOSTS names. The bearer token
+    (`QUIRE_METRICS_TOKEN`) is what guards the page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == "/metrics":
+            return metrics(request)
+        return self.get_response(request)

@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "quire.api.middleware.RequestContextMiddleware",
     "quire.api.middleware.BodySizeLimitMiddleware",
+    "quire.metrics.ScrapeMiddleware",
     "quire.routing.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -37,7 +37,6 @@ from quire.jobs.views import (
     JobResultView,
     JobResultXlsxView,
 )
-from quire.metrics import metrics
 from quire.webhooks import views as webhooks
 
 v1 = [
@@ -119,7 +118,6 @@ urlpatterns = [
     *v1,
     re_path(r"^v1/", errors.json_not_found),
     path("healthz", liveness, name="liveness"),
-    path("metrics", metrics, name="metrics"),
     path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
     path("", include("quire.portal.urls")),

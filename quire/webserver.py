@@ -54,13 +54,23 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 
 util.write_error = write_json_error
 
-bind = f"{os.environ.get('QUIRE_HOST', '127.0.0.1')}:{os.environ.get('QUIRE_PORT', '8000')}"
+# The image sets QUIRE_WEB_BIND (0.0.0.0:8000, so probes and the Service reach the pod); `make run` binds
+# QUIRE_HOST:QUIRE_PORT, loopback by default.
+bind = (
+    os.environ.get("QUIRE_WEB_BIND")
+    or f"{os.environ.get('QUIRE_HOST', '127.0.0.1')}:{os.environ.get('QUIRE_PORT', '8000')}"
+)
 workers = int(os.environ.get("QUIRE_WEB_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("QUIRE_WEB_THREADS", "8"))
 timeout = int(os.environ.get("QUIRE_WEB_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5
+# Each process is recycled after about this many requests, so none grows without bound.
+max_requests = int(os.environ.get("QUIRE_WEB_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
+# Peers whose X-Forwarded-* headers are trusted: the image trusts the pod network's load balancer ("*").
+forwarded_allow_ips = os.environ.get("QUIRE_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 os.environ.setdefault("QUIRE_DB_POOL_SIZE", str(max(1, threads // 2)))

@@ -43,3 +43,48 @@ def test_docs_deploy_names_every_quire_variable_the_code_reads():
     documented = set(re.findall(r"`(QUIRE_[A-Z0-9_]+)`", (ROOT / "docs" / "deploy.md").read_text()))
     assert len(names) > 50
     assert names - documented == set()
+
+
+def test_the_image_binds_every_address_and_recycles_its_processes():
+    env = {**os.environ, "QUIRE_WEB_BIND": "0.0.0.0:8000", "QUIRE_WEB_FORWARDED_ALLOW_IPS": "*"}
+    env.pop("QUIRE_WEB_MAX_REQUESTS", None)
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import quire.webserver as w; print(w.bind, w.max_requests, w.max_requests_jitter, w.forwarded_allow_ips)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.split() == ["0.0.0.0:8000", "5000", "500", "*"]
+
+
+def test_every_probe_of_a_rendering_sends_a_host_its_allowed_hosts_admit():
+    import yaml
+
+    for rendering in ("default", "production"):
+        documents = list(yaml.safe_load_all((ROOT / "deploy" / "rendered" / f"{rendering}.yaml").read_text()))
+        allowed = next(
+            d["data"]["QUIRE_ALLOWED_HOSTS"]
+            for d in documents
+            if d and d["kind"] == "ConfigMap" and "QUIRE_ALLOWED_HOSTS" in d.get("data", {})
+        ).split(",")
+        hosts = [
+            header["value"]
+            for d in documents
+            if d and d["kind"] == "Deployment"
+            for container in d["spec"]["template"]["spec"]["containers"]
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe")
+            for header in (container.get(probe) or {}).get("httpGet", {}).get("httpHeaders", [])
+            if header["name"].lower() == "host"
+        ]
+        assert hosts, rendering
+        for host in hosts:
+            assert any(host == a or (a.startswith(".") and host.endswith(a)) for a in allowed), (
+                rendering,
+                host,
+            )

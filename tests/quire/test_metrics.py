@@ -135,3 +135,10 @@ def test_queue_messages_count_every_priority():
     assert samples[("quire_queue_messages", f'queue="{probe}"')] == 3
     assert len(keys) == 3 and sum(PRIORITY_SEPARATOR.encode() in key for key in keys) == 2
     assert ("quire_tasks_unacknowledged", "") in samples
+
+
+def test_a_scrape_by_the_pods_address_is_answered(tenant_a):
+    with override_settings(QUIRE_METRICS_TOKEN=TOKEN):
+        response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_HOST="10.1.2.3:8000")
+        assert response.status_code == 200 and b"quire_tenants" in response.content
+        assert Client().get("/metrics", HTTP_HOST="10.1.2.3:8000").status_code == 404
