@@ -47,6 +47,8 @@ def page_image(document: Document, page: int) -> bytes:
     image.save(out, "PNG", optimize=True)
     if not default_storage.exists(name):
         default_storage.save(name, ContentFile(out.getvalue()))
+        if not Document.objects.filter(pk=document.id).exists():
+            page_images_delete(document.id)
     return out.getvalue()
 
 

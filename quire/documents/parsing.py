@@ -44,6 +44,8 @@ def parse_document(
     try:
         parsed = _parse(content, content_type, limits, on_page)
         check_text(len(parsed.text), limits)
+        if not parsed.text.strip():
+            raise ParseError("the document has no text")
         return parsed
     except (ParseError, DeadlinePassed, SoftTimeLimitExceeded):
         raise

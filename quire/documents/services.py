@@ -144,15 +144,18 @@ def document_create(
     except BaseException:
         document.file.delete(save=False)
         raise
-    priority = LOWEST_PRIORITY if len(content) > settings.QUIRE_INGEST_LARGE_BYTES else None
-    transaction.on_commit(partial(_ingest_send, document.id, priority))
+    transaction.on_commit(partial(_ingest_send, document.id, len(content)))
     return CreatedDocument(document, created=True)
 
 
-def _ingest_send(document_id: str, priority: int | None = None) -> None:
-    """Queue the ingestion of a committed upload. A broker that cannot take the task (down, restarting)
-    does not fail the upload, which is stored: the document is marked, and `documents_requeue_stuck`
-    queues it once the broker is back."""
+def _ingest_send(document_id: str, size_bytes: int | None = None) -> None:
+    """Queue the ingestion of a committed upload (of `size_bytes`, read from the row when not given): past
+    QUIRE_INGEST_LARGE_BYTES at the lowest priority, behind every smaller upload, whether it is queued at upload
+    or again by a sweep. A broker that cannot take the task (down, restarting) does not fail the upload, which
+    is stored: the document is marked, and `documents_requeue_stuck` queues it once the broker is back."""
+    if size_bytes is None:
+        size_bytes = Document.objects.filter(pk=document_id).values_list("size_bytes", flat=True).first() or 0
+    priority = LOWEST_PRIORITY if size_bytes > settings.QUIRE_INGEST_LARGE_BYTES else None
     task_send_or_mark(
         DOCUMENT_INGEST_TASK,
         document_id,

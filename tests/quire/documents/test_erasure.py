@@ -210,3 +210,32 @@ def test_a_document_deleted_while_a_job_reads_it_leaves_no_quote_in_the_result(t
     assert redacted and all(
         f["span"]["quote"] == "" and f["span"]["document_id"] == document.pk for f in redacted
     )
+
+
+def test_a_page_image_rendered_while_its_document_is_deleted_is_not_kept(tenant_a, monkeypatch):
+    from quire.documents import pages
+    from quire.documents.models import Document
+    from quire.documents.services import document_create, document_delete
+    from tests.support.documents import make_pdf
+
+    with tenant_context(tenant_a.tenant):
+        document = document_create(
+            tenant=tenant_a.tenant,
+            content=make_pdf([f"A page rendered while it goes {uuid.uuid4().hex}."]),
+            filename="render.pdf",
+            declared_type=None,
+            max_bytes=10**6,
+        ).document
+        Document.objects.filter(pk=document.pk).update(page_starts=[0])
+        document = Document.objects.get(pk=document.pk)
+        checked = pages.check_ocr_pixels
+
+        def deleted_meanwhile(*args, **kwargs):
+            document_delete(document=Document.objects.get(pk=document.pk))
+            return checked(*args, **kwargs)
+
+        monkeypatch.setattr(pages, "check_ocr_pixels", deleted_meanwhile)
+        pages.page_image(document, 1)
+    assert not (Path(settings.MEDIA_ROOT) / "page-images" / document.pk).exists() or not any(
+        (Path(settings.MEDIA_ROOT) / "page-images" / document.pk).iterdir()
+    )

@@ -304,3 +304,18 @@ def test_an_attachments_filename_loses_its_control_characters():
 def test_an_unknown_marked_section_is_skipped_not_a_failed_document():
     html = b"<html><body><![foo[x]]><p>kept</p></body></html>"
     assert parse_document(html, "text/html", IngestLimits()).text == "kept"
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"\xef\xbb\xbf", "text/plain"),
+        (b"\xc2\xa0", "text/plain"),
+        (b"<html><body><script>x</script></body></html>", "text/html"),
+    ],
+)
+def test_a_document_with_no_text_fails_as_a_pdf_without_text_does(content, kind):
+    from quire.documents.parsing import ParseError
+
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(content, kind, IngestLimits())

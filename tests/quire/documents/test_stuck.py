@@ -150,3 +150,32 @@ def test_a_metadata_update_does_not_keep_a_dead_ingest_looking_alive(make_tenant
             assert Document.objects.get(pk=dead.pk).status == "pending" and sent == [[dead.pk]]
         finally:
             Document.objects.filter(pk=dead.pk).delete()
+
+
+def test_a_large_upload_queued_again_by_a_sweep_keeps_the_lowest_priority(make_tenant, monkeypatch):
+    from django.conf import settings as django_settings
+
+    from quire import queueing
+
+    sent = []
+    monkeypatch.setattr(
+        queueing,
+        "current_app",
+        SimpleNamespace(send_task=lambda name, args, **options: sent.append((args, options.get("priority")))),
+    )
+    tenant = make_tenant("stuck-large").tenant
+    large = django_settings.QUIRE_INGEST_LARGE_BYTES + 1
+    with tenant_context(tenant):
+        big = Document.objects.create(
+            filename="big.pdf",
+            content_type="application/pdf",
+            sha256="b" * 64,
+            size_bytes=large,
+            status="embedding",
+        )
+        small = Document.objects.create(
+            filename="small.txt", content_type="text/plain", sha256="s" * 64, size_bytes=10, status="parsing"
+        )
+        Document.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 2
+    assert sorted(sent) == sorted([([big.pk], 9), ([small.pk], None)])
