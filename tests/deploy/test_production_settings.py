@@ -88,3 +88,11 @@ def test_every_probe_of_a_rendering_sends_a_host_its_allowed_hosts_admit():
                 rendering,
                 host,
             )
+
+
+def test_an_unknown_quire_env_is_refused_at_start():
+    env = {**os.environ, "QUIRE_ENV": "prod"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import quire.settings"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "QUIRE_ENV is 'prod'" in result.stderr
