@@ -498,7 +498,8 @@ def documents_reembed_stale(*, limit: int = REEMBED_SWEEP_BATCH, budget_seconds:
 def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocument) -> None:
     """An e-mail's attachments, each a document of its own (stored once: bytes already stored are the stored
     document) listed by the e-mail under the filename sent; one that is refused (unsupported, too large) is
-    logged and left out. Ingesting the e-mail again lists the same attachments once."""
+    logged and left out. Ingesting the e-mail again lists the same attachments once. An e-mail deleted while its
+    attachments were stored takes the ones this created with it, as its delete would have (IngestStopped)."""
     links = []
     for position, attachment in enumerate(parsed.attachments):
         try:
@@ -523,10 +524,17 @@ def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocume
                 filename=attachment.filename[:255],
             )
         )
-    if links:
+    if not links:
+        return
+    try:
         with transaction.atomic():
             _lock_alive(document.pk)
             Attachment.objects.bulk_create(links, ignore_conflicts=True)
+    except IngestStopped:
+        created = [link.document.pk for link in links if link.document.arrived_as_attachment]
+        for orphan in Document.objects.filter(pk__in=created, attached_to__isnull=True).only("pk", "file"):
+            document_delete(document=orphan)
+        raise
 
 
 def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:

@@ -319,3 +319,42 @@ def test_a_document_with_no_text_fails_as_a_pdf_without_text_does(content, kind)
 
     with pytest.raises(ParseError, match="no text"):
         parse_document(content, kind, IngestLimits())
+
+
+def test_an_email_deleted_while_its_attachments_are_stored_takes_them_with_it(tenant_a, monkeypatch):
+    import uuid
+
+    from quire.documents import services
+
+    unique = uuid.uuid4().hex
+    mail = make_eml(
+        "Data room",
+        f"Two files attached ({unique}).",
+        [
+            ("first.txt", f"The first note {unique}.".encode(), "text/plain"),
+            ("second.txt", f"The second note {unique}.".encode(), "text/plain"),
+        ],
+    )
+    digest = hashlib.sha256(mail).hexdigest()
+    created = services.document_create
+
+    def deleted_after_the_first(**kwargs):
+        made = created(**kwargs)
+        email = Document.objects.filter(sha256=digest).first()
+        if email is not None:
+            services.document_delete(document=email)
+        return made
+
+    monkeypatch.setattr(services, "document_create", deleted_after_the_first)
+    with tenant_context(tenant_a.tenant):
+        document = Document(
+            filename="room.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
+        )
+        document.file.save(digest, ContentFile(mail), save=False)
+        document.save()
+        services.document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
+        assert not Document.objects.filter(pk=document.pk).exists()
+        attachments = [
+            hashlib.sha256(f"The {n} note {unique}.".encode()).hexdigest() for n in ("first", "second")
+        ]
+        assert not Document.objects.filter(sha256__in=attachments).exists()
