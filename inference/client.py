@@ -59,12 +59,17 @@ def _error_body(response: httpx.Response) -> Any:
         return response.text[:2000]
 
 
+# Requests a read timeout may retry: an embedding asked twice costs one more forward and changes nothing, where a
+# completion asked twice is a second generation beside the first.
+IDEMPOTENT_PATHS = frozenset({"/embeddings"})
+
+
 class InferenceClient:
     """Client of an OpenAI-compatible server: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
 
     A refusal worth another try (429, 5xx, a connection that failed) is retried up to `max_retries` times with
-    backoff; a read timeout is not: the server has the request and may still be working on it, and another
-    attempt would add a second generation beside the first.
+    backoff; a read timeout is retried only for embeddings: of a completion, the server has the request and may
+    still be working on it, and another attempt would add a second generation beside the first.
     """
 
     def __init__(
@@ -136,10 +141,12 @@ class InferenceClient:
             try:
                 response = self._http.post(path, json=payload)
             except httpx.ReadTimeout as error:
-                raise InferenceError(
-                    f"POST {path}: no answer within the read timeout ({error}); not retried, as the server may"
-                    " still be working on the request"
-                ) from error
+                if path not in IDEMPOTENT_PATHS:
+                    raise InferenceError(
+                        f"POST {path}: no answer within the read timeout ({error}); not retried, as the server"
+                        " may still be working on the request"
+                    ) from error
+                last_error = InferenceError(f"POST {path}: {type(error).__name__}: {error}")
             except (httpx.TransportError, httpx.TimeoutException) as error:
                 last_error = InferenceError(f"POST {path}: {type(error).__name__}: {error}")
             else:

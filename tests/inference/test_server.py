@@ -439,7 +439,8 @@ def test_null_fields_count_as_absent(in_process):
 
 def test_platform_client_does_not_retry_a_read_timeout():
     """A read timeout means the server has the request and may still be generating: another attempt would
-    start a second generation beside it. A connection that never opened is still retried."""
+    start a second generation beside it. A connection that never opened is still retried, and so is an
+    embedding, which a second request only repeats."""
     from inference.client import InferenceClient, InferenceError
 
     attempts: list[type[Exception]] = []
@@ -459,6 +460,13 @@ def test_platform_client_does_not_retry_a_read_timeout():
         with pytest.raises(InferenceError, match=error.__name__ if tries > 1 else "not retried"):
             client.chat([{"role": "user", "content": "hello"}])
         assert attempts == [error] * tries
+    attempts.clear()
+    client = InferenceClient(
+        "http://inference", transport=failing(httpx.ReadTimeout), max_retries=2, backoff_base=0.0
+    )
+    with pytest.raises(InferenceError, match="ReadTimeout"):
+        client.embed(["an embedding asked again changes nothing"])
+    assert attempts == [httpx.ReadTimeout] * 3, "embeddings are retried"
 
 
 def _pace(monkeypatch, api, seconds: float = 0.02) -> None:
