@@ -43,6 +43,10 @@ TYPE_BY_STATUS = {
 # Retry-After, never a 500.
 UNAVAILABLE = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError, BrokerError)
 _UNAVAILABLE_MESSAGE = "A service Quire depends on is unavailable or at capacity; retry shortly."
+# A value PostgreSQL refuses as data (its DataError): a 400 under /v1 and on the portal alike.
+DATA_REFUSED_MESSAGE = (
+    "A value in the request is one PostgreSQL cannot store or compare (out of range, or a NUL character)."
+)
 
 
 def error_body(status_code: int, code: str, message: str, param: str | None = None) -> dict:
@@ -126,12 +130,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         logger.warning("request value refused by PostgreSQL: %s", exc)
         set_rollback()
         return Response(
-            error_body(
-                400,
-                ErrorCode.INVALID_PARAMETER,
-                "A value in the request is one PostgreSQL cannot store or compare (out of range, or a NUL "
-                "character).",
-            ),
+            error_body(400, ErrorCode.INVALID_PARAMETER, DATA_REFUSED_MESSAGE),
             status=400,
         )
     if isinstance(exc, Http404):

@@ -12,7 +12,7 @@ from django.db import DataError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 
 from common.refusals import ErrorCode
-from quire.api.errors import UNAVAILABLE, error_json, unavailable_response
+from quire.api.errors import DATA_REFUSED_MESSAGE, UNAVAILABLE, error_json, unavailable_response
 from quire.logging import bind_request_id, bind_tenant
 from tenants.audit import audit_origin_clear, audit_origin_reset
 from tenants.services import api_key_touch
@@ -107,11 +107,7 @@ class RequestContextMiddleware:
         if not request.path.startswith("/v1/"):
             if isinstance(exception, DataError):
                 logger.warning("request value refused by PostgreSQL: %s", exception)
-                return HttpResponseBadRequest(
-                    "A value in the request is one that cannot be stored or compared (out of range, or a NUL "
-                    "character).",
-                    content_type="text/plain; charset=utf-8",
-                )
+                return HttpResponseBadRequest(DATA_REFUSED_MESSAGE, content_type="text/plain; charset=utf-8")
             return None
         logger.exception("unhandled error", exc_info=exception)
         return error_json(

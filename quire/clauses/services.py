@@ -16,6 +16,7 @@ from common.refusals import ErrorCode, Refusal
 from quire.clauses.events import clause_type_trained
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
+from quire.documents.services import documents_held
 from quire.queueing import marked_requeue, task_send_or_mark
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -265,11 +266,7 @@ def clause_type_train(*, clause_type_id: str) -> ClauseType | None:
         current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
         if current is None or current.version != version:
             return None
-        present = set(
-            Document.objects.select_for_update(no_key=True)
-            .filter(pk__in={miss["document"] for miss in to_check})
-            .values_list("pk", flat=True)
-        )
+        present = documents_held(ids={miss["document"] for miss in to_check})
         to_check = [miss for miss in to_check if miss["document"] in present]
         current.head = {**trained.weights, "version": version}
         current.precision, current.recall = trained.precision, trained.recall

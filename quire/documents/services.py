@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -636,6 +636,15 @@ def documents_files_delete() -> int:
         document.file.delete(save=False)
         page_images_delete(document.pk)
     return len(documents)
+
+
+def documents_held(*, ids: Iterable[str]) -> set[str]:
+    """The documents among `ids` that still exist, their rows held until the transaction ends (FOR NO KEY
+    UPDATE): a delete waits for what is written from them, and one that came first has left them out. Inside a
+    transaction."""
+    return set(
+        Document.objects.select_for_update(no_key=True).filter(pk__in=ids).values_list("pk", flat=True)
+    )
 
 
 def documents_folder_delete(*, schema_name: str) -> int:

@@ -31,7 +31,12 @@ from quire.clauses.services import clause_heads_for
 from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count, tokens_for
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
-from quire.documents.services import documents_files_delete, documents_folder_delete, documents_purge_before
+from quire.documents.services import (
+    documents_files_delete,
+    documents_folder_delete,
+    documents_held,
+    documents_purge_before,
+)
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_canceled, job_finished
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
@@ -408,7 +413,7 @@ class _ReviewRows:
         place_spans(verified, {document.id: page_map(document)})
         cells = get_connector("review").settle(verified)["rows"][0]["cells"]
         with transaction.atomic():
-            if not Document.objects.select_for_update(no_key=True).filter(pk=document.id).exists():
+            if not documents_held(ids=[document.id]):
                 return
             ReviewRow.objects.bulk_create(
                 [
@@ -673,11 +678,7 @@ def _finish_succeeded(
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
-        present = set(
-            Document.objects.select_for_update(no_key=True)
-            .filter(pk__in=current.document_ids)
-            .values_list("pk", flat=True)
-        )
+        present = documents_held(ids=current.document_ids)
         output = verified.output
         for gone in dict.fromkeys(d for d in current.document_ids if d not in present):
             output = Redactor(document_id=gone, text=(texts or {}).get(gone, ""))(output)
@@ -777,13 +778,12 @@ def workspace_erase(*, tenant: Tenant) -> None:
 def _carry_corrections(source_id: str, job: Job, output: dict) -> None:
     """Copy the reviewer's corrections of an extended review onto the cells the new review reused: a column the
     connector took over unchanged, the cell as it was. A cell computed again (its question, type or head changed,
-    or the weights behind it) starts without the old cell's correction."""
-    from connectors.review.connector import reusable_cells, stale_models
-
+    or the weights behind it) starts without the old cell's correction. The output's columns carry their head
+    versions already (`with_head_version`)."""
     prior = JobResult.objects.filter(job_id=source_id).values_list("output", flat=True).first()
-    if not prior or stale_models(prior):
+    earlier = reused_cells(prior, output.get("columns") or [], {})
+    if not earlier:
         return
-    earlier = reusable_cells(prior, output.get("columns") or [])
     kept = {
         (row["document_id"], key)
         for row in output.get("rows") or []

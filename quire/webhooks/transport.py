@@ -220,10 +220,14 @@ MAX_POOLED_TARGETS = 64
 DEADLINE_GRACE_S = 1.0
 
 
+def _pool_key(target: Target) -> tuple[str, str, str, int]:
+    return (target.scheme, target.host, target.address, target.port)
+
+
 def _client_for(target: Target, timeout: float) -> httpx.Client:
     """A keep-alive client per (scheme, host name, address, port): a pooled connection only ever serves
     the host name (SNI, certificate) and address it was opened for."""
-    key = (target.scheme, target.host, target.address, target.port)
+    key = _pool_key(target)
     with _CLIENTS_LOCK:
         client = _CLIENTS.pop(key, None)
         if client is None:
@@ -306,9 +310,8 @@ def _post(
 
 def _client_close(target: Target) -> None:
     """Close and forget the pooled client of `target`, ending whatever request it is in."""
-    key = (target.scheme, target.host, target.address, target.port)
     with _CLIENTS_LOCK:
-        client = _CLIENTS.pop(key, None)
+        client = _CLIENTS.pop(_pool_key(target), None)
     if client is not None:
         client.close()
 
