@@ -17,6 +17,9 @@ from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JsonPath
 from quire.jobs.services import CONTEXT_POLICY
 
 QUOTE_CHARS = 500
+# Excel refuses a workbook holding a longer cell ("We found a problem with some content").
+XLSX_CELL_CHARS = 32_767
+XLSX_CUT = "… [cut at Excel's cell limit; the whole value is in the CSV and JSON exports]"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -200,4 +203,7 @@ def xlsx_file(rows: Iterator[list[str]]) -> tempfile.SpooledTemporaryFile:
 def _safe(value: str) -> str:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    return guarded(ILLEGAL_CHARACTERS_RE.sub("", value))
+    value = guarded(ILLEGAL_CHARACTERS_RE.sub("", value))
+    if len(value) > XLSX_CELL_CHARS:
+        return value[: XLSX_CELL_CHARS - len(XLSX_CUT)] + XLSX_CUT
+    return value

@@ -96,3 +96,15 @@ def test_cli_exports_a_result_with_control_characters(mock_cli, tmp_path, suffix
     shown = mock_cli(answer, "jobs", "result", "job_1", "--export", str(out))
     assert shown.exit_code == 0, shown.output
     assert f"{len(QUOTES)} findings written" in shown.stdout and out.exists()
+
+
+def test_xlsx_cuts_a_quote_past_excels_cell_limit(tmp_path):
+    from quire_sdk.export import XLSX_CELL_CHARS, XLSX_CUT
+
+    long_quote = "word " * 8000
+    path = tmp_path / "findings.xlsx"
+    export_result(_result([long_quote, "short"]), path)
+    rows = list(load_workbook(path).active.iter_rows(min_row=2, values_only=True))
+    quote = COLUMNS.index("quote")
+    assert len(rows[0][quote]) == XLSX_CELL_CHARS and rows[0][quote].endswith(XLSX_CUT)
+    assert rows[0][quote].startswith(long_quote[:1000]) and rows[1][quote] == "short"

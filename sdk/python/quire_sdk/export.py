@@ -20,6 +20,11 @@ COLUMNS = ["section", "label", "document_id", "start", "end", "quote", "confiden
 FORMATS = (".xlsx", ".csv", ".json")
 
 
+# Excel refuses a workbook holding a longer cell ("We found a problem with some content").
+XLSX_CELL_CHARS = 32_767
+XLSX_CUT = "… [cut at Excel's cell limit; the whole value is in the CSV export]"
+
+
 def export_result(result: JobResult, path: str | Path) -> int:
     """Write the findings (one row per span: quote, `start`/`end` in the document's text) to `path`, in the
     format its suffix names; `.json` holds the whole result with the findings. Returns how many rows."""
@@ -60,7 +65,12 @@ def _guarded(value: Any) -> Any:
 def _xlsx_value(value: Any) -> Any:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    return guarded(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    value = guarded(ILLEGAL_CHARACTERS_RE.sub("", value))
+    if len(value) > XLSX_CELL_CHARS:
+        return value[: XLSX_CELL_CHARS - len(XLSX_CUT)] + XLSX_CUT
+    return value
 
 
 def _write_xlsx(path: Path, rows: list[dict], job_id: str) -> None:

@@ -260,3 +260,13 @@ def test_exports_and_corrections_are_in_the_openapi_schema(anonymous: Api):
     assert "post" in paths["/v1/jobs/{job_id}/cells"]
     listed = paths["/v1/jobs/{job_id}/cells"]["get"]
     assert listed["operationId"] == "jobs_cells_list" and "200" in listed["responses"]
+
+
+def test_xlsx_cuts_a_value_past_excels_cell_limit():
+    from quire.jobs.review import XLSX_CELL_CHARS, XLSX_CUT, xlsx_file
+
+    long_value = "=" + "x" * 40_000
+    sheet = load_workbook(xlsx_file(iter([["value"], [long_value], ["short"]])), read_only=True).active
+    cells = [row[0] for row in sheet.iter_rows(values_only=True)]
+    assert len(cells[1]) == XLSX_CELL_CHARS and cells[1].endswith(XLSX_CUT)
+    assert cells[1].startswith("'=xxx") and cells[2] == "short"
