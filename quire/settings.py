@@ -349,6 +349,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quire.documents.documents_requeue_stuck_task",
         "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
     },
+    "delete-orphaned-files": {
+        "task": "quire.documents.documents_orphans_delete_task",
+        "schedule": 86400.0,
+    },
     "reembed-stale-documents": {
         "task": "quire.documents.documents_reembed_stale_task",
         "schedule": float(QUIRE_REEMBED_SWEEP_SECONDS),

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 DOCUMENT_INGEST_TASK = "quire.documents.document_ingest_task"
 DOCUMENTS_REQUEUE_STUCK_TASK = "quire.documents.documents_requeue_stuck_task"
 DOCUMENTS_REEMBED_STALE_TASK = "quire.documents.documents_reembed_stale_task"
+DOCUMENTS_ORPHANS_DELETE_TASK = "quire.documents.documents_orphans_delete_task"
+# A stored file younger than this may belong to an upload whose row has not committed yet.
+ORPHAN_MIN_AGE = timedelta(days=1)
 STUCK_SWEEP_BATCH = 200
 REEMBED_SWEEP_BATCH = 20
 # The Redis transport reads priority 0 first and 9 last (kombu's default steps 0, 3, 6, 9).
@@ -658,6 +661,33 @@ def documents_folder_delete(*, schema_name: str) -> int:
     for name in names:
         default_storage.delete(f"{folder}/{name}")
     return len(names)
+
+
+def documents_orphans_delete(*, min_age: timedelta = ORPHAN_MIN_AGE) -> int:
+    """Delete the files under the current schema's folder that no document names and that are older than
+    `min_age`: bytes whose row never committed (a process killed between storing and committing, a transaction
+    rolled back around an upload). Returns how many."""
+    folder = f"documents/{connection.schema_name}"
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    named = set(Document.objects.filter(file__startswith=f"{folder}/").values_list("file", flat=True))
+    cutoff = timezone.now() - min_age
+    deleted = 0
+    for name in names:
+        path = f"{folder}/{name}"
+        if path in named:
+            continue
+        try:
+            if default_storage.get_modified_time(path) >= cutoff:
+                continue
+            default_storage.delete(path)
+        except FileNotFoundError:
+            continue
+        logger.warning("deleted %s: no document names it", path)
+        deleted += 1
+    return deleted
 
 
 def documents_files_rename() -> list[str]:

@@ -12,10 +12,12 @@ from common.processes import process_identity
 from quire.documents.limits import DeadlinePassed
 from quire.documents.services import (
     DOCUMENT_INGEST_TASK,
+    DOCUMENTS_ORPHANS_DELETE_TASK,
     DOCUMENTS_REEMBED_STALE_TASK,
     DOCUMENTS_REQUEUE_STUCK_TASK,
     document_fail,
     document_ingest,
+    documents_orphans_delete,
     documents_reembed_stale,
     documents_requeue_stuck,
 )
@@ -114,6 +116,12 @@ def _fail(document_id: str, reason: str) -> None:
 def documents_requeue_stuck_task() -> int:
     """Beat: queue ingestion again for documents stuck in parsing or embedding, in every tenant."""
     return sum(for_each_tenant(lambda tenant: documents_requeue_stuck()))
+
+
+@shared_task(name=DOCUMENTS_ORPHANS_DELETE_TASK)
+def documents_orphans_delete_task() -> int:
+    """Beat: delete, in every tenant, stored files that no document names (`documents_orphans_delete`)."""
+    return sum(for_each_tenant(lambda tenant: documents_orphans_delete()))
 
 
 @shared_task(name=DOCUMENTS_REEMBED_STALE_TASK)

@@ -398,3 +398,38 @@ def test_documents_stored_under_a_shared_old_name_get_their_own(tenant_a, tenant
             with document.file.open("rb") as handle:
                 assert handle.read() == content
     assert "old names deleted" in out.getvalue()
+
+
+def test_bytes_whose_upload_rolled_back_are_deleted_by_the_orphan_sweep(tenant_a):
+    import os
+    import time
+
+    from django.core.files.storage import default_storage
+    from django.db import transaction
+
+    from quire.documents.services import document_create, documents_orphans_delete
+
+    def upload(text: str) -> Document:
+        return document_create(
+            tenant=tenant_a.tenant,
+            content=f"{text} ({uuid.uuid4().hex}).".encode(),
+            filename="m.txt",
+            declared_type=None,
+            max_bytes=10**6,
+        ).document
+
+    with tenant_context(tenant_a.tenant):
+        kept = upload("A memo that stays")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            rolled_back = upload("A memo whose request failed after the upload").file.name
+            raise RuntimeError("the request failed later")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            recent = upload("A memo rolled back a moment ago").file.name
+            raise RuntimeError("the request failed later")
+        assert default_storage.exists(rolled_back) and default_storage.exists(recent)
+        two_days_ago = time.time() - 2 * 86400
+        for name in (rolled_back, kept.file.name):
+            os.utime(default_storage.path(name), (two_days_ago, two_days_ago))
+        assert documents_orphans_delete() == 1
+        assert not default_storage.exists(rolled_back)
+        assert default_storage.exists(recent) and default_storage.exists(kept.file.name)
