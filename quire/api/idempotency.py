@@ -12,6 +12,7 @@ from functools import partial, wraps
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
@@ -43,7 +44,8 @@ def idempotent(handler: Callable) -> Callable:
     """Wrap a view method that writes. A JSON or form request runs in one transaction with its record, so a
     crash between its write and the record's response rolls back both and the retry runs afresh; a second
     request with the key waits for the first and replays it. A multipart upload (its files stored as they come,
-    a batch's documents created one by one) records its response after the write, as before."""
+    a batch's documents created one by one) records its response after the write; its claim left without a
+    response for QUIRE_IDEMPOTENCY_ABANDONED_SECONDS (its process died) is taken over by the next request."""
 
     @wraps(handler)
     def wrapper(view, request: Request, *args, **kwargs) -> HttpResponse:
@@ -55,8 +57,13 @@ def idempotent(handler: Callable) -> Callable:
                 ErrorCode.INVALID_IDEMPOTENCY_KEY, "Idempotency-Key must be 1-255 characters.", HEADER
             )
         fingerprint = request_fingerprint(request)
-        cutoff = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
-        IdempotencyRecord.objects.filter(key=key, created_at__lt=cutoff).delete()
+        now = timezone.now()
+        expired = Q(created_at__lt=now - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS))
+        abandoned = Q(
+            status_code__isnull=True,
+            created_at__lt=now - timedelta(seconds=settings.QUIRE_IDEMPOTENCY_ABANDONED_SECONDS),
+        )
+        IdempotencyRecord.objects.filter(expired | abandoned, key=key).delete()
         run = partial(_recorded, handler, view, request, args, kwargs, key, fingerprint)
         if (request.content_type or "").startswith("multipart/"):
             return run(together=False)

@@ -81,3 +81,36 @@ def test_a_crash_between_the_write_and_its_record_leaves_nothing_and_the_retry_r
     assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
     names = [k["name"] for k in api_a.get("/v1/api_keys", limit=100).json()["data"]]
     assert names.count(name) == 1
+
+
+def test_an_upload_whose_process_died_frees_its_key_once_abandoned(api_a: Api, tenant_a):
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test.client import MULTIPART_CONTENT
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from quire.api.models import IdempotencyRecord
+
+    key = "idem-upload-of-a-dead-process"
+
+    def upload():
+        memo = SimpleUploadedFile("memo.txt", b"A memo whose first upload died.", content_type="text/plain")
+        return api_a.post(
+            "/v1/documents", {"file": memo}, headers={"Idempotency-Key": key}, content_type=MULTIPART_CONTENT
+        )
+
+    with tenant_context(tenant_a.tenant):
+        claim = IdempotencyRecord.objects.create(key=key, fingerprint="of the request that died")
+    in_progress = upload()
+    assert in_progress.status_code == 409
+    assert in_progress.json()["error"]["code"] == "idempotency_key_in_use"
+    with tenant_context(tenant_a.tenant):
+        IdempotencyRecord.objects.filter(pk=claim.pk).update(
+            created_at=timezone.now() - timedelta(minutes=16)
+        )
+    first = upload()
+    assert first.status_code == 201, first.content
+    replayed = upload()
+    assert replayed.content == first.content and replayed["Idempotent-Replayed"] == "true"
