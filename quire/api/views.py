@@ -81,6 +81,7 @@ class ApiKeyDetailView(RetrieveDestroyAPIView):
         return Response(ApiKeySerializer(api_key).data)
 
     @extend_schema(responses={200: ApiKeySerializer})
+    @idempotent
     def delete(self, request: Request, key_id: str) -> Response:
         api_key = api_key_revoke(api_key=self.get_object())
         return Response(ApiKeySerializer(api_key).data)

@@ -97,6 +97,7 @@ class ClauseTypeDetailView(APIView):
         return Response(serializer(_clause_type(clause_type_id)).data)
 
     @extend_schema(responses={200: DeletedSerializer})
+    @idempotent
     def delete(self, request: Request, clause_type_id: str) -> Response:
         clause_type_delete(tenant=request.tenant, clause_type=_clause_type(clause_type_id))
         return Response({"id": clause_type_id, "object": "clause_type", "deleted": True})

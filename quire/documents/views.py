@@ -189,6 +189,7 @@ class DocumentDetailView(RetrieveDestroyAPIView):
         return Response(DocumentSerializer(document).data)
 
     @extend_schema(responses={200: DeletedSerializer})
+    @idempotent
     def delete(self, request: Request, document_id: str) -> Response:
         document = self.get_object()
         document_delete(document=document)

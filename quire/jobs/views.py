@@ -96,6 +96,7 @@ class JobDetailView(RetrieveAPIView):
 
 class JobCancelView(APIView):
     @extend_schema(request=None, responses={200: JobSerializer})
+    @idempotent
     def post(self, request: Request, job_id: str) -> Response:
         job = job_cancel(job=found(Job.objects, job_id, noun="job", param="job_id"))
         return Response(JobSerializer(job).data)

@@ -71,12 +71,14 @@ class EndpointDetailView(APIView):
         return Response(EndpointSerializer(_endpoint(endpoint_id)).data)
 
     @extend_schema(request=EndpointUpdateSerializer, responses={200: EndpointSerializer})
+    @idempotent
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint(endpoint_id)
         endpoint = endpoint_update(endpoint=endpoint, **_validated(EndpointUpdateSerializer, request.data))
         return Response(EndpointSerializer(endpoint).data)
 
     @extend_schema(responses={200: DeletedSerializer})
+    @idempotent
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint_delete(endpoint=_endpoint(endpoint_id))
         return Response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})

@@ -220,6 +220,9 @@ def test_a_reviews_cells_are_read_by_window_and_corrected(quire, tenant_a):
     assert verified["corrected_value"] is None and verified["verified"]
     row = quire.jobs.cells(job_id, from_index=0, limit=1)["data"][0]
     assert row["cells"]["terms"]["correction"]["corrected_value"] == "Net 30"
+    quire.jobs.correct_cell(job_id, document=document_id, key="terms", corrected_value=None)
+    cleared = quire.jobs.cells(job_id)["data"][0]["cells"]["terms"]["correction"]
+    assert cleared["corrected"] and cleared["corrected_value"] is None
     assert row["cells"]["law"]["correction"]["verified"]
     assert quire.jobs.cells(job_id, limit=1)["next_from_index"] is None
     with pytest.raises(InvalidRequestError) as refused:

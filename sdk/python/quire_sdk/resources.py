@@ -31,6 +31,7 @@ from quire_sdk.types import (
 )
 
 UPLOAD_CHUNK = 64 * 1024
+_UNSET: Any = object()
 
 
 def _body(**fields: Any) -> dict:
@@ -266,12 +267,12 @@ class Jobs(Resource):
             start = page["next_from_index"]
 
     def correct_cell(
-        self, job_id: str, *, document: str, key: str, corrected_value: Any = None, verified: bool = False
+        self, job_id: str, *, document: str, key: str, corrected_value: Any = _UNSET, verified: bool = False
     ) -> dict[str, Any]:
-        """A reviewer's word on one cell of a finished review: `corrected_value`, or `verified=True` as it
-        stands."""
+        """A reviewer's word on one cell of a finished review: `corrected_value` (`None`: the document has no
+        answer), or `verified=True` as it stands."""
         body: dict[str, Any] = {"document": document, "key": key}
-        if corrected_value is not None:
+        if corrected_value is not _UNSET:
             body["corrected_value"] = corrected_value
         if verified:
             body["verified"] = True

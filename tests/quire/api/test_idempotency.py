@@ -114,3 +114,27 @@ def test_an_upload_whose_process_died_frees_its_key_once_abandoned(api_a: Api, t
     assert first.status_code == 201, first.content
     replayed = upload()
     assert replayed.content == first.content and replayed["Idempotent-Replayed"] == "true"
+
+
+def test_a_retried_cancel_or_delete_replays_its_first_answer(api_a: Api, tenant_a):
+    import uuid
+
+    from django_tenants.utils import tenant_context
+
+    from quire.jobs.models import Job
+
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(connector="legal", document_ids=["doc_x"], status="queued")
+    document = api_a.post("/v1/documents", {"text": f"A memo to delete ({uuid.uuid4().hex})."}).json()["id"]
+    key = api_a.post("/v1/api_keys", {"name": "to revoke"}).json()["id"]
+    for path, method in (
+        (f"/v1/jobs/{job.pk}/cancel", api_a.post),
+        (f"/v1/documents/{document}", api_a.delete),
+        (f"/v1/api_keys/{key}", api_a.delete),
+    ):
+        headers = {"Idempotency-Key": f"idem-retry-{uuid.uuid4().hex}"}
+        first = method(path, headers=headers)
+        retried = method(path, headers=headers)
+        assert first.status_code == 200, (path, first.content)
+        assert retried.status_code == 200 and retried.content == first.content, (path, retried.content)
+        assert retried["Idempotent-Replayed"] == "true"
