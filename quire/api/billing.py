@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -44,7 +44,16 @@ def _moment(raw: str | None, param: str) -> datetime | None:
 
 
 class UsageView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "from", str, description="ISO 8601 date or date-time; `to` less 30 days when absent."
+            ),
+            OpenApiParameter("to", str, description="ISO 8601 date or date-time; now when absent."),
+            OpenApiParameter("group_by", str, enum=["day", "kind"], default="day"),
+        ],
+        responses={200: dict},
+    )
     def get(self, request: Request) -> Response:
         end = _moment(request.query_params.get("to"), "to") or timezone.now()
         start = _moment(request.query_params.get("from"), "from")

@@ -43,11 +43,29 @@ _EXTRA = {
     ("post", "/v1/billing/checkout_sessions"): {502},
     ("post", "/v1/billing/portal_sessions"): {502},
     ("get", "/v1/billing/upcoming"): {502},
+    ("get", "/v1/jobs/{job_id}/result"): {409},
+    ("get", "/v1/jobs/{job_id}/result.csv"): {409},
+    ("get", "/v1/jobs/{job_id}/result.xlsx"): {409},
 }
+
+
+def _version_header() -> dict:
+    from django.conf import settings
+
+    return {
+        "in": "header",
+        "name": "Quire-Version",
+        "required": False,
+        "schema": {"type": "string", "enum": list(settings.QUIRE_API_VERSIONS)},
+        "description": "The API version this request uses; the key's own version when absent. Another value "
+        "is a 400.",
+    }
 
 
 def _statuses(path: str, method: str, operation: dict) -> set[int]:
     statuses = {401, 403, 429, 503} if operation.get("security") != [] else {429, 503}
+    if path.startswith("/v1/"):
+        statuses.add(400)
     if "{" in path or operation.get("requestBody"):
         statuses.add(404)
     if operation.get("requestBody") or any(p.get("in") == "query" for p in operation.get("parameters", [])):
@@ -61,7 +79,7 @@ def _statuses(path: str, method: str, operation: dict) -> set[int]:
 
 def add_error_responses(result: dict, generator, request, public: bool) -> dict:
     """drf-spectacular postprocessing hook: the `Error` schema, one response per error status, and a
-    reference to each from every operation that can answer it."""
+    reference to each from every operation that can answer it; every /v1 operation takes `Quire-Version`."""
     components = result.setdefault("components", {})
     components.setdefault("schemas", {})["Error"] = ERROR
     responses = components.setdefault("responses", {})
@@ -73,8 +91,11 @@ def add_error_responses(result: dict, generator, request, public: bool) -> dict:
         if status in (429, 503):
             response["headers"] = _RETRY_AFTER
         responses[f"Error{status}"] = response
+    version = _version_header()
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            if path.startswith("/v1/"):
+                operation.setdefault("parameters", []).append(version)
             documented = operation.setdefault("responses", {})
             for status in sorted(_statuses(path, method, operation)):
                 documented.setdefault(str(status), {"$ref": f"#/components/responses/Error{status}"})

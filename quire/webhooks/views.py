@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
+from rest_framework.serializers import CharField, Serializer
 from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
@@ -112,6 +112,13 @@ class EndpointDeliveriesView(ListAPIView):
         return deliveries_with_attempts(endpoint_id=endpoint.id)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("type", str, enum=sorted(EVENT_TYPES), description="Only events of this type.")
+        ]
+    )
+)
 class EventListView(ListAPIView):
     serializer_class = EventSerializer
 
@@ -138,7 +145,15 @@ class EventDeliveriesView(ListAPIView):
 
 
 class EventReplayView(APIView):
-    @extend_schema(request=ReplaySerializer, responses={202: DeliverySerializer(many=True)})
+    @extend_schema(
+        request=ReplaySerializer,
+        responses={
+            202: inline_serializer(
+                "DeliveryReplayList",
+                {"object": CharField(), "data": DeliverySerializer(many=True)},
+            )
+        },
+    )
     @idempotent
     def post(self, request: Request, event_id: str) -> Response:
         event = _event(event_id)

@@ -270,3 +270,19 @@ def test_xlsx_cuts_a_value_past_excels_cell_limit():
     cells = [row[0] for row in sheet.iter_rows(values_only=True)]
     assert len(cells[1]) == XLSX_CELL_CHARS and cells[1].endswith(XLSX_CUT)
     assert cells[1].startswith("'=xxx") and cells[2] == "short"
+
+
+def test_the_openapi_schema_names_what_results_usage_events_and_replays_answer(anonymous: Api):
+    paths = anonymous.get("/v1/openapi.json").json()["paths"]
+    for suffix in ("", ".csv", ".xlsx"):
+        assert {"400", "409"} <= set(paths[f"/v1/jobs/{{job_id}}/result{suffix}"]["get"]["responses"]), suffix
+    usage = {p["name"]: p for p in paths["/v1/usage"]["get"]["parameters"]}
+    assert {"from", "to", "group_by"} <= set(usage) and usage["group_by"]["schema"]["enum"] == ["day", "kind"]
+    events = {p["name"]: p for p in paths["/v1/events"]["get"]["parameters"]}
+    assert "job.succeeded" in events["type"]["schema"]["enum"]
+    replay = paths["/v1/events/{event_id}/replay"]["post"]["responses"]["202"]["content"]["application/json"]
+    assert replay["schema"]["$ref"].endswith("/DeliveryReplayList")
+    document = paths["/v1/documents/{document_id}"]["get"]
+    version = next(p for p in document["parameters"] if p["name"] == "Quire-Version")
+    assert version["in"] == "header" and "2026-12-06" in version["schema"]["enum"]
+    assert "400" in document["responses"]
