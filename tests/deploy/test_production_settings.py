@@ -96,3 +96,21 @@ def test_an_unknown_quire_env_is_refused_at_start():
         [sys.executable, "-c", "import quire.settings"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode != 0 and "QUIRE_ENV is 'prod'" in result.stderr
+
+
+def test_the_images_collectstatic_step_runs_with_the_environment_it_sets(tmp_path):
+    import re
+    import shlex
+
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text().replace("\\\n", " ")
+    step = next(line for line in dockerfile.splitlines() if "collectstatic" in line)
+    words = shlex.split(step.removeprefix("RUN "))
+    assignments = dict(word.split("=", 1) for word in words if re.match(r"[A-Z_]+=", word))
+    command = [word for word in words if not re.match(r"[A-Z_]+=", word)]
+    assert command[:2] == ["python", "manage.py"], command
+    env = {**os.environ, **assignments, "QUIRE_STATIC_ROOT": str(tmp_path / "static")}
+    result = subprocess.run(
+        [sys.executable, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert any((tmp_path / "static").rglob("*.css"))
