@@ -154,6 +154,9 @@ class CellCorrectionResultSerializer(serializers.Serializer):
     job_id = serializers.CharField()
     document = serializers.CharField(source="document_id")
     key = serializers.CharField()
+    corrected = serializers.BooleanField(
+        help_text="A correction (whatever its value, null included) rather than a verification as it stands."
+    )
     corrected_value = serializers.JSONField(allow_null=True)
     verified = serializers.BooleanField()
     by = serializers.CharField()

@@ -169,6 +169,15 @@ def test_review_grid_exports_corrections_and_growth(
     ]
     assert _parsed(cells[0], cells[1:]) == _expected_rows(output)
     assert any(value.startswith('"') or value.startswith("p.") for value in cells[1] if value)
+    assert corrected.json()["corrected"] is True
+    to_null = api_a.post(
+        f"/v1/jobs/{job_id}/cells", {"document": first, "key": "state", "corrected_value": None}
+    ).json()
+    checked = api_a.post(
+        f"/v1/jobs/{job_id}/cells", {"document": first, "key": "arbitration", "verified": True}
+    ).json()
+    assert (to_null["corrected"], to_null["corrected_value"], to_null["verified"]) == (True, None, True)
+    assert (checked["corrected"], checked["corrected_value"], checked["verified"]) == (False, None, True)
 
     grown = api_a.post(
         "/v1/jobs",
