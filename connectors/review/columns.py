@@ -53,9 +53,18 @@ def validate_columns(options: dict) -> list[dict]:
     seen: set[str] = set()
     for index, column in enumerate(columns):
         if column["key"] in seen:
-            raise OptionError(f"column key {column['key']!r} appears twice", f"options.columns.{index}.key")
+            raise OptionError(
+                f"column key {column['key']!r} appears twice", column_param(template, index, "key")
+            )
         seen.add(column["key"])
     return columns
+
+
+def column_param(template: str | None, index: int, field: str) -> str:
+    """The param naming `field` of the checked column at `index`: a template's columns come first, so the
+    column's place among the review's own `options.columns`."""
+    offset = len(TEMPLATES[template]) if template else 0
+    return f"options.columns.{index - offset}.{field}"
 
 
 def _column(raw: object, param: str) -> dict:

@@ -6,10 +6,15 @@ from __future__ import annotations
 from connectors.base import Connector, Document, OptionError, RunContext
 from connectors.legal.custom import heads_named
 from connectors.review.cells import DocumentReader, analyzer_cell
-from connectors.review.columns import MAX_DOCUMENTS, same_column, validate_columns, validate_floor
+from connectors.review.columns import (
+    MAX_DOCUMENTS,
+    column_param,
+    same_column,
+    validate_columns,
+    validate_floor,
+)
 from connectors.review.model import model_answer, model_cells
 from connectors.review.retrieval import Passage, query_terms
-from connectors.review.templates import TEMPLATES
 from connectors.spans import is_valid_span, make_span
 
 MAX_QUESTION_CHARS = 1000
@@ -100,9 +105,8 @@ class ReviewConnector(Connector):
         }
 
     def clause_types(self, options: dict) -> list[tuple[str, str]]:
-        offset = len(TEMPLATES[options["template"]]) if options.get("template") else 0
         return [
-            (column["clause_type"], f"options.columns.{index - offset}.clause_type")
+            (column["clause_type"], column_param(options.get("template"), index, "clause_type"))
             for index, column in enumerate(options["columns"])
             if column.get("clause_type")
         ]

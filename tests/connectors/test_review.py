@@ -164,7 +164,18 @@ def test_growing_a_review_reuses_unchanged_cells():
             "options.columns.0.choices",
         ),
         ({"columns": [{"key": "A b", "question": "Q"}]}, "options.columns.0.key"),
-        ({"template": "cuad", "columns": [{"key": "parties", "question": "Q"}]}, "options.columns.41.key"),
+        ({"template": "cuad", "columns": [{"key": "parties", "question": "Q"}]}, "options.columns.0.key"),
+        (
+            {
+                "template": "cuad",
+                "columns": [{"key": "own", "question": "Q"}, {"key": "governing_law", "question": "Q"}],
+            },
+            "options.columns.1.key",
+        ),
+        (
+            {"columns": [{"key": "a", "question": "Q"}, {"key": "a", "question": "R"}]},
+            "options.columns.1.key",
+        ),
         ({"template": "tax"}, "options.template"),
         ({}, "options.columns"),
         ({"columns": [{"key": "a", "question": "Q"}], "confidence_floor": 2}, "options.confidence_floor"),
