@@ -9,12 +9,17 @@ import json
 import re
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from django.db.models import F, Func, IntegerField, Value
 
 from quire.documents.models import Document
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JsonPathArray, ReviewRow
 from quire.jobs.services import CONTEXT_POLICY
+
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 QUOTE_CHARS = 500
 # Excel refuses a workbook holding a longer cell ("We found a problem with some content").
@@ -193,11 +198,20 @@ def xlsx_file(rows: Iterator[list[str]]) -> tempfile.SpooledTemporaryFile:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("review")
     for row in rows:
-        sheet.append([_safe(value) for value in row])
+        sheet.append([_text_cell(sheet, value) for value in row])
     handle = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (the response closes it)
     workbook.save(handle)
     handle.seek(0)
     return handle
+
+
+def _text_cell(sheet: WriteOnlyWorksheet, value: str) -> Cell:
+    """A string cell, even for text openpyxl would store as an error ("#N/A", "#DIV/0!")."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, _safe(value))
+    cell.data_type = "s"
+    return cell
 
 
 def _safe(value: str) -> str:

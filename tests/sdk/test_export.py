@@ -108,3 +108,24 @@ def test_xlsx_cuts_a_quote_past_excels_cell_limit(tmp_path):
     quote = COLUMNS.index("quote")
     assert len(rows[0][quote]) == XLSX_CELL_CHARS and rows[0][quote].endswith(XLSX_CUT)
     assert rows[0][quote].startswith(long_quote[:1000]) and rows[1][quote] == "short"
+
+
+def test_error_code_text_stays_a_string_in_the_servers_and_the_sdks_xlsx(tmp_path):
+    from openpyxl.cell.cell import ERROR_CODES
+
+    from quire.jobs.review import xlsx_file
+
+    codes = sorted(ERROR_CODES)
+    path = tmp_path / "findings.xlsx"
+    export_result(_result(codes, label="#N/A"), path)
+    sdk_rows = list(load_workbook(path).active.iter_rows(min_row=2))
+    sdk_cells = [
+        (row[COLUMNS.index("quote")].value, row[COLUMNS.index("quote")].data_type) for row in sdk_rows
+    ]
+    assert {
+        (row[COLUMNS.index("label")].value, row[COLUMNS.index("label")].data_type) for row in sdk_rows
+    } == {("#N/A", "s")}
+    server = load_workbook(xlsx_file(iter([["value", "#N/A"], *([code] for code in codes)]))).active
+    server_cells = [(row[0].value, row[0].data_type) for row in server.iter_rows(min_row=2)]
+    assert sdk_cells == server_cells == [(code, "s") for code in codes]
+    assert (server["B1"].value, server["B1"].data_type) == ("#N/A", "s")
