@@ -14,7 +14,7 @@ from connectors.text import split_sentences
 
 SENTENCE_CHARS = 700
 LEXICAL_WEIGHT = 0.65
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")
 STOPWORDS = frozenset(
     [
         "a",
@@ -90,7 +90,8 @@ QUESTION_WORDS = frozenset(
 
 
 def stems(text: str) -> list[str]:
-    """Content words of `text`, lower-cased and cut to six letters (a crude, language-light stem)."""
+    """Content words of `text` (letters and digits of any script), lower-cased and cut to six characters (a
+    crude, language-light stem)."""
     return [word[:6] for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
 
 

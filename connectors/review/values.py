@@ -11,7 +11,7 @@ from connectors.earnings.tables import NUMBER, parse_number
 from connectors.review.retrieval import stems
 
 Found = tuple[object, object, int, int]
-_WORD = re.compile(r"[A-Za-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")
 _CURRENCIES = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
 # A negation cue; "no later than", "not less than", "not only" and the like bound a figure, they deny nothing.
 _CUE = re.compile(

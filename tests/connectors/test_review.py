@@ -497,3 +497,20 @@ def test_a_kpi_column_is_not_guessed_from_passages_that_never_name_its_metric():
     cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
     assert cells["eps"]["value"] == "$1.20" and cells["eps"]["status"] == "answered"
     assert cells["ffo"]["status"] == "not_found" and cells["free_cash_flow"]["status"] == "not_found"
+
+
+def test_a_question_in_cyrillic_is_answered_from_cyrillic_text():
+    text = (
+        "ДОГОВОР ПОСТАВКИ\n\n"
+        "1. Поставщик обязуется поставить товар, покупатель обязуется принять и оплатить товар.\n\n"
+        "2. Срок действия договора составляет три (3) года начиная от даты подписания.\n\n"
+        "3. Договор регулируется законодательством Российской Федерации."
+    )
+    columns = [{"key": "term", "question": "Срок действия договора?", "type": "text"}]
+    cells = run_connector("review", [Document("ru", text)], options={"columns": columns})["rows"][0]["cells"]
+    assert cells["term"]["status"] == "answered"
+    assert cells["term"]["value"].startswith("2. Срок действия договора")
+    asked = run_connector(
+        "ask", [Document("ru", text)], options={"question": "Каким законодательством регулируется договор?"}
+    )
+    assert "законодательством Российской Федерации" in asked["answer"][0]["text"]
