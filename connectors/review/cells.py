@@ -17,7 +17,7 @@ from connectors.legal.categories import YES_NO_CATEGORIES
 from connectors.legal.custom import find_clauses, heads_named
 from connectors.legal.learned import run_model
 from connectors.review.retrieval import DocumentIndex, Passage, query_terms, stems
-from connectors.review.templates import CUAD_KEYS, EARNINGS_METRICS
+from connectors.review.templates import BUILT_IN_TYPES, CUAD_KEYS, EARNINGS_METRICS
 from connectors.review.values import FINDERS, choose, find_yes_no
 from connectors.spans import make_span
 from connectors.text import split_sentences
@@ -30,7 +30,6 @@ RANK_DISCOUNT = 0.04
 # analyzers' figures.
 KPI_FALLBACK_WEIGHT = 0.3
 _MONEY_UNITS = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
-_CUAD_TYPES = {"date", "duration", "text", "party", "yes_no"}
 _FIGURE_TYPES = ("money", "number", "percent")
 _METRIC_NAMES = dict(METRICS)
 
@@ -107,13 +106,14 @@ def custom_clause_cell(column: dict, reader: DocumentReader, floor: float) -> di
 def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) -> dict:
     if column.get("clause_type"):
         return custom_clause_cell(column, reader, floor)
-    category = CUAD_KEYS.get(column["key"])
-    if category is not None and column["type"] in _CUAD_TYPES:
+    built_in = column["type"] in (BUILT_IN_TYPES.get(column["key"]), "text")
+    category = CUAD_KEYS.get(column["key"]) if built_in else None
+    if category is not None:
         return _cuad_cell(category, column, reader, floor)
     if column["type"] == "party":
         return _party_cell(reader, floor)
     passages = reader.passages(column["question"], vector)
-    metrics = EARNINGS_METRICS.get(column["key"])
+    metrics = EARNINGS_METRICS.get(column["key"]) if built_in else None
     if passages and metrics is not None and column["type"] in _FIGURE_TYPES:
         found = _earnings_cell(column, metrics, reader, floor)
         if found is not None:
@@ -248,7 +248,7 @@ def _earnings_cell(
             continue
         if growth:
             change = figure.get("change") or {}
-            if change.get("unit") != "percent" or "span" not in change:
+            if not _fits(column["type"], change.get("unit")) or "span" not in change:
                 continue
             value = change["span"]["quote"]
             normalised = {"value": change["value"], "unit": "percent", "scale": 1.0}

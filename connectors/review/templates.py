@@ -88,6 +88,9 @@ EARNINGS_KPIS = [
     },
     {"key": "guidance", "question": "What is the outlook or guidance for the next period?", "type": "text"},
 ]
+# The type the built-in analyzers answer a key of theirs in: its template's. A column declaring another type
+# (text aside) is read by its type like any other column.
+BUILT_IN_TYPES: dict[str, str] = {column["key"]: column["type"] for column in (*CUAD, *EARNINGS_KPIS)}
 PAPER_EXTRACTION = [
     {
         "key": "population",

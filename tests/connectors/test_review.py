@@ -46,6 +46,22 @@ COLUMNS = [
 ]
 
 
+def _shaped(kind: str, normalised: object) -> bool:
+    """Whether `normalised` has the shape docs/connectors.md gives a column of type `kind`."""
+    if kind in ("money", "number", "percent"):
+        units = {"money": ("USD", "EUR", "GBP", "JPY"), "number": ("count",), "percent": ("percent",)}[kind]
+        return isinstance(normalised, dict) and normalised.get("unit") in units
+    if kind == "date":
+        return isinstance(normalised, str) and re.fullmatch(r"\d{4}-\d\d(?:-\d\d)?", normalised) is not None
+    if kind == "duration":
+        return isinstance(normalised, str) and re.fullmatch(r"P\d+(?:\.\d+)?[YMWD]", normalised) is not None
+    if kind == "yes_no":
+        return normalised in ("yes", "no")
+    if kind in ("party", "list"):
+        return isinstance(normalised, list) and all(isinstance(item, str) for item in normalised)
+    return isinstance(normalised, str)
+
+
 def test_cells_by_type_are_cited_and_normalised():
     result = run_connector("review", [Document("n", NOTE)], options={"columns": COLUMNS})
     cells = result["rows"][0]["cells"]
@@ -514,3 +530,62 @@ def test_a_question_in_cyrillic_is_answered_from_cyrillic_text():
         "ask", [Document("ru", text)], options={"question": "Каким законодательством регулируется договор?"}
     )
     assert "законодательством Российской Федерации" in asked["answer"][0]["text"]
+
+
+BUILT_IN_CONTRACT = (
+    "DISTRIBUTION AGREEMENT\n\nThis Agreement is made as of March 12, 2019 between Acme Corp. and Beta LLC.\n\n"
+    "2. Term. The initial term of this Agreement shall continue for a period of five (5) years, unless earlier "
+    "terminated.\n\n7. Governing Law. This Agreement shall be governed by the laws of the State of Tennessee.\n"
+)
+BUILT_IN_CALL = (
+    "Operator: Welcome.\nJane Doe -- CFO: Third quarter revenue rose 12% to $1.2 billion. Adjusted earnings "
+    "per share were $0.83.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "normalised"),
+    [
+        (
+            BUILT_IN_CONTRACT,
+            {
+                "key": "governing_law",
+                "question": "Is the contract governed by Tennessee law?",
+                "type": "yes_no",
+            },
+            "yes",
+        ),
+        (
+            BUILT_IN_CONTRACT,
+            {"key": "expiration_date", "question": "How long is the initial term?", "type": "duration"},
+            "P5Y",
+        ),
+        (
+            BUILT_IN_CONTRACT,
+            {"key": "governing_law", "question": "Which law governs?", "type": "text"},
+            "Tennessee",
+        ),
+        (
+            BUILT_IN_CALL,
+            {"key": "revenue_growth", "question": "What was third quarter revenue?", "type": "money"},
+            {"value": 1.2, "unit": "USD", "scale": 1e9},
+        ),
+        (
+            BUILT_IN_CALL,
+            {"key": "revenue", "question": "What was third quarter revenue?", "type": "percent"},
+            {"value": 12.0, "unit": "percent", "scale": 1.0},
+        ),
+        (
+            BUILT_IN_CALL,
+            {"key": "revenue_growth", "question": "By what percent did revenue grow?", "type": "percent"},
+            {"value": 12.0, "unit": "percent", "scale": 1.0, "period": "Q3 2021"},
+        ),
+    ],
+)
+def test_a_built_in_key_declared_with_another_type_answers_in_that_type(text, column, normalised):
+    document = Document("doc_1", text, metadata={"filename": "acme-2021-Q3.txt"})
+    cell = run_connector("review", [document], options={"columns": [column]})["rows"][0]["cells"][
+        column["key"]
+    ]
+    assert _shaped(column["type"], cell["normalised"]), cell
+    assert cell["normalised"] == normalised and cell["status"] == "answered"
