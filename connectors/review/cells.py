@@ -37,14 +37,25 @@ _METRIC_NAMES = dict(METRICS)
 def cell(value, normalised, spans: list[dict], confidence: float, floor: float) -> dict:
     """A cell; answered only with a value, a span and a confidence at or above the floor."""
     confidence = round(max(0.0, min(1.0, confidence)), 3)
-    status = "answered" if value is not None and spans and confidence >= floor else "needs_review"
     return {
         "value": value,
         "normalised": normalised,
         "spans": spans,
         "confidence": confidence,
-        "status": status,
+        "status": _status(value, spans, confidence, floor),
     }
+
+
+def under_floor(found: dict, floor: float) -> dict:
+    """An earlier review's cell with its status decided again under `floor`, as `cell` decides it; a
+    `not_found` cell stays so."""
+    if found["status"] == "not_found":
+        return found
+    return {**found, "status": _status(found["value"], found["spans"], found["confidence"], floor)}
+
+
+def _status(value, spans: list[dict], confidence: float, floor: float) -> str:
+    return "answered" if value is not None and spans and confidence >= floor else "needs_review"
 
 
 def not_found() -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from connectors.base import Connector, Document, OptionError, RunContext
 from connectors.legal.custom import heads_named
-from connectors.review.cells import DocumentReader, analyzer_cell
+from connectors.review.cells import DocumentReader, analyzer_cell, under_floor
 from connectors.review.columns import (
     MAX_DOCUMENTS,
     column_param,
@@ -78,7 +78,7 @@ class ReviewConnector(Connector):
             for column in columns:
                 kept = earlier.get((document.document_id, column["key"]))
                 if kept is not None and all(is_valid_span(s, document.text) for s in kept["spans"]):
-                    cells[column["key"]] = kept
+                    cells[column["key"]] = under_floor(kept, floor)
                     reused += 1
             wanted = [column for column in columns if column["key"] not in cells]
             asked = [column for column in wanted if not column.get("clause_type")]

@@ -777,9 +777,10 @@ def workspace_erase(*, tenant: Tenant) -> None:
 
 def _carry_corrections(source_id: str, job: Job, output: dict) -> None:
     """Copy the reviewer's corrections of an extended review onto the cells the new review reused: a column the
-    connector took over unchanged, the cell as it was. A cell computed again (its question, type or head changed,
-    or the weights behind it) starts without the old cell's correction. The output's columns carry their head
-    versions already (`with_head_version`)."""
+    connector took over unchanged, the cell as it was but for its status (which the new review's confidence floor
+    decides again). A cell computed again (its question, type or head changed, or the weights behind it) starts
+    without the old cell's correction. The output's columns carry their head versions already
+    (`with_head_version`)."""
     prior = JobResult.objects.filter(job_id=source_id).values_list("output", flat=True).first()
     earlier = reused_cells(prior, output.get("columns") or [], {})
     if not earlier:
@@ -788,7 +789,8 @@ def _carry_corrections(source_id: str, job: Job, output: dict) -> None:
         (row["document_id"], key)
         for row in output.get("rows") or []
         for key, cell in row["cells"].items()
-        if earlier.get((row["document_id"], key)) == cell
+        if (row["document_id"], key) in earlier
+        and _but_status(earlier[row["document_id"], key]) == _but_status(cell)
     }
     CellCorrection.objects.bulk_create(
         [
@@ -806,6 +808,10 @@ def _carry_corrections(source_id: str, job: Job, output: dict) -> None:
             if (c.document_id, c.key) in kept
         ]
     )
+
+
+def _but_status(cell: dict) -> dict:
+    return {name: value for name, value in cell.items() if name != "status"}
 
 
 _UNSET = object()

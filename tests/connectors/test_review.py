@@ -168,6 +168,28 @@ def test_growing_a_review_reuses_unchanged_cells():
     )
 
 
+def test_growing_a_review_under_another_floor_decides_the_reused_cells_status_again():
+    first = run_connector("review", [Document("n", NOTE)], options={"columns": COLUMNS})
+    raised = run_connector(
+        "review", [Document("n", NOTE)], options={"columns": COLUMNS, "confidence_floor": 0.99}, prior=first
+    )
+    assert raised["cells"]["reused"] == len(COLUMNS)
+    before, after = first["rows"][0]["cells"], raised["rows"][0]["cells"]
+    assert any(c["status"] == "answered" and c["confidence"] < 0.99 for c in before.values())
+    for key, cell in after.items():
+        assert {**cell, "status": before[key]["status"]} == before[key]
+        if before[key]["status"] == "not_found":
+            assert cell["status"] == "not_found"
+        else:
+            assert cell["status"] == ("answered" if cell["confidence"] >= 0.99 else "needs_review"), key
+    lowered = run_connector(
+        "review", [Document("n", NOTE)], options={"columns": COLUMNS, "confidence_floor": 0.0}, prior=raised
+    )
+    assert [c["status"] for c in lowered["rows"][0]["cells"].values()] == [
+        c["status"] for c in before.values()
+    ]
+
+
 @pytest.mark.parametrize(
     ("options", "param"),
     [

@@ -61,8 +61,9 @@ def test_a_correction_to_null_is_a_correction_not_a_verification(in_tenant):
         (LAW, CELL, True),
         ({**LAW, "question": "Which state's law governs the agreement?"}, CELL, False),
         (LAW, {**CELL, "value": "New York"}, False),
+        (LAW, {**CELL, "status": "needs_review"}, True),
     ],
-    ids=["reused", "question-changed", "computed-again"],
+    ids=["reused", "question-changed", "computed-again", "reused-under-another-floor"],
 )
 def test_growing_a_review_carries_a_correction_only_onto_the_cell_it_reused(in_tenant, column, cell, carried):
     earlier = _review([LAW])
