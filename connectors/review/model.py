@@ -8,6 +8,7 @@ from connectors.base import Document, RunContext
 from connectors.model import DocumentReading, grounded_span, numbered
 from connectors.review.cells import cell
 from connectors.review.retrieval import Passage
+from connectors.review.values import read_value
 
 MODEL_CONFIDENCE = 0.8
 ANSWER_TOKENS = 200
@@ -23,7 +24,8 @@ def _question(column: dict) -> str:
 
 
 def model_cells(run: RunContext, document: Document, columns: list[dict], floor: float) -> dict[str, dict]:
-    """Cells the model answered with a quote found in the document; columns it missed are left out."""
+    """Cells the model answered with a quote found in the document and a value of the column's type
+    (`read_value`); columns it missed are left out."""
     reading = DocumentReading(run, document)
     replies = reading.ask_many(
         f"review {document.document_id}", [_question(c) for c in columns], max_tokens=ANSWER_TOKENS
@@ -42,10 +44,9 @@ def model_cells(run: RunContext, document: Document, columns: list[dict], floor:
                 answer.get("quote"),
                 reply.shown,
             )
-            if span is not None:
-                value = answer["value"]
-                normalised = value.lower() if isinstance(value, str) else value
-                cells[column["key"]] = cell(value, normalised, [span], MODEL_CONFIDENCE, floor)
+            read = read_value(column, answer["value"]) if span is not None else None
+            if read is not None:
+                cells[column["key"]] = cell(*read, [span], MODEL_CONFIDENCE, floor)
                 break
     return cells
 

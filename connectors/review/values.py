@@ -212,3 +212,55 @@ FINDERS = {
     "percent": find_percent,
     "list": find_list,
 }
+
+
+def read_value(column: dict, value: object) -> tuple[object, object] | None:
+    """A value stated for a column (a model's answer) and its normalised form, by the rules the analyzers'
+    cells follow: dates, durations and figures read by the column type's finder (the value kept as stated),
+    a yes/no as "Yes" or "No", an enum as the choice it names, a party or list column's items; text with its
+    whitespace collapsed. None when it holds no value of the column's type."""
+    kind = column["type"]
+    if kind in ("party", "list"):
+        items = _items(value, kind)
+        return (items, [item.lower() for item in items]) if items else None
+    if isinstance(value, bool):
+        return (("Yes", "yes") if value else ("No", "no")) if kind == "yes_no" else None
+    if not isinstance(value, str | int | float):
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if kind in FINDERS:
+        found = FINDERS[kind](text, 0, len(text))
+        return None if found is None else (value, found[1])
+    if kind == "yes_no":
+        said = re.match(r"(yes|no)\b", text, re.IGNORECASE)
+        return None if said is None else (said.group(1).capitalize(), said.group(1).lower())
+    if kind == "enum":
+        choice = next((c for c in column["choices"] if c.casefold() == text.casefold()), None)
+        if choice is None:
+            chosen = choose(column["choices"], [(text, 1.0)])
+            choice = chosen[0] if chosen else None
+        return None if choice is None else (choice, choice.lower())
+    return text, " ".join(text.split())
+
+
+# A party list splits at semicolons, lines, "and", and commas but those before a company form ("Acme, Inc.").
+_PARTY_SPLIT = re.compile(
+    r"\s*(?:;|\n|\band\b|,(?!\s*(?:inc|ltd|llc|l\.l\.c|lp|l\.p|co|corp|corporation|company|limited|gmbh|s\.a|"
+    r"n\.v|b\.v|plc|ag)\b))\s*",
+    re.IGNORECASE,
+)
+
+
+def _items(value: object, kind: str) -> list[str]:
+    if isinstance(value, list):
+        pieces = [item for item in value if isinstance(item, str)]
+    elif not isinstance(value, str):
+        return []
+    elif kind == "party":
+        pieces = _PARTY_SPLIT.split(value)
+    else:
+        found = find_list(value, 0, len(value))
+        pieces = found[0] if found else [value]
+    return [item for item in (" ".join(piece.split()).strip(" ,;:") for piece in pieces) if item]

@@ -258,6 +258,66 @@ def test_model_mode_asks_each_column_over_one_document_prefix_and_keeps_grounded
     assert record["strategy"] == "whole" and record["calls"] == 2 and record["cached_tokens"] > 0
 
 
+MODEL_ANSWERS = {
+    "signed": {"value": "3 March 2021", "quote": "This Services Agreement is made on 3 March 2021"},
+    "term": {"value": "three (3) years", "quote": "The initial term of this Agreement is three (3) years."},
+    "fee": {"value": "$12,500", "quote": "Customer shall pay a monthly fee of $12,500."},
+    "uptime": {"value": "99.5%", "quote": "Supplier guarantees an uptime of 99.5% in each month."},
+    "locations": {"value": 240, "quote": "The service covers 240 locations."},
+    "subcontract": {"value": "No, not without consent", "quote": "shall not subcontract any services"},
+    "law": {"value": "new york", "quote": "governed by the laws of the State of New York"},
+    "notices": {
+        "value": "courier, registered mail, and email",
+        "quote": "courier, registered mail, and email",
+    },
+    "termination": {
+        "value": "Either party  may terminate",
+        "quote": "Either party may terminate for convenience",
+    },
+    "parties": {"value": "Acme Corp and Beta LLC", "quote": "between Acme Corp and Beta LLC"},
+    "law_other": {"value": "California", "quote": "governed by the laws of the State of New York"},
+    "signed_vague": {
+        "value": "early in the year",
+        "quote": "This Services Agreement is made on 3 March 2021",
+    },
+}
+MODEL_COLUMNS = [
+    *COLUMNS[:-1],
+    {"key": "parties", "question": "Who are the parties?", "type": "party"},
+    {**COLUMNS[6], "key": "law_other"},
+    {**COLUMNS[0], "key": "signed_vague"},
+]
+
+
+def test_model_mode_normalises_values_by_type_as_the_analyzers_do(scripted_server):
+    scripted_server.responder = lambda messages: json.dumps(
+        next(a for key, a in MODEL_ANSWERS.items() if f"Column {key}:" in messages[1]["content"])
+    )
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    options = {"columns": MODEL_COLUMNS}
+    model = run_connector("review", [Document("n", NOTE)], options=options, mode="model", client=client)
+    analyzers = run_connector("review", [Document("n", NOTE)], options=options)
+    by_model, by_analyzers = model["rows"][0]["cells"], analyzers["rows"][0]["cells"]
+    for column in MODEL_COLUMNS:
+        key = column["key"]
+        assert _shaped(column["type"], by_model[key]["normalised"]), (key, by_model[key])
+        assert _shaped(column["type"], by_analyzers[key]["normalised"]), (key, by_analyzers[key])
+        if key not in ("law_other", "signed_vague"):
+            assert by_model[key]["confidence"] == 0.8 and by_model[key]["status"] == "answered", key
+    for key in ("signed", "term", "fee", "uptime", "locations", "subcontract", "law", "notices"):
+        assert by_model[key]["normalised"] == by_analyzers[key]["normalised"], key
+    assert by_model["signed"]["value"] == "3 March 2021"
+    assert (by_model["law"]["value"], by_model["subcontract"]["value"]) == ("New York", "No")
+    assert by_model["parties"]["normalised"] == ["acme corp", "beta llc"]
+    assert by_model["termination"]["normalised"] == "Either party may terminate"
+    assert by_model["law_other"] == by_analyzers["law_other"], (
+        "a value that is no choice leaves the analyzers'"
+    )
+    assert by_model["signed_vague"] == by_analyzers["signed_vague"], (
+        "a value that is no date leaves the analyzers'"
+    )
+
+
 def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
     scripted_server.reply(
         json.dumps(
