@@ -5,9 +5,10 @@ start, end) with document offsets, or None."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from connectors.dates import find_dates, parse_duration
-from connectors.earnings.tables import NUMBER, parse_number
+from connectors.earnings.tables import NUMBER, SCALES, parse_number
 from connectors.review.retrieval import stems
 
 Found = tuple[object, object, int, int]
@@ -56,10 +57,92 @@ def find_duration(text: str, start: int, end: int) -> Found | None:
     return text[start + a : start + b], iso, start + a, start + b
 
 
+# Amounts of money earnings' reader (`tables.NUMBER`) leaves out or misreads, read first: a currency code before
+# or after the number ("EUR 3,000,000", "250,000 USD"), letters before a dollar sign ("CAD$ 500", "A$500"), a
+# currency named or signed after it ("5 million euros", "200 Canadian dollars", "1.500 €"), or a currency sign
+# before a number with a decimal comma or dotted thousands ("€ 1.234,56", "€1.234.567"). The rest ("$5.0
+# million", "$0.83 per share") is earnings' reader's.
+_CODE = (
+    "USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|CNY|HKD|SGD|INR|SEK|NOK|DKK|BRL|MXN|ZAR|KRW|PLN|CZK|HUF|TRY|ILS|AED|SAR"
+)
+_DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "BRL"})
+_DOLLAR_PREFIXES = {
+    **{code: code for code in _DOLLARS},
+    **{"US": "USD", "U.S.": "USD", "C": "CAD", "CA": "CAD", "A": "AUD", "AU": "AUD", "NZ": "NZD"},
+    **{"HK": "HKD", "S": "SGD", "SG": "SGD", "MX": "MXN", "R": "BRL"},
+}
+_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_NAMED = {
+    "USD": r"(?:US|U\.S\.)\s+dollars?",
+    "CAD": r"Canadian\s+dollars?",
+    "AUD": r"Australian\s+dollars?",
+    "NZD": r"New\s+Zealand\s+dollars?",
+    "HKD": r"Hong\s+Kong\s+dollars?",
+    "SGD": r"Singapore\s+dollars?",
+    "EUR": r"euros?",
+    "GBP": r"pounds?\s+sterling",
+    "JPY": r"yen",
+    "CHF": r"Swiss\s+francs?",
+    "CNY": r"(?:yuan|renminbi)",
+    "INR": r"rupees?",
+}
+_DECIMAL_COMMA = r"\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}"
+_AMOUNT = re.compile(
+    r"(?<![\w$€£¥₹.,])(?P<neg>-\s?)?"
+    rf"(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[$€£¥₹])\s?)?"
+    rf"(?P<value>(?:{_DECIMAL_COMMA}|(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:['\u2019]\d{{3}})+|\d+)(?:\.\d+)?)(?!\d|[.,'\u2019]\d))"
+    rf"(?:\s?(?P<scale>(?i:{'|'.join(sorted(SCALES, key=len, reverse=True))}))\b)?"
+    rf"(?:\s?(?:(?P<code_after>{_CODE})(?!\s?\d)|(?P<named>(?i:{'|'.join(_NAMED.values())}))|(?P<sign_after>[€£¥₹])))?"
+    r"(?![\w$€£¥₹])"
+)
+
+
+def _amounts(text: str, start: int, end: int) -> Iterator[tuple[int, int, tuple[float, str, float] | None]]:
+    """The amounts read here rather than by earnings' reader, as (start, end, (value, unit, scale)); the
+    figure is None for an amount in a currency this does not know ("ZZ$ 500") or in two at once ("€500 USD"):
+    that is no money, rather than dollars."""
+    for match in _AMOUNT.finditer(text, start, end):
+        raw, sign, prefix, named = (match.group(name) for name in ("value", "sign", "prefix", "named"))
+        decimal_comma = re.fullmatch(_DECIMAL_COMMA, raw) is not None
+        said = {match.group("code"), match.group("code_after"), _SIGNS.get(match.group("sign_after") or "")}
+        said.discard(None)
+        if named:
+            said |= {code for code, words in _NAMED.items() if re.fullmatch(words, named, re.IGNORECASE)}
+        if sign == "$":
+            if prefix:
+                said.add(_DOLLAR_PREFIXES.get(prefix))
+            elif not said or said - _DOLLARS:
+                said.add(None if said else "USD")
+        elif sign:
+            said.add(None if prefix else _SIGNS[sign])
+        stated = (
+            match.group("code")
+            or match.group("code_after")
+            or named
+            or match.group("sign_after")
+            or decimal_comma
+        )
+        if not said or (not stated and (not prefix or said == {"USD"})):
+            continue
+        if len(said) != 1 or None in said:
+            yield match.start(), match.end(), None
+            continue
+        digits = raw.replace(".", "").replace(",", ".") if decimal_comma else re.sub(r"[,'\u2019]", "", raw)
+        value = -float(digits) if match.group("neg") else float(digits)
+        yield (
+            match.start(),
+            match.end(),
+            (value, said.pop(), SCALES.get((match.group("scale") or "").lower(), 1.0)),
+        )
+
+
 def _numbers(text: str, start: int, end: int):
     dates = [(d.start, d.end) for d in find_dates(text, start, end)]
+    amounts = [(a, b) for a, b, _ in _amounts(text, start, end)]
     for match in NUMBER.finditer(text, start, end):
         if any(a <= match.start() < b for a, b in dates):
+            continue
+        if any(a < match.end() and match.start() < b for a, b in amounts):
             continue
         value, unit, scale = parse_number(match)
         raw = match.group("value")
@@ -73,10 +156,18 @@ def _figure(match: re.Match[str], value: float, unit: str, scale: float) -> Foun
 
 
 def find_money(text: str, start: int, end: int) -> Found | None:
-    for match, value, unit, scale in _numbers(text, start, end):
-        if unit in _CURRENCIES:
-            return _figure(match, value, unit, scale)
-    return None
+    """The first amount of money: one `_amounts` reads, else one earnings' reader reads in a currency; an
+    amount in a currency `_amounts` does not know is none."""
+    dates = [(d.start, d.end) for d in find_dates(text, start, end)]
+    found = [
+        (text[a:b], {"value": figure[0], "unit": figure[1], "scale": figure[2]}, a, b)
+        for a, b, figure in _amounts(text, start, end)
+        if figure is not None and not any(x <= a < y for x, y in dates)
+    ]
+    earnings = next(
+        (_figure(*number) for number in _numbers(text, start, end) if number[2] in _CURRENCIES), None
+    )
+    return min([*found, *([earnings] if earnings else [])], key=lambda amount: amount[2], default=None)
 
 
 def find_percent(text: str, start: int, end: int) -> Found | None:

@@ -12,7 +12,7 @@ import pytest
 from connectors import Document, get_connector, run_connector
 from connectors.base import OptionError
 from connectors.review.templates import CUAD, TEMPLATES
-from connectors.review.values import find_yes_no
+from connectors.review.values import find_money, find_number, find_yes_no
 from connectors.spans import invalid_spans
 from inference.client import InferenceClient
 from tests.support.paths import DATA
@@ -49,8 +49,10 @@ COLUMNS = [
 def _shaped(kind: str, normalised: object) -> bool:
     """Whether `normalised` has the shape docs/connectors.md gives a column of type `kind`."""
     if kind in ("money", "number", "percent"):
-        units = {"money": ("USD", "EUR", "GBP", "JPY"), "number": ("count",), "percent": ("percent",)}[kind]
-        return isinstance(normalised, dict) and normalised.get("unit") in units
+        unit = normalised.get("unit") if isinstance(normalised, dict) else None
+        if kind == "money":
+            return isinstance(unit, str) and re.fullmatch(r"[A-Z]{3}(?:_per_share)?", unit) is not None
+        return unit == {"number": "count", "percent": "percent"}[kind]
     if kind == "date":
         return isinstance(normalised, str) and re.fullmatch(r"\d{4}-\d\d(?:-\d\d)?", normalised) is not None
     if kind == "duration":
@@ -671,3 +673,53 @@ def test_a_built_in_key_declared_with_another_type_answers_in_that_type(text, co
     ]
     assert _shaped(column["type"], cell["normalised"]), cell
     assert cell["normalised"] == normalised and cell["status"] == "answered"
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "normalised"),
+    [
+        ("Fee: USD 250,000 a year.", "USD 250,000", (250_000.0, "USD", 1.0)),
+        ("Fee: EUR 3,000.", "EUR 3,000", (3_000.0, "EUR", 1.0)),
+        ("Fee: GBP 1,000.", "GBP 1,000", (1_000.0, "GBP", 1.0)),
+        ("A fee of 5 million euros.", "5 million euros", (5.0, "EUR", 1e6)),
+        ("A fee of 250,000 USD.", "250,000 USD", (250_000.0, "USD", 1.0)),
+        ("A fee of USD 1.5 million.", "USD 1.5 million", (1.5, "USD", 1e6)),
+        ("A fee of CAD$ 500.", "CAD$ 500", (500.0, "CAD", 1.0)),
+        ("A fee of A$500.", "A$500", (500.0, "AUD", 1.0)),
+        ("A fee of $500 CAD.", "$500 CAD", (500.0, "CAD", 1.0)),
+        ("A fee of 200 Canadian dollars.", "200 Canadian dollars", (200.0, "CAD", 1.0)),
+        ("A fee of € 1.234,56.", "€ 1.234,56", (1234.56, "EUR", 1.0)),
+        ("A fee of €1.234.567.", "€1.234.567", (1_234_567.0, "EUR", 1.0)),
+        ("A fee of 12,50 €.", "12,50 €", (12.5, "EUR", 1.0)),
+        ("A fee of CHF 1'000.", "CHF 1'000", (1_000.0, "CHF", 1.0)),
+        ("A fee of ZZ$ 500.", None, None),
+        ("A fee of €500 USD.", None, None),
+        ("A fee of $12,500.", "$12,500", (12_500.0, "USD", 1.0)),
+        ("Revenue was $5.0 million.", "$5.0 million", (5.0, "USD", 1e6)),
+        ("Sales were €1.2 billion.", "€1.2 billion", (1.2, "EUR", 1e9)),
+        ("EPS was $0.83 per share.", "$0.83 per share", (0.83, "USD_per_share", 1.0)),
+    ],
+)
+def test_find_money_reads_currency_codes_and_prefixes_and_refuses_an_unknown_currency(
+    text, quote, normalised
+):
+    found = find_money(text, 0, len(text))
+    if quote is None:
+        assert found is None
+        return
+    value, shape, start, end = found
+    assert (value, text[start:end]) == (quote, quote)
+    assert (shape["value"], shape["unit"], shape["scale"]) == normalised
+
+
+def test_a_money_column_answers_from_an_amount_in_a_currency_code():
+    text = "SHARE PURCHASE AGREEMENT\n\nThe purchase price is EUR 3,000,000, payable at closing.\n"
+    columns = [
+        {"key": "price", "question": "What is the purchase price?", "type": "money"},
+        {"key": "count", "question": "What is the purchase price?", "type": "number"},
+    ]
+    cells = run_connector("review", [Document("spa", text)], options={"columns": columns})["rows"][0]["cells"]
+    assert cells["price"]["status"] == "answered"
+    assert cells["price"]["normalised"] == {"value": 3_000_000.0, "unit": "EUR", "scale": 1.0}
+    assert cells["count"]["status"] == "not_found"
+    assert find_number("USD 250,000", 0, 11) is None
