@@ -116,7 +116,7 @@ WORD_NUMBERS = {
 }
 _NUMBER_WORD = r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|one hundred(?: and)?(?: [a-z]+)?|hundred|an?)"
 DURATION_PATTERN = re.compile(
-    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*+\(?(?P<digits>\d{{1,4}})?\)?[\s-]*+(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+|contract\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
+    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*+\(?(?P<digits>(?<![\d.,])(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,4}})(?:\.\d+)?(?!\d|[.,]\d))?\)?[\s-]*+(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+|contract\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
     re.IGNORECASE,
 )
 _UNIT_CODES = {"year": "Y", "month": "M", "week": "W", "day": "D"}
@@ -189,25 +189,29 @@ def find_dates(text: str, start: int = 0, end: int | None = None) -> list[DateMa
 
 
 def parse_duration(text: str) -> tuple[str, int, int] | None:
-    """First duration in `text` as (ISO 8601 duration, start, end), e.g. ("P90D", 10, 31)."""
+    """First duration in `text` as (ISO 8601 duration, start, end), e.g. ("P90D", 10, 31): its whole number
+    ("2.5 years" is P2.5Y, "12,500 days" P12500D; never a number's last digits), from its first word or digit
+    (no blank or dash before it)."""
     for match in DURATION_PATTERN.finditer(text):
         value = None
         if match.group("digits"):
-            value = int(match.group("digits"))
+            value = float(match.group("digits").replace(",", ""))
         elif match.group("words"):
             value = words_to_number(match.group("words"))
         if value is None or value <= 0:
             continue
         unit = match.group("unit").lower().rstrip("s")
-        return f"P{value}{_UNIT_CODES[unit]}", match.start(), match.end()
+        start = match.start() + len(match.group(0)) - len(match.group(0).lstrip(" \t\r\n-"))
+        amount = int(value) if value == int(value) else value
+        return f"P{amount}{_UNIT_CODES[unit]}", start, match.end()
     return None
 
 
 def duration_days(iso_duration: str) -> float | None:
-    match = re.fullmatch(r"P(\d+)([YMWD])", iso_duration or "")
+    match = re.fullmatch(r"P(\d+(?:\.\d+)?)([YMWD])", iso_duration or "")
     if not match:
         return None
-    return int(match.group(1)) * {"Y": 365.0, "M": 30.0, "W": 7.0, "D": 1.0}[match.group(2)]
+    return float(match.group(1)) * {"Y": 365.0, "M": 30.0, "W": 7.0, "D": 1.0}[match.group(2)]
 
 
 def add_duration(iso_date: str, iso_duration: str) -> str | None:

@@ -12,7 +12,7 @@ import pytest
 from connectors import Document, get_connector, run_connector
 from connectors.base import OptionError
 from connectors.review.templates import CUAD, TEMPLATES
-from connectors.review.values import find_money, find_number, find_yes_no
+from connectors.review.values import find_duration, find_money, find_number, find_yes_no
 from connectors.spans import invalid_spans
 from inference.client import InferenceClient
 from tests.support.paths import DATA
@@ -723,3 +723,26 @@ def test_a_money_column_answers_from_an_amount_in_a_currency_code():
     assert cells["price"]["normalised"] == {"value": 3_000_000.0, "unit": "EUR", "scale": 1.0}
     assert cells["count"]["status"] == "not_found"
     assert find_number("USD 250,000", 0, 11) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "iso"),
+    [
+        ("The term is 2.5 years.", "2.5 years", "P2.5Y"),
+        ("Payment is due within 12,500 days of the invoice.", "12,500 days", "P12500D"),
+        ("A notice period of 1.5 months applies.", "1.5 months", "P1.5M"),
+        ("Term - 3 years.", "3 years", "P3Y"),
+        ("Initial term:\n - 3 years", "3 years", "P3Y"),
+        ("An initial term of three (3) years.", "three (3) years", "P3Y"),
+        ("The 30-day cure period.", "30-day", "P30D"),
+    ],
+)
+def test_a_duration_is_read_from_its_whole_number_and_trimmed(text, quote, iso):
+    value, normalised, start, end = find_duration(text, 0, len(text))
+    assert (value, normalised, text[start:end]) == (quote, iso, quote)
+
+
+def test_a_duration_column_reads_a_decimal_term():
+    column = {"key": "term", "question": "How long is the term?", "type": "duration"}
+    cell = run_connector("review", [Document("d", "The term is 2.5 years.")], options={"columns": [column]})
+    assert cell["rows"][0]["cells"]["term"]["normalised"] == "P2.5Y"

@@ -136,6 +136,9 @@ def test_durations_from_words_and_digits():
     assert parse_duration("successive five (5)-year terms")[0] == "P5Y"
     assert parse_duration("a 30-day cure period")[0] == "P30D"
     assert parse_duration("one twelve-month period")[0] == "P12M"
+    assert parse_duration("The term is 2.5 years.") == ("P2.5Y", 12, 21)
+    assert parse_duration("within 12,500 days")[0] == "P12500D" and parse_duration("v1,5 days") is None
+    assert parse_duration("Term - 3 years") == ("P3Y", 7, 14) and duration_days("P1.5M") == 45
     assert duration_days("P2W") == 14
     assert add_duration("2019-03-12", "P5Y") == "2024-03-12"
     assert add_duration("2019-08", "P3Y") == "2022-08" and add_duration("2019-11", "P2M") == "2020-01"
