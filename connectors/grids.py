@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 
 _ROW = re.compile(r"^\| (?P<inner>.*) \|$", re.MULTILINE)
+# The line under a Markdown table's heading row ("|---|---|", "| :--- | ---: |"): part of the table, not a row.
+_DELIMITER = re.compile(r"\|(?:[ \t]*:?-+:?[ \t]*\|)+")
 _PIPE = re.compile(r"(?<!\\)\|")
 
 
@@ -49,7 +51,11 @@ def _markdown_grids(text: str) -> list[Grid]:
     rows: list[list[tuple[int, int]]] = []
     previous_end = None
     for match in _ROW.finditer(text):
-        if rows and match.start() != previous_end + 1:
+        under_heading = len(rows) == 1 and match.start() == previous_end + 1
+        if under_heading and _DELIMITER.fullmatch(match.group(0)):
+            previous_end = match.end()
+            continue
+        if rows and not _continues(text, rows, previous_end, match.start()):
             grids.append(Grid(len(grids), rows))
             rows = []
         rows.append(_cells(text, match.start(), match.end() - 1))
@@ -57,6 +63,14 @@ def _markdown_grids(text: str) -> list[Grid]:
     if rows:
         grids.append(Grid(len(grids), rows))
     return grids
+
+
+def _continues(text: str, rows: list, previous_end: int, start: int) -> bool:
+    """Whether a row starting at `start` belongs to the table whose last row ended at `previous_end`: on the
+    next line, or, under the table's heading row, on the line after its delimiter line."""
+    if start == previous_end + 1:
+        return True
+    return len(rows) == 1 and _DELIMITER.fullmatch(text, previous_end + 1, start - 1) is not None
 
 
 def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:

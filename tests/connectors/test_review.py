@@ -746,3 +746,23 @@ def test_a_duration_column_reads_a_decimal_term():
     column = {"key": "term", "question": "How long is the term?", "type": "duration"}
     cell = run_connector("review", [Document("d", "The term is 2.5 years.")], options={"columns": [column]})
     assert cell["rows"][0]["cells"]["term"]["normalised"] == "P2.5Y"
+
+
+MARKDOWN_TABLE = (
+    "ACME Q2 2023 RESULTS\n\n"
+    "| Metric | Q2 2023 | Q2 2022 |\n"
+    "|---|---|---|\n"
+    "| Revenue | $5.0 million | $4.0 million |\n"
+    "| Net income | $1.0 million | $0.8 million |\n"
+)
+
+
+@pytest.mark.parametrize("delimiter", ["|---|---|---|", "| :--- | ---: | :---: |"])
+def test_a_markdown_table_keeps_its_heading_row_across_the_delimiter_row(delimiter):
+    text = MARKDOWN_TABLE.replace("|---|---|---|", delimiter)
+    column = {"key": "profit", "question": "What was net income in Q2 2022?", "type": "money"}
+    cell = run_connector("review", [Document("d", text)], options={"columns": [column]})["rows"][0]["cells"][
+        "profit"
+    ]
+    assert (cell["value"], cell["status"]) == ("$0.8 million", "answered")
+    assert (cell["normalised"]["column"], cell["normalised"]["row"]) == ("Q2 2022", "Net income")
