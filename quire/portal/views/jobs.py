@@ -115,15 +115,20 @@ def metered_sentence(usage: dict[str, int]) -> str:
 
 def reading_sentence(entry: dict) -> str:
     """A document's context record in words: "read whole, block-sparse attention, 48,210 tokens, 41 questions,
-    92 % served from cache, est. $0.031 (retrieval would have cost $0.044)"."""
+    92 % served from cache, est. $0.031 (retrieval would have cost $0.044)"; the calls too where they are not
+    one a question ("5 questions in 16 calls": a map-reduce reading asks each section, then reduces)."""
     words = [STRATEGY_WORDS.get(entry.get("strategy"), str(entry.get("strategy")))]
     if entry.get("strategy") == "analyzers":
         return words[0]
     if entry.get("attention"):
         words.append(f"{entry['attention'].replace('_', '-')} attention")
     tokens_in, calls = entry.get("tokens_in", 0), entry.get("calls", 0)
+    questions = entry.get("questions", calls)
     words.append(f"{tokens_in:,} tokens")
-    words.append(f"{calls} question{'s' if calls != 1 else ''}")
+    asked = f"{questions:,} question{pluralize(questions)}"
+    if calls != questions:
+        asked += f" in {calls:,} call{pluralize(calls)}"
+    words.append(asked)
     if tokens_in:
         words.append(f"{round(100 * entry.get('cached_tokens', 0) / tokens_in)} % served from cache")
     cost = entry.get("estimated_cost")

@@ -31,6 +31,15 @@ def test_the_context_record_in_words():
     assert reading_sentence({"strategy": "analyzers", "calls": 0}) == "read by the analyzers only, no model"
 
 
+def test_a_map_reduce_reading_counts_its_questions_not_its_calls():
+    entry = {"strategy": "map_reduce", "tokens_in": 9_000, "cached_tokens": 0, "calls": 16, "questions": 5}
+    assert (
+        reading_sentence(entry)
+        == "read in sections, then reduced, 9,000 tokens, 5 questions in 16 calls, 0 % served from cache"
+    )
+    assert "1 question," in reading_sentence({**entry, "calls": 1, "questions": 1})
+
+
 def _model_job(workspace, filename: str) -> str:
     """A succeeded earnings job whose one document a model read whole (`WHOLE`)."""
     return job_with_result(
