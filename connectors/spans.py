@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from common.scripts import CJK_CHARACTER
+
 SPAN_KEYS = frozenset({"document_id", "start", "end", "quote"})
 Policy = Literal["keep", "repair", "drop"]
 POLICIES: tuple[Policy, ...] = ("keep", "repair", "drop")
@@ -54,10 +56,24 @@ def is_valid_span(span: Any, text: str, document_id: str | None = None) -> bool:
 
 
 def _flexible_pattern(quote: str) -> re.Pattern[str] | None:
+    """The quote ignoring case and runs of whitespace; beside a CJK character, whose line may break anywhere
+    without a space, whitespace is optional on both sides."""
     words = quote.split()
     if not words:
         return None
-    return re.compile(r"\s+".join(re.escape(word) for word in words), re.IGNORECASE)
+    pattern = []
+    for index, word in enumerate(words):
+        if index:
+            pattern.append(r"\s*" if _cjk_meet(words[index - 1][-1], word[0]) else r"\s+")
+        for position, character in enumerate(word):
+            if position and _cjk_meet(word[position - 1], character):
+                pattern.append(r"\s*")
+            pattern.append(re.escape(character))
+    return re.compile("".join(pattern), re.IGNORECASE)
+
+
+def _cjk_meet(before: str, after: str) -> bool:
+    return bool(CJK_CHARACTER.match(before) or CJK_CHARACTER.match(after))
 
 
 def find_span(

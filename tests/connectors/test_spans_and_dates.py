@@ -36,6 +36,14 @@ def test_find_span_prefers_exact_then_whitespace_and_case_insensitive_match():
     assert fuzzy["quote"] == "FIVE   years"
 
 
+def test_find_span_finds_a_cjk_quote_across_a_line_break_the_quote_does_not_have():
+    text = "第一条 本协议由甲方与乙方\n于二零二四年签订。"
+    span = find_span("d", text, "本协议由甲方与乙方于二零二四年签订")
+    assert (span["start"], span["end"]) == (4, 22)
+    assert find_span("d", "甲方应于\n2024年付款", "甲方应于 2024年付款")["quote"] == "甲方应于\n2024年付款"
+    assert find_span("d", "The termsof use", "the terms of use") is None
+
+
 def test_find_span_prefers_a_match_inside_the_ranges_shown_then_the_nearest():
     text = "governed by Delaware law. Filler text here. governed by Delaware law. More. governed by Delaware law."
     starts = [m.start() for m in re.finditer("governed", text)]

@@ -1,0 +1,21 @@
+"""Scripts written without spaces between words (Chinese, Japanese, Korean): where a line may break between
+any two characters, and where one character carries about as much as a word piece."""
+
+from __future__ import annotations
+
+import re
+
+CJK = (
+    "\u2e80-\u2fdf"  # radicals
+    "\u3001-\u303f"  # punctuation and symbols (not the ideographic space, which is whitespace)
+    "\u3040-\u31ff"  # kana, bopomofo, Hangul jamo, strokes
+    "\u3200-\u4dbf"  # enclosed and compatibility forms, extension A
+    "\u4e00-\u9fff"  # unified ideographs
+    "\ua960-\ua97f\uac00-\ud7af"  # Hangul
+    "\uf900-\ufaff\ufe30-\ufe4f"  # compatibility ideographs and forms
+    "\uff01-\uffee"  # full- and half-width forms
+    "\U00020000-\U0003134f"  # extensions B to G
+)
+"""The CJK characters, as the body of a regular expression's character class."""
+
+CJK_CHARACTER = re.compile(f"[{CJK}]")
