@@ -39,6 +39,7 @@ class Entitlements:
     max_ocr_pages: int = 500
     max_review_cells: int = 0
     token_prices: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    currency: str = "usd"
 
     def allows_connector(self, connector: str) -> bool:
         return not self.connectors_allowed or connector in self.connectors_allowed
@@ -103,6 +104,7 @@ def _shared_entitlements(tenant: Tenant) -> Entitlements:
         max_ocr_pages=plan.max_ocr_pages,
         max_review_cells=plan.max_review_cells,
         token_prices=token_prices(plan),
+        currency=plan.currency,
     )
     cache.set(_cache_key(tenant.pk), result, CACHE_SECONDS)
     return result

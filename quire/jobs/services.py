@@ -490,13 +490,13 @@ def _retrieve(document_id: str, question: str, token_budget: int) -> list[dict]:
     return question_chunks(document_id=document_id, question=question, token_budget=token_budget)
 
 
-def context_costed(record: dict, plan: dict, prices: tuple[float, float, float]) -> dict:
-    """`record` (the connector's) with each model-read document's estimated cost at the plan's token prices
-    and what the other feasible strategy would have cost for as many questions (`questions`, not `calls`: a
+def context_costed(record: dict, plan: dict, prices: tuple[float, float, float], *, currency: str) -> dict:
+    """`record` (the connector's) with each model-read document's estimated cost at the plan's token prices,
+    in its currency, and what the other feasible strategy would have cost for as many questions (`questions`, not `calls`: a
     map-reduce reading makes a call per question and section, and reduce calls)."""
     from inference.context import TokenPrices, predicted_usage
 
-    pricing = TokenPrices(*prices)
+    pricing = TokenPrices(*prices, currency=currency)
     documents = []
     for entry in record.get("documents", []):
         entry = dict(entry)
@@ -592,7 +592,9 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             clause_heads=clause_heads_for(named),
             on_row=_ReviewRows(job, by_id) if job.connector == "review" else None,
         )
-        output["context"] = context_costed(output["context"], plan, entitled.token_prices)
+        output["context"] = context_costed(
+            output["context"], plan, entitled.token_prices, currency=entitled.currency
+        )
         report(0.99, "verifying spans")
         verified = verify(output, {d.id: d.text for d in ordered}, policy="drop")
         place_spans(verified.output, {d.id: page_map(d) for d in ordered})

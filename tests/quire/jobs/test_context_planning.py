@@ -42,7 +42,7 @@ def test_a_map_reduce_readings_alternative_is_priced_for_its_questions_not_its_c
         ]
     }
     plan = {"documents": {"doc_a": {"fits": False, "document_tokens": 300_000, "window_budget": 100_000}}}
-    costed = context_costed(record, plan, (1.0, 0.1, 2.0))["documents"][0]
+    costed = context_costed(record, plan, (1.0, 0.1, 2.0), currency="usd")["documents"][0]
     predicted = predicted_usage(
         "rag", document_tokens=300_000, questions=4, token_budget=settings.QUIRE_RAG_TOKENS
     )

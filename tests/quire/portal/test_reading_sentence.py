@@ -134,3 +134,48 @@ def test_documents_without_a_span_are_listed_not_printed(workspace):
 def test_citations_by_document_id_read_as_file_names():
     names = {"doc_abc123": "paper.txt"}
     assert cited_by_name("A finding. [doc_abc123] [doc_gone]", names) == "A finding. [paper.txt] [doc_gone]"
+
+
+def test_a_plan_in_euros_prices_the_reading_in_euros(workspace, monkeypatch):
+    """The reading's estimated cost is in the plan's currency, and the job page says which."""
+    from django_tenants.utils import tenant_context
+
+    import connectors
+    from billing.entitlements import account_for, default_plan, entitlements_forget
+    from quire.jobs.models import Job, JobResult
+    from quire.jobs.services import job_run
+
+    real = connectors.run_connector
+
+    def read_whole(*args, **kwargs):
+        output = real(*args, **kwargs)
+        document_id = output["context"]["documents"][0]["document_id"]
+        output["context"]["documents"] = [
+            {**WHOLE, "document_id": document_id, "tokens_out": 900, "questions": 41}
+        ]
+        return output
+
+    euro = default_plan()
+    euro.pk, euro.code, euro.currency, euro.is_default = None, "euro-readings", "eur", False
+    euro.save()
+    account = account_for(workspace.tenant)
+    usual = account.plan
+    account.plan = euro
+    account.save(update_fields=["plan"])
+    entitlements_forget(workspace.tenant.pk)
+    document = stored_document(workspace, "euro.txt", "The Supplier shall deliver the Goods.")
+    try:
+        with tenant_context(workspace.tenant):
+            job = Job.objects.create(connector="legal", document_ids=[document.pk])
+            monkeypatch.setattr(connectors, "run_connector", read_whole)
+            assert job_run(tenant=workspace.tenant, job_id=job.pk).status == "succeeded"
+            record = JobResult.objects.get(job_id=job.pk).context["documents"][0]
+    finally:
+        account.plan = usual
+        account.save(update_fields=["plan"])
+        entitlements_forget(workspace.tenant.pk)
+        euro.delete()
+    assert record["estimated_cost"]["currency"] == "eur"
+    assert record["alternative"]["estimated_cost"]["currency"] == "eur"
+    html = signed_in(workspace, "viewer").get(f"/jobs/{job.pk}").content.decode()
+    assert f"est. EUR {record['estimated_cost']['amount']:.3f} (retrieval would have cost EUR " in html
