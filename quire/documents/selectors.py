@@ -11,6 +11,8 @@ from connectors.spans import PageMap, make_span
 from quire.documents.models import Chunk, Document, DocumentStatus
 
 HNSW_EF_SEARCH = 200
+# pgvector's largest ef_search.
+HNSW_EF_SEARCH_MAX = 1000
 LEXICAL_WEIGHT = 0.3
 
 
@@ -27,9 +29,11 @@ class SearchHit:
 def search_chunks(
     *, query: str, k: int, document_ids: list[str] | None = None, exact: bool = False
 ) -> list[SearchHit]:
-    """Top-`k` chunks by cosine similarity. Unfiltered queries use the HNSW index (candidate list of
-    max(200, 4k)); a document filter
-    (or `exact`) scans the matching rows exactly, so a filter never loses results to the index."""
+    """Top-`k` chunks of ready documents by cosine similarity. Unfiltered queries use the HNSW index (candidate
+    list of max(200, 4k)); the index yields only that many candidates before the ready-document filter, so
+    when it answers fewer than `k` (the nearest chunks are a document's still being ingested) the search is
+    asked again with pgvector's largest candidate list, then scans exactly. A document filter (or `exact`)
+    scans the matching rows exactly, so a filter never loses results to the index."""
     from inference.embeddings import embed_texts
 
     vector = embed_texts([query])[0]
@@ -38,12 +42,19 @@ def search_chunks(
         rows = rows.filter(document_id__in=document_ids)
     rows = rows.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")
     rows = rows.values_list("document_id", "index", "start", "end", "text", "distance")[:k]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if exact or document_ids:
-            cursor.execute("SET LOCAL enable_indexscan = off")
-        else:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, 4 * int(k))}")
-        hits = list(rows)
+    exact_scan = "SET LOCAL enable_indexscan = off"
+    if exact or document_ids:
+        scans = [exact_scan]
+    else:
+        candidates = min(max(HNSW_EF_SEARCH, 4 * int(k)), HNSW_EF_SEARCH_MAX)
+        widths = sorted({candidates, HNSW_EF_SEARCH_MAX})
+        scans = [*(f"SET LOCAL hnsw.ef_search = {width}" for width in widths), exact_scan]
+    for scan in scans:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(scan)
+            hits = list(rows.all())
+        if len(hits) >= k:
+            break
     return [SearchHit(d, i, s, e, t, 1.0 - float(dist)) for d, i, s, e, t, dist in hits]
 
 

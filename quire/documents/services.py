@@ -313,15 +313,11 @@ def _claim(document_id: str) -> Document | None:
         if document.status in IN_PROGRESS:
             logger.warning("ingest of %s taken over from %s", document_id, document.ingest_owner or "unknown")
         if document.ingest_attempts >= settings.QUIRE_INGEST_MAX_ATTEMPTS:
-            _set_status(
+            _fail_locked(
                 document,
-                DocumentStatus.FAILED,
-                failure_reason=(
-                    f"ingestion did not finish in {document.ingest_attempts} attempts: the worker process "
-                    "ended during each (a crash or its memory limit)"
-                ),
+                f"ingestion did not finish in {document.ingest_attempts} attempts: the worker process "
+                "ended during each (a crash or its memory limit)",
             )
-            document_finished(document=document)
             return None
         _set_status(
             document,
@@ -386,8 +382,7 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
             raise DeadlinePassed from exc
         with transaction.atomic():
             _lock_owned(document)
-            _set_status(document, DocumentStatus.FAILED, failure_reason=str(exc)[:2000])
-            document_finished(document=document)
+            _fail_locked(document, str(exc))
         return
     spans = chunk_text(parsed.text)
     embed, encoder = chunk_embedder()
@@ -574,14 +569,21 @@ def document_fail(*, document_id: str, reason: str, owner: str | None = None) ->
     left as it is. With `owner` (the failing run's `process_identity`), a document another run has claimed
     since is left to that run too."""
     with transaction.atomic():
-        unfinished = Document.objects.filter(pk=document_id).exclude(status__in=FINISHED)
+        unfinished = Document.objects.select_for_update().filter(pk=document_id).exclude(status__in=FINISHED)
         if owner is not None:
             unfinished = unfinished.filter(Q(status=DocumentStatus.PENDING) | Q(ingest_owner=owner))
-        failed = unfinished.update(
-            status=DocumentStatus.FAILED, failure_reason=reason[:2000], updated_at=timezone.now()
-        )
-        if failed:
-            document_finished(document=Document.objects.get(pk=document_id))
+        document = unfinished.first()
+        if document is not None:
+            _fail_locked(document, reason)
+
+
+def _fail_locked(document: Document, reason: str) -> None:
+    """Mark the document (its row locked) failed with `reason`, delete the chunks a run embedded before it
+    failed (a search reads ready documents only, and the index's candidates are taken before that filter),
+    and publish `document.failed`."""
+    _set_status(document, DocumentStatus.FAILED, failure_reason=reason[:2000], chunk_count=0)
+    Chunk.objects.filter(document=document).delete()
+    document_finished(document=document)
 
 
 # Sent inside `document_delete`'s transaction, before the row goes, with `document` and the `redactor`

@@ -1,0 +1,64 @@
+"""Search answers from ready documents: the chunks of one still embedding do not crowd them out of the index's
+candidates, and a document that fails leaves no chunks behind."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from quire.documents.models import Chunk, Document
+from quire.documents.selectors import search_chunks
+from quire.documents.services import document_fail
+
+QUERY = "termination for convenience on thirty days notice"
+
+
+def _document(name: str, status: str, vectors: numpy.ndarray) -> Document:
+    text = " ".join(f"w{i}" for i in range(len(vectors)))
+    document = Document.objects.create(
+        filename=name,
+        content_type="text/plain",
+        sha256=hashlib.sha256(name.encode()).hexdigest(),
+        size_bytes=len(text),
+        text=text,
+        status=status,
+        chunk_count=len(vectors),
+    )
+    Chunk.objects.bulk_create(
+        Chunk(document=document, index=i, start=0, end=2, text=text[:2], embedding=vector)
+        for i, vector in enumerate(vectors)
+    )
+    return document
+
+
+def _around(query: numpy.ndarray, count: int, spread: float, seed: int) -> numpy.ndarray:
+    rows = query + numpy.random.default_rng(seed).normal(0.0, spread, (count, len(query)))
+    return rows / numpy.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_a_search_finds_the_ready_document_past_nearer_chunks_of_one_still_embedding(make_tenant):
+    from inference.embeddings import embed_texts
+
+    query = embed_texts([QUERY])[0]
+    with tenant_context(make_tenant("search-ready").tenant):
+        ready = _document("ready.txt", "ready", _around(query, 5, 0.04, 1))
+        _document("embedding.txt", "embedding", _around(query, 3000, 0.01, 2))
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE documents_chunk")
+            cursor.execute("ANALYZE documents_document")
+        hits = search_chunks(query=QUERY, k=5)
+        exact = search_chunks(query=QUERY, k=5, exact=True)
+    assert [hit.document_id for hit in hits] == [ready.pk] * 5
+    assert hits == exact
+
+
+def test_a_failed_document_leaves_no_chunks(make_tenant):
+    with tenant_context(make_tenant("search-failed").tenant):
+        document = _document("half.txt", "embedding", _around(numpy.ones(384), 3, 0.1, 3))
+        document_fail(document_id=document.pk, reason="ingestion took longer than its limit")
+        document.refresh_from_db()
+        assert (document.status, document.chunk_count) == ("failed", 0)
+        assert not Chunk.objects.filter(document=document).exists()
