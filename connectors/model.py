@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -45,6 +46,33 @@ def whole_reading(document_id: str, text: str) -> str:
     """The prompt prefix a whole reading sends: the system prompt, a header and the document's marked text (what
     a plan must fit in the window, markers included)."""
     return f"{SYSTEM_PROMPT}\n\nDocument {document_id} (paragraphs marked [P<n>]):\n\n{marked_text(text)}"
+
+
+def section_reading(document_id: str, text: str, start: int, end: int, *, part: int, parts: int) -> str:
+    """The prompt prefix part `part` of `parts` of a map-reduce reading sends: the system prompt, a header and
+    `text[start:end]` marked, its paragraphs numbered on from those before `start`."""
+    return _section_prefix(document_id, text[start:end], _paragraphs_before(text, start) + 1, part, parts)
+
+
+def section_readings(document_id: str, text: str) -> Callable[[int, int], str]:
+    """`(start, end) ->` the longest prefix a map-reduce part over `text[start:end]` may send, whatever its
+    number (as if part n of n, n the text's length): what a plan measures its sections by."""
+    parts = max(1, len(text))
+    before: dict[int, int] = {}
+
+    def reading(start: int, end: int) -> str:
+        if start not in before:
+            before[start] = _paragraphs_before(text, start)
+        return _section_prefix(document_id, text[start:end], before[start] + 1, parts, parts)
+
+    return reading
+
+
+def _section_prefix(document_id: str, section: str, first: int, part: int, parts: int) -> str:
+    return (
+        f"{SYSTEM_PROMPT}\n\nPart {part} of {parts} of document {document_id} (paragraphs marked [P<n>]):\n\n"
+        f"{marked_text(section, first)}"
+    )
 
 
 def _paragraphs_before(text: str, offset: int) -> int:
@@ -109,9 +137,9 @@ class DocumentReading:
             return [
                 Part(
                     f"part {i + 1} of {len(sections)}",
-                    f"{SYSTEM_PROMPT}\n\nPart {i + 1} of {len(sections)} of document {self.document.document_id} "
-                    f"(paragraphs marked [P<n>]):\n\n"
-                    f"{marked_text(text[start:end], _paragraphs_before(text, start) + 1)}",
+                    section_reading(
+                        self.document.document_id, text, start, end, part=i + 1, parts=len(sections)
+                    ),
                     ((start, end),),
                 )
                 for i, (start, end) in enumerate(sections)

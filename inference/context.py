@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -153,27 +153,46 @@ def decide_context(
 
 
 def sections(
-    text: str, *, token_budget: int, chars_per_token: int = CHARS_PER_TOKEN
+    text: str,
+    *,
+    token_budget: int,
+    chars_per_token: int = CHARS_PER_TOKEN,
+    size: Callable[[int, int], int] | None = None,
 ) -> list[tuple[int, int]]:
     """`[start, end)` offsets that cover `text` exactly once, in order, each at most `token_budget` tokens
     (`chars_per_token` characters a token), cut at a paragraph break where one fits, else at a sentence end,
-    else at a space, else anywhere."""
+    else at a space, else anywhere. With `size` (the tokens a section `[start, end)` sends, as its prompt
+    holds it: paragraph markers, a header), a section it finds over the budget is cut again, shorter in
+    proportion, until it fits or is one character long."""
     _require_non_negative(token_budget=token_budget)
-    limit = max(1, token_budget * chars_per_token)
     cuts: list[tuple[int, int]] = []
     start = 0
-    while len(text) - start > limit:
-        end = start + limit
-        for pattern in _BREAKS:
-            found = [m.end() for m in pattern.finditer(text, start + 1, end) if m.end() < end]
-            if found:
-                end = found[-1]
+    while start < len(text) or not cuts:
+        limit = max(1, token_budget * chars_per_token)
+        while True:
+            end = _section_end(text, start, limit)
+            if size is None or end - start <= 1:
                 break
+            tokens = size(start, end)
+            if tokens <= token_budget:
+                break
+            limit = max(1, min(end - start - 1, (end - start) * token_budget // tokens))
         cuts.append((start, end))
         start = end
-    if start < len(text) or not cuts:
-        cuts.append((start, len(text)))
     return cuts
+
+
+def _section_end(text: str, start: int, limit: int) -> int:
+    """Where a section from `start` of at most `limit` characters ends: the text's end where it is that near,
+    else the last paragraph break before `start + limit`, else sentence end, else space, else there."""
+    if len(text) - start <= limit:
+        return len(text)
+    end = start + limit
+    for pattern in _BREAKS:
+        found = [m.end() for m in pattern.finditer(text, start + 1, end) if m.end() < end]
+        if found:
+            return found[-1]
+    return end
 
 
 @dataclass(frozen=True)

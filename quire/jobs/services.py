@@ -431,10 +431,6 @@ class _ReviewRows:
             )
 
 
-# What "Part i of n of" adds to a section's header beyond a whole reading's.
-SECTION_HEADER_TOKENS = 8
-
-
 def plan_job_context(
     documents: list[Document],
     *,
@@ -446,9 +442,10 @@ def plan_job_context(
     block-sparse attention), by retrieval, or in sections then reduced (for connectors that read all of the
     text), and why. `policy` may ask for one strategy; `whole` that cannot hold raises ContextRefused. A
     document's tokens are those of its whole reading (`connectors.model.whole_reading`: the system prompt and
-    the text with its paragraph markers), and map-reduce sections leave room for their markers as well."""
+    the text with its paragraph markers), and a map-reduce section's are those of the prefix its part sends
+    (`connectors.model.section_readings`: header and markers, which dense paragraphs make many of)."""
     from connectors import get_connector
-    from connectors.model import whole_reading
+    from connectors.model import section_readings, whole_reading
     from inference.context import decide_context, sections
 
     reads_all_text = get_connector(connector).reads_all_text
@@ -476,10 +473,13 @@ def plan_job_context(
             "output_tokens": settings.QUIRE_RESERVED_OUTPUT_TOKENS,
         }
         if decision.strategy == "map_reduce":
-            header = tokens_for(len(whole_reading(document.pk, ""))) + SECTION_HEADER_TOKENS
-            marked = max(1, read_tokens - header)
-            text_budget = (decision.token_budget - header) * document.token_estimate // marked
-            plan["sections"] = [list(s) for s in sections(document.text, token_budget=max(1, text_budget))]
+            reading = section_readings(document.pk, document.text)
+            cut = sections(
+                document.text,
+                token_budget=decision.token_budget,
+                size=lambda start, end, reading=reading: tokens_for(len(reading(start, end))),
+            )
+            plan["sections"] = [list(s) for s in cut]
         planned[document.pk] = plan
     return {"policy": policy, "documents": planned}
 

@@ -3,13 +3,39 @@ beside the strategy it used: the other strategy, for as many questions."""
 
 from __future__ import annotations
 
+import itertools
+
 from django.conf import settings
 from django.test import override_settings
 
-from connectors.model import whole_reading
+from connectors.base import Document as ConnectorDocument
+from connectors.base import RunContext
+from connectors.model import DocumentReading, whole_reading
 from inference.context import TokenPrices, predicted_usage
 from quire.documents.models import Document, tokens_for
-from quire.jobs.services import QUESTION_TOKENS, SECTION_HEADER_TOKENS, context_costed, plan_job_context
+from quire.jobs.services import QUESTION_TOKENS, context_costed, plan_job_context
+
+
+def _parts_sent(document: Document, plan: dict) -> list[int]:
+    """The tokens of each part's prefix as a map-reduce reading of `plan` sends it."""
+    run = RunContext(
+        mode="model",
+        client=None,
+        progress=lambda *_: None,
+        plan={"documents": {document.pk: plan}},
+        embed=None,
+    )
+    parts = DocumentReading(run, ConnectorDocument(document.pk, document.text)).parts()
+    return [tokens_for(len(part.prefix)) for part in parts]
+
+
+def _assert_sections_fit(document: Document, plan: dict) -> None:
+    assert plan["strategy"] == "map_reduce" and len(plan["sections"]) >= 2
+    cuts = plan["sections"]
+    assert cuts[0][0] == 0 and cuts[-1][1] == len(document.text)
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(cuts))
+    sent = _parts_sent(document, plan)
+    assert max(sent) <= plan["token_budget"], (sent, plan["token_budget"])
 
 
 def test_a_document_is_read_whole_only_when_its_marked_prompt_fits_and_sections_leave_room_for_markers():
@@ -21,10 +47,23 @@ def test_a_document_is_read_whole_only_when_its_marked_prompt_fits_and_sections_
     with override_settings(QUIRE_MODEL_WINDOW=window):
         plan = plan_job_context([document], connector="earnings")["documents"][document.pk]
     assert (plan["strategy"], plan["document_tokens"], plan["fits"]) == ("map_reduce", marked, False)
-    assert len(plan["sections"]) >= 2
-    for start, end in plan["sections"]:
-        sent = tokens_for(len(whole_reading(document.pk, text[start:end]))) + SECTION_HEADER_TOKENS
-        assert sent <= plan["token_budget"], (start, end)
+    _assert_sections_fit(document, plan)
+
+
+def test_every_section_fits_where_paragraphs_are_dense_in_one_part_and_sparse_in_another():
+    """Markers are counted where they fall: a long paragraph then many one-line ones (default window), and
+    prose then thousands of short item lines (a plan capped at 32,768 tokens)."""
+    dense_tail = Document(id="doc_dense_tail", text="a" * 540_000 + "\n\n" + "x\n\n" * 150_000)
+    _assert_sections_fit(
+        dense_tail, plan_job_context([dense_tail], connector="earnings")["documents"][dense_tail.pk]
+    )
+    prose = "\n\n".join(
+        f"Paragraph {i}. " + "The Supplier shall deliver the Goods on time. " * 40 for i in range(60)
+    )
+    items = "\n\n".join(f"Item {n}: ${n * 7 % 1000}" for n in range(6_000))
+    listed = Document(id="doc_items", text=f"{prose}\n\n{items}")
+    plan = plan_job_context([listed], connector="earnings", plan_context_cap=32_768)["documents"][listed.pk]
+    _assert_sections_fit(listed, plan)
 
 
 def test_a_map_reduce_readings_alternative_is_priced_for_its_questions_not_its_calls():
