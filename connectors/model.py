@@ -20,6 +20,10 @@ SYSTEM_PROMPT = (
     "verbatim from the text you were shown, without the paragraph markers."
 )
 CONCURRENT_QUESTIONS = 4
+PASSAGES_REASON = (
+    "the model read passages of this document beside other documents' in one question, not the document "
+    "by its plan; that call's tokens are shared among the documents it showed"
+)
 _JSON_BLOCK = re.compile(r"\{.*\}|\[.*\]", re.DOTALL)
 _MARKER = re.compile(r"\[P\d+\]\s*")
 _PARAGRAPH = re.compile(r"\n\s*\n")
@@ -119,6 +123,7 @@ class DocumentReading:
             document.document_id,
             {
                 "calls": 0,
+                "shared_calls": 0,
                 "questions": 0,
                 "tokens_in": 0,
                 "cached_tokens": 0,
@@ -169,11 +174,13 @@ class DocumentReading:
         return replies
 
     def ask_bare(self, task: str, question: str, *, max_tokens: int = 600) -> Any | None:
-        """A question that carries its own material (the reduce step of a map-reduce reading, a synthesis over
-        several papers), without the document's text; its usage counts for this document."""
-        max_tokens = min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
+        """A question that carries its own material from this document (the reduce step of a map-reduce
+        reading), without the document's text; its usage counts for this document."""
         messages, _ = self._messages(Part("bare", SYSTEM_PROMPT), question)
-        return self._send(task, messages, max_tokens=max_tokens)
+        return self._send(task, messages, max_tokens=self._output_tokens(max_tokens))
+
+    def _output_tokens(self, max_tokens: int) -> int:
+        return min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
 
     def _messages(self, part: Part, question: str) -> tuple[list[dict], Ranges]:
         """The messages that ask `question` over `part`, and the ranges of the text they show."""
@@ -186,27 +193,25 @@ class DocumentReading:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}], shown
 
     def _send(self, task: str, messages: list[dict], *, max_tokens: int) -> Any | None:
-        from inference.client import InferenceError
+        completion = _complete(self.run, task, messages, max_tokens)
+        if completion is None:
+            return None
+        cached = min(completion.cached_tokens, completion.tokens_in)
+        self._book(completion, completion.tokens_in - cached, cached, completion.tokens_out)
+        return _reply_value(self.run, task, completion)
 
-        if self.run.client is None:
-            return None
-        try:
-            completion = self.run.client.chat(messages, max_tokens=max_tokens)
-        except InferenceError as error:
-            self.run.warn(f"{task}: inference server failed ({error}); analyzers' result kept")
-            return None
+    def _book(
+        self, completion: Any, uncached: int, cached: int, tokens_out: int, *, shared: bool = False
+    ) -> None:
         with self._lock:
             usage = self.usage
             usage["calls"] += 1
-            usage["tokens_in"] += completion.tokens_in
-            usage["cached_tokens"] += min(completion.cached_tokens, completion.tokens_in)
-            usage["tokens_out"] += completion.tokens_out
+            usage["shared_calls"] += int(shared)
+            usage["tokens_in"] += uncached + cached
+            usage["cached_tokens"] += cached
+            usage["tokens_out"] += tokens_out
             usage["attention"].append(completion.attention)
             usage["model"] = completion.model
-        value = parse_json_reply(completion.text)
-        if value is None:
-            self.run.warn(f"{task}: the model's reply was not JSON; analyzers' result kept")
-        return value
 
     def _passages(self, question: str) -> tuple[str, Ranges]:
         """The chunks retrieved for `question`, in document order with their offsets, and their ranges."""
@@ -226,6 +231,72 @@ class DocumentReading:
             f"Passages of document {self.document.document_id}, in document order:\n\n" + "\n\n".join(lines),
             shown,
         )
+
+
+def ask_across(
+    run: RunContext, task: str, question: str, shown: list[tuple[Document, int]], *, max_tokens: int = 600
+) -> Any | None:
+    """One call over material from several documents (`ask`'s ranked passages, a synthesis over papers),
+    `shown` naming each document with the characters of it the question carries. The call is recorded for
+    every document shown, a question and a shared call each, its tokens divided among them in proportion to
+    those characters; a document no plan read otherwise is recorded as read in `passages`."""
+    weights: dict[str, int] = {}
+    documents: dict[str, Document] = {}
+    for document, characters in shown:
+        documents.setdefault(document.document_id, document)
+        weights[document.document_id] = weights.get(document.document_id, 0) + max(0, characters)
+    readings = [DocumentReading(run, document) for document in documents.values()]
+    if not readings:
+        return None
+    for reading in readings:
+        with reading._lock:
+            reading.usage["questions"] += 1
+    messages, _ = readings[0]._messages(Part("bare", SYSTEM_PROMPT), question)
+    completion = _complete(run, task, messages, readings[0]._output_tokens(max_tokens))
+    if completion is None:
+        return None
+    cached = min(completion.cached_tokens, completion.tokens_in)
+    shares = list(weights.values())
+    for reading, uncached_share, cached_share, out_share in zip(
+        readings,
+        _apportion(completion.tokens_in - cached, shares),
+        _apportion(cached, shares),
+        _apportion(completion.tokens_out, shares),
+        strict=True,
+    ):
+        reading._book(completion, uncached_share, cached_share, out_share, shared=True)
+    return _reply_value(run, task, completion)
+
+
+def _apportion(total: int, weights: list[int]) -> list[int]:
+    """`total` split in proportion to `weights` (equally where they are all 0), the shares summing to it."""
+    weights = weights if any(weights) else [1] * len(weights)
+    whole = sum(weights)
+    shares = [total * weight // whole for weight in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: -(total * weights[i] % whole))
+    for index in by_remainder[: total - sum(shares)]:
+        shares[index] += 1
+    return shares
+
+
+def _complete(run: RunContext, task: str, messages: list[dict], max_tokens: int) -> Any | None:
+    """The server's completion of `messages`; None without a client or, with a warning, when the call failed."""
+    from inference.client import InferenceError
+
+    if run.client is None:
+        return None
+    try:
+        return run.client.chat(messages, max_tokens=max_tokens)
+    except InferenceError as error:
+        run.warn(f"{task}: inference server failed ({error}); analyzers' result kept")
+        return None
+
+
+def _reply_value(run: RunContext, task: str, completion: Any) -> Any | None:
+    value = parse_json_reply(completion.text)
+    if value is None:
+        run.warn(f"{task}: the model's reply was not JSON; analyzers' result kept")
+    return value
 
 
 def grounded_span(
@@ -272,14 +343,18 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
             )
             continue
         reported = [a for a in usage["attention"] if a]
+        shared = usage.get("shared_calls", 0)
+        by_passages = shared == usage["calls"]
         record = {
             "document_id": document.document_id,
-            "strategy": plan.get("strategy", "whole"),
+            "strategy": "passages" if by_passages else plan.get("strategy", "whole"),
             "attention": "block_sparse"
             if "block_sparse" in reported
             else (reported[0] if reported else None),
             "policy": policy,
-            "reason": plan.get("reason", "read whole: no context plan was given"),
+            "reason": PASSAGES_REASON
+            if by_passages
+            else plan.get("reason", "read whole: no context plan was given"),
             "tokens_in": usage["tokens_in"],
             "cached_tokens": usage["cached_tokens"],
             "tokens_out": usage["tokens_out"],
@@ -287,6 +362,8 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
             "questions": usage["questions"],
             "model": usage.get("model", ""),
         }
+        if shared:
+            record["shared_calls"] = shared
         if record["strategy"] == "rag":
             record["chunks"] = sorted(usage["chunks"], key=lambda c: c["start"])
         if record["strategy"] == "map_reduce":

@@ -7,7 +7,7 @@ from collections import Counter
 
 from connectors.base import Document, RunContext
 from connectors.literature.retrieval import CorpusIndex
-from connectors.model import DocumentReading, Reply, grounded_span
+from connectors.model import DocumentReading, Reply, ask_across, grounded_span
 
 VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
 DOCUMENTS_SHOWN = 3
@@ -72,8 +72,12 @@ def _synthesis(index: CorpusIndex, entry: dict, run: RunContext) -> dict:
     if not shown:
         return entry
     papers = "\n\n".join(f"[{d.document_id}] {d.text}" for d in shown)
-    reply = DocumentReading(run, shown[0]).ask_bare(
-        task, _SYNTHESISE.format(question=entry["question"], papers=papers), max_tokens=600
+    reply = ask_across(
+        run,
+        task,
+        _SYNTHESISE.format(question=entry["question"], papers=papers),
+        [(d, len(d.text)) for d in shown],
+        max_tokens=600,
     )
     texts = {d.document_id: d.text for d in shown}
     sentences = []

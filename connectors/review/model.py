@@ -5,7 +5,7 @@ answer for `ask`; every value and sentence grounded on a quote found in the docu
 from __future__ import annotations
 
 from connectors.base import Document, RunContext
-from connectors.model import DocumentReading, grounded_span, numbered
+from connectors.model import DocumentReading, ask_across, grounded_span, numbered
 from connectors.review.cells import cell
 from connectors.review.retrieval import Passage
 from connectors.review.values import read_value
@@ -55,13 +55,13 @@ def model_answer(
     run: RunContext, question: str, passages: list[tuple[Document, Passage]]
 ) -> list[dict] | None:
     """A written answer whose every sentence cites a quote found in one of `passages`' documents; None when
-    the model gave nothing usable. Its usage counts for the first passage's document."""
+    the model gave nothing usable. The call is recorded for every document a passage of which it shows."""
     shown = numbered([document.text[p.start : p.end] for document, p in passages])
     prompt = (
         f"Question: {question}\n\nPassages:\n{shown}\n\nAnswer in a few sentences. Reply with JSON "
         '{"sentences": [{"text": "...", "passage": <number>, "quote": "<verbatim words of that passage>"}]}.'
     )
-    reply = DocumentReading(run, passages[0][0]).ask_bare("ask", prompt)
+    reply = ask_across(run, "ask", prompt, [(document, p.end - p.start) for document, p in passages])
     if not isinstance(reply, dict) or not isinstance(reply.get("sentences"), list):
         return None
     answer = []

@@ -492,8 +492,9 @@ def _retrieve(document_id: str, question: str, token_budget: int) -> list[dict]:
 
 def context_costed(record: dict, plan: dict, prices: tuple[float, float, float], *, currency: str) -> dict:
     """`record` (the connector's) with each model-read document's estimated cost at the plan's token prices,
-    in its currency, and what the other feasible strategy would have cost for as many questions (`questions`, not `calls`: a
-    map-reduce reading makes a call per question and section, and reduce calls)."""
+    in its currency, and what the other feasible strategy would have cost for as many questions (`questions`,
+    not `calls`: a map-reduce reading makes a call per question and section, and reduce calls); a document
+    read only in `passages` shown beside other documents' has no other strategy of its own."""
     from inference.context import TokenPrices, predicted_usage
 
     pricing = TokenPrices(*prices, currency=currency)
@@ -507,6 +508,7 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float],
                 cached_tokens=entry["cached_tokens"],
                 tokens_out=entry["tokens_out"],
             )
+        if entry["strategy"] not in ("analyzers", "passages"):
             fits = planned.get("fits", entry["strategy"] == "whole")
             other = "rag" if entry["strategy"] != "rag" else ("whole" if fits else "map_reduce")
             predicted = predicted_usage(

@@ -389,6 +389,16 @@ def test_literature_model_reads_each_candidate_abstract_whole(scripted_server, c
     assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
     assert any("cited no shown paper" in w for w in result["warnings"])
     assert result["context"]["quotes_dropped"] == 3
+    [synthesis] = [
+        m for m in scripted_server.chats() if m[1]["content"].startswith("Question: What improves")
+    ]
+    shown = set(re.findall(r"^\[(\d+)\] ", synthesis[1]["content"], re.MULTILINE))
+    read = {re.search(r"Document (\d+) ", m[0]["content"]).group(1) for m in judged}
+    records = {r["document_id"]: r for r in result["context"]["documents"]}
+    assert len(shown) == 3 and {d for d, r in records.items() if r.get("shared_calls")} == shown
+    for document_id, record in records.items():
+        expected = "whole" if document_id in read else "passages" if document_id in shown else "analyzers"
+        assert record["strategy"] == expected, (document_id, record)
 
 
 def test_cli_model_mode_reads_the_server_from_the_environment(

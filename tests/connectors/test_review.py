@@ -343,6 +343,40 @@ def test_ask_model_answer_keeps_sentences_whose_quotes_hold(scripted_server):
     assert invalid_spans(result, {"n": NOTE}) == []
 
 
+def test_ask_records_its_one_call_for_every_document_it_showed(scripted_server):
+    """The answer comes from b's passage; the call showed passages of both documents, so each record says so,
+    a question each, the call's tokens shared between them."""
+    a = "SUPPLY AGREEMENT\n\nThe Supplier shall deliver the goods within thirty days of each order."
+    b = "SERVICES AGREEMENT\n\nThis Agreement is governed by the laws of the State of New York."
+
+    def responder(messages: list[dict]) -> str:
+        shown = re.findall(r"^\[(\d+)\] (.*)$", messages[-1]["content"], re.MULTILINE)
+        index = next(int(number) for number, passage in shown if "New York" in passage)
+        quote = "governed by the laws of the State of New York"
+        return json.dumps({"sentences": [{"text": "New York law.", "passage": index, "quote": quote}]})
+
+    scripted_server.responder = responder
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    result = run_connector(
+        "ask",
+        [Document("a", a), Document("b", b)],
+        options={"question": "Which law governs and when are goods delivered?"},
+        mode="model",
+        client=client,
+    )
+    assert result["answer"][0]["spans"][0]["document_id"] == "b"
+    assert {p["span"]["document_id"] for p in result["passages"]} == {"a", "b"}
+    records = {r["document_id"]: r for r in result["context"]["documents"]}
+    assert [r["strategy"] for r in records.values()] == ["passages", "passages"]
+    assert result["context"]["strategy"] == "passages"
+    assert all(r["questions"] == r["calls"] == r["shared_calls"] == 1 for r in records.values())
+    [chat] = scripted_server.chats()
+    prompt = (len(chat[0]["content"]) + len(chat[1]["content"])) // 4
+    assert sum(r["tokens_in"] for r in records.values()) == prompt
+    assert sum(r["tokens_out"] for r in records.values()) == 5
+    assert records["b"]["tokens_in"] > 0 and records["b"]["model"] == "scripted"
+
+
 def test_ask_gives_a_recurring_sentence_once_citing_every_place():
     law = "This Agreement shall be governed by the laws of the State of Delaware."
     text = f"MASTER AGREEMENT\n\n1. Scope. Services are described in Exhibit A.\n\n2. Law. {law}\n\nEXHIBIT A\n\n2. Law. {law}\n\n"

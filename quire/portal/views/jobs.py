@@ -84,6 +84,7 @@ STRATEGY_WORDS = {
     "whole": "read whole",
     "rag": "read by retrieval",
     "map_reduce": "read in sections, then reduced",
+    "passages": "passages read beside other documents' in one question",
     "analyzers": "read by the analyzers only, no model",
 }
 PERIOD_SOURCE_WORDS = {
