@@ -19,3 +19,8 @@ CJK = (
 """The CJK characters, as the body of a regular expression's character class."""
 
 CJK_CHARACTER = re.compile(f"[{CJK}]")
+
+CJK_SENTENCE_ENDS = "\u3002\uff01\uff1f\uff1b"
+"""The full stop, exclamation and question marks and semicolon that end a CJK sentence, no space after them."""
+CJK_CLOSERS = "\u300d\u300f\uff09\u3011\u201d\u2019"
+"""What may close a CJK sentence after its end: corner brackets, a full-width parenthesis, quotation marks."""

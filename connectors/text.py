@@ -6,6 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from common.scripts import CJK_CLOSERS, CJK_SENTENCE_ENDS
+
 _ABBREVIATIONS = {
     "inc",
     "corp",
@@ -56,6 +58,7 @@ _ABBREVIATIONS = {
 }
 _SENTENCE_END = re.compile(
     r"[.!?;:](?:[\"')\]]*)\s+|\n\s*\n|\n(?=\s*(?:\(?[0-9ivxIVX]{1,4}[.)]|[A-Z][A-Z ]{3,}\n))"
+    f"|[{CJK_SENTENCE_ENDS}][{CJK_CLOSERS}\"')\\]]*\\s*"
 )
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from common.scripts import CJK_SENTENCE_ENDS
+
 # Input length from which a whole document is read with block-sparse attention: the engine's prefill
 # and the platform's plan both use it (`QUIRE_SPARSE_FROM` overrides it for both).
 SPARSE_FROM = 32_768
@@ -17,7 +19,11 @@ Strategy = Literal["whole", "rag", "map_reduce"]
 Attention = Literal["dense", "block_sparse"]
 POLICIES = ("auto", "whole", "rag", "map_reduce")
 CHARS_PER_TOKEN = 4
-_BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\s+"))
+_BREAKS = (
+    re.compile(r"\n\s*\n"),
+    re.compile(rf"(?<=[.!?])\s+|(?<=[{CJK_SENTENCE_ENDS}])\s*"),
+    re.compile(r"\s+"),
+)
 
 
 class ContextRefused(ValueError):

@@ -4,12 +4,25 @@ with the last sentence of a chunk repeated at the start of the next."""
 from __future__ import annotations
 
 import re
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.scripts import CJK
 from connectors.text import split_paragraphs, split_sentences
 
 TARGET_CHARS = 900
 MAX_CHARS = 1400
+# The encoder reads 256 word pieces, [CLS] and [SEP] among them. A CJK character is about one word piece (a
+# Hangul syllable two or three: the uncased tokenizer splits it into its letters), where English averages
+# about five characters a piece; so a CJK character counts as this many characters towards a chunk's size,
+# and a chunk of them stays within what the encoder reads.
+ENCODER_PIECES = 250
+CJK_CHARS = -(-MAX_CHARS // ENCODER_PIECES)
+HANGUL_CHARS = 3 * CJK_CHARS
+_CJK = re.compile(f"[{CJK}]")
+_HANGUL = re.compile("[\uac00-\ud7af]")
 # Four or more of one filler character (a table of contents' dot leaders, a signature line), spaced or not.
 _LEADER = re.compile(r"([.\-_=*·…])(?:\s?\1){3,}")
 
@@ -21,25 +34,62 @@ class ChunkSpan:
 
 
 def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, overlap_sentences: int = 1) -> list[ChunkSpan]:
+    """Chunks of `text`, sized in characters, a CJK character counting as `CJK_CHARS` (`chunk_size`)."""
+    size = chunk_size(text)
     sentences = []
     for paragraph in split_paragraphs(text):
-        parts = split_sentences(text, paragraph.start, paragraph.end, max_chars=MAX_CHARS)
-        sentences.extend((s.start, s.end, i == len(parts) - 1) for i, s in enumerate(parts))
+        parts = [
+            piece
+            for s in split_sentences(text, paragraph.start, paragraph.end, max_chars=MAX_CHARS)
+            for piece in _within(s.start, s.end, size)
+        ]
+        sentences.extend((start, end, i == len(parts) - 1) for i, (start, end) in enumerate(parts))
     chunks: list[ChunkSpan] = []
     current: list[tuple[int, int, bool]] = []
     for sentence in sentences:
-        if current and sentence[1] - current[0][0] > target_chars:
+        if current and size(current[0][0], sentence[1]) > target_chars:
             chunks.append(ChunkSpan(current[0][0], current[-1][1]))
             keep = current[-overlap_sentences:] if overlap_sentences else []
             keep = [] if keep and keep[-1][2] else keep
-            current = keep if sentence[1] - (keep[0][0] if keep else sentence[0]) <= MAX_CHARS else []
+            current = keep if size(keep[0][0] if keep else sentence[0], sentence[1]) <= MAX_CHARS else []
         current.append(sentence)
-        if sentence[2] and current[-1][1] - current[0][0] >= target_chars * 0.6:
+        if sentence[2] and size(current[0][0], current[-1][1]) >= target_chars * 0.6:
             chunks.append(ChunkSpan(current[0][0], current[-1][1]))
             current = []
     if current:
         chunks.append(ChunkSpan(current[0][0], current[-1][1]))
     return chunks
+
+
+def chunk_size(text: str) -> Callable[[int, int], int]:
+    """`(start, end) ->` the size of `text[start:end]` as a chunk: its characters, each CJK character counted as
+    `CJK_CHARS` and each Hangul syllable as `HANGUL_CHARS`, about their word pieces' worth of English."""
+    if not _CJK.search(text):
+        return lambda start, end: end - start
+    cjk = array("q", (m.start() for m in _CJK.finditer(text)))
+    hangul = array("q", (m.start() for m in _HANGUL.finditer(text)))
+
+    def size(start: int, end: int) -> int:
+        counted = bisect_left(cjk, end) - bisect_left(cjk, start)
+        syllables = bisect_left(hangul, end) - bisect_left(hangul, start)
+        return end - start + (CJK_CHARS - 1) * counted + (HANGUL_CHARS - CJK_CHARS) * syllables
+
+    return size
+
+
+def _within(start: int, end: int, size: Callable[[int, int], int]) -> list[tuple[int, int]]:
+    """`[start, end)` cut into pieces of at most `MAX_CHARS` by `size` (a sentence of CJK characters that
+    `split_sentences`, counting characters, left longer than a chunk)."""
+    pieces = []
+    while size(start, end) > MAX_CHARS:
+        low, high = start + 1, end
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if size(start, middle) <= MAX_CHARS else (low, middle - 1)
+        pieces.append((start, low))
+        start = low
+    pieces.append((start, end))
+    return pieces
 
 
 def embedding_texts(text: str, spans: list[ChunkSpan]) -> list[str]:

@@ -128,3 +128,10 @@ def test_costs_and_predicted_usage():
     assert rag["tokens_in"] == 41 * 4_200 and rag["cached_tokens"] == 0
     reduce = predicted_usage("map_reduce", document_tokens=100_000, questions=2, token_budget=30_000)
     assert reduce["calls"] == 2 * 4 + 1
+
+
+def test_sections_of_cjk_text_end_at_its_sentence_ends():
+    text = "本协议由甲方与乙方签订。" * 30 + "是否生效\uff1f" * 10
+    cuts = sections(text, token_budget=20)
+    assert len(cuts) > 3 and cuts[-1][1] == len(text)
+    assert all(text[end - 1] in "。\uff1f" for _, end in cuts)

@@ -4,6 +4,7 @@ import hashlib
 import io
 import itertools
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy
@@ -92,6 +93,44 @@ def test_chunks_cover_the_text_on_sentence_boundaries_with_overlap():
         assert after.start < before.end, "consecutive chunks overlap by a sentence"
         assert text[after.start - 2 : after.start].endswith(". ") or after.start == 0
         assert text[before.end - 1] == "."
+
+
+CJK_CLAUSES = [
+    "甲方应当在收到乙方书面通知后三十日内支付全部款项",
+    "乙方保证所提供的货物符合国家标准及双方约定的质量要求",
+    "任何一方未经对方书面同意不得将本合同项下的权利义务转让给第三方",
+    "因本合同引起的或与本合同有关的任何争议由双方协商解决",
+    "协商不成的任何一方均可向甲方所在地有管辖权的人民法院提起诉讼",
+    "本合同自双方签字盖章之日起生效有效期为五年",
+]
+
+
+def _word_pieces() -> Callable[[str], int]:
+    from tokenizers import Tokenizer
+
+    from inference.embeddings import model_dir
+
+    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return lambda text: len(tokenizer.encode(text).ids)
+
+
+def test_a_cjk_chunk_stays_within_what_the_encoder_reads_and_ends_at_a_sentence():
+    articles = [
+        f"第{n}条 "
+        + "".join(f"{CJK_CLAUSES[(n + i) % 6]}\uff0c并遵守第{n + i}款。" for i in range(2 + n % 4))
+        for n in range(1, 40)
+    ]
+    text = "合同\n\n" + "\n\n".join(articles)
+    pieces = _word_pieces()
+    chunks = chunk_text(text)
+    assert len(chunks) > 10 and chunks[-1].end == len(text)
+    for chunk in chunks:
+        assert pieces(text[chunk.start : chunk.end]) <= 256, text[chunk.start : chunk.end]
+        assert text[chunk.end - 1] == "。"
+    unbroken = "甲方" * 900
+    assert all(pieces(unbroken[c.start : c.end]) <= 256 for c in chunk_text(unbroken))
 
 
 def test_the_encoder_reads_each_sentence_once_without_the_repeated_one():
