@@ -1,5 +1,5 @@
 """Scripts written without spaces between words (Chinese, Japanese, Korean): where a line may break between
-any two characters, and where one character carries about as much as a word piece."""
+any two characters, where a sentence ends, and the tokens a text makes, a character of them at least one."""
 
 from __future__ import annotations
 
@@ -24,3 +24,12 @@ CJK_SENTENCE_ENDS = "\u3002\uff01\uff1f\uff1b"
 """The full stop, exclamation and question marks and semicolon that end a CJK sentence, no space after them."""
 CJK_CLOSERS = "\u300d\u300f\uff09\u3011\u201d\u2019"
 """What may close a CJK sentence after its end: corner brackets, a full-width parenthesis, quotation marks."""
+
+CHARS_PER_TOKEN = 4
+
+
+def estimated_tokens(text: str) -> int:
+    """The tokens a language model's tokenizer makes of `text`, about: four characters a token, and a CJK
+    character at least one (one to three in the tokenizers of the models served)."""
+    cjk = len(text) - len(CJK_CHARACTER.sub("", text))
+    return -(-(len(text) - cjk) // CHARS_PER_TOKEN) + cjk

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from common.scripts import CJK_SENTENCE_ENDS
+from common.scripts import CHARS_PER_TOKEN, CJK_SENTENCE_ENDS, estimated_tokens
 
 # Input length from which a whole document is read with block-sparse attention: the engine's prefill
 # and the platform's plan both use it (`QUIRE_SPARSE_FROM` overrides it for both).
@@ -18,7 +18,6 @@ SPARSE_FROM = 32_768
 Strategy = Literal["whole", "rag", "map_reduce"]
 Attention = Literal["dense", "block_sparse"]
 POLICIES = ("auto", "whole", "rag", "map_reduce")
-CHARS_PER_TOKEN = 4
 _BREAKS = (
     re.compile(r"\n\s*\n"),
     re.compile(rf"(?<=[.!?])\s+|(?<=[{CJK_SENTENCE_ENDS}])\s*"),
@@ -165,21 +164,23 @@ def sections(
     chars_per_token: int = CHARS_PER_TOKEN,
     size: Callable[[int, int], int] | None = None,
 ) -> list[tuple[int, int]]:
-    """`[start, end)` offsets that cover `text` exactly once, in order, each at most `token_budget` tokens
-    (`chars_per_token` characters a token), cut at a paragraph break where one fits, else at a sentence end,
-    else at a space, else anywhere. With `size` (the tokens a section `[start, end)` sends, as its prompt
-    holds it: paragraph markers, a header), a section it finds over the budget is cut again, shorter in
+    """`[start, end)` offsets that cover `text` exactly once, in order, each at most `token_budget` tokens,
+    cut at a paragraph break where one fits, else at a sentence end, else at a space, else anywhere. A
+    section is first cut at `chars_per_token` characters a token; one that `size` (the tokens a section
+    `[start, end)` sends, as its prompt holds it: paragraph markers, a header; by default its text's
+    `estimated_tokens`, a CJK character one at least) finds over the budget is cut again, shorter in
     proportion, until it fits or is one character long."""
     _require_non_negative(token_budget=token_budget)
+    measure = size or (lambda start, end: estimated_tokens(text[start:end]))
     cuts: list[tuple[int, int]] = []
     start = 0
     while start < len(text) or not cuts:
         limit = max(1, token_budget * chars_per_token)
         while True:
             end = _section_end(text, start, limit)
-            if size is None or end - start <= 1:
+            if end - start <= 1:
                 break
-            tokens = size(start, end)
+            tokens = measure(start, end)
             if tokens <= token_budget:
                 break
             limit = max(1, min(end - start - 1, (end - start) * token_budget // tokens))

@@ -8,6 +8,7 @@ from django.db.models import Func
 from django.db.models.functions import Coalesce, Length
 from pgvector.django import HnswIndex, VectorField
 
+from common.scripts import CHARS_PER_TOKEN, estimated_tokens
 from quire.documents.sniffing import PDF
 from tenants.identifiers import new_id
 
@@ -23,8 +24,9 @@ class DocumentStatus(models.TextChoices):
 
 
 def tokens_for(chars: int) -> int:
-    """About four characters a token for English prose; used for context budgeting."""
-    return (chars + 3) // 4
+    """The tokens of a text known only by its length (the API's lists, which read no text), as if none of it
+    were CJK: about four characters a token. Context budgeting reads the text (`estimated_tokens`)."""
+    return -(-chars // CHARS_PER_TOKEN)
 
 
 def metered_page_count(*, content_type: str, page_count: int) -> int:
@@ -133,7 +135,7 @@ class Document(models.Model):
 
     @property
     def token_estimate(self) -> int:
-        return tokens_for(len(self.text))
+        return estimated_tokens(self.text)
 
 
 class Attachment(models.Model):

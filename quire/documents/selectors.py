@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
+from common.scripts import estimated_tokens
 from connectors.spans import PageMap, make_span
 from quire.documents.models import Chunk, Document, DocumentStatus
 
@@ -80,8 +81,8 @@ def document_tables(document: Document) -> list[dict]:
 
 
 def question_chunks(*, document_id: str, question: str, token_budget: int) -> list[dict]:
-    """The chunks of the document that best answer `question`, packed into `token_budget` tokens (about four
-    characters a token) by `inference.context.pack_chunks`, in document order: `{"chunk_id", "start",
+    """The chunks of the document that best answer `question`, packed into `token_budget` tokens (their texts'
+    `estimated_tokens`) by `inference.context.pack_chunks`, in document order: `{"chunk_id", "start",
     "end"}`. A chunk's score is the cosine similarity of the embeddings plus `LEXICAL_WEIGHT` times
     PostgreSQL's full-text rank of the question's words (scaled into [0, 1))."""
     from inference.context import ChunkCandidate, pack_chunks
@@ -90,16 +91,16 @@ def question_chunks(*, document_id: str, question: str, token_budget: int) -> li
     vector = "[" + ",".join(f"{x:.7g}" for x in embed_texts([question])[0]) + "]"
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT index, start, "end", 1 - (embedding <=> %s::vector) + %s * ts_rank_cd('
+            f'SELECT index, start, "end", text, 1 - (embedding <=> %s::vector) + %s * ts_rank_cd('
             "to_tsvector('english', text), plainto_tsquery('english', %s), 32) AS score "
             f"FROM {Chunk._meta.db_table} WHERE document_id = %s",
             [vector, LEXICAL_WEIGHT, question, document_id],
         )
         rows = cursor.fetchall()
-    offsets = {index: (start, end) for index, start, end, _ in rows}
+    offsets = {index: (start, end) for index, start, end, _, _ in rows}
     candidates = [
-        ChunkCandidate(f"{document_id}#{index}", float(score), (end - start + 3) // 4, index)
-        for index, start, end, score in rows
+        ChunkCandidate(f"{document_id}#{index}", float(score), estimated_tokens(text), index)
+        for index, _, _, text, score in rows
     ]
     return [
         {"chunk_id": c.chunk_id, "start": offsets[c.position][0], "end": offsets[c.position][1]}

@@ -26,9 +26,10 @@ from billing.services import (
 from billing.stripe_gateway import stripe_customer_erase
 from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
+from common.scripts import estimated_tokens
 from quire.api.metadata import metadata_merged
 from quire.clauses.services import clause_heads_for
-from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count, tokens_for
+from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count
 from quire.documents.redaction import Redactor
 from quire.documents.selectors import page_map
 from quire.documents.services import (
@@ -451,7 +452,7 @@ def plan_job_context(
     reads_all_text = get_connector(connector).reads_all_text
     planned: dict[str, dict] = {}
     for document in documents:
-        read_tokens = tokens_for(len(whole_reading(document.pk, document.text)))
+        read_tokens = estimated_tokens(whole_reading(document.pk, document.text))
         decision = decide_context(
             document_tokens=read_tokens,
             model_window=settings.QUIRE_MODEL_WINDOW,
@@ -477,7 +478,7 @@ def plan_job_context(
             cut = sections(
                 document.text,
                 token_budget=decision.token_budget,
-                size=lambda start, end, reading=reading: tokens_for(len(reading(start, end))),
+                size=lambda start, end, reading=reading: estimated_tokens(reading(start, end)),
             )
             plan["sections"] = [list(s) for s in cut]
         planned[document.pk] = plan

@@ -10,7 +10,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from quire.documents.models import Chunk, Document
-from quire.documents.selectors import search_chunks
+from quire.documents.selectors import question_chunks, search_chunks
 from quire.documents.services import document_fail
 
 QUERY = "termination for convenience on thirty days notice"
@@ -62,3 +62,32 @@ def test_a_failed_document_leaves_no_chunks(make_tenant):
         document.refresh_from_db()
         assert (document.status, document.chunk_count) == ("failed", 0)
         assert not Chunk.objects.filter(document=document).exists()
+
+
+def test_cjk_chunks_are_packed_into_a_budget_at_a_token_a_character(make_tenant):
+    sentence = "甲方应当在收到乙方书面通知后三十日内支付全部款项。"
+    text = sentence * 40
+    with tenant_context(make_tenant("search-cjk").tenant):
+        document = Document.objects.create(
+            filename="cjk.txt",
+            content_type="text/plain",
+            sha256=hashlib.sha256(b"cjk").hexdigest(),
+            size_bytes=len(text.encode()),
+            text=text,
+            status="ready",
+            chunk_count=10,
+        )
+        step = 4 * len(sentence)
+        Chunk.objects.bulk_create(
+            Chunk(
+                document=document,
+                index=i,
+                start=i * step,
+                end=(i + 1) * step,
+                text=text[i * step : (i + 1) * step],
+                embedding=_around(numpy.ones(384), 1, 0.1, i)[0],
+            )
+            for i in range(10)
+        )
+        packed = question_chunks(document_id=document.pk, question="支付款项", token_budget=250)
+    assert len(packed) == 2, packed

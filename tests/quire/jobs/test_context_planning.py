@@ -8,6 +8,7 @@ import itertools
 from django.conf import settings
 from django.test import override_settings
 
+from common.scripts import estimated_tokens
 from connectors.base import Document as ConnectorDocument
 from connectors.base import RunContext
 from connectors.model import DocumentReading, whole_reading
@@ -26,7 +27,7 @@ def _parts_sent(document: Document, plan: dict) -> list[int]:
         embed=None,
     )
     parts = DocumentReading(run, ConnectorDocument(document.pk, document.text)).parts()
-    return [tokens_for(len(part.prefix)) for part in parts]
+    return [estimated_tokens(part.prefix) for part in parts]
 
 
 def _assert_sections_fit(document: Document, plan: dict) -> None:
@@ -64,6 +65,16 @@ def test_every_section_fits_where_paragraphs_are_dense_in_one_part_and_sparse_in
     listed = Document(id="doc_items", text=f"{prose}\n\n{items}")
     plan = plan_job_context([listed], connector="earnings", plan_context_cap=32_768)["documents"][listed.pk]
     _assert_sections_fit(listed, plan)
+
+
+def test_a_cjk_document_is_planned_at_a_token_a_character_at_least():
+    article = "第{}条 甲方应当在收到乙方书面通知后三十日内支付全部款项。乙方保证所交货物符合约定。"
+    text = "\n\n".join(article.format(n) for n in range(4_000))
+    document = Document(id="doc_cjk", text=text)
+    assert document.token_estimate > 3 * tokens_for(len(text))
+    plan = plan_job_context([document], connector="earnings")["documents"][document.pk]
+    assert plan["document_tokens"] == estimated_tokens(whole_reading(document.pk, text))
+    _assert_sections_fit(document, plan)
 
 
 def test_a_map_reduce_readings_alternative_is_priced_for_its_questions_not_its_calls():
