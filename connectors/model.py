@@ -347,7 +347,7 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
         by_passages = shared == usage["calls"]
         record = {
             "document_id": document.document_id,
-            "strategy": "passages" if by_passages else plan.get("strategy", "whole"),
+            "strategy": "rag" if by_passages else plan.get("strategy", "whole"),
             "attention": "block_sparse"
             if "block_sparse" in reported
             else (reported[0] if reported else None),
@@ -365,7 +365,7 @@ def context_record(run: RunContext, documents: list[Document]) -> dict:
         if shared:
             record["shared_calls"] = shared
         if record["strategy"] == "rag":
-            record["chunks"] = sorted(usage["chunks"], key=lambda c: c["start"])
+            record["chunks"] = sorted(usage.get("chunks", []), key=lambda c: c["start"])
         if record["strategy"] == "map_reduce":
             record["sections"] = plan.get("sections")
         records.append(record)

@@ -495,7 +495,8 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float],
     """`record` (the connector's) with each model-read document's estimated cost at the plan's token prices,
     in its currency, and what the other feasible strategy would have cost for as many questions (`questions`,
     not `calls`: a map-reduce reading makes a call per question and section, and reduce calls); a document
-    read only in `passages` shown beside other documents' has no other strategy of its own."""
+    read only in passages shown beside other documents' (`shared_calls` equal to `calls`) has no other strategy
+    of its own."""
     from inference.context import TokenPrices, predicted_usage
 
     pricing = TokenPrices(*prices, currency=currency)
@@ -509,7 +510,7 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float],
                 cached_tokens=entry["cached_tokens"],
                 tokens_out=entry["tokens_out"],
             )
-        if entry["strategy"] not in ("analyzers", "passages"):
+        if entry["strategy"] != "analyzers" and entry.get("shared_calls", 0) < entry["calls"]:
             fits = planned.get("fits", entry["strategy"] == "whole")
             other = "rag" if entry["strategy"] != "rag" else ("whole" if fits else "map_reduce")
             predicted = predicted_usage(

@@ -397,7 +397,7 @@ def test_literature_model_reads_each_candidate_abstract_whole(scripted_server, c
     records = {r["document_id"]: r for r in result["context"]["documents"]}
     assert len(shown) == 3 and {d for d, r in records.items() if r.get("shared_calls")} == shown
     for document_id, record in records.items():
-        expected = "whole" if document_id in read else "passages" if document_id in shown else "analyzers"
+        expected = "whole" if document_id in read else "rag" if document_id in shown else "analyzers"
         assert record["strategy"] == expected, (document_id, record)
 
 

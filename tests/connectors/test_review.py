@@ -367,8 +367,8 @@ def test_ask_records_its_one_call_for_every_document_it_showed(scripted_server):
     assert result["answer"][0]["spans"][0]["document_id"] == "b"
     assert {p["span"]["document_id"] for p in result["passages"]} == {"a", "b"}
     records = {r["document_id"]: r for r in result["context"]["documents"]}
-    assert [r["strategy"] for r in records.values()] == ["passages", "passages"]
-    assert result["context"]["strategy"] == "passages"
+    assert [r["strategy"] for r in records.values()] == ["rag", "rag"]
+    assert result["context"]["strategy"] == "rag"
     assert all(r["questions"] == r["calls"] == r["shared_calls"] == 1 for r in records.values())
     [chat] = scripted_server.chats()
     prompt = (len(chat[0]["content"]) + len(chat[1]["content"])) // 4

@@ -84,7 +84,6 @@ STRATEGY_WORDS = {
     "whole": "read whole",
     "rag": "read by retrieval",
     "map_reduce": "read in sections, then reduced",
-    "passages": "passages read beside other documents' in one question",
     "analyzers": "read by the analyzers only, no model",
 }
 PERIOD_SOURCE_WORDS = {
@@ -130,6 +129,9 @@ def reading_sentence(entry: dict) -> str:
     if calls != questions:
         asked += f" in {calls:,} call{pluralize(calls)}"
     words.append(asked)
+    shared = entry.get("shared_calls", 0)
+    if shared:
+        words.append(f"{shared:,} call{pluralize(shared)} shared with other documents")
     if tokens_in:
         words.append(f"{round(100 * entry.get('cached_tokens', 0) / tokens_in)} % served from cache")
     cost = entry.get("estimated_cost")

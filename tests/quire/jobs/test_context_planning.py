@@ -104,7 +104,7 @@ def test_a_map_reduce_readings_alternative_is_priced_for_its_questions_not_its_c
 
 
 def test_passages_read_beside_other_documents_are_priced_without_an_alternative():
-    entry = {"document_id": "doc_b", "strategy": "passages", "calls": 1, "questions": 1}
+    entry = {"document_id": "doc_b", "strategy": "rag", "calls": 1, "questions": 1, "shared_calls": 1}
     usage = {"tokens_in": 400, "cached_tokens": 0, "tokens_out": 5}
     plan = {"documents": {"doc_b": {"fits": True, "document_tokens": 100, "window_budget": 1_000}}}
     [costed] = context_costed({"documents": [{**entry, **usage}]}, plan, (1.0, 0.1, 2.0), currency="usd")[

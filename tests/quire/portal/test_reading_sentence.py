@@ -41,9 +41,16 @@ def test_a_map_reduce_reading_counts_its_questions_not_its_calls():
 
 
 def test_passages_shown_beside_other_documents_are_said_so_without_an_alternative():
-    entry = {"strategy": "passages", "tokens_in": 480, "cached_tokens": 0, "calls": 1, "questions": 1}
+    entry = {
+        "strategy": "rag",
+        "tokens_in": 480,
+        "cached_tokens": 0,
+        "calls": 1,
+        "questions": 1,
+        "shared_calls": 1,
+    }
     assert reading_sentence({**entry, "estimated_cost": {"amount": 0.0002, "currency": "usd"}}) == (
-        "passages read beside other documents' in one question, 480 tokens, 1 question, 0 % served from cache, "
+        "read by retrieval, 480 tokens, 1 question, 1 call shared with other documents, 0 % served from cache, "
         "est. $0.000"
     )
 
