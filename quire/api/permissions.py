@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 class ApiKeyRolePermission(permissions.BasePermission):
-    """Reads need a viewer key, writes a developer key; a view may ask more with `required_roles`."""
+    """Reads need a viewer key, writes a developer key; a view may ask more with `required_roles`. HEAD needs
+    what GET needs: Django answers it with the view's `get`."""
 
     message = "This API key's role does not allow this action."
 
@@ -21,5 +22,6 @@ class ApiKeyRolePermission(permissions.BasePermission):
         if principal is None or not getattr(principal, "is_authenticated", False):
             return False
         default = Role.VIEWER if request.method in permissions.SAFE_METHODS else Role.DEVELOPER
-        required = getattr(view, "required_roles", {}).get(request.method, default)
+        method = "GET" if request.method == "HEAD" else request.method
+        required = getattr(view, "required_roles", {}).get(method, default)
         return role_allows(principal.role, required)

@@ -97,3 +97,16 @@ def test_events_cannot_be_changed_or_deleted(tenant_a):
         ):
             cursor.execute(statement, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == event.action
+
+
+def test_head_needs_the_role_get_needs(tenant_a):
+    from tenants.services import api_key_issue
+
+    viewer = Api(api_key_issue(tenant=tenant_a.tenant, name="head-viewer", role="viewer").secret)
+    exports = AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").count()
+    admin_key = tenant_a.issued_key.api_key.id
+    for path in ("/v1/api_keys", f"/v1/api_keys/{admin_key}", "/v1/audit_events", "/v1/audit_events/export"):
+        assert viewer.request("HEAD", path).status_code == 403, path
+        assert viewer.get(path).status_code == 403, path
+    assert viewer.request("HEAD", "/v1/documents").status_code == 200
+    assert AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").count() == exports
