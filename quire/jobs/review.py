@@ -1,5 +1,6 @@
 """Reads of a review's grid: the output with the reviewers' corrections beside the cells, and the grid as CSV
-or XLSX rows (one row per document, per column its value, a citation with quote and page, and the status)."""
+or XLSX rows (one row per document, per column its value, a citation with quote and page, and the status),
+handed out as a recorded download (`grid_export`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from django.db.models import F, Func, IntegerField, Value
+from django.http import FileResponse, StreamingHttpResponse
 
 from quire.documents.models import Document
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JsonPathArray, ReviewRow
 from quire.jobs.services import CONTEXT_POLICY
+from tenants.audit import export_record
+from tenants.models import Tenant
 
 if TYPE_CHECKING:
     from openpyxl.cell.cell import Cell
@@ -189,6 +193,22 @@ def csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
     yield "\ufeff"
     for row in rows:
         yield writer.writerow([guarded(value) for value in row])
+
+
+def grid_export(
+    *, tenant: Tenant, result: JobResult, export_format: str
+) -> StreamingHttpResponse | FileResponse:
+    """The review's grid as a `csv` (streamed) or `xlsx` download, recorded as one `export.create` event:
+    the API's `result.csv` / `result.xlsx` and the portal's downloads all hand it out here."""
+    rows = grid_rows(result)
+    export_record(tenant=tenant, what="job_result", object_id=result.job_id, export_format=export_format)
+    if export_format == "csv":
+        response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{result.job_id}.csv"'
+        return response
+    return FileResponse(
+        xlsx_file(rows), as_attachment=True, filename=f"{result.job_id}.xlsx", content_type=XLSX_CONTENT_TYPE
+    )
 
 
 def xlsx_file(rows: Iterator[list[str]]) -> tempfile.SpooledTemporaryFile:

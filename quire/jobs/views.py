@@ -18,7 +18,7 @@ from quire.api.serializers import MetadataUpdateSerializer
 from quire.clauses.models import ClauseType
 from quire.jobs.clause_findings import passages_to_check, unanswered_findings
 from quire.jobs.models import Job, JobResult, JobStatus
-from quire.jobs.review import XLSX_CONTENT_TYPE, csv_lines, grid_rows, review_cells, xlsx_file
+from quire.jobs.review import XLSX_CONTENT_TYPE, grid_export, review_cells
 from quire.jobs.serializers import (
     CELLS_PAGE,
     CELLS_PAGED_BY_DEFAULT,
@@ -137,10 +137,7 @@ class JobResultCsvView(APIView):
         "correction when there is one), its citation (page and quote) and its status. Streamed.",
     )
     def get(self, request: Request, job_id: str) -> StreamingHttpResponse:
-        result = _review_result(job_id)
-        response = StreamingHttpResponse(csv_lines(grid_rows(result)), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{job_id}.csv"'
-        return response
+        return grid_export(tenant=request.tenant, result=_review_result(job_id), export_format="csv")
 
 
 class JobResultXlsxView(APIView):
@@ -151,13 +148,7 @@ class JobResultXlsxView(APIView):
         "and streamed.",
     )
     def get(self, request: Request, job_id: str) -> FileResponse:
-        result = _review_result(job_id)
-        return FileResponse(
-            xlsx_file(grid_rows(result)),
-            as_attachment=True,
-            filename=f"{job_id}.xlsx",
-            content_type=XLSX_CONTENT_TYPE,
-        )
+        return grid_export(tenant=request.tenant, result=_review_result(job_id), export_format="xlsx")
 
 
 class JobCellCorrectionView(APIView):

@@ -4,7 +4,7 @@ its passage highlighted in the document, verify or correct it, download the grid
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -13,14 +13,7 @@ from common.refusals import Refusal
 from quire.clauses.models import ClauseType
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import TERMINAL, Job, JobResult
-from quire.jobs.review import (
-    XLSX_CONTENT_TYPE,
-    csv_lines,
-    grid_rows,
-    review_cells,
-    rows_with_corrections,
-    xlsx_file,
-)
+from quire.jobs.review import grid_export, review_cells, rows_with_corrections
 from quire.jobs.services import cell_correct, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import ReviewForm
@@ -223,13 +216,4 @@ def review_export(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
     result = JobResult.objects.filter(job=_review(job_id)).first()
     if result is None:
         raise Http404("the review has no result yet")
-    if fmt == "csv":
-        response = StreamingHttpResponse(csv_lines(grid_rows(result)), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{job_id}.csv"'
-        return response
-    return FileResponse(
-        xlsx_file(grid_rows(result)),
-        as_attachment=True,
-        filename=f"{job_id}.xlsx",
-        content_type=XLSX_CONTENT_TYPE,
-    )
+    return grid_export(tenant=request.tenant, result=result, export_format=fmt)

@@ -108,3 +108,56 @@ def test_a_long_review_is_shown_a_page_of_documents_at_a_time_running_and_done(w
     assert f'hx-get="/reviews/{job.id}/cell?document=doc_3&amp;key=law"' in done
     assert 'class="cell cell-verified"' in done
     assert "Documents 5\u20135 of 5" in client.get(f"/reviews/{job.id}", {"page": 99}).content.decode()
+
+
+def test_every_download_of_a_review_grid_is_one_export_event(workspace):
+    from quire.jobs.models import JobResult
+    from tenants.models import AuditEvent
+    from tenants.services import api_key_issue
+    from tests.support import Api
+
+    cell = {
+        "value": "Delaware",
+        "normalised": "Delaware",
+        "spans": [],
+        "confidence": 0.9,
+        "status": "answered",
+    }
+    with tenant_context(workspace.tenant):
+        job = Job.objects.create(
+            connector="review",
+            document_ids=["doc_a"],
+            options={"columns": COLUMNS},
+            status=JobStatus.SUCCEEDED,
+            attempt=1,
+        )
+        JobResult.objects.create(
+            job=job,
+            output={
+                "connector": "review",
+                "columns": COLUMNS,
+                "rows": [{"document_id": "doc_a", "cells": {"law": cell}}],
+            },
+            context={},
+            attempt=1,
+        )
+    client = signed_in(workspace, "viewer")
+    api = Api(api_key_issue(tenant=workspace.tenant, name="grid-exports", role="viewer").secret)
+
+    def exports() -> list[tuple[str, str]]:
+        events = AuditEvent.objects.filter(tenant=workspace.tenant, action="export.create", object_id=job.id)
+        return [(e.details["format"], e.actor_type) for e in events.order_by("created_at", "pk")]
+
+    csv_download = client.get(f"/reviews/{job.id}/result.csv")
+    assert b"Delaware" in b"".join(csv_download.streaming_content)
+    assert client.get(f"/reviews/{job.id}/result.xlsx").status_code == 200
+    assert api.get(f"/v1/jobs/{job.id}/result.csv").status_code == 200
+    assert api.get(f"/v1/jobs/{job.id}/result.xlsx").status_code == 200
+    assert client.get(f"/jobs/{job.id}/result.json").status_code == 200
+    assert exports() == [
+        ("csv", "member"),
+        ("xlsx", "member"),
+        ("csv", "api_key"),
+        ("xlsx", "api_key"),
+        ("json", "member"),
+    ]
