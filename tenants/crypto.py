@@ -19,7 +19,8 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
 
 
 def encryption_keys() -> tuple[str, ...]:
-    """`QUIRE_ENCRYPTION_KEYS`, or (outside production) one key derived from `SECRET_KEY`."""
+    """`QUIRE_ENCRYPTION_KEYS`; unset, one key derived from `SECRET_KEY`, in every environment, production
+    included."""
     keys = tuple(settings.QUIRE_ENCRYPTION_KEYS)
     if keys:
         return keys
