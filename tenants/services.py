@@ -103,9 +103,14 @@ def member_signed_in(*, tenant: Tenant, member: Member) -> None:
     audit_record(tenant=tenant, action="member.sign_in", object_type="member", object_id=member.user.email)
 
 
-def member_sign_in_refused(*, tenant: Tenant, email: str) -> None:
-    """Record a refused sign-in (wrong password, unknown person or not a member) with the e-mail tried."""
+def member_sign_in_refused(*, tenant: Tenant, email: str) -> bool:
+    """Record a refused sign-in to the tenant's portal with the e-mail tried, when that e-mail is one of its
+    members': anyone may post any e-mail, and a log filled with them, or naming people of other workspaces,
+    would serve nobody. Returns whether it recorded."""
+    if not Member.objects.filter(tenant=tenant, user__username=email).exists():
+        return False
     audit_record(tenant=tenant, action="member.sign_in_refused", object_type="member", object_id=email[:64])
+    return True
 
 
 def for_each_tenant(action: Callable[[Tenant], T], *, start: int = 0) -> list[T]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -38,7 +39,7 @@ class SignInView(auth_views.LoginView):
     def form_invalid(self, form) -> HttpResponse:
         tenant = getattr(self.request, "tenant", None)
         email = (form.data.get("username") or "").strip().lower()
-        if tenant is not None and email:
+        if tenant is not None and email and not form.has_error(NON_FIELD_ERRORS, code="rate_limited"):
             member_sign_in_refused(tenant=tenant, email=email)
         return super().form_invalid(form)
 

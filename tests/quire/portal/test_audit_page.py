@@ -40,3 +40,25 @@ def test_sign_ins_and_the_audit_page(workspace):
     developer = Client(HTTP_HOST=workspace.host)
     developer.force_login(workspace.member("developer").user)
     assert developer.get("/audit").status_code == 403
+
+
+def test_refused_sign_ins_are_recorded_for_members_only_and_not_past_the_limit(workspace, limiter_clock):
+    from django.conf import settings
+
+    from quire.api.throttling import parse_rate
+    from tenants.services import member_add
+    from tests.support.portal import PASSWORD
+
+    limit, _ = parse_rate(settings.QUIRE_SIGN_IN_RATE)
+    email = "flooded@portal-one.example.com"
+    member_add(tenant=workspace.tenant, email=email, role="viewer", password=PASSWORD)
+    refused = AuditEvent.objects.filter(tenant=workspace.tenant, action="member.sign_in_refused")
+    before = refused.count()
+    client = Client(HTTP_HOST=workspace.host)
+    for _ in range(limit * 3):
+        client.post("/login", {"username": email, "password": "guess"})
+    assert refused.count() == before + limit
+    for attempt in range(5):
+        client.post("/login", {"username": f"nobody{attempt}@anywhere.example", "password": "x"})
+    client.post("/login", {"username": '=HYPERLINK("http://x")@a', "password": "x"})
+    assert refused.count() == before + limit
