@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from functools import partial
 
 from django.conf import settings
@@ -61,6 +62,12 @@ class SchemaScript(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.statements)} statements ({self.key[:12]})"
+
+
+def email_normalised(email: str) -> str:
+    """An e-mail as a member's username holds it and as sign-in and its limit look it up: NFKC (the form Django
+    compares usernames in), trimmed, lower case, so every way of typing one address is one person."""
+    return unicodedata.normalize("NFKC", email or "").strip().lower()
 
 
 class Member(models.Model):

@@ -16,7 +16,16 @@ from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, grants_refresh, local_grants
-from tenants.models import API_KEY_ROLES, ApiKey, AuditEvent, Domain, Member, Role, Tenant
+from tenants.models import (
+    API_KEY_ROLES,
+    ApiKey,
+    AuditEvent,
+    Domain,
+    Member,
+    Role,
+    Tenant,
+    email_normalised,
+)
 from tenants.schemas import schema_build
 
 T = TypeVar("T")
@@ -63,7 +72,7 @@ def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = 
     """Make the person with this e-mail a member with `role`, creating their user (with `password`, or none
     until they set one) the first time; an existing member gets the new role."""
     user_model = get_user_model()
-    email = user_model.objects.normalize_email(email).lower()
+    email = email_normalised(email)
     user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
     if created or password:
         if password:

@@ -10,29 +10,33 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from quire.api.throttling import hit_sliding, parse_rate
-from tenants.models import API_KEY_ROLES, Member, Role
+from tenants.models import API_KEY_ROLES, Member, Role, email_normalised
 
 KEY_ROLES = [(r.value, r.label) for r in API_KEY_ROLES]
 MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
 
 
 def sign_in_key(email: str) -> str:
-    """What `QUIRE_SIGN_IN_RATE` counts attempts by: the e-mail, lower case. Not the host as well: a password is
-    one per person whatever the host, and a Host header is the client's to choose."""
+    """What `QUIRE_SIGN_IN_RATE` counts attempts by: the e-mail as `email_normalised` gives it. Not the host as
+    well: a password is one per person whatever the host, and a Host header is the client's to choose."""
     return f"sign-in:{email}"
 
 
 class MemberAuthenticationForm(AuthenticationForm):
     """Django's sign-in; on a workspace's host name only that workspace's members may sign in. Attempts per
-    e-mail are limited (`QUIRE_SIGN_IN_RATE`), so passwords cannot be guessed at speed."""
+    e-mail are limited (`QUIRE_SIGN_IN_RATE`), so passwords cannot be guessed at speed. The e-mail is normalised
+    once (`email_normalised`) and that one value is both the limit's key and the username signed in with."""
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = "E-mail"
         self.fields["username"].widget.attrs["autocomplete"] = "email"
 
+    def clean_username(self) -> str:
+        return email_normalised(self.cleaned_data["username"])
+
     def clean(self) -> dict:
-        email = (self.data.get("username") or "").strip().lower()
+        email = self.cleaned_data.get("username")
         if email:
             limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
             allowed, reset = hit_sliding(sign_in_key(email), limit, period)

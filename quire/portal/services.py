@@ -4,7 +4,6 @@ free seat of the tenant's plan."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
@@ -15,7 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
-from tenants.models import Member, Role, Tenant, role_allows
+from tenants.models import Member, Role, Tenant, email_normalised, role_allows
 from tenants.services import member_add, tenant_lock
 
 
@@ -62,8 +61,7 @@ def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_
     """Add the person with `role` and e-mail them a link to set their password (or to sign in, if they
     already have an account). Inviting an existing member is refused."""
     _check_may_grant(actor=actor, role=role)
-    user_model = get_user_model()
-    email = user_model.objects.normalize_email(email.strip()).lower()
+    email = email_normalised(email)
     if not email or "@" not in email:
         raise MemberChangeRefused("Enter an e-mail address.", "email")
     if Member.objects.filter(tenant=tenant, user__username=email).exists():

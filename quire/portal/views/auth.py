@@ -38,7 +38,7 @@ class SignInView(auth_views.LoginView):
 
     def form_invalid(self, form) -> HttpResponse:
         tenant = getattr(self.request, "tenant", None)
-        email = (form.data.get("username") or "").strip().lower()
+        email = form.cleaned_data.get("username")
         if tenant is not None and email and not form.has_error(NON_FIELD_ERRORS, code="rate_limited"):
             member_sign_in_refused(tenant=tenant, email=email)
         return super().form_invalid(form)

@@ -65,6 +65,55 @@ def test_sign_in_attempts_are_limited_per_email_over_a_sliding_window(workspace,
     assert client.post("/login", {"username": email, "password": PASSWORD}).status_code == 302
 
 
+def _fullwidth(text: str, letters: int) -> str:
+    """`text` with its first `letters` ASCII letters in their fullwidth forms, which NFKC folds back."""
+    out = []
+    for ch in text:
+        if letters and "a" <= ch <= "z":
+            out.append(chr(ord(ch) - ord("a") + 0xFF41))
+            letters -= 1
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_every_spelling_of_an_email_signs_in_and_counts_as_that_email(workspace, limiter_clock):
+    from django.conf import settings
+
+    from quire.api.throttling import parse_rate
+    from tenants.services import member_add
+
+    limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
+    email = "spelled@portal-one.example.com"
+    member_add(tenant=workspace.tenant, email=email, role="viewer", password=PASSWORD)
+    capitals = Client(HTTP_HOST=workspace.host)
+    assert (
+        capitals.post(
+            "/login", {"username": " Spelled@Portal-One.example.COM ", "password": PASSWORD}
+        ).status_code
+        == 302
+    )
+    assert capitals.get("/documents").status_code == 200
+    assert (
+        Client(HTTP_HOST=workspace.host)
+        .post("/login", {"username": _fullwidth(email, 3), "password": PASSWORD})
+        .status_code
+        == 302
+    )
+
+    limiter_clock.advance(period)
+    client = Client(HTTP_HOST=workspace.host)
+    for attempt in range(limit):
+        wrong = client.post(
+            "/login", {"username": _fullwidth(email.upper(), attempt % 4), "password": "guess"}
+        )
+        assert b"Please enter a correct" in wrong.content
+    for spelling in (email, _fullwidth(email, 5), email.upper()):
+        refused = client.post("/login", {"username": spelling, "password": PASSWORD})
+        assert b"Too many sign-in attempts" in refused.content
+    assert "_auth_user_id" not in client.session
+
+
 def test_another_workspaces_member_gets_404_everywhere(workspace, other_workspace):
     client = Client(HTTP_HOST=workspace.host)
     client.force_login(other_workspace.member("owner").user)
