@@ -42,6 +42,22 @@ def _check_may_change(*, actor: Member, target: Member) -> None:
         raise MemberChangeRefused("Only an owner can change an owner.")
 
 
+def _locked(*, actor: Member, target: Member) -> tuple[Member, Member]:
+    """Take the tenant's lock (every member change holds it) and read the actor and the target again under
+    it, so the role rules judge both as they are now, not as the page that asked loaded them."""
+    tenant_lock(target.tenant)
+    rows = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("user", "tenant")
+        .in_bulk([actor.pk, target.pk])
+    )
+    if actor.pk not in rows:
+        raise MemberChangeRefused("You are no longer a member of this workspace.")
+    if target.pk not in rows:
+        raise MemberChangeRefused("That person is no longer a member of this workspace.")
+    return rows[actor.pk], rows[target.pk]
+
+
 def _keeps_an_owner(target: Member, new_role: str | None) -> bool:
     if target.role != Role.OWNER or new_role == Role.OWNER:
         return True
@@ -92,11 +108,10 @@ def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_
 
 def member_change_role(*, actor: Member, target: Member, role: str) -> Member:
     """Give `target` the `role`, if the actor may grant it and the workspace keeps an owner."""
-    _check_may_grant(actor=actor, role=role)
-    _check_may_change(actor=actor, target=target)
     with transaction.atomic():
-        tenant_lock(target.tenant)
-        target = Member.objects.select_for_update().get(pk=target.pk)
+        actor, target = _locked(actor=actor, target=target)
+        _check_may_grant(actor=actor, role=role)
+        _check_may_change(actor=actor, target=target)
         if not _keeps_an_owner(target, role):
             raise MemberChangeRefused("A workspace needs at least one owner.")
         if target.role != role:
@@ -114,11 +129,10 @@ def member_change_role(*, actor: Member, target: Member, role: str) -> Member:
 
 def member_remove(*, actor: Member, target: Member) -> None:
     """Remove `target` from the workspace (an admin or owner may; the last owner may not go)."""
-    _check_may_grant(actor=actor, role=Role.VIEWER)
-    _check_may_change(actor=actor, target=target)
     with transaction.atomic():
-        tenant_lock(target.tenant)
-        target = Member.objects.select_for_update().get(pk=target.pk)
+        actor, target = _locked(actor=actor, target=target)
+        _check_may_grant(actor=actor, role=Role.VIEWER)
+        _check_may_change(actor=actor, target=target)
         if not _keeps_an_owner(target, None):
             raise MemberChangeRefused("A workspace needs at least one owner.")
         audit_record(

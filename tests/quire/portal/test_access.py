@@ -370,3 +370,24 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(make_tenant, mon
         thread.join()
     assert sorted(outcomes) == ["demoted", "refused"]
     assert Member.objects.filter(tenant=tenant, role="owner").count() == 1
+
+
+def test_the_owner_rule_judges_the_member_as_it_is_when_the_change_runs(workspace):
+    from quire.portal.services import MemberChangeRefused, member_change_role, member_remove
+    from tenants.services import member_add
+
+    owner, admin = workspace.member("owner"), workspace.member("admin")
+    promoted = member_add(tenant=workspace.tenant, email="promoted@portal-one.example.com", role="developer")
+    seen_by_admin = Member.objects.select_related("user").get(pk=promoted.pk)
+    member_change_role(actor=owner, target=Member.objects.get(pk=promoted.pk), role="owner")
+    with pytest.raises(MemberChangeRefused, match="Only an owner can change an owner"):
+        member_change_role(actor=admin, target=seen_by_admin, role="viewer")
+    with pytest.raises(MemberChangeRefused, match="Only an owner can change an owner"):
+        member_remove(actor=admin, target=seen_by_admin)
+    assert Member.objects.get(pk=promoted.pk).role == "owner"
+
+    stale_owner = Member.objects.get(pk=promoted.pk)
+    member_change_role(actor=owner, target=Member.objects.get(pk=promoted.pk), role="admin")
+    with pytest.raises(MemberChangeRefused, match="Only an owner can make someone an owner"):
+        member_change_role(actor=stale_owner, target=admin, role="owner")
+    member_remove(actor=owner, target=Member.objects.get(pk=promoted.pk))
