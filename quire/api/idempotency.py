@@ -1,5 +1,6 @@
 """`Idempotency-Key` on writes: same key and body replay the first response, byte for byte; another body is
-a 409."""
+a 409. A response that shows a secret (an API key's, a webhook endpoint's) is stored without it, and its replay
+is a 409 `secret_shown_once`: a secret is shown once and never kept."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from common.refusals import ErrorCode, Refusal
 from quire.api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+# A stored JSON object whose `secret` was removed carries this key, true.
+SHOWN_ONCE = "secret_shown_once"
 
 
 def request_fingerprint(request: Request) -> str:
@@ -96,9 +99,24 @@ def _recorded(
     response.render()
     record.status_code = response.status_code
     record.content_type = response["Content-Type"]
-    record.response_text = response.content.decode()
+    record.response_text = _stored_text(response.content.decode(), record.content_type)
     record.save(update_fields=["status_code", "content_type", "response_text"])
     return response
+
+
+def _json_object(text: str, content_type: str) -> dict | None:
+    if not content_type.startswith("application/json") or not text.startswith("{"):
+        return None
+    return json.loads(text)
+
+
+def _stored_text(text: str, content_type: str) -> str:
+    """What a record keeps of a response's text: all of it, except the `secret` of a JSON object, which is
+    kept as null with `secret_shown_once` beside it."""
+    body = _json_object(text, content_type) if '"secret"' in text else None
+    if body is None or not isinstance(body.get("secret"), str):
+        return text
+    return json.dumps({**body, "secret": None, SHOWN_ONCE: True}, separators=(",", ":"), ensure_ascii=False)
 
 
 def _replay(key: str, fingerprint: str) -> HttpResponse:
@@ -113,6 +131,20 @@ def _replay(key: str, fingerprint: str) -> HttpResponse:
         raise Refusal(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was used with a different request; use a new key.",
+            HEADER,
+        )
+    body = (
+        _json_object(record.response_text, record.content_type)
+        if SHOWN_ONCE in record.response_text
+        else None
+    )
+    if body is not None and body.get(SHOWN_ONCE) is True:
+        raise Refusal(
+            ErrorCode.SECRET_SHOWN_ONCE,
+            f"The first answer to this request showed the secret of {body.get('id')}, and a secret is shown "
+            "once: it is not stored, so it cannot be answered again. If that answer was lost, make a new "
+            "secret (a new API key, revoking this one; a webhook secret rotated again) with a new "
+            "Idempotency-Key.",
             HEADER,
         )
     response = HttpResponse(

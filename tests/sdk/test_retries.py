@@ -57,3 +57,20 @@ def test_retries_are_bounded(flaky_proxy, api_key):
         client.health()
     assert failed.value.status == 503
     assert len(flaky_proxy.requests("GET", "/v1/health")) == 3
+
+
+def test_a_lost_answer_that_showed_a_secret_is_refused_on_retry_not_replayed(
+    through_proxy, flaky_proxy, quire
+):
+    from quire_sdk import ConflictError
+
+    name = f"lost-{uuid.uuid4().hex}"
+    flaky_proxy.fail("POST", "/v1/api_keys", "503")
+    with pytest.raises(ConflictError) as refused:
+        through_proxy.api_keys.create(name)
+    assert (refused.value.code, refused.value.param) == ("secret_shown_once", "Idempotency-Key")
+    posts = flaky_proxy.requests("POST", "/v1/api_keys")
+    assert [p.answered for p in posts] == [503, 409]
+    assert len({p.idempotency_key for p in posts}) == 1
+    created = [key for key in quire.api_keys.list(limit=100) if key.name == name]
+    assert len(created) == 1 and created[0].id in refused.value.message

@@ -1,6 +1,7 @@
 """API keys: issue, list with last use and API version, move a key to the current version, revoke. A new
-key's secret goes through the session to the page the POST redirects to and is shown there once, so reloading
-that page neither shows it again nor issues a second key."""
+key's secret goes through the session, encrypted (`tenants.crypto`: the session row is signed, not secret), to the
+page the POST redirects to and is shown there once, so reloading that page neither shows it again nor issues a
+second key."""
 
 from __future__ import annotations
 
@@ -14,10 +15,22 @@ from common.refusals import Refusal
 from quire.portal.access import portal_page
 from quire.portal.forms import ApiKeyForm
 from quire.portal.views.common import page
+from tenants.crypto import decrypt, encrypt
 from tenants.models import ApiKey, Role
 from tenants.services import api_key_issue, api_key_revoke, api_key_update
 
 ISSUED_SESSION_KEY = "portal_issued_api_key"
+
+
+def _issued(handed_over: dict | None) -> dict | None:
+    """The new key's name and secret from what the POST left in the session; None when there is none, or when
+    its secret no longer decrypts (an encryption key dropped meanwhile)."""
+    if handed_over is None:
+        return None
+    try:
+        return {**handed_over, "secret": decrypt(handed_over["secret"])}
+    except ValueError:
+        return None
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -31,9 +44,9 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             role=form.cleaned_data["role"],
             created_by=request.member,
         )
-        request.session[ISSUED_SESSION_KEY] = {"name": issued.api_key.name, "secret": issued.secret}
+        request.session[ISSUED_SESSION_KEY] = {"name": issued.api_key.name, "secret": encrypt(issued.secret)}
         return redirect("portal:api_keys")
-    issued = request.session.pop(ISSUED_SESSION_KEY, None) if request.method != "POST" else None
+    issued = _issued(request.session.pop(ISSUED_SESSION_KEY, None)) if request.method != "POST" else None
     keys = (
         ApiKey.objects.filter(tenant=request.tenant)
         .select_related("created_by__user")

@@ -1,16 +1,109 @@
+import re
+
 from tests.support import Api
 
 
 def test_same_key_same_body_replays(api_a: Api):
     headers = {"Idempotency-Key": "idem-create-key-1"}
-    first = api_a.post("/v1/api_keys", {"name": "idem"}, headers=headers)
-    second = api_a.post("/v1/api_keys", {"name": "idem"}, headers=headers)
-    assert first.status_code == second.status_code == 201
+    body = {"url": "https://93.184.215.14/idem", "event_types": ["job.succeeded"]}
+    created = api_a.post("/v1/webhook_endpoints", body, headers={"Idempotency-Key": "idem-endpoint"}).json()
+    path = f"/v1/webhook_endpoints/{created['id']}"
+    first = api_a.request(
+        "PATCH", path, headers=headers, data={"description": "idem"}, content_type="application/json"
+    )
+    second = api_a.request(
+        "PATCH", path, headers=headers, data={"description": "idem"}, content_type="application/json"
+    )
+    assert first.status_code == second.status_code == 200
     assert first.content == second.content
     assert second["Content-Type"] == first["Content-Type"] == "application/json"
     assert second["Idempotent-Replayed"] == "true"
+
+
+def _stored_responses(tenant) -> list[str]:
+    from django_tenants.utils import tenant_context
+
+    from quire.api.models import IdempotencyRecord
+
+    with tenant_context(tenant):
+        return list(IdempotencyRecord.objects.values_list("response_text", flat=True))
+
+
+def test_a_secret_is_shown_once_never_stored_and_its_replay_says_so(api_a: Api, tenant_a):
+    import uuid
+
+    run = uuid.uuid4().hex[:8]
+    key = api_a.post("/v1/api_keys", {"name": f"once-{run}"}, headers={"Idempotency-Key": f"once-key-{run}"})
+    endpoint = api_a.post(
+        "/v1/webhook_endpoints",
+        {"url": "https://93.184.215.14/once", "event_types": ["job.succeeded"]},
+        headers={"Idempotency-Key": f"once-endpoint-{run}"},
+    )
+    rotate = f"/v1/webhook_endpoints/{endpoint.json()['id']}/rotate_secret"
+    rotated = api_a.post(rotate, {}, headers={"Idempotency-Key": f"once-rotate-{run}"})
+    assert (key.status_code, endpoint.status_code, rotated.status_code) == (201, 201, 200)
+    secrets = [key.json()["secret"], endpoint.json()["secret"], rotated.json()["secret"]]
+    assert secrets[0].startswith("qk_live_") and all(s.startswith("whsec_") for s in secrets[1:])
+    stored = _stored_responses(tenant_a.tenant)
+    assert not [text for text in stored if any(secret in text for secret in secrets)]
+    assert not [text for text in stored if re.search(r"qk_live_[\w-]{5}|whsec_", text)], (
+        "beyond display_prefix"
+    )
+
+    replays = [
+        api_a.post("/v1/api_keys", {"name": f"once-{run}"}, headers={"Idempotency-Key": f"once-key-{run}"}),
+        api_a.post(
+            "/v1/webhook_endpoints",
+            {"url": "https://93.184.215.14/once", "event_types": ["job.succeeded"]},
+            headers={"Idempotency-Key": f"once-endpoint-{run}"},
+        ),
+        api_a.post(rotate, {}, headers={"Idempotency-Key": f"once-rotate-{run}"}),
+    ]
+    for replay, first in zip(replays, (key, endpoint, rotated), strict=True):
+        assert replay.status_code == 409, replay.content
+        error = replay.json()["error"]
+        assert (error["code"], error["param"]) == ("secret_shown_once", "Idempotency-Key")
+        assert first.json()["id"] in error["message"]
+        assert not any(secret in replay.content.decode() for secret in secrets)
     names = [k["name"] for k in api_a.get("/v1/api_keys", limit=100).json()["data"]]
-    assert names.count("idem") == 1
+    assert names.count(f"once-{run}") == 1
+    reused = api_a.post("/v1/api_keys", {"name": "another"}, headers={"Idempotency-Key": f"once-key-{run}"})
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_the_migration_removes_secrets_stored_before(tenant_a):
+    import importlib
+    import json
+
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from quire.api.models import IdempotencyRecord
+
+    migration = importlib.import_module("quire.api.migrations.0003_idempotency_secrets_removed")
+    kept = {"id": "key_old", "object": "api_key", "name": "old"}
+    with tenant_context(tenant_a.tenant):
+        old = IdempotencyRecord.objects.create(
+            key="idem-stored-before",
+            fingerprint="f",
+            status_code=201,
+            content_type="application/json",
+            response_text=json.dumps({**kept, "secret": "qk_live_stored_before"}),
+        )
+        other = IdempotencyRecord.objects.create(
+            key="idem-stored-before-other",
+            fingerprint="f",
+            status_code=200,
+            content_type="application/json",
+            response_text='["secret"]',
+        )
+        claimed = IdempotencyRecord.objects.create(key="idem-stored-before-claimed", fingerprint="f")
+        with connection.cursor() as cursor:
+            cursor.execute(migration.REMOVE_SECRETS)
+        old.refresh_from_db()
+        assert json.loads(old.response_text) == {**kept, "secret": None, "secret_shown_once": True}
+        assert IdempotencyRecord.objects.get(pk=other.pk).response_text == '["secret"]'
+        assert IdempotencyRecord.objects.get(pk=claimed.pk).response_text == ""
 
 
 def test_same_key_other_body_is_409(api_a: Api):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core import mail
 from django.test import Client, override_settings
 
+from quire.portal.views.api_keys import ISSUED_SESSION_KEY
 from tenants.models import ApiKey, Member
 from tenants.services import api_key_issue
 from tests.support import Api
@@ -153,9 +155,12 @@ def test_admin_issues_and_revokes_keys_of_its_own_workspace_only(workspace, othe
     admin = signed_in(workspace, "admin")
     created = admin.post("/api-keys", {"name": "ci runner", "role": "developer"})
     assert created.status_code == 302 and created["Location"] == "/api-keys"
+    handed_over = admin.session[ISSUED_SESSION_KEY]
+    assert handed_over["name"] == "ci runner" and not handed_over["secret"].startswith("qk_live_")
     shown = admin.get("/api-keys")
     assert shown["Cache-Control"] == "no-store"
     secret = re.search(rb'value="(qk_live_[^"]+)"', shown.content).group(1).decode()
+    assert not [row for row in Session.objects.all() if secret in row.session_data + str(row.get_decoded())]
     key = ApiKey.objects.get(tenant=workspace.tenant, name="ci runner")
     assert key.display_prefix == secret[:12] and key.created_by == workspace.member("admin")
     reloaded = admin.get("/api-keys")
