@@ -12,7 +12,7 @@ from django.urls import reverse_lazy
 
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import Job
-from quire.portal.access import portal_page
+from quire.portal.access import member_of_request_tenant, portal_page
 from quire.portal.forms import MemberAuthenticationForm
 from quire.portal.views.common import page
 from tenants.audit import audit_origin_bind
@@ -23,7 +23,15 @@ from tenants.services import member_sign_in_refused, member_signed_in
 class SignInView(auth_views.LoginView):
     template_name = "portal/login.html"
     authentication_form = MemberAuthenticationForm
-    redirect_authenticated_user = True
+
+    @property
+    def redirect_authenticated_user(self) -> bool:
+        """Whether a signed-in person is sent on from this page: only where the portal lets them in, as a
+        member of the host's workspace (or on a host with no workspace, whose start page lists theirs); anyone
+        else gets the form, to sign in as someone else."""
+        if getattr(self.request, "tenant", None) is None:
+            return True
+        return member_of_request_tenant(self.request) is not None
 
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)

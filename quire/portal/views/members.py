@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
@@ -75,7 +76,9 @@ def member_delete(request: HttpRequest, member_id: int) -> HttpResponse:
     except MemberChangeRefused as exc:
         messages.error(request, str(exc))
         return redirect("portal:members")
-    messages.success(request, f"Removed {target.user.email}.")
     if target.pk == request.member.pk:
+        logout(request)
+        messages.success(request, f"You left {request.tenant.name}.")
         return redirect("portal:login")
+    messages.success(request, f"Removed {target.user.email}.")
     return redirect("portal:members")

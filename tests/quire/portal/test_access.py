@@ -396,3 +396,30 @@ def test_the_owner_rule_judges_the_member_as_it_is_when_the_change_runs(workspac
     with pytest.raises(MemberChangeRefused, match="Only an owner can make someone an owner"):
         member_change_role(actor=stale_owner, target=admin, role="owner")
     member_remove(actor=owner, target=Member.objects.get(pk=promoted.pk))
+
+
+def test_a_member_who_leaves_is_signed_out_and_a_non_member_can_sign_in_again(workspace, other_workspace):
+    from tenants.services import member_add
+
+    email = "leaver@portal-one.example.com"
+    leaver = member_add(tenant=workspace.tenant, email=email, role="admin", password=PASSWORD)
+    client = Client(HTTP_HOST=workspace.host, **HTML)
+    assert client.post("/login", {"username": email, "password": PASSWORD}).status_code == 302
+    left = client.post(f"/members/{leaver.pk}/remove")
+    assert left.status_code == 302 and left["Location"] == "/login"
+    assert "_auth_user_id" not in client.session
+    page = client.get("/login")
+    assert page.status_code == 200 and f"You left {workspace.tenant.name}." in page.content.decode()
+
+    outsider = Client(HTTP_HOST=workspace.host, **HTML)
+    outsider.force_login(other_workspace.member("owner").user)
+    assert outsider.get("/login").status_code == 200
+    not_found = outsider.get("/")
+    assert not_found.status_code == 404 and b"Sign out" in not_found.content
+    assert (
+        outsider.post("/login", {"username": workspace.emails["viewer"], "password": PASSWORD}).status_code
+        == 302
+    )
+    assert outsider.get("/documents").status_code == 200
+    member = signed_in(workspace, "viewer")
+    assert member.get("/login")["Location"] == "/"
