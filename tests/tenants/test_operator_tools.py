@@ -36,6 +36,47 @@ def test_every_admin_page_of_the_public_host_answers_and_tenants_are_neither_add
     assert Tenant.objects.filter(pk=tenant_a.tenant.pk).exists()
 
 
+def test_members_and_api_keys_are_shown_in_the_admin_but_changed_only_where_it_is_audited(tenant_a):
+    from tenants.models import AuditEvent, Member
+    from tenants.services import api_key_issue, member_add
+
+    staff = get_user_model().objects.create_superuser("ops-admin", "ops-admin@example.test", "pw-123456789")
+    client = Client()
+    client.force_login(staff)
+    member = member_add(tenant=tenant_a.tenant, email="promote-me@alpha.example.com", role="viewer")
+    key = api_key_issue(tenant=tenant_a.tenant, name="admin-viewed", role="viewer").api_key
+    events = AuditEvent.objects.filter(tenant=tenant_a.tenant)
+    before = events.count()
+    member_page = f"/admin/tenants/member/{member.pk}/"
+    key_page = f"/admin/tenants/apikey/{key.pk}/"
+    assert client.get(f"{member_page}change/").status_code == 200
+    changed = client.post(
+        f"{member_page}change/", {"tenant": tenant_a.tenant.pk, "user": member.user.pk, "role": "owner"}
+    )
+    assert changed.status_code == 403
+    revoked = client.post(
+        f"{key_page}change/",
+        {
+            "tenant": tenant_a.tenant.pk,
+            "name": "admin-viewed",
+            "role": "admin",
+            "version": key.version,
+            "revoked_at_0": "2026-01-01",
+            "revoked_at_1": "00:00:00",
+        },
+    )
+    assert revoked.status_code == 403
+    for page in (member_page, key_page):
+        assert client.post(f"{page}delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/tenants/member/add/").status_code == 403
+    assert client.get("/admin/tenants/apikey/add/").status_code == 403
+    assert Member.objects.get(pk=member.pk).role == "viewer"
+    key.refresh_from_db()
+    assert (key.role, key.revoked_at) == ("viewer", None)
+    assert events.count() == before
+    assert "retention_days" in admin.site._registry[Tenant].get_readonly_fields(RequestFactory().get("/"))
+
+
 def test_django_tenants_delete_and_clone_commands_are_refused(tenant_a):
     from django.core.management import CommandError, call_command
 
