@@ -155,6 +155,8 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
 QUIRE_SIGN_IN_RATE = env_str("QUIRE_SIGN_IN_RATE", "10/min")
+# The Django admin site at /admin/ (its sign-in counted by QUIRE_SIGN_IN_RATE too); off in production unless asked.
+QUIRE_ADMIN_ENABLED = env_bool("QUIRE_ADMIN_ENABLED", QUIRE_ENV != "production")
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("QUIRE_STATIC_ROOT", str(QUIRE_DATA_DIR / "static")))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
@@ -37,6 +38,7 @@ from quire.jobs.views import (
     JobResultView,
     JobResultXlsxView,
 )
+from quire.portal.forms import AdminSignInForm
 from quire.webhooks import views as webhooks
 
 v1 = [
@@ -119,9 +121,10 @@ urlpatterns = [
     re_path(r"^v1/", errors.json_not_found),
     path("healthz", liveness, name="liveness"),
     path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
-    path("admin/", admin.site.urls),
+    *([path("admin/", admin.site.urls)] if settings.QUIRE_ADMIN_ENABLED else []),
     path("", include("quire.portal.urls")),
 ]
+admin.site.login_form = AdminSignInForm
 
 handler400 = errors.json_bad_request
 handler403 = errors.json_forbidden

@@ -7,6 +7,7 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from quire.api.throttling import hit_sliding, parse_rate
@@ -20,6 +21,19 @@ def sign_in_key(email: str) -> str:
     """What `QUIRE_SIGN_IN_RATE` counts attempts by: the e-mail as `email_normalised` gives it. Not the host as
     well: a password is one per person whatever the host, and a Host header is the client's to choose."""
     return f"sign-in:{email}"
+
+
+def sign_in_attempt_counted(email: str) -> None:
+    """Count one sign-in attempt for `email` (as `email_normalised` gives it) against `QUIRE_SIGN_IN_RATE`;
+    past the limit, refuse it with the form error that says so (code `rate_limited`)."""
+    limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
+    allowed, reset = hit_sliding(sign_in_key(email), limit, period)
+    if not allowed:
+        minutes = max(1, round(reset / 60))
+        raise forms.ValidationError(
+            f"Too many sign-in attempts for this e-mail; try again in {minutes} minute(s).",
+            code="rate_limited",
+        )
 
 
 class MemberAuthenticationForm(AuthenticationForm):
@@ -38,14 +52,7 @@ class MemberAuthenticationForm(AuthenticationForm):
     def clean(self) -> dict:
         email = self.cleaned_data.get("username")
         if email:
-            limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
-            allowed, reset = hit_sliding(sign_in_key(email), limit, period)
-            if not allowed:
-                minutes = max(1, round(reset / 60))
-                raise forms.ValidationError(
-                    f"Too many sign-in attempts for this e-mail; try again in {minutes} minute(s).",
-                    code="rate_limited",
-                )
+            sign_in_attempt_counted(email)
         return super().clean()
 
     def confirm_login_allowed(self, user) -> None:
@@ -53,6 +60,17 @@ class MemberAuthenticationForm(AuthenticationForm):
         tenant = getattr(self.request, "tenant", None) if self.request else None
         if tenant is not None and not Member.objects.filter(tenant=tenant, user=user).exists():
             raise self.get_invalid_login_error()
+
+
+class AdminSignInForm(AdminAuthenticationForm):
+    """The admin site's sign-in, its attempts counted with the portal's under the same limit and key. The
+    username itself is authenticated as Django has it: staff accounts need not be e-mails."""
+
+    def clean(self) -> dict:
+        name = email_normalised(self.cleaned_data.get("username") or "")
+        if name:
+            sign_in_attempt_counted(name)
+        return super().clean()
 
 
 class ApiKeyForm(forms.Form):

@@ -77,6 +77,95 @@ def test_members_and_api_keys_are_shown_in_the_admin_but_changed_only_where_it_i
     assert "retention_days" in admin.site._registry[Tenant].get_readonly_fields(RequestFactory().get("/"))
 
 
+@pytest.fixture
+def urls_with():
+    """`urls_with(admin_enabled)`: the project's URLs built again as that setting makes them, then as before."""
+    import importlib
+
+    from django.test import override_settings
+    from django.urls import clear_url_caches
+
+    import quire.urls
+
+    overrides = []
+
+    def build(admin_enabled: bool) -> None:
+        overrides.append(override_settings(QUIRE_ADMIN_ENABLED=admin_enabled))
+        overrides[-1].enable()
+        importlib.reload(quire.urls)
+        clear_url_caches()
+
+    yield build
+    for override in reversed(overrides):
+        override.disable()
+    importlib.reload(quire.urls)
+    clear_url_caches()
+
+
+def test_the_admin_site_is_mounted_only_where_enabled(tenant_a, urls_with):
+    from django.conf import settings
+
+    assert settings.QUIRE_ADMIN_ENABLED, "on by default outside production"
+    client = Client(HTTP_ACCEPT="text/html")
+    assert client.get("/admin/login/").status_code == 200
+    urls_with(False)
+    assert client.get("/admin/").status_code == 404
+    assert client.get("/admin/login/").status_code == 404
+    assert client.get("/healthz").status_code == 200
+
+
+def test_production_mounts_the_admin_site_only_when_asked():
+    import os
+    import subprocess
+    import sys
+
+    from cryptography.fernet import Fernet
+
+    from tests.support import ROOT
+
+    production = {
+        **os.environ,
+        "QUIRE_ENV": "production",
+        "QUIRE_SECRET_KEY": "s" * 20 + "admin-mount-check-" + "x7#Q" * 8,
+        "QUIRE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "QUIRE_ALLOWED_HOSTS": ".quire.example.com",
+    }
+    production.pop("QUIRE_ADMIN_ENABLED", None)
+    show = (
+        "import django; django.setup(); from django.conf import settings; print(settings.QUIRE_ADMIN_ENABLED)"
+    )
+    for extra, shown in (({}, "False"), ({"QUIRE_ADMIN_ENABLED": "true"}, "True")):
+        result = subprocess.run(
+            [sys.executable, "-c", show],
+            cwd=ROOT,
+            env={**production, "DJANGO_SETTINGS_MODULE": "quire.settings", **extra},
+            capture_output=True,
+            text=True,
+        )
+        assert result.stdout.strip() == shown, result.stderr
+
+
+def test_admin_sign_in_attempts_count_against_the_sign_in_limit(limiter_clock):
+    from django.conf import settings
+
+    from quire.api.throttling import parse_rate
+
+    limit, period = parse_rate(settings.QUIRE_SIGN_IN_RATE)
+    get_user_model().objects.create_superuser("Staff-Guessed", "staff@ops.example.test", "right-pass-123")
+    client = Client()
+    for attempt in range(limit):
+        wrong = client.post("/admin/login/", {"username": "Staff-Guessed", "password": f"guess-{attempt}"})
+        assert b"Please enter the correct" in wrong.content
+    refused = client.post("/admin/login/", {"username": "staff-guessed", "password": "right-pass-123"})
+    assert refused.status_code == 200 and b"Too many sign-in attempts" in refused.content
+    assert "_auth_user_id" not in client.session
+    limiter_clock.advance(period)
+    assert (
+        client.post("/admin/login/", {"username": "Staff-Guessed", "password": "right-pass-123"}).status_code
+        == 302
+    )
+
+
 def test_django_tenants_delete_and_clone_commands_are_refused(tenant_a):
     from django.core.management import CommandError, call_command
 
