@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from quire.api.throttling import hit_sliding, parse_rate
 from tenants.models import API_KEY_ROLES, Member, Role, email_normalised
@@ -71,6 +74,17 @@ class AdminSignInForm(AdminAuthenticationForm):
         if name:
             sign_in_attempt_counted(name)
         return super().clean()
+
+
+class PasswordSetOrResetForm(PasswordResetForm):
+    """Django's password reset, which also mails active people who have no password yet (an owner made by
+    `create_tenant`, an invitee whose e-mail went astray): Django leaves them out, and they could never sign
+    in."""
+
+    def get_users(self, email: str) -> Iterator[AbstractBaseUser]:
+        wanted = email_normalised(email)
+        users = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+        return (user for user in users if email_normalised(user.email) == wanted)
 
 
 class ApiKeyForm(forms.Form):

@@ -4,17 +4,15 @@ free seat of the tenant's plan."""
 
 from __future__ import annotations
 
-from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from billing.entitlements import entitlements_for
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.models import Member, Role, Tenant, email_normalised, role_allows
+from tenants.passwords import password_set_link
 from tenants.services import member_add, tenant_lock
 
 
@@ -62,15 +60,6 @@ def _keeps_an_owner(target: Member, new_role: str | None) -> bool:
     if target.role != Role.OWNER or new_role == Role.OWNER:
         return True
     return Member.objects.filter(tenant_id=target.tenant_id, role=Role.OWNER).exclude(pk=target.pk).exists()
-
-
-def password_set_link(*, user, base_url: str) -> str:
-    """A one-time link to Django's password reset confirm page on `base_url` (scheme and host)."""
-    from django.urls import reverse
-
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    return base_url.rstrip("/") + reverse("portal:password_reset_confirm", args=[uid, token])
 
 
 def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_url: str) -> Member:

@@ -66,3 +66,49 @@ def test_create_tenant_refuses_a_csv_without_a_name_column_and_a_name_with_a_csv
     with pytest.raises(CommandError, match="a tenant's name, or --from-csv"):
         call_command("create_tenant")
     assert not Tenant.objects.filter(name__in=["Bulk Three", "Bulk Four"]).exists()
+
+
+def _password_set(host: str, link_path: str, email: str, password: str) -> None:
+    """Follow a set-password link on `host`, choose `password`, and sign in with it."""
+    from django.test import Client
+
+    person = Client(HTTP_HOST=host)
+    form = person.get(link_path, follow=True)
+    assert b"Choose a password" in form.content
+    set_url = form.redirect_chain[-1][0] if form.redirect_chain else link_path
+    assert person.post(set_url, {"new_password1": password, "new_password2": password}).status_code == 302
+    assert Client(HTTP_HOST=host).post("/login", {"username": email, "password": password}).status_code == 302
+
+
+def test_create_tenant_prints_the_link_on_which_its_owner_sets_a_password(capsys):
+    import re
+
+    call_command("create_tenant", "Owner Link", "--owner", "Boss@Owner-Link.test")
+    out = capsys.readouterr().out
+    host = "owner-link.localhost"
+    printed = re.search(
+        rf"boss@owner-link\.test sets a password at http://{re.escape(host)}(/password-reset/\S+)", out
+    )
+    assert printed, out
+    _password_set(host, printed.group(1), "boss@owner-link.test", "the owner's first passphrase 1")
+
+
+def test_a_password_reset_reaches_an_owner_who_never_set_a_password():
+    import re
+
+    from django.core import mail
+    from django.test import Client, override_settings
+
+    from tenants.services import tenant_provision
+
+    owner = tenant_provision(name="Owner Reset", owner_email="boss@owner-reset.test").owner
+    assert not owner.user.has_usable_password()
+    host = "owner-reset.localhost"
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+        mail.outbox = []
+        sent = Client(HTTP_HOST=host).post("/password-reset", {"email": "BOSS@owner-reset.test"})
+        assert sent.status_code == 302
+        (message,) = mail.outbox
+    assert message.to == ["boss@owner-reset.test"]
+    link = re.search(rf"http://{re.escape(host)}(/password-reset/\S+)", message.body).group(1)
+    _password_set(host, link, "boss@owner-reset.test", "owner at last 314")

@@ -13,7 +13,7 @@ from django.urls import reverse_lazy
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import Job
 from quire.portal.access import member_of_request_tenant, portal_page
-from quire.portal.forms import MemberAuthenticationForm
+from quire.portal.forms import MemberAuthenticationForm, PasswordSetOrResetForm
 from quire.portal.views.common import page
 from tenants.audit import audit_origin_bind
 from tenants.models import ActorType, Member
@@ -57,6 +57,7 @@ class SignOutView(auth_views.LogoutView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordSetOrResetForm
     template_name = "portal/password_reset.html"
     email_template_name = "portal/email/password_reset.txt"
     subject_template_name = "portal/email/password_reset_subject.txt"

@@ -1,18 +1,32 @@
 import csv
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.services import tenant_provision
+from tenants.passwords import password_set_link
+from tenants.services import ProvisionedTenant, tenant_provision
 
-CSV_FIELDS = ("line", "slug", "tenant", "schema", "api_key", "secret", "error")
+CSV_FIELDS = ("line", "slug", "tenant", "schema", "api_key", "secret", "error", "owner_link")
+
+
+def owner_link(provisioned: ProvisionedTenant, portal_url: str | None) -> str:
+    """The link on which a new owner without a password sets one, on the workspace's host (`portal_url`,
+    else https in production and http elsewhere); empty when there is no owner or they have a password."""
+    owner = provisioned.owner
+    if owner is None or owner.user.has_usable_password():
+        return ""
+    scheme = "https" if settings.QUIRE_ENV == "production" else "http"
+    base = portal_url or f"{scheme}://{provisioned.tenant.domains.get(is_primary=True).domain}"
+    return password_set_link(user=owner.user, base_url=base)
 
 
 class Command(BaseCommand):
     help = (
-        "Provision a tenant: schema with tenant migrations, pgvector, hostname, owner, first API key. With "
-        "--from-csv, one tenant a row of a CSV file (columns name, and optionally slug and owner), each in a "
-        "transaction of its own; the keys come out as CSV on stdout, one line a row, as each is made."
+        "Provision a tenant: schema with tenant migrations, pgvector, hostname, owner, first API key. An owner "
+        "without a password gets a link to set one (also printed; the portal's password reset sends another). "
+        "With --from-csv, one tenant a row of a CSV file (columns name, and optionally slug and owner), each in "
+        "a transaction of its own; the keys and links come out as CSV on stdout, one line a row, as each is made."
     )
 
     def add_arguments(self, parser):
@@ -20,16 +34,28 @@ class Command(BaseCommand):
         parser.add_argument("--slug")
         parser.add_argument("--owner", help="owner's e-mail; created as a member with role owner")
         parser.add_argument("--from-csv", type=Path, help="a CSV file with a header row: name[,slug][,owner]")
+        parser.add_argument(
+            "--portal-url",
+            help="scheme, host and port of the owner's link (default: the workspace's host name, https in "
+            "production)",
+        )
 
     def handle(
-        self, *args, name: str | None, slug: str | None, owner: str | None, from_csv: Path | None, **options
+        self,
+        *args,
+        name: str | None,
+        slug: str | None,
+        owner: str | None,
+        from_csv: Path | None,
+        portal_url: str | None,
+        **options,
     ):
         if (name is None) == (from_csv is None):
             raise CommandError("give a tenant's name, or --from-csv FILE")
         if from_csv is not None:
             if slug or owner:
                 raise CommandError("--slug and --owner are columns of the CSV file with --from-csv")
-            return self._from_csv(from_csv)
+            return self._from_csv(from_csv, portal_url)
         try:
             provisioned = tenant_provision(name=name, slug=slug, owner_email=owner)
         except ValueError as exc:
@@ -38,8 +64,11 @@ class Command(BaseCommand):
         self.stdout.write(f"tenant   {tenant.public_id} slug={tenant.slug} schema={tenant.schema_name}")
         self.stdout.write(f"api key  {issued.api_key.id} (admin): {issued.secret}")
         self.stdout.write("The key is shown once; store it now.")
+        link = owner_link(provisioned, portal_url)
+        if link:
+            self.stdout.write(f"owner    {provisioned.owner.user.email} sets a password at {link}")
 
-    def _from_csv(self, path: Path) -> None:
+    def _from_csv(self, path: Path, portal_url: str | None) -> None:
         try:
             with path.open(newline="", encoding="utf-8-sig") as source:
                 rows = list(csv.DictReader(source))
@@ -73,6 +102,7 @@ class Command(BaseCommand):
                         "schema": tenant.schema_name,
                         "api_key": issued.api_key.id,
                         "secret": issued.secret,
+                        "owner_link": owner_link(provisioned, portal_url),
                     }
                 )
             self.stdout.flush()
