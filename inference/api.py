@@ -325,7 +325,10 @@ class OpenAIApi:
                 raise _invalid("each message needs a role and content", "messages")
             content = message.get("content") or ""
             if isinstance(content, list):
-                content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+                parts = [part.get("text", "") for part in content if isinstance(part, dict)]
+                if not all(isinstance(text, str) for text in parts):
+                    raise _invalid("the text of a content part must be a string", "messages")
+                content = "".join(parts)
             normalised.append({**message, "content": content})
         try:
             prompt_ids = self.tokenizer.encode_chat(normalised)

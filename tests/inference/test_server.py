@@ -529,3 +529,15 @@ def test_stream_closed_before_it_is_read_cancels_its_request(in_process, monkeyp
     _wait_until_idle(api)
     assert api.service.snapshot()["pending"] == 0
     assert api.service.stats.finished_by_reason == {"cancelled": 1}
+
+
+@pytest.mark.parametrize("text", [5, None, ["hello"]])
+def test_content_part_whose_text_is_not_a_string_is_a_400_naming_messages(in_process, text):
+    api = in_process().api
+    parts = [{"type": "text", "text": "hello "}, {"type": "text", "text": text}]
+    body = json.dumps({"messages": [{"role": "user", "content": parts}], "max_tokens": 2}).encode()
+    response = api.handle("POST", "/v1/chat/completions", body)
+    assert response.status == 400, response.body
+    error = json.loads(response.body)["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", "messages")
+    assert api.service.snapshot()["pending"] == 0
