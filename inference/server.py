@@ -65,8 +65,19 @@ class _Handler(BaseHTTPRequestHandler):
         logger.info("%s %s", self.address_string(), format % args)
 
     def _serve(self, method: str) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
+        declared = self.headers.get("content-length", "0").strip()
+        length = int(declared) if declared.isascii() and declared.isdigit() else None
+        if length is None:
+            self.close_connection = True
+            response = error_response(
+                ApiError(
+                    400,
+                    f"the Content-Length header must be a non-negative integer, got {declared!r}",
+                    error_type="invalid_request_error",
+                    code="invalid_content_length",
+                )
+            )
+        elif length > MAX_BODY_BYTES:
             self.close_connection = True
             response = error_response(
                 ApiError(

@@ -541,3 +541,22 @@ def test_content_part_whose_text_is_not_a_string_is_a_400_naming_messages(in_pro
     error = json.loads(response.body)["error"]
     assert (error["type"], error["param"]) == ("invalid_request_error", "messages")
     assert api.service.snapshot()["pending"] == 0
+
+
+@pytest.mark.parametrize("declared", [b"-1", b"abc", b"1e3", b" "])
+def test_malformed_content_length_answers_400_and_closes(server, declared):
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server[0])
+    body = json.dumps({"prompt": "hi", "max_tokens": 2}).encode()
+    request = b"POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + declared + b"\r\n\r\n"
+    with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
+        connection.sendall(request + body)
+        reply = b""
+        while chunk := connection.recv(4096):
+            reply += chunk
+    head, _, answer = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    error = json.loads(answer)["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_content_length")
