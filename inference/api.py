@@ -291,8 +291,10 @@ class OpenAIApi:
             if payload.get(unsupported):
                 raise _invalid(f"{unsupported} is not supported by this server", unsupported)
         seed = payload.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise _invalid("seed must be an integer", "seed")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63
+        ):
+            raise _invalid("seed must be a 64-bit signed integer", "seed")
         try:
             return SamplingParams(
                 max_tokens=max_tokens,

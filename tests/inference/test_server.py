@@ -560,3 +560,16 @@ def test_malformed_content_length_answers_400_and_closes(server, declared):
     assert head.startswith(b"HTTP/1.1 400")
     error = json.loads(answer)["error"]
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_content_length")
+
+
+@pytest.mark.parametrize("seed", [2**63, 2**64, -(2**63) - 1, "7", True])
+def test_seed_outside_int64_is_a_400_naming_seed(in_process, seed):
+    api = in_process().api
+    body = json.dumps({"prompt": "hello", "max_tokens": 2, "temperature": 1, "seed": seed}).encode()
+    response = api.handle("POST", "/v1/completions", body)
+    assert response.status == 400, response.body
+    assert json.loads(response.body)["error"]["param"] == "seed"
+    assert api.service.snapshot()["pending"] == 0
+    for edge in (2**63 - 1, -(2**63)):
+        body = json.dumps({"prompt": "hello", "max_tokens": 2, "temperature": 1, "seed": edge}).encode()
+        assert api.handle("POST", "/v1/completions", body).status == 200
