@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+# Below this temperature a row is decoded greedily: dividing logits by it would overflow to inf and NaN.
+GREEDY_BELOW_TEMPERATURE = 1e-5
+
 
 def sample_next_tokens(
     logits: torch.Tensor,
@@ -11,11 +14,15 @@ def sample_next_tokens(
     top_ps: list[float],
     generators: list[torch.Generator | None],
 ) -> list[int]:
-    """One token per row of `logits` `(rows, vocab)`; a temperature of 0 means greedy."""
+    """One token per row of `logits` `(rows, vocab)`. A temperature below `GREEDY_BELOW_TEMPERATURE` (0
+    included) means greedy; so does a row whose probabilities are not finite, which then cannot fail the
+    other rows."""
     if not (logits.shape[0] == len(temperatures) == len(top_ps) == len(generators)):
         raise ValueError("one temperature, top_p and generator per row of logits")
     chosen = logits.argmax(dim=-1).tolist()
-    sampled_rows = [row for row, temperature in enumerate(temperatures) if temperature > 0]
+    sampled_rows = [
+        row for row, temperature in enumerate(temperatures) if temperature >= GREEDY_BELOW_TEMPERATURE
+    ]
     if not sampled_rows:
         return chosen
     rows = torch.tensor(sampled_rows, device=logits.device)
@@ -30,7 +37,9 @@ def sample_next_tokens(
     sorted_probs = sorted_probs.masked_fill(mass_before >= top_p, 0.0)
     sorted_probs = sorted_probs.cpu()
     sorted_ids = sorted_ids.cpu()
+    finite = (torch.isfinite(sorted_probs).all(dim=-1) & (sorted_probs.sum(dim=-1) > 0)).tolist()
     for position, row in enumerate(sampled_rows):
-        pick = torch.multinomial(sorted_probs[position], 1, generator=generators[row])
-        chosen[row] = int(sorted_ids[position, pick])
+        if finite[position]:
+            pick = torch.multinomial(sorted_probs[position], 1, generator=generators[row])
+            chosen[row] = int(sorted_ids[position, pick])
     return chosen

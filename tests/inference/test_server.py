@@ -584,3 +584,29 @@ def test_seed_outside_int64_is_a_400_naming_seed(in_process, seed):
     for edge in (2**63 - 1, -(2**63)):
         body = json.dumps({"prompt": "hello", "max_tokens": 2, "temperature": 1, "seed": edge}).encode()
         assert api.handle("POST", "/v1/completions", body).status == 200
+
+
+def test_tiny_temperature_is_greedy_and_leaves_requests_beside_it_alone(in_process, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = in_process().api
+
+    def complete(prompt: str, max_tokens: int, temperature: float) -> tuple[int, dict]:
+        body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature}
+        response = api.handle("POST", "/v1/completions", json.dumps(body).encode())
+        return response.status, json.loads(response.body)
+
+    greedy_alone = complete("The quick brown fox", 30, 0)
+    tiny_as_greedy = complete("hello", 5, 0)
+    _pace(monkeypatch, api)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(complete, "The quick brown fox", 30, 0)
+        for _ in range(100):
+            if api.service.snapshot()["running"]:
+                break
+            threading.Event().wait(0.02)
+        tiny = complete("hello", 5, 1e-40)
+        beside = running.result()
+    assert tiny[0] == beside[0] == 200, (tiny, beside)
+    assert beside[1]["choices"] == greedy_alone[1]["choices"]
+    assert tiny[1]["choices"] == tiny_as_greedy[1]["choices"]
