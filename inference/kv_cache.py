@@ -43,7 +43,10 @@ class BlockAllocator:
         return blocks
 
     def free(self, blocks: list[int]) -> None:
-        for block in blocks:
+        """Drop a reference to each of a sequence's `blocks`, last block first: the cached blocks that become
+        evictable go in that order, so eviction takes a prefix's tail before its head, which a later
+        prompt can still find."""
+        for block in reversed(blocks):
             count = self._refcounts.get(block)
             if count is None:
                 raise ValueError(f"block {block} is not allocated")

@@ -336,3 +336,19 @@ def test_warm_up_runs_one_block_sparse_prefill_past_the_step_budget_where_the_ca
     assert engine.stats["sparse_prefills"] == 1
     small = _engine(loaded, num_blocks=24, block_size=8, max_num_batched_tokens=64, sparse_from=200)
     assert small.warm_up() == [16, 32, 64]
+
+
+def test_eviction_takes_a_cached_prefix_from_its_tail(loaded):
+    import random
+
+    rng = random.Random(7)
+    vocab = loaded[0].config.vocab_size
+    document = [rng.randrange(5, vocab) for _ in range(40)]
+    engine = _engine(loaded, num_blocks=12, block_size=4)
+    params = SamplingParams(max_tokens=1, ignore_eos=True)
+    engine.generate([[*document, 7]], params)
+    engine.generate([[rng.randrange(5, vocab) for _ in range(10)]], params)
+    assert engine.cache.allocator.num_free == 12
+    before = engine.stats["cached_tokens"]
+    engine.generate([[*document, 9]], params)
+    assert engine.stats["cached_tokens"] - before >= 32
