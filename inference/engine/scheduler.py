@@ -160,7 +160,7 @@ class Scheduler:
             sequence.status = SequenceStatus.RUNNING
             sequence.num_computed = len(cached) * block_size
             self.num_cached_tokens += sequence.num_computed
-            if not sequence.output_ids:
+            if not sequence.preempted:
                 sequence.cached_tokens = sequence.num_computed
             self.num_sparse_prefills += sparse
             hashes_in_flight.update(usable[len(cached) :])
@@ -195,6 +195,7 @@ class Scheduler:
         sequence.blocks = []
         sequence.num_computed = 0
         sequence.status = SequenceStatus.WAITING
+        sequence.preempted = True
         self.num_preemptions += 1
         position = next(
             (i for i, queued in enumerate(self.waiting) if queued.arrival > sequence.arrival), None

@@ -78,6 +78,7 @@ class Sequence:
     block_hashes: list[int] = field(default_factory=list)
     sparse_prefill: bool = False
     cached_tokens: int = 0
+    preempted: bool = False
 
     @property
     def num_tokens(self) -> int:

@@ -352,3 +352,23 @@ def test_eviction_takes_a_cached_prefix_from_its_tail(loaded):
     before = engine.stats["cached_tokens"]
     engine.generate([[*document, 9]], params)
     assert engine.stats["cached_tokens"] - before >= 32
+
+
+def test_preempted_prompt_reports_only_the_cached_tokens_it_found_on_arrival(loaded):
+    import random
+
+    rng = random.Random(5)
+    vocab = loaded[0].config.vocab_size
+    engine = _engine(loaded, num_blocks=12, block_size=4, max_num_batched_tokens=8)
+    engine.add_request(
+        [rng.randrange(5, vocab) for _ in range(6)], SamplingParams(max_tokens=20, ignore_eos=True)
+    )
+    engine.step()
+    unrelated = engine.add_request(
+        [rng.randrange(5, vocab) for _ in range(40)], SamplingParams(max_tokens=2, ignore_eos=True)
+    )
+    final = {}
+    while engine.has_work():
+        final.update({output.request_id: output for output in engine.step() if output.finished})
+    assert engine.stats["preemptions"] == 1 and engine.stats["cached_tokens"] > 0
+    assert final[unrelated].cached_tokens == 0
