@@ -12,11 +12,13 @@ from inference.kv_cache import PagedKVCache, block_hashes
 
 @dataclass(frozen=True)
 class PrefillChunk:
-    """Prompt positions `start .. start + length` of a sequence, computed in one step."""
+    """Positions `start .. start + length` of a sequence, computed in one step; a `sparse` chunk starts at 0
+    and covers the prompt with block-sparse attention."""
 
     sequence: Sequence
     start: int
     length: int
+    sparse: bool = False
 
     @property
     def end(self) -> int:
@@ -37,11 +39,11 @@ class ScheduledBatch:
 
     @property
     def dense(self) -> list[PrefillChunk]:
-        return [chunk for chunk in self.chunks if not chunk.sequence.sparse_prefill]
+        return [chunk for chunk in self.chunks if not chunk.sparse]
 
     @property
     def sparse(self) -> list[PrefillChunk]:
-        return [chunk for chunk in self.chunks if chunk.sequence.sparse_prefill]
+        return [chunk for chunk in self.chunks if chunk.sparse]
 
     @property
     def prefills(self) -> list[PrefillChunk]:
@@ -95,6 +97,9 @@ class Scheduler:
         Dense prompts are cut into chunks that fit the step's token budget; a prompt long enough for
         block-sparse attention is prefilled whole, alone among prefills. A prompt whose next uncached block
         is being computed for another prompt in this step waits one step, to find it in the prefix cache.
+        A preempted sequence comes back with the block-sparse chunk (if any) over its prompt alone, its
+        generated tokens following as dense chunks, as they were first computed; one whose prompt was
+        block-sparse recomputes it whole unless the prefix cache still holds all of it.
         """
         allocator = self.cache.allocator
         preempted = False
@@ -145,10 +150,13 @@ class Scheduler:
             cached = allocator.cached_prefix(usable)
             if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
                 break
-            sparse = not cached and sequence.num_tokens >= self.config.sparse_from
-            if sparse and any(chunk.sequence.sparse_prefill for chunk in chunks):
+            prompt_length = len(sequence.prompt_ids)
+            if sequence.preempted and sequence.sparse_prefill and len(cached) * block_size < prompt_length:
+                cached = []
+            sparse = not cached and prompt_length >= self.config.sparse_from
+            if sparse and any(chunk.sparse for chunk in chunks):
                 break
-            if (sparse and sequence.num_tokens > budget and chunks) or (not sparse and budget <= 0):
+            if (sparse and prompt_length > budget and chunks) or (not sparse and budget <= 0):
                 break
             needed = self.cache.blocks_needed(sequence.num_tokens) - len(cached)
             if needed > allocator.num_free - allocator.num_evictable_among(cached):
@@ -156,7 +164,8 @@ class Scheduler:
             self.waiting.popleft()
             allocator.acquire(cached)
             sequence.blocks = cached + allocator.allocate(needed)
-            sequence.sparse_prefill = sparse
+            if len(cached) * block_size < prompt_length:
+                sequence.sparse_prefill = sparse
             sequence.status = SequenceStatus.RUNNING
             sequence.num_computed = len(cached) * block_size
             self.num_cached_tokens += sequence.num_computed
@@ -166,8 +175,8 @@ class Scheduler:
             hashes_in_flight.update(usable[len(cached) :])
             self.running.append(sequence)
             remaining = sequence.num_tokens - sequence.num_computed
-            length = remaining if sparse else min(remaining, budget)
-            chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
+            length = prompt_length if sparse else min(remaining, budget)
+            chunks.append(PrefillChunk(sequence, sequence.num_computed, length, sparse))
             budget -= length
         return ScheduledBatch(chunks, decodes, ended)
 

@@ -372,3 +372,30 @@ def test_preempted_prompt_reports_only_the_cached_tokens_it_found_on_arrival(loa
         final.update({output.request_id: output for output in engine.step() if output.finished})
     assert engine.stats["preemptions"] == 1 and engine.stats["cached_tokens"] > 0
     assert final[unrelated].cached_tokens == 0
+
+
+@pytest.mark.parametrize(
+    ("prompt_tokens", "num_blocks", "sparse_prefills", "prefix_cache"),
+    [(100, 56, 3, False), (100, 56, 3, True), (40, 32, 0, False)],
+)
+def test_preempted_sequence_recomputes_its_prompt_as_first_computed_and_matches_alone(
+    loaded, prompt_tokens, num_blocks, sparse_prefills, prefix_cache
+):
+    """Block-sparse over a prompt of `sparse_from` tokens or more, never over the tokens it generated: a
+    100-token prompt is block-sparse again, a 40-token one that grew past `sparse_from` stays dense."""
+    import random
+
+    rng = random.Random(1)
+    vocab = loaded[0].config.vocab_size
+    prompts = [[rng.randrange(5, vocab) for _ in range(prompt_tokens)] for _ in range(2)]
+    params = SamplingParams(max_tokens=40, ignore_eos=True)
+    config = dict(
+        block_size=4, sparse_from=48, sparse_block_size=16, sparse_top_k=1, enable_prefix_cache=prefix_cache
+    )
+    alone = [_engine(loaded, num_blocks=128, **config).generate([p], params)[0].output_ids for p in prompts]
+    engine = _engine(loaded, num_blocks=num_blocks, **config)
+    results = engine.generate(prompts, params)
+    assert engine.stats["preemptions"] == 1
+    assert engine.stats["sparse_prefills"] == sparse_prefills
+    assert [r.output_ids for r in results] == alone
+    assert engine.num_free_blocks == num_blocks
