@@ -92,10 +92,11 @@ class BlockAllocator:
             self._hash_by_block[block] = block_hash
 
 
-def block_hashes(token_ids: list[int], block_size: int) -> list[int]:
-    """Chained hashes of each full block of `token_ids`: equal hashes mean equal tokens from the start."""
+def block_hashes(token_ids: list[int], block_size: int, *, salt: int = 0) -> list[int]:
+    """Chained hashes of each full block of `token_ids`: equal hashes mean equal tokens from the start, and
+    the same `salt`, which keeps chains whose keys were computed differently apart."""
     hashes = []
-    previous = 0
+    previous = salt
     for start in range(0, len(token_ids) - block_size + 1, block_size):
         previous = hash((previous, tuple(token_ids[start : start + block_size])))
         hashes.append(previous)

@@ -9,6 +9,10 @@ from inference.engine.config import EngineConfig
 from inference.engine.sequence import Sequence, SequenceStatus
 from inference.kv_cache import PagedKVCache, block_hashes
 
+# The hash chain of prompts of `sparse_from` tokens or more, whose keys are block-sparse or follow block-sparse
+# ones: prompts below it, whose keys are dense, never find those blocks, nor they theirs.
+BLOCK_SPARSE_SALT = 1
+
 
 @dataclass(frozen=True)
 class PrefillChunk:
@@ -143,14 +147,15 @@ class Scheduler:
             sequence = self.waiting[0]
             if len(self.running) >= self.config.max_num_seqs:
                 break
+            prompt_length = len(sequence.prompt_ids)
             if self.prefix_caching and len(sequence.block_hashes) != sequence.num_tokens // block_size:
-                sequence.block_hashes = block_hashes(sequence.all_ids, block_size)
+                salt = BLOCK_SPARSE_SALT if prompt_length >= self.config.sparse_from else 0
+                sequence.block_hashes = block_hashes(sequence.all_ids, block_size, salt=salt)
             hashes = sequence.block_hashes
             usable = hashes[: (sequence.num_tokens - 1) // block_size]
             cached = allocator.cached_prefix(usable)
             if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
                 break
-            prompt_length = len(sequence.prompt_ids)
             if sequence.preempted and sequence.sparse_prefill and len(cached) * block_size < prompt_length:
                 cached = []
             sparse = not cached and prompt_length >= self.config.sparse_from

@@ -399,3 +399,23 @@ def test_preempted_sequence_recomputes_its_prompt_as_first_computed_and_matches_
     assert engine.stats["sparse_prefills"] == sparse_prefills
     assert [r.output_ids for r in results] == alone
     assert engine.num_free_blocks == num_blocks
+
+
+def test_dense_prompt_does_not_reuse_block_sparse_keys(loaded):
+    import random
+
+    rng = random.Random(3)
+    vocab = loaded[0].config.vocab_size
+    long_prompt = [rng.randrange(5, vocab) for _ in range(120)]
+    short_prompt = long_prompt[:64] + [rng.randrange(5, vocab) for _ in range(4)]
+    longer_prompt = long_prompt[:112] + [rng.randrange(5, vocab) for _ in range(4)]
+    config = dict(num_blocks=128, block_size=8, sparse_from=96, sparse_block_size=16, sparse_top_k=1)
+    params = SamplingParams(max_tokens=12, ignore_eos=True)
+    alone = _engine(loaded, **config).generate([short_prompt], params)[0].output_ids
+    engine = _engine(loaded, **config)
+    engine.generate([long_prompt], params)
+    assert engine.stats["sparse_prefills"] == 1
+    assert engine.generate([short_prompt], params)[0].output_ids == alone
+    assert engine.stats["cached_tokens"] == 0
+    engine.generate([longer_prompt], params)
+    assert engine.stats["cached_tokens"] == 112
