@@ -101,6 +101,7 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
 def _document_page(request: HttpRequest, document: Document, form: CallPeriodForm) -> HttpResponse:
     context = {
         "document": document,
+        "metadata": sorted(document.metadata.items()),
         "in_progress": document.status in IN_PROGRESS,
         "period_form": form,
         "clause_types": ClauseType.objects.order_by("name").only("id", "key", "name"),

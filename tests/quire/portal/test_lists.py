@@ -77,3 +77,15 @@ def test_a_document_past_the_pickers_newest_is_offered_checked_from_its_page(wor
     assert started.status_code == 302, started.content.decode()[:2000]
     with tenant_context(workspace.tenant):
         assert Job.objects.get(pk=started["Location"].rsplit("/", 1)[1]).document_ids == [old.pk]
+
+
+def test_a_document_whose_metadata_names_a_dict_method_shows_every_pair(workspace):
+    tag = uuid.uuid4().hex[:8]
+    stored = stored_document(
+        workspace, f"meta-{tag}.txt", "A memo with odd metadata.", {"items": "3", "keys": "x", "team": "legal"}
+    )
+    response = signed_in(workspace, "viewer").get(f"/documents/{stored.pk}")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for key, value in (("items", "3"), ("keys", "x"), ("team", "legal")):
+        assert f'<dd data-metadata="{key}">{value}</dd>' in page
