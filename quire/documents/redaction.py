@@ -1,5 +1,6 @@
 """Redacting what a deleted document left in results, webhook payloads and stored responses: each span of
-it keeps its offsets and loses its quote, and the finding that owns the span stays, marked `redacted`,
+it keeps its offsets and loses its quote (a clause type's passage, `{"document", "start", "end", "text"}`, its
+text), and the finding that owns the span stays, marked `redacted`,
 with every string of it that repeats the document's words emptied; the document object itself (as in
 `document.ready`) keeps its id and loses its filename and metadata, and so does a reference to it with its
 filename (an e-mail's `attachments`)."""
@@ -46,6 +47,11 @@ class Redactor:
                 self.quotes.add(value["quote"])
             self.count += 1
             return {**value, "quote": "", "redacted": True}, True
+        if _is_passage_shaped(value) and value["document"] == self.document_id:
+            if value["text"]:
+                self.quotes.add(value["text"])
+            self.count += 1
+            return {**value, "text": "", "redacted": True}, True
         walked = {key: self._walk(item) for key, item in value.items()}
         result = {key: item for key, (item, _) in walked.items()}
         if any(own for _, own in walked.values()):
@@ -66,3 +72,8 @@ class Redactor:
         if any(len(quote) >= MIN_QUOTE_CHARS and quote in value for quote in self.quotes):
             return True
         return len(value) >= MIN_PASSAGE_CHARS and value in self.text
+
+
+def _is_passage_shaped(value: dict) -> bool:
+    """A clause type's near miss or example passage: `{"document", "start", "end", "text", ...}`."""
+    return isinstance(value.get("text"), str) and {"document", "start", "end"} <= value.keys()

@@ -239,3 +239,39 @@ def test_a_page_image_rendered_while_its_document_is_deleted_is_not_kept(tenant_
     assert not (Path(settings.MEDIA_ROOT) / "page-images" / document.pk).exists() or not any(
         (Path(settings.MEDIA_ROOT) / "page-images" / document.pk).iterdir()
     )
+
+
+def test_a_deleted_documents_near_miss_leaves_no_text_in_clause_type_events(tenant_a):
+    import json
+
+    from quire.clauses.events import clause_type_trained
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.documents.services import document_delete
+    from tests.support.paths import DATA
+    from tests.support.portal import stored_document
+
+    examples = json.loads((DATA / "custom_clauses" / "force_majeure.json").read_text(encoding="utf-8"))[
+        "examples"
+    ]
+    secret = (
+        f"The Purchaser shall keep the {uuid.uuid4().hex} pricing schedule strictly confidential forever."
+    )
+    document = stored_document(tenant_a, f"near-miss-{uuid.uuid4().hex[:8]}.txt", secret)
+    with tenant_context(tenant_a.tenant):
+        clause_type = ClauseType.objects.create(
+            key=f"nm_{uuid.uuid4().hex[:8]}",
+            name="Force Majeure",
+            status=ClauseTypeStatus.READY,
+            examples=examples,
+            near_misses=[
+                {"document": document.pk, "start": 0, "end": len(secret), "text": secret, "score": 0.8}
+            ],
+        )
+        event = clause_type_trained(clause_type=clause_type)
+        assert secret in json.dumps(event.data)
+        document_delete(document=document)
+        event.refresh_from_db()
+        assert secret not in json.dumps(event.data)
+        [near_miss] = event.data["near_misses"]
+        assert near_miss["redacted"] and near_miss["text"] == "" and near_miss["start"] == 0
+        assert event.data["example_count"] == len(examples)

@@ -82,7 +82,10 @@ def test_a_document_past_the_pickers_newest_is_offered_checked_from_its_page(wor
 def test_a_document_whose_metadata_names_a_dict_method_shows_every_pair(workspace):
     tag = uuid.uuid4().hex[:8]
     stored = stored_document(
-        workspace, f"meta-{tag}.txt", "A memo with odd metadata.", {"items": "3", "keys": "x", "team": "legal"}
+        workspace,
+        f"meta-{tag}.txt",
+        "A memo with odd metadata.",
+        {"items": "3", "keys": "x", "team": "legal"},
     )
     response = signed_in(workspace, "viewer").get(f"/documents/{stored.pk}")
     assert response.status_code == 200
