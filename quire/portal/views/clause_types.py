@@ -170,7 +170,8 @@ def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], 
 
 def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:
     """A job's custom clause findings, each with its finding number, its clause type (None when deleted since)
-    and how that type holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`."""
+    and how that type holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`. Two
+    types that found one passage are two findings, each with its own number, paired in the output's order."""
     found = [f for f in output.get("custom_clauses") or [] if isinstance(f, dict)]
     types = {
         c.key: c
@@ -178,11 +179,15 @@ def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Do
             "id", "key", "name", "version", "examples", "counter_examples"
         )
     }
-    numbers = {(f.document_id, f.start, f.end): f for f in findings if f.section == "custom_clauses"}
+    numbered: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        if f.section == "custom_clauses":
+            numbered.setdefault((f.document_id, f.start, f.end), []).append(f)
     checks = []
     for item in found:
         span = item.get("span") or {}
-        finding = numbers.get((str(span.get("document_id")), span.get("start"), span.get("end")))
+        at_span = numbered.get((str(span.get("document_id")), span.get("start"), span.get("end"))) or []
+        finding = at_span.pop(0) if at_span else None
         document = documents.get(finding.document_id) if finding else None
         if finding is None or document is None:
             continue

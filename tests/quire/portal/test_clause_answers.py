@@ -553,3 +553,43 @@ def test_in_the_browser_a_cell_verified_in_a_review_is_offered_as_its_clause_typ
     with tenant_context(workspace.tenant):
         clause_type.refresh_from_db()
     assert clause_type.examples[-1] == INVOICES
+
+
+def test_two_clause_types_that_found_one_passage_are_answered_apart(workspace, trainings_queued):
+    import re
+
+    from quire.jobs.models import Job
+
+    force_majeure = _ready_clause_type(workspace, "share_force_majeure")
+    excused = _ready_clause_type(workspace, "share_excused_delay", name="Excused Delay")
+
+    def output(document_id: str) -> dict:
+        span = {"document_id": document_id, "start": 0, "end": len(EXCUSED), "quote": EXCUSED}
+        found = [(force_majeure, 0.9), (excused, 0.8)]
+        return {
+            "clauses": [],
+            "custom_clauses": [
+                {
+                    "category": t.name,
+                    "clause_type": t.key,
+                    "name": t.name,
+                    "confidence": c,
+                    "span": dict(span),
+                }
+                for t, c in found
+            ],
+        }
+
+    job_id = job_with_result(workspace, connector="legal", filename="shared.txt", text=TEXT, output=output)
+    with tenant_context(workspace.tenant):
+        Job.objects.filter(pk=job_id).update(options={"clause_types": [force_majeure.key, excused.key]})
+    developer = signed_in(workspace, "developer")
+    page = developer.get(f"/jobs/{job_id}").content.decode()
+    names = re.findall(r'type="radio" name="(finding-\d+)" value="clause"', page)
+    assert len(names) == len(set(names)) == 2, names
+    developer.post(f"/jobs/{job_id}/clause-answers", {names[0]: "clause"})
+    with tenant_context(workspace.tenant):
+        force_majeure.refresh_from_db()
+        excused.refresh_from_db()
+    assert force_majeure.examples[-1] == EXCUSED and force_majeure.version == 2
+    assert EXCUSED not in excused.examples and excused.version == 1
