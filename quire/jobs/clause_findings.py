@@ -121,7 +121,7 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     once it is ready: until then they are its previous head's, and findings do not depend on the head):
     each `{"source": "finding" | "near_miss", "job_id", "connector", "correction" and "suggested" (None for a
     near miss), "document_id", "start", "end", "text", "score"}` (a finding's score is its confidence in its
-    job; a near miss also has its `index` in `near_misses`); a near miss a finding already asks about is left
+    job; a near miss also has its `index` in `near_misses` and its `near_ref`, `near_miss_ref`); a near miss a finding already asks about is left
     out."""
     findings = findings_to_check(due)
     asked = {f["text"] for f in findings}
@@ -144,6 +144,7 @@ def passages_to_check(clause_type: ClauseType, due: list[dict]) -> list[dict]:
             {
                 "source": "near_miss",
                 "index": index,
+                "near_ref": near_miss_ref(p),
                 "job_id": None,
                 "connector": None,
                 "correction": None,
@@ -170,6 +171,12 @@ def suggested(finding: dict) -> str | None:
         return "clause"
     value = correction["corrected_value"]
     return "clause" if value is not None and folded(str(value)) == finding["text"] else "not"
+
+
+def near_miss_ref(near_miss: dict) -> str:
+    """How a form names one of a clause type's near misses: "document:start:end", which stays true when another
+    near miss is forgotten (its document deleted) while the page is open."""
+    return f"{near_miss['document']}:{near_miss['start']}:{near_miss['end']}"
 
 
 def finding_ref(finding: dict) -> str:

@@ -4,6 +4,8 @@ it. Developers write; everyone reads."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -20,6 +22,7 @@ from quire.jobs.clause_findings import (
     answers_held,
     finding_ref,
     finding_text,
+    near_miss_ref,
     passages_to_check,
     unanswered_findings,
 )
@@ -73,6 +76,9 @@ def clause_type_detail(request: HttpRequest, clause_type_id: str) -> HttpRespons
     )
 
 
+_NEAR_MISS_REF = re.compile(r"passage-\d+-ref")
+
+
 def asked(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     """`passages_to_check` with each passage's form field and legend, numbered per source."""
     numbers = {"finding": 0, "near_miss": 0}
@@ -123,11 +129,13 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
             request, "The clause type has trained again since that page was shown; answer its new passages."
         )
         return redirect("portal:clause_type", clause_type_id=clause_type.pk)
-    answers = [request.POST.get(f"passage-{index}", "") for index in range(len(clause_type.near_misses))]
-    marked = {
-        answer: [p["text"] for p, a in zip(clause_type.near_misses, answers, strict=True) if a == answer]
-        for answer in ("clause", "not")
-    }
+    near_misses = {near_miss_ref(p): p["text"] for p in clause_type.near_misses}
+    marked: dict[str, list[str]] = {"clause": [], "not": []}
+    for field, ref in request.POST.items():
+        if _NEAR_MISS_REF.fullmatch(field) and ref in near_misses:
+            answer = request.POST.get(field.removesuffix("-ref"), "")
+            if answer in marked:
+                marked[answer].append(near_misses[ref])
     for ref, answer in _finding_answers(request):
         text = finding_text(clause_type, ref)
         if text and answer in marked:

@@ -287,7 +287,13 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
     workspace, trainings_queued
 ):
     near = [
-        {"document": "doc_x", "start": 0, "end": 9, "text": f"Near miss number {n}.", "score": 0.6}
+        {
+            "document": "doc_x",
+            "start": 20 * n,
+            "end": 20 * n + 19,
+            "text": f"Near miss number {n}.",
+            "score": 0.6,
+        }
         for n in range(11)
     ]
     near[0] = {**near[0], "text": AUDIT}
@@ -330,6 +336,7 @@ def test_the_clause_type_page_asks_about_its_latest_findings_beside_its_near_mis
             "finding-2-ref": f"job_other:{document_id}:0:5",
             "finding-2": "clause",
             "passage-2": "clause",
+            "passage-2-ref": "doc_x:40:59",
         },
         follow=True,
     )

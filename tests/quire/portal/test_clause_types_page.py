@@ -124,13 +124,19 @@ def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace, 
     assert "trained again since" in stale.content.decode()
     nothing = developer.post(
         f"/clause-types/{clause_type.pk}/label",
-        {"version": "1", "passage-0": "", "passage-1": ""},
+        {"version": "1", "passage-0": "", "passage-1": "", "passage-0-ref": "doc_a:0:40"},
         follow=True,
     )
     assert "Mark at least one passage" in nothing.content.decode()
     answered = developer.post(
         f"/clause-types/{clause_type.pk}/label",
-        {"version": "1", "passage-0": "clause", "passage-1": "not", "passage-2": ""},
+        {
+            "version": "1",
+            **{f"passage-{n}-ref": f"{p['document']}:{p['start']}:{p['end']}" for n, p in enumerate(near)},
+            "passage-0": "clause",
+            "passage-1": "not",
+            "passage-2": "",
+        },
     )
     assert answered.status_code == 302
     shown = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
@@ -142,3 +148,52 @@ def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace, 
     assert len(clause_type.counter_examples) == len(FIXTURE["counter_examples"]) + 1
     assert (clause_type.version, clause_type.status) == (2, ClauseTypeStatus.QUEUED)
     assert trainings_queued == [clause_type.pk, clause_type.pk]
+
+
+def test_a_near_miss_answer_stays_with_its_passage_when_another_is_forgotten(workspace, trainings_queued):
+    from types import SimpleNamespace
+
+    from django.db import transaction
+
+    from quire.clauses.services import clause_types_forget
+
+    developer = signed_in(workspace, "developer")
+    assert developer.post("/clause-types", _form(key="shifting_force_majeure")).status_code == 302
+    near = [
+        {
+            "document": "doc_a",
+            "start": 0,
+            "end": 30,
+            "text": "Invoices are due in thirty days.",
+            "score": 0.7,
+        },
+        {
+            "document": "doc_b",
+            "start": 0,
+            "end": 40,
+            "text": "Neither party is liable for acts of God.",
+            "score": 0.6,
+        },
+        {
+            "document": "doc_c",
+            "start": 0,
+            "end": 30,
+            "text": "The Supplier warrants the goods.",
+            "score": 0.5,
+        },
+    ]
+    with tenant_context(workspace.tenant):
+        clause_type = ClauseType.objects.get(key="shifting_force_majeure")
+        ClauseType.objects.filter(pk=clause_type.pk).update(status=ClauseTypeStatus.READY, near_misses=near)
+    page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
+    assert 'name="passage-1-ref" value="doc_b:0:40"' in page
+    with tenant_context(workspace.tenant), transaction.atomic():
+        clause_types_forget(document=SimpleNamespace(pk="doc_a"))
+    developer.post(
+        f"/clause-types/{clause_type.pk}/label",
+        {"version": "1", "passage-1": "clause", "passage-1-ref": "doc_b:0:40"},
+    )
+    with tenant_context(workspace.tenant):
+        clause_type.refresh_from_db()
+    assert clause_type.examples[-1] == "Neither party is liable for acts of God."
+    assert "The Supplier warrants the goods." not in clause_type.examples
