@@ -32,6 +32,10 @@ def current_api_version() -> str:
     return settings.QUIRE_API_VERSIONS[-1]
 
 
+# The longest retention period: a hundred years, which the sweep's cutoff date can still be computed for.
+RETENTION_DAYS_MAX = 36_500
+
+
 class Tenant(TenantMixin):
     public_id = models.CharField(max_length=40, unique=True, default=partial(new_id, "ten"), editable=False)
     name = models.CharField(max_length=200)

@@ -18,6 +18,7 @@ from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, grants_refresh, local_grants
 from tenants.models import (
     API_KEY_ROLES,
+    RETENTION_DAYS_MAX,
     ApiKey,
     AuditEvent,
     Domain,
@@ -268,6 +269,8 @@ def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
     hourly retention sweep purges what is older."""
     if days is not None and days < 1:
         raise ValueError("the retention period is at least one day")
+    if days is not None and days > RETENTION_DAYS_MAX:
+        raise ValueError(f"the retention period is at most {RETENTION_DAYS_MAX} days")
     previous = tenant.retention_days
     if previous != days:
         tenant.retention_days = days

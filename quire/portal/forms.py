@@ -14,7 +14,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from quire.api.throttling import hit_sliding, parse_rate
-from tenants.models import API_KEY_ROLES, Member, Role, email_normalised
+from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, Member, Role, email_normalised
 
 KEY_ROLES = [(r.value, r.label) for r in API_KEY_ROLES]
 MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
@@ -199,7 +199,7 @@ class RetentionForm(forms.Form):
         label="Keep for (days)",
         required=False,
         min_value=1,
-        max_value=36500,
+        max_value=RETENTION_DAYS_MAX,
         help_text="Documents, finished jobs and webhook events older than this are deleted hourly. Empty: kept.",
     )
 

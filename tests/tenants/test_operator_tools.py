@@ -176,3 +176,14 @@ def test_django_tenants_delete_and_clone_commands_are_refused(tenant_a):
     with pytest.raises(CommandError, match="create_tenant NAME"):
         call_command("clone_tenant", clone_from=tenant_a.tenant.schema_name)
     assert Tenant.objects.count() == tenants
+
+
+def test_a_retention_period_past_a_hundred_years_is_refused(tenant_a):
+    from django.core.management import CommandError, call_command
+
+    tenant_a.tenant.refresh_from_db()
+    before = tenant_a.tenant.retention_days
+    with pytest.raises(CommandError, match="at most 36500 days"):
+        call_command("tenant_retention", tenant_a.tenant.slug, "1000000")
+    tenant_a.tenant.refresh_from_db()
+    assert tenant_a.tenant.retention_days == before
