@@ -27,3 +27,23 @@ def test_run_reports_bad_input_clearly(tenant_a):
         call_command("quire_run", "astrology", "doc_x", "--tenant", tenant_a.tenant.slug)
     with pytest.raises(CommandError, match="no tenant"):
         call_command("quire_run", "legal", "doc_x", "--tenant", "nobody")
+
+
+def test_ingest_takes_text_files_whatever_their_extension(tenant_a, tmp_path, capsys):
+    from django_tenants.utils import tenant_context
+
+    from quire.documents.models import Document
+
+    (tmp_path / "parties.csv").write_text("party,role\nAcme Widgets,seller\nNorthwind Freight,buyer\n")
+    (tmp_path / "terms.xml").write_text(
+        "<terms><term>Thirty days' notice ends the agreement.</term></terms>\n"
+    )
+    call_command("quire_ingest", str(tmp_path), "--tenant", tenant_a.tenant.slug, "--no-wait")
+    assert "skipped" not in capsys.readouterr().err
+    with tenant_context(tenant_a.tenant):
+        stored = set(
+            Document.objects.filter(filename__in=["parties.csv", "terms.xml"]).values_list(
+                "filename", flat=True
+            )
+        )
+    assert stored == {"parties.csv", "terms.xml"}

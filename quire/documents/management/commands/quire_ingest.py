@@ -1,4 +1,3 @@
-import mimetypes
 import time
 from pathlib import Path
 
@@ -41,7 +40,7 @@ class Command(BaseCommand):
                         tenant=tenant_obj,
                         content=path.read_bytes(),
                         filename=path.name,
-                        declared_type=mimetypes.guess_type(path.name)[0],
+                        declared_type=None,
                         max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
                     )
                     ids[created.document.id] = path
