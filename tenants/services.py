@@ -32,7 +32,8 @@ from tenants.schemas import schema_build
 T = TypeVar("T")
 # `last_used_at` is written at most this often per key.
 LAST_USED_SECONDS = 60
-_SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+SLUG_MAX_LENGTH = 41
+_SLUG_RE = re.compile(rf"^[a-z][a-z0-9-]{{1,{SLUG_MAX_LENGTH - 1}}}$")
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ class IssuedApiKey:
 
 
 def slug_from_name(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     if not slug or not slug[0].isalpha():
-        slug = f"t-{slug}".rstrip("-")
-    return slug
+        slug = f"t-{slug}"
+    return slug[:SLUG_MAX_LENGTH].rstrip("-")
 
 
 def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | None = None) -> Tenant:

@@ -112,3 +112,23 @@ def test_a_password_reset_reaches_an_owner_who_never_set_a_password():
     assert message.to == ["boss@owner-reset.test"]
     link = re.search(rf"http://{re.escape(host)}(/password-reset/\S+)", message.body).group(1)
     _password_set(host, link, "boss@owner-reset.test", "owner at last 314")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "2024 Northwind Logistics and Freight Holdings",
+        "Northwind Logistics and Freight Holding Co",
+        "Northwind Logistics and Freight Holdings Co",
+    ],
+)
+def test_a_long_name_provisions_with_a_slug_cut_to_the_limit(name):
+    from tenants.services import tenant_provision
+
+    provisioned = tenant_provision(name=name)
+    tenant = provisioned.tenant
+    try:
+        assert len(tenant.slug) <= 41 and tenant.slug[0].isalpha() and not tenant.slug.endswith("-")
+        assert tenant.domains.get().domain.startswith(f"{tenant.slug}.")
+    finally:
+        tenant.delete(force_drop=True)
