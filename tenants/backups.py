@@ -12,9 +12,11 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from psycopg import pq
 
 from tenants.migrating import applied_migrations, migrations_on_disk
 from tenants.models import Tenant
@@ -34,16 +36,34 @@ def pg_tool(name: str) -> str:
     return str(Path(_commands.POSTGRES_BIN_PATH) / name)
 
 
+def _conninfo_value(value: object) -> str:
+    escaped = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def conninfo(settings_dict: dict[str, Any]) -> str:
+    """A libpq connection string for a Django database: its name, host, port and user, and every libpq
+    keyword among its `OPTIONS` (TLS files, `connect_timeout`, `options`, `target_session_attrs`, ...), so
+    a client program connects as Django does. The password is left out: it travels in `PGPASSWORD`."""
+    keywords = {default.keyword.decode() for default in pq.Conninfo.get_defaults()} - {"password"}
+    parts = {
+        "dbname": settings_dict["NAME"],
+        "host": settings_dict["HOST"],
+        "port": settings_dict["PORT"],
+        "user": settings_dict["USER"],
+    }
+    parts |= {k: v for k, v in settings_dict.get("OPTIONS", {}).items() if k in keywords}
+    return " ".join(f"{k}={_conninfo_value(v)}" for k, v in parts.items() if v not in (None, ""))
+
+
 def _libpq() -> tuple[list[str], dict[str, str]]:
     """The `--dbname` argument and environment that connect a client program to Django's database."""
     db = connection.settings_dict
-    parts = {"dbname": db["NAME"], "host": db["HOST"], "port": db["PORT"], "user": db["USER"]}
-    parts |= {k: str(v) for k, v in db.get("OPTIONS", {}).items() if k in ("sslmode", "sslrootcert")}
-    conninfo = " ".join(f"{k}='{v}'" for k, v in parts.items() if v)
     env = {**os.environ}
-    if db["PASSWORD"]:
-        env["PGPASSWORD"] = db["PASSWORD"]
-    return ["--dbname", conninfo], env
+    password = db["PASSWORD"] or db.get("OPTIONS", {}).get("password")
+    if password:
+        env["PGPASSWORD"] = password
+    return ["--dbname", conninfo(db)], env
 
 
 def _run(command: list[str], env: dict[str, str]) -> str:

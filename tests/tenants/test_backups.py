@@ -80,3 +80,34 @@ def test_an_archive_older_than_the_code_is_restored_and_migrated(make_tenant, tm
     call_command("tenant_dump", "dumped-old", str(archive))
     call_command("tenant_restore", "dumped-old", str(archive), "--replace")
     assert "predates" not in capsys.readouterr().out
+
+
+def test_the_client_programs_connect_with_every_libpq_option_of_the_database_quoted():
+    from psycopg.conninfo import conninfo_to_dict
+
+    from tenants.backups import conninfo
+
+    options = {
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/quire/ca.pem",
+        "sslcert": "/etc/quire/client's cert.pem",
+        "sslkey": "C:\\quire\\client.key",
+        "sslcrl": "/etc/quire/crl.pem",
+        "connect_timeout": 7,
+        "options": "-c search_path='t_acme' -c statement_timeout=0",
+        "target_session_attrs": "read-write",
+        "application_name": "quire backup",
+        "password": "not-on-the-command-line",
+        "isolation_level": 2,
+        "pool": {"max_size": 4},
+    }
+    settings_dict = {
+        "NAME": "quire",
+        "HOST": "db.internal",
+        "PORT": "5432",
+        "USER": "o'brien",
+        "OPTIONS": options,
+    }
+    parsed = conninfo_to_dict(conninfo(settings_dict))
+    expected = {k: str(v) for k, v in options.items() if k not in ("password", "isolation_level", "pool")}
+    assert parsed == {"dbname": "quire", "host": "db.internal", "port": "5432", "user": "o'brien", **expected}
