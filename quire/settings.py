@@ -164,10 +164,15 @@ STATIC_ROOT = Path(env_str("QUIRE_STATIC_ROOT", str(QUIRE_DATA_DIR / "static")))
 # STATIC_ROOT (`collectstatic`) in production.
 WHITENOISE_USE_FINDERS = env_bool("QUIRE_STATIC_FINDERS", DEBUG)
 MEDIA_ROOT = Path(env_str("QUIRE_MEDIA_ROOT", str(QUIRE_DATA_DIR / "media")))
-# Documents go through Django's storage API: local disk by default; an S3 backend
-# (e.g. "storages.backends.s3.S3Storage" from django-storages) is a setting away.
+# Documents go through Django's storage API: local disk by default, S3 ("storages.backends.s3.S3Storage" from
+# django-storages) once QUIRE_S3_BUCKET names a bucket.
+QUIRE_S3_BUCKET = env_str("QUIRE_S3_BUCKET", "")
+_FILE_STORAGE = "django.core.files.storage.FileSystemStorage"
+_S3_STORAGE = "storages.backends.s3.S3Storage"
 STORAGES = {
-    "default": {"BACKEND": env_str("QUIRE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "default": {
+        "BACKEND": env_str("QUIRE_STORAGE_BACKEND", _S3_STORAGE if QUIRE_S3_BUCKET else _FILE_STORAGE)
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LANGUAGE_CODE = "en-us"
@@ -199,6 +204,12 @@ QUIRE_UPLOAD_MAX_ZIP_DEPTH = env_int("QUIRE_UPLOAD_MAX_ZIP_DEPTH", 3)
 # the hard limit kills a worker process that does not stop.
 QUIRE_INGEST_SOFT_TIME_LIMIT = env_int("QUIRE_INGEST_SOFT_TIME_LIMIT", 900)
 QUIRE_INGEST_TIME_LIMIT = env_int("QUIRE_INGEST_TIME_LIMIT", QUIRE_INGEST_SOFT_TIME_LIMIT + 60)
+if QUIRE_INGEST_SOFT_TIME_LIMIT < 1 or QUIRE_INGEST_TIME_LIMIT <= QUIRE_INGEST_SOFT_TIME_LIMIT:
+    raise RuntimeError(
+        f"QUIRE_INGEST_TIME_LIMIT ({QUIRE_INGEST_TIME_LIMIT}) must be above QUIRE_INGEST_SOFT_TIME_LIMIT "
+        f"({QUIRE_INGEST_SOFT_TIME_LIMIT}), which must be at least 1: the soft limit fails the document, the "
+        "hard one kills a worker process that did not stop"
+    )
 # Chunks embedded and written together; `chunk_count` rises by this much as a large document is embedded.
 QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256)
 # Stored chunks are embedded by the distilled chunk encoder (`embed_chunks`, 0.4 to 0.5 of the CPU per chunk); false:
@@ -232,9 +243,25 @@ QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", SPARSE_FROM)
 QUIRE_RESERVED_OUTPUT_TOKENS = env_int("QUIRE_RESERVED_OUTPUT_TOKENS", 2_048)
 # Tokens of retrieved chunks each question of a `rag` reading gets (at most the budget left in the window).
 QUIRE_RAG_TOKENS = env_int("QUIRE_RAG_TOKENS", 8_192)
+
+
 # Prices per million uncached input, cached input and output tokens, in the plan's currency (major units),
 # for plans that leave theirs blank (docs/billing.md).
-QUIRE_TOKEN_PRICES = tuple(float(p) for p in env_list("QUIRE_TOKEN_PRICES", ["0.50", "0.05", "1.50"]))
+def _token_prices() -> tuple[float, float, float]:
+    raw = env_list("QUIRE_TOKEN_PRICES", ["0.50", "0.05", "1.50"])
+    try:
+        prices = tuple(float(p) for p in raw)
+    except ValueError:
+        prices = ()
+    if len(prices) != 3 or not all(0 <= p < float("inf") for p in prices):
+        raise RuntimeError(
+            f"QUIRE_TOKEN_PRICES is {','.join(raw)!r}; it must be three prices of 0 or more, per million input, "
+            "cached input and output tokens, comma-separated (e.g. 0.50,0.05,1.50)"
+        )
+    return prices  # type: ignore[return-value]
+
+
+QUIRE_TOKEN_PRICES = _token_prices()
 
 # Webhooks (docs/webhooks.md). Private addresses are reachable only in development unless allowed.
 QUIRE_WEBHOOKS_ALLOW_PRIVATE = env_bool("QUIRE_WEBHOOKS_ALLOW_PRIVATE", QUIRE_ENV == "development")
@@ -446,11 +473,16 @@ if QUIRE_DATABASE_REPLICA_URL:
     DATABASES["replica"] = _database_from_url(QUIRE_DATABASE_REPLICA_URL)
     DATABASE_ROUTERS = ("quire.replicas.ReplicaRouter", *DATABASE_ROUTERS)
     MIDDLEWARE.insert(0, "quire.replicas.ReplicaReadsMiddleware")
-# Documents on S3 through django-storages (QUIRE_STORAGE_BACKEND=storages.backends.s3.S3Storage); the
-# credentials come from the usual AWS_* variables or the instance's role.
-if env_str("QUIRE_S3_BUCKET", ""):
+# Documents on S3 through django-storages; the credentials come from the usual AWS_* variables or the
+# instance's role.
+if QUIRE_S3_BUCKET:
+    if STORAGES["default"]["BACKEND"] == _FILE_STORAGE:
+        raise RuntimeError(
+            "QUIRE_S3_BUCKET is set but QUIRE_STORAGE_BACKEND names local disk storage; unset "
+            f"QUIRE_STORAGE_BACKEND (or set it to {_S3_STORAGE}) to store documents in the bucket"
+        )
     STORAGES["default"]["OPTIONS"] = {
-        "bucket_name": env_str("QUIRE_S3_BUCKET", ""),
+        "bucket_name": QUIRE_S3_BUCKET,
         "location": env_str("QUIRE_S3_PREFIX", ""),
         "region_name": env_str("QUIRE_S3_REGION", "") or None,
         "endpoint_url": env_str("QUIRE_S3_ENDPOINT_URL", "") or None,

@@ -114,3 +114,35 @@ def test_the_images_collectstatic_step_runs_with_the_environment_it_sets(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert any((tmp_path / "static").rglob("*.css"))
+
+
+def _settings_loaded(**variables: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUIRE_S3_", "QUIRE_STORAGE_"))}
+    env |= {"QUIRE_ENV": "development", **variables}
+    return subprocess.run(
+        [sys.executable, "-c", "import quire.settings as s; print(s.STORAGES['default']['BACKEND'])"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_settings_refuse_values_that_would_fail_every_request_later():
+    refused = {
+        "QUIRE_TOKEN_PRICES": {"QUIRE_TOKEN_PRICES": "0.50,1.50"},
+        "QUIRE_INGEST_TIME_LIMIT": {"QUIRE_INGEST_SOFT_TIME_LIMIT": "600", "QUIRE_INGEST_TIME_LIMIT": "600"},
+        "QUIRE_STORAGE_BACKEND": {
+            "QUIRE_S3_BUCKET": "quire-documents",
+            "QUIRE_STORAGE_BACKEND": "django.core.files.storage.FileSystemStorage",
+        },
+    }
+    for name, variables in refused.items():
+        result = _settings_loaded(**variables)
+        assert result.returncode != 0, name
+        assert "RuntimeError" in result.stderr and name in result.stderr.splitlines()[-1], result.stderr
+
+
+def test_a_bucket_alone_stores_documents_in_s3():
+    result = _settings_loaded(QUIRE_S3_BUCKET="quire-documents")
+    assert result.stdout.split() == ["storages.backends.s3.S3Storage"], result.stderr
