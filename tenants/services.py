@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,6 +32,7 @@ from tenants.models import (
 from tenants.schemas import schema_build
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 # `last_used_at` is written at most this often per key.
 LAST_USED_SECONDS = 60
 SLUG_MAX_LENGTH = 41
@@ -124,24 +127,57 @@ def member_sign_in_refused(*, tenant: Tenant, email: str) -> bool:
     return True
 
 
-def for_each_tenant(action: Callable[[Tenant], T], *, start: int = 0) -> list[T]:
-    """Run `action(tenant)` in each active tenant's schema, in turn (the per-tenant beat sweeps), beginning
-    with the tenant at `start` (modulo their number) of their order, so a sweep with a budget can begin where
-    the last one left off. Outside a transaction, the connection is closed after the sweep: PostgreSQL keeps
-    the catalog and relation caches of every schema a connection has read (some 55 KiB a schema) for the
-    connection's life, and a worker's persistent connection would otherwise hold every tenant's."""
+class SweepFailed(RuntimeError):
+    """A per-tenant sweep that raised in some tenants; every other tenant was visited. `failures` maps each such
+    tenant's slug to what it raised, `results` holds the others' results in their order."""
+
+    def __init__(self, failures: dict[str, Exception], results: list[Any]) -> None:
+        self.failures = failures
+        self.results = results
+        named = ", ".join(f"{slug} ({type(exc).__name__}: {exc})" for slug, exc in failures.items())
+        super().__init__(f"the sweep failed in {len(failures)} tenant(s): {named}")
+
+
+def for_each_tenant(
+    action: Callable[[Tenant], T], *, start: int = 0, include_inactive: bool = False
+) -> list[T]:
+    """Run `action(tenant)` in each active tenant's schema (every tenant's with `include_inactive`: for work
+    that must reach a suspended or erasing tenant too, such as deleting or re-encrypting what it stores), in
+    turn (the per-tenant beat sweeps), beginning with the tenant at `start` (modulo their number) of their
+    order, so a sweep with a budget can begin where the last one left off.
+
+    A tenant whose action raises is logged and skipped, the sweep goes on with the others, and at the end
+    `SweepFailed` names every tenant that failed, so one tenant's fault neither stops the sweep for the
+    tenants after it nor goes unreported. Outside a transaction, the connection is closed after the sweep:
+    PostgreSQL keeps the catalog and relation caches of every schema a connection has read (some 55 KiB a
+    schema) for the connection's life, and a worker's persistent connection would otherwise hold every
+    tenant's. Inside one, each tenant's action runs in a savepoint, so a failed one leaves the transaction
+    usable for the next."""
     from django_tenants.utils import tenant_context
 
-    tenants = list(Tenant.objects.exclude(schema_name="public").order_by("pk"))
+    tenants = Tenant.objects.exclude(schema_name="public")
+    if not include_inactive:
+        tenants = tenants.filter(is_active=True)
+    tenants = list(tenants.order_by("pk"))
     if tenants:
         start %= len(tenants)
         tenants = tenants[start:] + tenants[:start]
-    results = []
+    results: list[T] = []
+    failures: dict[str, Exception] = {}
     for tenant in tenants:
-        with tenant_context(tenant):
-            results.append(action(tenant))
+        isolated = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        try:
+            with tenant_context(tenant), isolated:
+                results.append(action(tenant))
+        except Exception as exc:
+            logger.exception("sweep failed in tenant %s (schema %s)", tenant.slug, tenant.schema_name)
+            failures[tenant.slug] = exc
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
     if not connection.in_atomic_block:
         connection.close()
+    if failures:
+        raise SweepFailed(failures, results) from next(iter(failures.values()))
     return results
 
 

@@ -121,7 +121,7 @@ def documents_requeue_stuck_task() -> int:
 @shared_task(name=DOCUMENTS_ORPHANS_DELETE_TASK)
 def documents_orphans_delete_task() -> int:
     """Beat: delete, in every tenant, stored files that no document names (`documents_orphans_delete`)."""
-    return sum(for_each_tenant(lambda tenant: documents_orphans_delete()))
+    return sum(for_each_tenant(lambda tenant: documents_orphans_delete(), include_inactive=True))
 
 
 @shared_task(name=DOCUMENTS_REEMBED_STALE_TASK)

@@ -51,5 +51,6 @@ def jobs_requeue_stalled_task() -> int:
 def retention_apply_task() -> int:
     """Beat: purge what is past each tenant's retention period."""
     return sum(
-        sum(purged.values()) for purged in for_each_tenant(lambda tenant: retention_apply(tenant=tenant))
+        sum(purged.values())
+        for purged in for_each_tenant(lambda tenant: retention_apply(tenant=tenant), include_inactive=True)
     )

@@ -33,7 +33,7 @@ def deliveries_dispatch_due_task() -> int:
 
 @shared_task(name="quire.webhooks.events_purge_expired_task")
 def events_purge_expired_task() -> int:
-    return sum(for_each_tenant(lambda tenant: events_purge_expired()))
+    return sum(for_each_tenant(lambda tenant: events_purge_expired(), include_inactive=True))
 
 
 @shared_task(name="quire.webhooks.models_announce_changes_task")

@@ -29,3 +29,36 @@ def test_a_sweep_inside_a_transaction_keeps_its_connection(tenant_a, tenant_b):
         before = _backend()
         for_each_tenant(lambda tenant: Document.objects.count())
         assert _backend()[0] == before[0]
+
+
+def test_a_tenant_that_fails_does_not_stop_the_sweep_and_is_named_at_its_end(tenant_a, tenant_b):
+    import pytest
+
+    from tenants.services import SweepFailed
+
+    order = for_each_tenant(lambda tenant: tenant.slug)
+    first, second = order[0], order[1]
+    visited = []
+
+    def action(tenant):
+        if tenant.slug == first:
+            raise ValueError("a fault in this tenant only")
+        visited.append(tenant.slug)
+        return Document.objects.count()
+
+    with pytest.raises(SweepFailed, match=f"{first} \\(ValueError: a fault in this tenant only\\)") as failed:
+        for_each_tenant(action)
+    assert visited == order[1:] and second in visited
+    assert list(failed.value.failures) == [first] and len(failed.value.results) == len(order) - 1
+
+
+def test_a_sweep_visits_inactive_tenants_only_when_asked(make_tenant, tenant_a):
+    dormant = make_tenant("dormant").tenant
+    dormant.is_active = False
+    dormant.save(update_fields=["is_active"])
+    try:
+        assert dormant.slug not in for_each_tenant(lambda tenant: tenant.slug)
+        assert tenant_a.tenant.slug in for_each_tenant(lambda tenant: tenant.slug)
+        assert dormant.slug in for_each_tenant(lambda tenant: tenant.slug, include_inactive=True)
+    finally:
+        dormant.delete(force_drop=True)

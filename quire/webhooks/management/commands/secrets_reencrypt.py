@@ -1,8 +1,8 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from billing.services import billing_secrets_reencrypt
 from quire.webhooks.services import endpoints_secrets_reencrypt
-from tenants.services import for_each_tenant
+from tenants.services import SweepFailed, for_each_tenant
 
 
 class Command(BaseCommand):
@@ -13,5 +13,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **kwargs):
         accounts = billing_secrets_reencrypt()
-        endpoints = sum(for_each_tenant(lambda tenant: endpoints_secrets_reencrypt()))
+        try:
+            endpoints = sum(
+                for_each_tenant(lambda tenant: endpoints_secrets_reencrypt(), include_inactive=True)
+            )
+        except SweepFailed as failed:
+            self.stdout.write(
+                f"re-encrypted {accounts} billing account(s) and {sum(failed.results)} webhook endpoint(s)"
+            )
+            raise CommandError(f"{failed}; run the command again before dropping the old key") from failed
         self.stdout.write(f"re-encrypted {accounts} billing account(s) and {endpoints} webhook endpoint(s)")
