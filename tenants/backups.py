@@ -22,6 +22,9 @@ from tenants.migrating import applied_migrations, migrations_on_disk
 from tenants.models import Tenant
 from tenants.schemas import schema_migrate
 
+# A restore renames the schema it replaces to `<schema>_before_restore_<unix time>` until it has committed.
+ASIDE_INFIX = "_before_restore_"
+
 
 def pg_tool(name: str) -> str:
     """The path of a PostgreSQL client program: in `QUIRE_PG_BIN_DIR`, else pgserver's (PostgreSQL 16, a
@@ -89,13 +92,26 @@ def archive_schemas(path: Path) -> set[str]:
     return {line.split()[-2] for line in listing.splitlines() if " SCHEMA - " in line}
 
 
+def restore_aside_schemas(schema_name: str) -> list[str]:
+    """The schemas a restore of `schema_name` renamed aside (`<schema>_before_restore_<time>`) and left: a restore
+    stopped between its rename and its end, which neither put its schema back nor dropped it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s) ORDER BY nspname",
+            [f"{schema_name}{ASIDE_INFIX}"],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
 def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list[tuple[str, str]]:
     """Put the tenant's schema back from an archive of `tenant_dump`, in one transaction, then apply the
     migrations the archive predates (one taken before a release that added some), so the schema fits the code
     that runs; returns those migrations, (app, name), none for an archive of this release.
 
     An existing schema is kept aside under another name while the archive is restored, dropped once the
-    restore has committed, and renamed back if it fails; without `replace`, an existing schema is refused.
+    restore has committed, and renamed back if it does not, whatever stopped it (an error, Ctrl-C, a signal
+    that Python sees); without `replace`, an existing schema is refused. A schema still aside from a restore
+    that was killed outright is refused too, with what to do about it.
     """
     schemas = archive_schemas(path)
     if schemas != {tenant.schema_name}:
@@ -103,13 +119,25 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [tenant.schema_name])
         exists = cursor.fetchone() is not None
+    left = restore_aside_schemas(tenant.schema_name)
+    if left:
+        if exists:
+            advice = f'DROP SCHEMA "{left[-1]}" CASCADE once the current schema is the one to keep'
+        else:
+            advice = (
+                f'ALTER SCHEMA "{left[-1]}" RENAME TO "{tenant.schema_name}" to put the tenant\'s data back'
+            )
+        raise ValueError(
+            f"schema {left[-1]!r} was left aside by an interrupted restore; {advice}, then restore again"
+        )
     if exists and not replace:
         raise ValueError(f"schema {tenant.schema_name!r} exists; restore with replace to swap it")
-    aside = f"{tenant.schema_name}_before_restore_{int(time.time())}"
+    aside = f"{tenant.schema_name}{ASIDE_INFIX}{int(time.time())}"
     if exists:
         with connection.cursor() as cursor:
             cursor.execute(f'ALTER SCHEMA "{tenant.schema_name}" RENAME TO "{aside}"')
     dbname, env = _libpq()
+    restored = False
     try:
         _run(
             [
@@ -122,11 +150,11 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
             ],
             env,
         )
-    except RuntimeError:
-        if exists:
+        restored = True
+    finally:
+        if exists and not restored:
             with connection.cursor() as cursor:
                 cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
-        raise
     if exists:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')

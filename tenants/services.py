@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
+from tenants.backups import restore_aside_schemas
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, grants_refresh, local_grants
 from tenants.models import (
@@ -327,7 +328,8 @@ def tenant_erase(*, tenant: Tenant, erased: Mapping[str, Any] | None = None) -> 
     API keys (refused everywhere once committed), members, the users who belong to no other tenant, its
     host names and the tenant row. The caller has deleted what lives outside PostgreSQL and in other
     apps first (stored files, billing rows, the Stripe customer) and says what in `erased`. Of the audit
-    log one event stays: `workspace.erase`, with `erased` as its details."""
+    log one event stays: `workspace.erase`, with `erased` as its details. A schema an interrupted restore left
+    aside (`<schema>_before_restore_<time>`, older data of the tenant) goes with its schema."""
     user_ids = list(Member.objects.filter(tenant=tenant).values_list("user_id", flat=True))
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -341,4 +343,7 @@ def tenant_erase(*, tenant: Tenant, erased: Mapping[str, Any] | None = None) -> 
             details=dict(erased or {}),
         )
         tenant.delete(force_drop=True)
+        with connection.cursor() as cursor:
+            for aside in restore_aside_schemas(tenant.schema_name):
+                cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')
         get_user_model().objects.filter(pk__in=user_ids, memberships__isnull=True, is_staff=False).delete()

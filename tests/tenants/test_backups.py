@@ -111,3 +111,52 @@ def test_the_client_programs_connect_with_every_libpq_option_of_the_database_quo
     parsed = conninfo_to_dict(conninfo(settings_dict))
     expected = {k: str(v) for k, v in options.items() if k not in ("password", "isolation_level", "pool")}
     assert parsed == {"dbname": "quire", "host": "db.internal", "port": "5432", "user": "o'brien", **expected}
+
+
+def test_a_restore_interrupted_while_pg_restore_runs_puts_the_schema_back_under_its_name(
+    make_tenant, tmp_path, monkeypatch
+):
+    from tenants import backups
+
+    tenant = make_tenant("interrupted").tenant
+    archive = tmp_path / "interrupted.dump"
+    with tenant_context(tenant):
+        _document("before-the-interruption")
+    call_command("tenant_dump", "interrupted", str(archive))
+    run = backups._run
+
+    def interrupted(command, env):
+        if command[0].endswith("pg_restore") and "--list" not in command:
+            raise KeyboardInterrupt
+        return run(command, env)
+
+    monkeypatch.setattr(backups, "_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("tenant_restore", "interrupted", str(archive), "--replace")
+    assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["before-the-interruption.txt"]
+
+
+def test_a_schema_left_aside_refuses_the_next_restore_and_goes_with_the_tenant(make_tenant, tmp_path):
+    tenant = make_tenant("left-aside").tenant
+    archive = tmp_path / "left-aside.dump"
+    call_command("tenant_dump", "left-aside", str(archive))
+    aside = f"{tenant.schema_name}_before_restore_1700000000"
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{tenant.schema_name}" RENAME TO "{aside}"')
+    with pytest.raises(
+        CommandError, match=f'left aside by an interrupted restore; ALTER SCHEMA "{aside}" RENAME'
+    ):
+        call_command("tenant_restore", "left-aside", str(archive), "--replace")
+    older = f"{tenant.schema_name}_before_restore_1600000000"
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
+        cursor.execute(f'CREATE SCHEMA "{older}"')
+    with pytest.raises(CommandError, match=f'DROP SCHEMA "{older}" CASCADE once the current schema'):
+        call_command("tenant_restore", "left-aside", str(archive), "--replace")
+
+    import io
+
+    call_command("tenant_erase", "left-aside", "--yes", stdout=io.StringIO())
+    assert _schemas_like(tenant.schema_name) == []
