@@ -76,7 +76,8 @@ class DeliveryStatus(models.TextChoices):
 
 class Delivery(models.Model):
     """One event to one endpoint, retried on schedule until it succeeds or the schedule runs out.
-    `lease_until` marks an attempt in flight; `dispatched_at` when a task was last queued for it."""
+    `lease_until` marks an attempt in flight; `dispatched_at` when a task was last queued for it;
+    `redispatches` how many times the sweep queued it again since an attempt last began."""
 
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "dlv"), editable=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
@@ -86,6 +87,7 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    redispatches = models.PositiveSmallIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=255, blank=True)
     is_replay = models.BooleanField(default=False)

@@ -102,7 +102,8 @@ def _claim(delivery_id: str) -> tuple[Delivery, DeliveryAttempt] | None:
             )
         delivery.attempts += 1
         delivery.lease_until = now + timedelta(seconds=LEASE_TIMEOUTS * timeout + LEASE_MARGIN_S)
-        delivery.save(update_fields=["attempts", "lease_until"])
+        delivery.redispatches = 0
+        delivery.save(update_fields=["attempts", "lease_until", "redispatches"])
         attempt = DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts, started_at=now)
     return delivery, attempt
 

@@ -10,8 +10,8 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import DurationField, F, IntegerField, Q, TextField, Value
+from django.db.models.functions import Cast, Least, Power
 from django.utils import timezone
 
 from common.refusals import ErrorCode
@@ -27,7 +27,11 @@ from quire.webhooks.models import (
 from quire.webhooks.services.endpoints import WebhookRejected
 
 DELIVERY_ATTEMPT_TASK = "quire.webhooks.delivery_attempt_task"
+# A pending delivery that no attempt has begun REDISPATCH_AFTER after it was queued is queued again by the sweep,
+# and each time it is, the sweep waits twice as long before the next (at most 2**REDISPATCH_DOUBLINGS times as
+# long, about an hour): a message waiting behind a backlog, not lost, is not multiplied once a minute.
 REDISPATCH_AFTER = timedelta(seconds=60)
+REDISPATCH_DOUBLINGS = 6
 SWEEP_BATCH = 500
 
 
@@ -107,11 +111,16 @@ def event_replay(*, event: Event, endpoint: WebhookEndpoint | None = None) -> li
 
 def deliveries_dispatch_due(*, limit: int = SWEEP_BATCH) -> int:
     """Queue due deliveries whose task is lost: never sent (a crash between commit and queueing, broker
-    loss), waiting out a long retry delay, or an attempt whose lease ran out (its worker died). Runs in
-    the current tenant schema; returns how many it queued."""
+    loss), waiting out a long retry delay, or an attempt whose lease ran out (its worker died). A delivery
+    queued and not yet begun is queued again `REDISPATCH_AFTER` after, then after twice that, and so on
+    (`redispatches`, reset when an attempt begins). Runs in the current tenant schema; returns how many it
+    queued."""
     now = timezone.now()
+    waited = Cast(Power(2, Least(F("redispatches"), Value(REDISPATCH_DOUBLINGS))), IntegerField()) * Value(
+        REDISPATCH_AFTER, DurationField()
+    )
     never_queued = Q(lease_until__isnull=True) & (
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - REDISPATCH_AFTER)
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=Value(now) - waited)
     )
     attempt_lost = Q(lease_until__lt=now)
     with transaction.atomic():
@@ -123,7 +132,11 @@ def deliveries_dispatch_due(*, limit: int = SWEEP_BATCH) -> int:
             .values_list("pk", flat=True)[:limit]
         )
         if due:
-            Delivery.objects.filter(pk__in=due).update(dispatched_at=now, lease_until=None)
+            Delivery.objects.filter(pk__in=due).update(
+                dispatched_at=now,
+                lease_until=None,
+                redispatches=Least(F("redispatches") + 1, Value(REDISPATCH_DOUBLINGS)),
+            )
             queue_after_commit(due)
     return len(due)
 
