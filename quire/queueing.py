@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 
 import redis
 from celery import current_app
-from django.db import transaction
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 logger = logging.getLogger("quire.queueing")
 
 BROKER_UNAVAILABLE = (BrokerError, redis.ConnectionError, redis.TimeoutError)
+# PostgreSQL or Redis unreachable (or a stale connection): a task that meets one before it has claimed its row
+# is retried, since the row still waits and nothing else would send it.
+UNAVAILABLE = (OperationalError, InterfaceError, redis.RedisError)
 
 
 def task_send_or_mark(
@@ -51,3 +58,31 @@ def marked_requeue(queryset: QuerySet, *, flag: str, send: Callable[[str], None]
             for row_id in marked:
                 transaction.on_commit(partial(send, row_id))
     return len(marked)
+
+
+def unseen_requeue(queryset: QuerySet, *, flag: str, send: Callable[[str], None], limit: int) -> int:
+    """Send again up to `limit` rows of `queryset` (rows waiting for a worker) that no worker has had in hand for
+    QUIRE_JOB_QUEUED_LOST_SECONDS (`queued_seen_at`, which the task writes when it runs or defers, else the
+    row's creation) and that `flag` does not mark for `marked_requeue`: their message was lost (a broker that
+    restarted without its data, a retry that could not be published). Each is counted as seen now, so it is
+    sent once a period. Returns how many were sent."""
+    now = timezone.now()
+    with transaction.atomic():
+        lost = list(
+            queryset.select_for_update(skip_locked=True)
+            .filter(**{flag: False})
+            .annotate(seen=Coalesce("queued_seen_at", "created_at"))
+            .filter(seen__lt=now - timedelta(seconds=settings.QUIRE_JOB_QUEUED_LOST_SECONDS))
+            .order_by("seen")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if lost:
+            queryset.model.objects.filter(pk__in=lost).update(queued_seen_at=now)
+            for row_id in lost:
+                logger.warning(
+                    "%s %s: waiting and unseen by any worker; its task is sent again",
+                    queryset.model.__name__,
+                    row_id,
+                )
+                transaction.on_commit(partial(send, row_id))
+    return len(lost)

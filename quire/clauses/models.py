@@ -36,7 +36,8 @@ class ClauseTypeQuerySet(models.QuerySet):
 class ClauseType(models.Model):
     """A tenant's own clause type ("quick study"): its example passages and the head trained on them, in
     the tenant's schema. `version` counts trainings asked for, so a stale training never overwrites a
-    newer one; `train_unqueued` marks a training the broker could not take, for the sweep to queue."""
+    newer one; `train_unqueued` marks a training the broker could not take, for the sweep to queue, and
+    `queued_seen_at` tells a training whose message was lost."""
 
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "cla"), editable=False)
     key = models.CharField(max_length=60, unique=True)
@@ -55,6 +56,9 @@ class ClauseType(models.Model):
     negative_count = models.PositiveIntegerField(default=0)
     near_misses = models.JSONField(default=list, blank=True)
     train_unqueued = models.BooleanField(default=False)
+    # When a worker last had this queued type's training task in hand, or its training was last asked for; a
+    # queued type unseen for QUIRE_JOB_QUEUED_LOST_SECONDS has lost its message, and the requeue sweep sends one.
+    queued_seen_at = models.DateTimeField(null=True, blank=True)
     trained_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -17,7 +17,7 @@ from quire.clauses.events import clause_type_trained
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.services import documents_held
-from quire.queueing import marked_requeue, task_send_or_mark
+from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -161,8 +161,16 @@ def clause_type_examples_add(
         clause_type.examples, clause_type.counter_examples = new_examples, new_counter
         clause_type.version += 1
         clause_type.status, clause_type.failure_reason = ClauseTypeStatus.QUEUED, ""
+        clause_type.queued_seen_at = timezone.now()
         clause_type.save(
-            update_fields=["examples", "counter_examples", "version", "status", "failure_reason"]
+            update_fields=[
+                "examples",
+                "counter_examples",
+                "version",
+                "status",
+                "failure_reason",
+                "queued_seen_at",
+            ]
         )
         audit_record(
             tenant=tenant,
@@ -206,15 +214,20 @@ def _train_send(clause_type_id: str) -> None:
     )
 
 
-def clause_types_requeue(*, limit: int = REQUEUE_BATCH) -> int:
-    """Queue the trainings the broker could not take when they were asked for (in the current tenant's
-    schema); returns how many."""
-    return marked_requeue(
-        ClauseType.objects.filter(status=ClauseTypeStatus.QUEUED),
-        flag="train_unqueued",
-        send=_train_send,
-        limit=limit,
+def clause_type_seen(*, clause_type_id: str) -> None:
+    """A worker has the type's training task in hand: while the type is queued, its message is not lost."""
+    ClauseType.objects.filter(pk=clause_type_id, status=ClauseTypeStatus.QUEUED).update(
+        queued_seen_at=timezone.now()
     )
+
+
+def clause_types_requeue(*, limit: int = REQUEUE_BATCH) -> int:
+    """Queue the trainings the broker could not take when they were asked for, and again those no worker has
+    had in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (their message was lost), in the current tenant's schema;
+    returns how many."""
+    queued = ClauseType.objects.filter(status=ClauseTypeStatus.QUEUED)
+    lost = unseen_requeue(queued, flag="train_unqueued", send=_train_send, limit=limit)
+    return lost + marked_requeue(queued, flag="train_unqueued", send=_train_send, limit=limit)
 
 
 def clause_type_train(*, clause_type_id: str) -> ClauseType | None:

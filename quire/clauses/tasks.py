@@ -5,6 +5,7 @@ from celery import shared_task
 from quire.clauses.services import (
     CLAUSE_TYPE_TRAIN_TASK,
     clause_type_fail_unexpectedly,
+    clause_type_seen,
     clause_type_train,
     clause_types_requeue,
 )
@@ -19,6 +20,7 @@ def clause_type_train_task(clause_type_id: str, version: int | None = None) -> s
     """Train the clause type's current version. `version` is read from messages queued before trainings were
     queued by id alone, and ignored."""
     try:
+        clause_type_seen(clause_type_id=clause_type_id)
         trained = clause_type_train(clause_type_id=clause_type_id)
     except Exception as exc:
         logger.exception("training clause type %s failed", clause_type_id)

@@ -98,6 +98,10 @@ class Document(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # Set when the broker refused the ingest task after the upload committed; the stuck sweep queues it.
     ingest_unqueued = models.BooleanField(default=False)
+    # When a worker last had this pending document's ingest task in hand (ran it, or deferred it past the tenant's
+    # share); a pending document unseen for QUIRE_JOB_QUEUED_LOST_SECONDS has lost its message, and the stuck
+    # sweep sends one.
+    queued_seen_at = models.DateTimeField(null=True, blank=True)
     # The process running the ingest (`common.processes.process_identity`): a redelivery on the same host
     # takes the document over at once when that process has died, instead of waiting out its heartbeat.
     ingest_owner = models.CharField(max_length=120, blank=True)

@@ -37,7 +37,7 @@ from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
 from quire.heartbeat import TenantHeartbeat
-from quire.queueing import marked_requeue, task_send_or_mark
+from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_rewrite
 from tenants.audit import audit_record
 from tenants.identifiers import new_id
@@ -535,20 +535,26 @@ def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocume
         raise
 
 
+def document_seen(*, document_id: str) -> None:
+    """A worker has the document's ingest task in hand: while the document is pending, its message is not
+    lost."""
+    Document.objects.filter(pk=document_id, status=DocumentStatus.PENDING).update(
+        queued_seen_at=timezone.now()
+    )
+
+
 def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int = STUCK_SWEEP_BATCH) -> int:
-    """Queue ingestion for each upload whose task the broker refused (`ingest_unqueued`), and again for each
-    document left in `parsing` or `embedding` without a heartbeat
+    """Queue ingestion for each upload whose task the broker refused (`ingest_unqueued`), for each pending
+    document no worker has had in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (its message was lost), and again for
+    each document left in `parsing` or `embedding` without a heartbeat
     (`document_ingest` marks it alive) for longer than `stuck_after` (default `QUIRE_DOCUMENT_STUCK_SECONDS`): its worker
     died. The document goes back to `pending`, so the next sweep leaves it alone until a run has started
     on it again. Returns how many documents were re-queued (in the current tenant's schema)."""
     stuck_after = stuck_after or timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
     now = timezone.now()
-    unqueued = marked_requeue(
-        Document.objects.filter(status=DocumentStatus.PENDING),
-        flag="ingest_unqueued",
-        send=_ingest_send,
-        limit=limit,
-    )
+    pending = Document.objects.filter(status=DocumentStatus.PENDING)
+    lost = unseen_requeue(pending, flag="ingest_unqueued", send=_ingest_send, limit=limit)
+    unqueued = marked_requeue(pending, flag="ingest_unqueued", send=_ingest_send, limit=limit)
     with transaction.atomic():
         stuck = list(
             Document.objects.select_for_update(skip_locked=True)
@@ -558,10 +564,12 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
             .values_list("pk", "status")[:limit]
         )
         for document_id, status in stuck:
-            Document.objects.filter(pk=document_id).update(status=DocumentStatus.PENDING, updated_at=now)
+            Document.objects.filter(pk=document_id).update(
+                status=DocumentStatus.PENDING, updated_at=now, queued_seen_at=now
+            )
             logger.warning("document %s: stuck in %s; ingestion queued again", document_id, status)
             transaction.on_commit(partial(_ingest_send, document_id))
-    return unqueued + len(stuck)
+    return unqueued + lost + len(stuck)
 
 
 def document_fail(*, document_id: str, reason: str, owner: str | None = None) -> None:

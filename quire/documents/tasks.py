@@ -6,7 +6,7 @@ from billiard.process import current_process
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from common.processes import process_identity
 from quire.documents.limits import DeadlinePassed
@@ -17,11 +17,13 @@ from quire.documents.services import (
     DOCUMENTS_REQUEUE_STUCK_TASK,
     document_fail,
     document_ingest,
+    document_seen,
     documents_orphans_delete,
     documents_reembed_stale,
     documents_requeue_stuck,
 )
 from quire.fairness import TenantShare, retry_delay
+from quire.queueing import UNAVAILABLE
 from tenants.services import for_each_tenant
 
 logger = logging.getLogger(__name__)
@@ -34,10 +36,14 @@ logger = logging.getLogger(__name__)
     time_limit=settings.QUIRE_INGEST_TIME_LIMIT,
 )
 def document_ingest_task(self, document_id: str) -> str:
+    """Ingest the document within its tenant's share. An error of PostgreSQL or Redis before the document is
+    claimed (unreachable, a stale connection), or one that kept a failed ingest from being recorded, is
+    retried: the document still waits, and nothing else would send it again before the lost-message sweep."""
     soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     started = time.monotonic()
     interrupted = False
     try:
+        document_seen(document_id=document_id)
         with TenantShare(connection.schema_name, self.request.id) as share:
             if not share.granted:
                 raise self.retry(countdown=retry_delay(), max_retries=None)
@@ -45,6 +51,12 @@ def document_ingest_task(self, document_id: str) -> str:
     except SoftTimeLimitExceeded:
         interrupted = True
         return _stopped(document_id, soft_limit)
+    except UNAVAILABLE as exc:
+        logger.warning(
+            "document %s: %s before it could be ingested; retried", document_id, type(exc).__name__
+        )
+        close_old_connections()
+        raise self.retry(countdown=retry_delay(), max_retries=None) from exc
     finally:
         # The pool's clock starts before `started`, so its signal can land a little before the task's own
         # clock reaches the limit; the elapsed time covers a signal some library code swallowed.

@@ -11,7 +11,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Coalesce, Length
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
@@ -41,7 +41,7 @@ from quire.documents.services import (
 from quire.heartbeat import TenantHeartbeat
 from quire.jobs.events import job_canceled, job_finished
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
-from quire.queueing import marked_requeue, task_send_or_mark
+from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_purge_before
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -328,23 +328,9 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
     in turn. A queued job whose run the broker refused (`run_unqueued`) is queued too, and so is one no
     worker has had in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (`queued_seen_at`, else its creation): its message
     was lost. Returns how many jobs were re-queued (in the current tenant's schema)."""
-    unqueued = marked_requeue(
-        Job.objects.filter(status=JobStatus.QUEUED), flag="run_unqueued", send=_run_send, limit=limit
-    )
-    now = timezone.now()
-    with transaction.atomic():
-        lost = list(
-            Job.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.QUEUED, run_unqueued=False)
-            .annotate(seen=Coalesce("queued_seen_at", "created_at"))
-            .filter(seen__lt=now - timedelta(seconds=settings.QUIRE_JOB_QUEUED_LOST_SECONDS))
-            .order_by("seen")
-            .values_list("pk", flat=True)[:limit]
-        )
-        Job.objects.filter(pk__in=lost).update(queued_seen_at=now)
-        for job_id in lost:
-            logger.warning("job %s: queued and unseen by any worker; its run is sent again", job_id)
-            transaction.on_commit(partial(_run_send, job_id))
+    queued = Job.objects.filter(status=JobStatus.QUEUED)
+    lost = unseen_requeue(queued, flag="run_unqueued", send=_run_send, limit=limit)
+    unqueued = marked_requeue(queued, flag="run_unqueued", send=_run_send, limit=limit)
     with transaction.atomic():
         stalled = list(
             Job.objects.select_for_update(skip_locked=True)
@@ -361,7 +347,7 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
             )
             logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
             transaction.on_commit(partial(_run_send, job_id))
-    return unqueued + len(lost) + len(stalled)
+    return unqueued + lost + len(stalled)
 
 
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:

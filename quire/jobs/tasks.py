@@ -1,8 +1,7 @@
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
-from redis import RedisError
+from django.db import close_old_connections, connection
 
 from quire.fairness import TenantShare, retry_delay
 from quire.jobs.services import (
@@ -15,10 +14,10 @@ from quire.jobs.services import (
     jobs_requeue_stalled,
     retention_apply,
 )
+from quire.queueing import UNAVAILABLE
 from tenants.services import for_each_tenant
 
 logger = logging.getLogger(__name__)
-UNAVAILABLE = (OperationalError, InterfaceError, RedisError)
 
 
 @shared_task(name=JOB_RUN_TASK, bind=True, max_retries=None)

@@ -242,6 +242,35 @@ def test_a_training_the_broker_could_not_take_is_queued_by_the_sweep(tenant_a, m
             ClauseType.objects.filter(pk=created.pk).delete()
 
 
+def test_a_queued_training_no_worker_has_seen_for_hours_is_sent_again_once(make_tenant, monkeypatch):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from django.conf import settings
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from quire import queueing
+    from quire.clauses.models import ClauseType
+    from quire.clauses.services import CLAUSE_TYPE_TRAIN_TASK, clause_types_requeue
+
+    sent = []
+    monkeypatch.setattr(
+        queueing, "current_app", SimpleNamespace(send_task=lambda name, args, **o: sent.append((name, args)))
+    )
+    tenant = make_tenant("lost-trainings").tenant
+    hours_ago = timezone.now() - timedelta(seconds=settings.QUIRE_JOB_QUEUED_LOST_SECONDS + 60)
+    with tenant_context(tenant):
+        lost, seen, _fresh = (
+            ClauseType.objects.create(key=f"{name}_type", name=name, examples=BODY["examples"])
+            for name in ("lost", "seen", "fresh")
+        )
+        ClauseType.objects.filter(pk__in=[lost.pk, seen.pk]).update(created_at=hours_ago)
+        ClauseType.objects.filter(pk=seen.pk).update(queued_seen_at=timezone.now())
+        assert clause_types_requeue() == 1 and clause_types_requeue() == 0
+    assert sent == [(CLAUSE_TYPE_TRAIN_TASK, [lost.pk])]
+
+
 def test_a_heads_own_negatives_are_the_passages_of_the_tenants_recent_documents(tenant_a):
     import hashlib
 

@@ -179,3 +179,57 @@ def test_a_large_upload_queued_again_by_a_sweep_keeps_the_lowest_priority(make_t
         Document.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
         assert documents_requeue_stuck(stuck_after=timedelta(minutes=5)) == 2
     assert sorted(sent) == sorted([([big.pk], 9), ([small.pk], None)])
+
+
+def test_a_pending_document_no_worker_has_seen_for_hours_is_sent_again_once(make_tenant, monkeypatch):
+    from django.conf import settings as django_settings
+
+    from quire import queueing
+
+    sent = []
+    monkeypatch.setattr(
+        queueing, "current_app", SimpleNamespace(send_task=lambda name, args, **o: sent.append(args))
+    )
+    tenant = make_tenant("lost-ingests").tenant
+    hours_ago = timezone.now() - timedelta(seconds=django_settings.QUIRE_JOB_QUEUED_LOST_SECONDS + 60)
+    with tenant_context(tenant):
+        lost, seen, fresh = (
+            Document.objects.create(
+                filename=f"{name}.txt", content_type="text/plain", sha256=name.ljust(64, "0"), size_bytes=1
+            )
+            for name in ("lost", "seen", "fresh")
+        )
+        Document.objects.filter(pk__in=[lost.pk, seen.pk]).update(created_at=hours_ago)
+        Document.objects.filter(pk=seen.pk).update(queued_seen_at=timezone.now())
+        assert documents_requeue_stuck() == 1
+        assert documents_requeue_stuck() == 0
+    assert sent == [[lost.pk]] and [fresh.pk] not in sent
+
+
+def test_an_ingest_task_that_cannot_reach_redis_before_its_claim_is_retried(tenant_a, monkeypatch):
+    import redis
+
+    from quire.documents import tasks
+
+    entered = []
+
+    class Share:
+        granted = True
+
+        def __init__(self, schema_name, task_id):
+            pass
+
+        def __enter__(self):
+            entered.append(True)
+            if len(entered) == 1:
+                raise redis.ConnectionError("Error 111 connecting to redis: Connection refused.")
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(tasks, "TenantShare", Share)
+    monkeypatch.setattr(tasks, "_ingest", lambda document_id, soft_limit, *, deadline: "ready")
+    with tenant_context(tenant_a.tenant):
+        assert tasks.document_ingest_task.apply(args=["doc_unreachable"]).get() == "ready"
+    assert len(entered) == 2
