@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from quire.embedded import data_dir, ensure_service_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = "ingest,jobs,webhooks,billing"
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 SAMPLE = Path(__file__).resolve().parent / "demo" / "reseller-agreement.txt"
 
 
@@ -35,6 +37,30 @@ def _manage(*args: str, capture: bool = False) -> str:
         stdout=subprocess.PIPE if capture else None,
     )
     return result.stdout or ""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process holds `host:port`, so the web server could not bind it (and a check of its URL
+    would reach that process instead). Binds as gunicorn does, with SO_REUSEADDR, so a port left in TIME_WAIT by
+    the last run counts as free."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            return True
+    return False
+
+
+def url_host(host: str) -> str:
+    """The host to print and to check for a bind address: a wildcard bind is reached on loopback, which the
+    allowed hosts admit, where `http://0.0.0.0:...` would be refused."""
+    if host in WILDCARD_HOSTS:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
@@ -71,8 +97,16 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
     os.environ.setdefault("QUIRE_LOG_FORMAT", "text")
-    host = os.environ.get("QUIRE_HOST", "127.0.0.1")
+    bind_host = os.environ.get("QUIRE_HOST", "127.0.0.1")
     port = int(os.environ.get("QUIRE_PORT", "8000"))
+    if port_in_use(bind_host, port):
+        print(
+            f"port {port} is in use on {bind_host or '*'}: another `make run` or another server holds it. Stop it, "
+            "or choose another port: QUIRE_PORT=8001 make run",
+            file=sys.stderr,
+        )
+        return 1
+    host = url_host(bind_host)
     servers = ensure_service_urls()
     procs: list[subprocess.Popen] = []
 

@@ -127,3 +127,47 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
             f"{[psutil.Process(p).cmdline() for p in _alive(started)]}\n{errors.read_text()[-3000:]}"
         ),
     )
+
+
+def test_the_launcher_refuses_a_port_another_server_answers_on(tmp_path):
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Foreign(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    foreign = HTTPServer(("127.0.0.1", 0), Foreign)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QUIRE_HOST")}
+    env.update(QUIRE_DATA_DIR=str(tmp_path), QUIRE_PORT=str(foreign.server_address[1]))
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "quire.launcher"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = launcher.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(launcher.pid, signal.SIGKILL)
+        out, err = launcher.communicate()
+    finally:
+        foreign.shutdown()
+        foreign.server_close()
+    assert launcher.returncode not in (0, None) and "Quire is running" not in out, out + err
+    assert f"port {foreign.server_address[1]} is in use" in err and "QUIRE_PORT=" in err
+
+
+def test_the_launcher_prints_loopback_urls_for_a_wildcard_bind():
+    from quire.launcher import url_host
+
+    assert url_host("0.0.0.0") == url_host("::") == "127.0.0.1"
+    assert url_host("192.0.2.10") == "192.0.2.10" and url_host("::1") == "[::1]"
