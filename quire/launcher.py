@@ -1,6 +1,7 @@
 """`make run`: services, migrations, demo tenant, then web + worker + beat until Ctrl-C.
 
-Every process started here is stopped on exit (SIGINT or SIGTERM), embedded servers included.
+Every process started here is stopped on exit (SIGINT or SIGTERM), and the embedded servers too unless another
+process (a `manage.py` command, a test run) still holds them.
 """
 
 from __future__ import annotations
