@@ -2,7 +2,9 @@
 
 The archive (pg_dump's custom format) holds the tenant's schema only: its tables, rows, sequences and
 indexes. The tenant's rows in `public` (the tenant, its domains, members, API keys and billing) are not in
-it; they stay where they are, and the restore puts back the schema of a tenant that still has them.
+it; they stay where they are, and the restore puts back the schema of a tenant that still has them. Nor are
+the stored files: the apps that keep files say, through `schema_restored`, what a restored row names that
+storage no longer holds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.dispatch import Signal
 from psycopg import pq
 
 from tenants.migrating import applied_migrations, migrations_on_disk
@@ -24,6 +27,9 @@ from tenants.schemas import schema_migrate
 
 # A restore renames the schema it replaces to `<schema>_before_restore_<unix time>` until it has committed.
 ASIDE_INFIX = "_before_restore_"
+# Sent with `tenant` in its schema once a restore has committed; each receiver returns lines for the operator
+# about what the archive could not bring back (a restored row whose stored file was deleted since the dump).
+schema_restored = Signal()
 
 
 def pg_tool(name: str) -> str:
@@ -159,6 +165,14 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')
     return _brought_up_to_date(tenant.schema_name)
+
+
+def restore_notes(*, tenant: Tenant) -> list[str]:
+    """What the apps find amiss in the tenant's restored schema (`schema_restored`), one line each."""
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(tenant):
+        return [line for _, lines in schema_restored.send(sender=Tenant, tenant=tenant) for line in lines]
 
 
 def _brought_up_to_date(schema_name: str) -> list[tuple[str, str]]:

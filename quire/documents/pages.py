@@ -1,4 +1,5 @@
-"""A PDF page as a PNG image, rendered with pypdfium2 once and kept in storage beside the documents."""
+"""A PDF page as a PNG image, rendered with pypdfium2 once and kept in storage beside the documents, under the
+tenant's schema (`page-images/<schema>/<document id>/`), so erasing a tenant empties that folder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 
 from quire.documents.limits import IngestLimits, check_ocr_pixels
 from quire.documents.models import Document
@@ -17,13 +19,21 @@ PAGE_IMAGE_DPI = 100
 _PDFIUM = threading.Lock()
 
 
+PAGE_IMAGES = "page-images"
+
+
+def page_images_folder(schema_name: str) -> str:
+    return f"{PAGE_IMAGES}/{schema_name}"
+
+
 def _name(document_id: str, page: int) -> str:
-    return f"page-images/{document_id}/{page}.png"
+    return f"{page_images_folder(connection.schema_name)}/{document_id}/{page}.png"
 
 
 def page_image(document: Document, page: int) -> bytes:
     """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI; LookupError for a document that is
-    not a PDF or a page it does not have. Held to the OCR pixel limit."""
+    not a PDF or a page it does not have. Held to the OCR pixel limit. The connection is in the document's
+    tenant's schema."""
     if document.content_type != PDF or not 1 <= page <= document.page_count:
         raise LookupError(f"{document.id} has no page image {page}")
     name = _name(document.id, page)
@@ -48,15 +58,33 @@ def page_image(document: Document, page: int) -> bytes:
     if not default_storage.exists(name):
         default_storage.save(name, ContentFile(out.getvalue()))
         if not Document.objects.filter(pk=document.id).exists():
-            page_images_delete(document.id)
+            page_images_delete(document.id, schema_name=connection.schema_name)
     return out.getvalue()
 
 
-def page_images_delete(document_id: str) -> None:
-    folder = f"page-images/{document_id}"
+def page_images_delete(document_id: str, *, schema_name: str) -> int:
+    """Delete the document's page images: under its tenant's schema, and where they were kept before that
+    (`page-images/<document id>/`). Returns how many."""
+    folders = (f"{page_images_folder(schema_name)}/{document_id}", f"{PAGE_IMAGES}/{document_id}")
+    return sum(_files_delete(folder) for folder in folders)
+
+
+def page_images_folder_delete(*, schema_name: str) -> int:
+    """Delete every page image kept under the schema's folder, whatever document it was rendered from; returns
+    how many."""
+    folder = page_images_folder(schema_name)
+    try:
+        documents, _ = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    return sum(_files_delete(f"{folder}/{document_id}") for document_id in documents)
+
+
+def _files_delete(folder: str) -> int:
     try:
         _, files = default_storage.listdir(folder)
     except FileNotFoundError:
-        return
+        return 0
     for name in files:
         default_storage.delete(f"{folder}/{name}")
+    return len(files)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
 from common.scripts import estimated_tokens
 from connectors.spans import PageMap, make_span
 from quire.documents.models import Chunk, Document, DocumentStatus
+from tenants.models import Tenant
 
 HNSW_EF_SEARCH = 200
 # pgvector's largest ef_search.
@@ -105,4 +107,34 @@ def question_chunks(*, document_id: str, question: str, token_budget: int) -> li
     return [
         {"chunk_id": c.chunk_id, "start": offsets[c.position][0], "end": offsets[c.position][1]}
         for c in pack_chunks(candidates, token_budget=token_budget)
+    ]
+
+
+def documents_without_file() -> list[Document]:
+    """The documents of the current schema whose stored file is gone (deleted since the archive a restore read
+    was made): one listing of the schema's folder, and a look for each file stored under an older name."""
+    folder = f"documents/{connection.schema_name}"
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        names = []
+    stored = {f"{folder}/{name}" for name in names}
+    documents = Document.objects.only("pk", "filename", "file").order_by("created_at", "pk")
+    return [
+        document
+        for document in documents
+        if document.file.name not in stored
+        and (document.file.name.startswith(f"{folder}/") or not default_storage.exists(document.file.name))
+    ]
+
+
+def restored_documents_report(*, tenant: Tenant, **signal: object) -> list[str]:
+    """`schema_restored`'s receiver: a line for each restored document whose stored file is missing."""
+    missing = documents_without_file()
+    if not missing:
+        return []
+    return [
+        f"{len(missing)} restored document(s) name a stored file that is gone (deleted after the archive was made); "
+        "they can be neither ingested nor shown again: delete them, or upload the files again",
+        *(f"  {document.pk}\t{document.filename}\t{document.file.name}" for document in missing),
     ]

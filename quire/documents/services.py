@@ -32,7 +32,7 @@ from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
 from quire.documents.limits import ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
-from quire.documents.pages import page_images_delete
+from quire.documents.pages import page_images_delete, page_images_folder, page_images_folder_delete
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
@@ -621,11 +621,11 @@ def document_delete(*, document: Document) -> None:
             object_id=document.pk,
             details={"spans_redacted": redactor.count, "events_rewritten": events},
         )
-        file, document_id = document.file, document.pk
+        file, document_id, schema_name = document.file, document.pk, connection.schema_name
         attachment_ids = list(document.attachments.values_list("pk", flat=True))
         document.delete()
         transaction.on_commit(lambda: file.delete(save=False))
-        transaction.on_commit(lambda: page_images_delete(document_id))
+        transaction.on_commit(lambda: page_images_delete(document_id, schema_name=schema_name))
         orphans = Document.objects.filter(
             pk__in=attachment_ids, arrived_as_attachment=True, attached_to__isnull=True
         )
@@ -647,7 +647,7 @@ def documents_files_delete() -> int:
     documents = list(Document.objects.only("pk", "file").iterator())
     for document in documents:
         document.file.delete(save=False)
-        page_images_delete(document.pk)
+        page_images_delete(document.pk, schema_name=connection.schema_name)
     return len(documents)
 
 
@@ -661,27 +661,28 @@ def documents_held(*, ids: Iterable[str]) -> set[str]:
 
 
 def documents_folder_delete(*, schema_name: str) -> int:
-    """Delete every file stored under the schema's folder (`document_file_name`), whatever row names it: the
-    last step of erasing a tenant. Returns how many."""
+    """Delete every file stored under the schema's folders (`document_file_name`, and the page images'),
+    whatever row names it: the last step of erasing a tenant. Returns how many."""
     folder = f"documents/{schema_name}"
     try:
         _, names = default_storage.listdir(folder)
     except FileNotFoundError:
-        return 0
+        names = []
     for name in names:
         default_storage.delete(f"{folder}/{name}")
-    return len(names)
+    return len(names) + page_images_folder_delete(schema_name=schema_name)
 
 
 def documents_orphans_delete(*, min_age: timedelta = ORPHAN_MIN_AGE) -> int:
     """Delete the files under the current schema's folder that no document names and that are older than
     `min_age`: bytes whose row never committed (a process killed between storing and committing, a transaction
-    rolled back around an upload). Returns how many."""
+    rolled back around an upload), or whose row a restore of an older archive (`tenant_restore`) took away; and
+    the page images as old of documents that no longer exist. Returns how many files."""
     folder = f"documents/{connection.schema_name}"
     try:
         _, names = default_storage.listdir(folder)
     except FileNotFoundError:
-        return 0
+        names = []
     named = set(Document.objects.filter(file__startswith=f"{folder}/").values_list("file", flat=True))
     cutoff = timezone.now() - min_age
     deleted = 0
@@ -696,6 +697,30 @@ def documents_orphans_delete(*, min_age: timedelta = ORPHAN_MIN_AGE) -> int:
         except FileNotFoundError:
             continue
         logger.warning("deleted %s: no document names it", path)
+        deleted += 1
+    try:
+        rendered, _ = default_storage.listdir(page_images_folder(connection.schema_name))
+    except FileNotFoundError:
+        rendered = []
+    held = set(Document.objects.filter(pk__in=rendered).values_list("pk", flat=True))
+    for document_id in sorted(set(rendered) - held):
+        deleted += _files_older_delete(f"{page_images_folder(connection.schema_name)}/{document_id}", cutoff)
+    return deleted
+
+
+def _files_older_delete(folder: str, cutoff: datetime) -> int:
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    deleted = 0
+    for name in names:
+        try:
+            if default_storage.get_modified_time(f"{folder}/{name}") >= cutoff:
+                continue
+            default_storage.delete(f"{folder}/{name}")
+        except FileNotFoundError:
+            continue
         deleted += 1
     return deleted
 

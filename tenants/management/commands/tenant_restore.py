@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.backups import tenant_restore
+from tenants.backups import restore_notes, tenant_restore
 from tenants.models import Tenant
 
 
@@ -25,6 +25,8 @@ class Command(BaseCommand):
         except (RuntimeError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"restored schema {tenant.schema_name} from {archive}")
+        for line in restore_notes(tenant=tenant):
+            self.stdout.write(line)
         if applied:
             names = ", ".join(f"{app}.{name}" for app, name in applied)
             plural = "" if len(applied) == 1 else "s"

@@ -236,9 +236,78 @@ def test_a_page_image_rendered_while_its_document_is_deleted_is_not_kept(tenant_
 
         monkeypatch.setattr(pages, "check_ocr_pixels", deleted_meanwhile)
         pages.page_image(document, 1)
-    assert not (Path(settings.MEDIA_ROOT) / "page-images" / document.pk).exists() or not any(
-        (Path(settings.MEDIA_ROOT) / "page-images" / document.pk).iterdir()
-    )
+    folder = Path(settings.MEDIA_ROOT) / "page-images" / tenant_a.tenant.schema_name / document.pk
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_page_images_are_kept_under_the_schema_and_go_with_the_document_and_the_tenant(make_tenant):
+    from quire.documents import pages
+    from quire.documents.models import Document
+    from quire.documents.services import document_create, document_delete
+    from tests.support.documents import make_pdf
+
+    tenant = make_tenant("page-images").tenant
+    media = Path(settings.MEDIA_ROOT) / "page-images"
+    with tenant_context(tenant):
+        kept, deleted = (
+            document_create(
+                tenant=tenant,
+                content=make_pdf([f"Page {name} {uuid.uuid4().hex}."]),
+                filename=f"{name}.pdf",
+                declared_type=None,
+                max_bytes=10**6,
+            ).document
+            for name in ("kept", "deleted")
+        )
+        Document.objects.filter(pk__in=[kept.pk, deleted.pk]).update(page_starts=[0])
+        for document in Document.objects.filter(pk__in=[kept.pk, deleted.pk]):
+            pages.page_image(document, 1)
+        assert (media / tenant.schema_name / kept.pk / "1.png").is_file()
+        old_path = default_storage.save(f"page-images/{deleted.pk}/2.png", ContentFile(b"rendered before"))
+        document_delete(document=Document.objects.get(pk=deleted.pk))
+    assert not (media / tenant.schema_name / deleted.pk / "1.png").exists()
+    assert not default_storage.exists(old_path)
+
+    call_command("tenant_erase", "page-images", "--yes", stdout=io.StringIO())
+    assert not (media / tenant.schema_name / kept.pk / "1.png").exists()
+
+
+def test_a_restore_names_documents_whose_file_is_gone_and_the_sweep_deletes_files_no_row_names(
+    make_tenant, tmp_path
+):
+    from quire.documents.models import Document
+    from quire.documents.services import document_create, document_delete, documents_orphans_delete
+
+    tenant = make_tenant("restored-files").tenant
+    archive = tmp_path / "restored-files.dump"
+
+    def upload(name: str) -> Document:
+        return document_create(
+            tenant=tenant,
+            content=f"The {name} memo {uuid.uuid4().hex}.".encode(),
+            filename=f"{name}.txt",
+            declared_type=None,
+            max_bytes=10**6,
+        ).document
+
+    with tenant_context(tenant):
+        kept, gone = upload("kept"), upload("gone")
+    call_command("tenant_dump", "restored-files", str(archive))
+    with tenant_context(tenant):
+        document_delete(document=gone)
+        later = upload("later")
+    assert default_storage.exists(later.file.name) and not default_storage.exists(gone.file.name)
+
+    out = io.StringIO()
+    call_command("tenant_restore", "restored-files", str(archive), "--replace", stdout=out)
+    report = out.getvalue()
+    assert "1 restored document(s) name a stored file that is gone" in report
+    assert gone.pk in report and kept.pk not in report
+
+    with tenant_context(tenant):
+        assert not Document.objects.filter(pk=later.pk).exists()
+        assert documents_orphans_delete(min_age=timedelta(0)) >= 1
+    assert not default_storage.exists(later.file.name) and default_storage.exists(kept.file.name)
 
 
 def test_a_deleted_documents_near_miss_leaves_no_text_in_clause_type_events(tenant_a):
