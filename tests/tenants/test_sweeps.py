@@ -16,6 +16,7 @@ def _backend() -> tuple[int, int]:
 
 
 def test_a_sweep_leaves_no_connection_holding_every_schemas_caches(tenant_a, tenant_b):
+    connection.close()
     before = _backend()
     seen = for_each_tenant(lambda tenant: (Document.objects.count(), _backend())[1])
     assert len(seen) >= 2 and {pid for pid, _ in seen} == {before[0]}
