@@ -4,6 +4,10 @@ free seat of the tenant's plan."""
 
 from __future__ import annotations
 
+import logging
+import smtplib
+from dataclasses import dataclass
+
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -14,6 +18,8 @@ from tenants.audit import audit_record
 from tenants.models import Member, Role, Tenant, email_normalised, role_allows
 from tenants.passwords import password_set_link
 from tenants.services import member_add, tenant_lock
+
+logger = logging.getLogger(__name__)
 
 
 class MemberChangeRefused(Refusal):
@@ -62,9 +68,18 @@ def _keeps_an_owner(target: Member, new_role: str | None) -> bool:
     return Member.objects.filter(tenant_id=target.tenant_id, role=Role.OWNER).exclude(pk=target.pk).exists()
 
 
-def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_url: str) -> Member:
+@dataclass(frozen=True)
+class Invitation:
+    member: Member
+    # False when the mail server refused the invitation: the member stays, and the portal's "Forgot your
+    # password?" sends them the link.
+    mailed: bool
+
+
+def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_url: str) -> Invitation:
     """Add the person with `role` and e-mail them a link to set their password (or to sign in, if they
-    already have an account). Inviting an existing member is refused."""
+    already have an account). Inviting an existing member is refused. A mail server that fails leaves the
+    member added, `mailed` false."""
     _check_may_grant(actor=actor, role=role)
     email = email_normalised(email)
     if not email or "@" not in email:
@@ -86,13 +101,17 @@ def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_
         else base_url.rstrip("/") + "/login"
     )
     context = {"tenant": tenant, "inviter": actor.user.email, "role": Role(role).label, "link": link}
-    send_mail(
-        subject=f"You are invited to {tenant.name} on Quire",
-        message=render_to_string("portal/email/invite.txt", context),
-        from_email=None,
-        recipient_list=[email],
-    )
-    return member
+    try:
+        send_mail(
+            subject=f"You are invited to {tenant.name} on Quire",
+            message=render_to_string("portal/email/invite.txt", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("the invitation of member %s was not mailed: %s", member.pk, exc)
+        return Invitation(member, mailed=False)
+    return Invitation(member, mailed=True)
 
 
 def member_change_role(*, actor: Member, target: Member, role: str) -> Member:

@@ -35,9 +35,15 @@ def member_list(request: HttpRequest) -> HttpResponse:
         except MemberChangeRefused as exc:
             show_rejection(form, exc)
         else:
-            messages.success(
-                request, f"Invited {invited.user.email}; they get an e-mail with a sign-in link."
-            )
+            email = invited.member.user.email
+            if invited.mailed:
+                messages.success(request, f"Invited {email}; they get an e-mail with a sign-in link.")
+            else:
+                messages.warning(
+                    request,
+                    f"Added {email}, but the invitation e-mail could not be sent; they can choose a password "
+                    "with “Forgot your password?” on the sign-in page.",
+                )
             return redirect("portal:members")
     members = Member.objects.filter(tenant=request.tenant).select_related("user").order_by("created_at")
     return page(

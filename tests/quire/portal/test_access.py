@@ -423,3 +423,19 @@ def test_a_member_who_leaves_is_signed_out_and_a_non_member_can_sign_in_again(wo
     assert outsider.get("/documents").status_code == 200
     member = signed_in(workspace, "viewer")
     assert member.get("/login")["Location"] == "/"
+
+
+def test_an_invitation_the_mail_server_refuses_keeps_the_member_and_says_so(workspace, monkeypatch):
+    import smtplib
+
+    from quire.portal import services
+
+    def refused(**kwargs):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    monkeypatch.setattr(services, "send_mail", refused)
+    admin = signed_in(workspace, "admin")
+    invited = admin.post("/members", {"email": "unmailed@example.com", "role": "viewer"}, follow=True)
+    assert invited.status_code == 200
+    assert "the invitation e-mail could not be sent" in invited.content.decode()
+    assert Member.objects.filter(tenant=workspace.tenant, user__username="unmailed@example.com").exists()
