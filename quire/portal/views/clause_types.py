@@ -28,9 +28,10 @@ from quire.jobs.clause_findings import (
 )
 from quire.jobs.models import Job, JobResult
 from quire.portal.access import portal_page
-from quire.portal.forms import ClauseTypeForm
+from quire.portal.forms import CallPeriodForm, ClauseTypeForm
 from quire.portal.highlight import Finding, findings_from_output
 from quire.portal.views.common import page, show_rejection
+from quire.portal.views.documents import document_page
 
 TRAINING = (ClauseTypeStatus.QUEUED, ClauseTypeStatus.TRAINING)
 
@@ -156,24 +157,25 @@ def _finding_answers(request: HttpRequest) -> list[tuple[str, str]]:
     ]
 
 
-def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], counter: list[str]) -> None:
+def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], counter: list[str]) -> bool:
     """Store a reviewer's answers on a clause type and say what happens next: it trains again, or it already
-    held them."""
+    held them. False when the clause type refused them (the message says why)."""
     try:
         answered = clause_type_examples_add(
             tenant=request.tenant, clause_type=clause_type, examples=examples, counter_examples=counter
         )
     except Refusal as exc:
         messages.error(request, f"{clause_type.name}: {exc}")
-        return
+        return False
     if answered.version == clause_type.version:
         messages.info(request, f"{clause_type.name} already holds these answers; nothing to train.")
-        return
+        return True
     held = f"{answered.example_count} example{pluralize(answered.example_count)}"
     if answered.counter_example_count:
         count = answered.counter_example_count
         held += f" and {count} counter-example{pluralize(count)}"
     messages.success(request, f"Training {clause_type.name} again on {held}.")
+    return True
 
 
 def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:
@@ -251,10 +253,14 @@ def document_clause_example(request: HttpRequest, document_id: str) -> HttpRespo
     document = get_object_or_404(Document, pk=document_id)
     clause_type = get_object_or_404(ClauseType, pk=request.POST.get("clause_type", ""))
     passage = folded(request.POST.get("passage", ""))
+    answer = "not" if request.POST.get("answer") == "not" else "clause"
     if not passage or passage not in folded(document.text):
         messages.error(request, "The passage must be text of this document: select it in the text below.")
-    elif request.POST.get("answer") == "not":
-        _answer(request, clause_type, [], [passage])
+        stored = False
     else:
-        _answer(request, clause_type, [passage], [])
+        stored = _answer(request, clause_type, *(([], [passage]) if answer == "not" else ([passage], [])))
+    if not stored:
+        teach = {"passage": request.POST.get("passage", ""), "clause_type": clause_type.pk, "answer": answer}
+        period = CallPeriodForm(initial={"period": document.metadata.get("period", "")})
+        return document_page(request, document, period, teach)
     return redirect(f"{reverse('portal:document', kwargs={'document_id': document.pk})}#teach-heading")

@@ -95,18 +95,23 @@ def document_table(request: HttpRequest) -> HttpResponse:
 def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
     document = get_object_or_404(Document, pk=document_id)
     form = CallPeriodForm(initial={"period": document.metadata.get("period", "")})
-    return _document_page(request, document, form)
+    return document_page(request, document, form)
 
 
-def _document_page(request: HttpRequest, document: Document, form: CallPeriodForm) -> HttpResponse:
+def document_page(
+    request: HttpRequest, document: Document, form: CallPeriodForm, teach: dict | None = None
+) -> HttpResponse:
+    """The document's page; `teach`: what a refused "Teach a clause type" form held (`passage`, `clause_type`,
+    `answer`), shown again with a 400."""
     context = {
         "document": document,
         "metadata": sorted(document.metadata.items()),
         "in_progress": document.status in IN_PROGRESS,
         "period_form": form,
         "clause_types": ClauseType.objects.order_by("name").only("id", "key", "name"),
+        "teach": teach or {},
     }
-    return page(request, "portal/document.html", context, status=400 if form.errors else 200)
+    return page(request, "portal/document.html", context, status=400 if form.errors or teach else 200)
 
 
 @require_POST
@@ -116,13 +121,13 @@ def document_period(request: HttpRequest, document_id: str) -> HttpResponse:
     document = get_object_or_404(Document, pk=document_id)
     form = CallPeriodForm(request.POST)
     if not form.is_valid():
-        return _document_page(request, document, form)
+        return document_page(request, document, form)
     period = form.cleaned_data["period"]
     try:
         document_update(document=document, metadata={"period": period})
     except Refusal as exc:
         show_rejection(form, exc)
-        return _document_page(request, document, form)
+        return document_page(request, document, form)
     messages.success(request, f"Call period set to {period}." if period else "Call period cleared.")
     return redirect("portal:document", document_id=document.pk)
 

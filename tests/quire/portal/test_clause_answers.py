@@ -201,8 +201,12 @@ def test_a_passage_of_a_document_is_added_as_an_example_from_its_page(workspace)
     url = f"/documents/{document.pk}/clause-example"
     assert viewer.post(url, {"clause_type": clause_type.pk, "passage": EXCUSED}).status_code == 403
 
-    elsewhere = developer.post(url, {"clause_type": clause_type.pk, "passage": "Not in it."}, follow=True)
-    assert "The passage must be text of this document" in elsewhere.content.decode()
+    elsewhere = developer.post(url, {"clause_type": clause_type.pk, "passage": "Not in it.", "answer": "not"})
+    assert elsewhere.status_code == 400
+    shown = elsewhere.content.decode()
+    assert "The passage must be text of this document" in shown
+    assert ">Not in it.</textarea>" in shown and f'<option value="{clause_type.pk}" selected>' in shown
+    assert 'value="not" checked' in shown
     wrapped = EXCUSED.replace(" caused by ", "\n  caused by ")
     added = developer.post(url, {"clause_type": clause_type.pk, "passage": wrapped, "answer": "clause"})
     assert added.status_code == 302 and added["Location"] == f"/documents/{document.pk}#teach-heading"
