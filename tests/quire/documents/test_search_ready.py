@@ -45,12 +45,16 @@ def test_a_search_finds_the_ready_document_past_nearer_chunks_of_one_still_embed
     query = embed_texts([QUERY])[0]
     with tenant_context(make_tenant("search-ready").tenant):
         ready = _document("ready.txt", "ready", _around(query, 5, 0.04, 1))
-        _document("embedding.txt", "embedding", _around(query, 3000, 0.01, 2))
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE documents_chunk")
-            cursor.execute("ANALYZE documents_document")
-        hits = search_chunks(query=QUERY, k=5)
-        exact = search_chunks(query=QUERY, k=5, exact=True)
+        embedding = _document("embedding.txt", "embedding", _around(query, 3000, 0.01, 2))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE documents_chunk")
+                cursor.execute("ANALYZE documents_document")
+            hits = search_chunks(query=QUERY, k=5)
+            exact = search_chunks(query=QUERY, k=5, exact=True)
+        finally:
+            # A document left in `embedding` would be taken for a stuck one by the stuck-ingest sweeps of later tests.
+            embedding.delete()
     assert [hit.document_id for hit in hits] == [ready.pk] * 5
     assert hits == exact
 
