@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import io
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
+import billing
 from billing import stripe_gateway
 from billing import tasks as billing_tasks
 from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
@@ -116,6 +119,14 @@ def test_plans_are_seeded_and_a_new_tenant_starts_on_the_default_plan(make_tenan
         free.max_context_tokens = original
         free.save()
     assert entitlements_for(tenant).max_context_tokens == original
+
+
+def test_the_functions_billings_docstring_names_exist():
+    named = re.findall(r"`(billing(?:\.\w+)+)`", billing.__doc__)
+    assert named
+    for name in named:
+        module, _, function = name.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function, None)), name
 
 
 def test_current_period_is_monthly_from_the_anchor():
