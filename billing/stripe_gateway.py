@@ -530,12 +530,16 @@ def _subscription_changed(subscription: dict, *, event_type: str, event_at: date
 
 
 def stripe_subscription_cancel(*, subscription_id: str) -> str:
-    """Cancel a subscription the account has moved away from (after a Checkout upgrade); returns its status."""
+    """Cancel a subscription the account has moved away from (after a Checkout upgrade); returns its status.
+    Stripe invoices it at once for the metered usage not invoiced yet (without `invoice_now` it would drop
+    that usage), and credits no unused time of its flat price."""
     _configure()
     subscription = stripe.Subscription.retrieve(subscription_id)
     if subscription.status in ENDED_AT_STRIPE:
         return subscription.status
-    return stripe.Subscription.cancel(subscription_id, idempotency_key=f"cancel-{subscription_id}").status
+    return stripe.Subscription.cancel(
+        subscription_id, invoice_now=True, prorate=False, idempotency_key=f"cancel-{subscription_id}"
+    ).status
 
 
 def replaced_subscription_cancel(*, replaced: ReplacedSubscription) -> bool:

@@ -563,6 +563,8 @@ def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(stripe_server,
     assert (account.stripe_subscription_id, account.plan.code) == ("sub_from_checkout", "team")
     assert entitlements_for(tenant).plan_code == "team"
     wait_for(lambda: stripe_server.state.subscriptions[old_subscription]["status"] == "canceled", timeout=60)
+    # Invoiced at once, so the old subscription's metered usage this period is billed, not dropped.
+    assert stripe_server.state.cancellations[old_subscription] == {"invoice_now": "true", "prorate": "false"}
 
     old_deleted = {
         **_subscription(account, Plan.objects.get(code="free"), "canceled"),

@@ -4,11 +4,12 @@ lacks, behind one loopback port.
 Forwarded to localstripe: customers, products (and anything else not listed below).
 Handled here with Stripe's paths, form-encoded bodies, object shapes and error shape: prices (licensed and
 metered, per unit or tiered, whose `tiers` come back with `expand[]=tiers` as Stripe's do), subscriptions
-with several items, billing meters, meter events (deduplicated by `identifier`), meter event summaries,
-invoice previews (`/v1/invoices/create_preview`: what a subscription's items would bill for the current
-period, metered items from their meter's events), Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on every
-POST and DELETE: the same key and body replay the first response; the same key with another body is a 400
-`idempotency_error`, as Stripe answers.
+with several items (a cancellation's `invoice_now` and `prorate` recorded in `cancellations`), billing
+meters, meter events (deduplicated by `identifier`), meter event summaries, invoice previews
+(`/v1/invoices/create_preview`: what a subscription's items would bill for the current period, metered items
+from their meter's events), Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on
+every POST and DELETE: the same key and body replay the first response; the same key with another body is a
+400 `idempotency_error`, as Stripe answers.
 
 `unavailable(method, path)` answers such requests 503, Stripe's `api_error`, while it is entered: an outage.
 
@@ -215,6 +216,7 @@ class StripeState:
         self.subscriptions: dict[str, dict] = {}
         self.meters: dict[str, dict] = {}
         self.meter_events: dict[str, dict] = {}
+        self.cancellations: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []
         self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
         self.holds: dict[tuple[str, str], Hold] = {}
@@ -394,8 +396,12 @@ class StripeState:
         self.subscriptions[subscription_id] = subscription
         return subscription
 
-    def cancel_subscription(self, subscription_id: str) -> dict:
+    def cancel_subscription(self, subscription_id: str, params: dict) -> dict:
+        """Cancels at once; `invoice_now` and `prorate` (booleans) are kept in `cancellations` by subscription."""
         subscription = self.get_object(self.subscriptions, subscription_id, "subscription")
+        for flag in ("invoice_now", "prorate"):
+            if flag in params and params[flag] not in ("true", "false"):
+                raise StripeError(400, f"Invalid boolean: {params[flag]}", flag)
         if subscription["status"] == "canceled":
             raise StripeError(
                 400,
@@ -404,6 +410,9 @@ class StripeState:
             )
         now = int(time.time())
         subscription.update(status="canceled", canceled_at=now, ended_at=now)
+        self.cancellations[subscription_id] = {
+            k: params[k] for k in ("invoice_now", "prorate") if k in params
+        }
         return subscription
 
     def create_meter(self, form: dict) -> dict:
@@ -631,7 +640,7 @@ class StripeState:
             if method == "GET" and (m := re.fullmatch(r"/v1/subscriptions/([^/]+)", path)):
                 return 200, self.get_object(self.subscriptions, m[1], "subscription")
             if method == "DELETE" and (m := re.fullmatch(r"/v1/subscriptions/([^/]+)", path)):
-                return 200, self.cancel_subscription(m[1])
+                return 200, self.cancel_subscription(m[1], query)
             if method == "POST" and path == "/v1/billing/meters":
                 return 200, self.create_meter(form)
             if method == "GET" and path == "/v1/billing/meters":
