@@ -73,6 +73,14 @@ def effective_plan(account: BillingAccount) -> Plan:
     return default_plan()
 
 
+def billed_plan(account: BillingAccount) -> Plan:
+    """The plan the account's usage is priced at, as Stripe invoices it: the subscribed plan while its
+    subscription still bills (past due, unpaid or incomplete too), the effective plan once Stripe ended it."""
+    if account.subscription_status == SubscriptionStatus.CANCELED:
+        return effective_plan(account)
+    return account.plan
+
+
 def entitlements_for(tenant: Tenant) -> Entitlements:
     now = time.monotonic()
     local = _local.get(tenant.pk)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from billing.entitlements import (
     TOKEN_KINDS,
     account_for,
+    billed_plan,
     current_period,
     entitlements_for,
     token_unit_amounts,
@@ -195,9 +196,9 @@ def usage_summary(*, tenant: Tenant, start: datetime, end: datetime, group_by: s
 def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
     """The invoice the current period would produce so far: flat price, pages past the included ones, review
     cells, and input, cached input and output tokens at the plan's token prices (each token line rounded to
-    the minor unit, as Stripe rounds a metered line)."""
+    the minor unit, as Stripe rounds a metered line), all at the plan the account is billed at."""
     account = account_for(tenant)
-    plan = account.plan
+    plan = billed_plan(account)
     start, end = current_period(account.period_start, now)
     used = period_units_used(tenant, start)
     overage = max(0, used - plan.included_units)

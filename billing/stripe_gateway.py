@@ -501,7 +501,8 @@ def _subscription_changed(subscription: dict, *, event_type: str, event_at: date
     if ReplacedSubscription.objects.filter(subscription_digest=lookup_digest(subscription["id"])).exists():
         logger.info("event about a replaced subscription of tenant %s ignored", account.tenant_id)
         return
-    status = SubscriptionStatus.CANCELED if event_type.endswith(".deleted") else subscription["status"]
+    ended = event_type.endswith(".deleted") or subscription["status"] in ENDED_AT_STRIPE
+    status = SubscriptionStatus.CANCELED if ended else subscription["status"]
     if status not in SubscriptionStatus.values:
         status = SubscriptionStatus.INCOMPLETE
     replaced = account.stripe_subscription_id

@@ -496,6 +496,35 @@ def test_past_due_webhook_downgrades_entitlements(stripe_tenant):
     assert entitlements_for(tenant).plan_code == "free"
 
 
+@pytest.mark.parametrize(
+    ("event_type", "status"),
+    [("customer.subscription.deleted", "canceled"), ("customer.subscription.updated", "incomplete_expired")],
+)
+def test_a_subscription_stripe_ended_is_priced_at_the_plan_its_quota_falls_back_to(
+    stripe_server, make_tenant, event_type, status
+):
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant(f"bill-ended-{status.replace('_', '-')}").tenant
+    account = stripe_customer_provision(tenant=tenant)
+    team = Plan.objects.get(code="team")
+    now = int(time.time())
+    upgraded = _subscription(account, team, "active")
+    response = send_subscription_event(
+        f"evt_{status}_team", "customer.subscription.updated", upgraded, now - 10
+    )
+    assert response.status_code == 200
+    usage_record(tenant=tenant, job_id=f"job_{status}", quantities={"job": 1, "pages": 1500})
+    assert upcoming_invoice(tenant=tenant)["total"] == team.monthly_price
+
+    ended = {**upgraded, "status": status}
+    assert send_subscription_event(f"evt_{status}_end", event_type, ended, now - 5).status_code == 200
+    account.refresh_from_db()
+    assert (account.plan.code, account.subscription_status) == ("team", "canceled")
+    preview = upcoming_invoice(tenant=tenant)
+    assert entitlements_for(tenant).plan_code == preview["plan"] == "free"
+    assert (preview["units_used"], preview["units_included"], preview["total"]) == (1500, 1000, 0)
+
+
 def test_forged_or_stale_webhooks_are_rejected(stripe_tenant, anonymous: Api):
     account = BillingAccount.objects.get(tenant=stripe_tenant.tenant)
     status_before = account.subscription_status
