@@ -25,6 +25,9 @@ _local: dict[int, tuple[float, Entitlements]] = {}
 
 @dataclass(frozen=True)
 class Entitlements:
+    """What the effective plan allows; `token_prices` and `currency` are the billed plan's, the prices the
+    tenant's usage is invoiced at."""
+
     plan_code: str
     subscribed_plan_code: str
     subscription_status: str
@@ -96,7 +99,7 @@ def _shared_entitlements(tenant: Tenant) -> Entitlements:
     if cached is not None:
         return cached
     account = account_for(tenant)
-    plan = effective_plan(account)
+    plan, billed = effective_plan(account), billed_plan(account)
     result = Entitlements(
         plan_code=plan.code,
         subscribed_plan_code=account.plan.code,
@@ -111,8 +114,8 @@ def _shared_entitlements(tenant: Tenant) -> Entitlements:
         seats=plan.seats,
         max_ocr_pages=plan.max_ocr_pages,
         max_review_cells=plan.max_review_cells,
-        token_prices=token_prices(plan),
-        currency=plan.currency,
+        token_prices=token_prices(billed),
+        currency=billed.currency,
     )
     cache.set(_cache_key(tenant.pk), result, CACHE_SECONDS)
     return result

@@ -22,7 +22,7 @@ from billing import stripe_gateway
 from billing import tasks as billing_tasks
 from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, ReplacedSubscription, UsageEvent
-from billing.services import meter_refusals, upcoming_invoice, usage_record
+from billing.services import job_usage_quantities, meter_refusals, upcoming_invoice, usage_record
 from billing.stripe_gateway import (
     STRIPE_LOCK_CLASS,
     meter_batch_send,
@@ -523,6 +523,37 @@ def test_a_subscription_stripe_ended_is_priced_at_the_plan_its_quota_falls_back_
     preview = upcoming_invoice(tenant=tenant)
     assert entitlements_for(tenant).plan_code == preview["plan"] == "free"
     assert (preview["units_used"], preview["units_included"], preview["total"]) == (1500, 1000, 0)
+
+
+def test_a_past_due_tenants_jobs_are_estimated_at_the_prices_its_invoice_bills(make_tenant):
+    from quire.jobs.services import context_costed
+
+    plan = make_plan(
+        "eur-tokens", currency="eur", input_token_price=2, cached_input_token_price=1, output_token_price=6
+    )
+    tenant = make_tenant("bill-past-due-estimate").tenant
+    set_plan(tenant, plan, status="past_due")
+    entitled = entitlements_for(tenant)
+    assert (entitled.plan_code, entitled.token_prices, entitled.currency) == ("free", (2.0, 1.0, 6.0), "eur")
+
+    read = {"document_id": "doc_1", "strategy": "whole", "calls": 1, "questions": 1}
+    tokens = {"tokens_in": 3_000_000, "cached_tokens": 1_000_000, "tokens_out": 500_000}
+    record = {"documents": [{**read, **tokens}]}
+    [costed] = context_costed(record, {"documents": {}}, entitled.token_prices, currency=entitled.currency)[
+        "documents"
+    ]
+    assert costed["estimated_cost"] == {"amount": 8.0, "currency": "eur"}
+
+    usage_record(
+        tenant=tenant,
+        job_id="job_past_due_estimate",
+        quantities=job_usage_quantities(
+            documents=[(1, 0)], tokens_in=3_000_000, cached_tokens=1_000_000, tokens_out=500_000
+        ),
+    )
+    preview = upcoming_invoice(tenant=tenant)
+    token_lines = [line["amount"] for line in preview["lines"] if "tokens" in line["description"]]
+    assert (preview["currency"], sum(token_lines)) == ("eur", 800)
 
 
 def test_forged_or_stale_webhooks_are_rejected(stripe_tenant, anonymous: Api):
