@@ -20,6 +20,8 @@ class PlanAdmin(admin.ModelAdmin):
     readonly_fields = (
         "stripe_product_id",
         "stripe_flat_price_id",
+        "stripe_flat_price_terms",
+        "stripe_past_flat_price_ids",
         "stripe_metered_price_id",
         "stripe_metered_price_terms",
         "stripe_token_price_ids",

@@ -60,16 +60,25 @@ class Plan(models.Model):
     is_default = models.BooleanField(default=False, help_text="the plan of new tenants and of lapsed ones")
     stripe_product_id = models.CharField(max_length=64, blank=True)
     stripe_flat_price_id = models.CharField(max_length=64, blank=True)
+    stripe_flat_price_terms = models.JSONField(
+        default=dict, blank=True, help_text="the monthly price and currency the flat price was made at"
+    )
+    stripe_past_flat_price_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="the flat prices the plan had before, which subscriptions made then still bill",
+    )
     stripe_metered_price_id = models.CharField(max_length=64, blank=True)
     stripe_metered_price_terms = models.JSONField(
         default=dict,
         blank=True,
-        help_text="the included units and overage unit price the metered page price was made at",
+        help_text="the currency, included units and overage unit price the metered page price was made at",
     )
     stripe_token_price_ids = models.JSONField(
         default=dict,
         blank=True,
-        help_text="per token usage kind: its metered Stripe price and the amount per token it was made at",
+        help_text="per token usage kind: its metered Stripe price and the amount per token and currency it "
+        "was made at",
     )
 
     class Meta:

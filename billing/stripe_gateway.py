@@ -13,7 +13,7 @@ import stripe
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from billing.entitlements import TOKEN_KINDS, account_for, token_unit_amounts
@@ -141,17 +141,30 @@ def _decimal_amount(amount: Decimal) -> str:
 def stripe_catalog_sync() -> list[Plan]:
     """Create the meters and, for each plan without them, a product, a flat monthly price, a metered price
     for pages (free up to the included pages, then the overage price each) and one for each token kind (per
-    token, at the plan's token prices); a new page or token price when the plan's terms for it have changed
-    since. Returns the plans that changed. Calls at once take turns."""
+    token, at the plan's token prices); a new price when the plan's terms for it (its currency included) have
+    changed since. Returns the plans that changed. Calls at once take turns."""
     _configure()
     with _held(CATALOG_LOCK):
         return _catalog_sync()
 
 
-def page_price_terms(plan: Plan) -> dict[str, int]:
+FLAT_PRICE = "flat"
+
+
+def flat_price_terms(plan: Plan) -> dict:
+    """What the plan's flat monthly price is made from; a plan whose terms differ from those its price was
+    made at gets a new one."""
+    return {"currency": plan.currency, "monthly_price": plan.monthly_price}
+
+
+def page_price_terms(plan: Plan) -> dict:
     """What the plan's page price is made from; a plan whose terms differ from those its price was made at
     gets a new one."""
-    return {"included_units": plan.included_units, "overage_unit_price": plan.overage_unit_price}
+    return {
+        "currency": plan.currency,
+        "included_units": plan.included_units,
+        "overage_unit_price": plan.overage_unit_price,
+    }
 
 
 def _page_price_scheme(plan: Plan) -> dict:
@@ -174,13 +187,16 @@ def _token_amounts(plan: Plan) -> dict[str, str]:
 
 
 def _stale_prices(plan: Plan) -> list[str]:
-    """The metered kinds whose Stripe price the plan lacks, or has at other terms than today's."""
+    """The prices (`FLAT_PRICE`, or a metered kind's) the plan lacks, or has at other terms than today's."""
     stale = []
+    if not plan.stripe_flat_price_id or plan.stripe_flat_price_terms != flat_price_terms(plan):
+        stale.append(FLAT_PRICE)
     if not plan.stripe_metered_price_id or plan.stripe_metered_price_terms != page_price_terms(plan):
         stale.append(BILLABLE_KIND)
     token_prices = plan.stripe_token_price_ids
     for kind, amount in _token_amounts(plan).items():
-        if token_prices.get(kind, {}).get("amount") != amount:
+        made_at = token_prices.get(kind, {})
+        if (made_at.get("amount"), made_at.get("currency")) != (amount, plan.currency):
             stale.append(kind)
     return stale
 
@@ -190,7 +206,7 @@ def _catalog_sync() -> list[Plan]:
     synced = []
     for plan in Plan.objects.all():
         stale = _stale_prices(plan)
-        if plan.stripe_flat_price_id and not stale:
+        if not stale:
             continue
         if not plan.stripe_product_id:
             plan.stripe_product_id = stripe.Product.create(
@@ -198,15 +214,20 @@ def _catalog_sync() -> list[Plan]:
                 metadata={"plan": plan.code},
                 idempotency_key=f"product-{plan.code}",
             ).id
-        if not plan.stripe_flat_price_id:
-            plan.stripe_flat_price_id = stripe.Price.create(
+        if FLAT_PRICE in stale:
+            terms = flat_price_terms(plan)
+            price_id = stripe.Price.create(
                 product=plan.stripe_product_id,
                 currency=plan.currency,
                 unit_amount=plan.monthly_price,
                 recurring={"interval": "month", "usage_type": "licensed"},
                 metadata={"plan": plan.code, "role": "flat"},
-                idempotency_key=f"price-flat-{plan.code}-{plan.monthly_price}",
+                idempotency_key=f"price-flat-{plan.code}-{terms['currency']}-{terms['monthly_price']}",
             ).id
+            past = [*plan.stripe_past_flat_price_ids, plan.stripe_flat_price_id]
+            plan.stripe_past_flat_price_ids = [p for p in dict.fromkeys(past) if p and p != price_id]
+            plan.stripe_flat_price_id = price_id
+            plan.stripe_flat_price_terms = terms
         if BILLABLE_KIND in stale:
             terms = page_price_terms(plan)
             plan.stripe_metered_price_id = stripe.Price.create(
@@ -215,7 +236,8 @@ def _catalog_sync() -> list[Plan]:
                 recurring={"interval": "month", "usage_type": "metered", "meter": meters[BILLABLE_KIND]},
                 metadata={"plan": plan.code, "role": "metered"},
                 idempotency_key=(
-                    f"price-pages-{plan.code}-{terms['included_units']}-{terms['overage_unit_price']}"
+                    f"price-pages-{plan.code}-{terms['currency']}-{terms['included_units']}-"
+                    f"{terms['overage_unit_price']}"
                 ),
                 **_page_price_scheme(plan),
             ).id
@@ -223,7 +245,7 @@ def _catalog_sync() -> list[Plan]:
         token_prices = dict(plan.stripe_token_price_ids)
         amounts = _token_amounts(plan)
         for kind in stale:
-            if kind == BILLABLE_KIND:
+            if kind not in amounts:
                 continue
             price = stripe.Price.create(
                 product=plan.stripe_product_id,
@@ -231,14 +253,16 @@ def _catalog_sync() -> list[Plan]:
                 unit_amount_decimal=amounts[kind],
                 recurring={"interval": "month", "usage_type": "metered", "meter": meters[kind]},
                 metadata={"plan": plan.code, "role": kind},
-                idempotency_key=f"price-{kind}-{plan.code}-{amounts[kind]}",
+                idempotency_key=f"price-{kind}-{plan.code}-{plan.currency}-{amounts[kind]}",
             )
-            token_prices[kind] = {"price": price.id, "amount": amounts[kind]}
+            token_prices[kind] = {"price": price.id, "amount": amounts[kind], "currency": plan.currency}
         plan.stripe_token_price_ids = token_prices
         plan.save(
             update_fields=[
                 "stripe_product_id",
                 "stripe_flat_price_id",
+                "stripe_flat_price_terms",
+                "stripe_past_flat_price_ids",
                 "stripe_metered_price_id",
                 "stripe_metered_price_terms",
                 "stripe_token_price_ids",
@@ -250,7 +274,7 @@ def _catalog_sync() -> list[Plan]:
 
 def _priced(plan: Plan) -> bool:
     """The plan has its Stripe prices, each made at the plan's terms of today."""
-    return bool(plan.stripe_flat_price_id) and not _stale_prices(plan)
+    return not _stale_prices(plan)
 
 
 def _subscription_items(plan: Plan) -> list[dict]:
@@ -444,10 +468,16 @@ def webhook_event_verify(*, payload: bytes, signature: str) -> stripe.Event:
 
 
 def _plan_for_subscription(subscription: dict) -> Plan | None:
+    """The plan whose flat price, today's or one it had before, is among the subscription's items."""
     price_ids = [
         item["price"]["id"] for item in subscription.get("items", {}).get("data", []) if item.get("price")
     ]
-    return Plan.objects.filter(stripe_flat_price_id__in=price_ids).first()
+    if not price_ids:
+        return None
+    made_before = Q()
+    for price_id in price_ids:
+        made_before |= Q(stripe_past_flat_price_ids__contains=[price_id])
+    return Plan.objects.filter(Q(stripe_flat_price_id__in=price_ids) | made_before).first()
 
 
 def webhook_event_apply(*, event: dict) -> bool:

@@ -435,10 +435,66 @@ def test_stripe_bills_only_the_pages_past_the_included_ones_as_the_invoice_previ
     assert "pages-past-5" in [p.code for p in stripe_catalog_sync()]
     plan.refresh_from_db()
     assert plan.stripe_metered_price_id != before
-    assert plan.stripe_metered_price_terms == {"included_units": 8, "overage_unit_price": 3}
+    assert plan.stripe_metered_price_terms == {
+        "currency": "usd",
+        "included_units": 8,
+        "overage_unit_price": 3,
+    }
     tiers = stripe.Price.retrieve(plan.stripe_metered_price_id, expand=["tiers"]).tiers
     assert [(tier.up_to, tier.unit_amount) for tier in tiers] == [(8, 0), (None, 3)]
     assert "pages-past-5" not in [p.code for p in stripe_catalog_sync()]
+
+
+def test_a_changed_monthly_price_or_currency_gets_new_prices_and_older_subscriptions_keep_their_plan(
+    stripe_server, make_tenant
+):
+    plan = make_plan("flat-terms", monthly_price=1000, included_units=5, overage_unit_price=3)
+    stripe_catalog_sync()
+    plan.refresh_from_db()
+    first = plan.stripe_flat_price_id
+
+    def subscriber(slug: str) -> BillingAccount:
+        with override_settings(QUIRE_STRIPE_API_KEY=""):
+            tenant = make_tenant(slug).tenant
+        set_plan(tenant, plan, status="none")
+        return stripe_customer_provision(tenant=tenant)
+
+    def billed(account: BillingAccount) -> tuple[str, int]:
+        invoice = stripe.Invoice.create_preview(
+            customer=account.stripe_customer_id, subscription=account.stripe_subscription_id
+        )
+        assert invoice.total == upcoming_invoice(tenant=account.tenant)["total"]
+        return invoice.currency, invoice.total
+
+    earlier = subscriber("bill-flat-earlier")
+    assert billed(earlier) == ("usd", 1000)
+
+    plan.monthly_price = 2500
+    plan.save()
+    assert "flat-terms" in [p.code for p in stripe_catalog_sync()]
+    plan.refresh_from_db()
+    assert plan.stripe_flat_price_id != first and plan.stripe_past_flat_price_ids == [first]
+    assert stripe.Price.retrieve(plan.stripe_flat_price_id).unit_amount == 2500
+    assert "flat-terms" not in [p.code for p in stripe_catalog_sync()]
+    assert billed(subscriber("bill-flat-later")) == ("usd", 2500)
+
+    plan.currency = "eur"
+    plan.save()
+    assert "flat-terms" in [p.code for p in stripe_catalog_sync()]
+    plan.refresh_from_db()
+    made = [plan.stripe_flat_price_id, plan.stripe_metered_price_id]
+    made += [token["price"] for token in plan.stripe_token_price_ids.values()]
+    assert {stripe.Price.retrieve(price).currency for price in made} == {"eur"}
+    assert billed(subscriber("bill-flat-eur")) == ("eur", 2500)
+
+    BillingAccount.objects.filter(pk=earlier.pk).update(plan=default_plan())
+    subscription = stripe.Subscription.retrieve(earlier.stripe_subscription_id).to_dict(for_json=True)
+    response = send_subscription_event(
+        "evt_flat_earlier", "customer.subscription.updated", {**subscription, "status": "active"}
+    )
+    assert response.status_code == 200
+    earlier.refresh_from_db()
+    assert earlier.plan == plan
 
 
 def _subscription(account: BillingAccount, plan: Plan, status: str) -> dict:

@@ -373,6 +373,8 @@ class StripeState:
                     "subscription": subscription_id,
                 }
             )
+        if len({i["price"]["currency"] for i in data}) > 1:
+            raise StripeError(400, "All prices on a subscription must have the same currency.", "items")
         due_now = sum((i["price"]["unit_amount"] or 0) * (i["quantity"] or 0) for i in data)
         subscription = {
             "id": subscription_id,
