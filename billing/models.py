@@ -163,13 +163,17 @@ class UsageKind(models.TextChoices):
 
 
 class MeterBatch(models.Model):
-    """Ledger events aggregated for one meter event; its id is the meter event's `identifier`."""
+    """Ledger events of one tenant, kind and billing period aggregated for one meter event; its id is the
+    meter event's `identifier`."""
 
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "mtr"), editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="meter_batches")
     kind = models.CharField(max_length=16, choices=UsageKind.choices, default=UsageKind.PAGES)
     units = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    occurred_at = models.DateTimeField(
+        null=True, blank=True, help_text="when its latest event happened: the meter event's timestamp"
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     # Stripe's last refusal of this batch (its error code and message), and when; kept after a later send.
     refused_at = models.DateTimeField(null=True, blank=True)

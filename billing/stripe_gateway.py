@@ -13,10 +13,10 @@ import stripe
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.entitlements import TOKEN_KINDS, account_for, token_unit_amounts
+from billing.entitlements import TOKEN_KINDS, account_for, current_period, token_unit_amounts
 from billing.models import (
     GOOD_STANDING,
     BillingAccount,
@@ -353,34 +353,57 @@ def stripe_customer_erase(*, tenant: Tenant) -> bool:
     return True
 
 
+def _period_of(anchor: datetime | None, moment: datetime) -> datetime | None:
+    """The start of the account's billing period that `moment` falls in; None before the account's anchor
+    (or without an account), where the periods are not known."""
+    if anchor is None or moment < anchor:
+        return None
+    return current_period(anchor, moment)[0]
+
+
 def meter_batches_create() -> list[MeterBatch]:
-    """Gather unbatched metered ledger events into one batch per tenant and kind (each event in exactly one
-    batch)."""
+    """Gather unbatched metered ledger events into one batch per tenant, kind and billing period (each event
+    in exactly one batch), dated by its latest event, so that its meter event lands in the period its usage
+    happened in."""
     batches = []
-    pending = (
+    pending = list(
         UsageEvent.objects.filter(meter_batch=None, kind__in=METERED_KINDS)
         .values_list("tenant_id", "kind")
         .distinct()
     )
-    for tenant_id, kind in list(pending):
+    anchors = dict(
+        BillingAccount.objects.filter(tenant_id__in={tenant_id for tenant_id, _ in pending}).values_list(
+            "tenant_id", "period_start"
+        )
+    )
+    for tenant_id, kind in pending:
         with transaction.atomic():
             events = list(
                 UsageEvent.objects.select_for_update(skip_locked=True)
                 .filter(tenant_id=tenant_id, meter_batch=None, kind=kind)
                 .order_by("id")
-                .values_list("id", flat=True)[:METER_BATCH_MAX_EVENTS]
+                .values_list("id", "quantity", "occurred_at")[:METER_BATCH_MAX_EVENTS]
             )
-            if not events:
-                continue
-            units = UsageEvent.objects.filter(id__in=events).aggregate(total=Sum("quantity"))["total"] or 0
-            batch = MeterBatch.objects.create(tenant_id=tenant_id, kind=kind, units=units)
-            UsageEvent.objects.filter(id__in=events).update(meter_batch=batch)
-            batches.append(batch)
+            periods: dict[datetime | None, list[tuple[int, int, datetime]]] = {}
+            for event in events:
+                periods.setdefault(_period_of(anchors.get(tenant_id), event[2]), []).append(event)
+            for grouped in periods.values():
+                batch = MeterBatch.objects.create(
+                    tenant_id=tenant_id,
+                    kind=kind,
+                    units=sum(quantity for _, quantity, _ in grouped),
+                    occurred_at=max(occurred_at for _, _, occurred_at in grouped),
+                )
+                UsageEvent.objects.filter(id__in=[event_id for event_id, _, _ in grouped]).update(
+                    meter_batch=batch
+                )
+                batches.append(batch)
     return batches
 
 
 def meter_batch_send(*, batch: MeterBatch) -> bool:
-    """One meter event per batch, on its kind's meter; the batch id is both the event `identifier` and the
+    """One meter event per batch, on its kind's meter, at the time its latest event happened (its creation
+    for a batch made before that was recorded); the batch id is both the event `identifier` and the
     `Idempotency-Key`, so a resend after a crash is not counted again. False, and nothing sent, while the
     tenant has no Stripe customer: the batch waits for one."""
     _configure()
@@ -395,7 +418,7 @@ def meter_batch_send(*, batch: MeterBatch) -> bool:
         event_name=meter_event_name(batch.kind),
         payload={"stripe_customer_id": customer_id, "value": str(batch.units)},
         identifier=batch.id,
-        timestamp=int(batch.created_at.timestamp()),
+        timestamp=int((batch.occurred_at or batch.created_at).timestamp()),
         idempotency_key=f"meter-event-{batch.id}",
     )
     MeterBatch.objects.filter(pk=batch.pk, sent_at=None).update(sent_at=timezone.now())

@@ -497,6 +497,33 @@ def test_a_changed_monthly_price_or_currency_gets_new_prices_and_older_subscript
     assert earlier.plan == plan
 
 
+def test_usage_is_metered_to_stripe_in_the_period_it_happened_in(stripe_server, make_tenant):
+    plan = make_plan("pages-by-period", included_units=5, overage_unit_price=3)
+    stripe_catalog_sync()
+    plan.refresh_from_db()
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-by-period").tenant
+    set_plan(tenant, plan, status="none")
+    account = stripe_customer_provision(tenant=tenant)
+    before = account.period_start - timedelta(minutes=1)
+    usage_record(
+        tenant=tenant, job_id="job_last_period", quantities={"job": 1, "pages": 12}, occurred_at=before
+    )
+    usage_record(tenant=tenant, job_id="job_this_period", quantities={"job": 1, "pages": 7})
+    meter_usage_push()
+
+    earlier, current = MeterBatch.objects.filter(tenant=tenant, kind="pages").order_by("occurred_at")
+    assert (earlier.units, earlier.occurred_at, current.units) == (12, before, 7)
+    batches = [earlier, current]
+    sent = [stripe_server.state.meter_events[b.id]["timestamp"] for b in batches]
+    assert sent == [int(b.occurred_at.timestamp()) for b in batches]
+    preview = upcoming_invoice(tenant=tenant)
+    invoice = stripe.Invoice.create_preview(
+        customer=account.stripe_customer_id, subscription=account.stripe_subscription_id
+    )
+    assert preview["units_used"] == 7 and invoice.total == preview["total"] == 2 * 3
+
+
 def _subscription(account: BillingAccount, plan: Plan, status: str) -> dict:
     return {
         "id": account.stripe_subscription_id or "sub_test",
