@@ -293,7 +293,12 @@ def _subscription_items(plan: Plan) -> list[dict]:
 
 def stripe_customer_provision(*, tenant: Tenant) -> BillingAccount:
     """A Stripe customer for the tenant and a subscription to its plan; safe to call again, and calls for one
-    tenant at once (the signup task and a Checkout) take turns, so the second finds what the first made."""
+    tenant at once (the signup task and a Checkout) take turns, so the second finds what the first made.
+
+    The subscription's billing cycle is anchored to the account's periods (the day of the month and time of
+    `period_start`, to the second), so its first period is the rest of the account's period under way, its
+    flat price prorated: a tenant provisioned late (made while Stripe was off, or provisioned by its first
+    Checkout or Customer Portal session) keeps its period, and the usage and quota in it."""
     _configure()
     with _held(tenant.pk):
         return _customer_provision(tenant)
@@ -317,17 +322,22 @@ def _customer_provision(tenant: Tenant) -> BillingAccount:
         )
         account.stripe_customer_id = customer.id
     if not account.stripe_subscription_id:
+        anchor = account.period_start.astimezone(UTC).replace(microsecond=0)
         subscription = stripe.Subscription.create(
             customer=account.stripe_customer_id,
             items=_subscription_items(account.plan),
+            billing_cycle_anchor_config={
+                "day_of_month": anchor.day,
+                "hour": anchor.hour,
+                "minute": anchor.minute,
+                "second": anchor.second,
+            },
+            proration_behavior="create_prorations",
             metadata={"tenant": tenant.public_id, "plan": account.plan.code},
             idempotency_key=f"subscription-{tenant.public_id}-{account.plan.code}",
         )
         account = account_update_subscription(
-            account=account, status=subscription.status, subscription_id=subscription.id
-        )
-        BillingAccount.objects.filter(pk=account.pk).update(
-            period_start=datetime.fromtimestamp(subscription.start_date, UTC)
+            account=account, status=subscription.status, subscription_id=subscription.id, period_start=anchor
         )
     return BillingAccount.objects.select_related("plan").get(pk=account.pk)
 

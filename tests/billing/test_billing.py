@@ -22,7 +22,14 @@ from billing import stripe_gateway
 from billing import tasks as billing_tasks
 from billing.entitlements import current_period, default_plan, entitlements_for, entitlements_forget
 from billing.models import BillingAccount, MeterBatch, Plan, ReplacedSubscription, UsageEvent
-from billing.services import job_usage_quantities, meter_refusals, upcoming_invoice, usage_record
+from billing.services import (
+    QuotaExceeded,
+    job_allowed,
+    job_usage_quantities,
+    meter_refusals,
+    upcoming_invoice,
+    usage_record,
+)
 from billing.stripe_gateway import (
     STRIPE_LOCK_CLASS,
     meter_batch_send,
@@ -212,6 +219,35 @@ def _advisory_locks() -> int:
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s", [STRIPE_LOCK_CLASS]
         )
         return cursor.fetchone()[0]
+
+
+def test_provisioning_a_tenant_late_keeps_its_period_and_its_quota(stripe_server, make_tenant):
+    """A tenant made while Stripe was off (or whose signup task failed) is provisioned when an admin first
+    opens Checkout or the Customer Portal: its subscription's periods end where the account's do, and the
+    period under way, with the pages it used, goes on."""
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-late-provision").tenant
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3, hours=5)
+    BillingAccount.objects.filter(tenant=tenant).update(period_start=started)
+    usage_record(
+        tenant=tenant,
+        job_id="job_late_provision",
+        quantities={"job": 1, "pages": 1000},
+        occurred_at=datetime.now(UTC) - timedelta(days=1),
+    )
+    with pytest.raises(QuotaExceeded):
+        job_allowed(tenant=tenant, connector="legal", quantities={"pages": 500})
+
+    account = stripe_customer_provision(tenant=tenant)
+    assert account.stripe_subscription_id and account.period_start == started
+    with pytest.raises(QuotaExceeded):
+        job_allowed(tenant=tenant, connector="legal", quantities={"pages": 500})
+    _, end = current_period(started)
+    subscription = stripe.Subscription.retrieve(account.stripe_subscription_id)
+    assert subscription.billing_cycle_anchor == int(end.timestamp())
+    assert {item["current_period_end"] for item in subscription["items"]["data"]} == {int(end.timestamp())}
+    preview = upcoming_invoice(tenant=tenant)
+    assert (preview["period_start"], preview["period_end"], preview["units_used"]) == (started, end, 1000)
 
 
 def test_provisioning_inside_a_transaction_that_fails_leaves_no_lock_behind(

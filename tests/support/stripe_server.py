@@ -4,7 +4,8 @@ lacks, behind one loopback port.
 Forwarded to localstripe: customers, products (and anything else not listed below).
 Handled here with Stripe's paths, form-encoded bodies, object shapes and error shape: prices (licensed and
 metered, per unit or tiered, whose `tiers` come back with `expand[]=tiers` as Stripe's do), subscriptions
-with several items (a cancellation's `invoice_now` and `prorate` recorded in `cancellations`), billing
+with several items in one currency (the first period ending at `billing_cycle_anchor_config`'s next
+occurrence when given; a cancellation's `invoice_now` and `prorate` recorded in `cancellations`), billing
 meters, meter events (deduplicated by `identifier`), meter event summaries, invoice previews
 (`/v1/invoices/create_preview`: what a subscription's items would bill for the current period, metered items
 from their meter's events), Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on
@@ -20,6 +21,7 @@ Stripe's change and its own record of it, or another client can come in.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import dataclasses
 import json
@@ -31,6 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
@@ -192,6 +195,40 @@ def price_amount(price: dict, tiers: list[dict] | None, quantity: Decimal) -> in
     return int(total.to_integral_value(ROUND_HALF_UP))
 
 
+PRORATION_BEHAVIORS = ("always_invoice", "create_prorations", "none")
+
+
+def _next_anchor(config, now: int) -> int:
+    """The first moment after `now` on `config`'s day of the month (the month's last day where it has fewer)
+    at its hour, minute and second, UTC, as Stripe sets a billing cycle anchor from
+    `billing_cycle_anchor_config`."""
+    if not isinstance(config, dict):
+        raise StripeError(400, "Invalid billing_cycle_anchor_config.", "billing_cycle_anchor_config")
+    bounds = {"day_of_month": (1, 31), "hour": (0, 23), "minute": (0, 59), "second": (0, 59)}
+    parts = {}
+    for field, (low, high) in bounds.items():
+        param = f"billing_cycle_anchor_config[{field}]"
+        if field not in config:
+            if field == "day_of_month":
+                raise StripeError(400, f"Missing required param: {param}.", param, "parameter_missing")
+            parts[field] = 0
+            continue
+        try:
+            parts[field] = int(config[field])
+        except ValueError:
+            raise StripeError(400, f"Invalid integer: {config[field]}.", param) from None
+        if not low <= parts[field] <= high:
+            raise StripeError(400, f"{param} must be between {low} and {high}.", param)
+    moment = datetime.fromtimestamp(now, UTC)
+    year, month = moment.year, moment.month
+    while True:
+        day = min(parts["day_of_month"], calendar.monthrange(year, month)[1])
+        anchor = datetime(year, month, day, parts["hour"], parts["minute"], parts["second"], tzinfo=UTC)
+        if anchor > moment:
+            return int(anchor.timestamp())
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
 def _list(data: list, url: str) -> dict:
     return {"object": "list", "data": data, "has_more": False, "url": url}
 
@@ -346,11 +383,18 @@ class StripeState:
         return {**price, "tiers": self.price_tiers.get(price["id"])}
 
     def create_subscription(self, form: dict) -> dict:
+        """Its first period ends at the billing cycle anchor: a month from now, or the next occurrence of
+        `billing_cycle_anchor_config`'s day of the month (the month's last day where it has fewer) and time,
+        in UTC."""
         self.require_customer(form.get("customer"))
         items = form.get("items") or []
         if not items:
             raise StripeError(400, "Missing required param: items.", "items", "parameter_missing")
+        if form.get("proration_behavior", "create_prorations") not in PRORATION_BEHAVIORS:
+            raise StripeError(400, "Invalid proration_behavior.", "proration_behavior")
         now = int(time.time())
+        config = form.get("billing_cycle_anchor_config")
+        anchor = now + 30 * 86400 if config is None else _next_anchor(config, now)
         subscription_id = self.new_id("sub_")
         data = []
         for index, item in enumerate(items):
@@ -366,7 +410,7 @@ class StripeState:
                     "object": "subscription_item",
                     "created": now,
                     "current_period_start": now,
-                    "current_period_end": now + 30 * 86400,
+                    "current_period_end": anchor,
                     "metadata": item.get("metadata", {}),
                     "price": price,
                     "quantity": None if metered else int(item.get("quantity", 1)),
@@ -379,7 +423,8 @@ class StripeState:
         subscription = {
             "id": subscription_id,
             "object": "subscription",
-            "billing_cycle_anchor": now,
+            "billing_cycle_anchor": anchor,
+            "billing_cycle_anchor_config": config,
             "cancel_at": None,
             "cancel_at_period_end": False,
             "canceled_at": None,
