@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from billing.entitlements import account_for
+from billing.entitlements import account_for, billed_plan
 from billing.models import Plan, UsageKind
 from billing.services import meter_refusals, upcoming_invoice, usage_summary
 from billing.stripe_gateway import checkout_session_create, portal_session_create
@@ -37,6 +37,7 @@ def billing_overview(request: HttpRequest) -> HttpResponse:
     context = {
         "charts": usage_charts(rows, days, list(UsageKind.choices)),
         "account": account,
+        "current_plan": billed_plan(account),
         "invoice": upcoming_invoice(tenant=request.tenant),
         "refusals": meter_refusals(tenant=request.tenant),
         "plans": Plan.objects.order_by("monthly_price", "code"),

@@ -78,3 +78,22 @@ def test_money_is_minor_units_in_the_currencys_decimals():
 
     assert money(1234567, "usd") == "12,345.67 USD"
     assert money(500, "jpy") == "500 JPY"
+
+
+def test_a_canceled_subscriptions_plan_is_offered_again(workspace: Workspace):
+    from billing.entitlements import account_for
+    from billing.models import Plan, SubscriptionStatus
+
+    paid = Plan.objects.exclude(is_default=True).order_by("monthly_price").first()
+    account = account_for(workspace.tenant)
+    before = (account.plan_id, account.subscription_status)
+    account.plan, account.subscription_status = paid, SubscriptionStatus.CANCELED
+    account.save(update_fields=["plan", "subscription_status"])
+    try:
+        body = signed_in(workspace, "admin").get("/billing").content.decode()
+        assert f'name="plan" value="{paid.code}"' in body
+        default = Plan.objects.get(is_default=True)
+        assert f'name="plan" value="{default.code}"' not in body
+    finally:
+        account.plan_id, account.subscription_status = before
+        account.save(update_fields=["plan", "subscription_status"])
