@@ -99,7 +99,8 @@ def document_create(
     Refuses metadata that `metadata_merged` refuses, and (naming `content_param`, the input that carried
     the bytes) a document over the smaller of `max_bytes` and the tenant's plan limit, an empty or
     unsupported one, and one whose declared type disagrees with its bytes. The same bytes sent twice
-    return the stored document unchanged (`created=False`), whatever metadata came with them."""
+    return the stored document unchanged (`created=False`), whatever metadata came with them, except that
+    one stored as an e-mail's attachment and now uploaded on its own no longer counts as an attachment."""
     metadata = metadata_merged({}, metadata or {})
     max_bytes = min(max_bytes, entitlements_for(tenant).max_document_bytes)
     if len(content) > max_bytes:
@@ -120,6 +121,9 @@ def document_create(
     digest = hashlib.sha256(content).hexdigest()
     existing = Document.objects.filter(sha256=digest).first()
     if existing is not None:
+        if existing.arrived_as_attachment and not as_attachment:
+            Document.objects.filter(pk=existing.pk).update(arrived_as_attachment=False)
+            existing.arrived_as_attachment = False
         return CreatedDocument(existing, created=False)
     document = Document(
         filename=filename[:255],

@@ -358,3 +358,37 @@ def test_an_email_deleted_while_its_attachments_are_stored_takes_them_with_it(te
             hashlib.sha256(f"The {n} note {unique}.".encode()).hexdigest() for n in ("first", "second")
         ]
         assert not Document.objects.filter(sha256__in=attachments).exists()
+
+
+def test_a_file_uploaded_on_its_own_after_arriving_as_an_attachment_outlives_the_email(
+    api_a: Api, tenant_a, monkeypatch
+):
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test.client import MULTIPART_CONTENT
+
+    from quire.documents import services
+
+    unique = uuid.uuid4().hex
+    terms = f"Terms of the deal {unique}. The buyer pays the seller in thirty days.".encode()
+    mail = make_eml(f"Deal {unique}", "Please find the terms attached.", [("terms.txt", terms, "text/plain")])
+    email = api_a.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("deal.eml", mail, "message/rfc822")},
+        content_type=MULTIPART_CONTENT,
+    ).json()
+    monkeypatch.setattr(
+        services, "chunk_embedder", lambda: (lambda texts: [[0.1] * 384 for _ in texts], "fake-encoder")
+    )
+    with tenant_context(tenant_a.tenant):
+        services.document_ingest(tenant=tenant_a.tenant, document_id=email["id"])
+    attachment_id = api_a.get(f"/v1/documents/{email['id']}").json()["attachments"][0]["document_id"]
+    own = api_a.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("terms.txt", terms, "text/plain")},
+        content_type=MULTIPART_CONTENT,
+    )
+    assert own.json()["id"] == attachment_id
+    assert api_a.delete(f"/v1/documents/{email['id']}").status_code == 200
+    assert api_a.get(f"/v1/documents/{attachment_id}").status_code == 200
