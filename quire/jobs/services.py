@@ -386,7 +386,8 @@ class _ProgressReporter:
 @dataclass
 class _ReviewRows:
     """Stores each row of a running review as the connector hands it over: its spans verified (and given
-    pages and boxes) the way the result's will be, one upsert per document."""
+    pages and boxes) the way the result's will be, one upsert per document, while this attempt still runs
+    the job."""
 
     job: Job
     documents: dict[str, Document]
@@ -400,7 +401,10 @@ class _ReviewRows:
         place_spans(verified, {document.id: page_map(document)})
         cells = get_connector("review").settle(verified)["rows"][0]["cells"]
         with transaction.atomic():
-            if not documents_held(ids=[document.id]):
+            running = Job.objects.select_for_update().filter(
+                pk=self.job.pk, status=JobStatus.RUNNING, attempt=self.job.attempt
+            )
+            if running.values_list("pk", flat=True).first() is None or not documents_held(ids=[document.id]):
                 return
             ReviewRow.objects.bulk_create(
                 [

@@ -295,3 +295,49 @@ def test_the_openapi_schema_names_what_results_usage_events_and_replays_answer(a
     version = next(p for p in document["parameters"] if p["name"] == "Quire-Version")
     assert version["in"] == "header" and "2026-12-06" in version["schema"]["enum"]
     assert "400" in document["responses"]
+
+
+def test_a_review_canceled_while_a_row_is_read_keeps_no_rows(api_a: Api, tenant_a, monkeypatch):
+    import uuid
+
+    from django_tenants.utils import tenant_context
+
+    from quire.documents import services as documents
+    from quire.jobs import services as jobs
+    from quire.jobs.models import Job, ReviewRow
+
+    unique = uuid.uuid4().hex
+    monkeypatch.setattr(
+        documents, "chunk_embedder", lambda: (lambda texts: [[0.1] * 384 for _ in texts], "fake-encoder")
+    )
+    ids = []
+    for i in range(2):
+        created = api_a.post(
+            "/v1/documents",
+            {"text": f"Agreement {i} {unique}. This agreement is governed by the laws of Delaware."},
+        ).json()
+        with tenant_context(tenant_a.tenant):
+            documents.document_ingest(tenant=tenant_a.tenant, document_id=created["id"])
+        ids.append(created["id"])
+    job = api_a.post(
+        "/v1/jobs",
+        {
+            "connector": "review",
+            "documents": ids,
+            "options": {"columns": [{"key": "law", "question": "Which law governs?", "type": "text"}]},
+        },
+    )
+    assert job.status_code == 202, job.content
+    job_id = job.json()["id"]
+    store = jobs._ReviewRows.__call__
+
+    def canceled_then_stored(self, index, row):
+        if index == 0:
+            jobs.job_cancel(job=Job.objects.get(pk=job_id))
+        return store(self, index, row)
+
+    monkeypatch.setattr(jobs._ReviewRows, "__call__", canceled_then_stored)
+    with tenant_context(tenant_a.tenant):
+        finished = jobs.job_run(tenant=tenant_a.tenant, job_id=job_id)
+        assert finished.status == "canceled"
+        assert not ReviewRow.objects.filter(job_id=job_id).exists()
