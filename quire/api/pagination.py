@@ -168,8 +168,10 @@ class ListFilter(BaseFilterBackend):
             metadata_key_checked(key, param)
             if not value or len(value) > MAX_VALUE_LENGTH:
                 raise _invalid(f"{param} must be 1 to {MAX_VALUE_LENGTH} characters.", param)
-        if "metadata" in params:
-            raise _invalid("Filter by metadata with metadata[key]=value.", "metadata")
+        read = {f"metadata[{key}]" for key in wanted}
+        for param in params:
+            if param.lower().startswith("metadata") and param not in read:
+                raise _invalid("Filter by metadata with metadata[key]=value.", param)
         return wanted
 
     def get_schema_operation_parameters(self, view) -> list[dict]:

@@ -258,6 +258,9 @@ def test_a_utc_offset_postgresql_cannot_store_is_read_in_utc(api_a: Api):
         ("/v1/documents", {"metadata[]": "v"}, "metadata[]"),
         ("/v1/jobs", {"metadata[" + "k" * 41 + "]": "v"}, "metadata[" + "k" * 41 + "]"),
         ("/v1/jobs", {"metadata": "k:v"}, "metadata"),
+        ("/v1/documents", {"metadata[tag][x]": "v"}, "metadata[tag][x]"),
+        ("/v1/documents", {"Metadata[tag]": "v"}, "Metadata[tag]"),
+        ("/v1/jobs", {"metadata.tag": "v"}, "metadata.tag"),
     ],
 )
 def test_bad_filter_values_are_400_naming_the_parameter(api_a: Api, path, params, param):
