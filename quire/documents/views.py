@@ -140,10 +140,6 @@ class DocumentListCreateView(ListAPIView):
             payload = DocumentUploadSerializer(data=form)
             payload.is_valid(raise_exception=True)
             uploads = payload.validated_data["file"]
-            if any(upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES for upload in uploads):
-                raise Refusal(
-                    ErrorCode.DOCUMENT_TOO_LARGE, "The document is larger than the size limit.", "file"
-                )
             declared = payload.validated_data.get("content_type")
             metadata = payload.validated_data.get("metadata")
             files = [
@@ -152,6 +148,10 @@ class DocumentListCreateView(ListAPIView):
             ]
             if len(files) == 1 and not is_zip(files[0].content):
                 only = files[0]
+                if len(only.content) > settings.QUIRE_MAX_DOCUMENT_BYTES:
+                    raise Refusal(
+                        ErrorCode.DOCUMENT_TOO_LARGE, "The document is larger than the size limit.", "file"
+                    )
                 return _create(request, only.content, only.filename, only.declared_type, "file", metadata)
             return _create_batch(request, files, metadata)
         payload = DocumentTextCreateSerializer(data=request.data)

@@ -379,3 +379,35 @@ def test_html_tables_keep_their_rows_and_cells():
         ["Revenue", "$120.5", "$131.2"],
         ["Notes", "audited restated"],
     ]
+
+
+def test_an_oversize_file_in_a_batch_is_refused_alone_and_a_zip_is_held_to_its_files_sizes(api_a: Api):
+    import uuid
+
+    from django.test import override_settings
+
+    unique = uuid.uuid4().hex
+    with override_settings(QUIRE_MAX_DOCUMENT_BYTES=1000):
+        batch = post_files(
+            api_a, {"small.txt": f"Small {unique}.".encode(), "big.txt": b"x" * 1500 + unique.encode()}
+        )
+        assert batch.status_code == 201, batch.content
+        assert [d["filename"] for d in batch.json()["data"]] == ["small.txt"]
+        assert [(r["filename"], r["code"]) for r in batch.json()["refused"]] == [
+            ("big.txt", "document_too_large")
+        ]
+        parts = {
+            f"part{i}.txt": f"Part {i} {unique} ".encode() * 10 + bytes([65 + i]) * 350 for i in range(4)
+        }
+        assert all(len(part) < 1000 for part in parts.values())
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as stored:
+            for name, data in parts.items():
+                stored.writestr(name, data)
+        archive = buffer.getvalue()
+        assert len(archive) > 3000
+        zipped = post_files(api_a, {"deal.zip": archive})
+        assert zipped.status_code == 201, zipped.content
+        assert sorted(d["filename"] for d in zipped.json()["data"]) == sorted(parts)
+        alone = post_files(api_a, {"big.txt": b"y" * 1500 + unique.encode()})
+        refused(alone, 413, "document_too_large")
