@@ -47,7 +47,8 @@ def is_zip(content: bytes) -> bool:
 
 
 def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:
-    """The files of `uploads`, each ZIP replaced by its files (named by their path in it), a file that
+    """The files of `uploads`, each ZIP replaced by its files (named by their path in it, after the path of
+    a ZIP inside the upload that held them: `2023/contracts.zip/nda.txt`), a file that
     cannot be unzipped with the reason in `unreadable`; raises LimitExceeded for a ZIP that unzips past the
     limits, nests too deep, or too many files in all, and one of `ZIP_ERRORS` for a damaged ZIP."""
     files: list[Upload] = []
@@ -79,13 +80,15 @@ def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload
             and posixpath.basename(info.filename) not in SKIPPED_NAMES
         ]
         check_batch_files(len(files) + len(members), limits)
+        prefix = f"{upload.filename}/" if depth else ""
         for info in members:
+            name = prefix + info.filename
             try:
                 content = archive.read(info)
             except MEMBER_UNREADABLE as exc:
-                files.append(Upload(info.filename, b"", unreadable=_unreadable(info, exc)))
+                files.append(Upload(name, b"", unreadable=_unreadable(info, exc)))
                 continue
-            _unpack(Upload(info.filename, content), depth + 1, limits, files)
+            _unpack(Upload(name, content), depth + 1, limits, files)
 
 
 def _unreadable(info: zipfile.ZipInfo, exc: Exception) -> str:

@@ -235,10 +235,21 @@ def test_a_zip_member_that_cannot_be_unzipped_is_unpacked_as_unreadable(archive,
     wrapped = make_zip({"inner.zip": archive, "ok.txt": b"Fine."})
     files = unpacked([Upload("upload.zip", wrapped)], IngestLimits())
     assert [(f.filename, f.content, bool(f.unreadable)) for f in files] == [
-        ("a.txt", b"", True),
+        ("inner.zip/a.txt", b"", True),
         ("ok.txt", b"Fine.", False),
     ]
     assert reason in files[0].unreadable
+
+
+def test_files_of_a_zip_inside_the_upload_are_named_after_its_path():
+    inner = [make_zip({"nda.txt": f"NDA of {year}.".encode()}) for year in (2023, 2024)]
+    outer = make_zip({"2023/contracts.zip": inner[0], "2024/contracts.zip": inner[1], "a.txt": b"A."})
+    files = unpacked([Upload("deal.zip", outer)], IngestLimits())
+    assert [f.filename for f in files] == [
+        "2023/contracts.zip/nda.txt",
+        "2024/contracts.zip/nda.txt",
+        "a.txt",
+    ]
 
 
 def test_a_batch_refuses_the_member_it_cannot_unzip_and_creates_the_others(api_a: Api):
