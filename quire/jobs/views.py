@@ -13,6 +13,7 @@ from common.refusals import ErrorCode, Refusal
 from quire.api.expand import expand_parameter, expanded
 from quire.api.idempotency import idempotent
 from quire.api.lookups import found
+from quire.api.negotiation import FileNegotiation
 from quire.api.pagination import ListFilter
 from quire.api.serializers import MetadataUpdateSerializer
 from quire.clauses.models import ClauseType
@@ -130,6 +131,9 @@ def _review_result(job_id: str) -> JobResult:
 
 
 class JobResultCsvView(APIView):
+    content_negotiation_class = FileNegotiation
+    file_media_type = "text/csv"
+
     @extend_schema(
         operation_id="jobs_result_csv",
         responses={(200, "text/csv"): OpenApiTypes.BINARY},
@@ -141,6 +145,9 @@ class JobResultCsvView(APIView):
 
 
 class JobResultXlsxView(APIView):
+    content_negotiation_class = FileNegotiation
+    file_media_type = XLSX_CONTENT_TYPE
+
     @extend_schema(
         operation_id="jobs_result_xlsx",
         responses={(200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY},

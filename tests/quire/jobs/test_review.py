@@ -341,3 +341,40 @@ def test_a_review_canceled_while_a_row_is_read_keeps_no_rows(api_a: Api, tenant_
         finished = jobs.job_run(tenant=tenant_a.tenant, job_id=job_id)
         assert finished.status == "canceled"
         assert not ReviewRow.objects.filter(job_id=job_id).exists()
+
+
+def test_each_export_answers_a_client_asking_for_its_own_media_type(api_a: Api, tenant_a):
+    from django_tenants.utils import tenant_context
+
+    from quire.jobs.models import Job, JobResult, JobStatus
+    from quire.jobs.review import XLSX_CONTENT_TYPE
+
+    columns = [{"key": "law", "question": "Which law governs?", "type": "text"}]
+    cell = {
+        "value": "Delaware",
+        "normalised": "Delaware",
+        "spans": [],
+        "confidence": 0.9,
+        "status": "answered",
+    }
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(
+            connector="review",
+            document_ids=["doc_a"],
+            options={"columns": columns},
+            status=JobStatus.SUCCEEDED,
+        )
+        output = {
+            "connector": "review",
+            "columns": columns,
+            "rows": [{"document_id": "doc_a", "cells": {"law": cell}}],
+        }
+        JobResult.objects.create(job=job, output=output, context={}, attempt=1)
+    for export, media_type in (("result.csv", "text/csv"), ("result.xlsx", XLSX_CONTENT_TYPE)):
+        for accept in (media_type, f"{media_type}, application/json;q=0.5", "*/*"):
+            answer = api_a.get(f"/v1/jobs/{job.id}/{export}", headers={"Accept": accept})
+            assert answer.status_code == 200, (export, accept, answer.status_code)
+            assert answer["Content-Type"].startswith(media_type)
+        missing = api_a.get(f"/v1/jobs/job_nope/{export}", headers={"Accept": media_type})
+        assert missing.status_code == 404 and missing.json()["error"]["param"] == "job_id"
+        assert api_a.get(f"/v1/jobs/{job.id}/{export}", headers={"Accept": "image/png"}).status_code == 406
