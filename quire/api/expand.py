@@ -27,7 +27,7 @@ def expanded(params: QueryDict, expandable: tuple[str, ...], resource: str) -> s
         if value not in expandable:
             raise Refusal(
                 ErrorCode.INVALID_PARAMETER,
-                f"Cannot expand {value!r}; a {resource} expands {', '.join(expandable)}.",
+                f"Cannot expand {value!r}; a {resource} expands {', '.join(expandable) or 'nothing'}.",
                 "expand",
             )
     return asked

@@ -18,3 +18,16 @@ def found(objects: QuerySet[M], pk: str, *, noun: str, param: str) -> M:
     if obj is None:
         raise Refusal(ErrorCode.RESOURCE_MISSING, f"No {noun} {pk}.", param)
     return obj
+
+
+class FoundDetail:
+    """For a generic detail view: `get_object` through `found`, naming the URL's `lookup_url_kwarg` and
+    the view's `noun`, so a missing object is the same 404 as anywhere else."""
+
+    noun: str
+
+    def get_object(self):
+        param = self.lookup_url_kwarg
+        obj = found(self.get_queryset(), self.kwargs[param], noun=self.noun, param=param)
+        self.check_object_permissions(self.request, obj)
+        return obj

@@ -11,8 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
+from quire.api.expand import expanded
 from quire.api.idempotency import idempotent
-from quire.api.lookups import found
+from quire.api.lookups import FoundDetail, found
 from quire.api.metadata import metadata_folded
 from quire.api.pagination import ListFilter
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
@@ -98,6 +99,7 @@ class DocumentListCreateView(ListAPIView):
         ]
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
+        expanded(request.query_params, (), "document list")
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
@@ -167,10 +169,11 @@ class DocumentListCreateView(ListAPIView):
         )
 
 
-class DocumentDetailView(RetrieveDestroyAPIView):
+class DocumentDetailView(FoundDetail, RetrieveDestroyAPIView):
     """GET reads no text (integrators poll it while a document ingests); updates and deletes load the row."""
 
     lookup_url_kwarg = "document_id"
+    noun = "document"
 
     def get_queryset(self) -> QuerySet[Document]:
         rows = Document.objects.without_text() if self.request.method == "GET" else Document.objects.all()
@@ -178,6 +181,10 @@ class DocumentDetailView(RetrieveDestroyAPIView):
 
     def get_serializer_class(self) -> type[DocumentSerializer]:
         return CountedDocumentSerializer if self.request.method == "GET" else DocumentSerializer
+
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        expanded(request.query_params, (), "document")
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="documents_update", request=MetadataUpdateSerializer, responses={200: DocumentSerializer}

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from common.refusals import ErrorCode, Refusal
 from quire.api.expand import expand_parameter, expanded
 from quire.api.idempotency import idempotent
-from quire.api.lookups import found
+from quire.api.lookups import FoundDetail, found
 from quire.api.negotiation import FileNegotiation
 from quire.api.pagination import ListFilter
 from quire.api.serializers import MetadataUpdateSerializer
@@ -55,6 +55,10 @@ class JobListCreateView(ListAPIView):
     filter_backends = [ListFilter]
     list_filters = {"status": JobStatus.values, "connector": _connectors}
 
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        expanded(request.query_params, (), "job list")
+        return super().get(request, *args, **kwargs)
+
     @extend_schema(request=JobCreateSerializer, responses={202: JobSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
@@ -72,10 +76,11 @@ class JobListCreateView(ListAPIView):
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class JobDetailView(RetrieveAPIView):
+class JobDetailView(FoundDetail, RetrieveAPIView):
     serializer_class = JobSerializer
     queryset = Job.objects.all()
     lookup_url_kwarg = "job_id"
+    noun = "job"
 
     @extend_schema(parameters=[EXPAND_PARAMETER], responses={200: ExpandedJobSerializer})
     def get(self, request: Request, job_id: str) -> Response:

@@ -45,8 +45,24 @@ def test_unknown_route_is_json_404(api_a: Api):
     assert error["type"] == "not_found_error"
 
 
-def test_unknown_object_is_404(api_a: Api):
-    assert_error(api_a.get("/v1/documents/doc_doesnotexist"), 404, "resource_missing")
+@pytest.mark.parametrize(
+    ("method", "path", "message", "param"),
+    [
+        ("GET", "/v1/documents/doc_nope", "No document doc_nope.", "document_id"),
+        ("POST", "/v1/documents/doc_nope", "No document doc_nope.", "document_id"),
+        ("DELETE", "/v1/documents/doc_nope", "No document doc_nope.", "document_id"),
+        ("GET", "/v1/jobs/job_nope", "No job job_nope.", "job_id"),
+        ("POST", "/v1/jobs/job_nope", "No job job_nope.", "job_id"),
+        ("POST", "/v1/jobs/job_nope/cancel", "No job job_nope.", "job_id"),
+    ],
+)
+def test_unknown_object_is_404_naming_it_and_its_parameter(api_a: Api, method, path, message, param):
+    body = json.dumps({"metadata": {"k": "v"}})
+    response = api_a.client.generic(
+        method, path, body, content_type="application/json", **api_a._headers(None)
+    )
+    error = assert_error(response, 404, "resource_missing", param)
+    assert error["message"] == message
 
 
 def test_wrong_method_is_405(api_a: Api):

@@ -321,6 +321,10 @@ def test_unknown_expand_is_400(api_a: Api, tenant_a):
     for params in ({"expand[]": "documents"}, {"expand[]": ["result", "owner"]}, {"expand": "data.result"}):
         error = _error(api_a.get(f"/v1/jobs/{job.id}", **params))
         assert (error["code"], error["param"]) == ("invalid_parameter", "expand"), error
+    document = api_a.post("/v1/documents", {"text": f"Nothing to expand {_tag()}."}).json()
+    for path in (f"/v1/documents/{document['id']}", "/v1/documents", "/v1/jobs"):
+        error = _error(api_a.get(path, **{"expand[]": "nonsense"}))
+        assert (error["code"], error["param"]) == ("invalid_parameter", "expand"), (path, error)
 
 
 def test_document_webhook_payload_carries_metadata(celery_worker, api_a: Api, tenant_a):
