@@ -2,40 +2,72 @@
 
 from __future__ import annotations
 
+import json
 import re
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlparse
 
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from rest_framework.exceptions import NotFound
 from rest_framework.filters import BaseFilterBackend
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import MAX_VALUE_LENGTH, bracketed, metadata_key_checked
 
 
-class CreatedCursorPagination(CursorPagination):
-    """Newest first; `?cursor=` from `next_cursor`, `?limit=` up to 100."""
+class CreatedCursorPagination(BasePagination):
+    """Newest first, by `created_at` then primary key; `?cursor=` from `next_cursor`, `?limit=` up to 100.
 
-    ordering = ("-created_at", "-pk")
+    A cursor holds the last row shown (its `created_at` and key), and the next page is the rows strictly
+    after it in that order: rows deleted or added meanwhile neither shift the page nor hide a row that shares
+    the shown row's `created_at`."""
+
     page_size_query_param = "limit"
     max_page_size = 100
+    page_size = api_settings.PAGE_SIZE
 
-    def decode_cursor(self, request: Request):
-        refused = _invalid("The cursor is not one this list handed out.", "cursor")
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
+        limit = self.get_page_size(request)
+        queryset = queryset.order_by("-created_at", "-pk")
+        if (after := self.decode_cursor(request, queryset)) is not None:
+            created_at, key = after
+            queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=key))
+        rows = list(queryset[: limit + 1])
+        self.has_next = len(rows) > limit
+        rows = rows[:limit]
+        self.next_cursor = self.encode_cursor(rows[-1]) if self.has_next else None
+        return rows
+
+    @staticmethod
+    def encode_cursor(row) -> str:
+        position = json.dumps([row.created_at.isoformat(), row.pk], separators=(",", ":"))
+        return urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+    @staticmethod
+    def decode_cursor(request: Request, queryset: QuerySet) -> tuple[datetime, object] | None:
+        raw = request.query_params.get("cursor")
+        if raw is None:
+            return None
+        refused = _invalid(
+            "The cursor is not one this list hands out; start again from the first page, without cursor.",
+            "cursor",
+        )
         try:
-            cursor = super().decode_cursor(request)
-        except NotFound:
+            created, key = json.loads(urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            created_at = iso_moment(created) if isinstance(created, str) else None
+            if created_at is None or isinstance(key, bool) or not isinstance(key, str | int):
+                raise refused
+            key = queryset.model._meta.pk.to_python(key)
+        except (ValueError, TypeError, DjangoValidationError):
             raise refused from None
-        if cursor is not None and cursor.position is not None and iso_moment(cursor.position) is None:
-            raise refused
-        return cursor
+        return created_at, key
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -46,15 +78,7 @@ class CreatedCursorPagination(CursorPagination):
         return min(int(raw), self.max_page_size)
 
     def get_paginated_response(self, data: list) -> Response:
-        return Response(
-            {"data": data, "has_more": self.has_next, "next_cursor": self._cursor_of(self.get_next_link())}
-        )
-
-    @staticmethod
-    def _cursor_of(link: str | None) -> str | None:
-        if not link:
-            return None
-        return parse_qs(urlparse(link).query).get("cursor", [None])[0]
+        return Response({"data": data, "has_more": self.has_next, "next_cursor": self.next_cursor})
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         return {
@@ -66,6 +90,24 @@ class CreatedCursorPagination(CursorPagination):
                 "next_cursor": {"type": "string", "nullable": True},
             },
         }
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {
+                "name": "cursor",
+                "required": False,
+                "in": "query",
+                "description": "The `next_cursor` of the previous page.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Number of results per page, 1 to {self.max_page_size}.",
+                "schema": {"type": "integer"},
+            },
+        ]
 
 
 CREATED_BOUNDS = ("gt", "gte", "lt", "lte")

@@ -390,3 +390,32 @@ def test_metadata_filters_can_use_the_gin_index(tenant_a, model, index):
             cursor.execute("SET LOCAL enable_seqscan = off")
         plan = model.objects.filter(metadata__contains={"run": "x", "kind": "a"}).explain()
     assert index in plan, plan
+
+
+def test_a_cursor_skips_no_row_sharing_the_shown_rows_moment_when_a_shown_row_is_deleted(
+    api_a: Api, tenant_a
+):
+    from datetime import timedelta
+
+    from quire.documents.models import Document
+
+    tag = _tag()
+    ids = [
+        api_a.post("/v1/documents", {"text": f"Cursor {i} {tag}.", "metadata": {"tag": tag}}).json()["id"]
+        for i in range(4)
+    ]
+    with tenant_context(tenant_a.tenant):
+        moment = Document.objects.get(pk=ids[0]).created_at
+        Document.objects.filter(pk=ids[0]).update(created_at=moment - timedelta(seconds=1))
+        Document.objects.filter(pk__in=ids[1:3]).update(created_at=moment)
+        Document.objects.filter(pk=ids[3]).update(created_at=moment + timedelta(seconds=1))
+    everything = _all_pages(api_a, "/v1/documents", **{"metadata[tag]": tag})
+    assert sorted(everything) == sorted(ids)
+    first = api_a.get("/v1/documents", **{"metadata[tag]": tag, "limit": 2}).json()
+    shown = [d["id"] for d in first["data"]]
+    assert api_a.delete(f"/v1/documents/{shown[1]}").status_code == 200
+    following = api_a.get(
+        "/v1/documents", **{"metadata[tag]": tag, "limit": 2, "cursor": first["next_cursor"]}
+    )
+    assert shown + [d["id"] for d in following.json()["data"]] == everything
+    assert following.json()["has_more"] is False and following.json()["next_cursor"] is None
