@@ -5,7 +5,7 @@ from django.db.models import QuerySet, prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,7 @@ from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail, found
 from quire.api.metadata import metadata_folded
 from quire.api.pagination import ListFilter
+from quire.api.parsers import PathKeepingMultiPartParser
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
 from quire.documents.layout import ParsedDocument
 from quire.documents.models import Document, DocumentStatus
@@ -88,7 +89,7 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
 class DocumentListCreateView(ListAPIView):
     serializer_class = CountedDocumentSerializer
     queryset = Document.objects.without_text().prefetch_related(*WITH_ATTACHMENTS)
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [JSONParser, PathKeepingMultiPartParser]
     filter_backends = [ListFilter]
     list_filters = {"status": DocumentStatus.values}
 
@@ -145,7 +146,11 @@ class DocumentListCreateView(ListAPIView):
             declared = payload.validated_data.get("content_type")
             metadata = payload.validated_data.get("metadata")
             files = [
-                Upload(upload.name or "upload", upload.read(), declared or upload.content_type)
+                Upload(
+                    getattr(upload, "client_path", None) or upload.name or "upload",
+                    upload.read(),
+                    declared or upload.content_type,
+                )
                 for upload in uploads
             ]
             if len(files) == 1 and not is_zip(files[0].content):

@@ -411,3 +411,34 @@ def test_an_oversize_file_in_a_batch_is_refused_alone_and_a_zip_is_held_to_its_f
         assert sorted(d["filename"] for d in zipped.json()["data"]) == sorted(parts)
         alone = post_files(api_a, {"big.txt": b"y" * 1500 + unique.encode()})
         refused(alone, 413, "document_too_large")
+
+
+def test_a_multipart_file_keeps_the_folders_of_its_filename(api_a: Api):
+    import uuid
+
+    unique = uuid.uuid4().hex
+    parts = [
+        ("deal/2023/nda.txt", f"First NDA {unique}.".encode()),
+        ("deal/2024/nda.txt", f"Second NDA {unique}.".encode()),
+        ("../../deal/2025/./nda.txt", b"\x89PNG\r\n\x1a\n\x00\x00"),
+    ]
+    boundary = "quire-boundary"
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+            for name, content in parts
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    response = api_a.client.post(
+        "/v1/documents",
+        body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        **api_a._headers(None),
+    )
+    assert response.status_code == 201, response.content
+    assert [d["filename"] for d in response.json()["data"]] == ["deal/2023/nda.txt", "deal/2024/nda.txt"]
+    assert [r["filename"] for r in response.json()["refused"]] == ["deal/2025/nda.txt"]

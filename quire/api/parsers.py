@@ -1,0 +1,48 @@
+"""Multipart bodies whose file parts keep the path the client sent (`deal/2023/nda.txt`), where Django keeps
+only the last segment: each uploaded file carries it as `client_path`."""
+
+from __future__ import annotations
+
+import html
+
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
+from django.http.multipartparser import MultiPartParserError
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import DataAndFiles, get_encoding
+from rest_framework.parsers import MultiPartParser as RestMultiPartParser
+
+
+def client_path(file_name: str) -> str | None:
+    """`file_name` as a relative path: `/` and `\\` separate folders; empty, `.` and `..` segments and
+    characters that do not print are dropped; None when nothing is left."""
+    segments = html.unescape(file_name).replace("\\", "/").split("/")
+    kept = ["".join(c for c in segment if c.isprintable()) for segment in segments]
+    return "/".join(s for s in kept if s not in {"", ".", ".."}) or None
+
+
+class _PathKeepingParser(DjangoMultiPartParser):
+    _path: str | None = None
+
+    def sanitize_file_name(self, file_name):
+        name = super().sanitize_file_name(file_name)
+        self._path = client_path(file_name) if name else None
+        return name
+
+    def handle_file_complete(self, old_field_name, counters):
+        path, before = self._path, len(self._files.getlist(old_field_name))
+        super().handle_file_complete(old_field_name, counters)
+        if path and len(files := self._files.getlist(old_field_name)) > before:
+            files[-1].client_path = path
+
+
+class PathKeepingMultiPartParser(RestMultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = parser_context["request"]
+        meta = request.META.copy()
+        meta["CONTENT_TYPE"] = media_type
+        parser = _PathKeepingParser(meta, stream, request.upload_handlers, get_encoding(parser_context))
+        try:
+            data, files = parser.parse()
+        except MultiPartParserError as exc:
+            raise ParseError(f"Multipart form parse error - {exc}") from None
+        return DataAndFiles(data, files)
