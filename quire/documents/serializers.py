@@ -163,8 +163,19 @@ class RefusedFileSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class BatchDocumentSerializer(DocumentSerializer):
+    created = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether this upload created the document (false: the bytes were already stored, by an "
+        "earlier upload or an earlier file of this batch, and keep their own `batch_id`).",
+    )
+
+    class Meta(DocumentSerializer.Meta):
+        fields = [*DocumentSerializer.Meta.fields, "created"]
+
+
 class DocumentBatchSerializer(serializers.Serializer):
     id = serializers.CharField()
     object = serializers.ChoiceField(choices=["document_batch"])
-    data = DocumentSerializer(many=True)
+    data = BatchDocumentSerializer(many=True)
     refused = RefusedFileSerializer(many=True)

@@ -77,7 +77,10 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
     body = {
         "id": batch.id,
         "object": "document_batch",
-        "data": DocumentSerializer(documents, many=True).data,
+        "data": [
+            {**row, "created": entry.created}
+            for row, entry in zip(DocumentSerializer(documents, many=True).data, batch.documents, strict=True)
+        ],
         "refused": [
             {"filename": filename, "code": refusal.code.value, "message": refusal.message}
             for filename, refusal in batch.refused
@@ -95,7 +98,7 @@ class DocumentListCreateView(ListAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("batch_id", str, description="Only the documents of this upload batch."),
+            OpenApiParameter("batch_id", str, description="Only the documents this upload batch created."),
             OpenApiParameter("parent", str, description="Only the attachments of this e-mail document."),
         ]
     )

@@ -442,3 +442,26 @@ def test_a_multipart_file_keeps_the_folders_of_its_filename(api_a: Api):
     assert response.status_code == 201, response.content
     assert [d["filename"] for d in response.json()["data"]] == ["deal/2023/nda.txt", "deal/2024/nda.txt"]
     assert [r["filename"] for r in response.json()["refused"]] == ["deal/2025/nda.txt"]
+
+
+def test_a_batch_marks_the_files_it_found_already_stored_and_batch_id_lists_what_it_created(api_a: Api):
+    import uuid
+
+    unique = uuid.uuid4().hex
+    old = api_a.post("/v1/documents", {"text": f"Stored before {unique}."}).json()
+    batch = post_files(
+        api_a,
+        {
+            "again.txt": f"Stored before {unique}.".encode(),
+            "new.txt": f"New one {unique}.".encode(),
+            "new-copy.txt": f"New one {unique}.".encode(),
+        },
+    ).json()
+    assert [(d["id"] == old["id"], d["created"]) for d in batch["data"]] == [
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
+    assert batch["data"][1]["id"] == batch["data"][2]["id"]
+    listed = api_a.get("/v1/documents", batch_id=batch["id"]).json()["data"]
+    assert [d["id"] for d in listed] == [batch["data"][1]["id"]]
