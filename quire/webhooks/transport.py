@@ -277,6 +277,7 @@ def _post(
         "Host": target.host_header,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
+        "Accept-Encoding": "identity",
     }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     deadline = started + timeout
@@ -303,9 +304,15 @@ def _post(
     except Exception as exc:
         logger.warning("webhook POST to %s failed: %s", target.host, type(exc).__name__, exc_info=True)
         return HttpOutcome(None, _ms_since(started), "", f"request_error: {type(exc).__name__}")
-    excerpt = bytes(received[: EXCERPT_CHARS * 4]).decode("utf-8", errors="replace")[:EXCERPT_CHARS]
     error = "" if 200 <= status < 300 else f"http_{status}"
-    return HttpOutcome(status, _ms_since(started), excerpt, error)
+    return HttpOutcome(status, _ms_since(started), response_excerpt(bytes(received)), error)
+
+
+def response_excerpt(body: bytes) -> str:
+    """The start of a response body as the delivery log keeps it: UTF-8, with undecodable bytes and NUL (which
+    PostgreSQL text refuses) as U+FFFD."""
+    text = body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+    return text.replace("\x00", "\ufffd")
 
 
 def _client_close(target: Target) -> None:

@@ -3,6 +3,7 @@ a tenant of their own, and settings for a short retry schedule and loopback rece
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -55,7 +56,8 @@ class Received:
 @dataclass
 class Receiver:
     """Answers with `statuses` in order (then `default_status`); `hold` keeps the first requests open
-    until released. Each request records which of `secrets` verify its signature."""
+    until released; `gzip_when_accepted` compresses the body for a request that accepts gzip. Each request
+    records which of `secrets` verify its signature."""
 
     url: str = ""
     secrets: list[str] = field(default_factory=list)
@@ -63,6 +65,7 @@ class Receiver:
     default_status: int = 200
     response_body: bytes = b'{"ok": true}'
     extra_headers: dict = field(default_factory=dict)
+    gzip_when_accepted: bool = False
     hold: int = 0
     released: threading.Event = field(default_factory=threading.Event)
     requests: list[Received] = field(default_factory=list)
@@ -103,12 +106,16 @@ def receiver():
                 )
             if position < state.hold:
                 state.released.wait(60)
+            body = state.response_body
             self.send_response(status)
+            if state.gzip_when_accepted and "gzip" in headers.get("accept-encoding", ""):
+                body = gzip.compress(body)
+                self.send_header("Content-Encoding", "gzip")
             for name, value in state.extra_headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(state.response_body)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(state.response_body)
+            self.wfile.write(body)
 
         def log_message(self, *args):
             pass

@@ -196,3 +196,26 @@ def test_a_delivery_whose_every_attempt_was_lost_fails_once_the_schedule_is_used
             assert settled.last_error.startswith("abandoned") and receiver.requests == []
         finally:
             endpoint.delete()
+
+
+@pytest.mark.parametrize(
+    ("body", "gzip_when_accepted", "excerpt"),
+    [(b'{"ok": true}', True, '{"ok": true}'), (b'{"ok": true}\x00', False, '{"ok": true}\ufffd')],
+    ids=["gzip", "nul"],
+)
+def test_a_2xx_answer_is_logged_whatever_its_body_holds(
+    receiver, hooks_tenant, body, gzip_when_accepted, excerpt
+):
+    receiver.response_body, receiver.gzip_when_accepted = body, gzip_when_accepted
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        try:
+            delivery = delivery_attempt(
+                tenant=hooks_tenant.tenant, delivery_id=_orphan_delivery(endpoint, n=1).id
+            )
+            assert (delivery.status, delivery.attempts) == ("succeeded", 1)
+            assert delivery.attempt_log.get().response_excerpt == excerpt
+        finally:
+            endpoint.delete()
+    assert len(receiver.requests) == 1
+    assert receiver.requests[0].headers["accept-encoding"] == "identity"
