@@ -189,7 +189,8 @@ def _record(
 
 
 def _record_success(delivery: Delivery, outcome: HttpOutcome, now: datetime) -> Delivery:
-    """One conditional update: only the attempt that still holds the claim marks the delivery done."""
+    """One conditional update: only the attempt that still holds the claim marks the delivery done. It ends
+    the endpoint's failure streak as the row is now, which may have begun while this request was in flight."""
     updated = Delivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
     ).update(
@@ -201,8 +202,9 @@ def _record_success(delivery: Delivery, outcome: HttpOutcome, now: datetime) -> 
     )
     if not updated:
         return Delivery.objects.get(pk=delivery.pk)
-    if delivery.endpoint.failing_since is not None:
-        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(failing_since=None)
+    WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=False).update(
+        failing_since=None
+    )
     delivery.status, delivery.delivered_at, delivery.lease_until = DeliveryStatus.SUCCEEDED, now, None
     delivery.last_status_code, delivery.last_error = outcome.status_code, ""
     return delivery

@@ -74,6 +74,32 @@ def test_success_ends_a_failure_streak(receiver, hooks_tenant):
         endpoint.delete()
 
 
+def test_a_success_ends_a_failure_streak_that_began_while_it_was_in_flight(
+    receiver, hooks_tenant, monkeypatch
+):
+    from quire.webhooks.services import delivery as delivery_module
+
+    receiver.statuses = [500]
+    send = delivery_module._send
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        first, second = _orphan_delivery(endpoint, n=1), _orphan_delivery(endpoint, n=2)
+        failed = []
+
+        def second_fails_meanwhile(delivery, target):
+            if delivery.pk == first.pk and not failed:
+                failed.append(delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=second.id))
+            return send(delivery, target)
+
+        monkeypatch.setattr(delivery_module, "_send", second_fails_meanwhile)
+        try:
+            assert delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=first.id).status == "succeeded"
+            assert failed[0].last_status_code == 500
+            assert WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since is None
+        finally:
+            endpoint.delete()
+
+
 def test_deleting_an_endpoint_waits_for_an_attempt_being_claimed(receiver, hooks_tenant):
     """A worker that has locked a delivery and is writing its attempt's log row when the endpoint is deleted:
     the delete waits, then removes the new row with the rest instead of failing on it."""
