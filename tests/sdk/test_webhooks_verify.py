@@ -72,3 +72,12 @@ def test_timestamps_outside_the_tolerance_are_refused():
     with pytest.raises(WebhookVerificationError, match="future"):
         verify(BODY, _headers([secret], now + 301), secret, now=now)
     assert verify(BODY, _headers([secret], now - 3000), secret, now=now, tolerance=3600)
+
+
+@pytest.mark.parametrize("secret", ["whsec_!!!", "whsec_", "not base64"])
+def test_a_malformed_secret_is_a_verification_error(secret):
+    headers = _headers([new_secret()])
+    with pytest.raises(WebhookVerificationError, match="bad secret"):
+        verify(BODY, headers, secret)
+    with pytest.raises(WebhookVerificationError, match="bad secret"):
+        verify(BODY, headers, [new_secret(), secret])

@@ -24,7 +24,7 @@ DEFAULT_TOLERANCE = 300  # seconds either side of now
 
 class WebhookVerificationError(QuireError):
     """The request is not a valid Quire webhook: missing headers, a stale timestamp, or no signature
-    matches."""
+    matches; or the secret to check it with is not one (`bad secret`)."""
 
 
 def _key(secret: str) -> bytes:
@@ -32,9 +32,9 @@ def _key(secret: str) -> bytes:
     try:
         key = base64.b64decode(encoded, validate=True)
     except binascii.Error as exc:
-        raise ValueError("a webhook secret is 'whsec_' followed by base64") from exc
+        raise WebhookVerificationError("bad secret: a webhook secret is 'whsec_' followed by base64") from exc
     if not key:
-        raise ValueError("a webhook secret must not be empty")
+        raise WebhookVerificationError("bad secret: a webhook secret must not be empty")
     return key
 
 
