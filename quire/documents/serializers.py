@@ -1,4 +1,4 @@
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
 from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
@@ -72,6 +72,12 @@ class CountedDocumentSerializer(DocumentSerializer):
 
     def get_token_estimate(self, document: Document) -> int:
         return tokens_for(document.counted_char_count)
+
+
+def documents_as_shown() -> QuerySet[Document]:
+    """The rows `GET /v1/documents` and `GET /v1/documents/{id}` serialise with `CountedDocumentSerializer`, as
+    `document.ready` and `document.failed` do too: without the text, the attachments prefetched."""
+    return Document.objects.without_text().prefetch_related(*WITH_ATTACHMENTS)
 
 
 def _emails(document: Document) -> list[Document]:

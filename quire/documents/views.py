@@ -34,6 +34,7 @@ from quire.documents.serializers import (
     SearchResultSerializer,
     SearchSerializer,
     TextRangeSerializer,
+    documents_as_shown,
 )
 from quire.documents.services import (
     document_batch_create,
@@ -91,7 +92,7 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
 
 class DocumentListCreateView(ListAPIView):
     serializer_class = CountedDocumentSerializer
-    queryset = Document.objects.without_text().prefetch_related(*WITH_ATTACHMENTS)
+    queryset = documents_as_shown()
     parser_classes = [JSONParser, PathKeepingMultiPartParser]
     filter_backends = [ListFilter]
     list_filters = {"status": DocumentStatus.values}
@@ -184,8 +185,9 @@ class DocumentDetailView(FoundDetail, RetrieveDestroyAPIView):
     noun = "document"
 
     def get_queryset(self) -> QuerySet[Document]:
-        rows = Document.objects.without_text() if self.request.method == "GET" else Document.objects.all()
-        return rows.prefetch_related(*WITH_ATTACHMENTS)
+        if self.request.method == "GET":
+            return documents_as_shown()
+        return Document.objects.prefetch_related(*WITH_ATTACHMENTS)
 
     def get_serializer_class(self) -> type[DocumentSerializer]:
         return CountedDocumentSerializer if self.request.method == "GET" else DocumentSerializer

@@ -245,3 +245,35 @@ def test_a_2xx_answer_is_logged_whatever_its_body_holds(
             endpoint.delete()
     assert len(receiver.requests) == 1
     assert receiver.requests[0].headers["accept-encoding"] == "identity"
+
+
+def test_document_ready_carries_the_document_as_get_answers_it(hooks_tenant, api_hooks, monkeypatch):
+    """Metadata written while the document ingests is in the event, and its counts are the API's (a CJK text's
+    token estimate too)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from quire.documents import services
+    from quire.documents.models import Document
+
+    attachments_create = services._attachments_create
+
+    def metadata_updated_meanwhile(tenant, document, parsed):
+        services.document_update(document=Document.objects.get(pk=document.pk), metadata={"crm_id": "42"})
+        return attachments_create(tenant, document, parsed)
+
+    monkeypatch.setattr(services, "_attachments_create", metadata_updated_meanwhile)
+    raw = ("本契約は日本法に準拠する。" * 40).encode()
+    digest = hashlib.sha256(raw).hexdigest()
+    with tenant_context(hooks_tenant.tenant):
+        document = Document(filename="jp.txt", content_type="text/plain", sha256=digest, size_bytes=len(raw))
+        document.file.save(digest, ContentFile(raw), save=False)
+        document.save()
+        services.document_ingest(tenant=hooks_tenant.tenant, document_id=document.pk)
+        event = Event.objects.get(type="document.ready", data__id=document.pk)
+    shown = api_hooks.get(f"/v1/documents/{document.pk}").json()
+    shared = set(shown) & set(event.data)
+    assert {"metadata", "token_estimate", "char_count", "updated_at", "attachments", "status"} <= shared
+    assert {k: event.data[k] for k in shared} == {k: shown[k] for k in shared}
+    assert event.data["metadata"] == {"crm_id": "42"}
