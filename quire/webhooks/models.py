@@ -1,6 +1,10 @@
+from __future__ import annotations
+
+from datetime import datetime
 from functools import partial
 
 from django.db import models
+from django.utils import timezone
 
 from tenants.crypto import EncryptedTextField
 from tenants.identifiers import new_id
@@ -26,16 +30,14 @@ class EndpointStatus(models.TextChoices):
 
 
 class WebhookEndpoint(models.Model):
-    """A tenant's receiver URL and the event types it wants. `secret` signs every delivery; after a
-    rotation `previous_secret` signs too until `previous_secret_expires_at`."""
+    """A tenant's receiver URL and the event types it wants. `secret` signs every delivery; the secrets
+    rotations replaced (`retired_secrets`) sign too, each until its own expiry."""
 
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "whk"), editable=False)
     url = models.URLField(max_length=2048)
     description = models.CharField(max_length=255, blank=True)
     event_types = models.JSONField(default=list)
     secret = EncryptedTextField()
-    previous_secret = EncryptedTextField(blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=EndpointStatus.choices, default=EndpointStatus.ENABLED)
     disabled_reason = models.CharField(max_length=255, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -51,6 +53,27 @@ class WebhookEndpoint(models.Model):
 
     def wants(self, event_type: str) -> bool:
         return ALL_EVENTS in self.event_types or event_type in self.event_types
+
+    def secrets_retired_signing(self, at: datetime) -> list[RetiredSecret]:
+        """The secrets rotations replaced that still sign at `at`, the most recently replaced first."""
+        signing = [r for r in self.retired_secrets.all() if r.expires_at > at]
+        return sorted(signing, key=lambda r: r.pk, reverse=True)
+
+    @property
+    def previous_secret_expires_at(self) -> datetime | None:
+        """When the last replaced secret stops signing; None when only `secret` signs."""
+        return max((r.expires_at for r in self.secrets_retired_signing(timezone.now())), default=None)
+
+
+class RetiredSecret(models.Model):
+    """A secret a rotation replaced, signing beside the endpoint's current one until `expires_at`."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="retired_secrets")
+    secret = EncryptedTextField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} secret until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
 class Event(models.Model):

@@ -50,6 +50,11 @@ class ReplaySerializer(StrictSerializer):
 
 class EndpointSerializer(ResourceSerializer):
     object = ObjectNameField("webhook_endpoint")
+    previous_secret_expires_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the last secret a rotation replaced stops signing; null when only the current one signs.",
+    )
 
     class Meta:
         model = WebhookEndpoint

@@ -54,7 +54,7 @@ def _validated(serializer_class: type[Serializer], data: object) -> dict:
 class EndpointListCreateView(ListAPIView):
     required_roles = ADMIN_WRITES
     serializer_class = EndpointSerializer
-    queryset = WebhookEndpoint.objects.all()
+    queryset = WebhookEndpoint.objects.prefetch_related("retired_secrets")
 
     @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointWithSecretSerializer})
     @idempotent

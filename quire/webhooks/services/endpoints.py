@@ -9,7 +9,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
-from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, Delivery, EndpointStatus, WebhookEndpoint
+from quire.webhooks.models import (
+    ALL_EVENTS,
+    EVENT_TYPES,
+    Delivery,
+    EndpointStatus,
+    RetiredSecret,
+    WebhookEndpoint,
+)
 from quire.webhooks.services.notify import endpoint_disable
 from quire.webhooks.signing import new_secret
 from quire.webhooks.transport import UnsafeUrl, resolve_target
@@ -17,6 +24,8 @@ from tenants.audit import audit_record
 from tenants.crypto import rows_reencrypt
 
 MAX_GRACE_SECONDS = 7 * 86400
+# Replaced secrets that may sign beside the current one, each until its own grace period ends.
+MAX_RETIRED_SECRETS = 3
 
 
 class WebhookRejected(Refusal):
@@ -129,7 +138,9 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> WebhookEndpoint:
-    """A new secret signs from now on; the old one also signs for `grace_seconds` (0: not at all)."""
+    """A new secret signs from now on. With `grace_seconds`, the one it replaces keeps signing that long,
+    beside those replaced before it whose own grace period has not ended (the newest `MAX_RETIRED_SECRETS` in
+    all); with none (0), only the new secret signs."""
     if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
         raise WebhookRejected(
             ErrorCode.INVALID_GRACE_PERIOD,
@@ -138,12 +149,16 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace_seconds: int) -> 
         )
     with transaction.atomic():
         endpoint = _locked(endpoint)
-        endpoint.previous_secret = endpoint.secret if grace_seconds else ""
-        endpoint.previous_secret_expires_at = (
-            timezone.now() + timedelta(seconds=grace_seconds) if grace_seconds else None
-        )
+        now = timezone.now()
+        kept: list[int] = []
+        if grace_seconds:
+            RetiredSecret.objects.create(
+                endpoint=endpoint, secret=endpoint.secret, expires_at=now + timedelta(seconds=grace_seconds)
+            )
+            kept = [r.pk for r in endpoint.secrets_retired_signing(now)[:MAX_RETIRED_SECRETS]]
+        endpoint.retired_secrets.exclude(pk__in=kept).delete()
         endpoint.secret = new_secret()
-        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+        endpoint.save(update_fields=["secret", "updated_at"])
         _audit(endpoint, "secret_rotate", grace_seconds=grace_seconds)
     return endpoint
 
@@ -155,21 +170,16 @@ def endpoint_secret_reveal(*, endpoint: WebhookEndpoint) -> str:
 
 
 def signing_secrets(endpoint: WebhookEndpoint, at: datetime | None = None) -> list[str]:
-    """The secrets that sign a delivery at `at` (now): the current one, and the previous one during its
-    grace period."""
-    at = at or timezone.now()
-    secrets = [endpoint.secret]
-    if (
-        endpoint.previous_secret
-        and endpoint.previous_secret_expires_at
-        and endpoint.previous_secret_expires_at > at
-    ):
-        secrets.append(endpoint.previous_secret)
-    return secrets
+    """The secrets that sign a delivery at `at` (now): the current one, then each replaced one still in its
+    grace period, the most recently replaced first."""
+    retired = endpoint.secrets_retired_signing(at or timezone.now())
+    return [endpoint.secret, *(r.secret for r in retired)]
 
 
 def endpoints_secrets_reencrypt() -> int:
     """Write every endpoint's secrets again, so they are encrypted under the first key of
     `QUIRE_ENCRYPTION_KEYS` (a key rotation, `rows_reencrypt`); returns how many endpoints (in the current
     schema)."""
-    return rows_reencrypt(WebhookEndpoint.objects.all(), ("secret", "previous_secret"))
+    count = rows_reencrypt(WebhookEndpoint.objects.all(), ("secret",))
+    rows_reencrypt(RetiredSecret.objects.all(), ("secret",))
+    return count

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client, override_settings
 
 from quire.webhooks.models import Delivery, WebhookEndpoint
+from quire.webhooks.services import signing_secrets
 from tests.support.portal import Workspace, signed_in
 
 RECEIVER = "http://127.0.0.1:9/quire-hook"
@@ -44,7 +45,8 @@ def test_admin_adds_reveals_rotates_tests_and_replays(workspace, admin):
     assert admin.post(f"/webhooks/{endpoint.id}/rotate", {"grace_seconds": "3600"}).status_code == 302
     with _in_schema(workspace):
         rotated = WebhookEndpoint.objects.get(pk=endpoint.pk)
-    assert rotated.secret != endpoint.secret and rotated.previous_secret == endpoint.secret
+        assert rotated.secret != endpoint.secret
+        assert signing_secrets(rotated) == [rotated.secret, endpoint.secret]
 
     assert admin.post(f"/webhooks/{endpoint.id}/test").status_code == 302
     with _in_schema(workspace):
@@ -52,6 +54,7 @@ def test_admin_adds_reveals_rotates_tests_and_replays(workspace, admin):
     assert delivery.event.type == "webhook.test"
     log = admin.get(f"/webhooks/{endpoint.id}")
     assert delivery.id.encode() in log.content and b"webhook.test" in log.content
+    assert b"Old secrets sign until" in log.content
 
     assert admin.post(f"/webhooks/{endpoint.id}/deliveries/{delivery.id}/replay").status_code == 302
     with _in_schema(workspace):

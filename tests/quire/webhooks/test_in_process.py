@@ -15,7 +15,13 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from quire.webhooks.models import Delivery, DeliveryAttempt, EndpointNotification, Event, WebhookEndpoint
-from quire.webhooks.services import delivery_attempt, endpoint_create, endpoint_delete
+from quire.webhooks.services import (
+    delivery_attempt,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_rotate_secret,
+    signing_secrets,
+)
 from tests.support import wait_for
 
 
@@ -277,3 +283,41 @@ def test_document_ready_carries_the_document_as_get_answers_it(hooks_tenant, api
     assert {"metadata", "token_estimate", "char_count", "updated_at", "attachments", "status"} <= shared
     assert {k: event.data[k] for k in shared} == {k: shown[k] for k in shared}
     assert event.data["metadata"] == {"crm_id": "42"}
+
+
+def test_a_second_rotation_keeps_the_first_replaced_secret_signing_until_its_own_grace_ends(
+    receiver, hooks_tenant
+):
+    """A rotation whose answer was lost, recovered by another rotation: the receiver still holding the original
+    secret verifies every delivery until the original's grace period ends."""
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        original = endpoint.secret
+        try:
+            lost = endpoint_rotate_secret(endpoint=endpoint, grace_seconds=3)
+            original_expired_by = time.monotonic() + 3
+            recovered = endpoint_rotate_secret(endpoint=lost, grace_seconds=3600)
+            receiver.secrets = [original, lost.secret, recovered.secret]
+            delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=_orphan_delivery(endpoint, n=1).id)
+            assert receiver.requests[-1].verified_with == [original, lost.secret, recovered.secret]
+
+            time.sleep(max(0.0, original_expired_by - time.monotonic()) + 0.1)
+            delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=_orphan_delivery(endpoint, n=2).id)
+            assert receiver.requests[-1].verified_with == [lost.secret, recovered.secret]
+        finally:
+            endpoint.delete()
+
+
+def test_rotations_keep_at_most_three_replaced_secrets_and_one_without_grace_keeps_none(hooks_tenant):
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url="http://127.0.0.1:9/hooks", event_types=["usage.threshold"])
+        secrets = [endpoint.secret]
+        try:
+            for _ in range(4):
+                endpoint = endpoint_rotate_secret(endpoint=endpoint, grace_seconds=3600)
+                secrets.append(endpoint.secret)
+            assert signing_secrets(endpoint) == secrets[:0:-1]
+            endpoint = endpoint_rotate_secret(endpoint=endpoint, grace_seconds=0)
+            assert signing_secrets(WebhookEndpoint.objects.get(pk=endpoint.pk)) == [endpoint.secret]
+        finally:
+            endpoint.delete()

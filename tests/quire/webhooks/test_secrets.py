@@ -16,7 +16,12 @@ from django_tenants.utils import tenant_context
 
 from billing.models import BillingAccount
 from quire.webhooks.models import WebhookEndpoint
-from quire.webhooks.services import delivery_attempt, endpoint_send_test, endpoints_secrets_reencrypt
+from quire.webhooks.services import (
+    delivery_attempt,
+    endpoint_send_test,
+    endpoints_secrets_reencrypt,
+    signing_secrets,
+)
 from quire.webhooks.services.delivery import DeliveryBusy
 from tenants.crypto import encryption_keys, lookup_digest
 from tests.support import Api
@@ -76,7 +81,12 @@ def test_secrets_are_encrypted_and_never_logged(receiver, hooks_tenant, api_hook
 
         stored = _raw("webhooks_webhookendpoint", "secret", created["id"])
         assert stored.startswith("gAAAAA") and rotated["secret"] not in stored
-        assert created["secret"] not in _raw("webhooks_webhookendpoint", "previous_secret", created["id"])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT secret FROM webhooks_retiredsecret WHERE endpoint_id = %s", [created["id"]]
+            )
+            [(retired,)] = cursor.fetchall()
+        assert retired.startswith("gAAAAA") and created["secret"] not in retired
         assert customer not in _raw("billing_billingaccount", "stripe_customer_id", tenant.pk)
         assert (
             BillingAccount.objects.get(stripe_customer_digest=lookup_digest(customer)).tenant_id == tenant.pk
@@ -86,7 +96,8 @@ def test_secrets_are_encrypted_and_never_logged(receiver, hooks_tenant, api_hook
         with override_settings(QUIRE_ENCRYPTION_KEYS=[new_key, *old_keys]):
             assert endpoints_secrets_reencrypt() >= 1
         with override_settings(QUIRE_ENCRYPTION_KEYS=[new_key]):
-            assert WebhookEndpoint.objects.get(pk=created["id"]).secret == rotated["secret"]
+            endpoint = WebhookEndpoint.objects.get(pk=created["id"])
+            assert signing_secrets(endpoint) == [rotated["secret"], created["secret"]]
         with override_settings(QUIRE_ENCRYPTION_KEYS=[*old_keys, new_key]):
             endpoints_secrets_reencrypt()
         WebhookEndpoint.objects.filter(pk=created["id"]).delete()
