@@ -211,6 +211,34 @@ class UsageEvent(models.Model):
         return f"{self.tenant_id} {self.kind} {self.quantity}"
 
 
+class UsageThreshold(models.Model):
+    """A share (`percent`) of the plan's `included` units of `kind` that the tenant's usage reached in the billing
+    period starting at `period_start`: recorded once for each, when the usage that reached it was recorded."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_thresholds")
+    kind = models.CharField(max_length=16, choices=UsageKind.choices)
+    percent = models.PositiveSmallIntegerField()
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    plan_code = models.CharField(max_length=40)
+    included = models.PositiveBigIntegerField()
+    used = models.PositiveBigIntegerField(
+        help_text="the period's usage of `kind` when the threshold was reached"
+    )
+    reached_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "percent", "included", "period_start"],
+                name="usage_threshold_once_a_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.kind} {self.percent}% from {self.period_start:%Y-%m-%d}"
+
+
 class StripeEvent(models.Model):
     """Webhook events already applied, by Stripe event id."""
 

@@ -25,6 +25,7 @@ from billing.models import (
     SubscriptionStatus,
     UsageEvent,
     UsageKind,
+    UsageThreshold,
 )
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
@@ -34,6 +35,8 @@ from tenants.models import Tenant
 BILLABLE_KIND = UsageKind.PAGES
 METERED_KINDS = (BILLABLE_KIND, *TOKEN_KINDS)
 CHARS_PER_PAGE = 3000
+# Shares of the included pages whose reaching is recorded once a billing period (`usage_thresholds_record`).
+USAGE_THRESHOLDS = (80, 100)
 
 
 class QuotaExceeded(Refusal):
@@ -90,6 +93,40 @@ def period_units_used(tenant: Tenant, since: datetime, kind: str = BILLABLE_KIND
 
 
 _QUOTA_NAMES = {UsageKind.PAGES: "pages", UsageKind.REVIEW_CELLS: "review cells"}
+
+
+def usage_thresholds_record(*, tenant: Tenant, quantities: dict[str, int]) -> list[UsageThreshold]:
+    """The shares (`USAGE_THRESHOLDS`) of the effective plan's included pages that the tenant's usage this
+    period has reached and that were not recorded yet for this period and number of included pages, each
+    recorded now and returned, lowest first. Call it after `usage_record` of `quantities`, in its transaction:
+    usage without pages reaches nothing, and of two transactions reaching one threshold at once the second
+    waits for the first and finds it recorded."""
+    if not quantities.get(UsageKind.PAGES):
+        return []
+    entitled = entitlements_for(tenant)
+    included = entitled.included_units
+    if included <= 0:
+        return []
+    start, end = current_period(account_for(tenant).period_start)
+    used = period_units_used(tenant, start)
+    key = {"tenant": tenant, "kind": UsageKind.PAGES, "included": included, "period_start": start}
+    due = [p for p in USAGE_THRESHOLDS if used * 100 >= p * included]
+    recorded = set(UsageThreshold.objects.filter(**key, percent__in=due).values_list("percent", flat=True))
+    reached = []
+    for percent in (p for p in due if p not in recorded):
+        threshold, created = UsageThreshold.objects.get_or_create(
+            **key,
+            percent=percent,
+            defaults={
+                "period_end": end,
+                "plan_code": entitled.plan_code,
+                "used": used,
+                "reached_at": timezone.now(),
+            },
+        )
+        if created:
+            reached.append(threshold)
+    return reached
 
 
 def job_allowed(
@@ -319,11 +356,12 @@ def account_update_subscription(
 
 
 def billing_erase(*, tenant: Tenant) -> int:
-    """Delete the tenant's usage ledger and meter batches (erasing the tenant; its billing account goes
-    with the tenant row). Returns how many usage rows went."""
+    """Delete the tenant's usage ledger, meter batches and the usage thresholds it reached (erasing the tenant;
+    its billing account goes with the tenant row). Returns how many usage rows went."""
     with transaction.atomic():
         deleted, _ = UsageEvent.objects.filter(tenant=tenant).delete()
         MeterBatch.objects.filter(tenant=tenant).delete()
+        UsageThreshold.objects.filter(tenant=tenant).delete()
     return deleted
 
 

@@ -1,11 +1,14 @@
-"""The webhook events jobs publish, called inside the transaction that finishes or cancels the job."""
+"""The webhook events jobs publish, called inside the transaction that finishes or cancels the job (and, for
+the usage it records, `usage.threshold`)."""
 
 from __future__ import annotations
 
 import json
 
 from django.conf import settings
+from rest_framework.fields import DateTimeField
 
+from billing.models import UsageThreshold
 from quire.jobs.models import Job, JobResult
 from quire.jobs.serializers import JobResultSerializer, JobSerializer
 from quire.webhooks.models import Event
@@ -37,3 +40,25 @@ def job_finished(*, job: Job, result: JobResult | None = None, usage: dict[str, 
     else:
         data["result"], data["result_omitted_bytes"] = None, size
     return event_publish(event_type="job.succeeded", data=data)
+
+
+def usage_thresholds_reached(*, thresholds: list[UsageThreshold]) -> list[Event]:
+    """One `usage.threshold` per share of the plan's included pages the period's usage reached
+    (`billing.services.usage_thresholds_record`), in the transaction that recorded the usage."""
+    moment = DateTimeField()
+    return [
+        event_publish(
+            event_type="usage.threshold",
+            data={
+                "object": "usage_threshold",
+                "metric": t.kind,
+                "percent": t.percent,
+                "used": t.used,
+                "included": t.included,
+                "plan": t.plan_code,
+                "period_start": moment.to_representation(t.period_start),
+                "period_end": moment.to_representation(t.period_end),
+            },
+        )
+        for t in thresholds
+    ]

@@ -22,6 +22,7 @@ from billing.services import (
     job_usage_quantities,
     review_cells,
     usage_record,
+    usage_thresholds_record,
 )
 from billing.stripe_gateway import stripe_customer_erase
 from common.processes import process_gone, process_identity
@@ -39,7 +40,7 @@ from quire.documents.services import (
     documents_purge_before,
 )
 from quire.heartbeat import TenantHeartbeat
-from quire.jobs.events import job_canceled, job_finished
+from quire.jobs.events import job_canceled, job_finished, usage_thresholds_reached
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
 from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_purge_before
@@ -695,6 +696,7 @@ def _finish_succeeded(
         current.finished_at, current.lease_until = timezone.now(), None
         current.save(update_fields=["status", "stage", "progress", "finished_at", "lease_until"])
         job_finished(job=current, result=result, usage=usage)
+        usage_thresholds_reached(thresholds=usage_thresholds_record(tenant=tenant, quantities=usage))
     return current
 
 
