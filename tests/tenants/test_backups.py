@@ -57,9 +57,13 @@ def test_an_archive_older_than_the_code_is_restored_and_migrated(make_tenant, tm
     from tests.support.schemas import applied
 
     tenant = make_tenant("dumped-old").tenant
-    newest = ("webhooks", "0004_delivery_redispatches")
+    newest = ("webhooks", "0005_retired_secrets")
     call_command(
-        "migrate_schemas", "webhooks", "0003_announced_model", tenant=True, schema_name=tenant.schema_name
+        "migrate_schemas",
+        "webhooks",
+        "0004_delivery_redispatches",
+        tenant=True,
+        schema_name=tenant.schema_name,
     )
     assert newest not in applied(tenant.schema_name)
     archive = tmp_path / "old.dump"
@@ -69,12 +73,12 @@ def test_an_archive_older_than_the_code_is_restored_and_migrated(make_tenant, tm
     capsys.readouterr()
     call_command("tenant_restore", "dumped-old", str(archive), "--replace")
     out = capsys.readouterr().out
-    assert "the archive predates 1 migration, applied since: webhooks.0004_delivery_redispatches" in out
+    assert "the archive predates 1 migration, applied since: webhooks.0005_retired_secrets" in out
     assert newest in applied(tenant.schema_name)
     with tenant_context(tenant):
-        from quire.webhooks.models import Delivery
+        from quire.webhooks.models import RetiredSecret
 
-        assert Delivery.objects.filter(redispatches__gt=0).count() == 0
+        assert RetiredSecret.objects.count() == 0
 
     capsys.readouterr()
     call_command("tenant_dump", "dumped-old", str(archive))
