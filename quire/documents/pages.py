@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Set
+from datetime import datetime
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -66,25 +68,40 @@ def page_images_delete(document_id: str, *, schema_name: str) -> int:
     """Delete the document's page images: under its tenant's schema, and where they were kept before that
     (`page-images/<document id>/`). Returns how many."""
     folders = (f"{page_images_folder(schema_name)}/{document_id}", f"{PAGE_IMAGES}/{document_id}")
-    return sum(_files_delete(folder) for folder in folders)
+    return sum(len(stored_files_delete(folder)) for folder in folders)
 
 
 def page_images_folder_delete(*, schema_name: str) -> int:
     """Delete every page image kept under the schema's folder, whatever document it was rendered from; returns
     how many."""
     folder = page_images_folder(schema_name)
-    try:
-        documents, _ = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return 0
-    return sum(_files_delete(f"{folder}/{document_id}") for document_id in documents)
+    documents, _ = stored_listing(folder)
+    return sum(len(stored_files_delete(f"{folder}/{document_id}")) for document_id in documents)
 
 
-def _files_delete(folder: str) -> int:
+def stored_listing(folder: str) -> tuple[list[str], list[str]]:
+    """The folders and files directly under `folder` in storage; none where it does not exist."""
     try:
-        _, files = default_storage.listdir(folder)
+        return default_storage.listdir(folder)
     except FileNotFoundError:
-        return 0
-    for name in files:
-        default_storage.delete(f"{folder}/{name}")
-    return len(files)
+        return [], []
+
+
+def stored_files_delete(
+    folder: str, *, written_before: datetime | None = None, keep: Set[str] = frozenset()
+) -> list[str]:
+    """Delete the files directly under `folder`, but for the paths in `keep` and, with `written_before`, those
+    written since; returns the paths deleted."""
+    deleted = []
+    for name in stored_listing(folder)[1]:
+        path = f"{folder}/{name}"
+        if path in keep:
+            continue
+        try:
+            if written_before is not None and default_storage.get_modified_time(path) >= written_before:
+                continue
+            default_storage.delete(path)
+        except FileNotFoundError:
+            continue
+        deleted.append(path)
+    return deleted

@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
@@ -32,7 +31,13 @@ from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
 from quire.documents.limits import ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
-from quire.documents.pages import page_images_delete, page_images_folder, page_images_folder_delete
+from quire.documents.pages import (
+    page_images_delete,
+    page_images_folder,
+    page_images_folder_delete,
+    stored_files_delete,
+    stored_listing,
+)
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
@@ -667,14 +672,8 @@ def documents_held(*, ids: Iterable[str]) -> set[str]:
 def documents_folder_delete(*, schema_name: str) -> int:
     """Delete every file stored under the schema's folders (`document_file_name`, and the page images'),
     whatever row names it: the last step of erasing a tenant. Returns how many."""
-    folder = f"documents/{schema_name}"
-    try:
-        _, names = default_storage.listdir(folder)
-    except FileNotFoundError:
-        names = []
-    for name in names:
-        default_storage.delete(f"{folder}/{name}")
-    return len(names) + page_images_folder_delete(schema_name=schema_name)
+    deleted = stored_files_delete(f"documents/{schema_name}")
+    return len(deleted) + page_images_folder_delete(schema_name=schema_name)
 
 
 def documents_orphans_delete(*, min_age: timedelta = ORPHAN_MIN_AGE) -> int:
@@ -683,50 +682,17 @@ def documents_orphans_delete(*, min_age: timedelta = ORPHAN_MIN_AGE) -> int:
     rolled back around an upload), or whose row a restore of an older archive (`tenant_restore`) took away; and
     the page images as old of documents that no longer exist. Returns how many files."""
     folder = f"documents/{connection.schema_name}"
-    try:
-        _, names = default_storage.listdir(folder)
-    except FileNotFoundError:
-        names = []
     named = set(Document.objects.filter(file__startswith=f"{folder}/").values_list("file", flat=True))
     cutoff = timezone.now() - min_age
-    deleted = 0
-    for name in names:
-        path = f"{folder}/{name}"
-        if path in named:
-            continue
-        try:
-            if default_storage.get_modified_time(path) >= cutoff:
-                continue
-            default_storage.delete(path)
-        except FileNotFoundError:
-            continue
+    deleted = stored_files_delete(folder, written_before=cutoff, keep=named)
+    for path in deleted:
         logger.warning("deleted %s: no document names it", path)
-        deleted += 1
-    try:
-        rendered, _ = default_storage.listdir(page_images_folder(connection.schema_name))
-    except FileNotFoundError:
-        rendered = []
+    images = page_images_folder(connection.schema_name)
+    rendered, _ = stored_listing(images)
     held = set(Document.objects.filter(pk__in=rendered).values_list("pk", flat=True))
     for document_id in sorted(set(rendered) - held):
-        deleted += _files_older_delete(f"{page_images_folder(connection.schema_name)}/{document_id}", cutoff)
-    return deleted
-
-
-def _files_older_delete(folder: str, cutoff: datetime) -> int:
-    try:
-        _, names = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return 0
-    deleted = 0
-    for name in names:
-        try:
-            if default_storage.get_modified_time(f"{folder}/{name}") >= cutoff:
-                continue
-            default_storage.delete(f"{folder}/{name}")
-        except FileNotFoundError:
-            continue
-        deleted += 1
-    return deleted
+        deleted += stored_files_delete(f"{images}/{document_id}", written_before=cutoff)
+    return len(deleted)
 
 
 def documents_files_rename() -> list[str]:
