@@ -4,8 +4,6 @@ it. Developers write; everyone reads."""
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -77,9 +75,6 @@ def clause_type_detail(request: HttpRequest, clause_type_id: str) -> HttpRespons
     )
 
 
-_NEAR_MISS_REF = re.compile(r"passage-\d+-ref")
-
-
 def asked(clause_type: ClauseType, due: list[dict]) -> list[dict]:
     """`passages_to_check` with each passage's form field and legend, numbered per source."""
     numbers = {"finding": 0, "near_miss": 0}
@@ -132,12 +127,10 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
         return redirect("portal:clause_type", clause_type_id=clause_type.pk)
     near_misses = {near_miss_ref(p): p["text"] for p in clause_type.near_misses}
     marked: dict[str, list[str]] = {"clause": [], "not": []}
-    for field, ref in request.POST.items():
-        if _NEAR_MISS_REF.fullmatch(field) and ref in near_misses:
-            answer = request.POST.get(field.removesuffix("-ref"), "")
-            if answer in marked:
-                marked[answer].append(near_misses[ref])
-    for ref, answer in _finding_answers(request):
+    for ref, answer in _answers(request, "passage"):
+        if ref in near_misses and answer in marked:
+            marked[answer].append(near_misses[ref])
+    for ref, answer in _answers(request, "finding"):
         text = finding_text(clause_type, ref)
         if text and answer in marked:
             marked[answer].append(text)
@@ -148,12 +141,13 @@ def clause_type_label(request: HttpRequest, clause_type_id: str) -> HttpResponse
     return redirect("portal:clause_type", clause_type_id=clause_type.pk)
 
 
-def _finding_answers(request: HttpRequest) -> list[tuple[str, str]]:
-    """The (ref, answer) pairs of the findings a clause type's page asked about (`finding-N-ref`, `finding-N`)."""
+def _answers(request: HttpRequest, field: str) -> list[tuple[str, str]]:
+    """The (ref, answer) pairs of the passages of one kind a clause type's page asked about: `<field>-N-ref` and
+    `<field>-N` (`finding`: findings, `passage`: near misses)."""
     return [
-        (ref, request.POST.get(f"finding-{index}", ""))
+        (ref, request.POST.get(f"{field}-{index}", ""))
         for index in range(NEAR_MISSES)
-        if (ref := request.POST.get(f"finding-{index}-ref"))
+        if (ref := request.POST.get(f"{field}-{index}-ref"))
     ]
 
 
