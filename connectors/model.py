@@ -239,7 +239,8 @@ def ask_across(
     """One call over material from several documents (`ask`'s ranked passages, a synthesis over papers),
     `shown` naming each document with the characters of it the question carries. The call is recorded for
     every document shown, a question and a shared call each, its tokens divided among them in proportion to
-    those characters; a document no plan read otherwise is recorded as read in `passages`."""
+    those characters; a document no plan read otherwise is recorded as read by retrieval (`rag`), its
+    `shared_calls` equal to its `calls`."""
     weights: dict[str, int] = {}
     documents: dict[str, Document] = {}
     for document, characters in shown:
