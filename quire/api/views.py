@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from quire.api.errors import error_body
 from quire.api.health import check_dependencies
 from quire.api.idempotency import idempotent
+from quire.api.lookups import FoundDetail
 from quire.api.pagination import CREATED_BOUNDS, ListFilter
 from quire.api.serializers import (
     ApiKeyCreateSerializer,
@@ -58,10 +59,11 @@ class ApiKeyListCreateView(ListCreateAPIView):
         return Response(IssuedApiKeySerializer(issued.api_key).data, status=status.HTTP_201_CREATED)
 
 
-class ApiKeyDetailView(RetrieveDestroyAPIView):
+class ApiKeyDetailView(FoundDetail, RetrieveDestroyAPIView):
     required_roles = {"GET": Role.ADMIN, "POST": Role.ADMIN, "DELETE": Role.ADMIN}
     serializer_class = ApiKeySerializer
     lookup_url_kwarg = "key_id"
+    noun = "API key"
 
     def get_queryset(self):
         return ApiKey.objects.filter(tenant=self.request.user.tenant)
@@ -75,9 +77,10 @@ class ApiKeyDetailView(RetrieveDestroyAPIView):
     )
     @idempotent
     def post(self, request: Request, key_id: str) -> Response:
+        api_key = self.get_object()
         payload = ApiKeyUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        api_key = api_key_update(api_key=self.get_object(), **payload.validated_data)
+        api_key = api_key_update(api_key=api_key, **payload.validated_data)
         return Response(ApiKeySerializer(api_key).data)
 
     @extend_schema(responses={200: ApiKeySerializer})

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
-from quire.api.lookups import found
+from quire.api.lookups import FoundDetail, found
 from quire.api.serializers import DeletedSerializer
 from quire.webhooks.models import EVENT_TYPES, Event, WebhookEndpoint
 from quire.webhooks.selectors import deliveries_with_attempts
@@ -131,10 +131,11 @@ class EventListView(ListAPIView):
         return Event.objects.filter(type=event_type)
 
 
-class EventDetailView(RetrieveAPIView):
+class EventDetailView(FoundDetail, RetrieveAPIView):
     serializer_class = EventSerializer
     queryset = Event.objects.all()
     lookup_url_kwarg = "event_id"
+    noun = "event"
 
 
 class EventDeliveriesView(ListAPIView):

@@ -54,6 +54,10 @@ def test_unknown_route_is_json_404(api_a: Api):
         ("GET", "/v1/jobs/job_nope", "No job job_nope.", "job_id"),
         ("POST", "/v1/jobs/job_nope", "No job job_nope.", "job_id"),
         ("POST", "/v1/jobs/job_nope/cancel", "No job job_nope.", "job_id"),
+        ("GET", "/v1/api_keys/key_nope", "No API key key_nope.", "key_id"),
+        ("POST", "/v1/api_keys/key_nope", "No API key key_nope.", "key_id"),
+        ("DELETE", "/v1/api_keys/key_nope", "No API key key_nope.", "key_id"),
+        ("GET", "/v1/events/evt_nope", "No event evt_nope.", "event_id"),
     ],
 )
 def test_unknown_object_is_404_naming_it_and_its_parameter(api_a: Api, method, path, message, param):
