@@ -78,16 +78,20 @@ class Invitation:
 
 def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_url: str) -> Invitation:
     """Add the person with `role` and e-mail them a link to set their password (or to sign in, if they
-    already have an account). Inviting an existing member is refused. A mail server that fails leaves the
+    already have an account). Inviting an existing member is refused. The rules judge the actor as they are
+    under the tenant's lock, not as the page that asked loaded them. A mail server that fails leaves the
     member added, `mailed` false."""
-    _check_may_grant(actor=actor, role=role)
     email = email_normalised(email)
-    if not email or "@" not in email:
-        raise MemberChangeRefused("Enter an e-mail address.", "email")
-    if Member.objects.filter(tenant=tenant, user__username=email).exists():
-        raise MemberChangeRefused(f"{email} is already a member.", "email")
     with transaction.atomic():
         tenant_lock(tenant)
+        actor = Member.objects.select_related("user").filter(pk=actor.pk, tenant=tenant).first()
+        if actor is None:
+            raise MemberChangeRefused("You are no longer a member of this workspace.")
+        _check_may_grant(actor=actor, role=role)
+        if not email or "@" not in email:
+            raise MemberChangeRefused("Enter an e-mail address.", "email")
+        if Member.objects.filter(tenant=tenant, user__username=email).exists():
+            raise MemberChangeRefused(f"{email} is already a member.", "email")
         seats = entitlements_for(tenant).seats
         if Member.objects.filter(tenant=tenant).count() >= seats:
             raise MemberChangeRefused(

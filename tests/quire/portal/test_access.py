@@ -398,6 +398,35 @@ def test_the_owner_rule_judges_the_member_as_it_is_when_the_change_runs(workspac
     member_remove(actor=owner, target=Member.objects.get(pk=promoted.pk))
 
 
+def test_an_invitation_judges_the_inviter_and_the_invitee_as_they_are_when_it_runs(workspace):
+    from quire.portal.services import MemberChangeRefused, member_change_role, member_invite, member_remove
+    from tenants.services import member_add
+
+    owner = workspace.member("owner")
+    inviter = member_add(tenant=workspace.tenant, email="inviter@portal-one.example.com", role="admin")
+    seen_by_inviter = Member.objects.select_related("user").get(pk=inviter.pk)
+    member_change_role(actor=owner, target=Member.objects.get(pk=inviter.pk), role="viewer")
+    base = f"http://{workspace.host}"
+    with pytest.raises(MemberChangeRefused, match="Only owners and admins manage members"):
+        member_invite(
+            tenant=workspace.tenant,
+            actor=seen_by_inviter,
+            email="new@example.com",
+            role="developer",
+            base_url=base,
+        )
+    member_remove(actor=owner, target=Member.objects.get(pk=inviter.pk))
+    with pytest.raises(MemberChangeRefused, match="no longer a member"):
+        member_invite(
+            tenant=workspace.tenant,
+            actor=seen_by_inviter,
+            email="new@example.com",
+            role="developer",
+            base_url=base,
+        )
+    assert not Member.objects.filter(tenant=workspace.tenant, user__username="new@example.com").exists()
+
+
 def test_a_member_who_leaves_is_signed_out_and_a_non_member_can_sign_in_again(workspace, other_workspace):
     from tenants.services import member_add
 
