@@ -129,3 +129,29 @@ def test_error_code_text_stays_a_string_in_the_servers_and_the_sdks_xlsx(tmp_pat
     server_cells = [(row[0].value, row[0].data_type) for row in server.iter_rows(min_row=2)]
     assert sdk_cells == server_cells == [(code, "s") for code in codes]
     assert (server["B1"].value, server["B1"].data_type) == ("#N/A", "s")
+
+
+def test_the_servers_and_the_sdks_xlsx_cut_a_long_cell_at_the_same_place(tmp_path):
+    from quire_sdk.export import XLSX_CELL_CHARS
+
+    from quire.jobs.review import XLSX_CELL_CHARS as SERVER_CELL_CHARS
+    from quire.jobs.review import xlsx_file
+
+    assert SERVER_CELL_CHARS == XLSX_CELL_CHARS
+    values = ["=" + "x" * 40_000, "a\x00b" * 12_000, "y" * XLSX_CELL_CHARS, "z" * (XLSX_CELL_CHARS + 1)]
+    path = tmp_path / "findings.xlsx"
+    export_result(_result(values), path)
+    sdk = [
+        row[COLUMNS.index("quote")]
+        for row in load_workbook(path).active.iter_rows(min_row=2, values_only=True)
+    ]
+    server = [
+        row[0]
+        for row in load_workbook(xlsx_file(iter([["quote"], *([v] for v in values)]))).active.iter_rows(
+            min_row=2, values_only=True
+        )
+    ]
+    assert [len(value) for value in sdk] == [len(value) for value in server]
+    assert all(len(value) <= XLSX_CELL_CHARS for value in sdk)
+    assert [value[:100] for value in sdk] == [value[:100] for value in server]
+    assert sdk[2] == server[2] == values[2]
