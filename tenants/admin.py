@@ -1,7 +1,15 @@
 from django.contrib import admin
+from django.forms import ModelForm
 from django.http import HttpRequest
 
-from tenants.models import ApiKey, Domain, Member, Tenant
+from tenants.audit import audit_origin_bind
+from tenants.models import ActorType, ApiKey, Domain, Member, Tenant
+from tenants.services import WORKSPACE_FIELDS, domain_delete, domain_save, tenant_update
+
+
+def _staff_acts(request: HttpRequest) -> None:
+    """The audit events the change records name the staff user who made it."""
+    audit_origin_bind(actor_type=ActorType.STAFF, actor_id=request.user.get_username())
 
 
 class AuditedElsewhereAdmin(admin.ModelAdmin):
@@ -22,7 +30,15 @@ class AuditedElsewhereAdmin(admin.ModelAdmin):
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "schema_name", "public_id", "is_active", "created_at")
     search_fields = ("slug", "name")
-    readonly_fields = ("retention_days",)
+    fields = (*WORKSPACE_FIELDS, "schema_name", "public_id", "retention_days", "created_at")
+    readonly_fields = ("schema_name", "public_id", "retention_days", "created_at")
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:
+        """Through `tenant_update`, which records the change; the schema and public id are never changed."""
+        _staff_acts(request)
+        tenant_update(
+            tenant=Tenant.objects.get(pk=obj.pk), **{f: form.cleaned_data[f] for f in form.changed_data}
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """A tenant is provisioned whole (schema, host name, owner, first key) by `manage.py create_tenant`."""
@@ -37,6 +53,19 @@ class TenantAdmin(admin.ModelAdmin):
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
     list_display = ("domain", "tenant", "is_primary")
+
+    def save_model(self, request: HttpRequest, obj: Domain, form: ModelForm, change: bool) -> None:
+        _staff_acts(request)
+        domain_save(domain=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Domain) -> None:
+        _staff_acts(request)
+        domain_delete(domain=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        _staff_acts(request)
+        for domain in queryset:
+            domain_delete(domain=domain)
 
 
 @admin.register(Member)

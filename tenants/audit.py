@@ -42,6 +42,8 @@ ACTIONS = (
     "webhook_endpoint.secret_reveal",
     "webhook_endpoint.secret_rotate",
     "billing.plan_change",
+    "workspace.update",
+    "workspace.domain_change",
     "workspace.retention_change",
     "workspace.erase",
 )

@@ -122,6 +122,7 @@ class ActorType(models.TextChoices):
     MEMBER = "member"
     API_KEY = "api_key"
     SYSTEM = "system"
+    STAFF = "staff"
 
 
 class AuditEvent(models.Model):

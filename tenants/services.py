@@ -323,6 +323,78 @@ def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
     return tenant
 
 
+WORKSPACE_FIELDS = ("name", "slug", "is_active")
+
+
+def tenant_update(*, tenant: Tenant, **changes: Any) -> Tenant:
+    """Change the tenant's name, slug or whether it is active (an inactive tenant's keys and portal are
+    refused), recording what changed as one `workspace.update` event. Nothing else of a tenant changes here:
+    its schema and public id are fixed, its retention has `tenant_set_retention`."""
+    unknown = set(changes) - set(WORKSPACE_FIELDS)
+    if unknown:
+        raise ValueError(f"a workspace's {', '.join(sorted(unknown))} is not changed here")
+    with transaction.atomic():
+        current = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        changed = {
+            field: {"from": getattr(current, field), "to": value}
+            for field, value in changes.items()
+            if getattr(current, field) != value
+        }
+        for field in changed:
+            setattr(tenant, field, changes[field])
+        if changed:
+            tenant.save(update_fields=list(changed))
+            audit_record(
+                tenant=tenant,
+                action="workspace.update",
+                object_type="tenant",
+                object_id=tenant.public_id,
+                details=changed,
+            )
+    return tenant
+
+
+def domain_save(*, domain: Domain) -> Domain:
+    """Add or change one of a tenant's host names, recorded as `workspace.domain_change`."""
+    with transaction.atomic():
+        before = Domain.objects.filter(pk=domain.pk).values("domain", "tenant_id", "is_primary").first()
+        domain.save()
+        details = {"domain": domain.domain, "is_primary": domain.is_primary}
+        if before is None:
+            details["change"] = "add"
+        else:
+            details.update(change="update", was=before["domain"], was_primary=before["is_primary"])
+        audit_record(
+            tenant=domain.tenant,
+            action="workspace.domain_change",
+            object_type="domain",
+            object_id=domain.domain,
+            details=details,
+        )
+        if before is not None and before["tenant_id"] != domain.tenant_id:
+            audit_record(
+                tenant=Tenant.objects.get(pk=before["tenant_id"]),
+                action="workspace.domain_change",
+                object_type="domain",
+                object_id=before["domain"],
+                details={"domain": before["domain"], "change": "delete"},
+            )
+    return domain
+
+
+def domain_delete(*, domain: Domain) -> None:
+    """Remove one of a tenant's host names, recorded as `workspace.domain_change`."""
+    with transaction.atomic():
+        audit_record(
+            tenant=domain.tenant,
+            action="workspace.domain_change",
+            object_type="domain",
+            object_id=domain.domain,
+            details={"domain": domain.domain, "change": "delete"},
+        )
+        domain.delete()
+
+
 def tenant_erase(*, tenant: Tenant, erased: Mapping[str, Any] | None = None) -> None:
     """Remove the tenant for good: its schema (every document, chunk, job, result, event), its audit log,
     API keys (refused everywhere once committed), members, the users who belong to no other tenant, its

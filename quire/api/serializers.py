@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from quire.api.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH, metadata_folded
-from tenants.models import API_KEY_ROLES, ApiKey, AuditEvent, Role
+from tenants.models import API_KEY_ROLES, ActorType, ApiKey, AuditEvent, Role
 
 METADATA_SCHEMA = {
     "type": "object",
@@ -167,7 +167,7 @@ class AuditEventSerializer(ResourceSerializer):
         {
             "type": "object",
             "properties": {
-                "type": {"type": "string", "enum": ["member", "api_key", "system"]},
+                "type": {"type": "string", "enum": [choice.value for choice in ActorType]},
                 "id": {"type": "string"},
                 "role": {"type": "string"},
             },

@@ -187,3 +187,43 @@ def test_a_retention_period_past_a_hundred_years_is_refused(tenant_a):
         call_command("tenant_retention", tenant_a.tenant.slug, "1000000")
     tenant_a.tenant.refresh_from_db()
     assert tenant_a.tenant.retention_days == before
+
+
+def test_workspace_and_host_name_changes_in_the_admin_are_audited_and_the_schema_is_never_changed(tenant_a):
+    from tenants.models import AuditEvent, Domain
+
+    staff = get_user_model().objects.create_superuser("ops-audit", "ops-audit@example.test", "pw-123456789")
+    client = Client()
+    client.force_login(staff)
+    tenant = Tenant.objects.get(pk=tenant_a.tenant.pk)
+    page = f"/admin/tenants/tenant/{tenant.pk}/change/"
+    changed = client.post(
+        page, {"name": "Renamed", "slug": tenant.slug, "schema_name": "tenant_elsewhere", "is_active": ""}
+    )
+    assert changed.status_code == 302, changed.content
+    after = Tenant.objects.get(pk=tenant.pk)
+    assert (after.name, after.is_active, after.schema_name) == ("Renamed", False, tenant.schema_name)
+    event = AuditEvent.objects.get(tenant=tenant, action="workspace.update")
+    assert (event.actor_type, event.actor_id) == ("staff", "ops-audit")
+    assert event.details == {
+        "name": {"from": tenant.name, "to": "Renamed"},
+        "is_active": {"from": True, "to": False},
+    }
+    client.post(page, {"name": tenant.name, "slug": tenant.slug, "is_active": "on"})
+    assert Tenant.objects.get(pk=tenant.pk).is_active
+
+    added = client.post(
+        "/admin/tenants/domain/add/",
+        {"domain": "docs.alpha.example.com", "tenant": tenant.pk, "is_primary": ""},
+    )
+    assert added.status_code == 302, added.content
+    domain = Domain.objects.get(domain="docs.alpha.example.com")
+    client.post(f"/admin/tenants/domain/{domain.pk}/delete/", {"post": "yes"})
+    assert not Domain.objects.filter(pk=domain.pk).exists()
+    changes = AuditEvent.objects.filter(tenant=tenant, action="workspace.domain_change").order_by(
+        "created_at"
+    )
+    assert [(e.details["change"], e.object_id, e.actor_id) for e in changes] == [
+        ("add", "docs.alpha.example.com", "ops-audit"),
+        ("delete", "docs.alpha.example.com", "ops-audit"),
+    ]
