@@ -68,6 +68,22 @@ def test_a_failed_document_leaves_no_chunks(make_tenant):
         assert not Chunk.objects.filter(document=document).exists()
 
 
+def test_the_migration_deletes_the_chunks_documents_that_failed_before_kept(make_tenant):
+    import importlib
+
+    migration = importlib.import_module("quire.documents.migrations.0012_failed_documents_chunks_deleted")
+    with tenant_context(make_tenant("search-failed-before").tenant):
+        failed = _document("failed-before.txt", "failed", _around(numpy.ones(384), 3, 0.1, 4))
+        ready = _document("ready-kept.txt", "ready", _around(numpy.ones(384), 2, 0.1, 5))
+        with connection.cursor() as cursor:
+            cursor.execute(migration.DELETE_FAILED_CHUNKS)
+            cursor.execute(migration.RESET_FAILED_COUNTS)
+        failed.refresh_from_db()
+        ready.refresh_from_db()
+        assert (failed.chunk_count, Chunk.objects.filter(document=failed).count()) == (0, 0)
+        assert (ready.chunk_count, Chunk.objects.filter(document=ready).count()) == (2, 2)
+
+
 def test_cjk_chunks_are_packed_into_a_budget_at_a_token_a_character(make_tenant):
     sentence = "甲方应当在收到乙方书面通知后三十日内支付全部款项。"
     text = sentence * 40
