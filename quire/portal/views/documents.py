@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
+from quire.api.parsers import client_path
 from quire.clauses.models import ClauseType
 from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
@@ -45,9 +46,11 @@ def document_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = DocumentUploadForm(request.POST, request.FILES)
         if form.is_valid():
+            uploads = form.cleaned_data["file"]
+            names = _folder_paths(uploads, request.POST.getlist("path"))
             files = [
-                Upload(upload.name or "upload", upload.read(), upload.content_type)
-                for upload in form.cleaned_data["file"]
+                Upload(name, upload.read(), upload.content_type)
+                for name, upload in zip(names, uploads, strict=True)
             ]
             period = form.cleaned_data["period"]
             try:
@@ -62,6 +65,19 @@ def document_list(request: HttpRequest) -> HttpResponse:
         {"form": form, **_listing(request)},
         status=400 if form.errors else 200,
     )
+
+
+def _folder_paths(uploads: list, paths: list[str]) -> list[str]:
+    """Each upload's name, as its path in the folder it came from (`room/legal/letter.txt`) where the page
+    sent one per file (a dropped or chosen folder), as the API keeps a multipart file's path."""
+    names = [upload.name or "upload" for upload in uploads]
+    if len(paths) != len(uploads):
+        return names
+    kept = [client_path(path) for path in paths]
+    return [
+        path if path and path.rsplit("/", 1)[-1] == name else name
+        for path, name in zip(kept, names, strict=True)
+    ]
 
 
 def _upload(request: HttpRequest, files: list[Upload], metadata: dict[str, str] | None) -> None:

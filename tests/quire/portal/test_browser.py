@@ -70,12 +70,12 @@ def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     picked = folder(tmp_path / "picked-room", "picked")
     page.get_by_label("Or choose a folder").set_input_files(picked)
     expect(page.locator(".message.success")).to_contain_text("Uploaded 2 documents (batch")
-    expect(page.locator("tr", has_text="picked-index.txt")).to_have_count(1)
-    expect(page.locator("tr", has_text="picked-letter.txt")).to_have_count(1)
+    expect(page.locator("tr", has_text="picked-room/picked-index.txt")).to_have_count(1)
+    expect(page.locator("tr", has_text="picked-room/legal/picked-letter.txt")).to_have_count(1)
     drop_folder(page, folder(tmp_path / "dropped-room", "dropped"))
     expect(page.locator(".message.success")).to_contain_text("Uploaded 2 documents (batch")
-    expect(page.locator("tr", has_text="dropped-index.txt")).to_have_count(1)
-    expect(page.locator("tr", has_text="dropped-letter.txt")).to_have_count(1)
+    expect(page.locator("tr", has_text="dropped-room/dropped-index.txt")).to_have_count(1)
+    expect(page.locator("tr", has_text="dropped-room/legal/dropped-letter.txt")).to_have_count(1)
     expect(page.locator("tr", has_text="supply-agreement.txt").locator("[data-status]")).to_have_text(
         "ready", timeout=120_000
     )

@@ -68,10 +68,9 @@
       // A chosen folder's files (all of its subfolders) are sent like a dropped folder's.
       folder.addEventListener("change", function () {
         if (!folder.files.length) return;
-        const transfer = new DataTransfer();
-        Array.from(folder.files).forEach(function (file) { transfer.items.add(file); });
-        input.files = transfer.files;
-        form.requestSubmit();
+        send(Array.from(folder.files).map(function (file) {
+          return { file: file, path: file.webkitRelativePath || file.name };
+        }));
       });
     }
     ["dragenter", "dragover"].forEach(function (name) {
@@ -86,22 +85,34 @@
     zone.addEventListener("drop", function (event) {
       event.preventDefault();
       if (!event.dataTransfer || !event.dataTransfer.files.length) return;
-      droppedFiles(event.dataTransfer).then(function (files) {
-        const transfer = new DataTransfer();
-        files.forEach(function (file) { transfer.items.add(file); });
-        input.files = transfer.files;
-        form.requestSubmit();
-      });
+      droppedFiles(event.dataTransfer).then(send);
     });
+
+    // Submit the files, each with its path in its folder as a `path` field, in the files' order.
+    function send(entries) {
+      const transfer = new DataTransfer();
+      form.querySelectorAll("input[data-path]").forEach(function (old) { old.remove(); });
+      entries.forEach(function (entry) {
+        transfer.items.add(entry.file);
+        const path = document.createElement("input");
+        path.type = "hidden";
+        path.name = "path";
+        path.value = entry.path;
+        path.setAttribute("data-path", "");
+        form.appendChild(path);
+      });
+      input.files = transfer.files;
+      form.requestSubmit();
+    }
   }
 
-  // The files of a drop; a dropped folder is walked, each file named by its path in the folder.
+  // The files of a drop, each with its path; a dropped folder is walked.
   function droppedFiles(transfer) {
     const entries = Array.from(transfer.items || [])
       .map(function (item) { return item.webkitGetAsEntry ? item.webkitGetAsEntry() : null; })
       .filter(Boolean);
     if (!entries.some(function (entry) { return entry.isDirectory; })) {
-      return Promise.resolve(Array.from(transfer.files));
+      return Promise.resolve(Array.from(transfer.files).map(function (file) { return { file: file, path: file.name }; }));
     }
     return Promise.all(entries.map(filesOfEntry)).then(flatten);
   }
@@ -109,7 +120,7 @@
   function filesOfEntry(entry) {
     if (entry.isFile) {
       return new Promise(function (resolve, reject) { entry.file(resolve, reject); }).then(function (file) {
-        return [new File([file], entry.fullPath.replace(/^\//, ""), { type: file.type })];
+        return [{ file: file, path: entry.fullPath.replace(/^\//, "") }];
       });
     }
     const reader = entry.createReader();

@@ -1,0 +1,35 @@
+"""The portal's upload form keeps the folders of a dropped or chosen folder in the documents' names, as the API
+keeps a multipart file's path, and ignores paths that do not name the file they come with."""
+
+from __future__ import annotations
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+
+from quire.documents.models import Document
+from tests.support.portal import signed_in
+
+
+def _file(name: str, text: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode(), "text/plain")
+
+
+def test_a_folders_files_are_named_by_their_paths_in_it(workspace):
+    owner = signed_in(workspace, "owner")
+    files = [_file("room-index.txt", "Data room index."), _file("room-letter.txt", "A side letter, Ohio law.")]
+    paths = ["room/room-index.txt", "room/./legal/room-letter.txt"]
+    assert owner.post("/documents", {"file": files, "path": paths}).status_code == 302
+    mismatched = [_file("room-other.txt", "Another index."), _file("room-memo.txt", "A memo of the room.")]
+    owner.post("/documents", {"file": mismatched, "path": ["room/elsewhere.txt", "room/room-memo.txt"]})
+    alone = [_file("room-alone.txt", "A file without its path."), _file("room-alone-2.txt", "Another one.")]
+    owner.post("/documents", {"file": alone, "path": ["room/room-alone.txt"]})
+    with tenant_context(workspace.tenant):
+        names = set(Document.objects.filter(filename__contains="room-").values_list("filename", flat=True))
+    assert names == {
+        "room/room-index.txt",
+        "room/legal/room-letter.txt",
+        "room-other.txt",
+        "room/room-memo.txt",
+        "room-alone.txt",
+        "room-alone-2.txt",
+    }
