@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from connectors.base import Document, RunContext
 from connectors.dates import find_dates
 from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
-from connectors.model import DocumentReading, Reply, grounded_span
+from connectors.model import DocumentReading, Ranges, Reply, grounded_span
 
 MAX_HINTS = 3
 VALUE_PATTERNS = {
@@ -119,7 +119,8 @@ def refine_with_model(
 ) -> tuple[list[dict], dict, dict[str, dict]]:
     """Clauses, answers and playbook checks (by rule id) from the model's reading of the contract: the CUAD
     categories and the playbook rules are asked together over one prefix. Anything it cannot ground in the
-    text is dropped (and counted). The analyzers' clauses and answers stay when the model grounds nothing."""
+    text is dropped (and counted). The analyzers' clauses and answers stay when the model grounds nothing, and
+    for a category (or the parts of a map-reduce reading) the model gave no usable reply for."""
     task = f"legal {document.document_id}"
     reading = DocumentReading(run, document)
     replies = reading.ask_many(
@@ -135,10 +136,18 @@ def refine_with_model(
     }
     found: list[dict] = []
     model_answers: dict[str, object] = {}
+    unanswered: dict[str, Ranges] = {}
+    silent: set[str] = set()
     for category, parts in zip(CUAD_CATEGORIES, replies[: len(CUAD_CATEGORIES)], strict=True):
+        failed = [part for part in parts if not _usable(part.value)]
+        if len(failed) == len(parts):
+            silent.add(category)
+            unanswered[category] = ((0, len(document.text)),)
+        elif failed:
+            unanswered[category] = sum((part.shown for part in failed), ())
         for part in parts:
             reply = part.value
-            if not isinstance(reply, dict):
+            if not _usable(reply):
                 continue
             for item in reply.get("clauses") or []:
                 if not isinstance(item, dict):
@@ -172,11 +181,24 @@ def refine_with_model(
                     model_answers[category] = checked
     if not found:
         return clauses, answers, checks
+    found.extend(
+        clause
+        for clause in clauses
+        if any(
+            start <= clause["span"]["start"] < end for start, end in unanswered.get(clause["category"], ())
+        )
+    )
     unique = {(c["category"], c["span"]["start"], c["span"]["end"]): c for c in found}
     reviewed = sorted(unique.values(), key=lambda c: (c["span"]["start"], c["category"]))
     answers = dict(answers)
     present = {clause["category"] for clause in reviewed}
     for category in YES_NO_CATEGORIES:
-        answers[category] = "Yes" if category in present else "No"
+        if category not in silent:
+            answers[category] = "Yes" if category in present else "No"
     answers.update(model_answers)
     return reviewed, answers, checks
+
+
+def _usable(reply: object) -> bool:
+    """Whether a category's reply answers it: a JSON object whose clauses, if any, are a list."""
+    return isinstance(reply, dict) and isinstance(reply.get("clauses") or [], list)

@@ -419,3 +419,67 @@ def test_cli_model_mode_reads_the_server_from_the_environment(
     result = json.loads(capsys.readouterr().out)
     assert result["mode"] == "model" and [c["category"] for c in result["clauses"]] == ["Insurance"]
     assert scripted_server.requests[0]["body"]["model"] == "scripted"
+
+
+UNANSWERED = ("Non-Compete", "Audit Rights", "Insurance", "Anti-Assignment")
+
+
+def test_legal_model_keeps_the_analyzers_clauses_of_categories_it_did_not_answer(
+    scripted_server, contract_text
+):
+    def responder(messages: list[dict]) -> str:
+        question = messages[-1]["content"]
+        if any(f"CUAD category: {category}." in question for category in UNANSWERED):
+            return "Sorry, I cannot help with that."
+        if "CUAD category: Governing Law." in question:
+            return legal_responder(messages)
+        return json.dumps({"clauses": []})
+
+    scripted_server.responder = responder
+    result = run_connector(
+        "legal", [Document("c", contract_text)], mode="model", client=client_for(scripted_server)
+    )
+    kept = {c["category"]: c for c in result["clauses"]}
+    assert sorted(kept) == sorted([*UNANSWERED, "Governing Law"])
+    assert all(kept[category].get("source") != "model" for category in UNANSWERED)
+    assert {category: result["answers"][category] for category in UNANSWERED} == dict.fromkeys(
+        UNANSWERED, "Yes"
+    )
+    assert result["answers"]["Source Code Escrow"] == "No"
+    assert "no_assignment_restriction" not in {r["code"] for r in result["risks"]}
+    assert invalid_spans(result, {"c": contract_text}) == []
+
+
+def test_legal_model_keeps_the_analyzers_clauses_in_the_parts_that_gave_no_answer(
+    scripted_server, contract_text
+):
+    text = normalise_text(contract_text)
+    cut = text.index("5. Assignment.")
+    plan = {
+        "documents": {
+            "c": {"strategy": "map_reduce", "reason": "test", "sections": [[0, cut], [cut, len(text)]]}
+        }
+    }
+
+    def responder(messages: list[dict]) -> str:
+        first_part = "Part 1 of 2" in messages[0]["content"]
+        question = messages[-1]["content"]
+        if "CUAD category: Governing Law." in question:
+            return legal_responder(messages)
+        if first_part and "CUAD category: Non-Compete." in question:
+            return "no JSON here"
+        if not first_part and "CUAD category: Anti-Assignment." in question:
+            return "no JSON here"
+        return json.dumps({"clauses": []})
+
+    scripted_server.responder = responder
+    result = run_connector(
+        "legal", [Document("c", text)], mode="model", client=client_for(scripted_server), context=plan
+    )
+    assert sorted(c["category"] for c in result["clauses"]) == [
+        "Anti-Assignment",
+        "Governing Law",
+        "Non-Compete",
+    ]
+    assert result["answers"]["Non-Compete"] == "Yes" and result["answers"]["Anti-Assignment"] == "Yes"
+    assert result["answers"]["Insurance"] == "No" and result["answers"]["Audit Rights"] == "No"
