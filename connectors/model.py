@@ -24,20 +24,57 @@ PASSAGES_REASON = (
     "the model read passages of this document beside other documents' in one question, not the document "
     "by its plan; that call's tokens are shared among the documents it showed"
 )
-_JSON_BLOCK = re.compile(r"\{.*\}|\[.*\]", re.DOTALL)
+_OPENER = re.compile(r"[{\[]")
+_DECODER = json.JSONDecoder()
 _MARKER = re.compile(r"\[P\d+\]\s*")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 
 def parse_json_reply(text: str) -> Any | None:
-    """The JSON value in a model reply (bare, fenced, or the outermost braces); None when there is none."""
-    cleaned = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
-    for candidate in (cleaned, *(m.group(0) for m in _JSON_BLOCK.finditer(cleaned))):
+    """The first JSON object in a model reply (bare, fenced, or among prose), else its first JSON array; None
+    when it has neither. An object or array that does not decode (cut short, nested too deep) counts as none,
+    and no part of it is taken instead."""
+    found = None
+    position = 0
+    while (match := _OPENER.search(text, position)) is not None:
+        start = match.start()
         try:
-            return json.loads(candidate)
-        except (json.JSONDecodeError, TypeError):
+            value, position = _DECODER.raw_decode(text, start)
+        except json.JSONDecodeError as error:
+            prose = not text[start + 1 : error.pos].strip()
+            position = start + 1 if prose else _value_end(text, start)
             continue
-    return None
+        except (RecursionError, ValueError):
+            position = _value_end(text, start)
+            continue
+        if isinstance(value, dict):
+            return value
+        if found is None:
+            found = value
+    return found
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the brackets opened at `start` close (strings aside), or the end of `text`."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return len(text)
 
 
 def marked_text(text: str, first: int = 1) -> str:

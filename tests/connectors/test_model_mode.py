@@ -22,6 +22,30 @@ def test_parse_json_reply_accepts_fenced_and_embedded_json():
     assert parse_json_reply("no json here") is None
 
 
+def test_parse_json_reply_finds_the_object_among_brackets_and_braces_of_prose():
+    reply = {"clauses": [{"quote": "governed by Delaware law"}], "answer": "Delaware"}
+    assert parse_json_reply(f"As [P9] says: {json.dumps(reply)}") == reply
+    assert parse_json_reply('{"value": "x", "quote": "y"}\nNote: the quote is from paragraph {P2}.') == {
+        "value": "x",
+        "quote": "y",
+    }
+    fenced = '```json\n{"clauses": [{"quote": "a"}]}\n```\n```json\n{"clauses": []}\n```'
+    assert parse_json_reply(fenced) == {"clauses": [{"quote": "a"}]}
+    assert parse_json_reply('See [1] and [2]: {"a": 1}') == {"a": 1}
+    assert parse_json_reply('[{"a": 1}, {"b": 2}]') == [{"a": 1}, {"b": 2}]
+
+
+def test_parse_json_reply_takes_no_fragment_of_a_broken_object():
+    assert parse_json_reply('{"clauses": [{"quote": "a", "confidence": 0.9}], "answer": "Dela') is None
+    assert parse_json_reply('{"clauses": [{"quote": "a"} {"quote": "b"}]}') is None
+
+
+def test_parse_json_reply_answers_none_for_nesting_too_deep_to_decode():
+    assert parse_json_reply("[" * 5000) is None
+    assert parse_json_reply('{"clauses": ' + "[" * 1200) is None
+    assert parse_json_reply("[" * 1200 + "]" * 1200) is None
+
+
 def legal_responder(messages: list[dict]) -> str:
     question = messages[-1]["content"]
     if "CUAD category: Governing Law." in question:
@@ -135,6 +159,17 @@ def test_legal_model_asks_the_playbook_over_the_same_prefix_and_keeps_only_groun
     assert result["context"]["quotes_dropped"] == 2
     assert any("playbook escrow: no grounded answer" in w for w in result["warnings"])
     assert invalid_spans(result, {"c": contract_text}) == []
+
+
+def test_legal_model_reply_nested_too_deep_is_no_json(scripted_server, contract_text):
+    scripted_server.responder = lambda messages: (
+        '{"clauses": ' + "[" * 1200 if "Governing Law." in messages[-1]["content"] else "{}"
+    )
+    result = run_connector(
+        "legal", [Document("c", contract_text)], mode="model", client=client_for(scripted_server)
+    )
+    assert result["answers"]["Governing Law"] == "Delaware"
+    assert any("reply was not JSON" in w for w in result["warnings"])
 
 
 def test_legal_model_failure_keeps_the_analyzers_result(scripted_server, contract_text):
