@@ -4,6 +4,7 @@ ask it many questions over one shared prefix, and check every quote against the 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -25,15 +26,35 @@ PASSAGES_REASON = (
     "by its plan; that call's tokens are shared among the documents it showed"
 )
 _OPENER = re.compile(r"[{\[]")
-_DECODER = json.JSONDecoder()
 _MARKER = re.compile(r"\[P\d+\]\s*")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is not a finite number")
+    return number
+
+
+def _float_sized_int(text: str) -> int:
+    _finite_float(text)
+    return int(text)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_finite_float, parse_int=_float_sized_int, parse_constant=_no_constant
+)
+
+
 def parse_json_reply(text: str) -> Any | None:
     """The first JSON object in a model reply (bare, fenced, or among prose), else its first JSON array; None
-    when it has neither. An object or array that does not decode (cut short, nested too deep) counts as none,
-    and no part of it is taken instead."""
+    when it has neither. An object or array that does not decode (cut short, nested too deep, holding NaN,
+    Infinity or a number too large for a float) counts as none, and no part of it is taken instead."""
     found = None
     position = 0
     while (match := _OPENER.search(text, position)) is not None:

@@ -4,6 +4,7 @@ of the call as its plan reads it; quotes are grounded, numbers must be quoted.""
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from connectors.base import Document, RunContext
@@ -45,6 +46,14 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(_PERIOD_LABEL.sub(" ", text))}
 
 
+def _finite(value: object) -> bool:
+    """Whether `value` is a number JSON can hold (no bool, NaN, infinity or integer past a float's range)."""
+    try:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _items(replies: list[Reply], key: str) -> list[tuple[dict, Ranges]]:
     """The objects listed under `key` in each reply, with the ranges of the text the reply's part showed."""
     return [
@@ -64,7 +73,7 @@ def _figures(
     added = []
     for item, shown in items:
         value = item.get("value")
-        if not isinstance(value, int | float) or not isinstance(item.get("metric"), str):
+        if not _finite(value) or not isinstance(item.get("metric"), str):
             continue
         span = grounded_span(run, task, document.document_id, document.text, item.get("quote"), shown)
         if span is None:
@@ -82,7 +91,7 @@ def _figures(
                 "metric": item["metric"],
                 "value": value,
                 "unit": str(item.get("unit") or ""),
-                "scale": item.get("scale") if isinstance(item.get("scale"), int | float) else 1,
+                "scale": item["scale"] if _finite(item.get("scale")) else 1,
                 "period": item.get("period") if isinstance(item.get("period"), str) else None,
                 "kind": "guidance" if item.get("kind") == "guidance" else "actual",
                 "low": None,

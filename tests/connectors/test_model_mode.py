@@ -161,6 +161,49 @@ def test_legal_model_asks_the_playbook_over_the_same_prefix_and_keeps_only_groun
     assert invalid_spans(result, {"c": contract_text}) == []
 
 
+def test_parse_json_reply_refuses_numbers_json_cannot_hold():
+    assert parse_json_reply('{"scale": NaN}') is None
+    assert parse_json_reply('{"value": -Infinity}') is None
+    assert parse_json_reply('{"value": 1e999}') is None
+    assert parse_json_reply('{"value": 1' + "0" * 400 + "}") is None
+    assert parse_json_reply('{"value": 1e9, "scale": 1.5}') == {"value": 1e9, "scale": 1.5}
+
+
+def test_earnings_model_keeps_no_figure_that_is_not_a_finite_number(scripted_server, transcript_text):
+    from connectors.base import RunContext
+    from connectors.earnings.model import FIGURES, _figures
+
+    outlook = "We expect gross margin to stay above 40% next year."
+
+    def responder(messages: list[dict]) -> str:
+        if messages[-1]["content"] != FIGURES:
+            return "{}"
+        return (
+            '{"figures": [{"metric": "gross_margin_outlook", "value": 40, "unit": "percent", "scale": NaN, '
+            f'"period": "FY2022", "kind": "guidance", "speaker": "Jane Doe", "quote": "{outlook}"}}]}}'
+        )
+
+    scripted_server.responder = responder
+    result = run_connector(
+        "earnings",
+        [Document("acme_q3_2021", transcript_text)],
+        mode="model",
+        client=client_for(scripted_server),
+    )
+    json.dumps(result, allow_nan=False)
+    assert not [m for m in result["metrics"] if m.get("source") == "model"]
+    assert any("reply was not JSON" in w for w in result["warnings"])
+
+    document = Document("acme_q3_2021", normalise_text(transcript_text))
+    items = [
+        ({"metric": "gross_margin_outlook", "value": value, "scale": scale, "quote": outlook}, ())
+        for value, scale in ((float("nan"), 1), (10**400, 1), (40, float("inf")))
+    ]
+    run = RunContext("model", None, lambda *args: None, {}, lambda texts: [])
+    added = _figures(document, {"metrics": [], "guidance": []}, items, run, "test")
+    assert [(m["value"], m["scale"]) for m in added] == [(40, 1)]
+
+
 def test_legal_model_reply_nested_too_deep_is_no_json(scripted_server, contract_text):
     scripted_server.responder = lambda messages: (
         '{"clauses": ' + "[" * 1200 if "Governing Law." in messages[-1]["content"] else "{}"
