@@ -375,6 +375,14 @@ def grounded_span(
     return span
 
 
+def listed(value: object) -> list:
+    """What a reply lists under one key (quotes, citations): a list as given, one string as a list of it, else
+    nothing."""
+    if isinstance(value, str):
+        return [value]
+    return value if isinstance(value, list) else []
+
+
 def numbered(items: list[str], limit: int = 400) -> str:
     return "\n".join(f"[{i}] {' '.join(item.split())[:limit]}" for i, item in enumerate(items))
 

@@ -8,7 +8,7 @@ import math
 import re
 
 from connectors.base import Document, RunContext
-from connectors.model import DocumentReading, Ranges, Reply, grounded_span
+from connectors.model import DocumentReading, Ranges, Reply, grounded_span, listed
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PERIOD_LABEL = re.compile(r"\b(?:Q[1-4]|H[12]|FY\s?\d{2,4}|(?:19|20)\d\d)\b", re.IGNORECASE)
@@ -158,7 +158,7 @@ def _bullets(document: Document, items: list[tuple[dict, Ranges]], run: RunConte
             continue
         spans = [
             grounded_span(run, task, document.document_id, document.text, q, shown)
-            for q in item.get("quotes") or []
+            for q in listed(item.get("quotes"))
         ]
         spans = [s for s in spans if s is not None]
         quoted = set().union(*(_numbers(s["quote"]) for s in spans)) if spans else set()

@@ -7,7 +7,7 @@ from collections import Counter
 
 from connectors.base import Document, RunContext
 from connectors.literature.retrieval import CorpusIndex
-from connectors.model import DocumentReading, Reply, ask_across, grounded_span
+from connectors.model import DocumentReading, Reply, ask_across, grounded_span, listed
 
 VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
 DOCUMENTS_SHOWN = 3
@@ -35,7 +35,7 @@ def _verdict(claim: dict, judged: list[tuple[Document, Reply]], run: RunContext)
             continue
         spans = [
             grounded_span(run, task, document.document_id, document.text, quote, part.shown)
-            for quote in reply.get("quotes") or []
+            for quote in listed(reply.get("quotes"))
         ]
         spans = [span for span in spans if span is not None]
         if not spans:
@@ -83,7 +83,7 @@ def _synthesis(index: CorpusIndex, entry: dict, run: RunContext) -> dict:
     sentences = []
     items = reply.get("sentences") if isinstance(reply, dict) else None
     for item in items if isinstance(items, list) else []:
-        citations = [str(c) for c in item.get("citations") or []] if isinstance(item, dict) else []
+        citations = [str(c) for c in listed(item.get("citations"))] if isinstance(item, dict) else []
         if not citations or any(c not in texts for c in citations) or not isinstance(item.get("text"), str):
             run.warn(f"{task}: a synthesis sentence cited no shown paper; dropped")
             continue

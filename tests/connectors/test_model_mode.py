@@ -561,3 +561,49 @@ def test_legal_model_keeps_the_analyzers_clauses_in_the_parts_that_gave_no_answe
     ]
     assert result["answers"]["Non-Compete"] == "Yes" and result["answers"]["Anti-Assignment"] == "Yes"
     assert result["answers"]["Insurance"] == "No" and result["answers"]["Audit Rights"] == "No"
+
+
+def test_quotes_given_as_one_string_are_one_quote(scripted_server, corpus_rows, transcript_text):
+    from connectors.earnings.model import SUMMARY
+
+    fracture = "vitamin D supplementation did not reduce the incidence of fractures"
+    scripted_server.responder = lambda messages: (
+        json.dumps({"verdict": "CONTRADICT", "rationale": "no effect", "quotes": fracture})
+        if messages[-1]["content"].startswith("Claim:") and "Document 102 " in messages[0]["content"]
+        else "{}"
+    )
+    documents = [corpus_document(row) for row in corpus_rows]
+    claims = [{"claim_id": "a", "claim": "Vitamin D prevents fractures in the elderly."}]
+    result = run_connector(
+        "literature", documents, options={"claims": claims}, mode="model", client=client_for(scripted_server)
+    )
+    [claim] = result["claims"]
+    assert claim["verdict"] == "CONTRADICT"
+    assert [e["span"]["quote"] for e in claim["evidence"]] == [fracture]
+
+    memory = {"text": "Exercise helps memory.", "citations": "104", "quote": "improved memory scores"}
+    scripted_server.responder = lambda messages: (
+        json.dumps({"sentences": [memory]}) if messages[-1]["content"].startswith("Question:") else "{}"
+    )
+    claims = [{"claim_id": "q", "question": "What improves memory?"}]
+    result = run_connector(
+        "literature", documents, options={"claims": claims}, mode="model", client=client_for(scripted_server)
+    )
+    assert [(s["text"], s["citations"]) for s in result["synthesis"][0]["sentences"]] == [
+        ("Exercise helps memory.", ["104"])
+    ]
+
+    bullets = [
+        ("Q3 revenue rose 12% to $1.2 billion.", "Third quarter revenue rose 12% to $1.2 billion."),
+        ("Adjusted EPS was $0.83.", "Adjusted earnings per share were $0.83."),
+        ("Gross margin was 41.5%.", "Gross margin was 41.5%"),
+    ]
+    scripted_server.responder = lambda messages: (
+        json.dumps({"summary": [{"text": text, "quotes": quote} for text, quote in bullets]})
+        if messages[-1]["content"] == SUMMARY
+        else "{}"
+    )
+    result = run_connector(
+        "earnings", [Document("t", transcript_text)], mode="model", client=client_for(scripted_server)
+    )
+    assert [[s["quote"] for s in b["spans"]] for b in result["summary"]] == [[q] for _, q in bullets]
