@@ -41,9 +41,17 @@ SUMMARY = (
 QUESTIONS = (FIGURES, GUIDANCE, QA, SUMMARY)
 
 
-def _numbers(text: str) -> set[str]:
-    """Figures in `text`; period labels (Q3, FY2021, 2021) are not figures."""
-    return {n.replace(",", "") for n in _NUMBER.findall(_PERIOD_LABEL.sub(" ", text))}
+def _numbers(text: str) -> set[float | str]:
+    """Figures in `text` by their value ("0.80" and "0.8" alike; one that is no number, "1.2.3", as written);
+    period labels (Q3, FY2021, 2021) are not figures."""
+    return {_value(n.replace(",", "")) for n in _NUMBER.findall(_PERIOD_LABEL.sub(" ", text))}
+
+
+def _value(number: str) -> float | str:
+    try:
+        return float(number)
+    except ValueError:
+        return number
 
 
 def _finite(value: object) -> bool:
@@ -78,7 +86,7 @@ def _figures(
         span = grounded_span(run, task, document.document_id, document.text, item.get("quote"), shown)
         if span is None:
             continue
-        if not {f"{value:g}", str(value)} & _numbers(span["quote"]):
+        if abs(value) not in _numbers(span["quote"]):
             run.warn(f"{task}: figure {item['metric']} = {value} is not in its quote; dropped")
             continue
         if (item["metric"], span["start"]) in known or any(
@@ -165,7 +173,7 @@ def _bullets(document: Document, items: list[tuple[dict, Ranges]], run: RunConte
         missing = _numbers(item["text"]) - quoted
         if not spans or missing:
             run.warn(
-                f"{task}: summary bullet dropped, numbers not in its quotes: {sorted(missing) or item['text'][:60]}"
+                f"{task}: summary bullet dropped, numbers not in its quotes: {sorted(missing, key=str) or item['text'][:60]}"
             )
             continue
         bullets.append({"text": item["text"].strip(), "spans": spans, "source": "model"})

@@ -607,3 +607,47 @@ def test_quotes_given_as_one_string_are_one_quote(scripted_server, corpus_rows, 
         "earnings", [Document("t", transcript_text)], mode="model", client=client_for(scripted_server)
     )
     assert [[s["quote"] for s in b["spans"]] for b in result["summary"]] == [[q] for _, q in bullets]
+
+
+TRAILING_ZERO = """PREPARED REMARKS
+
+Operator: Good day and welcome to the Acme third quarter 2021 earnings call.
+
+Jane Doe -- Chief Financial Officer: Thanks. Adjusted free cash flow per unit came in at $0.80 this quarter. Net loss per share was $(0.12). Revenue was $1,200.50 million.
+"""
+
+
+def test_earnings_model_compares_figures_with_their_quotes_as_numbers(scripted_server):
+    from connectors.earnings.model import FIGURES, SUMMARY
+
+    quotes = {
+        "free_cash_flow_per_unit": (0.80, "Adjusted free cash flow per unit came in at $0.80 this quarter."),
+        "net_loss_per_share": (-0.12, "Net loss per share was $(0.12)."),
+        "segment_revenue": (1200.5, "Revenue was $1,200.50 million."),
+    }
+    bullets = [
+        ("Free cash flow per unit was $0.8.", quotes["free_cash_flow_per_unit"][1]),
+        ("Net loss per share was $0.12.", quotes["net_loss_per_share"][1]),
+        ("Revenue was $1200.5 million.", quotes["segment_revenue"][1]),
+    ]
+
+    def responder(messages: list[dict]) -> str:
+        question = messages[-1]["content"]
+        if question == FIGURES:
+            figures = [
+                {"metric": metric, "value": value, "unit": "USD", "period": "Q3 2021", "quote": quote}
+                for metric, (value, quote) in quotes.items()
+            ]
+            return json.dumps({"figures": figures})
+        if question == SUMMARY:
+            return json.dumps({"summary": [{"text": text, "quotes": [quote]} for text, quote in bullets]})
+        return "{}"
+
+    scripted_server.responder = responder
+    result = run_connector(
+        "earnings", [Document("t", TRAILING_ZERO)], mode="model", client=client_for(scripted_server)
+    )
+    kept = [(m["metric"], m["value"]) for m in result["metrics"] if m.get("source") == "model"]
+    assert kept == [(metric, value) for metric, (value, _) in quotes.items()]
+    assert [b["text"] for b in result["summary"]] == [text for text, _ in bullets]
+    assert not any("not in its quote" in w or "numbers not in" in w for w in result["warnings"])
