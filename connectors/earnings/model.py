@@ -62,12 +62,16 @@ def _finite(value: object) -> bool:
         return False
 
 
+def _listed(reply: Reply, key: str) -> bool:
+    return isinstance(reply.value, dict) and isinstance(reply.value.get(key), list)
+
+
 def _items(replies: list[Reply], key: str) -> list[tuple[dict, Ranges]]:
     """The objects listed under `key` in each reply, with the ranges of the text the reply's part showed."""
     return [
         (item, reply.shown)
         for reply in replies
-        if isinstance(reply.value, dict) and isinstance(reply.value.get(key), list)
+        if _listed(reply, key)
         for item in reply.value[key]
         if isinstance(item, dict)
     ]
@@ -182,8 +186,9 @@ def _bullets(document: Document, items: list[tuple[dict, Ranges]], run: RunConte
 
 def refine_with_model(document: Document, result: dict, run: RunContext) -> dict:
     """`result` with what the model read in the call added: grounded figures and guidance beside the
-    analyzers', its Q&A pairs and summary when they are grounded. A call read in parts gets a reduce step
-    that merges the parts' bullets."""
+    analyzers', its Q&A pairs and summary when they are grounded (with the analyzers' pairs in the parts of
+    the reading that gave no list of pairs). A call read in parts gets a reduce step that merges the parts'
+    bullets."""
     task = f"earnings {document.document_id}"
     reading = DocumentReading(run, document)
     figures, guidance, qa, summary = reading.ask_many(task, list(QUESTIONS), max_tokens=700)
@@ -209,7 +214,15 @@ def refine_with_model(document: Document, result: dict, run: RunContext) -> dict
     )
     pairs = _qa(document, _items(qa, "qa"), run, task)
     if pairs:
-        refined["qa"] = pairs
+        unread = [r for reply in qa if not _listed(reply, "qa") for r in reply.shown]
+        asked = {pair["question"]["span"]["start"] for pair in pairs}
+        kept = [
+            pair
+            for pair in result["qa"]
+            if pair["question"]["span"]["start"] not in asked
+            and any(start <= pair["question"]["span"]["start"] < end for start, end in unread)
+        ]
+        refined["qa"] = sorted(pairs + kept, key=lambda pair: pair["question"]["span"]["start"])
     bullets = _bullets(document, summary_items, run, task)
     if len(bullets) >= 3:
         refined["summary"] = bullets[:6]

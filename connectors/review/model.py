@@ -25,13 +25,15 @@ def _question(column: dict) -> str:
 
 def model_cells(run: RunContext, document: Document, columns: list[dict], floor: float) -> dict[str, dict]:
     """Cells the model answered with a quote found in the document and a value of the column's type
-    (`read_value`); columns it missed are left out."""
+    (`read_value`), from the first part of the reading that gives one; a yes/no column is "Yes" when any part
+    grounds it and "No" only when every part does. Columns it missed are left out."""
     reading = DocumentReading(run, document)
     replies = reading.ask_many(
         f"review {document.document_id}", [_question(c) for c in columns], max_tokens=ANSWER_TOKENS
     )
     cells: dict[str, dict] = {}
     for column, parts in zip(columns, replies, strict=True):
+        read_parts = []
         for reply in parts:
             answer = reply.value
             if not isinstance(answer, dict) or answer.get("value") in (None, ""):
@@ -46,9 +48,23 @@ def model_cells(run: RunContext, document: Document, columns: list[dict], floor:
             )
             read = read_value(column, answer["value"]) if span is not None else None
             if read is not None:
-                cells[column["key"]] = cell(*read, [span], MODEL_CONFIDENCE, floor)
-                break
+                read_parts.append((read, span))
+                if column["type"] != "yes_no" or read[0] == "Yes":
+                    break
+        answered = _yes_no(read_parts, len(parts)) if column["type"] == "yes_no" else read_parts
+        if answered:
+            cells[column["key"]] = cell(
+                *answered[-1][0], [span for _, span in answered], MODEL_CONFIDENCE, floor
+            )
     return cells
+
+
+def _yes_no(read_parts: list[tuple[tuple, dict]], parts: int) -> list[tuple[tuple, dict]]:
+    """A yes/no column's answer from the parts read: the first grounded "Yes" of any part; a "No" only when
+    every part grounds one, citing them all; else none, and the analyzers answer."""
+    if read_parts and read_parts[-1][0][0] == "Yes":
+        return read_parts[-1:]
+    return read_parts if len(read_parts) == parts else []
 
 
 def model_answer(

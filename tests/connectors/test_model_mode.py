@@ -651,3 +651,37 @@ def test_earnings_model_compares_figures_with_their_quotes_as_numbers(scripted_s
     assert kept == [(metric, value) for metric, (value, _) in quotes.items()]
     assert [b["text"] for b in result["summary"]] == [text for text, _ in bullets]
     assert not any("not in its quote" in w or "numbers not in" in w for w in result["warnings"])
+
+
+def test_earnings_map_reduce_keeps_the_analyzers_qa_of_a_part_without_a_usable_reply(
+    scripted_server, transcript_text
+):
+    from connectors.earnings.model import QA
+
+    text = normalise_text(transcript_text)
+    cut = text.index("Operator: Next question comes from Kim Lee")
+    plan = {
+        "documents": {
+            "t": {"strategy": "map_reduce", "reason": "test", "sections": [[0, cut], [cut, len(text)]]}
+        }
+    }
+
+    def responder(messages: list[dict]) -> str:
+        if messages[-1]["content"] != QA:
+            return "{}"
+        if "Part 1 of 2" in messages[0]["content"]:
+            return "Sorry, I cannot produce that."
+        return earnings_responder(messages)
+
+    analyzers = run_connector("earnings", [Document("t", text)])
+    scripted_server.responder = responder
+    result = run_connector(
+        "earnings", [Document("t", text)], mode="model", client=client_for(scripted_server), context=plan
+    )
+    first = [p for p in analyzers["qa"] if p["question"]["span"]["start"] < cut]
+    assert first, "the analyzers found a question in the first part"
+    assert [p["question"]["span"]["quote"] for p in result["qa"]] == [
+        *(p["question"]["span"]["quote"] for p in first),
+        "What drove the revenue growth this quarter?",
+    ]
+    assert result["qa"][-1]["source"] == "model"

@@ -800,3 +800,50 @@ def test_a_markdown_table_keeps_its_heading_row_across_the_delimiter_row(delimit
     ]
     assert (cell["value"], cell["status"]) == ("$0.8 million", "answered")
     assert (cell["normalised"]["column"], cell["normalised"]["row"]) == ("Q2 2022", "Net income")
+
+
+CAPPED = (
+    "SUPPLY AGREEMENT\n\n1. Records. The Supplier shall keep complete books and records.\n\n"
+    "2. Liability. In no event shall either party's aggregate liability exceed the fees paid.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "value", "quoted"),
+    [
+        ("No", "Yes", "Yes", ["2"]),
+        ("Yes", "No", "Yes", ["1"]),
+        ("No", "No", "No", ["1", "2"]),
+        ("No", None, None, None),
+    ],
+)
+def test_a_yes_no_column_read_in_parts_is_yes_when_any_part_says_so_and_no_only_when_all_do(
+    scripted_server, first, second, value, quoted
+):
+    """A part answering null leaves the cell to the analyzers (value None here)."""
+    cut = CAPPED.index("2. Liability.")
+    sections = [[0, cut], [cut, len(CAPPED)]]
+    plan = {"documents": {"c": {"strategy": "map_reduce", "reason": "test", "sections": sections}}}
+    quotes = {
+        "1": "The Supplier shall keep complete books and records.",
+        "2": "In no event shall either party's aggregate liability exceed the fees paid.",
+    }
+
+    def responder(messages: list[dict]) -> str:
+        part = re.search(r"Part (\d) of 2", messages[0]["content"]).group(1)
+        said = first if part == "1" else second
+        return json.dumps({"value": said, "quote": quotes[part]} if said else {"value": None})
+
+    scripted_server.responder = responder
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    options = {
+        "columns": [{"key": "cap", "question": "Is either party's liability capped?", "type": "yes_no"}]
+    }
+    document = Document("c", CAPPED)
+    result = run_connector("review", [document], options=options, mode="model", client=client, context=plan)
+    cell = result["rows"][0]["cells"]["cap"]
+    if value is None:
+        assert cell == run_connector("review", [document], options=options)["rows"][0]["cells"]["cap"]
+        return
+    assert (cell["value"], cell["confidence"]) == (value, 0.8)
+    assert [span["quote"] for span in cell["spans"]] == [quotes[part] for part in quoted]
