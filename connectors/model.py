@@ -364,15 +364,28 @@ def grounded_span(
     """The span of a model quote in `text` (paragraph markers removed), inside the ranges `shown` to the model
     where it is there, else nearest them; None, counted and with a warning, when the quote is not in the
     document."""
+    return _grounded(run, task, [(document_id, text, shown)], quote)
+
+
+def grounded_span_in_any(run: RunContext, task: str, documents: list[Document], quote: Any) -> dict | None:
+    """The span of a model quote in the first of `documents` that holds it (a sentence quoting one of the
+    papers it cites); None, counted once and with a warning, when none does."""
+    return _grounded(run, task, [(d.document_id, d.text, ()) for d in documents], quote)
+
+
+def _grounded(run: RunContext, task: str, places: list[tuple[str, str, Ranges]], quote: Any) -> dict | None:
     if not isinstance(quote, str) or not _MARKER.sub("", quote).strip():
         run.quotes_dropped += 1
         run.warn(f"{task}: the model gave an empty quote; dropped")
         return None
-    span = find_span(document_id, text, _MARKER.sub("", quote).strip(), within=shown)
-    if span is None:
-        run.quotes_dropped += 1
-        run.warn(f"{task}: quote not found in {document_id!r}, dropped: {quote[:80]!r}")
-    return span
+    for document_id, text, shown in places:
+        span = find_span(document_id, text, _MARKER.sub("", quote).strip(), within=shown)
+        if span is not None:
+            return span
+    run.quotes_dropped += 1
+    names = ", ".join(repr(document_id) for document_id, _, _ in places)
+    run.warn(f"{task}: quote not found in {names}, dropped: {quote[:80]!r}")
+    return None
 
 
 def listed(value: object) -> list:

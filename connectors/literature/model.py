@@ -7,7 +7,7 @@ from collections import Counter
 
 from connectors.base import Document, RunContext
 from connectors.literature.retrieval import CorpusIndex
-from connectors.model import DocumentReading, Reply, ask_across, grounded_span, listed
+from connectors.model import DocumentReading, Reply, ask_across, grounded_span, grounded_span_in_any, listed
 
 VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
 DOCUMENTS_SHOWN = 3
@@ -79,15 +79,19 @@ def _synthesis(index: CorpusIndex, entry: dict, run: RunContext) -> dict:
         [(d, len(d.text)) for d in shown],
         max_tokens=600,
     )
-    texts = {d.document_id: d.text for d in shown}
+    papers_shown = {d.document_id: d for d in shown}
     sentences = []
     items = reply.get("sentences") if isinstance(reply, dict) else None
     for item in items if isinstance(items, list) else []:
         citations = [str(c) for c in listed(item.get("citations"))] if isinstance(item, dict) else []
-        if not citations or any(c not in texts for c in citations) or not isinstance(item.get("text"), str):
+        if (
+            not citations
+            or any(c not in papers_shown for c in citations)
+            or not isinstance(item.get("text"), str)
+        ):
             run.warn(f"{task}: a synthesis sentence cited no shown paper; dropped")
             continue
-        span = grounded_span(run, task, citations[0], texts[citations[0]], item.get("quote"))
+        span = grounded_span_in_any(run, task, [papers_shown[c] for c in citations], item.get("quote"))
         if span is not None:
             sentences.append(
                 {"text": item["text"], "citations": citations, "spans": [span], "source": "model"}

@@ -685,3 +685,24 @@ def test_earnings_map_reduce_keeps_the_analyzers_qa_of_a_part_without_a_usable_r
         "What drove the revenue growth this quarter?",
     ]
     assert result["qa"][-1]["source"] == "model"
+
+
+def test_a_synthesis_quote_is_grounded_in_whichever_cited_paper_holds_it(scripted_server, corpus_rows):
+    sentence = {
+        "text": "Exercise helps memory, unlike coffee for sleep.",
+        "citations": ["103", "104"],
+        "quote": "improved memory scores compared with stretching controls",
+    }
+    scripted_server.responder = lambda messages: (
+        json.dumps({"sentences": [sentence]}) if messages[-1]["content"].startswith("Question:") else "{}"
+    )
+    documents = [corpus_document(row) for row in corpus_rows]
+    claims = [{"claim_id": "q", "question": "What improves memory or sleep?"}]
+    result = run_connector(
+        "literature", documents, options={"claims": claims}, mode="model", client=client_for(scripted_server)
+    )
+    [kept] = result["synthesis"][0]["sentences"]
+    assert (kept["text"], kept["citations"]) == (sentence["text"], ["103", "104"])
+    assert [(s["document_id"], s["quote"]) for s in kept["spans"]] == [("104", sentence["quote"])]
+    assert result["context"]["quotes_dropped"] == 0
+    assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
