@@ -59,17 +59,20 @@ def _error_body(response: httpx.Response) -> Any:
         return response.text[:2000]
 
 
-# Requests a read timeout may retry: an embedding asked twice costs one more forward and changes nothing, where a
-# completion asked twice is a second generation beside the first.
+# Requests a read timeout or a connection lost after sending may retry: an embedding asked twice costs one more
+# forward and changes nothing, where a completion asked twice is a second generation beside the first.
 IDEMPOTENT_PATHS = frozenset({"/embeddings"})
+# Failures before the request reached the server, which any request may retry.
+UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class InferenceClient:
     """Client of an OpenAI-compatible server: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
 
-    A refusal worth another try (429, 5xx, a connection that failed) is retried up to `max_retries` times with
-    backoff; a read timeout is retried only for embeddings: of a completion, the server has the request and may
-    still be working on it, and another attempt would add a second generation beside the first.
+    A refusal worth another try (429, 5xx, a connection that could not be made) is retried up to `max_retries`
+    times with backoff; a read timeout or a connection lost once the request was sent (a protocol, read or write
+    error) is retried only for embeddings: of a completion, the server may have the request and be working on
+    it, and another attempt would add a second generation beside the first.
     """
 
     def __init__(
@@ -147,8 +150,14 @@ class InferenceClient:
                         " may still be working on the request"
                     ) from error
                 last_error = InferenceError(f"POST {path}: {type(error).__name__}: {error}")
+            except UNSENT_ERRORS as error:
+                last_error = InferenceError(f"POST {path}: {type(error).__name__}: {error}")
             except (httpx.TransportError, httpx.TimeoutException) as error:
                 last_error = InferenceError(f"POST {path}: {type(error).__name__}: {error}")
+                if path not in IDEMPOTENT_PATHS:
+                    raise InferenceError(
+                        f"{last_error}; not retried, as the server may have the request and be working on it"
+                    ) from error
             else:
                 if response.status_code < 400:
                     try:

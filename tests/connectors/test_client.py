@@ -103,3 +103,53 @@ def test_bad_arguments():
         InferenceClient("localhost:8000")
     with pytest.raises(ValueError):
         InferenceClient("http://x", timeout=0)
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        httpx.RemoteProtocolError("server disconnected"),
+        httpx.ReadError("connection reset"),
+        httpx.WriteError("broken pipe"),
+    ],
+)
+def test_a_completion_whose_connection_broke_after_sending_is_not_retried(lost):
+    attempts = []
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.url.path)
+        raise lost
+
+    client = InferenceClient("http://127.0.0.1:9", transport=httpx.MockTransport(drop), backoff_base=0.0)
+    with pytest.raises(InferenceError, match=type(lost).__name__):
+        client.chat([{"role": "user", "content": "x"}])
+    with pytest.raises(InferenceError, match=type(lost).__name__):
+        client.complete("x")
+    assert attempts == ["/v1/chat/completions", "/v1/completions"]
+    with pytest.raises(InferenceError, match=type(lost).__name__):
+        client.embed(["x"])
+    assert attempts[2:] == ["/v1/embeddings"] * 4
+
+
+CHAT_REPLY = {
+    "model": "m",
+    "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+}
+
+
+@pytest.mark.parametrize(
+    "refused", [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.PoolTimeout("busy")]
+)
+def test_a_completion_that_never_reached_the_server_is_retried(refused):
+    attempts = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.url.path)
+        if len(attempts) < 3:
+            raise refused
+        return httpx.Response(200, json=CHAT_REPLY)
+
+    client = InferenceClient("http://127.0.0.1:9", transport=httpx.MockTransport(refuse), backoff_base=0.0)
+    assert client.chat([{"role": "user", "content": "x"}]).text == "ok"
+    assert attempts == ["/v1/chat/completions"] * 3
