@@ -70,10 +70,10 @@ class Segment:
 
 
 def normalise_text(raw: str) -> str:
-    """The document text that every offset refers to: NFC, Unix newlines, no NULs or form feeds."""
-    text = unicodedata.normalize("NFC", raw)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\x0c", "\n")
-    return text
+    """The document text that every offset refers to: Unix newlines, no NULs or form feeds, then NFC (so a
+    letter and the accent a NUL stood between compose, and the text normalises to itself)."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\x0c", "\n")
+    return unicodedata.normalize("NFC", text)
 
 
 def _ends_with_abbreviation(text: str, stop: int) -> bool:

@@ -226,3 +226,17 @@ def test_verify_drops_findings_whose_quotes_are_lost():
     assert "2 finding(s) dropped" in report.output["warnings"][0]
     with pytest.raises(ValueError):
         verify(output, {"d": text}, policy="fix")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Cafe\x00\u0301 terms", "x\x0c\u0301y", "A\r\u0301B", "A\r\n\u0301B", "e\x00\x00\u0301\x0c\u0327"],
+)
+def test_normalise_text_gives_its_own_output_back(raw):
+    once = normalise_text(raw)
+    assert normalise_text(once) == once
+    assert "\x00" not in once and "\x0c" not in once and "\r" not in once
+
+
+def test_a_nul_before_a_combining_accent_leaves_the_composed_letter():
+    assert normalise_text("Cafe\x00\u0301 terms") == "Caf\u00e9 terms"
