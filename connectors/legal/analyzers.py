@@ -91,9 +91,10 @@ DEFINED_TERMS_CHARS = 3000
 _DEFINED_TERM = re.compile(
     r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
 )
+_REGION_KIND = r"(?i:State|Commonwealth|Province|Kingdom|People's Republic)\s+(?i:of)\s+"
 _GOVERNING_LAW = re.compile(
     r"\b(?i:laws?)\s+(?:(?i:in\s+force\s+in)\s+|(?i:of)\s+)(?:(?i:the)\s+)?"
-    r"(?:(?i:State|Commonwealth|Province|Kingdom|People's Republic)\s+(?i:of)\s+)?"
+    rf"(?:{_REGION_KIND})?"
     r"(?P<place>(?:[A-Z][A-Za-z.']+)(?:\s+(?:[A-Z][A-Za-z.']+|of|OF))*?)"
     r"(?=\s*(?:[,.;()]|(?i:and|without|excluding|as|applicable|which|that|in|to|other|except|shall|will|"
     r"governs?|apply|applies|is|are|with|for|by|regardless|notwithstanding|irrespective)\b|$))",
@@ -102,6 +103,7 @@ _PLACE_NOISE = re.compile(
     r"^(?:the\s+)?(?:United States of America|United States|USA|U\.S\.A?\.?)$", re.IGNORECASE
 )
 _US_STATE_PREFIX = re.compile(r"^(?:State|Commonwealth)\s+of\s+", re.IGNORECASE)
+_NAMED_REGION = re.compile(rf"^(?:(?i:the)\s+)?(?:{_REGION_KIND})?")
 _STATE_SUFFIX = re.compile(r"\s+State$", re.IGNORECASE)
 _COUNTRY_NAMES = {
     "china": "People's Republic of China",
@@ -410,6 +412,13 @@ def _jurisdiction(sentence: str) -> str | None:
     return _DEMONYMS.get(place.lower()) or next(
         state for state in _US_STATES if state.lower() == place.lower()
     )
+
+
+def jurisdiction_answer(named: str) -> str:
+    """A jurisdiction as someone names it ("the Province of Ontario", "State of New York") written as the
+    analyzers answer it ("Ontario, Canada", "New York"): its kind and article dropped as the analyzers drop them
+    from "the laws of ...", then `canonical_jurisdiction`."""
+    return canonical_jurisdiction(_NAMED_REGION.sub("", " ".join(named.split())).rstrip("."))
 
 
 def canonical_jurisdiction(place: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from connectors.base import Document, RunContext
 from connectors.dates import find_dates
+from connectors.legal.analyzers import jurisdiction_answer
 from connectors.legal.categories import CUAD_CATEGORIES, YES_NO_CATEGORIES
 from connectors.model import DocumentReading, Ranges, Reply, grounded_span
 
@@ -101,7 +102,7 @@ def _checked_answer(document: Document, category: str, value: object) -> object 
     if value is None or not isinstance(value, str):
         return None
     if category == "Governing Law":
-        return value if value.lower() in document.text.lower() else None
+        return jurisdiction_answer(value) if value.lower() in document.text.lower() else None
     pattern = VALUE_PATTERNS.get(category)
     if pattern is None or not pattern.match(value):
         return None

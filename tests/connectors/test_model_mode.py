@@ -706,3 +706,40 @@ def test_a_synthesis_quote_is_grounded_in_whichever_cited_paper_holds_it(scripte
     assert [(s["document_id"], s["quote"]) for s in kept["spans"]] == [("104", sentence["quote"])]
     assert result["context"]["quotes_dropped"] == 0
     assert invalid_spans(result, {d.document_id: d.text for d in documents}) == []
+
+
+def test_legal_model_names_the_governing_law_as_the_analyzers_do(scripted_server):
+    text = (
+        "SERVICES AGREEMENT\n\nThis Services Agreement is made on March 12, 2019 between Maple Ltd. and Birch Inc.\n\n"
+        "1. Governing Law. This Agreement shall be governed by the laws of the Province of Ontario.\n\n"
+        "2. Liability. In no event shall either party's liability exceed the fees paid.\n"
+    )
+    quote = "This Agreement shall be governed by the laws of the Province of Ontario."
+
+    def responder(messages: list[dict]) -> str:
+        question = messages[-1]["content"]
+        if "CUAD category: Governing Law." in question:
+            return json.dumps(
+                {"clauses": [{"quote": quote, "confidence": 0.9}], "answer": "Province of Ontario"}
+            )
+        if question.startswith("Playbook check law "):
+            return json.dumps({"present": True, "quote": quote, "answer": "the Province of Ontario"})
+        return "{}"
+
+    scripted_server.responder = responder
+    result = run_connector(
+        "legal",
+        [Document("c", text)],
+        options={
+            "playbook": [{"id": "law", "category": "Governing Law", "allowed": ["Ontario"]}],
+            "include_default_risks": False,
+        },
+        mode="model",
+        client=client_for(scripted_server),
+    )
+    assert result["answers"]["Governing Law"] == "Ontario, Canada"
+    assert (
+        result["answers"]["Governing Law"]
+        == run_connector("legal", [Document("c", text)])["answers"]["Governing Law"]
+    )
+    assert result["risks"] == []
