@@ -193,7 +193,7 @@ class AskConnector(Connector):
         ranked = ranked[:ASK_PASSAGES]
         answer = None
         if run.mode == "model" and run.client is not None and ranked:
-            answer = model_answer(run, question, ranked)
+            answer = model_answer(run, question, ranked, options["max_sentences"])
         if answer is None:
             best = ranked[0][1].score if ranked else 0.0
             answer = _distinct_sentences(

@@ -68,13 +68,14 @@ def _yes_no(read_parts: list[tuple[tuple, dict]], parts: int) -> list[tuple[tupl
 
 
 def model_answer(
-    run: RunContext, question: str, passages: list[tuple[Document, Passage]]
+    run: RunContext, question: str, passages: list[tuple[Document, Passage]], most: int
 ) -> list[dict] | None:
-    """A written answer whose every sentence cites a quote found in one of `passages`' documents; None when
-    the model gave nothing usable. The call is recorded for every document a passage of which it shows."""
+    """A written answer of at most `most` sentences, each citing a quote found in one of `passages'`
+    documents; None when the model gave nothing usable. The call is recorded for every document a passage of
+    which it shows."""
     shown = numbered([document.text[p.start : p.end] for document, p in passages])
     prompt = (
-        f"Question: {question}\n\nPassages:\n{shown}\n\nAnswer in a few sentences. Reply with JSON "
+        f"Question: {question}\n\nPassages:\n{shown}\n\nAnswer in at most {most} sentences. Reply with JSON "
         '{"sentences": [{"text": "...", "passage": <number>, "quote": "<verbatim words of that passage>"}]}.'
     )
     reply = ask_across(run, "ask", prompt, [(document, p.end - p.start) for document, p in passages])
@@ -98,4 +99,6 @@ def model_answer(
         )
         if span is not None:
             answer.append({"text": sentence["text"], "spans": [span]})
+        if len(answer) == most:
+            break
     return answer or None

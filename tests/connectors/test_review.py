@@ -847,3 +847,20 @@ def test_a_yes_no_column_read_in_parts_is_yes_when_any_part_says_so_and_no_only_
         return
     assert (cell["value"], cell["confidence"]) == (value, 0.8)
     assert [span["quote"] for span in cell["spans"]] == [quotes[part] for part in quoted]
+
+
+def test_ask_model_answer_keeps_at_most_max_sentences(scripted_server):
+    quote = "governed by the laws of the State of New York"
+    scripted_server.responder = lambda messages: json.dumps(
+        {"sentences": [{"text": f"Sentence {i}.", "passage": 0, "quote": quote} for i in range(4)]}
+    )
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    result = run_connector(
+        "ask",
+        [Document("n", NOTE)],
+        options={"question": "Which laws govern?", "max_sentences": 2},
+        mode="model",
+        client=client,
+    )
+    assert [sentence["text"] for sentence in result["answer"]] == ["Sentence 0.", "Sentence 1."]
+    assert "at most 2 sentences" in scripted_server.chats()[0][-1]["content"]
