@@ -5,16 +5,24 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
+from quire.documents.layout import Box
 from quire.documents.limits import DeadlinePassed, IngestLimits, check_ocr_pixels
 
 _WORD = re.compile(r"[^\W_]{2,}")
+# A page mostly covered by images whose text layer is this small (a stamp, a Bates number) is a scan.
+SCAN_IMAGE_COVER = 0.5
+STAMP_WORDS = 20
+STAMP_TEXT_COVER = 0.02
+# The paragraph of text-layer lines that OCR did not read.
+_TEXT_LAYER = (-1, -1)
 
 
 @dataclass(frozen=True)
 class OcrLine:
     text: str
-    box: tuple[float, float, float, float]
+    box: Box
     paragraph: tuple[int, int]
 
 
@@ -25,11 +33,55 @@ def text_layer_is_good(text: str) -> bool:
     return words >= 3 and garbage * 4 < words
 
 
-def needs_ocr(text: str, has_images: bool) -> bool:
-    """OCR a page whose text layer is missing or garbage, when it holds an image or unmapped glyphs."""
+def needs_ocr(text: str, has_images: bool, *, image_cover: float = 0.0, text_cover: float = 0.0) -> bool:
+    """OCR a page whose text layer is missing or garbage, when it holds an image or unmapped glyphs; and a
+    page whose images cover `image_cover` (a share of its area) of at least SCAN_IMAGE_COVER under a text
+    layer of fewer than STAMP_WORDS words covering less than STAMP_TEXT_COVER of it (`text_cover`)."""
     if text_layer_is_good(text):
-        return False
+        return (
+            image_cover >= SCAN_IMAGE_COVER
+            and len(_WORD.findall(text)) < STAMP_WORDS
+            and text_cover < STAMP_TEXT_COVER
+        )
     return has_images or "(cid:" in text or "\ufffd" in text
+
+
+def with_text_layer(found: list[OcrLine], lines: list[tuple[str, Box]]) -> list[OcrLine]:
+    """OCR's lines of a page with the lines of its text layer (`(text, box)`, boxes as OCR's): a text line
+    takes the place of the OCR lines that read it (lying over it, with its letters); one that OCR did not
+    read goes before the first OCR line below its top, in a paragraph of the text layer's."""
+    merged = list(found)
+    from_layer = [False] * len(merged)
+    for text, box in lines:
+        read = [i for i, line in enumerate(merged) if not from_layer[i] and _reads(line, text, box)]
+        if read:
+            merged[read[0]] = OcrLine(text, box, merged[read[0]].paragraph)
+            from_layer[read[0]] = True
+            for index in reversed(read[1:]):
+                del merged[index], from_layer[index]
+            continue
+        below = next((i for i, line in enumerate(merged) if line.box[1] > box[1]), len(merged))
+        merged.insert(below, OcrLine(text, box, _TEXT_LAYER))
+        from_layer.insert(below, True)
+    return merged
+
+
+def _reads(line: OcrLine, text: str, box: Box) -> bool:
+    """Whether OCR's `line` lies mostly over `box` and most of its letters are those of `text`."""
+    width = min(line.box[2], box[2]) - max(line.box[0], box[0])
+    height = min(line.box[3], box[3]) - max(line.box[1], box[1])
+    area = (line.box[2] - line.box[0]) * (line.box[3] - line.box[1])
+    if width <= 0 or height <= 0 or width * height < 0.5 * area:
+        return False
+    ocr, layer = _letters(line.text), _letters(text)
+    matched = sum(
+        block.size for block in SequenceMatcher(None, ocr, layer, autojunk=False).get_matching_blocks()
+    )
+    return bool(ocr) and matched >= 0.7 * len(ocr)
+
+
+def _letters(text: str) -> str:
+    return "".join(char for char in text.casefold() if char.isalnum())
 
 
 def ocr_page(page, number: int, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:

@@ -9,7 +9,7 @@ from statistics import fmean
 from quire.documents import sniffing
 from quire.documents.layout import LINE, PARAGRAPH, Box, PageCallback, ParsedDocument, TextBuilder
 from quire.documents.limits import IngestLimits, check_ocr_pages, check_pages
-from quire.documents.ocr import needs_ocr, ocr_page
+from quire.documents.ocr import needs_ocr, ocr_page, text_layer_is_good, with_text_layer
 
 PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
 
@@ -33,13 +33,17 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
             page = pdf[number - 1]
             width, height = page.get_size()
             sizes.append([round(width, 2), round(height, 2)])
-            kinds = {obj.type for obj in page.get_objects(max_depth=2)}
+            kinds, image_cover = _objects(page)
             lines = _pdfium_lines(page, height)
-            if needs_ocr(" ".join(text for text, _ in lines), IMAGE in kinds):
+            text = " ".join(text for text, _ in lines)
+            text_cover = _text_cover([box for _, box in lines], width, height)
+            if needs_ocr(text, IMAGE in kinds, image_cover=image_cover, text_cover=text_cover):
                 ocr_pages.append(number)
                 check_ocr_pages(len(ocr_pages), limits)
                 found, scores = ocr_page(page, number, limits)
                 confidences.extend(scores)
+                if text_layer_is_good(text):
+                    found = with_text_layer(found, lines)
                 previous = None
                 for line in found:
                     gap = LINE if previous == line.paragraph else PARAGRAPH
@@ -69,6 +73,39 @@ def _plumber(content: bytes):
     import pdfplumber
 
     return pdfplumber.open(io.BytesIO(content))
+
+
+def _objects(page) -> tuple[set[int], float]:
+    """The kinds of the page's objects (and of those in the forms it draws), and the share of the page its
+    images cover (their areas added up, clipped to the page; an image pdfium cannot place counts none)."""
+    from pypdfium2 import PdfiumError
+
+    left, bottom, right, top = page.get_bbox()
+    kinds, area = set(), 0.0
+    for obj in page.get_objects(max_depth=2):
+        kinds.add(obj.type)
+        if obj.type != IMAGE:
+            continue
+        try:
+            x0, y0, x1, y1 = obj.get_bounds()
+            form = obj.container
+            while form is not None:
+                x0, y0, x1, y1 = form.get_matrix().on_rect(x0, y0, x1, y1)
+                form = form.container
+        except PdfiumError:
+            continue
+        area += max(0.0, min(x1, right) - max(x0, left)) * max(0.0, min(y1, top) - max(y0, bottom))
+    page_area = (right - left) * (top - bottom)
+    return kinds, min(1.0, area / page_area) if page_area > 0 else 0.0
+
+
+def _text_cover(boxes: list[Box], width: float, height: float) -> float:
+    """The share of a `width` x `height` page that the line `boxes` cover on it."""
+    area = sum(
+        max(0.0, min(x1, width) - max(x0, 0.0)) * max(0.0, min(bottom, height) - max(top, 0.0))
+        for x0, top, x1, bottom in boxes
+    )
+    return area / (width * height) if width * height > 0 else 0.0
 
 
 def _pdfium_lines(page, height: float) -> list[tuple[str, Box]]:
