@@ -51,9 +51,11 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
                     previous = line.paragraph
             elif PATH in kinds:
                 plumber = plumber or _plumber(content)
-                _add_ruled_page(builder, plumber.pages[number - 1])
+                ruled = plumber.pages[number - 1]
+                _add_lines(builder, _with_tables(lines, ruled.find_tables()))
+                ruled.close()
             else:
-                _add_lines(builder, [(box[1], 0, (text, box)) for text, box in lines], in_order=True)
+                _add_lines(builder, lines)
             page.close()
             if on_page is not None:
                 on_page(number, total)
@@ -137,36 +139,47 @@ def _pdfium_lines(page, height: float) -> list[tuple[str, Box]]:
         textpage.close()
 
 
-def _add_ruled_page(builder: TextBuilder, page) -> None:
-    """A page with ruled lines, read by pdfplumber: its tables, and its lines outside them."""
-    tables = page.find_tables()
-    boxes = [table.bbox for table in tables]
-    blocks = [(float(t.bbox[1]), 1, t) for t in tables]
-    for line in page.extract_text_lines(return_chars=False):
-        box = (float(line["x0"]), float(line["top"]), float(line["x1"]), float(line["bottom"]))
-        if not _inside(box, boxes):
-            blocks.append((box[1], 0, (line["text"], box)))
-    _add_lines(builder, blocks)
-    page.close()
+def _with_tables(lines: list[tuple[str, Box]], tables: list) -> list:
+    """pdfium's lines in their order, with pdfplumber's `tables` in place of the lines inside them: a table
+    stands where the first of its lines was, or, holding none, before the first line below its top."""
+    blocks: list = []
+    placed = set()
+    for text, box in lines:
+        inside = next((index for index, table in enumerate(tables) if _inside(box, [table.bbox])), None)
+        if inside is None:
+            blocks.append((text, box))
+        elif inside not in placed:
+            blocks.append(tables[inside])
+            placed.add(inside)
+    for index, table in enumerate(tables):
+        if index not in placed:
+            below = next(
+                (
+                    i
+                    for i, block in enumerate(blocks)
+                    if isinstance(block, tuple) and block[1][1] > table.bbox[1]
+                ),
+                len(blocks),
+            )
+            blocks.insert(below, table)
+    return blocks
 
 
-def _add_lines(builder: TextBuilder, blocks: list[tuple[float, int, object]], in_order: bool = False) -> None:
-    """Lines `(top, 0, (text, box))` and tables `(top, 1, table)`, top to bottom unless they come `in_order`
-    (pdfium's reading order, which keeps columns apart); a line that starts a gap taller than most of a line
-    below the one before it, or above it (a new column), starts a paragraph."""
-    if not in_order:
-        blocks.sort(key=lambda block: (block[0], block[1]))
+def _add_lines(builder: TextBuilder, blocks: list) -> None:
+    """Lines `(text, box)` and pdfplumber tables in pdfium's reading order, which keeps columns apart; a line
+    that starts a gap taller than most of a line below the one before it, or above it (a new column), starts
+    a paragraph."""
     bottom = None
-    for _, is_table, item in blocks:
-        if is_table:
+    for block in blocks:
+        if not isinstance(block, tuple):
             builder.table(
-                item.extract(),
-                row_boxes=[row.bbox for row in item.rows],
-                cell_boxes=[row.cells for row in item.rows],
+                block.extract(),
+                row_boxes=[row.bbox for row in block.rows],
+                cell_boxes=[row.cells for row in block.rows],
             )
             bottom = None
             continue
-        text, box = item
+        text, box = block
         height = box[3] - box[1]
         gap = LINE if bottom is not None and -0.5 * height <= box[1] - bottom < 0.8 * height else PARAGRAPH
         builder.add(text, gap=gap, box=box)

@@ -7,7 +7,7 @@ import io
 
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
-from tests.support.documents import make_layout_pdf, make_scanned_pdf
+from tests.support.documents import make_layout_pdf, make_scanned_pdf, table_page
 
 SCANNED = [
     "This Agreement shall be governed by the laws",
@@ -42,3 +42,31 @@ def test_a_scan_under_a_full_text_layer_is_read_from_the_text_layer():
     parsed = parse_document(overlaid(scan, lines), PDF)
     assert parsed.ocr_pages == []
     assert parsed.text.startswith("Line 0 of the searchable text layer")
+
+
+LEFT = ["Left column line one about", "the governing law of the", "State of Delaware applies."]
+RIGHT = ["Right column line one on", "termination for convenience", "with ninety days notice."]
+COLUMNS = [(72, 700 - 14 * i, t) for i, t in enumerate(LEFT)] + [
+    (320, 700 - 14 * i, t) for i, t in enumerate(RIGHT)
+]
+
+
+def test_a_rule_on_a_page_of_two_columns_leaves_the_columns_apart():
+    plain = parse_document(make_layout_pdf([(COLUMNS, [])]), PDF)
+    ruled = parse_document(make_layout_pdf([(COLUMNS, [(72, 750, 540, 750), (320, 660, 480, 660)])]), PDF)
+    assert ruled.text == plain.text == "\n".join(LEFT) + "\n\n" + "\n".join(RIGHT)
+
+
+def test_a_table_stands_between_the_lines_around_it_in_their_reading_order():
+    texts, rules = table_page("Quarterly results", [["Metric", "Q1 2026"], ["Revenue", "$120.5 million"]])
+    below = [(72, 600 - 14 * i, t) for i, t in enumerate(LEFT)] + [
+        (320, 600 - 14 * i, t) for i, t in enumerate(RIGHT)
+    ]
+    parsed = parse_document(make_layout_pdf([(texts + below, rules)]), PDF)
+    table = "| Metric | Q1 2026 |\n| Revenue | $120.5 million |"
+    assert parsed.text == "Quarterly results\n\n" + table + "\n\n" + "\n".join(LEFT) + "\n\n" + "\n".join(
+        RIGHT
+    )
+    (found,) = parsed.tables
+    start, end = found["rows"][1][1]
+    assert parsed.text[start:end] == "$120.5 million"
