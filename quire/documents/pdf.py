@@ -115,16 +115,16 @@ def _pdfium_lines(page, height: float) -> list[tuple[str, Box]]:
     top-left corner)."""
     textpage = page.get_textpage()
     try:
-        count = textpage.count_chars()
-        text = textpage.get_text_range(0, count) if count else ""
-        if len(text) != count:
-            text = "".join(textpage.get_text_range(index, 1)[:1] or " " for index in range(count))
+        text, indices = _page_chars(textpage)
+        count = len(text)
         lines, start = [], 0
         for index in range(count + 1):
             if index < count and text[index] not in "\r\n":
                 continue
             if index > start:
-                boxes = [textpage.get_charbox(i) for i in range(start, index) if not text[i].isspace()]
+                boxes = [
+                    textpage.get_charbox(indices[i]) for i in range(start, index) if not text[i].isspace()
+                ]
                 if boxes:
                     box = (
                         min(b[0] for b in boxes),
@@ -137,6 +137,32 @@ def _pdfium_lines(page, height: float) -> list[tuple[str, Box]]:
         return lines
     finally:
         textpage.close()
+
+
+def _page_chars(textpage) -> tuple[str, list[int]]:
+    """The page's characters, and for each the index of its first unit in pdfium's char list, where a
+    character beyond U+FFFF takes two (a surrogate pair); read one by one where the whole text does not line
+    up with the list (pdfium leaves out or adds a char), a char it cannot give a blank."""
+    count = textpage.count_chars()
+    text = textpage.get_text_range(0, count) if count else ""
+    indices, index = [], 0
+    for char in text:
+        indices.append(index)
+        index += 2 if ord(char) > 0xFFFF else 1
+    if index == count:
+        return text, indices
+    chars, indices, index = [], [], 0
+    while index < count:
+        char = textpage.get_text_range(index, 1)[:1]
+        pair = "" if char or index + 1 == count else textpage.get_text_range(index, 2)
+        indices.append(index)
+        if len(pair) == 1 and ord(pair) > 0xFFFF:
+            chars.append(pair)
+            index += 2
+        else:
+            chars.append(char or " ")
+            index += 1
+    return "".join(chars), indices
 
 
 def _with_tables(lines: list[tuple[str, Box]], tables: list) -> list:

@@ -7,7 +7,7 @@ import io
 
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
-from tests.support.documents import make_layout_pdf, make_scanned_pdf, table_page
+from tests.support.documents import _pdf_file, make_layout_pdf, make_scanned_pdf, table_page
 
 SCANNED = [
     "This Agreement shall be governed by the laws",
@@ -70,3 +70,28 @@ def test_a_table_stands_between_the_lines_around_it_in_their_reading_order():
     (found,) = parsed.tables
     start, end = found["rows"][1][1]
     assert parsed.text[start:end] == "$120.5 million"
+
+
+def test_characters_beyond_the_basic_multilingual_plane_are_kept():
+    # A ToUnicode map giving A the mathematical bold capital A (U+1D400) and B a smiling face (U+1F600).
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+        b"2 beginbfchar <41> <D835DC00> <42> <D83DDE00> endbfchar\n"
+        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    content = b"BT /F1 12 Tf 72 720 Td (Revenue rose AB in the quarter) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
+    ]
+    parsed = parse_document(_pdf_file(objects), PDF)
+    assert parsed.text == "Revenue rose \U0001d400\U0001f600 in the quarter"
+    ((start, end, page, x0, top, x1, bottom),) = parsed.lines
+    assert (start, end, page) == (0, len(parsed.text), 1)
+    assert 72 <= x0 < 74 and 235 < x1 < 245 and 62 < top < bottom < 76
