@@ -36,7 +36,8 @@ class Attachment:
 class ParsedDocument:
     text: str
     page_starts: list[int] = field(default_factory=lambda: [0])
-    # [start, end, page, x0, top, x1, bottom] per line of a PDF, in PDF points from the page's top-left.
+    # [start, end, page, x0, top, x1, bottom] per line of a PDF, in PDF points from the top-left of the page as
+    # rendered (its visible area, turned by /Rotate).
     lines: list[list[float]] = field(default_factory=list)
     page_sizes: list[list[float]] = field(default_factory=list)
     # {"page", "rows": [[[start, end], ...], ...]} per table.

@@ -4,6 +4,8 @@ lines (pdfplumber), and Tesseract OCR for pages whose text layer is missing or g
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from statistics import fmean
 
 from quire.documents import sniffing
@@ -16,6 +18,16 @@ PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
 
 class PdfError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table pdfplumber found, its boxes on the page as rendered."""
+
+    bbox: Box
+    rows: list[list[str | None]]
+    row_boxes: list[Box]
+    cell_boxes: list[list[Box | None]]
 
 
 def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None = None) -> ParsedDocument:
@@ -34,7 +46,8 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
             width, height = page.get_size()
             sizes.append([round(width, 2), round(height, 2)])
             kinds, image_cover = _objects(page)
-            lines = _pdfium_lines(page, height)
+            on_page_image = _on_page_image(page.get_bbox(), page.get_rotation())
+            lines = _pdfium_lines(page, on_page_image)
             text = " ".join(text for text, _ in lines)
             text_cover = _text_cover([box for _, box in lines], width, height)
             if needs_ocr(text, IMAGE in kinds, image_cover=image_cover, text_cover=text_cover):
@@ -52,7 +65,7 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
             elif PATH in kinds:
                 plumber = plumber or _plumber(content)
                 ruled = plumber.pages[number - 1]
-                _add_lines(builder, _with_tables(lines, ruled.find_tables()))
+                _add_lines(builder, _with_tables(lines, _tables(ruled, page)))
                 ruled.close()
             else:
                 _add_lines(builder, lines)
@@ -110,9 +123,29 @@ def _text_cover(boxes: list[Box], width: float, height: float) -> float:
     return area / (width * height) if width * height > 0 else 0.0
 
 
-def _pdfium_lines(page, height: float) -> list[tuple[str, Box]]:
-    """The page's text lines as pdfium orders them, each with the box of its glyphs (PDF points from the
-    top-left corner)."""
+def _on_page_image(bbox: tuple[float, float, float, float], rotation: int) -> Callable[..., Box]:
+    """Turns a rectangle of PDF space (left, bottom, right, top) into a box on the page as it is rendered: the
+    page's visible area `bbox` (its MediaBox, cut to its CropBox) turned by `rotation` (/Rotate, degrees
+    clockwise), in points from its top-left corner."""
+    left, bottom, right, top = bbox
+    width, height = right - left, top - bottom
+
+    def box(x0: float, y0: float, x1: float, y1: float) -> Box:
+        u0, v0, u1, v1 = x0 - left, top - y1, x1 - left, top - y0
+        if rotation == 90:
+            return (height - v1, u0, height - v0, u1)
+        if rotation == 180:
+            return (width - u1, height - v1, width - u0, height - v0)
+        if rotation == 270:
+            return (v0, width - u1, v1, width - u0)
+        return (u0, v0, u1, v1)
+
+    return box
+
+
+def _pdfium_lines(page, on_page_image: Callable[..., Box]) -> list[tuple[str, Box]]:
+    """The page's text lines as pdfium orders them, each with the box of its glyphs on the page as rendered
+    (`on_page_image`)."""
     textpage = page.get_textpage()
     try:
         text, indices = _page_chars(textpage)
@@ -126,11 +159,11 @@ def _pdfium_lines(page, height: float) -> list[tuple[str, Box]]:
                     textpage.get_charbox(indices[i]) for i in range(start, index) if not text[i].isspace()
                 ]
                 if boxes:
-                    box = (
+                    box = on_page_image(
                         min(b[0] for b in boxes),
-                        height - max(b[3] for b in boxes),
+                        min(b[1] for b in boxes),
                         max(b[2] for b in boxes),
-                        height - min(b[1] for b in boxes),
+                        max(b[3] for b in boxes),
                     )
                     lines.append((text[start:index].replace("\x02", "-"), box))
             start = index + 1
@@ -165,8 +198,35 @@ def _page_chars(textpage) -> tuple[str, list[int]]:
     return "".join(chars), indices
 
 
-def _with_tables(lines: list[tuple[str, Box]], tables: list) -> list:
-    """pdfium's lines in their order, with pdfplumber's `tables` in place of the lines inside them: a table
+def _tables(ruled, page) -> list[_Table]:
+    """The tables pdfplumber finds on its page `ruled`, their boxes moved onto pdfium's `page` as rendered:
+    pdfplumber measures from the top-left of the turned MediaBox (`ruled.bbox`), the image shows the page's
+    visible area."""
+    rotation = page.get_rotation()
+    visible = _on_page_image(page.get_bbox(), rotation)(0, 0, 0, 0)
+    media = _on_page_image(page.get_mediabox(), rotation)(0, 0, 0, 0)
+    dx = visible[0] - media[0] - float(ruled.bbox[0])
+    dy = visible[1] - media[1] - float(ruled.bbox[1])
+
+    def moved(box) -> Box | None:
+        if box is None:
+            return None
+        x0, top, x1, bottom = box
+        return (float(x0) + dx, float(top) + dy, float(x1) + dx, float(bottom) + dy)
+
+    return [
+        _Table(
+            bbox=moved(table.bbox),
+            rows=table.extract(),
+            row_boxes=[moved(row.bbox) for row in table.rows],
+            cell_boxes=[[moved(cell) for cell in row.cells] for row in table.rows],
+        )
+        for table in ruled.find_tables()
+    ]
+
+
+def _with_tables(lines: list[tuple[str, Box]], tables: list[_Table]) -> list:
+    """pdfium's lines in their order, with the `tables` in place of the lines inside them: a table
     stands where the first of its lines was, or, holding none, before the first line below its top."""
     blocks: list = []
     placed = set()
@@ -192,17 +252,13 @@ def _with_tables(lines: list[tuple[str, Box]], tables: list) -> list:
 
 
 def _add_lines(builder: TextBuilder, blocks: list) -> None:
-    """Lines `(text, box)` and pdfplumber tables in pdfium's reading order, which keeps columns apart; a line
+    """Lines `(text, box)` and tables in pdfium's reading order, which keeps columns apart; a line
     that starts a gap taller than most of a line below the one before it, or above it (a new column), starts
     a paragraph."""
     bottom = None
     for block in blocks:
-        if not isinstance(block, tuple):
-            builder.table(
-                block.extract(),
-                row_boxes=[row.bbox for row in block.rows],
-                cell_boxes=[row.cells for row in block.rows],
-            )
+        if isinstance(block, _Table):
+            builder.table(block.rows, row_boxes=block.row_boxes, cell_boxes=block.cell_boxes)
             bottom = None
             continue
         text, box = block

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
 from tests.support.documents import _pdf_file, make_layout_pdf, make_scanned_pdf, table_page
@@ -95,3 +97,73 @@ def test_characters_beyond_the_basic_multilingual_plane_are_kept():
     ((start, end, page, x0, top, x1, bottom),) = parsed.lines
     assert (start, end, page) == (0, len(parsed.text), 1)
     assert 72 <= x0 < 74 and 235 < x1 < 245 and 62 < top < bottom < 76
+
+
+def one_page(page: str, content: str) -> bytes:
+    """A PDF of one page: `page` holds its boxes and /Rotate, `content` draws with Helvetica as /F1."""
+    stream = content.encode()
+    return _pdf_file(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            f"<< /Type /Page /Parent 2 0 R {page} /Contents 4 0 R "
+            f"/Resources << /Font << /F1 5 0 R >> >> >>".encode(),
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+
+
+def ink(content: bytes) -> tuple[float, float, float, float]:
+    """The box of what is drawn on the page image as pages.py renders it, in points from its top-left."""
+    import numpy
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(content)
+    try:
+        image = numpy.asarray(pdf[0].render(scale=2).to_pil().convert("L"))
+    finally:
+        pdf.close()
+    ys, xs = numpy.nonzero(image < 128)
+    return xs.min() / 2, ys.min() / 2, (xs.max() + 1) / 2, (ys.max() + 1) / 2
+
+
+@pytest.mark.parametrize(
+    ("page", "origin"),
+    [
+        ("/MediaBox [0 0 612 792]", (0, 0)),
+        ("/MediaBox [0 200 612 992]", (0, 200)),
+        ("/MediaBox [-100 -50 512 742]", (-100, -50)),
+        ("/MediaBox [0 0 612 792] /CropBox [36 36 576 756]", (0, 0)),
+        ("/MediaBox [0 0 612 792] /Rotate 90", (0, 0)),
+        ("/MediaBox [0 200 612 992] /Rotate 180", (0, 200)),
+        ("/MediaBox [0 0 612 792] /CropBox [36 36 576 756] /Rotate 270", (0, 0)),
+    ],
+)
+def test_line_and_cell_boxes_lie_over_the_ink_of_the_rendered_page(page, origin):
+    x, y = origin
+    line = one_page(page, f"BT /F1 24 Tf {x + 72} {y + 700} Td (Governing Law Delaware) Tj ET")
+    ((*_, x0, top, x1, bottom),) = parse_document(line, PDF).lines
+    drawn = ink(line)
+    assert all(abs(a - b) < 3 for a, b in zip((x0, top, x1, bottom), drawn, strict=True)), (
+        x0,
+        top,
+        x1,
+        drawn,
+    )
+
+    texts, rules = table_page("", [["Metric", "Q1 2026"], ["Revenue", "$120.5 million"]])
+    ops = [f"{x + x0} {y + y0} m {x + x1} {y + y1} l S" for x0, y0, x1, y1 in rules]
+    ops += [f"BT /F1 10 Tf {x + tx} {y + ty} Td ({text}) Tj ET" for tx, ty, text in texts if text]
+    table = one_page(page, "\n".join(ops))
+    parsed = parse_document(table, PDF)
+    assert len(parsed.tables) == 1
+    boxes = [line[3:] for line in parsed.lines]
+    union = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    drawn = ink(table)
+    assert all(abs(a - b) < 3 for a, b in zip(union, drawn, strict=True)), (union, drawn)
