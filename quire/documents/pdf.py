@@ -4,6 +4,7 @@ lines (pdfplumber), and Tesseract OCR for pages whose text layer is missing or g
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import fmean
@@ -143,6 +144,12 @@ def _on_page_image(bbox: tuple[float, float, float, float], rotation: int) -> Ca
     return box
 
 
+# pdfium marks a hyphen that breaks a word at a line's end with U+0002 or U+FFFE (by version), and U+FFFE with no
+# line break after it: the line ends there, with the hyphen that was printed.
+_HYPHEN_MARKS = "\x02\ufffe"
+_HYPHEN_MARK = re.compile(f"[{_HYPHEN_MARKS}]")
+
+
 def _pdfium_lines(page, on_page_image: Callable[..., Box]) -> list[tuple[str, Box]]:
     """The page's text lines as pdfium orders them, each with the box of its glyphs on the page as rendered
     (`on_page_image`)."""
@@ -152,12 +159,12 @@ def _pdfium_lines(page, on_page_image: Callable[..., Box]) -> list[tuple[str, Bo
         count = len(text)
         lines, start = [], 0
         for index in range(count + 1):
-            if index < count and text[index] not in "\r\n":
+            hyphen = index < count and text[index] in _HYPHEN_MARKS
+            if index < count and not hyphen and text[index] not in "\r\n":
                 continue
-            if index > start:
-                boxes = [
-                    textpage.get_charbox(indices[i]) for i in range(start, index) if not text[i].isspace()
-                ]
+            end = index + 1 if hyphen else index
+            if end > start:
+                boxes = [textpage.get_charbox(indices[i]) for i in range(start, end) if not text[i].isspace()]
                 if boxes:
                     box = on_page_image(
                         min(b[0] for b in boxes),
@@ -165,7 +172,7 @@ def _pdfium_lines(page, on_page_image: Callable[..., Box]) -> list[tuple[str, Bo
                         max(b[2] for b in boxes),
                         max(b[3] for b in boxes),
                     )
-                    lines.append((text[start:index].replace("\x02", "-"), box))
+                    lines.append((_HYPHEN_MARK.sub("-", text[start:end]), box))
             start = index + 1
         return lines
     finally:

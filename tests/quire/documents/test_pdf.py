@@ -167,3 +167,11 @@ def test_line_and_cell_boxes_lie_over_the_ink_of_the_rendered_page(page, origin)
     )
     drawn = ink(table)
     assert all(abs(a - b) < 3 for a, b in zip(union, drawn, strict=True)), (union, drawn)
+
+
+def test_a_word_hyphenated_across_lines_keeps_its_hyphen_and_its_line_break():
+    page = [(72, 700, "The data is subject to manip-"), (72, 686, "ulation by the receiving party.")]
+    parsed = parse_document(make_layout_pdf([(page, [])]), PDF)
+    assert "\ufffe" not in parsed.text and "\x02" not in parsed.text
+    assert "subject to manip-\nulation by the receiving party." in parsed.text, parsed.text
+    assert [line[:2] for line in parsed.layout["lines"]] == [[0, 29], [30, 61]]
