@@ -92,12 +92,16 @@ _DEFINED_TERM = re.compile(
     r"\(\s*(?:the\s+|hereinafter(?:\s+referred\s+to\s+as)?\s*|each\s+a\s+|individually\s+)?[\"“”']+([^\"“”']{2,60})[\"“”']+"
 )
 _REGION_KIND = r"(?i:State|Commonwealth|Province|Kingdom|People's Republic)\s+(?i:of)\s+"
+# The place ends at punctuation, at one of the words that follow it in any case ("WITHOUT REGARD"), at a word in
+# lower case other than "of" ("Texas governing contracts"), or at a line break before a heading ("Ireland\nSection
+# 12"); never inside a word ("Tex" of "Texas").
 _GOVERNING_LAW = re.compile(
-    r"\b(?i:laws?)\s+(?:(?i:in\s+force\s+in)\s+|(?i:of)\s+)(?:(?i:the)\s+)?"
+    r"(?<!-)\b(?i:laws?)\s+(?:(?i:in\s+force\s+in)\s+|(?i:of)\s+)(?:(?i:the)\s+)?"
     rf"(?:{_REGION_KIND})?"
-    r"(?P<place>(?:[A-Z][A-Za-z.']+)(?:\s+(?:[A-Z][A-Za-z.']+|of|OF))*?)"
-    r"(?=\s*(?:[,.;()]|(?i:and|without|excluding|as|applicable|which|that|in|to|other|except|shall|will|"
-    r"governs?|apply|applies|is|are|with|for|by|regardless|notwithstanding|irrespective)\b|$))",
+    r"(?P<place>(?:[A-Z][A-Za-z.']+)(?:\s+(?:(?:of|OF)\s+)?[A-Z][A-Za-z.']+)*?)"
+    r"(?=\s*(?:[,.;()]|\b(?i:and|without|excluding|as|applicable|which|that|in|to|other|except|shall|will|"
+    r"governs?|apply|applies|is|are|with|for|by|regardless|notwithstanding|irrespective)\b|$)"
+    r"|\s+(?!of\b)[a-z]|[ \t]*\n\s*(?:\d|(?i:section|article)\b))",
 )
 _PLACE_NOISE = re.compile(
     r"^(?:the\s+)?(?:United States of America|United States|USA|U\.S\.A?\.?)$", re.IGNORECASE
@@ -402,7 +406,11 @@ def _jurisdiction(sentence: str) -> str | None:
         if place.isupper():
             place = " ".join("of" if w == "OF" else w.title() for w in place.split())
         place = _US_STATE_PREFIX.sub("", place)
-        if _PLACE_NOISE.match(place) or place.lower() in {"this", "such", "any", "each"}:
+        if (
+            _PLACE_NOISE.match(place)
+            or place.lower() in {"this", "such", "any", "each"}
+            or place.endswith("'s")
+        ):
             continue
         return canonical_jurisdiction(place)
     named = _NAMED_LAW.search(sentence) or _STATE_OF.search(sentence)

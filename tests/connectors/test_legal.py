@@ -124,6 +124,35 @@ def test_governing_law_named_by_a_demonym_or_a_state_elsewhere_in_the_clause(cla
     assert answer_of("Governing Law", clause) == place
 
 
+@pytest.mark.parametrize(
+    ("clause", "place"),
+    [
+        (
+            "This Agreement shall be governed by the laws of the State of Texas governing contracts made therein.",
+            "Texas",
+        ),
+        (
+            "This Agreement shall be governed by the laws of the State of Delaware pertaining to contracts.",
+            "Delaware",
+        ),
+        ("This Agreement is governed by the laws of England regarding contracts.", "England"),
+        ("It is governed by the laws of Switzerland at all times.", "Switzerland"),
+        ("It is governed by the laws of the State of Kansas from time to time in effect.", "Kansas"),
+        ("It is governed by the laws of Ireland\nSection 12", "Ireland"),
+        ("It is governed by the laws of the State of New\nYork.", "New York"),
+        ("It is governed by the laws of the Isle of Man in force.", "Isle of Man"),
+        (
+            "THIS AGREEMENT IS GOVERNED BY THE LAWS OF THE STATE OF DELAWARE WITHOUT REGARD TO CONFLICTS.",
+            "Delaware",
+        ),
+        ("It is governed by the laws of Licensee's country of residence.", None),
+        ("Nothing here violates the by-laws of the Company or any law.", None),
+    ],
+)
+def test_governing_law_is_the_whole_place_whatever_word_follows_it(clause: str, place: str | None):
+    assert answer_of("Governing Law", clause) == place
+
+
 def test_the_agreement_date_is_the_full_date_of_a_month_a_header_names_bare():
     text = (
         "SERVICES AGREEMENT\nSeptember 2018\nTHIS SERVICES AGREEMENT is made on 25 September 2018 by A and B."
