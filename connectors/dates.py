@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
 from dataclasses import dataclass
@@ -230,7 +231,7 @@ def add_duration(iso_date: str, iso_duration: str) -> str | None:
         return f"{year:04d}-{month:02d}" if 1 <= year <= 9999 else None
     day = int(date_match.group(3))
     try:
-        end = datetime.date(year, month, min(day, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31))
+        end = datetime.date(year, month, min(day, calendar.monthrange(year, month)[1]))
     except ValueError:
         return None
     return end.isoformat()

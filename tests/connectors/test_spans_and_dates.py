@@ -152,6 +152,18 @@ def test_durations_from_words_and_digits():
     assert add_duration("2019-08", "P3Y") == "2022-08" and add_duration("2019-11", "P2M") == "2020-01"
 
 
+def test_a_duration_that_ends_in_february_ends_on_its_last_day_leap_years_too():
+    assert add_duration("2020-01-31", "P1M") == "2020-02-29"
+    assert add_duration("2019-08-29", "P6M") == "2020-02-29"
+    assert add_duration("2016-02-29", "P4Y") == "2020-02-29"
+    assert add_duration("2016-02-29", "P1Y") == "2017-02-28"
+    assert (
+        add_duration("2019-01-31", "P1M") == "2019-02-28"
+        and add_duration("2019-03-31", "P1M") == "2019-04-30"
+    )
+    assert add_duration("9999-12-01", "P1M") is None
+
+
 def test_sentences_keep_offsets_and_skip_abbreviations():
     text = normalise_text("Acme Corp. signed it.\r\nThe U.S. office agrees. Done")
     sentences = split_sentences(text)
