@@ -229,6 +229,12 @@ def _title_lead(title: str) -> int:
     return lead.end() if lead and _UPPER_TITLE.search(title, lead.end()) else 0
 
 
+# A line the fallback never takes for a title: one with a run of spaces (a flattened line break, or a table of
+# contents' gap before a page number) or ending in a page number after dot leaders.
+_NOT_A_TITLE_LINE = re.compile(r"[ \t]{3,}|\.{3,}\s*\d+$")
+_SECTION_NUMBER = re.compile(r"\d{1,2}(?:\.\d{1,2})*\.?[ \t]+")
+
+
 def find_document_name(text: str) -> Clause | None:
     head = text[:1500]
     match = next((m for m in _UPPER_TITLE.finditer(head) if not m.group(1).startswith("THIS ")), None)
@@ -247,8 +253,12 @@ def find_document_name(text: str) -> Clause | None:
         start = cursor + len(line) - len(line.lstrip())
         cursor += len(line) + 1
         stripped = line.strip()
-        if not stripped or len(stripped) > 120:
+        if not stripped or len(stripped) > 120 or _NOT_A_TITLE_LINE.search(stripped):
             continue
+        number = _SECTION_NUMBER.match(stripped)
+        if number:
+            start += number.end()
+            stripped = stripped[number.end() :]
         if (
             _TITLE_WORDS.search(stripped)
             and (stripped.isupper() or stripped.istitle())

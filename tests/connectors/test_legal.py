@@ -459,3 +459,35 @@ def test_parties_in_blocks_after_a_between_line_of_its_own():
     )
     _, names = find_parties(text, split_sentences(text))
     assert names[:2] == ["KIROMIC BIOPHARMA Inc.", "MOLIPHARMA S.R.L."]
+
+
+@pytest.mark.parametrize(
+    ("head", "title"),
+    [
+        (
+            "Exhibit 4\n\nTable of contents\n\n1   INTRODUCTION                 4\n\n"
+            "7   GENERAL TERMS AND CONDITIONS FOR MAINTENANCE AND SUPPORT                  12\n\nThe parties agree.",
+            None,
+        ),
+        (
+            "Exhibit 4\n\nTable of contents\n\nGENERAL TERMS AND CONDITIONS ........ 12\n\nThe parties agree.",
+            None,
+        ),
+        ("Exhibit 4\n\n2.1 Software License Agreement\n\nThe parties agree.", "Software License Agreement"),
+        (
+            "Exhibit 4\n\nAMENDMENT NO. 3 TO THE NONEXCLUSIVE VALUE ADDED DISTRIBUTOR AGREEMENT\n\nThe parties agree.",
+            "AMENDMENT NO. 3 TO THE NONEXCLUSIVE VALUE ADDED DISTRIBUTOR AGREEMENT",
+        ),
+    ],
+)
+def test_a_line_of_the_table_of_contents_is_no_document_name(head, title):
+    from connectors.legal.analyzers import find_document_name
+
+    clause = find_document_name(head)
+    assert (head[clause.start : clause.end] if clause else None) == title
+
+
+def test_the_document_name_of_a_contract_with_a_table_of_contents_is_none_of_its_lines():
+    text = (DATA / "contracts" / "cuad_07.txt").read_text(encoding="utf-8")
+    name = run_legal(text, clause_model="rules")["answers"]["Document Name"]
+    assert name is None or "GENERAL TERMS" not in name
