@@ -136,7 +136,14 @@ def _amounts(text: str, start: int, end: int) -> Iterator[tuple[int, int, tuple[
         )
 
 
-def _numbers(text: str, start: int, end: int):
+_AFTER_A_WORD = re.compile(r"[^\W\d_][ \t]*\Z")
+
+
+def _numbers(text: str, start: int, end: int) -> Iterator[Found]:
+    """The figures earnings' reader reads here, less dates, the amounts `_amounts` reads and years alone. A
+    bracket opened right after a word restates the figure the words give ("five (5)", "Fifty Thousand Dollars
+    ($50,000)"): the figure is what it holds, positive. Accounting's brackets stand by themselves ("(1,234)", a
+    table cell's value) or after the currency sign ("$(2,000)"), and are negative."""
     dates = [(d.start, d.end) for d in find_dates(text, start, end)]
     amounts = [(a, b) for a, b, _ in _amounts(text, start, end)]
     for match in NUMBER.finditer(text, start, end):
@@ -148,11 +155,13 @@ def _numbers(text: str, start: int, end: int):
         raw = match.group("value")
         if unit == "count" and scale == 1.0 and re.fullmatch(r"(?:19|20)\d\d", raw):
             continue
-        yield match, value, unit, scale
-
-
-def _figure(match: re.Match[str], value: float, unit: str, scale: float) -> Found:
-    return match.group(0).strip(), {"value": value, "unit": unit, "scale": scale}, match.start(), match.end()
+        figure_start, figure_end = match.start(), match.end()
+        if match.group("open") and _AFTER_A_WORD.search(text, max(0, figure_start - 20), figure_start):
+            value = abs(value)
+            if text[figure_end - 1] == ")":
+                figure_start, figure_end = figure_start + 1, figure_end - 1
+        figure = {"value": value, "unit": unit, "scale": scale}
+        yield text[figure_start:figure_end], figure, figure_start, figure_end
 
 
 def find_money(text: str, start: int, end: int) -> Found | None:
@@ -165,23 +174,17 @@ def find_money(text: str, start: int, end: int) -> Found | None:
         if figure is not None and not any(x <= a < y for x, y in dates)
     ]
     earnings = next(
-        (_figure(*number) for number in _numbers(text, start, end) if number[2] in _CURRENCIES), None
+        (number for number in _numbers(text, start, end) if number[1]["unit"] in _CURRENCIES), None
     )
     return min([*found, *([earnings] if earnings else [])], key=lambda amount: amount[2], default=None)
 
 
 def find_percent(text: str, start: int, end: int) -> Found | None:
-    for match, value, unit, scale in _numbers(text, start, end):
-        if unit == "percent":
-            return _figure(match, value, unit, scale)
-    return None
+    return next((number for number in _numbers(text, start, end) if number[1]["unit"] == "percent"), None)
 
 
 def find_number(text: str, start: int, end: int) -> Found | None:
-    for match, value, unit, scale in _numbers(text, start, end):
-        if unit == "count":
-            return _figure(match, value, unit, scale)
-    return None
+    return next((number for number in _numbers(text, start, end) if number[1]["unit"] == "count"), None)
 
 
 def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str = "") -> Found:

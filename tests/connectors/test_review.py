@@ -12,7 +12,7 @@ import pytest
 from connectors import Document, get_connector, run_connector
 from connectors.base import OptionError
 from connectors.review.templates import CUAD, TEMPLATES
-from connectors.review.values import find_duration, find_money, find_number, find_yes_no
+from connectors.review.values import find_duration, find_money, find_number, find_yes_no, read_value
 from connectors.spans import invalid_spans
 from inference.client import InferenceClient
 from tests.support.paths import DATA
@@ -107,6 +107,35 @@ def test_an_aside_in_brackets_is_not_a_negative_value():
     assert (cells["rate"]["value"], cells["rate"]["normalised"]["value"]) == ("5%", 5.0)
     assert (cells["minimum"]["value"], cells["minimum"]["normalised"]["value"]) == ("$50,000", 50000.0)
     assert (cells["credit"]["value"], cells["credit"]["normalised"]["value"]) == ("$(2,000)", -2000.0)
+
+
+def test_a_figure_in_brackets_after_its_words_is_not_negative():
+    text = (
+        "SERVICES AGREEMENT\n\n1. Fees. Client shall pay Provider a fixed fee of Fifty Thousand Dollars ($50,000) "
+        "per month.\n\n2. Staffing. Provider shall assign five (5) full-time engineers to the project.\n\n"
+        "3. Credits. The service credit is $(2,000) per outage."
+    )
+    columns = [
+        {"key": "fee", "question": "What is the monthly fee?", "type": "money"},
+        {"key": "engineers", "question": "How many engineers are assigned?", "type": "number"},
+        {"key": "credit", "question": "What is the service credit?", "type": "money"},
+    ]
+    cells = run_connector("review", [Document("d", text)], options={"columns": columns})["rows"][0]["cells"]
+    assert (cells["fee"]["value"], cells["fee"]["normalised"]) == (
+        "$50,000",
+        {"value": 50000.0, "unit": "USD", "scale": 1.0},
+    )
+    assert (cells["engineers"]["value"], cells["engineers"]["normalised"]["value"]) == ("5", 5.0)
+    assert (cells["credit"]["value"], cells["credit"]["normalised"]["value"]) == ("$(2,000)", -2000.0)
+    assert invalid_spans({"rows": [{"cells": cells}]}, {"d": text}) == []
+    assert find_number("within (30) days", 0, 16)[:2] == (
+        "30",
+        {"value": 30.0, "unit": "count", "scale": 1.0},
+    )
+    assert find_number("(1,234)", 0, 7)[1]["value"] == -1234.0
+    money = {"key": "fee", "question": "What is the fee?", "type": "money"}
+    assert read_value(money, "Fifty Thousand Dollars ($50,000)")[1]["value"] == 50000.0
+    assert read_value({**money, "type": "number"}, "(1,234)")[1]["value"] == -1234.0
 
 
 @pytest.mark.timeout(10)
