@@ -8,13 +8,16 @@ import bisect
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from common.scripts import CJK, CJK_CHARACTER
 from connectors.text import split_sentences
 
 SENTENCE_CHARS = 700
 LEXICAL_WEIGHT = 0.65
 _WORD = re.compile(r"[^\W_]+")
+_CJK_RUN = re.compile(f"[{CJK}]+")
 STOPWORDS = frozenset(
     [
         "a",
@@ -91,8 +94,37 @@ QUESTION_WORDS = frozenset(
 
 def stems(text: str) -> list[str]:
     """Content words of `text` (letters and digits of any script), lower-cased and cut to six characters (a
-    crude, language-light stem)."""
-    return [word[:6] for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
+    crude, language-light stem); in Chinese, Japanese and Korean, written without spaces, each two characters
+    running together (`word_terms`)."""
+    words = _WORD.findall(text.lower())
+    if CJK_CHARACTER.search(text) is None:
+        return [word[:6] for word in words if word not in STOPWORDS]
+    return [term for word in words for _, term in word_terms(word)]
+
+
+def word_terms(word: str) -> Iterator[tuple[int, str]]:
+    """The terms of one lower-cased run of letters and digits, each with where it starts in the run: the run cut
+    to six characters (none for a stopword); a run of CJK characters, a whole clause rather than a word, gives
+    each two characters in a row (one character alone gives itself), and what the run holds of other scripts
+    gives words as above ("acme公司": "acme", "公司")."""
+    if CJK_CHARACTER.search(word) is None:
+        yield from _plain_terms(word, 0, len(word))
+        return
+    at = 0
+    for run in _CJK_RUN.finditer(word):
+        yield from _plain_terms(word, at, run.start())
+        if run.end() - run.start() == 1:
+            yield run.start(), run.group(0)
+        for offset in range(run.start(), run.end() - 1):
+            yield offset, word[offset : offset + 2]
+        at = run.end()
+    yield from _plain_terms(word, at, len(word))
+
+
+def _plain_terms(word: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    piece = word[start:end]
+    if piece and piece not in STOPWORDS:
+        yield start, piece[:6]
 
 
 def query_terms(question: str) -> list[str]:

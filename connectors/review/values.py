@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from common.scripts import CJK_SENTENCE_ENDS
 from connectors.dates import find_dates, parse_duration
 from connectors.earnings.tables import NUMBER, SCALES, parse_number
-from connectors.review.retrieval import stems
+from connectors.review.retrieval import stems, word_terms
 
 Found = tuple[object, object, int, int]
 _WORD = re.compile(r"[^\W_]+")
@@ -33,7 +34,8 @@ _BOUND = re.compile(
 )
 _BOUND_REACH = 100
 _CLAUSE_END = re.compile(
-    r"[.;:!?](?=\s|$)|\n|,?(?<!\s)\s++(?:but|however|provided\s+(?:that|however))\b", re.IGNORECASE
+    rf"[.;:!?](?=\s|$)|[{CJK_SENTENCE_ENDS}]|\n|,?(?<!\s)\s++(?:but|however|provided\s+(?:that|however))\b",
+    re.IGNORECASE,
 )
 _LIST_LEAD = re.compile(
     r"(?::|\bincluding(?:\s+but\s+not\s+limited\s+to)?|\bsuch\s+as|\bnamely)\s*", re.IGNORECASE
@@ -204,9 +206,10 @@ def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str
     best: tuple[int, str, int, int] | None = None
     for clause_start, clause_end in _clauses(text, start, end):
         words = [
-            (word.start(), word.group(0).lower()[:6])
+            (word.start() + offset, term)
             for word in _WORD.finditer(text, clause_start, clause_end)
-            if word.group(0).lower()[:6] in wanted
+            for offset, term in word_terms(word.group(0).lower())
+            if term in wanted
         ]
         found = {stem for _, stem in words}
         if best is not None and len(found) <= best[0]:

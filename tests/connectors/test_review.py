@@ -679,6 +679,44 @@ def test_a_question_in_cyrillic_is_answered_from_cyrillic_text():
     assert "законодательством Российской Федерации" in asked["answer"][0]["text"]
 
 
+@pytest.mark.parametrize(
+    ("text", "columns", "answers"),
+    [
+        (
+            "供货协议\n\n本协议由甲方北京某某有限公司与乙方上海某某有限公司签订。\n\n"
+            "第十条 适用法律。本协议受中华人民共和国法律管辖。\n\n第十一条 付款。买方应在收到发票后三十日内付款。",
+            [
+                {"key": "law", "question": "本协议适用哪国法律\uff1f", "type": "text"},
+                {"key": "pay", "question": "买方何时付款\uff1f", "type": "text"},
+            ],
+            {"law": "法律", "pay": "三十日内付款"},
+        ),
+        (
+            "売買契約書\n\n第1条 本契約は日本法に準拠する。\n\n第2条 買主は請求書受領後30日以内に代金を支払う。",
+            [{"key": "law", "question": "本契約の準拠法は何ですか\uff1f", "type": "text"}],
+            {"law": "日本法に準拠する"},
+        ),
+    ],
+    ids=["chinese", "japanese"],
+)
+def test_a_question_in_chinese_or_japanese_is_answered_from_its_text(text, columns, answers):
+    cells = run_connector("review", [Document("d", text)], options={"columns": columns})["rows"][0]["cells"]
+    for key, words in answers.items():
+        assert cells[key]["status"] != "not_found" and words in cells[key]["value"], (key, cells[key])
+    asked = run_connector("ask", [Document("d", text)], options={"question": columns[0]["question"]})
+    assert asked["answer"] and answers[columns[0]["key"]] in asked["answer"][0]["text"]
+
+
+def test_a_run_of_chinese_characters_makes_terms_of_two_characters_and_the_yes_no_clause_holds_them():
+    from connectors.review.retrieval import stems
+
+    assert stems("第十条 适用法律。Acme公司") == ["第十", "十条", "适用", "用法", "法律", "acme", "公司"]
+    assert stems("法") == ["法"]
+    text = "本协议可以转让。违约方应赔偿损失。"
+    _, _, start, end = find_yes_no(text, 0, len(text), stems("违约方是否赔偿损失"))
+    assert text[start:end] == "违约方应赔偿损失"
+
+
 BUILT_IN_CONTRACT = (
     "DISTRIBUTION AGREEMENT\n\nThis Agreement is made as of March 12, 2019 between Acme Corp. and Beta LLC.\n\n"
     "2. Term. The initial term of this Agreement shall continue for a period of five (5) years, unless earlier "
