@@ -172,6 +172,19 @@ def grouped_readings(entries: list[dict], names: dict[str, str], *, shown: int =
     return readings
 
 
+def document_answers(output: dict, names: dict[str, str], shown: list[str]) -> list[dict]:
+    """Each shown document's answers, with its file name, from a result over several documents that answers
+    them one by one (a legal job's `answers_by_document`); none for a result that answers once."""
+    by_document = output.get("answers_by_document")
+    if not isinstance(by_document, dict) or len(by_document) < 2:
+        return []
+    return [
+        {"filename": names.get(document_id, document_id), "answers": by_document[document_id]}
+        for document_id in shown
+        if isinstance(by_document.get(document_id), dict)
+    ]
+
+
 def _money(cost: dict) -> str:
     symbol = "$" if cost.get("currency", "usd") == "usd" else f"{cost.get('currency', '').upper()} "
     return f"{symbol}{cost.get('amount', 0):.3f}"
@@ -219,6 +232,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             ) + f"#finding-{check['finding'].number}"
         context["clause_checks"], context["clause_checks_total"] = checks[:CLAUSE_CHECKS_SHOWN], len(checks)
         context["answers"] = output.get("answers")
+        context["document_answers"] = document_answers(output, names, shown.object_list)
         context["comparison"] = output.get("comparison")
         context["readings"] = grouped_readings((result.context or {}).get("documents", []), names)
         context["metered"] = metered_sentence(usage_for_job(tenant=request.tenant, job_id=job.pk))

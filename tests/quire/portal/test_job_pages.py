@@ -1,5 +1,6 @@
-"""A job over many documents is shown a page of documents at a time: their marked texts and the findings in
-them, with the whole result's counts, and links to findings on other pages that go to their page."""
+"""A job over many documents is shown a page of documents at a time: their marked texts, the findings and a legal
+job's answers of each, with the whole result's counts, and links to findings on other pages that go to their
+page."""
 
 from __future__ import annotations
 
@@ -71,3 +72,37 @@ def test_a_job_over_many_documents_folds_their_names_in_its_header(workspace):
     assert '<details class="job-documents"><summary>11 documents</summary>' in page
     assert f"folded-{tag}-10.txt</a></details>" in page
     assert "job-documents" not in viewer.get(f"/jobs/{few.pk}").content.decode()
+
+
+def test_a_legal_job_over_several_contracts_shows_each_contract_s_answers(workspace, monkeypatch):
+    from quire.jobs.models import Job, JobResult
+
+    tag = uuid.uuid4().hex[:8]
+    docs = [stored_document(workspace, f"answers-{tag}-{n}.txt", TEXT) for n in range(2)]
+    law = "governed by the laws of Delaware"
+    clauses = [{"category": "Governing Law", "confidence": 0.9, "span": _span(d.pk, law)} for d in docs]
+    by_document = {
+        docs[0].pk: {"Governing Law": "Delaware", "Parties": ["Acme Corp"]},
+        docs[1].pk: {"Governing Law": "Texas", "Parties": ["Beta LLC", "Gamma Inc"]},
+    }
+    with tenant_context(workspace.tenant):
+        job = Job.objects.create(
+            connector="legal", document_ids=[d.pk for d in docs], status="succeeded", options={}
+        )
+        output = {
+            "connector": "legal",
+            "clauses": clauses,
+            "answers": by_document[docs[0].pk],
+            "answers_by_document": by_document,
+        }
+        JobResult.objects.create(job=job, output=output, context={}, attempt=1)
+    viewer = signed_in(workspace, "viewer")
+    page = viewer.get(f"/jobs/{job.pk}").content.decode()
+    assert f"<summary>Answers: answers-{tag}-0.txt (2)</summary>" in page
+    assert f"<summary>Answers: answers-{tag}-1.txt (2)</summary>" in page
+    assert "<dd>Texas</dd>" in page and "<dd>Beta LLC, Gamma Inc</dd>" in page
+    assert page.count('<dl class="facts answers">') == 2
+
+    monkeypatch.setattr(jobs, "DOCUMENTS_SHOWN", 1)
+    second = viewer.get(f"/jobs/{job.pk}", {"page": 2}).content.decode()
+    assert f"Answers: answers-{tag}-1.txt" in second and f"Answers: answers-{tag}-0.txt" not in second
