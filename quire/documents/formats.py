@@ -1,4 +1,4 @@
-"""Office and e-mail formats to text: DOCX (paragraphs and tables in document order), XLSX (each sheet a
+"""Office and e-mail formats to text: DOCX (paragraphs and tables in document order, read as a stream), XLSX (each sheet a
 page holding one table), PPTX (each slide a page: its text, tables and notes), EML and MSG (headers and
 body, an HTML body with its tables; attachments come back to be ingested as documents of their own)."""
 
@@ -6,40 +6,143 @@ from __future__ import annotations
 
 import datetime
 import io
+import zipfile
 from collections.abc import Callable
 
 from quire.documents.layout import LINE, Attachment, ParsedDocument, TextBuilder, add_blocks
 from quire.documents.limits import IngestLimits, check_archive_read, check_text
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
+DOCX_BODY = "word/document.xml"
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+W_P, W_R, W_T, W_TBL, W_TR, W_TC = (_W + name for name in ("p", "r", "t", "tbl", "tr", "tc"))
+W_GRID_SPAN, W_VMERGE, W_VAL = _W + "gridSpan", _W + "vMerge", _W + "val"
+# Run children that stand for a character.
+DOCX_RUN_CHARACTERS = {
+    _W + "tab": "\t",
+    _W + "ptab": "\t",
+    _W + "br": "\n",
+    _W + "cr": "\n",
+    _W + "noBreakHyphen": "-",
+}
+# What is not the document's text: tracked deletions and moves away, and the fallback copy of a drawing
+# (its text box is read from the drawing itself).
+DOCX_SKIPPED = {
+    _W + "del",
+    _W + "moveFrom",
+    "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback",
+}
 
 
 def parse_docx(content: bytes, limits: IngestLimits) -> ParsedDocument:
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
     check_archive_read(content, limits)
-    document = docx.Document(io.BytesIO(content))
     builder = TextBuilder(limits)
-    for element in document.element.body.iterchildren():
-        limits.check_time()
-        tag = element.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            builder.add(Paragraph(element, document).text)
-        elif tag == "tbl":
-            builder.table([_docx_row(row) for row in Table(element, document).rows])
+    with zipfile.ZipFile(io.BytesIO(content)) as archive, archive.open(DOCX_BODY) as xml:
+        _DocxBody(builder, limits).read(xml)
     return builder.build()
 
 
-def _docx_row(row) -> list[str]:
-    """The row's cells, a cell merged across columns once."""
-    cells, seen = [], None
-    for cell in row.cells:
-        if cell._tc is not seen:
-            cells.append(cell.text)
-        seen = cell._tc
-    return cells
+class _DocxBody:
+    """A DOCX body read as a stream of XML events, each element let go once read: paragraphs (every run's
+    text, in content controls, tracked insertions, fields, links and smart tags too; deletions left out)
+    and the outermost tables in document order, a table nested in a cell read as text of that cell, a cell
+    merged across columns once and one merged down repeated in each row it spans."""
+
+    def __init__(self, builder: TextBuilder, limits: IngestLimits) -> None:
+        self.builder = builder
+        self.limits = limits
+        self.paragraphs: list[list[str]] = []
+        self.skipping = 0
+        self.table_depth = 0
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+        self.column = 0
+        self.span = 1
+        self.continued = False
+        self.above: dict[int, str] = {}
+        self.row_columns: dict[int, str] = {}
+
+    def read(self, xml) -> None:
+        from lxml import etree
+
+        events = etree.iterparse(
+            xml, events=("start", "end"), resolve_entities=False, load_dtd=False, no_network=True
+        )
+        for event, element in events:
+            if event == "start":
+                self._start(element.tag)
+                continue
+            self._end(element)
+            element.clear()
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+
+    def _start(self, tag: str) -> None:
+        if tag in DOCX_SKIPPED:
+            self.skipping += 1
+        elif tag == W_P:
+            self.paragraphs.append([])
+        elif tag == W_TBL:
+            self.table_depth += 1
+            if self.table_depth == 1:
+                self.rows, self.above = [], {}
+        elif self.table_depth == 1 and tag == W_TR:
+            self.rows.append([])
+            self.column, self.row_columns = 0, {}
+        elif self.table_depth == 1 and tag == W_TC:
+            self.cell, self.span, self.continued = [], 1, False
+
+    def _end(self, element) -> None:
+        tag = element.tag
+        if tag in DOCX_SKIPPED:
+            self.skipping -= 1
+        elif tag == W_P:
+            self._paragraph_end()
+        elif self.skipping or not self.paragraphs:
+            pass
+        elif tag == W_T:
+            self.paragraphs[-1].append(element.text or "")
+        elif tag in DOCX_RUN_CHARACTERS and element.getparent().tag == W_R:
+            self.paragraphs[-1].append(DOCX_RUN_CHARACTERS[tag])
+        if self.table_depth == 1:
+            self._end_in_table(element)
+        if tag == W_TBL:
+            self.table_depth -= 1
+            if self.table_depth == 0 and not self.skipping:
+                self.builder.table(self.rows)
+
+    def _paragraph_end(self) -> None:
+        self.limits.check_time()
+        text = "".join(self.paragraphs.pop())
+        if self.skipping:
+            return
+        if self.cell is not None:
+            self.cell.append(text)
+        elif text:
+            self.builder.add(text)
+
+    def _end_in_table(self, element) -> None:
+        tag = element.tag
+        if tag == W_GRID_SPAN and self.cell is not None:
+            self.span = max(1, _int(element.get(W_VAL)))
+        elif tag == W_VMERGE and self.cell is not None:
+            self.continued = element.get(W_VAL, "continue") == "continue"
+        elif tag == W_TC and self.cell is not None:
+            text = self.above.get(self.column, "") if self.continued else "\n".join(self.cell)
+            self.rows[-1].append(text)
+            self.row_columns[self.column] = text
+            self.column += self.span
+            self.cell = None
+        elif tag == W_TR:
+            self.above = self.row_columns
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return 0
 
 
 def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:

@@ -1,0 +1,156 @@
+"""What the parsers read of each format beyond the plain case: a DOCX's content controls, tracked changes,
+fields and nested tables; an e-mail's parts wherever its MIME tree holds them; HTML however it is written."""
+
+from __future__ import annotations
+
+import io
+
+from quire.documents.limits import IngestLimits
+from quire.documents.parsing import parse_document
+from quire.documents.sniffing import DOCX
+
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def docx_of(*body: str) -> bytes:
+    """A DOCX whose body holds the given WordprocessingML elements (each declaring the w: namespace)."""
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    for position, element in enumerate(body):
+        document.element.body.insert(position, parse_xml(element))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def run(text: str) -> str:
+    return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def table(*rows: list[str], within: str = "") -> str:
+    """A table whose cells hold one paragraph each (`within` adds an element to the last cell)."""
+    cells = [
+        "".join(f"<w:tc><w:p>{run(cell)}</w:p></w:tc>" for cell in row).removesuffix("</w:tc>")
+        for row in rows
+    ]
+    return (
+        "<w:tbl>"
+        + "".join(f"<w:tr>{row}{within if last else ''}</w:tc></w:tr>" for last, row in _last(cells))
+        + "</w:tbl>"
+    )
+
+
+def _last(items: list[str]):
+    return [(index == len(items) - 1, item) for index, item in enumerate(items)]
+
+
+def docx_text(*body: str) -> str:
+    return parse_document(docx_of(*body), DOCX, IngestLimits()).text
+
+
+def test_docx_text_in_content_controls_is_read():
+    text = docx_text(
+        f"<w:p {W}>{run('Before the control.')}</w:p>",
+        f"<w:sdt {W}><w:sdtPr/><w:sdtContent><w:p>{run('Governed by Delaware law.')}</w:p></w:sdtContent></w:sdt>",
+        f"<w:p {W}>{run('This Agreement is between ')}<w:sdt><w:sdtPr/><w:sdtContent>{run('Acme Corp')}"
+        f"</w:sdtContent></w:sdt>{run(' and Beta LLC.')}</w:p>",
+    )
+    assert (
+        text
+        == "Before the control.\n\nGoverned by Delaware law.\n\nThis Agreement is between Acme Corp and Beta LLC."
+    )
+
+
+def test_docx_tracked_insertions_fields_and_links_are_read_and_deletions_left_out():
+    ins = '<w:ins w:id="1" w:author="a" w:date="2024-01-01T00:00:00Z">'
+    deleted = '<w:del w:id="2" w:author="a" w:date="2024-01-01T00:00:00Z">'
+    text = docx_text(
+        f"<w:p {W}>{run('The fee is ')}{ins}{run('five hundred')}</w:ins>{deleted}"
+        f"<w:r><w:delText>one hundred</w:delText></w:r></w:del>{run(' dollars.')}</w:p>",
+        f'<w:p {W}>{run("Page ")}<w:fldSimple w:instr="PAGE">{run("7")}</w:fldSimple>{run(" dated ")}'
+        f'<w:smartTag w:uri="x" w:element="date">{run("March 1, 2020")}</w:smartTag>{run(", see ")}'
+        f'<w:hyperlink w:anchor="s2">{run("Section 2")}</w:hyperlink><w:r><w:tab/><w:t>end</w:t></w:r></w:p>',
+    )
+    assert text == "The fee is five hundred dollars.\n\nPage 7 dated March 1, 2020, see Section 2\tend"
+
+
+def test_docx_tables_in_content_controls_and_nested_tables_are_read():
+    in_control = f"<w:sdt {W}><w:sdtPr/><w:sdtContent>{table(['Fee', '$5,000'])}</w:sdtContent></w:sdt>"
+    nested = table(["Outer A", "Outer B"], within=table(["Inner X 42", "Inner Y 43"]))
+    parsed = parse_document(docx_of(in_control, nested.replace("<w:tbl>", f"<w:tbl {W}>", 1)), DOCX)
+    assert parsed.text == "| Fee | $5,000 |\n\n| Outer A | Outer B Inner X 42 Inner Y 43 |"
+    assert [[parsed.text[s:e] for s, e in row] for t in parsed.tables for row in t["rows"]] == [
+        ["Fee", "$5,000"],
+        ["Outer A", "Outer B Inner X 42 Inner Y 43"],
+    ]
+
+
+def test_docx_merged_cells_are_read_once_across_and_repeated_down():
+    import docx
+
+    document = docx.Document()
+    grid = document.add_table(rows=3, cols=3)
+    grid.cell(0, 0).merge(grid.cell(0, 1)).text = "Region"
+    grid.cell(0, 2).text = "Revenue"
+    grid.cell(1, 0).merge(grid.cell(2, 0)).text = "EMEA"
+    for row, values in ((1, ("UK", "100")), (2, ("France", "200"))):
+        grid.cell(row, 1).text, grid.cell(row, 2).text = values
+    out = io.BytesIO()
+    document.save(out)
+    assert parse_document(out.getvalue(), DOCX).text == (
+        "| Region | Revenue |\n| EMEA | UK | 100 |\n| EMEA | France | 200 |"
+    )
+
+
+def test_a_docx_of_many_empty_paragraphs_is_read_as_a_stream():
+    content = _with_empty_paragraphs(docx_of(f"<w:p {W}>{run('Only line.')}</w:p>"), 500_000)
+    growth, parsed = peak_rss_growth(lambda: parse_document(content, DOCX))
+    assert parsed.text == "Only line."
+    assert growth < 25 * (1 << 20), growth
+
+
+def peak_rss_growth(work):
+    """How far this process's resident memory rose above where it started while `work()` ran, and its
+    result."""
+    import threading
+
+    import psutil
+
+    process = psutil.Process()
+    start = process.memory_info().rss
+    peak, done = [start], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = work()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak[0], process.memory_info().rss) - start, result
+
+
+def _with_empty_paragraphs(content: bytes, count: int) -> bytes:
+    """`content` with `count` empty paragraphs before its section properties, and random bytes enough to keep
+    the archive within the compression ratio limit."""
+    import os
+    import zipfile
+
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                data = data.replace(b"<w:sectPr", b"<w:p/>" * count + b"<w:sectPr", 1)
+            copy.writestr(info.filename, data)
+        copy.writestr("word/media/padding.bin", os.urandom(count * 6 // 90))
+    return out.getvalue()
