@@ -13,6 +13,13 @@ from quire.documents.layout import LINE, Attachment, ParsedDocument, TextBuilder
 from quire.documents.limits import IngestLimits, check_archive_read, check_text
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
+# An e-mail's body part types, the one read first of a multipart/alternative first.
+MAIL_BODIES = ("text/html", "text/plain")
+MAIL_SIGNATURES = {
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+    "application/pgp-signature",
+}
 DOCX_BODY = "word/document.xml"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W_P, W_R, W_T, W_TBL, W_TR, W_TC = (_W + name for name in ("p", "r", "t", "tbl", "tr", "tc"))
@@ -219,23 +226,48 @@ def parse_eml(
     import email.policy
 
     message = email.message_from_bytes(content, policy=email.policy.default)
-    body = message.get_body(preferencelist=("html", "plain"))
+    bodies, attachments = [], []
+    _mail_parts(message, limits, bodies, attachments)
     blocks: list[tuple[str, object]] = []
-    if body is not None:
+    for body in bodies:
         text = _body_text(body)
-        blocks = html_blocks(text) if body.get_content_type() == "text/html" else [("text", text)]
-    attachments = []
-    for part in message.iter_attachments():
-        limits.check_time()
-        if part.get_content_type() == "message/rfc822":
+        blocks += html_blocks(text) if body.get_content_type() == "text/html" else [("text", text)]
+    headers = {name: str(message[name]) for name in MAIL_HEADERS if message[name]}
+    return _mail(limits, headers, blocks, attachments)
+
+
+def _mail_parts(part, limits: IngestLimits, bodies: list, attachments: list[Attachment]) -> None:
+    """Every leaf of the MIME tree under `part` in order: a plain or HTML part with no filename and not
+    marked as an attachment joins `bodies` (of a multipart/alternative, only its richest part is read); a
+    signature is left out; any other leaf with bytes (a forwarded message whole) is an attachment."""
+    limits.check_time()
+    content_type = part.get_content_type()
+    if content_type in MAIL_SIGNATURES:
+        return
+    if part.get_content_maintype() == "multipart":
+        parts = list(part.iter_parts())
+        if part.get_content_subtype() == "alternative" and parts:
+            parts = [min(parts, key=_body_rank)]
+        for inner in parts:
+            _mail_parts(inner, limits, bodies, attachments)
+    elif content_type in MAIL_BODIES and not part.is_attachment() and not part.get_filename():
+        bodies.append(part)
+    else:
+        if content_type == "message/rfc822":
             inner = part.get_content()
             data = inner.as_bytes() if hasattr(inner, "as_bytes") else bytes(inner)
         else:
             data = part.get_payload(decode=True) or b""
         if data:
             attachments.append(Attachment(part.get_filename() or "attachment", data))
-    headers = {name: str(message[name]) for name in MAIL_HEADERS if message[name]}
-    return _mail(limits, headers, blocks, attachments)
+
+
+def _body_rank(part) -> int:
+    """How well an alternative part gives the body: HTML (or a multipart holding it) before plain text."""
+    if part.get_content_maintype() == "multipart":
+        return min((_body_rank(inner) for inner in part.iter_parts()), default=len(MAIL_BODIES))
+    content_type = part.get_content_type()
+    return MAIL_BODIES.index(content_type) if content_type in MAIL_BODIES else len(MAIL_BODIES)
 
 
 def _body_text(body) -> str:

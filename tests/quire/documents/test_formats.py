@@ -7,7 +7,7 @@ import io
 
 from quire.documents.limits import IngestLimits
 from quire.documents.parsing import parse_document
-from quire.documents.sniffing import DOCX
+from quire.documents.sniffing import DOCX, EML
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -154,3 +154,84 @@ def _with_empty_paragraphs(content: bytes, count: int) -> bytes:
             copy.writestr(info.filename, data)
         copy.writestr("word/media/padding.bin", os.urandom(count * 6 // 90))
     return out.getvalue()
+
+
+def mail(root, subject: str = "Contract") -> bytes:
+    root["From"], root["To"], root["Subject"] = "alice@example.com", "bob@example.com", subject
+    return root.as_bytes()
+
+
+def attached(name: str, content: bytes):
+    from email.mime.application import MIMEApplication
+
+    part = MIMEApplication(content)
+    part.add_header("Content-Disposition", "attachment", filename=name)
+    return part
+
+
+def multipart(subtype: str, *parts, **params):
+    from email.mime.multipart import MIMEMultipart
+
+    root = MIMEMultipart(subtype, **params)
+    for part in parts:
+        root.attach(part)
+    return root
+
+
+def test_an_attachment_inside_a_signed_email_is_found_and_the_signature_left_out():
+    from email.mime.application import MIMEApplication
+    from email.mime.text import MIMEText
+
+    signature = MIMEApplication(b"0\x82\x01\x00signature", "pkcs7-signature", name="smime.p7s")
+    signature.add_header("Content-Disposition", "attachment", filename="smime.p7s")
+    signed = multipart(
+        "signed",
+        multipart(
+            "mixed", MIMEText("Please find the contract attached.", "plain"), attached("contract.docx", b"PK")
+        ),
+        signature,
+        protocol="application/pkcs7-signature",
+        micalg="sha-256",
+    )
+    parsed = parse_document(mail(signed), EML)
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("contract.docx", b"PK")]
+    assert parsed.text.endswith("Attachments: contract.docx\n\nPlease find the contract attached.")
+
+
+def test_text_after_an_attachment_is_the_bodys_and_no_attachment():
+    from email.mime.text import MIMEText
+
+    apple = multipart(
+        "mixed",
+        MIMEText("Hi Bob, here is the signed contract:", "plain"),
+        attached("signed.docx", b"PK"),
+        MIMEText("Please countersign by Friday.", "plain"),
+    )
+    parsed = parse_document(mail(apple), EML)
+    assert [a.filename for a in parsed.attachments] == ["signed.docx"]
+    assert parsed.text.endswith(
+        "Attachments: signed.docx\n\nHi Bob, here is the signed contract:\n\nPlease countersign by Friday."
+    )
+
+
+def test_an_emails_nested_parts_give_one_body_and_every_attachment():
+    from email.mime.text import MIMEText
+
+    forwarded = multipart(
+        "mixed",
+        multipart(
+            "mixed",
+            multipart(
+                "alternative",
+                MIMEText("Plain version.", "plain"),
+                multipart(
+                    "related", MIMEText("<p>HTML version.</p>", "html"), attached("logo.png", b"\x89PNG")
+                ),
+            ),
+            attached("nested.txt", b"The nested note."),
+        ),
+        attached("outer.txt", b"The outer note."),
+    )
+    parsed = parse_document(mail(forwarded), EML)
+    assert [a.filename for a in parsed.attachments] == ["logo.png", "nested.txt", "outer.txt"]
+    assert parsed.text.endswith("Attachments: logo.png, nested.txt, outer.txt\n\nHTML version.")
