@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import re
-from html.parser import HTMLParser
 
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -24,6 +23,7 @@ from quire.documents.limits import (
 from quire.documents.pdf import PdfError, parse_pdf
 
 __all__ = ["ParseError", "ParsedDocument", "parse_document"]
+HTML_FEED_CHARS = 1 << 16
 
 
 class ParseError(ValueError):
@@ -86,7 +86,9 @@ def _parse(
     raise ParseError(f"unsupported content type {content_type}")
 
 
-class _HtmlText(HTMLParser):
+class _HtmlText:
+    """An lxml HTML parser's target: the text in blocks, and the outermost tables as rows of cells."""
+
     BLOCKS = {
         "p",
         "div",
@@ -111,40 +113,22 @@ class _HtmlText(HTMLParser):
         "title",
     }
     SKIP = {"script", "style", "noscript", "template", "head"}
-    VOID = {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    }
-    # Tags whose end tag may be left out: a new one closes the open one, unless a scope lies between.
-    IMPLIED_END = {"p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot"}
-    SCOPES = {"ul", "ol", "dl", "table", "select", "div", "section", "article", "blockquote", "body", "html"}
 
     def __init__(self, limits: IngestLimits) -> None:
-        super().__init__(convert_charrefs=True)
         self.limits = limits
         self.parts: list[str] = []
         self.chars = 0
         self.skipping = 0
-        self.open: list[str] = []
+        self.depth = 0
         # Text and tables in document order: ("text", str) and ("table", rows of cell texts).
         self.blocks: list[tuple[str, object]] = []
         self.rows: list[list[str]] | None = None
         self.table_depth = 0
 
-    def handle_starttag(self, tag: str, attrs) -> None:
-        self._nest(tag)
+    def start(self, tag: str, attrib) -> None:
+        self.depth += 1
+        self.limits.check_time()
+        check_depth(self.depth, self.limits, "HTML")
         if tag in self.SKIP and tag != "head":
             self.skipping += 1
         elif tag == "table":
@@ -158,22 +142,8 @@ class _HtmlText(HTMLParser):
         elif tag in self.BLOCKS or (self.rows is not None and tag in ("td", "th")):
             self._break()
 
-    def parse_marked_section(self, i: int, report: int = 1) -> int:
-        """`<![...]>` sections: those HTMLParser knows (CDATA, conditional `if`/`endif`) as it reads them; any
-        other is skipped to its `>` rather than failing the document (the standard library asserts on them)."""
-        try:
-            return super().parse_marked_section(i, report)
-        except AssertionError:
-            end = self.rawdata.find(">", i + 3)
-            return -1 if end < 0 else end + 1
-
-    def handle_startendtag(self, tag: str, attrs) -> None:
-        if tag in self.BLOCKS and tag not in self.SKIP:
-            self._break()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.open:
-            del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
+    def end(self, tag: str) -> None:
+        self.depth -= 1
         if tag in self.SKIP and tag != "head":
             self.skipping = max(0, self.skipping - 1)
         elif tag == "table" and self.rows is not None:
@@ -181,7 +151,7 @@ class _HtmlText(HTMLParser):
         elif tag in self.BLOCKS:
             self._break()
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.skipping:
             return
         data = re.sub(r"\s+", " ", data)
@@ -194,11 +164,11 @@ class _HtmlText(HTMLParser):
         elif data.strip():
             self.parts.append(data)
 
-    def close(self) -> None:
-        super().close()
+    def close(self) -> list[tuple[str, object]]:
         while self.rows is not None:
             self._table_end()
         self._flush()
+        return self.blocks
 
     def _break(self) -> None:
         if self.rows is not None and self.rows and self.rows[-1]:
@@ -228,20 +198,6 @@ class _HtmlText(HTMLParser):
             self.blocks.append(("text", text))
         self.parts = []
 
-    def _nest(self, tag: str) -> None:
-        if tag in self.VOID:
-            return
-        if tag in self.IMPLIED_END:
-            for position in range(len(self.open) - 1, -1, -1):
-                if self.open[position] == tag:
-                    del self.open[position:]
-                    break
-                if self.open[position] in self.SCOPES:
-                    break
-        self.open.append(tag)
-        self.limits.check_time()
-        check_depth(len(self.open), self.limits, "HTML")
-
 
 def parse_html(html: str, limits: IngestLimits) -> ParsedDocument:
     """HTML's text, blocks on paragraphs of their own, and its tables (the outermost ones; a table nested in
@@ -252,8 +208,17 @@ def parse_html(html: str, limits: IngestLimits) -> ParsedDocument:
 
 
 def html_blocks(html: str, limits: IngestLimits) -> list[tuple[str, object]]:
-    """HTML as ("text", str) and ("table", rows of cells) blocks in document order."""
-    parser = _HtmlText(limits)
-    parser.feed(html)
-    parser.close()
-    return parser.blocks
+    """HTML as ("text", str) and ("table", rows of cells) blocks in document order, parsed by libxml2 (lxml) in
+    time linear in its length, fed in pieces with the deadline checked between them."""
+    from lxml import etree
+
+    target = _HtmlText(limits)
+    parser = etree.HTMLParser(target=target, no_network=True)
+    for start in range(0, len(html), HTML_FEED_CHARS):
+        limits.check_time()
+        parser.feed(html[start : start + HTML_FEED_CHARS])
+    try:
+        return parser.close()
+    except etree.XMLSyntaxError:
+        # Nothing the parser could make an element of (no input, only a comment).
+        return target.close()

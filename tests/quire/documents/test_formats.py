@@ -1,13 +1,17 @@
 """What the parsers read of each format beyond the plain case: a DOCX's content controls, tracked changes,
-fields and nested tables; an e-mail's parts wherever its MIME tree holds them; HTML however it is written."""
+fields and nested tables; an e-mail's parts wherever its MIME tree holds them; HTML of unfinished tags in
+linear time."""
 
 from __future__ import annotations
 
 import io
+import time
 
-from quire.documents.limits import IngestLimits
+import pytest
+
+from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import parse_document
-from quire.documents.sniffing import DOCX, EML
+from quire.documents.sniffing import DOCX, EML, HTML
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -235,3 +239,24 @@ def test_an_emails_nested_parts_give_one_body_and_every_attachment():
     parsed = parse_document(mail(forwarded), EML)
     assert [a.filename for a in parsed.attachments] == ["logo.png", "nested.txt", "outer.txt"]
     assert parsed.text.endswith("Attachments: logo.png, nested.txt, outer.txt\n\nHTML version.")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("content_type", [HTML, EML])
+def test_html_of_unfinished_tags_is_read_in_time_linear_in_its_length(content_type):
+    html = "<html><body><p>Quarterly report</p>" + "<a " * 40_000
+    if content_type == EML:
+        content = b"From: a@example.com\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n" + html.encode()
+    else:
+        content = html.encode()
+    limits = IngestLimits(deadline=time.monotonic() + 5)
+    started = time.monotonic()
+    assert parse_document(content, content_type, limits).text.endswith("Quarterly report")
+    assert time.monotonic() - started < 5
+
+
+def test_html_parsing_stops_at_the_deadline():
+    with pytest.raises(DeadlinePassed):
+        parse_document(
+            b"<html><body><p>late</p></body></html>", HTML, IngestLimits(deadline=time.monotonic() - 1)
+        )
