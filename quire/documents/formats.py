@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Callable
 
 from quire.documents.layout import LINE, Attachment, ParsedDocument, TextBuilder, add_blocks
-from quire.documents.limits import IngestLimits, check_archive_read, check_text
+from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
 # An e-mail's body part types, the one read first of a multipart/alternative first.
@@ -316,6 +316,7 @@ def _mail(
     body: list[tuple[str, object]],
     attachments: list[Attachment],
 ) -> ParsedDocument:
+    check_batch_files(len(attachments), limits, "the e-mail")
     builder = TextBuilder(limits)
     for name, value in headers.items():
         builder.add(f"{name}: {' '.join(value.split())}", gap=LINE)

@@ -161,11 +161,12 @@ def check_ocr_pixels(page: int, pixels: int, limits: IngestLimits) -> None:
         )
 
 
-def check_batch_files(count: int, limits: IngestLimits) -> None:
+def check_batch_files(count: int, limits: IngestLimits, holder: str = "the upload") -> None:
+    """The files of an upload, or the attachments of an e-mail (`holder`), each to become a document."""
     if count > limits.max_batch_files:
         raise LimitExceeded(
             ErrorCode.DOCUMENT_TOO_LARGE,
-            f"the upload holds more than {limits.max_batch_files} files (QUIRE_UPLOAD_MAX_FILES)",
+            f"{holder} holds more than {limits.max_batch_files} files (QUIRE_UPLOAD_MAX_FILES)",
         )
 
 

@@ -412,7 +412,7 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
             chunk_count=0,
             encoder=encoder,
         )
-    _attachments_create(tenant, document, parsed)
+    _attachments_create(tenant, document, parsed, limits)
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
     read = embedding_texts(parsed.text, spans)
     for first in range(0, len(spans), batch):
@@ -502,46 +502,40 @@ def documents_reembed_stale(*, limit: int = REEMBED_SWEEP_BATCH, budget_seconds:
     return written
 
 
-def _attachments_create(tenant: Tenant, document: Document, parsed: ParsedDocument) -> None:
+def _attachments_create(
+    tenant: Tenant, document: Document, parsed: ParsedDocument, limits: IngestLimits
+) -> None:
     """An e-mail's attachments, each a document of its own (stored once: bytes already stored are the stored
-    document) listed by the e-mail under the filename sent; one that is refused (unsupported, too large) is
-    logged and left out. Ingesting the e-mail again lists the same attachments once. An e-mail deleted while its
-    attachments were stored takes the ones this created with it, as its delete would have (IngestStopped)."""
-    links = []
+    document) listed by the e-mail under the filename sent, in the same transaction as it is stored and under
+    the e-mail's row lock, so a time limit between two leaves every one stored so far listed, and a delete of
+    the e-mail waits for it and takes it along; one that is refused (unsupported, too large) is logged and
+    left out. Ingesting the e-mail again lists the same attachments once. An e-mail deleted meanwhile stops
+    the work (IngestStopped)."""
     for position, attachment in enumerate(parsed.attachments):
-        try:
-            created = document_create(
-                tenant=tenant,
-                content=attachment.content,
-                filename=attachment.filename,
-                declared_type=None,
-                max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
-                content_param="attachment",
-                batch_id=document.batch_id,
-                as_attachment=True,
-            )
-        except Refusal as exc:
-            logger.info("attachment %s of %s left out: %s", attachment.filename, document.pk, exc)
-            continue
-        links.append(
-            Attachment(
+        limits.check_time()
+        with transaction.atomic():
+            _lock_alive(document.pk)
+            try:
+                created = document_create(
+                    tenant=tenant,
+                    content=attachment.content,
+                    filename=attachment.filename,
+                    declared_type=None,
+                    max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
+                    content_param="attachment",
+                    batch_id=document.batch_id,
+                    as_attachment=True,
+                )
+            except Refusal as exc:
+                logger.info("attachment %s of %s left out: %s", attachment.filename, document.pk, exc)
+                continue
+            link = Attachment(
                 email=document,
                 document=created.document,
                 position=position,
                 filename=attachment.filename[:255],
             )
-        )
-    if not links:
-        return
-    try:
-        with transaction.atomic():
-            _lock_alive(document.pk)
-            Attachment.objects.bulk_create(links, ignore_conflicts=True)
-    except IngestStopped:
-        created = [link.document.pk for link in links if link.document.arrived_as_attachment]
-        for orphan in Document.objects.filter(pk__in=created, attached_to__isnull=True).only("pk", "file"):
-            document_delete(document=orphan)
-        raise
+            Attachment.objects.bulk_create([link], ignore_conflicts=True)
 
 
 def document_seen(*, document_id: str) -> None:

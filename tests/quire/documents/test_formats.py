@@ -10,7 +10,7 @@ import time
 import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
-from quire.documents.parsing import parse_document
+from quire.documents.parsing import ParseError, parse_document
 from quire.documents.sniffing import DOCX, EML, HTML
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
@@ -260,3 +260,14 @@ def test_html_parsing_stops_at_the_deadline():
         parse_document(
             b"<html><body><p>late</p></body></html>", HTML, IngestLimits(deadline=time.monotonic() - 1)
         )
+
+
+def test_an_email_with_more_attachments_than_an_upload_may_hold_files_fails():
+    from email.mime.text import MIMEText
+
+    many = multipart(
+        "mixed", MIMEText("Three notes.", "plain"), *[attached(f"n{i}.txt", b"note") for i in range(3)]
+    )
+    with pytest.raises(ParseError, match=r"the e-mail holds more than 2 files \(QUIRE_UPLOAD_MAX_FILES\)"):
+        parse_document(mail(many), EML, IngestLimits(max_batch_files=2))
+    assert len(parse_document(mail(many), EML, IngestLimits(max_batch_files=3)).attachments) == 3

@@ -9,6 +9,7 @@ import struct
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from quire.documents.limits import IngestLimits, json_depth
@@ -350,10 +351,12 @@ def test_an_email_deleted_while_its_attachments_are_stored_takes_them_with_it(te
     created = services.document_create
 
     def deleted_after_the_first(**kwargs):
+        # A delete waits for the e-mail's row lock, held while an attachment is stored: it lands as the
+        # transaction storing the first one commits.
         made = created(**kwargs)
         email = Document.objects.filter(sha256=digest).first()
         if email is not None:
-            services.document_delete(document=email)
+            transaction.on_commit(lambda: services.document_delete(document=email))
         return made
 
     monkeypatch.setattr(services, "document_create", deleted_after_the_first)
@@ -403,3 +406,49 @@ def test_a_file_uploaded_on_its_own_after_arriving_as_an_attachment_outlives_the
     assert own.json()["id"] == attachment_id
     assert api_a.delete(f"/v1/documents/{email['id']}").status_code == 200
     assert api_a.get(f"/v1/documents/{attachment_id}").status_code == 200
+
+
+@pytest.mark.parametrize("interrupted", ["deadline", "soft time limit"])
+def test_an_email_interrupted_while_its_attachments_are_stored_lists_each_one_stored(
+    tenant_a, monkeypatch, interrupted
+):
+    import uuid
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from quire.documents import services
+    from quire.documents.limits import DeadlinePassed
+
+    unique = uuid.uuid4().hex
+    notes = [f"Note {n} of {unique}.".encode() for n in range(4)]
+    mail = make_eml(
+        "Notes", "Four notes.", [(f"n{n}.txt", note, "text/plain") for n, note in enumerate(notes)]
+    )
+    digest = hashlib.sha256(mail).hexdigest()
+    created, create = [], services.document_create
+
+    def counted(**kwargs):
+        if interrupted == "soft time limit" and len(created) == 2:
+            raise SoftTimeLimitExceeded()
+        created.append(create(**kwargs))
+        return created[-1]
+
+    def check_time(self) -> None:
+        if interrupted == "deadline" and len(created) == 2:
+            raise DeadlinePassed()
+
+    monkeypatch.setattr(services, "document_create", counted)
+    monkeypatch.setattr(IngestLimits, "check_time", check_time)
+    with tenant_context(tenant_a.tenant):
+        email = Document(
+            filename="notes.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
+        )
+        email.file.save(digest, ContentFile(mail), save=False)
+        email.save()
+        with pytest.raises((DeadlinePassed, SoftTimeLimitExceeded)):
+            services.document_ingest(tenant=tenant_a.tenant, document_id=email.pk)
+        stored = Document.objects.filter(sha256__in=[hashlib.sha256(note).hexdigest() for note in notes])
+        assert stored.count() == 2
+        assert set(email.attachments.values_list("pk", flat=True)) == set(stored.values_list("pk", flat=True))
+        services.document_delete(document=email)
+        assert not stored.exists()
