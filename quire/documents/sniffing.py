@@ -32,6 +32,11 @@ ZIP = "application/zip"
 SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, HTML, TRANSCRIPT, TEXT)
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
+# What makes a ZIP one document of a packaged format rather than a ZIP of files: a stored `mimetype` first
+# member naming its media type (OpenDocument, EPUB), or the manifest they keep under META-INF.
+PACKAGE_MANIFESTS = {"META-INF/manifest.xml", "META-INF/container.xml"}
+MIMETYPE_MAX_BYTES = 256
+_MEDIA_TYPE = re.compile(r"[a-z0-9][\w.+-]{0,63}/[a-z0-9][\w.+-]{0,127}", re.I | re.A)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 UTF8_BOM = b"\xef\xbb\xbf"
 _LAYOUTS = (
@@ -97,7 +102,15 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
         with archive:
             check_archive_declared(archive, len(content), limits)
             names = set(archive.namelist())
-        return next((kind for part, kind in OOXML_PARTS.items() if part in names), ZIP)
+            kind = next((kind for part, kind in OOXML_PARTS.items() if part in names), None)
+            packaged = None if kind else packaged_type(archive)
+        if packaged:
+            raise UnsupportedDocument(
+                f"{packaged}, a document packaged as a ZIP (OpenDocument, EPUB) that Quire does not read; "
+                "save it as DOCX, XLSX, PPTX or PDF",
+                param,
+            )
+        return kind or ZIP
     if content.startswith(OLE_MAGIC):
         if b"_\x00_\x00s\x00u\x00b\x00s\x00t\x00g\x001\x00.\x000\x00_\x00" in content:
             return MSG
@@ -137,6 +150,22 @@ def _is_transcript(text: str, param: str | None, limits: IngestLimits) -> bool:
             return True
         reason = "it has no turns"
     raise UnsupportedDocument(f"JSON that is not a transcript ({reason}); a transcript is {_LAYOUTS}", param)
+
+
+def packaged_type(archive: zipfile.ZipFile) -> str | None:
+    """For a ZIP that is one document of a packaged format (OpenDocument, EPUB: a `mimetype` first member, or
+    the `META-INF` manifest they keep), its media type as that member declares it, else "a packaged
+    document"; None for any other ZIP."""
+    infos = archive.infolist()
+    if infos and infos[0].filename == "mimetype" and infos[0].file_size <= MIMETYPE_MAX_BYTES:
+        try:
+            declared = archive.read(infos[0]).decode("ascii").strip()
+        except ZIP_ERRORS:
+            declared = ""
+        return declared if _MEDIA_TYPE.fullmatch(declared) else "a packaged document"
+    if PACKAGE_MANIFESTS & set(archive.namelist()):
+        return "a packaged document"
+    return None
 
 
 def is_email(content: bytes) -> bool:

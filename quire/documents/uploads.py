@@ -35,15 +35,16 @@ class Upload:
 
 
 def is_zip(content: bytes) -> bool:
-    """A ZIP of files (not a DOCX, XLSX or PPTX, which are ZIPs too)."""
+    """A ZIP of files (not a DOCX, XLSX or PPTX, nor an OpenDocument or EPUB file, which are ZIPs too)."""
     if not content.startswith(b"PK\x03\x04"):
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = set(archive.namelist())
+            packaged = sniffing.packaged_type(archive)
     except ZIP_ERRORS:
         return False
-    return not names & sniffing.OOXML_PARTS.keys()
+    return not names & sniffing.OOXML_PARTS.keys() and packaged is None
 
 
 def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:

@@ -452,3 +452,36 @@ def test_an_email_interrupted_while_its_attachments_are_stored_lists_each_one_st
         assert set(email.attachments.values_list("pk", flat=True)) == set(stored.values_list("pk", flat=True))
         services.document_delete(document=email)
         assert not stored.exists()
+
+
+# --- packaged documents that are ZIPs ---------------------------------------------------------------------
+
+ODT = make_zip(
+    {
+        "mimetype": b"application/vnd.oasis.opendocument.text",
+        "content.xml": b"<office:document-content/>",
+        "META-INF/manifest.xml": b"<manifest:manifest/>",
+    }
+)
+EPUB_WITHOUT_MIMETYPE = make_zip(
+    {"META-INF/container.xml": b"<container/>", "OEBPS/chapter1.xhtml": b"<html><body>One</body></html>"}
+)
+
+
+@pytest.mark.parametrize(
+    ("package", "named"),
+    [(ODT, "application/vnd.oasis.opendocument.text"), (EPUB_WITHOUT_MIMETYPE, "a packaged document")],
+    ids=["odt", "epub without its mimetype"],
+)
+def test_an_opendocument_or_epub_file_is_one_unsupported_document_not_a_batch(api_a: Api, package, named):
+    assert not is_zip(package)
+    assert [f.filename for f in unpacked([Upload("book.odt", package)], IngestLimits())] == ["book.odt"]
+    with pytest.raises(UnsupportedDocument, match=named):
+        sniff_content_type(package)
+    message = refused(post_files(api_a, {"contract.odt": package}), 415, "unsupported_document")
+    assert "OpenDocument" in message
+    batch = post_files(api_a, {"contract.odt": package, "notes.txt": b"Notes beside the contract."})
+    assert batch.status_code == 201, batch.content
+    assert [(r["filename"], r["code"]) for r in batch.json()["refused"]] == [
+        ("contract.odt", "unsupported_document")
+    ]
