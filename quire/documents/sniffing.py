@@ -61,6 +61,12 @@ ALIASES = {
     "application/x-outlook-msg": MSG,
     "text/markdown": TEXT,
     "text/x-markdown": TEXT,
+    # Comma- and tab-separated values are read as text; browsers on Windows declare a .csv as Excel's type.
+    "text/csv": TEXT,
+    "text/x-csv": TEXT,
+    "application/csv": TEXT,
+    "text/tab-separated-values": TEXT,
+    "application/vnd.ms-excel": TEXT,
 }
 GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
 

@@ -22,6 +22,7 @@ from quire.documents.sniffing import (
     TEXT,
     TRANSCRIPT,
     UnsupportedDocument,
+    declared_matches,
     sniff_content_type,
 )
 from quire.documents.uploads import Upload, is_zip, unpacked
@@ -485,3 +486,24 @@ def test_an_opendocument_or_epub_file_is_one_unsupported_document_not_a_batch(ap
     assert [(r["filename"], r["code"]) for r in batch.json()["refused"]] == [
         ("contract.odt", "unsupported_document")
     ]
+
+
+@pytest.mark.parametrize(
+    "declared",
+    ["text/csv", "text/tab-separated-values", "application/vnd.ms-excel", "text/csv; charset=utf-8"],
+)
+def test_a_csv_declared_as_browsers_declare_it_is_text(api_a: Api, declared):
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = f"region,revenue\nEMEA,100\nAPAC,{uuid.uuid4().int % 1000}\n".encode()
+    assert declared_matches(declared, sniff_content_type(body))
+    response = api_a.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("sales.csv", body, content_type=declared)},
+        **api_a._headers(None),
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == TEXT
+    assert not declared_matches(declared, sniff_content_type(b"<html><body>a,b</body></html>"))
