@@ -24,6 +24,7 @@ from quire.documents.pdf import PdfError, parse_pdf
 
 __all__ = ["ParseError", "ParsedDocument", "parse_document"]
 HTML_FEED_CHARS = 1 << 16
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ParseError(ValueError):
@@ -36,13 +37,17 @@ def parse_document(
     limits: IngestLimits | None = None,
     on_page: PageCallback | None = None,
 ) -> ParsedDocument:
-    """The document's text, page map, line boxes, tables and OCR record (and an e-mail's attachments);
-    raises ParseError with the reason, also for a document past `limits` (by default the settings'
-    limits): checked before the work where the bytes tell, and while it is done where only the work
-    tells (the text is counted as it is extracted). `on_page(done, total)` follows a PDF page by page."""
+    """The document's text (a lone surrogate read as U+FFFD), page map, line boxes, tables and OCR record (and
+    an e-mail's attachments); raises ParseError with the reason, also for a document past `limits` (by
+    default the settings' limits): checked before the work where the bytes tell, and while it is done where
+    only the work tells (the text is counted as it is extracted). `on_page(done, total)` follows a PDF page
+    by page."""
     limits = limits or IngestLimits.from_settings()
     try:
         parsed = _parse(content, content_type, limits, on_page)
+        # A lone surrogate (JSON's "\\ud83d" escape) cannot be stored as UTF-8; one character for another
+        # keeps every offset.
+        parsed.text = _SURROGATE.sub("\ufffd", parsed.text)
         check_text(len(parsed.text), limits)
         if not parsed.text.strip():
             raise ParseError("the document has no text")

@@ -507,3 +507,23 @@ def test_a_csv_declared_as_browsers_declare_it_is_text(api_a: Api, declared):
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == TEXT
     assert not declared_matches(declared, sniff_content_type(b"<html><body>a,b</body></html>"))
+
+
+def test_a_lone_surrogate_in_a_transcript_is_read_as_a_replacement_character(tenant_a):
+    import json
+    import uuid
+
+    from quire.documents.services import document_ingest
+
+    speech = f"Revenue grew \ud83d strongly ({uuid.uuid4().hex})."
+    raw = json.dumps({"turns": [{"speaker": "CEO", "text": speech}]}).encode()
+    assert sniff_content_type(raw) == TRANSCRIPT
+    digest = hashlib.sha256(raw).hexdigest()
+    with tenant_context(tenant_a.tenant):
+        document = Document(filename="call.json", content_type=TRANSCRIPT, sha256=digest, size_bytes=len(raw))
+        document.file.save(digest, ContentFile(raw), save=False)
+        document.save()
+        document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
+        document.refresh_from_db()
+        assert document.status == "ready", document.failure_reason
+        assert document.text == "CEO: " + speech.replace("\ud83d", "\ufffd")
