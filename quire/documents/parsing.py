@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import zipfile
 
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -24,6 +25,9 @@ from quire.documents.pdf import PdfError, parse_pdf
 
 __all__ = ["ParseError", "ParsedDocument", "parse_document"]
 HTML_FEED_CHARS = 1 << 16
+# What reading an Office file raises when a part it needs is missing (KeyError), the archive is broken or a
+# part's XML does not parse (ElementTree's and lxml's errors are SyntaxErrors).
+OFFICE_DAMAGE = (KeyError, zipfile.BadZipFile, SyntaxError)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -62,6 +66,9 @@ def parse_document(
         if isinstance(exc, ctypes.ArgumentError) and SoftTimeLimitExceeded.__name__ in str(exc):
             # The soft time limit fired inside a native call, and ctypes turned it into an argument error.
             raise SoftTimeLimitExceeded() from exc
+        if content_type in sniffing.OOXML_PARTS.values() and isinstance(exc, OFFICE_DAMAGE):
+            detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise ParseError(f"the file is damaged: {detail}") from exc
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
 
 

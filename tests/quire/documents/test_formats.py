@@ -11,7 +11,8 @@ import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOCX, EML, HTML
+from quire.documents.sniffing import DOCX, EML, HTML, PPTX, XLSX
+from tests.support.documents import make_docx, make_pptx, make_xlsx
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -271,3 +272,34 @@ def test_an_email_with_more_attachments_than_an_upload_may_hold_files_fails():
     with pytest.raises(ParseError, match=r"the e-mail holds more than 2 files \(QUIRE_UPLOAD_MAX_FILES\)"):
         parse_document(mail(many), EML, IngestLimits(max_batch_files=2))
     assert len(parse_document(mail(many), EML, IngestLimits(max_batch_files=3)).attachments) == 3
+
+
+def _replaced(archive: bytes, name: str, data: bytes | None) -> bytes:
+    """`archive` with member `name` holding `data` instead, or left out for None."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as source, zipfile.ZipFile(out, "w") as copy:
+        for info in source.infolist():
+            if info.filename == name and data is None:
+                continue
+            copy.writestr(info.filename, data if info.filename == name else source.read(info))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("damaged", "content_type", "reason"),
+    [
+        (lambda: _replaced(make_docx(["x"]), "word/document.xml", b"<w:document"), DOCX, "prefix w"),
+        (
+            lambda: _replaced(make_xlsx({"S": [["a", 1]]}), "xl/worksheets/sheet1.xml", b"<worksheet><row>"),
+            XLSX,
+            "no element found",
+        ),
+        (lambda: _replaced(make_pptx([("t", "b", "n")]), "[Content_Types].xml", None), PPTX, "no member"),
+    ],
+    ids=["docx", "xlsx", "pptx"],
+)
+def test_a_damaged_office_file_fails_saying_so(damaged, content_type, reason):
+    with pytest.raises(ParseError, match=rf"^the file is damaged: .*{reason}"):
+        parse_document(damaged(), content_type)
