@@ -9,6 +9,7 @@ import io
 import zipfile
 from collections.abc import Callable
 
+from quire.documents import sniffing
 from quire.documents.layout import LINE, Attachment, ParsedDocument, TextBuilder, add_blocks
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 
@@ -225,7 +226,7 @@ def parse_eml(
     import email
     import email.policy
 
-    message = email.message_from_bytes(content, policy=email.policy.default)
+    message = email.message_from_bytes(sniffing.mail_start(content), policy=email.policy.default)
     bodies, attachments = [], []
     _mail_parts(message, limits, bodies, attachments)
     blocks: list[tuple[str, object]] = []

@@ -49,6 +49,7 @@ _HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n(?:[ \t][^\r\n]*
 # Where the blank line ending an e-mail's header block must come by: relays' Received lines and DKIM and ARC
 # signatures take real mail well past 16 KiB.
 MAX_HEADER_BYTES = 256 * 1024
+MBOX_FROM = b"From "
 _MAIL_HEADERS = (b"from:", b"subject:", b"date:", b"message-id:", b"mime-version:", b"to:")
 
 # Declared types that name the same thing as a sniffed one.
@@ -175,14 +176,23 @@ def packaged_type(archive: zipfile.ZipFile) -> str | None:
 
 
 def is_email(content: bytes) -> bool:
-    """An RFC 822 message: it opens with a block of header lines, ended by a blank line within the first
-    MAX_HEADER_BYTES, naming a sender and one more mail header."""
-    head, position, names = content[:MAX_HEADER_BYTES], 0, set()
+    """An RFC 822 message: it opens (after a byte order mark or an mbox `From ` line, if any) with a block of
+    header lines, ended by a blank line within the first MAX_HEADER_BYTES, naming a sender and one more mail
+    header."""
+    head, position, names = mail_start(content)[:MAX_HEADER_BYTES], 0, set()
     while match := _HEADER_LINE.match(head, position):
         names.add(match.group().split(b":", 1)[0].lower() + b":")
         position = match.end()
     ends_block = head[position : position + 1] == b"\n" or head[position : position + 2] == b"\r\n"
     return ends_block and b"from:" in names and len(names & set(_MAIL_HEADERS)) >= 2
+
+
+def mail_start(content: bytes) -> bytes:
+    """`content` without a UTF-8 byte order mark and an mbox `From sender date` line before the headers."""
+    content = content.removeprefix(UTF8_BOM)
+    if content.startswith(MBOX_FROM):
+        content = content[content.find(b"\n") + 1 :] if b"\n" in content else b""
+    return content
 
 
 def _check_pdf(content: bytes, limits: IngestLimits) -> None:

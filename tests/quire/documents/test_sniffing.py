@@ -527,3 +527,18 @@ def test_a_lone_surrogate_in_a_transcript_is_read_as_a_replacement_character(ten
         document.refresh_from_db()
         assert document.status == "ready", document.failure_reason
         assert document.text == "CEO: " + speech.replace("\ud83d", "\ufffd")
+
+
+SHORT_MAIL = b"From: alice@example.com\r\nTo: bob@example.com\r\nSubject: Hi\r\n\r\nBody text here.\r\n"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xef\xbb\xbf" + SHORT_MAIL, b"From alice@example.com Mon Jan  1 00:00:00 2024\r\n" + SHORT_MAIL],
+    ids=["byte order mark", "mbox From line"],
+)
+def test_an_email_after_a_byte_order_mark_or_an_mbox_from_line_is_an_email(content):
+    assert sniff_content_type(content) == EML
+    assert parse_document(content, EML, IngestLimits()).text == (
+        "From: alice@example.com\nTo: bob@example.com\nSubject: Hi\n\nBody text here."
+    )
