@@ -72,6 +72,13 @@ def parse_document(
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
 
 
+def _text(content: bytes) -> str:
+    text = sniffing.decoded_text(content)
+    if text is None:
+        raise ParseError("the file is not text in UTF-8, UTF-16 with a byte order mark or Windows-1252")
+    return text
+
+
 def _parse(
     content: bytes, content_type: str, limits: IngestLimits, on_page: PageCallback | None
 ) -> ParsedDocument:
@@ -88,13 +95,13 @@ def _parse(
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits)
     if content_type == sniffing.HTML:
-        return parse_html(content.decode("utf-8-sig"), limits)
+        return parse_html(_text(content), limits)
     if content_type == sniffing.TRANSCRIPT:
-        text = content.decode("utf-8-sig")
+        text = _text(content)
         check_json_depth(text, limits)
         return ParsedDocument(normalise_text(turns_json_to_text(text)))
     if content_type == sniffing.TEXT:
-        return ParsedDocument(normalise_text(content.decode("utf-8-sig")))
+        return ParsedDocument(normalise_text(_text(content)))
     raise ParseError(f"unsupported content type {content_type}")
 
 

@@ -96,8 +96,33 @@ def sniff_content_type(
         raise DocumentOverLimit(exc.code, f"Document refused: {exc}.", param) from None
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Bytes below 0x20 that text holds: tab, line feed, form feed, carriage return, and MS-DOS's end of file.
+_TEXT_CONTROLS = frozenset(b"\t\n\x0c\r\x1a")
+
+
+def decoded_text(content: bytes) -> str | None:
+    """The text of bytes that are text: UTF-8 (after a byte order mark, if any), UTF-16 after its byte order
+    mark, else Windows-1252 (Latin-1's superset, what older Windows tools save) when no byte is a control
+    character text does not hold; None for anything else. Sniffing and parsing read text by this one rule."""
+    if content.startswith(_UTF16_BOMS):
+        try:
+            return content.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in content):
+        return None
+    try:
+        return content.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
 def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
-    head = content.removeprefix(UTF8_BOM)[:1024].lstrip()
     if content.startswith(b"%PDF-"):
         _check_pdf(content, limits)
         return PDF
@@ -124,18 +149,20 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
         raise UnsupportedDocument("an OLE file that is not an Outlook message (.msg)", param)
     if is_email(content):
         return EML
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    text = decoded_text(content)
+    if text is None:
         raise UnsupportedDocument(
-            "binary content of no supported type, or text that is not UTF-8", param
-        ) from None
+            "binary content of no supported type, or text in an encoding other than UTF-8, UTF-16 with a byte "
+            "order mark or Windows-1252",
+            param,
+        )
     if "\x00" in text[:4096]:
         raise UnsupportedDocument("binary content of no supported type", param)
-    if head.startswith((b"{", b"[")) and _is_transcript(text, param, limits):
+    head = text.removeprefix("\ufeff")[:1024].lstrip()
+    if head.startswith(("{", "[")) and _is_transcript(text, param, limits):
         return TRANSCRIPT
     lowered = head[:512].lower()
-    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered or b"<body" in lowered:
+    if lowered.startswith(("<!doctype html", "<html")) or "<html" in lowered or "<body" in lowered:
         return HTML
     return TEXT
 

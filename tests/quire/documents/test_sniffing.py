@@ -542,3 +542,33 @@ def test_an_email_after_a_byte_order_mark_or_an_mbox_from_line_is_an_email(conte
     assert parse_document(content, EML, IngestLimits()).text == (
         "From: alice@example.com\nTo: bob@example.com\nSubject: Hi\n\nBody text here."
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "expected"),
+    [
+        (
+            "Café terms: the Licensee’s fee is €500 — payable “on signing”.".encode("cp1252"),
+            TEXT,
+            "€500 — payable",
+        ),
+        ("\ufeffCafé terms: Licensee’s fee is €500.".encode("utf-16-le"), TEXT, "Licensee’s fee is €500."),
+        (
+            "\ufeff<html><body><p>Résumé of the deal</p></body></html>".encode("utf-16-be"),
+            HTML,
+            "Résumé of the deal",
+        ),
+        ("<html><body><p>Résumé — final</p></body></html>".encode("cp1252"), HTML, "Résumé — final"),
+    ],
+)
+def test_text_saved_as_utf_16_or_windows_1252_is_read_as_text(content, kind, expected):
+    assert sniff_content_type(content) == kind
+    assert expected in parse_document(content, kind).text
+
+
+@pytest.mark.parametrize(
+    "content", [b"\x89PNG\r\n\x1a\n\x00\x00binary", bytes(range(256)), b"\xff\xfe\x00\xd8"]
+)
+def test_binary_bytes_are_still_refused_as_binary(content):
+    with pytest.raises(UnsupportedDocument):
+        sniff_content_type(content)
