@@ -44,12 +44,14 @@ def attend_block(
     start_n = tl.multiple_of(start_n, BLOCK_N)
     offs_n = start_n + tl.arange(0, BLOCK_N)
     in_seq = offs_n < k_len
+    # A token's offset passes 2**31 elements in long sequences of a strided k or v (a view of fused qkv).
+    rows = offs_n.to(tl.int64)
     if MASKED:
-        k = tl.load(k_base + offs_n[None, :] * stride_kt + offs_d[:, None], mask=in_seq[None, :], other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=in_seq[:, None], other=0.0)
+        k = tl.load(k_base + rows[None, :] * stride_kt + offs_d[:, None], mask=in_seq[None, :], other=0.0)
+        v = tl.load(v_base + rows[:, None] * stride_vt + offs_d[None, :], mask=in_seq[:, None], other=0.0)
     else:
-        k = tl.load(k_base + offs_n[None, :] * stride_kt + offs_d[:, None])
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :])
+        k = tl.load(k_base + rows[None, :] * stride_kt + offs_d[:, None])
+        v = tl.load(v_base + rows[:, None] * stride_vt + offs_d[None, :])
     if DOT_FP32:
         s = tl.dot(q.to(tl.float32), k.to(tl.float32), input_precision="ieee") * scale_log2
     else:

@@ -1,9 +1,16 @@
 """Random packed inputs, the tolerances the Triton kernels are held to per dtype, and the block-sparse
 reference (gate, then attention over the selected blocks)."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 
 from kernels.block_sparse import reference as block_sparse_reference
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # (atol, rtol) of a Triton kernel's output against the float32 reference on the same inputs.
 TOLERANCES = {
@@ -57,3 +64,15 @@ def strided(values: torch.Tensor) -> torch.Tensor:
     buffer = torch.zeros(2 * values.shape[0], dtype=values.dtype, device=values.device)
     buffer[::2] = values
     return buffer[::2]
+
+
+def run_long_strided_v(op: str) -> subprocess.CompletedProcess:
+    """``_long_strided_v.py`` for ``op`` in a process of its own (an out-of-bounds read may kill it)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("_long_strided_v.py")), op],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )  # fmt: skip

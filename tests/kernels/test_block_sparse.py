@@ -12,6 +12,7 @@ from tests.kernels._inputs import (
     cu_seqlens,
     random_qkv,
     reference_block_sparse,
+    run_long_strided_v,
     strided,
 )
 
@@ -94,6 +95,12 @@ def test_block_sparse_reads_strided_cu_seqlens_by_value(triton_backend):
     expected, expected_lse = reference_block_sparse(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
     assert_close(out, expected, torch.float32)
     assert_lse_close(lse, expected_lse)
+
+
+def test_block_sparse_reads_values_whose_offsets_pass_int32():
+    """v as a view of fused qkv: its token stride times the length passes 2**31 elements."""
+    done = run_long_strided_v("block_sparse")
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr[-2000:])
 
 
 def test_gpu_tiles_are_powers_of_two_that_fit_an_h100_for_every_block_size_and_head_dim():

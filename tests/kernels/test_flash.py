@@ -9,7 +9,14 @@ import kernels
 from kernels.flash import kernel
 from kernels.flash import reference as flash_reference
 from kernels.sliding_window import reference as sliding_window_reference
-from tests.kernels._inputs import assert_close, assert_lse_close, cu_seqlens, random_qkv, strided
+from tests.kernels._inputs import (
+    assert_close,
+    assert_lse_close,
+    cu_seqlens,
+    random_qkv,
+    run_long_strided_v,
+    strided,
+)
 
 # Odd lengths that are not a multiple of the 16-token interpreter tiles, an empty and a length-1 sequence.
 Q_LENGTHS = [37, 0, 1, 50]
@@ -109,3 +116,9 @@ def test_flash_reads_strided_cu_seqlens_by_value(triton_backend):
     )
     assert_close(out, expected, torch.float32)
     assert_lse_close(lse, expected_lse)
+
+
+def test_flash_reads_values_whose_offsets_pass_int32():
+    """v as a view of fused qkv: its token stride times the length passes 2**31 elements."""
+    done = run_long_strided_v("flash")
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr[-2000:])
