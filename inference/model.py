@@ -26,10 +26,12 @@ class BatchLayout:
     whose earlier tokens are already cached: `dense_cu_seqlens_k` then counts each chunk's whole context
     and `dense_context_slots` lists the cache slots of those keys (None when no chunk has cached context).
     `logits_indices` are the token positions whose next-token logits are wanted (the last token of each
-    sequence that finishes its prompt or decodes, in order); `sequence_bounds` the `(start, end, length)` of
-    each sequence: its token range in the step and its whole length (prompt and tokens so far, not the end of
-    this chunk), which RoPE types whose frequencies depend on the length scale by, so that every chunk of a
-    prompt is rotated as the whole prompt served alone would be.
+    sequence that finishes its prompt or decodes, in order); `sequence_bounds` the `(start, end, length)` runs
+    of the step's tokens: a token range and the sequence length it is rotated with, which RoPE types whose
+    frequencies depend on the length scale by: a prompt's tokens take the whole prompt's length (not the end
+    of this chunk), so that every chunk of a prompt is rotated as the whole prompt served alone would be, and
+    a token at position `p` after the prompt takes `p + 1`, as when it was decoded (a preempted sequence
+    recomputes those too).
     """
 
     input_ids: torch.Tensor
@@ -235,7 +237,7 @@ class LlamaModel:
         return F.linear(last, self.lm_head).float()
 
     def _rope_runs(self, batch: BatchLayout) -> list[tuple[int, int, int]] | None:
-        """`(start, end, seq_len)` runs of adjacent sequences whose lengths give the same RoPE frequencies,
+        """`(start, end, seq_len)` runs of adjacent token ranges whose lengths give the same RoPE frequencies,
         for the types that depend on the length; None when one call over the whole step rotates alike."""
         if self.rope.rope_type not in LENGTH_DEPENDENT_ROPE or not batch.sequence_bounds:
             return None

@@ -71,7 +71,7 @@ class ModelRunner:
             input_ids.extend(sequence.all_ids[chunk.start : chunk.end])
             positions.extend(range(chunk.start, chunk.end))
             slots.extend(slot(sequence, position) for position in range(chunk.start, chunk.end))
-            bounds.append((start, len(input_ids), sequence.num_tokens))
+            bounds.extend(_rope_bounds(sequence, chunk.start, chunk.end, start))
             if chunk.completes_prompt:
                 logits_indices.append(len(input_ids) - 1)
         for sequence in decodes:
@@ -110,3 +110,16 @@ class ModelRunner:
             logits_indices=torch.tensor(logits_indices, dtype=torch.long, device=device),
             sequence_bounds=tuple(bounds),
         )
+
+
+def _rope_bounds(sequence: Sequence, first: int, stop: int, offset: int) -> list[tuple[int, int, int]]:
+    """`(start, end, seq_len)` of positions `first..stop` of `sequence`, packed from `offset`, with the length
+    each was first rotated with: the prompt's length for the prompt, `p + 1` for the token produced at `p`
+    (a preempted sequence recomputes its produced tokens too)."""
+    prompt_len = len(sequence.prompt_ids)
+    bounds = []
+    if first < prompt_len:
+        bounds.append((offset, offset + min(stop, prompt_len) - first, prompt_len))
+    for position in range(max(first, prompt_len), stop):
+        bounds.append((offset + position - first, offset + position - first + 1, position + 1))
+    return bounds

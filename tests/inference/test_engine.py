@@ -401,6 +401,32 @@ def test_preempted_sequence_recomputes_its_prompt_as_first_computed_and_matches_
     assert engine.num_free_blocks == num_blocks
 
 
+@pytest.mark.parametrize(
+    ("rope", "max_positions", "prompt_tokens", "num_blocks"),
+    [("dynamic", 24, 20, 16), ("longrope", 256, 50, 40)],
+)
+def test_preempted_sequence_with_length_dependent_rope_matches_alone(
+    checkpoint_factory, rope, max_positions, prompt_tokens, num_blocks
+):
+    """The recomputed prompt rotates with the prompt's length and each produced token at position p with
+    p + 1, as they were first computed, though the sequence has grown past the original window since."""
+    import random
+
+    model = load_model(checkpoint_factory(rope=rope, max_positions=max_positions), device="cpu")
+    rng = random.Random(1)
+    prompts = [[rng.randrange(5, model.config.vocab_size) for _ in range(prompt_tokens)] for _ in range(2)]
+    params = SamplingParams(max_tokens=40, ignore_eos=True)
+
+    def engine(blocks: int) -> Engine:
+        return Engine(model, None, EngineConfig(num_blocks=blocks, block_size=4, max_model_len=512))
+
+    alone = [engine(128).generate([prompt], params)[0].output_ids for prompt in prompts]
+    preempting = engine(num_blocks)
+    results = preempting.generate(prompts, params)
+    assert preempting.stats["preemptions"] == 1
+    assert [r.output_ids for r in results] == alone
+
+
 def test_dense_prompt_does_not_reuse_block_sparse_keys(loaded):
     import random
 
