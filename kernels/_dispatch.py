@@ -58,6 +58,12 @@ def implementation(op: str, *tensors: Tensor, head_dim: int | None = None) -> Mo
     return importlib.import_module(f"kernels.{op}.kernel")
 
 
+def last_dim_contiguous(tensor: Tensor) -> Tensor:
+    """``tensor``, or a contiguous copy when its last dim is not the innermost stride (what torch's CPU
+    flash kernel and the Triton kernels assume)."""
+    return tensor if tensor.stride(-1) == 1 else tensor.contiguous()
+
+
 def softmax_scale_for(q: Tensor, softmax_scale: float | None) -> float:
     _checks.check_softmax_scale(softmax_scale)
     return 1.0 / math.sqrt(q.shape[-1]) if softmax_scale is None else float(softmax_scale)

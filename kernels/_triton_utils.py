@@ -21,10 +21,6 @@ def dot_precision(dtype: torch.dtype) -> str:
     return "ieee" if dtype == torch.float32 else "tf32"
 
 
-def last_dim_contiguous(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor if tensor.stride(-1) == 1 else tensor.contiguous()
-
-
 @triton.jit
 def load_rows(X, rows, row_ok, head, stride_xt, stride_xh, offs_d):
     """The ``rows`` tokens of one head of a packed (tokens, heads, head_dim) tensor; zeros where not ``row_ok``."""

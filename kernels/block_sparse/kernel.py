@@ -18,13 +18,12 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from kernels._dispatch import interpreting
+from kernels._dispatch import interpreting, last_dim_contiguous
 from kernels._triton_utils import (
     LOG2_E,
     attend_block,
     dot_in_fp32,
     dot_precision,
-    last_dim_contiguous,
     load_rows,
     normalise_and_store,
 )

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor
 
+from kernels._dispatch import last_dim_contiguous
 from kernels._reference_utils import default_scale, each_sequence, masked_softmax_times
 
 # Score elements (heads x query rows x keys) materialised at once by the chunked references.
@@ -28,9 +29,7 @@ def _attend_cpu_flash(
     """``attend`` through torch's CPU flash kernel, one KV head (and its query heads) at a time."""
     n_heads, n_kv_heads = q.shape[1], k.shape[1]
     group = n_heads // n_kv_heads
-    qf = q.float().permute(1, 0, 2)
-    kf = k.float().permute(1, 0, 2)
-    vf = v.float().permute(1, 0, 2)
+    qf, kf, vf = (last_dim_contiguous(x.float()).permute(1, 0, 2) for x in (q, k, v))
     outs, lses = [], []
     for kv_head in range(n_kv_heads):
         heads = slice(kv_head * group, (kv_head + 1) * group)

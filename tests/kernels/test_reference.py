@@ -49,6 +49,20 @@ def test_flash_reference_matches_sdpa(len_q, len_k, causal):
     torch.testing.assert_close(lse.double(), _lse(q, k, mask), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_flash_reference_reads_heads_whose_head_dim_is_not_innermost(causal):
+    """Torch's CPU flash kernel assumes head_dim is the innermost stride; a (tokens, head_dim, heads) tensor
+    seen as (tokens, heads, head_dim) is not."""
+    gen = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(30, 16, heads, generator=gen).transpose(1, 2) for heads in (4, 2, 2))
+    assert q.stride(-1) != 1
+    out, lse = flash_reference.flash_attention(q, k, v, causal=causal)
+    rows, cols = torch.arange(30)[:, None], torch.arange(30)[None, :]
+    mask = cols <= rows if causal else torch.ones(30, 30, dtype=torch.bool)
+    torch.testing.assert_close(out.double(), _sdpa(q, k, v, mask), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(lse.double(), _lse(q, k, mask), atol=1e-5, rtol=1e-5)
+
+
 def test_flash_reference_packs_sequences_independently():
     gen = torch.Generator().manual_seed(1)
     lengths = [7, 0, 1, 20]
