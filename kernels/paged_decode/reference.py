@@ -23,7 +23,8 @@ def paged_decode_attention(
 ) -> Tensor:
     """Gathers each sequence's pages and attends, batched. Sequences are taken longest first in groups whose
     contexts are within a factor of two of the group's longest (so padding stays under half) and whose
-    gathered keys stay within ``DECODE_GATHER_TOKENS``; each group is padded to its longest and masked.
+    gathered keys stay within ``DECODE_GATHER_TOKENS``; each group is padded to its longest and masked, and
+    the keys and values past each context are zeroed (stale slots may hold anything).
     The query heads sharing a KV head ride as that head's query rows, so one ``scaled_dot_product_attention``
     call serves GQA."""
     scale = default_scale(q, softmax_scale)
@@ -48,12 +49,16 @@ def paged_decode_attention(
         n_pages = -(-longest // page_size)
         pages = block_tables[rows, :n_pages].long().clamp(0, k_cache.shape[0] - 1).flatten()
         gathered = (len(rows), n_pages * page_size, n_kv_heads, head_dim)
-        keys = k_cache.index_select(0, pages).view(gathered).transpose(1, 2).float()
-        values = v_cache.index_select(0, pages).view(gathered).transpose(1, 2).float()
-        queries = q[rows].float().view(-1, n_kv_heads, group, head_dim)
         positions = torch.arange(n_pages * page_size, device=q.device)
-        visible = (positions[None, :] < lengths[rows, None])[:, None, None, :]
-        attended = F.scaled_dot_product_attention(queries, keys, values, attn_mask=visible, scale=scale)
+        visible = (positions[None, :] < lengths[rows, None])[:, None, :, None]
+        keys, values = (
+            cache.index_select(0, pages).view(gathered).transpose(1, 2).float().where(visible, 0.0)
+            for cache in (k_cache, v_cache)
+        )
+        queries = q[rows].float().view(-1, n_kv_heads, group, head_dim)
+        attended = F.scaled_dot_product_attention(
+            queries, keys, values, attn_mask=visible.transpose(2, 3), scale=scale
+        )
         out[rows] = attended.reshape(-1, n_heads, head_dim).to(q.dtype)
         begin = end
     return out

@@ -107,3 +107,22 @@ def test_block_ids_outside_the_cache_are_refused_within_the_context(monkeypatch,
     out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens)
     clean = torch.tensor([[1, 2], [3, 0]], dtype=torch.int32)
     assert_close(out, reference.paged_decode_attention(q, k_cache, v_cache, clean, lens), torch.float32)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("junk", [float("nan"), float("inf")])
+def test_cache_slots_past_the_context_may_hold_anything(monkeypatch, backend, junk):
+    """Stale slots of a partly filled last page (and whole pages past the context) are never attended to."""
+    monkeypatch.setenv("QUIRE_KERNELS", backend)
+    gen = torch.Generator().manual_seed(1)
+    k_cache, v_cache = (torch.randn(4, PAGE_SIZE, 2, 32, generator=gen) for _ in range(2))
+    q = torch.randn(2, 4, 32, generator=gen)
+    tables = torch.tensor([[2, 0, 3], [1, 3, 0]], dtype=torch.int32)
+    lens = torch.tensor([20, 16], dtype=torch.int32)
+    expected = reference.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    for cache in (k_cache, v_cache):
+        cache[0, 4:] = junk
+        cache[3] = junk
+    out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    assert torch.isfinite(out).all()
+    assert_close(out, expected, torch.float32)
