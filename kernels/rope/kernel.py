@@ -17,6 +17,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from kernels._dispatch import last_dim_contiguous
 from kernels.rope.spec import RopeSpec
 
 
@@ -67,8 +68,7 @@ def _frequencies_on(spec: RopeSpec, frequency_length: int, device: torch.device)
 def apply_rope_(
     q: Tensor, k: Tensor, positions: Tensor, spec: RopeSpec, *, seq_len: int | None = None
 ) -> None:
-    if q.stride(-1) != 1 or k.stride(-1) != 1:
-        raise ValueError("the Triton RoPE rotates in place and needs q and k contiguous in head_dim")
+    rotated_q, rotated_k = last_dim_contiguous(q), last_dim_contiguous(k)
     positions = positions.contiguous()
     if spec.rope_type not in LENGTH_DEPENDENT_TYPES:
         seq_len = 0
@@ -77,8 +77,12 @@ def apply_rope_(
     inv_freq, scaling = _frequencies_on(spec, spec.frequency_length(seq_len), q.device)
     half = spec.rotary_dim // 2
     _rope_kernel[(q.shape[0],)](
-        q, k, positions, inv_freq, scaling,
-        q.stride(0), q.stride(1), k.stride(0), k.stride(1), q.shape[1], k.shape[1],
+        rotated_q, rotated_k, positions, inv_freq, scaling,
+        rotated_q.stride(0), rotated_q.stride(1), rotated_k.stride(0), rotated_k.stride(1),
+        q.shape[1], k.shape[1],
         HALF=half, HALF_PAD=max(2, triton.next_power_of_2(half)),
         Q_HEADS_PAD=max(2, triton.next_power_of_2(q.shape[1])), K_HEADS_PAD=max(2, triton.next_power_of_2(k.shape[1])),
     )  # fmt: skip
+    for x, rotated in ((q, rotated_q), (k, rotated_k)):
+        if rotated is not x:
+            x.copy_(rotated)

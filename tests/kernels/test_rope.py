@@ -201,3 +201,21 @@ def test_triton_reads_strided_positions_by_value(triton_backend, name):
     kernels.apply_rope_(q, k, strided(positions.to(triton_backend)), spec)
     assert_close(q.cpu(), expected_q, torch.float32)
     assert_close(k.cpu(), expected_k, torch.float32)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_q_and_k_whose_head_dim_is_not_innermost_rotate_in_place(monkeypatch, backend):
+    monkeypatch.setenv("QUIRE_KERNELS", backend)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    spec = RopeSpec.from_config(_config_dict("default"))
+    gen = torch.Generator().manual_seed(6)
+    q_storage = torch.randn(8, HEAD_DIM, 4, generator=gen)
+    k_storage = torch.randn(8, HEAD_DIM, 2, generator=gen)
+    expected_q, expected_k = q_storage.transpose(1, 2).contiguous(), k_storage.transpose(1, 2).contiguous()
+    reference.apply_rope_(expected_q, expected_k, torch.arange(8), spec)
+    q_storage, k_storage = q_storage.to(device), k_storage.to(device)
+    q, k = q_storage.transpose(1, 2), k_storage.transpose(1, 2)
+    assert q.stride(-1) != 1
+    kernels.apply_rope_(q, k, torch.arange(8, device=device), spec)
+    assert_close(q_storage.transpose(1, 2).cpu(), expected_q, torch.float32)
+    assert_close(k_storage.transpose(1, 2).cpu(), expected_k, torch.float32)
