@@ -6,6 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels._checks import TRITON_HEAD_DIMS
 from kernels._dispatch import interpreting
 
 LOG2_E = 1.4426950408889634
@@ -16,16 +17,25 @@ def dot_in_fp32(dtype: torch.dtype) -> bool:
     return interpreting() and dtype == torch.bfloat16
 
 
+def head_dim_pad(head_dim: int) -> int:
+    """The width a kernel tiles ``head_dim`` in (``tl.arange`` takes powers of two only): the smallest of
+    ``TRITON_HEAD_DIMS`` that holds it; the kernels mask the rest."""
+    return next(width for width in TRITON_HEAD_DIMS if width >= head_dim)
+
+
 def dot_precision(dtype: torch.dtype) -> str:
     """float32 inputs keep full precision (no TF32), as torch's matmul does by default."""
     return "ieee" if dtype == torch.float32 else "tf32"
 
 
 @triton.jit
-def load_rows(X, rows, row_ok, head, stride_xt, stride_xh, offs_d):
-    """The ``rows`` tokens of one head of a packed (tokens, heads, head_dim) tensor; zeros where not ``row_ok``."""
+def load_rows(X, rows, row_ok, head, stride_xt, stride_xh, offs_d, HEAD_DIM: tl.constexpr):
+    """The ``rows`` tokens of one head of a packed (tokens, heads, head_dim) tensor; zeros where not ``row_ok``
+    and in the padding of ``offs_d`` past ``HEAD_DIM``."""
     return tl.load(
-        X + rows[:, None] * stride_xt + head * stride_xh + offs_d[None, :], mask=row_ok[:, None], other=0.0
+        X + rows[:, None] * stride_xt + head * stride_xh + offs_d[None, :],
+        mask=row_ok[:, None] & (offs_d[None, :] < HEAD_DIM),
+        other=0.0,
     )
 
 
@@ -34,20 +44,24 @@ def attend_block(
     acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
     stride_kt, stride_vt,
     MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
-    BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
+    BLOCK_N: tl.constexpr, HEAD_DIM: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """One online-softmax step of a query tile over the ``BLOCK_N`` keys at ``start_n``."""
+    """One online-softmax step of a query tile over the ``BLOCK_N`` keys at ``start_n``; the padding of
+    ``offs_d`` past ``HEAD_DIM`` reads zeros."""
     start_n = tl.multiple_of(start_n, BLOCK_N)
     offs_n = start_n + tl.arange(0, BLOCK_N)
     in_seq = offs_n < k_len
     # A token's offset passes 2**31 elements in long sequences of a strided k or v (a view of fused qkv).
     rows = offs_n.to(tl.int64)
+    d_ok = offs_d < HEAD_DIM
     if MASKED:
-        k = tl.load(k_base + rows[None, :] * stride_kt + offs_d[:, None], mask=in_seq[None, :], other=0.0)
-        v = tl.load(v_base + rows[:, None] * stride_vt + offs_d[None, :], mask=in_seq[:, None], other=0.0)
+        k_ok = in_seq[None, :] & d_ok[:, None]
+        v_ok = in_seq[:, None] & d_ok[None, :]
+        k = tl.load(k_base + rows[None, :] * stride_kt + offs_d[:, None], mask=k_ok, other=0.0)
+        v = tl.load(v_base + rows[:, None] * stride_vt + offs_d[None, :], mask=v_ok, other=0.0)
     else:
-        k = tl.load(k_base + rows[None, :] * stride_kt + offs_d[:, None])
-        v = tl.load(v_base + rows[:, None] * stride_vt + offs_d[None, :])
+        k = tl.load(k_base + rows[None, :] * stride_kt + offs_d[:, None], mask=d_ok[:, None], other=0.0)
+        v = tl.load(v_base + rows[:, None] * stride_vt + offs_d[None, :], mask=d_ok[None, :], other=0.0)
     if DOT_FP32:
         s = tl.dot(q.to(tl.float32), k.to(tl.float32), input_precision="ieee") * scale_log2
     else:
@@ -74,8 +88,9 @@ def attend_block(
 
 @triton.jit
 def normalise_and_store(
-    acc, l_i, m_i, O, LSE, rows, offs_m, offs_d, seq_start, seq_len, head, stride_ot, stride_oh, stride_lse_h
-):
+    acc, l_i, m_i, O, LSE, rows, offs_m, offs_d, seq_start, seq_len, head, stride_ot, stride_oh, stride_lse_h,
+    HEAD_DIM: tl.constexpr,
+):  # fmt: skip
     """Divide the accumulator by the softmax sum and store the tile's output rows and natural-log lse.
 
     A query that saw no key gets a zero output and an lse of -inf.
@@ -89,6 +104,6 @@ def normalise_and_store(
     tl.store(
         O + rows[:, None] * stride_ot + head * stride_oh + offs_d[None, :],
         out.to(O.dtype.element_ty),
-        mask=row_ok[:, None],
+        mask=row_ok[:, None] & (offs_d[None, :] < HEAD_DIM),
     )
     tl.store(LSE + head * stride_lse_h + seq_start + offs_m, lse, mask=row_ok)

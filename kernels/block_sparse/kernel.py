@@ -24,6 +24,7 @@ from kernels._triton_utils import (
     attend_block,
     dot_in_fp32,
     dot_precision,
+    head_dim_pad,
     load_rows,
     normalise_and_store,
 )
@@ -33,7 +34,7 @@ from kernels._triton_utils import (
 def _block_mean_kernel(
     X, cu_seqlens, pooled,
     stride_xt, stride_xh, stride_pb, stride_ph, stride_pn,
-    BLOCK_SIZE: tl.constexpr, HEAD_DIM: tl.constexpr, TILE: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, TILE: tl.constexpr,
 ):  # fmt: skip
     block = tl.program_id(0)
     batch = tl.program_id(1)
@@ -42,12 +43,12 @@ def _block_mean_kernel(
     length = tl.load(cu_seqlens + batch + 1) - start
     first = block * BLOCK_SIZE
     count = tl.minimum(length - first, BLOCK_SIZE)
-    offs_d = tl.arange(0, HEAD_DIM)
-    total = tl.zeros([HEAD_DIM], dtype=tl.float32)
+    offs_d = tl.arange(0, HEAD_DIM_PAD)
+    total = tl.zeros([HEAD_DIM_PAD], dtype=tl.float32)
     for tile in range(0, count, TILE):
         offs_t = tile + tl.arange(0, TILE)
         rows = (start + first + offs_t).to(tl.int64)
-        x = load_rows(X, rows, offs_t < count, head, stride_xt, stride_xh, offs_d)
+        x = load_rows(X, rows, offs_t < count, head, stride_xt, stride_xh, offs_d, HEAD_DIM)
         total += tl.sum(x.to(tl.float32), 0)
     mean = total / tl.maximum(count, 1).to(tl.float32)
     tl.store(pooled + batch * stride_pb + head * stride_ph + block * stride_pn + offs_d, mean)
@@ -57,7 +58,7 @@ def _block_mean_kernel(
 def _block_gate_kernel(
     pooled_q, pooled_k, cu_seqlens, selected,
     stride_qb, stride_qh, stride_qn, stride_kb, stride_kh, stride_kn, stride_sb, stride_sh, stride_sn,
-    GROUP: tl.constexpr, BLOCK_SIZE: tl.constexpr, HEAD_DIM: tl.constexpr, TOP_K: tl.constexpr,
+    GROUP: tl.constexpr, BLOCK_SIZE: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, TOP_K: tl.constexpr,
     KB_TILE: tl.constexpr,
 ):  # fmt: skip
     q_block = tl.program_id(0)
@@ -66,7 +67,7 @@ def _block_gate_kernel(
     length = tl.load(cu_seqlens + batch + 1) - tl.load(cu_seqlens + batch)
     if q_block * BLOCK_SIZE >= length:
         return
-    offs_d = tl.arange(0, HEAD_DIM)
+    offs_d = tl.arange(0, HEAD_DIM_PAD)
     pq = tl.load(pooled_q + batch * stride_qb + head * stride_qh + q_block * stride_qn + offs_d)
     k_base = pooled_k + batch * stride_kb + (head // GROUP) * stride_kh
     out = selected + batch * stride_sb + head * stride_sh + q_block * stride_sn
@@ -104,8 +105,9 @@ def _block_sparse_attention_kernel(
     stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lse_h,
     stride_sb, stride_sh, stride_sn,
     scale_log2,
-    GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, TOP_K: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
+    GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_SIZE: tl.constexpr,
+    TOP_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr,
+    PRECISION: tl.constexpr,
 ):  # fmt: skip
     start_m = tl.program_id(0)
     batch = tl.program_id(1)
@@ -118,16 +120,16 @@ def _block_sparse_attention_kernel(
     q_block = m0 // BLOCK_SIZE
     kv_head = head // GROUP
     offs_m = m0 + tl.arange(0, BLOCK_M)
-    offs_d = tl.arange(0, HEAD_DIM)
+    offs_d = tl.arange(0, HEAD_DIM_PAD)
     rows = (seq_start + offs_m).to(tl.int64)
-    q = load_rows(Q, rows, offs_m < length, head, stride_qt, stride_qh, offs_d)
+    q = load_rows(Q, rows, offs_m < length, head, stride_qt, stride_qh, offs_d, HEAD_DIM)
     k_base = K + seq_start.to(tl.int64) * stride_kt + kv_head * stride_kh
     v_base = V + seq_start.to(tl.int64) * stride_vt + kv_head * stride_vh
     chosen = selected + batch * stride_sb + head * stride_sh + q_block * stride_sn
 
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, HEAD_DIM_PAD], dtype=tl.float32)
     for rank in range(TOP_K):
         key_block = tl.load(chosen + rank)
         lo = tl.where(key_block >= 0, key_block * BLOCK_SIZE, 0)
@@ -135,16 +137,17 @@ def _block_sparse_attention_kernel(
         for start_n in range(lo, hi, BLOCK_N):
             acc, l_i, m_i = attend_block(
                 acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, length, 0, 0, scale_log2,
-                stride_kt, stride_vt, False, True, False, BLOCK_N, DOT_FP32, PRECISION,
+                stride_kt, stride_vt, False, True, False, BLOCK_N, HEAD_DIM, DOT_FP32, PRECISION,
             )  # fmt: skip
     for start_n in range(m0, tl.minimum(m0 + BLOCK_M, length), BLOCK_N):
         acc, l_i, m_i = attend_block(
             acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, length, 0, 0, scale_log2,
-            stride_kt, stride_vt, True, True, False, BLOCK_N, DOT_FP32, PRECISION,
+            stride_kt, stride_vt, True, True, False, BLOCK_N, HEAD_DIM, DOT_FP32, PRECISION,
         )  # fmt: skip
 
     normalise_and_store(
         acc, l_i, m_i, O, LSE, rows, offs_m, offs_d, seq_start, length, head, stride_ot, stride_oh, stride_lse_h,
+        HEAD_DIM,
     )  # fmt: skip
 
 
@@ -159,12 +162,15 @@ def _pool_tile(block_size: int, *, on_gpu: bool) -> int:
 
 
 def _pool_blocks(x: Tensor, cu_seqlens: Tensor, block_size: int, max_blocks: int) -> Tensor:
+    """Block means (batch, heads, max_blocks, head_dim_pad) in float32, zero in the head-dim padding."""
     batch = cu_seqlens.shape[0] - 1
     n_heads, head_dim = x.shape[1], x.shape[2]
-    pooled = torch.zeros(batch, n_heads, max_blocks, head_dim, dtype=torch.float32, device=x.device)
+    width = head_dim_pad(head_dim)
+    pooled = torch.zeros(batch, n_heads, max_blocks, width, dtype=torch.float32, device=x.device)
     _block_mean_kernel[(max_blocks, batch, n_heads)](
         x, cu_seqlens, pooled, x.stride(0), x.stride(1), pooled.stride(0), pooled.stride(1), pooled.stride(2),
-        BLOCK_SIZE=block_size, HEAD_DIM=head_dim, TILE=_pool_tile(block_size, on_gpu=_on_gpu(x.device)),
+        BLOCK_SIZE=block_size, HEAD_DIM=head_dim, HEAD_DIM_PAD=width,
+        TILE=_pool_tile(block_size, on_gpu=_on_gpu(x.device)),
     )  # fmt: skip
     return pooled
 
@@ -175,7 +181,7 @@ def block_gate(
     q, k = last_dim_contiguous(q), last_dim_contiguous(k)
     cu_seqlens = cu_seqlens.contiguous()
     batch = cu_seqlens.shape[0] - 1
-    n_heads, head_dim = q.shape[1], q.shape[2]
+    n_heads = q.shape[1]
     max_blocks = triton.cdiv(max_seqlen, block_size)
     selected = torch.full((batch, n_heads, max_blocks, top_k), -1, dtype=torch.int32, device=q.device)
     if max_blocks == 0 or batch == 0:
@@ -187,16 +193,17 @@ def block_gate(
         pooled_q.stride(0), pooled_q.stride(1), pooled_q.stride(2),
         pooled_k.stride(0), pooled_k.stride(1), pooled_k.stride(2),
         selected.stride(0), selected.stride(1), selected.stride(2),
-        GROUP=n_heads // k.shape[1], BLOCK_SIZE=block_size, HEAD_DIM=head_dim, TOP_K=top_k,
+        GROUP=n_heads // k.shape[1], BLOCK_SIZE=block_size, HEAD_DIM_PAD=pooled_q.shape[3], TOP_K=top_k,
         KB_TILE=16 if interpreting() else 64,
     )  # fmt: skip
     return selected
 
 
 def _tile_config(block_size: int, head_dim: int, *, on_gpu: bool) -> tuple[int, int, int, int]:
-    """(BLOCK_M, BLOCK_N, num_warps, num_stages) of ``_block_sparse_attention_kernel``; both tiles divide
-    ``block_size``. Head dim 256 takes 64-row tiles and two stages: 128 rows and three stages of 64 keys need
-    256 KiB of shared memory, over an H100's 227 KiB (64 rows and three stages fit, but spill at 4 warps)."""
+    """(BLOCK_M, BLOCK_N, num_warps, num_stages) of ``_block_sparse_attention_kernel`` for a head dim as tiled
+    (``head_dim_pad``); both tiles divide ``block_size``. Head dim 256 takes 64-row tiles and two stages: 128
+    rows and three stages of 64 keys need 256 KiB of shared memory, over an H100's 227 KiB (64 rows and three
+    stages fit, but spill at 4 warps)."""
     if not on_gpu:
         return 16, 16, 4, 1
     largest_pow2_divisor = block_size & -block_size
@@ -227,13 +234,15 @@ def block_sparse_attention_with_blocks(
     if total == 0 or max_seqlen == 0:
         lse.fill_(-math.inf)
         return out, lse
-    block_m, block_n, num_warps, num_stages = _tile_config(block_size, head_dim, on_gpu=_on_gpu(q.device))
+    width = head_dim_pad(head_dim)
+    block_m, block_n, num_warps, num_stages = _tile_config(block_size, width, on_gpu=_on_gpu(q.device))
     grid = (triton.cdiv(max_seqlen, block_m), cu_seqlens.shape[0] - 1, n_heads)
     _block_sparse_attention_kernel[grid](
         q, k, v, out, lse, cu_seqlens, selected,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         lse.stride(0), selected.stride(0), selected.stride(1), selected.stride(2), softmax_scale * LOG2_E,
-        GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, BLOCK_SIZE=block_size, TOP_K=selected.shape[3],
+        GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, HEAD_DIM_PAD=width, BLOCK_SIZE=block_size,
+        TOP_K=selected.shape[3],
         BLOCK_M=block_m, BLOCK_N=block_n, DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip

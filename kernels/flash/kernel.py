@@ -21,6 +21,7 @@ from kernels._triton_utils import (
     attend_block,
     dot_in_fp32,
     dot_precision,
+    head_dim_pad,
     load_rows,
     normalise_and_store,
 )
@@ -48,8 +49,9 @@ def _attention_fwd_kernel(
     Q, K, V, O, LSE, cu_seqlens_q, cu_seqlens_k,
     stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lse_h,
     scale_log2, window, seqlen_bucket,
-    GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
+    GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, CAUSAL: tl.constexpr,
+    HAS_WINDOW: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr,
+    PRECISION: tl.constexpr,
 ):  # fmt: skip
     start_m = tl.program_id(0)
     batch = tl.program_id(1)
@@ -65,9 +67,9 @@ def _attention_fwd_kernel(
     diag = k_len - q_len if CAUSAL else 0
 
     offs_m = m0 + tl.arange(0, BLOCK_M)
-    offs_d = tl.arange(0, HEAD_DIM)
+    offs_d = tl.arange(0, HEAD_DIM_PAD)
     q_rows = (q_start + offs_m).to(tl.int64)
-    q = load_rows(Q, q_rows, offs_m < q_len, head, stride_qt, stride_qh, offs_d)
+    q = load_rows(Q, q_rows, offs_m < q_len, head, stride_qt, stride_qh, offs_d, HEAD_DIM)
     k_base = K + k_start.to(tl.int64) * stride_kt + kv_head * stride_kh
     v_base = V + k_start.to(tl.int64) * stride_vt + kv_head * stride_vh
 
@@ -87,7 +89,7 @@ def _attention_fwd_kernel(
 
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, HEAD_DIM_PAD], dtype=tl.float32)
     # The key tiles at the window's left edge, the tiles every query sees, then the causal diagonal and the
     # sequence end; only the first and last ranges need a mask.
     for part in tl.static_range(3):
@@ -101,10 +103,11 @@ def _attention_fwd_kernel(
             acc, l_i, m_i = attend_block(
                 acc, l_i, m_i, q, k_base, v_base, offs_m, offs_d, start_n, k_len, diag, window, scale_log2,
                 stride_kt, stride_vt,
-                part != 1, CAUSAL, HAS_WINDOW, BLOCK_N, DOT_FP32, PRECISION,
+                part != 1, CAUSAL, HAS_WINDOW, BLOCK_N, HEAD_DIM, DOT_FP32, PRECISION,
             )  # fmt: skip
     normalise_and_store(
         acc, l_i, m_i, O, LSE, q_rows, offs_m, offs_d, q_start, q_len, head, stride_ot, stride_oh, stride_lse_h,
+        HEAD_DIM,
     )  # fmt: skip
 
 
@@ -140,7 +143,8 @@ def flash_attention(
         q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         lse.stride(0), softmax_scale * LOG2_E, window or 0, triton.next_power_of_2(max_seqlen_q),
-        GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, CAUSAL=causal, HAS_WINDOW=window is not None,
+        GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad(head_dim), CAUSAL=causal,
+        HAS_WINDOW=window is not None,
         DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
     )  # fmt: skip
     return out, lse

@@ -15,15 +15,18 @@ import triton.language as tl
 from torch import Tensor
 
 from kernels._dispatch import interpreting, last_dim_contiguous
-from kernels._triton_utils import LOG2_E, dot_in_fp32, dot_precision
+from kernels._triton_utils import LOG2_E, dot_in_fp32, dot_precision, head_dim_pad
 
 
 @triton.jit
-def _gather_tokens(cache, pages, slots, kv_head, stride_b, stride_s, stride_h, offs_d, in_ctx):
-    """The cached rows of one KV head at (page, slot) per token; zeros outside the context."""
+def _gather_tokens(
+    cache, pages, slots, kv_head, stride_b, stride_s, stride_h, offs_d, in_ctx, HEAD_DIM: tl.constexpr
+):
+    """The cached rows of one KV head at (page, slot) per token; zeros outside the context and in the
+    padding of ``offs_d`` past ``HEAD_DIM``."""
     return tl.load(
         cache + pages[:, None] * stride_b + slots[:, None] * stride_s + kv_head * stride_h + offs_d[None, :],
-        mask=in_ctx[:, None],
+        mask=in_ctx[:, None] & (offs_d[None, :] < HEAD_DIM),
         other=0.0,
     )
 
@@ -34,8 +37,8 @@ def _paged_decode_split_kernel(
     stride_qb, stride_qh, stride_kb, stride_ks, stride_kh, stride_vb, stride_vs, stride_vh, stride_bt,
     stride_pb, stride_ph, stride_ps, stride_mb, stride_mh,
     scale_log2, max_context_len, num_splits,
-    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, PAGE_SIZE: tl.constexpr,
-    BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
+    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr,
+    PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
     batch = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -46,26 +49,32 @@ def _paged_decode_split_kernel(
     stop = tl.minimum(context_len, start + split_len)
 
     offs_g = tl.arange(0, GROUP_PAD)
-    offs_d = tl.arange(0, HEAD_DIM)
+    offs_d = tl.arange(0, HEAD_DIM_PAD)
     heads = kv_head * GROUP + offs_g
     head_ok = offs_g < GROUP
     q = tl.load(
-        Q + batch * stride_qb + heads[:, None] * stride_qh + offs_d[None, :], mask=head_ok[:, None], other=0.0
+        Q + batch * stride_qb + heads[:, None] * stride_qh + offs_d[None, :],
+        mask=head_ok[:, None] & (offs_d[None, :] < HEAD_DIM),
+        other=0.0,
     )
     if DOT_FP32:
         q = q.to(tl.float32)
 
     m_i = tl.full([GROUP_PAD], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([GROUP_PAD], dtype=tl.float32)
-    acc = tl.zeros([GROUP_PAD, HEAD_DIM], dtype=tl.float32)
+    acc = tl.zeros([GROUP_PAD, HEAD_DIM_PAD], dtype=tl.float32)
     table = block_tables + batch * stride_bt
     for block_start in range(start, stop, BLOCK_N):
         tokens = block_start + tl.arange(0, BLOCK_N)
         in_ctx = tokens < stop
         pages = tl.load(table + tokens // PAGE_SIZE, mask=in_ctx, other=0).to(tl.int64)
         slots = tokens % PAGE_SIZE
-        k = _gather_tokens(K_cache, pages, slots, kv_head, stride_kb, stride_ks, stride_kh, offs_d, in_ctx)
-        v = _gather_tokens(V_cache, pages, slots, kv_head, stride_vb, stride_vs, stride_vh, offs_d, in_ctx)
+        k = _gather_tokens(
+            K_cache, pages, slots, kv_head, stride_kb, stride_ks, stride_kh, offs_d, in_ctx, HEAD_DIM
+        )
+        v = _gather_tokens(
+            V_cache, pages, slots, kv_head, stride_vb, stride_vs, stride_vh, offs_d, in_ctx, HEAD_DIM
+        )
         if DOT_FP32:
             k = k.to(tl.float32)
             v = v.to(tl.float32)
@@ -92,12 +101,12 @@ def _paged_decode_merge_kernel(
     partial_out, partial_max, partial_sum, O,
     stride_pb, stride_ph, stride_ps, stride_mb, stride_mh, stride_ob, stride_oh,
     num_splits,
-    HEAD_DIM: tl.constexpr, SPLITS_PAD: tl.constexpr,
+    HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, SPLITS_PAD: tl.constexpr,
 ):  # fmt: skip
     batch = tl.program_id(0)
     head = tl.program_id(1)
     offs_s = tl.arange(0, SPLITS_PAD)
-    offs_d = tl.arange(0, HEAD_DIM)
+    offs_d = tl.arange(0, HEAD_DIM_PAD)
     split_ok = offs_s < num_splits
     stats = batch * stride_mb + head * stride_mh + offs_s
     m = tl.load(partial_max + stats, mask=split_ok, other=float("-inf"))
@@ -112,7 +121,9 @@ def _paged_decode_merge_kernel(
     weights = tl.where(l > 0, tl.math.exp2(m - m_safe), 0.0)
     total = tl.sum(l * weights, 0)
     out = tl.sum(acc * weights[:, None], 0) / tl.where(total > 0, total, 1.0)
-    tl.store(O + batch * stride_ob + head * stride_oh + offs_d, out.to(O.dtype.element_ty))
+    tl.store(
+        O + batch * stride_ob + head * stride_oh + offs_d, out.to(O.dtype.element_ty), mask=offs_d < HEAD_DIM
+    )
 
 
 def _num_splits(batch: int, n_kv_heads: int, max_context_len: int, block_n: int, device: torch.device) -> int:
@@ -154,7 +165,8 @@ def paged_decode_attention(
         num_splits = _num_splits(batch, n_kv_heads, max_context_len, block_n, q.device)
     elif num_splits <= 0:
         raise ValueError(f"num_splits must be positive, got {num_splits}")
-    partial_out = torch.empty(batch, n_heads, num_splits, head_dim, dtype=torch.float32, device=q.device)
+    width = head_dim_pad(head_dim)
+    partial_out = torch.empty(batch, n_heads, num_splits, width, dtype=torch.float32, device=q.device)
     partial_max = torch.empty(batch, n_heads, num_splits, dtype=torch.float32, device=q.device)
     partial_sum = torch.empty(batch, n_heads, num_splits, dtype=torch.float32, device=q.device)
     _paged_decode_split_kernel[(batch, n_kv_heads, num_splits)](
@@ -163,7 +175,8 @@ def paged_decode_attention(
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), block_tables.stride(0),
         partial_out.stride(0), partial_out.stride(1), partial_out.stride(2), partial_max.stride(0),
         partial_max.stride(1), softmax_scale * LOG2_E, max_context_len, num_splits,
-        GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim, PAGE_SIZE=page_size,
+        GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim, HEAD_DIM_PAD=width,
+        PAGE_SIZE=page_size,
         BLOCK_N=block_n, DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
         num_warps=4, num_stages=2,
     )  # fmt: skip
@@ -171,6 +184,6 @@ def paged_decode_attention(
         partial_out, partial_max, partial_sum, out,
         partial_out.stride(0), partial_out.stride(1), partial_out.stride(2), partial_max.stride(0),
         partial_max.stride(1), out.stride(0), out.stride(1), num_splits,
-        HEAD_DIM=head_dim, SPLITS_PAD=max(2, triton.next_power_of_2(num_splits)),
+        HEAD_DIM=head_dim, HEAD_DIM_PAD=width, SPLITS_PAD=max(2, triton.next_power_of_2(num_splits)),
     )  # fmt: skip
     return out

@@ -214,13 +214,18 @@ def test_bos_follows_the_post_processor_when_tokenizer_config_is_silent(tiny_che
 @pytest.mark.skipif(
     not torch.cuda.is_available(), reason="the Triton kernels' engine path needs a CUDA device"
 )
-@pytest.mark.parametrize("rope", ["default", "llama3", "longrope"])
-def test_on_cuda_the_triton_path_matches_transformers(checkpoint_factory, rope):
+@pytest.mark.parametrize(
+    "options",
+    [{"rope": "default"}, {"rope": "llama3"}, {"rope": "longrope"}, {"rope": "default", "hidden": 320}],
+    ids=["default", "llama3", "longrope", "head_dim_80"],
+)
+def test_on_cuda_the_triton_path_matches_transformers(checkpoint_factory, options):
     """Prefill through the Triton flash and rope kernels against `LlamaForCausalLM` on the CPU (float32; the
     kernels' dots may run in tf32, hence the tolerance); then the engine's batched generation on the GPU, paged
     decode included: each token it picks is the reference's best next token (within that tolerance) given
-    the same history, so near-ties of the random weights cannot fail the test."""
-    model_dir = checkpoint_factory(rope=rope)
+    the same history, so near-ties of the random weights cannot fail the test. Hidden 320 over 4 heads makes
+    head dim 80, which the kernels run in 128-wide tiles."""
+    model_dir = checkpoint_factory(**options)
     model = load_model(model_dir, device="cuda", dtype=torch.float32)
     tokenizer = ChatTokenizer.from_dir(model_dir)
     prompt = tokenizer.encode(" ".join(PROMPTS))
@@ -242,3 +247,30 @@ def test_on_cuda_the_triton_path_matches_transformers(checkpoint_factory, rope):
         chosen = logits.gather(1, torch.tensor(result.output_ids)[:, None])[:, 0]
         assert torch.all(chosen >= logits.max(dim=1).values - 1e-2), (chosen, logits.max(dim=1))
     assert engine.num_free_blocks == 64
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on CUDA the test above runs the compiled kernels")
+def test_a_head_dim_between_the_tile_widths_serves_through_the_triton_kernels(
+    checkpoint_factory, monkeypatch
+):
+    """Head dim 80 (hidden 320 over 4 heads), run through the Triton kernels' interpreter: prefill matches
+    transformers and the engine, paged decode included, picks the reference backend's tokens."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setenv("QUIRE_KERNELS", "triton")
+    model_dir = checkpoint_factory(hidden=320)
+    model = load_model(model_dir, device="cpu")
+    assert model.config.head_dim == 80
+    prompt = list(range(5, 45))
+    with torch.no_grad():
+        expected = LlamaForCausalLM.from_pretrained(model_dir).eval()(torch.tensor([prompt])).logits[0]
+    torch.testing.assert_close(model.prompt_logits(prompt), expected, atol=1e-4, rtol=1e-4)
+
+    params = SamplingParams(max_tokens=4, ignore_eos=True)
+    results = Engine(model, None, EngineConfig(num_blocks=16, block_size=8)).generate(
+        [prompt, prompt[:9]], params
+    )
+    monkeypatch.setenv("QUIRE_KERNELS", "reference")
+    on_reference = Engine(model, None, EngineConfig(num_blocks=16, block_size=8)).generate(
+        [prompt, prompt[:9]], params
+    )
+    assert [r.output_ids for r in results] == [r.output_ids for r in on_reference]

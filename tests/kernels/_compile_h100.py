@@ -17,6 +17,7 @@ import triton.language as tl
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
+from kernels._triton_utils import head_dim_pad
 from kernels.block_sparse import kernel as block_sparse
 from kernels.flash import kernel as flash
 from kernels.paged_decode import kernel as paged_decode
@@ -73,20 +74,21 @@ def compile_flash(
     return compile_for_h100(
         flash._attention_fwd_kernel,
         {**ATTENTION_POINTERS, "cu_seqlens_q": "*i32", "cu_seqlens_k": "*i32"},
-        {"GROUP": group, "HEAD_DIM": head_dim, "CAUSAL": causal, "HAS_WINDOW": window, "BLOCK_M": block_m,
-         "BLOCK_N": 64, "DOT_FP32": False, "PRECISION": "tf32"},
+        {"GROUP": group, "HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad(head_dim), "CAUSAL": causal,
+         "HAS_WINDOW": window, "BLOCK_M": block_m, "BLOCK_N": 64, "DOT_FP32": False, "PRECISION": "tf32"},
         floats=("scale_log2",), num_warps=num_warps,
     )  # fmt: skip
 
 
 def compile_block_sparse(head_dim: int, block_size: int, top_k: int) -> dict:
     """The attention kernel with the tiles, warps and stages its launcher picks on a GPU."""
-    block_m, block_n, num_warps, num_stages = block_sparse._tile_config(block_size, head_dim, on_gpu=True)
+    width = head_dim_pad(head_dim)
+    block_m, block_n, num_warps, num_stages = block_sparse._tile_config(block_size, width, on_gpu=True)
     return compile_for_h100(
         block_sparse._block_sparse_attention_kernel,
         {**ATTENTION_POINTERS, "cu_seqlens": "*i32", "selected": "*i32"},
-        {"GROUP": 4, "HEAD_DIM": head_dim, "BLOCK_SIZE": block_size, "TOP_K": top_k, "BLOCK_M": block_m,
-         "BLOCK_N": block_n, "DOT_FP32": False, "PRECISION": "tf32"},
+        {"GROUP": 4, "HEAD_DIM": head_dim, "HEAD_DIM_PAD": width, "BLOCK_SIZE": block_size, "TOP_K": top_k,
+         "BLOCK_M": block_m, "BLOCK_N": block_n, "DOT_FP32": False, "PRECISION": "tf32"},
         floats=("scale_log2",), num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
 
@@ -95,37 +97,53 @@ def compile_block_mean(head_dim: int, block_size: int) -> dict:
     return compile_for_h100(
         block_sparse._block_mean_kernel,
         {"X": BF16, "cu_seqlens": "*i32", "pooled": "*fp32"},
-        {"BLOCK_SIZE": block_size, "HEAD_DIM": head_dim, "TILE": block_sparse._pool_tile(block_size, on_gpu=True)},
+        {"BLOCK_SIZE": block_size, "HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad(head_dim),
+         "TILE": block_sparse._pool_tile(block_size, on_gpu=True)},
     )  # fmt: skip
+
+
+def compile_paged_decode_split(head_dim: int) -> dict:
+    return compile_for_h100(
+        paged_decode._paged_decode_split_kernel,
+        {"Q": BF16, "K_cache": BF16, "V_cache": BF16, "block_tables": "*i32", "context_lens": "*i32",
+         "partial_out": "*fp32", "partial_max": "*fp32", "partial_sum": "*fp32"},
+        {"GROUP": 4, "GROUP_PAD": 16, "HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad(head_dim),
+         "PAGE_SIZE": 16, "BLOCK_N": 64, "DOT_FP32": False, "PRECISION": "tf32"},
+        floats=("scale_log2",), num_stages=2,
+    )  # fmt: skip
+
+
+def compile_paged_decode_merge(head_dim: int) -> dict:
+    return compile_for_h100(
+        paged_decode._paged_decode_merge_kernel,
+        {"partial_out": "*fp32", "partial_max": "*fp32", "partial_sum": "*fp32", "O": BF16},
+        {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad(head_dim), "SPLITS_PAD": 64},
+    )
 
 
 CASES = {
     "flash d128 causal 128x64 w8": lambda: compile_flash(4, 128, causal=True, window=False, block_m=128, num_warps=8),
     "flash d64 window 128x64 w4": lambda: compile_flash(1, 64, causal=True, window=True, block_m=128, num_warps=4),
     "flash d128 full 64x64 w4": lambda: compile_flash(8, 128, causal=False, window=False, block_m=64, num_warps=4),
+    "flash d80 causal 128x64 w8": lambda: compile_flash(4, 80, causal=True, window=False, block_m=128, num_warps=8),
+    "flash d96 full 64x64 w4": lambda: compile_flash(8, 96, causal=False, window=False, block_m=64, num_warps=4),
     "block-sparse attention d128 B512": lambda: compile_block_sparse(128, 512, 3),
     "block-sparse attention d256 B512": lambda: compile_block_sparse(256, 512, 3),
     "block-sparse attention d256 B64": lambda: compile_block_sparse(256, 64, 8),
+    "block-sparse attention d96 B512": lambda: compile_block_sparse(96, 512, 3),
+    "block-sparse attention d192 B64": lambda: compile_block_sparse(192, 64, 8),
     "block gate": lambda: compile_for_h100(
         block_sparse._block_gate_kernel,
         {"pooled_q": "*fp32", "pooled_k": "*fp32", "cu_seqlens": "*i32", "selected": "*i32"},
-        {"GROUP": 4, "BLOCK_SIZE": 512, "HEAD_DIM": 128, "TOP_K": 3, "KB_TILE": 64},
+        {"GROUP": 4, "BLOCK_SIZE": 512, "HEAD_DIM_PAD": 128, "TOP_K": 3, "KB_TILE": 64},
     ),
     "block mean": lambda: compile_block_mean(128, 512),
     "block mean B48": lambda: compile_block_mean(128, 48),
-    "paged decode split": lambda: compile_for_h100(
-        paged_decode._paged_decode_split_kernel,
-        {"Q": BF16, "K_cache": BF16, "V_cache": BF16, "block_tables": "*i32", "context_lens": "*i32",
-         "partial_out": "*fp32", "partial_max": "*fp32", "partial_sum": "*fp32"},
-        {"GROUP": 4, "GROUP_PAD": 16, "HEAD_DIM": 128, "PAGE_SIZE": 16, "BLOCK_N": 64, "DOT_FP32": False,
-         "PRECISION": "tf32"},
-        floats=("scale_log2",), num_stages=2,
-    ),
-    "paged decode merge": lambda: compile_for_h100(
-        paged_decode._paged_decode_merge_kernel,
-        {"partial_out": "*fp32", "partial_max": "*fp32", "partial_sum": "*fp32", "O": BF16},
-        {"HEAD_DIM": 128, "SPLITS_PAD": 64},
-    ),
+    "block mean d80": lambda: compile_block_mean(80, 512),
+    "paged decode split": lambda: compile_paged_decode_split(128),
+    "paged decode split d80": lambda: compile_paged_decode_split(80),
+    "paged decode merge": lambda: compile_paged_decode_merge(128),
+    "paged decode merge d80": lambda: compile_paged_decode_merge(80),
     "rope": lambda: compile_for_h100(
         rope._rope_kernel,
         {"Q": BF16, "K": BF16, "positions": "*i64", "inv_freq": "*fp32"},

@@ -1,6 +1,7 @@
 """Random packed inputs, the tolerances the Triton kernels are held to per dtype, and the block-sparse
 reference (gate, then attention over the selected blocks)."""
 
+import math
 import os
 import subprocess
 import sys
@@ -43,6 +44,19 @@ def reference_block_sparse(q, k, v, *, block_size: int, top_k: int, cu_seqlens=N
     return block_sparse_reference.block_sparse_attention_with_blocks(
         q, k, v, selected, block_size=block_size, cu_seqlens=cu_seqlens
     )
+
+
+def float64_attention(q, k, v, allowed: torch.Tensor, scale: float | None = None):
+    """Attention of one sequence in float64: q (Lq, H, D), k/v (Lk, Hkv, D), ``allowed`` (Lq, Lk) or
+    (H, Lq, Lk) -> out (Lq, H, D), lse (H, Lq); a query with no allowed key gets 0 and -inf."""
+    group = q.shape[1] // k.shape[1]
+    scale = q.shape[2] ** -0.5 if scale is None else scale
+    qd = q.double().transpose(0, 1)
+    kd, vd = (x.double().transpose(0, 1).repeat_interleave(group, 0) for x in (k, v))
+    scores = (qd @ kd.transpose(1, 2) * scale).masked_fill(~allowed, -math.inf)
+    lse = torch.logsumexp(scores, dim=-1)
+    probs = torch.exp(scores - lse.nan_to_num(neginf=0.0)[..., None])
+    return (probs @ vd).transpose(0, 1), lse
 
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:

@@ -1,5 +1,7 @@
 """Triton block gating and block-sparse attention against the reference implementing the same rule."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from tests.kernels._inputs import (
     assert_close,
     assert_lse_close,
     cu_seqlens,
+    float64_attention,
     random_qkv,
     reference_block_sparse,
     run_long_strided_v,
@@ -101,6 +104,28 @@ def test_block_sparse_reads_values_whose_offsets_pass_int32():
     """v as a view of fused qkv: its token stride times the length passes 2**31 elements."""
     done = run_long_strided_v("block_sparse")
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr[-2000:])
+
+
+@pytest.mark.parametrize("head_dim", [80, 96])
+def test_head_dims_between_the_tile_widths_are_padded(triton_backend, head_dim):
+    """Head dim 80 or 96 runs in 128-wide tiles: the gate picks the reference's blocks and the attention over
+    them matches float64."""
+    q, k, v = random_qkv(head_dim, sum(LENGTHS), sum(LENGTHS), 4, 2, head_dim, torch.float16, triton_backend)
+    cu = cu_seqlens(LENGTHS, triton_backend)
+    selected = kernels.block_gate(q, k, block_size=16, top_k=2, cu_seqlens=cu)
+    assert torch.equal(selected, reference.block_gate(q, k, block_size=16, top_k=2, cu_seqlens=cu))
+    out, lse = kernels.block_sparse_attention(q, k, v, block_size=16, top_k=2, cu_seqlens=cu)
+    bounds = cu.tolist()
+    for batch, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        positions = torch.arange(stop - start)
+        chosen = selected[batch].cpu()[:, positions // 16]
+        in_chosen = (chosen[..., None] == (positions // 16)[None, None, None, :]).any(2)
+        allowed = in_chosen & (positions[None, None, :] <= positions[None, :, None])
+        expected, expected_lse = float64_attention(
+            q[start:stop].cpu(), k[start:stop].cpu(), v[start:stop].cpu(), allowed
+        )
+        assert_close(out[start:stop].cpu(), expected, torch.float16)
+        assert_lse_close(lse[:, start:stop].cpu().double(), expected_lse)
 
 
 def test_gpu_tiles_are_powers_of_two_that_fit_an_h100_for_every_block_size_and_head_dim():

@@ -1,5 +1,6 @@
 """Triton flash and sliding-window attention against the PyTorch reference (interpreter on the CPU)."""
 
+import itertools
 import math
 
 import pytest
@@ -13,6 +14,7 @@ from tests.kernels._inputs import (
     assert_close,
     assert_lse_close,
     cu_seqlens,
+    float64_attention,
     random_qkv,
     run_long_strided_v,
     strided,
@@ -122,3 +124,29 @@ def test_flash_reads_values_whose_offsets_pass_int32():
     """v as a view of fused qkv: its token stride times the length passes 2**31 elements."""
     done = run_long_strided_v("flash")
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr[-2000:])
+
+
+@pytest.mark.parametrize("head_dim", [80, 96])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+@pytest.mark.parametrize("mask", ["causal", "full", "window"])
+def test_head_dims_between_the_tile_widths_are_padded(triton_backend, head_dim, dtype, mask):
+    """Head dim 80 or 96 runs in 128-wide tiles whose padding reads zeros and is never stored."""
+    q, k, v = random_qkv(head_dim, sum(Q_LENGTHS), sum(Q_LENGTHS), 4, 2, head_dim, dtype, triton_backend)
+    cu = cu_seqlens(Q_LENGTHS, triton_backend)
+    if mask == "window":
+        out, lse = kernels.sliding_window_attention(q, k, v, window=7, cu_seqlens=cu)
+    else:
+        out, lse = kernels.flash_attention(q, k, v, causal=mask == "causal", cu_seqlens_q=cu, cu_seqlens_k=cu)
+    bounds = cu.tolist()
+    for start, stop in itertools.pairwise(bounds):
+        rows, cols = torch.arange(stop - start)[:, None], torch.arange(stop - start)[None, :]
+        allowed = torch.ones(stop - start, stop - start, dtype=torch.bool)
+        if mask != "full":
+            allowed &= cols <= rows
+        if mask == "window":
+            allowed &= cols > rows - 7
+        expected, expected_lse = float64_attention(
+            q[start:stop].cpu(), k[start:stop].cpu(), v[start:stop].cpu(), allowed
+        )
+        assert_close(out[start:stop].cpu(), expected, dtype)
+        assert_lse_close(lse[:, start:stop].cpu().double(), expected_lse)

@@ -7,7 +7,7 @@ import torch
 
 import kernels
 from kernels.paged_decode import kernel, reference
-from tests.kernels._inputs import assert_close, strided
+from tests.kernels._inputs import assert_close, float64_attention, strided
 
 PAGE_SIZE = 16
 
@@ -126,3 +126,25 @@ def test_cache_slots_past_the_context_may_hold_anything(monkeypatch, backend, ju
     out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens)
     assert torch.isfinite(out).all()
     assert_close(out, expected, torch.float32)
+
+
+@pytest.mark.parametrize("head_dim", [80, 96])
+@pytest.mark.parametrize("num_splits", [None, 3])
+def test_head_dims_between_the_tile_widths_are_padded(triton_backend, head_dim, num_splits):
+    """Head dim 80 or 96 runs in 128-wide tiles whose padding reads zeros and is never stored."""
+    q, k_cache, v_cache, tables, lens = _paged_inputs(
+        head_dim, [37, 20, 0, 5], 8, 2, head_dim, torch.float16, triton_backend
+    )
+    if num_splits is None:
+        out = kernels.paged_decode_attention(q, k_cache, v_cache, tables, lens)
+    else:
+        out = kernel.paged_decode_attention(
+            q, k_cache, v_cache, tables, lens, softmax_scale=head_dim**-0.5, num_splits=num_splits
+        )
+    for row, length in enumerate(lens.tolist()):
+        pages = tables[row].long().cpu()
+        keys, values = (cache.cpu()[pages].flatten(0, 1)[:length] for cache in (k_cache, v_cache))
+        expected, _ = float64_attention(
+            q[row : row + 1].cpu(), keys, values, torch.ones(1, length, dtype=torch.bool)
+        )
+        assert_close(out[row : row + 1].cpu(), expected, torch.float16)
