@@ -28,6 +28,8 @@ _YEAR_PERIOD = re.compile(
     r"\b(?:(?:full[- ]year|fiscal(?:\s+year)?|FY|for the year|calendar(?:\s+year)?|year)\s*'?(?P<year>(?:19|20)?\d\d)\b|(?P<fy>full[- ]year|fiscal year|FY|annual|for the year)\b)",
     re.IGNORECASE,
 )
+# The quarter or fiscal year after the call's: "next quarter", "next fiscal year".
+_NEXT = re.compile(r"\bnext\s+(?:fiscal\s+)?(?P<unit>quarter|year)\b(?!\s+or\s+(?:so|two)\b)", re.IGNORECASE)
 _YEAR_ALONE = re.compile(
     r"(?:\b(?:in|for|during|of)\s+|^|(?<=[.;:]\s))(?P<year>(?:19|20)\d\d)\b(?!\s*(?:%|percent))"
     r"|\b(?P<year_before>(?:19|20)\d\d)(?=\s+(?:[\w-]+\s+){0,2}(?:guidance|outlook|forecast|earnings|revenues?|sales|eps|"
@@ -57,9 +59,11 @@ def period_of(
 ) -> str | None:
     """The period a figure at `position` of a sentence speaks of ("Q3 2021", "FY2021").
 
-    The nearest period named before the figure wins; one named after it counts unless it is a comparison
-    ("compared to the second quarter of 2020"); else the call's own period. A comparison figure ("compared to
-    $139 million last year") takes the prior period.
+    A period named right after the figure, or after the figure joined to it ("a loss of $249.8 million or $2.72
+    per share for the third quarter of 2020"), wins; else the nearest one named before it; one named further
+    after it counts unless it is a comparison ("compared to the second quarter of 2020"); else the call's own
+    period. "Next quarter" and "next year" are the quarter and fiscal year after the call's. A comparison figure
+    ("compared to $139 million last year", "$1.6 billion in Q3 last year") takes the prior period.
     """
     if position is not None:
         prior = _prior_period(sentence, position, default_quarter, default_year, guidance)
@@ -93,12 +97,12 @@ _PRIOR_BEFORE = re.compile(
 )
 
 # The prior year's period named right after a figure: "$21.7 million in the prior year's second quarter",
-# "1.21 for the third quarter of last year".
+# "1.21 for the third quarter of last year", "$1.6 billion in Q3 last year", "in the first quarter a year ago".
 _PRIOR_AFTER = re.compile(
     r",?\s+(?:in|for|during)\s+the\s+(?:(?:prior|previous|last)[- ]year(?:'s)?|year[- ]ago|same)\s+"
     r"(?:(?P<word>first|second|third|fourth)\s+)?(?:fiscal\s+)?quarter\b"
-    r"|,?\s+(?:in|for|during)\s+the\s+(?P<word2>first|second|third|fourth)\s+(?:fiscal\s+)?quarter\s+(?:of\s+)?"
-    r"(?:last|the\s+prior|the\s+previous)\s+year\b",
+    r"|,?\s+(?:in|for|during)\s+(?:the\s+(?P<word2>first|second|third|fourth)\s+(?:fiscal\s+)?quarter|"
+    r"(?:fiscal\s+)?Q(?P<q2>[1-4]))\s+(?:(?:of\s+)?(?:last|the\s+prior|the\s+previous)\s+year|a\s+year\s+(?:ago|earlier))\b",
     re.IGNORECASE,
 )
 
@@ -131,7 +135,7 @@ def _prior_period(
     else:
         if not _COMPARED_BEFORE.search(sentence[max(0, position - 70) : position]):
             return None
-        named = _dated_period_right_after(sentence, end)
+        named = _period_right_after(sentence, end)
         if named:
             period = _period_named(named.group(0), default_quarter, default_year, guidance)
             return _part_named_before(sentence, position, period) or period
@@ -140,9 +144,11 @@ def _prior_period(
             return None
         a_quarter_back = bool(marker.group("quarter") or marker.group("sequential"))
     current = _period_at(sentence[:position], default_quarter, default_year, guidance, position)
-    quarter_named = prior_after and (prior_after.group("word") or prior_after.group("word2"))
+    quarter_named = prior_after and (
+        prior_after.group("word") or prior_after.group("word2") or prior_after.group("q2")
+    )
     if quarter_named and current and re.fullmatch(r"Q[1-4] (?:19|20)\d\d", current):
-        current = f"Q{_QUARTER_WORDS[quarter_named.lower()]} {current[3:]}"
+        current = f"Q{_QUARTER_WORDS.get(quarter_named.lower(), quarter_named)} {current[3:]}"
     return previous_period(current, quarter=a_quarter_back)
 
 
@@ -166,14 +172,14 @@ def previous_period(period: str | None, quarter: bool) -> str | None:
 
 def _periods_named(sentence: str, guidance: bool, start: int = 0) -> list[re.Match[str]]:
     """Halves, quarters and years the sentence names from `start` (a bare year only in a forecast), by kind."""
-    patterns = (_HALF, _QUARTER, _YEAR_PERIOD, *((_YEAR_ALONE,) if guidance else ()))
+    patterns = (_HALF, _QUARTER, _NEXT, _YEAR_PERIOD, *((_YEAR_ALONE,) if guidance else ()))
     return [match for pattern in patterns for match in pattern.finditer(sentence, start)]
 
 
 def _period_at(
     sentence: str, default_quarter: str | None, default_year: str | None, guidance: bool, position: int
 ) -> str | None:
-    named_next = _dated_period_right_after(sentence, _figure_end(sentence, position))
+    named_next = _period_right_after(sentence, _figure_end(sentence, position))
     if named_next:
         named = _period_named(named_next.group(0), default_quarter, default_year, guidance)
         return _part_named_before(sentence, position, named) or named
@@ -183,7 +189,7 @@ def _period_at(
         before += [m for m in _THIS_QUARTER.finditer(sentence) if m.end() <= position]
     before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
     if before:
-        dated = [m for m in before if re.search(r"\d", m.group(0))]
+        dated = [m for m in before if m.re is _NEXT or re.search(r"\d", m.group(0))]
         nearest = max(dated or before, key=lambda m: m.end())
         # "fourth quarter 2021 ... and full-year earnings of": the full year named nearer is the period.
         full_year = max(before, key=lambda m: m.end())
@@ -310,6 +316,9 @@ def _period_named(
     if half:
         number, year = _half_parts(half)
         return _part_of_year("H", number, 2 * number, year, default_quarter, default_year, guidance)
+    upcoming = _NEXT.search(sentence)
+    if upcoming:
+        return _next_after_call(upcoming.group("unit").lower(), default_quarter, default_year)
     annual = _YEAR_PERIOD.search(sentence)
     if annual:
         year = _full_year(annual.group("year"))
@@ -342,16 +351,49 @@ def _part_of_year(
     return f"{prefix}{number} {year}" if year else f"{prefix}{number}"
 
 
+def _next_after_call(unit: str, default_quarter: str | None, default_year: str | None) -> str | None:
+    """The quarter (`unit` "quarter") or fiscal year after the call's."""
+    if unit == "year":
+        return f"FY{int(default_year) + 1}" if default_year else None
+    own = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", default_quarter or "")
+    if not own:
+        return None
+    number, year = int(own.group(1)), int(own.group(2))
+    return f"Q{number + 1} {year}" if number < 4 else f"Q1 {year + 1}"
+
+
+# A figure joined to the one before it, whose period both share: "a loss of $249.8 million or $2.72 per diluted
+# common share for the third quarter of 2020".
+_COMPANION = re.compile(r",?\s*(?:or|and)\s+(?=[-$€£¥(\d])", re.IGNORECASE)
+
+
+def _period_right_after(sentence: str, position: int) -> re.Match[str] | None:
+    """The period that follows a figure ending at `position` within a few words, or follows the figure joined to
+    it ("or $2.72 per share for the third quarter of 2020")."""
+    named = _dated_period_right_after(sentence, position)
+    if named:
+        return named
+    companion = _COMPANION.match(sentence, position)
+    return _dated_period_right_after(sentence, _figure_end(sentence, companion.end())) if companion else None
+
+
+# What stands between a figure and a quarter, a half or the next period named without a year that is its period.
+_UNDATED_GAP = re.compile(r"\s*(?:(?:in|for|during)\s+(?:the\s+)?)?", re.IGNORECASE)
+
+
 def _dated_period_right_after(sentence: str, position: int) -> re.Match[str] | None:
-    """A period with a year that follows a figure within a few words ("a rate of 5.5% in 2020")."""
-    for pattern in (_QUARTER, _HALF, _YEAR_PERIOD, _YEAR_ALONE):
+    """A period that follows a figure: one with a year within a few words ("a rate of 5.5% in 2020"), or a
+    quarter, a half or the next quarter or year right after it or after "in", "for" or "during" ("$2.2 billion
+    in the fourth quarter", "in Q4", "next quarter")."""
+    for pattern in (_QUARTER, _HALF, _NEXT, _YEAR_PERIOD, _YEAR_ALONE):
         match = pattern.search(sentence, position, position + 40)
-        if (
-            match
-            and re.search(r"\d", match.group(0))
-            and re.fullmatch(r"[\s%a-z]{0,15}", sentence[position : match.start()], re.IGNORECASE)
-            and not _COMPARISON.search(sentence[position : match.start()])
-        ):
+        if match is None:
+            continue
+        gap = sentence[position : match.start()]
+        if re.search(r"\d", match.group(0)):
+            if re.fullmatch(r"[\s%a-z]{0,15}", gap, re.IGNORECASE) and not _COMPARISON.search(gap):
+                return match
+        elif pattern in (_QUARTER, _HALF, _NEXT) and _UNDATED_GAP.fullmatch(gap):
             return match
     return None
 
@@ -385,9 +427,14 @@ def _guidance_year(default_quarter: str | None, default_year: str | None) -> str
 
 
 def period_mention(sentence: str, guidance: bool = False) -> str | None:
-    """The first explicit period a sentence names (a quarter, a half, or a fiscal or full year; in guidance also
-    a year alone, "for 2021"), as written."""
-    match = _QUARTER.search(sentence) or _HALF.search(sentence) or _YEAR_PERIOD.search(sentence)
+    """The first explicit period a sentence names (a quarter, a half, the next quarter or year, or a fiscal or full
+    year; in guidance also a year alone, "for 2021"), as written."""
+    match = (
+        _QUARTER.search(sentence)
+        or _HALF.search(sentence)
+        or _NEXT.search(sentence)
+        or _YEAR_PERIOD.search(sentence)
+    )
     if match is None and guidance:
         match = _YEAR_ALONE.search(sentence)
     return match.group(0) if match else None

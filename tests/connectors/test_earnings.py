@@ -591,6 +591,40 @@ def test_comparison_figures_and_periods_named_right_after_them(sentence, positio
 
 
 @pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Next quarter we expect revenue of $2.1 billion.", [("$2.1 billion", "Q4 2021")]),
+        ("For next year, we expect revenue of $9.1 billion.", [("$9.1 billion", "FY2022")]),
+        ("We expect revenue of $2.1 billion next quarter.", [("$2.1 billion", "Q4 2021")]),
+        ("For the next fiscal year, we expect revenue of $9.1 billion.", [("$9.1 billion", "FY2022")]),
+        (
+            "Revenue in Q3 was $1.8 billion compared to $1.6 billion in Q3 last year.",
+            [("$1.8 billion", "Q3 2021"), ("$1.6 billion", "Q3 2020")],
+        ),
+        (
+            "We expect revenue to grow from $2.0 billion in the third quarter to $2.2 billion to $2.3 billion in "
+            "the fourth quarter.",
+            [("$2.0 billion", "Q3 2021"), ("$2.2 billion to $2.3 billion", "Q4 2021")],
+        ),
+        (
+            "For the third quarter of 2021, we reported non-GAAP operating income of $79.5 million or $0.85 per "
+            "diluted common share compared to a loss of $249.8 million or $2.72 per diluted common share for the "
+            "third quarter of 2020.",
+            [
+                ("$79.5 million", "Q3 2021"),
+                ("$0.85 per diluted common share", "Q3 2021"),
+                ("$249.8 million", "Q3 2020"),
+                ("$2.72 per diluted common share", "Q3 2020"),
+            ],
+        ),
+    ],
+)
+def test_next_periods_prior_year_quarters_and_periods_after_a_companion_figure(sentence, expected):
+    result = run_connector("earnings", [Document("ACME_q3_2021", "Jane Doe -- CFO: " + sentence)])
+    assert [(m["span"]["quote"], m["period"]) for m in result["metrics"]] == expected
+
+
+@pytest.mark.parametrize(
     "sentence",
     [
         "Adjusted operating income is expected to be $46 million, excluding $10 million of cost actions.",
