@@ -373,9 +373,24 @@ def _reuters_bullet(metric: dict) -> dict:
 _QUARTER_WORD = re.compile(r"^q[1-4] ")
 
 
-def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
+def _before_call(period: str | None, quarter: str | None, year: str | None) -> bool:
+    """Whether a figure's period ends before the call's quarter ("Q3 2020", "H1 2021" or "FY2020" on a Q3 2021
+    call), which a bullet naming only "q3" or "fy" would state as the call's."""
+    own = re.fullmatch(r"Q([1-4]) ((?:19|20)\d\d)", quarter or "")
+    part = re.fullmatch(r"([QH])([1-4]) ((?:19|20)\d\d)", period or "")
+    if own and part:
+        last_quarter = int(part.group(2)) * (2 if part.group(1) == "H" else 1)
+        return (int(part.group(3)), last_quarter) < (int(own.group(2)), int(own.group(1)))
+    annual = re.fullmatch(r"FY((?:19|20)\d\d)", period or "")
+    return bool(annual and year and int(annual.group(1)) < int(year))
+
+
+def salient_summary(
+    metrics: list[dict], limit: int = 6, quarter: str | None = None, year: str | None = None
+) -> list[dict]:
     """Reuters-style bullets ("q3 revenue rose 12 percent to $1.2 billion.") for the figures the salience model
-    ranks highest, one per metric and kind, at least three; every number is copied from a span.
+    ranks highest, one per metric and kind, at least three; every number is copied from a span. An actual
+    figure of a period before the call's (`quarter`, `year`: a year-ago comparison) gets no bullet.
 
     Like a Reuters summary, the bullets open with a headline that restates the highest-ranked per-share result
     as a quarterly figure ("qtrly adjusted earnings per share $1.23.")."""
@@ -386,6 +401,8 @@ def salient_summary(metrics: list[dict], limit: int = 6) -> list[dict]:
     for metric in ranked:
         key = (metric["metric"], metric["kind"])
         if key in used or metric["metric"] not in _REUTERS_LABELS:
+            continue
+        if metric["kind"] == "actual" and _before_call(metric["period"], quarter, year):
             continue
         if (
             metric["salience"] < SALIENCE_FLOOR
@@ -546,7 +563,11 @@ def analyse_call(document: Document, run: RunContext, learned: bool = True) -> d
         "metrics": metrics,
         "guidance": guidance_moves,
         "qa": qa,
-        "summary": salient_summary(metrics) if use_model else build_summary(metrics, guidance_moves),
+        "summary": (
+            salient_summary(metrics, quarter=default_quarter, year=default_year)
+            if use_model
+            else build_summary(metrics, guidance_moves)
+        ),
         "tone": _section_tone(document, turns, roles),
         "qa_start": next((turn.start for turn in turns if turn.section == QA), len(text)),
         "period": {"quarter": default_quarter, "fiscal_year": default_year, "source": period_source},

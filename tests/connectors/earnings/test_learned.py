@@ -114,6 +114,34 @@ def test_a_summary_without_a_quarter_per_share_result_has_no_headline():
     ]
 
 
+def test_the_summary_states_no_earlier_periods_figure_as_the_calls():
+    text = (Path(__file__).parents[2] / "data" / "ectsum" / "calls" / "AEL_q3_2021.txt").read_text("utf-8")
+    result = run_connector("earnings", [Document("AEL_q3_2021", text)])
+    figures = {figure["span"]["start"]: figure for figure in result["metrics"]}
+    stated = [
+        (bullet["text"], figures[span["start"]]["period"])
+        for bullet in result["summary"]
+        for span in bullet["spans"]
+        if span["start"] in figures and figures[span["start"]]["kind"] == "actual"
+    ]
+    assert stated and all(period in ("Q3 2021", "FY2021") for _, period in stated), stated
+
+
+def test_an_earlier_periods_figure_gets_no_bullet():
+    from connectors.earnings.connector import salient_summary
+
+    figures = [
+        _figure("eps", "$2.72", 0.9, period="Q3 2020"),
+        _figure("revenue", "$1.2 billion", 0.8),
+        _figure("adjusted_eps", "$0.85", 0.7),
+    ]
+    assert [bullet["text"] for bullet in salient_summary(figures, quarter="Q3 2021", year="2021")] == [
+        "qtrly adjusted earnings per share $0.85.",
+        "q3 revenue $1.2 billion.",
+        "q3 adjusted earnings per share $0.85.",
+    ]
+
+
 def test_the_classifier_keeps_metrics_it_was_never_trained_on(monkeypatch):
     from connectors.earnings import connector
 
