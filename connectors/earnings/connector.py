@@ -329,15 +329,17 @@ _LOSS_LABELS = {
     "adjusted_eps": ("earnings per share", "loss per share"),
     "net_income": ("net income", "net loss"),
 }
-_NEGATIVE_WORDS = re.compile(r"^(?:negative|minus)\s+|^[-(]", re.IGNORECASE)
+_NEGATIVE_WORDS = re.compile(r"^(?:negative|minus)\s+|^-", re.IGNORECASE)
+# Accounting's brackets around a loss: "(0.12)", "$(0.12)", "($0.12)", "$(15) million".
+_BRACKETED = re.compile(r"\((?P<number>(?:US\$|[$€£¥])?\s?\d[\d,.]*)\)")
 _BETWEEN = re.compile(r"^between\s++(.+?)(?<!\s)\s++and\s+", re.IGNORECASE)
 
 
 def _reuters_value(quote: str, loss: bool) -> str:
     """A quoted value as a bullet writes it: "$0.60 to $0.65" for "between $0.60 and $0.65 per share", "$0.04"
-    for a loss quoted as "negative $0.04"."""
+    for a loss quoted as "negative $0.04" or "$(0.04)"."""
     value = _BETWEEN.sub(r"\1 to ", _PER_SHARE.sub("", quote))
-    return _NEGATIVE_WORDS.sub("", value).rstrip(")") if loss else value
+    return _BRACKETED.sub(r"\g<number>", _NEGATIVE_WORDS.sub("", value)) if loss else value
 
 
 def _reuters_bullet(metric: dict) -> dict:

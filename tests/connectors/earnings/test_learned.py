@@ -142,6 +142,17 @@ def test_an_earlier_periods_figure_gets_no_bullet():
     ]
 
 
+def test_a_loss_in_accounting_brackets_is_written_without_them():
+    text = (
+        "Jane Doe -- CFO: Revenue for the third quarter was $2.1 billion, up 4%. GAAP diluted EPS was $(0.12) for "
+        "the quarter, and the net loss was ($15.2) million."
+    )
+    result = run_connector("earnings", [Document("ACME_q3_2021", text)])
+    texts = [bullet["text"] for bullet in result["summary"]]
+    assert "qtrly gaap loss per share $0.12." in texts
+    assert all("(" not in text and ")" not in text for text in texts), texts
+
+
 def test_the_classifier_keeps_metrics_it_was_never_trained_on(monkeypatch):
     from connectors.earnings import connector
 
