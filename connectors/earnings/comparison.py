@@ -7,6 +7,7 @@ import itertools
 import re
 
 from connectors.earnings.periods import period_mention
+from connectors.earnings.tables import is_per_share
 
 KPI_ORDER = (
     "revenue",
@@ -71,7 +72,7 @@ def headline_rank(entry: dict, qa_start: int) -> tuple[bool, bool, float, int]:
     learned model's probability that a summary states it, where the model ran), the first."""
     return (
         entry["span"]["start"] >= qa_start,
-        entry["unit"] == "USD_per_share" and "respectively" in entry["sentence"]["quote"],
+        is_per_share(entry["unit"]) and "respectively" in entry["sentence"]["quote"],
         -entry.get("salience", 0.0),
         entry["span"]["start"],
     )

@@ -13,7 +13,7 @@ from connectors.earnings.learned import provenance as learned_provenance
 from connectors.earnings.periods import call_period, carried_mention, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.table_figures import CellFigure, table_figures
-from connectors.earnings.tables import UNSEEN_BY_CLASSIFIER, fits_unit
+from connectors.earnings.tables import UNSEEN_BY_CLASSIFIER, fits_unit, is_per_share
 from connectors.earnings.tone import tone_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_call
 from connectors.grids import find_grids, grid_at
@@ -352,7 +352,7 @@ def _reuters_bullet(metric: dict) -> dict:
         label = "non-gaap earnings per share"
     elif metric["metric"] == "eps" and re.search(r"(?<!non-)\bgaap\b", said):
         label = "gaap earnings per share"
-    if metric["metric"] == "ffo" and metric["unit"] != "USD_per_share":
+    if metric["metric"] == "ffo" and not is_per_share(metric["unit"]):
         label = "ffo"
     if metric["value"] < 0 and metric["metric"] in _LOSS_LABELS:
         label = label.replace(*_LOSS_LABELS[metric["metric"]])
@@ -416,7 +416,7 @@ def salient_summary(
         if (
             headline is None
             and metric["kind"] == "actual"
-            and metric["unit"] == "USD_per_share"
+            and is_per_share(metric["unit"])
             and _QUARTER_WORD.match(bullet["text"])
         ):
             headline = {**bullet, "text": _QUARTER_WORD.sub("qtrly ", bullet["text"])}

@@ -16,8 +16,11 @@ from connectors.earnings.tables import (
     POINTS_UNITS,
     RANGE,
     RATIO_METRICS,
+    currency_of,
     fits_unit,
+    is_per_share,
     parse_number,
+    per_share_unit,
 )
 
 _CHANGE_WORDS = re.compile(
@@ -322,6 +325,7 @@ class _Scan:
 
     sentence: str
     offset: int
+    currency: str = "USD"
     figures: list[Figure] = field(default_factory=list)
     pending_change: dict | None = None
     pending_metric: str | None = None
@@ -334,15 +338,18 @@ class _Scan:
 
 def extract_figures(sentence: str, offset: int) -> list[Figure]:
     """Figures of one sentence (offsets shifted by `offset`): ranges first, then every other number as a change
-    (a percentage or points after a change word) or a level, each with its metric, change and sign."""
-    scan = _Scan(sentence, offset)
+    (a percentage or points after a change word) or a level, each with its metric, change and sign. An amount
+    written without its currency is in the one currency the sentence's other amounts name, else in dollars."""
+    numbers = list(NUMBER.finditer(sentence))
+    named = {currency_of(match) for match in numbers} - {None}
+    scan = _Scan(sentence, offset, named.pop() if len(named) == 1 else "USD")
     taken: list[tuple[int, int]] = []
     for match in RANGE.finditer(sentence):
         figure = _range_figure(scan, match)
         if figure is not None:
             scan.figures.append(figure)
             taken.append((match.start(), match.end()))
-    for match in NUMBER.finditer(sentence):
+    for match in numbers:
         if not any(start <= match.start() < end for start, end in taken):
             _read_number(scan, match)
     if _RESPECTIVELY.search(sentence):
@@ -437,13 +444,25 @@ _CHANGED_TO_BEFORE = re.compile(
 )
 
 
+def _joined_per_share(match: re.Match[str], low_unit: str, high_unit: str) -> tuple[str, str]:
+    """The units of a range's ends where one is an amount and the other an amount per share in its currency or
+    in none ("$4.80 to $4.90 per share", "€4.80 to 4.90 per share"): both per share in that currency."""
+    for money, other, prefix in ((low_unit, high_unit, "h_"), (high_unit, low_unit, "l_")):
+        if (
+            money in CURRENCY_UNITS
+            and is_per_share(other)
+            and (other == per_share_unit(money) or currency_of(match, prefix) is None)
+        ):
+            return per_share_unit(money), per_share_unit(money)
+    return low_unit, high_unit
+
+
 def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     """The figure of a range ("$9.55 to $9.70 billion", "up 3% to 5%"): its midpoint, with `low` and `high`."""
     sentence = scan.sentence
     low, low_unit, low_scale = parse_number(match, "l_")
     high, high_unit, high_scale = parse_number(match, "h_")
-    if {low_unit, high_unit} == {"USD", "USD_per_share"}:
-        low_unit = high_unit = "USD_per_share"
+    low_unit, high_unit = _joined_per_share(match, low_unit, high_unit)
     unit = high_unit if high_unit != "count" else low_unit
     scale = high_scale if high_scale != 1.0 else low_scale
     if low_scale not in (1.0, scale):
@@ -453,7 +472,7 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     if low_unit in ("percent", *POINTS_UNITS) and high_unit == "count":
         return None
     if _bare_amount(sentence, match, unit, scale):
-        unit = "USD"
+        unit = scan.currency
     counted = _counted_metric(sentence, match, _metric_after(sentence, match.end()))
     if (
         (unit == "count" and counted is None)
@@ -481,9 +500,9 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         or _metric_after(sentence, match.end(), unit != "percent")
         or _metric_before(sentence, match.start())
     )
-    if metric is None and unit == "USD" and scale == 1.0 and high < 100:
+    if metric is None and unit in CURRENCY_UNITS and scale == 1.0 and high < 100:
         metric = _forecast_cents_metric(sentence, match.start(), match.end())
-    if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
+    if is_per_share(unit) and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
     if metric == "eps" and (
         _ADJUSTED_BASIS.search(sentence[max(0, match.start() - 120) : match.start()])
@@ -508,8 +527,8 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         metric = metric + "_growth"
     elif metric is None or not fits_unit(metric, unit):
         return None
-    if unit == "USD" and metric in ("eps", "adjusted_eps"):
-        unit = "USD_per_share"
+    if unit in CURRENCY_UNITS and metric in ("eps", "adjusted_eps"):
+        unit = per_share_unit(unit)
     if metric in INCOME_METRICS and _is_loss(sentence, match.start(), match.end()):
         low, high = -abs(high), -abs(low)
     change = {"low": low, "high": high, "unit": unit} if growth else None
@@ -655,13 +674,14 @@ def _number_metric(
     if unit in POINTS_UNITS and not (metric and fits_unit(metric, unit)):
         metric = _metric_before(sentence, match.start(), unit)
     metric = growth_metric or metric
-    if unit == "USD_per_share" and metric not in PER_SHARE_METRICS:
+    if is_per_share(unit) and metric not in PER_SHARE_METRICS:
         metric = _per_share_metric(sentence, match.start())
-    if metric is None and unit == "USD" and not match.group("scale") and parse_number(match)[0] < 100:
+    money = unit in CURRENCY_UNITS
+    if metric is None and money and not match.group("scale") and parse_number(match)[0] < 100:
         metric = _forecast_cents_metric(sentence, match.start(), match.end())
-    amount = unit in ("USD", "count") and not named_after
+    amount = (money or unit == "count") and not named_after
     earnings = _EARNINGS_BEFORE.search(before) if amount else None
-    if earnings and metric is None and unit == "USD" and not match.group("scale"):
+    if earnings and metric is None and money and not match.group("scale"):
         metric = "adjusted_eps" if earnings.group("adjusted") else "eps"
     elif amount and parse_number(match)[2] >= 1e6 and (earnings or _EARNED_BEFORE.search(before)):
         metric = "adjusted_net_income" if earnings and earnings.group("adjusted") else "net_income"
@@ -735,15 +755,15 @@ def _add_level(
     sentence = scan.sentence
     if metric is None or not fits_unit(metric, unit):
         return
-    if unit == "USD" and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
-        unit = "USD_per_share"
+    if unit in CURRENCY_UNITS and metric in ("eps", "adjusted_eps", "book_value_per_share") and scale == 1.0:
+        unit = per_share_unit(unit)
     shares_bought = (
         metric == "share_repurchase"
         and bool(_SHARES_AFTER.match(sentence[match.end() :]))
         and not _SHARE_COUNT.search(sentence[max(0, match.start() - 80) : match.start()])
     )
-    if _bare_amount(sentence, match, unit, scale) and fits_unit(metric, "USD"):
-        unit = "USD"
+    if _bare_amount(sentence, match, unit, scale) and fits_unit(metric, scan.currency):
+        unit = scan.currency
     if unit == "count" and metric not in _COUNTED and not shares_bought:
         return
     if metric in INCOME_METRICS and (

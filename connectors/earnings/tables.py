@@ -146,15 +146,64 @@ METRICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _PER_SHARE = r"(?:per|a) (?:(?:fully )?diluted )?(?:common )?share"
+# Currencies: ISO codes said before or after an amount ("EUR 3.4 billion", "30 million GBP"), the letters before
+# a dollar sign ("C$1.2 billion", "A$", "US$"), the signs, and currencies named after an amount ("3.4 billion
+# euros", "250 million Canadian dollars").
+_CODES = (
+    "USD",
+    "EUR",
+    "GBP",
+    "JPY",
+    "CHF",
+    "CAD",
+    "AUD",
+    "NZD",
+    "CNY",
+    "HKD",
+    "SGD",
+    "INR",
+    "SEK",
+    "NOK",
+    "DKK",
+)
+_DOLLAR_PREFIXES = {
+    "US": "USD",
+    "C": "CAD",
+    "CA": "CAD",
+    "CAD": "CAD",
+    "A": "AUD",
+    "AU": "AUD",
+    "AUD": "AUD",
+    "NZ": "NZD",
+    "HK": "HKD",
+    "S": "SGD",
+    "SG": "SGD",
+}
+_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_NAMED_AFTER = {
+    "USD": r"(?:US|U\.S\.)\s+dollars?",
+    "CAD": r"Canadian\s+dollars?",
+    "AUD": r"Australian\s+dollars?",
+    "EUR": r"euros?",
+    "GBP": r"pounds?\s+sterling",
+    "JPY": r"yen",
+    "CHF": r"Swiss\s+francs?",
+}
+_CURRENCY_BEFORE = (
+    rf"(?-i:(?<![A-Za-z])(?:{'|'.join(sorted(_DOLLAR_PREFIXES, key=len, reverse=True))})\$"
+    rf"|[$€£¥₹]|(?<![A-Za-z])(?:{'|'.join(_CODES)})(?:\s|(?=\d)))"
+)
+_CURRENCY_AFTER = rf"(?-i:{'|'.join(_CODES)})\b|(?:{'|'.join(_NAMED_AFTER.values())})\b"
 # Digits are read in bounded groups (up to 15 before the point, 15 after, five thousands groups), and never
 # from inside a longer run of digits, so that a range over a long run of digits is not tried from every digit.
 # A number is negative after a minus sign or word, or in accounting's brackets, which close right after its
 # digits: "(0.12)", "$(0.12)", "($0.12)", "(1.3)%", "$(15) million". A bracket that holds more than the number
 # opens an aside, "($1.0 billion last year)", "(5% of Net Sales)", "($1.0 billion)": those numbers are positive.
 _NUMBER = (
-    r"(?:(?P<neg>(?<![A-Za-z])-|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>US\$|\$|€|£|¥)\s?(?P<copen>\()?)?"
+    rf"(?:(?P<neg>(?<![A-Za-z])-|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>{_CURRENCY_BEFORE})\s?(?P<copen>\()?)?"
     r"(?P<value>(?<!\d)(?:\d{1,3}(?:,\d{3}){1,5}|\d{1,15}(?!\d))(?:\.\d{1,15})?)(?(open)\))(?(copen)\))"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
+    rf"(?:\s?(?P<currency_after>{_CURRENCY_AFTER}))?"
     rf"(?:\s?(?P<unit>%|percentage points?|percent|per\s?cent|basis points?|bps|dollars?(?:\s{_PER_SHARE})?|cents?|{_PER_SHARE}))?"
 )
 NUMBER = re.compile(_NUMBER, re.IGNORECASE)
@@ -170,7 +219,7 @@ RANGE = re.compile(
 )
 # Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
 POINTS_UNITS = ("basis_points", "percentage_points")
-CURRENCY_UNITS = ("USD", "EUR", "GBP", "JPY")
+CURRENCY_UNITS = _CODES
 # Nouns that name a count only right beside its number ("5,400 customers", "close approximately 75 stores"), never
 # a metric for other figures of their sentence.
 COUNT_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -243,12 +292,37 @@ INCOME_METRICS = frozenset(
 )
 
 
+def currency_of(match: re.Match[str], prefix: str = "") -> str | None:
+    """The currency code a NUMBER match names before or after its digits ("C$" is CAD, "euros" EUR), or None."""
+    before = (match.group(prefix + "currency") or "").strip()
+    after = (match.group(prefix + "currency_after") or "").strip()
+    if before in _SIGNS:
+        return _SIGNS[before]
+    if before:
+        return _DOLLAR_PREFIXES[before[:-1]] if before.endswith("$") else before
+    if after in _CODES:
+        return after
+    if after:
+        return next(code for code, words in _NAMED_AFTER.items() if re.fullmatch(words, after, re.IGNORECASE))
+    return None
+
+
+def per_share_unit(currency: str) -> str:
+    """The unit of an amount per share in `currency` ("USD_per_share"); an amount per share stays as it is."""
+    return currency if is_per_share(currency) else f"{currency}_per_share"
+
+
+def is_per_share(unit: str) -> bool:
+    return unit.endswith("_per_share")
+
+
 def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, float]:
-    """(value, unit, scale) of a NUMBER match; `prefix` names the groups of a range end (l_ or h_)."""
+    """(value, unit, scale) of a NUMBER match; `prefix` names the groups of a range end (l_ or h_). An amount
+    per share is in its own currency ("€0.45 per share" is EUR_per_share), in dollars when it names none."""
     group = lambda name: match.group(prefix + name)
     value = float(group("value").replace(",", ""))
     unit_text = (group("unit") or "").lower()
-    currency = group("currency")
+    currency = currency_of(match, prefix)
     scale_text = (group("scale") or "").lower()
     scale = SCALES.get(scale_text, 1.0)
     if unit_text in ("%", "percent", "per cent", "percent"):
@@ -262,9 +336,9 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
     elif unit_text.startswith("cent"):
         unit, value = "USD_per_share", value / 100
     elif unit_text.startswith(("per", "a ")):
-        unit = "USD_per_share"
+        unit = per_share_unit(currency or "USD")
     elif currency:
-        unit = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}[currency]
+        unit = currency
     else:
         unit = "count"
     if group("neg") or group("open") or group("copen"):
@@ -275,7 +349,7 @@ def parse_number(match: re.Match[str], prefix: str = "") -> tuple[float, str, fl
 def fits_unit(metric: str, unit: str) -> bool:
     """Whether a figure in `unit` can measure `metric` (a margin is a percentage, EPS an amount per share)."""
     if metric in PER_SHARE_METRICS:
-        return unit in ("USD", "USD_per_share", "EUR", "GBP")
+        return unit in CURRENCY_UNITS or is_per_share(unit)
     if metric in COUNT_METRICS:
         return unit == "count"
     if metric.endswith("margin") or metric in PERCENT_METRICS:

@@ -719,6 +719,39 @@ def test_comparison_figure_far_after_versus():
     assert period_of(sentence, "Q2 2021", "2021", False, sentence.index("$1.25")) == "Q2 2020"
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Revenue was EUR 3.4 billion in the quarter.", [("revenue", 3.4, "EUR", 1e9)]),
+        ("Net income was GBP 30 million in the quarter.", [("net_income", 30.0, "GBP", 1e6)]),
+        ("Revenue was C$1.2 billion in the quarter.", [("revenue", 1.2, "CAD", 1e9)]),
+        (
+            "Revenue was A$2.3 billion, or US$1.6 billion.",
+            [("revenue", 2.3, "AUD", 1e9), ("revenue", 1.6, "USD", 1e9)],
+        ),
+        ("Revenue was CHF1.2 billion.", [("revenue", 1.2, "CHF", 1e9)]),
+        ("Revenue was 3.4 billion euros.", [("revenue", 3.4, "EUR", 1e9)]),
+        ("Revenue was 250 million Canadian dollars.", [("revenue", 250.0, "CAD", 1e6)]),
+        ("Diluted earnings per share were €0.45 per share.", [("eps", 0.45, "EUR_per_share", 1.0)]),
+        ("Adjusted EPS was £1.10.", [("adjusted_eps", 1.1, "GBP_per_share", 1.0)]),
+        (
+            "We expect adjusted earnings per share of €4.80 to €4.90 per share.",
+            [("adjusted_eps", 4.85, "EUR_per_share", 1.0)],
+        ),
+        (
+            "Revenue was €3.4 billion and net income was 300 million.",
+            [("revenue", 3.4, "EUR", 1e9), ("net_income", 300.0, "EUR", 1e6)],
+        ),
+        (
+            "Revenue was $3.4 billion and EPS was $0.45.",
+            [("revenue", 3.4, "USD", 1e9), ("eps", 0.45, "USD_per_share", 1.0)],
+        ),
+    ],
+)
+def test_amounts_in_other_currencies_keep_their_currency(sentence, expected):
+    assert _figures(sentence) == expected
+
+
 def test_amounts_written_in_dollars():
     assert _figures(
         "Revenue was 1.2 billion dollars, and earnings per share were 2.10 dollars per share."
