@@ -7,6 +7,7 @@ Run with `python -m connectors.bench` (one process; pin it to one core with `tas
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -22,6 +23,11 @@ def _repeat(texts: list[str], size: int) -> str:
     while len(joined) < size:
         joined += "\n\n".join(texts) + "\n\n"
     return joined[:size]
+
+
+def _amounts(texts: list[str]) -> str:
+    """The amounts of money `texts` state, one after another: text as dense with figures as a table's cells."""
+    return " ".join(re.findall(r"\$\d[\d,.]*(?: million| billion)?", "\n".join(texts)))
 
 
 def _time(name: str, documents: list[Document], options: dict | None = None) -> float:
@@ -42,7 +48,7 @@ def main() -> None:
         rows.append(
             ("legal", f"{size:,} chars", _time("legal", [Document("bench", _repeat(contracts, size))]))
         )
-    for size in (25_000, 100_000):
+    for size in (25_000, 100_000, 1_000_000):
         rows.append(
             (
                 "earnings",
@@ -50,6 +56,10 @@ def main() -> None:
                 _time("earnings", [Document("bench_q3_2021", _repeat(calls, size))]),
             )
         )
+    amounts = _repeat([_amounts(calls)], 100_000)
+    rows.append(
+        ("earnings", "100,000 chars of amounts", _time("earnings", [Document("bench_q3_2021", amounts)]))
+    )
     options = {"claims": [{"claim_id": c["claim_id"], "claim": c["claim"]} for c in claims[:10]]}
     rows.append(("literature", f"{len(corpus)} papers, 10 claims", _time("literature", corpus, options)))
     print(f"{'connector':<12} {'input':<28} {'seconds':>8}")

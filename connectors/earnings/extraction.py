@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from connectors.earnings.tables import (
     COUNT_METRICS,
@@ -83,13 +85,48 @@ class Figure:
     change: dict | None = None
 
 
+# A look-behind of a name's pattern: "(?<!backlog of )" before "orders".
+_LOOK_BEHIND = re.compile(r"\(\?<[!=](?:[^()\\]|\\.)*\)")
+
+
+class _Names:
+    """Names of metrics `_named_last` looks for (a table of `(name, pattern)`), with each pattern stripped of its
+    look-behinds, whose words a window's edge may cut off ("backlog of" before "orders"); `always`: those whose
+    look-behinds could not be stripped."""
+
+    def __init__(self, names: tuple[tuple[str, re.Pattern[str]], ...]) -> None:
+        self.names = names
+        self.unbounded = tuple(re.compile(_LOOK_BEHIND.sub("", p.pattern), p.flags) for _, p in names)
+        self.always = frozenset(order for order, p in enumerate(self.unbounded) if "(?<" in p.pattern)
+
+
+@lru_cache(maxsize=16)
+def _named_in(sentence: str, names: _Names) -> frozenset[int]:
+    """The indices of the `names` whose pattern, look-behinds aside, matches somewhere in `sentence`."""
+    return names.always | {order for order, pattern in enumerate(names.unbounded) if pattern.search(sentence)}
+
+
+_WORD_CHAR = re.compile(r"\w")
+
+
 def _named_last(
-    window: str, names: tuple[tuple[str, re.Pattern[str]], ...], unit: str | None = None
+    sentence: str, start: int, end: int, names: _Names, unit: str | None = None
 ) -> tuple[int, str] | None:
-    """(end, name) of the name of `names` that ends last in `window`, the earlier-listed one on a tie; with
-    `unit`, only names a figure in that unit can measure."""
+    """(end, name) of the name of `names` that ends last in `sentence[start:end]` (the end counted from `start`),
+    the earlier-listed one on a tie; with `unit`, only names a figure in that unit can measure.
+
+    Only the names the whole sentence holds are looked for, and those a window that cuts a word could hold at its
+    edges (a name starts with a letter: "sales" of "wholesales"), so that a sentence dense with figures is not
+    read whole for every name at each of them."""
+    window = sentence[start:end]
+    orders: Iterable[int] = _named_in(sentence, names)
+    if end < len(sentence) and _WORD_CHAR.match(sentence, end) and _WORD_CHAR.match(sentence, end - 1):
+        orders = range(len(names.names))
+    elif start > 0 and _WORD_CHAR.match(sentence, start - 1) and window[:1].isalpha():
+        orders = orders | {order for order, (_, pattern) in enumerate(names.names) if pattern.match(window)}
     best: tuple[int, int, str] | None = None
-    for order, (name, pattern) in enumerate(names):
+    for order in orders:
+        name, pattern = names.names[order]
         if unit is not None and not fits_unit(name, unit):
             continue
         for match in pattern.finditer(window):
@@ -99,9 +136,12 @@ def _named_last(
     return (best[0], best[2]) if best else None
 
 
+_METRIC_NAMES = _Names(METRICS)
+
+
 def _metric_before(sentence: str, position: int, unit: str | None = None) -> str | None:
     """The metric named nearest before `position`; with `unit`, the nearest one a figure in that unit can measure."""
-    named = _named_last(sentence[max(0, position - 240) : position], METRICS, unit)
+    named = _named_last(sentence, max(0, position - 240), position, _METRIC_NAMES, unit)
     return named[1] if named else None
 
 
@@ -222,7 +262,9 @@ _EPS_AFTER = re.compile(
 
 
 def _metric_named_at(window: str) -> str | None:
-    """The metric whose name starts `window` (the first of METRICS to match there)."""
+    """The metric whose name starts `window` (the first of METRICS to match there; a name starts with a letter)."""
+    if not window[:1].isalpha():
+        return None
     for name, pattern in METRICS:
         match = pattern.match(window)
         if match and not _NOT_THE_METRIC_AFTER.match(window[match.end() :]):
@@ -242,7 +284,7 @@ def _metric_after(sentence: str, position: int, joined_allowed: bool = True) -> 
             if re.match(r"\s+(?:of\s+)?(?:adjusted|core|non-gaap)", window, re.IGNORECASE)
             else "eps"
         )
-    if _SHARES_AFTER.match(window) and re.search(r"\b(?:repurchas\w*|buybacks?)\b", sentence, re.IGNORECASE):
+    if _SHARES_AFTER.match(window) and _says(_BUYBACK, sentence):
         return "share_repurchase"
     joined = _JOINED_AFTER.match(window)
     if joined and not joined_allowed:
@@ -428,6 +470,23 @@ def _assign_respectively(scan: _Scan) -> None:
         return
 
 
+_LABEL_BEFORE = re.compile(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", re.IGNORECASE)
+_BUYBACK = re.compile(r"\b(?:repurchas\w*|buybacks?)\b", re.IGNORECASE)
+_SEQUENTIAL = re.compile(r"sequential|prior quarter|last quarter|previous quarter", re.IGNORECASE)
+# How far before a figure the words that end right before it are looked for ("range of about", "from").
+_ENDS_BEFORE_REACH = 80
+
+
+def _ends_before(pattern: re.Pattern[str], sentence: str, position: int) -> bool:
+    """Whether `pattern`, anchored at its end, matches the words right before `position`."""
+    return pattern.search(sentence, max(0, position - _ENDS_BEFORE_REACH), position) is not None
+
+
+@lru_cache(maxsize=64)
+def _says(pattern: re.Pattern[str], sentence: str) -> bool:
+    return pattern.search(sentence) is not None
+
+
 # "from $17.4 million to $104.1 million" is a change from one level to another, not a range.
 # "should range from $30 million to $50 million" is a range.
 _NOT_A_RANGE_BEFORE = re.compile(
@@ -480,9 +539,9 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
         or re.fullmatch(r"(?:19|20)\d\d", match.group("l_value"))
     ):
         return None
-    if re.search(r"(?:\bq|quarter|fiscal|\bfy)\s*'?$", sentence[: match.start()], re.IGNORECASE):
-        return None
-    if _NOT_A_RANGE_BEFORE.search(sentence[: match.start()]):
+    if _ends_before(_LABEL_BEFORE, sentence, match.start()) or _ends_before(
+        _NOT_A_RANGE_BEFORE, sentence, match.start()
+    ):
         return None
     if unit in CURRENCY_UNITS and _CHANGED_TO_BEFORE.search(
         sentence[max(0, match.start() - 80) : match.start()]
@@ -492,7 +551,7 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
     if (
         joiner == "and"
         and not match.group(0).lower().startswith("between")
-        and not _RANGE_OF_BEFORE.search(sentence[: match.start()])
+        and not _ends_before(_RANGE_OF_BEFORE, sentence, match.start())
     ):
         return None
     metric = (
@@ -596,7 +655,9 @@ _COUNT_GAP = re.compile(
 _NEAR_BEFORE = 40
 # A number that is part of a name: "T700 orders", "F-150 deliveries".
 _NAME_PART = re.compile(r"[A-Za-z]-?$")
-_COUNTED_NAMES = tuple((name, pattern) for name, pattern in (*METRICS, *COUNT_NOUNS) if name in _COUNTED)
+_COUNTED_NAMES = _Names(
+    tuple((name, pattern) for name, pattern in (*METRICS, *COUNT_NOUNS) if name in _COUNTED)
+)
 _COUNT_NOUNS_AFTER = tuple(
     (name, re.compile(rf"\s+(?:[a-z-]+\s+)?(?:{pattern.pattern})", re.IGNORECASE))
     for name, pattern in COUNT_NOUNS
@@ -623,7 +684,7 @@ def _counted_metric(sentence: str, match: re.Match[str], named_after: str | None
     if _UNITS_COUNTED.match(after):
         metric = _metric_before(sentence, match.start(), "count")
         return metric if metric in _COUNTED else None
-    named = _named_last(window, _COUNTED_NAMES)
+    named = _named_last(sentence, max(0, match.start() - _NEAR_BEFORE), match.start(), _COUNTED_NAMES)
     return named[1] if named and _COUNT_GAP.fullmatch(window[named[0] :]) else None
 
 
@@ -730,11 +791,7 @@ def _add_change(
             or (unit in POINTS_UNITS and _NEGATIVE_POINTS_AFTER.match(after))
         )
     signed = -abs(value) if negative else value
-    versus = (
-        "prior_quarter"
-        if re.search(r"sequential|prior quarter|last quarter|previous quarter", sentence, re.IGNORECASE)
-        else "year_ago"
-    )
+    versus = "prior_quarter" if _says(_SEQUENTIAL, sentence) else "year_ago"
     scan.last_change_end = match.end()
     start, end = scan.bounds(match)
     change = {"value": signed, "unit": unit, "versus": versus, "start": start, "end": end}

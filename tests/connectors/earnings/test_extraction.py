@@ -1,3 +1,7 @@
+import re
+import time
+from pathlib import Path
+
 import pytest
 
 from connectors.earnings.extraction import extract_figures
@@ -241,3 +245,62 @@ def test_a_percentage_beside_an_amount_of_growth_is_its_change():
     )
     assert [(figure.metric, figure.value) for figure in figures] == [("revenue", 106.0), ("revenue", 27.0)]
     assert figures[1].change is not None and figures[1].change["value"] == 34.0
+
+
+_CALLS = Path(__file__).parents[2] / "data" / "ectsum" / "calls"
+
+
+def _seconds_per_char(text: str) -> float:
+    from connectors.text import split_sentences
+
+    sentences = split_sentences(text)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for sentence in sentences:
+            extract_figures(sentence.text, sentence.start)
+        best = min(best, time.perf_counter() - started)
+    return best / len(text)
+
+
+def test_a_text_dense_with_amounts_is_read_about_as_fast_as_prose():
+    calls = "\n".join(path.read_text("utf-8") for path in sorted(_CALLS.glob("*.txt")))
+    amounts = " ".join(re.findall(r"\$\d[\d,.]*(?: million| billion)?", calls))[:20000]
+    assert _seconds_per_char(amounts) < 8 * _seconds_per_char(calls[:20000])
+
+
+def _slice_scan(window: str, names, unit=None):
+    from connectors.earnings.tables import fits_unit
+
+    best = None
+    for order, (name, pattern) in enumerate(names):
+        if unit is None or fits_unit(name, unit):
+            for match in pattern.finditer(window):
+                if best is None or (match.end(), -order) > best[:2]:
+                    best = (match.end(), -order, name)
+    return (best[0], best[2]) if best else None
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Our wholesales of $1 million " + "and $2 million " * 30 + "were $3 million.",
+        "The backlog of orders reached " + "$4 million, " * 30 + "and orders of $5 million.",
+        "Revenue " + "$1,234,567 " * 60 + "and net income of $2 million and EBITDA$3 million.",
+        (_CALLS / "AEL_q3_2021.txt").read_text("utf-8")[:1500],
+    ],
+)
+def test_the_name_before_a_figure_is_the_one_its_window_holds(sentence):
+    from connectors.earnings import extraction
+    from connectors.earnings.tables import METRICS, NUMBER
+
+    for figure in NUMBER.finditer(sentence):
+        for reach, names in ((240, extraction._METRIC_NAMES), (40, extraction._COUNTED_NAMES)):
+            start = max(0, figure.start() - reach)
+            for unit in (None, "count"):
+                assert extraction._named_last(sentence, start, figure.start(), names, unit) == _slice_scan(
+                    sentence[start : figure.start()], names.names, unit
+                )
+    assert all(
+        match.group(0)[0].isalpha() for _, pattern in METRICS for match in pattern.finditer(sentence)
+    ), "a metric's name starts with a letter"
