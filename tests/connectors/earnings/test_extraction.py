@@ -1,5 +1,3 @@
-import re
-import time
 from pathlib import Path
 
 import pytest
@@ -248,25 +246,6 @@ def test_a_percentage_beside_an_amount_of_growth_is_its_change():
 
 
 _CALLS = Path(__file__).parents[2] / "data" / "ectsum" / "calls"
-
-
-def _seconds_per_char(text: str) -> float:
-    from connectors.text import split_sentences
-
-    sentences = split_sentences(text)
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        for sentence in sentences:
-            extract_figures(sentence.text, sentence.start)
-        best = min(best, time.perf_counter() - started)
-    return best / len(text)
-
-
-def test_a_text_dense_with_amounts_is_read_about_as_fast_as_prose():
-    calls = "\n".join(path.read_text("utf-8") for path in sorted(_CALLS.glob("*.txt")))
-    amounts = " ".join(re.findall(r"\$\d[\d,.]*(?: million| billion)?", calls))[:20000]
-    assert _seconds_per_char(amounts) < 8 * _seconds_per_char(calls[:20000])
 
 
 def _slice_scan(window: str, names, unit=None):
