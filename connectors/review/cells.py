@@ -10,7 +10,7 @@ from connectors.earnings.comparison import headline_rank
 from connectors.earnings.connector import analyse_call
 from connectors.earnings.periods import is_after, period_of_heading
 from connectors.earnings.table_figures import CellValue, cell_values
-from connectors.earnings.tables import METRICS
+from connectors.earnings.tables import CURRENCY_UNITS, METRICS, is_per_share
 from connectors.grids import Grid, find_grids, grid_at
 from connectors.legal.analyzers import ContractAnalysis, analyse_contract, find_parties
 from connectors.legal.categories import YES_NO_CATEGORIES
@@ -29,7 +29,6 @@ RANK_DISCOUNT = 0.04
 # 109 of 1,170 such answers held the reference summary's figure of the metric, against 1,219 of 4,001 of the
 # analyzers' figures.
 KPI_FALLBACK_WEIGHT = 0.3
-_MONEY_UNITS = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
 _FIGURE_TYPES = ("money", "number", "percent")
 _METRIC_NAMES = dict(METRICS)
 
@@ -293,5 +292,5 @@ def _fits(kind: str, unit: str) -> bool:
     if kind == "percent":
         return unit == "percent"
     if kind == "money":
-        return unit in _MONEY_UNITS
+        return unit in CURRENCY_UNITS or is_per_share(unit)
     return unit == "count"

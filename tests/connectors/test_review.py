@@ -579,6 +579,22 @@ def test_an_earnings_column_without_a_period_answers_the_calls_own_quarter_befor
     assert revenue["confidence"] == 0.75
 
 
+@pytest.mark.parametrize(
+    ("sentence", "value", "column_type"),
+    [
+        ("Revenue was CAD 131.2 million this quarter, up 9%.", "CAD 131.2 million", "money"),
+        ("Adjusted earnings per share were €0.45 this quarter.", "€0.45", "money"),
+    ],
+)
+def test_an_earnings_money_column_answers_a_figure_in_any_currency(sentence, value, column_type):
+    text = f"Operator: Welcome.\nJane Doe -- CFO: {sentence}\n"
+    call = Document("doc_1", text, metadata={"filename": "acme-2024-Q2.txt"})
+    key = "revenue" if sentence.startswith("Revenue") else "adjusted_eps"
+    columns = [{"key": key, "question": f"What was {key}?", "type": column_type}]
+    answered = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"][key]
+    assert (answered["status"], answered["value"]) == ("answered", value), answered
+
+
 def test_earnings_kpi_columns_take_the_headline_figure_and_guidance_for_a_later_period():
     text = (
         "Operator: Welcome.\nJane Doe -- CFO: We remain on track to reach our goal of $1.8 million in average "
