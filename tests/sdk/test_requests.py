@@ -90,3 +90,32 @@ def test_clause_types_create_add_examples_and_wait():
     assert json.loads(seen[1].content) == {"counter_examples": ["b"]}
     assert seen[1].url.path == "/v1/clause_types/cla_1/examples"
     assert [r.method for r in seen[2:]] == ["GET"] * 3
+
+
+def test_a_list_given_a_cursor_starts_there_and_a_manual_loop_ends():
+    seen: list[httpx.Request] = []
+    docs = [{"id": f"doc_{i}", "status": "ready"} for i in range(5)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        start = int(request.url.params.get("cursor") or 0)
+        more = start + 2 < len(docs)
+        page = {
+            "data": docs[start : start + 2],
+            "has_more": more,
+            "next_cursor": str(start + 2) if more else None,
+        }
+        return httpx.Response(200, json=page)
+
+    quire = _client(seen, answer)
+    assert [doc.id for doc in quire.documents.list(limit=2, cursor="2").data] == ["doc_2", "doc_3"]
+    assert seen[-1].url.params["cursor"] == "2"
+    assert [doc.id for doc in quire.documents.list(limit=2, cursor="2")] == ["doc_2", "doc_3", "doc_4"]
+
+    cursor, walked = None, []
+    for _ in range(10):
+        page = quire.documents.list(limit=2, cursor=cursor)
+        walked += [doc.id for doc in page.data]
+        if not page.has_more:
+            break
+        cursor = page.next_cursor
+    assert walked == [doc["id"] for doc in docs]

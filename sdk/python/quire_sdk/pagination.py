@@ -48,10 +48,11 @@ class Page(Generic[T]):
 
 
 def list_page(transport: Any, path: str, item: Callable[[dict], T], params: dict[str, Any]) -> Page[T]:
-    """GET a list with `params`; the page it returns fetches the next ones with the same parameters."""
+    """GET a list with `params` (from `params["cursor"]` when given); the page it returns fetches the next ones
+    with the same parameters."""
 
     def fetch(cursor: str | None) -> Page[T]:
         body = transport.request("GET", path, params={**params, "cursor": cursor}).data
         return Page.parse(body, item, fetch)
 
-    return fetch(None)
+    return fetch(params.get("cursor"))
