@@ -26,6 +26,7 @@ try:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
     from rich.table import Table
+    from rich.text import Text
 except ImportError as exc:  # pragma: no cover - the SDK without its cli extra
     raise SystemExit("the quire command needs its extra: pip install 'quire-sdk[cli]'") from exc
 
@@ -62,11 +63,16 @@ class Settings:
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Standard output. Text is printed as it is: filenames, quotes and messages are never read as markup."""
+    return Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+def _red(label: str, rest: Any) -> Text:
+    return Text.assemble((label, "red"), f" {rest}")
 
 
 def _plain(value: Any) -> Any:
@@ -109,13 +115,13 @@ def api_command(group: typer.Typer, name: str | None = None, **kwargs: Any):
                     error = {"type": exc.type, "code": exc.code, "message": exc.message, "param": exc.param}
                     _print_json({"error": {**error, "status": exc.status, "request_id": exc.request_id}})
                 else:
-                    _err().print(f"[red]Error:[/red] {exc}")
+                    _err().print(_red("Error:", exc))
                 raise typer.Exit(1) from None
             except QuireError as exc:
                 if params.get("json_output"):
                     _print_json({"error": {"type": "connection_error", "message": str(exc)}})
                 else:
-                    _err().print(f"[red]Error:[/red] {exc}")
+                    _err().print(_red("Error:", exc))
                 raise typer.Exit(1) from None
 
         return group.command(name, **kwargs)(wrapper)
@@ -203,14 +209,14 @@ def documents_upload(
     uploaded: list[tuple[Document, int, str]] = []
     batches: list[tuple[Path, DocumentBatch]] = []
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.fields[state]}"),
+        TextColumn("{task.fields[state]}", markup=False),
         console=_err(),
         disable=json_output,
     ) as progress:
-        overall = progress.add_task("[bold]all files", total=len(paths) * (2 if wait else 1), state="")
+        overall = progress.add_task("all files", total=len(paths) * (2 if wait else 1), state="")
         tasks = [progress.add_task(path.name, total=None, state="waiting") for path in paths]
         for path, task in zip(paths, tasks, strict=True):
 
@@ -251,9 +257,9 @@ def documents_upload(
         for path, batch in batches:
             _out().print(f"{path.name}: batch {batch.id}, {_batch_counts(batch)}")
         for doc in failed:
-            _err().print(f"[red]{doc.filename} failed:[/red] {doc.failure_reason}")
+            _err().print(_red(f"{doc.filename} failed:", doc.failure_reason))
         for path, _, file in refused:
-            _err().print(f"[red]{file.filename} ({path.name}) refused:[/red] {file.message} ({file.code})")
+            _err().print(_red(f"{file.filename} ({path.name}) refused:", f"{file.message} ({file.code})"))
     if failed or refused:
         raise typer.Exit(1)
 
@@ -390,7 +396,7 @@ def jobs_run(
     )
     if wait:
         with Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             TaskProgressColumn(),
             console=_err(),
@@ -503,7 +509,7 @@ def _clause_type_summary(clause_type: ClauseType) -> str:
 def _finish_clause_type(quire: Quire, clause_type: ClauseType, wait: bool, json_output: bool) -> None:
     if wait:
         with (
-            _err().status(f"training {clause_type.key}", spinner="dots")
+            _err().status(Text(f"training {clause_type.key}"), spinner="dots")
             if not json_output
             else contextlib.nullcontext()
         ):
@@ -618,11 +624,11 @@ def clause_types_answer(
         _out().print(
             f"\n[{number}/{len(asked)}] {where}, {passage['document']}, score {passage['score']:.2f}"
         )
-        _out().print(passage["text"], markup=False)
+        _out().print(passage["text"])
         correction, default = passage.get("correction"), SUGGESTED_KEYS.get(passage.get("suggested"), "s")
         if correction:
             said = "verified it" if default == "y" else f"corrected it to {correction['corrected_value']!r}"
-            _out().print(f"In the review, {correction['by']} {said} (Enter keeps {default}).", markup=False)
+            _out().print(f"In the review, {correction['by']} {said} (Enter keeps {default}).")
         answer = typer.prompt(
             f"Is this {clause_type.name}? [y/n/s/q]",
             default=default,
@@ -677,7 +683,7 @@ def clause_types_export(
             command += [option, str(path)]
     if clause_type.description:
         command += ["--description", clause_type.description]
-    _out().print(shlex.join(command), soft_wrap=True, markup=False, highlight=False)
+    _out().print(shlex.join(command))
 
 
 @api_command(clause_types_app, "delete")
@@ -757,7 +763,7 @@ def api_keys_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         _print_json(keys)
         return
     for key in keys:
-        _out().print(_key_line(key), markup=False)
+        _out().print(_key_line(key))
 
 
 @api_command(api_keys_app, "create")
@@ -772,8 +778,8 @@ def api_keys_create(
     if json_output:
         _print_json(key)
         return
-    _out().print(_key_line(key), markup=False)
-    _out().print(f"Secret (shown once): {key.secret}", markup=False)
+    _out().print(_key_line(key))
+    _out().print(f"Secret (shown once): {key.secret}")
 
 
 @api_command(api_keys_app, "update")
@@ -790,14 +796,14 @@ def api_keys_update(
     if role is None and version is None:
         raise typer.BadParameter("give --role or --version", param_hint="--version")
     key = client(ctx).api_keys.update(key_id, role=role, version=version)
-    _print_json(key) if json_output else _out().print(_key_line(key), markup=False)
+    _print_json(key) if json_output else _out().print(_key_line(key))
 
 
 @api_command(api_keys_app, "revoke")
 def api_keys_revoke(ctx: typer.Context, key_id: str, json_output: JsonOpt = False) -> None:
     """Revoke a key: its requests fail from now on."""
     key = client(ctx).api_keys.revoke(key_id)
-    _print_json(key) if json_output else _out().print(_key_line(key), markup=False)
+    _print_json(key) if json_output else _out().print(_key_line(key))
 
 
 @api_command(webhooks_app, "test")
@@ -910,9 +916,9 @@ def webhooks_listen(
                 sys.stdout.flush()
             elif line.get("verified"):
                 forwarded = f" -> {line['forwarded']}" if line["forwarded"] is not None else ""
-                _out().print(f"[green]verified[/green] {line['id']} {line['type']}{forwarded}")
+                _out().print(Text.assemble(("verified", "green"), f" {line['id']} {line['type']}{forwarded}"))
             else:
-                _err().print(f"[red]rejected[/red] {line['error']}")
+                _err().print(_red("rejected", line["error"]))
 
     server.report, server.forward_to, server.remaining, server.done = (
         report,
