@@ -3,6 +3,8 @@ waits, no server needed."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 BRACKETED = ["lease[draft].pdf", "memo [signed] v3.docx", "notes[/v2].txt", "[bold]x[/bold] :smile:.txt"]
@@ -83,3 +85,86 @@ def test_server_text_is_printed_as_it_is_never_as_markup(mock_cli, tmp_path):
     shown = mock_cli(lambda request: httpx.Response(201, json=stored), "documents", "upload", str(path))
     assert shown.exit_code == 1 and isinstance(shown.exception, SystemExit), shown.output
     assert "notes[/v2].txt" in shown.stdout and "bad [/x] file" in shown.stderr and path.name in shown.stderr
+
+
+class _Clock:
+    """`time` for `quire_sdk.resources`: every sleep moves it 10 minutes on at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += 600
+
+
+def _never_done(request: httpx.Request) -> httpx.Response:
+    path = request.url.path
+    if path.startswith("/v1/jobs"):
+        job = {"id": "job_1", "connector": "review", "status": "running", "stage": "columns", "progress": 0.4}
+        return httpx.Response(202 if request.method == "POST" else 200, json={**job})
+    if path.startswith("/v1/clause_types"):
+        clause_type = {
+            "id": "cla_1",
+            "key": "fm",
+            "name": "Force Majeure",
+            "status": "training",
+            "version": 1,
+        }
+        return httpx.Response(202 if request.method == "POST" else 200, json=clause_type)
+    return httpx.Response(
+        201 if request.method == "POST" else 200, json={"id": "doc_1", "status": "processing"}
+    )
+
+
+ERROR_KEYS = {"type", "code", "message", "param", "status", "request_id"}
+
+
+def test_every_wait_gives_up_after_its_timeout_as_a_wait_timeout(mock_cli, monkeypatch, tmp_path):
+    import quire_sdk.resources
+
+    clock = _Clock()
+    monkeypatch.setattr(quire_sdk.resources, "time", clock)
+    examples = tmp_path / "examples.json"
+    examples.write_text(json.dumps([f"passage {i}" for i in range(10)]))
+    upload = tmp_path / "a.txt"
+    upload.write_text("The term is two years.")
+    commands = {
+        ("jobs", "run", "review", "doc_1", "--wait"): ("job_1", "running", 1800),
+        ("clause-types", "create", "fm", "Force Majeure", "--examples", str(examples), "--wait"): (
+            "cla_1",
+            "training",
+            600,
+        ),
+        ("clause-types", "add-examples", "cla_1", "--examples", str(examples), "--wait"): (
+            "cla_1",
+            "training",
+            600,
+        ),
+        ("documents", "upload", str(upload), "--wait"): ("doc_1", "processing", 600),
+    }
+    for args, (object_id, status, default) in commands.items():
+        for timeout in (None, 1200):
+            clock.now = 0.0
+            given = () if timeout is None else ("--timeout", str(timeout))
+            shown = mock_cli(_never_done, *args, *given, "--json")
+            assert shown.exit_code == 1, (args, shown.output)
+            error = json.loads(shown.stdout)["error"]
+            assert set(error) >= ERROR_KEYS, error
+            assert (error["type"], error["id"], error["last_status"]) == ("wait_timeout", object_id, status)
+            assert clock.now == (default if timeout is None else timeout), args
+
+        shown = mock_cli(_never_done, *args, "--timeout", "0")
+        assert shown.exit_code == 1 and f"{object_id} is still {status}" in shown.stderr, shown.output
+
+
+def test_a_connection_error_in_json_has_every_key_of_the_error_shape(mock_cli):
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    shown = mock_cli(unreachable, "documents", "get", "doc_1", "--json")
+    assert shown.exit_code == 1
+    error = json.loads(shown.stdout)["error"]
+    assert set(error) >= ERROR_KEYS and error["type"] == "connection_error"

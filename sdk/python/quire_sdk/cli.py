@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, is_dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 try:
     import typer
@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - the SDK without its cli extra
 
 from quire_sdk.client import DEFAULT_BASE_URL, Quire
 from quire_sdk.config import load_config, save_config
-from quire_sdk.errors import APIStatusError, QuireError
+from quire_sdk.errors import APIStatusError, QuireError, WaitTimeout
 from quire_sdk.export import FORMATS, export_result
 from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, DocumentBatch, Job, JobResult
 from quire_sdk.webhooks import WebhookVerificationError, verify
@@ -53,6 +53,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for
 MetadataOpt = Annotated[
     list[str] | None,
     typer.Option("--metadata", "-m", help="KEY=VALUE, repeatable (servers that support it)."),
+]
+TimeoutOpt = Annotated[
+    int,
+    typer.Option(
+        "--timeout", min=0, help="Seconds --wait waits; past them it exits with 1, the work goes on."
+    ),
 ]
 
 
@@ -102,27 +108,46 @@ def _metadata(pairs: list[str] | None) -> dict | None:
     return result
 
 
+def _fail(json_output: bool, error_type: str, message: str, **fields: Any) -> NoReturn:
+    """Print an error, with `--json` as `{"error": {type, code, message, param, status, request_id, ...}}`
+    (None where it has no such thing), and exit with 1."""
+    if json_output:
+        shape = dict.fromkeys(("type", "code", "message", "param", "status", "request_id"))
+        _print_json({"error": {**shape, "type": error_type, "message": message, **fields}})
+    else:
+        _err().print(_red("Error:", message))
+    raise typer.Exit(1) from None
+
+
 def api_command(group: typer.Typer, name: str | None = None, **kwargs: Any):
-    """A command whose API errors print (as JSON with `--json`) and exit with 1."""
+    """A command whose API errors, unreachable server and `--wait` past its `--timeout` print (as JSON with
+    `--json`) and exit with 1."""
 
     def register(func):
         @functools.wraps(func)
         def wrapper(*args: Any, **params: Any):
+            json_output = bool(params.get("json_output"))
             try:
                 return func(*args, **params)
             except APIStatusError as exc:
-                if params.get("json_output"):
-                    error = {"type": exc.type, "code": exc.code, "message": exc.message, "param": exc.param}
-                    _print_json({"error": {**error, "status": exc.status, "request_id": exc.request_id}})
-                else:
-                    _err().print(_red("Error:", exc))
-                raise typer.Exit(1) from None
+                message = exc.message if json_output else str(exc)
+                error = {
+                    "code": exc.code,
+                    "param": exc.param,
+                    "status": exc.status,
+                    "request_id": exc.request_id,
+                }
+                _fail(json_output, exc.type, message, **error)
+            except WaitTimeout as exc:
+                last = {"id": getattr(exc.last, "id", None), "last_status": getattr(exc.last, "status", None)}
+                _fail(
+                    json_output,
+                    "wait_timeout",
+                    f"{exc}; it goes on on the server (--timeout waits longer)",
+                    **last,
+                )
             except QuireError as exc:
-                if params.get("json_output"):
-                    _print_json({"error": {"type": "connection_error", "message": str(exc)}})
-                else:
-                    _err().print(_red("Error:", exc))
-                raise typer.Exit(1) from None
+                _fail(json_output, "connection_error", str(exc))
 
         return group.command(name, **kwargs)(wrapper)
 
@@ -198,6 +223,7 @@ def documents_upload(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until each is ready (or failed).")] = False,
+    timeout: TimeoutOpt = 600,
     content_type: Annotated[str | None, typer.Option(help="Declared type for every file.")] = None,
     metadata: MetadataOpt = None,
     json_output: JsonOpt = False,
@@ -242,7 +268,7 @@ def documents_upload(
                 def moved(current: Document, task: int = task, name: str = name) -> None:
                     progress.update(task, state=name + current.status)
 
-                uploaded[index] = (quire.documents.wait(doc.id, on_change=moved), task, name)
+                uploaded[index] = (quire.documents.wait(doc.id, on_change=moved, timeout=timeout), task, name)
                 progress.advance(overall)
     docs = [doc for doc, _, _ in uploaded]
     refused = [(path, batch, file) for path, batch in batches for file in batch.refused]
@@ -375,6 +401,7 @@ def jobs_run(
     connector: Annotated[str, typer.Argument(help="legal, earnings, literature, review or ask.")],
     documents: Annotated[list[str], typer.Argument(help="Document ids.")],
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the job to its end.")] = False,
+    timeout: TimeoutOpt = 1800,
     options: Annotated[str | None, typer.Option(help="Connector options as JSON.")] = None,
     mode: Annotated[str | None, typer.Option(help="analyzers or model.")] = None,
     export: Annotated[Path | None, typer.Option(help="Write the findings to .xlsx, .csv or .json.")] = None,
@@ -411,7 +438,7 @@ def jobs_run(
                     description=f"{current.id} {current.stage or current.status}",
                 )
 
-            job = quire.jobs.wait(job.id, on_progress=moved)
+            job = quire.jobs.wait(job.id, on_progress=moved, timeout=timeout)
     _finish_job(job, export, json_output, limit)
 
 
@@ -506,14 +533,16 @@ def _clause_type_summary(clause_type: ClauseType) -> str:
     return line + (f"\n{clause_type.advice}" if clause_type.advice else "")
 
 
-def _finish_clause_type(quire: Quire, clause_type: ClauseType, wait: bool, json_output: bool) -> None:
+def _finish_clause_type(
+    quire: Quire, clause_type: ClauseType, wait: bool, json_output: bool, timeout: int
+) -> None:
     if wait:
         with (
             _err().status(Text(f"training {clause_type.key}"), spinner="dots")
             if not json_output
             else contextlib.nullcontext()
         ):
-            clause_type = quire.clause_types.wait(clause_type.id, timeout=None)
+            clause_type = quire.clause_types.wait(clause_type.id, timeout=timeout)
     _print_json(clause_type) if json_output else _out().print(_clause_type_summary(clause_type))
     if clause_type.status == "failed":
         raise typer.Exit(1)
@@ -535,6 +564,7 @@ def clause_types_create(
     counter_examples: PassagesOpt = None,
     description: Annotated[str | None, typer.Option()] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
+    timeout: TimeoutOpt = 600,
     json_output: JsonOpt = False,
 ) -> None:
     """Create a clause type from example passages (a file of them: separated by blank lines, or a .json list);
@@ -547,7 +577,7 @@ def clause_types_create(
         counter_examples=_passages(counter_examples, "--counter-examples"),
         description=description,
     )
-    _finish_clause_type(quire, clause_type, wait, json_output)
+    _finish_clause_type(quire, clause_type, wait, json_output, timeout)
 
 
 @api_command(clause_types_app, "add-examples")
@@ -557,6 +587,7 @@ def clause_types_add_examples(
     examples: PassagesOpt = None,
     counter_examples: PassagesOpt = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
+    timeout: TimeoutOpt = 600,
     json_output: JsonOpt = False,
 ) -> None:
     """Add examples or counter-examples (the near misses `get` lists, answered) and train again."""
@@ -568,7 +599,7 @@ def clause_types_add_examples(
         examples=_passages(examples, "--examples"),
         counter_examples=_passages(counter_examples, "--counter-examples"),
     )
-    _finish_clause_type(quire, clause_type, wait, json_output)
+    _finish_clause_type(quire, clause_type, wait, json_output, timeout)
 
 
 @api_command(clause_types_app, "list")
@@ -607,6 +638,7 @@ def clause_types_answer(
     ctx: typer.Context,
     clause_type_id: str,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the training to end.")] = False,
+    timeout: TimeoutOpt = 600,
 ) -> None:
     """Answer the passages to check one by one (its findings in legal jobs and reviews, then its near misses;
     y: is this clause, n: is not, s: skip, q: stop asking), then train again on the answers, as the portal's
@@ -644,7 +676,7 @@ def clause_types_answer(
     clause_type = quire.clause_types.add_examples(
         clause_type.id, examples=answers["y"], counter_examples=answers["n"]
     )
-    _finish_clause_type(quire, clause_type, wait, json_output=False)
+    _finish_clause_type(quire, clause_type, wait, False, timeout)
 
 
 SUGGESTED_KEYS = {"clause": "y", "not": "n"}
