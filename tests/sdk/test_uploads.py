@@ -3,7 +3,10 @@ a ZIP is a batch of documents and refused files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tracemalloc
 import zipfile
 
 import httpx
@@ -128,3 +131,58 @@ def test_upload_json_keeps_documents_on_stdout_and_refusals_on_stderr(mock_cli, 
     assert [d["id"] for d in json.loads(shown.stdout)] == ["doc_1", "doc_2"]
     refused = json.loads(shown.stderr)["refused"]
     assert refused == [{**BATCH["refused"][0], "upload": str(deal_zip), "batch_id": "bat_1"}]
+
+
+class _Sink(httpx.BaseTransport):
+    """Reads each upload's body piece by piece, keeping its length and a hash; the first `fail` answers 503."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail, self.bodies = fail, []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        digest, size = hashlib.sha256(), 0
+        for piece in request.stream:
+            digest.update(piece)
+            size += len(piece)
+        assert size == int(request.headers["Content-Length"])
+        self.bodies.append(digest.hexdigest())
+        if len(self.bodies) <= self.fail:
+            return httpx.Response(503, json={"error": {"type": "api_error", "message": "hiccup"}})
+        return httpx.Response(201, json={**SINGLE, "size_bytes": size})
+
+
+def test_a_file_is_streamed_from_disk_and_sent_whole_again_on_a_retry(tmp_path):
+    path = tmp_path / "scan.pdf"
+    with path.open("wb") as out:
+        for _ in range(24):
+            out.write(os.urandom(1 << 20))
+    sink = _Sink(fail=1)
+    quire = Quire(
+        api_key="qk_test",
+        base_url="http://quire.test",
+        http_client=httpx.Client(transport=sink),
+        backoff_base=0,
+    )
+    tracemalloc.start()
+    try:
+        doc = quire.documents.create(file=path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert doc.raw["size_bytes"] > 24 << 20
+    assert peak < 4 << 20, f"{peak >> 20} MiB held for a 24 MiB file"
+    assert len(sink.bodies) == 2 and sink.bodies[0] == sink.bodies[1]
+
+    with path.open("rb") as file:
+        file.seek(1 << 20)
+        sink.bodies.clear()
+        sink.fail = 1
+        doc = quire.documents.create(file=file, filename="part.pdf")
+        assert not file.closed
+    assert doc.raw["size_bytes"] > 23 << 20 and doc.raw["size_bytes"] < 24 << 20
+    assert len(sink.bodies) == 2 and sink.bodies[0] == sink.bodies[1]
+
+    sink.bodies.clear()
+    sink.fail = 1
+    quire.documents.create(file=b"The term is two years.", filename="nda.txt")
+    assert len(sink.bodies) == 2 and sink.bodies[0] == sink.bodies[1]

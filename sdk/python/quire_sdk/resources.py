@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import time
 import uuid
@@ -56,10 +58,35 @@ def _wait(fetch: Callable[[], Any], done: Callable[[Any], bool], on_change, inte
         time.sleep(interval)
 
 
+# Opens the file's content at its start, for one attempt; the size it has.
+Content = tuple[Callable[[], contextlib.AbstractContextManager[IO[bytes]]], int]
+
+
+def _content(file: str | os.PathLike | bytes | IO[bytes]) -> Content:
+    """The upload's content, read from where it is on each attempt: a path is opened again, a seekable file
+    sought back to where it stood (and left open), bytes (or an unseekable stream, read once) wrapped."""
+    if isinstance(file, (str, os.PathLike)):
+        path = Path(file)
+        return (lambda: path.open("rb")), path.stat().st_size
+    if not isinstance(file, bytes) and getattr(file, "seekable", lambda: False)():
+        start = file.tell()
+        size = file.seek(0, os.SEEK_END) - start
+
+        def rewound() -> contextlib.AbstractContextManager[IO[bytes]]:
+            file.seek(start)
+            return contextlib.nullcontext(file)
+
+        return rewound, size
+    content = file if isinstance(file, bytes) else file.read()
+    return (lambda: io.BytesIO(content)), len(content)
+
+
 def _multipart(
-    content: bytes, filename: str, content_type: str | None, fields: dict[str, str], on_progress
+    content: Content, filename: str, content_type: str | None, fields: dict[str, str], on_progress
 ) -> tuple[str, Callable[[], Iterator[bytes]], int]:
-    """A multipart/form-data body as a generator (rebuilt for each attempt), reporting bytes sent."""
+    """A multipart/form-data body as a generator (rebuilt for each attempt) that reads the content
+    `UPLOAD_CHUNK` bytes at a time, reporting bytes sent."""
+    open_content, size = content
     boundary = "quire-" + uuid.uuid4().hex
     safe_name = filename.replace('"', "%22").replace("\r", "").replace("\n", "")
     head = b"".join(
@@ -71,15 +98,20 @@ def _multipart(
         f"Content-Type: {content_type or 'application/octet-stream'}\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
-    total = len(head) + len(content) + len(tail)
+    total = len(head) + size + len(tail)
+
+    def pieces() -> Iterator[bytes]:
+        yield head
+        with open_content() as stream:
+            left = size
+            while left > 0 and (piece := stream.read(min(UPLOAD_CHUNK, left))):
+                left -= len(piece)
+                yield piece
+        yield tail
 
     def chunks() -> Iterator[bytes]:
         sent = 0
-        for piece in (
-            head,
-            *(content[i : i + UPLOAD_CHUNK] for i in range(0, len(content), UPLOAD_CHUNK)),
-            tail,
-        ):
+        for piece in pieces():
             yield piece
             sent += len(piece)
             if on_progress is not None:
@@ -142,17 +174,13 @@ class Documents(Resource):
             response = self._t.request("POST", "documents", json_body=body, idempotency_key=idempotency_key)
             return Document.from_dict(response.data)
         if isinstance(file, (str, os.PathLike)):
-            path = Path(file)
-            content, filename = path.read_bytes(), filename or path.name
-        elif isinstance(file, bytes):
-            content = file
-        else:
-            content = file.read()
+            filename = filename or Path(file).name
+        elif not isinstance(file, bytes):
             filename = filename or os.path.basename(getattr(file, "name", "") or "") or None
         fields = _body(content_type=content_type)
         fields.update({f"metadata[{key}]": value for key, value in (metadata or {}).items()})
         mime, chunks, total = _multipart(
-            content, filename or "upload", content_type, fields, on_upload_progress
+            _content(file), filename or "upload", content_type, fields, on_upload_progress
         )
         response = self._t.request(
             "POST",
