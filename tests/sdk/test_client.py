@@ -38,6 +38,14 @@ def test_upload_text_and_file_then_wait(quire, tmp_path):
     assert quire.documents.delete(from_text.id).deleted is True
 
 
+def test_a_filename_with_quotes_and_a_backslash_is_stored_as_it_was_sent(quire, tmp_path):
+    for name in ('Memo "final" v2.txt', 'say \\"hi\\".txt'):
+        path = tmp_path / "upload.txt"
+        path.write_text(f"This Agreement {uuid.uuid4().hex} is governed by the laws of Delaware.")
+        doc = quire.documents.create(file=path, filename=name)
+        assert doc.filename == name.replace("\\", "/")  # a backslash separates folders, as / does
+
+
 def test_run_legal_job_with_progress_and_findings(quire, contract_doc):
     progress = []
     job = quire.jobs.run(

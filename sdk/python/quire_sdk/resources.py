@@ -81,6 +81,12 @@ def _content(file: str | os.PathLike | bytes | IO[bytes]) -> Content:
     return (lambda: io.BytesIO(content)), len(content)
 
 
+def _quoted(value: str) -> str:
+    """`value` inside a header's quoted string: `\\` and `"` escaped with a backslash (as the server's parser
+    reads them back), line breaks dropped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "")
+
+
 def _multipart(
     content: Content, filename: str, content_type: str | None, fields: dict[str, str], on_progress
 ) -> tuple[str, Callable[[], Iterator[bytes]], int]:
@@ -88,13 +94,12 @@ def _multipart(
     `UPLOAD_CHUNK` bytes at a time, reporting bytes sent."""
     open_content, size = content
     boundary = "quire-" + uuid.uuid4().hex
-    safe_name = filename.replace('"', "%22").replace("\r", "").replace("\n", "")
     head = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n\r\n{value}\r\n'.encode()
         for name, value in fields.items()
     )
     head += (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{_quoted(filename)}"\r\n'
         f"Content-Type: {content_type or 'application/octet-stream'}\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
