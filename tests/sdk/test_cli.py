@@ -105,7 +105,7 @@ def test_run_legal_with_wait_and_exports(cli, contract_doc, tmp_path):
     assert again.exit_code == 0, again.output
     payload = json.loads(again.stdout)
     assert payload["job"]["status"] == "succeeded" and payload["exported"] == len(found)
-    with as_csv.open() as handle:
+    with as_csv.open(newline="", encoding="utf-8-sig") as handle:
         assert [row["quote"] for row in csv.DictReader(handle)] == [row["quote"] for row in found]
 
     shown = cli("jobs", "result", payload["job"]["id"], "--limit", "100")

@@ -4,6 +4,11 @@ an .xlsx cannot hold are dropped instead of failing the export."""
 from __future__ import annotations
 
 import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -68,7 +73,7 @@ def test_xlsx_cells_are_text_never_formulas(tmp_path):
 def test_csv_cells_are_guarded_the_same_way(tmp_path):
     path = tmp_path / "findings.csv"
     export_result(_result(QUOTES, label="@label"), path)
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["quote"] for row in rows] == [
         "'" + HYPERLINK,
@@ -155,3 +160,29 @@ def test_the_servers_and_the_sdks_xlsx_cut_a_long_cell_at_the_same_place(tmp_pat
     assert all(len(value) <= XLSX_CELL_CHARS for value in sdk)
     assert [value[:100] for value in sdk] == [value[:100] for value in server]
     assert sdk[2] == server[2] == values[2]
+
+
+def test_json_and_csv_are_utf8_whatever_the_locale(tmp_path):
+    import quire_sdk
+
+    script = (
+        "import sys; from quire_sdk.export import export_result; from quire_sdk.types import JobResult;"
+        "result = JobResult.from_dict({'job_id': 'job_1', 'output': {'clauses': [{'category': 'Governing Law',"
+        " 'span': {'document_id': 'doc_1', 'start': 0, 'end': 12, 'quote': '\\u672c\\u5951\\u7d04'}}]}});"
+        "[export_result(result, sys.argv[1] + suffix) for suffix in ('.json', '.csv')]"
+    )
+    env = {
+        **os.environ,
+        "LC_ALL": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONPATH": str(Path(quire_sdk.__file__).parents[1]),
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "out")], env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    written = json.loads((tmp_path / "out.json").read_bytes().decode("utf-8"))
+    assert written["findings"][0]["quote"] == "本契約"
+    raw = (tmp_path / "out.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "a BOM, as the server's review CSV, so that Excel reads UTF-8"
+    assert "本契約" in raw.decode("utf-8-sig")

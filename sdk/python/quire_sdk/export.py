@@ -27,7 +27,8 @@ XLSX_CUT = "… [cut at Excel's cell limit; the whole value is in the CSV export
 
 def export_result(result: JobResult, path: str | Path) -> int:
     """Write the findings (one row per span: quote, `start`/`end` in the document's text) to `path`, in the
-    format its suffix names; `.json` holds the whole result with the findings. Returns how many rows."""
+    format its suffix names; `.json` holds the whole result with the findings. `.json` is UTF-8 and `.csv`
+    UTF-8 with a BOM (as the server's review CSV, so that Excel reads it as UTF-8). Returns how many rows."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -35,9 +36,9 @@ def export_result(result: JobResult, path: str | Path) -> int:
     rows = [finding.as_row() for finding in result.findings()]
     if suffix == ".json":
         payload = {"job_id": result.job_id, "findings": rows, "result": result.raw}
-        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     elif suffix == ".csv":
-        with path.open("w", newline="", encoding="utf-8") as out:
+        with path.open("w", newline="", encoding="utf-8-sig") as out:
             writer = csv.DictWriter(out, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows({name: _guarded(value) for name, value in row.items()} for row in rows)
