@@ -119,3 +119,54 @@ def test_a_list_given_a_cursor_starts_there_and_a_manual_loop_ends():
             break
         cursor = page.next_cursor
     assert walked == [doc["id"] for doc in docs]
+
+
+def test_every_write_takes_an_idempotency_key_or_sends_a_fresh_one():
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {"id": "x_1", "object": "thing", "status": "ok", "deleted": True, "data": []}
+        return httpx.Response(200, json=body)
+
+    quire = _client(seen, answer)
+    writes = {
+        "documents.create": lambda **key: quire.documents.create(text="The term is two years.", **key),
+        "documents.update": lambda **key: quire.documents.update("doc_1", metadata={"a": "b"}, **key),
+        "documents.delete": lambda **key: quire.documents.delete("doc_1", **key),
+        "jobs.create": lambda **key: quire.jobs.create("legal", ["doc_1"], **key),
+        "jobs.update": lambda **key: quire.jobs.update("job_1", metadata={"a": "b"}, **key),
+        "jobs.cancel": lambda **key: quire.jobs.cancel("job_1", **key),
+        "jobs.correct_cell": lambda **key: quire.jobs.correct_cell(
+            "job_1", document="doc_1", key="cap", verified=True, **key
+        ),
+        "clause_types.create": lambda **key: quire.clause_types.create(
+            "fm", "Force Majeure", ["a"] * 10, **key
+        ),
+        "clause_types.add_examples": lambda **key: quire.clause_types.add_examples(
+            "cla_1", examples=["a"], **key
+        ),
+        "clause_types.delete": lambda **key: quire.clause_types.delete("cla_1", **key),
+        "webhook_endpoints.create": lambda **key: quire.webhook_endpoints.create(
+            "https://a.test/", ["*"], **key
+        ),
+        "webhook_endpoints.update": lambda **key: quire.webhook_endpoints.update(
+            "whk_1", enabled=False, **key
+        ),
+        "webhook_endpoints.delete": lambda **key: quire.webhook_endpoints.delete("whk_1", **key),
+        "webhook_endpoints.rotate_secret": lambda **key: quire.webhook_endpoints.rotate_secret(
+            "whk_1", **key
+        ),
+        "webhook_endpoints.test": lambda **key: quire.webhook_endpoints.test("whk_1", **key),
+        "events.replay": lambda **key: quire.events.replay("evt_1", **key),
+        "api_keys.create": lambda **key: quire.api_keys.create("ci", **key),
+        "api_keys.update": lambda **key: quire.api_keys.update("key_1", role="viewer", **key),
+        "api_keys.revoke": lambda **key: quire.api_keys.revoke("key_1", **key),
+    }
+    for name, write in writes.items():
+        write(idempotency_key=f"mine-{name}")
+        assert seen[-1].method in ("POST", "PATCH", "DELETE")
+        assert seen[-1].headers["Idempotency-Key"] == f"mine-{name}", name
+        write()
+        write()
+        assert seen[-1].headers["Idempotency-Key"] != seen[-2].headers["Idempotency-Key"], name
+        assert not seen[-1].headers["Idempotency-Key"].startswith("mine-"), name

@@ -214,8 +214,9 @@ class Documents(Resource):
         ).data
         return Document.from_dict(data)
 
-    def delete(self, document_id: str) -> Deleted:
-        return Deleted.from_dict(self._t.request("DELETE", f"documents/{document_id}").data)
+    def delete(self, document_id: str, *, idempotency_key: str | None = None) -> Deleted:
+        data = self._t.request("DELETE", f"documents/{document_id}", idempotency_key=idempotency_key).data
+        return Deleted.from_dict(data)
 
     def text(self, document_id: str, *, start: int | None = None, end: int | None = None) -> DocumentText:
         data = self._t.request(
@@ -272,8 +273,10 @@ class Jobs(Resource):
         ).data
         return Job.from_dict(data)
 
-    def cancel(self, job_id: str) -> Job:
-        return Job.from_dict(self._t.request("POST", f"jobs/{job_id}/cancel").data)
+    def cancel(self, job_id: str, *, idempotency_key: str | None = None) -> Job:
+        return Job.from_dict(
+            self._t.request("POST", f"jobs/{job_id}/cancel", idempotency_key=idempotency_key).data
+        )
 
     def result(self, job_id: str) -> JobResult:
         return JobResult.from_dict(self._t.request("GET", f"jobs/{job_id}/result").data)
@@ -300,7 +303,14 @@ class Jobs(Resource):
             start = page["next_from_index"]
 
     def correct_cell(
-        self, job_id: str, *, document: str, key: str, corrected_value: Any = _UNSET, verified: bool = False
+        self,
+        job_id: str,
+        *,
+        document: str,
+        key: str,
+        corrected_value: Any = _UNSET,
+        verified: bool = False,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """A reviewer's word on one cell of a finished review: `corrected_value` (`None`: the document has no
         answer), or `verified=True` as it stands."""
@@ -309,7 +319,9 @@ class Jobs(Resource):
             body["corrected_value"] = corrected_value
         if verified:
             body["verified"] = True
-        return self._t.request("POST", f"jobs/{job_id}/cells", json_body=body).data
+        return self._t.request(
+            "POST", f"jobs/{job_id}/cells", json_body=body, idempotency_key=idempotency_key
+        ).data
 
     def wait(
         self,
@@ -381,8 +393,9 @@ class ClauseTypes(Resource):
         "correction", "suggested"}` (`suggested`: the answer a reviewer's word on a review's cell gives, `clause`, `not` or None)."""
         return self._t.request("GET", f"clause_types/{clause_type_id}/passages_to_check").data["data"]
 
-    def delete(self, clause_type_id: str) -> Deleted:
-        return Deleted.from_dict(self._t.request("DELETE", f"clause_types/{clause_type_id}").data)
+    def delete(self, clause_type_id: str, *, idempotency_key: str | None = None) -> Deleted:
+        path = f"clause_types/{clause_type_id}"
+        return Deleted.from_dict(self._t.request("DELETE", path, idempotency_key=idempotency_key).data)
 
     def add_examples(
         self,
@@ -447,22 +460,38 @@ class WebhookEndpoints(Resource):
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[WebhookEndpoint]:
         return list_page(self._t, "webhook_endpoints", WebhookEndpoint.from_dict, {"limit": limit, **filters})
 
-    def update(self, endpoint_id: str, **changes: Any) -> WebhookEndpoint:
+    def update(
+        self, endpoint_id: str, *, idempotency_key: str | None = None, **changes: Any
+    ) -> WebhookEndpoint:
         """`url=`, `event_types=`, `description=`, `enabled=`."""
-        data = self._t.request("PATCH", f"webhook_endpoints/{endpoint_id}", json_body=_body(**changes)).data
+        data = self._t.request(
+            "PATCH",
+            f"webhook_endpoints/{endpoint_id}",
+            json_body=_body(**changes),
+            idempotency_key=idempotency_key,
+        ).data
         return WebhookEndpoint.from_dict(data)
 
-    def delete(self, endpoint_id: str) -> Deleted:
-        return Deleted.from_dict(self._t.request("DELETE", f"webhook_endpoints/{endpoint_id}").data)
+    def delete(self, endpoint_id: str, *, idempotency_key: str | None = None) -> Deleted:
+        path = f"webhook_endpoints/{endpoint_id}"
+        return Deleted.from_dict(self._t.request("DELETE", path, idempotency_key=idempotency_key).data)
 
-    def rotate_secret(self, endpoint_id: str, *, grace_period_seconds: int | None = None) -> WebhookEndpoint:
+    def rotate_secret(
+        self, endpoint_id: str, *, grace_period_seconds: int | None = None, idempotency_key: str | None = None
+    ) -> WebhookEndpoint:
         body = _body(grace_period_seconds=grace_period_seconds)
-        data = self._t.request("POST", f"webhook_endpoints/{endpoint_id}/rotate_secret", json_body=body).data
+        data = self._t.request(
+            "POST",
+            f"webhook_endpoints/{endpoint_id}/rotate_secret",
+            json_body=body,
+            idempotency_key=idempotency_key,
+        ).data
         return WebhookEndpoint.from_dict(data)
 
-    def test(self, endpoint_id: str) -> Delivery:
+    def test(self, endpoint_id: str, *, idempotency_key: str | None = None) -> Delivery:
         """Send a `webhook.test` event to this endpoint."""
-        return Delivery.from_dict(self._t.request("POST", f"webhook_endpoints/{endpoint_id}/test").data)
+        path = f"webhook_endpoints/{endpoint_id}/test"
+        return Delivery.from_dict(self._t.request("POST", path, idempotency_key=idempotency_key).data)
 
     def deliveries(self, endpoint_id: str, *, limit: int | None = None) -> Page[Delivery]:
         return list_page(
@@ -485,13 +514,25 @@ class ApiKeys(Resource):
     def list(self, *, limit: int | None = None) -> Page[ApiKey]:
         return list_page(self._t, "api_keys", ApiKey.from_dict, {"limit": limit})
 
-    def update(self, key_id: str, *, role: str | None = None, version: str | None = None) -> ApiKey:
+    def update(
+        self,
+        key_id: str,
+        *,
+        role: str | None = None,
+        version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ApiKey:
         """Another role, or the API version the key's requests get from now on (docs/versioning.md)."""
-        data = self._t.request("POST", f"api_keys/{key_id}", json_body=_body(role=role, version=version)).data
+        body = _body(role=role, version=version)
+        data = self._t.request(
+            "POST", f"api_keys/{key_id}", json_body=body, idempotency_key=idempotency_key
+        ).data
         return ApiKey.from_dict(data)
 
-    def revoke(self, key_id: str) -> ApiKey:
-        return ApiKey.from_dict(self._t.request("DELETE", f"api_keys/{key_id}").data)
+    def revoke(self, key_id: str, *, idempotency_key: str | None = None) -> ApiKey:
+        return ApiKey.from_dict(
+            self._t.request("DELETE", f"api_keys/{key_id}", idempotency_key=idempotency_key).data
+        )
 
 
 class Events(Resource):
@@ -504,8 +545,15 @@ class Events(Resource):
     def deliveries(self, event_id: str, *, limit: int | None = None) -> Page[Delivery]:
         return list_page(self._t, f"events/{event_id}/deliveries", Delivery.from_dict, {"limit": limit})
 
-    def replay(self, event_id: str, *, endpoint: str | None = None) -> list[Delivery]:
-        data = self._t.request("POST", f"events/{event_id}/replay", json_body=_body(endpoint=endpoint)).data
+    def replay(
+        self, event_id: str, *, endpoint: str | None = None, idempotency_key: str | None = None
+    ) -> list[Delivery]:
+        data = self._t.request(
+            "POST",
+            f"events/{event_id}/replay",
+            json_body=_body(endpoint=endpoint),
+            idempotency_key=idempotency_key,
+        ).data
         return [Delivery.from_dict(row) for row in data["data"]]
 
 
