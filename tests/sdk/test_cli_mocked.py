@@ -168,3 +168,27 @@ def test_a_connection_error_in_json_has_every_key_of_the_error_shape(mock_cli):
     assert shown.exit_code == 1
     error = json.loads(shown.stdout)["error"]
     assert set(error) >= ERROR_KEYS and error["type"] == "connection_error"
+
+
+def test_a_list_asks_for_no_page_past_its_limit(mock_cli):
+    seen: list[str] = []
+
+    def endless(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.query.decode())
+        size, start = int(request.url.params["limit"]), int(request.url.params.get("cursor") or 0)
+        rows = [
+            {"id": f"x_{start + i}", "filename": "a.txt", "key": "fm", "status": "ready", "version": 1}
+            for i in range(size)
+        ]
+        return httpx.Response(200, json={"data": rows, "has_more": True, "next_cursor": str(start + size)})
+
+    for command, limit, pages in (
+        ("documents", "20", 1),
+        ("jobs", "20", 1),
+        ("clause-types", "20", 1),
+        ("documents", "150", 2),
+    ):
+        seen.clear()
+        shown = mock_cli(endless, command, "list", "--limit", limit, "--json")
+        assert shown.exit_code == 0, shown.output
+        assert len(json.loads(shown.stdout)) == int(limit) and len(seen) == pages, (command, seen)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import re
 import shlex
@@ -299,7 +300,7 @@ def documents_list(
 ) -> None:
     """Documents, newest first."""
     page = client(ctx).documents.list(limit=min(limit, 100), status=status)
-    docs = [doc for doc, _ in zip(page, range(limit), strict=False)]
+    docs = list(itertools.islice(page, limit))
     _print_json(docs) if json_output else _out().print(_status_table(docs))
 
 
@@ -455,7 +456,7 @@ def jobs_list(
     """Jobs, newest first."""
     filters = {name: value for name, value in (("status", status), ("connector", connector)) if value}
     page = client(ctx).jobs.list(limit=min(limit, 100), **filters)
-    jobs = [job for job, _ in zip(page, range(limit), strict=False)]
+    jobs = list(itertools.islice(page, limit))
     if json_output:
         _print_json(jobs)
         return
@@ -610,7 +611,7 @@ def clause_types_list(
 ) -> None:
     """The workspace's clause types, newest first."""
     page = client(ctx).clause_types.list(limit=min(limit, 100))
-    found = [clause_type for clause_type, _ in zip(page, range(limit), strict=False)]
+    found = list(itertools.islice(page, limit))
     if json_output:
         _print_json(found)
         return
