@@ -4,6 +4,7 @@ waits, no server needed."""
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 
@@ -192,3 +193,29 @@ def test_a_list_asks_for_no_page_past_its_limit(mock_cli):
         shown = mock_cli(endless, command, "list", "--limit", limit, "--json")
         assert shown.exit_code == 0, shown.output
         assert len(json.loads(shown.stdout)) == int(limit) and len(seen) == pages, (command, seen)
+
+
+def test_upload_names_each_file_by_its_path_from_the_current_directory(mock_cli, monkeypatch, tmp_path):
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        name = re.search(rb'filename="([^"]*)"', request.content).group(1).decode()
+        sent.append(name)
+        return httpx.Response(201, json={"id": f"doc_{len(sent)}", "filename": name, "status": "pending"})
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    for folder in (work / "a", work / "b" / "2023", elsewhere):
+        folder.mkdir(parents=True)
+        (folder / "contract.txt").write_text(f"The term of {folder.name} is two years.")
+    monkeypatch.chdir(work)
+    shown = mock_cli(
+        answer,
+        "documents",
+        "upload",
+        "a/contract.txt",
+        str(work / "b" / "2023" / "contract.txt"),
+        "./a/../b/2023/contract.txt",
+        str(elsewhere / "contract.txt"),
+    )
+    assert shown.exit_code == 0, shown.output
+    assert sent == ["a/contract.txt", "b/2023/contract.txt", "b/2023/contract.txt", "contract.txt"]

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import itertools
 import json
+import os
 import re
 import shlex
 import signal
@@ -214,6 +215,15 @@ def _status_table(docs: list[Document]) -> Table:
     return table
 
 
+def _upload_name(path: Path) -> str:
+    """The name a file is uploaded under: its path from the current directory (`deal/2023/nda.txt`), so that
+    same-named files of different folders stay apart; only its name for a file outside it."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.name
+
+
 def _batch_counts(batch: DocumentBatch) -> str:
     made = len(batch.documents)
     return f"{made} document{'' if made == 1 else 's'}, {len(batch.refused)} refused"
@@ -244,14 +254,18 @@ def documents_upload(
         disable=json_output,
     ) as progress:
         overall = progress.add_task("all files", total=len(paths) * (2 if wait else 1), state="")
-        tasks = [progress.add_task(path.name, total=None, state="waiting") for path in paths]
+        tasks = [progress.add_task(_upload_name(path), total=None, state="waiting") for path in paths]
         for path, task in zip(paths, tasks, strict=True):
 
             def sent(done: int, total: int, task: int = task) -> None:
                 progress.update(task, completed=done, total=total, state="uploading")
 
             answer = quire.documents.create(
-                file=path, content_type=content_type, metadata=meta, on_upload_progress=sent
+                file=path,
+                filename=_upload_name(path),
+                content_type=content_type,
+                metadata=meta,
+                on_upload_progress=sent,
             )
             if isinstance(answer, DocumentBatch):
                 batches.append((path, answer))
@@ -282,11 +296,13 @@ def documents_upload(
     else:
         _out().print(_status_table(docs))
         for path, batch in batches:
-            _out().print(f"{path.name}: batch {batch.id}, {_batch_counts(batch)}")
+            _out().print(f"{_upload_name(path)}: batch {batch.id}, {_batch_counts(batch)}")
         for doc in failed:
             _err().print(_red(f"{doc.filename} failed:", doc.failure_reason))
         for path, _, file in refused:
-            _err().print(_red(f"{file.filename} ({path.name}) refused:", f"{file.message} ({file.code})"))
+            _err().print(
+                _red(f"{file.filename} ({_upload_name(path)}) refused:", f"{file.message} ({file.code})")
+            )
     if failed or refused:
         raise typer.Exit(1)
 
