@@ -101,6 +101,12 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _TEXT_CONTROLS = frozenset(b"\t\n\x0c\r\x1a")
 
 
+# A page may open with comments (a licence, a generator's note) before its markup: sniffing reads past them,
+# within this many characters.
+HTML_HEAD_CHARS = 64 * 1024
+_LEADING_COMMENTS = re.compile(r"\A(?:\s*<!--.*?-->)*\s*", re.S)
+
+
 def decoded_text(content: bytes) -> str | None:
     """The text of bytes that are text: UTF-8 (after a byte order mark, if any), UTF-16 after its byte order
     mark, else Windows-1252 (Latin-1's superset, what older Windows tools save) when no byte is a control
@@ -161,7 +167,7 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     head = text.removeprefix("\ufeff")[:1024].lstrip()
     if head.startswith(("{", "[")) and _is_transcript(text, param, limits):
         return TRANSCRIPT
-    lowered = head[:512].lower()
+    lowered = _LEADING_COMMENTS.sub("", text.removeprefix("\ufeff")[:HTML_HEAD_CHARS])[:512].lower()
     if lowered.startswith(("<!doctype html", "<html")) or "<html" in lowered or "<body" in lowered:
         return HTML
     return TEXT

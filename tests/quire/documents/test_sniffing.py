@@ -548,11 +548,15 @@ def test_an_email_after_a_byte_order_mark_or_an_mbox_from_line_is_an_email(conte
     ("content", "kind", "expected"),
     [
         (
-            "Café terms: the Licensee’s fee is €500 — payable “on signing”.".encode("cp1252"),
+            "Café terms: the Licensee\u2019s fee is €500 — payable “on signing”.".encode("cp1252"),
             TEXT,
             "€500 — payable",
         ),
-        ("\ufeffCafé terms: Licensee’s fee is €500.".encode("utf-16-le"), TEXT, "Licensee’s fee is €500."),
+        (
+            "\ufeffCafé terms: Licensee\u2019s fee is €500.".encode("utf-16-le"),
+            TEXT,
+            "Licensee\u2019s fee is €500.",
+        ),
         (
             "\ufeff<html><body><p>Résumé of the deal</p></body></html>".encode("utf-16-be"),
             HTML,
@@ -572,3 +576,11 @@ def test_text_saved_as_utf_16_or_windows_1252_is_read_as_text(content, kind, exp
 def test_binary_bytes_are_still_refused_as_binary(content):
     with pytest.raises(UnsupportedDocument):
         sniff_content_type(content)
+
+
+def test_a_page_that_opens_with_a_long_comment_is_html():
+    licence = "<!-- " + "Copyright and licence notice of the exporting tool. " * 30 + "-->\n"
+    page = f"{licence}<!-- generator -->\n<html><body><p>Master services agreement</p></body></html>".encode()
+    assert sniff_content_type(page) == HTML
+    assert "Master services agreement" in parse_document(page, HTML).text
+    assert sniff_content_type(b"<!-- a note --> and then plain text that names no markup") == TEXT

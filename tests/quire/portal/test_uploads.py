@@ -16,7 +16,10 @@ def _file(name: str, text: str) -> SimpleUploadedFile:
 
 def test_a_folders_files_are_named_by_their_paths_in_it(workspace):
     owner = signed_in(workspace, "owner")
-    files = [_file("room-index.txt", "Data room index."), _file("room-letter.txt", "A side letter, Ohio law.")]
+    files = [
+        _file("room-index.txt", "Data room index."),
+        _file("room-letter.txt", "A side letter, Ohio law."),
+    ]
     paths = ["room/room-index.txt", "room/./legal/room-letter.txt"]
     assert owner.post("/documents", {"file": files, "path": paths}).status_code == 302
     mismatched = [_file("room-other.txt", "Another index."), _file("room-memo.txt", "A memo of the room.")]
