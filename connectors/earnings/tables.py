@@ -149,51 +149,52 @@ _PER_SHARE = r"(?:per|a) (?:(?:fully )?diluted )?(?:common )?share"
 # Currencies: ISO codes said before or after an amount ("EUR 3.4 billion", "30 million GBP"), the letters before
 # a dollar sign ("C$1.2 billion", "A$", "US$"), the signs, and currencies named after an amount ("3.4 billion
 # euros", "250 million Canadian dollars").
-_CODES = (
-    "USD",
-    "EUR",
-    "GBP",
-    "JPY",
-    "CHF",
-    "CAD",
-    "AUD",
-    "NZD",
-    "CNY",
-    "HKD",
-    "SGD",
-    "INR",
-    "SEK",
-    "NOK",
-    "DKK",
+CURRENCY_CODES = (
+    *(
+        "USD",
+        "EUR",
+        "GBP",
+        "JPY",
+        "CHF",
+        "CAD",
+        "AUD",
+        "NZD",
+        "CNY",
+        "HKD",
+        "SGD",
+        "INR",
+        "SEK",
+        "NOK",
+        "DKK",
+    ),
+    *("BRL", "MXN", "ZAR", "KRW", "PLN", "CZK", "HUF", "TRY", "ILS", "AED", "SAR"),
 )
-_DOLLAR_PREFIXES = {
-    "US": "USD",
-    "C": "CAD",
-    "CA": "CAD",
-    "CAD": "CAD",
-    "A": "AUD",
-    "AU": "AUD",
-    "AUD": "AUD",
-    "NZ": "NZD",
-    "HK": "HKD",
-    "S": "SGD",
-    "SG": "SGD",
+DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "BRL"})
+DOLLAR_PREFIXES = {
+    **{code: code for code in DOLLAR_CURRENCIES},
+    **{"US": "USD", "U.S.": "USD", "C": "CAD", "CA": "CAD", "A": "AUD", "AU": "AUD", "NZ": "NZD"},
+    **{"HK": "HKD", "S": "SGD", "SG": "SGD", "MX": "MXN", "R": "BRL"},
 }
-_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
-_NAMED_AFTER = {
+CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+CURRENCY_NAMES = {
     "USD": r"(?:US|U\.S\.)\s+dollars?",
     "CAD": r"Canadian\s+dollars?",
     "AUD": r"Australian\s+dollars?",
+    "NZD": r"New\s+Zealand\s+dollars?",
+    "HKD": r"Hong\s+Kong\s+dollars?",
+    "SGD": r"Singapore\s+dollars?",
     "EUR": r"euros?",
     "GBP": r"pounds?\s+sterling",
     "JPY": r"yen",
     "CHF": r"Swiss\s+francs?",
+    "CNY": r"(?:yuan|renminbi)",
+    "INR": r"rupees?",
 }
 _CURRENCY_BEFORE = (
-    rf"(?-i:(?<![A-Za-z])(?:{'|'.join(sorted(_DOLLAR_PREFIXES, key=len, reverse=True))})\$"
-    rf"|[$€£¥₹]|(?<![A-Za-z])(?:{'|'.join(_CODES)})(?:\s|(?=\d)))"
+    rf"(?-i:(?<![A-Za-z])(?:{'|'.join(re.escape(p) for p in sorted(DOLLAR_PREFIXES, key=len, reverse=True))})\$"
+    rf"|[$€£¥₹]|(?<![A-Za-z])(?:{'|'.join(CURRENCY_CODES)})(?:\s|(?=\d)))"
 )
-_CURRENCY_AFTER = rf"(?-i:{'|'.join(_CODES)})\b|(?:{'|'.join(_NAMED_AFTER.values())})\b"
+_CURRENCY_AFTER = rf"(?-i:{'|'.join(CURRENCY_CODES)})\b|(?:{'|'.join(CURRENCY_NAMES.values())})\b"
 # Digits are read in bounded groups (up to 15 before the point, 15 after, five thousands groups), and never
 # from inside a longer run of digits, so that a range over a long run of digits is not tried from every digit.
 # A number is negative after a minus sign or word, or in accounting's brackets, which close right after its
@@ -219,7 +220,7 @@ RANGE = re.compile(
 )
 # Percentage points and basis points only ever measure a change: "gross margin expanded 50 basis points".
 POINTS_UNITS = ("basis_points", "percentage_points")
-CURRENCY_UNITS = _CODES
+CURRENCY_UNITS = CURRENCY_CODES
 # Nouns that name a count only right beside its number ("5,400 customers", "close approximately 75 stores"), never
 # a metric for other figures of their sentence.
 COUNT_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -296,14 +297,16 @@ def currency_of(match: re.Match[str], prefix: str = "") -> str | None:
     """The currency code a NUMBER match names before or after its digits ("C$" is CAD, "euros" EUR), or None."""
     before = (match.group(prefix + "currency") or "").strip()
     after = (match.group(prefix + "currency_after") or "").strip()
-    if before in _SIGNS:
-        return _SIGNS[before]
+    if before in CURRENCY_SIGNS:
+        return CURRENCY_SIGNS[before]
     if before:
-        return _DOLLAR_PREFIXES[before[:-1]] if before.endswith("$") else before
-    if after in _CODES:
+        return DOLLAR_PREFIXES[before[:-1]] if before.endswith("$") else before
+    if after in CURRENCY_CODES:
         return after
     if after:
-        return next(code for code, words in _NAMED_AFTER.items() if re.fullmatch(words, after, re.IGNORECASE))
+        return next(
+            code for code, words in CURRENCY_NAMES.items() if re.fullmatch(words, after, re.IGNORECASE)
+        )
     return None
 
 

@@ -9,7 +9,16 @@ from collections.abc import Iterator
 
 from common.scripts import CJK_SENTENCE_ENDS
 from connectors.dates import find_dates, parse_duration
-from connectors.earnings.tables import NUMBER, SCALES, parse_number
+from connectors.earnings.tables import (
+    CURRENCY_CODES,
+    CURRENCY_NAMES,
+    CURRENCY_SIGNS,
+    DOLLAR_CURRENCIES,
+    DOLLAR_PREFIXES,
+    NUMBER,
+    SCALES,
+    parse_number,
+)
 from connectors.review.retrieval import stems, word_terms
 
 Found = tuple[object, object, int, int]
@@ -64,37 +73,14 @@ def find_duration(text: str, start: int, end: int) -> Found | None:
 # currency named or signed after it ("5 million euros", "200 Canadian dollars", "1.500 €"), or a currency sign
 # before a number with a decimal comma or dotted thousands ("€ 1.234,56", "€1.234.567"). The rest ("$5.0
 # million", "$0.83 per share") is earnings' reader's.
-_CODE = (
-    "USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|CNY|HKD|SGD|INR|SEK|NOK|DKK|BRL|MXN|ZAR|KRW|PLN|CZK|HUF|TRY|ILS|AED|SAR"
-)
-_DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "BRL"})
-_DOLLAR_PREFIXES = {
-    **{code: code for code in _DOLLARS},
-    **{"US": "USD", "U.S.": "USD", "C": "CAD", "CA": "CAD", "A": "AUD", "AU": "AUD", "NZ": "NZD"},
-    **{"HK": "HKD", "S": "SGD", "SG": "SGD", "MX": "MXN", "R": "BRL"},
-}
-_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
-_NAMED = {
-    "USD": r"(?:US|U\.S\.)\s+dollars?",
-    "CAD": r"Canadian\s+dollars?",
-    "AUD": r"Australian\s+dollars?",
-    "NZD": r"New\s+Zealand\s+dollars?",
-    "HKD": r"Hong\s+Kong\s+dollars?",
-    "SGD": r"Singapore\s+dollars?",
-    "EUR": r"euros?",
-    "GBP": r"pounds?\s+sterling",
-    "JPY": r"yen",
-    "CHF": r"Swiss\s+francs?",
-    "CNY": r"(?:yuan|renminbi)",
-    "INR": r"rupees?",
-}
+_CODE = "|".join(CURRENCY_CODES)
 _DECIMAL_COMMA = r"\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}"
 _AMOUNT = re.compile(
     r"(?<![\w$€£¥₹.,])(?P<neg>-\s?)?"
     rf"(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[$€£¥₹])\s?)?"
     rf"(?P<value>(?:{_DECIMAL_COMMA}|(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:['\u2019]\d{{3}})+|\d+)(?:\.\d+)?)(?!\d|[.,'\u2019]\d))"
     rf"(?:\s?(?P<scale>(?i:{'|'.join(sorted(SCALES, key=len, reverse=True))}))\b)?"
-    rf"(?:\s?(?:(?P<code_after>{_CODE})(?!\s?\d)|(?P<named>(?i:{'|'.join(_NAMED.values())}))|(?P<sign_after>[€£¥₹])))?"
+    rf"(?:\s?(?:(?P<code_after>{_CODE})(?!\s?\d)|(?P<named>(?i:{'|'.join(CURRENCY_NAMES.values())}))|(?P<sign_after>[€£¥₹])))?"
     r"(?![\w$€£¥₹])"
 )
 
@@ -106,17 +92,23 @@ def _amounts(text: str, start: int, end: int) -> Iterator[tuple[int, int, tuple[
     for match in _AMOUNT.finditer(text, start, end):
         raw, sign, prefix, named = (match.group(name) for name in ("value", "sign", "prefix", "named"))
         decimal_comma = re.fullmatch(_DECIMAL_COMMA, raw) is not None
-        said = {match.group("code"), match.group("code_after"), _SIGNS.get(match.group("sign_after") or "")}
+        said = {
+            match.group("code"),
+            match.group("code_after"),
+            CURRENCY_SIGNS.get(match.group("sign_after") or ""),
+        }
         said.discard(None)
         if named:
-            said |= {code for code, words in _NAMED.items() if re.fullmatch(words, named, re.IGNORECASE)}
+            said |= {
+                code for code, words in CURRENCY_NAMES.items() if re.fullmatch(words, named, re.IGNORECASE)
+            }
         if sign == "$":
             if prefix:
-                said.add(_DOLLAR_PREFIXES.get(prefix))
-            elif not said or said - _DOLLARS:
+                said.add(DOLLAR_PREFIXES.get(prefix))
+            elif not said or said - DOLLAR_CURRENCIES:
                 said.add(None if said else "USD")
         elif sign:
-            said.add(None if prefix else _SIGNS[sign])
+            said.add(None if prefix else CURRENCY_SIGNS[sign])
         stated = (
             match.group("code")
             or match.group("code_after")
