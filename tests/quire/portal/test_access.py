@@ -4,6 +4,7 @@ another workspace's members get 404s, CSRF, invitations and password reset by e-
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -406,24 +407,19 @@ def test_an_invitation_judges_the_inviter_and_the_invitee_as_they_are_when_it_ru
     inviter = member_add(tenant=workspace.tenant, email="inviter@portal-one.example.com", role="admin")
     seen_by_inviter = Member.objects.select_related("user").get(pk=inviter.pk)
     member_change_role(actor=owner, target=Member.objects.get(pk=inviter.pk), role="viewer")
-    base = f"http://{workspace.host}"
+    invite = partial(
+        member_invite,
+        tenant=workspace.tenant,
+        actor=seen_by_inviter,
+        email="new@example.com",
+        role="developer",
+        base_url=f"http://{workspace.host}",
+    )
     with pytest.raises(MemberChangeRefused, match="Only owners and admins manage members"):
-        member_invite(
-            tenant=workspace.tenant,
-            actor=seen_by_inviter,
-            email="new@example.com",
-            role="developer",
-            base_url=base,
-        )
+        invite()
     member_remove(actor=owner, target=Member.objects.get(pk=inviter.pk))
     with pytest.raises(MemberChangeRefused, match="no longer a member"):
-        member_invite(
-            tenant=workspace.tenant,
-            actor=seen_by_inviter,
-            email="new@example.com",
-            role="developer",
-            base_url=base,
-        )
+        invite()
     assert not Member.objects.filter(tenant=workspace.tenant, user__username="new@example.com").exists()
 
 
