@@ -35,7 +35,7 @@ def validate_columns(options: dict) -> list[dict]:
     template = options.get("template")
     columns: list[dict] = []
     if template is not None:
-        if template not in TEMPLATES:
+        if not isinstance(template, str) or template not in TEMPLATES:
             raise OptionError(
                 f"unknown template {template!r}; known: {', '.join(sorted(TEMPLATES))}", "options.template"
             )

@@ -80,15 +80,29 @@ def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
         "/v1/jobs", {"connector": "literature", "documents": [doc_id], "options": {"claims": "not a list"}}
     )
     assert bad_options.status_code == 400 and bad_options.json()["error"]["code"] == "invalid_options"
-    too_many = api_a.post(
-        "/v1/jobs", {"connector": "legal", "documents": [doc_id], "options": {"suggestions": 50}}
-    )
-    assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "options.suggestions"
     fast = api_a.post("/v1/jobs", {"connector": "legal", "documents": [doc_id], "mode": "fast"})
     assert (fast.status_code, fast.json()["error"]["message"]) == (
         400,
         '"fast" is not one of: analyzers, model.',
     )
+
+
+@pytest.mark.parametrize(
+    ("connector", "options", "param"),
+    [
+        ("legal", {"suggestions": 50}, "options.suggestions"),
+        ("review", {"template": ["x"]}, "options.template"),
+        ("review", {"template": {}}, "options.template"),
+        ("review", {"template": "no_such_template"}, "options.template"),
+    ],
+)
+def test_options_a_connector_refuses_are_400_naming_the_option(
+    celery_worker, api_a: Api, connector, options, param
+):
+    doc_id = ready_document(api_a, "A short note for validation tests.")
+    refused = api_a.post("/v1/jobs", {"connector": connector, "documents": [doc_id], "options": options})
+    assert refused.status_code == 400, refused.content
+    assert (refused.json()["error"]["code"], refused.json()["error"]["param"]) == ("invalid_options", param)
 
 
 def test_another_tenants_job_is_404(api_a: Api, api_b: Api, tenant_b):
