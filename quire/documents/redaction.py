@@ -3,7 +3,8 @@ it keeps its offsets and loses its quote (a clause type's passage, `{"document",
 text), and the finding that owns the span stays, marked `redacted`,
 with every string of it that repeats the document's words emptied; the document object itself (as in
 `document.ready`) keeps its id and loses its filename and metadata, and so does a reference to it with its
-filename (an e-mail's `attachments`)."""
+filename (an e-mail's `attachments`). A reviewer's correction of its cell (a `cell_correction` response) loses its
+value, and a warning that names it (a model quote the checker could not place) is replaced by a note."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class Redactor:
             return {**value, "filename": "", "metadata": {}, "redacted": True}, False
         if value.get("document_id") == self.document_id and "filename" in value and not is_span_shaped(value):
             return {**value, "filename": "", "redacted": True}, False
+        if value.get("object") == "cell_correction" and value.get("document") == self.document_id:
+            return {**value, "corrected_value": None, "redacted": True}, False
         if is_span_shaped(value) and value.get("document_id") == self.document_id:
             if value["quote"]:
                 self.quotes.add(value["quote"])
@@ -52,12 +55,21 @@ class Redactor:
                 self.quotes.add(value["text"])
             self.count += 1
             return {**value, "text": "", "redacted": True}, True
-        walked = {key: self._walk(item) for key, item in value.items()}
+        walked = {
+            key: self._walk(self._warnings(item) if key == "warnings" else item)
+            for key, item in value.items()
+        }
         result = {key: item for key, (item, _) in walked.items()}
         if any(own for _, own in walked.values()):
             result = self._scrub(result)
             result["redacted"] = True
         return result, False
+
+    def _warnings(self, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        note = f"{self.document_id!r} was deleted: a warning about it is redacted"
+        return [note if isinstance(item, str) and self.document_id in item else item for item in value]
 
     def _scrub(self, value: Any) -> Any:
         if isinstance(value, str):

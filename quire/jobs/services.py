@@ -720,9 +720,11 @@ def _mark_failed(job: Job, code: str, message: str) -> None:
 
 
 def job_results_redact(*, document: Document, redactor: Redactor, **_signal) -> int:
-    """Redact `document`'s quotes from the results of the jobs that read it (`document_delete`, through
-    `document_erasing`); returns how many results changed."""
+    """Redact `document`'s quotes and the warnings naming it from the results of the jobs that read it, and
+    delete the reviewers' corrections of its cells (`document_delete`, through `document_erasing`); returns how
+    many results changed."""
     ReviewRow.objects.filter(document_id=document.pk).delete()
+    CellCorrection.objects.filter(document_id=document.pk).delete()
     changed = 0
     results = JobResult.objects.select_for_update().filter(job__document_ids__contains=[document.pk])
     for result in results:

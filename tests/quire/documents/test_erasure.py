@@ -5,6 +5,7 @@ erasing a tenant."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -50,7 +51,31 @@ def _files_holding(needle: str) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
 
 
-def test_deleted_document_leaves_no_trace(api_a: Api, celery_worker):
+def _model_job_quoting(tenant_a, document_id: str, monkeypatch, quote: str) -> str:
+    """A legal job in model mode over the document, run here against a scripted server whose Governing Law
+    quote is not in the text: the result's `warnings` and its `job.succeeded` event keep the quote."""
+    from quire.jobs.models import Job
+    from quire.jobs.services import job_run
+    from tests.connectors.conftest import ScriptedServer
+
+    server = ScriptedServer()
+    server.responder = lambda messages: (
+        json.dumps({"clauses": [{"quote": quote, "confidence": 0.9}]})
+        if "CUAD category: Governing Law." in messages[-1]["content"]
+        else "{}"
+    )
+    monkeypatch.setenv("QUIRE_INFERENCE_URL", server.url)
+    monkeypatch.setenv("QUIRE_INFERENCE_MODEL", "scripted")
+    try:
+        with tenant_context(tenant_a.tenant):
+            job = Job.objects.create(connector="legal", mode="model", document_ids=[document_id])
+            assert job_run(tenant=tenant_a.tenant, job_id=job.pk).status == "succeeded"
+    finally:
+        server.close()
+    return job.pk
+
+
+def test_deleted_document_leaves_no_trace(api_a: Api, tenant_a, celery_worker, monkeypatch):
     unique = uuid.uuid4().hex[:12]
     marker = f"Tribunal of Quillfeather Marsh {unique}"
     text = CONTRACT.replace(
@@ -64,8 +89,26 @@ def test_deleted_document_leaves_no_trace(api_a: Api, celery_worker):
     wait_for(lambda: api_a.get(f"/v1/documents/{document_id}").json()["status"] == "ready", timeout=120)
     job = api_a.post("/v1/jobs", {"connector": "legal", "documents": [document_id]}).json()
     assert wait_job(api_a, job["id"])["status"] == "succeeded"
+    columns = [{"key": "forum", "question": "Where are disputes heard?", "type": "text"}]
+    review = api_a.post(
+        "/v1/jobs", {"connector": "review", "documents": [document_id], "options": {"columns": columns}}
+    ).json()
+    assert wait_job(api_a, review["id"])["status"] == "succeeded"
+    corrected = api_a.post(
+        f"/v1/jobs/{review['id']}/cells",
+        {"document": document_id, "key": "forum", "corrected_value": f"Disputes go before the {marker}."},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert corrected.status_code == 200, corrected.content
+    model_job = _model_job_quoting(
+        tenant_a, document_id, monkeypatch, f"every dispute goes before the {marker}, sitting in Toronto."
+    )
+    warned = api_a.get(f"/v1/jobs/{model_job}/result").json()["output"]["warnings"]
+    assert any(unique in warning for warning in warned), warned
     assert _tables_holding(marker) and _files_holding(marker)
-    assert "api_idempotencyrecord.response_text" in str(_tables_holding(unique))
+    holding = str(_tables_holding(unique))
+    for column in ("api_idempotencyrecord.response_text", "jobs_cellcorrection.corrected_value"):
+        assert column in holding
 
     assert api_a.delete(f"/v1/documents/{document_id}").status_code == 200
     assert _tables_holding(unique) == []
@@ -74,9 +117,15 @@ def test_deleted_document_leaves_no_trace(api_a: Api, celery_worker):
     redacted = [f for f in result["output"]["clauses"] if f.get("redacted")]
     assert redacted and all(f["span"]["quote"] == "" and f["span"]["redacted"] for f in redacted)
     assert redacted[0]["span"]["document_id"] == document_id
-    event = api_a.get("/v1/events", type="job.succeeded", limit=1).json()["data"][0]
-    assert event["data"]["id"] == job["id"]
+    events = api_a.get("/v1/events", type="job.succeeded", limit=3).json()["data"]
+    [event] = [e for e in events if e["data"]["id"] == job["id"]]
     assert any(f.get("redacted") for f in event["data"]["result"]["output"]["clauses"])
+    cell = api_a.get(f"/v1/jobs/{review['id']}/result").json()["output"]["rows"][0]["cells"]["forum"]
+    assert "correction" not in cell
+    warned = api_a.get(f"/v1/jobs/{model_job}/result").json()["output"]["warnings"]
+    assert [w for w in warned if document_id in w] == [
+        f"{document_id!r} was deleted: a warning about it is redacted"
+    ]
 
 
 def test_retention_and_tenant_erase(make_tenant, monkeypatch):
@@ -169,6 +218,13 @@ def test_redactor_keeps_the_finding_and_empties_the_documents_words():
         "attachments": [{"document_id": "doc_a", "filename": "q3.pdf"}],
     }
     assert redactor(email)["attachments"] == [{"document_id": "doc_a", "filename": "", "redacted": True}]
+    warnings = ["quote not found in 'doc_a', dropped: 'Revenue rose 12%'", "about 'doc_b'"]
+    assert redactor({"warnings": warnings})["warnings"] == [
+        "'doc_a' was deleted: a warning about it is redacted",
+        "about 'doc_b'",
+    ]
+    correction = {"object": "cell_correction", "document": "doc_a", "key": "k", "corrected_value": "Revenue"}
+    assert redactor(correction) == {**correction, "corrected_value": None, "redacted": True}
 
 
 def test_a_document_deleted_while_a_job_reads_it_leaves_no_quote_in_the_result(tenant_a, monkeypatch):
