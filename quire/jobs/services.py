@@ -675,6 +675,14 @@ def _finish_succeeded(
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
+        if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
+            _mark_failed(
+                current,
+                "workspace_inactive",
+                "the workspace was deactivated while the job ran; no result or usage was recorded",
+                announce=False,
+            )
+            return current
         present = documents_held(ids=current.document_ids)
         output = verified.output
         for gone in dict.fromkeys(d for d in current.document_ids if d not in present):
@@ -709,14 +717,15 @@ def _finish_failed(job: Job, code: str, message: str) -> Job:
     return current
 
 
-def _mark_failed(job: Job, code: str, message: str) -> None:
-    """Fail `job`, whose row the caller holds locked, and announce it."""
+def _mark_failed(job: Job, code: str, message: str, *, announce: bool = True) -> None:
+    """Fail `job`, whose row the caller holds locked, and (`announce`) publish `job.failed`."""
     ReviewRow.objects.filter(job=job).delete()
     job.status, job.stage = JobStatus.FAILED, "failed"
     job.error = {"code": code, "message": message[:2000]}
     job.finished_at, job.lease_until = timezone.now(), None
     job.save(update_fields=["status", "stage", "error", "finished_at", "lease_until"])
-    job_finished(job=job)
+    if announce:
+        job_finished(job=job)
 
 
 def job_results_redact(*, document: Document, redactor: Redactor, **_signal) -> int:
@@ -756,14 +765,17 @@ def retention_apply(*, tenant: Tenant, now: datetime | None = None) -> dict[str,
 def workspace_erase(*, tenant: Tenant) -> None:
     """Remove the tenant entirely: its stored files, its billing rows, its Stripe customer, then
     (`tenant_erase`) its schema, audit log, API keys, members, host names and the tenant itself. The tenant is
-    made inactive first, so its keys and portal stop taking uploads while the files go, and the schema's folder
-    of stored files is emptied last, of what an upload in flight stored meanwhile. A Stripe call that fails
-    stops the erasure before anything in PostgreSQL goes, so running it again finishes it."""
+    made inactive first, so its keys and portal stop taking uploads while the files go, and its unfinished jobs
+    are canceled, so none records usage once the billing rows are gone (one finishing now is waited for, and a
+    job the tenant's inactivity did not stop records nothing: `_finish_succeeded`); the schema's folder of
+    stored files is emptied last, of what an upload in flight stored meanwhile. A Stripe call that fails stops
+    the erasure before anything in PostgreSQL goes, so running it again finishes it."""
     from django_tenants.utils import tenant_context
 
     tenant.is_active = False
     tenant.save(update_fields=["is_active"])
     with tenant_context(tenant):
+        _jobs_cancel_unfinished()
         files = documents_files_delete()
     usage_rows = billing_erase(tenant=tenant)
     stripe_customer = stripe_customer_erase(tenant=tenant)
@@ -773,6 +785,19 @@ def workspace_erase(*, tenant: Tenant) -> None:
         erased={"documents": files, "usage_events": usage_rows, "stripe_customer_deleted": stripe_customer},
     )
     documents_folder_delete(schema_name=schema)
+
+
+def _jobs_cancel_unfinished() -> None:
+    """Cancel every queued or running job of the current schema under its row lock, announcing nothing (the
+    workspace is being erased): an attempt still running finds its job canceled and stores nothing."""
+    with transaction.atomic():
+        unfinished = list(
+            Job.objects.select_for_update().exclude(status__in=TERMINAL).values_list("pk", flat=True)
+        )
+        ReviewRow.objects.filter(job_id__in=unfinished).delete()
+        Job.objects.filter(pk__in=unfinished).update(
+            status=JobStatus.CANCELED, stage="canceled", finished_at=timezone.now(), lease_until=None
+        )
 
 
 def _carry_corrections(source_id: str, job: Job, output: dict) -> None:

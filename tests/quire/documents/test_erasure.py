@@ -187,6 +187,42 @@ def test_retention_and_tenant_erase(make_tenant, monkeypatch):
         assert cursor.fetchone() is None
 
 
+def test_jobs_finishing_while_their_tenant_is_erased_record_nothing_and_the_erase_completes(
+    make_tenant, monkeypatch
+):
+    """A job queued before the erase is canceled by it; one that runs and finishes meanwhile (created after
+    the erase canceled the others) records no usage for the tenant going: the erase does not stop halfway."""
+    from billing.models import UsageEvent
+    from quire.jobs import services as jobs_services
+    from quire.jobs.models import Job
+    from tenants.models import Tenant
+    from tests.support.portal import stored_document
+
+    provisioned = make_tenant("erase-race")
+    tenant = provisioned.tenant
+    document = stored_document(provisioned, "c.txt", "This Agreement is governed by the laws of Delaware.")
+    with tenant_context(tenant):
+        queued = Job.objects.create(connector="legal", document_ids=[document.pk])
+    finished = {}
+    stripe_customer_erase = jobs_services.stripe_customer_erase
+
+    def jobs_finish_meanwhile(*, tenant):
+        with tenant_context(tenant):
+            late = Job.objects.create(connector="legal", document_ids=[document.pk])
+            for job in (queued, late):
+                finished[job.pk] = jobs_services.job_run(tenant=tenant, job_id=job.pk)
+            finished["usage"] = UsageEvent.objects.filter(tenant_id=tenant.pk).count()
+        return stripe_customer_erase(tenant=tenant)
+
+    monkeypatch.setattr(jobs_services, "stripe_customer_erase", jobs_finish_meanwhile)
+    jobs_services.workspace_erase(tenant=tenant)
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    late = next(job for key, job in finished.items() if key not in (queued.pk, "usage"))
+    assert finished[queued.pk].status == "canceled" and finished[queued.pk].stage == "canceled"
+    assert (late.status, late.error["code"]) == ("failed", "workspace_inactive")
+    assert finished["usage"] == 0
+
+
 def test_redactor_keeps_the_finding_and_empties_the_documents_words():
     from quire.documents.redaction import Redactor
 
