@@ -53,13 +53,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def torch_threads_per_child(concurrency: object, cores: int) -> int:
-    """Threads for each pool child's torch: its share of the cores, at least one (every core per child where the
-    concurrency is not a number yet, as with "auto", which starts a child per core)."""
-    children = concurrency if isinstance(concurrency, int) and concurrency > 0 else cores
-    return max(1, cores // children)
-
-
 def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a pod's CPU limit)."""
     cores = len(os.sched_getaffinity(0))
@@ -72,6 +65,17 @@ def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
+def pool_size(concurrency: object, cores: int) -> int:
+    """The pool children a worker starts: its concurrency, or a child per core where it is not a number yet
+    (as with "auto")."""
+    return concurrency if isinstance(concurrency, int) and concurrency > 0 else cores
+
+
+def torch_threads_per_child(concurrency: object, cores: int) -> int:
+    """Threads for each pool child's torch: its share of the cores, at least one."""
+    return max(1, cores // pool_size(concurrency, cores))
+
+
 @worker_init.connect(weak=False)
 def _share_cores(sender=None, **kwargs):
     """Pool children inherit OMP_NUM_THREADS before any imports torch (ingest's embeddings, a job's models), so
@@ -79,6 +83,20 @@ def _share_cores(sender=None, **kwargs):
     oversubscribe the machine. A value the operator set is kept."""
     threads = torch_threads_per_child(getattr(sender, "concurrency", None), available_cores())
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+@worker_init.connect(weak=False)
+def _name_the_pool(sender=None, **kwargs):
+    """Pool children inherit the worker's pool: its node name, the queues it consumes and its size, which bound
+    each tenant's running places (`quire.fairness`)."""
+    from quire import fairness
+
+    queues = sender.app.amqp.queues
+    fairness.this_pool = fairness.Pool(
+        node=sender.hostname,
+        queues=",".join(sorted(queues.consume_from or queues)),
+        size=pool_size(sender.concurrency, available_cores()),
+    )
 
 
 @task_prerun.connect(weak=False)

@@ -1,10 +1,12 @@
-"""Fair shares of the workers. At most QUIRE_TENANT_MAX_RUNNING heavy tasks (ingestion and jobs) of one
-tenant run at once across every worker; a task past its tenant's share goes back to the queue for
-QUIRE_TENANT_RETRY_SECONDS and the other tenants' tasks run meanwhile.
+"""Fair shares of the workers. A worker's pool serves the queues it consumes (one in production: ingest, jobs),
+and a tenant's running tasks are counted per pool: at most QUIRE_TENANT_MAX_RUNNING over every worker of that
+pool, and fewer than one worker's children on each worker, so another tenant's task always finds a free child
+of a worker, however long the first tenant's tasks run. A task past its tenant's share goes back to the queue
+for QUIRE_TENANT_RETRY_SECONDS and the other tenants' tasks run meanwhile.
 
-The share is a Redis sorted set per tenant: members are the running tasks' ids, scores the moment their
-claim lapses. A running task renews its claim every third of QUIRE_TENANT_SLOT_SECONDS, so the claim of a
-killed worker's task lapses by itself."""
+The share is a Redis sorted set per pool and tenant: members are the running tasks' ids (each after its
+worker's node name), scores the moment their claim lapses. A running task renews its claim every third of
+QUIRE_TENANT_SLOT_SECONDS, so the claim of a killed worker's task lapses by itself."""
 
 from __future__ import annotations
 
@@ -13,44 +15,87 @@ import random
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 
 from quire.redisclient import redis_client
 
-# KEYS[1]: the tenant's set; ARGV: task id, now, claim lapses at, share. 1 when the task holds a claim.
+# KEYS[1]: the pool's set of the tenant; ARGV: member, now, claim lapses at, share over every worker, this
+# worker's node prefix, share on this worker. 1 when the member holds a claim.
 _CLAIM_LUA = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], math.ceil(ARGV[3] - ARGV[2]) + 1)
-  return 1
+local claimed = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not claimed then
+  local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+  if #members >= tonumber(ARGV[4]) then
+    return 0
+  end
+  local own = 0
+  for _, member in ipairs(members) do
+    if string.sub(member, 1, #ARGV[5]) == ARGV[5] then
+      own = own + 1
+    end
+  end
+  if own >= tonumber(ARGV[6]) then
+    return 0
+  end
 end
-return 0
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[1], math.ceil(ARGV[3] - ARGV[2]) + 1)
+return 1
 """
 
 
-def _key(schema: str) -> str:
-    return f"{settings.QUIRE_REDIS_PREFIX}:running:{schema}"
+@dataclass(frozen=True)
+class Pool:
+    """The worker a process serves: its node name, the queues it consumes (comma-separated, sorted: the tasks
+    of those queues share its children) and how many children it has (None outside a worker)."""
+
+    node: str = ""
+    queues: str = ""
+    size: int | None = None
+
+    def on_each_worker(self) -> int:
+        """A tenant's running places on one worker of this pool: one fewer than its children, at least one."""
+        return max(1, self.size - 1) if self.size is not None else settings.QUIRE_TENANT_MAX_RUNNING
 
 
-def share_claim(*, schema: str, task_id: str) -> bool:
-    """Claim (or renew) one of `schema`'s running places for `task_id`; False when its share is taken."""
+# Set by `quire.celery` as a worker starts; its pool children inherit it.
+this_pool = Pool()
+
+
+def pool_of(queues: str) -> Pool:
+    """A pool named by the queues a worker consumes, as `celery worker -Q` takes them."""
+    return Pool(queues=",".join(sorted(q.strip() for q in queues.split(",") if q.strip())))
+
+
+def _key(pool: Pool, schema: str) -> str:
+    return f"{settings.QUIRE_REDIS_PREFIX}:running:{pool.queues}:{schema}"
+
+
+def share_claim(*, schema: str, task_id: str, pool: Pool | None = None) -> bool:
+    """Claim (or renew) one of `schema`'s running places in `pool` (this process's) for `task_id`, a member
+    named after the pool's node; False when its share is taken, over every worker of the pool or on this one."""
+    pool = pool or this_pool
     client = redis_client(settings.REDIS_URL)
     now = time.time()
     lapses = now + settings.QUIRE_TENANT_SLOT_SECONDS
     script = client.register_script(_CLAIM_LUA)
-    return bool(script(keys=[_key(schema)], args=[task_id, now, lapses, settings.QUIRE_TENANT_MAX_RUNNING]))
+    args = [task_id, now, lapses, settings.QUIRE_TENANT_MAX_RUNNING, f"{pool.node}/", pool.on_each_worker()]
+    return bool(script(keys=[_key(pool, schema)], args=args))
 
 
-def share_release(*, schema: str, task_id: str) -> None:
-    redis_client(settings.REDIS_URL).zrem(_key(schema), task_id)
+def share_release(*, schema: str, task_id: str, pool: Pool | None = None) -> None:
+    redis_client(settings.REDIS_URL).zrem(_key(pool or this_pool, schema), task_id)
 
 
-def share_running(*, schema: str) -> list[str]:
-    """The ids of `schema`'s tasks holding a running place now."""
-    members = redis_client(settings.REDIS_URL).zrangebyscore(_key(schema), time.time(), "+inf")
+def share_running(*, schema: str, pool: Pool | None = None) -> list[str]:
+    """The ids of `schema`'s tasks holding a running place in `pool` (this process's) now."""
+    members = redis_client(settings.REDIS_URL).zrangebyscore(
+        _key(pool or this_pool, schema), time.time(), "+inf"
+    )
     return [member.decode() for member in members]
 
 
@@ -61,14 +106,14 @@ def retry_delay() -> float:
 
 
 class TenantShare:
-    """`with TenantShare(schema, task_id) as share:` claims a running place; `share.granted` says whether it
-    did. While granted, a thread renews the claim; on the way out the place is released. The place is this
+    """`with TenantShare(schema, task_id) as share:` claims a running place in this worker's pool;
+    `share.granted` says whether it did. While granted, a thread renews the claim; on the way out the place is released. The place is this
     delivery's (the task id and a token of its own): a second delivery of the same message (Redis redelivers a
     message unacknowledged past its visibility timeout) takes a place of its own, and releasing it leaves the
     first delivery's alone."""
 
     def __init__(self, schema: str, task_id: str):
-        self.schema, self.task_id = schema, f"{task_id}:{secrets.token_hex(4)}"
+        self.schema, self.task_id = schema, f"{this_pool.node}/{task_id}:{secrets.token_hex(4)}"
         self.granted = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None

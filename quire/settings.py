@@ -406,9 +406,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A worker child is replaced after this many tasks, or once a task has left it above this resident memory.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("QUIRE_WORKER_MAX_TASKS_PER_CHILD", 500)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("QUIRE_WORKER_MAX_MEMORY_MB", 2048) * 1024
-# Fair shares (quire.fairness): at most this many ingestions and jobs of one tenant run at once, on every
-# worker together; past it a task waits QUIRE_TENANT_RETRY_SECONDS in the queue. Keep it below the heavy
-# queues' total concurrency so another tenant always finds a free worker.
+# Fair shares (quire.fairness): at most this many tasks of one tenant run at once in one worker pool (the
+# queues a worker consumes), on every worker of it together, and on each worker one fewer than its
+# concurrency; past it a task waits QUIRE_TENANT_RETRY_SECONDS in the queue.
 QUIRE_TENANT_MAX_RUNNING = env_int("QUIRE_TENANT_MAX_RUNNING", 4)
 QUIRE_TENANT_RETRY_SECONDS = float(env_str("QUIRE_TENANT_RETRY_SECONDS", "2"))
 QUIRE_TENANT_SLOT_SECONDS = env_int("QUIRE_TENANT_SLOT_SECONDS", 120)
