@@ -1,12 +1,14 @@
 """Fair shares of the workers. A worker's pool serves the queues it consumes (one in production: ingest, jobs),
 and a tenant's running tasks are counted per pool: at most QUIRE_TENANT_MAX_RUNNING over every worker of that
-pool, and fewer than one worker's children on each worker, so another tenant's task always finds a free child
-of a worker, however long the first tenant's tasks run. A task past its tenant's share goes back to the queue
+pool, and on each worker QUIRE_TENANT_FREE_CHILDREN fewer than its children, so another tenant's task always
+finds a free child of a worker, however long the first tenant's tasks run. A task past its tenant's share goes back to the queue
 for QUIRE_TENANT_RETRY_SECONDS and the other tenants' tasks run meanwhile.
 
 The share is a Redis sorted set per pool and tenant: members are the running tasks' ids (each after its
-worker's node name), scores the moment their claim lapses. A running task renews its claim every third of
-QUIRE_TENANT_SLOT_SECONDS, so the claim of a killed worker's task lapses by itself."""
+worker's node name and its process), scores the moment their claim lapses. A running task renews its claim
+every third of QUIRE_TENANT_SLOT_SECONDS, so the claim of a killed worker's task lapses by itself; a claim
+whose pool process is known to have died (`common.processes.process_gone`: the worker lives, and the broker
+redelivers the task to another of its processes at once) is dropped when a claim on its worker is refused."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from common.processes import process_gone, process_identity
 from quire.redisclient import redis_client
 
 # KEYS[1]: the pool's set of the tenant; ARGV: member, now, claim lapses at, share over every worker, this
@@ -58,8 +61,11 @@ class Pool:
     size: int | None = None
 
     def on_each_worker(self) -> int:
-        """A tenant's running places on one worker of this pool: one fewer than its children, at least one."""
-        return max(1, self.size - 1) if self.size is not None else settings.QUIRE_TENANT_MAX_RUNNING
+        """A tenant's running places on one worker of this pool: QUIRE_TENANT_FREE_CHILDREN fewer than its
+        children, at least one."""
+        if self.size is None:
+            return settings.QUIRE_TENANT_MAX_RUNNING
+        return max(1, self.size - settings.QUIRE_TENANT_FREE_CHILDREN)
 
 
 # Set by `quire.celery` as a worker starts; its pool children inherit it.
@@ -80,11 +86,38 @@ def share_claim(*, schema: str, task_id: str, pool: Pool | None = None) -> bool:
     named after the pool's node; False when its share is taken, over every worker of the pool or on this one."""
     pool = pool or this_pool
     client = redis_client(settings.REDIS_URL)
-    now = time.time()
-    lapses = now + settings.QUIRE_TENANT_SLOT_SECONDS
-    script = client.register_script(_CLAIM_LUA)
-    args = [task_id, now, lapses, settings.QUIRE_TENANT_MAX_RUNNING, f"{pool.node}/", pool.on_each_worker()]
-    return bool(script(keys=[_key(pool, schema)], args=args))
+    key, script = _key(pool, schema), client.register_script(_CLAIM_LUA)
+
+    def claimed() -> bool:
+        now = time.time()
+        lapses = now + settings.QUIRE_TENANT_SLOT_SECONDS
+        args = [
+            task_id,
+            now,
+            lapses,
+            settings.QUIRE_TENANT_MAX_RUNNING,
+            f"{pool.node}/",
+            pool.on_each_worker(),
+        ]
+        return bool(script(keys=[key], args=args))
+
+    return claimed() or (_forget_dead_processes(client, key, pool.node) > 0 and claimed())
+
+
+def _forget_dead_processes(client: redis.Redis, key: str, node: str) -> int:
+    """Drop the claims of this worker's pool processes that have died; how many."""
+    dead = [
+        member
+        for member in (raw.decode() for raw in client.zrange(key, 0, -1))
+        if member.startswith(f"{node}/") and process_gone(member.split("/", 2)[1])
+    ]
+    return client.zrem(key, *dead) if dead else 0
+
+
+def share_member(task_id: str) -> str:
+    """The member a task of this process claims a place as: its worker's node, this process, the task id and a
+    token of this delivery's own."""
+    return f"{this_pool.node}/{process_identity()}/{task_id}:{secrets.token_hex(4)}"
 
 
 def share_release(*, schema: str, task_id: str, pool: Pool | None = None) -> None:
@@ -113,7 +146,7 @@ class TenantShare:
     first delivery's alone."""
 
     def __init__(self, schema: str, task_id: str):
-        self.schema, self.task_id = schema, f"{this_pool.node}/{task_id}:{secrets.token_hex(4)}"
+        self.schema, self.task_id = schema, share_member(task_id)
         self.granted = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None

@@ -407,9 +407,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("QUIRE_WORKER_MAX_TASKS_PER_CHILD", 500)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("QUIRE_WORKER_MAX_MEMORY_MB", 2048) * 1024
 # Fair shares (quire.fairness): at most this many tasks of one tenant run at once in one worker pool (the
-# queues a worker consumes), on every worker of it together, and on each worker one fewer than its
-# concurrency; past it a task waits QUIRE_TENANT_RETRY_SECONDS in the queue.
+# queues a worker consumes), on every worker of it together, and on each worker QUIRE_TENANT_FREE_CHILDREN
+# fewer than its concurrency (at least one), so another tenant's task finds a free child however long the
+# first tenant's run; past it a task waits QUIRE_TENANT_RETRY_SECONDS in the queue.
 QUIRE_TENANT_MAX_RUNNING = env_int("QUIRE_TENANT_MAX_RUNNING", 4)
+QUIRE_TENANT_FREE_CHILDREN = env_int("QUIRE_TENANT_FREE_CHILDREN", 1)
 QUIRE_TENANT_RETRY_SECONDS = float(env_str("QUIRE_TENANT_RETRY_SECONDS", "2"))
 QUIRE_TENANT_SLOT_SECONDS = env_int("QUIRE_TENANT_SLOT_SECONDS", 120)
 # Uploads larger than this are ingested at the ingest queue's lowest priority, behind every smaller one.

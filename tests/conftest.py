@@ -119,7 +119,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker():
-    worker = WorkerProcess().start()
+    # Every test's tenants share this worker's two children: a tenant may take both, as a test's documents
+    # ingest side by side (tests/quire/jobs/test_fair_shares.py runs a worker with the default).
+    worker = WorkerProcess(env={"QUIRE_TENANT_FREE_CHILDREN": "0"}).start()
     yield worker
     worker.stop()
 

@@ -57,6 +57,23 @@ def test_a_tenant_holds_fewer_places_on_one_worker_than_its_children_and_pools_c
     assert pool_of("jobs, ingest") == Pool(queues="ingest,jobs")
 
 
+def test_the_claim_of_a_pool_process_that_died_gives_way_on_its_worker(tenant_a):
+    from common.processes import process_identity
+
+    schema = tenant_a.tenant.schema_name + "-dead-process"
+    pool = Pool(node="jobs@one", queues="jobs", size=2)
+    host, namespace, pid, _ = process_identity().split(":")
+    dead = f"jobs@one/{host}:{namespace}:{pid}:0/task-1:0a"
+    alive = f"jobs@one/{process_identity()}/task-2:0b"
+    assert share_claim(schema=schema, task_id=alive, pool=pool)
+    assert not share_claim(schema=schema, task_id=f"jobs@one/{process_identity()}/task-3:0c", pool=pool)
+    share_release(schema=schema, task_id=alive, pool=pool)
+    assert share_claim(schema=schema, task_id=dead, pool=pool)
+    assert share_claim(schema=schema, task_id=alive, pool=pool)
+    assert share_running(schema=schema, pool=pool) == [alive]
+    share_release(schema=schema, task_id=alive, pool=pool)
+
+
 def test_a_second_delivery_of_a_message_leaves_the_first_deliverys_place_alone(tenant_a):
     from quire.fairness import TenantShare
 
