@@ -82,6 +82,7 @@ def run_connector(
     prior: dict | None = None,
     clause_heads: dict | None = None,
     on_row: Callable[[int, dict], None] | None = None,
+    cancel_check: Callable[[], None] | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
@@ -91,7 +92,8 @@ def run_connector(
     result's `context` records what was really read.
     `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells);
     `clause_heads` holds the custom clause types the options name, by key (`connectors.legal.custom`);
-    `on_row` is handed each row of a review as soon as its document is done.
+    `on_row` is handed each row of a review as soon as its document is done; `cancel_check` raises once the
+    run is to stop (asked before each model call).
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -116,6 +118,7 @@ def run_connector(
         prior=prior,
         clause_heads=dict(clause_heads or {}),
         on_row=on_row,
+        cancel_check=cancel_check,
     )
     report(0.0, "start")
     verified = verify(

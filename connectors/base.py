@@ -49,8 +49,9 @@ class RunContext:
     token_budget)` to chunks `{"chunk_id", "start", "end"}` in document order), what the model calls took per
     document, the warnings, the result of an earlier run this one extends, the tenant's custom clause types the
     options name (`connectors.legal.custom.ClauseHead` by key), `on_row`, handed each row of a grid (its
-    index and `{"document_id", "cells"}`) as soon as it is done, and the learned weights the run asked for
-    (`use_model`)."""
+    index and `{"document_id", "cells"}`) as soon as it is done, the learned weights the run asked for
+    (`use_model`), and `cancel_check`, which raises when the run is to stop (its job canceled or out of time;
+    `stop_if_canceled`)."""
 
     mode: str
     client: InferenceClient | None
@@ -65,6 +66,13 @@ class RunContext:
     clause_heads: dict = field(default_factory=dict)
     on_row: Callable[[int, dict], None] | None = None
     models: dict[str, dict] = field(default_factory=dict)
+    cancel_check: Callable[[], None] | None = None
+
+    def stop_if_canceled(self) -> None:
+        """Raise what `cancel_check` raises once the run is to stop: asked before each model call, so a canceled
+        run makes none after it."""
+        if self.cancel_check is not None:
+            self.cancel_check()
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

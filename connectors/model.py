@@ -339,11 +339,13 @@ def _apportion(total: int, weights: list[int]) -> list[int]:
 
 
 def _complete(run: RunContext, task: str, messages: list[dict], max_tokens: int) -> Any | None:
-    """The server's completion of `messages`; None without a client or, with a warning, when the call failed."""
+    """The server's completion of `messages`; None without a client or, with a warning, when the call failed.
+    A run that is to stop raises here instead (`RunContext.stop_if_canceled`), before the call."""
     from inference.client import InferenceError
 
     if run.client is None:
         return None
+    run.stop_if_canceled()
     try:
         return run.client.chat(messages, max_tokens=max_tokens)
     except InferenceError as error:

@@ -237,6 +237,16 @@ QUIRE_JOB_QUEUED_LOST_SECONDS = env_int("QUIRE_JOB_QUEUED_LOST_SECONDS", 7200)
 # restart past its grace period) fails instead of starting again: an input that kills its worker every time
 # must not keep a worker busy forever.
 QUIRE_JOB_MAX_ATTEMPTS = env_int("QUIRE_JOB_MAX_ATTEMPTS", 5)
+# Seconds one job run may take: past the soft limit it stops and the job fails `timed_out`; the hard limit kills
+# a worker process that does not stop.
+QUIRE_JOB_SOFT_TIME_LIMIT = env_int("QUIRE_JOB_SOFT_TIME_LIMIT", 7200)
+QUIRE_JOB_TIME_LIMIT = env_int("QUIRE_JOB_TIME_LIMIT", QUIRE_JOB_SOFT_TIME_LIMIT + 60)
+if QUIRE_JOB_SOFT_TIME_LIMIT < 1 or QUIRE_JOB_TIME_LIMIT <= QUIRE_JOB_SOFT_TIME_LIMIT:
+    raise RuntimeError(
+        f"QUIRE_JOB_TIME_LIMIT ({QUIRE_JOB_TIME_LIMIT}) must be above QUIRE_JOB_SOFT_TIME_LIMIT "
+        f"({QUIRE_JOB_SOFT_TIME_LIMIT}), which must be at least 1: the soft limit fails the job, the hard one "
+        "kills a worker process that did not stop"
+    )
 QUIRE_INGEST_MAX_ATTEMPTS = env_int("QUIRE_INGEST_MAX_ATTEMPTS", 5)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", SPARSE_FROM)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -50,12 +51,15 @@ from tenants.services import tenant_erase, tenant_lock
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
+# How often a running attempt's lease keeper reads whether the job is still its own (canceled, taken over).
+CANCEL_POLL_S = 1.0
 JOB_RUN_TASK = "quire.jobs.job_run_task"
 CONTEXT_POLICY = "context_policy"
 QUESTION_TOKENS = 300
 JOBS_REQUEUE_STALLED_TASK = "quire.jobs.jobs_requeue_stalled_task"
 RETENTION_APPLY_TASK = "quire.jobs.retention_apply_task"
 STALLED_SWEEP_BATCH = 200
+TIMED_OUT = "timed_out"
 RETRIEVAL_CONNECTORS = ("review", "ask")
 
 
@@ -64,6 +68,10 @@ class JobRejected(Refusal):
 
 
 class JobCanceled(Exception):
+    pass
+
+
+class JobTimedOut(Exception):
     pass
 
 
@@ -265,8 +273,9 @@ def job_update(*, job: Job, metadata: Mapping[str, str] | None = None) -> Job:
 
 
 def job_cancel(*, job: Job) -> Job:
-    """Cancel a queued or running job (a running attempt notices at its next progress report or lease
-    renewal and stops). Refuses a job that has already finished."""
+    """Cancel a queued or running job (a running attempt's lease keeper notices within CANCEL_POLL_S, and the run
+    stops before its next model call or progress report, storing nothing). Refuses a job that has already
+    finished."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status in TERMINAL:
@@ -321,7 +330,8 @@ def job_seen(*, job_id: str) -> None:
 
 
 def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
-    """Put back in the queue each running job whose lease has lapsed (its worker died or hung): it becomes
+    """Put back in the queue each running job whose lease has lapsed (its worker process died, or was killed at
+    QUIRE_JOB_TIME_LIMIT: a run stuck in one step fails `timed_out` at QUIRE_JOB_SOFT_TIME_LIMIT): it becomes
     `queued` again, without a lease, and a run is queued on commit. The next `_claim` takes it with a new
     attempt, so the old attempt can neither renew its lease nor save a result, and a queued copy that
     arrives later (the broker's redelivery of the original task, another sweep's) finds the job leased or
@@ -352,30 +362,50 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
 
 
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:
-    """Renews the running attempt's lease every third of its length, whatever the connector is doing;
-    `lost` tells when the job was canceled or taken over."""
-    return TenantHeartbeat(
-        f"lease-{job.pk}", tenant, settings.QUIRE_JOB_LEASE_SECONDS / 3, partial(_renew, job)
-    )
+    """Renews the running attempt's lease every third of its length, whatever the connector is doing, and reads
+    between renewals whether the job is still this attempt's; `lost` tells when it was canceled or taken over."""
+    interval = min(CANCEL_POLL_S, settings.QUIRE_JOB_LEASE_SECONDS / 3)
+    return TenantHeartbeat(f"lease-{job.pk}", tenant, interval, _LeaseBeat(job))
+
+
+@dataclass
+class _LeaseBeat:
+    job: Job
+    renewed: float = field(default_factory=time.monotonic)
+
+    def __call__(self) -> bool:
+        if time.monotonic() - self.renewed < settings.QUIRE_JOB_LEASE_SECONDS / 3:
+            return _running(self.job).exists()
+        self.renewed = time.monotonic()
+        return _renew(self.job)
+
+
+def _running(job: Job):
+    return Job.objects.filter(pk=job.pk, attempt=job.attempt, status=JobStatus.RUNNING)
 
 
 def _renew(job: Job, **fields) -> bool:
-    return bool(
-        Job.objects.filter(pk=job.pk, attempt=job.attempt, status=JobStatus.RUNNING).update(
-            lease_until=timezone.now() + _lease(), **fields
-        )
-    )
+    return bool(_running(job).update(lease_until=timezone.now() + _lease(), **fields))
 
 
 @dataclass
 class _ProgressReporter:
+    """The run's progress reports, and its `cancel_check`: JobCanceled once the lease keeper has lost the job,
+    JobTimedOut past `deadline` (monotonic seconds)."""
+
     job: Job
     keeper: TenantHeartbeat | None = None
+    deadline: float | None = None
     last: float = field(default=0.0)
 
-    def __call__(self, fraction: float, stage: str) -> None:
+    def check(self) -> None:
         if self.keeper is not None and self.keeper.lost.is_set():
             raise JobCanceled(self.job.pk)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise JobTimedOut(self.job.pk)
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        self.check()
         now = time.monotonic()
         if now - self.last < PROGRESS_INTERVAL_S and fraction < 1.0:
             return
@@ -516,24 +546,48 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float],
     return {**record, "documents": documents}
 
 
-def job_run(*, tenant: Tenant, job_id: str) -> Job:
+def job_run(*, tenant: Tenant, job_id: str, time_limit: float | None = None) -> Job:
     """Run the job's connector and save its verified result and usage (the connection is in the tenant's
     schema). A second delivery of a finished job does nothing; a job whose worker died is taken over once
     its lease has run out (LeaseHeld until then). An error no rule expected fails this attempt only: one
-    another attempt took over meanwhile is left to that attempt."""
+    another attempt took over meanwhile is left to that attempt. A run that reaches `time_limit` seconds (the
+    task's soft time limit) fails `timed_out`: stopped by its own check a little before it (between model calls
+    and progress reports), or by the limit's signal, whose SoftTimeLimitExceeded is raised again once the job is
+    failed. A canceled run stops and stores nothing."""
+    started = time.monotonic()
     job = _claim(job_id)
     if job is None:
         return Job.objects.get(pk=job_id)
+    deadline = started + _own_deadline(time_limit) if time_limit else None
     try:
         with _lease_keeper(job, tenant) as keeper:
-            return _run_claimed(job, tenant, _ProgressReporter(job, keeper))
+            return _run_claimed(job, tenant, _ProgressReporter(job, keeper, deadline))
     except JobCanceled:
         return Job.objects.get(pk=job_id)
+    except (JobTimedOut, SoftTimeLimitExceeded) as stopped:
+        logger.warning("job %s attempt %s stopped at its %s s time limit", job_id, job.attempt, time_limit)
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+        failed = _finish_failed(
+            job,
+            TIMED_OUT,
+            f"the job ran longer than its {time_limit or settings.QUIRE_JOB_SOFT_TIME_LIMIT:g} s limit "
+            "(QUIRE_JOB_SOFT_TIME_LIMIT)",
+        )
+        if isinstance(stopped, SoftTimeLimitExceeded):
+            raise
+        return failed
     except Exception as exc:
         logger.exception("job %s attempt %s failed", job_id, job.attempt)
         return _finish_failed(
             job, "internal_error", f"internal error while running the job: {type(exc).__name__}"
         )
+
+
+def _own_deadline(time_limit: float) -> float:
+    """Seconds the run gives itself: its checks stop it a little before the soft time limit, whose signal raises
+    wherever the process happens to be."""
+    return time_limit - min(30.0, 0.2 * time_limit)
 
 
 def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
@@ -586,6 +640,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             prior=prior,
             clause_heads=clause_heads_for(named),
             on_row=_ReviewRows(job, by_id) if job.connector == "review" else None,
+            cancel_check=report.check,
         )
         output["context"] = context_costed(
             output["context"], plan, entitled.token_prices, currency=entitled.currency

@@ -1,6 +1,11 @@
 import logging
+import os
+import time
 
+from billiard.process import current_process
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from quire.fairness import TenantShare, retry_delay
@@ -20,24 +25,52 @@ from tenants.services import for_each_tenant
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name=JOB_RUN_TASK, bind=True, max_retries=None)
+@shared_task(
+    name=JOB_RUN_TASK,
+    bind=True,
+    max_retries=None,
+    soft_time_limit=settings.QUIRE_JOB_SOFT_TIME_LIMIT,
+    time_limit=settings.QUIRE_JOB_TIME_LIMIT,
+)
 def job_run_task(self, job_id: str) -> str:
-    """Run the job within its tenant's share. `job_run` fails the attempt it claimed on an unexpected error; an
-    error before the claim (PostgreSQL or Redis unreachable, a stale connection) is retried, since the job is
-    still queued and nothing else would run it."""
+    """Run the job within its tenant's share. `job_run` fails the attempt it claimed on an unexpected error, and
+    as `timed_out` at the soft time limit; an error before the claim (PostgreSQL or Redis unreachable, a stale
+    connection) is retried, since the job is still queued and nothing else would run it. A pool process the soft
+    limit interrupted exits once the job is failed."""
+    soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+    started = time.monotonic()
+    interrupted = False
     try:
         job_seen(job_id=job_id)
         with TenantShare(connection.schema_name, self.request.id) as share:
             if not share.granted:
                 raise self.retry(countdown=retry_delay())
             try:
-                return job_run(tenant=connection.tenant, job_id=job_id).status
+                return job_run(tenant=connection.tenant, job_id=job_id, time_limit=soft_limit).status
             except LeaseHeld as held:
                 raise self.retry(countdown=max(1.0, held.seconds_left + 1)) from None
     except UNAVAILABLE as exc:
         logger.warning("job %s: %s before it could run; retried", job_id, type(exc).__name__)
         close_old_connections()
         raise self.retry(countdown=retry_delay()) from exc
+    except SoftTimeLimitExceeded:
+        interrupted = True
+        return "failed"
+    finally:
+        # The pool's clock starts before `started`, so its signal can land a little before the task's own clock
+        # reaches the limit; the elapsed time covers a signal some library code swallowed.
+        past_limit = interrupted or time.monotonic() - started >= soft_limit
+        if past_limit and current_process().name != "MainProcess":
+            _retire(job_id)
+
+
+def _retire(job_id: str) -> None:
+    """End this pool process once the soft time limit interrupted it: the limit's exception may have landed
+    inside a native library or a first import, leaving the process unfit for another task; the pool starts a
+    fresh one, and the message, redelivered, finds its job finished."""
+    logger.warning("worker process %s exits: the job %s ran past its soft time limit", os.getpid(), job_id)
+    logging.shutdown()
+    os._exit(0)
 
 
 @shared_task(name=JOBS_REQUEUE_STALLED_TASK)

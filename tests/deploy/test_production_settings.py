@@ -132,6 +132,7 @@ def test_settings_refuse_values_that_would_fail_every_request_later():
     refused = {
         "QUIRE_TOKEN_PRICES": {"QUIRE_TOKEN_PRICES": "0.50,1.50"},
         "QUIRE_INGEST_TIME_LIMIT": {"QUIRE_INGEST_SOFT_TIME_LIMIT": "600", "QUIRE_INGEST_TIME_LIMIT": "600"},
+        "QUIRE_JOB_TIME_LIMIT": {"QUIRE_JOB_SOFT_TIME_LIMIT": "600", "QUIRE_JOB_TIME_LIMIT": "300"},
         "QUIRE_STORAGE_BACKEND": {
             "QUIRE_S3_BUCKET": "quire-documents",
             "QUIRE_STORAGE_BACKEND": "django.core.files.storage.FileSystemStorage",

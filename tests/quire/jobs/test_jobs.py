@@ -147,6 +147,55 @@ def test_cancel(celery_worker, api_a: Api, tenant_a):
     assert announced["data"]["status"] == "canceled" and announced["data"]["finished_at"]
 
 
+@pytest.mark.timeout(300)
+def test_a_canceled_model_job_stops_before_its_next_model_call(make_tenant, monkeypatch):
+    """Canceled while its first model call is in flight, a running job makes at most one more call and ends
+    within seconds, without waiting for a progress report."""
+    import threading
+    import time
+
+    from quire.jobs.services import job_cancel, job_run
+    from tests.connectors.conftest import ScriptedServer
+    from tests.support.portal import stored_document
+
+    calls: list[float] = []
+    server = ScriptedServer()
+
+    def slow(messages: list[dict]) -> str:
+        calls.append(time.monotonic())
+        time.sleep(2)
+        return "{}"
+
+    server.responder = slow
+    monkeypatch.setenv("QUIRE_INFERENCE_URL", server.url)
+    monkeypatch.setenv("QUIRE_INFERENCE_MODEL", "scripted")
+    provisioned = make_tenant("cancel-model")
+    document = stored_document(provisioned, "nda.txt", CONTRACT)
+    with tenant_context(provisioned.tenant):
+        job = Job.objects.create(connector="legal", mode="model", document_ids=[document.pk])
+    ended = {}
+
+    def run() -> None:
+        with tenant_context(provisioned.tenant):
+            ended["job"] = job_run(tenant=provisioned.tenant, job_id=job.pk)
+        ended["at"] = time.monotonic()
+
+    runner = threading.Thread(target=run)
+    try:
+        runner.start()
+        wait_for(lambda: calls, timeout=120)
+        with tenant_context(provisioned.tenant):
+            job_cancel(job=Job.objects.get(pk=job.pk))
+        canceled_at = time.monotonic()
+        runner.join(120)
+        assert not runner.is_alive()
+    finally:
+        server.close()
+    assert ended["job"].status == "canceled"
+    assert len([at for at in calls if at >= canceled_at]) <= 1, len(calls)
+    assert ended["at"] - canceled_at < 10
+
+
 def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
     """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
     with redelivering_worker(celery_worker) as replacement:
