@@ -1,12 +1,14 @@
 """Which process holds a claim, and whether it has ended: a worker that finds work claimed by a process of its
 own host and container that no longer exists can take it over at once rather than wait for a heartbeat to go
-stale."""
+stale; and a pool process's own end after a time limit interrupted it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from pathlib import Path
+from typing import NoReturn
 
 
 def process_identity() -> str:
@@ -44,3 +46,12 @@ def _pid_namespace() -> str:
         return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
     except OSError:
         return ""
+
+
+def pool_process_retire(reason: str) -> NoReturn:
+    """End this worker pool process after a soft time limit interrupted its task: the limit's exception may
+    have landed inside a native library (pdfium, torch) or a first import, leaving the process unfit for another
+    task. The pool starts a fresh one, and the message, redelivered, finds its work finished."""
+    logging.getLogger(__name__).warning("worker process %s exits: %s", os.getpid(), reason)
+    logging.shutdown()
+    os._exit(0)

@@ -1,5 +1,4 @@
 import logging
-import os
 import time
 
 from billiard.process import current_process
@@ -8,7 +7,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from common.processes import process_identity
+from common.processes import pool_process_retire, process_identity
 from quire.documents.limits import DeadlinePassed
 from quire.documents.services import (
     DOCUMENT_INGEST_TASK,
@@ -62,7 +61,7 @@ def document_ingest_task(self, document_id: str) -> str:
         # clock reaches the limit; the elapsed time covers a signal some library code swallowed.
         past_limit = interrupted or time.monotonic() - started >= soft_limit
         if past_limit and current_process().name != "MainProcess":
-            _retire(document_id)
+            pool_process_retire(f"the soft time limit interrupted the ingest of {document_id}")
 
 
 def _ingest(document_id: str, soft_limit: float, *, deadline: float) -> str:
@@ -104,17 +103,6 @@ def _own_deadline(soft_limit: float) -> float:
     """Seconds the task gives itself: its checks between pages, blocks and batches stop it a little before
     Celery's soft time limit, whose signal raises wherever the process happens to be."""
     return soft_limit - min(30.0, 0.2 * soft_limit)
-
-
-def _retire(document_id: str) -> None:
-    """End this pool process once a task ran past its soft time limit. The limit's exception may have
-    landed inside a native library (pdfium) or a first import (torch), leaving the process unfit for another
-    task; the pool starts a fresh one, and the message, redelivered, finds its document finished."""
-    logger.warning(
-        "worker process %s exits: the soft time limit interrupted the ingest of %s", os.getpid(), document_id
-    )
-    logging.shutdown()
-    os._exit(0)
 
 
 def _fail(document_id: str, reason: str) -> None:

@@ -1,5 +1,4 @@
 import logging
-import os
 import time
 
 from billiard.process import current_process
@@ -8,6 +7,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from common.processes import pool_process_retire
 from quire.fairness import TenantShare, retry_delay
 from quire.jobs.services import (
     JOB_RUN_TASK,
@@ -61,16 +61,7 @@ def job_run_task(self, job_id: str) -> str:
         # reaches the limit; the elapsed time covers a signal some library code swallowed.
         past_limit = interrupted or time.monotonic() - started >= soft_limit
         if past_limit and current_process().name != "MainProcess":
-            _retire(job_id)
-
-
-def _retire(job_id: str) -> None:
-    """End this pool process once the soft time limit interrupted it: the limit's exception may have landed
-    inside a native library or a first import, leaving the process unfit for another task; the pool starts a
-    fresh one, and the message, redelivered, finds its job finished."""
-    logger.warning("worker process %s exits: the job %s ran past its soft time limit", os.getpid(), job_id)
-    logging.shutdown()
-    os._exit(0)
+            pool_process_retire(f"the job {job_id} ran past its soft time limit")
 
 
 @shared_task(name=JOBS_REQUEUE_STALLED_TASK)
