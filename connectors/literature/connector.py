@@ -6,7 +6,7 @@ import re
 
 import numpy
 
-from connectors.base import Connector, Document, RunContext
+from connectors.base import Connector, Document, OptionError, RunContext
 from connectors.literature.learned import (
     VERDICT_PAPERS,
     VERDICTS,
@@ -213,25 +213,32 @@ class LiteratureConnector(Connector):
         self.reject_unknown_options(options, {"claims", "top_k"})
         claims = options.get("claims")
         if not isinstance(claims, list) or not claims:
-            raise ValueError(
-                'literature needs options["claims"]: a non-empty list of {claim_id, claim|question}'
+            raise OptionError(
+                'literature needs options["claims"]: a non-empty list of {claim_id, claim|question}',
+                "options.claims",
             )
         checked = []
         seen = set()
         for position, item in enumerate(claims):
             if not isinstance(item, dict):
-                raise ValueError(f"claims[{position}] must be an object")
+                raise OptionError(f"claims[{position}] must be an object", f"options.claims.{position}")
             claim_id = str(item.get("claim_id", item.get("id", position)))
             if claim_id in seen:
-                raise ValueError(f"claims[{position}]: claim_id {claim_id!r} appears twice")
+                raise OptionError(
+                    f"claims[{position}]: claim_id {claim_id!r} appears twice",
+                    f"options.claims.{position}.claim_id",
+                )
             seen.add(claim_id)
             text = item.get("claim", item.get("question"))
             if not isinstance(text, str) or not text.strip():
-                raise ValueError(f'claims[{position}] needs a non-empty "claim" or "question" string')
+                raise OptionError(
+                    f'claims[{position}] needs a non-empty "claim" or "question" string',
+                    f"options.claims.{position}",
+                )
             checked.append({"claim_id": claim_id, "text": text.strip(), "is_question": "claim" not in item})
         top_k = options.get("top_k", 10)
         if not isinstance(top_k, int) or not 1 <= top_k <= 100:
-            raise ValueError("top_k must be an integer from 1 to 100")
+            raise OptionError("top_k must be an integer from 1 to 100", "options.top_k")
         return {"claims": checked, "top_k": top_k}
 
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:

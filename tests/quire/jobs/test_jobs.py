@@ -94,6 +94,10 @@ def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
         ("review", {"template": ["x"]}, "options.template"),
         ("review", {"template": {}}, "options.template"),
         ("review", {"template": "no_such_template"}, "options.template"),
+        ("literature", {"claims": "not a list"}, "options.claims"),
+        ("literature", {"claims": [{"claim": "a"}, "b"]}, "options.claims.1"),
+        ("literature", {"claims": [{"claim": " "}]}, "options.claims.0"),
+        ("literature", {"claims": [{"claim": "a"}], "top_k": 0}, "options.top_k"),
     ],
 )
 def test_options_a_connector_refuses_are_400_naming_the_option(
