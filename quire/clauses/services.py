@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
+from quire.api.lookups import found
 from quire.clauses.events import clause_type_trained
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
@@ -124,7 +125,8 @@ def clause_type_examples_add(
     previous head until the new one is ready. The last answer on a passage wins: one already stored the same
     way is not stored twice, and one stored the other way round moves. When nothing changes, nothing trains.
     Refuses nothing to add, bad passages, a passage given both ways, and answers that would leave fewer than
-    `MIN_EXAMPLES` examples or more than `MAX_EXAMPLES` of either kind (400)."""
+    `MIN_EXAMPLES` examples or more than `MAX_EXAMPLES` of either kind (400); a clause type deleted meanwhile is
+    a 404."""
     from connectors.legal.custom import MAX_EXAMPLES, MIN_EXAMPLES, check_examples, folded
 
     checked = _checked(check_examples, list(examples), "examples")
@@ -136,7 +138,9 @@ def clause_type_examples_add(
             ErrorCode.INVALID_PARAMETER, "Give examples or counter_examples to add.", "examples"
         )
     with transaction.atomic():
-        clause_type = ClauseType.objects.select_for_update().get(pk=clause_type.pk)
+        clause_type = found(
+            ClauseType.objects.select_for_update(), clause_type.pk, noun="clause type", param="clause_type_id"
+        )
         stored_examples = [folded(p) for p in clause_type.examples]
         stored_counter = [folded(p) for p in clause_type.counter_examples]
         kept_examples = [p for p in stored_examples if p not in negatives]

@@ -423,3 +423,22 @@ def test_a_deleted_documents_passages_leave_the_near_misses(tenant_a):
         ):
             document_delete(document=document)
             assert ClauseType.objects.get(pk=clause_type.pk).near_misses == [kept]
+
+
+def test_adding_examples_to_a_type_deleted_meanwhile_is_a_404(api_a: Api, monkeypatch):
+    from quire.clauses import views
+    from quire.clauses.models import ClauseType
+
+    created = api_a.post("/v1/clause_types", {**BODY, "key": "deleted_meanwhile"}).json()
+    found = views._clause_type
+
+    def found_then_deleted_by_another_request(clause_type_id: str) -> ClauseType:
+        clause_type = found(clause_type_id)
+        ClauseType.objects.filter(pk=clause_type_id).delete()
+        return clause_type
+
+    monkeypatch.setattr(views, "_clause_type", found_then_deleted_by_another_request)
+    response = api_a.post(f"/v1/clause_types/{created['id']}/examples", {"examples": [MORE]})
+    assert response.status_code == 404, response.content
+    assert response.json()["error"]["code"] == "resource_missing"
+    assert response.json()["error"]["param"] == "clause_type_id"
