@@ -123,7 +123,8 @@ def clause_type_examples_add(
 ) -> ClauseType:
     """Add example passages and counter-examples to a clause type and train it again; jobs keep using the
     previous head until the new one is ready. The last answer on a passage wins: one already stored the same
-    way is not stored twice, and one stored the other way round moves. When nothing changes, nothing trains.
+    way is not stored twice, and one stored the other way round moves. When nothing changes, nothing trains,
+    unless the last training failed: then it trains again.
     Refuses nothing to add, bad passages, a passage given both ways, and answers that would leave fewer than
     `MIN_EXAMPLES` examples or more than `MAX_EXAMPLES` of either kind (400); a clause type deleted meanwhile is
     a 404."""
@@ -147,7 +148,7 @@ def clause_type_examples_add(
         kept_counter = [p for p in stored_counter if p not in positives]
         added_examples = [p for p in positives if p not in stored_examples]
         added_counter = [p for p in negatives if p not in stored_counter]
-        if not added_examples and not added_counter:
+        if not added_examples and not added_counter and clause_type.status != ClauseTypeStatus.FAILED:
             return clause_type
         new_examples, new_counter = kept_examples + added_examples, kept_counter + added_counter
         if len(new_examples) < MIN_EXAMPLES:

@@ -111,7 +111,7 @@ class ClauseTypeExamplesView(APIView):
         description="Add example passages or counter-examples and train the head again; jobs use the previous "
         "head until the new one is ready. The last answer on a passage wins: a passage stored the other way "
         "round moves, and when every passage is already stored as given nothing trains (the clause type comes "
-        "back with its version and status unchanged).",
+        "back with its version and status unchanged), unless its last training failed: then it trains again.",
     )
     @idempotent
     def post(self, request: Request, clause_type_id: str) -> Response:

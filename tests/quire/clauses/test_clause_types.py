@@ -442,3 +442,22 @@ def test_adding_examples_to_a_type_deleted_meanwhile_is_a_404(api_a: Api, monkey
     assert response.status_code == 404, response.content
     assert response.json()["error"]["code"] == "resource_missing"
     assert response.json()["error"]["param"] == "clause_type_id"
+
+
+def test_posting_a_failed_types_examples_again_trains_it_again(tenant_a, api_a: Api):
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import clause_type_fail_unexpectedly
+
+    created = api_a.post("/v1/clause_types", {**BODY, "key": "failed_once"}).json()
+    with tenant_context(tenant_a.tenant):
+        ClauseType.objects.filter(pk=created["id"]).update(status=ClauseTypeStatus.TRAINING)
+        clause_type_fail_unexpectedly(clause_type_id=created["id"], exc=MemoryError())
+    again = api_a.post(f"/v1/clause_types/{created['id']}/examples", {"examples": BODY["examples"][:2]})
+    assert again.status_code == 202, again.content
+    body = again.json()
+    assert (body["status"], body["version"], body["failure_reason"]) == ("queued", 2, "")
+    assert body["example_count"] == len(BODY["examples"])
+    unchanged = api_a.post(f"/v1/clause_types/{created['id']}/examples", {"examples": BODY["examples"][:2]})
+    assert (unchanged.json()["status"], unchanged.json()["version"]) == ("queued", 2)
