@@ -233,9 +233,9 @@ QUIRE_DOCUMENT_STUCK_SECONDS = env_int("QUIRE_DOCUMENT_STUCK_SECONDS", 300)
 # data, a retry that could not be published) is sent again by the same sweep. Past two visibility timeouts, so
 # a message the broker still holds has come back by then.
 QUIRE_JOB_QUEUED_LOST_SECONDS = env_int("QUIRE_JOB_QUEUED_LOST_SECONDS", 7200)
-# A job or an ingest whose worker process ended this many times before it finished (a crash, a memory limit, a
-# restart past its grace period) fails instead of starting again: an input that kills its worker every time
-# must not keep a worker busy forever.
+# A job, an ingest or a clause type's training whose worker process ended this many times before it finished (a
+# crash, a memory limit, a restart past its grace period) fails instead of starting again: an input that kills its
+# worker every time must not keep a worker busy forever.
 QUIRE_JOB_MAX_ATTEMPTS = env_int("QUIRE_JOB_MAX_ATTEMPTS", 5)
 # Seconds one job run may take: past the soft limit it stops and the job fails `timed_out`; the hard limit kills
 # a worker process that does not stop.

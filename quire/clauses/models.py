@@ -36,8 +36,9 @@ class ClauseTypeQuerySet(models.QuerySet):
 class ClauseType(models.Model):
     """A tenant's own clause type ("quick study"): its example passages and the head trained on them, in
     the tenant's schema. `version` counts trainings asked for, so a stale training never overwrites a
-    newer one; `train_unqueued` marks a training the broker could not take, for the sweep to queue, and
-    `queued_seen_at` tells a training whose message was lost."""
+    newer one; `train_unqueued` marks a training the broker could not take, for the sweep to queue,
+    `queued_seen_at` tells a training whose message was lost, and `train_owner` with `train_heartbeat_at`
+    claim a running training, so a second worker leaves it alone and a dead worker's is trained again."""
 
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "cla"), editable=False)
     key = models.CharField(max_length=60, unique=True)
@@ -59,6 +60,12 @@ class ClauseType(models.Model):
     # When a worker last had this queued type's training task in hand, or its training was last asked for; a
     # queued type unseen for QUIRE_JOB_QUEUED_LOST_SECONDS has lost its message, and the requeue sweep sends one.
     queued_seen_at = models.DateTimeField(null=True, blank=True)
+    # The worker process training the type (`process_identity`), its heartbeat, and how many trainings of this
+    # version have started: a training whose heartbeat stopped is taken over, and past QUIRE_JOB_MAX_ATTEMPTS
+    # the type fails instead.
+    train_owner = models.CharField(max_length=120, blank=True, default="")
+    train_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    train_attempts = models.PositiveIntegerField(default=0)
     trained_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

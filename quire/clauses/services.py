@@ -6,18 +6,23 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.lookups import found
 from quire.clauses.events import clause_type_trained
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.services import documents_held
+from quire.heartbeat import TenantHeartbeat
 from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -166,7 +171,7 @@ def clause_type_examples_add(
         clause_type.examples, clause_type.counter_examples = new_examples, new_counter
         clause_type.version += 1
         clause_type.status, clause_type.failure_reason = ClauseTypeStatus.QUEUED, ""
-        clause_type.queued_seen_at = timezone.now()
+        clause_type.queued_seen_at, clause_type.train_attempts = timezone.now(), 0
         clause_type.save(
             update_fields=[
                 "examples",
@@ -175,6 +180,7 @@ def clause_type_examples_add(
                 "status",
                 "failure_reason",
                 "queued_seen_at",
+                "train_attempts",
             ]
         )
         audit_record(
@@ -227,20 +233,96 @@ def clause_type_seen(*, clause_type_id: str) -> None:
 
 
 def clause_types_requeue(*, limit: int = REQUEUE_BATCH) -> int:
-    """Queue the trainings the broker could not take when they were asked for, and again those no worker has
-    had in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (their message was lost), in the current tenant's schema;
-    returns how many."""
+    """Queue the trainings the broker could not take when they were asked for, again those no worker has had
+    in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (their message was lost), and those left in training without a
+    heartbeat for QUIRE_JOB_LEASE_SECONDS (their worker died), in the current tenant's schema; returns how
+    many."""
     queued = ClauseType.objects.filter(status=ClauseTypeStatus.QUEUED)
     lost = unseen_requeue(queued, flag="train_unqueued", send=_train_send, limit=limit)
-    return lost + marked_requeue(queued, flag="train_unqueued", send=_train_send, limit=limit)
+    unqueued = marked_requeue(queued, flag="train_unqueued", send=_train_send, limit=limit)
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = list(
+            ClauseType.objects.select_for_update(skip_locked=True)
+            .filter(status=ClauseTypeStatus.TRAINING)
+            .filter(Q(train_heartbeat_at__lt=now - _lease()) | Q(train_heartbeat_at=None))
+            .values_list("pk", flat=True)[:limit]
+        )
+        ClauseType.objects.filter(pk__in=stuck).update(status=ClauseTypeStatus.QUEUED, queued_seen_at=now)
+        for clause_type_id in stuck:
+            logger.warning(
+                "clause type %s: its training stopped without a word; queued again", clause_type_id
+            )
+            transaction.on_commit(functools.partial(_train_send, clause_type_id))
+    return lost + unqueued + len(stuck)
 
 
-def clause_type_train(*, clause_type_id: str) -> ClauseType | None:
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.QUIRE_JOB_LEASE_SECONDS)
+
+
+def _claim(clause_type_id: str, owner: str) -> ClauseType | None:
+    """Start this worker's training of the clause type, under its row lock: None when it is gone, trained,
+    failed, or being trained by a live worker (in training, its heartbeat fresh, its process not known to have
+    ended); a type whose trainings of this version started QUIRE_JOB_MAX_ATTEMPTS times already fails."""
+    with transaction.atomic():
+        clause_type = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
+        if clause_type is None or clause_type.status in (ClauseTypeStatus.READY, ClauseTypeStatus.FAILED):
+            return None
+        if clause_type.status == ClauseTypeStatus.TRAINING:
+            beat = clause_type.train_heartbeat_at
+            if (
+                beat is not None
+                and beat > timezone.now() - _lease()
+                and not process_gone(clause_type.train_owner)
+            ):
+                return None
+            logger.warning(
+                "training of clause type %s taken over from %s", clause_type_id, clause_type.train_owner
+            )
+        if clause_type.train_attempts >= settings.QUIRE_JOB_MAX_ATTEMPTS:
+            _fail_locked(
+                clause_type,
+                f"training did not finish in {clause_type.train_attempts} attempts: the worker process ended "
+                "during each (a crash, its memory limit or its time limit)",
+            )
+            return None
+        clause_type.status, clause_type.train_owner = ClauseTypeStatus.TRAINING, owner
+        clause_type.train_heartbeat_at, clause_type.train_attempts = (
+            timezone.now(),
+            clause_type.train_attempts + 1,
+        )
+        clause_type.save(update_fields=["status", "train_owner", "train_heartbeat_at", "train_attempts"])
+        return clause_type
+
+
+def _training_alive(clause_type_id: str, owner: str) -> bool:
+    """Renew the heartbeat of this worker's training; False once the training is no longer its own."""
+    return bool(
+        ClauseType.objects.filter(
+            pk=clause_type_id, status=ClauseTypeStatus.TRAINING, train_owner=owner
+        ).update(train_heartbeat_at=timezone.now())
+    )
+
+
+def clause_type_train(*, tenant: Tenant, clause_type_id: str) -> ClauseType | None:
     """Train the head of the clause type's current version (the connection is in the tenant's schema): embed
     the examples with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
     paragraphs and the tenant's own passages that are not near an example, and store the weights with the
-    cross-validated precision and recall and the near misses among those own passages. Returns None when the
-    type is gone or already trained, or when more examples arrive meanwhile (their training wins)."""
+    cross-validated precision and recall and the near misses among those own passages. The training is claimed
+    and kept alive by a heartbeat (`_claim`). Returns None when the type is gone, trained, failed or being
+    trained by another live worker, or when more examples arrive meanwhile (their training wins)."""
+    owner = process_identity()
+    clause_type = _claim(clause_type_id, owner)
+    if clause_type is None:
+        return None
+    beat = functools.partial(_training_alive, clause_type_id, owner)
+    interval = settings.QUIRE_JOB_LEASE_SECONDS / 3
+    with TenantHeartbeat(f"clause-training-{clause_type_id}", tenant, interval, beat):
+        return _train(clause_type, owner)
+
+
+def _train(clause_type: ClauseType, owner: str) -> ClauseType | None:
     from connectors.legal.custom import (
         ClauseHead,
         HeadError,
@@ -251,13 +333,7 @@ def clause_type_train(*, clause_type_id: str) -> ClauseType | None:
     )
     from inference.embeddings import embed_texts
 
-    with transaction.atomic():
-        clause_type = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
-        if clause_type is None or clause_type.status == ClauseTypeStatus.READY:
-            return None
-        version = clause_type.version
-        clause_type.status = ClauseTypeStatus.TRAINING
-        clause_type.save(update_fields=["status"])
+    clause_type_id, version = clause_type.pk, clause_type.version
     try:
         positives = Passages(clause_type.examples, embed_texts(clause_type.examples))
         counter = clause_type.counter_examples
@@ -274,15 +350,15 @@ def clause_type_train(*, clause_type_id: str) -> ClauseType | None:
             for index, score in near_misses(head, own, [*clause_type.examples, *counter])
         ]
     except HeadError as exc:
-        return _training_failed(clause_type_id, version, str(exc))
+        return _training_failed(clause_type_id, version, str(exc), owner=owner)
     except Exception as exc:
         logger.exception("training clause type %s v%s failed", clause_type_id, version)
         return _training_failed(
-            clause_type_id, version, f"internal error while training: {type(exc).__name__}"
+            clause_type_id, version, f"internal error while training: {type(exc).__name__}", owner=owner
         )
     with transaction.atomic():
         current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
-        if current is None or current.version != version:
+        if current is None or current.version != version or current.train_owner != owner:
             return None
         present = documents_held(ids={miss["document"] for miss in to_check})
         to_check = [miss for miss in to_check if miss["document"] in present]
@@ -344,19 +420,28 @@ def _recent_passages() -> Iterator[dict]:
             yield {"document": document_id, "start": start, "end": end, "text": text[start:end]}
 
 
-def _training_failed(clause_type_id: str, version: int | None, reason: str) -> ClauseType | None:
+def _training_failed(
+    clause_type_id: str, version: int | None, reason: str, *, owner: str | None = None
+) -> ClauseType | None:
     """Mark the training of `version` failed; with None, whichever version is training (not one queued
-    after it)."""
+    after it). With `owner`, a training another worker has taken over since is left to it."""
     with transaction.atomic():
         current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
         if current is None or (
             current.version != version if version is not None else current.status != ClauseTypeStatus.TRAINING
         ):
             return None
-        current.status, current.failure_reason = ClauseTypeStatus.FAILED, reason[:2000]
-        current.save(update_fields=["status", "failure_reason"])
-        clause_type_trained(clause_type=current)
+        if owner is not None and current.train_owner != owner:
+            return None
+        _fail_locked(current, reason)
     return current
+
+
+def _fail_locked(clause_type: ClauseType, reason: str) -> None:
+    """Mark the clause type (its row locked) failed with `reason` and publish `clause_type.failed`."""
+    clause_type.status, clause_type.failure_reason = ClauseTypeStatus.FAILED, reason[:2000]
+    clause_type.save(update_fields=["status", "failure_reason"])
+    clause_type_trained(clause_type=clause_type)
 
 
 def clause_type_fail_unexpectedly(*, clause_type_id: str, exc: BaseException) -> None:

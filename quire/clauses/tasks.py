@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from django.db import connection
 
 from quire.clauses.services import (
     CLAUSE_TYPE_TRAIN_TASK,
@@ -21,7 +22,7 @@ def clause_type_train_task(clause_type_id: str, version: int | None = None) -> s
     queued by id alone, and ignored."""
     try:
         clause_type_seen(clause_type_id=clause_type_id)
-        trained = clause_type_train(clause_type_id=clause_type_id)
+        trained = clause_type_train(tenant=connection.tenant, clause_type_id=clause_type_id)
     except Exception as exc:
         logger.exception("training clause type %s failed", clause_type_id)
         clause_type_fail_unexpectedly(clause_type_id=clause_type_id, exc=exc)

@@ -196,7 +196,7 @@ def test_an_untrained_clause_type_is_refused_and_a_superseded_training_changes_n
             with pytest.raises(ClauseTypeRejected, match="no trained head yet") as refused:
                 clause_heads_for([("not_trained_yet", "options.columns.1.clause_type")])
             assert (refused.value.status, refused.value.param) == (400, "options.columns.1.clause_type")
-            assert clause_type_train(clause_type_id=queued.pk) is None
+            assert clause_type_train(tenant=tenant_a.tenant, clause_type_id=queued.pk) is None
             superseded = ClauseType.objects.get(pk=queued.pk)
             assert (superseded.status, superseded.version, superseded.head) == (
                 ClauseTypeStatus.QUEUED,
@@ -204,7 +204,7 @@ def test_an_untrained_clause_type_is_refused_and_a_superseded_training_changes_n
                 None,
             )
             ClauseType.objects.filter(pk=queued.pk).update(status=ClauseTypeStatus.READY)
-            assert clause_type_train(clause_type_id=queued.pk) is None
+            assert clause_type_train(tenant=tenant_a.tenant, clause_type_id=queued.pk) is None
         finally:
             queued.delete()
 
@@ -461,3 +461,75 @@ def test_posting_a_failed_types_examples_again_trains_it_again(tenant_a, api_a: 
     assert body["example_count"] == len(BODY["examples"])
     unchanged = api_a.post(f"/v1/clause_types/{created['id']}/examples", {"examples": BODY["examples"][:2]})
     assert (unchanged.json()["status"], unchanged.json()["version"]) == ("queued", 2)
+
+
+def test_a_training_another_worker_is_running_is_left_to_it(tenant_a, monkeypatch):
+    from django_tenants.utils import tenant_context
+
+    from connectors.legal import custom
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import clause_type_train
+    from quire.webhooks.models import Event
+
+    trained, calls, second = custom.train_head, [], []
+
+    def second_message_taken_meanwhile(positives, negatives, **options):
+        calls.append(1)
+        if len(calls) == 1:
+            second.append(clause_type_train(tenant=tenant_a.tenant, clause_type_id=row.pk))
+        return trained(positives, negatives, **options)
+
+    monkeypatch.setattr(custom, "train_head", second_message_taken_meanwhile)
+    with tenant_context(tenant_a.tenant):
+        row = ClauseType.objects.create(key="trained_once", name="Once", examples=BODY["examples"])
+        try:
+            first = clause_type_train(tenant=tenant_a.tenant, clause_type_id=row.pk)
+            assert first.status == ClauseTypeStatus.READY and second == [None] and len(calls) == 1
+            assert Event.objects.filter(type="clause_type.ready", data__id=row.pk).count() == 1
+            assert ClauseType.objects.get(pk=row.pk).train_attempts == 1
+        finally:
+            ClauseType.objects.filter(pk=row.pk).delete()
+
+
+def test_a_training_whose_worker_died_is_trained_again_then_fails_past_its_attempts(tenant_a, monkeypatch):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from django.conf import settings
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from quire import queueing
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import CLAUSE_TYPE_TRAIN_TASK, clause_type_train, clause_types_requeue
+
+    sent = []
+    monkeypatch.setattr(
+        queueing, "current_app", SimpleNamespace(send_task=lambda name, args, **o: sent.append((name, args)))
+    )
+    stopped = timezone.now() - timedelta(seconds=settings.QUIRE_JOB_LEASE_SECONDS + 30)
+    training = {
+        "examples": BODY["examples"],
+        "status": ClauseTypeStatus.TRAINING,
+        "train_owner": "elsewhere:1:2:3",
+    }
+    with tenant_context(tenant_a.tenant):
+        dead = ClauseType.objects.create(
+            key="dead_worker", name="Dead", train_heartbeat_at=stopped, **training
+        )
+        alive = ClauseType.objects.create(
+            key="live_worker", name="Alive", train_heartbeat_at=timezone.now(), **training
+        )
+        try:
+            assert clause_types_requeue() == 1 and sent == [(CLAUSE_TYPE_TRAIN_TASK, [dead.pk])]
+            assert ClauseType.objects.get(pk=dead.pk).status == ClauseTypeStatus.QUEUED
+            assert ClauseType.objects.get(pk=alive.pk).status == ClauseTypeStatus.TRAINING
+            ClauseType.objects.filter(pk=dead.pk).update(train_attempts=settings.QUIRE_JOB_MAX_ATTEMPTS)
+            assert clause_type_train(tenant=tenant_a.tenant, clause_type_id=dead.pk) is None
+            failed = ClauseType.objects.get(pk=dead.pk)
+            assert failed.status == ClauseTypeStatus.FAILED
+            assert failed.failure_reason.startswith(
+                f"training did not finish in {settings.QUIRE_JOB_MAX_ATTEMPTS} attempts"
+            )
+        finally:
+            ClauseType.objects.filter(pk__in=[dead.pk, alive.pk]).delete()
