@@ -210,6 +210,20 @@ if QUIRE_INGEST_SOFT_TIME_LIMIT < 1 or QUIRE_INGEST_TIME_LIMIT <= QUIRE_INGEST_S
         f"({QUIRE_INGEST_SOFT_TIME_LIMIT}), which must be at least 1: the soft limit fails the document, the "
         "hard one kills a worker process that did not stop"
     )
+# Seconds one clause type's training may run: past the soft limit it stops and the type fails with the reason;
+# the hard limit kills a worker process that does not stop.
+QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT = env_int("QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT", 600)
+QUIRE_CLAUSE_TRAIN_TIME_LIMIT = env_int(
+    "QUIRE_CLAUSE_TRAIN_TIME_LIMIT", QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT + 60
+)
+if (
+    QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT < 1
+    or QUIRE_CLAUSE_TRAIN_TIME_LIMIT <= QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT
+):
+    raise RuntimeError(
+        f"QUIRE_CLAUSE_TRAIN_TIME_LIMIT ({QUIRE_CLAUSE_TRAIN_TIME_LIMIT}) must be above "
+        f"QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT ({QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT}), which must be at least 1"
+    )
 # Chunks embedded and written together; `chunk_count` rises by this much as a large document is embedded.
 QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256)
 # Stored chunks are embedded by the distilled chunk encoder (`embed_chunks`, 0.4 to 0.5 of the CPU per chunk); false:

@@ -11,6 +11,7 @@ heads, trains them in a worker and hands them to a run by key.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ NEAR_POSITIVE = 0.6
 MAX_FINDINGS = 5
 NEAR_MISSES = 10
 MIN_TERM_EXAMPLES = 2
+MAX_TERMS = 1000
 PASSAGE_CHARS = 700
 ENCODER = "all-MiniLM-L6-v2"
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -108,6 +110,10 @@ class HeadError(ValueError):
         self.param = param
 
 
+class TrainingTooLong(Exception):
+    """Training was still running at the deadline it was given."""
+
+
 @dataclass(frozen=True)
 class Passages:
     """Passages' texts and their encoder vectors, row for row."""
@@ -140,10 +146,15 @@ class Lexicon:
 
     @classmethod
     def learned(cls, examples: Sequence[str], others: Sequence[str]) -> Lexicon:
-        """The terms at least `MIN_TERM_EXAMPLES` examples share, their smoothed IDF over all the passages."""
+        """The terms at least `MIN_TERM_EXAMPLES` examples share, at most the `MAX_TERMS` most examples share
+        (ties in the terms' order), their smoothed IDF over all the passages."""
         example_terms = [set(_terms(text)) for text in examples]
         shared = Counter(term for terms in example_terms for term in terms)
-        kept = tuple(sorted(term for term, count in shared.items() if count >= MIN_TERM_EXAMPLES))
+        common = sorted(
+            (term for term, count in shared.items() if count >= MIN_TERM_EXAMPLES),
+            key=lambda term: (-shared[term], term),
+        )
+        kept = tuple(sorted(common[:MAX_TERMS]))
         seen = dict.fromkeys(kept, 0)
         for terms in [*example_terms, *(set(_terms(text)) for text in others)]:
             for term in terms & seen.keys():
@@ -253,16 +264,19 @@ def negatives_from(own: Passages, positives: Passages, *, near: float = NEAR_POS
     return own.where(similarity.max(axis=1) < near)
 
 
-def train_head(positives: Passages, negatives: Passages, *, seed: int = 0) -> TrainedHead:
+def train_head(
+    positives: Passages, negatives: Passages, *, seed: int = 0, deadline: float | None = None
+) -> TrainedHead:
     """A head over the encoder's vectors and a lexicon of the examples' shared terms, its precision and recall
     over stratified folds (pooled; each fold's lexicon learned from its own training rows), then the weights
     fitted on everything. Classes are weighted to count equally. One BLAS thread: the matrices are small, and
-    threads contending for a busy worker's cores made training ten times slower."""
+    threads contending for a busy worker's cores made training ten times slower. TrainingTooLong when still
+    training at `deadline` (a `time.monotonic()` value)."""
     with threadpool_limits(limits=1):
-        return _train(positives, negatives, seed)
+        return _train(positives, negatives, seed, deadline)
 
 
-def _train(positives: Passages, negatives: Passages, seed: int) -> TrainedHead:
+def _train(positives: Passages, negatives: Passages, seed: int, deadline: float | None) -> TrainedHead:
     everything = Passages.joined(positives, negatives)
     y = numpy.concatenate([numpy.ones(len(positives)), numpy.zeros(len(negatives))])
     folds = min(MAX_FOLDS, len(positives), len(negatives))
@@ -274,14 +288,14 @@ def _train(positives: Passages, negatives: Passages, seed: int) -> TrainedHead:
         held = assigned == fold
         training = everything.where(~held)
         lexicon = _lexicon(training, y[~held])
-        coef, intercept = _fit(_design(training, lexicon).astype(numpy.float64), y[~held])
+        coef, intercept = _fit(_design(training, lexicon).astype(numpy.float64), y[~held], deadline=deadline)
         out_of_fold[held] = _sigmoid(_design(everything.where(held), lexicon) @ coef + intercept)
     predicted = out_of_fold >= THRESHOLD
     true_positive = float(numpy.sum(predicted & (y == 1)))
     precision = true_positive / max(1.0, float(predicted.sum()))
     recall = true_positive / float(len(positives))
     lexicon = _lexicon(everything, y)
-    coef, intercept = _fit(_design(everything, lexicon).astype(numpy.float64), y)
+    coef, intercept = _fit(_design(everything, lexicon).astype(numpy.float64), y, deadline=deadline)
     return TrainedHead(
         weights={
             "encoder": ENCODER,
@@ -316,7 +330,9 @@ def _stratified_folds(y: numpy.ndarray, folds: int, seed: int) -> numpy.ndarray:
     return assigned
 
 
-def _fit(x: numpy.ndarray, y: numpy.ndarray, *, iterations: int = 15) -> tuple[numpy.ndarray, float]:
+def _fit(
+    x: numpy.ndarray, y: numpy.ndarray, *, iterations: int = 15, deadline: float | None = None
+) -> tuple[numpy.ndarray, float]:
     """Balanced-weight L2 logistic regression by Newton's method (the intercept unpenalised)."""
     n_positive = max(1.0, y.sum())
     n_negative = max(1.0, len(y) - y.sum())
@@ -326,6 +342,8 @@ def _fit(x: numpy.ndarray, y: numpy.ndarray, *, iterations: int = 15) -> tuple[n
     penalty[-1] = 0.0
     w = numpy.zeros(design.shape[1])
     for _ in range(iterations):
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TrainingTooLong()
         p = _sigmoid(design @ w)
         gradient = design.T @ (sample * (p - y)) + penalty * w
         hessian = (design * (sample * p * (1 - p))[:, None]).T @ design + numpy.diag(penalty + 1e-9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from itertools import islice
@@ -305,13 +306,17 @@ def _training_alive(clause_type_id: str, owner: str) -> bool:
     )
 
 
-def clause_type_train(*, tenant: Tenant, clause_type_id: str) -> ClauseType | None:
+def clause_type_train(
+    *, tenant: Tenant, clause_type_id: str, deadline: float | None = None
+) -> ClauseType | None:
     """Train the head of the clause type's current version (the connection is in the tenant's schema): embed
     the examples with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
     paragraphs and the tenant's own passages that are not near an example, and store the weights with the
     cross-validated precision and recall and the near misses among those own passages. The training is claimed
-    and kept alive by a heartbeat (`_claim`). Returns None when the type is gone, trained, failed or being
-    trained by another live worker, or when more examples arrive meanwhile (their training wins)."""
+    and kept alive by a heartbeat (`_claim`); one still running at `deadline` (a `time.monotonic()` value) fails
+    the type, its reason naming QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT. Returns None when the type is gone, trained,
+    failed or being trained by another live worker, or when more examples arrive meanwhile (their training
+    wins)."""
     owner = process_identity()
     clause_type = _claim(clause_type_id, owner)
     if clause_type is None:
@@ -319,19 +324,23 @@ def clause_type_train(*, tenant: Tenant, clause_type_id: str) -> ClauseType | No
     beat = functools.partial(_training_alive, clause_type_id, owner)
     interval = settings.QUIRE_JOB_LEASE_SECONDS / 3
     with TenantHeartbeat(f"clause-training-{clause_type_id}", tenant, interval, beat):
-        return _train(clause_type, owner)
+        return _train(clause_type, owner, deadline)
 
 
-def _train(clause_type: ClauseType, owner: str) -> ClauseType | None:
+def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> ClauseType | None:
     from connectors.legal.custom import (
         ClauseHead,
         HeadError,
         Passages,
+        TrainingTooLong,
         near_misses,
         negatives_from,
         train_head,
     )
     from inference.embeddings import embed_texts
+
+    def past_deadline() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
 
     clause_type_id, version = clause_type.pk, clause_type.version
     try:
@@ -343,7 +352,9 @@ def _train(clause_type: ClauseType, owner: str) -> ClauseType | None:
             Passages(counter, embed_texts(counter) if counter else positives.vectors[:0]),
             negatives_from(own, positives),
         )
-        trained = train_head(positives, negatives)
+        if past_deadline():
+            raise TrainingTooLong()
+        trained = train_head(positives, negatives, deadline=deadline)
         head = ClauseHead.from_json(clause_type.key, clause_type.name, trained.weights)
         to_check = [
             {**places[index], "score": score}
@@ -352,6 +363,9 @@ def _train(clause_type: ClauseType, owner: str) -> ClauseType | None:
     except HeadError as exc:
         return _training_failed(clause_type_id, version, str(exc), owner=owner)
     except Exception as exc:
+        if isinstance(exc, TrainingTooLong) or past_deadline():
+            logger.warning("training clause type %s v%s stopped at its time limit", clause_type_id, version)
+            return _training_failed(clause_type_id, version, _too_long(), owner=owner)
         logger.exception("training clause type %s v%s failed", clause_type_id, version)
         return _training_failed(
             clause_type_id, version, f"internal error while training: {type(exc).__name__}", owner=owner
@@ -388,6 +402,14 @@ def _train(clause_type: ClauseType, owner: str) -> ClauseType | None:
         trained.recall,
     )
     return current
+
+
+def _too_long() -> str:
+    limit = settings.QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT
+    return (
+        f"training took longer than its {limit} s limit (QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT): fewer or shorter "
+        "examples train faster"
+    )
 
 
 @functools.cache

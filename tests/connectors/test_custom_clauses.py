@@ -11,11 +11,13 @@ import pytest
 from connectors import Document, get_connector, run_connector
 from connectors.base import OptionError
 from connectors.legal.custom import (
+    MAX_TERMS,
     THRESHOLD,
     ClauseHead,
     HeadError,
     Lexicon,
     Passages,
+    TrainingTooLong,
     check_examples,
     near_misses,
     negatives_from,
@@ -37,6 +39,11 @@ def test_examples_are_checked_naming_the_param():
         check_examples(["a clause", "a clause", "  \n "], "examples")
     assert blank.value.param == "examples.2"
     assert check_examples(["  two\n words "], "counter_examples") == ["two words"]
+
+
+def _words(count: int) -> list[str]:
+    """`count` different made-up words of three letters."""
+    return ["".join(chr(97 + n // 26**k % 26) for k in range(3)) for n in range(count)]
 
 
 def test_training_is_reproducible_and_cross_validated():
@@ -237,3 +244,21 @@ def test_a_round_asks_about_findings_first_then_near_misses_half_each():
     assert to_ask(found[:2], near) == ([100, 101], list(range(8)))
     assert to_ask(found, near[:3]) == (list(range(100, 107)), [0, 1, 2])
     assert to_ask([], []) == ([], [])
+
+
+def test_the_lexicon_keeps_the_terms_most_examples_share_and_training_stops_at_its_deadline():
+    """However many terms the examples share, a head reads at most `MAX_TERMS` (those the most examples share),
+    so the solve stays the same size at the limits of what a type may hold; a deadline stops it."""
+    import time
+
+    words = _words(600)
+    examples = [f"Clause about {' '.join(words[i::2])} common words" for i in range(2)]
+    examples += [examples[0] + " rare", examples[1] + " rare"]
+    lexicon = Lexicon.learned(examples, ["common words elsewhere"])
+    assert len(lexicon.terms) == MAX_TERMS
+    assert {"common", "common words", "rare"} <= set(lexicon.terms)
+    generator = numpy.random.default_rng(3)
+    positives = Passages([f"force majeure {w}" for w in "abcdefghij"], generator.normal(size=(10, 8)))
+    negatives = Passages([f"payment {w}" for w in "abcdefghij"], generator.normal(size=(10, 8)))
+    with pytest.raises(TrainingTooLong):
+        train_head(positives, negatives, deadline=time.monotonic())

@@ -183,9 +183,9 @@ def test_an_untrained_clause_type_is_refused_and_a_superseded_training_changes_n
 
     trained = custom.train_head
 
-    def more_examples_arrive_meanwhile(positives, negatives):
+    def more_examples_arrive_meanwhile(positives, negatives, **options):
         ClauseType.objects.filter(key="not_trained_yet").update(version=2, status=ClauseTypeStatus.QUEUED)
-        return trained(positives, negatives)
+        return trained(positives, negatives, **options)
 
     monkeypatch.setattr(custom, "train_head", more_examples_arrive_meanwhile)
     with tenant_context(tenant_a.tenant):
@@ -377,7 +377,7 @@ def test_a_training_that_crashes_fails_its_own_version_not_the_one_queued_after_
     from quire.clauses.tasks import clause_type_train_task
     from quire.webhooks.models import Event
 
-    def newer_training_starts_then_this_one_crashes(positives, negatives):
+    def newer_training_starts_then_this_one_crashes(positives, negatives, **options):
         ClauseType.objects.filter(key="crashes_superseded").update(
             version=2, status=ClauseTypeStatus.TRAINING
         )
@@ -460,7 +460,8 @@ def test_posting_a_failed_types_examples_again_trains_it_again(tenant_a, api_a: 
     assert (body["status"], body["version"], body["failure_reason"]) == ("queued", 2, "")
     assert body["example_count"] == len(BODY["examples"])
     unchanged = api_a.post(f"/v1/clause_types/{created['id']}/examples", {"examples": BODY["examples"][:2]})
-    assert (unchanged.json()["status"], unchanged.json()["version"]) == ("queued", 2)
+    assert unchanged.json()["version"] == 2
+    api_a.delete(f"/v1/clause_types/{created['id']}")
 
 
 def test_a_training_another_worker_is_running_is_left_to_it(tenant_a, monkeypatch):
@@ -533,3 +534,22 @@ def test_a_training_whose_worker_died_is_trained_again_then_fails_past_its_attem
             )
         finally:
             ClauseType.objects.filter(pk__in=[dead.pk, alive.pk]).delete()
+
+
+def test_a_training_past_its_time_limit_fails_the_type_with_the_reason(tenant_a):
+    import time
+
+    from django_tenants.utils import tenant_context
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import clause_type_train
+
+    with tenant_context(tenant_a.tenant):
+        row = ClauseType.objects.create(key="trains_too_long", name="Slow", examples=BODY["examples"])
+        try:
+            clause_type_train(tenant=tenant_a.tenant, clause_type_id=row.pk, deadline=time.monotonic())
+            failed = ClauseType.objects.get(pk=row.pk)
+            assert failed.status == ClauseTypeStatus.FAILED and failed.head is None
+            assert "QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT" in failed.failure_reason, failed.failure_reason
+        finally:
+            ClauseType.objects.filter(pk=row.pk).delete()
