@@ -32,6 +32,7 @@ MAX_FOLDS = 5
 L2 = 0.3
 THRESHOLD = 0.7
 NEAR_POSITIVE = 0.6
+NEAR_DUPLICATE = 0.95
 MAX_FINDINGS = 5
 NEAR_MISSES = 10
 MIN_TERM_EXAMPLES = 2
@@ -39,6 +40,8 @@ MAX_TERMS = 1000
 PASSAGE_CHARS = 700
 ENCODER = "all-MiniLM-L6-v2"
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+LEADING_NUMBER = re.compile(r"^\W*(?:[a-z]|[ivxlc]+)[).:\]]\s", re.IGNORECASE)
+LETTERS = re.compile(r"[^\W\d_]+")
 T = TypeVar("T")
 
 GENERIC_PARAGRAPHS = (
@@ -228,9 +231,41 @@ def folded(text: str) -> str:
     return " ".join(text.split())
 
 
+def distinct_text(text: str) -> str:
+    """What tells a passage from its near-duplicates: its words in lower case, without numbers, punctuation or a
+    leading enumerator ("(a)", "iv."), so a passage numbered (1) to (10) or written in capitals is one."""
+    return " ".join(LETTERS.findall(LEADING_NUMBER.sub("", text).casefold()))
+
+
+def distinct_count(texts: Iterable[str]) -> int:
+    """How many different passages `texts` holds, near-duplicates by `distinct_text` counting once."""
+    return len({distinct_text(text) for text in texts})
+
+
+def near_duplicate_groups(passages: Passages) -> numpy.ndarray:
+    """Each passage's group, the index of its group's first passage: passages with the same `distinct_text` or
+    vectors at a cosine of `NEAR_DUPLICATE` or more are one group, and so is any chain of them."""
+    count = len(passages)
+    keys: dict[str, int] = {}
+    key = numpy.asarray(
+        [keys.setdefault(distinct_text(t), len(keys)) for t in passages.texts], dtype=numpy.int32
+    )
+    vectors = numpy.asarray(passages.vectors, dtype=numpy.float32).reshape(count, -1)
+    unit = vectors / numpy.maximum(numpy.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    near = (unit @ unit.T >= NEAR_DUPLICATE) | (key[:, None] == key[None, :])
+    groups = numpy.arange(count, dtype=numpy.int32)
+    while True:
+        lowest = numpy.where(near, groups[None, :], numpy.int32(count)).min(axis=1)
+        lowest = lowest[lowest]
+        if numpy.array_equal(lowest, groups):
+            return groups
+        groups = lowest
+
+
 def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[str]:
     """The passages of `examples`, whitespace folded, in order; HeadError naming `param` (or `param.<i>`) for
-    anything else, and for fewer than `minimum` different passages (one pasted ten times is one example)."""
+    anything else, and for fewer than `minimum` different passages (near-duplicates count once: one pasted ten
+    times, numbered (1) to (10) or in other capitals is one example)."""
     if not isinstance(examples, list | tuple):
         raise HeadError("give a list of passages", param)
     checked = []
@@ -242,7 +277,7 @@ def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[st
         checked.append(folded(passage))
     if len(checked) > MAX_EXAMPLES:
         raise HeadError(f"give at most {MAX_EXAMPLES} passages; got {len(checked)}", param)
-    different = len(set(checked))
+    different = distinct_count(checked)
     if different < minimum:
         raise HeadError(f"give at least {minimum} different example passages; got {different}", param)
     return checked
@@ -268,10 +303,12 @@ def train_head(
     positives: Passages, negatives: Passages, *, seed: int = 0, deadline: float | None = None
 ) -> TrainedHead:
     """A head over the encoder's vectors and a lexicon of the examples' shared terms, its precision and recall
-    over stratified folds (pooled; each fold's lexicon learned from its own training rows), then the weights
-    fitted on everything. Classes are weighted to count equally. One BLAS thread: the matrices are small, and
-    threads contending for a busy worker's cores made training ten times slower. TrainingTooLong when still
-    training at `deadline` (a `time.monotonic()` value)."""
+    over stratified folds (pooled; each fold's lexicon learned from its own training rows; near-duplicates,
+    `near_duplicate_groups`, always in one fold, so that none is predicted by a head trained on its twin), then
+    the weights fitted on everything. Classes are weighted to count equally. HeadError naming `examples` when
+    the positives are fewer than `MIN_EXAMPLES` groups of near-duplicates. One BLAS thread: the matrices are
+    small, and threads contending for a busy worker's cores made training ten times slower. TrainingTooLong
+    when still training at `deadline` (a `time.monotonic()` value)."""
     with threadpool_limits(limits=1):
         return _train(positives, negatives, seed, deadline)
 
@@ -279,10 +316,20 @@ def train_head(
 def _train(positives: Passages, negatives: Passages, seed: int, deadline: float | None) -> TrainedHead:
     everything = Passages.joined(positives, negatives)
     y = numpy.concatenate([numpy.ones(len(positives)), numpy.zeros(len(negatives))])
-    folds = min(MAX_FOLDS, len(positives), len(negatives))
+    groups = numpy.concatenate(
+        [near_duplicate_groups(positives), len(positives) + near_duplicate_groups(negatives)]
+    )
+    different = [len(numpy.unique(groups[y == label])) for label in (1, 0)]
+    if different[0] < MIN_EXAMPLES:
+        raise HeadError(
+            f"give at least {MIN_EXAMPLES} different example passages; of these {len(positives)}, "
+            f"{different[0]} differ once near-duplicates (cosine {NEAR_DUPLICATE} or more) count once",
+            "examples",
+        )
+    folds = min(MAX_FOLDS, *different)
     if folds < 2:
-        raise HeadError("training needs at least two positive and two negative passages", "examples")
-    assigned = _stratified_folds(y, folds, seed)
+        raise HeadError("training needs at least two different negative passages", "counter_examples")
+    assigned = _stratified_folds(y, groups, folds, seed)
     out_of_fold = numpy.zeros(len(y))
     for fold in range(folds):
         held = assigned == fold
@@ -320,13 +367,16 @@ def _lexicon(passages: Passages, y: numpy.ndarray) -> Lexicon:
     )
 
 
-def _stratified_folds(y: numpy.ndarray, folds: int, seed: int) -> numpy.ndarray:
+def _stratified_folds(y: numpy.ndarray, groups: numpy.ndarray, folds: int, seed: int) -> numpy.ndarray:
+    """Each row's fold: each label's groups shuffled and dealt to the folds in turn, a group's rows together."""
     generator = numpy.random.default_rng(seed)
     assigned = numpy.empty(len(y), dtype=int)
     for label in (0, 1):
         rows = numpy.flatnonzero(y == label)
-        generator.shuffle(rows)
-        assigned[rows] = numpy.arange(len(rows)) % folds
+        heads = numpy.unique(groups[rows])
+        generator.shuffle(heads)
+        fold_of = dict(zip(heads.tolist(), (numpy.arange(len(heads)) % folds).tolist(), strict=True))
+        assigned[rows] = [fold_of[group] for group in groups[rows].tolist()]
     return assigned
 
 

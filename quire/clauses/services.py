@@ -132,9 +132,9 @@ def clause_type_examples_add(
     way is not stored twice, and one stored the other way round moves. When nothing changes, nothing trains,
     unless the last training failed: then it trains again.
     Refuses nothing to add, bad passages, a passage given both ways, and answers that would leave fewer than
-    `MIN_EXAMPLES` examples or more than `MAX_EXAMPLES` of either kind (400); a clause type deleted meanwhile is
+    `MIN_EXAMPLES` different examples (`distinct_count`) or more than `MAX_EXAMPLES` of either kind (400); a clause type deleted meanwhile is
     a 404."""
-    from connectors.legal.custom import MAX_EXAMPLES, MIN_EXAMPLES, check_examples, folded
+    from connectors.legal.custom import MAX_EXAMPLES, MIN_EXAMPLES, check_examples, distinct_count, folded
 
     checked = _checked(check_examples, list(examples), "examples")
     checked_counter = _checked(check_examples, list(counter_examples), "counter_examples")
@@ -157,11 +157,12 @@ def clause_type_examples_add(
         if not added_examples and not added_counter and clause_type.status != ClauseTypeStatus.FAILED:
             return clause_type
         new_examples, new_counter = kept_examples + added_examples, kept_counter + added_counter
-        if len(new_examples) < MIN_EXAMPLES:
+        different = distinct_count(new_examples)
+        if different < MIN_EXAMPLES:
             raise ClauseTypeRejected(
                 ErrorCode.INVALID_PARAMETER,
-                f"A clause type needs at least {MIN_EXAMPLES} examples; these answers would leave "
-                f"{len(new_examples)}.",
+                f"A clause type needs at least {MIN_EXAMPLES} different examples; these answers would leave "
+                f"{different}.",
                 "counter_examples",
             )
         for param, passages in (("examples", new_examples), ("counter_examples", new_counter)):

@@ -19,6 +19,8 @@ from connectors.legal.custom import (
     Passages,
     TrainingTooLong,
     check_examples,
+    distinct_text,
+    near_duplicate_groups,
     near_misses,
     negatives_from,
     passages,
@@ -50,11 +52,11 @@ def test_training_is_reproducible_and_cross_validated():
     generator = numpy.random.default_rng(7)
     centre = generator.normal(size=16)
     positives = Passages(
-        [f"force majeure event number {i}" for i in range(12)], centre + 0.3 * generator.normal(size=(12, 16))
+        [f"force majeure event {word}" for word in _words(12)], centre + generator.normal(size=(12, 16))
     )
     negatives = Passages(
-        [f"payment is due within {i} days" for i in range(30)],
-        -centre + 0.3 * generator.normal(size=(30, 16)),
+        [f"payment is due within {word} days" for word in _words(30)],
+        -centre + generator.normal(size=(30, 16)),
     )
     first, second = train_head(positives, negatives), train_head(positives, negatives)
     assert first.weights == second.weights
@@ -73,26 +75,26 @@ def test_training_is_reproducible_and_cross_validated():
 
 
 def test_the_lexicon_tells_apart_what_the_vectors_do_not():
-    """Every passage has the same vector, so only the words the examples share can find the clause; a head
-    stored before lexicons (no `terms`) still loads and reads the vector alone."""
-    same = numpy.ones((1, 8), dtype=numpy.float32) / numpy.sqrt(8)
-    examples = [f"The Supplier shall carry product liability insurance of {i} million." for i in range(10)]
-    others = [f"Invoices are payable within {i} days of receipt." for i in range(20)]
-    trained = train_head(
-        Passages(examples, numpy.repeat(same, 10, axis=0)), Passages(others, numpy.repeat(same, 20, axis=0))
-    )
+    """Every passage has the same vector but for a direction of its own (so that none is a near-duplicate of
+    another), so only the words the examples share can find the clause; a head stored before lexicons (no
+    `terms`) still loads and reads the vector alone."""
+    own = 0.4 * numpy.eye(32, dtype=numpy.float32)
+    vectors = numpy.hstack([numpy.ones((32, 8), dtype=numpy.float32) / numpy.sqrt(8), own])
+    examples = [f"The Supplier shall carry product liability insurance of {w} million." for w in _words(10)]
+    others = [f"Invoices are payable within {w} days of receipt." for w in _words(20)]
+    trained = train_head(Passages(examples, vectors[:10]), Passages(others, vectors[10:30]))
     head = ClauseHead.from_json("insurance", "Insurance", trained.weights)
     probe = Passages(
         [
             "The Distributor shall carry liability insurance of five million.",
             "Payable within 30 days of receipt.",
         ],
-        numpy.repeat(same, 2, axis=0),
+        vectors[30:],
     )
     insured, payable = head.probabilities(probe)
     assert insured > head.threshold > payable
     assert Lexicon.learned(["a b c", "a b d"], ["a x"]).terms == ("a", "a b", "b")
-    old = ClauseHead.from_json("k", "K", {"coef": [1.0] * 8, "intercept": -2.0})
+    old = ClauseHead.from_json("k", "K", {"coef": [1.0] * 40, "intercept": -2.0})
     assert old.lexicon.terms == () and old.probabilities(probe).shape == (2,)
 
 
@@ -262,3 +264,34 @@ def test_the_lexicon_keeps_the_terms_most_examples_share_and_training_stops_at_i
     negatives = Passages([f"payment {w}" for w in "abcdefghij"], generator.normal(size=(10, 8)))
     with pytest.raises(TrainingTooLong):
         train_head(positives, negatives, deadline=time.monotonic())
+
+
+def test_near_duplicates_count_once_and_share_a_fold():
+    """One passage numbered (1) to (10) is one example, however its vectors differ; passages whose vectors are
+    at a cosine of 0.95 or more are one group, and a group's passages are held out together."""
+    from connectors.legal.custom import _stratified_folds
+
+    passage = "Neither party is liable for delays caused by events beyond its reasonable control."
+    assert (
+        distinct_text(f"(iv) {passage.upper()} (7)")
+        == distinct_text(passage)
+        == distinct_text(f"1. {passage}")
+    )
+    numbered = [f"{passage} ({i})" for i in range(1, 11)]
+    with pytest.raises(HeadError, match="give at least 10 different example passages") as once:
+        check_examples(numbered, "examples", minimum=10)
+    assert once.value.param == "examples"
+    generator = numpy.random.default_rng(5)
+    negatives = Passages([f"payment {w}" for w in _words(20)], generator.normal(size=(20, 16)))
+    with pytest.raises(HeadError, match="1 differ once near-duplicates") as trained_once:
+        train_head(Passages(numbered, generator.normal(size=(10, 16))), negatives)
+    assert trained_once.value.param == "examples"
+    twins = generator.normal(size=(12, 16))
+    vectors = numpy.vstack([twins, twins + 0.01 * generator.normal(size=(12, 16))])
+    texts = [f"force majeure {w}" for w in _words(24)]
+    groups = near_duplicate_groups(Passages(texts, vectors))
+    assert groups.tolist() == [*range(12), *range(12)]
+    y = numpy.r_[numpy.ones(24), numpy.zeros(20)]
+    everything = numpy.r_[groups, 24 + numpy.arange(20)]
+    folds = _stratified_folds(y, everything, 5, 0)
+    assert (folds[:12] == folds[12:24]).all() and set(folds[:24]) == set(folds[24:]) == set(range(5))

@@ -166,8 +166,30 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
         ({"name": "   "}, "name"),
         ({"counter_examples": ["A clause.", f" {FIXTURE['examples'][3]}\n"]}, "counter_examples.1"),
         ({"examples": [FIXTURE["examples"][0], *[f" {FIXTURE['examples'][1]} "] * 9]}, "examples"),
+        ({"examples": [f"{FIXTURE['examples'][0]} ({i})" for i in range(1, 11)]}, "examples"),
+        (
+            {
+                "examples": [
+                    *FIXTURE["examples"][:8],
+                    FIXTURE["examples"][0].upper(),
+                    f"(a) {FIXTURE['examples'][1].rstrip('.')}",
+                ]
+            },
+            "examples",
+        ),
     ],
-    ids=["too-few", "whitespace", "empty", "empty-counter", "bad-key", "blank-name", "both-ways", "repeated"],
+    ids=[
+        "too-few",
+        "whitespace",
+        "empty",
+        "empty-counter",
+        "bad-key",
+        "blank-name",
+        "both-ways",
+        "repeated",
+        "numbered",
+        "capitals-and-enumerators",
+    ],
 )
 def test_bad_training_input_is_a_400_naming_the_param(api_a: Api, changes: dict, param: str):
     _refused(api_a.post("/v1/clause_types", {**BODY, "key": "never_made", **changes}), param)
