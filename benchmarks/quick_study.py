@@ -142,7 +142,7 @@ def run(
             positives = custom.Passages.joined(given, category_answerable.where(answered & is_clause))
             unanswered_own = own.where(~answered[mine]) if mine is not None else own
             negatives = custom.Passages.joined(
-                generic,
+                custom.negatives_from(generic, positives),
                 category_answerable.where(answered & ~is_clause),
                 custom.negatives_from(unanswered_own, positives),
             )

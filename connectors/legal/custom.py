@@ -2,8 +2,8 @@
 
 A head is an L2-regularised logistic regression over a passage's bundled MiniLM embedding and the TF-IDF of
 the words and word bigrams that at least two of its examples share (its `Lexicon`). Training takes the
-positives, the negatives (counter-examples, the tenant's own paragraphs that are not near a positive, and
-`GENERIC_PARAGRAPHS`), reports cross-validated precision and recall, and returns the weights as plain JSON;
+positives, the negatives (counter-examples, and the tenant's own paragraphs and `GENERIC_PARAGRAPHS` that are
+not near a positive), reports cross-validated precision and recall, and returns the weights as plain JSON;
 scoring splits a document into passages and keeps those the head accepts. No Django here: the platform stores
 heads, trains them in a worker and hands them to a run by key.
 """

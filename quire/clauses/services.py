@@ -311,8 +311,8 @@ def clause_type_train(
     *, tenant: Tenant, clause_type_id: str, deadline: float | None = None
 ) -> ClauseType | None:
     """Train the head of the clause type's current version (the connection is in the tenant's schema): embed
-    the examples with the bundled encoder, take as negatives the counter-examples, the bundled generic contract
-    paragraphs and the tenant's own passages that are not near an example, and store the weights with the
+    the examples with the bundled encoder, take as negatives the counter-examples, and the bundled generic
+    contract paragraphs and the tenant's own passages that are not near an example, and store the weights with the
     cross-validated precision and recall and the near misses among those own passages. The training is claimed
     and kept alive by a heartbeat (`_claim`); one still running at `deadline` (a `time.monotonic()` value) fails
     the type, its reason naming QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT. Returns None when the type is gone, trained,
@@ -349,7 +349,7 @@ def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> Claus
         counter = clause_type.counter_examples
         own, places = _own_passages()
         negatives = Passages.joined(
-            _generic_passages(),
+            negatives_from(_generic_passages(), positives),
             Passages(counter, embed_texts(counter) if counter else positives.vectors[:0]),
             negatives_from(own, positives),
         )

@@ -575,3 +575,41 @@ def test_a_training_past_its_time_limit_fails_the_type_with_the_reason(tenant_a)
             assert "QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT" in failed.failure_reason, failed.failure_reason
         finally:
             ClauseType.objects.filter(pk=row.pk).delete()
+
+
+def test_a_generic_paragraph_that_is_an_example_is_not_also_a_negative(tenant_a, monkeypatch):
+    from django_tenants.utils import tenant_context
+
+    from connectors.legal import custom
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import clause_type_train
+
+    governing_law = custom.GENERIC_PARAGRAPHS[0]
+    examples = [
+        governing_law,
+        "This Agreement is governed by the laws of England and Wales.",
+        "The laws of the State of Delaware govern this Agreement, without giving effect to conflict of laws rules.",
+        "This Agreement and any dispute arising from it shall be governed by German law.",
+        "Governing Law. This Agreement shall be construed under the laws of the State of California.",
+        "The validity and interpretation of this Agreement are governed by the laws of Ontario.",
+        "This contract is subject to the laws of Switzerland, excluding the Vienna Convention.",
+        "All matters arising out of this Agreement are governed by the substantive law of the State of Texas.",
+        "This Agreement shall be interpreted in accordance with the laws of the Commonwealth of Massachusetts.",
+        "The parties agree that the laws of Singapore govern this Agreement.",
+    ]
+    trained, negatives = custom.train_head, []
+
+    def negatives_seen(positives, given, **options):
+        negatives.extend(given.texts)
+        return trained(positives, given, **options)
+
+    monkeypatch.setattr(custom, "train_head", negatives_seen)
+    with tenant_context(tenant_a.tenant):
+        row = ClauseType.objects.create(key="governing_law", name="Governing Law", examples=examples)
+        try:
+            done = clause_type_train(tenant=tenant_a.tenant, clause_type_id=row.pk)
+            assert done.status == ClauseTypeStatus.READY
+            assert governing_law not in negatives
+            assert custom.GENERIC_PARAGRAPHS[7] in negatives
+        finally:
+            ClauseType.objects.filter(pk=row.pk).delete()
