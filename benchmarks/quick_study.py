@@ -128,7 +128,7 @@ def run(
         if len(examples) < custom.MIN_EXAMPLES:
             print(f"{category}: {len(examples)} examples in the pool, fewer than a head needs; skipped")
             continue
-        given = embedded(examples)
+        given = custom.Passages(examples, custom.example_vectors(examples, embed_local))
         units_asked, category_asked, category_answerable = len(asked), asked, answerable
         labelled = [(c, g) for c in jobs for g in c.gold[category]] if answer == "reviewed" else []
         if labelled:

@@ -283,6 +283,25 @@ def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[st
     return checked
 
 
+def example_vectors(texts: Sequence[str], embed: Embed) -> numpy.ndarray:
+    """The vectors of examples or counter-examples as a head reads passages: a text of several `passages` (one
+    over about `PASSAGE_CHARS` characters) is the normalised mean of its passages' vectors, since the encoder
+    reads at most the first 256 word pieces of a text (about 1,200 characters of contract prose)."""
+    pieces: list[str] = []
+    owners: list[int] = []
+    for index, text in enumerate(texts):
+        units = passages(text)
+        parts = [text[start:end] for start, end in units] if len(units) > 1 else [text]
+        pieces.extend(parts)
+        owners.extend([index] * len(parts))
+    vectors = numpy.asarray(embed(pieces), dtype=numpy.float32)
+    summed = numpy.zeros((len(texts), vectors.shape[1]), dtype=numpy.float32)
+    numpy.add.at(summed, owners, vectors)
+    split = numpy.bincount(owners, minlength=len(texts)) > 1
+    summed[split] /= numpy.maximum(numpy.linalg.norm(summed[split], axis=1, keepdims=True), 1e-12)
+    return summed
+
+
 def check_key(key: object, param: str = "key") -> str:
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         raise HeadError(

@@ -311,7 +311,7 @@ def clause_type_train(
     *, tenant: Tenant, clause_type_id: str, deadline: float | None = None
 ) -> ClauseType | None:
     """Train the head of the clause type's current version (the connection is in the tenant's schema): embed
-    the examples with the bundled encoder, take as negatives the counter-examples, and the bundled generic
+    the examples with the bundled encoder (a long one passage by passage, `example_vectors`), take as negatives the counter-examples, and the bundled generic
     contract paragraphs and the tenant's own passages that are not near an example, and store the weights with the
     cross-validated precision and recall and the near misses among those own passages. The training is claimed
     and kept alive by a heartbeat (`_claim`); one still running at `deadline` (a `time.monotonic()` value) fails
@@ -334,6 +334,7 @@ def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> Claus
         HeadError,
         Passages,
         TrainingTooLong,
+        example_vectors,
         near_misses,
         negatives_from,
         train_head,
@@ -345,12 +346,12 @@ def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> Claus
 
     clause_type_id, version = clause_type.pk, clause_type.version
     try:
-        positives = Passages(clause_type.examples, embed_texts(clause_type.examples))
+        positives = Passages(clause_type.examples, example_vectors(clause_type.examples, embed_texts))
         counter = clause_type.counter_examples
         own, places = _own_passages()
         negatives = Passages.joined(
             negatives_from(_generic_passages(), positives),
-            Passages(counter, embed_texts(counter) if counter else positives.vectors[:0]),
+            Passages(counter, example_vectors(counter, embed_texts) if counter else positives.vectors[:0]),
             negatives_from(own, positives),
         )
         if past_deadline():

@@ -20,6 +20,7 @@ from connectors.legal.custom import (
     TrainingTooLong,
     check_examples,
     distinct_text,
+    example_vectors,
     near_duplicate_groups,
     near_misses,
     negatives_from,
@@ -295,3 +296,28 @@ def test_near_duplicates_count_once_and_share_a_fold():
     everything = numpy.r_[groups, 24 + numpy.arange(20)]
     folds = _stratified_folds(y, everything, 5, 0)
     assert (folds[:12] == folds[12:24]).all() and set(folds[:24]) == set(folds[24:]) == set(range(5))
+
+
+def test_a_long_example_is_read_to_its_end():
+    """The encoder reads the first 256 word pieces of a text: an example of several passages is the mean of its
+    passages' vectors, so the clause at the end of a long one reaches its vector; a short one is read whole."""
+    from connectors.legal.custom import GENERIC_PARAGRAPHS
+    from inference.embeddings import embed_texts
+
+    preamble = " ".join(GENERIC_PARAGRAPHS[1:12])
+    clause = (
+        "Neither party shall be liable for any failure or delay in performance caused by events beyond its "
+        "reasonable control, including acts of God, fire, flood, war, terrorism, strikes or governmental action."
+    )
+    example = f"{preamble} {clause}"
+    read = []
+
+    def embed(texts: list[str]) -> numpy.ndarray:
+        read.extend(texts)
+        return embed_texts(texts)
+
+    long, short = example_vectors([example, clause], embed)
+    assert len(read) == 4 and read[-1] == clause and all(len(piece) <= 720 for piece in read)
+    alone, whole = embed_texts([clause, example])
+    assert numpy.array_equal(short, alone) and abs(float(numpy.linalg.norm(long)) - 1) < 1e-5
+    assert float(long @ alone) > float(whole @ alone) + 0.1
