@@ -183,7 +183,8 @@ def _terms(text: str) -> list[str]:
 @dataclass(frozen=True)
 class ClauseHead:
     """A trained custom clause type: its key, name, and the logistic regression over the encoder's vector and
-    the lexicon's TF-IDF of a passage."""
+    the lexicon's TF-IDF of a passage. `clause_type_id` and `version` name the training: a type deleted and
+    created again under its key starts at version 1 again, under another id."""
 
     key: str
     name: str
@@ -192,12 +193,14 @@ class ClauseHead:
     threshold: float = THRESHOLD
     version: int = 1
     lexicon: Lexicon = field(default_factory=Lexicon)
+    clause_type_id: str = ""
 
     @classmethod
-    def from_json(cls, key: str, name: str, weights: dict) -> ClauseHead:
+    def from_json(cls, key: str, name: str, weights: dict, *, clause_type_id: str = "") -> ClauseHead:
         return cls(
             key=key,
             name=name,
+            clause_type_id=clause_type_id,
             coef=numpy.asarray(weights["coef"], dtype=numpy.float32),
             intercept=float(weights["intercept"]),
             threshold=float(weights.get("threshold", THRESHOLD)),

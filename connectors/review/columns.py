@@ -122,5 +122,13 @@ def validate_floor(options: dict) -> float:
 def same_column(first: dict, second: dict) -> bool:
     return all(
         first.get(name) == second.get(name)
-        for name in ("key", "question", "type", "choices", "clause_type", "clause_type_version")
+        for name in (
+            "key",
+            "question",
+            "type",
+            "choices",
+            "clause_type",
+            "clause_type_id",
+            "clause_type_version",
+        )
     )

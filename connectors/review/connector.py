@@ -121,13 +121,13 @@ class ReviewConnector(Connector):
 
 
 def with_head_version(column: dict, heads: dict) -> dict:
-    """A custom clause column records the version of the head that answers it, so a review that extends this
-    one computes its cells again once the clause type was retrained; one whose head is not in `heads` is left
-    without, and so reuses nothing."""
+    """A custom clause column records the clause type and version of the head that answers it, so a review
+    that extends this one computes its cells again once the clause type was retrained, or deleted and created
+    again under its key; one whose head is not in `heads` is left without, and so reuses nothing."""
     head = heads.get(column.get("clause_type") or "")
     if head is None:
         return column
-    return {**column, "clause_type_version": head.version}
+    return {**column, "clause_type_id": head.clause_type_id, "clause_type_version": head.version}
 
 
 def stale_models(prior: dict | None) -> list[str]:

@@ -506,5 +506,7 @@ def clause_heads_for(named: Iterable[tuple[str, str]]) -> dict:
                 f"Custom clause type {key!r} is {clause_type.status}; it has no trained head yet.",
                 param,
             )
-        heads[key] = ClauseHead.from_json(key, clause_type.name, clause_type.head)
+        heads[key] = ClauseHead.from_json(
+            key, clause_type.name, clause_type.head, clause_type_id=clause_type.pk
+        )
     return heads

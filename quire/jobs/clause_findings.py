@@ -4,6 +4,9 @@ and `GET /v1/clause_types/{id}/passages_to_check` read the same list."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.db.models import F, Func, JSONField, Q, TextField, Value
 from django.db.models.functions import Cast
 
@@ -34,11 +37,22 @@ def _cells_of(key: str) -> Func:
     )
 
 
-def _ran(key: str) -> Q:
-    """Jobs that ran the clause type `key`: legal jobs naming it, and reviews with a column it answers."""
-    return Q(job__connector="legal", job__options__clause_types__contains=[key]) | Q(
+def _ran(clause_type: ClauseType) -> Q:
+    """Jobs that ran the clause type: legal jobs naming its key, and reviews with a column it answers, created
+    since it was (as `types_that_ran` says)."""
+    key = clause_type.key
+    named = Q(job__connector="legal", job__options__clause_types__contains=[key]) | Q(
         job__connector="review", job__options__columns__contains=[{"clause_type": key}]
     )
+    return named & Q(job__created_at__gte=clause_type.created_at)
+
+
+def types_that_ran(keys: Iterable[str], created_at: datetime) -> dict[str, ClauseType]:
+    """The clause types a job created at `created_at` ran of those its `keys` name, by key: those created before
+    it. A type deleted since and created again under its key did not run in the job: its findings are the
+    deleted type's. Only what answering a finding reads: the type's names, version and passages."""
+    ran = ClauseType.objects.filter(key__in=set(keys), created_at__lte=created_at)
+    return {c.key: c for c in ran.only("id", "key", "name", "version", "examples", "counter_examples")}
 
 
 def answers_held(clause_type: ClauseType) -> dict[str, str]:
@@ -57,7 +71,7 @@ def unanswered_findings(clause_type: ClauseType, *, recent: int = JOBS_LOOKED_AT
     cell in the grid as `correction` (`CellCorrection.as_dict`; None where there is none, and for legal jobs)."""
     answered = answers_held(clause_type)
     results = list(
-        JobResult.objects.filter(_ran(clause_type.key), job__status=JobStatus.SUCCEEDED)
+        JobResult.objects.filter(_ran(clause_type), job__status=JobStatus.SUCCEEDED)
         .annotate(cells=_cells_of(clause_type.key))
         .order_by("-job__created_at")
         .values_list("job_id", "job__connector", "job__created_at", "output__custom_clauses", "cells")[
@@ -187,7 +201,8 @@ def finding_ref(finding: dict) -> str:
 def finding_text(clause_type: ClauseType, ref: str) -> str:
     """The folded text of the finding `ref` names (`finding_ref`), read from its document, when that job's result
     holds a finding of this clause type at that span (a legal job's custom clause, or a span of a review's cell in
-    a column the type answers); else `""`, so a forged ref teaches nothing."""
+    a column the type answers) and the job ran this type, not an earlier one of its key; else `""`, so a forged
+    ref teaches nothing."""
     job_id, _, place = ref.partition(":")
     document_id, _, bounds = place.partition(":")
     start, _, end = bounds.partition(":")
@@ -199,7 +214,11 @@ def finding_text(clause_type: ClauseType, ref: str) -> str:
         output__custom_clauses__contains=[{"clause_type": clause_type.key, "span": span}],
     ) | Q(job__connector="review", cells__contains=[{"value": {"spans": [span]}}])
     held = (
-        JobResult.objects.filter(job_id=job_id, job__document_ids__contains=[document_id])
+        JobResult.objects.filter(
+            job_id=job_id,
+            job__document_ids__contains=[document_id],
+            job__created_at__gte=clause_type.created_at,
+        )
         .annotate(cells=_cells_of(clause_type.key))
         .filter(at_span)
         .exists()

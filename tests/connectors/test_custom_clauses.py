@@ -321,3 +321,29 @@ def test_a_long_example_is_read_to_its_end():
     alone, whole = embed_texts([clause, example])
     assert numpy.array_equal(short, alone) and abs(float(numpy.linalg.norm(long)) - 1) < 1e-5
     assert float(long @ alone) > float(whole @ alone) + 0.1
+
+
+def test_a_review_extending_another_reuses_no_cell_of_a_type_deleted_and_created_again_under_its_key():
+    """A custom clause column records which clause type and version answered it: a type created again under a
+    deleted one's key starts at version 1 again, and its cells are computed anew."""
+    head = ClauseHead(
+        "fm", "Force Majeure", numpy.asarray([8.0], dtype=numpy.float32), -4.0, clause_type_id="cla_first"
+    )
+    document = Document("msa", FIXTURE["contract"])
+    column = {"key": "fm", "question": "Force majeure?", "type": "clause", "clause_type": "fm"}
+    options = {"columns": [column]}
+    grid = run_connector("review", [document], options=options, embed=_liability, clause_heads={"fm": head})
+    recorded = grid["columns"][0]
+    assert (recorded["clause_type_id"], recorded["clause_type_version"]) == ("cla_first", 1)
+    again = ClauseHead("fm", "Payment", 0 * head.coef, -30.0, clause_type_id="cla_second")
+    for kept, heads in ((1, {"fm": head}), (0, {"fm": again})):
+        extended = run_connector(
+            "review",
+            [document],
+            options=options,
+            embed=_liability,
+            clause_heads=heads,
+            prior={**grid, "job_id": "job_earlier"},
+        )
+        assert extended["cells"]["reused"] == kept
+    assert extended["rows"][0]["cells"]["fm"]["status"] == "not_found"

@@ -4,6 +4,8 @@ it. Developers write; everyone reads."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -22,6 +24,7 @@ from quire.jobs.clause_findings import (
     finding_text,
     near_miss_ref,
     passages_to_check,
+    types_that_ran,
     unanswered_findings,
 )
 from quire.jobs.models import Job, JobResult
@@ -172,17 +175,15 @@ def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], 
     return True
 
 
-def clause_checks(output: dict, findings: list[Finding], documents: dict[str, Document]) -> list[dict]:
-    """A job's custom clause findings, each with its finding number, its clause type (None when deleted since)
-    and how that type holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`. Two
-    types that found one passage are two findings, each with its own number, paired in the output's order."""
+def clause_checks(
+    output: dict, findings: list[Finding], documents: dict[str, Document], *, ran_at: datetime
+) -> list[dict]:
+    """A job's custom clause findings (the job created at `ran_at`), each with its finding number, its clause type
+    (None when deleted since, also when another was created under its key: `types_that_ran`) and how that type
+    holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`. Two types that found one
+    passage are two findings, each with its own number, paired in the output's order."""
     found = [f for f in output.get("custom_clauses") or [] if isinstance(f, dict)]
-    types = {
-        c.key: c
-        for c in ClauseType.objects.filter(key__in={f.get("clause_type") for f in found}).only(
-            "id", "key", "name", "version", "examples", "counter_examples"
-        )
-    }
+    types = types_that_ran((str(f.get("clause_type")) for f in found), ran_at)
     numbered: dict[tuple, list[Finding]] = {}
     for f in findings:
         if f.section == "custom_clauses":
@@ -222,7 +223,7 @@ def job_clause_answers(request: HttpRequest, job_id: str) -> HttpResponse:
     output = result.output if isinstance(result.output, dict) else {}
     documents = {d.id: d for d in Document.objects.filter(pk__in=job.document_ids)}
     by_type: dict[str, tuple[ClauseType, list[str], list[str]]] = {}
-    for check in clause_checks(output, findings_from_output(output), documents):
+    for check in clause_checks(output, findings_from_output(output), documents, ran_at=job.created_at):
         number = check["finding"].number
         answer = request.POST.get(f"finding-{number}", "")
         if answer not in ("clause", "not") or check["clause_type"] is None:

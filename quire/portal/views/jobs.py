@@ -223,7 +223,8 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         output = result.output if isinstance(result.output, dict) else {}
         page_of = {d: n // DOCUMENTS_SHOWN + 1 for n, d in enumerate(marked)}
         checks = sorted(
-            clause_checks(output, findings, read), key=lambda c: (bool(c["answer"]), c["finding"].number)
+            clause_checks(output, findings, read, ran_at=job.created_at),
+            key=lambda c: (bool(c["answer"]), c["finding"].number),
         )
         for check in checks:
             number = page_of.get(check["finding"].document_id, 1)

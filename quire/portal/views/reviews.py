@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from common.refusals import Refusal
-from quire.clauses.models import ClauseType
 from quire.documents.models import Document, DocumentStatus
+from quire.jobs.clause_findings import types_that_ran
 from quire.jobs.models import TERMINAL, Job, JobResult
 from quire.jobs.review import grid_export, review_cells, rows_with_corrections
 from quire.jobs.services import cell_correct, job_create
@@ -183,7 +183,7 @@ def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
             "cell": cell,
             "shown": _shown_cell(cell),
             "passage": _passage(document.text if document else "", cell["spans"]),
-            "clause_type": ClauseType.objects.listed().filter(key=column["clause_type"]).first()
+            "clause_type": types_that_ran([column["clause_type"]], job.created_at).get(column["clause_type"])
             if column.get("clause_type")
             else None,
             "error": error,

@@ -604,3 +604,45 @@ def test_two_clause_types_that_found_one_passage_are_answered_apart(workspace, t
         excused.refresh_from_db()
     assert force_majeure.examples[-1] == EXCUSED and force_majeure.version == 2
     assert EXCUSED not in excused.examples and excused.version == 1
+
+
+def test_a_clause_type_created_again_under_a_deleted_ones_key_inherits_none_of_its_findings(
+    workspace, trainings_queued
+):
+    from tenants.services import api_key_issue
+    from tests.support import Api
+
+    deleted = _ready_clause_type(workspace, "key_used_twice", examples=[*FIXTURE["examples"], AUDIT])
+    job_id, document_id = _job_that_ran(
+        workspace, "key_used_twice", "clause-answers-key-reuse.txt", [(EXCUSED, 0.9), (INVOICES, 0.8)]
+    )
+    column = {"key": "fm", "question": "Force majeure?", "type": "clause", "clause_type": "key_used_twice"}
+    review_id, review_document = review_that_ran(
+        workspace, "clause-answers-key-reuse-review.txt", TEXT, [column], {"fm": (INVOICES, 0.8)}
+    )
+    with tenant_context(workspace.tenant):
+        ClauseType.objects.filter(pk=deleted.pk).delete()
+    created = _ready_clause_type(workspace, "key_used_twice", name="Payment")
+    api = Api(api_key_issue(tenant=workspace.tenant, name="key reuse", role="viewer").secret)
+    assert api.get(f"/v1/clause_types/{created.pk}/passages_to_check").json()["data"] == []
+
+    developer = signed_in(workspace, "developer")
+    page = developer.get(f"/clause-types/{created.pk}").content.decode()
+    assert "Findings to answer in jobs" not in page and job_id not in page and review_id not in page
+    job_page = developer.get(f"/jobs/{job_id}").content.decode()
+    assert "Force Majeure (clause type deleted)" in job_page and 'name="finding-1"' not in job_page
+    developer.post(f"/jobs/{job_id}/clause-answers", {"finding-1": "clause", "finding-2": "not"})
+    start = TEXT.index(EXCUSED)
+    developer.post(
+        f"/clause-types/{created.pk}/label",
+        {
+            "version": "1",
+            "finding-0-ref": f"{job_id}:{document_id}:{start}:{start + len(EXCUSED)}",
+            "finding-0": "clause",
+        },
+    )
+    with tenant_context(workspace.tenant):
+        created.refresh_from_db()
+    assert (created.version, created.examples, trainings_queued) == (1, FIXTURE["examples"], [])
+    panel = developer.get(f"/reviews/{review_id}/cell", {"document": review_document, "key": "fm"})
+    assert "data-clause-type" not in panel.content.decode()
