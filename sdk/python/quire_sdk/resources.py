@@ -406,7 +406,8 @@ class ClauseTypes(Resource):
         idempotency_key: str | None = None,
     ) -> ClauseType:
         """Add passages and train again; jobs use the previous head until the new one is ready. The last answer
-        on a passage wins; when every passage is already stored as given, nothing trains (`version` unchanged)."""
+        on a passage wins; when every passage is already stored as given, nothing trains (`version` unchanged),
+        unless the last training failed: then it trains again."""
         body = _body(examples=examples, counter_examples=counter_examples)
         data = self._t.request(
             "POST", f"clause_types/{clause_type_id}/examples", json_body=body, idempotency_key=idempotency_key
