@@ -90,6 +90,79 @@ def test_a_job_whose_pool_process_died_is_taken_over_at_once_by_the_redelivered_
         celery_worker.consume("jobs")
 
 
+@pytest.mark.timeout(300)
+def test_a_job_blocked_in_a_step_fails_timed_out_at_its_soft_time_limit(make_tenant):
+    """A model call the server never answers holds the job inside one step: at QUIRE_JOB_SOFT_TIME_LIMIT the
+    job fails `timed_out`, its place in the tenant's share is given back, and the pool process it ran in exits
+    (the limit may have landed anywhere in it)."""
+    import os
+    import threading
+
+    from quire.celery import app
+    from quire.fairness import pool_of, share_running
+    from quire.jobs import tasks
+    from tests.connectors.conftest import ScriptedServer
+    from tests.support.paths import ROOT
+    from tests.support.polling import wait_for
+    from tests.support.portal import stored_document
+
+    queue = f"jobs-hung-{os.getpid()}"
+    release = threading.Event()
+    server = ScriptedServer()
+
+    def never_answers(messages: list[dict]) -> str:
+        release.wait(120)
+        return "{}"
+
+    server.responder = never_answers
+    env = {
+        "QUIRE_INFERENCE_URL": server.url,
+        "QUIRE_INFERENCE_MODEL": "scripted",
+        "QUIRE_INFERENCE_TIMEOUT": "150",
+        "QUIRE_JOB_SOFT_TIME_LIMIT": "12",
+        "QUIRE_JOB_TIME_LIMIT": "60",
+    }
+    worker = WorkerProcess(
+        queues=queue, concurrency=1, env=env, log_path=ROOT / ".quire" / f"test-hung-worker-{os.getpid()}.log"
+    )
+    try:
+        worker.start(timeout=120)
+        provisioned = make_tenant("hung-jobs")
+        document = stored_document(
+            provisioned, "nda.txt", "This Agreement is governed by the laws of Delaware."
+        )
+        with tenant_context(provisioned.tenant):
+            job = Job.objects.create(connector="legal", mode="model", document_ids=[document.pk])
+            # A sender's message carries the time limits its own process has for the task (Celery reads them from
+            # its registry), and the worker keeps them: send this worker's, as the web process sends its own.
+            app.send_task(JOB_RUN_TASK, args=[job.pk], queue=queue, soft_time_limit=12, time_limit=60)
+            done = wait_for(
+                lambda: Job.objects.filter(pk=job.pk, status__in=("succeeded", "failed")).first(),
+                timeout=60,
+                message=worker.log_path.read_text,
+            )
+        assert len(server.requests) == 1, (server.requests, done.error)
+        assert (done.error["code"], done.error["message"]) == (
+            "timed_out",
+            "the job ran longer than its 12 s limit (QUIRE_JOB_SOFT_TIME_LIMIT)",
+        )
+        assert (done.finished_at - done.started_at).total_seconds() < 20
+        assert share_running(schema=provisioned.tenant.schema_name, pool=pool_of(queue)) == []
+        wait_for(
+            lambda: "exits: the job" in worker.log_path.read_text(),
+            timeout=30,
+            message=worker.log_path.read_text,
+        )
+    finally:
+        release.set()
+        worker.stop()
+        server.close()
+    assert (tasks.job_run_task.soft_time_limit, tasks.job_run_task.time_limit) == (
+        settings.QUIRE_JOB_SOFT_TIME_LIMIT,
+        settings.QUIRE_JOB_TIME_LIMIT,
+    )
+
+
 def test_a_run_stops_itself_between_steps_a_little_before_its_time_limit(make_tenant, monkeypatch):
     import connectors
     from quire.jobs.services import job_run
