@@ -74,7 +74,14 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
             rescue.timeline(victim.log_path)
         )
         [original] = task_ids_received(victim.log_path, DOCUMENT_INGEST_TASK)
-        received = rescue.worker.task_ids_received(DOCUMENT_INGEST_TASK)
+        # Only this tenant's: the rescuer's sweeps also requeue what earlier tests left stuck in other tenants.
+        log = rescue.worker.log_path.read_text(errors="replace")
+        schema = provisioned.tenant.schema_name
+        received = [
+            task_id
+            for task_id in rescue.worker.task_ids_received(DOCUMENT_INGEST_TASK)
+            if f"[{task_id} {schema}]" in log
+        ]
         assert len(received) == 1 and original not in received, rescue.timeline(victim.log_path)
         assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
 
