@@ -29,6 +29,20 @@ QUIRE_BASE_DOMAIN = env_str("QUIRE_BASE_DOMAIN", "localhost")
 QUIRE_DATA_DIR = Path(env_str("QUIRE_DATA_DIR", str(BASE_DIR / ".quire"))).resolve()
 
 
+def _time_limits(prefix: str, soft_default: int) -> tuple[int, int]:
+    """`<prefix>_SOFT_TIME_LIMIT` and `<prefix>_TIME_LIMIT` of a task, seconds: past the soft limit the task stops
+    and its work fails with the reason; the hard one (the soft + 60 s unless set) kills a worker process that did
+    not stop, so it must be above the soft one, which must be at least 1."""
+    soft = env_int(f"{prefix}_SOFT_TIME_LIMIT", soft_default)
+    hard = env_int(f"{prefix}_TIME_LIMIT", soft + 60)
+    if soft < 1 or hard <= soft:
+        raise RuntimeError(
+            f"{prefix}_TIME_LIMIT ({hard}) must be above {prefix}_SOFT_TIME_LIMIT ({soft}), which must be at least "
+            "1: the soft limit fails the task's work, the hard one kills a worker process that did not stop"
+        )
+    return soft, hard
+
+
 def _database_from_url(url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
@@ -202,28 +216,10 @@ QUIRE_UPLOAD_MAX_FILES = env_int("QUIRE_UPLOAD_MAX_FILES", 1_000)
 QUIRE_UPLOAD_MAX_ZIP_DEPTH = env_int("QUIRE_UPLOAD_MAX_ZIP_DEPTH", 3)
 # Seconds one ingest task may run: past the soft limit it stops and the document fails with the reason;
 # the hard limit kills a worker process that does not stop.
-QUIRE_INGEST_SOFT_TIME_LIMIT = env_int("QUIRE_INGEST_SOFT_TIME_LIMIT", 900)
-QUIRE_INGEST_TIME_LIMIT = env_int("QUIRE_INGEST_TIME_LIMIT", QUIRE_INGEST_SOFT_TIME_LIMIT + 60)
-if QUIRE_INGEST_SOFT_TIME_LIMIT < 1 or QUIRE_INGEST_TIME_LIMIT <= QUIRE_INGEST_SOFT_TIME_LIMIT:
-    raise RuntimeError(
-        f"QUIRE_INGEST_TIME_LIMIT ({QUIRE_INGEST_TIME_LIMIT}) must be above QUIRE_INGEST_SOFT_TIME_LIMIT "
-        f"({QUIRE_INGEST_SOFT_TIME_LIMIT}), which must be at least 1: the soft limit fails the document, the "
-        "hard one kills a worker process that did not stop"
-    )
+QUIRE_INGEST_SOFT_TIME_LIMIT, QUIRE_INGEST_TIME_LIMIT = _time_limits("QUIRE_INGEST", 900)
 # Seconds one clause type's training may run: past the soft limit it stops and the type fails with the reason;
 # the hard limit kills a worker process that does not stop.
-QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT = env_int("QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT", 600)
-QUIRE_CLAUSE_TRAIN_TIME_LIMIT = env_int(
-    "QUIRE_CLAUSE_TRAIN_TIME_LIMIT", QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT + 60
-)
-if (
-    QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT < 1
-    or QUIRE_CLAUSE_TRAIN_TIME_LIMIT <= QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT
-):
-    raise RuntimeError(
-        f"QUIRE_CLAUSE_TRAIN_TIME_LIMIT ({QUIRE_CLAUSE_TRAIN_TIME_LIMIT}) must be above "
-        f"QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT ({QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT}), which must be at least 1"
-    )
+QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT, QUIRE_CLAUSE_TRAIN_TIME_LIMIT = _time_limits("QUIRE_CLAUSE_TRAIN", 600)
 # Chunks embedded and written together; `chunk_count` rises by this much as a large document is embedded.
 QUIRE_INGEST_EMBED_BATCH_CHUNKS = env_int("QUIRE_INGEST_EMBED_BATCH_CHUNKS", 256)
 # Stored chunks are embedded by the distilled chunk encoder (`embed_chunks`, 0.4 to 0.5 of the CPU per chunk); false:
@@ -253,14 +249,7 @@ QUIRE_JOB_QUEUED_LOST_SECONDS = env_int("QUIRE_JOB_QUEUED_LOST_SECONDS", 7200)
 QUIRE_JOB_MAX_ATTEMPTS = env_int("QUIRE_JOB_MAX_ATTEMPTS", 5)
 # Seconds one job run may take: past the soft limit it stops and the job fails `timed_out`; the hard limit kills
 # a worker process that does not stop.
-QUIRE_JOB_SOFT_TIME_LIMIT = env_int("QUIRE_JOB_SOFT_TIME_LIMIT", 7200)
-QUIRE_JOB_TIME_LIMIT = env_int("QUIRE_JOB_TIME_LIMIT", QUIRE_JOB_SOFT_TIME_LIMIT + 60)
-if QUIRE_JOB_SOFT_TIME_LIMIT < 1 or QUIRE_JOB_TIME_LIMIT <= QUIRE_JOB_SOFT_TIME_LIMIT:
-    raise RuntimeError(
-        f"QUIRE_JOB_TIME_LIMIT ({QUIRE_JOB_TIME_LIMIT}) must be above QUIRE_JOB_SOFT_TIME_LIMIT "
-        f"({QUIRE_JOB_SOFT_TIME_LIMIT}), which must be at least 1: the soft limit fails the job, the hard one "
-        "kills a worker process that did not stop"
-    )
+QUIRE_JOB_SOFT_TIME_LIMIT, QUIRE_JOB_TIME_LIMIT = _time_limits("QUIRE_JOB", 7200)
 QUIRE_INGEST_MAX_ATTEMPTS = env_int("QUIRE_INGEST_MAX_ATTEMPTS", 5)
 QUIRE_MODEL_WINDOW = env_int("QUIRE_MODEL_WINDOW", 131_072)
 QUIRE_SPARSE_FROM = env_int("QUIRE_SPARSE_FROM", SPARSE_FROM)
