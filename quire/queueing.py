@@ -12,7 +12,7 @@ import redis
 from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -86,3 +86,35 @@ def unseen_requeue(queryset: QuerySet, *, flag: str, send: Callable[[str], None]
                 )
                 transaction.on_commit(partial(send, row_id))
     return len(lost)
+
+
+def stale_requeue(
+    queryset: QuerySet,
+    *,
+    heartbeat: str,
+    stale_after: timedelta,
+    waiting: dict,
+    send: Callable[[str], None],
+    limit: int,
+    what: str,
+) -> int:
+    """Send again up to `limit` rows of `queryset` (rows a run holds) whose `heartbeat` field is older than
+    `stale_after` or was never written, stalest first (rows another sweep holds are skipped): their worker died.
+    Each goes back to waiting (`waiting`, the fields to write; `queued_seen_at` is set to now), so the next
+    sweep leaves it alone until a run starts on it again; `what` names the run in the warning. Returns how
+    many were sent."""
+    now = timezone.now()
+    with transaction.atomic():
+        stale = list(
+            queryset.select_for_update(skip_locked=True)
+            .filter(Q(**{f"{heartbeat}__lt": now - stale_after}) | Q(**{heartbeat: None}))
+            .order_by(F(heartbeat).asc(nulls_first=True))
+            .values_list("pk", "status")[:limit]
+        )
+        for row_id, status in stale:
+            queryset.model.objects.filter(pk=row_id).update(**waiting, queued_seen_at=now)
+            logger.warning(
+                "%s %s: stuck in %s; %s queued again", queryset.model._meta.verbose_name, row_id, status, what
+            )
+            transaction.on_commit(partial(send, row_id))
+    return len(stale)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from common.processes import process_gone, process_identity
@@ -24,7 +23,7 @@ from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.services import documents_held
 from quire.heartbeat import TenantHeartbeat
-from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
+from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -242,21 +241,16 @@ def clause_types_requeue(*, limit: int = REQUEUE_BATCH) -> int:
     queued = ClauseType.objects.filter(status=ClauseTypeStatus.QUEUED)
     lost = unseen_requeue(queued, flag="train_unqueued", send=_train_send, limit=limit)
     unqueued = marked_requeue(queued, flag="train_unqueued", send=_train_send, limit=limit)
-    now = timezone.now()
-    with transaction.atomic():
-        stuck = list(
-            ClauseType.objects.select_for_update(skip_locked=True)
-            .filter(status=ClauseTypeStatus.TRAINING)
-            .filter(Q(train_heartbeat_at__lt=now - _lease()) | Q(train_heartbeat_at=None))
-            .values_list("pk", flat=True)[:limit]
-        )
-        ClauseType.objects.filter(pk__in=stuck).update(status=ClauseTypeStatus.QUEUED, queued_seen_at=now)
-        for clause_type_id in stuck:
-            logger.warning(
-                "clause type %s: its training stopped without a word; queued again", clause_type_id
-            )
-            transaction.on_commit(functools.partial(_train_send, clause_type_id))
-    return lost + unqueued + len(stuck)
+    stuck = stale_requeue(
+        ClauseType.objects.filter(status=ClauseTypeStatus.TRAINING),
+        heartbeat="train_heartbeat_at",
+        stale_after=_lease(),
+        waiting={"status": ClauseTypeStatus.QUEUED},
+        send=_train_send,
+        limit=limit,
+        what="training",
+    )
+    return lost + unqueued + stuck
 
 
 def _lease() -> timedelta:

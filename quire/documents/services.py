@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
 from quire.heartbeat import TenantHeartbeat
-from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
+from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_rewrite
 from tenants.audit import audit_record
 from tenants.identifiers import new_id
@@ -558,21 +558,16 @@ def documents_requeue_stuck(*, stuck_after: timedelta | None = None, limit: int 
     pending = Document.objects.filter(status=DocumentStatus.PENDING)
     lost = unseen_requeue(pending, flag="ingest_unqueued", send=_ingest_send, limit=limit)
     unqueued = marked_requeue(pending, flag="ingest_unqueued", send=_ingest_send, limit=limit)
-    with transaction.atomic():
-        stuck = list(
-            Document.objects.select_for_update(skip_locked=True)
-            .filter(status__in=IN_PROGRESS)
-            .filter(Q(heartbeat_at__lt=now - stuck_after) | Q(heartbeat_at=None))
-            .order_by(F("heartbeat_at").asc(nulls_first=True))
-            .values_list("pk", "status")[:limit]
-        )
-        for document_id, status in stuck:
-            Document.objects.filter(pk=document_id).update(
-                status=DocumentStatus.PENDING, updated_at=now, queued_seen_at=now
-            )
-            logger.warning("document %s: stuck in %s; ingestion queued again", document_id, status)
-            transaction.on_commit(partial(_ingest_send, document_id))
-    return unqueued + lost + len(stuck)
+    stuck = stale_requeue(
+        Document.objects.filter(status__in=IN_PROGRESS),
+        heartbeat="heartbeat_at",
+        stale_after=stuck_after,
+        waiting={"status": DocumentStatus.PENDING, "updated_at": now},
+        send=_ingest_send,
+        limit=limit,
+        what="ingestion",
+    )
+    return unqueued + lost + stuck
 
 
 def document_fail(*, document_id: str, reason: str, owner: str | None = None) -> None:
