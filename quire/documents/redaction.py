@@ -4,7 +4,9 @@ text), and the finding that owns the span stays, marked `redacted`,
 with every string of it that repeats the document's words emptied; the document object itself (as in
 `document.ready`) keeps its id and loses its filename and metadata, and so does a reference to it with its
 filename (an e-mail's `attachments`). A reviewer's correction of its cell (a `cell_correction` response) loses its
-value, and a warning that names it (a model quote the checker could not place) is replaced by a note."""
+value, a warning that names it (a model quote the checker could not place) is replaced by a note, and a legal
+result's answers for it (title, parties, dates, governing law: what the contract says of itself) are emptied, each
+value None and each list empty."""
 
 from __future__ import annotations
 
@@ -50,6 +52,8 @@ class Redactor:
                 self.quotes.add(value["quote"])
             self.count += 1
             return {**value, "quote": "", "redacted": True}, True
+        if _is_legal_result(value):
+            value = self._answers(value)
         if _is_passage_shaped(value) and value["document"] == self.document_id:
             if value["text"]:
                 self.quotes.add(value["text"])
@@ -64,6 +68,20 @@ class Redactor:
             result = self._scrub(result)
             result["redacted"] = True
         return result, False
+
+    def _answers(self, result: dict) -> dict:
+        """`result` with the document's answers emptied: its entry of `answers_by_document` and `answers` where
+        they are that entry's, or, with no `answers_by_document` (a one-contract job), `answers`."""
+        by_document = result.get("answers_by_document")
+        if not isinstance(by_document, dict):
+            return {**result, "answers": _emptied(result["answers"])}
+        own = by_document.get(self.document_id)
+        if not isinstance(own, dict):
+            return result
+        emptied = {**result, "answers_by_document": {**by_document, self.document_id: _emptied(own)}}
+        if result["answers"] == own:
+            emptied["answers"] = _emptied(own)
+        return emptied
 
     def _warnings(self, value: Any) -> Any:
         if not isinstance(value, list):
@@ -84,6 +102,14 @@ class Redactor:
         if any(len(quote) >= MIN_QUOTE_CHARS and quote in value for quote in self.quotes):
             return True
         return len(value) >= MIN_PASSAGE_CHARS and value in self.text
+
+
+def _is_legal_result(value: dict) -> bool:
+    return {"clauses", "answers", "risks"} <= value.keys() and isinstance(value["answers"], dict)
+
+
+def _emptied(answers: dict) -> dict:
+    return {key: [] if isinstance(answer, list) else None for key, answer in answers.items()}
 
 
 def _is_passage_shaped(value: dict) -> bool:

@@ -436,3 +436,46 @@ def test_a_deleted_documents_near_miss_leaves_no_text_in_clause_type_events(tena
         [near_miss] = event.data["near_misses"]
         assert near_miss["redacted"] and near_miss["text"] == "" and near_miss["start"] == 0
         assert event.data["example_count"] == len(examples)
+
+
+def test_a_deleted_contracts_answers_are_emptied_and_the_others_kept(tenant_a):
+    """Party names are the contract's words too: deleting a contract empties its answers in a one-contract job
+    and its entry (and `answers`, where it is that entry) in a multi-contract job; another contract's stay."""
+    from quire.documents.models import Document
+    from quire.documents.services import document_create, document_delete
+    from quire.jobs.models import Job, JobResult
+    from quire.jobs.services import job_run
+
+    party = f"Quillfeather{uuid.uuid4().hex[:8]} Holdings LLC"
+    deleted_text = CONTRACT.replace("Beta LLC", party)
+    with tenant_context(tenant_a.tenant):
+        documents = []
+        for name, text in (("deleted.txt", deleted_text), ("kept.txt", CONTRACT)):
+            document = document_create(
+                tenant=tenant_a.tenant,
+                content=text.encode(),
+                filename=name,
+                declared_type=None,
+                max_bytes=10**6,
+            ).document
+            Document.objects.filter(pk=document.pk).update(status="ready", text=text, page_starts=[0])
+            documents.append(document)
+        gone, kept = (d.pk for d in documents)
+        single = Job.objects.create(connector="legal", document_ids=[gone])
+        both = Job.objects.create(connector="legal", document_ids=[gone, kept])
+        for job in (single, both):
+            assert job_run(tenant=tenant_a.tenant, job_id=job.pk).status == "succeeded"
+        before = JobResult.objects.get(job_id=both.pk).output
+        assert (
+            party in before["answers"]["Parties"] and party in before["answers_by_document"][gone]["Parties"]
+        )
+
+        document_delete(document=Document.objects.get(pk=gone))
+        one = JobResult.objects.get(job_id=single.pk).output["answers"]
+        after = JobResult.objects.get(job_id=both.pk).output
+    assert one["Parties"] == [] and one["Governing Law"] is None and set(one) == set(before["answers"])
+    assert after["answers"] == after["answers_by_document"][gone]
+    assert after["answers"]["Parties"] == [] and after["answers"]["Document Name"] is None
+    assert after["answers_by_document"][kept] == before["answers_by_document"][kept]
+    assert "Beta LLC" in after["answers_by_document"][kept]["Parties"]
+    assert _tables_holding(party) == []
