@@ -13,7 +13,7 @@ from connectors.earnings.learned import provenance as learned_provenance
 from connectors.earnings.periods import call_period, carried_mention, is_after, period_mention, period_of
 from connectors.earnings.qa import is_substantive, pair_questions
 from connectors.earnings.table_figures import CellFigure, table_figures
-from connectors.earnings.tables import UNSEEN_BY_CLASSIFIER, fits_unit, is_per_share
+from connectors.earnings.tables import SIGNS, UNSEEN_BY_CLASSIFIER, fits_unit, is_per_share
 from connectors.earnings.tone import tone_of
 from connectors.earnings.transcript import PREPARED, QA, Turn, parse_call
 from connectors.grids import find_grids, grid_at
@@ -331,7 +331,7 @@ _LOSS_LABELS = {
 }
 _NEGATIVE_WORDS = re.compile(r"^(?:negative|minus)\s+|^-", re.IGNORECASE)
 # Accounting's brackets around a loss: "(0.12)", "$(0.12)", "($0.12)", "$(15) million".
-_BRACKETED = re.compile(r"\((?P<number>(?:US\$|[$€£¥])?\s?\d[\d,.]*)\)")
+_BRACKETED = re.compile(rf"\((?P<number>(?:US\$|[{SIGNS}])?\s?\d[\d,.]*)\)")
 _BETWEEN = re.compile(r"^between\s++(.+?)(?<!\s)\s++and\s+", re.IGNORECASE)
 
 

@@ -18,6 +18,7 @@ from connectors.earnings.tables import (
     POINTS_UNITS,
     RANGE,
     RATIO_METRICS,
+    SIGNS,
     currency_of,
     fits_unit,
     is_per_share,
@@ -186,7 +187,7 @@ _CHANGED_BY = re.compile(
 # A percentage given beside the amount of a change: "increased $7.5 million or 48%".
 _AMOUNT_OR = re.compile(
     r"\b(?:up|down|increased|decreased|grew|rose|fell|declined|improved|(?:an?\s+)?(?:increase|decrease|decline|growth)\s+of)"
-    r"\s+(?:by\s+)?[$€£]?\d[\d.,]*\s*"
+    rf"\s+(?:by\s+)?[{SIGNS}]?\d[\d.,]*\s*"
     r"(?:thousand|million|billion)?\s*,?\s*or\s+$",
     re.IGNORECASE,
 )
@@ -240,7 +241,7 @@ _SHARE_COUNT = re.compile(
 _LOSS_ITEM = r"(?!\s+(?:on|related|associated|due|attributable to the|from the sale|in connection)\b)"
 # "a net loss of", "loss per share was", "compared to a loss of", with no other figure or result in between.
 _LOSS_BEFORE = re.compile(
-    rf"\bloss\b{_LOSS_ITEM}(?:(?!\b(?:income|profits?|earnings|revenues?|sales|ebitda|margins?|cash|but|while|whereas|compared|versus|vs)\b)[^\d;$€£])*$",
+    rf"\bloss\b{_LOSS_ITEM}(?:(?!\b(?:income|profits?|earnings|revenues?|sales|ebitda|margins?|cash|but|while|whereas|compared|versus|vs)\b)[^\d;{SIGNS}])*$",
     re.IGNORECASE,
 )
 # "a $12 million operating loss", "$0.26 loss per share".

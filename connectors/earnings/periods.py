@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from connectors.earnings.tables import NUMBER, RANGE
+from connectors.earnings.tables import NUMBER, RANGE, SIGNS
 
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _QUARTER = re.compile(
@@ -364,7 +364,7 @@ def _next_after_call(unit: str, default_quarter: str | None, default_year: str |
 
 # A figure joined to the one before it, whose period both share: "a loss of $249.8 million or $2.72 per diluted
 # common share for the third quarter of 2020".
-_COMPANION = re.compile(r",?\s*(?:or|and)\s+(?=[-$€£¥(\d])", re.IGNORECASE)
+_COMPANION = re.compile(rf",?\s*(?:or|and)\s+(?=[-{SIGNS}(\d])", re.IGNORECASE)
 
 
 def _period_right_after(sentence: str, position: int) -> re.Match[str] | None:

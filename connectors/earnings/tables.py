@@ -176,6 +176,8 @@ DOLLAR_PREFIXES = {
     **{"HK": "HKD", "S": "SGD", "SG": "SGD", "MX": "MXN", "R": "BRL"},
 }
 CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+# The signs as a regular expression's character class: `[{SIGNS}]`.
+SIGNS = "".join(CURRENCY_SIGNS)
 CURRENCY_NAMES = {
     "USD": r"(?:US|U\.S\.)\s+dollars?",
     "CAD": r"Canadian\s+dollars?",
@@ -192,7 +194,7 @@ CURRENCY_NAMES = {
 }
 _CURRENCY_BEFORE = (
     rf"(?-i:(?<![A-Za-z])(?:{'|'.join(re.escape(p) for p in sorted(DOLLAR_PREFIXES, key=len, reverse=True))})\$"
-    rf"|[$€£¥₹]|(?<![A-Za-z])(?:{'|'.join(CURRENCY_CODES)})(?:\s|(?=\d)))"
+    rf"|[{SIGNS}]|(?<![A-Za-z])(?:{'|'.join(CURRENCY_CODES)})(?:\s|(?=\d)))"
 )
 _CURRENCY_AFTER = rf"(?-i:{'|'.join(CURRENCY_CODES)})\b|(?:{'|'.join(CURRENCY_NAMES.values())})\b"
 # Digits are read in bounded groups (up to 15 before the point, 15 after, five thousands groups), and never

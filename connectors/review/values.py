@@ -17,6 +17,7 @@ from connectors.earnings.tables import (
     DOLLAR_PREFIXES,
     NUMBER,
     SCALES,
+    SIGNS,
     parse_number,
 )
 from connectors.review.retrieval import stems, word_terms
@@ -76,12 +77,12 @@ def find_duration(text: str, start: int, end: int) -> Found | None:
 _CODE = "|".join(CURRENCY_CODES)
 _DECIMAL_COMMA = r"\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}"
 _AMOUNT = re.compile(
-    r"(?<![\w$€£¥₹.,])(?P<neg>-\s?)?"
-    rf"(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[$€£¥₹])\s?)?"
+    rf"(?<![\w{SIGNS}.,])(?P<neg>-\s?)?"
+    rf"(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[{SIGNS}])\s?)?"
     rf"(?P<value>(?:{_DECIMAL_COMMA}|(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:['\u2019]\d{{3}})+|\d+)(?:\.\d+)?)(?!\d|[.,'\u2019]\d))"
     rf"(?:\s?(?P<scale>(?i:{'|'.join(sorted(SCALES, key=len, reverse=True))}))\b)?"
-    rf"(?:\s?(?:(?P<code_after>{_CODE})(?!\s?\d)|(?P<named>(?i:{'|'.join(CURRENCY_NAMES.values())}))|(?P<sign_after>[€£¥₹])))?"
-    r"(?![\w$€£¥₹])"
+    rf"(?:\s?(?:(?P<code_after>{_CODE})(?!\s?\d)|(?P<named>(?i:{'|'.join(CURRENCY_NAMES.values())}))|(?P<sign_after>[{SIGNS.replace('$', '')}])))?"
+    rf"(?![\w{SIGNS}])"
 )
 
 

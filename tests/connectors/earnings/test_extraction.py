@@ -237,9 +237,11 @@ def test_a_metric_named_far_before_its_figure_in_a_long_sentence_is_read():
     assert _metrics(sentence) == [("adjusted_eps", 19.1)]
 
 
-def test_a_percentage_beside_an_amount_of_growth_is_its_change():
+@pytest.mark.parametrize("sign", ["$", "€", "£", "¥", "₹"])
+def test_a_percentage_beside_an_amount_of_growth_is_its_change(sign):
     figures = extract_figures(
-        "We generated $106 million of revenue, representing year-over-year growth of $27 million or 34%.", 0
+        f"We generated {sign}106 million of revenue, representing year-over-year growth of {sign}27 million or 34%.",
+        0,
     )
     assert [(figure.metric, figure.value) for figure in figures] == [("revenue", 106.0), ("revenue", 27.0)]
     assert figures[1].change is not None and figures[1].change["value"] == 34.0
