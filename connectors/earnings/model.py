@@ -4,7 +4,6 @@ of the call as its plan reads it; quotes are grounded, numbers must be quoted.""
 from __future__ import annotations
 
 import json
-import math
 import re
 
 from connectors.base import Document, RunContext
@@ -54,12 +53,10 @@ def _value(number: str) -> float | str:
         return number
 
 
-def _finite(value: object) -> bool:
-    """Whether `value` is a number JSON can hold (no bool, NaN, infinity or integer past a float's range)."""
-    try:
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    except OverflowError:
-        return False
+def _number(value: object) -> bool:
+    """Whether `value` is a number (a bool is not; `parse_json_reply` already refused NaN, infinities and
+    integers past a float's range)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _listed(reply: Reply, key: str) -> bool:
@@ -85,7 +82,7 @@ def _figures(
     added = []
     for item, shown in items:
         value = item.get("value")
-        if not _finite(value) or not isinstance(item.get("metric"), str):
+        if not _number(value) or not isinstance(item.get("metric"), str):
             continue
         span = grounded_span(run, task, document.document_id, document.text, item.get("quote"), shown)
         if span is None:
@@ -103,7 +100,7 @@ def _figures(
                 "metric": item["metric"],
                 "value": value,
                 "unit": str(item.get("unit") or ""),
-                "scale": item["scale"] if _finite(item.get("scale")) else 1,
+                "scale": item["scale"] if _number(item.get("scale")) else 1,
                 "period": item.get("period") if isinstance(item.get("period"), str) else None,
                 "kind": "guidance" if item.get("kind") == "guidance" else "actual",
                 "low": None,

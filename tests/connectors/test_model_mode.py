@@ -197,7 +197,7 @@ def test_earnings_model_keeps_no_figure_that_is_not_a_finite_number(scripted_ser
     document = Document("acme_q3_2021", normalise_text(transcript_text))
     items = [
         ({"metric": "gross_margin_outlook", "value": value, "scale": scale, "quote": outlook}, ())
-        for value, scale in ((float("nan"), 1), (10**400, 1), (40, float("inf")))
+        for value, scale in ((True, 1), ("40", 1), (40, "10"))
     ]
     run = RunContext("model", None, lambda *args: None, {}, lambda texts: [])
     added = _figures(document, {"metrics": [], "guidance": []}, items, run, "test")
