@@ -34,6 +34,9 @@ class Job(models.Model):
     # The process of the attempt holding the lease (`common.processes.process_identity`): a redelivery on the
     # same host takes the job over at once when that process has died, instead of waiting out the lease.
     lease_owner = models.CharField(max_length=120, blank=True)
+    # When the current attempt was claimed: an attempt whose process ended past the job's time limit (killed at
+    # the hard limit) fails `timed_out` when the job is next claimed, rather than starting again.
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
     # Set when the broker refused the run task after the job committed; the stalled sweep queues it.
     run_unqueued = models.BooleanField(default=False)
     # When a worker last had this queued job's run task in hand (ran it, or deferred it past the tenant's share);

@@ -292,11 +292,13 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.QUIRE_JOB_LEASE_SECONDS)
 
 
-def _claim(job_id: str) -> Job | None:
-    """Take the job for this attempt; None when it is finished, or when QUIRE_JOB_MAX_ATTEMPTS attempts have
-    started already (it is failed then, `worker_lost`). Raises LeaseHeld if a live worker has it: the lease is
-    fresh and its process is not known to have died (a pool process of this host killed mid-job, whose task
-    the broker redelivers at once, is taken over without waiting for the lease to lapse)."""
+def _claim(job_id: str, time_limit: float | None) -> Job | None:
+    """Take the job for this attempt; None when it is finished, when the attempt it takes over started
+    `time_limit` seconds ago or more (its process was killed at the hard time limit: it is failed `timed_out`),
+    or when QUIRE_JOB_MAX_ATTEMPTS attempts have started already (it is failed then, `worker_lost`). Raises
+    LeaseHeld if a live worker has it: the lease is fresh and its process is not known to have died (a pool
+    process of this host killed mid-job, whose task the broker redelivers at once, is taken over without
+    waiting for the lease to lapse)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.status in TERMINAL:
@@ -308,6 +310,10 @@ def _claim(job_id: str) -> Job | None:
             logger.warning(
                 "job %s: attempt %s's process %s is gone; taken over", job_id, job.attempt, job.lease_owner
             )
+        ran = (now - job.attempt_started_at).total_seconds() if job.attempt_started_at else 0.0
+        if job.status == JobStatus.RUNNING and time_limit and ran >= time_limit:
+            _mark_failed(job, TIMED_OUT, _timed_out_message(time_limit))
+            return None
         if job.attempt >= settings.QUIRE_JOB_MAX_ATTEMPTS:
             _mark_failed(
                 job,
@@ -317,10 +323,20 @@ def _claim(job_id: str) -> Job | None:
             )
             return None
         job.status, job.attempt, job.lease_until = JobStatus.RUNNING, job.attempt + 1, now + _lease()
-        job.lease_owner = process_identity()
+        job.lease_owner, job.attempt_started_at = process_identity(), now
         job.started_at = job.started_at or now
         job.stage = "starting" if job.attempt == 1 else f"restarting (attempt {job.attempt})"
-        job.save(update_fields=["status", "attempt", "lease_until", "lease_owner", "started_at", "stage"])
+        job.save(
+            update_fields=[
+                "status",
+                "attempt",
+                "lease_until",
+                "lease_owner",
+                "attempt_started_at",
+                "started_at",
+                "stage",
+            ]
+        )
         return job
 
 
@@ -555,7 +571,7 @@ def job_run(*, tenant: Tenant, job_id: str, time_limit: float | None = None) -> 
     and progress reports), or by the limit's signal, whose SoftTimeLimitExceeded is raised again once the job is
     failed. A canceled run stops and stores nothing."""
     started = time.monotonic()
-    job = _claim(job_id)
+    job = _claim(job_id, time_limit)
     if job is None:
         return Job.objects.get(pk=job_id)
     deadline = started + _own_deadline(time_limit) if time_limit else None
@@ -568,12 +584,7 @@ def job_run(*, tenant: Tenant, job_id: str, time_limit: float | None = None) -> 
         logger.warning("job %s attempt %s stopped at its %s s time limit", job_id, job.attempt, time_limit)
         if connection.connection is not None and not connection.is_usable():
             connection.close()
-        failed = _finish_failed(
-            job,
-            TIMED_OUT,
-            f"the job ran longer than its {time_limit or settings.QUIRE_JOB_SOFT_TIME_LIMIT:g} s limit "
-            "(QUIRE_JOB_SOFT_TIME_LIMIT)",
-        )
+        failed = _finish_failed(job, TIMED_OUT, _timed_out_message(time_limit))
         if isinstance(stopped, SoftTimeLimitExceeded):
             raise
         return failed
@@ -582,6 +593,11 @@ def job_run(*, tenant: Tenant, job_id: str, time_limit: float | None = None) -> 
         return _finish_failed(
             job, "internal_error", f"internal error while running the job: {type(exc).__name__}"
         )
+
+
+def _timed_out_message(time_limit: float | None) -> str:
+    limit = time_limit or settings.QUIRE_JOB_SOFT_TIME_LIMIT
+    return f"the job ran longer than its {limit:g} s limit (QUIRE_JOB_SOFT_TIME_LIMIT)"
 
 
 def _own_deadline(time_limit: float) -> float:

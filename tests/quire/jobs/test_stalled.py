@@ -244,6 +244,36 @@ def test_a_job_whose_worker_died_on_every_attempt_fails_at_the_attempt_limit(mak
             assert failed.error["message"].startswith("the job did not finish in 5 attempts")
 
 
+def test_an_attempt_killed_past_the_time_limit_fails_timed_out_instead_of_starting_again(make_tenant):
+    """A pool process killed at the hard time limit leaves its job running; the next claim (the stalled sweep's
+    redelivery) fails it `timed_out` rather than running it up to QUIRE_JOB_MAX_ATTEMPTS times more. An attempt
+    that ended sooner (a crash) is taken over."""
+    from quire.jobs.services import job_run
+
+    tenant = make_tenant("hard-limit-jobs").tenant
+    now = timezone.now()
+    with tenant_context(tenant):
+        killed, crashed = (
+            Job.objects.create(
+                connector="legal",
+                document_ids=[],
+                status="running",
+                attempt=1,
+                lease_until=now - timedelta(seconds=1),
+                attempt_started_at=now - timedelta(seconds=ran),
+            )
+            for ran in (130, 20)
+        )
+        failed = job_run(tenant=tenant, job_id=killed.pk, time_limit=120)
+        assert (failed.status, failed.attempt, failed.error["code"]) == ("failed", 1, "timed_out")
+        assert (
+            failed.error["message"] == "the job ran longer than its 120 s limit (QUIRE_JOB_SOFT_TIME_LIMIT)"
+        )
+        taken = job_run(tenant=tenant, job_id=crashed.pk, time_limit=120)
+        assert taken.attempt == 2 and taken.status != "running"
+        assert Job.objects.get(pk=crashed.pk).attempt_started_at > now
+
+
 def test_an_unexpected_error_fails_its_own_attempt_and_not_one_that_took_over(make_tenant, monkeypatch):
     from quire.jobs import services
     from quire.jobs.services import job_run
