@@ -11,13 +11,13 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.models import Plan
+from billing.models import Plan, UsageKind
 from billing.services import upcoming_invoice, usage_summary
 from billing.stripe_gateway import (
     checkout_session_create,
@@ -43,6 +43,49 @@ def _moment(raw: str | None, param: str) -> datetime | None:
     return parsed
 
 
+class UsageRowSerializer(serializers.Serializer):
+    day = serializers.DateField(required=False, help_text="The UTC day; only with `group_by=day`.")
+    kind = serializers.ChoiceField(choices=UsageKind.choices)
+    quantity = serializers.IntegerField()
+
+
+USAGE_SCHEMA = inline_serializer(
+    "Usage",
+    {
+        "object": serializers.CharField(help_text="`usage`."),
+        "from": serializers.DateTimeField(help_text="Where the totals start (included)."),
+        "to": serializers.DateTimeField(help_text="Where the totals end (left out)."),
+        "group_by": serializers.ChoiceField(choices=["day", "kind"]),
+        "data": UsageRowSerializer(many=True),
+    },
+)
+
+
+class InvoiceLineSerializer(serializers.Serializer):
+    description = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_amount = serializers.IntegerField(help_text="Minor units a unit (a token line: per 1,000,000).")
+    unit_amount_decimal = serializers.CharField(
+        required=False,
+        help_text="Token lines only: the price of one token in minor units, as Stripe writes it.",
+    )
+    amount = serializers.IntegerField(help_text="Minor units.")
+
+
+class InvoicePreviewSerializer(serializers.Serializer):
+    object = serializers.CharField(help_text="`invoice_preview`.")
+    plan = serializers.CharField(help_text="The code of the plan the period is billed at.")
+    subscription_status = serializers.CharField()
+    currency = serializers.CharField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    units_used = serializers.IntegerField(help_text="Pages used this period.")
+    units_included = serializers.IntegerField()
+    lines = InvoiceLineSerializer(many=True)
+    subtotal = serializers.IntegerField(help_text="Minor units.")
+    total = serializers.IntegerField(help_text="Minor units.")
+
+
 class UsageView(APIView):
     @extend_schema(
         parameters=[
@@ -52,7 +95,7 @@ class UsageView(APIView):
             OpenApiParameter("to", str, description="ISO 8601 date or date-time; now when absent."),
             OpenApiParameter("group_by", str, enum=["day", "kind"], default="day"),
         ],
-        responses={200: dict},
+        responses={200: USAGE_SCHEMA},
     )
     def get(self, request: Request) -> Response:
         end = _moment(request.query_params.get("to"), "to") or timezone.now()
@@ -73,7 +116,7 @@ class UsageView(APIView):
 
 
 class UpcomingInvoiceView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: InvoicePreviewSerializer})
     def get(self, request: Request) -> Response:
         return Response(upcoming_invoice(tenant=request.tenant))
 

@@ -27,6 +27,7 @@ _DESCRIPTIONS = {
     402: "The plan does not include this, or its quota is used up.",
     403: "The API key's role does not allow this.",
     404: "No such object in this workspace (in the path, or named in the body).",
+    406: "The `Accept` header names no media type this operation answers with.",
     409: "The object is not in a state that allows this, or the Idempotency-Key was used differently.",
     413: "The body or the document is larger than allowed.",
     415: "The body's content type or the document's format is not supported.",
@@ -65,7 +66,7 @@ def _version_header() -> dict:
 def _statuses(path: str, method: str, operation: dict) -> set[int]:
     statuses = {401, 403, 429, 503} if operation.get("security") != [] else {429, 503}
     if path.startswith("/v1/"):
-        statuses.add(400)
+        statuses |= {400, 406}
     if "{" in path or operation.get("requestBody"):
         statuses.add(404)
     if operation.get("requestBody") or any(p.get("in") == "query" for p in operation.get("parameters", [])):

@@ -136,6 +136,21 @@ class IssuedApiKeySerializer(ApiKeySerializer):
         fields = [*ApiKeySerializer.Meta.fields, "secret"]
 
 
+class HealthCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latency_ms = serializers.FloatField(required=False, help_text="When it answered.")
+    error = serializers.CharField(required=False, help_text="When it did not: what failed.")
+    same_as = serializers.CharField(required=False, help_text="The broker when it is that same server.")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`ok`.")
+    tenant = serializers.CharField(help_text="The key's workspace (`ten_...`).")
+    checks = serializers.DictField(
+        child=HealthCheckSerializer(), help_text="`database`, `redis` and `broker`, each with its check."
+    )
+
+
 class DeletedSerializer(serializers.Serializer):
     """What a DELETE answers: the object's id and kind, and `deleted: true`."""
 

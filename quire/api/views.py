@@ -19,6 +19,7 @@ from quire.api.serializers import (
     ApiKeySerializer,
     ApiKeyUpdateSerializer,
     AuditEventSerializer,
+    HealthSerializer,
     IssuedApiKeySerializer,
 )
 from tenants.audit import ACTIONS, audit_events_csv, export_record
@@ -32,7 +33,7 @@ def liveness(request: HttpRequest) -> JsonResponse:
 
 
 class HealthView(APIView):
-    @extend_schema(operation_id="health", responses={200: dict, 503: dict})
+    @extend_schema(operation_id="health", responses={200: HealthSerializer, 503: dict})
     def get(self, request: Request) -> Response:
         checks = check_dependencies()
         failing = [name for name, result in checks.items() if not result["ok"]]

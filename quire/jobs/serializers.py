@@ -204,8 +204,8 @@ class ReviewCellsSerializer(serializers.Serializer):
     )
     next_from_index = serializers.IntegerField(
         allow_null=True,
-        help_text="With `limit`: the `from_index` of the next window when there are rows past this one "
-        "(so far, while the review runs); else null.",
+        help_text="The `from_index` of the next window when there are rows past this one (so far, while the "
+        f"review runs); else null, as it is for a request without `limit` before version {CELLS_PAGED_BY_DEFAULT}.",
     )
     columns = serializers.JSONField()
     data = ReviewRowSerializer(many=True)
