@@ -27,6 +27,7 @@ from billing.stripe_gateway import (
 )
 from common.refusals import ErrorCode, Refusal
 from quire.api.errors import error_json
+from quire.api.idempotency import idempotent
 from quire.api.pagination import iso_moment
 from quire.api.serializers import StrictSerializer
 
@@ -135,6 +136,7 @@ class CheckoutSessionView(APIView):
     required_roles = {"POST": "admin"}
 
     @extend_schema(request=CheckoutSerializer, responses={201: dict})
+    @idempotent(transactional=False)
     def post(self, request: Request) -> Response:
         payload = CheckoutSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -152,6 +154,7 @@ class PortalSessionView(APIView):
     required_roles = {"POST": "admin"}
 
     @extend_schema(request=PortalSerializer, responses={201: dict})
+    @idempotent(transactional=False)
     def post(self, request: Request) -> Response:
         payload = PortalSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -43,12 +43,16 @@ def request_fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
-def idempotent(handler: Callable) -> Callable:
+def idempotent(handler: Callable | None = None, *, transactional: bool = True) -> Callable:
     """Wrap a view method that writes. A JSON or form request runs in one transaction with its record, so a
     crash between its write and the record's response rolls back both and the retry runs afresh; a second
     request with the key waits for the first and replays it. A multipart upload (its files stored as they come,
-    a batch's documents created one by one) records its response after the write; its claim left without a
-    response for QUIRE_IDEMPOTENCY_ABANDONED_SECONDS (its process died) is taken over by the next request."""
+    a batch's documents created one by one), and any request to a view marked `transactional=False` (one that
+    calls a payment provider, which no open transaction may wait on), records its response after the write;
+    its claim left without a response for QUIRE_IDEMPOTENCY_ABANDONED_SECONDS (its process died) is taken
+    over by the next request."""
+    if handler is None:
+        return partial(idempotent, transactional=transactional)
 
     @wraps(handler)
     def wrapper(view, request: Request, *args, **kwargs) -> HttpResponse:
@@ -68,7 +72,7 @@ def idempotent(handler: Callable) -> Callable:
         )
         IdempotencyRecord.objects.filter(expired | abandoned, key=key).delete()
         run = partial(_recorded, handler, view, request, args, kwargs, key, fingerprint)
-        if (request.content_type or "").startswith("multipart/"):
+        if not transactional or (request.content_type or "").startswith("multipart/"):
             return run(together=False)
         with transaction.atomic():
             return run(together=True)

@@ -712,6 +712,27 @@ def test_checkout_and_portal_sessions(stripe_tenant, stripe_server):
     assert checkout.json()["url"].startswith(f"{stripe_server.url}/c/pay/cs_test_")
     portal = admin.post("/v1/billing/portal_sessions", {"return_url": "https://app.example/billing"})
     assert portal.status_code == 201 and "/p/session/bps_" in portal.json()["url"]
+    for path, body in (
+        (
+            "/v1/billing/checkout_sessions",
+            {"plan": "team", "success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"},
+        ),
+        ("/v1/billing/portal_sessions", {"return_url": "https://app.example/billing"}),
+    ):
+        headers = {"Idempotency-Key": f"session-{path}"}
+        first = admin.post(path, body, headers=headers)
+        again = admin.post(path, body, headers=headers)
+        assert first.status_code == again.status_code == 201, again.content
+        assert again["Idempotent-Replayed"] == "true" and again.content == first.content
+        assert_error(
+            admin.post(
+                path,
+                {**body, "return_url" if "portal" in path else "cancel_url": "https://b.example/"},
+                headers=headers,
+            ),
+            409,
+            "idempotency_key_reused",
+        )
     unknown = admin.post(
         "/v1/billing/checkout_sessions",
         {"plan": "platinum", "success_url": "https://a.example/", "cancel_url": "https://a.example/"},
