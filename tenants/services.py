@@ -290,15 +290,18 @@ class ProvisionedTenant:
 def tenant_provision(
     *, name: str, slug: str | None = None, owner_email: str | None = None, owner_password: str | None = None
 ) -> ProvisionedTenant:
-    """Schema, pgvector, a hostname `<slug>.<base domain>`, an owner when given, and the first API key."""
+    """Schema, pgvector, a hostname `<slug>.<base domain>`, an owner when given, and the first API key, all or
+    nothing: a provisioning stopped midway leaves no tenant without its key, and the slug free to provision
+    again."""
     slug = slug or slug_from_name(name)
-    tenant = tenant_create(name=name, slug=slug, domains=[f"{slug}.{settings.QUIRE_BASE_DOMAIN}"])
-    owner = (
-        member_add(tenant=tenant, email=owner_email, role=Role.OWNER, password=owner_password)
-        if owner_email
-        else None
-    )
-    issued = api_key_issue(tenant=tenant, name="default", role=Role.ADMIN, created_by=owner)
+    with transaction.atomic():
+        tenant = tenant_create(name=name, slug=slug, domains=[f"{slug}.{settings.QUIRE_BASE_DOMAIN}"])
+        owner = (
+            member_add(tenant=tenant, email=owner_email, role=Role.OWNER, password=owner_password)
+            if owner_email
+            else None
+        )
+        issued = api_key_issue(tenant=tenant, name="default", role=Role.ADMIN, created_by=owner)
     return ProvisionedTenant(tenant=tenant, issued_key=issued, owner=owner)
 
 
