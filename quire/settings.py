@@ -231,9 +231,6 @@ QUIRE_INGEST_DISTILLED_CHUNKS = env_bool("QUIRE_INGEST_DISTILLED_CHUNKS", True)
 QUIRE_REEMBED_SWEEP_SECONDS = env_int("QUIRE_REEMBED_SWEEP_SECONDS", 300)
 QUIRE_REEMBED_BUDGET_SECONDS = env_int("QUIRE_REEMBED_BUDGET_SECONDS", 60)
 QUIRE_IDEMPOTENCY_TTL_HOURS = 24
-# A multipart upload's claim on its Idempotency-Key with no response after this long belongs to a request whose
-# process died: a retry takes the key over and runs afresh.
-QUIRE_IDEMPOTENCY_ABANDONED_SECONDS = env_int("QUIRE_IDEMPOTENCY_ABANDONED_SECONDS", 900)
 QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 # Beat re-queues running jobs whose lease lapsed, and documents in parsing or embedding whose heartbeat
 # stopped QUIRE_DOCUMENT_STUCK_SECONDS ago, this often (docs/architecture.md, "Flow of one job").

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from functools import partial, wraps
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
@@ -24,6 +24,8 @@ from quire.api.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 # A stored JSON object whose `secret` was removed carries this key, true.
 SHOWN_ONCE = "secret_shown_once"
+# PostgreSQL advisory locks `(IDEMPOTENCY_LOCK_CLASS, hashtext("<schema>:<key>"))`: a multipart upload's key.
+IDEMPOTENCY_LOCK_CLASS = 0x1DE3
 
 
 def request_fingerprint(request: Request) -> str:
@@ -48,9 +50,9 @@ def idempotent(handler: Callable | None = None, *, transactional: bool = True) -
     crash between its write and the record's response rolls back both and the retry runs afresh; a second
     request with the key waits for the first and replays it. A multipart upload (its files stored as they come,
     a batch's documents created one by one), and any request to a view marked `transactional=False` (one that
-    calls a payment provider, which no open transaction may wait on), records its response after the write;
-    its claim left without a response for QUIRE_IDEMPOTENCY_ABANDONED_SECONDS (its process died) is taken
-    over by the next request."""
+    calls a payment provider, which no open transaction may wait on), records its response after the write,
+    holding the key's lock (`_key_lock`) meanwhile: a claim left without a response whose lock nobody holds (its
+    process died, and its database session with it) is taken over by the next request at once."""
     if handler is None:
         return partial(idempotent, transactional=transactional)
 
@@ -64,20 +66,36 @@ def idempotent(handler: Callable | None = None, *, transactional: bool = True) -
                 ErrorCode.INVALID_IDEMPOTENCY_KEY, "Idempotency-Key must be 1-255 characters.", HEADER
             )
         fingerprint = request_fingerprint(request)
-        now = timezone.now()
-        expired = Q(created_at__lt=now - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS))
-        abandoned = Q(
-            status_code__isnull=True,
-            created_at__lt=now - timedelta(seconds=settings.QUIRE_IDEMPOTENCY_ABANDONED_SECONDS),
-        )
-        IdempotencyRecord.objects.filter(expired | abandoned, key=key).delete()
+        expired = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
+        IdempotencyRecord.objects.filter(key=key, created_at__lt=expired).delete()
         run = partial(_recorded, handler, view, request, args, kwargs, key, fingerprint)
         if not transactional or (request.content_type or "").startswith("multipart/"):
-            return run(together=False)
+            with _key_lock(key) as held:
+                if not held:
+                    return _replay(key, fingerprint)
+                IdempotencyRecord.objects.filter(key=key, status_code__isnull=True).delete()
+                return run(together=False)
         with transaction.atomic():
             return run(together=True)
 
     return wrapper
+
+
+@contextmanager
+def _key_lock(key: str) -> Iterator[bool]:
+    """Try the session advisory lock of this schema's `key`; yields whether it is held now, and releases it on the
+    way out. A process that dies holding it releases it with its connection, so a claim whose lock is free has
+    no request working on it."""
+    lock = [IDEMPOTENCY_LOCK_CLASS, f"{connection.schema_name}:{key}"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", lock)
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
 
 
 def _recorded(

@@ -176,14 +176,15 @@ def test_a_crash_between_the_write_and_its_record_leaves_nothing_and_the_retry_r
     assert names.count(name) == 1
 
 
-def test_an_upload_whose_process_died_frees_its_key_once_abandoned(api_a: Api, tenant_a):
-    from datetime import timedelta
+def test_an_upload_whose_process_died_frees_its_key_at_once(api_a: Api, tenant_a):
+    import os
 
+    import psycopg
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test.client import MULTIPART_CONTENT
-    from django.utils import timezone
     from django_tenants.utils import tenant_context
 
+    from quire.api.idempotency import IDEMPOTENCY_LOCK_CLASS
     from quire.api.models import IdempotencyRecord
 
     key = "idem-upload-of-a-dead-process"
@@ -195,14 +196,14 @@ def test_an_upload_whose_process_died_frees_its_key_once_abandoned(api_a: Api, t
         )
 
     with tenant_context(tenant_a.tenant):
-        claim = IdempotencyRecord.objects.create(key=key, fingerprint="of the request that died")
-    in_progress = upload()
+        IdempotencyRecord.objects.create(key=key, fingerprint="of the request that runs or died")
+    lock = [IDEMPOTENCY_LOCK_CLASS, f"{tenant_a.tenant.schema_name}:{key}"]
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as running:
+        running.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", lock)
+        in_progress = upload()
+        running.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
     assert in_progress.status_code == 409
     assert in_progress.json()["error"]["code"] == "idempotency_key_in_use"
-    with tenant_context(tenant_a.tenant):
-        IdempotencyRecord.objects.filter(pk=claim.pk).update(
-            created_at=timezone.now() - timedelta(minutes=16)
-        )
     first = upload()
     assert first.status_code == 201, first.content
     replayed = upload()
