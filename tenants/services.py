@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -18,7 +19,7 @@ from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.backups import restore_aside_schemas
 from tenants.identifiers import hash_secret, new_api_key_secret
-from tenants.keycache import ApiKeyGrant, grants_refresh, local_grants
+from tenants.keycache import ApiKeyGrant, grant_tombstone, grants_refresh, local_grants
 from tenants.models import (
     API_KEY_ROLES,
     RETENTION_DAYS_MAX,
@@ -223,9 +224,11 @@ def api_key_issue(
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke the key from now on; revoking twice keeps the first time. Every web process refuses it within
-    `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py). Revoking a revoked key writes its cached
-    grant again: the first revoke's refresh may have failed (Redis unreachable, a 503), and the grant Redis kept
-    would otherwise let the key in until it expires."""
+    `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py). Its cached grant is written revoked before
+    the commit too, so a process that dies between the commit and the refresh leaves no active grant behind (a
+    revoke that then fails to commit leaves the key refused until the grant expires). Revoking a revoked key
+    writes its cached grant again: with Redis unreachable during the first revoke, the grant Redis kept would
+    otherwise let the key in until it expires."""
     if api_key.revoked_at is not None:
         grants_refresh(key_ids=[api_key.pk])
         return api_key
@@ -235,6 +238,8 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         audit_record(
             tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
         )
+        with suppress(redis.RedisError):
+            grant_tombstone(api_key)
     return api_key
 
 

@@ -116,15 +116,35 @@ def test_a_deleted_key_stays_refused(tenant_a):
     assert GrantCache().get(issued.api_key.secret_hash).revoked
 
 
-def test_revoking_again_writes_the_grant_a_failed_refresh_left_active(tenant_a, monkeypatch):
+def test_a_revoke_whose_process_died_before_the_refresh_leaves_the_key_refused(tenant_a, monkeypatch):
     from django.db import transaction
 
-    issued = api_key_issue(tenant=tenant_a.tenant, name="revoke-during-a-blip", role="viewer")
+    issued = api_key_issue(tenant=tenant_a.tenant, name="revoke-then-crash", role="viewer")
     secret_hash = issued.api_key.secret_hash
     assert GrantCache().get(secret_hash).active
     monkeypatch.setattr(transaction, "on_commit", lambda hook, **kwargs: None)
     api_key_revoke(api_key=issued.api_key)
     monkeypatch.undo()
-    assert GrantCache().get(secret_hash).active, "the shared grant the lost refresh left behind"
+    assert GrantCache().get(secret_hash).revoked
+    assert Api(issued.secret).get("/v1/health").status_code == 401
+
+
+def test_revoking_again_writes_the_grant_a_failed_refresh_left_active(tenant_a, monkeypatch):
+    import redis
+    from django.db import transaction
+
+    from tenants import services
+
+    def unreachable(api_key):
+        raise redis.ConnectionError("Redis is unreachable")
+
+    issued = api_key_issue(tenant=tenant_a.tenant, name="revoke-during-a-blip", role="viewer")
+    secret_hash = issued.api_key.secret_hash
+    assert GrantCache().get(secret_hash).active
+    monkeypatch.setattr(transaction, "on_commit", lambda hook, **kwargs: None)
+    monkeypatch.setattr(services, "grant_tombstone", unreachable)
+    api_key_revoke(api_key=issued.api_key)
+    monkeypatch.undo()
+    assert GrantCache().get(secret_hash).active, "the shared grant Redis kept through the outage"
     api_key_revoke(api_key=ApiKey.objects.get(pk=issued.api_key.pk))
     assert GrantCache().get(secret_hash).revoked
