@@ -123,9 +123,18 @@ class UpcomingInvoiceView(APIView):
 
 
 class CheckoutSerializer(StrictSerializer):
-    plan = serializers.SlugRelatedField(slug_field="code", queryset=Plan.objects.all())
+    plan = serializers.CharField(help_text="A plan's code.")
     success_url = serializers.URLField()
     cancel_url = serializers.URLField()
+
+    def validate_plan(self, code: str) -> Plan:
+        plan = Plan.objects.filter(code=code).first()
+        if plan is None:
+            codes = ", ".join(Plan.objects.order_by("code").values_list("code", flat=True))
+            raise serializers.ValidationError(
+                f"No plan has the code {code!r}; the plans are {codes}.", code="does_not_exist"
+            )
+        return plan
 
 
 class PortalSerializer(StrictSerializer):

@@ -737,7 +737,8 @@ def test_checkout_and_portal_sessions(stripe_tenant, stripe_server):
         "/v1/billing/checkout_sessions",
         {"plan": "platinum", "success_url": "https://a.example/", "cancel_url": "https://a.example/"},
     )
-    assert_error(unknown, 400, "does_not_exist")
+    error = assert_error(unknown, 400, "does_not_exist")
+    assert error["param"] == "plan" and "'platinum'" in error["message"] and "team" in error["message"]
     developer = Api(api_key_issue(tenant=stripe_tenant.tenant, name="dev", role="developer").secret)
     assert_error(
         developer.post("/v1/billing/portal_sessions", {"return_url": "https://a.example/"}),
