@@ -61,6 +61,29 @@ def test_login_stores_the_key_readable_by_the_user_only(cli, api_key, live_serve
     assert json.loads(usage.stdout)["object"] == "usage"
 
 
+def test_login_into_a_config_folder_it_cannot_write_says_so(cli, api_key, live_server, tmp_path):
+    (tmp_path / "config").write_text("a file where the config folder would be")
+    for extra in ((), ("--json",)):
+        result = cli("login", "--api-key", api_key, "--base-url", live_server.url, *extra, key=False)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+        said = json.loads(result.stdout)["error"]["message"] if extra else result.stderr
+        assert "cannot store the login in" in said and "XDG_CONFIG_HOME" in said, result.output
+
+
+def test_a_content_type_with_a_line_break_is_refused_before_anything_is_sent(cli, tmp_path):
+    from quire_sdk import Quire
+
+    path = tmp_path / "a.txt"
+    path.write_text("The term is two years.")
+    result = cli("documents", "upload", str(path), "--content-type", "text/plain\r\nX-Injected: 1")
+    assert result.exit_code == 2 and "a content type is one line" in result.stderr
+    with (
+        Quire(api_key="qk_unused", base_url="http://127.0.0.1:9") as quire,
+        pytest.raises(ValueError, match="a content type is one line"),
+    ):
+        quire.documents.create(file=path, content_type="text/plain\nX-Injected: 1")
+
+
 def test_upload_with_wait(cli, tmp_path):
     files = []
     for name in ("a.txt", "b.txt"):

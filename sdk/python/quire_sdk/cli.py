@@ -33,9 +33,10 @@ except ImportError as exc:  # pragma: no cover - the SDK without its cli extra
     raise SystemExit("the quire command needs its extra: pip install 'quire-sdk[cli]'") from exc
 
 from quire_sdk.client import DEFAULT_BASE_URL, Quire
-from quire_sdk.config import load_config, save_config
+from quire_sdk.config import config_path, load_config, save_config
 from quire_sdk.errors import APIStatusError, QuireError, WaitTimeout
 from quire_sdk.export import FORMATS, export_result
+from quire_sdk.resources import content_type_checked
 from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, DocumentBatch, Job, JobResult
 from quire_sdk.webhooks import WebhookVerificationError, verify
 
@@ -108,6 +109,13 @@ def _metadata(pairs: list[str] | None) -> dict | None:
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--metadata")
         result[key] = value
     return result
+
+
+def _content_type_option(value: str | None) -> str | None:
+    try:
+        return content_type_checked(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _fail(json_output: bool, error_type: str, message: str, **fields: Any) -> NoReturn:
@@ -198,7 +206,15 @@ def login(
     if verify_key:
         with Quire(api_key=api_key, base_url=base_url, max_retries=1) as quire:
             quire.health()
-    path = save_config({"api_key": api_key, "base_url": base_url})
+    try:
+        path = save_config({"api_key": api_key, "base_url": base_url})
+    except OSError as exc:
+        _fail(
+            json_output,
+            "config_error",
+            f"cannot store the login in {config_path()}: {exc.strerror or exc}; set XDG_CONFIG_HOME to a "
+            "folder you can write, or give --api-key (or QUIRE_API_KEY) to each command",
+        )
     if json_output:
         _print_json({"config": str(path), "base_url": base_url})
     else:
@@ -235,7 +251,9 @@ def documents_upload(
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until each is ready (or failed).")] = False,
     timeout: TimeoutOpt = 600,
-    content_type: Annotated[str | None, typer.Option(help="Declared type for every file.")] = None,
+    content_type: Annotated[
+        str | None, typer.Option(help="Declared type for every file.", callback=_content_type_option)
+    ] = None,
     metadata: MetadataOpt = None,
     json_output: JsonOpt = False,
 ) -> None:

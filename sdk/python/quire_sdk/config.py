@@ -17,7 +17,7 @@ def load_config() -> dict:
     path = config_path()
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return {}
 
 

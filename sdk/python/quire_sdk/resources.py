@@ -81,6 +81,13 @@ def _content(file: str | os.PathLike | bytes | IO[bytes]) -> Content:
     return (lambda: io.BytesIO(content)), len(content)
 
 
+def content_type_checked(content_type: str | None) -> str | None:
+    """`content_type`, refused (ValueError) when it holds a line break, which would end its header line."""
+    if content_type is not None and ("\r" in content_type or "\n" in content_type):
+        raise ValueError(f"a content type is one line, not {content_type!r}")
+    return content_type
+
+
 def _quoted(value: str) -> str:
     """`value` inside a header's quoted string: `\\` and `"` escaped with a backslash (as the server's parser
     reads them back), line breaks dropped."""
@@ -174,6 +181,7 @@ class Documents(Resource):
         the files it `refused`."""
         if (text is None) == (file is None):
             raise ValueError("give exactly one of text= or file=")
+        content_type_checked(content_type)
         if text is not None:
             body = _body(text=text, filename=filename, content_type=content_type, metadata=metadata)
             response = self._t.request("POST", "documents", json_body=body, idempotency_key=idempotency_key)
