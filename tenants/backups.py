@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.dispatch import Signal
+from django_tenants.utils import get_public_schema_name
 from psycopg import pq
 
 from tenants.migrating import applied_migrations, migrations_on_disk
@@ -98,6 +99,44 @@ def archive_schemas(path: Path) -> set[str]:
     return {line.split()[-2] for line in listing.splitlines() if " SCHEMA - " in line}
 
 
+def archive_migrations(path: Path, schema_name: str) -> set[tuple[str, str]]:
+    """The (app, migration) rows of the archive's `django_migrations` in `schema_name`."""
+    data = _run(
+        [
+            pg_tool("pg_restore"),
+            "--data-only",
+            f"--schema={schema_name}",
+            "--table=django_migrations",
+            "--file=-",
+            str(path),
+        ],
+        {**os.environ},
+    )
+    rows: set[tuple[str, str]] = set()
+    columns: list[str] | None = None
+    for line in data.splitlines():
+        if columns is None:
+            if line.startswith("COPY ") and ".django_migrations (" in line:
+                header = line.split("(", 1)[1].split(")", 1)[0]
+                columns = [column.strip().strip('"') for column in header.split(",")]
+            continue
+        if line == "\\.":
+            break
+        fields = dict(zip(columns, line.split("\t"), strict=False))
+        rows.add((fields["app"], fields["name"]))
+    return rows
+
+
+def _unknown_migrations(path: Path, schema_name: str) -> list[tuple[str, str]]:
+    """The migrations an archive records that this release neither ships nor has applied: those of a newer
+    release, whose schema the code does not fit."""
+    public = get_public_schema_name()
+    known = migrations_on_disk(connection.alias) | applied_migrations([public], alias=connection.alias).get(
+        public, frozenset()
+    )
+    return sorted(archive_migrations(path, schema_name) - known)
+
+
 def restore_aside_schemas(schema_name: str) -> list[str]:
     """The schemas a restore of `schema_name` renamed aside (`<schema>_before_restore_<time>`) and left: a restore
     stopped between its rename and its end, which neither put its schema back nor dropped it."""
@@ -117,11 +156,20 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
     An existing schema is kept aside under another name while the archive is restored, dropped once the
     restore has committed, and renamed back if it does not, whatever stopped it (an error, Ctrl-C, a signal
     that Python sees); without `replace`, an existing schema is refused. A schema still aside from a restore
-    that was killed outright is refused too, with what to do about it.
+    that was killed outright is refused too, with what to do about it, and so is an archive of a newer release
+    (migrations this one neither ships nor has applied), before anything changes.
     """
     schemas = archive_schemas(path)
     if schemas != {tenant.schema_name}:
         raise ValueError(f"the archive holds schemas {sorted(schemas)}, not {tenant.schema_name!r}")
+    unknown = _unknown_migrations(path, tenant.schema_name)
+    if unknown:
+        names = ", ".join(f"{app}.{name}" for app, name in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ValueError(
+            f"the archive was made by a newer release: it records migrations this release does not have "
+            f"({names}{more}); restore it with that release"
+        )
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [tenant.schema_name])
         exists = cursor.fetchone() is not None

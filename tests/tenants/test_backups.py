@@ -164,3 +164,36 @@ def test_a_schema_left_aside_refuses_the_next_restore_and_goes_with_the_tenant(m
 
     call_command("tenant_erase", "left-aside", "--yes", stdout=io.StringIO())
     assert _schemas_like(tenant.schema_name) == []
+
+
+def test_an_archive_of_a_newer_release_is_refused_and_the_schema_left_as_it_was(make_tenant, tmp_path):
+    tenant = make_tenant("dumped-newer").tenant
+    archive = tmp_path / "newer.dump"
+    table = f'"{tenant.schema_name}".documents_document'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{tenant.schema_name}".django_migrations (app, name, applied) '
+            "VALUES ('documents', '9999_from_a_later_release', now())"
+        )
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN later_release integer NOT NULL DEFAULT 0")
+    call_command("tenant_dump", "dumped-newer", str(archive))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM \"{tenant.schema_name}\".django_migrations WHERE name = '9999_from_a_later_release'"
+        )
+        cursor.execute(f"ALTER TABLE {table} DROP COLUMN later_release")
+    with tenant_context(tenant):
+        _document("current")
+
+    with pytest.raises(CommandError, match=r"made by a newer release.*documents\.9999_from_a_later_release"):
+        call_command("tenant_restore", "dumped-newer", str(archive), "--replace")
+
+    assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["current.txt"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND column_name = %s",
+            [tenant.schema_name, "later_release"],
+        )
+        assert cursor.fetchone() == (0,)
