@@ -227,3 +227,16 @@ def test_workspace_and_host_name_changes_in_the_admin_are_audited_and_the_schema
         ("add", "docs.alpha.example.com", "ops-audit"),
         ("delete", "docs.alpha.example.com", "ops-audit"),
     ]
+
+
+@pytest.mark.parametrize("answer", [EOFError, KeyboardInterrupt])
+def test_tenant_erase_without_an_answer_at_its_prompt_erases_nothing(tenant_a, monkeypatch, answer):
+    from django.core.management import CommandError, call_command
+
+    def no_answer(prompt):
+        raise answer
+
+    monkeypatch.setattr("builtins.input", no_answer)
+    with pytest.raises(CommandError, match="not confirmed; nothing was erased"):
+        call_command("tenant_erase", tenant_a.tenant.slug)
+    assert Tenant.objects.filter(pk=tenant_a.tenant.pk, is_active=True).exists()

@@ -18,7 +18,15 @@ class Command(BaseCommand):
         tenant = Tenant.objects.exclude(schema_name="public").filter(slug=slug).first()
         if tenant is None:
             raise CommandError(f"no tenant {slug!r}")
-        if not yes and input(f"Type the slug to erase {tenant.name} for good: ").strip() != slug:
+        if not yes and _answer(f"Type the slug to erase {tenant.name} for good: ") != slug:
             raise CommandError("not confirmed; nothing was erased")
         workspace_erase(tenant=tenant)
         self.stdout.write(f"erased tenant {slug} ({tenant.public_id})")
+
+
+def _answer(prompt: str) -> str:
+    """What the operator typed; empty when stdin is closed (a script without --yes) or on Ctrl-C."""
+    try:
+        return input(prompt).strip()
+    except (EOFError, KeyboardInterrupt):
+        return ""
