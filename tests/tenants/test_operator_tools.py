@@ -240,3 +240,10 @@ def test_tenant_erase_without_an_answer_at_its_prompt_erases_nothing(tenant_a, m
     with pytest.raises(CommandError, match="not confirmed; nothing was erased"):
         call_command("tenant_erase", tenant_a.tenant.slug)
     assert Tenant.objects.filter(pk=tenant_a.tenant.pk, is_active=True).exists()
+
+
+def test_a_retention_period_that_is_not_a_number_is_refused_in_words(tenant_a):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"^days must be a whole number of days or 'none', not 'ninety'$"):
+        call_command("tenant_retention", tenant_a.tenant.slug, "ninety")

@@ -17,6 +17,9 @@ class Command(BaseCommand):
             raise CommandError(f"no tenant {slug!r}")
         try:
             value = None if days.lower() == "none" else int(days)
+        except ValueError as exc:
+            raise CommandError(f"days must be a whole number of days or 'none', not {days!r}") from exc
+        try:
             tenant_set_retention(tenant=tenant, days=value)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
