@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -297,7 +299,12 @@ def tenant_provision(
 ) -> ProvisionedTenant:
     """Schema, pgvector, a hostname `<slug>.<base domain>`, an owner when given, and the first API key, all or
     nothing: a provisioning stopped midway leaves no tenant without its key, and the slug free to provision
-    again."""
+    again. An owner that is not an e-mail address is refused before anything is made."""
+    if owner_email:
+        try:
+            validate_email(email_normalised(owner_email))
+        except ValidationError:
+            raise ValueError(f"the owner {owner_email!r} is not an e-mail address") from None
     slug = slug or slug_from_name(name)
     with transaction.atomic():
         tenant = tenant_create(name=name, slug=slug, domains=[f"{slug}.{settings.QUIRE_BASE_DOMAIN}"])

@@ -132,3 +132,16 @@ def test_a_long_name_provisions_with_a_slug_cut_to_the_limit(name):
         assert tenant.domains.get().domain.startswith(f"{tenant.slug}.")
     finally:
         tenant.delete(force_drop=True)
+
+
+@pytest.mark.parametrize("owner", ["ops.acme.test", "ops@", "two words@acme.test"])
+def test_an_owner_that_is_not_an_e_mail_address_is_refused_before_anything_is_made(owner):
+    from django.core.management.base import CommandError
+    from django.db import connection
+
+    with pytest.raises(CommandError, match=f"^the owner {owner!r} is not an e-mail address$"):
+        call_command("create_tenant", "Typo Owner", "--owner", owner)
+    assert not Tenant.objects.filter(slug="typo-owner").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = 't_typo_owner'")
+        assert cursor.fetchone() is None
