@@ -64,6 +64,38 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+# What points at each dependency, and what unsetting it chooses instead.
+SERVICE_VARIABLES = {
+    "database": ("DATABASE_URL", "the embedded PostgreSQL"),
+    "redis": ("REDIS_URL", "the embedded Redis"),
+    "broker": ("QUIRE_BROKER_URL", "REDIS_URL"),
+}
+
+
+def unreachable_services() -> list[str]:
+    """One line for each of the database, Redis and the broker that does not answer at its URL, naming the
+    variable that points at it (the checks of `/v1/health`)."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from quire.api.health import check_dependencies
+
+    try:
+        checks = check_dependencies()
+    finally:
+        connection.close()
+    lines = []
+    for name, check in checks.items():
+        if check["ok"] or "same_as" in check:
+            continue
+        variable, instead = SERVICE_VARIABLES[name]
+        reason = " ".join(check["error"].split())
+        lines.append(f"{variable} does not answer ({reason}); start it, or unset {variable} to use {instead}")
+    return lines
+
+
 def _wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
     """Wait until the web process answers `url` (as `localhost`, a host every setting allows, whatever address
     it binds); any HTTP answer means it is up."""
@@ -119,6 +151,10 @@ def main() -> int:
     for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(stop_signal, _terminate)
     try:
+        unreachable = unreachable_services()
+        if unreachable:
+            print("\n".join(unreachable), file=sys.stderr)
+            return 1
         _manage("migrate_schemas", "--noinput", "-v", "0")
         credentials = json.loads(_manage("seed_demo", "--json", capture=True))
         if credentials["created"]:
@@ -171,6 +207,12 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
         return 0
+    except subprocess.CalledProcessError as failed:
+        print(
+            f"`manage.py {failed.cmd[2]}` failed (exit status {failed.returncode}); see above",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -171,3 +171,62 @@ def test_the_launcher_prints_loopback_urls_for_a_wildcard_bind():
 
     assert url_host("0.0.0.0") == url_host("::") == "127.0.0.1"
     assert url_host("192.0.2.10") == "192.0.2.10" and url_host("::1") == "[::1]"
+
+
+def test_the_launcher_names_a_database_and_redis_that_do_not_answer_in_one_line_each(tmp_path):
+    import sys
+
+    dead_pg, dead_redis = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("QUIRE_BROKER_URL", "QUIRE_HOST")}
+    env.update(
+        QUIRE_DATA_DIR=str(tmp_path),
+        QUIRE_PORT=str(free_port()),
+        DATABASE_URL=f"postgresql://quire@127.0.0.1:{dead_pg}/quire",
+        REDIS_URL=f"redis://127.0.0.1:{dead_redis}/0",
+    )
+    launcher = subprocess.run(
+        [sys.executable, "-m", "quire.launcher"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert launcher.returncode == 1, launcher.stdout + launcher.stderr
+    assert "Traceback" not in launcher.stderr, launcher.stderr
+    lines = launcher.stderr.strip().splitlines()
+    assert len(lines) == 2, launcher.stderr
+    assert lines[0].startswith("DATABASE_URL does not answer") and f"port {dead_pg}" in lines[0]
+    assert lines[1].startswith("REDIS_URL does not answer") and f"127.0.0.1:{dead_redis}" in lines[1]
+    assert "Quire is running" not in launcher.stdout
+
+
+@pytest.mark.timeout(180)
+def test_a_failed_start_up_command_ends_the_launcher_with_one_line_and_stops_what_it_started(tmp_path):
+    import sys
+
+    (tmp_path / "demo-credentials.json").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QUIRE_MEDIA_ROOT")}
+    env.update(QUIRE_DATA_DIR=str(tmp_path), QUIRE_PORT=str(free_port()))
+    launcher = subprocess.run(
+        [sys.executable, "-m", "quire.launcher"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert launcher.returncode == 1, launcher.stdout + launcher.stderr
+    assert (
+        launcher.stderr.strip().splitlines()[-1] == "`manage.py seed_demo` failed (exit status 1); see above"
+    )
+    assert "launcher.py" not in launcher.stderr, launcher.stderr
+
+    def servers_of_the_run() -> set[int]:
+        return {
+            proc.pid
+            for proc in psutil.process_iter(["cmdline"])
+            if str(tmp_path) in " ".join(proc.info["cmdline"] or [])
+        }
+
+    wait_for(lambda: not _alive(servers_of_the_run()), timeout=30)
