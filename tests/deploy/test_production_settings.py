@@ -147,3 +147,63 @@ def test_settings_refuse_values_that_would_fail_every_request_later():
 def test_a_bucket_alone_stores_documents_in_s3():
     result = _settings_loaded(QUIRE_S3_BUCKET="quire-documents")
     assert result.stdout.split() == ["storages.backends.s3.S3Storage"], result.stderr
+
+
+def test_mail_goes_to_the_smtp_server_the_settings_name_with_its_credentials():
+    import base64
+    import socketserver
+    import threading
+
+    received: list[dict] = []
+
+    class Smtp(socketserver.StreamRequestHandler):
+        def handle(self):
+            message = {"auth": None, "data": b""}
+            self.wfile.write(b"220 test ESMTP\r\n")
+            while line := self.rfile.readline():
+                verb = line.split(b" ", 1)[0].strip().upper()
+                if verb == b"EHLO":
+                    self.wfile.write(b"250-test\r\n250 AUTH PLAIN\r\n")
+                elif verb == b"AUTH":
+                    message["auth"] = base64.b64decode(line.split()[2]).split(b"\0")[1:]
+                    self.wfile.write(b"235 ok\r\n")
+                elif verb == b"DATA":
+                    self.wfile.write(b"354 go on\r\n")
+                    while (body := self.rfile.readline()) != b".\r\n":
+                        message["data"] += body
+                    received.append(message)
+                    self.wfile.write(b"250 queued\r\n")
+                elif verb == b"QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                else:
+                    self.wfile.write(b"250 ok\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Smtp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        **os.environ,
+        "QUIRE_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "QUIRE_EMAIL_HOST": "127.0.0.1",
+        "QUIRE_EMAIL_PORT": str(server.server_address[1]),
+        "QUIRE_EMAIL_HOST_USER": "quire-mailer",
+        "QUIRE_EMAIL_HOST_PASSWORD": "mail-secret",
+        "QUIRE_EMAIL_FROM": "Quire <noreply@quire.example.com>",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "sendtestemail", "ops@quire.example.com"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    [message] = received
+    assert message["auth"] == [b"quire-mailer", b"mail-secret"]
+    assert b"To: ops@quire.example.com" in message["data"]
+    assert b"From: Quire <noreply@quire.example.com>" in message["data"]
