@@ -27,7 +27,9 @@ class CreatedCursorPagination(BasePagination):
 
     A cursor holds the last row shown (its `created_at` and key), and the next page is the rows strictly
     after it in that order: rows deleted or added meanwhile neither shift the page nor hide a row that shares
-    the shown row's `created_at`."""
+    the shown row's `created_at`. The bound `created_at <= shown` beside that test is what an index on
+    `created_at` can start its scan at (PostgreSQL cannot take the `OR` as an index condition), so a page deep in
+    a long list reads its own rows, not every row before it."""
 
     page_size_query_param = "limit"
     max_page_size = 100
@@ -38,7 +40,9 @@ class CreatedCursorPagination(BasePagination):
         queryset = queryset.order_by("-created_at", "-pk")
         if (after := self.decode_cursor(request, queryset)) is not None:
             created_at, key = after
-            queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=key))
+            queryset = queryset.filter(created_at__lte=created_at).filter(
+                Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=key)
+            )
         rows = list(queryset[: limit + 1])
         self.has_next = len(rows) > limit
         rows = rows[:limit]

@@ -1,0 +1,86 @@
+"""What a list costs as a workspace grows: a page deep in a long list reads its own rows, not the rows before
+it (the plan's index use, on a few dozen rows with the planner kept to indexes as it is on large tables)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
+
+from quire.api.pagination import CreatedCursorPagination
+from quire.documents.models import Document, DocumentStatus
+from quire.jobs.models import Job, JobStatus
+from tenants.models import AuditEvent
+from tests.support import Api
+
+ROWS = 40
+LIMIT = 5
+
+
+@pytest.fixture(scope="module")
+def paging(make_tenant):
+    provisioned = make_tenant("list-paging")
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    with tenant_context(provisioned.tenant):
+        documents = Document.objects.bulk_create(
+            Document(
+                filename=f"d{n}.txt",
+                content_type="text/plain",
+                sha256=f"{n:064d}",
+                size_bytes=1,
+                status=DocumentStatus.FAILED,
+            )
+            for n in range(ROWS)
+        )
+        jobs = Job.objects.bulk_create(Job(connector="legal", status=JobStatus.FAILED) for _ in range(ROWS))
+        for n, row in enumerate(documents):
+            Document.objects.filter(pk=row.pk).update(created_at=start + timedelta(minutes=n))
+        for n, row in enumerate(jobs):
+            Job.objects.filter(pk=row.pk).update(created_at=start + timedelta(minutes=n))
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            tenant_id=provisioned.tenant.pk, action="job.create", object_type="job", actor_type="system"
+        )
+        for _ in range(ROWS)
+    )
+    return provisioned
+
+
+def _rows_filtered_out(plan: dict) -> int:
+    return plan.get("Rows Removed by Filter", 0) + sum(_rows_filtered_out(p) for p in plan.get("Plans", []))
+
+
+def _page_plan(api: Api, paging, path: str, model, rows) -> tuple[list[str], dict]:
+    """The ids of the page after the `ROWS - LIMIT - 1`th newest row, and the plan PostgreSQL ran its query with
+    when it may use no sequential or bitmap scan (as on a table too large for either to be cheaper)."""
+    newest = list(rows.order_by("-created_at", "-pk"))
+    cursor = CreatedCursorPagination.encode_cursor(newest[ROWS - LIMIT - 1])
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(path, limit=LIMIT, cursor=cursor)
+    assert response.status_code == 200, response.content
+    table = model._meta.db_table
+    (page_sql,) = [q["sql"] for q in queries if f'FROM "{table}"' in q["sql"] and "LIMIT" in q["sql"]]
+    with tenant_context(paging.tenant), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {page_sql}")
+        (plan,) = cursor.fetchone()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return [item["id"] for item in response.json()["data"]], plan[0]["Plan"]
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [("/v1/documents", Document), ("/v1/jobs", Job), ("/v1/audit_events", AuditEvent)],
+)
+def test_a_page_deep_in_a_list_reads_its_own_rows_through_the_created_index(paging, path, model):
+    with tenant_context(paging.tenant):
+        rows = model.objects.all() if model is not AuditEvent else model.objects.filter(tenant=paging.tenant)
+        expected = [row.pk for row in rows.order_by("-created_at", "-pk")[ROWS - LIMIT : ROWS]]
+        ids, plan = _page_plan(Api(paging.issued_key.secret), paging, path, model, rows)
+    assert ids == expected
+    assert _rows_filtered_out(plan) <= 1, plan
