@@ -148,6 +148,8 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["tenant", "created_at", "id"], name="audit_tenant_created"),
             models.Index(fields=["tenant", "action", "created_at"], name="audit_tenant_action"),
+            models.Index(fields=["tenant", "object_id", "created_at"], name="audit_tenant_object"),
+            models.Index(fields=["tenant", "actor_id", "created_at"], name="audit_tenant_actor"),
         ]
 
     def __str__(self) -> str:

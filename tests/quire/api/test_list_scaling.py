@@ -1,5 +1,6 @@
 """What a list costs as a workspace grows: a page deep in a long list reads its own rows, not the rows before
-it (the plan's index use, on a few dozen rows with the planner kept to indexes as it is on large tables)."""
+it, and the audit log filtered to one object or actor reads that one's events, not the workspace's (the plan's
+index use, on a few dozen rows with the planner kept to indexes as it is on large tables)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,17 @@ def paging(make_tenant):
             Job.objects.filter(pk=row.pk).update(created_at=start + timedelta(minutes=n))
     AuditEvent.objects.bulk_create(
         AuditEvent(
-            tenant_id=provisioned.tenant.pk, action="job.create", object_type="job", actor_type="system"
+            tenant_id=provisioned.tenant.pk,
+            action="job.create",
+            object_type="job",
+            object_id=f"job_{n}",
+            actor_type="api_key",
+            actor_id=f"key_{n % 8}",
         )
-        for _ in range(ROWS)
+        for n in range(ROWS)
     )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {AuditEvent._meta.db_table}")
     return provisioned
 
 
@@ -54,13 +62,11 @@ def _rows_filtered_out(plan: dict) -> int:
     return plan.get("Rows Removed by Filter", 0) + sum(_rows_filtered_out(p) for p in plan.get("Plans", []))
 
 
-def _page_plan(api: Api, paging, path: str, model, rows) -> tuple[list[str], dict]:
-    """The ids of the page after the `ROWS - LIMIT - 1`th newest row, and the plan PostgreSQL ran its query with
-    when it may use no sequential or bitmap scan (as on a table too large for either to be cheaper)."""
-    newest = list(rows.order_by("-created_at", "-pk"))
-    cursor = CreatedCursorPagination.encode_cursor(newest[ROWS - LIMIT - 1])
+def _plan(api: Api, paging, path: str, model, **params) -> tuple[list[str], dict]:
+    """The ids a list answers for `params`, and the plan PostgreSQL ran its query with when it may use no
+    sequential or bitmap scan (as on a table too large for either to be cheaper)."""
     with CaptureQueriesContext(connection) as queries:
-        response = api.get(path, limit=LIMIT, cursor=cursor)
+        response = api.get(path, **params)
     assert response.status_code == 200, response.content
     table = model._meta.db_table
     (page_sql,) = [q["sql"] for q in queries if f'FROM "{table}"' in q["sql"] and "LIMIT" in q["sql"]]
@@ -81,6 +87,17 @@ def test_a_page_deep_in_a_list_reads_its_own_rows_through_the_created_index(pagi
     with tenant_context(paging.tenant):
         rows = model.objects.all() if model is not AuditEvent else model.objects.filter(tenant=paging.tenant)
         expected = [row.pk for row in rows.order_by("-created_at", "-pk")[ROWS - LIMIT : ROWS]]
-        ids, plan = _page_plan(Api(paging.issued_key.secret), paging, path, model, rows)
+        newest = list(rows.order_by("-created_at", "-pk"))
+        cursor = CreatedCursorPagination.encode_cursor(newest[ROWS - LIMIT - 1])
+        ids, plan = _plan(Api(paging.issued_key.secret), paging, path, model, limit=LIMIT, cursor=cursor)
     assert ids == expected
     assert _rows_filtered_out(plan) <= 1, plan
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "count"), [("object_id", "job_7", 1), ("actor_id", "key_3", ROWS // 8)]
+)
+def test_the_audit_log_of_one_object_or_actor_reads_its_events_only(paging, param, value, count):
+    ids, plan = _plan(Api(paging.issued_key.secret), paging, "/v1/audit_events", AuditEvent, **{param: value})
+    assert len(ids) == count
+    assert _rows_filtered_out(plan) == 0, plan
