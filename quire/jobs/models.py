@@ -53,6 +53,8 @@ class Job(models.Model):
             models.Index(fields=["created_at"]),
             models.Index(fields=["status"]),
             GinIndex(fields=["metadata"], name="job_metadata_gin", opclasses=["jsonb_path_ops"]),
+            # The jobs that read a document (`document_ids @> [id]`), which deleting it redacts.
+            GinIndex(fields=["document_ids"], name="job_document_ids_gin", opclasses=["jsonb_path_ops"]),
         ]
 
     def __str__(self) -> str:
