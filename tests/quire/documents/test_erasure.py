@@ -400,6 +400,9 @@ def test_a_restore_names_documents_whose_file_is_gone_and_the_sweep_deletes_file
         assert not Document.objects.filter(pk=later.pk).exists()
         assert documents_orphans_delete(min_age=timedelta(0)) >= 1
     assert not default_storage.exists(later.file.name) and default_storage.exists(kept.file.name)
+    with tenant_context(tenant):
+        for document in Document.objects.all():
+            document_delete(document=document)
 
 
 def test_a_deleted_documents_near_miss_leaves_no_text_in_clause_type_events(tenant_a):
