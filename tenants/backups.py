@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.dispatch import Signal
 from django_tenants.utils import get_public_schema_name
 from psycopg import pq
@@ -153,11 +153,12 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
     migrations the archive predates (one taken before a release that added some), so the schema fits the code
     that runs; returns those migrations, (app, name), none for an archive of this release.
 
-    An existing schema is kept aside under another name while the archive is restored, dropped once the
-    restore has committed, and renamed back if it does not, whatever stopped it (an error, Ctrl-C, a signal
-    that Python sees); without `replace`, an existing schema is refused. A schema still aside from a restore
-    that was killed outright is refused too, with what to do about it, and so is an archive of a newer release
-    (migrations this one neither ships nor has applied), before anything changes.
+    An existing schema is kept aside under another name while the archive is restored and migrated, dropped
+    once both have committed, and put back if either does not, whatever stopped it (an error, a migration that
+    fails on the archive's rows, Ctrl-C, a signal that Python sees); without `replace`, an existing schema is
+    refused. A schema still aside from a restore that was killed outright is refused too, with what to do about
+    it, and so is an archive of a newer release (migrations this one neither ships nor has applied), before
+    anything changes.
     """
     schemas = archive_schemas(path)
     if schemas != {tenant.schema_name}:
@@ -191,7 +192,7 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
         with connection.cursor() as cursor:
             cursor.execute(f'ALTER SCHEMA "{tenant.schema_name}" RENAME TO "{aside}"')
     dbname, env = _libpq()
-    restored = False
+    done = False
     try:
         _run(
             [
@@ -204,15 +205,24 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
             ],
             env,
         )
-        restored = True
+        try:
+            applied = _brought_up_to_date(tenant.schema_name)
+        except DatabaseError as exc:
+            before = "the schema there was is back" if exists else "the tenant has no schema, as before"
+            raise RuntimeError(
+                f"the restored schema could not be migrated to this release's ({exc}); {before}"
+            ) from exc
+        done = True
     finally:
-        if exists and not restored:
-            with connection.cursor() as cursor:
-                cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
+        if not done:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+                if exists:
+                    cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
     if exists:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')
-    return _brought_up_to_date(tenant.schema_name)
+    return applied
 
 
 def restore_notes(*, tenant: Tenant) -> list[str]:

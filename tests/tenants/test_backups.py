@@ -197,3 +197,58 @@ def test_an_archive_of_a_newer_release_is_refused_and_the_schema_left_as_it_was(
             [tenant.schema_name, "later_release"],
         )
         assert cursor.fetchone() == (0,)
+
+
+def test_an_older_archive_whose_migration_fails_leaves_the_schema_there_was(
+    make_tenant, tmp_path, monkeypatch
+):
+    import importlib
+
+    from django.db import migrations
+
+    from tests.support.schemas import applied
+
+    tenant = make_tenant("dumped-unmigratable").tenant
+    call_command(
+        "migrate_schemas",
+        "webhooks",
+        "0004_delivery_redispatches",
+        tenant=True,
+        schema_name=tenant.schema_name,
+    )
+    with tenant_context(tenant):
+        _document("archived")
+    archive = tmp_path / "unmigratable.dump"
+    call_command("tenant_dump", "dumped-unmigratable", str(archive))
+    call_command("migrate_schemas", tenant=True, schema_name=tenant.schema_name, verbosity=0)
+    with tenant_context(tenant):
+        Document.objects.all().delete()
+        _document("current")
+    before = applied(tenant.schema_name)
+
+    newest = importlib.import_module("quire.webhooks.migrations.0005_retired_secrets").Migration
+    failing = migrations.RunSQL(
+        "ALTER TABLE documents_document ADD CONSTRAINT later CHECK (filename <> 'archived.txt')"
+    )
+    monkeypatch.setattr(newest, "operations", [*newest.operations, failing])
+    with pytest.raises(
+        CommandError, match=r"could not be migrated .*\"later\".*the schema there was is back"
+    ):
+        call_command("tenant_restore", "dumped-unmigratable", str(archive), "--replace")
+
+    assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+    assert applied(tenant.schema_name) == before
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["current.txt"]
+
+    from tenants import backups
+
+    def interrupted(schema_name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backups, "schema_migrate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("tenant_restore", "dumped-unmigratable", str(archive), "--replace")
+    assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["current.txt"]
