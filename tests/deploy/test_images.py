@@ -13,6 +13,7 @@ import pytest
 from tests.support import ROOT
 
 DOCKERFILES = [ROOT / "deploy" / "Dockerfile", ROOT / "deploy" / "inference.Dockerfile"]
+PROXY = ROOT / "deploy" / "proxy.Dockerfile"
 
 
 def _hadolint() -> str:
@@ -23,7 +24,10 @@ def _hadolint() -> str:
 
 def test_hadolint_finds_nothing():
     result = subprocess.run(
-        [_hadolint(), "--no-color", *map(str, DOCKERFILES)], capture_output=True, text=True, cwd=ROOT
+        [_hadolint(), "--no-color", *map(str, [*DOCKERFILES, PROXY])],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -38,6 +42,13 @@ def test_the_final_stage_runs_unprivileged(dockerfile: Path):
     assert "COPY --from=build /opt/venv /opt/venv" in final
 
 
+def test_the_proxy_image_runs_unprivileged_and_owns_the_directory_its_certificates_are_kept_in():
+    text = PROXY.read_text()
+    users = re.findall(r"^USER (\S+)", text, flags=re.M)
+    assert users and users[-1] == "10001:10001"
+    assert re.search(r"^RUN chown -R 10001:10001 /data\b", text, flags=re.M)
+
+
 def test_the_production_image_has_no_compiler_and_collects_static_files():
     build, final = re.split(r"^FROM ", DOCKERFILES[0].read_text(), flags=re.M)[1:]
     installed = re.findall(r"apt-get install [^\n]*?--no-install-recommends ([^\n\\]+)", final)
@@ -48,6 +59,6 @@ def test_the_production_image_has_no_compiler_and_collects_static_files():
 
 
 def test_the_images_copy_only_what_exists():
-    for dockerfile in DOCKERFILES:
+    for dockerfile in [*DOCKERFILES, PROXY]:
         for source in re.findall(r"^COPY (?!--from)(\S+)", dockerfile.read_text(), flags=re.M):
             assert (ROOT / source).exists(), f"{dockerfile.name} copies a missing {source}"
