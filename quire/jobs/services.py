@@ -840,7 +840,9 @@ def workspace_erase(*, tenant: Tenant) -> None:
     are canceled, so none records usage once the billing rows are gone (one finishing now is waited for, and a
     job the tenant's inactivity did not stop records nothing: `_finish_succeeded`); the schema's folder of
     stored files is emptied last, of what an upload in flight stored meanwhile. A Stripe call that fails stops
-    the erasure before anything in PostgreSQL goes, so running it again finishes it."""
+    the erasure before anything in PostgreSQL goes, and the billing rows go in the transaction that drops the
+    schema and writes the `workspace.erase` event, so a run stopped anywhere is finished by running it again,
+    and the event counts every document and usage row the runs erased."""
     from django_tenants.utils import tenant_context
 
     tenant.is_active = False
@@ -848,13 +850,18 @@ def workspace_erase(*, tenant: Tenant) -> None:
     with tenant_context(tenant):
         _jobs_cancel_unfinished()
         files = documents_files_delete()
-    usage_rows = billing_erase(tenant=tenant)
     stripe_customer = stripe_customer_erase(tenant=tenant)
     schema = tenant.schema_name
-    tenant_erase(
-        tenant=tenant,
-        erased={"documents": files, "usage_events": usage_rows, "stripe_customer_deleted": stripe_customer},
-    )
+    with transaction.atomic():
+        usage_rows = billing_erase(tenant=tenant)
+        tenant_erase(
+            tenant=tenant,
+            erased={
+                "documents": files,
+                "usage_events": usage_rows,
+                "stripe_customer_deleted": stripe_customer,
+            },
+        )
     documents_folder_delete(schema_name=schema)
 
 

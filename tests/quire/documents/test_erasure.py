@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -221,6 +222,50 @@ def test_jobs_finishing_while_their_tenant_is_erased_record_nothing_and_the_eras
     assert finished[queued.pk].status == "canceled" and finished[queued.pk].stage == "canceled"
     assert (late.status, late.error["code"]) == ("failed", "workspace_inactive")
     assert finished["usage"] == 0
+
+
+def test_an_erase_run_again_after_stopping_midway_records_what_it_erased_in_all(make_tenant, monkeypatch):
+    """The workspace.erase event counts the documents and usage rows the erasure removed, whichever run
+    removed them: a run stopped by Stripe, or killed before its last step, leaves the counts to the next."""
+    import stripe
+
+    from billing.models import UsageEvent
+    from quire.jobs import services as jobs_services
+    from tenants.models import AuditEvent, Tenant
+    from tests.support.portal import stored_document
+
+    provisioned = make_tenant("erase-again")
+    tenant = provisioned.tenant
+    for name in ("a.txt", "b.txt"):
+        stored_document(provisioned, name, "This Agreement is governed by the laws of Delaware.")
+    UsageEvent.objects.bulk_create(
+        UsageEvent(
+            tenant=tenant, kind="pages", quantity=3, idempotency_key=f"erase-again-{i}", occurred_at=now
+        )
+        for i, now in enumerate([timezone.now()] * 3)
+    )
+    usage = UsageEvent.objects.filter(tenant_id=tenant.pk).count()
+    stripe_customer_erase, tenant_erase = jobs_services.stripe_customer_erase, jobs_services.tenant_erase
+
+    def stripe_down(*, tenant):
+        raise stripe.APIConnectionError("Stripe did not answer")
+
+    def killed(*, tenant, erased):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs_services, "stripe_customer_erase", stripe_down)
+    with pytest.raises(stripe.APIConnectionError):
+        jobs_services.workspace_erase(tenant=tenant)
+    monkeypatch.setattr(jobs_services, "stripe_customer_erase", stripe_customer_erase)
+    monkeypatch.setattr(jobs_services, "tenant_erase", killed)
+    with pytest.raises(KeyboardInterrupt):
+        jobs_services.workspace_erase(tenant=Tenant.objects.get(pk=tenant.pk))
+    monkeypatch.setattr(jobs_services, "tenant_erase", tenant_erase)
+    jobs_services.workspace_erase(tenant=Tenant.objects.get(pk=tenant.pk))
+
+    [erased] = AuditEvent.objects.filter(tenant_id=tenant.pk)
+    assert erased.details == {"documents": 2, "usage_events": usage, "stripe_customer_deleted": False}
+    assert not UsageEvent.objects.filter(tenant_id=tenant.pk).exists()
 
 
 def test_redactor_keeps_the_finding_and_empties_the_documents_words():
