@@ -111,6 +111,7 @@ def _caddy() -> str:
 
 
 def test_the_proxy_serves_the_production_web_process_over_https_and_sends_plain_http_there(tmp_path):
+    caddy_binary = _caddy()
     web, http, https, health = (free_port() for _ in range(4))
     caddyfile = (COMPOSE.parent / "Caddyfile").read_text()
     caddyfile = caddyfile.replace("\tadmin off\n", f"\tadmin off\n\thttp_port {http}\n\thttps_port {https}\n")
@@ -130,16 +131,17 @@ def test_the_proxy_serves_the_production_web_process_over_https_and_sends_plain_
             "QUIRE_WEB_THREADS": "2",
         },
     )
-    caddy = spawn(
-        [_caddy(), "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
-        tmp_path / "caddy.log",
-        env={
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            **_env_example("proxy.env"),
-        },
-    )
+    caddy = None
     try:
+        caddy = spawn(
+            [caddy_binary, "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
+            tmp_path / "caddy.log",
+            env={
+                "XDG_DATA_HOME": str(tmp_path / "data"),
+                "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                **_env_example("proxy.env"),
+            },
+        )
         wait_http(f"http://127.0.0.1:{web}/healthz", gunicorn, timeout=60)
         wait_http(f"http://127.0.0.1:{health}/health", caddy, timeout=30)
         plain = httpx.get(f"http://127.0.0.1:{http}/v1/health", headers={"Host": "localhost"})
@@ -159,5 +161,6 @@ def test_the_proxy_serves_the_production_web_process_over_https_and_sends_plain_
         direct = httpx.get(f"http://127.0.0.1:{web}/v1/health", headers={"Host": "localhost"})
         assert direct.status_code == 301 and direct.headers["location"].startswith("https://")
     finally:
-        stop_process(caddy, timeout=10)
+        if caddy is not None:
+            stop_process(caddy, timeout=10)
         stop_process(gunicorn, timeout=10)
