@@ -25,6 +25,7 @@ from billing.entitlements import entitlements_for
 from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotency_records_rewrite
+from quire.api.lookups import found
 from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
@@ -245,9 +246,12 @@ def document_batch_create(
 
 def document_update(*, document: Document, metadata: Mapping[str, str] | None = None) -> Document:
     """Merge `metadata` into the document's (an empty string deletes a key), under a row lock so
-    concurrent updates do not lose each other's keys. Refuses what `metadata_merged` refuses."""
+    concurrent updates do not lose each other's keys. Refuses what `metadata_merged` refuses, and a document
+    deleted meanwhile (404)."""
     with transaction.atomic():
-        document = Document.objects.select_for_update().get(pk=document.pk)
+        document = found(
+            Document.objects.select_for_update(), document.pk, noun="document", param="document_id"
+        )
         if metadata is not None:
             document.metadata = metadata_merged(document.metadata, metadata)
             document.save(update_fields=["metadata", "updated_at"])

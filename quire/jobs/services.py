@@ -29,6 +29,7 @@ from billing.stripe_gateway import stripe_customer_erase
 from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from common.scripts import estimated_tokens
+from quire.api.lookups import found
 from quire.api.metadata import metadata_merged
 from quire.clauses.services import clause_heads_for
 from quire.documents.models import Chunk, Document, DocumentStatus, metered_page_count
@@ -263,9 +264,9 @@ def reused_cells(prior: dict | None, columns: list[dict], heads: Mapping) -> dic
 
 def job_update(*, job: Job, metadata: Mapping[str, str] | None = None) -> Job:
     """Merge `metadata` into the job's (an empty string deletes a key), under a row lock; a job in any
-    status may be updated. Refuses what `metadata_merged` refuses."""
+    status may be updated. Refuses what `metadata_merged` refuses, and a job deleted meanwhile (404)."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk)
+        job = found(Job.objects.select_for_update(), job.pk, noun="job", param="job_id")
         if metadata is not None:
             job.metadata = metadata_merged(job.metadata, metadata)
             job.save(update_fields=["metadata"])
@@ -275,9 +276,9 @@ def job_update(*, job: Job, metadata: Mapping[str, str] | None = None) -> Job:
 def job_cancel(*, job: Job) -> Job:
     """Cancel a queued or running job (a running attempt's lease keeper notices within CANCEL_POLL_S, and the run
     stops before its next model call or progress report, storing nothing). Refuses a job that has already
-    finished."""
+    finished, and a job deleted meanwhile (404)."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk)
+        job = found(Job.objects.select_for_update(), job.pk, noun="job", param="job_id")
         if job.status in TERMINAL:
             raise JobRejected(ErrorCode.JOB_NOT_CANCELABLE, f"Job {job.id} has already {job.status}.")
         job.status, job.stage, job.finished_at = JobStatus.CANCELED, "canceled", timezone.now()

@@ -5,6 +5,8 @@
 - `processes`: child processes in sessions of their own (the Celery worker, beat, servers);
 - `net`: free loopback ports, loopback HTTP servers, waiting for a server to answer;
 - `polling`: `wait_for`;
+- `concurrency`: a second writer in a thread of its own, paused inside its transaction, and waiting until one
+  of them waits on a lock;
 - `clock`: a clock the tests move by hand, put in place of the rate limiters' clock;
 - `documents`: small documents of every supported type;
 - `server`: the web app under a real `runserver` process;

@@ -4,17 +4,21 @@ list filters (`metadata[key]`, `status`, `connector`, `created[...]`) over the c
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.test.client import MULTIPART_CONTENT
 from django_tenants.utils import tenant_context
 
+from quire.documents import services as document_services
 from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import Job, JobStatus
 from tests.support import Api, ready_document, wait_job
+from tests.support.concurrency import Side, blocked_on_a_lock, pause
 from tests.support.documents import CONTRACT
 
 BASE = datetime(2031, 5, 1, tzinfo=UTC)
@@ -131,6 +135,43 @@ def test_another_tenants_objects_cannot_be_updated(api_a: Api, api_b: Api):
     refused = api_a.post(f"/v1/documents/{document['id']}", {"metadata": {"a": "2"}})
     assert _error(refused, 404)["code"] == "resource_missing"
     assert api_b.get(f"/v1/documents/{document['id']}").json()["metadata"] == {"a": "1"}
+
+
+def test_a_metadata_update_racing_the_delete_of_its_document_is_a_404(api_a: Api, monkeypatch):
+    path = f"/v1/documents/{api_a.post('/v1/documents', {'text': f'Racing {_tag()}.'}).json()['id']}"
+    deleting = pause(monkeypatch, document_services, "events_rewrite")
+    delete = Side(lambda: Api(api_a.secret).delete(path))
+    assert deleting.entered.wait(10)
+    update = Side(lambda: Api(api_a.secret).post(path, {"metadata": {"a": "b"}}))
+    blocked_on_a_lock()
+    deleting.release()
+    assert delete.result().status_code == 200
+    assert _error(update.result(), 404)["code"] == "resource_missing"
+
+
+@pytest.mark.parametrize("verb", ["update", "cancel"])
+def test_a_job_write_racing_its_purge_is_a_404(api_a: Api, tenant_a, verb):
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(connector="legal", document_ids=["doc_gone"])
+    locked, purge_now = threading.Event(), threading.Event()
+
+    def purge() -> None:
+        with tenant_context(tenant_a.tenant), transaction.atomic():
+            Job.objects.select_for_update().get(pk=job.pk)
+            locked.set()
+            purge_now.wait(10)
+            Job.objects.filter(pk=job.pk).delete()
+
+    purging = Side(purge)
+    assert locked.wait(10)
+    path, body = (f"/v1/jobs/{job.pk}", {"metadata": {"a": "b"}})
+    if verb == "cancel":
+        path, body = f"{path}/cancel", None
+    write = Side(lambda: Api(api_a.secret).post(path, body))
+    blocked_on_a_lock()
+    purge_now.set()
+    purging.result()
+    assert _error(write.result(), 404)["code"] == "resource_missing"
 
 
 def _documents(tenant, tag: str, count: int) -> list[Document]:
