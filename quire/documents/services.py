@@ -608,9 +608,9 @@ def document_delete(*, document: Document) -> None:
     `redacted`; the page images go with the file. An e-mail's attachments that arrived as attachments (not
     uploaded on their own) and that no other e-mail lists go with it, each as this deletes a document; a
     deleted attachment leaves the e-mails that listed it. Under the row lock, so an ingest batch in flight finishes first and the next one finds the document
-    gone."""
+    gone; an e-mail's attachments are locked with it (`_lock_with_attachments`)."""
     with transaction.atomic():
-        document = Document.objects.select_for_update().filter(pk=document.pk).first()
+        document = _lock_with_attachments(document.pk)
         if document is None:
             return
         redactor = Redactor(document_id=document.pk, text=document.text)
@@ -633,6 +633,24 @@ def document_delete(*, document: Document) -> None:
         )
         for attachment in orphans.only("pk"):
             document_delete(document=attachment)
+
+
+def _lock_with_attachments(document_id: str) -> Document | None:
+    """The document, its row and its attachments' rows locked in id order until the transaction ends; None when
+    it is gone. An e-mail's delete removes its links before it deletes an attachment no other e-mail lists: one
+    order of locks lets it and the attachment's own delete, or another e-mail's that lists the attachment, run
+    one after the other, where each held what the other waited for (a deadlock), or each still saw the other's
+    link and kept the attachment."""
+    attached = Attachment.objects.filter(email_id=document_id).values("document_id")
+    held = (
+        Document.objects.select_for_update()
+        .filter(Q(pk=document_id) | Q(pk__in=attached))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if document_id not in list(held):
+        return None
+    return Document.objects.get(pk=document_id)
 
 
 def documents_purge_before(*, cutoff: datetime) -> int:

@@ -37,40 +37,54 @@ class Side:
 
 
 class Pause:
-    """Stands in for a function: a call that `when(*args, **kwargs)` selects waits, once `entered` is set, until
-    `release()`, then runs the function."""
+    """Stands in for a function: a call that `when(*args, **kwargs)` selects waits until `release()`, before the
+    function runs (or, `after`, once it has run); `entered` is set at the first such call, `count` counts them."""
 
-    def __init__(self, real: Callable, when: Callable[..., bool]):
-        self.real, self.when = real, when
+    def __init__(self, real: Callable, when: Callable[..., bool], after: bool = False):
+        self.real, self.when, self.after = real, when, after
         self.entered, self._released = threading.Event(), threading.Event()
+        self.count = 0
 
     def __call__(self, *args, **kwargs):
-        if self.when(*args, **kwargs):
+        chosen = self.when(*args, **kwargs)
+        value = self.real(*args, **kwargs) if self.after else None
+        if chosen:
+            self.count += 1
             self.entered.set()
             assert self._released.wait(20), "the test never released the paused call"
-        return self.real(*args, **kwargs)
+        return value if self.after else self.real(*args, **kwargs)
 
     def release(self) -> None:
         self._released.set()
 
 
-def pause(monkeypatch, owner: Any, name: str, when: Callable[..., bool] = lambda *a, **k: True) -> Pause:
-    """Put a `Pause` in place of `owner.name`."""
-    paused = Pause(getattr(owner, name), when)
-    monkeypatch.setattr(owner, name, paused)
+def pause(
+    monkeypatch, owner: Any, name: str, when: Callable[..., bool] = lambda *a, **k: True, after: bool = False
+) -> Pause:
+    """Put a `Pause` in place of `owner.name` (a method too: `when` is then given the instance first)."""
+    paused = Pause(getattr(owner, name), when, after)
+    if isinstance(owner, type):
+
+        def method(self, *args, **kwargs):
+            return paused(self, *args, **kwargs)
+
+        monkeypatch.setattr(owner, name, method)
+    else:
+        monkeypatch.setattr(owner, name, paused)
     return paused
 
 
-def blocked_on_a_lock(timeout: float = 10.0) -> None:
-    """Wait until a session of the test database waits on a lock (a row lock another transaction holds)."""
+def waiting_on_a_lock() -> bool:
+    """Whether a session of the test database waits on a lock (a row lock another transaction holds)."""
     from django.db import connections
 
-    def waiting() -> bool:
-        with connections["default"].cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            return cursor.fetchone()[0] > 0
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
 
-    wait_for(waiting, timeout=timeout, interval=0.05, message=lambda: "no session waits on a lock")
+
+def blocked_on_a_lock(timeout: float = 10.0) -> None:
+    """Wait until a session of the test database waits on a lock."""
+    wait_for(waiting_on_a_lock, timeout=timeout, interval=0.05, message=lambda: "no session waits on a lock")

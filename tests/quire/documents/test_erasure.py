@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from tests.support import Api, wait_for
+from tests.support.concurrency import Side, blocked_on_a_lock, pause, waiting_on_a_lock
 from tests.support.documents import CONTRACT
 from tests.support.jobs import wait_job
 
@@ -527,3 +528,60 @@ def test_a_deleted_contracts_answers_are_emptied_and_the_others_kept(tenant_a):
     assert after["answers_by_document"][kept] == before["answers_by_document"][kept]
     assert "Beta LLC" in after["answers_by_document"][kept]["Parties"]
     assert _tables_holding(party) == []
+
+
+def _mail_with(tenant, *attachments_of: int) -> list:
+    """Ready documents: one attachment (first) and `len(attachments_of)` e-mails listing it."""
+    from quire.documents.models import Attachment, Document
+
+    def made(**fields):
+        return Document.objects.create(
+            filename="m.txt",
+            sha256=uuid.uuid4().hex,
+            size_bytes=1,
+            text="Mailed text.",
+            status="ready",
+            **{"content_type": "text/plain", **fields},
+        )
+
+    with tenant_context(tenant):
+        attachment = made(arrived_as_attachment=True)
+        mails = [made(content_type="message/rfc822") for _ in attachments_of]
+        for mail in mails:
+            Attachment.objects.create(email=mail, document=attachment, position=0, filename="a.txt")
+    return [attachment, *mails]
+
+
+def test_an_email_and_its_attachment_deleted_at_once_both_go_without_a_deadlock(
+    api_a: Api, tenant_a, monkeypatch
+):
+    from quire.documents import services
+    from quire.documents.models import Document
+
+    attachment, mail = _mail_with(tenant_a.tenant, 1)
+    deleting = pause(
+        monkeypatch, services, "events_rewrite", when=lambda **k: k["containing"] == attachment.pk
+    )
+    first = Side(lambda: Api(api_a.secret).delete(f"/v1/documents/{attachment.pk}"))
+    assert deleting.entered.wait(10)
+    second = Side(lambda: Api(api_a.secret).delete(f"/v1/documents/{mail.pk}"))
+    blocked_on_a_lock()
+    deleting.release()
+    assert [first.result().status_code, second.result().status_code] == [200, 200], second.result().content
+    with tenant_context(tenant_a.tenant):
+        assert not Document.objects.filter(pk__in=[attachment.pk, mail.pk]).exists()
+
+
+def test_two_emails_sharing_an_attachment_deleted_at_once_take_it_along(api_a: Api, tenant_a, monkeypatch):
+    from quire.documents.models import Document
+
+    attachment, *mails = _mail_with(tenant_a.tenant, 1, 2)
+    unlinked = pause(
+        monkeypatch, Document, "delete", when=lambda d: d.pk in {m.pk for m in mails}, after=True
+    )
+    deletes = [Side(lambda pk=mail.pk: Api(api_a.secret).delete(f"/v1/documents/{pk}")) for mail in mails]
+    wait_for(lambda: unlinked.count == 2 or (unlinked.count == 1 and waiting_on_a_lock()), timeout=10)
+    unlinked.release()
+    assert [d.result().status_code for d in deletes] == [200, 200]
+    with tenant_context(tenant_a.tenant):
+        assert not Document.objects.filter(pk__in=[attachment.pk, *(m.pk for m in mails)]).exists()
