@@ -925,7 +925,9 @@ def cell_correct(
     *, job: Job, document_id: str, key: str, by: str, corrected_value: object = _UNSET, verified: bool = False
 ) -> CellCorrection:
     """Record a reviewer's correction of one cell of a succeeded review (or mark it verified as it stands),
-    with who and when; a later word on the same cell replaces the earlier one. The cell itself is kept."""
+    with who and when; a later word on the same cell replaces the earlier one. The cell itself is kept. A deleted
+    document's cells take none (400): the document's row is held while the correction is written, so a delete
+    that meets it waits and deletes it as it deletes the others (`job_results_redact`)."""
     found = JobResult.objects.review_row(job_id=job.pk, document_id=document_id)
     if job.connector != "review" or found is None:
         raise JobRejected(ErrorCode.RESULT_NOT_READY, f"Job {job.pk} is not a finished review.", "job_id")
@@ -938,16 +940,23 @@ def cell_correct(
         raise JobRejected(
             ErrorCode.INVALID_PARAMETER, "Give a corrected value, or verified: true.", "corrected_value"
         )
-    correction, _ = CellCorrection.objects.update_or_create(
-        job=job,
-        document_id=document_id,
-        key=key,
-        defaults={
-            "corrected": corrected_value is not _UNSET,
-            "corrected_value": None if corrected_value is _UNSET else corrected_value,
-            "verified": verified or corrected_value is not _UNSET,
-            "by": by,
-            "at": timezone.now(),
-        },
-    )
+    with transaction.atomic():
+        if not documents_held(ids=[document_id]):
+            raise JobRejected(
+                ErrorCode.INVALID_PARAMETER,
+                f"Document {document_id} was deleted; its cells take no corrections.",
+                "document",
+            )
+        correction, _ = CellCorrection.objects.update_or_create(
+            job=job,
+            document_id=document_id,
+            key=key,
+            defaults={
+                "corrected": corrected_value is not _UNSET,
+                "corrected_value": None if corrected_value is _UNSET else corrected_value,
+                "verified": verified or corrected_value is not _UNSET,
+                "by": by,
+                "at": timezone.now(),
+            },
+        )
     return correction

@@ -28,6 +28,9 @@ class Side:
         finally:
             connection.close()
 
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
     def result(self, timeout: float = 20.0) -> Any:
         self._thread.join(timeout)
         assert not self._thread.is_alive(), "the other side did not finish"

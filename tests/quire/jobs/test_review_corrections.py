@@ -3,13 +3,19 @@ correction only onto the cell it reused as it was."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from quire.documents import services as document_services
+from quire.documents.models import Document
 from quire.jobs.models import CellCorrection, Job, JobResult
 from quire.jobs.review import grid_rows
 from quire.jobs.services import _carry_corrections, cell_correct
+from tests.support import Api, wait_for
+from tests.support.concurrency import Side, pause, waiting_on_a_lock
 
 LAW = {"key": "governing_law", "question": "Which law governs?", "type": "text"}
 CELL = {
@@ -40,7 +46,21 @@ def in_tenant(tenant_a):
         Job.objects.exclude(pk__in=before).delete()
 
 
+def _document(pk: str = "doc_c") -> Document:
+    document, _ = Document.objects.get_or_create(
+        pk=pk,
+        defaults={
+            "filename": "c.txt",
+            "content_type": "text/plain",
+            "sha256": uuid.uuid4().hex,
+            "size_bytes": 1,
+        },
+    )
+    return document
+
+
 def test_a_correction_to_null_is_a_correction_not_a_verification(in_tenant):
+    _document()
     job = _review([LAW])
     correction = cell_correct(
         job=job, document_id="doc_c", key="governing_law", by="r@x", corrected_value=None
@@ -80,3 +100,35 @@ def test_growing_a_review_carries_a_correction_only_onto_the_cell_it_reused(in_t
     grown = _review([column], cell)
     _carry_corrections(earlier.pk, grown, JobResult.objects.get(job=grown).output)
     assert CellCorrection.objects.filter(job=grown).exists() is carried
+
+
+def test_a_deleted_documents_cells_take_no_correction_and_one_meeting_the_delete_goes_with_it(
+    api_a: Api, tenant_a, monkeypatch
+):
+    with tenant_context(tenant_a.tenant):
+        first, second = _document(f"doc_{uuid.uuid4().hex[:16]}"), _document(f"doc_{uuid.uuid4().hex[:16]}")
+        job = Job.objects.create(connector="review", document_ids=[first.pk, second.pk], status="succeeded")
+        rows = [{"document_id": d.pk, "cells": {"governing_law": CELL}} for d in (first, second)]
+        JobResult.objects.create(
+            job=job, output={"connector": "review", "columns": [LAW], "rows": rows}, context={}, attempt=1
+        )
+
+    def correct(document: Document):
+        body = {"document": document.pk, "key": "governing_law", "corrected_value": "Quillfeather law"}
+        return Api(api_a.secret).post(f"/v1/jobs/{job.pk}/cells", body)
+
+    deleting = pause(monkeypatch, document_services, "events_rewrite")
+    delete = Side(lambda: Api(api_a.secret).delete(f"/v1/documents/{first.pk}"))
+    assert deleting.entered.wait(10)
+    meeting = Side(lambda: correct(first))
+    wait_for(lambda: meeting.done() or waiting_on_a_lock(), timeout=10)
+    deleting.release()
+    assert delete.result().status_code == 200
+    assert meeting.result().status_code == 400, meeting.result().content
+    assert meeting.result().json()["error"]["param"] == "document"
+    assert api_a.delete(f"/v1/documents/{second.pk}").status_code == 200
+    after = correct(second)
+    assert after.status_code == 400 and after.json()["error"]["param"] == "document", after.content
+    with tenant_context(tenant_a.tenant):
+        assert not CellCorrection.objects.filter(job=job).exists()
+        job.delete()
