@@ -225,30 +225,40 @@ def api_key_issue(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke the key from now on; revoking twice keeps the first time. Every web process refuses it within
+    """Revoke the key from now on; revoking twice keeps the first time (two revokes at once too: each reads the
+    key under its row lock, and the second finds it revoked). Every web process refuses it within
     `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py). Its cached grant is written revoked before
     the commit too, so a process that dies between the commit and the refresh leaves no active grant behind (a
     revoke that then fails to commit leaves the key refused until the grant expires). Revoking a revoked key
     writes its cached grant again: with Redis unreachable during the first revoke, the grant Redis kept would
     otherwise let the key in until it expires."""
-    if api_key.revoked_at is not None:
-        grants_refresh(key_ids=[api_key.pk])
-        return api_key
-    api_key.revoked_at = timezone.now()
     with transaction.atomic():
-        api_key.save(update_fields=["revoked_at"])
-        audit_record(
-            tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
-        )
-        with suppress(redis.RedisError):
-            grant_tombstone(api_key)
-    return api_key
+        current = _key_locked(api_key)
+        if current.revoked_at is None:
+            current.revoked_at = timezone.now()
+            current.save(update_fields=["revoked_at"])
+            audit_record(
+                tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
+            )
+            with suppress(redis.RedisError):
+                grant_tombstone(current)
+            return current
+    grants_refresh(key_ids=[api_key.pk])
+    return current
+
+
+def _key_locked(api_key: ApiKey) -> ApiKey:
+    """The key as it is now, its row locked until the transaction ends."""
+    current = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    current.tenant = api_key.tenant
+    return current
 
 
 def api_key_update(*, api_key: ApiKey, role: str | None = None, version: str | None = None) -> ApiKey:
     """Give the key another role or API version (`QUIRE_API_VERSIONS`: an owner moves an integration to a
     newer version, or back); every web process uses it within `QUIRE_API_KEY_LOCAL_SECONDS`. Each change is
-    audited with what it was before."""
+    audited with what it was before, as the key is under its row lock (two changes at once: the second's `from`
+    is the first's `to`)."""
     if role is not None:
         _key_role_checked(role)
     if version is not None and version not in settings.QUIRE_API_VERSIONS:
@@ -256,24 +266,25 @@ def api_key_update(*, api_key: ApiKey, role: str | None = None, version: str | N
         raise Refusal(
             ErrorCode.INVALID_PARAMETER, f"Unknown API version {version!r}; known: {known}.", "version"
         )
-    changes = {
-        field: (getattr(api_key, field), value)
-        for field, value in (("role", role), ("version", version))
-        if value is not None and getattr(api_key, field) != value
-    }
-    if changes:
-        with transaction.atomic():
-            for field, (before, after) in changes.items():
-                audit_record(
-                    tenant=api_key.tenant,
-                    action=f"api_key.{field}_change",
-                    object_type="api_key",
-                    object_id=api_key.pk,
-                    details={"from": before, "to": after},
-                )
-                setattr(api_key, field, after)
-            api_key.save(update_fields=list(changes))
-    return api_key
+    with transaction.atomic():
+        current = _key_locked(api_key)
+        changes = {
+            field: (getattr(current, field), value)
+            for field, value in (("role", role), ("version", version))
+            if value is not None and getattr(current, field) != value
+        }
+        for field, (before, after) in changes.items():
+            audit_record(
+                tenant=api_key.tenant,
+                action=f"api_key.{field}_change",
+                object_type="api_key",
+                object_id=api_key.pk,
+                details={"from": before, "to": after},
+            )
+            setattr(current, field, after)
+        if changes:
+            current.save(update_fields=list(changes))
+    return current
 
 
 def api_key_authenticate(*, secret: str) -> ApiKeyGrant | None:

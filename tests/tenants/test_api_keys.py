@@ -1,12 +1,15 @@
 """API keys: prefixed ids, shown once, stored hashed, revocable, last-used timestamp."""
 
+import threading
+
 import pytest
 from django.db import connection
 
 from common.refusals import Refusal
-from tenants.models import ApiKey
+from tenants.models import ApiKey, AuditEvent
 from tenants.services import api_key_issue, api_key_update
 from tests.support import Api
+from tests.support.concurrency import Side
 
 
 def test_create_key_shows_secret_once_and_stores_only_a_hash(api_a: Api):
@@ -107,3 +110,48 @@ def test_an_admin_moves_a_key_to_another_version_and_role_through_the_api(tenant
     }
     with pytest.raises(Refusal):
         api_key_update(api_key=ApiKey.objects.get(pk=issued.api_key.pk), version="latest")
+
+
+def _at_once(monkeypatch, *calls) -> list:
+    """Each call (an API request on one key) in a thread of its own, every one of them past reading the key before
+    any writes."""
+    from quire.api.views import ApiKeyDetailView
+
+    read = threading.Barrier(len(calls))
+    real = ApiKeyDetailView.get_object
+
+    def get_object(view):
+        api_key = real(view)
+        read.wait(10)
+        return api_key
+
+    monkeypatch.setattr(ApiKeyDetailView, "get_object", get_object)
+    sides = [Side(call) for call in calls]
+    return [side.result() for side in sides]
+
+
+def test_two_revokes_at_once_keep_the_first_time_and_record_one_revoke(api_a: Api, monkeypatch):
+    key = api_a.post("/v1/api_keys", {"name": "revoked twice"}).json()
+    path = f"/v1/api_keys/{key['id']}"
+    answers = _at_once(monkeypatch, *[lambda: Api(api_a.secret).delete(path)] * 2)
+    assert [a.status_code for a in answers] == [200, 200]
+    stored = ApiKey.objects.get(pk=key["id"]).revoked_at.isoformat().replace("+00:00", "Z")
+    assert {a.json()["revoked_at"] for a in answers} == {stored}
+    assert AuditEvent.objects.filter(object_id=key["id"], action="api_key.revoke").count() == 1
+
+
+def test_two_role_changes_at_once_are_audited_from_what_each_found(api_a: Api, monkeypatch):
+    key = api_a.post("/v1/api_keys", {"name": "two admins", "role": "developer"}).json()
+    path = f"/v1/api_keys/{key['id']}"
+    answers = _at_once(
+        monkeypatch,
+        lambda: Api(api_a.secret).post(path, {"role": "admin"}),
+        lambda: Api(api_a.secret).post(path, {"role": "viewer"}),
+    )
+    assert [a.status_code for a in answers] == [200, 200]
+    changes = AuditEvent.objects.filter(object_id=key["id"], action="api_key.role_change").order_by(
+        "created_at"
+    )
+    (first, second) = [(e.details["from"], e.details["to"]) for e in changes]
+    assert first[0] == "developer" and second[0] == first[1] != second[1]
+    assert ApiKey.objects.get(pk=key["id"]).role == second[1]

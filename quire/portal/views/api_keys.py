@@ -79,7 +79,7 @@ def api_key_version_view(request: HttpRequest, key_id: str) -> HttpResponse:
     answers from now on."""
     api_key = get_object_or_404(ApiKey, pk=key_id, tenant=request.tenant)
     try:
-        api_key_update(api_key=api_key, version=request.POST.get("version", ""))
+        api_key = api_key_update(api_key=api_key, version=request.POST.get("version", ""))
     except Refusal as exc:
         messages.error(request, str(exc))
     else:
