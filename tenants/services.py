@@ -330,22 +330,30 @@ def tenant_provision(
 
 def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
     """Keep the tenant's documents, finished jobs and webhook events `days` days (None: for good); the
-    hourly retention sweep purges what is older."""
+    hourly retention sweep purges what is older. The period is compared with the stored one under the tenant's
+    row lock, so of two changes at once neither is skipped as already made, and each is audited from the
+    period it replaced."""
     if days is not None and days < 1:
         raise ValueError("the retention period is at least one day")
     if days is not None and days > RETENTION_DAYS_MAX:
         raise ValueError(f"the retention period is at most {RETENTION_DAYS_MAX} days")
-    previous = tenant.retention_days
-    if previous != days:
-        tenant.retention_days = days
-        tenant.save(update_fields=["retention_days"])
-        audit_record(
-            tenant=tenant,
-            action="workspace.retention_change",
-            object_type="tenant",
-            object_id=tenant.public_id,
-            details={"from": previous, "to": days},
+    with transaction.atomic():
+        previous = (
+            Tenant.objects.select_for_update()
+            .filter(pk=tenant.pk)
+            .values_list("retention_days", flat=True)
+            .get()
         )
+        tenant.retention_days = days
+        if previous != days:
+            tenant.save(update_fields=["retention_days"])
+            audit_record(
+                tenant=tenant,
+                action="workspace.retention_change",
+                object_type="tenant",
+                object_id=tenant.public_id,
+                details={"from": previous, "to": days},
+            )
     return tenant
 
 

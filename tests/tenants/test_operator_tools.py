@@ -189,6 +189,24 @@ def test_a_retention_period_past_a_hundred_years_is_refused(tenant_a):
     assert tenant_a.tenant.retention_days == before
 
 
+def test_two_retention_changes_from_pages_loaded_before_either_both_land_and_are_audited_in_turn(make_tenant):
+    """Two admins load the workspace (30 days kept); one sets 7 days, then the other, from the page loaded
+    before, sets 30 again: the second is a change, not skipped as the value its page showed."""
+    from tenants.models import AuditEvent
+    from tenants.services import tenant_set_retention
+
+    tenant = make_tenant("retention-turns").tenant
+    tenant_set_retention(tenant=tenant, days=30)
+    first, second = Tenant.objects.get(pk=tenant.pk), Tenant.objects.get(pk=tenant.pk)
+    tenant_set_retention(tenant=first, days=7)
+    tenant_set_retention(tenant=second, days=30)
+    assert Tenant.objects.get(pk=tenant.pk).retention_days == 30
+    changes = AuditEvent.objects.filter(tenant=tenant, action="workspace.retention_change").order_by(
+        "created_at"
+    )
+    assert [(e.details["from"], e.details["to"]) for e in changes] == [(None, 30), (30, 7), (7, 30)]
+
+
 def test_workspace_and_host_name_changes_in_the_admin_are_audited_and_the_schema_is_never_changed(tenant_a):
     from tenants.models import AuditEvent, Domain
 
