@@ -200,9 +200,12 @@ def clause_type_examples_add(
 
 
 def clause_type_delete(*, tenant: Tenant, clause_type: ClauseType) -> None:
-    """Delete a clause type and its head; jobs already finished keep their findings."""
+    """Delete a clause type and its head; jobs already finished keep their findings. One deleted meanwhile (two
+    deletes at once) is gone already: nothing more is recorded."""
     with transaction.atomic():
-        ClauseType.objects.filter(pk=clause_type.pk).delete()
+        deleted, _ = ClauseType.objects.filter(pk=clause_type.pk).delete()
+        if not deleted:
+            return
         audit_record(
             tenant=tenant,
             action="clause_type.delete",

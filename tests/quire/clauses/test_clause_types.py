@@ -466,6 +466,27 @@ def test_adding_examples_to_a_type_deleted_meanwhile_is_a_404(api_a: Api, monkey
     assert response.json()["error"]["param"] == "clause_type_id"
 
 
+def test_two_deletes_at_once_answer_deleted_and_record_one_delete(api_a: Api, monkeypatch):
+    import threading
+
+    from quire.clauses import views
+    from tenants.models import AuditEvent
+    from tests.support.concurrency import Side
+
+    created = api_a.post("/v1/clause_types", {**BODY, "key": "deleted_twice"}).json()
+    found, both_found = views._clause_type, threading.Barrier(2)
+
+    def found_by_both(clause_type_id: str):
+        clause_type = found(clause_type_id)
+        both_found.wait(10)
+        return clause_type
+
+    monkeypatch.setattr(views, "_clause_type", found_by_both)
+    deletes = [Side(lambda: Api(api_a.secret).delete(f"/v1/clause_types/{created['id']}")) for _ in range(2)]
+    assert [d.result().status_code for d in deletes] == [200, 200]
+    assert AuditEvent.objects.filter(object_id=created["id"], action="clause_type.delete").count() == 1
+
+
 def test_posting_a_failed_types_examples_again_trains_it_again(tenant_a, api_a: Api):
     from django_tenants.utils import tenant_context
 
