@@ -230,6 +230,11 @@ QUIRE_INGEST_DISTILLED_CHUNKS = env_bool("QUIRE_INGEST_DISTILLED_CHUNKS", True)
 # each sweep begins one tenant further along.
 QUIRE_REEMBED_SWEEP_SECONDS = env_int("QUIRE_REEMBED_SWEEP_SECONDS", 300)
 QUIRE_REEMBED_BUDGET_SECONDS = env_int("QUIRE_REEMBED_BUDGET_SECONDS", 60)
+# Beat purges what is past each tenant's retention period every QUIRE_RETENTION_SWEEP_SECONDS, starting no batch
+# of documents past QUIRE_RETENTION_BUDGET_SECONDS into a run (the rest waits for the next run); each run begins
+# one tenant further along.
+QUIRE_RETENTION_SWEEP_SECONDS = 3600
+QUIRE_RETENTION_BUDGET_SECONDS = env_int("QUIRE_RETENTION_BUDGET_SECONDS", 600)
 QUIRE_IDEMPOTENCY_TTL_HOURS = 24
 QUIRE_JOB_LEASE_SECONDS = env_int("QUIRE_JOB_LEASE_SECONDS", 60)
 # Beat re-queues running jobs whose lease lapsed, and documents in parsing or embedding whose heartbeat
@@ -410,7 +415,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "apply-retention": {
         "task": "quire.jobs.retention_apply_task",
-        "schedule": 3600.0,
+        "schedule": float(QUIRE_RETENTION_SWEEP_SECONDS),
     },
     "push-meter-usage": {
         "task": "billing.meter_usage_push_task",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 from functools import partial, wraps
@@ -19,6 +19,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from common.refusals import ErrorCode, Refusal
+from quire.api.lookups import any_of
 from quire.api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -183,16 +184,20 @@ def idempotency_records_purge() -> int:
     return deleted
 
 
-def idempotency_records_rewrite(*, containing: str, rewrite: Callable[[object], object]) -> int:
-    """Replace each stored JSON response of this schema that mentions `containing` (an object's id) with
-    `rewrite(body)`, so a replay no longer returns what was deleted; returns how many changed."""
+def idempotency_records_rewrite(*, containing: Collection[str], rewrite: Callable[..., object]) -> int:
+    """Replace each stored JSON response of this schema that mentions any of `containing` (objects' ids) with
+    `rewrite(body, among=the ids of them it mentions)`, so a replay no longer returns what was deleted; returns
+    how many changed."""
     changed = 0
+    if not containing:
+        return changed
     records = IdempotencyRecord.objects.select_for_update().filter(
-        response_text__contains=containing, content_type__startswith="application/json"
+        response_text__regex=any_of(containing), content_type__startswith="application/json"
     )
     with transaction.atomic():
         for record in records:
-            body = rewrite(json.loads(record.response_text))
+            mentioned = [object_id for object_id in containing if object_id in record.response_text]
+            body = rewrite(json.loads(record.response_text), among=mentioned)
             text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
             if text != record.response_text:
                 IdempotencyRecord.objects.filter(pk=record.pk).update(response_text=text)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from common.processes import process_gone, process_identity
@@ -469,15 +470,17 @@ def clause_type_fail_unexpectedly(*, clause_type_id: str, exc: BaseException) ->
     _training_failed(clause_type_id, None, f"internal error while training: {type(exc).__name__}")
 
 
-def clause_types_forget(*, document: Document, **_signal) -> int:
-    """Drop `document`'s passages from the clause types' near misses (`document_delete`, through
+def clause_types_forget(*, document_ids: list[str], **_signal) -> int:
+    """Drop the documents' passages from the clause types' near misses (`documents_delete`, through
     `document_erasing`); returns how many types changed. Examples and counter-examples stay: a member taught
     them, and they are the type's own."""
+    naming = Q()
+    for document_id in document_ids:
+        naming |= Q(near_misses__contains=[{"document": document_id}])
+    gone = set(document_ids)
     changed = 0
-    for clause_type in ClauseType.objects.select_for_update().filter(
-        near_misses__contains=[{"document": document.pk}]
-    ):
-        clause_type.near_misses = [m for m in clause_type.near_misses if m.get("document") != document.pk]
+    for clause_type in ClauseType.objects.select_for_update().filter(naming):
+        clause_type.near_misses = [m for m in clause_type.near_misses if m.get("document") not in gone]
         clause_type.save(update_fields=["near_misses"])
         changed += 1
     return changed

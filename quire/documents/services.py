@@ -596,9 +596,14 @@ def _fail_locked(document: Document, reason: str) -> None:
     document_finished(document=document)
 
 
-# Sent inside `document_delete`'s transaction, before the row goes, with `document` and the `redactor`
-# for its quotes: the apps above documents (jobs: their results) redact what they hold of it.
+# Sent inside `documents_delete`'s transaction, before the rows go, with `document_ids` and the `redactor` for
+# their quotes: the apps above documents (jobs: their results; clauses: their near misses) redact what they
+# hold of them, each row once for all the documents.
 document_erasing = Signal()
+
+# Documents deleted in one transaction by the retention purge: a result that quotes many of them is rewritten
+# once a batch.
+PURGE_BATCH = 100
 
 
 def document_delete(*, document: Document) -> None:
@@ -609,56 +614,77 @@ def document_delete(*, document: Document) -> None:
     uploaded on their own) and that no other e-mail lists go with it, each as this deletes a document; a
     deleted attachment leaves the e-mails that listed it. Under the row lock, so an ingest batch in flight finishes first and the next one finds the document
     gone; an e-mail's attachments are locked with it (`_lock_with_attachments`)."""
+    documents_delete(document_ids=[document.pk])
+
+
+def documents_delete(*, document_ids: Iterable[str]) -> list[str]:
+    """Remove the documents among `document_ids` that exist, each as `document_delete` says, in one transaction:
+    a job result, event or stored response that quotes several of them is redacted and written once for all.
+    Returns the ids deleted."""
     with transaction.atomic():
-        document = _lock_with_attachments(document.pk)
-        if document is None:
-            return
-        redactor = Redactor(document_id=document.pk, text=document.text)
-        document_erasing.send(sender=Document, document=document, redactor=redactor)
-        events = events_rewrite(containing=document.pk, rewrite=redactor)
-        idempotency_records_rewrite(containing=document.pk, rewrite=redactor)
-        audit_record(
-            action="document.delete",
-            object_type="document",
-            object_id=document.pk,
-            details={"spans_redacted": redactor.count, "events_rewritten": events},
+        documents = _lock_with_attachments(list(document_ids))
+        if not documents:
+            return []
+        ids = [document.pk for document in documents]
+        redactor = Redactor(texts={document.pk: document.text for document in documents})
+        document_erasing.send(sender=Document, document_ids=ids, redactor=redactor)
+        events = events_rewrite(containing=ids, rewrite=redactor)
+        idempotency_records_rewrite(containing=ids, rewrite=redactor)
+        for document_id in ids:
+            audit_record(
+                action="document.delete",
+                object_type="document",
+                object_id=document_id,
+                details={
+                    "spans_redacted": redactor.counts[document_id],
+                    "events_rewritten": events.get(document_id, 0),
+                },
+            )
+        attachment_ids = list(
+            Attachment.objects.filter(email_id__in=ids).values_list("document_id", flat=True)
         )
-        file, document_id, schema_name = document.file, document.pk, connection.schema_name
-        attachment_ids = list(document.attachments.values_list("pk", flat=True))
-        document.delete()
-        transaction.on_commit(lambda: file.delete(save=False))
-        transaction.on_commit(lambda: page_images_delete(document_id, schema_name=schema_name))
+        Document.objects.filter(pk__in=ids).delete()
+        schema_name = connection.schema_name
+        for document in documents:
+            transaction.on_commit(partial(document.file.delete, save=False))
+            transaction.on_commit(partial(page_images_delete, document.pk, schema_name=schema_name))
         orphans = Document.objects.filter(
             pk__in=attachment_ids, arrived_as_attachment=True, attached_to__isnull=True
         )
-        for attachment in orphans.only("pk"):
-            document_delete(document=attachment)
+        orphan_ids = list(orphans.values_list("pk", flat=True))
+        if orphan_ids:
+            documents_delete(document_ids=orphan_ids)
+    return ids
 
 
-def _lock_with_attachments(document_id: str) -> Document | None:
-    """The document, its row and its attachments' rows locked in id order until the transaction ends; None when
-    it is gone. An e-mail's delete removes its links before it deletes an attachment no other e-mail lists: one
-    order of locks lets it and the attachment's own delete, or another e-mail's that lists the attachment, run
-    one after the other, where each held what the other waited for (a deadlock), or each still saw the other's
-    link and kept the attachment."""
-    attached = Attachment.objects.filter(email_id=document_id).values("document_id")
-    held = (
+def _lock_with_attachments(document_ids: list[str]) -> list[Document]:
+    """The documents among `document_ids` that exist (their `pk`, `text` and `file`), their rows and their
+    attachments' rows locked in id order until the transaction ends. An e-mail's delete removes its links before
+    it deletes an attachment no other e-mail lists: one order of locks lets it and the attachment's own delete,
+    or another e-mail's that lists the attachment, run one after the other, where each held what the other waited
+    for (a deadlock), or each still saw the other's link and kept the attachment."""
+    attached = Attachment.objects.filter(email_id__in=document_ids).values("document_id")
+    list(
         Document.objects.select_for_update()
-        .filter(Q(pk=document_id) | Q(pk__in=attached))
+        .filter(Q(pk__in=document_ids) | Q(pk__in=attached))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    if document_id not in list(held):
-        return None
-    return Document.objects.get(pk=document_id)
+    return list(Document.objects.filter(pk__in=document_ids).order_by("pk").only("pk", "text", "file"))
 
 
-def documents_purge_before(*, cutoff: datetime) -> int:
-    """Delete (as `document_delete` does) every document created before `cutoff`; returns how many."""
-    ids = list(Document.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True))
-    for document in Document.objects.filter(pk__in=ids).only("pk", "file").iterator():
-        document_delete(document=document)
-    return len(ids)
+def documents_purge_before(*, cutoff: datetime, deadline: float | None = None) -> tuple[int, int]:
+    """Delete (as `document_delete` does) the documents created before `cutoff`, oldest first, `PURGE_BATCH` a
+    transaction, starting no batch past `deadline` (`time.monotonic()`); returns how many went and how many
+    older than `cutoff` are left for the next run."""
+    old = Document.objects.filter(created_at__lt=cutoff)
+    purged = 0
+    while deadline is None or time.monotonic() < deadline:
+        batch = list(old.order_by("created_at", "pk").values_list("pk", flat=True)[:PURGE_BATCH])
+        if not batch:
+            break
+        purged += len(documents_delete(document_ids=batch))
+    return purged, old.count()
 
 
 def documents_files_delete() -> int:

@@ -12,6 +12,7 @@ from functools import partial
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -757,8 +758,9 @@ def _finish_succeeded(
             return current
         present = documents_held(ids=current.document_ids)
         output = verified.output
-        for gone in dict.fromkeys(d for d in current.document_ids if d not in present):
-            output = Redactor(document_id=gone, text=(texts or {}).get(gone, ""))(output)
+        gone = [d for d in dict.fromkeys(current.document_ids) if d not in present]
+        if gone:
+            output = Redactor(texts={d: (texts or {}).get(d, "") for d in gone})(output)
         result = JobResult.objects.create(
             job=current,
             output=output,
@@ -800,37 +802,50 @@ def _mark_failed(job: Job, code: str, message: str, *, announce: bool = True) ->
         job_finished(job=job)
 
 
-def job_results_redact(*, document: Document, redactor: Redactor, **_signal) -> int:
-    """Redact `document`'s quotes and the warnings naming it from the results of the jobs that read it, and
-    delete the reviewers' corrections of its cells (`document_delete`, through `document_erasing`); returns how
-    many results changed."""
-    ReviewRow.objects.filter(document_id=document.pk).delete()
-    CellCorrection.objects.filter(document_id=document.pk).delete()
+def job_results_redact(*, document_ids: list[str], redactor: Redactor, **_signal) -> int:
+    """Redact the documents' quotes and the warnings naming them from the results of the jobs that read them,
+    each result read and written once for all of them, and delete the reviewers' corrections of their cells
+    (`documents_delete`, through `document_erasing`); returns how many results changed."""
+    ReviewRow.objects.filter(document_id__in=document_ids).delete()
+    CellCorrection.objects.filter(document_id__in=document_ids).delete()
+    reading = Q()
+    for document_id in document_ids:
+        reading |= Q(job__document_ids__contains=[document_id])
     changed = 0
-    results = JobResult.objects.select_for_update().filter(job__document_ids__contains=[document.pk])
+    results = JobResult.objects.select_for_update().filter(reading).annotate(read=F("job__document_ids"))
     for result in results:
-        output = redactor(result.output)
+        output = redactor(result.output, among=result.read)
         if output != result.output:
             JobResult.objects.filter(pk=result.pk).update(output=output)
             changed += 1
     return changed
 
 
-def retention_apply(*, tenant: Tenant, now: datetime | None = None) -> dict[str, int]:
+def retention_apply(
+    *, tenant: Tenant, now: datetime | None = None, deadline: float | None = None
+) -> dict[str, int]:
     """Purge what is older than the tenant's retention period (`Tenant.retention_days`; none: keep all):
-    documents (as `document_delete` does), finished jobs with their results, webhook events with their
-    deliveries. Runs in the tenant's schema; returns how many of each went."""
+    finished jobs with their results, documents (as `document_delete` does, a batch at a time, none started
+    past `deadline`, a `time.monotonic()`: the next run goes on with the rest), webhook events with their
+    deliveries. Runs in the tenant's schema; returns how many of each went, and logs how many documents past
+    the period are left."""
     if not tenant.retention_days:
         return {}
     cutoff = (now or timezone.now()) - timedelta(days=tenant.retention_days)
     _, by_model = Job.objects.filter(created_at__lt=cutoff, status__in=TERMINAL).delete()
+    documents, left = documents_purge_before(cutoff=cutoff, deadline=deadline)
     purged = {
         "jobs": by_model.get(Job._meta.label, 0),
-        "documents": documents_purge_before(cutoff=cutoff),
+        "documents": documents,
         "events": events_purge_before(cutoff=cutoff),
     }
-    if any(purged.values()):
-        logger.info("retention of %s days purged %s", tenant.retention_days, purged)
+    if any(purged.values()) or left:
+        logger.info(
+            "retention of %s days purged %s; %d documents past it left for the next run",
+            tenant.retention_days,
+            purged,
+            left,
+        )
     return purged
 
 

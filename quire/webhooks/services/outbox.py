@@ -3,7 +3,7 @@ it commits; the sweeper that queues deliveries whose task was lost; the purge of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from django.db.models.functions import Cast, Least, Power
 from django.utils import timezone
 
 from common.refusals import ErrorCode
+from quire.api.lookups import any_of
 from quire.webhooks.models import (
     EVENT_TYPES,
     Delivery,
@@ -150,24 +151,29 @@ def events_purge_expired() -> int:
     return by_model.get(Event._meta.label, 0)
 
 
-def events_rewrite(*, containing: str, rewrite: Callable[[Any], Any]) -> int:
-    """Replace the payload of each event whose JSON mentions `containing` (an object's id) with
-    `rewrite(payload)`, under row locks; deliveries still to come send the new payload, and the response
-    excerpts of its past attempts (a receiver may echo what it was sent) are cleared. Scans the events
-    the retention period keeps. Returns how many events changed."""
-    changed = 0
+def events_rewrite(*, containing: Collection[str], rewrite: Callable[..., Any]) -> dict[str, int]:
+    """Replace the payload of each event whose JSON mentions any of `containing` (objects' ids) with
+    `rewrite(payload, among=the ids of them it mentions)`, under row locks; deliveries still to come send the new
+    payload, and the response excerpts of its past attempts (a receiver may echo what it was sent) are cleared.
+    Scans the events the retention period keeps, once for all the ids. Returns how many events changed, by id
+    mentioned."""
+    changed: dict[str, int] = {}
+    if not containing:
+        return changed
     with transaction.atomic():
         mentioning = (
             Event.objects.select_for_update()
             .annotate(as_text=Cast("data", TextField()))
-            .filter(as_text__contains=containing)
+            .filter(as_text__regex=any_of(containing))
         )
         for event in mentioning:
-            data = rewrite(event.data)
+            mentioned = [object_id for object_id in containing if object_id in event.as_text]
+            data = rewrite(event.data, among=mentioned)
             if data != event.data:
                 Event.objects.filter(pk=event.pk).update(data=data)
                 DeliveryAttempt.objects.filter(delivery__event=event).update(response_excerpt="")
-                changed += 1
+                for object_id in mentioned:
+                    changed[object_id] = changed.get(object_id, 0) + 1
     return changed
 
 

@@ -151,8 +151,6 @@ def test_the_passages_to_check_are_answered_and_train_the_head_again(workspace, 
 
 
 def test_a_near_miss_answer_stays_with_its_passage_when_another_is_forgotten(workspace, trainings_queued):
-    from types import SimpleNamespace
-
     from django.db import transaction
 
     from quire.clauses.services import clause_types_forget
@@ -188,7 +186,7 @@ def test_a_near_miss_answer_stays_with_its_passage_when_another_is_forgotten(wor
     page = developer.get(f"/clause-types/{clause_type.pk}").content.decode()
     assert 'name="passage-1-ref" value="doc_b:0:40"' in page
     with tenant_context(workspace.tenant), transaction.atomic():
-        clause_types_forget(document=SimpleNamespace(pk="doc_a"))
+        clause_types_forget(document_ids=["doc_a"])
     developer.post(
         f"/clause-types/{clause_type.pk}/label",
         {"version": "1", "passage-1": "clause", "passage-1-ref": "doc_b:0:40"},
