@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from functools import partial
 
 from django.contrib.postgres.indexes import GinIndex
@@ -15,6 +17,17 @@ class JobStatus(models.TextChoices):
 
 
 TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class JobQuerySet(models.QuerySet):
+    def listed(self) -> JobQuerySet:
+        """What a list of jobs shows of each: without its documents' ids (a review reads up to 1,000), options,
+        error and metadata, which PostgreSQL counts (`document_count`) rather than send."""
+        return self.only("id", "connector", "status", "progress", "created_at").annotate(
+            document_count=models.Func(
+                "document_ids", function="jsonb_array_length", output_field=models.IntegerField()
+            )
+        )
 
 
 class Job(models.Model):
@@ -47,6 +60,8 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         indexes = [

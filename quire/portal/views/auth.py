@@ -92,7 +92,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         {
             "document_count": documents.count(),
             "ready_count": documents.filter(status=DocumentStatus.READY).count(),
-            "recent_jobs": Job.objects.order_by("-created_at")[:5],
+            "recent_jobs": Job.objects.listed().order_by("-created_at")[:5],
         },
     )
 

@@ -70,7 +70,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 def _listing(request: HttpRequest) -> dict:
     """A page of the workspace's jobs, newest first."""
-    shown = listed(request, Job.objects.order_by("-created_at", "-pk"), PAGE_SIZE)
+    shown = listed(request, Job.objects.listed().order_by("-created_at", "-pk"), PAGE_SIZE)
     jobs = shown["listing"].object_list
     return {**shown, "jobs": jobs, "polling": any(job.status not in TERMINAL for job in jobs)}
 

@@ -64,7 +64,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
             show_rejection(form, exc)
         else:
             return redirect("portal:review", job_id=job.id)
-    reviews = list(Job.objects.filter(connector="review").order_by("-created_at")[:100])
+    reviews = list(Job.objects.listed().filter(connector="review").order_by("-created_at")[:100])
     return page(
         request, "portal/reviews.html", {"form": form, "reviews": reviews}, status=400 if form.errors else 200
     )

@@ -51,6 +51,31 @@ def test_jobs_and_the_audit_log_are_listed_a_page_at_a_time(workspace, monkeypat
     assert '<a href="?page=2&amp;action=member.sign_in">Older</a>' in logged
 
 
+def test_the_job_lists_count_each_jobs_documents_without_reading_them(workspace):
+    """A review reads up to 1,000 documents: the lists that poll (jobs every 2 s) show how many, counted by
+    PostgreSQL, and never load the ids."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quire.jobs.models import Job
+
+    with tenant_context(workspace.tenant):
+        review = Job.objects.create(
+            connector="review", document_ids=[f"doc_{n:04d}" for n in range(1000)], status="running"
+        )
+    viewer = signed_in(workspace, "viewer")
+    for path in ("/", "/jobs", "/jobs/table", "/reviews"):
+        with CaptureQueriesContext(connection) as queries:
+            shown = viewer.get(path).content.decode()
+        assert review.pk in shown and "<td>1000</td>" in shown, path
+        listed = [q["sql"] for q in queries.captured_queries if 'FROM "jobs_job"' in q["sql"]]
+        assert listed, path
+        for sql in listed:
+            assert '"jobs_job"."document_ids"' not in sql.replace(
+                'jsonb_array_length("jobs_job"."document_ids")', ""
+            ), (path, sql)
+
+
 def test_a_document_past_the_pickers_newest_is_offered_checked_from_its_page(workspace, monkeypatch):
     from quire.documents.models import Document
     from quire.jobs.models import Job
