@@ -120,6 +120,11 @@ class Document(models.Model):
             models.Index(fields=["created_at"]),
             models.Index(fields=["status"]),
             GinIndex(fields=["metadata"], name="document_metadata_gin", opclasses=["jsonb_path_ops"]),
+            # The ready documents by encoder, which the re-embedding sweep finds the stale ones of
+            # (`documents_stale`) without reading those up to date.
+            models.Index(
+                fields=["encoder"], name="document_ready_encoder", condition=models.Q(status="ready")
+            ),
         ]
 
     def __str__(self) -> str:

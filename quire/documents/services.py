@@ -485,10 +485,12 @@ def document_reembed(*, document_id: str) -> bool:
 
 def documents_stale(*, limit: int | None = None) -> list[str]:
     """Ready documents whose chunks another encoder embedded than `chunk_embedder()` would now, oldest
-    first."""
+    first. Other than the encoder is before it or after it, two ranges of the `document_ready_encoder` index,
+    so a sweep that finds none reads no document (`<>` would read every ready one)."""
+    encoder = chunk_encoder_name()
     stale = (
         Document.objects.filter(status=DocumentStatus.READY)
-        .exclude(encoder=chunk_encoder_name())
+        .filter(Q(encoder__lt=encoder) | Q(encoder__gt=encoder))
         .order_by("created_at")
     )
     return list(stale.values_list("pk", flat=True)[:limit])

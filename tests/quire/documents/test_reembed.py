@@ -107,3 +107,36 @@ def test_each_sweep_begins_one_tenant_further_along(tenant_a, tenant_b):
     assert for_each_tenant(lambda tenant: tenant.slug, start=1) == order[1:] + order[:1]
     assert for_each_tenant(lambda tenant: tenant.slug, start=len(order) + 1) == order[1:] + order[:1]
     assert for_each_tenant(lambda tenant: tenant.slug, start=len(order)) == order
+
+
+def test_a_sweep_finds_the_stale_documents_through_an_index_of_the_ready_ones_by_encoder(make_tenant):
+    """Every 5 minutes the sweep asks each tenant for its stale documents, mostly to find none: it reads the
+    index's two ranges on either side of the current encoder, not every ready document (the plan, with the
+    planner kept from a sequential scan as on a table of many documents)."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    tenant = make_tenant("reembed-index").tenant
+    current = services.chunk_encoder_name()
+    with tenant_context(tenant):
+        documents = Document.objects.bulk_create(
+            Document(
+                filename=f"d{n}.txt",
+                content_type="text/plain",
+                sha256=f"{n:064d}",
+                size_bytes=1,
+                status=status,
+                encoder=encoder,
+            )
+            for n, (status, encoder) in enumerate(
+                [("ready", current)] * 6 + [("ready", ""), ("ready", "zz-later"), ("parsing", "")]
+            )
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert documents_stale() == [documents[6].pk, documents[7].pk]
+        (lookup,) = [q["sql"] for q in queries.captured_queries if '"encoder"' in q["sql"]]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {lookup}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "document_ready_encoder" in plan, plan
