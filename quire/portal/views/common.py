@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from urllib.parse import urlencode
 
 from django import forms
@@ -50,11 +51,34 @@ def page(request: HttpRequest, template: str, context: dict | None = None, statu
     )
 
 
+# A list pages through its newest `MAX_PAGES` pages: a page reads the rows before it (OFFSET) and the pager
+# counts the rows, so past this the cost of a page would grow with the workspace's rows.
+MAX_PAGES = 100
+
+
+class NewestPaginator(Paginator):
+    """Pages of the newest `MAX_PAGES` pages of `rows`: counts at most one row past them (`more`, whether there
+    are older rows the pages do not reach), and a page asked for past them is the last."""
+
+    def __init__(self, rows: QuerySet, size: int) -> None:
+        super().__init__(rows[: size * MAX_PAGES], size)
+        self.rows = rows
+        self.more = False
+
+    @cached_property
+    def count(self) -> int:
+        reach = self.per_page * MAX_PAGES
+        counted = self.rows.order_by().values("pk")[: reach + 1].count()
+        self.more = counted > reach
+        return min(counted, reach)
+
+
 def listed(request: HttpRequest, rows: QuerySet, size: int, **kept: str) -> dict:
-    """The page of `rows` the request asks for (`?page=`, `size` a page) as `listing`, and `kept`, the filters in
-    force, as the query string that the pager's links and a poll of the list carry (`keep`, from "&")."""
+    """The page of `rows` the request asks for (`?page=`, `size` a page, the newest `MAX_PAGES` pages) as
+    `listing`, and `kept`, the filters in force, as the query string that the pager's links and a poll of the
+    list carry (`keep`, from "&")."""
     kept = {name: value for name, value in kept.items() if value}
-    listing: Page = Paginator(rows, size).get_page(request.GET.get("page"))
+    listing: Page = NewestPaginator(rows, size).get_page(request.GET.get("page"))
     return {"listing": listing, "keep": f"&{urlencode(kept)}" if kept else "", **kept}
 
 

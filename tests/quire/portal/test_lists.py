@@ -51,6 +51,35 @@ def test_jobs_and_the_audit_log_are_listed_a_page_at_a_time(workspace, monkeypat
     assert '<a href="?page=2&amp;action=member.sign_in">Older</a>' in logged
 
 
+def test_a_list_pages_through_its_newest_pages_and_says_where_the_older_rows_are(workspace, monkeypatch):
+    """A page by number reads the rows before it and the pager counts them: both stop at `MAX_PAGES` pages,
+    whatever the rows, and a page asked for past them is the last, which says how to reach the older rows."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quire.jobs.models import Job
+    from quire.portal.views import common
+
+    monkeypatch.setattr(jobs, "PAGE_SIZE", 2)
+    monkeypatch.setattr(common, "MAX_PAGES", 3)
+    with tenant_context(workspace.tenant):
+        Job.objects.bulk_create(Job(connector="legal", status="succeeded") for _ in range(7))
+        newest = list(Job.objects.order_by("-created_at", "-pk").values_list("pk", flat=True))
+    viewer = signed_in(workspace, "viewer")
+    for page in (3, 4, 10**9):
+        with CaptureQueriesContext(connection) as queries:
+            shown = viewer.get("/jobs", {"page": page}).content.decode()
+        assert "Page 3 of 3" in shown and "Older</a>" not in shown and newest[4] in shown
+        assert "The newest 6 are listed here" in shown and newest[6] not in shown
+        read = [q["sql"] for q in queries.captured_queries if 'FROM "jobs_job"' in q["sql"]]
+        limits = [int(n) for sql in read for n in re.findall(r"(?:LIMIT|OFFSET) (\d+)", sql)]
+        assert limits and max(limits) <= 7, read
+    first = viewer.get("/jobs").content.decode()
+    assert "Page 1 of 3" in first and '<a href="?page=2">Older</a>' in first and "The newest" not in first
+
+
 def test_the_job_lists_count_each_jobs_documents_without_reading_them(workspace):
     """A review reads up to 1,000 documents: the lists that poll (jobs every 2 s) show how many, counted by
     PostgreSQL, and never load the ids."""
