@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -164,6 +165,7 @@ def test_the_retention_sweep_stops_at_its_budget_and_the_next_run_finishes(make_
     from quire.documents.models import Document
     from quire.jobs.models import JobResult
     from quire.jobs.services import retention_apply
+    from quire.jobs.tasks import retention_apply_task
     from tenants.models import AuditEvent
     from tenants.services import tenant_set_retention
 
@@ -182,6 +184,10 @@ def test_the_retention_sweep_stops_at_its_budget_and_the_next_run_finishes(make_
     with tenant_context(tenant), caplog.at_level(logging.INFO, logger="quire.jobs.services"):
         assert retention_apply(tenant=tenant, deadline=time.monotonic() + 0.25)["documents"] == 2
         assert "3 documents past it left for the next run" in caplog.text
+        assert Document.objects.filter(pk__in=[d.pk for d in old]).count() == 3
+    with override_settings(QUIRE_RETENTION_BUDGET_SECONDS=0):
+        retention_apply_task()
+    with tenant_context(tenant):
         assert Document.objects.filter(pk__in=[d.pk for d in old]).count() == 3
         assert retention_apply(tenant=tenant, deadline=time.monotonic() + 60)["documents"] == 3
         assert list(Document.objects.values_list("pk", flat=True)) == [kept[0].pk]
