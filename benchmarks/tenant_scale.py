@@ -6,7 +6,11 @@ Starts its own PostgreSQL and Redis under `--data-dir` (removed first), provisio
 `--jobs` finished jobs (four in five with a result), a succeeded review of `--review-docs` documents x 20
 columns, `--deliveries` webhook events each delivered once, and `--audit` audit events; then prints, per
 request, its status, statements, median milliseconds of `--repeat` and bytes. "deep cursor" pages start at
-the cursor of the row nine tenths down the list.
+the cursor of the row nine tenths down the list. Then, each in a transaction rolled back: deleting one and then
+30 of the review's documents, the retention purge of the documents older than `--retention-days` (the review
+kept), the portal's polled jobs table with the 100 newest jobs made reviews of 1,000 documents each, and the
+re-embedding sweep's lookup of stale documents (`EXPLAIN ANALYZE`; every document is stored as embedded by the
+current chunk encoder).
 
     python benchmarks/tenant_scale.py [--docs 5000] [--jobs 2000] [--audit 50000] [--deliveries 1000]
 """
@@ -36,6 +40,7 @@ def _seed(args: argparse.Namespace) -> dict:
     from django_tenants.utils import tenant_context
 
     from quire.documents.models import Chunk, Document
+    from quire.documents.services import chunk_encoder_name
     from quire.jobs.models import Job, JobResult
     from quire.webhooks.models import Delivery, Event, WebhookEndpoint
     from tenants.models import AuditEvent
@@ -48,6 +53,7 @@ def _seed(args: argparse.Namespace) -> dict:
         api_key_issue(tenant=tenant, name=f"key {n}", role="developer", created_by=member)
     now = timezone.now()
     rng = np.random.default_rng(0)
+    encoder = chunk_encoder_name()
     with tenant_context(tenant):
         documents = Document.objects.bulk_create(
             (
@@ -61,6 +67,7 @@ def _seed(args: argparse.Namespace) -> dict:
                     page_starts=[0],
                     chunk_count=args.chunks,
                     metadata={"matter": f"m{n % 100}"},
+                    encoder=encoder,
                 )
                 for n in range(args.docs)
             ),
@@ -169,6 +176,100 @@ def _deep_cursor(rows) -> str:
     return CreatedCursorPagination.encode_cursor(newest[newest.count() * 9 // 10])
 
 
+class _RolledBack(Exception):
+    pass
+
+
+def _rolled_back(measure) -> None:
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            measure()
+            raise _RolledBack
+    except _RolledBack:
+        pass
+
+
+def _writes(tenant, review_id: str, portal, retention_days: int) -> None:
+    """Deletes, the retention purge, the polled jobs table and the stale lookup, each rolled back."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from quire.documents.models import Document
+    from quire.documents.services import documents_delete, documents_stale
+    from quire.jobs.models import Job
+    from quire.jobs.services import retention_apply
+
+    print("\n| what | SQL statements | s |\n|---|---|---|")
+
+    def timed(name: str, action) -> None:
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            done = action()
+            seconds = time.perf_counter() - started
+        print(
+            f"| {name}{done if isinstance(done, str) else ''} | {len(queries)} | {seconds:.2f} |", flush=True
+        )
+
+    with tenant_context(tenant):
+        review = Job.objects.get(pk=review_id)
+
+        def deletes() -> None:
+            timed(
+                "delete 1 document of the review",
+                lambda: documents_delete(document_ids=review.document_ids[:1]),
+            )
+            timed(
+                "delete 30 documents of the review at once",
+                lambda: documents_delete(document_ids=review.document_ids[1:31]),
+            )
+
+        _rolled_back(deletes)
+
+        def purge() -> None:
+            Job.objects.filter(pk=review_id).update(created_at=timezone.now())
+            tenant.retention_days = retention_days
+            cutoff = timezone.now() - timedelta(days=retention_days)
+            old = Document.objects.filter(created_at__lt=cutoff)
+            quoted = old.filter(pk__in=review.document_ids).count()
+            timed(
+                f"retention purge of {old.count():,} documents ({quoted} in the review)",
+                lambda: f": {retention_apply(tenant=tenant)}",
+            )
+
+        _rolled_back(purge)
+
+        def poll() -> None:
+            newest = list(Job.objects.order_by("-created_at").values_list("pk", flat=True)[:100])
+            ids = list(Document.objects.values_list("pk", flat=True)[:1000])
+            Job.objects.filter(pk__in=newest).update(connector="review", document_ids=ids, status="running")
+            connection.set_schema_to_public()
+            portal.get("/jobs/table")
+            timed(
+                "portal: /jobs/table, 100 reviews of 1,000 documents",
+                lambda: portal.get("/jobs/table"),
+            )
+            connection.set_tenant(tenant)
+
+        _rolled_back(poll)
+
+        def stale() -> None:
+            with connection.cursor() as cursor:
+                with CaptureQueriesContext(connection) as queries:
+                    assert documents_stale(limit=50) == []
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {queries.captured_queries[-1]['sql']}")
+                plan = [row[0] for row in cursor.fetchall()]
+            print("\nThe re-embedding sweep's lookup, every document up to date:\n")
+            print("\n".join(f"    {line}" for line in plan))
+
+        _rolled_back(stale)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=5000)
@@ -179,6 +280,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--retention-days", type=int, default=180)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qtenantscale"))
     args = parser.parse_args()
 
@@ -239,6 +341,7 @@ def main() -> None:
             "portal: reviews": lambda: portal.get("/reviews"),
             "portal: the review's page": lambda: portal.get(f"/reviews/{review}"),
             "portal: audit": lambda: portal.get("/audit"),
+            "portal: audit, ?page=900": lambda: portal.get("/audit", {"page": 900}),
             "portal: audit.csv": lambda: portal.get("/audit.csv"),
             "portal: members": lambda: portal.get("/members"),
             "GET /metrics": lambda: Client().get("/metrics"),
@@ -261,6 +364,7 @@ def main() -> None:
             print(
                 f"| {name} | {response.status_code} | {len(queries)} | {ms:.1f} | {len(body):,} |", flush=True
             )
+        _writes(tenant, review, portal, args.retention_days)
 
 
 if __name__ == "__main__":
