@@ -5,7 +5,8 @@ Starts its own PostgreSQL and Redis under `--data-dir` (removed first), provisio
 `--members` members each with an API key, and stores in bulk `--docs` documents (each with `--chunks` chunks),
 `--jobs` finished jobs (four in five with a result), a succeeded review of `--review-docs` documents x 20
 columns, `--deliveries` webhook events each delivered once, and `--audit` audit events; then prints, per
-request, its status, statements, median milliseconds of `--repeat` and bytes. "deep cursor" pages start at
+request, its status, statements, median milliseconds of `--repeat`, that time over a bare Django view's
+(`/healthz`, timed in the same run) and bytes. "deep cursor" pages start at
 the cursor of the row nine tenths down the list. Then, each in a transaction rolled back: deleting one and then
 30 of the review's documents, the retention purge of the documents older than `--retention-days` (the review
 kept), the portal's polled jobs table with the 100 newest jobs made reviews of 1,000 documents each, and the
@@ -349,9 +350,8 @@ def main() -> None:
         print(
             f"{args.docs} documents, {args.jobs} jobs, {args.audit} audit events, median of {args.repeat}\n"
         )
-        print("| request | status | SQL statements | ms | bytes |")
-        print("|---|---|---|---|---|")
-        for name, get in requests.items():
+
+        def measured(get):
             get()
             seconds = []
             for _ in range(args.repeat):
@@ -360,9 +360,16 @@ def main() -> None:
                     response = get()
                     body = b"".join(response.streaming_content) if response.streaming else response.content
                     seconds.append(time.perf_counter() - started)
-            ms = statistics.median(seconds) * 1000
+            return response.status_code, len(queries), statistics.median(seconds) * 1000, len(body)
+
+        *_, bare_ms, _ = measured(lambda: Client().get("/healthz"))
+        print(f"reference: GET /healthz, a bare Django view, {bare_ms:.2f} ms\n")
+        print("| request | status | SQL statements | ms | x the bare view | bytes |")
+        print("|---|---|---|---|---|---|")
+        for name, get in requests.items():
+            status, statements, ms, size = measured(get)
             print(
-                f"| {name} | {response.status_code} | {len(queries)} | {ms:.1f} | {len(body):,} |", flush=True
+                f"| {name} | {status} | {statements} | {ms:.1f} | {ms / bare_ms:.0f} | {size:,} |", flush=True
             )
         _writes(tenant, review, portal, args.retention_days)
 
