@@ -6,9 +6,16 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django_tenants.signals import tenant_delete_callback
 
 from tenants.keycache import grant_tombstone, grants_refresh
 from tenants.models import ApiKey, Tenant
+
+# django-tenants listens to every model's deletes to drop a deleted tenant's schema, and a model with a delete
+# listener is never deleted in bulk: deleting a document loaded each of its chunks, vectors and all, and sent
+# a signal for each. It listens to tenants only.
+post_delete.disconnect(tenant_delete_callback)
+post_delete.connect(tenant_delete_callback, sender=Tenant)
 
 
 @receiver(post_save, sender=ApiKey, dispatch_uid="tenants.api_key_saved")

@@ -195,3 +195,31 @@ def test_the_retention_sweep_stops_at_its_budget_and_the_next_run_finishes(make_
         assert all(row["cells"]["c0"]["redacted"] and not row["cells"]["c0"]["value"] for row in rows)
     deleted = AuditEvent.objects.filter(tenant_id=tenant.pk, action="document.delete")
     assert sorted(deleted.values_list("object_id", flat=True)) == sorted(d.pk for d in old)
+
+
+def test_a_documents_chunks_go_in_one_statement_without_being_read(make_tenant):
+    """No listener of chunk deletes is left (django-tenants' listens to tenants only), so a document's chunks,
+    vectors and all, are deleted in bulk rather than each loaded and signalled."""
+    from django.db.models.signals import post_delete
+
+    from quire.documents.models import Chunk
+    from quire.documents.services import documents_delete
+
+    assert not post_delete.has_listeners(Chunk)
+    tenant = make_tenant("chunky-erasure").tenant
+    documents, _ = _seed(tenant, 2)
+    with tenant_context(tenant):
+        for document, count in zip(documents, (1, 60), strict=True):
+            Chunk.objects.bulk_create(
+                Chunk(document=document, index=i, start=0, end=10, text="chunk text", embedding=[0.1] * 384)
+                for i in range(count)
+            )
+        statements = []
+        for document in documents:
+            with CaptureQueriesContext(connection) as queries:
+                documents_delete(document_ids=[document.pk])
+            assert _statements(queries, 'SELECT "documents_chunk"') == 0
+            assert _statements(queries, 'DELETE FROM "documents_chunk"') == 1
+            statements.append(len(queries))
+        assert not Chunk.objects.filter(document__in=documents).exists()
+    assert statements[0] == statements[1]
