@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from common.jsontext import json_value
 from common.refusals import ErrorCode, Refusal
 from quire.api.metadata import MAX_VALUE_LENGTH, bracketed, metadata_key_checked
 
@@ -64,7 +65,7 @@ class CreatedCursorPagination(BasePagination):
             "cursor",
         )
         try:
-            created, key = json.loads(urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            created, key = json_value(urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
             created_at = iso_moment(created) if isinstance(created, str) else None
             if created_at is None or isinstance(key, bool) or not isinstance(key, str | int):
                 raise refused

@@ -1,15 +1,19 @@
-"""Multipart bodies whose file parts keep the path the client sent (`deal/2023/nda.txt`), where Django keeps
+"""The request body parsers: JSON read by `common.jsontext.json_value`, whose bounds every JSON body meets,
+and multipart bodies whose file parts keep the path the client sent (`deal/2023/nda.txt`), where Django keeps
 only the last segment: each uploaded file carries it as `client_path`."""
 
 from __future__ import annotations
 
+import codecs
 import html
 
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
+from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, get_encoding
-from rest_framework.parsers import MultiPartParser as RestMultiPartParser
+
+from common.jsontext import json_value
 
 
 def client_path(file_name: str) -> str | None:
@@ -35,7 +39,7 @@ class _PathKeepingParser(DjangoMultiPartParser):
             files[-1].client_path = path
 
 
-class PathKeepingMultiPartParser(RestMultiPartParser):
+class PathKeepingMultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
         request = parser_context["request"]
         meta = request.META.copy()
@@ -46,3 +50,11 @@ class PathKeepingMultiPartParser(RestMultiPartParser):
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from None
         return DataAndFiles(data, files)
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return json_value(codecs.getreader(get_encoding(parser_context or {}))(stream).read())
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None

@@ -5,14 +5,13 @@ that ends up as the 413/415 message at upload, or as the document's `failure_rea
 from __future__ import annotations
 
 import io
-import itertools
 import lzma
-import re
 import time
 import zipfile
 import zlib
 from dataclasses import dataclass
 
+from common.jsontext import json_depth
 from common.refusals import ErrorCode
 
 READ_BLOCK = 1 << 20
@@ -193,22 +192,6 @@ def check_depth(depth: int, limits: IngestLimits, kind: str) -> None:
             ErrorCode.NESTING_TOO_DEEP,
             f"the {kind} nests deeper than {limits.max_nesting_depth} levels (QUIRE_INGEST_MAX_NESTING_DEPTH)",
         )
-
-
-# A string from its opening quote to its closing one, or to the end of the text when it has none. Every
-# quantifier is possessive and the match cannot fail once it starts at a quote, so the scan never comes
-# back to a character it has passed: linear however quotes and backslashes are arranged, an unterminated
-# string of escaped quotes included.
-_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.S)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def json_depth(text: str) -> int:
-    """How deep arrays and objects nest in JSON `text`, counted without parsing it (strings, an
-    unterminated one too, skipped), in time linear in its length."""
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=0))
 
 
 def check_json_depth(text: str, limits: IngestLimits) -> None:

@@ -5,7 +5,6 @@ from django.db.models import QuerySet, prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +15,7 @@ from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail, found
 from quire.api.metadata import metadata_folded
 from quire.api.pagination import ListFilter
-from quire.api.parsers import PathKeepingMultiPartParser
+from quire.api.parsers import JSONParser, PathKeepingMultiPartParser
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
 from quire.documents.layout import ParsedDocument
 from quire.documents.models import Document, DocumentStatus

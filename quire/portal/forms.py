@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
+from common.jsontext import json_value
 from quire.api.throttling import hit_sliding, parse_rate
 from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, Member, Role, email_normalised
 
@@ -177,9 +178,11 @@ class JobForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
+            value = json_value(raw)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError("Options must be a JSON object.")
         return value

@@ -89,6 +89,44 @@ def test_bad_json_is_400(api_a: Api):
     assert_error(response, 400, "invalid_json")
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[" * 10_000 + "]" * 10_000, "nests 10000 levels deep; at most 64 are read"),
+        ('{"name": "deep", "role": "viewer", "x": ' + "[" * 64 + "]" * 64 + "}", "nests 65 levels deep"),
+        ('{"name": "k", "role": "viewer", "\\ud800": 1}', "lone surrogate \\ud800"),
+        ('{"name": "k", "role": "\\udc00"}', "lone surrogate \\udc00"),
+        ('{"name": 1e400, "role": "viewer"}', "the number 1e400 is out of range"),
+        ('{"name": ' + "9" * 5000 + ', "role": "viewer"}', "(5000 characters) is out of range"),
+        ('{"name": NaN, "role": "viewer"}', "NaN is not a JSON number"),
+    ],
+    ids=["10000-levels", "65-levels", "surrogate-key", "surrogate-choice", "1e400", "5000-digits", "nan"],
+)
+def test_json_the_api_cannot_keep_is_400_before_any_view_reads_it(api_a: Api, body: str, message: str):
+    from tenants.models import ApiKey
+
+    keys = ApiKey.objects.count()
+    error = assert_error(api_a.post("/v1/api_keys", data=body), 400, "invalid_json")
+    assert message in error["message"] and "sys." not in error["message"]
+    assert ApiKey.objects.count() == keys
+
+
+def test_a_document_sent_as_an_out_of_range_number_is_not_stored_as_inf(api_a: Api):
+    assert_error(api_a.post("/v1/documents", data='{"text": 1e400}'), 400, "invalid_json")
+    assert_error(api_a.post("/v1/documents", data='{"text": -1e999}'), 400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    "position", ["[" * 5000 + "]" * 5000, '["2026-12-06T12:00:00Z", "\\ud800"]'], ids=["deep", "surrogate"]
+)
+def test_a_cursor_holding_json_no_list_hands_out_is_400(api_a: Api, position: str):
+    from base64 import urlsafe_b64encode
+
+    cursor = urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    for path in ("/v1/documents", "/v1/jobs", "/v1/audit_events"):
+        assert_error(api_a.get(path, cursor=cursor), 400, "invalid_parameter", "cursor")
+
+
 def test_unknown_field_is_400_with_param(api_a: Api):
     response = api_a.post("/v1/documents", {"text": "hello", "colour": "blue"})
     error = assert_error(response, 400, "unknown_field", "colour")

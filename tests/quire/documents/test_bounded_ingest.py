@@ -18,7 +18,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django_tenants.utils import tenant_context
 
-from quire.documents.limits import IngestLimits, json_depth
+from common.jsontext import json_depth
+from quire.documents.limits import IngestLimits
 from quire.documents.models import Chunk, Document
 from quire.documents.parsing import ParseError, parse_document
 from quire.documents.services import DOCUMENT_INGEST_TASK, document_delete

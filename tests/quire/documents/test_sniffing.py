@@ -12,7 +12,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
-from quire.documents.limits import IngestLimits, json_depth
+from common.jsontext import json_depth
+from quire.documents.limits import IngestLimits
 from quire.documents.models import Attachment, Document
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import (
