@@ -44,8 +44,8 @@ class PathKeepingMultiPartParser(parsers.MultiPartParser):
         request = parser_context["request"]
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
-        parser = _PathKeepingParser(meta, stream, request.upload_handlers, get_encoding(parser_context))
         try:
+            parser = _PathKeepingParser(meta, stream, request.upload_handlers, get_encoding(parser_context))
             data, files = parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from None

@@ -156,6 +156,14 @@ def test_unsupported_media_type_is_415(api_a: Api):
     assert_error(response, 415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize("path", ["/v1/documents", "/v1/api_keys"])
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary="])
+def test_a_multipart_body_without_a_boundary_is_400(api_a: Api, path: str, content_type: str):
+    response = api_a.post(path, data="--x\r\n", content_type=content_type)
+    error = assert_error(response, 400, "invalid_json")
+    assert error["message"].startswith("Multipart form parse error - Invalid boundary")
+
+
 def test_rate_limit_is_429_with_retry_after_until_the_window_ends(tenant_a, limiter_clock):
     from django.conf import settings
 
