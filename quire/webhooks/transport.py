@@ -170,9 +170,12 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
     if parts.username or parts.password:
         raise UnsafeUrl("the URL must not carry credentials")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError as exc:
         raise UnsafeUrl("the URL's port is invalid") from exc
+    if port == 0:
+        raise UnsafeUrl("the URL's port is invalid")
+    port = port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         host = parts.hostname.encode("idna").decode("ascii")

@@ -56,7 +56,15 @@ def test_private_addresses_are_refused(url):
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.com/", "http:///nohost", "http://user:pw@8.8.8.8/", "http://8.8.8.8:99999/"]
+    "url",
+    [
+        "ftp://example.com/",
+        "http:///nohost",
+        "http://user:pw@8.8.8.8/",
+        "http://8.8.8.8:99999/",
+        "http://8.8.8.8:0/",
+        "https://8.8.8.8:00/in",
+    ],
 )
 def test_malformed_urls_are_refused(url):
     with pytest.raises(UnsafeUrl):
