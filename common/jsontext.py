@@ -55,6 +55,11 @@ def _constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
+NUMBER_HOOKS = {"parse_int": _integer, "parse_float": _float, "parse_constant": _constant}
+"""`json.loads` / `json.JSONDecoder` keywords that refuse (ValueError) a number past a 64-bit float's range,
+NaN and Infinity: what `json_value` reads a client's JSON with, and the connectors a model's reply."""
+
+
 def _lone_surrogate(value: object) -> str | None:
     pending = [value]
     while pending:
@@ -76,7 +81,7 @@ def json_value(text: str) -> object:
     depth = json_depth(text)
     if depth > MAX_DEPTH:
         raise ValueError(f"the JSON nests {depth} levels deep; at most {MAX_DEPTH} are read")
-    value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    value = json.loads(text, **NUMBER_HOOKS)
     if (surrogate := _lone_surrogate(value)) is not None:
         raise ValueError(f"a string holds the lone surrogate \\u{ord(surrogate):04x}, which is no character")
     return value

@@ -4,7 +4,6 @@ ask it many questions over one shared prefix, and check every quote against the 
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from common.jsontext import NUMBER_HOOKS
 from connectors.base import Document, RunContext
 from connectors.spans import find_span
 
@@ -30,25 +30,7 @@ _MARKER = re.compile(r"\[P\d+\]\s*")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text} is not a finite number")
-    return number
-
-
-def _float_sized_int(text: str) -> int:
-    _finite_float(text)
-    return int(text)
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-_DECODER = json.JSONDecoder(
-    parse_float=_finite_float, parse_int=_float_sized_int, parse_constant=_no_constant
-)
+_DECODER = json.JSONDecoder(**NUMBER_HOOKS)
 
 
 def parse_json_reply(text: str) -> Any | None:
