@@ -148,9 +148,12 @@ def _record(
     tenant: Tenant, delivery: Delivery, attempt: DeliveryAttempt, outcome: HttpOutcome
 ) -> Delivery | None:
     """Log the attempt and move the delivery on. None when the endpoint (and with it the delivery) was
-    deleted while the request was in flight: there is nothing left to record."""
+    deleted while the request was in flight: there is nothing left to record. The endpoint's row is locked
+    before the delivery's, in the order `endpoint_delete` takes them, so the two wait for each other rather
+    than deadlock."""
     with transaction.atomic():
-        current = Delivery.objects.select_for_update().filter(pk=delivery.pk).first()
+        held = WebhookEndpoint.objects.select_for_update().filter(pk=delivery.endpoint_id).values_list("pk")
+        current = Delivery.objects.select_for_update().filter(pk=delivery.pk).first() if held else None
         if current is None:
             logger.info("delivery %s: its endpoint was deleted during the attempt", delivery.pk)
             return None

@@ -321,3 +321,36 @@ def test_rotations_keep_at_most_three_replaced_secrets_and_one_without_grace_kee
             assert signing_secrets(WebhookEndpoint.objects.get(pk=endpoint.pk)) == [endpoint.secret]
         finally:
             endpoint.delete()
+
+
+def test_deleting_an_endpoint_while_a_failed_attempt_is_recorded_waits_for_it_without_a_deadlock(
+    receiver, hooks_tenant, monkeypatch
+):
+    """The record of a failed attempt and the endpoint's delete lock the endpoint and its delivery in one
+    order: the delete waits for the record, then goes, where each held the row the other waited for."""
+    from quire.webhooks.services import delivery as deliveries
+    from tests.support.concurrency import Side, blocked_on_a_lock, pause
+
+    receiver.default_status = 500
+    with tenant_context(hooks_tenant.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        delivery = _orphan_delivery(endpoint, n=1)
+    recording = pause(monkeypatch, deliveries, "_after_failure")
+
+    def in_tenant(fn):
+        def run():
+            with tenant_context(hooks_tenant.tenant):
+                return fn()
+
+        return run
+
+    attempt = Side(in_tenant(lambda: delivery_attempt(tenant=hooks_tenant.tenant, delivery_id=delivery.id)))
+    assert recording.entered.wait(10)
+    deleting = Side(in_tenant(lambda: endpoint_delete(endpoint=endpoint)))
+    blocked_on_a_lock()
+    recording.release()
+    assert attempt.result().status == "pending"
+    deleting.result()
+    with tenant_context(hooks_tenant.tenant):
+        assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+        assert not Delivery.objects.filter(pk=delivery.pk).exists()
