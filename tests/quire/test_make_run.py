@@ -174,8 +174,6 @@ def test_the_launcher_prints_loopback_urls_for_a_wildcard_bind():
 
 
 def test_the_launcher_names_a_database_and_redis_that_do_not_answer_in_one_line_each(tmp_path):
-    import sys
-
     dead_pg, dead_redis = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("QUIRE_BROKER_URL", "QUIRE_HOST")}
     env.update(
@@ -184,15 +182,7 @@ def test_the_launcher_names_a_database_and_redis_that_do_not_answer_in_one_line_
         DATABASE_URL=f"postgresql://quire@127.0.0.1:{dead_pg}/quire",
         REDIS_URL=f"redis://127.0.0.1:{dead_redis}/0",
     )
-    launcher = subprocess.run(
-        [sys.executable, "-m", "quire.launcher"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert launcher.returncode == 1, launcher.stdout + launcher.stderr
+    launcher = _launch_failing(env, timeout=120)
     assert "Traceback" not in launcher.stderr, launcher.stderr
     lines = launcher.stderr.strip().splitlines()
     assert len(lines) == 2, launcher.stderr
@@ -201,22 +191,29 @@ def test_the_launcher_names_a_database_and_redis_that_do_not_answer_in_one_line_
     assert "Quire is running" not in launcher.stdout
 
 
-@pytest.mark.timeout(180)
-def test_a_failed_start_up_command_ends_the_launcher_with_one_line_and_stops_what_it_started(tmp_path):
+def _launch_failing(env: dict[str, str], *, timeout: float) -> subprocess.CompletedProcess:
+    """`make run`'s launcher run to its end with `env`, which must fail it (exit status 1)."""
     import sys
 
-    (tmp_path / "demo-credentials.json").mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QUIRE_MEDIA_ROOT")}
-    env.update(QUIRE_DATA_DIR=str(tmp_path), QUIRE_PORT=str(free_port()))
     launcher = subprocess.run(
         [sys.executable, "-m", "quire.launcher"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=timeout,
     )
     assert launcher.returncode == 1, launcher.stdout + launcher.stderr
+    return launcher
+
+
+@pytest.mark.timeout(180)
+def test_a_failed_start_up_command_ends_the_launcher_with_one_line_and_stops_what_it_started(tmp_path):
+
+    (tmp_path / "demo-credentials.json").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QUIRE_MEDIA_ROOT")}
+    env.update(QUIRE_DATA_DIR=str(tmp_path), QUIRE_PORT=str(free_port()))
+    launcher = _launch_failing(env, timeout=150)
     assert (
         launcher.stderr.strip().splitlines()[-1] == "`manage.py seed_demo` failed (exit status 1); see above"
     )

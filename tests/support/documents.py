@@ -246,3 +246,16 @@ def make_msg(subject: str, body: str, attachments: list[tuple[str, bytes]]) -> b
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def stored_rows(count: int, status: str) -> list:
+    """`count` document rows of the current schema with no file or text (`d<n>.txt`), for tests of lists and
+    lookups that read rows only."""
+    from quire.documents.models import Document
+
+    return Document.objects.bulk_create(
+        Document(
+            filename=f"d{n}.txt", content_type="text/plain", sha256=f"{n:064d}", size_bytes=1, status=status
+        )
+        for n in range(count)
+    )

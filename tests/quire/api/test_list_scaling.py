@@ -17,6 +17,7 @@ from quire.documents.models import Document, DocumentStatus
 from quire.jobs.models import Job, JobStatus
 from tenants.models import AuditEvent
 from tests.support import Api
+from tests.support.documents import stored_rows
 
 ROWS = 40
 LIMIT = 5
@@ -27,16 +28,7 @@ def paging(make_tenant):
     provisioned = make_tenant("list-paging")
     start = datetime(2020, 1, 1, tzinfo=UTC)
     with tenant_context(provisioned.tenant):
-        documents = Document.objects.bulk_create(
-            Document(
-                filename=f"d{n}.txt",
-                content_type="text/plain",
-                sha256=f"{n:064d}",
-                size_bytes=1,
-                status=DocumentStatus.FAILED,
-            )
-            for n in range(ROWS)
-        )
+        documents = stored_rows(ROWS, DocumentStatus.FAILED)
         jobs = Job.objects.bulk_create(Job(connector="legal", status=JobStatus.FAILED) for _ in range(ROWS))
         for n, row in enumerate(documents):
             Document.objects.filter(pk=row.pk).update(created_at=start + timedelta(minutes=n))

@@ -7,24 +7,16 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from quire.documents.models import Document, DocumentStatus
+from quire.documents.models import DocumentStatus
 from quire.documents.services import document_delete
 from quire.jobs.models import Job, JobResult, JobStatus
+from tests.support.documents import stored_rows
 
 
 def test_deleting_a_document_finds_the_jobs_that_read_it_through_the_document_ids_index(make_tenant):
     provisioned = make_tenant("job-documents")
     with tenant_context(provisioned.tenant):
-        documents = Document.objects.bulk_create(
-            Document(
-                filename=f"d{n}.txt",
-                content_type="text/plain",
-                sha256=f"{n:064d}",
-                size_bytes=1,
-                status=DocumentStatus.READY,
-            )
-            for n in range(20)
-        )
+        documents = stored_rows(20, DocumentStatus.READY)
         ids = [document.pk for document in documents]
         jobs = Job.objects.bulk_create(
             Job(connector="legal", status=JobStatus.SUCCEEDED, document_ids=ids[n : n + 3]) for n in range(20)
