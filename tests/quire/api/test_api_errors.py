@@ -269,3 +269,15 @@ def test_a_value_postgresql_refuses_is_400_not_500(api_a: Api, monkeypatch):
 
     monkeypatch.setattr(views, "check_dependencies", refuse)
     assert_error(api_a.get("/v1/health"), 400, "invalid_parameter")
+
+
+def test_a_refused_choice_is_quoted_shortened_not_echoed_whole(api_a: Api):
+    error = assert_error(
+        api_a.post("/v1/api_keys", {"name": "huge", "role": ["admin"] * 20_000}),
+        400,
+        "invalid_choice",
+        "role",
+    )
+    assert len(error["message"]) < 300 and "characters)" in error["message"], error["message"][:300]
+    short = assert_error(api_a.post("/v1/api_keys", {"name": "typo", "role": "amdin"}), 400, param="role")
+    assert short["message"].startswith('"amdin" is not one of: ')
