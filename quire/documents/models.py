@@ -46,10 +46,10 @@ def document_file_name(document: Document, filename: str) -> str:
 class DocumentQuerySet(models.QuerySet):
     def without_text(self) -> DocumentQuerySet:
         """Without the text and what maps it (page starts, layout, tables), which an answer about documents need
-        not read (a long PDF's text and layout run to megabytes); PostgreSQL counts the characters and pages
-        (`counted_char_count`, `counted_page_count`)."""
+        not read (a long PDF's text and layout run to megabytes); the characters are those ingest counted
+        (`text_chars`), else PostgreSQL counts them, and the pages (`counted_char_count`, `counted_page_count`)."""
         return self.defer("text", "page_starts", "layout", "tables").annotate(
-            counted_char_count=Length("text"),
+            counted_char_count=Coalesce("text_chars", Length("text")),
             counted_page_count=Coalesce(
                 Func("page_starts", function="jsonb_array_length", output_field=models.IntegerField()), 0
             ),
@@ -68,6 +68,9 @@ class Document(models.Model):
     status = models.CharField(max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.PENDING)
     failure_reason = models.TextField(blank=True)
     text = models.TextField(blank=True)
+    # The text's length in characters, counted as ingest writes the text, so that lists need not read it (a
+    # list of 100 documents of 1 MB each spent 193 ms of SQL on `length(text)`); null for rows written before.
+    text_chars = models.PositiveIntegerField(null=True, blank=True)
     page_starts = models.JSONField(default=list, blank=True)
     # PDFs: {"lines": [[start, end, page, x0, top, x1, bottom], ...], "page_sizes": [[width, height], ...]},
     # boxes in PDF points from the page's top-left corner (connectors.spans.PageMap reads it).

@@ -406,6 +406,7 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
             document,
             DocumentStatus.EMBEDDING,
             text=parsed.text,
+            text_chars=len(parsed.text),
             page_starts=parsed.page_starts,
             layout=parsed.layout,
             tables=parsed.tables,

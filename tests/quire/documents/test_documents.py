@@ -472,3 +472,24 @@ def test_bytes_whose_upload_rolled_back_are_deleted_by_the_orphan_sweep(tenant_a
         assert documents_orphans_delete() >= 1
         assert not default_storage.exists(rolled_back)
         assert default_storage.exists(recent) and default_storage.exists(kept.file.name)
+
+
+def test_ingest_counts_the_texts_characters_and_lists_read_that_count_not_the_text(tenant_a):
+    from django.db.models.functions import Length
+
+    from quire.documents.services import document_ingest
+
+    text = f"Le fournisseur livre sous {uuid.uuid4().hex[:6]} jours. 供应商在三十天内交货。 " * 30
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with tenant_context(tenant_a.tenant):
+        document = Document(filename="c.txt", content_type="text/plain", sha256=digest, size_bytes=len(text))
+        document.file.save(digest, ContentFile(text.encode()), save=False)
+        document.save()
+        assert Document.objects.without_text().get(pk=document.pk).counted_char_count == 0
+        document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
+        stored = Document.objects.annotate(length=Length("text")).get(pk=document.pk)
+        assert stored.text_chars == stored.length == len(stored.text) > 1000
+        Document.objects.filter(pk=document.pk).update(text_chars=7)
+        assert Document.objects.without_text().get(pk=document.pk).counted_char_count == 7
+        Document.objects.filter(pk=document.pk).update(text_chars=None)
+        assert Document.objects.without_text().get(pk=document.pk).counted_char_count == stored.length
