@@ -147,7 +147,12 @@ def test_a_job_blocked_in_a_step_fails_timed_out_at_its_soft_time_limit(make_ten
             "the job ran longer than its 12 s limit (QUIRE_JOB_SOFT_TIME_LIMIT)",
         )
         assert (done.finished_at - done.started_at).total_seconds() < 20
-        assert share_running(schema=provisioned.tenant.schema_name, pool=pool_of(queue)) == []
+        # The task gives its place back as it returns, a moment after the job is marked failed.
+        wait_for(
+            lambda: share_running(schema=provisioned.tenant.schema_name, pool=pool_of(queue)) == [],
+            timeout=10,
+            message=worker.log_path.read_text,
+        )
         wait_for(
             lambda: "exits: the job" in worker.log_path.read_text(),
             timeout=30,
