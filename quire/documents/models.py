@@ -69,7 +69,8 @@ class Document(models.Model):
     failure_reason = models.TextField(blank=True)
     text = models.TextField(blank=True)
     # The text's length in characters, counted as ingest writes the text, so that lists need not read it (a
-    # list of 100 documents of 1 MB each spent 193 ms of SQL on `length(text)`); null for rows written before.
+    # list of 100 documents of 1 MB each spent 193 ms of SQL on `length(text)`); documents.0015 filled it for rows
+    # ingested before, null only where a process of an older release created a row during a rolling deploy.
     text_chars = models.PositiveIntegerField(null=True, blank=True)
     page_starts = models.JSONField(default=list, blank=True)
     # PDFs: {"lines": [[start, end, page, x0, top, x1, bottom], ...], "page_sizes": [[width, height], ...]},

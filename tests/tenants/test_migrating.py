@@ -73,7 +73,7 @@ def test_the_parallel_executor_migrates_only_the_schema_behind(tenant_b, capsys)
     assert _recorded(schema)
 
 
-BACK = (("documents", "0007_document_ingest_owner"), ("webhooks", "0002_secrets_encrypted"))
+BACK = (("webhooks", "0002_secrets_encrypted"),)
 
 
 def _moved_back(make_tenant, slugs: list[str]) -> list[str]:

@@ -493,3 +493,30 @@ def test_ingest_counts_the_texts_characters_and_lists_read_that_count_not_the_te
         assert Document.objects.without_text().get(pk=document.pk).counted_char_count == 7
         Document.objects.filter(pk=document.pk).update(text_chars=None)
         assert Document.objects.without_text().get(pk=document.pk).counted_char_count == stored.length
+
+
+def test_the_migration_after_the_count_fills_it_for_documents_ingested_before(tenant_a, monkeypatch):
+    import importlib
+
+    from django.core.management import call_command
+    from django.db.models.functions import Length
+
+    filling = importlib.import_module("quire.documents.migrations.0015_document_text_chars_filled")
+    monkeypatch.setattr(filling, "BATCH", 2)
+    with tenant_context(tenant_a.tenant):
+        for n in range(5):
+            text = f"Clause {n} of {uuid.uuid4().hex}. " * (n + 1)
+            Document.objects.create(
+                filename=f"{n}.txt",
+                content_type="text/plain",
+                sha256=hashlib.sha256(text.encode()).hexdigest(),
+                size_bytes=len(text),
+                text=text,
+            )
+        Document.objects.update(text_chars=None)
+    schema = tenant_a.tenant.schema_name
+    call_command("migrate_schemas", "documents", "0014", schema_name=schema, interactive=False, verbosity=0)
+    call_command("migrate_schemas", "documents", schema_name=schema, interactive=False, verbosity=0)
+    with tenant_context(tenant_a.tenant):
+        rows = Document.objects.annotate(length=Length("text")).values_list("text_chars", "length")
+        assert len(rows) >= 5 and all(chars == length for chars, length in rows)
