@@ -14,6 +14,7 @@ from functools import partial, wraps
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from rest_framework.request import Request
 from common.refusals import ErrorCode, Refusal
 from quire.api.lookups import any_of
 from quire.api.models import IdempotencyRecord
+from tenants.identifiers import document_ids_in
 
 HEADER = "Idempotency-Key"
 # A stored JSON object whose `secret` was removed carries this key, true.
@@ -106,7 +108,7 @@ def _recorded(
     which an error rolls back whole."""
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(key=key, fingerprint=fingerprint)
+            record = IdempotencyRecord.objects.create(key=key, fingerprint=fingerprint, document_ids=[])
     except IntegrityError:
         return _replay(key, fingerprint)
     try:
@@ -123,7 +125,8 @@ def _recorded(
     record.status_code = response.status_code
     record.content_type = response["Content-Type"]
     record.response_text = _stored_text(response.content.decode(), record.content_type)
-    record.save(update_fields=["status_code", "content_type", "response_text"])
+    record.document_ids = document_ids_in(record.response_text)
+    record.save(update_fields=["status_code", "content_type", "response_text", "document_ids"])
     return response
 
 
@@ -185,14 +188,17 @@ def idempotency_records_purge() -> int:
 
 
 def idempotency_records_rewrite(*, containing: Collection[str], rewrite: Callable[..., object]) -> int:
-    """Replace each stored JSON response of this schema that mentions any of `containing` (objects' ids) with
+    """Replace each stored JSON response of this schema that mentions any of `containing` (documents' ids) with
     `rewrite(body, among=the ids of them it mentions)`, so a replay no longer returns what was deleted; returns
-    how many changed."""
+    how many changed. Found by the documents each response names, and by reading those stored by an older
+    release."""
     changed = 0
     if not containing:
         return changed
     records = IdempotencyRecord.objects.select_for_update().filter(
-        response_text__regex=any_of(containing), content_type__startswith="application/json"
+        Q(document_ids__overlap=list(containing))
+        | Q(document_ids__isnull=True, response_text__regex=any_of(containing)),
+        content_type__startswith="application/json",
     )
     with transaction.atomic():
         for record in records:
@@ -200,6 +206,8 @@ def idempotency_records_rewrite(*, containing: Collection[str], rewrite: Callabl
             body = rewrite(json.loads(record.response_text), among=mentioned)
             text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
             if text != record.response_text:
-                IdempotencyRecord.objects.filter(pk=record.pk).update(response_text=text)
+                IdempotencyRecord.objects.filter(pk=record.pk).update(
+                    response_text=text, document_ids=document_ids_in(text)
+                )
                 changed += 1
     return changed

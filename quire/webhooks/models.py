@@ -3,7 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from tenants.crypto import EncryptedTextField
@@ -82,10 +85,18 @@ class Event(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=partial(new_id, "evt"), editable=False)
     type = models.CharField(max_length=64)
     data = models.JSONField()
+    # The documents `data` names (`document_ids_in`), which a document's deletion looks up instead of reading
+    # every event; null where an older release wrote the event, which the deletion reads as before.
+    document_ids = ArrayField(models.CharField(max_length=40), null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["type"])]
+        indexes = [
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["type"]),
+            GinIndex(fields=["document_ids"], name="event_document_ids"),
+            models.Index(fields=["id"], condition=Q(document_ids__isnull=True), name="event_unindexed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"

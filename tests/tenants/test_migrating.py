@@ -73,7 +73,7 @@ def test_the_parallel_executor_migrates_only_the_schema_behind(tenant_b, capsys)
     assert _recorded(schema)
 
 
-BACK = (("webhooks", "0002_secrets_encrypted"),)
+BACK = (("jobs", "0008_job_queued_seen_at"),)
 
 
 def _moved_back(make_tenant, slugs: list[str]) -> list[str]:
@@ -83,7 +83,7 @@ def _moved_back(make_tenant, slugs: list[str]) -> list[str]:
             call_command(
                 "migrate_schemas", app, name, tenant=True, schema_name=schema, interactive=False, verbosity=0
             )
-    assert not any(_recorded_as(schema, "webhooks", "0003_announced_model") for schema in schemas)
+    assert not any(_recorded_as(schema, "jobs", "0009_job_attempt_started_at") for schema in schemas)
     return schemas
 
 
@@ -155,7 +155,7 @@ def test_a_schema_whose_replay_fails_is_migrated_from_where_it_was(
     # from where it was, and the third is replayed without a migration of its own.
     [broken] = failed
     assert broken in schemas and len([s for s in schemas if f":{s}]" in out]) == 2
-    assert "Applying webhooks.0003_announced_model" in out.split(f":{broken}]", 1)[1]
+    assert "Applying jobs.0009_job_attempt_started_at" in out.split(f":{broken}]", 1)[1]
     assert all(structure(schema) == structure(tenant_a.tenant.schema_name) for schema in schemas)
 
 

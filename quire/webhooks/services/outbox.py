@@ -3,6 +3,7 @@ it commits; the sweeper that queues deliveries whose task was lost; the purge of
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from quire.webhooks.models import (
     WebhookEndpoint,
 )
 from quire.webhooks.services.endpoints import WebhookRejected
+from tenants.identifiers import document_ids_in
 
 DELIVERY_ATTEMPT_TASK = "quire.webhooks.delivery_attempt_task"
 # A pending delivery that no attempt has begun REDISPATCH_AFTER after it was queued is queued again by the sweep,
@@ -71,7 +73,9 @@ def event_publish(*, event_type: str, data: dict, endpoints: list[WebhookEndpoin
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)}")
     with transaction.atomic():
-        event = Event.objects.create(type=event_type, data=data)
+        event = Event.objects.create(
+            type=event_type, data=data, document_ids=document_ids_in(json.dumps(data))
+        )
         if endpoints is None:
             endpoints = _enabled_endpoints_wanting(event_type)
         _deliveries_create(event, endpoints)
@@ -152,11 +156,11 @@ def events_purge_expired() -> int:
 
 
 def events_rewrite(*, containing: Collection[str], rewrite: Callable[..., Any]) -> dict[str, int]:
-    """Replace the payload of each event whose JSON mentions any of `containing` (objects' ids) with
+    """Replace the payload of each event whose JSON mentions any of `containing` (documents' ids) with
     `rewrite(payload, among=the ids of them it mentions)`, under row locks; deliveries still to come send the new
     payload, and the response excerpts of its past attempts (a receiver may echo what it was sent) are cleared.
-    Scans the events the retention period keeps, once for all the ids. Returns how many events changed, by id
-    mentioned."""
+    Found by the documents each event names, and by reading the events an older release wrote. Returns how many
+    events changed, by id mentioned."""
     changed: dict[str, int] = {}
     if not containing:
         return changed
@@ -164,13 +168,18 @@ def events_rewrite(*, containing: Collection[str], rewrite: Callable[..., Any]) 
         mentioning = (
             Event.objects.select_for_update()
             .annotate(as_text=Cast("data", TextField()))
-            .filter(as_text__regex=any_of(containing))
+            .filter(
+                Q(document_ids__overlap=list(containing))
+                | Q(document_ids__isnull=True, as_text__regex=any_of(containing))
+            )
         )
         for event in mentioning:
             mentioned = [object_id for object_id in containing if object_id in event.as_text]
             data = rewrite(event.data, among=mentioned)
             if data != event.data:
-                Event.objects.filter(pk=event.pk).update(data=data)
+                Event.objects.filter(pk=event.pk).update(
+                    data=data, document_ids=document_ids_in(json.dumps(data))
+                )
                 DeliveryAttempt.objects.filter(delivery__event=event).update(response_excerpt="")
                 for object_id in mentioned:
                     changed[object_id] = changed.get(object_id, 0) + 1

@@ -593,3 +593,76 @@ def test_two_emails_sharing_an_attachment_deleted_at_once_take_it_along(api_a: A
     assert [d.result().status_code for d in deletes] == [200, 200]
     with tenant_context(tenant_a.tenant):
         assert not Document.objects.filter(pk__in=[attachment.pk, *(m.pk for m in mails)]).exists()
+
+
+def test_a_deletion_finds_the_events_and_responses_naming_a_document_by_the_documents_each_names(tenant_a):
+    from quire.api.idempotency import idempotency_records_rewrite
+    from quire.api.models import IdempotencyRecord
+    from quire.webhooks.models import Event
+    from quire.webhooks.services import event_publish, events_rewrite
+
+    named, other = f"doc_{uuid.uuid4().hex[:20]}", f"doc_{uuid.uuid4().hex[:20]}"
+    data = {
+        "object": "webhook_test",
+        "url": f"/v1/documents/{named}/file",
+        "others": [other],
+        "quote": "secret",
+    }
+
+    def emptied(body, *, among):
+        assert among == [named]
+        return {**body, "quote": ""}
+
+    with tenant_context(tenant_a.tenant):
+        indexed, older, unnamed = (event_publish(event_type="webhook.test", data=data) for _ in range(3))
+        assert indexed.document_ids == sorted([named, other])
+        Event.objects.filter(pk=older.pk).update(document_ids=None)
+        Event.objects.filter(pk=unnamed.pk).update(document_ids=[other])
+        responses = [
+            IdempotencyRecord.objects.create(
+                key=uuid.uuid4().hex,
+                fingerprint="f",
+                status_code=201,
+                content_type="application/json",
+                response_text=json.dumps(data),
+                document_ids=document_ids,
+            )
+            for document_ids in ([named], None, [other])
+        ]
+        assert events_rewrite(containing=[named], rewrite=emptied) == {named: 2}
+        assert idempotency_records_rewrite(containing=[named], rewrite=emptied) == 2
+        found = Event.objects.in_bulk([indexed.pk, older.pk, unnamed.pk])
+        assert [found[e.pk].data["quote"] for e in (indexed, older, unnamed)] == ["", "", "secret"]
+        assert found[older.pk].document_ids == sorted([named, other])
+        quotes = [
+            json.loads(IdempotencyRecord.objects.get(pk=r.pk).response_text)["quote"] for r in responses
+        ]
+        assert quotes == ["", "", "secret"]
+
+
+def test_the_migrations_adding_the_named_documents_fill_them_for_what_was_stored_before(tenant_a):
+    from quire.api.models import IdempotencyRecord
+    from quire.webhooks.models import Event
+    from quire.webhooks.services import event_publish
+
+    named = f"doc_{uuid.uuid4().hex[:20]}"
+    with tenant_context(tenant_a.tenant):
+        event = event_publish(event_type="webhook.test", data={"object": "webhook_test", "document": named})
+        stored, writing = (
+            IdempotencyRecord.objects.create(
+                key=uuid.uuid4().hex,
+                fingerprint="f",
+                status_code=status,
+                content_type="application/json",
+                response_text=json.dumps({"id": named}),
+            )
+            for status in (201, None)
+        )
+    schema = tenant_a.tenant.schema_name
+    for app, before in (("webhooks", "0005_retired_secrets"), ("api", "0003_idempotency_secrets_removed")):
+        call_command("migrate_schemas", app, before, schema_name=schema, interactive=False, verbosity=0)
+        call_command("migrate_schemas", app, schema_name=schema, interactive=False, verbosity=0)
+    with tenant_context(tenant_a.tenant):
+        assert Event.objects.get(pk=event.pk).document_ids == [named]
+        assert IdempotencyRecord.objects.get(pk=stored.pk).document_ids == [named]
+        assert IdempotencyRecord.objects.get(pk=writing.pk).document_ids is None
