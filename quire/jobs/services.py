@@ -83,6 +83,27 @@ class LeaseHeld(Exception):
         self.seconds_left = seconds_left
 
 
+def _documents_ready(document_ids: list[str], *, locked: bool = False) -> None:
+    """Refuse a document of `document_ids` that is missing or not ready; `locked`: hold each until the transaction
+    ends (`FOR NO KEY UPDATE`), so a delete waits for the job that reads it to be recorded, and a job created
+    after a delete committed finds the document gone."""
+    documents = Document.objects.filter(pk__in=document_ids)
+    if locked:
+        documents = documents.select_for_update(no_key=True).order_by("pk")
+    found = dict(documents.values_list("pk", "status"))
+    for position, document_id in enumerate(document_ids):
+        if document_id not in found:
+            raise JobRejected(
+                ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", f"documents.{position}"
+            )
+        if found[document_id] != DocumentStatus.READY:
+            raise JobRejected(
+                ErrorCode.DOCUMENT_NOT_READY,
+                f"Document {document_id} is {found[document_id]}; jobs need ready documents.",
+                f"documents.{position}",
+            )
+
+
 def job_create(
     *,
     tenant: Tenant,
@@ -113,18 +134,7 @@ def job_create(
         raise JobRejected(ErrorCode.DOCUMENTS_REQUIRED, "A job needs at least one document.", "documents")
     if len(set(document_ids)) != len(document_ids):
         raise JobRejected(ErrorCode.DUPLICATE_DOCUMENTS, "A document is listed twice.", "documents")
-    found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
-    for position, document_id in enumerate(document_ids):
-        if document_id not in found:
-            raise JobRejected(
-                ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", f"documents.{position}"
-            )
-        if found[document_id] != DocumentStatus.READY:
-            raise JobRejected(
-                ErrorCode.DOCUMENT_NOT_READY,
-                f"Document {document_id} is {found[document_id]}; jobs need ready documents.",
-                f"documents.{position}",
-            )
+    _documents_ready(document_ids)
     connector_options = {k: v for k, v in options.items() if k != CONTEXT_POLICY}
     try:
         checked = get_connector(connector).validate_options(connector_options)
@@ -136,6 +146,7 @@ def job_create(
         _extended_review(checked["extends"])
     with transaction.atomic():
         tenant_lock(tenant)
+        _documents_ready(document_ids, locked=True)
         unfinished = list(
             Job.objects.exclude(status__in=TERMINAL).values_list("connector", "document_ids", "options")
         )

@@ -460,3 +460,26 @@ def test_a_cursor_skips_no_row_sharing_the_shown_rows_moment_when_a_shown_row_is
     )
     assert shown + [d["id"] for d in following.json()["data"]] == everything
     assert following.json()["has_more"] is False and following.json()["next_cursor"] is None
+
+
+def test_a_job_created_while_its_document_is_deleted_waits_and_is_refused_as_missing(
+    api_a: Api, tenant_a, monkeypatch
+):
+    from tests.support.portal import stored_document
+
+    document = stored_document(
+        tenant_a, f"racing-{_tag()}.txt", f"The Supplier delivers within {_tag()} days."
+    )
+    deleting = pause(monkeypatch, document_services, "events_rewrite")
+    delete = Side(lambda: Api(api_a.secret).delete(f"/v1/documents/{document.pk}"))
+    assert deleting.entered.wait(10)
+    create = Side(
+        lambda: Api(api_a.secret).post("/v1/jobs", {"connector": "legal", "documents": [document.pk]})
+    )
+    blocked_on_a_lock()
+    deleting.release()
+    assert delete.result().status_code == 200
+    refused = _error(create.result(), 404)
+    assert (refused["code"], refused["param"]) == ("resource_missing", "documents.0")
+    with tenant_context(tenant_a.tenant):
+        assert not Job.objects.filter(document_ids__contains=[document.pk]).exists()
