@@ -12,7 +12,16 @@ from safetensors import safe_open
 
 from inference.config import CheckpointError, ModelConfig
 from inference.kv_cache import PagedKVCache
-from kernels import RopeSpec, apply_rope_, block_sparse_attention, flash_attention, paged_decode_attention
+from kernels import (
+    BACKEND_ENV,
+    TRITON_HEAD_DIMS,
+    RopeSpec,
+    apply_rope_,
+    backend,
+    block_sparse_attention,
+    flash_attention,
+    paged_decode_attention,
+)
 
 LENGTH_DEPENDENT_ROPE = ("dynamic", "longrope")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -325,6 +334,12 @@ def load_model(
         raise CheckpointError(f"model directory {directory} does not exist")
     config = ModelConfig.from_dir(directory)
     target_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    widest = TRITON_HEAD_DIMS[-1]
+    if config.head_dim > widest and backend(torch.empty(0, device=target_device)) == "triton":
+        raise CheckpointError(
+            f"{directory}: head_dim {config.head_dim} is wider than the {widest} the Triton kernels tile; "
+            f"serve this checkpoint with {BACKEND_ENV}=reference"
+        )
     if dtype is None:
         dtype = (
             DTYPES.get(config.torch_dtype, torch.float32) if target_device.type == "cuda" else torch.float32

@@ -8,7 +8,8 @@ Tokens are packed along dim 0 as in flash-attn's varlen API. The values inside `
 (``max_seqlen`` with ``cu_seqlens``): reading them there would stall the host on every call.
 """
 
-from kernels._dispatch import backend
+from kernels._checks import TRITON_HEAD_DIMS
+from kernels._dispatch import BACKEND_ENV, backend
 from kernels.block_sparse import block_gate, block_sparse_attention
 from kernels.flash import flash_attention
 from kernels.paged_decode import paged_decode_attention
@@ -17,6 +18,8 @@ from kernels.rope.spec import RopeSpec
 from kernels.sliding_window import sliding_window_attention
 
 __all__ = [
+    "BACKEND_ENV",
+    "TRITON_HEAD_DIMS",
     "RopeSpec",
     "apply_rope_",
     "backend",

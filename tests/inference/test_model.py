@@ -274,3 +274,17 @@ def test_a_head_dim_between_the_tile_widths_serves_through_the_triton_kernels(
         [prompt, prompt[:9]], params
     )
     assert [r.output_ids for r in results] == [r.output_ids for r in on_reference]
+
+
+def test_a_head_dim_wider_than_the_triton_tiles_is_refused_at_load_where_the_kernels_would_serve_it(
+    checkpoint_factory, monkeypatch
+):
+    model_dir = checkpoint_factory(hidden=640, heads=2, kv_heads=2, layers=1, intermediate=64)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setenv("QUIRE_KERNELS", "triton")
+    with pytest.raises(
+        CheckpointError, match="head_dim 320 is wider than the 256 .* QUIRE_KERNELS=reference"
+    ):
+        load_model(model_dir, device="cpu")
+    monkeypatch.setenv("QUIRE_KERNELS", "reference")
+    assert load_model(model_dir, device="cpu").config.head_dim == 320
