@@ -85,12 +85,17 @@ class LeaseHeld(Exception):
 
 def _documents_ready(document_ids: list[str], *, locked: bool = False) -> None:
     """Refuse a document of `document_ids` that is missing or not ready; `locked`: hold each until the transaction
-    ends (`FOR NO KEY UPDATE`), so a delete waits for the job that reads it to be recorded, and a job created
-    after a delete committed finds the document gone."""
-    documents = Document.objects.filter(pk__in=document_ids)
+    ends (`FOR KEY SHARE`, which only a delete's lock waits for), so a delete waits for the job that reads it to
+    be recorded, and a job created after a delete committed finds the document gone."""
     if locked:
-        documents = documents.select_for_update(no_key=True).order_by("pk")
-    found = dict(documents.values_list("pk", "status"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, status FROM {Document._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                [list(document_ids)],
+            )
+            found = dict(cursor.fetchall())
+    else:
+        found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
     for position, document_id in enumerate(document_ids):
         if document_id not in found:
             raise JobRejected(

@@ -483,3 +483,32 @@ def test_a_job_created_while_its_document_is_deleted_waits_and_is_refused_as_mis
     assert (refused["code"], refused["param"]) == ("resource_missing", "documents.0")
     with tenant_context(tenant_a.tenant):
         assert not Job.objects.filter(document_ids__contains=[document.pk]).exists()
+
+
+def test_a_job_is_created_while_a_finishing_job_holds_its_document(api_a: Api, tenant_a):
+    """A finishing job holds its documents (`documents_held`) and then takes billing's locks; a job created
+    meanwhile over the same document takes the tenant's lock first, so it must not wait on that hold (the two
+    deadlocked when it did)."""
+    from quire.documents.services import documents_held
+    from tests.support.portal import stored_document
+
+    document = stored_document(tenant_a, f"held-{_tag()}.txt", f"The Supplier delivers within {_tag()} days.")
+    holding, finish = threading.Event(), threading.Event()
+
+    def finishing() -> None:
+        with tenant_context(tenant_a.tenant), transaction.atomic():
+            assert documents_held(ids=[document.pk]) == {document.pk}
+            holding.set()
+            finish.wait(20)
+
+    held = Side(finishing)
+    assert holding.wait(10)
+    try:
+        create = Side(
+            lambda: Api(api_a.secret).post("/v1/jobs", {"connector": "legal", "documents": [document.pk]})
+        )
+        created = create.result(timeout=10)
+    finally:
+        finish.set()
+        held.result()
+    assert created.status_code == 202, created.content
