@@ -2,22 +2,8 @@ import django.contrib.postgres.fields
 import django.contrib.postgres.indexes
 from django.db import migrations, models
 
-from quire.api.lookups import document_ids_fill
-
-
-def fill(apps, schema_editor):
-    """The documents each stored response names; one still being written keeps null and is read as before."""
-    document_ids_fill(
-        apps.get_model("api", "IdempotencyRecord")
-        .objects.using(schema_editor.connection.alias)
-        .filter(status_code__isnull=False),
-        lambda row: row.response_text,
-    )
-
 
 class Migration(migrations.Migration):
-    atomic = False
-
     dependencies = [
         ("api", "0003_idempotency_secrets_removed"),
     ]
@@ -42,5 +28,4 @@ class Migration(migrations.Migration):
                 condition=models.Q(("document_ids__isnull", True)), fields=["id"], name="response_unindexed"
             ),
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop, elidable=True),
     ]

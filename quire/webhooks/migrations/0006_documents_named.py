@@ -1,23 +1,9 @@
-import json
-
 import django.contrib.postgres.fields
 import django.contrib.postgres.indexes
 from django.db import migrations, models
 
-from quire.api.lookups import document_ids_fill
-
-
-def fill(apps, schema_editor):
-    """The documents each event names."""
-    document_ids_fill(
-        apps.get_model("webhooks", "Event").objects.using(schema_editor.connection.alias),
-        lambda row: json.dumps(row.data),
-    )
-
 
 class Migration(migrations.Migration):
-    atomic = False
-
     dependencies = [
         ("webhooks", "0005_retired_secrets"),
     ]
@@ -42,5 +28,4 @@ class Migration(migrations.Migration):
                 condition=models.Q(("document_ids__isnull", True)), fields=["id"], name="event_unindexed"
             ),
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop, elidable=True),
     ]
