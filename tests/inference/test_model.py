@@ -283,7 +283,7 @@ def test_a_head_dim_wider_than_the_triton_tiles_is_refused_at_load_where_the_ker
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     monkeypatch.setenv("QUIRE_KERNELS", "triton")
     with pytest.raises(
-        CheckpointError, match="head_dim 320 is wider than the 256 .* QUIRE_KERNELS=reference"
+        CheckpointError, match=r"head_dim 320 is wider than the 256 .* QUIRE_KERNELS=reference"
     ):
         load_model(model_dir, device="cpu")
     monkeypatch.setenv("QUIRE_KERNELS", "reference")
