@@ -701,12 +701,17 @@ def documents_files_delete() -> int:
 
 
 def documents_held(*, ids: Iterable[str]) -> set[str]:
-    """The documents among `ids` that still exist, their rows held until the transaction ends (FOR NO KEY
-    UPDATE): a delete waits for what is written from them, and one that came first has left them out. Inside a
+    """The documents among `ids` that still exist, their rows held until the transaction ends (FOR KEY SHARE, in
+    id order): a delete waits for what is written from them, and one that came first has left them out. Only a
+    delete's lock waits for the hold, so two holders never wait for each other (a finishing job holds its
+    documents and then billing's locks while a job created over them holds the tenant and then them). Inside a
     transaction."""
-    return set(
-        Document.objects.select_for_update(no_key=True).filter(pk__in=ids).values_list("pk", flat=True)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Document._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            [list(ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def documents_folder_delete(*, schema_name: str) -> int:

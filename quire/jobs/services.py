@@ -83,19 +83,9 @@ class LeaseHeld(Exception):
         self.seconds_left = seconds_left
 
 
-def _documents_ready(document_ids: list[str], *, locked: bool = False) -> None:
-    """Refuse a document of `document_ids` that is missing or not ready; `locked`: hold each until the transaction
-    ends (`FOR KEY SHARE`, which only a delete's lock waits for), so a delete waits for the job that reads it to
-    be recorded, and a job created after a delete committed finds the document gone."""
-    if locked:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, status FROM {Document._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
-                [list(document_ids)],
-            )
-            found = dict(cursor.fetchall())
-    else:
-        found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
+def _documents_ready(document_ids: list[str]) -> None:
+    """Refuse a document of `document_ids` that is missing or not ready."""
+    found = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
     for position, document_id in enumerate(document_ids):
         if document_id not in found:
             raise JobRejected(
@@ -151,7 +141,10 @@ def job_create(
         _extended_review(checked["extends"])
     with transaction.atomic():
         tenant_lock(tenant)
-        _documents_ready(document_ids, locked=True)
+        # Held (`documents_held`) and read again: a delete waits for the job to be recorded, and a job created
+        # after a delete committed finds the document gone.
+        documents_held(ids=document_ids)
+        _documents_ready(document_ids)
         unfinished = list(
             Job.objects.exclude(status__in=TERMINAL).values_list("connector", "document_ids", "options")
         )
