@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.jobs import REDELIVERY_VISIBILITY_S
 from tests.support.polling import wait_for
 from tests.support.processes import WorkerProcess, start_beat, stop_process, task_ids_received
 
@@ -48,19 +49,28 @@ class Rescue:
 
     def wait_for_redelivered_original(self, victim_log: Path) -> str:
         """The id of the killed worker's `task_name` task (read from `victim_log`), once the broker has
-        redelivered it and a worker has run it: beat and the rescuer stop, and the shared worker starts
-        again, its visibility timeout (the tests' QUIRE_BROKER_VISIBILITY_TIMEOUT, shorter than
-        RESCUER_VISIBILITY_S) past for that task or soon to be."""
+        redelivered it and a worker has run it to success. Beat and the rescuer stop; a worker on `queue` alone
+        whose visibility timeout, REDELIVERY_VISIBILITY_S, is past for that task or soon will be takes it back
+        (the shared worker's would keep the test waiting for half a minute); then that worker stops and the
+        shared worker starts again."""
         [original] = task_ids_received(victim_log, self.task_name)
         stop_process(self.beat)
         self.worker.stop()
-        self.celery_worker.start()
-        wait_for(
-            lambda: original in self.celery_worker.task_ids_received(self.task_name),
-            timeout=RESCUER_VISIBILITY_S + 60,
-            message=lambda: f"no redelivery; see {self.celery_worker.log_path}",
-        )
-        wait_for(lambda: self.celery_worker.task_succeeded(self.task_name, original), timeout=60)
+        redeliverer = WorkerProcess(
+            queues=self.queue,
+            env={"QUIRE_BROKER_VISIBILITY_TIMEOUT": str(REDELIVERY_VISIBILITY_S)},
+            log_path=self.worker.log_path.with_name("redelivery.log"),
+        ).start()
+        try:
+            wait_for(
+                lambda: original in redeliverer.task_ids_received(self.task_name),
+                timeout=REDELIVERY_VISIBILITY_S + 60,
+                message=lambda: f"no redelivery; see {redeliverer.log_path}",
+            )
+            wait_for(lambda: redeliverer.task_succeeded(self.task_name, original), timeout=60)
+        finally:
+            redeliverer.stop()
+            self.celery_worker.start()
         return original
 
 

@@ -85,8 +85,7 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
         assert len(received) == 1 and original not in received, rescue.timeline(victim.log_path)
         assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
 
-        original = rescue.wait_for_redelivered_original(victim.log_path)
-        assert celery_worker.task_succeeded(DOCUMENT_INGEST_TASK, original)
+        rescue.wait_for_redelivered_original(victim.log_path)
     with tenant_context(provisioned.tenant):
         document = Document.objects.get(pk=document_id)
         assert document.status == "ready" and document.chunk_count > 30
