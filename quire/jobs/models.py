@@ -48,7 +48,7 @@ class Job(models.Model):
     # same host takes the job over at once when that process has died, instead of waiting out the lease.
     lease_owner = models.CharField(max_length=120, blank=True)
     # When the current attempt was claimed: an attempt whose process ended past the job's time limit (killed at
-    # the hard limit) fails `timed_out` when the job is next claimed, rather than starting again.
+    # the hard limit) fails `timed_out` when the stalled sweep or a claim finds it, rather than starting again.
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     # Set when the broker refused the run task after the job committed; the stalled sweep queues it.
     run_unqueued = models.BooleanField(default=False)

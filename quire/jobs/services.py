@@ -321,8 +321,7 @@ def _claim(job_id: str, time_limit: float | None) -> Job | None:
             logger.warning(
                 "job %s: attempt %s's process %s is gone; taken over", job_id, job.attempt, job.lease_owner
             )
-        ran = (now - job.attempt_started_at).total_seconds() if job.attempt_started_at else 0.0
-        if job.status == JobStatus.RUNNING and time_limit and ran >= time_limit:
+        if job.status == JobStatus.RUNNING and _past_time_limit(job, time_limit, now):
             _mark_failed(job, TIMED_OUT, _timed_out_message(time_limit))
             return None
         if job.attempt >= settings.QUIRE_JOB_MAX_ATTEMPTS:
@@ -351,6 +350,13 @@ def _claim(job_id: str, time_limit: float | None) -> Job | None:
         return job
 
 
+def _past_time_limit(job: Job, time_limit: float | None, now: datetime) -> bool:
+    """Whether the job's current attempt was claimed `time_limit` seconds ago or more."""
+    if not time_limit or job.attempt_started_at is None:
+        return False
+    return (now - job.attempt_started_at).total_seconds() >= time_limit
+
+
 def job_seen(*, job_id: str) -> None:
     """A worker has the job's run task in hand: while the job is queued, its message is not lost."""
     Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(queued_seen_at=timezone.now())
@@ -363,29 +369,37 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
     attempt, so the old attempt can neither renew its lease nor save a result, and a queued copy that
     arrives later (the broker's redelivery of the original task, another sweep's) finds the job leased or
     finished. A re-queued job is not picked again until a new attempt has claimed it and lost its lease
-    in turn. A queued job whose run the broker refused (`run_unqueued`) is queued too, and so is one no
+    in turn. A job whose lost attempt was claimed QUIRE_JOB_SOFT_TIME_LIMIT or more ago (its process was killed
+    at the hard time limit) fails `timed_out` instead of starting again. A queued job whose run the broker refused (`run_unqueued`) is queued too, and so is one no
     worker has had in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (`queued_seen_at`, else its creation): its message
     was lost. Returns how many jobs were re-queued (in the current tenant's schema)."""
     queued = Job.objects.filter(status=JobStatus.QUEUED)
     lost = unseen_requeue(queued, flag="run_unqueued", send=_run_send, limit=limit)
     unqueued = marked_requeue(queued, flag="run_unqueued", send=_run_send, limit=limit)
+    time_limit = settings.QUIRE_JOB_SOFT_TIME_LIMIT
+    requeued = 0
     with transaction.atomic():
+        now = timezone.now()
         stalled = list(
             Job.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.RUNNING, lease_until__lt=timezone.now())
-            .order_by("lease_until")
-            .values_list("pk", "attempt")[:limit]
+            .filter(status=JobStatus.RUNNING, lease_until__lt=now)
+            .order_by("lease_until")[:limit]
         )
-        for job_id, attempt in stalled:
-            Job.objects.filter(pk=job_id).update(
+        for job in stalled:
+            if _past_time_limit(job, time_limit, now):
+                logger.warning("job %s: attempt %s lost its lease past its time limit", job.pk, job.attempt)
+                _mark_failed(job, TIMED_OUT, _timed_out_message(time_limit))
+                continue
+            Job.objects.filter(pk=job.pk).update(
                 status=JobStatus.QUEUED,
                 lease_until=None,
-                stage=f"requeued (attempt {attempt} stalled)",
-                queued_seen_at=timezone.now(),
+                stage=f"requeued (attempt {job.attempt} stalled)",
+                queued_seen_at=now,
             )
-            logger.warning("job %s: attempt %s lost its lease; queued again", job_id, attempt)
-            transaction.on_commit(partial(_run_send, job_id))
-    return unqueued + lost + len(stalled)
+            logger.warning("job %s: attempt %s lost its lease; queued again", job.pk, job.attempt)
+            transaction.on_commit(partial(_run_send, job.pk))
+            requeued += 1
+    return unqueued + lost + requeued
 
 
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:

@@ -249,7 +249,7 @@ def test_a_job_whose_worker_died_on_every_attempt_fails_at_the_attempt_limit(mak
 
 
 def test_an_attempt_killed_past_the_time_limit_fails_timed_out_instead_of_starting_again(make_tenant):
-    """A pool process killed at the hard time limit leaves its job running; the next claim (the stalled sweep's
+    """A pool process killed at the hard time limit leaves its job running; a claim that finds it so (a
     redelivery) fails it `timed_out` rather than running it up to QUIRE_JOB_MAX_ATTEMPTS times more. An attempt
     that ended sooner (a crash) is taken over."""
     from quire.jobs.services import job_run
@@ -276,6 +276,47 @@ def test_an_attempt_killed_past_the_time_limit_fails_timed_out_instead_of_starti
         taken = job_run(tenant=tenant, job_id=crashed.pk, time_limit=120)
         assert taken.attempt == 2 and taken.status != "running"
         assert Job.objects.get(pk=crashed.pk).attempt_started_at > now
+
+
+def test_the_sweep_fails_timed_out_a_job_whose_attempt_was_killed_past_the_time_limit(
+    make_tenant, monkeypatch
+):
+    """The path a hard-limit kill takes: the lease lapses, the stalled sweep finds the job. It is failed
+    `timed_out` there (announced once), not queued for another attempt of up to the same time limit; an attempt
+    that ended sooner (a crash) is queued again."""
+    from quire import queueing
+    from quire.jobs.services import job_run
+    from quire.webhooks.models import Event
+
+    sent = []
+    app = SimpleNamespace(send_task=lambda name, args, **options: sent.append((name, args)))
+    monkeypatch.setattr(queueing, "current_app", app)
+    tenant = make_tenant("hard-limit-sweep").tenant
+    now = timezone.now()
+    soft = settings.QUIRE_JOB_SOFT_TIME_LIMIT
+    with tenant_context(tenant):
+        killed, crashed = (
+            Job.objects.create(
+                connector="legal",
+                document_ids=[],
+                status="running",
+                attempt=1,
+                lease_until=now - timedelta(seconds=1),
+                attempt_started_at=now - timedelta(seconds=ran),
+            )
+            for ran in (settings.QUIRE_JOB_TIME_LIMIT + LEASE_S, 20)
+        )
+        assert jobs_requeue_stalled() == 1
+        assert sent == [(JOB_RUN_TASK, [crashed.pk])]
+        killed.refresh_from_db()
+        assert (killed.status, killed.attempt, killed.error["code"]) == ("failed", 1, "timed_out")
+        assert (
+            killed.error["message"]
+            == f"the job ran longer than its {soft:g} s limit (QUIRE_JOB_SOFT_TIME_LIMIT)"
+        )
+        assert Event.objects.filter(type="job.failed", data__id=killed.pk).count() == 1
+        assert job_run(tenant=tenant, job_id=killed.pk, time_limit=soft).attempt == 1
+        assert Job.objects.get(pk=crashed.pk).status == "queued"
 
 
 def test_an_unexpected_error_fails_its_own_attempt_and_not_one_that_took_over(make_tenant, monkeypatch):
