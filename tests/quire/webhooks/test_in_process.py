@@ -354,3 +354,27 @@ def test_deleting_an_endpoint_while_a_failed_attempt_is_recorded_waits_for_it_wi
     with tenant_context(hooks_tenant.tenant):
         assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
         assert not Delivery.objects.filter(pk=delivery.pk).exists()
+
+
+def test_the_delivery_log_lists_attempts_in_order_after_old_rows_were_purged(receiver, make_tenant):
+    """The attempts of a delivery come in their order whatever space PostgreSQL reuses for their rows (a purge
+    of older events frees it, and a new attempt's row may land before the earlier ones')."""
+    from tests.support import Api
+
+    receiver.default_status = 500
+    provisioned = make_tenant("attempt-order")
+    with tenant_context(provisioned.tenant):
+        endpoint = endpoint_create(url=receiver.url, event_types=["usage.threshold"])
+        old = _orphan_delivery(endpoint, n=0)
+        DeliveryAttempt.objects.bulk_create(
+            [DeliveryAttempt(delivery=old, number=n, started_at=timezone.now()) for n in (1, 2, 3)]
+        )
+        live = _orphan_delivery(endpoint, n=1)
+        delivery_attempt(tenant=provisioned.tenant, delivery_id=live.id)
+        old.event.delete()
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM webhooks_deliveryattempt")
+        Delivery.objects.filter(pk=live.pk).update(next_attempt_at=timezone.now())
+        delivery_attempt(tenant=provisioned.tenant, delivery_id=live.id)
+    listed = Api(provisioned.issued_key.secret).get(f"/v1/events/{live.event_id}/deliveries").json()
+    assert [a["number"] for a in listed["data"][0]["attempt_log"]] == [1, 2]
