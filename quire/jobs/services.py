@@ -351,10 +351,13 @@ def _claim(job_id: str, time_limit: float | None) -> Job | None:
 
 
 def _past_time_limit(job: Job, time_limit: float | None, now: datetime) -> bool:
-    """Whether the job's current attempt was claimed `time_limit` seconds ago or more."""
+    """Whether the job's current attempt ran `time_limit` seconds or more: from its claim to the end of the
+    lease it kept renewing (to now while the lease runs), so an attempt that crashed early and was found late
+    (beat down a while) has not."""
     if not time_limit or job.attempt_started_at is None:
         return False
-    return (now - job.attempt_started_at).total_seconds() >= time_limit
+    ran_until = min(now, job.lease_until) if job.lease_until else now
+    return (ran_until - job.attempt_started_at).total_seconds() >= time_limit
 
 
 def job_seen(*, job_id: str) -> None:
@@ -369,10 +372,11 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
     attempt, so the old attempt can neither renew its lease nor save a result, and a queued copy that
     arrives later (the broker's redelivery of the original task, another sweep's) finds the job leased or
     finished. A re-queued job is not picked again until a new attempt has claimed it and lost its lease
-    in turn. A job whose lost attempt was claimed QUIRE_JOB_SOFT_TIME_LIMIT or more ago (its process was killed
-    at the hard time limit) fails `timed_out` instead of starting again. A queued job whose run the broker refused (`run_unqueued`) is queued too, and so is one no
-    worker has had in hand for QUIRE_JOB_QUEUED_LOST_SECONDS (`queued_seen_at`, else its creation): its message
-    was lost. Returns how many jobs were re-queued (in the current tenant's schema)."""
+    in turn. A job whose lost attempt kept its lease for QUIRE_JOB_SOFT_TIME_LIMIT or more (its process was
+    killed at the hard time limit) fails `timed_out` instead of starting again. A queued job whose run the
+    broker refused (`run_unqueued`) is queued too, and so is one no worker has had in hand for
+    QUIRE_JOB_QUEUED_LOST_SECONDS (`queued_seen_at`, else its creation): its message was lost. Returns how
+    many jobs were re-queued (in the current tenant's schema)."""
     queued = Job.objects.filter(status=JobStatus.QUEUED)
     lost = unseen_requeue(queued, flag="run_unqueued", send=_run_send, limit=limit)
     unqueued = marked_requeue(queued, flag="run_unqueued", send=_run_send, limit=limit)

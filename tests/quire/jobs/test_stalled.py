@@ -283,7 +283,7 @@ def test_the_sweep_fails_timed_out_a_job_whose_attempt_was_killed_past_the_time_
 ):
     """The path a hard-limit kill takes: the lease lapses, the stalled sweep finds the job. It is failed
     `timed_out` there (announced once), not queued for another attempt of up to the same time limit; an attempt
-    that ended sooner (a crash) is queued again."""
+    that ended sooner (a crash) is queued again, also when the sweep finds it long after (beat was down)."""
     from quire import queueing
     from quire.jobs.services import job_run
     from quire.webhooks.models import Event
@@ -295,19 +295,27 @@ def test_the_sweep_fails_timed_out_a_job_whose_attempt_was_killed_past_the_time_
     now = timezone.now()
     soft = settings.QUIRE_JOB_SOFT_TIME_LIMIT
     with tenant_context(tenant):
-        killed, crashed = (
+        long_ago = now - timedelta(seconds=2 * settings.QUIRE_JOB_TIME_LIMIT)
+        killed, crashed, found_late = (
             Job.objects.create(
                 connector="legal",
                 document_ids=[],
                 status="running",
                 attempt=1,
-                lease_until=now - timedelta(seconds=1),
-                attempt_started_at=now - timedelta(seconds=ran),
+                lease_until=started + timedelta(seconds=ran),
+                attempt_started_at=started,
             )
-            for ran in (settings.QUIRE_JOB_TIME_LIMIT + LEASE_S, 20)
+            for started, ran in (
+                (
+                    now - timedelta(seconds=settings.QUIRE_JOB_TIME_LIMIT + LEASE_S),
+                    settings.QUIRE_JOB_TIME_LIMIT,
+                ),
+                (now - timedelta(seconds=21), 20),
+                (long_ago, 20),
+            )
         )
-        assert jobs_requeue_stalled() == 1
-        assert sent == [(JOB_RUN_TASK, [crashed.pk])]
+        assert jobs_requeue_stalled() == 2
+        assert sorted(sent) == sorted([(JOB_RUN_TASK, [crashed.pk]), (JOB_RUN_TASK, [found_late.pk])])
         killed.refresh_from_db()
         assert (killed.status, killed.attempt, killed.error["code"]) == ("failed", 1, "timed_out")
         assert (
@@ -316,7 +324,7 @@ def test_the_sweep_fails_timed_out_a_job_whose_attempt_was_killed_past_the_time_
         )
         assert Event.objects.filter(type="job.failed", data__id=killed.pk).count() == 1
         assert job_run(tenant=tenant, job_id=killed.pk, time_limit=soft).attempt == 1
-        assert Job.objects.get(pk=crashed.pk).status == "queued"
+        assert Job.objects.get(pk=crashed.pk).status == Job.objects.get(pk=found_late.pk).status == "queued"
 
 
 def test_an_unexpected_error_fails_its_own_attempt_and_not_one_that_took_over(make_tenant, monkeypatch):
