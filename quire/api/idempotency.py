@@ -31,14 +31,25 @@ SHOWN_ONCE = "secret_shown_once"
 IDEMPOTENCY_LOCK_CLASS = 0x1DE3
 
 
+def _fields(data: object) -> object:
+    """The body as the view reads it, files aside: a form field sent more than once (a list) with every
+    value it was sent with, in order."""
+    if hasattr(data, "lists"):
+        fields = {}
+        for name, values in data.lists():
+            kept = [value for value in values if not isinstance(value, UploadedFile)]
+            if kept:
+                fields[name] = kept[0] if len(kept) == 1 else kept
+        return fields
+    if hasattr(data, "items"):
+        return {k: v for k, v in data.items() if not isinstance(v, UploadedFile)}
+    return data
+
+
 def request_fingerprint(request: Request) -> str:
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
-    data = request.data
     files = getattr(request, "FILES", {}) or {}
-    plain = {
-        k: v for k, v in (data.items() if hasattr(data, "items") else []) if not isinstance(v, UploadedFile)
-    }
-    digest.update(json.dumps(plain if hasattr(data, "items") else data, sort_keys=True, default=str).encode())
+    digest.update(json.dumps(_fields(request.data), sort_keys=True, default=str).encode())
     for name in sorted(files):
         for upload in files.getlist(name):
             digest.update(f"\nfile:{name}:{upload.name}:".encode())

@@ -114,6 +114,30 @@ def test_same_key_other_body_is_409(api_a: Api):
     assert response.json()["error"]["code"] == "idempotency_key_reused"
 
 
+def test_every_value_of_a_repeated_form_field_counts_in_its_fingerprint(api_a: Api):
+    from urllib.parse import urlencode
+
+    created = api_a.post(
+        "/v1/webhook_endpoints", {"url": "https://93.184.215.14/form", "event_types": ["job.succeeded"]}
+    ).json()
+    path = f"/v1/webhook_endpoints/{created['id']}"
+    headers = {"Idempotency-Key": "idem-form-repeated"}
+
+    def update(*event_types: str):
+        body = urlencode([("enabled", "true"), *(("event_types", kind) for kind in event_types)])
+        return api_a.request(
+            "PATCH", path, headers=headers, data=body, content_type="application/x-www-form-urlencoded"
+        )
+
+    first = update("job.succeeded", "job.failed")
+    assert first.status_code == 200, first.content
+    assert first.json()["event_types"] == ["job.succeeded", "job.failed"]
+    assert update("job.succeeded", "job.failed")["Idempotent-Replayed"] == "true"
+    other = update("job.failed")
+    assert other.status_code == 409, other.content
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+
 def test_keys_are_per_tenant(api_a: Api, api_b: Api):
     headers = {"Idempotency-Key": "shared-key-across-tenants"}
     a = api_a.post("/v1/documents", {"text": "tenant a text"}, headers=headers)
