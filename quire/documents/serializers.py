@@ -115,7 +115,13 @@ class SearchSerializer(StrictSerializer):
     query = serializers.CharField(max_length=2000)
     k = serializers.IntegerField(min_value=1, max_value=100, default=10)
     documents = serializers.ListField(
-        child=serializers.CharField(max_length=40), required=False, max_length=100
+        child=serializers.CharField(max_length=40),
+        required=False,
+        min_length=1,
+        max_length=100,
+        error_messages={
+            "min_length": "List at least one document, or leave documents out to search every document."
+        },
     )
 
 

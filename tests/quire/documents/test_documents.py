@@ -311,6 +311,16 @@ def test_search_ranks_chunks_with_spans(celery_worker, api_a: Api, api_b: Api):
     assert missing.status_code == 404
 
 
+def test_a_search_limited_to_no_documents_is_refused_not_widened_to_every_document(api_a: Api):
+    api_a.post(
+        "/v1/documents", {"text": "Search scope: an empty list names no document.", "filename": "s.txt"}
+    )
+    response = api_a.post("/v1/search", {"query": "which documents", "documents": []})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["param"] == "documents" and "leave" in error["message"]
+
+
 def test_the_list_and_the_detail_count_without_reading_the_text(tenant_a, api_a: Api):
     import hashlib
     import re
