@@ -28,7 +28,7 @@ from billing.stripe_gateway import (
 from common.refusals import ErrorCode, Refusal
 from quire.api.errors import error_json
 from quire.api.idempotency import idempotent
-from quire.api.pagination import iso_moment
+from quire.api.pagination import parse_moment
 from quire.api.serializers import StrictSerializer
 
 logger = logging.getLogger(__name__)
@@ -36,12 +36,7 @@ DEFAULT_USAGE_DAYS = 30
 
 
 def _moment(raw: str | None, param: str) -> datetime | None:
-    if not raw:
-        return None
-    parsed = iso_moment(raw)
-    if parsed is None:
-        raise Refusal(ErrorCode.INVALID_PARAMETER, f"{param} must be an ISO 8601 date or date-time.", param)
-    return parsed
+    return parse_moment(raw, param) if raw else None
 
 
 class UsageRowSerializer(serializers.Serializer):
@@ -91,9 +86,13 @@ class UsageView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "from", str, description="ISO 8601 date or date-time; `to` less 30 days when absent."
+                "from",
+                str,
+                description="ISO 8601 date or date-time, or Unix seconds; `to` less 30 days when absent.",
             ),
-            OpenApiParameter("to", str, description="ISO 8601 date or date-time; now when absent."),
+            OpenApiParameter(
+                "to", str, description="ISO 8601 date or date-time, or Unix seconds; now when absent."
+            ),
             OpenApiParameter("group_by", str, enum=["day", "kind"], default="day"),
         ],
         responses={200: USAGE_SCHEMA},

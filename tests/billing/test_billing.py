@@ -1095,6 +1095,22 @@ def test_usage_endpoint_and_invoice_preview(make_tenant):
     assert preview["total"] == team.monthly_price + 5 * team.overage_unit_price
 
 
+def test_usage_reads_its_bounds_as_the_list_filters_read_moments(make_tenant):
+    provisioned = make_tenant("bill-usage-bounds")
+    tenant, api = provisioned.tenant, Api(provisioned.issued_key.secret)
+    now = datetime.now(UTC).replace(microsecond=0)
+    usage_record(tenant=tenant, job_id="job_bounds", quantities={"pages": 3}, occurred_at=now)
+    start = now - timedelta(days=1)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {api.secret}"}
+    unescaped = f"/v1/usage?group_by=kind&from={start.isoformat()}"
+    assert "+00:00" in unescaped
+    for query in (unescaped, f"/v1/usage?group_by=kind&from={int(start.timestamp())}"):
+        response = api.client.get(query, **headers)
+        assert response.status_code == 200, (query, response.content)
+        assert response.json()["data"] == [{"kind": "pages", "quantity": 3}]
+        assert datetime.fromisoformat(response.json()["from"].replace("Z", "+00:00")) == start
+
+
 def test_erasing_a_tenant_deletes_its_stripe_customer_and_records_it(
     stripe_server, make_tenant, celery_worker
 ):
