@@ -223,7 +223,11 @@ class DocumentTextView(APIView):
         start = params.validated_data.get("start", 0)
         end = params.validated_data.get("end", length)
         if start > length or end > length or start > end:
-            raise Refusal(ErrorCode.RANGE_OUT_OF_BOUNDS, f"Need 0 <= start <= end <= {length}.", "end")
+            raise Refusal(
+                ErrorCode.RANGE_OUT_OF_BOUNDS,
+                f"Need 0 <= start <= end <= {length}.",
+                "start" if start > length else "end",
+            )
         parsed = ParsedDocument(document.text, document.page_starts or [0])
         return Response(
             {

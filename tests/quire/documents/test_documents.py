@@ -240,6 +240,14 @@ def test_text_range_and_page(celery_worker, api_a: Api):
     assert api_a.get(f"/v1/documents/{doc_id}/text", start="x").json()["error"]["param"] == "start"
 
 
+def test_a_text_range_out_of_bounds_names_the_bound_at_fault(api_a: Api):
+    created = api_a.post("/v1/documents", {"text": "A short text for its range.", "filename": "r.txt"})
+    path = f"/v1/documents/{created.json()['id']}/text"
+    for params, param in (({"start": 10**6}, "start"), ({"start": 0, "end": 10**6}, "end")):
+        error = api_a.get(path, **params).json()["error"]
+        assert (error["code"], error["param"]) == ("range_out_of_bounds", param), params
+
+
 def test_declared_type_mismatch_is_415(api_a: Api):
     response = upload(api_a, "fake.pdf", b"just some text, not a pdf", "application/pdf")
     assert response.status_code == 415
