@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy
@@ -254,19 +255,29 @@ def _rules_evidence(space: _Workspace, members: list[int]) -> Ruled:
     return found
 
 
+# P(SUPPORT), P(CONTRADICT), P(NEUTRAL) of each sentence of a paper for a claim: from the claim's number, the
+# paper's position in the index and its sentences' cues.
+Stances = Callable[[int, int, numpy.ndarray], numpy.ndarray]
+
+
+def softmax_stances(model_of: Callable[[int], Softmax]) -> Stances:
+    """The stances of the stance model `model_of(n)` judging claim `n`."""
+    return lambda n, position, features: model_of(n).probabilities(features)
+
+
 def _stances(
-    space: _Workspace, stance: Softmax, n: int, position: int
+    space: _Workspace, stances: Stances, n: int, position: int
 ) -> tuple[numpy.ndarray, numpy.ndarray]:
     features = space.sentence_features(n, space.index.items[position].document.document_id)
-    return features, stance.probabilities(features)
+    return features, stances(n, position, features)
 
 
-def _verdict_rows(space: _Workspace, stance: Callable[[int], Softmax], ruled: Ruled) -> numpy.ndarray:
-    """`verdict_features` of every claim, with the stances of the model `stance(n)`."""
+def _verdict_rows(space: _Workspace, stances: Stances, ruled: Ruled) -> numpy.ndarray:
+    """`verdict_features` of every claim, with its `stances`."""
     rows = []
     for n, (_verdict, _evidence, ranking) in ruled.items():
         top = ranking[:VERDICT_PAPERS]
-        papers = [_stances(space, stance(n), n, position) for position, _ in top]
+        papers = [_stances(space, stances, n, position) for position, _ in top]
         rows.append(verdict_features([score for _, score in ranking], papers))
     return numpy.vstack(rows)
 
@@ -296,7 +307,7 @@ def _verdict_cv(
 
 def _score(
     space: _Workspace,
-    stance: Callable[[int], Softmax],
+    stances: Stances | None,
     ruled: Ruled,
     thresholds: dict[str, float] | None,
     verdicts: list[str] | None = None,
@@ -314,11 +325,11 @@ def _score(
             chosen = {(space.index.items[p].document.document_id, i) for p, i in evidence}
         elif verdict != "NOT_ENOUGH_INFO":
             top = [position for position, _ in ranking[:VERDICT_PAPERS]]
-            stances = {p: _stances(space, stance(n), n, p)[1] for p in top}
+            probabilities = {p: _stances(space, stances, n, p)[1] for p in top}
             ruled_sentences: dict[int, list[int]] = {}
             for p, i in evidence:
                 ruled_sentences.setdefault(p, []).append(i)
-            for position, indices in rationale_picks(top, stances, ruled_sentences, thresholds).items():
+            for position, indices in rationale_picks(top, probabilities, ruled_sentences, thresholds).items():
                 chosen |= {(space.index.items[position].document.document_id, i) for i in indices}
         pairs.append((_verdict_of(claim), verdict))
         gold = {(doc_id, i) for doc_id, labels in claim["papers"].items() for i in labels}
@@ -327,7 +338,7 @@ def _score(
 
 
 def _tune(
-    space: _Workspace, stance: Callable[[int], Softmax], ruled: Ruled, verdicts: list[str] | None
+    space: _Workspace, stances: Stances, ruled: Ruled, verdicts: list[str] | None
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Thresholds maximising rationale F1 over all claims, each judged by the models that did not see it."""
     best: tuple[float, dict[str, float], dict[str, float]] | None = None
@@ -335,11 +346,39 @@ def _tune(
         for per_paper in PER_PAPER_GRID:
             for position in POSITION_GRID:
                 thresholds = {"rationale": rationale, "per_paper": per_paper, "position": position}
-                scores = _score(space, stance, ruled, thresholds, verdicts)
+                scores = _score(space, stances, ruled, thresholds, verdicts)
                 if best is None or scores["rationale_f1"] > best[0] + 1e-9:
                     best = (scores["rationale_f1"], thresholds, scores)
     assert best is not None
     return best[1], best[2]
+
+
+@dataclass
+class Prepared:
+    """The training claims' workspace, folds, the rules' verdicts, evidence and rankings, and gold verdicts."""
+
+    space: _Workspace
+    fold: list[int]
+    ruled: Ruled
+    labels: numpy.ndarray
+
+    @classmethod
+    def build(cls, claims: list[dict], rows: list[dict], embed: Callable) -> Prepared:
+        space = _Workspace(claims, rows, embed)
+        labels = numpy.asarray([VERDICTS.index(_verdict_of(claim)) for claim in claims], dtype=numpy.int64)
+        return cls(space, claim_folds(claims), _rules_evidence(space, list(range(len(claims)))), labels)
+
+    def gold_stance(self, n: int, position: int) -> list[str]:
+        """The labelled stance (SUPPORT, CONTRADICT or NEUTRAL) of each sentence of a paper for claim `n`."""
+        item = self.space.index.items[position]
+        gold = self.space.claims[n]["papers"].get(item.document.document_id, {})
+        return [gold.get(i, "NEUTRAL") for i in range(len(item.sentences))]
+
+    def pipeline_scores(self, stances: Stances) -> dict[str, float]:
+        """Cross-validated verdict macro-F1 and rationale F1 of the connector's steps over `stances`, the verdict
+        model's penalty and the rationale thresholds chosen as `train` chooses them."""
+        _, verdicts, _ = _verdict_cv(_verdict_rows(self.space, stances, self.ruled), self.labels, self.fold)
+        return _tune(self.space, stances, self.ruled, verdicts)[1]
 
 
 def train(
@@ -363,12 +402,10 @@ def train(
             f"{data}: only {len(claims)} usable training claims (need claims_train.jsonl and corpus.jsonl)"
         )
     progress(f"literature: {len(claims)} training claims, {len(exclusions['excluded'])} left out; embedding")
-    space = _Workspace(claims, rows, embed)
-    fold = claim_folds(claims)
+    prepared = Prepared.build(claims, rows, embed)
+    space, fold, ruled, labels = prepared.space, prepared.fold, prepared.ruled, prepared.labels
     everything = list(range(len(claims)))
-    ruled = _rules_evidence(space, everything)
-    labels = numpy.asarray([VERDICTS.index(_verdict_of(claim)) for claim in claims], dtype=numpy.int64)
-    rules = _score(space, lambda n: None, ruled, None)
+    rules = _score(space, None, ruled, None)
     best: tuple[float, dict] | None = None
     for l2 in STANCE_L2_GRID:
         progress(f"literature: {FOLDS}-fold stance models at L2 {l2}")
@@ -378,7 +415,7 @@ def train(
             )
             for k in range(FOLDS)
         ]
-        held_out = lambda n, models=held_out_models: models[fold[n]]
+        held_out = softmax_stances(lambda n, models=held_out_models: models[fold[n]])
         verdict_rows = _verdict_rows(space, held_out, ruled)
         verdict_l2, verdicts, _ = _verdict_cv(verdict_rows, labels, fold)
         thresholds, tuned = _tune(space, held_out, ruled, verdicts)
@@ -402,9 +439,10 @@ def train(
     )
     stance = fit_softmax(*space.stance_examples(everything), len(STANCE_CLASSES), l2=chosen["stance_l2"])
     verdict = fit_softmax(chosen["verdict_rows"], labels, len(VERDICTS), l2=chosen["verdict_l2"])
-    in_sample = verdict.probabilities(_verdict_rows(space, lambda n: stance, ruled)).argmax(axis=1)
+    fitted = softmax_stances(lambda n: stance)
+    in_sample = verdict.probabilities(_verdict_rows(space, fitted, ruled)).argmax(axis=1)
     training_scores = _score(
-        space, lambda n: stance, ruled, chosen["thresholds"], [VERDICTS[int(i)] for i in in_sample]
+        space, fitted, ruled, chosen["thresholds"], [VERDICTS[int(i)] for i in in_sample]
     )
     card = {
         "model": "literature stance (SUPPORT/CONTRADICT/NEUTRAL per claim-sentence pair) and claim verdict "
