@@ -93,7 +93,18 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class MetadataUpdateSerializer(StrictSerializer):
+class UpdateSerializer(StrictSerializer):
+    """The body of a change to an object that exists: a field left out leaves what it names as it is, in a form
+    or multipart body too. Bound partial when it reads a body, since DRF reads a boolean missing from a form
+    body as false (and a multiple choice as empty) unless the serializer is partial; built without data (the
+    OpenAPI schema), it is not, so its component keeps its name rather than drf-spectacular's `Patched...`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("partial", "data" in kwargs)
+        super().__init__(*args, **kwargs)
+
+
+class MetadataUpdateSerializer(UpdateSerializer):
     """The body of `POST /v1/<objects>/{id}`: what may change on an object after it was created."""
 
     metadata = MetadataField(required=False)
@@ -130,7 +141,7 @@ class ApiKeyCreateSerializer(StrictSerializer):
     role = NamedChoiceField(choices=list(API_KEY_ROLES), default=Role.DEVELOPER)
 
 
-class ApiKeyUpdateSerializer(StrictSerializer):
+class ApiKeyUpdateSerializer(UpdateSerializer):
     role = NamedChoiceField(choices=list(API_KEY_ROLES), required=False)
     version = serializers.CharField(
         required=False, help_text="An API version the key's requests use from now on (`Quire-Version`)."

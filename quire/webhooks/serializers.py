@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from quire.api.serializers import ObjectNameField, ResourceSerializer, StrictSerializer
+from quire.api.serializers import ObjectNameField, ResourceSerializer, StrictSerializer, UpdateSerializer
 from quire.webhooks.models import ALL_EVENTS, EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from quire.webhooks.services.endpoints import MAX_GRACE_SECONDS
 
@@ -25,7 +25,7 @@ class EndpointCreateSerializer(StrictSerializer):
     description = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 
 
-class EndpointUpdateSerializer(StrictSerializer):
+class EndpointUpdateSerializer(UpdateSerializer):
     url = serializers.URLField(max_length=2048, required=False)
     event_types = serializers.ListField(
         child=EventTypeField(max_length=64),

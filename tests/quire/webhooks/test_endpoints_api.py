@@ -78,6 +78,33 @@ def test_patch_delete_and_roles(api_hooks: Api, endpoints, receiver, hooks_tenan
     assert api_hooks.get(path).status_code == 404
 
 
+def test_a_form_patch_without_enabled_leaves_the_endpoint_enabled(api_hooks: Api, endpoints, receiver):
+    from urllib.parse import urlencode
+
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    path = f"/v1/webhook_endpoints/{endpoints(receiver.url, ['*'])['id']}"
+    form = "application/x-www-form-urlencoded"
+    patched = api_hooks.request(
+        "patch", path, data=urlencode([("event_types", "job.failed")]), content_type=form
+    )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["event_types"] == ["job.failed"] and patched.json()["status"] == "enabled"
+    multipart = api_hooks.request(
+        "patch", path, data=encode_multipart(BOUNDARY, {"description": "CRM"}), content_type=MULTIPART_CONTENT
+    )
+    assert multipart.status_code == 200, multipart.content
+    assert multipart.json()["description"] == "CRM" and multipart.json()["status"] == "enabled"
+    assert multipart.json()["event_types"] == ["job.failed"]
+    assert api_hooks.get(path).json()["status"] == "enabled"
+
+    disabled = api_hooks.request("patch", path, data="enabled=false", content_type=form)
+    assert disabled.json()["status"] == "disabled" and disabled.json()["event_types"] == ["job.failed"]
+    assert (
+        api_hooks.request("patch", path, data="enabled=true", content_type=form).json()["status"] == "enabled"
+    )
+
+
 def test_rotation_returns_a_new_secret_and_keeps_the_old_one_for_the_grace_period(
     api_hooks: Api, endpoints, receiver, hooks_tenant
 ):
