@@ -459,14 +459,32 @@ def meter_usage_push() -> int:
     return sent
 
 
+def _subscribed_at_current_prices(account: BillingAccount, plan: Plan) -> bool:
+    """The account's subscription is to `plan`, in good standing, with every price the plan has today."""
+    if account.plan_id != plan.pk or account.subscription_status not in GOOD_STANDING:
+        return False
+    subscription = stripe.Subscription.retrieve(account.stripe_subscription_id)
+    held = {item["price"]["id"] for item in subscription["items"]["data"]}
+    return {item["price"] for item in _subscription_items(plan)} <= held
+
+
 def checkout_session_create(*, tenant: Tenant, plan: Plan, success_url: str, cancel_url: str) -> str:
     """A Checkout session that subscribes the tenant's customer to `plan`; returns its URL. Refuses when
-    Stripe is not configured or does not answer."""
+    Stripe is not configured or does not answer, and a Checkout to the plan the tenant's subscription is on,
+    in good standing and at the plan's current prices: its subscription would replace that one, whose flat
+    price is not credited, so the period's flat price would be paid twice."""
     with _provider_answers():
         account = stripe_customer_provision(tenant=tenant)
         if not _priced(plan):
             stripe_catalog_sync()
             plan.refresh_from_db()
+        if _subscribed_at_current_prices(account, plan):
+            raise Refusal(
+                ErrorCode.ALREADY_ON_PLAN,
+                f"The workspace is already subscribed to the {plan.name} plan, paid up and at its current "
+                "prices; a Checkout to it would bill its flat price a second time.",
+                param="plan",
+            )
         session = stripe.checkout.Session.create(
             customer=account.stripe_customer_id,
             mode="subscription",

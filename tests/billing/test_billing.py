@@ -796,6 +796,58 @@ def _checkout_subscription(account: BillingAccount, plan: Plan) -> dict:
     return {**made.to_dict(for_json=True), "status": "active"}
 
 
+def test_a_checkout_to_the_plan_already_subscribed_and_paid_is_refused(
+    stripe_server, make_tenant, celery_worker
+):
+    """Its subscription would replace the one in good standing, whose flat price is not credited: the customer
+    would pay the period's flat price twice. A Checkout that pays a subscription not in good standing, or moves
+    one to the plan's current prices, goes through."""
+    provisioned = make_tenant("bill-same-plan")
+    account = wait_for(
+        lambda: (
+            BillingAccount.objects.filter(tenant=provisioned.tenant)
+            .exclude(stripe_subscription_id="")
+            .first()
+        ),
+        timeout=60,
+    )
+    admin = Api(provisioned.issued_key.secret)
+    urls = {"success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"}
+
+    def checkout(plan: str):
+        return admin.post("/v1/billing/checkout_sessions", {"plan": plan, **urls})
+
+    assert assert_error(checkout("free"), 409, "already_on_plan")["param"] == "plan"
+    team = Plan.objects.get(code="team")
+    paid = _checkout_subscription(account, team)
+    assert (
+        send_subscription_event("evt_same_plan_paid", "customer.subscription.created", paid).status_code
+        == 200
+    )
+    error = assert_error(checkout("team"), 409, "already_on_plan")
+    assert error["param"] == "plan" and "Team" in error["message"]
+    assert checkout("free").status_code == checkout("enterprise").status_code == 201
+
+    past_due = {**paid, "status": "past_due"}
+    assert (
+        send_subscription_event("evt_same_plan_due", "customer.subscription.updated", past_due).status_code
+        == 200
+    )
+    assert checkout("team").status_code == 201
+
+    without_tokens = stripe.Subscription.create(
+        customer=account.stripe_customer_id, items=stripe_gateway._subscription_items(team)[:2]
+    )
+    older = {**without_tokens.to_dict(for_json=True), "status": "active"}
+    assert (
+        send_subscription_event("evt_same_plan_old", "customer.subscription.created", older).status_code
+        == 200
+    )
+    account.refresh_from_db()
+    assert (account.stripe_subscription_id, account.plan.code) == (older["id"], "team")
+    assert checkout("team").status_code == 201
+
+
 def test_a_late_event_about_a_replaced_subscription_leaves_the_account_on_its_replacement(
     stripe_server, make_tenant, celery_worker
 ):
