@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from tenants.audit import audit_origin_bind
 from tenants.models import ActorType, ApiKey, Domain, Member, Tenant
-from tenants.services import WORKSPACE_FIELDS, domain_delete, domain_save, tenant_update
+from tenants.services import WORKSPACE_FIELDS, domain_delete, domain_save, host_name_normalised, tenant_update
 
 
 def _staff_acts(request: HttpRequest) -> None:
@@ -50,8 +50,19 @@ class TenantAdmin(admin.ModelAdmin):
         return False
 
 
+class DomainForm(ModelForm):
+    class Meta:
+        model = Domain
+        fields = ("domain", "tenant", "is_primary")
+
+    def clean_domain(self) -> str:
+        """As routing looks host names up: lower case, so one name in other capitals is the same one."""
+        return host_name_normalised(self.cleaned_data["domain"])
+
+
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
+    form = DomainForm
     list_display = ("domain", "tenant", "is_primary")
 
     def save_model(self, request: HttpRequest, obj: Domain, form: ModelForm, change: bool) -> None:

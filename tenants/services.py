@@ -72,7 +72,7 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
     with transaction.atomic():
         tenant = Tenant.objects.create(name=name, slug=slug, schema_name="t_" + slug.replace("-", "_"))
         for i, domain in enumerate(domains or []):
-            Domain.objects.create(domain=domain.lower(), tenant=tenant, is_primary=i == 0)
+            Domain.objects.create(domain=host_name_normalised(domain), tenant=tenant, is_primary=i == 0)
         schema_build(schema_name=tenant.schema_name)
     return tenant
 
@@ -388,8 +388,15 @@ def tenant_update(*, tenant: Tenant, **changes: Any) -> Tenant:
     return tenant
 
 
+def host_name_normalised(name: str) -> str:
+    """A host name as `Domain` stores it and routing looks it up: trimmed, lower case."""
+    return name.strip().lower()
+
+
 def domain_save(*, domain: Domain) -> Domain:
-    """Add or change one of a tenant's host names, recorded as `workspace.domain_change`."""
+    """Add or change one of a tenant's host names (stored as `host_name_normalised` gives it, the form routing
+    looks a request's host up in), recorded as `workspace.domain_change`."""
+    domain.domain = host_name_normalised(domain.domain)
     with transaction.atomic():
         before = Domain.objects.filter(pk=domain.pk).values("domain", "tenant_id", "is_primary").first()
         domain.save()

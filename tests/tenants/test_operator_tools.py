@@ -265,3 +265,27 @@ def test_a_retention_period_that_is_not_a_number_is_refused_in_words(tenant_a):
 
     with pytest.raises(CommandError, match=r"^days must be a whole number of days or 'none', not 'ninety'$"):
         call_command("tenant_retention", tenant_a.tenant.slug, "ninety")
+
+
+def test_a_host_name_added_in_the_admin_with_capitals_routes_to_its_workspace(tenant_a):
+    from tenants.models import Domain
+
+    staff = get_user_model().objects.create_superuser("ops-hosts", "ops-hosts@example.test", "pw-123456789")
+    client = Client()
+    client.force_login(staff)
+    tenant = Tenant.objects.get(pk=tenant_a.tenant.pk)
+    added = client.post(
+        "/admin/tenants/domain/add/",
+        {"domain": " Contracts.Alpha.LOCALHOST ", "tenant": tenant.pk, "is_primary": ""},
+    )
+    assert added.status_code == 302, added.content
+    domain = Domain.objects.get(tenant=tenant, domain__iexact="contracts.alpha.localhost")
+    assert domain.domain == "contracts.alpha.localhost"
+    again = client.post(
+        "/admin/tenants/domain/add/",
+        {"domain": "CONTRACTS.alpha.localhost", "tenant": tenant.pk, "is_primary": ""},
+    )
+    assert again.status_code == 200 and b"already exists" in again.content
+    routed = Client(HTTP_HOST="Contracts.Alpha.Localhost").get("/documents")
+    assert routed.status_code == 302 and routed["Location"].startswith("/login")
+    client.post(f"/admin/tenants/domain/{domain.pk}/delete/", {"post": "yes"})
