@@ -146,15 +146,6 @@ class DocumentUploadForm(CallPeriodForm):
         "files, a folder or a ZIP make one document each."
     )
 
-    def clean_file(self):
-        uploads = self.cleaned_data["file"]
-        for upload in uploads:
-            if upload.size > settings.QUIRE_MAX_DOCUMENT_BYTES:
-                raise forms.ValidationError(
-                    f"{upload.name} is {upload.size} bytes; the limit is {settings.QUIRE_MAX_DOCUMENT_BYTES} bytes."
-                )
-        return uploads
-
 
 class JobForm(forms.Form):
     connector = forms.ChoiceField(choices=())

@@ -4,6 +4,7 @@ keeps a multipart file's path, and ignores paths that do not name the file they 
 from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from quire.documents.models import Document
@@ -36,3 +37,20 @@ def test_a_folders_files_are_named_by_their_paths_in_it(workspace):
         "room-alone.txt",
         "room-alone-2.txt",
     }
+
+
+def test_a_file_over_the_size_limit_in_a_folder_is_refused_alone_as_the_api_refuses_it(workspace):
+    owner = signed_in(workspace, "owner")
+    files = [
+        _file("limits-small.txt", "A short note on the data room."),
+        _file("limits-large.txt", "A long schedule of assets. " * 100),
+    ]
+    with override_settings(QUIRE_MAX_DOCUMENT_BYTES=2000):
+        response = owner.post("/documents", {"file": files}, follow=True)
+        alone = owner.post("/documents", {"file": _file("limits-alone.txt", "A long appendix. " * 200)})
+    assert alone.status_code == 400 and b"the limit is 2000 bytes" in alone.content
+    assert response.status_code == 200
+    assert b"limits-large.txt: the document is 2700 bytes; the limit is 2000 bytes" in response.content
+    with tenant_context(workspace.tenant):
+        names = set(Document.objects.filter(filename__contains="limits-").values_list("filename", flat=True))
+    assert names == {"limits-small.txt"}
