@@ -29,6 +29,7 @@ ACTIONS = (
     "api_key.role_change",
     "api_key.version_change",
     "document.create",
+    "document.retry",
     "document.delete",
     "job.create",
     "job.cancel",

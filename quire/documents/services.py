@@ -106,7 +106,8 @@ def document_create(
     the bytes) a document over the smaller of `max_bytes` and the tenant's plan limit, an empty or
     unsupported one, and one whose declared type disagrees with its bytes. The same bytes sent twice
     return the stored document unchanged (`created=False`), whatever metadata came with them, except that
-    one stored as an e-mail's attachment and now uploaded on its own no longer counts as an attachment."""
+    one stored as an e-mail's attachment and now uploaded on its own no longer counts as an attachment, and
+    a failed one is ingested again (`document_retry`)."""
     metadata = metadata_merged({}, metadata or {})
     max_bytes = min(max_bytes, entitlements_for(tenant).max_document_bytes)
     if len(content) > max_bytes:
@@ -130,6 +131,8 @@ def document_create(
         if existing.arrived_as_attachment and not as_attachment:
             Document.objects.filter(pk=existing.pk).update(arrived_as_attachment=False)
             existing.arrived_as_attachment = False
+        if existing.status == DocumentStatus.FAILED:
+            existing = document_retry(tenant=tenant, document=existing)
         return CreatedDocument(existing, created=False)
     document = Document(
         filename=filename[:255],
@@ -159,6 +162,37 @@ def document_create(
         raise
     transaction.on_commit(partial(_ingest_send, document.id, len(content)))
     return CreatedDocument(document, created=True)
+
+
+def document_retry(*, tenant: Tenant, document: Document) -> Document:
+    """Ingest a failed document again, as when its bytes are uploaded again (what failed may have passed: a
+    crash, a time limit, a plan's limit raised since): `pending`, its failure reason and attempts cleared, its
+    ingestion queued on commit, recorded as `document.retry`. A document no longer failed (retried meanwhile)
+    is returned as it is now."""
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().filter(pk=document.pk).first()
+        if locked is None or locked.status != DocumentStatus.FAILED:
+            return locked or document
+        _set_status(
+            locked,
+            DocumentStatus.PENDING,
+            failure_reason="",
+            ingest_attempts=0,
+            ingest_owner="",
+            ingest_unqueued=False,
+            queued_seen_at=None,
+            pages_parsed=0,
+            pages_total=0,
+        )
+        audit_record(
+            tenant=tenant,
+            action="document.retry",
+            object_type="document",
+            object_id=locked.pk,
+            details={"failure_reason": document.failure_reason[:200]},
+        )
+        transaction.on_commit(partial(_ingest_send, locked.pk, locked.size_bytes))
+    return locked
 
 
 def _ingest_send(document_id: str, size_bytes: int | None = None) -> None:

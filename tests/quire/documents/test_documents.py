@@ -538,3 +538,42 @@ def test_the_migration_after_the_count_fills_it_for_documents_ingested_before(te
     with tenant_context(tenant_a.tenant):
         rows = Document.objects.annotate(length=Length("text")).values_list("text_chars", "length")
         assert len(rows) >= 5 and all(chars == length for chars, length in rows)
+
+
+def test_a_failed_documents_bytes_uploaded_again_ingest_it_again(celery_worker, make_tenant):
+    """A document whose ingest failed for a reason that may pass (here its worker ended on every attempt) is
+    ingested again when its bytes are uploaded again, where any other duplicate comes back unchanged."""
+    from tenants.models import AuditEvent
+
+    provisioned = make_tenant("retry-failed")
+    api = Api(provisioned.issued_key.secret)
+    text = f"Clause 1. The supplier delivers the goods within 30 days. {uuid.uuid4().hex}"
+    doc_id = api.post("/v1/documents", {"text": text}).json()["id"]
+    assert wait_ready(api, doc_id)["status"] == "ready"
+    reason = "ingestion did not finish in 5 attempts: the worker process ended during each"
+    with tenant_context(provisioned.tenant):
+        Chunk.objects.filter(document_id=doc_id).delete()
+        Document.objects.filter(pk=doc_id).update(
+            status="failed", failure_reason=reason, chunk_count=0, ingest_attempts=5
+        )
+
+    again = api.post("/v1/documents", {"text": text})
+    assert again.status_code == 200 and again.json()["id"] == doc_id
+    assert again.json()["status"] == "pending" and not again.json().get("failure_reason"), again.json()
+    ready = wait_ready(api, doc_id)
+    assert ready["status"] == "ready", ready
+    with tenant_context(provisioned.tenant):
+        document = Document.objects.get(pk=doc_id)
+        assert (
+            document.chunk_count > 0
+            and Chunk.objects.filter(document=document).count() == document.chunk_count
+        )
+        assert document.ingest_attempts == 1
+    retries = AuditEvent.objects.filter(
+        tenant_id=provisioned.tenant.pk, action="document.retry", object_id=doc_id
+    )
+    assert [event.details["failure_reason"] for event in retries] == [reason[:200]]
+
+    unchanged = api.post("/v1/documents", {"text": text})
+    assert unchanged.status_code == 200 and unchanged.json()["status"] == "ready"
+    assert retries.count() == 1
