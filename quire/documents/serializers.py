@@ -2,7 +2,7 @@ from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
 from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
-from quire.documents.models import Document, tokens_for
+from quire.documents.models import Document, DocumentStatus, tokens_for
 
 # What DocumentSerializer reads beyond the row, prefetched for a list in two queries.
 WITH_ATTACHMENTS = (
@@ -134,9 +134,19 @@ class SearchHitSerializer(serializers.Serializer):
     score = serializers.FloatField()
 
 
+class SkippedDocumentSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=DocumentStatus.choices)
+
+
 class SearchResultSerializer(serializers.Serializer):
     object = serializers.ChoiceField(choices=["list"])
     data = SearchHitSerializer(many=True)
+    skipped_documents = SkippedDocumentSerializer(
+        many=True,
+        help_text="The listed documents not searched because they are not ready (still ingesting, or failed), "
+        "in the order listed; empty when `documents` was left out.",
+    )
 
 
 class DocumentTextSerializer(serializers.Serializer):

@@ -261,10 +261,22 @@ class SearchView(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         document_ids = data.get("documents")
+        skipped = []
         if document_ids:
-            found = set(Document.objects.filter(pk__in=document_ids).values_list("pk", flat=True))
-            missing = [d for d in document_ids if d not in found]
+            statuses = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
+            missing = [d for d in document_ids if d not in statuses]
             if missing:
                 raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {missing[0]}.", "documents")
+            skipped = [
+                {"id": d, "status": statuses[d]}
+                for d in dict.fromkeys(document_ids)
+                if statuses[d] != DocumentStatus.READY
+            ]
         hits = search_chunks(query=data["query"], k=data["k"], document_ids=document_ids)
-        return Response({"object": "list", "data": SearchHitSerializer(hits, many=True).data})
+        return Response(
+            {
+                "object": "list",
+                "data": SearchHitSerializer(hits, many=True).data,
+                "skipped_documents": skipped,
+            }
+        )

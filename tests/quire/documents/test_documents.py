@@ -329,6 +329,31 @@ def test_a_search_limited_to_no_documents_is_refused_not_widened_to_every_docume
     assert error["param"] == "documents" and "leave" in error["message"]
 
 
+def test_a_search_names_the_listed_documents_it_could_not_read(tenant_a, api_a: Api):
+    """Documents listed but not ready (still ingesting, or failed) hold no searchable chunks: the answer names
+    them with their status, in the order listed, once each, rather than leaving the client to guess why they
+    never match."""
+    with tenant_context(tenant_a.tenant):
+        rows = {
+            status: Document.objects.create(
+                filename=f"{status}.txt",
+                content_type=TEXT,
+                sha256=hashlib.sha256(f"{status} {uuid.uuid4()}".encode()).hexdigest(),
+                size_bytes=10,
+                status=status,
+            ).pk
+            for status in ("failed", "ready", "embedding")
+        }
+    listed = [rows["embedding"], rows["ready"], rows["failed"], rows["embedding"]]
+    response = api_a.post("/v1/search", {"query": "any clause", "documents": listed})
+    assert response.status_code == 200, response.content
+    assert response.json()["skipped_documents"] == [
+        {"id": rows["embedding"], "status": "embedding"},
+        {"id": rows["failed"], "status": "failed"},
+    ]
+    assert api_a.post("/v1/search", {"query": "any clause"}).json()["skipped_documents"] == []
+
+
 def test_the_list_and_the_detail_count_without_reading_the_text(tenant_a, api_a: Api):
     import hashlib
     import re
