@@ -184,9 +184,9 @@ class Engine:
                     reason = "stop"
             end = len(sequence.text)
             if reason is None:
-                end -= _longest_stop_prefix_suffix(sequence.text, params.stop)
                 while end > sequence.emitted_chars and sequence.text[end - 1] == "\ufffd":
                     end -= 1
+                end -= _longest_stop_prefix_suffix(sequence.text[:end], params.stop)
             delta = sequence.text[sequence.emitted_chars : end]
             sequence.emitted_chars = max(sequence.emitted_chars, end)
         if reason is not None:

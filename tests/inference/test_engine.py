@@ -445,3 +445,22 @@ def test_dense_prompt_does_not_reuse_block_sparse_keys(loaded):
     assert engine.stats["cached_tokens"] == 0
     engine.generate([longer_prompt], params)
     assert engine.stats["cached_tokens"] == 112
+
+
+def test_stop_string_after_a_character_still_being_decoded_streams_nothing_of_it(loaded, monkeypatch):
+    tokenizer = loaded[1]
+    script = tokenizer.tokenizer.encode("xaé!", add_special_tokens=False).ids
+    assert tokenizer.decode(script[:3]) == "xa\ufffd"
+    engine = _engine(loaded, num_blocks=32)
+    tokens = iter(script)
+    monkeypatch.setattr(engine.runner, "run", lambda batch: [next(tokens) for _ in batch.sampled])
+    engine.add_request(
+        tokenizer.encode(TEXTS[0]), SamplingParams(max_tokens=8, ignore_eos=True, stop=("aé",))
+    )
+    streamed = []
+    reason = None
+    while engine.has_work():
+        for output in engine.step():
+            streamed.append(output.text_delta)
+            reason = output.finish_reason or reason
+    assert ("".join(streamed), reason) == ("x", "stop")
