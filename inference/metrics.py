@@ -40,6 +40,10 @@ SERVER_METRICS = (
 )
 
 
+def _value(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
@@ -76,7 +80,7 @@ class MetricsRegistry:
                 lines.append(f"# HELP {name} {metric.help_text}")
                 lines.append(f"# TYPE {name} {metric.kind}")
                 for key, value in sorted(self._values.get(name, {}).items()):
-                    lines.append(f"{name}{_labels(dict(key))} {value:g}")
+                    lines.append(f"{name}{_labels(dict(key))} {_value(value)}")
         return "\n".join(lines) + "\n"
 
     def _key(self, name: str, labels: dict[str, str]) -> tuple[tuple[str, str], ...]:

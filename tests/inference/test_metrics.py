@@ -18,3 +18,12 @@ def test_values_render_with_sorted_labels_and_undeclared_names_are_refused():
         registry.set("requests_totl", 1)
     with pytest.raises(ValueError, match="counter or gauge"):
         MetricsRegistry([Metric("x", "histogram", "X.")])  # type: ignore[arg-type]
+
+
+def test_large_counters_render_every_digit():
+    registry = MetricsRegistry(SERVER_METRICS)
+    registry.set("quire_prompt_tokens_total", 123_456_789)
+    registry.set("quire_time_to_first_token_seconds_sum", 1234.56789)
+    text = registry.render()
+    assert "quire_prompt_tokens_total 123456789\n" in text
+    assert "quire_time_to_first_token_seconds_sum 1234.56789\n" in text
