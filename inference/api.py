@@ -205,7 +205,12 @@ class OpenAIApi:
             response = error_response(
                 ApiError(500, "internal server error", error_type="server_error", code="internal_error")
             )
-        self.metrics.inc("quire_http_requests_total", route=route, status=str(response.status))
+        known_route = any(known == route for _, known in routes)
+        self.metrics.inc(
+            "quire_http_requests_total",
+            route=route if known_route else "unknown",
+            status=str(response.status),
+        )
         return response
 
     def _authorize(self, headers: Mapping[str, str]) -> None:

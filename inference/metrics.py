@@ -44,10 +44,14 @@ def _value(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
-    inner = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    inner = ",".join(f'{key}="{_escaped(value)}"' for key, value in sorted(labels.items()))
     return "{" + inner + "}"
 
 

@@ -27,3 +27,9 @@ def test_large_counters_render_every_digit():
     text = registry.render()
     assert "quire_prompt_tokens_total 123456789\n" in text
     assert "quire_time_to_first_token_seconds_sum 1234.56789\n" in text
+
+
+def test_label_values_are_escaped():
+    registry = MetricsRegistry([Metric("requests_total", "counter", "Requests.")])
+    registry.inc("requests_total", route='a"b\\c\nd')
+    assert 'requests_total{route="a\\"b\\\\c\\nd"} 1\n' in registry.render()

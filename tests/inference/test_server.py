@@ -610,3 +610,18 @@ def test_tiny_temperature_is_greedy_and_leaves_requests_beside_it_alone(in_proce
     assert tiny[0] == beside[0] == 200, (tiny, beside)
     assert beside[1]["choices"] == greedy_alone[1]["choices"]
     assert tiny[1]["choices"] == tiny_as_greedy[1]["choices"]
+
+
+def test_unknown_paths_share_one_route_label_in_metrics(in_process):
+    import re
+
+    api = in_process(EngineConfig(num_blocks=8)).api
+    for path in ('/v1/x"} 1\nfake_total{a="', "/scan/1", "/scan/2"):
+        assert api.handle("GET", path).status == 404
+    assert api.handle("GET", "/v1/completions").status == 405
+    text = api.handle("GET", "/metrics").body.decode()
+    sample = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\\n]|\\.)*",?)*\})? \S+$')
+    assert [line for line in text.splitlines() if not line.startswith("#") and not sample.match(line)] == []
+    assert "scan" not in text and "fake_total" not in text
+    assert 'quire_http_requests_total{route="unknown",status="404"} 3' in text
+    assert 'quire_http_requests_total{route="/v1/completions",status="405"} 1' in text
