@@ -262,6 +262,8 @@ class OpenAIApi:
         served = EMBEDDING_MODEL if embedding else self.model_name
         if requested is None:
             return served
+        if not isinstance(requested, str):
+            raise _invalid("model must be a string", "model")
         accepted = {served}
         if embedding:
             accepted |= {f"sentence-transformers/{EMBEDDING_MODEL}", self.model_name}
@@ -328,9 +330,13 @@ class OpenAIApi:
             raise _invalid("messages must be a non-empty list", "messages")
         normalised = []
         for message in messages:
-            if not isinstance(message, dict) or "role" not in message:
+            if not isinstance(message, dict) or not isinstance(message.get("role"), str):
                 raise _invalid("each message needs a role and content", "messages")
-            content = message.get("content") or ""
+            content = message.get("content")
+            if content is None:
+                content = ""
+            if not isinstance(content, str | list):
+                raise _invalid("a message's content must be a string or a list of parts", "messages")
             if isinstance(content, list):
                 parts = [part.get("text", "") for part in content if isinstance(part, dict)]
                 if not all(isinstance(text, str) for text in parts):

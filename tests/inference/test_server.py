@@ -625,3 +625,25 @@ def test_unknown_paths_share_one_route_label_in_metrics(in_process):
     assert "scan" not in text and "fake_total" not in text
     assert 'quire_http_requests_total{route="unknown",status="404"} 3' in text
     assert 'quire_http_requests_total{route="/v1/completions",status="405"} 1' in text
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"messages": [{"role": 5, "content": "hello"}]}, "messages"),
+        ({"messages": [{"role": "user", "content": 7}]}, "messages"),
+        ({"messages": [{"role": "user", "content": {"text": "hello"}}]}, "messages"),
+        ({"messages": [{"role": "user", "content": "hello"}], "model": ["m"]}, "model"),
+        ({"messages": [{"role": "user", "content": "hello"}], "model": {"id": "m"}}, "model"),
+    ],
+)
+def test_messages_and_model_of_the_wrong_type_are_a_400(in_process, monkeypatch, fields, param):
+    api = in_process(EngineConfig(num_blocks=8)).api
+    template = "{% for m in messages %}{{ '<|' + m['role'] + '|>' + m['content'] }}{% endfor %}<|assistant|>"
+    monkeypatch.setattr(api.tokenizer, "chat_template", template)
+    monkeypatch.setattr(api.tokenizer, "_compiled_template", None)
+    response = api.handle("POST", "/v1/chat/completions", json.dumps({"max_tokens": 2, **fields}).encode())
+    assert response.status == 400, response.body
+    error = json.loads(response.body)["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", param)
+    assert api.service.snapshot()["pending"] == 0
