@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from common.jsontext import json_value
 from inference.engine import SamplingParams, StepOutput
 from inference.metrics import SERVER_METRICS, MetricsRegistry
 from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle, ServiceStopped
@@ -191,8 +192,8 @@ class OpenAIApi:
             payload: dict[str, Any] = {}
             if method.upper() == "POST":
                 try:
-                    payload = json.loads(body or b"null")
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    payload = json_value(body.decode(json.detect_encoding(body)) if body else "null")
+                except ValueError as exc:
                     raise _invalid(f"the request body is not valid JSON: {exc}") from exc
                 if not isinstance(payload, dict):
                     raise _invalid("the request body must be a JSON object")

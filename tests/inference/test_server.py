@@ -647,3 +647,23 @@ def test_messages_and_model_of_the_wrong_type_are_a_400(in_process, monkeypatch,
     error = json.loads(response.body)["error"]
     assert (error["type"], error["param"]) == ("invalid_request_error", param)
     assert api.service.snapshot()["pending"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", b'{"prompt": "\\ud800 hello", "max_tokens": 2}'),
+        (
+            "/v1/chat/completions",
+            b'{"messages": [{"role": "user", "content": "hi \\udc00"}], "max_tokens": 2}',
+        ),
+        ("/v1/embeddings", b'{"input": ["fine", "\\ud83d"]}'),
+        ("/v1/completions", b'{"prompt": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    ],
+)
+def test_lone_surrogates_and_deep_nesting_are_a_400(in_process, path, body):
+    api = in_process(EngineConfig(num_blocks=8), embed_texts=_fake_embed).api
+    response = api.handle("POST", path, body)
+    assert response.status == 400, response.body
+    assert json.loads(response.body)["error"]["type"] == "invalid_request_error"
+    assert api.service.snapshot()["pending"] == 0
