@@ -279,11 +279,10 @@ class OpenAIApi:
         return served
 
     def _sampling(self, payload: dict[str, Any]) -> SamplingParams:
-        max_tokens = payload.get("max_completion_tokens", payload.get("max_tokens"))
-        if max_tokens is None:
-            max_tokens = self.default_max_tokens
+        limit_field = "max_completion_tokens" if "max_completion_tokens" in payload else "max_tokens"
+        max_tokens = payload.get(limit_field, self.default_max_tokens)
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise _invalid("max_tokens must be a positive integer", "max_tokens")
+            raise _invalid(f"{limit_field} must be a positive integer", limit_field)
         stop = payload.get("stop")
         if stop is None:
             stops: tuple[str, ...] = ()

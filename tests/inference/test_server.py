@@ -667,3 +667,12 @@ def test_lone_surrogates_and_deep_nesting_are_a_400(in_process, path, body):
     assert response.status == 400, response.body
     assert json.loads(response.body)["error"]["type"] == "invalid_request_error"
     assert api.service.snapshot()["pending"] == 0
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+def test_a_bad_token_limit_is_a_400_naming_the_field_sent(in_process, field):
+    api = in_process(EngineConfig(num_blocks=8)).api
+    body = {"messages": [{"role": "user", "content": "hello"}], field: 0}
+    response = api.handle("POST", "/v1/chat/completions", json.dumps(body).encode())
+    assert response.status == 400, response.body
+    assert json.loads(response.body)["error"]["param"] == field
