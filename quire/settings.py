@@ -169,6 +169,8 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
 QUIRE_SIGN_IN_RATE = env_str("QUIRE_SIGN_IN_RATE", "10/min")
+# Password reset e-mails per address; past it the form answers as always and mails nothing.
+QUIRE_PASSWORD_RESET_RATE = env_str("QUIRE_PASSWORD_RESET_RATE", "3/hour")
 # The Django admin site at /admin/ (its sign-in counted by QUIRE_SIGN_IN_RATE too); off in production unless asked.
 QUIRE_ADMIN_ENABLED = env_bool("QUIRE_ADMIN_ENABLED", QUIRE_ENV != "production")
 

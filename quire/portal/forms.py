@@ -80,10 +80,15 @@ class AdminSignInForm(AdminAuthenticationForm):
 class PasswordSetOrResetForm(PasswordResetForm):
     """Django's password reset, which also mails active people who have no password yet (an owner made by
     `create_tenant`, an invitee whose e-mail went astray): Django leaves them out, and they could never sign
-    in."""
+    in. Requests per address are counted whether it has an account or not (`QUIRE_PASSWORD_RESET_RATE`); past
+    the limit nobody is mailed and the form answers as always, so it can neither flood an inbox nor tell
+    which addresses have accounts."""
 
     def get_users(self, email: str) -> Iterator[AbstractBaseUser]:
         wanted = email_normalised(email)
+        limit, period = parse_rate(settings.QUIRE_PASSWORD_RESET_RATE)
+        if not hit_sliding(f"password-reset:{wanted}", limit, period)[0]:
+            return iter(())
         users = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
         return (user for user in users if email_normalised(user.email) == wanted)
 

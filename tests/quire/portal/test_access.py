@@ -249,6 +249,21 @@ def test_password_reset_mails_a_link_on_the_workspace_host(workspace):
     assert f"http://{workspace.host}/password-reset/" in message.body
 
 
+@override_settings(EMAIL_BACKEND=LOCMEM_EMAIL, QUIRE_PASSWORD_RESET_RATE="2/hour")
+def test_password_reset_mails_an_address_at_most_the_rate_and_answers_alike_past_it(workspace, limiter_clock):
+    mail.outbox = []
+    client = Client(HTTP_HOST=workspace.host)
+    email = workspace.emails["developer"]
+    answers = [client.post("/password-reset", {"email": email.upper()}) for _ in range(4)]
+    assert [(a.status_code, a["Location"]) for a in answers] == [(302, "/password-reset/sent")] * 4
+    assert [m.to for m in mail.outbox] == [[email]] * 2
+    client.post("/password-reset", {"email": workspace.emails["viewer"]})
+    assert mail.outbox[-1].to == [workspace.emails["viewer"]]
+    limiter_clock.advance(3601)
+    client.post("/password-reset", {"email": email})
+    assert len(mail.outbox) == 4 and mail.outbox[-1].to == [email]
+
+
 def test_public_host_lists_the_members_workspaces(workspace, other_workspace):
     from tenants.services import member_add
 
