@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 QUOTE_CHARS = 500
-# Excel refuses a workbook holding a longer cell ("We found a problem with some content").
+# Excel refuses a workbook holding a longer cell ("We found a problem with some content"). Excel counts UTF-16
+# code units: a character past the Basic Multilingual Plane (an emoji, a rare CJK character) is two.
 XLSX_CELL_CHARS = 32_767
 XLSX_CUT = "… [cut at Excel's cell limit; the whole value is in the CSV and JSON exports]"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -238,6 +239,8 @@ def _safe(value: str) -> str:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     value = guarded(ILLEGAL_CHARACTERS_RE.sub("", value))
-    if len(value) > XLSX_CELL_CHARS:
-        return value[: XLSX_CELL_CHARS - len(XLSX_CUT)] + XLSX_CUT
+    units = value.encode("utf-16-le", "surrogatepass")
+    if len(units) // 2 > XLSX_CELL_CHARS:
+        kept = units[: 2 * (XLSX_CELL_CHARS - len(XLSX_CUT))].decode("utf-16-le", "ignore")
+        return kept + XLSX_CUT
     return value

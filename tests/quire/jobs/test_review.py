@@ -281,6 +281,22 @@ def test_xlsx_cuts_a_value_past_excels_cell_limit():
     assert cells[1].startswith("'=xxx") and cells[2] == "short"
 
 
+def test_xlsx_counts_excels_cell_limit_in_utf16_units():
+    from quire.jobs.review import XLSX_CELL_CHARS, XLSX_CUT, xlsx_file
+
+    def units(text: str) -> int:
+        return len(text.encode("utf-16-le")) // 2
+
+    wide = "\U0001f600" * 20_000
+    mixed = "a" + "\U00029e3d" * 16_384
+    sheet = load_workbook(xlsx_file(iter([["value"], [wide], [mixed]])), read_only=True).active
+    cells = [row[0] for row in sheet.iter_rows(values_only=True)]
+    for cell in cells[1:]:
+        assert units(cell) <= XLSX_CELL_CHARS and cell.endswith(XLSX_CUT), units(cell)
+    assert cells[1].startswith("\U0001f600" * 100)
+    assert XLSX_CELL_CHARS - 1 <= units(cells[2]) <= XLSX_CELL_CHARS
+
+
 def test_the_openapi_schema_names_what_results_usage_events_and_replays_answer(anonymous: Api):
     paths = anonymous.get("/v1/openapi.json").json()["paths"]
     for suffix in ("", ".csv", ".xlsx"):
