@@ -115,6 +115,18 @@ def test_xlsx_cuts_a_quote_past_excels_cell_limit(tmp_path):
     assert rows[0][quote].startswith(long_quote[:1000]) and rows[1][quote] == "short"
 
 
+def test_xlsx_counts_excels_cell_limit_in_utf16_units(tmp_path):
+    from quire_sdk.export import XLSX_CELL_CHARS, XLSX_CUT
+
+    wide = "\U0001f600" * 20_000
+    path = tmp_path / "findings.xlsx"
+    export_result(_result([wide, "short"]), path)
+    rows = list(load_workbook(path).active.iter_rows(min_row=2, values_only=True))
+    cell = rows[0][COLUMNS.index("quote")]
+    assert len(cell.encode("utf-16-le")) // 2 <= XLSX_CELL_CHARS and cell.endswith(XLSX_CUT)
+    assert cell.startswith("\U0001f600" * 100)
+
+
 def test_error_code_text_stays_a_string_in_the_servers_and_the_sdks_xlsx(tmp_path):
     from openpyxl.cell.cell import ERROR_CODES
 

@@ -20,7 +20,8 @@ COLUMNS = ["section", "label", "document_id", "start", "end", "quote", "confiden
 FORMATS = (".xlsx", ".csv", ".json")
 
 
-# Excel refuses a workbook holding a longer cell ("We found a problem with some content").
+# Excel refuses a workbook holding a longer cell ("We found a problem with some content"). Excel counts UTF-16
+# code units: a character past the Basic Multilingual Plane (an emoji, a rare CJK character) is two.
 XLSX_CELL_CHARS = 32_767
 XLSX_CUT = "… [cut at Excel's cell limit; the whole value is in the CSV export]"
 
@@ -69,8 +70,9 @@ def _xlsx_value(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     value = guarded(ILLEGAL_CHARACTERS_RE.sub("", value))
-    if len(value) > XLSX_CELL_CHARS:
-        return value[: XLSX_CELL_CHARS - len(XLSX_CUT)] + XLSX_CUT
+    units = value.encode("utf-16-le", "surrogatepass")
+    if len(units) // 2 > XLSX_CELL_CHARS:
+        return units[: 2 * (XLSX_CELL_CHARS - len(XLSX_CUT))].decode("utf-16-le", "ignore") + XLSX_CUT
     return value
 
 
