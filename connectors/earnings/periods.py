@@ -4,6 +4,7 @@ the period a figure speaks of and the one before it."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 from connectors.earnings.tables import NUMBER, RANGE, SIGNS
@@ -173,7 +174,21 @@ def previous_period(period: str | None, quarter: bool) -> str | None:
 def _periods_named(sentence: str, guidance: bool, start: int = 0) -> list[re.Match[str]]:
     """Halves, quarters and years the sentence names from `start` (a bare year only in a forecast), by kind."""
     patterns = (_HALF, _QUARTER, _NEXT, _YEAR_PERIOD, *((_YEAR_ALONE,) if guidance else ()))
-    return [match for pattern in patterns for match in pattern.finditer(sentence, start)]
+    return [match for pattern in patterns for match in _matches_from(pattern, sentence, start)]
+
+
+@lru_cache(maxsize=256)
+def _matches(pattern: re.Pattern[str], sentence: str) -> tuple[re.Match[str], ...]:
+    return tuple(pattern.finditer(sentence))
+
+
+def _matches_from(pattern: re.Pattern[str], sentence: str, start: int) -> list[re.Match[str]]:
+    """`pattern.finditer(sentence, start)`, read off the sentence's matches, scanned once for all its figures,
+    unless one of them runs across `start`."""
+    found = _matches(pattern, sentence)
+    if any(match.start() < start < match.end() for match in found):
+        return list(pattern.finditer(sentence, start))
+    return [match for match in found if match.start() >= start]
 
 
 def _period_at(
@@ -186,7 +201,7 @@ def _period_at(
     # Halves first: "first half of fiscal 2022" ends where its "fiscal 2022" does, and the half is the period.
     before = [m for m in _periods_named(sentence, guidance) if m.end() <= position]
     if not guidance:
-        before += [m for m in _THIS_QUARTER.finditer(sentence) if m.end() <= position]
+        before += [m for m in _matches(_THIS_QUARTER, sentence) if m.end() <= position]
     before = [m for m in before if not _COMPARED_PERIOD.search(sentence[max(0, m.start() - 25) : m.start()])]
     if before:
         dated = [m for m in before if m.re is _NEXT or re.search(r"\d", m.group(0))]
@@ -204,7 +219,7 @@ def _period_at(
         if nearest.re is _HALF and quarters_nearer:
             nearest = max(quarters_nearer, key=lambda m: m.end())
         return _period_named(nearest.group(0), default_quarter, default_year, guidance)
-    quarters_after = list(_QUARTER.finditer(sentence, position))
+    quarters_after = _matches_from(_QUARTER, sentence, position)
     after = quarters_after or sorted(_periods_named(sentence, guidance, position), key=lambda m: m.start())
     if after and not _COMPARISON.search(sentence[position : after[0].start()]):
         return _period_named(after[0].group(0), default_quarter, default_year, guidance)

@@ -116,6 +116,24 @@ def test_long_runs_of_digits_read_in_linear_time():
     assert [(m["metric"], m["value"]) for m in result["metrics"]] == [("revenue", 5.0)]
 
 
+@pytest.mark.timeout(2)
+def test_a_sentence_dense_with_figures_scans_its_periods_once():
+    from connectors.earnings.periods import period_of
+
+    rows = [
+        "Revenue  $ 1,234.5  $ 1,100.2  12%",
+        "Cost of sales  (812.3)  (790.1)",
+        "Gross profit  422.2  310.1",
+        "Operating income  $ 101.2  $ 88.0",
+        "Diluted EPS  $ 0.83  $ 0.71",
+    ]
+    statement = " ".join(rows[i % len(rows)] for i in range(50))[:1500]
+    positions = [m.start() for m in re.finditer(r"\d", statement)][::3]
+    for _ in range(10):
+        assert {period_of(statement, "Q3 2021", "2021", False, p) for p in positions} == {"Q3 2021"}
+        assert {period_of(statement, "Q3 2021", "2021", True, p) for p in positions} == {"FY2021"}
+
+
 def test_json_turns_become_speaker_paragraphs():
     turns = [
         {"speaker": "Operator", "text": "Welcome.", "section": "prepared"},
