@@ -31,7 +31,9 @@ _SECTION_HEADINGS = (
         PARTICIPANTS,
     ),
 )
-_WORD = r"[A-Z][\w.'\u2019-]*"
+# A name's words start with a capital, accented, Greek or Cyrillic ones too ("Émile", "Łukasz", "Åsa").
+_CAPITALS = "".join(ch for ch in map(chr, range(0x530)) if ch.isupper())
+_WORD = rf"[{_CAPITALS}][\w.'\u2019-]*"
 _PARTICLE = r"(?:von|van|der|den|de|del|della|da|di|du|la|le|bin|al|st\.)"
 # Space within a line, a no-break space too ("Jane\u00a0Doe"): the text keeps it, as the stored document does.
 _SPACE = r"[^\S\n]"

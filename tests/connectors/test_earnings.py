@@ -46,6 +46,17 @@ def test_a_speaker_label_with_the_title_in_brackets_or_no_break_spaces(transcrip
     assert invalid_spans(call, {"ACME_q3_2021": text}) == []
 
 
+@pytest.mark.parametrize("name", ["Émile Durand", "Łukasz Nowak", "Åsa Larsson", "Ольга Иванова"])
+def test_a_speaker_whose_name_starts_with_a_capital_outside_ascii(transcript_text, name):
+    text = transcript_text.replace("Jane Doe", name)
+    call = run_connector("earnings", [Document("ACME_q3_2021", text, kind="transcript")])
+    speaker = next(s for s in call["speakers"] if s["name"] == name)
+    assert (speaker["role"], speaker["title"]) == ("executive", "Chief Financial Officer")
+    revenue = next(m for m in call["metrics"] if m["metric"] == "revenue" and m["kind"] == "actual")
+    assert (revenue["value"], revenue["speaker"]) == (1.2, name)
+    assert invalid_spans(call, {"ACME_q3_2021": text}) == []
+
+
 def test_figures_with_period_kind_change_and_speaker(call):
     metrics = call["metrics"]
     revenue = next(m for m in metrics if m["metric"] == "revenue" and m["kind"] == "actual")
