@@ -560,9 +560,10 @@ def _retrieve(document_id: str, question: str, token_budget: int) -> list[dict]:
 def context_costed(record: dict, plan: dict, prices: tuple[float, float, float], *, currency: str) -> dict:
     """`record` (the connector's) with each model-read document's estimated cost at the plan's token prices,
     in its currency, and what the other feasible strategy would have cost for as many questions (`questions`,
-    not `calls`: a map-reduce reading makes a call per question and section, and reduce calls); a document
-    read only in passages shown beside other documents' (`shared_calls` equal to `calls`) has no other strategy
-    of its own."""
+    not `calls`: a map-reduce reading makes a call per question and section, and reduce calls; a retrieval
+    alternative gets what `decide_context` gives a rag reading, the window's budget up to `QUIRE_RAG_TOKENS`); a
+    document read only in passages shown beside other documents' (`shared_calls` equal to `calls`) has no other
+    strategy of its own."""
     from inference.context import TokenPrices, predicted_usage
 
     pricing = TokenPrices(*prices, currency=currency)
@@ -579,11 +580,13 @@ def context_costed(record: dict, plan: dict, prices: tuple[float, float, float],
         if entry["strategy"] != "analyzers" and entry.get("shared_calls", 0) < entry["calls"]:
             fits = planned.get("fits", entry["strategy"] == "whole")
             other = "rag" if entry["strategy"] != "rag" else ("whole" if fits else "map_reduce")
+            budget = planned.get("window_budget", 1)
+            retrieval = min(budget, settings.QUIRE_RAG_TOKENS) if settings.QUIRE_RAG_TOKENS else budget
             predicted = predicted_usage(
                 other,
                 document_tokens=planned.get("document_tokens", 0),
                 questions=entry.get("questions", entry["calls"]),
-                token_budget=settings.QUIRE_RAG_TOKENS if other == "rag" else planned.get("window_budget", 1),
+                token_budget=retrieval if other == "rag" else budget,
             )
             predicted.pop("calls")
             entry["alternative"] = {"strategy": other, "estimated_cost": pricing.cost(**predicted)}

@@ -112,3 +112,26 @@ def test_passages_read_beside_other_documents_are_priced_without_an_alternative(
     ]
     assert costed["estimated_cost"] == TokenPrices(1.0, 0.1, 2.0).cost(**usage)
     assert "alternative" not in costed
+
+
+def test_the_retrieval_alternative_reads_no_more_than_the_window_leaves():
+    """A rag reading gets `min(window budget, QUIRE_RAG_TOKENS)` a question, and so is its alternative's price."""
+    record = {
+        "documents": [
+            {
+                "document_id": "doc_c",
+                "strategy": "map_reduce",
+                "tokens_in": 60_000,
+                "cached_tokens": 0,
+                "tokens_out": 3_000,
+                "calls": 13,
+                "questions": 4,
+            }
+        ]
+    }
+    plan = {"documents": {"doc_c": {"fits": False, "document_tokens": 20_000, "window_budget": 2_000}}}
+    assert settings.QUIRE_RAG_TOKENS > 2_000
+    costed = context_costed(record, plan, (1.0, 0.1, 2.0), currency="usd")["documents"][0]
+    predicted = predicted_usage("rag", document_tokens=20_000, questions=4, token_budget=2_000)
+    predicted.pop("calls")
+    assert costed["alternative"]["estimated_cost"] == TokenPrices(1.0, 0.1, 2.0).cost(**predicted)
