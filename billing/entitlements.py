@@ -21,6 +21,27 @@ CACHE_SECONDS = 60
 LOCAL_SECONDS = 1.0
 TOKEN_KINDS = (UsageKind.TOKENS_IN, UsageKind.TOKENS_CACHED_IN, UsageKind.TOKENS_OUT)
 _local: dict[int, tuple[float, Entitlements]] = {}
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    (
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    )
+)
+THREE_DECIMAL_CURRENCIES = frozenset(("bhd", "jod", "kwd", "omr", "tnd"))
 
 
 @dataclass(frozen=True)
@@ -163,10 +184,18 @@ def current_period(anchor: datetime, now: datetime | None = None) -> tuple[datet
     return start, _add_months(anchor, months + 1)
 
 
+def minor_units(currency: str) -> int:
+    """Minor units in one major unit of `currency`, as Stripe counts them: 1 for its zero-decimal currencies
+    (JPY, KRW, ...), 1,000 for its three-decimal ones (BHD, KWD, ...), else 100."""
+    code = currency.lower()
+    return 1 if code in ZERO_DECIMAL_CURRENCIES else 1_000 if code in THREE_DECIMAL_CURRENCIES else 100
+
+
 def token_unit_amounts(plan: Plan) -> dict[str, Decimal]:
     """The price of one token of each token usage kind in minor units of the plan's currency (the price per
-    million in major units times 100, over a million), as Stripe's `unit_amount_decimal` takes it."""
+    million in major units times `minor_units`, over a million), as Stripe's `unit_amount_decimal` takes it."""
+    minor = minor_units(plan.currency)
     return {
-        kind: Decimal(str(price)) / 10_000
+        kind: Decimal(str(price)) * minor / 1_000_000
         for kind, price in zip(TOKEN_KINDS, token_prices(plan), strict=True)
     }

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import stripe
@@ -1234,3 +1235,26 @@ def test_the_admin_shows_an_accounts_stripe_ids_but_cannot_change_them(make_tena
     client.force_login(staff)
     page = client.get(f"/admin/billing/billingaccount/{account.pk}/change/")
     assert page.status_code == 200 and b"cus_admin_shown" in page.content
+
+
+def test_token_unit_amounts_are_in_the_minor_unit_of_a_currency_without_cents():
+    """JPY has no minor unit below the yen (Stripe's zero-decimal currencies): 50 yen per million tokens is
+    0.00005 yen a token, as the job's estimated cost prices it, not 0.005."""
+    from billing.entitlements import token_unit_amounts
+
+    yen = Plan(
+        code="yen", currency="jpy", input_token_price=50, cached_input_token_price=5, output_token_price=150
+    )
+    dollars = Plan(
+        code="usd", currency="usd", input_token_price=50, cached_input_token_price=5, output_token_price=150
+    )
+    assert list(token_unit_amounts(yen).values()) == [
+        Decimal("0.00005"),
+        Decimal("0.000005"),
+        Decimal("0.00015"),
+    ]
+    assert list(token_unit_amounts(dollars).values()) == [
+        Decimal("0.005"),
+        Decimal("0.0005"),
+        Decimal("0.015"),
+    ]
