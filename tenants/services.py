@@ -62,6 +62,9 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
     name = name.strip()
     if not name:
         raise ValueError("tenant name must not be empty")
+    longest = Tenant._meta.get_field("name").max_length
+    if len(name) > longest:
+        raise ValueError(f"a tenant name is at most {longest} characters, not {len(name)}")
     slug = slug or slug_from_name(name)
     if not _SLUG_RE.match(slug):
         raise ValueError(f"invalid tenant slug {slug!r}: lowercase letters, digits and '-', 2-41 chars")
@@ -316,6 +319,9 @@ def tenant_provision(
             validate_email(email_normalised(owner_email))
         except ValidationError:
             raise ValueError(f"the owner {owner_email!r} is not an e-mail address") from None
+        longest = get_user_model()._meta.get_field("username").max_length
+        if len(email_normalised(owner_email)) > longest:
+            raise ValueError(f"the owner's e-mail address is too long: at most {longest} characters")
     slug = slug or slug_from_name(name)
     with transaction.atomic():
         tenant = tenant_create(name=name, slug=slug, domains=[f"{slug}.{settings.QUIRE_BASE_DOMAIN}"])

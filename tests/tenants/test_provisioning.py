@@ -145,3 +145,29 @@ def test_an_owner_that_is_not_an_e_mail_address_is_refused_before_anything_is_ma
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = 't_typo_owner'")
         assert cursor.fetchone() is None
+
+
+def test_a_csv_row_with_a_name_or_owner_too_long_to_store_is_named_and_the_rows_after_it_provisioned(
+    tmp_path, capsys
+):
+    import csv
+    import io
+
+    from django.core.management.base import CommandError
+
+    long_owner = "ops@" + ".".join(["a" * 60, "b" * 60, "c" * 60]) + ".test"
+    source = tmp_path / "tenants.csv"
+    source.write_text(
+        f"name,slug,owner\n{'N' * 201},long-name,\nLong Owner,long-owner,{long_owner}\nAfter Long,after-long,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CommandError, match="2 of 3 rows were not provisioned"):
+        call_command("create_tenant", from_csv=source)
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(row["slug"], bool(row["error"])) for row in rows] == [
+        ("long-name", True),
+        ("long-owner", True),
+        ("after-long", False),
+    ]
+    assert "at most 200 characters" in rows[0]["error"] and "too long" in rows[1]["error"]
+    assert not Tenant.objects.filter(slug__in=["long-name", "long-owner"]).exists()
