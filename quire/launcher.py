@@ -96,6 +96,10 @@ def unreachable_services() -> list[str]:
     return lines
 
 
+class StartUpFailed(RuntimeError):
+    """A process of the platform did not come up; the message says which way, in one line."""
+
+
 def _wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
     """Wait until the web process answers `url` (as `localhost`, a host every setting allows, whatever address
     it binds); any HTTP answer means it is up."""
@@ -103,7 +107,7 @@ def _wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
     request = urllib.request.Request(url, headers={"Host": "localhost"})
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
-            raise RuntimeError("a process exited during start-up; see the log above")
+            raise StartUpFailed("a process exited during start-up; see the log above")
         try:
             with urllib.request.urlopen(request, timeout=1):
                 return
@@ -111,7 +115,7 @@ def _wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
             return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+    raise StartUpFailed(f"{url} did not answer within {timeout:.0f}s")
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -207,6 +211,9 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
         return 0
+    except StartUpFailed as failed:
+        print(failed, file=sys.stderr)
+        return 1
     except subprocess.CalledProcessError as failed:
         print(
             f"`manage.py {failed.cmd[2]}` failed (exit status {failed.returncode}); see above",

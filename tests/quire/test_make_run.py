@@ -227,3 +227,37 @@ def test_a_failed_start_up_command_ends_the_launcher_with_one_line_and_stops_wha
         }
 
     wait_for(lambda: not _alive(servers_of_the_run()), timeout=30)
+
+
+def test_a_process_that_exits_during_start_up_ends_the_launcher_with_one_line(monkeypatch, capsys):
+    import sys
+
+    from quire import launcher
+
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def exiting(command, **kwargs):
+        started.append(real_popen([sys.executable, "-c", "raise SystemExit(3)"]))
+        return started[-1]
+
+    credentials = {"created": False, "tenant": "demo", "api_key": "k", "email": "e", "password": "p"}
+    monkeypatch.setenv("QUIRE_PORT", str(free_port()))
+    monkeypatch.setenv("QUIRE_TENANT_MAX_RUNNING", "1")
+    monkeypatch.setenv("QUIRE_LOG_FORMAT", os.environ.get("QUIRE_LOG_FORMAT", "text"))
+    monkeypatch.setattr(launcher, "port_in_use", lambda host, port: False)
+    monkeypatch.setattr(launcher, "ensure_service_urls", lambda: [])
+    monkeypatch.setattr(launcher, "unreachable_services", lambda: [])
+    monkeypatch.setattr(launcher, "_manage", lambda *args, capture=False: json.dumps(credentials))
+    monkeypatch.setattr(launcher.subprocess, "Popen", exiting)
+    handlers = {
+        s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+    }
+    try:
+        assert launcher.main() == 1
+    finally:
+        for stop_signal, handler in handlers.items():
+            signal.signal(stop_signal, handler)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip() == "a process exited during start-up; see the log above"
+    assert len(started) == 3 and all(proc.poll() is not None for proc in started)
