@@ -47,3 +47,17 @@ def test_ingest_takes_text_files_whatever_their_extension(tenant_a, tmp_path, ca
             )
         )
     assert stored == {"parties.csv", "terms.xml"}
+
+
+def test_ingest_without_waiting_prints_the_id_of_each_document_it_queued(tenant_a, tmp_path, capsys):
+    from django_tenants.utils import tenant_context
+
+    from quire.documents.models import Document
+
+    (tmp_path / "queued-only.txt").write_text(CONTRACT + "\nSchedule Q: queued without waiting.\n")
+    call_command("quire_ingest", str(tmp_path), "--tenant", tenant_a.tenant.slug, "--no-wait")
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    doc_id, path = line.split("\t")
+    assert path.endswith("queued-only.txt")
+    with tenant_context(tenant_a.tenant):
+        assert Document.objects.get(pk=doc_id).filename == "queued-only.txt"

@@ -18,7 +18,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+")
         parser.add_argument("--tenant", required=True, help="tenant slug")
-        parser.add_argument("--no-wait", action="store_true", help="return once queued")
+        parser.add_argument(
+            "--no-wait", action="store_true", help="return once queued, printing the documents' ids"
+        )
         parser.add_argument("--timeout", type=float, default=3600)
 
     def handle(self, *args, paths, tenant, no_wait, timeout, **options):
@@ -48,6 +50,7 @@ class Command(BaseCommand):
                     bar.console.print(f"[red]skipped[/red] {path}: {exc}")
                 bar.advance(upload)
             if no_wait:
+                self._print_ids(ids)
                 return
             ingest = bar.add_task("ingesting", total=len(ids))
             deadline = time.monotonic() + timeout
@@ -62,12 +65,15 @@ class Command(BaseCommand):
                     if status == DocumentStatus.FAILED:
                         bar.console.print(f"[red]failed[/red] {ids[doc_id]}: {reason}")
                 time.sleep(0.5)
-        for doc_id, path in ids.items():
-            self.stdout.write(f"{doc_id}\t{path}")
+        self._print_ids(ids)
         if pending:
             raise CommandError(
                 f"{len(pending)} document(s) still ingesting after {timeout:.0f}s; is a worker running?"
             )
+
+    def _print_ids(self, ids: dict[str, Path]) -> None:
+        for doc_id, path in ids.items():
+            self.stdout.write(f"{doc_id}\t{path}")
 
 
 def _expand(paths: list[str]) -> list[Path]:
