@@ -2,6 +2,8 @@ from django import template
 from django.utils.html import format_html_join
 from django.utils.text import Truncator
 
+from billing.entitlements import minor_units
+
 register = template.Library()
 
 
@@ -12,34 +14,13 @@ def join_if_list(value: object, separator: str = ", ") -> str:
     return str(value)
 
 
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    }
-)
-
-
 @register.filter
-def money(minor_units: int, currency: str = "usd") -> str:
-    """Integer minor units as an amount with its currency code: 12345, "usd" → "123.45 USD"."""
-    if currency.lower() in ZERO_DECIMAL_CURRENCIES:
-        return f"{int(minor_units):,} {currency.upper()}"
-    return f"{int(minor_units) / 100:,.2f} {currency.upper()}"
+def money(amount: int, currency: str = "usd") -> str:
+    """Integer minor units as an amount with its currency code, in the currency's own decimals (`minor_units`):
+    12345, "usd" → "123.45 USD"; 12345, "jpy" → "12,345 JPY"."""
+    minor = minor_units(currency)
+    decimals = len(str(minor)) - 1
+    return f"{int(amount) / minor:,.{decimals}f} {currency.upper()}"
 
 
 @register.filter

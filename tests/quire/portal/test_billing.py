@@ -78,6 +78,7 @@ def test_money_is_minor_units_in_the_currencys_decimals():
 
     assert money(1234567, "usd") == "12,345.67 USD"
     assert money(500, "jpy") == "500 JPY"
+    assert money(12345, "kwd") == "12.345 KWD" and money(1234567, "JPY") == "1,234,567 JPY"
 
 
 def test_a_canceled_subscriptions_plan_is_offered_again(workspace: Workspace):
