@@ -573,6 +573,13 @@ def test_malformed_content_length_answers_400_and_closes(server, declared):
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_content_length")
 
 
+@pytest.mark.parametrize(("method", "path", "status"), [("PUT", "/v1/models", 405), ("DELETE", "/v1/x", 404)])
+def test_other_methods_answer_json_errors_in_the_openai_shape(server, method, path, status):
+    response = httpx.request(method, server[0] + path, json={}, timeout=10)
+    assert response.status_code == status and response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["type"] in ("invalid_request_error", "not_found_error")
+
+
 @pytest.mark.parametrize("seed", [2**63, 2**64, -(2**63) - 1, "7", True])
 def test_seed_outside_int64_is_a_400_naming_seed(in_process, seed):
     api = in_process().api
