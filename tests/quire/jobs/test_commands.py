@@ -29,6 +29,28 @@ def test_run_reports_bad_input_clearly(tenant_a):
         call_command("quire_run", "legal", "doc_x", "--tenant", "nobody")
 
 
+def test_ingest_skips_an_unreadable_file_in_one_line_and_fails_when_nothing_was_stored(
+    tenant_a, tmp_path, capsys, monkeypatch
+):
+    from pathlib import Path
+
+    locked = tmp_path / "locked.txt"
+    locked.write_text("A memo nobody may read.")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    read_bytes = Path.read_bytes
+
+    def refusing(path: Path) -> bytes:
+        if path.name == locked.name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refusing)
+    with pytest.raises(CommandError, match="none of the 2 file"):
+        call_command("quire_ingest", str(tmp_path), "--tenant", tenant_a.tenant.slug, "--no-wait")
+    err = " ".join(capsys.readouterr().err.split())
+    assert "locked.txt: cannot read it (Permission denied)" in err and "Traceback" not in err
+
+
 def test_ingest_takes_text_files_whatever_their_extension(tenant_a, tmp_path, capsys):
     from django_tenants.utils import tenant_context
 

@@ -48,7 +48,13 @@ class Command(BaseCommand):
                     ids[created.document.id] = path
                 except Refusal as exc:
                     bar.console.print(f"[red]skipped[/red] {path}: {exc}")
+                except OSError as exc:
+                    bar.console.print(f"[red]skipped[/red] {path}: cannot read it ({exc.strerror or exc})")
                 bar.advance(upload)
+            if not ids:
+                raise CommandError(
+                    f"none of the {len(files)} file(s) was stored; see the skipped lines above"
+                )
             if no_wait:
                 self._print_ids(ids)
                 return
