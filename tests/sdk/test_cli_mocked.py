@@ -219,3 +219,19 @@ def test_upload_names_each_file_by_its_path_from_the_current_directory(mock_cli,
     )
     assert shown.exit_code == 0, shown.output
     assert sent == ["a/contract.txt", "b/2023/contract.txt", "b/2023/contract.txt", "contract.txt"]
+
+
+def test_a_base_url_without_a_host_is_a_one_line_error(mock_cli):
+    answered = mock_cli(lambda request: _page([]), "--base-url", "http://", "documents", "list")
+    assert answered.exit_code == 2 and "Traceback" not in answered.output
+    assert "--base-url" in answered.output and "with a host" in answered.output
+
+
+def test_a_stored_login_that_is_no_object_reads_as_none(tmp_path, monkeypatch):
+    from quire_sdk.config import load_config
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    stored = tmp_path / "quire" / "config.json"
+    stored.parent.mkdir(parents=True)
+    stored.write_text("[1, 2]")
+    assert load_config() == {}

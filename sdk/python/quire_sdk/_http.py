@@ -123,6 +123,14 @@ class Transport:
     ):
         base = base_url.rstrip("/")
         self.base_url = base[: -len("/v1")] if base.endswith("/v1") else base
+        try:
+            parsed = httpx.URL(self.base_url)
+        except httpx.InvalidURL:
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(
+                f"base_url must be an http(s) address with a host, e.g. https://quire.example.com, not {base_url!r}"
+            )
         self.retry, self.sleep = retry, sleep
         headers = {
             "Authorization": f"Bearer {api_key}",

@@ -173,7 +173,12 @@ def client(ctx: typer.Context) -> Quire:
         raise typer.BadParameter(
             "no API key: run `quire login`, pass --api-key or set QUIRE_API_KEY", param_hint="--api-key"
         )
-    return Quire(api_key=api_key, base_url=settings.base_url or stored.get("base_url") or DEFAULT_BASE_URL)
+    try:
+        return Quire(
+            api_key=api_key, base_url=settings.base_url or stored.get("base_url") or DEFAULT_BASE_URL
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--base-url") from None
 
 
 @app.callback()

@@ -16,9 +16,10 @@ def config_path() -> Path:
 def load_config() -> dict:
     path = config_path()
     try:
-        return json.loads(path.read_text())
+        stored = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return stored if isinstance(stored, dict) else {}
 
 
 def save_config(values: dict) -> Path:
