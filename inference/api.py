@@ -179,12 +179,13 @@ class OpenAIApi:
             ("POST", "/v1/completions"): lambda payload: self._completions(payload, client_gone),
             ("POST", "/v1/embeddings"): self._embeddings,
         }
+        known_route = any(known == route for _, known in routes)
         try:
             if self.api_key is not None and route.startswith("/v1/"):
                 self._authorize(headers or {})
             handler = routes.get((method.upper(), route))
             if handler is None:
-                if any(known == route for _, known in routes):
+                if known_route:
                     raise ApiError(
                         405, f"{method} is not allowed on {route}", error_type="invalid_request_error"
                     )
@@ -206,7 +207,6 @@ class OpenAIApi:
             response = error_response(
                 ApiError(500, "internal server error", error_type="server_error", code="internal_error")
             )
-        known_route = any(known == route for _, known in routes)
         self.metrics.inc(
             "quire_http_requests_total",
             route=route if known_route else "unknown",
