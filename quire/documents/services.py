@@ -173,6 +173,7 @@ def document_retry(*, tenant: Tenant, document: Document) -> Document:
         locked = Document.objects.select_for_update().filter(pk=document.pk).first()
         if locked is None or locked.status != DocumentStatus.FAILED:
             return locked or document
+        reason = locked.failure_reason
         _set_status(
             locked,
             DocumentStatus.PENDING,
@@ -189,7 +190,7 @@ def document_retry(*, tenant: Tenant, document: Document) -> Document:
             action="document.retry",
             object_type="document",
             object_id=locked.pk,
-            details={"failure_reason": document.failure_reason[:200]},
+            details={"failure_reason": reason[:200]},
         )
         transaction.on_commit(partial(_ingest_send, locked.pk, locked.size_bytes))
     return locked
