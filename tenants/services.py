@@ -80,11 +80,22 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
     return tenant
 
 
+def member_email(email: str) -> str:
+    """`email` as a member's username stores it (`email_normalised`); a ValueError when it is longer than a
+    username may be."""
+    normalised = email_normalised(email)
+    longest = get_user_model()._meta.get_field("username").max_length
+    if len(normalised) > longest:
+        raise ValueError(f"the e-mail address is too long: at most {longest} characters")
+    return normalised
+
+
 def member_add(*, tenant: Tenant, email: str, role: str, password: str | None = None) -> Member:
     """Make the person with this e-mail a member with `role`, creating their user (with `password`, or none
-    until they set one) the first time; an existing member gets the new role."""
+    until they set one) the first time; an existing member gets the new role. An address longer than a username
+    may be is a ValueError (`member_email`)."""
     user_model = get_user_model()
-    email = email_normalised(email)
+    email = member_email(email)
     user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
     if created or password:
         if password:
@@ -319,9 +330,7 @@ def tenant_provision(
             validate_email(email_normalised(owner_email))
         except ValidationError:
             raise ValueError(f"the owner {owner_email!r} is not an e-mail address") from None
-        longest = get_user_model()._meta.get_field("username").max_length
-        if len(email_normalised(owner_email)) > longest:
-            raise ValueError(f"the owner's e-mail address is too long: at most {longest} characters")
+        member_email(owner_email)
     slug = slug or slug_from_name(name)
     with transaction.atomic():
         tenant = tenant_create(name=name, slug=slug, domains=[f"{slug}.{settings.QUIRE_BASE_DOMAIN}"])

@@ -17,7 +17,7 @@ from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.models import Member, Role, Tenant, email_normalised, role_allows
 from tenants.passwords import password_set_link
-from tenants.services import member_add, tenant_lock
+from tenants.services import member_add, member_email, tenant_lock
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,10 @@ def member_invite(*, tenant: Tenant, actor: Member, email: str, role: str, base_
         _check_may_grant(actor=actor, role=role)
         if not email or "@" not in email:
             raise MemberChangeRefused("Enter an e-mail address.", "email")
+        try:
+            member_email(email)
+        except ValueError as exc:
+            raise MemberChangeRefused(str(exc), "email") from None
         if Member.objects.filter(tenant=tenant, user__username=email).exists():
             raise MemberChangeRefused(f"{email} is already a member.", "email")
         seats = entitlements_for(tenant).seats

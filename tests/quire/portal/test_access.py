@@ -210,6 +210,14 @@ def test_role_rules_for_members(workspace):
     assert owner.role == "owner"
 
 
+def test_an_invitation_to_an_address_longer_than_a_username_is_refused_on_the_form(workspace):
+    long_address = "a" * 100 + "@" + "b" * 60 + ".example.com"
+    admin = signed_in(workspace, "admin")
+    refused = admin.post("/members", {"email": long_address, "role": "viewer"})
+    assert refused.status_code == 400 and b"too long: at most 150 characters" in refused.content
+    assert not Member.objects.filter(tenant=workspace.tenant, user__username=long_address).exists()
+
+
 @override_settings(EMAIL_BACKEND=LOCMEM_EMAIL)
 def test_invite_sets_a_password_and_signs_in(workspace):
     mail.outbox = []
