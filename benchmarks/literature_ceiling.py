@@ -131,7 +131,7 @@ def main() -> int:
             )
     for name, stances in runs:
         accuracy, auc = stance_quality(prepared, stances)
-        scores = prepared.pipeline_scores(stances)
+        scores = prepared.cross_validated(stances)["scores"]
         print(
             f"| {name} | {accuracy:.3f} | {auc:.3f} | {scores['verdict_macro_f1']:.3f} | "
             f"{scores['rationale_f1']:.3f} |",

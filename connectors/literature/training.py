@@ -374,11 +374,14 @@ class Prepared:
         gold = self.space.claims[n]["papers"].get(item.document.document_id, {})
         return [gold.get(i, "NEUTRAL") for i in range(len(item.sentences))]
 
-    def pipeline_scores(self, stances: Stances) -> dict[str, float]:
-        """Cross-validated verdict macro-F1 and rationale F1 of the connector's steps over `stances`, the verdict
-        model's penalty and the rationale thresholds chosen as `train` chooses them."""
-        _, verdicts, _ = _verdict_cv(_verdict_rows(self.space, stances, self.ruled), self.labels, self.fold)
-        return _tune(self.space, stances, self.ruled, verdicts)[1]
+    def cross_validated(self, stances: Stances) -> dict:
+        """The connector's steps over `stances`: the claims' `verdict_rows`, the verdict model's penalty
+        (`verdict_l2`) and the rationale `thresholds` chosen by cross-validation, and the `scores` (verdict
+        macro-F1 and rationale F1) they reach."""
+        rows = _verdict_rows(self.space, stances, self.ruled)
+        verdict_l2, verdicts, _ = _verdict_cv(rows, self.labels, self.fold)
+        thresholds, scores = _tune(self.space, stances, self.ruled, verdicts)
+        return {"verdict_rows": rows, "verdict_l2": verdict_l2, "thresholds": thresholds, "scores": scores}
 
 
 def train(
@@ -416,19 +419,13 @@ def train(
             for k in range(FOLDS)
         ]
         held_out = softmax_stances(lambda n, models=held_out_models: models[fold[n]])
-        verdict_rows = _verdict_rows(space, held_out, ruled)
-        verdict_l2, verdicts, _ = _verdict_cv(verdict_rows, labels, fold)
-        thresholds, tuned = _tune(space, held_out, ruled, verdicts)
         _, rules_verdict_scores = _tune(space, held_out, ruled, None)
         run = {
             "stance_l2": l2,
-            "verdict_l2": verdict_l2,
-            "thresholds": thresholds,
-            "scores": tuned,
-            "verdict_rows": verdict_rows,
+            **prepared.cross_validated(held_out),
             "rules_verdict_rationale_f1": rules_verdict_scores["rationale_f1"],
         }
-        total = tuned["verdict_macro_f1"] + tuned["rationale_f1"]
+        total = run["scores"]["verdict_macro_f1"] + run["scores"]["rationale_f1"]
         if best is None or total > best[0] + 1e-9:
             best = (total, run)
     assert best is not None
