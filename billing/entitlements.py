@@ -191,6 +191,14 @@ def minor_units(currency: str) -> int:
     return 1 if code in ZERO_DECIMAL_CURRENCIES else 1_000 if code in THREE_DECIMAL_CURRENCIES else 100
 
 
+def money_text(amount: int, currency: str) -> str:
+    """Integer minor units as an amount with its currency code, in the currency's own decimals (`minor_units`):
+    12345, "usd" → "123.45 USD"; 12345, "jpy" → "12,345 JPY"."""
+    minor = minor_units(currency)
+    decimals = len(str(minor)) - 1
+    return f"{int(amount) / minor:,.{decimals}f} {currency.upper()}"
+
+
 def token_unit_amounts(plan: Plan) -> dict[str, Decimal]:
     """The price of one token of each token usage kind in minor units of the plan's currency (the price per
     million in major units times `minor_units`, over a million), as Stripe's `unit_amount_decimal` takes it."""

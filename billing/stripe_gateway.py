@@ -13,7 +13,7 @@ import stripe
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from billing.entitlements import TOKEN_KINDS, account_for, current_period, token_unit_amounts
@@ -342,6 +342,48 @@ def _customer_provision(tenant: Tenant) -> BillingAccount:
     return BillingAccount.objects.select_related("plan").get(pk=account.pk)
 
 
+def stripe_account_settle(*, tenant: Tenant) -> dict | None:
+    """Bill what the tenant owes before its customer goes (erasing the tenant): its usage not sent yet reaches
+    the meters, its subscription is canceled with a final invoice of the period's metered usage (no credit for
+    the flat price's unused time, as when a plan is replaced), and that invoice is charged at once, while the
+    customer still has its payment method. Returns the final invoice's `amount_due`, `currency` and `paid`,
+    or None where there is none (no customer or subscription, or Stripe made no invoice). A refused charge
+    leaves the invoice open at Stripe for collection by hand; it does not stop the erasure. Run again, it
+    finds the subscription canceled and charges its final invoice if that is still open."""
+    with _held(tenant.pk):
+        account = BillingAccount.objects.filter(tenant=tenant).first()
+        if account is None or not account.stripe_customer_id:
+            return None
+        _configure()
+        meter_batches_create()
+        _batches_send(MeterBatch.objects.filter(tenant=tenant, sent_at=None))
+        if not account.stripe_subscription_id:
+            return None
+        try:
+            stripe_subscription_cancel(subscription_id=account.stripe_subscription_id)
+            subscription = stripe.Subscription.retrieve(account.stripe_subscription_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise
+            return None
+        if not subscription.latest_invoice:
+            return None
+        invoice = stripe.Invoice.retrieve(subscription.latest_invoice)
+        if invoice.created < (subscription.canceled_at or 0):
+            return None
+        if invoice.status in ("draft", "open"):
+            try:
+                invoice = stripe.Invoice.pay(invoice.id)
+            except (stripe.CardError, stripe.InvalidRequestError) as exc:
+                logger.warning(
+                    "the final invoice of erased tenant %s was not paid (%s); it stays open at Stripe",
+                    tenant.public_id,
+                    exc.code,
+                )
+                invoice = stripe.Invoice.retrieve(invoice.id)
+    return {"amount_due": invoice.amount_due, "currency": invoice.currency, "paid": invoice.status == "paid"}
+
+
 def stripe_customer_erase(*, tenant: Tenant) -> bool:
     """Delete the tenant's Stripe customer (Stripe cancels its subscriptions with it), erasing the tenant.
     True when there was one; a customer Stripe no longer has counts as deleted. Refuses when the account
@@ -443,8 +485,13 @@ def meter_usage_push() -> int:
     if not stripe_enabled():
         return 0
     meter_batches_create()
+    return _batches_send(MeterBatch.objects.filter(sent_at=None))
+
+
+def _batches_send(batches: QuerySet[MeterBatch]) -> int:
+    """Send the unsent batches oldest first; how many went. A batch Stripe refuses is recorded and skipped."""
     sent = 0
-    for batch in MeterBatch.objects.filter(sent_at=None).order_by("created_at"):
+    for batch in batches.order_by("created_at"):
         try:
             if not meter_batch_send(batch=batch):
                 continue

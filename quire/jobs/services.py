@@ -26,7 +26,7 @@ from billing.services import (
     usage_record,
     usage_thresholds_record,
 )
-from billing.stripe_gateway import stripe_customer_erase
+from billing.stripe_gateway import stripe_account_settle, stripe_customer_erase
 from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from common.scripts import estimated_tokens
@@ -879,8 +879,9 @@ def retention_apply(
     return purged
 
 
-def workspace_erase(*, tenant: Tenant) -> None:
-    """Remove the tenant entirely: its stored files, its billing rows, its Stripe customer, then
+def workspace_erase(*, tenant: Tenant) -> dict | None:
+    """Remove the tenant entirely: its stored files, what it owes billed (`stripe_account_settle`, whose final
+    invoice it returns), its billing rows, its Stripe customer, then
     (`tenant_erase`) its schema, audit log, API keys, members, host names and the tenant itself. The tenant is
     made inactive first, so its keys and portal stop taking uploads while the files go, and its unfinished jobs
     are canceled, so none records usage once the billing rows are gone (one finishing now is waited for, and a
@@ -896,6 +897,7 @@ def workspace_erase(*, tenant: Tenant) -> None:
     with tenant_context(tenant):
         _jobs_cancel_unfinished()
         files = documents_files_delete()
+    final_invoice = stripe_account_settle(tenant=tenant)
     stripe_customer = stripe_customer_erase(tenant=tenant)
     schema = tenant.schema_name
     with transaction.atomic():
@@ -906,9 +908,11 @@ def workspace_erase(*, tenant: Tenant) -> None:
                 "documents": files,
                 "usage_events": usage_rows,
                 "stripe_customer_deleted": stripe_customer,
+                "final_invoice": final_invoice,
             },
         )
     documents_folder_delete(schema_name=schema)
+    return final_invoice
 
 
 def _jobs_cancel_unfinished() -> None:

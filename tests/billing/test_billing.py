@@ -1190,6 +1190,60 @@ def test_erasing_a_tenant_deletes_its_stripe_customer_and_records_it(
     assert customer_id not in str(erased.details)
 
 
+def _erase_owing(stripe_server, make_tenant, slug: str) -> tuple[BillingAccount, str]:
+    """A tenant on a plan of 5 included pages then 3 cents a page, with 12 pages recorded and not yet pushed to
+    the meter, erased; its account as it was, and what the command printed."""
+    from django.core.management import call_command
+
+    plan = make_plan(f"{slug}-plan", included_units=5, overage_unit_price=3)
+    stripe_catalog_sync()
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant(slug).tenant
+    set_plan(tenant, plan, status="none")
+    account = stripe_customer_provision(tenant=tenant)
+    usage_record(tenant=tenant, job_id=f"job_{slug}", quantities={"job": 1, "pages": 12})
+    out = io.StringIO()
+    call_command("tenant_erase", slug, "--yes", stdout=out)
+    return account, out.getvalue()
+
+
+def test_erasing_a_tenant_bills_its_unsent_usage_on_a_final_invoice_charged_before_the_customer_goes(
+    stripe_server, make_tenant
+):
+    from tenants.models import AuditEvent
+
+    account, printed = _erase_owing(stripe_server, make_tenant, "bill-erase-owing")
+    subscription_id = account.stripe_subscription_id
+    assert stripe_server.state.cancellations[subscription_id] == {"invoice_now": "true", "prorate": "false"}
+    invoice_id = stripe_server.state.subscriptions[subscription_id]["latest_invoice"]
+    invoice = stripe_server.state.invoices[invoice_id]
+    assert (invoice["status"], invoice["amount_paid"]) == ("paid", 21)
+    paid_at = stripe_server.state.requests.index(("POST", f"/v1/invoices/{invoice_id}/pay"))
+    deleted_at = stripe_server.state.requests.index(("DELETE", f"/v1/customers/{account.stripe_customer_id}"))
+    assert paid_at < deleted_at
+    [erased] = AuditEvent.objects.filter(tenant_id=account.tenant_id)
+    assert erased.details["final_invoice"] == {"amount_due": 21, "currency": "usd", "paid": True}
+    assert "final invoice 0.21 USD, paid" in printed
+
+
+def test_an_erasure_whose_final_charge_is_declined_still_finishes_and_says_the_invoice_is_open(
+    stripe_server, make_tenant
+):
+    from tenants.models import AuditEvent, Tenant
+
+    stripe_server.state.declining = True
+    try:
+        account, printed = _erase_owing(stripe_server, make_tenant, "bill-erase-declined")
+    finally:
+        stripe_server.state.declining = False
+    invoice_id = stripe_server.state.subscriptions[account.stripe_subscription_id]["latest_invoice"]
+    assert stripe_server.state.invoices[invoice_id]["status"] == "open"
+    assert not Tenant.objects.filter(pk=account.tenant_id).exists()
+    [erased] = AuditEvent.objects.filter(tenant_id=account.tenant_id)
+    assert erased.details["final_invoice"] == {"amount_due": 21, "currency": "usd", "paid": False}
+    assert "final invoice 0.21 USD, NOT paid" in printed
+
+
 def test_only_a_pdf_is_billed_by_its_page_map():
     """Parsing gives a text, DOCX or HTML document one page for its whole text; billing counts its characters."""
     from billing.services import billable_pages

@@ -5,7 +5,10 @@ Forwarded to localstripe: customers, products (and anything else not listed belo
 Handled here with Stripe's paths, form-encoded bodies, object shapes and error shape: prices (licensed and
 metered, per unit or tiered, whose `tiers` come back with `expand[]=tiers` as Stripe's do), subscriptions
 with several items in one currency (the first period ending at `billing_cycle_anchor_config`'s next
-occurrence when given; a cancellation's `invoice_now` and `prorate` recorded in `cancellations`), billing
+occurrence when given; a cancellation's `invoice_now` and `prorate` recorded in `cancellations`, and with
+`invoice_now` a draft final invoice of the period's metered usage, the subscription's `latest_invoice`),
+invoices (retrieved, and paid with `/v1/invoices/{id}/pay`; while `declining` is set a payment is a 402
+`card_declined` and leaves the invoice open), billing
 meters, meter events (deduplicated by `identifier`), meter event summaries, invoice previews
 (`/v1/invoices/create_preview`: what a subscription's items would bill for the current period, metered items
 from their meter's events), Checkout sessions and Billing Portal sessions. `Idempotency-Key` is honoured on
@@ -254,6 +257,8 @@ class StripeState:
         self.meters: dict[str, dict] = {}
         self.meter_events: dict[str, dict] = {}
         self.cancellations: dict[str, dict] = {}
+        self.invoices: dict[str, dict] = {}
+        self.declining = False
         self.requests: list[tuple[str, str]] = []
         self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
         self.holds: dict[tuple[str, str], Hold] = {}
@@ -460,7 +465,25 @@ class StripeState:
         self.cancellations[subscription_id] = {
             k: params[k] for k in ("invoice_now", "prorate") if k in params
         }
+        if params.get("invoice_now") == "true":
+            metered = [line for line in self.period_lines(subscription) if line["metered"]]
+            invoice = self.invoice_of(subscription, metered, now)
+            invoice.update(id=self.new_id("in_"), billing_reason="subscription_cycle")
+            self.invoices[invoice["id"]] = invoice
+            subscription["latest_invoice"] = invoice["id"]
         return subscription
+
+    def pay_invoice(self, invoice_id: str) -> dict:
+        """Finalizes a draft and charges it: paid, or while `declining` a 402 `card_declined` that leaves it
+        open."""
+        invoice = self.get_object(self.invoices, invoice_id, "invoice")
+        if invoice["status"] not in ("draft", "open"):
+            raise StripeError(400, "Invoice is already paid.", code="invoice_not_open")
+        invoice["status"] = "open"
+        if self.declining and invoice["amount_due"] > 0:
+            raise StripeError(402, "Your card was declined.", code="card_declined", error_type="card_error")
+        invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+        return invoice
 
     def create_meter(self, form: dict) -> dict:
         for field in ("display_name", "event_name", "default_aggregation"):
@@ -569,13 +592,22 @@ class StripeState:
             raise StripeError(
                 400, "The subscription does not belong to this customer.", "subscription", "resource_missing"
             )
+        return self.invoice_of(subscription, self.period_lines(subscription), int(time.time()))
+
+    def period_lines(self, subscription: dict) -> list[dict]:
+        """One line per item for its current period: a licensed item at its quantity, a metered one at its
+        meter's sum for the customer over the period, each priced per unit or through its tiers; `metered` is
+        the handler's own mark, not Stripe's."""
         lines = []
         for item in subscription["items"]["data"]:
             price = self.prices[item["price"]["id"]]
             start, end = item["current_period_start"], item["current_period_end"]
             recurring = price["recurring"] or {}
-            if recurring.get("usage_type") == "metered":
-                quantity = self.meter_total(self.meters[recurring["meter"]], form["customer"], start, end)
+            metered = recurring.get("usage_type") == "metered"
+            if metered:
+                quantity = self.meter_total(
+                    self.meters[recurring["meter"]], subscription["customer"], start, end
+                )
             else:
                 quantity = Decimal(item["quantity"] or 0)
             lines.append(
@@ -587,6 +619,7 @@ class StripeState:
                     "description": None,
                     "livemode": False,
                     "metadata": {},
+                    "metered": metered,
                     "parent": {
                         "type": "subscription_item_details",
                         "subscription_item_details": {
@@ -603,13 +636,19 @@ class StripeState:
                     "quantity": int(quantity) if quantity == int(quantity) else float(quantity),
                 }
             )
+        return lines
+
+    def invoice_of(self, subscription: dict, lines: list[dict], created: int) -> dict:
+        lines = [{k: v for k, v in line.items() if k != "metered"} for line in lines]
         subtotal = sum(line["amount"] for line in lines)
         items = subscription["items"]["data"]
         return {
             "id": None,
             "object": "invoice",
             "amount_due": subtotal,
-            "created": int(time.time()),
+            "amount_paid": 0,
+            "amount_remaining": subtotal,
+            "created": created,
             "currency": subscription["currency"],
             "customer": subscription["customer"],
             "lines": _list(lines, "/v1/invoices/upcoming/lines"),
@@ -702,6 +741,10 @@ class StripeState:
                 return 200, self.create_meter_event(form)
             if method == "POST" and path == "/v1/invoices/create_preview":
                 return 200, self.invoice_preview(form)
+            if method == "GET" and (m := re.fullmatch(r"/v1/invoices/(in_[^/]+)", path)):
+                return 200, self.get_object(self.invoices, m[1], "invoice")
+            if method == "POST" and (m := re.fullmatch(r"/v1/invoices/(in_[^/]+)/pay", path)):
+                return 200, self.pay_invoice(m[1])
             if method == "POST" and path == "/v1/checkout/sessions":
                 return 200, self.checkout_session(form)
             if method == "POST" and path == "/v1/billing_portal/sessions":

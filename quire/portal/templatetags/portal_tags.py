@@ -2,7 +2,7 @@ from django import template
 from django.utils.html import format_html_join
 from django.utils.text import Truncator
 
-from billing.entitlements import minor_units
+from billing.entitlements import money_text
 
 register = template.Library()
 
@@ -16,11 +16,7 @@ def join_if_list(value: object, separator: str = ", ") -> str:
 
 @register.filter
 def money(amount: int, currency: str = "usd") -> str:
-    """Integer minor units as an amount with its currency code, in the currency's own decimals (`minor_units`):
-    12345, "usd" → "123.45 USD"; 12345, "jpy" → "12,345 JPY"."""
-    minor = minor_units(currency)
-    decimals = len(str(minor)) - 1
-    return f"{int(amount) / minor:,.{decimals}f} {currency.upper()}"
+    return money_text(amount, currency)
 
 
 @register.filter

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.entitlements import money_text
 from quire.jobs.services import workspace_erase
 from tenants.models import Tenant
 
@@ -20,8 +21,14 @@ class Command(BaseCommand):
             raise CommandError(f"no tenant {slug!r}")
         if not yes and _answer(f"Type the slug to erase {tenant.name} for good: ") != slug:
             raise CommandError("not confirmed; nothing was erased")
-        workspace_erase(tenant=tenant)
+        final_invoice = workspace_erase(tenant=tenant)
         self.stdout.write(f"erased tenant {slug} ({tenant.public_id})")
+        if final_invoice is not None:
+            amount = money_text(final_invoice["amount_due"], final_invoice["currency"])
+            outcome = (
+                "paid" if final_invoice["paid"] else "NOT paid: it stays open at Stripe, to collect by hand"
+            )
+            self.stdout.write(f"final invoice {amount}, {outcome}")
 
 
 def _answer(prompt: str) -> str:
