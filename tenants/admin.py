@@ -1,10 +1,18 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.forms import ModelForm
 from django.http import HttpRequest
 
 from tenants.audit import audit_origin_bind
 from tenants.models import ActorType, ApiKey, Domain, Member, Tenant
-from tenants.services import WORKSPACE_FIELDS, domain_delete, domain_save, host_name_normalised, tenant_update
+from tenants.services import (
+    WORKSPACE_FIELDS,
+    domain_delete,
+    domain_save,
+    host_name_normalised,
+    tenant_slug_checked,
+    tenant_update,
+)
 
 
 def _staff_acts(request: HttpRequest) -> None:
@@ -26,8 +34,17 @@ class AuditedElsewhereAdmin(admin.ModelAdmin):
         return False
 
 
+class TenantForm(ModelForm):
+    def clean_slug(self) -> str:
+        try:
+            return tenant_slug_checked(self.cleaned_data["slug"])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantForm
     list_display = ("slug", "name", "schema_name", "public_id", "is_active", "created_at")
     search_fields = ("slug", "name")
     fields = (*WORKSPACE_FIELDS, "schema_name", "public_id", "retention_days", "created_at")

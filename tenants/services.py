@@ -56,6 +56,16 @@ def slug_from_name(name: str) -> str:
     return slug[:SLUG_MAX_LENGTH].rstrip("-")
 
 
+def tenant_slug_checked(slug: str) -> str:
+    """`slug` when it is a valid tenant slug, else a ValueError saying what one is."""
+    if not _SLUG_RE.match(slug):
+        raise ValueError(
+            f"invalid tenant slug {slug!r}: a lowercase letter, then lowercase letters, digits and '-', "
+            f"2-{SLUG_MAX_LENGTH} characters"
+        )
+    return slug
+
+
 def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | None = None) -> Tenant:
     """Create the tenant, its host names and its schema with every tenant migration applied, all or nothing, and
     make sure pgvector is enabled."""
@@ -65,9 +75,7 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
     longest = Tenant._meta.get_field("name").max_length
     if len(name) > longest:
         raise ValueError(f"a tenant name is at most {longest} characters, not {len(name)}")
-    slug = slug or slug_from_name(name)
-    if not _SLUG_RE.match(slug):
-        raise ValueError(f"invalid tenant slug {slug!r}: lowercase letters, digits and '-', 2-41 chars")
+    slug = tenant_slug_checked(slug or slug_from_name(name))
     if Tenant.objects.filter(slug=slug).exists():
         raise ValueError(f"a tenant with slug {slug!r} already exists")
     with connection.cursor() as cursor:
@@ -382,6 +390,8 @@ def tenant_update(*, tenant: Tenant, **changes: Any) -> Tenant:
     unknown = set(changes) - set(WORKSPACE_FIELDS)
     if unknown:
         raise ValueError(f"a workspace's {', '.join(sorted(unknown))} is not changed here")
+    if "slug" in changes:
+        tenant_slug_checked(changes["slug"])
     with transaction.atomic():
         current = Tenant.objects.select_for_update().get(pk=tenant.pk)
         changed = {

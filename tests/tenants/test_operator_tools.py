@@ -247,6 +247,25 @@ def test_workspace_and_host_name_changes_in_the_admin_are_audited_and_the_schema
     ]
 
 
+@pytest.mark.parametrize("slug", ["Alpha-Renamed", "alpha_renamed", "9alpha", "a" * 42])
+def test_the_admin_refuses_a_tenant_slug_provisioning_would_refuse(tenant_a, slug):
+    from tenants.services import tenant_update
+
+    staff = get_user_model().objects.create_superuser(
+        f"ops-slug-{len(slug)}-{slug[:3]}", "ops-slug@example.test", "pw-123456789"
+    )
+    client = Client()
+    client.force_login(staff)
+    tenant = Tenant.objects.get(pk=tenant_a.tenant.pk)
+    page = f"/admin/tenants/tenant/{tenant.pk}/change/"
+    refused = client.post(page, {"name": tenant.name, "slug": slug, "is_active": "on"})
+    assert refused.status_code == 200
+    assert "invalid tenant slug" in refused.content.decode()
+    assert Tenant.objects.get(pk=tenant.pk).slug == tenant.slug
+    with pytest.raises(ValueError, match="invalid tenant slug"):
+        tenant_update(tenant=tenant, slug=slug)
+
+
 @pytest.mark.parametrize("answer", [EOFError, KeyboardInterrupt])
 def test_tenant_erase_without_an_answer_at_its_prompt_erases_nothing(tenant_a, monkeypatch, answer):
     from django.core.management import CommandError, call_command
