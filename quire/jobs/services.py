@@ -652,11 +652,14 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         if len(ordered) != len(job.document_ids):
             raise ValueError("a document of this job was deleted before it ran")
         entitled = entitlements_for(tenant)
-        plan = plan_job_context(
-            ordered,
-            connector=job.connector,
-            policy=job.options.get(CONTEXT_POLICY, "auto"),
-            plan_context_cap=entitled.max_context_tokens,
+        client = InferenceClient.from_env() if job.mode == "model" else None
+        policy = job.options.get(CONTEXT_POLICY, "auto")
+        plan = (
+            plan_job_context(
+                ordered, connector=job.connector, policy=policy, plan_context_cap=entitled.max_context_tokens
+            )
+            if client is not None
+            else {"policy": policy, "documents": {}}
         )
         retrieval = _chunks_of(job.document_ids) if job.connector in RETRIEVAL_CONNECTORS else {}
         prior = _prior_output(job)
@@ -681,7 +684,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             ],
             options=connector_options,
             mode=job.mode,
-            client=InferenceClient.from_env(),
+            client=client,
             progress=report,
             context=plan,
             retrieve=_retrieve,

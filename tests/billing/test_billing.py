@@ -1244,6 +1244,25 @@ def test_an_erasure_whose_final_charge_is_declined_still_finishes_and_says_the_i
     assert "final invoice 0.21 USD, NOT paid" in printed
 
 
+@pytest.mark.parametrize("mode", ["analyzers", "model"])
+def test_a_job_no_model_reads_runs_under_a_context_cap_too_small_for_any_model_reading(
+    make_tenant, celery_worker, mode
+):
+    """A cap below the reserved output leaves a model no room at all; the analyzers need none. With no
+    inference server configured, model mode falls back to the analyzers and runs too."""
+    plan = make_plan(f"tiny-context-{mode}", max_context_tokens=64)
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        provisioned = make_tenant(f"bill-tiny-context-{mode}")
+    set_plan(provisioned.tenant, plan)
+    api = Api(provisioned.issued_key.secret)
+    doc_id = ready_document(api, CONTRACT, "nda.txt")
+    job = api.post("/v1/jobs", {"connector": "legal", "documents": [doc_id], "mode": mode}).json()
+    done = wait_job(api, job["id"])
+    assert done["status"] == "succeeded", done.get("error")
+    [read] = api.get(f"/v1/jobs/{job['id']}/result").json()["context"]["documents"]
+    assert (read["strategy"], read["calls"]) == ("analyzers", 0)
+
+
 def test_only_a_pdf_is_billed_by_its_page_map():
     """Parsing gives a text, DOCX or HTML document one page for its whole text; billing counts its characters."""
     from billing.services import billable_pages
