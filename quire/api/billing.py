@@ -158,11 +158,16 @@ class CheckoutSessionView(APIView):
         return Response({"object": "checkout_session", "url": url}, status=201)
 
 
+# Stripe's portal session URLs are short-lived (minutes) and expire unvisited: a retry with the same key gets
+# the first URL within this window, and a new session after it.
+PORTAL_SESSION_REPLAY = timedelta(minutes=5)
+
+
 class PortalSessionView(APIView):
     required_roles = {"POST": "admin"}
 
     @extend_schema(request=PortalSerializer, responses={201: dict})
-    @idempotent(transactional=False)
+    @idempotent(transactional=False, replay_within=PORTAL_SESSION_REPLAY)
     def post(self, request: Request) -> Response:
         payload = PortalSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -59,16 +59,20 @@ def request_fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
-def idempotent(handler: Callable | None = None, *, transactional: bool = True) -> Callable:
+def idempotent(
+    handler: Callable | None = None, *, transactional: bool = True, replay_within: timedelta | None = None
+) -> Callable:
     """Wrap a view method that writes. A JSON or form request runs in one transaction with its record, so a
     crash between its write and the record's response rolls back both and the retry runs afresh; a second
     request with the key waits for the first and replays it. A multipart upload (its files stored as they come,
     a batch's documents created one by one), and any request to a view marked `transactional=False` (one that
     calls a payment provider, which no open transaction may wait on), records its response after the write,
     holding the key's lock (`_key_lock`) meanwhile: a claim left without a response whose lock nobody holds (its
-    process died, and its database session with it) is taken over by the next request at once."""
+    process died, and its database session with it) is taken over by the next request at once. A view whose
+    answer goes stale sooner than QUIRE_IDEMPOTENCY_TTL_HOURS (a short-lived URL) sets `replay_within`: past it,
+    the key's request runs afresh."""
     if handler is None:
-        return partial(idempotent, transactional=transactional)
+        return partial(idempotent, transactional=transactional, replay_within=replay_within)
 
     @wraps(handler)
     def wrapper(view, request: Request, *args, **kwargs) -> HttpResponse:
@@ -80,7 +84,8 @@ def idempotent(handler: Callable | None = None, *, transactional: bool = True) -
                 ErrorCode.INVALID_IDEMPOTENCY_KEY, "Idempotency-Key must be 1-255 characters.", HEADER
             )
         fingerprint = request_fingerprint(request)
-        expired = timezone.now() - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
+        kept = timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
+        expired = timezone.now() - (min(kept, replay_within) if replay_within else kept)
         IdempotencyRecord.objects.filter(key=key, created_at__lt=expired).delete()
         run = partial(_recorded, handler, view, request, args, kwargs, key, fingerprint)
         if not transactional or (request.content_type or "").startswith("multipart/"):

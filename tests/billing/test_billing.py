@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
 from django.test import override_settings
-from django_tenants.utils import tenant_context
+from django.utils import timezone
+from django_tenants.utils import schema_context, tenant_context
 
 import billing
 from billing import stripe_gateway
@@ -41,6 +42,7 @@ from billing.stripe_gateway import (
     stripe_customer_provision,
 )
 from billing.tasks import TENANT_GONE, stripe_customer_provision_task
+from quire.api.models import IdempotencyRecord
 from quire.jobs.models import Job, JobResult
 from tests.billing.helpers import make_plan, signed_event, subscription_event
 from tests.support import (
@@ -734,6 +736,15 @@ def test_checkout_and_portal_sessions(stripe_tenant, stripe_server):
             409,
             "idempotency_key_reused",
         )
+    portal_key = {"Idempotency-Key": "session-/v1/billing/portal_sessions"}
+    six_minutes_ago = timezone.now() - timedelta(minutes=6)
+    with schema_context(stripe_tenant.tenant.schema_name):
+        IdempotencyRecord.objects.filter(key=portal_key["Idempotency-Key"]).update(created_at=six_minutes_ago)
+    later = admin.post(
+        "/v1/billing/portal_sessions", {"return_url": "https://app.example/billing"}, headers=portal_key
+    )
+    assert later.status_code == 201 and "Idempotent-Replayed" not in later
+    assert later.json()["url"] != first.json()["url"]
     unknown = admin.post(
         "/v1/billing/checkout_sessions",
         {"plan": "platinum", "success_url": "https://a.example/", "cancel_url": "https://a.example/"},
