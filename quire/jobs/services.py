@@ -979,7 +979,8 @@ def cell_correct(
     """Record a reviewer's correction of one cell of a succeeded review (or mark it verified as it stands),
     with who and when; a later word on the same cell replaces the earlier one. The cell itself is kept. A deleted
     document's cells take none (400): the document's row is held while the correction is written, so a delete
-    that meets it waits and deletes it as it deletes the others (`job_results_redact`)."""
+    that meets it waits and deletes it as it deletes the others (`job_results_redact`). So is the job's row, so a
+    job deleted meanwhile (a retention purge) is a 404, and one deleted after takes the correction with it."""
     found = JobResult.objects.review_row(job_id=job.pk, document_id=document_id)
     if job.connector != "review" or found is None:
         raise JobRejected(ErrorCode.RESULT_NOT_READY, f"Job {job.pk} is not a finished review.", "job_id")
@@ -999,6 +1000,8 @@ def cell_correct(
                 f"Document {document_id} was deleted; its cells take no corrections.",
                 "document",
             )
+        if not Job.objects.select_for_update().filter(pk=job.pk).exists():
+            raise JobRejected(ErrorCode.RESOURCE_MISSING, f"No job {job.pk}.", "job_id")
         correction, _ = CellCorrection.objects.update_or_create(
             job=job,
             document_id=document_id,

@@ -132,3 +132,22 @@ def test_a_deleted_documents_cells_take_no_correction_and_one_meeting_the_delete
     with tenant_context(tenant_a.tenant):
         assert not CellCorrection.objects.filter(job=job).exists()
         job.delete()
+
+
+def test_a_correction_meeting_the_purge_of_its_job_is_a_404_not_an_error(in_tenant, monkeypatch):
+    from common.refusals import Refusal
+    from quire.jobs import services as job_services
+
+    _document()
+    job = _review([LAW])
+    held = job_services.documents_held
+
+    def purged_meanwhile(*, ids):
+        Job.objects.filter(pk=job.pk).delete()
+        return held(ids=ids)
+
+    monkeypatch.setattr(job_services, "documents_held", purged_meanwhile)
+    with pytest.raises(Refusal) as refused:
+        cell_correct(job=job, document_id="doc_c", key="governing_law", by="reviewer", corrected_value="Ohio")
+    assert (refused.value.status, refused.value.param) == (404, "job_id")
+    assert not CellCorrection.objects.filter(job_id=job.pk).exists()
