@@ -20,6 +20,7 @@ import numpy as np
 
 from common.jsontext import json_value
 from inference.engine import SamplingParams, StepOutput
+from inference.engine.sequence import PENALTY_LIMIT
 from inference.metrics import SERVER_METRICS, MetricsRegistry
 from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle, ServiceStopped
 from inference.tokenizer import ChatTokenizer
@@ -42,7 +43,14 @@ class ApiResponse:
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, message: str, *, error_type: str, code: str | None = None, param: str | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        error_type: str,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -50,6 +58,7 @@ class ApiError(Exception):
         self.error_type = error_type
         self.code = code
         self.param = param
+        self.headers = headers or {}
 
 
 def _invalid(message: str, param: str | None = None) -> ApiError:
@@ -73,7 +82,7 @@ def error_response(error: ApiError) -> ApiResponse:
         }
     }
     headers = {"retry-after": "1"} if error.status == 429 else {}
-    return _json_response(error.status, payload, headers)
+    return _json_response(error.status, payload, {**headers, **error.headers})
 
 
 class _CancelOnClose:
@@ -107,6 +116,40 @@ def _number(body: dict[str, Any], name: str, default: float, *, low: float, high
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise _invalid(f"{name} must be a number in [{low}, {high}]", name)
     return float(value)
+
+
+def _logit_bias(payload: dict[str, Any]) -> tuple[tuple[int, float], ...]:
+    """`logit_bias`, an object from token ids written as decimal strings to numbers, as `(id, bias)` pairs;
+    `SamplingParams` checks their range."""
+    bias = payload.get("logit_bias", {})
+    if not isinstance(bias, dict):
+        raise _invalid("logit_bias must be an object mapping token ids to numbers", "logit_bias")
+    pairs = []
+    for token, value in bias.items():
+        if not (token.isascii() and token.isdigit()):
+            raise _invalid(f"logit_bias keys must be token ids, got {token!r}", "logit_bias")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _invalid(f"logit_bias values must be numbers, got {value!r}", "logit_bias")
+        pairs.append((int(token), float(value)))
+    return tuple(pairs)
+
+
+def _only_one(payload: dict[str, Any], name: str) -> None:
+    """`n` and `best_of` ask for several completions; this server makes one."""
+    value = payload.get(name, 1)
+    if isinstance(value, bool) or value != 1:
+        raise _invalid(f"only {name}=1 is supported by this server", name)
+
+
+def _check_response_format(payload: dict[str, Any]) -> None:
+    """Only plain text: JSON modes would need constrained decoding, which this server does not do."""
+    response_format = payload.get("response_format", {"type": "text"})
+    if not isinstance(response_format, dict) or response_format.get("type") != "text":
+        kind = response_format.get("type") if isinstance(response_format, dict) else response_format
+        raise _invalid(
+            f'response_format {kind!r} is not supported by this server; only {{"type": "text"}} is',
+            "response_format",
+        )
 
 
 def _stream_settings(payload: dict[str, Any]) -> tuple[bool, bool]:
@@ -166,7 +209,8 @@ class OpenAIApi:
     ) -> ApiResponse:
         """Answer one request; with an `api_key`, `/v1/*` needs `Authorization: Bearer <key>`.
 
-        A top-level field of a JSON body set to null counts as absent, as in OpenAI's API. `client_gone`, when
+        HEAD is answered as GET is, with the body's `content-length` and no body. A top-level field of a JSON
+        body set to null counts as absent, as in OpenAI's API. `client_gone`, when
         given, says whether the client has disconnected: a non-streamed completion asks it every
         `CLIENT_POLL_SECONDS` and, once it says yes, cancels its request and answers 499.
         """
@@ -180,14 +224,19 @@ class OpenAIApi:
             ("POST", "/v1/embeddings"): self._embeddings,
         }
         known_route = any(known == route for _, known in routes)
+        head = method.upper() == "HEAD"
         try:
             if self.api_key is not None and route.startswith("/v1/"):
                 self._authorize(headers or {})
-            handler = routes.get((method.upper(), route))
+            handler = routes.get(("GET" if head else method.upper(), route))
             if handler is None:
                 if known_route:
+                    allowed = [allowed for allowed, known in routes if known == route]
                     raise ApiError(
-                        405, f"{method} is not allowed on {route}", error_type="invalid_request_error"
+                        405,
+                        f"{method} is not allowed on {route}",
+                        error_type="invalid_request_error",
+                        headers={"allow": ", ".join(allowed + ["HEAD"] * ("GET" in allowed))},
                     )
                 raise ApiError(404, f"no route {route}", error_type="not_found_error", code="unknown_url")
             payload: dict[str, Any] = {}
@@ -212,6 +261,10 @@ class OpenAIApi:
             route=route if known_route else "unknown",
             status=str(response.status),
         )
+        if head:
+            return ApiResponse(
+                response.status, {**response.headers, "content-length": str(len(response.body))}
+            )
         return response
 
     def _authorize(self, headers: Mapping[str, str]) -> None:
@@ -292,9 +345,10 @@ class OpenAIApi:
             stops = tuple(stop)
         else:
             raise _invalid("stop must be a string or a list of at most 4 strings", "stop")
-        if payload.get("n", 1) != 1:
-            raise _invalid("only n=1 is supported", "n")
-        for unsupported in ("logprobs", "top_logprobs", "echo", "tools", "functions"):
+        _only_one(payload, "n")
+        _only_one(payload, "best_of")
+        _check_response_format(payload)
+        for unsupported in ("logprobs", "top_logprobs", "echo", "suffix", "tools", "functions"):
             if payload.get(unsupported):
                 raise _invalid(f"{unsupported} is not supported by this server", unsupported)
         seed = payload.get("seed")
@@ -306,12 +360,19 @@ class OpenAIApi:
             return SamplingParams(
                 max_tokens=max_tokens,
                 temperature=_number(payload, "temperature", 1.0, low=0.0, high=2.0),
-                top_p=_number(payload, "top_p", 1.0, low=1e-6, high=1.0),
+                top_p=_number(payload, "top_p", 1.0, low=0.0, high=1.0),
                 stop=tuple(item for item in stops if item),
                 seed=seed,
+                frequency_penalty=_number(
+                    payload, "frequency_penalty", 0.0, low=-PENALTY_LIMIT, high=PENALTY_LIMIT
+                ),
+                presence_penalty=_number(
+                    payload, "presence_penalty", 0.0, low=-PENALTY_LIMIT, high=PENALTY_LIMIT
+                ),
+                logit_bias=_logit_bias(payload),
             )
         except ValueError as exc:
-            raise _invalid(str(exc)) from exc
+            raise _invalid(str(exc), getattr(exc, "param", None)) from exc
 
     def _submit(self, prompt_ids: list[int], params: SamplingParams, *, param: str) -> RequestHandle:
         try:
@@ -321,7 +382,7 @@ class OpenAIApi:
         except ServiceStopped as exc:
             raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
         except ValueError as exc:
-            raise _invalid(str(exc), param) from exc
+            raise _invalid(str(exc), getattr(exc, "param", param)) from exc
 
     def _chat_completions(self, payload: dict[str, Any], client_gone: ClientGone | None) -> ApiResponse:
         model = self._check_model(payload)

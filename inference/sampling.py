@@ -1,11 +1,49 @@
-"""Next-token choice: greedy, temperature and nucleus (top-p) sampling."""
+"""Next-token choice: OpenAI's penalties and logit bias, then greedy, temperature or nucleus (top-p) sampling."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
 # Below this temperature a row is decoded greedily: dividing logits by it would overflow to inf and NaN.
 GREEDY_BELOW_TEMPERATURE = 1e-5
+
+
+def adjust_logits(
+    logits: torch.Tensor,
+    output_ids: Sequence[Sequence[int]],
+    frequency_penalties: Sequence[float],
+    presence_penalties: Sequence[float],
+    logit_biases: Sequence[Sequence[tuple[int, float]]],
+) -> torch.Tensor:
+    """`logits` `(rows, vocab)` with each row's penalties and bias applied, as float32; `logits` itself when no
+    row has any. A token generated `count` times so far loses `count * frequency + presence`; `logit_biases`
+    are `(token id, bias)` pairs added as they are. The prompt's tokens are not penalised."""
+    rows = len(output_ids)
+    if not (
+        logits.shape[0] == rows == len(frequency_penalties) == len(presence_penalties) == len(logit_biases)
+    ):
+        raise ValueError("one output, pair of penalties and logit bias per row of logits")
+    adjusted_rows = [
+        row
+        for row in range(rows)
+        if (output_ids[row] and (frequency_penalties[row] or presence_penalties[row])) or logit_biases[row]
+    ]
+    if not adjusted_rows:
+        return logits
+    adjusted = logits.to(torch.float32, copy=True)
+    vocab = adjusted.shape[-1]
+    for row in adjusted_rows:
+        if output_ids[row] and (frequency_penalties[row] or presence_penalties[row]):
+            generated = torch.tensor(output_ids[row], dtype=torch.long, device=adjusted.device)
+            counts = torch.bincount(generated, minlength=vocab)[:vocab].to(torch.float32)
+            adjusted[row] -= counts * frequency_penalties[row] + (counts > 0) * presence_penalties[row]
+        if logit_biases[row]:
+            token_ids = torch.tensor([token for token, _ in logit_biases[row]], device=adjusted.device)
+            biases = torch.tensor([bias for _, bias in logit_biases[row]], device=adjusted.device)
+            adjusted[row, token_ids] += biases
+    return adjusted
 
 
 def sample_next_tokens(
@@ -15,13 +53,15 @@ def sample_next_tokens(
     generators: list[torch.Generator | None],
 ) -> list[int]:
     """One token per row of `logits` `(rows, vocab)`. A temperature below `GREEDY_BELOW_TEMPERATURE` (0
-    included) means greedy; so does a row whose probabilities are not finite, which then cannot fail the
-    other rows."""
+    included) or a top_p of 0 means greedy; so does a row whose probabilities are not finite, which then
+    cannot fail the other rows."""
     if not (logits.shape[0] == len(temperatures) == len(top_ps) == len(generators)):
         raise ValueError("one temperature, top_p and generator per row of logits")
     chosen = logits.argmax(dim=-1).tolist()
     sampled_rows = [
-        row for row, temperature in enumerate(temperatures) if temperature >= GREEDY_BELOW_TEMPERATURE
+        row
+        for row, (temperature, top_p) in enumerate(zip(temperatures, top_ps, strict=True))
+        if temperature >= GREEDY_BELOW_TEMPERATURE and top_p > 0
     ]
     if not sampled_rows:
         return chosen

@@ -61,6 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_HEAD(self) -> None:
+        self._serve("HEAD")
+
     def do_PUT(self) -> None:
         self._serve("PUT")
 
@@ -106,7 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             self._send_head(response, {"content-length": str(len(response.body))})
-            self.wfile.write(response.body)
+            if method != "HEAD":
+                self.wfile.write(response.body)
             return
         try:
             self._send_head(response, {"transfer-encoding": "chunked"})
@@ -136,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_head(self, response: ApiResponse, extra: dict[str, str]) -> None:
         self.send_response(response.status)
-        for name, value in {**response.headers, **extra}.items():
+        for name, value in {**extra, **response.headers}.items():
             self.send_header(name, value)
         self.end_headers()
 

@@ -8,6 +8,13 @@ KV cache: batch layout, forward, sampling), `llm_engine` (`Engine`, the loop ove
 
 from inference.engine.config import EngineConfig
 from inference.engine.llm_engine import Engine
-from inference.engine.sequence import GenerationResult, SamplingParams, StepOutput
+from inference.engine.sequence import GenerationResult, InvalidSamplingParam, SamplingParams, StepOutput
 
-__all__ = ["Engine", "EngineConfig", "GenerationResult", "SamplingParams", "StepOutput"]
+__all__ = [
+    "Engine",
+    "EngineConfig",
+    "GenerationResult",
+    "InvalidSamplingParam",
+    "SamplingParams",
+    "StepOutput",
+]

@@ -10,7 +10,13 @@ import torch
 from inference.engine.config import EngineConfig
 from inference.engine.model_runner import ModelRunner
 from inference.engine.scheduler import Scheduler
-from inference.engine.sequence import GenerationResult, SamplingParams, Sequence, StepOutput
+from inference.engine.sequence import (
+    GenerationResult,
+    InvalidSamplingParam,
+    SamplingParams,
+    Sequence,
+    StepOutput,
+)
 from inference.model import LENGTH_DEPENDENT_ROPE, LlamaModel
 from inference.tokenizer import ChatTokenizer
 
@@ -83,6 +89,8 @@ class Engine:
         vocab = self.model.config.vocab_size
         if min(prompt) < 0 or max(prompt) >= vocab:
             raise ValueError(f"prompt token ids must lie in [0, {vocab})")
+        if any(token >= vocab for token, _ in params.logit_bias):
+            raise InvalidSamplingParam("logit_bias", f"logit_bias token ids must lie in [0, {vocab})")
         if len(prompt) >= self.max_model_len:
             raise ValueError(
                 f"the prompt has {len(prompt)} tokens; this model's context is {self.max_model_len} tokens"

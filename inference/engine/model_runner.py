@@ -11,7 +11,7 @@ from inference.engine.scheduler import ScheduledBatch
 from inference.engine.sequence import Sequence
 from inference.kv_cache import PagedKVCache
 from inference.model import BatchLayout, LlamaModel
-from inference.sampling import sample_next_tokens
+from inference.sampling import adjust_logits, sample_next_tokens
 
 
 class ModelRunner:
@@ -41,6 +41,14 @@ class ModelRunner:
             sparse_top_k=self.config.sparse_top_k,
         )
         sampled = batch.sampled
+        if any(seq.params.adjusts_logits for seq in sampled):
+            logits = adjust_logits(
+                logits,
+                [seq.output_ids for seq in sampled],
+                [seq.params.frequency_penalty for seq in sampled],
+                [seq.params.presence_penalty for seq in sampled],
+                [seq.params.logit_bias for seq in sampled],
+            )
         return sample_next_tokens(
             logits,
             [seq.params.temperature for seq in sampled],

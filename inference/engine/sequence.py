@@ -7,9 +7,25 @@ from enum import Enum
 
 import torch
 
+# OpenAI's bounds: a penalty lies in [-PENALTY_LIMIT, PENALTY_LIMIT], a logit bias in [-LOGIT_BIAS_LIMIT, ...].
+PENALTY_LIMIT = 2.0
+LOGIT_BIAS_LIMIT = 100.0
+
+
+class InvalidSamplingParam(ValueError):
+    """A sampling setting out of its range; `param` names it as the API spells it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
 
 @dataclass(frozen=True)
 class SamplingParams:
+    """How a request's tokens are chosen. `top_p` 0, like a temperature of 0, means greedy. The penalties
+    are OpenAI's: each token already generated has `presence_penalty` taken off its logit once and
+    `frequency_penalty` once per time it was generated; `logit_bias` adds `(token id, bias)` pairs."""
+
     max_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
@@ -17,16 +33,37 @@ class SamplingParams:
     stop_token_ids: tuple[int, ...] = ()
     ignore_eos: bool = False
     seed: int | None = None
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be at least 1, got {self.max_tokens}")
+            raise InvalidSamplingParam("max_tokens", f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.temperature < 0:
-            raise ValueError(f"temperature must be non-negative, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise InvalidSamplingParam(
+                "temperature", f"temperature must be non-negative, got {self.temperature}"
+            )
+        if not 0 <= self.top_p <= 1:
+            raise InvalidSamplingParam("top_p", f"top_p must be in [0, 1], got {self.top_p}")
         if any(not isinstance(text, str) or not text for text in self.stop):
-            raise ValueError("stop strings must be non-empty strings")
+            raise InvalidSamplingParam("stop", "stop strings must be non-empty strings")
+        for name in ("frequency_penalty", "presence_penalty"):
+            if not -PENALTY_LIMIT <= getattr(self, name) <= PENALTY_LIMIT:
+                raise InvalidSamplingParam(
+                    name, f"{name} must be in [{-PENALTY_LIMIT}, {PENALTY_LIMIT}], got {getattr(self, name)}"
+                )
+        token_ids = [token for token, _ in self.logit_bias]
+        if len(set(token_ids)) != len(token_ids) or any(token < 0 for token in token_ids):
+            raise InvalidSamplingParam("logit_bias", "logit_bias token ids must be distinct and non-negative")
+        if any(not -LOGIT_BIAS_LIMIT <= bias <= LOGIT_BIAS_LIMIT for _, bias in self.logit_bias):
+            raise InvalidSamplingParam(
+                "logit_bias", f"a logit_bias value must be in [{-LOGIT_BIAS_LIMIT}, {LOGIT_BIAS_LIMIT}]"
+            )
+
+    @property
+    def adjusts_logits(self) -> bool:
+        return bool(self.frequency_penalty or self.presence_penalty or self.logit_bias)
 
 
 @dataclass

@@ -183,7 +183,7 @@ def test_sampling_params_and_engine_config_validate():
     with pytest.raises(ValueError, match="max_tokens"):
         SamplingParams(max_tokens=0)
     with pytest.raises(ValueError, match="top_p"):
-        SamplingParams(top_p=0)
+        SamplingParams(top_p=-0.1)
     with pytest.raises(ValueError, match="temperature"):
         SamplingParams(temperature=-1)
     with pytest.raises(ValueError, match="block_size"):
@@ -464,3 +464,41 @@ def test_stop_string_after_a_character_still_being_decoded_streams_nothing_of_it
             streamed.append(output.text_delta)
             reason = output.finish_reason or reason
     assert ("".join(streamed), reason) == ("x", "stop")
+
+
+def test_penalties_stop_a_token_repeating_and_logit_bias_forces_one(loaded):
+    tokenizer = loaded[1]
+    prompt = tokenizer.encode(TEXTS[0])
+    first, second = tokenizer.encode("fox")[-1], tokenizer.encode("server")[-1]
+    bias = ((first, 100.0), (second, 100.0))
+    plain = _alone(loaded, prompt, SamplingParams(max_tokens=6, ignore_eos=True, logit_bias=bias))
+    assert len(set(plain)) == 1 and plain[0] in (first, second)
+    for penalties in ({"frequency_penalty": 2.0}, {"presence_penalty": 2.0}):
+        output = _alone(
+            loaded, prompt, SamplingParams(max_tokens=6, ignore_eos=True, logit_bias=bias, **penalties)
+        )
+        assert set(output) == {first, second}, penalties
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"frequency_penalty": 2.5}, "frequency_penalty"),
+        ({"presence_penalty": -2.01}, "presence_penalty"),
+        ({"logit_bias": ((5, 100.5),)}, "logit_bias"),
+        ({"logit_bias": ((-1, 1.0),)}, "logit_bias"),
+        ({"top_p": 1.5}, "top_p"),
+    ],
+)
+def test_sampling_settings_out_of_range_name_themselves(fields, param):
+    from inference.engine import InvalidSamplingParam
+
+    with pytest.raises(InvalidSamplingParam) as raised:
+        SamplingParams(**fields)
+    assert raised.value.param == param
+
+
+def test_a_logit_bias_beyond_the_vocabulary_is_refused(loaded):
+    vocab = loaded[0].config.vocab_size
+    with pytest.raises(ValueError, match="logit_bias"):
+        _engine(loaded, num_blocks=8).add_request([1, 2], SamplingParams(logit_bias=((vocab, 1.0),)))

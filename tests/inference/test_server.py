@@ -683,3 +683,114 @@ def test_a_bad_token_limit_is_a_400_naming_the_field_sent(in_process, field):
     response = api.handle("POST", "/v1/chat/completions", json.dumps(body).encode())
     assert response.status == 400, response.body
     assert json.loads(response.body)["error"]["param"] == field
+
+
+def test_neutral_values_of_the_openai_sampling_fields_are_accepted(in_process):
+    api = in_process(EngineConfig(num_blocks=8)).api
+
+    def complete(**fields: Any) -> dict:
+        body = {"prompt": "hello world", "max_tokens": 4, "temperature": 0, **fields}
+        response = api.handle("POST", "/v1/completions", json.dumps(body).encode())
+        assert response.status == 200, response.body
+        return json.loads(response.body)
+
+    plain = complete()["choices"]
+    neutral = {
+        "frequency_penalty": 0,
+        "presence_penalty": 0.0,
+        "logit_bias": {},
+        "response_format": {"type": "text"},
+        "best_of": 1,
+        "n": 1,
+    }
+    assert complete(**neutral)["choices"] == plain
+    assert complete(**dict.fromkeys(neutral))["choices"] == plain
+    assert complete(temperature=1, top_p=0, seed=5)["choices"] == plain
+
+
+def test_logit_bias_steers_the_chat_and_completion_routes(in_process):
+    api = in_process(EngineConfig(num_blocks=8)).api
+    token = api.tokenizer.encode("fox")[-1]
+    forced = {"max_tokens": 4, "temperature": 0, "logit_bias": {str(token): 100}}
+    routes = {
+        "/v1/completions": {"prompt": "hello world", **forced},
+        "/v1/chat/completions": {"messages": [{"role": "user", "content": "hello world"}], **forced},
+    }
+    for path, body in routes.items():
+        response = api.handle("POST", path, json.dumps(body).encode())
+        assert response.status == 200, response.body
+        answer = json.loads(response.body)
+        choice = answer["choices"][0]
+        assert choice.get("text", choice.get("message", {}).get("content")) == api.tokenizer.decode(
+            [token] * 4
+        )
+        assert answer["usage"]["completion_tokens"] == 4
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}, "response_format"),
+        ({"response_format": "text"}, "response_format"),
+        ({"best_of": 2}, "best_of"),
+        ({"best_of": True}, "best_of"),
+        ({"n": 2}, "n"),
+        ({"n": True}, "n"),
+        ({"frequency_penalty": 2.5}, "frequency_penalty"),
+        ({"presence_penalty": "1"}, "presence_penalty"),
+        ({"logit_bias": [[5, 1]]}, "logit_bias"),
+        ({"logit_bias": {"fox": 1}}, "logit_bias"),
+        ({"logit_bias": {"-5": 1}}, "logit_bias"),
+        ({"logit_bias": {"5": 101}}, "logit_bias"),
+        ({"logit_bias": {"5": True}}, "logit_bias"),
+        ({"logit_bias": {"99999999": 1}}, "logit_bias"),
+        ({"top_p": -0.1}, "top_p"),
+        ({"suffix": " end"}, "suffix"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/completions", "/v1/chat/completions"])
+def test_unsupported_or_out_of_range_sampling_fields_are_a_400_naming_them(in_process, path, fields, param):
+    api = in_process(EngineConfig(num_blocks=8)).api
+    body = {"prompt": "hello", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 2, **fields}
+    response = api.handle("POST", path, json.dumps(body).encode())
+    assert response.status == 400, response.body
+    error = json.loads(response.body)["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_value")
+    assert api.service.snapshot()["pending"] == 0
+
+
+def test_head_is_answered_as_get_without_a_body(server):
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server[0])
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+
+    def ask(method: str, path: str) -> tuple[http.client.HTTPResponse, bytes]:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response, response.read()
+
+    try:
+        listed = ask("GET", "/v1/models")[1]
+        head, body = ask("HEAD", "/v1/models")
+        assert (head.status, body) == (200, b"")
+        assert int(head.getheader("content-length")) == len(listed)
+        for path, status in {"/health": 200, "/v1/completions": 405, "/nowhere": 404}.items():
+            head, body = ask("HEAD", path)
+            assert (head.status, body) == (status, b""), path
+            assert head.getheader("content-type").startswith("application/json")
+        assert ask("HEAD", "/v1/completions")[0].getheader("allow") == "POST"
+        assert ask("PUT", "/v1/models")[0].getheader("allow") == "GET, HEAD"
+        after, body = ask("GET", "/v1/models")
+        assert after.status == 200 and body == listed
+    finally:
+        connection.close()
+
+
+def test_head_through_the_in_process_transport_has_no_body(in_process):
+    client = httpx.Client(transport=in_process(EngineConfig(num_blocks=8)))
+    response = client.head("http://inference/health")
+    assert response.status_code == 200 and response.content == b""
+    assert int(response.headers["content-length"]) == len(client.get("http://inference/health").content)
