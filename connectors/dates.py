@@ -68,10 +68,12 @@ _YEAR = r"(?P<year>(?:19|20)\d\d)"
 # refuse an underscore.
 _FROM = r"(?<![A-Za-z0-9])"
 _TO = r"(?![A-Za-z0-9])"
+# ISO 8601's YYYY-MM-DD: read year, month, day and nothing else, so a month out of 1-12 is no date.
+_ISO_DATE = re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}")
 DATE_PATTERNS = [
     re.compile(rf"{_FROM}{_MONTH}\s+{_DAY}(?:\s*[,.]\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
     re.compile(rf"(?<!\d){_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
-    re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}"),
+    _ISO_DATE,
     re.compile(
         rf"{_FROM}(?P<nmonth>[0-3]?\d)(?P<sep>[/-])(?P<day>[0-3]?\d)(?P=sep)(?P<year>(?:19|20)?\d\d){_TO}"
     ),
@@ -145,13 +147,16 @@ def words_to_number(words: str) -> int | None:
 
 def _iso(match: re.Match[str]) -> str | None:
     """The match's ISO date; "" where it names a month and a day of 1 to 31 that month does not have (April
-    31, February 29 of 2019): a date in form but not in the calendar, which is no date, nor is any part of it;
-    None where it is not a date's form at all."""
+    31, February 29 of 2019), or is written year first with a month out of 1-12 (2019-13-01): a date in form
+    but not in the calendar, which is no date, nor is any part of it; None where it is not a date's form at
+    all. Only a numeric date written with the year last may be day first (13/01/2019)."""
     groups = match.groupdict()
     year = int(groups["year"])
     if len(groups["year"]) == 2:
         year += 2000 if year < 50 else 1900
     month = int(groups["nmonth"]) if groups.get("nmonth") else MONTHS.get(groups["month"].lower().rstrip("."))
+    if match.re is _ISO_DATE and not 1 <= month <= 12:
+        return ""
     if groups.get("nmonth") and month > 12 and 1 <= int(groups["day"]) <= 12:
         month, groups["day"] = int(groups["day"]), groups["nmonth"]
     if not month or not 1 <= month <= 12:

@@ -129,6 +129,15 @@ def test_a_day_its_month_does_not_have_is_no_date():
     assert [d.iso for d in find_dates("30 February 2019, 31/04/2019 and February 29, 2020")] == ["2020-02-29"]
 
 
+def test_an_iso_date_is_read_year_month_day_only():
+    assert find_dates("signed 2019-13-01, filed 2019-14-05 and 2019-00-12") == []
+    assert [d.iso for d in find_dates("signed 2019-12-01 and 13/01/2019, filed 13-01-2019")] == [
+        "2019-12-01",
+        "2019-01-13",
+        "2019-01-13",
+    ]
+
+
 @pytest.mark.timeout(10)
 def test_long_runs_of_blanks_or_rules_parse_in_linear_time():
     layout = "for one" + " " * 50_000 + "x, the 1st day of May" + " -" * 25_000 + " by"
