@@ -15,7 +15,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from common.jsontext import json_value
 from quire.api.throttling import hit_sliding, parse_rate
-from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, Member, Role, email_normalised
+from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, Member, Role, Tenant, email_normalised
 
 KEY_ROLES = [(r.value, r.label) for r in API_KEY_ROLES]
 MODES = [("analyzers", "Analyzers (CPU)"), ("model", "Model (inference tier)")]
@@ -80,9 +80,15 @@ class AdminSignInForm(AdminAuthenticationForm):
 class PasswordSetOrResetForm(PasswordResetForm):
     """Django's password reset, which also mails active people who have no password yet (an owner made by
     `create_tenant`, an invitee whose e-mail went astray): Django leaves them out, and they could never sign
-    in. Requests per address are counted whether it has an account or not (`QUIRE_PASSWORD_RESET_RATE`); past
-    the limit nobody is mailed and the form answers as always, so it can neither flood an inbox nor tell
-    which addresses have accounts."""
+    in. On a workspace's host name (`tenant`) only that workspace's members are mailed, as only they may sign
+    in there; on a host with no workspace (the API host, where staff reach the admin site) anyone active is.
+    Requests per address are counted whether it has an account or not (`QUIRE_PASSWORD_RESET_RATE`); past
+    the limit nobody is mailed. The form answers alike whoever is mailed, so it can neither flood an inbox
+    nor tell which addresses have accounts or belong to a workspace."""
+
+    def __init__(self, *args, tenant: Tenant | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
 
     def get_users(self, email: str) -> Iterator[AbstractBaseUser]:
         wanted = email_normalised(email)
@@ -90,6 +96,8 @@ class PasswordSetOrResetForm(PasswordResetForm):
         if not hit_sliding(f"password-reset:{wanted}", limit, period)[0]:
             return iter(())
         users = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+        if self.tenant is not None:
+            users = users.filter(memberships__tenant=self.tenant)
         return (user for user in users if email_normalised(user.email) == wanted)
 
 

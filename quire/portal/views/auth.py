@@ -63,6 +63,9 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "portal/email/password_reset_subject.txt"
     success_url = reverse_lazy("portal:password_reset_done")
 
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "tenant": getattr(self.request, "tenant", None)}
+
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "portal/password_reset_done.html"

@@ -272,6 +272,29 @@ def test_password_reset_mails_an_address_at_most_the_rate_and_answers_alike_past
     assert len(mail.outbox) == 4 and mail.outbox[-1].to == [email]
 
 
+@override_settings(EMAIL_BACKEND=LOCMEM_EMAIL, QUIRE_PASSWORD_RESET_RATE="100/hour")
+def test_password_reset_on_a_workspace_host_mails_only_its_members(workspace, other_workspace, limiter_clock):
+    from django.contrib.auth import get_user_model
+
+    staff, _ = get_user_model().objects.get_or_create(
+        username="reset-staff", defaults={"email": "ops@reset-staff.example.com", "is_staff": True}
+    )
+    outsider = other_workspace.emails["owner"]
+
+    def reset(host: str, email: str) -> list[str]:
+        mail.outbox = []
+        answer = Client(HTTP_HOST=host).post("/password-reset", {"email": email})
+        assert (answer.status_code, answer["Location"]) == (302, "/password-reset/sent")
+        return [re.search(r"http://([^/\s]+)/password-reset/", m.body).group(1) for m in mail.outbox]
+
+    assert reset(workspace.host, outsider) == []
+    assert reset(workspace.host, staff.email) == []
+    assert reset(other_workspace.host, outsider) == [other_workspace.host]
+    assert reset("127.0.0.1:8000", outsider) == ["127.0.0.1:8000"]
+    assert reset("127.0.0.1:8000", staff.email) == ["127.0.0.1:8000"]
+    assert reset(workspace.host, workspace.emails["owner"]) == [workspace.host]
+
+
 def test_public_host_lists_the_members_workspaces(workspace, other_workspace):
     from tenants.services import member_add
 
