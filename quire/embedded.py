@@ -55,6 +55,17 @@ def _hold(holders: Path, name: str, *, started: bool) -> None:
         (holders / f"{name}.started").touch()
 
 
+def _hold_or_stop(holders: Path, server: EmbeddedServer) -> None:
+    """Hold `server`; interrupted before it is held, stop it when this process started it."""
+    try:
+        _hold(holders, server.name, started=server.started_here)
+    except BaseException:
+        (holders / f"{server.name}.{os.getpid()}").unlink(missing_ok=True)
+        if server.started_here:
+            server._stop_server()
+        raise
+
+
 def _holder_alive(path: Path) -> bool:
     identity = path.read_text() if path.exists() else ""
     if identity:
@@ -156,7 +167,7 @@ def start_postgres(root: Path | None = None, database: str = "quire") -> Embedde
     holders = holders_dir(root)
     with _holders_locked(holders):
         server = _start_postgres(root, database)
-        _hold(holders, server.name, started=server.started_here)
+        _hold_or_stop(holders, server)
     server.holders = holders
     return server
 
@@ -172,15 +183,22 @@ def _start_postgres(root: Path | None, database: str) -> EmbeddedServer:
     pgdata = (root or data_dir()) / "pg"
     pgdata.mkdir(parents=True, exist_ok=True)
     was_running = _postmaster_running(pgdata)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
-    info = server.get_postmaster_info()
-    socket_dir = info.socket_dir
-    _ensure_database(server, database)
     pg_ctl = str(Path(_commands.POSTGRES_BIN_PATH) / "pg_ctl")
-    stop = ["su", server.system_user, "-s", "/bin/sh", "-c", f"{pg_ctl} -D {pgdata} -m fast -w stop"]
-    if server.system_user is None:
-        stop = [pg_ctl, "-D", str(pgdata), "-m", "fast", "-w", "stop"]
-    url = f"postgresql://postgres@/{database}?host={socket_dir}"
+    # pgserver runs the server as this user when started as root.
+    system_user = "pgserver" if os.geteuid() == 0 else None
+    stop = [pg_ctl, "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    if system_user is not None:
+        stop = ["su", system_user, "-s", "/bin/sh", "-c", f"{pg_ctl} -D {pgdata} -m fast -w stop"]
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        info = server.get_postmaster_info()
+        _ensure_database(server, database)
+    except BaseException:
+        # Interrupted (Ctrl-C) or failed after pg_ctl started the server: nobody holds it yet, so stop it here.
+        if not was_running and _postmaster_running(pgdata):
+            subprocess.run(stop, check=False, capture_output=True, timeout=60)
+        raise
+    url = f"postgresql://postgres@/{database}?host={info.socket_dir}"
     return EmbeddedServer("postgres", url, started_here=not was_running, stop_command=stop, pid=info.pid)
 
 
@@ -207,7 +225,7 @@ def start_redis(root: Path | None = None) -> EmbeddedServer:
     holders = holders_dir(root)
     with _holders_locked(holders):
         server = _start_redis(root)
-        _hold(holders, server.name, started=server.started_here)
+        _hold_or_stop(holders, server)
     server.holders = holders
     return server
 
@@ -255,13 +273,17 @@ def _start_redis(root: Path | None) -> EmbeddedServer:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 15
-    while not _port_open(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"embedded redis failed to start; see {rdir / 'redis.log'}")
-        time.sleep(0.05)
-    portfile.write_text(str(port))
-    pidfile.write_text(str(proc.pid))
+    try:
+        deadline = time.monotonic() + 15
+        while not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"embedded redis failed to start; see {rdir / 'redis.log'}")
+            time.sleep(0.05)
+        portfile.write_text(str(port))
+        pidfile.write_text(str(proc.pid))
+    except BaseException:
+        EmbeddedServer("redis", "", started_here=True, process=proc).stop()
+        raise
     return EmbeddedServer(
         "redis", f"redis://127.0.0.1:{port}/0", started_here=True, pid=proc.pid, process=proc
     )
@@ -280,14 +302,21 @@ def _port_open(port: int) -> bool:
 
 
 def ensure_service_urls(database: str = "quire") -> list[EmbeddedServer]:
-    """Set DATABASE_URL and REDIS_URL in the environment, starting embedded servers where unset."""
+    """Set DATABASE_URL and REDIS_URL in the environment, starting embedded servers where unset. Interrupted
+    (Ctrl-C) or failing part way, it lets go of the servers it already holds, stopping those it started."""
     started: list[EmbeddedServer] = []
-    if not os.environ.get("DATABASE_URL"):
-        pg = start_postgres(database=database)
-        os.environ["DATABASE_URL"] = pg.url
-        started.append(pg)
-    if not os.environ.get("REDIS_URL"):
-        redis = start_redis()
-        os.environ["REDIS_URL"] = redis.url
-        started.append(redis)
+    try:
+        if not os.environ.get("DATABASE_URL"):
+            pg = start_postgres(database=database)
+            started.append(pg)
+            os.environ["DATABASE_URL"] = pg.url
+        if not os.environ.get("REDIS_URL"):
+            redis = start_redis()
+            started.append(redis)
+            os.environ["REDIS_URL"] = redis.url
+    except BaseException:
+        for server in started:
+            os.environ.pop("DATABASE_URL" if server.name == "postgres" else "REDIS_URL", None)
+            server.stop()
+        raise
     return started

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from quire.embedded import data_dir, ensure_service_urls
+from quire.embedded import EmbeddedServer, data_dir, ensure_service_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = "ingest,jobs,webhooks,billing"
@@ -144,7 +144,7 @@ def main() -> int:
         )
         return 1
     host = url_host(bind_host)
-    servers = ensure_service_urls()
+    servers: list[EmbeddedServer] = []
     procs: list[subprocess.Popen] = []
 
     def _terminate(signum, frame):
@@ -155,6 +155,8 @@ def main() -> int:
     for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(stop_signal, _terminate)
     try:
+        # Inside the try: a Ctrl-C while the embedded servers start stops those already started.
+        servers = ensure_service_urls()
         unreachable = unreachable_services()
         if unreachable:
             print("\n".join(unreachable), file=sys.stderr)

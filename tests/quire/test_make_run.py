@@ -261,3 +261,41 @@ def test_a_process_that_exits_during_start_up_ends_the_launcher_with_one_line(mo
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip() == "a process exited during start-up; see the log above"
     assert len(started) == 3 and all(proc.poll() is not None for proc in started)
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_while_the_embedded_servers_start_stops_the_postgresql_already_started(tmp_path, monkeypatch):
+    from quire import embedded, launcher
+
+    def ctrl_c_during_redis_start(root=None):
+        os.kill(os.getpid(), signal.SIGINT)
+        raise AssertionError("SIGINT did not interrupt the start")
+
+    for name in ("DATABASE_URL", "REDIS_URL", "QUIRE_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUIRE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("QUIRE_PORT", str(free_port()))
+    monkeypatch.setattr(embedded, "start_redis", ctrl_c_during_redis_start)
+    handlers = {
+        s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+    }
+    postgres: list[int] = []
+    try:
+        try:
+            status = launcher.main()
+        except KeyboardInterrupt:
+            status = "KeyboardInterrupt escaped the launcher"
+        running = embedded._postmaster_running(tmp_path / "pg")
+        postgres += [
+            proc.pid
+            for proc in psutil.process_iter(["cmdline"])
+            if str(tmp_path / "pg") in (proc.info["cmdline"] or [])
+        ]
+    finally:
+        for stop_signal, handler in handlers.items():
+            signal.signal(stop_signal, handler)
+        for pid in postgres:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    assert not running and not postgres, "PostgreSQL was left running"
+    assert status == 0
