@@ -1,7 +1,7 @@
 """Per-request tenant routing: which schema a request starts in.
 
 `/v1` requests start in the public schema; API-key authentication switches to the key's tenant.
-The liveness probe and static files touch no database; `/metrics` reads every tenant's schema from the public one. Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public.
+The liveness probe and static files touch no database, the readiness probe only its own check; `/metrics` reads every tenant's schema from the public one. Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from quire.logging import bind_tenant
 from tenants.models import Domain
 
-UNROUTED_PREFIXES = ("/v1/", "/healthz", "/metrics", "/static/")
+UNROUTED_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/static/")
 
 
 class TenantRoutingMiddleware:

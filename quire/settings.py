@@ -487,7 +487,7 @@ if QUIRE_ENV == "production":
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("QUIRE_SSL_REDIRECT", True)
     # Probes speak plain HTTP inside the cluster.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env_int("QUIRE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("QUIRE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("QUIRE_HSTS_PRELOAD", False)

@@ -19,6 +19,7 @@ from quire.api.views import (
     AuditEventListView,
     HealthView,
     liveness,
+    readiness,
 )
 from quire.clauses.views import ClauseTypeDetailView, ClauseTypeExamplesView, ClauseTypeListCreateView
 from quire.documents.views import (
@@ -120,6 +121,7 @@ urlpatterns = [
     *v1,
     re_path(r"^v1/", errors.json_not_found),
     path("healthz", liveness, name="liveness"),
+    path("readyz", readiness, name="readiness"),
     path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
     *([path("admin/", admin.site.urls)] if settings.QUIRE_ADMIN_ENABLED else []),
     path("", include("quire.portal.urls")),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -26,10 +28,24 @@ from tenants.audit import ACTIONS, audit_events_csv, export_record
 from tenants.models import ActorType, ApiKey, AuditEvent, Role
 from tenants.services import api_key_issue, api_key_revoke, api_key_update
 
+logger = logging.getLogger(__name__)
+
 
 def liveness(request: HttpRequest) -> JsonResponse:
     """Unauthenticated liveness probe: the process answers. No dependency is touched."""
     return JsonResponse({"status": "ok"})
+
+
+def readiness(request: HttpRequest) -> JsonResponse:
+    """Unauthenticated readiness probe: `SELECT 1` on the database and a PING to Redis and the broker. A 503
+    names the dependencies that did not answer, without their errors (addresses), which only the log gets."""
+    checks = check_dependencies()
+    failing = [name for name, result in checks.items() if not result["ok"]]
+    states = {name: "unavailable" if name in failing else "ok" for name in checks}
+    if failing:
+        logger.warning("not ready: %s", "; ".join(f"{name}: {checks[name]['error']}" for name in failing))
+        return JsonResponse({"status": "unavailable", "failing": failing, "checks": states}, status=503)
+    return JsonResponse({"status": "ok", "checks": states})
 
 
 class HealthView(APIView):

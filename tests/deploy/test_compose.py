@@ -164,3 +164,8 @@ def test_the_proxy_serves_the_production_web_process_over_https_and_sends_plain_
         if caddy is not None:
             stop_process(caddy, timeout=10)
         stop_process(gunicorn, timeout=10)
+
+
+def test_web_is_healthy_only_while_its_dependencies_answer():
+    probe = " ".join(_services()["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/readyz" in probe and "'Host': 'localhost'" in probe

@@ -125,3 +125,22 @@ def test_production_monitoring_scrapes_the_web_service_and_alerts_on_metrics_the
         named = set(re.findall(r"\bquire_[a-z_]+", alert["expr"]))
         assert named and named <= exposed, (alert["alert"], named - exposed)
         assert alert["for"] and alert["labels"]["severity"] in ("warning", "critical")
+
+
+def _routes() -> set[str]:
+    """The paths quire/urls.py routes outside /v1 to a view (read as text: these tests load no Django)."""
+    return set(re.findall(r'path\("([a-z]+)", [a-z_]+, name=', (ROOT / "quire" / "urls.py").read_text()))
+
+
+def test_web_is_ready_only_while_its_dependencies_answer_and_alive_without_them():
+    assert {"healthz", "readyz"} <= _routes()
+    for name in ("default", "production"):
+        (web,) = [d for n, d in _by_kind(_objects(name), "Deployment").items() if n.endswith("-web")]
+        (container,) = web["spec"]["template"]["spec"]["containers"]
+        port = container["ports"][0]
+        paths = {}
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            get = container[probe]["httpGet"]
+            assert get["port"] in (port["name"], port["containerPort"]), (name, probe)
+            paths[probe] = get["path"]
+        assert paths == {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}

@@ -85,10 +85,11 @@ timeoutSeconds: 30
 failureThreshold: 3
 {{- end -}}
 
-{{/* The web liveness view; the Host header is one of QUIRE_ALLOWED_HOSTS. */}}
+{{/* A web probe: `/healthz` (liveness, no dependency) or `/readyz` (readiness: the database, Redis and the
+broker answer); the Host header is one of QUIRE_ALLOWED_HOSTS. */}}
 {{- define "quire.httpProbe" -}}
 httpGet:
-  path: /healthz
+  path: {{ . }}
   port: http
   httpHeaders:
     - name: Host
