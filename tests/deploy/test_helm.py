@@ -144,3 +144,38 @@ def test_web_is_ready_only_while_its_dependencies_answer_and_alive_without_them(
             assert get["port"] in (port["name"], port["containerPort"]), (name, probe)
             paths[probe] = get["path"]
         assert paths == {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+
+
+def _render(values: dict, release: str) -> list[dict]:
+    import helm_python as helm
+
+    with helm.Chart.load(str(ROOT / "deploy" / "helm" / "quire")) as chart:
+        manifests = chart.render(values, name=release, namespace=release)
+    return [
+        doc
+        for source, text in manifests.items()
+        if source.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def test_gunicorn_listens_on_the_port_the_container_service_and_probes_name():
+    objects = _render({"web": {"port": 9000}}, "quire")
+    (config,) = _by_kind(objects, "ConfigMap").values()
+    web = _by_kind(objects, "Deployment")["quire-web"]
+    (container,) = web["spec"]["template"]["spec"]["containers"]
+    assert container["ports"][0]["containerPort"] == 9000
+    assert config["data"]["QUIRE_WEB_BIND"].rsplit(":", 1)[1] == "9000"
+
+
+def test_the_platform_reaches_the_inference_service_of_its_own_release():
+    objects = _render({"inference": {"enabled": True, "port": 8101}}, "acme")
+    (config,) = _by_kind(objects, "ConfigMap").values()
+    (service,) = [s for n, s in _by_kind(objects, "Service").items() if n.endswith("-inference")]
+    assert config["data"]["QUIRE_INFERENCE_URL"] == f"http://{service['metadata']['name']}:8101/v1"
+    explicit = _render(
+        {"inference": {"enabled": True}, "config": {"QUIRE_INFERENCE_URL": "http://gpu:1/v1"}}, "a"
+    )
+    (config,) = _by_kind(explicit, "ConfigMap").values()
+    assert config["data"]["QUIRE_INFERENCE_URL"] == "http://gpu:1/v1"
