@@ -169,3 +169,41 @@ def test_the_proxy_serves_the_production_web_process_over_https_and_sends_plain_
 def test_web_is_healthy_only_while_its_dependencies_answer():
     probe = " ".join(_services()["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/readyz" in probe and "'Host': 'localhost'" in probe
+
+
+def test_only_web_is_checked_on_web_s_port_the_image_s_check_is_replaced_elsewhere():
+    for name, service in _services().items():
+        if service.get("image") != "quire:latest" or name == "web":
+            continue
+        check = service.get("healthcheck", {})
+        assert check.get("disable") is True or "test" in check, (
+            f"{name} inherits the image's check of port 8000"
+        )
+        assert ":8000/" not in " ".join(check.get("test", [])), name
+
+
+def test_every_variable_the_deploy_files_set_is_one_the_code_reads():
+    import re
+
+    reads = re.compile(
+        r"""(?:env_(?:str|int|bool|list)\(|environ\.get\(|environ\[|getenv\()\s*"([A-Z][A-Z0-9_]+)\""""
+    )
+    read = set()
+    for package in ("quire", "tenants", "billing", "connectors", "inference", "kernels", "common"):
+        for path in (ROOT / package).rglob("*.py"):
+            read |= set(reads.findall(path.read_text()))
+    set_here = {}
+    for service_name, service in _services().items():
+        if service.get("image") == "quire:latest":
+            set_here |= {name: f"compose {service_name}" for name in service.get("environment", {})}
+    for line in (ROOT / "deploy" / "quire.env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            set_here[line.split("=", 1)[0]] = "quire.env.example"
+    for rendering in ("default", "production"):
+        for doc in yaml.safe_load_all((ROOT / "deploy" / "rendered" / f"{rendering}.yaml").read_text()):
+            if doc and doc["kind"] == "ConfigMap":
+                set_here |= {name: f"{rendering} ConfigMap" for name in doc["data"]}
+    # QUEUE names the worker in its own health check; the rest are read by Django, Celery or libraries.
+    outside_the_code = {"QUEUE"}
+    unknown = {name: where for name, where in set_here.items() if name not in read | outside_the_code}
+    assert not unknown, unknown
