@@ -61,8 +61,8 @@ def check_same_tokens(q: Tensor, k: Tensor) -> None:
 
 
 def check_heads(n_heads: int, n_kv_heads: int) -> None:
-    if n_kv_heads == 0 or n_heads % n_kv_heads:
-        raise ValueError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv_heads})")
+    if n_heads == 0 or n_kv_heads == 0 or n_heads % n_kv_heads:
+        raise ValueError(f"n_heads ({n_heads}) must be a positive multiple of n_kv_heads ({n_kv_heads})")
 
 
 def check_cu_seqlens_layout(name: str, cu_seqlens: object, device: torch.device) -> Tensor:

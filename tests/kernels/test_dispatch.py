@@ -155,3 +155,23 @@ def test_rope_bad_input_raises_value_error(reference_backend, q, positions, spec
     k = torch.randn(q.shape[0], 1, q.shape[2])
     with pytest.raises(ValueError, match=message):
         kernels.apply_rope_(q, k, positions, spec)
+
+
+ZERO_HEAD_CALLS = {
+    "flash": lambda: kernels.flash_attention(*_qkv(n_heads=0, n_kv_heads=1)),
+    "sliding_window": lambda: kernels.sliding_window_attention(*_qkv(n_heads=0, n_kv_heads=1), window=4),
+    "block_sparse": lambda: kernels.block_sparse_attention(
+        *_qkv(n_heads=0, n_kv_heads=1), block_size=16, top_k=2
+    ),
+    "block_gate": lambda: kernels.block_gate(*_qkv(n_heads=0, n_kv_heads=1)[:2], block_size=16, top_k=2),
+    "paged_decode": lambda: _paged(q=torch.randn(2, 0, 16)),
+}
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("op", list(ZERO_HEAD_CALLS))
+def test_zero_query_heads_are_refused(monkeypatch, backend, op):
+    """Torch's CPU flash kernel, which the reference runs, dies of SIGFPE on zero heads."""
+    monkeypatch.setenv("QUIRE_KERNELS", backend)
+    with pytest.raises(ValueError, match=r"n_heads \(0\)"):
+        ZERO_HEAD_CALLS[op]()
