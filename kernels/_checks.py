@@ -50,9 +50,13 @@ def check_qkv(q: object, k: object, v: object) -> tuple[Tensor, Tensor, Tensor]:
     if q.shape[2] != k.shape[2]:
         raise ValueError(f"head_dim mismatch: q has {q.shape[2]}, k has {k.shape[2]}")
     check_heads(q.shape[1], k.shape[1])
-    if q.shape[2] == 0:
-        raise ValueError("head_dim must be positive")
+    check_head_dim(q.shape[2])
     return q, k, v
+
+
+def check_head_dim(head_dim: int) -> None:
+    if head_dim == 0:
+        raise ValueError("head_dim must be positive")
 
 
 def check_same_tokens(q: Tensor, k: Tensor) -> None:

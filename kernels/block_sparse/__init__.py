@@ -38,6 +38,7 @@ def block_gate(
     if q.shape[2] != k.shape[2]:
         raise ValueError(f"head_dim mismatch: q has {q.shape[2]}, k has {k.shape[2]}")
     _checks.check_heads(q.shape[1], k.shape[1])
+    _checks.check_head_dim(q.shape[2])
     _checks.check_same_tokens(q, k)
     _check_block_args(block_size, top_k)
     cu, max_len = varlen("cu_seqlens", cu_seqlens, max_seqlen, q.shape[0], q.device)

@@ -32,6 +32,9 @@ def _check_paged_inputs(
     if q.shape[2] != k_cache.shape[3]:
         raise ValueError(f"head_dim mismatch: q has {q.shape[2]}, the cache {k_cache.shape[3]}")
     _checks.check_heads(q.shape[1], k_cache.shape[2])
+    _checks.check_head_dim(q.shape[2])
+    if k_cache.shape[1] == 0:
+        raise ValueError("the cache's block_size (k_cache.shape[1]) must be positive")
     for name, tensor in (("block_tables", block_tables), ("context_lens", context_lens)):
         if tensor.dtype != torch.int32:
             raise ValueError(f"{name} must be int32, got {tensor.dtype}")

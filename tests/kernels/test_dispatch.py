@@ -175,3 +175,34 @@ def test_zero_query_heads_are_refused(monkeypatch, backend, op):
     monkeypatch.setenv("QUIRE_KERNELS", backend)
     with pytest.raises(ValueError, match=r"n_heads \(0\)"):
         ZERO_HEAD_CALLS[op]()
+
+
+EMPTY_DIM_CALLS = {
+    "paged_head_dim": (
+        lambda: _paged(
+            q=torch.randn(2, 4, 0), k_cache=torch.randn(6, 16, 2, 0), v_cache=torch.randn(6, 16, 2, 0)
+        ),
+        "head_dim",
+    ),
+    "paged_block_size": (
+        lambda: _paged(
+            k_cache=torch.randn(6, 0, 2, 16),
+            v_cache=torch.randn(6, 0, 2, 16),
+            context_lens=torch.zeros(2, dtype=torch.int32),
+        ),
+        "block_size",
+    ),
+    "block_gate_head_dim": (
+        lambda: kernels.block_gate(torch.randn(8, 4, 0), torch.randn(8, 2, 0), block_size=16, top_k=2),
+        "head_dim",
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("case", list(EMPTY_DIM_CALLS))
+def test_empty_head_dim_or_page_is_refused(monkeypatch, backend, case):
+    monkeypatch.setenv("QUIRE_KERNELS", backend)
+    call, message = EMPTY_DIM_CALLS[case]
+    with pytest.raises(ValueError, match=message):
+        call()
