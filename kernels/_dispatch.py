@@ -89,8 +89,8 @@ def varlen(
 ) -> tuple[Tensor, int]:
     """The prefix sums and longest sequence a launch needs; ``None`` means one sequence of ``total`` tokens."""
     if cu_seqlens is None:
-        if max_seqlen is not None and max_seqlen < total:
-            raise ValueError(f"max_seqlen {max_seqlen} is shorter than the single sequence ({total})")
+        if max_seqlen is not None:
+            _checks.resolve_max_seqlen(f"max_seqlen for {name}", max_seqlen, [0, total])
         return torch.tensor([0, total], dtype=torch.int32, device=device), total
     if device.type == "cuda" and max_seqlen is not None:
         _checks.check_cu_seqlens_layout(name, cu_seqlens, device)

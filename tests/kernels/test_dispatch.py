@@ -206,3 +206,12 @@ def test_empty_head_dim_or_page_is_refused(monkeypatch, backend, case):
     call, message = EMPTY_DIM_CALLS[case]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("max_seqlen", ["8", 8.0, 8.5, True, -1])
+def test_max_seqlen_of_a_single_sequence_must_be_an_int(reference_backend, max_seqlen):
+    q, k, v = _qkv()
+    with pytest.raises(ValueError, match="max_seqlen"):
+        kernels.flash_attention(q, k, v, max_seqlen_q=max_seqlen)
+    with pytest.raises(ValueError, match="max_seqlen"):
+        kernels.sliding_window_attention(q, k, v, window=2, max_seqlen=max_seqlen)
