@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 from torch import Tensor
@@ -104,9 +105,11 @@ def resolve_max_seqlen(name: str, given: int | None, bounds: list[int]) -> int:
 
 def check_softmax_scale(softmax_scale: object) -> None:
     if softmax_scale is not None and (
-        isinstance(softmax_scale, bool) or not isinstance(softmax_scale, int | float)
+        isinstance(softmax_scale, bool)
+        or not isinstance(softmax_scale, int | float)
+        or not math.isfinite(softmax_scale)
     ):
-        raise ValueError(f"softmax_scale must be a float or None, got {softmax_scale!r}")
+        raise ValueError(f"softmax_scale must be a finite float or None, got {softmax_scale!r}")
 
 
 def check_triton_head_dim(head_dim: int) -> None:

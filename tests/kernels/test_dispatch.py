@@ -215,3 +215,18 @@ def test_max_seqlen_of_a_single_sequence_must_be_an_int(reference_backend, max_s
         kernels.flash_attention(q, k, v, max_seqlen_q=max_seqlen)
     with pytest.raises(ValueError, match="max_seqlen"):
         kernels.sliding_window_attention(q, k, v, window=2, max_seqlen=max_seqlen)
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), -float("inf")])
+def test_softmax_scale_must_be_finite(reference_backend, scale):
+    with pytest.raises(ValueError, match="softmax_scale"):
+        _call_flash(softmax_scale=scale)
+    with pytest.raises(ValueError, match="softmax_scale"):
+        kernels.paged_decode_attention(
+            torch.randn(2, 4, 16),
+            torch.randn(6, 16, 2, 16),
+            torch.randn(6, 16, 2, 16),
+            torch.zeros(2, 3, dtype=torch.int32),
+            torch.tensor([5, 40], dtype=torch.int32),
+            softmax_scale=scale,
+        )
