@@ -231,12 +231,13 @@ def block_sparse_attention_with_blocks(
     total, n_heads, head_dim = q.shape
     out = torch.empty_like(q)
     lse = torch.empty(n_heads, total, dtype=torch.float32, device=q.device)
-    if total == 0 or max_seqlen == 0:
+    batch = cu_seqlens.shape[0] - 1
+    if total == 0 or max_seqlen == 0 or batch == 0:
         lse.fill_(-math.inf)
-        return out, lse
+        return out.zero_(), lse
     width = head_dim_pad(head_dim)
     block_m, block_n, num_warps, num_stages = _tile_config(block_size, width, on_gpu=_on_gpu(q.device))
-    grid = (triton.cdiv(max_seqlen, block_m), cu_seqlens.shape[0] - 1, n_heads)
+    grid = (triton.cdiv(max_seqlen, block_m), batch, n_heads)
     _block_sparse_attention_kernel[grid](
         q, k, v, out, lse, cu_seqlens, selected,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),

@@ -132,7 +132,7 @@ def flash_attention(
     out = torch.empty_like(q)
     lse = torch.empty(n_heads, total_q, dtype=torch.float32, device=q.device)
     batch = cu_seqlens_q.shape[0] - 1
-    if total_q == 0 or max_seqlen_q == 0:
+    if total_q == 0 or max_seqlen_q == 0 or batch == 0:
         lse.fill_(-math.inf)
         return out.zero_(), lse
 

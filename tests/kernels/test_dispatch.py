@@ -230,3 +230,26 @@ def test_softmax_scale_must_be_finite(reference_backend, scale):
             torch.tensor([5, 40], dtype=torch.int32),
             softmax_scale=scale,
         )
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_an_empty_batch_has_one_prefix_sum(monkeypatch, backend):
+    """``cu_seqlens`` is (batch + 1,): a batch of no sequences is ``[0]``, as a batch of one empty sequence is
+    ``[0, 0]``."""
+    monkeypatch.setenv("QUIRE_KERNELS", backend)
+    q, k, v = _qkv(total_q=0, total_k=0)
+    empty = torch.zeros(1, dtype=torch.int32)
+    out, lse = kernels.flash_attention(q, k, v, cu_seqlens_q=empty, cu_seqlens_k=empty)
+    assert out.shape == q.shape and lse.shape == (4, 0)
+    out, lse = kernels.sliding_window_attention(q, k, v, window=3, cu_seqlens=empty)
+    assert out.shape == q.shape and lse.shape == (4, 0)
+    out, lse = kernels.block_sparse_attention(q, k, v, block_size=16, top_k=2, cu_seqlens=empty)
+    assert out.shape == q.shape and lse.shape == (4, 0)
+    assert kernels.block_gate(q, k, block_size=16, top_k=2, cu_seqlens=empty).shape == (0, 4, 0, 2)
+
+
+def test_cu_seqlens_needs_an_entry(reference_backend):
+    q, k, v = _qkv(total_q=0, total_k=0)
+    empty = torch.zeros(0, dtype=torch.int32)
+    with pytest.raises(ValueError, match="cu_seqlens"):
+        kernels.sliding_window_attention(q, k, v, window=3, cu_seqlens=empty)
