@@ -43,8 +43,16 @@ class RopeSpec:
             raise ValueError(f"rotary_dim {self.rotary_dim} must be in 1..head_dim ({self.head_dim})")
         if self.rotary_dim % 2:
             raise ValueError(f"rotary_dim must be even, got {self.rotary_dim}")
-        if self.rope_type in ("linear", "dynamic", "llama3") and self.factor is None:
+        if self.rope_type in ("linear", "dynamic", "llama3", "yarn") and self.factor is None:
             raise ValueError(f"rope_type {self.rope_type!r} needs a 'factor'")
+        if self.rope_type == "longrope" and self.factor is None and self.attention_factor is None:
+            raise ValueError("rope_type 'longrope' needs a 'factor' or an 'attention_factor'")
+        if self.rope_type in ("llama3", "yarn", "longrope") and self.original_max_position_embeddings is None:
+            raise ValueError(f"rope_type {self.rope_type!r} needs 'original_max_position_embeddings'")
+        if self.rope_type == "dynamic" and self.rotary_dim == 2:
+            raise ValueError(
+                "rope_type 'dynamic' needs a rotary_dim above 2 (its base scales by dim / (dim - 2))"
+            )
         if self.rope_type == "llama3" and (self.low_freq_factor is None or self.high_freq_factor is None):
             raise ValueError("rope_type 'llama3' needs 'low_freq_factor' and 'high_freq_factor'")
         if self.rope_type == "longrope":

@@ -219,3 +219,26 @@ def test_q_and_k_whose_head_dim_is_not_innermost_rotate_in_place(monkeypatch, ba
     kernels.apply_rope_(q, k, torch.arange(8, device=device), spec)
     assert_close(q_storage.transpose(1, 2).cpu(), expected_q, torch.float32)
     assert_close(k_storage.transpose(1, 2).cpu(), expected_k, torch.float32)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"rope_type": "yarn", "factor": 4.0},
+        {"rope_type": "yarn", "original_max_position_embeddings": 32},
+        {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0},
+        {"rope_type": "longrope", "long_factor": (1.0,) * 32, "short_factor": (1.0,) * 32},
+        {"rope_type": "dynamic", "factor": 2.0, "rotary_dim": 2},
+    ],
+)
+def test_a_spec_that_cannot_rotate_is_refused_when_made(fields):
+    """Made directly, a spec missing what its type computes with failed only at the first apply_rope_, with a
+    TypeError or ZeroDivisionError."""
+    base = {
+        "head_dim": HEAD_DIM,
+        "rotary_dim": HEAD_DIM,
+        "rope_theta": 10000.0,
+        "max_position_embeddings": 64,
+    }
+    with pytest.raises(ValueError, match="rope_type"):
+        RopeSpec(**{**base, **fields})
