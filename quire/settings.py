@@ -123,6 +123,7 @@ MIDDLEWARE = [
     "quire.metrics.ScrapeMiddleware",
     "quire.routing.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "quire.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -312,6 +313,11 @@ QUIRE_STRIPE_API_BASE = env_str("QUIRE_STRIPE_API_BASE", "https://api.stripe.com
 QUIRE_STRIPE_WEBHOOK_SECRET = env_str("QUIRE_STRIPE_WEBHOOK_SECRET", "")
 QUIRE_STRIPE_WEBHOOK_TOLERANCE = env_int("QUIRE_STRIPE_WEBHOOK_TOLERANCE", 300)
 QUIRE_STRIPE_METER_EVENT = env_str("QUIRE_STRIPE_METER_EVENT", "quire_pages")
+# Where a form may send the browser besides this origin (`form-action` of quire.security's policy): the Stripe
+# Checkout and Customer Portal pages the billing forms are redirected to.
+QUIRE_CSP_FORM_ACTION = env_list(
+    "QUIRE_CSP_FORM_ACTION", ["https://checkout.stripe.com", "https://billing.stripe.com"]
+)
 QUIRE_METER_PUSH_SECONDS = env_int("QUIRE_METER_PUSH_SECONDS", 300)
 
 REST_FRAMEWORK = {

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from quire.api import errors
 from quire.api.billing import (
@@ -112,7 +112,9 @@ v1 = [
     ),
     path(
         "v1/docs",
-        SpectacularSwaggerView.as_view(url_name="openapi", authentication_classes=[], permission_classes=[]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="openapi", authentication_classes=[], permission_classes=[]
+        ),
         name="api-docs",
     ),
 ]

@@ -31,7 +31,8 @@ def shot(page: Page, artifacts: Path, name: str) -> None:
 
 
 def serious_violations(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
+    """axe-core's serious and critical WCAG 2 A/AA violations on the page (the `browser_page` fixture loads it
+    in every document)."""
     result = page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
     )

@@ -92,11 +92,25 @@ def chromium():
 
 @pytest.fixture
 def browser_page(chromium):
+    """A page in a fresh context, with axe-core loaded in every document it opens (an init script, which the
+    Content-Security-Policy does not govern, where an inline `<script>` would be refused). The test fails on
+    any violation of the policy that Chromium reports."""
+    from tests.support.browser import AXE
+
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(20_000)
+    context.add_init_script(path=str(AXE))
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert violations == [], "the pages broke their Content-Security-Policy"
 
 
 @pytest.fixture

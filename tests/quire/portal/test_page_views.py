@@ -7,6 +7,7 @@ import hashlib
 
 from django.core.files.base import ContentFile
 from django_tenants.utils import tenant_context
+from playwright.sync_api import Page, expect
 
 from connectors.spans import PageMap, make_span
 from quire.documents.models import Attachment, Document, DocumentStatus
@@ -14,14 +15,16 @@ from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
 from quire.jobs.models import Job, JobResult, JobStatus
 from quire.portal.highlight import findings_from_output, page_views
+from tests.support.browser import sign_in
 from tests.support.documents import make_table_pdf
-from tests.support.portal import signed_in
+from tests.support.portal import PortalServer, Workspace, signed_in
 
 ROWS = [["Metric", "Q1 2026"], ["Revenue", "$120.5 million"]]
 
 
-def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
-    content = make_table_pdf("Acme Corp results", ROWS)
+def _pdf_job(workspace, title: str) -> tuple[Document, Job, dict, object]:
+    """A ready PDF (`title` above a table) and a succeeded earnings job whose one finding is in its table."""
+    content = make_table_pdf(title, ROWS)
     parsed = parse_document(content, PDF)
     start = parsed.text.index("$120.5 million")
     with tenant_context(workspace.tenant):
@@ -42,6 +45,12 @@ def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
         output = {"connector": "earnings", "metrics": [{"metric": "revenue", "value": 120.5, "span": span}]}
         job = Job.objects.create(connector="earnings", document_ids=[document.id], status=JobStatus.SUCCEEDED)
         JobResult.objects.create(job=job, output=output, attempt=1)
+    return document, job, output, parsed
+
+
+def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
+    document, job, output, parsed = _pdf_job(workspace, "Acme Corp results")
+    with tenant_context(workspace.tenant):
         email = Document.objects.create(
             filename="results.eml", content_type="message/rfc822", sha256="e" * 64, size_bytes=1
         )
@@ -58,7 +67,7 @@ def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
     page = client.get(f"/jobs/{job.id}")
     assert page.status_code == 200
     image_url = f"/documents/{document.id}/pages/1.png"
-    assert image_url.encode() in page.content and b'class="page-box"' in page.content
+    assert image_url.encode() in page.content and b'<a class="page-box" href="#finding-1"' in page.content
     image = client.get(image_url)
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
     assert image.content.startswith(b"\x89PNG") and client.get(image_url).content == image.content
@@ -71,3 +80,22 @@ def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
         f'href="/documents/{document.id}">Q1 results.pdf</a>'.encode()
         in client.get(f"/documents/{email.id}").content
     )
+
+
+def test_in_the_browser_a_box_lies_on_its_page_image_and_shows_its_finding(
+    portal_server: PortalServer, workspace: Workspace, browser_page: Page
+):
+    _, job, _, _ = _pdf_job(workspace, "Acme Corp results, drawn")
+    sign_in(browser_page, portal_server, workspace, "viewer")
+    browser_page.goto(portal_server.url(workspace, f"/jobs/{job.id}"))
+    image = browser_page.locator(".page-view img")
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("img => img.naturalWidth") > 0
+    box = browser_page.locator(".page-view a.page-box")
+    expect(box).to_be_visible()
+    drawn, page = box.bounding_box(), image.bounding_box()
+    assert drawn["width"] > 0 and drawn["height"] > 0
+    assert page["x"] <= drawn["x"] and drawn["x"] + drawn["width"] <= page["x"] + page["width"]
+    assert page["y"] <= drawn["y"] and drawn["y"] + drawn["height"] <= page["y"] + page["height"]
+    box.click()
+    expect(browser_page.locator("mark.active")).to_have_text("$120.5 million")
