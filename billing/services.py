@@ -255,7 +255,7 @@ def upcoming_invoice(*, tenant: Tenant, now: datetime | None = None) -> dict:
             "amount": plan.monthly_price,
         },
         {
-            "description": f"Pages past the {plan.included_units} included",
+            "description": f"Pages past the {plan.included_units:,} included",
             "quantity": overage,
             "unit_amount": plan.overage_unit_price,
             "amount": overage * plan.overage_unit_price,

@@ -98,3 +98,15 @@ def test_a_canceled_subscriptions_plan_is_offered_again(workspace: Workspace):
     finally:
         account.plan_id, account.subscription_status = before
         account.save(update_fields=["plan", "subscription_status"])
+
+
+def test_page_counts_are_written_with_thousands_separators(workspace: Workspace):
+    """Plans include tens of thousands of pages: the billing page writes "20,000", as its charts' totals do."""
+    from billing.entitlements import account_for
+
+    admin = signed_in(workspace, "admin")
+    included = account_for(workspace.tenant).plan.included_units
+    assert included >= 1_000
+    body = admin.get("/billing").content.decode()
+    assert re.search(rf" of {included:,} included pages used this period", body)
+    assert "300,000 pages included" in body and "300000" not in body

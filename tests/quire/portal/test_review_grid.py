@@ -161,3 +161,19 @@ def test_every_download_of_a_review_grid_is_one_export_event(workspace):
         ("xlsx", "api_key"),
         ("json", "member"),
     ]
+
+
+def test_a_large_review_s_pager_writes_its_counts_with_thousands_separators(workspace, monkeypatch):
+    from quire.portal.views import reviews
+
+    monkeypatch.setattr(reviews, "GRID_ROWS", 1000)
+    with tenant_context(workspace.tenant):
+        job = Job.objects.create(
+            connector="review",
+            document_ids=[f"doc_many_{n}" for n in range(2500)],
+            options={"columns": COLUMNS},
+            status=JobStatus.RUNNING,
+            attempt=1,
+        )
+    page = signed_in(workspace, "viewer").get(f"/reviews/{job.id}", {"page": 2}).content.decode()
+    assert "Documents 1,001\u20132,000 of 2,500" in page and "0 of 2,500 documents done" in page
