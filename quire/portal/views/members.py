@@ -15,6 +15,13 @@ from quire.portal.views.common import base_url, page, show_rejection
 from tenants.models import Member, Role
 
 
+def _grantable(actor: Member) -> list[tuple[str, str]]:
+    """The roles `actor` may give: every role for an owner, all but the owner role for anyone else."""
+    return [
+        (value, label) for value, label in Role.choices if value != Role.OWNER or actor.role == Role.OWNER
+    ]
+
+
 def _target(request: HttpRequest, member_id: int) -> Member:
     return get_object_or_404(Member.objects.select_related("user"), pk=member_id, tenant=request.tenant)
 
@@ -46,10 +53,17 @@ def member_list(request: HttpRequest) -> HttpResponse:
                 )
             return redirect("portal:members")
     members = Member.objects.filter(tenant=request.tenant).select_related("user").order_by("created_at")
+    roles = _grantable(request.member)
+    form.fields["role"].widget.choices = roles
     return page(
         request,
         "portal/members.html",
-        {"form": form, "members": members, "roles": Role.choices},
+        {
+            "form": form,
+            "members": members,
+            "roles": roles,
+            "manages_owners": request.member.role == Role.OWNER,
+        },
         status=400 if form.errors else 200,
     )
 

@@ -210,6 +210,29 @@ def test_role_rules_for_members(workspace):
     assert owner.role == "owner"
 
 
+def test_an_admin_is_not_offered_the_owner_role_nor_changes_to_owners_that_are_always_refused(workspace):
+    """Only an owner grants the owner role or changes an owner: an admin's members page offers neither, so no
+    one picks a change that can only come back refused; an owner's page offers both."""
+    import re
+
+    owner, admin = workspace.member("owner"), workspace.member("admin")
+
+    def offered(role: str) -> tuple[str, str, str]:
+        page = signed_in(workspace, role).get("/members").content.decode()
+        invite = re.search(r'<select name="role"[^>]*id="id_role".*?</select>', page, re.S).group(0)
+        owner_row = re.search(rf'<tr data-member="{owner.user.email}">.*?</tr>', page, re.S).group(0)
+        admin_row = re.search(rf'<tr data-member="{admin.user.email}">.*?</tr>', page, re.S).group(0)
+        return invite, owner_row, admin_row
+
+    invite, owner_row, admin_row = offered("admin")
+    assert 'value="owner"' not in invite and 'value="admin"' in invite
+    assert "<form" not in owner_row and "Owner" in owner_row
+    assert f"/members/{admin.pk}/role" in admin_row and 'value="owner"' not in admin_row
+    invite, owner_row, admin_row = offered("owner")
+    assert 'value="owner"' in invite and 'value="owner"' in admin_row
+    assert f"/members/{owner.pk}/role" in owner_row and f"/members/{owner.pk}/remove" in owner_row
+
+
 def test_an_invitation_to_an_address_longer_than_a_username_is_refused_on_the_form(workspace):
     long_address = "a" * 100 + "@" + "b" * 60 + ".example.com"
     admin = signed_in(workspace, "admin")
