@@ -1,4 +1,5 @@
-"""The Content-Security-Policy of the web tier's HTML answers (the portal, the admin site, the API's docs page).
+"""The web tier's security headers: Django's on every answer, and the Content-Security-Policy of its HTML
+answers (the portal, the admin site, the API's docs page).
 
 Every script and stylesheet is a static file of this origin: no inline script, event handler, `style`
 attribute or `<style>` element, no `eval`. Forms post to this origin, and the two that start a Stripe session
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.security import SecurityMiddleware
 
 HEADER = "Content-Security-Policy"
 STRIPE_API = "https://api.stripe.com"
@@ -52,3 +54,17 @@ class ContentSecurityPolicyMiddleware:
         if response.get("Content-Type", "").startswith("text/html") and HEADER not in response:
             response[HEADER] = self.policy
         return response
+
+
+class SecurityHeadersMiddleware:
+    """Django's security headers (HSTS on HTTPS, `nosniff`, Referrer-Policy, Cross-Origin-Opener-Policy) on every
+    answer, the first middleware's too: the answers given before `SecurityMiddleware` runs (a body over the
+    limit, a NUL in a parameter, an unknown host, a dependency down) had none. `SecurityMiddleware` stays where it
+    is for its HTTPS redirect, after routing and the probes it exempts."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.headers = SecurityMiddleware(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.headers.process_response(request, self.get_response(request))

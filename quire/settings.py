@@ -117,6 +117,7 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 
 MIDDLEWARE = [
+    "quire.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "quire.api.middleware.RequestContextMiddleware",
     "quire.api.middleware.BodySizeLimitMiddleware",

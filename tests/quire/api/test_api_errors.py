@@ -151,6 +151,22 @@ def test_oversized_body_is_413(api_a: Api):
     assert_error(response, 413, "request_too_large")
 
 
+@override_settings(QUIRE_MAX_REQUEST_BYTES=1024, SECURE_HSTS_SECONDS=3600)
+def test_answers_given_before_the_security_middleware_carry_its_headers(api_a: Api):
+    """A body over the limit and a NUL in a query parameter are answered by middleware that runs before
+    Django's SecurityMiddleware; on HTTPS they carry HSTS and every answer `nosniff`, as the rest do."""
+    answers = [
+        api_a.post("/v1/documents", {"text": "x" * 5000}, secure=True),
+        api_a.request("GET", "/v1/documents", data={"status": "a\x00b"}, secure=True),
+        api_a.request("GET", "/v1/documents", secure=True),
+    ]
+    assert [answer.status_code for answer in answers] == [413, 400, 200]
+    for answer in answers:
+        assert answer["X-Content-Type-Options"] == "nosniff"
+        assert answer["Strict-Transport-Security"] == "max-age=3600"
+        assert answer["Referrer-Policy"] == "same-origin"
+
+
 def test_unsupported_media_type_is_415(api_a: Api):
     response = api_a.post("/v1/documents", data="<a/>", content_type="application/xml")
     assert_error(response, 415, "unsupported_media_type")
