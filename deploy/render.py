@@ -3,8 +3,12 @@
     python deploy/render.py          # rewrite the renderings
     python deploy/render.py --check  # exit 1 when a rendering is out of date
 
-One file per values set: `default.yaml` (the chart's values) and `production.yaml` (plus
-`values-production.yaml`), release `quire` in namespace `quire`. The tests render again and compare.
+One file per values set, release `quire` in namespace `quire`; the tests render again and compare:
+
+- `default.yaml`: the chart's values plus the one value they lack, `storage.mediaClaim: quire-media`. The chart
+  refuses to render without shared document storage (S3 or a ReadWriteMany claim), so this is the smallest
+  release that works: documents on local disk, on a claim web and the ingest and jobs workers mount.
+- `production.yaml`: plus `values-production.yaml` (documents on S3, no claim).
 """
 
 from __future__ import annotations
@@ -18,15 +22,19 @@ import yaml
 DEPLOY = Path(__file__).resolve().parent
 CHART = DEPLOY / "helm" / "quire"
 RENDERED = DEPLOY / "rendered"
-VALUES = {"default": None, "production": CHART / "values-production.yaml"}
+VALUES: dict[str, dict | Path] = {
+    "default": {"storage": {"mediaClaim": "quire-media"}},
+    "production": CHART / "values-production.yaml",
+}
 RELEASE, NAMESPACE = "quire", "quire"
 
 
-def render(values_file: Path | None) -> str:
-    """The chart's manifests for these values, as one YAML stream ordered by template path."""
+def render(values: dict | Path) -> str:
+    """The chart's manifests for these values (or a values file), as one YAML stream ordered by template path."""
     import helm_python as helm
 
-    values = yaml.safe_load(values_file.read_text()) if values_file else {}
+    if isinstance(values, Path):
+        values = yaml.safe_load(values.read_text())
     with helm.Chart.load(str(CHART)) as chart:
         manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE)
     parts = []
@@ -45,9 +53,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args()
     stale = []
-    for name, values_file in VALUES.items():
+    for name, values in VALUES.items():
         path = RENDERED / f"{name}.yaml"
-        text = render(values_file)
+        text = render(values)
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(path.name)

@@ -4,6 +4,7 @@ Kubernetes objects, and they hold what the chart promises."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +18,11 @@ from tests.support import ROOT
 
 RENDERED = ROOT / "deploy" / "rendered"
 QUEUES = {"ingest", "jobs", "webhooks", "billing"}
+# The smallest values that render: documents need shared storage, S3 or a ReadWriteMany claim.
+CLAIM = {"storage": {"mediaClaim": "quire-media"}}
+# The pods that read or write stored documents and page images: web stores uploads and renders page images,
+# ingest workers read uploads and delete orphaned files, jobs workers delete documents past their retention.
+MEDIA_PODS = {"quire-web", "quire-worker-ingest", "quire-worker-jobs"}
 
 
 # kubernetes-validate parses its 5 MB definitions file on every call; the schemas are only read, so once.
@@ -161,7 +167,7 @@ def _render(values: dict, release: str) -> list[dict]:
 
 
 def test_gunicorn_listens_on_the_port_the_container_service_and_probes_name():
-    objects = _render({"web": {"port": 9000}}, "quire")
+    objects = _render({**CLAIM, "web": {"port": 9000}}, "quire")
     (config,) = _by_kind(objects, "ConfigMap").values()
     web = _by_kind(objects, "Deployment")["quire-web"]
     (container,) = web["spec"]["template"]["spec"]["containers"]
@@ -170,12 +176,110 @@ def test_gunicorn_listens_on_the_port_the_container_service_and_probes_name():
 
 
 def test_the_platform_reaches_the_inference_service_of_its_own_release():
-    objects = _render({"inference": {"enabled": True, "port": 8101}}, "acme")
+    objects = _render({**CLAIM, "inference": {"enabled": True, "port": 8101}}, "acme")
     (config,) = _by_kind(objects, "ConfigMap").values()
     (service,) = [s for n, s in _by_kind(objects, "Service").items() if n.endswith("-inference")]
     assert config["data"]["QUIRE_INFERENCE_URL"] == f"http://{service['metadata']['name']}:8101/v1"
     explicit = _render(
-        {"inference": {"enabled": True}, "config": {"QUIRE_INFERENCE_URL": "http://gpu:1/v1"}}, "a"
+        {**CLAIM, "inference": {"enabled": True}, "config": {"QUIRE_INFERENCE_URL": "http://gpu:1/v1"}}, "a"
     )
     (config,) = _by_kind(explicit, "ConfigMap").values()
     assert config["data"]["QUIRE_INFERENCE_URL"] == "http://gpu:1/v1"
+
+
+def _refusal(values: dict) -> str:
+    from helm_python.errors import HelmRenderError
+
+    with pytest.raises(HelmRenderError) as refused:
+        _render(values, "quire")
+    return str(refused.value)
+
+
+def test_the_chart_refuses_to_render_without_storage_every_pod_shares():
+    # The chart's own values store documents on each pod's own disk: an ingest worker would never see an upload.
+    message = _refusal({})
+    assert "config.QUIRE_S3_BUCKET" in message and "storage.mediaClaim" in message, message
+    assert "ReadWriteMany" in message
+    # Both: the claim would be mounted and never written, documents going to the bucket.
+    message = _refusal({**CLAIM, "config": {"QUIRE_S3_BUCKET": "quire-documents"}})
+    assert "both set" in message and "quire-media" in message, message
+
+
+def _pods(objects: list[dict]) -> dict[str, dict]:
+    """The Quire pods (inference aside) by their workload's name."""
+    return {
+        name: workload["spec"]["template"]["spec"]
+        for kind in ("Deployment", "Job")
+        for name, workload in _by_kind(objects, kind).items()
+        if not name.endswith("-inference")
+    }
+
+
+def _mounts(pod: dict) -> dict[str, str]:
+    """What each mount path of the pod's one container holds: `emptyDir` or the claim's name."""
+    volumes = {}
+    for volume in pod["volumes"]:
+        claim = volume.get("persistentVolumeClaim")
+        volumes[volume["name"]] = (
+            claim["claimName"] if claim else "emptyDir" if "emptyDir" in volume else "other"
+        )
+    (container,) = pod["containers"]
+    return {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+
+
+def _media_root(config: dict[str, str]) -> str:
+    """MEDIA_ROOT as quire/settings.py makes it in a pod: the image's environment, then the ConfigMap's."""
+    image = dict(re.findall(r"\b(QUIRE_[A-Z_]+)=(\S+)", (ROOT / "deploy" / "Dockerfile").read_text()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIRE_")}
+    env |= {**image, **config, "QUIRE_ENV": "development"}
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import quire.settings as s; print(s.MEDIA_ROOT, s.STORAGES['default']['BACKEND'])",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    root, backend = shown.stdout.split()
+    assert backend == "django.core.files.storage.FileSystemStorage"
+    return root
+
+
+def test_a_media_claim_is_mounted_where_documents_are_stored_in_every_pod_that_reads_or_writes_them():
+    for objects, claim in (
+        (_objects("default"), "quire-media"),
+        (_render({"storage": {"mediaClaim": "shared-docs"}}, "quire"), "shared-docs"),
+    ):
+        (config,) = _by_kind(objects, "ConfigMap").values()
+        root = _media_root(config["data"])
+        assert root == "/var/lib/quire/media"
+        pods = _pods(objects)
+        assert pods.keys() > MEDIA_PODS
+        for name, pod in pods.items():
+            mounts = _mounts(pod)
+            # Scratch space stays each pod's own.
+            assert mounts["/tmp"] == "emptyDir" and mounts["/var/lib/quire"] == "emptyDir", name
+            if name in MEDIA_PODS:
+                assert mounts[root] == claim, name
+            else:
+                assert claim not in mounts.values() and len(mounts) == 2, name
+    # Documents stored elsewhere: the claim follows them.
+    objects = _render(
+        {"storage": {"mediaClaim": "docs"}, "config": {"QUIRE_MEDIA_ROOT": "/srv/documents"}}, "q"
+    )
+    (config,) = _by_kind(objects, "ConfigMap").values()
+    assert _media_root(config["data"]) == "/srv/documents"
+    for name in ("q-quire-web", "q-quire-worker-ingest", "q-quire-worker-jobs"):
+        assert _mounts(_pods(objects)[name])["/srv/documents"] == "docs"
+
+
+def test_with_documents_on_s3_no_claim_is_mounted():
+    for objects in (_objects("production"), _render({"config": {"QUIRE_S3_BUCKET": "docs"}}, "quire")):
+        (config,) = _by_kind(objects, "ConfigMap").values()
+        assert config["data"]["QUIRE_S3_BUCKET"] and "QUIRE_MEDIA_ROOT" not in config["data"]
+        for name, pod in _pods(objects).items():
+            assert set(_mounts(pod).values()) == {"emptyDir"}, name
