@@ -359,6 +359,22 @@ def tokenizer() -> Any:
     return loaded
 
 
+@functools.cache
+def _uncut_tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    loaded = Tokenizer.from_str(tokenizer().to_str())
+    loaded.no_truncation()
+    return loaded
+
+
+def word_piece_starts(texts: list[str]) -> list[list[int]]:
+    """For each of `texts`, the character offset of each of its word pieces as the encoder's tokenizer splits it,
+    without `[CLS]` and `[SEP]` and however long the text."""
+    encodings = _uncut_tokenizer().encode_batch(texts, add_special_tokens=False)
+    return [[start for start, _ in encoding.offsets] for encoding in encodings]
+
+
 def count_tokens(text: str) -> int:
     """The word pieces of `text` that the encoder reads, `[CLS]` and `[SEP]` included."""
     return len(tokenizer().encode(text).ids)

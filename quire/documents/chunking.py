@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from common.scripts import CJK
@@ -17,12 +17,16 @@ MAX_CHARS = 1400
 # The encoder reads 256 word pieces, [CLS] and [SEP] among them. A CJK character is about one word piece (a
 # Hangul syllable two or three: the uncased tokenizer splits it into its letters), where English averages
 # about five characters a piece; so a CJK character counts as this many characters towards a chunk's size,
-# and a chunk of them stays within what the encoder reads.
+# and a chunk of them stays within what the encoder reads. Scripts its vocabulary splits into a piece or
+# two per letter (Cyrillic, Greek, Hebrew, Arabic, Devanagari) and runs of figures are held to it by their
+# word pieces: each counts as `MAX_CHARS / ENCODER_PIECES` characters.
 ENCODER_PIECES = 250
 CJK_CHARS = -(-MAX_CHARS // ENCODER_PIECES)
 HANGUL_CHARS = 3 * CJK_CHARS
 _CJK = re.compile(f"[{CJK}]")
 _HANGUL = re.compile("[\uac00-\ud7af]")
+_LINE = re.compile(r"[^\n]+")
+TOKENIZE_BATCH_CHARS = 1 << 20
 # Four or more of one filler character (a table of contents' dot leaders, a signature line), spaced or not.
 _LEADER = re.compile(r"([.\-_=*·…])(?:\s?\1){3,}")
 
@@ -63,18 +67,45 @@ def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, overlap_sentences
 
 def chunk_size(text: str) -> Callable[[int, int], int]:
     """`(start, end) ->` the size of `text[start:end]` as a chunk: its characters, each CJK character counted as
-    `CJK_CHARS` and each Hangul syllable as `HANGUL_CHARS`, about their word pieces' worth of English."""
-    if not _CJK.search(text):
-        return lambda start, end: end - start
+    `CJK_CHARS` and each Hangul syllable as `HANGUL_CHARS`, about their word pieces' worth of English; or, where
+    more, its word pieces (as the encoder's tokenizer splits the text) times `MAX_CHARS / ENCODER_PIECES`, so
+    a chunk of size `MAX_CHARS` at most is at most `ENCODER_PIECES` word pieces in any script."""
+    pieces = _word_piece_starts(text)
     cjk = array("q", (m.start() for m in _CJK.finditer(text)))
     hangul = array("q", (m.start() for m in _HANGUL.finditer(text)))
 
     def size(start: int, end: int) -> int:
         counted = bisect_left(cjk, end) - bisect_left(cjk, start)
         syllables = bisect_left(hangul, end) - bisect_left(hangul, start)
-        return end - start + (CJK_CHARS - 1) * counted + (HANGUL_CHARS - CJK_CHARS) * syllables
+        chars = end - start + (CJK_CHARS - 1) * counted + (HANGUL_CHARS - CJK_CHARS) * syllables
+        read = bisect_left(pieces, end) - bisect_left(pieces, start)
+        return max(chars, -(-read * MAX_CHARS // ENCODER_PIECES))
 
     return size
+
+
+def _word_piece_starts(text: str) -> array:
+    """The offset in `text` of each of its word pieces, its lines (a line break splits no word piece) tokenized
+    in batches of about `TOKENIZE_BATCH_CHARS`."""
+    from inference.embeddings import word_piece_starts
+
+    starts = array("q")
+    for batch in _line_batches(text):
+        for line, found in zip(batch, word_piece_starts([line.group() for line in batch]), strict=True):
+            starts.extend(line.start() + start for start in found)
+    return starts
+
+
+def _line_batches(text: str) -> Iterator[list[re.Match[str]]]:
+    batch, chars = [], 0
+    for line in _LINE.finditer(text):
+        batch.append(line)
+        chars += line.end() - line.start()
+        if chars >= TOKENIZE_BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
 
 
 def _within(start: int, end: int, size: Callable[[int, int], int]) -> list[tuple[int, int]]:

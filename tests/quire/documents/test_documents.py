@@ -133,6 +133,38 @@ def test_a_cjk_chunk_stays_within_what_the_encoder_reads_and_ends_at_a_sentence(
     assert all(pieces(unbroken[c.start : c.end]) <= 256 for c in chunk_text(unbroken))
 
 
+NON_LATIN_SENTENCES = {
+    "ru": "Настоящий договор заключен между сторонами и вступает в силу с даты подписания. ",  # noqa: RUF001
+    "el": "Η παρούσα σύμβαση συνάπτεται μεταξύ των μερών και τίθεται σε ισχύ. ",  # noqa: RUF001
+    "he": "הסכם זה נחתם בין הצדדים ונכנס לתוקף במועד החתימה. ",
+    "ar": "هذا العقد مبرم بين الطرفين ويدخل حيز التنفيذ من تاريخ التوقيع. ",
+    "hi": "यह अनुबंध दोनों पक्षों के बीच किया गया है और हस्ताक्षर की तारीख से प्रभावी है। ",
+}
+
+
+@pytest.mark.parametrize("language", sorted(NON_LATIN_SENTENCES))
+def test_a_chunk_in_a_script_the_vocabulary_splits_finely_stays_within_what_the_encoder_reads(language):
+    text = NON_LATIN_SENTENCES[language] * 60
+    pieces = _word_pieces()
+    chunks = chunk_text(text)
+    assert chunks[0].start == 0 and chunks[-1].end == len(text.rstrip())
+    for chunk in chunks:
+        assert pieces(text[chunk.start : chunk.end]) <= 256, (language, chunk)
+    for read in embedding_texts(text, chunks):
+        assert pieces(read) <= 256
+
+
+def test_a_run_on_sentence_of_figures_is_cut_within_what_the_encoder_reads():
+    clause = (
+        "pursuant to Section 12.3(b)(iv) the amount of $1,234,567.89 plus 4.75% p.a. accrued from 2021-03-31 "
+    )
+    text = "The Borrower shall repay " + clause * 40 + "in full"
+    pieces = _word_pieces()
+    chunks = chunk_text(text)
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert all(pieces(text[c.start : c.end]) <= 256 for c in chunks)
+
+
 def test_the_encoder_reads_each_sentence_once_without_the_repeated_one():
     text = " ".join(f"Clause {i} binds the parties_______ here." for i in range(60))
     chunks = chunk_text(text, target_chars=300)
