@@ -128,8 +128,29 @@ def decoded_text(content: bytes) -> str | None:
         return None
 
 
-def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
+# Where a PDF's header may come (what PDF readers accept: a gateway's line, a byte order mark or blank lines
+# before it), and where its end-of-file marker is looked for when other bytes than those come first.
+PDF_HEADER_WITHIN = 1024
+_PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
+_BEFORE_PDF_HEADER = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*\Z")
+
+
+def is_pdf(content: bytes) -> bool:
+    """A PDF: `%PDF-` at the start, or its `%PDF-n.n` header within the first `PDF_HEADER_WITHIN` bytes after
+    only blank space and a byte order mark or, after anything else, with `%%EOF` in the last
+    `PDF_HEADER_WITHIN` bytes (text that only names the header is no PDF)."""
     if content.startswith(b"%PDF-"):
+        return True
+    header = _PDF_HEADER.search(content, 0, PDF_HEADER_WITHIN)
+    if header is None:
+        return False
+    return (
+        bool(_BEFORE_PDF_HEADER.match(content, 0, header.start())) or b"%%EOF" in content[-PDF_HEADER_WITHIN:]
+    )
+
+
+def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
+    if is_pdf(content):
         _check_pdf(content, limits)
         return PDF
     if content.startswith(b"PK\x03\x04"):

@@ -20,6 +20,7 @@ from quire.documents.sniffing import (
     EML,
     HTML,
     MAX_HEADER_BYTES,
+    PDF,
     TEXT,
     TRANSCRIPT,
     UnsupportedDocument,
@@ -29,7 +30,7 @@ from quire.documents.sniffing import (
 from quire.documents.uploads import Upload, is_zip, unpacked
 from tests.quire.documents.test_dataroom import post_files, refused
 from tests.support import Api
-from tests.support.documents import make_eml, make_zip
+from tests.support.documents import make_eml, make_pdf, make_zip
 
 # --- archives built here ----------------------------------------------------------------------------------
 
@@ -585,3 +586,19 @@ def test_a_page_that_opens_with_a_long_comment_is_html():
     assert sniff_content_type(page) == HTML
     assert "Master services agreement" in parse_document(page, HTML).text
     assert sniff_content_type(b"<!-- a note --> and then plain text that names no markup") == TEXT
+
+
+@pytest.mark.parametrize(
+    "before", [b"\n", b"\xef\xbb\xbf", b"\r\n\r\n", b"X-Gateway: scanned\r\n", b"\x00\x00\x00\x00garbage"]
+)
+def test_a_pdf_whose_header_comes_after_a_few_bytes_is_a_pdf(before):
+    content = before + make_pdf(["Master services agreement", "Governing law"])
+    assert sniff_content_type(content) == PDF
+    parsed = parse_document(content, PDF)
+    assert parsed.text == "Master services agreement\n\nGoverning law"
+    assert parsed.page_count == 2
+
+
+def test_text_that_only_names_the_pdf_header_stays_text():
+    content = b"Notes on the format: every file starts with %PDF-1.7 and a binary comment.\n"
+    assert sniff_content_type(content) == TEXT
