@@ -22,6 +22,8 @@ MAIL_SIGNATURES = {
     "application/pgp-signature",
 }
 DOCX_BODY = "word/document.xml"
+# Footnotes and endnotes, read after the body, each note's paragraphs as paragraphs (the separators are empty).
+DOCX_NOTES = ("word/footnotes.xml", "word/endnotes.xml")
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W_P, W_R, W_T, W_TBL, W_TR, W_TC = (_W + name for name in ("p", "r", "t", "tbl", "tr", "tc"))
 W_GRID_SPAN, W_VMERGE, W_VAL = _W + "gridSpan", _W + "vMerge", _W + "val"
@@ -45,8 +47,12 @@ DOCX_SKIPPED = {
 def parse_docx(content: bytes, limits: IngestLimits) -> ParsedDocument:
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
-    with zipfile.ZipFile(io.BytesIO(content)) as archive, archive.open(DOCX_BODY) as xml:
-        _DocxBody(builder, limits).read(xml)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        names = set(archive.namelist())
+        for part in (DOCX_BODY, *DOCX_NOTES):
+            if part == DOCX_BODY or part in names:
+                with archive.open(part) as xml:
+                    _DocxBody(builder, limits).read(xml)
     return builder.build()
 
 

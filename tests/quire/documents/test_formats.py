@@ -109,6 +109,35 @@ def test_docx_merged_cells_are_read_once_across_and_repeated_down():
     )
 
 
+def _with_part(content: bytes, name: str, xml: str) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item))
+        target.writestr(name, xml)
+    return out.getvalue()
+
+
+def test_docx_footnotes_and_endnotes_are_read_after_the_body():
+    body = docx_of(
+        f'<w:p {W}>{run("The fee is payable in advance.")}<w:r><w:footnoteReference w:id="1"/></w:r></w:p>'
+    )
+    separator = '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+    notes = (
+        f'<w:footnotes {W}>{separator}<w:footnote w:id="1"><w:p><w:r><w:footnoteRef/></w:r>'
+        f"{run(' Except where the Customer is a public body.')}</w:p></w:footnote></w:footnotes>"
+    )
+    endnotes = (
+        f'<w:endnotes {W}><w:endnote w:id="1"><w:p>{run("Fees exclude VAT.")}</w:p></w:endnote></w:endnotes>'
+    )
+    content = _with_part(_with_part(body, "word/footnotes.xml", notes), "word/endnotes.xml", endnotes)
+    assert parse_document(content, DOCX).text == (
+        "The fee is payable in advance.\n\nExcept where the Customer is a public body.\n\nFees exclude VAT."
+    )
+
+
 def test_a_docx_of_many_empty_paragraphs_is_read_as_a_stream():
     content = _with_empty_paragraphs(docx_of(f"<w:p {W}>{run('Only line.')}</w:p>"), 500_000)
     growth, parsed = peak_rss_growth(lambda: parse_document(content, DOCX))
