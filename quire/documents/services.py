@@ -123,6 +123,7 @@ def document_create(
         raise sniffing.UnsupportedDocument(
             "a ZIP archive of files; POST /v1/documents unpacks it as a batch of documents", content_param
         )
+    content_type = sniffing.read_as(declared_type, content_type)
     if not sniffing.declared_matches(declared_type, content_type):
         raise ContentTypeMismatch(f"declared as {declared_type} but the bytes are {content_type}")
     digest = hashlib.sha256(content).hexdigest()

@@ -265,8 +265,16 @@ def _check_pdf(content: bytes, limits: IngestLimits) -> None:
     check_pages(declared, limits)
 
 
-def declared_matches(declared: str | None, sniffed: str) -> bool:
+def _declared(declared: str | None) -> str:
     declared = (declared or "").split(";")[0].strip().lower()
-    if declared in GENERIC:
-        return True
-    return ALIASES.get(declared, declared) == sniffed
+    return ALIASES.get(declared, declared)
+
+
+def declared_matches(declared: str | None, sniffed: str) -> bool:
+    return declared is None or _declared(declared) in GENERIC or _declared(declared) == sniffed
+
+
+def read_as(declared: str | None, sniffed: str) -> str:
+    """The type to read the bytes by: HTML for text declared as HTML (a fragment, `<p>...</p>`, that names no
+    `<html>` or `<body>` for sniffing to know it by), else the sniffed type."""
+    return HTML if sniffed == TEXT and _declared(declared) == HTML else sniffed

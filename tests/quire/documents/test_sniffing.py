@@ -602,3 +602,34 @@ def test_a_pdf_whose_header_comes_after_a_few_bytes_is_a_pdf(before):
 def test_text_that_only_names_the_pdf_header_stays_text():
     content = b"Notes on the format: every file starts with %PDF-1.7 and a binary comment.\n"
     assert sniff_content_type(content) == TEXT
+
+
+def test_an_html_fragment_declared_as_html_is_read_as_html(celery_worker, api_a: Api):
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.quire.documents.test_dataroom import ready
+
+    fragment = (
+        f"<p>Clause {uuid.uuid4().int % 1000}: the fee is <b>net&nbsp;30</b>.</p><p>Second.</p>".encode()
+    )
+    assert sniff_content_type(fragment) == TEXT
+    response = api_a.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("clause.html", fragment, content_type="text/html")},
+        **api_a._headers(None),
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == HTML
+    document = ready(api_a, response.json()["id"])
+    text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
+    assert text.startswith("Clause ") and text.endswith(": the fee is net 30.\n\nSecond.")
+    plain = b"<p> is how a paragraph starts in HTML; this note is plain text."
+    response = api_a.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("note.txt", plain, content_type="text/plain")},
+        **api_a._headers(None),
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == TEXT
