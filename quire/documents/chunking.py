@@ -19,8 +19,10 @@ MAX_CHARS = 1400
 # about five characters a piece; so a CJK character counts as this many characters towards a chunk's size,
 # and a chunk of them stays within what the encoder reads. Scripts its vocabulary splits into a piece or
 # two per letter (Cyrillic, Greek, Hebrew, Arabic, Devanagari) and runs of figures are held to it by their
-# word pieces: each counts as `MAX_CHARS / ENCODER_PIECES` characters.
+# word pieces: a span of more than `CONTENT_PIECES` (all the encoder reads but [CLS] and [SEP]) is over
+# `MAX_CHARS`.
 ENCODER_PIECES = 250
+CONTENT_PIECES = 256 - 2
 CJK_CHARS = -(-MAX_CHARS // ENCODER_PIECES)
 HANGUL_CHARS = 3 * CJK_CHARS
 _CJK = re.compile(f"[{CJK}]")
@@ -67,9 +69,10 @@ def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, overlap_sentences
 
 def chunk_size(text: str) -> Callable[[int, int], int]:
     """`(start, end) ->` the size of `text[start:end]` as a chunk: its characters, each CJK character counted as
-    `CJK_CHARS` and each Hangul syllable as `HANGUL_CHARS`, about their word pieces' worth of English; or, where
-    more, its word pieces (as the encoder's tokenizer splits the text) times `MAX_CHARS / ENCODER_PIECES`, so
-    a chunk of size `MAX_CHARS` at most is at most `ENCODER_PIECES` word pieces in any script."""
+    `CJK_CHARS` and each Hangul syllable as `HANGUL_CHARS`, about their word pieces' worth of English; and a span
+    of more than `CONTENT_PIECES` word pieces (as the encoder's tokenizer splits the text) is over `MAX_CHARS`
+    whatever its characters, so no chunk holds more than the encoder reads in any script. Text the character
+    count already keeps within that (English, CJK) is cut as before."""
     pieces = _word_piece_starts(text)
     cjk = array("q", (m.start() for m in _CJK.finditer(text)))
     hangul = array("q", (m.start() for m in _HANGUL.finditer(text)))
@@ -79,7 +82,7 @@ def chunk_size(text: str) -> Callable[[int, int], int]:
         syllables = bisect_left(hangul, end) - bisect_left(hangul, start)
         chars = end - start + (CJK_CHARS - 1) * counted + (HANGUL_CHARS - CJK_CHARS) * syllables
         read = bisect_left(pieces, end) - bisect_left(pieces, start)
-        return max(chars, -(-read * MAX_CHARS // ENCODER_PIECES))
+        return chars if read <= CONTENT_PIECES else max(chars, MAX_CHARS + 1)
 
     return size
 
