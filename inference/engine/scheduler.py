@@ -100,7 +100,8 @@ class Scheduler:
 
         Dense prompts are cut into chunks that fit the step's token budget; a prompt long enough for
         block-sparse attention is prefilled whole, alone among prefills. A prompt whose next uncached block
-        is being computed for another prompt in this step waits one step, to find it in the prefix cache.
+        another prompt is computing (in this step, or in a later chunk of a prompt under way) waits until it
+        can find that block in the prefix cache.
         A preempted sequence comes back with the block-sparse chunk (if any) over its prompt alone, its
         generated tokens following as dense chunks, as they were first computed; one whose prompt was
         block-sparse recomputes it whole unless the prefix cache still holds all of it.
@@ -142,7 +143,11 @@ class Scheduler:
                 chunks.append(PrefillChunk(sequence, sequence.num_computed, length))
                 budget -= length
         block_size = self.cache.block_size
-        hashes_in_flight: set[int] = set()
+        hashes_in_flight = {
+            block_hash
+            for sequence in self.running
+            for block_hash in sequence.block_hashes[sequence.num_computed // block_size :]
+        }
         while self.waiting and not preempted:
             sequence = self.waiting[0]
             if len(self.running) >= self.config.max_num_seqs:

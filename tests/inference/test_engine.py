@@ -502,3 +502,25 @@ def test_a_logit_bias_beyond_the_vocabulary_is_refused(loaded):
     vocab = loaded[0].config.vocab_size
     with pytest.raises(ValueError, match="logit_bias"):
         _engine(loaded, num_blocks=8).add_request([1, 2], SamplingParams(logit_bias=((vocab, 1.0),)))
+
+
+def test_prompts_sharing_a_prefix_prefilled_in_chunks_compute_it_once(loaded):
+    """The second prompt waits for the blocks the first is still prefilling rather than computing them too."""
+    import random
+
+    rng = random.Random(11)
+    vocab = loaded[0].config.vocab_size
+    document = [rng.randrange(5, vocab) for _ in range(20)]
+    prompts = [document + [rng.randrange(5, vocab) for _ in range(3)] for _ in range(3)]
+    params = SamplingParams(max_tokens=2, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=64, block_size=4, max_num_batched_tokens=16)
+    ids = [engine.add_request(prompt, params) for prompt in prompts]
+    final = {}
+    while engine.has_work():
+        final.update({output.request_id: output for output in engine.step() if output.finished})
+    assert [final[request_id].cached_tokens for request_id in ids] == [0, 20, 20]
+    assert engine.stats["prefill_tokens"] == len(prompts[0]) + 3 + 3
+    assert [engine.requests[request_id].output_ids for request_id in ids] == [
+        _alone(loaded, prompt, params) for prompt in prompts
+    ]
+    assert engine.num_free_blocks == 64
