@@ -109,7 +109,10 @@ class Engine:
         generator = None
         if params.temperature > 0:
             generator = torch.Generator()
-            generator.manual_seed(params.seed if params.seed is not None else torch.seed())
+            if params.seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(params.seed)
         sequence = Sequence(request_id, prompt, params, arrival, generator)
         self.requests[request_id] = sequence
         self.scheduler.add(sequence)

@@ -524,3 +524,12 @@ def test_prompts_sharing_a_prefix_prefilled_in_chunks_compute_it_once(loaded):
         _alone(loaded, prompt, params) for prompt in prompts
     ]
     assert engine.num_free_blocks == 64
+
+
+def test_an_unseeded_sampling_request_leaves_the_process_random_state_alone(loaded, prompts):
+    engine = _engine(loaded, num_blocks=32)
+    torch.manual_seed(1234)
+    expected = torch.rand(4)
+    torch.manual_seed(1234)
+    engine.add_request(prompts[0], SamplingParams(max_tokens=2, temperature=1.0))
+    assert torch.equal(torch.rand(4), expected)
