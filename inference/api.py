@@ -464,6 +464,8 @@ class OpenAIApi:
                 final = output
         except EngineFailure as exc:
             raise ApiError(500, str(exc), error_type="server_error", code="engine_failure") from exc
+        except ServiceStopped as exc:
+            raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
         finally:
             handle.cancel()
         if final is None or not final.finished:
@@ -535,9 +537,11 @@ class OpenAIApi:
                             yield _sse({**base, "choices": [], "usage": usage})
                     elif output.text_delta:
                         yield _sse(chunk(output.text_delta, None))
-            except EngineFailure as exc:
-                error = {"message": str(exc), "type": "server_error", "param": None, "code": "engine_failure"}
-                yield _sse({"error": error})
+            except (EngineFailure, ServiceStopped) as exc:
+                code = "engine_failure" if isinstance(exc, EngineFailure) else "unavailable"
+                yield _sse(
+                    {"error": {"message": str(exc), "type": "server_error", "param": None, "code": code}}
+                )
             yield _sse("[DONE]")
         finally:
             handle.cancel()

@@ -16,7 +16,7 @@ class QueueFullError(RuntimeError):
 
 
 class ServiceStopped(RuntimeError):
-    """The service was shut down and takes no more requests."""
+    """The service was shut down: it takes no more requests, and those in flight end with this error."""
 
 
 class EngineFailure(RuntimeError):
@@ -49,7 +49,8 @@ class RequestHandle:
                 yield output
 
     def wait(self, timeout: float | None = None) -> StepOutput | None:
-        """The next output, or None when none came within `timeout` seconds; raises the engine's failure."""
+        """The next output, or None when none came within `timeout` seconds; raises `EngineFailure` when the
+        engine failed and `ServiceStopped` when the service shut down before the request finished."""
         try:
             item = self.outputs.get(timeout=timeout)
         except queue.Empty:
@@ -132,7 +133,9 @@ class EngineService:
                 while not self._stopping and not self.engine.has_work():
                     self._lock.wait()
                 if self._stopping:
-                    self._fail_all(EngineFailure("the service shut down"))
+                    self._fail_all(
+                        ServiceStopped("the inference service shut down before the request finished")
+                    )
                     return
                 try:
                     outputs = self.engine.step()
@@ -160,7 +163,7 @@ class EngineService:
             self._submitted_at.pop(output.request_id, None)
             self.engine.release(output.request_id)
 
-    def _fail_all(self, error: EngineFailure) -> None:
+    def _fail_all(self, error: RuntimeError) -> None:
         for request_id, handle in list(self._handles.items()):
             self.engine.cancel(request_id)
             self.engine.release(request_id)

@@ -794,3 +794,33 @@ def test_head_through_the_in_process_transport_has_no_body(in_process):
     response = client.head("http://inference/health")
     assert response.status_code == 200 and response.content == b""
     assert int(response.headers["content-length"]) == len(client.get("http://inference/health").content)
+
+
+def test_shutdown_answers_the_requests_in_flight_with_503(in_process, monkeypatch):
+    api = in_process().api
+    engine = api.service.engine
+    monkeypatch.setattr(engine, "has_work", lambda: False)
+    body = {"prompt": "hello", "max_tokens": 5}
+    answers: dict[str, Any] = {}
+
+    def plain() -> None:
+        answers["plain"] = api.handle("POST", "/v1/completions", json.dumps(body).encode())
+
+    thread = threading.Thread(target=plain)
+    thread.start()
+    streamed = api.handle("POST", "/v1/completions", json.dumps({**body, "stream": True}).encode())
+    for _ in range(200):
+        if api.service.snapshot()["pending"] == 2:
+            break
+        threading.Event().wait(0.05)
+    assert api.service.snapshot()["pending"] == 2
+    api.service.shutdown()
+    thread.join()
+    error = json.loads(answers["plain"].body)["error"]
+    assert (answers["plain"].status, error["type"], error["code"]) == (503, "server_error", "unavailable")
+    events = [
+        line[6:] for line in b"".join(streamed.stream).decode().splitlines() if line.startswith("data: ")
+    ]
+    assert events[-1] == "[DONE]"
+    assert json.loads(events[-2])["error"]["code"] == "unavailable"
+    assert engine.num_free_blocks == engine.cache.num_blocks
