@@ -195,16 +195,15 @@ class Scheduler:
         for chunk in batch.prefills:
             chunk.sequence.num_computed = chunk.end
             if self.prefix_caching:
-                self._register_full_blocks(chunk)
+                self._register_full_blocks(chunk.sequence, chunk.start, chunk.end)
         for sequence in batch.decodes:
             sequence.num_computed += 1
+            if self.prefix_caching:
+                self._register_full_blocks(sequence, sequence.num_computed - 1, sequence.num_computed)
 
-    def _register_full_blocks(self, chunk: PrefillChunk) -> None:
-        sequence = chunk.sequence
+    def _register_full_blocks(self, sequence: Sequence, start: int, end: int) -> None:
         block_size = self.cache.block_size
-        for index in range(
-            chunk.start // block_size, min(chunk.end // block_size, len(sequence.block_hashes))
-        ):
+        for index in range(start // block_size, min(end // block_size, len(sequence.block_hashes))):
             self.cache.allocator.register(sequence.blocks[index], sequence.block_hashes[index])
 
     def _preempt(self, sequence: Sequence) -> None:

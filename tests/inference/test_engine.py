@@ -533,3 +533,24 @@ def test_an_unseeded_sampling_request_leaves_the_process_random_state_alone(load
     torch.manual_seed(1234)
     engine.add_request(prompts[0], SamplingParams(max_tokens=2, temperature=1.0))
     assert torch.equal(torch.rand(4), expected)
+
+
+def test_a_prompt_block_completed_by_its_last_token_alone_is_cached_too(loaded):
+    """A budget one short of the prompt leaves its last token to a decode step; that token's block is a full
+    prompt block like the others and a longer prompt over it finds it."""
+    import random
+
+    rng = random.Random(13)
+    vocab = loaded[0].config.vocab_size
+    document = [rng.randrange(5, vocab) for _ in range(20)]
+    params = SamplingParams(max_tokens=2, ignore_eos=True)
+    engine = _engine(loaded, num_blocks=32, block_size=4, max_num_batched_tokens=19)
+    engine.generate([document], params)
+    longer = [*document, *(rng.randrange(5, vocab) for _ in range(3))]
+    request_id = engine.add_request(longer, params)
+    final = {}
+    while engine.has_work():
+        final.update({output.request_id: output for output in engine.step() if output.finished})
+    assert final[request_id].cached_tokens == 20
+    assert engine.requests[request_id].output_ids == _alone(loaded, longer, params)
+    assert engine.num_free_blocks == 32
