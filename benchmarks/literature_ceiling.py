@@ -98,6 +98,12 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    missing = [name for name in ("claims_train.jsonl", "corpus.jsonl") if not (args.data / name).is_file()]
+    if missing:
+        parser.error(
+            f"{args.data} has no {' or '.join(missing)}: --data needs SciFact's claims_train.jsonl and "
+            "corpus.jsonl (data.tar.gz of https://github.com/allenai/scifact; docs/training.md)"
+        )
     from inference.client import embed_local
 
     started = time.perf_counter()
