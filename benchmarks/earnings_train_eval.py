@@ -86,7 +86,13 @@ def main() -> int:
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--nameless", action="store_true", help="ids that name no period: the text alone")
     args = parser.parse_args()
-    rows = sample(Path(args.data), args.calls, args.skip)
+    data = Path(args.data)
+    if not data.is_dir() or not ((data / "ects").is_dir() or any(data.rglob("ects"))):
+        parser.error(
+            f"{data} holds no ects/: --data needs ECTSum's train folder, data/final/train of "
+            "https://github.com/rajdeep345/ECTSum (ects/ and gt_summaries/)"
+        )
+    rows = sample(data, args.calls, args.skip)
     started = time.perf_counter()
     outputs = {
         document_id: run_connector(
