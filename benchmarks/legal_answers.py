@@ -35,6 +35,11 @@ def main() -> int:
     parser.add_argument("--split", default="all", help="a split of labels.jsonl, or all")
     parser.add_argument("--misses", action="store_true", help="print every wrong answer")
     args = parser.parse_args()
+    if not (args.data / "cuad" / "labels.jsonl").is_file():
+        parser.error(
+            f"{args.data} has no cuad/labels.jsonl: --data needs the folder `python -m connectors prepare legal` "
+            "builds from CUAD v1 (cuad/labels.jsonl and cuad/contracts/), or tests/data"
+        )
     rows = [
         row for row in read_jsonl(args.data / "cuad" / "labels.jsonl") if args.split in ("all", row["split"])
     ]
