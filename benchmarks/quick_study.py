@@ -282,6 +282,11 @@ def main() -> int:
         "clauses they missed, or (mixed) half findings and half near misses",
     )
     args = parser.parse_args()
+    if not (args.data / "cuad" / "labels.jsonl").is_file():
+        parser.error(
+            f"{args.data} has no cuad/labels.jsonl: --data needs the folder `python -m connectors prepare legal` "
+            "builds from CUAD v1 (cuad/labels.jsonl and cuad/contracts/)"
+        )
     started = time.perf_counter()
     contracts = read(args.data)
     answered = {
