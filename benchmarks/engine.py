@@ -149,6 +149,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per cell; the fastest is reported")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device} needs a CUDA GPU, and torch sees none; --device cpu runs here")
     if args.threads:
         torch.set_num_threads(args.threads)
     levels = [int(level) for level in args.concurrency.split(",")]
