@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "--dtype", choices=("float32", "bfloat16"), help="default bfloat16 on a GPU, else float32"
     )
     args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device} needs a CUDA GPU, and torch sees none; --device cpu runs here")
     sizes = [int(s) for s in args.sizes.split(",")]
     question_counts = [int(q) for q in args.questions.split(",")]
     rng = random.Random(0)
