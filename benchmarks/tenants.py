@@ -316,6 +316,10 @@ def main() -> None:
             from tenants.services import api_key_issue
 
             tenants = list(Tenant.objects.exclude(schema_name="public").order_by("pk"))
+            if not tenants:
+                raise SystemExit(
+                    f"--reuse: no tenants in {args.data_dir} to measure; run without --reuse first"
+                )
             secrets = [api_key_issue(tenant=t, name="bench", role="viewer").secret for t in tenants]
             checkpoints.append(_checkpoint(len(tenants), baseline, migrate=not args.no_migrate))
         for i in range(1, 0 if args.reuse else args.tenants + 1):
