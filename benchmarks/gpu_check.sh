@@ -32,9 +32,13 @@ step() {
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
 $py -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
 
+# The tests step spreads over WORKERS processes with pytest-xdist (a dev dependency); without it, one process.
+parallel=()
+if $py -c "import xdist" 2>/dev/null; then parallel=(-n "${WORKERS:-8}"); else echo "pytest-xdist is not installed: the tests run in one process"; fi
+
 for s in $steps; do
   case $s in
-    tests) step tests "${TESTS_LIMIT:-170}" $py -m pytest -q -p no:cacheprovider -n "${WORKERS:-8}" --timeout 150 ${TESTS:-tests/kernels tests/inference/test_model.py} ;;
+    tests) step tests "${TESTS_LIMIT:-170}" $py -m pytest -q -p no:cacheprovider "${parallel[@]}" --timeout 150 ${TESTS:-tests/kernels tests/inference/test_model.py} ;;
     bench) step bench "${BENCH_LIMIT:-150}" $py -m kernels.bench ${BENCH_ARGS---quick} --peak-gbps "$peak" ;;
     context) step context "${CONTEXT_LIMIT:-90}" $py -m benchmarks.context --sizes "${CONTEXT_SIZES:-4096,16384,65536}" --device cuda ;;
     engine) step engine "${ENGINE_LIMIT:-60}" $py -m benchmarks.engine --device cuda ${ENGINE_ARGS:-} ;;
