@@ -10,6 +10,7 @@ storage no longer holds.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -84,12 +85,25 @@ def _run(command: list[str], env: dict[str, str]) -> str:
 
 
 def tenant_dump(*, tenant: Tenant, path: Path) -> Path:
-    """Write the tenant's schema, structure and rows, to `path` in pg_dump's custom format."""
+    """Write the tenant's schema, structure and rows, to `path` in pg_dump's custom format. pg_dump writes a
+    file beside it, which replaces `path` only once the dump is whole: a dump that fails or is stopped leaves
+    what was at `path` (yesterday's archive) as it was."""
     dbname, env = _libpq()
-    _run(
-        [pg_tool("pg_dump"), *dbname, "--format=custom", f"--schema={tenant.schema_name}", f"--file={path}"],
-        env,
-    )
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    try:
+        _run(
+            [
+                pg_tool("pg_dump"),
+                *dbname,
+                "--format=custom",
+                f"--schema={tenant.schema_name}",
+                f"--file={partial}",
+            ],
+            env,
+        )
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

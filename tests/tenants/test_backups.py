@@ -260,3 +260,21 @@ def test_an_older_archive_whose_migration_fails_leaves_the_schema_there_was(
     assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
     with tenant_context(tenant):
         assert list(Document.objects.values_list("filename", flat=True)) == ["current.txt"]
+
+
+def test_a_dump_that_fails_leaves_the_archive_already_at_its_path(make_tenant, tmp_path):
+    tenant = make_tenant("dumped-twice").tenant
+    archive = tmp_path / "dumped-twice.dump"
+    call_command("tenant_dump", "dumped-twice", str(archive))
+    earlier = archive.read_bytes()
+    aside = f"{tenant.schema_name}_moved"
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{tenant.schema_name}" RENAME TO "{aside}"')
+    try:
+        with pytest.raises(CommandError, match="pg_dump failed"):
+            call_command("tenant_dump", "dumped-twice", str(archive))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
+    assert archive.read_bytes() == earlier
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dumped-twice.dump"]

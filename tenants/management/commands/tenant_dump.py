@@ -19,6 +19,6 @@ class Command(BaseCommand):
             raise CommandError(f"no tenant with slug {slug!r}")
         try:
             tenant_dump(tenant=tenant, path=output)
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"dumped schema {tenant.schema_name} to {output}")
