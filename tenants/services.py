@@ -78,10 +78,23 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
     slug = tenant_slug_checked(slug or slug_from_name(name))
     if Tenant.objects.filter(slug=slug).exists():
         raise ValueError(f"a tenant with slug {slug!r} already exists")
+    schema_name = "t_" + slug.replace("-", "_")
+    holder = Tenant.objects.filter(schema_name__iexact=schema_name).first()
+    if holder is not None:
+        raise ValueError(
+            f"the slug {slug!r} needs the schema {schema_name!r}, which tenant {holder.slug!r} has (a tenant "
+            "keeps the schema of the slug it was created with): choose another slug"
+        )
     with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name])
+        if cursor.fetchone() is not None:
+            raise ValueError(
+                f"the slug {slug!r} needs the schema {schema_name!r}, which exists and belongs to no tenant: "
+                "choose another slug, or drop that schema once nothing in it is needed"
+            )
         cursor.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
     with transaction.atomic():
-        tenant = Tenant.objects.create(name=name, slug=slug, schema_name="t_" + slug.replace("-", "_"))
+        tenant = Tenant.objects.create(name=name, slug=slug, schema_name=schema_name)
         for i, domain in enumerate(domains or []):
             Domain.objects.create(domain=host_name_normalised(domain), tenant=tenant, is_primary=i == 0)
         schema_build(schema_name=tenant.schema_name)

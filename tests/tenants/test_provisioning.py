@@ -171,3 +171,39 @@ def test_a_csv_row_with_a_name_or_owner_too_long_to_store_is_named_and_the_rows_
     ]
     assert "at most 200 characters" in rows[0]["error"] and "too long" in rows[1]["error"]
     assert not Tenant.objects.filter(slug__in=["long-name", "long-owner"]).exists()
+
+
+def test_a_slug_whose_schema_a_renamed_tenant_keeps_is_refused_with_the_tenant_that_has_it(
+    make_tenant, tmp_path, capsys
+):
+    from django.core.management.base import CommandError
+
+    from tenants.services import tenant_update
+
+    renamed = make_tenant("renamed-away").tenant
+    tenant_update(tenant=renamed, slug="renamed-away-now")
+    message = "schema 't_renamed_away', which tenant 'renamed-away-now' has"
+    with pytest.raises(CommandError, match=message):
+        call_command("create_tenant", "Renamed Away")
+
+    rows = tmp_path / "tenants.csv"
+    rows.write_text("name,slug\nRenamed Away,renamed-away\nAfter It,after-the-renamed\n")
+    capsys.readouterr()
+    with pytest.raises(CommandError, match="1 of 2 rows were not provisioned"):
+        call_command("create_tenant", "--from-csv", str(rows))
+    assert message in capsys.readouterr().out
+    assert Tenant.objects.filter(slug="after-the-renamed").exists()
+    assert Tenant.objects.get(schema_name="t_renamed_away") == renamed
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE SCHEMA "t_left_by_no_tenant"')
+    try:
+        with pytest.raises(
+            CommandError, match="'t_left_by_no_tenant', which exists and belongs to no tenant"
+        ):
+            call_command("create_tenant", "Left By No Tenant")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute('DROP SCHEMA "t_left_by_no_tenant"')
