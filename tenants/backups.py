@@ -27,6 +27,10 @@ from tenants.migrating import applied_migrations, migrations_on_disk
 from tenants.models import Tenant
 from tenants.schemas import schema_migrate
 
+# A dump labels the tenant's schema with this and the tenant's public id (`COMMENT ON SCHEMA`), so an archive
+# names the tenant it was made of, not only the schema name, which a tenant made later with the slug of an erased
+# one has again.
+TENANT_LABEL = "quire tenant "
 # A restore renames the schema it replaces to `<schema>_before_restore_<unix time>` until it has committed.
 ASIDE_INFIX = "_before_restore_"
 # Sent with `tenant` in its schema once a restore has committed; each receiver returns lines for the operator
@@ -88,6 +92,7 @@ def tenant_dump(*, tenant: Tenant, path: Path) -> Path:
     """Write the tenant's schema, structure and rows, to `path` in pg_dump's custom format. pg_dump writes a
     file beside it, which replaces `path` only once the dump is whole: a dump that fails or is stopped leaves
     what was at `path` (yesterday's archive) as it was."""
+    _schema_label(tenant)
     dbname, env = _libpq()
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
     try:
@@ -105,6 +110,31 @@ def tenant_dump(*, tenant: Tenant, path: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def _schema_label(tenant: Tenant) -> None:
+    label = f"{TENANT_LABEL}{tenant.public_id}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+            [tenant.schema_name],
+        )
+        row = cursor.fetchone()
+        if row is not None and row[0] != label:
+            cursor.execute(
+                f"COMMENT ON SCHEMA {connection.ops.quote_name(tenant.schema_name)} IS %s", [label]
+            )
+
+
+def archive_tenant(path: Path, schema_name: str) -> str | None:
+    """The public id of the tenant an archive was made of, from its schema's label; None for an archive made
+    before dumps labelled the schema."""
+    ddl = _run([pg_tool("pg_restore"), "--section=pre-data", "--file=-", str(path)], {**os.environ})
+    prefix = f"COMMENT ON SCHEMA {schema_name} IS '{TENANT_LABEL}"
+    for line in ddl.splitlines():
+        if line.startswith(prefix) and line.endswith("';"):
+            return line[len(prefix) : -2]
+    return None
 
 
 def archive_schemas(path: Path) -> set[str]:
@@ -162,7 +192,9 @@ def restore_aside_schemas(schema_name: str) -> list[str]:
         return [name for (name,) in cursor.fetchall()]
 
 
-def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list[tuple[str, str]]:
+def tenant_restore(
+    *, tenant: Tenant, path: Path, replace: bool = False, from_tenant: str | None = None
+) -> list[tuple[str, str]]:
     """Put the tenant's schema back from an archive of `tenant_dump`, in one transaction, then apply the
     migrations the archive predates (one taken before a release that added some), so the schema fits the code
     that runs; returns those migrations, (app, name), none for an archive of this release.
@@ -172,11 +204,19 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
     fails on the archive's rows, Ctrl-C, a signal that Python sees); without `replace`, an existing schema is
     refused. A schema still aside from a restore that was killed outright is refused too, with what to do about
     it, and so is an archive of a newer release (migrations this one neither ships nor has applied), before
-    anything changes.
+    anything changes. So is an archive of another tenant with the same schema name (one erased since, whose slug
+    the tenant was made with): `from_tenant`, that tenant's public id, says it is meant.
     """
     schemas = archive_schemas(path)
     if schemas != {tenant.schema_name}:
         raise ValueError(f"the archive holds schemas {sorted(schemas)}, not {tenant.schema_name!r}")
+    made_of = archive_tenant(path, tenant.schema_name)
+    if made_of is not None and made_of not in (tenant.public_id, from_tenant):
+        raise ValueError(
+            f"the archive is of tenant {made_of}, not {tenant.slug!r} ({tenant.public_id}), though its schema "
+            f"has the same name (a tenant erased since, whose slug this one was made with); to put that "
+            f"tenant's data in this one, restore with --from-tenant {made_of}"
+        )
     unknown = _unknown_migrations(path, tenant.schema_name)
     if unknown:
         names = ", ".join(f"{app}.{name}" for app, name in unknown[:5])
@@ -236,6 +276,7 @@ def tenant_restore(*, tenant: Tenant, path: Path, replace: bool = False) -> list
     if exists:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA "{aside}" CASCADE')
+    _schema_label(tenant)
     return applied
 
 

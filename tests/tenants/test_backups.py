@@ -278,3 +278,45 @@ def test_a_dump_that_fails_leaves_the_archive_already_at_its_path(make_tenant, t
             cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
     assert archive.read_bytes() == earlier
     assert sorted(path.name for path in tmp_path.iterdir()) == ["dumped-twice.dump"]
+
+
+def test_an_archive_of_an_erased_tenant_is_refused_by_the_tenant_made_since_with_its_slug(
+    make_tenant, tmp_path
+):
+    import io
+
+    from tenants.services import tenant_update
+
+    erased = make_tenant("made-again").tenant
+    archive = tmp_path / "made-again.dump"
+    with tenant_context(erased):
+        _document("the-erased-tenants")
+    call_command("tenant_dump", "made-again", str(archive))
+    call_command("tenant_erase", "made-again", "--yes", stdout=io.StringIO())
+    tenant = make_tenant("made-again").tenant
+    assert tenant.schema_name == erased.schema_name
+    with tenant_context(tenant):
+        _document("the-new-tenants")
+
+    with pytest.raises(CommandError, match=f"archive is of tenant {erased.public_id}, not 'made-again'"):
+        call_command("tenant_restore", "made-again", str(archive), "--replace")
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["the-new-tenants.txt"]
+
+    call_command(
+        "tenant_restore",
+        "made-again",
+        str(archive),
+        "--replace",
+        "--from-tenant",
+        erased.public_id,
+        stdout=io.StringIO(),
+    )
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["the-erased-tenants.txt"]
+
+    call_command("tenant_dump", "made-again", str(archive))
+    tenant_update(tenant=tenant, slug="made-again-renamed")
+    call_command("tenant_restore", "made-again-renamed", str(archive), "--replace", stdout=io.StringIO())
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["the-erased-tenants.txt"]

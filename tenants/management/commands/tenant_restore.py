@@ -15,13 +15,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace", action="store_true", help="swap out the schema that exists now (dropped on success)"
         )
+        parser.add_argument(
+            "--from-tenant",
+            metavar="PUBLIC_ID",
+            help="the public id of the tenant the archive was made of, when that is another tenant with the same "
+            "schema name (one erased since, whose slug this tenant was made with)",
+        )
 
-    def handle(self, *args, slug: str, archive: Path, replace: bool, **options):
+    def handle(self, *args, slug: str, archive: Path, replace: bool, from_tenant: str | None, **options):
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             raise CommandError(f"no tenant with slug {slug!r}")
         try:
-            applied = tenant_restore(tenant=tenant, path=archive, replace=replace)
+            applied = tenant_restore(tenant=tenant, path=archive, replace=replace, from_tenant=from_tenant)
         except (RuntimeError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"restored schema {tenant.schema_name} from {archive}")
