@@ -11,22 +11,32 @@ every schema, as before.
 Of the schemas behind, those at the same migrations are brought up to date as one (`upgrade_by_replay`): the
 first is migrated while its statements are recorded, the others replay them, which costs their SQL and none of
 Django's per-schema migration machinery. Migrations that run Python or are not atomic are migrated schema by
-schema (`must_migrate`)."""
+schema (`must_migrate`).
+
+A tenant schema whose migration fails (its rows break a new constraint, say, or the tenant has no schema: a
+restore killed outright left it aside) stops none of the others: with the standard and multiprocessing executors
+each schema is migrated on its own, a failure is logged with its traceback and named on stderr, and once every
+schema has had its turn the command fails naming each failed schema and its error. A run naming one schema
+(`--schema`) raises the migration's own error, as django-tenants does."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from django.apps import apps
 from django.conf import settings
+from django.core.management import CommandError
 from django.db import DatabaseError, connections
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython, SeparateDatabaseAndState
-from django_tenants.migration_executors import StandardExecutor, get_executor
-from django_tenants.migration_executors.base import MigrationExecutor
+from django_tenants.migration_executors import MultiprocessingExecutor, StandardExecutor, get_executor
+from django_tenants.migration_executors.base import MigrationExecutor, run_migrations
+from django_tenants.migration_executors.multiproc import get_pool
+from django_tenants.utils import get_tenant_database_alias
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +145,20 @@ def upgrade_by_replay(
             left.update(group)
             continue
         first, *rest = group
-        with recording(alias) as statements:
-            migrate(first)
+        try:
+            with recording(alias) as statements:
+                migrate(first)
+        except Exception as exc:
+            logger.warning(
+                "migrating %s, to record its statements, failed (%s); the %d schemas at its migrations are "
+                "migrated one by one",
+                first,
+                exc,
+                len(group),
+            )
+            connections[alias].set_schema_to_public()
+            left.update(group)
+            continue
         script = replayable(statements, schema=first)
         if script is None:
             left.update(rest)
@@ -154,6 +176,33 @@ def upgrade_by_replay(
     if verbosity >= 1 and replayed:
         sys.stdout.write(f"{replayed} tenant schemas brought up to date by replaying a recorded migration.\n")
     return [schema for schema in schemas if schema in left]
+
+
+def _migrate_reporting(
+    args: tuple, options: dict, codename: str, count: int, numbered: tuple[int, str]
+) -> tuple[str, str | None]:
+    """Migrate one schema as django-tenants' executors do; its error, if it fails, is logged and returned rather
+    than raised, so the schemas after it are migrated all the same."""
+    idx, schema = numbered
+    try:
+        run_migrations(
+            args,
+            options,
+            codename,
+            schema,
+            allow_atomic=codename == StandardExecutor.codename,
+            idx=idx,
+            count=count,
+        )
+    except Exception as exc:
+        logger.exception("migrating tenant schema %s failed", schema)
+        error = f"{type(exc).__name__}: {exc}".strip()
+        connection = connections[options.get("database") or get_tenant_database_alias()]
+        connection.set_schema_to_public()
+        if not connection.in_atomic_block:
+            connection.close()
+        return schema, error
+    return schema, None
 
 
 def get_skipping_executor(codename: str | None = None) -> type[MigrationExecutor]:
@@ -185,7 +234,36 @@ def get_skipping_executor(codename: str | None = None) -> type[MigrationExecutor
                     migrate=lambda schema: StandardExecutor(self.args, self.options).run_migrations([schema]),
                     verbosity=verbosity,
                 )
-            return super().run_migrations(tenants=[*public, *others])
+            if public:
+                super().run_migrations(tenants=public)
+            named = self.options.get("schema_name")
+            if named or self.codename not in (StandardExecutor.codename, MultiprocessingExecutor.codename):
+                return super().run_migrations(tenants=others)
+            failed = self.migrate_each(others)
+            if failed:
+                listed = "; ".join(f"{schema}: {error}" for schema, error in failed.items())
+                raise CommandError(
+                    f"{len(failed)} tenant schemas failed to migrate, the others are up to date: {listed}"
+                )
+            return None
+
+        def migrate_each(self, schemas: list[str]) -> dict[str, str]:
+            """Migrate each schema, one failing stopping none of the others; returns the failed ones' errors."""
+            if not schemas:
+                return {}
+            migrate = partial(_migrate_reporting, self.args, self.options, self.codename, len(schemas))
+            if self.codename == StandardExecutor.codename:
+                outcomes = [migrate(numbered) for numbered in enumerate(schemas)]
+            else:
+                connection = connections[self.TENANT_DB_ALIAS]
+                connection.close()
+                connection.connection = None
+                with get_pool() as pool:
+                    outcomes = pool.map(migrate, enumerate(schemas), 2)
+            failed = {schema: error for schema, error in outcomes if error is not None}
+            for schema, error in failed.items():
+                sys.stderr.write(f"[{self.codename}:{schema}] migration failed: {error}\n")
+            return failed
 
     SkippingExecutor.__name__ = f"Skipping{base.__name__}"
     return SkippingExecutor

@@ -3,6 +3,7 @@ recorded is skipped, one missing a migration (or without a `django_migrations` t
 
 from __future__ import annotations
 
+import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations import Migration
@@ -166,3 +167,46 @@ def test_a_named_migration_moves_every_tenant_schema_back_and_forth(tenant_a, te
     assert not any(("webhooks", "0003_announced_model") in applied(schema) for schema in schemas)
     call_command("migrate_schemas", "webhooks", tenant=True, interactive=False, verbosity=0)
     assert all(("webhooks", "0003_announced_model") in applied(schema) for schema in schemas)
+
+
+@pytest.mark.parametrize("executor", ["standard", "multiprocessing"])
+def test_a_schema_whose_migration_fails_is_named_and_the_others_are_migrated(
+    make_tenant, monkeypatch, capsys, executor
+):
+    import importlib
+
+    from django.core.management import CommandError
+    from django.db import migrations
+    from django_tenants.utils import tenant_context
+
+    from tests.tenants.test_backups import _document
+
+    schemas = _moved_back(make_tenant, [f"fails-{executor[:5]}-{i}" for i in range(4)])
+    refused, missing = schemas[1], schemas[3]
+    with tenant_context(Tenant.objects.get(schema_name=refused)):
+        _document("refused-by-the-migration")
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{missing}" RENAME TO "{missing}_before_restore_1700000000"')
+    newest = importlib.import_module("quire.jobs.migrations.0009_job_attempt_started_at").Migration
+    failing = migrations.RunSQL(
+        "ALTER TABLE documents_document ADD CONSTRAINT later "
+        "CHECK (filename <> 'refused-by-the-migration.txt')"
+    )
+    monkeypatch.setattr(newest, "operations", [*newest.operations, failing])
+    try:
+        capsys.readouterr()
+        with pytest.raises(CommandError) as failed:
+            call_command("migrate_schemas", tenant=True, executor=executor, interactive=False, verbosity=1)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER SCHEMA "{missing}_before_restore_1700000000" RENAME TO "{missing}"')
+    message = str(failed.value)
+    assert message.startswith("2 tenant schemas failed to migrate")
+    assert f"{refused}: " in message and '"later"' in message
+    assert f"{missing}: " in message
+    assert f"{refused}" in capsys.readouterr().err
+    for schema in (schemas[0], schemas[2]):
+        assert _recorded_as(schema, "jobs", "0009_job_attempt_started_at")
+    for schema in (refused, missing):
+        assert not _recorded_as(schema, "jobs", "0009_job_attempt_started_at")
+        Tenant.objects.get(schema_name=schema).delete(force_drop=True)
