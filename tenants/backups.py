@@ -12,8 +12,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -241,13 +245,40 @@ def tenant_restore(
         )
     if exists and not replace:
         raise ValueError(f"schema {tenant.schema_name!r} exists; restore with replace to swap it")
+    with _stopped_by_signals():
+        return _swapped(tenant=tenant, path=path, exists=exists)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a pod deleted, a terminal closed) raise KeyboardInterrupt meanwhile, as Ctrl-C does,
+    so the restore puts the schema back rather than dying with it aside; a second one waits for that."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        if not stopped:
+            stopped.append(signum)
+            raise KeyboardInterrupt(f"the restore was stopped by {signal.Signals(signum).name}")
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _swapped(*, tenant: Tenant, path: Path, exists: bool) -> list[tuple[str, str]]:
     aside = f"{tenant.schema_name}{ASIDE_INFIX}{int(time.time())}"
-    if exists:
-        with connection.cursor() as cursor:
-            cursor.execute(f'ALTER SCHEMA "{tenant.schema_name}" RENAME TO "{aside}"')
     dbname, env = _libpq()
     done = False
     try:
+        if exists:
+            with connection.cursor() as cursor:
+                cursor.execute(f'ALTER SCHEMA "{tenant.schema_name}" RENAME TO "{aside}"')
         _run(
             [
                 pg_tool("pg_restore"),
@@ -270,8 +301,11 @@ def tenant_restore(
     finally:
         if not done:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
-                if exists:
+                cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [aside])
+                renamed = cursor.fetchone() is not None
+                if renamed or not exists:
+                    cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+                if renamed:
                     cursor.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{tenant.schema_name}"')
     if exists:
         with connection.cursor() as cursor:

@@ -320,3 +320,40 @@ def test_an_archive_of_an_erased_tenant_is_refused_by_the_tenant_made_since_with
     call_command("tenant_restore", "made-again-renamed", str(archive), "--replace", stdout=io.StringIO())
     with tenant_context(tenant):
         assert list(Document.objects.values_list("filename", flat=True)) == ["the-erased-tenants.txt"]
+
+
+def test_a_restore_stopped_by_sigterm_puts_the_schema_back_under_its_name(make_tenant, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from tenants import backups
+
+    tenant = make_tenant("terminated").tenant
+    archive = tmp_path / "terminated.dump"
+    with tenant_context(tenant):
+        _document("before-the-sigterm")
+    call_command("tenant_dump", "terminated", str(archive))
+    with tenant_context(tenant):
+        _document("after-the-dump")
+    run = backups._run
+    unhandled = []
+
+    def terminated(command, env):
+        if command[0].endswith("pg_restore") and "--single-transaction" in command:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return run(command, env)
+
+    monkeypatch.setattr(backups, "_run", terminated)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: unhandled.append(signum))
+    try:
+        with pytest.raises(BaseException, match="SIGTERM"):
+            call_command("tenant_restore", "terminated", str(archive), "--replace")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert unhandled == []
+    assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+    with tenant_context(tenant):
+        assert sorted(Document.objects.values_list("filename", flat=True)) == [
+            "after-the-dump.txt",
+            "before-the-sigterm.txt",
+        ]
