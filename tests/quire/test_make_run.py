@@ -8,12 +8,20 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.support import ROOT, free_port, wait_for
+from tests.support.paths import server_dir
+
+
+@pytest.fixture
+def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The test's servers' folder (`server_dir`), in place of pytest's."""
+    yield from server_dir(request.node.name)
 
 
 def _processes_of(tmp: Path, root_pid: int) -> set[int]:
