@@ -28,7 +28,9 @@ HANGUL_CHARS = 3 * CJK_CHARS
 _CJK = re.compile(f"[{CJK}]")
 _HANGUL = re.compile("[\uac00-\ud7af]")
 _LINE = re.compile(r"[^\n]+")
+_THROUGH_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
 TOKENIZE_BATCH_CHARS = 1 << 20
+TOKENIZE_SEGMENT_CHARS = 1 << 14
 # Four or more of one filler character (a table of contents' dot leaders, a signature line), spaced or not.
 _LEADER = re.compile(r"([.\-_=*·…])(?:\s?\1){3,}")
 
@@ -89,26 +91,42 @@ def chunk_size(text: str) -> Callable[[int, int], int]:
 
 def _word_piece_starts(text: str) -> array:
     """The offset in `text` of each of its word pieces, its lines (a line break splits no word piece) tokenized
-    in batches of about `TOKENIZE_BATCH_CHARS`."""
+    in batches of about `TOKENIZE_BATCH_CHARS`, a longer line in parts (`_segments`)."""
     from inference.embeddings import word_piece_starts
 
     starts = array("q")
-    for batch in _line_batches(text):
-        for line, found in zip(batch, word_piece_starts([line.group() for line in batch]), strict=True):
-            starts.extend(line.start() + start for start in found)
+    for batch in _segment_batches(text):
+        found_in_batch = word_piece_starts([text[start:end] for start, end in batch])
+        for (start, _), found in zip(batch, found_in_batch, strict=True):
+            starts.extend(start + offset for offset in found)
     return starts
 
 
-def _line_batches(text: str) -> Iterator[list[re.Match[str]]]:
+def _segment_batches(text: str) -> Iterator[list[tuple[int, int]]]:
     batch, chars = [], 0
-    for line in _LINE.finditer(text):
-        batch.append(line)
-        chars += line.end() - line.start()
+    for start, end in _segments(text):
+        batch.append((start, end))
+        chars += end - start
         if chars >= TOKENIZE_BATCH_CHARS:
             yield batch
             batch, chars = [], 0
     if batch:
         yield batch
+
+
+def _segments(text: str) -> Iterator[tuple[int, int]]:
+    """`(start, end)` of each line of `text`, a line of more than `TOKENIZE_SEGMENT_CHARS` cut after its last
+    whitespace within them (whitespace splits no word piece either), or at them where it has none: the tokenizer
+    holds over a hundred bytes a character of one long text it reads, so a document of one 20 MB line took 2.8 GB
+    where the same text in lines takes 0.2."""
+    for line in _LINE.finditer(text):
+        start, end = line.span()
+        while end - start > TOKENIZE_SEGMENT_CHARS:
+            spaced = _THROUGH_LAST_SPACE.match(text, start, start + TOKENIZE_SEGMENT_CHARS)
+            cut = spaced.end() if spaced else start + TOKENIZE_SEGMENT_CHARS
+            yield start, cut
+            start = cut
+        yield start, end
 
 
 def _within(start: int, end: int, size: Callable[[int, int], int]) -> list[tuple[int, int]]:

@@ -165,6 +165,32 @@ def test_a_run_on_sentence_of_figures_is_cut_within_what_the_encoder_reads():
     assert all(pieces(text[c.start : c.end]) <= 256 for c in chunks)
 
 
+def test_a_document_of_one_long_line_is_tokenized_in_parts_at_its_spaces(monkeypatch):
+    from inference import embeddings
+    from quire.documents import chunking
+
+    read: list[str] = []
+
+    def word_piece_starts(texts: list[str]) -> list[list[int]]:
+        read.extend(texts)
+        return original(texts)
+
+    original = embeddings.word_piece_starts
+    monkeypatch.setattr(chunking, "TOKENIZE_SEGMENT_CHARS", 1000)
+    monkeypatch.setattr(embeddings, "word_piece_starts", word_piece_starts)
+    text = (
+        "Преамбула\n" + "The Borrower shall repay Настоящий договор 12.3(b)(iv) in full. " * 400 + "x" * 2500
+    )
+    whole = original(["Преамбула", text[10:]])
+    expected = whole[0] + [10 + start for start in whole[1]]
+
+    starts = list(chunking._word_piece_starts(text))
+
+    assert max(len(part) for part in read) <= 1000
+    assert starts[: len(expected) - 1] == expected[:-1]
+    assert len(starts) == len(expected) + 2
+
+
 def test_the_encoder_reads_each_sentence_once_without_the_repeated_one():
     text = " ".join(f"Clause {i} binds the parties_______ here." for i in range(60))
     chunks = chunk_text(text, target_chars=300)
