@@ -220,9 +220,18 @@ def _postmaster_pid(pgdata: Path) -> int | None:
 
 def _postmaster_running(pgdata: Path) -> bool:
     """Whether `postmaster.pid` names a live PostgreSQL server of `pgdata`, not another process that was given
-    the pid of a server that ended without removing the file."""
+    the pid of a server that ended without removing the file. A live pid whose directory this process may not
+    read counts as running: it may be the server, and taking its lock files for stale would let a second
+    postmaster onto the data directory."""
     pid = _postmaster_pid(pgdata)
-    return pid is not None and _process_runs_in(pid, pgdata)
+    if pid is None:
+        return False
+    try:
+        return Path(psutil.Process(pid).cwd()).resolve() == pgdata.resolve()
+    except psutil.AccessDenied:
+        return True
+    except (psutil.Error, OSError):
+        return False
 
 
 def _process_runs_in(pid: int, directory: Path) -> bool:

@@ -98,6 +98,30 @@ def test_a_postmaster_pid_file_naming_another_process_is_stale_and_a_fresh_serve
         _stop_postgres(pgdata)
 
 
+@pytest.mark.timeout(180)
+def test_a_running_postmaster_whose_directory_cannot_be_read_keeps_its_lock_files(tmp_path, monkeypatch):
+    pgdata = tmp_path / "pg"
+    first = embedded.start_postgres(root=tmp_path)
+    try:
+        pid_file = (pgdata / "postmaster.pid").read_text()
+
+        def denied(self):
+            raise psutil.AccessDenied(self.pid)
+
+        monkeypatch.setattr(psutil.Process, "cwd", denied)
+        second = embedded.start_postgres(root=tmp_path)
+        monkeypatch.undo()
+        try:
+            assert not second.started_here and second.pid == first.pid
+            assert (pgdata / "postmaster.pid").read_text() == pid_file
+            assert [proc.pid for proc in _postgres_of(pgdata)] == [first.pid]
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+        _stop_postgres(pgdata)
+
+
 def _pg_bin() -> str:
     from pgserver import _commands
 
