@@ -38,6 +38,7 @@ PACKAGE_MANIFESTS = {"META-INF/manifest.xml", "META-INF/container.xml"}
 MIMETYPE_MAX_BYTES = 256
 _MEDIA_TYPE = re.compile(r"[a-z0-9][\w.+-]{0,63}/[a-z0-9][\w.+-]{0,127}", re.I | re.A)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
 UTF8_BOM = b"\xef\xbb\xbf"
 _LAYOUTS = (
     '{"turns": [{"speaker", "text"}]} or '
@@ -138,9 +139,12 @@ _BEFORE_PDF_HEADER = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*\Z")
 def is_pdf(content: bytes) -> bool:
     """A PDF: `%PDF-` at the start, or its `%PDF-n.n` header within the first `PDF_HEADER_WITHIN` bytes after
     only blank space and a byte order mark or, after anything else, with `%%EOF` in the last
-    `PDF_HEADER_WITHIN` bytes (text that only names the header is no PDF)."""
+    `PDF_HEADER_WITHIN` bytes (text that only names the header is no PDF). A ZIP, an OLE file or an email
+    that holds PDFs unencoded (a ZIP of stored members) is what it is, not its first PDF."""
     if content.startswith(b"%PDF-"):
         return True
+    if content.startswith((ZIP_MAGIC, OLE_MAGIC)) or is_email(content):
+        return False
     header = _PDF_HEADER.search(content, 0, PDF_HEADER_WITHIN)
     if header is None:
         return False
@@ -153,7 +157,7 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if is_pdf(content):
         _check_pdf(content, limits)
         return PDF
-    if content.startswith(b"PK\x03\x04"):
+    if content.startswith(ZIP_MAGIC):
         try:
             archive = zipfile.ZipFile(io.BytesIO(content))
         except ZIP_ERRORS as exc:

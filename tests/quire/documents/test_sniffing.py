@@ -5,7 +5,9 @@ linear in the bytes; and what sniffing takes, parsing reads."""
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
+import zipfile
 
 import pytest
 from django.core.files.base import ContentFile
@@ -23,6 +25,7 @@ from quire.documents.sniffing import (
     PDF,
     TEXT,
     TRANSCRIPT,
+    ZIP,
     UnsupportedDocument,
     declared_matches,
     sniff_content_type,
@@ -633,3 +636,11 @@ def test_an_html_fragment_declared_as_html_is_read_as_html(celery_worker, api_a:
     )
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == TEXT
+
+
+def test_a_zip_of_pdfs_stored_uncompressed_is_a_zip_not_its_first_pdf():
+    stored = io.BytesIO()
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("first.pdf", make_pdf(["First agreement"]))
+        archive.writestr("second.pdf", make_pdf(["Second agreement"]))
+    assert sniff_content_type(stored.getvalue()) == ZIP
