@@ -70,7 +70,7 @@ def idempotent(
     holding the key's lock (`_key_lock`) meanwhile: a claim left without a response whose lock nobody holds (its
     process died, and its database session with it) is taken over by the next request at once. A view whose
     answer goes stale sooner than QUIRE_IDEMPOTENCY_TTL_HOURS (a short-lived URL) sets `replay_within`: past it,
-    the key's request runs afresh."""
+    the same request with the key runs afresh; a record of another request with the key keeps the usual TTL."""
     if handler is None:
         return partial(idempotent, transactional=transactional, replay_within=replay_within)
 
@@ -84,9 +84,11 @@ def idempotent(
                 ErrorCode.INVALID_IDEMPOTENCY_KEY, "Idempotency-Key must be 1-255 characters.", HEADER
             )
         fingerprint = request_fingerprint(request)
-        kept = timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS)
-        expired = timezone.now() - (min(kept, replay_within) if replay_within else kept)
-        IdempotencyRecord.objects.filter(key=key, created_at__lt=expired).delete()
+        now = timezone.now()
+        stale = Q(created_at__lt=now - timedelta(hours=settings.QUIRE_IDEMPOTENCY_TTL_HOURS))
+        if replay_within:
+            stale |= Q(fingerprint=fingerprint, created_at__lt=now - replay_within)
+        IdempotencyRecord.objects.filter(stale, key=key).delete()
         run = partial(_recorded, handler, view, request, args, kwargs, key, fingerprint)
         if not transactional or (request.content_type or "").startswith("multipart/"):
             with _key_lock(key) as held:

@@ -759,6 +759,29 @@ def test_checkout_and_portal_sessions(stripe_tenant, stripe_server):
     )
 
 
+def test_a_portal_session_past_its_replay_window_leaves_another_requests_key_alone(
+    stripe_tenant, stripe_server
+):
+    """The short window is the portal session's own: a key the client used first on another request, past five
+    minutes but within the day, still answers that request and is still refused to the portal session."""
+    admin = Api(stripe_tenant.issued_key.secret)
+    key = {"Idempotency-Key": "shared-between-sessions"}
+    body = {"plan": "team", "success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"}
+    checkout = admin.post("/v1/billing/checkout_sessions", body, headers=key)
+    assert checkout.status_code == 201, checkout.content
+    with schema_context(stripe_tenant.tenant.schema_name):
+        IdempotencyRecord.objects.filter(key=key["Idempotency-Key"]).update(
+            created_at=timezone.now() - timedelta(minutes=6)
+        )
+    portal = admin.post(
+        "/v1/billing/portal_sessions", {"return_url": "https://app.example/billing"}, headers=key
+    )
+    assert_error(portal, 409, "idempotency_key_reused")
+    again = admin.post("/v1/billing/checkout_sessions", body, headers=key)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.content == checkout.content
+
+
 def test_an_upgrade_subscription_replaces_and_cancels_the_old_one(stripe_server, make_tenant, celery_worker):
     tenant = make_tenant("bill-upgrade").tenant
     account = wait_for(
