@@ -838,20 +838,43 @@ def _mark_failed(job: Job, code: str, message: str, *, announce: bool = True) ->
 def job_results_redact(*, document_ids: list[str], redactor: Redactor, **_signal) -> int:
     """Redact the documents' quotes and the warnings naming them from the results of the jobs that read them,
     each result read and written once for all of them, and delete the reviewers' corrections of their cells
-    (`documents_delete`, through `document_erasing`); returns how many results changed."""
-    ReviewRow.objects.filter(document_id__in=document_ids).delete()
-    CellCorrection.objects.filter(document_id__in=document_ids).delete()
+    (`documents_delete`, through `document_erasing`); returns how many results changed. The results and their
+    jobs are locked before the corrections go, in the order a cell correction and a retention purge take them
+    (`jobs_purge_before`)."""
     reading = Q()
     for document_id in document_ids:
         reading |= Q(job__document_ids__contains=[document_id])
+    results = list(
+        JobResult.objects.select_for_update()
+        .filter(reading)
+        .annotate(read=F("job__document_ids"))
+        .order_by("job_id")
+    )
+    ReviewRow.objects.filter(document_id__in=document_ids).delete()
+    CellCorrection.objects.filter(document_id__in=document_ids).delete()
     changed = 0
-    results = JobResult.objects.select_for_update().filter(reading).annotate(read=F("job__document_ids"))
     for result in results:
         output = redactor(result.output, among=result.read)
         if output != result.output:
             JobResult.objects.filter(pk=result.pk).update(output=output)
             changed += 1
     return changed
+
+
+def jobs_purge_before(*, cutoff: datetime) -> int:
+    """Delete the finished jobs created before `cutoff` with their results and corrections; returns how many.
+    Their rows are locked (in id order) before anything of theirs goes, the order a cell correction and a
+    document's delete take them in (document, job, then the job's corrections): a correction that meets the
+    purge waits for it and finds its job gone, and one that came first is deleted with the job."""
+    with transaction.atomic():
+        ids = list(
+            Job.objects.select_for_update()
+            .filter(created_at__lt=cutoff, status__in=TERMINAL)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        _, by_model = Job.objects.filter(pk__in=ids).delete()
+    return by_model.get(Job._meta.label, 0)
 
 
 def retention_apply(
@@ -865,10 +888,10 @@ def retention_apply(
     if not tenant.retention_days:
         return {}
     cutoff = (now or timezone.now()) - timedelta(days=tenant.retention_days)
-    _, by_model = Job.objects.filter(created_at__lt=cutoff, status__in=TERMINAL).delete()
+    jobs = jobs_purge_before(cutoff=cutoff)
     documents, left = documents_purge_before(cutoff=cutoff, deadline=deadline)
     purged = {
-        "jobs": by_model.get(Job._meta.label, 0),
+        "jobs": jobs,
         "documents": documents,
         "events": events_purge_before(cutoff=cutoff),
     }

@@ -151,3 +151,68 @@ def test_a_correction_meeting_the_purge_of_its_job_is_a_404_not_an_error(in_tena
         cell_correct(job=job, document_id="doc_c", key="governing_law", by="reviewer", corrected_value="Ohio")
     assert (refused.value.status, refused.value.param) == (404, "job_id")
     assert not CellCorrection.objects.filter(job_id=job.pk).exists()
+
+
+@pytest.mark.parametrize("corrected_before", [True, False], ids=["corrected-again", "first-correction"])
+def test_a_correction_meeting_a_retention_purge_already_under_way_is_a_404_and_the_purge_finishes(
+    tenant_a, monkeypatch, corrected_before
+):
+    """The purge has deleted the job's corrections and not yet the job when the correction comes: the correction
+    waits for the purge and finds the job gone, and the purge neither deadlocks with it nor leaves it behind."""
+    import copy
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from django.db.models.signals import post_delete
+
+    from common.refusals import Refusal
+    from quire.jobs.services import retention_apply
+
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    with tenant_context(tenant_a.tenant):
+        _document()
+        job = _review([LAW])
+        Job.objects.filter(pk=job.pk).update(created_at=long_ago)
+        if corrected_before:
+            cell_correct(job=job, document_id="doc_c", key="governing_law", by="r@x", corrected_value="Ohio")
+    purging = copy.copy(tenant_a.tenant)
+    purging.retention_days = 1
+    deleted, released = threading.Event(), threading.Event()
+
+    def corrections_deleted(sender, instance, **kwargs):
+        if instance.job_id == job.pk and not deleted.is_set():
+            deleted.set()
+            assert released.wait(20)
+
+    def purge():
+        with tenant_context(purging):
+            return retention_apply(tenant=purging, now=long_ago + timedelta(days=2))
+
+    def correct():
+        with tenant_context(tenant_a.tenant):
+            return cell_correct(
+                job=job, document_id="doc_c", key="governing_law", by="r@x", corrected_value="Texas"
+            )
+
+    post_delete.connect(corrections_deleted, sender=CellCorrection, weak=False)
+    try:
+        if not corrected_before:
+            with tenant_context(tenant_a.tenant):
+                CellCorrection.objects.create(
+                    job=job, document_id="doc_c", key="other", verified=True, by="r@x", at=timezone.now()
+                )
+        purger = Side(purge)
+        assert deleted.wait(10)
+        meeting = Side(correct)
+        wait_for(lambda: meeting.done() or waiting_on_a_lock(), timeout=10)
+        released.set()
+        assert purger.result()["jobs"] == 1
+        with pytest.raises(Refusal) as refused:
+            meeting.result()
+    finally:
+        released.set()
+        post_delete.disconnect(corrections_deleted, sender=CellCorrection)
+    assert (refused.value.status, refused.value.param) == (404, "job_id")
+    with tenant_context(tenant_a.tenant):
+        assert not Job.objects.filter(pk=job.pk).exists()
+        assert not CellCorrection.objects.filter(job_id=job.pk).exists()
