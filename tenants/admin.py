@@ -36,6 +36,8 @@ class AuditedElsewhereAdmin(admin.ModelAdmin):
 
 class TenantForm(ModelForm):
     def clean_slug(self) -> str:
+        if "slug" not in self.changed_data:
+            return self.cleaned_data["slug"]
         try:
             return tenant_slug_checked(self.cleaned_data["slug"])
         except ValueError as exc:

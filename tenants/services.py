@@ -403,7 +403,7 @@ def tenant_update(*, tenant: Tenant, **changes: Any) -> Tenant:
     unknown = set(changes) - set(WORKSPACE_FIELDS)
     if unknown:
         raise ValueError(f"a workspace's {', '.join(sorted(unknown))} is not changed here")
-    if "slug" in changes:
+    if "slug" in changes and changes["slug"] != tenant.slug:
         tenant_slug_checked(changes["slug"])
     with transaction.atomic():
         current = Tenant.objects.select_for_update().get(pk=tenant.pk)

@@ -266,6 +266,24 @@ def test_the_admin_refuses_a_tenant_slug_provisioning_would_refuse(tenant_a, slu
         tenant_update(tenant=tenant, slug=slug)
 
 
+def test_a_tenant_whose_slug_predates_the_rule_can_still_be_deactivated_in_the_admin(make_tenant):
+    """The admin took any slug before the rule was checked there: a tenant renamed so keeps its slug, and the
+    slug it did not change does not stop another change."""
+    tenant = make_tenant("legacy-slug").tenant
+    Tenant.objects.filter(pk=tenant.pk).update(slug="Legacy_Slug")
+    staff = get_user_model().objects.create_superuser(
+        "ops-legacy-slug", "ops-legacy@example.test", "pw-123456789"
+    )
+    client = Client()
+    client.force_login(staff)
+    changed = client.post(
+        f"/admin/tenants/tenant/{tenant.pk}/change/", {"name": "Suspended", "slug": "Legacy_Slug"}
+    )
+    assert changed.status_code == 302, changed.content.decode()
+    tenant.refresh_from_db()
+    assert (tenant.name, tenant.slug, tenant.is_active) == ("Suspended", "Legacy_Slug", False)
+
+
 @pytest.mark.parametrize("answer", [EOFError, KeyboardInterrupt])
 def test_tenant_erase_without_an_answer_at_its_prompt_erases_nothing(tenant_a, monkeypatch, answer):
     from django.core.management import CommandError, call_command
