@@ -136,7 +136,7 @@ def job_create(
     except ValueError as exc:
         raise JobRejected(ErrorCode.INVALID_OPTIONS, str(exc), getattr(exc, "param", "options")) from exc
     clause_heads_for(get_connector(connector).clause_types(checked))
-    _check_context_policy(tenant, connector, options.get(CONTEXT_POLICY, "auto"), document_ids)
+    _check_context_policy(tenant, connector, options.get(CONTEXT_POLICY, "auto"), document_ids, mode=mode)
     if checked.get("extends"):
         _extended_review(checked["extends"])
     with transaction.atomic():
@@ -174,14 +174,17 @@ def _run_send(job_id: str) -> None:
     task_send_or_mark(JOB_RUN_TASK, job_id, marked=Job.objects.all(), flag="run_unqueued", sweep="stalled")
 
 
-def _check_context_policy(tenant: Tenant, connector: str, policy: object, document_ids: list[str]) -> None:
-    """Refuse (400) a context policy that is unknown or that cannot hold for one of the documents."""
+def _check_context_policy(
+    tenant: Tenant, connector: str, policy: object, document_ids: list[str], *, mode: str
+) -> None:
+    """Refuse (400) a context policy that is unknown or, for a job a model reads, that cannot hold for one of
+    the documents (an analyzers job is planned nothing: `_run_claimed`)."""
     from inference.context import ContextRefused, check_policy
 
     param = f"options.{CONTEXT_POLICY}"
     try:
         check_policy(policy)
-        if policy == "whole":
+        if policy == "whole" and mode == "model":
             documents = Document.objects.filter(pk__in=document_ids).only("pk", "text")
             plan_job_context(
                 list(documents),

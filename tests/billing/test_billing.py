@@ -1297,6 +1297,25 @@ def test_a_job_no_model_reads_runs_under_a_context_cap_too_small_for_any_model_r
     assert (read["strategy"], read["calls"]) == ("analyzers", 0)
 
 
+def test_an_analyzers_job_asking_a_whole_reading_is_not_refused_for_a_context_cap_no_model_reads_within(
+    make_tenant, celery_worker
+):
+    """The policy is still checked for what it is; the window it would need matters only to a model."""
+    plan = make_plan("tiny-context-policy", max_context_tokens=64)
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        provisioned = make_tenant("bill-tiny-context-policy")
+    set_plan(provisioned.tenant, plan)
+    api = Api(provisioned.issued_key.secret)
+    doc_id = ready_document(api, CONTRACT, "nda.txt")
+    body = {"connector": "legal", "documents": [doc_id], "options": {"context_policy": "whole"}}
+    created = api.post("/v1/jobs", {**body, "mode": "analyzers"})
+    assert created.status_code == 202, created.content
+    assert wait_job(api, created.json()["id"])["status"] == "succeeded"
+    assert_error(api.post("/v1/jobs", {**body, "mode": "model"}), 400, "invalid_options")
+    unknown = {**body, "mode": "analyzers", "options": {"context_policy": "sideways"}}
+    assert_error(api.post("/v1/jobs", unknown), 400, "invalid_options")
+
+
 def test_only_a_pdf_is_billed_by_its_page_map():
     """Parsing gives a text, DOCX or HTML document one page for its whole text; billing counts its characters."""
     from billing.services import billable_pages
