@@ -344,12 +344,13 @@ def _customer_provision(tenant: Tenant) -> BillingAccount:
 
 def stripe_account_settle(*, tenant: Tenant) -> dict | None:
     """Bill what the tenant owes before its customer goes (erasing the tenant): its usage not sent yet reaches
-    the meters, its subscription is canceled with a final invoice of the period's metered usage (no credit for
-    the flat price's unused time, as when a plan is replaced), and that invoice is charged at once, while the
-    customer still has its payment method. Returns the final invoice's `amount_due`, `currency` and `paid`,
-    or None where there is none (no customer or subscription, or Stripe made no invoice). A refused charge
-    leaves the invoice open at Stripe for collection by hand; it does not stop the erasure. Run again, it
-    finds the subscription canceled and charges its final invoice if that is still open."""
+    the meters, then its subscription, and any it moved away from that is not canceled yet, is canceled with a
+    final invoice of the period's metered usage (no credit for the flat price's unused time, as when a plan is
+    replaced), charged at once while the customer still has its payment method. Returns those invoices'
+    `amount_due` (summed), `currency` and `paid` (all of them), or None where there is none (no customer or
+    subscription, or Stripe made no invoice). A refused charge leaves its invoice open at Stripe for
+    collection by hand; it does not stop the erasure. Run again, it finds the subscriptions canceled and charges
+    their final invoices if still open."""
     with _held(tenant.pk):
         account = BillingAccount.objects.filter(tenant=tenant).first()
         if account is None or not account.stripe_customer_id:
@@ -357,31 +358,46 @@ def stripe_account_settle(*, tenant: Tenant) -> dict | None:
         _configure()
         meter_batches_create()
         _batches_send(MeterBatch.objects.filter(tenant=tenant, sent_at=None))
-        if not account.stripe_subscription_id:
-            return None
-        try:
-            stripe_subscription_cancel(subscription_id=account.stripe_subscription_id)
-            subscription = stripe.Subscription.retrieve(account.stripe_subscription_id)
-        except stripe.InvalidRequestError as exc:
-            if exc.http_status != 404:
-                raise
-            return None
-        if not subscription.latest_invoice:
-            return None
-        invoice = stripe.Invoice.retrieve(subscription.latest_invoice)
-        if invoice.created < (subscription.canceled_at or 0):
-            return None
-        if invoice.status in ("draft", "open"):
-            try:
-                invoice = stripe.Invoice.pay(invoice.id)
-            except (stripe.CardError, stripe.InvalidRequestError) as exc:
-                logger.warning(
-                    "the final invoice of erased tenant %s was not paid (%s); it stays open at Stripe",
-                    tenant.public_id,
-                    exc.code,
-                )
-                invoice = stripe.Invoice.retrieve(invoice.id)
-    return {"amount_due": invoice.amount_due, "currency": invoice.currency, "paid": invoice.status == "paid"}
+        replaced = [r.subscription_id for r in account.replaced_subscriptions.filter(canceled_at=None)]
+        subscriptions = [s for s in (*replaced, account.stripe_subscription_id) if s]
+        invoices = [i for s in subscriptions if (i := _final_invoice_charged(s, tenant)) is not None]
+    if not invoices:
+        return None
+    return {
+        "amount_due": sum(invoice.amount_due for invoice in invoices),
+        "currency": invoices[-1].currency,
+        "paid": all(invoice.status == "paid" for invoice in invoices),
+    }
+
+
+def _final_invoice_charged(subscription_id: str, tenant: Tenant) -> stripe.Invoice | None:
+    """The invoice that canceling the subscription made (canceled now, with `invoice_now`, if it was not),
+    finalized if a draft and charged; None when Stripe has no such subscription or made no invoice."""
+    try:
+        stripe_subscription_cancel(subscription_id=subscription_id)
+        subscription = stripe.Subscription.retrieve(subscription_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status != 404:
+            raise
+        return None
+    if not subscription.latest_invoice:
+        return None
+    invoice = stripe.Invoice.retrieve(subscription.latest_invoice)
+    if invoice.created < (subscription.canceled_at or 0):
+        return None
+    try:
+        if invoice.status == "draft":
+            invoice = stripe.Invoice.finalize_invoice(invoice.id, auto_advance=False)
+        if invoice.status == "open":
+            invoice = stripe.Invoice.pay(invoice.id)
+    except (stripe.CardError, stripe.InvalidRequestError) as exc:
+        logger.warning(
+            "a final invoice of erased tenant %s was not paid (%s); it stays open at Stripe",
+            tenant.public_id,
+            exc.code,
+        )
+        invoice = stripe.Invoice.retrieve(invoice.id)
+    return invoice
 
 
 def stripe_customer_erase(*, tenant: Tenant) -> bool:

@@ -44,6 +44,7 @@ from billing.stripe_gateway import (
 from billing.tasks import TENANT_GONE, stripe_customer_provision_task
 from quire.api.models import IdempotencyRecord
 from quire.jobs.models import Job, JobResult
+from tenants.crypto import lookup_digest
 from tests.billing.helpers import make_plan, signed_event, subscription_event
 from tests.support import (
     Api,
@@ -1224,9 +1225,12 @@ def test_erasing_a_tenant_deletes_its_stripe_customer_and_records_it(
     assert customer_id not in str(erased.details)
 
 
-def _erase_owing(stripe_server, make_tenant, slug: str) -> tuple[BillingAccount, str]:
+def _erase_owing(
+    stripe_server, make_tenant, slug: str, *, replaced_pending: bool = False
+) -> tuple[BillingAccount, str]:
     """A tenant on a plan of 5 included pages then 3 cents a page, with 12 pages recorded and not yet pushed to
-    the meter, erased; its account as it was, and what the command printed."""
+    the meter, erased; its account as it was, and what the command printed. `replaced_pending`: the account
+    also moved away from a subscription to the same plan that is not canceled yet."""
     from django.core.management import call_command
 
     plan = make_plan(f"{slug}-plan", included_units=5, overage_unit_price=3)
@@ -1235,6 +1239,14 @@ def _erase_owing(stripe_server, make_tenant, slug: str) -> tuple[BillingAccount,
         tenant = make_tenant(slug).tenant
     set_plan(tenant, plan, status="none")
     account = stripe_customer_provision(tenant=tenant)
+    if replaced_pending:
+        plan.refresh_from_db()
+        old = stripe.Subscription.create(
+            customer=account.stripe_customer_id, items=[{"price": plan.stripe_metered_price_id}]
+        )
+        ReplacedSubscription.objects.create(
+            account=account, subscription_id=old.id, subscription_digest=lookup_digest(old.id)
+        )
     usage_record(tenant=tenant, job_id=f"job_{slug}", quantities={"job": 1, "pages": 12})
     out = io.StringIO()
     call_command("tenant_erase", slug, "--yes", stdout=out)
@@ -1258,6 +1270,24 @@ def test_erasing_a_tenant_bills_its_unsent_usage_on_a_final_invoice_charged_befo
     [erased] = AuditEvent.objects.filter(tenant_id=account.tenant_id)
     assert erased.details["final_invoice"] == {"amount_due": 21, "currency": "usd", "paid": True}
     assert "final invoice 0.21 USD, paid" in printed
+
+
+def test_erasing_a_tenant_also_bills_a_replaced_subscription_not_canceled_yet(stripe_server, make_tenant):
+    """Deleting the customer would cancel the subscription the account moved away from without an invoice, so
+    its metered usage would go unbilled: it gets its own final invoice, charged, and the event sums them."""
+    from tenants.models import AuditEvent
+
+    account, printed = _erase_owing(stripe_server, make_tenant, "bill-erase-replaced", replaced_pending=True)
+    [old] = [
+        s
+        for s in stripe_server.state.subscriptions.values()
+        if s["customer"] == account.stripe_customer_id and s["id"] != account.stripe_subscription_id
+    ]
+    assert stripe_server.state.cancellations[old["id"]] == {"invoice_now": "true", "prorate": "false"}
+    assert stripe_server.state.invoices[old["latest_invoice"]]["status"] == "paid"
+    [erased] = AuditEvent.objects.filter(tenant_id=account.tenant_id)
+    assert erased.details["final_invoice"] == {"amount_due": 42, "currency": "usd", "paid": True}
+    assert "final invoice 0.42 USD, paid" in printed
 
 
 def test_an_erasure_whose_final_charge_is_declined_still_finishes_and_says_the_invoice_is_open(

@@ -7,7 +7,7 @@ metered, per unit or tiered, whose `tiers` come back with `expand[]=tiers` as St
 with several items in one currency (the first period ending at `billing_cycle_anchor_config`'s next
 occurrence when given; a cancellation's `invoice_now` and `prorate` recorded in `cancellations`, and with
 `invoice_now` a draft final invoice of the period's metered usage, the subscription's `latest_invoice`),
-invoices (retrieved, and paid with `/v1/invoices/{id}/pay`; while `declining` is set a payment is a 402
+invoices (retrieved, finalized, and paid with `/v1/invoices/{id}/pay`; while `declining` is set a payment is a 402
 `card_declined` and leaves the invoice open), billing
 meters, meter events (deduplicated by `identifier`), meter event summaries, invoice previews
 (`/v1/invoices/create_preview`: what a subscription's items would bill for the current period, metered items
@@ -473,6 +473,14 @@ class StripeState:
             subscription["latest_invoice"] = invoice["id"]
         return subscription
 
+    def finalize_invoice(self, invoice_id: str) -> dict:
+        """A draft made open, or paid at once when it is for nothing, as Stripe finalizes one."""
+        invoice = self.get_object(self.invoices, invoice_id, "invoice")
+        if invoice["status"] != "draft":
+            raise StripeError(400, "This invoice is already finalized.", code="invoice_not_editable")
+        invoice["status"] = "open" if invoice["amount_due"] else "paid"
+        return invoice
+
     def pay_invoice(self, invoice_id: str) -> dict:
         """Finalizes a draft and charges it: paid, or while `declining` a 402 `card_declined` that leaves it
         open."""
@@ -743,6 +751,8 @@ class StripeState:
                 return 200, self.invoice_preview(form)
             if method == "GET" and (m := re.fullmatch(r"/v1/invoices/(in_[^/]+)", path)):
                 return 200, self.get_object(self.invoices, m[1], "invoice")
+            if method == "POST" and (m := re.fullmatch(r"/v1/invoices/(in_[^/]+)/finalize", path)):
+                return 200, self.finalize_invoice(m[1])
             if method == "POST" and (m := re.fullmatch(r"/v1/invoices/(in_[^/]+)/pay", path)):
                 return 200, self.pay_invoice(m[1])
             if method == "POST" and path == "/v1/checkout/sessions":
