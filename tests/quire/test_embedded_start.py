@@ -5,20 +5,13 @@ import os
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from quire import embedded
-from tests.support.paths import server_dir
-
-
-@pytest.fixture
-def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """The test's servers' folder (`server_dir`), in place of pytest's."""
-    yield from server_dir(request.node.name)
+from tests.support.paths import server_tmp_path  # noqa: F401  (the servers' tmp_path)
 
 
 def _sleeper() -> subprocess.Popen:

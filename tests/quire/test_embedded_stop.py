@@ -1,19 +1,9 @@
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from quire.embedded import EmbeddedServer
-from tests.support.paths import server_dir
-
-
-@pytest.fixture
-def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """The test's servers' folder (`server_dir`), in place of pytest's."""
-    yield from server_dir(request.node.name)
+from tests.support.paths import server_tmp_path  # noqa: F401  (the servers' tmp_path)
 
 
 def _sleeper() -> subprocess.Popen:

@@ -8,20 +8,13 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.support import ROOT, free_port, wait_for
-from tests.support.paths import server_dir
-
-
-@pytest.fixture
-def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """The test's servers' folder (`server_dir`), in place of pytest's."""
-    yield from server_dir(request.node.name)
+from tests.support.paths import server_tmp_path  # noqa: F401  (the servers' tmp_path)
 
 
 def _processes_of(tmp: Path, root_pid: int) -> set[int]:

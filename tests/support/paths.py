@@ -5,6 +5,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
@@ -18,3 +20,9 @@ def server_dir(name: str) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix=f"{name[:40]}-", dir=base))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(name="tmp_path")
+def server_tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """`tmp_path` for a module whose tests start servers: their `server_dir`. Imported, it takes pytest's place."""
+    yield from server_dir(request.node.name)
