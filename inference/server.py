@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import select
 import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +25,9 @@ from inference.tokenizer import ChatTokenizer
 
 logger = logging.getLogger("inference.server")
 MAX_BODY_BYTES = 64 * 2**20
+# How long a stopping server waits for the requests it is answering to write their last bytes (the 503s of
+# those the shutdown ended included) before the process exits and its handler threads with it.
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def build_api(
@@ -47,6 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "quire-inference"
     api: OpenAIApi
+    server: InferenceHTTPServer
     _peer_closed = False
 
     def handle(self) -> None:
@@ -77,6 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
         logger.info("%s %s", self.address_string(), format % args)
 
     def _serve(self, method: str) -> None:
+        with self.server.answering():
+            self._answer(method)
+
+    def _answer(self, method: str) -> None:
         declared = self.headers.get("content-length", "0").strip()
         length = int(declared) if declared.isascii() and declared.isdigit() else None
         if length is None:
@@ -146,12 +157,37 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class InferenceHTTPServer(ThreadingHTTPServer):
+    """Handler threads are daemons, so that idle keep-alive connections do not hold the process up; `stop()`
+    waits for the requests being answered instead."""
+
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], api: OpenAIApi) -> None:
         handler = type("BoundHandler", (_Handler,), {"api": api})
         super().__init__(address, handler)
         self.api = api
+        self._answering = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._idle:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._answering -= 1
+                self._idle.notify_all()
+
+    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> bool:
+        """Close the listening socket, shut the engine service down (the requests in flight end with 503
+        unavailable) and wait up to `grace` seconds for every request being answered to be written out;
+        False when some were not."""
+        self.server_close()
+        self.api.service.shutdown()
+        with self._idle:
+            return self._idle.wait_for(lambda: self._answering == 0, grace)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -214,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        api.service.shutdown()
+        if not server.stop():
+            logger.warning("stopped with requests still being answered")
     return 0
 
 

@@ -824,3 +824,45 @@ def test_shutdown_answers_the_requests_in_flight_with_503(in_process, monkeypatc
     assert events[-1] == "[DONE]"
     assert json.loads(events[-2])["error"]["code"] == "unavailable"
     assert engine.num_free_blocks == engine.cache.num_blocks
+
+
+def test_a_stream_in_flight_when_the_server_is_terminated_ends_with_its_error_and_done(tiny_checkpoint):
+    """SIGTERM stops the process: a stream still under way gets its `unavailable` error event, `[DONE]` and
+    the chunked body's last chunk before the process exits, rather than a connection cut mid-stream."""
+    import http.client
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inference.server", "--model", str(tiny_checkpoint), "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        port = next(
+            int(found.group(1))
+            for line in process.stderr
+            if (found := re.search(r"http://[^:]+:(\d+)/v1", line))
+        )
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        body = {"prompt": "hello", "max_tokens": 250, "temperature": 0, "stream": True}
+        connection.request("POST", "/v1/completions", json.dumps(body))
+        response = connection.getresponse()
+        assert response.status == 200
+        raw = response.fp.readline()
+        process.send_signal(signal.SIGTERM)
+        while piece := response.fp.read1(65536):
+            raw += piece
+        connection.close()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+    assert raw.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n"), raw[-300:]
