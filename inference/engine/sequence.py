@@ -7,9 +7,11 @@ from enum import Enum
 
 import torch
 
-# OpenAI's bounds: a penalty lies in [-PENALTY_LIMIT, PENALTY_LIMIT], a logit bias in [-LOGIT_BIAS_LIMIT, ...].
+# OpenAI's bounds: a penalty lies in [-PENALTY_LIMIT, PENALTY_LIMIT], a logit bias in [-LOGIT_BIAS_LIMIT, ...],
+# and `logit_bias` holds at most LOGIT_BIAS_MAX_TOKENS entries (each step applies them again, per request).
 PENALTY_LIMIT = 2.0
 LOGIT_BIAS_LIMIT = 100.0
+LOGIT_BIAS_MAX_TOKENS = 300
 
 
 class InvalidSamplingParam(ValueError):
@@ -53,6 +55,11 @@ class SamplingParams:
                 raise InvalidSamplingParam(
                     name, f"{name} must be in [{-PENALTY_LIMIT}, {PENALTY_LIMIT}], got {getattr(self, name)}"
                 )
+        if len(self.logit_bias) > LOGIT_BIAS_MAX_TOKENS:
+            raise InvalidSamplingParam(
+                "logit_bias",
+                f"logit_bias holds at most {LOGIT_BIAS_MAX_TOKENS} token ids, got {len(self.logit_bias)}",
+            )
         token_ids = [token for token, _ in self.logit_bias]
         if len(set(token_ids)) != len(token_ids) or any(token < 0 for token in token_ids):
             raise InvalidSamplingParam("logit_bias", "logit_bias token ids must be distinct and non-negative")

@@ -487,6 +487,7 @@ def test_penalties_stop_a_token_repeating_and_logit_bias_forces_one(loaded):
         ({"presence_penalty": -2.01}, "presence_penalty"),
         ({"logit_bias": ((5, 100.5),)}, "logit_bias"),
         ({"logit_bias": ((-1, 1.0),)}, "logit_bias"),
+        ({"logit_bias": tuple((token, 1.0) for token in range(301))}, "logit_bias"),
         ({"top_p": 1.5}, "top_p"),
     ],
 )
@@ -496,6 +497,10 @@ def test_sampling_settings_out_of_range_name_themselves(fields, param):
     with pytest.raises(InvalidSamplingParam) as raised:
         SamplingParams(**fields)
     assert raised.value.param == param
+
+
+def test_logit_bias_holds_up_to_300_tokens_as_openai_allows():
+    assert len(SamplingParams(logit_bias=tuple((token, -1.0) for token in range(300))).logit_bias) == 300
 
 
 def test_a_logit_bias_beyond_the_vocabulary_is_refused(loaded):
