@@ -118,6 +118,10 @@ def _number(body: dict[str, Any], name: str, default: float, *, low: float, high
     return float(value)
 
 
+# Digits a logit_bias key may have: more is no token id, and past 4300 int() itself raises ValueError.
+_LOGIT_BIAS_KEY_DIGITS = 20
+
+
 def _logit_bias(payload: dict[str, Any]) -> tuple[tuple[int, float], ...]:
     """`logit_bias`, an object from token ids written as decimal strings to numbers, as `(id, bias)` pairs;
     `SamplingParams` checks their range."""
@@ -126,8 +130,8 @@ def _logit_bias(payload: dict[str, Any]) -> tuple[tuple[int, float], ...]:
         raise _invalid("logit_bias must be an object mapping token ids to numbers", "logit_bias")
     pairs = []
     for token, value in bias.items():
-        if not (token.isascii() and token.isdigit()):
-            raise _invalid(f"logit_bias keys must be token ids, got {token!r}", "logit_bias")
+        if not (token.isascii() and token.isdigit()) or len(token) > _LOGIT_BIAS_KEY_DIGITS:
+            raise _invalid(f"logit_bias keys must be token ids, got {token[:24]!r}", "logit_bias")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _invalid(f"logit_bias values must be numbers, got {value!r}", "logit_bias")
         pairs.append((int(token), float(value)))

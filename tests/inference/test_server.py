@@ -746,6 +746,7 @@ def test_logit_bias_steers_the_chat_and_completion_routes(in_process):
         ({"logit_bias": {"5": True}}, "logit_bias"),
         ({"logit_bias": {"99999999": 1}}, "logit_bias"),
         ({"logit_bias": {str(token): 1 for token in range(301)}}, "logit_bias"),
+        ({"logit_bias": {"1" * 5000: 1}}, "logit_bias"),
         ({"top_p": -0.1}, "top_p"),
         ({"suffix": " end"}, "suffix"),
     ],
