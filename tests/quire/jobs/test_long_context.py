@@ -178,7 +178,13 @@ def test_context_policy_is_checked_when_the_job_is_created(stack, monkeypatch):
     assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "options.context_policy"
     monkeypatch.setattr(settings, "QUIRE_MODEL_WINDOW", 2_600)
     refused = api.post(
-        "/v1/jobs", {"connector": "legal", "documents": [doc_id], "options": {"context_policy": "whole"}}
+        "/v1/jobs",
+        {
+            "connector": "legal",
+            "documents": [doc_id],
+            "mode": "model",
+            "options": {"context_policy": "whole"},
+        },
     )
     error = refused.json()["error"]
     assert refused.status_code == 400 and error["param"] == "options.context_policy"
