@@ -224,22 +224,18 @@ def _postmaster_running(pgdata: Path) -> bool:
     read counts as running: it may be the server, and taking its lock files for stale would let a second
     postmaster onto the data directory."""
     pid = _postmaster_pid(pgdata)
-    if pid is None:
-        return False
-    try:
-        return Path(psutil.Process(pid).cwd()).resolve() == pgdata.resolve()
-    except psutil.AccessDenied:
-        return True
-    except (psutil.Error, OSError):
-        return False
+    return pid is not None and _process_runs_in(pid, pgdata, unreadable=True)
 
 
-def _process_runs_in(pid: int, directory: Path) -> bool:
+def _process_runs_in(pid: int, directory: Path, *, unreadable: bool = False) -> bool:
     """Whether process `pid` has `directory` as its working directory: PostgreSQL's postmaster changes to its
-    data directory and Redis to its `--dir`, so a pid some unrelated process took over reads False. A process
-    this one may not inspect is another user's, never one of the servers started here."""
+    data directory and Redis to its `--dir`, so a pid some unrelated process took over reads False. A live
+    process whose directory this one may not read answers `unreadable`: another user's, never one of the
+    servers started here, unless the caller must not take it for gone."""
     try:
         return Path(psutil.Process(pid).cwd()).resolve() == directory.resolve()
+    except psutil.AccessDenied:
+        return unreadable
     except (psutil.Error, OSError):
         return False
 
