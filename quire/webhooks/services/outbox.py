@@ -36,6 +36,7 @@ DELIVERY_ATTEMPT_TASK = "quire.webhooks.delivery_attempt_task"
 REDISPATCH_AFTER = timedelta(seconds=60)
 REDISPATCH_DOUBLINGS = 6
 SWEEP_BATCH = 500
+TEST_EVENT = "webhook.test"
 
 
 def queue_after_commit(delivery_ids: list[str], *, countdown: float | None = None) -> None:
@@ -90,7 +91,7 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
         )
     with transaction.atomic():
         event = event_publish(
-            event_type="webhook.test",
+            event_type=TEST_EVENT,
             data={"object": "webhook_test", "endpoint": endpoint.id, "message": "A test event from Quire."},
             endpoints=[endpoint],
         )
@@ -99,11 +100,19 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
 
 def event_replay(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:
     """Deliver the event again (same `webhook-id`) to one endpoint, or to every enabled endpoint that
-    wants its type."""
+    wants its type. A named endpoint must want the type too, as it would to receive the event at all;
+    `webhook.test`, which `endpoint_send_test` sends to any endpoint, goes to any named one."""
     if endpoint is not None:
         if endpoint.status != EndpointStatus.ENABLED:
             raise WebhookRejected(
                 ErrorCode.ENDPOINT_DISABLED, f"Endpoint {endpoint.id} is disabled.", "endpoint"
+            )
+        if event.type != TEST_EVENT and not endpoint.wants(event.type):
+            raise WebhookRejected(
+                ErrorCode.EVENT_TYPE_NOT_SUBSCRIBED,
+                f"Endpoint {endpoint.id} does not take {event.type} events (its event types:"
+                f" {', '.join(endpoint.event_types)}); add the type to replay this event to it.",
+                "endpoint",
             )
         targets = [endpoint]
     else:

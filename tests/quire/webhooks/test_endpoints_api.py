@@ -146,3 +146,27 @@ def test_openapi_describes_the_webhook_routes(anonymous):
     assert {"post", "get"} <= set(paths["/v1/webhook_endpoints"])
     assert {"get", "patch", "delete"} <= set(paths["/v1/webhook_endpoints/{endpoint_id}"])
     assert "post" in paths["/v1/events/{event_id}/replay"]
+
+
+def test_a_replay_to_a_named_endpoint_respects_the_event_types_it_takes(
+    api_hooks: Api, endpoints, receiver, hooks_tenant
+):
+    from quire.webhooks.models import Delivery
+    from quire.webhooks.services import event_publish
+
+    jobs_only = endpoints(receiver.url, ["job.succeeded"])
+    with tenant_context(hooks_tenant.tenant):
+        ready = event_publish(event_type="document.ready", data={"id": "doc_replayed"}, endpoints=[])
+        succeeded = event_publish(event_type="job.succeeded", data={"id": "job_replayed"}, endpoints=[])
+
+    refused = api_hooks.post(f"/v1/events/{ready.id}/replay", {"endpoint": jobs_only["id"]})
+    assert refused.status_code == 409, refused.content
+    error = refused.json()["error"]
+    assert (error["code"], error["param"]) == ("event_type_not_subscribed", "endpoint")
+    assert "document.ready" in error["message"]
+    with tenant_context(hooks_tenant.tenant):
+        assert not Delivery.objects.filter(event_id=ready.id).exists()
+
+    accepted = api_hooks.post(f"/v1/events/{succeeded.id}/replay", {"endpoint": jobs_only["id"]})
+    assert accepted.status_code == 202, accepted.content
+    assert [d["endpoint"] for d in accepted.json()["data"]] == [jobs_only["id"]]
