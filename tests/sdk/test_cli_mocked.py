@@ -235,3 +235,18 @@ def test_a_stored_login_that_is_no_object_reads_as_none(tmp_path, monkeypatch):
     stored.parent.mkdir(parents=True)
     stored.write_text("[1, 2]")
     assert load_config() == {}
+
+
+def test_a_list_limit_below_one_is_a_usage_error_sent_nowhere(mock_cli):
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return _page([])
+
+    for command in ("documents", "jobs", "clause-types"):
+        for limit in ("0", "-3"):
+            shown = mock_cli(answer, command, "list", "--limit", limit)
+            assert shown.exit_code == 2, (command, limit, shown.output, shown.exception)
+            assert "--limit" in shown.output and "Traceback" not in shown.output
+    assert asked == []

@@ -333,7 +333,7 @@ def documents_upload(
 @api_command(documents_app, "list")
 def documents_list(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
     status: Annotated[str | None, typer.Option(help="Only this status (servers that filter).")] = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -485,7 +485,7 @@ def jobs_run(
 @api_command(jobs_app, "list")
 def jobs_list(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
     status: Annotated[
         str | None, typer.Option(help="Only this status: queued, running, succeeded, ...")
     ] = None,
