@@ -250,3 +250,25 @@ def test_a_list_limit_below_one_is_a_usage_error_sent_nowhere(mock_cli):
             assert shown.exit_code == 2, (command, limit, shown.output, shown.exception)
             assert "--limit" in shown.output and "Traceback" not in shown.output
     assert asked == []
+
+
+def test_webhooks_listen_refuses_a_malformed_secret_before_it_listens(mock_cli):
+    shown = mock_cli(lambda request: _page([]), "webhooks", "listen", "--secret", "whsec_not base64!")
+    assert shown.exit_code == 2, (shown.output, shown.exception)
+    assert "--secret" in shown.output and "base64" in shown.output and "Listening" not in shown.output
+
+
+def test_webhooks_listen_on_a_port_it_cannot_take_is_a_usage_error(mock_cli):
+    import socket
+
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for bad in (port, "70000", "-1"):
+            shown = mock_cli(
+                lambda request: _page([]), "webhooks", "listen", "--secret", secret, "--port", bad
+            )
+            assert shown.exit_code == 2, (bad, shown.output, shown.exception)
+            assert "--port" in shown.output and "Traceback" not in shown.output

@@ -38,7 +38,7 @@ from quire_sdk.errors import APIStatusError, QuireError, WaitTimeout
 from quire_sdk.export import FORMATS, export_result
 from quire_sdk.resources import content_type_checked
 from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, DocumentBatch, Job, JobResult
-from quire_sdk.webhooks import WebhookVerificationError, verify
+from quire_sdk.webhooks import WebhookVerificationError, secret_key, verify
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Quire's API from the command line.")
 documents_app = typer.Typer(no_args_is_help=True, help="Upload, list and read documents.")
@@ -952,7 +952,9 @@ class _Handler(BaseHTTPRequestHandler):
 def webhooks_listen(
     ctx: typer.Context,
     forward_to: Annotated[str | None, typer.Option(help="Pass each verified event on to this URL.")] = None,
-    port: Annotated[int, typer.Option(help="Port of the local receiver (0: any free port).")] = 0,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the local receiver (0: any free port).")
+    ] = 0,
     host: Annotated[str, typer.Option(help="Address the receiver listens on.")] = "127.0.0.1",
     public_url: Annotated[
         str | None,
@@ -975,7 +977,17 @@ def webhooks_listen(
     server must be able to reach that URL: a loopback or private address is accepted only where the server
     sets QUIRE_WEBHOOKS_ALLOW_PRIVATE (the default in development); elsewhere give --public-url.
     """
-    server = _Receiver((host, port), _Handler)
+    if secret:
+        try:
+            secret_key(secret)
+        except WebhookVerificationError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--secret") from None
+    try:
+        server = _Receiver((host, port), _Handler)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint="--port"
+        ) from None
     url = (
         public_url or f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{server.server_address[1]}/"
     )

@@ -27,7 +27,8 @@ class WebhookVerificationError(QuireError):
     matches; or the secret to check it with is not one (`bad secret`)."""
 
 
-def _key(secret: str) -> bytes:
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_` secret; `WebhookVerificationError` (`bad secret`) when it is not one."""
     encoded = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
     try:
         key = base64.b64decode(encoded, validate=True)
@@ -49,7 +50,9 @@ def _header(headers: Mapping[str, str] | Iterable[tuple[str, str]], name: str) -
 def sign(secret: str, message_id: str, timestamp: int, payload: bytes | str) -> str:
     """One `v1,<signature>` for `payload` (to test your receiver)."""
     body = payload.encode() if isinstance(payload, str) else payload
-    digest = hmac.new(_key(secret), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    digest = hmac.new(
+        secret_key(secret), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256
+    ).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
