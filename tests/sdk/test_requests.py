@@ -67,7 +67,7 @@ def test_backoff_grows_with_jitter_and_retry_after_wins():
         waits = {policy.delay(retry) for _ in range(20)}
         assert all(ceiling / 2 <= w <= ceiling for w in waits) and len(waits) > 1
     assert policy.delay(0, retry_after=7) == 7
-    assert policy.delay(0, retry_after=600) == 30.0
+    assert policy.delay(0, retry_after=600) == 600
 
 
 def test_clause_types_create_add_examples_and_wait():
@@ -170,3 +170,27 @@ def test_every_write_takes_an_idempotency_key_or_sends_a_fresh_one():
         write()
         assert seen[-1].headers["Idempotency-Key"] != seen[-2].headers["Idempotency-Key"], name
         assert not seen[-1].headers["Idempotency-Key"].startswith("mine-"), name
+
+
+def test_a_retry_after_longer_than_the_policy_waits_is_raised_at_once_not_retried_early():
+    from quire_sdk import RateLimitError
+
+    seen: list[httpx.Request] = []
+    slept: list[float] = []
+    refused = {"error": {"type": "rate_limit_error", "code": "rate_limited", "message": "Slow down."}}
+    quire = _client(seen, lambda r: httpx.Response(429, json=refused, headers={"Retry-After": "3600"}))
+    quire._transport.sleep = slept.append
+    try:
+        quire.documents.get("doc_1")
+    except RateLimitError as exc:
+        assert exc.retry_after == 3600.0 and exc.status == 429
+    else:
+        raise AssertionError("a 429 must raise")
+    assert len(seen) == 1 and slept == []
+
+    seen.clear()
+    answers = iter([httpx.Response(429, json=refused, headers={"Retry-After": "2"})])
+    quire = _client(seen, lambda r: next(answers, httpx.Response(200, json={"id": "doc_1"})))
+    quire._transport.sleep = slept.append
+    assert quire.documents.get("doc_1").id == "doc_1"
+    assert len(seen) == 2 and slept == [2.0]

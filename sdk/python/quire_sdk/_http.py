@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import platform
 import random
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 
 from quire_sdk._version import __version__
-from quire_sdk.errors import APIConnectionError, error_from_response
+from quire_sdk.errors import APIConnectionError, error_from_response, retry_after_seconds
 
 USER_AGENT = f"quire-sdk/{__version__} python/{platform.python_version()}"
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -31,8 +30,8 @@ Body = bytes | Callable[[], Iterable[bytes]]
 @dataclass(frozen=True)
 class RetryPolicy:
     """`max_retries` retries after the first attempt; the n-th waits about `backoff_base * 2**n` seconds (at
-    most `backoff_max`), half of it random; a `Retry-After` answer waits what it says (at most
-    `max_retry_after`)."""
+    most `backoff_max`), half of it random; a `Retry-After` answer waits what it says, and one that asks for
+    more than `max_retry_after` is not retried (retrying sooner would be refused again)."""
 
     max_retries: int = 3
     backoff_base: float = 0.5
@@ -41,7 +40,7 @@ class RetryPolicy:
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after)
+            return max(retry_after, 0.0)
         ceiling = min(self.backoff_max, self.backoff_base * 2**retry)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
@@ -81,21 +80,6 @@ def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     for name, value in (params or {}).items():
         add(name, value)
     return pairs
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return moment.timestamp() - time.time()
 
 
 def _decode(response: httpx.Response) -> Any:
@@ -183,8 +167,13 @@ class Transport:
             )
             if response.is_success:
                 return result
-            if retry < self.retry.max_retries and self._retryable(result):
-                self.sleep(self.retry.delay(retry, _retry_after(result.headers)))
+            retry_after = retry_after_seconds(result.headers)
+            if (
+                retry < self.retry.max_retries
+                and self._retryable(result)
+                and (retry_after is None or retry_after <= self.retry.max_retry_after)
+            ):
+                self.sleep(self.retry.delay(retry, retry_after))
                 retry += 1
                 continue
             raise error_from_response(result.status, result.data, result.headers)

@@ -27,9 +27,9 @@ class Quire:
     """A client for one API key.
 
     `api_key` defaults to `QUIRE_API_KEY`, `base_url` to `QUIRE_BASE_URL` (else `http://127.0.0.1:8000`;
-    with or without `/v1`). Failed connections, 429 (after its `Retry-After`) and 5xx are retried up to
-    `max_retries` times with exponential backoff and jitter; every write carries an `Idempotency-Key` that
-    its retries repeat. `api_version` is sent as `Quire-Version` when given.
+    with or without `/v1`). Failed connections, 429 (after its `Retry-After`, unless that is over 60 s) and
+    5xx are retried up to `max_retries` times with exponential backoff and jitter; every write carries an
+    `Idempotency-Key` that its retries repeat. `api_version` is sent as `Quire-Version` when given.
     """
 
     def __init__(

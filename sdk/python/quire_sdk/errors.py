@@ -6,6 +6,9 @@ and `request_id` (the response's `X-Request-Id`, to quote to support).
 
 from __future__ import annotations
 
+import email.utils
+import time
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -49,6 +52,11 @@ class APIStatusError(QuireError):
     def type(self) -> str:
         return self.error_type
 
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the answer's `Retry-After` asks to wait before trying again (429, 503), else None."""
+        return retry_after_seconds(self.headers)
+
     def __str__(self) -> str:
         details = ", ".join(
             f"{name}={value}"
@@ -57,6 +65,22 @@ class APIStatusError(QuireError):
         )
         suffix = f" [request {self.request_id}]" if self.request_id else ""
         return f"{self.message} ({details}){suffix}"
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """A `retry-after` header (lower-case name) in seconds, from a number or an HTTP date; None without one."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.timestamp() - time.time()
 
 
 class InvalidRequestError(APIStatusError):
