@@ -101,7 +101,12 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
 def event_replay(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:
     """Deliver the event again (same `webhook-id`) to one endpoint, or to every enabled endpoint that
     wants its type. A named endpoint must want the type too, as it would to receive the event at all;
-    `webhook.test`, which `endpoint_send_test` sends to any endpoint, goes to any named one."""
+    `webhook.test`, which `endpoint_send_test` sends to any endpoint, goes to any named one, and without one
+    to the endpoint it tested."""
+    if endpoint is None and event.type == TEST_EVENT:
+        endpoint = WebhookEndpoint.objects.filter(pk=str(event.data.get("endpoint", ""))).first()
+        if endpoint is None:
+            raise WebhookRejected(ErrorCode.NO_ENDPOINTS, "The endpoint this test event was sent to is gone.")
     if endpoint is not None:
         if endpoint.status != EndpointStatus.ENABLED:
             raise WebhookRejected(

@@ -170,3 +170,19 @@ def test_a_replay_to_a_named_endpoint_respects_the_event_types_it_takes(
     accepted = api_hooks.post(f"/v1/events/{succeeded.id}/replay", {"endpoint": jobs_only["id"]})
     assert accepted.status_code == 202, accepted.content
     assert [d["endpoint"] for d in accepted.json()["data"]] == [jobs_only["id"]]
+
+
+def test_a_test_event_replayed_without_an_endpoint_goes_to_the_endpoint_it_tested(
+    api_hooks: Api, endpoints, receiver
+):
+    tested = endpoints(receiver.url, ["job.failed"])
+    endpoints(receiver.url, ["*"])
+    event_id = api_hooks.post(f"/v1/webhook_endpoints/{tested['id']}/test").json()["event"]
+
+    replayed = api_hooks.post(f"/v1/events/{event_id}/replay")
+    assert replayed.status_code == 202, replayed.content
+    assert [d["endpoint"] for d in replayed.json()["data"]] == [tested["id"]]
+
+    api_hooks.delete(f"/v1/webhook_endpoints/{tested['id']}")
+    gone = api_hooks.post(f"/v1/events/{event_id}/replay")
+    assert gone.status_code == 409 and gone.json()["error"]["code"] == "no_endpoints", gone.content
