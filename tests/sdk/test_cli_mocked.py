@@ -272,3 +272,32 @@ def test_webhooks_listen_on_a_port_it_cannot_take_is_a_usage_error(mock_cli):
             )
             assert shown.exit_code == 2, (bad, shown.output, shown.exception)
             assert "--port" in shown.output and "Traceback" not in shown.output
+
+
+def test_passage_files_with_a_bom_are_read_and_other_encodings_are_a_usage_error(mock_cli, tmp_path):
+    sent: list[dict] = []
+
+    def created(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return _never_done(request)
+
+    with_bom = tmp_path / "examples.txt"
+    with_bom.write_bytes("\ufeffThe insurer shall maintain cover.\n\nSecond passage.\n".encode())
+    listed = tmp_path / "examples.json"
+    listed.write_bytes('\ufeff["The insurer shall maintain cover."]'.encode())
+    shown = mock_cli(created, "clause-types", "create", "ins", "Insurance", "--examples", str(with_bom))
+    assert shown.exit_code == 0, (shown.output, shown.exception)
+    shown = mock_cli(created, "clause-types", "add-examples", "cla_1", "--examples", str(listed))
+    assert shown.exit_code == 0, (shown.output, shown.exception)
+    assert sent[0]["examples"] == ["The insurer shall maintain cover.", "Second passage."]
+    assert sent[1]["examples"] == ["The insurer shall maintain cover."]
+
+    windows = tmp_path / "not-utf8.txt"
+    windows.write_bytes(b"The \x93insurer\x94 shall maintain cover.\n")
+    sent.clear()
+    for option in ("--examples", "--counter-examples"):
+        args = ["clause-types", "add-examples", "cla_1", option, str(windows)]
+        shown = mock_cli(created, *args)
+        assert shown.exit_code == 2, (shown.output, shown.exception)
+        assert option in shown.output and "UTF-8" in shown.output
+    assert sent == []

@@ -548,10 +548,16 @@ PassagesOpt = Annotated[
 
 
 def _passages(path: Path | None, hint: str) -> list[str] | None:
-    """The passages of a file: a JSON list of strings (`.json`), else blocks of text between blank lines."""
+    """The passages of a UTF-8 file (a BOM, as Windows editors write, is dropped): a JSON list of strings
+    (`.json`), else blocks of text between blank lines."""
     if path is None:
         return None
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise typer.BadParameter(
+            f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8", param_hint=hint
+        ) from None
     if path.suffix.lower() != ".json":
         return [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
     try:
