@@ -194,3 +194,21 @@ def test_a_retry_after_longer_than_the_policy_waits_is_raised_at_once_not_retrie
     quire._transport.sleep = slept.append
     assert quire.documents.get("doc_1").id == "doc_1"
     assert len(seen) == 2 and slept == [2.0]
+
+
+def test_an_id_is_one_path_segment_whatever_it_holds():
+    seen: list[httpx.Request] = []
+    answer = {"id": "x", "object": "document", "deleted": True, "data": []}
+    quire = _client(seen, lambda r: httpx.Response(200, json=answer))
+    quire.documents.delete("../webhook_endpoints/whk_1")
+    quire.documents.get("..")
+    quire.jobs.cancel("job_1?x=1#y")
+    quire.webhook_endpoints.get(".")
+    quire.events.replay("evt 1/../../api_keys")
+    assert [(r.method, r.url.raw_path.decode()) for r in seen] == [
+        ("DELETE", "/v1/documents/..%2Fwebhook_endpoints%2Fwhk_1"),
+        ("GET", "/v1/documents/%2E%2E"),
+        ("POST", "/v1/jobs/job_1%3Fx%3D1%23y/cancel"),
+        ("GET", "/v1/webhook_endpoints/%2E"),
+        ("POST", "/v1/events/evt%201%2F..%2F..%2Fapi_keys/replay"),
+    ]

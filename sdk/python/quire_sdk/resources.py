@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, overload
+from urllib.parse import quote
 
 from quire_sdk._http import Transport
 from quire_sdk.errors import WaitTimeout
@@ -34,6 +35,13 @@ from quire_sdk.types import (
 
 UPLOAD_CHUNK = 64 * 1024
 _UNSET: Any = object()
+
+
+def _segment(object_id: str) -> str:
+    """`object_id` as one segment of a request's path: `/`, `?`, `#`, `%` and the rest escaped, and `.` or `..`
+    too, so that no id reaches another path (`../webhook_endpoints/whk_1` is looked up as a document's id)."""
+    quoted = quote(str(object_id), safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def _body(**fields: Any) -> dict:
@@ -205,7 +213,7 @@ class Documents(Resource):
         return document_or_batch(response.data)
 
     def get(self, document_id: str) -> Document:
-        return Document.from_dict(self._t.request("GET", f"documents/{document_id}").data)
+        return Document.from_dict(self._t.request("GET", f"documents/{_segment(document_id)}").data)
 
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[Document]:
         """Newest first. `filters` go to the query as they are: `status="ready"`,
@@ -216,25 +224,27 @@ class Documents(Resource):
         """Merge `metadata` into the document's (a key set to "" is deleted)."""
         data = self._t.request(
             "POST",
-            f"documents/{document_id}",
+            f"documents/{_segment(document_id)}",
             json_body={"metadata": metadata},
             idempotency_key=idempotency_key,
         ).data
         return Document.from_dict(data)
 
     def delete(self, document_id: str, *, idempotency_key: str | None = None) -> Deleted:
-        data = self._t.request("DELETE", f"documents/{document_id}", idempotency_key=idempotency_key).data
+        data = self._t.request(
+            "DELETE", f"documents/{_segment(document_id)}", idempotency_key=idempotency_key
+        ).data
         return Deleted.from_dict(data)
 
     def text(self, document_id: str, *, start: int | None = None, end: int | None = None) -> DocumentText:
         data = self._t.request(
-            "GET", f"documents/{document_id}/text", params={"start": start, "end": end}
+            "GET", f"documents/{_segment(document_id)}/text", params={"start": start, "end": end}
         ).data
         return DocumentText.from_dict(data)
 
     def tables(self, document_id: str) -> list[dict]:
         """The document's tables: `{"index", "page", "rows": [[{"text", "span"}, ...], ...]}` each."""
-        return self._t.request("GET", f"documents/{document_id}/tables").data["data"]
+        return self._t.request("GET", f"documents/{_segment(document_id)}/tables").data["data"]
 
     def wait(
         self,
@@ -268,7 +278,9 @@ class Jobs(Resource):
 
     def get(self, job_id: str, *, expand: list[str] | None = None) -> Job:
         """`expand=["result"]` asks the server to inline the result, `expand=["usage"]` what it metered."""
-        return Job.from_dict(self._t.request("GET", f"jobs/{job_id}", params={"expand": expand}).data)
+        return Job.from_dict(
+            self._t.request("GET", f"jobs/{_segment(job_id)}", params={"expand": expand}).data
+        )
 
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[Job]:
         """Newest first; `filters` go to the query as they are (`status=`, `connector=`, `created=`, ...)."""
@@ -277,17 +289,20 @@ class Jobs(Resource):
     def update(self, job_id: str, *, metadata: dict, idempotency_key: str | None = None) -> Job:
         """Merge `metadata` into the job's (a key set to "" is deleted)."""
         data = self._t.request(
-            "POST", f"jobs/{job_id}", json_body={"metadata": metadata}, idempotency_key=idempotency_key
+            "POST",
+            f"jobs/{_segment(job_id)}",
+            json_body={"metadata": metadata},
+            idempotency_key=idempotency_key,
         ).data
         return Job.from_dict(data)
 
     def cancel(self, job_id: str, *, idempotency_key: str | None = None) -> Job:
         return Job.from_dict(
-            self._t.request("POST", f"jobs/{job_id}/cancel", idempotency_key=idempotency_key).data
+            self._t.request("POST", f"jobs/{_segment(job_id)}/cancel", idempotency_key=idempotency_key).data
         )
 
     def result(self, job_id: str) -> JobResult:
-        return JobResult.from_dict(self._t.request("GET", f"jobs/{job_id}/result").data)
+        return JobResult.from_dict(self._t.request("GET", f"jobs/{_segment(job_id)}/result").data)
 
     def cells(
         self, job_id: str, *, from_index: int | None = None, limit: int | None = None
@@ -297,7 +312,7 @@ class Jobs(Resource):
         100 rows from API version 2026-12-06 on, every row before it; `next_from_index` is where the next
         window starts."""
         params = {"from_index": from_index, "limit": limit}
-        return self._t.request("GET", f"jobs/{job_id}/cells", params=params).data
+        return self._t.request("GET", f"jobs/{_segment(job_id)}/cells", params=params).data
 
     def rows(self, job_id: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every row of a review so far (`{"index", "document_id", "cells"}`), read `page_size` rows a request
@@ -328,7 +343,7 @@ class Jobs(Resource):
         if verified:
             body["verified"] = True
         return self._t.request(
-            "POST", f"jobs/{job_id}/cells", json_body=body, idempotency_key=idempotency_key
+            "POST", f"jobs/{_segment(job_id)}/cells", json_body=body, idempotency_key=idempotency_key
         ).data
 
     def wait(
@@ -389,7 +404,7 @@ class ClauseTypes(Resource):
 
     def get(self, clause_type_id: str, *, expand: list[str] | None = None) -> ClauseType:
         """`expand=["examples"]` adds the passages it trains on (`examples`, `counter_examples`)."""
-        path = f"clause_types/{clause_type_id}"
+        path = f"clause_types/{_segment(clause_type_id)}"
         return ClauseType.from_dict(self._t.request("GET", path, params={"expand": expand}).data)
 
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[ClauseType]:
@@ -399,10 +414,12 @@ class ClauseTypes(Resource):
         """What to answer next (as the portal's clause type page asks): its unanswered findings in legal jobs and
         reviews, then its near misses, each `{"source", "job", "connector", "document", "start", "end", "text", "score",
         "correction", "suggested"}` (`suggested`: the answer a reviewer's word on a review's cell gives, `clause`, `not` or None)."""
-        return self._t.request("GET", f"clause_types/{clause_type_id}/passages_to_check").data["data"]
+        return self._t.request("GET", f"clause_types/{_segment(clause_type_id)}/passages_to_check").data[
+            "data"
+        ]
 
     def delete(self, clause_type_id: str, *, idempotency_key: str | None = None) -> Deleted:
-        path = f"clause_types/{clause_type_id}"
+        path = f"clause_types/{_segment(clause_type_id)}"
         return Deleted.from_dict(self._t.request("DELETE", path, idempotency_key=idempotency_key).data)
 
     def add_examples(
@@ -418,7 +435,10 @@ class ClauseTypes(Resource):
         unless the last training failed: then it trains again."""
         body = _body(examples=examples, counter_examples=counter_examples)
         data = self._t.request(
-            "POST", f"clause_types/{clause_type_id}/examples", json_body=body, idempotency_key=idempotency_key
+            "POST",
+            f"clause_types/{_segment(clause_type_id)}/examples",
+            json_body=body,
+            idempotency_key=idempotency_key,
         ).data
         return ClauseType.from_dict(data)
 
@@ -464,7 +484,9 @@ class WebhookEndpoints(Resource):
         return WebhookEndpoint.from_dict(data)
 
     def get(self, endpoint_id: str) -> WebhookEndpoint:
-        return WebhookEndpoint.from_dict(self._t.request("GET", f"webhook_endpoints/{endpoint_id}").data)
+        return WebhookEndpoint.from_dict(
+            self._t.request("GET", f"webhook_endpoints/{_segment(endpoint_id)}").data
+        )
 
     def list(self, *, limit: int | None = None, **filters: Any) -> Page[WebhookEndpoint]:
         return list_page(self._t, "webhook_endpoints", WebhookEndpoint.from_dict, {"limit": limit, **filters})
@@ -475,14 +497,14 @@ class WebhookEndpoints(Resource):
         """`url=`, `event_types=`, `description=`, `enabled=`."""
         data = self._t.request(
             "PATCH",
-            f"webhook_endpoints/{endpoint_id}",
+            f"webhook_endpoints/{_segment(endpoint_id)}",
             json_body=_body(**changes),
             idempotency_key=idempotency_key,
         ).data
         return WebhookEndpoint.from_dict(data)
 
     def delete(self, endpoint_id: str, *, idempotency_key: str | None = None) -> Deleted:
-        path = f"webhook_endpoints/{endpoint_id}"
+        path = f"webhook_endpoints/{_segment(endpoint_id)}"
         return Deleted.from_dict(self._t.request("DELETE", path, idempotency_key=idempotency_key).data)
 
     def rotate_secret(
@@ -491,7 +513,7 @@ class WebhookEndpoints(Resource):
         body = _body(grace_period_seconds=grace_period_seconds)
         data = self._t.request(
             "POST",
-            f"webhook_endpoints/{endpoint_id}/rotate_secret",
+            f"webhook_endpoints/{_segment(endpoint_id)}/rotate_secret",
             json_body=body,
             idempotency_key=idempotency_key,
         ).data
@@ -499,12 +521,15 @@ class WebhookEndpoints(Resource):
 
     def test(self, endpoint_id: str, *, idempotency_key: str | None = None) -> Delivery:
         """Send a `webhook.test` event to this endpoint."""
-        path = f"webhook_endpoints/{endpoint_id}/test"
+        path = f"webhook_endpoints/{_segment(endpoint_id)}/test"
         return Delivery.from_dict(self._t.request("POST", path, idempotency_key=idempotency_key).data)
 
     def deliveries(self, endpoint_id: str, *, limit: int | None = None) -> Page[Delivery]:
         return list_page(
-            self._t, f"webhook_endpoints/{endpoint_id}/deliveries", Delivery.from_dict, {"limit": limit}
+            self._t,
+            f"webhook_endpoints/{_segment(endpoint_id)}/deliveries",
+            Delivery.from_dict,
+            {"limit": limit},
         )
 
 
@@ -518,7 +543,7 @@ class ApiKeys(Resource):
         return ApiKey.from_dict(data)
 
     def get(self, key_id: str) -> ApiKey:
-        return ApiKey.from_dict(self._t.request("GET", f"api_keys/{key_id}").data)
+        return ApiKey.from_dict(self._t.request("GET", f"api_keys/{_segment(key_id)}").data)
 
     def list(self, *, limit: int | None = None) -> Page[ApiKey]:
         return list_page(self._t, "api_keys", ApiKey.from_dict, {"limit": limit})
@@ -534,13 +559,13 @@ class ApiKeys(Resource):
         """Another role, or the API version the key's requests get from now on (docs/versioning.md)."""
         body = _body(role=role, version=version)
         data = self._t.request(
-            "POST", f"api_keys/{key_id}", json_body=body, idempotency_key=idempotency_key
+            "POST", f"api_keys/{_segment(key_id)}", json_body=body, idempotency_key=idempotency_key
         ).data
         return ApiKey.from_dict(data)
 
     def revoke(self, key_id: str, *, idempotency_key: str | None = None) -> ApiKey:
         return ApiKey.from_dict(
-            self._t.request("DELETE", f"api_keys/{key_id}", idempotency_key=idempotency_key).data
+            self._t.request("DELETE", f"api_keys/{_segment(key_id)}", idempotency_key=idempotency_key).data
         )
 
 
@@ -549,17 +574,19 @@ class Events(Resource):
         return list_page(self._t, "events", Event.from_dict, {"type": type, "limit": limit, **filters})
 
     def get(self, event_id: str) -> Event:
-        return Event.from_dict(self._t.request("GET", f"events/{event_id}").data)
+        return Event.from_dict(self._t.request("GET", f"events/{_segment(event_id)}").data)
 
     def deliveries(self, event_id: str, *, limit: int | None = None) -> Page[Delivery]:
-        return list_page(self._t, f"events/{event_id}/deliveries", Delivery.from_dict, {"limit": limit})
+        return list_page(
+            self._t, f"events/{_segment(event_id)}/deliveries", Delivery.from_dict, {"limit": limit}
+        )
 
     def replay(
         self, event_id: str, *, endpoint: str | None = None, idempotency_key: str | None = None
     ) -> list[Delivery]:
         data = self._t.request(
             "POST",
-            f"events/{event_id}/replay",
+            f"events/{_segment(event_id)}/replay",
             json_body=_body(endpoint=endpoint),
             idempotency_key=idempotency_key,
         ).data
@@ -573,7 +600,7 @@ class Models(Resource):
 
     def get(self, model_id: str) -> Model:
         """One model, with its model card and every training document or claim."""
-        return Model.from_dict(self._t.request("GET", f"models/{model_id}").data)
+        return Model.from_dict(self._t.request("GET", f"models/{_segment(model_id)}").data)
 
 
 class UsageResource(Resource):
