@@ -44,7 +44,6 @@ class ErrorCode(StrEnum):
     RESULT_NOT_READY = "result_not_ready", 409
     NO_ENDPOINTS = "no_endpoints", 409
     ENDPOINT_DISABLED = "endpoint_disabled", 409
-    EVENT_TYPE_NOT_SUBSCRIBED = "event_type_not_subscribed", 409
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use", 409
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 409
     SECRET_SHOWN_ONCE = "secret_shown_once", 409
