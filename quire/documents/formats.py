@@ -8,9 +8,18 @@ import datetime
 import io
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from quire.documents import sniffing
-from quire.documents.layout import LINE, Attachment, ParsedDocument, TextBuilder, add_blocks
+from quire.documents.layout import (
+    LINE,
+    Attachment,
+    ParsedDocument,
+    TextBuilder,
+    add_blocks,
+    clean_block,
+    clean_cell,
+)
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -24,9 +33,21 @@ MAIL_SIGNATURES = {
 DOCX_BODY = "word/document.xml"
 # Footnotes and endnotes, read after the body, each note's paragraphs as paragraphs (the separators are empty).
 DOCX_NOTES = ("word/footnotes.xml", "word/endnotes.xml")
+DOCX_RELS = "word/_rels/document.xml.rels"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_REL_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 W_P, W_R, W_T, W_TBL, W_TR, W_TC = (_W + name for name in ("p", "r", "t", "tbl", "tr", "tc"))
-W_GRID_SPAN, W_VMERGE, W_VAL = _W + "gridSpan", _W + "vMerge", _W + "val"
+W_GRID_SPAN, W_VMERGE, W_VAL, W_TYPE = _W + "gridSpan", _W + "vMerge", _W + "val", _W + "type"
+W_SECT_PR, W_SECT_PR_CHANGE = _W + "sectPr", _W + "sectPrChange"
+W_TITLE_PG, W_EVEN_AND_ODD = _W + "titlePg", _W + "evenAndOddHeaders"
+# A section's header and footer references, by kind: the part shown on its first page (only where the section
+# has a title page, `w:titlePg`), on odd pages or all of them (`default`), and on even pages (only where the
+# settings ask for even and odd headers, `w:evenAndOddHeaders`), read in that order.
+DOCX_PAGE_PARTS = {_W + "headerReference": "header", _W + "footerReference": "footer"}
+DOCX_PAGE_TYPES = ("first", "default", "even")
+_FALSE = {"0", "false", "off"}
 # Run children that stand for a character.
 DOCX_RUN_CHARACTERS = {
     _W + "tab": "\t",
@@ -45,15 +66,125 @@ DOCX_SKIPPED = {
 
 
 def parse_docx(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    """The body, then the footnotes and endnotes, then the headers and footers the document shows, each read
+    once however many pages or sections repeat it (a paragraph or table one of them already gave is not read
+    again)."""
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = set(archive.namelist())
-        for part in (DOCX_BODY, *DOCX_NOTES):
-            if part == DOCX_BODY or part in names:
+        body = _DocxBody(builder, limits)
+        with archive.open(DOCX_BODY) as xml:
+            body.read(xml)
+        for part in DOCX_NOTES:
+            if part in names:
                 with archive.open(part) as xml:
                     _DocxBody(builder, limits).read(xml)
+        seen: set[tuple[str, object]] = set()
+        for part in _docx_page_parts(archive, names, body.sections):
+            blocks = _DocxBlocks(builder, limits)
+            with archive.open(part) as xml:
+                _DocxBody(blocks, limits).read(xml)
+            for block in blocks.blocks:
+                if (key := _block_key(block)) not in seen:
+                    seen.add(key)
+                    add_blocks(builder, [block])
     return builder.build()
+
+
+def _block_key(block: tuple[str, object]) -> tuple[str, object]:
+    """A block as the text shows it, to tell one already read."""
+    kind, value = block
+    if kind == "table":
+        return kind, tuple(tuple(clean_cell(cell) for cell in row) for row in value)  # type: ignore[union-attr]
+    return kind, clean_block(str(value))
+
+
+class _DocxBlocks:
+    """What a header or footer holds, as ("text", str) and ("table", rows) blocks, collected to be compared
+    with the ones read before it; its text counted against the limits with the document's."""
+
+    def __init__(self, builder: TextBuilder, limits: IngestLimits) -> None:
+        self.builder = builder
+        self.limits = limits
+        self.blocks: list[tuple[str, object]] = []
+        self.chars = 0
+
+    def add(self, text: str) -> None:
+        self._count(len(text))
+        self.blocks.append(("text", text))
+
+    def table(self, rows: list[list[str]]) -> None:
+        self._count(sum(len(cell) + 3 for row in rows for cell in row))
+        self.blocks.append(("table", rows))
+
+    def _count(self, chars: int) -> None:
+        self.chars += chars
+        check_text(self.builder.length + self.chars, self.limits)
+
+
+def _docx_page_parts(archive: zipfile.ZipFile, names: set[str], sections: list[_DocxSection]) -> list[str]:
+    """The header parts, then the footer parts, that the document's sections show, each once, in the order
+    of the sections (a section without a reference of a kind shows the one before it); none where the
+    relationships that name them are missing."""
+    if DOCX_RELS not in names:
+        return []
+    targets = _docx_relationships(archive, DOCX_RELS)
+    settings = [part for kind, part in targets.values() if kind == "settings" and part in names]
+    even = bool(settings) and _docx_even_and_odd(archive, settings[0])
+    shown: dict[str, list[str]] = {"header": [], "footer": []}
+    current: dict[tuple[str, str], str] = {}
+    for section in sections:
+        current.update(section.references)
+        for kind, parts in shown.items():
+            for page in DOCX_PAGE_TYPES:
+                if (page == "first" and not section.title_page) or (page == "even" and not even):
+                    continue
+                target = targets.get(current.get((kind, page), ""))
+                if target is not None and target[0] == kind and target[1] in names and target[1] not in parts:
+                    parts.append(target[1])
+    return shown["header"] + shown["footer"]
+
+
+def _docx_relationships(archive: zipfile.ZipFile, rels: str) -> dict[str, tuple[str, str]]:
+    """A part's internal relationships of header, footer and settings type: id to (kind, the part named)."""
+    import posixpath
+
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
+    root = etree.fromstring(archive.read(rels), parser)
+    base = posixpath.dirname(posixpath.dirname(rels))
+    found: dict[str, tuple[str, str]] = {}
+    for relationship in root.iter(_REL):
+        kind = (relationship.get("Type") or "").removeprefix(_REL_TYPES)
+        target, rid = relationship.get("Target") or "", relationship.get("Id")
+        if kind in ("header", "footer", "settings") and rid and relationship.get("TargetMode") != "External":
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"{base}/{target}")
+            found[rid] = (kind, part)
+    return found
+
+
+def _docx_even_and_odd(archive: zipfile.ZipFile, settings: str) -> bool:
+    """Whether the settings part asks for even and odd pages' own headers and footers."""
+    from lxml import etree
+
+    with archive.open(settings) as xml:
+        events = etree.iterparse(
+            xml, events=("end",), tag=W_EVEN_AND_ODD, resolve_entities=False, load_dtd=False, no_network=True
+        )
+        for _, element in events:
+            return (element.get(W_VAL) or "true").lower() not in _FALSE
+    return False
+
+
+@dataclass
+class _DocxSection:
+    """A section's header and footer references ((kind, page type) to relationship id) and whether it has a
+    title page of its own (`w:titlePg`), where the first-page header and footer show."""
+
+    references: dict[tuple[str, str], str] = field(default_factory=dict)
+    title_page: bool = False
 
 
 class _DocxBody:
@@ -62,7 +193,7 @@ class _DocxBody:
     and the outermost tables in document order, a table nested in a cell read as text of that cell, a cell
     merged across columns once and one merged down repeated in each row it spans."""
 
-    def __init__(self, builder: TextBuilder, limits: IngestLimits) -> None:
+    def __init__(self, builder: TextBuilder | _DocxBlocks, limits: IngestLimits) -> None:
         self.builder = builder
         self.limits = limits
         self.paragraphs: list[list[str]] = []
@@ -75,6 +206,9 @@ class _DocxBody:
         self.continued = False
         self.above: dict[int, str] = {}
         self.row_columns: dict[int, str] = {}
+        # The body's sections in order (the last one's properties end the body), and the one being read.
+        self.sections: list[_DocxSection] = []
+        self.section = _DocxSection()
 
     def read(self, xml) -> None:
         from lxml import etree
@@ -121,6 +255,8 @@ class _DocxBody:
             self.paragraphs[-1].append(DOCX_RUN_CHARACTERS[tag])
         if self.table_depth == 1:
             self._end_in_table(element)
+        if tag in DOCX_PAGE_PARTS or tag in (W_TITLE_PG, W_SECT_PR):
+            self._end_in_section(element)
         if tag == W_TBL:
             self.table_depth -= 1
             if self.table_depth == 0 and not self.skipping:
@@ -136,6 +272,22 @@ class _DocxBody:
         elif text:
             self.builder.add(text)
 
+    def _end_in_section(self, element) -> None:
+        """A section's header or footer reference, its title page, or its end (a section's properties changed
+        by a tracked change are its old ones, not read)."""
+        parent = element.getparent()
+        if element.tag == W_SECT_PR:
+            if not _is_tag(parent, W_SECT_PR_CHANGE):
+                self.sections.append(self.section)
+                self.section = _DocxSection()
+        elif not _is_tag(parent, W_SECT_PR) or _is_tag(parent.getparent(), W_SECT_PR_CHANGE):
+            return
+        elif element.tag == W_TITLE_PG:
+            self.section.title_page = (element.get(W_VAL) or "true").lower() not in _FALSE
+        else:
+            page = element.get(W_TYPE) or "default"
+            self.section.references[(DOCX_PAGE_PARTS[element.tag], page)] = element.get(_R + "id") or ""
+
     def _end_in_table(self, element) -> None:
         tag = element.tag
         if tag == W_GRID_SPAN and self.cell is not None:
@@ -150,6 +302,10 @@ class _DocxBody:
             self.cell = None
         elif tag == W_TR:
             self.above = self.row_columns
+
+
+def _is_tag(element, tag: str) -> bool:
+    return element is not None and element.tag == tag
 
 
 def _int(value: str | None) -> int:

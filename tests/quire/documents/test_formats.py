@@ -138,6 +138,92 @@ def test_docx_footnotes_and_endnotes_are_read_after_the_body():
     )
 
 
+def _saved(document) -> bytes:
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_docx_headers_and_footers_are_read_once_after_the_notes():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("This Agreement is made between Acme Corp and Beta LLC.")
+    first = document.sections[0]
+    first.header.paragraphs[0].text = "ACME CONFIDENTIAL"
+    first.header.add_table(1, 2, first.header_distance).rows[0].cells[0].text = "Doc No."
+    first.header.tables[0].rows[0].cells[1].text = "MSA-2024-017"
+    first.footer.paragraphs[0].text = "Master Services Agreement"
+    second = document.add_section()
+    document.add_paragraph("Schedule A: Fees.")
+    # The second section's own header repeats the first's line and adds one; its footer is the first's.
+    second.header.is_linked_to_previous = False
+    second.header.paragraphs[0].text = "ACME CONFIDENTIAL"
+    second.header.add_paragraph("Schedule A")
+    content = _saved(document)
+    notes = f'<w:footnotes {W}><w:footnote w:id="1"><w:p>{run("Fees exclude VAT.")}</w:p></w:footnote></w:footnotes>'
+    parsed = parse_document(_with_part(content, "word/footnotes.xml", notes), DOCX)
+    assert parsed.text == (
+        "This Agreement is made between Acme Corp and Beta LLC.\n\nSchedule A: Fees.\n\nFees exclude VAT."
+        "\n\nACME CONFIDENTIAL\n\n| Doc No. | MSA-2024-017 |\n\nSchedule A\n\nMaster Services Agreement"
+    )
+    assert [[parsed.text[s:e] for s, e in row] for row in parsed.tables[0]["rows"]] == [
+        ["Doc No.", "MSA-2024-017"]
+    ]
+
+
+@pytest.mark.parametrize("shown", [False, True])
+def test_docx_first_page_and_even_page_headers_are_read_where_the_document_shows_them(shown):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Body.")
+    section = document.sections[0]
+    section.header.paragraphs[0].text = "Odd pages"
+    section.first_page_header.paragraphs[0].text = "Cover page"
+    section.even_page_header.paragraphs[0].text = "Even pages"
+    section.different_first_page_header_footer = shown
+    document.settings.odd_and_even_pages_header_footer = shown
+    expected = "Body.\n\nCover page\n\nOdd pages\n\nEven pages" if shown else "Body.\n\nOdd pages"
+    assert parse_document(_saved(document), DOCX).text == expected
+
+
+def test_a_docx_header_no_page_shows_is_not_read():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Body.")
+    document.sections[0].first_page_header.paragraphs[0].text = "Stale cover page"
+    assert parse_document(_saved(document), DOCX).text == "Body."
+
+
+def test_docx_text_boxes_are_read_in_the_body_and_in_headers():
+    import docx
+
+    wps = 'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"'
+    mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    vml = 'xmlns:v="urn:schemas-microsoft-com:vml"'
+
+    def boxed(text: str) -> str:
+        box = f"<w:txbxContent><w:p>{run(text)}</w:p></w:txbxContent>"
+        return (
+            f'<w:p {W} {wps} {mc} {vml}><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>'
+            f"<wps:wsp><wps:txbx>{box}</wps:txbx></wps:wsp></w:drawing></mc:Choice><mc:Fallback><w:pict>"
+            f"<v:shape><v:textbox>{box}</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent>"
+            f"</w:r>{run('Anchored here.')}</w:p>"
+        )
+
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.element.body.insert(0, parse_xml(boxed("Boxed in the body.")))
+    header = document.sections[0].header
+    header._element.append(parse_xml(boxed("Boxed in the header.")))
+    assert parse_document(_saved(document), DOCX).text == (
+        "Boxed in the body.\n\nAnchored here.\n\nBoxed in the header.\n\nAnchored here."
+    )
+
+
 def test_a_docx_of_many_empty_paragraphs_is_read_as_a_stream():
     content = _with_empty_paragraphs(docx_of(f"<w:p {W}>{run('Only line.')}</w:p>"), 500_000)
     growth, parsed = peak_rss_growth(lambda: parse_document(content, DOCX))
