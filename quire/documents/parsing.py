@@ -106,12 +106,16 @@ def _parse(
 
 
 class _HtmlText:
-    """An lxml HTML parser's target: the text in blocks, and the outermost tables as rows of cells."""
+    """An lxml HTML parser's target: the text in blocks, and the outermost tables as rows of cells.
+
+    Text reads as a browser shows it: a block element (a paragraph, a heading, a list item, a rule) starts a
+    paragraph, `<br>` (and a form's `<option>`) a line; whitespace, no-break spaces too, collapses to one
+    space across tags and entities, except in `<pre>` (and `<textarea>`, `<listing>`, `<xmp>`), whose lines,
+    indentation and tabs are kept (the line break right after its start tag left out, as browsers do)."""
 
     BLOCKS = {
         "p",
         "div",
-        "br",
         "li",
         "tr",
         "h1",
@@ -122,22 +126,55 @@ class _HtmlText:
         "h6",
         "section",
         "article",
+        "main",
+        "nav",
+        "aside",
         "table",
+        "caption",
         "ul",
         "ol",
+        "dl",
+        "dt",
+        "dd",
+        "menu",
+        "dir",
         "blockquote",
         "pre",
+        "listing",
+        "xmp",
+        "textarea",
         "header",
         "footer",
+        "address",
+        "figure",
+        "figcaption",
+        "details",
+        "summary",
+        "fieldset",
+        "legend",
+        "form",
+        "select",
+        "center",
+        "hr",
         "title",
     }
+    LINES = {"option", "optgroup"}
+    PREFORMATTED = {"pre", "listing", "xmp", "textarea"}
+    CELLS = {"td", "th"}
     SKIP = {"script", "style", "noscript", "template", "head"}
+    _SPACES = re.compile(r"\s+")
 
     def __init__(self, limits: IngestLimits) -> None:
         self.limits = limits
         self.parts: list[str] = []
+        # Line breaks at the end of `parts` since its last text (a new block counts as a paragraph's two), and
+        # whether a space is owed before the next text.
+        self.newlines = 2
+        self.space = False
         self.chars = 0
         self.skipping = 0
+        self.preformatted = 0
+        self.pre_start = False
         self.depth = 0
         # Text and tables in document order: ("text", str) and ("table", rows of cell texts).
         self.blocks: list[tuple[str, object]] = []
@@ -148,40 +185,54 @@ class _HtmlText:
         self.depth += 1
         self.limits.check_time()
         check_depth(self.depth, self.limits, "HTML")
+        if tag in self.PREFORMATTED:
+            self.preformatted += 1
+            self.pre_start = True
         if tag in self.SKIP and tag != "head":
             self.skipping += 1
         elif tag == "table":
             self._table_start()
         elif self.rows is not None and self.table_depth == 1 and tag == "tr":
             self.rows.append([])
-        elif self.rows is not None and self.table_depth == 1 and tag in ("td", "th"):
+        elif self.rows is not None and self.table_depth == 1 and tag in self.CELLS:
             if not self.rows:
                 self.rows.append([])
             self.rows[-1].append("")
-        elif tag in self.BLOCKS or (self.rows is not None and tag in ("td", "th")):
-            self._break()
+        elif tag == "br":
+            self._break(1, add=True)
+        elif tag in self.BLOCKS:
+            self._break(2)
+        elif tag in self.LINES:
+            self._break(1)
+        elif tag in self.CELLS:
+            # A cell of a nested table, or one outside any table, is apart from the text before it.
+            self._break(0)
 
     def end(self, tag: str) -> None:
         self.depth -= 1
+        if tag in self.PREFORMATTED:
+            self.preformatted = max(0, self.preformatted - 1)
         if tag in self.SKIP and tag != "head":
             self.skipping = max(0, self.skipping - 1)
         elif tag == "table" and self.rows is not None:
             self._table_end()
         elif tag in self.BLOCKS:
-            self._break()
+            self._break(2)
+        elif tag in self.LINES:
+            self._break(1)
 
     def data(self, data: str) -> None:
         if self.skipping:
             return
-        data = re.sub(r"\s+", " ", data)
         self.chars += len(data)
         check_text(self.chars, self.limits)
-        if self.rows is None:
-            self.parts.append(data)
-        elif self.rows and self.rows[-1]:
-            self.rows[-1][-1] += data
-        elif data.strip():
-            self.parts.append(data)
+        if self.pre_start:
+            self.pre_start = False
+            data = data.removeprefix("\r\n").removeprefix("\n")
+        if self._in_cell():
+            self.rows[-1][-1] += data  # type: ignore[index]
+        elif self.rows is None or data.strip():
+            self._text(data)
 
     def close(self) -> list[tuple[str, object]]:
         while self.rows is not None:
@@ -189,11 +240,43 @@ class _HtmlText:
         self._flush()
         return self.blocks
 
-    def _break(self) -> None:
-        if self.rows is not None and self.rows and self.rows[-1]:
-            self.rows[-1][-1] += " "
-        else:
-            self.parts.append("\n\n")
+    def _in_cell(self) -> bool:
+        return self.rows is not None and bool(self.rows) and bool(self.rows[-1])
+
+    def _text(self, data: str) -> None:
+        if self.preformatted:
+            data = data.replace("\xa0", " ")
+            if self.space and not self.newlines:
+                self.parts.append(" ")
+            self.parts.append(data)
+            trailing = len(data) - len(data.rstrip("\n"))
+            self.newlines = self.newlines + trailing if trailing == len(data) else trailing
+            self.space = False
+            return
+        collapsed = self._SPACES.sub(" ", data)
+        words = collapsed.strip(" ")
+        if not words:
+            self.space = self.space or bool(collapsed)
+            return
+        if (self.space or collapsed[0] == " ") and not self.newlines:
+            self.parts.append(" ")
+        self.parts.append(words)
+        self.newlines, self.space = 0, collapsed[-1] == " "
+
+    def _break(self, lines: int, *, add: bool = False) -> None:
+        """End the line (`lines` 1) or the paragraph (2) here; `add`: one more line break however many came
+        before it (`<br><br>` is a paragraph's break); 0: a space (in a cell, any break is one)."""
+        if self._in_cell():
+            self.rows[-1][-1] += " "  # type: ignore[index]
+            return
+        if not lines:
+            self.space = True
+            return
+        more = lines if add else lines - self.newlines
+        if more > 0:
+            self.parts.append("\n" * more)
+            self.newlines += more
+        self.space = False
 
     def _table_start(self) -> None:
         """A table outside any other starts a table; one inside a cell reads as text of that cell."""
@@ -202,7 +285,7 @@ class _HtmlText:
             self._flush()
             self.rows = []
         else:
-            self._break()
+            self._break(2)
 
     def _table_end(self) -> None:
         self.table_depth -= 1
@@ -212,10 +295,10 @@ class _HtmlText:
             self.rows = None
 
     def _flush(self) -> None:
-        text = "\n".join(line.strip() for line in "".join(self.parts).split("\n"))
+        text = "".join(self.parts)
         if text.strip():
             self.blocks.append(("text", text))
-        self.parts = []
+        self.parts, self.newlines, self.space = [], 2, False
 
 
 def parse_html(html: str, limits: IngestLimits) -> ParsedDocument:

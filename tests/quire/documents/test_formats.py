@@ -418,3 +418,68 @@ def _replaced(archive: bytes, name: str, data: bytes | None) -> bytes:
 def test_a_damaged_office_file_fails_saying_so(damaged, content_type, reason):
     with pytest.raises(ParseError, match=rf"^the file is damaged: .*{reason}"):
         parse_document(damaged(), content_type)
+
+
+def html_text(body: str) -> str:
+    return parse_document(f"<html><body>{body}</body></html>".encode(), HTML).text
+
+
+def test_an_html_line_break_breaks_a_line_not_a_paragraph():
+    assert html_text("<p>Acme Corp<br>1 Main St<br/>Springfield</p><p>Next.</p>") == (
+        "Acme Corp\n1 Main St\nSpringfield\n\nNext."
+    )
+    assert html_text("<p>One<br><br>Two</p>") == "One\n\nTwo"
+
+
+def test_html_preformatted_text_keeps_its_lines_and_indentation():
+    pre = "<pre>\nclause 1   fee      $5,000\n    net 30 days\n\n<b>clause 2</b>  term\tthree years\n</pre>"
+    assert html_text(f"<p>Schedule:</p>{pre}<p>After.</p>") == (
+        "Schedule:\n\nclause 1   fee      $5,000\n    net 30 days\n\nclause 2  term\tthree years\n\nAfter."
+    )
+
+
+def test_html_whitespace_collapses_across_tags_and_entities():
+    assert html_text("<p>Acme <b> Corp</b>&nbsp;&nbsp;&nbsp;Ltd &amp; <i>Beta</i>\n  LLC </p>") == (
+        "Acme Corp Ltd & Beta LLC"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ("<ul><li>one</li><li>two</li></ul><ol><li>a<li>b</ol>", "one\n\ntwo\n\na\n\nb"),
+        ("<dl><dt>Term</dt><dd>Two years</dd></dl>", "Term\n\nTwo years"),
+        ("<h1>Title</h1>text<hr>more", "Title\n\ntext\n\nmore"),
+        (
+            "<address>1 Main St</address><figure><img src=x><figcaption>Figure 1</figcaption></figure>end",
+            "1 Main St\n\nFigure 1\n\nend",
+        ),
+        ("<tr><td>Fee</td><td>$5</td></tr>", "Fee $5"),
+        (
+            "<p>Pick</p><select><option>Monthly</option><option>Yearly</option></select>",
+            "Pick\n\nMonthly\nYearly",
+        ),
+    ],
+    ids=["lists", "definitions", "rule", "address-figure", "cells-outside-a-table", "options"],
+)
+def test_html_blocks_do_not_run_together(body, text):
+    assert html_text(body) == text
+
+
+def test_html_table_cells_stay_apart_and_paragraphs_in_a_cell_join_it():
+    parsed = parse_document(
+        b"<table><tr><th>Party</th><th>Role</th></tr><tr><td><p>Acme</p><p>Corp</p></td><td>Seller<br>"
+        b"(Licensor)</td></tr></table>",
+        HTML,
+    )
+    assert parsed.text == "| Party | Role |\n| Acme Corp | Seller (Licensor) |"
+
+
+def test_html_scripts_styles_and_templates_are_never_text():
+    assert (
+        html_text(
+            "<style>p{color:red}</style><script>var fee = 5;</script><p>Body.</p><noscript>Enable JS</noscript>"
+            "<template><p>hidden</p></template><script type='application/ld+json'>{\"a\": 1}</script>"
+        )
+        == "Body."
+    )
