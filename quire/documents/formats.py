@@ -23,6 +23,8 @@ from quire.documents.layout import (
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
+# An Outlook message's HTML body (PR_HTML, binary).
+MSG_HTML_BODY = "__substg1.0_10130102"
 # An e-mail's body part types, the one read first of a multipart/alternative first.
 MAIL_BODIES = ("text/html", "text/plain")
 MAIL_SIGNATURES = {
@@ -446,10 +448,17 @@ def _body_text(body) -> str:
         return payload.decode("latin-1")
 
 
-def parse_msg(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_msg(
+    content: bytes, limits: IngestLimits, html_blocks: Callable[[str], list[tuple[str, object]]]
+) -> ParsedDocument:
+    """An Outlook message as an e-mail: its headers, then its body: the HTML one (`PR_HTML`) where it has one,
+    paragraphs and tables as rows of cells, as of an e-mail's alternative parts; else the plain one; else the
+    HTML its RTF body carries (what Outlook keeps of a message written in HTML)."""
     import extract_msg
+    from extract_msg.enums import ErrorBehavior
 
-    message = extract_msg.openMsg(content, strict=False)
+    # An RTF body that is malformed gives no body rather than failing the message.
+    message = extract_msg.openMsg(content, strict=False, errorBehavior=ErrorBehavior.RTFDE_MALFORMED)
     try:
         headers = {
             "From": getattr(message, "sender", None),
@@ -467,10 +476,31 @@ def parse_msg(content: bytes, limits: IngestLimits) -> ParsedDocument:
                 data = data.exportBytes()
             if isinstance(data, bytes) and data:
                 attachments.append(Attachment(name or "attachment", data))
-        body = getattr(message, "body", None) or ""
+        limits.check_time()
+        html = message.getStream(MSG_HTML_BODY)
+        body = None if html else (getattr(message, "body", None) or "")
+        if not html and not body.strip():
+            html = _msg_rtf_html(message)
     finally:
         message.close()
-    return _mail(limits, {k: str(v) for k, v in headers.items() if v}, [("text", body)], attachments)
+    blocks = html_blocks(_html_text(html)) if html else [("text", body or "")]
+    return _mail(limits, {k: str(v) for k, v in headers.items() if v}, blocks, attachments)
+
+
+def _msg_rtf_html(message) -> bytes | None:
+    """The HTML a message's RTF body encapsulates, if any."""
+    from extract_msg.enums import DeencapType
+
+    if not message.rtfBody:
+        return None
+    html = message.deencapsulateBody(message.rtfBody, DeencapType.HTML)
+    return html if isinstance(html, bytes) and html.strip() else None
+
+
+def _html_text(html: bytes) -> str:
+    """An HTML body's text in the charset it declares (`sniffing.decoded_html`), else UTF-8, a byte that is
+    not read as U+FFFD."""
+    return sniffing.decoded_html(html) or html.decode("utf-8", errors="replace")
 
 
 def _mail(

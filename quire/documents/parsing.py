@@ -72,10 +72,13 @@ def parse_document(
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
 
 
+NOT_TEXT = "the file is not text in UTF-8, UTF-16 with a byte order mark or Windows-1252"
+
+
 def _text(content: bytes) -> str:
     text = sniffing.decoded_text(content)
     if text is None:
-        raise ParseError("the file is not text in UTF-8, UTF-16 with a byte order mark or Windows-1252")
+        raise ParseError(NOT_TEXT)
     return text
 
 
@@ -93,9 +96,12 @@ def _parse(
     if content_type == sniffing.EML:
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
-        return formats.parse_msg(content, limits)
+        return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.HTML:
-        return parse_html(_text(content), limits)
+        html = sniffing.decoded_html(content)
+        if html is None:
+            raise ParseError(f"{NOT_TEXT}, or, for a page, the charset it declares")
+        return parse_html(html, limits)
     if content_type == sniffing.TRANSCRIPT:
         text = _text(content)
         check_json_depth(text, limits)

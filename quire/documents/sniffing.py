@@ -83,6 +83,10 @@ class DocumentOverLimit(Refusal):
 
 
 ENCRYPTED_REASON = "the PDF is encrypted with a password; send it without the password"
+NOT_TEXT = (
+    "binary content of no supported type, or text in an encoding other than UTF-8, UTF-16 with a byte order mark "
+    "or Windows-1252 (or, for an HTML page, the charset it declares)"
+)
 
 
 def sniff_content_type(
@@ -127,6 +131,45 @@ def decoded_text(content: bytes) -> str | None:
         return content.decode("cp1252")
     except UnicodeDecodeError:
         return None
+
+
+# Where an HTML page declares its charset (`<meta charset=...>`, or `<meta http-equiv="Content-Type"
+# content="text/html; charset=...">`): within its first bytes, as browsers look for it.
+HTML_CHARSET_WITHIN = 4096
+_HTML_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]{1,40})", re.I)
+# Labels a browser reads as another encoding: Latin-1 and ASCII pages are read as Windows-1252, its superset.
+_HTML_CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252"}
+
+
+def html_charset(content: bytes) -> str | None:
+    """The Python codec of the charset an HTML page declares in a `<meta>` tag, where Python knows it; None
+    where it declares none, or UTF-16 (which the bytes' byte order mark tells, never a tag)."""
+    import codecs
+
+    match = _HTML_CHARSET.search(content, 0, HTML_CHARSET_WITHIN)
+    if match is None:
+        return None
+    label = match.group(1).decode("ascii").lower()
+    try:
+        name = codecs.lookup(_HTML_CHARSET_ALIASES.get(label, label)).name
+    except LookupError:
+        return None
+    return None if name.startswith("utf-16") or name.startswith("utf-32") else name
+
+
+def decoded_html(content: bytes) -> str | None:
+    """An HTML page's text: by `decoded_text`'s rule where the bytes are UTF-8 or have a byte order mark, else
+    in the charset the page declares (`html_charset`; a byte it does not map read as U+FFFD), else by
+    `decoded_text`'s rule (Windows-1252)."""
+    if not content.startswith(_UTF16_BOMS):
+        try:
+            return content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        declared = html_charset(content)
+        if declared is not None and declared != "utf-8":
+            return content.decode(declared, errors="replace")
+    return decoded_text(content)
 
 
 # Where a PDF's header may come (what PDF readers accept: a gateway's line, a byte order mark or blank lines
@@ -181,12 +224,12 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if is_email(content):
         return EML
     text = decoded_text(content)
+    # A page in a charset Windows-1252 does not map (Shift_JIS, GBK) is HTML when it declares that charset.
+    declared_only = text is None and html_charset(content) is not None
+    if declared_only:
+        text = decoded_html(content)
     if text is None:
-        raise UnsupportedDocument(
-            "binary content of no supported type, or text in an encoding other than UTF-8, UTF-16 with a byte "
-            "order mark or Windows-1252",
-            param,
-        )
+        raise UnsupportedDocument(NOT_TEXT, param)
     if "\x00" in text[:4096]:
         raise UnsupportedDocument("binary content of no supported type", param)
     head = text.removeprefix("\ufeff")[:1024].lstrip()
@@ -195,6 +238,8 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     lowered = _LEADING_COMMENTS.sub("", text.removeprefix("\ufeff")[:HTML_HEAD_CHARS])[:512].lower()
     if lowered.startswith(("<!doctype html", "<html")) or "<html" in lowered or "<body" in lowered:
         return HTML
+    if declared_only:
+        raise UnsupportedDocument(NOT_TEXT, param)
     return TEXT
 
 

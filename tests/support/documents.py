@@ -201,10 +201,18 @@ def make_zip(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def make_msg(subject: str, body: str, attachments: list[tuple[str, bytes]]) -> bytes:
+def make_msg(
+    subject: str,
+    body: str | None,
+    attachments: list[tuple[str, bytes]],
+    *,
+    html: bytes | None = None,
+    rtf: bytes | None = None,
+) -> bytes:
     """An Outlook message (an OLE compound file of MAPI property streams, written with extract-msg's
     `OleWriter`, since extract-msg reads messages but does not compose them): sender, one To recipient,
-    subject, plain body, and attachments by value of (filename, bytes)."""
+    subject, plain body (none for None), an HTML body (`PR_HTML`) and an RTF body (`PR_RTF_COMPRESSED`, given
+    uncompressed) if given, and attachments by value of (filename, bytes)."""
     import struct
 
     from extract_msg.ole_writer import OleWriter
@@ -234,7 +242,14 @@ def make_msg(subject: str, body: str, attachments: list[tuple[str, bytes]]) -> b
         ("0C1F001F", "dana@seller.example"),
         ("0E04001F", "deals@buyer.example"),
     ):
-        writer.addEntry(f"__substg1.0_{tag}", unicode(value))
+        if value is not None:
+            writer.addEntry(f"__substg1.0_{tag}", unicode(value))
+    if html is not None:
+        writer.addEntry("__substg1.0_10130102", html)
+    if rtf is not None:
+        import compressed_rtf
+
+        writer.addEntry("__substg1.0_10090102", compressed_rtf.compress(rtf))
     for index, (filename, data) in enumerate(attachments):
         folder = f"__attach_version1.0_#{index:08X}"
         writer.addEntry(folder, storage=True)

@@ -11,8 +11,8 @@ import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOCX, EML, HTML, PPTX, XLSX
-from tests.support.documents import make_docx, make_pptx, make_xlsx
+from quire.documents.sniffing import DOCX, EML, HTML, MSG, PPTX, XLSX
+from tests.support.documents import make_docx, make_msg, make_pptx, make_xlsx
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -483,3 +483,33 @@ def test_html_scripts_styles_and_templates_are_never_text():
         )
         == "Body."
     )
+
+
+MSG_HTML = (
+    b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252"><style>p{}</style>'
+    b"</head><body><p>Fees below.<br>Net 30.</p><table><tr><td>Hosting</td><td>\x80 1,200</td></tr></table>"
+    b"<p class=MsoNormal><o:p>&nbsp;</o:p></p></body></html>"
+)
+
+
+@pytest.mark.parametrize("plain", [None, "Fees below. Net 30. Hosting EUR 1,200"], ids=["html-only", "both"])
+def test_an_outlook_messages_html_body_is_read_with_its_tables(plain):
+    parsed = parse_document(make_msg("Fees", plain, [], html=MSG_HTML), MSG)
+    assert parsed.text.endswith("Subject: Fees\n\nFees below.\nNet 30.\n\n| Hosting | \u20ac 1,200 |")
+    assert len(parsed.tables) == 1
+
+
+def test_an_outlook_message_whose_only_body_is_html_in_its_rtf_is_read():
+    rtf = (
+        rb"{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}"
+        rb"{\*\htmltag64 <p>}\htmlrtf {\htmlrtf0 Countersigned copy attached.{\*\htmltag72 </p>}\htmlrtf }\htmlrtf0 }"
+    )
+    parsed = parse_document(make_msg("Signed", None, [], rtf=rtf), MSG)
+    assert parsed.text.endswith("Subject: Signed\n\nCountersigned copy attached.")
+
+
+def test_an_outlook_message_with_a_malformed_rtf_body_keeps_its_headers_and_attachments():
+    rtf = rb"{\rtf1\ansi\fromhtml1 {\*\htmltag64 <p>}Broken"
+    parsed = parse_document(make_msg("Broken", None, [("terms.txt", b"Terms.")], rtf=rtf), MSG)
+    assert parsed.text.endswith("Subject: Broken\nAttachments: terms.txt")
+    assert [a.filename for a in parsed.attachments] == ["terms.txt"]

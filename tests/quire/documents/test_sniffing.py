@@ -576,6 +576,30 @@ def test_text_saved_as_utf_16_or_windows_1252_is_read_as_text(content, kind, exp
 
 
 @pytest.mark.parametrize(
+    ("charset", "words"),
+    [
+        ("windows-1251", "Договор поставки № 17"),
+        ("shift_jis", "秘密保持契約書、第１条"),
+        ("iso-8859-2", "Umowa o zachowaniu poufności"),
+        ("ISO-8859-1", "Résumé — final"),
+    ],
+)
+@pytest.mark.parametrize(
+    "tag", ['<meta charset="{}">', '<meta http-equiv="Content-Type" content="text/html; charset={}">']
+)
+def test_an_html_page_is_read_in_the_charset_it_declares(charset, words, tag):
+    codec = "cp1252" if charset == "ISO-8859-1" else charset
+    page = f"<html><head>{tag.format(charset)}</head><body><p>{words}</p></body></html>".encode(codec)
+    assert sniff_content_type(page) == HTML
+    assert parse_document(page, HTML).text == words
+
+
+def test_an_html_page_in_utf_8_is_read_as_utf_8_whatever_charset_it_declares():
+    page = '<html><head><meta charset="iso-8859-1"></head><body><p>Résumé — final</p></body></html>'.encode()
+    assert parse_document(page, HTML).text == "Résumé — final"
+
+
+@pytest.mark.parametrize(
     "content", [b"\x89PNG\r\n\x1a\n\x00\x00binary", bytes(range(256)), b"\xff\xfe\x00\xd8"]
 )
 def test_binary_bytes_are_still_refused_as_binary(content):
