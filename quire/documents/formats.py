@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -318,41 +319,82 @@ def _int(value: str | None) -> int:
 
 
 def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    """Each sheet a page: `Sheet: name`, then its rows as a table, each cell as the sheet shows it
+    (`_cell_text`). A workbook none of whose cells holds anything has no text."""
     import openpyxl
 
     check_archive_read(content, limits)
     workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     builder = TextBuilder(limits)
+    filled = False
+    # The decimals of each cell style's percentage format (None: the style is no percentage).
+    percents: dict[object, int | None] = {}
     try:
         for sheet in workbook.worksheets:
             builder.new_page()
             builder.add(f"Sheet: {sheet.title}")
             sheet.reset_dimensions()
             rows, chars = [], 0
-            for row in sheet.iter_rows(values_only=True):
+            for row in sheet.iter_rows():
                 limits.check_time()
-                cells = [_cell_text(value) for value in row]
+                cells = [_cell_text(cell.value, _percent_of(cell, percents)) for cell in row]
                 while cells and not cells[-1]:
                     cells.pop()
                 chars += sum(len(cell) + 3 for cell in cells)
                 check_text(builder.length + chars, limits)
                 rows.append(cells)
+                filled = filled or any(cell.strip() for cell in cells)
             builder.table(rows)
     finally:
         workbook.close()
-    return builder.build()
+    return builder.build() if filled else ParsedDocument("")
 
 
-def _cell_text(value: object) -> str:
+# Excel shows a number to 15 significant digits: 2/3 as 0.666666666666667, 0.1 + 0.2 as 0.3.
+EXCEL_DIGITS = 15
+_QUOTED_OR_ESCAPED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+_DECIMALS = re.compile(r"\.([0#?]+)")
+
+
+def _percent_of(cell, percents: dict[object, int | None]) -> int | None:
+    """The decimals a number cell's percentage format shows, looked up once per cell style; None for any other
+    cell."""
+    if not isinstance(cell.value, int | float) or isinstance(cell.value, bool):
+        return None
+    style = getattr(cell, "_style_id", None)
+    if style not in percents:
+        percents[style] = _percent_decimals(getattr(cell, "number_format", None))
+    return percents[style]
+
+
+def _cell_text(value: object, percent: int | None = None) -> str:
+    """A cell's value as the sheet shows it: a number to Excel's 15 significant digits, one formatted as a
+    percentage (`0.0%`, `percent` its decimals) with its `%` and decimals, a date (its time only where it has
+    one) in ISO 8601."""
     if value is None:
         return ""
+    if percent is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value * 100:.{percent}f}%"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):
+        return format(value, f".{EXCEL_DIGITS}g")
     if isinstance(value, datetime.datetime) and value.time() == datetime.time():
         return value.date().isoformat()
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     return str(value)
+
+
+def _percent_decimals(number_format: str | None) -> int | None:
+    """The decimals a percentage format shows (`0.00%`: 2), of its first section; None for another format."""
+    if not number_format or "%" not in number_format:
+        return None
+    section = _QUOTED_OR_ESCAPED.sub("", number_format.split(";")[0])
+    if "%" not in section:
+        return None
+    decimals = _DECIMALS.search(section)
+    return len(decimals.group(1)) if decimals else 0
 
 
 def parse_pptx(content: bytes, limits: IngestLimits) -> ParsedDocument:

@@ -513,3 +513,31 @@ def test_an_outlook_message_with_a_malformed_rtf_body_keeps_its_headers_and_atta
     parsed = parse_document(make_msg("Broken", None, [("terms.txt", b"Terms.")], rtf=rtf), MSG)
     assert parsed.text.endswith("Subject: Broken\nAttachments: terms.txt")
     assert [a.filename for a in parsed.attachments] == ["terms.txt"]
+
+
+def test_xlsx_cells_read_as_the_sheet_shows_them():
+    import datetime
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "P&L"
+    sheet.append(["Metric", "FY2024", "Margin", "Growth", "Closed", "Sum"])
+    sheet.append(["Revenue", 1234.5, 0.125, 0.0734, datetime.date(2024, 3, 31), 0.1 + 0.2])
+    sheet["C2"].number_format = "0.0%"
+    sheet["D2"].number_format = "0.00%"
+    sheet.append(["Units", 1e20, 1, None, datetime.datetime(2024, 3, 31, 14, 5), 2 / 3])
+    sheet["C3"].number_format = "0%"
+    out = io.BytesIO()
+    workbook.save(out)
+    assert parse_document(out.getvalue(), XLSX).text == (
+        "Sheet: P&L\n\n| Metric | FY2024 | Margin | Growth | Closed | Sum |\n"
+        "| Revenue | 1234.5 | 12.5% | 7.34% | 2024-03-31 | 0.3 |\n"
+        "| Units | 100000000000000000000 | 100% |  | 2024-03-31T14:05:00 | 0.666666666666667 |"
+    )
+
+
+def test_a_workbook_of_empty_sheets_has_no_text():
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(make_xlsx({"Draft": [], "Notes": [[None, ""]]}), XLSX)
