@@ -28,6 +28,8 @@ MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
 MSG_HTML_BODY = "__substg1.0_10130102"
 # An e-mail's body part types, the one read first of a multipart/alternative first.
 MAIL_BODIES = ("text/html", "text/plain")
+# Charsets a body declares that name no byte past 0x7F: one that has any is read by the rule for text.
+MAIL_ASCII = {"us-ascii", "ascii", "ansi_x3.4-1968"}
 MAIL_SIGNATURES = {
     "application/pkcs7-signature",
     "application/x-pkcs7-signature",
@@ -478,16 +480,23 @@ def _body_rank(part) -> int:
 
 
 def _body_text(body) -> str:
-    """The body part's text in its declared charset; one Python does not know (`unknown-8bit`, a misspelt
-    name) is read as UTF-8 if the bytes are UTF-8, else as Latin-1, which takes any byte."""
-    try:
-        return body.get_content()
-    except LookupError:
-        payload = body.get_payload(decode=True) or b""
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return payload.decode("latin-1")
+    """The body part's text: in its declared charset where its bytes are text in it; else (no charset,
+    US-ASCII, one Python does not know such as `unknown-8bit`, or bytes the charset does not name, as mailers
+    send) by the rule text uploads are read by (`sniffing.decoded_text`: UTF-8, else Windows-1252), an HTML
+    part first in the charset its `<meta>` declares (`sniffing.decoded_html`); else Latin-1, which takes any
+    byte."""
+    payload = body.get_payload(decode=True) or b""
+    charset = body.get_content_charset()
+    if charset and charset not in MAIL_ASCII:
+        try:
+            return payload.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    if body.get_content_type() == "text/html":
+        text = sniffing.decoded_html(payload)
+    else:
+        text = sniffing.decoded_text(payload)
+    return text if text is not None else payload.decode("latin-1")
 
 
 def parse_msg(

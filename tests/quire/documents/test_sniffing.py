@@ -215,6 +215,35 @@ def test_an_email_body_in_a_charset_python_does_not_know_is_still_read(content_t
     assert parse_document(content, EML, IngestLimits()).text.endswith("Subject: Deal\n\n" + text)
 
 
+@pytest.mark.parametrize(
+    ("headers", "body", "text"),
+    [
+        (b"", "Kündigung zum 30. Juni.".encode(), "Kündigung zum 30. Juni."),
+        (b"", "Kündigung zum 30. Juni.".encode("cp1252"), "Kündigung zum 30. Juni."),
+        (b"Content-Type: text/plain; charset=us-ascii\r\n", "Kündigung €5".encode(), "Kündigung €5"),
+        (b"Content-Type: text/plain; charset=utf-8\r\n", "Kündigung €5".encode("cp1252"), "Kündigung €5"),
+        (b"Content-Type: text/html\r\n", "<p>Kündigung</p>".encode(), "Kündigung"),
+        (
+            b"Content-Type: text/html\r\n",
+            '<meta charset="windows-1251"><p>Договор</p>'.encode("cp1251"),
+            "Договор",
+        ),
+    ],
+    ids=[
+        "no charset, utf-8",
+        "no charset, windows-1252",
+        "ascii declared, utf-8",
+        "utf-8 declared, windows-1252",
+        "html without a charset",
+        "html declaring its charset",
+    ],
+)
+def test_an_email_body_whose_bytes_its_charset_does_not_name_is_still_read(headers, body, text):
+    content = MAIL + b"MIME-Version: 1.0\r\n" + headers + b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body
+    assert sniff_content_type(content) == EML
+    assert parse_document(content, EML, IngestLimits()).text.endswith("Subject: Deal\n\n" + text)
+
+
 # --- ZIPs zipfile cannot read -----------------------------------------------------------------------------
 
 
