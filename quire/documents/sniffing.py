@@ -106,6 +106,34 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _TEXT_CONTROLS = frozenset(b"\t\n\x0c\r\x1a")
 
 
+# A character below 0x20 that text does not hold (`_TEXT_CONTROLS` are the ones it does).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
+# How much of a file tells UTF-16 without a byte order mark from other bytes.
+UTF16_HEAD = 4096
+
+
+def _utf16_without_bom(content: bytes) -> str | None:
+    """Bytes that are UTF-16 without a byte order mark (what SQL Server's and some Windows tools' exports
+    write): an even length, the high byte of at least half the first `UTF16_HEAD` bytes' code units NUL (Latin
+    letters, figures and punctuation) and no low byte NUL, the whole decoding in that byte order to text
+    without control characters; None for anything else (UTF-8 text holds no NUL)."""
+    if len(content) < 2 or len(content) % 2:
+        return None
+    head = content[:UTF16_HEAD]
+    units, even, odd = len(head) // 2, head[0::2].count(0), head[1::2].count(0)
+    if odd * 2 >= units and not even:
+        codec = "utf-16-le"
+    elif even * 2 >= units and not odd:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:
+        text = content.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    return None if _CONTROL.search(text) else text
+
+
 # A page may open with comments (a licence, a generator's note) before its markup: sniffing reads past them,
 # within this many characters.
 HTML_HEAD_CHARS = 64 * 1024
@@ -114,13 +142,15 @@ _LEADING_COMMENTS = re.compile(r"\A(?:\s*<!--.*?-->)*\s*", re.S)
 
 def decoded_text(content: bytes) -> str | None:
     """The text of bytes that are text: UTF-8 (after a byte order mark, if any), UTF-16 after its byte order
-    mark, else Windows-1252 (Latin-1's superset, what older Windows tools save) when no byte is a control
+    mark or without one (`_utf16_without_bom`), else Windows-1252 (Latin-1's superset, what older Windows tools save) when no byte is a control
     character text does not hold; None for anything else. Sniffing and parsing read text by this one rule."""
     if content.startswith(_UTF16_BOMS):
         try:
             return content.decode("utf-16")
         except UnicodeDecodeError:
             return None
+    if (utf16 := _utf16_without_bom(content)) is not None:
+        return utf16
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -158,10 +188,10 @@ def html_charset(content: bytes) -> str | None:
 
 
 def decoded_html(content: bytes) -> str | None:
-    """An HTML page's text: by `decoded_text`'s rule where the bytes are UTF-8 or have a byte order mark, else
+    """An HTML page's text: by `decoded_text`'s rule where the bytes are UTF-8 or UTF-16, else
     in the charset the page declares (`html_charset`; a byte it does not map read as U+FFFD), else by
     `decoded_text`'s rule (Windows-1252)."""
-    if not content.startswith(_UTF16_BOMS):
+    if not content.startswith(_UTF16_BOMS) and _utf16_without_bom(content) is None:
         try:
             return content.decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -628,8 +628,25 @@ def test_an_html_page_in_utf_8_is_read_as_utf_8_whatever_charset_it_declares():
     assert parse_document(page, HTML).text == "Résumé — final"
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_text_in_utf_16_without_a_byte_order_mark_is_read_as_text(codec):
+    content = "Licensee\u2019s fee is €500.\r\nPayable on signing.\r\n".encode(codec)
+    assert sniff_content_type(content) == TEXT
+    assert parse_document(content, TEXT).text == "Licensee\u2019s fee is €500.\nPayable on signing.\n"
+    page = "<html><body><p>Résumé: €500</p></body></html>".encode(codec)
+    assert sniff_content_type(page) == HTML
+    assert parse_document(page, HTML).text == "Résumé: €500"
+
+
 @pytest.mark.parametrize(
-    "content", [b"\x89PNG\r\n\x1a\n\x00\x00binary", bytes(range(256)), b"\xff\xfe\x00\xd8"]
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00binary",
+        bytes(range(256)),
+        b"\xff\xfe\x00\xd8",
+        # Every other byte NUL, as UTF-16 text, but what it reads as holds control characters.
+        b"\x01\x00\x02\x00AB\x00\x00\x03\x00",
+    ],
 )
 def test_binary_bytes_are_still_refused_as_binary(content):
     with pytest.raises(UnsupportedDocument):
