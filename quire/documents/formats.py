@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from quire.documents import sniffing
+from quire.documents.docx_numbering import Numbering
 from quire.documents.layout import (
     LINE,
     Attachment,
@@ -39,6 +40,8 @@ DOCX_BODY = "word/document.xml"
 # Footnotes and endnotes, read after the body, each note's paragraphs as paragraphs (the separators are empty).
 DOCX_NOTES = ("word/footnotes.xml", "word/endnotes.xml")
 DOCX_RELS = "word/_rels/document.xml.rels"
+# The parts of the body's relationships that reading it needs.
+DOCX_RELATED = ("header", "footer", "settings", "numbering", "styles")
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -47,6 +50,9 @@ W_P, W_R, W_T, W_TBL, W_TR, W_TC = (_W + name for name in ("p", "r", "t", "tbl",
 W_GRID_SPAN, W_VMERGE, W_VAL, W_TYPE = _W + "gridSpan", _W + "vMerge", _W + "val", _W + "type"
 W_SECT_PR, W_SECT_PR_CHANGE = _W + "sectPr", _W + "sectPrChange"
 W_TITLE_PG, W_EVEN_AND_ODD = _W + "titlePg", _W + "evenAndOddHeaders"
+W_PPR, W_P_STYLE, W_NUM_PR = _W + "pPr", _W + "pStyle", _W + "numPr"
+W_NUM_ID, W_ILVL = _W + "numId", _W + "ilvl"
+DOCX_NUMBERING = {W_P_STYLE, W_NUM_ID, W_ILVL}
 # A section's header and footer references, by kind: the part shown on its first page (only where the section
 # has a title page, `w:titlePg`), on odd pages or all of them (`default`), and on even pages (only where the
 # settings ask for even and odd headers, `w:evenAndOddHeaders`), read in that order.
@@ -73,28 +79,40 @@ DOCX_SKIPPED = {
 def parse_docx(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """The body, then the footnotes and endnotes, then the headers and footers the document shows, each read
     once however many pages or sections repeat it (a paragraph or table one of them already gave is not read
-    again)."""
+    again); a numbered paragraph starts with its list number as Word shows it (`docx_numbering`)."""
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = set(archive.namelist())
-        body = _DocxBody(builder, limits)
+        targets = _docx_relationships(archive, DOCX_RELS) if DOCX_RELS in names else {}
+        numbering = Numbering(
+            _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
+        )
+        body = _DocxBody(builder, limits, numbering)
         with archive.open(DOCX_BODY) as xml:
             body.read(xml)
         for part in DOCX_NOTES:
             if part in names:
                 with archive.open(part) as xml:
-                    _DocxBody(builder, limits).read(xml)
+                    _DocxBody(builder, limits, numbering.restarted()).read(xml)
         seen: set[tuple[str, object]] = set()
-        for part in _docx_page_parts(archive, names, body.sections):
+        for part in _docx_page_parts(archive, names, targets, body.sections):
             blocks = _DocxBlocks(builder, limits)
             with archive.open(part) as xml:
-                _DocxBody(blocks, limits).read(xml)
+                _DocxBody(blocks, limits, numbering.restarted()).read(xml)
             for block in blocks.blocks:
                 if (key := _block_key(block)) not in seen:
                     seen.add(key)
                     add_blocks(builder, [block])
     return builder.build()
+
+
+def _docx_part(
+    archive: zipfile.ZipFile, names: set[str], targets: dict[str, tuple[str, str]], kind: str
+) -> bytes | None:
+    """The bytes of the document's part of a kind it holds one of (numbering, styles), if it has it."""
+    part = next((part for found, part in targets.values() if found == kind and part in names), None)
+    return archive.read(part) if part is not None else None
 
 
 def _block_key(block: tuple[str, object]) -> tuple[str, object]:
@@ -128,13 +146,15 @@ class _DocxBlocks:
         check_text(self.builder.length + self.chars, self.limits)
 
 
-def _docx_page_parts(archive: zipfile.ZipFile, names: set[str], sections: list[_DocxSection]) -> list[str]:
+def _docx_page_parts(
+    archive: zipfile.ZipFile,
+    names: set[str],
+    targets: dict[str, tuple[str, str]],
+    sections: list[_DocxSection],
+) -> list[str]:
     """The header parts, then the footer parts, that the document's sections show, each once, in the order
     of the sections (a section without a reference of a kind shows the one before it); none where the
     relationships that name them are missing."""
-    if DOCX_RELS not in names:
-        return []
-    targets = _docx_relationships(archive, DOCX_RELS)
     settings = [part for kind, part in targets.values() if kind == "settings" and part in names]
     even = bool(settings) and _docx_even_and_odd(archive, settings[0])
     shown: dict[str, list[str]] = {"header": [], "footer": []}
@@ -152,7 +172,7 @@ def _docx_page_parts(archive: zipfile.ZipFile, names: set[str], sections: list[_
 
 
 def _docx_relationships(archive: zipfile.ZipFile, rels: str) -> dict[str, tuple[str, str]]:
-    """A part's internal relationships of header, footer and settings type: id to (kind, the part named)."""
+    """A part's internal relationships of the kinds `DOCX_RELATED` names: id to (kind, the part named)."""
     import posixpath
 
     from lxml import etree
@@ -164,7 +184,7 @@ def _docx_relationships(archive: zipfile.ZipFile, rels: str) -> dict[str, tuple[
     for relationship in root.iter(_REL):
         kind = (relationship.get("Type") or "").removeprefix(_REL_TYPES)
         target, rid = relationship.get("Target") or "", relationship.get("Id")
-        if kind in ("header", "footer", "settings") and rid and relationship.get("TargetMode") != "External":
+        if kind in DOCX_RELATED and rid and relationship.get("TargetMode") != "External":
             part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"{base}/{target}")
             found[rid] = (kind, part)
     return found
@@ -198,10 +218,15 @@ class _DocxBody:
     and the outermost tables in document order, a table nested in a cell read as text of that cell, a cell
     merged across columns once and one merged down repeated in each row it spans."""
 
-    def __init__(self, builder: TextBuilder | _DocxBlocks, limits: IngestLimits) -> None:
+    def __init__(
+        self, builder: TextBuilder | _DocxBlocks, limits: IngestLimits, numbering: Numbering | None = None
+    ) -> None:
         self.builder = builder
         self.limits = limits
+        self.numbering = numbering
         self.paragraphs: list[list[str]] = []
+        # Each open paragraph's numbering properties: [numId, ilvl, style id], from its own `w:pPr`.
+        self.numbered: list[list] = []
         self.skipping = 0
         self.table_depth = 0
         self.rows: list[list[str]] = []
@@ -236,6 +261,7 @@ class _DocxBody:
             self.skipping += 1
         elif tag == W_P:
             self.paragraphs.append([])
+            self.numbered.append([None, None, None])
         elif tag == W_TBL:
             self.table_depth += 1
             if self.table_depth == 1:
@@ -262,6 +288,8 @@ class _DocxBody:
             self._end_in_table(element)
         if tag in DOCX_PAGE_PARTS or tag in (W_TITLE_PG, W_SECT_PR):
             self._end_in_section(element)
+        if tag in DOCX_NUMBERING and self.numbered:
+            self._end_in_properties(element)
         if tag == W_TBL:
             self.table_depth -= 1
             if self.table_depth == 0 and not self.skipping:
@@ -270,12 +298,31 @@ class _DocxBody:
     def _paragraph_end(self) -> None:
         self.limits.check_time()
         text = "".join(self.paragraphs.pop())
+        num_id, level, style = self.numbered.pop()
         if self.skipping:
             return
+        label = self.numbering.label(num_id, level, style) if self.numbering else None
+        if label is not None and text.strip():
+            text = label[0] + label[1] + text.lstrip()
         if self.cell is not None:
             self.cell.append(text)
         elif text:
             self.builder.add(text)
+
+    def _end_in_properties(self, element) -> None:
+        """The paragraph style, list and list level of the paragraph being read, from its own properties (not
+        those a tracked change replaced, nor a paragraph mark's run properties)."""
+        parent = element.getparent()
+        if element.tag != W_P_STYLE:
+            parent = parent.getparent() if _is_tag(parent, W_NUM_PR) else None
+        if not _is_tag(parent, W_PPR) or not _is_tag(parent.getparent(), W_P):
+            return
+        if element.tag == W_P_STYLE:
+            self.numbered[-1][2] = element.get(W_VAL)
+        elif element.tag == W_NUM_ID:
+            self.numbered[-1][0] = element.get(W_VAL)
+        else:
+            self.numbered[-1][1] = _int(element.get(W_VAL))
 
     def _end_in_section(self, element) -> None:
         """A section's header or footer reference, its title page, or its end (a section's properties changed

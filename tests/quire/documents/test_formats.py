@@ -541,3 +541,102 @@ def test_xlsx_cells_read_as_the_sheet_shows_them():
 def test_a_workbook_of_empty_sheets_has_no_text():
     with pytest.raises(ParseError, match="no text"):
         parse_document(make_xlsx({"Draft": [], "Notes": [[None, ""]]}), XLSX)
+
+
+def _level(ilvl: int, fmt: str, text: str, *, style: str = "", restart: str = "") -> str:
+    return (
+        f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/><w:lvlText w:val="{text}"/>'
+        + (f'<w:pStyle w:val="{style}"/>' if style else "")
+        + (f'<w:lvlRestart w:val="{restart}"/>' if restart else "")
+        + "</w:lvl>"
+    )
+
+
+NUMBERING = (
+    f"<w:numbering {W}>"
+    '<w:abstractNum w:abstractNumId="1">'
+    + _level(0, "decimal", "%1.", style="Clause")
+    + _level(1, "decimal", "%1.%2")
+    + _level(2, "lowerLetter", "(%3)")
+    + _level(3, "lowerRoman", "(%4)")
+    + "</w:abstractNum>"
+    '<w:abstractNum w:abstractNumId="2">' + _level(0, "bullet", "\uf0b7") + "</w:abstractNum>"
+    '<w:abstractNum w:abstractNumId="3">' + _level(0, "upperLetter", "Schedule %1") + "</w:abstractNum>"
+    '<w:num w:numId="1"><w:abstractNumId w:val="1"/></w:num>'
+    '<w:num w:numId="2"><w:abstractNumId w:val="2"/></w:num>'
+    '<w:num w:numId="3"><w:abstractNumId w:val="3"/></w:num>'
+    '<w:num w:numId="4"><w:abstractNumId w:val="3"/>'
+    '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+    "</w:numbering>"
+)
+
+
+def numbered(text: str, num: int | None = None, level: int | None = None, style: str = "") -> str:
+    properties = (f'<w:pStyle w:val="{style}"/>' if style else "") + (
+        "<w:numPr>"
+        + (f'<w:ilvl w:val="{level}"/>' if level is not None else "")
+        + (f'<w:numId w:val="{num}"/>' if num is not None else "")
+        + "</w:numPr>"
+        if num is not None or level is not None
+        else ""
+    )
+    return f"<w:p {W}><w:pPr>{properties}</w:pPr>{run(text) if text else ''}</w:p>"
+
+
+def numbered_docx(*paragraphs: str) -> bytes:
+    """A DOCX of the given paragraphs, with `NUMBERING`'s lists and a paragraph style `Clause` numbered by its
+    first list's first level."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    clause = document.styles.add_style("Clause", WD_STYLE_TYPE.PARAGRAPH)
+    clause.element.get_or_add_pPr().append(parse_xml(f'<w:numPr {W}><w:numId w:val="1"/></w:numPr>'))
+    for position, paragraph in enumerate(paragraphs):
+        document.element.body.insert(position, parse_xml(paragraph))
+    return _replaced(_saved(document), "word/numbering.xml", NUMBERING.encode())
+
+
+def test_docx_list_numbers_are_read_as_word_shows_them():
+    content = numbered_docx(
+        numbered("Definitions", style="Clause"),
+        numbered("Affiliate means...", 1, 1),
+        numbered("", 1, 1),
+        numbered("Business Day means...", 1, 1),
+        numbered("a Saturday;", 1, 2),
+        numbered("a Sunday; or", 1, 2),
+        numbered("a holiday in", 1, 3),
+        numbered("Term", style="Clause"),
+        numbered("Initial term.", 1, 1),
+        numbered("Fees exclude VAT.", 2, 0),
+        numbered("Not numbered, though its style is.", 0, style="Clause"),
+        numbered("Pricing", 3, 0),
+        numbered("Service levels", 3, 0),
+        numbered("Pricing again", 4, 0),
+    )
+    assert parse_document(content, DOCX).text.split("\n\n") == [
+        "1. Definitions",
+        "1.1 Affiliate means...",
+        "1.3 Business Day means...",
+        "(a) a Saturday;",
+        "(b) a Sunday; or",
+        "(i) a holiday in",
+        "2. Term",
+        "2.1 Initial term.",
+        "Fees exclude VAT.",
+        "Not numbered, though its style is.",
+        "Schedule A Pricing",
+        "Schedule B Service levels",
+        "Schedule A Pricing again",
+    ]
+
+
+def test_docx_paragraphs_in_a_list_style_of_python_docx_are_numbered():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Scope", style="List Number")
+    document.add_paragraph("Fees", style="List Number")
+    document.add_paragraph("A bullet", style="List Bullet")
+    assert parse_document(_saved(document), DOCX).text == "1. Scope\n\n2. Fees\n\nA bullet"
