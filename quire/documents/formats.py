@@ -471,8 +471,60 @@ def _add_shapes(builder: TextBuilder, shapes) -> None:
             _add_shapes(builder, shape.shapes)
         elif getattr(shape, "has_table", False) and shape.has_table:
             builder.table([[cell.text for cell in row.cells] for row in shape.table.rows])
+        elif getattr(shape, "has_chart", False) and shape.has_chart:
+            _add_chart(builder, shape.chart)
         elif shape.has_text_frame:
             builder.add("\n".join(paragraph.text for paragraph in shape.text_frame.paragraphs))
+        elif (diagram := _diagram_text(shape)) is not None:
+            builder.add(diagram)
+
+
+def _add_chart(builder: TextBuilder, chart) -> None:
+    """A chart's title, then its data as a table: a column per series under its name and a row per category
+    (a chart of categories), else a row per series of its values (a scatter or bubble chart)."""
+    if chart.has_title and chart.chart_title.has_text_frame:
+        builder.add(chart.chart_title.text_frame.text)
+    series = [(s.name or "", list(s.values)) for plot in chart.plots for s in plot.series]
+    categories = next((list(plot.categories) for plot in chart.plots if len(plot.categories)), [])
+    if categories:
+        rows = [["", *(name for name, _ in series)]]
+        for index, category in enumerate(categories):
+            values = [values[index] if index < len(values) else None for _, values in series]
+            rows.append([str(category), *(_cell_text(value) for value in values)])
+    else:
+        rows = [[name, *(_cell_text(value) for value in values)] for name, values in series]
+    builder.table(rows)
+
+
+PPTX_DIAGRAM = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+# A SmartArt diagram's points that are not its text: the diagram itself, its presentation and connectors.
+PPTX_DIAGRAM_SKIPPED = {"doc", "pres", "parTrans", "sibTrans"}
+
+
+def _diagram_text(shape) -> str | None:
+    """A SmartArt diagram's text (its data part's nodes in order, a line a paragraph), or None for any other
+    shape or a diagram whose data part is missing."""
+    from lxml import etree
+
+    relations = shape._element.xpath(
+        f".//a:graphicData[@uri='{PPTX_DIAGRAM}']/*[local-name()='relIds']/@*[local-name()='dm']"
+    )
+    if not relations:
+        return None
+    try:
+        blob = shape.part.related_part(relations[0]).blob
+    except KeyError:
+        return None
+    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
+    root = etree.fromstring(blob, parser)
+    lines = []
+    for point in root.iter(f"{{{PPTX_DIAGRAM}}}pt"):
+        if point.get("type") in PPTX_DIAGRAM_SKIPPED:
+            continue
+        for paragraph in point.iter(_A + "p"):
+            lines.append("".join(text.text or "" for text in paragraph.iter(_A + "t")))
+    return "\n".join(lines)
 
 
 def parse_eml(

@@ -640,3 +640,94 @@ def test_docx_paragraphs_in_a_list_style_of_python_docx_are_numbered():
     document.add_paragraph("Fees", style="List Number")
     document.add_paragraph("A bullet", style="List Bullet")
     assert parse_document(_saved(document), DOCX).text == "1. Scope\n\n2. Fees\n\nA bullet"
+
+
+def _deck_with(build) -> bytes:
+    """A one-slide deck (title only) whose slide `build(slide)` fills."""
+    import pptx
+
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    slide.shapes.title.text = "Revenue"
+    build(slide)
+    out = io.BytesIO()
+    presentation.save(out)
+    return out.getvalue()
+
+
+def test_a_pptx_charts_data_is_read_as_a_table_under_its_title():
+    from pptx.chart.data import CategoryChartData, XyChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    def build(slide) -> None:
+        data = CategoryChartData()
+        data.categories = ["Q1 2025", "Q2 2025"]
+        data.add_series("Americas", (120.5, 131.2))
+        data.add_series("EMEA", (40, None))
+        frame = slide.shapes.add_chart(
+            XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(2), Inches(6), Inches(3), data
+        )
+        frame.chart.has_title = True
+        frame.chart.chart_title.text_frame.text = "Revenue ($m)"
+        points = XyChartData()
+        points.add_series("Churn").add_data_point(3, 0.5)
+        slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER, Inches(1), Inches(5.5), Inches(3), Inches(1), points)
+
+    parsed = parse_document(_deck_with(build), PPTX)
+    assert parsed.text == (
+        "Revenue\n\nRevenue ($m)\n\n|  | Americas | EMEA |\n| Q1 2025 | 120.5 | 40 |\n| Q2 2025 | 131.2 |  |"
+        "\n\n| Churn | 0.5 |"
+    )
+    assert [[parsed.text[s:e] for s, e in row] for row in parsed.tables[0]["rows"]][1] == [
+        "Q1 2025",
+        "120.5",
+        "40",
+    ]
+
+
+def test_a_pptx_smartart_text_is_read():
+    from lxml import etree
+    from pptx.opc.constants import RELATIONSHIP_TYPE
+    from pptx.opc.package import Part
+    from pptx.opc.packuri import PackURI
+
+    dgm = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+    a = "http://schemas.openxmlformats.org/drawingml/2006/main"
+
+    def point(model_id: str, text: str, kind: str = "") -> str:
+        body = f"<dgm:t><a:bodyPr/><a:p><a:r><a:t>{text}</a:t></a:r></a:p></dgm:t>" if text else ""
+        return f'<dgm:pt modelId="{model_id}"' + (f' type="{kind}"' if kind else "") + f">{body}</dgm:pt>"
+
+    data = (
+        f'<dgm:dataModel xmlns:dgm="{dgm}" xmlns:a="{a}"><dgm:ptLst>'
+        + point("0", "", "doc")
+        + point("1", "Sign the NDA")
+        + point("2", "x", "parTrans")
+        + point("3", "Share the data room")
+        + point("4", "Close")
+        + point("5", "", "pres")
+        + "</dgm:ptLst></dgm:dataModel>"
+    )
+
+    def build(slide) -> None:
+        part = Part(
+            PackURI("/ppt/diagrams/data1.xml"),
+            "application/vnd.openxmlformats-officedocument.drawingml.diagramData+xml",
+            slide.part.package,
+            data.encode(),
+        )
+        rid = slide.part.relate_to(part, RELATIONSHIP_TYPE.DIAGRAM_DATA)
+        frame = etree.fromstring(
+            '<p:graphicFrame xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" '
+            f'xmlns:a="{a}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<p:nvGraphicFramePr><p:cNvPr id="9" name="Diagram 1"/><p:cNvGraphicFramePr/><p:nvPr/>'
+            '</p:nvGraphicFramePr><p:xfrm><a:off x="914400" y="2743200"/><a:ext cx="5486400" cy="2743200"/>'
+            f'</p:xfrm><a:graphic><a:graphicData uri="{dgm}"><dgm:relIds xmlns:dgm="{dgm}" r:dm="{rid}" '
+            'r:lo="" r:qs="" r:cs=""/></a:graphicData></a:graphic></p:graphicFrame>'
+        )
+        slide.shapes._spTree.append(frame)
+
+    assert parse_document(_deck_with(build), PPTX).text == (
+        "Revenue\n\nSign the NDA\nShare the data room\nClose"
+    )
