@@ -67,6 +67,26 @@ DOCX_RUN_CHARACTERS = {
     _W + "cr": "\n",
     _W + "noBreakHyphen": "-",
 }
+# A legacy form checkbox (`w:ffData/w:checkBox`): its state, `w:checked` where given, else `w:default`.
+W_CHECK_BOX, W_CHECKED, W_DEFAULT = _W + "checkBox", _W + "checked", _W + "default"
+DOCX_CHECK_BOX = {True: "\u2612", False: "\u2610"}
+# A symbol (`w:sym`): a character of a symbol font, at U+F000 plus its code there; Unicode's for the ones that
+# mean something in a contract (boxes, ticks, bullets). A character of any other font is itself.
+W_SYM, W_FONT, W_CHAR = _W + "sym", _W + "font", _W + "char"
+DOCX_SYMBOLS = {
+    "wingdings": {
+        0x6F: "\u25a1",
+        0x71: "\u2751",
+        0xA8: "\u2610",
+        0x6C: "\u25cf",
+        0xFB: "\u2717",
+        0xFC: "\u2713",
+        0xFD: "\u2612",
+        0xFE: "\u2611",
+    },
+    "wingdings 2": {0x50: "\u2713", 0x4F: "\u2717", 0x52: "\u2611", 0x54: "\u2612", 0xA3: "\u2610"},
+    "symbol": {0xB7: "\u2022", 0xA7: "\u2663", 0xD3: "\u00a9", 0xD2: "\u00ae", 0xB4: "\u00d7"},
+}
 # What is not the document's text: tracked deletions and moves away, and the fallback copy of a drawing
 # (its text box is read from the drawing itself).
 DOCX_SKIPPED = {
@@ -225,6 +245,8 @@ class _DocxBody:
         self.limits = limits
         self.numbering = numbering
         self.paragraphs: list[list[str]] = []
+        # The checkbox being read: its `w:checked` (True) and `w:default` (False) states.
+        self.check_box: dict[bool, bool] = {}
         # Each open paragraph's numbering properties: [numId, ilvl, style id], from its own `w:pPr`.
         self.numbered: list[list] = []
         self.skipping = 0
@@ -284,6 +306,15 @@ class _DocxBody:
             self.paragraphs[-1].append(element.text or "")
         elif tag in DOCX_RUN_CHARACTERS and element.getparent().tag == W_R:
             self.paragraphs[-1].append(DOCX_RUN_CHARACTERS[tag])
+        elif tag == W_SYM and element.getparent().tag == W_R:
+            self.paragraphs[-1].append(_symbol(element.get(W_FONT), element.get(W_CHAR)))
+        elif tag in (W_CHECKED, W_DEFAULT) and _is_tag(element.getparent(), W_CHECK_BOX):
+            self.check_box[tag == W_CHECKED] = (element.get(W_VAL) or "true").lower() not in _FALSE
+        elif tag == W_CHECK_BOX:
+            state = self.check_box.pop(True, None)
+            state = self.check_box.pop(False, False) if state is None else state
+            self.check_box.clear()
+            self.paragraphs[-1].append(DOCX_CHECK_BOX[state])
         if self.table_depth == 1:
             self._end_in_table(element)
         if tag in DOCX_PAGE_PARTS or tag in (W_TITLE_PG, W_SECT_PR):
@@ -354,6 +385,18 @@ class _DocxBody:
             self.cell = None
         elif tag == W_TR:
             self.above = self.row_columns
+
+
+def _symbol(font: str | None, char: str | None) -> str:
+    """A `w:sym`'s character: Unicode's for a symbol font's that `DOCX_SYMBOLS` knows, itself for another
+    font's, nothing for the rest."""
+    try:
+        code = int(char or "", 16)
+    except ValueError:
+        return ""
+    if 0xF000 <= code <= 0xF0FF or (font or "").lower() in DOCX_SYMBOLS:
+        return DOCX_SYMBOLS.get((font or "").lower(), {}).get(code & 0xFF, "")
+    return chr(code) if 0x20 <= code < 0xD800 or 0xE000 <= code <= 0x10FFFF else ""
 
 
 def _is_tag(element, tag: str) -> bool:

@@ -731,3 +731,31 @@ def test_a_pptx_smartart_text_is_read():
     assert parse_document(_deck_with(build), PPTX).text == (
         "Revenue\n\nSign the NDA\nShare the data room\nClose"
     )
+
+
+def checkbox(*state: str) -> str:
+    """A legacy form checkbox field: its `w:checkBox` children (`<w:default w:val="1"/>`, `<w:checked/>`)."""
+    return (
+        f'<w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="Check1"/><w:checkBox><w:sizeAuto/>'
+        f'{"".join(state)}</w:checkBox></w:ffData></w:fldChar></w:r><w:r><w:instrText xml:space="preserve"> '
+        'FORMCHECKBOX </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+
+
+def test_docx_checkboxes_and_symbols_are_read_with_their_state():
+    def sym(font: str, char: str) -> str:
+        return f'<w:r><w:sym w:font="{font}" w:char="{char}"/></w:r>'
+
+    unticked, ticked = '<w:default w:val="0"/>', '<w:default w:val="1"/>'
+    checked, cleared = "<w:checked/>", '<w:checked w:val="0"/>'
+    text = docx_text(
+        f"<w:p {W}>{checkbox(unticked, checked)}{run(' Net 30 ')}{checkbox(unticked)}{run(' Net 60 ')}"
+        f"{checkbox(ticked)}{run(' Net 90 ')}{checkbox(ticked, cleared)}{run(' Net 120')}</w:p>",
+        f"<w:p {W}>{sym('Wingdings', 'F0FE')}{run(' Insured ')}{sym('Wingdings', 'F0A8')}{run(' Bonded ')}"
+        f"{sym('Symbol', 'F0B7')}{run(' Fee ')}{sym('Arial', '00A7')}{run(' 2 ')}{sym('Wingdings', 'F04A')}</w:p>",
+    )
+    assert text == (
+        "\u2612 Net 30 \u2610 Net 60 \u2612 Net 90 \u2610 Net 120\n\n"
+        "\u2611 Insured \u2610 Bonded \u2022 Fee \u00a7 2"
+    )
