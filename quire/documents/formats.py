@@ -41,8 +41,11 @@ DOCX_BODY = "word/document.xml"
 DOCX_NOTES = ("word/footnotes.xml", "word/endnotes.xml")
 DOCX_RELS = "word/_rels/document.xml.rels"
 # The parts of the body's relationships that reading it needs.
-DOCX_RELATED = ("header", "footer", "settings", "numbering", "styles")
+DOCX_RELATED = ("header", "footer", "settings", "numbering", "styles", "aFChunk")
+# The extensions of an imported part (`w:altChunk`) that is HTML.
+DOCX_CHUNK_HTML = ("htm", "html", "xhtml")
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+W_ALT_CHUNK = _W + "altChunk"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _REL_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -96,10 +99,13 @@ DOCX_SKIPPED = {
 }
 
 
-def parse_docx(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_docx(
+    content: bytes, limits: IngestLimits, html_blocks: Callable[[str], list[tuple[str, object]]] | None = None
+) -> ParsedDocument:
     """The body, then the footnotes and endnotes, then the headers and footers the document shows, each read
     once however many pages or sections repeat it (a paragraph or table one of them already gave is not read
-    again); a numbered paragraph starts with its list number as Word shows it (`docx_numbering`)."""
+    again); a numbered paragraph starts with its list number as Word shows it (`docx_numbering`); a part the
+    body imports whole (`w:altChunk`: HTML, MHT, text or another DOCX) is read where it stands."""
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
@@ -108,7 +114,8 @@ def parse_docx(content: bytes, limits: IngestLimits) -> ParsedDocument:
         numbering = Numbering(
             _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
         )
-        body = _DocxBody(builder, limits, numbering)
+        chunks = _AltChunks(archive, names, targets, limits, html_blocks)
+        body = _DocxBody(builder, limits, numbering, chunks)
         with archive.open(DOCX_BODY) as xml:
             body.read(xml)
         for part in DOCX_NOTES:
@@ -125,6 +132,74 @@ def parse_docx(content: bytes, limits: IngestLimits) -> ParsedDocument:
                     seen.add(key)
                     add_blocks(builder, [block])
     return builder.build()
+
+
+class _AltChunks:
+    """The parts a DOCX body imports whole (`w:altChunk`), each as ("text", str) and ("table", rows) blocks:
+    HTML (with `html_blocks`), MHT (its HTML part), plain text, or another DOCX's body (its own imported parts
+    not read); an RTF or XML part, or one that is missing, gives none."""
+
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        names: set[str],
+        targets: dict[str, tuple[str, str]],
+        limits: IngestLimits,
+        html_blocks: Callable[[str], list[tuple[str, object]]] | None,
+    ) -> None:
+        self.archive, self.names, self.targets = archive, names, targets
+        self.limits, self.html_blocks = limits, html_blocks
+
+    def __call__(self, rid: str | None) -> list[tuple[str, object]]:
+        kind, part = self.targets.get(rid or "", ("", ""))
+        if kind != "aFChunk" or part not in self.names:
+            return []
+        self.limits.check_time()
+        data = self.archive.read(part)
+        extension = part.rsplit(".", 1)[-1].lower()
+        if data.startswith(sniffing.ZIP_MAGIC):
+            return self._docx(data)
+        if extension in ("mht", "mhtml") or (extension not in DOCX_CHUNK_HTML and _is_mime(data)):
+            return self._mht(data)
+        if extension in DOCX_CHUNK_HTML or data.lstrip()[:1] == b"<":
+            html = sniffing.decoded_html(data)
+            return self.html_blocks(html) if html is not None and self.html_blocks else []
+        if data.startswith(b"{\\rtf"):
+            return []
+        text = sniffing.decoded_text(data)
+        return [("text", text)] if text is not None else []
+
+    def _docx(self, data: bytes) -> list[tuple[str, object]]:
+        check_archive_read(data, self.limits)
+        collected = _DocxBlocks(TextBuilder(self.limits), self.limits)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if DOCX_BODY not in names:
+                return []
+            targets = _docx_relationships(archive, DOCX_RELS) if DOCX_RELS in names else {}
+            numbering = Numbering(
+                _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
+            )
+            with archive.open(DOCX_BODY) as xml:
+                _DocxBody(collected, self.limits, numbering).read(xml)
+        return collected.blocks
+
+    def _mht(self, data: bytes) -> list[tuple[str, object]]:
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        for part in message.walk():
+            if part.get_content_type() == "text/html" and self.html_blocks:
+                return self.html_blocks(_body_text(part))
+            if part.get_content_type() == "text/plain":
+                return [("text", _body_text(part))]
+        return []
+
+
+def _is_mime(data: bytes) -> bool:
+    head = data[:4096].lower()
+    return b"mime-version:" in head and b"content-type:" in head
 
 
 def _docx_part(
@@ -239,11 +314,16 @@ class _DocxBody:
     merged across columns once and one merged down repeated in each row it spans."""
 
     def __init__(
-        self, builder: TextBuilder | _DocxBlocks, limits: IngestLimits, numbering: Numbering | None = None
+        self,
+        builder: TextBuilder | _DocxBlocks,
+        limits: IngestLimits,
+        numbering: Numbering | None = None,
+        chunks: Callable[[str | None], list[tuple[str, object]]] | None = None,
     ) -> None:
         self.builder = builder
         self.limits = limits
         self.numbering = numbering
+        self.chunks = chunks
         self.paragraphs: list[list[str]] = []
         # The checkbox being read: its `w:checked` (True) and `w:default` (False) states.
         self.check_box: dict[bool, bool] = {}
@@ -315,6 +395,8 @@ class _DocxBody:
             state = self.check_box.pop(False, False) if state is None else state
             self.check_box.clear()
             self.paragraphs[-1].append(DOCX_CHECK_BOX[state])
+        if tag == W_ALT_CHUNK and self.chunks is not None and not self.skipping:
+            self._alt_chunk(self.chunks(element.get(_R + "id")))
         if self.table_depth == 1:
             self._end_in_table(element)
         if tag in DOCX_PAGE_PARTS or tag in (W_TITLE_PG, W_SECT_PR):
@@ -339,6 +421,15 @@ class _DocxBody:
             self.cell.append(text)
         elif text:
             self.builder.add(text)
+
+    def _alt_chunk(self, blocks: list[tuple[str, object]]) -> None:
+        """An imported part's blocks where it stands: in a cell, its text (a table's cells) joins the cell."""
+        if self.cell is None:
+            add_blocks(self.builder, blocks)  # type: ignore[arg-type]
+            return
+        for kind, block in blocks:
+            rows = block if kind == "table" else [[block]]
+            self.cell.extend(" ".join(str(cell) for cell in row) for row in rows)  # type: ignore[union-attr]
 
     def _end_in_properties(self, element) -> None:
         """The paragraph style, list and list level of the paragraph being read, from its own properties (not

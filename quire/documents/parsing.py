@@ -88,7 +88,7 @@ def _parse(
     if content_type == sniffing.PDF:
         return parse_pdf(content, limits, on_page)
     if content_type == sniffing.DOCX:
-        return formats.parse_docx(content, limits)
+        return formats.parse_docx(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.XLSX:
         return formats.parse_xlsx(content, limits)
     if content_type == sniffing.PPTX:

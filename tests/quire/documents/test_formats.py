@@ -759,3 +759,55 @@ def test_docx_checkboxes_and_symbols_are_read_with_their_state():
         "\u2612 Net 30 \u2610 Net 60 \u2612 Net 90 \u2610 Net 120\n\n"
         "\u2611 Insured \u2610 Bonded \u2022 Fee \u00a7 2"
     )
+
+
+def _with_alt_chunks(content: bytes, chunks: dict[str, tuple[str, bytes]]) -> bytes:
+    """`content` with parts imported whole (`w:altChunk`): relationship id to (part name under word/, bytes)."""
+    import zipfile
+
+    rels = zipfile.ZipFile(io.BytesIO(content)).read("word/_rels/document.xml.rels").decode()
+    kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk"
+    for rid, (name, _) in chunks.items():
+        rels = rels.replace(
+            "</Relationships>", f'<Relationship Id="{rid}" Type="{kind}" Target="{name}"/></Relationships>'
+        )
+    content = _replaced(content, "word/_rels/document.xml.rels", rels.encode())
+    for name, data in chunks.values():
+        content = _with_part(content, f"word/{name}", data)
+    return content
+
+
+def test_docx_parts_imported_whole_are_read_where_they_stand():
+    mht = (
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="B"\r\n\r\n--B\r\n'
+        b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        b"<html><body><p>Fees are due in =E2=82=AC.</p></body></html>\r\n--B--\r\n"
+    )
+    inner = make_docx(["Schedule B: Service levels."])
+    relation = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+    body = docx_of(
+        f"<w:p {W}>{run('Master agreement.')}</w:p>",
+        f'<w:altChunk {W} {relation} r:id="rIdHtml"/>',
+        f'<w:tbl {W}><w:tr><w:tc><w:p>{run("Rate")}</w:p></w:tc><w:tc><w:altChunk {relation} r:id="rIdText"/>'
+        "</w:tc></w:tr></w:tbl>",
+        f'<w:altChunk {W} {relation} r:id="rIdMht"/>',
+        f'<w:altChunk {W} {relation} r:id="rIdDocx"/>',
+        f'<w:altChunk {W} {relation} r:id="rIdMissing"/>',
+    )
+    content = _with_alt_chunks(
+        body,
+        {
+            "rIdHtml": (
+                "chunk1.htm",
+                b"<html><body><h2>Schedule A</h2><table><tr><td>Fee</td><td>$5</td></tr></table></body></html>",
+            ),
+            "rIdText": ("chunk2.txt", "5 % p.a.".encode()),
+            "rIdMht": ("chunk3.mht", mht),
+            "rIdDocx": ("chunk4.docx", inner),
+        },
+    )
+    parsed = parse_document(content, DOCX)
+    assert parsed.text == (
+        "Master agreement.\n\nSchedule A\n\n| Fee | $5 |\n\n| Rate | 5 % p.a. |\n\nFees are due in \u20ac."
+        "\n\nSchedule B: Service levels."
+    )
