@@ -531,7 +531,7 @@ def test_a_csv_declared_as_browsers_declare_it_is_text(api_a: Api, declared):
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    body = f"region,revenue\nEMEA,100\nAPAC,{uuid.uuid4().int % 1000}\n".encode()
+    body = f"region,revenue\nEMEA,100\nAPAC,{uuid.uuid4().int % 10**12}\n".encode()
     assert declared_matches(declared, sniff_content_type(body))
     response = api_a.client.post(
         "/v1/documents",
@@ -685,7 +685,7 @@ def test_an_html_fragment_declared_as_html_is_read_as_html(celery_worker, api_a:
     from tests.quire.documents.test_dataroom import ready
 
     fragment = (
-        f"<p>Clause {uuid.uuid4().int % 1000}: the fee is <b>net&nbsp;30</b>.</p><p>Second.</p>".encode()
+        f"<p>Clause {uuid.uuid4().int % 10**12}: the fee is <b>net&nbsp;30</b>.</p><p>Second.</p>".encode()
     )
     assert sniff_content_type(fragment) == TEXT
     response = api_a.client.post(
