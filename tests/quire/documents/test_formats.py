@@ -811,3 +811,17 @@ def test_docx_parts_imported_whole_are_read_where_they_stand():
         "Master agreement.\n\nSchedule A\n\n| Fee | $5 |\n\n| Rate | 5 % p.a. |\n\nFees are due in \u20ac."
         "\n\nSchedule B: Service levels."
     )
+
+
+def test_pptx_slides_are_read_in_the_decks_order_not_their_part_names():
+    import pptx
+
+    deck = pptx.Presentation(io.BytesIO(make_pptx([(f"Slide {n}", f"Body {n}.", "") for n in range(1, 12)])))
+    slides = deck.slides._sldIdLst
+    slides.append(slides[0])  # the first slide (ppt/slides/slide1.xml) moved to the end
+    out = io.BytesIO()
+    deck.save(out)
+    parsed = parse_document(out.getvalue(), PPTX)
+    titles = [line for line in parsed.text.split("\n\n") if line.startswith("Slide ")]
+    assert titles == [f"Slide {n}" for n in (*range(2, 12), 1)]
+    assert parsed.page_count == 11
