@@ -178,7 +178,8 @@ class _AltChunks:
                 return []
             targets = _docx_relationships(archive, DOCX_RELS) if DOCX_RELS in names else {}
             numbering = Numbering(
-                _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
+                _docx_part(archive, names, targets, "numbering"),
+                _docx_part(archive, names, targets, "styles"),
             )
             with archive.open(DOCX_BODY) as xml:
                 _DocxBody(collected, self.limits, numbering).read(xml)

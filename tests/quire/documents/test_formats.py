@@ -801,14 +801,14 @@ def test_docx_parts_imported_whole_are_read_where_they_stand():
                 "chunk1.htm",
                 b"<html><body><h2>Schedule A</h2><table><tr><td>Fee</td><td>$5</td></tr></table></body></html>",
             ),
-            "rIdText": ("chunk2.txt", "5 % p.a.".encode()),
+            "rIdText": ("chunk2.txt", "5 % p.a. (€)".encode()),
             "rIdMht": ("chunk3.mht", mht),
             "rIdDocx": ("chunk4.docx", inner),
         },
     )
     parsed = parse_document(content, DOCX)
     assert parsed.text == (
-        "Master agreement.\n\nSchedule A\n\n| Fee | $5 |\n\n| Rate | 5 % p.a. |\n\nFees are due in \u20ac."
+        "Master agreement.\n\nSchedule A\n\n| Fee | $5 |\n\n| Rate | 5 % p.a. (€) |\n\nFees are due in \u20ac."
         "\n\nSchedule B: Service levels."
     )
 
