@@ -90,6 +90,11 @@ DOCX_SYMBOLS = {
     "wingdings 2": {0x50: "\u2713", 0x4F: "\u2717", 0x52: "\u2611", 0x54: "\u2612", 0xA3: "\u2610"},
     "symbol": {0xB7: "\u2022", 0xA7: "\u2663", 0xD3: "\u00a9", 0xD2: "\u00ae", 0xB4: "\u00d7"},
 }
+# A content control (`w:sdt`) whose content is its placeholder (`w:showingPlcHdr`: "Click or tap here to enter
+# text."), not text anyone wrote: its content is left out.
+W_SDT, W_SDT_PR, W_SDT_CONTENT, W_SHOWING_PLACEHOLDER = (
+    _W + name for name in ("sdt", "sdtPr", "sdtContent", "showingPlcHdr")
+)
 # What is not the document's text: tracked deletions and moves away, and the fallback copy of a drawing
 # (its text box is read from the drawing itself).
 DOCX_SKIPPED = {
@@ -326,6 +331,8 @@ class _DocxBody:
         self.numbering = numbering
         self.chunks = chunks
         self.paragraphs: list[list[str]] = []
+        # Each open content control: whether it shows its placeholder (its content then left out).
+        self.placeholders: list[bool] = []
         # The checkbox being read: its `w:checked` (True) and `w:default` (False) states.
         self.check_box: dict[bool, bool] = {}
         # Each open paragraph's numbering properties: [numId, ilvl, style id], from its own `w:pPr`.
@@ -360,6 +367,10 @@ class _DocxBody:
                 del parent[0]
 
     def _start(self, tag: str) -> None:
+        if tag == W_SDT:
+            self.placeholders.append(False)
+        elif tag == W_SDT_CONTENT and self.placeholders and self.placeholders[-1]:
+            self.skipping += 1
         if tag in DOCX_SKIPPED:
             self.skipping += 1
         elif tag == W_P:
@@ -377,6 +388,12 @@ class _DocxBody:
 
     def _end(self, element) -> None:
         tag = element.tag
+        if tag == W_SDT and self.placeholders:
+            self.placeholders.pop()
+        elif tag == W_SDT_CONTENT and self.placeholders and self.placeholders[-1]:
+            self.skipping -= 1
+        elif tag == W_SHOWING_PLACEHOLDER and _is_tag(element.getparent(), W_SDT_PR) and self.placeholders:
+            self.placeholders[-1] = (element.get(W_VAL) or "true").lower() not in _FALSE
         if tag in DOCX_SKIPPED:
             self.skipping -= 1
         elif tag == W_P:

@@ -825,3 +825,15 @@ def test_pptx_slides_are_read_in_the_decks_order_not_their_part_names():
     titles = [line for line in parsed.text.split("\n\n") if line.startswith("Slide ")]
     assert titles == [f"Slide {n}" for n in (*range(2, 12), 1)]
     assert parsed.page_count == 11
+
+
+def test_docx_content_controls_showing_their_placeholder_are_read_empty():
+    placeholder = "<w:sdtPr><w:showingPlcHdr/></w:sdtPr>"
+    text = docx_text(
+        f"<w:p {W}>{run('Supplier: ')}<w:sdt>{placeholder}<w:sdtContent>{run('Click or tap here to enter text.')}"
+        f"</w:sdtContent></w:sdt></w:p>",
+        f'<w:p {W}>{run("Customer: ")}<w:sdt><w:sdtPr><w:showingPlcHdr w:val="0"/></w:sdtPr><w:sdtContent>'
+        f"{run('Beta LLC')}</w:sdtContent></w:sdt></w:p>",
+        f"<w:sdt {W}>{placeholder}<w:sdtContent><w:p>{run('Enter the governing law.')}</w:p></w:sdtContent></w:sdt>",
+    )
+    assert text == "Supplier:\n\nCustomer: Beta LLC"
