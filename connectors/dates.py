@@ -70,10 +70,22 @@ _FROM = r"(?<![A-Za-z0-9])"
 _TO = r"(?![A-Za-z0-9])"
 # ISO 8601's YYYY-MM-DD: read year, month, day and nothing else, so a month out of 1-12 is no date.
 _ISO_DATE = re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}")
+# The same year first with slashes, as East Asian and some European documents write it (2019/03/12).
+_YEAR_FIRST_SLASHED = re.compile(rf"{_FROM}{_YEAR}/(?P<nmonth>[01]?\d)/(?P<day>[0-3]?\d){_TO}")
+_YEAR_FIRST = (_ISO_DATE, _YEAR_FIRST_SLASHED)
 DATE_PATTERNS = [
     re.compile(rf"{_FROM}{_MONTH}\s+{_DAY}(?:\s*[,.]\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
     re.compile(rf"(?<!\d){_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH}(?:\s*,\s*|\s+){_YEAR}{_TO}", re.IGNORECASE),
+    # A month's abbreviation between dashes, as spreadsheets and bank statements write it (12-Mar-2019, 3-Sep-19).
+    re.compile(
+        rf"{_FROM}(?P<day>[0-3]?\d)-{_MONTH}-(?P<year>(?:19|20)?\d\d){_TO}",
+        re.IGNORECASE,
+    ),
     _ISO_DATE,
+    _YEAR_FIRST_SLASHED,
+    # Dots, day first with a four-digit year, as German, Russian and most of continental Europe write it
+    # (12.03.2019); never a section ("3.12") or a version ("1.2.3") nor part of a longer dotted run.
+    re.compile(rf"{_FROM}(?<!\d\.)(?P<day>[0-3]?\d)\.(?P<nmonth>[01]?\d)\.{_YEAR}{_TO}(?!\.\d)"),
     re.compile(
         rf"{_FROM}(?P<nmonth>[0-3]?\d)(?P<sep>[/-])(?P<day>[0-3]?\d)(?P=sep)(?P<year>(?:19|20)?\d\d){_TO}"
     ),
@@ -155,7 +167,7 @@ def _iso(match: re.Match[str]) -> str | None:
     if len(groups["year"]) == 2:
         year += 2000 if year < 50 else 1900
     month = int(groups["nmonth"]) if groups.get("nmonth") else MONTHS.get(groups["month"].lower().rstrip("."))
-    if match.re is _ISO_DATE and not 1 <= month <= 12:
+    if match.re in _YEAR_FIRST and not 1 <= month <= 12:
         return ""
     if groups.get("nmonth") and month > 12 and 1 <= int(groups["day"]) <= 12:
         month, groups["day"] = int(groups["day"]), groups["nmonth"]

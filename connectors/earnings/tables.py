@@ -199,11 +199,11 @@ _CURRENCY_BEFORE = (
 _CURRENCY_AFTER = rf"(?-i:{'|'.join(CURRENCY_CODES)})\b|(?:{'|'.join(CURRENCY_NAMES.values())})\b"
 # Digits are read in bounded groups (up to 15 before the point, 15 after, five thousands groups), and never
 # from inside a longer run of digits, so that a range over a long run of digits is not tried from every digit.
-# A number is negative after a minus sign or word, or in accounting's brackets, which close right after its
+# A number is negative after a minus sign ("-", or the typographic "\u2212") or word, or in accounting's brackets, which close right after its
 # digits: "(0.12)", "$(0.12)", "($0.12)", "(1.3)%", "$(15) million". A bracket that holds more than the number
 # opens an aside, "($1.0 billion last year)", "(5% of Net Sales)", "($1.0 billion)": those numbers are positive.
 _NUMBER = (
-    rf"(?:(?P<neg>(?<![A-Za-z])-|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>{_CURRENCY_BEFORE})\s?(?P<copen>\()?)?"
+    rf"(?:(?P<neg>(?<![A-Za-z])[-\u2212]|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>{_CURRENCY_BEFORE})\s?(?P<copen>\()?)?"
     r"(?P<value>(?<!\d)(?:\d{1,3}(?:,\d{3}){1,5}|\d{1,15}(?!\d))(?:\.\d{1,15})?)(?(open)\))(?(copen)\))"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
     rf"(?:\s?(?P<currency_after>{_CURRENCY_AFTER}))?"

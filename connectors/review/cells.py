@@ -195,11 +195,20 @@ def typed_cell(
         value, normalised, start, end = found
         return cell(value, normalised, [reader.span(start, end)], top.score, floor)
     if kind == "enum":
-        chosen = choose(column["choices"], [(text[p.start : p.end], p.score) for p in passages[:5]])
+        considered = passages[:5]
+        chosen = choose(column["choices"], [(text[p.start : p.end], p.score) for p in considered])
         if chosen is None:
             return not_found()
         choice, share = chosen
-        return cell(choice, choice.lower(), [reader.span(top.start, top.end)], top.score * share, floor)
+        # The span is the best passage that carries the choice's words, not the top passage, which may not.
+        terms = set(stems(choice))
+        citing = max(
+            (p for p in considered if terms & set(stems(text[p.start : p.end]))),
+            key=lambda p: (len(terms & set(stems(text[p.start : p.end]))), p.score),
+        )
+        return cell(
+            choice, choice.lower(), [reader.span(citing.start, citing.end)], citing.score * share, floor
+        )
     quote = text[top.start : top.end]
     return cell(quote, " ".join(quote.split()), [reader.span(top.start, top.end)], top.score, floor)
 

@@ -25,8 +25,9 @@ MAX_COLUMNS = 50
 MAX_DOCUMENTS = 1000
 MAX_QUESTION_CHARS = 500
 MAX_CHOICES = 50
+MAX_CHOICE_CHARS = 200
 DEFAULT_FLOOR = 0.35
-_KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,59}\Z")
 _COLUMN_FIELDS = {"key", "question", "type", "choices", "clause_type"}
 
 
@@ -82,6 +83,7 @@ def _column(raw: object, param: str) -> dict:
     question = raw.get("question")
     if not isinstance(question, str) or not question.strip():
         raise OptionError("question must be a non-empty string", f"{param}.question")
+    question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise OptionError(f"question is longer than {MAX_QUESTION_CHARS} characters", f"{param}.question")
     kind = raw.get("type", "text")
@@ -98,10 +100,10 @@ def _column(raw: object, param: str) -> dict:
             raise OptionError(
                 f"an enum column needs choices: 1-{MAX_CHOICES} non-empty strings", f"{param}.choices"
             )
-        choices = [c.strip() for c in choices]
+        choices = _choices(choices, f"{param}.choices")
     elif choices is not None:
         raise OptionError("choices are only for enum columns", f"{param}.choices")
-    column = {"key": key, "question": question.strip(), "type": kind, "choices": choices}
+    column = {"key": key, "question": question, "type": kind, "choices": choices}
     if raw.get("clause_type") is not None:
         if kind != "clause":
             raise OptionError("clause_type is only for clause columns", f"{param}.clause_type")
@@ -110,6 +112,21 @@ def _column(raw: object, param: str) -> dict:
         except HeadError as exc:
             raise OptionError(str(exc), exc.param) from exc
     return column
+
+
+def _choices(choices: list[str], param: str) -> list[str]:
+    """An enum column's choices, stripped; each at most `MAX_CHOICE_CHARS` characters and given once (case and
+    surrounding blanks aside: "Delaware" and " delaware" are one choice, which no cell could tell apart)."""
+    checked: list[str] = []
+    seen: set[str] = set()
+    for index, choice in enumerate(c.strip() for c in choices):
+        if len(choice) > MAX_CHOICE_CHARS:
+            raise OptionError(f"a choice is at most {MAX_CHOICE_CHARS} characters", f"{param}.{index}")
+        if choice.casefold() in seen:
+            raise OptionError(f"choice {choice!r} appears twice", f"{param}.{index}")
+        seen.add(choice.casefold())
+        checked.append(choice)
+    return checked
 
 
 def validate_floor(options: dict) -> float:

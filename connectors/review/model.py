@@ -46,7 +46,7 @@ def model_cells(run: RunContext, document: Document, columns: list[dict], floor:
                 answer.get("quote"),
                 reply.shown,
             )
-            read = read_value(column, answer["value"]) if span is not None else None
+            read = read_value(column, answer["value"], answer.get("quote")) if span is not None else None
             if read is not None:
                 read_parts.append((read, span))
                 if column["type"] != "yes_no" or read[0] == "Yes":

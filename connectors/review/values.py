@@ -25,6 +25,7 @@ from connectors.review.retrieval import stems, word_terms
 Found = tuple[object, object, int, int]
 _WORD = re.compile(r"[^\W_]+")
 _CURRENCIES = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
+_FIGURE_KINDS = ("money", "percent", "number")
 # A negation cue; "no later than", "not less than", "not only" and the like bound a figure, they deny nothing.
 _CUE = re.compile(
     r"(?:\b(?:not|never|no|none|neither|nor|without|cannot|prohibited|forbidden|in\s+no\s+event|"
@@ -66,24 +67,49 @@ def find_duration(text: str, start: int, end: int) -> Found | None:
     if found is None:
         return None
     iso, a, b = found
-    return text[start + a : start + b], iso, start + a, start + b
+    a, b = start + a, start + b
+    if ")" in text[a:b] and "(" not in text[a:b]:
+        # The words restate a figure before them, "30 (thirty) days", or a bracket holds the figure, "(30) days":
+        # the duration starts there, its figure the number, rather than at "thirty) days".
+        figure = _RESTATED.search(text, start, a)
+        if figure is not None:
+            a = figure.start()
+            number = float(figure.group("digits").replace(",", ""))
+            iso = f"P{int(number) if number.is_integer() else number}{iso[-1]}"
+        elif a > start and text[a - 1] == "(":
+            a -= 1
+    return text[a:b], iso, a, b
+
+
+_RESTATED = re.compile(r"(?<![\w.,])(?P<digits>(?:\d{1,3}(?:,\d{3})+|\d{1,4})(?:\.\d+)?)[ \t]*\([ \t]*\Z")
 
 
 # Amounts of money earnings' reader (`tables.NUMBER`) leaves out or misreads, read first: a currency code before
 # or after the number ("EUR 3,000,000", "250,000 USD"), letters before a dollar sign ("CAD$ 500", "A$500"), a
-# currency named or signed after it ("5 million euros", "200 Canadian dollars", "1.500 €"), or a currency sign
-# before a number with a decimal comma or dotted thousands ("€ 1.234,56", "€1.234.567"). The rest ("$5.0
-# million", "$0.83 per share") is earnings' reader's.
+# currency named or signed after it ("5 million euros", "200 Canadian dollars", "12,50 €"; there a dot groups
+# thousands, as the continental style writes them: "1.500 €" is 1,500), a currency sign before a number with a
+# decimal comma or dotted thousands ("€ 1.234,56", "€1.234.567"), thousands grouped by spaces ("1 500 €", "EUR
+# 1 250 000"), a minus sign after the currency ("EUR -500", "$-500"), and accounting's brackets around an amount
+# standing by itself ("(EUR 1,000)" is negative; "Two Thousand Euros (EUR 2,000)" restates the words). The rest
+# ("$5.0 million", "$0.83 per share") is earnings' reader's.
 _CODE = "|".join(CURRENCY_CODES)
-_DECIMAL_COMMA = r"\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}"
+# Thousands grouped by a space, a no-break space or a narrow no-break space (French, Swiss, ISO 31-0: "1 500 €").
+_SPACED = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)"
+_DECIMAL_COMMA = (
+    r"\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:[ \u00a0\u202f]\d{3})+,\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}"
+)
+_MINUS = "-\u2212"
 _AMOUNT = re.compile(
-    rf"(?<![\w{SIGNS}.,])(?P<neg>-\s?)?"
-    rf"(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[{SIGNS}])\s?)?"
-    rf"(?P<value>(?:{_DECIMAL_COMMA}|(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:['\u2019]\d{{3}})+|\d+)(?:\.\d+)?)(?!\d|[.,'\u2019]\d))"
+    rf"(?<![\w{SIGNS}.,])(?P<neg>[{_MINUS}]\s?)?"
+    rf"(?:(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[{SIGNS}])\s?)(?P<neg_after>[{_MINUS}])?)?"
+    rf"(?P<value>(?:{_DECIMAL_COMMA}|{_SPACED}|(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:['\u2019]\d{{3}})+|\d+)(?:\.\d+)?)(?!\d|[.,'\u2019]\d))"
     rf"(?:\s?(?P<scale>(?i:{'|'.join(sorted(SCALES, key=len, reverse=True))}))\b)?"
     rf"(?:\s?(?:(?P<code_after>{_CODE})(?!\s?\d)|(?P<named>(?i:{'|'.join(CURRENCY_NAMES.values())}))|(?P<sign_after>[{SIGNS.replace('$', '')}])))?"
     rf"(?![\w{SIGNS}])"
 )
+
+
+_AFTER_A_WORD = re.compile(r"[^\W\d_][ \t]*\Z")
 
 
 def _amounts(text: str, start: int, end: int) -> Iterator[tuple[int, int, tuple[float, str, float] | None]]:
@@ -110,28 +136,36 @@ def _amounts(text: str, start: int, end: int) -> Iterator[tuple[int, int, tuple[
                 said.add(None if said else "USD")
         elif sign:
             said.add(None if prefix else CURRENCY_SIGNS[sign])
-        stated = (
-            match.group("code")
-            or match.group("code_after")
-            or named
-            or match.group("sign_after")
-            or decimal_comma
-        )
+        spaced = re.fullmatch(_SPACED, raw) is not None
+        after = match.group("code_after") or named or match.group("sign_after")
+        stated = match.group("code") or after or decimal_comma or spaced or match.group("neg_after")
         if not said or (not stated and (not prefix or said == {"USD"})):
             continue
+        a, b = match.start(), match.end()
         if len(said) != 1 or None in said:
-            yield match.start(), match.end(), None
+            yield a, b, None
             continue
-        digits = raw.replace(".", "").replace(",", ".") if decimal_comma else re.sub(r"[,'\u2019]", "", raw)
-        value = -float(digits) if match.group("neg") else float(digits)
-        yield (
-            match.start(),
-            match.end(),
-            (value, said.pop(), SCALES.get((match.group("scale") or "").lower(), 1.0)),
-        )
-
-
-_AFTER_A_WORD = re.compile(r"[^\W\d_][ \t]*\Z")
+        if decimal_comma:
+            digits = re.sub(r"[. \u00a0\u202f]", "", raw).replace(",", ".")
+        elif after and not match.group("scale") and re.fullmatch(r"\d{1,3}\.\d{3}", raw):
+            # A currency written after the number is the continental style, whose dot groups thousands:
+            # "1.500 €" is 1,500 (as "1.500,00 €" is), where "€1.500" and "$1.500 per gallon" stay 1.5.
+            digits = raw.replace(".", "")
+        else:
+            digits = re.sub(r"[,'\u2019 \u00a0\u202f]", "", raw)
+        negative = bool(match.group("neg") or match.group("neg_after"))
+        if (
+            not negative
+            and start < a
+            and b < end
+            and text[a - 1] == "("
+            and text[b] == ")"
+            and not _AFTER_A_WORD.search(text, max(0, a - 21), a - 1)
+        ):
+            # Accounting's brackets, standing by themselves: "(EUR 1,000)" is negative as "(€1,000)" is.
+            negative, a, b = True, a - 1, b + 1
+        value = -float(digits) if negative else float(digits)
+        yield a, b, (value, said.pop(), SCALES.get((match.group("scale") or "").lower(), 1.0))
 
 
 def _numbers(text: str, start: int, end: int) -> Iterator[Found]:
@@ -304,11 +338,43 @@ FINDERS = {
 }
 
 
-def read_value(column: dict, value: object) -> tuple[object, object] | None:
+_BARE_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_ISO_DURATION = re.compile(r"P\d+(?:\.\d+)?[YMWD]")
+
+
+def _stated_figure(kind: str, number: float, quote: str) -> dict | None:
+    """The figure of the column's type `quote` states whose value is `number` (itself or times its scale: 1.5 of
+    "$1.5 million", or 1500000), normalised; None when it states none."""
+    if kind == "money":
+        figures = [
+            {"value": figure[0], "unit": figure[1], "scale": figure[2]}
+            for _, _, figure in _amounts(quote, 0, len(quote))
+            if figure is not None
+        ]
+        figures += [f for _, f, _, _ in _numbers(quote, 0, len(quote)) if f["unit"] in _CURRENCIES]
+    else:
+        wanted = "percent" if kind == "percent" else "count"
+        figures = [f for _, f, _, _ in _numbers(quote, 0, len(quote)) if f["unit"] == wanted]
+    return next(
+        (
+            figure
+            for figure in figures
+            if any(
+                abs(stated - number) <= 1e-9 * max(1.0, abs(number))
+                for stated in (figure["value"], figure["value"] * figure["scale"])
+            )
+        ),
+        None,
+    )
+
+
+def read_value(column: dict, value: object, quote: object = None) -> tuple[object, object] | None:
     """A value stated for a column (a model's answer) and its normalised form, by the rules the analyzers'
     cells follow: dates, durations and figures read by the column type's finder (the value kept as stated),
     a yes/no as "Yes" or "No", an enum as the choice it names, a party or list column's items; text with its
-    whitespace collapsed. None when it holds no value of the column's type."""
+    whitespace collapsed. A bare number for a money, percent or number column (12500, "99.5") is read by the
+    figure of `quote` (the words the value was quoted from) that states it, and a duration may be stated in ISO
+    8601 ("P3Y"). None when it holds no value of the column's type."""
     kind = column["type"]
     if kind in ("party", "list"):
         items = _items(value, kind)
@@ -322,7 +388,14 @@ def read_value(column: dict, value: object) -> tuple[object, object] | None:
         return None
     if kind in FINDERS:
         found = FINDERS[kind](text, 0, len(text))
-        return None if found is None else (value, found[1])
+        if found is not None:
+            return value, found[1]
+        if kind == "duration" and _ISO_DURATION.fullmatch(text):
+            return value, text
+        if kind in _FIGURE_KINDS and isinstance(quote, str) and _BARE_NUMBER.fullmatch(text):
+            figure = _stated_figure(kind, float(text), quote)
+            return None if figure is None else (value, figure)
+        return None
     if kind == "yes_no":
         said = re.match(r"(yes|no)\b", text, re.IGNORECASE)
         return None if said is None else (said.group(1).capitalize(), said.group(1).lower())

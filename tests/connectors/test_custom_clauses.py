@@ -347,3 +347,22 @@ def test_a_review_extending_another_reuses_no_cell_of_a_type_deleted_and_created
         )
         assert extended["cells"]["reused"] == kept
     assert extended["rows"][0]["cells"]["fm"]["status"] == "not_found"
+
+
+def test_a_key_with_a_trailing_line_break_is_refused():
+    """`$` matches before a final line break: "fm\n" was a key of its own beside "fm", in a legal job's clause
+    types as in a review column's clause_type and key."""
+    legal, review = get_connector("legal"), get_connector("review")
+    with pytest.raises(OptionError) as clause_types:
+        legal.validate_options({"clause_types": ["fm\n"]})
+    assert clause_types.value.param == "options.clause_types.0"
+    for column, param in (
+        (
+            {"key": "a", "question": "q?", "type": "clause", "clause_type": "fm\n"},
+            "options.columns.0.clause_type",
+        ),
+        ({"key": "a\n", "question": "q?", "type": "text"}, "options.columns.0.key"),
+    ):
+        with pytest.raises(OptionError) as refused:
+            review.validate_options({"columns": [column]})
+        assert refused.value.param == param

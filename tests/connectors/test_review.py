@@ -947,3 +947,127 @@ def test_ask_model_answer_keeps_at_most_max_sentences(scripted_server):
     )
     assert [sentence["text"] for sentence in result["answer"]] == ["Sentence 0.", "Sentence 1."]
     assert "at most 2 sentences" in scripted_server.chats()[0][-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("choices", "param"),
+    [
+        (["Delaware", "New York", "Delaware"], "options.columns.0.choices.2"),
+        (["Delaware", " delaware "], "options.columns.0.choices.1"),
+        (["Delaware", "x" * 201], "options.columns.0.choices.1"),
+    ],
+    ids=["repeated", "repeated-in-other-case", "over-long"],
+)
+def test_an_enum_choice_given_twice_or_over_long_is_refused_naming_it(choices, param):
+    column = {"key": "law", "question": "Which law governs?", "type": "enum", "choices": choices}
+    with pytest.raises(OptionError) as refused:
+        get_connector("review").validate_options({"columns": [{"key": "a", "question": "Q"}, column]})
+    assert refused.value.param == param.replace("columns.0", "columns.1")
+
+
+def test_an_enum_cell_cites_the_passage_that_names_its_choice():
+    text = (
+        "SERVICES AGREEMENT\n\n1. Services. Supplier provides hosting.\n\n4. Governing Law.\n"
+        "This Agreement is governed by the law of the State of Delaware.\n\n5. Notices. Notices go by mail."
+    )
+    column = {
+        "key": "law",
+        "question": "Which law governs?",
+        "type": "enum",
+        "choices": ["Delaware", "New York"],
+    }
+    cell = run_connector("review", [Document("d", text)], options={"columns": [column]})["rows"][0]["cells"][
+        "law"
+    ]
+    assert (cell["value"], cell["status"]) == ("Delaware", "answered")
+    assert [span["quote"] for span in cell["spans"]] == [
+        "This Agreement is governed by the law of the State of Delaware."
+    ]
+    assert invalid_spans({"rows": [{"cells": {"law": cell}}]}, {"d": text}) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "normalised"),
+    [
+        # Accounting's brackets around an amount in a currency code or name are negative, as around "€1,000".
+        ("Net loss: (EUR 1,000).", "(EUR 1,000)", (-1_000.0, "EUR", 1.0)),
+        ("Net loss: (USD 2,000) for the year.", "(USD 2,000)", (-2_000.0, "USD", 1.0)),
+        ("Net loss: (2,000 euros).", "(2,000 euros)", (-2_000.0, "EUR", 1.0)),
+        # ... but a bracket right after words restates them, and one holding more is an aside.
+        ("A fee of Two Thousand Euros (EUR 2,000).", "EUR 2,000", (2_000.0, "EUR", 1.0)),
+        ("A fee (EUR 2,000 a year) is due.", "EUR 2,000", (2_000.0, "EUR", 1.0)),
+        # A minus sign between the currency and the number, or the typographic minus sign.
+        ("The adjustment is EUR -500.", "EUR -500", (-500.0, "EUR", 1.0)),
+        ("The adjustment is €-1,250.", "€-1,250", (-1_250.0, "EUR", 1.0)),
+        ("The adjustment is $-500.", "$-500", (-500.0, "USD", 1.0)),
+        ("The adjustment is \u2212$1,000.", "\u2212$1,000", (-1_000.0, "USD", 1.0)),
+        # Thousands grouped by spaces (French, Swiss, ISO 31-0) or by one dot before a currency written after.
+        ("Le loyer est de 1 500 € par mois.", "1 500 €", (1_500.0, "EUR", 1.0)),
+        ("Le prix est de EUR 1\u202f250\u202f000.", "EUR 1\u202f250\u202f000", (1_250_000.0, "EUR", 1.0)),
+        ("Die Miete beträgt 10.000 € im Monat.", "10.000 €", (10_000.0, "EUR", 1.0)),
+        ("Die Gebühr beträgt 1.500 EUR.", "1.500 EUR", (1_500.0, "EUR", 1.0)),
+        ("Sales were 1.500 million euros.", "1.500 million euros", (1.5, "EUR", 1e6)),
+        ("A fee of $1.500 per gallon.", "$1.500", (1.5, "USD", 1.0)),
+    ],
+)
+def test_find_money_reads_negative_and_grouped_amounts(text, quote, normalised):
+    value, shape, start, end = find_money(text, 0, len(text))
+    assert (value, text[start:end]) == (quote, quote)
+    assert (shape["value"], shape["unit"], shape["scale"]) == normalised
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "iso"),
+    [
+        ("Either party may terminate on 30 (thirty) days notice.", "30 (thirty) days", "P30D"),
+        ("The initial term is 2 (two) years.", "2 (two) years", "P2Y"),
+        ("Payment is due within 5 (five) business days.", "5 (five) business days", "P5D"),
+        ("Notice of (30) days is required.", "(30) days", "P30D"),
+        ("Notice of ninety (90) days is required.", "ninety (90) days", "P90D"),
+    ],
+)
+def test_a_duration_restated_in_words_after_its_figure_is_quoted_whole(text, quote, iso):
+    value, normalised, start, end = find_duration(text, 0, len(text))
+    assert (value, normalised, text[start:end]) == (quote, iso, quote)
+
+
+def test_a_question_is_measured_without_the_blanks_around_it():
+    review = get_connector("review")
+    padded = " " * 40 + "Q" * 500 + "\n"
+    [column] = review.validate_options({"columns": [{"key": "a", "question": padded}]})["columns"]
+    assert column["question"] == "Q" * 500
+    with pytest.raises(OptionError) as refused:
+        review.validate_options({"columns": [{"key": "a", "question": "Q" * 501}]})
+    assert refused.value.param == "options.columns.0.question"
+
+
+def test_model_mode_reads_a_bare_figure_by_the_quote_that_states_it(scripted_server):
+    """A model answering a money or percent column with the number alone (99.5, 12500) or a duration in ISO 8601
+    ("P3Y") gives the cell, normalised by the quote's figure, rather than falling back to the analyzers."""
+    answers = {
+        "fee": {"value": 12500, "quote": "Customer shall pay a monthly fee of $12,500."},
+        "uptime": {"value": "99.5", "quote": "Supplier guarantees an uptime of 99.5% in each month."},
+        "term": {"value": "P3Y", "quote": "The initial term of this Agreement is three (3) years."},
+        "other": {"value": 7, "quote": "Customer shall pay a monthly fee of $12,500."},
+    }
+    columns = [
+        {"key": "fee", "question": "What monthly fee does the customer pay?", "type": "money"},
+        {"key": "uptime", "question": "What uptime is guaranteed?", "type": "percent"},
+        {"key": "term", "question": "How long is the initial term?", "type": "duration"},
+        {"key": "other", "question": "What monthly fee does the customer pay?", "type": "money"},
+    ]
+    scripted_server.responder = lambda messages: json.dumps(
+        next(answer for key, answer in answers.items() if f"Column {key}:" in messages[1]["content"])
+    )
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    model = run_connector(
+        "review", [Document("n", NOTE)], options={"columns": columns}, mode="model", client=client
+    )
+    analyzers = run_connector("review", [Document("n", NOTE)], options={"columns": columns})
+    cells, fallback = model["rows"][0]["cells"], analyzers["rows"][0]["cells"]
+    assert (cells["fee"]["value"], cells["fee"]["confidence"]) == (12500, 0.8)
+    assert cells["fee"]["normalised"] == {"value": 12500.0, "unit": "USD", "scale": 1.0}
+    assert (cells["uptime"]["value"], cells["uptime"]["confidence"]) == ("99.5", 0.8)
+    assert cells["uptime"]["normalised"] == {"value": 99.5, "unit": "percent", "scale": 1.0}
+    assert (cells["term"]["normalised"], cells["term"]["confidence"]) == ("P3Y", 0.8)
+    assert cells["other"] == fallback["other"], "a number the quote does not state leaves the analyzers' cell"

@@ -261,3 +261,22 @@ def test_normalise_text_gives_its_own_output_back(raw):
 
 def test_a_nul_before_a_combining_accent_leaves_the_composed_letter():
     assert normalise_text("Cafe\x00\u0301 terms") == "Caf\u00e9 terms"
+
+
+def test_dates_with_a_month_abbreviation_between_dashes_year_first_slashes_or_dots_day_first():
+    text = (
+        "signed 12-Mar-2019, filed 3-Sep-19 and 01-Sept-2020, in force 2019/03/12, "
+        "Datum 12.03.2019, le 5.1.2021 and 31.12.2020"
+    )
+    assert [(text[d.start : d.end], d.iso) for d in find_dates(text)] == [
+        ("12-Mar-2019", "2019-03-12"),
+        ("3-Sep-19", "2019-09-03"),
+        ("01-Sept-2020", "2020-09-01"),
+        ("2019/03/12", "2019-03-12"),
+        ("12.03.2019", "2019-03-12"),
+        ("5.1.2021", "2021-01-05"),
+        ("31.12.2020", "2020-12-31"),
+    ]
+    # A dotted date is written day first, with all four digits of its year: a section "3.12" or a version
+    # "1.2.3" is no date, nor is a day its month does not have.
+    assert find_dates("Section 3.12.19, version 1.2.3 and 31.04.2019 or 2019/13/01") == []

@@ -249,8 +249,23 @@ def test_ask_answers_in_cited_sentences(api_a: Api, contracts: dict[str, str]):
             "options.columns.1.question",
         ),
         ([{"key": "a", "question": "Which?", "type": "enum"}], "options.columns.0.choices"),
+        (
+            [{"key": "a", "question": "Which?", "type": "enum", "choices": ["Yes", "No", "yes"]}],
+            "options.columns.0.choices.2",
+        ),
+        (
+            [{"key": "a", "question": "Which?", "type": "enum", "choices": ["A", "B" * 201]}],
+            "options.columns.0.choices.1",
+        ),
     ],
-    ids=["unknown-type", "51-columns", "empty-question", "enum-without-choices"],
+    ids=[
+        "unknown-type",
+        "51-columns",
+        "empty-question",
+        "enum-without-choices",
+        "enum-choice-twice",
+        "enum-choice-over-long",
+    ],
 )
 def test_bad_columns_are_400s_naming_the_param(api_a: Api, contracts: dict[str, str], columns, param):
     response = api_a.post(
@@ -397,3 +412,23 @@ def test_each_export_answers_a_client_asking_for_its_own_media_type(api_a: Api, 
         missing = api_a.get(f"/v1/jobs/job_nope/{export}", headers={"Accept": media_type})
         assert missing.status_code == 404 and missing.json()["error"]["param"] == "job_id"
         assert api_a.get(f"/v1/jobs/{job.id}/{export}", headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_the_cells_of_a_queued_review_whose_options_a_later_release_refuses_are_read(api_a: Api, tenant_a):
+    """A review queued before its options were checked more strictly (an enum choice given twice) still shows its
+    columns while it waits, rather than the cells request failing."""
+    from django_tenants.utils import tenant_context
+
+    from quire.jobs.models import Job
+
+    columns = [{"key": "law", "question": "Which law?", "type": "enum", "choices": ["Delaware", "delaware"]}]
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(connector="review", document_ids=["doc_a"], options={"columns": columns})
+    try:
+        answer = api_a.get(f"/v1/jobs/{job.id}/cells")
+        assert answer.status_code == 200, answer.content
+        body = answer.json()
+        assert (body["complete"], body["data"], body["columns"]) == (False, [], columns)
+    finally:
+        with tenant_context(tenant_a.tenant):
+            Job.objects.filter(pk=job.id).delete()
