@@ -94,7 +94,7 @@ _RESTATED = re.compile(r"(?<![\w.,])(?P<digits>(?:\d{1,3}(?:,\d{3})+|\d{1,4})(?:
 # ("$5.0 million", "$0.83 per share") is earnings' reader's.
 _CODE = "|".join(CURRENCY_CODES)
 # Thousands grouped by a space, a no-break space or a narrow no-break space (French, Swiss, ISO 31-0: "1 500 €").
-_SPACED = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)"
+_SPACED = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?(?!\d)"
 _DECIMAL_COMMA = (
     r"\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:[ \u00a0\u202f]\d{3})+,\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}"
 )
@@ -147,7 +147,7 @@ def _amounts(text: str, start: int, end: int) -> Iterator[tuple[int, int, tuple[
             continue
         if decimal_comma:
             digits = re.sub(r"[. \u00a0\u202f]", "", raw).replace(",", ".")
-        elif after and not match.group("scale") and re.fullmatch(r"\d{1,3}\.\d{3}", raw):
+        elif after and not match.group("scale") and re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", raw):
             # A currency written after the number is the continental style, whose dot groups thousands:
             # "1.500 €" is 1,500 (as "1.500,00 €" is), where "€1.500" and "$1.500 per gallon" stay 1.5.
             digits = raw.replace(".", "")

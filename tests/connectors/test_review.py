@@ -1004,9 +1004,12 @@ def test_an_enum_cell_cites_the_passage_that_names_its_choice():
         # Thousands grouped by spaces (French, Swiss, ISO 31-0) or by one dot before a currency written after.
         ("Le loyer est de 1 500 € par mois.", "1 500 €", (1_500.0, "EUR", 1.0)),
         ("Le prix est de EUR 1\u202f250\u202f000.", "EUR 1\u202f250\u202f000", (1_250_000.0, "EUR", 1.0)),
+        ("A fee of USD 1 500.50 is due.", "USD 1 500.50", (1_500.5, "USD", 1.0)),
+        ("Un loyer de 1 500,50 € est dû.", "1 500,50 €", (1_500.5, "EUR", 1.0)),
         ("Die Miete beträgt 10.000 € im Monat.", "10.000 €", (10_000.0, "EUR", 1.0)),
         ("Die Gebühr beträgt 1.500 EUR.", "1.500 EUR", (1_500.0, "EUR", 1.0)),
         ("Sales were 1.500 million euros.", "1.500 million euros", (1.5, "EUR", 1e6)),
+        ("A deposit of 0.500 EUR per unit.", "0.500 EUR", (0.5, "EUR", 1.0)),
         ("A fee of $1.500 per gallon.", "$1.500", (1.5, "USD", 1.0)),
     ],
 )
