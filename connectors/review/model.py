@@ -8,7 +8,7 @@ from connectors.base import Document, RunContext
 from connectors.model import DocumentReading, ask_across, grounded_span, numbered
 from connectors.review.cells import cell
 from connectors.review.retrieval import Passage
-from connectors.review.values import read_value
+from connectors.review.values import read_value, states
 
 MODEL_CONFIDENCE = 0.8
 ANSWER_TOKENS = 200
@@ -25,7 +25,8 @@ def _question(column: dict) -> str:
 
 def model_cells(run: RunContext, document: Document, columns: list[dict], floor: float) -> dict[str, dict]:
     """Cells the model answered with a quote found in the document and a value of the column's type
-    (`read_value`), from the first part of the reading that gives one; a yes/no column is "Yes" when any part
+    (`read_value`) that the quote states where the type can be read from words (`states`: a date, a duration, a
+    figure; a quote that states another is dropped with a warning), from the first part of the reading that gives one; a yes/no column is "Yes" when any part
     grounds it and "No" only when every part does. Columns it missed are left out."""
     reading = DocumentReading(run, document)
     replies = reading.ask_many(
@@ -47,6 +48,12 @@ def model_cells(run: RunContext, document: Document, columns: list[dict], floor:
                 reply.shown,
             )
             read = read_value(column, answer["value"], answer.get("quote")) if span is not None else None
+            if read is not None and not states(column, read[1], span["quote"]):
+                run.warn(
+                    f"review {column['key']}: the quote does not state the value {str(answer['value'])[:80]!r}; "
+                    "dropped"
+                )
+                read = None
             if read is not None:
                 read_parts.append((read, span))
                 if column["type"] != "yes_no" or read[0] == "Yes":

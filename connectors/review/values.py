@@ -368,6 +368,44 @@ def _stated_figure(kind: str, number: float, quote: str) -> dict | None:
     )
 
 
+def _duration_amount(iso: object) -> tuple[str, float] | None:
+    """A duration's amount in months (years, months) or days (weeks, days), so "P3Y" is "P36M"."""
+    match = re.fullmatch(r"P(\d+(?:\.\d+)?)([YMWD])", iso) if isinstance(iso, str) else None
+    if match is None:
+        return None
+    amount, unit = float(match.group(1)), match.group(2)
+    return (
+        ("months", amount * (12 if unit == "Y" else 1))
+        if unit in "YM"
+        else ("days", amount * (7 if unit == "W" else 1))
+    )
+
+
+def _durations_in(text: str) -> Iterator[str]:
+    offset = 0
+    while found := parse_duration(text[offset:]):
+        yield found[0]
+        offset += found[2]
+
+
+def states(column: dict, normalised: object, quote: str) -> bool:
+    """Whether `quote` states a value normalised as `normalised` in a column of this type: a date (or its month)
+    `quote` holds, a duration of the same length ("36 months" of "three (3) years"), a figure of the same amount
+    (12.5 thousand of "$12,500") and currency. Other types are not read from the words, and pass."""
+    kind = column["type"]
+    if kind == "date":
+        return isinstance(normalised, str) and any(d.iso.startswith(normalised) for d in find_dates(quote))
+    if kind == "duration":
+        wanted = _duration_amount(normalised)
+        return wanted is not None and any(_duration_amount(iso) == wanted for iso in _durations_in(quote))
+    if kind in _FIGURE_KINDS and isinstance(normalised, dict):
+        figure = _stated_figure(kind, normalised["value"] * normalised["scale"], quote)
+        return figure is not None and (
+            kind != "money" or figure["unit"].split("_")[0] == str(normalised["unit"]).split("_")[0]
+        )
+    return True
+
+
 def read_value(column: dict, value: object, quote: object = None) -> tuple[object, object] | None:
     """A value stated for a column (a model's answer) and its normalised form, by the rules the analyzers'
     cells follow: dates, durations and figures read by the column type's finder (the value kept as stated),

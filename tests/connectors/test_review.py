@@ -1074,3 +1074,47 @@ def test_model_mode_reads_a_bare_figure_by_the_quote_that_states_it(scripted_ser
     assert cells["uptime"]["normalised"] == {"value": 99.5, "unit": "percent", "scale": 1.0}
     assert (cells["term"]["normalised"], cells["term"]["confidence"]) == ("P3Y", 0.8)
     assert cells["other"] == fallback["other"], "a number the quote does not state leaves the analyzers' cell"
+
+
+def test_model_mode_keeps_a_date_duration_or_figure_only_when_its_quote_states_it(scripted_server):
+    """The span must hold the value: a model quoting "made on 3 March 2021" for the value 4 March 2021, or "$12,500"
+    for $15,000, gives no cell of its own (the analyzers answer); the same value in other words ("36 months" of
+    "three (3) years", 12.5 thousand dollars of "$12,500") is kept."""
+    signed = "This Services Agreement is made on 3 March 2021"
+    term = "The initial term of this Agreement is three (3) years."
+    fee = "Customer shall pay a monthly fee of $12,500."
+    answers = {
+        "signed": {"value": "4 March 2021", "quote": signed},
+        "signed_iso": {"value": "2021-03-03", "quote": signed},
+        "term": {"value": "five years", "quote": term},
+        "term_months": {"value": "36 months", "quote": term},
+        "fee": {"value": "$15,000", "quote": fee},
+        "fee_scaled": {"value": "12.5 thousand dollars", "quote": fee},
+        "uptime": {"value": "95%", "quote": "Supplier guarantees an uptime of 99.5% in each month."},
+        "locations": {"value": 250, "quote": "The service covers 240 locations."},
+    }
+    by_key = {column["key"]: column for column in COLUMNS}
+    columns = [
+        {**by_key["signed"], "key": "signed"},
+        {**by_key["signed"], "key": "signed_iso"},
+        {**by_key["term"], "key": "term"},
+        {**by_key["term"], "key": "term_months"},
+        {**by_key["fee"], "key": "fee"},
+        {**by_key["fee"], "key": "fee_scaled"},
+        by_key["uptime"],
+        by_key["locations"],
+    ]
+    scripted_server.responder = lambda messages: json.dumps(
+        next(a for key, a in answers.items() if f"Column {key}:" in messages[1]["content"])
+    )
+    client = InferenceClient(scripted_server.url, model="scripted", max_retries=0)
+    options = {"columns": columns}
+    model = run_connector("review", [Document("n", NOTE)], options=options, mode="model", client=client)
+    analyzers = run_connector("review", [Document("n", NOTE)], options=options)
+    cells, fallback = model["rows"][0]["cells"], analyzers["rows"][0]["cells"]
+    for key in ("signed", "term", "fee", "uptime", "locations"):
+        assert cells[key] == fallback[key], (key, cells[key])
+    assert (cells["signed_iso"]["normalised"], cells["signed_iso"]["confidence"]) == ("2021-03-03", 0.8)
+    assert (cells["term_months"]["normalised"], cells["term_months"]["confidence"]) == ("P36M", 0.8)
+    assert (cells["fee_scaled"]["value"], cells["fee_scaled"]["confidence"]) == ("12.5 thousand dollars", 0.8)
+    assert any("does not state" in warning for warning in model["warnings"]), model["warnings"]
