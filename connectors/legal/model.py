@@ -15,11 +15,11 @@ from connectors.model import DocumentReading, Ranges, Reply, grounded_span
 
 MAX_HINTS = 3
 VALUE_PATTERNS = {
-    "Agreement Date": re.compile(r"^\d{4}(?:-\d\d){0,2}$"),
-    "Effective Date": re.compile(r"^\d{4}(?:-\d\d){0,2}$"),
-    "Expiration Date": re.compile(r"^(?:\d{4}(?:-\d\d){0,2}|perpetual)$"),
-    "Renewal Term": re.compile(r"^(?:P\d+[YMWD]|perpetual)$"),
-    "Notice Period To Terminate Renewal": re.compile(r"^P\d+[YMWD]$"),
+    "Agreement Date": re.compile(r"\d{4}(?:-\d\d){0,2}"),
+    "Effective Date": re.compile(r"\d{4}(?:-\d\d){0,2}"),
+    "Expiration Date": re.compile(r"\d{4}(?:-\d\d){0,2}|perpetual"),
+    "Renewal Term": re.compile(r"P\d+[YMWD]|perpetual"),
+    "Notice Period To Terminate Renewal": re.compile(r"P\d+[YMWD]"),
 }
 ANSWER_FORMS = {
     "Governing Law": 'the governing jurisdiction, e.g. "Delaware"',
@@ -103,8 +103,9 @@ def _checked_answer(document: Document, category: str, value: object) -> object 
         return None
     if category == "Governing Law":
         return jurisdiction_answer(value) if value.lower() in document.text.lower() else None
+    value = value.strip()
     pattern = VALUE_PATTERNS.get(category)
-    if pattern is None or not pattern.match(value):
+    if pattern is None or not pattern.fullmatch(value):
         return None
     if (
         category.endswith("Date")

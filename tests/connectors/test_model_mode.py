@@ -743,3 +743,13 @@ def test_legal_model_names_the_governing_law_as_the_analyzers_do(scripted_server
         == run_connector("legal", [Document("c", text)])["answers"]["Governing Law"]
     )
     assert result["risks"] == []
+
+
+def test_legal_model_answer_values_are_whole_answers_without_surrounding_blanks():
+    from connectors.legal.model import _checked_answer
+
+    contract = Document("c", "This Agreement expires on March 12, 2024 and renews for one (1) year.")
+    assert _checked_answer(contract, "Expiration Date", "2024-03-12\n") == "2024-03-12"
+    assert _checked_answer(contract, "Renewal Term", " P1Y ") == "P1Y"
+    assert _checked_answer(contract, "Renewal Term", "P1Y\nP2Y") is None
+    assert _checked_answer(contract, "Expiration Date", "2024-03-12 or so") is None
