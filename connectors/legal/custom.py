@@ -275,9 +275,13 @@ def check_examples(examples: object, param: str, *, minimum: int = 0) -> list[st
     for index, passage in enumerate(examples):
         if not isinstance(passage, str) or not passage.strip():
             raise HeadError("a passage must be non-empty text", f"{param}.{index}")
-        if len(passage) > MAX_EXAMPLE_CHARS:
-            raise HeadError(f"a passage is at most {MAX_EXAMPLE_CHARS} characters", f"{param}.{index}")
-        checked.append(folded(passage))
+        text = folded(passage)
+        if len(text) > MAX_EXAMPLE_CHARS:
+            raise HeadError(
+                f"a passage is at most {MAX_EXAMPLE_CHARS} characters (runs of blanks counting as one)",
+                f"{param}.{index}",
+            )
+        checked.append(text)
     if len(checked) > MAX_EXAMPLES:
         raise HeadError(f"give at most {MAX_EXAMPLES} passages; got {len(checked)}", param)
     different = distinct_count(checked)

@@ -11,6 +11,7 @@ import pytest
 from connectors import Document, get_connector, run_connector
 from connectors.base import OptionError
 from connectors.legal.custom import (
+    MAX_EXAMPLE_CHARS,
     MAX_TERMS,
     THRESHOLD,
     ClauseHead,
@@ -366,3 +367,11 @@ def test_a_key_with_a_trailing_line_break_is_refused():
         with pytest.raises(OptionError) as refused:
             review.validate_options({"columns": [column]})
         assert refused.value.param == param
+
+
+def test_a_passage_is_measured_as_it_is_stored_with_runs_of_blanks_folded():
+    padded = "Supplier shall deposit the source code." + " " * MAX_EXAMPLE_CHARS
+    assert check_examples([padded], "examples") == ["Supplier shall deposit the source code."]
+    with pytest.raises(HeadError) as long:
+        check_examples(["word " * (MAX_EXAMPLE_CHARS // 5 + 1)], "examples")
+    assert long.value.param == "examples.0"
