@@ -99,6 +99,20 @@ def _documents_ready(document_ids: list[str]) -> None:
             )
 
 
+def _documents_once(document_ids: list[str]) -> None:
+    """Refuse a document `document_ids` lists again, naming its second place."""
+    first: dict[str, int] = {}
+    for position, document_id in enumerate(document_ids):
+        if document_id in first:
+            raise JobRejected(
+                ErrorCode.DUPLICATE_DOCUMENTS,
+                f"Document {document_id} is listed twice (documents.{first[document_id]} and "
+                f"documents.{position}).",
+                f"documents.{position}",
+            )
+        first[document_id] = position
+
+
 def job_create(
     *,
     tenant: Tenant,
@@ -127,8 +141,7 @@ def job_create(
         )
     if not document_ids:
         raise JobRejected(ErrorCode.DOCUMENTS_REQUIRED, "A job needs at least one document.", "documents")
-    if len(set(document_ids)) != len(document_ids):
-        raise JobRejected(ErrorCode.DUPLICATE_DOCUMENTS, "A document is listed twice.", "documents")
+    _documents_once(document_ids)
     _documents_ready(document_ids)
     connector_options = {k: v for k, v in options.items() if k != CONTEXT_POLICY}
     try:

@@ -87,6 +87,15 @@ def test_job_validation_errors(celery_worker, api_a: Api, api_b: Api):
     )
 
 
+def test_a_document_listed_twice_is_400_naming_its_second_place(celery_worker, api_a: Api):
+    doc_id = ready_document(api_a, "A short note for validation tests.")
+    twice = api_a.post("/v1/jobs", {"connector": "legal", "documents": [doc_id, doc_id]})
+    assert twice.status_code == 400
+    error = twice.json()["error"]
+    assert (error["code"], error["param"]) == ("duplicate_documents", "documents.1")
+    assert doc_id in error["message"]
+
+
 @pytest.mark.parametrize(
     ("connector", "options", "param"),
     [
