@@ -13,7 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Length
+from django.db.models.functions import Greatest, Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
@@ -452,7 +452,8 @@ def _renew(job: Job, **fields) -> bool:
 @dataclass
 class _ProgressReporter:
     """The run's progress reports, and its `cancel_check`: JobCanceled once the lease keeper has lost the job,
-    JobTimedOut past `deadline` (monotonic seconds)."""
+    JobTimedOut past `deadline` (monotonic seconds). The job's progress never goes back: not when the run's
+    start reports less than the loading before it, nor when an attempt that takes the job over starts again."""
 
     job: Job
     keeper: TenantHeartbeat | None = None
@@ -471,7 +472,8 @@ class _ProgressReporter:
         if now - self.last < PROGRESS_INTERVAL_S and fraction < 1.0:
             return
         self.last = now
-        if not _renew(self.job, progress=max(0.0, min(0.99, float(fraction))), stage=stage[:80]):
+        progress = Greatest(F("progress"), max(0.0, min(0.99, float(fraction))))
+        if not _renew(self.job, progress=progress, stage=stage[:80]):
             raise JobCanceled(self.job.pk)
 
 

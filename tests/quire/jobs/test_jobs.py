@@ -96,6 +96,34 @@ def test_a_document_listed_twice_is_400_naming_its_second_place(celery_worker, a
     assert doc_id in error["message"]
 
 
+def test_progress_does_not_go_back_when_another_attempt_takes_the_job_over(api_a: Api, tenant_a):
+    """An attempt that takes over a job its lost worker had brought to 60 % starts its work again, but the job's
+    progress stays where it was until the new attempt passes it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from quire.jobs.services import job_run
+
+    now = timezone.now()
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(
+            connector="legal",
+            document_ids=["doc_takenovergone"],
+            status="running",
+            stage="risks",
+            progress=0.6,
+            attempt=1,
+            started_at=now - timedelta(minutes=2),
+            attempt_started_at=now - timedelta(minutes=2),
+            lease_until=now - timedelta(minutes=1),
+        )
+        job_run(tenant=tenant_a.tenant, job_id=job.pk)
+    ended = api_a.get(f"/v1/jobs/{job.pk}").json()
+    assert (ended["status"], ended["attempt"]) == ("failed", 2)
+    assert ended["progress"] == 0.6
+
+
 @pytest.mark.parametrize(
     ("connector", "options", "param"),
     [
