@@ -29,6 +29,17 @@ def test_run_reports_bad_input_clearly(tenant_a):
         call_command("quire_run", "legal", "doc_x", "--tenant", "nobody")
 
 
+def test_run_refuses_options_that_are_not_an_object(tenant_a):
+    from tests.support.portal import stored_document
+
+    document = stored_document(tenant_a, "options-list.txt", CONTRACT)
+    for options in ("[]", "null", '"rag"'):
+        with pytest.raises(CommandError, match="--options must be a JSON object"):
+            call_command(
+                "quire_run", "legal", document.pk, "--tenant", tenant_a.tenant.slug, "--options", options
+            )
+
+
 def test_ingest_skips_an_unreadable_file_in_one_line_and_fails_when_nothing_was_stored(
     tenant_a, tmp_path, capsys, monkeypatch
 ):

@@ -31,6 +31,8 @@ class Command(BaseCommand):
             parsed_options = json.loads(options)
         except ValueError as exc:
             raise CommandError(f"--options is not JSON: {exc}") from exc
+        if not isinstance(parsed_options, dict):
+            raise CommandError(f"--options must be a JSON object, not {type(parsed_options).__name__}")
         with tenant_context(tenant_obj):
             try:
                 job = job_create(
