@@ -1,5 +1,6 @@
 from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from quire.api.serializers import MetadataField, ObjectNameField, ResourceSerializer, StrictSerializer
 from quire.documents.models import Document, DocumentStatus, tokens_for
@@ -95,15 +96,22 @@ class DocumentTextCreateSerializer(StrictSerializer):
 
 class DocumentUploadSerializer(StrictSerializer):
     """A multipart upload of one `file` or several (the field repeated), a ZIP among them unpacked into
-    one document per file; `metadata` arrives as `metadata[key]=value` fields (see the view)."""
+    one document per file; `metadata` arrives as `metadata[key]=value` fields (see the view). One empty file
+    alone is refused here; an empty file of several is refused alone, in the batch's `refused`."""
 
     file = serializers.ListField(
-        child=serializers.FileField(),
+        child=serializers.FileField(allow_empty_file=True),
         min_length=1,
         error_messages={"min_length": "Attach at least one file."},
     )
     content_type = serializers.CharField(max_length=100, required=False)
     metadata = MetadataField(required=False)
+
+    def validate_file(self, files: list) -> list:
+        if len(files) == 1 and not files[0].size:
+            message = serializers.FileField.default_error_messages["empty"]
+            raise serializers.ValidationError({0: [ErrorDetail(message, code="empty")]})
+        return files
 
 
 class TextRangeSerializer(StrictSerializer):

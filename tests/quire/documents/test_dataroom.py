@@ -465,3 +465,19 @@ def test_a_batch_marks_the_files_it_found_already_stored_and_batch_id_lists_what
     assert batch["data"][1]["id"] == batch["data"][2]["id"]
     listed = api_a.get("/v1/documents", batch_id=batch["id"]).json()["data"]
     assert [d["id"] for d in listed] == [batch["data"][1]["id"]]
+
+
+def test_an_empty_file_in_a_batch_is_refused_alone_and_an_empty_file_alone_is_a_400(api_a: Api):
+    import uuid
+
+    unique = uuid.uuid4().hex
+    batch = post_files(api_a, {"empty.txt": b"", "kept.txt": f"Kept beside an empty file {unique}.".encode()})
+    assert batch.status_code == 201, batch.content
+    assert [d["filename"] for d in batch.json()["data"]] == ["kept.txt"]
+    assert [(r["filename"], r["code"]) for r in batch.json()["refused"]] == [
+        ("empty.txt", "unsupported_document")
+    ]
+    alone = post_files(api_a, {"empty.txt": b""})
+    assert alone.status_code == 400, alone.content
+    error = alone.json()["error"]
+    assert (error["code"], error["param"]) == ("empty", "file.0")
