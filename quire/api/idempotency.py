@@ -52,7 +52,8 @@ def request_fingerprint(request: Request) -> str:
     digest.update(json.dumps(_fields(request.data), sort_keys=True, default=str).encode())
     for name in sorted(files):
         for upload in files.getlist(name):
-            digest.update(f"\nfile:{name}:{upload.name}:".encode())
+            path = getattr(upload, "client_path", None) or upload.name
+            digest.update(f"\nfile:{name}:{path}:{upload.content_type}:".encode())
             for chunk in upload.chunks():
                 digest.update(chunk)
             upload.seek(0)

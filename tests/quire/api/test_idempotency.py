@@ -173,6 +173,33 @@ def test_every_file_of_an_upload_counts_in_its_fingerprint(api_a: Api):
     assert response.json()["error"]["code"] == "idempotency_key_reused"
 
 
+def test_a_files_folders_and_type_count_in_its_fingerprint(api_a: Api):
+    import uuid
+
+    boundary = "quire-boundary"
+    content = f"A memo filed twice {uuid.uuid4().hex}.".encode()
+
+    def upload(path: str, content_type: str = "text/plain"):
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return api_a.post(
+            "/v1/documents",
+            body,
+            headers={"Idempotency-Key": f"idem-folders-{content[-34:-1].decode()}"},
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+
+    assert upload("deal/2023/memo.txt").status_code == 201
+    assert upload("deal/2023/memo.txt")["Idempotent-Replayed"] == "true"
+    for other in (upload("deal/2024/memo.txt"), upload("deal/2023/memo.txt", "text/csv")):
+        assert other.status_code == 409, other.content
+        assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+
 def test_a_crash_between_the_write_and_its_record_leaves_nothing_and_the_retry_runs(api_a: Api, monkeypatch):
     import uuid
 
