@@ -114,9 +114,16 @@ class DocumentUploadSerializer(StrictSerializer):
         return files
 
 
+CODE_POINTS = "Unicode code points (not bytes, not UTF-16 code units) into the document's stored text"
+
+
 class TextRangeSerializer(StrictSerializer):
-    start = serializers.IntegerField(min_value=0, required=False)
-    end = serializers.IntegerField(min_value=0, required=False)
+    start = serializers.IntegerField(
+        min_value=0, required=False, help_text=f"From this offset, in {CODE_POINTS}."
+    )
+    end = serializers.IntegerField(
+        min_value=0, required=False, help_text=f"To this offset (excluded), in {CODE_POINTS}."
+    )
 
 
 class SearchSerializer(StrictSerializer):
@@ -136,8 +143,8 @@ class SearchSerializer(StrictSerializer):
 class SearchHitSerializer(serializers.Serializer):
     document_id = serializers.CharField()
     chunk_index = serializers.IntegerField()
-    start = serializers.IntegerField()
-    end = serializers.IntegerField()
+    start = serializers.IntegerField(help_text=f"The chunk's offset in {CODE_POINTS}.")
+    end = serializers.IntegerField(help_text=f"Where the chunk ends (excluded), in {CODE_POINTS}.")
     quote = serializers.CharField()
     score = serializers.FloatField()
 
