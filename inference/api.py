@@ -281,7 +281,13 @@ class OpenAIApi:
 
     def _models(self, _: dict[str, Any]) -> ApiResponse:
         models = [
-            {"id": self.model_name, "object": "model", "created": self.created, "owned_by": "quire"},
+            {
+                "id": self.model_name,
+                "object": "model",
+                "created": self.created,
+                "owned_by": "quire",
+                "max_model_len": self.service.engine.context_window,
+            },
             {"id": EMBEDDING_MODEL, "object": "model", "created": self.created, "owned_by": "quire"},
         ]
         return _json_response(200, {"object": "list", "data": models})
@@ -335,10 +341,14 @@ class OpenAIApi:
             )
         return served
 
-    def _sampling(self, payload: dict[str, Any]) -> SamplingParams:
+    def _sampling(self, payload: dict[str, Any], prompt_tokens: int, part: str) -> SamplingParams:
+        """The request's sampling settings, checked; `part` names the prompt as the route takes it ("messages"
+        or "prompt"), for the error when the prompt and the completion do not fit in the context window."""
         limit_field = "max_completion_tokens" if "max_completion_tokens" in payload else "max_tokens"
-        max_tokens = payload.get(limit_field, self.default_max_tokens)
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        max_tokens = payload.get(limit_field)
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+        ):
             raise _invalid(f"{limit_field} must be a positive integer", limit_field)
         stop = payload.get("stop")
         if stop is None:
@@ -360,6 +370,7 @@ class OpenAIApi:
             isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63
         ):
             raise _invalid("seed must be a 64-bit signed integer", "seed")
+        max_tokens = self._fitting_max_tokens(max_tokens, prompt_tokens, part)
         try:
             return SamplingParams(
                 max_tokens=max_tokens,
@@ -377,6 +388,29 @@ class OpenAIApi:
             )
         except ValueError as exc:
             raise _invalid(str(exc), getattr(exc, "param", None)) from exc
+
+    def _fitting_max_tokens(self, requested: int | None, prompt_tokens: int, part: str) -> int:
+        """`requested`, or when the request gave none, `default_max_tokens` or the room the context window
+        leaves after the prompt, whichever is less; a 400 `context_length_exceeded`, with OpenAI's message, when
+        the prompt and the completion do not fit."""
+        window = self.service.engine.context_window
+        room = window - prompt_tokens
+        if requested is not None and requested > room:
+            message = (
+                f"This model's maximum context length is {window} tokens. However, you requested "
+                f"{prompt_tokens + requested} tokens ({prompt_tokens} in the {part}, {requested} in the "
+                f"completion). Please reduce the length of the {part} or completion."
+            )
+        elif requested is None and room < 1:
+            message = (
+                f"This model's maximum context length is {window} tokens. However, your {part} resulted in "
+                f"{prompt_tokens} tokens. Please reduce the length of the {part}."
+            )
+        else:
+            return min(self.default_max_tokens, room) if requested is None else requested
+        raise ApiError(
+            400, message, error_type="invalid_request_error", code="context_length_exceeded", param=part
+        )
 
     def _submit(self, prompt_ids: list[int], params: SamplingParams, *, param: str) -> RequestHandle:
         try:
@@ -412,7 +446,7 @@ class OpenAIApi:
             prompt_ids = self.tokenizer.encode_chat(normalised)
         except ValueError as exc:
             raise _invalid(str(exc), "messages") from exc
-        params = self._sampling(payload)
+        params = self._sampling(payload, len(prompt_ids), "messages")
         return self._generate(payload, model, prompt_ids, params, chat=True, client_gone=client_gone)
 
     def _completions(self, payload: dict[str, Any], client_gone: ClientGone | None) -> ApiResponse:
@@ -432,7 +466,7 @@ class OpenAIApi:
             raise _invalid(
                 "prompt must be a string, a list of token ids, or a list of one of those", "prompt"
             )
-        params = self._sampling(payload)
+        params = self._sampling(payload, len(prompt_ids), "prompt")
         return self._generate(payload, model, prompt_ids, params, chat=False, client_gone=client_gone)
 
     def _generate(

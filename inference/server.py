@@ -220,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-prefix-cache", action="store_true", help="do not reuse cache blocks of shared prompt prefixes"
     )
     parser.add_argument(
+        "--max-model-len",
+        type=int,
+        default=None,
+        help="context window in tokens, prompt and completion together (default: the model's)",
+    )
+    parser.add_argument(
         "--api-key",
         default=os.environ.get("QUIRE_INFERENCE_API_KEY"),
         help="require this bearer key on /v1 routes (default: QUIRE_INFERENCE_API_KEY; none when unset)",
@@ -233,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens,
         enable_prefix_cache=not args.no_prefix_cache,
+        max_model_len=args.max_model_len,
     )
     api = build_api(
         args.model,

@@ -64,6 +64,13 @@ class Engine:
         self._prefill_tokens = 0
 
     @property
+    def context_window(self) -> int:
+        """The most tokens, prompt and completion together, that one request can reach: the model's context
+        (`max_model_len`) or what the whole KV cache holds, whichever is less. A sequence that reaches it ends
+        with "length"; the server refuses a request asking for more (`context_length_exceeded`)."""
+        return min(self.max_model_len, self.cache.num_blocks * self.cache.block_size)
+
+    @property
     def num_free_blocks(self) -> int:
         return self.cache.allocator.num_free
 

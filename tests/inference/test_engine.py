@@ -190,6 +190,8 @@ def test_sampling_params_and_engine_config_validate():
         EngineConfig(block_size=0)
     with pytest.raises(ValueError, match="multiple of 16"):
         EngineConfig(sparse_block_size=24)
+    with pytest.raises(ValueError, match="max_model_len"):
+        EngineConfig(max_model_len=1)
 
 
 def test_sparse_threshold_comes_from_the_environment(monkeypatch):

@@ -133,7 +133,8 @@ def test_errors_have_openai_shape(client, server):
     with pytest.raises(openai.BadRequestError) as too_long:
         client.completions.create(model="tiny-llama", prompt=[5] * 300, max_tokens=2)
     assert too_long.value.body["param"] == "prompt"
-    assert "context is 256 tokens" in too_long.value.body["message"]
+    assert too_long.value.body["code"] == "context_length_exceeded"
+    assert "maximum context length is 256 tokens" in too_long.value.body["message"]
     raw = httpx.post(server[0] + "/v1/chat/completions", content=b"{not json")
     assert raw.status_code == 400
     assert set(raw.json()["error"]) == {"message", "type", "param", "code"}
@@ -868,3 +869,83 @@ def test_a_stream_in_flight_when_the_server_is_terminated_ends_with_its_error_an
         if process.stderr is not None:
             process.stderr.close()
     assert raw.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n"), raw[-300:]
+
+
+def _post(api, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = api.handle("POST", path, json.dumps(body).encode())
+    assert response.stream is None
+    return response.status, json.loads(response.body)
+
+
+def _ask(path: str, prompt: list[int], **fields: Any) -> dict[str, Any]:
+    """A body for `path` whose prompt is `prompt`'s token ids (a chat's messages render to more tokens)."""
+    if path == "/v1/completions":
+        return {"prompt": prompt, **fields}
+    return {"messages": [{"role": "user", "content": "hello"}], **fields}
+
+
+@pytest.mark.parametrize(("path", "param", "part"), [
+    ("/v1/completions", "prompt", "prompt"),
+    ("/v1/chat/completions", "messages", "messages"),
+])  # fmt: skip
+def test_a_request_past_the_context_window_is_a_400_context_length_exceeded(
+    in_process, monkeypatch, path, param, part
+):
+    """OpenAI refuses a request whose prompt and `max_tokens` together pass the context window, saying both
+    numbers; it was queued and cut short with finish_reason "length" when the window ran out."""
+    api = in_process().api
+    if path == "/v1/chat/completions":
+        monkeypatch.setattr(api.tokenizer, "encode_chat", lambda messages: [5] * 200)
+    status, answer = _post(api, path, _ask(path, [5] * 200, max_tokens=57, temperature=0))
+    assert status == 400, answer
+    error = answer["error"]
+    assert (error["type"], error["code"], error["param"]) == (
+        "invalid_request_error",
+        "context_length_exceeded",
+        param,
+    )
+    assert error["message"] == (
+        "This model's maximum context length is 256 tokens. However, you requested 257 tokens "
+        f"(200 in the {part}, 57 in the completion). Please reduce the length of the {part} or completion."
+    )
+    assert api.service.stats.prompt_tokens_total == 0 and api.service.snapshot()["pending"] == 0
+    status, answer = _post(api, path, _ask(path, [5] * 200, max_tokens=56, temperature=0))
+    assert status == 200, answer
+    assert answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"] <= 256
+
+
+@pytest.mark.parametrize("fields", [{"max_tokens": 2}, {}])
+def test_a_prompt_that_alone_fills_the_context_window_is_a_400_context_length_exceeded(in_process, fields):
+    api = in_process().api
+    for length in (256, 300):
+        status, answer = _post(api, "/v1/completions", {"prompt": [5] * length, **fields})
+        assert status == 400, answer
+        error = answer["error"]
+        assert (error["code"], error["param"]) == ("context_length_exceeded", "prompt")
+        assert error["message"].startswith("This model's maximum context length is 256 tokens. However, ")
+        assert str(length) in error["message"]
+    assert api.service.stats.prompt_tokens_total == 0
+
+
+def test_without_max_tokens_a_request_gets_what_fits_in_the_window(in_process):
+    """The default limit is the server's `default_max_tokens` (256) or what the window leaves after the prompt,
+    whichever is less: a long prompt with no `max_tokens` is answered, not refused."""
+    api = in_process(default_max_tokens=10).api
+    status, answer = _post(api, "/v1/completions", {"prompt": [5] * 250, "temperature": 0})
+    assert status == 200, answer
+    assert answer["usage"]["prompt_tokens"] == 250 and answer["usage"]["completion_tokens"] <= 6
+    status, answer = _post(api, "/v1/completions", {"prompt": [5] * 20, "temperature": 0})
+    assert status == 200, answer
+    assert answer["usage"]["completion_tokens"] <= 10
+
+
+def test_the_context_window_is_what_the_kv_cache_holds_where_that_is_less(in_process):
+    """A sequence alone in a cache of 64 tokens ends there whatever the model's 256-token window: a request for
+    more is refused up front rather than cut short, and /v1/models says the window."""
+    api = in_process(EngineConfig(num_blocks=4, block_size=16)).api
+    status, answer = _post(api, "/v1/completions", {"prompt": [5] * 50, "max_tokens": 20})
+    assert status == 400, answer
+    assert answer["error"]["code"] == "context_length_exceeded"
+    assert "maximum context length is 64 tokens" in answer["error"]["message"]
+    models = json.loads(api.handle("GET", "/v1/models").body)["data"]
+    assert models[0]["id"] == "m" and models[0]["max_model_len"] == 64
