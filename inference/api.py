@@ -61,6 +61,15 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+# Sent with the answers of a server that is shutting down, so that a client's keep-alive connection closes
+# and its next request opens one elsewhere (another replica behind the same address).
+_CLOSE = {"connection": "close"}
+
+
+def _unavailable(error: Exception) -> ApiError:
+    return ApiError(503, str(error), error_type="server_error", code="unavailable", headers=_CLOSE)
+
+
 def _invalid(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, message, error_type="invalid_request_error", code="invalid_value", param=param)
 
@@ -293,7 +302,13 @@ class OpenAIApi:
         return _json_response(200, {"object": "list", "data": models})
 
     def _health(self, _: dict[str, Any]) -> ApiResponse:
-        return _json_response(200, {"status": "ok", "model": self.model_name, **self.service.snapshot()})
+        """200 `ok` while the service takes requests; 503 `draining` once it is shutting down, so that a
+        readiness probe takes the server out of rotation while the requests in flight finish."""
+        if self.service.accepting:
+            return _json_response(200, {"status": "ok", "model": self.model_name, **self.service.snapshot()})
+        return _json_response(
+            503, {"status": "draining", "model": self.model_name, **self.service.snapshot()}, _CLOSE
+        )
 
     def _metrics(self, _: dict[str, Any]) -> ApiResponse:
         snapshot = self.service.snapshot()
@@ -418,7 +433,7 @@ class OpenAIApi:
         except QueueFullError as exc:
             raise ApiError(429, str(exc), error_type="rate_limit_error", code="queue_full") from exc
         except ServiceStopped as exc:
-            raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
+            raise _unavailable(exc) from exc
         except ValueError as exc:
             raise _invalid(str(exc), getattr(exc, "param", param)) from exc
 
@@ -503,7 +518,7 @@ class OpenAIApi:
         except EngineFailure as exc:
             raise ApiError(500, str(exc), error_type="server_error", code="engine_failure") from exc
         except ServiceStopped as exc:
-            raise ApiError(503, str(exc), error_type="server_error", code="unavailable") from exc
+            raise _unavailable(exc) from exc
         finally:
             handle.cancel()
         if final is None or not final.finished:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import select
 import signal
@@ -28,6 +29,24 @@ MAX_BODY_BYTES = 64 * 2**20
 # How long a stopping server waits for the requests it is answering to write their last bytes (the 503s of
 # those the shutdown ended included) before the process exits and its handler threads with it.
 SHUTDOWN_GRACE_SECONDS = 10.0
+# How long a stopping server lets the requests in flight finish, refusing new ones with 503, before it ends
+# those still running with 503 (`drain_seconds()`, `--drain-seconds`).
+DRAIN_SECONDS_ENV = "QUIRE_INFERENCE_DRAIN_SECONDS"
+DEFAULT_DRAIN_SECONDS = 10.0
+
+
+def drain_seconds() -> float:
+    """`QUIRE_INFERENCE_DRAIN_SECONDS`, a non-negative number of seconds; `DEFAULT_DRAIN_SECONDS` when unset."""
+    text = os.environ.get(DRAIN_SECONDS_ENV, "").strip()
+    if not text:
+        return DEFAULT_DRAIN_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{DRAIN_SECONDS_ENV} must be a non-negative number of seconds, got {text!r}")
+    return value
 
 
 def build_api(
@@ -168,6 +187,20 @@ class InferenceHTTPServer(ThreadingHTTPServer):
         self.api = api
         self._answering = 0
         self._idle = threading.Condition()
+        self._serving: int | None = None
+        self._closing = False
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until `stop()` (or `shutdown()`); returns at once when `stop()` already began."""
+        with self._idle:
+            if self._closing:
+                return
+            self._serving = threading.get_ident()
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            with self._idle:
+                self._serving = None
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
@@ -180,18 +213,47 @@ class InferenceHTTPServer(ThreadingHTTPServer):
                 self._answering -= 1
                 self._idle.notify_all()
 
-    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> bool:
-        """Close the listening socket, shut the engine service down (the requests in flight end with 503
-        unavailable) and wait up to `grace` seconds for every request being answered to be written out;
-        False when some were not."""
+    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS, drain: float = 0.0) -> bool:
+        """Drain, then close: for up to `drain` seconds the server still listens but refuses new requests
+        with 503 `unavailable` (and `/health` answers 503 `draining`) while the requests in flight finish;
+        then it stops serving (from another thread than `serve_forever`'s), closes the listening socket,
+        shuts the engine service down (the requests still in flight end with 503 `unavailable`) and waits up
+        to `grace` seconds for every request being answered to be written out; False when some were not."""
+        self.api.service.drain(drain)
+        with self._idle:
+            self._closing = True
+            serving = self._serving
+        if serving is not None and serving != threading.get_ident():
+            self.shutdown()
         self.server_close()
         self.api.service.shutdown()
         with self._idle:
             return self._idle.wait_for(lambda: self._answering == 0, grace)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _stop_on_signals(server: InferenceHTTPServer, drain: float) -> threading.Thread:
+    """On the first SIGTERM or SIGINT, a thread runs `server.stop(drain=drain)` (which ends `serve_forever`);
+    a second signal cuts the drain short. Returns that thread, started once a signal came."""
+    stopped: list[bool] = []
+
+    def stop() -> None:
+        stopped.append(server.stop(drain=drain))
+        if not stopped[-1]:
+            logger.warning("stopped with requests still being answered")
+
+    stopping = threading.Thread(target=stop, name="quire-stop")
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stopping.ident is None:
+            logger.info("%s: draining for up to %.0f s", signal.Signals(signum).name, drain)
+            stopping.start()
+        else:
+            logger.info("%s: ending the drain now", signal.Signals(signum).name)
+            threading.Thread(target=server.api.service.shutdown, name="quire-stop-now", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stopping
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +293,17 @@ def main(argv: list[str] | None = None) -> int:
         help="require this bearer key on /v1 routes (default: QUIRE_INFERENCE_API_KEY; none when unset)",
     )
     parser.add_argument("--max-pending", type=int, default=256, help="unfinished requests before 429")
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=None,
+        help="on SIGTERM, how long the requests in flight may finish while new ones get 503 "
+        f"(default: {DRAIN_SECONDS_ENV}, else {DEFAULT_DRAIN_SECONDS:g})",
+    )
     args = parser.parse_args(argv)
+    drain = drain_seconds() if args.drain_seconds is None else args.drain_seconds
+    if not (math.isfinite(drain) and drain >= 0):
+        parser.error(f"--drain-seconds must be a non-negative number, got {drain}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = EngineConfig(
         block_size=args.block_size,
@@ -250,14 +322,14 @@ def main(argv: list[str] | None = None) -> int:
         api_key=args.api_key or None,
     )
     server = InferenceHTTPServer((args.host, args.port), api)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stopping = _stop_on_signals(server, drain)
     logger.info("serving %s on http://%s:%d/v1", api.model_name, args.host, server.server_address[1])
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
-        if not server.stop():
+        if stopping.ident is not None:
+            stopping.join()
+        elif not server.stop():
             logger.warning("stopped with requests still being answered")
     return 0
 

@@ -16,7 +16,8 @@ class QueueFullError(RuntimeError):
 
 
 class ServiceStopped(RuntimeError):
-    """The service was shut down: it takes no more requests, and those in flight end with this error."""
+    """The service is draining or was shut down: it takes no more requests, and those in flight when it shut
+    down end with this error."""
 
 
 class EngineFailure(RuntimeError):
@@ -79,6 +80,7 @@ class EngineService:
         self._submitted_at: dict[str, float] = {}
         self._lock = threading.Condition()
         self._stopping = False
+        self._draining = False
         self._counter = 0
         self._thread = threading.Thread(target=self._run, name="quire-engine", daemon=True)
         self._thread.start()
@@ -86,7 +88,7 @@ class EngineService:
     def submit(self, prompt_ids: Sequence[int], params: SamplingParams) -> RequestHandle:
         """Queue a request; `ValueError` for a bad prompt or parameters, `QueueFullError` when full."""
         with self._lock:
-            if self._stopping:
+            if self._stopping or self._draining:
                 raise ServiceStopped("the inference service is shutting down")
             if len(self._handles) >= self.max_pending:
                 self.stats.requests_rejected += 1
@@ -107,7 +109,22 @@ class EngineService:
             self.engine.cancel(request_id)
             self._lock.notify_all()
 
+    @property
+    def accepting(self) -> bool:
+        """Whether `submit` takes requests: False once `drain` or `shutdown` began."""
+        return not (self._stopping or self._draining)
+
+    def drain(self, timeout: float) -> bool:
+        """Take no more requests (`submit` raises `ServiceStopped`) and wait up to `timeout` seconds for the
+        requests in flight to finish; True when none is left. `shutdown` ends the wait early."""
+        with self._lock:
+            self._draining = True
+            self._lock.notify_all()
+            self._lock.wait_for(lambda: not self._handles or self._stopping, max(0.0, timeout))
+            return not self._handles
+
     def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the engine thread; the requests still in flight end with `ServiceStopped`."""
         with self._lock:
             self._stopping = True
             self._lock.notify_all()
@@ -162,6 +179,7 @@ class EngineService:
             self._handles.pop(output.request_id, None)
             self._submitted_at.pop(output.request_id, None)
             self.engine.release(output.request_id)
+            self._lock.notify_all()
 
     def _fail_all(self, error: RuntimeError) -> None:
         for request_id, handle in list(self._handles.items()):
@@ -170,3 +188,4 @@ class EngineService:
             handle.outputs.put(error)
         self._handles.clear()
         self._submitted_at.clear()
+        self._lock.notify_all()

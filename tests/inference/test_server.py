@@ -829,20 +829,27 @@ def test_shutdown_answers_the_requests_in_flight_with_503(in_process, monkeypatc
     assert engine.num_free_blocks == engine.cache.num_blocks
 
 
-def test_a_stream_in_flight_when_the_server_is_terminated_ends_with_its_error_and_done(tiny_checkpoint):
-    """SIGTERM stops the process: a stream still under way gets its `unavailable` error event, `[DONE]` and
-    the chunked body's last chunk before the process exits, rather than a connection cut mid-stream."""
+@pytest.mark.parametrize("drain", ["0", None])
+def test_a_stream_in_flight_when_the_server_is_terminated_ends_with_done(tiny_checkpoint, drain):
+    """SIGTERM stops the process: a stream still under way finishes within the drain period (10 s by default)
+    or, with none (`QUIRE_INFERENCE_DRAIN_SECONDS=0`), gets its `unavailable` error event; either way `[DONE]`
+    and the chunked body's last chunk come before the process exits, rather than a connection cut mid-stream."""
     import http.client
+    import os
     import re
     import signal
     import subprocess
     import sys
 
+    env = {name: value for name, value in os.environ.items() if name != "QUIRE_INFERENCE_DRAIN_SECONDS"}
+    if drain is not None:
+        env["QUIRE_INFERENCE_DRAIN_SECONDS"] = drain
     process = subprocess.Popen(
         [sys.executable, "-m", "inference.server", "--model", str(tiny_checkpoint), "--port", "0"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         assert process.stderr is not None
@@ -869,6 +876,10 @@ def test_a_stream_in_flight_when_the_server_is_terminated_ends_with_its_error_an
         if process.stderr is not None:
             process.stderr.close()
     assert raw.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n"), raw[-300:]
+    if drain is None:
+        events = [json.loads(e) for e in _sse_events(raw) if e.startswith("{")]
+        assert not any("error" in event for event in events), events[-1]
+        assert events[-1]["choices"][0]["finish_reason"] in ("length", "stop")
 
 
 def _post(api, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -949,3 +960,112 @@ def test_the_context_window_is_what_the_kv_cache_holds_where_that_is_less(in_pro
     assert "maximum context length is 64 tokens" in answer["error"]["message"]
     models = json.loads(api.handle("GET", "/v1/models").body)["data"]
     assert models[0]["id"] == "m" and models[0]["max_model_len"] == 64
+
+
+def _serve(api) -> tuple[InferenceHTTPServer, str]:
+    httpd = InferenceHTTPServer(("127.0.0.1", 0), api)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+def _sse_events(raw: bytes) -> list[str]:
+    return [line[6:] for line in raw.decode().splitlines() if line.startswith("data: ")]
+
+
+def _hold_the_engine(monkeypatch, api) -> Callable[[], None]:
+    """Keep the engine thread from stepping, its requests queued and unfinished, until the returned function is
+    called (a step holds the service's lock, so a paced forward would hold up every request beside it)."""
+    engine = api.service.engine
+    has_work = engine.has_work
+    held = threading.Event()
+    held.set()
+    monkeypatch.setattr(engine, "has_work", lambda: not held.is_set() and has_work())
+
+    def release() -> None:
+        held.clear()
+        with api.service._lock:
+            api.service._lock.notify_all()
+
+    return release
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        threading.Event().wait(0.02)
+    raise AssertionError("timed out")
+
+
+def test_stopping_drains_the_requests_in_flight_and_refuses_new_ones_with_503(in_process, monkeypatch):
+    """While the server drains, a request sent is a 503 `unavailable` (and `/health` says draining), where
+    the requests already in flight, streamed or not, finish as if nothing happened; before, they were all
+    answered 503 at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = in_process().api
+    release = _hold_the_engine(monkeypatch, api)
+    httpd, base_url = _serve(api)
+    body = {"prompt": "hello", "max_tokens": 30, "temperature": 0}
+
+    def plain() -> httpx.Response:
+        return httpx.post(base_url + "/v1/completions", json=body, timeout=30)
+
+    def streamed() -> bytes:
+        with httpx.stream(
+            "POST", base_url + "/v1/completions", json={**body, "stream": True}, timeout=30
+        ) as response:
+            return response.read()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = [pool.submit(plain), pool.submit(streamed)]
+        _wait_for(lambda: api.service.snapshot()["pending"] == 2)
+        stopping = pool.submit(httpd.stop, drain=20.0)
+        _wait_for(lambda: not api.service.accepting)
+        health = httpx.get(base_url + "/health", timeout=5)
+        refused = httpx.post(base_url + "/v1/completions", json=body, timeout=5)
+        assert (health.status_code, health.json()["status"]) == (503, "draining")
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "unavailable"
+        assert refused.headers["connection"] == "close"
+        assert not answers[0].done() and not answers[1].done() and not stopping.done()
+        release()
+        assert stopping.result(timeout=30) is True
+        whole, events = answers[0].result(), _sse_events(answers[1].result())
+    assert whole.status_code == 200 and whole.json()["usage"]["completion_tokens"] == 30
+    assert events[-1] == "[DONE]" and not any("error" in json.loads(e) for e in events[:-1])
+    assert json.loads(events[-2])["choices"][0]["finish_reason"] == "length"
+
+
+def test_requests_still_running_when_the_drain_times_out_are_answered_503(in_process, monkeypatch):
+    import time
+
+    api = in_process().api
+    _hold_the_engine(monkeypatch, api)
+    httpd, base_url = _serve(api)
+    answers: list[httpx.Response] = []
+    body = {"prompt": "hello", "max_tokens": 20, "temperature": 0}
+    asking = threading.Thread(
+        target=lambda: answers.append(httpx.post(base_url + "/v1/completions", json=body, timeout=30))
+    )
+    asking.start()
+    _wait_for(lambda: api.service.snapshot()["pending"] == 1)
+    started = time.monotonic()
+    assert httpd.stop(drain=0.3) is True
+    asking.join()
+    assert 0.3 <= time.monotonic() - started < 5
+    assert answers[0].status_code == 503 and answers[0].json()["error"]["code"] == "unavailable"
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 10.0), ("0", 0.0), ("2.5", 2.5)])
+def test_the_drain_period_comes_from_the_environment(monkeypatch, value, seconds):
+    from inference.server import DRAIN_SECONDS_ENV, drain_seconds
+
+    if value is None:
+        monkeypatch.delenv(DRAIN_SECONDS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(DRAIN_SECONDS_ENV, value)
+    assert drain_seconds() == seconds
+    for bad in ("-1", "soon", "nan", "inf"):
+        monkeypatch.setenv(DRAIN_SECONDS_ENV, bad)
+        with pytest.raises(ValueError, match=DRAIN_SECONDS_ENV):
+            drain_seconds()
