@@ -10,6 +10,21 @@ from kernels._checks import TRITON_HEAD_DIMS
 from kernels._dispatch import interpreting
 
 LOG2_E = 1.4426950408889634
+# CUDA's limits on a launch grid, in blocks along x, y and z. A grid past them fails at launch with an opaque
+# "invalid argument" (the interpreter runs it): the launchers put the axis that grows with the batch on x.
+MAX_GRID = (2**31 - 1, 65535, 65535)
+
+
+def checked_grid(kernel: str, *axes: tuple[str, int]) -> tuple[int, ...]:
+    """The grid of one launch of ``kernel`` from its ``(what, blocks)`` axes in x, y, z order; a ``ValueError``
+    naming the axis, what it counts and CUDA's limit when one is over it (``MAX_GRID``)."""
+    for name, (what, size), limit in zip("xyz", axes, MAX_GRID, strict=False):
+        if size > limit:
+            raise ValueError(
+                f"{kernel}: the launch grid's {name} axis would hold {size} blocks ({what}), "
+                f"over CUDA's limit of {limit}"
+            )
+    return tuple(size for _, size in axes)
 
 
 def dot_in_fp32(dtype: torch.dtype) -> bool:

@@ -7,6 +7,9 @@ own block plus the ``top_k - 1`` best, ties to the lower index. The gate takes `
 pooled keys instead of sorting, so it needs no scratch memory. Attention (``_block_sparse_attention_kernel``):
 each query tile streams only its ``top_k`` selected blocks, masking only the causal diagonal of its own
 block, so the cost is ``n * top_k * block_size``.
+
+Every grid puts the sequences on the x axis with the blocks or query tiles (``block_grid``,
+``attention_grid``): CUDA takes 2**31 - 1 blocks there and only 65535 on y and z.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from kernels._dispatch import interpreting, last_dim_contiguous
 from kernels._triton_utils import (
     LOG2_E,
     attend_block,
+    checked_grid,
     dot_in_fp32,
     dot_precision,
     head_dim_pad,
@@ -30,15 +34,15 @@ from kernels._triton_utils import (
 )
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["max_blocks"])
 def _block_mean_kernel(
     X, cu_seqlens, pooled,
-    stride_xt, stride_xh, stride_pb, stride_ph, stride_pn,
+    stride_xt, stride_xh, stride_pb, stride_ph, stride_pn, max_blocks,
     BLOCK_SIZE: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, TILE: tl.constexpr,
 ):  # fmt: skip
-    block = tl.program_id(0)
-    batch = tl.program_id(1)
-    head = tl.program_id(2)
+    block = tl.program_id(0) % max_blocks
+    batch = tl.program_id(0) // max_blocks
+    head = tl.program_id(1)
     start = tl.load(cu_seqlens + batch)
     length = tl.load(cu_seqlens + batch + 1) - start
     first = block * BLOCK_SIZE
@@ -54,16 +58,17 @@ def _block_mean_kernel(
     tl.store(pooled + batch * stride_pb + head * stride_ph + block * stride_pn + offs_d, mean)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["max_blocks"])
 def _block_gate_kernel(
     pooled_q, pooled_k, cu_seqlens, selected,
     stride_qb, stride_qh, stride_qn, stride_kb, stride_kh, stride_kn, stride_sb, stride_sh, stride_sn,
+    max_blocks,
     GROUP: tl.constexpr, BLOCK_SIZE: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, TOP_K: tl.constexpr,
     KB_TILE: tl.constexpr,
 ):  # fmt: skip
-    q_block = tl.program_id(0)
-    batch = tl.program_id(1)
-    head = tl.program_id(2)
+    q_block = tl.program_id(0) % max_blocks
+    batch = tl.program_id(0) // max_blocks
+    head = tl.program_id(1)
     length = tl.load(cu_seqlens + batch + 1) - tl.load(cu_seqlens + batch)
     if q_block * BLOCK_SIZE >= length:
         return
@@ -99,19 +104,19 @@ def _block_gate_kernel(
         last_index = best_index
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["tiles"])
 def _block_sparse_attention_kernel(
     Q, K, V, O, LSE, cu_seqlens, selected,
     stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lse_h,
     stride_sb, stride_sh, stride_sn,
-    scale_log2,
+    scale_log2, tiles,
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_SIZE: tl.constexpr,
     TOP_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr,
     PRECISION: tl.constexpr,
 ):  # fmt: skip
-    start_m = tl.program_id(0)
-    batch = tl.program_id(1)
-    head = tl.program_id(2)
+    start_m = tl.program_id(0) % tiles
+    batch = tl.program_id(0) // tiles
+    head = tl.program_id(1)
     seq_start = tl.load(cu_seqlens + batch)
     length = tl.load(cu_seqlens + batch + 1) - seq_start
     m0 = start_m * BLOCK_M
@@ -151,6 +156,22 @@ def _block_sparse_attention_kernel(
     )  # fmt: skip
 
 
+def block_grid(max_blocks: int, batch: int, n_heads: int) -> tuple[int, ...]:
+    """The grid of the pooling and gating kernels, ``(blocks x sequences, heads)``: program ``x`` takes block
+    ``x % max_blocks`` of sequence ``x // max_blocks``."""
+    return checked_grid("block gating", ("blocks x sequences", max_blocks * batch), ("heads", n_heads))
+
+
+def attention_grid(max_seqlen: int, batch: int, n_heads: int, block_m: int) -> tuple[int, ...]:
+    """The grid of the attention kernel, ``(query tiles x sequences, heads)``: program ``x`` takes tile
+    ``x % tiles`` of sequence ``x // tiles``."""
+    return checked_grid(
+        "block-sparse attention",
+        ("query tiles x sequences", triton.cdiv(max_seqlen, block_m) * batch),
+        ("heads", n_heads),
+    )
+
+
 def _on_gpu(device: torch.device) -> bool:
     return device.type == "cuda" and not interpreting()
 
@@ -167,9 +188,9 @@ def _pool_blocks(x: Tensor, cu_seqlens: Tensor, block_size: int, max_blocks: int
     n_heads, head_dim = x.shape[1], x.shape[2]
     width = head_dim_pad(head_dim)
     pooled = torch.zeros(batch, n_heads, max_blocks, width, dtype=torch.float32, device=x.device)
-    _block_mean_kernel[(max_blocks, batch, n_heads)](
+    _block_mean_kernel[block_grid(max_blocks, batch, n_heads)](
         x, cu_seqlens, pooled, x.stride(0), x.stride(1), pooled.stride(0), pooled.stride(1), pooled.stride(2),
-        BLOCK_SIZE=block_size, HEAD_DIM=head_dim, HEAD_DIM_PAD=width,
+        max_blocks, BLOCK_SIZE=block_size, HEAD_DIM=head_dim, HEAD_DIM_PAD=width,
         TILE=_pool_tile(block_size, on_gpu=_on_gpu(x.device)),
     )  # fmt: skip
     return pooled
@@ -188,11 +209,11 @@ def block_gate(
         return selected
     pooled_q = _pool_blocks(q, cu_seqlens, block_size, max_blocks)
     pooled_k = _pool_blocks(k, cu_seqlens, block_size, max_blocks)
-    _block_gate_kernel[(max_blocks, batch, n_heads)](
+    _block_gate_kernel[block_grid(max_blocks, batch, n_heads)](
         pooled_q, pooled_k, cu_seqlens, selected,
         pooled_q.stride(0), pooled_q.stride(1), pooled_q.stride(2),
         pooled_k.stride(0), pooled_k.stride(1), pooled_k.stride(2),
-        selected.stride(0), selected.stride(1), selected.stride(2),
+        selected.stride(0), selected.stride(1), selected.stride(2), max_blocks,
         GROUP=n_heads // k.shape[1], BLOCK_SIZE=block_size, HEAD_DIM_PAD=pooled_q.shape[3], TOP_K=top_k,
         KB_TILE=16 if interpreting() else 64,
     )  # fmt: skip
@@ -237,11 +258,11 @@ def block_sparse_attention_with_blocks(
         return out.zero_(), lse
     width = head_dim_pad(head_dim)
     block_m, block_n, num_warps, num_stages = _tile_config(block_size, width, on_gpu=_on_gpu(q.device))
-    grid = (triton.cdiv(max_seqlen, block_m), batch, n_heads)
-    _block_sparse_attention_kernel[grid](
+    _block_sparse_attention_kernel[attention_grid(max_seqlen, batch, n_heads, block_m)](
         q, k, v, out, lse, cu_seqlens, selected,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         lse.stride(0), selected.stride(0), selected.stride(1), selected.stride(2), softmax_scale * LOG2_E,
+        triton.cdiv(max_seqlen, block_m),
         GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, HEAD_DIM_PAD=width, BLOCK_SIZE=block_size,
         TOP_K=selected.shape[3],
         BLOCK_M=block_m, BLOCK_N=block_n, DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),

@@ -1,7 +1,8 @@
 """Flash attention forward (varlen, causal or not, GQA) with an online softmax; returns the log-sum-exp.
 
 One program owns ``BLOCK_M`` queries of one head of one sequence and streams the key/value blocks it can
-see. Key blocks that every query of the tile sees run without a mask; only the blocks on the causal
+see. The grid is (query tiles x sequences, heads): the sequences share the x axis with the tiles, as CUDA
+takes 2**31 - 1 blocks there and only 65535 on y and z (``launch_grid``). Key blocks that every query of the tile sees run without a mask; only the blocks on the causal
 diagonal, at the window edge, or past the sequence end are masked. With a window, blocks left of the
 window are never loaded, so the cost grows with ``n * window``. ``kernels.sliding_window`` launches it too.
 """
@@ -19,6 +20,7 @@ from kernels._dispatch import interpreting, last_dim_contiguous
 from kernels._triton_utils import (
     LOG2_E,
     attend_block,
+    checked_grid,
     dot_in_fp32,
     dot_precision,
     head_dim_pad,
@@ -44,18 +46,19 @@ def _autotune_configs() -> list[triton.Config]:
     configs=_autotune_configs(),
     key=["seqlen_bucket", "HEAD_DIM", "CAUSAL", "HAS_WINDOW", "DOT_FP32", "PRECISION"],
 )
-@triton.jit
+@triton.jit(do_not_specialize=["max_seqlen_q"])
 def _attention_fwd_kernel(
     Q, K, V, O, LSE, cu_seqlens_q, cu_seqlens_k,
     stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lse_h,
-    scale_log2, window, seqlen_bucket,
+    scale_log2, window, seqlen_bucket, max_seqlen_q,
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, CAUSAL: tl.constexpr,
     HAS_WINDOW: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, DOT_FP32: tl.constexpr,
     PRECISION: tl.constexpr,
 ):  # fmt: skip
-    start_m = tl.program_id(0)
-    batch = tl.program_id(1)
-    head = tl.program_id(2)
+    tiles = tl.cdiv(max_seqlen_q, BLOCK_M)
+    batch = tl.program_id(0) // tiles
+    start_m = tl.program_id(0) % tiles
+    head = tl.program_id(1)
     q_start = tl.load(cu_seqlens_q + batch)
     q_len = tl.load(cu_seqlens_q + batch + 1) - q_start
     m0 = start_m * BLOCK_M
@@ -111,6 +114,15 @@ def _attention_fwd_kernel(
     )  # fmt: skip
 
 
+def launch_grid(max_seqlen_q: int, batch: int, n_heads: int, block_m: int) -> tuple[int, ...]:
+    """``(query tiles x sequences, heads)``: program ``x`` takes tile ``x % tiles`` of sequence ``x // tiles``."""
+    return checked_grid(
+        "flash attention",
+        ("query tiles x sequences", triton.cdiv(max_seqlen_q, block_m) * batch),
+        ("heads", n_heads),
+    )
+
+
 def flash_attention(
     q: Tensor,
     k: Tensor,
@@ -136,13 +148,13 @@ def flash_attention(
         lse.fill_(-math.inf)
         return out.zero_(), lse
 
-    def grid(meta: dict) -> tuple[int, int, int]:
-        return (triton.cdiv(max_seqlen_q, meta["BLOCK_M"]), batch, n_heads)
+    def grid(meta: dict) -> tuple[int, ...]:
+        return launch_grid(max_seqlen_q, batch, n_heads, meta["BLOCK_M"])
 
     _attention_fwd_kernel[grid](
         q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
-        lse.stride(0), softmax_scale * LOG2_E, window or 0, triton.next_power_of_2(max_seqlen_q),
+        lse.stride(0), softmax_scale * LOG2_E, window or 0, triton.next_power_of_2(max_seqlen_q), max_seqlen_q,
         GROUP=n_heads // k.shape[1], HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad(head_dim), CAUSAL=causal,
         HAS_WINDOW=window is not None,
         DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),

@@ -15,7 +15,7 @@ import triton.language as tl
 from torch import Tensor
 
 from kernels._dispatch import interpreting, last_dim_contiguous
-from kernels._triton_utils import LOG2_E, dot_in_fp32, dot_precision, head_dim_pad
+from kernels._triton_utils import LOG2_E, checked_grid, dot_in_fp32, dot_precision, head_dim_pad
 
 
 @triton.jit
@@ -126,6 +126,18 @@ def _paged_decode_merge_kernel(
     )
 
 
+def split_grid(batch: int, n_kv_heads: int, num_splits: int) -> tuple[int, ...]:
+    """``(sequences, KV heads, slices)``: the batch on x, where CUDA takes 2**31 - 1 blocks (65535 on y and z)."""
+    return checked_grid(
+        "paged decode", ("sequences", batch), ("KV heads", n_kv_heads), ("context slices", num_splits)
+    )
+
+
+def merge_grid(batch: int, n_heads: int) -> tuple[int, ...]:
+    """``(sequences, heads)`` of the merge kernel, the batch on x."""
+    return checked_grid("paged decode merge", ("sequences", batch), ("heads", n_heads))
+
+
 def _num_splits(batch: int, n_kv_heads: int, max_context_len: int, block_n: int, device: torch.device) -> int:
     """Slices per sequence: enough that batch x kv_heads x slices fills the GPU about four times over."""
     if device.type != "cuda":
@@ -165,11 +177,13 @@ def paged_decode_attention(
         num_splits = _num_splits(batch, n_kv_heads, max_context_len, block_n, q.device)
     elif num_splits <= 0:
         raise ValueError(f"num_splits must be positive, got {num_splits}")
+    grid = split_grid(batch, n_kv_heads, num_splits)
+    merge = merge_grid(batch, n_heads)
     width = head_dim_pad(head_dim)
     partial_out = torch.empty(batch, n_heads, num_splits, width, dtype=torch.float32, device=q.device)
     partial_max = torch.empty(batch, n_heads, num_splits, dtype=torch.float32, device=q.device)
     partial_sum = torch.empty(batch, n_heads, num_splits, dtype=torch.float32, device=q.device)
-    _paged_decode_split_kernel[(batch, n_kv_heads, num_splits)](
+    _paged_decode_split_kernel[grid](
         q, k_cache, v_cache, block_tables, context_lens, partial_out, partial_max, partial_sum,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), block_tables.stride(0),
@@ -180,7 +194,7 @@ def paged_decode_attention(
         BLOCK_N=block_n, DOT_FP32=dot_in_fp32(q.dtype), PRECISION=dot_precision(q.dtype),
         num_warps=4, num_stages=2,
     )  # fmt: skip
-    _paged_decode_merge_kernel[(batch, n_heads)](
+    _paged_decode_merge_kernel[merge](
         partial_out, partial_max, partial_sum, out,
         partial_out.stride(0), partial_out.stride(1), partial_out.stride(2), partial_max.stride(0),
         partial_max.stride(1), out.stride(0), out.stride(1), num_splits,

@@ -18,6 +18,7 @@ import triton.language as tl
 from torch import Tensor
 
 from kernels._dispatch import last_dim_contiguous
+from kernels._triton_utils import checked_grid
 from kernels.rope.spec import RopeSpec
 
 
@@ -59,6 +60,11 @@ def _rope_kernel(
 LENGTH_DEPENDENT_TYPES = ("dynamic", "longrope")
 
 
+def launch_grid(tokens: int) -> tuple[int, ...]:
+    """One program a token, on the x axis (CUDA takes 2**31 - 1 blocks there)."""
+    return checked_grid("rope", ("tokens", tokens))
+
+
 @functools.lru_cache(maxsize=64)
 def _frequencies_on(spec: RopeSpec, frequency_length: int, device: torch.device) -> tuple[Tensor, float]:
     inv_freq, scaling = spec.inv_freq(frequency_length)
@@ -76,7 +82,7 @@ def apply_rope_(
         seq_len = int(positions.max().item()) + 1
     inv_freq, scaling = _frequencies_on(spec, spec.frequency_length(seq_len), q.device)
     half = spec.rotary_dim // 2
-    _rope_kernel[(q.shape[0],)](
+    _rope_kernel[launch_grid(q.shape[0])](
         rotated_q, rotated_k, positions, inv_freq, scaling,
         rotated_q.stride(0), rotated_q.stride(1), rotated_k.stride(0), rotated_k.stride(1),
         q.shape[1], k.shape[1],
