@@ -7,6 +7,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import select
 import signal
 import socket
@@ -68,6 +69,20 @@ def build_api(
     return OpenAIApi(service, tokenizer, model_name or Path(model_dir).resolve().name, **api_options)
 
 
+# A chunk-size line (hex digits, maybe extensions) and each trailer line are at most this long, and a trailer
+# at most this many lines.
+_CHUNK_LINE_BYTES = 4096
+_MAX_TRAILER_LINES = 64
+_HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+def _framing_error(status: int, message: str, code: str) -> ApiError:
+    """An error in the body's framing: the answer closes the connection, whose next bytes are not a request."""
+    return ApiError(
+        status, message, error_type="invalid_request_error", code=code, headers={"connection": "close"}
+    )
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "quire-inference"
@@ -107,30 +122,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(method)
 
     def _answer(self, method: str) -> None:
-        declared = self.headers.get("content-length", "0").strip()
-        length = int(declared) if declared.isascii() and declared.isdigit() else None
-        if length is None:
+        try:
+            body = self._read_body()
+        except ApiError as error:
             self.close_connection = True
-            response = error_response(
-                ApiError(
-                    400,
-                    f"the Content-Length header must be a non-negative integer, got {declared!r}",
-                    error_type="invalid_request_error",
-                    code="invalid_content_length",
-                )
-            )
-        elif length > MAX_BODY_BYTES:
-            self.close_connection = True
-            response = error_response(
-                ApiError(
-                    413,
-                    f"the request body is over {MAX_BODY_BYTES} bytes",
-                    error_type="invalid_request_error",
-                    code="body_too_large",
-                )
-            )
+            response = error_response(error)
         else:
-            body = self.rfile.read(length) if length else b""
             response = self.api.handle(
                 method, self.path, body, dict(self.headers.items()), client_gone=self._client_gone
             )
@@ -154,6 +151,60 @@ class _Handler(BaseHTTPRequestHandler):
             close = getattr(response.stream, "close", None)
             if close is not None:
                 close()
+
+    def _read_body(self) -> bytes:
+        """The request body, framed by `Transfer-Encoding: chunked` (which wins over a Content-Length) or by
+        Content-Length; an `ApiError` (the connection then closes: the rest of the body is not read) for a
+        framing that cannot be read, a body over `MAX_BODY_BYTES` or another transfer coding."""
+        encoding = self.headers.get("transfer-encoding")
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise _framing_error(
+                    501,
+                    f"Transfer-Encoding {encoding!r} is not supported; send the body with Content-Length or "
+                    "Transfer-Encoding: chunked",
+                    "unsupported_transfer_encoding",
+                )
+            return self._read_chunked()
+        declared = self.headers.get("content-length", "0").strip()
+        if not (declared.isascii() and declared.isdigit()):
+            raise _framing_error(
+                400,
+                f"the Content-Length header must be a non-negative integer, got {declared!r}",
+                "invalid_content_length",
+            )
+        length = int(declared)
+        if length > MAX_BODY_BYTES:
+            raise _framing_error(413, f"the request body is over {MAX_BODY_BYTES} bytes", "body_too_large")
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(_CHUNK_LINE_BYTES + 1)
+            size_text = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not _HEX_SIZE.fullmatch(size_text):
+                raise _framing_error(
+                    400, f"a chunk's size line is malformed: {line[:40]!r}", "invalid_chunked_body"
+                )
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY_BYTES:
+                raise _framing_error(
+                    413, f"the request body is over {MAX_BODY_BYTES} bytes", "body_too_large"
+                )
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise _framing_error(
+                    400, "a chunk is shorter than its size line says", "invalid_chunked_body"
+                )
+            body += chunk
+        for _ in range(_MAX_TRAILER_LINES):
+            trailer = self.rfile.readline(_CHUNK_LINE_BYTES + 1)
+            if trailer in (b"\r\n", b"\n", b""):
+                return bytes(body)
+        raise _framing_error(400, "the chunked body's trailer is too long", "invalid_chunked_body")
 
     def _client_gone(self) -> bool:
         """Whether the client has closed the connection: the socket reads as ended (a client that sent

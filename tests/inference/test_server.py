@@ -1069,3 +1069,74 @@ def test_the_drain_period_comes_from_the_environment(monkeypatch, value, seconds
         monkeypatch.setenv(DRAIN_SECONDS_ENV, bad)
         with pytest.raises(ValueError, match=DRAIN_SECONDS_ENV):
             drain_seconds()
+
+
+def _exchange(base_url: str, request: bytes, *, replies: int = 1) -> list[tuple[bytes, bytes]]:
+    """Send raw bytes on one connection and read `replies` HTTP responses (by Content-Length), or what came
+    before the server closed it; each as (head, body)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(base_url)
+    answers = []
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(request)
+        buffered = b""
+        for _ in range(replies):
+            while b"\r\n\r\n" not in buffered and (piece := connection.recv(65536)):
+                buffered += piece
+            head, _, buffered = buffered.partition(b"\r\n\r\n")
+            if not head:
+                break
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            while len(buffered) < length and (piece := connection.recv(65536)):
+                buffered += piece
+            answers.append((head, buffered[:length]))
+            buffered = buffered[length:]
+    return answers
+
+
+def _chunked(body: bytes, sizes: list[int]) -> bytes:
+    pieces, offset = [], 0
+    for size in sizes:
+        pieces.append(f"{size:x}\r\n".encode() + body[offset : offset + size] + b"\r\n")
+        offset += size
+    return b"".join(pieces) + b"0\r\n\r\n"
+
+
+def test_a_chunked_request_body_is_read(server):
+    """`Transfer-Encoding: chunked` (what an HTTP client sends for a body of unknown length, a Go client's
+    io.Reader say) was ignored: the body read as empty (a 400) and its chunks as the next request (an HTML 400),
+    a desync on a keep-alive connection. Now it is read, and the connection serves the next request."""
+    body = json.dumps({"prompt": "hello", "max_tokens": 2, "temperature": 0}).encode()
+    head = b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    chunked = head + b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(body, [5, 1, len(body) - 6])
+    plain = head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    answers = _exchange(server[0], chunked + plain, replies=2)
+    assert [head.split(b"\r\n")[0] for head, _ in answers] == [b"HTTP/1.1 200 OK"] * 2, answers
+    assert json.loads(answers[0][1])["choices"] == json.loads(answers[1][1])["choices"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "chunks", "status", "code"),
+    [
+        (b"chunked", b"zz\r\n{}\r\n0\r\n\r\n", 400, "invalid_chunked_body"),
+        (b"chunked", b"0x2\r\n{}\r\n0\r\n\r\n", 400, "invalid_chunked_body"),
+        (b"chunked", b"2\r\n{}XX0\r\n\r\n", 400, "invalid_chunked_body"),
+        (b"chunked", f"{64 * 2**20 + 1:x}\r\n".encode(), 413, "body_too_large"),
+        (b"gzip, chunked", b"0\r\n\r\n", 501, "unsupported_transfer_encoding"),
+    ],
+)
+def test_a_bad_chunked_body_or_another_transfer_encoding_is_refused_and_closes(
+    server, encoding, chunks, status, code
+):
+    request = b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + encoding + b"\r\n\r\n"
+    answers = _exchange(server[0], request + chunks + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", replies=2)
+    assert len(answers) == 1, answers
+    head, body = answers[0]
+    assert head.startswith(f"HTTP/1.1 {status}".encode()) and b"connection: close" in head.lower()
+    assert json.loads(body)["error"]["code"] == code
