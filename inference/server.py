@@ -114,6 +114,29 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def do_OPTIONS(self) -> None:
+        self._serve("OPTIONS")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The errors the HTTP layer answers itself (a malformed request line or header, a line too long,
+        another HTTP version, a method with no handler) in OpenAI's JSON shape rather than an HTML page; the
+        connection closes, as after any of them."""
+        self.log_error("code %d, message %s", code, message)
+        # A request line that did not parse leaves the HTTP/0.9 default, which would answer without a status
+        # line and headers.
+        self.request_version = self.protocol_version
+        short = self.responses.get(code, ("error", ""))[0]
+        error = ApiError(
+            code,
+            message or short,
+            error_type="invalid_request_error" if code < 500 else "server_error",
+            headers={"connection": "close"},
+        )
+        response = error_response(error)
+        self._send_head(response, {"content-length": str(len(response.body))})
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
     def log_message(self, format: str, *args: object) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 

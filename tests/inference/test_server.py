@@ -1140,3 +1140,25 @@ def test_a_bad_chunked_body_or_another_transfer_encoding_is_refused_and_closes(
     head, body = answers[0]
     assert head.startswith(f"HTTP/1.1 {status}".encode()) and b"connection: close" in head.lower()
     assert json.loads(body)["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"OPTIONS /v1/models HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n", 431),
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
+def test_errors_the_http_layer_answers_are_json_in_the_openai_shape(server, request_bytes, status):
+    """A malformed request line or header, another HTTP version or a method with no handler (OPTIONS, as a
+    browser's CORS preflight sends) got the HTTP server's HTML error page."""
+    answers = _exchange(server[0], request_bytes)
+    assert answers, "no answer"
+    head, body = answers[0]
+    assert head.startswith(f"HTTP/1.1 {status}".encode()) or head.startswith(f"HTTP/1.0 {status}".encode())
+    assert b"content-type: application/json" in head.lower(), head
+    error = json.loads(body)["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["message"]
