@@ -204,7 +204,9 @@ class Engine:
             if reason is None:
                 while end > sequence.emitted_chars and sequence.text[end - 1] == "\ufffd":
                     end -= 1
-                end -= _longest_stop_prefix_suffix(sequence.text[:end], params.stop)
+                # A stop string's start is never in the text already streamed, which held back every end
+                # that could still grow into one: looking there only keeps a step's cost off the text's length.
+                end -= _longest_stop_prefix_suffix(sequence.text[sequence.emitted_chars : end], params.stop)
             delta = sequence.text[sequence.emitted_chars : end]
             sequence.emitted_chars = max(sequence.emitted_chars, end)
         if reason is not None:

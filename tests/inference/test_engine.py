@@ -561,3 +561,33 @@ def test_a_prompt_block_completed_by_its_last_token_alone_is_cached_too(loaded):
     assert final[request_id].cached_tokens == 20
     assert engine.requests[request_id].output_ids == _alone(loaded, longer, params)
     assert engine.num_free_blocks == 32
+
+
+def test_holding_back_a_stop_prefix_looks_only_at_the_text_not_yet_streamed(loaded, monkeypatch):
+    """Which end of the text could still grow into a stop string was looked for over the whole text, each step:
+    with a stop string longer than the answer that cost the square of the text's length a step, under the
+    service's lock (33 ms a step at 16,000 characters). Only the text not yet streamed can start one."""
+    from inference.engine import llm_engine
+
+    tokenizer = loaded[1]
+    script = tokenizer.tokenizer.encode("hello world, " * 40, add_special_tokens=False).ids
+    engine = _engine(loaded, num_blocks=64)
+    tokens = iter(script)
+    monkeypatch.setattr(engine.runner, "run", lambda batch: [next(tokens) for _ in batch.sampled])
+    looked_at: list[int] = []
+    longest = llm_engine._longest_stop_prefix_suffix
+
+    def recorded(text: str, stops: tuple[str, ...]) -> int:
+        looked_at.append(len(text))
+        return longest(text, stops)
+
+    monkeypatch.setattr(llm_engine, "_longest_stop_prefix_suffix", recorded)
+    stops = ("z" * 10_000, "world!")
+    request_id = engine.add_request(
+        [5, 6], SamplingParams(max_tokens=len(script), ignore_eos=True, stop=stops)
+    )
+    streamed = []
+    while engine.has_work():
+        streamed.extend(output.text_delta for output in engine.step() if output.request_id == request_id)
+    assert "".join(streamed) == "hello world, " * 40
+    assert max(looked_at) <= 8, max(looked_at)
