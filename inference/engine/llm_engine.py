@@ -20,6 +20,10 @@ from inference.engine.sequence import (
 from inference.model import LENGTH_DEPENDENT_ROPE, LlamaModel
 from inference.tokenizer import ChatTokenizer
 
+# Tokens before the last final one that `Engine._decode` decodes again as context: a SentencePiece-style decoder
+# drops the space that starts a text, so a suffix of the ids alone may decode to no suffix of the whole.
+DECODE_CONTEXT_TOKENS = 4
+
 
 def _longest_stop_prefix_suffix(text: str, stops: SequenceOf[str]) -> int:
     """Length of the longest end of `text` that could still grow into one of `stops`."""
@@ -191,8 +195,7 @@ class Engine:
             reason = "length"
         delta = ""
         if self.tokenizer is not None:
-            visible = sequence.output_ids[:-1] if reason == "stop" else sequence.output_ids
-            sequence.text = self.tokenizer.decode(visible)
+            sequence.text = self._decode(sequence, len(sequence.output_ids) - (reason == "stop"))
             if params.stop:
                 cut = min(
                     (i for i in (sequence.text.find(stop) for stop in params.stop) if i >= 0), default=-1
@@ -212,6 +215,28 @@ class Engine:
         if reason is not None:
             self.scheduler.finish(sequence, reason)
         return sequence.output([token], delta)
+
+    def _decode(self, sequence: Sequence, count: int) -> str:
+        """The text of the first `count` output tokens, as decoding them all at once gives it, from the few
+        tokens past the last final text (`Sequence.decoded_tokens`): decoding the whole answer each step cost a
+        step the answer's length, for every running sequence. The new tokens are decoded after a few final ones
+        and what those decode to alone is taken off; where that is no prefix of the result, or `count` is
+        below what is final (text cut back), the whole is decoded."""
+        assert self.tokenizer is not None
+        ids, final = sequence.output_ids, sequence.decoded_tokens
+        start = max(0, final - DECODE_CONTEXT_TOKENS)
+        window = self.tokenizer.decode(ids[start:count]) if count >= final else ""
+        context = self.tokenizer.decode(ids[start:final]) if start < final else ""
+        if count >= final and window.startswith(context):
+            text = sequence.text[: sequence.decoded_chars] + window[len(context) :]
+        else:
+            text = self.tokenizer.decode(ids[:count])
+            final = 0
+        if not text.endswith("\ufffd"):
+            sequence.decoded_tokens, sequence.decoded_chars = count, len(text)
+        elif final == 0:
+            sequence.decoded_tokens = sequence.decoded_chars = 0
+        return text
 
     def _flush_text(self, sequence: Sequence) -> StepOutput:
         delta = sequence.text[sequence.emitted_chars :]

@@ -118,6 +118,10 @@ class Sequence:
     finish_reason: str | None = None
     text: str = ""
     emitted_chars: int = 0
+    # The first `decoded_tokens` output tokens decode to `text[:decoded_chars]` for good: text that ends in no
+    # incomplete character (`Engine._decode` decodes only from there on).
+    decoded_tokens: int = 0
+    decoded_chars: int = 0
     num_computed: int = 0
     block_hashes: list[int] = field(default_factory=list)
     sparse_prefill: bool = False

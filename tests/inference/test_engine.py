@@ -591,3 +591,54 @@ def test_holding_back_a_stop_prefix_looks_only_at_the_text_not_yet_streamed(load
         streamed.extend(output.text_delta for output in engine.step() if output.request_id == request_id)
     assert "".join(streamed) == "hello world, " * 40
     assert max(looked_at) <= 8, max(looked_at)
+
+
+def _metaspace_tokenizer():
+    """A SentencePiece-style tokenizer (Metaspace: a word's leading space is a "▁" on its first piece, and the
+    decoder drops the one that starts the text), whose decode of a suffix of the ids is no suffix of the whole."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from inference.tokenizer import ChatTokenizer
+    from tests.support.checkpoints import CORPUS
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "</s>"], show_progress=False)
+    tokenizer.train_from_iterator(CORPUS, trainer=trainer)
+    return ChatTokenizer(tokenizer, {"eos_token": "</s>"})
+
+
+@pytest.mark.parametrize("kind", ["byte_level", "metaspace"])
+def test_text_decoded_a_step_at_a_time_equals_the_whole_decode(loaded, monkeypatch, kind):
+    """The engine decodes a few tokens a step, not the whole answer (whose cost grew with its length, each step,
+    for every running sequence); the text must still be what decoding every token at once gives, through
+    characters split over byte tokens, invalid bytes and special tokens, for either kind of decoder."""
+    import random
+
+    model, byte_level = loaded
+    tokenizer = byte_level if kind == "byte_level" else _metaspace_tokenizer()
+    vocab = tokenizer.tokenizer.get_vocab_size()
+    rng = random.Random(7)
+    words = tokenizer.tokenizer.encode("héllo wörld 😀 The quick fox", add_special_tokens=False).ids
+    script = [rng.choice(words) if rng.random() < 0.6 else rng.randrange(vocab) for _ in range(200)]
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64))
+    tokens = iter(script)
+    monkeypatch.setattr(engine.runner, "run", lambda batch: [next(tokens) for _ in batch.sampled])
+    decoded_lengths: list[int] = []
+    decode = tokenizer.decode
+
+    def counted(ids):
+        decoded_lengths.append(len(ids))
+        return decode(ids)
+
+    monkeypatch.setattr(tokenizer, "decode", counted)
+    request_id = engine.add_request([5, 6], SamplingParams(max_tokens=len(script), ignore_eos=True))
+    sequence = engine.requests[request_id]
+    streamed = []
+    while engine.has_work():
+        for output in engine.step():
+            streamed.append(output.text_delta)
+            assert sequence.text == decode(sequence.output_ids)
+    assert "".join(streamed) == decode(script)
+    assert sum(decoded_lengths) < 20 * len(script), "the engine decoded each step's whole answer"
