@@ -181,6 +181,22 @@ def _stream_settings(payload: dict[str, Any]) -> tuple[bool, bool]:
     return stream, include_usage
 
 
+def _text_part(part: Any) -> str:
+    """The text of a message's content part; a 400 for any other part (an image, audio, a file): this model
+    reads text only, and a part dropped without a word would be answered as if it had never been sent."""
+    if not isinstance(part, dict):
+        raise _invalid(f"a content part must be an object, got a {type(part).__name__}", "messages")
+    if part.get("type") != "text":
+        raise _invalid(
+            f"content parts of type {part.get('type')!r} are not supported by this model; only 'text' is",
+            "messages",
+        )
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise _invalid("the text of a content part must be a string", "messages")
+    return text
+
+
 def _lazy_embed_texts(texts: list[str]) -> Any:
     from inference.embeddings import embed_texts
 
@@ -452,10 +468,7 @@ class OpenAIApi:
             if not isinstance(content, str | list):
                 raise _invalid("a message's content must be a string or a list of parts", "messages")
             if isinstance(content, list):
-                parts = [part.get("text", "") for part in content if isinstance(part, dict)]
-                if not all(isinstance(text, str) for text in parts):
-                    raise _invalid("the text of a content part must be a string", "messages")
-                content = "".join(parts)
+                content = "".join(_text_part(part) for part in content)
             normalised.append({**message, "content": content})
         try:
             prompt_ids = self.tokenizer.encode_chat(normalised)

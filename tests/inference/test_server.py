@@ -1162,3 +1162,26 @@ def test_errors_the_http_layer_answers_are_json_in_the_openai_shape(server, requ
     assert b"content-type: application/json" in head.lower(), head
     error = json.loads(body)["error"]
     assert set(error) == {"message", "type", "param", "code"} and error["message"]
+
+
+@pytest.mark.parametrize(
+    ("part", "named"),
+    [
+        ({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}, "image_url"),
+        ({"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}, "input_audio"),
+        ("hello", "str"),
+        ({"text": "no type"}, "None"),
+    ],
+)
+def test_a_content_part_that_is_not_text_is_a_400_rather_than_dropped(in_process, part, named):
+    """An image or audio part was dropped without a word, so a text model answered a question about an image
+    it never saw; OpenAI answers a model that cannot read the part with a 400."""
+    api = in_process().api
+    parts = [{"type": "text", "text": "What is in this picture?"}, part]
+    body = json.dumps({"messages": [{"role": "user", "content": parts}], "max_tokens": 2}).encode()
+    response = api.handle("POST", "/v1/chat/completions", body)
+    assert response.status == 400, response.body
+    error = json.loads(response.body)["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", "messages")
+    assert named in error["message"]
+    assert api.service.snapshot()["pending"] == 0
