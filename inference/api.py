@@ -587,7 +587,10 @@ class OpenAIApi:
                     "finish_reason": finish_reason,
                     "logprobs": None,
                 }
-            return {**base, "choices": [choice]}
+            # With include_usage OpenAI's chunks say "usage": null but the last, which has no choices; without
+            # it this server puts the usage on the chunk with the finish reason. Never both: a client adding the
+            # usage of every chunk that has one would count it twice.
+            return {**base, "choices": [choice], **({"usage": None} if include_usage else {})}
 
         try:
             if chat:
@@ -596,11 +599,12 @@ class OpenAIApi:
                 for output in handle:
                     if output.finished:
                         usage = _usage(output)
-                        yield _sse(
-                            {**chunk(output.text_delta, _finish_reason(output.finish_reason)), "usage": usage}
-                        )
+                        last = chunk(output.text_delta, _finish_reason(output.finish_reason))
                         if include_usage:
+                            yield _sse(last)
                             yield _sse({**base, "choices": [], "usage": usage})
+                        else:
+                            yield _sse({**last, "usage": usage})
                     elif output.text_delta:
                         yield _sse(chunk(output.text_delta, None))
             except (EngineFailure, ServiceStopped) as exc:

@@ -1185,3 +1185,32 @@ def test_a_content_part_that_is_not_text_is_a_400_rather_than_dropped(in_process
     assert (error["type"], error["param"]) == ("invalid_request_error", "messages")
     assert named in error["message"]
     assert api.service.snapshot()["pending"] == 0
+
+
+@pytest.mark.parametrize("path", ["/v1/completions", "/v1/chat/completions"])
+def test_with_include_usage_a_stream_reports_its_usage_once(in_process, path):
+    """With `stream_options.include_usage` the usage went on the chunk with the finish reason and again on
+    OpenAI's last chunk (no choices): a client that adds the usage of every chunk that has one (LangChain's
+    ChatOpenAI, which asks for it by default) counted every token twice. As OpenAI sends it, the other chunks
+    now say `"usage": null`; without the option the finish chunk still carries it, as before."""
+    api = in_process().api
+    body = {
+        "prompt": "hello",
+        "messages": [{"role": "user", "content": "hello"}],
+        "max_tokens": 4,
+        "temperature": 0,
+        "logit_bias": {"5": 100},
+        "stream": True,
+    }
+    for include_usage in (True, False):
+        fields = {**body, "stream_options": {"include_usage": include_usage}}
+        response = api.handle("POST", path, json.dumps(fields).encode())
+        chunks = [json.loads(event) for event in _sse_events(b"".join(response.stream))[:-1]]
+        with_usage = [chunk for chunk in chunks if chunk.get("usage")]
+        assert len(with_usage) == 1, chunks
+        if include_usage:
+            assert with_usage[0] is chunks[-1] and chunks[-1]["choices"] == []
+            assert all("usage" in chunk and chunk["usage"] is None for chunk in chunks[:-1])
+        else:
+            assert with_usage[0] is chunks[-1] and chunks[-1]["choices"][0]["finish_reason"] == "length"
+        assert with_usage[0]["usage"]["completion_tokens"] == 4
