@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from inference.service import EngineFailure, EngineService, QueueFullError, Requ
 from inference.tokenizer import ChatTokenizer
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# `GET /v1/models/{id}`: the id is the rest of the path, URL-decoded; metrics count the route by its template.
+_MODEL_ROUTE_PREFIX = "/v1/models/"
+_MODEL_ROUTE = "/v1/models/{model}"
 logger = logging.getLogger("inference.api")
 EmbedFunction = Callable[[list[str]], Any]
 ClientGone = Callable[[], bool]
@@ -244,8 +248,12 @@ class OpenAIApi:
         `CLIENT_POLL_SECONDS` and, once it says yes, cancels its request and answers 499.
         """
         route = path.split("?", 1)[0].rstrip("/") or "/"
+        model_id = None
+        if route.startswith(_MODEL_ROUTE_PREFIX):
+            model_id, route = unquote(route[len(_MODEL_ROUTE_PREFIX) :]), _MODEL_ROUTE
         routes: dict[tuple[str, str], Callable[[dict[str, Any]], ApiResponse]] = {
             ("GET", "/v1/models"): self._models,
+            ("GET", _MODEL_ROUTE): lambda payload: self._model(model_id or ""),
             ("GET", "/health"): self._health,
             ("GET", "/metrics"): self._metrics,
             ("POST", "/v1/chat/completions"): lambda payload: self._chat_completions(payload, client_gone),
@@ -304,8 +312,8 @@ class OpenAIApi:
                 401, "a valid API key is required", error_type="invalid_request_error", code="invalid_api_key"
             )
 
-    def _models(self, _: dict[str, Any]) -> ApiResponse:
-        models = [
+    def _model_objects(self) -> list[dict[str, Any]]:
+        return [
             {
                 "id": self.model_name,
                 "object": "model",
@@ -315,7 +323,23 @@ class OpenAIApi:
             },
             {"id": EMBEDDING_MODEL, "object": "model", "created": self.created, "owned_by": "quire"},
         ]
-        return _json_response(200, {"object": "list", "data": models})
+
+    def _models(self, _: dict[str, Any]) -> ApiResponse:
+        return _json_response(200, {"object": "list", "data": self._model_objects()})
+
+    def _model(self, model_id: str) -> ApiResponse:
+        """`GET /v1/models/{id}`, the openai client's `models.retrieve`."""
+        for model in self._model_objects():
+            if model["id"] == model_id:
+                return _json_response(200, model)
+        raise ApiError(
+            404,
+            f"the model {model_id!r} does not exist; this server serves {self.model_name!r} and "
+            f"{EMBEDDING_MODEL!r}",
+            error_type="invalid_request_error",
+            code="model_not_found",
+            param="model",
+        )
 
     def _health(self, _: dict[str, Any]) -> ApiResponse:
         """200 `ok` while the service takes requests; 503 `draining` once it is shutting down, so that a

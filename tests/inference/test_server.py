@@ -1214,3 +1214,13 @@ def test_with_include_usage_a_stream_reports_its_usage_once(in_process, path):
         else:
             assert with_usage[0] is chunks[-1] and chunks[-1]["choices"][0]["finish_reason"] == "length"
         assert with_usage[0]["usage"]["completion_tokens"] == 4
+
+
+def test_a_model_can_be_retrieved_by_its_id(client, server):
+    """The openai client's `models.retrieve(id)` (GET /v1/models/{id}) was a 404 unknown_url."""
+    assert client.models.retrieve("tiny-llama").id == "tiny-llama"
+    assert client.models.retrieve("all-MiniLM-L6-v2").owned_by == "quire"
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.models.retrieve("gpt-nope")
+    assert (missing.value.body["code"], missing.value.body["param"]) == ("model_not_found", "model")
+    assert httpx.post(server[0] + "/v1/models/tiny-llama", json={}).status_code == 405
