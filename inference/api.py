@@ -418,7 +418,11 @@ class OpenAIApi:
         _only_one(payload, "best_of")
         _check_response_format(payload)
         for unsupported in ("logprobs", "top_logprobs", "echo", "suffix", "tools", "functions"):
-            if payload.get(unsupported):
+            value = payload.get(unsupported)
+            # `logprobs: 0` (completions) asks for the chosen tokens' logprobs: only false asks for none (0 ==
+            # False, hence `is`).
+            chosen_only = unsupported == "logprobs" and value is not None and value is not False
+            if chosen_only or value:
                 raise _invalid(f"{unsupported} is not supported by this server", unsupported)
         seed = payload.get("seed")
         if seed is not None and (

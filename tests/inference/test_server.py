@@ -1224,3 +1224,16 @@ def test_a_model_can_be_retrieved_by_its_id(client, server):
         client.models.retrieve("gpt-nope")
     assert (missing.value.body["code"], missing.value.body["param"]) == ("model_not_found", "model")
     assert httpx.post(server[0] + "/v1/models/tiny-llama", json={}).status_code == 405
+
+
+def test_logprobs_0_asks_for_the_chosen_tokens_logprobs_and_is_refused_not_answered_null(in_process):
+    """`logprobs: 0` on /v1/completions asks for the log probability of each chosen token (and no
+    alternatives); read as false, it was answered with `"logprobs": null` as if it had not been asked. This
+    server computes no logprobs, so it is a 400 naming the field, as `logprobs: 1` is; `false` stays accepted."""
+    api = in_process().api
+    for value, status in ((0, 400), (1, 400), (False, 200)):
+        body = {"prompt": "hello", "max_tokens": 1, "logprobs": value}
+        response = api.handle("POST", "/v1/completions", json.dumps(body).encode())
+        assert response.status == status, (value, response.body)
+        if status == 400:
+            assert json.loads(response.body)["error"]["param"] == "logprobs"
