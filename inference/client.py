@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -57,6 +58,24 @@ def _error_body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text[:2000]
+
+
+# OpenAI's message for a prompt and completion past the context window: the window, then the prompt's tokens.
+_WINDOW = re.compile(
+    r"maximum context length is (\d+) tokens.*?\((\d+) in the (?:messages|prompt)", re.DOTALL
+)
+
+
+def _room_left(error: InferenceError) -> int | None:
+    """The completion tokens the window leaves after the prompt, read from a 400 `context_length_exceeded`
+    that asked for more; None for any other error, or when the prompt alone fills the window."""
+    body = error.body if isinstance(error.body, dict) else {}
+    detail = body.get("error") if isinstance(body.get("error"), dict) else {}
+    if error.status != 400 or detail.get("code") != "context_length_exceeded":
+        return None
+    found = _WINDOW.search(str(detail.get("message") or ""))
+    room = int(found.group(1)) - int(found.group(2)) if found else 0
+    return room if room > 0 else None
 
 
 # Requests a read timeout or a connection lost after sending may retry: an embedding asked twice costs one more
@@ -180,6 +199,18 @@ class InferenceClient:
         assert last_error is not None
         raise last_error
 
+    def _generate(self, path: str, payload: dict) -> dict:
+        """`_post` of a generation; one whose prompt fits the window but whose `max_tokens` does not is asked
+        again with the completion the window leaves (its answer may end for `length`), as the callers size
+        prompts by an estimate of their tokens."""
+        try:
+            return self._post(path, payload)
+        except InferenceError as error:
+            room = _room_left(error)
+            if room is None or room >= payload["max_tokens"]:
+                raise
+            return self._post(path, {**payload, "max_tokens": room})
+
     def _with_model(self, payload: dict) -> dict:
         if self.model:
             payload["model"] = self.model
@@ -216,7 +247,7 @@ class InferenceClient:
         )
         if stop:
             payload["stop"] = stop
-        data = self._post("/chat/completions", payload)
+        data = self._generate("/chat/completions", payload)
         try:
             text = data["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as error:
@@ -234,7 +265,7 @@ class InferenceClient:
         payload = self._with_model({"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature})
         if stop:
             payload["stop"] = stop
-        data = self._post("/completions", payload)
+        data = self._generate("/completions", payload)
         try:
             text = data["choices"][0]["text"] or ""
         except (KeyError, IndexError, TypeError) as error:

@@ -205,6 +205,24 @@ def test_platform_client_over_in_process_transport(in_process):
     assert [len(row) for row in client.embed(["a", "bb"])] == [384, 384]
 
 
+def test_platform_client_asks_again_for_what_the_window_leaves_when_its_max_tokens_does_not_fit(in_process):
+    """The platform sizes prompts by an estimate of their tokens: a completion that would pass the window is
+    asked again for the room left (the server's 400 says both numbers), and a prompt that alone fills the
+    window stays an error."""
+    from inference.client import InferenceClient, InferenceError
+
+    transport = in_process(EngineConfig(num_blocks=4, block_size=16), embed_texts=_fake_embed)
+    client = InferenceClient("http://inference", model="m", transport=transport, max_retries=0)
+    completion = client.complete("The quick brown fox", max_tokens=500)
+    assert completion.tokens_in > 0 and completion.tokens_in + completion.tokens_out <= 64
+    chat = client.chat([{"role": "user", "content": "hello"}], max_tokens=500)
+    assert chat.tokens_in + chat.tokens_out <= 64
+    with pytest.raises(InferenceError) as too_long:
+        client.complete("fox " * 200, max_tokens=8)
+    assert too_long.value.status == 400
+    assert too_long.value.body["error"]["code"] == "context_length_exceeded"
+
+
 def test_dropped_stream_cancels_its_request(server, monkeypatch):
     import time
 
