@@ -1,5 +1,6 @@
 """Rate limits: the platform ceiling per API key (`QUIRE_API_RATE`) and the tenant's plan rates per tenant
-and per API key, fixed-window counters in Redis counted in one round trip per request, which also says
+and per API key, fixed-window counters in Redis counted in one round trip per request (a request one limit
+refuses counts against none, so a key past its own limit does not spend its tenant's), which also says
 whether the key's `last_used_at` is due (at most once a minute); sign-in attempts use a sliding window
 (`hit_sliding`). The headers report the limit that refused the request, else the one with the fewest
 requests left."""
@@ -36,16 +37,25 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period]
 
 
-# KEYS: the window counters, then the once-per marker; ARGV: each counter's TTL, then the marker's (0: no
-# marker). One command, so the whole per-request check is one round trip and one reply to parse.
+# KEYS: the window counters, then the once-per marker; ARGV: each counter's TTL, then each counter's limit,
+# then the marker's TTL (0: no marker). The counters move only when every one of them allows the request, so a
+# request one limit refuses spends nothing of the others. One command, so the whole per-request check is one
+# round trip and one reply to parse: each counter with this request in it, then whether the marker was set.
 _HIT_ALL_LUA = """
 local n = #KEYS - 1
 local replies = {}
+local allowed = true
 for i = 1, n do
-  replies[i] = redis.call('INCR', KEYS[i])
-  if replies[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+  replies[i] = tonumber(redis.call('GET', KEYS[i]) or '0') + 1
+  if replies[i] > tonumber(ARGV[n + i]) then allowed = false end
 end
-local ttl = tonumber(ARGV[n + 1])
+if allowed then
+  for i = 1, n do
+    redis.call('INCR', KEYS[i])
+    if replies[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+  end
+end
+local ttl = tonumber(ARGV[2 * n + 1])
 replies[n + 1] = (ttl > 0 and redis.call('SET', KEYS[n + 1], 1, 'NX', 'EX', ttl)) and 1 or 0
 return replies
 """
@@ -59,9 +69,10 @@ def _hit_all_script(url: str):
 def hit_all(
     limits: list[tuple[str, int, int]], *, once_per: tuple[str, int] | None = None
 ) -> tuple[list[tuple[bool, int, int]], bool]:
-    """Count one request against each (key, limit, period) in one round trip: one (allowed, remaining,
-    reset seconds) per limit. `once_per` (key, seconds), in the same round trip, says whether this is the
-    first request to ask in those seconds (the second value; False without `once_per`)."""
+    """Count one request against each (key, limit, period) in one round trip, when every limit allows it: a
+    request that any of them refuses counts against none. One (allowed, remaining, reset seconds) per limit.
+    `once_per` (key, seconds), in the same round trip, says whether this is the first request to ask in those
+    seconds (the second value; False without `once_per`)."""
     now = int(clock())
     prefix = settings.QUIRE_REDIS_PREFIX
     marker, marker_ttl = once_per or ("none", 0)
@@ -70,11 +81,13 @@ def hit_all(
             *(f"{prefix}:rate:{key}:{now // period}" for key, _, period in limits),
             f"{prefix}:once:{marker}",
         ],
-        args=[*(period + 1 for _, _, period in limits), marker_ttl],
+        args=[*(period + 1 for _, _, period in limits), *(limit for _, limit, _ in limits), marker_ttl],
     )
+    counts = list(zip(replies[:-1], limits, strict=True))
+    counted = all(count <= limit for count, (_, limit, _) in counts)
     outcomes = [
-        (count <= limit, max(0, limit - count), period - now % period)
-        for count, (_, limit, period) in zip(replies[:-1], limits, strict=True)
+        (count <= limit, max(0, limit - (count if counted else count - 1)), period - now % period)
+        for count, (_, limit, period) in counts
     ]
     return outcomes, bool(replies[-1])
 

@@ -1128,12 +1128,27 @@ def test_plan_rate_limits_per_key_and_per_tenant(make_tenant, limiter_clock):
     refused = assert_rate_limited(first, 3)
     assert_error(refused, 429, "rate_limited")
     assert refused["Retry-After"] == "15"
-    assert second.get("/v1/documents").status_code == 200
+    assert [second.get("/v1/documents").status_code for _ in range(2)] == [200, 200]
     tenant_refused = second.get("/v1/documents")
     assert_error(tenant_refused, 429, "rate_limited")
     assert tenant_refused["X-RateLimit-Limit"] == "5" and tenant_refused["Retry-After"] == "15"
     limiter_clock.advance(15)
     assert first.get("/v1/documents").status_code == 200
+
+
+def test_requests_a_limit_refuses_count_against_no_other_limit(make_tenant, limiter_clock):
+    from tenants.services import api_key_issue
+
+    provisioned = make_tenant("bill-rate-refused")
+    set_plan(provisioned.tenant, make_plan("refused-rate", api_rate="5/min", api_key_rate="3/min"))
+    noisy = Api(provisioned.issued_key.secret)
+    other = Api(api_key_issue(tenant=provisioned.tenant, name="other").secret)
+    assert_rate_limited(noisy, 3)
+    assert [noisy.get("/v1/documents").status_code for _ in range(5)] == [429] * 5
+    assert [other.get("/v1/documents").status_code for _ in range(2)] == [200, 200]
+    refused = other.get("/v1/documents")
+    assert_error(refused, 429, "rate_limited")
+    assert refused["X-RateLimit-Limit"] == "5" and refused["X-RateLimit-Remaining"] == "0"
 
 
 def test_usage_endpoint_and_invoice_preview(make_tenant):
