@@ -94,7 +94,7 @@ def idempotent(
         if not transactional or (request.content_type or "").startswith("multipart/"):
             with _key_lock(key) as held:
                 if not held:
-                    return _replay(key, fingerprint)
+                    return _replay(request, key, fingerprint)
                 IdempotencyRecord.objects.filter(key=key, status_code__isnull=True).delete()
                 return run(together=False)
         with transaction.atomic():
@@ -129,7 +129,7 @@ def _recorded(
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(key=key, fingerprint=fingerprint, document_ids=[])
     except IntegrityError:
-        return _replay(key, fingerprint)
+        return _replay(request, key, fingerprint)
     try:
         response = handler(view, request, *args, **kwargs)
     except Exception:
@@ -143,9 +143,12 @@ def _recorded(
     response.render()
     record.status_code = response.status_code
     record.content_type = response["Content-Type"]
+    record.quire_version = getattr(request._request, "quire_version", "")
     record.response_text = _stored_text(response.content.decode(), record.content_type)
     record.document_ids = document_ids_in(record.response_text)
-    record.save(update_fields=["status_code", "content_type", "response_text", "document_ids"])
+    record.save(
+        update_fields=["status_code", "content_type", "quire_version", "response_text", "document_ids"]
+    )
     return response
 
 
@@ -164,7 +167,9 @@ def _stored_text(text: str, content_type: str) -> str:
     return json.dumps({**body, "secret": None, SHOWN_ONCE: True}, separators=(",", ":"), ensure_ascii=False)
 
 
-def _replay(key: str, fingerprint: str) -> HttpResponse:
+def _replay(request: Request, key: str, fingerprint: str) -> HttpResponse:
+    """The stored answer to the key's request, under the API version that rendered it; a 409 for another
+    request with the key, one still running, or an answer that showed a secret."""
     record = IdempotencyRecord.objects.filter(key=key).first()
     if record is None or record.status_code is None:
         raise Refusal(
@@ -196,6 +201,8 @@ def _replay(key: str, fingerprint: str) -> HttpResponse:
         record.response_text.encode(), status=record.status_code, content_type=record.content_type
     )
     response["Idempotent-Replayed"] = "true"
+    if record.quire_version:
+        request._request.quire_version = record.quire_version
     return response
 
 

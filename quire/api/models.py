@@ -11,6 +11,9 @@ class IdempotencyRecord(models.Model):
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True)
     content_type = models.CharField(max_length=100, blank=True)
+    # The API version that rendered the response, which a replay names in its `Quire-Version`; blank where an
+    # older release stored it.
+    quire_version = models.CharField(max_length=10, blank=True)
     response_text = models.TextField(blank=True)
     # The documents the response names (`document_ids_in`), which a document's deletion looks up instead of
     # reading every response; null where an older release stored it, which the deletion reads as before.

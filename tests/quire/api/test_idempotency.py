@@ -20,6 +20,19 @@ def test_same_key_same_body_replays(api_a: Api):
     assert second["Idempotent-Replayed"] == "true"
 
 
+def test_a_replay_names_the_version_that_answered_first(api_a: Api):
+    body = {"text": "Answered once, in one version.", "filename": "versioned.txt"}
+    first = api_a.post(
+        "/v1/documents", body, headers={"Idempotency-Key": "idem-version", "Quire-Version": "2026-12-06"}
+    )
+    again = api_a.post(
+        "/v1/documents", body, headers={"Idempotency-Key": "idem-version", "Quire-Version": "2026-12-01"}
+    )
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.content == first.content
+    assert again["Quire-Version"] == first["Quire-Version"] == "2026-12-06"
+
+
 def _stored_responses(tenant) -> list[str]:
     from django_tenants.utils import tenant_context
 
