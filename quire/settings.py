@@ -162,8 +162,10 @@ CACHES = {
 # API keys (tenants/keycache.py): each web process trusts its copy of a key (tenant, role, version, revoked)
 # for this many seconds, then reads Redis again, where revocations and role changes are written on commit;
 # Redis keeps a key's entry for the longer TTL. A revoked key is refused everywhere after at most the first.
+# A secret no key has is remembered in Redis as such for the third, so retrying it costs no query.
 QUIRE_API_KEY_LOCAL_SECONDS = 0.5
 QUIRE_API_KEY_REDIS_SECONDS = 300
+QUIRE_API_KEY_MISSING_SECONDS = 60
 # The dated versions of the /v1 API, oldest first; the last is current (docs/versioning.md).
 QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05", "2026-12-06")
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

@@ -67,15 +67,25 @@ class ApiKeyGrant:
         return Tenant.from_db(None, names, [loaded[name] for name in names])
 
 
+# What Redis holds for a hash no key has.
+MISSING = "missing"
+
+
 def _redis_key(secret_hash: str) -> str:
     return f"tenants:api_key_grant:1:{secret_hash}"  # bump the 1 when ApiKeyGrant changes shape
 
 
 def _shared_grant(secret_hash: str) -> ApiKeyGrant | None:
+    """The key's grant from Redis, else the database. A hash no key has is remembered as such for
+    `QUIRE_API_KEY_MISSING_SECONDS`, so an integration retrying a mistyped or deleted key costs no query each
+    time; a key made later with that hash (its secret unguessable before) is written over it when it commits."""
     grant = cache.get(_redis_key(secret_hash))
+    if grant == MISSING:
+        return None
     if grant is None:
         api_key = ApiKey.objects.select_related("tenant").filter(secret_hash=secret_hash).first()
         if api_key is None:
+            cache.add(_redis_key(secret_hash), MISSING, settings.QUIRE_API_KEY_MISSING_SECONDS)
             return None
         grant = ApiKeyGrant.of(api_key)
         cache.add(_redis_key(secret_hash), grant, settings.QUIRE_API_KEY_REDIS_SECONDS)

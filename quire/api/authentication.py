@@ -13,7 +13,7 @@ from quire.logging import bind_tenant
 from tenants.audit import audit_origin_bind
 from tenants.identifiers import API_KEY_PREFIX
 from tenants.keycache import ApiKeyGrant
-from tenants.models import ActorType, ApiKey, Tenant
+from tenants.models import ActorType, Tenant
 from tenants.services import api_key_authenticate
 
 
@@ -33,11 +33,6 @@ class ApiPrincipal:
     @property
     def role(self) -> str:
         return self.grant.role
-
-    @property
-    def api_key(self) -> ApiKey:
-        """The key's row (a query: the grant has what the request pipeline needs)."""
-        return ApiKey.objects.get(pk=self.grant.key_id)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -148,3 +148,22 @@ def test_revoking_again_writes_the_grant_a_failed_refresh_left_active(tenant_a, 
     assert GrantCache().get(secret_hash).active, "the shared grant Redis kept through the outage"
     api_key_revoke(api_key=ApiKey.objects.get(pk=issued.api_key.pk))
     assert GrantCache().get(secret_hash).revoked
+
+
+def test_an_unknown_key_is_looked_up_once_then_refused_from_redis(tenant_a):
+    from django.core.cache import cache
+
+    from tenants.identifiers import API_KEY_PREFIX
+
+    unknown = Api(f"{API_KEY_PREFIX}{'0' * 40}")
+    assert unknown.get("/v1/documents").status_code == 401
+    with CaptureQueriesContext(connection) as queries:
+        again = unknown.get("/v1/documents")
+    assert again.status_code == 401, again.content
+    assert not any("apikey" in q["sql"] for q in queries.captured_queries), queries.captured_queries
+
+    issued = api_key_issue(tenant=tenant_a.tenant, name="once unknown", role="viewer")
+    secret_hash = ApiKey.objects.get(pk=issued.api_key.pk).secret_hash
+    cache.set(keycache._redis_key(secret_hash), keycache.MISSING)
+    keycache.grants_refresh(key_ids=[issued.api_key.pk])
+    assert Api(issued.secret).get("/v1/documents").status_code == 200
