@@ -36,6 +36,10 @@ DRAIN_SECONDS_ENV = "QUIRE_INFERENCE_DRAIN_SECONDS"
 DEFAULT_DRAIN_SECONDS = 10.0
 
 
+# How long a connection's read or write may wait (`--idle-timeout`).
+IDLE_TIMEOUT_SECONDS = 60.0
+
+
 def drain_seconds() -> float:
     """`QUIRE_INFERENCE_DRAIN_SECONDS`, a non-negative number of seconds; `DEFAULT_DRAIN_SECONDS` when unset."""
     text = os.environ.get(DRAIN_SECONDS_ENV, "").strip()
@@ -251,12 +255,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 class InferenceHTTPServer(ThreadingHTTPServer):
     """Handler threads are daemons, so that idle keep-alive connections do not hold the process up; `stop()`
-    waits for the requests being answered instead."""
+    waits for the requests being answered instead. A connection on which a read or write waits `idle_timeout`
+    seconds (an idle keep-alive, a request line, header or body sent slowly or not at all, a stream nobody
+    reads) is closed, so such clients cannot hold every handler thread; waiting for the engine is no socket
+    wait, so a long generation is not cut."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], api: OpenAIApi) -> None:
-        handler = type("BoundHandler", (_Handler,), {"api": api})
+    def __init__(
+        self, address: tuple[str, int], api: OpenAIApi, *, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    ) -> None:
+        handler = type("BoundHandler", (_Handler,), {"api": api, "timeout": idle_timeout})
         super().__init__(address, handler)
         self.api = api
         self._answering = 0
@@ -374,7 +383,15 @@ def main(argv: list[str] | None = None) -> int:
         help="on SIGTERM, how long the requests in flight may finish while new ones get 503 "
         f"(default: {DRAIN_SECONDS_ENV}, else {DEFAULT_DRAIN_SECONDS:g})",
     )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT_SECONDS,
+        help="close a connection whose read or write waits this many seconds (default: %(default)g)",
+    )
     args = parser.parse_args(argv)
+    if not (math.isfinite(args.idle_timeout) and args.idle_timeout > 0):
+        parser.error(f"--idle-timeout must be a positive number, got {args.idle_timeout}")
     drain = drain_seconds() if args.drain_seconds is None else args.drain_seconds
     if not (math.isfinite(drain) and drain >= 0):
         parser.error(f"--drain-seconds must be a non-negative number, got {drain}")
@@ -395,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         api_key=args.api_key or None,
     )
-    server = InferenceHTTPServer((args.host, args.port), api)
+    server = InferenceHTTPServer((args.host, args.port), api, idle_timeout=args.idle_timeout)
     stopping = _stop_on_signals(server, drain)
     logger.info("serving %s on http://%s:%d/v1", api.model_name, args.host, server.server_address[1])
     try:

@@ -1255,3 +1255,36 @@ def test_logprobs_0_asks_for_the_chosen_tokens_logprobs_and_is_refused_not_answe
         assert response.status == status, (value, response.body)
         if status == 400:
             assert json.loads(response.body)["error"]["param"] == "logprobs"
+
+
+def test_a_connection_waiting_past_the_idle_timeout_is_closed_and_a_long_generation_is_not(
+    in_process, monkeypatch
+):
+    """A client that sends half a request and waits (one per handler thread would hold the server) is
+    disconnected after `idle_timeout`; a request the engine takes longer than that to answer is answered."""
+    import socket
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = in_process().api
+    release = _hold_the_engine(monkeypatch, api)
+    httpd = InferenceHTTPServer(("127.0.0.1", 0), api, idle_timeout=0.5)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with socket.create_connection(httpd.server_address[:2], timeout=30) as slow:
+            slow.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: inference\r\n")
+            assert slow.recv(1024) == b""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            answer = pool.submit(
+                httpx.post,
+                base_url + "/v1/completions",
+                json={"prompt": "hello", "max_tokens": 2, "temperature": 0},
+                timeout=30,
+            )
+            _wait_for(lambda: api.service.snapshot()["pending"] == 1)
+            time.sleep(1.0)
+            release()
+            assert answer.result().status_code == 200, answer.result().text
+    finally:
+        httpd.stop(grace=5)
