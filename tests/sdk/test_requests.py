@@ -212,3 +212,18 @@ def test_an_id_is_one_path_segment_whatever_it_holds():
         ("GET", "/v1/webhook_endpoints/%2E"),
         ("POST", "/v1/events/evt%201%2F..%2F..%2Fapi_keys/replay"),
     ]
+
+
+def test_an_answer_that_cannot_be_decoded_is_retried_then_an_api_connection_error():
+    import pytest
+    from quire_sdk.errors import APIConnectionError
+
+    seen: list[httpx.Request] = []
+    corrupt = lambda request: httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, content=b"not gzip at all"
+    )
+    quire = _client(seen, corrupt, max_retries=1)
+    quire._transport.sleep = lambda seconds: None
+    with pytest.raises(APIConnectionError) as failed:
+        quire.documents.list()
+    assert len(seen) == 2 and "DecodingError" in str(failed.value)

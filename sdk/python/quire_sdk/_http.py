@@ -156,7 +156,7 @@ class Transport:
             body = content() if callable(content) else content
             try:
                 response = self.client.request(method, url, params=query, content=body, headers=send_headers)
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 if retry >= self.retry.max_retries:
                     raise APIConnectionError(f"{method} {url} failed: {exc!r}") from exc
                 self.sleep(self.retry.delay(retry))

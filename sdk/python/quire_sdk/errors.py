@@ -17,7 +17,8 @@ class QuireError(Exception):
 
 
 class APIConnectionError(QuireError):
-    """The server could not be reached (or answered nothing) after every retry."""
+    """The server could not be reached, answered nothing, or answered a body that could not be decoded, after
+    every retry."""
 
 
 class WaitTimeout(QuireError):
