@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce, Length, Substr
 from pgvector.django import CosineDistance
 
+from common.refusals import ErrorCode, Refusal
 from common.scripts import estimated_tokens
 from connectors.spans import PageMap, make_span
 from quire.documents.models import Chunk, Document, DocumentStatus
@@ -17,6 +20,35 @@ HNSW_EF_SEARCH = 200
 # pgvector's largest ef_search.
 HNSW_EF_SEARCH_MAX = 1000
 LEXICAL_WEIGHT = 0.3
+
+
+def document_text_window(*, document: Document, start: int | None, end: int | None) -> dict:
+    """Characters `start` to `end` (default: the whole text) of the document's text, with the length and the
+    pages the window spans; PostgreSQL cuts the window, so a few lines of a long document read no more. A
+    window out of the text is a RANGE_OUT_OF_BOUNDS refusal naming the bound at fault."""
+    length = Document.objects.filter(pk=document.pk).values_list(
+        Coalesce("text_chars", Length("text")), flat=True
+    )[0]
+    start = 0 if start is None else start
+    end = length if end is None else end
+    if start > length or end > length or start > end:
+        raise Refusal(
+            ErrorCode.RANGE_OUT_OF_BOUNDS,
+            f"Need 0 <= start <= end <= {length}.",
+            "start" if start > length else "end",
+        )
+    text = Document.objects.filter(pk=document.pk).values_list(
+        Substr("text", Value(start + 1), Value(end - start)), flat=True
+    )[0]
+    pages = PageMap(document.page_starts or [0])
+    return {
+        "start": start,
+        "end": end,
+        "length": length,
+        "text": text,
+        "page_start": pages.page_at(start),
+        "page_end": pages.page_at(max(start, end - 1)),
+    }
 
 
 @dataclass(frozen=True)

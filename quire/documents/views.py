@@ -17,9 +17,8 @@ from quire.api.metadata import metadata_folded
 from quire.api.pagination import ListFilter
 from quire.api.parsers import JSONParser, PathKeepingMultiPartParser
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
-from quire.documents.layout import ParsedDocument
 from quire.documents.models import Document, DocumentStatus
-from quire.documents.selectors import document_tables, search_chunks
+from quire.documents.selectors import document_tables, document_text_window, search_chunks
 from quire.documents.serializers import (
     WITH_ATTACHMENTS,
     CountedDocumentSerializer,
@@ -215,32 +214,15 @@ class DocumentDetailView(FoundDetail, RetrieveDestroyAPIView):
 class DocumentTextView(APIView):
     @extend_schema(parameters=[TextRangeSerializer], responses={200: DocumentTextSerializer})
     def get(self, request: Request, document_id: str) -> Response:
-        fields = ("id", "text", "page_starts", "status")
+        fields = ("id", "page_starts", "status")
         document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
         params = TextRangeSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
-        length = len(document.text)
-        start = params.validated_data.get("start", 0)
-        end = params.validated_data.get("end", length)
-        if start > length or end > length or start > end:
-            raise Refusal(
-                ErrorCode.RANGE_OUT_OF_BOUNDS,
-                f"Need 0 <= start <= end <= {length}.",
-                "start" if start > length else "end",
-            )
-        parsed = ParsedDocument(document.text, document.page_starts or [0])
+        window = document_text_window(
+            document=document, start=params.validated_data.get("start"), end=params.validated_data.get("end")
+        )
         return Response(
-            {
-                "document_id": document.id,
-                "object": "document_text",
-                "status": document.status,
-                "start": start,
-                "end": end,
-                "length": length,
-                "text": document.text[start:end],
-                "page_start": parsed.page_at(start),
-                "page_end": parsed.page_at(max(start, end - 1)),
-            }
+            {"document_id": document.id, "object": "document_text", "status": document.status, **window}
         )
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import itertools
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -304,6 +305,31 @@ def test_a_text_range_out_of_bounds_names_the_bound_at_fault(api_a: Api):
     for params, param in (({"start": 10**6}, "start"), ({"start": 0, "end": 10**6}, "end")):
         error = api_a.get(path, **params).json()["error"]
         assert (error["code"], error["param"]) == ("range_out_of_bounds", param), params
+
+
+def test_a_text_window_is_cut_by_postgresql_in_code_points_of_the_stored_text(celery_worker, api_a: Api):
+    from django.test.utils import CaptureQueriesContext
+
+    text = "Caf\u00e9 \U0001f600 na\u00efve\r\n\u4e2d\u6587 end. " * 50
+    created = api_a.post("/v1/documents", {"text": text, "filename": "w.txt"})
+    wait_ready(api_a, created.json()["id"])
+    path = f"/v1/documents/{created.json()['id']}/text"
+    stored = api_a.get(path).json()
+    assert stored["length"] == len(stored["text"]) > 0
+    for start, end in ((0, 0), (5, 6), (6, 20), (len(stored["text"]) - 7, len(stored["text"]))):
+        with CaptureQueriesContext(connection) as queries:
+            window = api_a.get(path, start=start, end=end).json()
+        assert (window.get("start"), window.get("end"), window.get("length")) == (
+            start,
+            end,
+            stored["length"],
+        ), window
+        assert window["text"] == stored["text"][start:end], (start, end)
+        reads = [q["sql"] for q in queries.captured_queries if '"documents_document"."text"' in q["sql"]]
+        # Only inside LENGTH( or SUBSTRING(: the column itself is never read.
+        assert reads and not any(re.search(r'(?<!\()"documents_document"\."text"', sql) for sql in reads), (
+            reads
+        )
 
 
 def test_declared_type_mismatch_is_415(api_a: Api):
