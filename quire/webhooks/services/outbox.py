@@ -4,6 +4,7 @@ it commits; the sweeper that queues deliveries whose task was lost; the purge of
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from common.refusals import ErrorCode
 from quire.api.lookups import any_of
+from quire.queueing import BROKER_UNAVAILABLE
 from quire.webhooks.models import (
     EVENT_TYPES,
     Delivery,
@@ -38,15 +40,26 @@ REDISPATCH_DOUBLINGS = 6
 SWEEP_BATCH = 500
 TEST_EVENT = "webhook.test"
 
+logger = logging.getLogger(__name__)
+
 
 def queue_after_commit(delivery_ids: list[str], *, countdown: float | None = None) -> None:
-    """Queue one `delivery_attempt_task` per delivery once the current transaction commits."""
-    transaction.on_commit(
-        lambda: [
-            current_app.send_task(DELIVERY_ATTEMPT_TASK, args=[delivery_id], countdown=countdown)
-            for delivery_id in delivery_ids
-        ]
-    )
+    """Queue one `delivery_attempt_task` per delivery once the current transaction commits. Deliveries the
+    broker refuses are logged and left pending: `deliveries_dispatch_due` queues them again."""
+
+    def send() -> None:
+        for delivery_id in delivery_ids:
+            try:
+                current_app.send_task(DELIVERY_ATTEMPT_TASK, args=[delivery_id], countdown=countdown)
+            except BROKER_UNAVAILABLE as exc:
+                logger.warning(
+                    "%d deliveries not queued (%s); the webhooks sweep will queue them",
+                    len(delivery_ids),
+                    exc,
+                )
+                return
+
+    transaction.on_commit(send)
 
 
 def _deliveries_create(
