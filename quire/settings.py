@@ -387,55 +387,41 @@ CELERY_TASK_ROUTES = {
     "billing.*": {"queue": "billing"},
     "quire.api.*": {"queue": "jobs"},
 }
+
+
+def _periodic(task: str, seconds: float) -> dict:
+    """A beat entry whose message expires once the next run is due (at least a minute on, so clocks a little
+    apart do not drop it): workers that were down or behind run a missed sweep once, not once a period."""
+    return {"task": task, "schedule": seconds, "options": {"expires": max(seconds, 60.0)}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "purge-idempotency-keys": {
-        "task": "quire.api.idempotency_records_purge_task",
-        "schedule": 3600.0,
-    },
-    "dispatch-due-webhooks": {
-        "task": "quire.webhooks.deliveries_dispatch_due_task",
-        "schedule": float(QUIRE_WEBHOOKS_SWEEP_SECONDS),
-    },
-    "announce-model-changes": {
-        "task": "quire.webhooks.models_announce_changes_task",
-        "schedule": float(QUIRE_MODELS_SWEEP_SECONDS),
-    },
-    "purge-expired-webhook-events": {
-        "task": "quire.webhooks.events_purge_expired_task",
-        "schedule": 3600.0,
-    },
-    "requeue-stalled-jobs": {
-        "task": "quire.jobs.jobs_requeue_stalled_task",
-        "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
-    },
-    "requeue-clause-training": {
-        "task": "quire.clauses.clause_types_requeue_task",
-        "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
-    },
-    "requeue-stuck-documents": {
-        "task": "quire.documents.documents_requeue_stuck_task",
-        "schedule": float(QUIRE_STALLED_SWEEP_SECONDS),
-    },
-    "delete-orphaned-files": {
-        "task": "quire.documents.documents_orphans_delete_task",
-        "schedule": 86400.0,
-    },
-    "reembed-stale-documents": {
-        "task": "quire.documents.documents_reembed_stale_task",
-        "schedule": float(QUIRE_REEMBED_SWEEP_SECONDS),
-    },
-    "apply-retention": {
-        "task": "quire.jobs.retention_apply_task",
-        "schedule": float(QUIRE_RETENTION_SWEEP_SECONDS),
-    },
-    "push-meter-usage": {
-        "task": "billing.meter_usage_push_task",
-        "schedule": float(QUIRE_METER_PUSH_SECONDS),
-    },
-    "cancel-replaced-subscriptions": {
-        "task": "billing.replaced_subscriptions_cancel_task",
-        "schedule": float(QUIRE_METER_PUSH_SECONDS),
-    },
+    "purge-idempotency-keys": _periodic("quire.api.idempotency_records_purge_task", 3600.0),
+    "dispatch-due-webhooks": _periodic(
+        "quire.webhooks.deliveries_dispatch_due_task", float(QUIRE_WEBHOOKS_SWEEP_SECONDS)
+    ),
+    "announce-model-changes": _periodic(
+        "quire.webhooks.models_announce_changes_task", float(QUIRE_MODELS_SWEEP_SECONDS)
+    ),
+    "purge-expired-webhook-events": _periodic("quire.webhooks.events_purge_expired_task", 3600.0),
+    "requeue-stalled-jobs": _periodic(
+        "quire.jobs.jobs_requeue_stalled_task", float(QUIRE_STALLED_SWEEP_SECONDS)
+    ),
+    "requeue-clause-training": _periodic(
+        "quire.clauses.clause_types_requeue_task", float(QUIRE_STALLED_SWEEP_SECONDS)
+    ),
+    "requeue-stuck-documents": _periodic(
+        "quire.documents.documents_requeue_stuck_task", float(QUIRE_STALLED_SWEEP_SECONDS)
+    ),
+    "delete-orphaned-files": _periodic("quire.documents.documents_orphans_delete_task", 86400.0),
+    "reembed-stale-documents": _periodic(
+        "quire.documents.documents_reembed_stale_task", float(QUIRE_REEMBED_SWEEP_SECONDS)
+    ),
+    "apply-retention": _periodic("quire.jobs.retention_apply_task", float(QUIRE_RETENTION_SWEEP_SECONDS)),
+    "push-meter-usage": _periodic("billing.meter_usage_push_task", float(QUIRE_METER_PUSH_SECONDS)),
+    "cancel-replaced-subscriptions": _periodic(
+        "billing.replaced_subscriptions_cancel_task", float(QUIRE_METER_PUSH_SECONDS)
+    ),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A worker child is replaced after this many tasks, or once a task has left it above this resident memory.
