@@ -376,6 +376,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Limits of every task that sets none of its own (the sweeps, webhook deliveries, billing): a task that hangs
+# gives its worker child back, and ends before the broker's visibility timeout (an hour) hands it to a second one.
+CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = _time_limits("QUIRE_TASK", 1800)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "jobs"
 CELERY_TASK_QUEUES_NAMES = ("ingest", "jobs", "webhooks", "billing")
