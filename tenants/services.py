@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -185,8 +186,8 @@ def for_each_tenant(
     turn (the per-tenant beat sweeps), beginning with the tenant at `start` (modulo their number) of their
     order, so a sweep with a budget can begin where the last one left off.
 
-    A tenant whose action raises is logged and skipped, the sweep goes on with the others, and at the end
-    `SweepFailed` names every tenant that failed, so one tenant's fault neither stops the sweep for the
+    A tenant whose action raises is logged and skipped, the sweep goes on with the others (but a task's soft
+    time limit stops the sweep at once), and at the end `SweepFailed` names every tenant that failed, so one tenant's fault neither stops the sweep for the
     tenants after it nor goes unreported. Outside a transaction, the connection is closed after the sweep:
     PostgreSQL keeps the catalog and relation caches of every schema a connection has read (some 55 KiB a
     schema) for the connection's life, and a worker's persistent connection would otherwise hold every
@@ -208,6 +209,8 @@ def for_each_tenant(
         try:
             with tenant_context(tenant), isolated:
                 results.append(action(tenant))
+        except SoftTimeLimitExceeded:
+            raise
         except Exception as exc:
             logger.exception("sweep failed in tenant %s (schema %s)", tenant.slug, tenant.schema_name)
             failures[tenant.slug] = exc

@@ -63,3 +63,18 @@ def test_a_sweep_visits_inactive_tenants_only_when_asked(make_tenant, tenant_a):
         assert dormant.slug in for_each_tenant(lambda tenant: tenant.slug, include_inactive=True)
     finally:
         dormant.delete(force_drop=True)
+
+
+def test_a_sweep_past_its_soft_time_limit_stops_at_once(tenant_a, tenant_b):
+    import pytest
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    reached = []
+
+    def action(tenant):
+        reached.append(tenant.slug)
+        raise SoftTimeLimitExceeded()
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        for_each_tenant(action)
+    assert len(reached) == 1
