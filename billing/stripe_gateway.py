@@ -356,8 +356,7 @@ def stripe_account_settle(*, tenant: Tenant) -> dict | None:
         if account is None or not account.stripe_customer_id:
             return None
         _configure()
-        meter_batches_create()
-        _batches_send(MeterBatch.objects.filter(tenant=tenant, sent_at=None))
+        _tenant_usage_push(tenant.pk)
         replaced = [r.subscription_id for r in account.replaced_subscriptions.filter(canceled_at=None)]
         subscriptions = [s for s in (*replaced, account.stripe_subscription_id) if s]
         invoices = [i for s in subscriptions if (i := _final_invoice_charged(s, tenant)) is not None]
@@ -502,6 +501,13 @@ def meter_usage_push() -> int:
         return 0
     meter_batches_create()
     return _batches_send(MeterBatch.objects.filter(sent_at=None))
+
+
+def _tenant_usage_push(tenant_id: int) -> None:
+    """Send the tenant's usage not on the meters yet, before a subscription of its is canceled with a final
+    invoice: usage sent after that invoice is billed by no subscription."""
+    meter_batches_create()
+    _batches_send(MeterBatch.objects.filter(tenant_id=tenant_id, sent_at=None))
 
 
 def _batches_send(batches: QuerySet[MeterBatch]) -> int:
@@ -689,8 +695,10 @@ def stripe_subscription_cancel(*, subscription_id: str) -> str:
 
 def replaced_subscription_cancel(*, replaced: ReplacedSubscription) -> bool:
     """Cancel a replaced subscription in Stripe; True, and recorded, once Stripe reports it canceled (or no
-    longer has it). A failure is recorded on the row (attempts, last error) and raised."""
+    longer has it). The tenant's usage not pushed yet reaches the meters first, so the final invoice bills it.
+    A failure is recorded on the row (attempts, last error) and raised."""
     try:
+        _tenant_usage_push(replaced.account.tenant_id)
         status = stripe_subscription_cancel(subscription_id=replaced.subscription_id)
     except stripe.StripeError as exc:
         if not (isinstance(exc, stripe.InvalidRequestError) and exc.http_status == 404):

@@ -1429,3 +1429,24 @@ def test_token_unit_amounts_are_in_the_minor_unit_of_a_currency_without_cents():
         Decimal("0.0005"),
         Decimal("0.015"),
     ]
+
+
+def test_a_replaced_subscription_is_canceled_with_the_usage_not_pushed_yet_on_its_final_invoice(
+    stripe_server, make_tenant
+):
+    """Usage recorded since the last push, before the upgrade, falls in the old subscription's period: it
+    reaches the meter before the cancellation's final invoice, which would otherwise never bill it."""
+    plan = make_plan("bill-replaced-owing-plan", included_units=5, overage_unit_price=3)
+    stripe_catalog_sync()
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-replaced-owing").tenant
+    set_plan(tenant, plan, status="none")
+    account = stripe_customer_provision(tenant=tenant)
+    usage_record(tenant=tenant, job_id="job_before_upgrade", quantities={"job": 1, "pages": 12})
+    old = account.stripe_subscription_id
+    ReplacedSubscription.objects.create(
+        account=account, subscription_id=old, subscription_digest=lookup_digest(old)
+    )
+    replaced_subscriptions_cancel()
+    invoice = stripe_server.state.invoices[stripe_server.state.subscriptions[old]["latest_invoice"]]
+    assert invoice["amount_due"] == 7 * 3
