@@ -99,34 +99,44 @@ def usage_thresholds_record(*, tenant: Tenant, quantities: dict[str, int]) -> li
     """The shares (`USAGE_THRESHOLDS`) of the effective plan's included pages that the tenant's usage this
     period has reached and that were not recorded yet for this period and number of included pages, each
     recorded now and returned, lowest first. Call it after `usage_record` of `quantities`, in its transaction:
-    usage without pages reaches nothing, and of two transactions reaching one threshold at once the second
-    waits for the first and finds it recorded."""
+    usage without pages reaches nothing. The account's row is locked while the period's usage is counted: of
+    two transactions whose usage reaches a threshold together, the second waits for the first, counts its
+    pages too, and records the threshold (or finds it recorded)."""
     if not quantities.get(UsageKind.PAGES):
         return []
     entitled = entitlements_for(tenant)
     included = entitled.included_units
     if included <= 0:
         return []
-    start, end = current_period(account_for(tenant).period_start)
-    used = period_units_used(tenant, start)
-    key = {"tenant": tenant, "kind": UsageKind.PAGES, "included": included, "period_start": start}
-    due = [p for p in USAGE_THRESHOLDS if used * 100 >= p * included]
-    recorded = set(UsageThreshold.objects.filter(**key, percent__in=due).values_list("percent", flat=True))
-    reached = []
-    for percent in (p for p in due if p not in recorded):
-        threshold, created = UsageThreshold.objects.get_or_create(
-            **key,
-            percent=percent,
-            defaults={
-                "period_end": end,
-                "plan_code": entitled.plan_code,
-                "used": used,
-                "reached_at": timezone.now(),
-            },
+    with transaction.atomic():
+        anchor = (
+            BillingAccount.objects.select_for_update()
+            .filter(pk=account_for(tenant).pk)
+            .values_list("period_start", flat=True)
+            .get()
         )
-        if created:
-            reached.append(threshold)
-    return reached
+        start, end = current_period(anchor)
+        used = period_units_used(tenant, start)
+        key = {"tenant": tenant, "kind": UsageKind.PAGES, "included": included, "period_start": start}
+        due = [p for p in USAGE_THRESHOLDS if used * 100 >= p * included]
+        recorded = set(
+            UsageThreshold.objects.filter(**key, percent__in=due).values_list("percent", flat=True)
+        )
+        reached = []
+        for percent in (p for p in due if p not in recorded):
+            threshold, created = UsageThreshold.objects.get_or_create(
+                **key,
+                percent=percent,
+                defaults={
+                    "period_end": end,
+                    "plan_code": entitled.plan_code,
+                    "used": used,
+                    "reached_at": timezone.now(),
+                },
+            )
+            if created:
+                reached.append(threshold)
+        return reached
 
 
 def job_allowed(

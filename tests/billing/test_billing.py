@@ -1450,3 +1450,44 @@ def test_a_replaced_subscription_is_canceled_with_the_usage_not_pushed_yet_on_it
     replaced_subscriptions_cancel()
     invoice = stripe_server.state.invoices[stripe_server.state.subscriptions[old]["latest_invoice"]]
     assert invoice["amount_due"] == 7 * 3
+
+
+def test_two_jobs_reaching_a_usage_threshold_together_record_it(make_tenant):
+    """Each job's transaction alone stays below 80 % of the included pages; the second to count must see the
+    first's pages, or the threshold is reached with no one recording it."""
+    from billing.models import UsageThreshold
+    from billing.services import usage_thresholds_record
+
+    with override_settings(QUIRE_STRIPE_API_KEY=""):
+        tenant = make_tenant("bill-threshold-race").tenant
+    set_plan(tenant, make_plan("bill-threshold-race-plan", included_units=5))
+    second: dict = {}
+    done = threading.Event()
+
+    def record_second() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                second["pid"] = cursor.fetchone()[0]
+            with transaction.atomic():
+                usage_record(tenant=tenant, job_id="job_race_second", quantities={"pages": 2})
+                second["reached"] = usage_thresholds_record(tenant=tenant, quantities={"pages": 2})
+        finally:
+            done.set()
+            connection.close()
+
+    def second_waits_on_a_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [second.get("pid")])
+            row = cursor.fetchone()
+        return row is not None and row[0] == "Lock"
+
+    thread = threading.Thread(target=record_second)
+    with transaction.atomic():
+        usage_record(tenant=tenant, job_id="job_race_first", quantities={"pages": 2})
+        assert usage_thresholds_record(tenant=tenant, quantities={"pages": 2}) == []
+        thread.start()
+        wait_for(lambda: done.is_set() or second_waits_on_a_lock(), timeout=30)
+    thread.join(30)
+    assert [t.percent for t in second["reached"]] == [80]
+    assert list(UsageThreshold.objects.filter(tenant=tenant).values_list("percent", "used")) == [(80, 4)]
