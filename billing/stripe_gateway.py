@@ -4,6 +4,7 @@ pushed from the ledger, Checkout and Customer Portal sessions, and webhook event
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -578,7 +579,16 @@ def portal_session_create(*, tenant: Tenant, return_url: str) -> str:
 
 
 def webhook_event_verify(*, payload: bytes, signature: str) -> stripe.Event:
-    """Raises ValueError (bad payload) or stripe.SignatureVerificationError (bad signature, stale timestamp)."""
+    """Raises ValueError (bad payload) or stripe.SignatureVerificationError (bad signature, a timestamp more
+    than the tolerance before or after now: Stripe's library checks only the first)."""
+    signed_at = next(
+        (part[2:] for part in (signature or "").split(",") if part.startswith("t=") and part[2:].isdigit()),
+        None,
+    )
+    if signed_at is not None and int(signed_at) > time.time() + settings.QUIRE_STRIPE_WEBHOOK_TOLERANCE:
+        raise stripe.SignatureVerificationError(
+            "the signature's timestamp is in the future", signature, payload
+        )
     return stripe.Webhook.construct_event(
         payload,
         signature,

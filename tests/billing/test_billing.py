@@ -693,6 +693,10 @@ def test_forged_or_stale_webhooks_are_rejected(stripe_tenant, anonymous: Api):
         event, settings.QUIRE_STRIPE_WEBHOOK_SECRET, timestamp=int(time.time()) - 10 * 60
     )
     assert_error(post_webhook(anonymous, stale_body, stale), 400, "invalid_signature")
+    future_body, future = signed_event(
+        event, settings.QUIRE_STRIPE_WEBHOOK_SECRET, timestamp=int(time.time()) + 10 * 60
+    )
+    assert_error(post_webhook(anonymous, future_body, future), 400, "invalid_signature")
     assert_error(post_webhook(anonymous, body, None), 400, "invalid_signature")
     _, genuine = signed_event(event, settings.QUIRE_STRIPE_WEBHOOK_SECRET)
     tampered = body.replace(b'"active"', b'"trialing"')
