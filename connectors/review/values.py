@@ -28,9 +28,27 @@ _CURRENCIES = ("USD", "EUR", "GBP", "JPY", "USD_per_share")
 _FIGURE_KINDS = ("money", "percent", "number")
 # A negation cue; "no later than", "not less than", "not only" and the like bound a figure, they deny nothing.
 _CUE = re.compile(
-    r"(?:\b(?:not|never|no|none|neither|nor|without|cannot|prohibited|forbidden|in\s+no\s+event|"
+    r"(?:\b(?:not|never|no|none|neither|nor|without|cannot|in\s+no\s+event|"
     r"under\s+no\s+circumstances?)\b|n't\b|\bnon-)"
     r"(?!\s+(?:later|earlier|sooner|less|more|fewer|greater|only)\b)",
+    re.IGNORECASE,
+)
+# A word that states a prohibition, or with "un" its absence: it denies the act its clause names, before or after
+# it ("Assignment is prohibited"), unless a negator stands within a few words before it ("is not restricted",
+# "without restriction", "free of any restriction"). "not permitted" denies its clause as one does.
+_PROHIBITION = re.compile(
+    r"\b(?P<un>un)?(?:prohibit\w*|restrict\w*|forbid\w*|forbade|barred|preclud\w*|banned)\b", re.IGNORECASE
+)
+_NEGATOR = re.compile(
+    r"(?:\b(?:not|no|never|without|neither|nor)|n't|\bfree\s+(?:of|from))(?:\s+[^\W\d_]+){0,4}?\s+\Z",
+    re.IGNORECASE,
+)
+_PERMITTED = re.compile(r"\s+(?:be\s+)?(?:permitted|allowed|authori[sz]ed)\b", re.IGNORECASE)
+# A question that asks whether the act is denied: "Can a party not assign ...?", "Is assignment not permitted?".
+_QUESTION_NOT = re.compile(
+    r"^\W*(?:(?:can|may|must|shall|should|will|would|could|is|are|was|were|does|do|did|has|have)"
+    r"(?:\s+[^\W\d_]+){0,4}?\s+(?P<not>not)\b|(?P<nt>\w+n't|cannot)\b)|\b(?P<permission>not)(?=\s+(?:be\s+)?"
+    r"(?:permitted|allowed|authori[sz]ed)\b)",
     re.IGNORECASE,
 )
 # What follows one of these inside a denied clause is carved out of the denial: "shall not assign except to
@@ -222,14 +240,29 @@ def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str
 
     A cue ("not", "no", "neither", "nor", "shall not", "without", "non-") denies the rest of its clause
     (clauses end at `.;:`, a line, "but", "however", "provided that"), except a cue that bounds ("shall not
-    exceed", "in no event … be more than"): that states a limit; within a denied clause, what follows
-    "except", "unless", "other than" or "without" is carved out. The answer is Yes when a question term sits
-    in a carve-out that the denial before it does not also name (the question asks about the exception), No
-    when one sits in a denial, else Yes. A cue the question itself uses ("terminate without cause") is not a
-    denial."""
-    asked = {cue.group(0).lower() for cue in _CUE.finditer(question)}
-    bound_asked = _BOUND.search(question) is not None
+    exceed", "in no event … be more than"): that states a limit; a prohibition ("is prohibited", "restricted",
+    "not permitted") denies the whole clause, and one negated ("not restricted", "without restriction") denies
+    nothing. Within a denied clause, what follows "except", "unless", "other than" or "without" is carved out.
+    The act is allowed when a question term sits in a carve-out that the denial before it does not also name
+    (the question asks about the exception), denied when one sits in a denial, else allowed. A cue the question
+    itself uses ("terminate without cause") is not a denial. A question that asks about a prohibition ("Is
+    assignment restricted?", "Can a party not assign?") is Yes where the act is denied or bounded, else No;
+    any other is Yes where the act is allowed."""
+    negative, predicate = _question_predicate(question)
+    asked = {
+        cue.group(0).lower()
+        for cue in _CUE.finditer(question)
+        if not any(a <= cue.start() < b for a, b in predicate)
+    }
+    said = {
+        term
+        for a, b in predicate
+        for word in _WORD.finditer(question, a, b)
+        for _, term in word_terms(word.group(0).lower())
+    }
     wanted = set(terms)
+    act = wanted - said or wanted
+    bound_asked = _BOUND.search(question) is not None
     best: tuple[int, str, int, int] | None = None
     for clause_start, clause_end in _clauses(text, start, end):
         words = [
@@ -241,29 +274,73 @@ def find_yes_no(text: str, start: int, end: int, terms: list[str], question: str
         found = {stem for _, stem in words}
         if best is not None and len(found) <= best[0]:
             continue
-        answer = "Yes"
-        denied_from = next(
-            (
-                cue.start()
-                for cue in _CUE.finditer(text, clause_start, clause_end)
-                if cue.group(0).lower() not in asked
-                and (bound_asked or not _bounds(text, cue.end(), clause_end))
-            ),
-            None,
-        )
-        if denied_from is not None and _denied(text, denied_from, [position for position, _ in words]):
-            answer = "No"
-            carved_from = next(
-                (e.start() for e in _EXCEPTION.finditer(text, denied_from + 1, clause_end)), None
-            )
-            if carved_from is not None:
-                carved = {stem for position, stem in words if position > carved_from}
-                if carved - {stem for position, stem in words if denied_from < position < carved_from}:
-                    answer = "Yes"
+        acts = [(position, term) for position, term in words if term in act]
+        allowed, bounded = _allowed(text, clause_start, clause_end, acts, asked, bound_asked)
+        answer = "Yes" if (not allowed or bounded if negative else allowed) else "No"
         best = (len(found), answer, clause_start, clause_end)
     if best is None:
         return _answer("Yes", text, start, end)
     return _answer(best[1], text, best[2], best[3])
+
+
+def _question_predicate(question: str) -> tuple[bool, list[tuple[int, int]]]:
+    """Whether `question` asks about a prohibition (an odd count of prohibitions and negations of the act:
+    "Is assignment restricted?" does, "Is assignment not restricted?" does not), and where the words that say
+    so stand."""
+    negative, predicate = False, []
+    for prohibition in _PROHIBITION.finditer(question):
+        predicate.append(prohibition.span())
+        negator = _NEGATOR.search(question, 0, prohibition.start())
+        if negator is not None:
+            predicate.append(negator.span())
+        elif not prohibition.group("un"):
+            negative = not negative
+    for match in _QUESTION_NOT.finditer(question):
+        group = next(name for name in ("not", "nt", "permission") if match.group(name))
+        a, b = match.span(group)
+        if not any(x <= a < y for x, y in predicate):
+            negative = not negative
+            predicate.append((a, b))
+    return negative, predicate
+
+
+def _allowed(
+    text: str,
+    clause_start: int,
+    clause_end: int,
+    acts: list[tuple[int, str]],
+    asked: set[str],
+    bound_asked: bool,
+) -> tuple[bool, bool]:
+    """Whether the clause allows the act whose terms stand at `acts`, and whether it bounds a figure (a
+    denied "exceed") rather than denying anything."""
+    negators, stated = set(), None
+    for prohibition in _PROHIBITION.finditer(text, clause_start, clause_end):
+        negator = _NEGATOR.search(text, max(clause_start, prohibition.start() - 60), prohibition.start())
+        if negator is not None:
+            negators.add(negator.start())
+        elif not prohibition.group("un") and stated is None:
+            stated = prohibition
+    bounded, whole, denied_from, carve_from = False, False, None, None
+    for cue in _CUE.finditer(text, clause_start, clause_end):
+        if cue.group(0).lower() in asked or cue.start() in negators:
+            continue
+        if not bound_asked and _bounds(text, cue.end(), clause_end):
+            bounded = True
+            continue
+        whole = _PERMITTED.match(text, cue.end(), clause_end) is not None
+        denied_from, carve_from = (clause_start if whole else cue.start()), cue.start() + 1
+        break
+    if stated is not None and (denied_from is None or stated.start() < denied_from):
+        whole, denied_from, carve_from = True, clause_start, stated.end()
+    positions = [position for position, _ in acts]
+    if denied_from is None or not (positions if whole else _denied(text, denied_from, positions)):
+        return True, bounded
+    carved_from = next((e.start() for e in _EXCEPTION.finditer(text, carve_from, clause_end)), None)
+    if carved_from is None:
+        return False, bounded
+    carved = {term for position, term in acts if position > carved_from}
+    return bool(carved - {term for position, term in acts if denied_from <= position < carved_from}), bounded
 
 
 def _bounds(text: str, cue_end: int, clause_end: int) -> bool:

@@ -567,6 +567,56 @@ def test_yes_no_reads_the_polarity_of_the_clause_that_decides(question, passage,
     assert text[first:last] == (decides or passage.rstrip("."))
 
 
+@pytest.mark.parametrize(
+    ("question", "passage", "answer"),
+    [
+        (
+            "Is assignment prohibited?",
+            "Neither party may assign this Agreement without the other party's prior written consent.",
+            "Yes",
+        ),
+        ("Is assignment restricted?", "Either party may freely assign this Agreement.", "No"),
+        ("Is assignment forbidden?", "Neither party shall assign this Agreement.", "Yes"),
+        ("Is assignment barred?", "Assignment of this Agreement is prohibited.", "Yes"),
+        ("Is assignment restricted?", "Assignment of this Agreement is not restricted.", "No"),
+        ("Is assignment restricted?", "Either party may assign this Agreement without restriction.", "No"),
+        ("Is assignment not permitted?", "A party may not assign this Agreement.", "Yes"),
+        ("Can a party not assign the agreement?", "Neither party may assign this Agreement.", "Yes"),
+        ("Can a party not assign the agreement?", "Either party may assign this Agreement.", "No"),
+        (
+            "Is assignment to an affiliate restricted?",
+            "No party shall assign this Agreement, except to an Affiliate.",
+            "No",
+        ),
+        (
+            "Is the supplier's liability restricted?",
+            "In no event shall the Supplier's liability exceed the fees paid.",
+            "Yes",
+        ),
+        ("Is assignment not restricted?", "Assignment of this Agreement is restricted.", "No"),
+        ("Is assignment unrestricted?", "Either party may assign this Agreement.", "Yes"),
+        # A passage that states a prohibition denies the act for a plain question too.
+        ("May a party assign the agreement?", "Assignment of this Agreement is prohibited.", "No"),
+        ("May a party assign the agreement?", "Assignment of this Agreement is not permitted.", "No"),
+        (
+            "May a party assign the agreement?",
+            "There is no restriction on assignment of this Agreement.",
+            "Yes",
+        ),
+        (
+            "May a party assign the agreement to an affiliate?",
+            "Assignment of this Agreement is prohibited, except to an Affiliate.",
+            "Yes",
+        ),
+    ],
+)
+def test_a_question_about_a_prohibition_is_yes_where_the_passage_denies_the_act(question, passage, answer):
+    from connectors.review.retrieval import query_terms
+
+    value, normalised, _, _ = find_yes_no(passage, 0, len(passage), query_terms(question), question)
+    assert (value, normalised) == (answer, answer.lower())
+
+
 def test_an_earnings_column_without_a_period_answers_the_calls_own_quarter_before_a_year_ago_one():
     text = (
         "Operator: Welcome.\nJane Doe -- CFO: Revenue in the second quarter of 2023 was $120.5 million. "
