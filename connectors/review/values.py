@@ -193,22 +193,45 @@ def _numbers(text: str, start: int, end: int) -> Iterator[Found]:
     table cell's value) or after the currency sign ("$(2,000)"), and are negative."""
     dates = [(d.start, d.end) for d in find_dates(text, start, end)]
     amounts = [(a, b) for a, b, _ in _amounts(text, start, end)]
-    for match in NUMBER.finditer(text, start, end):
-        if any(a <= match.start() < b for a, b in dates):
+    view, offset = _spaces_as_commas(text, start, end)
+    for match in NUMBER.finditer(view, start - offset, end - offset):
+        figure_start, figure_end = match.start() + offset, match.end() + offset
+        if any(a <= figure_start < b for a, b in dates):
             continue
-        if any(a < match.end() and match.start() < b for a, b in amounts):
+        if any(a < figure_end and figure_start < b for a, b in amounts):
             continue
         value, unit, scale = parse_number(match)
         raw = match.group("value")
         if unit == "count" and scale == 1.0 and re.fullmatch(r"(?:19|20)\d\d", raw):
             continue
-        figure_start, figure_end = match.start(), match.end()
         if match.group("open") and _AFTER_A_WORD.search(text, max(0, figure_start - 20), figure_start):
             value = abs(value)
             if text[figure_end - 1] == ")":
                 figure_start, figure_end = figure_start + 1, figure_end - 1
         figure = {"value": value, "unit": unit, "scale": scale}
         yield text[figure_start:figure_end], figure, figure_start, figure_end
+
+
+# Thousands grouped by spaces outside an amount ("1 500 employees"): groups of exactly three digits after a head of
+# one to three, with no number right before or after the run, so "in 2019 150 offices", "items 3 4 5" and "555
+# 123 4567" stay separate numbers.
+_SPACED_NUMBER = re.compile(rf"(?<![\d.,])(?<![\d.,][ \u00a0\u202f]){_SPACED}(?![ \u00a0\u202f]\d)")
+_CONTEXT = 30
+
+
+def _spaces_as_commas(text: str, start: int, end: int) -> tuple[str, int]:
+    """`text` up to `end`, from a little before `start`, with the spaces that group thousands written as commas,
+    which earnings' reader reads, and where that piece starts; `text` itself where no run is grouped so."""
+    runs = list(_SPACED_NUMBER.finditer(text, start, end))
+    if not runs:
+        return text, 0
+    offset = max(0, start - _CONTEXT)
+    piece = list(text[offset:end])
+    for run in runs:
+        for at in range(run.start(), run.end()):
+            if piece[at - offset] in " \u00a0\u202f":
+                piece[at - offset] = ","
+    return "".join(piece), offset
 
 
 def find_money(text: str, start: int, end: int) -> Found | None:

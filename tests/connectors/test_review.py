@@ -1168,3 +1168,21 @@ def test_model_mode_keeps_a_date_duration_or_figure_only_when_its_quote_states_i
     assert (cells["term_months"]["normalised"], cells["term_months"]["confidence"]) == ("P36M", 0.8)
     assert (cells["fee_scaled"]["value"], cells["fee_scaled"]["confidence"]) == ("12.5 thousand dollars", 0.8)
     assert any("does not state" in warning for warning in model["warnings"]), model["warnings"]
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "value"),
+    [
+        ("The company has 1 500 employees.", "1 500", 1_500.0),
+        ("It employs 1\u00a0250\u00a0000 people.", "1\u00a0250\u00a0000", 1_250_000.0),
+        ("A headcount of 12 345.5 on average.", "12 345.5", 12_345.5),
+        # A year, a list of small numbers or a longer run are not one grouped number.
+        ("In 2019 15 offices were opened.", "15", 15.0),
+        ("In 2019 150 offices were opened.", "150", 150.0),
+        ("See items 3 4 5 of the schedule.", "3", 3.0),
+        ("Call 555 123 4567 for details.", "555", 555.0),
+    ],
+)
+def test_find_number_reads_thousands_grouped_by_spaces_but_never_joins_separate_numbers(text, quote, value):
+    found, figure, start, end = find_number(text, 0, len(text))
+    assert (found, text[start:end], figure["value"]) == (quote, quote, value)
