@@ -68,8 +68,12 @@ _YEAR = r"(?P<year>(?:19|20)\d\d)"
 # refuse an underscore.
 _FROM = r"(?<![A-Za-z0-9])"
 _TO = r"(?![A-Za-z0-9])"
-# ISO 8601's YYYY-MM-DD: read year, month, day and nothing else, so a month out of 1-12 is no date.
-_ISO_DATE = re.compile(rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d){_TO}")
+# ISO 8601's YYYY-MM-DD: read year, month, day and nothing else, so a month out of 1-12 is no date; a time of day
+# after it ("2019-03-12T00:00:00Z", "2020-04-01T09:30+02:00") is part of the date's span, not of its value.
+_ISO_DATE = re.compile(
+    rf"{_FROM}{_YEAR}-(?P<nmonth>[01]?\d)-(?P<day>[0-3]?\d)"
+    rf"(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?{_TO}"
+)
 # The same year first with slashes, as East Asian and some European documents write it (2019/03/12).
 _YEAR_FIRST_SLASHED = re.compile(rf"{_FROM}{_YEAR}/(?P<nmonth>[01]?\d)/(?P<day>[0-3]?\d){_TO}")
 _YEAR_FIRST = (_ISO_DATE, _YEAR_FIRST_SLASHED)
@@ -131,10 +135,11 @@ WORD_NUMBERS = {
 }
 _NUMBER_WORD = r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|one hundred(?: and)?(?: [a-z]+)?|hundred|an?)"
 DURATION_PATTERN = re.compile(
-    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*+\(?(?P<digits>(?<![\d.,])(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,4}})(?:\.\d+)?(?!\d|[.,]\d))?\)?[\s-]*+(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+|contract\s+)*(?P<unit>years?|months?|weeks?|days?)\b",
+    rf"\b(?P<words>{_NUMBER_WORD})?[\s-]*+\(?(?P<digits>(?<![\d.,])(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,4}})(?:\.\d+)?(?!\d|[.,]\d))?\)?[\s-]*+(?:additional\s+|successive\s+|consecutive\s+|calendar\s+|business\s+|full\s+|further\s+|contract\s+)*(?P<unit>years?|yrs?|months?|mos?|mths?|weeks?|wks?|days?)\b",
     re.IGNORECASE,
 )
-_UNIT_CODES = {"year": "Y", "month": "M", "week": "W", "day": "D"}
+# A unit by its first letter, written out or abbreviated ("yrs", "mos.", "mths", "wks").
+_UNIT_CODES = {"y": "Y", "m": "M", "w": "W", "d": "D"}
 
 
 @dataclass(frozen=True)
@@ -218,10 +223,9 @@ def parse_duration(text: str) -> tuple[str, int, int] | None:
             value = words_to_number(match.group("words"))
         if value is None or value <= 0:
             continue
-        unit = match.group("unit").lower().rstrip("s")
         start = match.start() + len(match.group(0)) - len(match.group(0).lstrip(" \t\r\n-"))
         amount = int(value) if value == int(value) else value
-        return f"P{amount}{_UNIT_CODES[unit]}", start, match.end()
+        return f"P{amount}{_UNIT_CODES[match.group('unit')[0].lower()]}", start, match.end()
     return None
 
 

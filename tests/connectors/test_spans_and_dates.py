@@ -280,3 +280,29 @@ def test_dates_with_a_month_abbreviation_between_dashes_year_first_slashes_or_do
     # A dotted date is written day first, with all four digits of its year: a section "3.12" or a version
     # "1.2.3" is no date, nor is a day its month does not have.
     assert find_dates("Section 3.12.19, version 1.2.3 and 31.04.2019 or 2019/13/01") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("a term of 2 yrs from signing", ("P2Y", "2 yrs")),
+        ("a term of 1 yr.", ("P1Y", "1 yr")),
+        ("notice of 6 mos. before renewal", ("P6M", "6 mos")),
+        ("the 1-mo trial", ("P1M", "1-mo")),
+        ("within 3 wks of delivery", ("P3W", "3 wks")),
+        ("twelve mths after closing", ("P12M", "twelve mths")),
+        # Abbreviations stand as words: "6 most" or "2 yrsx" are no durations.
+        ("the 6 most recent invoices", None),
+    ],
+)
+def test_durations_with_an_abbreviated_unit(text, found):
+    duration = parse_duration(text)
+    assert (duration and (duration[0], text[duration[1] : duration[2]])) == found
+
+
+def test_an_iso_date_time_is_read_as_its_date():
+    text = "Signed 2019-03-12T00:00:00Z and renewed 2020-04-01T09:30+02:00; batch 2019-03-12T7 is no date."
+    assert [(d.iso, text[d.start : d.end]) for d in find_dates(text)] == [
+        ("2019-03-12", "2019-03-12T00:00:00Z"),
+        ("2020-04-01", "2020-04-01T09:30+02:00"),
+    ]
