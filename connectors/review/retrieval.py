@@ -93,20 +93,17 @@ QUESTION_WORDS = frozenset(
 
 
 def stems(text: str) -> list[str]:
-    """Content words of `text` (letters and digits of any script), lower-cased and cut to six characters (a
-    crude, language-light stem); in Chinese, Japanese and Korean, written without spaces, each two characters
-    running together (`word_terms`)."""
-    words = _WORD.findall(text.lower())
-    if CJK_CHARACTER.search(text) is None:
-        return [word[:6] for word in words if word not in STOPWORDS]
-    return [term for word in words for _, term in word_terms(word)]
+    """Content words of `text` (letters and digits of any script), lower-cased, an English plural folded to its
+    singular and cut to six characters (a crude, language-light stem); in Chinese, Japanese and Korean,
+    written without spaces, each two characters running together (`word_terms`)."""
+    return [term for word in _WORD.findall(text.lower()) for _, term in word_terms(word)]
 
 
 def word_terms(word: str) -> Iterator[tuple[int, str]]:
-    """The terms of one lower-cased run of letters and digits, each with where it starts in the run: the run cut
-    to six characters (none for a stopword); a run of CJK characters, a whole clause rather than a word, gives
-    each two characters in a row (one character alone gives itself), and what the run holds of other scripts
-    gives words as above ("acme公司": "acme", "公司")."""
+    """The terms of one lower-cased run of letters and digits, each with where it starts in the run: the run,
+    its plural folded (`_singular`), cut to six characters (none for a stopword); a run of CJK characters, a
+    whole clause rather than a word, gives each two characters in a row (one character alone gives itself),
+    and what the run holds of other scripts gives words as above ("acme公司": "acme", "公司")."""
     if CJK_CHARACTER.search(word) is None:
         yield from _plain_terms(word, 0, len(word))
         return
@@ -124,7 +121,20 @@ def word_terms(word: str) -> Iterator[tuple[int, str]]:
 def _plain_terms(word: str, start: int, end: int) -> Iterator[tuple[int, str]]:
     piece = word[start:end]
     if piece and piece not in STOPWORDS:
-        yield start, piece[:6]
+        yield start, _singular(piece)[:6]
+
+
+def _singular(word: str) -> str:
+    """An English plural folded to its singular, lightly: "parties" is "party", "taxes" "tax", "breaches"
+    "breach", "fees" "fee"; a word of three letters or fewer, or ending "ss", "us" or "is" ("address",
+    "status", "analysis"), stays."""
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("xes", "ches", "shes", "sses")):
+        return word[:-2]
+    return word[:-1]
 
 
 def query_terms(question: str) -> list[str]:

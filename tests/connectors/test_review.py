@@ -1186,3 +1186,33 @@ def test_model_mode_keeps_a_date_duration_or_figure_only_when_its_quote_states_i
 def test_find_number_reads_thousands_grouped_by_spaces_but_never_joins_separate_numbers(text, quote, value):
     found, figure, start, end = find_number(text, 0, len(text))
     assert (found, text[start:end], figure["value"]) == (quote, quote, value)
+
+
+@pytest.mark.parametrize(
+    ("plural", "singular"),
+    [("fees", "fee"), ("laws", "law"), ("parties", "party"), ("taxes", "tax"), ("branches", "branch")],
+)
+def test_a_plural_and_its_singular_are_one_term(plural, singular):
+    from connectors.review.retrieval import stems
+
+    assert stems(plural) == stems(singular)
+
+
+@pytest.mark.parametrize("word", ["fee", "law", "party", "address", "status", "analysis", "yes", "gas"])
+def test_a_word_that_is_no_plural_keeps_its_ending(word):
+    from connectors.review.retrieval import stems
+
+    assert stems(word) == [word[:6]]
+
+
+def test_a_question_in_the_plural_finds_a_passage_in_the_singular():
+    from connectors.review.retrieval import DocumentIndex, query_terms
+
+    text = (
+        "The Customer shall pay a fee of $500 each month. This Agreement is governed by the law of Delaware."
+    )
+    index = DocumentIndex(text)
+    [passage] = index.rank(query_terms("What fees apply?"))
+    assert text[passage.start : passage.end].startswith("The Customer shall pay a fee")
+    [passage] = index.rank(query_terms("Which laws govern the parties?"))
+    assert "law of Delaware" in text[passage.start : passage.end]
