@@ -39,6 +39,22 @@ _CUE = re.compile(
 _PROHIBITION = re.compile(
     r"\b(?P<un>un)?(?:prohibit\w*|restrict\w*|forbid\w*|forbade|barred|preclud\w*|banned)\b", re.IGNORECASE
 )
+# What may follow a prohibition said of the act ("prohibited from", "restricted without consent", "barred."); a
+# participle followed by any other word names a thing ("restricted stock", "the Restricted Period", "prohibited
+# acts"), and prohibits nothing.
+_PREDICATE_FOLLOWER = re.compile(
+    r"\s*(?:[^\w\s]|\Z|(?:from|to|by|under|in|on|upon|at|for|as|with|without|unless|except|if|and|or|"
+    r"absent|save|other|only|hereunder|herein|thereunder)\b)",
+    re.IGNORECASE,
+)
+
+
+def _attributive(text: str, prohibition: re.Match[str]) -> bool:
+    """Whether the prohibition word is a participle standing before what it describes."""
+    word = prohibition.group(0).lower()
+    return word.endswith(("ed", "en")) and not _PREDICATE_FOLLOWER.match(text, prohibition.end())
+
+
 _NEGATOR = re.compile(
     r"(?:\b(?:not|no|never|without|neither|nor)|n't|\bfree\s+(?:of|from))(?:\s+[^\W\d_]+){0,4}?\s+\Z",
     re.IGNORECASE,
@@ -312,6 +328,8 @@ def _question_predicate(question: str) -> tuple[bool, list[tuple[int, int]]]:
     so stand."""
     negative, predicate = False, []
     for prohibition in _PROHIBITION.finditer(question):
+        if _attributive(question, prohibition):
+            continue
         predicate.append(prohibition.span())
         negator = _NEGATOR.search(question, 0, prohibition.start())
         if negator is not None:
@@ -339,6 +357,8 @@ def _allowed(
     denied "exceed") rather than denying anything."""
     negators, stated = set(), None
     for prohibition in _PROHIBITION.finditer(text, clause_start, clause_end):
+        if _attributive(text[:clause_end], prohibition):
+            continue
         negator = _NEGATOR.search(text, max(clause_start, prohibition.start() - 60), prohibition.start())
         if negator is not None:
             negators.add(negator.start())

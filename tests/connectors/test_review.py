@@ -608,6 +608,23 @@ def test_yes_no_reads_the_polarity_of_the_clause_that_decides(question, passage,
             "Assignment of this Agreement is prohibited, except to an Affiliate.",
             "Yes",
         ),
+        # A participle before what it describes names a thing and prohibits nothing.
+        ("May the employee sell restricted stock?", "The Employee may sell restricted stock.", "Yes"),
+        (
+            "May the employee sell restricted stock?",
+            "The Employee shall not sell restricted stock during the Term.",
+            "No",
+        ),
+        (
+            "May the employee work for a competitor?",
+            "After the Restricted Period the Employee may work for a competitor.",
+            "Yes",
+        ),
+        (
+            "Is the employee restricted from competing?",
+            "The Employee shall not compete with the Company.",
+            "Yes",
+        ),
     ],
 )
 def test_a_question_about_a_prohibition_is_yes_where_the_passage_denies_the_act(question, passage, answer):
