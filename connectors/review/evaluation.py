@@ -153,13 +153,18 @@ def evaluate_ectsum(data_dir: Path, split: str) -> list[tuple[str, str, dict]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument(
+        "--split",
+        choices=("dev", "heldout", "both"),
+        default="both",
+        help="dev while working on a rule; heldout once, when it is final",
+    )
     args = parser.parse_args(argv)
     data = Path(args.data)
+    splits = ("dev", "heldout") if args.split == "both" else (args.split,)
     rows = [
-        *evaluate_cuad(data, "dev"),
-        *evaluate_cuad(data, "heldout"),
-        *evaluate_ectsum(data, "dev"),
-        *evaluate_ectsum(data, "heldout"),
+        *(row for split in splits for row in evaluate_cuad(data, split)),
+        *(row for split in splits for row in evaluate_ectsum(data, split)),
     ]
     print(format_table(rows))
     return 0
