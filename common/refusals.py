@@ -59,6 +59,7 @@ class ErrorCode(StrEnum):
     BILLING_PROVIDER_ERROR = "billing_provider_error", 502
     BILLING_UNAVAILABLE = "billing_unavailable", 503
     SERVICE_UNAVAILABLE = "service_unavailable", 503
+    WORKSPACE_MAINTENANCE = "workspace_maintenance", 503
     STORAGE_FULL = "storage_full", 507
 
 

@@ -1,5 +1,6 @@
 """The Celery app. Tasks carry the caller's schema in their headers and run in that tenant's schema; a task
-whose tenant is gone by the time it runs (erased after it was queued) is skipped, never run in `public`."""
+whose tenant is gone by the time it runs (erased after it was queued) is skipped, never run in `public`, and
+one whose tenant is in maintenance (its schema being restored) is retried later, never run meanwhile."""
 
 import logging
 import math
@@ -7,6 +8,7 @@ import os
 from pathlib import Path
 
 from celery.signals import task_postrun, task_prerun, worker_init
+from django.conf import settings
 from django.db import connection
 from tenant_schemas_celery import app as tenant_app
 from tenant_schemas_celery.app import CeleryApp
@@ -30,7 +32,26 @@ class QuireTask(TenantTask):
                 schema,
             )
             return None
+        if _in_maintenance(connection.schema_name):
+            logger.info(
+                "task %s[%s] put off: the tenant of schema %s is in maintenance",
+                self.name,
+                self.request.id,
+                connection.schema_name,
+            )
+            raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS, max_retries=None)
         return super().__call__(*args, **kwargs)
+
+
+def _in_maintenance(schema_name: str) -> bool:
+    """Read afresh for each task: the worker's tenant cache and its connection's tenant may be older."""
+    from django_tenants.utils import get_public_schema_name
+
+    from tenants.models import Tenant
+
+    if schema_name == get_public_schema_name():
+        return False
+    return Tenant.objects.filter(schema_name=schema_name, maintenance_since__isnull=False).exists()
 
 
 def _switch_schema(sender=None, task=None, kwargs=None, **rest):

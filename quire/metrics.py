@@ -154,11 +154,14 @@ def exposition() -> str:
             [({}, unacknowledged)],
         )
     if checks["database"]["ok"]:
-        schemas = list(
-            Tenant.objects.exclude(schema_name="public").order_by("pk").values_list("schema_name", flat=True)
+        tenants = list(
+            Tenant.objects.exclude(schema_name="public")
+            .order_by("pk")
+            .values_list("schema_name", "maintenance_since")
         )
-        out.metric("quire_tenants", "gauge", "Tenant schemas.", [({}, len(schemas))])
-        found = unfinished(schemas)
+        out.metric("quire_tenants", "gauge", "Tenant schemas.", [({}, len(tenants))])
+        # A tenant in maintenance may have no schema under its name while it is restored.
+        found = unfinished([schema for schema, maintenance in tenants if maintenance is None])
         out.metric(
             "quire_unfinished",
             "gauge",

@@ -1,13 +1,15 @@
 """Per-request tenant routing: which schema a request starts in.
 
 `/v1` requests start in the public schema; API-key authentication switches to the key's tenant.
-The liveness probe and static files touch no database, the readiness probe only its own check; `/metrics` reads every tenant's schema from the public one. Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public.
+The liveness probe and static files touch no database, the readiness probe only its own check; `/metrics` reads every tenant's schema from the public one. Other requests (portal, admin) are routed by hostname through `Domain`; an unknown host stays public, and
+a tenant's host answers a 503 page while the tenant is in maintenance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
@@ -15,6 +17,17 @@ from quire.logging import bind_tenant
 from tenants.models import Domain
 
 UNROUTED_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/static/")
+
+
+def maintenance_page() -> HttpResponse:
+    """A 503 page with Retry-After for a tenant in maintenance (`Tenant.maintenance_since`)."""
+    response = HttpResponse(
+        "This workspace is in maintenance while its data is restored; try again in a few minutes.",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(settings.QUIRE_MAINTENANCE_RETRY_SECONDS)
+    return response
 
 
 class TenantRoutingMiddleware:
@@ -28,6 +41,8 @@ class TenantRoutingMiddleware:
             hostname = request.get_host().split(":")[0].lower()
             domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
             if domain is not None and domain.tenant.is_active:
+                if domain.tenant.maintenance_since is not None:
+                    return maintenance_page()
                 connection.set_tenant(domain.tenant)
                 request.tenant = domain.tenant
                 bind_tenant(domain.tenant.slug)

@@ -76,6 +76,9 @@ def _pool_options() -> dict:
 
 # Seconds a client is told to wait (Retry-After) when a dependency is unavailable or the pool is exhausted.
 QUIRE_RETRY_AFTER_SECONDS = env_int("QUIRE_RETRY_AFTER_SECONDS", 2)
+# Seconds a client is told to wait, and a worker waits before trying a task again, while a tenant is in
+# maintenance (a restore of its schema: `Tenant.maintenance_since`).
+QUIRE_MAINTENANCE_RETRY_SECONDS = env_int("QUIRE_MAINTENANCE_RETRY_SECONDS", 30)
 
 DATABASE_URL = env_str("DATABASE_URL", "")
 DATABASES = {"default": _database_from_url(DATABASE_URL or "postgresql://postgres@localhost/quire")}

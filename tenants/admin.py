@@ -47,10 +47,25 @@ class TenantForm(ModelForm):
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     form = TenantForm
-    list_display = ("slug", "name", "schema_name", "public_id", "is_active", "created_at")
+    list_display = (
+        "slug",
+        "name",
+        "schema_name",
+        "public_id",
+        "is_active",
+        "maintenance_since",
+        "created_at",
+    )
     search_fields = ("slug", "name")
-    fields = (*WORKSPACE_FIELDS, "schema_name", "public_id", "retention_days", "created_at")
-    readonly_fields = ("schema_name", "public_id", "retention_days", "created_at")
+    fields = (
+        *WORKSPACE_FIELDS,
+        "schema_name",
+        "public_id",
+        "retention_days",
+        "maintenance_since",
+        "created_at",
+    )
+    readonly_fields = ("schema_name", "public_id", "retention_days", "maintenance_since", "created_at")
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:
         """Through `tenant_update`, which records the change; the schema and public id are never changed."""

@@ -30,6 +30,7 @@ from psycopg import pq
 from tenants.migrating import applied_migrations, migrations_on_disk
 from tenants.models import Tenant
 from tenants.schemas import schema_migrate
+from tenants.services import tenant_maintenance
 
 # A dump labels the tenant's schema with this and the tenant's public id (`COMMENT ON SCHEMA`), so an archive
 # names the tenant it was made of, not only the schema name, which a tenant made later with the slug of an erased
@@ -210,6 +211,9 @@ def tenant_restore(
     it, and so is an archive of a newer release (migrations this one neither ships nor has applied), before
     anything changes. So is an archive of another tenant with the same schema name (one erased since, whose slug
     the tenant was made with): `from_tenant`, that tenant's public id, says it is meant.
+
+    Once those checks pass, the tenant is in maintenance until the restore ends, however it ends
+    (`tenant_maintenance`): nothing reads or writes the schema while it is swapped.
     """
     schemas = archive_schemas(path)
     if schemas != {tenant.schema_name}:
@@ -245,7 +249,7 @@ def tenant_restore(
         )
     if exists and not replace:
         raise ValueError(f"schema {tenant.schema_name!r} exists; restore with replace to swap it")
-    with _stopped_by_signals():
+    with _stopped_by_signals(), tenant_maintenance(tenant=tenant):
         return _swapped(tenant=tenant, path=path, exists=exists)
 
 

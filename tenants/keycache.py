@@ -1,4 +1,5 @@
-"""What an API key grants, cached: the SHA-256 of its secret -> key id, tenant, role, version, revoked.
+"""What an API key grants, cached: the SHA-256 of its secret -> key id, tenant (and whether it is active, or in
+maintenance), role, version, revoked.
 
 Two layers. Each process trusts its own copy of a grant for `QUIRE_API_KEY_LOCAL_SECONDS` (0.5 s), then
 reads Redis again, which keeps grants for `QUIRE_API_KEY_REDIS_SECONDS` and falls back to the database.
@@ -33,6 +34,7 @@ class ApiKeyGrant:
     tenant_slug: str
     tenant_public_id: str
     tenant_active: bool
+    tenant_maintenance: bool
 
     @classmethod
     def of(cls, api_key: ApiKey) -> ApiKeyGrant:
@@ -47,6 +49,7 @@ class ApiKeyGrant:
             tenant_slug=tenant.slug,
             tenant_public_id=tenant.public_id,
             tenant_active=tenant.is_active,
+            tenant_maintenance=tenant.maintenance_since is not None,
         )
 
     @property
@@ -72,7 +75,7 @@ MISSING = "missing"
 
 
 def _redis_key(secret_hash: str) -> str:
-    return f"tenants:api_key_grant:1:{secret_hash}"  # bump the 1 when ApiKeyGrant changes shape
+    return f"tenants:api_key_grant:2:{secret_hash}"  # bump the 2 when ApiKeyGrant changes shape
 
 
 def _shared_grant(secret_hash: str) -> ApiKeyGrant | None:
@@ -152,6 +155,7 @@ def grant_tombstone(api_key: ApiKey) -> None:
         tenant_slug="",
         tenant_public_id="",
         tenant_active=False,
+        tenant_maintenance=False,
     )
     cache.set(_redis_key(api_key.secret_hash), grant, settings.QUIRE_API_KEY_REDIS_SECONDS)
     local_grants.forget(api_key.secret_hash)

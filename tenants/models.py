@@ -41,6 +41,9 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=50, unique=True)
     is_active = models.BooleanField(default=True)
+    # Set while the tenant is out of service for an operator's work on its schema (a restore): its API requests
+    # and portal answer 503, its workers' tasks wait. Apart from `is_active`, which it leaves as it was.
+    maintenance_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Documents, finished jobs and webhook events older than this many days are purged (none: kept).
     retention_days = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext, suppress
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,7 +21,6 @@ from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
-from tenants.backups import restore_aside_schemas
 from tenants.identifiers import hash_secret, new_api_key_secret
 from tenants.keycache import ApiKeyGrant, grant_tombstone, grants_refresh, local_grants
 from tenants.models import (
@@ -182,7 +182,8 @@ def for_each_tenant(
     action: Callable[[Tenant], T], *, start: int = 0, include_inactive: bool = False
 ) -> list[T]:
     """Run `action(tenant)` in each active tenant's schema (every tenant's with `include_inactive`: for work
-    that must reach a suspended or erasing tenant too, such as deleting or re-encrypting what it stores), in
+    that must reach a suspended or erasing tenant too, such as deleting or re-encrypting what it stores; never
+    one in maintenance, whose schema a restore is swapping), in
     turn (the per-tenant beat sweeps), beginning with the tenant at `start` (modulo their number) of their
     order, so a sweep with a budget can begin where the last one left off.
 
@@ -195,7 +196,7 @@ def for_each_tenant(
     usable for the next."""
     from django_tenants.utils import tenant_context
 
-    tenants = Tenant.objects.exclude(schema_name="public")
+    tenants = Tenant.objects.exclude(schema_name="public").filter(maintenance_since__isnull=True)
     if not include_inactive:
         tenants = tenants.filter(is_active=True)
     tenants = list(tenants.order_by("pk"))
@@ -396,6 +397,42 @@ def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
     return tenant
 
 
+def tenant_maintenance_begin(*, tenant: Tenant) -> bool:
+    """Take the tenant out of service: its API requests answer 503 `workspace_maintenance`, its portal a 503
+    page, both with Retry-After, and workers put its tasks off (`quire.celery.QuireTask`); beat's sweeps pass it
+    by. Returns once every web process has dropped its copy of the tenant's key grants
+    (`QUIRE_API_KEY_LOCAL_SECONDS`); False, changing nothing, when the tenant was in maintenance already."""
+    with transaction.atomic():
+        current = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if current.maintenance_since is not None:
+            tenant.maintenance_since = current.maintenance_since
+            return False
+        tenant.maintenance_since = timezone.now()
+        tenant.save(update_fields=["maintenance_since"])
+    time.sleep(settings.QUIRE_API_KEY_LOCAL_SECONDS)
+    return True
+
+
+def tenant_maintenance_end(*, tenant: Tenant) -> None:
+    """Put the tenant back in service; whether it is active is as it was."""
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        tenant.maintenance_since = None
+        tenant.save(update_fields=["maintenance_since"])
+
+
+@contextmanager
+def tenant_maintenance(*, tenant: Tenant) -> Iterator[None]:
+    """The tenant in maintenance meanwhile (`tenant_maintenance_begin`), and afterwards as it was before,
+    whatever ends the block (an error, Ctrl-C): back in service, or still in maintenance when it was already."""
+    began = tenant_maintenance_begin(tenant=tenant)
+    try:
+        yield
+    finally:
+        if began:
+            tenant_maintenance_end(tenant=tenant)
+
+
 WORKSPACE_FIELDS = ("name", "slug", "is_active")
 
 
@@ -484,6 +521,8 @@ def tenant_erase(*, tenant: Tenant, erased: Mapping[str, Any] | None = None) -> 
     apps first (stored files, billing rows, the Stripe customer) and says what in `erased`. Of the audit
     log one event stays: `workspace.erase`, with `erased` as its details. A schema an interrupted restore left
     aside (`<schema>_before_restore_<time>`, older data of the tenant) goes with its schema."""
+    from tenants.backups import restore_aside_schemas
+
     user_ids = list(Member.objects.filter(tenant=tenant).values_list("user_id", flat=True))
     with transaction.atomic():
         with connection.cursor() as cursor:

@@ -9,12 +9,17 @@ from django.db import connection
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from common.refusals import ErrorCode, Refusal
 from quire.logging import bind_tenant
 from tenants.audit import audit_origin_bind
 from tenants.identifiers import API_KEY_PREFIX
 from tenants.keycache import ApiKeyGrant
 from tenants.models import ActorType, Tenant
 from tenants.services import api_key_authenticate
+
+MAINTENANCE_MESSAGE = (
+    "This workspace is in maintenance (its data is being restored); retry after the Retry-After seconds."
+)
 
 
 class ApiPrincipal:
@@ -47,6 +52,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         grant = api_key_authenticate(secret=secret)
         if grant is None:
             raise exceptions.AuthenticationFailed("This API key is invalid or has been revoked.")
+        if grant.tenant_maintenance:
+            raise Refusal(ErrorCode.WORKSPACE_MAINTENANCE, MAINTENANCE_MESSAGE)
         tenant = grant.tenant
         connection.set_tenant(tenant)
         request._request.tenant = tenant

@@ -125,7 +125,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = _suspicious_refusal(exc)
     if isinstance(exc, Refusal):
         set_rollback()
-        return Response(error_body(exc.status, exc.code.value, str(exc), exc.param), status=exc.status)
+        response = Response(error_body(exc.status, exc.code.value, str(exc), exc.param), status=exc.status)
+        if exc.code is ErrorCode.WORKSPACE_MAINTENANCE:
+            response["Retry-After"] = str(settings.QUIRE_MAINTENANCE_RETRY_SECONDS)
+        return response
     if isinstance(exc, DataError):
         logger.warning("request value refused by PostgreSQL: %s", exc)
         set_rollback()

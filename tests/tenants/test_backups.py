@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -357,3 +358,121 @@ def test_a_restore_stopped_by_sigterm_puts_the_schema_back_under_its_name(make_t
             "after-the-dump.txt",
             "before-the-sigterm.txt",
         ]
+
+
+def _maintenance_seen(provisioned, monkeypatch) -> dict:
+    """What the API, the portal and a worker answer for the tenant while pg_restore runs in the restore."""
+    from celery.exceptions import Retry
+    from django.conf import settings
+    from django.test import Client
+
+    from quire.jobs import tasks
+    from quire.metrics import exposition
+    from tenants import backups
+    from tenants.services import for_each_tenant
+    from tests.support.api import Api
+
+    tenant = provisioned.tenant
+    run = backups._run
+    seen: dict = {}
+
+    def job_run(**kwargs):
+        seen["job_ran"] = True
+
+    def retry(*args, **kwargs):
+        seen["job_retry"] = kwargs.get("countdown")
+        raise Retry("retried")
+
+    def watched(command, env):
+        if command[0].endswith("pg_restore") and "--single-transaction" in command:
+            seen["api"] = Api(provisioned.issued_key.secret).get("/v1/documents")
+            seen["portal"] = Client(HTTP_HOST=f"{tenant.slug}.{settings.QUIRE_BASE_DOMAIN}").get("/login")
+            monkeypatch.setattr(tasks, "job_run", job_run)
+            monkeypatch.setattr(tasks.job_run_task, "retry", retry)
+            with tenant_context(tenant):
+                seen["job_state"] = tasks.job_run_task.apply(args=["job_during_restore"]).state
+            monkeypatch.undo()
+            seen["swept"] = for_each_tenant(lambda swept: swept.slug, include_inactive=True)
+            seen["metrics"] = exposition()
+        return run(command, env)
+
+    monkeypatch.setattr(backups, "_run", watched)
+    return seen
+
+
+def test_a_tenant_is_in_maintenance_while_its_restore_runs_and_back_in_service_after(
+    make_tenant, tmp_path, monkeypatch
+):
+    from tests.support.api import Api
+
+    provisioned = make_tenant("restoring")
+    tenant = provisioned.tenant
+    archive = tmp_path / "restoring.dump"
+    call_command("tenant_dump", "restoring", str(archive))
+    seen = _maintenance_seen(provisioned, monkeypatch)
+    call_command("tenant_restore", "restoring", str(archive), "--replace")
+
+    assert seen["api"].status_code == 503
+    assert seen["api"].json()["error"]["code"] == "workspace_maintenance"
+    assert int(seen["api"]["Retry-After"]) > 0
+    assert seen["portal"].status_code == 503
+    assert b"maintenance" in seen["portal"].content
+    assert int(seen["portal"]["Retry-After"]) > 0
+    assert "job_ran" not in seen
+    assert seen["job_state"] == "RETRY"
+    assert seen["job_retry"] > 0
+    assert "restoring" not in seen["swept"]
+    assert "quire_tenants " in seen["metrics"]
+    tenant.refresh_from_db()
+    assert tenant.maintenance_since is None
+    assert tenant.is_active
+    assert Api(provisioned.issued_key.secret).get("/v1/documents").status_code == 200
+
+
+def test_a_failed_restore_ends_the_maintenance_and_keeps_a_deactivated_tenant_inactive(
+    make_tenant, tmp_path, monkeypatch
+):
+    from tenants import backups
+    from tenants.services import tenant_update
+
+    provisioned = make_tenant("restore-fails")
+    tenant = provisioned.tenant
+    archive = tmp_path / "restore-fails.dump"
+    call_command("tenant_dump", "restore-fails", str(archive))
+    tenant_update(tenant=tenant, is_active=False)
+    run = backups._run
+
+    def interrupted(command, env):
+        if command[0].endswith("pg_restore") and "--single-transaction" in command:
+            tenant.refresh_from_db()
+            assert tenant.maintenance_since is not None
+            raise KeyboardInterrupt
+        return run(command, env)
+
+    monkeypatch.setattr(backups, "_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("tenant_restore", "restore-fails", str(archive), "--replace")
+    tenant.refresh_from_db()
+    assert tenant.maintenance_since is None
+    assert not tenant.is_active
+    monkeypatch.setattr(backups, "_run", run)
+    call_command("tenant_restore", "restore-fails", str(archive), "--replace")
+    tenant.refresh_from_db()
+    assert tenant.maintenance_since is None
+    assert not tenant.is_active
+
+
+def test_a_tenant_left_in_maintenance_stays_so_after_a_restore_until_put_back(make_tenant, tmp_path):
+    from tests.support.api import Api
+
+    provisioned = make_tenant("left-in-maintenance")
+    tenant = provisioned.tenant
+    archive = tmp_path / "left-in-maintenance.dump"
+    call_command("tenant_dump", "left-in-maintenance", str(archive))
+    call_command("tenant_maintenance", "left-in-maintenance", "on", stdout=io.StringIO())
+    call_command("tenant_restore", "left-in-maintenance", str(archive), "--replace", stdout=io.StringIO())
+    assert Api(provisioned.issued_key.secret).get("/v1/documents").status_code == 503
+    call_command("tenant_maintenance", "left-in-maintenance", "off", stdout=io.StringIO())
+    tenant.refresh_from_db()
+    assert tenant.maintenance_since is None
+    assert Api(provisioned.issued_key.secret).get("/v1/documents").status_code == 200
