@@ -69,13 +69,16 @@ def tenant_slug_checked(slug: str) -> str:
 
 def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | None = None) -> Tenant:
     """Create the tenant, its host names and its schema with every tenant migration applied, all or nothing, and
-    make sure pgvector is enabled."""
+    make sure pgvector is enabled. A name, slug or host name that cannot be stored or is taken (another tenant's
+    custom host name) is a ValueError saying so, before anything is made."""
     name = name.strip()
     if not name:
         raise ValueError("tenant name must not be empty")
     longest = Tenant._meta.get_field("name").max_length
     if len(name) > longest:
         raise ValueError(f"a tenant name is at most {longest} characters, not {len(name)}")
+    if "\x00" in name:
+        raise ValueError("a tenant name cannot hold a NUL character")
     slug = tenant_slug_checked(slug or slug_from_name(name))
     if Tenant.objects.filter(slug=slug).exists():
         raise ValueError(f"a tenant with slug {slug!r} already exists")
@@ -94,10 +97,17 @@ def tenant_create(*, name: str, slug: str | None = None, domains: list[str] | No
                 "choose another slug, or drop that schema once nothing in it is needed"
             )
         cursor.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    hosts = [host_name_normalised(domain) for domain in domains or []]
+    held = Domain.objects.filter(domain__in=hosts).select_related("tenant").first()
+    if held is not None:
+        raise ValueError(
+            f"the host name {held.domain!r} is tenant {held.tenant.slug!r}'s: choose another slug, or remove "
+            "that host name from that tenant"
+        )
     with transaction.atomic():
         tenant = Tenant.objects.create(name=name, slug=slug, schema_name=schema_name)
-        for i, domain in enumerate(domains or []):
-            Domain.objects.create(domain=host_name_normalised(domain), tenant=tenant, is_primary=i == 0)
+        for i, host in enumerate(hosts):
+            Domain.objects.create(domain=host, tenant=tenant, is_primary=i == 0)
         schema_build(schema_name=tenant.schema_name)
     return tenant
 

@@ -207,3 +207,33 @@ def test_a_slug_whose_schema_a_renamed_tenant_keeps_is_refused_with_the_tenant_t
     finally:
         with connection.cursor() as cursor:
             cursor.execute('DROP SCHEMA "t_left_by_no_tenant"')
+
+
+def test_a_csv_row_whose_host_name_another_tenant_has_or_holding_nul_is_named_and_the_rows_after_it_provisioned(
+    make_tenant, tmp_path, capsys
+):
+    import csv
+    import io
+
+    from django.conf import settings
+    from django.core.management.base import CommandError
+
+    from tenants.models import Domain
+    from tenants.services import domain_save
+
+    holder = make_tenant("host-holder").tenant
+    domain_save(domain=Domain(domain=f"host-taken.{settings.QUIRE_BASE_DOMAIN}", tenant=holder))
+    source = tmp_path / "tenants.csv"
+    source.write_text(
+        "name,slug\nHost Taken,host-taken\nNul\x00Name,nul-name\nAfter Them,after-them\n", encoding="utf-8"
+    )
+    with pytest.raises(CommandError, match="2 of 3 rows were not provisioned"):
+        call_command("create_tenant", from_csv=source)
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(row["slug"], bool(row["error"])) for row in rows] == [
+        ("host-taken", True),
+        ("nul-name", True),
+        ("after-them", False),
+    ]
+    assert "host-taken.localhost" in rows[0]["error"] and "host-holder" in rows[0]["error"]
+    assert not Tenant.objects.filter(slug__in=["host-taken", "nul-name"]).exists()
