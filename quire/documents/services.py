@@ -712,18 +712,25 @@ def _lock_with_attachments(document_ids: list[str]) -> list[Document]:
     return list(Document.objects.filter(pk__in=document_ids).order_by("pk").only("pk", "text", "file"))
 
 
-def documents_purge_before(*, cutoff: datetime, deadline: float | None = None) -> tuple[int, int]:
+def documents_purge_before(
+    *,
+    cutoff: datetime,
+    deadline: float | None = None,
+    in_use: Callable[[], Iterable[str]] = tuple,
+) -> tuple[int, int]:
     """Delete (as `document_delete` does) the documents created before `cutoff`, oldest first, `PURGE_BATCH` a
-    transaction, starting no batch past `deadline` (`time.monotonic()`); returns how many went and how many
-    older than `cutoff` are left for the next run."""
+    transaction, starting no batch past `deadline` (`time.monotonic()`), and none of those `in_use()` names (read
+    again for each batch): a later run purges those. Returns how many went and how many older than `cutoff` and
+    not in use are left for the next run."""
     old = Document.objects.filter(created_at__lt=cutoff)
     purged = 0
     while deadline is None or time.monotonic() < deadline:
-        batch = list(old.order_by("created_at", "pk").values_list("pk", flat=True)[:PURGE_BATCH])
+        purgeable = old.exclude(pk__in=list(in_use()))
+        batch = list(purgeable.order_by("created_at", "pk").values_list("pk", flat=True)[:PURGE_BATCH])
         if not batch:
             break
         purged += len(documents_delete(document_ids=batch))
-    return purged, old.count()
+    return purged, old.exclude(pk__in=list(in_use())).count()
 
 
 def documents_files_delete() -> int:

@@ -895,19 +895,28 @@ def jobs_purge_before(*, cutoff: datetime) -> int:
     return by_model.get(Job._meta.label, 0)
 
 
+def _documents_unfinished_jobs_read() -> set[str]:
+    """The documents a queued or running job reads."""
+    reading = Job.objects.exclude(status__in=TERMINAL).values_list("document_ids", flat=True)
+    return {document_id for document_ids in reading for document_id in document_ids}
+
+
 def retention_apply(
     *, tenant: Tenant, now: datetime | None = None, deadline: float | None = None
 ) -> dict[str, int]:
     """Purge what is older than the tenant's retention period (`Tenant.retention_days`; none: keep all):
     finished jobs with their results, documents (as `document_delete` does, a batch at a time, none started
-    past `deadline`, a `time.monotonic()`: the next run goes on with the rest), webhook events with their
+    past `deadline`, a `time.monotonic()`: the next run goes on with the rest; none that a queued or running
+    job reads, which a run after the job has ended purges), webhook events with their
     deliveries. Runs in the tenant's schema; returns how many of each went, and logs how many documents past
     the period are left."""
     if not tenant.retention_days:
         return {}
     cutoff = (now or timezone.now()) - timedelta(days=tenant.retention_days)
     jobs = jobs_purge_before(cutoff=cutoff)
-    documents, left = documents_purge_before(cutoff=cutoff, deadline=deadline)
+    documents, left = documents_purge_before(
+        cutoff=cutoff, deadline=deadline, in_use=_documents_unfinished_jobs_read
+    )
     purged = {
         "jobs": jobs,
         "documents": documents,

@@ -1,0 +1,39 @@
+"""The retention sweep (`retention_apply`) and what it keeps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+
+def test_retention_keeps_a_document_past_its_period_that_a_queued_or_running_job_reads_until_the_job_ends(
+    make_tenant,
+):
+    from quire.documents.models import Document
+    from quire.documents.services import document_create
+    from quire.jobs.models import Job, JobStatus
+    from quire.jobs.services import retention_apply
+    from tenants.services import tenant_set_retention
+
+    tenant = make_tenant("retention-in-use").tenant
+    tenant_set_retention(tenant=tenant, days=30)
+    with tenant_context(tenant):
+        queued, running, unread = (
+            document_create(
+                tenant=tenant, content=text.encode(), filename=f"{i}.txt", declared_type=None, max_bytes=10**6
+            ).document
+            for i, text in enumerate(("Read by a queued job.", "Read by a running job.", "Read by none."))
+        )
+        Document.objects.update(created_at=timezone.now() - timedelta(days=40))
+        waiting = Job.objects.create(connector="summary", document_ids=[queued.pk])
+        Job.objects.create(connector="summary", document_ids=[running.pk], status=JobStatus.RUNNING)
+        Job.objects.create(connector="summary", document_ids=[unread.pk], status=JobStatus.SUCCEEDED)
+
+        assert retention_apply(tenant=tenant)["documents"] == 1
+        assert set(Document.objects.values_list("pk", flat=True)) == {queued.pk, running.pk}
+
+        Job.objects.filter(pk=waiting.pk).update(status=JobStatus.SUCCEEDED)
+        assert retention_apply(tenant=tenant)["documents"] == 1
+        assert list(Document.objects.values_list("pk", flat=True)) == [running.pk]
