@@ -880,14 +880,21 @@ def job_results_redact(*, document_ids: list[str], redactor: Redactor, **_signal
 
 
 def jobs_purge_before(*, cutoff: datetime) -> int:
-    """Delete the finished jobs created before `cutoff` with their results and corrections; returns how many.
+    """Delete the finished jobs created before `cutoff` with their results and corrections, but a review that a
+    queued or running review extends (it reuses its cells; a later run purges it); returns how many.
     Their rows are locked (in id order) before anything of theirs goes, the order a cell correction and a
     document's delete take them in (document, job, then the job's corrections): a correction that meets the
     purge waits for it and finds its job gone, and one that came first is deleted with the job."""
     with transaction.atomic():
+        extended = (
+            Job.objects.exclude(status__in=TERMINAL)
+            .filter(connector="review", options__has_key="extends")
+            .values_list("options__extends", flat=True)
+        )
         ids = list(
             Job.objects.select_for_update()
             .filter(created_at__lt=cutoff, status__in=TERMINAL)
+            .exclude(pk__in=list(extended))
             .order_by("pk")
             .values_list("pk", flat=True)
         )

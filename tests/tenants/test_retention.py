@@ -37,3 +37,28 @@ def test_retention_keeps_a_document_past_its_period_that_a_queued_or_running_job
         Job.objects.filter(pk=waiting.pk).update(status=JobStatus.SUCCEEDED)
         assert retention_apply(tenant=tenant)["documents"] == 1
         assert list(Document.objects.values_list("pk", flat=True)) == [running.pk]
+
+
+def test_retention_keeps_a_finished_review_past_its_period_that_an_unfinished_review_extends(make_tenant):
+    from quire.jobs.models import Job, JobResult, JobStatus
+    from quire.jobs.services import retention_apply
+    from tenants.services import tenant_set_retention
+
+    tenant = make_tenant("retention-extended").tenant
+    tenant_set_retention(tenant=tenant, days=30)
+    with tenant_context(tenant):
+        extended, alone = (
+            Job.objects.create(connector="review", document_ids=[], status=JobStatus.SUCCEEDED)
+            for _ in range(2)
+        )
+        for job in (extended, alone):
+            JobResult.objects.create(job=job, output={"rows": []}, context={}, attempt=1)
+        Job.objects.update(created_at=timezone.now() - timedelta(days=40))
+        extending = Job.objects.create(connector="review", document_ids=[], options={"extends": extended.pk})
+
+        assert retention_apply(tenant=tenant)["jobs"] == 1
+        assert JobResult.objects.filter(job_id=extended.pk).exists()
+
+        Job.objects.filter(pk=extending.pk).update(status=JobStatus.SUCCEEDED)
+        assert retention_apply(tenant=tenant)["jobs"] == 1
+        assert not Job.objects.filter(pk=extended.pk).exists()
