@@ -7,7 +7,7 @@ from django.utils import timezone
 
 import tenants.schemas as schemas
 from tenants.migrating import migrations_on_disk, schemas_behind
-from tenants.models import SchemaScript, Tenant
+from tenants.models import Domain, SchemaScript, Tenant
 from tenants.services import tenant_create, tenant_provision
 from tests.support.schemas import applied, structure
 
@@ -127,9 +127,22 @@ def test_statements_acting_on_the_recorded_schema_are_not_replayable():
     assert schemas.replayable(undone, schema="quire_scratch_1") is None
 
 
-def test_a_tenant_that_cannot_be_created_leaves_no_row_and_no_schema(tenant_a):
+def test_a_tenant_that_cannot_be_created_leaves_no_row_and_no_schema(tenant_a, monkeypatch):
+    from tenants import services
+
     taken = tenant_a.tenant.domains.get().domain
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ValueError, match="is tenant 'alpha'"):
         tenant_create(name="Half made", slug="half-made", domains=["half-made.localhost", taken])
     assert not Tenant.objects.filter(slug="half-made").exists()
+    built = services.schema_build
+
+    def built_then_failed(*, schema_name: str) -> None:
+        built(schema_name=schema_name)
+        raise IntegrityError("a failure after the schema was built")
+
+    monkeypatch.setattr(services, "schema_build", built_then_failed)
+    with pytest.raises(IntegrityError):
+        tenant_create(name="Half made", slug="half-made", domains=["half-made.localhost"])
+    assert not Tenant.objects.filter(slug="half-made").exists()
+    assert not Domain.objects.filter(domain="half-made.localhost").exists()
     assert not _schema_exists("t_half_made")
