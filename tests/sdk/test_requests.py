@@ -227,3 +227,12 @@ def test_an_answer_that_cannot_be_decoded_is_retried_then_an_api_connection_erro
     with pytest.raises(APIConnectionError) as failed:
         quire.documents.list()
     assert len(seen) == 2 and "DecodingError" in str(failed.value)
+
+
+def test_a_timeout_given_with_ones_own_http_client_bounds_each_request():
+    seen: list[httpx.Request] = []
+    _client(seen, timeout=7.5).documents.list()
+    _client(seen).documents.list()
+    given, default = (request.extensions["timeout"] for request in seen)
+    assert given == {"connect": 7.5, "read": 7.5, "write": 7.5, "pool": 7.5}
+    assert default == httpx.Timeout(5.0).as_dict()

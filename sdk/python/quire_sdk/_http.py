@@ -19,6 +19,7 @@ from quire_sdk.errors import APIConnectionError, error_from_response, retry_afte
 
 USER_AGENT = f"quire-sdk/{__version__} python/{platform.python_version()}"
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+DEFAULT_TIMEOUT = 60.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A write with the same key still running on the server: it answers this 409, and a retry gets the replay.
 RETRY_CONFLICT_CODES = frozenset({"idempotency_key_in_use"})
@@ -99,7 +100,7 @@ class Transport:
         *,
         api_key: str,
         base_url: str,
-        timeout: float,
+        timeout: float | None,
         retry: RetryPolicy,
         api_version: str | None = None,
         http_client: httpx.Client | None = None,
@@ -123,7 +124,9 @@ class Transport:
         }
         if api_version:
             headers["Quire-Version"] = api_version
-        self.client = http_client or httpx.Client(timeout=timeout)
+        self.client = http_client or httpx.Client(timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
+        # A timeout given with the caller's client is sent with each request, which httpx lets override the client's.
+        self.timeout: float | None = timeout if http_client is not None else None
         self.headers = headers
 
     def close(self) -> None:
@@ -155,7 +158,10 @@ class Transport:
         while True:
             body = content() if callable(content) else content
             try:
-                response = self.client.request(method, url, params=query, content=body, headers=send_headers)
+                extra = {"timeout": self.timeout} if self.timeout is not None else {}
+                response = self.client.request(
+                    method, url, params=query, content=body, headers=send_headers, **extra
+                )
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 if retry >= self.retry.max_retries:
                     raise APIConnectionError(f"{method} {url} failed: {exc!r}") from exc

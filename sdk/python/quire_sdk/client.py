@@ -29,7 +29,9 @@ class Quire:
     `api_key` defaults to `QUIRE_API_KEY`, `base_url` to `QUIRE_BASE_URL` (else `http://127.0.0.1:8000`;
     with or without `/v1`). Failed connections, 429 (after its `Retry-After`, unless that is over 60 s) and
     5xx are retried up to `max_retries` times with exponential backoff and jitter; every write carries an
-    `Idempotency-Key` that its retries repeat. `api_version` is sent as `Quire-Version` when given.
+    `Idempotency-Key` that its retries repeat. `api_version` is sent as `Quire-Version` when given. `timeout`
+    (seconds, 60 by default) bounds each request, also one sent through your own `http_client`, whose own
+    timeout applies when `timeout` is not given.
     """
 
     def __init__(
@@ -37,7 +39,7 @@ class Quire:
         api_key: str | None = None,
         base_url: str | None = None,
         *,
-        timeout: float = 60.0,
+        timeout: float | None = None,
         max_retries: int = 3,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
