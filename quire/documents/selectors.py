@@ -26,10 +26,16 @@ def document_text_window(*, document: Document, start: int | None, end: int | No
     """Characters `start` to `end` (default: the whole text) of the document's text, with the length and the
     pages the window spans; PostgreSQL cuts the window, so a few lines of a long document read no more. A
     window out of the text is a RANGE_OUT_OF_BOUNDS refusal naming the bound at fault."""
-    length = Document.objects.filter(pk=document.pk).values_list(
-        Coalesce("text_chars", Length("text")), flat=True
-    )[0]
     start = 0 if start is None else start
+    # PostgreSQL refuses a negative count: an end before the start reads to the end, and is refused below.
+    cut = (
+        Substr("text", Value(start + 1))
+        if end is None or end < start
+        else Substr("text", Value(start + 1), Value(end - start))
+    )
+    length, text = Document.objects.filter(pk=document.pk).values_list(
+        Coalesce("text_chars", Length("text")), cut
+    )[0]
     end = length if end is None else end
     if start > length or end > length or start > end:
         raise Refusal(
@@ -37,9 +43,6 @@ def document_text_window(*, document: Document, start: int | None, end: int | No
             f"Need 0 <= start <= end <= {length}.",
             "start" if start > length else "end",
         )
-    text = Document.objects.filter(pk=document.pk).values_list(
-        Substr("text", Value(start + 1), Value(end - start)), flat=True
-    )[0]
     pages = PageMap(document.page_starts or [0])
     return {
         "start": start,
