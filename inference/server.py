@@ -317,11 +317,9 @@ class InferenceHTTPServer(ThreadingHTTPServer):
 def _stop_on_signals(server: InferenceHTTPServer, drain: float) -> threading.Thread:
     """On the first SIGTERM or SIGINT, a thread runs `server.stop(drain=drain)` (which ends `serve_forever`);
     a second signal cuts the drain short. Returns that thread, started once a signal came."""
-    stopped: list[bool] = []
 
     def stop() -> None:
-        stopped.append(server.stop(drain=drain))
-        if not stopped[-1]:
+        if not server.stop(drain=drain):
             logger.warning("stopped with requests still being answered")
 
     stopping = threading.Thread(target=stop, name="quire-stop")

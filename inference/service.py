@@ -88,7 +88,7 @@ class EngineService:
     def submit(self, prompt_ids: Sequence[int], params: SamplingParams) -> RequestHandle:
         """Queue a request; `ValueError` for a bad prompt or parameters, `QueueFullError` when full."""
         with self._lock:
-            if self._stopping or self._draining:
+            if not self.accepting:
                 raise ServiceStopped("the inference service is shutting down")
             if len(self._handles) >= self.max_pending:
                 self.stats.requests_rejected += 1

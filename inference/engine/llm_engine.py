@@ -168,7 +168,7 @@ class Engine:
         length (several seconds each on a GPU; off CUDA the PyTorch references run and nothing is tuned), and
         one prompt of `sparse_from` tokens where the cache holds it, which compiles the block-sparse kernels.
         Returns the prompt lengths run."""
-        room = min(self.max_model_len, self.cache.num_blocks * self.cache.block_size) - 2
+        room = self.context_window - 2
         longest = min(self.config.max_num_batched_tokens, room)
         lengths = [2**i for i in range(4, longest.bit_length()) if 2**i <= longest]
         if longest < self.config.sparse_from <= room:
