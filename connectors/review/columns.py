@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from connectors.base import OptionError
-from connectors.legal.custom import HeadError, check_key
+from connectors.legal.custom import KEY_PATTERN, HeadError, check_key
 from connectors.review.templates import TEMPLATES
 
 TYPES = (
@@ -27,7 +25,6 @@ MAX_QUESTION_CHARS = 500
 MAX_CHOICES = 50
 MAX_CHOICE_CHARS = 200
 DEFAULT_FLOOR = 0.35
-_KEY = re.compile(r"[a-z][a-z0-9_]{0,59}\Z")
 _COLUMN_FIELDS = {"key", "question", "type", "choices", "clause_type"}
 
 
@@ -75,7 +72,7 @@ def _column(raw: object, param: str) -> dict:
     if unknown:
         raise OptionError(f"unknown column field(s): {', '.join(sorted(unknown))}", f"{param}.{min(unknown)}")
     key = raw.get("key")
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
         raise OptionError(
             "key must be 1-60 characters of lower-case letters, digits and _, starting with a letter",
             f"{param}.key",

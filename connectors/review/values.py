@@ -49,10 +49,10 @@ _PREDICATE_FOLLOWER = re.compile(
 )
 
 
-def _attributive(text: str, prohibition: re.Match[str]) -> bool:
-    """Whether the prohibition word is a participle standing before what it describes."""
+def _attributive(text: str, prohibition: re.Match[str], end: int) -> bool:
+    """Whether the prohibition word is a participle standing before what it describes, in `text` up to `end`."""
     word = prohibition.group(0).lower()
-    return word.endswith(("ed", "en")) and not _PREDICATE_FOLLOWER.match(text, prohibition.end())
+    return word.endswith(("ed", "en")) and not _PREDICATE_FOLLOWER.match(text, prohibition.end(), end)
 
 
 _NEGATOR = re.compile(
@@ -328,7 +328,7 @@ def _question_predicate(question: str) -> tuple[bool, list[tuple[int, int]]]:
     so stand."""
     negative, predicate = False, []
     for prohibition in _PROHIBITION.finditer(question):
-        if _attributive(question, prohibition):
+        if _attributive(question, prohibition, len(question)):
             continue
         predicate.append(prohibition.span())
         negator = _NEGATOR.search(question, 0, prohibition.start())
@@ -357,7 +357,7 @@ def _allowed(
     denied "exceed") rather than denying anything."""
     negators, stated = set(), None
     for prohibition in _PROHIBITION.finditer(text, clause_start, clause_end):
-        if _attributive(text[:clause_end], prohibition):
+        if _attributive(text, prohibition, clause_end):
             continue
         negator = _NEGATOR.search(text, max(clause_start, prohibition.start() - 60), prohibition.start())
         if negator is not None:
