@@ -13,21 +13,12 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
+from quire.api.errors import unavailable_response
 from quire.logging import bind_tenant
 from tenants.models import Domain
 
+MAINTENANCE_PAGE = "This workspace is in maintenance while its data is restored; try again in a few minutes."
 UNROUTED_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/static/")
-
-
-def maintenance_page() -> HttpResponse:
-    """A 503 page with Retry-After for a tenant in maintenance (`Tenant.maintenance_since`)."""
-    response = HttpResponse(
-        "This workspace is in maintenance while its data is restored; try again in a few minutes.",
-        status=503,
-        content_type="text/plain; charset=utf-8",
-    )
-    response["Retry-After"] = str(settings.QUIRE_MAINTENANCE_RETRY_SECONDS)
-    return response
 
 
 class TenantRoutingMiddleware:
@@ -42,7 +33,11 @@ class TenantRoutingMiddleware:
             domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
             if domain is not None and domain.tenant.is_active:
                 if domain.tenant.maintenance_since is not None:
-                    return maintenance_page()
+                    return unavailable_response(
+                        request,
+                        message=MAINTENANCE_PAGE,
+                        retry_after=settings.QUIRE_MAINTENANCE_RETRY_SECONDS,
+                    )
                 connection.set_tenant(domain.tenant)
                 request.tenant = domain.tenant
                 bind_tenant(domain.tenant.slug)

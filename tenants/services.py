@@ -425,10 +425,8 @@ def tenant_maintenance_begin(*, tenant: Tenant) -> bool:
 
 def tenant_maintenance_end(*, tenant: Tenant) -> None:
     """Put the tenant back in service; whether it is active is as it was."""
-    with transaction.atomic():
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
-        tenant.maintenance_since = None
-        tenant.save(update_fields=["maintenance_since"])
+    tenant.maintenance_since = None
+    tenant.save(update_fields=["maintenance_since"])
 
 
 @contextmanager

@@ -106,13 +106,15 @@ def _suspicious_refusal(exc: SuspiciousOperation) -> Refusal:
     return Refusal(ErrorCode.BAD_REQUEST, "The request could not be understood.")
 
 
-def unavailable_response(request: HttpRequest) -> HttpResponse:
-    """503 with Retry-After: JSON under /v1, a short page elsewhere."""
+def unavailable_response(
+    request: HttpRequest, *, message: str = _UNAVAILABLE_MESSAGE, retry_after: int | None = None
+) -> HttpResponse:
+    """503 with Retry-After (`QUIRE_RETRY_AFTER_SECONDS` unless given): JSON under /v1, a short page elsewhere."""
     if request.path.startswith("/v1/"):
-        response = error_json(503, ErrorCode.SERVICE_UNAVAILABLE, _UNAVAILABLE_MESSAGE)
+        response = error_json(503, ErrorCode.SERVICE_UNAVAILABLE, message)
     else:
-        response = HttpResponse(_UNAVAILABLE_MESSAGE, status=503, content_type="text/plain; charset=utf-8")
-    response["Retry-After"] = str(settings.QUIRE_RETRY_AFTER_SECONDS)
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(settings.QUIRE_RETRY_AFTER_SECONDS if retry_after is None else retry_after)
     return response
 
 
