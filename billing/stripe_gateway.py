@@ -734,7 +734,8 @@ def replaced_subscriptions_cancel() -> int:
         return 0
     _configure()
     confirmed = 0
-    for replaced in ReplacedSubscription.objects.filter(canceled_at=None).order_by("replaced_at"):
+    unconfirmed = ReplacedSubscription.objects.select_related("account").filter(canceled_at=None)
+    for replaced in unconfirmed.order_by("replaced_at"):
         try:
             confirmed += replaced_subscription_cancel(replaced=replaced)
         except (stripe.InvalidRequestError, stripe.PermissionError):

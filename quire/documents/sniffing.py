@@ -216,10 +216,8 @@ def is_pdf(content: bytes) -> bool:
     that holds PDFs unencoded (a ZIP of stored members) is what it is, not its first PDF."""
     if content.startswith(b"%PDF-"):
         return True
-    if content.startswith((ZIP_MAGIC, OLE_MAGIC)) or is_email(content):
-        return False
     header = _PDF_HEADER.search(content, 0, PDF_HEADER_WITHIN)
-    if header is None:
+    if header is None or content.startswith((ZIP_MAGIC, OLE_MAGIC)) or is_email(content):
         return False
     return (
         bool(_BEFORE_PDF_HEADER.match(content, 0, header.start())) or b"%%EOF" in content[-PDF_HEADER_WITHIN:]
