@@ -74,14 +74,26 @@ def _lone_surrogate(value: object) -> str | None:
     return None
 
 
-def json_value(text: str) -> object:
+def _object_of_unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {json.dumps(key)} appears more than once in one object")
+            seen.add(key)
+    return value
+
+
+def json_value(text: str, *, unique_keys: bool = False) -> object:
     """`text` read as JSON, or a ValueError saying what is wrong with it: no JSON, nesting deeper than
-    `MAX_DEPTH`, a number out of a 64-bit float's range, NaN or Infinity, or a string (a key too) holding a
-    lone surrogate."""
+    `MAX_DEPTH`, a number out of a 64-bit float's range, NaN or Infinity, a string (a key too) holding a
+    lone surrogate, or, with `unique_keys`, an object naming a key twice (else its last value counts)."""
     depth = json_depth(text)
     if depth > MAX_DEPTH:
         raise ValueError(f"the JSON nests {depth} levels deep; at most {MAX_DEPTH} are read")
-    value = json.loads(text, **NUMBER_HOOKS)
+    hooks = {"object_pairs_hook": _object_of_unique_keys} if unique_keys else {}
+    value = json.loads(text, **NUMBER_HOOKS, **hooks)
     if (surrogate := _lone_surrogate(value)) is not None:
         raise ValueError(f"a string holds the lone surrogate \\u{ord(surrogate):04x}, which is no character")
     return value

@@ -170,7 +170,7 @@ QUIRE_API_KEY_LOCAL_SECONDS = 0.5
 QUIRE_API_KEY_REDIS_SECONDS = 300
 QUIRE_API_KEY_MISSING_SECONDS = 60
 # The dated versions of the /v1 API, oldest first; the last is current (docs/versioning.md).
-QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05", "2026-12-06")
+QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05", "2026-12-06", "2026-12-07")
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"

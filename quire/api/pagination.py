@@ -124,6 +124,24 @@ def _invalid(message: str, param: str) -> Refusal:
     return Refusal(ErrorCode.INVALID_PARAMETER, message, param)
 
 
+ONE_VALUE_A_FILTER = "2026-12-07"
+"""The API version from which a list filter given more than once, or given empty, is a 400 naming it. Before
+it the last value counted, and an empty `batch_id` or `parent` on the document list filtered nothing."""
+
+
+def filter_value(request: Request, name: str) -> str | None:
+    """The value of the list filter `name` in `request`'s query, None when it is absent."""
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    if getattr(request, "quire_version", ONE_VALUE_A_FILTER) >= ONE_VALUE_A_FILTER:
+        if len(values) > 1:
+            raise _invalid(f"{name} is given {len(values)} times; a filter takes one value.", name)
+        if not values[0]:
+            raise _invalid(f"{name} is empty; leave it out to list every object.", name)
+    return values[-1]
+
+
 def iso_moment(text: str) -> datetime | None:
     """An ISO 8601 date-time in UTC (UTC unless it says otherwise; PostgreSQL takes offsets up to 15:59 only),
     or a date as its midnight UTC; None for anything else."""
@@ -177,14 +195,14 @@ class ListFilter(BaseFilterBackend):
         params = request.query_params
         lookups: dict[str, object] = {}
         for name, choices in self._choices(view).items():
-            value = params.get(name)
+            value = filter_value(request, name)
             if value is None:
                 continue
             if value not in choices:
                 raise _invalid(f"{name} must be one of {', '.join(sorted(choices))}.", name)
             lookups[name] = value
         for name in getattr(view, "exact_filters", ()):
-            value = params.get(name)
+            value = filter_value(request, name)
             if value is None:
                 continue
             if not 1 <= len(value) <= MAX_EXACT_LENGTH:
@@ -195,9 +213,9 @@ class ListFilter(BaseFilterBackend):
             if (param == "created" or param.startswith("created[")) and param not in bounds:
                 raise _invalid("Filter by creation time with created[gte], [gt], [lte] or [lt].", param)
         for param, bound in bounds.items():
-            if (raw := params.get(param)) is not None:
+            if (raw := filter_value(request, param)) is not None:
                 lookups[f"created_at__{bound}"] = parse_moment(raw, param)
-        wanted = self._metadata(params) if getattr(view, "filter_metadata", True) else {}
+        wanted = self._metadata(request) if getattr(view, "filter_metadata", True) else {}
         if wanted:
             lookups["metadata__contains"] = wanted
         return queryset.filter(**lookups)
@@ -208,11 +226,13 @@ class ListFilter(BaseFilterBackend):
         return {name: choices() if callable(choices) else choices for name, choices in declared.items()}
 
     @staticmethod
-    def _metadata(params: Mapping[str, str]) -> dict[str, str]:
+    def _metadata(request: Request) -> dict[str, str]:
+        params = request.query_params
         wanted = bracketed(params, "metadata")
         for key, value in wanted.items():
             param = f"metadata[{key}]"
             metadata_key_checked(key, param)
+            filter_value(request, param)
             if not value or len(value) > MAX_VALUE_LENGTH:
                 raise _invalid(f"{param} must be 1 to {MAX_VALUE_LENGTH} characters.", param)
         read = {f"metadata[{key}]" for key in wanted}

@@ -52,9 +52,19 @@ class PathKeepingMultiPartParser(parsers.MultiPartParser):
         return DataAndFiles(data, files)
 
 
+UNIQUE_JSON_KEYS = "2026-12-07"
+"""The API version from which a JSON body whose object names a key twice is a 400 `invalid_json`. Before it
+the key's last value counted, so `{"role": "viewer", "role": "admin"}` read as an admin key."""
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
+        context = parser_context or {}
+        version = getattr(context.get("request"), "quire_version", UNIQUE_JSON_KEYS)
         try:
-            return json_value(codecs.getreader(get_encoding(parser_context or {}))(stream).read())
+            return json_value(
+                codecs.getreader(get_encoding(context))(stream).read(),
+                unique_keys=version >= UNIQUE_JSON_KEYS,
+            )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None

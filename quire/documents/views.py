@@ -14,7 +14,7 @@ from quire.api.expand import expanded
 from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail, found
 from quire.api.metadata import metadata_folded
-from quire.api.pagination import ListFilter
+from quire.api.pagination import ListFilter, filter_value
 from quire.api.parsers import JSONParser, PathKeepingMultiPartParser
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
 from quire.documents.models import Document, DocumentStatus
@@ -107,9 +107,9 @@ class DocumentListCreateView(ListAPIView):
 
     def get_queryset(self):
         rows = super().get_queryset()
-        if value := self.request.query_params.get("batch_id"):
+        if value := filter_value(self.request, "batch_id"):
             rows = rows.filter(batch_id=value)
-        if value := self.request.query_params.get("parent"):
+        if value := filter_value(self.request, "parent"):
             rows = rows.filter(attached_to=value)
         return rows
 

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail, found
+from quire.api.pagination import filter_value
 from quire.api.serializers import DeletedSerializer
 from quire.webhooks.models import EVENT_TYPES, Event, WebhookEndpoint
 from quire.webhooks.selectors import deliveries_with_attempts
@@ -123,7 +124,7 @@ class EventListView(ListAPIView):
     serializer_class = EventSerializer
 
     def get_queryset(self):
-        event_type = self.request.query_params.get("type")
+        event_type = filter_value(self.request, "type")
         if event_type is None:
             return Event.objects.all()
         if event_type not in EVENT_TYPES:

@@ -8,8 +8,8 @@ from django.test import override_settings
 from tenants.services import api_key_issue
 from tests.support import Api
 
-FIRST, CURRENT = "2026-12-01", "2026-12-06"
-LATER = (FIRST, "2026-12-05", CURRENT, "2099-01-01")
+FIRST, CURRENT = "2026-12-01", "2026-12-07"
+LATER = (FIRST, "2026-12-05", "2026-12-06", CURRENT, "2099-01-01")
 
 
 def test_every_v1_response_carries_the_version(api_a: Api, anonymous: Api):
@@ -64,3 +64,46 @@ def test_every_version_has_a_changelog_entry():
         assert f"- **{version}**:" in changelog, version
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert re.findall(r"\(current:\s*`([\d-]+)`", readme) == [CURRENT]
+
+
+PREVIOUS = "2026-12-06"
+
+
+def _refused(response, code: str, param: str | None = None) -> str:
+    assert response.status_code == 400, response.content
+    assert response["Quire-Version"] == CURRENT
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == (code, param), error
+    return error["message"]
+
+
+def test_a_json_object_naming_a_key_twice_is_refused_from_2026_12_07(api_a: Api):
+    twice = '{"name": "twice", "role": "viewer", "role": "admin"}'
+    message = _refused(api_a.post("/v1/api_keys", data=twice), "invalid_json")
+    assert '"role"' in message
+    nested = '{"text": "hello", "metadata": {"deal": "a", "deal": "b"}}'
+    assert '"deal"' in _refused(api_a.post("/v1/documents", data=nested), "invalid_json")
+    assert api_a.post("/v1/documents", data='[{"a": 1}, {"a": 2}]').json()["error"]["code"] != "invalid_json"
+
+    older = api_a.post("/v1/api_keys", data=twice, headers={"Quire-Version": PREVIOUS})
+    assert older.status_code == 201, older.content
+    assert older["Quire-Version"] == PREVIOUS and older.json()["role"] == "admin"
+
+
+def test_a_list_filter_given_twice_or_empty_is_refused_from_2026_12_07(api_a: Api):
+    asked = [
+        ("/v1/documents", "status", {"status": ["ready", "failed"]}),
+        ("/v1/documents", "batch_id", {"batch_id": ""}),
+        ("/v1/documents", "batch_id", {"batch_id": ["bat_1", "bat_2"]}),
+        ("/v1/documents", "parent", {"parent": ""}),
+        ("/v1/documents", "metadata[deal]", {"metadata[deal]": ["a", "b"]}),
+        ("/v1/jobs", "created[gte]", {"created[gte]": ["0", "1"]}),
+        ("/v1/audit_events", "actor_id", {"actor_id": ["a", "b"]}),
+        ("/v1/events", "type", {"type": ["job.succeeded", "job.failed"]}),
+    ]
+    for path, param, params in asked:
+        message = _refused(api_a.get(path, **params), "invalid_parameter", param)
+        assert param in message
+        older = api_a.get(path, headers={"Quire-Version": PREVIOUS}, **params)
+        assert older.status_code == 200, (path, older.content)
+    assert api_a.get("/v1/documents", status="ready", batch_id="bat_1").status_code == 200
