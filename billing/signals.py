@@ -27,7 +27,8 @@ def open_billing_account(sender, instance: Tenant, created: bool, **kwargs) -> N
         from billing.tasks import stripe_customer_provision_task
 
         tenant_id = instance.pk
-        transaction.on_commit(lambda: stripe_customer_provision_task.delay(tenant_id))
+        # A broker that cannot take it is logged: the customer is made when the tenant first checks out.
+        transaction.on_commit(lambda: stripe_customer_provision_task.delay(tenant_id), robust=True)
 
 
 @receiver(post_save, sender=BillingAccount, dispatch_uid="billing-account-changed")

@@ -687,7 +687,10 @@ def _subscription_changed(subscription: dict, *, event_type: str, event_at: date
             subscription_digest=lookup_digest(replaced),
             defaults={"account": account, "subscription_id": replaced},
         )
-        transaction.on_commit(lambda: current_app.send_task(SUBSCRIPTION_CANCEL_TASK, args=[record.pk]))
+        # A broker that cannot take it is logged: beat's replaced-subscriptions sweep cancels it anyway.
+        transaction.on_commit(
+            lambda: current_app.send_task(SUBSCRIPTION_CANCEL_TASK, args=[record.pk]), robust=True
+        )
 
 
 def stripe_subscription_cancel(*, subscription_id: str) -> str:

@@ -913,6 +913,56 @@ def test_a_late_event_about_a_replaced_subscription_leaves_the_account_on_its_re
     assert replaced.subscription_id == first["id"] and replaced.canceled_at is not None
 
 
+def test_a_tenant_whose_customer_task_the_broker_refuses_is_provisioned_and_checks_out(
+    stripe_server, make_tenant, monkeypatch
+):
+    """Provisioning commits the tenant before it queues the Stripe customer's task: a broker that refuses the
+    task fails nothing, and the tenant's first Checkout makes the customer."""
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis: Connection refused.")
+
+    monkeypatch.setattr(billing_tasks.stripe_customer_provision_task, "delay", broker_down)
+    tenant = make_tenant("bill-provision-broker-down").tenant
+    account = BillingAccount.objects.get(tenant=tenant)
+    assert account.stripe_customer_id == ""
+    url = stripe_gateway.checkout_session_create(
+        tenant=tenant,
+        plan=Plan.objects.get(code="team"),
+        success_url="https://portal.example.com/ok",
+        cancel_url="https://portal.example.com/back",
+    )
+    account.refresh_from_db()
+    assert url and stripe.Customer.retrieve(account.stripe_customer_id).metadata["tenant"] == tenant.public_id
+
+
+def test_a_replacing_event_the_broker_cannot_take_the_cancel_of_is_answered_and_the_sweep_cancels(
+    stripe_server, make_tenant, celery_worker, monkeypatch
+):
+    """The broker refuses the cancel's task after the event's change has committed: Stripe gets its 200 (a 500
+    would only send the event again, for a change already made), and beat's sweep cancels the old
+    subscription."""
+    from types import SimpleNamespace
+
+    from kombu.exceptions import OperationalError
+
+    account = _provisioned(make_tenant, "bill-cancel-broker-down")
+    first = account.stripe_subscription_id
+    second = _checkout_subscription(account, Plan.objects.get(code="team"))
+
+    def broker_down(name, args=None, **options):
+        raise OperationalError("Error 111 connecting to redis: Connection refused.")
+
+    monkeypatch.setattr(stripe_gateway, "current_app", SimpleNamespace(send_task=broker_down))
+    answered = send_subscription_event("evt_broker_down", "customer.subscription.created", second)
+    assert answered.status_code == 200, answered.content
+    [replaced] = ReplacedSubscription.objects.filter(account=account)
+    assert replaced.subscription_id == first and replaced.canceled_at is None
+    assert replaced_subscriptions_cancel() >= 1
+    assert stripe_server.state.subscriptions[first]["status"] == "canceled"
+
+
 def test_a_replaced_subscription_is_canceled_once_stripe_answers_again(
     stripe_server, make_tenant, celery_worker
 ):
