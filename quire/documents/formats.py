@@ -29,6 +29,9 @@ MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
 MSG_HTML_BODY = "__substg1.0_10130102"
 # An e-mail's body part types, the one read first of a multipart/alternative first.
 MAIL_BODIES = ("text/html", "text/plain")
+# Outlook's rich-text wrapper (winmail.dat): its MIME types and the signature its bytes start with.
+MAIL_TNEF = {"application/ms-tnef", "application/vnd.ms-tnef"}
+TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"
 # Charsets a body declares that name no byte past 0x7F: one that has any is read by the rule for text.
 MAIL_ASCII = {"us-ascii", "ascii", "ansi_x3.4-1968"}
 MAIL_SIGNATURES = {
@@ -686,20 +689,31 @@ def parse_eml(
     import email.policy
 
     message = email.message_from_bytes(sniffing.mail_start(content), policy=email.policy.default)
-    bodies, attachments = [], []
-    _mail_parts(message, limits, bodies, attachments)
+    bodies: list[tuple[str, str]] = []
+    wrapped: list[tuple[str, str]] = []
+    attachments: list[Attachment] = []
+    _mail_parts(message, limits, bodies, attachments, wrapped)
+    if not any(text.strip() for _, text in bodies):
+        bodies += wrapped
     blocks: list[tuple[str, object]] = []
-    for body in bodies:
-        text = _body_text(body)
-        blocks += html_blocks(text) if body.get_content_type() == "text/html" else [("text", text)]
+    for content_type, text in bodies:
+        blocks += html_blocks(text) if content_type == "text/html" else [("text", text)]
     headers = {name: str(message[name]) for name in MAIL_HEADERS if message[name]}
     return _mail(limits, headers, blocks, attachments)
 
 
-def _mail_parts(part, limits: IngestLimits, bodies: list, attachments: list[Attachment]) -> None:
+def _mail_parts(
+    part,
+    limits: IngestLimits,
+    bodies: list[tuple[str, str]],
+    attachments: list[Attachment],
+    wrapped: list[tuple[str, str]],
+) -> None:
     """Every leaf of the MIME tree under `part` in order: a plain or HTML part with no filename and not
-    marked as an attachment joins `bodies` (of a multipart/alternative, only its richest part is read); a
-    signature is left out; any other leaf with bytes (a forwarded message whole) is an attachment."""
+    marked as an attachment joins `bodies` as (content type, text) (of a multipart/alternative, only its
+    richest part is read); a signature is left out; Outlook's wrapper (`winmail.dat`) gives its files as
+    attachments and its body to `wrapped`; any other leaf with bytes (a forwarded message whole) is an
+    attachment."""
     limits.check_time()
     content_type = part.get_content_type()
     if content_type in MAIL_SIGNATURES:
@@ -709,17 +723,67 @@ def _mail_parts(part, limits: IngestLimits, bodies: list, attachments: list[Atta
         if part.get_content_subtype() == "alternative" and parts:
             parts = [min(parts, key=_body_rank)]
         for inner in parts:
-            _mail_parts(inner, limits, bodies, attachments)
+            _mail_parts(inner, limits, bodies, attachments, wrapped)
     elif content_type in MAIL_BODIES and not part.is_attachment() and not part.get_filename():
-        bodies.append(part)
+        bodies.append((content_type, _body_text(part)))
     else:
         if content_type == "message/rfc822":
             inner = part.get_content()
             data = inner.as_bytes() if hasattr(inner, "as_bytes") else bytes(inner)
         else:
             data = part.get_payload(decode=True) or b""
+        tnef = content_type in MAIL_TNEF or (part.get_filename() or "").lower() == "winmail.dat"
+        if tnef and _tnef_parts(data, limits, attachments, wrapped):
+            return
         if data:
             attachments.append(Attachment(part.get_filename() or "attachment", data))
+
+
+def _tnef_parts(
+    data: bytes, limits: IngestLimits, attachments: list[Attachment], wrapped: list[tuple[str, str]]
+) -> bool:
+    """The files in a TNEF wrapper (Outlook's rich-text mail, sent as `winmail.dat`) as attachments, a
+    message embedded in it read the same way, and its body as (content type, text) in `wrapped`: the HTML one
+    where it has one, else the plain one, else the HTML its RTF body carries. False, with nothing added, for
+    bytes that are not TNEF it can read (a checksum that fails: the wrapper was cut short or damaged) or that
+    hold neither files nor a body, which stay the attachment they are."""
+    from tnefparse import TNEF
+
+    try:
+        tnef = TNEF(data, do_checksum=True)
+        files = [(_tnef_text(a.long_filename()) or "attachment", a.data) for a in tnef.attachments]
+        body = _tnef_body(tnef)
+    except Exception:  # the decoder raises any error on a damaged wrapper
+        return False
+    if not all(part.good_checksum for part in tnef.objects) or not (files or body):
+        return False
+    for name, content in files:
+        limits.check_time()
+        if not (isinstance(content, bytes) and content):
+            continue
+        if not content.startswith(TNEF_SIGNATURE) or not _tnef_parts(content, limits, attachments, wrapped):
+            attachments.append(Attachment(name, content))
+    if body is not None:
+        wrapped.append(body)
+    return True
+
+
+def _tnef_text(value: object) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    if isinstance(value, bytes):
+        value = sniffing.decoded_text(value) or value.decode("latin-1")
+    return str(value or "").strip("\x00").strip()
+
+
+def _tnef_body(tnef) -> tuple[str, str] | None:
+    if html := _tnef_text(tnef.htmlbody):
+        return "text/html", html
+    if text := _tnef_text(tnef.body):
+        return "text/plain", text
+    if tnef.rtfbody and (html := _rtf_html(tnef.rtfbody)):
+        return "text/html", _html_text(html)
+    return None
 
 
 def _body_rank(part) -> int:
@@ -781,22 +845,32 @@ def parse_msg(
         limits.check_time()
         html = message.getStream(MSG_HTML_BODY)
         body = None if html else (getattr(message, "body", None) or "")
-        if not html and not body.strip():
-            html = _msg_rtf_html(message)
+        if not html and not body.strip() and message.rtfBody:
+            html = _rtf_html(message.rtfBody)
     finally:
         message.close()
     blocks = html_blocks(_html_text(html)) if html else [("text", body or "")]
     return _mail(limits, {k: str(v) for k, v in headers.items() if v}, blocks, attachments)
 
 
-def _msg_rtf_html(message) -> bytes | None:
-    """The HTML a message's RTF body encapsulates, if any."""
-    from extract_msg.enums import DeencapType
+def _rtf_html(rtf: bytes) -> bytes | None:
+    """The HTML an Outlook RTF body encapsulates (what Outlook keeps of a message written in HTML), if any; an
+    RTF body that is malformed, or plain rich text, gives none."""
+    import RTFDE
+    from extract_msg.utils import stripRtf
 
-    if not message.rtfBody:
+    end = rtf.rfind(b"}")
+    if end == -1:
         return None
-    html = message.deencapsulateBody(message.rtfBody, DeencapType.HTML)
-    return html if isinstance(html, bytes) and html.strip() else None
+    try:
+        found = RTFDE.DeEncapsulator(stripRtf(rtf[: end + 1]))
+        found.deencapsulate()
+    except Exception:  # RTFDE raises its own and its parser's errors on damaged RTF
+        return None
+    html = found.html if found.content_type == "html" else None
+    if isinstance(html, str):
+        html = html.encode("utf-8")
+    return html if html and html.strip() else None
 
 
 def _html_text(html: bytes) -> str:

@@ -201,6 +201,37 @@ def make_zip(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def make_tnef(
+    attachments: list[tuple[str, bytes]], *, body: str | None = None, rtf: bytes | None = None
+) -> bytes:
+    """A TNEF wrapper as Outlook sends it (`winmail.dat`; written by hand, since TNEF readers do not write
+    it): code page 1252, a plain body (`attBody`) and an RTF one (`PR_RTF_COMPRESSED` in `attMAPIProps`, given
+    uncompressed) if given, then each attachment's rendering, title and data."""
+    import struct
+
+    def attribute(level: int, kind: int, name: int, data: bytes) -> bytes:
+        checksum = sum(data) & 0xFFFF
+        return struct.pack("<BHHI", level, name, kind, len(data)) + data + struct.pack("<H", checksum)
+
+    out = struct.pack("<IH", 0x223E9F78, 0x0001)
+    out += attribute(1, 0x0008, 0x9006, struct.pack("<I", 0x00010000))
+    out += attribute(1, 0x0006, 0x9007, struct.pack("<II", 1252, 0))
+    if body is not None:
+        out += attribute(1, 0x0002, 0x800C, body.encode("cp1252"))
+    if rtf is not None:
+        import compressed_rtf
+
+        packed = compressed_rtf.compress(rtf)
+        padded = packed + bytes(-len(packed) % 4)
+        properties = struct.pack("<IHHII", 1, 0x0102, 0x1009, 1, len(packed)) + padded
+        out += attribute(1, 0x0006, 0x9003, properties)
+    for filename, data in attachments:
+        out += attribute(2, 0x0006, 0x9002, bytes(14))
+        out += attribute(2, 0x0001, 0x8010, filename.encode("cp1252") + b"\x00")
+        out += attribute(2, 0x0006, 0x800F, data)
+    return out
+
+
 def make_msg(
     subject: str,
     body: str | None,

@@ -12,7 +12,7 @@ import pytest
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
 from quire.documents.sniffing import DOCX, EML, HTML, MSG, PPTX, XLSX
-from tests.support.documents import make_docx, make_msg, make_pptx, make_xlsx
+from tests.support.documents import make_docx, make_eml, make_msg, make_pptx, make_tnef, make_xlsx
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -513,6 +513,37 @@ def test_an_outlook_message_with_a_malformed_rtf_body_keeps_its_headers_and_atta
     parsed = parse_document(make_msg("Broken", None, [("terms.txt", b"Terms.")], rtf=rtf), MSG)
     assert parsed.text.endswith("Subject: Broken\nAttachments: terms.txt")
     assert [a.filename for a in parsed.attachments] == ["terms.txt"]
+
+
+def test_an_outlook_wrappers_files_are_the_e_mails_attachments_and_its_body_stands_in_for_an_empty_one():
+    terms, schedule = ("terms.txt", b"Payment is due within 30 days."), ("schedule.csv", b"fee,1200\n")
+    wrapper = make_tnef([terms, schedule], body="Rich copy of the body.")
+    parsed = parse_document(
+        make_eml("Deal", "See the attached terms.", [("winmail.dat", wrapper, "application/ms-tnef")]), EML
+    )
+    assert [(a.filename, a.content) for a in parsed.attachments] == [terms, schedule]
+    assert parsed.text.endswith("Attachments: terms.txt, schedule.csv\n\nSee the attached terms.")
+
+    rtf = (
+        rb"{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}"
+        rb"{\*\htmltag64 <p>}\htmlrtf {\htmlrtf0 Countersigned copy attached.{\*\htmltag72 </p>}\htmlrtf }\htmlrtf0 }"
+    )
+    only_rtf = make_eml(
+        "Signed", "", [("winmail.dat", make_tnef([terms], rtf=rtf), "application/octet-stream")]
+    )
+    parsed = parse_document(only_rtf, EML)
+    assert parsed.text.endswith("Attachments: terms.txt\n\nCountersigned copy attached.")
+    assert [a.filename for a in parsed.attachments] == ["terms.txt"]
+
+
+def test_a_damaged_outlook_wrapper_stays_the_attachment_it_is():
+    whole = make_tnef([("terms.txt", b"Payment is due within 30 days.")])
+    for damaged in (whole[:-5], whole[:40], b"\x78\x9f\x3e\x22" + bytes(30)):
+        parsed = parse_document(
+            make_eml("Deal", "Body.", [("winmail.dat", damaged, "application/ms-tnef")]), EML
+        )
+        assert [(a.filename, a.content) for a in parsed.attachments] == [("winmail.dat", damaged)]
+        assert parsed.text.endswith("Attachments: winmail.dat\n\nBody.")
 
 
 def test_xlsx_cells_read_as_the_sheet_shows_them():
