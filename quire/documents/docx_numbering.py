@@ -13,6 +13,10 @@ _ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "x
 _ROMAN += ((10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
 # What follows a label: a tab (read as a space), a space, or nothing.
 _SUFFIXES = {"tab": " ", "space": " ", "nothing": ""}
+# lxml's settings for a part read from an upload: no entities expanded, no DTD loaded, nothing fetched.
+XML_SAFE = {"resolve_entities": False, "load_dtd": False, "no_network": True}
+# The values that turn an on/off property (`w:b`, `w:titlePg`, `w:isLgl`...) off.
+_OFF = {"0", "false", "off"}
 
 
 @dataclass
@@ -55,9 +59,9 @@ class Numbering:
         self.counters: dict[str, list[int | None]] = {}
         self.started: set[tuple[str, int]] = set()
         if numbering_xml:
-            self._read_numbering(_parse(numbering_xml))
+            self._read_numbering(parse_xml(numbering_xml))
         if styles_xml:
-            self._read_styles(_parse(styles_xml))
+            self._read_styles(parse_xml(styles_xml))
 
     def __bool__(self) -> bool:
         return bool(self.nums)
@@ -122,7 +126,7 @@ class Numbering:
         for abstract in root.iterfind(_W + "abstractNum"):
             key = abstract.get(_W + "abstractNumId") or ""
             self.abstracts[key] = {
-                _int(lvl.get(_W + "ilvl")): _level(lvl) for lvl in abstract.iterfind(_W + "lvl")
+                int_value(lvl.get(_W + "ilvl")): _level(lvl) for lvl in abstract.iterfind(_W + "lvl")
             }
             link = abstract.find(_W + "numStyleLink")
             if link is not None and link.get(W_VAL):
@@ -131,10 +135,10 @@ class Numbering:
             reference = num.find(_W + "abstractNumId")
             instance = _Num(reference.get(W_VAL) or "" if reference is not None else "")
             for override in num.iterfind(_W + "lvlOverride"):
-                level = _int(override.get(_W + "ilvl"))
+                level = int_value(override.get(_W + "ilvl"))
                 start = override.find(_W + "startOverride")
                 if start is not None:
-                    instance.starts[level] = _int(start.get(W_VAL))
+                    instance.starts[level] = int_value(start.get(W_VAL))
                 replaced = override.find(_W + "lvl")
                 if replaced is not None:
                     instance.levels[level] = _level(replaced)
@@ -175,7 +179,7 @@ def _num_pr(num_pr) -> tuple[str | None, int | None]:
     level = num_pr.find(_W + "ilvl")
     return (
         num_id.get(W_VAL) if num_id is not None else None,
-        _int(level.get(W_VAL)) if level is not None else None,
+        int_value(level.get(W_VAL)) if level is not None else None,
     )
 
 
@@ -189,9 +193,9 @@ def _level(lvl) -> Level:
     return Level(
         fmt=value("numFmt") or "decimal",
         text=value("lvlText") or "",
-        start=_int(value("start")) if value("start") is not None else 1,
-        restart=_int(restart) if restart is not None else None,
-        legal=legal is not None and (legal.get(W_VAL) or "true").lower() not in ("0", "false", "off"),
+        start=int_value(value("start")) if value("start") is not None else 1,
+        restart=int_value(restart) if restart is not None else None,
+        legal=legal is not None and is_on(legal.get(W_VAL)),
         suffix=_SUFFIXES.get(value("suff") or "tab", " "),
         style=value("pStyle"),
     )
@@ -223,15 +227,22 @@ def _roman(value: int) -> str:
     return "".join(out)
 
 
-def _parse(xml: bytes):
+def parse_xml(xml: bytes):
+    """The root element of an uploaded XML part, read with `XML_SAFE`."""
     from lxml import etree
 
-    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
-    return etree.fromstring(xml, parser)
+    return etree.fromstring(xml, etree.XMLParser(**XML_SAFE))
 
 
-def _int(value: str | None) -> int:
+def int_value(value: str | None) -> int:
+    """A `w:val` (or other attribute) read as an integer; 0 where it is missing or not one."""
     try:
         return int(value or "")
     except ValueError:
         return 0
+
+
+def is_on(value: str | None) -> bool:
+    """Whether an on/off property's `w:val` is on: where the element stands without one, or with any value
+    but 0, false or off."""
+    return (value or "true").lower() not in _OFF

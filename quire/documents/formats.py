@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from quire.documents import sniffing
-from quire.documents.docx_numbering import Numbering
+from quire.documents.docx_numbering import XML_SAFE, Numbering, int_value, is_on, parse_xml
 from quire.documents.layout import (
     LINE,
     Attachment,
@@ -64,7 +64,6 @@ DOCX_NUMBERING = {W_P_STYLE, W_NUM_ID, W_ILVL}
 # settings ask for even and odd headers, `w:evenAndOddHeaders`), read in that order.
 DOCX_PAGE_PARTS = {_W + "headerReference": "header", _W + "footerReference": "footer"}
 DOCX_PAGE_TYPES = ("first", "default", "even")
-_FALSE = {"0", "false", "off"}
 # Run children that stand for a character.
 DOCX_RUN_CHARACTERS = {
     _W + "tab": "\t",
@@ -118,10 +117,7 @@ def parse_docx(
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = set(archive.namelist())
-        targets = _docx_relationships(archive, DOCX_RELS) if DOCX_RELS in names else {}
-        numbering = Numbering(
-            _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
-        )
+        targets, numbering = _docx_package(archive, names)
         chunks = _AltChunks(archive, names, targets, limits, html_blocks)
         body = _DocxBody(builder, limits, numbering, chunks)
         with archive.open(DOCX_BODY) as xml:
@@ -184,11 +180,7 @@ class _AltChunks:
             names = set(archive.namelist())
             if DOCX_BODY not in names:
                 return []
-            targets = _docx_relationships(archive, DOCX_RELS) if DOCX_RELS in names else {}
-            numbering = Numbering(
-                _docx_part(archive, names, targets, "numbering"),
-                _docx_part(archive, names, targets, "styles"),
-            )
+            numbering = _docx_package(archive, names)[1]
             with archive.open(DOCX_BODY) as xml:
                 _DocxBody(collected, self.limits, numbering).read(xml)
         return collected.blocks
@@ -209,6 +201,15 @@ class _AltChunks:
 def _is_mime(data: bytes) -> bool:
     head = data[:4096].lower()
     return b"mime-version:" in head and b"content-type:" in head
+
+
+def _docx_package(archive: zipfile.ZipFile, names: set[str]) -> tuple[dict[str, tuple[str, str]], Numbering]:
+    """The body's relationships (`_docx_relationships`) and the lists its numbering and styles parts define."""
+    targets = _docx_relationships(archive, DOCX_RELS) if DOCX_RELS in names else {}
+    numbering = Numbering(
+        _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
+    )
+    return targets, numbering
 
 
 def _docx_part(
@@ -279,10 +280,7 @@ def _docx_relationships(archive: zipfile.ZipFile, rels: str) -> dict[str, tuple[
     """A part's internal relationships of the kinds `DOCX_RELATED` names: id to (kind, the part named)."""
     import posixpath
 
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
-    root = etree.fromstring(archive.read(rels), parser)
+    root = parse_xml(archive.read(rels))
     base = posixpath.dirname(posixpath.dirname(rels))
     found: dict[str, tuple[str, str]] = {}
     for relationship in root.iter(_REL):
@@ -299,11 +297,8 @@ def _docx_even_and_odd(archive: zipfile.ZipFile, settings: str) -> bool:
     from lxml import etree
 
     with archive.open(settings) as xml:
-        events = etree.iterparse(
-            xml, events=("end",), tag=W_EVEN_AND_ODD, resolve_entities=False, load_dtd=False, no_network=True
-        )
-        for _, element in events:
-            return (element.get(W_VAL) or "true").lower() not in _FALSE
+        for _, element in etree.iterparse(xml, events=("end",), tag=W_EVEN_AND_ODD, **XML_SAFE):
+            return is_on(element.get(W_VAL))
     return False
 
 
@@ -356,10 +351,7 @@ class _DocxBody:
     def read(self, xml) -> None:
         from lxml import etree
 
-        events = etree.iterparse(
-            xml, events=("start", "end"), resolve_entities=False, load_dtd=False, no_network=True
-        )
-        for event, element in events:
+        for event, element in etree.iterparse(xml, events=("start", "end"), **XML_SAFE):
             if event == "start":
                 self._start(element.tag)
                 continue
@@ -396,7 +388,7 @@ class _DocxBody:
         elif tag == W_SDT_CONTENT and self.placeholders and self.placeholders[-1]:
             self.skipping -= 1
         elif tag == W_SHOWING_PLACEHOLDER and _is_tag(element.getparent(), W_SDT_PR) and self.placeholders:
-            self.placeholders[-1] = (element.get(W_VAL) or "true").lower() not in _FALSE
+            self.placeholders[-1] = is_on(element.get(W_VAL))
         if tag in DOCX_SKIPPED:
             self.skipping -= 1
         elif tag == W_P:
@@ -410,7 +402,7 @@ class _DocxBody:
         elif tag == W_SYM and element.getparent().tag == W_R:
             self.paragraphs[-1].append(_symbol(element.get(W_FONT), element.get(W_CHAR)))
         elif tag in (W_CHECKED, W_DEFAULT) and _is_tag(element.getparent(), W_CHECK_BOX):
-            self.check_box[tag == W_CHECKED] = (element.get(W_VAL) or "true").lower() not in _FALSE
+            self.check_box[tag == W_CHECKED] = is_on(element.get(W_VAL))
         elif tag == W_CHECK_BOX:
             state = self.check_box.pop(True, None)
             state = self.check_box.pop(False, False) if state is None else state
@@ -465,7 +457,7 @@ class _DocxBody:
         elif element.tag == W_NUM_ID:
             self.numbered[-1][0] = element.get(W_VAL)
         else:
-            self.numbered[-1][1] = _int(element.get(W_VAL))
+            self.numbered[-1][1] = int_value(element.get(W_VAL))
 
     def _end_in_section(self, element) -> None:
         """A section's header or footer reference, its title page, or its end (a section's properties changed
@@ -478,7 +470,7 @@ class _DocxBody:
         elif not _is_tag(parent, W_SECT_PR) or _is_tag(parent.getparent(), W_SECT_PR_CHANGE):
             return
         elif element.tag == W_TITLE_PG:
-            self.section.title_page = (element.get(W_VAL) or "true").lower() not in _FALSE
+            self.section.title_page = is_on(element.get(W_VAL))
         else:
             page = element.get(W_TYPE) or "default"
             self.section.references[(DOCX_PAGE_PARTS[element.tag], page)] = element.get(_R + "id") or ""
@@ -486,7 +478,7 @@ class _DocxBody:
     def _end_in_table(self, element) -> None:
         tag = element.tag
         if tag == W_GRID_SPAN and self.cell is not None:
-            self.span = max(1, _int(element.get(W_VAL)))
+            self.span = max(1, int_value(element.get(W_VAL)))
         elif tag == W_VMERGE and self.cell is not None:
             self.continued = element.get(W_VAL, "continue") == "continue"
         elif tag == W_TC and self.cell is not None:
@@ -513,13 +505,6 @@ def _symbol(font: str | None, char: str | None) -> str:
 
 def _is_tag(element, tag: str) -> bool:
     return element is not None and element.tag == tag
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or "")
-    except ValueError:
-        return 0
 
 
 def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
@@ -660,8 +645,6 @@ PPTX_DIAGRAM_SKIPPED = {"doc", "pres", "parTrans", "sibTrans"}
 def _diagram_text(shape) -> str | None:
     """A SmartArt diagram's text (its data part's nodes in order, a line a paragraph), or None for any other
     shape or a diagram whose data part is missing."""
-    from lxml import etree
-
     relations = shape._element.xpath(
         f".//a:graphicData[@uri='{PPTX_DIAGRAM}']/*[local-name()='relIds']/@*[local-name()='dm']"
     )
@@ -671,8 +654,7 @@ def _diagram_text(shape) -> str | None:
         blob = shape.part.related_part(relations[0]).blob
     except KeyError:
         return None
-    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
-    root = etree.fromstring(blob, parser)
+    root = parse_xml(blob)
     lines = []
     for point in root.iter(f"{{{PPTX_DIAGRAM}}}pt"):
         if point.get("type") in PPTX_DIAGRAM_SKIPPED:
