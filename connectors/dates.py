@@ -229,6 +229,17 @@ def parse_duration(text: str) -> tuple[str, int, int] | None:
     return None
 
 
+def find_durations(text: str) -> list[tuple[str, int, int]]:
+    """Every duration in `text`, in order, each read by `parse_duration` after the one before it ends:
+    (ISO value, start, end)."""
+    durations = []
+    offset = 0
+    while found := parse_duration(text[offset:]):
+        durations.append((found[0], offset + found[1], offset + found[2]))
+        offset += found[2]
+    return durations
+
+
 def duration_days(iso_duration: str) -> float | None:
     match = re.fullmatch(r"P(\d+(?:\.\d+)?)([YMWD])", iso_duration or "")
     if not match:

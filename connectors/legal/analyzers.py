@@ -8,7 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from connectors.dates import ORDINAL_WORDS, DateMatch, add_duration, find_dates, parse_duration
+from connectors.dates import (
+    ORDINAL_WORDS,
+    DateMatch,
+    add_duration,
+    find_dates,
+    find_durations,
+    parse_duration,
+)
 from connectors.legal.categories import (
     ANY_SENTENCE_RULE,
     CUAD_CATEGORIES,
@@ -498,7 +505,7 @@ _NTH_YEAR = re.compile(
 def _term_of(quote: str) -> str | None:
     """The term a clause states, as P<n>Y or P<n>M: its first duration in years or months that is not a notice
     period ("12 months' notice"), else its first "n-th anniversary" or "end of the n-th (Contract) Year"."""
-    for value, _, end in _durations(quote):
+    for value, _, end in find_durations(quote):
         if value[-1] in "YM" and not _NOTICE_FOLLOWS.match(quote, end):
             return value
     found = _ANNIVERSARY.search(quote) or _NTH_YEAR.search(quote)
@@ -528,26 +535,16 @@ def _renewal_term(quote: str) -> str | None:
         return "P1M"
     terms = [
         (value, bool(_RENEWAL_CUE.search(quote[max(0, start - 80) : start])))
-        for value, start, end in _durations(quote)
+        for value, start, end in find_durations(quote)
         if value[-1] in "YM" and not _NOTICE_NEAR.match(quote, end)
     ]
     cued = [value for value, after_cue in terms if after_cue]
     return cued[0] if cued else terms[0][0] if terms else None
 
 
-def _durations(quote: str) -> list[tuple[str, int, int]]:
-    """Every duration in `quote`, in order: (ISO value, start, end)."""
-    durations = []
-    offset = 0
-    while found := parse_duration(quote[offset:]):
-        durations.append((found[0], offset + found[1], offset + found[2]))
-        offset += found[2]
-    return durations
-
-
 def _duration_near(quote: str, cue: re.Pattern[str], *, before: bool) -> str | None:
     """The duration in `quote` next to a cue word (cue before it, or after it)."""
-    for value, start, end in _durations(quote):
+    for value, start, end in find_durations(quote):
         window = (
             quote[max(0, start - 80) : start]
             if before
@@ -568,7 +565,7 @@ _SAME_TERM = re.compile(
 def _notice_period(quote: str) -> str | None:
     """The first duration in `quote` that a notice cue follows within three words ("120 days advance written
     notice", "six (6) months prior")."""
-    return next((value for value, _, end in _durations(quote) if _NOTICE_FOLLOWS.match(quote, end)), None)
+    return next((value for value, _, end in find_durations(quote) if _NOTICE_FOLLOWS.match(quote, end)), None)
 
 
 def _first_duration(quote: str) -> str | None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 from common.scripts import CJK_SENTENCE_ENDS
-from connectors.dates import find_dates, parse_duration
+from connectors.dates import find_dates, find_durations, parse_duration
 from connectors.earnings.tables import (
     CURRENCY_CODES,
     CURRENCY_NAMES,
@@ -501,13 +501,6 @@ def _duration_amount(iso: object) -> tuple[str, float] | None:
     )
 
 
-def _durations_in(text: str) -> Iterator[str]:
-    offset = 0
-    while found := parse_duration(text[offset:]):
-        yield found[0]
-        offset += found[2]
-
-
 def states(column: dict, normalised: object, quote: str) -> bool:
     """Whether `quote` states a value normalised as `normalised` in a column of this type: a date (or its month)
     `quote` holds, a duration of the same length ("36 months" of "three (3) years"), a figure of the same amount
@@ -517,7 +510,9 @@ def states(column: dict, normalised: object, quote: str) -> bool:
         return isinstance(normalised, str) and any(d.iso.startswith(normalised) for d in find_dates(quote))
     if kind == "duration":
         wanted = _duration_amount(normalised)
-        return wanted is not None and any(_duration_amount(iso) == wanted for iso in _durations_in(quote))
+        return wanted is not None and any(
+            _duration_amount(iso) == wanted for iso, _, _ in find_durations(quote)
+        )
     if kind in _FIGURE_KINDS and isinstance(normalised, dict):
         figure = _stated_figure(kind, normalised["value"] * normalised["scale"], quote)
         return figure is not None and (
