@@ -211,6 +211,10 @@ def find_dates(text: str, start: int = 0, end: int | None = None) -> list[DateMa
     return sorted(found, key=lambda d: d.start)
 
 
+# A duration as `parse_duration` writes it: "P3Y", "P2.5M", "P90D" (amount, unit).
+ISO_DURATION = re.compile(r"P(\d+(?:\.\d+)?)([YMWD])")
+
+
 def parse_duration(text: str) -> tuple[str, int, int] | None:
     """First duration in `text` as (ISO 8601 duration, start, end), e.g. ("P90D", 10, 31): its whole number
     ("2.5 years" is P2.5Y, "12,500 days" P12500D; never a number's last digits), from its first word or digit
@@ -241,7 +245,7 @@ def find_durations(text: str) -> list[tuple[str, int, int]]:
 
 
 def duration_days(iso_duration: str) -> float | None:
-    match = re.fullmatch(r"P(\d+(?:\.\d+)?)([YMWD])", iso_duration or "")
+    match = ISO_DURATION.fullmatch(iso_duration or "")
     if not match:
         return None
     return float(match.group(1)) * {"Y": 365.0, "M": 30.0, "W": 7.0, "D": 1.0}[match.group(2)]

@@ -178,6 +178,8 @@ DOLLAR_PREFIXES = {
 CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 # The signs as a regular expression's character class: `[{SIGNS}]`.
 SIGNS = "".join(CURRENCY_SIGNS)
+# The minus signs a negative number is written with: the hyphen-minus and the typographic "\u2212".
+MINUS = "-\u2212"
 CURRENCY_NAMES = {
     "USD": r"(?:US|U\.S\.)\s+dollars?",
     "CAD": r"Canadian\s+dollars?",
@@ -203,7 +205,7 @@ _CURRENCY_AFTER = rf"(?-i:{'|'.join(CURRENCY_CODES)})\b|(?:{'|'.join(CURRENCY_NA
 # digits: "(0.12)", "$(0.12)", "($0.12)", "(1.3)%", "$(15) million". A bracket that holds more than the number
 # opens an aside, "($1.0 billion last year)", "(5% of Net Sales)", "($1.0 billion)": those numbers are positive.
 _NUMBER = (
-    rf"(?:(?P<neg>(?<![A-Za-z])[-\u2212]|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>{_CURRENCY_BEFORE})\s?(?P<copen>\()?)?"
+    rf"(?:(?P<neg>(?<![A-Za-z])[{MINUS}]|minus\s+|negative\s+)|(?P<open>\())?(?:(?P<currency>{_CURRENCY_BEFORE})\s?(?P<copen>\()?)?"
     r"(?P<value>(?<!\d)(?:\d{1,3}(?:,\d{3}){1,5}|\d{1,15}(?!\d))(?:\.\d{1,15})?)(?(open)\))(?(copen)\))"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bln|mln|bn|mm|mn|[kmb])\b)?"
     rf"(?:\s?(?P<currency_after>{_CURRENCY_AFTER}))?"

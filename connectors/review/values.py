@@ -8,13 +8,14 @@ import re
 from collections.abc import Iterator
 
 from common.scripts import CJK_SENTENCE_ENDS
-from connectors.dates import find_dates, find_durations, parse_duration
+from connectors.dates import ISO_DURATION, find_dates, find_durations, parse_duration
 from connectors.earnings.tables import (
     CURRENCY_CODES,
     CURRENCY_NAMES,
     CURRENCY_SIGNS,
     DOLLAR_CURRENCIES,
     DOLLAR_PREFIXES,
+    MINUS,
     NUMBER,
     SCALES,
     SIGNS,
@@ -132,10 +133,9 @@ _SPACED = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?(?!\d)"
 _DECIMAL_COMMA = (
     r"\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:[ \u00a0\u202f]\d{3})+,\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}"
 )
-_MINUS = "-\u2212"
 _AMOUNT = re.compile(
-    rf"(?<![\w{SIGNS}.,])(?P<neg>[{_MINUS}]\s?)?"
-    rf"(?:(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[{SIGNS}])\s?)(?P<neg_after>[{_MINUS}])?)?"
+    rf"(?<![\w{SIGNS}.,])(?P<neg>[{MINUS}]\s?)?"
+    rf"(?:(?:(?P<code>{_CODE})\s?|(?P<prefix>[A-Za-z.]+)?(?P<sign>[{SIGNS}])\s?)(?P<neg_after>[{MINUS}])?)?"
     rf"(?P<value>(?:{_DECIMAL_COMMA}|{_SPACED}|(?:\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:['\u2019]\d{{3}})+|\d+)(?:\.\d+)?)(?!\d|[.,'\u2019]\d))"
     rf"(?:\s?(?P<scale>(?i:{'|'.join(sorted(SCALES, key=len, reverse=True))}))\b)?"
     rf"(?:\s?(?:(?P<code_after>{_CODE})(?!\s?\d)|(?P<named>(?i:{'|'.join(CURRENCY_NAMES.values())}))|(?P<sign_after>[{SIGNS.replace('$', '')}])))?"
@@ -459,7 +459,6 @@ FINDERS = {
 
 
 _BARE_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-_ISO_DURATION = re.compile(r"P\d+(?:\.\d+)?[YMWD]")
 
 
 def _stated_figure(kind: str, number: float, quote: str) -> dict | None:
@@ -490,7 +489,7 @@ def _stated_figure(kind: str, number: float, quote: str) -> dict | None:
 
 def _duration_amount(iso: object) -> tuple[str, float] | None:
     """A duration's amount in months (years, months) or days (weeks, days), so "P3Y" is "P36M"."""
-    match = re.fullmatch(r"P(\d+(?:\.\d+)?)([YMWD])", iso) if isinstance(iso, str) else None
+    match = ISO_DURATION.fullmatch(iso) if isinstance(iso, str) else None
     if match is None:
         return None
     amount, unit = float(match.group(1)), match.group(2)
@@ -543,7 +542,7 @@ def read_value(column: dict, value: object, quote: object = None) -> tuple[objec
         found = FINDERS[kind](text, 0, len(text))
         if found is not None:
             return value, found[1]
-        if kind == "duration" and _ISO_DURATION.fullmatch(text):
+        if kind == "duration" and ISO_DURATION.fullmatch(text):
             return value, text
         if kind in _FIGURE_KINDS and isinstance(quote, str) and _BARE_NUMBER.fullmatch(text):
             figure = _stated_figure(kind, float(text), quote)
