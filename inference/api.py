@@ -78,6 +78,17 @@ def _invalid(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, message, error_type="invalid_request_error", code="invalid_value", param=param)
 
 
+def _model_not_found(model: str, *served: str) -> ApiError:
+    """The 404 for a model this server does not serve, naming the ones it does."""
+    return ApiError(
+        404,
+        f"the model {model!r} does not exist; this server serves {' and '.join(repr(name) for name in served)}",
+        error_type="invalid_request_error",
+        code="model_not_found",
+        param="model",
+    )
+
+
 def _json_response(
     status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
 ) -> ApiResponse:
@@ -332,14 +343,7 @@ class OpenAIApi:
         for model in self._model_objects():
             if model["id"] == model_id:
                 return _json_response(200, model)
-        raise ApiError(
-            404,
-            f"the model {model_id!r} does not exist; this server serves {self.model_name!r} and "
-            f"{EMBEDDING_MODEL!r}",
-            error_type="invalid_request_error",
-            code="model_not_found",
-            param="model",
-        )
+        raise _model_not_found(model_id, self.model_name, EMBEDDING_MODEL)
 
     def _health(self, _: dict[str, Any]) -> ApiResponse:
         """200 `ok` while the service takes requests; 503 `draining` once it is shutting down, so that a
@@ -387,13 +391,7 @@ class OpenAIApi:
         if embedding:
             accepted |= {f"sentence-transformers/{EMBEDDING_MODEL}", self.model_name}
         if requested not in accepted:
-            raise ApiError(
-                404,
-                f"the model {requested!r} does not exist; this server serves {served!r}",
-                error_type="invalid_request_error",
-                code="model_not_found",
-                param="model",
-            )
+            raise _model_not_found(requested, served)
         return served
 
     def _sampling(self, payload: dict[str, Any], prompt_tokens: int, part: str) -> SamplingParams:
