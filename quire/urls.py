@@ -23,8 +23,10 @@ from quire.api.views import (
 )
 from quire.clauses.views import ClauseTypeDetailView, ClauseTypeExamplesView, ClauseTypeListCreateView
 from quire.documents.views import (
+    DocumentContentView,
     DocumentDetailView,
     DocumentListCreateView,
+    DocumentPageImageView,
     DocumentTablesView,
     DocumentTextView,
     SearchView,
@@ -52,6 +54,12 @@ v1 = [
     path("v1/documents/<str:document_id>", DocumentDetailView.as_view(), name="document"),
     path("v1/documents/<str:document_id>/text", DocumentTextView.as_view(), name="document-text"),
     path("v1/documents/<str:document_id>/tables", DocumentTablesView.as_view(), name="document-tables"),
+    path("v1/documents/<str:document_id>/content", DocumentContentView.as_view(), name="document-content"),
+    path(
+        "v1/documents/<str:document_id>/pages/<int:page>",
+        DocumentPageImageView.as_view(),
+        name="document-page-image",
+    ),
     path("v1/search", SearchView.as_view(), name="search"),
     path("v1/jobs", JobListCreateView.as_view(), name="jobs"),
     path("v1/jobs/<str:job_id>", JobDetailView.as_view(), name="job"),

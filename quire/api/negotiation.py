@@ -18,3 +18,11 @@ class FileNegotiation(DefaultContentNegotiation):
         if file_media_type and any(media_type_matches(file_media_type, media) for media in accepted):
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)
+
+
+class AnyFileNegotiation(DefaultContentNegotiation):
+    """For a view that answers a stored file of any media type (a document's original): whatever `Accept`
+    asks, the file is served, and an error is JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import QuerySet, prefetch_related_objects
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveDestroyAPIView
@@ -14,10 +16,13 @@ from quire.api.expand import expanded
 from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail, found
 from quire.api.metadata import metadata_folded
+from quire.api.negotiation import AnyFileNegotiation, FileNegotiation
 from quire.api.pagination import ListFilter, filter_value
 from quire.api.parsers import JSONParser, PathKeepingMultiPartParser
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
+from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
+from quire.documents.pages import page_image
 from quire.documents.selectors import document_tables, document_text_window, search_chunks
 from quire.documents.serializers import (
     WITH_ATTACHMENTS,
@@ -40,7 +45,9 @@ from quire.documents.services import (
     document_delete,
     document_update,
 )
+from quire.documents.sniffing import PDF
 from quire.documents.uploads import Upload, is_zip
+from tenants.audit import export_record
 
 
 def _create(
@@ -223,6 +230,66 @@ class DocumentTextView(APIView):
         )
         return Response(
             {"document_id": document.id, "object": "document_text", "status": document.status, **window}
+        )
+
+
+def _header_filename(filename: str) -> str:
+    """The last segment of a stored filename without the characters a header cannot carry (a JSON upload's
+    filename keeps control characters as sent)."""
+    name = "".join(c for c in filename.rsplit("/", 1)[-1] if c.isprintable())
+    return name.strip() or "document"
+
+
+class DocumentContentView(APIView):
+    content_negotiation_class = AnyFileNegotiation
+
+    @extend_schema(
+        operation_id="documents_content",
+        responses={(200, "*/*"): OpenApiTypes.BINARY},
+        description="The file as uploaded, byte for byte, under its `content_type`, as an attachment named by "
+        "its `filename`. Each download is recorded in the audit log (`export.create`, `document`).",
+    )
+    def get(self, request: Request, document_id: str) -> FileResponse:
+        fields = ("id", "filename", "content_type", "file")
+        document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
+        response = FileResponse(
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=_header_filename(document.filename),
+            content_type=document.content_type or "application/octet-stream",
+        )
+        response["Cache-Control"] = "private, no-store"
+        export_record(tenant=request.tenant, what="document", object_id=document.id, export_format="original")
+        return response
+
+
+class DocumentPageImageView(APIView):
+    content_negotiation_class = FileNegotiation
+    file_media_type = "image/png"
+
+    @extend_schema(
+        operation_id="documents_page_image",
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+        description="Page `page` (from 1) of a PDF document as a PNG at 100 dpi, the image a span's `boxes` "
+        "(in PDF points from the page's top left) lie over once scaled by 100/72. Rendered once and kept. "
+        "A document that is not a PDF, or a page it does not have, is a 404 naming `page`.",
+    )
+    def get(self, request: Request, document_id: str, page: int) -> HttpResponse:
+        fields = ("id", "content_type", "page_starts", "file")
+        document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
+        try:
+            image = page_image(document, page)
+        except LookupError:
+            pages = f"pages 1 to {document.page_count}" if document.content_type == PDF else "no page images"
+            raise Refusal(
+                ErrorCode.RESOURCE_MISSING,
+                f"Document {document.id} has no page {page}; it has {pages}.",
+                "page",
+            ) from None
+        except LimitExceeded as exc:
+            raise Refusal(exc.code, f"Page {page} is too large to render: {exc}.", "page") from None
+        return HttpResponse(
+            image, content_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
         )
 
 

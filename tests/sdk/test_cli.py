@@ -84,7 +84,7 @@ def test_a_content_type_with_a_line_break_is_refused_before_anything_is_sent(cli
         quire.documents.create(file=path, content_type="text/plain\nX-Injected: 1")
 
 
-def test_upload_with_wait(cli, tmp_path):
+def test_upload_with_wait_then_download(cli, tmp_path, monkeypatch):
     files = []
     for name in ("a.txt", "b.txt"):
         files.append(tmp_path / name)
@@ -98,6 +98,18 @@ def test_upload_with_wait(cli, tmp_path):
     shown = cli("documents", "upload", str(files[0]))
     assert shown.exit_code == 0, shown.output
     assert docs[0]["id"] in shown.stdout and "all files" in shown.stderr
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.chdir(downloads)
+    saved = cli("documents", "download", docs[0]["id"])
+    assert saved.exit_code == 0, saved.output
+    assert (downloads / "a.txt").read_bytes() == files[0].read_bytes()
+    kept = cli("documents", "download", docs[0]["id"])
+    assert kept.exit_code == 1 and "--force" in kept.stderr
+    assert cli("documents", "download", docs[0]["id"], "--force").exit_code == 0
+    printed = cli("documents", "download", docs[1]["id"], "-o", "-")
+    assert printed.exit_code == 0 and printed.stdout == files[1].read_text()
 
 
 def test_run_legal_with_wait_and_exports(cli, contract_doc, tmp_path):

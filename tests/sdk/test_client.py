@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from quire_sdk import NotFoundError
 
 from tests.support.documents import make_pdf
 
@@ -31,6 +32,12 @@ def test_upload_text_and_file_then_wait(quire, tmp_path):
     assert ready.status == "ready", ready.failure_reason
     assert ready.page_count == 2 and states[-1] == "ready"
     assert quire.documents.wait(from_text.id, interval=0.2, timeout=120).status == "ready"
+
+    assert quire.documents.content(from_file.id) == pdf.read_bytes()
+    assert quire.documents.page_image(from_file.id, 2).startswith(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(NotFoundError) as missing:
+        quire.documents.page_image(from_file.id, 3)
+    assert missing.value.param == "page" and "pages 1 to 2" in missing.value.message
 
     text = quire.documents.text(from_text.id, start=5, end=5 + len(marker))
     assert text.text == marker and text.length > len(marker)
@@ -106,7 +113,7 @@ def test_pages_are_walked_past_the_first(quire):
 
 
 def test_typed_errors_carry_code_param_status_and_request_id(quire, live_server):
-    from quire_sdk import AuthenticationError, ConflictError, InvalidRequestError, NotFoundError, Quire
+    from quire_sdk import AuthenticationError, ConflictError, InvalidRequestError, Quire
 
     with pytest.raises(NotFoundError) as missing:
         quire.documents.get("doc_missing")

@@ -142,11 +142,13 @@ class Transport:
         content: Body | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        raw: bool = False,
     ) -> Response:
         """One API call; writes get an `Idempotency-Key` (the one given, else a new UUID) that every retry
-        of this call repeats, so a retried write never happens twice."""
+        of this call repeats, so a retried write never happens twice. `raw`: a file is asked for, and a
+        successful answer's `data` is its bytes (an error is still read as JSON)."""
         method = method.upper()
-        send_headers = {**self.headers, **(headers or {})}
+        send_headers = {**self.headers, **({"Accept": "*/*"} if raw else {}), **(headers or {})}
         if method in WRITE_METHODS:
             send_headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
         if json_body is not None:
@@ -168,9 +170,8 @@ class Transport:
                 self.sleep(self.retry.delay(retry))
                 retry += 1
                 continue
-            result = Response(
-                response.status_code, {k.lower(): v for k, v in response.headers.items()}, _decode(response)
-            )
+            data = response.content if raw and response.is_success else _decode(response)
+            result = Response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, data)
             if response.is_success:
                 return result
             retry_after = retry_after_seconds(result.headers)

@@ -370,6 +370,42 @@ def documents_text(
     _print_json(text) if json_output else sys.stdout.write(text.text + "\n")
 
 
+@api_command(documents_app, "download")
+def documents_download(
+    ctx: typer.Context,
+    document_id: str,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write it (default: its filename here; - for stdout)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace a file already there.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """The file a document was uploaded as, byte for byte."""
+    api = client(ctx)
+    if output is None:
+        name = "".join(
+            c
+            for c in api.documents.get(document_id).filename.replace("\\", "/").rsplit("/", 1)[-1]
+            if c.isprintable()
+        )
+        output = Path(name.strip(" .") or document_id)
+    if str(output) != "-" and output.exists() and not force:
+        _fail(
+            json_output, "file_exists", f"{output} is already there (--force replaces it)", path=str(output)
+        )
+    content = api.documents.content(document_id)
+    if str(output) == "-":
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    output.write_bytes(content)
+    if json_output:
+        _print_json({"id": document_id, "path": str(output), "bytes": len(content)})
+    else:
+        _out().print(f"{len(content)} bytes written to {output}")
+
+
 def _job_summary(job: Job) -> str:
     line = f"{job.id} {job.connector} {job.status}"
     if job.result is not None:

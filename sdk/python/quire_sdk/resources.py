@@ -246,6 +246,15 @@ class Documents(Resource):
         """The document's tables: `{"index", "page", "rows": [[{"text", "span"}, ...], ...]}` each."""
         return self._t.request("GET", f"documents/{_segment(document_id)}/tables").data["data"]
 
+    def content(self, document_id: str) -> bytes:
+        """The file as uploaded, byte for byte (each download is recorded in the workspace's audit log)."""
+        return self._t.request("GET", f"documents/{_segment(document_id)}/content", raw=True).data
+
+    def page_image(self, document_id: str, page: int) -> bytes:
+        """Page `page` (from 1) of a PDF document as a PNG at 100 dpi: a span's `boxes`, in PDF points,
+        lie over it scaled by 100/72."""
+        return self._t.request("GET", f"documents/{_segment(document_id)}/pages/{int(page)}", raw=True).data
+
     def wait(
         self,
         document_id: str,

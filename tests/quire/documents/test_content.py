@@ -1,0 +1,112 @@
+"""A document's original file and a PDF's page images through the API: what an integrator draws a finding's
+span and boxes over."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+
+from quire.documents.models import Document, DocumentStatus
+from quire.documents.parsing import parse_document
+from quire.documents.sniffing import PDF
+from tenants.models import AuditEvent
+from tests.support import Api
+from tests.support.documents import make_docx, make_pdf
+
+
+def _error(response, status: int, code: str, param: str) -> str:
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == (code, param), error
+    return error["message"]
+
+
+def _ready_pdf(tenant, pages: list[str]) -> Document:
+    content = make_pdf(pages)
+    parsed = parse_document(content, PDF)
+    with tenant_context(tenant):
+        document = Document(
+            filename="results.pdf",
+            content_type=PDF,
+            sha256=hashlib.sha256(content).hexdigest(),
+            size_bytes=len(content),
+            status=DocumentStatus.READY,
+            text=parsed.text,
+            page_starts=parsed.page_starts,
+        )
+        document.file.save(document.sha256, ContentFile(content), save=False)
+        document.save()
+    return document
+
+
+def test_the_original_file_comes_back_byte_for_byte_under_its_name_and_the_download_is_recorded(
+    api_a: Api, tenant_a
+):
+    content = make_docx(["Term: twelve (12) months."])
+    upload = SimpleUploadedFile(
+        'deals/Übersicht "final".docx', content, content_type="application/octet-stream"
+    )
+    created = api_a.client.post("/v1/documents", {"file": upload}, **api_a._headers(None))
+    assert created.status_code == 201, created.content
+    document_id = created.json()["id"]
+    before = AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").count()
+
+    response = api_a.get(f"/v1/documents/{document_id}/content", headers={"Accept": "application/pdf"})
+    assert response.status_code == 200, response.content
+    assert b"".join(response.streaming_content) == content
+    assert response["Content-Type"] == created.json()["content_type"]
+    disposition = response["Content-Disposition"]
+    assert (
+        disposition.startswith("attachment;")
+        and "filename*=utf-8''%C3%9Cbersicht%20%22final%22.docx" in disposition
+    )
+    assert response["Cache-Control"] == "private, no-store"
+    [event] = AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").order_by("-pk")[:1]
+    assert AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").count() == before + 1
+    assert (event.object_type, event.object_id, event.details["format"]) == (
+        "document",
+        document_id,
+        "original",
+    )
+
+
+def test_a_filename_with_control_characters_is_served_without_them(api_a: Api):
+    created = api_a.post("/v1/documents", {"text": "Net 30.", "filename": "terms\r\nX-Evil: 1\t.txt"})
+    assert created.status_code == 201, created.content
+    response = api_a.get(f"/v1/documents/{created.json()['id']}/content")
+    assert response.status_code == 200, response.content
+    assert b"".join(response.streaming_content) == b"Net 30."
+    assert response["Content-Disposition"] == 'attachment; filename="termsX-Evil: 1.txt"'
+
+
+def test_another_workspaces_document_is_missing(api_a: Api, api_b: Api):
+    document_id = api_a.post("/v1/documents", {"text": "Alpha only."}).json()["id"]
+    for path in (f"/v1/documents/{document_id}/content", f"/v1/documents/{document_id}/pages/1"):
+        _error(api_b.get(path), 404, "resource_missing", "document_id")
+
+
+def test_a_pdf_page_is_a_png_and_a_page_it_lacks_or_a_document_without_pages_is_a_404(api_a: Api, tenant_a):
+    from PIL import Image
+
+    document = _ready_pdf(tenant_a.tenant, ["First page.", "Second page."])
+    response = api_a.get(f"/v1/documents/{document.id}/pages/2")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "PNG" and image.width > 500
+    assert api_a.get(f"/v1/documents/{document.id}/pages/2").content == response.content
+
+    assert "pages 1 to 2" in _error(
+        api_a.get(f"/v1/documents/{document.id}/pages/3"), 404, "resource_missing", "page"
+    )
+    assert api_a.get(f"/v1/documents/{document.id}/pages/0").status_code == 404
+    text = api_a.post("/v1/documents", {"text": "No pages."}).json()["id"]
+    assert "no page images" in _error(
+        api_a.get(f"/v1/documents/{text}/pages/1"), 404, "resource_missing", "page"
+    )
+    refused = api_a.get(f"/v1/documents/{document.id}/pages/1", headers={"Accept": "text/html"})
+    assert refused.status_code == 406 and refused["Content-Type"].startswith("application/json")
