@@ -305,3 +305,30 @@ def stored_rows(count: int, status: str) -> list:
         )
         for n in range(count)
     )
+
+
+def stored_pdf(content: bytes, filename: str = "results.pdf", *, layout: bool = False):
+    """A ready PDF document of the current schema, its file stored and its text parsed from `content`
+    (with its layout and tables when `layout`); the document and the parse."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from quire.documents.models import Document, DocumentStatus
+    from quire.documents.parsing import parse_document
+    from quire.documents.sniffing import PDF
+
+    parsed = parse_document(content, PDF)
+    document = Document(
+        filename=filename,
+        content_type=PDF,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size_bytes=len(content),
+        status=DocumentStatus.READY,
+        text=parsed.text,
+        page_starts=parsed.page_starts,
+        **({"layout": parsed.layout, "tables": parsed.tables} if layout else {}),
+    )
+    document.file.save(document.sha256, ContentFile(content), save=False)
+    document.save()
+    return document, parsed

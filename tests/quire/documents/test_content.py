@@ -3,19 +3,14 @@ span and boxes over."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from quire.documents.models import Document, DocumentStatus
-from quire.documents.parsing import parse_document
-from quire.documents.sniffing import PDF
 from tenants.models import AuditEvent
 from tests.support import Api
-from tests.support.documents import make_docx, make_pdf
+from tests.support.documents import make_docx, make_pdf, stored_pdf
 
 
 def _error(response, status: int, code: str, param: str) -> str:
@@ -23,24 +18,6 @@ def _error(response, status: int, code: str, param: str) -> str:
     error = response.json()["error"]
     assert (error["code"], error["param"]) == (code, param), error
     return error["message"]
-
-
-def _ready_pdf(tenant, pages: list[str]) -> Document:
-    content = make_pdf(pages)
-    parsed = parse_document(content, PDF)
-    with tenant_context(tenant):
-        document = Document(
-            filename="results.pdf",
-            content_type=PDF,
-            sha256=hashlib.sha256(content).hexdigest(),
-            size_bytes=len(content),
-            status=DocumentStatus.READY,
-            text=parsed.text,
-            page_starts=parsed.page_starts,
-        )
-        document.file.save(document.sha256, ContentFile(content), save=False)
-        document.save()
-    return document
 
 
 def test_the_original_file_comes_back_byte_for_byte_under_its_name_and_the_download_is_recorded(
@@ -92,7 +69,8 @@ def test_another_workspaces_document_is_missing(api_a: Api, api_b: Api):
 def test_a_pdf_page_is_a_png_and_a_page_it_lacks_or_a_document_without_pages_is_a_404(api_a: Api, tenant_a):
     from PIL import Image
 
-    document = _ready_pdf(tenant_a.tenant, ["First page.", "Second page."])
+    with tenant_context(tenant_a.tenant):
+        document, _ = stored_pdf(make_pdf(["First page.", "Second page."]))
     response = api_a.get(f"/v1/documents/{document.id}/pages/2")
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "image/png"

@@ -3,20 +3,15 @@ each finding's lines placed over it."""
 
 from __future__ import annotations
 
-import hashlib
-
-from django.core.files.base import ContentFile
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
 from connectors.spans import PageMap, make_span
-from quire.documents.models import Attachment, Document, DocumentStatus
-from quire.documents.parsing import parse_document
-from quire.documents.sniffing import PDF
+from quire.documents.models import Attachment, Document
 from quire.jobs.models import Job, JobResult, JobStatus
 from quire.portal.highlight import findings_from_output, page_views
 from tests.support.browser import sign_in
-from tests.support.documents import make_table_pdf
+from tests.support.documents import make_table_pdf, stored_pdf
 from tests.support.portal import PortalServer, Workspace, signed_in
 
 ROWS = [["Metric", "Q1 2026"], ["Revenue", "$120.5 million"]]
@@ -24,23 +19,9 @@ ROWS = [["Metric", "Q1 2026"], ["Revenue", "$120.5 million"]]
 
 def _pdf_job(workspace, title: str) -> tuple[Document, Job, dict, object]:
     """A ready PDF (`title` above a table) and a succeeded earnings job whose one finding is in its table."""
-    content = make_table_pdf(title, ROWS)
-    parsed = parse_document(content, PDF)
-    start = parsed.text.index("$120.5 million")
     with tenant_context(workspace.tenant):
-        document = Document(
-            filename="results.pdf",
-            content_type=PDF,
-            sha256=hashlib.sha256(content).hexdigest(),
-            size_bytes=len(content),
-            status=DocumentStatus.READY,
-            text=parsed.text,
-            page_starts=parsed.page_starts,
-            layout=parsed.layout,
-            tables=parsed.tables,
-        )
-        document.file.save(document.sha256, ContentFile(content), save=False)
-        document.save()
+        document, parsed = stored_pdf(make_table_pdf(title, ROWS), layout=True)
+        start = parsed.text.index("$120.5 million")
         span = make_span(document.id, parsed.text, start, start + len("$120.5 million"))
         output = {"connector": "earnings", "metrics": [{"metric": "revenue", "value": 120.5, "span": span}]}
         job = Job.objects.create(connector="earnings", document_ids=[document.id], status=JobStatus.SUCCEEDED)
