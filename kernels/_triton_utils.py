@@ -27,6 +27,16 @@ def checked_grid(kernel: str, *axes: tuple[str, int]) -> tuple[int, ...]:
     return tuple(size for _, size in axes)
 
 
+def query_tile_grid(kernel: str, max_seqlen: int, batch: int, n_heads: int, block_m: int) -> tuple[int, ...]:
+    """The grid of an attention launch over query tiles, ``(query tiles x sequences, heads)``: program ``x``
+    takes tile ``x % tiles`` of sequence ``x // tiles``; checked by ``checked_grid``."""
+    return checked_grid(
+        kernel,
+        ("query tiles x sequences", triton.cdiv(max_seqlen, block_m) * batch),
+        ("heads", n_heads),
+    )
+
+
 def dot_in_fp32(dtype: torch.dtype) -> bool:
     """Whether ``tl.dot`` operands must be upcast: the Triton interpreter miscomputes bfloat16 dots."""
     return interpreting() and dtype == torch.bfloat16

@@ -31,6 +31,7 @@ from kernels._triton_utils import (
     head_dim_pad,
     load_rows,
     normalise_and_store,
+    query_tile_grid,
 )
 
 
@@ -165,11 +166,7 @@ def block_grid(max_blocks: int, batch: int, n_heads: int) -> tuple[int, ...]:
 def attention_grid(max_seqlen: int, batch: int, n_heads: int, block_m: int) -> tuple[int, ...]:
     """The grid of the attention kernel, ``(query tiles x sequences, heads)``: program ``x`` takes tile
     ``x % tiles`` of sequence ``x // tiles``."""
-    return checked_grid(
-        "block-sparse attention",
-        ("query tiles x sequences", triton.cdiv(max_seqlen, block_m) * batch),
-        ("heads", n_heads),
-    )
+    return query_tile_grid("block-sparse attention", max_seqlen, batch, n_heads, block_m)
 
 
 def _on_gpu(device: torch.device) -> bool:

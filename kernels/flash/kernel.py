@@ -20,12 +20,12 @@ from kernels._dispatch import interpreting, last_dim_contiguous
 from kernels._triton_utils import (
     LOG2_E,
     attend_block,
-    checked_grid,
     dot_in_fp32,
     dot_precision,
     head_dim_pad,
     load_rows,
     normalise_and_store,
+    query_tile_grid,
 )
 
 
@@ -116,11 +116,7 @@ def _attention_fwd_kernel(
 
 def launch_grid(max_seqlen_q: int, batch: int, n_heads: int, block_m: int) -> tuple[int, ...]:
     """``(query tiles x sequences, heads)``: program ``x`` takes tile ``x % tiles`` of sequence ``x // tiles``."""
-    return checked_grid(
-        "flash attention",
-        ("query tiles x sequences", triton.cdiv(max_seqlen_q, block_m) * batch),
-        ("heads", n_heads),
-    )
+    return query_tile_grid("flash attention", max_seqlen_q, batch, n_heads, block_m)
 
 
 def flash_attention(
