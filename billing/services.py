@@ -109,12 +109,15 @@ def usage_thresholds_record(*, tenant: Tenant, quantities: dict[str, int]) -> li
     if included <= 0:
         return []
     with transaction.atomic():
-        anchor = (
+        locked = (
             BillingAccount.objects.select_for_update()
-            .filter(pk=account_for(tenant).pk)
+            .filter(tenant=tenant)
             .values_list("period_start", flat=True)
-            .get()
         )
+        anchor = locked.first()
+        if anchor is None:
+            account_for(tenant)
+            anchor = locked.get()
         start, end = current_period(anchor)
         used = period_units_used(tenant, start)
         key = {"tenant": tenant, "kind": UsageKind.PAGES, "included": included, "period_start": start}
