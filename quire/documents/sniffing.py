@@ -144,6 +144,15 @@ def decoded_text(content: bytes) -> str | None:
     """The text of bytes that are text: UTF-8 (after a byte order mark, if any), UTF-16 after its byte order
     mark or without one (`_utf16_without_bom`), else Windows-1252 (Latin-1's superset, what older Windows tools save) when no byte is a control
     character text does not hold; None for anything else. Sniffing and parsing read text by this one rule."""
+    text = _unicode_text(content)
+    if text is not None or content.startswith(_UTF16_BOMS):
+        return text
+    return _windows_text(content)
+
+
+def _unicode_text(content: bytes) -> str | None:
+    """`decoded_text`'s Unicode readings: UTF-16 after its byte order mark (None where it does not decode),
+    UTF-16 without one, UTF-8; None for other bytes."""
     if content.startswith(_UTF16_BOMS):
         try:
             return content.decode("utf-16")
@@ -154,7 +163,11 @@ def decoded_text(content: bytes) -> str | None:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
+        return None
+
+
+def _windows_text(content: bytes) -> str | None:
+    """`decoded_text`'s last reading: Windows-1252, when no byte is a control character text does not hold."""
     if any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in content):
         return None
     try:
@@ -191,15 +204,13 @@ def decoded_html(content: bytes) -> str | None:
     """An HTML page's text: by `decoded_text`'s rule where the bytes are UTF-8 or UTF-16, else
     in the charset the page declares (`html_charset`; a byte it does not map read as U+FFFD), else by
     `decoded_text`'s rule (Windows-1252)."""
-    if not content.startswith(_UTF16_BOMS) and _utf16_without_bom(content) is None:
-        try:
-            return content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            pass
-        declared = html_charset(content)
-        if declared is not None and declared != "utf-8":
-            return content.decode(declared, errors="replace")
-    return decoded_text(content)
+    text = _unicode_text(content)
+    if text is not None or content.startswith(_UTF16_BOMS):
+        return text
+    declared = html_charset(content)
+    if declared is not None and declared != "utf-8":
+        return content.decode(declared, errors="replace")
+    return _windows_text(content)
 
 
 # Where a PDF's header may come (what PDF readers accept: a gateway's line, a byte order mark or blank lines
