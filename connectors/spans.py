@@ -87,25 +87,32 @@ def find_span(
     """Locate `quote` in `text`: exact first, then ignoring case and runs of whitespace.
 
     With several matches, one inside the ranges `within` (what a model was shown) wins, else the one nearest
-    them; among those, the one starting closest to `near` (or the first). None when absent.
+    them; an exact match wins over a loose one only as near to those ranges (a quote reflowed from the passage
+    shown is placed there, not on an exact copy elsewhere); among those, the one starting closest to `near`
+    (or the first). None when absent.
     """
     if not quote or not quote.strip():
         return None
-    matches = [(m.start(), m.start() + len(quote)) for m in re.finditer(re.escape(quote), text)]
-    if not matches:
+
+    def outside(match: tuple[int, int]) -> int:
+        start, end = match
+        return min((max(a - start, end - b, 0) for a, b in within), default=0)
+
+    exact = [(m.start(), m.start() + len(quote)) for m in re.finditer(re.escape(quote), text)]
+    loose: list[tuple[int, int]] = []
+    if not exact or min(map(outside, exact)):
         pattern = _flexible_pattern(quote.strip())
         if pattern is None:
             return None
-        matches = [(m.start(), m.end()) for m in pattern.finditer(text)]
-    if not matches:
+        loose = [(m.start(), m.end()) for m in pattern.finditer(text)]
+    if not exact and not loose:
         return None
 
-    def rank(match: tuple[int, int]) -> tuple[int, int, int]:
-        start, end = match
-        outside = min((max(a - start, end - b, 0) for a, b in within), default=0)
-        return outside, abs(start - near) if near is not None else 0, start
+    def rank(candidate: tuple[tuple[int, int], int]) -> tuple[int, int, int, int]:
+        match, kind = candidate
+        return outside(match), kind, abs(match[0] - near) if near is not None else 0, match[0]
 
-    start, end = min(matches, key=rank)
+    (start, end), _ = min([(m, 0) for m in exact] + [(m, 1) for m in loose], key=rank)
     return make_span(document_id, text, start, end)
 
 

@@ -54,6 +54,18 @@ def test_find_span_prefers_a_match_inside_the_ranges_shown_then_the_nearest():
     assert find_span("d", text, "governed by Delaware law", within=[(40, 50)])["start"] == starts[1]
 
 
+def test_a_quote_reflowed_from_the_passage_shown_is_placed_there_not_on_an_exact_copy_elsewhere():
+    text = (
+        "Definitions. Governing law means the laws of the State of New York.\n\n"
+        "12. This Agreement shall be governed by the laws of\nthe State of New York."
+    )
+    shown = [(text.index("12."), len(text))]
+    span = find_span("d", text, "the laws of the State of New York", within=shown)
+    assert span["start"] >= shown[0][0]
+    assert span["quote"] == "the laws of\nthe State of New York"
+    assert find_span("d", text, "the laws of the State of New York")["start"] == text.index("the laws")
+
+
 def test_repair_span_keeps_valid_spans_and_relocates_shifted_ones():
     text = "alpha beta gamma beta"
     good = make_span("d", text, 6, 10)
