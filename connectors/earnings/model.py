@@ -160,13 +160,36 @@ def _qa(document: Document, items: list[tuple[dict, Ranges]], run: RunContext, t
     return sorted(pairs, key=lambda pair: pair["question"]["span"]["start"])
 
 
-def _bullets(document: Document, items: list[tuple[dict, Ranges]], run: RunContext, task: str) -> list[dict]:
+def _quoted_in(items: list[tuple[dict, Ranges]]) -> dict[str, Ranges]:
+    """The ranges each summary quote of the parts was quoted from, by the quote with its whitespace collapsed."""
+    found: dict[str, Ranges] = {}
+    for item, shown in items:
+        for quote in listed(item.get("quotes")):
+            if isinstance(quote, str):
+                key = " ".join(quote.split())
+                found[key] = found.get(key, ()) + shown
+    return found
+
+
+def _ranges_of(quote: object, quoted_in: dict[str, Ranges]) -> Ranges:
+    return quoted_in.get(" ".join(quote.split()), ()) if isinstance(quote, str) else ()
+
+
+def _bullets(
+    document: Document,
+    items: list[tuple[dict, Ranges]],
+    run: RunContext,
+    task: str,
+    quoted_in: dict[str, Ranges] | None = None,
+) -> list[dict]:
     bullets = []
     for item, shown in items:
         if not isinstance(item.get("text"), str):
             continue
         spans = [
-            grounded_span(run, task, document.document_id, document.text, q, shown)
+            grounded_span(
+                run, task, document.document_id, document.text, q, shown or _ranges_of(q, quoted_in or {})
+            )
             for q in listed(item.get("quotes"))
         ]
         spans = [s for s in spans if s is not None]
@@ -185,11 +208,12 @@ def refine_with_model(document: Document, result: dict, run: RunContext) -> dict
     """`result` with what the model read in the call added: grounded figures and guidance beside the
     analyzers', its Q&A pairs and summary when they are grounded (with the analyzers' pairs in the parts of
     the reading that gave no list of pairs). A call read in parts gets a reduce step that merges the parts'
-    bullets."""
+    bullets; a merged bullet's quote is placed in the part it was quoted from."""
     task = f"earnings {document.document_id}"
     reading = DocumentReading(run, document)
     figures, guidance, qa, summary = reading.ask_many(task, list(QUESTIONS), max_tokens=700)
     summary_items = _items(summary, "summary")
+    quoted_in = _quoted_in(summary_items)
     if len(summary) > 1 and summary_items:
         merged = reading.ask_bare(
             task,
@@ -220,7 +244,7 @@ def refine_with_model(document: Document, result: dict, run: RunContext) -> dict
             and any(start <= pair["question"]["span"]["start"] < end for start, end in unread)
         ]
         refined["qa"] = sorted(pairs + kept, key=lambda pair: pair["question"]["span"]["start"])
-    bullets = _bullets(document, summary_items, run, task)
+    bullets = _bullets(document, summary_items, run, task, quoted_in)
     if len(bullets) >= 3:
         refined["summary"] = bullets[:6]
     elif summary_items:

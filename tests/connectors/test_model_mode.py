@@ -753,3 +753,43 @@ def test_legal_model_answer_values_are_whole_answers_without_surrounding_blanks(
     assert _checked_answer(contract, "Renewal Term", " P1Y ") == "P1Y"
     assert _checked_answer(contract, "Renewal Term", "P1Y\nP2Y") is None
     assert _checked_answer(contract, "Expiration Date", "2024-03-12 or so") is None
+
+
+def test_merged_summary_quotes_stay_in_the_part_they_were_quoted_from(scripted_server):
+    from connectors.earnings.model import SUMMARY
+
+    first = (
+        "Jane Doe -- Chief Financial Officer: Operating expenses rose 12% to $300 million. "
+        "Headcount rose 3% to 4,000.\n\n"
+    )
+    second = (
+        "John Smith -- Chief Executive Officer: Revenue rose 12% to $1.2 billion. "
+        "Adjusted EPS was $0.83. Gross margin was 41.5%.\n"
+    )
+    text = first + second
+    cut = len(first)
+    plan = {
+        "documents": {
+            "t": {"strategy": "map_reduce", "reason": "test", "sections": [[0, cut], [cut, len(text)]]}
+        }
+    }
+    bullets = [
+        {"text": "Revenue rose 12%.", "quotes": ["rose 12%"]},
+        {"text": "Adjusted EPS was $0.83.", "quotes": ["Adjusted EPS was $0.83."]},
+        {"text": "Gross margin was 41.5%.", "quotes": ["Gross margin was 41.5%."]},
+    ]
+
+    def responder(messages: list[dict]) -> str:
+        question = messages[-1]["content"]
+        if question.startswith("These bullets summarise"):
+            return json.dumps({"summary": bullets})
+        if question == SUMMARY and "Part 2 of 2" in messages[0]["content"]:
+            return json.dumps({"summary": bullets})
+        return "{}"
+
+    scripted_server.responder = responder
+    result = run_connector(
+        "earnings", [Document("t", text)], mode="model", client=client_for(scripted_server), context=plan
+    )
+    assert result["summary"][0]["text"] == "Revenue rose 12%."
+    assert [s["start"] for s in result["summary"][0]["spans"]] == [text.index("rose 12%", cut)]
