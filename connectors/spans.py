@@ -55,20 +55,60 @@ def is_valid_span(span: Any, text: str, document_id: str | None = None) -> bool:
     return 0 <= start < end <= len(text) and text[start:end] == quote
 
 
+_LOOKALIKES = (
+    "'\u2018\u2019\u201a\u201b\u2032",
+    '"\u201c\u201d\u201e\u201f\u2033',
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212",
+)
+_LOOKALIKE_CLASS = {mark: f"[{re.escape(marks)}]" for marks in _LOOKALIKES for mark in marks}
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
+_SPELLED = re.compile("ff[il]|f[fil]", re.IGNORECASE)
+# How a text may write the letters a ligature stands for: spelled out, as the ligature, or part of each.
+_LIGATURE_FORMS = {
+    "ffi": ("\ufb03", "\ufb00i", "f\ufb01"),
+    "ffl": ("\ufb04", "\ufb00l", "f\ufb02"),
+    "ff": ("\ufb00",),
+    "fi": ("\ufb01",),
+    "fl": ("\ufb02",),
+}
+
+
+def _units(word: str) -> list[tuple[str, str]]:
+    """`word` cut into the pieces a pattern matches one by one, each with its pattern: a letter group a ligature
+    may stand for ("fi"), a typographic mark and its plain forms (' and \u2019, - and \u2013), else a character."""
+    units: list[tuple[str, str]] = []
+    position = 0
+    while position < len(word):
+        spelled = _SPELLED.match(word, position)
+        if spelled is not None:
+            letters = spelled.group()
+            forms = _LIGATURE_FORMS[letters.lower()]
+            units.append((letters, f"(?:{re.escape(letters)}|{'|'.join(forms)})"))
+            position = spelled.end()
+            continue
+        character = word[position]
+        units.append((character, _LOOKALIKE_CLASS.get(character) or re.escape(character)))
+        position += 1
+    return units
+
+
 def _flexible_pattern(quote: str) -> re.Pattern[str] | None:
-    """The quote ignoring case and runs of whitespace; beside a CJK character, whose line may break anywhere
-    without a space, whitespace is optional on both sides."""
-    words = quote.split()
+    """The quote ignoring case, runs of whitespace, typographic quotes and dashes against plain ones, and
+    ligatures against the letters they join (PDF text writes "\ufb01"); beside a CJK character, whose line may
+    break anywhere without a space, whitespace is optional on both sides."""
+    words = "".join(_LIGATURES.get(character, character) for character in quote).split()
     if not words:
         return None
     pattern = []
     for index, word in enumerate(words):
         if index:
             pattern.append(r"\s*" if _cjk_meet(words[index - 1][-1], word[0]) else r"\s+")
-        for position, character in enumerate(word):
-            if position and _cjk_meet(word[position - 1], character):
+        previous = ""
+        for piece, piece_pattern in _units(word):
+            if previous and _cjk_meet(previous[-1], piece[0]):
                 pattern.append(r"\s*")
-            pattern.append(re.escape(character))
+            pattern.append(piece_pattern)
+            previous = piece
     return re.compile("".join(pattern), re.IGNORECASE)
 
 

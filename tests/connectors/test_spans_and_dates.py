@@ -66,6 +66,16 @@ def test_a_quote_reflowed_from_the_passage_shown_is_placed_there_not_on_an_exact
     assert find_span("d", text, "the laws of the State of New York")["start"] == text.index("the laws")
 
 
+def test_find_span_reads_typographic_quotes_dashes_and_ligatures_as_their_plain_forms():
+    text = "This Master Agreement (the \u201cAgreement\u201d) is con\ufb01dential \u2013 Supplier\u2019s \ufb02oor."
+    span = find_span("d", text, 'the "Agreement") is confidential - Supplier\'s floor.')
+    assert span is not None and span["quote"] == text[text.index("the") :]
+    assert find_span("d", "a con\ufb01dential matter", "CONFIDENTIAL")["quote"] == "con\ufb01dential"
+    assert find_span("d", "an affidavit", "a\ufb00idavit")["quote"] == "affidavit"
+    assert find_span("d", "Supplier's floor", "Supplier\u2019s floor")["quote"] == "Supplier's floor"
+    assert find_span("d", "a con\ufb01dential matter", "conf dential") is None
+
+
 def test_repair_span_keeps_valid_spans_and_relocates_shifted_ones():
     text = "alpha beta gamma beta"
     good = make_span("d", text, 6, 10)
