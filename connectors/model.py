@@ -27,6 +27,7 @@ PASSAGES_REASON = (
 )
 _OPENER = re.compile(r"[{\[]")
 _MARKER = re.compile(r"\[P\d+\]\s*")
+_LEADING_MARKER = re.compile(r"\s*\[P(\d+)\]")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 
@@ -362,13 +363,33 @@ def _grounded(run: RunContext, task: str, places: list[tuple[str, str, Ranges]],
         run.quotes_dropped += 1
         run.warn(f"{task}: the model gave an empty quote; dropped")
         return None
+    named = _LEADING_MARKER.match(quote)
     for document_id, text, shown in places:
-        span = find_span(document_id, text, _MARKER.sub("", quote).strip(), within=shown)
+        paragraph = paragraph_range(text, shown, int(named.group(1))) if named else None
+        within = (paragraph,) if paragraph is not None else shown
+        span = find_span(document_id, text, _MARKER.sub("", quote).strip(), within=within)
         if span is not None:
             return span
     run.quotes_dropped += 1
     names = ", ".join(repr(document_id) for document_id, _, _ in places)
     run.warn(f"{task}: quote not found in {names}, dropped: {quote[:80]!r}")
+    return None
+
+
+def paragraph_range(text: str, shown: Ranges, number: int) -> tuple[int, int] | None:
+    """Where paragraph `number` of the marked reading of the ranges `shown` lies in `text` (numbered as
+    `marked_text` and `section_reading` number them), None when that reading has no such paragraph."""
+    for start, end in shown:
+        count = _paragraphs_before(text, start)
+        cursor = start
+        for separator in [*_PARAGRAPH.finditer(text, start, end), None]:
+            stop = separator.start() if separator is not None else end
+            if text[cursor:stop].strip():
+                count += 1
+                if count == number:
+                    return cursor, stop
+            if separator is not None:
+                cursor = separator.end()
     return None
 
 

@@ -793,3 +793,38 @@ def test_merged_summary_quotes_stay_in_the_part_they_were_quoted_from(scripted_s
     )
     assert result["summary"][0]["text"] == "Revenue rose 12%."
     assert [s["start"] for s in result["summary"][0]["spans"]] == [text.index("rose 12%", cut)]
+
+
+def test_a_whole_reading_quote_that_names_its_paragraph_is_placed_in_that_paragraph(scripted_server):
+    from connectors.model import marked_text
+
+    text = SUPERSEDED + IN_FORCE
+    in_force = text.index(GOVERNING, len(SUPERSEDED))
+    marker = next(line.split()[0] for line in marked_text(text).split("\n\n") if "SECTION 9" in line)
+    scripted_server.responder = lambda messages: json.dumps(
+        {"clauses": [{"quote": f"{marker} This Agreement shall be {GOVERNING}", "confidence": 0.9}]}
+        if "Governing Law." in messages[1]["content"]
+        else {}
+    )
+    legal = run_connector("legal", [Document("d", text)], mode="model", client=client_for(scripted_server))
+    assert [(c["category"], c["span"]["end"]) for c in legal["clauses"]] == [
+        ("Governing Law", in_force + len(GOVERNING))
+    ]
+
+
+def test_paragraph_range_finds_each_paragraph_a_marked_reading_numbers(transcript_text):
+    from connectors.model import marked_text, paragraph_range, section_reading
+
+    text = normalise_text(transcript_text)
+    middle = text.index("welcome to the Acme")
+    readings = [((0, len(text)), marked_text(text))]
+    readings += [
+        ((start, end), section_reading("t", text, start, end, part=1, parts=2).split(":\n\n", 1)[1])
+        for start, end in ((0, middle), (middle, len(text)))
+    ]
+    for shown, marked in readings:
+        for paragraph in marked.split("\n\n"):
+            marker, body = paragraph.split(" ", 1)
+            start, end = paragraph_range(text, (shown,), int(marker[2:-1]))
+            assert text[start:end].strip() == body
+    assert paragraph_range(text, ((middle, len(text)),), 1) is None
