@@ -26,7 +26,7 @@ PASSAGES_REASON = (
     "by its plan; that call's tokens are shared among the documents it showed"
 )
 _OPENER = re.compile(r"[{\[]")
-_MARKER = re.compile(r"\[P\d+\]\s*")
+_MARKER = re.compile(r"\[(?:P\d+|chars \d+-\d+)\]\s*")
 _LEADING_MARKER = re.compile(r"\s*\[P(\d+)\]")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 

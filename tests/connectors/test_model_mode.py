@@ -828,3 +828,23 @@ def test_paragraph_range_finds_each_paragraph_a_marked_reading_numbers(transcrip
             start, end = paragraph_range(text, (shown,), int(marker[2:-1]))
             assert text[start:end].strip() == body
     assert paragraph_range(text, ((middle, len(text)),), 1) is None
+
+
+def test_a_rag_quote_copied_with_its_passage_label_is_placed_in_that_passage(scripted_server):
+    text = SUPERSEDED + IN_FORCE
+    start = len(SUPERSEDED) + 2
+    sentence = f"This Agreement shall be {GOVERNING}."
+    scripted_server.responder = lambda messages: json.dumps(
+        {"value": "Delaware", "quote": f"[chars {start}-{len(text)}] SECTION 9. GOVERNING LAW. {sentence}"}
+    )
+    result = run_connector(
+        "review",
+        [Document("d", text)],
+        options={"columns": [{"key": "law", "question": "Which law governs?", "type": "text"}]},
+        mode="model",
+        client=client_for(scripted_server),
+        context={"documents": {"d": {"strategy": "rag", "reason": "test", "token_budget": 500}}},
+        retrieve=lambda document_id, question, budget: [{"chunk_id": "c2", "start": start, "end": len(text)}],
+    )
+    assert result["context"]["quotes_dropped"] == 0
+    assert result["rows"][0]["cells"]["law"]["spans"][0]["start"] == start
