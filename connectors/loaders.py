@@ -7,6 +7,7 @@ from pathlib import Path
 
 from connectors.base import MAX_DOCUMENT_CHARS, Document
 from connectors.earnings.transcript import turns_json_to_text
+from connectors.text import normalise_text
 
 MAX_FILE_BYTES = 4 * MAX_DOCUMENT_CHARS
 
@@ -63,15 +64,16 @@ def _jsonl(path: Path) -> list[dict]:
 def corpus_document(row: dict, where: str = "corpus") -> Document:
     """A corpus line {doc_id, title, abstract} (abstract a string or a list of sentences) as a Document. A list's
     sentences are joined with spaces and their offsets in the text kept as `metadata["sentences"]`, one per listed
-    sentence (an empty one a zero-length span), so the list's indices stay the corpus's own."""
+    sentence (an empty one a zero-length span), so the list's indices stay the corpus's own. The text is the
+    normalised text (`normalise_text`) those offsets, and every span, refer to."""
     doc_id = row.get("doc_id", row.get("_id"))
     if doc_id is None or str(doc_id) == "":
         raise ValueError(f"{where}: needs a doc_id")
-    title = str(row.get("title") or "").strip()
+    title = normalise_text(str(row.get("title") or "")).strip()
     abstract = row.get("abstract", row.get("text", ""))
     metadata: dict = {"title": title}
     if isinstance(abstract, list):
-        sentences = [str(sentence).strip() for sentence in abstract]
+        sentences = [normalise_text(str(sentence)).strip() for sentence in abstract]
         abstract = " ".join(sentence for sentence in sentences if sentence)
         start = len(title) + 2 if title else 0
         metadata["sentences"] = []
@@ -81,7 +83,8 @@ def corpus_document(row: dict, where: str = "corpus") -> Document:
                 start += len(sentence) + 1
     if not isinstance(abstract, str):
         raise ValueError(f"{where}: abstract must be a string or a list of strings")
-    text = f"{title}\n\n{abstract.strip()}" if title else abstract.strip()
+    abstract = normalise_text(abstract).strip()
+    text = f"{title}\n\n{abstract}" if title else abstract
     return Document(document_id=str(doc_id), text=text, metadata=metadata)
 
 

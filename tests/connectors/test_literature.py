@@ -159,3 +159,22 @@ def test_the_run_embeds_through_the_embedder_it_is_handed(documents):
     result = run_connector("literature", documents, options={"claims": CLAIMS[:1]}, embed=_fake_embed(calls))
     assert calls and calls[-1] == 1
     assert result["claims"][0]["ranking"]
+
+
+def test_a_listed_abstract_s_sentence_offsets_hold_in_the_normalised_text_the_spans_refer_to():
+    from connectors.base import prepare_documents
+    from connectors.evaluation import rationale_sentences
+    from connectors.loaders import corpus_document
+
+    row = {
+        "doc_id": "7",
+        "title": "Cafe\u0301s and sleep",
+        "abstract": ["Cafe\u0301 drinkers\r\nslept less.", "Tea drinkers did not."],
+    }
+    [document] = prepare_documents([corpus_document(row)])
+    assert [document.text[s:e] for s, e in rationale_sentences(document, [0, 1])] == [
+        "Caf\u00e9 drinkers\nslept less.",
+        "Tea drinkers did not.",
+    ]
+    [plain] = prepare_documents([corpus_document({**row, "abstract": " ".join(row["abstract"])})])
+    assert [plain.text[s:e] for s, e in rationale_sentences(plain, [1])] == ["Tea drinkers did not."]
