@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import copy
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -124,7 +125,8 @@ def find_span(
     near: int | None = None,
     within: Sequence[tuple[int, int]] = (),
 ) -> dict | None:
-    """Locate `quote` in `text`: exact first, then ignoring case and runs of whitespace.
+    """Locate `quote` in `text`: exact first, then ignoring case and runs of whitespace (the quote composed as
+    the normalised text is, so "e\u0301" finds "\u00e9").
 
     With several matches, one inside the ranges `within` (what a model was shown) wins, else the one nearest
     them; an exact match wins over a loose one only as near to those ranges (a quote reflowed from the passage
@@ -141,7 +143,7 @@ def find_span(
     exact = [(m.start(), m.start() + len(quote)) for m in re.finditer(re.escape(quote), text)]
     loose: list[tuple[int, int]] = []
     if not exact or min(map(outside, exact)):
-        pattern = _flexible_pattern(quote.strip())
+        pattern = _flexible_pattern(unicodedata.normalize("NFC", quote.strip()))
         if pattern is None:
             return None
         loose = [(m.start(), m.end()) for m in pattern.finditer(text)]

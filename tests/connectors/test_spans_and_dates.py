@@ -76,6 +76,12 @@ def test_find_span_reads_typographic_quotes_dashes_and_ligatures_as_their_plain_
     assert find_span("d", "a con\ufb01dential matter", "conf dential") is None
 
 
+def test_find_span_finds_a_quote_written_with_decomposed_accents_in_the_composed_text():
+    text = "Le Caf\u00e9 de Flore, \u00e0 Paris."
+    assert find_span("d", text, "Cafe\u0301 de Flore, a\u0300 Paris")["quote"] == text[3:-1]
+    assert find_span("d", text, "CAFE\u0301 DE FLORE")["quote"] == "Caf\u00e9 de Flore"
+
+
 def test_repair_span_keeps_valid_spans_and_relocates_shifted_ones():
     text = "alpha beta gamma beta"
     good = make_span("d", text, 6, 10)
