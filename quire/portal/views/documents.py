@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
@@ -22,6 +23,7 @@ from quire.portal.forms import CallPeriodForm, DocumentUploadForm
 from quire.portal.views.common import listed, page, show_rejection
 
 PAGE_SIZE = 100
+ALREADY_NAMED = 10
 IN_PROGRESS = (DocumentStatus.PENDING, DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 
 
@@ -97,7 +99,14 @@ def _upload(request: HttpRequest, files: list[Upload], metadata: dict[str, str] 
     batch = document_batch_create(
         tenant=request.tenant, uploads=files, max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES, metadata=metadata
     )
-    messages.success(request, f"Uploaded {len(batch.documents)} documents (batch {batch.id}).")
+    created = [d.document for d in batch.documents if d.created]
+    present = [d.document.filename for d in batch.documents if not d.created]
+    if created:
+        messages.success(request, f"Uploaded {len(created)} document{pluralize(created)} (batch {batch.id}).")
+    if present:
+        named = ", ".join(present[:ALREADY_NAMED])
+        more = len(present) - ALREADY_NAMED
+        messages.info(request, f"Already uploaded: {named}{f' and {more} more' if more > 0 else ''}.")
     for filename, refusal in batch.refused:
         messages.error(request, f"{filename}: {refusal.message}")
 

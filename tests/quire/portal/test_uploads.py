@@ -3,6 +3,10 @@ keeps a multipart file's path, and ignores paths that do not name the file they 
 
 from __future__ import annotations
 
+import html
+import re
+import uuid
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django_tenants.utils import tenant_context
@@ -13,6 +17,11 @@ from tests.support.portal import signed_in
 
 def _file(name: str, text: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, text.encode(), "text/plain")
+
+
+def _messages(response) -> list[str]:
+    shown = re.findall(r'<li class="message [a-z ]+">(.*?)</li>', response.content.decode(), re.S)
+    return [html.unescape(message) for message in shown]
 
 
 def test_a_folders_files_are_named_by_their_paths_in_it(workspace):
@@ -54,3 +63,27 @@ def test_a_file_over_the_size_limit_in_a_folder_is_refused_alone_as_the_api_refu
     with tenant_context(workspace.tenant):
         names = set(Document.objects.filter(filename__contains="limits-").values_list("filename", flat=True))
     assert names == {"limits-small.txt"}
+
+
+def test_a_folder_uploaded_again_says_its_files_were_already_there_not_that_they_were_uploaded(workspace):
+    owner = signed_in(workspace, "owner")
+    tag = uuid.uuid4().hex[:8]
+
+    def upload(*names: str) -> list[str]:
+        files = [_file(f"again-{tag}-{name}.txt", f"The {name} of room {tag}.") for name in names]
+        return _messages(owner.post("/documents", {"file": files}, follow=True))
+
+    [first] = upload("index", "memo")
+    assert first.startswith("Uploaded 2 documents (batch bat_")
+    uploaded, already = upload("index", "memo", "new")
+    assert uploaded.startswith("Uploaded 1 document (batch bat_")
+    assert already == f"Already uploaded: again-{tag}-index.txt, again-{tag}-memo.txt."
+    assert upload("index", "memo") == [already]
+
+
+def test_a_folder_whose_files_are_all_refused_says_nothing_was_uploaded(workspace):
+    owner = signed_in(workspace, "owner")
+    files = [_file("refused-one.txt", "A long schedule. " * 200), _file("refused-two.txt", "Another. " * 300)]
+    with override_settings(QUIRE_MAX_DOCUMENT_BYTES=2000):
+        shown = _messages(owner.post("/documents", {"file": files}, follow=True))
+    assert [message.split(":")[0] for message in shown] == ["refused-one.txt", "refused-two.txt"]
