@@ -3,6 +3,8 @@ on a host name that routes to no workspace)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -32,6 +34,12 @@ class SignInView(auth_views.LoginView):
         if getattr(self.request, "tenant", None) is None:
             return True
         return member_of_request_tenant(self.request) is not None
+
+    def get_redirect_url(self) -> str:
+        """The `next` page, unless it is this sign-in page itself (whatever its query), which would send a
+        signed-in member back here: they go to the start page instead."""
+        target = super().get_redirect_url()
+        return "" if urlsplit(target).path == self.request.path else target
 
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)

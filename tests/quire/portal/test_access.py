@@ -30,6 +30,18 @@ def test_anonymous_is_sent_to_sign_in(workspace):
     assert client.get("/login").status_code == 200
 
 
+def test_a_sign_in_link_whose_next_is_the_sign_in_page_itself_goes_home(workspace):
+    member = signed_in(workspace, "viewer")
+    for next_page in ("/login", "/login?next=/login"):
+        response = member.get("/login", {"next": next_page})
+        assert (response.status_code, response["Location"]) == (302, "/"), next_page
+    anonymous = Client(HTTP_HOST=workspace.host)
+    signed = anonymous.post(
+        "/login?next=/login", {"username": workspace.emails["viewer"], "password": PASSWORD}, follow=True
+    )
+    assert signed.status_code == 200 and signed.redirect_chain[-1] == ("/", 302)
+
+
 def test_sign_in_errors_and_members_of_another_workspace(workspace, other_workspace):
     client = Client(HTTP_HOST=workspace.host)
     wrong = client.post("/login", {"username": workspace.emails["owner"], "password": "nope"})
