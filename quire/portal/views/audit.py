@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from quire.portal.access import portal_page
 from quire.portal.forms import RetentionForm
@@ -25,27 +25,26 @@ def _events(request: HttpRequest):
     return (events.filter(action=action) if action in ACTIONS else events), action
 
 
-@require_safe
-@portal_page(read=Role.ADMIN)
+@require_http_methods(["GET", "HEAD", "POST"])
+@portal_page(read=Role.ADMIN, write=Role.ADMIN)
 def audit_list(request: HttpRequest) -> HttpResponse:
+    """The log, and (POST) the workspace's retention period: a refused one is shown on its field, as typed."""
+    if request.method != "POST":
+        return _audit_page(request, RetentionForm(initial={"days": request.tenant.retention_days}))
+    form = RetentionForm(request.POST)
+    if not form.is_valid():
+        return _audit_page(request, form)
+    days = form.cleaned_data["days"]
+    tenant_set_retention(tenant=request.tenant, days=days)
+    messages.success(request, f"Data is kept {days} days." if days else "Data is kept until deleted.")
+    return redirect("portal:audit")
+
+
+def _audit_page(request: HttpRequest, retention: RetentionForm) -> HttpResponse:
     events, action = _events(request)
     shown = listed(request, events.order_by("-created_at", "-pk"), PAGE_SIZE, action=action)
-    retention = RetentionForm(initial={"days": request.tenant.retention_days})
     context = {**shown, "actions": ACTIONS, "action": action, "retention": retention}
-    return page(request, "portal/audit.html", context)
-
-
-@require_POST
-@portal_page(read=Role.ADMIN, write=Role.ADMIN)
-def retention_set(request: HttpRequest) -> HttpResponse:
-    form = RetentionForm(request.POST)
-    if form.is_valid():
-        days = form.cleaned_data["days"]
-        tenant_set_retention(tenant=request.tenant, days=days)
-        messages.success(request, f"Data is kept {days} days." if days else "Data is kept until deleted.")
-    else:
-        messages.error(request, " ".join(form.errors.get("days", ["Enter a number of days."])))
-    return redirect("portal:audit")
+    return page(request, "portal/audit.html", context, status=400 if retention.errors else 200)
 
 
 @require_safe

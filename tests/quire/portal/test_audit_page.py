@@ -26,14 +26,13 @@ def test_sign_ins_and_the_audit_page(workspace):
     assert sign_in.id in b"".join(download.streaming_content).decode()
     export = events.filter(action="export.create").first()
     assert (export.actor_id, export.object_type) == (workspace.emails["admin"], "audit_events")
-    assert admin.post("/audit/retention", {"days": "0"}).status_code == 302
-    assert admin.post("/audit/retention", {"days": "90"}).status_code == 302
+    assert admin.post("/audit", {"days": "90"}).status_code == 302
     workspace.tenant.refresh_from_db()
     assert workspace.tenant.retention_days == 90
     change = events.filter(action="workspace.retention_change").first()
     assert change.details == {"from": None, "to": 90} and change.actor_id == workspace.emails["admin"]
     assert b'value="90"' in admin.get("/audit").content
-    admin.post("/audit/retention", {"days": ""})
+    admin.post("/audit", {"days": ""})
     workspace.tenant.refresh_from_db()
     assert workspace.tenant.retention_days is None
 
@@ -62,3 +61,20 @@ def test_refused_sign_ins_are_recorded_for_members_only_and_not_past_the_limit(w
         client.post("/login", {"username": f"nobody{attempt}@anywhere.example", "password": "x"})
     client.post("/login", {"username": '=HYPERLINK("http://x")@a', "password": "x"})
     assert refused.count() == before + limit
+
+
+def test_a_refused_retention_period_is_shown_on_its_field_with_what_was_typed(workspace):
+    from tenants.models import RETENTION_DAYS_MAX
+
+    admin = signed_in(workspace, "admin")
+    workspace.tenant.refresh_from_db()
+    kept = workspace.tenant.retention_days
+    for typed in ("0", "ten", str(RETENTION_DAYS_MAX + 1)):
+        refused = admin.post("/audit", {"days": typed})
+        assert refused.status_code == 400, typed
+        shown = refused.content.decode()
+        assert f'value="{typed}"' in shown and 'id="id_days_error"' in shown and "Audit log" in shown
+    developer = signed_in(workspace, "developer")
+    assert developer.post("/audit", {"days": "30"}).status_code == 403
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.retention_days == kept
