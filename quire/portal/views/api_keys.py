@@ -46,7 +46,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
         )
         request.session[ISSUED_SESSION_KEY] = {"name": issued.api_key.name, "secret": encrypt(issued.secret)}
         return redirect("portal:api_keys")
-    issued = _issued(request.session.pop(ISSUED_SESSION_KEY, None)) if request.method != "POST" else None
+    issued = _issued(request.session.pop(ISSUED_SESSION_KEY, None)) if request.method == "GET" else None
     keys = (
         ApiKey.objects.filter(tenant=request.tenant)
         .select_related("created_by__user")

@@ -191,6 +191,15 @@ def test_admin_issues_and_revokes_keys_of_its_own_workspace_only(workspace, othe
     assert key.revoked_at is not None
 
 
+def test_a_head_request_does_not_use_up_the_one_showing_of_a_new_key(workspace):
+    admin = signed_in(workspace, "admin")
+    admin.post("/api-keys", {"name": "probed by head", "role": "viewer"})
+    assert admin.head("/api-keys").status_code == 200
+    shown = admin.get("/api-keys")
+    assert shown["Cache-Control"] == "no-store" and b'value="qk_live_' in shown.content
+    assert b'value="qk_live_' not in admin.get("/api-keys").content
+
+
 def test_csrf_is_enforced(workspace):
     client = Client(HTTP_HOST=workspace.host, enforce_csrf_checks=True)
     client.force_login(workspace.member("admin").user)
