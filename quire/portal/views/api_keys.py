@@ -14,12 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from common.refusals import Refusal
 from quire.portal.access import portal_page
 from quire.portal.forms import ApiKeyForm
-from quire.portal.views.common import page
+from quire.portal.views.common import listed, page
 from tenants.crypto import decrypt, encrypt
 from tenants.models import ApiKey, Role
 from tenants.services import api_key_issue, api_key_revoke, api_key_update
 
 ISSUED_SESSION_KEY = "portal_issued_api_key"
+PAGE_SIZE = 100
 
 
 def _issued(handed_over: dict | None) -> dict | None:
@@ -50,12 +51,19 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     keys = (
         ApiKey.objects.filter(tenant=request.tenant)
         .select_related("created_by__user")
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk")
     )
+    shown = listed(request, keys, PAGE_SIZE)
     response = page(
         request,
         "portal/api_keys.html",
-        {"form": form, "keys": keys, "issued": issued, "current_version": settings.QUIRE_API_VERSIONS[-1]},
+        {
+            **shown,
+            "form": form,
+            "keys": shown["listing"].object_list,
+            "issued": issued,
+            "current_version": settings.QUIRE_API_VERSIONS[-1],
+        },
         status=400 if form.errors else 200,
     )
     if issued is not None:

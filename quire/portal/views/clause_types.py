@@ -31,10 +31,11 @@ from quire.jobs.models import Job, JobResult
 from quire.portal.access import portal_page
 from quire.portal.forms import CallPeriodForm, ClauseTypeForm
 from quire.portal.highlight import Finding, findings_from_output
-from quire.portal.views.common import page, show_rejection
+from quire.portal.views.common import listed, page, show_rejection
 from quire.portal.views.documents import document_page
 
 TRAINING = (ClauseTypeStatus.QUEUED, ClauseTypeStatus.TRAINING)
+PAGE_SIZE = 100
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -49,13 +50,14 @@ def clause_type_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Training {clause_type.name} on {clause_type.example_count} examples.")
             return redirect("portal:clause_type", clause_type_id=clause_type.pk)
-    clause_types = ClauseType.objects.order_by("-created_at").defer(
+    clause_types = ClauseType.objects.order_by("-created_at", "-pk").defer(
         "examples", "counter_examples", "head", "near_misses"
     )
+    shown = listed(request, clause_types, PAGE_SIZE)
     return page(
         request,
         "portal/clause_types.html",
-        {"form": form, "clause_types": clause_types},
+        {**shown, "form": form, "clause_types": shown["listing"].object_list},
         status=400 if form.errors else 200,
     )
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from quire.portal.access import portal_page
-from quire.portal.views.common import page, show_rejection
+from quire.portal.views.common import listed, page, show_rejection
 from quire.portal.webhook_forms import RotateSecretForm, WebhookEndpointForm
 from quire.webhooks.models import EndpointStatus, WebhookEndpoint
 from quire.webhooks.selectors import deliveries_with_attempts
@@ -29,6 +29,7 @@ from quire.webhooks.services import (
 from tenants.models import Role
 
 DELIVERY_LOG_SIZE = 50
+PAGE_SIZE = 100
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -40,11 +41,11 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         saved = _save(request, form, endpoint_create, added)
         if saved is not None:
             return saved
-    endpoints = WebhookEndpoint.objects.order_by("-created_at")
+    shown = listed(request, WebhookEndpoint.objects.order_by("-created_at", "-pk"), PAGE_SIZE)
     return page(
         request,
         "portal/webhooks.html",
-        {"form": form, "endpoints": endpoints},
+        {**shown, "form": form, "endpoints": shown["listing"].object_list},
         status=400 if form.errors else 200,
     )
 

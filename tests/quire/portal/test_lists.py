@@ -146,3 +146,42 @@ def test_a_document_whose_metadata_names_a_dict_method_shows_every_pair(workspac
     page = response.content.decode()
     for key, value in (("items", "3"), ("keys", "x"), ("team", "legal")):
         assert f'<dd data-metadata="{key}">{value}</dd>' in page
+
+
+def test_api_keys_webhooks_and_clause_types_are_listed_a_page_at_a_time(workspace, monkeypatch):
+    """Each list reads a page of its rows, newest first, however many an API client has made."""
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.portal.views import api_keys, clause_types, webhooks
+    from quire.webhooks.models import WebhookEndpoint
+    from tenants.services import api_key_issue
+
+    tag = uuid.uuid4().hex[:8]
+    for module in (api_keys, webhooks, clause_types):
+        monkeypatch.setattr(module, "PAGE_SIZE", 1)
+    older_key, newer_key = (
+        api_key_issue(tenant=workspace.tenant, name=f"{age}-key-{tag}", role="viewer").api_key.name
+        for age in ("older", "newer")
+    )
+    with tenant_context(workspace.tenant):
+        older_hook, newer_hook = (
+            WebhookEndpoint.objects.create(
+                url=f"https://example.com/{age}-{tag}", event_types=["*"], secret="whsec_list"
+            ).url
+            for age in ("older", "newer")
+        )
+        older_type, newer_type = (
+            ClauseType.objects.create(
+                key=f"{age}_{tag}", name=f"{age} type {tag}", status=ClauseTypeStatus.READY
+            ).name
+            for age in ("older", "newer")
+        )
+    admin = signed_in(workspace, "admin")
+    for path, older, newer in (
+        ("/api-keys", older_key, newer_key),
+        ("/webhooks", older_hook, newer_hook),
+        ("/clause-types", older_type, newer_type),
+    ):
+        first = admin.get(path).content.decode()
+        assert newer in first and older not in first and '<a href="?page=2">Older</a>' in first, path
+        second = admin.get(path, {"page": 2}).content.decode()
+        assert older in second and newer not in second, path
