@@ -9,6 +9,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_htmx.http import HttpResponseClientRedirect
 
 from tenants.audit import audit_origin_bind
 from tenants.models import ActorType, Member, Role, role_allows
@@ -23,6 +24,16 @@ def member_of_request_tenant(request: HttpRequest) -> Member | None:
     return Member.objects.select_related("tenant", "user").filter(tenant=tenant, user=request.user).first()
 
 
+def _to_sign_in(request: HttpRequest) -> HttpResponse:
+    """The sign-in page, then back to this one. An htmx request (a poll, a fragment) sends the whole browser
+    there instead, and back to the page it came from, rather than have the sign-in form swapped into it."""
+    if not request.htmx:
+        return redirect_to_login(request.get_full_path())
+    return HttpResponseClientRedirect(
+        redirect_to_login(request.htmx.current_url_abs_path or request.path).url
+    )
+
+
 def portal_page(*, read: str = Role.VIEWER, write: str = Role.DEVELOPER) -> Callable:
     """Decorate a view: `request.member` is set; a role below `read`/`write` gets the 403 page."""
     if read not in Role.values or write not in Role.values:
@@ -34,7 +45,7 @@ def portal_page(*, read: str = Role.VIEWER, write: str = Role.DEVELOPER) -> Call
             if getattr(request, "tenant", None) is None:
                 raise Http404("no workspace at this address")
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return _to_sign_in(request)
             member = member_of_request_tenant(request)
             if member is None:
                 raise Http404("not a member of this workspace")

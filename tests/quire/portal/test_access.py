@@ -42,6 +42,22 @@ def test_a_sign_in_link_whose_next_is_the_sign_in_page_itself_goes_home(workspac
     assert signed.status_code == 200 and signed.redirect_chain[-1] == ("/", 302)
 
 
+def test_a_polling_fragment_whose_session_ended_sends_the_whole_page_to_sign_in(workspace):
+    """A poll (htmx) after the member signed out elsewhere gets no sign-in form to swap into the page it polls
+    from: the browser is sent to sign in, and back to that page after."""
+    member = signed_in(workspace, "viewer")
+    member.post("/logout")
+    page = f"http://{workspace.host}/documents?page=2&q=lease"
+    polled = member.get("/documents/table", {"page": 2}, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=page)
+    assert polled.status_code == 200 and polled.content == b""
+    assert polled["HX-Redirect"] == "/login?next=/documents%3Fpage%3D2%26q%3Dlease"
+    elsewhere = member.get(
+        "/jobs/table", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="https://evil.example/jobs"
+    )
+    assert elsewhere["HX-Redirect"] == "/login?next=/jobs/table"
+    assert member.get("/jobs/table").status_code == 302
+
+
 def test_sign_in_errors_and_members_of_another_workspace(workspace, other_workspace):
     client = Client(HTTP_HOST=workspace.host)
     wrong = client.post("/login", {"username": workspace.emails["owner"], "password": "nope"})
