@@ -3,6 +3,7 @@ its passage highlighted in the document, verify or correct it, download the grid
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -44,11 +45,10 @@ def review_list(request: HttpRequest) -> HttpResponse:
     form = _form(request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        documents = (
-            list(_ready_documents().values_list("id", flat=True)[:MAX_DOCUMENTS])
-            if data["all_documents"]
-            else data["documents"]
-        )
+        documents, left_out = data["documents"], False
+        if data["all_documents"]:
+            ready = list(_ready_documents().values_list("id", flat=True)[: MAX_DOCUMENTS + 1])
+            documents, left_out = ready[:MAX_DOCUMENTS], len(ready) > MAX_DOCUMENTS
         options: dict = {"columns": data["columns"]}
         if data["template"]:
             options["template"] = data["template"]
@@ -63,6 +63,12 @@ def review_list(request: HttpRequest) -> HttpResponse:
         except Refusal as exc:
             show_rejection(form, exc)
         else:
+            if left_out:
+                messages.warning(
+                    request,
+                    f"A review reads at most {MAX_DOCUMENTS:,} documents: this one reads the newest "
+                    f"{MAX_DOCUMENTS:,} ready documents, not all of them.",
+                )
             return redirect("portal:review", job_id=job.id)
     reviews = list(Job.objects.listed().filter(connector="review").order_by("-created_at")[:100])
     return page(

@@ -177,3 +177,29 @@ def test_a_large_review_s_pager_writes_its_counts_with_thousands_separators(work
         )
     page = signed_in(workspace, "viewer").get(f"/reviews/{job.id}", {"page": 2}).content.decode()
     assert "Documents 1,001\u20132,000 of 2,500" in page and "0 of 2,500 documents done" in page
+
+
+def test_a_review_of_all_ready_documents_past_the_limit_says_it_reads_only_the_newest(workspace, monkeypatch):
+    import html
+    import uuid
+
+    from quire.portal.views import reviews
+    from tests.support.portal import stored_document
+
+    monkeypatch.setattr(reviews, "MAX_DOCUMENTS", 2)
+    tag = uuid.uuid4().hex[:8]
+    newest = [
+        stored_document(workspace, f"all-{tag}-{n}.txt", f"Contract {n} of {tag}.").pk for n in range(3)
+    ]
+    developer = signed_in(workspace, "developer")
+    started = developer.post(
+        "/reviews",
+        {"all_documents": "on", "columns": "law | Which law governs? | text", "mode": "analyzers"},
+        follow=True,
+    )
+    shown = html.unescape(started.content.decode())
+    assert started.status_code == 200
+    assert "A review reads at most 2 documents: this one reads the newest 2 ready documents, not all" in shown
+    with tenant_context(workspace.tenant):
+        job = Job.objects.get(pk=started.redirect_chain[-1][0].rsplit("/", 1)[1])
+    assert job.document_ids == newest[:0:-1]
