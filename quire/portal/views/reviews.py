@@ -19,12 +19,13 @@ from quire.jobs.services import cell_correct, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import ReviewForm
 from quire.portal.highlight import Finding, highlight_text
-from quire.portal.views.common import document_choices, page, show_rejection
+from quire.portal.views.common import document_choices, listed, page, show_rejection
 
 PASSAGE_MARGIN = 400
 PASSAGE_WINDOW = 3000
 MAX_DOCUMENTS = 1000
 GRID_ROWS = 100
+PAGE_SIZE = 100
 
 
 def _ready_documents():
@@ -70,9 +71,14 @@ def review_list(request: HttpRequest) -> HttpResponse:
                     f"{MAX_DOCUMENTS:,} ready documents, not all of them.",
                 )
             return redirect("portal:review", job_id=job.id)
-    reviews = list(Job.objects.listed().filter(connector="review").order_by("-created_at")[:100])
+    shown = listed(
+        request, Job.objects.listed().filter(connector="review").order_by("-created_at", "-pk"), PAGE_SIZE
+    )
     return page(
-        request, "portal/reviews.html", {"form": form, "reviews": reviews}, status=400 if form.errors else 200
+        request,
+        "portal/reviews.html",
+        {**shown, "form": form, "reviews": shown["listing"].object_list},
+        status=400 if form.errors else 200,
     )
 
 

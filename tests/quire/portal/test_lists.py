@@ -185,3 +185,17 @@ def test_api_keys_webhooks_and_clause_types_are_listed_a_page_at_a_time(workspac
         assert newer in first and older not in first and '<a href="?page=2">Older</a>' in first, path
         second = admin.get(path, {"page": 2}).content.decode()
         assert older in second and newer not in second, path
+
+
+def test_all_reviews_are_listed_a_page_at_a_time(workspace, monkeypatch):
+    from quire.jobs.models import Job
+    from quire.portal.views import reviews
+
+    monkeypatch.setattr(reviews, "PAGE_SIZE", 1)
+    with tenant_context(workspace.tenant):
+        older = Job.objects.create(connector="review", document_ids=[], status="succeeded")
+        newer = Job.objects.create(connector="review", document_ids=[], status="succeeded")
+    viewer = signed_in(workspace, "viewer")
+    first = viewer.get("/reviews").content.decode()
+    assert newer.pk in first and older.pk not in first and '<a href="?page=2">Older</a>' in first
+    assert older.pk in viewer.get("/reviews", {"page": 2}).content.decode()
