@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.files.storage import default_storage
@@ -94,6 +95,24 @@ def search_chunks(
         if len(hits) >= k:
             break
     return [SearchHit(d, i, s, e, t, 1.0 - float(dist)) for d, i, s, e, t, dist in hits]
+
+
+def document_passages(*, spans: Iterable[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
+    """The text of each `(document id, start, end)` span (0 <= start <= end) of a document that exists, cut by
+    PostgreSQL: the documents are not read whole. A span of a document deleted is left out."""
+    wanted = sorted(set(spans))
+    if not wanted:
+        return {}
+    ids, starts, ends = (list(column) for column in zip(*wanted, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.id, s.start, s.stop, substr(d.text, least(s.start, 2147483646)::int + 1, "
+            "least(s.stop - s.start, 2147483647)::int) "
+            "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS s(id, start, stop) "
+            f"JOIN {Document._meta.db_table} d ON d.id = s.id",
+            [ids, starts, ends],
+        )
+        return {(document_id, start, end): text for document_id, start, end, text in cursor.fetchall()}
 
 
 def page_map(document: Document) -> PageMap:

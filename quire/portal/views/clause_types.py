@@ -18,6 +18,7 @@ from connectors.legal.custom import NEAR_MISSES, folded
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.clauses.services import clause_type_create, clause_type_delete, clause_type_examples_add
 from quire.documents.models import Document
+from quire.documents.selectors import document_passages
 from quire.jobs.clause_findings import (
     answers_held,
     finding_ref,
@@ -177,30 +178,47 @@ def _answer(request: HttpRequest, clause_type: ClauseType, examples: list[str], 
     return True
 
 
+def clause_passages(findings: list[Finding], document_ids: list[str]) -> dict[tuple[str, int, int], str]:
+    """The text of each custom clause finding of the documents `document_ids`, by its span, cut from the
+    documents by PostgreSQL rather than read whole."""
+    among = set(document_ids)
+    return document_passages(
+        spans=(
+            (f.document_id, f.start, f.end)
+            for f in findings
+            if f.section == "custom_clauses" and f.document_id in among
+        )
+    )
+
+
 def clause_checks(
-    output: dict, findings: list[Finding], documents: dict[str, Document], *, ran_at: datetime
+    output: dict, findings: list[Finding], passages: dict[tuple[str, int, int], str], *, ran_at: datetime
 ) -> list[dict]:
-    """A job's custom clause findings (the job created at `ran_at`), each with its finding number, its clause type
-    (None when deleted since, also when another was created under its key: `types_that_ran`) and how that type
-    holds the passage now: `"clause"` (an example), `"not"` (a counter-example) or `""`. Two types that found one
-    passage are two findings, each with its own number, paired in the output's order."""
+    """A job's custom clause findings (the job created at `ran_at`) whose passage `passages` holds (by span, as
+    `clause_passages` gives them), each with its finding number, its clause type (None when deleted since, also
+    when another was created under its key: `types_that_ran`) and how that type holds the passage now: `"clause"`
+    (an example), `"not"` (a counter-example) or `""`. Two types that found one passage are two findings, each
+    with its own number, paired in the output's order."""
     found = [f for f in output.get("custom_clauses") or [] if isinstance(f, dict)]
     types = types_that_ran((str(f.get("clause_type")) for f in found), ran_at)
     numbered: dict[tuple, list[Finding]] = {}
     for f in findings:
         if f.section == "custom_clauses":
             numbered.setdefault((f.document_id, f.start, f.end), []).append(f)
+    held: dict[str, dict[str, str]] = {}
     checks = []
     for item in found:
         span = item.get("span") or {}
         at_span = numbered.get((str(span.get("document_id")), span.get("start"), span.get("end"))) or []
         finding = at_span.pop(0) if at_span else None
-        document = documents.get(finding.document_id) if finding else None
-        if finding is None or document is None:
+        passage = passages.get((finding.document_id, finding.start, finding.end)) if finding else None
+        if finding is None or passage is None:
             continue
         clause_type = types.get(item.get("clause_type"))
-        text = folded(document.text[finding.start : finding.end])
-        answer = answers_held(clause_type).get(text, "") if clause_type is not None else ""
+        text = folded(passage)
+        if clause_type is not None and clause_type.pk not in held:
+            held[clause_type.pk] = answers_held(clause_type)
+        answer = held[clause_type.pk].get(text, "") if clause_type is not None else ""
         checks.append(
             {
                 "finding": finding,
@@ -223,9 +241,10 @@ def job_clause_answers(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
     result = get_object_or_404(JobResult, job=job)
     output = result.output if isinstance(result.output, dict) else {}
-    documents = {d.id: d for d in Document.objects.filter(pk__in=job.document_ids)}
+    findings = findings_from_output(output)
+    passages = clause_passages(findings, job.document_ids)
     by_type: dict[str, tuple[ClauseType, list[str], list[str]]] = {}
-    for check in clause_checks(output, findings_from_output(output), documents, ran_at=job.created_at):
+    for check in clause_checks(output, findings, passages, ran_at=job.created_at):
         number = check["finding"].number
         answer = request.POST.get(f"finding-{number}", "")
         if answer not in ("clause", "not") or check["clause_type"] is None:

@@ -27,7 +27,7 @@ from quire.jobs.services import job_cancel, job_create
 from quire.portal.access import portal_page
 from quire.portal.forms import JobForm
 from quire.portal.highlight import findings_from_output, highlight_text, page_views, suggestions_from_output
-from quire.portal.views.clause_types import clause_checks
+from quire.portal.views.clause_types import clause_checks, clause_passages
 from quire.portal.views.common import document_choices, listed, page, show_rejection
 from tenants.audit import export_record
 
@@ -211,8 +211,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         marked = [d for d in job.document_ids if d in known and marks.get(d)]
         shown = Paginator(marked, DOCUMENTS_SHOWN).get_page(request.GET.get("page"))
         on_page = set(shown.object_list)
-        custom = {f.document_id for f in findings if f.section == "custom_clauses"}
-        read = {d.id: d for d in Document.objects.filter(pk__in=on_page | custom)}
+        read = {d.id: d for d in Document.objects.filter(pk__in=on_page)}
         context["result"] = result
         context["documents_page"] = shown
         context["findings_total"], context["suggestions_total"] = len(findings), len(suggestions)
@@ -223,7 +222,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         output = result.output if isinstance(result.output, dict) else {}
         page_of = {d: n // DOCUMENTS_SHOWN + 1 for n, d in enumerate(marked)}
         checks = sorted(
-            clause_checks(output, findings, read, ran_at=job.created_at),
+            clause_checks(output, findings, clause_passages(findings, list(known)), ran_at=job.created_at),
             key=lambda c: (bool(c["answer"]), c["finding"].number),
         )
         for check in checks:

@@ -106,3 +106,58 @@ def test_a_legal_job_over_several_contracts_shows_each_contract_s_answers(worksp
     monkeypatch.setattr(jobs, "DOCUMENTS_SHOWN", 1)
     second = viewer.get(f"/jobs/{job.pk}", {"page": 2}).content.decode()
     assert f"Answers: answers-{tag}-1.txt" in second and f"Answers: answers-{tag}-0.txt" not in second
+
+
+def test_a_job_page_reads_the_text_of_the_documents_it_shows_only(workspace, monkeypatch):
+    """Custom clause findings are listed for the whole result, but a document on another page is read only as
+    far as its findings' passages, not whole (its text, layout and tables)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.jobs.models import Job, JobResult
+
+    monkeypatch.setattr(jobs, "DOCUMENTS_SHOWN", 1)
+    tag = uuid.uuid4().hex[:8]
+    docs = [stored_document(workspace, f"passages-{tag}-{n}.txt", TEXT) for n in range(3)]
+    delivery = "The Supplier shall deliver the goods."
+    custom = [
+        {
+            "category": "Delivery",
+            "clause_type": f"delivery_{tag}",
+            "name": "Delivery",
+            "confidence": 0.8,
+            "span": _span(d.pk, delivery),
+        }
+        for d in docs
+    ]
+    with tenant_context(workspace.tenant):
+        ClauseType.objects.create(
+            key=f"delivery_{tag}",
+            name="Delivery",
+            status=ClauseTypeStatus.READY,
+            examples=[delivery],
+        )
+        job = Job.objects.create(
+            connector="legal", document_ids=[d.pk for d in docs], status="succeeded", options={}
+        )
+        JobResult.objects.create(
+            job=job, output={"connector": "legal", "custom_clauses": custom}, context={}, attempt=1
+        )
+    developer = signed_in(workspace, "developer")
+    with CaptureQueriesContext(connection) as queries:
+        page = developer.get(f"/jobs/{job.pk}").content.decode()
+    whole = [q["sql"] for q in queries.captured_queries if '"documents_document"."text"' in q["sql"]]
+    assert whole and not [sql for sql in whole if docs[1].pk in sql or docs[2].pk in sql], whole
+    assert 'href="?page=2#finding-2"' in page and 'href="?page=3#finding-3"' in page
+    assert page.count('value="clause" checked') == 3, "each finding is shown as the type's example it is"
+
+
+def test_passages_are_cut_as_python_slices_them_and_a_missing_document_is_left_out(workspace):
+    from quire.documents.selectors import document_passages
+
+    document = stored_document(workspace, f"cut-{uuid.uuid4().hex[:8]}.txt", "Ünïcode text, then more.")
+    spans = [(document.pk, 0, 7), (document.pk, 14, 10_000), (document.pk, 3, 3), ("doc_gone", 0, 4)]
+    with tenant_context(workspace.tenant):
+        cut = document_passages(spans=spans)
+    assert cut == {(d, start, end): document.text[start:end] for d, start, end in spans[:3]}
