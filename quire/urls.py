@@ -138,7 +138,7 @@ urlpatterns = [
 ]
 admin.site.login_form = AdminSignInForm
 
-handler400 = errors.json_bad_request
+handler400 = errors.bad_request
 handler403 = errors.json_forbidden
 handler404 = "quire.portal.views.errors.not_found"
 handler500 = errors.json_server_error

@@ -14,7 +14,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.db import DataError, InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -171,8 +171,19 @@ def json_server_error(request: HttpRequest) -> JsonResponse:
     )
 
 
-def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_json(400, "bad_request", "The request could not be understood.")
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400, such as a form body it refused to parse: the error JSON under /v1; elsewhere (a portal form,
+    such as a dropped folder of more files than a request may hold) what was refused, in words."""
+    if request.path.startswith("/v1/"):
+        return error_json(400, "bad_request", "The request could not be understood.")
+    if isinstance(exception, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        message = f"The upload has more than {limit} files: send the folder in parts, or as one ZIP."
+    elif isinstance(exception, SuspiciousOperation):
+        message = _suspicious_refusal(exception).message
+    else:
+        message = "The request could not be understood."
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 def json_forbidden(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

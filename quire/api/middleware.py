@@ -143,7 +143,12 @@ class BodySizeLimitMiddleware:
             return error_json(400, "invalid_content_length", "Content-Length must be an integer.")
         limit = settings.QUIRE_MAX_REQUEST_BYTES
         if length > limit:
-            return error_json(
-                413, "request_too_large", f"The request body is {length} bytes; the limit is {limit} bytes."
-            )
+            message = f"The request body is {length} bytes; the limit is {limit} bytes."
+            if not request.path.startswith("/v1/"):
+                return HttpResponse(
+                    f"{message} Send fewer files at a time.",
+                    status=413,
+                    content_type="text/plain; charset=utf-8",
+                )
+            return error_json(413, "request_too_large", message)
         return self.get_response(request)

@@ -87,3 +87,18 @@ def test_a_folder_whose_files_are_all_refused_says_nothing_was_uploaded(workspac
     with override_settings(QUIRE_MAX_DOCUMENT_BYTES=2000):
         shown = _messages(owner.post("/documents", {"file": files}, follow=True))
     assert [message.split(":")[0] for message in shown] == ["refused-one.txt", "refused-two.txt"]
+
+
+def test_an_upload_past_the_request_limits_says_so_in_words_not_in_api_json(workspace):
+    owner = signed_in(workspace, "owner")
+    tag = uuid.uuid4().hex[:8]
+    many = [_file(f"many-{tag}-{n}.txt", f"Note {n} of {tag}.") for n in range(101)]
+    refused = owner.post("/documents", {"file": many}, HTTP_ACCEPT="text/html")
+    assert refused.status_code == 400 and refused["Content-Type"].startswith("text/plain")
+    assert "more than 100 files" in refused.content.decode() and "ZIP" in refused.content.decode()
+    with override_settings(QUIRE_MAX_REQUEST_BYTES=2000):
+        large = owner.post("/documents", {"file": _file(f"large-{tag}.txt", "A long annex. " * 300)})
+    assert large.status_code == 413 and large["Content-Type"].startswith("text/plain")
+    assert "the limit is 2000 bytes" in large.content.decode()
+    with tenant_context(workspace.tenant):
+        assert not Document.objects.filter(filename__contains=tag).exists()
