@@ -45,7 +45,7 @@ from quire.documents.uploads import Upload, unpacked
 from quire.heartbeat import TenantHeartbeat
 from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_rewrite
-from tenants.audit import audit_record
+from tenants.audit import audit_record, export_record
 from tenants.identifiers import new_id
 from tenants.models import Tenant
 
@@ -643,6 +643,25 @@ document_erasing = Signal()
 # Documents deleted in one transaction by the retention purge: a result that quotes many of them is rewritten
 # once a batch.
 PURGE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Original:
+    """A document's stored file, opened, with the name and media type to hand it out under."""
+
+    file: Any
+    filename: str
+    content_type: str
+
+
+def document_original_open(*, tenant: Tenant, document: Document) -> Original:
+    """The document's file as uploaded, opened for reading, recorded in the audit log as an export
+    (`export.create`, `document`, `original`). Its filename is the stored one's last segment without the
+    characters a header cannot carry (a JSON upload's filename keeps control characters as sent)."""
+    name = "".join(c for c in document.filename.rsplit("/", 1)[-1] if c.isprintable()).strip()
+    opened = document.file.open("rb")
+    export_record(tenant=tenant, what="document", object_id=document.id, export_format="original")
+    return Original(opened, name or "document", document.content_type or "application/octet-stream")
 
 
 def document_delete(*, document: Document) -> None:

@@ -40,14 +40,15 @@ from quire.documents.serializers import (
     documents_as_shown,
 )
 from quire.documents.services import (
+    Original,
     document_batch_create,
     document_create,
     document_delete,
+    document_original_open,
     document_update,
 )
 from quire.documents.sniffing import PDF
 from quire.documents.uploads import Upload, is_zip
-from tenants.audit import export_record
 
 
 def _create(
@@ -233,11 +234,13 @@ class DocumentTextView(APIView):
         )
 
 
-def _header_filename(filename: str) -> str:
-    """The last segment of a stored filename without the characters a header cannot carry (a JSON upload's
-    filename keeps control characters as sent)."""
-    name = "".join(c for c in filename.rsplit("/", 1)[-1] if c.isprintable())
-    return name.strip() or "document"
+def original_response(original: Original) -> FileResponse:
+    """The stored file as an attachment under its name (`filename*` for one that is not ASCII), never cached."""
+    response = FileResponse(
+        original.file, as_attachment=True, filename=original.filename, content_type=original.content_type
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 class DocumentContentView(APIView):
@@ -252,15 +255,7 @@ class DocumentContentView(APIView):
     def get(self, request: Request, document_id: str) -> FileResponse:
         fields = ("id", "filename", "content_type", "file")
         document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
-        response = FileResponse(
-            document.file.open("rb"),
-            as_attachment=True,
-            filename=_header_filename(document.filename),
-            content_type=document.content_type or "application/octet-stream",
-        )
-        response["Cache-Control"] = "private, no-store"
-        export_record(tenant=request.tenant, what="document", object_id=document.id, export_format="original")
-        return response
+        return original_response(document_original_open(tenant=request.tenant, document=document))
 
 
 class DocumentPageImageView(APIView):

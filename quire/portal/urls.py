@@ -32,6 +32,7 @@ urlpatterns = [
     path("documents/table", documents.document_table, name="document_table"),
     path("documents/<str:document_id>", documents.document_detail, name="document"),
     path("documents/<str:document_id>/delete", documents.document_remove, name="document_delete"),
+    path("documents/<str:document_id>/original", documents.document_original, name="document_original"),
     path("documents/<str:document_id>/period", documents.document_period, name="document_period"),
     path(
         "documents/<str:document_id>/clause-example",

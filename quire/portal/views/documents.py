@@ -16,8 +16,15 @@ from quire.clauses.models import ClauseType
 from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.pages import page_image
-from quire.documents.services import document_batch_create, document_create, document_delete, document_update
+from quire.documents.services import (
+    document_batch_create,
+    document_create,
+    document_delete,
+    document_original_open,
+    document_update,
+)
 from quire.documents.uploads import Upload, is_zip
+from quire.documents.views import original_response
 from quire.portal.access import portal_page
 from quire.portal.forms import CallPeriodForm, DocumentUploadForm
 from quire.portal.views.common import listed, page, show_rejection
@@ -155,6 +162,14 @@ def document_period(request: HttpRequest, document_id: str) -> HttpResponse:
         return document_page(request, document, form)
     messages.success(request, f"Call period set to {period}." if period else "Call period cleared.")
     return redirect("portal:document", document_id=document.pk)
+
+
+@portal_page()
+def document_original(request: HttpRequest, document_id: str) -> HttpResponse:
+    document = get_object_or_404(
+        Document.objects.only("id", "filename", "content_type", "file"), pk=document_id
+    )
+    return original_response(document_original_open(tenant=request.tenant, document=document))
 
 
 @portal_page()

@@ -102,3 +102,26 @@ def test_an_upload_past_the_request_limits_says_so_in_words_not_in_api_json(work
     assert "the limit is 2000 bytes" in large.content.decode()
     with tenant_context(workspace.tenant):
         assert not Document.objects.filter(filename__contains=tag).exists()
+
+
+def test_a_member_downloads_the_original_and_another_workspace_cannot(workspace, other_workspace):
+    from tenants.models import AuditEvent
+
+    owner = signed_in(workspace, "owner")
+    owner.post(
+        "/documents",
+        {"file": [_file("original-terms.txt", "Net 45 days.")], "path": ["deal/original-terms.txt"]},
+    )
+    with tenant_context(workspace.tenant):
+        document = Document.objects.get(filename="deal/original-terms.txt")
+    page = signed_in(workspace, "viewer").get(f"/documents/{document.pk}")
+    assert f'href="/documents/{document.pk}/original"' in page.content.decode()
+
+    downloaded = signed_in(workspace, "viewer").get(f"/documents/{document.pk}/original")
+    assert downloaded.status_code == 200
+    assert b"".join(downloaded.streaming_content) == b"Net 45 days."
+    assert downloaded["Content-Disposition"] == 'attachment; filename="original-terms.txt"'
+    assert AuditEvent.objects.filter(
+        tenant=workspace.tenant, action="export.create", object_type="document", object_id=document.pk
+    ).exists()
+    assert signed_in(other_workspace, "owner").get(f"/documents/{document.pk}/original").status_code == 404
