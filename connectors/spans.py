@@ -198,6 +198,15 @@ class SpanSite:
                 return self.path[: index + 1]
         return self.path[:1]
 
+    @property
+    def citing(self) -> Path | None:
+        """Path of the list item whose `spans` list holds the span as one of its citations (an answer or synthesis
+        sentence, a summary bullet); None for a span held otherwise (a review cell's spans are not a list item's)."""
+        path = self.path
+        if len(path) >= 3 and path[-2] == "spans" and isinstance(path[-1], int) and isinstance(path[-3], int):
+            return path[:-2]
+        return None
+
 
 def walk_spans(value: Any, path: Path = (), owners: tuple[dict, ...] = ()) -> Iterator[SpanSite]:
     """Every span nested anywhere in `value` (a connector result), in order, with where it sits."""
@@ -253,12 +262,14 @@ def verify(result: dict, texts: dict[str, str], *, policy: Policy = "drop") -> V
     A span that holds is kept. One that does not is, by `policy`: `keep`, left as it is; `repair`, moved onto
     its quote when the quote is in its document, else left; `drop`, moved likewise, else the finding holding
     it (the innermost list item around it, or its top-level field, which becomes None) is removed and a
-    warning added to the output's `warnings`. Every span left unverified is described in `problems`.
+    warning added to the output's `warnings`. A span in a list item's `spans` list is one of that item's
+    citations: the span alone is removed while another of them holds, the item with it once none does, so no
+    sentence or bullet is left citing nothing. Every span left unverified is described in `problems`.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     report = Verification(output=copy.deepcopy(result))
-    lost: set[Path] = set()
+    lost: list[SpanSite] = []
     for site in list(walk_spans(report.output)):
         report.checked += 1
         span = site.span
@@ -272,8 +283,8 @@ def verify(result: dict, texts: dict[str, str], *, policy: Policy = "drop") -> V
             continue
         report.problems.append(_problem(span, text))
         if policy == "drop":
-            lost.add(site.finding)
-    report.dropped = _remove(report.output, lost)
+            lost.append(site)
+    report.dropped = _remove(report.output, _lost_findings(lost))
     if report.dropped:
         report.output["warnings"] = [
             *(report.output.get("warnings") or []),
@@ -286,6 +297,16 @@ def _problem(span: dict, text: str | None) -> str:
     if text is None:
         return f"span names unknown document {span['document_id']!r}"
     return f"quote not found in {span['document_id']!r}: {str(span.get('quote'))[:60]!r}"
+
+
+def _lost_findings(sites: list[SpanSite]) -> set[Path]:
+    """The findings removed for these lost spans: each span's own, and every item none of whose cited spans held."""
+    cited: dict[Path, list[SpanSite]] = {}
+    for site in sites:
+        if site.citing is not None:
+            cited.setdefault(site.citing, []).append(site)
+    uncited = {item for item, lost in cited.items() if len(lost) == len(lost[0].owners[-1]["spans"])}
+    return {site.finding for site in sites} | uncited
 
 
 def _remove(output: dict, findings: set[Path]) -> int:

@@ -6,6 +6,7 @@ import pytest
 from connectors import Document, run_connector
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.spans import invalid_spans
+from tests.support.spans import lose, stored
 
 
 @pytest.fixture
@@ -1387,3 +1388,21 @@ def test_a_figure_compared_with_the_year_before_by_its_year_alone_is_the_fiscal_
     assert period_of(sentence, "Q2 2021", "2021", False, figure) == "Q2 2021"
     quarter = "Revenue was $3.2 billion compared with $2.9 billion in the fourth quarter of 2020."
     assert period_of(quarter, "Q4 2021", "2021", False, quarter.index("3.2")) == "Q4 2021"
+
+
+def test_a_summary_bullet_whose_spans_are_all_lost_is_dropped_and_counted(call, transcript_text):
+    texts = {"ACME_q3_2021": transcript_text}
+    *kept, last = call["summary"]
+    assert len(last["spans"]) == 2
+    lose(last["spans"])
+    report = stored("earnings", call, texts)
+    assert [bullet["text"] for bullet in report.output["summary"]] == [bullet["text"] for bullet in kept]
+    assert report.dropped >= 1 and "finding(s) dropped" in report.output["warnings"][-1]
+
+
+def test_a_headline_and_the_bullet_it_restates_go_together_when_their_span_is_lost(call, transcript_text):
+    headline, restated, *rest = call["summary"]
+    assert headline["text"].startswith("qtrly") and restated["spans"] == headline["spans"]
+    lose(headline["spans"])
+    report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
+    assert [bullet["text"] for bullet in report.output["summary"]] == [bullet["text"] for bullet in rest]

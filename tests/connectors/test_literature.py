@@ -4,6 +4,7 @@ from connectors import run_connector
 from connectors.evaluation import rationale_sentences
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
+from tests.support.spans import lose, stored
 
 CLAIMS = [
     {"claim_id": "c1", "claim": "Aspirin use reduces the risk of colorectal cancer."},
@@ -178,3 +179,16 @@ def test_a_listed_abstract_s_sentence_offsets_hold_in_the_normalised_text_the_sp
     ]
     [plain] = prepare_documents([corpus_document({**row, "abstract": " ".join(row["abstract"])})])
     assert [plain.text[s:e] for s, e in rationale_sentences(plain, [1])] == ["Tea drinkers did not."]
+
+
+def test_a_synthesis_sentence_whose_spans_are_all_lost_is_dropped_and_counted(documents):
+    result = run_connector("literature", documents, options={"claims": CLAIMS[3:]})
+    (synthesis,) = result["synthesis"]
+    assert len(synthesis["sentences"]) >= 2
+    kept = [sentence["text"] for sentence in synthesis["sentences"][1:]]
+    lose(synthesis["sentences"][0]["spans"])
+    report = stored("literature", result, {d.document_id: d.text for d in documents})
+    (settled,) = report.output["synthesis"]
+    assert [sentence["text"] for sentence in settled["sentences"]] == kept
+    assert all(sentence["spans"] for sentence in settled["sentences"])
+    assert report.dropped == 1 and "1 finding(s) dropped" in report.output["warnings"][-1]

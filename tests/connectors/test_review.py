@@ -16,6 +16,7 @@ from connectors.review.values import find_duration, find_money, find_number, fin
 from connectors.spans import invalid_spans
 from inference.client import InferenceClient
 from tests.support.paths import DATA
+from tests.support.spans import lose, stored
 
 NOTE = (
     "SERVICES AGREEMENT\n\n"
@@ -1233,3 +1234,26 @@ def test_a_question_in_the_plural_finds_a_passage_in_the_singular():
     assert text[passage.start : passage.end].startswith("The Customer shall pay a fee")
     [passage] = index.rank(query_terms("Which laws govern the parties?"))
     assert "law of Delaware" in text[passage.start : passage.end]
+
+
+def test_an_answer_sentence_whose_spans_are_all_lost_is_dropped_and_counted():
+    question = "How are notices sent and which law governs?"
+    result = run_connector("ask", [Document("n", NOTE)], options={"question": question})
+    assert len(result["answer"]) >= 2
+    kept = [sentence["text"] for sentence in result["answer"][1:]]
+    lose(result["answer"][0]["spans"])
+    report = stored("ask", result, {"n": NOTE})
+    assert [sentence["text"] for sentence in report.output["answer"]] == kept
+    assert all(sentence["spans"] for sentence in report.output["answer"])
+    assert report.dropped == 1 and "1 finding(s) dropped" in report.output["warnings"][-1]
+
+
+def test_a_review_cell_whose_spans_are_all_lost_stays_and_needs_review():
+    result = run_connector("review", [Document("n", NOTE)], options={"columns": COLUMNS[:2]})
+    cells = result["rows"][0]["cells"]
+    assert cells["signed"]["status"] == "answered"
+    lose(cells["signed"]["spans"])
+    report = stored("review", result, {"n": NOTE})
+    kept = report.output["rows"][0]["cells"]
+    assert set(kept) == {"signed", "term"} and kept["term"] == cells["term"]
+    assert kept["signed"]["spans"] == [] and kept["signed"]["status"] == "needs_review"

@@ -334,3 +334,23 @@ def test_an_iso_date_time_is_read_as_its_date():
         ("2019-03-12", "2019-03-12T00:00:00Z"),
         ("2020-04-01", "2020-04-01T09:30+02:00"),
     ]
+
+
+def test_verify_drops_a_sentence_once_none_of_its_spans_holds():
+    text = "Revenue rose. Costs fell."
+    held = {"document_id": "d", "start": 0, "end": 13, "quote": "Revenue rose."}
+    lost = {"document_id": "d", "start": 14, "end": 25, "quote": "Profit doubled."}
+    output = {
+        "answer": [
+            {"text": "Both.", "spans": [held, lost]},
+            {"text": "Invented.", "spans": [lost, dict(lost)]},
+            {"text": "Revenue rose.", "spans": [held]},
+        ],
+        "rows": [{"cells": {"a": {"status": "answered", "spans": [lost]}}}],
+    }
+    report = verify(output, {"d": text}, policy="drop")
+    assert [s["text"] for s in report.output["answer"]] == ["Both.", "Revenue rose."]
+    assert report.output["answer"][0]["spans"] == [held]
+    assert report.output["rows"][0]["cells"]["a"]["spans"] == []
+    assert (report.checked, report.dropped) == (6, 3)
+    assert "3 finding(s) dropped" in report.output["warnings"][0]
