@@ -268,7 +268,7 @@ def verify(result: dict, texts: dict[str, str], *, policy: Policy = "drop") -> V
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    report = Verification(output=copy.deepcopy(result))
+    report = Verification(output=_tree_copy(result))
     lost: list[SpanSite] = []
     for site in list(walk_spans(report.output)):
         report.checked += 1
@@ -291,6 +291,16 @@ def verify(result: dict, texts: dict[str, str], *, policy: Policy = "drop") -> V
             f"{report.dropped} finding(s) dropped: their quotes were not found in the document text",
         ]
     return report
+
+
+def _tree_copy(value: Any) -> Any:
+    """A deep copy in which a dict or list the value holds in several places is copied once per place, so that
+    removing a finding at one path removes nothing at another."""
+    if isinstance(value, dict):
+        return {key: _tree_copy(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_tree_copy(child) for child in value]
+    return copy.deepcopy(value)
 
 
 def _problem(span: dict, text: str | None) -> str:

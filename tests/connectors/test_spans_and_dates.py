@@ -354,3 +354,14 @@ def test_verify_drops_a_sentence_once_none_of_its_spans_holds():
     assert report.output["rows"][0]["cells"]["a"]["spans"] == []
     assert (report.checked, report.dropped) == (6, 3)
     assert "3 finding(s) dropped" in report.output["warnings"][0]
+
+
+def test_verify_drops_from_a_list_the_result_holds_twice_only_once_per_place():
+    text = "Revenue rose. Costs fell."
+    held = {"document_id": "d", "start": 0, "end": 13, "quote": "Revenue rose."}
+    lost = {"document_id": "d", "start": 14, "end": 25, "quote": "Profit doubled."}
+    spans = [lost, held]
+    output = {"summary": [{"text": "qtrly.", "spans": spans}, {"text": "q3.", "spans": spans}]}
+    report = verify(output, {"d": text}, policy="drop")
+    assert [bullet["spans"] for bullet in report.output["summary"]] == [[held], [held]]
+    assert report.dropped == 2 and output["summary"][0]["spans"] == [lost, held]
