@@ -44,7 +44,10 @@ def member_list(request: HttpRequest) -> HttpResponse:
         else:
             email = invited.member.user.email
             if invited.mailed:
-                messages.success(request, f"Invited {email}; they get an e-mail with a sign-in link.")
+                messages.success(
+                    request,
+                    f"Invited {email}; they get an e-mail with a link to set a password, or to sign in.",
+                )
             else:
                 messages.warning(
                     request,

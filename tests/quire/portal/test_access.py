@@ -282,8 +282,9 @@ def test_an_invitation_to_an_address_longer_than_a_username_is_refused_on_the_fo
 def test_invite_sets_a_password_and_signs_in(workspace):
     mail.outbox = []
     admin = signed_in(workspace, "admin")
-    invited = admin.post("/members", {"email": "New.Person@Example.com", "role": "developer"})
-    assert invited.status_code == 302
+    invited = admin.post("/members", {"email": "New.Person@Example.com", "role": "developer"}, follow=True)
+    assert invited.redirect_chain[-1][1] == 302
+    assert b"a link to set a password, or to sign in" in invited.content
     member = Member.objects.get(tenant=workspace.tenant, user__username="new.person@example.com")
     assert member.role == "developer" and not member.user.has_usable_password()
     again = admin.post("/members", {"email": "new.person@example.com", "role": "viewer"})
