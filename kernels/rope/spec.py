@@ -129,7 +129,11 @@ class RopeSpec:
                 inv_freq = self._llama3(inv_freq)
             return inv_freq, 1.0
         if self.rope_type == "dynamic":
-            length = max(seq_len, self.max_position_embeddings)
+            # Past the context, transformers grows the base from the length as a float32 tensor (the largest
+            # position + 1); within it, it keeps the base of its init, computed in Python floats.
+            length: int | torch.Tensor = self.max_position_embeddings
+            if seq_len > self.max_position_embeddings:
+                length = torch.tensor(seq_len, dtype=torch.int64)
             scaled = (self.factor * length / self.max_position_embeddings) - (self.factor - 1)
             return 1.0 / ((base * scaled ** (dim / (dim - 2))) ** exponents), 1.0
         if self.rope_type == "yarn":

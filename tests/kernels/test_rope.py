@@ -80,6 +80,18 @@ def test_reference_equals_transformers(name, positions_name, dtype):
     torch.testing.assert_close(k, expected_k, atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("factor", [2.0, 3.0, 4.0, 8.0])
+@pytest.mark.parametrize("seq_len", [65, 100, 301, 1000, 4097])
+def test_dynamic_frequencies_past_the_context_equal_transformers(factor, seq_len):
+    """transformers grows a dynamic NTK base from the length as a float32 tensor; the spec must round alike."""
+    config = dict(BASE_CONFIG, rope_scaling={"rope_type": "dynamic", "factor": factor})
+    rotary = transformers_llama.LlamaRotaryEmbedding(transformers_llama.LlamaConfig(**config))
+    rotary(torch.zeros(1), torch.tensor([[seq_len - 1]]))
+    inv_freq, scaling = RopeSpec.from_config(config).inv_freq(seq_len)
+    assert torch.equal(inv_freq, rotary.inv_freq)
+    assert scaling == rotary.attention_scaling
+
+
 @pytest.mark.parametrize("name", ["linear", "yarn", "llama3"])
 def test_rope_parameters_layout_reads_like_rope_scaling(name):
     old_style = _config_dict(name, "rope_scaling")
