@@ -77,6 +77,9 @@ class RopeSpec:
         max_positions = int(config["max_position_embeddings"])
 
         params = dict(config.get("rope_scaling") or config.get("rope_parameters") or {})
+        nested = sorted(key for key, value in params.items() if isinstance(value, dict))
+        if nested:
+            raise ValueError(f"RoPE parameters per layer type ({', '.join(nested)}) are not supported")
         rope_theta = float(params.get("rope_theta", config.get("rope_theta", DEFAULT_ROPE_THETA)))
         partial = float(params.get("partial_rotary_factor", config.get("partial_rotary_factor", 1.0)))
         rope_type = params.get("rope_type", params.get("type", "default"))

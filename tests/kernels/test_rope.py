@@ -119,6 +119,18 @@ def test_partial_rotary_factor_leaves_the_tail_untouched():
     assert not torch.equal(q[1:, :, : HEAD_DIM // 2], q_before[1:, :, : HEAD_DIM // 2])
 
 
+def test_rope_parameters_per_layer_type_are_refused_not_read_as_default():
+    config = dict(
+        BASE_CONFIG,
+        rope_parameters={
+            "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1e6},
+            "sliding_attention": {"rope_type": "default", "rope_theta": 1e4},
+        },
+    )
+    with pytest.raises(ValueError, match="per layer type"):
+        RopeSpec.from_config(config)
+
+
 @pytest.mark.parametrize(
     "config",
     [
