@@ -128,14 +128,15 @@ def run_connector(
     )
     for problem in verified.problems:
         run.warn(f"unverified span: {problem}")
+    settled = connector.settle(verified.output)
     report(1.0, "done")
     return {
         "connector": connector.name,
         "version": OUTPUT_VERSION,
         "mode": run.mode,
         "context": context_record(run, prepared),
-        "warnings": run.warnings,
-        **connector.settle(verified.output),
+        "warnings": [*run.warnings, *(settled.pop("warnings", None) or [])],
+        **settled,
     }
 
 

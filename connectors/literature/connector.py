@@ -28,6 +28,7 @@ VERDICT_DOCUMENTS = VERDICT_PAPERS
 RANK_WEIGHTS = (1.0, 0.6, 0.4)
 SYNTHESIS_DOCUMENTS = 4
 SYNTHESIS_THRESHOLD = 0.3
+NO_EVIDENCE_CONFIDENCE = 0.6
 _BACKGROUND = re.compile(
     r"^(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT)\b|\blittle is known\b|\b(?:we|this study) "
     r"(?:aimed|sought|set out)\b|\bto (?:investigate|explore|determine|assess|examine|evaluate)\b",
@@ -118,7 +119,7 @@ def _rules_verdict(
                 }
             )
     if not votes:
-        return "NOT_ENOUGH_INFO", 0.6, []
+        return "NOT_ENOUGH_INFO", NO_EVIDENCE_CONFIDENCE, []
     verdict = max(votes, key=lambda key: votes[key])
     confidence = round(min(0.95, votes[verdict] / (sum(votes.values()) + 0.5) + 0.3), 3)
     evidence = [e for e in evidence if e["label"] == verdict]
@@ -269,3 +270,22 @@ class LiteratureConnector(Connector):
 
             claims, synthesis = refine_with_model(index, claims, synthesis, run)
         return {"claims": claims, "synthesis": synthesis}
+
+    def settle(self, output: dict) -> dict:
+        """A claim judged SUPPORT or CONTRADICT whose evidence spans were all lost is judged NOT_ENOUGH_INFO, at
+        the confidence the rules give a claim with no evidence; what it was judged is kept as `unverified`."""
+        unverified = 0
+        for claim in output.get("claims") or []:
+            if claim.get("verdict") in ("SUPPORT", "CONTRADICT") and not claim.get("evidence"):
+                claim["unverified"] = {"verdict": claim["verdict"], "confidence": claim.get("confidence")}
+                claim["verdict"] = "NOT_ENOUGH_INFO"
+                claim["confidence"] = NO_EVIDENCE_CONFIDENCE
+                claim.pop("rationale", None)
+                unverified += 1
+        if unverified:
+            output["warnings"] = [
+                *(output.get("warnings") or []),
+                f"{unverified} claim verdict(s) set to NOT_ENOUGH_INFO: their evidence quotes were not found in "
+                "the document text",
+            ]
+        return output

@@ -192,3 +192,27 @@ def test_a_synthesis_sentence_whose_spans_are_all_lost_is_dropped_and_counted(do
     assert [sentence["text"] for sentence in settled["sentences"]] == kept
     assert all(sentence["spans"] for sentence in settled["sentences"])
     assert report.dropped == 1 and "1 finding(s) dropped" in report.output["warnings"][-1]
+
+
+def test_a_claim_whose_evidence_is_all_lost_gets_no_verdict_beyond_not_enough_info(documents):
+    from connectors.literature.connector import NO_EVIDENCE_CONFIDENCE
+
+    result = run_connector("literature", documents, options={"claims": CLAIMS[:2]})
+    supported, contradicted = result["claims"]
+    assert supported["verdict"] == "SUPPORT" and contradicted["verdict"] == "CONTRADICT"
+    lose([entry["span"] for entry in supported["evidence"]])
+    report = stored("literature", result, {d.document_id: d.text for d in documents})
+    settled, kept = report.output["claims"]
+    assert settled["verdict"] == "NOT_ENOUGH_INFO" and settled["evidence"] == []
+    assert settled["confidence"] == NO_EVIDENCE_CONFIDENCE
+    assert settled["unverified"] == {"verdict": "SUPPORT", "confidence": supported["confidence"]}
+    assert settled["ranking"] == supported["ranking"]
+    assert kept["verdict"] == "CONTRADICT" and kept["evidence"] and "unverified" not in kept
+    assert "1 claim verdict(s) set to NOT_ENOUGH_INFO" in report.output["warnings"][-1]
+
+
+def test_a_claim_judged_not_enough_info_from_the_start_is_left_as_it_is(documents):
+    result = run_connector("literature", documents, options={"claims": CLAIMS[2:3]})
+    (claim,) = result["claims"]
+    report = stored("literature", result, {d.document_id: d.text for d in documents})
+    assert report.output["claims"] == [claim] and not report.output.get("warnings")
