@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from connectors.base import Connector, Document, RunContext
 from connectors.earnings.comparison import compare_calls
@@ -646,3 +647,37 @@ class EarningsConnector(Connector):
             for warning in warnings:
                 run.warn(warning)
         return merged
+
+    def settle(self, output: dict) -> dict:
+        """Drop what verification left without the spans it rests on: a section's tone whose evidence was all
+        lost, and a question (or follow-up) that was answered but whose answers were all lost; a warning counts
+        them beside the dropped findings."""
+        dropped = 0
+        for key, lost in (("tone", _evidence_lost), ("qa", _answers_lost)):
+            if output.get(key):
+                dropped += _drop(output[key], lost)
+        for pair in output.get("qa") or []:
+            dropped += _drop(pair.get("follow_ups") or [], _answers_lost)
+        if dropped:
+            output["warnings"] = [
+                *(output.get("warnings") or []),
+                f"{dropped} more finding(s) dropped: the quotes they rest on were not found in the document text",
+            ]
+        return output
+
+
+def _drop(items: list[dict], lost: Callable[[dict], bool]) -> int:
+    """Remove the items of `items` that `lost` picks; how many there were."""
+    kept = [item for item in items if not lost(item)]
+    dropped = len(items) - len(kept)
+    items[:] = kept
+    return dropped
+
+
+def _evidence_lost(tone: dict) -> bool:
+    """Whether a tone that counted lexicon terms, and so quoted the sentences holding them, has no evidence left."""
+    return not tone.get("evidence") and any((tone.get("counts") or {}).values())
+
+
+def _answers_lost(pair: dict) -> bool:
+    return bool(pair.get("answered")) and not pair.get("answers")

@@ -153,6 +153,7 @@ def _qa(document: Document, items: list[tuple[dict, Ranges]], run: RunContext, t
             {
                 "question": {"speaker": str(asked.get("speaker") or ""), "span": span},
                 "answers": answers,
+                "answered": bool(answers),
                 "topic": str(item.get("topic") or ""),
                 "source": "model",
             }

@@ -436,4 +436,7 @@ def pair_questions(document: Document, turns: list[Turn], roles: dict[str, str])
             answer = _answer(document, turn)
             if answer is not None:
                 target["answers"].append(answer)
+    for pair in pairs:
+        for entry in (pair, *pair["follow_ups"]):
+            entry["answered"] = bool(entry["answers"])
     return pairs

@@ -1406,3 +1406,29 @@ def test_a_headline_whose_span_is_lost_goes_without_the_bullet_it_restates(call,
     lose(headline["spans"])
     report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
     assert report.output["summary"] == rest and report.dropped == 1
+
+
+def test_a_section_tone_whose_evidence_is_all_lost_is_dropped_and_one_that_never_had_any_kept(
+    call, transcript_text
+):
+    prepared, quiet = call["tone"]
+    assert prepared["evidence"] and quiet["evidence"] == [] and not any(quiet["counts"].values())
+    lose(prepared["evidence"])
+    report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
+    assert report.output["tone"] == [quiet]
+    assert "1 more finding(s) dropped" in report.output["warnings"][-1]
+
+
+def test_a_question_whose_answers_are_all_lost_is_dropped(call, transcript_text):
+    first, second = call["qa"]
+    assert first["answered"] and second["answered"]
+    lose([answer["span"] for answer in first["answers"]])
+    report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
+    assert [pair["question"] for pair in report.output["qa"]] == [second["question"]]
+    assert "1 more finding(s) dropped" in report.output["warnings"][-1]
+
+
+def test_a_question_nobody_answered_keeps_its_place(call, transcript_text):
+    call["qa"][0]["answers"], call["qa"][0]["answered"] = [], False
+    report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
+    assert len(report.output["qa"]) == 2 and not report.output.get("warnings")
