@@ -190,6 +190,23 @@ def _guidance_moves(
     return moves
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_PERIOD_LABEL = re.compile(r"\b(?:Q[1-4]|H[12]|FY\s?\d{2,4}|(?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+def stated_numbers(text: str) -> set[float | str]:
+    """Figures in `text` by their value ("0.80" and "0.8" alike; one that is no number, "1.2.3", as written);
+    period labels (Q3, FY2021, 2021) are not figures."""
+    return {_number_value(n.replace(",", "")) for n in _NUMBER.findall(_PERIOD_LABEL.sub(" ", text))}
+
+
+def _number_value(number: str) -> float | str:
+    try:
+        return float(number)
+    except ValueError:
+        return number
+
+
 def _format_value(metric: dict) -> str:
     return metric["span"]["quote"]
 
@@ -649,11 +666,11 @@ class EarningsConnector(Connector):
         return merged
 
     def settle(self, output: dict) -> dict:
-        """Drop what verification left without the spans it rests on: a section's tone whose evidence was all
-        lost, and a question (or follow-up) that was answered but whose answers were all lost; a warning counts
-        them beside the dropped findings."""
+        """Drop what verification left without the spans it rests on: a summary bullet stating a number whose
+        span was lost, a section's tone whose evidence was all lost, and a question (or follow-up) that was
+        answered but whose answers were all lost; a warning counts them beside the dropped findings."""
         dropped = 0
-        for key, lost in (("tone", _evidence_lost), ("qa", _answers_lost)):
+        for key, lost in (("summary", _figures_lost), ("tone", _evidence_lost), ("qa", _answers_lost)):
             if output.get(key):
                 dropped += _drop(output[key], lost)
         for pair in output.get("qa") or []:
@@ -672,6 +689,13 @@ def _drop(items: list[dict], lost: Callable[[dict], bool]) -> int:
     dropped = len(items) - len(kept)
     items[:] = kept
     return dropped
+
+
+def _figures_lost(bullet: dict) -> bool:
+    """Whether a bullet states a number none of its spans quotes (the span it was copied from was lost): no
+    bullet keeps the facts it was written from, so it cannot be written again from the spans left."""
+    quoted = set().union(*(stated_numbers(span["quote"]) for span in bullet.get("spans") or []))
+    return bool(stated_numbers(bullet.get("text") or "") - quoted)
 
 
 def _evidence_lost(tone: dict) -> bool:

@@ -4,13 +4,11 @@ of the call as its plan reads it; quotes are grounded, numbers must be quoted.""
 from __future__ import annotations
 
 import json
-import re
 
 from connectors.base import Document, RunContext
+from connectors.earnings.connector import stated_numbers
 from connectors.model import DocumentReading, Ranges, Reply, grounded_span, listed
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_PERIOD_LABEL = re.compile(r"\b(?:Q[1-4]|H[12]|FY\s?\d{2,4}|(?:19|20)\d\d)\b", re.IGNORECASE)
 DIRECTIONS = ("raised", "lowered", "maintained", "introduced", "withdrawn")
 FIGURES = (
     "List the reported and guided financial figures of this earnings call. For each: metric (revenue, eps, "
@@ -38,19 +36,6 @@ SUMMARY = (
     'Reply as {"summary": [{"text": str, "quotes": [str]}]}'
 )
 QUESTIONS = (FIGURES, GUIDANCE, QA, SUMMARY)
-
-
-def _numbers(text: str) -> set[float | str]:
-    """Figures in `text` by their value ("0.80" and "0.8" alike; one that is no number, "1.2.3", as written);
-    period labels (Q3, FY2021, 2021) are not figures."""
-    return {_value(n.replace(",", "")) for n in _NUMBER.findall(_PERIOD_LABEL.sub(" ", text))}
-
-
-def _value(number: str) -> float | str:
-    try:
-        return float(number)
-    except ValueError:
-        return number
 
 
 def _number(value: object) -> bool:
@@ -87,7 +72,7 @@ def _figures(
         span = grounded_span(run, task, document.document_id, document.text, item.get("quote"), shown)
         if span is None:
             continue
-        if abs(value) not in _numbers(span["quote"]):
+        if abs(value) not in stated_numbers(span["quote"]):
             run.warn(f"{task}: figure {item['metric']} = {value} is not in its quote; dropped")
             continue
         if (item["metric"], span["start"]) in known or any(
@@ -194,8 +179,8 @@ def _bullets(
             for q in listed(item.get("quotes"))
         ]
         spans = [s for s in spans if s is not None]
-        quoted = set().union(*(_numbers(s["quote"]) for s in spans)) if spans else set()
-        missing = _numbers(item["text"]) - quoted
+        quoted = set().union(*(stated_numbers(s["quote"]) for s in spans)) if spans else set()
+        missing = stated_numbers(item["text"]) - quoted
         if not spans or missing:
             run.warn(
                 f"{task}: summary bullet dropped, numbers not in its quotes: {sorted(missing, key=str) or item['text'][:60]}"

@@ -1432,3 +1432,23 @@ def test_a_question_nobody_answered_keeps_its_place(call, transcript_text):
     call["qa"][0]["answers"], call["qa"][0]["answered"] = [], False
     report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
     assert len(report.output["qa"]) == 2 and not report.output.get("warnings")
+
+
+def test_a_summary_bullet_that_lost_the_span_of_a_number_it_states_is_dropped(call, transcript_text):
+    *kept, revenue = call["summary"]
+    assert revenue["text"] == "q3 revenue rose 12 percent to $1.2 billion."
+    lose([span for span in revenue["spans"] if span["quote"] == "12%"])
+    report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
+    assert [bullet["text"] for bullet in report.output["summary"]] == [bullet["text"] for bullet in kept]
+    assert "1 more finding(s) dropped" in report.output["warnings"][-1]
+
+
+def test_a_summary_bullet_that_lost_a_span_stating_none_of_its_numbers_is_kept(call, transcript_text):
+    headline = call["summary"][0]
+    sentence = next(m["sentence"] for m in call["metrics"] if m["span"]["quote"] == "$0.83")
+    headline["spans"] = [*headline["spans"], dict(sentence)]
+    lose(headline["spans"][-1:])
+    report = stored("earnings", call, {"ACME_q3_2021": transcript_text})
+    assert report.output["summary"][0]["text"] == headline["text"]
+    assert len(report.output["summary"]) == len(call["summary"])
+    assert "more finding(s) dropped" not in report.output["warnings"][-1]
