@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -75,6 +75,10 @@ class JobCanceled(Exception):
 
 class JobTimedOut(Exception):
     pass
+
+
+class JobPutOff(Exception):
+    """The job's tenant entered maintenance while the job ran: the attempt stopped and the job is queued again."""
 
 
 class LeaseHeld(Exception):
@@ -424,17 +428,23 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
 
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:
     """Renews the running attempt's lease every third of its length, whatever the connector is doing, and reads
-    between renewals whether the job is still this attempt's; `lost` tells when it was canceled or taken over."""
+    between renewals whether the job is still this attempt's and whether its tenant is in maintenance; `lost`
+    tells when it was canceled or taken over, or put back in the queue for the maintenance (`put_off`)."""
     interval = min(CANCEL_POLL_S, settings.QUIRE_JOB_LEASE_SECONDS / 3)
-    return TenantHeartbeat(f"lease-{job.pk}", tenant, interval, _LeaseBeat(job))
+    return TenantHeartbeat(f"lease-{job.pk}", tenant, interval, _LeaseBeat(job, tenant))
 
 
 @dataclass
 class _LeaseBeat:
     job: Job
+    tenant: Tenant
     renewed: float = field(default_factory=time.monotonic)
+    put_off: bool = False
 
     def __call__(self) -> bool:
+        if Tenant.objects.filter(pk=self.tenant.pk, maintenance_since__isnull=False).exists():
+            self.put_off = _put_off(self.job)
+            return False
         if time.monotonic() - self.renewed < settings.QUIRE_JOB_LEASE_SECONDS / 3:
             return _running(self.job).exists()
         self.renewed = time.monotonic()
@@ -447,6 +457,18 @@ def _running(job: Job):
 
 def _renew(job: Job, **fields) -> bool:
     return bool(_running(job).update(lease_until=timezone.now() + _lease(), **fields))
+
+
+def _put_off(job: Job) -> bool:
+    """Queue the job again, without a lease, when this attempt still runs it; whether it did."""
+    return bool(
+        _running(job).update(
+            status=JobStatus.QUEUED,
+            lease_until=None,
+            stage=f"requeued (attempt {job.attempt} stopped for maintenance)",
+            queued_seen_at=timezone.now(),
+        )
+    )
 
 
 @dataclass
@@ -485,6 +507,7 @@ class _ReviewRows:
 
     job: Job
     documents: dict[str, Document]
+    check: Callable[[], None]
 
     def __call__(self, index: int, row: dict) -> None:
         from connectors import get_connector
@@ -500,6 +523,7 @@ class _ReviewRows:
             )
             if running.values_list("pk", flat=True).first() is None or not documents_held(ids=[document.id]):
                 return
+            self.check()
             ReviewRow.objects.bulk_create(
                 [
                     ReviewRow(
@@ -619,16 +643,20 @@ def job_run(*, tenant: Tenant, job_id: str, time_limit: float | None = None) -> 
     another attempt took over meanwhile is left to that attempt. A run that reaches `time_limit` seconds (the
     task's soft time limit) fails `timed_out`: stopped by its own check a little before it (between model calls
     and progress reports), or by the limit's signal, whose SoftTimeLimitExceeded is raised again once the job is
-    failed. A canceled run stops and stores nothing."""
+    failed. A canceled run stops and stores nothing; so does a run whose tenant enters maintenance (a restore
+    is to swap its schema), noticed within CANCEL_POLL_S, whose job is queued again (JobPutOff)."""
     started = time.monotonic()
     job = _claim(job_id, time_limit)
     if job is None:
         return Job.objects.get(pk=job_id)
     deadline = started + _own_deadline(time_limit) if time_limit else None
+    keeper = _lease_keeper(job, tenant)
     try:
-        with _lease_keeper(job, tenant) as keeper:
+        with keeper:
             return _run_claimed(job, tenant, _ProgressReporter(job, keeper, deadline))
     except JobCanceled:
+        if keeper.beat.put_off:
+            raise JobPutOff(job_id) from None
         return Job.objects.get(pk=job_id)
     except (JobTimedOut, SoftTimeLimitExceeded) as stopped:
         logger.warning("job %s attempt %s stopped at its %s s time limit", job_id, job.attempt, time_limit)
@@ -708,7 +736,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             retrieve=_retrieve,
             prior=prior,
             clause_heads=clause_heads_for(named),
-            on_row=_ReviewRows(job, by_id) if job.connector == "review" else None,
+            on_row=_ReviewRows(job, by_id, report.check) if job.connector == "review" else None,
             cancel_check=report.check,
         )
         output["context"] = context_costed(
@@ -736,6 +764,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         usage,
         carried_from=(prior or {}).get("job_id"),
         texts={d.id: d.text for d in ordered},
+        check=report.check,
     )
 
 
@@ -790,8 +819,11 @@ def _finish_succeeded(
     usage: dict[str, int],
     carried_from: str | None = None,
     texts: Mapping[str, str] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> Job:
-    """Store the result and mark the job succeeded, unless it was canceled or taken over meanwhile. The job's
+    """Store the result and mark the job succeeded, unless it was canceled or taken over meanwhile, or `check`
+    raises once the job's row is locked (the attempt's lease keeper lost the job: the row may be a restored
+    schema's, running the same attempt). The job's
     documents are locked while the result is written: a document deleted while the job read it (`texts`, what
     the job read) is redacted out of the result here, and one being deleted now waits and redacts the stored
     result itself (`job_results_redact`)."""
@@ -799,6 +831,8 @@ def _finish_succeeded(
         current = Job.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.attempt != job.attempt:
             return current
+        if check is not None:
+            check()
         if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
             _mark_failed(
                 current,

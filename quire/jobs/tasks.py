@@ -13,6 +13,7 @@ from quire.jobs.services import (
     JOB_RUN_TASK,
     JOBS_REQUEUE_STALLED_TASK,
     RETENTION_APPLY_TASK,
+    JobPutOff,
     LeaseHeld,
     job_run,
     job_seen,
@@ -35,8 +36,9 @@ logger = logging.getLogger(__name__)
 def job_run_task(self, job_id: str) -> str:
     """Run the job within its tenant's share. `job_run` fails the attempt it claimed on an unexpected error, and
     as `timed_out` at the soft time limit; an error before the claim (PostgreSQL or Redis unreachable, a stale
-    connection) is retried, since the job is still queued and nothing else would run it. A pool process the soft
-    limit interrupted exits once the job is failed."""
+    connection) is retried, since the job is still queued and nothing else would run it, and so is a run its
+    tenant's maintenance stopped, which left the job queued. A pool process the soft limit interrupted exits once
+    the job is failed."""
     soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     started = time.monotonic()
     interrupted = False
@@ -49,6 +51,8 @@ def job_run_task(self, job_id: str) -> str:
                 return job_run(tenant=connection.tenant, job_id=job_id, time_limit=soft_limit).status
             except LeaseHeld as held:
                 raise self.retry(countdown=max(1.0, held.seconds_left + 1)) from None
+            except JobPutOff:
+                raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS) from None
     except UNAVAILABLE as exc:
         logger.warning("job %s: %s before it could run; retried", job_id, type(exc).__name__)
         close_old_connections()

@@ -146,6 +146,21 @@ class ScriptedServer:
             "prefill_attention": "dense",
         }
 
+    def held(self, seconds: float = 120) -> threading.Event:
+        """Hold each chat call until the returned event is set (`seconds` at most), then answer `{}`."""
+        release = threading.Event()
+
+        def responder(messages: list[dict]) -> str:
+            release.wait(seconds)
+            return "{}"
+
+        self.responder = responder
+        return release
+
+    def model_env(self) -> dict[str, str]:
+        """The variables a worker process needs to call this server as its model."""
+        return {"QUIRE_INFERENCE_URL": self.url, "QUIRE_INFERENCE_MODEL": "scripted"}
+
     def chats(self) -> list[list[dict]]:
         return [r["body"]["messages"] for r in self.requests if r["path"].endswith("/chat/completions")]
 

@@ -410,3 +410,68 @@ def test_a_queued_job_no_worker_has_seen_for_hours_is_sent_again_once(make_tenan
         assert jobs_requeue_stalled() == 1
         assert jobs_requeue_stalled() == 0
     assert sent == [[lost.pk]] and fresh.pk not in sent
+
+
+@pytest.mark.timeout(300)
+def test_a_running_job_is_put_back_in_the_queue_when_its_tenant_enters_maintenance(make_tenant):
+    """A job in the middle of a model call when its tenant enters maintenance (a restore about to swap its
+    schema) stops its attempt, storing nothing, and is queued again, neither failed nor canceled; it runs
+    once the tenant is back in service."""
+    import os
+
+    from quire.celery import app
+    from tenants.services import tenant_maintenance_begin, tenant_maintenance_end
+    from tests.connectors.conftest import ScriptedServer
+    from tests.support.paths import ROOT
+    from tests.support.polling import wait_for
+    from tests.support.portal import stored_document
+
+    queue = f"jobs-maintenance-{os.getpid()}"
+    server = ScriptedServer()
+    release = server.held()
+    worker = WorkerProcess(
+        queues=queue,
+        concurrency=1,
+        env={**server.model_env(), "QUIRE_MAINTENANCE_RETRY_SECONDS": "1"},
+        log_path=ROOT / ".quire" / f"test-maintenance-worker-{os.getpid()}.log",
+    )
+    try:
+        worker.start(timeout=120)
+        provisioned = make_tenant("maintenance-jobs")
+        tenant = provisioned.tenant
+        document = stored_document(
+            provisioned, "nda.txt", "This Agreement is governed by the laws of Delaware."
+        )
+        with tenant_context(tenant):
+            job = Job.objects.create(connector="legal", mode="model", document_ids=[document.pk])
+            app.send_task(JOB_RUN_TASK, args=[job.pk], queue=queue)
+            wait_for(lambda: server.requests, timeout=60, message=worker.log_path.read_text)
+            assert Job.objects.get(pk=job.pk).status == "running"
+            tenant_maintenance_begin(tenant=tenant)
+            put_back = wait_for(
+                lambda: Job.objects.filter(pk=job.pk).exclude(status="running").first(),
+                timeout=30,
+                message=worker.log_path.read_text,
+            )
+            assert (put_back.status, put_back.attempt, put_back.lease_until) == ("queued", 1, None)
+            release.set()
+            wait_for(
+                lambda: "retry: Retry in 1s" in worker.log_path.read_text(),
+                timeout=30,
+                message=worker.log_path.read_text,
+            )
+            assert Job.objects.get(pk=job.pk).status == "queued"
+            assert not JobResult.objects.filter(job_id=job.pk).exists()
+            tenant_maintenance_end(tenant=tenant)
+            done = wait_for(
+                lambda: Job.objects.filter(pk=job.pk, status__in=("succeeded", "failed", "canceled")).first(),
+                timeout=60,
+                message=worker.log_path.read_text,
+            )
+        assert (done.status, done.attempt) == ("succeeded", 2), done.error
+        with tenant_context(tenant):
+            assert JobResult.objects.get(job_id=job.pk).attempt == 2
+    finally:
+        release.set()
+        worker.stop()
+        server.close()
