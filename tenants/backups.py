@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.dispatch import Signal
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, tenant_context
 from psycopg import pq
 
 from tenants.migrating import applied_migrations, migrations_on_disk
@@ -41,6 +41,15 @@ ASIDE_INFIX = "_before_restore_"
 # Sent with `tenant` in its schema once a restore has committed; each receiver returns lines for the operator
 # about what the archive could not bring back (a restored row whose stored file was deleted since the dump).
 schema_restored = Signal()
+# Sent with `tenant` in its schema while a restore waits to swap it; each receiver returns a line for each piece
+# of work still running there that no lock shows between its transactions (a job whose attempt holds a lease).
+schema_draining = Signal()
+# How often a restore looks again whether the tenant's schema is still in use.
+DRAIN_POLL_S = 0.2
+
+
+class RestoreRefused(RuntimeError):
+    """Work in the tenant's schema did not end within the restore's drain bound."""
 
 
 def pg_tool(name: str) -> str:
@@ -198,7 +207,13 @@ def restore_aside_schemas(schema_name: str) -> list[str]:
 
 
 def tenant_restore(
-    *, tenant: Tenant, path: Path, replace: bool = False, from_tenant: str | None = None
+    *,
+    tenant: Tenant,
+    path: Path,
+    replace: bool = False,
+    from_tenant: str | None = None,
+    drain_seconds: float = 30,
+    force: bool = False,
 ) -> list[tuple[str, str]]:
     """Put the tenant's schema back from an archive of `tenant_dump`, in one transaction, then apply the
     migrations the archive predates (one taken before a release that added some), so the schema fits the code
@@ -213,7 +228,11 @@ def tenant_restore(
     the tenant was made with): `from_tenant`, that tenant's public id, says it is meant.
 
     Once those checks pass, the tenant is in maintenance until the restore ends, however it ends
-    (`tenant_maintenance`): nothing reads or writes the schema while it is swapped.
+    (`tenant_maintenance`): nothing reads or writes the schema while it is swapped. Work that began before
+    is waited for, `drain_seconds` at most, before the schema is touched: another backend's transaction
+    holding a lock on one of its relations, and a job whose attempt still holds its lease (the running
+    attempts stop and queue their jobs again once they see the maintenance). Past that bound the restore is
+    refused (RestoreRefused, naming that work) and the tenant put back as it was, unless `force`.
     """
     schemas = archive_schemas(path)
     if schemas != {tenant.schema_name}:
@@ -250,7 +269,63 @@ def tenant_restore(
     if exists and not replace:
         raise ValueError(f"schema {tenant.schema_name!r} exists; restore with replace to swap it")
     with _stopped_by_signals(), tenant_maintenance(tenant=tenant):
+        if exists:
+            _drained(tenant=tenant, seconds=drain_seconds, force=force)
         return _swapped(tenant=tenant, path=path, exists=exists)
+
+
+def _drained(*, tenant: Tenant, seconds: float, force: bool) -> None:
+    """Wait until nothing runs in the tenant's schema (`_in_flight`), `seconds` at most; then RestoreRefused
+    naming what still does, unless `force`."""
+    deadline = time.monotonic() + seconds
+    while running := _in_flight(tenant):
+        if time.monotonic() >= deadline:
+            if force:
+                return
+            raise RestoreRefused(
+                f"work in schema {tenant.schema_name!r} was still running after {seconds:g} s, so nothing was "
+                "restored and the tenant is back as it was: "
+                + "; ".join(running)
+                + ". Restore again once it has ended, with a longer --drain-seconds, or with --force to swap "
+                "the schema from under it (its writes are lost)"
+            )
+        time.sleep(DRAIN_POLL_S)
+
+
+def _in_flight(tenant: Tenant) -> list[str]:
+    """A line for each other backend holding or awaiting a lock on a relation of the tenant's schema, and each
+    piece of work the apps say still runs there (`schema_draining`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT l.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
+                   left(regexp_replace(coalesce(a.query, ''), '[[:space:]]+', ' ', 'g'), 120),
+                   coalesce(
+                       string_agg(DISTINCT c.relname, ', ' ORDER BY c.relname) FILTER (WHERE c.relkind <> 'i'),
+                       'indexes'
+                   )
+            FROM pg_locks l
+            JOIN pg_class c ON c.oid = l.relation
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'relation'
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND n.nspname = %s
+              AND l.pid IS DISTINCT FROM pg_backend_pid()
+              AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
+            GROUP BY l.pid, a.application_name, a.state, a.query
+            ORDER BY l.pid
+            """,
+            [tenant.schema_name],
+        )
+        backends = [
+            f"backend {pid} ({application or 'no application name'}, {state or 'prepared'}, on {relations}): "
+            f"{query}"
+            for pid, application, state, query, relations in cursor.fetchall()
+        ]
+    with tenant_context(tenant):
+        work = [line for _, lines in schema_draining.send(sender=Tenant, tenant=tenant) for line in lines]
+    return backends + work
 
 
 @contextmanager

@@ -476,3 +476,127 @@ def test_a_tenant_left_in_maintenance_stays_so_after_a_restore_until_put_back(ma
     tenant.refresh_from_db()
     assert tenant.maintenance_since is None
     assert Api(provisioned.issued_key.secret).get("/v1/documents").status_code == 200
+
+
+def _dumped(make_tenant, slug: str, tmp_path, *texts: str):
+    """A tenant with a document of each of `texts`, dumped: the tenant and its archive."""
+    tenant = make_tenant(slug).tenant
+    with tenant_context(tenant):
+        for text in texts:
+            _document(text)
+    archive = tmp_path / f"{slug}.dump"
+    call_command("tenant_dump", slug, str(archive))
+    return tenant, archive
+
+
+def _held_transaction(schema_name: str):
+    """Another backend's transaction that has read the tenant's documents and is still open (a request that is
+    mid-transaction): it holds a lock on the table until it ends."""
+    import os
+
+    import psycopg
+
+    held = psycopg.connect(os.environ["DATABASE_URL"])
+    held.execute(f'SELECT count(*) FROM "{schema_name}".documents_document').fetchone()
+    return held
+
+
+def test_a_restore_waits_for_the_transactions_in_the_tenants_schema_before_swapping_it(
+    make_tenant, tmp_path, monkeypatch
+):
+    import threading
+
+    from tenants import backups
+    from tests.support.polling import wait_for
+
+    tenant, archive = _dumped(make_tenant, "restore-drains", tmp_path, "archived")
+    with tenant_context(tenant):
+        _document("written-after-the-dump")
+    in_flight = backups._in_flight
+    seen: list[list[str]] = []
+
+    def watched(tenant):
+        seen.append(in_flight(tenant))
+        return seen[-1]
+
+    monkeypatch.setattr(backups, "_in_flight", watched)
+    held = _held_transaction(tenant.schema_name)
+    ended: dict = {}
+
+    def restore() -> None:
+        try:
+            backups.tenant_restore(tenant=tenant, path=archive, replace=True, drain_seconds=120)
+        except BaseException as exc:
+            ended["error"] = exc
+        finally:
+            connection.close()
+
+    restoring = threading.Thread(target=restore)
+    try:
+        restoring.start()
+        holder = f"backend {held.info.backend_pid} "
+        wait_for(lambda: any(line.startswith(holder) for lines in seen for line in lines), timeout=60)
+        assert restoring.is_alive()
+        assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+        tenant.refresh_from_db()
+        assert tenant.maintenance_since is not None
+    finally:
+        held.close()
+        restoring.join(120)
+    assert "error" not in ended, ended
+    assert seen[-1] == []
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["archived.txt"]
+    tenant.refresh_from_db()
+    assert tenant.maintenance_since is None
+
+
+def test_a_restore_refuses_while_work_in_the_tenants_schema_outlasts_its_drain_unless_forced(
+    make_tenant, tmp_path
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from quire.jobs.models import Job, JobStatus
+
+    tenant, archive = _dumped(make_tenant, "restore-busy", tmp_path)
+    with tenant_context(tenant):
+        _document("written-after-the-dump")
+        job = Job.objects.create(
+            connector="legal",
+            document_ids=[],
+            status=JobStatus.RUNNING,
+            attempt=1,
+            lease_until=timezone.now() + timedelta(hours=1),
+        )
+    held = _held_transaction(tenant.schema_name)
+    holder = f"backend {held.info.backend_pid} "
+    try:
+        with pytest.raises(CommandError) as refused:
+            call_command("tenant_restore", "restore-busy", str(archive), "--replace", "--drain-seconds", "1")
+    finally:
+        held.close()
+    message = str(refused.value)
+    assert holder in message
+    assert f"job {job.pk} " in message
+    assert "--force" in message
+    assert _schemas_like(tenant.schema_name) == [tenant.schema_name]
+    with tenant_context(tenant):
+        assert list(Document.objects.values_list("filename", flat=True)) == ["written-after-the-dump.txt"]
+    tenant.refresh_from_db()
+    assert tenant.maintenance_since is None
+
+    call_command(
+        "tenant_restore",
+        "restore-busy",
+        str(archive),
+        "--replace",
+        "--drain-seconds",
+        "0",
+        "--force",
+        stdout=io.StringIO(),
+    )
+    with tenant_context(tenant):
+        assert not Document.objects.exists()
+        assert not Job.objects.filter(pk=job.pk).exists()

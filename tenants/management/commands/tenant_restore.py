@@ -21,13 +21,26 @@ class Command(BaseCommand):
             help="the public id of the tenant the archive was made of, when that is another tenant with the same "
             "schema name (one erased since, whose slug this tenant was made with)",
         )
+        parser.add_argument(
+            "--drain-seconds",
+            type=float,
+            default=30,
+            help="how long to wait, once the tenant is in maintenance, for the transactions and jobs running in "
+            "its schema to end before refusing (default 30)",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="swap the schema even if work in it is still running after --drain-seconds (its writes are lost)",
+        )
 
-    def handle(self, *args, slug: str, archive: Path, replace: bool, from_tenant: str | None, **options):
+    def handle(self, *args, slug: str, archive: Path, **options):
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             raise CommandError(f"no tenant with slug {slug!r}")
+        chosen = {name: options[name] for name in ("replace", "from_tenant", "drain_seconds", "force")}
         try:
-            applied = tenant_restore(tenant=tenant, path=archive, replace=replace, from_tenant=from_tenant)
+            applied = tenant_restore(tenant=tenant, path=archive, **chosen)
         except (RuntimeError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"restored schema {tenant.schema_name} from {archive}")
