@@ -4,6 +4,7 @@ span and boxes over."""
 from __future__ import annotations
 
 import io
+import uuid
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
@@ -23,14 +24,13 @@ def _error(response, status: int, code: str, param: str) -> str:
 def test_the_original_file_comes_back_byte_for_byte_under_its_name_and_the_download_is_recorded(
     api_a: Api, tenant_a
 ):
-    content = make_docx(["Term: twelve (12) months."])
+    content = make_docx([f"Term: twelve (12) months. {uuid.uuid4().hex}"])
     upload = SimpleUploadedFile(
         'deals/Übersicht "final".docx', content, content_type="application/octet-stream"
     )
     created = api_a.client.post("/v1/documents", {"file": upload}, **api_a._headers(None))
     assert created.status_code == 201, created.content
     document_id = created.json()["id"]
-    before = AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").count()
 
     response = api_a.get(f"/v1/documents/{document_id}/content", headers={"Accept": "application/pdf"})
     assert response.status_code == 200, response.content
@@ -42,13 +42,8 @@ def test_the_original_file_comes_back_byte_for_byte_under_its_name_and_the_downl
         and "filename*=utf-8''%C3%9Cbersicht%20%22final%22.docx" in disposition
     )
     assert response["Cache-Control"] == "private, no-store"
-    [event] = AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").order_by("-pk")[:1]
-    assert AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create").count() == before + 1
-    assert (event.object_type, event.object_id, event.details["format"]) == (
-        "document",
-        document_id,
-        "original",
-    )
+    [event] = AuditEvent.objects.filter(tenant=tenant_a.tenant, action="export.create", object_id=document_id)
+    assert (event.object_type, event.details["format"]) == ("document", "original")
 
 
 def test_a_filename_with_control_characters_is_served_without_them(api_a: Api):
