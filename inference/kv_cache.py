@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections import OrderedDict
 
 import torch
+
+HASH_BYTES = 16
 
 
 class BlockAllocator:
@@ -94,12 +98,14 @@ class BlockAllocator:
 
 def block_hashes(token_ids: list[int], block_size: int, *, salt: int = 0) -> list[int]:
     """Chained hashes of each full block of `token_ids`: equal hashes mean equal tokens from the start, and
-    the same `salt`, which keeps chains whose keys were computed differently apart."""
+    the same `salt`, which keeps chains whose keys were computed differently apart. BLAKE2b, not Python's
+    `hash`, whose collisions can be constructed: a colliding prompt would be served another's cached keys."""
     hashes = []
-    previous = salt
+    previous = salt.to_bytes(HASH_BYTES, "little", signed=True)
     for start in range(0, len(token_ids) - block_size + 1, block_size):
-        previous = hash((previous, tuple(token_ids[start : start + block_size])))
-        hashes.append(previous)
+        tokens = array("q", token_ids[start : start + block_size]).tobytes()
+        previous = hashlib.blake2b(previous + tokens, digest_size=HASH_BYTES).digest()
+        hashes.append(int.from_bytes(previous, "little"))
     return hashes
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from inference.engine import Engine, EngineConfig, GenerationResult, SamplingParams
-from inference.kv_cache import BlockAllocator
+from inference.kv_cache import BlockAllocator, block_hashes
 from inference.model import load_model
 from inference.tokenizer import ChatTokenizer
 
@@ -217,6 +217,18 @@ def test_block_allocator_hands_out_and_takes_back():
     assert allocator.num_free == 4
     with pytest.raises(ValueError, match="not allocated"):
         allocator.free([blocks[0]])
+
+
+def test_block_hashes_differ_wherever_the_tokens_do():
+    """The prefix cache serves a block's keys to any prompt whose chained hash matches, so the hash must not
+    collide: Python's `hash` maps n and n + 2**61 - 1 to one value and its tuple hash can be steered to a
+    chosen value, which let a prompt be crafted to read the keys of another's cached blocks."""
+    wrapped = 5 + 2**61 - 1
+    assert hash(5) == hash(wrapped)
+    assert block_hashes([1, 5], 2) != block_hashes([1, wrapped], 2)
+    assert block_hashes([1, 5, 2, 3], 2)[1] != block_hashes([1, wrapped, 2, 3], 2)[1]
+    assert block_hashes([1, 5, 2, 3], 2) == block_hashes([1, 5, 2, 3, 4], 2)
+    assert block_hashes([1, 5], 2) != block_hashes([1, 5], 2, salt=1)
 
 
 def test_cache_write_lands_in_block_slots(loaded):
