@@ -255,8 +255,9 @@ class OpenAIApi:
 
         HEAD is answered as GET is, with the body's `content-length` and no body. A top-level field of a JSON
         body set to null counts as absent, as in OpenAI's API. `client_gone`, when
-        given, says whether the client has disconnected: a non-streamed completion asks it every
-        `CLIENT_POLL_SECONDS` and, once it says yes, cancels its request and answers 499.
+        given, says whether the client has disconnected: a completion asks it every `CLIENT_POLL_SECONDS`
+        while it waits for the engine and, once it says yes, cancels its request and answers 499 (a stream,
+        whose status went out with its first chunk, ends there).
         """
         route = path.split("?", 1)[0].rstrip("/") or "/"
         model_id = None
@@ -543,7 +544,13 @@ class OpenAIApi:
                 {"content-type": "text/event-stream", "cache-control": "no-cache"},
                 stream=_CancelOnClose(
                     self._stream(
-                        handle, completion_id, created, model, chat=chat, include_usage=include_usage
+                        handle,
+                        completion_id,
+                        created,
+                        model,
+                        chat=chat,
+                        include_usage=include_usage,
+                        client_gone=client_gone,
                     ),
                     handle,
                 ),
@@ -592,6 +599,7 @@ class OpenAIApi:
         *,
         chat: bool,
         include_usage: bool,
+        client_gone: ClientGone | None = None,
     ) -> Generator[bytes, None, None]:
         base = {
             "id": completion_id,
@@ -622,7 +630,7 @@ class OpenAIApi:
             if chat:
                 yield _sse(chunk(None, None, first=True))
             try:
-                for output in handle:
+                for output in _outputs_while_connected(handle, client_gone):
                     if output.finished:
                         usage = _usage(output)
                         last = chunk(output.text_delta, _finish_reason(output.finish_reason))
@@ -638,6 +646,8 @@ class OpenAIApi:
                 yield _sse(
                     {"error": {"message": str(exc), "type": "server_error", "param": None, "code": code}}
                 )
+            if not handle.finished:
+                return
             yield _sse("[DONE]")
         finally:
             handle.cancel()

@@ -561,6 +561,29 @@ def test_stream_closed_before_it_is_read_cancels_its_request(in_process, monkeyp
     assert api.service.stats.finished_by_reason == {"cancelled": 1}
 
 
+def test_a_stream_whose_client_left_while_it_was_queued_is_cancelled_before_its_prefill(
+    in_process, monkeypatch
+):
+    """A stream writes nothing while its request waits in the queue, so a write never finds its client gone:
+    it must look at the socket as a non-streamed request does, or it keeps its place, is prefilled and
+    decodes a token for nobody."""
+    api = in_process(EngineConfig(num_blocks=32, max_num_seqs=1)).api
+    _pace(monkeypatch, api)
+    blocker = api.service.submit([0, 5, 6], SamplingParams(max_tokens=150, ignore_eos=True))
+    body = json.dumps({"prompt": "hello", "max_tokens": 20, "stream": True}).encode()
+    response = api.handle("POST", "/v1/completions", body, client_gone=lambda: True)
+    chunks = b"".join(response.stream)
+    response.stream.close()
+    prefilled = api.service.engine.stats["prefill_tokens"]
+    blocker.cancel()
+    _wait_until_idle(api)
+    assert b"[DONE]" not in chunks
+    assert prefilled == 3
+    assert api.service.stats.finished_by_reason == {"cancelled": 2}
+    snapshot = api.service.snapshot()
+    assert snapshot["free_blocks"] == snapshot["total_blocks"]
+
+
 @pytest.mark.parametrize("text", [5, None, ["hello"]])
 def test_content_part_whose_text_is_not_a_string_is_a_400_naming_messages(in_process, text):
     api = in_process().api
