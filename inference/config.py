@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,7 @@ class ModelConfig:
                 f"num_attention_heads={heads} is not a multiple of num_key_value_heads={kv_heads}"
             )
         head_dim = int(config.get("head_dim") or hidden // heads)
-        eos = config.get("eos_token_id")
-        eos_ids: tuple[int, ...] = () if eos is None else tuple(eos) if isinstance(eos, list) else (int(eos),)
+        eos_ids = _token_ids(config.get("eos_token_id"))
         return cls(
             vocab_size=int(config["vocab_size"]),
             hidden_size=hidden,
@@ -92,11 +91,29 @@ class ModelConfig:
 
     @classmethod
     def from_dir(cls, model_dir: str | Path) -> ModelConfig:
+        """`config.json`, with the end tokens `generation_config.json` adds (a chat checkpoint's end of turn is
+        often named there alone, and transformers' `generate` stops at it too)."""
         path = Path(model_dir) / "config.json"
         if not path.is_file():
             raise CheckpointError(f"{path} not found: a model directory needs config.json")
-        try:
-            config = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(config)
+        model = cls.from_dict(_read_json(path))
+        generation_path = Path(model_dir) / "generation_config.json"
+        if not generation_path.is_file():
+            return model
+        extra = _token_ids(_read_json(generation_path).get("eos_token_id"))
+        eos_ids = model.eos_token_ids + tuple(token for token in extra if token not in model.eos_token_ids)
+        return replace(model, eos_token_ids=eos_ids)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def _token_ids(value: Any) -> tuple[int, ...]:
+    """A token id or list of them, as `eos_token_id` is written."""
+    if value is None:
+        return ()
+    return tuple(int(token) for token in value) if isinstance(value, list) else (int(value),)

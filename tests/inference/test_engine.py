@@ -131,6 +131,23 @@ def test_eos_ends_a_request_with_stop(loaded):
     assert result.finish_reason == "stop"
 
 
+def test_an_end_token_named_only_in_generation_config_ends_a_request(loaded, tiny_checkpoint, tmp_path):
+    """Chat checkpoints often name their end-of-turn token in generation_config.json alone (as transformers'
+    `generate` reads it); without it an answer ran on past the end of its turn to max_tokens."""
+    import json
+    import shutil
+
+    prompt = loaded[1].encode(TEXTS[1])
+    first = _alone(loaded, prompt, SamplingParams(max_tokens=1))[0]
+    model_dir = shutil.copytree(tiny_checkpoint, tmp_path / "model")
+    generation = json.loads((model_dir / "generation_config.json").read_text())
+    (model_dir / "generation_config.json").write_text(json.dumps({**generation, "eos_token_id": [1, first]}))
+    engine = Engine(load_model(model_dir, device="cpu"), loaded[1], EngineConfig(num_blocks=16))
+    result = engine.generate([prompt], SamplingParams(max_tokens=5))[0]
+    assert result.output_ids == [first]
+    assert result.finish_reason == "stop"
+
+
 def test_cancel_frees_blocks_and_reports_cancelled(loaded):
     tokenizer = loaded[1]
     engine = _engine(loaded, num_blocks=32)
