@@ -17,7 +17,8 @@ BLOCK_SPARSE_SALT = 1
 @dataclass(frozen=True)
 class PrefillChunk:
     """Positions `start .. start + length` of a sequence, computed in one step; a `sparse` chunk starts at 0
-    and covers the prompt with block-sparse attention."""
+    and covers the prompt with block-sparse attention (a preempted prompt's, only the prefix it first found
+    cached)."""
 
     sequence: Sequence
     start: int
@@ -104,7 +105,9 @@ class Scheduler:
         can find that block in the prefix cache.
         A preempted sequence comes back with the block-sparse chunk (if any) over its prompt alone, its
         generated tokens following as dense chunks, as they were first computed; one whose prompt was
-        block-sparse recomputes it whole unless the prefix cache still holds all of it.
+        block-sparse recomputes it whole unless the prefix cache still holds all of it, and a long prompt that
+        found a cached (block-sparse) prefix recomputes that prefix block-sparse unless the cache still holds
+        it, the rest densely.
         """
         allocator = self.cache.allocator
         preempted = False
@@ -161,12 +164,15 @@ class Scheduler:
             cached = allocator.cached_prefix(usable)
             if len(cached) < len(usable) and usable[len(cached)] in hashes_in_flight:
                 break
-            if sequence.preempted and sequence.sparse_prefill and len(cached) * block_size < prompt_length:
-                cached = []
-            sparse = not cached and prompt_length >= self.config.sparse_from
+            if sequence.preempted:
+                if len(cached) * block_size < sequence.sparse_tokens:
+                    cached = []
+                sparse, sparse_length = not cached and sequence.sparse_tokens > 0, sequence.sparse_tokens
+            else:
+                sparse, sparse_length = not cached and prompt_length >= self.config.sparse_from, prompt_length
             if sparse and any(chunk.sparse for chunk in chunks):
                 break
-            if (sparse and prompt_length > budget and chunks) or (not sparse and budget <= 0):
+            if (sparse and sparse_length > budget and chunks) or (not sparse and budget <= 0):
                 break
             needed = self.cache.blocks_needed(sequence.num_tokens) - len(cached)
             if needed > allocator.num_free - allocator.num_evictable_among(cached):
@@ -174,18 +180,19 @@ class Scheduler:
             self.waiting.popleft()
             allocator.acquire(cached)
             sequence.blocks = cached + allocator.allocate(needed)
-            if len(cached) * block_size < prompt_length:
-                sequence.sparse_prefill = sparse
             sequence.status = SequenceStatus.RUNNING
             sequence.num_computed = len(cached) * block_size
             self.num_cached_tokens += sequence.num_computed
             if not sequence.preempted:
                 sequence.cached_tokens = sequence.num_computed
+                sequence.sparse_prefill = sparse
+                if prompt_length >= self.config.sparse_from:
+                    sequence.sparse_tokens = prompt_length if sparse else sequence.num_computed
             self.num_sparse_prefills += sparse
             hashes_in_flight.update(usable[len(cached) :])
             self.running.append(sequence)
             remaining = sequence.num_tokens - sequence.num_computed
-            length = prompt_length if sparse else min(remaining, budget)
+            length = sparse_length if sparse else min(remaining, budget)
             chunks.append(PrefillChunk(sequence, sequence.num_computed, length, sparse))
             budget -= length
         return ScheduledBatch(chunks, decodes, ended)

@@ -125,6 +125,9 @@ class Sequence:
     num_computed: int = 0
     block_hashes: list[int] = field(default_factory=list)
     sparse_prefill: bool = False
+    # The prompt tokens whose keys were first computed block-sparse from position 0: the whole prompt of a
+    # block-sparse prefill, or the cached prefix a long prompt found (a block-sparse prefill computed it).
+    sparse_tokens: int = 0
     cached_tokens: int = 0
     preempted: bool = False
 

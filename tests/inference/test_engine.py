@@ -478,6 +478,40 @@ def test_dense_prompt_does_not_reuse_block_sparse_keys(loaded):
     assert engine.stats["cached_tokens"] == 112
 
 
+@pytest.mark.parametrize("num_blocks", [22, 26])
+def test_preempted_question_over_a_cached_block_sparse_document_recomputes_it_as_first_computed(
+    loaded, num_blocks
+):
+    """A long prompt that found a document's block-sparse blocks prefilled only its own tokens, densely; once
+    preempted and the document evicted it recomputed the document densely (or the whole prompt block-sparse)
+    and went on with other tokens than it produced unpreempted."""
+    import random
+
+    rng = random.Random(3)
+    vocab = loaded[0].config.vocab_size
+    document = [rng.randrange(5, vocab) for _ in range(60)]
+    first = [*document, rng.randrange(5, vocab)]
+    question = [*document, *(rng.randrange(5, vocab) for _ in range(4))]
+    other = [rng.randrange(5, vocab) for _ in range(20)]
+    config = dict(block_size=4, sparse_from=48, sparse_block_size=16, sparse_top_k=1)
+    params = SamplingParams(max_tokens=20, ignore_eos=True)
+    unpreempted = _engine(loaded, num_blocks=128, **config)
+    unpreempted.generate([first], SamplingParams(max_tokens=1, ignore_eos=True))
+    expected = unpreempted.generate([question], params)[0].output_ids
+    engine = _engine(loaded, num_blocks=num_blocks, **config)
+    engine.generate([first], SamplingParams(max_tokens=1, ignore_eos=True))
+    engine.add_request(other, SamplingParams(max_tokens=40, ignore_eos=True))
+    engine.step()
+    request_id = engine.add_request(question, params)
+    final = {}
+    while engine.has_work():
+        final.update({output.request_id: output for output in engine.step() if output.finished})
+    assert engine.stats["preemptions"] == 1
+    assert engine.requests[request_id].output_ids == expected
+    assert (final[request_id].cached_tokens, final[request_id].attention) == (60, "dense")
+    assert engine.num_free_blocks == num_blocks
+
+
 def test_stop_string_after_a_character_still_being_decoded_streams_nothing_of_it(loaded, monkeypatch):
     tokenizer = loaded[1]
     script = tokenizer.tokenizer.encode("xaé!", add_special_tokens=False).ids
