@@ -169,6 +169,8 @@ class Scheduler:
                     cached = []
                 sparse, sparse_length = not cached and sequence.sparse_tokens > 0, sequence.sparse_tokens
             else:
+                if prompt_length - len(cached) * block_size >= self.config.sparse_from:
+                    cached = []
                 sparse, sparse_length = not cached and prompt_length >= self.config.sparse_from, prompt_length
             if sparse and any(chunk.sparse for chunk in chunks):
                 break

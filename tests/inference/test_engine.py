@@ -512,6 +512,35 @@ def test_preempted_question_over_a_cached_block_sparse_document_recomputes_it_as
     assert engine.num_free_blocks == num_blocks
 
 
+def test_a_long_prompt_sharing_only_a_short_header_with_a_cached_one_is_still_prefilled_block_sparse(loaded):
+    """Two documents read under one system prompt share its blocks: the second found them and was prefilled
+    densely over its whole length, its own tokens being anything but few, unlike a question over a cached
+    document."""
+    import random
+
+    rng = random.Random(11)
+    vocab = loaded[0].config.vocab_size
+    header = [rng.randrange(5, vocab) for _ in range(8)]
+    documents = [[*header, *(rng.randrange(5, vocab) for _ in range(60))] for _ in range(2)]
+    config = dict(num_blocks=128, block_size=4, sparse_from=48, sparse_block_size=16, sparse_top_k=1)
+    params = SamplingParams(max_tokens=8, ignore_eos=True)
+    alone = _engine(loaded, **config).generate([documents[1]], params)[0].output_ids
+    engine = _engine(loaded, **config)
+    engine.generate([documents[0]], params)
+    request_id = engine.add_request(documents[1], params)
+    final = {}
+    while engine.has_work():
+        final.update({output.request_id: output for output in engine.step() if output.finished})
+    assert engine.stats["sparse_prefills"] == 2
+    assert (final[request_id].attention, final[request_id].cached_tokens) == ("block_sparse", 0)
+    assert engine.requests[request_id].output_ids == alone
+    question = [*documents[1], *(rng.randrange(5, vocab) for _ in range(3))]
+    before = engine.stats["cached_tokens"]
+    engine.generate([question], params)
+    assert engine.stats["sparse_prefills"] == 2
+    assert engine.stats["cached_tokens"] - before == len(documents[1])
+
+
 def test_stop_string_after_a_character_still_being_decoded_streams_nothing_of_it(loaded, monkeypatch):
     tokenizer = loaded[1]
     script = tokenizer.tokenizer.encode("xaé!", add_special_tokens=False).ids
