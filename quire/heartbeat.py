@@ -1,11 +1,13 @@
-"""A heartbeat thread for long work in a tenant's schema: the job's lease renewal, ingestion's liveness
-mark for the stuck-document sweep."""
+"""A heartbeat thread for long work in a tenant's schema: the job's lease renewal, ingestion's and clause
+training's liveness marks for their sweeps, and their stop when the tenant enters maintenance."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from tenants.models import Tenant
 
@@ -52,3 +54,26 @@ class TenantHeartbeat(threading.Thread):
     def __exit__(self, *exc) -> None:
         self.stop_event.set()
         self.join()
+
+
+@dataclass
+class PutOffBeat:
+    """A beat for work that its tenant's maintenance stops: each beat reads whether the tenant is in maintenance,
+    and then calls `put_off` (whether it gave the work back, kept in `released`) and returns False; otherwise it
+    calls `renew` every `renew_every` seconds and returns what it returns (False: the work was taken away)."""
+
+    tenant: Tenant
+    renew: Callable[[], bool]
+    put_off: Callable[[], bool]
+    renew_every: float
+    renewed: float = field(default_factory=time.monotonic)
+    released: bool = False
+
+    def __call__(self) -> bool:
+        if Tenant.objects.filter(pk=self.tenant.pk, maintenance_since__isnull=False).exists():
+            self.released = self.put_off()
+            return False
+        if time.monotonic() - self.renewed < self.renew_every:
+            return True
+        self.renewed = time.monotonic()
+        return self.renew()

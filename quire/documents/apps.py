@@ -7,7 +7,8 @@ class DocumentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from quire.documents.selectors import restored_documents_report
-        from tenants.backups import schema_restored
+        from quire.documents.selectors import ingests_running_report, restored_documents_report
+        from tenants.backups import schema_draining, schema_restored
 
         schema_restored.connect(restored_documents_report, dispatch_uid="documents.restored_documents_report")
+        schema_draining.connect(ingests_running_report, dispatch_uid="documents.ingests_running_report")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce, Length, Substr
+from django.utils import timezone
 from pgvector.django import CosineDistance
 
+from common.processes import process_gone
 from common.refusals import ErrorCode, Refusal
 from common.scripts import estimated_tokens
 from connectors.spans import PageMap, make_span
@@ -179,6 +183,21 @@ def documents_without_file() -> list[Document]:
         for document in documents
         if document.file.name not in stored
         and (document.file.name.startswith(f"{folder}/") or not default_storage.exists(document.file.name))
+    ]
+
+
+def ingests_running_report(*, tenant: Tenant, **signal: object) -> list[str]:
+    """`schema_draining`'s receiver: a line for each ingest of the schema that still holds its claim (in
+    progress, its heartbeat fresh, its process not known to have ended)."""
+    fresh = timezone.now() - timedelta(seconds=settings.QUIRE_DOCUMENT_STUCK_SECONDS)
+    running = Document.objects.filter(
+        status__in=(DocumentStatus.PARSING, DocumentStatus.EMBEDDING), heartbeat_at__gt=fresh
+    ).order_by("pk")
+    return [
+        f"ingest of document {pk} ({status}, by {owner or 'an unknown process'}, alive at "
+        f"{beat:%Y-%m-%d %H:%M:%S} UTC)"
+        for pk, status, owner, beat in running.values_list("pk", "status", "ingest_owner", "heartbeat_at")
+        if not process_gone(owner)
     ]
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -42,7 +43,7 @@ from quire.documents.pages import (
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
 from quire.documents.uploads import Upload, unpacked
-from quire.heartbeat import TenantHeartbeat
+from quire.heartbeat import PutOffBeat, TenantHeartbeat
 from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_rewrite
 from tenants.audit import audit_record, export_record
@@ -62,6 +63,7 @@ REEMBED_SWEEP_BATCH = 20
 LOWEST_PRIORITY = 9
 FINISHED = (DocumentStatus.READY, DocumentStatus.FAILED)
 IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
+MAINTENANCE_POLL_S = 1.0
 
 
 class DocumentTooLarge(Refusal):
@@ -303,6 +305,11 @@ class IngestTakenOver(Exception):
     or its heartbeat went stale)."""
 
 
+class IngestPutOff(Exception):
+    """The document's tenant entered maintenance while it was being ingested: the run stopped and the document
+    waits `pending` again."""
+
+
 def _set_status(document: Document, status: str, **fields) -> None:
     """Write the status and `fields` unless the row is gone (IngestStopped)."""
     for name, value in fields.items():
@@ -325,12 +332,13 @@ def _lock_alive(document_id: str) -> Document:
     return document
 
 
-def _lock_owned(document: Document) -> None:
+def _lock_owned(document: Document, keeper: TenantHeartbeat) -> None:
     """Lock the document's row as `_lock_alive` does, and check that this run still holds the claim it made
-    (`ingest_owner`): IngestTakenOver when another run has claimed it since, so two runs never write chunks
-    of one document."""
+    (`ingest_owner`) and its heartbeat has not lost it: IngestTakenOver when another run has claimed it since,
+    so two runs never write chunks of one document, or when the heartbeat put the ingest off for maintenance
+    (the row may then be a restored schema's, naming this run)."""
     current = _lock_alive(document.pk)
-    if current.ingest_owner != document.ingest_owner:
+    if current.ingest_owner != document.ingest_owner or keeper.lost.is_set():
         raise IngestTakenOver(current.ingest_owner)
 
 
@@ -339,6 +347,21 @@ def _mark_alive(document_id: str, owner: str) -> bool:
         heartbeat_at=timezone.now()
     )
     return True
+
+
+def _ingest_put_off(document_id: str, owner: str) -> bool:
+    """Leave the document `pending`, unclaimed and with this attempt uncounted, when this run still holds it;
+    whether it did. The next run takes it from the start."""
+    return bool(
+        Document.objects.filter(pk=document_id, status__in=IN_PROGRESS, ingest_owner=owner).update(
+            status=DocumentStatus.PENDING,
+            ingest_owner="",
+            heartbeat_at=None,
+            ingest_attempts=Greatest(F("ingest_attempts") - 1, 0),
+            queued_seen_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    )
 
 
 def _claim(document_id: str) -> Document | None:
@@ -385,7 +408,10 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
     and returns None. Past `deadline` (a time.monotonic() value) it raises DeadlinePassed at the next page,
     block or batch. A run keeps a heartbeat on `heartbeat_at`, so `documents_requeue_stuck` leaves a live run
     alone and a second delivery (a redelivered task, one the sweep queued) finds it claimed or finished and
-    changes nothing."""
+    changes nothing. A run whose tenant enters maintenance (a restore is to swap its schema), noticed within
+    MAINTENANCE_POLL_S, stops at its next page, batch or write, leaves the document `pending` and raises
+    IngestPutOff."""
+    beat: PutOffBeat | None = None
     try:
         document = _claim(document_id)
         if document is None:
@@ -394,23 +420,35 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
         limits = IngestLimits.from_settings()
         ocr_cap = min(limits.max_ocr_pages, entitlements_for(tenant).max_ocr_pages)
         limits = dataclasses.replace(limits, deadline=deadline, max_ocr_pages=ocr_cap)
-        beat = partial(_mark_alive, document_id, document.ingest_owner)
-        with TenantHeartbeat(f"ingest-{document_id}", tenant, interval, beat):
-            _ingest(tenant, document, limits)
+        beat = PutOffBeat(
+            tenant,
+            renew=partial(_mark_alive, document_id, document.ingest_owner),
+            put_off=partial(_ingest_put_off, document_id, document.ingest_owner),
+            renew_every=interval,
+        )
+        keeper = TenantHeartbeat(f"ingest-{document_id}", tenant, min(MAINTENANCE_POLL_S, interval), beat)
+        with keeper:
+            _ingest(tenant, document, limits, keeper)
     except IngestStopped:
         logger.info("ingest of %s stopped: the document was deleted", document_id)
         return None
     except IngestTakenOver as exc:
+        if beat is not None and beat.released:
+            logger.info("ingest of %s stopped: its tenant entered maintenance", document_id)
+            raise IngestPutOff(document_id) from None
         logger.warning("ingest of %s stopped: %s took it over", document_id, exc.args[0] or "another run")
         return Document.objects.filter(pk=document_id).first()
     return document
 
 
-def _page_progress(document_id: str) -> Callable[[int, int], None]:
-    """Write `pages_parsed` of `pages_total` as parsing goes, at most twice a second and at the end."""
+def _page_progress(document_id: str, keeper: TenantHeartbeat) -> Callable[[int, int], None]:
+    """Write `pages_parsed` of `pages_total` as parsing goes, at most twice a second and at the end; stop the
+    parse (IngestTakenOver) once the heartbeat has lost the ingest."""
     written = [0.0]
 
     def report(done: int, total: int) -> None:
+        if keeper.lost.is_set():
+            raise IngestTakenOver("")
         now = time.monotonic()
         if done == total or now - written[0] >= 0.5:
             written[0] = now
@@ -419,24 +457,24 @@ def _page_progress(document_id: str) -> Callable[[int, int], None]:
     return report
 
 
-def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
+def _ingest(tenant: Tenant, document: Document, limits: IngestLimits, keeper: TenantHeartbeat) -> None:
     try:
         with document.file.open("rb") as handle:
             parsed = parse_document(
-                handle.read(), document.content_type, limits, on_page=_page_progress(document.pk)
+                handle.read(), document.content_type, limits, on_page=_page_progress(document.pk, keeper)
             )
     except (ParseError, OSError) as exc:
         if limits.deadline is not None and time.monotonic() >= limits.deadline:
             # The soft time limit can surface from native code as another error (ctypes wraps it).
             raise DeadlinePassed from exc
         with transaction.atomic():
-            _lock_owned(document)
+            _lock_owned(document, keeper)
             _fail_locked(document, str(exc))
         return
     spans = chunk_text(parsed.text)
     embed, encoder = chunk_embedder()
     with transaction.atomic():
-        _lock_owned(document)
+        _lock_owned(document, keeper)
         Chunk.objects.filter(document=document).delete()
         _set_status(
             document,
@@ -453,7 +491,7 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
             chunk_count=0,
             encoder=encoder,
         )
-    _attachments_create(tenant, document, parsed, limits)
+    _attachments_create(tenant, document, parsed, limits, keeper)
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
     read = embedding_texts(parsed.text, spans)
     for first in range(0, len(spans), batch):
@@ -462,14 +500,14 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits) -> None:
         texts = [parsed.text[s.start : s.end] for s in part]
         vectors = embed(read[first : first + batch])
         with transaction.atomic():
-            _lock_owned(document)
+            _lock_owned(document, keeper)
             Chunk.objects.bulk_create(
                 Chunk(document=document, index=first + i, start=s.start, end=s.end, text=t, embedding=v)
                 for i, (s, t, v) in enumerate(zip(part, texts, vectors, strict=True))
             )
             _set_status(document, DocumentStatus.EMBEDDING, chunk_count=first + len(part))
     with transaction.atomic():
-        _lock_owned(document)
+        _lock_owned(document, keeper)
         _set_status(document, DocumentStatus.READY, chunk_count=len(spans), failure_reason="")
         document_finished(document=document)
 
@@ -546,18 +584,18 @@ def documents_reembed_stale(*, limit: int = REEMBED_SWEEP_BATCH, budget_seconds:
 
 
 def _attachments_create(
-    tenant: Tenant, document: Document, parsed: ParsedDocument, limits: IngestLimits
+    tenant: Tenant, document: Document, parsed: ParsedDocument, limits: IngestLimits, keeper: TenantHeartbeat
 ) -> None:
     """An e-mail's attachments, each a document of its own (stored once: bytes already stored are the stored
     document) listed by the e-mail under the filename sent, in the same transaction as it is stored and under
     the e-mail's row lock, so a time limit between two leaves every one stored so far listed, and a delete of
     the e-mail waits for it and takes it along; one that is refused (unsupported, too large) is logged and
     left out. Ingesting the e-mail again lists the same attachments once. An e-mail deleted meanwhile stops
-    the work (IngestStopped)."""
+    the work (IngestStopped), as does another run's claim or maintenance (IngestTakenOver)."""
     for position, attachment in enumerate(parsed.attachments):
         limits.check_time()
         with transaction.atomic():
-            _lock_alive(document.pk)
+            _lock_owned(document, keeper)
             try:
                 created = document_create(
                     tenant=tenant,

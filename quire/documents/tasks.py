@@ -14,6 +14,7 @@ from quire.documents.services import (
     DOCUMENTS_ORPHANS_DELETE_TASK,
     DOCUMENTS_REEMBED_STALE_TASK,
     DOCUMENTS_REQUEUE_STUCK_TASK,
+    IngestPutOff,
     document_fail,
     document_ingest,
     document_seen,
@@ -37,7 +38,8 @@ logger = logging.getLogger(__name__)
 def document_ingest_task(self, document_id: str) -> str:
     """Ingest the document within its tenant's share. An error of PostgreSQL or Redis before the document is
     claimed (unreachable, a stale connection), or one that kept a failed ingest from being recorded, is
-    retried: the document still waits, and nothing else would send it again before the lost-message sweep."""
+    retried: the document still waits, and nothing else would send it again before the lost-message sweep. So is
+    an ingest its tenant's maintenance stopped, after QUIRE_MAINTENANCE_RETRY_SECONDS."""
     soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     started = time.monotonic()
     interrupted = False
@@ -46,7 +48,12 @@ def document_ingest_task(self, document_id: str) -> str:
         with TenantShare(connection.schema_name, self.request.id) as share:
             if not share.granted:
                 raise self.retry(countdown=retry_delay(), max_retries=None)
-            return _ingest(document_id, soft_limit, deadline=started + _own_deadline(soft_limit))
+            try:
+                return _ingest(document_id, soft_limit, deadline=started + _own_deadline(soft_limit))
+            except IngestPutOff:
+                raise self.retry(
+                    countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS, max_retries=None
+                ) from None
     except SoftTimeLimitExceeded:
         interrupted = True
         return _stopped(document_id, soft_limit)
@@ -68,7 +75,7 @@ def _ingest(document_id: str, soft_limit: float, *, deadline: float) -> str:
     try:
         document = document_ingest(tenant=connection.tenant, document_id=document_id, deadline=deadline)
         return document.status if document is not None else "deleted"
-    except SoftTimeLimitExceeded:
+    except (SoftTimeLimitExceeded, IngestPutOff):
         raise
     except DeadlinePassed:
         return _stopped(document_id, soft_limit)

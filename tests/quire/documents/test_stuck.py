@@ -239,3 +239,87 @@ def test_an_ingest_task_that_cannot_reach_redis_before_its_claim_is_retried(tena
     with tenant_context(tenant_a.tenant):
         assert tasks.document_ingest_task.apply(args=["doc_unreachable"]).get() == "ready"
     assert len(entered) == 2
+
+
+def test_an_ingest_running_when_its_tenant_enters_maintenance_stops_and_is_retried_after_it(
+    make_tenant, monkeypatch
+):
+    """A restore about to swap the schema puts its tenant in maintenance: the ingest stops at its next batch,
+    the document waits `pending` as before its claim (the attempt not counted), and the task is retried after
+    QUIRE_MAINTENANCE_RETRY_SECONDS; the next run ingests it whole."""
+    import hashlib
+
+    from celery.exceptions import Retry
+    from django.core.files.base import ContentFile
+    from django.test import override_settings
+
+    from quire.documents import services, tasks
+    from tenants.services import tenant_maintenance_begin, tenant_maintenance_end
+
+    tenant = make_tenant("ingest-maintenance").tenant
+    embed, encoder = services.chunk_embedder()
+
+    began: list[bool] = []
+
+    def embedded_while_maintenance_begins(texts: list[str]):
+        if not began:
+            began.append(tenant_maintenance_begin(tenant=tenant))
+            wait_for(lambda: Document.objects.get(pk=document.pk).status == "pending", timeout=30)
+        return embed(texts)
+
+    retried: list[dict] = []
+
+    def retry(**options):
+        retried.append(options)
+        raise Retry()
+
+    monkeypatch.setattr(services, "chunk_embedder", lambda: (embedded_while_maintenance_begins, encoder))
+    monkeypatch.setattr(tasks.document_ingest_task, "retry", retry)
+    text = _long_text(40).encode()
+    digest = hashlib.sha256(text).hexdigest()
+    with (
+        tenant_context(tenant),
+        override_settings(QUIRE_INGEST_EMBED_BATCH_CHUNKS=1, QUIRE_MAINTENANCE_RETRY_SECONDS=7),
+    ):
+        document = Document(
+            filename="lots.txt", content_type="text/plain", sha256=digest, size_bytes=len(text)
+        )
+        document.file.save(digest, ContentFile(text), save=False)
+        document.save()
+        tasks.document_ingest_task.apply(args=[document.pk])
+        assert [options["countdown"] for options in retried] == [7]
+        put_off = Document.objects.get(pk=document.pk)
+        assert (put_off.status, put_off.ingest_owner, put_off.ingest_attempts) == ("pending", "", 0)
+        tenant_maintenance_end(tenant=tenant)
+        services.document_ingest(tenant=tenant, document_id=document.pk)
+        ready = Document.objects.get(pk=document.pk)
+        assert (ready.status, ready.ingest_attempts) == ("ready", 1), ready.failure_reason
+        indexes = sorted(Chunk.objects.filter(document=ready).values_list("index", flat=True))
+        assert indexes == list(range(ready.chunk_count)) and ready.chunk_count > 1
+        assert _ready_events(document.pk) == 1
+
+
+def test_a_restore_waits_for_an_ingest_whose_heartbeat_is_fresh(make_tenant):
+    """The restore's drain names an ingest that still holds its claim, and not one whose heartbeat is stale."""
+    from django.conf import settings as django_settings
+
+    from common.processes import process_identity
+    from tenants.backups import _in_flight
+
+    tenant = make_tenant("ingest-drain").tenant
+    stale = timezone.now() - timedelta(seconds=django_settings.QUIRE_DOCUMENT_STUCK_SECONDS + 60)
+    with tenant_context(tenant):
+        live, dead = (
+            Document.objects.create(
+                filename=f"{name}.txt",
+                content_type="text/plain",
+                sha256=name.ljust(64, "0"),
+                size_bytes=1,
+                status="embedding",
+                ingest_owner=process_identity(),
+                heartbeat_at=beat,
+            )
+            for name, beat in (("live", timezone.now()), ("dead", stale))
+        )
+    lines = [line for line in _in_flight(tenant) if line.startswith("ingest")]
+    assert len(lines) == 1 and live.pk in lines[0] and dead.pk not in lines[0], lines
