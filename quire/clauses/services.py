@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from common.processes import process_gone, process_identity
@@ -23,7 +24,7 @@ from quire.clauses.events import clause_type_trained
 from quire.clauses.models import ClauseType, ClauseTypeStatus
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.services import documents_held
-from quire.heartbeat import TenantHeartbeat
+from quire.heartbeat import PutOffBeat, TenantHeartbeat
 from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 CLAUSE_TYPE_TRAIN_TASK = "quire.clauses.clause_type_train_task"
 OWN_NEGATIVES = 2000
 REQUEUE_BATCH = 500
+MAINTENANCE_POLL_S = 1.0
 MAX_NAME_CHARS = 120
 MAX_DESCRIPTION_CHARS = 2000
 
@@ -296,6 +298,31 @@ def _claim(clause_type_id: str, owner: str) -> ClauseType | None:
         return clause_type
 
 
+class TrainingPutOff(Exception):
+    """The clause type's tenant entered maintenance while it was being trained: the training stopped and the type
+    is queued again."""
+
+
+class _TrainingLost(Exception):
+    pass
+
+
+def _training_put_off(clause_type_id: str, owner: str) -> bool:
+    """Queue the type again, unclaimed and with this attempt uncounted, when this worker still trains it;
+    whether it did."""
+    return bool(
+        ClauseType.objects.filter(
+            pk=clause_type_id, status=ClauseTypeStatus.TRAINING, train_owner=owner
+        ).update(
+            status=ClauseTypeStatus.QUEUED,
+            train_owner="",
+            train_heartbeat_at=None,
+            train_attempts=Greatest(F("train_attempts") - 1, 0),
+            queued_seen_at=timezone.now(),
+        )
+    )
+
+
 def _training_alive(clause_type_id: str, owner: str) -> bool:
     """Renew the heartbeat of this worker's training; False once the training is no longer its own."""
     return bool(
@@ -315,18 +342,36 @@ def clause_type_train(
     and kept alive by a heartbeat (`_claim`); one still running at `deadline` (a `time.monotonic()` value) fails
     the type, its reason naming QUIRE_CLAUSE_TRAIN_SOFT_TIME_LIMIT. Returns None when the type is gone, trained,
     failed or being trained by another live worker, or when more examples arrive meanwhile (their training
-    wins)."""
+    wins). A training whose tenant enters maintenance (a restore is to swap its schema), noticed within
+    MAINTENANCE_POLL_S, stores nothing at its next check (between embedding, training and storing), leaves the
+    type `queued` and raises TrainingPutOff."""
     owner = process_identity()
     clause_type = _claim(clause_type_id, owner)
     if clause_type is None:
         return None
-    beat = functools.partial(_training_alive, clause_type_id, owner)
     interval = settings.QUIRE_JOB_LEASE_SECONDS / 3
-    with TenantHeartbeat(f"clause-training-{clause_type_id}", tenant, interval, beat):
-        return _train(clause_type, owner, deadline)
+    beat = PutOffBeat(
+        tenant,
+        renew=functools.partial(_training_alive, clause_type_id, owner),
+        put_off=functools.partial(_training_put_off, clause_type_id, owner),
+        renew_every=interval,
+    )
+    keeper = TenantHeartbeat(
+        f"clause-training-{clause_type_id}", tenant, min(MAINTENANCE_POLL_S, interval), beat
+    )
+    try:
+        with keeper:
+            return _train(clause_type, owner, deadline, keeper)
+    except _TrainingLost:
+        if beat.released:
+            logger.info("training clause type %s stopped: its tenant entered maintenance", clause_type_id)
+            raise TrainingPutOff(clause_type_id) from None
+        return None
 
 
-def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> ClauseType | None:
+def _train(
+    clause_type: ClauseType, owner: str, deadline: float | None, keeper: TenantHeartbeat
+) -> ClauseType | None:
     from connectors.legal.custom import (
         ClauseHead,
         HeadError,
@@ -342,6 +387,10 @@ def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> Claus
     def past_deadline() -> bool:
         return deadline is not None and time.monotonic() >= deadline
 
+    def check() -> None:
+        if keeper.lost.is_set():
+            raise _TrainingLost()
+
     clause_type_id, version = clause_type.pk, clause_type.version
     try:
         positives = Passages(clause_type.examples, example_vectors(clause_type.examples, embed_texts))
@@ -352,9 +401,11 @@ def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> Claus
             Passages(counter, example_vectors(counter, embed_texts) if counter else positives.vectors[:0]),
             negatives_from(own, positives),
         )
+        check()
         if past_deadline():
             raise TrainingTooLong()
         trained = train_head(positives, negatives, deadline=deadline)
+        check()
         head = ClauseHead.from_json(clause_type.key, clause_type.name, trained.weights)
         to_check = [
             {**places[index], "score": score}
@@ -362,6 +413,8 @@ def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> Claus
         ]
     except HeadError as exc:
         return _training_failed(clause_type_id, version, str(exc), owner=owner)
+    except _TrainingLost:
+        raise
     except Exception as exc:
         if isinstance(exc, TrainingTooLong) or past_deadline():
             logger.warning("training clause type %s v%s stopped at its time limit", clause_type_id, version)
@@ -374,6 +427,7 @@ def _train(clause_type: ClauseType, owner: str, deadline: float | None) -> Claus
         current = ClauseType.objects.select_for_update().filter(pk=clause_type_id).first()
         if current is None or current.version != version or current.train_owner != owner:
             return None
+        check()
         present = documents_held(ids={miss["document"] for miss in to_check})
         to_check = [miss for miss in to_check if miss["document"] in present]
         current.head = {**trained.weights, "version": version}

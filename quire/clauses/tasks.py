@@ -7,6 +7,7 @@ from django.db import connection
 
 from quire.clauses.services import (
     CLAUSE_TYPE_TRAIN_TASK,
+    TrainingPutOff,
     clause_type_fail_unexpectedly,
     clause_type_seen,
     clause_type_train,
@@ -26,7 +27,8 @@ CLAUSE_TYPES_REQUEUE_TASK = "quire.clauses.clause_types_requeue_task"
 )
 def clause_type_train_task(self, clause_type_id: str, version: int | None = None) -> str:
     """Train the clause type's current version, stopping a little before the task's soft time limit (the
-    type fails with the reason). `version` is read from messages queued before trainings were queued by id
+    type fails with the reason); a training its tenant's maintenance stopped is retried after
+    QUIRE_MAINTENANCE_RETRY_SECONDS. `version` is read from messages queued before trainings were queued by id
     alone, and ignored."""
     soft_limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
     deadline = time.monotonic() + soft_limit - min(30.0, 0.2 * soft_limit)
@@ -35,6 +37,8 @@ def clause_type_train_task(self, clause_type_id: str, version: int | None = None
         trained = clause_type_train(
             tenant=connection.tenant, clause_type_id=clause_type_id, deadline=deadline
         )
+    except TrainingPutOff:
+        raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS, max_retries=None) from None
     except Exception as exc:
         logger.exception("training clause type %s failed", clause_type_id)
         clause_type_fail_unexpectedly(clause_type_id=clause_type_id, exc=exc)

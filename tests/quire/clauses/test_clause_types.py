@@ -634,3 +634,80 @@ def test_a_generic_paragraph_that_is_an_example_is_not_also_a_negative(tenant_a,
             assert custom.GENERIC_PARAGRAPHS[7] in negatives
         finally:
             ClauseType.objects.filter(pk=row.pk).delete()
+
+
+def test_a_training_running_when_its_tenant_enters_maintenance_stops_and_is_retried_after_it(
+    make_tenant, monkeypatch
+):
+    """A restore about to swap the schema puts its tenant in maintenance: the training stores nothing, the type
+    waits `queued` as before its claim (the attempt not counted), and the task is retried after
+    QUIRE_MAINTENANCE_RETRY_SECONDS; the next run trains it."""
+    from celery.exceptions import Retry
+    from django.test import override_settings
+    from django_tenants.utils import tenant_context
+
+    from connectors.legal import custom
+    from quire.clauses import tasks
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from quire.clauses.services import clause_type_train
+    from tenants.services import tenant_maintenance_begin, tenant_maintenance_end
+
+    tenant = make_tenant("training-maintenance").tenant
+    trained, began, retried = custom.train_head, [], []
+
+    def trained_while_maintenance_begins(positives, negatives, **options):
+        if not began:
+            began.append(tenant_maintenance_begin(tenant=tenant))
+            wait_for(lambda: ClauseType.objects.get(pk=row.pk).status == ClauseTypeStatus.QUEUED, timeout=30)
+        return trained(positives, negatives, **options)
+
+    def retry(**options):
+        retried.append(options)
+        raise Retry()
+
+    monkeypatch.setattr(custom, "train_head", trained_while_maintenance_begins)
+    monkeypatch.setattr(tasks.clause_type_train_task, "retry", retry)
+    with tenant_context(tenant), override_settings(QUIRE_MAINTENANCE_RETRY_SECONDS=7):
+        row = ClauseType.objects.create(key="put_off", name="Put off", examples=BODY["examples"])
+        tasks.clause_type_train_task.apply(args=[row.pk])
+        assert [options["countdown"] for options in retried] == [7]
+        put_off = ClauseType.objects.get(pk=row.pk)
+        assert (put_off.status, put_off.train_owner, put_off.train_attempts, put_off.head) == (
+            ClauseTypeStatus.QUEUED,
+            "",
+            0,
+            None,
+        )
+        tenant_maintenance_end(tenant=tenant)
+        done = clause_type_train(tenant=tenant, clause_type_id=row.pk)
+        assert (done.status, done.train_attempts) == (ClauseTypeStatus.READY, 1), done.failure_reason
+
+
+def test_a_restore_waits_for_a_training_while_its_heartbeat_is_fresh(make_tenant):
+    """The restore's drain names a training that still holds its claim, until its heartbeat goes stale."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from common.processes import process_identity
+    from quire.clauses.models import ClauseType, ClauseTypeStatus
+    from tenants.backups import _in_flight
+
+    def trainings() -> list[str]:
+        return [line for line in _in_flight(tenant) if line.startswith("training")]
+
+    tenant = make_tenant("training-drain").tenant
+    with tenant_context(tenant):
+        row = ClauseType.objects.create(
+            key="in_training", name="In training", examples=BODY["examples"], status=ClauseTypeStatus.TRAINING
+        )
+        ClauseType.objects.filter(pk=row.pk).update(
+            train_owner=process_identity(), train_heartbeat_at=timezone.now()
+        )
+    assert len(trainings()) == 1 and row.pk in trainings()[0]
+    with tenant_context(tenant):
+        stale = timezone.now() - timedelta(seconds=settings.QUIRE_JOB_LEASE_SECONDS + 30)
+        ClauseType.objects.filter(pk=row.pk).update(train_heartbeat_at=stale)
+    assert trainings() == []
