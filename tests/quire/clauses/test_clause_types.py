@@ -58,9 +58,11 @@ def test_custom_clause_type_end_to_end(celery_worker, api_a: Api, api_b: Api):
     assert source[top["start"] : top["end"]] == top["text"]
     assert "Unforeseeable Events" in top["text"], [(n["score"], n["text"][:60]) for n in near]
     assert [n["score"] for n in near] == sorted((n["score"] for n in near), reverse=True)
-    assert [c["key"] for c in api_a.get("/v1/clause_types").json()["data"]] == ["force_majeure"]
-    [announced] = api_a.get("/v1/events", type="clause_type.ready").json()["data"]
-    assert announced["data"]["id"] == clause_type["id"] and announced["data"]["status"] == "ready"
+    listed = api_a.get("/v1/clause_types").json()["data"]
+    assert [c["key"] for c in listed if c["id"] == clause_type["id"]] == ["force_majeure"]
+    events = api_a.get("/v1/events", type="clause_type.ready").json()["data"]
+    [announced] = [e for e in events if e["data"]["id"] == clause_type["id"]]
+    assert announced["data"]["status"] == "ready"
     assert announced["data"]["near_misses"] == near and announced["data"]["precision"] == ready["precision"]
 
     column = {
