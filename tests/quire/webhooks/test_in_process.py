@@ -265,9 +265,9 @@ def test_document_ready_carries_the_document_as_get_answers_it(hooks_tenant, api
 
     attachments_create = services._attachments_create
 
-    def metadata_updated_meanwhile(tenant, document, parsed, limits):
+    def metadata_updated_meanwhile(tenant, document, *rest):
         services.document_update(document=Document.objects.get(pk=document.pk), metadata={"crm_id": "42"})
-        return attachments_create(tenant, document, parsed, limits)
+        return attachments_create(tenant, document, *rest)
 
     monkeypatch.setattr(services, "_attachments_create", metadata_updated_meanwhile)
     raw = ("本契約は日本法に準拠する。" * 40).encode()
