@@ -60,12 +60,14 @@ class TenantHeartbeat(threading.Thread):
 class PutOffBeat:
     """A beat for work that its tenant's maintenance stops: each beat reads whether the tenant is in maintenance,
     and then calls `put_off` (whether it gave the work back, kept in `released`) and returns False; otherwise it
-    calls `renew` every `renew_every` seconds and returns what it returns (False: the work was taken away)."""
+    calls `renew` every `renew_every` seconds and returns what it returns (False: the work was taken away), and
+    between renewals `held`, when given (whether the work is still this run's)."""
 
     tenant: Tenant
     renew: Callable[[], bool]
     put_off: Callable[[], bool]
     renew_every: float
+    held: Callable[[], bool] | None = None
     renewed: float = field(default_factory=time.monotonic)
     released: bool = False
 
@@ -74,6 +76,6 @@ class PutOffBeat:
             self.released = self.put_off()
             return False
         if time.monotonic() - self.renewed < self.renew_every:
-            return True
+            return self.held() if self.held is not None else True
         self.renewed = time.monotonic()
         return self.renew()

@@ -42,7 +42,7 @@ from quire.documents.services import (
     documents_held,
     documents_purge_before,
 )
-from quire.heartbeat import TenantHeartbeat
+from quire.heartbeat import PutOffBeat, TenantHeartbeat
 from quire.jobs.events import job_canceled, job_finished, usage_thresholds_reached
 from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
 from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
@@ -429,26 +429,16 @@ def jobs_requeue_stalled(*, limit: int = STALLED_SWEEP_BATCH) -> int:
 def _lease_keeper(job: Job, tenant: Tenant) -> TenantHeartbeat:
     """Renews the running attempt's lease every third of its length, whatever the connector is doing, and reads
     between renewals whether the job is still this attempt's and whether its tenant is in maintenance; `lost`
-    tells when it was canceled or taken over, or put back in the queue for the maintenance (`put_off`)."""
+    tells when it was canceled or taken over, or put back in the queue for the maintenance (`released`)."""
     interval = min(CANCEL_POLL_S, settings.QUIRE_JOB_LEASE_SECONDS / 3)
-    return TenantHeartbeat(f"lease-{job.pk}", tenant, interval, _LeaseBeat(job, tenant))
-
-
-@dataclass
-class _LeaseBeat:
-    job: Job
-    tenant: Tenant
-    renewed: float = field(default_factory=time.monotonic)
-    put_off: bool = False
-
-    def __call__(self) -> bool:
-        if Tenant.objects.filter(pk=self.tenant.pk, maintenance_since__isnull=False).exists():
-            self.put_off = _put_off(self.job)
-            return False
-        if time.monotonic() - self.renewed < settings.QUIRE_JOB_LEASE_SECONDS / 3:
-            return _running(self.job).exists()
-        self.renewed = time.monotonic()
-        return _renew(self.job)
+    beat = PutOffBeat(
+        tenant,
+        renew=partial(_renew, job),
+        put_off=partial(_put_off, job),
+        renew_every=settings.QUIRE_JOB_LEASE_SECONDS / 3,
+        held=lambda: _running(job).exists(),
+    )
+    return TenantHeartbeat(f"lease-{job.pk}", tenant, interval, beat)
 
 
 def _running(job: Job):
@@ -655,7 +645,7 @@ def job_run(*, tenant: Tenant, job_id: str, time_limit: float | None = None) -> 
         with keeper:
             return _run_claimed(job, tenant, _ProgressReporter(job, keeper, deadline))
     except JobCanceled:
-        if keeper.beat.put_off:
+        if keeper.beat.released:
             raise JobPutOff(job_id) from None
         return Job.objects.get(pk=job_id)
     except (JobTimedOut, SoftTimeLimitExceeded) as stopped:
