@@ -402,14 +402,17 @@ def main(argv: list[str] | None = None) -> int:
         enable_prefix_cache=not args.no_prefix_cache,
         max_model_len=args.max_model_len,
     )
-    api = build_api(
-        args.model,
-        engine_config=config,
-        max_pending=args.max_pending,
-        model_name=args.served_model_name,
-        device=args.device,
-        api_key=args.api_key or None,
-    )
+    try:
+        api = build_api(
+            args.model,
+            engine_config=config,
+            max_pending=args.max_pending,
+            model_name=args.served_model_name,
+            device=args.device,
+            api_key=args.api_key or None,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     server = InferenceHTTPServer((args.host, args.port), api, idle_timeout=args.idle_timeout)
     stopping = _stop_on_signals(server, drain)
     logger.info("serving %s on http://%s:%d/v1", api.model_name, args.host, server.server_address[1])

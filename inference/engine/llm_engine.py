@@ -48,7 +48,14 @@ class Engine:
         self.model = model
         self.tokenizer = tokenizer
         self.config = config or EngineConfig()
-        self.max_model_len = self.config.max_model_len or model.config.max_position_embeddings
+        context = model.rope.context_length
+        if self.config.max_model_len is not None and self.config.max_model_len > context:
+            raise ValueError(
+                f"max_model_len {self.config.max_model_len} is past this model's context of {context} tokens "
+                f"(max_position_embeddings {model.config.max_position_embeddings}, rope_type "
+                f"{model.rope.rope_type!r}); its RoPE was not made for positions past it"
+            )
+        self.max_model_len = self.config.max_model_len or context
         self.runner = ModelRunner(model, self.config)
         self.cache = self.runner.cache
         self.scheduler = Scheduler(

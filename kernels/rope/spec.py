@@ -116,6 +116,17 @@ class RopeSpec:
             short_factor=optional_tuple("short_factor"),
         )
 
+    @property
+    def context_length(self) -> int:
+        """The longest sequence the config's scaling is meant for, as vLLM derives it: ``linear`` and ``dynamic``
+        stretch ``max_position_embeddings`` by ``factor``, ``yarn`` stretches the original window by it, and the
+        other types already state the stretched window as ``max_position_embeddings``."""
+        if self.rope_type in ("linear", "dynamic"):
+            return int(self.max_position_embeddings * self.factor)
+        if self.rope_type == "yarn":
+            return max(self.max_position_embeddings, int(self.original_max_position_embeddings * self.factor))
+        return self.max_position_embeddings
+
     def inv_freq(self, seq_len: int) -> tuple[torch.Tensor, float]:
         """Inverse frequencies (float32, ``rotary_dim // 2``) and the cos/sin scaling for ``seq_len`` tokens.
 

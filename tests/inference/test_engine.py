@@ -79,6 +79,18 @@ def test_tiny_cache_preempts_and_still_matches(loaded, prompts):
     assert engine.num_free_blocks == 14
 
 
+def test_the_context_defaults_to_the_window_the_rope_scaling_states_and_caps_max_model_len(
+    checkpoint_factory,
+):
+    """yarn's factor 4 over an original window of 64 gives 256 tokens, though max_position_embeddings says 64;
+    a max_model_len past that is refused when the engine is made, not answered with untrained positions."""
+    model = load_model(checkpoint_factory(rope="yarn", max_positions=64), device="cpu")
+    assert Engine(model, None, EngineConfig(num_blocks=8)).max_model_len == 256
+    assert Engine(model, None, EngineConfig(num_blocks=8, max_model_len=256)).max_model_len == 256
+    with pytest.raises(ValueError, match="max_model_len 257 is past this model's context of 256 tokens"):
+        Engine(model, None, EngineConfig(num_blocks=8, max_model_len=257))
+
+
 def test_sequence_outgrowing_the_whole_cache_ends_with_length(loaded):
     prompt = loaded[1].encode(TEXTS[2])
     engine = _engine(loaded, num_blocks=-(-len(prompt) // 4) + 1, block_size=4)
@@ -434,7 +446,7 @@ def test_preempted_sequence_recomputes_its_prompt_as_first_computed_and_matches_
 
 @pytest.mark.parametrize(
     ("rope", "max_positions", "prompt_tokens", "num_blocks"),
-    [("dynamic", 24, 20, 16), ("longrope", 256, 50, 40)],
+    [("dynamic", 64, 50, 40), ("longrope", 256, 50, 40)],
 )
 def test_preempted_sequence_with_length_dependent_rope_matches_alone(
     checkpoint_factory, rope, max_positions, prompt_tokens, num_blocks
@@ -449,7 +461,7 @@ def test_preempted_sequence_with_length_dependent_rope_matches_alone(
     params = SamplingParams(max_tokens=40, ignore_eos=True)
 
     def engine(blocks: int) -> Engine:
-        return Engine(model, None, EngineConfig(num_blocks=blocks, block_size=4, max_model_len=512))
+        return Engine(model, None, EngineConfig(num_blocks=blocks, block_size=4))
 
     alone = [engine(128).generate([prompt], params)[0].output_ids for prompt in prompts]
     preempting = engine(num_blocks)

@@ -139,7 +139,7 @@ def test_chat_template_renders_and_encodes(tiny_checkpoint):
     assert tokenizer.decode(tokenizer.encode("hello world")) == "hello world"
 
 
-@pytest.mark.parametrize(("rope", "max_positions"), [("dynamic", 24), ("longrope", 256)])
+@pytest.mark.parametrize(("rope", "max_positions"), [("dynamic", 64), ("longrope", 256)])
 def test_length_dependent_rope_past_the_original_window_matches_per_request(
     checkpoint_factory, rope, max_positions
 ):
@@ -149,7 +149,7 @@ def test_length_dependent_rope_past_the_original_window_matches_per_request(
     long_prompt = tokenizer.encode(" ".join(PROMPTS * 2))
     assert len(long_prompt) > 64
     prompts = [long_prompt, tokenizer.encode(PROMPTS[0])]
-    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64, block_size=8, max_model_len=512))
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64, block_size=8))
     results = engine.generate(prompts, SamplingParams(max_tokens=6, ignore_eos=True))
     assert [result.output_ids for result in results] == _hf_greedy(model_dir, prompts, 6)
 
@@ -164,9 +164,7 @@ def _last_prompt_logits(model, prompts: list[list[int]], token_budget: int, monk
         return steps[-1]
 
     monkeypatch.setattr(model, "forward", recorded)
-    config = EngineConfig(
-        num_blocks=64, block_size=16, max_num_batched_tokens=token_budget, max_model_len=512
-    )
+    config = EngineConfig(num_blocks=64, block_size=16, max_num_batched_tokens=token_budget)
     engine = Engine(model, None, config)
     for prompt in prompts:
         engine.add_request(prompt, SamplingParams(max_tokens=1))
@@ -176,11 +174,11 @@ def _last_prompt_logits(model, prompts: list[list[int]], token_budget: int, monk
     return steps[-1][-1]
 
 
-@pytest.mark.parametrize(("rope", "max_positions"), [("dynamic", 24), ("longrope", 256)])
+@pytest.mark.parametrize(("rope", "max_positions"), [("dynamic", 64), ("longrope", 256)])
 def test_length_dependent_rope_rotates_each_chunk_for_the_whole_prompt(
     checkpoint_factory, rope, max_positions, monkeypatch
 ):
-    """A 100-token prompt past the original window (64 for longrope, 24 for dynamic), prefilled whole, in
+    """A 100-token prompt past the original window (64 for both), prefilled whole, in
     chunks of 32, and behind an 80-token request that leaves its first chunk 48 tokens long: every chunk is
     rotated with the frequencies of the whole prompt, as transformers rotates the prompt served alone."""
     model_dir = checkpoint_factory(rope=rope, max_positions=max_positions)

@@ -1112,6 +1112,20 @@ def test_the_drain_period_comes_from_the_environment(monkeypatch, value, seconds
             drain_seconds()
 
 
+def test_a_max_model_len_past_the_models_context_stops_the_server_with_the_reason(tiny_checkpoint, capsys):
+    from inference.config import ModelConfig
+    from inference.server import main
+
+    context = ModelConfig.from_dir(tiny_checkpoint).max_position_embeddings
+    with pytest.raises(SystemExit) as stopped:
+        main(["--model", str(tiny_checkpoint), "--device", "cpu", "--max-model-len", str(context + 1)])
+    assert stopped.value.code == 2
+    assert (
+        f"max_model_len {context + 1} is past this model's context of {context} tokens"
+        in capsys.readouterr().err
+    )
+
+
 def _exchange(base_url: str, request: bytes, *, replies: int = 1) -> list[tuple[bytes, bytes]]:
     """Send raw bytes on one connection and read `replies` HTTP responses (by Content-Length), or what came
     before the server closed it; each as (head, body)."""

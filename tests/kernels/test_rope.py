@@ -100,6 +100,25 @@ def test_rope_parameters_layout_reads_like_rope_scaling(name):
     assert RopeSpec.from_config(old_style) == RopeSpec.from_config(new_style)
 
 
+@pytest.mark.parametrize(
+    ("name", "context"),
+    [("default", 64), ("linear", 256), ("dynamic", 128), ("yarn", 128), ("yarn_mscale", 128), ("llama3", 64),
+     ("longrope", 64)],
+)  # fmt: skip
+def test_context_length_is_the_window_the_scaling_states(name, context):
+    assert RopeSpec.from_config(_config_dict(name)).context_length == context
+
+
+def test_yarn_stretches_its_original_window_past_max_position_embeddings():
+    """As Qwen's long-context configs state it: the window 32768 unchanged, yarn's factor 4 over it."""
+    config = dict(
+        BASE_CONFIG,
+        max_position_embeddings=32768,
+        rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768},
+    )
+    assert RopeSpec.from_config(config).context_length == 131072
+
+
 def test_legacy_type_key_and_derived_head_dim():
     config = {"hidden_size": 512, "num_attention_heads": 8, "max_position_embeddings": 128,
               "rope_scaling": {"type": "linear", "factor": 2.0}}  # fmt: skip
