@@ -54,7 +54,7 @@ def sample_next_tokens(
 ) -> list[int]:
     """One token per row of `logits` `(rows, vocab)`. A temperature below `GREEDY_BELOW_TEMPERATURE` (0
     included) or a top_p of 0 means greedy; so does a row whose probabilities are not finite, which then
-    cannot fail the other rows."""
+    cannot fail the other rows. A top_p of 1 cuts nothing, not even the tail that float32 sums past 1."""
     if not (logits.shape[0] == len(temperatures) == len(top_ps) == len(generators)):
         raise ValueError("one temperature, top_p and generator per row of logits")
     chosen = logits.argmax(dim=-1).tolist()
@@ -74,7 +74,7 @@ def sample_next_tokens(
     sorted_probs, sorted_ids = probs.sort(dim=-1, descending=True)
     top_p = torch.tensor([top_ps[r] for r in sampled_rows], device=logits.device)[:, None]
     mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
-    sorted_probs = sorted_probs.masked_fill(mass_before >= top_p, 0.0)
+    sorted_probs = sorted_probs.masked_fill((mass_before >= top_p) & (top_p < 1), 0.0)
     sorted_probs = sorted_probs.cpu()
     sorted_ids = sorted_ids.cpu()
     finite = (torch.isfinite(sorted_probs).all(dim=-1) & (sorted_probs.sum(dim=-1) > 0)).tolist()

@@ -55,3 +55,21 @@ def test_a_top_p_of_zero_is_greedy():
     for seed in range(20):
         chosen = sample_next_tokens(logits, [1.5, 1.5], [0.0, 0.0], [_generator(seed), _generator(seed + 1)])
         assert chosen == [1, 0]
+
+
+def test_a_top_p_of_one_keeps_the_tail_that_float32_rounds_past_the_whole_mass(monkeypatch):
+    """The first token's probability is 1.0 in float32, so the mass before each of the other ten reads 1.0;
+    they keep their 2e-9 chance each, as with no top_p at all, while a top_p below one still cuts them."""
+    offered = []
+    multinomial = torch.multinomial
+
+    def recorded(probs, *args, **kwargs):
+        offered.append(probs.clone())
+        return multinomial(probs, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "multinomial", recorded)
+    logits = torch.tensor([[0.0] + [-20.0] * 10])
+    sample_next_tokens(logits, [1.0], [1.0], [_generator(0)])
+    sample_next_tokens(logits, [1.0], [0.999], [_generator(0)])
+    assert (offered[0] > 0).sum() == 11
+    assert (offered[1] > 0).sum() == 1
