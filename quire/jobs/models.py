@@ -50,6 +50,9 @@ class Job(models.Model):
     # When the current attempt was claimed: an attempt whose process ended past the job's time limit (killed at
     # the hard limit) fails `timed_out` when the stalled sweep or a claim finds it, rather than starting again.
     attempt_started_at = models.DateTimeField(null=True, blank=True)
+    # Attempts stopped because the tenant entered maintenance (a restore): they do not count toward
+    # QUIRE_JOB_MAX_ATTEMPTS, which is there for attempts whose worker died.
+    maintenance_stops = models.PositiveIntegerField(default=0)
     # Set when the broker refused the run task after the job committed; the stalled sweep queues it.
     run_unqueued = models.BooleanField(default=False)
     # When a worker last had this queued job's run task in hand (ran it, or deferred it past the tenant's share);

@@ -326,7 +326,8 @@ def _lease() -> timedelta:
 def _claim(job_id: str, time_limit: float | None) -> Job | None:
     """Take the job for this attempt; None when it is finished, when the attempt it takes over started
     `time_limit` seconds ago or more (its process was killed at the hard time limit: it is failed `timed_out`),
-    or when QUIRE_JOB_MAX_ATTEMPTS attempts have started already (it is failed then, `worker_lost`). Raises
+    or when QUIRE_JOB_MAX_ATTEMPTS attempts have started already, not counting those stopped for maintenance (it
+    is failed then, `worker_lost`). Raises
     LeaseHeld if a live worker has it: the lease is fresh and its process is not known to have died (a pool
     process of this host killed mid-job, whose task the broker redelivers at once, is taken over without
     waiting for the lease to lapse)."""
@@ -344,11 +345,12 @@ def _claim(job_id: str, time_limit: float | None) -> Job | None:
         if job.status == JobStatus.RUNNING and _past_time_limit(job, time_limit, now):
             _mark_failed(job, TIMED_OUT, _timed_out_message(time_limit))
             return None
-        if job.attempt >= settings.QUIRE_JOB_MAX_ATTEMPTS:
+        counted = job.attempt - job.maintenance_stops
+        if counted >= settings.QUIRE_JOB_MAX_ATTEMPTS:
             _mark_failed(
                 job,
                 "worker_lost",
-                f"the job did not finish in {job.attempt} attempts: the worker process ended during each "
+                f"the job did not finish in {counted} attempts: the worker process ended during each "
                 "(a crash or its memory limit)",
             )
             return None
@@ -457,6 +459,7 @@ def _put_off(job: Job) -> bool:
             lease_until=None,
             stage=f"requeued (attempt {job.attempt} stopped for maintenance)",
             queued_seen_at=timezone.now(),
+            maintenance_stops=F("maintenance_stops") + 1,
         )
     )
 

@@ -248,6 +248,27 @@ def test_a_job_whose_worker_died_on_every_attempt_fails_at_the_attempt_limit(mak
             assert failed.error["message"].startswith("the job did not finish in 5 attempts")
 
 
+def test_attempts_stopped_for_maintenance_do_not_count_toward_the_attempt_limit(make_tenant):
+    """Five attempts started, one of them stopped by a restore's maintenance: four count, so a fifth is run
+    rather than the job failed `worker_lost`; the next attempt is numbered 6 all the same."""
+    from quire.jobs.services import job_run
+    from tests.support.portal import stored_document
+
+    provisioned = make_tenant("crashing-jobs")
+    document = stored_document(provisioned, "nda.txt", "This Agreement is governed by the laws of Delaware.")
+    with tenant_context(provisioned.tenant):
+        job = Job.objects.create(
+            connector="legal",
+            document_ids=[document.pk],
+            status="running",
+            attempt=5,
+            maintenance_stops=1,
+            lease_until=timezone.now() - timedelta(seconds=1),
+        )
+        ran = job_run(tenant=provisioned.tenant, job_id=job.pk)
+        assert (ran.status, ran.attempt) == ("succeeded", 6), ran.error
+
+
 def test_an_attempt_killed_past_the_time_limit_fails_timed_out_instead_of_starting_again(make_tenant):
     """A pool process killed at the hard time limit leaves its job running; a claim that finds it so (a
     redelivery) fails it `timed_out` rather than running it up to QUIRE_JOB_MAX_ATTEMPTS times more. An attempt
@@ -454,6 +475,7 @@ def test_a_running_job_is_put_back_in_the_queue_when_its_tenant_enters_maintenan
                 message=worker.log_path.read_text,
             )
             assert (put_back.status, put_back.attempt, put_back.lease_until) == ("queued", 1, None)
+            assert put_back.maintenance_stops == 1
             release.set()
             wait_for(
                 lambda: "retry: Retry in 1s" in worker.log_path.read_text(),
