@@ -394,15 +394,15 @@ def main(argv: list[str] | None = None) -> int:
     if not (math.isfinite(drain) and drain >= 0):
         parser.error(f"--drain-seconds must be a non-negative number, got {drain}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = EngineConfig(
-        block_size=args.block_size,
-        kv_cache_bytes=args.kv_cache_mb * 2**20 if args.kv_cache_mb else None,
-        max_num_seqs=args.max_num_seqs,
-        max_num_batched_tokens=args.max_num_batched_tokens,
-        enable_prefix_cache=not args.no_prefix_cache,
-        max_model_len=args.max_model_len,
-    )
     try:
+        config = EngineConfig(
+            block_size=args.block_size,
+            kv_cache_bytes=None if args.kv_cache_mb is None else args.kv_cache_mb * 2**20,
+            max_num_seqs=args.max_num_seqs,
+            max_num_batched_tokens=args.max_num_batched_tokens,
+            enable_prefix_cache=not args.no_prefix_cache,
+            max_model_len=args.max_model_len,
+        )
         api = build_api(
             args.model,
             engine_config=config,

@@ -1126,6 +1126,27 @@ def test_a_max_model_len_past_the_models_context_stops_the_server_with_the_reaso
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--block-size", "0", "block_size must be positive, got 0"),
+        ("--kv-cache-mb", "0", "kv_cache_bytes must be positive, got 0"),
+        ("--max-num-seqs", "-1", "max_num_seqs must be positive, got -1"),
+        ("--max-model-len", "1", "max_model_len must be at least 2, got 1"),
+    ],
+)
+def test_an_engine_setting_out_of_range_stops_the_server_with_the_reason(
+    tiny_checkpoint, capsys, option, value, message
+):
+    """A usage error naming the setting, not a traceback; and a cache of 0 MiB is refused, not read as unset."""
+    from inference.server import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--model", str(tiny_checkpoint), "--device", "cpu", option, value])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def _exchange(base_url: str, request: bytes, *, replies: int = 1) -> list[tuple[bytes, bytes]]:
     """Send raw bytes on one connection and read `replies` HTTP responses (by Content-Length), or what came
     before the server closed it; each as (head, body)."""
