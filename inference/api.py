@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -521,7 +521,7 @@ class OpenAIApi:
             raise _invalid(
                 "prompt must be a string, a list of token ids, or a list of one of those", "prompt"
             )
-        params = self._sampling(payload, len(prompt_ids), "prompt")
+        params = replace(self._sampling(payload, len(prompt_ids), "prompt"), continues_prompt=True)
         return self._generate(payload, model, prompt_ids, params, chat=False, client_gone=client_gone)
 
     def _generate(

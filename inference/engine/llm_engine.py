@@ -228,16 +228,21 @@ class Engine:
         tokens past the last final text (`Sequence.decoded_tokens`): decoding the whole answer each step cost a
         step the answer's length, for every running sequence. The new tokens are decoded after a few final ones
         and what those decode to alone is taken off; where that is no prefix of the result, or `count` is
-        below what is final (text cut back), the whole is decoded."""
+        below what is final (text cut back), the whole is decoded. A text that continues its prompt
+        (`continues_prompt`) is decoded after the prompt's last few tokens the same way."""
         assert self.tokenizer is not None
+        decode = self.tokenizer.decode
         ids, final = sequence.output_ids, sequence.decoded_tokens
+        lead = sequence.prompt_ids[-DECODE_CONTEXT_TOKENS:] if sequence.params.continues_prompt else []
         start = max(0, final - DECODE_CONTEXT_TOKENS)
-        window = self.tokenizer.decode(ids[start:count]) if count >= final else ""
-        context = self.tokenizer.decode(ids[start:final]) if start < final else ""
+        head = lead if start == 0 else []
+        window = decode([*head, *ids[start:count]]) if count >= final else ""
+        context = decode([*head, *ids[start:final]]) if head or start < final else ""
         if count >= final and window.startswith(context):
             text = sequence.text[: sequence.decoded_chars] + window[len(context) :]
         else:
-            text = self.tokenizer.decode(ids[:count])
+            whole, led = decode([*lead, *ids[:count]]), decode(lead)
+            text = whole[len(led) :] if whole.startswith(led) else decode(ids[:count])
             final = 0
         if not text.endswith("\ufffd"):
             sequence.decoded_tokens, sequence.decoded_chars = count, len(text)

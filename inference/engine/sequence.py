@@ -38,6 +38,9 @@ class SamplingParams:
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
     logit_bias: tuple[tuple[int, float], ...] = ()
+    # The text continues the prompt (a completion): it is decoded after the prompt's last tokens, so it keeps
+    # the space a SentencePiece-style decoder drops at the start of a text (" Paris", not "Paris").
+    continues_prompt: bool = False
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:

@@ -713,11 +713,13 @@ def _metaspace_tokenizer():
     return ChatTokenizer(tokenizer, {"eos_token": "</s>"})
 
 
+@pytest.mark.parametrize("continues_prompt", [False, True])
 @pytest.mark.parametrize("kind", ["byte_level", "metaspace"])
-def test_text_decoded_a_step_at_a_time_equals_the_whole_decode(loaded, monkeypatch, kind):
+def test_text_decoded_a_step_at_a_time_equals_the_whole_decode(loaded, monkeypatch, kind, continues_prompt):
     """The engine decodes a few tokens a step, not the whole answer (whose cost grew with its length, each step,
-    for every running sequence); the text must still be what decoding every token at once gives, through
-    characters split over byte tokens, invalid bytes and special tokens, for either kind of decoder."""
+    for every running sequence); the text must still be what decoding every token at once gives (after the
+    prompt, for a text that continues it), through characters split over byte tokens, invalid bytes and special
+    tokens, for either kind of decoder."""
     import random
 
     model, byte_level = loaded
@@ -737,12 +739,53 @@ def test_text_decoded_a_step_at_a_time_equals_the_whole_decode(loaded, monkeypat
         return decode(ids)
 
     monkeypatch.setattr(tokenizer, "decode", counted)
-    request_id = engine.add_request([5, 6], SamplingParams(max_tokens=len(script), ignore_eos=True))
+    prompt = words[:3]
+
+    def whole(ids: list[int]) -> str:
+        if not continues_prompt:
+            return decode(ids)
+        led = decode(prompt)
+        after = decode([*prompt, *ids])
+        return after[len(led) :] if after.startswith(led) else decode(ids)
+
+    params = SamplingParams(max_tokens=len(script), ignore_eos=True, continues_prompt=continues_prompt)
+    request_id = engine.add_request(prompt, params)
     sequence = engine.requests[request_id]
     streamed = []
     while engine.has_work():
         for output in engine.step():
             streamed.append(output.text_delta)
-            assert sequence.text == decode(sequence.output_ids)
-    assert "".join(streamed) == decode(script)
+            assert sequence.text == whole(sequence.output_ids)
+    assert "".join(streamed) == whole(script)
     assert sum(decoded_lengths) < 20 * len(script), "the engine decoded each step's whole answer"
+
+
+@pytest.mark.parametrize("continues_prompt", [True, False])
+def test_a_completion_keeps_the_space_a_sentencepiece_decoder_drops_at_the_start_of_a_text(
+    loaded, monkeypatch, continues_prompt
+):
+    """ "The capital of France is" then "▁Paris": decoded alone, the answer is "Paris", and prompt plus
+    completion read "isParis". A completion continues its prompt (`continues_prompt`), so it is decoded after
+    the prompt's last tokens and keeps " Paris", streamed and whole; a chat answer is a text of its own."""
+    model, _ = loaded
+    tokenizer = _metaspace_tokenizer()
+    prompt = tokenizer.tokenizer.encode("The quick fox", add_special_tokens=False).ids
+    answer = tokenizer.tokenizer.encode("The quick fox jumps over", add_special_tokens=False).ids[
+        len(prompt) :
+    ]
+    assert tokenizer.decode(answer) == "jumps over"
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64))
+    tokens = iter(answer)
+    monkeypatch.setattr(engine.runner, "run", lambda batch: [next(tokens) for _ in batch.sampled])
+    params = SamplingParams(max_tokens=len(answer), ignore_eos=True, continues_prompt=continues_prompt)
+    request_id = engine.add_request(prompt, params)
+    sequence = engine.requests[request_id]
+    streamed = []
+    while engine.has_work():
+        streamed.extend(output.text_delta for output in engine.step() if output.request_id == request_id)
+    text = "".join(streamed)
+    assert sequence.text == text
+    if continues_prompt:
+        assert tokenizer.decode(prompt) + text == "The quick fox jumps over"
+    else:
+        assert text == "jumps over"

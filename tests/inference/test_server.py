@@ -271,6 +271,25 @@ def test_engine_failure_answers_500_and_service_keeps_serving(in_process, monkey
     assert api.service.snapshot()["free_blocks"] == 32
 
 
+def test_a_completion_continues_its_prompt_and_a_chat_answer_does_not(in_process, monkeypatch):
+    """Completions are decoded as the prompt's continuation (the space a SentencePiece decoder drops at the
+    start of a text is kept, as vLLM keeps it); a chat answer is decoded as a text of its own."""
+    api = in_process().api
+    submitted = []
+    submit = api.service.submit
+
+    def recorded(prompt_ids, params):
+        submitted.append(params.continues_prompt)
+        return submit(prompt_ids, params)
+
+    monkeypatch.setattr(api.service, "submit", recorded)
+    completion = json.dumps({"prompt": "hello", "max_tokens": 2}).encode()
+    chat = json.dumps({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 2}).encode()
+    assert api.handle("POST", "/v1/completions", completion).status == 200
+    assert api.handle("POST", "/v1/chat/completions", chat).status == 200
+    assert submitted == [True, False]
+
+
 def test_command_line_server_starts_and_answers(tiny_checkpoint):
     import socket
     import subprocess
