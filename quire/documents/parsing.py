@@ -22,6 +22,7 @@ from quire.documents.limits import (
     check_text,
 )
 from quire.documents.pdf import PdfError, parse_pdf
+from quire.documents.rtf import parse_rtf
 
 __all__ = ["ParseError", "ParsedDocument", "parse_document"]
 HTML_FEED_CHARS = 1 << 16
@@ -97,6 +98,8 @@ def _parse(
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
+    if content_type == sniffing.RTF:
+        return parse_rtf(content, limits)
     if content_type == sniffing.HTML:
         html = sniffing.decoded_html(content)
         if html is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
@@ -27,9 +28,11 @@ EML = "message/rfc822"
 MSG = "application/vnd.ms-outlook"
 TRANSCRIPT = "application/json"
 TEXT = "text/plain"
+RTF = "application/rtf"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"
-SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, HTML, TRANSCRIPT, TEXT)
+SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, RTF, HTML, TRANSCRIPT, TEXT)
+RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
 # What makes a ZIP one document of a packaged format rather than a ZIP of files: a stored `mimetype` first
@@ -69,6 +72,11 @@ ALIASES = {
     "application/csv": TEXT,
     "text/tab-separated-values": TEXT,
     "application/vnd.ms-excel": TEXT,
+    "text/rtf": RTF,
+    "application/x-rtf": RTF,
+    "text/richtext": RTF,
+    # What browsers on Windows declare a .rtf as where Word opens it; a Word 97-2003 .doc is refused by its bytes.
+    "application/msword": RTF,
 }
 GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
 
@@ -187,8 +195,6 @@ _HTML_CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "ascii": "c
 def html_charset(content: bytes) -> str | None:
     """The Python codec of the charset an HTML page declares in a `<meta>` tag, where Python knows it; None
     where it declares none, or UTF-16 (which the bytes' byte order mark tells, never a tag)."""
-    import codecs
-
     match = _HTML_CHARSET.search(content, 0, HTML_CHARSET_WITHIN)
     if match is None:
         return None
@@ -262,6 +268,8 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
         raise UnsupportedDocument("an OLE file that is not an Outlook message (.msg)", param)
     if is_email(content):
         return EML
+    if is_rtf(content):
+        return RTF
     text = decoded_text(content)
     # A page in a charset Windows-1252 does not map (Shift_JIS, GBK) is HTML when it declares that charset.
     declared_only = text is None and html_charset(content) is not None
@@ -280,6 +288,11 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if declared_only:
         raise UnsupportedDocument(NOT_TEXT, param)
     return TEXT
+
+
+def is_rtf(content: bytes) -> bool:
+    """Whether the bytes open with RTF's `{\\rtf` (after a UTF-8 byte order mark and whitespace, if any)."""
+    return content.removeprefix(codecs.BOM_UTF8).lstrip()[: len(RTF_SIGNATURE)] == RTF_SIGNATURE
 
 
 def _is_transcript(text: str, param: str | None, limits: IngestLimits) -> bool:

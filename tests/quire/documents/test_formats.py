@@ -11,7 +11,7 @@ import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOCX, EML, HTML, MSG, PPTX, XLSX
+from quire.documents.sniffing import DOCX, EML, HTML, MSG, PPTX, RTF, XLSX
 from tests.support.documents import make_docx, make_eml, make_msg, make_pptx, make_tnef, make_xlsx
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
@@ -868,3 +868,67 @@ def test_docx_content_controls_showing_their_placeholder_are_read_empty():
         f"<w:sdt {W}>{placeholder}<w:sdtContent><w:p>{run('Enter the governing law.')}</w:p></w:sdtContent></w:sdt>",
     )
     assert text == "Supplier:\n\nCustomer: Beta LLC"
+
+
+RTF_CONTRACT = rb"""{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0\froman Times New Roman;}}{\colortbl;\red0\green0\blue0;}
+{\*\generator Riched20 10.0.19041}{\info{\title Master Services Agreement}{\author Legal}}
+{\header\pard\plain Confidential header\par}
+\pard\plain\f0\fs24 {\b MASTER SERVICES AGREEMENT}\par
+{\listtext 1.\tab}This Agreement is governed by the laws of New York\u8217?s courts, caf\'e9 \ldblquote Provider\rdblquote .\par
+Section 2\emdash Term.{\v hidden note}{\deleted removed words }The term is five (5) years.\line Second line.\par
+{\field{\*\fldinst HYPERLINK "https://example.com"}{\fldrslt example.com}}\par
+\trowd\cellx2000\cellx4000\pard\intbl Party\cell Role\cell\row
+\trowd\cellx2000\cellx4000\pard\intbl Acme\par Corp.\cell Provider\cell\row
+\pard After the table{\footnote\pard\plain A footnote's text.}.\par
+{\pict\pngblip 89504e470d0a}{\*\bkmkstart term}\u55357\'3f\u56832\'3f emoji\par
+}"""
+
+
+def test_rtf_paragraphs_tables_and_footnotes_are_read_as_a_reader_shows_them():
+    """Word's and WordPad's RTF: the body's paragraphs and tables in order, list labels as shown, a field's
+    result, footnotes after the body; no font table, document info, header, picture, field instruction,
+    hidden text or tracked deletion; `\\'hh` in the code page, `\\uN` with its fallback skipped."""
+    parsed = parse_document(RTF_CONTRACT, RTF)
+    assert parsed.text == (
+        "MASTER SERVICES AGREEMENT\n\n"
+        "1.\tThis Agreement is governed by the laws of New York\u2019s courts, caf\u00e9 \u201cProvider\u201d.\n\n"
+        "Section 2\u2014Term.The term is five (5) years.\nSecond line.\n\n"
+        "example.com\n\n"
+        "| Party | Role |\n| Acme Corp. | Provider |\n\n"
+        "After the table.\n\n"
+        "\U0001f600 emoji\n\n"
+        "A footnote's text."
+    )
+    rows = parsed.tables[0]["rows"]
+    assert [[parsed.text[start:end] for start, end in row] for row in rows] == [
+        ["Party", "Role"],
+        ["Acme Corp.", "Provider"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (rb"{\rtf1\ansi\ansicpg1251 \'cf\'f0\'e8\'ec\'e5\'f0}", "\u041f\u0440\u0438\u043c\u0435\u0440"),
+        (rb"{\rtf1\ansi\ansicpg932 \'93\'fa\'96\'7b}", "\u65e5\u672c"),
+        (rb"{\rtf1\ansi\uc2 \u8364 EU 5\par}", "\u20ac 5"),
+        (rb"{\rtf1\ansi{\uc0 \u8364}\'80 5}", "\u20ac\u20ac 5"),
+        (rb"{\rtf1\ansi {\pict\bin6 {}\}{\par}Paid\~in full\-y\_now}", "Paid\u00a0in fully\u2011now"),
+        (b"\xef\xbb\xbf\r\n  {\\rtf1 Plain\\\r\nNext}", "Plain\n\nNext"),
+    ],
+)
+def test_rtf_code_pages_unicode_fallbacks_binary_data_and_symbols(body, expected):
+    assert parse_document(body, RTF).text == expected
+
+
+def test_rtf_with_nothing_shown_has_no_text():
+    with pytest.raises(ParseError, match="the document has no text"):
+        parse_document(rb"{\rtf1\ansi{\fonttbl{\f0 Arial;}}{\*\generator x;}{\info{\title T}}}", RTF)
+
+
+def test_rtf_nesting_past_the_limit_is_refused_and_every_paragraph_of_a_long_one_is_read():
+    with pytest.raises(ParseError, match="the RTF nests deeper than 512 levels"):
+        parse_document(b"{\\rtf1 " + b"{" * 600 + b"deep" + b"}" * 600 + b"}", RTF)
+    paragraph = rb"Each party shall keep the other's Confidential Information secret.\par "
+    parsed = parse_document(b"{\\rtf1\\ansi " + paragraph * 20_000 + b"}", RTF)
+    assert parsed.text.count("Confidential Information") == 20_000

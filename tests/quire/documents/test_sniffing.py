@@ -714,3 +714,25 @@ def test_a_zip_of_pdfs_stored_uncompressed_is_a_zip_not_its_first_pdf():
         archive.writestr("first.pdf", make_pdf(["First agreement"]))
         archive.writestr("second.pdf", make_pdf(["Second agreement"]))
     assert sniff_content_type(stored.getvalue()) == ZIP
+
+
+@pytest.mark.parametrize(
+    "declared", ["application/rtf", "text/rtf", "application/msword", "application/octet-stream"]
+)
+def test_an_rtf_declared_as_browsers_declare_it_is_read_as_rtf_not_as_its_source(api_a: Api, declared):
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from quire.documents.sniffing import RTF
+
+    body = rb"{\rtf1\ansi{\fonttbl{\f0 Arial;}}\f0 Governing law: Delaware. Ref %d.\par}" % uuid.uuid4().int
+    assert sniff_content_type(body) == RTF and declared_matches(declared, RTF)
+    response = api_a.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("terms.rtf", body, content_type=declared)},
+        **api_a._headers(None),
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == RTF
+    assert parse_document(body, RTF).text.startswith("Governing law: Delaware. Ref ")

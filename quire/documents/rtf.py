@@ -1,0 +1,238 @@
+"""Rich Text Format (RTF 1.9.1): the text a reader shows, paragraphs and tables in document order, footnotes
+after the body. Destinations that hold no body text (font and colour tables, style sheets, document info,
+pictures, objects, headers and footers, field instructions, anything marked `\\*`) are skipped, and so are
+hidden text and tracked deletions. `\\'hh` bytes are read in the document's code page (`\\ansicpg`, else
+Windows-1252), `\\uN` as Unicode, skipping the `\\ucN` fallback characters that follow it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field, replace
+
+from quire.documents.layout import ParsedDocument, TextBuilder
+from quire.documents.limits import IngestLimits, check_depth
+from quire.documents.sniffing import RTF_SIGNATURE
+
+_TOKEN = re.compile(
+    rb"\\([a-zA-Z]{1,32})(-?\d{1,10})? ?"  # control word, its parameter, and the space that ends it
+    rb"|\\'([0-9a-fA-F]{2})"  # a byte in the code page
+    rb"|\\([^a-zA-Z'])"  # control symbol
+    rb"|([{}])"
+    rb"|[\r\n]+"  # line ends in RTF source are not text
+    rb"|([^\\{}\r\n]+)",
+    re.S,
+)
+
+# Destinations whose text is not the document's body.
+SKIPPED = frozenset(
+    {
+        "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "themedata",
+        "colorschememapping", "datastore", "latentstyles", "listtable", "listoverridetable", "rsidtbl",
+        "generator", "xmlnstbl", "mmathPr", "header", "headerl", "headerr", "headerf", "footer", "footerl",
+        "footerr", "footerf", "fldinst", "filetbl", "revtbl", "nonshppict", "shpinst", "template",
+        "userprops", "docvar", "pgdsctbl", "protusertbl", "xe", "tc", "bkmkstart", "bkmkend", "atnid",
+        "atnauthor", "annotation", "fchars", "lchars", "pn", "pntxta", "pntxtb",
+    }
+)  # fmt: skip
+CHARACTERS = {
+    "tab": "\t", "emdash": "\u2014", "endash": "\u2013", "bullet": "\u2022", "lquote": "\u2018",
+    "rquote": "\u2019", "ldblquote": "\u201c", "rdblquote": "\u201d", "emspace": "\u2003",
+    "enspace": "\u2002", "qmspace": "\u2005", "zwj": "\u200d", "zwnj": "\u200c", "line": "\n",
+    "lbr": "\n", "sect": "\n\n", "page": "\n\n", "column": "\n",
+}  # fmt: skip
+SYMBOLS = {"~": "\u00a0", "_": "\u2011", "-": "", "{": "{", "}": "}", "\\": "\\", "\n": "\n\n", "\r": "\n\n"}
+
+
+@dataclass
+class _Group:
+    skip: bool = False
+    hidden: bool = False
+    deleted: bool = False
+    footnote: bool = False
+    uc: int = 1
+
+
+@dataclass
+class _Reader:
+    """Paragraphs go to the builder as they end; a paragraph marked `\\intbl` is part of the current cell,
+    rows gather until a paragraph outside any table (or the end) closes the table."""
+
+    builder: TextBuilder
+    encoding: str = "cp1252"
+    paragraph: list[str] = field(default_factory=list)
+    pending: bytearray = field(default_factory=bytearray)
+    cell: list[str] = field(default_factory=list)
+    row: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    in_cell: bool = False
+
+    def text(self, group: _Group, value: str) -> None:
+        if group.skip or group.hidden or group.deleted:
+            return
+        self.flush_bytes(group)
+        if group.footnote:
+            self.notes.append(value)
+        elif self.in_cell:
+            self.cell.append(value)
+        else:
+            self.end_table()
+            self.paragraph.append(value)
+
+    def byte(self, group: _Group, value: int) -> None:
+        if not (group.skip or group.hidden or group.deleted):
+            self.pending.append(value)
+
+    def flush_bytes(self, group: _Group) -> None:
+        if self.pending:
+            decoded = bytes(self.pending).decode(self.encoding, errors="replace")
+            self.pending.clear()
+            self.text(group, decoded)
+
+    def end_paragraph(self, group: _Group) -> None:
+        self.flush_bytes(group)
+        if group.skip:
+            return
+        if group.footnote:
+            self.notes.append("\n\n")
+        elif self.in_cell:
+            self.cell.append("\n")
+        else:
+            self.end_table()
+            self.builder.add(_joined(self.paragraph))
+            self.paragraph.clear()
+
+    def end_cell(self) -> None:
+        self.row.append(_joined(self.cell))
+        self.cell.clear()
+
+    def end_row(self) -> None:
+        if self.cell:
+            self.end_cell()
+        if self.row:
+            self.rows.append(self.row)
+        self.row = []
+
+    def end_table(self) -> None:
+        if self.cell or self.row:
+            self.end_row()
+        if self.rows:
+            self.builder.table(self.rows)
+            self.rows = []
+
+    def finish(self) -> ParsedDocument:
+        self.in_cell = False
+        self.end_table()
+        self.builder.add(_joined(self.paragraph))
+        for note in _joined(self.notes).split("\n\n"):
+            self.builder.add(note)
+        return self.builder.build()
+
+
+def _joined(parts: list[str]) -> str:
+    return "".join(parts).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def parse_rtf(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    reader = _Reader(TextBuilder(limits))
+    stack = [_Group()]
+    skip_chars = 0
+    position = content.find(RTF_SIGNATURE)
+    tokens = 0
+    while position < len(content):
+        match = _TOKEN.match(content, position)
+        if match is None:
+            break
+        position = match.end()
+        tokens += 1
+        if tokens % 65536 == 0:
+            limits.check_time()
+        word, parameter, hexbyte, symbol, brace, run = match.groups()
+        group = stack[-1]
+        if brace == b"{":
+            check_depth(len(stack), limits, "RTF")
+            stack.append(replace(group))
+            skip_chars = 0
+            continue
+        if brace == b"}":
+            reader.flush_bytes(group)
+            if len(stack) > 1:
+                stack.pop()
+            skip_chars = 0
+            continue
+        if hexbyte is not None:
+            if skip_chars:
+                skip_chars -= 1
+            else:
+                reader.byte(group, int(hexbyte, 16))
+            continue
+        if run is not None:
+            text = run.decode(reader.encoding, errors="replace")
+            if skip_chars:
+                dropped = min(skip_chars, len(text))
+                text, skip_chars = text[dropped:], skip_chars - dropped
+            if text:
+                reader.text(group, text)
+            continue
+        if symbol is not None:
+            name = symbol.decode("latin-1")
+            if name == "*":
+                group.skip = True
+            elif name in ("\n", "\r"):
+                reader.end_paragraph(group)
+            elif name in SYMBOLS:
+                reader.text(group, SYMBOLS[name])
+            continue
+        if word is None:
+            continue
+        name = word.decode("ascii")
+        value = int(parameter) if parameter is not None else None
+        if name == "bin":
+            position += max(0, value or 0)
+        elif name in SKIPPED:
+            group.skip = True
+        elif name == "footnote":
+            group.footnote = True
+        elif name == "ansicpg" and value:
+            reader.encoding = _codec(value, reader.encoding)
+        elif name == "uc" and value is not None:
+            group.uc = max(0, value)
+        elif name == "u" and value is not None:
+            reader.text(group, chr(value % 65536))
+            skip_chars = group.uc
+        elif name == "v":
+            group.hidden = value != 0
+        elif name == "deleted":
+            group.deleted = value != 0
+        elif name == "plain":
+            group.hidden = group.deleted = False
+        elif name == "par":
+            reader.end_paragraph(group)
+        elif name == "intbl":
+            reader.flush_bytes(group)
+            reader.in_cell = not group.footnote
+        elif name == "pard":
+            reader.flush_bytes(group)
+            reader.in_cell = False
+        elif name in ("cell", "nestcell") and not group.skip:
+            reader.flush_bytes(group)
+            if name == "cell":
+                reader.end_cell()
+            else:
+                reader.text(group, " ")
+        elif name == "row" and not group.skip:
+            reader.flush_bytes(group)
+            reader.end_row()
+        elif name in CHARACTERS:
+            reader.text(group, CHARACTERS[name])
+    reader.flush_bytes(stack[-1])
+    return reader.finish()
+
+
+def _codec(codepage: int, current: str) -> str:
+    try:
+        return codecs.lookup(f"cp{codepage}").name
+    except LookupError:
+        return current
