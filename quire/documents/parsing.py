@@ -1,5 +1,5 @@
 """Bytes of a supported type to the normalised text every offset refers to, with a page map (PDFs, sheets
-and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX)."""
+and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX, RTF)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
+from quire.documents.doc import DocError, parse_doc
 from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, add_blocks
 from quire.documents.limits import (
     DeadlinePassed,
@@ -59,7 +60,7 @@ def parse_document(
         return parsed
     except (ParseError, DeadlinePassed, SoftTimeLimitExceeded):
         raise
-    except (LimitExceeded, PdfError) as exc:
+    except (LimitExceeded, PdfError, DocError) as exc:
         raise ParseError(str(exc)) from exc
     except RecursionError as exc:
         raise ParseError(f"could not parse {content_type}: it nests too deeply") from exc
@@ -98,6 +99,8 @@ def _parse(
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
+    if content_type == sniffing.DOC:
+        return parse_doc(content, limits)
     if content_type == sniffing.RTF:
         return parse_rtf(content, limits)
     if content_type == sniffing.HTML:

@@ -29,9 +29,10 @@ MSG = "application/vnd.ms-outlook"
 TRANSCRIPT = "application/json"
 TEXT = "text/plain"
 RTF = "application/rtf"
+DOC = "application/msword"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"
-SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, RTF, HTML, TRANSCRIPT, TEXT)
+SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, DOC, RTF, HTML, TRANSCRIPT, TEXT)
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
@@ -75,9 +76,10 @@ ALIASES = {
     "text/rtf": RTF,
     "application/x-rtf": RTF,
     "text/richtext": RTF,
-    # What browsers on Windows declare a .rtf as where Word opens it; a Word 97-2003 .doc is refused by its bytes.
-    "application/msword": RTF,
 }
+# Declared types that agree with bytes of another type: browsers on Windows declare a .rtf that Word opens as
+# Word's own type.
+ALSO_DECLARED_AS = {RTF: {DOC}}
 GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
 
 
@@ -265,7 +267,11 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if content.startswith(OLE_MAGIC):
         if b"_\x00_\x00s\x00u\x00b\x00s\x00t\x00g\x001\x00.\x000\x00_\x00" in content:
             return MSG
-        raise UnsupportedDocument("an OLE file that is not an Outlook message (.msg)", param)
+        if "WordDocument".encode("utf-16-le") in content:
+            return DOC
+        raise UnsupportedDocument(
+            "an OLE file that is neither a Word document (.doc) nor an Outlook message (.msg)", param
+        )
     if is_email(content):
         return EML
     if is_rtf(content):
@@ -372,7 +378,13 @@ def _declared(declared: str | None) -> str:
 
 
 def declared_matches(declared: str | None, sniffed: str) -> bool:
-    return declared is None or _declared(declared) in GENERIC or _declared(declared) == sniffed
+    declared = _declared(declared) if declared is not None else None
+    return (
+        declared is None
+        or declared in GENERIC
+        or declared == sniffed
+        or declared in ALSO_DECLARED_AS.get(sniffed, ())
+    )
 
 
 def read_as(declared: str | None, sniffed: str) -> str:

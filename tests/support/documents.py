@@ -332,3 +332,59 @@ def stored_pdf(content: bytes, filename: str = "results.pdf", *, layout: bool = 
     document.file.save(document.sha256, ContentFile(content), save=False)
     document.save()
     return document, parsed
+
+
+def make_doc(
+    body: str,
+    *,
+    footnotes: str = "",
+    endnotes: str = "",
+    headers: str = "",
+    unicode_from: int | None = None,
+    table_stream: str = "1Table",
+    nfib: int = 0x00C1,
+    flags: int = 0x0200,
+) -> bytes:
+    """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with
+    the stories' character counts and the `Clx`'s place, the text after it, and a table stream holding a `Prc`
+    then the piece table. The text is one 8-bit (Windows-1252) piece, or, from character `unicode_from` on, a
+    second piece in UTF-16. Stories follow Word's order: body, footnotes, headers, comments, endnotes; each
+    ends with its own paragraph mark."""
+    import struct
+
+    from extract_msg.ole_writer import OleWriter
+
+    text = body + footnotes + headers + endnotes
+    split = len(text) if unicode_from is None else unicode_from
+    fib_size = 32 + 2 + 28 + 2 + 88 + 2 + 8 * 93
+    eight_bit = text[:split].encode("cp1252")
+    wide = text[split:].encode("utf-16-le")
+    first_offset = fib_size
+    second_offset = first_offset + len(eight_bit)
+    pieces = [(0, split, (first_offset * 2) | 0x40000000)]
+    if split < len(text):
+        pieces.append((split, len(text), second_offset))
+    cps = [piece[0] for piece in pieces] + [len(text)]
+    plc = struct.pack(f"<{len(cps)}I", *cps) + b"".join(struct.pack("<HIH", 0, fc, 0) for _, _, fc in pieces)
+    clx = b"\x01" + struct.pack("<h", 3) + b"\x00\x00\x00" + b"\x02" + struct.pack("<I", len(plc)) + plc
+    lw = [0] * 22
+    lw[3], lw[4], lw[5], lw[8] = len(body), len(footnotes), len(headers), len(endnotes)
+    pairs = [0] * (93 * 2)
+    pairs[33 * 2], pairs[33 * 2 + 1] = 16, len(clx)
+    fib = (
+        struct.pack("<HHHHHHH", 0xA5EC, nfib, 0, 0x0409, 0, flags, 0xBF)
+        + bytes(18)
+        + struct.pack("<H", 14)
+        + bytes(28)
+        + struct.pack("<H", 22)
+        + struct.pack("<22i", *lw)
+        + struct.pack("<H", 93)
+        + struct.pack(f"<{93 * 2}I", *pairs)
+    )
+    assert len(fib) == fib_size
+    writer = OleWriter()
+    writer.addEntry("WordDocument", fib + eight_bit + wide)
+    writer.addEntry(table_stream, bytes(16) + clx)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -11,8 +11,8 @@ import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOCX, EML, HTML, MSG, PPTX, RTF, XLSX
-from tests.support.documents import make_docx, make_eml, make_msg, make_pptx, make_tnef, make_xlsx
+from quire.documents.sniffing import DOC, DOCX, EML, HTML, MSG, PPTX, RTF, XLSX, sniff_content_type
+from tests.support.documents import make_doc, make_docx, make_eml, make_msg, make_pptx, make_tnef, make_xlsx
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -932,3 +932,47 @@ def test_rtf_nesting_past_the_limit_is_refused_and_every_paragraph_of_a_long_one
     paragraph = rb"Each party shall keep the other's Confidential Information secret.\par "
     parsed = parse_document(b"{\\rtf1\\ansi " + paragraph * 20_000 + b"}", RTF)
     assert parsed.text.count("Confidential Information") == 20_000
+
+
+def test_a_word_97_document_saved_by_word_reads_as_word_shows_it():
+    from tests.support.paths import ROOT
+
+    folder = ROOT / "tests" / "data" / "word"
+    content = (folder / "hipster.doc").read_bytes()
+    assert sniff_content_type(content) == DOC
+    parsed = parse_document(content, DOC)
+    assert " ".join(parsed.text.split()) == " ".join((folder / "hipster.txt").read_text().split())
+
+
+def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_piece():
+    """A field's result without its instruction (nested ones too), cells by tabs and rows by their end marks,
+    line and page breaks, anchors left out, then the footnotes and the endnotes but not the headers; the text
+    in an 8-bit piece, then a UTF-16 one."""
+    body = (
+        "MASTER AGREEMENT\r"
+        '\x13 HYPERLINK "https://example.com" \x14example.com\x15 and caf\u00e9\x02.\r'
+        "\x13 IF \x13 DATE \x14x\x15 \x14Signed \x13 PAGE \x141\x15\x15 today.\r"
+        "Party\x07Role\x07\x07Acme\x07Provider\x07\x07After\x0bline\x0cPrice \u20ac 5 \u65e5\u672c\x01\x1f\x1e2\r"
+    )
+    content = make_doc(
+        body, footnotes="\x02 A footnote.\r", headers="Header text\r", endnotes="\x02 An endnote.\r",
+        unicode_from=body.index("Price"),
+    )  # fmt: skip
+    assert parse_document(content, DOC).text == (
+        "MASTER AGREEMENT\n\nexample.com and caf\u00e9.\n\nSigned 1 today.\n\n"
+        "Party\tRole\nAcme\tProvider\nAfter\nline\n\nPrice \u20ac 5 \u65e5\u672c\u20112\n\n"
+        "A footnote.\n\nAn endnote."
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"nfib": 0x0065}, "a Word 6.0/95 document, which Quire does not read; save it as DOCX"),
+        ({"flags": 0x0300}, "the Word document is encrypted with a password"),
+        ({"table_stream": "0Table"}, "the Word document has no 1Table stream"),
+    ],
+)
+def test_a_word_document_that_cannot_be_read_fails_with_the_reason(options, reason):
+    with pytest.raises(ParseError, match=reason):
+        parse_document(make_doc("Terms.\r", **options), DOC)

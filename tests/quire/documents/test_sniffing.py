@@ -736,3 +736,31 @@ def test_an_rtf_declared_as_browsers_declare_it_is_read_as_rtf_not_as_its_source
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == RTF
     assert parse_document(body, RTF).text.startswith("Governing law: Delaware. Ref ")
+
+
+@pytest.mark.parametrize("declared", ["application/msword", "application/octet-stream"])
+def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api_a: Api, declared):
+    import uuid
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from extract_msg.ole_writer import OleWriter
+
+    from quire.documents.sniffing import DOC
+    from tests.support.documents import make_doc
+
+    content = make_doc(f"Governing law: Delaware. Ref {uuid.uuid4().int}.\r")
+    response = api_a.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("terms.doc", content, content_type=declared)},
+        **api_a._headers(None),
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == DOC
+    writer = OleWriter()
+    writer.addEntry("Workbook", b"\x09\x08" + bytes(30))
+    other = io.BytesIO()
+    writer.write(other)
+    with pytest.raises(
+        UnsupportedDocument, match=r"neither a Word document \(\.doc\) nor an Outlook message"
+    ):
+        sniff_content_type(other.getvalue())
