@@ -1,5 +1,5 @@
 """Bytes of a supported type to the normalised text every offset refers to, with a page map (PDFs, sheets
-and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX, RTF)."""
+and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX, ODT, RTF)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from quire.documents.limits import (
     check_json_depth,
     check_text,
 )
+from quire.documents.odt import parse_odt
 from quire.documents.pdf import PdfError, parse_pdf
 from quire.documents.rtf import parse_rtf
 
@@ -68,7 +69,7 @@ def parse_document(
         if isinstance(exc, ctypes.ArgumentError) and SoftTimeLimitExceeded.__name__ in str(exc):
             # The soft time limit fired inside a native call, and ctypes turned it into an argument error.
             raise SoftTimeLimitExceeded() from exc
-        if content_type in sniffing.OOXML_PARTS.values() and isinstance(exc, OFFICE_DAMAGE):
+        if content_type in (*sniffing.OOXML_PARTS.values(), sniffing.ODT) and isinstance(exc, OFFICE_DAMAGE):
             detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             raise ParseError(f"the file is damaged: {detail}") from exc
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
@@ -99,6 +100,8 @@ def _parse(
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
+    if content_type == sniffing.ODT:
+        return parse_odt(content, limits)
     if content_type == sniffing.DOC:
         return parse_doc(content, limits)
     if content_type == sniffing.RTF:

@@ -30,9 +30,11 @@ TRANSCRIPT = "application/json"
 TEXT = "text/plain"
 RTF = "application/rtf"
 DOC = "application/msword"
+ODT = "application/vnd.oasis.opendocument.text"
+ODT_BODY = "content.xml"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"
-SUPPORTED = (PDF, DOCX, XLSX, PPTX, EML, MSG, DOC, RTF, HTML, TRANSCRIPT, TEXT)
+SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, EML, MSG, DOC, RTF, HTML, TRANSCRIPT, TEXT)
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
@@ -257,6 +259,8 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             names = set(archive.namelist())
             kind = next((kind for part, kind in OOXML_PARTS.items() if part in names), None)
             packaged = None if kind else packaged_type(archive)
+        if packaged == ODT and ODT_BODY in names:
+            return ODT
         if packaged:
             raise UnsupportedDocument(
                 f"{packaged}, a document packaged as a ZIP (OpenDocument, EPUB) that Quire does not read; "

@@ -11,8 +11,17 @@ import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOC, DOCX, EML, HTML, MSG, PPTX, RTF, XLSX, sniff_content_type
-from tests.support.documents import make_doc, make_docx, make_eml, make_msg, make_pptx, make_tnef, make_xlsx
+from quire.documents.sniffing import DOC, DOCX, EML, HTML, MSG, ODT, PPTX, RTF, XLSX, sniff_content_type
+from tests.support.documents import (
+    make_doc,
+    make_docx,
+    make_eml,
+    make_msg,
+    make_odt,
+    make_pptx,
+    make_tnef,
+    make_xlsx,
+)
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -976,3 +985,55 @@ def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_p
 def test_a_word_document_that_cannot_be_read_fails_with_the_reason(options, reason):
     with pytest.raises(ParseError, match=reason):
         parse_document(make_doc("Terms.\r", **options), DOC)
+
+
+ODT_CONTRACT = (
+    '<text:h text:outline-level="1">MASTER <text:span>SERVICES</text:span> AGREEMENT</text:h>'
+    "<text:tracked-changes><text:changed-region><text:deletion><text:p>Removed clause.</text:p></text:deletion>"
+    "</text:changed-region></text:tracked-changes>"
+    '<text:p>Governed by<text:s text:c="3"/>New York law'
+    '<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation>'
+    "<text:note-body><text:p>As amended.</text:p></text:note-body></text:note>.<text:tab/>See "
+    '<text:a xlink:href="https://example.com">example.com</text:a>.'
+    "<office:annotation><dc:creator>Legal</dc:creator><text:p>Check this.</text:p></office:annotation>"
+    '<draw:frame draw:name="logo"><draw:text-box><text:p>Logo caption</text:p></draw:text-box></draw:frame>'
+    "<text:line-break/>Second line.</text:p>"
+    "<text:list><text:list-item><text:p>First term.</text:p></text:list-item>"
+    "<text:list-item><text:p>Second term.</text:p></text:list-item></text:list>"
+    "<table:table><table:table-header-rows><table:table-row>"
+    "<table:table-cell><text:p>Party</text:p></table:table-cell><table:table-cell><text:p>Role</text:p>"
+    "</table:table-cell></table:table-row></table:table-header-rows>"
+    "<table:table-row><table:table-cell><text:p>Acme</text:p><text:p>Corp.</text:p></table:table-cell>"
+    "<table:table-cell><text:p>Provider</text:p></table:table-cell>"
+    '<table:table-cell table:number-columns-repeated="1000"/></table:table-row></table:table>'
+    "<text:section><text:p>After the table.</text:p></text:section>"
+)
+
+
+def test_odt_paragraphs_lists_tables_and_notes_are_read_as_a_reader_shows_them():
+    """LibreOffice's and Word's OpenDocument text: headings, paragraphs and list items in order with their
+    spaces, tabs, line breaks and links; a table's cells (a cell's paragraphs joined, a repeated empty cell
+    read once); the footnote after the body without its citation mark; no tracked deletion, comment or frame."""
+    content = make_odt(ODT_CONTRACT)
+    assert sniff_content_type(content) == ODT
+    parsed = parse_document(content, ODT)
+    assert parsed.text == (
+        "MASTER SERVICES AGREEMENT\n\n"
+        "Governed by   New York law.\tSee example.com.\nSecond line.\n\n"
+        "First term.\n\nSecond term.\n\n"
+        "| Party | Role |\n| Acme Corp. | Provider |  |\n\n"
+        "After the table.\n\n"
+        "As amended."
+    )
+    rows = parsed.tables[0]["rows"]
+    assert [[parsed.text[start:end] for start, end in row][:2] for row in rows] == [
+        ["Party", "Role"],
+        ["Acme Corp.", "Provider"],
+    ]
+
+
+def test_an_odt_without_text_or_with_broken_xml_fails_with_the_reason():
+    with pytest.raises(ParseError, match="the document has no text"):
+        parse_document(make_odt("<text:p/>"), ODT)
+    with pytest.raises(ParseError, match="the file is damaged"):
+        parse_document(make_odt("<text:p>Unclosed"), ODT)

@@ -491,9 +491,9 @@ def test_an_email_interrupted_while_its_attachments_are_stored_lists_each_one_st
 
 # --- packaged documents that are ZIPs ---------------------------------------------------------------------
 
-ODT = make_zip(
+ODS = make_zip(
     {
-        "mimetype": b"application/vnd.oasis.opendocument.text",
+        "mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
         "content.xml": b"<office:document-content/>",
         "META-INF/manifest.xml": b"<manifest:manifest/>",
     }
@@ -505,20 +505,22 @@ EPUB_WITHOUT_MIMETYPE = make_zip(
 
 @pytest.mark.parametrize(
     ("package", "named"),
-    [(ODT, "application/vnd.oasis.opendocument.text"), (EPUB_WITHOUT_MIMETYPE, "a packaged document")],
-    ids=["odt", "epub without its mimetype"],
+    [(ODS, "application/vnd.oasis.opendocument.spreadsheet"), (EPUB_WITHOUT_MIMETYPE, "a packaged document")],
+    ids=["ods", "epub without its mimetype"],
 )
-def test_an_opendocument_or_epub_file_is_one_unsupported_document_not_a_batch(api_a: Api, package, named):
+def test_an_opendocument_spreadsheet_or_epub_file_is_one_unsupported_document_not_a_batch(
+    api_a: Api, package, named
+):
     assert not is_zip(package)
-    assert [f.filename for f in unpacked([Upload("book.odt", package)], IngestLimits())] == ["book.odt"]
+    assert [f.filename for f in unpacked([Upload("book.ods", package)], IngestLimits())] == ["book.ods"]
     with pytest.raises(UnsupportedDocument, match=named):
         sniff_content_type(package)
-    message = refused(post_files(api_a, {"contract.odt": package}), 415, "unsupported_document")
+    message = refused(post_files(api_a, {"prices.ods": package}), 415, "unsupported_document")
     assert "OpenDocument" in message
-    batch = post_files(api_a, {"contract.odt": package, "notes.txt": b"Notes beside the contract."})
+    batch = post_files(api_a, {"prices.ods": package, "notes.txt": b"Notes beside the contract."})
     assert batch.status_code == 201, batch.content
     assert [(r["filename"], r["code"]) for r in batch.json()["refused"]] == [
-        ("contract.odt", "unsupported_document")
+        ("prices.ods", "unsupported_document")
     ]
 
 
@@ -764,3 +766,17 @@ def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api
         UnsupportedDocument, match=r"neither a Word document \(\.doc\) nor an Outlook message"
     ):
         sniff_content_type(other.getvalue())
+
+
+def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refused(api_a: Api):
+    import uuid
+
+    from quire.documents.sniffing import ODT
+    from tests.support.documents import make_odt
+
+    package = make_odt(f"<text:p>Governing law: Delaware. Ref {uuid.uuid4().int}.</text:p>")
+    assert not is_zip(package)
+    assert sniff_content_type(package) == ODT
+    created = post_files(api_a, {"contract.odt": package})
+    assert created.status_code == 201, created.content
+    assert created.json()["content_type"] == ODT

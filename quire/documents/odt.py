@@ -1,0 +1,129 @@
+"""OpenDocument text (.odt, as LibreOffice and Word write it): `content.xml`'s body read as a stream, its
+paragraphs, headings, list items and tables in document order, then the footnotes and endnotes.
+
+Inline: spans, links and fields as their text, `text:s` as its count of spaces, tabs and line breaks. Left out:
+tracked deletions (`text:tracked-changes`), comments (`office:annotation`), frames and drawings (images, text
+boxes) and a note's citation mark. Headers and footers (in `styles.xml`) are not read, nor list labels, which
+OpenDocument leaves to the styles.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from io import BytesIO
+
+from quire.documents.docx_numbering import XML_SAFE
+from quire.documents.layout import ParsedDocument, TextBuilder
+from quire.documents.limits import IngestLimits, check_archive_read
+from quire.documents.sniffing import ODT_BODY
+
+_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
+
+PARAGRAPHS = {_TEXT + "p", _TEXT + "h"}
+TABLE = _TABLE + "table"
+NOTE = _TEXT + "note"
+# Elements whose text the document does not show in its flow.
+HIDDEN = {
+    _TEXT + "tracked-changes", _OFFICE + "annotation", _TEXT + "note-citation", _DRAW + "frame",
+    _DRAW + "custom-shape", _DRAW + "g", _TEXT + "soft-page-break",
+}  # fmt: skip
+# A paragraph inside one of these is read with it, not as a block of its own.
+CONTAINERS = {TABLE, NOTE, *HIDDEN}
+ROW_GROUPS = {_TABLE + "table-header-rows", _TABLE + "table-rows", _TABLE + "table-row-group"}
+CELLS = {_TABLE + "table-cell", _TABLE + "covered-table-cell"}
+# A cell or row repeated more often than this counts this often; an empty cell repeated counts once.
+MAX_REPEAT = 64
+
+
+def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    from lxml import etree
+
+    check_archive_read(content, limits)
+    builder = TextBuilder(limits)
+    notes: list[str] = []
+    inside = 0
+    with zipfile.ZipFile(BytesIO(content)) as archive, archive.open(ODT_BODY) as xml:
+        for event, element in etree.iterparse(xml, events=("start", "end"), **XML_SAFE):
+            tag = element.tag
+            if event == "start":
+                inside += tag in CONTAINERS
+                continue
+            if tag in CONTAINERS:
+                inside -= 1
+                if tag == TABLE and not inside:
+                    builder.table(_rows(element, notes))
+                    _drop(element)
+            elif tag in PARAGRAPHS and not inside:
+                limits.check_time()
+                builder.add(_inline(element, notes))
+                _drop(element)
+    for note in notes:
+        builder.add(note)
+    return builder.build()
+
+
+def _drop(element) -> None:
+    """Free what has been read: the element's content and the siblings read before it."""
+    element.clear()
+    parent = element.getparent()
+    while parent is not None and element.getprevious() is not None:
+        del parent[0]
+
+
+def _inline(element, notes: list[str]) -> str:
+    parts = [element.text or ""]
+    for child in element:
+        tag = child.tag
+        if tag == _TEXT + "s":
+            parts.append(" " * _count(child.get(_TEXT + "c")))
+        elif tag == _TEXT + "tab":
+            parts.append("\t")
+        elif tag == _TEXT + "line-break":
+            parts.append("\n")
+        elif tag == NOTE:
+            body = child.find(_TEXT + "note-body")
+            if body is not None:
+                notes.append("\n".join(_inline(p, notes) for p in _paragraphs(body)))
+        elif tag not in HIDDEN and isinstance(tag, str):
+            parts.append(_inline(child, notes))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _paragraphs(element):
+    """The paragraphs within `element` that it shows (not those of its notes, comments or frames)."""
+    for child in element:
+        if child.tag in PARAGRAPHS:
+            yield child
+        elif child.tag not in HIDDEN and child.tag != NOTE:
+            yield from _paragraphs(child)
+
+
+def _rows(table, notes: list[str]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for child in table:
+        if child.tag in ROW_GROUPS:
+            rows.extend(_rows(child, notes))
+        elif child.tag == _TABLE + "table-row":
+            cells: list[str] = []
+            for cell in child:
+                if cell.tag in CELLS:
+                    text = " ".join(_inline(p, notes) for p in _paragraphs(cell))
+                    repeat = _repeat(cell.get(_TABLE + "number-columns-repeated")) if text.strip() else 1
+                    cells.extend([text] * repeat)
+            rows.extend([cells] * _repeat(child.get(_TABLE + "number-rows-repeated")))
+    return rows
+
+
+def _count(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1024))
+    except ValueError:
+        return 1
+
+
+def _repeat(value: str | None) -> int:
+    return min(_count(value), MAX_REPEAT)
