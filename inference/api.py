@@ -21,8 +21,9 @@ import numpy as np
 
 from common.jsontext import json_value
 from inference.engine import SamplingParams, StepOutput
-from inference.engine.sequence import PENALTY_LIMIT
+from inference.engine.sequence import MAX_TOP_LOGPROBS, PENALTY_LIMIT
 from inference.metrics import SERVER_METRICS, MetricsRegistry
+from inference.sampling import TokenLogprobs
 from inference.service import EngineFailure, EngineService, QueueFullError, RequestHandle, ServiceStopped
 from inference.tokenizer import ChatTokenizer
 
@@ -167,6 +168,33 @@ def _only_one(payload: dict[str, Any], name: str) -> None:
     value = payload.get(name, 1)
     if isinstance(value, bool) or value != 1:
         raise _invalid(f"only {name}=1 is supported by this server", name)
+
+
+def _logprobs_setting(payload: dict[str, Any], *, chat: bool) -> int | None:
+    """How many of the likeliest tokens to report beside each chosen one's log-probability; None for no
+    log-probabilities. Chat asks with `logprobs: true` and `top_logprobs` (0 unless given), completions with
+    `logprobs: N` (0 is the chosen tokens alone; false or null, none)."""
+    wanted = payload.get("logprobs")
+    if chat:
+        if wanted is not None and not isinstance(wanted, bool):
+            raise _invalid("logprobs must be a boolean", "logprobs")
+        top = payload.get("top_logprobs")
+        if top is None:
+            return 0 if wanted else None
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS:
+            raise _invalid(f"top_logprobs must be an integer in [0, {MAX_TOP_LOGPROBS}]", "top_logprobs")
+        if not wanted:
+            raise _invalid("top_logprobs needs logprobs set to true", "top_logprobs")
+        return top
+    if wanted is None or wanted is False:
+        return None
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or not 0 <= wanted <= MAX_TOP_LOGPROBS:
+        raise _invalid(f"logprobs must be an integer in [0, {MAX_TOP_LOGPROBS}]", "logprobs")
+    return wanted
+
+
+# The lowest log-probability reported: JSON has no -Infinity, and vLLM reports a token the model rules out so.
+LOWEST_LOGPROB = -9999.0
 
 
 def _check_response_format(payload: dict[str, Any]) -> None:
@@ -416,13 +444,10 @@ class OpenAIApi:
         _only_one(payload, "n")
         _only_one(payload, "best_of")
         _check_response_format(payload)
-        for unsupported in ("logprobs", "top_logprobs", "echo", "suffix", "tools", "functions"):
-            value = payload.get(unsupported)
-            # `logprobs: 0` (completions) asks for the chosen tokens' logprobs: only false asks for none (0 ==
-            # False, hence `is`).
-            chosen_only = unsupported == "logprobs" and value is not None and value is not False
-            if chosen_only or value:
+        for unsupported in ("echo", "suffix", "tools", "functions"):
+            if payload.get(unsupported):
                 raise _invalid(f"{unsupported} is not supported by this server", unsupported)
+        logprobs = _logprobs_setting(payload, chat=part == "messages")
         seed = payload.get("seed")
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63
@@ -443,6 +468,7 @@ class OpenAIApi:
                     payload, "presence_penalty", 0.0, low=-PENALTY_LIMIT, high=PENALTY_LIMIT
                 ),
                 logit_bias=_logit_bias(payload),
+                logprobs=logprobs,
             )
         except ValueError as exc:
             raise _invalid(str(exc), getattr(exc, "param", None)) from exc
@@ -550,16 +576,19 @@ class OpenAIApi:
                         model,
                         chat=chat,
                         include_usage=include_usage,
+                        logprobs=params.logprobs is not None,
                         client_gone=client_gone,
                     ),
                     handle,
                 ),
             )
         text_parts = []
+        logprobs: list[TokenLogprobs] = []
         final = None
         try:
             for output in _outputs_while_connected(handle, client_gone):
                 text_parts.append(output.text_delta)
+                logprobs.extend(output.logprobs)
                 final = output
         except EngineFailure as exc:
             raise ApiError(500, str(exc), error_type="server_error", code="engine_failure") from exc
@@ -577,16 +606,17 @@ class OpenAIApi:
         text = "".join(text_parts)
         usage = _usage(final)
         finish_reason = _finish_reason(final.finish_reason)
+        reported = self._logprobs(logprobs, chat=chat) if params.logprobs is not None else None
         if chat:
             choice = {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
                 "finish_reason": finish_reason,
-                "logprobs": None,
+                "logprobs": reported,
             }
             body = {"id": completion_id, "object": "chat.completion", "created": created, "model": model}
         else:
-            choice = {"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}
+            choice = {"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": reported}
             body = {"id": completion_id, "object": "text_completion", "created": created, "model": model}
         return _json_response(200, {**body, "choices": [choice], "usage": usage})
 
@@ -599,6 +629,7 @@ class OpenAIApi:
         *,
         chat: bool,
         include_usage: bool,
+        logprobs: bool = False,
         client_gone: ClientGone | None = None,
     ) -> Generator[bytes, None, None]:
         base = {
@@ -608,18 +639,30 @@ class OpenAIApi:
             "model": model,
         }
 
-        def chunk(delta_text: str | None, finish_reason: str | None, first: bool = False) -> dict[str, Any]:
+        offset = [0]
+
+        def chunk(
+            delta_text: str | None,
+            finish_reason: str | None,
+            first: bool = False,
+            items: list[TokenLogprobs] | None = None,
+        ) -> dict[str, Any]:
+            reported = None
+            if logprobs and not first:
+                reported = self._logprobs(items or [], chat=chat, offset=offset[0])
+                if not chat:
+                    offset[0] += sum(len(token) for token in reported["tokens"])
             if chat:
                 delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
                 if delta_text:
                     delta["content"] = delta_text
-                choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+                choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": reported}
             else:
                 choice = {
                     "index": 0,
                     "text": delta_text or "",
                     "finish_reason": finish_reason,
-                    "logprobs": None,
+                    "logprobs": reported,
                 }
             # With include_usage OpenAI's chunks say "usage": null but the last, which has no choices; without
             # it this server puts the usage on the chunk with the finish reason. Never both: a client adding the
@@ -633,14 +676,16 @@ class OpenAIApi:
                 for output in _outputs_while_connected(handle, client_gone):
                     if output.finished:
                         usage = _usage(output)
-                        last = chunk(output.text_delta, _finish_reason(output.finish_reason))
+                        last = chunk(
+                            output.text_delta, _finish_reason(output.finish_reason), items=output.logprobs
+                        )
                         if include_usage:
                             yield _sse(last)
                             yield _sse({**base, "choices": [], "usage": usage})
                         else:
                             yield _sse({**last, "usage": usage})
-                    elif output.text_delta:
-                        yield _sse(chunk(output.text_delta, None))
+                    elif output.text_delta or output.logprobs:
+                        yield _sse(chunk(output.text_delta, None, items=output.logprobs))
             except (EngineFailure, ServiceStopped) as exc:
                 code = "engine_failure" if isinstance(exc, EngineFailure) else "unavailable"
                 yield _sse(
@@ -651,6 +696,39 @@ class OpenAIApi:
             yield _sse("[DONE]")
         finally:
             handle.cancel()
+
+    def _logprobs(self, items: list[TokenLogprobs], *, chat: bool, offset: int = 0) -> dict[str, Any]:
+        """The log-probabilities of `items` as OpenAI's chat (`content`) or completions (`tokens`,
+        `token_logprobs`, `top_logprobs`, `text_offset` from `offset`) report them; a token as its own text."""
+
+        def token(token_id: int) -> str:
+            return self.tokenizer.decode([token_id])
+
+        def entry(token_id: int, logprob: float) -> dict[str, Any]:
+            text = token(token_id)
+            return {"token": text, "logprob": max(logprob, LOWEST_LOGPROB), "bytes": list(text.encode())}
+
+        if chat:
+            return {
+                "content": [
+                    {**entry(item.token_id, item.logprob), "top_logprobs": [entry(*top) for top in item.top]}
+                    for item in items
+                ]
+            }
+        tokens = [token(item.token_id) for item in items]
+        offsets = []
+        for text in tokens:
+            offsets.append(offset)
+            offset += len(text)
+        return {
+            "tokens": tokens,
+            "token_logprobs": [max(item.logprob, LOWEST_LOGPROB) for item in items],
+            "top_logprobs": [
+                {token(token_id): max(logprob, LOWEST_LOGPROB) for token_id, logprob in item.top}
+                for item in items
+            ],
+            "text_offset": offsets,
+        }
 
     def _embeddings(self, payload: dict[str, Any]) -> ApiResponse:
         model = self._check_model(payload, embedding=True)

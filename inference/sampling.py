@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -83,3 +84,30 @@ def sample_next_tokens(
             pick = torch.multinomial(sorted_probs[position], 1, generator=generators[row])
             chosen[row] = int(sorted_ids[position, pick])
     return chosen
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """A chosen token's log-probability and the `top` most likely tokens at its step, `(token id, logprob)`
+    most likely first."""
+
+    token_id: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
+
+
+def token_logprobs(logits: torch.Tensor, chosen: Sequence[int], tops: Sequence[int]) -> list[TokenLogprobs]:
+    """Per row of `logits` `(rows, vocab)`: the log-probability of its `chosen` token and its `tops` most
+    likely tokens, under the model's own distribution (log-softmax of the logits in float32, before
+    temperature, top-p, penalties and logit bias, as vLLM reports them by default)."""
+    if not (logits.shape[0] == len(chosen) == len(tops)):
+        raise ValueError("one chosen token and top count per row of logits")
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    picked = logprobs.gather(1, torch.tensor(list(chosen), device=logits.device)[:, None])[:, 0].tolist()
+    most = max(tops, default=0)
+    values, ids = logprobs.topk(most, dim=-1) if most else (None, None)
+    rows = []
+    for row, (token, logprob, top) in enumerate(zip(chosen, picked, tops, strict=True)):
+        best = () if not top else tuple(zip(ids[row, :top].tolist(), values[row, :top].tolist(), strict=True))
+        rows.append(TokenLogprobs(token, logprob, best))
+    return rows

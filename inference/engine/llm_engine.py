@@ -18,6 +18,7 @@ from inference.engine.sequence import (
     StepOutput,
 )
 from inference.model import LENGTH_DEPENDENT_ROPE, LlamaModel
+from inference.sampling import TokenLogprobs
 from inference.tokenizer import ChatTokenizer
 
 # Tokens before the last final one that `Engine._decode` decodes again as context: a SentencePiece-style decoder
@@ -153,11 +154,12 @@ class Engine:
             return outputs
         sampled = batch.sampled
         next_tokens = self.runner.run(batch)
+        logprobs = self.runner.last_logprobs
         self.scheduler.computed(batch)
         self._steps += 1
         self._prefill_tokens += sum(chunk.length for chunk in batch.chunks)
-        for sequence, token in zip(sampled, next_tokens, strict=True):
-            outputs.append(self._append_token(sequence, token))
+        for row, (sequence, token) in enumerate(zip(sampled, next_tokens, strict=True)):
+            outputs.append(self._append_token(sequence, token, logprobs.get(row)))
         return outputs
 
     def generate(
@@ -192,7 +194,9 @@ class Engine:
         if sequence is not None and sequence.finished:
             del self.requests[request_id]
 
-    def _append_token(self, sequence: Sequence, token: int) -> StepOutput:
+    def _append_token(
+        self, sequence: Sequence, token: int, logprobs: TokenLogprobs | None = None
+    ) -> StepOutput:
         sequence.output_ids.append(token)
         params = sequence.params
         reason = None
@@ -221,7 +225,7 @@ class Engine:
             sequence.emitted_chars = max(sequence.emitted_chars, end)
         if reason is not None:
             self.scheduler.finish(sequence, reason)
-        return sequence.output([token], delta)
+        return sequence.output([token], delta, [logprobs] if logprobs is not None else None)
 
     def _decode(self, sequence: Sequence, count: int) -> str:
         """The text of the first `count` output tokens, as decoding them all at once gives it, from the few

@@ -11,7 +11,7 @@ from inference.engine.scheduler import ScheduledBatch
 from inference.engine.sequence import Sequence
 from inference.kv_cache import PagedKVCache
 from inference.model import BatchLayout, LlamaModel
-from inference.sampling import adjust_logits, sample_next_tokens
+from inference.sampling import TokenLogprobs, adjust_logits, sample_next_tokens, token_logprobs
 
 
 class ModelRunner:
@@ -31,9 +31,12 @@ class ModelRunner:
             )
             num_blocks = max(1, (config.kv_cache_bytes or default_kv_cache_bytes(model.device)) // per_block)
         self.cache = model.new_cache(num_blocks=num_blocks, block_size=config.block_size)
+        self.last_logprobs: dict[int, TokenLogprobs] = {}
 
     def run(self, batch: ScheduledBatch) -> list[int]:
-        """The next token of each of `batch.sampled`, in that order."""
+        """The next token of each of `batch.sampled`, in that order. For each sampled sequence that asks for
+        log-probabilities (`SamplingParams.logprobs`), `last_logprobs` maps its place in `batch.sampled` to
+        its token's `TokenLogprobs`."""
         logits = self.model.forward(
             self.layout(batch),
             self.cache,
@@ -41,20 +44,31 @@ class ModelRunner:
             sparse_top_k=self.config.sparse_top_k,
         )
         sampled = batch.sampled
+        adjusted = logits
         if any(seq.params.adjusts_logits for seq in sampled):
-            logits = adjust_logits(
+            adjusted = adjust_logits(
                 logits,
                 [seq.output_ids for seq in sampled],
                 [seq.params.frequency_penalty for seq in sampled],
                 [seq.params.presence_penalty for seq in sampled],
                 [seq.params.logit_bias for seq in sampled],
             )
-        return sample_next_tokens(
-            logits,
+        chosen = sample_next_tokens(
+            adjusted,
             [seq.params.temperature for seq in sampled],
             [seq.params.top_p for seq in sampled],
             [seq.generator for seq in sampled],
         )
+        asking = [row for row, seq in enumerate(sampled) if seq.params.logprobs is not None]
+        self.last_logprobs = {}
+        if asking:
+            found = token_logprobs(
+                logits[asking],
+                [chosen[row] for row in asking],
+                [sampled[row].params.logprobs for row in asking],
+            )
+            self.last_logprobs = dict(zip(asking, found, strict=True))
+        return chosen
 
     def layout(self, batch: ScheduledBatch) -> BatchLayout:
         """Every token of the step packed along dim 0: dense chunks, block-sparse chunks, then decodes."""

@@ -7,11 +7,15 @@ from enum import Enum
 
 import torch
 
+from inference.sampling import TokenLogprobs
+
 # OpenAI's bounds: a penalty lies in [-PENALTY_LIMIT, PENALTY_LIMIT], a logit bias in [-LOGIT_BIAS_LIMIT, ...],
 # and `logit_bias` holds at most LOGIT_BIAS_MAX_TOKENS entries (each step applies them again, per request).
 PENALTY_LIMIT = 2.0
 LOGIT_BIAS_LIMIT = 100.0
 LOGIT_BIAS_MAX_TOKENS = 300
+# The most likeliest tokens a request may ask to see at each step (OpenAI's `top_logprobs` bound).
+MAX_TOP_LOGPROBS = 20
 
 
 class InvalidSamplingParam(ValueError):
@@ -41,6 +45,9 @@ class SamplingParams:
     # The text continues the prompt (a completion): it is decoded after the prompt's last tokens, so it keeps
     # the space a SentencePiece-style decoder drops at the start of a text (" Paris", not "Paris").
     continues_prompt: bool = False
+    # Report each generated token's log-probability and this many of the likeliest tokens at its step (None:
+    # report none).
+    logprobs: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -58,6 +65,10 @@ class SamplingParams:
                 raise InvalidSamplingParam(
                     name, f"{name} must be in [{-PENALTY_LIMIT}, {PENALTY_LIMIT}], got {getattr(self, name)}"
                 )
+        if self.logprobs is not None and not 0 <= self.logprobs <= MAX_TOP_LOGPROBS:
+            raise InvalidSamplingParam(
+                "top_logprobs", f"top_logprobs must be in [0, {MAX_TOP_LOGPROBS}], got {self.logprobs}"
+            )
         if len(self.logit_bias) > LOGIT_BIAS_MAX_TOKENS:
             raise InvalidSamplingParam(
                 "logit_bias",
@@ -89,6 +100,8 @@ class StepOutput:
     completion_tokens: int
     cached_tokens: int = 0
     attention: str = "dense"
+    # Per new token, its log-probabilities, where the request asked for them (`SamplingParams.logprobs`).
+    logprobs: list[TokenLogprobs] = field(default_factory=list)
 
 
 @dataclass
@@ -146,11 +159,14 @@ class Sequence:
     def finished(self) -> bool:
         return self.status is SequenceStatus.FINISHED
 
-    def output(self, new_token_ids: list[int], text_delta: str) -> StepOutput:
+    def output(
+        self, new_token_ids: list[int], text_delta: str, logprobs: list[TokenLogprobs] | None = None
+    ) -> StepOutput:
         return StepOutput(
             request_id=self.request_id,
             new_token_ids=new_token_ids,
             text_delta=text_delta,
+            logprobs=logprobs or [],
             finished=self.finished,
             finish_reason=self.finish_reason if self.finished else None,
             prompt_tokens=len(self.prompt_ids),

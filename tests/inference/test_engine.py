@@ -789,3 +789,32 @@ def test_a_completion_keeps_the_space_a_sentencepiece_decoder_drops_at_the_start
         assert tokenizer.decode(prompt) + text == "The quick fox jumps over"
     else:
         assert text == "jumps over"
+
+
+def test_logprobs_are_the_models_own_log_softmax_at_each_step(loaded, tiny_checkpoint):
+    """Each generated token's reported log-probability, and its step's likeliest tokens, equal transformers'
+    log-softmax of the same model's logits there (not the distribution temperature or penalties reshape); a
+    request that does not ask gets none."""
+    from transformers import LlamaForCausalLM
+
+    model, tokenizer = loaded
+    prompt = tokenizer.encode(TEXTS[0])
+    engine = Engine(model, tokenizer, EngineConfig(num_blocks=64))
+    asking = engine.add_request(prompt, SamplingParams(max_tokens=5, temperature=0.8, seed=3, logprobs=4))
+    silent = engine.add_request(prompt, SamplingParams(max_tokens=5, ignore_eos=True))
+    reported = {asking: [], silent: []}
+    while engine.has_work():
+        for output in engine.step():
+            reported[output.request_id].extend(output.logprobs)
+    assert reported[silent] == []
+    outputs = engine.requests[asking].output_ids
+    assert [item.token_id for item in reported[asking]] == outputs
+    reference = LlamaForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    with torch.no_grad():
+        logits = reference(torch.tensor([prompt + outputs])).logits[0].float()
+    expected = torch.log_softmax(logits[len(prompt) - 1 : len(prompt) - 1 + len(outputs)], dim=-1)
+    for step, item in enumerate(reported[asking]):
+        assert item.logprob == pytest.approx(expected[step, item.token_id].item(), abs=1e-4)
+        values, ids = expected[step].topk(4)
+        assert [token for token, _ in item.top] == ids.tolist()
+        assert [value for _, value in item.top] == pytest.approx(values.tolist(), abs=1e-4)

@@ -1321,17 +1321,75 @@ def test_a_model_can_be_retrieved_by_its_id(client, server):
     assert httpx.post(server[0] + "/v1/models/tiny-llama", json={}).status_code == 405
 
 
-def test_logprobs_0_asks_for_the_chosen_tokens_logprobs_and_is_refused_not_answered_null(in_process):
-    """`logprobs: 0` on /v1/completions asks for the log probability of each chosen token (and no
-    alternatives); read as false, it was answered with `"logprobs": null` as if it had not been asked. This
-    server computes no logprobs, so it is a 400 naming the field, as `logprobs: 1` is; `false` stays accepted."""
-    api = in_process().api
-    for value, status in ((0, 400), (1, 400), (False, 200)):
-        body = {"prompt": "hello", "max_tokens": 1, "logprobs": value}
-        response = api.handle("POST", "/v1/completions", json.dumps(body).encode())
-        assert response.status == status, (value, response.body)
-        if status == 400:
-            assert json.loads(response.body)["error"]["param"] == "logprobs"
+def test_chat_logprobs_report_each_token_and_its_likeliest_alternatives_streamed_or_not(in_process):
+    """`logprobs: true` with `top_logprobs: 3`: one entry per completion token, in OpenAI's shape (the openai
+    client reads it), each greedy token the likeliest of its step; streamed, the chunks carry the same entries."""
+    client = _openai_client(in_process())
+    messages = [{"role": "user", "content": "The quick brown fox"}]
+    answer = client.chat.completions.create(
+        model="m", messages=messages, max_tokens=6, temperature=0, logprobs=True, top_logprobs=3
+    )
+    content = answer.choices[0].logprobs.content
+    assert len(content) == answer.usage.completion_tokens == 6
+    for entry in content:
+        assert len(entry.top_logprobs) == 3
+        assert [top.logprob for top in entry.top_logprobs] == sorted(
+            (top.logprob for top in entry.top_logprobs), reverse=True
+        )
+        assert entry.top_logprobs[0].token == entry.token
+        assert entry.logprob == pytest.approx(entry.top_logprobs[0].logprob) and entry.logprob <= 0
+        assert entry.bytes == list(entry.token.encode())
+    streamed = client.chat.completions.create(
+        model="m", messages=messages, max_tokens=6, temperature=0, logprobs=True, top_logprobs=3, stream=True
+    )
+    entries = [
+        entry
+        for chunk in streamed
+        for choice in chunk.choices
+        if choice.logprobs
+        for entry in choice.logprobs.content
+    ]
+    assert [(e.token, e.logprob) for e in entries] == [(e.token, e.logprob) for e in content]
+    plain = client.chat.completions.create(model="m", messages=messages, max_tokens=2, temperature=0)
+    assert plain.choices[0].logprobs is None
+
+
+def test_completion_logprobs_report_tokens_offsets_and_alternatives(in_process):
+    """`logprobs: 2` on /v1/completions: `tokens`, `token_logprobs`, `top_logprobs` (a token to its
+    log-probability) and `text_offset`, each token's place in the text; `logprobs: 0` reports the chosen tokens
+    with no alternatives (it was once read as false)."""
+    client = _openai_client(in_process())
+    answer = client.completions.create(model="m", prompt="hello", max_tokens=5, temperature=0, logprobs=2)
+    logprobs = answer.choices[0].logprobs
+    assert len(logprobs.tokens) == len(logprobs.token_logprobs) == answer.usage.completion_tokens == 5
+    assert all(
+        len(top) <= 2 and max(top.values()) == pytest.approx(lp)
+        for top, lp in zip(logprobs.top_logprobs, logprobs.token_logprobs, strict=True)
+    )
+    assert logprobs.text_offset == [sum(len(t) for t in logprobs.tokens[:i]) for i in range(5)]
+    chosen = client.completions.create(model="m", prompt="hello", max_tokens=2, temperature=0, logprobs=0)
+    assert chosen.choices[0].logprobs.top_logprobs == [{}, {}]
+    assert len(chosen.choices[0].logprobs.token_logprobs) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "param"),
+    [
+        ("/v1/chat/completions", {"top_logprobs": 2}, "top_logprobs"),
+        ("/v1/chat/completions", {"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+        ("/v1/chat/completions", {"logprobs": True, "top_logprobs": True}, "top_logprobs"),
+        ("/v1/chat/completions", {"logprobs": 1}, "logprobs"),
+        ("/v1/completions", {"logprobs": 21}, "logprobs"),
+        ("/v1/completions", {"logprobs": -1}, "logprobs"),
+        ("/v1/completions", {"logprobs": True}, "logprobs"),
+    ],
+)
+def test_logprobs_settings_out_of_range_are_a_400_naming_them(in_process, path, fields, param):
+    api = in_process(EngineConfig(num_blocks=8)).api
+    body = {"prompt": "hello", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 1, **fields}
+    response = api.handle("POST", path, json.dumps(body).encode())
+    assert response.status == 400, response.body
+    assert json.loads(response.body)["error"]["param"] == param
 
 
 def test_a_connection_waiting_past_the_idle_timeout_is_closed_and_a_long_generation_is_not(
