@@ -14,7 +14,7 @@ import io
 import re
 import struct
 
-from quire.documents.layout import ParsedDocument, TextBuilder
+from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument
 from quire.documents.limits import IngestLimits
 
 WORD_STREAM = "WordDocument"
@@ -36,21 +36,19 @@ CHARACTERS = str.maketrans(
 _PARAGRAPH = re.compile(r"\r+")
 
 
-class DocError(ValueError):
-    pass
-
-
 def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
     import olefile
 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
         if not ole.exists(WORD_STREAM):
-            raise DocError("an OLE file that is neither a Word document (.doc) nor an Outlook message (.msg)")
+            raise UnreadableDocument(
+                "an OLE file that is neither a Word document (.doc) nor an Outlook message (.msg)"
+            )
         word = ole.openstream(WORD_STREAM).read()
         flags = _header(word)
         table_name = "1Table" if flags & F_WHICH_TABLE else "0Table"
         if not ole.exists(table_name):
-            raise DocError(f"the Word document has no {table_name} stream")
+            raise UnreadableDocument(f"the Word document has no {table_name} stream")
         table = ole.openstream(table_name).read()
     counts, fc_clx, lcb_clx = _fib(word)
     pieces = _pieces(table, fc_clx, lcb_clx)
@@ -66,12 +64,14 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
 
 def _header(word: bytes) -> int:
     if len(word) < 32 or struct.unpack_from("<H", word, 0)[0] != WORD_IDENT:
-        raise DocError("the Word document's header is damaged")
+        raise UnreadableDocument("the Word document's header is damaged")
     nfib, flags = struct.unpack_from("<H", word, 2)[0], struct.unpack_from("<H", word, 10)[0]
     if nfib < WORD97_NFIB:
-        raise DocError("a Word 6.0/95 document, which Quire does not read; save it as DOCX")
+        raise UnreadableDocument("a Word 6.0/95 document, which Quire does not read; save it as DOCX")
     if flags & F_ENCRYPTED:
-        raise DocError("the Word document is encrypted with a password; send it without the password")
+        raise UnreadableDocument(
+            "the Word document is encrypted with a password; send it without the password"
+        )
     return flags
 
 
@@ -87,10 +87,10 @@ def _fib(word: bytes) -> tuple[tuple[int, ...], int, int]:
         position += 2 + 4 * cslw
         (pairs,) = struct.unpack_from("<H", word, position)
         if cslw < 9 or pairs <= FC_CLX:
-            raise DocError("the Word document's header is damaged")
+            raise UnreadableDocument("the Word document's header is damaged")
         fc_clx, lcb_clx = struct.unpack_from("<II", word, position + 2 + 8 * FC_CLX)
     except struct.error:
-        raise DocError("the Word document's header is damaged") from None
+        raise UnreadableDocument("the Word document's header is damaged") from None
     counts = tuple(max(0, longs[index]) for index in (3, 4, 5, 7, 8))
     return counts, fc_clx, lcb_clx
 
@@ -104,7 +104,7 @@ def _pieces(table: bytes, fc_clx: int, lcb_clx: int) -> list[tuple[int, int, int
             (size,) = struct.unpack_from("<h", clx, position + 1)
             position += 3 + max(0, size)
         if position >= len(clx) or clx[position] != 0x02:
-            raise DocError("the Word document has no piece table")
+            raise UnreadableDocument("the Word document has no piece table")
         (size,) = struct.unpack_from("<I", clx, position + 1)
         plc = clx[position + 5 : position + 5 + size]
         count = (len(plc) - 4) // 12
@@ -116,7 +116,7 @@ def _pieces(table: bytes, fc_clx: int, lcb_clx: int) -> list[tuple[int, int, int
             offset = (fc & ~COMPRESSED) // 2 if compressed else fc
             pieces.append((cps[index], cps[index + 1], offset, compressed))
     except struct.error:
-        raise DocError("the Word document's piece table is damaged") from None
+        raise UnreadableDocument("the Word document's piece table is damaged") from None
     return pieces
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime
 import io
 import re
+import struct
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from quire.documents import sniffing
@@ -18,6 +19,7 @@ from quire.documents.layout import (
     Attachment,
     ParsedDocument,
     TextBuilder,
+    UnreadableDocument,
     add_blocks,
     clean_block,
     clean_cell,
@@ -514,28 +516,83 @@ def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
 
     check_archive_read(content, limits)
     workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    builder = TextBuilder(limits)
-    filled = False
     # The decimals of each cell style's percentage format (None: the style is no percentage).
     percents: dict[object, int | None] = {}
-    try:
+
+    def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
         for sheet in workbook.worksheets:
-            builder.new_page()
-            builder.add(f"Sheet: {sheet.title}")
             sheet.reset_dimensions()
-            rows, chars = [], 0
-            for row in sheet.iter_rows():
-                limits.check_time()
-                cells = [_cell_text(cell.value, _percent_of(cell, percents)) for cell in row]
-                while cells and not cells[-1]:
-                    cells.pop()
-                chars += sum(len(cell) + 3 for cell in cells)
-                check_text(builder.length + chars, limits)
-                rows.append(cells)
-                filled = filled or any(cell.strip() for cell in cells)
-            builder.table(rows)
+            rows = (
+                [_cell_text(cell.value, _percent_of(cell, percents)) for cell in row]
+                for row in sheet.iter_rows()
+            )
+            yield sheet.title, rows
+
+    try:
+        return _workbook(sheets(), limits)
     finally:
         workbook.close()
+
+
+def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    """An Excel 97-2003 workbook (`.xls`, BIFF, read by xlrd) as `parse_xlsx` reads a workbook: each sheet a
+    page, each cell as the sheet shows it, a date in ISO 8601 and a percentage with its `%` by its format."""
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=content, formatting_info=True, on_demand=True)
+    except (xlrd.XLRDError, AssertionError, IndexError, struct.error) as exc:
+        raise UnreadableDocument(f"the workbook cannot be read: {exc}") from None
+    percents: dict[int, int | None] = {}
+
+    def value(cell) -> str:
+        if cell.ctype == xlrd.XL_CELL_DATE:
+            try:
+                return _cell_text(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+            except (ValueError, OverflowError, xlrd.xldate.XLDateError):
+                return _cell_text(cell.value)
+        if cell.ctype == xlrd.XL_CELL_ERROR:
+            return xlrd.error_text_from_code.get(cell.value, "#ERROR")
+        if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+            return _cell_text(bool(cell.value))
+        if cell.ctype == xlrd.XL_CELL_NUMBER:
+            if cell.xf_index not in percents:
+                key = book.xf_list[cell.xf_index].format_key if cell.xf_index < len(book.xf_list) else None
+                found = book.format_map.get(key)
+                percents[cell.xf_index] = _percent_decimals(found.format_str if found else None)
+            return _cell_text(cell.value, percents[cell.xf_index])
+        return _cell_text(cell.value or None)
+
+    def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
+        for index in range(book.nsheets):
+            sheet = book.sheet_by_index(index)
+            yield sheet.name, ([value(cell) for cell in sheet.row(row)] for row in range(sheet.nrows))
+            book.unload_sheet(index)
+
+    try:
+        return _workbook(sheets(), limits)
+    finally:
+        book.release_resources()
+
+
+def _workbook(sheets: Iterator[tuple[str, Iterator[list[str]]]], limits: IngestLimits) -> ParsedDocument:
+    """Each sheet a page: `Sheet: name`, then its rows (cells as text) as a table, a row's trailing empty cells
+    left out. A workbook none of whose cells holds anything has no text."""
+    builder = TextBuilder(limits)
+    filled = False
+    for title, sheet_rows in sheets:
+        builder.new_page()
+        builder.add(f"Sheet: {title}")
+        rows, chars = [], 0
+        for cells in sheet_rows:
+            limits.check_time()
+            while cells and not cells[-1]:
+                cells.pop()
+            chars += sum(len(cell) + 3 for cell in cells)
+            check_text(builder.length + chars, limits)
+            rows.append(cells)
+            filled = filled or any(cell.strip() for cell in cells)
+        builder.table(rows)
     return builder.build() if filled else ParsedDocument("")
 
 

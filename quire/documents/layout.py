@@ -19,6 +19,11 @@ Box = tuple[float, float, float, float]
 PageCallback = Callable[[int, int], None]
 
 
+class UnreadableDocument(ValueError):
+    """A document of a supported type that cannot be read (damaged, encrypted, an older version); its message
+    is the document's failure reason."""
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file an e-mail carries. Its filename is the sender's, without the control characters (a NUL decoded

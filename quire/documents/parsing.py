@@ -12,8 +12,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
-from quire.documents.doc import DocError, parse_doc
-from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, add_blocks
+from quire.documents.doc import parse_doc
+from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
 from quire.documents.limits import (
     DeadlinePassed,
     IngestLimits,
@@ -61,7 +61,7 @@ def parse_document(
         return parsed
     except (ParseError, DeadlinePassed, SoftTimeLimitExceeded):
         raise
-    except (LimitExceeded, PdfError, DocError) as exc:
+    except (LimitExceeded, PdfError, UnreadableDocument) as exc:
         raise ParseError(str(exc)) from exc
     except RecursionError as exc:
         raise ParseError(f"could not parse {content_type}: it nests too deeply") from exc
@@ -100,6 +100,8 @@ def _parse(
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
+    if content_type == sniffing.XLS:
+        return formats.parse_xls(content, limits)
     if content_type == sniffing.ODT:
         return parse_odt(content, limits)
     if content_type == sniffing.DOC:

@@ -31,10 +31,11 @@ TEXT = "text/plain"
 RTF = "application/rtf"
 DOC = "application/msword"
 ODT = "application/vnd.oasis.opendocument.text"
+XLS = "application/vnd.ms-excel"
 ODT_BODY = "content.xml"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"
-SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, EML, MSG, DOC, RTF, HTML, TRANSCRIPT, TEXT)
+SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRIPT, TEXT)
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
@@ -74,14 +75,13 @@ ALIASES = {
     "text/x-csv": TEXT,
     "application/csv": TEXT,
     "text/tab-separated-values": TEXT,
-    "application/vnd.ms-excel": TEXT,
     "text/rtf": RTF,
     "application/x-rtf": RTF,
     "text/richtext": RTF,
 }
-# Declared types that agree with bytes of another type: browsers on Windows declare a .rtf that Word opens as
-# Word's own type.
-ALSO_DECLARED_AS = {RTF: {DOC}}
+# Declared types that agree with bytes of another type: browsers on Windows declare a .csv as Excel's type and
+# a .rtf that Word opens as Word's.
+ALSO_DECLARED_AS = {TEXT: {XLS}, RTF: {DOC}}
 GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
 
 
@@ -273,8 +273,12 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             return MSG
         if "WordDocument".encode("utf-16-le") in content:
             return DOC
+        if any(stream.encode("utf-16-le") + b"\x00\x00" in content for stream in ("Workbook", "Book")):
+            return XLS
         raise UnsupportedDocument(
-            "an OLE file that is neither a Word document (.doc) nor an Outlook message (.msg)", param
+            "an OLE file that is neither a Word document (.doc), an Excel workbook (.xls) nor an Outlook "
+            "message (.msg)",
+            param,
         )
     if is_email(content):
         return EML

@@ -11,7 +11,7 @@ import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOC, DOCX, EML, HTML, MSG, ODT, PPTX, RTF, XLSX, sniff_content_type
+from quire.documents.sniffing import DOC, DOCX, EML, HTML, MSG, ODT, PPTX, RTF, XLS, XLSX, sniff_content_type
 from tests.support.documents import (
     make_doc,
     make_docx,
@@ -946,7 +946,7 @@ def test_rtf_nesting_past_the_limit_is_refused_and_every_paragraph_of_a_long_one
 def test_a_word_97_document_saved_by_word_reads_as_word_shows_it():
     from tests.support.paths import ROOT
 
-    folder = ROOT / "tests" / "data" / "word"
+    folder = ROOT / "tests" / "data" / "office"
     content = (folder / "hipster.doc").read_bytes()
     assert sniff_content_type(content) == DOC
     parsed = parse_document(content, DOC)
@@ -1039,8 +1039,8 @@ def test_an_odt_without_text_or_with_broken_xml_fails_with_the_reason():
         parse_document(make_odt("<text:p>Unclosed"), ODT)
 
 
-@pytest.mark.parametrize("kind", ["rtf", "doc", "odt"])
-def test_a_damaged_rtf_doc_or_odt_is_read_or_fails_with_a_reason_never_an_exception(kind):
+@pytest.mark.parametrize("kind", ["rtf", "doc", "odt", "xls"])
+def test_a_damaged_rtf_doc_odt_or_xls_is_read_or_fails_with_a_reason_never_an_exception(kind):
     """Truncated and byte-flipped copies of a valid file: each is refused at the door (415/413), read, or
     fails as ParseError (a failed document with its reason), never with another exception (a 500, a worker
     error)."""
@@ -1048,6 +1048,7 @@ def test_a_damaged_rtf_doc_or_odt_is_read_or_fails_with_a_reason_never_an_except
     import random
 
     from common.refusals import Refusal
+    from tests.support.paths import ROOT
 
     valid = {
         "rtf": RTF_CONTRACT,
@@ -1055,6 +1056,7 @@ def test_a_damaged_rtf_doc_or_odt_is_read_or_fails_with_a_reason_never_an_except
             "Governed by \x13 HYPERLINK x \x14New York\x15 law.\rA\x07B\x07\x07", footnotes="Note.\r"
         ),
         "odt": make_odt(ODT_CONTRACT),
+        "xls": (ROOT / "tests" / "data" / "office" / "fox.xls").read_bytes(),
     }[kind]
     rng = random.Random(11)
     for trial in range(150):
@@ -1069,3 +1071,64 @@ def test_a_damaged_rtf_doc_or_odt_is_read_or_fails_with_a_reason_never_an_except
             continue
         with contextlib.suppress(ParseError):
             parse_document(bytes(damaged), content_type)
+
+
+def test_an_excel_97_workbook_saved_by_excel_reads_sheet_by_sheet():
+    from tests.support.paths import ROOT
+
+    content = (ROOT / "tests" / "data" / "office" / "fox.xls").read_bytes()
+    assert sniff_content_type(content) == XLS
+    parsed = parse_document(content, XLS)
+    assert (
+        parsed.text
+        == "Sheet: Sheet1\n\n| the | quick | brown | fox |\n| jumps | over the |\n| lazy |\n|  | dog |"
+    )
+    assert len(parsed.tables) == 1
+
+
+def test_an_excel_97_workbook_shows_numbers_percentages_dates_and_booleans_as_the_sheet_does():
+    """As an XLSX is read: a page per sheet, a whole number without `.0`, a number to 15 significant digits, a
+    percentage by its format's decimals, a date in ISO 8601, an empty trailing cell left out."""
+    import datetime
+
+    import xlwt
+
+    book = xlwt.Workbook()
+    figures = book.add_sheet("Q3")
+    rows = [
+        ("Revenue", 1250.0, None),
+        ("Growth", 0.256, "0.0%"),
+        ("Ratio", 2 / 3, None),
+        ("Closed", datetime.datetime(2024, 3, 31), "YYYY-MM-DD"),
+        ("Audited", True, None),
+    ]
+    for row, (label, value, number_format) in enumerate(rows):
+        figures.write(row, 0, label)
+        style = xlwt.easyxf(num_format_str=number_format) if number_format else xlwt.Style.default_style
+        figures.write(row, 1, value, style)
+    book.add_sheet("Notes").write(0, 0, "Unaudited.")
+    out = io.BytesIO()
+    book.save(out)
+    content = out.getvalue()
+    assert sniff_content_type(content) == XLS
+    parsed = parse_document(content, XLS)
+    assert parsed.text == (
+        "Sheet: Q3\n\n| Revenue | 1250 |\n| Growth | 25.6% |\n| Ratio | 0.666666666666667 |\n"
+        "| Closed | 2024-03-31 |\n| Audited | True |\n\n"
+        "Sheet: Notes\n\n| Unaudited. |"
+    )
+    assert parsed.page_count == 2 and parsed.text[parsed.page_starts[1] :].startswith("Sheet: Notes")
+
+
+def test_a_damaged_excel_97_workbook_fails_with_the_reason():
+    import xlwt
+
+    book = xlwt.Workbook()
+    book.add_sheet("Q3").write(0, 0, "Revenue")
+    out = io.BytesIO()
+    book.save(out)
+    damaged = bytearray(out.getvalue())
+    damaged[512:1024] = bytes(512)
+    assert sniff_content_type(bytes(damaged)) == XLS
+    with pytest.raises(ParseError, match="the workbook cannot be read: Unsupported format, or corrupt file"):
+        parse_document(bytes(damaged), XLS)

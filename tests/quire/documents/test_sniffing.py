@@ -759,12 +759,10 @@ def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == DOC
     writer = OleWriter()
-    writer.addEntry("Workbook", b"\x09\x08" + bytes(30))
+    writer.addEntry("PowerPoint Document", bytes(32))
     other = io.BytesIO()
     writer.write(other)
-    with pytest.raises(
-        UnsupportedDocument, match=r"neither a Word document \(\.doc\) nor an Outlook message"
-    ):
+    with pytest.raises(UnsupportedDocument, match=r"neither a Word document \(\.doc\), an Excel workbook"):
         sniff_content_type(other.getvalue())
 
 
