@@ -271,10 +271,9 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if content.startswith(OLE_MAGIC):
         if b"_\x00_\x00s\x00u\x00b\x00s\x00t\x00g\x001\x00.\x000\x00_\x00" in content:
             return MSG
-        if "WordDocument".encode("utf-16-le") in content:
-            return DOC
-        if any(stream.encode("utf-16-le") + b"\x00\x00" in content for stream in ("Workbook", "Book")):
-            return XLS
+        kind = _ole_kind(content)
+        if kind is not None:
+            return kind
         raise UnsupportedDocument(
             "an OLE file that is neither a Word document (.doc), an Excel workbook (.xls) nor an Outlook "
             "message (.msg)",
@@ -302,6 +301,22 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if declared_only:
         raise UnsupportedDocument(NOT_TEXT, param)
     return TEXT
+
+
+# An OLE file's type by a stream at its root (one inside a storage is an embedded object's: a workbook's chart in
+# a Word document, a document inside a workbook).
+OLE_ROOT_STREAMS = {"worddocument": DOC, "workbook": XLS, "book": XLS}
+
+
+def _ole_kind(content: bytes) -> str | None:
+    import olefile
+
+    try:
+        with olefile.OleFileIO(io.BytesIO(content)) as ole:
+            roots = {path[0].lower() for path in ole.listdir(streams=True, storages=False) if len(path) == 1}
+    except Exception:  # olefile raises its own and struct errors on a damaged directory
+        return None
+    return next((kind for name, kind in OLE_ROOT_STREAMS.items() if name in roots), None)
 
 
 def is_rtf(content: bytes) -> bool:

@@ -778,3 +778,32 @@ def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refus
     created = post_files(api_a, {"contract.odt": package})
     assert created.status_code == 201, created.content
     assert created.json()["content_type"] == ODT
+
+
+def test_an_ole_file_is_known_by_its_root_streams_not_by_an_embedded_objects():
+    """A Word document holding an Excel chart (a `Workbook` stream inside `ObjectPool`) is a Word document;
+    an OLE file whose only workbook is embedded is neither."""
+    from extract_msg.ole_writer import OleWriter
+
+    from quire.documents.sniffing import DOC
+    from tests.support.documents import make_doc
+
+    def ole(entries: list[tuple[str, bytes | None]]) -> bytes:
+        writer = OleWriter()
+        for name, data in entries:
+            if data is None:
+                writer.addEntry(name, storage=True)
+            else:
+                writer.addEntry(name, data)
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+
+    import olefile
+
+    with olefile.OleFileIO(io.BytesIO(make_doc("Terms.\r"))) as document:
+        streams = [(name, document.openstream(name).read()) for name in ("WordDocument", "1Table")]
+    embedded = [("ObjectPool", None), ("ObjectPool/_1", None), ("ObjectPool/_1/Workbook", bytes(64))]
+    assert sniff_content_type(ole([*embedded, *streams])) == DOC
+    with pytest.raises(UnsupportedDocument, match="neither a Word document"):
+        sniff_content_type(ole(embedded))
