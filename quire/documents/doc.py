@@ -19,7 +19,8 @@ from quire.documents.limits import IngestLimits
 
 WORD_STREAM = "WordDocument"
 WORD_IDENT = 0xA5EC
-WORD97_NFIB = 0x00C1
+# Word 97's FIB version (0x00C0 from its betas on); Word 6.0 and 95 wrote 0x0065 to 0x0068.
+WORD97_NFIB = 0x00C0
 F_ENCRYPTED = 0x0100
 F_WHICH_TABLE = 0x0200
 FC_CLX = 33  # the index of fcClx/lcbClx among FibRgFcLcb97's pairs
@@ -41,9 +42,7 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
         if not ole.exists(WORD_STREAM):
-            raise UnreadableDocument(
-                "an OLE file that is neither a Word document (.doc) nor an Outlook message (.msg)"
-            )
+            raise UnreadableDocument("the Word document has no WordDocument stream")
         word = ole.openstream(WORD_STREAM).read()
         flags = _header(word)
         table_name = "1Table" if flags & F_WHICH_TABLE else "0Table"
