@@ -974,6 +974,11 @@ def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_p
     )
 
 
+def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
+    for nfib in (0x00C0, 0x00C1, 0x0101):
+        assert parse_document(make_doc("Terms.\r", nfib=nfib), DOC).text == "Terms."
+
+
 @pytest.mark.parametrize(
     ("options", "reason"),
     [
