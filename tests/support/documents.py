@@ -352,8 +352,6 @@ def make_doc(
     ends with its own paragraph mark."""
     import struct
 
-    from extract_msg.ole_writer import OleWriter
-
     text = body + footnotes + headers + endnotes
     split = len(text) if unicode_from is None else unicode_from
     fib_size = 32 + 2 + 28 + 2 + 88 + 2 + 8 * 93
@@ -382,9 +380,20 @@ def make_doc(
         + struct.pack(f"<{93 * 2}I", *pairs)
     )
     assert len(fib) == fib_size
+    return make_ole([("WordDocument", fib + eight_bit + wide), (table_stream, bytes(16) + clx)])
+
+
+def make_ole(entries: list[tuple[str, bytes | None]]) -> bytes:
+    """An OLE compound file (extract-msg's `OleWriter`) of these entries in order: a path (`/` between
+    storages) with its stream's bytes, or with None for a storage."""
+    from extract_msg.ole_writer import OleWriter
+
     writer = OleWriter()
-    writer.addEntry("WordDocument", fib + eight_bit + wide)
-    writer.addEntry(table_stream, bytes(16) + clx)
+    for name, data in entries:
+        if data is None:
+            writer.addEntry(name, storage=True)
+        else:
+            writer.addEntry(name, data)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

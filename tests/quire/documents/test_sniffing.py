@@ -745,10 +745,9 @@ def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api
     import uuid
 
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from extract_msg.ole_writer import OleWriter
 
     from quire.documents.sniffing import DOC
-    from tests.support.documents import make_doc
+    from tests.support.documents import make_doc, make_ole
 
     content = make_doc(f"Governing law: Delaware. Ref {uuid.uuid4().int}.\r")
     response = api_a.client.post(
@@ -758,12 +757,8 @@ def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api
     )
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == DOC
-    writer = OleWriter()
-    writer.addEntry("PowerPoint Document", bytes(32))
-    other = io.BytesIO()
-    writer.write(other)
     with pytest.raises(UnsupportedDocument, match=r"neither a Word document \(\.doc\), an Excel workbook"):
-        sniff_content_type(other.getvalue())
+        sniff_content_type(make_ole([("PowerPoint Document", bytes(32))]))
 
 
 def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refused(api_a: Api):
@@ -783,27 +778,15 @@ def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refus
 def test_an_ole_file_is_known_by_its_root_streams_not_by_an_embedded_objects():
     """A Word document holding an Excel chart (a `Workbook` stream inside `ObjectPool`) is a Word document;
     an OLE file whose only workbook is embedded is neither."""
-    from extract_msg.ole_writer import OleWriter
-
-    from quire.documents.sniffing import DOC
-    from tests.support.documents import make_doc
-
-    def ole(entries: list[tuple[str, bytes | None]]) -> bytes:
-        writer = OleWriter()
-        for name, data in entries:
-            if data is None:
-                writer.addEntry(name, storage=True)
-            else:
-                writer.addEntry(name, data)
-        out = io.BytesIO()
-        writer.write(out)
-        return out.getvalue()
 
     import olefile
+
+    from quire.documents.sniffing import DOC
+    from tests.support.documents import make_doc, make_ole
 
     with olefile.OleFileIO(io.BytesIO(make_doc("Terms.\r"))) as document:
         streams = [(name, document.openstream(name).read()) for name in ("WordDocument", "1Table")]
     embedded = [("ObjectPool", None), ("ObjectPool/_1", None), ("ObjectPool/_1/Workbook", bytes(64))]
-    assert sniff_content_type(ole([*embedded, *streams])) == DOC
+    assert sniff_content_type(make_ole([*embedded, *streams])) == DOC
     with pytest.raises(UnsupportedDocument, match="neither a Word document"):
-        sniff_content_type(ole(embedded))
+        sniff_content_type(make_ole(embedded))
