@@ -1,4 +1,5 @@
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -11,3 +12,8 @@ def counting_bar() -> Progress:
         TimeElapsedColumn(),
         console=Console(stderr=True),
     )
+
+
+def report(bar: Progress, outcome: str, message: str) -> None:
+    """One line above the bar, `outcome` in red: `message` (paths, failure reasons) as written, never wrapped."""
+    bar.console.print(f"[red]{outcome}[/red] {escape(message)}", soft_wrap=True)

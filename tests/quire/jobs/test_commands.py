@@ -59,7 +59,19 @@ def test_ingest_skips_an_unreadable_file_in_one_line_and_fails_when_nothing_was_
     with pytest.raises(CommandError, match="none of the 2 file"):
         call_command("quire_ingest", str(tmp_path), "--tenant", tenant_a.tenant.slug, "--no-wait")
     err = " ".join(capsys.readouterr().err.split())
-    assert "locked.txt: cannot read it (Permission denied)" in err and "Traceback" not in err
+    assert f"skipped {locked}: cannot read it (Permission denied)" in err and "Traceback" not in err
+
+
+def test_ingest_prints_a_skipped_files_whole_name_on_one_line(tenant_a, tmp_path, capsys):
+    folder = tmp_path / ("a-folder-name-long-enough-to-pass-eighty-columns-" * 2)
+    folder.mkdir()
+    (folder / "contract [draft] [red].bin").write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(CommandError, match="none of the 1 file"):
+        call_command("quire_ingest", str(folder), "--tenant", tenant_a.tenant.slug, "--no-wait")
+    skipped = [line for line in capsys.readouterr().err.splitlines() if line.startswith("skipped")]
+    assert skipped == [
+        f"skipped {folder / 'contract [draft] [red].bin'}: Unsupported document: binary content of no supported type."
+    ], skipped
 
 
 def test_ingest_takes_text_files_whatever_their_extension(tenant_a, tmp_path, capsys):

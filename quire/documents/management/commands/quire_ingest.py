@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
 from common.refusals import Refusal
-from quire.documents.management.progress import counting_bar
+from quire.documents.management.progress import counting_bar, report
 from quire.documents.models import Document, DocumentStatus
 from quire.documents.services import document_create
 from tenants.models import Tenant
@@ -47,9 +47,9 @@ class Command(BaseCommand):
                     )
                     ids[created.document.id] = path
                 except Refusal as exc:
-                    bar.console.print(f"[red]skipped[/red] {path}: {exc}")
+                    report(bar, "skipped", f"{path}: {exc}")
                 except OSError as exc:
-                    bar.console.print(f"[red]skipped[/red] {path}: cannot read it ({exc.strerror or exc})")
+                    report(bar, "skipped", f"{path}: cannot read it ({exc.strerror or exc})")
                 bar.advance(upload)
             if not ids:
                 raise CommandError(
@@ -69,7 +69,7 @@ class Command(BaseCommand):
                     pending.discard(doc_id)
                     bar.advance(ingest)
                     if status == DocumentStatus.FAILED:
-                        bar.console.print(f"[red]failed[/red] {ids[doc_id]}: {reason}")
+                        report(bar, "failed", f"{ids[doc_id]}: {reason}")
                 time.sleep(0.5)
         self._print_ids(ids)
         if pending:
