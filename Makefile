@@ -22,8 +22,12 @@ install: $(STAMP)
 run: install
 	$(PY) -m quire.launcher
 
+# Tests run on up to four pytest-xdist workers, one per core; each has its own database, Redis key prefix,
+# media folder and Celery worker (tests/conftest.py). TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))')
+
 test: install test-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # What the tests need besides the venv: Debian's chromium (the portal's browser tests) and tesseract-ocr (OCR
 # of scanned PDFs), installed with apt-get when running as root.

@@ -1,8 +1,8 @@
 """Test bootstrap for the platform's tests: real PostgreSQL+pgvector, real Redis, real Celery workers.
 
 `DATABASE_URL` / `REDIS_URL` name servers to use; when unset, the embedded servers under `.quire/`
-start. Tests run in a database of their own (`<name>_test`, created fresh each session) and Redis
-database 15. Folders that need no Django (kernels, inference, connectors) start nothing.
+start. Each test process (every pytest-xdist worker) runs in a database of its own (`<name>_test_<pid>`,
+created fresh), Redis database 15 under a key prefix of its own, and a media folder of its own. Folders that need no Django (kernels, inference, connectors) start nothing.
 """
 
 from __future__ import annotations
@@ -49,8 +49,13 @@ def _with_redis_db(url: str, db: int) -> str:
     return urlunparse(parsed._replace(path=f"/{db}"))
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Under `-n`, the process that hands tests to the workers; each worker sets up its own platform."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    if not _needs_platform(config):
+    if not _needs_platform(config) or _xdist_controller(config):
         return
     try:
         import django
@@ -74,7 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DATABASE_URL"] = _with_database(os.environ["DATABASE_URL"], test_db)
     os.environ["REDIS_URL"] = _with_redis_db(os.environ["REDIS_URL"], 15)
     os.environ["QUIRE_REDIS_PREFIX"] = f"test{os.getpid()}"
-    os.environ.setdefault("QUIRE_MEDIA_ROOT", str(ROOT / ".quire" / "test-media"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ.setdefault("QUIRE_MEDIA_ROOT", str(ROOT / ".quire" / "test-media" / worker))
 
     import django
     from django.core.management import call_command
