@@ -28,7 +28,7 @@ from connectors.literature import learned as literature_learned
 from connectors.literature.connector import LiteratureConnector
 from connectors.model import context_record
 from connectors.review.connector import AskConnector, ReviewConnector
-from connectors.spans import verify
+from connectors.spans import Verification, verify
 
 if TYPE_CHECKING:
     from inference.client import InferenceClient
@@ -83,6 +83,7 @@ def run_connector(
     clause_heads: dict | None = None,
     on_row: Callable[[int, dict], None] | None = None,
     cancel_check: Callable[[], None] | None = None,
+    on_verified: Callable[[Verification], None] | None = None,
 ) -> dict:
     """Run connector `name` over `documents` and return the JSON object of CONNECTORS.md.
 
@@ -93,7 +94,8 @@ def run_connector(
     `prior` is the result of an earlier run this one extends (a review reuses its unchanged cells);
     `clause_heads` holds the custom clause types the options name, by key (`connectors.legal.custom`);
     `on_row` is handed each row of a review as soon as its document is done; `cancel_check` raises once the
-    run is to stop (asked before each model call).
+    run is to stop (asked before each model call); `on_verified` is handed what verifying the run's spans did
+    (spans checked, moved onto their quotes, left unverified).
     """
     connector = get_connector(name)
     if mode not in MODES:
@@ -126,6 +128,8 @@ def run_connector(
         {document.document_id: document.text for document in prepared},
         policy="repair",
     )
+    if on_verified is not None:
+        on_verified(verified)
     for problem in verified.problems:
         run.warn(f"unverified span: {problem}")
     settled = connector.settle(verified.output)

@@ -680,7 +680,7 @@ def _own_deadline(time_limit: float) -> float:
 def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
     from connectors import Document as ConnectorDocument
     from connectors import get_connector, run_connector
-    from connectors.spans import place_spans, verify
+    from connectors.spans import Verification, place_spans, verify
     from inference.client import InferenceClient
 
     try:
@@ -705,6 +705,7 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
         connector_options = {k: v for k, v in job.options.items() if k != CONTEXT_POLICY}
         connector = get_connector(job.connector)
         named = connector.clause_types(connector.validate_options(dict(connector_options)))
+        connector_verified: list[Verification] = []
         output = run_connector(
             job.connector,
             [
@@ -731,12 +732,14 @@ def _run_claimed(job: Job, tenant: Tenant, report: _ProgressReporter) -> Job:
             clause_heads=clause_heads_for(named),
             on_row=_ReviewRows(job, by_id, report.check) if job.connector == "review" else None,
             cancel_check=report.check,
+            on_verified=connector_verified.append,
         )
         output["context"] = context_costed(
             output["context"], plan, entitled.token_prices, currency=entitled.currency
         )
         report(0.99, "verifying spans")
         verified = verify(output, {d.id: d.text for d in ordered}, policy="drop")
+        verified.repaired += sum(v.repaired for v in connector_verified)
         place_spans(verified.output, {d.id: page_map(d) for d in ordered})
         get_connector(job.connector).settle(verified.output)
     except (ValueError, Refusal) as exc:

@@ -337,3 +337,31 @@ def test_an_earnings_job_reads_the_call_period_from_the_file_name_or_the_stated_
         assert wait_job(api_a, job["id"])["status"] == "succeeded"
         periods[doc_id] = api_a.get(f"/v1/jobs/{job['id']}/result").json()["output"]["period"]["quarter"]
     assert periods == {named: "Q3 2021", stated: "Q1 2022"}
+
+
+def test_a_jobs_result_counts_the_spans_moved_onto_their_quotes_and_the_findings_dropped(
+    tenant_a, monkeypatch
+):
+    from connectors.legal.connector import LegalConnector
+    from quire.jobs.services import job_run
+    from tests.support.portal import stored_document
+
+    text = "This Agreement is governed by the laws of Ontario. Either party may terminate it on notice."
+    document = stored_document(tenant_a, "counted-spans.txt", text)
+    quote = "governed by the laws of Ontario"
+    shifted = text.index(quote) + 3
+
+    def run(self, documents, options, run):
+        span = {"document_id": document.id, "start": shifted, "end": shifted + len(quote), "quote": quote}
+        lost = {"document_id": document.id, "start": 0, "end": 9, "quote": "a quote nowhere in it"}
+        clauses = [{"category": "Governing Law", "span": span}, {"category": "Termination", "span": lost}]
+        return {"clauses": clauses, "answers": {}, "risks": []}
+
+    monkeypatch.setattr(LegalConnector, "run", run)
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(connector="legal", document_ids=[document.id])
+        assert job_run(tenant=tenant_a.tenant, job_id=job.pk).status == "succeeded"
+        result = JobResult.objects.get(job_id=job.pk)
+    assert (result.spans_checked, result.spans_repaired, result.findings_dropped) == (2, 1, 1)
+    [kept] = result.output["clauses"]
+    assert text[kept["span"]["start"] : kept["span"]["end"]] == quote
