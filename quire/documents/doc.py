@@ -1,16 +1,21 @@
-"""Word 97-2003 binary documents (.doc, [MS-DOC]): the main text, then the footnotes and endnotes, read through
-the piece table (`Clx` in the table stream), whose pieces are Windows-1252 bytes or UTF-16.
+"""Word 97-2003 binary documents (.doc, [MS-DOC]): the main text, then the footnotes and endnotes, then the headers
+and the footers the document shows, read through the piece table (`Clx` in the table stream), whose pieces are
+Windows-1252 bytes or UTF-16.
 
 A field shows its result, never its instruction; picture, object and note anchors are left out. A table's
 cells are told apart by Word's end-of-cell marks, joined by tabs, and its rows by the row-end mark that follows
-a row's last cell, so a row's empty last cell reads as its end. Headers, footers, comments and text boxes are
-not read; neither is formatting, so hidden text and tracked deletions stay in the text (accept the changes in
-Word first). Word 6.0/95 files and encrypted ones are refused.
+a row's last cell, so a row's empty last cell reads as its end. Headers and footers are read as the DOCX reader
+reads them: each section's first-page one where the section has a title page, its odd-page (default) one, and
+its even-page one where the document has facing pages, a section without its own showing the one before it,
+and each paragraph once. Comments and text boxes are not read; neither is formatting, so hidden text and
+tracked deletions stay in the text (accept the changes in Word first). Word 6.0/95 files and encrypted ones
+are refused.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import struct
 
@@ -23,7 +28,15 @@ WORD_IDENT = 0xA5EC
 WORD97_NFIB = 0x00C0
 F_ENCRYPTED = 0x0100
 F_WHICH_TABLE = 0x0200
-FC_CLX = 33  # the index of fcClx/lcbClx among FibRgFcLcb97's pairs
+# Indices of FibRgFcLcb97's (fc, lcb) pairs: the sections (PlcfSed), the header stories (PlcfHdd), the document
+# properties (Dop) and the piece table (Clx).
+FC_PLCF_SED, FC_PLCF_HDD, FC_DOP, FC_CLX = 6, 11, 31, 33
+# PlcfHdd's stories: six note separators, then six per section, at these offsets by kind and page.
+SEPARATOR_STORIES, SECTION_STORIES = 6, 6
+PAGE_STORIES = {"header": {"first": 4, "odd": 1, "even": 0}, "footer": {"first": 5, "odd": 3, "even": 2}}
+SPRM_TITLE_PAGE = 0x300A
+# A property's operand width by the top three bits of its sprm (None: a byte giving the width comes first).
+OPERAND_WIDTHS = (1, 1, 2, 4, 2, 2, None, 3)
 COMPRESSED = 0x40000000
 
 FIELD_BEGIN, FIELD_SEPARATOR, FIELD_END = "\x13", "\x14", "\x15"
@@ -49,8 +62,8 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
         if not ole.exists(table_name):
             raise UnreadableDocument(f"the Word document has no {table_name} stream")
         table = ole.openstream(table_name).read()
-    counts, fc_clx, lcb_clx = _fib(word)
-    pieces = _pieces(table, fc_clx, lcb_clx)
+    counts, pairs = _fib(word)
+    pieces = _pieces(table, *pairs[FC_CLX])
     body, footnotes, headers, comments, endnotes = counts
     builder = TextBuilder(limits)
     endnotes_from = body + footnotes + headers + comments
@@ -58,6 +71,16 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
         limits.check_time()
         for paragraph in _PARAGRAPH.split(_shown(_characters(word, pieces, start, start + length))):
             builder.add(paragraph)
+    seen: set[str] = set()
+    headers_from = body + footnotes
+    for start, end in _page_stories(word, table, pairs, headers):
+        limits.check_time()
+        for paragraph in _PARAGRAPH.split(
+            _shown(_characters(word, pieces, headers_from + start, headers_from + end))
+        ):
+            if (key := " ".join(paragraph.split())) and key not in seen:
+                seen.add(key)
+                builder.add(paragraph)
     return builder.build()
 
 
@@ -74,9 +97,10 @@ def _header(word: bytes) -> int:
     return flags
 
 
-def _fib(word: bytes) -> tuple[tuple[int, ...], int, int]:
-    """The character counts of the main text, footnotes, headers, comments and endnotes, and where the `Clx`
-    lies in the table stream, read through the FIB's variable-length parts."""
+def _fib(word: bytes) -> tuple[tuple[int, ...], dict[int, tuple[int, int]]]:
+    """The character counts of the main text, footnotes, headers, comments and endnotes, and where the
+    structures Quire reads lie in the table stream ((fc, lcb) by index among FibRgFcLcb97's pairs), read
+    through the FIB's variable-length parts."""
     try:
         position = 32
         (csw,) = struct.unpack_from("<H", word, position)
@@ -87,11 +111,77 @@ def _fib(word: bytes) -> tuple[tuple[int, ...], int, int]:
         (pairs,) = struct.unpack_from("<H", word, position)
         if cslw < 9 or pairs <= FC_CLX:
             raise UnreadableDocument("the Word document's header is damaged")
-        fc_clx, lcb_clx = struct.unpack_from("<II", word, position + 2 + 8 * FC_CLX)
+        found = {
+            index: struct.unpack_from("<II", word, position + 2 + 8 * index)
+            for index in (FC_PLCF_SED, FC_PLCF_HDD, FC_DOP, FC_CLX)
+        }
     except struct.error:
         raise UnreadableDocument("the Word document's header is damaged") from None
     counts = tuple(max(0, longs[index]) for index in (3, 4, 5, 7, 8))
-    return counts, fc_clx, lcb_clx
+    return counts, found
+
+
+def _page_stories(
+    word: bytes, table: bytes, pairs: dict[int, tuple[int, int]], length: int
+) -> list[tuple[int, int]]:
+    """The headers, then the footers, the sections show, each once, as ranges of the header document's CPs;
+    none where the structures that place them are damaged."""
+    try:
+        cps = _plc_cps(table, *pairs[FC_PLCF_HDD])
+        title_pages = _title_pages(word, table, *pairs[FC_PLCF_SED])
+        fc_dop, lcb_dop = pairs[FC_DOP]
+        facing = lcb_dop > 0 and bool(table[fc_dop] & 1)
+    except (struct.error, IndexError):
+        return []
+    if any(b < a for a, b in itertools.pairwise(cps)):
+        return []
+    cps = tuple(min(cp, length) for cp in cps)
+    shown: dict[str, list[tuple[int, int]]] = {"header": [], "footer": []}
+    current: dict[tuple[str, str], tuple[int, int]] = {}
+    for section, title_page in enumerate(title_pages):
+        for kind, pages in PAGE_STORIES.items():
+            for page, offset in pages.items():
+                story = SEPARATOR_STORIES + SECTION_STORIES * section + offset
+                if story + 1 < len(cps) and cps[story] < cps[story + 1]:
+                    current[kind, page] = (cps[story], cps[story + 1])
+                if (page == "first" and not title_page) or (page == "even" and not facing):
+                    continue
+                if (kind, page) in current and current[kind, page] not in shown[kind]:
+                    shown[kind].append(current[kind, page])
+    return shown["header"] + shown["footer"]
+
+
+def _plc_cps(table: bytes, fc: int, lcb: int, data_size: int = 0) -> tuple[int, ...]:
+    """The CPs of a PLC of `lcb` bytes at `fc` whose data elements are `data_size` bytes each."""
+    if lcb < 4:
+        return ()
+    count = (lcb - 4) // (4 + data_size)
+    return struct.unpack_from(f"<{count + 1}I", table, fc)
+
+
+def _title_pages(word: bytes, table: bytes, fc: int, lcb: int) -> list[bool]:
+    """Per section, whether it has a title page (`sprmSFTitlePage` in its properties); one section without one
+    where the document lists none."""
+    cps = _plc_cps(table, fc, lcb, data_size=12)
+    titles = []
+    for index in range(len(cps) - 1):
+        (fc_sepx,) = struct.unpack_from("<i", table, fc + 4 * len(cps) + 12 * index + 2)
+        titles.append(fc_sepx >= 0 and _section_title_page(word, fc_sepx))
+    return titles or [False]
+
+
+def _section_title_page(word: bytes, at: int) -> bool:
+    (size,) = struct.unpack_from("<H", word, at)
+    properties = word[at + 2 : at + 2 + size]
+    position = 0
+    while position + 2 < len(properties):
+        (sprm,) = struct.unpack_from("<H", properties, position)
+        position += 2
+        if sprm == SPRM_TITLE_PAGE:
+            return bool(properties[position])
+        width = OPERAND_WIDTHS[sprm >> 13]
+        position += width if width is not None else 1 + properties[position]
+    return False
 
 
 def _pieces(table: bytes, fc_clx: int, lcb_clx: int) -> list[tuple[int, int, int, bool]]:

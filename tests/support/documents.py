@@ -339,19 +339,28 @@ def make_doc(
     *,
     footnotes: str = "",
     endnotes: str = "",
-    headers: str = "",
+    page_stories: list[str] | None = None,
+    title_pages: tuple[bool, ...] = (False,),
+    facing_pages: bool = False,
     unicode_from: int | None = None,
     table_stream: str = "1Table",
     nfib: int = 0x00C1,
     flags: int = 0x0200,
 ) -> bytes:
     """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with
-    the stories' character counts and the `Clx`'s place, the text after it, and a table stream holding a `Prc`
-    then the piece table. The text is one 8-bit (Windows-1252) piece, or, from character `unicode_from` on, a
-    second piece in UTF-16. Stories follow Word's order: body, footnotes, headers, comments, endnotes; each
-    ends with its own paragraph mark."""
+    the stories' character counts and the places of the `Clx`, the sections, the header stories and the
+    document properties; the text after it, then each section's properties; and a table stream holding a `Prc`,
+    the piece table, the `PlcfHdd`, the `PlcfSed` and the `Dop`. The text is one 8-bit (Windows-1252) piece,
+    or, from character `unicode_from` on, a second piece in UTF-16. Stories follow Word's order: body,
+    footnotes, headers, comments, endnotes; each ends with its own paragraph mark. `page_stories` are the
+    header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
+    header, even footer, odd footer, first header, first footer), each ending with a paragraph mark or empty;
+    `title_pages` says, per section, whether it has a title page, and `facing_pages` sets the `Dop`'s
+    fFacingPages."""
+    import itertools
     import struct
 
+    headers = "".join(page_stories) + "\r" if page_stories is not None else ""
     text = body + footnotes + headers + endnotes
     split = len(text) if unicode_from is None else unicode_from
     fib_size = 32 + 2 + 28 + 2 + 88 + 2 + 8 * 93
@@ -367,8 +376,23 @@ def make_doc(
     clx = b"\x01" + struct.pack("<h", 3) + b"\x00\x00\x00" + b"\x02" + struct.pack("<I", len(plc)) + plc
     lw = [0] * 22
     lw[3], lw[4], lw[5], lw[8] = len(body), len(footnotes), len(headers), len(endnotes)
+    hdd = b""
+    if page_stories is not None:
+        hdd = struct.pack(
+            f"<{len(page_stories) + 2}I", 0, *itertools.accumulate(map(len, page_stories)), len(headers)
+        )
+    sections_from = fib_size + len(eight_bit) + len(wide)
+    sepx = [b"\x0a\x30\x01" if title else b"" for title in title_pages]
+    sepx_at = list(itertools.accumulate((2 + len(p) for p in sepx), initial=sections_from))
+    sed = struct.pack(f"<{len(title_pages) + 1}I", *[0] * len(title_pages), len(body)) + b"".join(
+        struct.pack("<HiHI", 0, at, 0, 0) for at in sepx_at[:-1]
+    )
+    dop = bytes([0x22 | int(facing_pages)]) + bytes(499)
     pairs = [0] * (93 * 2)
-    pairs[33 * 2], pairs[33 * 2 + 1] = 16, len(clx)
+    position = 16
+    for index, data in ((33, clx), (11, hdd), (6, sed), (31, dop)):
+        pairs[index * 2], pairs[index * 2 + 1] = position, len(data)
+        position += len(data)
     fib = (
         struct.pack("<HHHHHHH", 0xA5EC, nfib, 0, 0x0409, 0, flags, 0xBF)
         + bytes(18)
@@ -380,7 +404,13 @@ def make_doc(
         + struct.pack(f"<{93 * 2}I", *pairs)
     )
     assert len(fib) == fib_size
-    return make_ole([("WordDocument", fib + eight_bit + wide), (table_stream, bytes(16) + clx)])
+    sections = b"".join(struct.pack("<H", len(p)) + p for p in sepx)
+    return make_ole(
+        [
+            ("WordDocument", fib + eight_bit + wide + sections),
+            (table_stream, bytes(16) + clx + hdd + sed + dop),
+        ]
+    )
 
 
 def make_ole(entries: list[tuple[str, bytes | None]]) -> bytes:

@@ -955,8 +955,8 @@ def test_a_word_97_document_saved_by_word_reads_as_word_shows_it():
 
 def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_piece():
     """A field's result without its instruction (nested ones too), cells by tabs and rows by their end marks,
-    line and page breaks, anchors left out, then the footnotes and the endnotes but not the headers; the text
-    in an 8-bit piece, then a UTF-16 one."""
+    line and page breaks, anchors left out, then the footnotes and the endnotes; the text in an 8-bit piece,
+    then a UTF-16 one."""
     body = (
         "MASTER AGREEMENT\r"
         '\x13 HYPERLINK "https://example.com" \x14example.com\x15 and caf\u00e9\x02.\r'
@@ -964,14 +964,76 @@ def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_p
         "Party\x07Role\x07\x07Acme\x07Provider\x07\x07After\x0bline\x0cPrice \u20ac 5 \u65e5\u672c\x01\x1f\x1e2\r"
     )
     content = make_doc(
-        body, footnotes="\x02 A footnote.\r", headers="Header text\r", endnotes="\x02 An endnote.\r",
-        unicode_from=body.index("Price"),
+        body, footnotes="\x02 A footnote.\r", endnotes="\x02 An endnote.\r", unicode_from=body.index("Price"),
     )  # fmt: skip
     assert parse_document(content, DOC).text == (
         "MASTER AGREEMENT\n\nexample.com and caf\u00e9.\n\nSigned 1 today.\n\n"
         "Party\tRole\nAcme\tProvider\nAfter\nline\n\nPrice \u20ac 5 \u65e5\u672c\u20112\n\n"
         "A footnote.\n\nAn endnote."
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "pages"),
+    [
+        (
+            "DiffFirstPageHeadFoot.doc",
+            "I am the header on the first page, and I\u2019m nice and simple\n\n"
+            "First header column!\tMid header Right header!\n\n"
+            "The footer of the first page\n\nFooter Left\tFooter Middle Footer Right",
+        ),
+        (
+            "PageSpecificHeadFoot.doc",
+            "August 20, 2008\t[ODD Page Header text]\n\n[This is an Even Page, with a Header]\tAugust 20, 2008\n\n"
+            "Footer Left\tFooter Middle Footer Right\n\nPage 2\n\n\tThis is a simple footer on the second page",
+        ),
+        (
+            "HeaderFooterUnicode.doc",
+            "This is a simple header, with a \u20ac euro symbol in it.\n\nThe footer, with Moli\u00e8re, has Unicode in it.",
+        ),
+    ],
+)
+def test_a_word_97_documents_headers_and_footers_are_read_after_its_text(name, pages):
+    from tests.support.paths import ROOT
+
+    parsed = parse_document((ROOT / "tests" / "data" / "office" / name).read_bytes(), DOC)
+    assert parsed.text.endswith("\n\n" + pages) and parsed.text.count(pages.split("\n\n")[0]) == 1
+
+
+def _stories(section: dict[str, str]) -> list[str]:
+    order = ("even header", "odd header", "even footer", "odd footer", "first header", "first footer")
+    return [section.get(story, "") for story in order]
+
+
+@pytest.mark.parametrize(
+    ("title_pages", "facing_pages", "shown"),
+    [
+        ((False, False), False, "Odd one.\n\nOdd two.\n\nFoot."),
+        ((True, False), False, "First.\n\nOdd one.\n\nOdd two.\n\nFoot."),
+        ((False, True), True, "Odd one.\n\nEven.\n\nFirst.\n\nOdd two.\n\nFoot."),
+    ],
+)
+def test_a_word_97_document_shows_the_headers_and_footers_its_sections_and_pages_show(
+    title_pages, facing_pages, shown
+):
+    """A section's first-page story shows where it has a title page, an even-page one where the document has
+    facing pages; a section without a story of a kind shows the one before it; a paragraph shown already is not
+    read again."""
+    separators = ["\x03\r", "\x04\r", "", "\x03\r", "\x04\r", ""]
+    first = {
+        "even header": "Even.\r",
+        "odd header": "Odd one.\r",
+        "first header": "First.\r",
+        "odd footer": "Foot.\r",
+    }
+    second = {"odd header": "Odd two.\rOdd one.\r"}
+    content = make_doc(
+        "Terms.\r",
+        page_stories=separators + _stories(first) + _stories(second),
+        title_pages=title_pages,
+        facing_pages=facing_pages,
+    )
+    assert parse_document(content, DOC).text == "Terms.\n\n" + shown
 
 
 def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
@@ -1058,7 +1120,10 @@ def test_a_damaged_rtf_doc_odt_or_xls_is_read_or_fails_with_a_reason_never_an_ex
     valid = {
         "rtf": RTF_CONTRACT,
         "doc": make_doc(
-            "Governed by \x13 HYPERLINK x \x14New York\x15 law.\rA\x07B\x07\x07", footnotes="Note.\r"
+            "Governed by \x13 HYPERLINK x \x14New York\x15 law.\rA\x07B\x07\x07",
+            footnotes="Note.\r",
+            page_stories=[""] * 7 + ["Head.\r", "", "Foot.\r", "First.\r", ""],
+            title_pages=(True,),
         ),
         "odt": make_odt(ODT_CONTRACT),
         "xls": (ROOT / "tests" / "data" / "office" / "fox.xls").read_bytes(),
