@@ -130,6 +130,10 @@ class JobResult(models.Model):
         return f"result of {self.job_id}"
 
 
+# A corrected cell value's size, written as JSON: a cell's answer with room to spare, never a document.
+MAX_CORRECTION_CHARS = 10_000
+
+
 class CellCorrection(models.Model):
     """A reviewer's word on one cell of a review: verified as it stands, or corrected to `corrected_value`.
     Stored beside the cell, never over it; the latest per (job, document, key) counts."""

@@ -12,7 +12,7 @@ from quire.api.serializers import (
     ResourceSerializer,
     StrictSerializer,
 )
-from quire.jobs.models import Job, JobResult, JobStatus
+from quire.jobs.models import MAX_CORRECTION_CHARS, Job, JobResult, JobStatus
 
 MAX_JOB_DOCUMENTS = 1000
 
@@ -145,7 +145,11 @@ class ExpandedJobSerializer(JobSerializer):
 class CellCorrectionSerializer(StrictSerializer):
     document = serializers.CharField(max_length=40)
     key = serializers.CharField(max_length=60)
-    corrected_value = serializers.JSONField(required=False, allow_null=True)
+    corrected_value = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text=f"The cell's value: any JSON, at most {MAX_CORRECTION_CHARS:,} characters written.",
+    )
     verified = serializers.BooleanField(required=False, default=False)
 
 

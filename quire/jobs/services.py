@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -44,7 +45,15 @@ from quire.documents.services import (
 )
 from quire.heartbeat import PutOffBeat, TenantHeartbeat
 from quire.jobs.events import job_canceled, job_finished, usage_thresholds_reached
-from quire.jobs.models import TERMINAL, CellCorrection, Job, JobResult, JobStatus, ReviewRow
+from quire.jobs.models import (
+    MAX_CORRECTION_CHARS,
+    TERMINAL,
+    CellCorrection,
+    Job,
+    JobResult,
+    JobStatus,
+    ReviewRow,
+)
 from quire.queueing import marked_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_purge_before
 from tenants.audit import audit_record
@@ -1079,6 +1088,12 @@ def cell_correct(
     if corrected_value is _UNSET and not verified:
         raise JobRejected(
             ErrorCode.INVALID_PARAMETER, "Give a corrected value, or verified: true.", "corrected_value"
+        )
+    if corrected_value is not _UNSET and len(json.dumps(corrected_value)) > MAX_CORRECTION_CHARS:
+        raise JobRejected(
+            ErrorCode.INVALID_PARAMETER,
+            f"A corrected value is at most {MAX_CORRECTION_CHARS:,} characters written as JSON.",
+            "corrected_value",
         )
     with transaction.atomic():
         if not documents_held(ids=[document_id]):

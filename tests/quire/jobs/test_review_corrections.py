@@ -75,6 +75,29 @@ def test_a_correction_to_null_is_a_correction_not_a_verification(in_tenant):
     assert "verified by r@x" in row[header.index("governing_law status")]
 
 
+def test_a_correction_longer_than_the_limit_is_refused_naming_it(in_tenant):
+    from common.refusals import Refusal
+    from quire.jobs.models import MAX_CORRECTION_CHARS
+
+    _document()
+    job = _review([LAW])
+    for too_long in ("x" * MAX_CORRECTION_CHARS, ["Ontario"] * MAX_CORRECTION_CHARS):
+        with pytest.raises(Refusal, match=f"at most {MAX_CORRECTION_CHARS:,} characters") as refused:
+            cell_correct(
+                job=job, document_id="doc_c", key="governing_law", by="r@x", corrected_value=too_long
+            )
+        assert refused.value.param == "corrected_value"
+    assert not CellCorrection.objects.filter(job=job).exists()
+    kept = cell_correct(
+        job=job,
+        document_id="doc_c",
+        key="governing_law",
+        by="r@x",
+        corrected_value="x" * (MAX_CORRECTION_CHARS - 2),
+    )
+    assert len(kept.corrected_value) == MAX_CORRECTION_CHARS - 2
+
+
 @pytest.mark.parametrize(
     ("column", "cell", "carried"),
     [
