@@ -1,10 +1,16 @@
 """OpenDocument text (.odt, as LibreOffice and Word write it): `content.xml`'s body read as a stream, its
-paragraphs, headings, list items and tables in document order, then the footnotes and endnotes.
+paragraphs, headings, list items and tables in document order, then the footnotes and endnotes, then the headers
+and the footers of its page styles (`styles.xml`).
 
 Inline: spans, links and fields as their text, `text:s` as its count of spaces, tabs and line breaks. Left out:
 tracked deletions (`text:tracked-changes`), comments (`office:annotation`), frames and drawings (images, text
-boxes) and a note's citation mark. Headers and footers (in `styles.xml`) are not read, nor list labels, which
-OpenDocument leaves to the styles.
+boxes) and a note's citation mark. List labels are not read: OpenDocument leaves them to the styles.
+
+Headers and footers are read as the DOCX reader reads them: those of the page styles (master pages) the
+document uses, that is the default one (`Standard`, else the first) and every one a paragraph style names,
+in `styles.xml`'s order; per page style the first page's, then the default, then the left (even) pages',
+any marked not to show (`style:display="false"`) left out; all the headers, then all the footers; a paragraph
+or table one of them gave already not read again.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
+_STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 
 PARAGRAPHS = {_TEXT + "p", _TEXT + "h"}
 TABLE = _TABLE + "table"
@@ -36,6 +43,14 @@ ROW_GROUPS = {_TABLE + "table-header-rows", _TABLE + "table-rows", _TABLE + "tab
 CELLS = {_TABLE + "table-cell", _TABLE + "covered-table-cell"}
 # A cell or row repeated more often than this counts this often; an empty cell repeated counts once.
 MAX_REPEAT = 64
+STYLES = "styles.xml"
+MASTER_PAGE = _STYLE + "master-page"
+MASTER_PAGE_NAME = _STYLE + "master-page-name"
+DEFAULT_MASTER_PAGE = "Standard"
+PAGE_PARTS = {
+    "header": (_STYLE + "header-first", _STYLE + "header", _STYLE + "header-left"),
+    "footer": (_STYLE + "footer-first", _STYLE + "footer", _STYLE + "footer-left"),
+}
 
 
 def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
@@ -44,12 +59,15 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     notes: list[str] = []
+    named: set[str] = set()
     inside = 0
     with zipfile.ZipFile(BytesIO(content)) as archive, archive.open(ODT_BODY) as xml:
         for event, element in etree.iterparse(xml, events=("start", "end"), **XML_SAFE):
             tag = element.tag
             if event == "start":
                 inside += tag in CONTAINERS
+                if page_style := element.get(MASTER_PAGE_NAME):
+                    named.add(page_style)
                 continue
             if tag in CONTAINERS:
                 inside -= 1
@@ -60,9 +78,41 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
                 limits.check_time()
                 builder.add(_inline(element, notes))
                 _drop(element)
-    for note in notes:
-        builder.add(note)
+        for note in notes:
+            builder.add(note)
+        if STYLES in archive.namelist():
+            with archive.open(STYLES) as xml:
+                _page_parts(etree.parse(xml, etree.XMLParser(**XML_SAFE)).getroot(), named, builder, limits)
     return builder.build()
+
+
+def _page_parts(styles, named: set[str], builder: TextBuilder, limits: IngestLimits) -> None:
+    """Add the headers, then the footers, of the page styles the document uses, each paragraph or table once."""
+    named = named | {e.get(MASTER_PAGE_NAME) for e in styles.iter() if e.get(MASTER_PAGE_NAME)}
+    pages = list(styles.iter(MASTER_PAGE))
+    names = [page.get(_STYLE + "name") for page in pages]
+    default = DEFAULT_MASTER_PAGE if DEFAULT_MASTER_PAGE in names else names[0] if names else None
+    used = [page for page, name in zip(pages, names, strict=True) if name == default or name in named]
+    seen: set[object] = set()
+    for parts in PAGE_PARTS.values():
+        for page in used:
+            for part in (page.find(tag) for tag in parts):
+                if part is None or part.get(_STYLE + "display") == "false":
+                    continue
+                limits.check_time()
+                for child in part:
+                    if child.tag == TABLE:
+                        rows = _rows(child, [])
+                        key: object = tuple(tuple(" ".join(cell.split()) for cell in row) for row in rows)
+                        if key not in seen:
+                            seen.add(key)
+                            builder.table(rows)
+                        continue
+                    for paragraph in [child] if child.tag in PARAGRAPHS else _paragraphs(child):
+                        text = _inline(paragraph, [])
+                        if (key := " ".join(text.split())) and key not in seen:
+                            seen.add(key)
+                            builder.add(text)
 
 
 def _drop(element) -> None:

@@ -431,6 +431,7 @@ def make_ole(entries: list[tuple[str, bytes | None]]) -> bytes:
 
 ODF_NAMESPACES = (
     'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
     'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
     'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
     'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
@@ -439,15 +440,21 @@ ODF_NAMESPACES = (
 )
 
 
-def make_odt(body: str) -> bytes:
+def make_odt(body: str, *, automatic_styles: str = "", master_pages: str | None = None) -> bytes:
     """An OpenDocument text file as LibreOffice writes one: `mimetype` first and stored, then `content.xml`
-    whose `office:text` holds `body` (ODF markup with the office, text, table, draw, xlink and dc prefixes),
-    and the manifest."""
+    whose `office:automatic-styles` hold `automatic_styles` and whose `office:text` holds `body` (ODF markup
+    with the office, style, text, table, draw, xlink and dc prefixes), `styles.xml` whose
+    `office:master-styles` hold `master_pages` (where given), and the manifest."""
     import zipfile
 
     content = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NAMESPACES} office:version="1.3">'
+        f"<office:automatic-styles>{automatic_styles}</office:automatic-styles>"
         f"<office:body><office:text>{body}</office:text></office:body></office:document-content>"
+    )
+    styles = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-styles {ODF_NAMESPACES} office:version="1.3">'
+        f"<office:master-styles>{master_pages}</office:master-styles></office:document-styles>"
     )
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
@@ -461,5 +468,7 @@ def make_odt(body: str) -> bytes:
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("mimetype", "application/vnd.oasis.opendocument.text", zipfile.ZIP_STORED)
         archive.writestr("content.xml", content.encode(), zipfile.ZIP_DEFLATED)
+        if master_pages is not None:
+            archive.writestr("styles.xml", styles.encode(), zipfile.ZIP_DEFLATED)
         archive.writestr("META-INF/manifest.xml", manifest.encode(), zipfile.ZIP_DEFLATED)
     return out.getvalue()

@@ -1099,6 +1099,39 @@ def test_odt_paragraphs_lists_tables_and_notes_are_read_as_a_reader_shows_them()
     ]
 
 
+def test_odt_headers_and_footers_of_the_page_styles_it_uses_are_read_once_after_the_notes():
+    """The default page style's and those a paragraph style names, first page's, default and left pages' parts,
+    all headers before all footers, each paragraph or table once; one not shown, or of a page style nothing
+    uses, is not read."""
+    page = "<style:header><text:p>Hidden.</text:p></style:header>"
+    master_pages = (
+        '<style:master-page style:name="Standard">'
+        "<style:header><text:p>Acme Corp. \u2014 Confidential</text:p></style:header>"
+        "<style:header-left><text:p>Even <text:span>pages</text:span>.</text:p></style:header-left>"
+        '<style:header-first style:display="false"><text:p>Not shown.</text:p></style:header-first>'
+        "<style:footer><text:p>Page <text:page-number>1</text:page-number></text:p>"
+        "<table:table><table:table-row><table:table-cell><text:p>Draft</text:p></table:table-cell>"
+        "</table:table-row></table:table></style:footer>"
+        "</style:master-page>"
+        f'<style:master-page style:name="Envelope">{page.replace("Hidden", "Unused")}</style:master-page>'
+        '<style:master-page style:name="Landscape"><style:header-first><text:list><text:list-item>'
+        "<text:p>Schedule A</text:p></text:list-item></text:list></style:header-first>"
+        "<style:header><text:p>Acme Corp. \u2014 Confidential</text:p></style:header>"
+        "<style:footer><text:p>Page <text:page-number>4</text:page-number></text:p></style:footer>"
+        "</style:master-page>"
+    )
+    content = make_odt(
+        '<text:p>Terms.<text:note text:note-class="footnote"><text:note-body><text:p>A note.</text:p>'
+        '</text:note-body></text:note></text:p><text:p text:style-name="P1">Schedule.</text:p>',
+        automatic_styles='<style:style style:name="P1" style:family="paragraph" style:master-page-name="Landscape"/>',
+        master_pages=master_pages,
+    )
+    assert parse_document(content, ODT).text == (
+        "Terms.\n\nSchedule.\n\nA note.\n\nAcme Corp. \u2014 Confidential\n\nEven pages.\n\nSchedule A\n\n"
+        "Page 1\n\n| Draft |\n\nPage 4"
+    )
+
+
 def test_an_odt_without_text_or_with_broken_xml_fails_with_the_reason():
     with pytest.raises(ParseError, match="the document has no text"):
         parse_document(make_odt("<text:p/>"), ODT)
