@@ -1158,7 +1158,11 @@ def test_a_damaged_rtf_doc_odt_or_xls_is_read_or_fails_with_a_reason_never_an_ex
             page_stories=[""] * 7 + ["Head.\r", "", "Foot.\r", "First.\r", ""],
             title_pages=(True,),
         ),
-        "odt": make_odt(ODT_CONTRACT),
+        "odt": make_odt(
+            ODT_CONTRACT,
+            master_pages='<style:master-page style:name="Standard"><style:header><text:p>Head.</text:p>'
+            "</style:header></style:master-page>",
+        ),
         "xls": (ROOT / "tests" / "data" / "office" / "fox.xls").read_bytes(),
     }[kind]
     rng = random.Random(11)
