@@ -1,8 +1,10 @@
 """Rich Text Format (RTF 1.9.1): the text a reader shows, paragraphs and tables in document order, footnotes
-after the body. Destinations that hold no body text (font and colour tables, style sheets, document info,
-pictures, objects, headers and footers, field instructions, anything marked `\\*`) are skipped, and so are
-hidden text and tracked deletions. `\\'hh` bytes are read in the document's code page (`\\ansicpg`, else
-Windows-1252), `\\uN` as Unicode, skipping the `\\ucN` fallback characters that follow it.
+after the body, then the headers and then the footers, as the DOCX reader reads them: the first page's where a
+section has a title page (`\\titlepg`), those of all, right and left pages, each paragraph once (a table in a
+footnote, header or footer reads as lines of cells joined by tabs). Destinations that hold no body text (font
+and colour tables, style sheets, document info, pictures, objects, field instructions, anything marked `\\*`)
+are skipped, and so are hidden text and tracked deletions. `\\'hh` bytes are read in the document's code page
+(`\\ansicpg`, else Windows-1252), `\\uN` as Unicode, skipping the `\\ucN` fallback characters that follow it.
 """
 
 from __future__ import annotations
@@ -30,8 +32,7 @@ SKIPPED = frozenset(
     {
         "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "themedata",
         "colorschememapping", "datastore", "latentstyles", "listtable", "listoverridetable", "rsidtbl",
-        "generator", "xmlnstbl", "mmathPr", "header", "headerl", "headerr", "headerf", "footer", "footerl",
-        "footerr", "footerf", "fldinst", "filetbl", "revtbl", "nonshppict", "shpinst", "template",
+        "generator", "xmlnstbl", "mmathPr", "fldinst", "filetbl", "revtbl", "nonshppict", "shpinst", "template",
         "userprops", "docvar", "pgdsctbl", "protusertbl", "xe", "tc", "bkmkstart", "bkmkend", "atnid",
         "atnauthor", "annotation", "fchars", "lchars", "pn", "pntxta", "pntxtb",
     }
@@ -42,6 +43,12 @@ CHARACTERS = {
     "enspace": "\u2002", "qmspace": "\u2005", "zwj": "\u200d", "zwnj": "\u200c", "line": "\n",
     "lbr": "\n", "sect": "\n\n", "page": "\n\n", "column": "\n",
 }  # fmt: skip
+# Header and footer destinations: the story each one's text goes to, in the order the stories are read.
+PAGE_STORIES = {
+    "headerf": "header first", "header": "header", "headerr": "header", "headerl": "header left",
+    "footerf": "footer first", "footer": "footer", "footerr": "footer", "footerl": "footer left",
+}  # fmt: skip
+FOOTNOTE = "footnote"
 SYMBOLS = {"~": "\u00a0", "_": "\u2011", "-": "", "{": "{", "}": "}", "\\": "\\", "\n": "\n\n", "\r": "\n\n"}
 
 
@@ -50,7 +57,7 @@ class _Group:
     skip: bool = False
     hidden: bool = False
     deleted: bool = False
-    footnote: bool = False
+    story: str = ""  # where the group's text goes: the body, FOOTNOTE or one of PAGE_STORIES
     uc: int = 1
 
 
@@ -66,15 +73,16 @@ class _Reader:
     cell: list[str] = field(default_factory=list)
     row: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    stories: dict[str, list[str]] = field(default_factory=dict)
     in_cell: bool = False
+    title_page: bool = False
 
     def text(self, group: _Group, value: str) -> None:
         if group.skip or group.hidden or group.deleted:
             return
         self.flush_bytes(group)
-        if group.footnote:
-            self.notes.append(value)
+        if group.story:
+            self.stories.setdefault(group.story, []).append(value)
         elif self.in_cell:
             self.cell.append(value)
         else:
@@ -95,8 +103,8 @@ class _Reader:
         self.flush_bytes(group)
         if group.skip:
             return
-        if group.footnote:
-            self.notes.append("\n\n")
+        if group.story:
+            self.stories.setdefault(group.story, []).append("\n\n")
         elif self.in_cell:
             self.cell.append("\n")
         else:
@@ -126,8 +134,16 @@ class _Reader:
         self.in_cell = False
         self.end_table()
         self.builder.add(_joined(self.paragraph))
-        for note in _joined(self.notes).split("\n\n"):
+        for note in _joined(self.stories.get(FOOTNOTE, [])).split("\n\n"):
             self.builder.add(note)
+        seen: set[str] = set()
+        for story in dict.fromkeys(PAGE_STORIES.values()):
+            if story.endswith(" first") and not self.title_page:
+                continue
+            for paragraph in _joined(self.stories.get(story, [])).split("\n\n"):
+                if (key := " ".join(paragraph.split())) and key not in seen:
+                    seen.add(key)
+                    self.builder.add(paragraph)
         return self.builder.build()
 
 
@@ -194,7 +210,11 @@ def parse_rtf(content: bytes, limits: IngestLimits) -> ParsedDocument:
         elif name in SKIPPED:
             group.skip = True
         elif name == "footnote":
-            group.footnote = True
+            group.story = FOOTNOTE
+        elif name in PAGE_STORIES:
+            group.story = PAGE_STORIES[name]
+        elif name == "titlepg":
+            reader.title_page = True
         elif name == "ansicpg" and value:
             reader.encoding = _codec(value, reader.encoding)
         elif name == "uc" and value is not None:
@@ -212,19 +232,22 @@ def parse_rtf(content: bytes, limits: IngestLimits) -> ParsedDocument:
             reader.end_paragraph(group)
         elif name == "intbl":
             reader.flush_bytes(group)
-            reader.in_cell = not group.footnote
+            reader.in_cell = not group.story
         elif name == "pard":
             reader.flush_bytes(group)
             reader.in_cell = False
         elif name in ("cell", "nestcell") and not group.skip:
             reader.flush_bytes(group)
-            if name == "cell":
+            if name == "cell" and not group.story:
                 reader.end_cell()
             else:
-                reader.text(group, " ")
+                reader.text(group, "\t" if name == "cell" else " ")
         elif name == "row" and not group.skip:
             reader.flush_bytes(group)
-            reader.end_row()
+            if group.story:
+                reader.end_paragraph(group)
+            else:
+                reader.end_row()
         elif name in CHARACTERS:
             reader.text(group, CHARACTERS[name])
     reader.flush_bytes(stack[-1])

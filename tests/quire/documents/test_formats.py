@@ -895,8 +895,8 @@ Section 2\emdash Term.{\v hidden note}{\deleted removed words }The term is five 
 
 def test_rtf_paragraphs_tables_and_footnotes_are_read_as_a_reader_shows_them():
     """Word's and WordPad's RTF: the body's paragraphs and tables in order, list labels as shown, a field's
-    result, footnotes after the body; no font table, document info, header, picture, field instruction,
-    hidden text or tracked deletion; `\\'hh` in the code page, `\\uN` with its fallback skipped."""
+    result, footnotes after the body, then the header; no font table, document info, picture, field
+    instruction, hidden text or tracked deletion; `\\'hh` in the code page, `\\uN` with its fallback skipped."""
     parsed = parse_document(RTF_CONTRACT, RTF)
     assert parsed.text == (
         "MASTER SERVICES AGREEMENT\n\n"
@@ -906,13 +906,29 @@ def test_rtf_paragraphs_tables_and_footnotes_are_read_as_a_reader_shows_them():
         "| Party | Role |\n| Acme Corp. | Provider |\n\n"
         "After the table.\n\n"
         "\U0001f600 emoji\n\n"
-        "A footnote's text."
+        "A footnote's text.\n\n"
+        "Confidential header"
     )
     rows = parsed.tables[0]["rows"]
     assert [[parsed.text[start:end] for start, end in row] for row in rows] == [
         ["Party", "Role"],
         ["Acme Corp.", "Provider"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("title_page", "shown"),
+    [(b"", "Odd.\n\nEven.\n\nPage 2\tDraft"), (b"\\titlepg", "Cover.\n\nOdd.\n\nEven.\n\nPage 2\tDraft")],
+)
+def test_rtf_headers_then_footers_are_read_after_the_notes_each_paragraph_once(title_page, shown):
+    """The first page's header and footer only under a title page; then those of all or right pages, then the
+    left pages'; a paragraph read already is not read again; a header's table cells as tabs."""
+    content = (
+        rb"{\rtf1\ansi\sectd" + title_page + rb"{\headerr\pard Odd.\par}{\headerl\pard Even.\par Odd.\par}"
+        rb"{\headerf\pard Cover.\par}{\footer\trowd\cellx2000\cellx4000\pard\intbl Page 2\cell Draft\cell\row}"
+        rb"{\footerf\pard Odd.\par}\pard Terms.{\footnote\pard A note.}\par}"
+    )
+    assert parse_document(content, RTF).text == "Terms.\n\nA note.\n\n" + shown
 
 
 @pytest.mark.parametrize(
