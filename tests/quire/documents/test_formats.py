@@ -931,6 +931,14 @@ def test_rtf_headers_then_footers_are_read_after_the_notes_each_paragraph_once(t
     assert parse_document(content, RTF).text == "Terms.\n\nA note.\n\n" + shown
 
 
+def test_an_rtf_footnotes_table_stays_in_the_footnote():
+    content = (
+        rb"{\rtf1\ansi\pard Terms.{\footnote\trowd\cellx1000\pard\intbl A\cell B\cell\row}\par After.\par}"
+    )
+    parsed = parse_document(content, RTF)
+    assert (parsed.text, parsed.tables) == ("Terms.\n\nAfter.\n\nA\tB", [])
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
