@@ -9,10 +9,7 @@ from connectors.spans import walk_spans
 from quire.jobs.models import Job, JobResult
 from tests.support import (
     Api,
-    literature_job,
     ready_document,
-    redelivering_worker,
-    start_job_and_kill_its_worker,
     wait_for,
     wait_job,
 )
@@ -235,25 +232,6 @@ def test_a_canceled_model_job_stops_before_its_next_model_call(make_tenant, monk
     assert ended["job"].status == "canceled"
     assert len([at for at in calls if at >= canceled_at]) <= 1, len(calls)
     assert ended["at"] - canceled_at < 10
-
-
-def test_killed_worker_job_is_redelivered_and_finishes_once(celery_worker, api_a: Api, tenant_a):
-    """SIGKILL the worker while it runs a job: another worker takes it over and saves one result."""
-    with redelivering_worker(celery_worker) as replacement:
-        body = literature_job(api_a, papers=6, claims=3)
-        job_id = start_job_and_kill_its_worker(api_a, celery_worker, body)
-        replacement.consume("jobs")
-        with tenant_context(tenant_a.tenant):
-            interrupted = Job.objects.get(pk=job_id)
-        assert interrupted.status == "running" and interrupted.attempt == 1
-        done = wait_job(api_a, job_id, timeout=240)
-    assert done["status"] == "succeeded", done
-    assert done["attempt"] == 2
-    with tenant_context(tenant_a.tenant):
-        assert JobResult.objects.filter(job_id=job_id).count() == 1
-        assert JobResult.objects.get(job_id=job_id).attempt == 2
-    output = api_a.get(f"/v1/jobs/{job_id}/result").json()["output"]
-    assert len(output["claims"]) == len(body["options"]["claims"])
 
 
 @pytest.mark.parametrize("mode", ["analyzers"])
