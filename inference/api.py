@@ -706,7 +706,11 @@ class OpenAIApi:
 
         def entry(token_id: int, logprob: float) -> dict[str, Any]:
             text = token(token_id)
-            return {"token": text, "logprob": max(logprob, LOWEST_LOGPROB), "bytes": list(text.encode())}
+            return {
+                "token": text,
+                "logprob": max(logprob, LOWEST_LOGPROB),
+                "bytes": list(self.tokenizer.token_bytes(token_id)),
+            }
 
         if chat:
             return {

@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from tokenizers import Tokenizer
 
 from inference.config import CheckpointError
+
+# A SentencePiece byte-fallback piece, one byte of a character the vocabulary lacks.
+_BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+SENTENCEPIECE_SPACE = "\u2581"
+
+
+def _byte_alphabet() -> dict[str, int]:
+    """Byte-level BPE's alphabet (GPT-2's `bytes_to_unicode`): the character each byte is written as, inverted.
+    Printable Latin-1 bytes stand for themselves; the others, in order, for the characters from U+0100 on."""
+    kept = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("\u00a1"), ord("\u00ac") + 1),
+        *range(ord("\u00ae"), 256),
+    ]
+    moved = [b for b in range(256) if b not in kept]
+    return {chr(b): b for b in kept} | {chr(256 + n): b for n, b in enumerate(moved)}
+
+
+_BYTE_LEVEL = _byte_alphabet()
+
+
+def _has_byte_level(decoder: Any) -> bool:
+    if isinstance(decoder, dict):
+        return decoder.get("type") == "ByteLevel" or any(
+            _has_byte_level(d) for d in decoder.get("decoders") or []
+        )
+    return False
 
 
 def _token_text(value: Any) -> str | None:
@@ -65,6 +94,23 @@ class ChatTokenizer:
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    @cached_property
+    def _byte_level(self) -> bool:
+        return _has_byte_level(json.loads(self.tokenizer.to_str()).get("decoder"))
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes a token stands for, so that a character split over tokens comes back whole from theirs: a
+        byte-level BPE piece through its byte alphabet, a byte-fallback piece (`<0xE6>`) as its byte, any other
+        piece as its text in UTF-8 (SentencePiece's word mark as a space)."""
+        piece = self.tokenizer.id_to_token(token_id)
+        if piece is None:
+            return b""
+        if match := _BYTE_PIECE.fullmatch(piece):
+            return bytes([int(match[1], 16)])
+        if self._byte_level and all(char in _BYTE_LEVEL for char in piece):
+            return bytes(_BYTE_LEVEL[char] for char in piece)
+        return piece.replace(SENTENCEPIECE_SPACE, " ").encode()
 
     def apply_chat_template(
         self, messages: list[dict[str, Any]], *, add_generation_prompt: bool = True

@@ -209,6 +209,27 @@ def test_bos_follows_the_post_processor_when_tokenizer_config_is_silent(tiny_che
     assert explicit.encode("hello")[0] != 0
 
 
+def test_a_tokens_bytes_join_into_the_text_a_character_split_over_tokens_makes(tiny_checkpoint):
+    """A byte-level BPE token of one byte of "é" stands for that byte, not for the replacement character its
+    own decode shows; so does a SentencePiece byte-fallback piece; a SentencePiece word's mark is a space."""
+    from tokenizers import Tokenizer, decoders, models
+
+    byte_level = ChatTokenizer(Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json")), {})
+    first, second = (byte_level.tokenizer.token_to_id(char) for char in "\u00c3\u00a9")
+    assert byte_level.decode([first]) == "\ufffd"
+    assert byte_level.token_bytes(first) + byte_level.token_bytes(second) == "\u00e9".encode()
+    hello = byte_level.encode("hello there", add_bos=False)
+    assert b"".join(byte_level.token_bytes(i) for i in hello) == b"hello there"
+
+    vocab = {"<unk>": 0, "<0xC3>": 1, "<0xA9>": 2, "\u2581Paris": 3, "caf": 4}
+    pieces = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    pieces.decoder = decoders.Sequence(
+        [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+    )
+    sentencepiece = ChatTokenizer(pieces, {})
+    assert b"".join(sentencepiece.token_bytes(i) for i in (3, 4, 1, 2)) == " Pariscaf\u00e9".encode()
+
+
 @pytest.mark.skipif(
     not torch.cuda.is_available(), reason="the Triton kernels' engine path needs a CUDA device"
 )

@@ -1338,7 +1338,8 @@ def test_chat_logprobs_report_each_token_and_its_likeliest_alternatives_streamed
         )
         assert entry.top_logprobs[0].token == entry.token
         assert entry.logprob == pytest.approx(entry.top_logprobs[0].logprob) and entry.logprob <= 0
-        assert entry.bytes == list(entry.token.encode())
+    joined = bytes(byte for entry in content for byte in entry.bytes)
+    assert joined.decode("utf-8", errors="replace") == answer.choices[0].message.content
     streamed = client.chat.completions.create(
         model="m", messages=messages, max_tokens=6, temperature=0, logprobs=True, top_logprobs=3, stream=True
     )
@@ -1352,6 +1353,27 @@ def test_chat_logprobs_report_each_token_and_its_likeliest_alternatives_streamed
     assert [(e.token, e.logprob) for e in entries] == [(e.token, e.logprob) for e in content]
     plain = client.chat.completions.create(model="m", messages=messages, max_tokens=2, temperature=0)
     assert plain.choices[0].logprobs is None
+
+
+def test_chat_logprobs_bytes_are_the_tokens_own_when_it_holds_part_of_a_character(
+    in_process, tiny_checkpoint
+):
+    """A token of one byte of a two-byte character: its `bytes` are that byte (so the client can join the
+    character's bytes), though its `token` text is the replacement character."""
+    from tokenizers import Tokenizer
+
+    half = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json")).token_to_id("\u00c3")
+    client = _openai_client(in_process())
+    answer = client.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "caf"}],
+        max_tokens=1,
+        temperature=0,
+        logprobs=True,
+        logit_bias={str(half): 100},
+    )
+    [entry] = answer.choices[0].logprobs.content
+    assert (entry.token, entry.bytes) == ("\ufffd", [0xC3])
 
 
 def test_completion_logprobs_report_tokens_offsets_and_alternatives(in_process):
