@@ -28,6 +28,7 @@ from quire.heartbeat import PutOffBeat, TenantHeartbeat
 from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from tenants.audit import audit_record
 from tenants.models import Tenant
+from tenants.services import tenant_lock
 
 if TYPE_CHECKING:
     from connectors.legal.custom import Passages
@@ -39,6 +40,8 @@ REQUEUE_BATCH = 500
 MAINTENANCE_POLL_S = 1.0
 MAX_NAME_CHARS = 120
 MAX_DESCRIPTION_CHARS = 2000
+# Clause types a workspace may have: each holds a trained head that legal jobs and review columns load.
+MAX_CLAUSE_TYPES = 200
 
 
 class ClauseTypeRejected(Refusal):
@@ -90,7 +93,8 @@ def clause_type_create(
 ) -> ClauseType:
     """Store a new clause type with at least `MIN_EXAMPLES` example passages (and optional counter-examples)
     and queue its training. Refuses (400, naming the param) a bad or taken key, an empty name, too few
-    examples, and an empty or overlong passage."""
+    examples, and an empty or overlong passage, and (409) a workspace that has `MAX_CLAUSE_TYPES` already,
+    counted under the tenant's lock."""
     from connectors.legal.custom import MIN_EXAMPLES, check_examples, check_key
 
     key = _checked(check_key, key)
@@ -104,6 +108,12 @@ def clause_type_create(
         raise ClauseTypeRejected(ErrorCode.INVALID_PARAMETER, f"A clause type {key!r} already exists.", "key")
     try:
         with transaction.atomic():
+            tenant_lock(tenant)
+            if ClauseType.objects.count() >= MAX_CLAUSE_TYPES:
+                raise ClauseTypeRejected(
+                    ErrorCode.LIMIT_REACHED,
+                    f"A workspace has at most {MAX_CLAUSE_TYPES} clause types; delete one to add another.",
+                )
             clause_type = ClauseType.objects.create(
                 key=key, name=name, description=description, examples=positives, counter_examples=negatives
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
@@ -22,10 +22,15 @@ from quire.webhooks.signing import new_secret
 from quire.webhooks.transport import UnsafeUrl, resolve_target
 from tenants.audit import audit_record
 from tenants.crypto import rows_reencrypt
+from tenants.services import tenant_lock
 
 MAX_GRACE_SECONDS = 7 * 86400
 # Replaced secrets that may sign beside the current one, each until its own grace period ends.
 MAX_RETIRED_SECRETS = 3
+
+
+# Endpoints a workspace may have (Stripe's limit): every event is delivered once to each endpoint it names.
+MAX_ENDPOINTS = 16
 
 
 class WebhookRejected(Refusal):
@@ -65,9 +70,16 @@ def _check_event_types(event_types: list[str]) -> list[str]:
 
 
 def endpoint_create(*, url: str, event_types: list[str], description: str = "") -> WebhookEndpoint:
-    """A new endpoint with a fresh `whsec_` secret (return it to the caller once)."""
+    """A new endpoint with a fresh `whsec_` secret (return it to the caller once); a workspace that has
+    `MAX_ENDPOINTS` already is refused (409), counted under the tenant's lock."""
     _check_url(url)
     with transaction.atomic():
+        tenant_lock(connection.tenant)
+        if WebhookEndpoint.objects.count() >= MAX_ENDPOINTS:
+            raise WebhookRejected(
+                ErrorCode.LIMIT_REACHED,
+                f"A workspace has at most {MAX_ENDPOINTS} webhook endpoints; delete one to add another.",
+            )
         endpoint = WebhookEndpoint.objects.create(
             url=url, event_types=_check_event_types(event_types), description=description, secret=new_secret()
         )

@@ -713,3 +713,30 @@ def test_a_restore_waits_for_a_training_while_its_heartbeat_is_fresh(make_tenant
         stale = timezone.now() - timedelta(seconds=settings.QUIRE_JOB_LEASE_SECONDS + 30)
         ClauseType.objects.filter(pk=row.pk).update(train_heartbeat_at=stale)
     assert trainings() == []
+
+
+def test_a_workspace_at_its_clause_type_limit_is_refused_a_new_one_until_it_deletes_one(
+    make_tenant, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from django_tenants.utils import tenant_context
+
+    from quire import queueing
+    from quire.clauses import services
+    from tests.quire.api.test_api_errors import assert_error
+
+    monkeypatch.setattr(services, "MAX_CLAUSE_TYPES", 2)
+    monkeypatch.setattr(
+        queueing, "current_app", SimpleNamespace(send_task=lambda name, args, **options: None)
+    )
+    provisioned = make_tenant("clause-type-limit")
+    api = Api(provisioned.issued_key.secret)
+    made = [api.post("/v1/clause_types", {**BODY, "key": f"limited_{i}"}) for i in range(2)]
+    assert [response.status_code for response in made] == [202, 202]
+    refused = assert_error(api.post("/v1/clause_types", {**BODY, "key": "limited_2"}), 409, "limit_reached")
+    assert refused["message"] == "A workspace has at most 2 clause types; delete one to add another."
+    with tenant_context(provisioned.tenant):
+        assert sorted(services.ClauseType.objects.values_list("key", flat=True)) == ["limited_0", "limited_1"]
+    assert api.delete(f"/v1/clause_types/{made[0].json()['id']}").status_code == 200
+    assert api.post("/v1/clause_types", {**BODY, "key": "limited_2"}).status_code == 202

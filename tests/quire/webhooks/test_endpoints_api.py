@@ -162,3 +162,21 @@ def test_a_replay_to_a_named_endpoint_sends_it_an_event_of_a_type_it_does_not_ta
     named = api_hooks.post(f"/v1/events/{ready.id}/replay", {"endpoint": jobs_only["id"]})
     assert named.status_code == 202, named.content
     assert [d["endpoint"] for d in named.json()["data"]] == [jobs_only["id"]]
+
+
+def test_a_workspace_at_its_endpoint_limit_is_refused_a_new_one_until_it_deletes_one(make_tenant, receiver):
+    from quire.webhooks.services.endpoints import MAX_ENDPOINTS
+    from tests.quire.api.test_api_errors import assert_error
+
+    api = Api(make_tenant("hooks-limit").issued_key.secret)
+    body = {"url": receiver.url, "event_types": ["job.succeeded"]}
+    made = [api.post("/v1/webhook_endpoints", body) for _ in range(MAX_ENDPOINTS)]
+    assert {response.status_code for response in made} == {201}
+    refused = assert_error(api.post("/v1/webhook_endpoints", body), 409, "limit_reached")
+    assert (
+        refused["message"]
+        == f"A workspace has at most {MAX_ENDPOINTS} webhook endpoints; delete one to add another."
+    )
+    assert len(api.get("/v1/webhook_endpoints", limit=100).json()["data"]) == MAX_ENDPOINTS
+    assert api.delete(f"/v1/webhook_endpoints/{made[0].json()['id']}").status_code == 200
+    assert api.post("/v1/webhook_endpoints", body).status_code == 201
