@@ -7,17 +7,19 @@ cells are told apart by Word's end-of-cell marks, joined by tabs, and its rows b
 a row's last cell, so a row's empty last cell reads as its end. Headers and footers are read as the DOCX reader
 reads them: each section's first-page one where the section has a title page, its odd-page (default) one, and
 its even-page one where the document has facing pages, a section without its own showing the one before it,
-and each paragraph once. Comments and text boxes are not read; neither is formatting, so hidden text and
-tracked deletions stay in the text (accept the changes in Word first). Word 6.0/95 files and encrypted ones
-are refused.
+and each paragraph once. Characters the formatting marks as tracked deletions or as hidden text are left
+out, as Word shows the document (from the character formatting's FKP pages; a style that hides text is not
+read). Comments and text boxes are not read. Word 6.0/95 files and encrypted ones are refused.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 import itertools
 import re
 import struct
+from collections.abc import Iterator
 
 from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument
 from quire.documents.limits import IngestLimits
@@ -28,9 +30,14 @@ WORD_IDENT = 0xA5EC
 WORD97_NFIB = 0x00C0
 F_ENCRYPTED = 0x0100
 F_WHICH_TABLE = 0x0200
-# Indices of FibRgFcLcb97's (fc, lcb) pairs: the sections (PlcfSed), the header stories (PlcfHdd), the document
-# properties (Dop) and the piece table (Clx).
-FC_PLCF_SED, FC_PLCF_HDD, FC_DOP, FC_CLX = 6, 11, 31, 33
+# Indices of FibRgFcLcb97's (fc, lcb) pairs: the sections (PlcfSed), the header stories (PlcfHdd), the character
+# formatting (PlcBteChpx), the document properties (Dop) and the piece table (Clx).
+FC_PLCF_SED, FC_PLCF_HDD, FC_PLCF_BTE_CHPX, FC_DOP, FC_CLX = 6, 11, 12, 31, 33
+FKP_SIZE = 512
+# Character properties that take text out of what Word shows: a tracked deletion, hidden text. Their operand
+# is 1 (or 0x81, the opposite of the style's, which never sets them) where they hold.
+SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C
+SET = (0x01, 0x81)
 # PlcfHdd's stories: six note separators, then six per section, at these offsets by kind and page.
 SEPARATOR_STORIES, SECTION_STORIES = 6, 6
 PAGE_STORIES = {"header": {"first": 4, "odd": 1, "even": 0}, "footer": {"first": 5, "odd": 3, "even": 2}}
@@ -64,19 +71,20 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
         table = ole.openstream(table_name).read()
     counts, pairs = _fib(word)
     pieces = _pieces(table, *pairs[FC_CLX])
+    unshown = _unshown(word, table, *pairs[FC_PLCF_BTE_CHPX])
     body, footnotes, headers, comments, endnotes = counts
     builder = TextBuilder(limits)
     endnotes_from = body + footnotes + headers + comments
     for start, length in ((0, body), (body, footnotes), (endnotes_from, endnotes)):
         limits.check_time()
-        for paragraph in _PARAGRAPH.split(_shown(_characters(word, pieces, start, start + length))):
+        for paragraph in _PARAGRAPH.split(_shown(_characters(word, pieces, start, start + length, unshown))):
             builder.add(paragraph)
     seen: set[str] = set()
     headers_from = body + footnotes
     for start, end in _page_stories(word, table, pairs, headers):
         limits.check_time()
         for paragraph in _PARAGRAPH.split(
-            _shown(_characters(word, pieces, headers_from + start, headers_from + end))
+            _shown(_characters(word, pieces, headers_from + start, headers_from + end, unshown))
         ):
             if (key := " ".join(paragraph.split())) and key not in seen:
                 seen.add(key)
@@ -113,7 +121,7 @@ def _fib(word: bytes) -> tuple[tuple[int, ...], dict[int, tuple[int, int]]]:
             raise UnreadableDocument("the Word document's header is damaged")
         found = {
             index: struct.unpack_from("<II", word, position + 2 + 8 * index)
-            for index in (FC_PLCF_SED, FC_PLCF_HDD, FC_DOP, FC_CLX)
+            for index in (FC_PLCF_SED, FC_PLCF_HDD, FC_PLCF_BTE_CHPX, FC_DOP, FC_CLX)
         }
     except struct.error:
         raise UnreadableDocument("the Word document's header is damaged") from None
@@ -172,16 +180,52 @@ def _title_pages(word: bytes, table: bytes, fc: int, lcb: int) -> list[bool]:
 
 def _section_title_page(word: bytes, at: int) -> bool:
     (size,) = struct.unpack_from("<H", word, at)
-    properties = word[at + 2 : at + 2 + size]
+    return next(
+        (bool(value) for sprm, value in _properties(word[at + 2 : at + 2 + size]) if sprm == SPRM_TITLE_PAGE),
+        False,
+    )
+
+
+def _properties(grpprl: bytes) -> Iterator[tuple[int, int]]:
+    """Each property (sprm) of a list of them, with the first byte of its operand."""
     position = 0
-    while position + 2 < len(properties):
-        (sprm,) = struct.unpack_from("<H", properties, position)
+    while position + 2 < len(grpprl):
+        (sprm,) = struct.unpack_from("<H", grpprl, position)
         position += 2
-        if sprm == SPRM_TITLE_PAGE:
-            return bool(properties[position])
+        yield sprm, grpprl[position]
         width = OPERAND_WIDTHS[sprm >> 13]
-        position += width if width is not None else 1 + properties[position]
-    return False
+        position += width if width is not None else 1 + grpprl[position]
+
+
+def _unshown(word: bytes, table: bytes, fc: int, lcb: int) -> list[tuple[int, int]]:
+    """The WordDocument stream's byte ranges whose characters Word does not show (tracked deletions, hidden
+    text), read from the character formatting's FKP pages, merged and in order; none where those are damaged."""
+    runs = []
+    try:
+        count = (lcb - 4) // 8 if lcb >= 12 else 0
+        for number in struct.unpack_from(f"<{count}I", table, fc + 4 * (count + 1)):
+            page = word[(number & 0x3FFFFF) * FKP_SIZE : (number & 0x3FFFFF) * FKP_SIZE + FKP_SIZE]
+            if len(page) < FKP_SIZE or 5 * page[-1] + 4 > FKP_SIZE - 1:
+                continue
+            crun = page[-1]
+            bounds = struct.unpack_from(f"<{crun + 1}I", page, 0)
+            for index in range(crun):
+                at = 2 * page[4 * (crun + 1) + index]
+                grpprl = page[at + 1 : at + 1 + page[at]] if at else b""
+                if any(
+                    sprm in (SPRM_DELETED, SPRM_HIDDEN) and value in SET
+                    for sprm, value in _properties(grpprl)
+                ):
+                    runs.append((bounds[index], bounds[index + 1]))
+    except (struct.error, IndexError):
+        return []
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(runs):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        elif start < end:
+            merged.append((start, end))
+    return merged
 
 
 def _pieces(table: bytes, fc_clx: int, lcb_clx: int) -> list[tuple[int, int, int, bool]]:
@@ -209,16 +253,38 @@ def _pieces(table: bytes, fc_clx: int, lcb_clx: int) -> list[tuple[int, int, int
     return pieces
 
 
-def _characters(word: bytes, pieces: list[tuple[int, int, int, bool]], start: int, end: int) -> str:
+def _characters(
+    word: bytes,
+    pieces: list[tuple[int, int, int, bool]],
+    start: int,
+    end: int,
+    unshown: list[tuple[int, int]],
+) -> str:
+    """The characters from CP `start` to `end`, less those in the `unshown` byte ranges."""
     parts = []
     for first, last, offset, compressed in pieces:
         low, high = max(start, first), min(end, last)
         if low >= high:
             continue
         width = 1 if compressed else 2
-        data = word[offset + width * (low - first) : offset + width * (high - first)]
-        parts.append(data.decode("cp1252" if compressed else "utf-16-le", errors="replace"))
+        for begin, stop in _kept(offset + width * (low - first), offset + width * (high - first), unshown):
+            parts.append(word[begin:stop].decode("cp1252" if compressed else "utf-16-le", errors="replace"))
     return "".join(parts)
+
+
+def _kept(begin: int, stop: int, unshown: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The parts of the byte range [begin, stop) outside the `unshown` ranges."""
+    index = max(0, bisect.bisect_right(unshown, (begin, begin)) - 1)
+    for low, high in unshown[index:]:
+        if low >= stop:
+            break
+        if high <= begin:
+            continue
+        if low > begin:
+            yield begin, low
+        begin = max(begin, high)
+    if begin < stop:
+        yield begin, stop
 
 
 def _shown(text: str) -> str:

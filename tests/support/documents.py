@@ -342,6 +342,7 @@ def make_doc(
     page_stories: list[str] | None = None,
     title_pages: tuple[bool, ...] = (False,),
     facing_pages: bool = False,
+    formatted: tuple[tuple[int, int, int], ...] = (),
     unicode_from: int | None = None,
     table_stream: str = "1Table",
     nfib: int = 0x00C1,
@@ -356,7 +357,8 @@ def make_doc(
     header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
     header, even footer, odd footer, first header, first footer), each ending with a paragraph mark or empty;
     `title_pages` says, per section, whether it has a title page, and `facing_pages` sets the `Dop`'s
-    fFacingPages."""
+    fFacingPages. `formatted` sets a character property (a sprm, its operand 1) on characters `start` to `end`
+    of the text: one FKP page of runs after the sections' properties, named by the `PlcBteChpx`."""
     import itertools
     import struct
 
@@ -388,9 +390,29 @@ def make_doc(
         struct.pack("<HiHI", 0, at, 0, 0) for at in sepx_at[:-1]
     )
     dop = bytes([0x22 | int(facing_pages)]) + bytes(499)
+
+    def fc_of(cp: int) -> int:
+        return first_offset + cp if cp <= split else second_offset + 2 * (cp - split)
+
+    bounds = sorted({0, len(text), *(cp for start, end, _ in formatted for cp in (start, end))})
+    runs = list(itertools.pairwise(bounds))
+    page = bytearray(512)
+    page[-1] = len(runs)
+    struct.pack_into(f"<{len(runs) + 1}I", page, 0, *map(fc_of, bounds))
+    at = 508
+    for index, (start, end) in enumerate(runs):
+        sprms = [sprm for low, high, sprm in formatted if low <= start and end <= high]
+        if sprms:
+            grpprl = b"".join(struct.pack("<HB", sprm, 1) for sprm in sprms)
+            at -= (len(grpprl) + 2) & ~1
+            page[at : at + 1 + len(grpprl)] = bytes([len(grpprl)]) + grpprl
+            page[4 * (len(runs) + 1) + index] = at // 2
+    sections = b"".join(struct.pack("<H", len(p)) + p for p in sepx)
+    fkp_at = -(-(sections_from + len(sections)) // 512) * 512
+    chpx = struct.pack("<3I", fc_of(0), fc_of(len(text)), fkp_at // 512)
     pairs = [0] * (93 * 2)
     position = 16
-    for index, data in ((33, clx), (11, hdd), (6, sed), (31, dop)):
+    for index, data in ((33, clx), (11, hdd), (6, sed), (31, dop), (12, chpx)):
         pairs[index * 2], pairs[index * 2 + 1] = position, len(data)
         position += len(data)
     fib = (
@@ -404,13 +426,8 @@ def make_doc(
         + struct.pack(f"<{93 * 2}I", *pairs)
     )
     assert len(fib) == fib_size
-    sections = b"".join(struct.pack("<H", len(p)) + p for p in sepx)
-    return make_ole(
-        [
-            ("WordDocument", fib + eight_bit + wide + sections),
-            (table_stream, bytes(16) + clx + hdd + sed + dop),
-        ]
-    )
+    stream = (fib + eight_bit + wide + sections).ljust(fkp_at, b"\0") + bytes(page)
+    return make_ole([("WordDocument", stream), (table_stream, bytes(16) + clx + hdd + sed + dop + chpx)])
 
 
 def make_ole(entries: list[tuple[str, bytes | None]]) -> bytes:

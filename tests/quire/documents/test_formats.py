@@ -1060,6 +1060,27 @@ def test_a_word_97_document_shows_the_headers_and_footers_its_sections_and_pages
     assert parse_document(content, DOC).text == "Terms.\n\n" + shown
 
 
+def test_a_word_97_documents_tracked_deletions_and_hidden_text_are_left_out():
+    """Characters whose formatting marks them deleted (a tracked change not yet accepted) or hidden are not what
+    Word shows: they are left out, in either kind of piece, a deleted paragraph with its mark."""
+    body = "The term is five (5) three (3) years.\rRemoved clause.\rGoverned by Delaware Ontario law.\r"
+    deleted, hidden = 0x0800, 0x083C
+
+    def at(words: str, length: int | None = None) -> tuple[int, int]:
+        start = body.index(words)
+        return start, start + (length or len(words))
+
+    formatted = (
+        (*at("five (5) "), deleted),
+        (*at("Removed clause.\r"), deleted),
+        (*at("Delaware "), deleted),
+        (*at("Ontario law", 8), hidden),
+    )
+    content = make_doc(body, formatted=formatted, unicode_from=body.index("Delaware"))
+    assert parse_document(content, DOC).text == "The term is three (3) years.\n\nGoverned by law."
+    assert "Removed" in parse_document(make_doc(body), DOC).text
+
+
 def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
     for nfib in (0x00C0, 0x00C1, 0x0101):
         assert parse_document(make_doc("Terms.\r", nfib=nfib), DOC).text == "Terms."
@@ -1181,6 +1202,7 @@ def test_a_damaged_rtf_doc_odt_or_xls_is_read_or_fails_with_a_reason_never_an_ex
             footnotes="Note.\r",
             page_stories=[""] * 7 + ["Head.\r", "", "Foot.\r", "First.\r", ""],
             title_pages=(True,),
+            formatted=((0, 8, 0x0800), (12, 20, 0x083C)),
         ),
         "odt": make_odt(
             ODT_CONTRACT,
