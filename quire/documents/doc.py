@@ -1,6 +1,6 @@
-"""Word 97-2003 binary documents (.doc, [MS-DOC]): the main text, then the footnotes and endnotes, then the headers
-and the footers the document shows, read through the piece table (`Clx` in the table stream), whose pieces are
-Windows-1252 bytes or UTF-16.
+"""Word 97-2003 binary documents (.doc, [MS-DOC]): the main text, then the footnotes and endnotes, then the text
+boxes, then the headers and the footers the document shows and their text boxes, read through the piece table
+(`Clx` in the table stream), whose pieces are Windows-1252 bytes or UTF-16.
 
 A field shows its result, never its instruction; picture, object and note anchors are left out. A table's
 cells are told apart by Word's end-of-cell marks, joined by tabs, and its rows by the row-end mark that follows
@@ -9,7 +9,8 @@ reads them: each section's first-page one where the section has a title page, it
 its even-page one where the document has facing pages, a section without its own showing the one before it,
 and each paragraph once. Characters the formatting marks as tracked deletions or as hidden text are left
 out, as Word shows the document (from the character formatting's FKP pages; a style that hides text is not
-read). Comments and text boxes are not read. Word 6.0/95 files and encrypted ones are refused.
+read). Text boxes are read after the notes, not where they are anchored; comments are not read. Word 6.0/95
+files and encrypted ones are refused.
 """
 
 from __future__ import annotations
@@ -72,20 +73,27 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
     counts, pairs = _fib(word)
     pieces = _pieces(table, *pairs[FC_CLX])
     unshown = _unshown(word, table, *pairs[FC_PLCF_BTE_CHPX])
-    body, footnotes, headers, comments, endnotes = counts
+    body, footnotes, headers, comments, endnotes, boxes, header_boxes = counts
     builder = TextBuilder(limits)
-    endnotes_from = body + footnotes + headers + comments
-    for start, length in ((0, body), (body, footnotes), (endnotes_from, endnotes)):
+
+    def paragraphs(start: int, end: int) -> list[str]:
         limits.check_time()
-        for paragraph in _PARAGRAPH.split(_shown(_characters(word, pieces, start, start + length, unshown))):
+        return _PARAGRAPH.split(_shown(_characters(word, pieces, start, end, unshown)))
+
+    endnotes_from = body + footnotes + headers + comments
+    boxes_from = endnotes_from + endnotes
+    for start, length in ((0, body), (body, footnotes), (endnotes_from, endnotes), (boxes_from, boxes)):
+        for paragraph in paragraphs(start, start + length):
             builder.add(paragraph)
     seen: set[str] = set()
     headers_from = body + footnotes
-    for start, end in _page_stories(word, table, pairs, headers):
-        limits.check_time()
-        for paragraph in _PARAGRAPH.split(
-            _shown(_characters(word, pieces, headers_from + start, headers_from + end, unshown))
-        ):
+    page_parts = [
+        (headers_from + start, headers_from + end)
+        for start, end in _page_stories(word, table, pairs, headers)
+    ]
+    header_boxes_from = boxes_from + boxes
+    for start, end in [*page_parts, (header_boxes_from, header_boxes_from + header_boxes)]:
+        for paragraph in paragraphs(start, end):
             if (key := " ".join(paragraph.split())) and key not in seen:
                 seen.add(key)
                 builder.add(paragraph)
@@ -106,7 +114,8 @@ def _header(word: bytes) -> int:
 
 
 def _fib(word: bytes) -> tuple[tuple[int, ...], dict[int, tuple[int, int]]]:
-    """The character counts of the main text, footnotes, headers, comments and endnotes, and where the
+    """The character counts of the main text, footnotes, headers, comments, endnotes, text boxes and the
+    headers' text boxes, and where the
     structures Quire reads lie in the table stream ((fc, lcb) by index among FibRgFcLcb97's pairs), read
     through the FIB's variable-length parts."""
     try:
@@ -125,7 +134,7 @@ def _fib(word: bytes) -> tuple[tuple[int, ...], dict[int, tuple[int, int]]]:
         }
     except struct.error:
         raise UnreadableDocument("the Word document's header is damaged") from None
-    counts = tuple(max(0, longs[index]) for index in (3, 4, 5, 7, 8))
+    counts = tuple(max(0, longs[index]) if index < len(longs) else 0 for index in (3, 4, 5, 7, 8, 9, 10))
     return counts, found
 
 

@@ -339,6 +339,7 @@ def make_doc(
     *,
     footnotes: str = "",
     endnotes: str = "",
+    text_boxes: str = "",
     page_stories: list[str] | None = None,
     title_pages: tuple[bool, ...] = (False,),
     facing_pages: bool = False,
@@ -353,7 +354,7 @@ def make_doc(
     document properties; the text after it, then each section's properties; and a table stream holding a `Prc`,
     the piece table, the `PlcfHdd`, the `PlcfSed` and the `Dop`. The text is one 8-bit (Windows-1252) piece,
     or, from character `unicode_from` on, a second piece in UTF-16. Stories follow Word's order: body,
-    footnotes, headers, comments, endnotes; each ends with its own paragraph mark. `page_stories` are the
+    footnotes, headers, comments, endnotes, text boxes; each ends with its own paragraph mark. `page_stories` are the
     header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
     header, even footer, odd footer, first header, first footer), each ending with a paragraph mark or empty;
     `title_pages` says, per section, whether it has a title page, and `facing_pages` sets the `Dop`'s
@@ -363,7 +364,7 @@ def make_doc(
     import struct
 
     headers = "".join(page_stories) + "\r" if page_stories is not None else ""
-    text = body + footnotes + headers + endnotes
+    text = body + footnotes + headers + endnotes + text_boxes
     split = len(text) if unicode_from is None else unicode_from
     fib_size = 32 + 2 + 28 + 2 + 88 + 2 + 8 * 93
     eight_bit = text[:split].encode("cp1252")
@@ -377,7 +378,13 @@ def make_doc(
     plc = struct.pack(f"<{len(cps)}I", *cps) + b"".join(struct.pack("<HIH", 0, fc, 0) for _, _, fc in pieces)
     clx = b"\x01" + struct.pack("<h", 3) + b"\x00\x00\x00" + b"\x02" + struct.pack("<I", len(plc)) + plc
     lw = [0] * 22
-    lw[3], lw[4], lw[5], lw[8] = len(body), len(footnotes), len(headers), len(endnotes)
+    lw[3], lw[4], lw[5], lw[8], lw[9] = (
+        len(body),
+        len(footnotes),
+        len(headers),
+        len(endnotes),
+        len(text_boxes),
+    )
     hdd = b""
     if page_stories is not None:
         hdd = struct.pack(

@@ -979,8 +979,8 @@ def test_a_word_97_document_saved_by_word_reads_as_word_shows_it():
 
 def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_piece():
     """A field's result without its instruction (nested ones too), cells by tabs and rows by their end marks,
-    line and page breaks, anchors left out, then the footnotes and the endnotes; the text in an 8-bit piece,
-    then a UTF-16 one."""
+    line and page breaks, anchors left out, then the footnotes, the endnotes and the text boxes; the text in an
+    8-bit piece, then a UTF-16 one."""
     body = (
         "MASTER AGREEMENT\r"
         '\x13 HYPERLINK "https://example.com" \x14example.com\x15 and caf\u00e9\x02.\r'
@@ -988,12 +988,13 @@ def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_p
         "Party\x07Role\x07\x07Acme\x07Provider\x07\x07After\x0bline\x0cPrice \u20ac 5 \u65e5\u672c\x01\x1f\x1e2\r"
     )
     content = make_doc(
-        body, footnotes="\x02 A footnote.\r", endnotes="\x02 An endnote.\r", unicode_from=body.index("Price"),
+        body, footnotes="\x02 A footnote.\r", endnotes="\x02 An endnote.\r", text_boxes="\rA boxed note.\r\r",
+        unicode_from=body.index("Price"),
     )  # fmt: skip
     assert parse_document(content, DOC).text == (
         "MASTER AGREEMENT\n\nexample.com and caf\u00e9.\n\nSigned 1 today.\n\n"
         "Party\tRole\nAcme\tProvider\nAfter\nline\n\nPrice \u20ac 5 \u65e5\u672c\u20112\n\n"
-        "A footnote.\n\nAn endnote."
+        "A footnote.\n\nAn endnote.\n\nA boxed note."
     )
 
 
