@@ -269,11 +269,11 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             )
         return kind or ZIP
     if content.startswith(OLE_MAGIC):
-        if b"_\x00_\x00s\x00u\x00b\x00s\x00t\x00g\x001\x00.\x000\x00_\x00" in content:
-            return MSG
         kind = _ole_kind(content)
         if kind is not None:
             return kind
+        if MSG_STREAM_PREFIX.encode("utf-16-le") in content:
+            return MSG
         raise UnsupportedDocument(
             "an OLE file that is neither a Word document (.doc), an Excel workbook (.xls) nor an Outlook "
             "message (.msg)",
@@ -304,8 +304,11 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
 
 
 # An OLE file's type by a stream at its root (one inside a storage is an embedded object's: a workbook's chart in
-# a Word document, a document inside a workbook).
+# a Word document, a document inside a workbook, a message dragged into either).
 OLE_ROOT_STREAMS = {"worddocument": DOC, "workbook": XLS, "book": XLS}
+# An Outlook message's property streams. Its name anywhere in the file makes one whose root says nothing (a
+# message whose directory is damaged) an Outlook message, so that it fails as one with the reason.
+MSG_STREAM_PREFIX = "__substg1.0_"
 
 
 def _ole_kind(content: bytes) -> str | None:
@@ -316,6 +319,8 @@ def _ole_kind(content: bytes) -> str | None:
             roots = {path[0].lower() for path in ole.listdir(streams=True, storages=False) if len(path) == 1}
     except Exception:  # olefile raises its own and struct errors on a damaged directory
         return None
+    if any(root.startswith(MSG_STREAM_PREFIX) for root in roots):
+        return MSG
     return next((kind for name, kind in OLE_ROOT_STREAMS.items() if name in roots), None)
 
 

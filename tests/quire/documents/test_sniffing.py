@@ -776,8 +776,9 @@ def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refus
 
 
 def test_an_ole_file_is_known_by_its_root_streams_not_by_an_embedded_objects():
-    """A Word document holding an Excel chart (a `Workbook` stream inside `ObjectPool`) is a Word document;
-    an OLE file whose only workbook is embedded is neither."""
+    """A Word document holding an Excel chart (a `Workbook` stream inside `ObjectPool`), or an Outlook message
+    dragged into it (`__substg1.0_` streams inside `ObjectPool`), is a Word document; an OLE file whose only
+    workbook is embedded is neither."""
 
     import olefile
 
@@ -788,5 +789,11 @@ def test_an_ole_file_is_known_by_its_root_streams_not_by_an_embedded_objects():
         streams = [(name, document.openstream(name).read()) for name in ("WordDocument", "1Table")]
     embedded = [("ObjectPool", None), ("ObjectPool/_1", None), ("ObjectPool/_1/Workbook", bytes(64))]
     assert sniff_content_type(make_ole([*embedded, *streams])) == DOC
+    message = [
+        ("ObjectPool", None),
+        ("ObjectPool/_2", None),
+        ("ObjectPool/_2/__substg1.0_0037001F", b"H\0i\0"),
+    ]
+    assert sniff_content_type(make_ole([*message, *streams])) == DOC
     with pytest.raises(UnsupportedDocument, match="neither a Word document"):
         sniff_content_type(make_ole(embedded))
