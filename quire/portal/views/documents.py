@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
+from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
@@ -15,7 +16,7 @@ from quire.api.parsers import client_path
 from quire.clauses.models import ClauseType
 from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
-from quire.documents.pages import page_image
+from quire.documents.pages import PAGE_IMAGE_DPI, page_image
 from quire.documents.services import (
     document_batch_create,
     document_create,
@@ -174,15 +175,21 @@ def document_original(request: HttpRequest, document_id: str) -> HttpResponse:
 
 @portal_page()
 def document_page_image(request: HttpRequest, document_id: str, page_number: int) -> HttpResponse:
+    """A PDF page's image. The browser may keep it but asks again on every view (`private, no-cache`), so a
+    member gets a 304 by its ETag and a browser signed out, or a member who lost access, gets nothing."""
     document = get_object_or_404(Document.objects.defer("text"), pk=document_id)
-    try:
-        image = page_image(document, page_number)
-    except LookupError:
-        raise Http404("no such page") from None
-    except LimitExceeded as exc:
-        return HttpResponse(str(exc), status=413, content_type="text/plain")
-    response = HttpResponse(image, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
+    tag = f'"{document.sha256[:32]}-{page_number}-{PAGE_IMAGE_DPI}"'
+    response = get_conditional_response(request, etag=tag)
+    if response is None:
+        try:
+            image = page_image(document, page_number)
+        except LookupError:
+            raise Http404("no such page") from None
+        except LimitExceeded as exc:
+            return HttpResponse(str(exc), status=413, content_type="text/plain")
+        response = HttpResponse(image, content_type="image/png")
+    response["ETag"] = tag
+    response["Cache-Control"] = "private, no-cache"
     return response
 
 

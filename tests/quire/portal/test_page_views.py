@@ -63,6 +63,21 @@ def test_findings_on_a_pdf_are_boxed_on_its_page_image(workspace):
     )
 
 
+def test_a_page_image_is_revalidated_on_each_view_so_a_signed_out_browser_cannot_show_it(workspace):
+    """The browser may keep the image but must ask again (`private, no-cache`): a member answers 304 by its
+    ETag without the page being rendered again; once signed out, the same request is sent to sign in."""
+    document, _, _, _ = _pdf_job(workspace, "Acme Corp revalidated")
+    client = signed_in(workspace, "viewer")
+    image_url = f"/documents/{document.id}/pages/1.png"
+    image = client.get(image_url)
+    assert image.status_code == 200 and image["Cache-Control"] == "private, no-cache"
+    tag = image["ETag"]
+    again = client.get(image_url, HTTP_IF_NONE_MATCH=tag)
+    assert again.status_code == 304 and not again.content
+    client.logout()
+    assert client.get(image_url, HTTP_IF_NONE_MATCH=tag).status_code == 302
+
+
 def test_in_the_browser_a_box_lies_on_its_page_image_and_shows_its_finding(
     portal_server: PortalServer, workspace: Workspace, browser_page: Page
 ):
