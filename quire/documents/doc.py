@@ -38,7 +38,7 @@ FKP_SIZE = 512
 # Character properties that take text out of what Word shows: a tracked deletion, hidden text. Their operand
 # is 1 (or 0x81, the opposite of the style's, which never sets them) where they hold.
 SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C
-SET = (0x01, 0x81)
+PROPERTY_ON = (0x01, 0x81)
 # PlcfHdd's stories: six note separators, then six per section, at these offsets by kind and page.
 SEPARATOR_STORIES, SECTION_STORIES = 6, 6
 PAGE_STORIES = {"header": {"first": 4, "odd": 1, "even": 0}, "footer": {"first": 5, "odd": 3, "even": 2}}
@@ -115,9 +115,8 @@ def _header(word: bytes) -> int:
 
 def _fib(word: bytes) -> tuple[tuple[int, ...], dict[int, tuple[int, int]]]:
     """The character counts of the main text, footnotes, headers, comments, endnotes, text boxes and the
-    headers' text boxes, and where the
-    structures Quire reads lie in the table stream ((fc, lcb) by index among FibRgFcLcb97's pairs), read
-    through the FIB's variable-length parts."""
+    headers' text boxes, and where the structures Quire reads lie in the table stream ((fc, lcb) by index among
+    FibRgFcLcb97's pairs), read through the FIB's variable-length parts."""
     try:
         position = 32
         (csw,) = struct.unpack_from("<H", word, position)
@@ -222,7 +221,7 @@ def _unshown(word: bytes, table: bytes, fc: int, lcb: int) -> list[tuple[int, in
                 at = 2 * page[4 * (crun + 1) + index]
                 grpprl = page[at + 1 : at + 1 + page[at]] if at else b""
                 if any(
-                    sprm in (SPRM_DELETED, SPRM_HIDDEN) and value in SET
+                    sprm in (SPRM_DELETED, SPRM_HIDDEN) and value in PROPERTY_ON
                     for sprm, value in _properties(grpprl)
                 ):
                     runs.append((bounds[index], bounds[index + 1]))
