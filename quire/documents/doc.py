@@ -22,7 +22,7 @@ import re
 import struct
 from collections.abc import Iterator
 
-from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument
+from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder, UnreadableDocument
 from quire.documents.limits import IngestLimits
 
 WORD_STREAM = "WordDocument"
@@ -85,7 +85,7 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
     for start, length in ((0, body), (body, footnotes), (endnotes_from, endnotes), (boxes_from, boxes)):
         for paragraph in paragraphs(start, start + length):
             builder.add(paragraph)
-    seen: set[str] = set()
+    once = OnceEach(builder)
     headers_from = body + footnotes
     page_parts = [
         (headers_from + start, headers_from + end)
@@ -94,9 +94,7 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
     header_boxes_from = boxes_from + boxes
     for start, end in [*page_parts, (header_boxes_from, header_boxes_from + header_boxes)]:
         for paragraph in paragraphs(start, end):
-            if (key := " ".join(paragraph.split())) and key not in seen:
-                seen.add(key)
-                builder.add(paragraph)
+            once.add(paragraph)
     return builder.build()
 
 

@@ -17,12 +17,11 @@ from quire.documents.docx_numbering import XML_SAFE, Numbering, int_value, is_on
 from quire.documents.layout import (
     LINE,
     Attachment,
+    OnceEach,
     ParsedDocument,
     TextBuilder,
     UnreadableDocument,
     add_blocks,
-    clean_block,
-    clean_cell,
 )
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 
@@ -128,15 +127,13 @@ def parse_docx(
             if part in names:
                 with archive.open(part) as xml:
                     _DocxBody(builder, limits, numbering.restarted()).read(xml)
-        seen: set[tuple[str, object]] = set()
+        once = OnceEach(builder)
         for part in _docx_page_parts(archive, names, targets, body.sections):
             blocks = _DocxBlocks(builder, limits)
             with archive.open(part) as xml:
                 _DocxBody(blocks, limits, numbering.restarted()).read(xml)
             for block in blocks.blocks:
-                if (key := _block_key(block)) not in seen:
-                    seen.add(key)
-                    add_blocks(builder, [block])
+                once.block(block)
     return builder.build()
 
 
@@ -220,14 +217,6 @@ def _docx_part(
     """The bytes of the document's part of a kind it holds one of (numbering, styles), if it has it."""
     part = next((part for found, part in targets.values() if found == kind and part in names), None)
     return archive.read(part) if part is not None else None
-
-
-def _block_key(block: tuple[str, object]) -> tuple[str, object]:
-    """A block as the text shows it, to tell one already read."""
-    kind, value = block
-    if kind == "table":
-        return kind, tuple(tuple(clean_cell(cell) for cell in row) for row in value)  # type: ignore[union-attr]
-    return kind, clean_block(str(value))
 
 
 class _DocxBlocks:

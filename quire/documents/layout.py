@@ -179,3 +179,31 @@ def add_blocks(builder: TextBuilder, blocks: Sequence[tuple[str, object]]) -> No
             builder.table(block)
         else:
             builder.add(block)
+
+
+def block_key(block: tuple[str, object]) -> tuple[str, object]:
+    """A block as the text shows it, to tell one already read."""
+    kind, value = block
+    if kind == "table":
+        return kind, tuple(tuple(clean_cell(cell) for cell in row) for row in value)  # type: ignore[union-attr]
+    return kind, clean_block(str(value))
+
+
+class OnceEach:
+    """Adds paragraphs and tables to a builder once each: one that reads as one it added before is left out.
+    Headers and footers, which every page and section may repeat, are read through one."""
+
+    def __init__(self, builder: TextBuilder) -> None:
+        self.builder = builder
+        self.seen: set[tuple[str, object]] = set()
+
+    def add(self, text: str) -> None:
+        self.block(("text", text))
+
+    def table(self, rows: list[list[str]]) -> None:
+        self.block(("table", rows))
+
+    def block(self, block: tuple[str, object]) -> None:
+        if (key := block_key(block)) not in self.seen:
+            self.seen.add(key)
+            add_blocks(self.builder, [block])

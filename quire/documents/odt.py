@@ -19,7 +19,7 @@ import zipfile
 from io import BytesIO
 
 from quire.documents.docx_numbering import XML_SAFE
-from quire.documents.layout import ParsedDocument, TextBuilder
+from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder
 from quire.documents.limits import IngestLimits, check_archive_read
 from quire.documents.sniffing import ODT_BODY
 
@@ -93,7 +93,7 @@ def _page_parts(styles, named: set[str], builder: TextBuilder, limits: IngestLim
     names = [page.get(_STYLE + "name") for page in pages]
     default = DEFAULT_MASTER_PAGE if DEFAULT_MASTER_PAGE in names else names[0] if names else None
     used = [page for page, name in zip(pages, names, strict=True) if name == default or name in named]
-    seen: set[object] = set()
+    once = OnceEach(builder)
     for parts in PAGE_PARTS.values():
         for page in used:
             for part in (page.find(tag) for tag in parts):
@@ -102,17 +102,10 @@ def _page_parts(styles, named: set[str], builder: TextBuilder, limits: IngestLim
                 limits.check_time()
                 for child in part:
                     if child.tag == TABLE:
-                        rows = _rows(child, [])
-                        key: object = tuple(tuple(" ".join(cell.split()) for cell in row) for row in rows)
-                        if key not in seen:
-                            seen.add(key)
-                            builder.table(rows)
+                        once.table(_rows(child, []))
                         continue
                     for paragraph in [child] if child.tag in PARAGRAPHS else _paragraphs(child):
-                        text = _inline(paragraph, [])
-                        if (key := " ".join(text.split())) and key not in seen:
-                            seen.add(key)
-                            builder.add(text)
+                        once.add(_inline(paragraph, []))
 
 
 def _drop(element) -> None:

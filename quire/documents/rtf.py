@@ -13,7 +13,7 @@ import codecs
 import re
 from dataclasses import dataclass, field, replace
 
-from quire.documents.layout import ParsedDocument, TextBuilder
+from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder
 from quire.documents.limits import IngestLimits, check_depth
 from quire.documents.sniffing import RTF_SIGNATURE
 
@@ -136,14 +136,12 @@ class _Reader:
         self.builder.add(_joined(self.paragraph))
         for note in _joined(self.stories.get(FOOTNOTE, [])).split("\n\n"):
             self.builder.add(note)
-        seen: set[str] = set()
+        once = OnceEach(self.builder)
         for story in dict.fromkeys(PAGE_STORIES.values()):
             if story.endswith(" first") and not self.title_page:
                 continue
             for paragraph in _joined(self.stories.get(story, [])).split("\n\n"):
-                if (key := " ".join(paragraph.split())) and key not in seen:
-                    seen.add(key)
-                    self.builder.add(paragraph)
+                once.add(paragraph)
         return self.builder.build()
 
 
