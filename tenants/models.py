@@ -150,9 +150,9 @@ class AuditEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "created_at", "id"], name="audit_tenant_created"),
-            models.Index(fields=["tenant", "action", "created_at"], name="audit_tenant_action"),
-            models.Index(fields=["tenant", "object_id", "created_at"], name="audit_tenant_object"),
-            models.Index(fields=["tenant", "actor_id", "created_at"], name="audit_tenant_actor"),
+            models.Index(fields=["tenant", "action", "created_at", "id"], name="audit_tenant_action_id"),
+            models.Index(fields=["tenant", "object_id", "created_at", "id"], name="audit_tenant_object_id"),
+            models.Index(fields=["tenant", "actor_id", "created_at", "id"], name="audit_tenant_actor_id"),
         ]
 
     def __str__(self) -> str:
