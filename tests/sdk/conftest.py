@@ -42,14 +42,19 @@ def quire(live_server, api_key):
 
 @pytest.fixture(scope="session")
 def contract_doc(live_server, api_key):
-    """The test contract, uploaded and ingested through the SDK."""
+    """The test contract, uploaded and ingested through the SDK. Its text is its own: the tenant is shared with
+    other tests, and an upload of text already stored returns that document, which another test may delete."""
+    import uuid
+
     from quire_sdk import Quire
 
     from tests.support.documents import CONTRACT
 
     with Quire(api_key=api_key, base_url=live_server.url) as client:
-        doc = client.documents.create(text=CONTRACT, filename="nda.txt")
-        return client.documents.wait(doc.id, interval=0.2, timeout=120)
+        doc = client.documents.create(text=f"{CONTRACT}\nReference {uuid.uuid4().hex}.\n", filename="nda.txt")
+        ready = client.documents.wait(doc.id, interval=0.2, timeout=120)
+    assert (ready.filename, ready.status) == ("nda.txt", "ready"), ready.failure_reason
+    return ready
 
 
 @dataclass
