@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from common.refusals import ErrorCode, Refusal
@@ -238,6 +239,18 @@ def tenant_lock(tenant: Tenant) -> None:
     """Hold the tenant's row lock until the current transaction ends, so checks that count the tenant's rows
     and then add one (quota before a job, seats before an invitation) run one at a time."""
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+
+
+def tenant_room_check(
+    *, tenant: Tenant, rows: QuerySet, most: int, noun: str, refusal: type[Refusal] = Refusal
+) -> None:
+    """Refuse (409 `limit_reached`, as `refusal`) one more of the workspace's `rows` (a queryset of its
+    `noun`) once it holds `most`; counted under the tenant's lock, held until the transaction ends."""
+    tenant_lock(tenant)
+    if rows.count() >= most:
+        raise refusal(
+            ErrorCode.LIMIT_REACHED, f"A workspace has at most {most} {noun}; delete one to add another."
+        )
 
 
 def _key_role_checked(role: str) -> None:

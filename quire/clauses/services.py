@@ -28,7 +28,7 @@ from quire.heartbeat import PutOffBeat, TenantHeartbeat
 from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from tenants.audit import audit_record
 from tenants.models import Tenant
-from tenants.services import tenant_lock
+from tenants.services import tenant_room_check
 
 if TYPE_CHECKING:
     from connectors.legal.custom import Passages
@@ -108,12 +108,13 @@ def clause_type_create(
         raise ClauseTypeRejected(ErrorCode.INVALID_PARAMETER, f"A clause type {key!r} already exists.", "key")
     try:
         with transaction.atomic():
-            tenant_lock(tenant)
-            if ClauseType.objects.count() >= MAX_CLAUSE_TYPES:
-                raise ClauseTypeRejected(
-                    ErrorCode.LIMIT_REACHED,
-                    f"A workspace has at most {MAX_CLAUSE_TYPES} clause types; delete one to add another.",
-                )
+            tenant_room_check(
+                tenant=tenant,
+                rows=ClauseType.objects.all(),
+                most=MAX_CLAUSE_TYPES,
+                noun="clause types",
+                refusal=ClauseTypeRejected,
+            )
             clause_type = ClauseType.objects.create(
                 key=key, name=name, description=description, examples=positives, counter_examples=negatives
             )

@@ -22,7 +22,7 @@ from quire.webhooks.signing import new_secret
 from quire.webhooks.transport import UnsafeUrl, resolve_target
 from tenants.audit import audit_record
 from tenants.crypto import rows_reencrypt
-from tenants.services import tenant_lock
+from tenants.services import tenant_room_check
 
 MAX_GRACE_SECONDS = 7 * 86400
 # Replaced secrets that may sign beside the current one, each until its own grace period ends.
@@ -74,12 +74,13 @@ def endpoint_create(*, url: str, event_types: list[str], description: str = "") 
     `MAX_ENDPOINTS` already is refused (409), counted under the tenant's lock."""
     _check_url(url)
     with transaction.atomic():
-        tenant_lock(connection.tenant)
-        if WebhookEndpoint.objects.count() >= MAX_ENDPOINTS:
-            raise WebhookRejected(
-                ErrorCode.LIMIT_REACHED,
-                f"A workspace has at most {MAX_ENDPOINTS} webhook endpoints; delete one to add another.",
-            )
+        tenant_room_check(
+            tenant=connection.tenant,
+            rows=WebhookEndpoint.objects.all(),
+            most=MAX_ENDPOINTS,
+            noun="webhook endpoints",
+            refusal=WebhookRejected,
+        )
         endpoint = WebhookEndpoint.objects.create(
             url=url, event_types=_check_event_types(event_types), description=description, secret=new_secret()
         )
