@@ -208,8 +208,9 @@ def _unshown(word: bytes, table: bytes, fc: int, lcb: int) -> list[tuple[int, in
     text), read from the character formatting's FKP pages, merged and in order; none where those are damaged."""
     runs = []
     try:
-        count = (lcb - 4) // 8 if lcb >= 12 else 0
-        for number in struct.unpack_from(f"<{count}I", table, fc + 4 * (count + 1)):
+        bounds_of_pages = _plc_cps(table, fc, lcb, data_size=4)
+        count = max(0, len(bounds_of_pages) - 1)
+        for number in struct.unpack_from(f"<{count}I", table, fc + 4 * len(bounds_of_pages)):
             page = word[(number & 0x3FFFFF) * FKP_SIZE : (number & 0x3FFFFF) * FKP_SIZE + FKP_SIZE]
             if len(page) < FKP_SIZE or 5 * page[-1] + 4 > FKP_SIZE - 1:
                 continue
