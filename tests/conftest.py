@@ -2,7 +2,8 @@
 
 `DATABASE_URL` / `REDIS_URL` name servers to use; when unset, the embedded servers under `.quire/`
 start. Each test process (every pytest-xdist worker) runs in a database of its own (`<name>_test_<pid>`,
-created fresh), Redis database 15 under a key prefix of its own, and a media folder of its own. Folders that need no Django (kernels, inference, connectors) start nothing.
+created fresh), Redis database 15 under a key prefix of its own, and a media folder of its own. Folders that
+need no Django (kernels, inference, connectors) start nothing.
 """
 
 from __future__ import annotations

@@ -354,8 +354,8 @@ def make_doc(
     document properties; the text after it, then each section's properties; and a table stream holding a `Prc`,
     the piece table, the `PlcfHdd`, the `PlcfSed` and the `Dop`. The text is one 8-bit (Windows-1252) piece,
     or, from character `unicode_from` on, a second piece in UTF-16. Stories follow Word's order: body,
-    footnotes, headers, comments, endnotes, text boxes; each ends with its own paragraph mark. `page_stories` are the
-    header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
+    footnotes, headers, comments, endnotes, text boxes; each ends with its own paragraph mark. `page_stories`
+    are the header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
     header, even footer, odd footer, first header, first footer), each ending with a paragraph mark or empty;
     `title_pages` says, per section, whether it has a title page, and `facing_pages` sets the `Dop`'s
     fFacingPages. `formatted` sets a character property (a sprm, its operand 1) on characters `start` to `end`
