@@ -169,6 +169,8 @@ CACHES = {
 QUIRE_API_KEY_LOCAL_SECONDS = 0.5
 QUIRE_API_KEY_REDIS_SECONDS = 300
 QUIRE_API_KEY_MISSING_SECONDS = 60
+# Beat rewrites the grants whose rewrite failed at commit (Redis unreachable) this often.
+QUIRE_GRANT_REFRESH_SWEEP_SECONDS = env_int("QUIRE_GRANT_REFRESH_SWEEP_SECONDS", 10)
 # The dated versions of the /v1 API, oldest first; the last is current (docs/versioning.md).
 QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05", "2026-12-06", "2026-12-07")
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -391,6 +393,7 @@ CELERY_TASK_ROUTES = {
     "quire.clauses.*": {"queue": "jobs"},
     "quire.webhooks.*": {"queue": "webhooks"},
     "billing.*": {"queue": "billing"},
+    "tenants.*": {"queue": "billing"},
     "quire.api.*": {"queue": "jobs"},
 }
 
@@ -424,6 +427,9 @@ CELERY_BEAT_SCHEDULE = {
         "quire.documents.documents_reembed_stale_task", float(QUIRE_REEMBED_SWEEP_SECONDS)
     ),
     "apply-retention": _periodic("quire.jobs.retention_apply_task", float(QUIRE_RETENTION_SWEEP_SECONDS)),
+    "rewrite-pending-grants": _periodic(
+        "tenants.grants_refresh_pending_task", float(QUIRE_GRANT_REFRESH_SWEEP_SECONDS)
+    ),
     "push-meter-usage": _periodic("billing.meter_usage_push_task", float(QUIRE_METER_PUSH_SECONDS)),
     "cancel-replaced-subscriptions": _periodic(
         "billing.replaced_subscriptions_cancel_task", float(QUIRE_METER_PUSH_SECONDS)

@@ -3,21 +3,32 @@ maintenance), role, version, revoked.
 
 Two layers. Each process trusts its own copy of a grant for `QUIRE_API_KEY_LOCAL_SECONDS` (0.5 s), then
 reads Redis again, which keeps grants for `QUIRE_API_KEY_REDIS_SECONDS` and falls back to the database.
-Once a change to a key or its tenant commits, `grants_refresh` rewrites the Redis grants from the database
-(a deleted key leaves a revoked grant), so every process refuses a revoked key, or uses a new role, after at
-most the local TTL. A fill from the database never overwrites a grant (`cache.add`), so a fill that read the
-row before the change cannot undo the rewrite.
+A change to a key or its tenant records a `GrantRefresh` in its transaction (`grants_refresh_later`); once it
+commits, the grants it names are rewritten in Redis from the database (a deleted key's as revoked), so every
+process refuses a revoked key, or uses a new role, after at most the local TTL. When Redis cannot be written
+then (an outage, a crash after the commit), the record stays and beat's `grants_refresh_pending` sweep writes
+it, so a Redis that comes back with its old data serves the old grant until that sweep at most
+(`QUIRE_GRANT_REFRESH_SWEEP_SECONDS`), not for the grant's whole TTL. Rewrites run one at a time and read the
+database once they hold their lock, so the last one to write read the last change. A fill from the database
+never overwrites a grant (`cache.add`), so a fill that read the row before the change cannot undo the rewrite.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Q
 
-from tenants.models import ApiKey, Tenant
+from tenants.models import ApiKey, GrantRefresh, Tenant
+
+logger = logging.getLogger("tenants.keycache")
 
 # The local layer's time source (tests may put a clock they move by hand in its place).
 clock = time.monotonic
@@ -129,12 +140,50 @@ class GrantCache:
 local_grants = GrantCache()
 
 
-def grants_refresh(*, key_ids: list[str] | None = None, tenant_id: int | None = None) -> None:
-    """Rewrite the shared grants of these keys (or of all the tenant's keys) from the database, and drop
-    this process's copies. Call it once the change has committed."""
-    keys = ApiKey.objects.select_related("tenant")
-    keys = keys.filter(pk__in=key_ids) if key_ids is not None else keys.filter(tenant_id=tenant_id)
+# The advisory lock under which grants are rewritten, one rewrite at a time.
+GRANTS_LOCK = 0x5155495245_0001
+
+
+def grants_refresh_later(*, secret_hash: str = "", tenant_id: int | None = None) -> None:
+    """Record, in the current transaction, that this key's grant (or all of the tenant's keys') is to be
+    rewritten, and rewrite it once the transaction commits."""
+    pending = GrantRefresh.objects.create(secret_hash=secret_hash, tenant_id=tenant_id)
+    transaction.on_commit(lambda: grants_refresh_pending(ids=[pending.pk]))
+
+
+def grants_refresh_pending(*, ids: Iterable[int] | None = None, limit: int = 1000) -> int:
+    """Rewrite the grants the pending `GrantRefresh` records name (these `ids`, else the oldest `limit`) and
+    delete the records; how many were done. Redis unreachable: nothing is deleted, the next sweep tries again."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GRANTS_LOCK])
+        records = GrantRefresh.objects.order_by("id")
+        if ids is not None:
+            records = records.filter(pk__in=list(ids))
+        records = list(records[:limit])
+        if not records:
+            return 0
+        try:
+            grants_refresh(
+                secret_hashes=[r.secret_hash for r in records if r.secret_hash],
+                tenant_ids=[r.tenant_id for r in records if r.tenant_id is not None],
+            )
+        except redis.RedisError as exc:
+            logger.warning("API-key grants not rewritten, %d left for the next sweep: %s", len(records), exc)
+            return 0
+        GrantRefresh.objects.filter(pk__in=[r.pk for r in records]).delete()
+    return len(records)
+
+
+def grants_refresh(*, secret_hashes: Iterable[str] = (), tenant_ids: Iterable[int] = ()) -> None:
+    """Rewrite the shared grants of these keys (a hash no key has any more as revoked) and of all these
+    tenants' keys from the database, and drop this process's copies. Raises Redis's errors."""
+    secret_hashes, tenant_ids = set(secret_hashes), set(tenant_ids)
+    keys = ApiKey.objects.select_related("tenant").filter(
+        Q(secret_hash__in=secret_hashes) | Q(tenant_id__in=tenant_ids)
+    )
     grants = {key.secret_hash: ApiKeyGrant.of(key) for key in keys}
+    grants |= {h: _revoked() for h in secret_hashes - grants.keys()}
     cache.set_many(
         {_redis_key(h): grant for h, grant in grants.items()}, settings.QUIRE_API_KEY_REDIS_SECONDS
     )
@@ -142,20 +191,24 @@ def grants_refresh(*, key_ids: list[str] | None = None, tenant_id: int | None = 
         local_grants.forget(secret_hash)
 
 
-def grant_tombstone(api_key: ApiKey) -> None:
-    """A deleted key's shared grant becomes a revoked one, so a fill that read the row before the delete
-    cannot bring it back. Needs no query: its tenant may be gone too."""
-    grant = ApiKeyGrant(
-        key_id=api_key.pk,
-        role=api_key.role,
-        version=api_key.version,
+def _revoked(api_key: ApiKey | None = None) -> ApiKeyGrant:
+    """A revoked grant; without the key (deleted), revoked and nothing else."""
+    return ApiKeyGrant(
+        key_id=api_key.pk if api_key else "",
+        role=api_key.role if api_key else "",
+        version=api_key.version if api_key else "",
         revoked=True,
-        tenant_id=api_key.tenant_id,
+        tenant_id=api_key.tenant_id if api_key else 0,
         tenant_schema="",
         tenant_slug="",
         tenant_public_id="",
         tenant_active=False,
         tenant_maintenance=False,
     )
-    cache.set(_redis_key(api_key.secret_hash), grant, settings.QUIRE_API_KEY_REDIS_SECONDS)
+
+
+def grant_tombstone(api_key: ApiKey) -> None:
+    """Write the key's shared grant revoked, before the revoke commits: a process that dies between the commit
+    and the rewrite leaves no active grant behind. Needs no query."""
+    cache.set(_redis_key(api_key.secret_hash), _revoked(api_key), settings.QUIRE_API_KEY_REDIS_SECONDS)
     local_grants.forget(api_key.secret_hash)

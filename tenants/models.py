@@ -121,6 +121,23 @@ class ApiKey(models.Model):
         return self.revoked_at is None and self.tenant.is_active
 
 
+class GrantRefresh(models.Model):
+    """API-key grants to rewrite in Redis (tenants/keycache.py): one key's, by the hash of its secret (a deleted
+    key's too), or all of a tenant's. Written in the transaction of the change, deleted once the rewrite has run,
+    so a crash or a Redis outage after the commit leaves a grant stale until beat's next sweep at most."""
+
+    secret_hash = models.CharField(max_length=64, blank=True)
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return (
+            f"grants of key {self.secret_hash[:12]}…"
+            if self.secret_hash
+            else f"grants of tenant {self.tenant_id}"
+        )
+
+
 class ActorType(models.TextChoices):
     MEMBER = "member"
     API_KEY = "api_key"

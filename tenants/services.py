@@ -23,7 +23,7 @@ from django.utils import timezone
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
-from tenants.keycache import ApiKeyGrant, grant_tombstone, grants_refresh, local_grants
+from tenants.keycache import ApiKeyGrant, grant_tombstone, grants_refresh_later, local_grants
 from tenants.models import (
     API_KEY_ROLES,
     RETENTION_DAYS_MAX,
@@ -38,6 +38,9 @@ from tenants.models import (
 from tenants.schemas import schema_build
 
 T = TypeVar("T")
+
+# Keys not revoked, per workspace: each is a credential to rotate and audit; an integration needs a handful.
+MAX_ACTIVE_API_KEYS = 100
 logger = logging.getLogger(__name__)
 # `last_used_at` is written at most this often per key.
 LAST_USED_SECONDS = 60
@@ -242,15 +245,19 @@ def tenant_lock(tenant: Tenant) -> None:
 
 
 def tenant_room_check(
-    *, tenant: Tenant, rows: QuerySet, most: int, noun: str, refusal: type[Refusal] = Refusal
+    *,
+    tenant: Tenant,
+    rows: QuerySet,
+    most: int,
+    noun: str,
+    remedy: str = "delete one to add another",
+    refusal: type[Refusal] = Refusal,
 ) -> None:
     """Refuse (409 `limit_reached`, as `refusal`) one more of the workspace's `rows` (a queryset of its
     `noun`) once it holds `most`; counted under the tenant's lock, held until the transaction ends."""
     tenant_lock(tenant)
     if rows.count() >= most:
-        raise refusal(
-            ErrorCode.LIMIT_REACHED, f"A workspace has at most {most} {noun}; delete one to add another."
-        )
+        raise refusal(ErrorCode.LIMIT_REACHED, f"A workspace has at most {most} {noun}; {remedy}.")
 
 
 def _key_role_checked(role: str) -> None:
@@ -264,10 +271,18 @@ def _key_role_checked(role: str) -> None:
 def api_key_issue(
     *, tenant: Tenant, name: str, role: str = Role.DEVELOPER, created_by: Member | None = None
 ) -> IssuedApiKey:
-    """A new API key for the tenant; the secret is in the result once and only its hash is stored."""
+    """A new API key for the tenant; the secret is in the result once and only its hash is stored. A workspace
+    holding `MAX_ACTIVE_API_KEYS` keys not revoked is refused (409) until it revokes one."""
     _key_role_checked(role)
     secret = new_api_key_secret()
     with transaction.atomic():
+        tenant_room_check(
+            tenant=tenant,
+            rows=ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True),
+            most=MAX_ACTIVE_API_KEYS,
+            noun="active API keys",
+            remedy="revoke one to issue another",
+        )
         api_key = ApiKey.objects.create(
             tenant=tenant,
             name=name.strip() or "unnamed",
@@ -292,20 +307,19 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     `QUIRE_API_KEY_LOCAL_SECONDS` of the commit (tenants/keycache.py). Its cached grant is written revoked before
     the commit too, so a process that dies between the commit and the refresh leaves no active grant behind (a
     revoke that then fails to commit leaves the key refused until the grant expires). Revoking a revoked key
-    writes its cached grant again: with Redis unreachable during the first revoke, the grant Redis kept would
-    otherwise let the key in until it expires."""
+    writes its cached grant again."""
     with transaction.atomic():
         current = _key_locked(api_key)
-        if current.revoked_at is None:
-            current.revoked_at = timezone.now()
-            current.save(update_fields=["revoked_at"])
-            audit_record(
-                tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
-            )
-            with suppress(redis.RedisError):
-                grant_tombstone(current)
+        if current.revoked_at is not None:
+            grants_refresh_later(secret_hash=current.secret_hash)
             return current
-    grants_refresh(key_ids=[api_key.pk])
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+        audit_record(
+            tenant=api_key.tenant, action="api_key.revoke", object_type="api_key", object_id=api_key.pk
+        )
+        with suppress(redis.RedisError):
+            grant_tombstone(current)
     return current
 
 

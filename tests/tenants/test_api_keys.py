@@ -155,3 +155,18 @@ def test_two_role_changes_at_once_are_audited_from_what_each_found(api_a: Api, m
     (first, second) = [(e.details["from"], e.details["to"]) for e in changes]
     assert first[0] == "developer" and second[0] == first[1] != second[1]
     assert ApiKey.objects.get(pk=key["id"]).role == second[1]
+
+
+def test_a_workspace_at_its_key_limit_is_refused_a_new_one_until_it_revokes_one(make_tenant, monkeypatch):
+    from tenants import services
+    from tests.quire.api.test_api_errors import assert_error
+
+    monkeypatch.setattr(services, "MAX_ACTIVE_API_KEYS", 3)
+    api = Api(make_tenant("keys-limit").issued_key.secret)
+    made = [api.post("/v1/api_keys", {"name": f"key {n}"}) for n in range(2)]
+    assert {response.status_code for response in made} == {201}
+    refused = assert_error(api.post("/v1/api_keys", {"name": "one too many"}), 409, "limit_reached")
+    assert refused["message"] == "A workspace has at most 3 active API keys; revoke one to issue another."
+    assert not ApiKey.objects.filter(name="one too many").exists()
+    assert api.delete(f"/v1/api_keys/{made[0].json()['id']}").status_code == 200
+    assert api.post("/v1/api_keys", {"name": "in its place"}).status_code == 201

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from common.refusals import Refusal
 from quire.portal.access import portal_page
 from quire.portal.forms import ApiKeyForm
-from quire.portal.views.common import listed, page
+from quire.portal.views.common import listed, page, show_rejection
 from tenants.crypto import decrypt, encrypt
 from tenants.models import ApiKey, Role
 from tenants.services import api_key_issue, api_key_revoke, api_key_update
@@ -39,14 +39,21 @@ def _issued(handed_over: dict | None) -> dict | None:
 def api_key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        issued = api_key_issue(
-            tenant=request.tenant,
-            name=form.cleaned_data["name"],
-            role=form.cleaned_data["role"],
-            created_by=request.member,
-        )
-        request.session[ISSUED_SESSION_KEY] = {"name": issued.api_key.name, "secret": encrypt(issued.secret)}
-        return redirect("portal:api_keys")
+        try:
+            issued = api_key_issue(
+                tenant=request.tenant,
+                name=form.cleaned_data["name"],
+                role=form.cleaned_data["role"],
+                created_by=request.member,
+            )
+        except Refusal as exc:
+            show_rejection(form, exc)
+        else:
+            request.session[ISSUED_SESSION_KEY] = {
+                "name": issued.api_key.name,
+                "secret": encrypt(issued.secret),
+            }
+            return redirect("portal:api_keys")
     issued = _issued(request.session.pop(ISSUED_SESSION_KEY, None)) if request.method == "GET" else None
     keys = (
         ApiKey.objects.filter(tenant=request.tenant)

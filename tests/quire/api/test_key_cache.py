@@ -165,5 +165,115 @@ def test_an_unknown_key_is_looked_up_once_then_refused_from_redis(tenant_a):
     issued = api_key_issue(tenant=tenant_a.tenant, name="once unknown", role="viewer")
     secret_hash = ApiKey.objects.get(pk=issued.api_key.pk).secret_hash
     cache.set(keycache._redis_key(secret_hash), keycache.MISSING)
-    keycache.grants_refresh(key_ids=[issued.api_key.pk])
+    keycache.grants_refresh(secret_hashes=[secret_hash])
     assert Api(issued.secret).get("/v1/documents").status_code == 200
+
+
+class _Unreachable:
+    """Redis during an outage."""
+
+    def __getattr__(self, name: str):
+        import redis
+
+        def fails(*args, **kwargs):
+            raise redis.ConnectionError("Redis is unreachable")
+
+        return fails
+
+
+def test_a_role_change_redis_missed_is_written_by_the_next_sweep(tenant_a, monkeypatch):
+    from tenants.models import GrantRefresh
+    from tenants.tasks import grants_refresh_pending_task
+
+    issued = api_key_issue(tenant=tenant_a.tenant, name="demoted-in-an-outage", role="admin")
+    secret_hash, api = issued.api_key.secret_hash, Api(issued.secret)
+    assert api.get("/v1/api_keys").status_code == 200
+    monkeypatch.setattr(keycache, "cache", _Unreachable())
+    api_key_update(api_key=issued.api_key, role="developer")
+    monkeypatch.undo()
+    assert GrantCache().get(secret_hash).role == "admin", "Redis came back with the grant it held"
+    assert GrantRefresh.objects.filter(secret_hash=secret_hash).exists()
+
+    assert grants_refresh_pending_task() >= 1
+    assert GrantCache().get(secret_hash).role == "developer"
+    assert api.get("/v1/api_keys").status_code == 403
+    assert not GrantRefresh.objects.filter(secret_hash=secret_hash).exists()
+
+
+def test_a_key_deleted_while_redis_is_unreachable_is_refused_after_the_next_sweep(tenant_a, monkeypatch):
+    issued = api_key_issue(tenant=tenant_a.tenant, name="deleted-in-an-outage", role="viewer")
+    api = Api(issued.secret)
+    assert api.get("/v1/health").status_code == 200
+    monkeypatch.setattr(keycache, "cache", _Unreachable())
+    ApiKey.objects.get(pk=issued.api_key.pk).delete()
+    monkeypatch.undo()
+    assert GrantCache().get(issued.api_key.secret_hash).active
+
+    keycache.grants_refresh_pending()
+    assert GrantCache().get(issued.api_key.secret_hash).revoked
+    assert api.get("/v1/health").status_code == 401
+
+
+def test_a_tenant_suspended_in_an_outage_is_refused_after_the_sweep(make_tenant, monkeypatch):
+    other = make_tenant("grants-outage")
+    try:
+        api = Api(other.issued_key.secret)
+        assert api.get("/v1/health").status_code == 200
+        monkeypatch.setattr(keycache, "cache", _Unreachable())
+        other.tenant.is_active = False
+        other.tenant.save(update_fields=["is_active"])
+        monkeypatch.undo()
+        secret_hash = other.issued_key.api_key.secret_hash
+        assert GrantCache().get(secret_hash).active
+
+        keycache.grants_refresh_pending()
+        assert not GrantCache().get(secret_hash).active
+        assert api.get("/v1/health").status_code == 401
+    finally:
+        other.tenant.delete(force_drop=True)
+
+
+def test_rewrites_wait_for_one_another(tenant_a):
+    """A rewrite reads the database only once it holds the lock, so one that started before a change committed
+    cannot write its older read after the change's own rewrite."""
+    import threading
+
+    from django.db import connections
+
+    from tenants.models import GrantRefresh
+
+    issued = api_key_issue(tenant=tenant_a.tenant, name="serialised", role="viewer")
+    record = GrantRefresh.objects.create(secret_hash=issued.api_key.secret_hash)
+    holder = connections.create_connection("default")
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [keycache.GRANTS_LOCK])
+        done = []
+
+        def rewrite() -> None:
+            try:
+                done.append(keycache.grants_refresh_pending(ids=[record.pk]))
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=rewrite)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive() and not done, "the rewrite ran while another held the lock"
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [keycache.GRANTS_LOCK])
+        thread.join(10)
+        assert done == [1]
+    finally:
+        holder.close()
+
+
+def test_beat_sweeps_pending_grants_on_a_queue_the_workers_consume():
+    from quire.celery import app
+    from quire.launcher import QUEUES
+
+    entry = settings.CELERY_BEAT_SCHEDULE["rewrite-pending-grants"]
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
+    assert app.amqp.router.route({}, entry["task"])["queue"].name in QUEUES.split(",")
+    assert entry["schedule"] == settings.QUIRE_GRANT_REFRESH_SWEEP_SECONDS

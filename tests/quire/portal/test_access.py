@@ -571,3 +571,14 @@ def test_an_invitation_the_mail_server_refuses_keeps_the_member_and_says_so(work
     assert invited.status_code == 200
     assert "the invitation e-mail could not be sent" in invited.content.decode()
     assert Member.objects.filter(tenant=workspace.tenant, user__username="unmailed@example.com").exists()
+
+
+def test_the_portal_shows_the_key_limit_on_the_form(workspace, monkeypatch):
+    from tenants import services
+
+    active = ApiKey.objects.filter(tenant=workspace.tenant, revoked_at__isnull=True).count()
+    monkeypatch.setattr(services, "MAX_ACTIVE_API_KEYS", active)
+    refused = signed_in(workspace, "admin").post("/api-keys", {"name": "past the limit", "role": "viewer"})
+    assert refused.status_code == 400
+    assert f"at most {active} active API keys; revoke one to issue another".encode() in refused.content
+    assert not ApiKey.objects.filter(name="past the limit").exists()
