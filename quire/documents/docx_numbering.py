@@ -110,7 +110,9 @@ class Numbering:
             if placeholder in text:
                 other = levels.get(shown, Level())
                 value = counters[shown] if counters[shown] is not None else other.start
-                text = text.replace(placeholder, _formatted(value, "decimal" if this.legal else other.fmt))
+                text = text.replace(
+                    placeholder, number_formatted(value, "decimal" if this.legal else other.fmt)
+                )
         text = text.strip()
         return (text, this.suffix) if text else None
 
@@ -201,7 +203,8 @@ def _level(lvl) -> Level:
     )
 
 
-def _formatted(value: int, fmt: str) -> str:
+def number_formatted(value: int, fmt: str) -> str:
+    """`value` in a list number format (`decimal`, `lowerRoman`, `upperLetter`, `none`...)."""
     if fmt in ("upperRoman", "lowerRoman") and value > 0:
         roman = _roman(value)
         return roman.upper() if fmt == "upperRoman" else roman

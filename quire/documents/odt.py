@@ -4,7 +4,8 @@ and the footers of its page styles (`styles.xml`).
 
 Inline: spans, links and fields as their text, `text:s` as its count of spaces, tabs and line breaks. Left out:
 tracked deletions (`text:tracked-changes`), comments (`office:annotation`), frames and drawings (images, text
-boxes) and a note's citation mark. List labels are not read: OpenDocument leaves them to the styles.
+boxes), a note's citation mark and a heading's cached number (`text:number`). List labels and heading numbers,
+which OpenDocument leaves to its styles, are counted as `quire.documents.odt_numbering` says.
 
 Headers and footers are read as the DOCX reader reads them: those of the page styles (master pages) the
 document uses, that is the default one (`Standard`, else the first) and every one a paragraph style names,
@@ -21,6 +22,7 @@ from io import BytesIO
 from quire.documents.docx_numbering import XML_SAFE
 from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder
 from quire.documents.limits import IngestLimits, check_archive_read
+from quire.documents.odt_numbering import LIST, LIST_HEADER, LIST_ITEM, OdtNumbering
 from quire.documents.sniffing import ODT_BODY
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
@@ -35,7 +37,7 @@ NOTE = _TEXT + "note"
 # Elements whose text the document does not show in its flow.
 HIDDEN = {
     _TEXT + "tracked-changes", _OFFICE + "annotation", _TEXT + "note-citation", _DRAW + "frame",
-    _DRAW + "custom-shape", _DRAW + "g", _TEXT + "soft-page-break",
+    _DRAW + "custom-shape", _DRAW + "g", _TEXT + "soft-page-break", _TEXT + "number",
 }  # fmt: skip
 # A paragraph inside one of these is read with it, not as a block of its own.
 CONTAINERS = {TABLE, NOTE, *HIDDEN}
@@ -44,6 +46,8 @@ CELLS = {_TABLE + "table-cell", _TABLE + "covered-table-cell"}
 # A cell or row repeated more often than this counts this often; an empty cell repeated counts once.
 MAX_REPEAT = 64
 STYLES = "styles.xml"
+AUTOMATIC_STYLES = _OFFICE + "automatic-styles"
+LISTS = {LIST, LIST_ITEM, LIST_HEADER}
 MASTER_PAGE = _STYLE + "master-page"
 MASTER_PAGE_NAME = _STYLE + "master-page-name"
 DEFAULT_MASTER_PAGE = "Standard"
@@ -58,31 +62,47 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
 
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
+    numbering = OdtNumbering()
     notes: list[str] = []
     named: set[str] = set()
     inside = 0
-    with zipfile.ZipFile(BytesIO(content)) as archive, archive.open(ODT_BODY) as xml:
-        for event, element in etree.iterparse(xml, events=("start", "end"), **XML_SAFE):
-            tag = element.tag
-            if event == "start":
-                inside += tag in CONTAINERS
-                if page_style := element.get(MASTER_PAGE_NAME):
-                    named.add(page_style)
-                continue
-            if tag in CONTAINERS:
-                inside -= 1
-                if tag == TABLE and not inside:
-                    builder.table(_rows(element, notes))
-                    _drop(element)
-            elif tag in PARAGRAPHS and not inside:
-                limits.check_time()
-                builder.add(_inline(element, notes))
-                _drop(element)
-        for note in notes:
-            builder.add(note)
+    with zipfile.ZipFile(BytesIO(content)) as archive:
+        styles = None
         if STYLES in archive.namelist():
             with archive.open(STYLES) as xml:
-                _page_parts(etree.parse(xml, etree.XMLParser(**XML_SAFE)).getroot(), named, builder, limits)
+                styles = etree.parse(xml, etree.XMLParser(**XML_SAFE)).getroot()
+            numbering.read_styles(styles)
+        with archive.open(ODT_BODY) as xml:
+            for event, element in etree.iterparse(xml, events=("start", "end"), **XML_SAFE):
+                tag = element.tag
+                if event == "start":
+                    inside += tag in CONTAINERS
+                    if page_style := element.get(MASTER_PAGE_NAME):
+                        named.add(page_style)
+                    if tag in LISTS and not inside:
+                        numbering.start(element)
+                    continue
+                if tag in CONTAINERS:
+                    inside -= 1
+                    if tag == TABLE and not inside:
+                        builder.table(_rows(element, notes))
+                        _drop(element)
+                elif tag in PARAGRAPHS and not inside:
+                    limits.check_time()
+                    text = _inline(element, notes)
+                    label = numbering.label(element)
+                    if label is not None and text.strip():
+                        text = label[0] + label[1] + text.lstrip()
+                    builder.add(text)
+                    _drop(element)
+                elif tag in LISTS:
+                    numbering.end(element)
+                elif tag == AUTOMATIC_STYLES:
+                    numbering.read_styles(element)
+        for note in notes:
+            builder.add(note)
+        if styles is not None:
+            _page_parts(styles, named, builder, limits)
     return builder.build()
 
 

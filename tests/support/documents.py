@@ -464,11 +464,13 @@ ODF_NAMESPACES = (
 )
 
 
-def make_odt(body: str, *, automatic_styles: str = "", master_pages: str | None = None) -> bytes:
+def make_odt(
+    body: str, *, automatic_styles: str = "", master_pages: str | None = None, styles: str | None = None
+) -> bytes:
     """An OpenDocument text file as LibreOffice writes one: `mimetype` first and stored, then `content.xml`
     whose `office:automatic-styles` hold `automatic_styles` and whose `office:text` holds `body` (ODF markup
-    with the office, style, text, table, draw, xlink and dc prefixes), `styles.xml` whose
-    `office:master-styles` hold `master_pages` (where given), and the manifest."""
+    with the office, style, text, table, draw, xlink and dc prefixes), `styles.xml` whose `office:styles` hold
+    `styles` and whose `office:master-styles` hold `master_pages` (where either is given), and the manifest."""
     import zipfile
 
     content = (
@@ -478,7 +480,8 @@ def make_odt(body: str, *, automatic_styles: str = "", master_pages: str | None 
     )
     styles = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-styles {ODF_NAMESPACES} office:version="1.3">'
-        f"<office:master-styles>{master_pages}</office:master-styles></office:document-styles>"
+        f"<office:styles>{styles or ''}</office:styles>"
+        f"<office:master-styles>{master_pages or ''}</office:master-styles></office:document-styles>"
     )
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
@@ -492,7 +495,7 @@ def make_odt(body: str, *, automatic_styles: str = "", master_pages: str | None 
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("mimetype", "application/vnd.oasis.opendocument.text", zipfile.ZIP_STORED)
         archive.writestr("content.xml", content.encode(), zipfile.ZIP_DEFLATED)
-        if master_pages is not None:
+        if master_pages is not None or styles is not None:
             archive.writestr("styles.xml", styles.encode(), zipfile.ZIP_DEFLATED)
         archive.writestr("META-INF/manifest.xml", manifest.encode(), zipfile.ZIP_DEFLATED)
     return out.getvalue()

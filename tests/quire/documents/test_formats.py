@@ -1178,6 +1178,138 @@ def test_odt_headers_and_footers_of_the_page_styles_it_uses_are_read_once_after_
     )
 
 
+def _odt_attributes(attributes: dict[str, str]) -> str:
+    """`text_start_value="4"` as ` text:start-value="4"`."""
+    return "".join(
+        f' {name.replace("_", ":", 1).replace("_", "-")}="{value}"' for name, value in attributes.items()
+    )
+
+
+def _odt_level(level: int, fmt: str = "1", suffix: str = ".", **attributes: str) -> str:
+    return (
+        f'<text:list-level-style-number text:level="{level}" style:num-format="{fmt}" style:num-suffix="{suffix}"'
+        f"{_odt_attributes(attributes)}/>"
+    )
+
+
+def _odt_items(*items: str, **attributes: str) -> str:
+    """A list of these items: a text as an item of one paragraph, markup as it is."""
+    markup = "".join(
+        item if item.startswith("<") else f"<text:list-item><text:p>{item}</text:p></text:list-item>"
+        for item in items
+    )
+    return f"<text:list{_odt_attributes(attributes)}>{markup}</text:list>"
+
+
+def test_odt_list_items_carry_the_labels_their_list_styles_count():
+    """Nested levels counting on under their item, a level showing the one above (`display-levels`), prefixes
+    and suffixes, roman numerals and letters, a start value; an item's second paragraph, a list header and a
+    bulleted list unlabelled; a list starting again, continuing the one before, or continuing a named one; a
+    list with no style of its own numbered by its paragraphs' style."""
+    legal = (
+        '<text:list-style style:name="Legal">'
+        f"{_odt_level(1)}{_odt_level(2, text_display_levels='2')}"
+        f"{_odt_level(3, 'a', ')', style_num_prefix='(')}{_odt_level(4, 'i')}"
+        "</text:list-style>"
+    )
+    automatic = (
+        f'{legal}<text:list-style style:name="Roman">{_odt_level(1, "I", text_start_value="4")}</text:list-style>'
+        '<text:list-style style:name="Dots"><text:list-level-style-bullet text:level="1" text:bullet-char="•"/>'
+        "</text:list-style>"
+        '<style:style style:name="P9" style:family="paragraph" style:parent-style-name="Numbered"/>'
+    )
+    styles = '<style:style style:name="Numbered" style:family="paragraph" style:list-style-name="Roman"/>'
+    nested = (
+        "<text:list-item><text:p>Services.</text:p>"
+        + _odt_items(
+            "Scope.",
+            "<text:list-item><text:p>Fees.</text:p><text:p>Paid monthly.</text:p>"
+            + _odt_items(
+                "Late fees.",
+                "<text:list-item><text:p>Interest.</text:p>"
+                + _odt_items("Daily.", "Capped.")
+                + "</text:list-item>",
+            )
+            + "</text:list-item>",
+        )
+        + "</text:list-item>"
+    )
+    body = (
+        _odt_items("Definitions.", nested, "Term.", text_style_name="Legal", xml_id="main")
+        + "<text:p>Between.</text:p>"
+        + _odt_items(
+            "<text:list-header><text:p>Headed.</text:p></text:list-header>", "Again.", text_style_name="Legal"
+        )
+        + _odt_items("Continued.", text_style_name="Legal", text_continue_numbering="true")
+        + _odt_items("Named.", text_style_name="Legal", text_continue_list="main")
+        + _odt_items("Bullet.", text_style_name="Dots")
+        + '<text:list><text:list-item><text:p text:style-name="P9">By its style.</text:p></text:list-item>'
+        '<text:list-item><text:p text:style-name="P9">And on.</text:p></text:list-item></text:list>'
+        + _odt_items(
+            "Fourth.",
+            '<text:list-item text:start-value="9"><text:p>Ninth.</text:p></text:list-item>',
+            text_style_name="Roman",
+        )
+    )
+    text = parse_document(make_odt(body, automatic_styles=automatic, styles=styles), ODT).text
+    assert text.split("\n\n") == [
+        "1. Definitions.",
+        "2. Services.",
+        "2.1. Scope.",
+        "2.2. Fees.",
+        "Paid monthly.",
+        "(a) Late fees.",
+        "(b) Interest.",
+        "i. Daily.",
+        "ii. Capped.",
+        "3. Term.",
+        "Between.",
+        "Headed.",
+        "1. Again.",
+        "2. Continued.",
+        "4. Named.",
+        "Bullet.",
+        "IV. By its style.",
+        "V. And on.",
+        "IV. Fourth.",
+        "IX. Ninth.",
+    ]
+
+
+def test_odt_headings_are_numbered_by_the_outline_style_and_their_cached_numbers_are_not_read_twice():
+    outline = (
+        '<text:outline-style style:name="Outline">'
+        '<text:outline-level-style text:level="1" style:num-format="1" style:num-prefix="Article "/>'
+        '<text:outline-level-style text:level="2" style:num-format="1" text:display-levels="2"/>'
+        '<text:outline-level-style text:level="3" style:num-format=""/>'
+        "</text:outline-style>"
+    )
+    body = (
+        '<text:h text:outline-level="1"><text:number>Article 1</text:number>Definitions</text:h>'
+        '<text:h text:outline-level="2"><text:number>1.1</text:number>Terms</text:h>'
+        '<text:h text:outline-level="3">Unnumbered level</text:h>'
+        "<text:p>Body.</text:p>"
+        '<text:h text:outline-level="2">More terms</text:h>'
+        '<text:h text:outline-level="1">Payment</text:h>'
+        '<text:h text:outline-level="2">Fees</text:h>'
+        '<text:h text:outline-level="1" text:is-list-header="true">Schedules</text:h>'
+        '<text:list text:style-name="Outline"><text:list-item><text:h text:outline-level="1">Listed</text:h>'
+        "</text:list-item></text:list>"
+    )
+    text = parse_document(make_odt(body, styles=outline), ODT).text
+    assert text.split("\n\n") == [
+        "Article 1 Definitions",
+        "1.1 Terms",
+        "Unnumbered level",
+        "Body.",
+        "1.2 More terms",
+        "Article 2 Payment",
+        "2.1 Fees",
+        "Schedules",
+        "Article 3 Listed",
+    ]
+
+
 def test_an_odt_without_text_or_with_broken_xml_fails_with_the_reason():
     with pytest.raises(ParseError, match="the document has no text"):
         parse_document(make_odt("<text:p/>"), ODT)
