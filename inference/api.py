@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import hmac
 import json
 import logging
@@ -244,6 +245,23 @@ def _lazy_embed_texts(texts: list[str]) -> Any:
     from inference.embeddings import embed_texts
 
     return embed_texts(texts)
+
+
+class TextOffsets:
+    """Where each completion token starts in the answer's text (`text_offset`): the index of the character its
+    first byte belongs to, counted over the tokens' bytes. A token that continues a character split over tokens
+    starts where that character does; one after an unfinished character starts after it (it became U+FFFD)."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._chars = 0
+
+    def start(self, data: bytes) -> int:
+        start = self._chars
+        if self._decoder.getstate()[0] and data and not 0x80 <= data[0] <= 0xBF:
+            start += 1
+        self._chars += len(self._decoder.decode(data))
+        return start
 
 
 class OpenAIApi:
@@ -639,7 +657,7 @@ class OpenAIApi:
             "model": model,
         }
 
-        offset = [0]
+        offsets = TextOffsets()
 
         def chunk(
             delta_text: str | None,
@@ -649,9 +667,7 @@ class OpenAIApi:
         ) -> dict[str, Any]:
             reported = None
             if logprobs and not first:
-                reported = self._logprobs(items or [], chat=chat, offset=offset[0])
-                if not chat:
-                    offset[0] += sum(len(token) for token in reported["tokens"])
+                reported = self._logprobs(items or [], chat=chat, offsets=offsets)
             if chat:
                 delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
                 if delta_text:
@@ -697,9 +713,12 @@ class OpenAIApi:
         finally:
             handle.cancel()
 
-    def _logprobs(self, items: list[TokenLogprobs], *, chat: bool, offset: int = 0) -> dict[str, Any]:
+    def _logprobs(
+        self, items: list[TokenLogprobs], *, chat: bool, offsets: TextOffsets | None = None
+    ) -> dict[str, Any]:
         """The log-probabilities of `items` as OpenAI's chat (`content`) or completions (`tokens`,
-        `token_logprobs`, `top_logprobs`, `text_offset` from `offset`) report them; a token as its own text."""
+        `token_logprobs`, `top_logprobs`, `text_offset`, counted on from `offsets`, the tokens before these)
+        report them; a token as its own text."""
 
         def token(token_id: int) -> str:
             return self.tokenizer.decode([token_id])
@@ -719,19 +738,15 @@ class OpenAIApi:
                     for item in items
                 ]
             }
-        tokens = [token(item.token_id) for item in items]
-        offsets = []
-        for text in tokens:
-            offsets.append(offset)
-            offset += len(text)
+        offsets = offsets or TextOffsets()
         return {
-            "tokens": tokens,
+            "tokens": [token(item.token_id) for item in items],
             "token_logprobs": [max(item.logprob, LOWEST_LOGPROB) for item in items],
             "top_logprobs": [
                 {token(token_id): max(logprob, LOWEST_LOGPROB) for token_id, logprob in item.top}
                 for item in items
             ],
-            "text_offset": offsets,
+            "text_offset": [offsets.start(self.tokenizer.token_bytes(item.token_id)) for item in items],
         }
 
     def _embeddings(self, payload: dict[str, Any]) -> ApiResponse:

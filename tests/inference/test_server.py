@@ -1355,6 +1355,35 @@ def test_chat_logprobs_report_each_token_and_its_likeliest_alternatives_streamed
     assert plain.choices[0].logprobs is None
 
 
+def test_completion_text_offsets_count_characters_split_over_tokens(in_process, tiny_checkpoint):
+    """Tokens of single bytes of "é" (0xC3 0xA9) and "Ã" alone: each offset is the place in the answer's text of
+    the character the token's first byte belongs to, so the offsets never run past the text."""
+    from tokenizers import Tokenizer
+
+    from inference.api import TextOffsets
+
+    vocabulary = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
+    lead, tail = vocabulary.token_to_id("\u00c3"), vocabulary.token_to_id("\u00a9")
+    client = _openai_client(in_process())
+    answer = client.completions.create(
+        model="m",
+        prompt="caf",
+        max_tokens=8,
+        temperature=0,
+        logprobs=0,
+        logit_bias={str(lead): 100, str(tail): 100},
+    )
+    text, offsets = answer.choices[0].text, answer.choices[0].logprobs.text_offset
+    assert "\u00e9" in text, text
+    assert offsets == sorted(offsets) and offsets[-1] < len(text), (offsets, text)
+    assert len(offsets) - len(set(offsets)) == text.count("\u00e9")
+
+    counted = TextOffsets()
+    assert [counted.start(data) for data in (b"a", b"\xc3", b"\xa9", b"\xc3", b"\xc3", b"b", b"\xe6\x97", b"\xa5")] == [
+        0, 1, 1, 2, 3, 4, 5, 5,
+    ]  # fmt: skip
+
+
 def test_chat_logprobs_bytes_are_the_tokens_own_when_it_holds_part_of_a_character(
     in_process, tiny_checkpoint
 ):
@@ -1388,7 +1417,9 @@ def test_completion_logprobs_report_tokens_offsets_and_alternatives(in_process):
         len(top) <= 2 and max(top.values()) == pytest.approx(lp)
         for top, lp in zip(logprobs.top_logprobs, logprobs.token_logprobs, strict=True)
     )
-    assert logprobs.text_offset == [sum(len(t) for t in logprobs.tokens[:i]) for i in range(5)]
+    text = answer.choices[0].text
+    for token, offset in zip(logprobs.tokens, logprobs.text_offset, strict=True):
+        assert token == "\ufffd" or text[offset : offset + len(token)] == token, (token, offset, text)
     chosen = client.completions.create(model="m", prompt="hello", max_tokens=2, temperature=0, logprobs=0)
     assert chosen.choices[0].logprobs.top_logprobs == [{}, {}]
     assert len(chosen.choices[0].logprobs.token_logprobs) == 2
