@@ -1,9 +1,10 @@
 """Rich Text Format (RTF 1.9.1): the text a reader shows, paragraphs and tables in document order, footnotes
 after the body, then the headers and then the footers, as the DOCX reader reads them: the first page's where a
-section has a title page (`\\titlepg`), those of all, right and left pages, each paragraph once (a table in a
-footnote, header or footer reads as lines of cells joined by tabs). Destinations that hold no body text (font
-and colour tables, style sheets, document info, pictures, objects, field instructions, anything marked `\\*`)
-are skipped, and so are hidden text and tracked deletions. `\\'hh` bytes are read in the document's code page
+section has a title page (`\\titlepg`), those of all and right pages, those of left pages where the document
+has facing pages (`\\facingp`), each paragraph once (a table in a footnote, header or footer reads as lines of
+cells joined by tabs). Destinations that hold no body text (font and colour tables, style sheets, document
+info, pictures, objects, field instructions, anything marked `\\*`) are skipped, and so are hidden text and
+tracked deletions. `\\'hh` bytes are read in the document's code page
 (`\\ansicpg`, else Windows-1252), `\\uN` as Unicode, skipping the `\\ucN` fallback characters that follow it.
 """
 
@@ -76,6 +77,7 @@ class _Reader:
     stories: dict[str, list[str]] = field(default_factory=dict)
     in_cell: bool = False
     title_page: bool = False
+    facing_pages: bool = False
 
     def text(self, group: _Group, value: str) -> None:
         if group.skip or group.hidden or group.deleted:
@@ -139,6 +141,8 @@ class _Reader:
         once = OnceEach(self.builder)
         for story in dict.fromkeys(PAGE_STORIES.values()):
             if story.endswith(" first") and not self.title_page:
+                continue
+            if story.endswith(" left") and not self.facing_pages:
                 continue
             for paragraph in _joined(self.stories.get(story, [])).split("\n\n"):
                 once.add(paragraph)
@@ -213,6 +217,8 @@ def parse_rtf(content: bytes, limits: IngestLimits) -> ParsedDocument:
             group.story = PAGE_STORIES[name]
         elif name == "titlepg":
             reader.title_page = True
+        elif name == "facingp":
+            reader.facing_pages = True
         elif name == "ansicpg" and value:
             reader.encoding = _codec(value, reader.encoding)
         elif name == "uc" and value is not None:

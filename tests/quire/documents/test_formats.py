@@ -917,14 +917,19 @@ def test_rtf_paragraphs_tables_and_footnotes_are_read_as_a_reader_shows_them():
 
 
 @pytest.mark.parametrize(
-    ("title_page", "shown"),
-    [(b"", "Odd.\n\nEven.\n\nPage 2\tDraft"), (b"\\titlepg", "Cover.\n\nOdd.\n\nEven.\n\nPage 2\tDraft")],
+    ("properties", "shown"),
+    [
+        (b"", "Odd.\n\nPage 2\tDraft"),
+        (b"\\facingp", "Odd.\n\nEven.\n\nPage 2\tDraft"),
+        (b"\\facingp\\titlepg", "Cover.\n\nOdd.\n\nEven.\n\nPage 2\tDraft"),
+    ],
 )
-def test_rtf_headers_then_footers_are_read_after_the_notes_each_paragraph_once(title_page, shown):
+def test_rtf_headers_then_footers_are_read_after_the_notes_each_paragraph_once(properties, shown):
     """The first page's header and footer only under a title page; then those of all or right pages, then the
-    left pages'; a paragraph read already is not read again; a header's table cells as tabs."""
+    left pages' where the document has facing pages; a paragraph read already is not read again; a header's
+    table cells as tabs."""
     content = (
-        rb"{\rtf1\ansi\sectd" + title_page + rb"{\headerr\pard Odd.\par}{\headerl\pard Even.\par Odd.\par}"
+        rb"{\rtf1\ansi\sectd" + properties + rb"{\headerr\pard Odd.\par}{\headerl\pard Even.\par Odd.\par}"
         rb"{\headerf\pard Cover.\par}{\footer\trowd\cellx2000\cellx4000\pard\intbl Page 2\cell Draft\cell\row}"
         rb"{\footerf\pard Odd.\par}\pard Terms.{\footnote\pard A note.}\par}"
     )
