@@ -4,7 +4,8 @@ and the footers of its page styles (`styles.xml`).
 
 Inline: spans, links and fields as their text, `text:s` as its count of spaces, tabs and line breaks. Left out:
 tracked deletions (`text:tracked-changes`), comments (`office:annotation`), frames and drawings (images, text
-boxes), a note's citation mark and a heading's cached number (`text:number`). List labels and heading numbers,
+boxes), a note's citation mark, a heading's cached number (`text:number`), and what the document hides: spans,
+paragraphs and tables of a style that hides them, hidden sections. List labels and heading numbers,
 which OpenDocument leaves to its styles, are counted as `quire.documents.odt_numbering` says.
 
 Headers and footers are read as the DOCX reader reads them: those of the page styles (master pages) the
@@ -17,6 +18,7 @@ or table one of them gave already not read again.
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass, field
 from io import BytesIO
 
 from quire.documents.docx_numbering import XML_SAFE
@@ -46,6 +48,10 @@ CELLS = {_TABLE + "table-cell", _TABLE + "covered-table-cell"}
 # A cell or row repeated more often than this counts this often; an empty cell repeated counts once.
 MAX_REPEAT = 64
 STYLES = "styles.xml"
+SECTION = _TEXT + "section"
+# What is dropped once read or left out; a note or a hidden span is part of its paragraph until it ends.
+BLOCKS = {TABLE, SECTION, *PARAGRAPHS}
+PARENT_STYLE = _STYLE + "parent-style-name"
 AUTOMATIC_STYLES = _OFFICE + "automatic-styles"
 LISTS = {LIST, LIST_ITEM, LIST_HEADER}
 MASTER_PAGE = _STYLE + "master-page"
@@ -63,7 +69,7 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     numbering = OdtNumbering()
-    notes: list[str] = []
+    flow = _Flow()
     named: set[str] = set()
     inside = 0
     with zipfile.ZipFile(BytesIO(content)) as archive:
@@ -72,24 +78,27 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
             with archive.open(STYLES) as xml:
                 styles = etree.parse(xml, etree.XMLParser(**XML_SAFE)).getroot()
             numbering.read_styles(styles)
+            flow.read_styles(styles)
         with archive.open(ODT_BODY) as xml:
             for event, element in etree.iterparse(xml, events=("start", "end"), **XML_SAFE):
                 tag = element.tag
                 if event == "start":
-                    inside += tag in CONTAINERS
+                    inside += tag in CONTAINERS or flow.hides(element)
                     if page_style := element.get(MASTER_PAGE_NAME):
                         named.add(page_style)
                     if tag in LISTS and not inside:
                         numbering.start(element)
                     continue
-                if tag in CONTAINERS:
+                hidden = flow.hides(element)
+                if tag in CONTAINERS or hidden:
                     inside -= 1
-                    if tag == TABLE and not inside:
-                        builder.table(_rows(element, notes))
+                    if tag == TABLE and not inside and not hidden:
+                        builder.table(flow.rows(element))
+                    if tag in BLOCKS and not inside:
                         _drop(element)
                 elif tag in PARAGRAPHS and not inside:
                     limits.check_time()
-                    text = _inline(element, notes)
+                    text = flow.inline(element)
                     label = numbering.label(element)
                     if label is not None and text.strip():
                         text = label[0] + label[1] + text.lstrip()
@@ -99,14 +108,17 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
                     numbering.end(element)
                 elif tag == AUTOMATIC_STYLES:
                     numbering.read_styles(element)
-        for note in notes:
+                    flow.read_styles(element)
+        for note in flow.notes:
             builder.add(note)
         if styles is not None:
-            _page_parts(styles, named, builder, limits)
+            _page_parts(styles, named, builder, limits, flow.hidden)
     return builder.build()
 
 
-def _page_parts(styles, named: set[str], builder: TextBuilder, limits: IngestLimits) -> None:
+def _page_parts(
+    styles, named: set[str], builder: TextBuilder, limits: IngestLimits, hidden: set[str]
+) -> None:
     """Add the headers, then the footers, of the page styles the document uses, each paragraph or table once."""
     named = named | {e.get(MASTER_PAGE_NAME) for e in styles.iter() if e.get(MASTER_PAGE_NAME)}
     pages = list(styles.iter(MASTER_PAGE))
@@ -114,6 +126,7 @@ def _page_parts(styles, named: set[str], builder: TextBuilder, limits: IngestLim
     default = DEFAULT_MASTER_PAGE if DEFAULT_MASTER_PAGE in names else names[0] if names else None
     used = [page for page, name in zip(pages, names, strict=True) if name == default or name in named]
     once = OnceEach(builder)
+    flow = _Flow(hidden=hidden)
     for parts in PAGE_PARTS.values():
         for page in used:
             for part in (page.find(tag) for tag in parts):
@@ -121,11 +134,14 @@ def _page_parts(styles, named: set[str], builder: TextBuilder, limits: IngestLim
                     continue
                 limits.check_time()
                 for child in part:
-                    if child.tag == TABLE:
-                        once.table(_rows(child, []))
+                    if flow.hides(child):
                         continue
-                    for paragraph in [child] if child.tag in PARAGRAPHS else _paragraphs(child):
-                        once.add(_inline(paragraph, []))
+                    if child.tag == TABLE:
+                        once.table(flow.rows(child))
+                        continue
+                    for paragraph in [child] if child.tag in PARAGRAPHS else flow.paragraphs(child):
+                        once.add(flow.inline(paragraph))
+                    flow.notes.clear()
 
 
 def _drop(element) -> None:
@@ -136,49 +152,89 @@ def _drop(element) -> None:
         del parent[0]
 
 
-def _inline(element, notes: list[str]) -> str:
-    parts = [element.text or ""]
-    for child in element:
-        tag = child.tag
-        if tag == _TEXT + "s":
-            parts.append(" " * _count(child.get(_TEXT + "c")))
-        elif tag == _TEXT + "tab":
-            parts.append("\t")
-        elif tag == _TEXT + "line-break":
-            parts.append("\n")
-        elif tag == NOTE:
-            body = child.find(_TEXT + "note-body")
-            if body is not None:
-                notes.append("\n".join(_inline(p, notes) for p in _paragraphs(body)))
-        elif tag not in HIDDEN and isinstance(tag, str):
-            parts.append(_inline(child, notes))
-        parts.append(child.tail or "")
-    return "".join(parts)
+@dataclass
+class _Flow:
+    """How the text of a part of the document reads: its notes, kept for after the body, and the styles that
+    hide what they are set on (`text:display="none"`: LibreOffice's hidden character attribute, a hidden
+    paragraph style; a table's `table:display="false"`), whose spans, paragraphs and tables are left out with
+    hidden sections (`text:section` with `text:display="none"`)."""
 
+    notes: list[str] = field(default_factory=list)
+    hidden: set[str] = field(default_factory=set)
+    # Style name to (whether it sets `text:display="none"` itself, the style it is based on), until resolved.
+    _styles: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
 
-def _paragraphs(element):
-    """The paragraphs within `element` that it shows (not those of its notes, comments or frames)."""
-    for child in element:
-        if child.tag in PARAGRAPHS:
-            yield child
-        elif child.tag not in HIDDEN and child.tag != NOTE:
-            yield from _paragraphs(child)
+    def read_styles(self, root) -> None:
+        for style in root.iter(_STYLE + "style"):
+            text = style.find(_STYLE + "text-properties")
+            table = style.find(_STYLE + "table-properties")
+            hides = (text is not None and text.get(_TEXT + "display") == "none") or (
+                table is not None and table.get(_TABLE + "display") == "false"
+            )
+            self._styles[style.get(_STYLE + "name") or ""] = (hides, style.get(PARENT_STYLE))
+        self.hidden = {name for name in self._styles if self._is_hidden(name)}
 
+    def _is_hidden(self, name: str | None) -> bool:
+        seen: set[str] = set()
+        while name and name not in seen:
+            seen.add(name)
+            hides, name = self._styles.get(name, (False, None))
+            if hides:
+                return True
+        return False
 
-def _rows(table, notes: list[str]) -> list[list[str]]:
-    rows: list[list[str]] = []
-    for child in table:
-        if child.tag in ROW_GROUPS:
-            rows.extend(_rows(child, notes))
-        elif child.tag == _TABLE + "table-row":
-            cells: list[str] = []
-            for cell in child:
-                if cell.tag in CELLS:
-                    text = " ".join(_inline(p, notes) for p in _paragraphs(cell))
-                    repeat = _repeat(cell.get(_TABLE + "number-columns-repeated")) if text.strip() else 1
-                    cells.extend([text] * repeat)
-            rows.extend([cells] * _repeat(child.get(_TABLE + "number-rows-repeated")))
-    return rows
+    def hides(self, element) -> bool:
+        if element.tag == SECTION:
+            return element.get(_TEXT + "display") == "none"
+        return (
+            bool(self.hidden)
+            and (element.get(_TEXT + "style-name") or element.get(_TABLE + "style-name")) in self.hidden
+        )
+
+    def inline(self, element) -> str:
+        parts = [element.text or ""]
+        for child in element:
+            tag = child.tag
+            if tag == _TEXT + "s":
+                parts.append(" " * _count(child.get(_TEXT + "c")))
+            elif tag == _TEXT + "tab":
+                parts.append("\t")
+            elif tag == _TEXT + "line-break":
+                parts.append("\n")
+            elif tag == NOTE:
+                body = child.find(_TEXT + "note-body")
+                if body is not None:
+                    self.notes.append("\n".join(self.inline(p) for p in self.paragraphs(body)))
+            elif tag not in HIDDEN and isinstance(tag, str) and not self.hides(child):
+                parts.append(self.inline(child))
+            parts.append(child.tail or "")
+        return "".join(parts)
+
+    def paragraphs(self, element):
+        """The paragraphs within `element` that it shows (not those of its notes, comments, frames or hidden
+        sections, nor hidden ones)."""
+        for child in element:
+            if self.hides(child):
+                continue
+            if child.tag in PARAGRAPHS:
+                yield child
+            elif child.tag not in HIDDEN and child.tag != NOTE:
+                yield from self.paragraphs(child)
+
+    def rows(self, table) -> list[list[str]]:
+        rows: list[list[str]] = []
+        for child in table:
+            if child.tag in ROW_GROUPS:
+                rows.extend(self.rows(child))
+            elif child.tag == _TABLE + "table-row":
+                cells: list[str] = []
+                for cell in child:
+                    if cell.tag in CELLS:
+                        text = " ".join(self.inline(p) for p in self.paragraphs(cell))
+                        repeat = _repeat(cell.get(_TABLE + "number-columns-repeated")) if text.strip() else 1
+                        cells.extend([text] * repeat)
+                rows.extend([cells] * _repeat(child.get(_TABLE + "number-rows-repeated")))
+        return rows
 
 
 def _count(value: str | None) -> int:

@@ -1315,6 +1315,37 @@ def test_odt_headings_are_numbered_by_the_outline_style_and_their_cached_numbers
     ]
 
 
+def test_odt_text_hidden_by_its_style_or_in_a_hidden_section_is_left_out():
+    """LibreOffice's hidden character attribute (`text:display="none"` on an automatic text style), a paragraph
+    style based on a hidden one, a table whose style hides it and a section marked hidden are not read, in the
+    body and in a header; a section shown is."""
+    hidden = '<style:text-properties text:display="none"/>'
+    automatic = (
+        f'<style:style style:name="T1" style:family="text">{hidden}</style:style>'
+        '<style:style style:name="P2" style:family="paragraph" style:parent-style-name="Secret"/>'
+        '<style:style style:name="Tab1" style:family="table"><style:table-properties table:display="false"/>'
+        "</style:style>"
+    )
+    styles = f'<style:style style:name="Secret" style:family="paragraph">{hidden}</style:style>'
+    master_pages = (
+        '<style:master-page style:name="Standard"><style:header><text:p>Acme<text:span text:style-name="T1">'
+        " internal</text:span> Corp.</text:p></style:header></style:master-page>"
+    )
+    body = (
+        '<text:p>Fees are <text:span text:style-name="T1">not </text:span>payable.</text:p>'
+        '<text:p text:style-name="P2">Drafting note.</text:p>'
+        '<table:table table:style-name="Tab1"><table:table-row><table:table-cell><text:p>Old</text:p>'
+        "</table:table-cell></table:table-row></table:table>"
+        '<text:section text:name="Alt" text:display="none"><text:p>Alternative clause.</text:p></text:section>'
+        '<text:section text:name="Main"><text:p>Main clause.</text:p></text:section>'
+    )
+    parsed = parse_document(
+        make_odt(body, automatic_styles=automatic, styles=styles, master_pages=master_pages), ODT
+    )
+    assert parsed.text == "Fees are payable.\n\nMain clause.\n\nAcme Corp."
+    assert parsed.tables == []
+
+
 def test_an_odt_without_text_or_with_broken_xml_fails_with_the_reason():
     with pytest.raises(ParseError, match="the document has no text"):
         parse_document(make_odt("<text:p/>"), ODT)
