@@ -24,7 +24,7 @@ from io import BytesIO
 from quire.documents.docx_numbering import XML_SAFE
 from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder
 from quire.documents.limits import IngestLimits, check_archive_read
-from quire.documents.odt_numbering import LIST, LIST_HEADER, LIST_ITEM, OdtNumbering
+from quire.documents.odt_numbering import LIST, LIST_HEADER, LIST_ITEM, OdtNumbering, inherited
 from quire.documents.sniffing import ODT_BODY
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
@@ -172,16 +172,7 @@ class _Flow:
                 table is not None and table.get(_TABLE + "display") == "false"
             )
             self._styles[style.get(_STYLE + "name") or ""] = (hides, style.get(PARENT_STYLE))
-        self.hidden = {name for name in self._styles if self._is_hidden(name)}
-
-    def _is_hidden(self, name: str | None) -> bool:
-        seen: set[str] = set()
-        while name and name not in seen:
-            seen.add(name)
-            hides, name = self._styles.get(name, (False, None))
-            if hides:
-                return True
-        return False
+        self.hidden = {name for name in self._styles if inherited(self._styles, name)}
 
     def hides(self, element) -> bool:
         if element.tag == SECTION:

@@ -14,12 +14,14 @@ above it, each followed by a period, its own number and its suffix; bullets and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from quire.documents.docx_numbering import int_value, number_formatted
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 _XML = "{http://www.w3.org/XML/1998/namespace}"
+T = TypeVar("T")
 
 LIST = _TEXT + "list"
 LIST_ITEM = _TEXT + "list-item"
@@ -40,6 +42,18 @@ LEVELS = 10
 # ODF's number formats in the DOCX reader's words; an empty one shows no number.
 _FORMATS = {"1": "decimal", "a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman", "I": "upperRoman"}
 _FOLLOWED_BY = {"listtab": " ", "space": " ", "nothing": ""}
+
+
+def inherited(styles: dict[str, tuple[T, str | None]], name: str | None) -> T | None:
+    """The first set value of a style property along the style's chain of `style:parent-style-name`: `styles`
+    maps a style to (its own value, its parent)."""
+    seen: set[str] = set()
+    while name and name not in seen:
+        seen.add(name)
+        value, name = styles.get(name, (None, None))
+        if value:
+            return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -181,7 +195,7 @@ class OdtNumbering:
             frame = next((frame for frame in reversed(self.open) if isinstance(frame, _List)), None)
             if frame is None:
                 return None
-            style = frame.style or self._paragraph_list_style(paragraph.get(_TEXT + "style-name"))
+            style = frame.style or inherited(self.paragraph_styles, paragraph.get(_TEXT + "style-name"))
             return self._count(self.styles.get(style or "", {}), frame.counters, frame.level, item.start)
         if paragraph.tag != HEADING or self.open or paragraph.get(_TEXT + "is-list-header") == "true":
             return None
@@ -197,16 +211,6 @@ class OdtNumbering:
             level,
             int_value(start) if start is not None else None,
         )
-
-    def _paragraph_list_style(self, name: str | None) -> str | None:
-        seen: set[str] = set()
-        while name and name not in seen:
-            seen.add(name)
-            list_style, parent = self.paragraph_styles.get(name, (None, None))
-            if list_style:
-                return list_style
-            name = parent
-        return None
 
     @staticmethod
     def _count(
