@@ -4,7 +4,6 @@ chunks and one `document.ready` event, even when the broker redelivers the origi
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -56,7 +55,6 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
             )
         finally:
             victim.kill()
-        killed_at = time.monotonic()
         rescue.start()
         ready = wait_for(
             lambda: (
@@ -66,7 +64,6 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
             timeout=RESCUER_VISIBILITY_S,
             interval=0.2,
         )
-        recovered_in = time.monotonic() - killed_at
         assert ready["status"] == "ready", ready
         # The sweep queued it once: the rescuing run's heartbeat kept later sweeps away from it, though it ran
         # past the threshold.
@@ -83,7 +80,6 @@ def test_a_document_whose_worker_died_mid_ingest_is_requeued_and_ready_once(
             if f"[{task_id} {schema}]" in log
         ]
         assert len(received) == 1 and original not in received, rescue.timeline(victim.log_path)
-        assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
 
         rescue.wait_for_redelivered_original(victim.log_path)
     with tenant_context(provisioned.tenant):

@@ -17,6 +17,7 @@ from billing.models import UsageEvent
 from quire.jobs.models import Job, JobResult
 from quire.jobs.services import JOB_RUN_TASK, jobs_requeue_stalled
 from tests.support import Api, WorkerProcess, literature_job, start_job_and_kill_its_worker, wait_job
+from tests.support.processes import task_ids_received
 from tests.support.recovery import RESCUER_VISIBILITY_S, rescued
 
 LEASE_S = settings.QUIRE_JOB_LEASE_SECONDS
@@ -33,18 +34,17 @@ def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once
         job_id = start_job_and_kill_its_worker(
             api, celery_worker, body, log_path=tmp_path / "victim.log", stop_worker=True
         )
-        killed_at = time.monotonic()
         with tenant_context(provisioned.tenant):
             interrupted = Job.objects.get(pk=job_id)
             assert (interrupted.status, interrupted.attempt) == ("running", 1)
             assert not JobResult.objects.filter(job_id=job_id).exists()
         rescue.start()
         done = wait_job(api, job_id, timeout=RESCUER_VISIBILITY_S)
-        recovered_in = time.monotonic() - killed_at
         assert done["status"] == "succeeded" and done["attempt"] == 2, done
-        # Beat's re-queued copy ran it: the broker has not redelivered the original task yet.
-        assert len(rescue.worker.task_ids_received(JOB_RUN_TASK)) == 1
-        assert recovered_in < RESCUER_VISIBILITY_S / 2, recovered_in
+        # Beat's re-queued copy ran it, a task of its own: the broker has not redelivered the original yet.
+        [original] = task_ids_received(tmp_path / "victim.log", JOB_RUN_TASK)
+        [rescuing] = rescue.worker.task_ids_received(JOB_RUN_TASK)
+        assert rescuing != original, rescue.timeline(tmp_path / "victim.log")
         usage = sorted(UsageEvent.objects.filter(job_id=job_id).values_list("kind", "quantity"))
 
         rescue.wait_for_redelivered_original(tmp_path / "victim.log")
@@ -77,10 +77,8 @@ def test_a_job_whose_pool_process_died_is_taken_over_at_once_by_the_redelivered_
         wait_job(api, job_id, statuses=("running",), timeout=60)
         [child] = psutil.Process(worker.proc.pid).children()
         child.kill()
-        killed_at = time.monotonic()
         done = wait_job(api, job_id, timeout=240)
         assert done["status"] == "succeeded" and done["attempt"] == 2, done
-        assert time.monotonic() - killed_at < 120
         assert f"job {job_id}: attempt 1's process" in worker.log_path.read_text()
         with tenant_context(provisioned.tenant):
             assert JobResult.objects.filter(job_id=job_id).count() == 1
