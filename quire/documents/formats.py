@@ -24,6 +24,7 @@ from quire.documents.layout import (
     add_blocks,
 )
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
+from quire.documents.rtf import rtf_read
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
 # An Outlook message's HTML body (PR_HTML, binary).
@@ -113,7 +114,7 @@ def parse_docx(
     """The body, then the footnotes and endnotes, then the headers and footers the document shows, each read
     once however many pages or sections repeat it (a paragraph or table one of them already gave is not read
     again); a numbered paragraph starts with its list number as Word shows it (`docx_numbering`); a part the
-    body imports whole (`w:altChunk`: HTML, MHT, text or another DOCX) is read where it stands."""
+    body imports whole (`w:altChunk`: HTML, MHT, RTF, text or another DOCX) is read where it stands."""
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
@@ -139,8 +140,8 @@ def parse_docx(
 
 class _AltChunks:
     """The parts a DOCX body imports whole (`w:altChunk`), each as ("text", str) and ("table", rows) blocks:
-    HTML (with `html_blocks`), MHT (its HTML part), plain text, or another DOCX's body (its own imported parts
-    not read); an RTF or XML part, or one that is missing, gives none."""
+    HTML (with `html_blocks`), MHT (its HTML part), RTF, plain text, or another DOCX's body (its own imported
+    parts not read); an XML part, or one that is missing, gives none."""
 
     def __init__(
         self,
@@ -167,8 +168,10 @@ class _AltChunks:
         if extension in DOCX_CHUNK_HTML or data.lstrip()[:1] == b"<":
             html = sniffing.decoded_html(data)
             return self.html_blocks(html) if html is not None and self.html_blocks else []
-        if data.startswith(b"{\\rtf"):
-            return []
+        if data.startswith(sniffing.RTF_SIGNATURE):
+            collected = _DocxBlocks(TextBuilder(self.limits), self.limits)
+            rtf_read(data, self.limits, collected)
+            return collected.blocks
         text = sniffing.decoded_text(data)
         return [("text", text)] if text is not None else []
 

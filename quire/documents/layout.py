@@ -6,6 +6,7 @@ import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from connectors.text import normalise_text
 from quire.documents.limits import IngestLimits, check_text
@@ -172,7 +173,15 @@ class TextBuilder:
         check_text(self.length, self.limits)
 
 
-def add_blocks(builder: TextBuilder, blocks: Sequence[tuple[str, object]]) -> None:
+class BlockSink(Protocol):
+    """Where a reader puts paragraphs and tables: a `TextBuilder`, or a collector of blocks."""
+
+    def add(self, text: str) -> object: ...
+
+    def table(self, rows: list[list[str]]) -> object: ...
+
+
+def add_blocks(builder: BlockSink, blocks: Sequence[tuple[str, object]]) -> None:
     """Append ("text", str) blocks as paragraphs and ("table", rows) blocks as tables."""
     for kind, block in blocks:
         if kind == "table":
@@ -193,7 +202,7 @@ class OnceEach:
     """Adds paragraphs and tables to a builder once each: one that reads as one it added before is left out.
     Headers and footers, which every page and section may repeat, are read through one."""
 
-    def __init__(self, builder: TextBuilder) -> None:
+    def __init__(self, builder: BlockSink) -> None:
         self.builder = builder
         self.seen: set[tuple[str, object]] = set()
 

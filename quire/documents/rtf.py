@@ -14,7 +14,7 @@ import codecs
 import re
 from dataclasses import dataclass, field, replace
 
-from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder
+from quire.documents.layout import BlockSink, OnceEach, ParsedDocument, TextBuilder
 from quire.documents.limits import IngestLimits, check_depth
 from quire.documents.sniffing import RTF_SIGNATURE
 
@@ -146,7 +146,6 @@ class _Reader:
                 continue
             for paragraph in _joined(self.stories.get(story, [])).split("\n\n"):
                 once.add(paragraph)
-        return self.builder.build()
 
 
 def _joined(parts: list[str]) -> str:
@@ -154,7 +153,15 @@ def _joined(parts: list[str]) -> str:
 
 
 def parse_rtf(content: bytes, limits: IngestLimits) -> ParsedDocument:
-    reader = _Reader(TextBuilder(limits))
+    builder = TextBuilder(limits)
+    rtf_read(content, limits, builder)
+    return builder.build()
+
+
+def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
+    """Add what the RTF shows to `builder` (or anything that takes its `add` and `table`), paragraph by
+    paragraph and table by table."""
+    reader = _Reader(builder)
     stack = [_Group()]
     skip_chars = 0
     position = content.find(RTF_SIGNATURE)
@@ -255,7 +262,7 @@ def parse_rtf(content: bytes, limits: IngestLimits) -> ParsedDocument:
         elif name in CHARACTERS:
             reader.text(group, CHARACTERS[name])
     reader.flush_bytes(stack[-1])
-    return reader.finish()
+    reader.finish()
 
 
 def _codec(codepage: int, current: str) -> str:

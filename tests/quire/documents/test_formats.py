@@ -818,6 +818,7 @@ def _with_alt_chunks(content: bytes, chunks: dict[str, tuple[str, bytes]]) -> by
 
 
 def test_docx_parts_imported_whole_are_read_where_they_stand():
+    """HTML, plain text (in a cell), MHT, another DOCX and RTF (its hidden text left out, its table a table)."""
     mht = (
         b'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="B"\r\n\r\n--B\r\n'
         b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
@@ -832,6 +833,7 @@ def test_docx_parts_imported_whole_are_read_where_they_stand():
         "</w:tc></w:tr></w:tbl>",
         f'<w:altChunk {W} {relation} r:id="rIdMht"/>',
         f'<w:altChunk {W} {relation} r:id="rIdDocx"/>',
+        f'<w:altChunk {W} {relation} r:id="rIdRtf"/>',
         f'<w:altChunk {W} {relation} r:id="rIdMissing"/>',
     )
     content = _with_alt_chunks(
@@ -844,12 +846,16 @@ def test_docx_parts_imported_whole_are_read_where_they_stand():
             "rIdText": ("chunk2.txt", "5 % p.a. (€)".encode()),
             "rIdMht": ("chunk3.mht", mht),
             "rIdDocx": ("chunk4.docx", inner),
+            "rIdRtf": (
+                "chunk5.rtf",
+                rb"{\rtf1\ansi Schedule C{\v  (draft)}.\par\trowd\cellx2000\cellx4000\pard\intbl Term\cell 3 years\cell\row}",
+            ),
         },
     )
     parsed = parse_document(content, DOCX)
     assert parsed.text == (
         "Master agreement.\n\nSchedule A\n\n| Fee | $5 |\n\n| Rate | 5 % p.a. (€) |\n\nFees are due in \u20ac."
-        "\n\nSchedule B: Service levels."
+        "\n\nSchedule B: Service levels.\n\nSchedule C.\n\n| Term | 3 years |"
     )
 
 
