@@ -8,9 +8,10 @@ a row's last cell, so a row's empty last cell reads as its end. Headers and foot
 reads them: each section's first-page one where the section has a title page, its odd-page (default) one, and
 its even-page one where the document has facing pages, a section without its own showing the one before it,
 and each paragraph once. Characters the formatting marks as tracked deletions or as hidden text are left
-out, as Word shows the document (from the character formatting's FKP pages; a style that hides text is not
-read). Text boxes are read after the notes, not where they are anchored; comments are not read. Word 6.0/95
-files and encrypted ones are refused.
+out, as Word shows the document: hidden by their paragraph's style, their character style or their own
+formatting, each read over the one before (the FKP pages of the character and paragraph formatting, and the
+style sheet). Text boxes are read after the notes, not where they are anchored; comments are not read. Word
+6.0/95 files and encrypted ones are refused.
 """
 
 from __future__ import annotations
@@ -31,14 +32,29 @@ WORD_IDENT = 0xA5EC
 WORD97_NFIB = 0x00C0
 F_ENCRYPTED = 0x0100
 F_WHICH_TABLE = 0x0200
-# Indices of FibRgFcLcb97's (fc, lcb) pairs: the sections (PlcfSed), the header stories (PlcfHdd), the character
-# formatting (PlcBteChpx), the document properties (Dop) and the piece table (Clx).
-FC_PLCF_SED, FC_PLCF_HDD, FC_PLCF_BTE_CHPX, FC_DOP, FC_CLX = 6, 11, 12, 31, 33
+# Indices of FibRgFcLcb97's (fc, lcb) pairs: the style sheet (STSH), the sections (PlcfSed), the header stories
+# (PlcfHdd), the character and paragraph formatting (PlcBteChpx, PlcBtePapx), the document properties (Dop) and
+# the piece table (Clx).
+FC_STSHF, FC_PLCF_SED, FC_PLCF_HDD, FC_PLCF_BTE_CHPX, FC_PLCF_BTE_PAPX, FC_DOP, FC_CLX = (
+    1,
+    6,
+    11,
+    12,
+    13,
+    31,
+    33,
+)
 FKP_SIZE = 512
 # Character properties that take text out of what Word shows: a tracked deletion, hidden text. Their operand
-# is 1 (or 0x81, the opposite of the style's, which never sets them) where they hold.
+# is 1 where they hold, 0 where not; 0x80 and 0x81 say the same as, or the opposite of, the style's.
 SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C
 PROPERTY_ON = (0x01, 0x81)
+SAME_AS_STYLE, OPPOSITE_OF_STYLE = 0x80, 0x81
+SPRM_CHARACTER_STYLE = 0x4A30
+# A style's character properties are its second UPX for a paragraph style, its first for a character style, its
+# third for a table style (by its kind, `stk`); no style is based on 0x0FFF.
+STYLE_CHARACTER_UPX = {1: 1, 2: 0, 3: 2}
+NO_STYLE = 0x0FFF
 # PlcfHdd's stories: six note separators, then six per section, at these offsets by kind and page.
 SEPARATOR_STORIES, SECTION_STORIES = 6, 6
 PAGE_STORIES = {"header": {"first": 4, "odd": 1, "even": 0}, "footer": {"first": 5, "odd": 3, "even": 2}}
@@ -72,7 +88,7 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
         table = ole.openstream(table_name).read()
     counts, pairs = _fib(word)
     pieces = _pieces(table, *pairs[FC_CLX])
-    unshown = _unshown(word, table, *pairs[FC_PLCF_BTE_CHPX])
+    unshown = _unshown(word, table, pairs)
     body, footnotes, headers, comments, endnotes, boxes, header_boxes = counts
     builder = TextBuilder(limits)
 
@@ -127,7 +143,15 @@ def _fib(word: bytes) -> tuple[tuple[int, ...], dict[int, tuple[int, int]]]:
             raise UnreadableDocument("the Word document's header is damaged")
         found = {
             index: struct.unpack_from("<II", word, position + 2 + 8 * index)
-            for index in (FC_PLCF_SED, FC_PLCF_HDD, FC_PLCF_BTE_CHPX, FC_DOP, FC_CLX)
+            for index in (
+                FC_STSHF,
+                FC_PLCF_SED,
+                FC_PLCF_HDD,
+                FC_PLCF_BTE_CHPX,
+                FC_PLCF_BTE_PAPX,
+                FC_DOP,
+                FC_CLX,
+            )
         }
     except struct.error:
         raise UnreadableDocument("the Word document's header is damaged") from None
@@ -187,52 +211,187 @@ def _title_pages(word: bytes, table: bytes, fc: int, lcb: int) -> list[bool]:
 def _section_title_page(word: bytes, at: int) -> bool:
     (size,) = struct.unpack_from("<H", word, at)
     return next(
-        (bool(value) for sprm, value in _properties(word[at + 2 : at + 2 + size]) if sprm == SPRM_TITLE_PAGE),
+        (
+            bool(operand[:1] != b"\0")
+            for sprm, operand in _properties(word[at + 2 : at + 2 + size])
+            if sprm == SPRM_TITLE_PAGE and operand
+        ),
         False,
     )
 
 
-def _properties(grpprl: bytes) -> Iterator[tuple[int, int]]:
-    """Each property (sprm) of a list of them, with the first byte of its operand."""
+def _properties(grpprl: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each property (sprm) of a list of them, with its operand."""
     position = 0
     while position + 2 < len(grpprl):
         (sprm,) = struct.unpack_from("<H", grpprl, position)
         position += 2
-        yield sprm, grpprl[position]
         width = OPERAND_WIDTHS[sprm >> 13]
-        position += width if width is not None else 1 + grpprl[position]
+        if width is None:
+            width, position = grpprl[position], position + 1
+        yield sprm, grpprl[position : position + width]
+        position += width
 
 
-def _unshown(word: bytes, table: bytes, fc: int, lcb: int) -> list[tuple[int, int]]:
-    """The WordDocument stream's byte ranges whose characters Word does not show (tracked deletions, hidden
-    text), read from the character formatting's FKP pages, merged and in order; none where those are damaged."""
-    runs = []
+def _unshown(word: bytes, table: bytes, pairs: dict[int, tuple[int, int]]) -> list[tuple[int, int]]:
+    """The WordDocument stream's byte ranges whose characters Word does not show, merged and in order: tracked
+    deletions, and hidden text (`sprmCFVanish`) as the characters' own formatting, their character style
+    (`sprmCIstd`) and their paragraph's style give it, each over the one before. Read from the FKP pages of the
+    character and paragraph formatting and the style sheet; none where the character formatting is damaged, no
+    hiding by styles where the style sheet or the paragraph formatting is."""
     try:
-        bounds_of_pages = _plc_cps(table, fc, lcb, data_size=4)
-        count = max(0, len(bounds_of_pages) - 1)
-        for number in struct.unpack_from(f"<{count}I", table, fc + 4 * len(bounds_of_pages)):
-            page = word[(number & 0x3FFFFF) * FKP_SIZE : (number & 0x3FFFFF) * FKP_SIZE + FKP_SIZE]
-            if len(page) < FKP_SIZE or 5 * page[-1] + 4 > FKP_SIZE - 1:
-                continue
-            crun = page[-1]
-            bounds = struct.unpack_from(f"<{crun + 1}I", page, 0)
-            for index in range(crun):
-                at = 2 * page[4 * (crun + 1) + index]
-                grpprl = page[at + 1 : at + 1 + page[at]] if at else b""
-                if any(
-                    sprm in (SPRM_DELETED, SPRM_HIDDEN) and value in PROPERTY_ON
-                    for sprm, value in _properties(grpprl)
-                ):
-                    runs.append((bounds[index], bounds[index + 1]))
+        runs = list(_character_runs(word, table, *pairs[FC_PLCF_BTE_CHPX]))
     except (struct.error, IndexError):
         return []
+    try:
+        styles = _styles_hiding(table, *pairs[FC_STSHF])
+        paragraphs = list(_paragraph_runs(word, table, *pairs[FC_PLCF_BTE_PAPX])) if any(styles) else []
+    except (struct.error, IndexError):
+        styles, paragraphs = [], []
+
+    def hides(istd: int | None) -> bool | None:
+        return styles[istd] if istd is not None and 0 <= istd < len(styles) else None
+
+    hidden = []
+    bounds = sorted({at for start, end, *_ in (*runs, *paragraphs) for at in (start, end)})
+    run_at, paragraph_at = 0, 0
+    for start, end in itertools.pairwise(bounds):
+        while run_at < len(runs) and runs[run_at][1] <= start:
+            run_at += 1
+        while paragraph_at < len(paragraphs) and paragraphs[paragraph_at][1] <= start:
+            paragraph_at += 1
+        run = runs[run_at] if run_at < len(runs) and runs[run_at][0] <= start else None
+        paragraph = (
+            paragraphs[paragraph_at]
+            if paragraph_at < len(paragraphs) and paragraphs[paragraph_at][0] <= start
+            else None
+        )
+        by_style = bool(hides(paragraph[2]) if paragraph else False)
+        if run is None:
+            if by_style:
+                hidden.append((start, end))
+            continue
+        deleted, vanish, character_style = run[2:]
+        if (styled := hides(character_style)) is not None:
+            by_style = styled
+        if deleted or _vanished(vanish, by_style):
+            hidden.append((start, end))
     merged: list[tuple[int, int]] = []
-    for start, end in sorted(runs):
+    for start, end in hidden:
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         elif start < end:
             merged.append((start, end))
     return merged
+
+
+def _vanished(value: int | None, inherited: bool) -> bool:
+    """A `sprmCFVanish` operand read over what it is set on top of: 0 and 1 as they say, 0x80 the same as
+    `inherited`, 0x81 its opposite; none, `inherited`."""
+    if value is None or value == SAME_AS_STYLE:
+        return inherited
+    if value == OPPOSITE_OF_STYLE:
+        return not inherited
+    return bool(value)
+
+
+def _fkp_pages(word: bytes, table: bytes, fc: int, lcb: int, entry_size: int) -> Iterator[tuple[bytes, int]]:
+    """The FKP pages a PlcBte (character or paragraph formatting) lists, each with its count of runs; a page
+    whose count cannot fit is left out."""
+    bounds_of_pages = _plc_cps(table, fc, lcb, data_size=4)
+    count = max(0, len(bounds_of_pages) - 1)
+    for number in struct.unpack_from(f"<{count}I", table, fc + 4 * len(bounds_of_pages)):
+        page = word[(number & 0x3FFFFF) * FKP_SIZE : (number & 0x3FFFFF) * FKP_SIZE + FKP_SIZE]
+        if len(page) == FKP_SIZE and (entry_size + 4) * page[-1] + 4 <= FKP_SIZE - 1:
+            yield page, page[-1]
+
+
+def _character_runs(
+    word: bytes, table: bytes, fc: int, lcb: int
+) -> Iterator[tuple[int, int, bool, int | None, int | None]]:
+    """Per run of character formatting: its byte range, whether it is a tracked deletion, its `sprmCFVanish`
+    operand and its character style (`sprmCIstd`), each None where the run does not set it."""
+    for page, crun in _fkp_pages(word, table, fc, lcb, entry_size=1):
+        bounds = struct.unpack_from(f"<{crun + 1}I", page, 0)
+        for index in range(crun):
+            at = 2 * page[4 * (crun + 1) + index]
+            deleted, vanish, style = False, None, None
+            for sprm, operand in _properties(page[at + 1 : at + 1 + page[at]] if at else b""):
+                if sprm == SPRM_DELETED and operand:
+                    deleted = deleted or operand[0] in PROPERTY_ON
+                elif sprm == SPRM_HIDDEN and operand:
+                    vanish = operand[0]
+                elif sprm == SPRM_CHARACTER_STYLE and len(operand) == 2:
+                    style = int.from_bytes(operand, "little")
+            yield bounds[index], bounds[index + 1], deleted, vanish, style
+
+
+def _paragraph_runs(word: bytes, table: bytes, fc: int, lcb: int) -> Iterator[tuple[int, int, int]]:
+    """Per run of paragraph formatting: its byte range and its paragraph style (0, Normal, where none is
+    given)."""
+    for page, crun in _fkp_pages(word, table, fc, lcb, entry_size=13):
+        bounds = struct.unpack_from(f"<{crun + 1}I", page, 0)
+        for index in range(crun):
+            at = 2 * page[4 * (crun + 1) + 13 * index]
+            style = 0
+            if at:
+                start = at + 2 if page[at] == 0 else at + 1
+                if start + 2 <= FKP_SIZE:
+                    (style,) = struct.unpack_from("<H", page, start)
+            yield bounds[index], bounds[index + 1], style
+
+
+def _styles_hiding(table: bytes, fc: int, lcb: int) -> list[bool | None]:
+    """Per style of the style sheet (STSH), whether it hides text (`sprmCFVanish` in its character properties,
+    read over the style it is based on), None where neither it nor a style it is based on says."""
+    sheet = table[fc : fc + lcb]
+    if lcb < 6:
+        return []
+    size, count, base_size = struct.unpack_from("<HHH", sheet, 0)
+    position = 2 + size
+    own: list[int | None] = []
+    bases: list[int] = []
+    for _ in range(count):
+        (length,) = struct.unpack_from("<H", sheet, position)
+        std = sheet[position + 2 : position + 2 + length]
+        position += 2 + length
+        own.append(None)
+        bases.append(NO_STYLE)
+        if length < base_size + 2:
+            continue
+        kind, base = std[2] & 0x0F, struct.unpack_from("<H", std, 2)[0] >> 4
+        upx_count = std[4] & 0x0F
+        (name_length,) = struct.unpack_from("<H", std, base_size)
+        at = base_size + 2 + 2 * name_length + 2
+        upxs = []
+        for _ in range(upx_count):
+            if at + 2 > len(std):
+                break
+            (upx_size,) = struct.unpack_from("<H", std, at)
+            upxs.append(std[at + 2 : at + 2 + upx_size])
+            at += 2 + upx_size + upx_size % 2
+        character = (
+            upxs[STYLE_CHARACTER_UPX[kind]]
+            if kind in STYLE_CHARACTER_UPX and len(upxs) > STYLE_CHARACTER_UPX[kind]
+            else b""
+        )
+        bases[-1] = base
+        for sprm, operand in _properties(character):
+            if sprm == SPRM_HIDDEN and operand:
+                own[-1] = operand[0]
+    resolved: dict[int, bool | None] = {}
+
+    def resolve(istd: int, depth: int = 0) -> bool | None:
+        if istd in resolved:
+            return resolved[istd]
+        if not 0 <= istd < len(own) or depth > len(own):
+            return None
+        base = resolve(bases[istd], depth + 1) if bases[istd] != NO_STYLE else None
+        value = own[istd]
+        resolved[istd] = base if value is None else _vanished(value, bool(base))
+        return resolved[istd]
+
+    return [resolve(istd) for istd in range(len(own))]
 
 
 def _pieces(table: bytes, fc_clx: int, lcb_clx: int) -> list[tuple[int, int, int, bool]]:

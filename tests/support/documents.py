@@ -343,7 +343,9 @@ def make_doc(
     page_stories: list[str] | None = None,
     title_pages: tuple[bool, ...] = (False,),
     facing_pages: bool = False,
-    formatted: tuple[tuple[int, int, int], ...] = (),
+    formatted: tuple[tuple[int, ...], ...] = (),
+    styles: tuple[tuple[str, int, int, int | None], ...] = (),
+    paragraph_styles: tuple[tuple[int, int, int], ...] = (),
     unicode_from: int | None = None,
     table_stream: str = "1Table",
     nfib: int = 0x00C1,
@@ -358,8 +360,12 @@ def make_doc(
     are the header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
     header, even footer, odd footer, first header, first footer), each ending with a paragraph mark or empty;
     `title_pages` says, per section, whether it has a title page, and `facing_pages` sets the `Dop`'s
-    fFacingPages. `formatted` sets a character property (a sprm, its operand 1) on characters `start` to `end`
-    of the text: one FKP page of runs after the sections' properties, named by the `PlcBteChpx`."""
+    fFacingPages. `formatted` sets a character property (`start`, `end`, sprm, operand: 1 unless given, two
+    bytes for a sprm whose operand is a word) on characters `start` to `end` of the text: one FKP page of runs
+    after the sections' properties, named by the `PlcBteChpx`. `styles` is the style sheet (`STSH`), a style
+    per index: (name, kind: 1 paragraph or 2 character, the index it is based on (0x0FFF none), its
+    `sprmCFVanish` operand or None); `paragraph_styles` gives characters `start` to `end` a paragraph style
+    index, on a paragraph formatting FKP page after the character one, named by the `PlcBtePapx`."""
     import itertools
     import struct
 
@@ -401,25 +407,59 @@ def make_doc(
     def fc_of(cp: int) -> int:
         return first_offset + cp if cp <= split else second_offset + 2 * (cp - split)
 
-    bounds = sorted({0, len(text), *(cp for start, end, _ in formatted for cp in (start, end))})
+    bounds = sorted({0, len(text), *(cp for start, end, *_ in formatted for cp in (start, end))})
     runs = list(itertools.pairwise(bounds))
     page = bytearray(512)
     page[-1] = len(runs)
     struct.pack_into(f"<{len(runs) + 1}I", page, 0, *map(fc_of, bounds))
     at = 508
     for index, (start, end) in enumerate(runs):
-        sprms = [sprm for low, high, sprm in formatted if low <= start and end <= high]
+        sprms = [(sprm, *operand) for low, high, sprm, *operand in formatted if low <= start and end <= high]
         if sprms:
-            grpprl = b"".join(struct.pack("<HB", sprm, 1) for sprm in sprms)
+            grpprl = b"".join(
+                struct.pack("<HH" if sprm >> 13 == 2 else "<HB", sprm, operand[0] if operand else 1)
+                for sprm, *operand in sprms
+            )
             at -= (len(grpprl) + 2) & ~1
             page[at : at + 1 + len(grpprl)] = bytes([len(grpprl)]) + grpprl
             page[4 * (len(runs) + 1) + index] = at // 2
     sections = b"".join(struct.pack("<H", len(p)) + p for p in sepx)
     fkp_at = -(-(sections_from + len(sections)) // 512) * 512
     chpx = struct.pack("<3I", fc_of(0), fc_of(len(text)), fkp_at // 512)
+    paragraph_page = bytearray(512)
+    if paragraph_styles:
+        paragraph_page[-1] = len(paragraph_styles)
+        struct.pack_into(
+            f"<{len(paragraph_styles) + 1}I",
+            paragraph_page,
+            0,
+            *(fc_of(start) for start, _, _ in paragraph_styles),
+            fc_of(paragraph_styles[-1][1]),
+        )
+        for index, (_, _, istd) in enumerate(paragraph_styles):
+            at = 500 - 4 * index
+            paragraph_page[at : at + 4] = bytes([0, 1]) + struct.pack("<H", istd)
+            paragraph_page[4 * (len(paragraph_styles) + 1) + 13 * index] = at // 2
+    papx = struct.pack("<3I", fc_of(0), fc_of(len(text)), fkp_at // 512 + 1) if paragraph_styles else b""
+    stsh = b""
+    if styles:
+        stds = []
+        for name, kind, base, vanish in styles:
+            character = struct.pack("<HB", 0x083C, vanish) if vanish is not None else b""
+            upxs = [struct.pack("<H", 0), character] if kind == 1 else [character]
+            lpupxs = b"".join(struct.pack("<H", len(upx)) + upx + bytes(len(upx) % 2) for upx in upxs)
+            std = (
+                struct.pack("<HHHHH", 0x0FFE, kind | base << 4, len(upxs) | 0x0FFF << 4, 0, 0)
+                + struct.pack("<H", len(name))
+                + name.encode("utf-16-le")
+                + b"\0\0"
+                + lpupxs
+            )
+            stds.append(struct.pack("<H", len(std)) + std)
+        stsh = struct.pack("<HHHH", 18, len(styles), 10, 1) + bytes(12) + b"".join(stds)
     pairs = [0] * (93 * 2)
     position = 16
-    for index, data in ((33, clx), (11, hdd), (6, sed), (31, dop), (12, chpx)):
+    for index, data in ((33, clx), (11, hdd), (6, sed), (31, dop), (12, chpx), (13, papx), (1, stsh)):
         pairs[index * 2], pairs[index * 2 + 1] = position, len(data)
         position += len(data)
     fib = (
@@ -434,7 +474,10 @@ def make_doc(
     )
     assert len(fib) == fib_size
     stream = (fib + eight_bit + wide + sections).ljust(fkp_at, b"\0") + bytes(page)
-    return make_ole([("WordDocument", stream), (table_stream, bytes(16) + clx + hdd + sed + dop + chpx)])
+    if paragraph_styles:
+        stream += bytes(paragraph_page)
+    table = bytes(16) + clx + hdd + sed + dop + chpx + papx + stsh
+    return make_ole([("WordDocument", stream), (table_stream, table)])
 
 
 def make_ole(entries: list[tuple[str, bytes | None]]) -> bytes:

@@ -1093,6 +1093,47 @@ def test_a_word_97_documents_tracked_deletions_and_hidden_text_are_left_out():
     assert "Removed" in parse_document(make_doc(body), DOC).text
 
 
+def test_a_word_97_documents_text_hidden_by_its_styles_is_left_out():
+    """Hidden text as the style sheet gives it: a paragraph style that hides (or is based on one that does), a
+    character style that does; the characters' own formatting read over the styles (0x81 the opposite of the
+    styles', 0 shown); with no style hiding, 0x81 hides."""
+    from tests.support.paths import ROOT
+
+    body = "Shown.\rDrafting note.\rBased note.\rNot shown.\rA (hidden) word.\rLoud (shown) too.\rFlip.\r"
+    hidden, character_style = 0x083C, 0x4A30
+
+    def at(words: str) -> tuple[int, int]:
+        start = body.index(words)
+        return start, start + len(words)
+
+    styles = (
+        ("Normal", 1, 0x0FFF, None),
+        ("Hidden Text", 1, 0, 0x81),
+        ("Note Based", 1, 1, None),
+        ("Secret", 2, 0x0FFF, 1),
+    )
+    paragraph_styles = (
+        (0, at("Drafting")[0], 0),
+        (*at("Drafting note.\r"), 1),
+        (*at("Based note.\r"), 2),
+        (at("Not shown")[0], at("Flip.\r")[0], 0),
+        (*at("Flip.\r"), 1),
+    )
+    formatted = (
+        (*at("Not shown."), hidden, 0x81),
+        (*at("(hidden) "), character_style, 3),
+        (*at("(shown) "), character_style, 3),
+        (*at("(shown) "), hidden, 0),
+        (*at("Flip"), hidden, 0x81),
+    )
+    content = make_doc(body, formatted=formatted, styles=styles, paragraph_styles=paragraph_styles)
+    assert parse_document(content, DOC).text == "Shown.\n\nA word.\n\nLoud (shown) too.\n\nFlip"
+
+    real = parse_document((ROOT / "tests" / "data" / "office" / "53379.doc").read_bytes(), DOC).text
+    assert "The chemical name would be provided" in real
+    assert "A simple flow diagram or a brief, general description" not in real
+
+
 def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
     for nfib in (0x00C0, 0x00C1, 0x0101):
         assert parse_document(make_doc("Terms.\r", nfib=nfib), DOC).text == "Terms."
