@@ -130,18 +130,23 @@ class WorkerProcess:
         if self.proc:
             stop_process(self.proc)
 
-    def task_ids_received(self, task_name: str) -> list[str]:
-        """The ids of the `task_name` tasks this worker received, first seen first (read from its log)."""
-        return task_ids_received(self.log_path, task_name)
+    def task_ids_received(self, task_name: str, schema: str | None = None) -> list[str]:
+        """The ids of the `task_name` tasks this worker received (for the tenant of `schema` only, where given),
+        first seen first (read from its log)."""
+        return task_ids_received(self.log_path, task_name, schema)
 
     def task_succeeded(self, task_name: str, task_id: str) -> bool:
         return f"Task {task_name}[{task_id}] succeeded" in self.log_path.read_text(errors="replace")
 
 
-def task_ids_received(log_path: Path, task_name: str) -> list[str]:
-    """The ids of the `task_name` tasks a worker logging to `log_path` received, first seen first."""
+def task_ids_received(log_path: Path, task_name: str, schema: str | None = None) -> list[str]:
+    """The ids of the `task_name` tasks a worker logging to `log_path` received, first seen first; with
+    `schema`, only those that ran for that tenant (its log lines carry `[<task id> <schema>]`): a worker may
+    also take what earlier tests left queued for other tenants."""
+    log = log_path.read_text(errors="replace")
     pattern = re.compile(rf"Task {re.escape(task_name)}\[([0-9a-f-]+)\] received")
-    return list(dict.fromkeys(pattern.findall(log_path.read_text(errors="replace"))))
+    ids = dict.fromkeys(pattern.findall(log))
+    return [task_id for task_id in ids if schema is None or f"[{task_id} {schema}]" in log]
 
 
 def start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:

@@ -47,13 +47,15 @@ class Rescue:
             ]
         return "\n".join(sorted(lines, key=lambda line: line.split(": ", 1)[1]))
 
-    def wait_for_redelivered_original(self, victim_log: Path) -> str:
-        """The id of the killed worker's `task_name` task (read from `victim_log`), once the broker has
-        redelivered it and a worker has run it to success. Beat and the rescuer stop; a worker on `queue` alone
-        whose visibility timeout, REDELIVERY_VISIBILITY_S, is past for that task or soon will be takes it back
-        (the shared worker's would keep the test waiting for half a minute); then that worker stops and the
+    def wait_for_redelivered_original(self, victim_log: Path, schema: str) -> str:
+        """The id of the killed worker's `task_name` task for the tenant of `schema`, once the broker has
+        redelivered it and a worker has run it to success: one of those `victim_log` shows the victim received
+        (it may have taken tasks earlier tests left queued for other tenants too, and died before logging whose
+        each was) that the redelivering worker ran for that tenant. Beat and the rescuer stop; a worker on `queue`
+        alone whose visibility timeout, REDELIVERY_VISIBILITY_S, is past for that task or soon will be takes it
+        back (the shared worker's would keep the test waiting for half a minute); then that worker stops and the
         shared worker starts again."""
-        [original] = task_ids_received(victim_log, self.task_name)
+        victims = task_ids_received(victim_log, self.task_name)
         stop_process(self.beat)
         self.worker.stop()
         redeliverer = WorkerProcess(
@@ -61,17 +63,27 @@ class Rescue:
             env={"QUIRE_BROKER_VISIBILITY_TIMEOUT": str(REDELIVERY_VISIBILITY_S)},
             log_path=self.worker.log_path.with_name("redelivery.log"),
         ).start()
-        try:
-            wait_for(
-                lambda: original in redeliverer.task_ids_received(self.task_name),
-                timeout=REDELIVERY_VISIBILITY_S + 60,
-                message=lambda: f"no redelivery; see {redeliverer.log_path}",
+
+        def redelivered() -> str | None:
+            ran = redeliverer.task_ids_received(self.task_name, schema)
+            return next(
+                (
+                    task_id
+                    for task_id in ran
+                    if task_id in victims and redeliverer.task_succeeded(self.task_name, task_id)
+                ),
+                None,
             )
-            wait_for(lambda: redeliverer.task_succeeded(self.task_name, original), timeout=60)
+
+        try:
+            return wait_for(
+                redelivered,
+                timeout=REDELIVERY_VISIBILITY_S + 120,
+                message=lambda: f"no redelivery of {victims}; see {redeliverer.log_path}",
+            )
         finally:
             redeliverer.stop()
             self.celery_worker.start()
-        return original
 
 
 @contextmanager

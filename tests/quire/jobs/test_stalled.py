@@ -42,12 +42,14 @@ def test_a_killed_workers_job_is_requeued_within_lease_periods_and_finishes_once
         done = wait_job(api, job_id, timeout=RESCUER_VISIBILITY_S)
         assert done["status"] == "succeeded" and done["attempt"] == 2, done
         # Beat's re-queued copy ran it, a task of its own: the broker has not redelivered the original yet.
-        [original] = task_ids_received(tmp_path / "victim.log", JOB_RUN_TASK)
-        [rescuing] = rescue.worker.task_ids_received(JOB_RUN_TASK)
-        assert rescuing != original, rescue.timeline(tmp_path / "victim.log")
+        schema = provisioned.tenant.schema_name
+        [rescuing] = rescue.worker.task_ids_received(JOB_RUN_TASK, schema)
+        assert rescuing not in task_ids_received(tmp_path / "victim.log", JOB_RUN_TASK), rescue.timeline(
+            tmp_path / "victim.log"
+        )
         usage = sorted(UsageEvent.objects.filter(job_id=job_id).values_list("kind", "quantity"))
 
-        rescue.wait_for_redelivered_original(tmp_path / "victim.log")
+        rescue.wait_for_redelivered_original(tmp_path / "victim.log", schema)
     with tenant_context(provisioned.tenant):
         job = Job.objects.get(pk=job_id)
         assert (job.status, job.attempt) == ("succeeded", 2)
