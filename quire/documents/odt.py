@@ -2,11 +2,13 @@
 paragraphs, headings, list items and tables in document order, then the footnotes and endnotes, then the headers
 and the footers of its page styles (`styles.xml`).
 
-Inline: spans, links and fields as their text, `text:s` as its count of spaces, tabs and line breaks. Left out:
-tracked deletions (`text:tracked-changes`), comments (`office:annotation`), frames and drawings (images, text
-boxes), a note's citation mark, a heading's cached number (`text:number`), and what the document hides: spans,
-paragraphs and tables of a style that hides them, hidden sections. List labels and heading numbers,
-which OpenDocument leaves to its styles, are counted as `quire.documents.odt_numbering` says.
+Inline: spans, links and fields as their text, `text:s` as its count of spaces, tabs and line breaks. Text boxes'
+and shapes' paragraphs and tables are read after the paragraph they are anchored in (a page-anchored one where
+it stands; in a cell or a note, as lines of its text). Left out: tracked deletions (`text:tracked-changes`),
+comments (`office:annotation`), images' and objects' own text, a note's citation mark, a heading's cached
+number (`text:number`), and what the document hides: spans, paragraphs and tables of a style that hides them,
+hidden sections. List labels and heading numbers, which OpenDocument leaves to its styles, are counted as
+`quire.documents.odt_numbering` says.
 
 Headers and footers are read as the DOCX reader reads them: those of the page styles (master pages) the
 document uses, that is the default one (`Standard`, else the first) and every one a paragraph style names,
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 
 from quire.documents.docx_numbering import XML_SAFE
-from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder
+from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder, add_blocks
 from quire.documents.limits import IngestLimits, check_archive_read
 from quire.documents.odt_numbering import LIST, LIST_HEADER, LIST_ITEM, OdtNumbering, inherited
 from quire.documents.sniffing import ODT_BODY
@@ -38,11 +40,15 @@ TABLE = _TABLE + "table"
 NOTE = _TEXT + "note"
 # Elements whose text the document does not show in its flow.
 HIDDEN = {
-    _TEXT + "tracked-changes", _OFFICE + "annotation", _TEXT + "note-citation", _DRAW + "frame",
-    _DRAW + "custom-shape", _DRAW + "g", _TEXT + "soft-page-break", _TEXT + "number",
+    _TEXT + "tracked-changes", _OFFICE + "annotation", _TEXT + "note-citation", _TEXT + "soft-page-break",
+    _TEXT + "number",
 }  # fmt: skip
+# Drawings: their text boxes' and shapes' text is read after the paragraph they are anchored in (a page's, where
+# they stand); an image's or object's own text (titles, descriptions, fallback text) is not.
+DRAWINGS = {_DRAW + "frame", _DRAW + "custom-shape", _DRAW + "g", _DRAW + "rect", _DRAW + "ellipse"}
+TEXT_BOX = _DRAW + "text-box"
 # A paragraph inside one of these is read with it, not as a block of its own.
-CONTAINERS = {TABLE, NOTE, *HIDDEN}
+CONTAINERS = {TABLE, NOTE, *HIDDEN, *DRAWINGS}
 ROW_GROUPS = {_TABLE + "table-header-rows", _TABLE + "table-rows", _TABLE + "table-row-group"}
 CELLS = {_TABLE + "table-cell", _TABLE + "covered-table-cell"}
 # A cell or row repeated more often than this counts this often; an empty cell repeated counts once.
@@ -94,6 +100,9 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
                     inside -= 1
                     if tag == TABLE and not inside and not hidden:
                         builder.table(flow.rows(element))
+                    if tag in DRAWINGS and not inside and not hidden and _outside_paragraphs(element):
+                        add_blocks(builder, flow.drawn(element))
+                        _drop(element)
                     if tag in BLOCKS and not inside:
                         _drop(element)
                 elif tag in PARAGRAPHS and not inside:
@@ -103,6 +112,8 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
                     if label is not None and text.strip():
                         text = label[0] + label[1] + text.lstrip()
                     builder.add(text)
+                    add_blocks(builder, flow.boxes)
+                    flow.boxes.clear()
                     _drop(element)
                 elif tag in LISTS:
                     numbering.end(element)
@@ -141,7 +152,20 @@ def _page_parts(
                         continue
                     for paragraph in [child] if child.tag in PARAGRAPHS else flow.paragraphs(child):
                         once.add(flow.inline(paragraph))
+                        for block in flow.boxes:
+                            once.block(block)
+                        flow.boxes.clear()
                     flow.notes.clear()
+
+
+def _outside_paragraphs(element) -> bool:
+    """Whether `element` stands outside any paragraph (a drawing anchored to the page, not in a paragraph)."""
+    parent = element.getparent()
+    while parent is not None:
+        if parent.tag in PARAGRAPHS:
+            return False
+        parent = parent.getparent()
+    return True
 
 
 def _drop(element) -> None:
@@ -160,6 +184,8 @@ class _Flow:
     hidden sections (`text:section` with `text:display="none"`)."""
 
     notes: list[str] = field(default_factory=list)
+    # The text boxes and shapes of the paragraph read last, to be read after it.
+    boxes: list[tuple[str, object]] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
     # Style name to (whether it sets `text:display="none"` itself, the style it is based on), until resolved.
     _styles: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
@@ -195,11 +221,44 @@ class _Flow:
             elif tag == NOTE:
                 body = child.find(_TEXT + "note-body")
                 if body is not None:
-                    self.notes.append("\n".join(self.inline(p) for p in self.paragraphs(body)))
+                    self.notes.append("\n".join(self.flat(p) for p in self.paragraphs(body)))
+            elif tag in DRAWINGS:
+                self.boxes.extend(self.drawn(child))
             elif tag not in HIDDEN and isinstance(tag, str) and not self.hides(child):
                 parts.append(self.inline(child))
             parts.append(child.tail or "")
         return "".join(parts)
+
+    def drawn(self, drawing) -> list[tuple[str, object]]:
+        """The paragraphs and tables of the text boxes and shapes in `drawing`, as blocks, in order."""
+        blocks: list[tuple[str, object]] = []
+        if self.hides(drawing):
+            return blocks
+        for child in drawing:
+            if child.tag in PARAGRAPHS and not self.hides(child):
+                blocks.extend(self._with_boxes(child))
+            elif child.tag == TABLE and not self.hides(child):
+                blocks.append(("table", self.rows(child)))
+            elif child.tag in DRAWINGS or child.tag == TEXT_BOX:
+                blocks.extend(self.drawn(child))
+        return blocks
+
+    def _with_boxes(self, paragraph) -> list[tuple[str, object]]:
+        """The paragraph as a block, then the blocks of the text boxes and shapes anchored in it."""
+        outer, self.boxes = self.boxes, []
+        try:
+            return [("text", self.inline(paragraph)), *self.boxes]
+        finally:
+            self.boxes = outer
+
+    def flat(self, paragraph) -> str:
+        """The paragraph's text with its text boxes' and shapes' after it, on lines of their own (a cell's or a
+        note's text)."""
+        lines = []
+        for kind, block in self._with_boxes(paragraph):
+            rows = block if kind == "table" else [[block]]
+            lines.extend("\t".join(str(cell) for cell in row) for row in rows)  # type: ignore[union-attr]
+        return "\n".join(line for line in lines if line.strip())
 
     def paragraphs(self, element):
         """The paragraphs within `element` that it shows (not those of its notes, comments, frames or hidden
@@ -209,7 +268,7 @@ class _Flow:
                 continue
             if child.tag in PARAGRAPHS:
                 yield child
-            elif child.tag not in HIDDEN and child.tag != NOTE:
+            elif child.tag not in HIDDEN and child.tag not in DRAWINGS and child.tag != NOTE:
                 yield from self.paragraphs(child)
 
     def rows(self, table) -> list[list[str]]:
@@ -221,7 +280,7 @@ class _Flow:
                 cells: list[str] = []
                 for cell in child:
                     if cell.tag in CELLS:
-                        text = " ".join(self.inline(p) for p in self.paragraphs(cell))
+                        text = " ".join(self.flat(p) for p in self.paragraphs(cell))
                         repeat = _repeat(cell.get(_TABLE + "number-columns-repeated")) if text.strip() else 1
                         cells.extend([text] * repeat)
                 rows.extend([cells] * _repeat(child.get(_TABLE + "number-rows-repeated")))

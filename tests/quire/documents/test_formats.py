@@ -1161,7 +1161,8 @@ ODT_CONTRACT = (
     "<text:note-body><text:p>As amended.</text:p></text:note-body></text:note>.<text:tab/>See "
     '<text:a xlink:href="https://example.com">example.com</text:a>.'
     "<office:annotation><dc:creator>Legal</dc:creator><text:p>Check this.</text:p></office:annotation>"
-    '<draw:frame draw:name="logo"><draw:text-box><text:p>Logo caption</text:p></draw:text-box></draw:frame>'
+    '<draw:frame draw:name="logo"><draw:image xlink:href="Pictures/logo.png"><text:p>Logo</text:p></draw:image>'
+    "</draw:frame>"
     "<text:line-break/>Second line.</text:p>"
     "<text:list><text:list-item><text:p>First term.</text:p></text:list-item>"
     "<text:list-item><text:p>Second term.</text:p></text:list-item></text:list>"
@@ -1178,7 +1179,7 @@ ODT_CONTRACT = (
 def test_odt_paragraphs_lists_tables_and_notes_are_read_as_a_reader_shows_them():
     """LibreOffice's and Word's OpenDocument text: headings, paragraphs and list items in order with their
     spaces, tabs, line breaks and links; a table's cells (a cell's paragraphs joined, a repeated empty cell
-    read once); the footnote after the body without its citation mark; no tracked deletion, comment or frame."""
+    read once); the footnote after the body without its citation mark; no tracked deletion, comment or image."""
     content = make_odt(ODT_CONTRACT)
     assert sniff_content_type(content) == ODT
     parsed = parse_document(content, ODT)
@@ -1195,6 +1196,29 @@ def test_odt_paragraphs_lists_tables_and_notes_are_read_as_a_reader_shows_them()
         ["Party", "Role"],
         ["Acme Corp.", "Provider"],
     ]
+
+
+def test_odt_text_boxes_and_shapes_are_read_after_the_paragraph_they_are_anchored_in():
+    """A text box's paragraphs and tables after its paragraph, one anchored to the page where it stands, a shape's
+    text in a cell within the cell; an image's own text is not read."""
+    box = (
+        '<draw:frame text:anchor-type="as-char"><draw:text-box><text:p>Boxed note.</text:p><table:table>'
+        "<table:table-row><table:table-cell><text:p>Fee</text:p></table:table-cell><table:table-cell>"
+        "<text:p>$5</text:p></table:table-cell></table:table-row></table:table></draw:text-box></draw:frame>"
+    )
+    body = (
+        f"<text:p>Intro.{box} Continues.</text:p>"
+        '<draw:frame text:anchor-type="page"><draw:text-box><text:p>Page box.</text:p></draw:text-box></draw:frame>'
+        "<table:table><table:table-row><table:table-cell><text:p>Rate<draw:custom-shape><text:p>5 %</text:p>"
+        "</draw:custom-shape></text:p></table:table-cell></table:table-row></table:table>"
+        '<text:p>Last.<draw:frame><draw:image xlink:href="Pictures/a.png"><text:p>Image text</text:p></draw:image>'
+        "</draw:frame></text:p>"
+    )
+    parsed = parse_document(make_odt(body), ODT)
+    assert (
+        parsed.text
+        == "Intro. Continues.\n\nBoxed note.\n\n| Fee | $5 |\n\nPage box.\n\n| Rate 5 % |\n\nLast."
+    )
 
 
 def test_odt_headers_and_footers_of_the_page_styles_it_uses_are_read_once_after_the_notes():
