@@ -1,6 +1,7 @@
-"""Word 97-2003 binary documents (.doc, [MS-DOC]): the main text, then the footnotes and endnotes, then the text
-boxes, then the headers and the footers the document shows and their text boxes, read through the piece table
-(`Clx` in the table stream), whose pieces are Windows-1252 bytes or UTF-16.
+"""Word 97-2003 binary documents (.doc, [MS-DOC]): the main text with its text boxes, then the footnotes and
+endnotes, then the text boxes the main text does not anchor, then the headers and the footers the document shows
+and their text boxes, read through the piece table (`Clx` in the table stream), whose pieces are Windows-1252
+bytes or UTF-16.
 
 A field shows its result, never its instruction; picture, object and note anchors are left out. A table's
 cells are told apart by Word's end-of-cell marks, joined by tabs, and its rows by the row-end mark that follows
@@ -10,8 +11,10 @@ its even-page one where the document has facing pages, a section without its own
 and each paragraph once. Characters the formatting marks as tracked deletions or as hidden text are left
 out, as Word shows the document: hidden by their paragraph's style, their character style or their own
 formatting, each read over the one before (the FKP pages of the character and paragraph formatting, and the
-style sheet). Text boxes are read after the notes, not where they are anchored; comments are not read. Word
-6.0/95 files and encrypted ones are refused.
+style sheet). A text box whose shape the main text anchors (`PlcSpaMom`'s shape ids matched to
+`PlcftxbxTxt`'s) is read after the paragraph holding the anchor, or after the first paragraph past the table
+holding it (`sprmPFInTable`), outside fields. Comments are not read. Word 6.0/95 files and encrypted ones are
+refused.
 """
 
 from __future__ import annotations
@@ -51,6 +54,16 @@ SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C
 PROPERTY_ON = (0x01, 0x81)
 SAME_AS_STYLE, OPPOSITE_OF_STYLE = 0x80, 0x81
 SPRM_CHARACTER_STYLE = 0x4A30
+SPRM_IN_TABLE = 0x2416
+# The main text's drawn objects (PlcSpaMom: an FSPA of 26 bytes per anchor, its shape id first) and the text box
+# stories (PlcftxbxTxt: an FTXBXS of 22 bytes per story, `fReusable` at 8, the id of its shape at 14).
+FC_PLC_SPA_MOM, FC_PLCF_TXBX_TXT = 40, 56
+FSPA_SIZE, FTXBXS_SIZE = 26, 22
+# The pairs read; one past the FIB's count of pairs is empty.
+READ_PAIRS = (
+    FC_STSHF, FC_PLCF_SED, FC_PLCF_HDD, FC_PLCF_BTE_CHPX, FC_PLCF_BTE_PAPX, FC_DOP, FC_CLX, FC_PLC_SPA_MOM,
+    FC_PLCF_TXBX_TXT,
+)  # fmt: skip
 # A style's character properties are its second UPX for a paragraph style, its first for a character style, its
 # third for a table style (by its kind, `stk`); no style is based on 0x0FFF.
 STYLE_CHARACTER_UPX = {1: 1, 2: 0, 3: 2}
@@ -72,6 +85,8 @@ CHARACTERS = str.maketrans(
      "\x0b": "\n", "\x1e": "\u2011", "\x0c": "\r"}
 )  # fmt: skip
 _PARAGRAPH = re.compile(r"\r+")
+# Paragraph marks and field begin and end marks, in an 8-bit piece and in a UTF-16 one.
+_MARKS = {True: re.compile(rb"[\r\x13\x15]"), False: re.compile(rb"[\r\x13\x15]\x00")}
 
 
 def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
@@ -98,8 +113,22 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
 
     endnotes_from = body + footnotes + headers + comments
     boxes_from = endnotes_from + endnotes
-    for start, length in ((0, body), (body, footnotes), (endnotes_from, endnotes), (boxes_from, boxes)):
-        for paragraph in paragraphs(start, start + length):
+    anchored = _anchored_boxes(word, table, pairs, pieces, body, boxes)
+    raw, at = [], 0
+    for after, start, end in anchored:
+        limits.check_time()
+        story = _characters(word, pieces, boxes_from + start, boxes_from + end, unshown)
+        raw += [_characters(word, pieces, at, after, unshown), story.rstrip("\r") + "\r"]
+        at = after
+    raw.append(_characters(word, pieces, at, body, unshown))
+    for paragraph in _PARAGRAPH.split(_shown("".join(raw))):
+        builder.add(paragraph)
+    unanchored = [(0, boxes)]
+    for _, start, end in sorted(anchored, key=lambda box: box[1]):
+        unanchored[-1:] = [(unanchored[-1][0], start), (end, boxes)]
+    boxes_left = [(boxes_from + start, boxes_from + end) for start, end in unanchored]
+    for start, end in ((body, body + footnotes), (endnotes_from, boxes_from), *boxes_left):
+        for paragraph in paragraphs(start, end):
             builder.add(paragraph)
     once = OnceEach(builder)
     headers_from = body + footnotes
@@ -142,21 +171,98 @@ def _fib(word: bytes) -> tuple[tuple[int, ...], dict[int, tuple[int, int]]]:
         if cslw < 9 or pairs <= FC_CLX:
             raise UnreadableDocument("the Word document's header is damaged")
         found = {
-            index: struct.unpack_from("<II", word, position + 2 + 8 * index)
-            for index in (
-                FC_STSHF,
-                FC_PLCF_SED,
-                FC_PLCF_HDD,
-                FC_PLCF_BTE_CHPX,
-                FC_PLCF_BTE_PAPX,
-                FC_DOP,
-                FC_CLX,
-            )
+            index: struct.unpack_from("<II", word, position + 2 + 8 * index) if index < pairs else (0, 0)
+            for index in READ_PAIRS
         }
     except struct.error:
         raise UnreadableDocument("the Word document's header is damaged") from None
     counts = tuple(max(0, longs[index]) if index < len(longs) else 0 for index in (3, 4, 5, 7, 8, 9, 10))
     return counts, found
+
+
+def _anchored_boxes(
+    word: bytes,
+    table: bytes,
+    pairs: dict[int, tuple[int, int]],
+    pieces: list[tuple[int, int, int, bool]],
+    body: int,
+    boxes: int,
+) -> list[tuple[int, int, int]]:
+    """The text box stories whose shapes the main text anchors, as (where its text is read, first and end CP in
+    the text box document), in reading order: after the first paragraph at or after the anchor that ends
+    outside any field and any table (the paragraph holding the anchor, or the one after the table holding it).
+    None where those structures are damaged."""
+    try:
+        shapes = _shape_anchors(table, *pairs[FC_PLC_SPA_MOM])
+        stories = [
+            (shapes[shape], start, end)
+            for shape, start, end in _box_stories(table, *pairs[FC_PLCF_TXBX_TXT], boxes)
+            if shape in shapes and shapes[shape] < body
+        ]
+        in_table = [run[:2] for run in _paragraph_runs(word, table, *pairs[FC_PLCF_BTE_PAPX]) if run[3]]
+    except (struct.error, IndexError):
+        return []
+    if not stories:
+        return []
+    ends = _paragraph_ends(word, pieces, body, in_table)
+    placed = []
+    for anchor, start, end in stories:
+        index = bisect.bisect_right(ends, anchor)
+        placed.append((ends[index] if index < len(ends) else body, start, end))
+    return sorted(placed, key=lambda box: box[0])
+
+
+def _shape_anchors(table: bytes, fc: int, lcb: int) -> dict[int, int]:
+    """The main text's drawn objects: shape id to the CP of its anchor."""
+    cps = _plc_cps(table, fc, lcb, data_size=FSPA_SIZE)
+    anchors = {}
+    for index in range(len(cps) - 1):
+        (shape,) = struct.unpack_from("<i", table, fc + 4 * len(cps) + FSPA_SIZE * index)
+        anchors.setdefault(shape, cps[index])
+    return anchors
+
+
+def _box_stories(table: bytes, fc: int, lcb: int, boxes: int) -> list[tuple[int, int, int]]:
+    """The text box document's stories in use, as (the id of the shape holding it, first CP, end CP); the last
+    entry, which closes the document, and reusable ones are left out."""
+    cps = _plc_cps(table, fc, lcb, data_size=FTXBXS_SIZE)
+    stories = []
+    for index in range(len(cps) - 2):
+        at = fc + 4 * len(cps) + FTXBXS_SIZE * index
+        (reusable,) = struct.unpack_from("<H", table, at + 8)
+        (shape,) = struct.unpack_from("<i", table, at + 14)
+        start, end = cps[index], min(cps[index + 1], boxes)
+        if not reusable and shape and start < end:
+            stories.append((shape, start, end))
+    return stories
+
+
+def _paragraph_ends(
+    word: bytes, pieces: list[tuple[int, int, int, bool]], end: int, in_table: list[tuple[int, int]]
+) -> list[int]:
+    """The CPs just after each paragraph mark of the main text (up to `end`) outside any field and any table
+    (`in_table`: the byte ranges of paragraphs in tables), in order."""
+    starts = [low for low, _ in in_table]
+    ends, depth = [], 0
+    for first, last, offset, compressed in pieces:
+        if first >= end:
+            break
+        width = 1 if compressed else 2
+        data = word[offset : offset + width * (min(last, end) - first)]
+        for match in _MARKS[compressed].finditer(data):
+            if match.start() % width:
+                continue
+            mark, cp = data[match.start()], first + match.start() // width
+            if mark == 0x13:
+                depth += 1
+            elif mark == 0x15:
+                depth = max(0, depth - 1)
+            elif mark == 0x0D and not depth:
+                fc = offset + width * (cp - first)
+                index = bisect.bisect_right(starts, fc) - 1
+                if index < 0 or fc >= in_table[index][1]:
+                    ends.append(cp + 1)
+    return ends
 
 
 def _page_stories(
@@ -245,7 +351,9 @@ def _unshown(word: bytes, table: bytes, pairs: dict[int, tuple[int, int]]) -> li
         return []
     try:
         styles = _styles_hiding(table, *pairs[FC_STSHF])
-        paragraphs = list(_paragraph_runs(word, table, *pairs[FC_PLCF_BTE_PAPX])) if any(styles) else []
+        paragraphs = (
+            [run[:3] for run in _paragraph_runs(word, table, *pairs[FC_PLCF_BTE_PAPX])] if any(styles) else []
+        )
     except (struct.error, IndexError):
         styles, paragraphs = [], []
 
@@ -326,19 +434,23 @@ def _character_runs(
             yield bounds[index], bounds[index + 1], deleted, vanish, style
 
 
-def _paragraph_runs(word: bytes, table: bytes, fc: int, lcb: int) -> Iterator[tuple[int, int, int]]:
-    """Per run of paragraph formatting: its byte range and its paragraph style (0, Normal, where none is
-    given)."""
+def _paragraph_runs(word: bytes, table: bytes, fc: int, lcb: int) -> Iterator[tuple[int, int, int, bool]]:
+    """Per run of paragraph formatting: its byte range, its paragraph style (0, Normal, where none is given) and
+    whether its paragraphs are in a table (`sprmPFInTable`)."""
     for page, crun in _fkp_pages(word, table, fc, lcb, entry_size=13):
         bounds = struct.unpack_from(f"<{crun + 1}I", page, 0)
         for index in range(crun):
             at = 2 * page[4 * (crun + 1) + 13 * index]
-            style = 0
+            style, in_table = 0, False
             if at:
-                start = at + 2 if page[at] == 0 else at + 1
+                start, size = (at + 2, 2 * page[at + 1]) if page[at] == 0 else (at + 1, 2 * page[at] - 1)
                 if start + 2 <= FKP_SIZE:
                     (style,) = struct.unpack_from("<H", page, start)
-            yield bounds[index], bounds[index + 1], style
+                    in_table = any(
+                        sprm == SPRM_IN_TABLE and operand[:1] == b"\x01"
+                        for sprm, operand in _properties(page[start + 2 : start + size])
+                    )
+            yield bounds[index], bounds[index + 1], style, in_table
 
 
 def _styles_hiding(table: bytes, fc: int, lcb: int) -> list[bool | None]:

@@ -345,7 +345,8 @@ def make_doc(
     facing_pages: bool = False,
     formatted: tuple[tuple[int, ...], ...] = (),
     styles: tuple[tuple[str, int, int, int | None], ...] = (),
-    paragraph_styles: tuple[tuple[int, int, int], ...] = (),
+    paragraph_styles: tuple[tuple[int, ...], ...] = (),
+    box_stories: tuple[tuple[int, int | None], ...] = (),
     unicode_from: int | None = None,
     table_stream: str = "1Table",
     nfib: int = 0x00C1,
@@ -365,7 +366,10 @@ def make_doc(
     after the sections' properties, named by the `PlcBteChpx`. `styles` is the style sheet (`STSH`), a style
     per index: (name, kind: 1 paragraph or 2 character, the index it is based on (0x0FFF none), its
     `sprmCFVanish` operand or None); `paragraph_styles` gives characters `start` to `end` a paragraph style
-    index, on a paragraph formatting FKP page after the character one, named by the `PlcBtePapx`."""
+    index (and, with a fourth item true, `sprmPFInTable`), on a paragraph formatting FKP page after the character
+    one, named by the `PlcBtePapx`. `box_stories` splits `text_boxes` into stories, (length, the CP of its
+    shape's anchor in the body or None), written to the `PlcftxbxTxt` (shape ids 1000 on) and the anchored ones'
+    shapes to the `PlcSpaMom`."""
     import itertools
     import struct
 
@@ -433,12 +437,15 @@ def make_doc(
             f"<{len(paragraph_styles) + 1}I",
             paragraph_page,
             0,
-            *(fc_of(start) for start, _, _ in paragraph_styles),
+            *(fc_of(start) for start, *_ in paragraph_styles),
             fc_of(paragraph_styles[-1][1]),
         )
-        for index, (_, _, istd) in enumerate(paragraph_styles):
-            at = 500 - 4 * index
-            paragraph_page[at : at + 4] = bytes([0, 1]) + struct.pack("<H", istd)
+        for index, (_, _, istd, *in_table) in enumerate(paragraph_styles):
+            at = 496 - 8 * index
+            grpprl = struct.pack("<HB", 0x2416, 1) if in_table and in_table[0] else b""
+            papx = struct.pack("<H", istd) + grpprl
+            papx += bytes(len(papx) % 2)
+            paragraph_page[at : at + 2 + len(papx)] = bytes([0, len(papx) // 2]) + papx
             paragraph_page[4 * (len(paragraph_styles) + 1) + 13 * index] = at // 2
     papx = struct.pack("<3I", fc_of(0), fc_of(len(text)), fkp_at // 512 + 1) if paragraph_styles else b""
     stsh = b""
@@ -457,9 +464,27 @@ def make_doc(
             )
             stds.append(struct.pack("<H", len(std)) + std)
         stsh = struct.pack("<HHHH", 18, len(styles), 10, 1) + bytes(12) + b"".join(stds)
+    txbx = spa = b""
+    if box_stories:
+        ends = list(itertools.accumulate(length for length, _ in box_stories))
+        txbx = (
+            struct.pack(f"<{len(box_stories) + 2}I", 0, *ends, ends[-1] + 1)
+            + b"".join(
+                struct.pack("<iiHiii", 1, 0, 0, 0, 1000 + index, 0) for index in range(len(box_stories))
+            )
+            + struct.pack("<iiHiii", 0, 0, 0, 0, 0, 0)
+        )
+        shapes = sorted(
+            (anchor, 1000 + index) for index, (_, anchor) in enumerate(box_stories) if anchor is not None
+        )
+        spa = struct.pack(f"<{len(shapes) + 1}I", *(anchor for anchor, _ in shapes), len(body)) + b"".join(
+            struct.pack("<i", shape) + bytes(22) for _, shape in shapes
+        )
     pairs = [0] * (93 * 2)
     position = 16
-    for index, data in ((33, clx), (11, hdd), (6, sed), (31, dop), (12, chpx), (13, papx), (1, stsh)):
+    for index, data in (
+        (33, clx), (11, hdd), (6, sed), (31, dop), (12, chpx), (13, papx), (1, stsh), (56, txbx), (40, spa),
+    ):  # fmt: skip
         pairs[index * 2], pairs[index * 2 + 1] = position, len(data)
         position += len(data)
     fib = (
@@ -476,7 +501,7 @@ def make_doc(
     stream = (fib + eight_bit + wide + sections).ljust(fkp_at, b"\0") + bytes(page)
     if paragraph_styles:
         stream += bytes(paragraph_page)
-    table = bytes(16) + clx + hdd + sed + dop + chpx + papx + stsh
+    table = bytes(16) + clx + hdd + sed + dop + chpx + papx + stsh + txbx + spa
     return make_ole([("WordDocument", stream), (table_stream, table)])
 
 

@@ -1134,6 +1134,29 @@ def test_a_word_97_documents_text_hidden_by_its_styles_is_left_out():
     assert "A simple flow diagram or a brief, general description" not in real
 
 
+def test_a_word_97_documents_text_boxes_are_read_after_the_paragraph_that_anchors_them():
+    """A text box whose shape the body anchors is read after the anchoring paragraph, or, anchored in a table,
+    after the first paragraph past the table; one no shape in the body anchors is read after the notes."""
+    body = "Intro \x08paragraph.\rCell \x08A\x07Cell B\x07\x07After table.\rLast.\r"
+    boxes = ("Box one.\r", "Box two.\r", "Loose box.\r")
+    table_from, table_to = body.index("Cell"), body.index("After")
+    content = make_doc(
+        body,
+        footnotes="\x02 A note.\r",
+        text_boxes="".join(boxes) + "\r",
+        box_stories=(
+            (len(boxes[0]), body.index("\x08paragraph")),
+            (len(boxes[1]), body.index("\x08A")),
+            (len(boxes[2]), None),
+        ),
+        paragraph_styles=((0, table_from, 0), (table_from, table_to, 0, True), (table_to, len(body), 0)),
+    )
+    assert parse_document(content, DOC).text == (
+        "Intro paragraph.\n\nBox one.\n\nCell A\tCell B\nAfter table.\n\nBox two.\n\nLast.\n\nA note.\n\n"
+        "Loose box."
+    )
+
+
 def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
     for nfib in (0x00C0, 0x00C1, 0x0101):
         assert parse_document(make_doc("Terms.\r", nfib=nfib), DOC).text == "Terms."
