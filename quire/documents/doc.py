@@ -4,8 +4,9 @@ and their text boxes, read through the piece table (`Clx` in the table stream), 
 bytes or UTF-16.
 
 A field shows its result, never its instruction; picture, object and note anchors are left out. A table's
-cells are told apart by Word's end-of-cell marks, joined by tabs, and its rows by the row-end mark that follows
-a row's last cell, so a row's empty last cell reads as its end. Headers and footers are read as the DOCX reader
+cells are told apart by Word's end-of-cell marks, joined by tabs, and its rows by the row-end mark, the paragraph
+the paragraph formatting marks as a row's end (`sprmPFTtp`); where that formatting cannot be read, by the mark
+that follows a row's last cell, so a row's empty last cell reads as its end. Headers and footers are read as the DOCX reader
 reads them: each section's first-page one where the section has a title page, its odd-page (default) one, and
 its even-page one where the document has facing pages, a section without its own showing the one before it,
 and each paragraph once. Characters the formatting marks as tracked deletions or as hidden text are left
@@ -24,7 +25,8 @@ import io
 import itertools
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder, UnreadableDocument
 from quire.documents.limits import IngestLimits
@@ -54,7 +56,7 @@ SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C
 PROPERTY_ON = (0x01, 0x81)
 SAME_AS_STYLE, OPPOSITE_OF_STYLE = 0x80, 0x81
 SPRM_CHARACTER_STYLE = 0x4A30
-SPRM_IN_TABLE = 0x2416
+SPRM_IN_TABLE, SPRM_ROW_END, SPRM_INNER_ROW_END = 0x2416, 0x2417, 0x244C
 # The main text's drawn objects (PlcSpaMom: an FSPA of 26 bytes per anchor, its shape id first) and the text box
 # stories (PlcftxbxTxt: an FTXBXS of 22 bytes per story, `fReusable` at 8, the id of its shape at 14).
 FC_PLC_SPA_MOM, FC_PLCF_TXBX_TXT = 40, 56
@@ -78,6 +80,8 @@ COMPRESSED = 0x40000000
 
 FIELD_BEGIN, FIELD_SEPARATOR, FIELD_END = "\x13", "\x14", "\x15"
 CELL = "\x07"
+# A table row's end mark, told apart from a cell's by the paragraph formatting (it reads as a cell mark).
+ROW_END = "\x1d"
 # Anchors (pictures, drawn objects, note references, comment marks) and the optional hyphen show no text;
 # Word's line break, non-breaking hyphen and page or section break do.
 CHARACTERS = str.maketrans(
@@ -103,24 +107,28 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
         table = ole.openstream(table_name).read()
     counts, pairs = _fib(word)
     pieces = _pieces(table, *pairs[FC_CLX])
-    unshown = _unshown(word, table, pairs)
+    formats = _paragraph_formats(word, table, *pairs[FC_PLCF_BTE_PAPX])
+    unshown = _unshown(word, table, pairs, formats)
+    row_ends = [paragraph.end for paragraph in formats if paragraph.row_end]
     body, footnotes, headers, comments, endnotes, boxes, header_boxes = counts
     builder = TextBuilder(limits)
 
+    def characters(start: int, end: int) -> str:
+        return _characters(word, pieces, start, end, unshown, row_ends)
+
     def paragraphs(start: int, end: int) -> list[str]:
         limits.check_time()
-        return _PARAGRAPH.split(_shown(_characters(word, pieces, start, end, unshown)))
+        return _PARAGRAPH.split(_shown(characters(start, end)))
 
     endnotes_from = body + footnotes + headers + comments
     boxes_from = endnotes_from + endnotes
-    anchored = _anchored_boxes(word, table, pairs, pieces, body, boxes)
+    anchored = _anchored_boxes(word, table, pairs, pieces, formats, body, boxes)
     raw, at = [], 0
     for after, start, end in anchored:
         limits.check_time()
-        story = _characters(word, pieces, boxes_from + start, boxes_from + end, unshown)
-        raw += [_characters(word, pieces, at, after, unshown), story.rstrip("\r") + "\r"]
+        raw += [characters(at, after), characters(boxes_from + start, boxes_from + end).rstrip("\r") + "\r"]
         at = after
-    raw.append(_characters(word, pieces, at, body, unshown))
+    raw.append(characters(at, body))
     for paragraph in _PARAGRAPH.split(_shown("".join(raw))):
         builder.add(paragraph)
     unanchored = [(0, boxes)]
@@ -185,6 +193,7 @@ def _anchored_boxes(
     table: bytes,
     pairs: dict[int, tuple[int, int]],
     pieces: list[tuple[int, int, int, bool]],
+    paragraphs: list[_Paragraph],
     body: int,
     boxes: int,
 ) -> list[tuple[int, int, int]]:
@@ -199,12 +208,11 @@ def _anchored_boxes(
             for shape, start, end in _box_stories(table, *pairs[FC_PLCF_TXBX_TXT], boxes)
             if shape in shapes and shapes[shape] < body
         ]
-        in_table = [run[:2] for run in _paragraph_runs(word, table, *pairs[FC_PLCF_BTE_PAPX]) if run[3]]
     except (struct.error, IndexError):
         return []
     if not stories:
         return []
-    ends = _paragraph_ends(word, pieces, body, in_table)
+    ends = _paragraph_ends(word, pieces, body, [(p.start, p.end) for p in paragraphs if p.in_table])
     placed = []
     for anchor, start, end in stories:
         index = bisect.bisect_right(ends, anchor)
@@ -339,7 +347,9 @@ def _properties(grpprl: bytes) -> Iterator[tuple[int, bytes]]:
         position += width
 
 
-def _unshown(word: bytes, table: bytes, pairs: dict[int, tuple[int, int]]) -> list[tuple[int, int]]:
+def _unshown(
+    word: bytes, table: bytes, pairs: dict[int, tuple[int, int]], paragraphs: list[_Paragraph]
+) -> list[tuple[int, int]]:
     """The WordDocument stream's byte ranges whose characters Word does not show, merged and in order: tracked
     deletions, and hidden text (`sprmCFVanish`) as the characters' own formatting, their character style
     (`sprmCIstd`) and their paragraph's style give it, each over the one before. Read from the FKP pages of the
@@ -351,11 +361,10 @@ def _unshown(word: bytes, table: bytes, pairs: dict[int, tuple[int, int]]) -> li
         return []
     try:
         styles = _styles_hiding(table, *pairs[FC_STSHF])
-        paragraphs = (
-            [run[:3] for run in _paragraph_runs(word, table, *pairs[FC_PLCF_BTE_PAPX])] if any(styles) else []
-        )
     except (struct.error, IndexError):
-        styles, paragraphs = [], []
+        styles = []
+    if not any(styles):
+        paragraphs = []
 
     def hides(istd: int | None) -> bool | None:
         return styles[istd] if istd is not None and 0 <= istd < len(styles) else None
@@ -366,15 +375,15 @@ def _unshown(word: bytes, table: bytes, pairs: dict[int, tuple[int, int]]) -> li
     for start, end in itertools.pairwise(bounds):
         while run_at < len(runs) and runs[run_at][1] <= start:
             run_at += 1
-        while paragraph_at < len(paragraphs) and paragraphs[paragraph_at][1] <= start:
+        while paragraph_at < len(paragraphs) and paragraphs[paragraph_at].end <= start:
             paragraph_at += 1
         run = runs[run_at] if run_at < len(runs) and runs[run_at][0] <= start else None
         paragraph = (
             paragraphs[paragraph_at]
-            if paragraph_at < len(paragraphs) and paragraphs[paragraph_at][0] <= start
+            if paragraph_at < len(paragraphs) and paragraphs[paragraph_at].start <= start
             else None
         )
-        by_style = bool(hides(paragraph[2]) if paragraph else False)
+        by_style = bool(hides(paragraph.style) if paragraph else False)
         if run is None:
             if by_style:
                 hidden.append((start, end))
@@ -434,23 +443,48 @@ def _character_runs(
             yield bounds[index], bounds[index + 1], deleted, vanish, style
 
 
-def _paragraph_runs(word: bytes, table: bytes, fc: int, lcb: int) -> Iterator[tuple[int, int, int, bool]]:
-    """Per run of paragraph formatting: its byte range, its paragraph style (0, Normal, where none is given) and
-    whether its paragraphs are in a table (`sprmPFInTable`)."""
+class _Paragraph(NamedTuple):
+    """A run of paragraph formatting: its byte range, its paragraph style (0, Normal, where none is given),
+    whether it is in a table (`sprmPFInTable`) and whether it is a table row's end mark (`sprmPFTtp`, or
+    `sprmPFInnerTtp` in a nested table)."""
+
+    start: int
+    end: int
+    style: int
+    in_table: bool
+    row_end: bool
+
+
+def _paragraph_formats(word: bytes, table: bytes, fc: int, lcb: int) -> list[_Paragraph]:
+    """The paragraph formatting's runs, from its FKP pages; none where they are damaged."""
+    try:
+        return list(_paragraph_runs(word, table, fc, lcb))
+    except (struct.error, IndexError):
+        return []
+
+
+def _paragraph_runs(word: bytes, table: bytes, fc: int, lcb: int) -> Iterator[_Paragraph]:
     for page, crun in _fkp_pages(word, table, fc, lcb, entry_size=13):
         bounds = struct.unpack_from(f"<{crun + 1}I", page, 0)
         for index in range(crun):
             at = 2 * page[4 * (crun + 1) + 13 * index]
-            style, in_table = 0, False
+            style, flags = 0, set()
             if at:
                 start, size = (at + 2, 2 * page[at + 1]) if page[at] == 0 else (at + 1, 2 * page[at] - 1)
                 if start + 2 <= FKP_SIZE:
                     (style,) = struct.unpack_from("<H", page, start)
-                    in_table = any(
-                        sprm == SPRM_IN_TABLE and operand[:1] == b"\x01"
+                    flags = {
+                        sprm
                         for sprm, operand in _properties(page[start + 2 : start + size])
-                    )
-            yield bounds[index], bounds[index + 1], style, in_table
+                        if operand[:1] == b"\x01"
+                    }
+            yield _Paragraph(
+                bounds[index],
+                bounds[index + 1],
+                style,
+                SPRM_IN_TABLE in flags,
+                bool(flags & {SPRM_ROW_END, SPRM_INNER_ROW_END}),
+            )
 
 
 def _styles_hiding(table: bytes, fc: int, lcb: int) -> list[bool | None]:
@@ -537,8 +571,10 @@ def _characters(
     start: int,
     end: int,
     unshown: list[tuple[int, int]],
+    row_ends: Sequence[int] = (),
 ) -> str:
-    """The characters from CP `start` to `end`, less those in the `unshown` byte ranges."""
+    """The characters from CP `start` to `end`, less those in the `unshown` byte ranges; a table row's end
+    mark (the paragraph mark that ends at a byte offset of `row_ends`) as ROW_END."""
     parts = []
     for first, last, offset, compressed in pieces:
         low, high = max(start, first), min(end, last)
@@ -546,7 +582,15 @@ def _characters(
             continue
         width = 1 if compressed else 2
         for begin, stop in _kept(offset + width * (low - first), offset + width * (high - first), unshown):
-            parts.append(word[begin:stop].decode("cp1252" if compressed else "utf-16-le", errors="replace"))
+            chunk = word[begin:stop].decode("cp1252" if compressed else "utf-16-le", errors="replace")
+            marks = row_ends[bisect.bisect_right(row_ends, begin) : bisect.bisect_right(row_ends, stop)]
+            if marks and (compressed or "\ufffd" not in chunk) and len(chunk) == (stop - begin) // width:
+                letters = list(chunk)
+                for mark in marks:
+                    if letters[(mark - begin) // width - 1] == CELL:
+                        letters[(mark - begin) // width - 1] = ROW_END
+                chunk = "".join(letters)
+            parts.append(chunk)
     return "".join(parts)
 
 
@@ -566,8 +610,9 @@ def _kept(begin: int, stop: int, unshown: list[tuple[int, int]]) -> Iterator[tup
 
 
 def _shown(text: str) -> str:
-    """The text as Word shows it: each field's result (nested ones too) without its instruction, a row-end
-    mark as a line end, other cell marks as tabs, anchors left out."""
+    """The text as Word shows it: each field's result (nested ones too) without its instruction, a row's end
+    as a line end (ROW_END where the paragraph formatting marks it, else the second of two cell marks in a row),
+    other cell marks as tabs, anchors left out."""
     shown: list[str] = []
     fields: list[bool] = []  # per open field: whether its result has begun
     for piece in re.split(r"([\x13\x14\x15])", text):
@@ -581,5 +626,9 @@ def _shown(text: str) -> str:
                 fields.pop()
         elif all(fields):
             shown.append(piece)
-    joined = "".join(shown).replace(CELL * 2, "\n").replace(CELL, "\t")
-    return joined.translate(CHARACTERS)
+    joined = "".join(shown)
+    if ROW_END in joined:
+        joined = joined.replace(CELL + ROW_END, "\n").replace(ROW_END, "\n")
+    else:
+        joined = joined.replace(CELL * 2, "\n")
+    return joined.replace(CELL, "\t").translate(CHARACTERS)

@@ -366,8 +366,8 @@ def make_doc(
     after the sections' properties, named by the `PlcBteChpx`. `styles` is the style sheet (`STSH`), a style
     per index: (name, kind: 1 paragraph or 2 character, the index it is based on (0x0FFF none), its
     `sprmCFVanish` operand or None); `paragraph_styles` gives characters `start` to `end` a paragraph style
-    index (and, with a fourth item true, `sprmPFInTable`), on a paragraph formatting FKP page after the character
-    one, named by the `PlcBtePapx`. `box_stories` splits `text_boxes` into stories, (length, the CP of its
+    index (and, with a fourth and fifth item true, `sprmPFInTable` and `sprmPFTtp`), on a paragraph formatting
+    FKP page after the character one, named by the `PlcBtePapx`. `box_stories` splits `text_boxes` into stories, (length, the CP of its
     shape's anchor in the body or None), written to the `PlcftxbxTxt` (shape ids 1000 on) and the anchored ones'
     shapes to the `PlcSpaMom`."""
     import itertools
@@ -440,9 +440,13 @@ def make_doc(
             *(fc_of(start) for start, *_ in paragraph_styles),
             fc_of(paragraph_styles[-1][1]),
         )
-        for index, (_, _, istd, *in_table) in enumerate(paragraph_styles):
+        for index, (_, _, istd, *table_marks) in enumerate(paragraph_styles):
             at = 496 - 8 * index
-            grpprl = struct.pack("<HB", 0x2416, 1) if in_table and in_table[0] else b""
+            grpprl = b"".join(
+                struct.pack("<HB", sprm, 1)
+                for sprm, on in zip((0x2416, 0x2417), table_marks, strict=False)
+                if on
+            )
             papx = struct.pack("<H", istd) + grpprl
             papx += bytes(len(papx) % 2)
             paragraph_page[at : at + 2 + len(papx)] = bytes([0, len(papx) // 2]) + papx

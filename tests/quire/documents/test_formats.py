@@ -1021,7 +1021,7 @@ def test_a_word_97_document_shows_field_results_tables_notes_and_both_kinds_of_p
         (
             "PageSpecificHeadFoot.doc",
             "August 20, 2008\t[ODD Page Header text]\n\n[This is an Even Page, with a Header]\tAugust 20, 2008\n\n"
-            "Footer Left\tFooter Middle Footer Right\n\nPage 2\n\n\tThis is a simple footer on the second page",
+            "Footer Left\tFooter Middle Footer Right\n\nPage 2\n\nThis is a simple footer on the second page",
         ),
         (
             "HeaderFooterUnicode.doc",
@@ -1155,6 +1155,23 @@ def test_a_word_97_documents_text_boxes_are_read_after_the_paragraph_that_anchor
         "Intro paragraph.\n\nBox one.\n\nCell A\tCell B\nAfter table.\n\nBox two.\n\nLast.\n\nA note.\n\n"
         "Loose box."
     )
+
+
+def test_a_word_97_table_rows_end_where_the_paragraph_formatting_says():
+    """A row's end mark is the paragraph the formatting marks as the row's end (`sprmPFTtp`), so a row whose
+    last cell is empty ends at its own mark, not at the empty cell's, which left the next row starting with a
+    tab (the second reading, without the formatting)."""
+    body = "Name\x07\x07\x07Fee\x07$5\x07\x07After.\r"
+    marks = [index for index, char in enumerate(body) if char in "\x07\r"]
+    starts = [0, *(mark + 1 for mark in marks[:-1])]
+    row_ends = {body.index("\x07\x07\x07") + 2, body.index("$5\x07\x07") + 3}
+    paragraph_styles = tuple(
+        (start, mark + 1, 0, body[mark] == "\x07", start in row_ends)
+        for start, mark in zip(starts, marks, strict=True)
+    )
+    content = make_doc(body, paragraph_styles=paragraph_styles)
+    assert parse_document(content, DOC).text == "Name\nFee\t$5\nAfter."
+    assert parse_document(make_doc(body), DOC).text == "Name\n\tFee\t$5\nAfter."
 
 
 def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
