@@ -56,6 +56,9 @@ class Numbering:
         # Paragraph style id to (numId, ilvl) as the style and the styles it is based on give them.
         self.styles: dict[str, tuple[str | None, int | None]] = {}
         self.default_style: str | None = None
+        # Styles that hide the text they are set on: `w:vanish` is a toggle, so a style hides where its own and
+        # the styles it is based on set it an odd number of times.
+        self.hiding: set[str] = set()
         self.counters: dict[str, list[int | None]] = {}
         self.started: set[tuple[str, int]] = set()
         if numbering_xml:
@@ -149,11 +152,15 @@ class Numbering:
     def _read_styles(self, root) -> None:
         own: dict[str, tuple[str | None, int | None]] = {}
         based_on: dict[str, str] = {}
+        vanishes: set[str] = set()
         for style in root.iterfind(_W + "style"):
             key = style.get(_W + "styleId") or ""
             parent = style.find(_W + "basedOn")
             if parent is not None and parent.get(W_VAL):
                 based_on[key] = parent.get(W_VAL) or ""
+            vanish = style.find(f"{_W}rPr/{_W}vanish")
+            if vanish is not None and is_on(vanish.get(W_VAL)):
+                vanishes.add(key)
             num_pr = style.find(f"{_W}pPr/{_W}numPr")
             if num_pr is not None:
                 own[key] = _num_pr(num_pr)
@@ -169,6 +176,14 @@ class Numbering:
                 current = based_on.get(current, "")
             if num_id is not None:
                 self.styles[key] = (num_id, level)
+        for key in vanishes | set(based_on):
+            hides, seen, current = False, set(), key
+            while current and current not in seen:
+                seen.add(current)
+                hides ^= current in vanishes
+                current = based_on.get(current, "")
+            if hides:
+                self.hiding.add(key)
         # A list style (`numStyleLink` names it) numbers by the list its own `numPr` names.
         for abstract, style in self.style_links.items():
             num_id = self.styles.get(style, (None, None))[0]

@@ -80,6 +80,9 @@ DOCX_CHECK_BOX = {True: "\u2612", False: "\u2610"}
 # A symbol (`w:sym`): a character of a symbol font, at U+F000 plus its code there; Unicode's for the ones that
 # mean something in a contract (boxes, ticks, bullets). A character of any other font is itself.
 W_SYM, W_FONT, W_CHAR = _W + "sym", _W + "font", _W + "char"
+# A run's properties that hide it (`w:specVanish` hides a style separator's mark), and its character style.
+W_RPR, W_R_STYLE = _W + "rPr", _W + "rStyle"
+DOCX_HIDING = {_W + "vanish", _W + "specVanish"}
 DOCX_SYMBOLS = {
     "wingdings": {
         0x6F: "\u25a1",
@@ -307,7 +310,8 @@ class _DocxSection:
 
 class _DocxBody:
     """A DOCX body read as a stream of XML events, each element let go once read: paragraphs (every run's
-    text, in content controls, tracked insertions, fields, links and smart tags too; deletions left out)
+    text, in content controls, tracked insertions, fields, links and smart tags too; deletions and hidden text
+    left out)
     and the outermost tables in document order, a table nested in a cell read as text of that cell, a cell
     merged across columns once and one merged down repeated in each row it spans."""
 
@@ -329,6 +333,8 @@ class _DocxBody:
         self.check_box: dict[bool, bool] = {}
         # Each open paragraph's numbering properties: [numId, ilvl, style id], from its own `w:pPr`.
         self.numbered: list[list] = []
+        # Each open run's own properties: [whether its `w:vanish` hides it (None: not set), its character style].
+        self.runs: list[list] = []
         self.skipping = 0
         self.table_depth = 0
         self.rows: list[list[str]] = []
@@ -374,6 +380,8 @@ class _DocxBody:
             self.column, self.row_columns = 0, {}
         elif self.table_depth == 1 and tag == W_TC:
             self.cell, self.span, self.continued = [], 1, False
+        if tag == W_R:
+            self.runs.append([None, None])
 
     def _end(self, element) -> None:
         tag = element.tag
@@ -387,7 +395,7 @@ class _DocxBody:
             self.skipping -= 1
         elif tag == W_P:
             self._paragraph_end()
-        elif self.skipping or not self.paragraphs:
+        elif self.skipping or not self.paragraphs or self._hidden():
             pass
         elif tag == W_T:
             self.paragraphs[-1].append(element.text or "")
@@ -410,6 +418,10 @@ class _DocxBody:
             self._end_in_section(element)
         if tag in DOCX_NUMBERING and self.numbered:
             self._end_in_properties(element)
+        if (tag in DOCX_HIDING or tag == W_R_STYLE) and self.runs:
+            self._end_in_run_properties(element)
+        if tag == W_R and self.runs:
+            self.runs.pop()
         if tag == W_TBL:
             self.table_depth -= 1
             if self.table_depth == 0 and not self.skipping:
@@ -452,6 +464,30 @@ class _DocxBody:
             self.numbered[-1][0] = element.get(W_VAL)
         else:
             self.numbered[-1][1] = int_value(element.get(W_VAL))
+
+    def _end_in_run_properties(self, element) -> None:
+        """The run's own `w:vanish` or character style (not those of a tracked formatting change, nor of a
+        paragraph mark)."""
+        parent = element.getparent()
+        if not _is_tag(parent, W_RPR) or not _is_tag(parent.getparent(), W_R):
+            return
+        if element.tag == W_R_STYLE:
+            self.runs[-1][1] = element.get(W_VAL)
+        else:
+            self.runs[-1][0] = is_on(element.get(W_VAL)) or bool(self.runs[-1][0])
+
+    def _hidden(self) -> bool:
+        """Whether the run being read is hidden text: by its own `w:vanish`, else by its paragraph's style and
+        its character style (each a toggle over the other)."""
+        if not self.runs:
+            return False
+        vanish, character_style = self.runs[-1]
+        if vanish is not None:
+            return vanish
+        if not self.numbering or not self.numbering.hiding:
+            return False
+        paragraph_style = (self.numbered[-1][2] if self.numbered else None) or self.numbering.default_style
+        return (paragraph_style in self.numbering.hiding) != (character_style in self.numbering.hiding)
 
     def _end_in_section(self, element) -> None:
         """A section's header or footer reference, its title page, or its end (a section's properties changed

@@ -638,6 +638,58 @@ def numbered_docx(*paragraphs: str) -> bytes:
     return _replaced(_saved(document), "word/numbering.xml", NUMBERING.encode())
 
 
+def test_docx_hidden_text_is_left_out_by_the_run_or_its_styles():
+    """Hidden text (`w:vanish`) as Word shows it: a run's own setting holds whatever its styles say; otherwise a
+    paragraph style or a character style that hides (or is based on one that does) hides, and two that hide
+    cancel out (`w:vanish` is a toggle); a tracked formatting change's old properties do not count."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    note = document.styles.add_style("DraftingNote", WD_STYLE_TYPE.PARAGRAPH)
+    note.font.hidden = True
+    document.styles.add_style("DraftingNoteMore", WD_STYLE_TYPE.PARAGRAPH).base_style = note
+    document.styles.add_style("Secret", WD_STYLE_TYPE.CHARACTER).font.hidden = True
+
+    def styled(text: str, character_style: str = "", properties: str = "") -> str:
+        style = f'<w:rStyle w:val="{character_style}"/>' if character_style else ""
+        return f'<w:r><w:rPr>{style}{properties}</w:rPr><w:t xml:space="preserve">{text}</w:t></w:r>'
+
+    def paragraph(*runs: str, style: str = "") -> str:
+        properties = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+        return f"<w:p {W}>{properties}{''.join(runs)}</w:p>"
+
+    paragraphs = [
+        paragraph(run("Fees are "), styled("not ", properties="<w:vanish/>"), run("payable.")),
+        paragraph(run("Replace with the client's name."), style="DraftingNote"),
+        paragraph(run("Delete before sending."), style="DraftingNoteMore"),
+        paragraph(
+            run("Hidden by its style. "),
+            styled("Shown by its own.", properties='<w:vanish w:val="0"/>'),
+            style="DraftingNote",
+        ),
+        paragraph(run("Term: "), styled("[internal] ", "Secret"), run("three years.")),
+        paragraph(styled("Both hide, so shown.", "Secret"), style="DraftingNote"),
+        paragraph(
+            run("Old "),
+            styled(
+                "formatting.",
+                properties='<w:rPrChange w:id="1" w:author="A"><w:rPr><w:vanish/></w:rPr></w:rPrChange>',
+            ),
+        ),
+    ]
+    for position, element in enumerate(paragraphs):
+        document.element.body.insert(position, parse_xml(element))
+    assert parse_document(_saved(document), DOCX).text.split("\n\n") == [
+        "Fees are payable.",
+        "Shown by its own.",
+        "Term: three years.",
+        "Both hide, so shown.",
+        "Old formatting.",
+    ]
+
+
 def test_docx_list_numbers_are_read_as_word_shows_them():
     content = numbered_docx(
         numbered("Definitions", style="Clause"),
