@@ -2,10 +2,12 @@
 after the body, then the headers and then the footers, as the DOCX reader reads them: the first page's where a
 section has a title page (`\\titlepg`), those of all and right pages, those of left pages where the document
 has facing pages (`\\facingp`), each paragraph once (a table in a footnote, header or footer reads as lines of
-cells joined by tabs). Destinations that hold no body text (font and colour tables, style sheets, document
-info, pictures, objects, field instructions, anything marked `\\*`) are skipped, and so are hidden text and
-tracked deletions. `\\'hh` bytes are read in the document's code page
-(`\\ansicpg`, else Windows-1252), `\\uN` as Unicode, skipping the `\\ucN` fallback characters that follow it.
+cells joined by tabs). A shape's text box (`\\shptxt`) is read after the paragraph or table it stands in (in a
+note, header or footer, where it stands), the copy Word writes for older readers (`\\shprslt`) not. Destinations
+that hold no body text (font and colour tables, style sheets, document info, pictures, objects, field
+instructions, shape properties, anything else marked `\\*`) are skipped, and so are hidden text and tracked
+deletions. `\\'hh` bytes are read in the document's code page (`\\ansicpg`, else Windows-1252), `\\uN` as Unicode,
+skipping the `\\ucN` fallback characters that follow it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ SKIPPED = frozenset(
         "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "themedata",
         "colorschememapping", "datastore", "latentstyles", "listtable", "listoverridetable", "rsidtbl",
         "generator", "xmlnstbl", "mmathPr", "fldinst", "filetbl", "revtbl", "nonshppict", "shpinst", "template",
+        "sp", "shprslt",
         "userprops", "docvar", "pgdsctbl", "protusertbl", "xe", "tc", "bkmkstart", "bkmkend", "atnid",
         "atnauthor", "annotation", "fchars", "lchars", "pn", "pntxta", "pntxtb",
     }
@@ -50,6 +53,8 @@ PAGE_STORIES = {
     "footerf": "footer first", "footer": "footer", "footerr": "footer", "footerl": "footer left",
 }  # fmt: skip
 FOOTNOTE = "footnote"
+# A text box's text in the body, read after the paragraph (or the table) its shape stands in.
+BOX = "box"
 SYMBOLS = {"~": "\u00a0", "_": "\u2011", "-": "", "{": "{", "}": "}", "\\": "\\", "\n": "\n\n", "\r": "\n\n"}
 
 
@@ -58,8 +63,10 @@ class _Group:
     skip: bool = False
     hidden: bool = False
     deleted: bool = False
-    story: str = ""  # where the group's text goes: the body, FOOTNOTE or one of PAGE_STORIES
+    story: str = ""  # where the group's text goes: the body, FOOTNOTE, BOX or one of PAGE_STORIES
     uc: int = 1
+    # A shape (`\\shpinst`) in text that is read: its text box (`\\shptxt`) is read, nothing else of it.
+    shape: bool = False
 
 
 @dataclass
@@ -113,6 +120,12 @@ class _Reader:
             self.end_table()
             self.builder.add(_joined(self.paragraph))
             self.paragraph.clear()
+            self.add_boxes()
+
+    def add_boxes(self) -> None:
+        """The text boxes of the paragraph or table just added, after it."""
+        for paragraph in _joined(self.stories.pop(BOX, [])).split("\n\n"):
+            self.builder.add(paragraph)
 
     def end_cell(self) -> None:
         self.row.append(_joined(self.cell))
@@ -131,11 +144,13 @@ class _Reader:
         if self.rows:
             self.builder.table(self.rows)
             self.rows = []
+            self.add_boxes()
 
-    def finish(self) -> ParsedDocument:
+    def finish(self) -> None:
         self.in_cell = False
         self.end_table()
         self.builder.add(_joined(self.paragraph))
+        self.add_boxes()
         for note in _joined(self.stories.get(FOOTNOTE, [])).split("\n\n"):
             self.builder.add(note)
         once = OnceEach(self.builder)
@@ -216,6 +231,13 @@ def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
         value = int(parameter) if parameter is not None else None
         if name == "bin":
             position += max(0, value or 0)
+        elif name == "shpinst":
+            group.skip, group.shape = True, len(stack) > 1 and not stack[-2].skip
+        elif name == "shptxt" and group.shape:
+            group.skip = False
+            if group.story:
+                reader.end_paragraph(group)
+            group.story = group.story or BOX
         elif name in SKIPPED:
             group.skip = True
         elif name == "footnote":
@@ -241,12 +263,13 @@ def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
             group.hidden = group.deleted = False
         elif name == "par":
             reader.end_paragraph(group)
-        elif name == "intbl":
+        elif name == "intbl" and not group.skip:
             reader.flush_bytes(group)
             reader.in_cell = not group.story
         elif name == "pard":
             reader.flush_bytes(group)
-            reader.in_cell = False
+            if not (group.story or group.skip):
+                reader.in_cell = False
         elif name in ("cell", "nestcell") and not group.skip:
             reader.flush_bytes(group)
             if name == "cell" and not group.story:

@@ -994,6 +994,26 @@ def test_rtf_headers_then_footers_are_read_after_the_notes_each_paragraph_once(p
     assert parse_document(content, RTF).text == "Terms.\n\nA note.\n\n" + shown
 
 
+def test_an_rtf_text_box_is_read_after_the_paragraph_or_table_its_shape_stands_in():
+    """A shape's text box (`\\shptxt`) after its paragraph (or its table), once: not its properties, nor the
+    copy Word writes for older readers (`\\shprslt`); one in a header stays in the header."""
+
+    def shape(text: bytes) -> bytes:
+        return (
+            rb"{\shp{\*\shpinst\shpleft0{\sp{\sn shapeType}{\sv 202}}{\shptxt\pard " + text + rb"\par}}"
+            rb"{\shprslt{\*\do\dobxcolumn{\dptxbx{\dptxbxtext\pard " + text + rb"\par}}}}}"
+        )
+
+    content = (
+        rb"{\rtf1\ansi{\header\pard Acme" + shape(rb"Logo") + rb"\par}\pard Intro" + shape(rb"Boxed note.")
+        + rb" continues.\par\trowd\cellx2000\cellx4000\pard\intbl Fee" + shape(rb"In a cell.")
+        + rb"\cell $5\cell\row\pard Last.\par}"
+    )  # fmt: skip
+    assert parse_document(content, RTF).text == (
+        "Intro continues.\n\nBoxed note.\n\n| Fee | $5 |\n\nIn a cell.\n\nLast.\n\nAcme\n\nLogo"
+    )
+
+
 def test_an_rtf_footnotes_table_stays_in_the_footnote():
     content = (
         rb"{\rtf1\ansi\pard Terms.{\footnote\trowd\cellx1000\pard\intbl A\cell B\cell\row}\par After.\par}"
