@@ -263,9 +263,9 @@ def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
             group.hidden = group.deleted = False
         elif name == "par":
             reader.end_paragraph(group)
-        elif name == "intbl" and not group.skip:
+        elif name == "intbl" and not (group.story or group.skip):
             reader.flush_bytes(group)
-            reader.in_cell = not group.story
+            reader.in_cell = True
         elif name == "pard":
             reader.flush_bytes(group)
             if not (group.story or group.skip):

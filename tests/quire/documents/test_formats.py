@@ -1022,6 +1022,14 @@ def test_an_rtf_footnotes_table_stays_in_the_footnote():
     assert (parsed.text, parsed.tables) == ("Terms.\n\nAfter.\n\nA\tB", [])
 
 
+def test_an_rtf_note_in_a_table_cell_leaves_the_cell_as_it_was():
+    content = (
+        rb"{\rtf1\ansi\trowd\cellx1000\cellx2000\pard\intbl Fee{\footnote\pard\plain\intbl A note.\par}"
+        rb" due\cell $5\cell\row\pard After.\par}"
+    )
+    assert parse_document(content, RTF).text == "| Fee due | $5 |\n\nAfter.\n\nA note."
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
