@@ -7,7 +7,7 @@ and shapes' paragraphs and tables are read after the paragraph they are anchored
 it stands; in a cell or a note, as lines of its text). Left out: tracked deletions (`text:tracked-changes`),
 comments (`office:annotation`), images' and objects' own text, a note's citation mark, a heading's cached
 number (`text:number`), and what the document hides: spans, paragraphs and tables of a style that hides them,
-hidden sections. List labels and heading numbers, which OpenDocument leaves to its styles, are counted as
+hidden sections, paragraphs and texts that hidden-paragraph and hidden-text fields hid when it was saved. List labels and heading numbers, which OpenDocument leaves to its styles, are counted as
 `quire.documents.odt_numbering` says.
 
 Headers and footers are read as the DOCX reader reads them: those of the page styles (master pages) the
@@ -47,6 +47,12 @@ HIDDEN = {
 # they stand); an image's or object's own text (titles, descriptions, fallback text) is not.
 DRAWINGS = {_DRAW + "frame", _DRAW + "custom-shape", _DRAW + "g", _DRAW + "rect", _DRAW + "ellipse"}
 TEXT_BOX = _DRAW + "text-box"
+# Fields that hide their paragraph, or show their text, by a condition whose last value they keep.
+HIDDEN_PARAGRAPH, HIDDEN_TEXT, IS_HIDDEN = (
+    _TEXT + "hidden-paragraph",
+    _TEXT + "hidden-text",
+    _TEXT + "is-hidden",
+)
 # A paragraph inside one of these is read with it, not as a block of its own.
 CONTAINERS = {TABLE, NOTE, *HIDDEN, *DRAWINGS}
 ROW_GROUPS = {_TABLE + "table-header-rows", _TABLE + "table-rows", _TABLE + "table-row-group"}
@@ -107,13 +113,14 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
                         _drop(element)
                 elif tag in PARAGRAPHS and not inside:
                     limits.check_time()
-                    text = flow.inline(element)
-                    label = numbering.label(element)
-                    if label is not None and text.strip():
-                        text = label[0] + label[1] + text.lstrip()
-                    builder.add(text)
-                    add_blocks(builder, flow.boxes)
-                    flow.boxes.clear()
+                    if not _hidden_by_field(element):
+                        text = flow.inline(element)
+                        label = numbering.label(element)
+                        if label is not None and text.strip():
+                            text = label[0] + label[1] + text.lstrip()
+                        builder.add(text)
+                        add_blocks(builder, flow.boxes)
+                        flow.boxes.clear()
                     _drop(element)
                 elif tag in LISTS:
                     numbering.end(element)
@@ -156,6 +163,12 @@ def _page_parts(
                             once.block(block)
                         flow.boxes.clear()
                     flow.notes.clear()
+
+
+def _hidden_by_field(paragraph) -> bool:
+    """Whether a hidden-paragraph field in the paragraph hides it now (`text:is-hidden`, the value its condition
+    had when the document was saved)."""
+    return any(field.get(IS_HIDDEN) == "true" for field in paragraph.iter(HIDDEN_PARAGRAPH))
 
 
 def _outside_paragraphs(element) -> bool:
@@ -224,6 +237,9 @@ class _Flow:
                     self.notes.append("\n".join(self.flat(p) for p in self.paragraphs(body)))
             elif tag in DRAWINGS:
                 self.boxes.extend(self.drawn(child))
+            elif tag == HIDDEN_TEXT:
+                if child.get(IS_HIDDEN) != "true":
+                    parts.append(child.text or child.get(_TEXT + "string-value") or "")
             elif tag not in HIDDEN and isinstance(tag, str) and not self.hides(child):
                 parts.append(self.inline(child))
             parts.append(child.tail or "")
@@ -235,7 +251,7 @@ class _Flow:
         if self.hides(drawing):
             return blocks
         for child in drawing:
-            if child.tag in PARAGRAPHS and not self.hides(child):
+            if child.tag in PARAGRAPHS and not self.hides(child) and not _hidden_by_field(child):
                 blocks.extend(self._with_boxes(child))
             elif child.tag == TABLE and not self.hides(child):
                 blocks.append(("table", self.rows(child)))
@@ -267,7 +283,8 @@ class _Flow:
             if self.hides(child):
                 continue
             if child.tag in PARAGRAPHS:
-                yield child
+                if not _hidden_by_field(child):
+                    yield child
             elif child.tag not in HIDDEN and child.tag not in DRAWINGS and child.tag != NOTE:
                 yield from self.paragraphs(child)
 

@@ -1318,6 +1318,20 @@ def test_odt_paragraphs_lists_tables_and_notes_are_read_as_a_reader_shows_them()
     ]
 
 
+def test_odt_fields_that_hide_a_paragraph_or_text_are_read_as_they_were_saved():
+    """A hidden-paragraph field hides its paragraph while its condition held when saved (`text:is-hidden`); a
+    hidden-text field shows its text only while it is not hidden."""
+    body = (
+        '<text:p>Kept.<text:hidden-paragraph text:condition="ooow:1" text:is-hidden="false"/></text:p>'
+        '<text:p>Dropped.<text:span><text:hidden-paragraph text:condition="ooow:1" text:is-hidden="true"/>'
+        "</text:span></text:p>"
+        '<text:p>Fee: <text:hidden-text text:condition="ooow:0" text:string-value="$5" text:is-hidden="false">$5'
+        '</text:hidden-text><text:hidden-text text:condition="ooow:1" text:string-value=" (draft)" '
+        'text:is-hidden="true"> (draft)</text:hidden-text>.</text:p>'
+    )
+    assert parse_document(make_odt(body), ODT).text == "Kept.\n\nFee: $5."
+
+
 def test_odt_text_boxes_and_shapes_are_read_after_the_paragraph_they_are_anchored_in():
     """A text box's paragraphs and tables after its paragraph, one anchored to the page where it stands, a shape's
     text in a cell within the cell; an image's own text is not read."""
