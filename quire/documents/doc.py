@@ -3,19 +3,18 @@ endnotes, then the text boxes the main text does not anchor, then the headers an
 and their text boxes, read through the piece table (`Clx` in the table stream), whose pieces are Windows-1252
 bytes or UTF-16.
 
-A field shows its result, never its instruction; picture, object and note anchors are left out. A table's
-cells are told apart by Word's end-of-cell marks, joined by tabs, and its rows by the row-end mark, the paragraph
-the paragraph formatting marks as a row's end (`sprmPFTtp`); where that formatting cannot be read, by the mark
-that follows a row's last cell, so a row's empty last cell reads as its end. Headers and footers are read as the DOCX reader
-reads them: each section's first-page one where the section has a title page, its odd-page (default) one, and
-its even-page one where the document has facing pages, a section without its own showing the one before it,
-and each paragraph once. Characters the formatting marks as tracked deletions or as hidden text are left
-out, as Word shows the document: hidden by their paragraph's style, their character style or their own
-formatting, each read over the one before (the FKP pages of the character and paragraph formatting, and the
-style sheet). A text box whose shape the main text anchors (`PlcSpaMom`'s shape ids matched to
-`PlcftxbxTxt`'s) is read after the paragraph holding the anchor, or after the first paragraph past the table
-holding it (`sprmPFInTable`), outside fields. Comments are not read. Word 6.0/95 files and encrypted ones are
-refused.
+A field shows its result, never its instruction; picture, object and note anchors are left out. A table's cells are
+told apart by Word's end-of-cell marks, joined by tabs, and its rows by the row-end mark, the paragraph the
+paragraph formatting marks as a row's end (`sprmPFTtp`); where that formatting cannot be read, by the mark that
+follows a row's last cell, so a row's empty last cell reads as its end. Headers and footers are read as the DOCX
+reader reads them: each section's first-page one where the section has a title page, its odd-page (default) one,
+and its even-page one where the document has facing pages, a section without its own showing the one before it, and
+each paragraph once. Characters the formatting marks as tracked deletions or as hidden text are left out, as Word
+shows the document: hidden by their paragraph's style, their character style or their own formatting, each read
+over the one before (the FKP pages of the character and paragraph formatting, and the style sheet). A text box
+whose shape the main text anchors (`PlcSpaMom`'s shape ids matched to `PlcftxbxTxt`'s) is read after the paragraph
+holding the anchor, or after the first paragraph past the table holding it (`sprmPFInTable`), outside fields.
+Comments are not read. Word 6.0/95 files and encrypted ones are refused.
 """
 
 from __future__ import annotations
@@ -326,7 +325,7 @@ def _section_title_page(word: bytes, at: int) -> bool:
     (size,) = struct.unpack_from("<H", word, at)
     return next(
         (
-            bool(operand[:1] != b"\0")
+            operand[0] != 0
             for sprm, operand in _properties(word[at + 2 : at + 2 + size])
             if sprm == SPRM_TITLE_PAGE and operand
         ),

@@ -311,9 +311,8 @@ class _DocxSection:
 class _DocxBody:
     """A DOCX body read as a stream of XML events, each element let go once read: paragraphs (every run's
     text, in content controls, tracked insertions, fields, links and smart tags too; deletions and hidden text
-    left out)
-    and the outermost tables in document order, a table nested in a cell read as text of that cell, a cell
-    merged across columns once and one merged down repeated in each row it spans."""
+    left out) and the outermost tables in document order, a table nested in a cell read as text of that cell, a
+    cell merged across columns once and one merged down repeated in each row it spans."""
 
     def __init__(
         self,

@@ -202,15 +202,12 @@ class OdtNumbering:
         level = int_value(paragraph.get(_TEXT + "outline-level")) - 1
         if not 0 <= level < LEVELS or self.outline_name is None:
             return None
+        levels = self.styles[self.outline_name]
         start = paragraph.get(_TEXT + "start-value")
-        if paragraph.get(_TEXT + "restart-numbering") == "true" and start is None:
-            start = str(self.styles[self.outline_name].get(level, LevelStyle()).start)
-        return self._count(
-            self.styles[self.outline_name],
-            self.outline,
-            level,
-            int_value(start) if start is not None else None,
-        )
+        first = int_value(start) if start is not None else None
+        if first is None and paragraph.get(_TEXT + "restart-numbering") == "true":
+            first = levels.get(level, LevelStyle()).start
+        return self._count(levels, self.outline, level, first)
 
     @staticmethod
     def _count(

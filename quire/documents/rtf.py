@@ -35,8 +35,8 @@ SKIPPED = frozenset(
     {
         "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "themedata",
         "colorschememapping", "datastore", "latentstyles", "listtable", "listoverridetable", "rsidtbl",
-        "generator", "xmlnstbl", "mmathPr", "fldinst", "filetbl", "revtbl", "nonshppict", "shpinst", "template",
-        "sp", "shprslt",
+        "generator", "xmlnstbl", "mmathPr", "fldinst", "filetbl", "revtbl", "nonshppict", "template", "sp",
+        "shprslt",
         "userprops", "docvar", "pgdsctbl", "protusertbl", "xe", "tc", "bkmkstart", "bkmkend", "atnid",
         "atnauthor", "annotation", "fchars", "lchars", "pn", "pntxta", "pntxtb",
     }
@@ -124,8 +124,13 @@ class _Reader:
 
     def add_boxes(self) -> None:
         """The text boxes of the paragraph or table just added, after it."""
-        for paragraph in _joined(self.stories.pop(BOX, [])).split("\n\n"):
+        for paragraph in self.story(BOX, taken=True):
             self.builder.add(paragraph)
+
+    def story(self, name: str, *, taken: bool = False) -> list[str]:
+        """The paragraphs of a story read so far (and, `taken`, no more of them)."""
+        parts = self.stories.pop(name, []) if taken else self.stories.get(name, [])
+        return _joined(parts).split("\n\n")
 
     def end_cell(self) -> None:
         self.row.append(_joined(self.cell))
@@ -151,7 +156,7 @@ class _Reader:
         self.end_table()
         self.builder.add(_joined(self.paragraph))
         self.add_boxes()
-        for note in _joined(self.stories.get(FOOTNOTE, [])).split("\n\n"):
+        for note in self.story(FOOTNOTE):
             self.builder.add(note)
         once = OnceEach(self.builder)
         for story in dict.fromkeys(PAGE_STORIES.values()):
@@ -159,7 +164,7 @@ class _Reader:
                 continue
             if story.endswith(" left") and not self.facing_pages:
                 continue
-            for paragraph in _joined(self.stories.get(story, [])).split("\n\n"):
+            for paragraph in self.story(story):
                 once.add(paragraph)
 
 
