@@ -352,13 +352,13 @@ def make_doc(
     nfib: int = 0x00C1,
     flags: int = 0x0200,
 ) -> bytes:
-    """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with
-    the stories' character counts and the places of the `Clx`, the sections, the header stories and the
-    document properties; the text after it, then each section's properties; and a table stream holding a `Prc`,
-    the piece table, the `PlcfHdd`, the `PlcfSed` and the `Dop`. The text is one 8-bit (Windows-1252) piece,
-    or, from character `unicode_from` on, a second piece in UTF-16. Stories follow Word's order: body,
-    footnotes, headers, comments, endnotes, text boxes; each ends with its own paragraph mark. `page_stories`
-    are the header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
+    """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with the
+    stories' character counts and the places of the `Clx`, the sections, the header stories and the document
+    properties; the text after it, then each section's properties; and a table stream holding a `Prc`, the
+    piece table, the `PlcfHdd`, the `PlcfSed` and the `Dop`. The text is one 8-bit (Windows-1252) piece, or,
+    from character `unicode_from` on, a second piece in UTF-16. Stories follow Word's order: body, footnotes,
+    headers, comments, endnotes, text boxes; each ends with its own paragraph mark. `page_stories` are the
+    header document's stories in `PlcfHdd`'s order (six separators, then six per section: even header, odd
     header, even footer, odd footer, first header, first footer), each ending with a paragraph mark or empty;
     `title_pages` says, per section, whether it has a title page, and `facing_pages` sets the `Dop`'s
     fFacingPages. `formatted` sets a character property (`start`, `end`, sprm, operand: 1 unless given, two
@@ -367,9 +367,9 @@ def make_doc(
     per index: (name, kind: 1 paragraph or 2 character, the index it is based on (0x0FFF none), its
     `sprmCFVanish` operand or None); `paragraph_styles` gives characters `start` to `end` a paragraph style
     index (and, with a fourth and fifth item true, `sprmPFInTable` and `sprmPFTtp`), on a paragraph formatting
-    FKP page after the character one, named by the `PlcBtePapx`. `box_stories` splits `text_boxes` into stories, (length, the CP of its
-    shape's anchor in the body or None), written to the `PlcftxbxTxt` (shape ids 1000 on) and the anchored ones'
-    shapes to the `PlcSpaMom`."""
+    FKP page after the character one, named by the `PlcBtePapx`. `box_stories` splits `text_boxes` into
+    stories, (length, the CP of its shape's anchor in the body or None), written to the `PlcftxbxTxt` (shape
+    ids 1000 on) and the anchored ones' shapes to the `PlcSpaMom`."""
     import itertools
     import struct
 
@@ -388,13 +388,7 @@ def make_doc(
     plc = struct.pack(f"<{len(cps)}I", *cps) + b"".join(struct.pack("<HIH", 0, fc, 0) for _, _, fc in pieces)
     clx = b"\x01" + struct.pack("<h", 3) + b"\x00\x00\x00" + b"\x02" + struct.pack("<I", len(plc)) + plc
     lw = [0] * 22
-    lw[3], lw[4], lw[5], lw[8], lw[9] = (
-        len(body),
-        len(footnotes),
-        len(headers),
-        len(endnotes),
-        len(text_boxes),
-    )
+    lw[3], lw[4], lw[5], lw[8], lw[9] = map(len, (body, footnotes, headers, endnotes, text_boxes))
     hdd = b""
     if page_stories is not None:
         hdd = struct.pack(
@@ -486,9 +480,11 @@ def make_doc(
         )
     pairs = [0] * (93 * 2)
     position = 16
-    for index, data in (
+    # The table stream's structures in the order they are written, each by its FIB pair.
+    structures = (
         (33, clx), (11, hdd), (6, sed), (31, dop), (12, chpx), (13, papx), (1, stsh), (56, txbx), (40, spa),
-    ):  # fmt: skip
+    )  # fmt: skip
+    for index, data in structures:
         pairs[index * 2], pairs[index * 2 + 1] = position, len(data)
         position += len(data)
     fib = (
@@ -505,7 +501,7 @@ def make_doc(
     stream = (fib + eight_bit + wide + sections).ljust(fkp_at, b"\0") + bytes(page)
     if paragraph_styles:
         stream += bytes(paragraph_page)
-    table = bytes(16) + clx + hdd + sed + dop + chpx + papx + stsh + txbx + spa
+    table = bytes(16) + b"".join(data for _, data in structures)
     return make_ole([("WordDocument", stream), (table_stream, table)])
 
 
