@@ -46,11 +46,13 @@ DOCX_BODY = "word/document.xml"
 DOCX_NOTES = ("word/footnotes.xml", "word/endnotes.xml")
 DOCX_RELS = "word/_rels/document.xml.rels"
 # The parts of the body's relationships that reading it needs.
-DOCX_RELATED = ("header", "footer", "settings", "numbering", "styles", "aFChunk")
+DOCX_RELATED = ("header", "footer", "settings", "numbering", "styles", "aFChunk", "chart")
 # The extensions of an imported part (`w:altChunk`) that is HTML.
 DOCX_CHUNK_HTML = ("htm", "html", "xhtml")
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W_ALT_CHUNK = _W + "altChunk"
+# A chart a drawing shows (`c:chart`, its part named by `r:id`), read where it stands.
+C_CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}chart"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _REL_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -117,14 +119,15 @@ def parse_docx(
     """The body, then the footnotes and endnotes, then the headers and footers the document shows, each read
     once however many pages or sections repeat it (a paragraph or table one of them already gave is not read
     again); a numbered paragraph starts with its list number as Word shows it (`docx_numbering`); a part the
-    body imports whole (`w:altChunk`: HTML, MHT, RTF, text or another DOCX) is read where it stands."""
+    body imports whole (`w:altChunk`: HTML, MHT, RTF, text or another DOCX) and a chart's title and data are
+    read where they stand."""
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = set(archive.namelist())
         targets, numbering = _docx_package(archive, names)
-        chunks = _AltChunks(archive, names, targets, limits, html_blocks)
-        body = _DocxBody(builder, limits, numbering, chunks)
+        related = _RelatedBlocks(archive, names, targets, limits, html_blocks)
+        body = _DocxBody(builder, limits, numbering, related)
         with archive.open(DOCX_BODY) as xml:
             body.read(xml)
         for part in DOCX_NOTES:
@@ -141,10 +144,11 @@ def parse_docx(
     return builder.build()
 
 
-class _AltChunks:
-    """The parts a DOCX body imports whole (`w:altChunk`), each as ("text", str) and ("table", rows) blocks:
-    HTML (with `html_blocks`), MHT (its HTML part), RTF, plain text, or another DOCX's body (its own imported
-    parts not read); an XML part, or one that is missing, gives none."""
+class _RelatedBlocks:
+    """The parts a DOCX body reads where it names them, each as ("text", str) and ("table", rows) blocks: a
+    chart (`chart_blocks`), or a part imported whole (`w:altChunk`): HTML (with `html_blocks`), MHT (its HTML
+    part), RTF, plain text, or another DOCX's body (its own imported parts not read); an imported XML part,
+    or a part that is missing, gives none."""
 
     def __init__(
         self,
@@ -159,10 +163,12 @@ class _AltChunks:
 
     def __call__(self, rid: str | None) -> list[tuple[str, object]]:
         kind, part = self.targets.get(rid or "", ("", ""))
-        if kind != "aFChunk" or part not in self.names:
+        if kind not in ("aFChunk", "chart") or part not in self.names:
             return []
         self.limits.check_time()
         data = self.archive.read(part)
+        if kind == "chart":
+            return chart_blocks(parse_xml(data))
         extension = part.rsplit(".", 1)[-1].lower()
         if data.startswith(sniffing.ZIP_MAGIC):
             return self._docx(data)
@@ -319,12 +325,12 @@ class _DocxBody:
         builder: TextBuilder | _DocxBlocks,
         limits: IngestLimits,
         numbering: Numbering | None = None,
-        chunks: Callable[[str | None], list[tuple[str, object]]] | None = None,
+        related: Callable[[str | None], list[tuple[str, object]]] | None = None,
     ) -> None:
         self.builder = builder
         self.limits = limits
         self.numbering = numbering
-        self.chunks = chunks
+        self.related = related
         self.paragraphs: list[list[str]] = []
         # Each open content control: whether it shows its placeholder (its content then left out).
         self.placeholders: list[bool] = []
@@ -409,8 +415,8 @@ class _DocxBody:
             state = self.check_box.pop(False, False) if state is None else state
             self.check_box.clear()
             self.paragraphs[-1].append(DOCX_CHECK_BOX[state])
-        if tag == W_ALT_CHUNK and self.chunks is not None and not self.skipping:
-            self._alt_chunk(self.chunks(element.get(_R + "id")))
+        if tag in (W_ALT_CHUNK, C_CHART) and self.related is not None and not self.skipping:
+            self._related(self.related(element.get(_R + "id")))
         if self.table_depth == 1:
             self._end_in_table(element)
         if tag in DOCX_PAGE_PARTS or tag in (W_TITLE_PG, W_SECT_PR):
@@ -440,8 +446,9 @@ class _DocxBody:
         elif text:
             self.builder.add(text)
 
-    def _alt_chunk(self, blocks: list[tuple[str, object]]) -> None:
-        """An imported part's blocks where it stands: in a cell, its text (a table's cells) joins the cell."""
+    def _related(self, blocks: list[tuple[str, object]]) -> None:
+        """A related part's blocks (an imported part's, a chart's) where it stands: in a cell, their text (a
+        table's cells) joins the cell."""
         if self.cell is None:
             add_blocks(self.builder, blocks)  # type: ignore[arg-type]
             return
@@ -704,20 +711,86 @@ def _add_shapes(builder: TextBuilder, shapes) -> None:
 
 
 def _add_chart(builder: TextBuilder, chart) -> None:
-    """A chart's title, then its data as a table: a column per series under its name and a row per category
-    (a chart of categories), else a row per series of its values (a scatter or bubble chart)."""
-    if chart.has_title and chart.chart_title.has_text_frame:
-        builder.add(chart.chart_title.text_frame.text)
-    series = [(s.name or "", list(s.values)) for plot in chart.plots for s in plot.series]
-    categories = next((list(plot.categories) for plot in chart.plots if len(plot.categories)), [])
+    add_blocks(builder, chart_blocks(chart._chartSpace))
+
+
+def chart_blocks(chart_space) -> list[tuple[str, object]]:
+    """A chart part's title (where it has one of its own), then its data as a table: a column per series under
+    its name and a row per category (a chart of categories), else a row per series of its values (a scatter
+    or bubble chart)."""
+    blocks: list[tuple[str, object]] = []
+    title = chart_space.find(f"{_C}chart/{_C}title/{_C}tx")
+    if title is not None:
+        paragraphs = ["".join(_chart_runs(paragraph)) for paragraph in title.iter(_A + "p")]
+        text = "\n".join(paragraphs) or "".join(value.text or "" for value in title.iter(_C + "v"))
+        if text.strip():
+            blocks.append(("text", text))
+    categories, series = chart_data(chart_space)
     if categories:
         rows = [["", *(name for name, _ in series)]]
         for index, category in enumerate(categories):
             values = [values[index] if index < len(values) else None for _, values in series]
-            rows.append([str(category), *(_cell_text(value) for value in values)])
+            rows.append([category or "", *(_cell_text(value) for value in values)])
     else:
         rows = [[name, *(_cell_text(value) for value in values)] for name, values in series]
-    builder.table(rows)
+    if rows:
+        blocks.append(("table", rows))
+    return blocks
+
+
+def _chart_runs(paragraph) -> Iterator[str]:
+    for element in paragraph.iter(_A + "t", _A + "br"):
+        yield (element.text or "") if element.tag == _A + "t" else "\n"
+
+
+_C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+
+
+def chart_data(chart_space) -> tuple[list[str | None], list[tuple[str, list[float | str | None]]]]:
+    """A chart part's categories (the first series' that has any; a multi-level axis's innermost level) and
+    its series in order, each its name and its cached values (a scatter or bubble series its y values), read
+    from the part's own caches, so every plot type reads alike: bar, line, pie, area, radar, surface, stock,
+    their 3-D forms and any other."""
+    categories: list[str | None] = []
+    series = []
+    for plot in chart_space.iterfind(f"{_C}chart/{_C}plotArea/*"):
+        for ser in plot.iterfind(_C + "ser"):
+            name = "".join(value.text or "" for value in ser.iterfind(f"{_C}tx//{_C}v"))
+            values = _chart_points(ser.find(_C + "val"))
+            if not values:
+                values = _chart_points(ser.find(_C + "yVal"))
+            series.append((name, [_chart_number(value) for value in values]))
+            if not categories:
+                categories = _chart_points(ser.find(_C + "cat"))
+    return categories, series
+
+
+def _chart_points(element) -> list[str | None]:
+    """The cached points of a series' categories or values by their index (None where a point is missing)."""
+    if element is None:
+        return []
+    cache = next(
+        element.iter(_C + "lvl", _C + "strCache", _C + "numCache", _C + "strLit", _C + "numLit"), None
+    )
+    if cache is None:
+        return []
+    points = {}
+    for point in cache.iterfind(_C + "pt"):
+        index = int_value(point.get("idx"))
+        if 0 <= index < MAX_CHART_POINTS:
+            points[index] = point.findtext(_C + "v")
+    return [points.get(index) for index in range(max(points, default=-1) + 1)]
+
+
+# A point index past this is damage, not data: Excel's charts hold at most 1,048,576 points a series.
+MAX_CHART_POINTS = 1 << 20
+
+
+def _chart_number(value: str | None) -> float | str | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return value
 
 
 PPTX_DIAGRAM = "http://schemas.openxmlformats.org/drawingml/2006/diagram"

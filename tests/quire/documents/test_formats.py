@@ -778,6 +778,40 @@ def test_a_pptx_charts_data_is_read_as_a_table_under_its_title():
     ]
 
 
+def _with_chart_plot(deck: bytes, plot: str) -> bytes:
+    """`deck` with its first chart's bar plot made a `plot` (its series and their caches kept)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(deck)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "ppt/charts/chart1.xml":
+                data = data.replace(b"c:barChart>", f"c:{plot}>".encode())
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("plot", ["bar3DChart", "line3DChart", "surfaceChart"])
+def test_a_pptx_chart_of_a_plot_type_without_a_reader_of_its_own_is_read_from_its_caches(plot: str):
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    def build(slide) -> None:
+        data = CategoryChartData()
+        east = data.add_category("East")
+        east.add_sub_category("Q1")
+        east.add_sub_category("Q2")
+        data.add_series("Units", (7, 9.25))
+        slide.shapes.add_chart(
+            XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(2), Inches(6), Inches(3), data
+        )
+
+    parsed = parse_document(_with_chart_plot(_deck_with(build), plot), PPTX)
+    assert parsed.text == "Revenue\n\n|  | Units |\n| Q1 | 7 |\n| Q2 | 9.25 |"
+
+
 def test_a_pptx_smartart_text_is_read():
     from lxml import etree
     from pptx.opc.constants import RELATIONSHIP_TYPE
@@ -853,12 +887,13 @@ def test_docx_checkboxes_and_symbols_are_read_with_their_state():
     )
 
 
-def _with_alt_chunks(content: bytes, chunks: dict[str, tuple[str, bytes]]) -> bytes:
-    """`content` with parts imported whole (`w:altChunk`): relationship id to (part name under word/, bytes)."""
+def _with_alt_chunks(content: bytes, chunks: dict[str, tuple[str, bytes]], kind: str = "aFChunk") -> bytes:
+    """`content` with parts the body names (by default imported whole, `w:altChunk`): relationship id to (part
+    name under word/, bytes)."""
     import zipfile
 
     rels = zipfile.ZipFile(io.BytesIO(content)).read("word/_rels/document.xml.rels").decode()
-    kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk"
+    kind = f"http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}"
     for rid, (name, _) in chunks.items():
         rels = rels.replace(
             "</Relationships>", f'<Relationship Id="{rid}" Type="{kind}" Target="{name}"/></Relationships>'
@@ -867,6 +902,48 @@ def _with_alt_chunks(content: bytes, chunks: dict[str, tuple[str, bytes]]) -> by
     for name, data in chunks.values():
         content = _with_part(content, f"word/{name}", data)
     return content
+
+
+def test_docx_charts_are_read_where_they_stand_once_with_their_title_and_data():
+    import zipfile
+
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    def build(slide) -> None:
+        data = CategoryChartData()
+        data.categories = ["FY2024", "FY2025"]
+        data.add_series("Revenue", (410, 455.5))
+        frame = slide.shapes.add_chart(
+            XL_CHART_TYPE.LINE_MARKERS, Inches(1), Inches(2), Inches(6), Inches(3), data
+        )
+        frame.chart.has_title = True
+        frame.chart.chart_title.text_frame.text = "Revenue ($m)"
+
+    chart = zipfile.ZipFile(io.BytesIO(_deck_with(build))).read("ppt/charts/chart1.xml")
+    namespaces = (
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+        'xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+        'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    )
+    graphic = (
+        '<w:drawing><wp:inline><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/'
+        'chart"><c:chart r:id="rIdChart"/></a:graphicData></a:graphic></wp:inline></w:drawing>'
+    )
+    body = docx_of(
+        f"<w:p {W}>{run('Results.')}</w:p>",
+        f'<w:p {W} {namespaces}><w:r><mc:AlternateContent><mc:Choice Requires="c14">{graphic}</mc:Choice>'
+        f"<mc:Fallback>{graphic}</mc:Fallback></mc:AlternateContent></w:r></w:p>",
+        f"<w:p {W}>{run('Outlook.')}</w:p>",
+    )
+    parsed = parse_document(_with_alt_chunks(body, {"rIdChart": ("charts/chart1.xml", chart)}, "chart"), DOCX)
+    assert parsed.text == (
+        "Results.\n\nRevenue ($m)\n\n|  | Revenue |\n| FY2024 | 410 |\n| FY2025 | 455.5 |\n\nOutlook."
+    )
+    assert [[parsed.text[s:e] for s, e in row] for row in parsed.tables[0]["rows"]][2] == ["FY2025", "455.5"]
 
 
 def test_docx_parts_imported_whole_are_read_where_they_stand():
