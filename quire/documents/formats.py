@@ -570,13 +570,21 @@ def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
 
 def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """An Excel 97-2003 workbook (`.xls`, BIFF, read by xlrd) as `parse_xlsx` reads a workbook: each sheet a
-    page, each cell as the sheet shows it, a date in ISO 8601 and a percentage with its `%` by its format."""
+    page, each cell as the sheet shows it, a date in ISO 8601 and a percentage with its `%` by its format. A
+    row's blank cells past its last value are never read: a few bytes of BIFF (MULBLANK) format a whole sheet's
+    16 million cells."""
     import xlrd
 
     try:
-        book = xlrd.open_workbook(file_contents=content, formatting_info=True, on_demand=True)
-    except (xlrd.XLRDError, AssertionError, IndexError, struct.error) as exc:
-        raise UnreadableDocument(f"the workbook cannot be read: {exc}") from None
+        book = xlrd.open_workbook(
+            file_contents=content,
+            formatting_info=True,
+            on_demand=True,
+            ragged_rows=True,
+            logfile=io.StringIO(),
+        )
+    except _xls_damage() as exc:
+        raise UnreadableDocument(_xls_reason(exc)) from None
     percents: dict[int, int | None] = {}
 
     def value(cell) -> str:
@@ -597,16 +605,52 @@ def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:
             return _cell_text(cell.value, percents[cell.xf_index])
         return _cell_text(cell.value or None)
 
+    def cells(sheet, row: int) -> list[str]:
+        types = sheet.row_types(row)
+        end = len(types.tobytes().rstrip(XLS_BLANK_TYPES))
+        return [value(sheet.cell(row, column)) for column in range(end)]
+
     def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
         for index in range(book.nsheets):
-            sheet = book.sheet_by_index(index)
-            yield sheet.name, ([value(cell) for cell in sheet.row(row)] for row in range(sheet.nrows))
+            try:
+                sheet = book.sheet_by_index(index)
+            except _xls_damage() as exc:
+                raise UnreadableDocument(_xls_reason(exc)) from None
+            yield sheet.name, (cells(sheet, row) for row in range(sheet.nrows))
             book.unload_sheet(index)
 
     try:
         return _workbook(sheets(), limits)
     finally:
         book.release_resources()
+
+
+def _xls_damage() -> tuple[type[BaseException], ...]:
+    """What xlrd raises on a workbook it cannot read: its own errors, and those of the checks and reads it
+    makes."""
+    import xlrd
+    from xlrd.compdoc import CompDocError
+    from xlrd.formula import FormulaError
+
+    return (
+        xlrd.XLRDError,
+        CompDocError,
+        FormulaError,
+        AssertionError,
+        IndexError,
+        struct.error,
+        UnicodeDecodeError,
+    )
+
+
+# xlrd's cell types that hold nothing: empty (0) and blank, formatted only (6).
+XLS_BLANK_TYPES = bytes([0, 6])
+
+
+def _xls_reason(exc: BaseException) -> str:
+    if "encrypted" in str(exc):
+        return "the workbook is encrypted with a password; send it without the password"
+    return f"the workbook is damaged: {str(exc) or type(exc).__name__}"
 
 
 def _workbook(sheets: Iterator[tuple[str, Iterator[list[str]]]], limits: IngestLimits) -> ParsedDocument:

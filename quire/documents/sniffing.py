@@ -95,6 +95,9 @@ class DocumentOverLimit(Refusal):
 
 
 ENCRYPTED_REASON = "the PDF is encrypted with a password; send it without the password"
+OFFICE_ENCRYPTED_REASON = (
+    "the Office document (DOCX, XLSX or PPTX) is encrypted with a password; send it without the password"
+)
 NOT_TEXT = (
     "binary content of no supported type, or text in an encoding other than UTF-8, UTF-16 with a byte order mark "
     "or Windows-1252 (or, for an HTML page, the charset it declares)"
@@ -269,11 +272,21 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             )
         return kind or ZIP
     if content.startswith(OLE_MAGIC):
-        kind = _ole_kind(content)
+        roots = _ole_roots(content)
+        if roots >= OOXML_ENCRYPTED:
+            raise LimitExceeded(ErrorCode.DOCUMENT_ENCRYPTED, OFFICE_ENCRYPTED_REASON)
+        if any(root.startswith(MSG_STREAM_PREFIX) for root in roots):
+            return MSG
+        kind = next((kind for name, kind in OLE_ROOT_STREAMS.items() if name in roots), None)
         if kind is not None:
             return kind
         if MSG_STREAM_PREFIX.encode("utf-16-le") in content:
             return MSG
+        if "powerpoint document" in roots:
+            raise UnsupportedDocument(
+                "a PowerPoint 97-2003 presentation (.ppt), which Quire does not read; save it as PPTX or PDF",
+                param,
+            )
         raise UnsupportedDocument(
             "an OLE file that is neither a Word document (.doc), an Excel workbook (.xls) nor an Outlook "
             "message (.msg)",
@@ -311,17 +324,20 @@ OLE_ROOT_STREAMS = {"worddocument": DOC, "workbook": XLS, "book": XLS}
 MSG_STREAM_PREFIX = "__substg1.0_"
 
 
-def _ole_kind(content: bytes) -> str | None:
+# The streams at the root of an OLE file that wraps a DOCX, XLSX or PPTX encrypted with a password (MS-OFFCRYPTO's
+# standard and agile encryption).
+OOXML_ENCRYPTED = {"encryptioninfo", "encryptedpackage"}
+
+
+def _ole_roots(content: bytes) -> set[str]:
+    """The names (in lower case) of the streams at an OLE file's root; none where its directory is damaged."""
     import olefile
 
     try:
         with olefile.OleFileIO(io.BytesIO(content)) as ole:
-            roots = {path[0].lower() for path in ole.listdir(streams=True, storages=False) if len(path) == 1}
+            return {path[0].lower() for path in ole.listdir(streams=True, storages=False) if len(path) == 1}
     except Exception:  # olefile raises its own and struct errors on a damaged directory
-        return None
-    if any(root.startswith(MSG_STREAM_PREFIX) for root in roots):
-        return MSG
-    return next((kind for name, kind in OLE_ROOT_STREAMS.items() if name in roots), None)
+        return set()
 
 
 def is_rtf(content: bytes) -> bool:

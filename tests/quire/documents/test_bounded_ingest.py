@@ -228,6 +228,22 @@ def test_a_pdf_with_a_password_is_refused_and_one_with_an_empty_password_is_read
     assert "Sealed but readable text" in text
 
 
+def test_an_office_document_encrypted_with_a_password_is_refused_at_upload_as_encrypted(api_a: Api):
+    """An encrypted DOCX, XLSX or PPTX is an OLE file wrapping the package (MS-OFFCRYPTO)."""
+    from tests.support.documents import make_ole
+
+    encrypted = make_ole(
+        [
+            ("\x06DataSpaces", None),
+            ("\x06DataSpaces/Version", bytes(16)),
+            ("EncryptionInfo", bytes(64)),
+            ("EncryptedPackage", bytes(128)),
+        ]
+    )
+    message = refused(upload(api_a, "budget.xlsx", encrypted), 415, "document_encrypted")
+    assert "Office document (DOCX, XLSX or PPTX) is encrypted with a password" in message
+
+
 # --- failed while parsing ---------------------------------------------------------------------------------
 
 

@@ -1734,5 +1734,58 @@ def test_a_damaged_excel_97_workbook_fails_with_the_reason():
     damaged = bytearray(out.getvalue())
     damaged[512:1024] = bytes(512)
     assert sniff_content_type(bytes(damaged)) == XLS
-    with pytest.raises(ParseError, match="the workbook cannot be read: Unsupported format, or corrupt file"):
+    with pytest.raises(ParseError, match="the workbook is damaged: Unsupported format, or corrupt file"):
         parse_document(bytes(damaged), XLS)
+
+
+def _xls(build) -> bytes:
+    import xlwt
+
+    book = xlwt.Workbook()
+    build(book)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_excel_97_workbook_encrypted_with_a_password_fails_saying_so():
+    """A FILEPASS record after the workbook's BOF is how Excel marks an encrypted workbook."""
+    import olefile
+
+    from tests.support.documents import make_ole
+
+    plain = _xls(lambda book: book.add_sheet("Q3").write(0, 0, "Revenue"))
+    with olefile.OleFileIO(io.BytesIO(plain)) as ole:
+        stream = ole.openstream("Workbook").read()
+    bof_end = 4 + int.from_bytes(stream[2:4], "little")
+    filepass = (0x2F).to_bytes(2, "little") + (6).to_bytes(2, "little") + bytes(6)
+    encrypted = make_ole([("Workbook", stream[:bof_end] + filepass + stream[bof_end:])])
+    assert sniff_content_type(encrypted) == XLS
+    with pytest.raises(
+        ParseError, match="the workbook is encrypted with a password; send it without the password"
+    ):
+        parse_document(encrypted, XLS)
+
+
+def test_an_excel_97_sheets_formatted_blank_cells_past_a_rows_last_value_are_never_read(monkeypatch):
+    """A few bytes of BIFF format a whole sheet's cells; only the cells up to each row's last value are read."""
+    import xlrd
+    import xlwt
+
+    def build(book) -> None:
+        sheet = book.add_sheet("Q3")
+        shaded = xlwt.easyxf("pattern: pattern solid;")
+        sheet.write(0, 0, "Revenue")
+        sheet.write(0, 2, 1250)
+        for row in range(300):
+            for column in range(3 if row == 0 else 0, 200):
+                sheet.write(row, column, None, shaded)
+
+    content = _xls(build)
+    reads = []
+    cell = xlrd.sheet.Sheet.cell
+    monkeypatch.setattr(
+        xlrd.sheet.Sheet, "cell", lambda sheet, row, column: reads.append(1) or cell(sheet, row, column)
+    )
+    assert parse_document(content, XLS).text == "Sheet: Q3\n\n| Revenue |  | 1250 |"
+    assert len(reads) == 3

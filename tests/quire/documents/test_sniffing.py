@@ -758,7 +758,11 @@ def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == DOC
     with pytest.raises(UnsupportedDocument, match=r"neither a Word document \(\.doc\), an Excel workbook"):
-        sniff_content_type(make_ole([("PowerPoint Document", bytes(32))]))
+        sniff_content_type(make_ole([("VisioDocument", bytes(32))]))
+    with pytest.raises(
+        UnsupportedDocument, match=r"PowerPoint 97-2003 presentation \(\.ppt\).*save it as PPTX"
+    ):
+        sniff_content_type(make_ole([("Current User", bytes(16)), ("PowerPoint Document", bytes(32))]))
 
 
 def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refused(api_a: Api):
