@@ -722,10 +722,8 @@ def _percent_decimals(number_format: str | None) -> int | None:
 
 
 def parse_pptx(content: bytes, limits: IngestLimits) -> ParsedDocument:
-    import pptx
-
     check_archive_read(content, limits)
-    presentation = pptx.Presentation(io.BytesIO(content))
+    presentation = _presentation(content)
     builder = TextBuilder(limits)
     for slide in presentation.slides:
         limits.check_time()
@@ -736,6 +734,29 @@ def parse_pptx(content: bytes, limits: IngestLimits) -> ParsedDocument:
             if notes is not None and notes.text.strip():
                 builder.add(f"Notes: {notes.text}")
     return builder.build()
+
+
+# The main parts of a macro-enabled slide show and template, which python-pptx leaves unmapped (it maps a plain
+# and a macro-enabled presentation's, a slide show's and a template's).
+PPTX_MACRO_MAIN = (
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml",
+)
+
+
+def _presentation(content: bytes):
+    """The deck of a presentation, slide show (`.ppsx`, `.ppsm`) or template (`.potx`, `.potm`), whatever its
+    name says: python-pptx's `Presentation()` takes only the first two kinds."""
+    from pptx.opc.package import PartFactory
+    from pptx.package import Package
+    from pptx.parts.presentation import PresentationPart
+
+    for content_type in PPTX_MACRO_MAIN:
+        PartFactory.part_type_for.setdefault(content_type, PresentationPart)
+    part = Package.open(io.BytesIO(content)).main_document_part
+    if not isinstance(part, PresentationPart):
+        raise UnreadableDocument(f"the package's main part is not a presentation but {part.content_type}")
+    return part.presentation
 
 
 def _add_shapes(builder: TextBuilder, shapes) -> None:

@@ -812,6 +812,28 @@ def test_a_pptx_chart_of_a_plot_type_without_a_reader_of_its_own_is_read_from_it
     assert parsed.text == "Revenue\n\n|  | Units |\n| Q1 | 7 |\n| Q2 | 9.25 |"
 
 
+@pytest.mark.parametrize(
+    "main",
+    [
+        "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
+        "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml",
+        "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
+        "application/vnd.ms-powerpoint.template.macroEnabled.main+xml",
+    ],
+    ids=["ppsx", "potx", "ppsm", "potm"],
+)
+def test_a_slide_show_or_template_is_read_as_a_deck_whatever_its_name(main: str):
+    import zipfile
+
+    deck = make_pptx([("Pricing", "Fees are fixed for 2026.", "")])
+    types = zipfile.ZipFile(io.BytesIO(deck)).read("[Content_Types].xml").decode()
+    plain = "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+    assert plain in types
+    show = _replaced(deck, "[Content_Types].xml", types.replace(plain, main).encode())
+    assert sniff_content_type(show) == PPTX
+    assert parse_document(show, PPTX).text == "Pricing\n\nFees are fixed for 2026."
+
+
 def test_a_pptx_smartart_text_is_read():
     from lxml import etree
     from pptx.opc.constants import RELATIONSHIP_TYPE
