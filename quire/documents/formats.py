@@ -545,11 +545,17 @@ def _is_tag(element, tag: str) -> bool:
 
 def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """Each sheet a page: `Sheet: name`, then its rows as a table, each cell as the sheet shows it
-    (`_cell_text`). A workbook none of whose cells holds anything has no text."""
+    (`_cell_text`). A workbook none of whose cells holds anything has no text. A styles part openpyxl refuses
+    (a style its writer got wrong) is left out: the cells are read without their formats."""
     import openpyxl
 
     check_archive_read(content, limits)
-    workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (TypeError, ValueError):
+        if _styles_readable(content):
+            raise
+        workbook = openpyxl.load_workbook(_without_styles(content), read_only=True, data_only=True)
     # The decimals of each cell style's percentage format (None: the style is no percentage).
     percents: dict[object, int | None] = {}
 
@@ -566,6 +572,37 @@ def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
         return _workbook(sheets(), limits)
     finally:
         workbook.close()
+
+
+XLSX_STYLES = "xl/styles.xml"
+
+
+def _styles_readable(content: bytes) -> bool:
+    """Whether openpyxl reads the workbook's styles part (or it has none)."""
+    from openpyxl.styles.stylesheet import Stylesheet
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        if XLSX_STYLES not in archive.namelist():
+            return True
+        styles = parse_xml(archive.read(XLSX_STYLES))
+    try:
+        Stylesheet.from_tree(styles)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _without_styles(content: bytes) -> io.BytesIO:
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for info in source.infolist():
+            if info.filename != XLSX_STYLES:
+                copy.writestr(info, source.read(info))
+    out.seek(0)
+    return out
 
 
 def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:
@@ -682,12 +719,16 @@ _DECIMALS = re.compile(r"\.([0#?]+)")
 
 def _percent_of(cell, percents: dict[object, int | None]) -> int | None:
     """The decimals a number cell's percentage format shows, looked up once per cell style; None for any other
-    cell."""
+    cell, and for one whose style the workbook does not hold."""
     if not isinstance(cell.value, int | float) or isinstance(cell.value, bool):
         return None
     style = getattr(cell, "_style_id", None)
     if style not in percents:
-        percents[style] = _percent_decimals(getattr(cell, "number_format", None))
+        try:
+            number_format = getattr(cell, "number_format", None)
+        except IndexError:
+            number_format = None
+        percents[style] = _percent_decimals(number_format)
     return percents[style]
 
 

@@ -578,6 +578,29 @@ def test_xlsx_cells_read_as_the_sheet_shows_them():
     )
 
 
+def test_a_workbook_whose_styles_openpyxl_refuses_is_read_without_its_formats():
+    """A writer's mistake in the styles part (a named style without its name, as one of POI's test files has)
+    costs the cells their formats, not the workbook its text."""
+    import zipfile
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Q3"
+    sheet.append(["Margin", 0.125])
+    sheet["B1"].number_format = "0.0%"
+    out = io.BytesIO()
+    workbook.save(out)
+    styles = zipfile.ZipFile(io.BytesIO(out.getvalue())).read("xl/styles.xml").decode()
+    assert '<cellStyle name="Normal"' in styles
+    broken = _replaced(
+        out.getvalue(), "xl/styles.xml", styles.replace('<cellStyle name="Normal"', "<cellStyle").encode()
+    )
+    assert parse_document(out.getvalue(), XLSX).text == "Sheet: Q3\n\n| Margin | 12.5% |"
+    assert parse_document(broken, XLSX).text == "Sheet: Q3\n\n| Margin | 0.125 |"
+
+
 def test_a_workbook_of_empty_sheets_has_no_text():
     with pytest.raises(ParseError, match="no text"):
         parse_document(make_xlsx({"Draft": [], "Notes": [[None, ""]]}), XLSX)
