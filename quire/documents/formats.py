@@ -29,6 +29,9 @@ from quire.documents.rtf import rtf_read
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
 # An Outlook message's HTML body (PR_HTML, binary).
 MSG_HTML_BODY = "__substg1.0_10130102"
+# Its subject and plain body (PR_SUBJECT, PR_BODY, read as Unicode or 8-bit strings), for a message whose class
+# extract_msg does not know and so reads as a bare MSG file.
+MSG_SUBJECT, MSG_BODY = "__substg1.0_0037", "__substg1.0_1000"
 # An e-mail's body part types, the one read first of a multipart/alternative first.
 MAIL_BODIES = ("text/html", "text/plain")
 # Outlook's rich-text wrapper (winmail.dat): its MIME types and the signature its bytes start with.
@@ -1076,7 +1079,7 @@ def parse_msg(
             "To": getattr(message, "to", None),
             "Cc": getattr(message, "cc", None),
             "Date": getattr(message, "date", None),
-            "Subject": getattr(message, "subject", None),
+            "Subject": getattr(message, "subject", None) or message.getStringStream(MSG_SUBJECT),
         }
         attachments = []
         for attachment in getattr(message, "attachments", []):
@@ -1089,9 +1092,10 @@ def parse_msg(
                 attachments.append(Attachment(name or "attachment", data))
         limits.check_time()
         html = message.getStream(MSG_HTML_BODY)
-        body = None if html else (getattr(message, "body", None) or "")
-        if not html and not body.strip() and message.rtfBody:
-            html = _rtf_html(message.rtfBody)
+        body = None if html else (getattr(message, "body", None) or message.getStringStream(MSG_BODY) or "")
+        rtf = getattr(message, "rtfBody", None)
+        if not html and not body.strip() and rtf:
+            html = _rtf_html(rtf)
     finally:
         message.close()
     blocks = html_blocks(_html_text(html)) if html else [("text", body or "")]

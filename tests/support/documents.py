@@ -239,6 +239,7 @@ def make_msg(
     *,
     html: bytes | None = None,
     rtf: bytes | None = None,
+    message_class: str = "IPM.Note",
 ) -> bytes:
     """An Outlook message (an OLE compound file of MAPI property streams, written with extract-msg's
     `OleWriter`, since extract-msg reads messages but does not compose them): sender, one To recipient,
@@ -266,7 +267,7 @@ def make_msg(
     for stream in ("00020102", "00030102", "00040102"):
         writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
     for tag, value in (
-        ("001A001F", "IPM.Note"),
+        ("001A001F", message_class),
         ("0037001F", subject),
         ("1000001F", body),
         ("0C1A001F", "Dana Seller"),

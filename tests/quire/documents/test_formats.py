@@ -517,6 +517,21 @@ def test_an_outlook_message_whose_only_body_is_html_in_its_rtf_is_read():
     assert parsed.text.endswith("Subject: Signed\n\nCountersigned copy attached.")
 
 
+@pytest.mark.parametrize(
+    "message_class", ["IPM.Document.Word.Document.12", "IPM.Sharing", "IPM.Custom.Quote"]
+)
+def test_an_outlook_item_of_a_class_without_a_reader_of_its_own_keeps_its_subject_body_and_attachments(
+    message_class: str,
+):
+    """A posted document, a sharing invitation or a custom form's item is read as a bare MSG file."""
+    content = make_msg(
+        "Renewal", "The fee rises 3% on renewal.", [("quote.txt", b"Quote.")], message_class=message_class
+    )
+    parsed = parse_document(content, MSG)
+    assert parsed.text == "Subject: Renewal\nAttachments: quote.txt\n\nThe fee rises 3% on renewal."
+    assert [a.filename for a in parsed.attachments] == ["quote.txt"]
+
+
 def test_an_outlook_message_with_a_malformed_rtf_body_keeps_its_headers_and_attachments():
     rtf = rb"{\rtf1\ansi\fromhtml1 {\*\htmltag64 <p>}Broken"
     parsed = parse_document(make_msg("Broken", None, [("terms.txt", b"Terms.")], rtf=rtf), MSG)
