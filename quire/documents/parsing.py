@@ -31,6 +31,9 @@ HTML_FEED_CHARS = 1 << 16
 # What reading an Office file raises when a part it needs is missing (KeyError), the archive is broken or a
 # part's XML does not parse (ElementTree's and lxml's errors are SyntaxErrors).
 OFFICE_DAMAGE = (KeyError, zipfile.BadZipFile, SyntaxError)
+# The OLE files read, where olefile's errors (OSErrors: a directory entry of no known type or named twice, a
+# stream that is not one) are damage.
+OLE_TYPES = (sniffing.DOC, sniffing.XLS, sniffing.MSG)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -72,6 +75,8 @@ def parse_document(
         if content_type in (*sniffing.OOXML_PARTS.values(), sniffing.ODT) and isinstance(exc, OFFICE_DAMAGE):
             detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             raise ParseError(f"the file is damaged: {detail}") from exc
+        if content_type in OLE_TYPES and isinstance(exc, OSError):
+            raise ParseError(f"the file is damaged: {exc}") from exc
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
 
 

@@ -532,6 +532,17 @@ def test_an_outlook_item_of_a_class_without_a_reader_of_its_own_keeps_its_subjec
     assert [a.filename for a in parsed.attachments] == ["quote.txt"]
 
 
+def test_an_outlook_message_whose_ole_directory_is_damaged_fails_as_damaged():
+    import struct
+
+    content = bytearray(make_msg("Fees", "Net 30.", []))
+    directory = (struct.unpack_from("<I", content, 0x30)[0] + 1) * 512
+    content[directory + 128 + 66] = 7  # the second entry's type: none OLE knows
+    assert sniff_content_type(bytes(content)) == MSG
+    with pytest.raises(ParseError, match=r"^the file is damaged: unhandled OLE storage type"):
+        parse_document(bytes(content), MSG)
+
+
 def test_an_outlook_message_with_a_malformed_rtf_body_keeps_its_headers_and_attachments():
     rtf = rb"{\rtf1\ansi\fromhtml1 {\*\htmltag64 <p>}Broken"
     parsed = parse_document(make_msg("Broken", None, [("terms.txt", b"Terms.")], rtf=rtf), MSG)
