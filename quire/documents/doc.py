@@ -32,6 +32,8 @@ from quire.documents.limits import IngestLimits
 
 WORD_STREAM = "WordDocument"
 WORD_IDENT = 0xA5EC
+# The FIB's first word in a Word 6.0 or 95 file.
+WORD6_IDENT = 0xA5DC
 # Word 97's FIB version (0x00C0 from its betas on); Word 6.0 and 95 wrote 0x0065 to 0x0068.
 WORD97_NFIB = 0x00C0
 F_ENCRYPTED = 0x0100
@@ -151,10 +153,11 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
 
 
 def _header(word: bytes) -> int:
-    if len(word) < 32 or struct.unpack_from("<H", word, 0)[0] != WORD_IDENT:
+    ident = struct.unpack_from("<H", word, 0)[0] if len(word) >= 32 else None
+    if ident not in (WORD_IDENT, WORD6_IDENT):
         raise UnreadableDocument("the Word document's header is damaged")
     nfib, flags = struct.unpack_from("<H", word, 2)[0], struct.unpack_from("<H", word, 10)[0]
-    if nfib < WORD97_NFIB:
+    if ident == WORD6_IDENT or nfib < WORD97_NFIB:
         raise UnreadableDocument("a Word 6.0/95 document, which Quire does not read; save it as DOCX")
     if flags & F_ENCRYPTED:
         raise UnreadableDocument(

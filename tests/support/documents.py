@@ -352,6 +352,7 @@ def make_doc(
     table_stream: str = "1Table",
     nfib: int = 0x00C1,
     flags: int = 0x0200,
+    ident: int = 0xA5EC,
 ) -> bytes:
     """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with the
     stories' character counts and the places of the `Clx`, the sections, the header stories and the document
@@ -489,7 +490,7 @@ def make_doc(
         pairs[index * 2], pairs[index * 2 + 1] = position, len(data)
         position += len(data)
     fib = (
-        struct.pack("<HHHHHHH", 0xA5EC, nfib, 0, 0x0409, 0, flags, 0xBF)
+        struct.pack("<HHHHHHH", ident, nfib, 0, 0x0409, 0, flags, 0xBF)
         + bytes(18)
         + struct.pack("<H", 14)
         + bytes(28)

@@ -1411,6 +1411,15 @@ def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
     ("options", "reason"),
     [
         ({"nfib": 0x0065}, "a Word 6.0/95 document, which Quire does not read; save it as DOCX"),
+        (
+            {"ident": 0xA5DC, "nfib": 0x0065},
+            "a Word 6.0/95 document, which Quire does not read; save it as DOCX",
+        ),
+        (
+            {"ident": 0xA5DC, "nfib": 0x0068},
+            "a Word 6.0/95 document, which Quire does not read; save it as DOCX",
+        ),
+        ({"ident": 0x1234}, "the Word document's header is damaged"),
         ({"flags": 0x0300}, "the Word document is encrypted with a password"),
         ({"table_stream": "0Table"}, "the Word document has no 1Table stream"),
     ],
