@@ -34,7 +34,7 @@ def _name(document_id: str, page: int) -> str:
 
 def page_image(document: Document, page: int) -> bytes:
     """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI; LookupError for a document that is
-    not a PDF or a page it does not have. Held to the OCR pixel limit. The connection is in the document's
+    not a PDF or a page it does not have (or pdfium cannot load: an empty page of the document's text). Held to the OCR pixel limit. The connection is in the document's
     tenant's schema."""
     if document.content_type != PDF or not 1 <= page <= document.page_count:
         raise LookupError(f"{document.id} has no page image {page}")
@@ -50,9 +50,13 @@ def page_image(document: Document, page: int) -> bytes:
         pdf = pypdfium2.PdfDocument(content)
         try:
             scale = PAGE_IMAGE_DPI / 72
-            width, height = pdf[page - 1].get_size()
+            try:
+                loaded = pdf[page - 1]
+            except pypdfium2.PdfiumError:
+                raise LookupError(f"{document.id} has no page image {page}: pdfium cannot load it") from None
+            width, height = loaded.get_size()
             check_ocr_pixels(page, round(width * scale) * round(height * scale), IngestLimits.from_settings())
-            image = pdf[page - 1].render(scale=scale).to_pil()
+            image = loaded.render(scale=scale).to_pil()
         finally:
             pdf.close()
     out = io.BytesIO()

@@ -11,7 +11,7 @@ from statistics import fmean
 
 from quire.documents import sniffing
 from quire.documents.layout import LINE, PARAGRAPH, Box, PageCallback, ParsedDocument, TextBuilder
-from quire.documents.limits import IngestLimits, check_ocr_pages, check_pages
+from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages, check_pages
 from quire.documents.ocr import needs_ocr, ocr_page, text_layer_is_good, with_text_layer
 
 PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
@@ -32,18 +32,26 @@ class _Table:
 
 
 def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None = None) -> ParsedDocument:
-    import pypdfium2
-
     total = _checked_page_count(content, limits)
     builder = TextBuilder(limits)
     sizes, ocr_pages, confidences = [], [], []
     plumber = None
-    pdf = pypdfium2.PdfDocument(content)
+    pdf = _pdfium_document(content)
+    total = max(total, len(pdf))
+    # Pages pdfium cannot load (a page tree naming a missing object, a /Count past its pages) since the last
+    # page it could: empty pages where a later page follows, none at the end.
+    unloaded = 0
     try:
         for number in range(1, len(pdf) + 1):
             limits.check_time()
-            builder.new_page()
-            page = pdf[number - 1]
+            page = _pdfium_page(pdf, number)
+            if page is None:
+                unloaded += 1
+                continue
+            for _ in range(unloaded + 1):
+                builder.new_page()
+            sizes.extend([[0, 0]] * unloaded)
+            unloaded = 0
             width, height = page.get_size()
             sizes.append([round(width, 2), round(height, 2)])
             kinds, image_cover = _objects(page)
@@ -63,8 +71,7 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
                     gap = LINE if previous == line.paragraph else PARAGRAPH
                     builder.add(line.text, gap=gap, box=line.box)
                     previous = line.paragraph
-            elif PATH in kinds:
-                plumber = plumber or _plumber(content)
+            elif PATH in kinds and number <= len((plumber := plumber or _plumber(content)).pages):
                 ruled = plumber.pages[number - 1]
                 _add_lines(builder, _with_tables(lines, _tables(ruled, page)))
                 ruled.close()
@@ -86,9 +93,46 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
 
 
 def _plumber(content: bytes):
+    """pdfplumber's reading of the PDF, for its ruled tables; where pdfminer cannot read the file, or finds
+    fewer pages than pdfium (a damaged page tree each reads its own way), the pages it lacks have none."""
     import pdfplumber
+    from pdfminer.psexceptions import PSException
+    from pdfplumber.utils.exceptions import PdfminerException
 
-    return pdfplumber.open(io.BytesIO(content))
+    try:
+        return pdfplumber.open(io.BytesIO(content))
+    except (PdfminerException, PSException):
+        return _NoPages()
+
+
+class _NoPages:
+    pages: tuple = ()
+
+    def close(self) -> None:
+        pass
+
+
+def _pdfium_page(pdf, number: int):
+    """Page `number` (from 1), or None where pdfium cannot load it."""
+    from pypdfium2 import PdfiumError
+
+    try:
+        return pdf[number - 1]
+    except PdfiumError:
+        return None
+
+
+def _pdfium_document(content: bytes):
+    """pdfium's reading of the PDF; a file it cannot open fails with its reason (a password it asks for as
+    the PDF's encryption)."""
+    import pypdfium2
+
+    try:
+        return pypdfium2.PdfDocument(content)
+    except pypdfium2.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise PdfError(sniffing.ENCRYPTED_REASON) from None
+        raise PdfError(f"could not read the PDF: {exc}") from None
 
 
 def _objects(page) -> tuple[set[int], float]:
@@ -283,29 +327,48 @@ def _inside(box: Box, boxes: list) -> bool:
 
 def _checked_page_count(content: bytes, limits: IngestLimits) -> int:
     """The PDF's pages, counted by walking its page tree with pypdf before anything else is read (a
-    password refused), without trusting its declared /Count, and given up one page past the limit."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
+    password refused), without trusting its declared /Count, and given up one page past the limit; counted
+    by pdfium where pypdf cannot read the file."""
     try:
-        reader = PdfReader(io.BytesIO(content))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise PdfError(sniffing.ENCRYPTED_REASON)
-        root = reader.trailer["/Root"]["/Pages"]
-        check_pages(int(root.get("/Count", 0)), limits)
-        stack, seen, count = [root], set(), 0
-        while stack and count <= limits.max_pdf_pages:
-            node = stack.pop().get_object()
-            ref = node.indirect_reference
-            key = (ref.idnum, ref.generation) if ref is not None else id(node)
-            if key in seen:
-                raise PdfError("the PDF's page tree has a cycle")
-            seen.add(key)
-            if node.get("/Type") == "/Pages" or "/Kids" in node:
-                stack.extend(node.get("/Kids", []))
-            else:
-                count += 1
-    except PdfReadError as exc:
-        raise PdfError(f"could not read the PDF: {exc}") from exc
+        return _walked_page_count(content, limits)
+    except (PdfError, LimitExceeded):
+        raise
+    except _pypdf_damage():
+        # pypdf cannot follow this file's structure; pdfium, which rebuilds what it can, counts its pages.
+        pdf = _pdfium_document(content)
+        count = len(pdf)
+        pdf.close()
+        check_pages(count, limits)
+        return count
+
+
+def _pypdf_damage() -> tuple[type[BaseException], ...]:
+    """What pypdf raises on a file whose structure it cannot follow: its own errors, and the lookups and
+    conversions of a damaged object that fail."""
+    from pypdf.errors import PyPdfError
+
+    return (PyPdfError, KeyError, IndexError, ValueError, AttributeError, TypeError, RecursionError)
+
+
+def _walked_page_count(content: bytes, limits: IngestLimits) -> int:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(content))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise PdfError(sniffing.ENCRYPTED_REASON)
+    root = reader.trailer["/Root"]["/Pages"]
+    check_pages(int(root.get("/Count", 0)), limits)
+    stack, seen, count = [root], set(), 0
+    while stack and count <= limits.max_pdf_pages:
+        node = stack.pop().get_object()
+        ref = node.indirect_reference
+        key = (ref.idnum, ref.generation) if ref is not None else id(node)
+        if key in seen:
+            raise PdfError("the PDF's page tree has a cycle")
+        seen.add(key)
+        if node.get("/Type") == "/Pages" or "/Kids" in node:
+            stack.extend(node.get("/Kids", []))
+        else:
+            count += 1
     check_pages(count, limits)
     return count

@@ -61,6 +61,17 @@ def test_another_workspaces_document_is_missing(api_a: Api, api_b: Api):
         _error(api_b.get(path), 404, "resource_missing", "document_id")
 
 
+def test_a_pdf_page_pdfium_cannot_load_has_no_page_image(api_a: Api, tenant_a):
+    missing_middle = make_pdf(["One.", "Two."]).replace(
+        b"/Kids [3 0 R 5 0 R] /Count 2", b"/Kids [3 0 R 99 0 R 5 0 R] /Count 3"
+    )
+    with tenant_context(tenant_a.tenant):
+        document, parsed = stored_pdf(missing_middle)
+    assert parsed.page_count == 3
+    assert api_a.get(f"/v1/documents/{document.id}/pages/3").status_code == 200
+    _error(api_a.get(f"/v1/documents/{document.id}/pages/2"), 404, "resource_missing", "page")
+
+
 def test_a_pdf_page_is_a_png_and_a_page_it_lacks_or_a_document_without_pages_is_a_404(api_a: Api, tenant_a):
     from PIL import Image
 

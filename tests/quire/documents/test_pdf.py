@@ -9,7 +9,7 @@ import pytest
 
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
-from tests.support.documents import _pdf_file, make_layout_pdf, make_scanned_pdf, table_page
+from tests.support.documents import _pdf_file, make_layout_pdf, make_pdf, make_scanned_pdf, table_page
 
 SCANNED = [
     "This Agreement shall be governed by the laws",
@@ -175,3 +175,42 @@ def test_a_word_hyphenated_across_lines_keeps_its_hyphen_and_its_line_break():
     assert "\ufffe" not in parsed.text and "\x02" not in parsed.text
     assert "subject to manip-\nulation by the receiving party." in parsed.text, parsed.text
     assert [line[:2] for line in parsed.layout["lines"]] == [[0, 29], [30, 61]]
+
+
+def test_a_pdf_whose_trailer_pypdf_cannot_read_is_counted_and_read_by_pdfium():
+    """A file cut off before its `startxref` (pypdf: "Stream has ended unexpectedly"); pdfium rebuilds the
+    cross-reference table from the objects."""
+    whole = make_pdf(["Governing law: Delaware."])
+    cut = whole[: whole.index(b"startxref")]
+    parsed = parse_document(cut, PDF)
+    assert parsed.text == "Governing law: Delaware."
+    assert parsed.page_count == 1
+
+
+def test_a_ruled_page_pdfminer_does_not_see_is_read_without_its_tables():
+    """A page dictionary without `/Type /Page`: pdfium reads it as a page, pdfminer (pdfplumber) skips it."""
+    ruled = make_layout_pdf(
+        [table_page("Fees", [["Hosting", "$5"]]), table_page("Term", [["Initial", "3 years"]])]
+    )
+    first, second, *rest = ruled.split(b"/Type /Page /Parent")
+    untyped = b"/Type /Page /Parent".join([first, second]) + b"/Parent" + b"/Type /Page /Parent".join(rest)
+    parsed = parse_document(untyped, PDF)
+    assert parsed.page_count == 2
+    assert [len(table["rows"]) for table in parsed.tables] == [1]
+    assert "Initial 3 years" in " ".join(parsed.text[parsed.page_starts[1] :].split())
+
+
+def test_pages_pdfium_cannot_load_are_empty_pages_between_others_and_none_at_the_end():
+    """A page tree naming an object the file lacks, and a /Count past the pages it holds."""
+    pdf = make_pdf(["One.", "Two."])
+    missing_middle = pdf.replace(b"/Kids [3 0 R 5 0 R] /Count 2", b"/Kids [3 0 R 99 0 R 5 0 R] /Count 3")
+    parsed = parse_document(missing_middle, PDF)
+    assert parsed.page_count == 3
+    assert [
+        parsed.text[start:end].strip()
+        for start, end in zip(parsed.page_starts, [*parsed.page_starts[1:], None], strict=True)
+    ] == ["One.", "", "Two."]
+    assert parsed.page_sizes[1] == [0, 0]
+    past_the_end = pdf.replace(b"/Count 2", b"/Count 3")
+    parsed = parse_document(past_the_end, PDF)
+    assert parsed.page_count == 2 and parsed.text == "One.\n\nTwo."
