@@ -49,13 +49,29 @@ DOCX_BODY = "word/document.xml"
 DOCX_NOTES = ("word/footnotes.xml", "word/endnotes.xml")
 DOCX_RELS = "word/_rels/document.xml.rels"
 # The parts of the body's relationships that reading it needs.
-DOCX_RELATED = ("header", "footer", "settings", "numbering", "styles", "aFChunk", "chart")
+DOCX_RELATED = (
+    "header",
+    "footer",
+    "settings",
+    "numbering",
+    "styles",
+    "aFChunk",
+    "chart",
+    "package",
+    "oleObject",
+)
 # The extensions of an imported part (`w:altChunk`) that is HTML.
 DOCX_CHUNK_HTML = ("htm", "html", "xhtml")
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W_ALT_CHUNK = _W + "altChunk"
 # A chart a drawing shows (`c:chart`, its part named by `r:id`), read where it stands.
 C_CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}chart"
+# An object embedded in the document (`o:OLEObject`, its part named by `r:id`): shown as its content (a
+# worksheet, a document) it is read where it stands; shown as an icon it is a file attached to the document.
+O_OLE_OBJECT = "{urn:schemas-microsoft-com:office:office}OLEObject"
+# The streams of an OLE object that hold the file it embeds: an Office Open XML file (an XLSX, DOCX or PPTX
+# embedded by an older container), a packager object's file, an Acrobat object's PDF.
+OLE_PACKAGE_STREAM, OLE_NATIVE_STREAM, OLE_CONTENTS_STREAM = "Package", "\x01Ole10Native", "CONTENTS"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _REL_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -117,19 +133,23 @@ DOCX_SKIPPED = {
 
 
 def parse_docx(
-    content: bytes, limits: IngestLimits, html_blocks: Callable[[str], list[tuple[str, object]]] | None = None
+    content: bytes,
+    limits: IngestLimits,
+    html_blocks: Callable[[str], list[tuple[str, object]]] | None = None,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """The body, then the footnotes and endnotes, then the headers and footers the document shows, each read
     once however many pages or sections repeat it (a paragraph or table one of them already gave is not read
     again); a numbered paragraph starts with its list number as Word shows it (`docx_numbering`); a part the
-    body imports whole (`w:altChunk`: HTML, MHT, RTF, text or another DOCX) and a chart's title and data are
-    read where they stand."""
+    body imports whole (`w:altChunk`: HTML, MHT, RTF, text or another DOCX), a chart's title and data, and an
+    object embedded and shown as its content (with `embedded_blocks`) are read where they stand; an object
+    shown as an icon is an attachment."""
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = set(archive.namelist())
         targets, numbering = _docx_package(archive, names)
-        related = _RelatedBlocks(archive, names, targets, limits, html_blocks)
+        related = _RelatedBlocks(archive, names, targets, limits, html_blocks, embedded_blocks)
         body = _DocxBody(builder, limits, numbering, related)
         with archive.open(DOCX_BODY) as xml:
             body.read(xml)
@@ -144,7 +164,9 @@ def parse_docx(
                 _DocxBody(blocks, limits, numbering.restarted()).read(xml)
             for block in blocks.blocks:
                 once.block(block)
-    return builder.build()
+    parsed = builder.build()
+    parsed.attachments = related.attachments
+    return parsed
 
 
 class _RelatedBlocks:
@@ -160,18 +182,22 @@ class _RelatedBlocks:
         targets: dict[str, tuple[str, str]],
         limits: IngestLimits,
         html_blocks: Callable[[str], list[tuple[str, object]]] | None,
+        embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
     ) -> None:
         self.archive, self.names, self.targets = archive, names, targets
-        self.limits, self.html_blocks = limits, html_blocks
+        self.limits, self.html_blocks, self.embedded_blocks = limits, html_blocks, embedded_blocks
+        self.attachments: list[Attachment] = []
 
     def __call__(self, rid: str | None) -> list[tuple[str, object]]:
         kind, part = self.targets.get(rid or "", ("", ""))
-        if kind not in ("aFChunk", "chart") or part not in self.names:
+        if kind not in ("aFChunk", "chart", "package", "oleObject") or part not in self.names:
             return []
         self.limits.check_time()
         data = self.archive.read(part)
         if kind == "chart":
             return chart_blocks(parse_xml(data))
+        if kind in ("package", "oleObject"):
+            return self.embedded_blocks(embedded_file(data)[1]) if self.embedded_blocks else []
         extension = part.rsplit(".", 1)[-1].lower()
         if data.startswith(sniffing.ZIP_MAGIC):
             return self._docx(data)
@@ -186,6 +212,15 @@ class _RelatedBlocks:
             return collected.blocks
         text = sniffing.decoded_text(data)
         return [("text", text)] if text is not None else []
+
+    def attach(self, rid: str | None) -> None:
+        """The embedded object `rid` names, as a file attached to the document (named as the object names it,
+        else by its part)."""
+        kind, part = self.targets.get(rid or "", ("", ""))
+        if kind in ("package", "oleObject") and part in self.names:
+            check_batch_files(len(self.attachments) + 1, self.limits, "the document")
+            name, data = embedded_file(self.archive.read(part))
+            self.attachments.append(Attachment(name or part.rsplit("/", 1)[-1], data))
 
     def _docx(self, data: bytes) -> list[tuple[str, object]]:
         check_archive_read(data, self.limits)
@@ -210,6 +245,43 @@ class _RelatedBlocks:
             if part.get_content_type() == "text/plain":
                 return [("text", _body_text(part))]
         return []
+
+
+def embedded_file(data: bytes) -> tuple[str | None, bytes]:
+    """An embedded object's file, and its name where the object keeps one: the Office Open XML file an OLE
+    object's `Package` stream holds, the file a packager object wraps (`\x01Ole10Native`: its label, then the
+    file), the PDF an Acrobat object holds (`CONTENTS`); else the bytes themselves (an OLE file that is a Word
+    document or workbook, or the file itself)."""
+    import olefile
+
+    if not data.startswith(sniffing.OLE_MAGIC):
+        return None, data
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            if ole.exists(OLE_NATIVE_STREAM):
+                return _native_file(ole.openstream(OLE_NATIVE_STREAM).read())
+            for stream in (OLE_PACKAGE_STREAM, OLE_CONTENTS_STREAM):
+                if ole.exists(stream):
+                    return None, ole.openstream(stream).read()
+    except (OSError, struct.error, ValueError):  # a damaged object: the bytes as they are
+        pass
+    return None, data
+
+
+def _native_file(native: bytes) -> tuple[str | None, bytes]:
+    """The file of a packager object's native data: its size, a 2, the label and the source path (each ended
+    by a NUL), two words, the temporary path (its length first), then the file's size and bytes."""
+    position = 6
+    label_end = native.index(b"\0", position)
+    label = native[position:label_end].decode("cp1252", errors="replace")
+    position = native.index(b"\0", label_end + 1) + 1 + 4
+    (command,) = struct.unpack_from("<I", native, position)
+    position += 4 + command
+    (size,) = struct.unpack_from("<I", native, position)
+    data = native[position + 4 : position + 4 + size]
+    if len(data) != size:
+        raise ValueError("the packaged file is cut off")
+    return label or None, data
 
 
 def _is_mime(data: bytes) -> bool:
@@ -328,7 +400,7 @@ class _DocxBody:
         builder: TextBuilder | _DocxBlocks,
         limits: IngestLimits,
         numbering: Numbering | None = None,
-        related: Callable[[str | None], list[tuple[str, object]]] | None = None,
+        related: _RelatedBlocks | None = None,
     ) -> None:
         self.builder = builder
         self.limits = limits
@@ -420,6 +492,8 @@ class _DocxBody:
             self.paragraphs[-1].append(DOCX_CHECK_BOX[state])
         if tag in (W_ALT_CHUNK, C_CHART) and self.related is not None and not self.skipping:
             self._related(self.related(element.get(_R + "id")))
+        elif tag == O_OLE_OBJECT and self.related is not None and not self.skipping:
+            self._embedded(element)
         if self.table_depth == 1:
             self._end_in_table(element)
         if tag in DOCX_PAGE_PARTS or tag in (W_TITLE_PG, W_SECT_PR):
@@ -458,6 +532,16 @@ class _DocxBody:
         for kind, block in blocks:
             rows = block if kind == "table" else [[block]]
             self.cell.extend(" ".join(str(cell) for cell in row) for row in rows)  # type: ignore[union-attr]
+
+    def _embedded(self, element) -> None:
+        """An embedded object (a link to a file outside is not read): shown as an icon, an attachment; else
+        read where it stands."""
+        if element.get("Type", "Embed") != "Embed":
+            return
+        if element.get("DrawAspect") == "Icon":
+            self.related.attach(element.get(_R + "id"))  # type: ignore[union-attr]
+        else:
+            self._related(self.related(element.get(_R + "id")))  # type: ignore[misc]
 
     def _end_in_properties(self, element) -> None:
         """The paragraph style, list and list level of the paragraph being read, from its own properties (not

@@ -190,6 +190,25 @@ def add_blocks(builder: BlockSink, blocks: Sequence[tuple[str, object]]) -> None
             builder.add(block)
 
 
+def parsed_blocks(parsed: ParsedDocument) -> list[tuple[str, object]]:
+    """A parsed document as ("text", paragraph) and ("table", rows) blocks again, to be read inside another."""
+    text, blocks, position = parsed.text, [], 0
+    tables = sorted(
+        (table["rows"] for table in parsed.tables if table["rows"]), key=lambda rows: rows[0][0][0]
+    )
+    for rows in tables:
+        start = rows[0][0][0] - len(ROW_START)
+        blocks += [
+            ("text", paragraph) for paragraph in text[position:start].split(PARAGRAPH) if paragraph.strip()
+        ]
+        blocks.append(
+            ("table", [[text[cell_start:cell_end] for cell_start, cell_end in row] for row in rows])
+        )
+        position = rows[-1][-1][1] + len(ROW_END)
+    blocks += [("text", paragraph) for paragraph in text[position:].split(PARAGRAPH) if paragraph.strip()]
+    return blocks
+
+
 def block_key(block: tuple[str, object]) -> tuple[str, object]:
     """A block as the text shows it, to tell one already read."""
     kind, value = block

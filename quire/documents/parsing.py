@@ -4,16 +4,25 @@ and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX, ODT,
 from __future__ import annotations
 
 import ctypes
+import logging
 import re
 import zipfile
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from common.refusals import Refusal
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
 from quire.documents.doc import parse_doc
-from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
+from quire.documents.layout import (
+    PageCallback,
+    ParsedDocument,
+    TextBuilder,
+    UnreadableDocument,
+    add_blocks,
+    parsed_blocks,
+)
 from quire.documents.limits import (
     DeadlinePassed,
     IngestLimits,
@@ -27,6 +36,7 @@ from quire.documents.pdf import PdfError, parse_pdf
 from quire.documents.rtf import parse_rtf
 
 __all__ = ["ParseError", "ParsedDocument", "parse_document"]
+logger = logging.getLogger(__name__)
 HTML_FEED_CHARS = 1 << 16
 # What reading an Office file raises when a part it needs is missing (KeyError), the archive is broken or a
 # part's XML does not parse (ElementTree's and lxml's errors are SyntaxErrors).
@@ -52,9 +62,19 @@ def parse_document(
     default the settings' limits): checked before the work where the bytes tell, and while it is done where
     only the work tells (the text is counted as it is extracted). `on_page(done, total)` follows a PDF page
     by page."""
-    limits = limits or IngestLimits.from_settings()
+    return _parse_checked(content, content_type, limits or IngestLimits.from_settings(), on_page)
+
+
+def _parse_checked(
+    content: bytes,
+    content_type: str,
+    limits: IngestLimits,
+    on_page: PageCallback | None = None,
+    *,
+    embedded: bool = False,
+) -> ParsedDocument:
     try:
-        parsed = _parse(content, content_type, limits, on_page)
+        parsed = _parse(content, content_type, limits, on_page, embedded=embedded)
         # A lone surrogate (JSON's "\\ud83d" escape) cannot be stored as UTF-8; one character for another
         # keeps every offset.
         parsed.text = _SURROGATE.sub("\ufffd", parsed.text)
@@ -90,13 +110,37 @@ def _text(content: bytes) -> str:
     return text
 
 
+def _embedded_blocks(content: bytes, limits: IngestLimits) -> list[tuple[str, object]]:
+    """An object embedded in a document and shown as its content (a worksheet, another document), as blocks
+    to read where it stands; one of a type Quire does not read, or that fails to parse, gives none (the
+    document around it is still read). Objects it embeds in turn are not read."""
+    try:
+        content_type = sniffing.sniff_content_type(content, limits=limits)
+        if content_type in (sniffing.ZIP, sniffing.PDF):
+            return []
+        return parsed_blocks(_parse_checked(content, content_type, limits, embedded=True))
+    except (Refusal, ParseError) as exc:
+        logger.info("an embedded object was left out: %s", exc)
+        return []
+
+
 def _parse(
-    content: bytes, content_type: str, limits: IngestLimits, on_page: PageCallback | None
+    content: bytes,
+    content_type: str,
+    limits: IngestLimits,
+    on_page: PageCallback | None,
+    *,
+    embedded: bool = False,
 ) -> ParsedDocument:
     if content_type == sniffing.PDF:
         return parse_pdf(content, limits, on_page)
     if content_type == sniffing.DOCX:
-        return formats.parse_docx(content, limits, lambda html: html_blocks(html, limits))
+        return formats.parse_docx(
+            content,
+            limits,
+            lambda html: html_blocks(html, limits),
+            None if embedded else lambda data: _embedded_blocks(data, limits),
+        )
     if content_type == sniffing.XLSX:
         return formats.parse_xlsx(content, limits)
     if content_type == sniffing.PPTX:

@@ -143,6 +143,31 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
         assert (cited["start"], cited["end"], cited["page"]) == (answer["start"], answer["end"], 1)
 
 
+def test_a_file_a_word_document_embeds_as_an_icon_is_ingested_as_its_attachment(celery_worker, api_a: Api):
+    import uuid
+
+    from tests.quire.documents.test_formats import W, _packaged, _with_alt_chunks, docx_of, run
+
+    terms = f"Schedule 2: service levels, reference {uuid.uuid4().hex}.".encode()
+    icon = (
+        '<w:r><w:object><o:OLEObject xmlns:o="urn:schemas-microsoft-com:office:office" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" Type="Embed" '
+        'ProgID="Package" DrawAspect="Icon" r:id="rIdTerms"/></w:object></w:r>'
+    )
+    body = docx_of(f"<w:p {W}>{run('Master agreement; Schedule 2 attached.')}{icon}</w:p>")
+    content = _with_alt_chunks(
+        body, {"rIdTerms": ("embeddings/oleObject1.bin", _packaged("schedule 2.txt", terms))}, "oleObject"
+    )
+    response = post_files(api_a, {"master.docx": content})
+    assert response.status_code == 201, response.content
+    master = ready(api_a, response.json()["id"])
+    (attached,) = master["attachments"]
+    assert attached["filename"] == "schedule 2.txt"
+    child = ready(api_a, attached["document_id"])
+    assert child["sha256"] == hashlib.sha256(terms).hexdigest() and child["parent"] == master["id"]
+    assert api_a.get(f"/v1/documents/{child['id']}/text").json()["text"] == terms.decode()
+
+
 def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request(celery_worker, api_a: Api):
     attachment = make_docx(CONTRACT.split("\n\n"))
     signed = make_docx([*CONTRACT.split("\n\n"), "Signed by both parties on 1 December 2026."])

@@ -18,6 +18,7 @@ from tests.support.documents import (
     make_eml,
     make_msg,
     make_odt,
+    make_pdf,
     make_pptx,
     make_tnef,
     make_xlsx,
@@ -1015,6 +1016,67 @@ def test_docx_charts_are_read_where_they_stand_once_with_their_title_and_data():
         "Results.\n\nRevenue ($m)\n\n|  | Revenue |\n| FY2024 | 410 |\n| FY2025 | 455.5 |\n\nOutlook."
     )
     assert [[parsed.text[s:e] for s, e in row] for row in parsed.tables[0]["rows"]][2] == ["FY2025", "455.5"]
+
+
+def _packaged(label: str, data: bytes) -> bytes:
+    """An OLE packager object (`\x01Ole10Native`) wrapping a file, as Word embeds one dragged into it."""
+    import struct
+
+    from tests.support.documents import make_ole
+
+    path = f"C:\\Users\\dana\\{label}\0".encode()
+    body = b"\x02\x00" + label.encode() + b"\0" + path + b"\x00\x00\x03\x00"
+    body += struct.pack("<I", len(path)) + path + struct.pack("<I", len(data)) + data
+    return make_ole([("\x01Ole10Native", struct.pack("<I", len(body)) + body)])
+
+
+def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons_are_attachments():
+    """A worksheet (an XLSX package) and an Excel 97 sheet (an OLE object) shown as their content are read in
+    place, in a cell too; a PDF dragged in and shown as an icon is an attachment; a linked file is not read."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    book.add_sheet("Rates").write(0, 0, "Support")
+    out = io.BytesIO()
+    book.save(out)
+    pdf = make_pdf(["Standard terms."])
+    office = 'xmlns:o="urn:schemas-microsoft-com:office:office"'
+    relation = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+
+    def embedded(rid: str, aspect: str = "Content", kind: str = "Embed") -> str:
+        return (
+            f'<w:r><w:object><o:OLEObject {office} {relation} Type="{kind}" ProgID="Excel.Sheet.12" '
+            f'DrawAspect="{aspect}" r:id="{rid}"/></w:object></w:r>'
+        )
+
+    body = docx_of(
+        f"<w:p {W}>{run('Pricing:')}</w:p>",
+        f"<w:p {W}>{embedded('rIdSheet')}</w:p>",
+        f"<w:tbl {W}><w:tr><w:tc><w:p>{run('Extras')}</w:p></w:tc><w:tc><w:p>{embedded('rIdOld')}</w:p></w:tc>"
+        "</w:tr></w:tbl>",
+        f"<w:p {W}>{run('Signed.')}{embedded('rIdTerms', 'Icon')}{embedded('rIdLinked', kind='Link')}</w:p>",
+    )
+    content = _with_alt_chunks(
+        body,
+        {"rIdSheet": ("embeddings/Microsoft_Excel_Worksheet1.xlsx", make_xlsx({"Fees": [["Hosting", 5]]}))},
+        "package",
+    )
+    content = _with_alt_chunks(
+        content,
+        {
+            "rIdOld": ("embeddings/Microsoft_Excel_97-2003_Worksheet2.xls", out.getvalue()),
+            "rIdTerms": ("embeddings/oleObject3.bin", _packaged("terms.pdf", pdf)),
+            "rIdLinked": ("embeddings/oleObject4.bin", _packaged("linked.pdf", pdf)),
+        },
+        "oleObject",
+    )
+    parsed = parse_document(content, DOCX)
+    assert parsed.text == (
+        "Pricing:\n\nSheet: Fees\n\n| Hosting | 5 |\n\n| Extras | Sheet: Rates Support |\n\nSigned."
+    )
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("terms.pdf", pdf)]
+    with pytest.raises(ParseError, match=r"the document holds more than 0 files \(QUIRE_UPLOAD_MAX_FILES\)"):
+        parse_document(content, DOCX, IngestLimits(max_batch_files=0))
 
 
 def test_docx_parts_imported_whole_are_read_where_they_stand():
