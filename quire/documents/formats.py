@@ -849,19 +849,51 @@ def _percent_decimals(number_format: str | None) -> int | None:
     return len(decimals.group(1)) if decimals else 0
 
 
-def parse_pptx(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_pptx(
+    content: bytes,
+    limits: IngestLimits,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
+    """Each slide a page: its shapes top to bottom (tables, charts, SmartArt, an object embedded and shown as
+    its content read with `embedded_blocks`), then its notes; an object shown as an icon is an attachment."""
     check_archive_read(content, limits)
     presentation = _presentation(content)
     builder = TextBuilder(limits)
+    embedded = _SlideObjects(limits, embedded_blocks)
     for slide in presentation.slides:
         limits.check_time()
         builder.new_page()
-        _add_shapes(builder, slide.shapes)
+        _add_shapes(builder, slide.shapes, embedded)
         if slide.has_notes_slide:
             notes = slide.notes_slide.notes_text_frame
             if notes is not None and notes.text.strip():
                 builder.add(f"Notes: {notes.text}")
-    return builder.build()
+    parsed = builder.build()
+    parsed.attachments = embedded.attachments
+    return parsed
+
+
+class _SlideObjects:
+    """The objects a deck embeds: one shown as its content read as blocks (`embedded_blocks`), one shown as
+    an icon kept as an attachment (named as the object names it, else by its part)."""
+
+    def __init__(
+        self, limits: IngestLimits, embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None
+    ) -> None:
+        self.limits, self.embedded_blocks = limits, embedded_blocks
+        self.attachments: list[Attachment] = []
+
+    def add(self, builder: TextBuilder, shape) -> None:
+        blob = shape.ole_format.blob if self.embedded_blocks is not None else None
+        if not blob:
+            return
+        name, data = embedded_file(blob)
+        if shape.ole_format.show_as_icon:
+            check_batch_files(len(self.attachments) + 1, self.limits, "the document")
+            part = shape.part.related_part(shape._graphicFrame.graphicData.blob_rId).partname
+            self.attachments.append(Attachment(name or part.rsplit("/", 1)[-1], data))
+        else:
+            add_blocks(builder, self.embedded_blocks(data))  # type: ignore[misc]
 
 
 # The main parts of a macro-enabled slide show and template, which python-pptx leaves unmapped (it maps a plain
@@ -887,12 +919,16 @@ def _presentation(content: bytes):
     return part.presentation
 
 
-def _add_shapes(builder: TextBuilder, shapes) -> None:
+def _add_shapes(builder: TextBuilder, shapes, embedded: _SlideObjects) -> None:
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+    from pptx.shapes.graphfrm import GraphicFrame
     from pptx.shapes.group import GroupShape
 
     for shape in sorted(shapes, key=lambda s: ((s.top or 0), (s.left or 0))):
         if isinstance(shape, GroupShape):
-            _add_shapes(builder, shape.shapes)
+            _add_shapes(builder, shape.shapes, embedded)
+        elif isinstance(shape, GraphicFrame) and shape.shape_type == MSO_SHAPE_TYPE.EMBEDDED_OLE_OBJECT:
+            embedded.add(builder, shape)
         elif getattr(shape, "has_table", False) and shape.has_table:
             builder.table([[cell.text for cell in row.cells] for row in shape.table.rows])
         elif getattr(shape, "has_chart", False) and shape.has_chart:

@@ -144,7 +144,9 @@ def _parse(
     if content_type == sniffing.XLSX:
         return formats.parse_xlsx(content, limits)
     if content_type == sniffing.PPTX:
-        return formats.parse_pptx(content, limits)
+        return formats.parse_pptx(
+            content, limits, None if embedded else lambda data: _embedded_blocks(data, limits)
+        )
     if content_type == sniffing.EML:
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:

@@ -884,6 +884,28 @@ def test_a_slide_show_or_template_is_read_as_a_deck_whatever_its_name(main: str)
     assert parse_document(show, PPTX).text == "Pricing\n\nFees are fixed for 2026."
 
 
+def test_pptx_objects_embedded_as_content_are_read_in_place_and_as_icons_are_attachments():
+    from pptx.enum.shapes import PROG_ID
+    from pptx.util import Inches
+
+    sheet = make_xlsx({"Fees": [["Hosting", 5]]})
+    contract = make_docx(["Schedule 2: service levels."])
+
+    def build(slide) -> None:
+        shown = slide.shapes.add_ole_object(
+            io.BytesIO(sheet), PROG_ID.XLSX, Inches(1), Inches(2), Inches(4), Inches(1)
+        )
+        for element in shown._element.iter("{*}oleObj"):
+            element.attrib.pop("showAsIcon", None)
+        slide.shapes.add_ole_object(
+            io.BytesIO(contract), PROG_ID.DOCX, Inches(1), Inches(4), Inches(1), Inches(1)
+        )
+
+    parsed = parse_document(_deck_with(build), PPTX)
+    assert parsed.text == "Revenue\n\nSheet: Fees\n\n| Hosting | 5 |"
+    assert [(a.filename.rsplit(".", 1)[-1], a.content) for a in parsed.attachments] == [("docx", contract)]
+
+
 def test_a_pptx_smartart_text_is_read():
     from lxml import etree
     from pptx.opc.constants import RELATIONSHIP_TYPE
