@@ -132,6 +132,39 @@ DOCX_SKIPPED = {
 }
 
 
+# An ISO/IEC 29500 Strict package's namespaces and relationship types, and the Transitional ones Word writes by
+# default and every reader here knows: `http://purl.oclc.org/ooxml/wordprocessingml/main` is
+# `http://schemas.openxmlformats.org/wordprocessingml/2006/main`, and so on.
+OOXML_STRICT = re.compile(
+    rb"http://purl\.oclc\.org/ooxml/(wordprocessingml|spreadsheetml|presentationml|drawingml|officeDocument)/"
+)
+OOXML_TRANSITIONAL = rb"http://schemas.openxmlformats.org/\1/2006/"
+OOXML_PACKAGE_RELS = "_rels/.rels"
+
+
+def transitional(content: bytes, limits: IngestLimits) -> bytes:
+    """A Strict Office Open XML package (Word's, Excel's and PowerPoint's "Strict Open XML" save) with its XML
+    parts in the Transitional namespaces; any other package as it is. Strict is told by the package's own
+    relationships."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        try:
+            with archive.open(OOXML_PACKAGE_RELS) as rels:
+                strict = OOXML_STRICT.search(rels.read(1 << 16)) is not None
+        except KeyError:
+            return content
+        if not strict:
+            return content
+        check_archive_read(content, limits)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+            for info in archive.infolist():
+                data = archive.read(info)
+                if info.filename.endswith((".xml", ".rels")):
+                    data = OOXML_STRICT.sub(OOXML_TRANSITIONAL, data)
+                copy.writestr(info, data)
+    return out.getvalue()
+
+
 def parse_docx(
     content: bytes,
     limits: IngestLimits,

@@ -134,6 +134,8 @@ def _parse(
 ) -> ParsedDocument:
     if content_type == sniffing.PDF:
         return parse_pdf(content, limits, on_page)
+    if content_type in (sniffing.DOCX, sniffing.XLSX, sniffing.PPTX):
+        content = formats.transitional(content, limits)
     if content_type == sniffing.DOCX:
         return formats.parse_docx(
             content,

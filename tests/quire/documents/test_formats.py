@@ -628,6 +628,43 @@ def test_a_workbook_whose_styles_openpyxl_refuses_is_read_without_its_formats():
     assert parse_document(broken, XLSX).text == "Sheet: Q3\n\n| Margin | 0.125 |"
 
 
+def _strict(package: bytes) -> bytes:
+    """`package` saved as Strict Office Open XML: its Transitional namespaces and relationship types in
+    ISO/IEC 29500 Strict's."""
+    import re
+    import zipfile
+
+    transitional = re.compile(
+        rb"http://schemas\.openxmlformats\.org/(wordprocessingml|spreadsheetml|presentationml|drawingml|officeDocument)/2006/"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(out, "w") as copy:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                data = transitional.sub(rb"http://purl.oclc.org/ooxml/\1/", data)
+            copy.writestr(info, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx", "pptx"])
+def test_a_strict_office_open_xml_file_reads_as_its_transitional_twin(kind: str):
+    package, content_type = {
+        "docx": (make_docx(["Governing law: Delaware.", "Term: three years."]), DOCX),
+        "xlsx": (make_xlsx({"Fees": [["Hosting", 1250.5]]}), XLSX),
+        "pptx": (make_pptx([("Pricing", "Fees are fixed for 2026.", "Mention the cap")]), PPTX),
+    }[kind]
+    import zipfile
+
+    strict = _strict(package)
+    assert b"http://purl.oclc.org/ooxml/officeDocument/" in zipfile.ZipFile(io.BytesIO(strict)).read(
+        "_rels/.rels"
+    )
+    assert sniff_content_type(strict) == content_type
+    text = parse_document(package, content_type).text
+    assert text.strip() and parse_document(strict, content_type).text == text
+
+
 def test_a_workbook_of_empty_sheets_has_no_text():
     with pytest.raises(ParseError, match="no text"):
         parse_document(make_xlsx({"Draft": [], "Notes": [[None, ""]]}), XLSX)
