@@ -366,18 +366,23 @@ def _is_transcript(text: str, param: str | None, limits: IngestLimits) -> bool:
 
 def packaged_type(archive: zipfile.ZipFile) -> str | None:
     """For a ZIP that is one document of a packaged format (OpenDocument, EPUB: a `mimetype` first member, or
-    the `META-INF` manifest they keep), its media type as that member declares it, else "a packaged
-    document"; None for any other ZIP."""
+    the `META-INF` manifest they keep), its media type as its `mimetype` member declares it (first, or
+    anywhere beside the manifest), else "a packaged document"; None for any other ZIP."""
     infos = archive.infolist()
-    if infos and infos[0].filename == "mimetype" and infos[0].file_size <= MIMETYPE_MAX_BYTES:
+    manifest = bool(PACKAGE_MANIFESTS & set(archive.namelist()))
+    mimetype = next((info for info in infos if info.filename == "mimetype"), None)
+    # A tool that zips a package again may put its `mimetype` anywhere; its manifest still tells it apart.
+    if (
+        mimetype is not None
+        and (mimetype is infos[0] or manifest)
+        and mimetype.file_size <= MIMETYPE_MAX_BYTES
+    ):
         try:
-            declared = archive.read(infos[0]).decode("ascii").strip()
+            declared = archive.read(mimetype).decode("ascii").strip()
         except ZIP_ERRORS:
             declared = ""
         return declared if _MEDIA_TYPE.fullmatch(declared) else "a packaged document"
-    if PACKAGE_MANIFESTS & set(archive.namelist()):
-        return "a packaged document"
-    return None
+    return "a packaged document" if manifest else None
 
 
 def is_email(content: bytes) -> bool:

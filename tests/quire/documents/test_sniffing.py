@@ -765,6 +765,28 @@ def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api
         sniff_content_type(make_ole([("Current User", bytes(16)), ("PowerPoint Document", bytes(32))]))
 
 
+def test_an_opendocument_text_zipped_again_with_its_mimetype_not_first_is_still_one():
+    """A tool that unzips and zips a package again puts `mimetype` where its order falls; LibreOffice reads it
+    by its manifest. A plain ZIP holding a file named `mimetype` beside others stays a ZIP of files."""
+    import zipfile
+
+    from quire.documents.sniffing import ODT, ZIP
+    from quire.documents.uploads import is_zip
+    from tests.support.documents import make_odt, make_zip
+
+    package = make_odt("<text:p>Governing law: Delaware.</text:p>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(out, "w") as copy:
+        for info in sorted(source.infolist(), key=lambda info: info.filename, reverse=True):
+            copy.writestr(info, source.read(info))
+    rezipped = out.getvalue()
+    assert zipfile.ZipFile(io.BytesIO(rezipped)).namelist()[0] != "mimetype"
+    assert not is_zip(rezipped) and sniff_content_type(rezipped) == ODT
+    assert parse_document(rezipped, ODT).text == "Governing law: Delaware."
+    files = make_zip({"notes.txt": b"Notes.", "mimetype": b"text/plain"})
+    assert is_zip(files) and sniff_content_type(files) == ZIP
+
+
 def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refused(api_a: Api):
     import uuid
 
