@@ -47,7 +47,6 @@ MAIL_SIGNATURES = {
 DOCX_BODY = "word/document.xml"
 # Footnotes and endnotes, read after the body, each note's paragraphs as paragraphs (the separators are empty).
 DOCX_NOTES = ("word/footnotes.xml", "word/endnotes.xml")
-DOCX_RELS = "word/_rels/document.xml.rels"
 # The parts of the body's relationships that reading it needs.
 DOCX_RELATED = (
     "header",
@@ -181,10 +180,11 @@ def parse_docx(
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = set(archive.namelist())
-        targets, numbering = _docx_package(archive, names)
+        main = _docx_main(archive, names)
+        targets, numbering = _docx_package(archive, names, main)
         related = _RelatedBlocks(archive, names, targets, limits, html_blocks, embedded_blocks)
         body = _DocxBody(builder, limits, numbering, related)
-        with archive.open(DOCX_BODY) as xml:
+        with archive.open(main) as xml:
             body.read(xml)
         for part in DOCX_NOTES:
             if part in names:
@@ -260,10 +260,12 @@ class _RelatedBlocks:
         collected = _DocxBlocks(TextBuilder(self.limits), self.limits)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
-            if DOCX_BODY not in names:
+            try:
+                main = _docx_main(archive, names)
+            except KeyError:
                 return []
-            numbering = _docx_package(archive, names)[1]
-            with archive.open(DOCX_BODY) as xml:
+            numbering = _docx_package(archive, names, main)[1]
+            with archive.open(main) as xml:
                 _DocxBody(collected, self.limits, numbering).read(xml)
         return collected.blocks
 
@@ -322,9 +324,24 @@ def _is_mime(data: bytes) -> bool:
     return b"mime-version:" in head and b"content-type:" in head
 
 
-def _docx_package(archive: zipfile.ZipFile, names: set[str]) -> tuple[dict[str, tuple[str, str]], Numbering]:
+def _docx_main(archive: zipfile.ZipFile, names: set[str]) -> str:
+    """The body's part: `word/document.xml`, else the one the package's relationships name (KeyError for
+    none)."""
+    if DOCX_BODY in names:
+        return DOCX_BODY
+    main = sniffing.ooxml_main_part(archive)
+    if main is None or main[0] != sniffing.DOCX:
+        raise KeyError(DOCX_BODY)
+    return main[1]
+
+
+def _docx_package(
+    archive: zipfile.ZipFile, names: set[str], main: str = DOCX_BODY
+) -> tuple[dict[str, tuple[str, str]], Numbering]:
     """The body's relationships (`_docx_relationships`) and the lists its numbering and styles parts define."""
-    targets = _docx_relationships(archive, DOCX_RELS) if DOCX_RELS in names else {}
+    folder, _, name = main.rpartition("/")
+    rels = f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
+    targets = _docx_relationships(archive, rels) if rels in names else {}
     numbering = Numbering(
         _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
     )

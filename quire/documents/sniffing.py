@@ -10,6 +10,7 @@ import zipfile
 
 from common.refusals import ErrorCode, Refusal
 from connectors.earnings.transcript import transcript_to_text
+from quire.documents.docx_numbering import XML_SAFE
 from quire.documents.limits import (
     ZIP_ERRORS,
     IngestLimits,
@@ -39,6 +40,11 @@ SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRI
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
+# Where a package names its main part elsewhere (`_rels/.rels`' officeDocument relationship, Transitional or
+# Strict), its type by that part's content type, as `[Content_Types].xml` declares it.
+OOXML_MAIN_TYPES = {"wordprocessingml": DOCX, "ms-word": DOCX, "spreadsheetml": XLSX, "ms-excel": XLSX}
+OOXML_MAIN_TYPES |= {"presentationml": PPTX, "ms-powerpoint": PPTX}
+OOXML_RELS, OOXML_CONTENT_TYPES = "_rels/.rels", "[Content_Types].xml"
 # What makes a ZIP one document of a packaged format rather than a ZIP of files: a stored `mimetype` first
 # member naming its media type (OpenDocument, EPUB), or the manifest they keep under META-INF.
 PACKAGE_MANIFESTS = {"META-INF/manifest.xml", "META-INF/container.xml"}
@@ -260,7 +266,7 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
         with archive:
             check_archive_declared(archive, len(content), limits)
             names = set(archive.namelist())
-            kind = next((kind for part, kind in OOXML_PARTS.items() if part in names), None)
+            kind = ooxml_kind(archive)
             packaged = None if kind else packaged_type(archive)
         if packaged == ODT and ODT_BODY in names:
             return ODT
@@ -362,6 +368,50 @@ def _is_transcript(text: str, param: str | None, limits: IngestLimits) -> bool:
             return True
         reason = "it has no turns"
     raise UnsupportedDocument(f"JSON that is not a transcript ({reason}); a transcript is {_LAYOUTS}", param)
+
+
+def ooxml_kind(archive: zipfile.ZipFile) -> str | None:
+    """DOCX, XLSX or PPTX for an Office Open XML package, by its main part; None for any other ZIP."""
+    names = set(archive.namelist())
+    kind = next((kind for part, kind in OOXML_PARTS.items() if part in names), None)
+    if kind is None and (main := ooxml_main_part(archive)) is not None:
+        kind = main[0]
+    return kind
+
+
+def ooxml_main_part(archive: zipfile.ZipFile) -> tuple[str, str] | None:
+    """The type and name of the main part a package's relationships name (`word/document2.xml`), where
+    `[Content_Types].xml` declares it a document, workbook or presentation; None where it names none."""
+    from lxml import etree
+
+    def root(name: str):
+        try:
+            with archive.open(name) as part:
+                return etree.fromstring(part.read(1 << 16), etree.XMLParser(**XML_SAFE, recover=True))
+        except (KeyError, etree.XMLSyntaxError, *ZIP_ERRORS):
+            return None
+
+    relationships, types = root(OOXML_RELS), root(OOXML_CONTENT_TYPES)
+    if relationships is None or types is None:
+        return None
+    main = next(
+        (
+            (element.get("Target") or "").lstrip("/")
+            for element in relationships.iter("{*}Relationship")
+            if (element.get("Type") or "").endswith("/officeDocument")
+        ),
+        None,
+    )
+    declared = next(
+        (
+            e.get("ContentType") or ""
+            for e in types.iter("{*}Override")
+            if main and (e.get("PartName") or "").lstrip("/") == main
+        ),
+        "",
+    )
+    kind = next((kind for marker, kind in OOXML_MAIN_TYPES.items() if marker in declared), None)
+    return (kind, main) if kind and main in archive.namelist() else None
 
 
 def packaged_type(archive: zipfile.ZipFile) -> str | None:

@@ -40,11 +40,11 @@ def is_zip(content: bytes) -> bool:
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = set(archive.namelist())
+            office = sniffing.ooxml_kind(archive)
             packaged = sniffing.packaged_type(archive)
     except ZIP_ERRORS:
         return False
-    return not names & sniffing.OOXML_PARTS.keys() and packaged is None
+    return office is None and packaged is None
 
 
 def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:

@@ -765,6 +765,35 @@ def test_a_word_97_document_is_taken_and_an_ole_file_of_another_kind_refused(api
         sniff_content_type(make_ole([("Current User", bytes(16)), ("PowerPoint Document", bytes(32))]))
 
 
+def test_a_docx_whose_main_part_is_not_word_document_xml_is_found_by_its_relationships():
+    """Some writers name the body `word/document2.xml`; the package's relationships and content types say so."""
+    import zipfile
+
+    from quire.documents.sniffing import DOCX
+    from quire.documents.uploads import is_zip
+    from tests.support.documents import make_docx
+
+    moved = {
+        "word/document.xml": "word/document2.xml",
+        "word/_rels/document.xml.rels": "word/_rels/document2.xml.rels",
+    }
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(make_docx(["Governing law: Delaware."]))) as source,
+        zipfile.ZipFile(out, "w") as copy,
+    ):
+        for info in source.infolist():
+            data = source.read(info).replace(b"/word/document.xml", b"/word/document2.xml")
+            copy.writestr(
+                moved.get(info.filename, info.filename),
+                data.replace(b"word/document.xml", b"word/document2.xml"),
+            )
+    package = out.getvalue()
+    assert "word/document.xml" not in zipfile.ZipFile(io.BytesIO(package)).namelist()
+    assert not is_zip(package) and sniff_content_type(package) == DOCX
+    assert parse_document(package, DOCX).text == "Governing law: Delaware."
+
+
 def test_an_opendocument_text_zipped_again_with_its_mimetype_not_first_is_still_one():
     """A tool that unzips and zips a package again puts `mimetype` where its order falls; LibreOffice reads it
     by its manifest. A plain ZIP holding a file named `mimetype` beside others stays a ZIP of files."""
