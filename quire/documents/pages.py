@@ -48,6 +48,7 @@ def page_image(document: Document, page: int) -> bytes:
         content = handle.read()
     with _PDFIUM:
         pdf = pypdfium2.PdfDocument(content)
+        pdf.init_forms()
         try:
             scale = PAGE_IMAGE_DPI / 72
             try:

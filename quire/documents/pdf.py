@@ -113,26 +113,37 @@ class _NoPages:
 
 
 def _pdfium_page(pdf, number: int):
-    """Page `number` (from 1), or None where pdfium cannot load it."""
+    """Page `number` (from 1) as it shows, its form fields' values and its other visible annotations (a
+    stamp, a typewriter comment) flattened into its text; None where pdfium cannot load it."""
+    import pypdfium2.raw as pdfium_c
     from pypdfium2 import PdfiumError
 
     try:
-        return pdf[number - 1]
+        page = pdf[number - 1]
     except PdfiumError:
         return None
+    annotated = pdfium_c.FPDFPage_GetAnnotCount(page) > 0
+    if annotated and pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_NORMALDISPLAY) == pdfium_c.FLATTEN_SUCCESS:
+        page.close()
+        page = pdf[number - 1]
+    return page
 
 
 def _pdfium_document(content: bytes):
-    """pdfium's reading of the PDF; a file it cannot open fails with its reason (a password it asks for as
-    the PDF's encryption)."""
+    """pdfium's reading of the PDF, its form ready to draw; a file it cannot open fails with its reason (a
+    password it asks for as the PDF's encryption)."""
     import pypdfium2
 
     try:
-        return pypdfium2.PdfDocument(content)
+        pdf = pypdfium2.PdfDocument(content)
     except pypdfium2.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise PdfError(sniffing.ENCRYPTED_REASON) from None
         raise PdfError(f"could not read the PDF: {exc}") from None
+    # Form fields whose values have no appearance of their own (the form asks for them: NeedAppearances) get
+    # one, as a viewer draws them.
+    pdf.init_forms()
+    return pdf
 
 
 def _objects(page) -> tuple[set[int], float]:

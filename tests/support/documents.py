@@ -112,6 +112,30 @@ def _pdf_file(objects: list[bytes]) -> bytes:
     return out.getvalue()
 
 
+def make_form_pdf(label: str, value: str, *, appearance: bool) -> bytes:
+    """A one-page PDF form: `label` as page text and beside it a text field filled with `value`, drawn by its
+    own appearance stream, or (without) left for the viewer to draw (`/NeedAppearances true`)."""
+    text = f"BT /F1 12 Tf 72 700 Td ({label}) Tj ET".encode()
+    drawn = f"/Tx BMC BT /F1 12 Tf 2 4 Td ({value}) Tj ET EMC".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /NeedAppearances true "
+        b"/DA (/F1 0 Tf 0 g) /DR << /Font << /F1 4 0 R >> >> >> >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Annots [5 0 R] >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Type /Annot /Subtype /Widget /FT /Tx /T (field) /V ({value}) /Rect [170 695 400 712] /P 3 0 R "
+        f"/DA (/F1 12 Tf 0 g) /F 4{' /AP << /N 7 0 R >>' if appearance else ''} >>".encode(),
+        b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+    ]
+    if appearance:
+        objects.append(
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 230 17] /Resources << /Font << /F1 4 0 R >> >> "
+            b"/Length %d >>\nstream\n" % len(drawn) + drawn + b"\nendstream"
+        )
+    return _pdf_file(objects)
+
+
 def table_page(title: str, rows: list[list[str]]):
     """A page's text and rules: a title line above a table ruled into cells, 120 points a column, 20 a row."""
     left, top, width, height = 72, 700, 120, 20

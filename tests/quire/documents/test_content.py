@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.models import AuditEvent
 from tests.support import Api
-from tests.support.documents import make_docx, make_pdf, stored_pdf
+from tests.support.documents import make_docx, make_form_pdf, make_pdf, stored_pdf
 
 
 def _error(response, status: int, code: str, param: str) -> str:
@@ -59,6 +59,23 @@ def test_another_workspaces_document_is_missing(api_a: Api, api_b: Api):
     document_id = api_a.post("/v1/documents", {"text": "Alpha only."}).json()["id"]
     for path in (f"/v1/documents/{document_id}/content", f"/v1/documents/{document_id}/pages/1"):
         _error(api_b.get(path), 404, "resource_missing", "document_id")
+
+
+def test_a_form_fields_value_the_viewer_draws_is_on_the_page_image_under_its_line(api_a: Api, tenant_a):
+    import numpy
+    from PIL import Image
+
+    with tenant_context(tenant_a.tenant):
+        document, parsed = stored_pdf(
+            make_form_pdf("Counterparty:", "Acme Corp", appearance=False), layout=True
+        )
+    (line,) = [line for line in parsed.lines if parsed.text[line[0] : line[1]] == "Acme Corp"]
+    response = api_a.get(f"/v1/documents/{document.id}/pages/1")
+    assert response.status_code == 200, response.content
+    image = numpy.asarray(Image.open(io.BytesIO(response.content)).convert("L"))
+    scale = image.shape[1] / 612
+    x0, top, x1, bottom = (round(value * scale) for value in line[3:])
+    assert (image[top:bottom, x0:x1] < 128).sum() > 20
 
 
 def test_a_pdf_page_pdfium_cannot_load_has_no_page_image(api_a: Api, tenant_a):

@@ -9,7 +9,14 @@ import pytest
 
 from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
-from tests.support.documents import _pdf_file, make_layout_pdf, make_pdf, make_scanned_pdf, table_page
+from tests.support.documents import (
+    _pdf_file,
+    make_form_pdf,
+    make_layout_pdf,
+    make_pdf,
+    make_scanned_pdf,
+    table_page,
+)
 
 SCANNED = [
     "This Agreement shall be governed by the laws",
@@ -214,3 +221,14 @@ def test_pages_pdfium_cannot_load_are_empty_pages_between_others_and_none_at_the
     past_the_end = pdf.replace(b"/Count 2", b"/Count 3")
     parsed = parse_document(past_the_end, PDF)
     assert parsed.page_count == 2 and parsed.text == "One.\n\nTwo."
+
+
+@pytest.mark.parametrize("appearance", [True, False], ids=["drawn", "needs-appearances"])
+def test_a_filled_form_fields_value_is_read_where_the_page_shows_it(appearance: bool):
+    """A field's value lives in its widget annotation, not the page's content: read as the page shows it,
+    whether the form drew it (its appearance stream) or leaves it for the viewer (`/NeedAppearances`)."""
+    parsed = parse_document(make_form_pdf("Counterparty:", "Acme Corp", appearance=appearance), PDF)
+    assert parsed.text.split() == ["Counterparty:", "Acme", "Corp"]
+    (line,) = [line for line in parsed.lines if parsed.text[line[0] : line[1]] == "Acme Corp"]
+    x0, top, x1, bottom = line[3:]
+    assert 170 <= x0 < x1 <= 400 and 792 - 712 <= top < bottom <= 792 - 695
