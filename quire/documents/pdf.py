@@ -113,8 +113,9 @@ class _NoPages:
 
 
 def _pdfium_page(pdf, number: int):
-    """Page `number` (from 1) as it shows, its form fields' values and its other visible annotations (a
-    stamp, a typewriter comment) flattened into its text; None where pdfium cannot load it."""
+    """Page `number` (from 1) as it shows: where a form field on it is filled in, or it has a typewriter
+    comment or a stamp, its annotations flattened into its text (a page whose fields are all empty is read as
+    it is, its lines as its own content draws them); None where pdfium cannot load it."""
     import pypdfium2.raw as pdfium_c
     from pypdfium2 import PdfiumError
 
@@ -122,11 +123,40 @@ def _pdfium_page(pdf, number: int):
         page = pdf[number - 1]
     except PdfiumError:
         return None
-    annotated = pdfium_c.FPDFPage_GetAnnotCount(page) > 0
-    if annotated and pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_NORMALDISPLAY) == pdfium_c.FLATTEN_SUCCESS:
+    shown = _shows_annotation_text(pdf, page)
+    if shown and pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_NORMALDISPLAY) == pdfium_c.FLATTEN_SUCCESS:
         page.close()
         page = pdf[number - 1]
     return page
+
+
+def _shows_annotation_text(pdf, page) -> bool:
+    """Whether an annotation of the page shows text: a form field with a value (a box that is not "Off"), a
+    typewriter comment (FreeText) or a stamp."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    form = pdf.formenv.raw if pdf.formenv is not None else None
+    for index in range(pdfium_c.FPDFPage_GetAnnotCount(page)):
+        annotation = pdfium_c.FPDFPage_GetAnnot(page, index)
+        try:
+            kind = pdfium_c.FPDFAnnot_GetSubtype(annotation)
+            if kind in (pdfium_c.FPDF_ANNOT_FREETEXT, pdfium_c.FPDF_ANNOT_STAMP):
+                return True
+            if kind != pdfium_c.FPDF_ANNOT_WIDGET or form is None:
+                continue
+            size = pdfium_c.FPDFAnnot_GetFormFieldValue(form, annotation, None, 0)
+            buffer = ctypes.create_string_buffer(size)
+            pdfium_c.FPDFAnnot_GetFormFieldValue(
+                form, annotation, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)), size
+            )
+            value = buffer.raw[: max(0, size - 2)].decode("utf-16-le", errors="replace").strip()
+            if value and value != "Off":
+                return True
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annotation)
+    return False
 
 
 def _pdfium_document(content: bytes):

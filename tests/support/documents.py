@@ -112,23 +112,24 @@ def _pdf_file(objects: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-def make_form_pdf(label: str, value: str, *, appearance: bool) -> bytes:
-    """A one-page PDF form: `label` as page text and beside it a text field filled with `value`, drawn by its
-    own appearance stream, or (without) left for the viewer to draw (`/NeedAppearances true`)."""
+def make_form_pdf(label: str, value: str, *, appearance: str | None, viewer_draws: bool = True) -> bytes:
+    """A one-page PDF form: `label` as page text and beside it a text field filled with `value`, its
+    appearance stream drawing `appearance` (the value, or a placeholder where the field is empty), or without
+    one; `viewer_draws` asks the viewer to draw the fields again (`/NeedAppearances true`)."""
     text = f"BT /F1 12 Tf 72 700 Td ({label}) Tj ET".encode()
-    drawn = f"/Tx BMC BT /F1 12 Tf 2 4 Td ({value}) Tj ET EMC".encode()
+    drawn = f"/Tx BMC BT /F1 12 Tf 2 4 Td ({appearance}) Tj ET EMC".encode()
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /NeedAppearances true "
-        b"/DA (/F1 0 Tf 0 g) /DR << /Font << /F1 4 0 R >> >> >> >>",
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /NeedAppearances %s "
+        b"/DA (/F1 0 Tf 0 g) /DR << /Font << /F1 4 0 R >> >> >> >>" % (b"true" if viewer_draws else b"false"),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R "
         b"/Resources << /Font << /F1 4 0 R >> >> /Annots [5 0 R] >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         f"<< /Type /Annot /Subtype /Widget /FT /Tx /T (field) /V ({value}) /Rect [170 695 400 712] /P 3 0 R "
-        f"/DA (/F1 12 Tf 0 g) /F 4{' /AP << /N 7 0 R >>' if appearance else ''} >>".encode(),
+        f"/DA (/F1 12 Tf 0 g) /F 4{' /AP << /N 7 0 R >>' if appearance is not None else ''} >>".encode(),
         b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
     ]
-    if appearance:
+    if appearance is not None:
         objects.append(
             b"<< /Type /XObject /Subtype /Form /BBox [0 0 230 17] /Resources << /Font << /F1 4 0 R >> >> "
             b"/Length %d >>\nstream\n" % len(drawn) + drawn + b"\nendstream"

@@ -67,7 +67,7 @@ def test_a_form_fields_value_the_viewer_draws_is_on_the_page_image_under_its_lin
 
     with tenant_context(tenant_a.tenant):
         document, parsed = stored_pdf(
-            make_form_pdf("Counterparty:", "Acme Corp", appearance=False), layout=True
+            make_form_pdf("Counterparty:", "Acme Corp", appearance=None), layout=True
         )
     (line,) = [line for line in parsed.lines if parsed.text[line[0] : line[1]] == "Acme Corp"]
     response = api_a.get(f"/v1/documents/{document.id}/pages/1")

@@ -223,8 +223,8 @@ def test_pages_pdfium_cannot_load_are_empty_pages_between_others_and_none_at_the
     assert parsed.page_count == 2 and parsed.text == "One.\n\nTwo."
 
 
-@pytest.mark.parametrize("appearance", [True, False], ids=["drawn", "needs-appearances"])
-def test_a_filled_form_fields_value_is_read_where_the_page_shows_it(appearance: bool):
+@pytest.mark.parametrize("appearance", ["Acme Corp", None], ids=["drawn", "needs-appearances"])
+def test_a_filled_form_fields_value_is_read_where_the_page_shows_it(appearance: str | None):
     """A field's value lives in its widget annotation, not the page's content: read as the page shows it,
     whether the form drew it (its appearance stream) or leaves it for the viewer (`/NeedAppearances`)."""
     parsed = parse_document(make_form_pdf("Counterparty:", "Acme Corp", appearance=appearance), PDF)
@@ -232,3 +232,12 @@ def test_a_filled_form_fields_value_is_read_where_the_page_shows_it(appearance: 
     (line,) = [line for line in parsed.lines if parsed.text[line[0] : line[1]] == "Acme Corp"]
     x0, top, x1, bottom = line[3:]
     assert 170 <= x0 < x1 <= 400 and 792 - 712 <= top < bottom <= 792 - 695
+
+
+def test_a_form_whose_fields_are_empty_is_read_as_its_own_content_draws_it():
+    """An empty field's appearance (a placeholder such as "Type here") is no value; the page is not
+    flattened, so its own lines stay as they are."""
+    parsed = parse_document(
+        make_form_pdf("Counterparty:", "", appearance="Type here", viewer_draws=False), PDF
+    )
+    assert parsed.text == "Counterparty:"
