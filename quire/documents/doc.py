@@ -13,8 +13,11 @@ each paragraph once. Characters the formatting marks as tracked deletions or as 
 shows the document: hidden by their paragraph's style, their character style or their own formatting, each read
 over the one before (the FKP pages of the character and paragraph formatting, and the style sheet). A text box
 whose shape the main text anchors (`PlcSpaMom`'s shape ids matched to `PlcftxbxTxt`'s) is read after the paragraph
-holding the anchor, or after the first paragraph past the table holding it (`sprmPFInTable`), outside fields.
-Comments are not read. Word 6.0/95 files and encrypted ones are refused.
+holding the anchor, or after the first paragraph past the table holding it (`sprmPFInTable`), outside fields. So
+is an object the main text embeds (its character's `sprmCFOle2`, its storage under `ObjectPool` named by
+`sprmCPicLocation`) where it is a worksheet or a document, read as that file is read; a file a packager or Acrobat
+object wraps (shown as its icon) is an attachment, and a picture (Paintbrush, MS Draw) is left out. Comments are not read. Word 6.0/95 files and encrypted ones are
+refused.
 """
 
 from __future__ import annotations
@@ -24,11 +27,18 @@ import io
 import itertools
 import re
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
-from quire.documents.layout import OnceEach, ParsedDocument, TextBuilder, UnreadableDocument
-from quire.documents.limits import IngestLimits
+from quire.documents.layout import (
+    Attachment,
+    OnceEach,
+    ParsedDocument,
+    TextBuilder,
+    UnreadableDocument,
+    add_blocks,
+)
+from quire.documents.limits import IngestLimits, check_batch_files
 
 WORD_STREAM = "WordDocument"
 WORD_IDENT = 0xA5EC
@@ -57,6 +67,9 @@ SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C
 PROPERTY_ON = (0x01, 0x81)
 SAME_AS_STYLE, OPPOSITE_OF_STYLE = 0x80, 0x81
 SPRM_CHARACTER_STYLE = 0x4A30
+# An embedded object's character: `sprmCFOle2` on, and `sprmCPicLocation` naming its storage, `ObjectPool/_<n>`.
+SPRM_OLE, SPRM_PICTURE_LOCATION = 0x080A, 0x6A03
+OBJECT_POOL = "ObjectPool"
 SPRM_IN_TABLE, SPRM_ROW_END, SPRM_INNER_ROW_END = 0x2416, 0x2417, 0x244C
 # The main text's drawn objects (PlcSpaMom: an FSPA of 26 bytes per anchor, its shape id first) and the text box
 # stories (PlcftxbxTxt: an FTXBXS of 22 bytes per story, `fReusable` at 8, the id of its shape at 14).
@@ -94,7 +107,13 @@ _PARAGRAPH = re.compile(r"\r+")
 _MARKS = {True: re.compile(rb"[\r\x13\x15]"), False: re.compile(rb"[\r\x13\x15]\x00")}
 
 
-def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_doc(
+    content: bytes,
+    limits: IngestLimits,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
+    """The document's text (see the module's docstring); an embedded worksheet or document is read where it
+    stands with `embedded_blocks` (none without it)."""
     import olefile
 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
@@ -106,13 +125,15 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
         if not ole.exists(table_name):
             raise UnreadableDocument(f"the Word document has no {table_name} stream")
         table = ole.openstream(table_name).read()
-    counts, pairs = _fib(word)
-    pieces = _pieces(table, *pairs[FC_CLX])
+        counts, pairs = _fib(word)
+        pieces = _pieces(table, *pairs[FC_CLX])
+        objects = _objects(ole, word, table, pairs, pieces, counts[0]) if embedded_blocks else []
     formats = _paragraph_formats(word, table, *pairs[FC_PLCF_BTE_PAPX])
     unshown = _unshown(word, table, pairs, formats)
     row_ends = [paragraph.end for paragraph in formats if paragraph.row_end]
     body, footnotes, headers, comments, endnotes, boxes, header_boxes = counts
     builder = TextBuilder(limits)
+    attachments: list[Attachment] = []
 
     def characters(start: int, end: int) -> str:
         return _characters(word, pieces, start, end, unshown, row_ends)
@@ -124,11 +145,29 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
     endnotes_from = body + footnotes + headers + comments
     boxes_from = endnotes_from + endnotes
     anchored = _anchored_boxes(word, table, pairs, pieces, formats, body, boxes)
+    placed = _placed(word, pieces, formats, body, [cp for cp, _ in objects])
     raw, at = [], 0
-    for after, start, end in anchored:
+    for after, kind, value in sorted(
+        [(after, 0, (start, end)) for after, start, end in anchored]
+        + [(after, 1, found) for after, (_, found) in zip(placed, objects, strict=True)],
+        key=lambda event: event[:2],
+    ):
         limits.check_time()
-        raw += [characters(at, after), characters(boxes_from + start, boxes_from + end).rstrip("\r") + "\r"]
+        raw.append(characters(at, after))
         at = after
+        if kind == 0:
+            start, end = value
+            raw.append(characters(boxes_from + start, boxes_from + end).rstrip("\r") + "\r")
+            continue
+        for paragraph in _PARAGRAPH.split(_shown("".join(raw))):
+            builder.add(paragraph)
+        raw = []
+        name, data, icon = value
+        if icon:
+            check_batch_files(len(attachments) + 1, limits, "the document")
+            attachments.append(Attachment(name, data))
+        else:
+            add_blocks(builder, embedded_blocks(data))  # type: ignore[misc]
     raw.append(characters(at, body))
     for paragraph in _PARAGRAPH.split(_shown("".join(raw))):
         builder.add(paragraph)
@@ -149,7 +188,9 @@ def parse_doc(content: bytes, limits: IngestLimits) -> ParsedDocument:
     for start, end in [*page_parts, (header_boxes_from, header_boxes_from + header_boxes)]:
         for paragraph in paragraphs(start, end):
             once.add(paragraph)
-    return builder.build()
+    parsed = builder.build()
+    parsed.attachments = attachments
+    return parsed
 
 
 def _header(word: bytes) -> int:
@@ -214,12 +255,67 @@ def _anchored_boxes(
         return []
     if not stories:
         return []
-    ends = _paragraph_ends(word, pieces, body, [(p.start, p.end) for p in paragraphs if p.in_table])
-    placed = []
-    for anchor, start, end in stories:
-        index = bisect.bisect_right(ends, anchor)
-        placed.append((ends[index] if index < len(ends) else body, start, end))
+    places = _placed(word, pieces, paragraphs, body, [anchor for anchor, _, _ in stories])
+    placed = [(place, start, end) for place, (_, start, end) in zip(places, stories, strict=True)]
     return sorted(placed, key=lambda box: box[0])
+
+
+def _placed(
+    word: bytes,
+    pieces: list[tuple[int, int, int, bool]],
+    paragraphs: list[_Paragraph],
+    body: int,
+    cps: list[int],
+) -> list[int]:
+    """Where what the main text anchors at each CP is read: after the first paragraph at or after it that ends
+    outside any field and any table."""
+    if not cps:
+        return []
+    ends = _paragraph_ends(word, pieces, body, [(p.start, p.end) for p in paragraphs if p.in_table])
+    return [ends[index] if (index := bisect.bisect_right(ends, cp)) < len(ends) else body for cp in cps]
+
+
+def _objects(ole, word: bytes, table: bytes, pairs: dict[int, tuple[int, int]], pieces, body: int) -> list:
+    """The objects the main text embeds, each once, in order: (the CP of its character, (its name, its file,
+    whether it is a file shown as its icon)); none where the character formatting is damaged."""
+    from quire.documents.formats import embedded_file
+
+    try:
+        runs = [run for run in _character_runs(word, table, *pairs[FC_PLCF_BTE_CHPX]) if run.ole]
+    except (struct.error, IndexError):
+        return []
+    found, seen = [], set()
+    for run in runs:
+        cp = _cp_at(pieces, run.start)
+        storage = [OBJECT_POOL, f"_{run.picture}"]
+        if cp is None or cp >= body or run.picture in seen or not ole.exists("/".join(storage)):
+            continue
+        seen.add(run.picture)
+        name, data, wrapped = embedded_file(_storage_file(ole, storage))
+        found.append((cp, (name or f"object {run.picture}", data, wrapped)))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _cp_at(pieces: list[tuple[int, int, int, bool]], fc: int) -> int | None:
+    """The CP of the character at byte `fc` of the WordDocument stream; None where no piece holds it."""
+    for first, last, offset, compressed in pieces:
+        width = 1 if compressed else 2
+        if offset <= fc < offset + width * (last - first):
+            return first + (fc - offset) // width
+    return None
+
+
+def _storage_file(ole, storage: list[str]) -> bytes:
+    """A storage of the OLE file as an OLE file of its own (its streams under its root)."""
+    from extract_msg.ole_writer import OleWriter
+
+    writer = OleWriter()
+    for path in sorted(ole.listdir()):
+        if path[: len(storage)] == storage and len(path) > len(storage):
+            writer.addEntry("/".join(path[len(storage) :]), ole.openstream(path).read())
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def _shape_anchors(table: bytes, fc: int, lcb: int) -> dict[int, int]:
@@ -390,10 +486,9 @@ def _unshown(
             if by_style:
                 hidden.append((start, end))
             continue
-        deleted, vanish, character_style = run[2:]
-        if (styled := hides(character_style)) is not None:
+        if (styled := hides(run.style)) is not None:
             by_style = styled
-        if deleted or _vanished(vanish, by_style):
+        if run.deleted or _vanished(run.vanish, by_style):
             hidden.append((start, end))
     merged: list[tuple[int, int]] = []
     for start, end in hidden:
@@ -425,16 +520,26 @@ def _fkp_pages(word: bytes, table: bytes, fc: int, lcb: int, entry_size: int) ->
             yield page, page[-1]
 
 
-def _character_runs(
-    word: bytes, table: bytes, fc: int, lcb: int
-) -> Iterator[tuple[int, int, bool, int | None, int | None]]:
-    """Per run of character formatting: its byte range, whether it is a tracked deletion, its `sprmCFVanish`
-    operand and its character style (`sprmCIstd`), each None where the run does not set it."""
+class _Run(NamedTuple):
+    """A run of character formatting: its byte range, whether it is a tracked deletion, its `sprmCFVanish`
+    operand and its character style (`sprmCIstd`), each None where the run does not set it, and whether it is an
+    embedded object's character (`sprmCFOle2`) with the storage number `sprmCPicLocation` gives."""
+
+    start: int
+    end: int
+    deleted: bool
+    vanish: int | None
+    style: int | None
+    ole: bool
+    picture: int | None
+
+
+def _character_runs(word: bytes, table: bytes, fc: int, lcb: int) -> Iterator[_Run]:
     for page, crun in _fkp_pages(word, table, fc, lcb, entry_size=1):
         bounds = struct.unpack_from(f"<{crun + 1}I", page, 0)
         for index in range(crun):
             at = 2 * page[4 * (crun + 1) + index]
-            deleted, vanish, style = False, None, None
+            deleted, vanish, style, ole, picture = False, None, None, False, None
             for sprm, operand in _properties(page[at + 1 : at + 1 + page[at]] if at else b""):
                 if sprm == SPRM_DELETED and operand:
                     deleted = deleted or operand[0] in PROPERTY_ON
@@ -442,7 +547,11 @@ def _character_runs(
                     vanish = operand[0]
                 elif sprm == SPRM_CHARACTER_STYLE and len(operand) == 2:
                     style = int.from_bytes(operand, "little")
-            yield bounds[index], bounds[index + 1], deleted, vanish, style
+                elif sprm == SPRM_OLE and operand:
+                    ole = operand[0] in PROPERTY_ON
+                elif sprm == SPRM_PICTURE_LOCATION and len(operand) == 4:
+                    picture = int.from_bytes(operand, "little")
+            yield _Run(bounds[index], bounds[index + 1], deleted, vanish, style, ole, picture)
 
 
 class _Paragraph(NamedTuple):

@@ -69,8 +69,11 @@ C_CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}chart"
 # worksheet, a document) it is read where it stands; shown as an icon it is a file attached to the document.
 O_OLE_OBJECT = "{urn:schemas-microsoft-com:office:office}OLEObject"
 # The streams of an OLE object that hold the file it embeds: an Office Open XML file (an XLSX, DOCX or PPTX
-# embedded by an older container), a packager object's file, an Acrobat object's PDF.
+# embedded by an older container), a packager object's file (an OLE 1 object's native data is a packager's where
+# its class, in `\x01CompObj`, is `Package`; a Paintbrush or MS Draw picture's is not a file), an Acrobat object's
+# PDF.
 OLE_PACKAGE_STREAM, OLE_NATIVE_STREAM, OLE_CONTENTS_STREAM = "Package", "\x01Ole10Native", "CONTENTS"
+OLE_CLASS_STREAM, OLE_PACKAGER = "\x01CompObj", b"Package\0"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _REL_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -252,7 +255,7 @@ class _RelatedBlocks:
         kind, part = self.targets.get(rid or "", ("", ""))
         if kind in ("package", "oleObject") and part in self.names:
             check_batch_files(len(self.attachments) + 1, self.limits, "the document")
-            name, data = embedded_file(self.archive.read(part))
+            name, data, _ = embedded_file(self.archive.read(part))
             self.attachments.append(Attachment(name or part.rsplit("/", 1)[-1], data))
 
     def _docx(self, data: bytes) -> list[tuple[str, object]]:
@@ -282,25 +285,30 @@ class _RelatedBlocks:
         return []
 
 
-def embedded_file(data: bytes) -> tuple[str | None, bytes]:
-    """An embedded object's file, and its name where the object keeps one: the Office Open XML file an OLE
-    object's `Package` stream holds, the file a packager object wraps (`\x01Ole10Native`: its label, then the
-    file), the PDF an Acrobat object holds (`CONTENTS`); else the bytes themselves (an OLE file that is a Word
-    document or workbook, or the file itself)."""
+def embedded_file(data: bytes) -> tuple[str | None, bytes, bool]:
+    """An embedded object's file, its name where the object keeps one, and whether it is a file an object
+    wraps to show as its icon: the Office Open XML file an OLE object's `Package` stream holds, the file a
+    packager object wraps (`\x01Ole10Native` under the `Package` class: its label, then the file), the PDF an
+    Acrobat object holds (`CONTENTS`); else the bytes themselves (an OLE file that is a Word document or
+    workbook, or the file itself)."""
     import olefile
 
     if not data.startswith(sniffing.OLE_MAGIC):
-        return None, data
+        return None, data, False
     try:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
-            if ole.exists(OLE_NATIVE_STREAM):
-                return _native_file(ole.openstream(OLE_NATIVE_STREAM).read())
-            for stream in (OLE_PACKAGE_STREAM, OLE_CONTENTS_STREAM):
-                if ole.exists(stream):
-                    return None, ole.openstream(stream).read()
+            if ole.exists(OLE_NATIVE_STREAM) and ole.exists(OLE_CLASS_STREAM):
+                if OLE_PACKAGER in ole.openstream(OLE_CLASS_STREAM).read():
+                    return (*_native_file(ole.openstream(OLE_NATIVE_STREAM).read()), True)
+            elif ole.exists(OLE_PACKAGE_STREAM):
+                return None, ole.openstream(OLE_PACKAGE_STREAM).read(), False
+            elif ole.exists(OLE_CONTENTS_STREAM):
+                contents = ole.openstream(OLE_CONTENTS_STREAM).read()
+                if sniffing.is_pdf(contents):
+                    return None, contents, True
     except (OSError, struct.error, ValueError):  # a damaged object: the bytes as they are
         pass
-    return None, data
+    return None, data, False
 
 
 def _native_file(native: bytes) -> tuple[str | None, bytes]:
@@ -937,7 +945,7 @@ class _SlideObjects:
         blob = shape.ole_format.blob if self.embedded_blocks is not None else None
         if not blob:
             return
-        name, data = embedded_file(blob)
+        name, data, _ = embedded_file(blob)
         if shape.ole_format.show_as_icon:
             check_batch_files(len(self.attachments) + 1, self.limits, "the document")
             part = shape.part.related_part(shape._graphicFrame.graphicData.blob_rId).partname

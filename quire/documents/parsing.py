@@ -158,7 +158,7 @@ def _parse(
     if content_type == sniffing.ODT:
         return parse_odt(content, limits)
     if content_type == sniffing.DOC:
-        return parse_doc(content, limits)
+        return parse_doc(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
     if content_type == sniffing.RTF:
         return parse_rtf(content, limits)
     if content_type == sniffing.HTML:

@@ -378,6 +378,7 @@ def make_doc(
     nfib: int = 0x00C1,
     flags: int = 0x0200,
     ident: int = 0xA5EC,
+    objects: dict[int, list[tuple[str, bytes]]] | None = None,
 ) -> bytes:
     """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with the
     stories' character counts and the places of the `Clx`, the sections, the header stories and the document
@@ -396,7 +397,8 @@ def make_doc(
     index (and, with a fourth and fifth item true, `sprmPFInTable` and `sprmPFTtp`), on a paragraph formatting
     FKP page after the character one, named by the `PlcBtePapx`. `box_stories` splits `text_boxes` into
     stories, (length, the CP of its shape's anchor in the body or None), written to the `PlcftxbxTxt` (shape
-    ids 1000 on) and the anchored ones' shapes to the `PlcSpaMom`."""
+    ids 1000 on) and the anchored ones' shapes to the `PlcSpaMom`. `objects` are the embedded objects' storages
+    under `ObjectPool` (`_<number>`: its streams), the number a character's `sprmCPicLocation` names."""
     import itertools
     import struct
 
@@ -442,7 +444,7 @@ def make_doc(
         sprms = [(sprm, *operand) for low, high, sprm, *operand in formatted if low <= start and end <= high]
         if sprms:
             grpprl = b"".join(
-                struct.pack("<HH" if sprm >> 13 == 2 else "<HB", sprm, operand[0] if operand else 1)
+                struct.pack({2: "<HH", 3: "<HI"}.get(sprm >> 13, "<HB"), sprm, operand[0] if operand else 1)
                 for sprm, *operand in sprms
             )
             at -= (len(grpprl) + 2) & ~1
@@ -529,7 +531,12 @@ def make_doc(
     if paragraph_styles:
         stream += bytes(paragraph_page)
     table = bytes(16) + b"".join(data for _, data in structures)
-    return make_ole([("WordDocument", stream), (table_stream, table)])
+    pool = [
+        (f"ObjectPool/_{number}/{name}", data)
+        for number, streams in (objects or {}).items()
+        for name, data in streams
+    ]
+    return make_ole([("WordDocument", stream), (table_stream, table), *pool])
 
 
 def make_ole(entries: list[tuple[str, bytes | None]]) -> bytes:

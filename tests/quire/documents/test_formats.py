@@ -1078,7 +1078,8 @@ def test_docx_charts_are_read_where_they_stand_once_with_their_title_and_data():
 
 
 def _packaged(label: str, data: bytes) -> bytes:
-    """An OLE packager object (`\x01Ole10Native`) wrapping a file, as Word embeds one dragged into it."""
+    """An OLE packager object (class `Package`, `\x01Ole10Native`) wrapping a file, as Word embeds one dragged
+    into it."""
     import struct
 
     from tests.support.documents import make_ole
@@ -1086,7 +1087,9 @@ def _packaged(label: str, data: bytes) -> bytes:
     path = f"C:\\Users\\dana\\{label}\0".encode()
     body = b"\x02\x00" + label.encode() + b"\0" + path + b"\x00\x00\x03\x00"
     body += struct.pack("<I", len(path)) + path + struct.pack("<I", len(data)) + data
-    return make_ole([("\x01Ole10Native", struct.pack("<I", len(body)) + body)])
+    package = b"\x08\x00\x00\x00Package\x00"
+    compobj = b"\x01\x00\xfe\xff\x03\x0a\x00\x00\xff\xff\xff\xff" + bytes(16) + package * 3
+    return make_ole([("\x01CompObj", compobj), ("\x01Ole10Native", struct.pack("<I", len(body)) + body)])
 
 
 def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons_are_attachments():
@@ -1521,6 +1524,43 @@ def test_a_word_97_table_rows_end_where_the_paragraph_formatting_says():
     content = make_doc(body, paragraph_styles=paragraph_styles)
     assert parse_document(content, DOC).text == "Name\nFee\t$5\nAfter."
     assert parse_document(make_doc(body), DOC).text == "Name\n\tFee\t$5\nAfter."
+
+
+def test_a_word_97_documents_embedded_objects_are_read_in_place_or_kept_as_attachments():
+    """An Excel 97 sheet embedded in a .doc (its storage under ObjectPool, named by its character's
+    sprmCPicLocation) is read after the paragraph holding it; a file a packager object wraps is an attachment;
+    a picture object (Paintbrush's native data) is left out."""
+    import olefile
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Rates")
+    sheet.write(0, 0, "Support")
+    sheet.write(0, 1, 120)
+    out = io.BytesIO()
+    book.save(out)
+    with olefile.OleFileIO(io.BytesIO(out.getvalue())) as workbook:
+        sheet_streams = [("/".join(path), workbook.openstream(path).read()) for path in workbook.listdir()]
+    packaged = olefile.OleFileIO(io.BytesIO(_packaged("terms.txt", b"Standard terms apply.")))
+    package_streams = [("/".join(path), packaged.openstream(path).read()) for path in packaged.listdir()]
+    picture = [("\x01CompObj", bytes(28) + b"\x07\x00\x00\x00PBrush\x00"), ("\x01Ole10Native", bytes(64))]
+    body = (
+        "Pricing:\r\x13 EMBED Excel.Sheet.8 \x14\x01\x15\rSigned.\x13 EMBED Package \x14\x01\x15\r"
+        "Logo\x13 EMBED PBrush \x14\x01\x15\r"
+    )
+    marks = [index for index, char in enumerate(body) if char == "\x01"]
+    formatted = tuple(
+        item
+        for mark, number in zip(marks, (101, 102, 103), strict=True)
+        for item in ((mark, mark + 1, 0x080A), (mark, mark + 1, 0x6A03, number))
+    )
+    content = make_doc(
+        body, formatted=formatted, objects={101: sheet_streams, 102: package_streams, 103: picture}
+    )
+    parsed = parse_document(content, DOC)
+    assert parsed.text == "Pricing:\n\nSheet: Rates\n\n| Support | 120 |\n\nSigned.\n\nLogo"
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("terms.txt", b"Standard terms apply.")]
+    assert len(parsed.tables) == 1
 
 
 def test_a_word_97_file_of_either_fib_version_word_97_wrote_is_read():
