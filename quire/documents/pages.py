@@ -33,9 +33,9 @@ def _name(document_id: str, page: int) -> str:
 
 
 def page_image(document: Document, page: int) -> bytes:
-    """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI; LookupError for a document that is
-    not a PDF or a page it does not have (or pdfium cannot load: an empty page of the document's text). Held to the OCR pixel limit. The connection is in the document's
-    tenant's schema."""
+    """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI, its form fields drawn; LookupError for
+    a document that is not a PDF or a page it does not have (or pdfium cannot load: an empty page of the
+    document's text). Held to the OCR pixel limit. The connection is in the document's tenant's schema."""
     if document.content_type != PDF or not 1 <= page <= document.page_count:
         raise LookupError(f"{document.id} has no page image {page}")
     name = _name(document.id, page)
