@@ -387,7 +387,7 @@ def ooxml_main_part(archive: zipfile.ZipFile) -> tuple[str, str] | None:
     def root(name: str):
         try:
             with archive.open(name) as part:
-                return etree.fromstring(part.read(1 << 16), etree.XMLParser(**XML_SAFE, recover=True))
+                return etree.fromstring(part.read(1 << 20), etree.XMLParser(**XML_SAFE, recover=True))
         except (KeyError, etree.XMLSyntaxError, *ZIP_ERRORS):
             return None
 
