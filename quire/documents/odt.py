@@ -4,8 +4,10 @@ and the footers of its page styles (`styles.xml`).
 
 Inline: spans, links and fields as their text, `text:s` as its count of spaces, tabs and line breaks. Text boxes'
 and shapes' paragraphs and tables are read after the paragraph they are anchored in (a page-anchored one where
-it stands; in a cell or a note, as lines of its text). Left out: tracked deletions (`text:tracked-changes`),
-comments (`office:annotation`), images' and objects' own text, a note's citation mark, a heading's cached
+it stands; in a cell or a note, as lines of its text), and so is an object a frame embeds (`draw:object`, its own
+`content.xml`): a Calc sheet's or a Writer document's paragraphs and tables, a chart's data table. Left out:
+tracked deletions (`text:tracked-changes`), comments (`office:annotation`), images' and objects' own text
+(titles, descriptions, replacement images), a note's citation mark, a heading's cached
 number (`text:number`), and what the document hides: spans, paragraphs and tables of a style that hides them,
 hidden sections, paragraphs and texts that hidden-paragraph and hidden-text fields hid when it was saved. List labels and heading numbers, which OpenDocument leaves to its styles, are counted as
 `quire.documents.odt_numbering` says.
@@ -20,6 +22,7 @@ or table one of them gave already not read again.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -47,6 +50,10 @@ HIDDEN = {
 # they stand); an image's or object's own text (titles, descriptions, fallback text) is not.
 DRAWINGS = {_DRAW + "frame", _DRAW + "custom-shape", _DRAW + "g", _DRAW + "rect", _DRAW + "ellipse"}
 TEXT_BOX = _DRAW + "text-box"
+# An object embedded in a frame (`draw:object`, its own `content.xml` in the folder its `xlink:href` names): a Calc
+# sheet, a Writer document, a chart's data table, read where the frame stands.
+DRAW_OBJECT, XLINK_HREF = _DRAW + "object", "{http://www.w3.org/1999/xlink}href"
+OBJECT_CONTENT = "content.xml"
 # Fields that hide their paragraph, or show their text, by a condition whose last value they keep.
 HIDDEN_PARAGRAPH, HIDDEN_TEXT, IS_HIDDEN = (
     _TEXT + "hidden-paragraph",
@@ -85,6 +92,7 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
     named: set[str] = set()
     inside = 0
     with zipfile.ZipFile(BytesIO(content)) as archive:
+        flow.objects = lambda name: _part(archive, name)
         styles = None
         if STYLES in archive.namelist():
             with archive.open(STYLES) as xml:
@@ -132,6 +140,16 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
         if styles is not None:
             _page_parts(styles, named, builder, limits, flow.hidden)
     return builder.build()
+
+
+def _part(archive: zipfile.ZipFile, name: str):
+    """The root of the package's XML part `name`, or None where the package lacks it."""
+    from lxml import etree
+
+    if name not in archive.namelist():
+        return None
+    with archive.open(name) as xml:
+        return etree.parse(xml, etree.XMLParser(**XML_SAFE)).getroot()
 
 
 def _page_parts(
@@ -200,6 +218,8 @@ class _Flow:
     # The text boxes and shapes of the paragraph read last, to be read after it.
     boxes: list[tuple[str, object]] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
+    # Reads an embedded object's `content.xml` (by its path in the package) to its root, or None without one.
+    objects: Callable[[str], object] | None = None
     # Style name to (whether it sets `text:display="none"` itself, the style it is based on), until resolved.
     _styles: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
 
@@ -257,6 +277,31 @@ class _Flow:
                 blocks.append(("table", self.rows(child)))
             elif child.tag in DRAWINGS or child.tag == TEXT_BOX:
                 blocks.extend(self.drawn(child))
+            elif child.tag == DRAW_OBJECT and self.objects is not None:
+                blocks.extend(self.embedded(child.get(XLINK_HREF) or ""))
+        return blocks
+
+    def embedded(self, href: str) -> list[tuple[str, object]]:
+        """An embedded object's paragraphs and tables, as blocks: a document's or a sheet's in order, a chart's
+        data table; none for a formula, a picture or an object the package lacks."""
+        root = (
+            self.objects(f"{href.removeprefix('./').strip('/')}/{OBJECT_CONTENT}") if self.objects else None
+        )
+        body = root.find(_OFFICE + "body") if root is not None else None  # type: ignore[attr-defined]
+        document = body[0] if body is not None and len(body) else None
+        if document is None:
+            return []
+        if document.tag == _OFFICE + "chart":
+            data = document.find(f".//{TABLE}")
+            return [("table", self.rows(data))] if data is not None else []
+        blocks: list[tuple[str, object]] = []
+        for child in document:
+            if child.tag == TABLE and not self.hides(child):
+                blocks.append(("table", self.rows(child)))
+            elif child.tag in PARAGRAPHS and not self.hides(child) and not _hidden_by_field(child):
+                blocks.extend(self._with_boxes(child))
+            elif child.tag not in HIDDEN and not self.hides(child):
+                blocks.extend(("text", self.flat(paragraph)) for paragraph in self.paragraphs(child))
         return blocks
 
     def _with_boxes(self, paragraph) -> list[tuple[str, object]]:

@@ -1869,6 +1869,57 @@ def test_odt_text_hidden_by_its_style_or_in_a_hidden_section_is_left_out():
     assert parsed.tables == []
 
 
+def test_an_odt_objects_embedded_in_frames_are_read_where_they_stand():
+    """A Calc sheet and a chart (its data table) embedded in frames, each its own `content.xml` in the package;
+    a formula (MathML) gives nothing, and an object the package lacks is left out."""
+    office = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:chart="urn:oasis:names:tc:opendocument:xmlns:chart:1.0"'
+    )
+
+    def content(document: str) -> bytes:
+        return f"<office:document-content {office}><office:body>{document}</office:body></office:document-content>".encode()
+
+    def cells(*values: str) -> str:
+        return (
+            "<table:table-row>"
+            + "".join(f"<table:table-cell><text:p>{value}</text:p></table:table-cell>" for value in values)
+            + "</table:table-row>"
+        )
+
+    def frame(href: str) -> str:
+        return f'<draw:frame draw:name="{href}"><draw:object xlink:href="./{href}"/></draw:frame>'
+
+    package = make_odt(
+        f"<text:p>Pricing:{frame('Object 1')}</text:p><text:p>Volumes:{frame('Object 2')}</text:p>"
+        f"<text:p>Formula:{frame('Object 3')}{frame('Object 9')}</text:p><text:p>Signed.</text:p>"
+    )
+    package = _with_part(
+        package,
+        "Object 1/content.xml",
+        content(
+            f'<office:spreadsheet><table:table table:name="Rates">{cells("Support", "120")}</table:table></office:spreadsheet>'
+        ),
+    )
+    package = _with_part(
+        package,
+        "Object 2/content.xml",
+        content(
+            '<office:chart><chart:chart><chart:plot-area/><table:table table:name="local-table">'
+            f"<table:table-header-rows>{cells('', 'Units')}</table:table-header-rows>"
+            f"<table:table-rows>{cells('Q1', '7')}</table:table-rows></table:table></chart:chart></office:chart>"
+        ),
+    )
+    package = _with_part(
+        package, "Object 3/content.xml", b'<math xmlns="http://www.w3.org/1998/Math/MathML"><mi>x</mi></math>'
+    )
+    assert parse_document(package, ODT).text == (
+        "Pricing:\n\n| Support | 120 |\n\nVolumes:\n\n|  | Units |\n| Q1 | 7 |\n\nFormula:\n\nSigned."
+    )
+
+
 def test_an_odt_without_text_or_with_broken_xml_fails_with_the_reason():
     with pytest.raises(ParseError, match="the document has no text"):
         parse_document(make_odt("<text:p/>"), ODT)
