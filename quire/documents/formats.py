@@ -207,9 +207,10 @@ def parse_docx(
 
 class _RelatedBlocks:
     """The parts a DOCX body reads where it names them, each as ("text", str) and ("table", rows) blocks: a
-    chart (`chart_blocks`), or a part imported whole (`w:altChunk`): HTML (with `html_blocks`), MHT (its HTML
-    part), RTF, plain text, or another DOCX's body (its own imported parts not read); an imported XML part,
-    or a part that is missing, gives none."""
+    chart (`chart_blocks`), an embedded object shown as its content (with `embedded_blocks`), or a part
+    imported whole (`w:altChunk`): HTML (with `html_blocks`), MHT (its HTML part), RTF, plain text, or another
+    DOCX's body (its own imported parts not read); an imported XML part, or a part that is missing, gives none.
+    An embedded object shown as an icon is kept in `attachments` (`attach`)."""
 
     def __init__(
         self,
