@@ -71,10 +71,9 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
                     gap = LINE if previous == line.paragraph else PARAGRAPH
                     builder.add(line.text, gap=gap, box=line.box)
                     previous = line.paragraph
-            elif PATH in kinds and number <= len((plumber := plumber or _plumber(content)).pages):
-                ruled = plumber.pages[number - 1]
-                _add_lines(builder, _with_tables(lines, _tables(ruled, page)))
-                ruled.close()
+            elif PATH in kinds:
+                plumber = plumber or _plumber(content)
+                _add_lines(builder, _with_tables(lines, _ruled_tables(plumber, number, page)))
             else:
                 _add_lines(builder, lines)
             page.close()
@@ -93,8 +92,8 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
 
 
 def _plumber(content: bytes):
-    """pdfplumber's reading of the PDF, for its ruled tables; where pdfminer cannot read the file, or finds
-    fewer pages than pdfium (a damaged page tree each reads its own way), the pages it lacks have none."""
+    """pdfplumber's reading of the PDF, for its ruled tables; where pdfminer cannot read the file, it has no
+    pages."""
     import pdfplumber
     from pdfminer.psexceptions import PSException
     from pdfplumber.utils.exceptions import PdfminerException
@@ -288,6 +287,23 @@ def _page_chars(textpage) -> tuple[str, list[int]]:
             chars.append(char or " ")
             index += 1
     return "".join(chars), indices
+
+
+def _ruled_tables(plumber, number: int, page) -> list[_Table]:
+    """The ruled tables of page `number`: none where pdfminer does not see the page or cannot read its content
+    (a damaged operator: the page is read from pdfium's lines alone)."""
+    from pdfminer.psexceptions import PSException
+    from pdfplumber.utils.exceptions import PdfminerException
+
+    if number > len(plumber.pages):
+        return []
+    ruled = plumber.pages[number - 1]
+    try:
+        return _tables(ruled, page)
+    except (PdfminerException, PSException):
+        return []
+    finally:
+        ruled.close()
 
 
 def _tables(ruled, page) -> list[_Table]:

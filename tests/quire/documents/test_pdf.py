@@ -241,3 +241,15 @@ def test_a_form_whose_fields_are_empty_is_read_as_its_own_content_draws_it():
         make_form_pdf("Counterparty:", "", appearance="Type here", viewer_draws=False), PDF
     )
     assert parsed.text == "Counterparty:"
+
+
+def test_a_ruled_page_whose_content_pdfminer_cannot_read_is_read_from_pdfiums_lines():
+    """A `TJ` whose operand is a number, not an array, as damaged writers leave one: pdfium skips it, pdfminer
+    (pdfplumber's table finder) raises; the page is read without its tables rather than failing the file."""
+    texts, rules = table_page("Fees", [["Hosting", "$5"]])
+    ops = [f"{x0} {y0} m {x1} {y1} l S" for x0, y0, x1, y1 in rules]
+    ops += [f"BT /F1 10 Tf {x} {y} Td ({text}) Tj ET" for x, y, text in texts if text]
+    ops.append("BT /F1 10 Tf 72 100 Td 5 TJ ET")
+    parsed = parse_document(one_page("/MediaBox [0 0 612 792]", "\n".join(ops)), PDF)
+    assert parsed.tables == []
+    assert parsed.text.split() == ["Fees", "Hosting", "$5"]
