@@ -24,8 +24,12 @@ def test_every_admin_page_of_the_public_host_answers_and_tenants_are_neither_add
         assert client.get(page).status_code == 200, page
         instance = model_admin.get_queryset(request).first()
         if instance is not None:
-            assert client.get(f"{page}{instance.pk}/change/").status_code == 200, page
-            opened += 1
+            changed = client.get(f"{page}{instance.pk}/change/")
+            # The public schema is shared with tests running beside this one: a row one of them deletes between
+            # the listing and its page sends the admin back to its index.
+            gone = changed.status_code == 302 and not model._default_manager.filter(pk=instance.pk).exists()
+            assert changed.status_code == 200 or gone, page
+            opened += not gone
         if model_admin.has_add_permission(request):
             assert client.get(f"{page}add/").status_code == 200, page
     assert opened >= 5
