@@ -691,8 +691,9 @@ def _is_tag(element, tag: str) -> bool:
 
 def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """Each sheet a page: `Sheet: name`, then its rows as a table, each cell as the sheet shows it
-    (`_cell_text`). A workbook none of whose cells holds anything has no text. A styles part openpyxl refuses
-    (a style its writer got wrong) is left out: the cells are read without their formats."""
+    (`_cell_text`), a formula whose result the file does not hold as the formula (`=SUM(B2:B4)`). A workbook
+    none of whose cells holds anything has no text. A styles part openpyxl refuses (a style its writer got
+    wrong) is left out: the cells are read without their formats."""
     import openpyxl
 
     check_archive_read(content, limits)
@@ -704,20 +705,56 @@ def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
         workbook = openpyxl.load_workbook(_without_styles(content), read_only=True, data_only=True)
     # The decimals of each cell style's percentage format (None: the style is no percentage).
     percents: dict[object, int | None] = {}
+    # Where a formula's result is not in the file (a program wrote the formula without computing it), the
+    # formula is what the cell holds: read from the workbook as written.
+    written = (
+        openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        if _uncomputed_formulas(content)
+        else None
+    )
+
+    def cells(row, formulas) -> list[str]:
+        texts = [_cell_text(cell.value, _percent_of(cell, percents)) for cell in row]
+        for index, cell in enumerate(formulas or ()):
+            value = getattr(cell, "value", None)
+            if index < len(texts) and not texts[index] and isinstance(value, str) and value.startswith("="):
+                texts[index] = value
+        return texts
 
     def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
-        for sheet in workbook.worksheets:
+        for index, sheet in enumerate(workbook.worksheets):
             sheet.reset_dimensions()
-            rows = (
-                [_cell_text(cell.value, _percent_of(cell, percents)) for cell in row]
-                for row in sheet.iter_rows()
-            )
-            yield sheet.title, rows
+            formulas: Iterator = iter(())
+            if written is not None:
+                written.worksheets[index].reset_dimensions()
+                formulas = written.worksheets[index].iter_rows()
+            yield sheet.title, (cells(row, next(formulas, None)) for row in sheet.iter_rows())
 
     try:
         return _workbook(sheets(), limits)
     finally:
         workbook.close()
+        if written is not None:
+            written.close()
+
+
+# A cell holding a formula and no value (`<c><f>SUM(A1:A2)</f><v></v></c>`), as openpyxl and other programs that
+# do not compute write one.
+XLSX_UNCOMPUTED = re.compile(
+    rb"<(?:\w+:)?c\b[^>]*>\s*<(?:\w+:)?f\b[^>]*(?:/>|>[^<]*</(?:\w+:)?f>)\s*"
+    rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
+)
+
+
+def _uncomputed_formulas(content: bytes) -> bool:
+    """Whether a sheet of the workbook holds a formula without its result."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with archive.open(name) as part:
+                    if XLSX_UNCOMPUTED.search(part.read()):
+                        return True
+    return False
 
 
 XLSX_STYLES = "xl/styles.xml"

@@ -665,6 +665,20 @@ def test_a_strict_office_open_xml_file_reads_as_its_transitional_twin(kind: str)
     assert text.strip() and parse_document(strict, content_type).text == text
 
 
+def test_a_formula_whose_result_the_workbook_does_not_hold_reads_as_the_formula():
+    """openpyxl writes a formula without computing it (`<v></v>`); a workbook Excel saved holds the result."""
+    import zipfile
+
+    written = make_xlsx({"Q3": [["Revenue", 2], ["Costs", 3], ["Total", "=SUM(B1:B2)"]]})
+    assert parse_document(written, XLSX).text == (
+        "Sheet: Q3\n\n| Revenue | 2 |\n| Costs | 3 |\n| Total | =SUM(B1:B2) |"
+    )
+    sheet = zipfile.ZipFile(io.BytesIO(written)).read("xl/worksheets/sheet1.xml")
+    assert b"<f>SUM(B1:B2)</f><v></v>" in sheet
+    computed = _replaced(written, "xl/worksheets/sheet1.xml", sheet.replace(b"<v></v>", b"<v>5</v>"))
+    assert parse_document(computed, XLSX).text == "Sheet: Q3\n\n| Revenue | 2 |\n| Costs | 3 |\n| Total | 5 |"
+
+
 def test_a_workbook_of_empty_sheets_has_no_text():
     with pytest.raises(ParseError, match="no text"):
         parse_document(make_xlsx({"Draft": [], "Notes": [[None, ""]]}), XLSX)
