@@ -113,15 +113,24 @@ def _text(content: bytes) -> str:
 def _embedded_blocks(content: bytes, limits: IngestLimits) -> list[tuple[str, object]]:
     """An object embedded in a document and shown as its content (a worksheet, another document), as blocks
     to read where it stands; one of a type Quire does not read, or that fails to parse, gives none (the
-    document around it is still read). Objects it embeds in turn are not read."""
+    document around it is still read). Objects it embeds in turn are not read, nor an embedded workbook's empty
+    sheets."""
     try:
         content_type = sniffing.sniff_content_type(content, limits=limits)
         if content_type in (sniffing.ZIP, sniffing.PDF):
             return []
-        return parsed_blocks(_parse_checked(content, content_type, limits, embedded=True))
+        blocks = parsed_blocks(_parse_checked(content, content_type, limits, embedded=True))
     except (Refusal, ParseError) as exc:
         logger.info("an embedded object was left out: %s", exc)
         return []
+    if content_type not in (sniffing.XLSX, sniffing.XLS):
+        return blocks
+    # A workbook's empty sheets show nothing where it is embedded: their `Sheet: name` lines are left out.
+    return [
+        block
+        for index, block in enumerate(blocks)
+        if block[0] == "table" or (index + 1 < len(blocks) and blocks[index + 1][0] == "table")
+    ]
 
 
 def _parse(

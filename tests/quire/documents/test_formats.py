@@ -1107,8 +1107,9 @@ def _packaged(label: str, data: bytes) -> bytes:
 
 
 def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons_are_attachments():
-    """A worksheet (an XLSX package) and an Excel 97 sheet (an OLE object) shown as their content are read in
-    place, in a cell too; a PDF dragged in and shown as an icon is an attachment; a linked file is not read."""
+    """A worksheet (an XLSX package, its empty sheet showing nothing) and an Excel 97 sheet (an OLE object) shown
+    as their content are read in place, in a cell too; a PDF dragged in and shown as an icon is an attachment; a
+    linked file is not read."""
     import xlwt
 
     book = xlwt.Workbook()
@@ -1134,7 +1135,12 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
     )
     content = _with_alt_chunks(
         body,
-        {"rIdSheet": ("embeddings/Microsoft_Excel_Worksheet1.xlsx", make_xlsx({"Fees": [["Hosting", 5]]}))},
+        {
+            "rIdSheet": (
+                "embeddings/Microsoft_Excel_Worksheet1.xlsx",
+                make_xlsx({"Fees": [["Hosting", 5]], "Notes": []}),
+            )
+        },
         "package",
     )
     content = _with_alt_chunks(
