@@ -127,9 +127,10 @@ def parse_doc(
         table = ole.openstream(table_name).read()
         counts, pairs = _fib(word)
         pieces = _pieces(table, *pairs[FC_CLX])
-        objects = _objects(ole, word, table, pairs, pieces, counts[0]) if embedded_blocks else []
+        runs = _character_formats(word, table, *pairs[FC_PLCF_BTE_CHPX])
+        objects = _objects(ole, runs or [], pieces, counts[0]) if embedded_blocks else []
     formats = _paragraph_formats(word, table, *pairs[FC_PLCF_BTE_PAPX])
-    unshown = _unshown(word, table, pairs, formats)
+    unshown = _unshown(runs, table, pairs, formats)
     row_ends = [paragraph.end for paragraph in formats if paragraph.row_end]
     body, footnotes, headers, comments, endnotes, boxes, header_boxes = counts
     builder = TextBuilder(limits)
@@ -275,17 +276,15 @@ def _placed(
     return [ends[index] if (index := bisect.bisect_right(ends, cp)) < len(ends) else body for cp in cps]
 
 
-def _objects(ole, word: bytes, table: bytes, pairs: dict[int, tuple[int, int]], pieces, body: int) -> list:
+def _objects(ole, runs: list[_Run], pieces: list[tuple[int, int, int, bool]], body: int) -> list:
     """The objects the main text embeds, each once, in order: (the CP of its character, (its name, its file,
-    whether it is a file shown as its icon)); none where the character formatting is damaged."""
+    whether it is a file shown as its icon))."""
     from quire.documents.formats import embedded_file
 
-    try:
-        runs = [run for run in _character_runs(word, table, *pairs[FC_PLCF_BTE_CHPX]) if run.ole]
-    except (struct.error, IndexError):
-        return []
     found, seen = [], set()
     for run in runs:
+        if not run.ole:
+            continue
         cp = _cp_at(pieces, run.start)
         storage = [OBJECT_POOL, f"_{run.picture}"]
         if cp is None or cp >= body or run.picture in seen or not ole.exists("/".join(storage)):
@@ -446,16 +445,14 @@ def _properties(grpprl: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def _unshown(
-    word: bytes, table: bytes, pairs: dict[int, tuple[int, int]], paragraphs: list[_Paragraph]
+    runs: list[_Run] | None, table: bytes, pairs: dict[int, tuple[int, int]], paragraphs: list[_Paragraph]
 ) -> list[tuple[int, int]]:
     """The WordDocument stream's byte ranges whose characters Word does not show, merged and in order: tracked
     deletions, and hidden text (`sprmCFVanish`) as the characters' own formatting, their character style
-    (`sprmCIstd`) and their paragraph's style give it, each over the one before. Read from the FKP pages of the
-    character and paragraph formatting and the style sheet; none where the character formatting is damaged, no
-    hiding by styles where the style sheet or the paragraph formatting is."""
-    try:
-        runs = list(_character_runs(word, table, *pairs[FC_PLCF_BTE_CHPX]))
-    except (struct.error, IndexError):
+    (`sprmCIstd`) and their paragraph's style give it, each over the one before. Read from the character
+    formatting's runs, the paragraph formatting and the style sheet; none where the character formatting is
+    damaged (`runs` None), no hiding by styles where the style sheet or the paragraph formatting is."""
+    if runs is None:
         return []
     try:
         styles = _styles_hiding(table, *pairs[FC_STSHF])
@@ -532,6 +529,14 @@ class _Run(NamedTuple):
     style: int | None
     ole: bool
     picture: int | None
+
+
+def _character_formats(word: bytes, table: bytes, fc: int, lcb: int) -> list[_Run] | None:
+    """The runs of character formatting (`_character_runs`); None where the formatting is damaged."""
+    try:
+        return list(_character_runs(word, table, fc, lcb))
+    except (struct.error, IndexError):
+        return None
 
 
 def _character_runs(word: bytes, table: bytes, fc: int, lcb: int) -> Iterator[_Run]:
