@@ -154,17 +154,15 @@ def transitional(content: bytes, limits: IngestLimits) -> bytes:
                 strict = OOXML_STRICT.search(rels.read(1 << 16)) is not None
         except KeyError:
             return content
-        if not strict:
-            return content
-        check_archive_read(content, limits)
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
-            for info in archive.infolist():
-                data = archive.read(info)
-                if info.filename.endswith((".xml", ".rels")):
-                    data = OOXML_STRICT.sub(OOXML_TRANSITIONAL, data)
-                copy.writestr(info, data)
-    return out.getvalue()
+    if not strict:
+        return content
+    check_archive_read(content, limits)
+    return _rewritten(
+        content,
+        lambda name, data: (
+            OOXML_STRICT.sub(OOXML_TRANSITIONAL, data) if name.endswith((".xml", ".rels")) else data
+        ),
+    )
 
 
 def parse_docx(
@@ -702,7 +700,8 @@ def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
     except (TypeError, ValueError):
         if _styles_readable(content):
             raise
-        workbook = openpyxl.load_workbook(_without_styles(content), read_only=True, data_only=True)
+        content = _rewritten(content, lambda name, data: None if name == XLSX_STYLES else data)
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     # The decimals of each cell style's percentage format (None: the style is no percentage).
     percents: dict[object, int | None] = {}
     # Where a formula's result is not in the file (a program wrote the formula without computing it), the
@@ -746,14 +745,24 @@ XLSX_UNCOMPUTED = re.compile(
 )
 
 
+# The blocks a sheet is scanned in, and what of each block is scanned again with the next: more than any one cell
+# (a formula holds at most 8,192 characters).
+XLSX_SCAN_BLOCK, XLSX_SCAN_OVERLAP = 1 << 20, 1 << 16
+
+
 def _uncomputed_formulas(content: bytes) -> bool:
-    """Whether a sheet of the workbook holds a formula without its result."""
+    """Whether a sheet of the workbook holds a formula without its result, each sheet scanned in blocks as it
+    inflates, never whole."""
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         for name in archive.namelist():
-            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                with archive.open(name) as part:
-                    if XLSX_UNCOMPUTED.search(part.read()):
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with archive.open(name) as part:
+                tail = b""
+                while block := part.read(XLSX_SCAN_BLOCK):
+                    if XLSX_UNCOMPUTED.search(tail + block):
                         return True
+                    tail = block[-XLSX_SCAN_OVERLAP:]
     return False
 
 
@@ -775,17 +784,19 @@ def _styles_readable(content: bytes) -> bool:
     return True
 
 
-def _without_styles(content: bytes) -> io.BytesIO:
+def _rewritten(content: bytes, rewrite: Callable[[str, bytes], bytes | None]) -> bytes:
+    """The archive with each member's bytes as `rewrite(name, bytes)` gives them, one it gives None for left
+    out."""
     out = io.BytesIO()
     with (
         zipfile.ZipFile(io.BytesIO(content)) as source,
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy,
     ):
         for info in source.infolist():
-            if info.filename != XLSX_STYLES:
-                copy.writestr(info, source.read(info))
-    out.seek(0)
-    return out
+            data = rewrite(info.filename, source.read(info))
+            if data is not None:
+                copy.writestr(info, data)
+    return out.getvalue()
 
 
 def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:

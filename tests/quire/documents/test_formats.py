@@ -679,6 +679,17 @@ def test_a_formula_whose_result_the_workbook_does_not_hold_reads_as_the_formula(
     assert parse_document(computed, XLSX).text == "Sheet: Q3\n\n| Revenue | 2 |\n| Costs | 3 |\n| Total | 5 |"
 
 
+def test_a_formula_without_its_result_in_a_workbook_whose_styles_openpyxl_refuses_reads_as_the_formula():
+    import zipfile
+
+    written = make_xlsx({"Q3": [["Revenue", 2], ["Total", "=B1*2"]]})
+    styles = zipfile.ZipFile(io.BytesIO(written)).read("xl/styles.xml").decode()
+    broken = _replaced(
+        written, "xl/styles.xml", styles.replace('<cellStyle name="Normal"', "<cellStyle").encode()
+    )
+    assert parse_document(broken, XLSX).text == "Sheet: Q3\n\n| Revenue | 2 |\n| Total | =B1*2 |"
+
+
 def test_a_workbook_of_empty_sheets_has_no_text():
     with pytest.raises(ParseError, match="no text"):
         parse_document(make_xlsx({"Draft": [], "Notes": [[None, ""]]}), XLSX)
