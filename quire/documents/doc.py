@@ -37,8 +37,9 @@ from quire.documents.layout import (
     TextBuilder,
     UnreadableDocument,
     add_blocks,
+    attach,
 )
-from quire.documents.limits import IngestLimits, check_batch_files
+from quire.documents.limits import IngestLimits
 
 WORD_STREAM = "WordDocument"
 WORD_IDENT = 0xA5EC
@@ -165,8 +166,7 @@ def parse_doc(
         raw = []
         name, data, icon = value
         if icon:
-            check_batch_files(len(attachments) + 1, limits, "the document")
-            attachments.append(Attachment(name, data))
+            attach(attachments, limits, name, data)
         else:
             add_blocks(builder, embedded_blocks(data))  # type: ignore[misc]
     raw.append(characters(at, body))

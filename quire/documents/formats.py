@@ -22,6 +22,7 @@ from quire.documents.layout import (
     TextBuilder,
     UnreadableDocument,
     add_blocks,
+    attach,
 )
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 from quire.documents.rtf import rtf_read
@@ -253,9 +254,8 @@ class _RelatedBlocks:
         else by its part)."""
         kind, part = self.targets.get(rid or "", ("", ""))
         if kind in ("package", "oleObject") and part in self.names:
-            check_batch_files(len(self.attachments) + 1, self.limits, "the document")
             name, data, _ = embedded_file(self.archive.read(part))
-            self.attachments.append(Attachment(name or part.rsplit("/", 1)[-1], data))
+            attach(self.attachments, self.limits, name or part.rsplit("/", 1)[-1], data)
 
     def _docx(self, data: bytes) -> list[tuple[str, object]]:
         check_archive_read(data, self.limits)
@@ -996,9 +996,8 @@ class _SlideObjects:
             return
         name, data, _ = embedded_file(blob)
         if shape.ole_format.show_as_icon:
-            check_batch_files(len(self.attachments) + 1, self.limits, "the document")
             part = shape.part.related_part(shape._graphicFrame.graphicData.blob_rId).partname
-            self.attachments.append(Attachment(name or part.rsplit("/", 1)[-1], data))
+            attach(self.attachments, self.limits, name or part.rsplit("/", 1)[-1], data)
         else:
             add_blocks(builder, self.embedded_blocks(data))  # type: ignore[misc]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from connectors.text import normalise_text
-from quire.documents.limits import IngestLimits, check_text
+from quire.documents.limits import IngestLimits, check_batch_files, check_text
 
 PAGE_BREAK = "\n\n"
 PARAGRAPH = "\n\n"
@@ -36,6 +36,13 @@ class Attachment:
     def __post_init__(self) -> None:
         cleaned = "".join(c for c in self.filename if c.isprintable() or c == " ").strip()
         object.__setattr__(self, "filename", cleaned or "attachment")
+
+
+def attach(attachments: list[Attachment], limits: IngestLimits, name: str, content: bytes) -> None:
+    """Keep a file a document embeds as its attachment; raises LimitExceeded for one past the files an upload
+    may hold (QUIRE_UPLOAD_MAX_FILES), as an e-mail with too many fails."""
+    check_batch_files(len(attachments) + 1, limits, "the document")
+    attachments.append(Attachment(name, content))
 
 
 @dataclass
