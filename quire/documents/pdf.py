@@ -32,12 +32,14 @@ class _Table:
 
 
 def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None = None) -> ParsedDocument:
-    total = _checked_page_count(content, limits)
+    walked = _checked_page_count(content, limits)
     builder = TextBuilder(limits)
     sizes, ocr_pages, confidences = [], [], []
     plumber = None
     pdf = _pdfium_document(content)
-    total = max(total, len(pdf))
+    if walked is None:
+        check_pages(len(pdf), limits)
+    total = max(walked or 0, len(pdf))
     # Pages pdfium cannot load (a page tree naming a missing object, a /Count past its pages) since the last
     # page it could: empty pages where a later page follows, none at the end.
     unloaded = 0
@@ -382,21 +384,16 @@ def _inside(box: Box, boxes: list) -> bool:
     return any(x0 <= x <= x1 and top <= y <= bottom for x0, top, x1, bottom in boxes)
 
 
-def _checked_page_count(content: bytes, limits: IngestLimits) -> int:
+def _checked_page_count(content: bytes, limits: IngestLimits) -> int | None:
     """The PDF's pages, counted by walking its page tree with pypdf before anything else is read (a
-    password refused), without trusting its declared /Count, and given up one page past the limit; counted
-    by pdfium where pypdf cannot read the file."""
+    password refused), without trusting its declared /Count, and given up one page past the limit; None where
+    pypdf cannot follow the file's structure (pdfium, which rebuilds what it can, then counts them)."""
     try:
         return _walked_page_count(content, limits)
     except (PdfError, LimitExceeded):
         raise
     except _pypdf_damage():
-        # pypdf cannot follow this file's structure; pdfium, which rebuilds what it can, counts its pages.
-        pdf = _pdfium_document(content)
-        count = len(pdf)
-        pdf.close()
-        check_pages(count, limits)
-        return count
+        return None
 
 
 def _pypdf_damage() -> tuple[type[BaseException], ...]:
