@@ -164,9 +164,9 @@ def parse_doc(
         for paragraph in _PARAGRAPH.split(_shown("".join(raw))):
             builder.add(paragraph)
         raw = []
-        name, data, icon = value
+        name, data, icon, storage = value
         if icon:
-            attach(attachments, limits, name, data)
+            attach(attachments, limits, name, data, part=storage)
         else:
             add_blocks(builder, embedded_blocks(data))  # type: ignore[misc]
     raw.append(characters(at, body))
@@ -278,7 +278,7 @@ def _placed(
 
 def _objects(ole, runs: list[_Run], pieces: list[tuple[int, int, int, bool]], body: int) -> list:
     """The objects the main text embeds, each once, in order: (the CP of its character, (its name, its file,
-    whether it is a file shown as its icon))."""
+    whether it is a file shown as its icon, a name for it where it has none)))."""
     from quire.documents.formats import embedded_file
 
     found, seen = [], set()
@@ -291,7 +291,7 @@ def _objects(ole, runs: list[_Run], pieces: list[tuple[int, int, int, bool]], bo
             continue
         seen.add(run.picture)
         name, data, wrapped = embedded_file(_storage_file(ole, storage))
-        found.append((cp, (name or f"object {run.picture}", data, wrapped)))
+        found.append((cp, (name, data, wrapped, f"object {run.picture}")))
     return sorted(found, key=lambda item: item[0])
 
 

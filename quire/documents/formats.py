@@ -255,7 +255,7 @@ class _RelatedBlocks:
         kind, part = self.targets.get(rid or "", ("", ""))
         if kind in ("package", "oleObject") and part in self.names:
             name, data, _ = embedded_file(self.archive.read(part))
-            attach(self.attachments, self.limits, name or part.rsplit("/", 1)[-1], data)
+            attach(self.attachments, self.limits, name, data, part=part)
 
     def _docx(self, data: bytes) -> list[tuple[str, object]]:
         check_archive_read(data, self.limits)
@@ -997,7 +997,7 @@ class _SlideObjects:
         name, data, _ = embedded_file(blob)
         if shape.ole_format.show_as_icon:
             part = shape.part.related_part(shape._graphicFrame.graphicData.blob_rId).partname
-            attach(self.attachments, self.limits, name or part.rsplit("/", 1)[-1], data)
+            attach(self.attachments, self.limits, name, data, part=part)
         else:
             add_blocks(builder, self.embedded_blocks(data))  # type: ignore[misc]
 

@@ -38,11 +38,27 @@ class Attachment:
         object.__setattr__(self, "filename", cleaned or "attachment")
 
 
-def attach(attachments: list[Attachment], limits: IngestLimits, name: str, content: bytes) -> None:
-    """Keep a file a document embeds as its attachment; raises LimitExceeded for one past the files an upload
-    may hold (QUIRE_UPLOAD_MAX_FILES), as an e-mail with too many fails."""
+def attach(
+    attachments: list[Attachment], limits: IngestLimits, name: str | None, content: bytes, *, part: str
+) -> None:
+    """Keep a file a document embeds as its attachment, named as its object names it, else by its `part` with
+    its type's extension (`oleObject1.bin` holding an Excel 97 workbook is `oleObject1.xls`); raises
+    LimitExceeded for one past the files an upload may hold (QUIRE_UPLOAD_MAX_FILES), as an e-mail with too
+    many fails."""
     check_batch_files(len(attachments) + 1, limits, "the document")
-    attachments.append(Attachment(name, content))
+    attachments.append(Attachment(name or _typed_name(part, content, limits), content))
+
+
+def _typed_name(part: str, content: bytes, limits: IngestLimits) -> str:
+    from common.refusals import Refusal
+    from quire.documents.sniffing import EXTENSIONS, sniff_content_type
+
+    stem = part.rsplit("/", 1)[-1]
+    try:
+        extension = EXTENSIONS.get(sniff_content_type(content, limits=limits))
+    except Refusal:
+        return stem
+    return f"{stem.rsplit('.', 1)[0]}.{extension}" if extension else stem
 
 
 @dataclass

@@ -58,7 +58,8 @@ def parse_document(
     on_page: PageCallback | None = None,
 ) -> ParsedDocument:
     """The document's text (a lone surrogate read as U+FFFD), page map, line boxes, tables and OCR record (and
-    an e-mail's attachments); raises ParseError with the reason, also for a document past `limits` (by
+    an e-mail's attachments, or the files a document embeds as icons: a document that holds only those has
+    no text of its own, and is read); raises ParseError with the reason, also for a document past `limits` (by
     default the settings' limits): checked before the work where the bytes tell, and while it is done where
     only the work tells (the text is counted as it is extracted). `on_page(done, total)` follows a PDF page
     by page."""
@@ -79,8 +80,11 @@ def _parse_checked(
         # keeps every offset.
         parsed.text = _SURROGATE.sub("\ufffd", parsed.text)
         check_text(len(parsed.text), limits)
-        if not parsed.text.strip():
-            raise ParseError("the document has no text")
+        if not parsed.text.strip() and (embedded or not _holds_readable_files(parsed, limits)):
+            held = parsed.attachments and not embedded
+            raise ParseError(
+                "the document has no text" + (", nor a file of a type Quire reads" if held else "")
+            )
         return parsed
     except (ParseError, DeadlinePassed, SoftTimeLimitExceeded):
         raise
@@ -98,6 +102,16 @@ def _parse_checked(
         if content_type in OLE_TYPES and isinstance(exc, OSError):
             raise ParseError(f"the file is damaged: {exc}") from exc
         raise ParseError(f"could not parse {content_type}: {type(exc).__name__}: {exc}") from exc
+
+
+def _holds_readable_files(parsed: ParsedDocument, limits: IngestLimits) -> bool:
+    for attachment in parsed.attachments:
+        try:
+            sniffing.sniff_content_type(attachment.content, limits=limits)
+        except Refusal:
+            continue
+        return True
+    return False
 
 
 NOT_TEXT = "the file is not text in UTF-8, UTF-16 with a byte order mark or Windows-1252"

@@ -33,6 +33,22 @@ RTF = "application/rtf"
 DOC = "application/msword"
 ODT = "application/vnd.oasis.opendocument.text"
 XLS = "application/vnd.ms-excel"
+# The file extension a file of each type is named with where nothing else names it.
+EXTENSIONS = {
+    PDF: "pdf",
+    DOCX: "docx",
+    HTML: "html",
+    XLSX: "xlsx",
+    PPTX: "pptx",
+    EML: "eml",
+    MSG: "msg",
+    TRANSCRIPT: "json",
+    TEXT: "txt",
+    RTF: "rtf",
+    DOC: "doc",
+    ODT: "odt",
+    XLS: "xls",
+}
 ODT_BODY = "content.xml"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"

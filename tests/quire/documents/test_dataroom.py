@@ -146,15 +146,10 @@ def test_a_pdf_table_keeps_its_cells_and_gives_an_earnings_figure(celery_worker,
 def test_a_file_a_word_document_embeds_as_an_icon_is_ingested_as_its_attachment(celery_worker, api_a: Api):
     import uuid
 
-    from tests.quire.documents.test_formats import W, _packaged, _with_alt_chunks, docx_of, run
+    from tests.quire.documents.test_formats import W, _packaged, _with_alt_chunks, docx_of, icon_run, run
 
     terms = f"Schedule 2: service levels, reference {uuid.uuid4().hex}.".encode()
-    icon = (
-        '<w:r><w:object><o:OLEObject xmlns:o="urn:schemas-microsoft-com:office:office" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" Type="Embed" '
-        'ProgID="Package" DrawAspect="Icon" r:id="rIdTerms"/></w:object></w:r>'
-    )
-    body = docx_of(f"<w:p {W}>{run('Master agreement; Schedule 2 attached.')}{icon}</w:p>")
+    body = docx_of(f"<w:p {W}>{run('Master agreement; Schedule 2 attached.')}{icon_run('rIdTerms')}</w:p>")
     content = _with_alt_chunks(
         body, {"rIdTerms": ("embeddings/oleObject1.bin", _packaged("schedule 2.txt", terms))}, "oleObject"
     )
@@ -506,3 +501,28 @@ def test_an_empty_file_in_a_batch_is_refused_alone_and_an_empty_file_alone_is_a_
     assert alone.status_code == 400, alone.content
     error = alone.json()["error"]
     assert (error["code"], error["param"]) == ("empty", "file.0")
+
+
+def test_a_document_holding_only_files_shown_as_icons_is_read_and_its_files_ingested(
+    celery_worker, api_a: Api
+):
+    import uuid
+
+    from tests.quire.documents.test_formats import W, _packaged, _with_alt_chunks, docx_of, icon_run
+
+    terms = f"Exhibit A: the price list, reference {uuid.uuid4().hex}.".encode()
+    content = _with_alt_chunks(
+        docx_of(f"<w:p {W}>{icon_run('rIdExhibit')}</w:p>"),
+        {"rIdExhibit": ("embeddings/oleObject1.bin", _packaged("exhibit a.txt", terms))},
+        "oleObject",
+    )
+    response = post_files(api_a, {"exhibits.docx": content})
+    assert response.status_code == 201, response.content
+    cover = ready(api_a, response.json()["id"])
+    assert cover["char_count"] == 0 and cover["chunk_count"] == 0
+    (attached,) = cover["attachments"]
+    child = ready(api_a, attached["document_id"])
+    assert api_a.get(f"/v1/documents/{child['id']}/text").json()["text"] == terms.decode()
+    for connector in ("legal", "earnings"):
+        output = run_job(api_a, connector, cover["id"])
+        assert any("is empty; nothing to" in warning for warning in output["warnings"]), output["warnings"]

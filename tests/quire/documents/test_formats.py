@@ -1102,6 +1102,15 @@ def test_docx_charts_are_read_where_they_stand_once_with_their_title_and_data():
     assert [[parsed.text[s:e] for s, e in row] for row in parsed.tables[0]["rows"]][2] == ["FY2025", "455.5"]
 
 
+def icon_run(rid: str) -> str:
+    """A run holding a packager object that `rid` names, shown as its icon."""
+    return (
+        '<w:r><w:object><o:OLEObject xmlns:o="urn:schemas-microsoft-com:office:office" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" Type="Embed" '
+        f'ProgID="Package" DrawAspect="Icon" r:id="{rid}"/></w:object></w:r>'
+    )
+
+
 def _packaged(label: str, data: bytes) -> bytes:
     """An OLE packager object (class `Package`, `\x01Ole10Native`) wrapping a file, as Word embeds one dragged
     into it."""
@@ -1120,7 +1129,8 @@ def _packaged(label: str, data: bytes) -> bytes:
 def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons_are_attachments():
     """A worksheet (an XLSX package, its empty sheet showing nothing) and an Excel 97 sheet (an OLE object) shown
     as their content are read in place, in a cell too; a PDF dragged in and shown as an icon is an attachment; a
-    linked file is not read."""
+    linked file is not read. An icon's file the object does not name is named by its part, with its type's
+    extension."""
     import xlwt
 
     book = xlwt.Workbook()
@@ -1142,7 +1152,8 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
         f"<w:p {W}>{embedded('rIdSheet')}</w:p>",
         f"<w:tbl {W}><w:tr><w:tc><w:p>{run('Extras')}</w:p></w:tc><w:tc><w:p>{embedded('rIdOld')}</w:p></w:tc>"
         "</w:tr></w:tbl>",
-        f"<w:p {W}>{run('Signed.')}{embedded('rIdTerms', 'Icon')}{embedded('rIdLinked', kind='Link')}</w:p>",
+        f"<w:p {W}>{run('Signed.')}{embedded('rIdTerms', 'Icon')}{embedded('rIdLinked', kind='Link')}"
+        f"{embedded('rIdBook', 'Icon')}</w:p>",
     )
     content = _with_alt_chunks(
         body,
@@ -1160,6 +1171,7 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
             "rIdOld": ("embeddings/Microsoft_Excel_97-2003_Worksheet2.xls", out.getvalue()),
             "rIdTerms": ("embeddings/oleObject3.bin", _packaged("terms.pdf", pdf)),
             "rIdLinked": ("embeddings/oleObject4.bin", _packaged("linked.pdf", pdf)),
+            "rIdBook": ("embeddings/oleObject5.bin", out.getvalue()),
         },
         "oleObject",
     )
@@ -1167,7 +1179,10 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
     assert parsed.text == (
         "Pricing:\n\nSheet: Fees\n\n| Hosting | 5 |\n\n| Extras | Sheet: Rates Support |\n\nSigned."
     )
-    assert [(a.filename, a.content) for a in parsed.attachments] == [("terms.pdf", pdf)]
+    assert [(a.filename, a.content) for a in parsed.attachments] == [
+        ("terms.pdf", pdf),
+        ("oleObject5.xls", out.getvalue()),
+    ]
     with pytest.raises(ParseError, match=r"the document holds more than 0 files \(QUIRE_UPLOAD_MAX_FILES\)"):
         parse_document(content, DOCX, IngestLimits(max_batch_files=0))
 
@@ -2112,3 +2127,22 @@ def test_an_excel_97_sheets_formatted_blank_cells_past_a_rows_last_value_are_nev
     )
     assert parse_document(content, XLS).text == "Sheet: Q3\n\n| Revenue |  | 1250 |"
     assert len(reads) == 3
+
+
+def test_a_document_holding_only_files_is_read_where_one_is_of_a_type_quire_reads():
+    """A cover document whose only content is files shown as icons has no text of its own and is read for
+    them; one whose files are all of types Quire does not read fails, saying so."""
+
+    def cover(label: str, data: bytes) -> bytes:
+        return _with_alt_chunks(
+            docx_of(f"<w:p {W}>{icon_run('rIdFile')}</w:p>"),
+            {"rIdFile": ("embeddings/oleObject1.bin", _packaged(label, data))},
+            "oleObject",
+        )
+
+    parsed = parse_document(cover("terms.txt", b"Net 30 days."), DOCX)
+    assert parsed.text == "" and [a.filename for a in parsed.attachments] == ["terms.txt"]
+    with pytest.raises(ParseError, match=r"^the document has no text, nor a file of a type Quire reads$"):
+        parse_document(cover("chime.wav", b"RIFF\x24\x00\x00\x00WAVEfmt "), DOCX)
+    with pytest.raises(ParseError, match=r"^the document has no text$"):
+        parse_document(docx_of(f"<w:p {W}>{run(' ')}</w:p>"), DOCX)
