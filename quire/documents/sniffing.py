@@ -284,6 +284,8 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             names = set(archive.namelist())
             kind = ooxml_kind(archive)
             packaged = None if kind else packaged_type(archive)
+            if packaged == ODT and _odt_encrypted(archive):
+                raise LimitExceeded(ErrorCode.DOCUMENT_ENCRYPTED, ODT_ENCRYPTED_REASON)
         if packaged == ODT and ODT_BODY in names:
             return ODT
         if packaged:
@@ -349,6 +351,9 @@ MSG_STREAM_PREFIX = "__substg1.0_"
 # The streams at the root of an OLE file that wraps a DOCX, XLSX or PPTX encrypted with a password (MS-OFFCRYPTO's
 # standard and agile encryption).
 OOXML_ENCRYPTED = {"encryptioninfo", "encryptedpackage"}
+ODT_ENCRYPTED_REASON = "the OpenDocument text is encrypted with a password; send it without the password"
+ODT_MANIFEST = "META-INF/manifest.xml"
+ODT_MANIFEST_MAX_BYTES = 1 << 20
 
 
 def _ole_roots(content: bytes) -> set[str]:
@@ -428,6 +433,16 @@ def ooxml_main_part(archive: zipfile.ZipFile) -> tuple[str, str] | None:
     )
     kind = next((kind for marker, kind in OOXML_MAIN_TYPES.items() if marker in declared), None)
     return (kind, main) if kind and main in archive.namelist() else None
+
+
+def _odt_encrypted(archive: zipfile.ZipFile) -> bool:
+    """Whether the OpenDocument's manifest says its parts are encrypted (`manifest:encryption-data`, as a
+    password sets it)."""
+    try:
+        info = archive.getinfo(ODT_MANIFEST)
+        return info.file_size <= ODT_MANIFEST_MAX_BYTES and b"encryption-data" in archive.read(info)
+    except (KeyError, *ZIP_ERRORS):
+        return False
 
 
 def packaged_type(archive: zipfile.ZipFile) -> str | None:

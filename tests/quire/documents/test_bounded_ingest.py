@@ -516,3 +516,28 @@ def test_a_failing_run_leaves_a_document_another_run_has_claimed(tenant_a):
         ("embedding", "me:1:2:3"): "failed",
         ("embedding", "elsewhere:1:2:3"): "embedding",
     }
+
+
+def test_an_opendocument_text_encrypted_with_a_password_is_refused_at_upload_as_encrypted(api_a: Api):
+    """LibreOffice encrypts each part of a password-protected ODT and says so in its manifest
+    (`manifest:encryption-data`); the parts are not XML."""
+    import zipfile
+
+    from tests.support.documents import make_odt
+
+    source = zipfile.ZipFile(io.BytesIO(make_odt("<text:p>Board minutes.</text:p>")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "content.xml":
+                data = bytes(range(256)) * 4
+            elif info.filename == "META-INF/manifest.xml":
+                data = data.replace(
+                    b'media-type="text/xml"/>',
+                    b'media-type="text/xml"><manifest:encryption-data manifest:checksum-type="SHA1/1K" '
+                    b'manifest:checksum="AAAA"/></manifest:file-entry>',
+                )
+            archive.writestr(info, data)
+    message = refused(upload(api_a, "minutes.odt", out.getvalue()), 415, "document_encrypted")
+    assert "OpenDocument text is encrypted with a password" in message
