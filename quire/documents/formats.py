@@ -687,30 +687,33 @@ def _is_tag(element, tag: str) -> bool:
     return element is not None and element.tag == tag
 
 
+def _open_xlsx(content: bytes, *, computed: bool):
+    """The workbook as openpyxl streams it, its cells' results (`computed`) or formulas; its links to other
+    workbooks and DDE feeds are not read (Excel writes a DDE link without the relationships openpyxl
+    expects)."""
+    import openpyxl
+
+    return openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=computed, keep_links=False)
+
+
 def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """Each sheet a page: `Sheet: name`, then its rows as a table, each cell as the sheet shows it
     (`_cell_text`), a formula whose result the file does not hold as the formula (`=SUM(B2:B4)`). A workbook
     none of whose cells holds anything has no text. A styles part openpyxl refuses (a style its writer got
     wrong) is left out: the cells are read without their formats."""
-    import openpyxl
-
     check_archive_read(content, limits)
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        workbook = _open_xlsx(content, computed=True)
     except (TypeError, ValueError):
         if _styles_readable(content):
             raise
         content = _rewritten(content, lambda name, data: None if name == XLSX_STYLES else data)
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        workbook = _open_xlsx(content, computed=True)
     # The decimals of each cell style's percentage format (None: the style is no percentage).
     percents: dict[object, int | None] = {}
     # Where a formula's result is not in the file (a program wrote the formula without computing it), the
     # formula is what the cell holds: read from the workbook as written.
-    written = (
-        openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-        if _uncomputed_formulas(content)
-        else None
-    )
+    written = _open_xlsx(content, computed=False) if _uncomputed_formulas(content) else None
 
     def cells(row, formulas) -> list[str]:
         texts = [_cell_text(cell.value, _percent_of(cell, percents)) for cell in row]

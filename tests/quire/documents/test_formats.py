@@ -2146,3 +2146,37 @@ def test_a_document_holding_only_files_is_read_where_one_is_of_a_type_quire_read
         parse_document(cover("chime.wav", b"RIFF\x24\x00\x00\x00WAVEfmt "), DOCX)
     with pytest.raises(ParseError, match=r"^the document has no text$"):
         parse_document(docx_of(f"<w:p {W}>{run(' ')}</w:p>"), DOCX)
+
+
+def test_an_xlsx_with_a_dde_link_is_read():
+    """Excel writes a DDE link (a market-data feed, `=BLP|...`) as an external link part without relationships
+    of its own; the cells still hold the values last fetched."""
+    import zipfile
+
+    source = make_xlsx({"Prices": [["Ticker", "Last"], ["ACME", 41.5]]})
+    link = (
+        '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<ddeLink ddeService="BLP" ddeTopic="ACME Equity"><ddeItems><ddeItem name="PX_LAST"/></ddeItems>'
+        "</ddeLink></externalLink>"
+    )
+    relation = (
+        '<Relationship Id="rIdDde" Target="externalLinks/externalLink1.xml" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLink"/>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as archive, zipfile.ZipFile(out, "w") as copy:
+        for info in archive.infolist():
+            data = archive.read(info)
+            if info.filename == "xl/workbook.xml":
+                data = data.replace(
+                    b"</sheets>",
+                    b"</sheets><externalReferences><externalReference "
+                    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="rIdDde"/>'
+                    b"</externalReferences>",
+                )
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", relation.encode() + b"</Relationships>")
+            copy.writestr(info.filename, data)
+        copy.writestr("xl/externalLinks/externalLink1.xml", link)
+    parsed = parse_document(out.getvalue(), XLSX)
+    assert parsed.text == "Sheet: Prices\n\n| Ticker | Last |\n| ACME | 41.5 |"
