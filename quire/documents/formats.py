@@ -219,21 +219,20 @@ class _RelatedBlocks:
         limits: IngestLimits,
         html_blocks: Callable[[str], list[tuple[str, object]]] | None,
         embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+        attachments: list[Attachment] | None = None,
     ) -> None:
         self.archive, self.names, self.targets = archive, names, targets
         self.limits, self.html_blocks, self.embedded_blocks = limits, html_blocks, embedded_blocks
-        self.attachments: list[Attachment] = []
+        self.attachments: list[Attachment] = [] if attachments is None else attachments
 
     def __call__(self, rid: str | None) -> list[tuple[str, object]]:
         kind, part = self.targets.get(rid or "", ("", ""))
-        if kind not in ("aFChunk", "chart", "package", "oleObject") or part not in self.names:
+        if kind not in ("aFChunk", "chart") or part not in self.names:
             return []
         self.limits.check_time()
         data = self.archive.read(part)
         if kind == "chart":
             return chart_blocks(parse_xml(data))
-        if kind in ("package", "oleObject"):
-            return self.embedded_blocks(embedded_file(data)[1]) if self.embedded_blocks else []
         extension = part.rsplit(".", 1)[-1].lower()
         if data.startswith(sniffing.ZIP_MAGIC):
             return self._docx(data)
@@ -249,13 +248,21 @@ class _RelatedBlocks:
         text = sniffing.decoded_text(data)
         return [("text", text)] if text is not None else []
 
-    def attach(self, rid: str | None) -> None:
-        """The embedded object `rid` names, as a file attached to the document (named as the object names it,
-        else by its part)."""
+    def embedded(self, rid: str | None, *, icon: bool) -> list[tuple[str, object]]:
+        """The object `rid` names: shown as an icon, or a file an object wraps (a packager's, an Acrobat
+        object's PDF), a file attached to the document (named as the object names it, else by its part);
+        else read where it stands (with `embedded_blocks`)."""
         kind, part = self.targets.get(rid or "", ("", ""))
-        if kind in ("package", "oleObject") and part in self.names:
-            name, data, _ = embedded_file(self.archive.read(part))
+        if kind not in ("package", "oleObject") or part not in self.names:
+            return []
+        self.limits.check_time()
+        name, data, wrapped = embedded_file(self.archive.read(part))
+        if self.embedded_blocks is None:
+            return []
+        if icon or wrapped:
             attach(self.attachments, self.limits, name, data, part=part)
+            return []
+        return self.embedded_blocks(data)
 
     def _docx(self, data: bytes) -> list[tuple[str, object]]:
         check_archive_read(data, self.limits)
@@ -345,14 +352,19 @@ def _docx_main(archive: zipfile.ZipFile, names: set[str]) -> str:
 def _docx_package(
     archive: zipfile.ZipFile, names: set[str], main: str = DOCX_BODY
 ) -> tuple[dict[str, tuple[str, str]], Numbering]:
-    """The body's relationships (`_docx_relationships`) and the lists its numbering and styles parts define."""
-    folder, _, name = main.rpartition("/")
-    rels = f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
-    targets = _docx_relationships(archive, rels) if rels in names else {}
+    """The body's relationships (`_relationships`) and the lists its numbering and styles parts define."""
+    rels = _rels_of(main)
+    targets = _relationships(archive, rels) if rels in names else {}
     numbering = Numbering(
         _docx_part(archive, names, targets, "numbering"), _docx_part(archive, names, targets, "styles")
     )
     return targets, numbering
+
+
+def _rels_of(part: str) -> str:
+    """The name of the part that holds `part`'s relationships."""
+    folder, _, name = part.rpartition("/")
+    return f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
 
 
 def _docx_part(
@@ -411,8 +423,11 @@ def _docx_page_parts(
     return shown["header"] + shown["footer"]
 
 
-def _docx_relationships(archive: zipfile.ZipFile, rels: str) -> dict[str, tuple[str, str]]:
-    """A part's internal relationships of the kinds `DOCX_RELATED` names: id to (kind, the part named)."""
+def _relationships(
+    archive: zipfile.ZipFile, rels: str, kinds: tuple[str, ...] = DOCX_RELATED
+) -> dict[str, tuple[str, str]]:
+    """A part's internal relationships of `kinds`, read from its relationships part `rels`: id to (kind, the
+    part named)."""
     import posixpath
 
     root = parse_xml(archive.read(rels))
@@ -421,7 +436,7 @@ def _docx_relationships(archive: zipfile.ZipFile, rels: str) -> dict[str, tuple[
     for relationship in root.iter(_REL):
         kind = (relationship.get("Type") or "").removeprefix(_REL_TYPES)
         target, rid = relationship.get("Target") or "", relationship.get("Id")
-        if kind in DOCX_RELATED and rid and relationship.get("TargetMode") != "External":
+        if kind in kinds and rid and relationship.get("TargetMode") != "External":
             part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"{base}/{target}")
             found[rid] = (kind, part)
     return found
@@ -595,10 +610,8 @@ class _DocxBody:
         read where it stands."""
         if element.get("Type", "Embed") != "Embed":
             return
-        if element.get("DrawAspect") == "Icon":
-            self.related.attach(element.get(_R + "id"))  # type: ignore[union-attr]
-        else:
-            self._related(self.related(element.get(_R + "id")))  # type: ignore[misc]
+        icon = element.get("DrawAspect") == "Icon"
+        self._related(self.related.embedded(element.get(_R + "id"), icon=icon))  # type: ignore[union-attr]
 
     def _end_in_properties(self, element) -> None:
         """The paragraph style, list and list level of the paragraph being read, from its own properties (not
@@ -696,11 +709,16 @@ def _open_xlsx(content: bytes, *, computed: bool):
     return openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=computed, keep_links=False)
 
 
-def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_xlsx(
+    content: bytes,
+    limits: IngestLimits,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
     """Each sheet a page: `Sheet: name`, then its rows as a table, each cell as the sheet shows it
-    (`_cell_text`), a formula whose result the file does not hold as the formula (`=SUM(B2:B4)`). A workbook
-    none of whose cells holds anything has no text. A styles part openpyxl refuses (a style its writer got
-    wrong) is left out: the cells are read without their formats."""
+    (`_cell_text`), a formula whose result the file does not hold as the formula (`=SUM(B2:B4)`), then what
+    it draws over its cells (`_SheetDrawings`: text boxes, charts, embedded objects; an object shown as an
+    icon an attachment). A workbook none of whose cells or drawings holds anything has no text. A styles part
+    openpyxl refuses (a style its writer got wrong) is left out: the cells are read without their formats."""
     check_archive_read(content, limits)
     try:
         workbook = _open_xlsx(content, computed=True)
@@ -732,12 +750,110 @@ def parse_xlsx(content: bytes, limits: IngestLimits) -> ParsedDocument:
                 formulas = written.worksheets[index].iter_rows()
             yield sheet.title, (cells(row, next(formulas, None)) for row in sheet.iter_rows())
 
-    try:
-        return _workbook(sheets(), limits)
-    finally:
-        workbook.close()
-        if written is not None:
-            written.close()
+    paths = [sheet._worksheet_path for sheet in workbook.worksheets]
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        drawings = _SheetDrawings(archive, limits, embedded_blocks)
+        try:
+            parsed = _workbook(sheets(), limits, lambda index: drawings.blocks(paths[index]))
+        finally:
+            workbook.close()
+            if written is not None:
+                written.close()
+    parsed.attachments = drawings.attachments
+    return parsed
+
+
+# What a worksheet draws over its cells: its drawing (text boxes, charts) and the objects it embeds.
+XLSX_RELATED = ("drawing", "chart", "package", "oleObject")
+DGM_REL_IDS = "{http://schemas.openxmlformats.org/drawingml/2006/diagram}relIds"
+_XDR = "{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}"
+XDR_ANCHORS = tuple(_XDR + name for name in ("twoCellAnchor", "oneCellAnchor", "absoluteAnchor"))
+X_OLE_OBJECT = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}oleObject"
+MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+class _SheetDrawings:
+    """What each worksheet of an XLSX draws over its cells, as blocks: its drawing's text boxes and shapes'
+    text (`xdr:txBody`), charts (`chart_blocks`) and SmartArt (`diagram_text`), anchor by anchor from the top left, then the objects the
+    sheet embeds, in order: one shown as its content read where it stands (with `embedded_blocks`), one
+    shown as an icon, or a file an object wraps, kept in `attachments` (`_RelatedBlocks.embedded`)."""
+
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        limits: IngestLimits,
+        embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None,
+    ) -> None:
+        self.archive, self.limits, self.embedded_blocks = archive, limits, embedded_blocks
+        self.names = set(archive.namelist())
+        self.attachments: list[Attachment] = []
+
+    def blocks(self, sheet: str) -> list[tuple[str, object]]:
+        rels = _rels_of(sheet)
+        if rels not in self.names:
+            return []
+        targets = _relationships(self.archive, rels, XLSX_RELATED)
+        blocks = []
+        for kind, part in targets.values():
+            if kind == "drawing" and part in self.names:
+                blocks.extend(self._drawing(part))
+        if any(kind in ("package", "oleObject") for kind, _ in targets.values()):
+            related = self._related(targets)
+            for rid, icon in _sheet_objects(self.archive, sheet):
+                blocks.extend(related.embedded(rid, icon=icon))
+        return blocks
+
+    def _related(self, targets: dict[str, tuple[str, str]]) -> _RelatedBlocks:
+        return _RelatedBlocks(
+            self.archive, self.names, targets, self.limits, None, self.embedded_blocks, self.attachments
+        )
+
+    def _drawing(self, part: str) -> list[tuple[str, object]]:
+        self.limits.check_time()
+        root = parse_xml(self.archive.read(part))
+        rels = _rels_of(part)
+        targets = _relationships(self.archive, rels, ("chart", "diagramData")) if rels in self.names else {}
+        related = self._related(targets)
+        blocks: list[tuple[str, object]] = []
+        for anchor in sorted(root.iterchildren(*XDR_ANCHORS), key=_anchor_position):
+            for element in anchor.iter(_XDR + "txBody", C_CHART, DGM_REL_IDS):
+                if any(ancestor.tag == MC_FALLBACK for ancestor in element.iterancestors()):
+                    continue
+                if element.tag == C_CHART:
+                    blocks.extend(related(element.get(_R + "id")))
+                    continue
+                if element.tag == DGM_REL_IDS:
+                    kind, data = targets.get(element.get(_R + "dm") or "", ("", ""))
+                    if kind == "diagramData" and data in self.names:
+                        text = diagram_text(parse_xml(self.archive.read(data)))
+                        blocks.extend([("text", text)] if text.strip() else [])
+                    continue
+                text = "\n".join("".join(_chart_runs(paragraph)) for paragraph in element.iter(_A + "p"))
+                if text.strip():
+                    blocks.append(("text", text))
+        return blocks
+
+
+def _anchor_position(anchor) -> tuple[int, int]:
+    """Where an anchor's drawing starts: its top-left cell's row and column (an absolute anchor first)."""
+    start = anchor.find(_XDR + "from")
+    if start is None:
+        return (0, 0)
+    return int_value(start.findtext(_XDR + "row")), int_value(start.findtext(_XDR + "col"))
+
+
+def _sheet_objects(archive: zipfile.ZipFile, sheet: str) -> list[tuple[str, bool]]:
+    """The objects a worksheet embeds (`oleObject`, each once: Excel writes one twice, for newer and older
+    readers), in order: its relationship id and whether it is shown as an icon."""
+    from lxml import etree
+
+    found: dict[str, bool] = {}
+    with archive.open(sheet) as xml:
+        for _, element in etree.iterparse(xml, events=("end",), tag=X_OLE_OBJECT, **XML_SAFE):
+            rid = element.get(_R + "id")
+            if rid:
+                found.setdefault(rid, element.get("dvAspect") == "DVASPECT_ICON")
+    return list(found.items())
 
 
 # A cell holding a formula and no value (`<c><f>SUM(A1:A2)</f><v></v></c>`), as openpyxl and other programs that
@@ -887,12 +1003,17 @@ def _xls_reason(exc: BaseException) -> str:
     return f"the workbook is damaged: {str(exc) or type(exc).__name__}"
 
 
-def _workbook(sheets: Iterator[tuple[str, Iterator[list[str]]]], limits: IngestLimits) -> ParsedDocument:
+def _workbook(
+    sheets: Iterator[tuple[str, Iterator[list[str]]]],
+    limits: IngestLimits,
+    drawn: Callable[[int], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
     """Each sheet a page: `Sheet: name`, then its rows (cells as text) as a table, a row's trailing empty cells
-    left out. A workbook none of whose cells holds anything has no text."""
+    left out, then what `drawn(index)` gives of what the sheet draws over its cells. A workbook none of whose
+    cells or drawings holds anything has no text."""
     builder = TextBuilder(limits)
     filled = False
-    for title, sheet_rows in sheets:
+    for index, (title, sheet_rows) in enumerate(sheets):
         builder.new_page()
         builder.add(f"Sheet: {title}")
         rows, chars = [], 0
@@ -905,6 +1026,9 @@ def _workbook(sheets: Iterator[tuple[str, Iterator[list[str]]]], limits: IngestL
             rows.append(cells)
             filled = filled or any(cell.strip() for cell in cells)
         builder.table(rows)
+        blocks = drawn(index) if drawn is not None else []
+        add_blocks(builder, blocks)
+        filled = filled or bool(blocks)
     return builder.build() if filled else ParsedDocument("")
 
 
@@ -985,7 +1109,8 @@ def parse_pptx(
 
 class _SlideObjects:
     """The objects a deck embeds: one shown as its content read as blocks (`embedded_blocks`), one shown as
-    an icon kept as an attachment (named as the object names it, else by its part)."""
+    an icon, or a file an object wraps, kept as an attachment (named as the object names it, else by its
+    part)."""
 
     def __init__(
         self, limits: IngestLimits, embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None
@@ -997,8 +1122,8 @@ class _SlideObjects:
         blob = shape.ole_format.blob if self.embedded_blocks is not None else None
         if not blob:
             return
-        name, data, _ = embedded_file(blob)
-        if shape.ole_format.show_as_icon:
+        name, data, wrapped = embedded_file(blob)
+        if shape.ole_format.show_as_icon or wrapped:
             part = shape.part.related_part(shape._graphicFrame.graphicData.blob_rId).partname
             attach(self.attachments, self.limits, name, data, part=part)
         else:
@@ -1149,9 +1274,13 @@ def _diagram_text(shape) -> str | None:
         blob = shape.part.related_part(relations[0]).blob
     except KeyError:
         return None
-    root = parse_xml(blob)
+    return diagram_text(parse_xml(blob))
+
+
+def diagram_text(data) -> str:
+    """A SmartArt diagram's data part's text: its nodes in order, a line a paragraph."""
     lines = []
-    for point in root.iter(f"{{{PPTX_DIAGRAM}}}pt"):
+    for point in data.iter(f"{{{PPTX_DIAGRAM}}}pt"):
         if point.get("type") in PPTX_DIAGRAM_SKIPPED:
             continue
         for paragraph in point.iter(_A + "p"):

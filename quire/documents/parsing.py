@@ -167,7 +167,9 @@ def _parse(
             None if embedded else lambda data: _embedded_blocks(data, limits),
         )
     if content_type == sniffing.XLSX:
-        return formats.parse_xlsx(content, limits)
+        return formats.parse_xlsx(
+            content, limits, None if embedded else lambda data: _embedded_blocks(data, limits)
+        )
     if content_type == sniffing.PPTX:
         return formats.parse_pptx(
             content, limits, None if embedded else lambda data: _embedded_blocks(data, limits)

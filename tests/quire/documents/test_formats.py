@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -890,18 +891,25 @@ def test_a_pptx_charts_data_is_read_as_a_table_under_its_title():
     ]
 
 
-def _with_chart_plot(deck: bytes, plot: str) -> bytes:
-    """`deck` with its first chart's bar plot made a `plot` (its series and their caches kept)."""
+def _rezipped(archive: bytes, edits: dict[str, Callable[[bytes], bytes]], added: dict | None = None) -> bytes:
+    """`archive` with each member `edits` names passed through its function, and the members `added` added."""
     import zipfile
 
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(deck)) as source, zipfile.ZipFile(out, "w") as target:
+    with zipfile.ZipFile(io.BytesIO(archive)) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             data = source.read(item)
-            if item.filename == "ppt/charts/chart1.xml":
-                data = data.replace(b"c:barChart>", f"c:{plot}>".encode())
-            target.writestr(item, data)
+            target.writestr(item.filename, edits[item.filename](data) if item.filename in edits else data)
+        for name, data in (added or {}).items():
+            target.writestr(name, data)
     return out.getvalue()
+
+
+def _with_chart_plot(deck: bytes, plot: str) -> bytes:
+    """`deck` with its first chart's bar plot made a `plot` (its series and their caches kept)."""
+    return _rezipped(
+        deck, {"ppt/charts/chart1.xml": lambda data: data.replace(b"c:barChart>", f"c:{plot}>".encode())}
+    )
 
 
 @pytest.mark.parametrize("plot", ["bar3DChart", "line3DChart", "surfaceChart"])
@@ -1060,7 +1068,20 @@ def _with_alt_chunks(content: bytes, chunks: dict[str, tuple[str, bytes]], kind:
     return content
 
 
-def test_docx_charts_are_read_where_they_stand_once_with_their_title_and_data():
+def _rates_xls() -> bytes:
+    """An Excel 97 workbook (xlwt) whose sheet "Rates" holds "Support"."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    book.add_sheet("Rates").write(0, 0, "Support")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _revenue_chart() -> bytes:
+    """A chart part as PowerPoint writes one (python-pptx), with its data cached: "Revenue ($m)" by fiscal
+    year."""
     import zipfile
 
     from pptx.chart.data import CategoryChartData
@@ -1077,7 +1098,11 @@ def test_docx_charts_are_read_where_they_stand_once_with_their_title_and_data():
         frame.chart.has_title = True
         frame.chart.chart_title.text_frame.text = "Revenue ($m)"
 
-    chart = zipfile.ZipFile(io.BytesIO(_deck_with(build))).read("ppt/charts/chart1.xml")
+    return zipfile.ZipFile(io.BytesIO(_deck_with(build))).read("ppt/charts/chart1.xml")
+
+
+def test_docx_charts_are_read_where_they_stand_once_with_their_title_and_data():
+    chart = _revenue_chart()
     namespaces = (
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
         'xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
@@ -1130,13 +1155,11 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
     """A worksheet (an XLSX package, its empty sheet showing nothing) and an Excel 97 sheet (an OLE object) shown
     as their content are read in place, in a cell too; a PDF dragged in and shown as an icon is an attachment; a
     linked file is not read. An icon's file the object does not name is named by its part, with its type's
-    extension."""
-    import xlwt
+    extension. A PDF an Acrobat object wraps is an attachment however it is shown (as its first page here).
+    """
+    from tests.support.documents import make_ole
 
-    book = xlwt.Workbook()
-    book.add_sheet("Rates").write(0, 0, "Support")
-    out = io.BytesIO()
-    book.save(out)
+    out = io.BytesIO(_rates_xls())
     pdf = make_pdf(["Standard terms."])
     office = 'xmlns:o="urn:schemas-microsoft-com:office:office"'
     relation = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
@@ -1153,7 +1176,7 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
         f"<w:tbl {W}><w:tr><w:tc><w:p>{run('Extras')}</w:p></w:tc><w:tc><w:p>{embedded('rIdOld')}</w:p></w:tc>"
         "</w:tr></w:tbl>",
         f"<w:p {W}>{run('Signed.')}{embedded('rIdTerms', 'Icon')}{embedded('rIdLinked', kind='Link')}"
-        f"{embedded('rIdBook', 'Icon')}</w:p>",
+        f"{embedded('rIdBook', 'Icon')}{embedded('rIdSigned')}</w:p>",
     )
     content = _with_alt_chunks(
         body,
@@ -1172,6 +1195,7 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
             "rIdTerms": ("embeddings/oleObject3.bin", _packaged("terms.pdf", pdf)),
             "rIdLinked": ("embeddings/oleObject4.bin", _packaged("linked.pdf", pdf)),
             "rIdBook": ("embeddings/oleObject5.bin", out.getvalue()),
+            "rIdSigned": ("embeddings/oleObject6.bin", make_ole([("CONTENTS", pdf)])),
         },
         "oleObject",
     )
@@ -1182,6 +1206,7 @@ def test_docx_objects_embedded_as_content_are_read_where_they_stand_and_as_icons
     assert [(a.filename, a.content) for a in parsed.attachments] == [
         ("terms.pdf", pdf),
         ("oleObject5.xls", out.getvalue()),
+        ("oleObject6.pdf", pdf),
     ]
     with pytest.raises(ParseError, match=r"the document holds more than 0 files \(QUIRE_UPLOAD_MAX_FILES\)"):
         parse_document(content, DOCX, IngestLimits(max_batch_files=0))
@@ -2151,8 +2176,6 @@ def test_a_document_holding_only_files_is_read_where_one_is_of_a_type_quire_read
 def test_an_xlsx_with_a_dde_link_is_read():
     """Excel writes a DDE link (a market-data feed, `=BLP|...`) as an external link part without relationships
     of its own; the cells still hold the values last fetched."""
-    import zipfile
-
     source = make_xlsx({"Prices": [["Ticker", "Last"], ["ACME", 41.5]]})
     link = (
         '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -2163,20 +2186,121 @@ def test_an_xlsx_with_a_dde_link_is_read():
         '<Relationship Id="rIdDde" Target="externalLinks/externalLink1.xml" '
         'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLink"/>'
     )
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(source)) as archive, zipfile.ZipFile(out, "w") as copy:
-        for info in archive.infolist():
-            data = archive.read(info)
-            if info.filename == "xl/workbook.xml":
-                data = data.replace(
-                    b"</sheets>",
-                    b"</sheets><externalReferences><externalReference "
-                    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="rIdDde"/>'
-                    b"</externalReferences>",
-                )
-            elif info.filename == "xl/_rels/workbook.xml.rels":
-                data = data.replace(b"</Relationships>", relation.encode() + b"</Relationships>")
-            copy.writestr(info.filename, data)
-        copy.writestr("xl/externalLinks/externalLink1.xml", link)
-    parsed = parse_document(out.getvalue(), XLSX)
+    reference = (
+        b'</sheets><externalReferences><externalReference xmlns:r="http://schemas.openxmlformats.org/'
+        b'officeDocument/2006/relationships" r:id="rIdDde"/></externalReferences>'
+    )
+    workbook = _rezipped(
+        source,
+        {
+            "xl/workbook.xml": lambda data: data.replace(b"</sheets>", reference),
+            "xl/_rels/workbook.xml.rels": lambda data: data.replace(
+                b"</Relationships>", relation.encode() + b"</Relationships>"
+            ),
+        },
+        {"xl/externalLinks/externalLink1.xml": link},
+    )
+    parsed = parse_document(workbook, XLSX)
     assert parsed.text == "Sheet: Prices\n\n| Ticker | Last |\n| ACME | 41.5 |"
+
+
+def test_xlsx_text_boxes_charts_smartart_and_objects_are_read_after_their_sheets_cells():
+    """What a worksheet draws over its cells follows its table, anchor by anchor from the top (a text box at
+    row 3 before a chart at row 10, the copy Excel writes for older readers read once), then its objects: a
+    workbook shown as its content read there, a PDF shown as an icon an attachment named by its part."""
+    from tests.support.documents import make_ole
+
+    pdf = make_pdf(["Auditor's letter."])
+    xdr = 'xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"'
+    a = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+    r = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+    mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+
+    def anchor(row: int, body: str) -> str:
+        return (
+            f"<xdr:twoCellAnchor><xdr:from><xdr:col>4</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>{row}</xdr:row>"
+            f"<xdr:rowOff>0</xdr:rowOff></xdr:from>{body}<xdr:clientData/></xdr:twoCellAnchor>"
+        )
+
+    def text_box(*paragraphs: str) -> str:
+        runs = "".join(f"<a:p><a:r><a:t>{text}</a:t></a:r></a:p>" for text in paragraphs)
+        return f"<xdr:sp><xdr:txBody><a:bodyPr/>{runs}</xdr:txBody></xdr:sp>"
+
+    def frame(data: str) -> str:
+        return f"<xdr:graphicFrame><a:graphic><a:graphicData>{data}</a:graphicData></a:graphic></xdr:graphicFrame>"
+
+    drawing = (
+        f"<xdr:wsDr {xdr} {a} {r} {mc}>"
+        + anchor(
+            10, frame('<c:chart xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" r:id="rC"/>')
+        )
+        + anchor(
+            2,
+            f'<mc:AlternateContent><mc:Choice Requires="a14">{text_box("Key assumptions:", "5% growth")}'
+            f"</mc:Choice><mc:Fallback>{text_box('Key assumptions:', '5% growth')}</mc:Fallback>"
+            "</mc:AlternateContent>",
+        )
+        + anchor(
+            20,
+            frame(
+                '<dgm:relIds xmlns:dgm="http://schemas.openxmlformats.org/drawingml/2006/diagram" r:dm="rD"/>'
+            ),
+        )
+        + "</xdr:wsDr>"
+    )
+    smartart = (
+        '<dgm:dataModel xmlns:dgm="http://schemas.openxmlformats.org/drawingml/2006/diagram" '
+        f'{a}><dgm:ptLst><dgm:pt modelId="0" type="doc"/><dgm:pt modelId="1"><dgm:t><a:p><a:r><a:t>Close'
+        "</a:t></a:r></a:p></dgm:t></dgm:pt></dgm:ptLst></dgm:dataModel>"
+    )
+    kinds = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+    def rels(*entries: tuple[str, str, str]) -> str:
+        return (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            + "".join(f'<Relationship Id="{i}" Type="{kinds}/{k}" Target="{t}"/>' for i, k, t in entries)
+            + "</Relationships>"
+        )
+
+    def ole_object(rid: str, aspect: str = "") -> str:
+        return f'<oleObject {r} progId="Package" shapeId="1025" r:id="{rid}"{aspect}/>'
+
+    objects = (
+        f'<oleObjects><mc:AlternateContent {mc}><mc:Choice Requires="x14">'
+        + ole_object("rP", ' dvAspect="DVASPECT_ICON"')
+        + "</mc:Choice><mc:Fallback>"
+        + ole_object("rP", ' dvAspect="DVASPECT_ICON"')
+        + "</mc:Fallback></mc:AlternateContent>"
+        + ole_object("rW")
+        + "</oleObjects>"
+    )
+    workbook = _rezipped(
+        make_xlsx({"Model": [["Metric", "FY2025"], ["Revenue", 455.5]]}),
+        {
+            "xl/worksheets/sheet1.xml": lambda data: data.replace(
+                b"</worksheet>", f'<drawing {r} r:id="rDr"/>{objects}</worksheet>'.encode()
+            )
+        },
+        {
+            "xl/worksheets/_rels/sheet1.xml.rels": rels(
+                ("rDr", "drawing", "../drawings/drawing1.xml"),
+                ("rP", "oleObject", "../embeddings/oleObject2.bin"),
+                ("rW", "oleObject", "../embeddings/oleObject3.bin"),
+            ),
+            "xl/drawings/drawing1.xml": drawing,
+            "xl/drawings/_rels/drawing1.xml.rels": rels(
+                ("rC", "chart", "../charts/chart1.xml"), ("rD", "diagramData", "../diagrams/data1.xml")
+            ),
+            "xl/charts/chart1.xml": _revenue_chart(),
+            "xl/diagrams/data1.xml": smartart,
+            "xl/embeddings/oleObject2.bin": make_ole([("CONTENTS", pdf)]),
+            "xl/embeddings/oleObject3.bin": _rates_xls(),
+        },
+    )
+    parsed = parse_document(workbook, XLSX)
+    assert parsed.text == (
+        "Sheet: Model\n\n| Metric | FY2025 |\n| Revenue | 455.5 |\n\nKey assumptions:\n5% growth\n\n"
+        "Revenue ($m)\n\n|  | Revenue |\n| FY2024 | 410 |\n| FY2025 | 455.5 |\n\nClose\n\n"
+        "Sheet: Rates\n\n| Support |"
+    )
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("oleObject2.pdf", pdf)]
