@@ -4,16 +4,27 @@ lines (pdfplumber), and Tesseract OCR for pages whose text layer is missing or g
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import fmean
 
 from quire.documents import sniffing
-from quire.documents.layout import LINE, PARAGRAPH, Box, PageCallback, ParsedDocument, TextBuilder
+from quire.documents.layout import (
+    LINE,
+    PARAGRAPH,
+    Attachment,
+    Box,
+    PageCallback,
+    ParsedDocument,
+    TextBuilder,
+    attach,
+)
 from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages, check_pages
 from quire.documents.ocr import needs_ocr, ocr_page, text_layer_is_good, with_text_layer
 
+logger = logging.getLogger(__name__)
 PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
 
 
@@ -37,6 +48,7 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
     sizes, ocr_pages, confidences = [], [], []
     plumber = None
     pdf = _pdfium_document(content)
+    carries_files = pdf.count_attachments() > 0
     if walked is None:
         check_pages(len(pdf), limits)
     total = max(walked or 0, len(pdf))
@@ -88,9 +100,39 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
     confidence = round(fmean(confidences), 1) if confidences else None
     parsed = builder.build(ocr_pages=ocr_pages, ocr_confidence=confidence)
     parsed.page_sizes = sizes
-    if not parsed.text.strip():
+    parsed.attachments = _carried_files(content, limits) if carries_files else []
+    if not parsed.text.strip() and not parsed.attachments:
         raise PdfError("the PDF has no text: no text layer, and no page image OCR could read")
     return parsed
+
+
+def _carried_files(content: bytes, limits: IngestLimits) -> list[Attachment]:
+    """The files the PDF carries in its EmbeddedFiles name tree (a portfolio's documents, an e-invoice's
+    XML), each an attachment, in the tree's order. pypdf reads them, each stream inflated to at most its
+    bound (`pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH`, 75 MB); one it cannot read (damaged, past the bound) is
+    left out, and a tree it cannot read gives none."""
+    from pypdf import PdfReader
+
+    files: list[Attachment] = []
+    try:
+        reader = PdfReader(io.BytesIO(content))
+        if reader.is_encrypted:
+            reader.decrypt("")
+        carried = reader.attachments
+        names = list(carried)
+    except _pypdf_damage() as exc:
+        logger.info("the PDF's files were left out: %s", exc)
+        return files
+    for name in names:
+        limits.check_time()
+        try:
+            contents = carried[name]
+        except _pypdf_damage() as exc:
+            logger.info("a file the PDF carries was left out: %s", exc)
+            continue
+        for data in contents:
+            attach(files, limits, name, data, part="attachment")
+    return files
 
 
 def _plumber(content: bytes):

@@ -11,6 +11,7 @@ from quire.documents.parsing import parse_document
 from quire.documents.sniffing import PDF
 from tests.support.documents import (
     _pdf_file,
+    make_docx,
     make_form_pdf,
     make_layout_pdf,
     make_pdf,
@@ -253,3 +254,51 @@ def test_a_ruled_page_whose_content_pdfminer_cannot_read_is_read_from_pdfiums_li
     parsed = parse_document(one_page("/MediaBox [0 0 612 792]", "\n".join(ops)), PDF)
     assert parsed.tables == []
     assert parsed.text.split() == ["Fees", "Hosting", "$5"]
+
+
+def _with_files(pdf: bytes, files: dict[str, bytes]) -> bytes:
+    """`pdf` carrying `files` in its EmbeddedFiles name tree, as a PDF portfolio or an e-invoice (Factur-X)
+    carries them, each Flate-compressed."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import StreamObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    for name, data in files.items():
+        writer.add_attachment(name, data)
+    for index, stream in enumerate(writer._objects):
+        if isinstance(stream, StreamObject) and stream.get("/Type") == "/EmbeddedFile":
+            writer._objects[index] = stream.flate_encode()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_the_files_a_pdf_carries_are_its_attachments_and_a_pdf_of_only_files_is_read():
+    """In the name tree's order; one that inflates past pypdf's bound (80 MiB of zeros from 80 KB) is left
+    out."""
+    from quire.documents.limits import IngestLimits
+    from quire.documents.parsing import ParseError
+
+    schedule = make_docx(["Schedule 1: fees."])
+    parsed = parse_document(
+        _with_files(make_pdf(["Master agreement."]), {"schedule 1.docx": schedule, "notes.txt": b"Net 30."}),
+        PDF,
+    )
+    assert parsed.text == "Master agreement."
+    assert [(a.filename, a.content) for a in parsed.attachments] == [
+        ("notes.txt", b"Net 30."),
+        ("schedule 1.docx", schedule),
+    ]
+    cover = parse_document(_with_files(make_pdf([""]), {"schedule 1.docx": schedule}), PDF)
+    assert cover.text == "" and [a.filename for a in cover.attachments] == ["schedule 1.docx"]
+    bomb = _with_files(
+        make_pdf(["Master agreement."]), {"zeros.txt": bytes(80 << 20), "notes.txt": b"Net 30."}
+    )
+    assert len(bomb) < 1 << 20
+    assert [a.filename for a in parse_document(bomb, PDF).attachments] == ["notes.txt"]
+    with pytest.raises(ParseError, match=r"the document holds more than 1 files \(QUIRE_UPLOAD_MAX_FILES\)"):
+        parse_document(
+            _with_files(make_pdf(["Master agreement."]), {"a.txt": b"a", "b.txt": b"b"}),
+            PDF,
+            IngestLimits(max_batch_files=1),
+        )
