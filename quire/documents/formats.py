@@ -1089,15 +1089,21 @@ def parse_pptx(
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """Each slide a page: its shapes top to bottom (tables, charts, SmartArt, an object embedded and shown as
-    its content read with `embedded_blocks`), then its notes; an object shown as an icon is an attachment."""
+    its content read with `embedded_blocks`), then the text its layout and master add to it (`_behind`), then
+    its notes; an object shown as an icon is an attachment."""
     check_archive_read(content, limits)
     presentation = _presentation(content)
     builder = TextBuilder(limits)
     embedded = _SlideObjects(limits, embedded_blocks)
+    read_behind: set[str] = set()
     for slide in presentation.slides:
         limits.check_time()
         builder.new_page()
         _add_shapes(builder, slide.shapes, embedded)
+        for behind in _behind(slide):
+            if behind.part.partname not in read_behind:
+                read_behind.add(behind.part.partname)
+                _add_shapes(builder, [s for s in behind.shapes if not s.is_placeholder], embedded)
         if slide.has_notes_slide:
             notes = slide.notes_slide.notes_text_frame
             if notes is not None and notes.text.strip():
@@ -1105,6 +1111,16 @@ def parse_pptx(
     parsed = builder.build()
     parsed.attachments = embedded.attachments
     return parsed
+
+
+def _behind(slide) -> list:
+    """The layout and master whose own shapes (a "Confidential" text box, a logo) show behind the slide: both,
+    unless the slide hides its master's shapes (`showMasterSp="0"`), and the master only where its layout does
+    not hide them either. Their text is read once, on the first slide that shows it."""
+    if not is_on(slide.element.get("showMasterSp")):
+        return []
+    layout = slide.slide_layout
+    return [layout, layout.slide_master] if is_on(layout.element.get("showMasterSp")) else [layout]
 
 
 class _SlideObjects:

@@ -2304,3 +2304,30 @@ def test_xlsx_text_boxes_charts_smartart_and_objects_are_read_after_their_sheets
         "Sheet: Rates\n\n| Support |"
     )
     assert [(a.filename, a.content) for a in parsed.attachments] == [("oleObject2.pdf", pdf)]
+
+
+def test_text_a_slide_master_or_layout_adds_to_its_slides_is_read_once_on_the_first_slide_showing_it():
+    """A text box on the master ("Confidential") or a layout shows on every slide that uses them, and is read
+    once, after the first such slide's own shapes; their placeholders (the prompts "Click to edit Master
+    title style", dates, slide numbers) are not text anyone wrote. A slide that hides the master's shapes
+    (`showMasterSp="0"`) does not show them."""
+    import pptx
+    from pptx.util import Inches
+
+    presentation = pptx.Presentation()
+    title_only, blank = presentation.slide_layouts[5], presentation.slide_layouts[6]
+    hidden = presentation.slides.add_slide(blank)
+    for behind, left, text in ((presentation.slide_master, 0, "Confidential"), (title_only, 6, "Draft")):
+        box = hidden.shapes.add_textbox(Inches(left), Inches(7), Inches(3), Inches(0.4))
+        box.text = text
+        behind.shapes._spTree.append(box._element)
+    hidden.shapes.add_textbox(Inches(1), Inches(1), Inches(4), Inches(1)).text = "Cover"
+    hidden._element.set("showMasterSp", "0")
+    for title in ("Revenue", "Costs"):
+        slide = presentation.slides.add_slide(title_only)
+        slide.shapes.title.text = title
+    out = io.BytesIO()
+    presentation.save(out)
+    parsed = parse_document(out.getvalue(), PPTX)
+    assert parsed.text == "Cover\n\nRevenue\n\nDraft\n\nConfidential\n\nCosts"
+    assert parsed.page_starts == [0, parsed.text.index("Revenue"), parsed.text.index("Costs")]
