@@ -305,7 +305,7 @@ def embedded_file(data: bytes) -> tuple[str | None, bytes, bool]:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
             if ole.exists(OLE_NATIVE_STREAM) and ole.exists(OLE_CLASS_STREAM):
                 if OLE_PACKAGER in ole.openstream(OLE_CLASS_STREAM).read():
-                    return (*_native_file(ole.openstream(OLE_NATIVE_STREAM).read()), True)
+                    return (*native_file(ole.openstream(OLE_NATIVE_STREAM).read()), True)
             elif ole.exists(OLE_PACKAGE_STREAM):
                 return None, ole.openstream(OLE_PACKAGE_STREAM).read(), False
             elif ole.exists(OLE_CONTENTS_STREAM):
@@ -317,7 +317,7 @@ def embedded_file(data: bytes) -> tuple[str | None, bytes, bool]:
     return None, data, False
 
 
-def _native_file(native: bytes) -> tuple[str | None, bytes]:
+def native_file(native: bytes) -> tuple[str | None, bytes]:
     """The file of a packager object's native data: its size, a 2, the label and the source path (each ended
     by a NUL), two words, the temporary path (its length first), then the file's size and bytes."""
     position = 6

@@ -185,7 +185,7 @@ def _parse(
     if content_type == sniffing.DOC:
         return parse_doc(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
     if content_type == sniffing.RTF:
-        return parse_rtf(content, limits)
+        return parse_rtf(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
     if content_type == sniffing.HTML:
         html = sniffing.decoded_html(content)
         if html is None:

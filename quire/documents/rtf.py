@@ -13,12 +13,27 @@ skipping the `\\ucN` fallback characters that follow it.
 from __future__ import annotations
 
 import codecs
+import logging
 import re
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from quire.documents.layout import BlockSink, OnceEach, ParsedDocument, TextBuilder
+from quire.documents.layout import (
+    Attachment,
+    BlockSink,
+    OnceEach,
+    ParsedDocument,
+    TextBuilder,
+    add_blocks,
+    attach,
+)
 from quire.documents.limits import IngestLimits, check_depth
 from quire.documents.sniffing import RTF_SIGNATURE
+
+logger = logging.getLogger(__name__)
+# An OLE 1 object header's format: the object is embedded (1 is a link).
+OLE1_EMBEDDED = 2
 
 _TOKEN = re.compile(
     rb"\\([a-zA-Z]{1,32})(-?\d{1,10})? ?"  # control word, its parameter, and the space that ends it
@@ -67,6 +82,9 @@ class _Group:
     uc: int = 1
     # A shape (`\\shpinst`) in text that is read: its text box (`\\shptxt`) is read, nothing else of it.
     shape: bool = False
+    # An object (`\\object`) in body text that is read; its data (`\\objdata`) gathered as it comes.
+    shown_object: bool = False
+    objdata: bytearray | None = None
 
 
 @dataclass
@@ -85,6 +103,34 @@ class _Reader:
     in_cell: bool = False
     title_page: bool = False
     facing_pages: bool = False
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None
+    limits: IngestLimits | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    # What objects shown as their content hold, read after the paragraph or table they stand in.
+    shown: list[tuple[str, object]] = field(default_factory=list)
+
+    def embed(self, data: bytes) -> None:
+        """An object's OLE 1 data (`objdata`): a file a packager or Acrobat object wraps is an attachment, a
+        document or workbook is read after the paragraph or table it stands in; a linked object, or one
+        whose data is damaged, is left out."""
+        from quire.documents.formats import embedded_file, native_file
+
+        if self.embedded_blocks is None or self.limits is None:
+            return
+        try:
+            class_name, native = _ole1_native(data)
+            if class_name == "Package":
+                name, content = native_file(struct.pack("<I", len(native)) + native)
+                wrapped = True
+            else:
+                name, content, wrapped = embedded_file(native)
+        except (ValueError, struct.error) as exc:
+            logger.info("an RTF object was left out: %s", exc)
+            return
+        if wrapped:
+            attach(self.attachments, self.limits, name, content, part="object")
+        else:
+            self.shown.extend(self.embedded_blocks(content))
 
     def text(self, group: _Group, value: str) -> None:
         if group.skip or group.hidden or group.deleted:
@@ -123,9 +169,11 @@ class _Reader:
             self.add_boxes()
 
     def add_boxes(self) -> None:
-        """The text boxes of the paragraph or table just added, after it."""
+        """The text boxes and the objects' content of the paragraph or table just added, after it."""
         for paragraph in self.story(BOX, taken=True):
             self.builder.add(paragraph)
+        add_blocks(self.builder, self.shown)
+        self.shown.clear()
 
     def story(self, name: str, *, taken: bool = False) -> list[str]:
         """The paragraphs of a story read so far (and, `taken`, no more of them)."""
@@ -172,16 +220,28 @@ def _joined(parts: list[str]) -> str:
     return "".join(parts).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def parse_rtf(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_rtf(
+    content: bytes,
+    limits: IngestLimits,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
+    """What the RTF shows; with `embedded_blocks`, the objects its body embeds too (`_Reader.embed`)."""
     builder = TextBuilder(limits)
-    rtf_read(content, limits, builder)
-    return builder.build()
+    reader = rtf_read(content, limits, builder, embedded_blocks)
+    parsed = builder.build()
+    parsed.attachments = reader.attachments
+    return parsed
 
 
-def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
+def rtf_read(
+    content: bytes,
+    limits: IngestLimits,
+    builder: BlockSink,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+) -> _Reader:
     """Add what the RTF shows to `builder` (or anything that takes its `add` and `table`), paragraph by
     paragraph and table by table."""
-    reader = _Reader(builder)
+    reader = _Reader(builder, embedded_blocks=embedded_blocks, limits=limits)
     stack = [_Group()]
     skip_chars = 0
     position = content.find(RTF_SIGNATURE)
@@ -205,6 +265,8 @@ def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
             reader.flush_bytes(group)
             if len(stack) > 1:
                 stack.pop()
+                if group.objdata is not None and stack[-1].objdata is not group.objdata:
+                    reader.embed(_hex_bytes(group.objdata))
             skip_chars = 0
             continue
         if hexbyte is not None:
@@ -212,6 +274,9 @@ def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
                 skip_chars -= 1
             else:
                 reader.byte(group, int(hexbyte, 16))
+            continue
+        if run is not None and group.objdata is not None:
+            group.objdata.extend(run)
             continue
         if run is not None:
             text = run.decode(reader.encoding, errors="replace")
@@ -235,7 +300,16 @@ def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
         name = word.decode("ascii")
         value = int(parameter) if parameter is not None else None
         if name == "bin":
+            if group.objdata is not None:
+                group.objdata.extend(content[position : position + max(0, value or 0)].hex().encode())
             position += max(0, value or 0)
+        elif name == "object":
+            shown = not (group.skip or group.hidden or group.deleted or group.story)
+            group.skip, group.shown_object = True, shown
+        elif name == "objdata":
+            group.skip = True
+            if group.shown_object:
+                group.objdata = bytearray()
         elif name == "shpinst":
             group.skip, group.shape = True, len(stack) > 1 and not stack[-2].skip
         elif name == "shptxt" and group.shape:
@@ -291,6 +365,34 @@ def rtf_read(content: bytes, limits: IngestLimits, builder: BlockSink) -> None:
             reader.text(group, CHARACTERS[name])
     reader.flush_bytes(stack[-1])
     reader.finish()
+    return reader
+
+
+def _hex_bytes(digits: bytearray) -> bytes:
+    """The bytes an object's data spells in hex, its line ends and spaces left out (an odd last digit too)."""
+    cleaned = bytes(digits).translate(None, b" \t\r\n")
+    return bytes.fromhex(cleaned[: len(cleaned) // 2 * 2].decode("ascii", errors="replace"))
+
+
+def _ole1_native(data: bytes) -> tuple[str, bytes]:
+    """An embedded OLE 1 object's class and native data (MS-OLEDS ObjectHeader: version, format 2 for
+    embedded, the class, topic and item names as length-prefixed strings, then the native data's size and
+    bytes); ValueError for a linked object or a cut-off one."""
+    position = 4
+    (form,) = struct.unpack_from("<I", data, position)
+    if form != OLE1_EMBEDDED:
+        raise ValueError("a linked object")
+    position += 4
+    names = []
+    for _ in range(3):
+        (length,) = struct.unpack_from("<I", data, position)
+        names.append(data[position + 4 : position + 4 + length].rstrip(b"\0").decode("latin-1"))
+        position += 4 + length
+    (size,) = struct.unpack_from("<I", data, position)
+    native = data[position + 4 : position + 4 + size]
+    if len(native) != size:
+        raise ValueError("the object's data is cut off")
+    return names[0], native
 
 
 def _codec(codepage: int, current: str) -> str:

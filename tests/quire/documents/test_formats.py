@@ -1136,6 +1136,16 @@ def icon_run(rid: str) -> str:
     )
 
 
+def _package_native(label: str, data: bytes) -> bytes:
+    """A packager object's native data: a 2, the file's label and source path, its temporary path, then the
+    file."""
+    import struct
+
+    path = f"C:\\Users\\dana\\{label}\0".encode()
+    body = b"\x02\x00" + label.encode() + b"\0" + path + b"\x00\x00\x03\x00"
+    return body + struct.pack("<I", len(path)) + path + struct.pack("<I", len(data)) + data
+
+
 def _packaged(label: str, data: bytes) -> bytes:
     """An OLE packager object (class `Package`, `\x01Ole10Native`) wrapping a file, as Word embeds one dragged
     into it."""
@@ -1143,9 +1153,7 @@ def _packaged(label: str, data: bytes) -> bytes:
 
     from tests.support.documents import make_ole
 
-    path = f"C:\\Users\\dana\\{label}\0".encode()
-    body = b"\x02\x00" + label.encode() + b"\0" + path + b"\x00\x00\x03\x00"
-    body += struct.pack("<I", len(path)) + path + struct.pack("<I", len(data)) + data
+    body = _package_native(label, data)
     package = b"\x08\x00\x00\x00Package\x00"
     compobj = b"\x01\x00\xfe\xff\x03\x0a\x00\x00\xff\xff\xff\xff" + bytes(16) + package * 3
     return make_ole([("\x01CompObj", compobj), ("\x01Ole10Native", struct.pack("<I", len(body)) + body)])
@@ -2331,3 +2339,38 @@ def test_text_a_slide_master_or_layout_adds_to_its_slides_is_read_once_on_the_fi
     parsed = parse_document(out.getvalue(), PPTX)
     assert parsed.text == "Cover\n\nRevenue\n\nDraft\n\nConfidential\n\nCosts"
     assert parsed.page_starts == [0, parsed.text.index("Revenue"), parsed.text.index("Costs")]
+
+
+def _rtf_object(class_name: str, native: bytes, result: str = "") -> str:
+    """An object an RTF embeds (`\\object\\objemb`): its OLE 1 data (MS-OLEDS: version, embedded, the class,
+    empty topic and item names, the native data), as hex in lines, then its `\\result`."""
+    import struct
+
+    def string(value: str) -> bytes:
+        return struct.pack("<I", len(value) + 1) + value.encode() + b"\0"
+
+    data = struct.pack("<II", 0x0501, 2) + string(class_name) + string("") + string("")
+    data += struct.pack("<I", len(native)) + native
+    lines = "\n".join(data.hex()[i : i + 128] for i in range(0, len(data.hex()), 128))
+    return (
+        f"{{\\object\\objemb{{\\*\\objclass {class_name}}}{{\\*\\objdata\n{lines}\n}}{{\\result {result}}}}}"
+    )
+
+
+def test_rtf_objects_are_read_where_they_stand_or_kept_as_attachments():
+    """A workbook an RTF embeds (shown as its content) is read after the paragraph it stands in; a file a
+    packager object wraps is an attachment; an object in hidden text is neither."""
+    rtf = (
+        "{\\rtf1\\ansi Fees: "
+        + _rtf_object("Excel.Sheet.8", _rates_xls())
+        + "\\par Signed copy: "
+        + _rtf_object("Package", _package_native("signed.txt", b"Signed by both parties."))
+        + "\\par {\\v Draft: "
+        + _rtf_object("Package", _package_native("draft.txt", b"Draft."))
+        + "}\\par End.}"
+    )
+    parsed = parse_document(rtf.encode(), RTF)
+    assert parsed.text == "Fees:\n\nSheet: Rates\n\n| Support |\n\nSigned copy:\n\nEnd."
+    assert [(a.filename, a.content) for a in parsed.attachments] == [
+        ("signed.txt", b"Signed by both parties.")
+    ]
