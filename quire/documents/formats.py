@@ -25,6 +25,7 @@ from quire.documents.layout import (
     attach,
 )
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
+from quire.documents.odt import ods_sheets
 from quire.documents.rtf import rtf_read
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -916,6 +917,13 @@ def _rewritten(content: bytes, rewrite: Callable[[str, bytes], bytes | None]) ->
             if data is not None:
                 copy.writestr(info, data)
     return out.getvalue()
+
+
+def parse_ods(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    """An OpenDocument spreadsheet (.ods) as an XLSX is read: each sheet a page, `Sheet: name`, then its rows
+    as a table, each cell as the text it shows (`odt.ods_sheets`). A spreadsheet none of whose cells holds
+    anything has no text."""
+    return _workbook(ods_sheets(content, limits), limits)
 
 
 def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:

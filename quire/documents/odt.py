@@ -17,12 +17,16 @@ document uses, that is the default one (`Standard`, else the first) and every on
 in `styles.xml`'s order; per page style the first page's, then the default, then the left (even) pages',
 any marked not to show (`style:display="false"`) left out; all the headers, then all the footers; a paragraph
 or table one of them gave already not read again.
+
+An OpenDocument spreadsheet's sheets (`ods_sheets`, read as a workbook) and a presentation's slides
+(`parse_odp`) are read with the same flow: cells and frames as a document's tables and drawings.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -67,6 +71,12 @@ CELLS = {_TABLE + "table-cell", _TABLE + "covered-table-cell"}
 # A cell or row repeated more often than this counts this often; an empty cell repeated counts once.
 MAX_REPEAT = 64
 STYLES = "styles.xml"
+# A presentation's slides and their speaker notes; where a drawing stands on its slide.
+DRAW_PAGE = _DRAW + "page"
+PRESENTATION_NOTES = "{urn:oasis:names:tc:opendocument:xmlns:presentation:1.0}notes"
+SVG_X, SVG_Y = (f"{{urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0}}{axis}" for axis in "xy")
+LENGTH = re.compile(r"(-?\d+(?:\.\d*)?|-?\.\d+)\s*(cm|mm|in|pt|pc|px)?")
+CENTIMETRES = {"cm": 1.0, "mm": 0.1, "in": 2.54, "pt": 2.54 / 72, "pc": 2.54 / 6, "px": 2.54 / 96, None: 1.0}
 SECTION = _TEXT + "section"
 # What is dropped once read or left out; a note or a hidden span is part of its paragraph until it ends.
 BLOCKS = {TABLE, SECTION, *PARAGRAPHS}
@@ -140,6 +150,101 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
         if styles is not None:
             _page_parts(styles, named, builder, limits, flow.hidden)
     return builder.build()
+
+
+def parse_odp(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    """An OpenDocument presentation (.odp): each slide (`draw:page`) a page, its frames' and shapes' text boxes,
+    tables and embedded objects top to bottom, then left to right (`svg:y`, `svg:x`), as a document's drawings
+    are read, then its notes (`presentation:notes`) as `Notes: ...`. A placeholder's prompt is not in the
+    slide, so it is not read."""
+    from lxml import etree
+
+    check_archive_read(content, limits)
+    builder = TextBuilder(limits)
+    flow = _Flow()
+    with zipfile.ZipFile(BytesIO(content)) as archive:
+        flow.objects = lambda name: _part(archive, name)
+        styles = _part(archive, STYLES)
+        if styles is not None:
+            flow.read_styles(styles)
+        with archive.open(ODT_BODY) as xml:
+            for _, element in etree.iterparse(xml, events=("end",), **XML_SAFE):
+                if element.tag == AUTOMATIC_STYLES:
+                    flow.read_styles(element)
+                if element.tag != DRAW_PAGE:
+                    continue
+                limits.check_time()
+                builder.new_page()
+                for drawing in sorted((c for c in element if c.tag in DRAWINGS), key=_slide_position):
+                    add_blocks(builder, flow.drawn(drawing))
+                notes = element.find(PRESENTATION_NOTES)
+                if notes is not None:
+                    text = "\n".join(str(block) for kind, block in flow.drawn(notes) if kind == "text")
+                    if text.strip():
+                        builder.add(f"Notes: {text}")
+                flow.notes.clear()
+                _drop(element)
+    return builder.build()
+
+
+def _slide_position(drawing) -> tuple[float, float]:
+    return _length(drawing.get(SVG_Y)), _length(drawing.get(SVG_X))
+
+
+def _length(value: str | None) -> float:
+    """An ODF length (`2.5cm`, `1in`, `72pt`, `10mm`) in centimetres; 0 where it is missing or not one."""
+    match = LENGTH.fullmatch((value or "").strip())
+    if match is None:
+        return 0.0
+    return float(match.group(1)) * CENTIMETRES.get(match.group(2), 0.0)
+
+
+def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[tuple[str, Iterator[list[str]]]]:
+    """An OpenDocument spreadsheet's sheets (`table:table` in the body's `office:spreadsheet`), each its name
+    and its rows as the texts its cells show (`text:p`, as a table's cells in a document read), streamed: a row
+    or cell repeated counts at most `MAX_REPEAT` times, an empty cell once, and the empty rows after a sheet's
+    last filled one (a sheet's formatting often runs to its millionth row) are left out."""
+    from lxml import etree
+
+    check_archive_read(content, limits)
+    flow = _Flow()
+    with zipfile.ZipFile(BytesIO(content)) as archive, archive.open(ODT_BODY) as xml:
+        events = etree.iterparse(xml, events=("start", "end"), **XML_SAFE)
+        depth = 0
+        for event, element in events:
+            if element.tag != TABLE:
+                if event == "end" and element.tag == AUTOMATIC_STYLES:
+                    flow.read_styles(element)
+                continue
+            depth += 1 if event == "start" else -1
+            if event == "start" and depth == 1:
+                yield element.get(_TABLE + "name") or "", _ods_rows(events, flow, limits)
+                depth = 0
+
+
+def _ods_rows(events, flow: _Flow, limits: IngestLimits) -> Iterator[list[str]]:
+    """The rows of the sheet whose start `events` just gave, until its end; a table nested in a cell is read as
+    that cell's text."""
+    nested = 0
+    empty: list[list[str]] = []
+    for event, element in events:
+        if element.tag == TABLE:
+            if event == "end" and nested == 0:
+                _drop(element)
+                return
+            nested += 1 if event == "start" else -1
+            continue
+        if event != "end" or nested or element.tag != _TABLE + "table-row":
+            continue
+        limits.check_time()
+        rows = flow.rows_of(element)
+        _drop(element)
+        if not any(cell.strip() for row in rows for cell in row):
+            empty.extend(rows[: MAX_REPEAT - len(empty)])
+            continue
+        yield from empty
+        empty.clear()
+        yield from rows
 
 
 def _part(archive: zipfile.ZipFile, name: str):
@@ -339,14 +444,18 @@ class _Flow:
             if child.tag in ROW_GROUPS:
                 rows.extend(self.rows(child))
             elif child.tag == _TABLE + "table-row":
-                cells: list[str] = []
-                for cell in child:
-                    if cell.tag in CELLS:
-                        text = " ".join(self.flat(p) for p in self.paragraphs(cell))
-                        repeat = _repeat(cell.get(_TABLE + "number-columns-repeated")) if text.strip() else 1
-                        cells.extend([text] * repeat)
-                rows.extend([cells] * _repeat(child.get(_TABLE + "number-rows-repeated")))
+                rows.extend(self.rows_of(child))
         return rows
+
+    def rows_of(self, row) -> list[list[str]]:
+        """A `table:table-row` as the rows it stands for (it may be repeated), each its cells' texts."""
+        cells: list[str] = []
+        for cell in row:
+            if cell.tag in CELLS:
+                text = " ".join(self.flat(p) for p in self.paragraphs(cell))
+                repeat = _repeat(cell.get(_TABLE + "number-columns-repeated")) if text.strip() else 1
+                cells.extend([text] * repeat)
+        return [cells] * _repeat(row.get(_TABLE + "number-rows-repeated"))
 
 
 def _count(value: str | None) -> int:

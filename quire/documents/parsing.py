@@ -1,5 +1,5 @@
 """Bytes of a supported type to the normalised text every offset refers to, with a page map (PDFs, sheets
-and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX, ODT, RTF)."""
+and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, RTF)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from quire.documents.limits import (
     check_json_depth,
     check_text,
 )
-from quire.documents.odt import parse_odt
+from quire.documents.odt import parse_odp, parse_odt
 from quire.documents.pdf import PdfError, parse_pdf
 from quire.documents.rtf import parse_rtf
 
@@ -96,7 +96,9 @@ def _parse_checked(
         if isinstance(exc, ctypes.ArgumentError) and SoftTimeLimitExceeded.__name__ in str(exc):
             # The soft time limit fired inside a native call, and ctypes turned it into an argument error.
             raise SoftTimeLimitExceeded() from exc
-        if content_type in (*sniffing.OOXML_PARTS.values(), sniffing.ODT) and isinstance(exc, OFFICE_DAMAGE):
+        if content_type in (*sniffing.OOXML_PARTS.values(), *sniffing.OPENDOCUMENT) and isinstance(
+            exc, OFFICE_DAMAGE
+        ):
             detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             raise ParseError(f"the file is damaged: {detail}") from exc
         if content_type in OLE_TYPES and isinstance(exc, OSError):
@@ -182,6 +184,10 @@ def _parse(
         return formats.parse_xls(content, limits)
     if content_type == sniffing.ODT:
         return parse_odt(content, limits)
+    if content_type == sniffing.ODS:
+        return formats.parse_ods(content, limits)
+    if content_type == sniffing.ODP:
+        return parse_odp(content, limits)
     if content_type == sniffing.DOC:
         return parse_doc(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
     if content_type == sniffing.RTF:

@@ -32,6 +32,10 @@ TEXT = "text/plain"
 RTF = "application/rtf"
 DOC = "application/msword"
 ODT = "application/vnd.oasis.opendocument.text"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+ODP = "application/vnd.oasis.opendocument.presentation"
+# The OpenDocument types read, each a package whose body is its `content.xml`.
+OPENDOCUMENT = (ODT, ODS, ODP)
 XLS = "application/vnd.ms-excel"
 # The file extension a file of each type is named with where nothing else names it.
 EXTENSIONS = {
@@ -47,12 +51,14 @@ EXTENSIONS = {
     RTF: "rtf",
     DOC: "doc",
     ODT: "odt",
+    ODS: "ods",
+    ODP: "odp",
     XLS: "xls",
 }
 ODT_BODY = "content.xml"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"
-SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRIPT, TEXT)
+SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRIPT, TEXT)
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
@@ -284,14 +290,14 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             names = set(archive.namelist())
             kind = ooxml_kind(archive)
             packaged = None if kind else packaged_type(archive)
-            if packaged == ODT and _odt_encrypted(archive):
+            if packaged in OPENDOCUMENT and _odt_encrypted(archive):
                 raise LimitExceeded(ErrorCode.DOCUMENT_ENCRYPTED, ODT_ENCRYPTED_REASON)
-        if packaged == ODT and ODT_BODY in names:
-            return ODT
+        if packaged in OPENDOCUMENT and ODT_BODY in names:
+            return packaged
         if packaged:
             raise UnsupportedDocument(
-                f"{packaged}, a document packaged as a ZIP (OpenDocument, EPUB) that Quire does not read; "
-                "save it as DOCX, XLSX, PPTX or PDF",
+                f"{packaged}, a document packaged as a ZIP (OpenDocument drawing or formula, EPUB) that Quire "
+                "does not read; save it as PDF",
                 param,
             )
         return kind or ZIP
@@ -351,7 +357,7 @@ MSG_STREAM_PREFIX = "__substg1.0_"
 # The streams at the root of an OLE file that wraps a DOCX, XLSX or PPTX encrypted with a password (MS-OFFCRYPTO's
 # standard and agile encryption).
 OOXML_ENCRYPTED = {"encryptioninfo", "encryptedpackage"}
-ODT_ENCRYPTED_REASON = "the OpenDocument text is encrypted with a password; send it without the password"
+ODT_ENCRYPTED_REASON = "the OpenDocument file is encrypted with a password; send it without the password"
 ODT_MANIFEST = "META-INF/manifest.xml"
 ODT_MANIFEST_MAX_BYTES = 1 << 20
 

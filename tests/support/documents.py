@@ -561,6 +561,8 @@ ODF_NAMESPACES = (
     'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
     'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
     'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+    'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+    'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
     'xmlns:xlink="http://www.w3.org/1999/xlink" '
     'xmlns:dc="http://purl.org/dc/elements/1.1/"'
 )
@@ -571,14 +573,36 @@ def make_odt(
 ) -> bytes:
     """An OpenDocument text file as LibreOffice writes one: `mimetype` first and stored, then `content.xml`
     whose `office:automatic-styles` hold `automatic_styles` and whose `office:text` holds `body` (ODF markup
-    with the office, style, text, table, draw, xlink and dc prefixes), `styles.xml` whose `office:styles` hold
-    `styles` and whose `office:master-styles` hold `master_pages` (where either is given), and the manifest."""
+    with the office, style, text, table, draw, presentation, svg, xlink and dc prefixes), `styles.xml` whose
+    `office:styles` hold `styles` and whose `office:master-styles` hold `master_pages` (where either is given),
+    and the manifest."""
+    return _opendocument("text", body, automatic_styles, master_pages, styles)
+
+
+def make_ods(sheets: str) -> bytes:
+    """An OpenDocument spreadsheet whose `office:spreadsheet` holds `sheets` (`table:table` markup)."""
+    return _opendocument("spreadsheet", sheets)
+
+
+def make_odp(slides: str) -> bytes:
+    """An OpenDocument presentation whose `office:presentation` holds `slides` (`draw:page` markup)."""
+    return _opendocument("presentation", slides)
+
+
+def _opendocument(
+    kind: str,
+    body: str,
+    automatic_styles: str = "",
+    master_pages: str | None = None,
+    styles: str | None = None,
+) -> bytes:
     import zipfile
 
+    media_type = f"application/vnd.oasis.opendocument.{kind}"
     content = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NAMESPACES} office:version="1.3">'
         f"<office:automatic-styles>{automatic_styles}</office:automatic-styles>"
-        f"<office:body><office:text>{body}</office:text></office:body></office:document-content>"
+        f"<office:body><office:{kind}>{body}</office:{kind}></office:body></office:document-content>"
     )
     styles = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-styles {ODF_NAMESPACES} office:version="1.3">'
@@ -588,14 +612,13 @@ def make_odt(
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
         'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
-        '<manifest:file-entry manifest:full-path="/" '
-        'manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+        f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{media_type}"/>'
         '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
         "</manifest:manifest>"
     )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text", zipfile.ZIP_STORED)
+        archive.writestr("mimetype", media_type, zipfile.ZIP_STORED)
         archive.writestr("content.xml", content.encode(), zipfile.ZIP_DEFLATED)
         if master_pages is not None or styles is not None:
             archive.writestr("styles.xml", styles.encode(), zipfile.ZIP_DEFLATED)

@@ -540,4 +540,4 @@ def test_an_opendocument_text_encrypted_with_a_password_is_refused_at_upload_as_
                 )
             archive.writestr(info, data)
     message = refused(upload(api_a, "minutes.odt", out.getvalue()), 415, "document_encrypted")
-    assert "OpenDocument text is encrypted with a password" in message
+    assert "OpenDocument file is encrypted with a password" in message

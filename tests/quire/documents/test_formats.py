@@ -12,12 +12,27 @@ import pytest
 
 from quire.documents.limits import DeadlinePassed, IngestLimits
 from quire.documents.parsing import ParseError, parse_document
-from quire.documents.sniffing import DOC, DOCX, EML, HTML, MSG, ODT, PPTX, RTF, XLS, XLSX, sniff_content_type
+from quire.documents.sniffing import (
+    DOC,
+    DOCX,
+    EML,
+    HTML,
+    MSG,
+    ODS,
+    ODT,
+    PPTX,
+    RTF,
+    XLS,
+    XLSX,
+    sniff_content_type,
+)
 from tests.support.documents import (
     make_doc,
     make_docx,
     make_eml,
     make_msg,
+    make_odp,
+    make_ods,
     make_odt,
     make_pdf,
     make_pptx,
@@ -2374,3 +2389,75 @@ def test_rtf_objects_are_read_where_they_stand_or_kept_as_attachments():
     assert [(a.filename, a.content) for a in parsed.attachments] == [
         ("signed.txt", b"Signed by both parties.")
     ]
+
+
+def test_an_opendocument_spreadsheet_is_read_as_a_workbook():
+    """Each sheet a page and a table of the texts its cells show; a repeated cell or row counts as often (an
+    empty cell once), and the empty rows a sheet's formatting runs on to (a million of them) are left out."""
+
+    def row(*cells: str, repeated: int = 1) -> str:
+        body = "".join(
+            f"<table:table-cell><text:p>{cell}</text:p></table:table-cell>" if cell else "<table:table-cell/>"
+            for cell in cells
+        )
+        return f'<table:table-row table:number-rows-repeated="{repeated}">{body}</table:table-row>'
+
+    sheets = (
+        '<table:table table:name="P&amp;L">'
+        + row("Metric", "FY2025")
+        + row("", "")
+        + row("Revenue", "455.5")
+        + '<table:table-row><table:table-cell table:number-columns-repeated="2"><text:p>n/a</text:p>'
+        '</table:table-cell><table:table-cell table:number-columns-repeated="1021"/></table:table-row>'
+        + row("", repeated=1048572)
+        + "</table:table>"
+        + '<table:table table:name="Empty">'
+        + row("", repeated=1048576)
+        + "</table:table>"
+        + '<table:table table:name="Notes">'
+        + row("Audited")
+        + "</table:table>"
+    )
+    parsed = parse_document(make_ods(sheets), sniff_content_type(make_ods(sheets)))
+    assert parsed.text == (
+        "Sheet: P&L\n\n| Metric | FY2025 |\n| Revenue | 455.5 |\n| n/a | n/a |\n\nSheet: Empty\n\n"
+        "Sheet: Notes\n\n| Audited |"
+    )
+    assert parsed.page_count == 3 and len(parsed.tables) == 2
+    with pytest.raises(ParseError, match=r"^the document has no text$"):
+        parse_document(make_ods('<table:table table:name="S">' + row("") + "</table:table>"), ODS)
+
+
+def test_an_opendocument_presentation_is_read_slide_by_slide():
+    """Each slide a page: its frames top to bottom, then left to right (whatever their units), a table in a
+    frame as a table, then its notes; an empty placeholder reads nothing."""
+
+    def frame(x: str, y: str, body: str, placeholder: bool = False) -> str:
+        flag = ' presentation:placeholder="true"' if placeholder else ""
+        return f'<draw:frame svg:x="{x}" svg:y="{y}"{flag}>{body}</draw:frame>'
+
+    def box(*paragraphs: str) -> str:
+        return "<draw:text-box>" + "".join(f"<text:p>{p}</text:p>" for p in paragraphs) + "</draw:text-box>"
+
+    table = (
+        "<table:table><table:table-row><table:table-cell><text:p>Revenue</text:p></table:table-cell>"
+        "<table:table-cell><text:p>455.5</text:p></table:table-cell></table:table-row></table:table>"
+    )
+    slides = (
+        '<draw:page draw:name="1">'
+        + frame("1cm", "5cm", box("Grew 11%", "Margins held"))
+        + frame("10cm", "1in", box("Results"))
+        + frame("1cm", "10cm", table)
+        + frame("1cm", "15cm", "<draw:text-box/>", placeholder=True)
+        + "<presentation:notes>"
+        + frame("2cm", "13cm", box("Mention the backlog."))
+        + "</presentation:notes></draw:page>"
+        + '<draw:page draw:name="2">'
+        + frame("1cm", "1cm", box("Outlook"))
+        + "</draw:page>"
+    )
+    parsed = parse_document(make_odp(slides), sniff_content_type(make_odp(slides)))
+    assert parsed.text == (
+        "Results\n\nGrew 11%\n\nMargins held\n\n| Revenue | 455.5 |\n\nNotes: Mention the backlog.\n\nOutlook"
+    )
+    assert parsed.page_starts == [0, parsed.text.index("Outlook")]

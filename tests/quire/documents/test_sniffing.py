@@ -491,9 +491,9 @@ def test_an_email_interrupted_while_its_attachments_are_stored_lists_each_one_st
 
 # --- packaged documents that are ZIPs ---------------------------------------------------------------------
 
-ODS = make_zip(
+ODG = make_zip(
     {
-        "mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
+        "mimetype": b"application/vnd.oasis.opendocument.graphics",
         "content.xml": b"<office:document-content/>",
         "META-INF/manifest.xml": b"<manifest:manifest/>",
     }
@@ -505,22 +505,22 @@ EPUB_WITHOUT_MIMETYPE = make_zip(
 
 @pytest.mark.parametrize(
     ("package", "named"),
-    [(ODS, "application/vnd.oasis.opendocument.spreadsheet"), (EPUB_WITHOUT_MIMETYPE, "a packaged document")],
-    ids=["ods", "epub without its mimetype"],
+    [(ODG, "application/vnd.oasis.opendocument.graphics"), (EPUB_WITHOUT_MIMETYPE, "a packaged document")],
+    ids=["odg", "epub without its mimetype"],
 )
-def test_an_opendocument_spreadsheet_or_epub_file_is_one_unsupported_document_not_a_batch(
+def test_an_opendocument_drawing_or_epub_file_is_one_unsupported_document_not_a_batch(
     api_a: Api, package, named
 ):
     assert not is_zip(package)
-    assert [f.filename for f in unpacked([Upload("book.ods", package)], IngestLimits())] == ["book.ods"]
+    assert [f.filename for f in unpacked([Upload("book.odg", package)], IngestLimits())] == ["book.odg"]
     with pytest.raises(UnsupportedDocument, match=named):
         sniff_content_type(package)
-    message = refused(post_files(api_a, {"prices.ods": package}), 415, "unsupported_document")
+    message = refused(post_files(api_a, {"plan.odg": package}), 415, "unsupported_document")
     assert "OpenDocument" in message
-    batch = post_files(api_a, {"prices.ods": package, "notes.txt": b"Notes beside the contract."})
+    batch = post_files(api_a, {"plan.odg": package, "notes.txt": b"Notes beside the contract."})
     assert batch.status_code == 201, batch.content
     assert [(r["filename"], r["code"]) for r in batch.json()["refused"]] == [
-        ("prices.ods", "unsupported_document")
+        ("plan.odg", "unsupported_document")
     ]
 
 
@@ -816,18 +816,35 @@ def test_an_opendocument_text_zipped_again_with_its_mimetype_not_first_is_still_
     assert is_zip(files) and sniff_content_type(files) == ZIP
 
 
-def test_an_opendocument_text_is_one_document_read_as_text_not_a_batch_nor_refused(api_a: Api):
+@pytest.mark.parametrize("kind", ["odt", "ods", "odp"])
+def test_an_opendocument_text_sheet_or_deck_is_one_document_not_a_batch_nor_refused(api_a: Api, kind):
     import uuid
 
-    from quire.documents.sniffing import ODT
-    from tests.support.documents import make_odt
+    from quire.documents import sniffing
+    from tests.support import documents
 
-    package = make_odt(f"<text:p>Governing law: Delaware. Ref {uuid.uuid4().int}.</text:p>")
+    line = f"<text:p>Governing law: Delaware. Ref {uuid.uuid4().int}.</text:p>"
+    package, content_type = {
+        "odt": (documents.make_odt(line), sniffing.ODT),
+        "ods": (
+            documents.make_ods(
+                f"<table:table><table:table-row><table:table-cell>{line}</table:table-cell></table:table-row>"
+                "</table:table>"
+            ),
+            sniffing.ODS,
+        ),
+        "odp": (
+            documents.make_odp(
+                f"<draw:page><draw:frame><draw:text-box>{line}</draw:text-box></draw:frame></draw:page>"
+            ),
+            sniffing.ODP,
+        ),
+    }[kind]
     assert not is_zip(package)
-    assert sniff_content_type(package) == ODT
-    created = post_files(api_a, {"contract.odt": package})
+    assert sniff_content_type(package) == content_type
+    created = post_files(api_a, {f"contract.{kind}": package})
     assert created.status_code == 201, created.content
-    assert created.json()["content_type"] == ODT
+    assert created.json()["content_type"] == content_type
 
 
 def test_an_ole_file_is_known_by_its_root_streams_not_by_an_embedded_objects():
