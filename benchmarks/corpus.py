@@ -34,6 +34,8 @@ SUFFIXES = {
     ".pptm",
     ".ppsx",
     ".odt",
+    ".ods",
+    ".odp",
     ".doc",
     ".xls",
     ".msg",
