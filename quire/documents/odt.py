@@ -44,6 +44,7 @@ _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 
 PARAGRAPHS = {_TEXT + "p", _TEXT + "h"}
 TABLE = _TABLE + "table"
+TABLE_ROW = _TABLE + "table-row"
 NOTE = _TEXT + "note"
 # Elements whose text the document does not show in its flow.
 HIDDEN = {
@@ -209,7 +210,8 @@ def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[tuple[str, Iter
     check_archive_read(content, limits)
     flow = _Flow()
     with zipfile.ZipFile(BytesIO(content)) as archive, archive.open(ODT_BODY) as xml:
-        events = etree.iterparse(xml, events=("start", "end"), **XML_SAFE)
+        tags = (TABLE, TABLE_ROW, AUTOMATIC_STYLES)
+        events = etree.iterparse(xml, events=("start", "end"), tag=tags, **XML_SAFE)
         depth = 0
         for event, element in events:
             if element.tag != TABLE:
@@ -234,7 +236,7 @@ def _ods_rows(events, flow: _Flow, limits: IngestLimits) -> Iterator[list[str]]:
                 return
             nested += 1 if event == "start" else -1
             continue
-        if event != "end" or nested or element.tag != _TABLE + "table-row":
+        if event != "end" or nested or element.tag != TABLE_ROW:
             continue
         limits.check_time()
         rows = flow.rows_of(element)
@@ -443,7 +445,7 @@ class _Flow:
         for child in table:
             if child.tag in ROW_GROUPS:
                 rows.extend(self.rows(child))
-            elif child.tag == _TABLE + "table-row":
+            elif child.tag == TABLE_ROW:
                 rows.extend(self.rows_of(child))
         return rows
 
