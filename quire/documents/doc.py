@@ -279,7 +279,7 @@ def _placed(
 def _objects(ole, runs: list[_Run], pieces: list[tuple[int, int, int, bool]], body: int) -> list:
     """The objects the main text embeds, each once, in order: (the CP of its character, (its name, its file,
     whether it is a file shown as its icon, a name for it where it has none)))."""
-    from quire.documents.formats import embedded_file
+    from quire.documents.formats import embedded_file, storage_file
 
     found, seen = [], set()
     for run in runs:
@@ -290,7 +290,7 @@ def _objects(ole, runs: list[_Run], pieces: list[tuple[int, int, int, bool]], bo
         if cp is None or cp >= body or run.picture in seen or not ole.exists("/".join(storage)):
             continue
         seen.add(run.picture)
-        name, data, wrapped = embedded_file(_storage_file(ole, storage))
+        name, data, wrapped = embedded_file(storage_file(ole, storage))
         found.append((cp, (name, data, wrapped, f"object {run.picture}")))
     return sorted(found, key=lambda item: item[0])
 
@@ -302,19 +302,6 @@ def _cp_at(pieces: list[tuple[int, int, int, bool]], fc: int) -> int | None:
         if offset <= fc < offset + width * (last - first):
             return first + (fc - offset) // width
     return None
-
-
-def _storage_file(ole, storage: list[str]) -> bytes:
-    """A storage of the OLE file as an OLE file of its own (its streams under its root)."""
-    from extract_msg.ole_writer import OleWriter
-
-    writer = OleWriter()
-    for path in sorted(ole.listdir()):
-        if path[: len(storage)] == storage and len(path) > len(storage):
-            writer.addEntry("/".join(path[len(storage) :]), ole.openstream(path).read())
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def _shape_anchors(table: bytes, fc: int, lcb: int) -> dict[int, int]:

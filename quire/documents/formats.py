@@ -318,6 +318,19 @@ def embedded_file(data: bytes) -> tuple[str | None, bytes, bool]:
     return None, data, False
 
 
+def storage_file(ole, storage: list[str]) -> bytes:
+    """A storage of the OLE file as an OLE file of its own (its streams under its root)."""
+    from extract_msg.ole_writer import OleWriter
+
+    writer = OleWriter()
+    for path in sorted(ole.listdir()):
+        if path[: len(storage)] == storage and len(path) > len(storage):
+            writer.addEntry("/".join(path[len(storage) :]), ole.openstream(path).read())
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def native_file(native: bytes) -> tuple[str | None, bytes]:
     """The file of a packager object's native data: its size, a 2, the label and the source path (each ended
     by a NUL), two words, the temporary path (its length first), then the file's size and bytes."""
@@ -926,11 +939,14 @@ def parse_ods(content: bytes, limits: IngestLimits) -> ParsedDocument:
     return _workbook(ods_sheets(content, limits), limits)
 
 
-def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> ParsedDocument:
     """An Excel 97-2003 workbook (`.xls`, BIFF, read by xlrd) as `parse_xlsx` reads a workbook: each sheet a
-    page, each cell as the sheet shows it, a date in ISO 8601 and a percentage with its `%` by its format. A
-    row's blank cells past its last value are never read: a few bytes of BIFF (MULBLANK) format a whole sheet's
-    16 million cells."""
+    page, each cell as the sheet shows it, a date in ISO 8601 and a percentage with its `%` by its format, then
+    its text boxes' and shapes' text (`_xls_text_boxes`). A row's blank cells past its last value are never
+    read: a few bytes of BIFF (MULBLANK) format a whole sheet's 16 million cells. With `objects`, the files
+    the workbook embeds (its `MBD...` storages) are attachments: whether one is shown as its icon is not
+    read."""
+    import olefile
     import xlrd
 
     try:
@@ -977,10 +993,72 @@ def parse_xls(content: bytes, limits: IngestLimits) -> ParsedDocument:
             yield sheet.name, (cells(sheet, row) for row in range(sheet.nrows))
             book.unload_sheet(index)
 
+    with olefile.OleFileIO(io.BytesIO(content)) as ole:
+        boxes = _xls_text_boxes(ole.openstream(XLS_STREAM).read()) if ole.exists(XLS_STREAM) else {}
+        attachments: list[Attachment] = []
+        for storage in sorted(
+            path[0] for path in ole.listdir(streams=False, storages=True) if len(path) == 1
+        ):
+            if objects and storage.startswith(XLS_OBJECT_PREFIX):
+                name, data, _ = embedded_file(storage_file(ole, [storage]))
+                attach(attachments, limits, name, data, part=storage)
+    names = book.sheet_names()
     try:
-        return _workbook(sheets(), limits)
+        parsed = _workbook(
+            sheets(), limits, lambda index: [("text", text) for text in boxes.get(names[index], [])]
+        )
     finally:
         book.release_resources()
+    parsed.attachments = attachments
+    return parsed
+
+
+# The BIFF8 stream of an .xls, the records its text boxes are read from, and the storages of its objects.
+XLS_STREAM = "Workbook"
+BIFF_BOF, BIFF_BOUNDSHEET, BIFF_OBJ, BIFF_TXO, BIFF_CONTINUE = 0x0809, 0x0085, 0x005D, 0x01B6, 0x003C
+BIFF8 = 0x0600
+OBJ_NOTE = 0x19
+XLS_OBJECT_PREFIX = "MBD"
+
+
+def _xls_text_boxes(stream: bytes) -> dict[str, list[str]]:
+    """The text of each sheet's text boxes and shapes: a TXO record's characters (its count at offset 10), in
+    the CONTINUE records after it, each opening with whether its characters are two bytes, by the sheet whose
+    substream holds it (the BOUNDSHEET record naming the substream's offset); a cell's note (an OBJ of type
+    0x19 before it) left out; none for a workbook older than BIFF8."""
+    names: dict[int, str] = {}
+    found: dict[str, list[str]] = {}
+    sheet, shape, wanted, parts = None, None, 0, []
+    position = 0
+    while position + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, position)
+        start, position = position + 4, position + 4 + length
+        if wanted and kind == BIFF_CONTINUE and length:
+            double = stream[start] & 1
+            chunk = stream[start + 1 : position].decode(
+                "utf-16-le" if double else "latin-1", errors="replace"
+            )
+            parts.append(chunk[:wanted])
+            wanted -= len(parts[-1])
+            if wanted <= 0 and sheet is not None:
+                found.setdefault(sheet, []).append("".join(parts).replace("\r\n", "\n").replace("\r", "\n"))
+            continue
+        wanted = 0
+        if kind == BIFF_BOF:
+            if start == 4 and struct.unpack_from("<H", stream, start)[0] != BIFF8:
+                return {}
+            sheet = names.get(start - 4)
+        elif kind == BIFF_BOUNDSHEET and length >= 8:
+            (offset,) = struct.unpack_from("<I", stream, start)
+            count, double = stream[start + 6], stream[start + 7] & 1
+            raw = stream[start + 8 : start + 8 + count * (2 if double else 1)]
+            names[offset] = raw.decode("utf-16-le" if double else "latin-1", errors="replace")
+        elif kind == BIFF_OBJ and length >= 6:
+            (shape,) = struct.unpack_from("<H", stream, start + 4)
+        elif kind == BIFF_TXO and length >= 12 and shape != OBJ_NOTE:
+            (wanted,) = struct.unpack_from("<H", stream, start + 10)
+            parts = []
+    return found
 
 
 def _xls_damage() -> tuple[type[BaseException], ...]:

@@ -181,7 +181,7 @@ def _parse(
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.XLS:
-        return formats.parse_xls(content, limits)
+        return formats.parse_xls(content, limits, objects=not embedded)
     if content_type == sniffing.ODT:
         return parse_odt(content, limits)
     if content_type == sniffing.ODS:

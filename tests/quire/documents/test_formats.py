@@ -2461,3 +2461,58 @@ def test_an_opendocument_presentation_is_read_slide_by_slide():
         "Results\n\nGrew 11%\n\nMargins held\n\n| Revenue | 455.5 |\n\nNotes: Mention the backlog.\n\nOutlook"
     )
     assert parsed.page_starts == [0, parsed.text.index("Outlook")]
+
+
+def _xls_with_drawings(texts: list[tuple[int, str]], storages: dict[str, bytes]) -> bytes:
+    """An Excel 97 workbook (xlwt) with two sheets, the last one drawing objects of each (type, text) in
+    `texts` (BIFF8 OBJ, then TXO with its text in a CONTINUE record: 6 a text box, 0x19 a cell's note), and
+    the OLE files `storages` embedded as the objects' storages (`MBD...`)."""
+    import struct
+
+    import olefile
+    import xlwt
+
+    from tests.support.documents import make_ole
+
+    book = xlwt.Workbook()
+    book.add_sheet("Model").write(0, 0, "Revenue")
+    book.add_sheet("Notes").write(0, 0, "Audited")
+    out = io.BytesIO()
+    book.save(out)
+    with olefile.OleFileIO(io.BytesIO(out.getvalue())) as ole:
+        stream = ole.openstream("Workbook").read()
+
+    def record(kind: int, data: bytes) -> bytes:
+        return struct.pack("<HH", kind, len(data)) + data
+
+    drawn = b""
+    for number, (kind, text) in enumerate(texts, 1):
+        cmo = struct.pack("<HHHHH", 0x15, 0x12, kind, number, 0x6011) + bytes(12)
+        drawn += record(0x5D, cmo + bytes(4))
+        drawn += record(
+            0x1B6, struct.pack("<HH", 0x212, 0) + bytes(6) + struct.pack("<HHH", len(text), 16, 0)
+        )
+        drawn += record(0x3C, b"\x00" + text.encode("latin-1"))
+        drawn += record(0x3C, bytes(16))
+    end = stream.rindex(struct.pack("<HH", 0x0A, 0))
+    entries: list[tuple[str, bytes | None]] = [("Workbook", stream[:end] + drawn + stream[end:])]
+    for storage, data in storages.items():
+        with olefile.OleFileIO(io.BytesIO(data)) as embedded:
+            entries.append((storage, None))
+            entries.extend(
+                ("/".join([storage, *path]), embedded.openstream(path).read()) for path in embedded.listdir()
+            )
+    return make_ole(entries)
+
+
+def test_xls_text_boxes_are_read_after_their_sheets_cells_and_embedded_files_are_attachments():
+    """A cell's note is not read (as an XLSX's comments are not)."""
+    workbook = _xls_with_drawings(
+        [(6, "Figures are unaudited."), (0x19, "Check with finance"), (2, "Draft")],
+        {"MBD00000001": _packaged("letter.txt", b"Auditor's letter.")},
+    )
+    parsed = parse_document(workbook, sniff_content_type(workbook))
+    assert parsed.text == (
+        "Sheet: Model\n\n| Revenue |\n\nSheet: Notes\n\n| Audited |\n\nFigures are unaudited.\n\nDraft"
+    )
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("letter.txt", b"Auditor's letter.")]
