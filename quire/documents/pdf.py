@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from statistics import fmean
 
@@ -49,6 +49,8 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
     plumber = None
     pdf = _pdfium_document(content)
     carries_files = pdf.count_attachments() > 0
+    # The pages with a file attached to them (a file attachment annotation).
+    annotated: list[int] = []
     if walked is None:
         check_pages(len(pdf), limits)
     total = max(walked or 0, len(pdf))
@@ -58,7 +60,7 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
     try:
         for number in range(1, len(pdf) + 1):
             limits.check_time()
-            page = _pdfium_page(pdf, number)
+            page = _pdfium_page(pdf, number, annotated)
             if page is None:
                 unloaded += 1
                 continue
@@ -100,17 +102,18 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
     confidence = round(fmean(confidences), 1) if confidences else None
     parsed = builder.build(ocr_pages=ocr_pages, ocr_confidence=confidence)
     parsed.page_sizes = sizes
-    parsed.attachments = _carried_files(content, limits) if carries_files else []
+    parsed.attachments = _carried_files(content, limits, annotated) if carries_files or annotated else []
     if not parsed.text.strip() and not parsed.attachments:
         raise PdfError("the PDF has no text: no text layer, and no page image OCR could read")
     return parsed
 
 
-def _carried_files(content: bytes, limits: IngestLimits) -> list[Attachment]:
+def _carried_files(content: bytes, limits: IngestLimits, annotated: list[int]) -> list[Attachment]:
     """The files the PDF carries in its EmbeddedFiles name tree (a portfolio's documents, an e-invoice's
-    XML), each an attachment, in the tree's order. pypdf reads them, each stream inflated to at most its
-    bound (`pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH`, 75 MB); one it cannot read (damaged, past the bound) is
-    left out, and a tree it cannot read gives none."""
+    XML), in the tree's order, then those attached to its `annotated` pages (file attachment annotations, the
+    paperclips a reviewer drops on a page), page by page: each an attachment. pypdf reads them, each stream
+    inflated to at most its bound (`pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH`, 75 MB); one it cannot read
+    (damaged, past the bound) is left out, and a PDF it cannot open gives none."""
     from pypdf import PdfReader
 
     files: list[Attachment] = []
@@ -132,7 +135,29 @@ def _carried_files(content: bytes, limits: IngestLimits) -> list[Attachment]:
             continue
         for data in contents:
             attach(files, limits, name, data, part="attachment")
+    for number in annotated:
+        limits.check_time()
+        try:
+            found = list(_annotated_files(reader.pages[number - 1]))
+        except _pypdf_damage() as exc:
+            logger.info("the files attached to page %d were left out: %s", number, exc)
+            continue
+        for name, data in found:
+            attach(files, limits, name, data, part="attachment")
     return files
+
+
+def _annotated_files(page) -> Iterator[tuple[str, bytes]]:
+    """The files a page's file attachment annotations hold: each its name (`/UF`, else `/F`) and bytes."""
+    for annotation in page.get("/Annots") or []:
+        annotation = annotation.get_object()
+        if annotation.get("/Subtype") != "/FileAttachment" or "/FS" not in annotation:
+            continue
+        spec = annotation["/FS"].get_object()
+        streams = spec.get("/EF")
+        stream = streams.get_object().get("/UF") or streams.get_object().get("/F") if streams else None
+        if stream is not None:
+            yield str(spec.get("/UF") or spec.get("/F") or ""), stream.get_object().get_data()
 
 
 def _plumber(content: bytes):
@@ -155,10 +180,11 @@ class _NoPages:
         pass
 
 
-def _pdfium_page(pdf, number: int):
+def _pdfium_page(pdf, number: int, annotated: list[int]):
     """Page `number` (from 1) as it shows: where a form field on it is filled in, or it has a typewriter
     comment or a stamp, its annotations flattened into its text (a page whose fields are all empty is read as
-    it is, its lines as its own content draws them); None where pdfium cannot load it."""
+    it is, its lines as its own content draws them); None where pdfium cannot load it. A page with a file
+    attached to it (an annotation) joins `annotated`."""
     import pypdfium2.raw as pdfium_c
     from pypdfium2 import PdfiumError
 
@@ -166,28 +192,34 @@ def _pdfium_page(pdf, number: int):
         page = pdf[number - 1]
     except PdfiumError:
         return None
-    shown = _shows_annotation_text(pdf, page)
+    shown, carries = _annotations(pdf, page)
+    if carries:
+        annotated.append(number)
     if shown and pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_NORMALDISPLAY) == pdfium_c.FLATTEN_SUCCESS:
         page.close()
         page = pdf[number - 1]
     return page
 
 
-def _shows_annotation_text(pdf, page) -> bool:
-    """Whether an annotation of the page shows text: a form field with a value (a box that is not "Off"), a
-    typewriter comment (FreeText) or a stamp."""
+def _annotations(pdf, page) -> tuple[bool, bool]:
+    """Whether an annotation of the page shows text (a form field with a value, a box that is not "Off", a
+    typewriter comment (FreeText) or a stamp), and whether one holds a file."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
 
     form = pdf.formenv.raw if pdf.formenv is not None else None
+    shown = carries = False
     for index in range(pdfium_c.FPDFPage_GetAnnotCount(page)):
+        if shown and carries:
+            break
         annotation = pdfium_c.FPDFPage_GetAnnot(page, index)
         try:
             kind = pdfium_c.FPDFAnnot_GetSubtype(annotation)
+            carries = carries or kind == pdfium_c.FPDF_ANNOT_FILEATTACHMENT
             if kind in (pdfium_c.FPDF_ANNOT_FREETEXT, pdfium_c.FPDF_ANNOT_STAMP):
-                return True
-            if kind != pdfium_c.FPDF_ANNOT_WIDGET or form is None:
+                shown = True
+            if kind != pdfium_c.FPDF_ANNOT_WIDGET or form is None or shown:
                 continue
             size = pdfium_c.FPDFAnnot_GetFormFieldValue(form, annotation, None, 0)
             buffer = ctypes.create_string_buffer(size)
@@ -195,11 +227,10 @@ def _shows_annotation_text(pdf, page) -> bool:
                 form, annotation, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)), size
             )
             value = buffer.raw[: max(0, size - 2)].decode("utf-16-le", errors="replace").strip()
-            if value and value != "Off":
-                return True
+            shown = bool(value) and value != "Off"
         finally:
             pdfium_c.FPDFPage_CloseAnnot(annotation)
-    return False
+    return shown, carries
 
 
 def _pdfium_document(content: bytes):

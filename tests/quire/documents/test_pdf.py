@@ -302,3 +302,60 @@ def test_the_files_a_pdf_carries_are_its_attachments_and_a_pdf_of_only_files_is_
             PDF,
             IngestLimits(max_batch_files=1),
         )
+
+
+def _with_annotated_file(pdf: bytes, name: str, data: bytes) -> bytes:
+    """`pdf` whose first page carries `data` in a file attachment annotation (the paperclip a reviewer drops
+    on a page), its stream Flate-compressed."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        FloatObject,
+        NameObject,
+        StreamObject,
+        TextStringObject,
+    )
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    stream = StreamObject()
+    stream.set_data(data)
+    stream[NameObject("/Type")] = NameObject("/EmbeddedFile")
+    spec = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Filespec"),
+            NameObject("/F"): TextStringObject(name),
+            NameObject("/UF"): TextStringObject(name),
+            NameObject("/EF"): DictionaryObject(
+                {NameObject("/F"): writer._add_object(stream.flate_encode())}
+            ),
+        }
+    )
+    annotation = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/FileAttachment"),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (500, 700, 520, 720)]),
+            NameObject("/FS"): writer._add_object(spec),
+            NameObject("/Contents"): TextStringObject(name),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(annotation)])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_file_attached_to_a_page_is_an_attachment_after_the_files_the_pdf_carries():
+    parsed = parse_document(
+        _with_files(
+            _with_annotated_file(make_pdf(["Redline."]), "markup.txt", b"Reviewer's notes."),
+            {"terms.txt": b"Net 30."},
+        ),
+        PDF,
+    )
+    assert parsed.text == "Redline."
+    assert [(a.filename, a.content) for a in parsed.attachments] == [
+        ("terms.txt", b"Net 30."),
+        ("markup.txt", b"Reviewer's notes."),
+    ]
