@@ -23,6 +23,8 @@ from tests.support.documents import (
     make_docx,
     make_eml,
     make_msg,
+    make_odp,
+    make_ods,
     make_pptx,
     make_scanned_pdf,
     make_table_pdf,
@@ -170,6 +172,15 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
     files = {
         "model.xlsx": make_xlsx({"P&L": [["Metric", "FY2025"], ["Revenue", 410.5]], "Notes": [["Audited"]]}),
         "deck.pptx": make_pptx([("Project Falcon", "Revenue grew 12% in 2025", "Mention the backlog")]),
+        "model.ods": make_ods(
+            '<table:table table:name="P&amp;L"><table:table-row><table:table-cell><text:p>Revenue</text:p>'
+            "</table:table-cell><table:table-cell><text:p>410.5</text:p></table:table-cell></table:table-row>"
+            "</table:table>"
+        ),
+        "deck.odp": make_odp(
+            "<draw:page><draw:frame><draw:text-box><text:p>Project Falcon</text:p></draw:text-box></draw:frame>"
+            "</draw:page>"
+        ),
         "nda.eml": make_eml(
             "Signed NDA",
             "Please find the signed NDA attached.",
@@ -200,6 +211,12 @@ def test_spreadsheets_slides_and_mail_with_an_attachment_ingest_from_one_request
     deck = ready(api_a, by_name["deck.pptx"]["id"])
     deck_text = api_a.get(f"/v1/documents/{deck['id']}/text").json()["text"]
     assert "Project Falcon" in deck_text and "Notes: Mention the backlog" in deck_text
+    calc = ready(api_a, by_name["model.ods"]["id"])
+    assert calc["page_count"] == 1
+    cells = api_a.get(f"/v1/documents/{calc['id']}/tables").json()["data"][0]["rows"][0]
+    assert [c["text"] for c in cells] == ["Revenue", "410.5"]
+    impress = ready(api_a, by_name["deck.odp"]["id"])
+    assert api_a.get(f"/v1/documents/{impress['id']}/text").json()["text"] == "Project Falcon"
     mail = ready(api_a, by_name["nda.eml"]["id"])
     mail_text = api_a.get(f"/v1/documents/{mail['id']}/text").json()["text"]
     assert "Subject: Signed NDA" in mail_text and "Attachments: nda.docx" in mail_text
