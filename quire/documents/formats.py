@@ -144,6 +144,52 @@ OOXML_STRICT = re.compile(
 )
 OOXML_TRANSITIONAL = rb"http://schemas.openxmlformats.org/\1/2006/"
 OOXML_PACKAGE_RELS = "_rels/.rels"
+OOXML_RELS_MAX_BYTES = 1 << 20
+
+
+def mended(content: bytes, limits: IngestLimits) -> bytes:
+    """An Office Open XML package with its parts named as Office finds them: a part named with Windows' `\\`
+    (`xl\\workbook.xml`) renamed with `/`, and one named in another case than the package's or its main part's
+    relationships name it (`xl/SharedStrings.xml` for `sharedStrings.xml`; part names are case-insensitive)
+    renamed as they name it, as are `[Content_Types].xml` and `_rels/.rels` in another case; any other package
+    as it is."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        originals = {name.replace("\\", "/"): name for name in archive.namelist()}
+        by_case = {name.lower(): name for name in originals}
+        for part in (sniffing.OOXML_CONTENT_TYPES, OOXML_PACKAGE_RELS):
+            if part not in originals and (found := by_case.get(part.lower())) is not None:
+                originals[part] = originals.pop(found)
+        renames = {original: name for name, original in originals.items() if name != original}
+
+        def targets(rels: str) -> list[str]:
+            if rels not in originals or archive.getinfo(originals[rels]).file_size > OOXML_RELS_MAX_BYTES:
+                return []
+            root = parse_xml(archive.read(originals[rels]))
+            found = []
+            for relationship in root.iter(_REL):
+                target = relationship.get("Target") or ""
+                if relationship.get("TargetMode") != "External" and target:
+                    found.append(_resolved(rels, target))
+            return found
+
+        package = targets(OOXML_PACKAGE_RELS)
+        for target in [*package, *(name for main in package for name in targets(_rels_of(main)))]:
+            if target not in originals and (found := by_case.get(target.lower())) in originals:
+                renames[originals[found]] = target
+    if not renames:
+        return content
+    check_archive_read(content, limits)
+    return _rewritten(content, lambda name, data: data, renames)
+
+
+def _resolved(rels: str, target: str) -> str:
+    """The part a relationship of the relationships part `rels` names by `target`."""
+    import posixpath
+
+    if target.startswith("/"):
+        return target.lstrip("/")
+    base = posixpath.dirname(posixpath.dirname(rels))
+    return posixpath.normpath(f"{base}/{target}") if base else posixpath.normpath(target)
 
 
 def transitional(content: bytes, limits: IngestLimits) -> bytes:
@@ -442,17 +488,13 @@ def _relationships(
 ) -> dict[str, tuple[str, str]]:
     """A part's internal relationships of `kinds`, read from its relationships part `rels`: id to (kind, the
     part named)."""
-    import posixpath
-
     root = parse_xml(archive.read(rels))
-    base = posixpath.dirname(posixpath.dirname(rels))
     found: dict[str, tuple[str, str]] = {}
     for relationship in root.iter(_REL):
         kind = (relationship.get("Type") or "").removeprefix(_REL_TYPES)
         target, rid = relationship.get("Target") or "", relationship.get("Id")
         if kind in kinds and rid and relationship.get("TargetMode") != "External":
-            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"{base}/{target}")
-            found[rid] = (kind, part)
+            found[rid] = (kind, _resolved(rels, target))
     return found
 
 
@@ -917,9 +959,11 @@ def _styles_readable(content: bytes) -> bool:
     return True
 
 
-def _rewritten(content: bytes, rewrite: Callable[[str, bytes], bytes | None]) -> bytes:
+def _rewritten(
+    content: bytes, rewrite: Callable[[str, bytes], bytes | None], renames: dict[str, str] | None = None
+) -> bytes:
     """The archive with each member's bytes as `rewrite(name, bytes)` gives them, one it gives None for left
-    out."""
+    out, and the members `renames` names under their new names."""
     out = io.BytesIO()
     with (
         zipfile.ZipFile(io.BytesIO(content)) as source,
@@ -928,6 +972,8 @@ def _rewritten(content: bytes, rewrite: Callable[[str, bytes], bytes | None]) ->
         for info in source.infolist():
             data = rewrite(info.filename, source.read(info))
             if data is not None:
+                if renames and info.filename in renames:
+                    info.filename = renames[info.filename]
                 copy.writestr(info, data)
     return out.getvalue()
 
@@ -1126,14 +1172,14 @@ _DECIMALS = re.compile(r"\.([0#?]+)")
 
 def _percent_of(cell, percents: dict[object, int | None]) -> int | None:
     """The decimals a number cell's percentage format shows, looked up once per cell style; None for any other
-    cell, and for one whose style the workbook does not hold."""
+    cell, and for one whose style the workbook does not hold or that names none (`s=""`)."""
     if not isinstance(cell.value, int | float) or isinstance(cell.value, bool):
         return None
     style = getattr(cell, "_style_id", None)
     if style not in percents:
         try:
             number_format = getattr(cell, "number_format", None)
-        except IndexError:
+        except (IndexError, TypeError):
             number_format = None
         percents[style] = _percent_decimals(number_format)
     return percents[style]

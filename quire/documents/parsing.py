@@ -160,7 +160,7 @@ def _parse(
     if content_type == sniffing.PDF:
         return parse_pdf(content, limits, on_page)
     if content_type in (sniffing.DOCX, sniffing.XLSX, sniffing.PPTX):
-        content = formats.transitional(content, limits)
+        content = formats.transitional(formats.mended(content, limits), limits)
     if content_type == sniffing.DOCX:
         return formats.parse_docx(
             content,

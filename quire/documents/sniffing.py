@@ -398,8 +398,9 @@ def _is_transcript(text: str, param: str | None, limits: IngestLimits) -> bool:
 
 
 def ooxml_kind(archive: zipfile.ZipFile) -> str | None:
-    """DOCX, XLSX or PPTX for an Office Open XML package, by its main part; None for any other ZIP."""
-    names = set(archive.namelist())
+    """DOCX, XLSX or PPTX for an Office Open XML package, by its main part (named with `/`, or with Windows'
+    `\\` as some writers name parts and Office reads them); None for any other ZIP."""
+    names = {name.replace("\\", "/") for name in archive.namelist()}
     kind = next((kind for part, kind in OOXML_PARTS.items() if part in names), None)
     if kind is None and (main := ooxml_main_part(archive)) is not None:
         kind = main[0]

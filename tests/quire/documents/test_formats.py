@@ -2516,3 +2516,41 @@ def test_xls_text_boxes_are_read_after_their_sheets_cells_and_embedded_files_are
         "Sheet: Model\n\n| Revenue |\n\nSheet: Notes\n\n| Audited |\n\nFigures are unaudited.\n\nDraft"
     )
     assert [(a.filename, a.content) for a in parsed.attachments] == [("letter.txt", b"Auditor's letter.")]
+
+
+def test_an_xlsx_cell_with_an_empty_style_attribute_reads_without_a_format():
+    """`s=""`, as some writers leave it, is no style."""
+    workbook = _rezipped(
+        make_xlsx({"Fees": [["Hosting", 5]]}),
+        {"xl/worksheets/sheet1.xml": lambda data: data.replace(b'<c r="B1"', b'<c r="B1" s=""')},
+    )
+    assert parse_document(workbook, XLSX).text == "Sheet: Fees\n\n| Hosting | 5 |"
+
+
+def _renamed(archive: bytes, rename: Callable[[str], str]) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            target.writestr(rename(item.filename), source.read(item))
+    return out.getvalue()
+
+
+def test_an_office_package_named_with_backslashes_or_in_another_case_is_read():
+    """Office reads a package whose part names some writers put in Windows form (`xl\\workbook.xml`), or in
+    another case than its relationships name them (`xl/SharedStrings.xml`: part names are case-insensitive)."""
+    workbook = make_xlsx({"Fees": [["Hosting", "monthly"]]})
+    backslashed = _renamed(workbook, lambda name: name.replace("/", "\\"))
+    assert sniff_content_type(backslashed) == XLSX
+    assert parse_document(backslashed, XLSX).text == "Sheet: Fees\n\n| Hosting | monthly |"
+    cased = _renamed(
+        workbook,
+        lambda name: {
+            "xl/sharedStrings.xml": "xl/SharedStrings.xml",
+            "[Content_Types].xml": "[content_types].xml",
+        }.get(name, name).replace("/", "\\"),
+    )
+    assert parse_document(cased, XLSX).text == "Sheet: Fees\n\n| Hosting | monthly |"
+    document = _renamed(make_docx(["Terms."]), lambda name: name.replace("/", "\\"))
+    assert sniff_content_type(document) == DOCX and parse_document(document, DOCX).text == "Terms."
