@@ -1,10 +1,12 @@
 """How a folder of real-world files reads, file by file, as an upload would: sniffed (`sniff_content_type`),
 then parsed (`parse_document`), each in a worker process under a time limit. Prints the outcomes by kind
 (read; refused at upload; failed with a reason of Quire's own; failed with a library's bare exception, which
-should never happen), the failures of the last two kinds file by file, and the slowest files.
+should never happen) and the files the ones read carry (attachments, ingested as documents of their own), the
+failures of the last two kinds file by file, and the slowest files.
 
 Meant for public test corpora that are not in this repository: Apache POI's `test-data` (Apache-2.0),
-pdf.js's `test/pdfs` (Apache-2.0), pandoc's `test` (GPL-2.0; read here, never committed).
+pdf.js's `test/pdfs` (Apache-2.0), pandoc's `test` (GPL-2.0), Apache Tika's `test-documents` (Apache-2.0),
+calamine's `tests` (MIT), the Open XML SDK's test assets (MIT); read here, never committed.
 
     python benchmarks/corpus.py DIR [DIR ...] [--workers 2] [--timeout 60] [--ocr-pages 1]
 """
@@ -68,8 +70,8 @@ def _expired(*_) -> None:
     raise TimeoutError
 
 
-def _read(path: str) -> tuple[str, str, str, float]:
-    """(path, outcome, detail, seconds) for one file."""
+def _read(path: str) -> tuple[str, str, str, float, int]:
+    """(path, outcome, detail, seconds, the files it carries) for one file."""
     import dataclasses
 
     from common.refusals import Refusal
@@ -80,11 +82,13 @@ def _read(path: str) -> tuple[str, str, str, float]:
     limits = dataclasses.replace(IngestLimits.from_settings(), max_ocr_pages=_OPTIONS["ocr_pages"])
     content = Path(path).read_bytes()
     started = time.perf_counter()
+    carried = 0
     signal.signal(signal.SIGALRM, _expired)
     signal.alarm(_OPTIONS["timeout"])
     try:
         parsed = parse_document(content, sniff_content_type(content), limits)
         outcome, detail = "read", f"{len(parsed.text)} characters"
+        carried = len(parsed.attachments)
     except Refusal as exc:
         outcome, detail = "refused", exc.message
     except ParseError as exc:
@@ -96,7 +100,7 @@ def _read(path: str) -> tuple[str, str, str, float]:
         outcome, detail = "bare exception", f"{type(exc).__name__}: {exc}"
     finally:
         signal.alarm(0)
-    return path, outcome, detail, time.perf_counter() - started
+    return path, outcome, detail, time.perf_counter() - started, carried
 
 
 def main() -> None:
@@ -116,23 +120,27 @@ def main() -> None:
         args.workers, initializer=_setup, initargs=(args.ocr_pages, args.timeout)
     ) as pool:
         results = list(pool.map(_read, paths, chunksize=4))
-    kinds = collections.Counter((Path(path).suffix.lower(), outcome) for path, outcome, _, _ in results)
+    kinds = collections.Counter((Path(path).suffix.lower(), outcome) for path, outcome, *_ in results)
+    carried = collections.Counter()
+    for path, *_, files in results:
+        carried[Path(path).suffix.lower()] += files
     outcomes = ["read", "refused", "failed", "timed out", "bare exception"]
     print(f"{len(results)} files\n")
-    print("| type | " + " | ".join(outcomes) + " |")
-    print("|---" * (len(outcomes) + 1) + "|")
+    print("| type | " + " | ".join(outcomes) + " | files carried (attachments) |")
+    print("|---" * (len(outcomes) + 2) + "|")
     for suffix in sorted({suffix for suffix, _ in kinds}):
-        print(f"| {suffix} | " + " | ".join(str(kinds[(suffix, outcome)]) for outcome in outcomes) + " |")
-    reasons = collections.Counter(detail[:70] for _, outcome, detail, _ in results if outcome == "failed")
+        counts = " | ".join(str(kinds[(suffix, outcome)]) for outcome in outcomes)
+        print(f"| {suffix} | {counts} | {carried[suffix]} |")
+    reasons = collections.Counter(detail[:70] for _, outcome, detail, *_ in results if outcome == "failed")
     print("\nfailed, by reason:")
     for reason, count in reasons.most_common(15):
         print(f"  {count:4d}  {reason}")
     print("\nbare exceptions and time-outs:")
-    for path, outcome, detail, _ in results:
+    for path, outcome, detail, *_ in results:
         if outcome in ("bare exception", "timed out"):
             print(f"  {Path(path).name}: {detail[:150]}")
     print("\nslowest:")
-    for path, _, _, seconds in sorted(results, key=lambda result: -result[3])[:8]:
+    for path, _, _, seconds, _ in sorted(results, key=lambda result: -result[3])[:8]:
         print(f"  {seconds:7.2f} s  {Path(path).name}")
 
 
