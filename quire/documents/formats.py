@@ -798,19 +798,24 @@ def parse_xlsx(
         return texts
 
     def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
-        for index, sheet in enumerate(workbook.worksheets):
+        for name in names:
+            sheet = workbook[name]
+            if not hasattr(sheet, "iter_rows"):  # a chart sheet: its chart is what it draws
+                yield name, iter(())
+                continue
             sheet.reset_dimensions()
             formulas: Iterator = iter(())
             if written is not None:
-                written.worksheets[index].reset_dimensions()
-                formulas = written.worksheets[index].iter_rows()
-            yield sheet.title, (cells(row, next(formulas, None)) for row in sheet.iter_rows())
+                written[name].reset_dimensions()
+                formulas = written[name].iter_rows()
+            yield name, (cells(row, next(formulas, None)) for row in sheet.iter_rows())
 
-    paths = [sheet._worksheet_path for sheet in workbook.worksheets]
+    names = workbook.sheetnames
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         drawings = _SheetDrawings(archive, limits, embedded_blocks)
+        parts = _sheet_parts(archive)
         try:
-            parsed = _workbook(sheets(), limits, lambda index: drawings.blocks(paths[index]))
+            parsed = _workbook(sheets(), limits, lambda index: drawings.blocks(parts.get(names[index], "")))
         finally:
             workbook.close()
             if written is not None:
@@ -825,7 +830,22 @@ DGM_REL_IDS = "{http://schemas.openxmlformats.org/drawingml/2006/diagram}relIds"
 _XDR = "{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}"
 XDR_ANCHORS = tuple(_XDR + name for name in ("twoCellAnchor", "oneCellAnchor", "absoluteAnchor"))
 X_OLE_OBJECT = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}oleObject"
+X_SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"
 MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Each sheet's part (a worksheet's or a chart sheet's), by its name, as the workbook's relationships name
+    it."""
+    workbook = next((part for part, kind in sniffing.OOXML_PARTS.items() if kind == sniffing.XLSX), "")
+    rels = _rels_of(workbook)
+    if workbook not in archive.namelist() or rels not in archive.namelist():
+        return {}
+    targets = _relationships(archive, rels, ("worksheet", "chartsheet"))
+    return {
+        sheet.get("name") or "": targets.get(sheet.get(_R + "id") or "", ("", ""))[1]
+        for sheet in parse_xml(archive.read(workbook)).iter(X_SHEET)
+    }
 
 
 class _SheetDrawings:
@@ -846,7 +866,7 @@ class _SheetDrawings:
 
     def blocks(self, sheet: str) -> list[tuple[str, object]]:
         rels = _rels_of(sheet)
-        if rels not in self.names:
+        if not sheet or rels not in self.names:
             return []
         targets = _relationships(self.archive, rels, XLSX_RELATED)
         blocks = []

@@ -2554,3 +2554,29 @@ def test_an_office_package_named_with_backslashes_or_in_another_case_is_read():
     assert parse_document(cased, XLSX).text == "Sheet: Fees\n\n| Hosting | monthly |"
     document = _renamed(make_docx(["Terms."]), lambda name: name.replace("/", "\\"))
     assert sniff_content_type(document) == DOCX and parse_document(document, DOCX).text == "Terms."
+
+
+def test_an_xlsx_chart_sheet_is_a_page_of_its_chart_in_the_workbooks_order():
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    book = openpyxl.Workbook()
+    data = book.active
+    data.title = "Data"
+    data.append(["Year", "Revenue"])
+    data.append(["FY2024", 410])
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=2, min_row=1, max_row=2), titles_from_data=True)
+    book.create_chartsheet("Revenue chart", 0).add_chart(chart)
+    out = io.BytesIO()
+    book.save(out)
+    import re
+
+    chart = re.sub(rb"<c:externalData\b.*?</c:externalData>", b"", _revenue_chart())
+    workbook = _rezipped(out.getvalue(), {"xl/charts/chart1.xml": lambda _: chart})
+    parsed = parse_document(workbook, XLSX)
+    assert parsed.text == (
+        "Sheet: Revenue chart\n\nRevenue ($m)\n\n|  | Revenue |\n| FY2024 | 410 |\n| FY2025 | 455.5 |\n\n"
+        "Sheet: Data\n\n| Year | Revenue |\n| FY2024 | 410 |"
+    )
+    assert parsed.page_count == 2
