@@ -25,7 +25,10 @@ from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages,
 from quire.documents.ocr import needs_ocr, ocr_page, text_layer_is_good, with_text_layer
 
 logger = logging.getLogger(__name__)
-PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
+PATH, IMAGE = 2, 3
+# The print settings Acrobat Distiller embeds in the PDFs it makes (one a time the file was distilled), not a
+# file anyone attached.
+DISTILLER_SETTINGS = ".joboptions"  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
 
 
 class PdfError(ValueError):
@@ -113,7 +116,8 @@ def _carried_files(content: bytes, limits: IngestLimits, annotated: list[int]) -
     XML), in the tree's order, then those attached to its `annotated` pages (file attachment annotations, the
     paperclips a reviewer drops on a page), page by page: each an attachment. pypdf reads them, each stream
     inflated to at most its bound (`pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH`, 75 MB); one it cannot read
-    (damaged, past the bound) is left out, and a PDF it cannot open gives none."""
+    (damaged, past the bound) is left out, as are the print settings Acrobat Distiller embeds
+    (`DISTILLER_SETTINGS`), and a PDF it cannot open gives none."""
     from pypdf import PdfReader
 
     files: list[Attachment] = []
@@ -132,6 +136,8 @@ def _carried_files(content: bytes, limits: IngestLimits, annotated: list[int]) -
             contents = carried[name]
         except _pypdf_damage() as exc:
             logger.info("a file the PDF carries was left out: %s", exc)
+            continue
+        if name.lower().endswith(DISTILLER_SETTINGS):
             continue
         for data in contents:
             attach(files, limits, name, data, part="attachment")

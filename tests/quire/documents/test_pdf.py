@@ -275,13 +275,17 @@ def _with_files(pdf: bytes, files: dict[str, bytes]) -> bytes:
 
 def test_the_files_a_pdf_carries_are_its_attachments_and_a_pdf_of_only_files_is_read():
     """In the name tree's order; one that inflates past pypdf's bound (80 MiB of zeros from 80 KB) is left
-    out."""
+    out, and so are the print settings Acrobat Distiller embeds (`.joboptions`)."""
     from quire.documents.limits import IngestLimits
     from quire.documents.parsing import ParseError
 
     schedule = make_docx(["Schedule 1: fees."])
+    settings = b"/ASCII85EncodePages false /AllowTransparency false"
     parsed = parse_document(
-        _with_files(make_pdf(["Master agreement."]), {"schedule 1.docx": schedule, "notes.txt": b"Net 30."}),
+        _with_files(
+            make_pdf(["Master agreement."]),
+            {"schedule 1.docx": schedule, "notes.txt": b"Net 30.", "Press Quality.joboptions": settings},
+        ),
         PDF,
     )
     assert parsed.text == "Master agreement."
