@@ -28,7 +28,10 @@ logger = logging.getLogger(__name__)
 PATH, IMAGE = 2, 3
 # The print settings Acrobat Distiller embeds in the PDFs it makes (one a time the file was distilled), not a
 # file anyone attached.
-DISTILLER_SETTINGS = ".joboptions"  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
+DISTILLER_SETTINGS = ".joboptions"
+# An associated file that gives the document's own content in another form (the MathML a tagged LaTeX PDF carries
+# for each formula): not a file anyone attached.
+SUPPLEMENT = "/Supplement"  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
 
 
 class PdfError(ValueError):
@@ -117,7 +120,8 @@ def _carried_files(content: bytes, limits: IngestLimits, annotated: list[int]) -
     paperclips a reviewer drops on a page), page by page: each an attachment. pypdf reads them, each stream
     inflated to at most its bound (`pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH`, 75 MB); one it cannot read
     (damaged, past the bound) is left out, as are the print settings Acrobat Distiller embeds
-    (`DISTILLER_SETTINGS`), and a PDF it cannot open gives none."""
+    (`DISTILLER_SETTINGS`) and a supplementary form of the document's own content (`SUPPLEMENT`), and a PDF it
+    cannot open gives none."""
     from pypdf import PdfReader
 
     files: list[Attachment] = []
@@ -125,22 +129,23 @@ def _carried_files(content: bytes, limits: IngestLimits, annotated: list[int]) -
         reader = PdfReader(io.BytesIO(content))
         if reader.is_encrypted:
             reader.decrypt("")
-        carried = reader.attachments
-        names = list(carried)
+        carried = list(reader.attachment_list)
     except _pypdf_damage() as exc:
         logger.info("the PDF's files were left out: %s", exc)
         return files
-    for name in names:
+    for embedded in carried:
         limits.check_time()
         try:
-            contents = carried[name]
+            name = str(embedded.alternative_name or embedded.name)
+            if embedded.associated_file_relationship == SUPPLEMENT or name.lower().endswith(
+                DISTILLER_SETTINGS
+            ):
+                continue
+            data = embedded.content
         except _pypdf_damage() as exc:
             logger.info("a file the PDF carries was left out: %s", exc)
             continue
-        if name.lower().endswith(DISTILLER_SETTINGS):
-            continue
-        for data in contents:
-            attach(files, limits, name, data, part="attachment")
+        attach(files, limits, name, data, part="attachment")
     for number in annotated:
         limits.check_time()
         try:

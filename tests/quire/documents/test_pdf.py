@@ -256,15 +256,18 @@ def test_a_ruled_page_whose_content_pdfminer_cannot_read_is_read_from_pdfiums_li
     assert parsed.text.split() == ["Fees", "Hosting", "$5"]
 
 
-def _with_files(pdf: bytes, files: dict[str, bytes]) -> bytes:
+def _with_files(pdf: bytes, files: dict[str, bytes], supplements: dict[str, bytes] | None = None) -> bytes:
     """`pdf` carrying `files` in its EmbeddedFiles name tree, as a PDF portfolio or an e-invoice (Factur-X)
-    carries them, each Flate-compressed."""
+    carries them, and `supplements` as associated files of relationship `/Supplement` (the MathML a tagged
+    LaTeX PDF carries for each formula), each Flate-compressed."""
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import StreamObject
+    from pypdf.generic import NameObject, StreamObject
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     for name, data in files.items():
         writer.add_attachment(name, data)
+    for name, data in (supplements or {}).items():
+        writer.add_attachment(name, data).associated_file_relationship = NameObject("/Supplement")
     for index, stream in enumerate(writer._objects):
         if isinstance(stream, StreamObject) and stream.get("/Type") == "/EmbeddedFile":
             writer._objects[index] = stream.flate_encode()
@@ -275,7 +278,8 @@ def _with_files(pdf: bytes, files: dict[str, bytes]) -> bytes:
 
 def test_the_files_a_pdf_carries_are_its_attachments_and_a_pdf_of_only_files_is_read():
     """In the name tree's order; one that inflates past pypdf's bound (80 MiB of zeros from 80 KB) is left
-    out, and so are the print settings Acrobat Distiller embeds (`.joboptions`)."""
+    out, and so are the print settings Acrobat Distiller embeds (`.joboptions`) and a supplementary form of the
+    document's own content (an associated file of relationship `/Supplement`, such as a formula's MathML)."""
     from quire.documents.limits import IngestLimits
     from quire.documents.parsing import ParseError
 
@@ -285,6 +289,7 @@ def test_the_files_a_pdf_carries_are_its_attachments_and_a_pdf_of_only_files_is_
         _with_files(
             make_pdf(["Master agreement."]),
             {"schedule 1.docx": schedule, "notes.txt": b"Net 30.", "Press Quality.joboptions": settings},
+            {"mathml-1.xml": b"<math><mi>x</mi></math>"},
         ),
         PDF,
     )
