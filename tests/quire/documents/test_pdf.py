@@ -259,15 +259,20 @@ def test_a_ruled_page_whose_content_pdfminer_cannot_read_is_read_from_pdfiums_li
 def _with_files(pdf: bytes, files: dict[str, bytes], supplements: dict[str, bytes] | None = None) -> bytes:
     """`pdf` carrying `files` in its EmbeddedFiles name tree, as a PDF portfolio or an e-invoice (Factur-X)
     carries them, and `supplements` as associated files of relationship `/Supplement` (the MathML a tagged
-    LaTeX PDF carries for each formula), each Flate-compressed."""
+    LaTeX PDF carries for each formula), each Flate-compressed and named under both `/F` and `/UF`, as Acrobat
+    names them."""
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject, StreamObject
+    from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     for name, data in files.items():
         writer.add_attachment(name, data)
     for name, data in (supplements or {}).items():
         writer.add_attachment(name, data).associated_file_relationship = NameObject("/Supplement")
+    for spec in writer._objects:
+        if isinstance(spec, DictionaryObject) and spec.get("/Type") == "/Filespec":
+            spec[NameObject("/UF")] = spec["/F"]
+            spec["/EF"][NameObject("/UF")] = spec["/EF"].raw_get("/F")
     for index, stream in enumerate(writer._objects):
         if isinstance(stream, StreamObject) and stream.get("/Type") == "/EmbeddedFile":
             writer._objects[index] = stream.flate_encode()
