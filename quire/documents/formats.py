@@ -800,15 +800,16 @@ def parse_xlsx(
     def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
         for name in names:
             sheet = workbook[name]
+            title = sheet_title(name, hidden=sheet.sheet_state != "visible")
             if not hasattr(sheet, "iter_rows"):  # a chart sheet: its chart is what it draws
-                yield name, iter(())
+                yield title, iter(())
                 continue
             sheet.reset_dimensions()
             formulas: Iterator = iter(())
             if written is not None:
                 written[name].reset_dimensions()
                 formulas = written[name].iter_rows()
-            yield name, (cells(row, next(formulas, None)) for row in sheet.iter_rows())
+            yield title, (cells(row, next(formulas, None)) for row in sheet.iter_rows())
 
     names = workbook.sheetnames
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
@@ -1000,9 +1001,12 @@ def _rewritten(
 
 def parse_ods(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """An OpenDocument spreadsheet (.ods) as an XLSX is read: each sheet a page, `Sheet: name`, then its rows
-    as a table, each cell as the text it shows (`odt.ods_sheets`). A spreadsheet none of whose cells holds
-    anything has no text."""
-    return _workbook(ods_sheets(content, limits), limits)
+    as a table, each cell as the text it shows (`odt.ods_sheets`), a hidden sheet marked so (`sheet_title`). A
+    spreadsheet none of whose cells holds anything has no text."""
+    return _workbook(
+        ((sheet_title(name, hidden=hidden), rows) for name, hidden, rows in ods_sheets(content, limits)),
+        limits,
+    )
 
 
 def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> ParsedDocument:
@@ -1056,7 +1060,10 @@ def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> 
                 sheet = book.sheet_by_index(index)
             except _xls_damage() as exc:
                 raise UnreadableDocument(_xls_reason(exc)) from None
-            yield sheet.name, (cells(sheet, row) for row in range(sheet.nrows))
+            yield (
+                sheet_title(sheet.name, hidden=sheet.visibility != 0),
+                (cells(sheet, row) for row in range(sheet.nrows)),
+            )
             book.unload_sheet(index)
 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
@@ -1153,6 +1160,12 @@ def _xls_reason(exc: BaseException) -> str:
     if "encrypted" in str(exc):
         return "the workbook is encrypted with a password; send it without the password"
     return f"the workbook is damaged: {str(exc) or type(exc).__name__}"
+
+
+def sheet_title(name: str, *, hidden: bool) -> str:
+    """The title a sheet's page opens with (`Sheet: title`): its name, and whether the workbook hides it (where
+    sensitive figures are often kept: it is read like any other sheet)."""
+    return f"{name} (hidden)" if hidden else name
 
 
 def _workbook(

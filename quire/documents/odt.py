@@ -200,9 +200,9 @@ def _length(value: str | None) -> float:
     return float(match.group(1)) * CENTIMETRES.get(match.group(2), 0.0)
 
 
-def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[tuple[str, Iterator[list[str]]]]:
-    """An OpenDocument spreadsheet's sheets (`table:table` in the body's `office:spreadsheet`), each its name
-    and its rows as the texts its cells show (`text:p`, as a table's cells in a document read), streamed: a row
+def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[tuple[str, bool, Iterator[list[str]]]]:
+    """An OpenDocument spreadsheet's sheets (`table:table` in the body's `office:spreadsheet`), each its name,
+    whether its style hides it (`table:display="false"`) and its rows as the texts its cells show (`text:p`, as a table's cells in a document read), streamed: a row
     or cell repeated counts at most `MAX_REPEAT` times, an empty cell once, and the empty rows after a sheet's
     last filled one (a sheet's formatting often runs to its millionth row) are left out."""
     from lxml import etree
@@ -220,7 +220,7 @@ def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[tuple[str, Iter
                 continue
             depth += 1 if event == "start" else -1
             if event == "start" and depth == 1:
-                yield element.get(_TABLE + "name") or "", _ods_rows(events, flow, limits)
+                yield element.get(_TABLE + "name") or "", flow.hides(element), _ods_rows(events, flow, limits)
                 depth = 0
 
 

@@ -579,9 +579,10 @@ def make_odt(
     return _opendocument("text", body, automatic_styles, master_pages, styles)
 
 
-def make_ods(sheets: str) -> bytes:
-    """An OpenDocument spreadsheet whose `office:spreadsheet` holds `sheets` (`table:table` markup)."""
-    return _opendocument("spreadsheet", sheets)
+def make_ods(sheets: str, *, automatic_styles: str = "") -> bytes:
+    """An OpenDocument spreadsheet whose `office:spreadsheet` holds `sheets` (`table:table` markup) and whose
+    `office:automatic-styles` hold `automatic_styles`."""
+    return _opendocument("spreadsheet", sheets, automatic_styles)
 
 
 def make_odp(slides: str) -> bytes:

@@ -2580,3 +2580,45 @@ def test_an_xlsx_chart_sheet_is_a_page_of_its_chart_in_the_workbooks_order():
         "Sheet: Data\n\n| Year | Revenue |\n| FY2024 | 410 |"
     )
     assert parsed.page_count == 2
+
+
+def test_a_hidden_sheet_is_read_and_marked_hidden():
+    """A workbook's hidden sheet (often where the sensitive figures are) is read like any other, its name line
+    saying it is hidden: XLSX (`hidden`, `veryHidden`), XLS and ODS (a table style with `table:display="false"`)."""
+    import openpyxl
+    import xlwt
+
+    book = openpyxl.Workbook()
+    book.active.title = "Summary"
+    book.active["A1"] = "Total"
+    for name, state in (("Payroll", "hidden"), ("Keys", "veryHidden")):
+        sheet = book.create_sheet(name)
+        sheet["A1"] = name.lower()
+        sheet.sheet_state = state
+    out = io.BytesIO()
+    book.save(out)
+    assert parse_document(out.getvalue(), XLSX).text == (
+        "Sheet: Summary\n\n| Total |\n\nSheet: Payroll (hidden)\n\n| payroll |\n\nSheet: Keys (hidden)\n\n| keys |"
+    )
+    old = xlwt.Workbook()
+    old.add_sheet("Summary").write(0, 0, "Total")
+    hidden = old.add_sheet("Payroll")
+    hidden.write(0, 0, "payroll")
+    hidden.visibility = 1
+    out = io.BytesIO()
+    old.save(out)
+    assert parse_document(out.getvalue(), XLS).text == (
+        "Sheet: Summary\n\n| Total |\n\nSheet: Payroll (hidden)\n\n| payroll |"
+    )
+    cell = "<table:table-row><table:table-cell><text:p>{}</text:p></table:table-cell></table:table-row>"
+    sheets = (
+        f'<table:table table:name="Summary">{cell.format("Total")}</table:table>'
+        f'<table:table table:name="Payroll" table:style-name="ta2">{cell.format("payroll")}</table:table>'
+    )
+    styles = (
+        '<style:style style:name="ta2" style:family="table">'
+        '<style:table-properties table:display="false"/></style:style>'
+    )
+    assert parse_document(make_ods(sheets, automatic_styles=styles), ODS).text == (
+        "Sheet: Summary\n\n| Total |\n\nSheet: Payroll (hidden)\n\n| payroll |"
+    )
