@@ -1001,12 +1001,16 @@ def _rewritten(
 
 def parse_ods(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """An OpenDocument spreadsheet (.ods) as an XLSX is read: each sheet a page, `Sheet: name`, then its rows
-    as a table, each cell as the text it shows (`odt.ods_sheets`), a hidden sheet marked so (`sheet_title`). A
-    spreadsheet none of whose cells holds anything has no text."""
-    return _workbook(
-        ((sheet_title(name, hidden=hidden), rows) for name, hidden, rows in ods_sheets(content, limits)),
-        limits,
-    )
+    as a table, each cell as the text it shows, then what it draws (`odt.ods_sheets`); a hidden sheet marked so
+    (`sheet_title`). A spreadsheet none of whose cells or drawings holds anything has no text."""
+    drawn: list[list[tuple[str, object]]] = []
+
+    def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
+        for sheet in ods_sheets(content, limits):
+            drawn.append(sheet.drawn)
+            yield sheet_title(sheet.name, hidden=sheet.hidden), sheet.rows
+
+    return _workbook(sheets(), limits, lambda index: drawn[index])
 
 
 def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> ParsedDocument:

@@ -45,6 +45,7 @@ _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 PARAGRAPHS = {_TEXT + "p", _TEXT + "h"}
 TABLE = _TABLE + "table"
 TABLE_ROW = _TABLE + "table-row"
+TABLE_SHAPES = _TABLE + "shapes"
 NOTE = _TEXT + "note"
 # Elements whose text the document does not show in its flow.
 HIDDEN = {
@@ -200,17 +201,31 @@ def _length(value: str | None) -> float:
     return float(match.group(1)) * CENTIMETRES.get(match.group(2), 0.0)
 
 
-def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[tuple[str, bool, Iterator[list[str]]]]:
-    """An OpenDocument spreadsheet's sheets (`table:table` in the body's `office:spreadsheet`), each its name,
-    whether its style hides it (`table:display="false"`) and its rows as the texts its cells show (`text:p`, as a table's cells in a document read), streamed: a row
-    or cell repeated counts at most `MAX_REPEAT` times, an empty cell once, and the empty rows after a sheet's
-    last filled one (a sheet's formatting often runs to its millionth row) are left out."""
+@dataclass
+class OdsSheet:
+    """A sheet of an OpenDocument spreadsheet: its name, whether its style hides it (`table:display="false"`),
+    its rows (streamed), and the blocks of what it draws (text boxes, charts), filled as its rows are read."""
+
+    name: str
+    hidden: bool
+    rows: Iterator[list[str]]
+    drawn: list[tuple[str, object]]
+
+
+def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[OdsSheet]:
+    """An OpenDocument spreadsheet's sheets (`table:table` in the body's `office:spreadsheet`), their rows as
+    the texts their cells show (`text:p`, as a table's cells in a document read), streamed: a row or cell repeated
+    counts at most `MAX_REPEAT` times, an empty cell once, and the empty rows after a sheet's last filled one (a
+    sheet's formatting often runs to its millionth row) are left out. What a sheet draws, on the sheet
+    (`table:shapes`) or anchored in a cell, is read as a document's drawings are (`_Flow.drawn`: text boxes,
+    an embedded chart's data table)."""
     from lxml import etree
 
     check_archive_read(content, limits)
     flow = _Flow()
     with zipfile.ZipFile(BytesIO(content)) as archive, archive.open(ODT_BODY) as xml:
-        tags = (TABLE, TABLE_ROW, AUTOMATIC_STYLES)
+        flow.objects = lambda name: _part(archive, name)
+        tags = (TABLE, TABLE_ROW, TABLE_SHAPES, AUTOMATIC_STYLES, *DRAWINGS)
         events = etree.iterparse(xml, events=("start", "end"), tag=tags, **XML_SAFE)
         depth = 0
         for event, element in events:
@@ -220,13 +235,17 @@ def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[tuple[str, bool
                 continue
             depth += 1 if event == "start" else -1
             if event == "start" and depth == 1:
-                yield element.get(_TABLE + "name") or "", flow.hides(element), _ods_rows(events, flow, limits)
+                drawn: list[tuple[str, object]] = []
+                name, hidden = element.get(_TABLE + "name") or "", flow.hides(element)
+                yield OdsSheet(name, hidden, _ods_rows(events, flow, limits, drawn), drawn)
                 depth = 0
 
 
-def _ods_rows(events, flow: _Flow, limits: IngestLimits) -> Iterator[list[str]]:
-    """The rows of the sheet whose start `events` just gave, until its end; a table nested in a cell is read as
-    that cell's text."""
+def _ods_rows(
+    events, flow: _Flow, limits: IngestLimits, drawn: list[tuple[str, object]]
+) -> Iterator[list[str]]:
+    """The rows of the sheet whose start `events` just gave, until its end, its drawings' blocks joining
+    `drawn`; a table nested in a cell is read as that cell's text."""
     nested = 0
     empty: list[list[str]] = []
     for event, element in events:
@@ -235,6 +254,15 @@ def _ods_rows(events, flow: _Flow, limits: IngestLimits) -> Iterator[list[str]]:
                 _drop(element)
                 return
             nested += 1 if event == "start" else -1
+            continue
+        if event == "end" and not nested and element.tag == TABLE_SHAPES:
+            drawn.extend(block for drawing in element for block in flow.drawn(drawing))
+            _drop(element)
+            continue
+        if element.tag in DRAWINGS:
+            anchor = element.getparent()
+            if event == "end" and not nested and anchor is not None and anchor.tag in CELLS:
+                drawn.extend(flow.drawn(element))
             continue
         if event != "end" or nested or element.tag != TABLE_ROW:
             continue

@@ -2622,3 +2622,30 @@ def test_a_hidden_sheet_is_read_and_marked_hidden():
     assert parse_document(make_ods(sheets, automatic_styles=styles), ODS).text == (
         "Sheet: Summary\n\n| Total |\n\nSheet: Payroll (hidden)\n\n| payroll |"
     )
+
+
+def test_an_opendocument_spreadsheets_text_boxes_and_charts_are_read_after_its_cells():
+    """A sheet's drawings, on the sheet (`table:shapes`) or anchored in a cell, follow its table: a text box's
+    text, and a chart (an embedded object) as its data table."""
+    chart = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:chart="urn:oasis:names:tc:opendocument:xmlns:chart:1.0"><office:body><office:chart><chart:chart>'
+        "<table:table><table:table-rows><table:table-row><table:table-cell><text:p>FY2025</text:p>"
+        "</table:table-cell><table:table-cell><text:p>455.5</text:p></table:table-cell></table:table-row>"
+        "</table:table-rows></table:table></chart:chart></office:chart></office:body></office:document-content>"
+    )
+    box = "<draw:frame><draw:text-box><text:p>{}</text:p></draw:text-box></draw:frame>"
+    sheets = (
+        '<table:table table:name="Model"><table:shapes>'
+        '<draw:frame><draw:object xlink:href="./Object 1"/></draw:frame></table:shapes>'
+        "<table:table-row><table:table-cell><text:p>Revenue</text:p>"
+        + box.format("Unaudited")
+        + "</table:table-cell></table:table-row></table:table>"
+    )
+    workbook = _rezipped(make_ods(sheets), {}, {"Object 1/content.xml": chart})
+    assert parse_document(workbook, ODS).text == (
+        "Sheet: Model\n\n| Revenue |\n\n| FY2025 | 455.5 |\n\nUnaudited"
+    )
