@@ -75,7 +75,9 @@ MAX_REPEAT = 64
 STYLES = "styles.xml"
 # A presentation's slides and their speaker notes; where a drawing stands on its slide.
 DRAW_PAGE = _DRAW + "page"
-PRESENTATION_NOTES = "{urn:oasis:names:tc:opendocument:xmlns:presentation:1.0}notes"
+_PRESENTATION = "{urn:oasis:names:tc:opendocument:xmlns:presentation:1.0}"
+PRESENTATION_NOTES = _PRESENTATION + "notes"
+FOOTER_DECL = _PRESENTATION + "footer-decl"
 SVG_X, SVG_Y = (f"{{urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0}}{axis}" for axis in "xy")
 LENGTH = re.compile(r"(-?\d+(?:\.\d*)?|-?\.\d+)\s*(cm|mm|in|pt|pc|px)?")
 CENTIMETRES = {"cm": 1.0, "mm": 0.1, "in": 2.54, "pt": 2.54 / 72, "pc": 2.54 / 6, "px": 2.54 / 96, None: 1.0}
@@ -157,8 +159,11 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
 def parse_odp(content: bytes, limits: IngestLimits) -> ParsedDocument:
     """An OpenDocument presentation (.odp): each slide (`draw:page`) a page, its frames' and shapes' text boxes,
     tables and embedded objects top to bottom, then left to right (`svg:y`, `svg:x`), as a document's drawings
-    are read, then its notes (`presentation:notes`) as `Notes: ...`. A placeholder's prompt is not in the
-    slide, so it is not read."""
+    are read; then, once, on the first slide showing them, its master page's own drawings and footer frame
+    (`_master_kind`) and the footer text it uses (`presentation:footer-decl`), a footer not where the slide's
+    style hides it (`presentation:display-footer="false"`); then
+    its notes (`presentation:notes`) as `Notes: ...`. A placeholder's prompt is not in the slide, so it is not
+    read."""
     from lxml import etree
 
     check_archive_read(content, limits)
@@ -169,16 +174,39 @@ def parse_odp(content: bytes, limits: IngestLimits) -> ParsedDocument:
         styles = _part(archive, STYLES)
         if styles is not None:
             flow.read_styles(styles)
+        masters = {m.get(_STYLE + "name"): m for m in styles.iter(MASTER_PAGE)} if styles is not None else {}
+        footers: dict[str | None, str] = {}
+        no_footer: set[str | None] = set()
+        read_behind: set[tuple[str, object]] = set()
         with archive.open(ODT_BODY) as xml:
             for _, element in etree.iterparse(xml, events=("end",), **XML_SAFE):
                 if element.tag == AUTOMATIC_STYLES:
                     flow.read_styles(element)
+                    no_footer |= _styles_without_footer(element)
+                if element.tag == FOOTER_DECL:
+                    footers[element.get(_PRESENTATION + "name")] = element.text or ""
                 if element.tag != DRAW_PAGE:
                     continue
                 limits.check_time()
                 builder.new_page()
                 for drawing in sorted((c for c in element if c.tag in DRAWINGS), key=_slide_position):
                     add_blocks(builder, flow.drawn(drawing))
+                master = masters.get(element.get(_DRAW + "master-page-name"))
+                shown = {"own"} | (
+                    {"footer"} if element.get(_DRAW + "style-name") not in no_footer else set()
+                )
+                for kind in ("own", "footer"):
+                    if master is None or kind not in shown or (kind, id(master)) in read_behind:
+                        continue
+                    read_behind.add((kind, id(master)))
+                    for drawing in sorted(
+                        (c for c in master if _master_kind(c) == kind), key=_slide_position
+                    ):
+                        add_blocks(builder, flow.drawn(drawing))
+                footer = element.get(_PRESENTATION + "use-footer-name")
+                if "footer" in shown and ("decl", footer) not in read_behind and footer in footers:
+                    read_behind.add(("decl", footer))
+                    builder.add(footers[footer])
                 notes = element.find(PRESENTATION_NOTES)
                 if notes is not None:
                     text = "\n".join(str(block) for kind, block in flow.drawn(notes) if kind == "text")
@@ -187,6 +215,26 @@ def parse_odp(content: bytes, limits: IngestLimits) -> ParsedDocument:
                 flow.notes.clear()
                 _drop(element)
     return builder.build()
+
+
+def _master_kind(drawing) -> str | None:
+    """What a master page's drawing shows on a slide: "own" text (no `presentation:class`), or its "footer"
+    frame (shown where the slide's style shows footers); None for a placeholder's prompt, a date, a page
+    number or a title and outline a slide fills in."""
+    if drawing.tag not in DRAWINGS or drawing.get(_PRESENTATION + "placeholder") == "true":
+        return None
+    kind = drawing.get(_PRESENTATION + "class")
+    return "own" if kind is None else "footer" if kind == "footer" else None
+
+
+def _styles_without_footer(styles) -> set[str | None]:
+    """The slide styles (family `drawing-page`) that hide the master's footer (`presentation:display-footer`)."""
+    return {
+        style.get(_STYLE + "name")
+        for style in styles.iter(_STYLE + "style")
+        for properties in style.iter(_STYLE + "drawing-page-properties")
+        if properties.get(_PRESENTATION + "display-footer") == "false"
+    }
 
 
 def _slide_position(drawing) -> tuple[float, float]:

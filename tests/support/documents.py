@@ -585,9 +585,11 @@ def make_ods(sheets: str, *, automatic_styles: str = "") -> bytes:
     return _opendocument("spreadsheet", sheets, automatic_styles)
 
 
-def make_odp(slides: str) -> bytes:
-    """An OpenDocument presentation whose `office:presentation` holds `slides` (`draw:page` markup)."""
-    return _opendocument("presentation", slides)
+def make_odp(slides: str, *, master_pages: str | None = None, automatic_styles: str = "") -> bytes:
+    """An OpenDocument presentation whose `office:presentation` holds `slides` (`draw:page` markup) and whose
+    `office:automatic-styles` hold `automatic_styles`, with `styles.xml`'s `office:master-styles` holding
+    `master_pages` where they are given."""
+    return _opendocument("presentation", slides, automatic_styles, master_pages=master_pages)
 
 
 def _opendocument(

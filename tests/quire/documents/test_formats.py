@@ -2649,3 +2649,40 @@ def test_an_opendocument_spreadsheets_text_boxes_and_charts_are_read_after_its_c
     assert parse_document(workbook, ODS).text == (
         "Sheet: Model\n\n| Revenue |\n\n| FY2025 | 455.5 |\n\nUnaudited"
     )
+
+
+def test_text_an_opendocument_presentations_master_page_and_footer_add_is_read_once():
+    """As a PPTX master's: a master page's own text box and its footer frame, and the footer text slides use
+    (`presentation:footer-decl`), are read once, after the first slide showing them; its placeholders (a
+    title's prompt, a page number) are not, nor a footer where the slide's style hides footers."""
+    box = (
+        '<draw:frame svg:x="1cm" svg:y="{y}"{kind}><draw:text-box><text:p>{text}</text:p></draw:text-box>'
+        "</draw:frame>"
+    )
+    masters = (
+        '<style:master-page style:name="Default">'
+        + box.format(
+            y="1cm", kind=' presentation:class="title" presentation:placeholder="true"', text="Title"
+        )
+        + box.format(y="18cm", kind="", text="Strictly confidential")
+        + box.format(y="19cm", kind=' presentation:class="footer"', text="Acme Corp")
+        + box.format(y="19cm", kind=' presentation:class="page-number"', text="&lt;number&gt;")
+        + "</style:master-page>"
+    )
+    styles = (
+        '<style:style style:name="dp2" style:family="drawing-page">'
+        '<style:drawing-page-properties presentation:display-footer="false"/></style:style>'
+    )
+    slides = (
+        '<presentation:footer-decl presentation:name="ftr1">Board pack, Q3</presentation:footer-decl>'
+        + "".join(
+            f'<draw:page draw:style-name="{style}" draw:master-page-name="Default" presentation:use-footer-name="ftr1">'
+            + box.format(y="2cm", kind="", text=title)
+            + "</draw:page>"
+            for style, title in (("dp2", "Cover"), ("dp1", "Results"), ("dp1", "Outlook"))
+        )
+    )
+    deck = make_odp(slides, master_pages=masters, automatic_styles=styles)
+    assert parse_document(deck, sniff_content_type(deck)).text == (
+        "Cover\n\nStrictly confidential\n\nResults\n\nAcme Corp\n\nBoard pack, Q3\n\nOutlook"
+    )
