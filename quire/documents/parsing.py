@@ -58,8 +58,8 @@ def parse_document(
     on_page: PageCallback | None = None,
 ) -> ParsedDocument:
     """The document's text (a lone surrogate read as U+FFFD), page map, line boxes, tables and OCR record (and
-    an e-mail's attachments, or the files a document embeds as icons: a document that holds only those has
-    no text of its own, and is read); raises ParseError with the reason, also for a document past `limits` (by
+    an e-mail's attachments, or the files a document embeds or carries: a document that holds only those has
+    no text of its own, and is read for them); raises ParseError with the reason, also for a document past `limits` (by
     default the settings' limits): checked before the work where the bytes tell, and while it is done where
     only the work tells (the text is counted as it is extracted). `on_page(done, total)` follows a PDF page
     by page."""
