@@ -109,16 +109,16 @@ class _Reader:
     # What objects shown as their content hold, read after the paragraph or table they stand in.
     shown: list[tuple[str, object]] = field(default_factory=list)
 
-    def embed(self, data: bytes) -> None:
-        """An object's OLE 1 data (`objdata`): a file a packager or Acrobat object wraps is an attachment, a
-        document or workbook is read after the paragraph or table it stands in; a linked object, or one
-        whose data is damaged, is left out."""
+    def embed(self, digits: bytearray) -> None:
+        """An object's OLE 1 data (`objdata`, in hex): a file a packager or Acrobat object wraps is an
+        attachment, a document or workbook is read after the paragraph or table it stands in; a linked object,
+        or one whose data is damaged, is left out."""
         from quire.documents.formats import embedded_file, native_file
 
         if self.embedded_blocks is None or self.limits is None:
             return
         try:
-            class_name, native = _ole1_native(data)
+            class_name, native = _ole1_native(_hex_bytes(digits))
             if class_name == "Package":
                 name, content = native_file(struct.pack("<I", len(native)) + native)
                 wrapped = True
@@ -266,7 +266,7 @@ def rtf_read(
             if len(stack) > 1:
                 stack.pop()
                 if group.objdata is not None and stack[-1].objdata is not group.objdata:
-                    reader.embed(_hex_bytes(group.objdata))
+                    reader.embed(group.objdata)
             skip_chars = 0
             continue
         if hexbyte is not None:

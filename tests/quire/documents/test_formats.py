@@ -2374,7 +2374,8 @@ def _rtf_object(class_name: str, native: bytes, result: str = "") -> str:
 
 def test_rtf_objects_are_read_where_they_stand_or_kept_as_attachments():
     """A workbook an RTF embeds (shown as its content) is read after the paragraph it stands in; a file a
-    packager object wraps is an attachment; an object in hidden text is neither."""
+    packager object wraps is an attachment; an object in hidden text is neither, and one whose data is not hex is
+    left out."""
     rtf = (
         "{\\rtf1\\ansi Fees: "
         + _rtf_object("Excel.Sheet.8", _rates_xls())
@@ -2386,6 +2387,8 @@ def test_rtf_objects_are_read_where_they_stand_or_kept_as_attachments():
     )
     parsed = parse_document(rtf.encode(), RTF)
     assert parsed.text == "Fees:\n\nSheet: Rates\n\n| Support |\n\nSigned copy:\n\nEnd."
+    damaged = "{\\rtf1\\ansi Fees: {\\object\\objemb{\\*\\objdata 0105zz}}\\par End.}"
+    assert parse_document(damaged.encode(), RTF).text == "Fees:\n\nEnd."
     assert [(a.filename, a.content) for a in parsed.attachments] == [
         ("signed.txt", b"Signed by both parties.")
     ]
