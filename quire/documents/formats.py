@@ -143,7 +143,6 @@ OOXML_STRICT = re.compile(
     rb"http://purl\.oclc\.org/ooxml/(wordprocessingml|spreadsheetml|presentationml|drawingml|officeDocument)/"
 )
 OOXML_TRANSITIONAL = rb"http://schemas.openxmlformats.org/\1/2006/"
-OOXML_PACKAGE_RELS = "_rels/.rels"
 OOXML_RELS_MAX_BYTES = 1 << 20
 
 
@@ -156,7 +155,7 @@ def mended(content: bytes, limits: IngestLimits) -> bytes:
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         originals = {name.replace("\\", "/"): name for name in archive.namelist()}
         by_case = {name.lower(): name for name in originals}
-        for part in (sniffing.OOXML_CONTENT_TYPES, OOXML_PACKAGE_RELS):
+        for part in (sniffing.OOXML_CONTENT_TYPES, sniffing.OOXML_RELS):
             if part not in originals and (found := by_case.get(part.lower())) is not None:
                 originals[part] = originals.pop(found)
         renames = {original: name for name, original in originals.items() if name != original}
@@ -164,15 +163,9 @@ def mended(content: bytes, limits: IngestLimits) -> bytes:
         def targets(rels: str) -> list[str]:
             if rels not in originals or archive.getinfo(originals[rels]).file_size > OOXML_RELS_MAX_BYTES:
                 return []
-            root = parse_xml(archive.read(originals[rels]))
-            found = []
-            for relationship in root.iter(_REL):
-                target = relationship.get("Target") or ""
-                if relationship.get("TargetMode") != "External" and target:
-                    found.append(_resolved(rels, target))
-            return found
+            return [part for _, _, part in _internal(parse_xml(archive.read(originals[rels])), rels)]
 
-        package = targets(OOXML_PACKAGE_RELS)
+        package = targets(sniffing.OOXML_RELS)
         for target in [*package, *(name for main in package for name in targets(_rels_of(main)))]:
             if target not in originals and (found := by_case.get(target.lower())) in originals:
                 renames[originals[found]] = target
@@ -198,7 +191,7 @@ def transitional(content: bytes, limits: IngestLimits) -> bytes:
     relationships."""
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         try:
-            with archive.open(OOXML_PACKAGE_RELS) as rels:
+            with archive.open(sniffing.OOXML_RELS) as rels:
                 strict = OOXML_STRICT.search(rels.read(1 << 16)) is not None
         except KeyError:
             return content
@@ -302,14 +295,12 @@ class _RelatedBlocks:
         kind, part = self.targets.get(rid or "", ("", ""))
         if kind not in ("package", "oleObject") or part not in self.names:
             return []
-        self.limits.check_time()
-        name, data, wrapped = embedded_file(self.archive.read(part))
         if self.embedded_blocks is None:
             return []
-        if icon or wrapped:
-            attach(self.attachments, self.limits, name, data, part=part)
-            return []
-        return self.embedded_blocks(data)
+        self.limits.check_time()
+        return _object_blocks(
+            self.archive.read(part), icon, part, self.attachments, self.limits, self.embedded_blocks
+        )
 
     def _docx(self, data: bytes) -> list[tuple[str, object]]:
         check_archive_read(data, self.limits)
@@ -336,6 +327,24 @@ class _RelatedBlocks:
             if part.get_content_type() == "text/plain":
                 return [("text", _body_text(part))]
         return []
+
+
+def _object_blocks(
+    raw: bytes,
+    icon: bool,
+    part: str,
+    attachments: list[Attachment],
+    limits: IngestLimits,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]],
+) -> list[tuple[str, object]]:
+    """An embedded object (`raw`, the bytes of its `part`): shown as an icon, or a file an object wraps (a
+    packager's, an Acrobat object's PDF), a file attached to the document (`attach`) and no blocks; else its
+    file read where it stands (`embedded_blocks`)."""
+    name, data, wrapped = embedded_file(raw)
+    if icon or wrapped:
+        attach(attachments, limits, name, data, part=part)
+        return []
+    return embedded_blocks(data)
 
 
 def embedded_file(data: bytes) -> tuple[str | None, bytes, bool]:
@@ -488,14 +497,21 @@ def _relationships(
 ) -> dict[str, tuple[str, str]]:
     """A part's internal relationships of `kinds`, read from its relationships part `rels`: id to (kind, the
     part named)."""
-    root = parse_xml(archive.read(rels))
-    found: dict[str, tuple[str, str]] = {}
+    return {
+        rid: (kind, part)
+        for rid, kind, part in _internal(parse_xml(archive.read(rels)), rels)
+        if rid and kind in kinds
+    }
+
+
+def _internal(root, rels: str) -> Iterator[tuple[str | None, str, str]]:
+    """The relationships of the relationships part `rels` (its root) that name a part of the package: each its
+    id, its kind (`oleObject`, `worksheet`, ...) and the part it names."""
     for relationship in root.iter(_REL):
-        kind = (relationship.get("Type") or "").removeprefix(_REL_TYPES)
-        target, rid = relationship.get("Target") or "", relationship.get("Id")
-        if kind in kinds and rid and relationship.get("TargetMode") != "External":
-            found[rid] = (kind, _resolved(rels, target))
-    return found
+        target = relationship.get("Target") or ""
+        if relationship.get("TargetMode") != "External" and target:
+            kind = (relationship.get("Type") or "").removeprefix(_REL_TYPES)
+            yield relationship.get("Id"), kind, _resolved(rels, target)
 
 
 def _docx_even_and_odd(archive: zipfile.ZipFile, settings: str) -> bool:
@@ -814,7 +830,7 @@ def parse_xlsx(
     names = workbook.sheetnames
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         drawings = _SheetDrawings(archive, limits, embedded_blocks)
-        parts = _sheet_parts(archive)
+        parts = _sheet_parts(archive, drawings.names)
         try:
             parsed = _workbook(sheets(), limits, lambda index: drawings.blocks(parts.get(names[index], "")))
         finally:
@@ -835,17 +851,16 @@ X_SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"
 MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 
 
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+def _sheet_parts(archive: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
     """Each sheet's part (a worksheet's or a chart sheet's), by its name, as the workbook's relationships name
     it."""
-    workbook = next((part for part, kind in sniffing.OOXML_PARTS.items() if kind == sniffing.XLSX), "")
-    rels = _rels_of(workbook)
-    if workbook not in archive.namelist() or rels not in archive.namelist():
+    rels = _rels_of(sniffing.XLSX_WORKBOOK)
+    if sniffing.XLSX_WORKBOOK not in names or rels not in names:
         return {}
     targets = _relationships(archive, rels, ("worksheet", "chartsheet"))
     return {
         sheet.get("name") or "": targets.get(sheet.get(_R + "id") or "", ("", ""))[1]
-        for sheet in parse_xml(archive.read(workbook)).iter(X_SHEET)
+        for sheet in parse_xml(archive.read(sniffing.XLSX_WORKBOOK)).iter(X_SHEET)
     }
 
 
@@ -1073,10 +1088,9 @@ def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
         boxes = _xls_text_boxes(ole.openstream(XLS_STREAM).read()) if ole.exists(XLS_STREAM) else {}
         attachments: list[Attachment] = []
-        for storage in sorted(
-            path[0] for path in ole.listdir(streams=False, storages=True) if len(path) == 1
-        ):
-            if objects and storage.startswith(XLS_OBJECT_PREFIX):
+        storages = ole.listdir(streams=False, storages=True) if objects else []
+        for storage in sorted(path[0] for path in storages if len(path) == 1):
+            if storage.startswith(XLS_OBJECT_PREFIX):
                 name, data, _ = embedded_file(storage_file(ole, [storage]))
                 attach(attachments, limits, name, data, part=storage)
     names = book.sheet_names()
@@ -1307,12 +1321,11 @@ class _SlideObjects:
         blob = shape.ole_format.blob if self.embedded_blocks is not None else None
         if not blob:
             return
-        name, data, wrapped = embedded_file(blob)
-        if shape.ole_format.show_as_icon or wrapped:
-            part = shape.part.related_part(shape._graphicFrame.graphicData.blob_rId).partname
-            attach(self.attachments, self.limits, name, data, part=part)
-        else:
-            add_blocks(builder, self.embedded_blocks(data))  # type: ignore[misc]
+        part = shape.part.related_part(shape._graphicFrame.graphicData.blob_rId).partname
+        blocks = _object_blocks(
+            blob, shape.ole_format.show_as_icon, part, self.attachments, self.limits, self.embedded_blocks
+        )
+        add_blocks(builder, blocks)
 
 
 # The main parts of a macro-enabled slide show and template, which python-pptx leaves unmapped (it maps a plain

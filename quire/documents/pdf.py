@@ -25,13 +25,13 @@ from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages,
 from quire.documents.ocr import needs_ocr, ocr_page, text_layer_is_good, with_text_layer
 
 logger = logging.getLogger(__name__)
-PATH, IMAGE = 2, 3
-# The print settings Acrobat Distiller embeds in the PDFs it makes (one a time the file was distilled), not a
+PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
+# The print settings Acrobat Distiller embeds in the PDFs it makes (one each time the file was distilled), not a
 # file anyone attached.
 DISTILLER_SETTINGS = ".joboptions"
 # An associated file that gives the document's own content in another form (the MathML a tagged LaTeX PDF carries
 # for each formula): not a file anyone attached.
-SUPPLEMENT = "/Supplement"  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
+SUPPLEMENT = "/Supplement"
 
 
 class PdfError(ValueError):
@@ -54,16 +54,16 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
     sizes, ocr_pages, confidences = [], [], []
     plumber = None
     pdf = _pdfium_document(content)
-    carries_files = pdf.count_attachments() > 0
     # The pages with a file attached to them (a file attachment annotation).
     annotated: list[int] = []
-    if walked is None:
-        check_pages(len(pdf), limits)
-    total = max(walked or 0, len(pdf))
     # Pages pdfium cannot load (a page tree naming a missing object, a /Count past its pages) since the last
     # page it could: empty pages where a later page follows, none at the end.
     unloaded = 0
     try:
+        carries_files = pdf.count_attachments() > 0
+        if walked is None:
+            check_pages(len(pdf), limits)
+        total = max(walked or 0, len(pdf))
         for number in range(1, len(pdf) + 1):
             limits.check_time()
             page = _pdfium_page(pdf, number, annotated)
@@ -166,7 +166,8 @@ def _annotated_files(page) -> Iterator[tuple[str, bytes]]:
             continue
         spec = annotation["/FS"].get_object()
         streams = spec.get("/EF")
-        stream = streams.get_object().get("/UF") or streams.get_object().get("/F") if streams else None
+        streams = streams.get_object() if streams is not None else {}
+        stream = streams.get("/UF") or streams.get("/F")
         if stream is not None:
             yield str(spec.get("/UF") or spec.get("/F") or ""), stream.get_object().get_data()
 

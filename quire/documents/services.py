@@ -586,10 +586,10 @@ def documents_reembed_stale(*, limit: int = REEMBED_SWEEP_BATCH, budget_seconds:
 def _attachments_create(
     tenant: Tenant, document: Document, parsed: ParsedDocument, limits: IngestLimits, keeper: TenantHeartbeat
 ) -> None:
-    """An e-mail's attachments (or the files a document embeds or carries), each a document of its own (stored once: bytes already stored are the stored
-    document) listed by the e-mail under the filename sent, in the same transaction as it is stored and under
-    the e-mail's row lock, so a time limit between two leaves every one stored so far listed, and a delete of
-    the e-mail waits for it and takes it along; one that is refused (unsupported, too large) is logged and
+    """An e-mail's attachments (or the files a document embeds or carries), each a document of its own (stored
+    once: bytes already stored are the stored document) listed by the e-mail under the filename sent, in the
+    same transaction as it is stored and under the e-mail's row lock, so a time limit between two leaves every
+    one stored so far listed, and a delete of the e-mail waits for it and takes it along; one that is refused (unsupported, too large) is logged and
     left out. Ingesting the e-mail again lists the same attachments once. An e-mail deleted meanwhile stops
     the work (IngestStopped), as does another run's claim or maintenance (IngestTakenOver)."""
     for position, attachment in enumerate(parsed.attachments):

@@ -61,7 +61,8 @@ ZIP = "application/zip"
 SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRIPT, TEXT)
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
-OOXML_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX, "ppt/presentation.xml": PPTX}
+XLSX_WORKBOOK = "xl/workbook.xml"
+OOXML_PARTS = {"word/document.xml": DOCX, XLSX_WORKBOOK: XLSX, "ppt/presentation.xml": PPTX}
 # Where a package names its main part elsewhere (`_rels/.rels`' officeDocument relationship, Transitional or
 # Strict), its type by that part's content type, as `[Content_Types].xml` declares it.
 OOXML_MAIN_TYPES = {"wordprocessingml": DOCX, "ms-word": DOCX, "spreadsheetml": XLSX, "ms-excel": XLSX}
