@@ -47,6 +47,14 @@ SUFFIXES = {
     ".htm",
     ".txt",
     ".json",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".gif",
+    ".bmp",
+    ".webp",
 }
 # A reason of Quire's own starts otherwise; a library's bare exception is passed on after this.
 GENERIC = "could not parse "

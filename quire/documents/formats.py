@@ -1515,7 +1515,7 @@ def _mail_parts(
 ) -> None:
     """Every leaf of the MIME tree under `part` in order: a plain or HTML part with no filename and not
     marked as an attachment joins `bodies` as (content type, text) (of a multipart/alternative, only its
-    richest part is read); a signature is left out; Outlook's wrapper (`winmail.dat`) gives its files as
+    richest part is read); a signature is left out, and so is a picture the body shows (`_sent_file`); Outlook's wrapper (`winmail.dat`) gives its files as
     attachments and its body to `wrapped`; any other leaf with bytes (a forwarded message whole) is an
     attachment."""
     limits.check_time()
@@ -1539,8 +1539,16 @@ def _mail_parts(
         tnef = content_type in MAIL_TNEF or (part.get_filename() or "").lower() == "winmail.dat"
         if tnef and _tnef_parts(data, limits, attachments, wrapped):
             return
-        if data:
+        inline = part.get_content_disposition() != "attachment" and part["Content-ID"] is not None
+        if _sent_file(data, inline=inline):
             attachments.append(Attachment(part.get_filename() or "attachment", data))
+
+
+def _sent_file(data: bytes, *, inline: bool) -> bool:
+    """Whether a part's bytes are a file sent with the message: not where it is a picture the body shows
+    (`inline`: referenced by its Content-ID, or hidden from the attachments, as Outlook marks a signature's
+    logo)."""
+    return bool(data) and not (inline and sniffing.image_type(data) is not None)
 
 
 def _tnef_parts(
@@ -1644,7 +1652,8 @@ def parse_msg(
             name = getattr(attachment, "longFilename", None) or getattr(attachment, "shortFilename", None)
             if hasattr(data, "exportBytes"):
                 data = data.exportBytes()
-            if isinstance(data, bytes) and data:
+            inline = getattr(attachment, "hidden", False) or getattr(attachment, "cid", None)
+            if isinstance(data, bytes) and _sent_file(data, inline=bool(inline)):
                 attachments.append(Attachment(name or "attachment", data))
         limits.check_time()
         html = message.getStream(MSG_HTML_BODY)

@@ -135,11 +135,11 @@ def _check_unzipped(size: int, archive_bytes: int, limits: IngestLimits, verb: s
         )
 
 
-def check_pages(count: int, limits: IngestLimits) -> None:
+def check_pages(count: int, limits: IngestLimits, kind: str = "PDF") -> None:
     if count > limits.max_pdf_pages:
         raise LimitExceeded(
             ErrorCode.TOO_MANY_PAGES,
-            f"the PDF has more than {limits.max_pdf_pages} pages (QUIRE_INGEST_MAX_PDF_PAGES)",
+            f"the {kind} has more than {limits.max_pdf_pages} pages (QUIRE_INGEST_MAX_PDF_PAGES)",
         )
 
 

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce, Length
 from pgvector.django import HnswIndex, VectorField
 
 from common.scripts import CHARS_PER_TOKEN, estimated_tokens
-from quire.documents.sniffing import PDF
+from quire.documents.sniffing import PAGED
 from tenants.identifiers import new_id
 
 EMBEDDING_DIM = 384
@@ -30,10 +30,11 @@ def tokens_for(chars: int) -> int:
 
 
 def metered_page_count(*, content_type: str, page_count: int) -> int:
-    """A document's page-map pages as billing reads them (`billing.services.billable_pages`): a PDF's pages; 0
+    """A document's page-map pages as billing reads them (`billing.services.billable_pages`): a PDF's pages and
+    a scanned image's (`sniffing.PAGED`); 0
     for any other format (text, DOCX, HTML, e-mail, sheets, slides), whose parsing gives the whole text one page
     (or a sheet or slide each), so that billing counts its characters instead."""
-    return page_count if content_type == PDF else 0
+    return page_count if content_type in PAGED else 0
 
 
 def document_file_name(document: Document, filename: str) -> str:
@@ -73,7 +74,7 @@ class Document(models.Model):
     # ingested before, null only where a process of an older release created a row during a rolling deploy.
     text_chars = models.PositiveIntegerField(null=True, blank=True)
     page_starts = models.JSONField(default=list, blank=True)
-    # PDFs: {"lines": [[start, end, page, x0, top, x1, bottom], ...], "page_sizes": [[width, height], ...]},
+    # PDFs and images: {"lines": [[start, end, page, x0, top, x1, bottom], ...], "page_sizes": [[width, height], ...]},
     # boxes in PDF points from the page's top-left corner (connectors.spans.PageMap reads it).
     layout = models.JSONField(default=dict, blank=True)
     # [{"page", "rows": [[[start, end], ...], ...]}]: each cell's range in `text` (equal ends: an empty cell).

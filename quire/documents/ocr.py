@@ -1,4 +1,4 @@
-"""Text of a PDF page image with Tesseract: lines with their boxes in PDF points, and word confidences."""
+"""Text of a page image (a PDF page rendered, a scan) with Tesseract: lines with their boxes in PDF points, and word confidences."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from quire.documents.layout import Box
+from quire.documents.layout import LINE, PARAGRAPH, Box, TextBuilder
 from quire.documents.limits import DeadlinePassed, IngestLimits, check_ocr_pixels
 
 _WORD = re.compile(r"[^\W_]{2,}")
@@ -66,6 +66,14 @@ def with_text_layer(found: list[OcrLine], lines: list[tuple[str, Box]]) -> list[
     return merged
 
 
+def add_ocr_lines(builder: TextBuilder, lines: list[OcrLine]) -> None:
+    """OCR's lines in order, a line of a new paragraph starting one."""
+    previous = None
+    for line in lines:
+        builder.add(line.text, gap=LINE if previous == line.paragraph else PARAGRAPH, box=line.box)
+        previous = line.paragraph
+
+
 def _reads(line: OcrLine, text: str, box: Box) -> bool:
     """Whether OCR's `line` lies mostly over `box` and most of its letters are those of `text`."""
     width = min(line.box[2], box[2]) - max(line.box[0], box[0])
@@ -87,15 +95,21 @@ def _letters(text: str) -> str:
 def ocr_page(page, number: int, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:
     """The lines of pypdfium2 `page` (1-based `number`) read by Tesseract, in its reading order, and the
     confidence (0-100) of each word read; the rendered image is held to `limits.max_ocr_pixels`."""
+    scale = limits.ocr_dpi / 72
+    width, height = page.get_size()
+    check_ocr_pixels(number, round(width * scale) * round(height * scale), limits)
+    return ocr_image(page.render(scale=scale).to_pil(), scale, limits)
+
+
+def ocr_image(image, scale: float, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:
+    """The lines of a PIL `image` read by Tesseract, in its reading order, their boxes in the image's pixels
+    divided by `scale` (PDF points for a page rendered at `scale` times 72 dpi), and the confidence (0-100)
+    of each word read. Tesseract is given the time left before the ingest's deadline."""
     import pytesseract
 
     # One thread per Tesseract: workers already run one ingest per core, and OpenMP threads fighting over
     # the same cores make OCR many times slower.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    scale = limits.ocr_dpi / 72
-    width, height = page.get_size()
-    check_ocr_pixels(number, round(width * scale) * round(height * scale), limits)
-    image = page.render(scale=scale).to_pil()
     remaining = limits.remaining()
     if remaining is not None and remaining <= 0:
         raise DeadlinePassed()

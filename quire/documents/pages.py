@@ -1,4 +1,4 @@
-"""A PDF page as a PNG image, rendered with pypdfium2 once and kept in storage beside the documents, under the
+"""A PDF page (rendered with pypdfium2) or a scanned image's page as a PNG image, made once and kept in storage beside the documents, under the
 tenant's schema (`page-images/<schema>/<document id>/`), so erasing a tenant empties that folder."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.db import connection
 
 from quire.documents.limits import IngestLimits, check_ocr_pixels
 from quire.documents.models import Document
-from quire.documents.sniffing import PDF
+from quire.documents.sniffing import IMAGES, PAGED
 
 PAGE_IMAGE_DPI = 100
 # pdfium is not thread-safe, and the web process serves requests from several threads.
@@ -33,19 +33,53 @@ def _name(document_id: str, page: int) -> str:
 
 
 def page_image(document: Document, page: int) -> bytes:
-    """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI, its form fields drawn; LookupError for
-    a document that is not a PDF or a page it does not have (or pdfium cannot load: an empty page of the
-    document's text). Held to the OCR pixel limit. The connection is in the document's tenant's schema."""
-    if document.content_type != PDF or not 1 <= page <= document.page_count:
+    """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI, its form fields drawn, or of a
+    scanned image's page as OCR read it, scaled to PAGE_IMAGE_DPI (so a box lies over either alike); LookupError for a document
+    that has no page images (`sniffing.PAGED`) or a page it does not have (or pdfium cannot load: an empty
+    page of the document's text). Held to the OCR pixel limit. The connection is in the document's tenant's
+    schema."""
+    if document.content_type not in PAGED or not 1 <= page <= document.page_count:
         raise LookupError(f"{document.id} has no page image {page}")
     name = _name(document.id, page)
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as cached:
             return cached.read()
-    import pypdfium2
-
     with document.file.open("rb") as handle:
         content = handle.read()
+    if document.content_type in IMAGES:
+        image = _scanned_page(document.id, content, page)
+    else:
+        image = _pdf_page(document.id, content, page)
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(out.getvalue()))
+        if not Document.objects.filter(pk=document.id).exists():
+            page_images_delete(document.id, schema_name=connection.schema_name)
+    return out.getvalue()
+
+
+def _scanned_page(document_id: str, content: bytes, page: int):
+    from PIL import Image
+
+    from quire.documents.image import open_image, page_frame, page_total
+
+    limits = IngestLimits.from_settings()
+    with open_image(content, limits) as image:
+        if page > page_total(image):
+            raise LookupError(f"{document_id} has no page image {page}")
+        frame, dpi = page_frame(image, page, limits)
+    if dpi != PAGE_IMAGE_DPI:
+        scale = PAGE_IMAGE_DPI / dpi
+        frame = frame.resize(
+            (round(frame.width * scale), round(frame.height * scale)), Image.Resampling.LANCZOS
+        )
+    return frame
+
+
+def _pdf_page(document_id: str, content: bytes, page: int):
+    import pypdfium2
+
     with _PDFIUM:
         pdf = pypdfium2.PdfDocument(content)
         pdf.init_forms()
@@ -54,19 +88,12 @@ def page_image(document: Document, page: int) -> bytes:
             try:
                 loaded = pdf[page - 1]
             except pypdfium2.PdfiumError:
-                raise LookupError(f"{document.id} has no page image {page}: pdfium cannot load it") from None
+                raise LookupError(f"{document_id} has no page image {page}: pdfium cannot load it") from None
             width, height = loaded.get_size()
             check_ocr_pixels(page, round(width * scale) * round(height * scale), IngestLimits.from_settings())
-            image = loaded.render(scale=scale).to_pil()
+            return loaded.render(scale=scale).to_pil()
         finally:
             pdf.close()
-    out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
-    if not default_storage.exists(name):
-        default_storage.save(name, ContentFile(out.getvalue()))
-        if not Document.objects.filter(pk=document.id).exists():
-            page_images_delete(document.id, schema_name=connection.schema_name)
-    return out.getvalue()
 
 
 def page_images_delete(document_id: str, *, schema_name: str) -> int:

@@ -1,5 +1,5 @@
 """Bytes of a supported type to the normalised text every offset refers to, with a page map (PDFs, sheets
-and slides are pages), line boxes (PDFs) and tables (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, RTF)."""
+and slides are pages, and the frames of a scanned image), line boxes (PDFs and images) and tables (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, RTF)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
 from quire.documents.doc import parse_doc
+from quire.documents.image import parse_image
 from quire.documents.layout import (
     PageCallback,
     ParsedDocument,
@@ -159,6 +160,8 @@ def _parse(
 ) -> ParsedDocument:
     if content_type == sniffing.PDF:
         return parse_pdf(content, limits, on_page)
+    if content_type in sniffing.IMAGES:
+        return parse_image(content, limits, on_page)
     if content_type in (sniffing.DOCX, sniffing.XLSX, sniffing.PPTX):
         content = formats.transitional(formats.mended(content, limits), limits)
     if content_type == sniffing.DOCX:

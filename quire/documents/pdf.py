@@ -22,7 +22,7 @@ from quire.documents.layout import (
     attach,
 )
 from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages, check_pages
-from quire.documents.ocr import needs_ocr, ocr_page, text_layer_is_good, with_text_layer
+from quire.documents.ocr import add_ocr_lines, needs_ocr, ocr_page, text_layer_is_good, with_text_layer
 
 logger = logging.getLogger(__name__)
 PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
@@ -88,11 +88,7 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
                 confidences.extend(scores)
                 if text_layer_is_good(text):
                     found = with_text_layer(found, lines)
-                previous = None
-                for line in found:
-                    gap = LINE if previous == line.paragraph else PARAGRAPH
-                    builder.add(line.text, gap=gap, box=line.box)
-                    previous = line.paragraph
+                add_ocr_lines(builder, found)
             elif PATH in kinds:
                 plumber = plumber or _plumber(content)
                 _add_lines(builder, _with_tables(lines, _ruled_tables(plumber, number, page)))

@@ -11,12 +11,15 @@ import zipfile
 from common.refusals import ErrorCode, Refusal
 from connectors.earnings.transcript import transcript_to_text
 from quire.documents.docx_numbering import XML_SAFE
+from quire.documents.image import open_image, page_total
+from quire.documents.layout import UnreadableDocument
 from quire.documents.limits import (
     ZIP_ERRORS,
     IngestLimits,
     LimitExceeded,
     check_archive_declared,
     check_json_depth,
+    check_ocr_pixels,
     check_pages,
 )
 
@@ -37,6 +40,16 @@ ODP = "application/vnd.oasis.opendocument.presentation"
 # The OpenDocument types read, each a package whose body is its `content.xml`.
 OPENDOCUMENT = (ODT, ODS, ODP)
 XLS = "application/vnd.ms-excel"
+PNG = "image/png"
+JPEG = "image/jpeg"
+TIFF = "image/tiff"
+GIF = "image/gif"
+BMP = "image/bmp"
+WEBP = "image/webp"
+# Scans and photographs of pages, read by OCR: each frame of a TIFF a page, of the others the first frame.
+IMAGES = (PNG, JPEG, TIFF, GIF, BMP, WEBP)
+# The types whose pages are images: they have page images, and billing counts their pages.
+PAGED = (PDF, *IMAGES)
 # The file extension a file of each type is named with where nothing else names it.
 EXTENSIONS = {
     PDF: "pdf",
@@ -54,11 +67,17 @@ EXTENSIONS = {
     ODS: "ods",
     ODP: "odp",
     XLS: "xls",
+    PNG: "png",
+    JPEG: "jpg",
+    TIFF: "tif",
+    GIF: "gif",
+    BMP: "bmp",
+    WEBP: "webp",
 }
 ODT_BODY = "content.xml"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"
-SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRIPT, TEXT)
+SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRIPT, TEXT, *IMAGES)
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 XLSX_WORKBOOK = "xl/workbook.xml"
@@ -107,6 +126,13 @@ ALIASES = {
     "text/rtf": RTF,
     "application/x-rtf": RTF,
     "text/richtext": RTF,
+    "image/jpg": JPEG,
+    "image/pjpeg": JPEG,
+    "image/x-png": PNG,
+    "image/tif": TIFF,
+    "image/x-tiff": TIFF,
+    "image/x-bmp": BMP,
+    "image/x-ms-bmp": BMP,
 }
 # Declared types that agree with bytes of another type: browsers on Windows declare a .csv as Excel's type and
 # a .rtf that Word opens as Word's.
@@ -277,10 +303,64 @@ def is_pdf(content: bytes) -> bool:
     )
 
 
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", PNG),
+    (b"\xff\xd8\xff", JPEG),
+    (b"II*\x00", TIFF),
+    (b"MM\x00*", TIFF),
+    (b"II+\x00", TIFF),
+    (b"MM\x00+", TIFF),
+    (b"GIF87a", GIF),
+    (b"GIF89a", GIF),
+)
+# The sizes of a BMP's DIB header (BITMAPCOREHEADER to BITMAPV5HEADER) that follow its 14-byte file header.
+_BMP_HEADERS = {12, 40, 52, 56, 64, 108, 124}
+# An ISO base media file's `ftyp` box with a HEIF brand: an iPhone's photo.
+HEIF_BRANDS = {b"ftyp" + brand for brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")}
+
+
+def image_type(content: bytes) -> str | None:
+    """The image type of bytes by their signature (a BMP's `BM` and a DIB header of a known size after it, so
+    that text starting "BM" stays text); None for anything else."""
+    kind = next((kind for magic, kind in _IMAGE_MAGIC if content.startswith(magic)), None)
+    if kind is not None:
+        return kind
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return WEBP
+    if (
+        content[:2] == b"BM"
+        and len(content) >= 18
+        and int.from_bytes(content[14:18], "little") in _BMP_HEADERS
+    ):
+        return BMP
+    return None
+
+
+def _check_image(content: bytes, param: str | None, limits: IngestLimits) -> None:
+    """An image whose header Pillow cannot read is refused, and one whose header already shows more pages or
+    pixels than OCR may read (the pixels are not decoded)."""
+    try:
+        image = open_image(content, limits)
+    except UnreadableDocument as exc:
+        raise UnsupportedDocument(str(exc), param) from None
+    with image:
+        check_pages(page_total(image), limits, "image")
+        check_ocr_pixels(1, image.width * image.height, limits)
+
+
 def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if is_pdf(content):
         _check_pdf(content, limits)
         return PDF
+    image = image_type(content)
+    if image is not None:
+        _check_image(content, param, limits)
+        return image
+    if content[4:12] in HEIF_BRANDS:
+        raise UnsupportedDocument(
+            "a HEIF or HEIC image (what phones take photos in), which Quire does not read; save it as JPEG or PDF",
+            param,
+        )
     if content.startswith(ZIP_MAGIC):
         try:
             archive = zipfile.ZipFile(io.BytesIO(content))

@@ -47,7 +47,7 @@ from quire.documents.services import (
     document_original_open,
     document_update,
 )
-from quire.documents.sniffing import PDF
+from quire.documents.sniffing import PAGED
 from quire.documents.uploads import Upload, is_zip
 
 
@@ -265,9 +265,10 @@ class DocumentPageImageView(APIView):
     @extend_schema(
         operation_id="documents_page_image",
         responses={(200, "image/png"): OpenApiTypes.BINARY},
-        description="Page `page` (from 1) of a PDF document as a PNG at 100 dpi, the image a span's `boxes` "
-        "(in PDF points from the page's top left) lie over once scaled by 100/72. Rendered once and kept. "
-        "A document that is not a PDF, or a page it does not have, is a 404 naming `page`.",
+        description="Page `page` (from 1) of a PDF document, or of a scanned image (PNG, JPEG, TIFF, GIF, BMP, "
+        "WebP), as a PNG at 100 dpi, the image a span's `boxes` (in PDF points from the page's top left) lie over "
+        "once scaled by 100/72. Rendered once and kept. A document of another type, or a page it does not have, "
+        "is a 404 naming `page`.",
     )
     def get(self, request: Request, document_id: str, page: int) -> HttpResponse:
         fields = ("id", "content_type", "page_starts", "file")
@@ -275,7 +276,9 @@ class DocumentPageImageView(APIView):
         try:
             image = page_image(document, page)
         except LookupError:
-            pages = f"pages 1 to {document.page_count}" if document.content_type == PDF else "no page images"
+            pages = (
+                f"pages 1 to {document.page_count}" if document.content_type in PAGED else "no page images"
+            )
             raise Refusal(
                 ErrorCode.RESOURCE_MISSING,
                 f"Document {document.id} has no page {page}; it has {pages}.",

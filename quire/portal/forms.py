@@ -155,8 +155,9 @@ class CallPeriodForm(forms.Form):
 class DocumentUploadForm(CallPeriodForm):
     field_order = ("file", "period")
     file = MultipleFileField(
-        help_text="PDF, DOCX, XLSX, PPTX, e-mail (EML, MSG), HTML, plain text, a JSON transcript; several "
-        "files, a folder or a ZIP make one document each."
+        help_text="PDF, Word, Excel and PowerPoint files (DOCX, DOC, XLSX, XLS, PPTX), OpenDocument (ODT, ODS, "
+        "ODP), RTF, e-mail (EML, MSG), HTML, plain text, a JSON transcript, scans and photos of pages (PNG, JPEG, "
+        "TIFF); several files, a folder or a ZIP make one document each."
     )
 
 

@@ -643,7 +643,7 @@ def test_text_in_utf_16_without_a_byte_order_mark_is_read_as_text(codec):
 @pytest.mark.parametrize(
     "content",
     [
-        b"\x89PNG\r\n\x1a\n\x00\x00binary",
+        b"\x7fELF\x02\x01\x01\x00binary",
         bytes(range(256)),
         b"\xff\xfe\x00\xd8",
         # Every other byte NUL, as UTF-16 text, but what it reads as holds control characters.

@@ -1,0 +1,124 @@
+"""Scans and photographs of pages (PNG, JPEG, TIFF, GIF, BMP, WebP) to text by OCR: each frame of a TIFF a page
+(a scanner's or a fax's multi-page file), of the other types the first frame (a GIF's or WebP's animation is not
+pages); lines with their boxes in points at the resolution the image declares."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from statistics import fmean
+
+from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, UnreadableDocument
+from quire.documents.limits import IngestLimits, check_ocr_pages, check_ocr_pixels, check_pages
+from quire.documents.ocr import add_ocr_lines, ocr_image
+
+# A resolution outside this range is a writer's placeholder (0, 1, 65535), not the scan's: such an image is
+# taken at ASSUMED_DPI, a pixel a point.
+DPI_RANGE = (50.0, 2400.0)
+ASSUMED_DPI = 72.0
+
+
+def parse_image(content: bytes, limits: IngestLimits, on_page: PageCallback | None = None) -> ParsedDocument:
+    """Each page of the image read by Tesseract; raises UnreadableDocument for bytes Pillow cannot decode and
+    LimitExceeded for more pages, or a page of more pixels, than `limits` allow."""
+    image = open_image(content, limits)
+    with image:
+        total = page_total(image)
+        check_pages(total, limits, "image")
+        check_ocr_pages(total, limits)
+        builder = TextBuilder(limits)
+        sizes, confidences = [], []
+        for number in range(1, total + 1):
+            limits.check_time()
+            page, dpi = page_frame(image, number, limits)
+            builder.new_page()
+            scale = dpi / 72
+            sizes.append([round(page.width / scale, 2), round(page.height / scale, 2)])
+            found, scores = ocr_image(page, scale, limits)
+            confidences.extend(scores)
+            add_ocr_lines(builder, found)
+            if on_page is not None:
+                on_page(number, total)
+    confidence = round(fmean(confidences), 1) if confidences else None
+    parsed = builder.build(ocr_pages=list(range(1, total + 1)), ocr_confidence=confidence)
+    parsed.page_sizes = sizes
+    return parsed
+
+
+def open_image(content: bytes, limits: IngestLimits):
+    """The image Pillow opens (its header read, no pixels decoded); UnreadableDocument for bytes it cannot,
+    LimitExceeded for an image of more pixels than OCR may read (Pillow's own bound on decompression bombs is
+    the same refusal)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(content))
+    except Image.DecompressionBombError:
+        check_ocr_pixels(1, limits.max_ocr_pixels + 1, limits)
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableDocument(f"the image is damaged or of a kind Quire does not decode: {exc}") from None
+    return image
+
+
+def page_total(image) -> int:
+    return getattr(image, "n_frames", 1) if image.format == "TIFF" else 1
+
+
+def page_frame(image, number: int, limits: IngestLimits):
+    """Page `number` (1-based) of `image` as Tesseract reads it, and its resolution in dpi: turned as its
+    EXIF orientation says (a phone's photo), its pixels made square (a fax's 204 x 98 dpi stretched to 204 x
+    196), transparency laid on white, and in grey or RGB. Held to `limits.max_ocr_pixels`; UnreadableDocument
+    where the pixels do not decode (a file cut short)."""
+    from PIL import Image, ImageOps
+
+    image.seek(number - 1)
+    x_dpi, y_dpi = _resolution(image)
+    dpi = max(x_dpi, y_dpi)
+    size = (round(image.width * dpi / x_dpi), round(image.height * dpi / y_dpi))
+    check_ocr_pixels(number, max(image.width * image.height, size[0] * size[1]), limits)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            frame = _readable(ImageOps.exif_transpose(image))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableDocument(f"page {number} of the image is damaged: {exc}") from None
+    if x_dpi != y_dpi:
+        turned = frame.size != image.size
+        frame = frame.resize(size[::-1] if turned else size, Image.Resampling.LANCZOS)
+    return frame, dpi
+
+
+def _resolution(image) -> tuple[float, float]:
+    dpi = image.info.get("dpi")
+    try:
+        x_dpi, y_dpi = (float(value) for value in dpi)
+    except (TypeError, ValueError):
+        return ASSUMED_DPI, ASSUMED_DPI
+    low, high = DPI_RANGE
+    if not (low <= x_dpi <= high and low <= y_dpi <= high):
+        return ASSUMED_DPI, ASSUMED_DPI
+    return x_dpi, y_dpi
+
+
+def _readable(frame):
+    """`frame` in grey ("L") or RGB: transparency laid on white (black text on a transparent page would
+    otherwise turn black on black), 16-bit and float pixels stretched to 8 bits."""
+    from PIL import Image
+
+    if frame.mode in ("1", "L", "RGB"):
+        return frame.convert("L") if frame.mode == "1" else frame
+    if frame.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        import numpy
+
+        pixels = numpy.asarray(frame, dtype=numpy.float64)
+        low, high = float(pixels.min()), float(pixels.max())
+        stretched = (pixels - low) * (255 / (high - low)) if high > low else numpy.full_like(pixels, 255)
+        return Image.fromarray(stretched.astype(numpy.uint8), "L")
+    if "A" in frame.mode or "transparency" in frame.info:
+        rgba = frame.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return frame.convert("RGB")

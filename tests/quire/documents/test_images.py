@@ -1,0 +1,212 @@
+"""Scans and photographs of pages uploaded as images (PNG, JPEG, TIFF, GIF, BMP, WebP): sniffed by their
+signatures, read by OCR page by page with boxes on the page, and shown as page images, through a real worker."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from quire.documents.formats import parse_eml
+from quire.documents.limits import IngestLimits
+from quire.documents.models import metered_page_count
+from quire.documents.parsing import ParseError, parse_document
+from quire.documents.sniffing import (
+    BMP,
+    GIF,
+    JPEG,
+    PNG,
+    TEXT,
+    TIFF,
+    WEBP,
+    DocumentOverLimit,
+    UnsupportedDocument,
+    sniff_content_type,
+)
+from tests.quire.documents.test_dataroom import SCANNED, post_files, ready, run_job
+from tests.quire.documents.test_formats import attached, mail, multipart
+from tests.support import Api
+
+LINES = ["This Agreement is governed by the laws of Delaware.", "Payment is due within thirty days."]
+
+
+def page(lines: list[str], *, width: int = 1100, mode: str = "L") -> Image.Image:
+    """`lines` drawn black on white at 24 px, line i at 30 + 40 i pixels from the top."""
+    font = ImageFont.load_default(size=24)
+    image = Image.new("L", (width, 60 + 40 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    for index, line in enumerate(lines):
+        draw.text((30, 30 + 40 * index), line, fill=0, font=font)
+    return image.convert(mode)
+
+
+def saved(image: Image.Image, kind: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, kind, **options)
+    return out.getvalue()
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text))
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type", "mode", "options"),
+    [
+        ("PNG", PNG, "L", {}),
+        ("JPEG", JPEG, "RGB", {"quality": 90}),
+        ("TIFF", TIFF, "1", {"compression": "group4"}),
+        ("GIF", GIF, "P", {}),
+        ("BMP", BMP, "RGB", {}),
+        ("WEBP", WEBP, "RGB", {"lossless": True}),
+    ],
+)
+def test_each_image_type_is_sniffed_and_read_by_ocr(kind, content_type, mode, options):
+    content = saved(page(LINES, mode=mode), kind, **options)
+    assert sniff_content_type(content) == content_type
+    parsed = parse_document(content, content_type)
+    assert {"Agreement", "governed", "Delaware", "Payment", "thirty"} <= words(parsed.text), parsed.text
+    assert parsed.ocr_pages == [1] and parsed.ocr_confidence > 60
+    assert parsed.page_count == 1 and len(parsed.lines) == 2
+
+
+def test_a_multi_page_tiff_is_one_page_a_frame_with_boxes_in_points_at_its_resolution():
+    first, second = page(["First page of the scan."]), page(["Second page of the scan."], width=900)
+    content = saved(first, "TIFF", save_all=True, append_images=[second], dpi=(200, 200))
+    progress = []
+    parsed = parse_document(content, TIFF, on_page=lambda done, total: progress.append((done, total)))
+    assert progress == [(1, 2), (2, 2)]
+    assert parsed.ocr_pages == [1, 2]
+    assert parsed.page_sizes == [[1100 * 72 / 200, 100 * 72 / 200], [900 * 72 / 200, 100 * 72 / 200]]
+    second_start = parsed.text.index("Second")
+    assert parsed.page_at(parsed.text.index("First")) == 1 and parsed.page_at(second_start) == 2
+    [line] = [line for line in parsed.lines if line[0] <= second_start < line[1]]
+    assert line[2] == 2
+    assert abs(line[4] - 30 * 72 / 200) < 3 and line[5] <= 900 * 72 / 200
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_read_upright():
+    upright = page(LINES, mode="RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was held turned: the viewer turns the pixels 90 degrees clockwise
+    content = saved(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", quality=95, exif=exif)
+    parsed = parse_document(content, JPEG)
+    assert {"Agreement", "governed", "Delaware"} <= words(parsed.text), parsed.text
+    assert parsed.page_sizes == [[1100.0, 140.0]]
+
+
+def test_a_fax_of_oblong_pixels_is_read_with_its_pixels_made_square():
+    fine = page(LINES, mode="L")
+    # A fax in normal mode: 204 dpi across, 98 dpi down, so every other line of the page is sent.
+    squashed = fine.resize((fine.width, fine.height // 2), Image.Resampling.LANCZOS).convert("1")
+    content = saved(squashed, "TIFF", compression="group3", dpi=(204, 98))
+    parsed = parse_document(content, TIFF)
+    assert {"Agreement", "governed", "Delaware", "Payment", "thirty"} <= words(parsed.text), parsed.text
+    [[width, height]] = parsed.page_sizes
+    assert abs(width - 1100 * 72 / 204) < 0.5 and abs(height - 70 * 72 / 98) < 0.5
+
+
+def test_black_text_on_a_transparent_page_is_laid_on_white():
+    text = numpy.asarray(page(LINES))
+    rgba = numpy.zeros((*text.shape, 4), dtype=numpy.uint8)
+    rgba[..., 3] = 255 - text  # black where the text is, transparent elsewhere
+    parsed = parse_document(saved(Image.fromarray(rgba, "RGBA"), "PNG"), PNG)
+    assert {"Agreement", "governed", "Delaware"} <= words(parsed.text), parsed.text
+
+
+def test_a_sixteen_bit_grey_scan_is_read():
+    sixteen = Image.fromarray(numpy.asarray(page(LINES), dtype=numpy.uint16) * 257)
+    content = saved(sixteen, "PNG")
+    assert Image.open(io.BytesIO(content)).mode.startswith("I")
+    parsed = parse_document(content, PNG)
+    assert {"Agreement", "governed", "Delaware"} <= words(parsed.text), parsed.text
+
+
+def test_an_image_past_the_pixel_limit_or_cut_short_fails_with_the_reason():
+    content = saved(page(LINES), "PNG")
+    with pytest.raises(ParseError, match="QUIRE_INGEST_MAX_OCR_PIXELS"):
+        parse_document(content, PNG, IngestLimits(max_ocr_pixels=100_000))
+    with pytest.raises(ParseError, match="more than 0 pages need OCR"):
+        parse_document(content, PNG, IngestLimits(max_ocr_pages=0))
+    with pytest.raises(ParseError, match="damaged"):
+        parse_document(content[: len(content) // 2], PNG)
+    with pytest.raises(ParseError, match="damaged"):
+        parse_document(b"\x89PNG\r\n\x1a\n\x00\x00binary", PNG)
+    blank = saved(Image.new("L", (400, 300), 255), "PNG")
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(blank, PNG)
+
+
+def test_text_that_starts_like_a_bitmap_stays_text_and_a_phone_photo_in_heic_is_refused_by_name():
+    assert sniff_content_type(b"BMW Group annual report 2026: revenue rose.") == TEXT
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+    with pytest.raises(UnsupportedDocument, match="HEIC"):
+        sniff_content_type(heic)
+
+
+def test_an_image_whose_header_is_damaged_or_past_the_limits_is_refused_at_upload():
+    with pytest.raises(UnsupportedDocument, match="the image is damaged"):
+        sniff_content_type(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    content = saved(page(LINES), "PNG")
+    with pytest.raises(DocumentOverLimit, match="QUIRE_INGEST_MAX_OCR_PIXELS"):
+        sniff_content_type(content, limits=IngestLimits(max_ocr_pixels=100_000))
+    frames = [page([f"Page {number}."]) for number in range(3)]
+    tiff = saved(frames[0], "TIFF", save_all=True, append_images=frames[1:])
+    with pytest.raises(DocumentOverLimit, match="the image has more than 2 pages"):
+        sniff_content_type(tiff, limits=IngestLimits(max_pdf_pages=2))
+    assert sniff_content_type(tiff, limits=IngestLimits(max_pdf_pages=3)) == TIFF
+
+
+def test_image_pages_are_billed_as_pages():
+    assert metered_page_count(content_type=TIFF, page_count=3) == 3
+
+
+def test_a_picture_the_email_body_shows_is_no_attachment_but_an_attached_scan_is():
+    from email.mime.image import MIMEImage
+    from email.mime.text import MIMEText
+
+    logo = MIMEImage(saved(page(["Acme"]), "PNG"), "png")
+    logo.add_header("Content-ID", "<logo@acme>")
+    logo.add_header("Content-Disposition", "inline", filename="image001.png")
+    scan = saved(page(LINES), "PNG")
+    message = multipart(
+        "mixed",
+        multipart("related", MIMEText('<p>Signed copy attached.</p><img src="cid:logo@acme">', "html"), logo),
+        attached("signed.png", scan),
+    )
+    parsed = parse_eml(mail(message), IngestLimits(), lambda html: [("text", "Signed copy attached.")])
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("signed.png", scan)]
+    assert "Attachments: signed.png\n" in parsed.text
+
+
+def test_a_scanned_tiff_is_read_through_a_worker_and_its_finding_lies_over_its_page_image(
+    celery_worker, api_a: Api
+):
+    cover = page(["Exhibit A", "Signed copy of the agreement follows."])
+    body = page(SCANNED)
+    content = saved(
+        cover, "TIFF", save_all=True, append_images=[body], dpi=(150, 150), compression="tiff_lzw"
+    )
+    created = post_files(api_a, {"scan.tif": content})
+    assert created.status_code == 201, created.content
+    assert created.json()["content_type"] == TIFF
+    document = ready(api_a, created.json()["id"])
+    assert document["ocr_pages"] == [1, 2] and document["ocr_confidence"] > 60
+    assert document["pages_parsed"] == document["pages_total"] == 2
+    output = run_job(api_a, "legal", document["id"])
+    assert output["answers"]["Governing Law"] == "Delaware"
+    [span] = [clause["span"] for clause in output["clauses"] if clause["category"] == "Governing Law"][:1]
+    assert span["page"] == 2 and span["boxes"]
+    response = api_a.get(f"/v1/documents/{document['id']}/pages/2")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    image = numpy.asarray(Image.open(io.BytesIO(response.content)).convert("L"))
+    assert image.shape == (round(body.height * 100 / 150), round(body.width * 100 / 150))
+    scale = 100 / 72
+    for box in span["boxes"]:
+        x0, top, x1, bottom = (round(box[key] * scale) for key in ("x0", "top", "x1", "bottom"))
+        assert (image[top:bottom, x0:x1] < 128).sum() > 50, box
+    missing = api_a.get(f"/v1/documents/{document['id']}/pages/3")
+    assert missing.status_code == 404 and "pages 1 to 2" in missing.json()["error"]["message"]
