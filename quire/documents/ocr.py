@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -104,21 +105,148 @@ def ocr_page(page, number: int, limits: IngestLimits) -> tuple[list[OcrLine], li
 def ocr_image(image, scale: float, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:
     """The lines of a PIL `image` read by Tesseract, in its reading order, their boxes in the image's pixels
     divided by `scale` (PDF points for a page rendered at `scale` times 72 dpi), and the confidence (0-100)
-    of each word read. Tesseract is given the time left before the ingest's deadline."""
+    of each word read. A page scanned askew (`skew_angle`) is read straightened, and one that reads poorly so
+    (`_reads_well`) is read again turned as Tesseract's orientation detection says (a page fed in sideways or
+    upside down), the better reading kept; either way a line's box is the box of where it lies on `image`.
+    Tesseract is given the time left before the ingest's deadline."""
+    skew = skew_angle(image)
+    lines, confidences = _read(image, skew, limits)
+    if not _reads_well(confidences):
+        turn = _orientation(image, skew, limits)
+        if turn:
+            turned = _read(image, skew + turn, limits)
+            if _confident(turned[1]) > _confident(confidences):
+                lines, confidences = turned
+    return [OcrLine(line.text, _scaled(line.box, scale), line.paragraph) for line in lines], confidences
+
+
+# A reading is good enough not to try the page turned: at least this many words, most read confidently.
+_WELL_READ_WORDS = 5
+_CONFIDENT = 60.0
+# The skews a scan is straightened from (degrees either way), and the least worth straightening: Tesseract
+# reads a line a degree off as well as a straight one, and resampling costs the glyphs some sharpness.
+MAX_SKEW = 15.0
+MIN_SKEW = 1.0
+# Pages are measured for skew on a copy this many pixels across at most.
+_SKEW_SIDE = 1000
+
+
+def skew_angle(image) -> float:
+    """The angle (degrees, counter-clockwise) to turn `image` by so that its lines of text run level: the one
+    within MAX_SKEW that makes the rows of its dark pixels most uneven (text lines and the gaps between them),
+    where it does so clearly more than leaving it as it is; 0 below MIN_SKEW or for a page without such
+    lines."""
+    import numpy
+
+    grey = image.convert("L")
+    grey.thumbnail((_SKEW_SIDE, _SKEW_SIDE))
+    pixels = numpy.asarray(grey)
+    ys, xs = numpy.nonzero(pixels < 128)
+    if len(ys) < 200 or len(ys) > 0.5 * pixels.size:
+        return 0.0
+    step = max(1, len(ys) // 50_000)
+    ys, xs = ys[::step].astype(numpy.float64), xs[::step].astype(numpy.float64)
+
+    def evenness(angle: float) -> float:
+        radians = numpy.radians(angle)
+        rows = numpy.round(ys * numpy.cos(radians) - xs * numpy.sin(radians))
+        counts = numpy.bincount((rows - rows.min()).astype(numpy.int64))
+        return float(numpy.dot(counts, counts))
+
+    coarse = max(
+        numpy.arange(-MAX_SKEW, MAX_SKEW + 0.25, 0.5), key=lambda angle: (evenness(angle), -abs(angle))
+    )
+    best = max(numpy.arange(coarse - 0.5, coarse + 0.55, 0.1), key=evenness)
+    if abs(best) < MIN_SKEW or evenness(best) < 1.05 * evenness(0.0):
+        return 0.0
+    return round(float(best), 1)
+
+
+def _read(image, angle: float, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:
+    """Tesseract's lines of `image` turned counter-clockwise by `angle` degrees, their boxes (in pixels) those
+    of where the lines lie on `image` as it is."""
+    from PIL import Image
+
+    turned = image
+    if angle:
+        fill = 255 if image.mode == "L" else (255, 255, 255)
+        turned = image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
+    lines, confidences = _tesseract(turned, limits)
+    if angle:
+        lines = [
+            OcrLine(line.text, _turned_back(line.box, angle, image.size, turned.size), line.paragraph)
+            for line in lines
+        ]
+    return lines, confidences
+
+
+def _turned_back(box: Box, angle: float, size: tuple[int, int], turned: tuple[int, int]) -> Box:
+    """The box on the image before Pillow's `rotate(angle, expand=True)` (counter-clockwise, about the centre,
+    y down) that holds `box` of the turned image."""
+    radians = math.radians(angle)
+    cos, sin = math.cos(radians), math.sin(radians)
+    (cx, cy), (tx, ty) = (size[0] / 2, size[1] / 2), (turned[0] / 2, turned[1] / 2)
+    corners = [
+        (cx + (x - tx) * cos - (y - ty) * sin, cy + (x - tx) * sin + (y - ty) * cos)
+        for x in (box[0], box[2])
+        for y in (box[1], box[3])
+    ]
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    return (
+        max(0.0, min(xs)),
+        max(0.0, min(ys)),
+        min(float(size[0]), max(xs)),
+        min(float(size[1]), max(ys)),
+    )
+
+
+def _orientation(image, skew: float, limits: IngestLimits) -> int:
+    """The quarter turn (90, 180 or 270 degrees counter-clockwise) Tesseract's orientation detection says
+    the page needs; 0 where it needs none or there is too little text to tell."""
+    import pytesseract
+
+    turned = image.rotate(skew, expand=True, fillcolor=255 if image.mode == "L" else (255, 255, 255))
+    try:
+        found = pytesseract.image_to_osd(
+            turned, output_type=pytesseract.Output.DICT, timeout=_timeout(limits), config="--psm 0"
+        )
+    except pytesseract.TesseractError:
+        return 0
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise DeadlinePassed() from exc
+        raise
+    return (-int(found.get("rotate", 0))) % 360
+
+
+def _reads_well(confidences: list[float]) -> bool:
+    return len(confidences) >= _WELL_READ_WORDS and _confident(confidences) * 2 > len(confidences)
+
+
+def _confident(confidences: list[float]) -> int:
+    return sum(1 for confidence in confidences if confidence >= _CONFIDENT)
+
+
+def _scaled(box: Box, scale: float) -> Box:
+    return (box[0] / scale, box[1] / scale, box[2] / scale, box[3] / scale)
+
+
+def _timeout(limits: IngestLimits) -> int:
+    remaining = limits.remaining()
+    if remaining is not None and remaining <= 0:
+        raise DeadlinePassed()
+    return 0 if remaining is None else max(1, int(remaining))
+
+
+def _tesseract(image, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:
+    """Tesseract's lines of `image` in its reading order, boxes in pixels, and each word's confidence."""
     import pytesseract
 
     # One thread per Tesseract: workers already run one ingest per core, and OpenMP threads fighting over
     # the same cores make OCR many times slower.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    remaining = limits.remaining()
-    if remaining is not None and remaining <= 0:
-        raise DeadlinePassed()
     try:
-        data = pytesseract.image_to_data(
-            image,
-            output_type=pytesseract.Output.DICT,
-            timeout=0 if remaining is None else max(1, int(remaining)),
-        )
+        data = pytesseract.image_to_data(image, output_type=pytesseract.Output.DICT, timeout=_timeout(limits))
     except RuntimeError as exc:
         if "timeout" in str(exc).lower():
             raise DeadlinePassed() from exc
@@ -139,6 +267,5 @@ def ocr_image(image, scale: float, limits: IngestLimits) -> tuple[list[OcrLine],
         right = max(data["left"][i] + data["width"][i] for i in indices)
         bottom = max(data["top"][i] + data["height"][i] for i in indices)
         text = " ".join(data["text"][i].strip() for i in indices)
-        box = (left / scale, top / scale, right / scale, bottom / scale)
-        lines.append(OcrLine(text, box, (block, paragraph)))
+        lines.append(OcrLine(text, (left, top, right, bottom), (block, paragraph)))
     return lines, confidences

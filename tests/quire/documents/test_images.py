@@ -210,3 +210,41 @@ def test_a_scanned_tiff_is_read_through_a_worker_and_its_finding_lies_over_its_p
         assert (image[top:bottom, x0:x1] < 128).sum() > 50, box
     missing = api_a.get(f"/v1/documents/{document['id']}/pages/3")
     assert missing.status_code == 404 and "pages 1 to 2" in missing.json()["error"]["message"]
+
+
+def dark_share(image: Image.Image, box) -> float:
+    x0, top, x1, bottom = (round(value) for value in box)
+    pixels = numpy.asarray(image.convert("L"))[top:bottom, x0:x1]
+    return float((pixels < 128).mean()) if pixels.size else 0.0
+
+
+@pytest.mark.parametrize("angle", [-7, 6, 90, 180])
+def test_a_page_scanned_askew_or_turned_is_read_upright_and_its_boxes_lie_over_its_lines(angle):
+    upright = page(SCANNED)
+    scan = upright.rotate(angle, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
+    parsed = parse_document(saved(scan, "PNG"), PNG)
+    assert {"Agreement", "Acme", "Delaware", "conflict"} <= words(parsed.text), parsed.text
+    assert parsed.page_sizes == [[float(scan.width), float(scan.height)]]
+    assert parsed.ocr_confidence > 80
+    for start, end, _, *box in parsed.lines:
+        assert 0 <= box[0] < box[2] <= scan.width and 0 <= box[1] < box[3] <= scan.height, box
+        assert dark_share(scan, box) > 0.03, (parsed.text[start:end], box)
+    # The line naming Delaware lies where it was drawn: its box holds that line's centre, turned with the page.
+    [line] = [line for line in parsed.lines if "Delaware" in parsed.text[line[0] : line[1]]]
+    radians = numpy.radians(angle)
+    x, y = 30 + 300 - upright.width / 2, 30 + 40 * 3 + 12 - upright.height / 2
+    centre = (
+        scan.width / 2 + x * numpy.cos(radians) + y * numpy.sin(radians),
+        scan.height / 2 - x * numpy.sin(radians) + y * numpy.cos(radians),
+    )
+    assert line[3] <= centre[0] <= line[5] and line[4] <= centre[1] <= line[6], (line, centre)
+
+
+def test_a_photo_of_no_text_is_not_straightened_nor_turned():
+    from quire.documents.ocr import skew_angle
+
+    rng = numpy.random.default_rng(7)
+    noise = Image.fromarray((rng.random((300, 400)) * 255).astype(numpy.uint8))
+    assert skew_angle(noise) == 0.0
+    assert skew_angle(page(SCANNED)) == 0.0
+    assert skew_angle(page(SCANNED).rotate(4, expand=True, fillcolor=255)) == pytest.approx(-4, abs=0.3)

@@ -46,6 +46,23 @@ def test_a_scanned_page_with_a_stamp_in_its_text_layer_is_read_by_ocr_and_keeps_
     assert parsed.text.count("ACME000123") == 1 and parsed.text.count("CONFIDENTIAL") == 1, parsed.text
 
 
+@pytest.mark.parametrize("turned", [90, 180, -8])
+def test_a_page_scanned_sideways_or_askew_is_read_upright_with_its_boxes_on_the_page_as_rendered(turned):
+    scan = make_scanned_pdf([*SCANNED, "Payment is due within thirty days of the invoice."], turned=turned)
+    parsed = parse_document(scan, PDF)
+    assert parsed.ocr_pages == [1]
+    assert "governed by the laws" in parsed.text and "State of Delaware" in parsed.text, parsed.text
+    [[width, height]] = parsed.page_sizes
+    [line] = [line for line in parsed.lines if "Delaware" in parsed.text[line[0] : line[1]]]
+    x0, top, x1, bottom = line[3:]
+    assert 0 <= x0 < x1 <= width and 0 <= top < bottom <= height
+    if turned == 90:
+        # Turned a quarter counter-clockwise, the drawn page's second line (30 + 40 pixels down, 24 high) runs up
+        # the scan that many pixels from its left edge, at 150 dpi.
+        centre = (30 + 40 + 12) * 72 / 150
+        assert x0 <= centre <= x1 and bottom - top > 3 * (x1 - x0), line
+
+
 def test_a_scan_under_a_full_text_layer_is_read_from_the_text_layer():
     scan = make_scanned_pdf(["Scanned words nobody needs to read again"] * 30, width=1275)
     lines = [(72, 730 - 20 * i, f"Line {i} of the searchable text layer over the scan.") for i in range(30)]
