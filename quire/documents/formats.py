@@ -60,6 +60,7 @@ DOCX_RELATED = (
     "chart",
     "package",
     "oleObject",
+    "image",
 )
 # The extensions of an imported part (`w:altChunk`) that is HTML.
 DOCX_CHUNK_HTML = ("htm", "html", "xhtml")
@@ -77,6 +78,11 @@ O_OLE_OBJECT = "{urn:schemas-microsoft-com:office:office}OLEObject"
 OLE_PACKAGE_STREAM, OLE_NATIVE_STREAM, OLE_CONTENTS_STREAM = "Package", "\x01Ole10Native", "CONTENTS"
 OLE_CLASS_STREAM, OLE_PACKAGER = "\x01CompObj", b"Package\0"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+# A picture the body shows: DrawingML's `a:blip` (its part named by `r:embed`) and VML's `v:imagedata` (by
+# `r:id`); read by OCR only where the document is read through its pictures (`image.PictureReader`).
+A_BLIP = "{http://schemas.openxmlformats.org/drawingml/2006/main}blip"
+V_IMAGEDATA = "{urn:schemas-microsoft-com:vml}imagedata"
+W_OBJECT = _W + "object"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _REL_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 W_P, W_R, W_T, W_TBL, W_TR, W_TC = (_W + name for name in ("p", "r", "t", "tbl", "tr", "tc"))
@@ -211,20 +217,24 @@ def parse_docx(
     limits: IngestLimits,
     html_blocks: Callable[[str], list[tuple[str, object]]] | None = None,
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+    pictures: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """The body, then the footnotes and endnotes, then the headers and footers the document shows, each read
     once however many pages or sections repeat it (a paragraph or table one of them already gave is not read
     again); a numbered paragraph starts with its list number as Word shows it (`docx_numbering`); a part the
-    body imports whole (`w:altChunk`: HTML, MHT, RTF, text or another DOCX), a chart's title and data, and an
-    object embedded and shown as its content (with `embedded_blocks`) are read where they stand; an object
-    shown as an icon is an attachment."""
+    body imports whole (`w:altChunk`: HTML, MHT, RTF, text or another DOCX), a chart's title and data, an
+    object embedded and shown as its content (with `embedded_blocks`) and, with `pictures`, the body's
+    pictures (not an object's preview) are read where they stand; an object shown as an icon is an
+    attachment."""
     check_archive_read(content, limits)
     builder = TextBuilder(limits)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         names = set(archive.namelist())
         main = _docx_main(archive, names)
         targets, numbering = _docx_package(archive, names, main)
-        related = _RelatedBlocks(archive, names, targets, limits, html_blocks, embedded_blocks)
+        related = _RelatedBlocks(
+            archive, names, targets, limits, html_blocks, embedded_blocks, pictures=pictures
+        )
         body = _DocxBody(builder, limits, numbering, related)
         with archive.open(main) as xml:
             body.read(xml)
@@ -260,10 +270,13 @@ class _RelatedBlocks:
         html_blocks: Callable[[str], list[tuple[str, object]]] | None,
         embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
         attachments: list[Attachment] | None = None,
+        *,
+        pictures: Callable[[bytes], list[tuple[str, object]]] | None = None,
     ) -> None:
         self.archive, self.names, self.targets = archive, names, targets
         self.limits, self.html_blocks, self.embedded_blocks = limits, html_blocks, embedded_blocks
         self.attachments: list[Attachment] = [] if attachments is None else attachments
+        self.pictures = pictures
 
     def __call__(self, rid: str | None) -> list[tuple[str, object]]:
         kind, part = self.targets.get(rid or "", ("", ""))
@@ -301,6 +314,14 @@ class _RelatedBlocks:
         return _object_blocks(
             self.archive.read(part), icon, part, self.attachments, self.limits, self.embedded_blocks
         )
+
+    def picture(self, rid: str | None) -> list[tuple[str, object]]:
+        """The text of the picture `rid` names (with `pictures`)."""
+        kind, part = self.targets.get(rid or "", ("", ""))
+        if self.pictures is None or kind != "image" or part not in self.names:
+            return []
+        self.limits.check_time()
+        return self.pictures(self.archive.read(part))
 
     def _docx(self, data: bytes) -> list[tuple[str, object]]:
         check_archive_read(data, self.limits)
@@ -638,6 +659,8 @@ class _DocxBody:
             self._related(self.related(element.get(_R + "id")))
         elif tag == O_OLE_OBJECT and self.related is not None and not self.skipping:
             self._embedded(element)
+        elif tag in (A_BLIP, V_IMAGEDATA) and self.related is not None and not self.skipping:
+            self._picture(element)
         if self.table_depth == 1:
             self._end_in_table(element)
         if tag in DOCX_PAGE_PARTS or tag in (W_TITLE_PG, W_SECT_PR):
@@ -684,6 +707,12 @@ class _DocxBody:
             return
         icon = element.get("DrawAspect") == "Icon"
         self._related(self.related.embedded(element.get(_R + "id"), icon=icon))  # type: ignore[union-attr]
+
+    def _picture(self, element) -> None:
+        """A picture the body shows, read where it stands; an embedded object's preview picture is not."""
+        if not any(ancestor.tag == W_OBJECT for ancestor in element.iterancestors()):
+            rid = element.get(_R + "embed") or element.get(_R + "id")
+            self._related(self.related.picture(rid))  # type: ignore[union-attr]
 
     def _end_in_properties(self, element) -> None:
         """The paragraph style, list and list level of the paragraph being read, from its own properties (not
@@ -1270,14 +1299,15 @@ def parse_pptx(
     content: bytes,
     limits: IngestLimits,
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """Each slide a page: its shapes top to bottom (tables, charts, SmartArt, an object embedded and shown as
-    its content read with `embedded_blocks`), then the text its layout and master add to it (`_behind`), then
-    its notes; an object shown as an icon is an attachment."""
+    its content read with `embedded_blocks`, with `pictures` a picture's text), then the text its layout and
+    master add to it (`_behind`), then its notes; an object shown as an icon is an attachment."""
     check_archive_read(content, limits)
     presentation = _presentation(content)
     builder = TextBuilder(limits)
-    embedded = _SlideObjects(limits, embedded_blocks)
+    embedded = _SlideObjects(limits, embedded_blocks, pictures)
     read_behind: set[str] = set()
     for slide in presentation.slides:
         limits.check_time()
@@ -1309,13 +1339,27 @@ def _behind(slide) -> list:
 class _SlideObjects:
     """The objects a deck embeds: one shown as its content read as blocks (`embedded_blocks`), one shown as
     an icon, or a file an object wraps, kept as an attachment (named as the object names it, else by its
-    part)."""
+    part); and its pictures' text (`pictures`, given the slide's page)."""
 
     def __init__(
-        self, limits: IngestLimits, embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None
+        self,
+        limits: IngestLimits,
+        embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None,
+        pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
     ) -> None:
-        self.limits, self.embedded_blocks = limits, embedded_blocks
+        self.limits, self.embedded_blocks, self.pictures = limits, embedded_blocks, pictures
         self.attachments: list[Attachment] = []
+
+    def picture(self, builder: TextBuilder, shape) -> None:
+        """A picture's text (with `pictures`); a linked picture, or one whose fill names no picture, has none."""
+        if self.pictures is None:
+            return
+        self.limits.check_time()
+        try:
+            blob = shape.image.blob
+        except (ValueError, KeyError):
+            return
+        add_blocks(builder, self.pictures(blob, builder.page))
 
     def add(self, builder: TextBuilder, shape) -> None:
         blob = shape.ole_format.blob if self.embedded_blocks is not None else None
@@ -1355,10 +1399,13 @@ def _add_shapes(builder: TextBuilder, shapes, embedded: _SlideObjects) -> None:
     from pptx.enum.shapes import MSO_SHAPE_TYPE
     from pptx.shapes.graphfrm import GraphicFrame
     from pptx.shapes.group import GroupShape
+    from pptx.shapes.picture import Picture
 
     for shape in sorted(shapes, key=lambda s: ((s.top or 0), (s.left or 0))):
         if isinstance(shape, GroupShape):
             _add_shapes(builder, shape.shapes, embedded)
+        elif isinstance(shape, Picture):
+            embedded.picture(builder, shape)
         elif isinstance(shape, GraphicFrame) and shape.shape_type == MSO_SHAPE_TYPE.EMBEDDED_OLE_OBJECT:
             embedded.add(builder, shape)
         elif getattr(shape, "has_table", False) and shape.has_table:

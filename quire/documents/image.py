@@ -5,13 +5,15 @@ pages); lines with their boxes in points at the resolution the image declares.""
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from statistics import fmean
 
 from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, UnreadableDocument
-from quire.documents.limits import IngestLimits, check_ocr_pages, check_ocr_pixels, check_pages
+from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages, check_ocr_pixels, check_pages
 from quire.documents.ocr import add_ocr_lines, ocr_image
 
+logger = logging.getLogger(__name__)
 # A resolution outside this range is a writer's placeholder (0, 1, 65535), not the scan's: such an image is
 # taken at ASSUMED_DPI, a pixel a point.
 DPI_RANGE = (50.0, 2400.0)
@@ -122,3 +124,67 @@ def _readable(frame):
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return frame.convert("RGB")
+
+
+# Pictures of fewer pixels than this (icons, logos, bullets), or narrower than a line of text, hold no text
+# worth OCR.
+MIN_PICTURE_PIXELS = 60_000
+MIN_PICTURE_SIDE = 20
+# A line read off a picture whose words (of two letters or digits or more) have a lower mean confidence, or that
+# has none, is the texture of a photo or an icon, not text.
+PICTURE_LINE_CONFIDENCE = 50.0
+# A document (a DOCX or a deck) with fewer words of its own than this is read through its pictures too: a
+# scanned contract pasted into Word page by page, a deck of screenshots.
+PICTURE_ONLY_WORDS = 20
+
+
+class PictureReader:
+    """OCR of the pictures a document shows, as ("text", paragraph) blocks read where each picture stands (its
+    lines whose words have a mean confidence of PICTURE_LINE_CONFIDENCE or more); a vector drawing (EMF, WMF, SVG), a small picture or one Pillow cannot decode or too large for OCR gives
+    none. Each picture read counts as a page against `limits.max_ocr_pages`; `record` puts the pages read
+    and the mean word confidence on the parsed document."""
+
+    def __init__(self, limits: IngestLimits) -> None:
+        self.limits = limits
+        self.read = 0
+        self.pages: set[int] = set()
+        self.confidences: list[float] = []
+
+    def __call__(self, data: bytes, page: int = 1) -> list[tuple[str, object]]:
+        from quire.documents.sniffing import image_type
+
+        if image_type(data) is None:
+            return []
+        frame = self._frame(data)
+        if frame is None:
+            return []
+        lines, confidences = ocr_image(frame, 1.0, self.limits)
+        self.confidences.extend(confidences)
+        paragraphs: dict[tuple[int, int], list[str]] = {}
+        for line in lines:
+            if (line.confidence or 0) >= PICTURE_LINE_CONFIDENCE:
+                paragraphs.setdefault(line.paragraph, []).append(line.text)
+        if paragraphs:
+            self.pages.add(page)
+        return [("text", "\n".join(texts)) for texts in paragraphs.values()]
+
+    def _frame(self, data: bytes):
+        try:
+            image = open_image(data, self.limits)
+        except (UnreadableDocument, LimitExceeded) as exc:
+            logger.info("a picture was left out: %s", exc)
+            return None
+        with image:
+            if min(image.size) < MIN_PICTURE_SIDE or image.width * image.height < MIN_PICTURE_PIXELS:
+                return None
+            self.read += 1
+            check_ocr_pages(self.read, self.limits)
+            try:
+                return page_frame(image, 1, self.limits)[0]
+            except (UnreadableDocument, LimitExceeded) as exc:
+                logger.info("a picture was left out: %s", exc)
+                return None
+
+    def record(self, parsed: ParsedDocument) -> None:
+        parsed.ocr_pages = sorted(self.pages)
+        parsed.ocr_confidence = round(fmean(self.confidences), 1) if self.confidences else None

@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from statistics import fmean
 
 from quire.documents.layout import LINE, PARAGRAPH, Box, TextBuilder
 from quire.documents.limits import DeadlinePassed, IngestLimits, check_ocr_pixels
@@ -25,6 +26,9 @@ class OcrLine:
     text: str
     box: Box
     paragraph: tuple[int, int]
+    # The mean confidence (0-100) of the line's words of two letters or digits or more, where OCR read it; None
+    # for a line of none (marks, signs, single letters).
+    confidence: float | None = None
 
 
 def text_layer_is_good(text: str) -> bool:
@@ -117,7 +121,9 @@ def ocr_image(image, scale: float, limits: IngestLimits) -> tuple[list[OcrLine],
             turned = _read(image, skew + turn, limits)
             if _confident(turned[1]) > _confident(confidences):
                 lines, confidences = turned
-    return [OcrLine(line.text, _scaled(line.box, scale), line.paragraph) for line in lines], confidences
+    return [
+        OcrLine(line.text, _scaled(line.box, scale), line.paragraph, line.confidence) for line in lines
+    ], confidences
 
 
 # A reading is good enough not to try the page turned: at least this many words, most read confidently.
@@ -174,7 +180,12 @@ def _read(image, angle: float, limits: IngestLimits) -> tuple[list[OcrLine], lis
     lines, confidences = _tesseract(turned, limits)
     if angle:
         lines = [
-            OcrLine(line.text, _turned_back(line.box, angle, image.size, turned.size), line.paragraph)
+            OcrLine(
+                line.text,
+                _turned_back(line.box, angle, image.size, turned.size),
+                line.paragraph,
+                line.confidence,
+            )
             for line in lines
         ]
     return lines, confidences
@@ -267,5 +278,11 @@ def _tesseract(image, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]
         right = max(data["left"][i] + data["width"][i] for i in indices)
         bottom = max(data["top"][i] + data["height"][i] for i in indices)
         text = " ".join(data["text"][i].strip() for i in indices)
-        lines.append(OcrLine(text, (left, top, right, bottom), (block, paragraph)))
+        scores = [
+            float(data["conf"][i])
+            for i in indices
+            if float(data["conf"][i]) >= 0 and _WORD.search(data["text"][i])
+        ]
+        confidence = fmean(scores) if scores else None
+        lines.append(OcrLine(text, (left, top, right, bottom), (block, paragraph), confidence))
     return lines, confidences

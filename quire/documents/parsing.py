@@ -7,15 +7,16 @@ import ctypes
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from common.refusals import Refusal
+from common.refusals import ErrorCode, Refusal
 from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
 from quire.documents.doc import parse_doc
-from quire.documents.image import parse_image
+from quire.documents.image import PICTURE_ONLY_WORDS, PictureReader, parse_image
 from quire.documents.layout import (
     PageCallback,
     ParsedDocument,
@@ -46,6 +47,7 @@ OFFICE_DAMAGE = (KeyError, zipfile.BadZipFile, SyntaxError)
 # stream that is not one) are damage.
 OLE_TYPES = (sniffing.DOC, sniffing.XLS, sniffing.MSG)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_WORDS = re.compile(r"[^\W_]{2,}")
 
 
 class ParseError(ValueError):
@@ -165,19 +167,28 @@ def _parse(
     if content_type in (sniffing.DOCX, sniffing.XLSX, sniffing.PPTX):
         content = formats.transitional(formats.mended(content, limits), limits)
     if content_type == sniffing.DOCX:
-        return formats.parse_docx(
-            content,
+        return _through_pictures(
+            lambda pictures: formats.parse_docx(
+                content,
+                limits,
+                lambda html: html_blocks(html, limits),
+                None if embedded else lambda data: _embedded_blocks(data, limits),
+                pictures,
+            ),
             limits,
-            lambda html: html_blocks(html, limits),
-            None if embedded else lambda data: _embedded_blocks(data, limits),
+            embedded=embedded,
         )
     if content_type == sniffing.XLSX:
         return formats.parse_xlsx(
             content, limits, None if embedded else lambda data: _embedded_blocks(data, limits)
         )
     if content_type == sniffing.PPTX:
-        return formats.parse_pptx(
-            content, limits, None if embedded else lambda data: _embedded_blocks(data, limits)
+        return _through_pictures(
+            lambda pictures: formats.parse_pptx(
+                content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
+            ),
+            limits,
+            embedded=embedded,
         )
     if content_type == sniffing.EML:
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
@@ -207,6 +218,31 @@ def _parse(
     if content_type == sniffing.TEXT:
         return ParsedDocument(normalise_text(_text(content)))
     raise ParseError(f"unsupported content type {content_type}")
+
+
+def _through_pictures(
+    read: Callable[[PictureReader | None], ParsedDocument], limits: IngestLimits, *, embedded: bool
+) -> ParsedDocument:
+    """A Word document or deck read as it is (`read(None)`), and, where it has fewer than PICTURE_ONLY_WORDS
+    words of its own (a scanned contract pasted in page by page, a deck of screenshots) and is not embedded in
+    another, read again with its pictures' text where each stands (OCR, `PictureReader`). Where its pictures
+    are more than OCR may read (the plan's `max_ocr_pages`), it is read as it is, unless it has no text at all
+    and so fails for that reason."""
+    parsed = read(None)
+    if embedded or len(_WORDS.findall(parsed.text)) >= PICTURE_ONLY_WORDS:
+        return parsed
+    pictures = PictureReader(limits)
+    try:
+        pictured = read(pictures)
+    except LimitExceeded as exc:
+        if exc.code != ErrorCode.TOO_MANY_PAGES or not parsed.text.strip():
+            raise
+        logger.info("pictures left unread: %s", exc)
+        return parsed
+    if not pictures.pages:
+        return parsed
+    pictures.record(pictured)
+    return pictured
 
 
 class _HtmlText:

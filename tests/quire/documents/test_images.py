@@ -43,9 +43,13 @@ def page(lines: list[str], *, width: int = 1100, mode: str = "L") -> Image.Image
     return image.convert(mode)
 
 
-def saved(image: Image.Image, kind: str, **options) -> bytes:
+def saved(image, kind: str, **options) -> bytes:
+    """`image` (or a python-docx document or python-pptx deck, `kind` ignored) saved as bytes."""
     out = io.BytesIO()
-    image.save(out, kind, **options)
+    if isinstance(image, Image.Image):
+        image.save(out, kind, **options)
+    else:
+        image.save(out)
     return out.getvalue()
 
 
@@ -248,3 +252,104 @@ def test_a_photo_of_no_text_is_not_straightened_nor_turned():
     assert skew_angle(noise) == 0.0
     assert skew_angle(page(SCANNED)) == 0.0
     assert skew_angle(page(SCANNED).rotate(4, expand=True, fillcolor=255)) == pytest.approx(-4, abs=0.3)
+
+
+def docx_of(paragraphs: list[str | bytes]) -> bytes:
+    """A Word document of typed paragraphs (str) and pasted pictures (bytes), in order."""
+    import docx
+    from docx.shared import Inches
+
+    document = docx.Document()
+    for paragraph in paragraphs:
+        if isinstance(paragraph, bytes):
+            document.add_picture(io.BytesIO(paragraph), width=Inches(6))
+        else:
+            document.add_paragraph(paragraph)
+    return saved(document, "docx")
+
+
+def test_a_word_document_of_pasted_scans_is_read_through_its_pictures_in_order():
+    from quire.documents.sniffing import DOCX
+
+    first = saved(page(["Exhibit A: Master Services Agreement"]), "PNG")
+    second = saved(page(SCANNED), "JPEG", quality=90)
+    parsed = parse_document(docx_of([first, second]), DOCX)
+    assert "Exhibit A" in parsed.text and "State of Delaware" in parsed.text, parsed.text
+    assert parsed.text.index("Exhibit A") < parsed.text.index("Delaware")
+    assert parsed.ocr_pages == [1] and parsed.ocr_confidence > 60
+
+
+def test_a_word_document_with_text_of_its_own_leaves_its_pictures_alone_and_a_logo_is_no_page():
+    from quire.documents.sniffing import DOCX
+
+    typed = "This Supply Agreement sets the prices, delivery terms and warranties agreed between the parties."
+    parsed = parse_document(docx_of([typed, typed, saved(page(SCANNED), "PNG")]), DOCX)
+    assert "Delaware" not in parsed.text and parsed.ocr_pages == []
+    logo = saved(page(["Acme"], width=150).resize((150, 60)), "PNG")
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(docx_of([logo]), DOCX)
+
+
+def test_a_deck_of_screenshots_is_read_slide_by_slide():
+    import pptx
+    from pptx.util import Inches
+
+    from quire.documents.sniffing import PPTX
+
+    deck = pptx.Presentation()
+    for lines in (["Quarterly revenue rose to 120 million dollars."], SCANNED):
+        slide = deck.slides.add_slide(deck.slide_layouts[6])
+        slide.shapes.add_picture(
+            io.BytesIO(saved(page(lines), "PNG")), Inches(0.5), Inches(1), width=Inches(9)
+        )
+    parsed = parse_document(saved(deck, "pptx"), PPTX)
+    assert parsed.ocr_pages == [1, 2]
+    assert parsed.page_at(parsed.text.index("Quarterly revenue")) == 1
+    assert parsed.page_at(parsed.text.index("Delaware")) == 2
+
+
+def test_pictures_past_the_ocr_cap_leave_a_word_document_with_text_read_as_it_is_and_fail_one_without():
+    from quire.documents.sniffing import DOCX
+
+    scans = [saved(page([f"Page {number} of the signed agreement."]), "PNG") for number in range(3)]
+    parsed = parse_document(docx_of(["Signed copy attached.", *scans]), DOCX, IngestLimits(max_ocr_pages=2))
+    assert parsed.text == "Signed copy attached." and parsed.ocr_pages == []
+    with pytest.raises(ParseError, match="more than 2 pages need OCR"):
+        parse_document(docx_of(scans), DOCX, IngestLimits(max_ocr_pages=2))
+    assert (
+        parse_document(docx_of(scans), DOCX, IngestLimits(max_ocr_pages=3)).text.count("signed agreement")
+        == 3
+    )
+
+
+def test_a_deck_whose_picture_is_linked_not_embedded_is_read_without_it():
+    import pptx
+    from pptx.util import Inches
+
+    from quire.documents.sniffing import PPTX
+
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    picture = slide.shapes.add_picture(io.BytesIO(saved(page(SCANNED), "PNG")), Inches(0.5), Inches(1))
+    blip = picture._element.blipFill.blip
+    blip.set(f"{{{blip.nsmap['r']}}}link", blip.rEmbed)
+    del blip.attrib[f"{{{blip.nsmap['r']}}}embed"]
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    slide.shapes.add_picture(io.BytesIO(saved(page(LINES), "PNG")), Inches(0.5), Inches(1))
+    parsed = parse_document(saved(deck, "pptx"), PPTX)
+    assert "Delaware" in parsed.text and "Acme" not in parsed.text and parsed.ocr_pages == [2]
+
+
+def test_a_word_document_of_pictures_without_text_gives_no_text_rather_than_ocr_noise():
+    from quire.documents.sniffing import DOCX
+
+    # Marks OCR takes for a sign and a word it doubts: "%" (no word) and "Sh" (at 36 % confidence).
+    rng = numpy.random.default_rng(0)
+    marks = Image.new("L", (400, 300), 255)
+    draw = ImageDraw.Draw(marks)
+    font = ImageFont.load_default(size=60)
+    for _ in range(6):
+        x, y = rng.integers(0, 340), rng.integers(0, 240)
+        draw.text((int(x), int(y)), str(rng.choice(list("()\\/|{}[]~^%"))), fill=0, font=font)
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(docx_of([saved(marks, "PNG")]), DOCX)
