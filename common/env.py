@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 
 def env_str(name: str, default: str) -> str:
@@ -35,3 +36,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_OCR_LANGUAGES = re.compile(r"[a-z]{3}(?:_[a-z]+)?(?:\+[a-z]{3}(?:_[a-z]+)?)*")
+
+
+def ocr_languages(value: str) -> str:
+    """Tesseract's languages as it takes them (`eng`, `eng+deu`, `chi_sim`): lower-case ISO 639-2 codes, a
+    script or variant after `_`, joined by `+`; RuntimeError for anything else."""
+    value = value.strip()
+    if not _OCR_LANGUAGES.fullmatch(value):
+        raise RuntimeError(
+            f"QUIRE_INGEST_OCR_LANGUAGES must be Tesseract language codes joined by '+' (eng+deu), got {value!r}"
+        )
+    return value

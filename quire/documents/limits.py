@@ -44,10 +44,12 @@ class IngestLimits:
     max_compression_ratio: int = 100
     max_pdf_pages: int = 2_000
     max_nesting_depth: int = 512
-    # OCR: pages per document (the plan's cap), pixels per rendered page, and the resolution pages render at.
+    # OCR: pages per document (the plan's cap), pixels per rendered page, the resolution pages render at, and
+    # the languages Tesseract reads (its codes joined by "+").
     max_ocr_pages: int = 500
     max_ocr_pixels: int = 40_000_000
     ocr_dpi: int = 300
+    ocr_languages: str = "eng"
     # Uploads of many files: files per request and ZIPs inside ZIPs.
     max_batch_files: int = 1_000
     max_zip_depth: int = 3
@@ -73,6 +75,7 @@ class IngestLimits:
             max_ocr_pages=settings.QUIRE_INGEST_MAX_OCR_PAGES,
             max_ocr_pixels=settings.QUIRE_INGEST_MAX_OCR_PIXELS,
             ocr_dpi=settings.QUIRE_INGEST_OCR_DPI,
+            ocr_languages=settings.QUIRE_INGEST_OCR_LANGUAGES,
             max_batch_files=settings.QUIRE_UPLOAD_MAX_FILES,
             max_zip_depth=settings.QUIRE_UPLOAD_MAX_ZIP_DEPTH,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from statistics import fmean
 
-from quire.documents.layout import LINE, PARAGRAPH, Box, TextBuilder
+from quire.documents.layout import LINE, PARAGRAPH, Box, TextBuilder, UnreadableDocument
 from quire.documents.limits import DeadlinePassed, IngestLimits, check_ocr_pixels
 
 _WORD = re.compile(r"[^\W_]{2,}")
@@ -230,6 +231,24 @@ def _orientation(image, skew: float, limits: IngestLimits) -> int:
     return (-int(found.get("rotate", 0))) % 360
 
 
+def missing_ocr_languages(languages: str) -> list[str]:
+    """The languages of `languages` ("eng+deu") whose data Tesseract lacks here; every one where Tesseract is
+    not installed at all."""
+    installed = _installed_languages()
+    return [code for code in languages.split("+") if code not in installed]
+
+
+@functools.cache
+def _installed_languages() -> frozenset[str]:
+    """The languages Tesseract has data for, asked once a process (language data comes with a deployment)."""
+    import pytesseract
+
+    try:
+        return frozenset(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractNotFoundError, pytesseract.TesseractError, OSError):
+        return frozenset()
+
+
 def _reads_well(confidences: list[float]) -> bool:
     return len(confidences) >= _WELL_READ_WORDS and _confident(confidences) * 2 > len(confidences)
 
@@ -256,8 +275,17 @@ def _tesseract(image, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]
     # One thread per Tesseract: workers already run one ingest per core, and OpenMP threads fighting over
     # the same cores make OCR many times slower.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    missing = missing_ocr_languages(limits.ocr_languages)
+    if missing:
+        # Tesseract would read on in the languages it has, worse, and say so only on its standard error.
+        raise UnreadableDocument(
+            f"OCR needs Tesseract's language data for {', '.join(missing)}, which this worker lacks "
+            f"(Debian's {' '.join(f'tesseract-ocr-{code}' for code in missing)})"
+        )
     try:
-        data = pytesseract.image_to_data(image, output_type=pytesseract.Output.DICT, timeout=_timeout(limits))
+        data = pytesseract.image_to_data(
+            image, lang=limits.ocr_languages, output_type=pytesseract.Output.DICT, timeout=_timeout(limits)
+        )
     except RuntimeError as exc:
         if "timeout" in str(exc).lower():
             raise DeadlinePassed() from exc

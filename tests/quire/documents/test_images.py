@@ -353,3 +353,46 @@ def test_a_word_document_of_pictures_without_text_gives_no_text_rather_than_ocr_
         draw.text((int(x), int(y)), str(rng.choice(list("()\\/|{}[]~^%"))), fill=0, font=font)
     with pytest.raises(ParseError, match="no text"):
         parse_document(docx_of([saved(marks, "PNG")]), DOCX)
+
+
+GERMAN = [
+    "Dieser Vertrag unterliegt dem Recht der Bundesrepublik Deutschland.",
+    "Die Kündigungsfrist beträgt drei Monate zum Quartalsende.",
+    "Gerichtsstand ist München; Zahlungen sind binnen 30 Tagen fällig.",
+]
+
+
+def german_scan() -> bytes:
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28)
+    image = Image.new("L", (1400, 200), 255)
+    draw = ImageDraw.Draw(image)
+    for index, line in enumerate(GERMAN):
+        draw.text((30, 30 + 50 * index), line, fill=0, font=font)
+    return saved(image, "PNG", dpi=(200, 200))
+
+
+def test_a_german_scan_is_read_with_its_umlauts_in_the_ocr_languages_configured():
+    scan = german_scan()
+    german = parse_document(scan, PNG, IngestLimits(ocr_languages="eng+deu")).text
+    assert {"Kündigungsfrist", "beträgt", "München", "fällig"} <= words(german), german
+    english = parse_document(scan, PNG, IngestLimits()).text
+    assert "Kündigungsfrist" not in english and "Bundesrepublik" in english
+
+
+def test_an_ocr_language_the_worker_lacks_fails_the_document_naming_its_package_and_the_check_warns():
+    from django.test import override_settings
+
+    from common.env import ocr_languages
+    from quire.documents.checks import ocr_languages_check
+
+    # ISO 639-2 keeps "qaa" for local use: no Tesseract language data has it.
+    with pytest.raises(ParseError, match=r"language data for qaa.*tesseract-ocr-qaa"):
+        parse_document(german_scan(), PNG, IngestLimits(ocr_languages="eng+qaa"))
+    with override_settings(QUIRE_INGEST_OCR_LANGUAGES="eng+qaa"):
+        [warning] = ocr_languages_check(None)
+    assert warning.id == "documents.W001" and "qaa" in warning.msg and "tesseract-ocr-qaa" in warning.hint
+    assert ocr_languages_check(None) == []
+    assert ocr_languages(" eng+chi_sim ") == "eng+chi_sim"
+    for bad in ("English", "eng,deu", "eng+", "ENG"):
+        with pytest.raises(RuntimeError, match="QUIRE_INGEST_OCR_LANGUAGES"):
+            ocr_languages(bad)
