@@ -112,14 +112,16 @@ def ocr_image(image, scale: float, limits: IngestLimits) -> tuple[list[OcrLine],
     divided by `scale` (PDF points for a page rendered at `scale` times 72 dpi), and the confidence (0-100)
     of each word read. A page scanned askew (`skew_angle`) is read straightened, and one that reads poorly so
     (`_reads_well`) is read again turned as Tesseract's orientation detection says (a page fed in sideways or
-    upside down), the better reading kept; either way a line's box is the box of where it lies on `image`.
-    Tesseract is given the time left before the ingest's deadline."""
+    upside down), the better reading kept; either way a line's box is the box of where it lies on `image`. A
+    page lit unevenly (`uneven_light`: a photo) is binarised by Sauvola's local thresholds instead of one
+    threshold for the page. Tesseract is given the time left before the ingest's deadline."""
     skew = skew_angle(image)
-    lines, confidences = _read(image, skew, limits)
+    config = SAUVOLA if uneven_light(image) else ""
+    lines, confidences = _read(image, skew, limits, config)
     if not _reads_well(confidences):
         turn = _orientation(image, skew, limits)
         if turn:
-            turned = _read(image, skew + turn, limits)
+            turned = _read(image, skew + turn, limits, config)
             if _confident(turned[1]) > _confident(confidences):
                 lines, confidences = turned
     return [
@@ -169,7 +171,30 @@ def skew_angle(image) -> float:
     return round(float(best), 1)
 
 
-def _read(image, angle: float, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:
+# Tesseract's Sauvola binarisation: each pixel against a threshold of its neighbourhood.
+SAUVOLA = "-c thresholding_method=2"
+# Paper whose brightest parts differ by this many grey levels (of 255) from tile to tile is lit unevenly.
+UNEVEN_LIGHT = 60
+_LIGHT_TILES = 8
+
+
+def uneven_light(image) -> bool:
+    """Whether `image`'s paper is lit unevenly (a shadow over a photographed page, a lamp's falloff), where
+    one threshold for the page loses the text in its dark part: the brightest tenth of each of 8 x 8 tiles (the
+    paper around the ink) differing by UNEVEN_LIGHT grey levels or more between the lightest tile and the
+    darkest."""
+    import numpy
+
+    grey = image.convert("L")
+    grey.thumbnail((256, 256))
+    pixels = numpy.asarray(grey)
+    rows = numpy.array_split(pixels, _LIGHT_TILES, axis=0)
+    tiles = [tile for row in rows for tile in numpy.array_split(row, _LIGHT_TILES, axis=1) if tile.size]
+    paper = [float(numpy.percentile(tile, 90)) for tile in tiles]
+    return max(paper) - min(paper) >= UNEVEN_LIGHT
+
+
+def _read(image, angle: float, limits: IngestLimits, config: str = "") -> tuple[list[OcrLine], list[float]]:
     """Tesseract's lines of `image` turned counter-clockwise by `angle` degrees, their boxes (in pixels) those
     of where the lines lie on `image` as it is."""
     from PIL import Image
@@ -178,7 +203,7 @@ def _read(image, angle: float, limits: IngestLimits) -> tuple[list[OcrLine], lis
     if angle:
         fill = 255 if image.mode == "L" else (255, 255, 255)
         turned = image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
-    lines, confidences = _tesseract(turned, limits)
+    lines, confidences = _tesseract(turned, limits, config)
     if angle:
         lines = [
             OcrLine(
@@ -268,8 +293,9 @@ def _timeout(limits: IngestLimits) -> int:
     return 0 if remaining is None else max(1, int(remaining))
 
 
-def _tesseract(image, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]:
-    """Tesseract's lines of `image` in its reading order, boxes in pixels, and each word's confidence."""
+def _tesseract(image, limits: IngestLimits, config: str = "") -> tuple[list[OcrLine], list[float]]:
+    """Tesseract's lines of `image` in its reading order (its options `config`), boxes in pixels, and each
+    word's confidence."""
     import pytesseract
 
     # One thread per Tesseract: workers already run one ingest per core, and OpenMP threads fighting over
@@ -284,7 +310,11 @@ def _tesseract(image, limits: IngestLimits) -> tuple[list[OcrLine], list[float]]
         )
     try:
         data = pytesseract.image_to_data(
-            image, lang=limits.ocr_languages, output_type=pytesseract.Output.DICT, timeout=_timeout(limits)
+            image,
+            lang=limits.ocr_languages,
+            config=config,
+            output_type=pytesseract.Output.DICT,
+            timeout=_timeout(limits),
         )
     except RuntimeError as exc:
         if "timeout" in str(exc).lower():

@@ -8,7 +8,7 @@ import re
 
 import numpy
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from quire.documents.formats import parse_eml
 from quire.documents.limits import IngestLimits
@@ -396,3 +396,20 @@ def test_an_ocr_language_the_worker_lacks_fails_the_document_naming_its_package_
     for bad in ("English", "eng,deu", "eng+", "ENG"):
         with pytest.raises(RuntimeError, match="QUIRE_INGEST_OCR_LANGUAGES"):
             ocr_languages(bad)
+
+
+def test_a_photo_of_a_page_under_a_shadow_is_read_in_its_dark_part_too():
+    from quire.documents.ocr import uneven_light
+
+    lines = [LINES[index % 2] for index in range(12)]
+    ink = numpy.asarray(page(lines, width=1000), dtype=numpy.float64) / 255
+    height, width = ink.shape
+    y, x = numpy.mgrid[0:height, 0:width]
+    # Paper lit from the top left and in shadow toward the bottom right, the ink a dark grey, a little blur.
+    light = 250 - 170 * (0.5 * x / width + 0.5 * y / height) ** 1.5
+    photo = Image.fromarray((light * ink + 50 * (1 - ink)).clip(0, 255).astype(numpy.uint8))
+    photo = photo.filter(ImageFilter.GaussianBlur(1.2))
+    assert uneven_light(photo) and not uneven_light(page(lines, width=1000))
+    text = parse_document(saved(photo, "JPEG", quality=90), JPEG).text
+    read = sum(text.count(line) for line in LINES)
+    assert read >= 11, text
