@@ -121,8 +121,8 @@ MAX_PAGE_VIEWS = 20
 
 
 def page_views(findings: list[Finding], page_map: PageMap, page_sizes: list[list[float]]) -> list[dict]:
-    """The PDF pages that findings land on (the first MAX_PAGE_VIEWS), each with the boxes of its findings'
-    lines as percentages of the page, for drawing over the page image."""
+    """The PDF (or scanned image) pages that findings land on (the first MAX_PAGE_VIEWS), each with the boxes of
+    its findings' lines as percentages of the page, for drawing over the page image."""
     pages: dict[int, list[dict]] = {}
     for finding in findings:
         for box in page_map.boxes(finding.start, finding.end):

@@ -1,5 +1,5 @@
 """Documents: upload (drag and drop or file picker), list with live status, a document's metadata and text, its
-stated call period, a PDF's page images, delete."""
+stated call period, a PDF's or scanned image's page images, delete."""
 
 from __future__ import annotations
 
@@ -175,8 +175,9 @@ def document_original(request: HttpRequest, document_id: str) -> HttpResponse:
 
 @portal_page()
 def document_page_image(request: HttpRequest, document_id: str, page_number: int) -> HttpResponse:
-    """A PDF page's image. The browser may keep it but asks again on every view (`private, no-cache`), so a
-    member gets a 304 by its ETag and a browser signed out, or a member who lost access, gets nothing."""
+    """A PDF's or scanned image's page image. The browser may keep it but asks again on every view (`private,
+    no-cache`), so a member gets a 304 by its ETag and a browser signed out, or a member who lost access, gets
+    nothing."""
     document = get_object_or_404(Document.objects.defer("text"), pk=document_id)
     tag = f'"{document.sha256[:32]}-{page_number}-{PAGE_IMAGE_DPI}"'
     response = get_conditional_response(request, etag=tag)

@@ -249,8 +249,8 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 def _highlighted(document: Document, marked: list) -> dict:
-    """One document of the job page: its text with the findings' and suggestions' spans marked, and its PDF pages
-    with their boxes."""
+    """One document of the job page: its text with the findings' and suggestions' spans marked, and its PDF's
+    (or scanned image's) pages with their boxes."""
     return {
         "document": document,
         "html": highlight_text(document.text, marked),
