@@ -59,6 +59,9 @@ TEXT_BOX = _DRAW + "text-box"
 # An object embedded in a frame (`draw:object`, its own `content.xml` in the folder its `xlink:href` names): a Calc
 # sheet, a Writer document, a chart's data table, read where the frame stands.
 DRAW_OBJECT, XLINK_HREF = _DRAW + "object", "{http://www.w3.org/1999/xlink}href"
+# A picture in a frame (its part in the folder its `xlink:href` names): read by OCR only where the document is
+# read through its pictures.
+DRAW_IMAGE = _DRAW + "image"
 OBJECT_CONTENT = "content.xml"
 # Fields that hide their paragraph, or show their text, by a condition whose last value they keep.
 HIDDEN_PARAGRAPH, HIDDEN_TEXT, IS_HIDDEN = (
@@ -96,7 +99,11 @@ PAGE_PARTS = {
 }
 
 
-def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_odt(
+    content: bytes,
+    limits: IngestLimits,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
     from lxml import etree
 
     check_archive_read(content, limits)
@@ -106,7 +113,7 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
     named: set[str] = set()
     inside = 0
     with zipfile.ZipFile(BytesIO(content)) as archive:
-        flow.objects = lambda name: _part(archive, name)
+        _read_parts(flow, archive, builder, pictures)
         styles = None
         if STYLES in archive.namelist():
             with archive.open(STYLES) as xml:
@@ -156,7 +163,11 @@ def parse_odt(content: bytes, limits: IngestLimits) -> ParsedDocument:
     return builder.build()
 
 
-def parse_odp(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_odp(
+    content: bytes,
+    limits: IngestLimits,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
     """An OpenDocument presentation (.odp): each slide (`draw:page`) a page, its frames' and shapes' text boxes,
     tables and embedded objects top to bottom, then left to right (`svg:y`, `svg:x`), as a document's drawings
     are read; then, once, on the first slide showing them, its master page's own drawings and footer frame
@@ -170,7 +181,7 @@ def parse_odp(content: bytes, limits: IngestLimits) -> ParsedDocument:
     builder = TextBuilder(limits)
     flow = _Flow()
     with zipfile.ZipFile(BytesIO(content)) as archive:
-        flow.objects = lambda name: _part(archive, name)
+        _read_parts(flow, archive, builder, pictures)
         styles = _part(archive, STYLES)
         if styles is not None:
             flow.read_styles(styles)
@@ -325,6 +336,20 @@ def _ods_rows(
         yield from rows
 
 
+def _read_parts(
+    flow: _Flow,
+    archive: zipfile.ZipFile,
+    builder: TextBuilder,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None,
+) -> None:
+    """Let `flow` read the package's embedded objects, and with `pictures` its pictures on the page being
+    built."""
+    names = set(archive.namelist())
+    flow.objects = lambda name: _part(archive, name)
+    flow.pictures, flow.page = pictures, lambda: builder.page
+    flow.picture_bytes = lambda name: archive.read(name) if name in names else None
+
+
 def _part(archive: zipfile.ZipFile, name: str):
     """The root of the package's XML part `name`, or None where the package lacks it."""
     from lxml import etree
@@ -403,6 +428,11 @@ class _Flow:
     hidden: set[str] = field(default_factory=set)
     # Reads an embedded object's `content.xml` (by its path in the package) to its root, or None without one.
     objects: Callable[[str], object] | None = None
+    # Reads a picture's text where it stands (`image.PictureReader`, given the picture's bytes and the page it
+    # is on), with `picture_bytes` (a part's bytes by its path, or None) and `page` (the page being read).
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None
+    picture_bytes: Callable[[str], bytes | None] | None = None
+    page: Callable[[], int] | None = None
     # Style name to (whether it sets `text:display="none"` itself, the style it is based on), until resolved.
     _styles: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
 
@@ -462,7 +492,22 @@ class _Flow:
                 blocks.extend(self.drawn(child))
             elif child.tag == DRAW_OBJECT and self.objects is not None:
                 blocks.extend(self.embedded(child.get(XLINK_HREF) or ""))
+            elif child.tag == DRAW_IMAGE and self.pictures is not None and self._first_image(drawing, child):
+                blocks.extend(self.picture(child.get(XLINK_HREF) or ""))
         return blocks
+
+    @staticmethod
+    def _first_image(frame, image) -> bool:
+        """Whether `image` is the first of its frame's pictures: the others are the same picture in another
+        format (ODF's alternatives, an SVG and its PNG)."""
+        return next(child for child in frame if child.tag == DRAW_IMAGE) is image
+
+    def picture(self, href: str) -> list[tuple[str, object]]:
+        """A picture's text (with `pictures`), by the part its `xlink:href` names; none for a linked file."""
+        data = self.picture_bytes(href.removeprefix("./")) if self.picture_bytes else None
+        if data is None or self.pictures is None:
+            return []
+        return self.pictures(data, self.page() if self.page else 1)
 
     def embedded(self, href: str) -> list[tuple[str, object]]:
         """An embedded object's paragraphs and tables, as blocks: a document's or a sheet's in order, a chart's

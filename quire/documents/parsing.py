@@ -197,11 +197,15 @@ def _parse(
     if content_type == sniffing.XLS:
         return formats.parse_xls(content, limits, objects=not embedded)
     if content_type == sniffing.ODT:
-        return parse_odt(content, limits)
+        return _through_pictures(
+            lambda pictures: parse_odt(content, limits, pictures), limits, embedded=embedded
+        )
     if content_type == sniffing.ODS:
         return formats.parse_ods(content, limits)
     if content_type == sniffing.ODP:
-        return parse_odp(content, limits)
+        return _through_pictures(
+            lambda pictures: parse_odp(content, limits, pictures), limits, embedded=embedded
+        )
     if content_type == sniffing.DOC:
         return parse_doc(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
     if content_type == sniffing.RTF:
@@ -223,7 +227,7 @@ def _parse(
 def _through_pictures(
     read: Callable[[PictureReader | None], ParsedDocument], limits: IngestLimits, *, embedded: bool
 ) -> ParsedDocument:
-    """A Word document or deck read as it is (`read(None)`), and, where it has fewer than PICTURE_ONLY_WORDS
+    """A Word document or deck (DOCX, PPTX, ODT, ODP) read as it is (`read(None)`), and, where it has fewer than PICTURE_ONLY_WORDS
     words of its own (a scanned contract pasted in page by page, a deck of screenshots) and is not embedded in
     another, read again with its pictures' text where each stands (OCR, `PictureReader`). Where its pictures
     are more than OCR may read (the plan's `max_ocr_pages`), it is read as it is, unless it has no text at all

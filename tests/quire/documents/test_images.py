@@ -413,3 +413,42 @@ def test_a_photo_of_a_page_under_a_shadow_is_read_in_its_dark_part_too():
     text = parse_document(saved(photo, "JPEG", quality=90), JPEG).text
     read = sum(text.count(line) for line in LINES)
     assert read >= 11, text
+
+
+def with_parts(package: bytes, parts: dict[str, bytes]) -> bytes:
+    """`package` (a ZIP) with `parts` added."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return out.getvalue()
+
+
+def test_an_opendocument_text_and_presentation_of_scans_are_read_through_their_pictures():
+    from quire.documents.sniffing import ODP, ODT
+    from tests.support.documents import make_odp, make_odt
+
+    scans = {
+        "Pictures/first.png": saved(page(LINES), "PNG"),
+        "Pictures/second.png": saved(page(SCANNED), "PNG"),
+    }
+    frame = (
+        '<draw:frame svg:width="16cm" svg:height="3cm"><draw:image xlink:href="{}"/>'
+        '<draw:image xlink:href="Pictures/missing.svg"/></draw:frame>'
+    )
+    body = "".join(f"<text:p>{frame.format(name)}</text:p>" for name in scans)
+    parsed = parse_document(with_parts(make_odt(body), scans), ODT)
+    assert parsed.text.index("Payment") < parsed.text.index("MUTUAL") and parsed.ocr_pages == [1], parsed.text
+    slides = "".join(
+        f'<draw:page draw:name="s{index}">{frame.format(name)}</draw:page>'
+        for index, name in enumerate(scans)
+    )
+    parsed = parse_document(with_parts(make_odp(slides), scans), ODP)
+    assert parsed.ocr_pages == [1, 2]
+    assert (
+        parsed.page_at(parsed.text.index("Payment")) == 1 and parsed.page_at(parsed.text.index("MUTUAL")) == 2
+    )
