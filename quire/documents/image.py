@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import warnings
 from statistics import fmean
 
 from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, UnreadableDocument
-from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages, check_ocr_pixels, check_pages
+from quire.documents.limits import (
+    IMAGE_PIXELS_FACTOR,
+    IngestLimits,
+    LimitExceeded,
+    check_image_pixels,
+    check_ocr_pages,
+    check_pages,
+)
 from quire.documents.ocr import add_ocr_lines, ocr_image
 
 logger = logging.getLogger(__name__)
@@ -49,7 +57,7 @@ def parse_image(content: bytes, limits: IngestLimits, on_page: PageCallback | No
 
 def open_image(content: bytes, limits: IngestLimits):
     """The image Pillow opens (its header read, no pixels decoded); UnreadableDocument for bytes it cannot,
-    LimitExceeded for an image of more pixels than OCR may read (Pillow's own bound on decompression bombs is
+    LimitExceeded for an image of more pixels than it may decode (Pillow's own bound on decompression bombs is
     the same refusal)."""
     from PIL import Image, UnidentifiedImageError
 
@@ -58,7 +66,7 @@ def open_image(content: bytes, limits: IngestLimits):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(content))
     except Image.DecompressionBombError:
-        check_ocr_pixels(1, limits.max_ocr_pixels + 1, limits)
+        check_image_pixels(1, IMAGE_PIXELS_FACTOR * limits.max_ocr_pixels + 1, limits)
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnreadableDocument(f"the image is damaged or of a kind Quire does not decode: {exc}") from None
@@ -72,25 +80,36 @@ def page_total(image) -> int:
 def page_frame(image, number: int, limits: IngestLimits):
     """Page `number` (1-based) of `image` as Tesseract reads it, and its resolution in dpi: turned as its
     EXIF orientation says (a phone's photo), its pixels made square (a fax's 204 x 98 dpi stretched to 204 x
-    196), transparency laid on white, and in grey or RGB. Held to `limits.max_ocr_pixels`; UnreadableDocument
-    where the pixels do not decode (a file cut short)."""
+    196), scaled down to `limits.max_ocr_pixels` where it holds more (a JPEG decoded at a reduced scale
+    already), transparency laid on white, and in grey or RGB. LimitExceeded past `check_image_pixels`;
+    UnreadableDocument where the pixels do not decode (a file cut short)."""
     from PIL import Image, ImageOps
 
     image.seek(number - 1)
+    check_image_pixels(number, image.width * image.height, limits)
     x_dpi, y_dpi = _resolution(image)
     dpi = max(x_dpi, y_dpi)
-    size = (round(image.width * dpi / x_dpi), round(image.height * dpi / y_dpi))
-    check_ocr_pixels(number, max(image.width * image.height, size[0] * size[1]), limits)
+    width, height = image.width * dpi / x_dpi, image.height * dpi / y_dpi
+    shrink = min(1.0, math.sqrt(limits.max_ocr_pixels / (width * height)))
+    size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            if image.getexif().get(EXIF_ORIENTATION, 1) in TURNED_ORIENTATIONS:
+                size = size[::-1]
+            if shrink < 1 and image.format == "JPEG":
+                image.draft(image.mode, (math.ceil(image.width * shrink), math.ceil(image.height * shrink)))
             frame = _readable(ImageOps.exif_transpose(image))
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableDocument(f"page {number} of the image is damaged: {exc}") from None
-    if x_dpi != y_dpi:
-        turned = frame.size != image.size
-        frame = frame.resize(size[::-1] if turned else size, Image.Resampling.LANCZOS)
-    return frame, dpi
+    if frame.size != size:
+        frame = frame.resize(size, Image.Resampling.LANCZOS)
+    return frame, dpi * shrink
+
+
+# The EXIF orientations that turn the picture a quarter (its width becomes its height).
+EXIF_ORIENTATION = 0x0112
+TURNED_ORIENTATIONS = (5, 6, 7, 8)
 
 
 def _resolution(image) -> tuple[float, float]:

@@ -163,6 +163,21 @@ def check_ocr_pixels(page: int, pixels: int, limits: IngestLimits) -> None:
         )
 
 
+# An image is scaled down to QUIRE_INGEST_MAX_OCR_PIXELS for OCR (a 50-megapixel phone photo of a page holds far
+# more pixels than its text needs); one of more than this many times that is refused, as its pixels would cost
+# too much to decode.
+IMAGE_PIXELS_FACTOR = 4
+
+
+def check_image_pixels(page: int, pixels: int, limits: IngestLimits) -> None:
+    if pixels > IMAGE_PIXELS_FACTOR * limits.max_ocr_pixels:
+        raise LimitExceeded(
+            ErrorCode.DOCUMENT_TOO_LARGE,
+            f"page {page} of the image has {pixels} pixels, more than {IMAGE_PIXELS_FACTOR} times "
+            f"QUIRE_INGEST_MAX_OCR_PIXELS ({IMAGE_PIXELS_FACTOR * limits.max_ocr_pixels})",
+        )
+
+
 def check_batch_files(count: int, limits: IngestLimits, holder: str = "the upload") -> None:
     """The files of an upload, or the attachments of an e-mail (`holder`), each to become a document."""
     if count > limits.max_batch_files:

@@ -18,8 +18,8 @@ from quire.documents.limits import (
     IngestLimits,
     LimitExceeded,
     check_archive_declared,
+    check_image_pixels,
     check_json_depth,
-    check_ocr_pixels,
     check_pages,
 )
 
@@ -338,14 +338,14 @@ def image_type(content: bytes) -> str | None:
 
 def _check_image(content: bytes, param: str | None, limits: IngestLimits) -> None:
     """An image whose header Pillow cannot read is refused, and one whose header already shows more pages or
-    pixels than OCR may read (the pixels are not decoded)."""
+    pixels than may be read (`check_image_pixels`; the pixels are not decoded)."""
     try:
         image = open_image(content, limits)
     except UnreadableDocument as exc:
         raise UnsupportedDocument(str(exc), param) from None
     with image:
         check_pages(page_total(image), limits, "image")
-        check_ocr_pixels(1, image.width * image.height, limits)
+        check_image_pixels(1, image.width * image.height, limits)
 
 
 def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:

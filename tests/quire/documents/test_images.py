@@ -129,10 +129,34 @@ def test_a_sixteen_bit_grey_scan_is_read():
     assert {"Agreement", "governed", "Delaware"} <= words(parsed.text), parsed.text
 
 
+def test_a_photo_of_more_pixels_than_ocr_reads_is_scaled_down_and_read_with_its_boxes_in_place():
+    from quire.documents.image import open_image, page_frame
+
+    big = page(LINES).resize((4400, 560), Image.Resampling.LANCZOS)  # 2.46 M pixels
+    limits = IngestLimits(max_ocr_pixels=700_000)
+    for kind, content_type in (("JPEG", JPEG), ("PNG", PNG)):
+        content = saved(big, kind, dpi=(600, 600))
+        assert sniff_content_type(content, limits=limits) == content_type
+        with open_image(content, limits) as image:
+            frame, dpi = page_frame(image, 1, limits)
+        assert frame.width * frame.height <= 700_000 and dpi == pytest.approx(
+            600 * (700_000 / 2_464_000) ** 0.5, rel=1e-4
+        )
+        parsed = parse_document(content, content_type, limits)
+        assert {"Agreement", "governed", "Delaware", "Payment", "thirty"} <= words(parsed.text), parsed.text
+        [[width, height]] = parsed.page_sizes
+        assert width == pytest.approx(4400 * 72 / 600, abs=0.5) and height == pytest.approx(
+            560 * 72 / 600, abs=0.5
+        )
+        [line] = [line for line in parsed.lines if "Payment" in parsed.text[line[0] : line[1]]]
+        # Drawn 70 pixels down at a quarter of this size (280 of 560), at 600 dpi: 33.6 points.
+        assert abs(line[4] - 70 * 4 * 72 / 600) < 3, line
+
+
 def test_an_image_past_the_pixel_limit_or_cut_short_fails_with_the_reason():
     content = saved(page(LINES), "PNG")
-    with pytest.raises(ParseError, match="QUIRE_INGEST_MAX_OCR_PIXELS"):
-        parse_document(content, PNG, IngestLimits(max_ocr_pixels=100_000))
+    with pytest.raises(ParseError, match="4 times QUIRE_INGEST_MAX_OCR_PIXELS"):
+        parse_document(content, PNG, IngestLimits(max_ocr_pixels=30_000))
     with pytest.raises(ParseError, match="more than 0 pages need OCR"):
         parse_document(content, PNG, IngestLimits(max_ocr_pages=0))
     with pytest.raises(ParseError, match="damaged"):
@@ -156,7 +180,8 @@ def test_an_image_whose_header_is_damaged_or_past_the_limits_is_refused_at_uploa
         sniff_content_type(b"\x89PNG\r\n\x1a\n\x00\x00binary")
     content = saved(page(LINES), "PNG")
     with pytest.raises(DocumentOverLimit, match="QUIRE_INGEST_MAX_OCR_PIXELS"):
-        sniff_content_type(content, limits=IngestLimits(max_ocr_pixels=100_000))
+        sniff_content_type(content, limits=IngestLimits(max_ocr_pixels=30_000))
+    assert sniff_content_type(content, limits=IngestLimits(max_ocr_pixels=40_000)) == PNG
     frames = [page([f"Page {number}."]) for number in range(3)]
     tiff = saved(frames[0], "TIFF", save_all=True, append_images=frames[1:])
     with pytest.raises(DocumentOverLimit, match="the image has more than 2 pages"):
