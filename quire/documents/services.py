@@ -23,6 +23,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
+from common.env import ocr_languages
 from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotency_records_rewrite
@@ -111,6 +112,7 @@ def document_create(
     one stored as an e-mail's attachment and now uploaded on its own no longer counts as an attachment, and
     a failed one is ingested again (`document_retry`)."""
     metadata = metadata_merged({}, metadata or {})
+    _ocr_languages_checked(metadata)
     max_bytes = min(max_bytes, entitlements_for(tenant).max_document_bytes)
     if len(content) > max_bytes:
         raise DocumentTooLarge(
@@ -252,6 +254,7 @@ def document_batch_create(
     be read; a single file that is refused (a file of a ZIP that cannot be unzipped too) is reported in
     `refused` and the others are created."""
     metadata = metadata_merged({}, metadata or {})
+    _ocr_languages_checked(metadata)
     try:
         files = unpacked(uploads, IngestLimits.from_settings())
     except LimitExceeded as exc:
@@ -292,8 +295,34 @@ def document_update(*, document: Document, metadata: Mapping[str, str] | None = 
         )
         if metadata is not None:
             document.metadata = metadata_merged(document.metadata, metadata)
+            _ocr_languages_checked(document.metadata)
             document.save(update_fields=["metadata", "updated_at"])
     return document
+
+
+# The metadata key that names the languages a document's scans are read in ("deu+eng"), instead of the
+# deployment's QUIRE_INGEST_OCR_LANGUAGES.
+OCR_LANGUAGES_KEY = "ocr_languages"
+
+
+def _ocr_languages_checked(metadata: Mapping[str, str]) -> None:
+    """Refuses (400, `metadata.ocr_languages`) a document's OCR languages that are not Tesseract codes joined by
+    "+", each one of the deployment's QUIRE_INGEST_OCR_LANGUAGES (those its workers have the data for)."""
+    value = metadata.get(OCR_LANGUAGES_KEY)
+    if value is None:
+        return
+    offered = settings.QUIRE_INGEST_OCR_LANGUAGES.split("+")
+    try:
+        codes = ocr_languages(value).split("+")
+    except RuntimeError:
+        codes = None
+    if value != value.strip() or codes is None or not set(codes) <= set(offered):
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER,
+            f"metadata.{OCR_LANGUAGES_KEY} names the languages a document's scans are read in: Tesseract's codes "
+            f"joined by '+', each one this deployment reads ({', '.join(offered)}); {value!r} is not.",
+            f"metadata.{OCR_LANGUAGES_KEY}",
+        )
 
 
 class IngestStopped(Exception):
@@ -419,7 +448,12 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
         interval = settings.QUIRE_DOCUMENT_STUCK_SECONDS / 3
         limits = IngestLimits.from_settings()
         ocr_cap = min(limits.max_ocr_pages, entitlements_for(tenant).max_ocr_pages)
-        limits = dataclasses.replace(limits, deadline=deadline, max_ocr_pages=ocr_cap)
+        limits = dataclasses.replace(
+            limits,
+            deadline=deadline,
+            max_ocr_pages=ocr_cap,
+            ocr_languages=document.metadata.get(OCR_LANGUAGES_KEY) or limits.ocr_languages,
+        )
         beat = PutOffBeat(
             tenant,
             renew=partial(_mark_alive, document_id, document.ingest_owner),

@@ -477,3 +477,30 @@ def test_an_opendocument_text_and_presentation_of_scans_are_read_through_their_p
     assert (
         parsed.page_at(parsed.text.index("Payment")) == 1 and parsed.page_at(parsed.text.index("MUTUAL")) == 2
     )
+
+
+def test_a_document_asks_for_its_scans_ocr_languages_among_those_the_deployment_reads(
+    celery_worker, api_a: Api
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import override_settings
+
+    def upload(name: str, **metadata: str):
+        files = {"file": SimpleUploadedFile(name, german_scan(), content_type="image/png")}
+        fields = {f"metadata[{key}]": value for key, value in metadata.items()}
+        return api_a.client.post("/v1/documents", {**files, **fields}, **api_a._headers(None))
+
+    with override_settings(QUIRE_INGEST_OCR_LANGUAGES="eng+deu"):
+        for bad in ("fra", "German", "deu+"):
+            refused = upload("bad.png", ocr_languages=bad)
+            assert refused.status_code == 400, refused.content
+            error = refused.json()["error"]
+            assert error["param"] == "metadata.ocr_languages" and "eng, deu" in error["message"], error
+        created = upload("vertrag.png", ocr_languages="deu+eng")
+        assert created.status_code == 201, created.content
+        document_id = created.json()["id"]
+        patched = api_a.post(f"/v1/documents/{document_id}", {"metadata": {"ocr_languages": "spa"}})
+        assert patched.status_code == 400 and patched.json()["error"]["param"] == "metadata.ocr_languages"
+    ready(api_a, document_id)
+    text = api_a.get(f"/v1/documents/{document_id}/text").json()["text"]
+    assert {"Kündigungsfrist", "beträgt", "München"} <= words(text), text
