@@ -55,6 +55,7 @@ SUFFIXES = {
     ".gif",
     ".bmp",
     ".webp",
+    ".heic",
 }
 # A reason of Quire's own starts otherwise; a library's bare exception is passed on after this.
 GENERIC = "could not parse "

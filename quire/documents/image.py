@@ -1,9 +1,11 @@
-"""Scans and photographs of pages (PNG, JPEG, TIFF, GIF, BMP, WebP) to text by OCR: each frame of a TIFF a page
-(a scanner's or a fax's multi-page file), of the other types the first frame (a GIF's or WebP's animation is not
-pages); lines with their boxes in points at the resolution the image declares."""
+"""Scans and photographs of pages (PNG, JPEG, TIFF, GIF, BMP, WebP, HEIC) to text by OCR: each frame of a TIFF a
+page (a scanner's or a fax's multi-page file), of the other types the first frame (a GIF's or WebP's animation is
+not pages, a HEIF file's primary image comes first); lines with their boxes in points at the resolution the
+image declares."""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
@@ -61,6 +63,7 @@ def open_image(content: bytes, limits: IngestLimits):
     the same refusal)."""
     from PIL import Image, UnidentifiedImageError
 
+    _heif_opener()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -71,6 +74,14 @@ def open_image(content: bytes, limits: IngestLimits):
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnreadableDocument(f"the image is damaged or of a kind Quire does not decode: {exc}") from None
     return image
+
+
+@functools.cache
+def _heif_opener() -> None:
+    """Let Pillow open HEIF/HEIC photos (pi-heif's decoder), once a process."""
+    import pi_heif
+
+    pi_heif.register_heif_opener()
 
 
 def page_total(image) -> int:

@@ -46,8 +46,10 @@ TIFF = "image/tiff"
 GIF = "image/gif"
 BMP = "image/bmp"
 WEBP = "image/webp"
-# Scans and photographs of pages, read by OCR: each frame of a TIFF a page, of the others the first frame.
-IMAGES = (PNG, JPEG, TIFF, GIF, BMP, WEBP)
+HEIC = "image/heic"
+# Scans and photographs of pages, read by OCR: each frame of a TIFF a page, of the others the first frame (a
+# HEIF file's primary image).
+IMAGES = (PNG, JPEG, TIFF, GIF, BMP, WEBP, HEIC)
 # The types whose pages are images: they have page images, and billing counts their pages.
 PAGED = (PDF, *IMAGES)
 # The file extension a file of each type is named with where nothing else names it.
@@ -73,6 +75,7 @@ EXTENSIONS = {
     GIF: "gif",
     BMP: "bmp",
     WEBP: "webp",
+    HEIC: "heic",
 }
 ODT_BODY = "content.xml"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
@@ -133,6 +136,9 @@ ALIASES = {
     "image/x-tiff": TIFF,
     "image/x-bmp": BMP,
     "image/x-ms-bmp": BMP,
+    "image/heif": HEIC,
+    "image/heic-sequence": HEIC,
+    "image/heif-sequence": HEIC,
 }
 # Declared types that agree with bytes of another type: browsers on Windows declare a .csv as Excel's type and
 # a .rtf that Word opens as Word's.
@@ -315,8 +321,11 @@ _IMAGE_MAGIC = (
 )
 # The sizes of a BMP's DIB header (BITMAPCOREHEADER to BITMAPV5HEADER) that follow its 14-byte file header.
 _BMP_HEADERS = {12, 40, 52, 56, 64, 108, 124}
-# An ISO base media file's `ftyp` box with a HEIF brand: an iPhone's photo.
-HEIF_BRANDS = {b"ftyp" + brand for brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")}
+# An ISO base media file's `ftyp` box with a brand of HEIF's HEVC images: an iPhone's photo (an AVIF's `avif` brand
+# is not one; there is no AV1 decoder).
+HEIF_BRANDS = {
+    b"ftyp" + brand for brand in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+}
 
 
 def image_type(content: bytes) -> str | None:
@@ -327,6 +336,8 @@ def image_type(content: bytes) -> str | None:
         return kind
     if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
         return WEBP
+    if content[4:12] in HEIF_BRANDS:
+        return HEIC
     if (
         content[:2] == b"BM"
         and len(content) >= 18
@@ -356,11 +367,6 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
     if image is not None:
         _check_image(content, param, limits)
         return image
-    if content[4:12] in HEIF_BRANDS:
-        raise UnsupportedDocument(
-            "a HEIF or HEIC image (what phones take photos in), which Quire does not read; save it as JPEG or PDF",
-            param,
-        )
     if content.startswith(ZIP_MAGIC):
         try:
             archive = zipfile.ZipFile(io.BytesIO(content))

@@ -266,7 +266,7 @@ class DocumentPageImageView(APIView):
         operation_id="documents_page_image",
         responses={(200, "image/png"): OpenApiTypes.BINARY},
         description="Page `page` (from 1) of a PDF document, or of a scanned image (PNG, JPEG, TIFF, GIF, BMP, "
-        "WebP), as a PNG at 100 dpi, the image a span's `boxes` (in PDF points from the page's top left) lie over "
+        "WebP, HEIC), as a PNG at 100 dpi, the image a span's `boxes` (in PDF points from the page's top left) lie over "
         "once scaled by 100/72. Rendered once and kept. A document of another type, or a page it does not have, "
         "is a 404 naming `page`.",
     )

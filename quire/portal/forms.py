@@ -157,7 +157,7 @@ class DocumentUploadForm(CallPeriodForm):
     file = MultipleFileField(
         help_text="PDF, Word, Excel and PowerPoint files (DOCX, DOC, XLSX, XLS, PPTX), OpenDocument (ODT, ODS, "
         "ODP), RTF, e-mail (EML, MSG), HTML, plain text, a JSON transcript, scans and photos of pages (PNG, JPEG, "
-        "TIFF); several files, a folder or a ZIP make one document each."
+        "TIFF, HEIC); several files, a folder or a ZIP make one document each."
     )
 
 

@@ -168,11 +168,22 @@ def test_an_image_past_the_pixel_limit_or_cut_short_fails_with_the_reason():
         parse_document(blank, PNG)
 
 
-def test_text_that_starts_like_a_bitmap_stays_text_and_a_phone_photo_in_heic_is_refused_by_name():
+def test_text_that_starts_like_a_bitmap_stays_text():
     assert sniff_content_type(b"BMW Group annual report 2026: revenue rose.") == TEXT
-    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
-    with pytest.raises(UnsupportedDocument, match="HEIC"):
-        sniff_content_type(heic)
+
+
+def test_a_phone_photo_in_heic_is_read_and_a_damaged_one_refused():
+    from pathlib import Path
+
+    from quire.documents.sniffing import HEIC
+
+    photo = (Path(__file__).parents[2] / "data" / "images" / "contract-page.heic").read_bytes()
+    assert sniff_content_type(photo) == HEIC
+    parsed = parse_document(photo, HEIC)
+    assert "governed by the laws" in parsed.text and "State of Delaware" in parsed.text, parsed.text
+    assert parsed.ocr_pages == [1] and parsed.page_sizes == [[900.0, 220.0]]
+    with pytest.raises(UnsupportedDocument, match="the image is damaged"):
+        sniff_content_type(photo[:200])
 
 
 def test_an_image_whose_header_is_damaged_or_past_the_limits_is_refused_at_upload():
