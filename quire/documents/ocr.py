@@ -111,14 +111,16 @@ def ocr_image(image, scale: float, limits: IngestLimits) -> tuple[list[OcrLine],
     """The lines of a PIL `image` read by Tesseract, in its reading order, their boxes in the image's pixels
     divided by `scale` (PDF points for a page rendered at `scale` times 72 dpi), and the confidence (0-100)
     of each word read. A page scanned askew (`skew_angle`) is read straightened, and one that reads poorly so
-    (`_reads_well`) is read again turned as Tesseract's orientation detection says (a page fed in sideways or
-    upside down), the better reading kept; either way a line's box is the box of where it lies on `image`. A
-    page lit unevenly (`uneven_light`: a photo) is binarised by Sauvola's local thresholds instead of one
-    threshold for the page. Tesseract is given the time left before the ingest's deadline."""
+    (`_reads_well`; not one that reads as no word at all) is read again turned as Tesseract's orientation
+    detection says (a page fed in sideways or upside down), the better reading kept; either way a line's box
+    is the box of where it lies on `image`. A page lit unevenly (`uneven_light`: a photo) is binarised by
+    Sauvola's local thresholds instead of one threshold for the page. Tesseract is given the time left before
+    the ingest's deadline."""
     skew = skew_angle(image)
     config = SAUVOLA if uneven_light(image) else ""
     lines, confidences = _read(image, skew, limits, config)
-    if not _reads_well(confidences):
+    # A page turned reads as garbage, not as nothing: one that gives no word at all (a photo) is not turned.
+    if confidences and not _reads_well(confidences):
         turn = _orientation(image, skew, limits)
         if turn:
             turned = _read(image, skew + turn, limits, config)

@@ -515,3 +515,17 @@ def test_a_document_asks_for_its_scans_ocr_languages_among_those_the_deployment_
     ready(api_a, document_id)
     text = api_a.get(f"/v1/documents/{document_id}/text").json()["text"]
     assert {"Kündigungsfrist", "beträgt", "München"} <= words(text), text
+
+
+def test_a_page_that_reads_as_no_word_at_all_is_not_read_again_turned(monkeypatch):
+    from quire.documents import ocr
+
+    def turned(*args):
+        raise AssertionError("a page without a word was read again turned")
+
+    monkeypatch.setattr(ocr, "_orientation", turned)
+    photo = Image.new("L", (800, 600), 230)
+    ImageDraw.Draw(photo).ellipse((200, 150, 600, 450), fill=90)
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(saved(photo, "JPEG"), JPEG)
+    assert "Delaware" in parse_document(saved(page(LINES), "PNG"), PNG).text
