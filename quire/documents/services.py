@@ -112,7 +112,8 @@ def document_create(
     one stored as an e-mail's attachment and now uploaded on its own no longer counts as an attachment, and
     a failed one is ingested again (`document_retry`)."""
     metadata = metadata_merged({}, metadata or {})
-    _ocr_languages_checked(metadata)
+    if not as_attachment:
+        _ocr_languages_checked(metadata)
     max_bytes = min(max_bytes, entitlements_for(tenant).max_document_bytes)
     if len(content) > max_bytes:
         raise DocumentTooLarge(
@@ -621,11 +622,13 @@ def _attachments_create(
     tenant: Tenant, document: Document, parsed: ParsedDocument, limits: IngestLimits, keeper: TenantHeartbeat
 ) -> None:
     """An e-mail's attachments (or the files a document embeds or carries), each a document of its own (stored
-    once: bytes already stored are the stored document) listed by the e-mail under the filename sent, in the
+    once: bytes already stored are the stored document; a new one read in the e-mail's OCR languages, its
+    `metadata.ocr_languages`, checked when the e-mail was) listed by the e-mail under the filename sent, in the
     same transaction as it is stored and under the e-mail's row lock, so a time limit between two leaves every
     one stored so far listed, and a delete of the e-mail waits for it and takes it along; one that is refused (unsupported, too large) is logged and
     left out. Ingesting the e-mail again lists the same attachments once. An e-mail deleted meanwhile stops
     the work (IngestStopped), as does another run's claim or maintenance (IngestTakenOver)."""
+    languages = document.metadata.get(OCR_LANGUAGES_KEY)
     for position, attachment in enumerate(parsed.attachments):
         limits.check_time()
         with transaction.atomic():
@@ -638,6 +641,7 @@ def _attachments_create(
                     declared_type=None,
                     max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
                     content_param="attachment",
+                    metadata={OCR_LANGUAGES_KEY: languages} if languages else None,
                     batch_id=document.batch_id,
                     as_attachment=True,
                 )

@@ -529,3 +529,27 @@ def test_a_page_that_reads_as_no_word_at_all_is_not_read_again_turned(monkeypatc
     with pytest.raises(ParseError, match="no text"):
         parse_document(saved(photo, "JPEG"), JPEG)
     assert "Delaware" in parse_document(saved(page(LINES), "PNG"), PNG).text
+
+
+def test_an_emails_scanned_attachment_is_read_in_the_emails_ocr_languages(celery_worker, api_a: Api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import override_settings
+
+    from tests.support.documents import make_eml
+
+    email = make_eml(
+        "Signed contract", "The signed copy is attached.", [("vertrag.png", german_scan(), "image/png")]
+    )
+    upload = SimpleUploadedFile("signed.eml", email, content_type="message/rfc822")
+    with override_settings(QUIRE_INGEST_OCR_LANGUAGES="eng+deu"):
+        created = api_a.client.post(
+            "/v1/documents", {"file": upload, "metadata[ocr_languages]": "deu+eng"}, **api_a._headers(None)
+        )
+    assert created.status_code == 201, created.content
+    email_id = created.json()["id"]
+    ready(api_a, email_id)
+    [attachment] = api_a.get(f"/v1/documents/{email_id}").json()["attachments"]
+    document = ready(api_a, attachment["document_id"])
+    assert document["metadata"] == {"ocr_languages": "deu+eng"}
+    text = api_a.get(f"/v1/documents/{attachment['document_id']}/text").json()["text"]
+    assert {"Kündigungsfrist", "beträgt", "München"} <= words(text), text
