@@ -175,8 +175,11 @@ def skew_angle(image) -> float:
 
 # Tesseract's Sauvola binarisation: each pixel against a threshold of its neighbourhood.
 SAUVOLA = "-c thresholding_method=2"
-# Paper whose brightest parts differ by this many grey levels (of 255) from tile to tile is lit unevenly.
+# Paper whose brightest parts differ by this many grey levels (of 255) from tile to tile is lit unevenly, where
+# the difference varies as smoothly as light does: within this many levels (root mean square) of a quadratic
+# surface over the page. A page's own dark blocks (a black banner, a photo) are not smooth so.
 UNEVEN_LIGHT = 60
+SMOOTH_LIGHT = 10.0
 _LIGHT_TILES = 8
 
 
@@ -184,16 +187,27 @@ def uneven_light(image) -> bool:
     """Whether `image`'s paper is lit unevenly (a shadow over a photographed page, a lamp's falloff), where
     one threshold for the page loses the text in its dark part: the brightest tenth of each of 8 x 8 tiles (the
     paper around the ink) differing by UNEVEN_LIGHT grey levels or more between the lightest tile and the
-    darkest."""
+    darkest, and lying within SMOOTH_LIGHT of a quadratic surface (light falls off smoothly; a page designed
+    with dark blocks, whose text Sauvola's local thresholds would lose, does not)."""
     import numpy
 
     grey = image.convert("L")
     grey.thumbnail((256, 256))
     pixels = numpy.asarray(grey)
     rows = numpy.array_split(pixels, _LIGHT_TILES, axis=0)
-    tiles = [tile for row in rows for tile in numpy.array_split(row, _LIGHT_TILES, axis=1) if tile.size]
-    paper = [float(numpy.percentile(tile, 90)) for tile in tiles]
-    return max(paper) - min(paper) >= UNEVEN_LIGHT
+    paper = numpy.array(
+        [
+            [numpy.percentile(tile, 90) for tile in numpy.array_split(row, _LIGHT_TILES, axis=1)]
+            for row in rows
+        ]
+    )
+    if paper.max() - paper.min() < UNEVEN_LIGHT:
+        return False
+    y, x = numpy.mgrid[0:_LIGHT_TILES, 0:_LIGHT_TILES] / (_LIGHT_TILES - 1)
+    surface = numpy.stack([numpy.ones_like(x), x, y, x * x, x * y, y * y], axis=-1).reshape(-1, 6)
+    fitted, *_ = numpy.linalg.lstsq(surface, paper.reshape(-1), rcond=None)
+    residual = paper.reshape(-1) - surface @ fitted
+    return float(numpy.sqrt(numpy.mean(residual**2))) <= SMOOTH_LIGHT
 
 
 def _read(image, angle: float, limits: IngestLimits, config: str = "") -> tuple[list[OcrLine], list[float]]:

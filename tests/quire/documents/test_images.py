@@ -446,6 +446,12 @@ def test_a_photo_of_a_page_under_a_shadow_is_read_in_its_dark_part_too():
     photo = Image.fromarray((light * ink + 50 * (1 - ink)).clip(0, 255).astype(numpy.uint8))
     photo = photo.filter(ImageFilter.GaussianBlur(1.2))
     assert uneven_light(photo) and not uneven_light(page(lines, width=1000))
+    # A page designed with dark blocks (a black banner, a dark picture) is not a shadow: its paper does not
+    # vary smoothly, and Sauvola's local thresholds lose text set white on black.
+    flyer = page(lines, width=1000)
+    ImageDraw.Draw(flyer).rectangle((0, 0, 1000, 120), fill=0)
+    ImageDraw.Draw(flyer).rectangle((600, 250, 950, 480), fill=60)
+    assert not uneven_light(flyer)
     text = parse_document(saved(photo, "JPEG", quality=90), JPEG).text
     read = sum(text.count(line) for line in LINES)
     assert read >= 11, text
