@@ -194,6 +194,8 @@ def uneven_light(image) -> bool:
     grey = image.convert("L")
     grey.thumbnail((256, 256))
     pixels = numpy.asarray(grey)
+    if min(pixels.shape) < _LIGHT_TILES:
+        return False
     rows = numpy.array_split(pixels, _LIGHT_TILES, axis=0)
     paper = numpy.array(
         [

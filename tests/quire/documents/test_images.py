@@ -163,9 +163,10 @@ def test_an_image_past_the_pixel_limit_or_cut_short_fails_with_the_reason():
         parse_document(content[: len(content) // 2], PNG)
     with pytest.raises(ParseError, match="damaged"):
         parse_document(b"\x89PNG\r\n\x1a\n\x00\x00binary", PNG)
-    blank = saved(Image.new("L", (400, 300), 255), "PNG")
-    with pytest.raises(ParseError, match="no text"):
-        parse_document(blank, PNG)
+    for size in ((400, 300), (1, 1), (5, 40)):
+        blank = saved(Image.new("L", size, 255), "PNG")
+        with pytest.raises(ParseError, match="no text"):
+            parse_document(blank, PNG)
 
 
 def test_text_that_starts_like_a_bitmap_stays_text():
