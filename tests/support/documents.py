@@ -336,9 +336,12 @@ def stored_rows(count: int, status: str) -> list:
     )
 
 
-def stored_pdf(content: bytes, filename: str = "results.pdf", *, layout: bool = False):
-    """A ready PDF document of the current schema, its file stored and its text parsed from `content`
-    (with its layout and tables when `layout`); the document and the parse."""
+def stored_pdf(
+    content: bytes, filename: str = "results.pdf", *, layout: bool = False, content_type: str | None = None
+):
+    """A ready PDF document (or one of `content_type`: a scanned image) of the current schema, its file stored
+    and its text parsed from `content` (with its layout and tables when `layout`); the document and the
+    parse."""
     import hashlib
 
     from django.core.files.base import ContentFile
@@ -347,10 +350,11 @@ def stored_pdf(content: bytes, filename: str = "results.pdf", *, layout: bool = 
     from quire.documents.parsing import parse_document
     from quire.documents.sniffing import PDF
 
-    parsed = parse_document(content, PDF)
+    content_type = content_type or PDF
+    parsed = parse_document(content, content_type)
     document = Document(
         filename=filename,
-        content_type=PDF,
+        content_type=content_type,
         sha256=hashlib.sha256(content).hexdigest(),
         size_bytes=len(content),
         status=DocumentStatus.READY,

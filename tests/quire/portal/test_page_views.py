@@ -95,3 +95,41 @@ def test_in_the_browser_a_box_lies_on_its_page_image_and_shows_its_finding(
     assert page["y"] <= drawn["y"] and drawn["y"] + drawn["height"] <= page["y"] + page["height"]
     box.click()
     expect(browser_page.locator("mark.active")).to_have_text("$120.5 million")
+
+
+def test_a_finding_on_a_scanned_tiff_is_boxed_on_its_page_image_over_its_words(workspace):
+    import io
+
+    import numpy
+    from PIL import Image
+
+    from quire.documents.sniffing import TIFF
+    from tests.quire.documents.test_images import SCANNED, page, saved
+
+    scan = page(["Exhibit A"], width=1100)
+    second = page(SCANNED, width=1100)
+    content = saved(scan, "TIFF", save_all=True, append_images=[second], dpi=(150, 150))
+    with tenant_context(workspace.tenant):
+        document, parsed = stored_pdf(content, "scan.tif", layout=True, content_type=TIFF)
+        start = parsed.text.index("State of Delaware")
+        span = make_span(document.id, parsed.text, start, start + len("State of Delaware"))
+        output = {"connector": "legal", "clauses": [{"category": "Governing Law", "span": span}]}
+        job = Job.objects.create(connector="legal", document_ids=[document.id], status=JobStatus.SUCCEEDED)
+        JobResult.objects.create(job=job, output=output, attempt=1)
+    client = signed_in(workspace, "viewer")
+    content = client.get(f"/jobs/{job.id}").content
+    image_url = f"/documents/{document.id}/pages/2.png"
+    assert image_url.encode() in content and b'<a class="page-box" href="#finding-1"' in content
+    response = client.get(image_url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    pixels = numpy.asarray(Image.open(io.BytesIO(response.content)).convert("L"))
+    assert pixels.shape == (round(second.height * 100 / 150), round(second.width * 100 / 150))
+    [view] = page_views(
+        findings_from_output(output), PageMap(parsed.page_starts, parsed.lines), parsed.page_sizes
+    )
+    assert view["number"] == 2
+    height, width = pixels.shape
+    for box in view["boxes"]:
+        x0, top = round(box["left"] * width / 100), round(box["top"] * height / 100)
+        x1, bottom = x0 + round(box["width"] * width / 100), top + round(box["height"] * height / 100)
+        assert (pixels[top:bottom, x0:x1] < 128).mean() > 0.05, box
