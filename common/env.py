@@ -50,3 +50,13 @@ def ocr_languages(value: str) -> str:
             f"QUIRE_INGEST_OCR_LANGUAGES must be Tesseract language codes joined by '+' (eng+deu), got {value!r}"
         )
     return value
+
+
+def ocr_languages_within(value: str, offered: str) -> bool:
+    """Whether `value` is Tesseract's language codes joined by "+" (as `ocr_languages` takes them, without
+    surrounding blanks), each one of `offered` (the deployment's, joined alike)."""
+    try:
+        codes = ocr_languages(value).split("+")
+    except RuntimeError:
+        return False
+    return value == value.strip() and set(codes) <= set(offered.split("+"))

@@ -62,10 +62,18 @@ class TenantAdmin(admin.ModelAdmin):
         "schema_name",
         "public_id",
         "retention_days",
+        "ocr_languages",
         "maintenance_since",
         "created_at",
     )
-    readonly_fields = ("schema_name", "public_id", "retention_days", "maintenance_since", "created_at")
+    readonly_fields = (
+        "schema_name",
+        "public_id",
+        "retention_days",
+        "ocr_languages",
+        "maintenance_since",
+        "created_at",
+    )
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:
         """Through `tenant_update`, which records the change; the schema and public id are never changed."""

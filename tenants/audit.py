@@ -46,6 +46,7 @@ ACTIONS = (
     "workspace.update",
     "workspace.domain_change",
     "workspace.retention_change",
+    "workspace.ocr_languages_change",
     "workspace.erase",
 )
 CSV_COLUMNS = (

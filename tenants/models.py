@@ -46,6 +46,9 @@ class Tenant(TenantMixin):
     maintenance_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Documents, finished jobs and webhook events older than this many days are purged (none: kept).
     retention_days = models.PositiveIntegerField(null=True, blank=True)
+    # The languages its documents' scans are read in (Tesseract's codes joined by "+"), among the deployment's
+    # QUIRE_INGEST_OCR_LANGUAGES; empty: the deployment's. A document's `metadata.ocr_languages` comes first.
+    ocr_languages = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     # `tenants.services.tenant_create` builds the schema in the tenant's own transaction (`tenants.schemas`).

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from common.env import ocr_languages_within
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
@@ -407,29 +408,42 @@ def tenant_provision(
 
 def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
     """Keep the tenant's documents, finished jobs and webhook events `days` days (None: for good); the
-    hourly retention sweep purges what is older. The period is compared with the stored one under the tenant's
-    row lock, so of two changes at once neither is skipped as already made, and each is audited from the
-    period it replaced."""
+    hourly retention sweep purges what is older. Audited as `_setting_changed` audits."""
     if days is not None and days < 1:
         raise ValueError("the retention period is at least one day")
     if days is not None and days > RETENTION_DAYS_MAX:
         raise ValueError(f"the retention period is at most {RETENTION_DAYS_MAX} days")
-    with transaction.atomic():
-        previous = (
-            Tenant.objects.select_for_update()
-            .filter(pk=tenant.pk)
-            .values_list("retention_days", flat=True)
-            .get()
+    return _setting_changed(tenant, "retention_days", days, "workspace.retention_change")
+
+
+def tenant_set_ocr_languages(*, tenant: Tenant, languages: str) -> Tenant:
+    """Read the tenant's documents' scans in `languages` (Tesseract's codes joined by "+", each one of the
+    deployment's QUIRE_INGEST_OCR_LANGUAGES; "" for the deployment's own), from the next document ingested on;
+    ValueError naming the languages offered otherwise. Audited as `_setting_changed` audits."""
+    offered = settings.QUIRE_INGEST_OCR_LANGUAGES
+    if languages and not ocr_languages_within(languages, offered):
+        raise ValueError(
+            f"OCR languages are Tesseract's codes joined by '+', each one this deployment reads "
+            f"({', '.join(offered.split('+'))}); {languages!r} is not"
         )
-        tenant.retention_days = days
-        if previous != days:
-            tenant.save(update_fields=["retention_days"])
+    return _setting_changed(tenant, "ocr_languages", languages, "workspace.ocr_languages_change")
+
+
+def _setting_changed(tenant: Tenant, field: str, value: object, action: str) -> Tenant:
+    """Set one of the tenant's settings, compared with the stored value under the tenant's row lock, so of two
+    changes at once neither is skipped as already made, and each is audited (`action`) from the value it
+    replaced."""
+    with transaction.atomic():
+        previous = Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list(field, flat=True).get()
+        setattr(tenant, field, value)
+        if previous != value:
+            tenant.save(update_fields=[field])
             audit_record(
                 tenant=tenant,
-                action="workspace.retention_change",
+                action=action,
                 object_type="tenant",
                 object_id=tenant.public_id,
-                details={"from": previous, "to": days},
+                details={"from": previous, "to": value},
             )
     return tenant
 

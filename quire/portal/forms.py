@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
+from common.env import ocr_languages_within
 from common.jsontext import json_value
 from quire.api.throttling import hit_sliding, parse_rate
 from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, Member, Role, Tenant, email_normalised
@@ -210,6 +211,27 @@ class RetentionForm(forms.Form):
         max_value=RETENTION_DAYS_MAX,
         help_text="Documents, finished jobs and webhook events older than this are deleted hourly. Empty: kept.",
     )
+
+
+class OcrLanguagesForm(forms.Form):
+    languages = forms.CharField(label="OCR languages", required=False, max_length=100)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        offered = settings.QUIRE_INGEST_OCR_LANGUAGES
+        self.fields["languages"].help_text = (
+            f"The languages scans are read in, Tesseract's codes joined by '+', of {offered.replace('+', ', ')}. "
+            f"Empty: the deployment's ({offered}). A document's metadata.ocr_languages comes first."
+        )
+
+    def clean_languages(self) -> str:
+        languages = self.cleaned_data["languages"].strip()
+        offered = settings.QUIRE_INGEST_OCR_LANGUAGES
+        if languages and not ocr_languages_within(languages, offered):
+            raise forms.ValidationError(
+                f"Name languages this deployment reads ({offered.replace('+', ', ')}), joined by '+'."
+            )
+        return languages
 
 
 class ReviewForm(forms.Form):

@@ -83,6 +83,7 @@ urlpatterns = [
     path("billing/portal", billing.billing_portal, name="billing_portal"),
     path("audit", audit.audit_list, name="audit"),
     path("audit.csv", audit.audit_csv, name="audit_csv"),
+    path("audit/ocr-languages", audit.ocr_languages_set, name="ocr_languages"),
     path("members", members.member_list, name="members"),
     path("members/<int:member_id>/role", members.member_role, name="member_role"),
     path("members/<int:member_id>/remove", members.member_delete, name="member_remove"),

@@ -1,6 +1,6 @@
 """The audit log: who did what, when and from where, newest first, filtered by action; admins and owners
 read it and download it as CSV (the download is itself recorded), and set the workspace's retention
-period."""
+period and the languages its scans are read in."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_safe
 
 from quire.portal.access import portal_page
-from quire.portal.forms import RetentionForm
+from quire.portal.forms import OcrLanguagesForm, RetentionForm
 from quire.portal.views.common import listed, page
 from tenants.audit import ACTIONS, audit_events_csv, export_record
 from tenants.models import AuditEvent, Role
-from tenants.services import tenant_set_retention
+from tenants.services import tenant_set_ocr_languages, tenant_set_retention
 
 PAGE_SIZE = 50
 
@@ -30,21 +30,39 @@ def _events(request: HttpRequest):
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The log, and (POST) the workspace's retention period: a refused one is shown on its field, as typed."""
     if request.method != "POST":
-        return _audit_page(request, RetentionForm(initial={"days": request.tenant.retention_days}))
+        return _audit_page(request)
     form = RetentionForm(request.POST)
     if not form.is_valid():
-        return _audit_page(request, form)
+        return _audit_page(request, retention=form)
     days = form.cleaned_data["days"]
     tenant_set_retention(tenant=request.tenant, days=days)
     messages.success(request, f"Data is kept {days} days." if days else "Data is kept until deleted.")
     return redirect("portal:audit")
 
 
-def _audit_page(request: HttpRequest, retention: RetentionForm) -> HttpResponse:
+@require_http_methods(["POST"])
+@portal_page(read=Role.ADMIN, write=Role.ADMIN)
+def ocr_languages_set(request: HttpRequest) -> HttpResponse:
+    """The languages the workspace's scans are read in: a refused value is shown on its field, as typed."""
+    form = OcrLanguagesForm(request.POST)
+    if not form.is_valid():
+        return _audit_page(request, ocr=form)
+    languages = form.cleaned_data["languages"]
+    tenant_set_ocr_languages(tenant=request.tenant, languages=languages)
+    shown = languages.replace("+", ", ") if languages else "the deployment's languages"
+    messages.success(request, f"Scans are read in {shown}.")
+    return redirect("portal:audit")
+
+
+def _audit_page(
+    request: HttpRequest, *, retention: RetentionForm | None = None, ocr: OcrLanguagesForm | None = None
+) -> HttpResponse:
+    retention = retention or RetentionForm(initial={"days": request.tenant.retention_days})
+    ocr = ocr or OcrLanguagesForm(initial={"languages": request.tenant.ocr_languages})
     events, action = _events(request)
     shown = listed(request, events.order_by("-created_at", "-pk"), PAGE_SIZE, action=action)
-    context = {**shown, "actions": ACTIONS, "action": action, "retention": retention}
-    return page(request, "portal/audit.html", context, status=400 if retention.errors else 200)
+    context = {**shown, "actions": ACTIONS, "action": action, "retention": retention, "ocr": ocr}
+    return page(request, "portal/audit.html", context, status=400 if retention.errors or ocr.errors else 200)
 
 
 @require_safe

@@ -560,3 +560,38 @@ def test_an_emails_scanned_attachment_is_read_in_the_emails_ocr_languages(celery
     assert document["metadata"] == {"ocr_languages": "deu+eng"}
     text = api_a.get(f"/v1/documents/{attachment['document_id']}/text").json()["text"]
     assert {"Kündigungsfrist", "beträgt", "München"} <= words(text), text
+
+
+def test_a_workspaces_ocr_languages_read_its_scans_unless_a_document_names_its_own(
+    celery_worker, api_a: Api, tenant_a
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import override_settings
+
+    from tenants.services import tenant_set_ocr_languages
+
+    def read(name: str, content: bytes, **metadata: str) -> str:
+        files = {"file": SimpleUploadedFile(name, content, content_type="image/png")}
+        fields = {f"metadata[{key}]": value for key, value in metadata.items()}
+        created = api_a.client.post("/v1/documents", {**files, **fields}, **api_a._headers(None))
+        assert created.status_code == 201, created.content
+        ready(api_a, created.json()["id"])
+        return api_a.get(f"/v1/documents/{created.json()['id']}/text").json()["text"]
+
+    scan = german_scan()
+    with override_settings(QUIRE_INGEST_OCR_LANGUAGES="eng+deu"):
+        with pytest.raises(ValueError, match="eng, deu"):
+            tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="fra")
+        tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="deu+eng")
+        try:
+            german = read("vertrag.png", scan)
+            # The same page once more (other bytes: a new document), asking for English alone.
+            english = read(
+                "contract.png",
+                saved(Image.open(io.BytesIO(scan)), "PNG", dpi=(201, 201)),
+                ocr_languages="eng",
+            )
+        finally:
+            tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="")
+    assert {"Kündigungsfrist", "beträgt", "München"} <= words(german), german
+    assert "Kündigungsfrist" not in english and "Bundesrepublik" in english

@@ -78,3 +78,30 @@ def test_a_refused_retention_period_is_shown_on_its_field_with_what_was_typed(wo
     assert developer.post("/audit", {"days": "30"}).status_code == 403
     workspace.tenant.refresh_from_db()
     assert workspace.tenant.retention_days == kept
+
+
+def test_an_admin_sets_the_languages_the_workspaces_scans_are_read_in(workspace):
+    from django.test import override_settings
+
+    admin = signed_in(workspace, "admin")
+    events = AuditEvent.objects.filter(tenant=workspace.tenant, action="workspace.ocr_languages_change")
+    with override_settings(QUIRE_INGEST_OCR_LANGUAGES="eng+deu+fra"):
+        page = admin.get("/audit").content.decode()
+        assert "OCR languages" in page and "of eng, deu, fra" in page
+        for typed in ("spa", "German", "deu,eng"):
+            refused = admin.post("/audit/ocr-languages", {"languages": typed})
+            assert refused.status_code == 400, typed
+            shown = refused.content.decode()
+            assert f'value="{typed}"' in shown and 'id="id_languages_error"' in shown
+        assert admin.post("/audit/ocr-languages", {"languages": "deu+eng"}).status_code == 302
+        workspace.tenant.refresh_from_db()
+        assert workspace.tenant.ocr_languages == "deu+eng"
+        assert events.first().details == {"from": "", "to": "deu+eng"}
+        assert b'value="deu+eng"' in admin.get("/audit").content
+        assert (
+            signed_in(workspace, "developer").post("/audit/ocr-languages", {"languages": ""}).status_code
+            == 403
+        )
+        assert admin.post("/audit/ocr-languages", {"languages": ""}).status_code == 302
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.ocr_languages == "" and events.count() == 2
