@@ -12,9 +12,9 @@ import math
 import warnings
 from statistics import fmean
 
+from common.refusals import ErrorCode
 from quire.documents.layout import PageCallback, ParsedDocument, TextBuilder, UnreadableDocument
 from quire.documents.limits import (
-    IMAGE_PIXELS_FACTOR,
     IngestLimits,
     LimitExceeded,
     check_image_pixels,
@@ -69,8 +69,10 @@ def open_image(content: bytes, limits: IngestLimits):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(content))
     except Image.DecompressionBombError:
-        check_image_pixels(1, IMAGE_PIXELS_FACTOR * limits.max_ocr_pixels + 1, limits)
-        raise
+        raise LimitExceeded(
+            ErrorCode.DOCUMENT_TOO_LARGE,
+            f"the image has more than {2 * Image.MAX_IMAGE_PIXELS} pixels, more than Quire decodes",
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnreadableDocument(f"the image is damaged or of a kind Quire does not decode: {exc}") from None
     return image

@@ -595,3 +595,19 @@ def test_a_workspaces_ocr_languages_read_its_scans_unless_a_document_names_its_o
             tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="")
     assert {"Kündigungsfrist", "beträgt", "München"} <= words(german), german
     assert "Kündigungsfrist" not in english and "Bundesrepublik" in english
+
+
+def test_an_image_whose_header_claims_more_pixels_than_pillow_decodes_is_refused_by_its_size():
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)  # 400 million grey pixels, none sent
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+    for limits in (IngestLimits(), IngestLimits(max_ocr_pixels=200_000_000)):
+        with pytest.raises(DocumentOverLimit, match="pixels"):
+            sniff_content_type(bomb, limits=limits)
+    with pytest.raises(DocumentOverLimit, match="more than Quire decodes"):
+        sniff_content_type(bomb, limits=IngestLimits(max_ocr_pixels=200_000_000))
