@@ -584,8 +584,9 @@ def test_a_workspaces_ocr_languages_read_its_scans_unless_a_document_names_its_o
             tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="fra")
         tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="deu+eng")
         try:
-            german = read("vertrag.png", scan)
-            # The same page once more (other bytes: a new document), asking for English alone.
+            # Bytes of their own (the page at another declared resolution): other tests store `german_scan()`.
+            german = read("vertrag.png", saved(Image.open(io.BytesIO(scan)), "PNG", dpi=(199, 199)))
+            # The same page once more, asking for English alone.
             english = read(
                 "contract.png",
                 saved(Image.open(io.BytesIO(scan)), "PNG", dpi=(201, 201)),
