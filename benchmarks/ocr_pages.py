@@ -1,7 +1,7 @@
 """Scanned pages as they come off a scanner, upright, askew and turned, and a page photographed in shadow: how
-many of the words drawn on them OCR reads, and in what time, for Tesseract on the page as it is (the reference, measured in the same run) and for
-`quire.documents.ocr.ocr_image` (straightened and turned as the page needs, Sauvola's thresholds where the light
-is uneven).
+many of the words drawn on them OCR reads, and in what time, for Tesseract on the page as it is (the reference,
+measured in the same run) and for `quire.documents.ocr.ocr_image` (straightened and turned as the page needs,
+Sauvola's thresholds where the light is uneven).
 
     python benchmarks/ocr_pages.py [--lines 40] [--repeat 2]
 

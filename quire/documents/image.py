@@ -21,7 +21,7 @@ from quire.documents.limits import (
     check_ocr_pages,
     check_pages,
 )
-from quire.documents.ocr import add_ocr_lines, ocr_image
+from quire.documents.ocr import add_ocr_lines, ocr_image, word_count
 
 logger = logging.getLogger(__name__)
 # A resolution outside this range is a writer's placeholder (0, 1, 65535), not the scan's: such an image is
@@ -172,9 +172,16 @@ PICTURE_ONLY_WORDS = 20
 
 class PictureReader:
     """OCR of the pictures a document shows, as ("text", paragraph) blocks read where each picture stands (its
-    lines whose words have a mean confidence of PICTURE_LINE_CONFIDENCE or more); a vector drawing (EMF, WMF, SVG), a small picture or one Pillow cannot decode or too large for OCR gives
-    none. Each picture read counts as a page against `limits.max_ocr_pages`; `record` puts the pages read
-    and the mean word confidence on the parsed document."""
+    lines whose words have a mean confidence of PICTURE_LINE_CONFIDENCE or more); a vector drawing (EMF, WMF,
+    SVG), a small picture, or one Pillow cannot decode or too large for OCR gives none. Each picture read
+    counts as a page against `limits.max_ocr_pages`; `record` puts the pages read and the mean word confidence
+    on the parsed document."""
+
+    @staticmethod
+    def wanted(text: str) -> bool:
+        """Whether a document whose own text is `text` is read through its pictures too: it has fewer than
+        PICTURE_ONLY_WORDS words."""
+        return word_count(text) < PICTURE_ONLY_WORDS
 
     def __init__(self, limits: IngestLimits) -> None:
         self.limits = limits

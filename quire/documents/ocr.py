@@ -1,4 +1,5 @@
-"""Text of a page image (a PDF page rendered, a scan) with Tesseract: lines with their boxes in PDF points, and word confidences."""
+"""Text of a page image (a PDF page rendered, a scan) with Tesseract: lines with their boxes in PDF points, and
+word confidences."""
 
 from __future__ import annotations
 
@@ -32,9 +33,14 @@ class OcrLine:
     confidence: float | None = None
 
 
+def word_count(text: str) -> int:
+    """The words of `text`: runs of two letters or digits or more."""
+    return len(_WORD.findall(text))
+
+
 def text_layer_is_good(text: str) -> bool:
     """Enough real words, and few glyphs the PDF could not map to characters."""
-    words = len(_WORD.findall(text))
+    words = word_count(text)
     garbage = text.count("(cid:") + text.count("\ufffd")
     return words >= 3 and garbage * 4 < words
 
@@ -46,7 +52,7 @@ def needs_ocr(text: str, has_images: bool, *, image_cover: float = 0.0, text_cov
     if text_layer_is_good(text):
         return (
             image_cover >= SCAN_IMAGE_COVER
-            and len(_WORD.findall(text)) < STAMP_WORDS
+            and word_count(text) < STAMP_WORDS
             and text_cover < STAMP_TEXT_COVER
         )
     return has_images or "(cid:" in text or "\ufffd" in text
@@ -118,12 +124,13 @@ def ocr_image(image, scale: float, limits: IngestLimits) -> tuple[list[OcrLine],
     the ingest's deadline."""
     skew = skew_angle(image)
     config = SAUVOLA if uneven_light(image) else ""
-    lines, confidences = _read(image, skew, limits, config)
+    straight = _turned(image, skew)
+    lines, confidences = _read(image, straight, skew, limits, config)
     # A page turned reads as garbage, not as nothing: one that gives no word at all (a photo) is not turned.
     if confidences and not _reads_well(confidences):
-        turn = _orientation(image, skew, limits)
+        turn = _orientation(straight, limits)
         if turn:
-            turned = _read(image, skew + turn, limits, config)
+            turned = _read(image, _turned(image, skew + turn), skew + turn, limits, config)
             if _confident(turned[1]) > _confident(confidences):
                 lines, confidences = turned
     return [
@@ -212,15 +219,22 @@ def uneven_light(image) -> bool:
     return float(numpy.sqrt(numpy.mean(residual**2))) <= SMOOTH_LIGHT
 
 
-def _read(image, angle: float, limits: IngestLimits, config: str = "") -> tuple[list[OcrLine], list[float]]:
-    """Tesseract's lines of `image` turned counter-clockwise by `angle` degrees, their boxes (in pixels) those
-    of where the lines lie on `image` as it is."""
+def _turned(image, angle: float):
+    """`image` turned counter-clockwise by `angle` degrees about its centre, grown to hold it all, the corners
+    it uncovers white; `image` itself for 0."""
     from PIL import Image
 
-    turned = image
-    if angle:
-        fill = 255 if image.mode == "L" else (255, 255, 255)
-        turned = image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
+    if not angle:
+        return image
+    fill = 255 if image.mode == "L" else (255, 255, 255)
+    return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
+
+
+def _read(
+    image, turned, angle: float, limits: IngestLimits, config: str
+) -> tuple[list[OcrLine], list[float]]:
+    """Tesseract's lines of `turned` (`image` turned by `angle`, `_turned`), their boxes (in pixels) those of
+    where the lines lie on `image` as it is."""
     lines, confidences = _tesseract(turned, limits, config)
     if angle:
         lines = [
@@ -255,15 +269,14 @@ def _turned_back(box: Box, angle: float, size: tuple[int, int], turned: tuple[in
     )
 
 
-def _orientation(image, skew: float, limits: IngestLimits) -> int:
+def _orientation(image, limits: IngestLimits) -> int:
     """The quarter turn (90, 180 or 270 degrees counter-clockwise) Tesseract's orientation detection says
-    the page needs; 0 where it needs none or there is too little text to tell."""
+    `image` (straightened already) needs; 0 where it needs none or there is too little text to tell."""
     import pytesseract
 
-    turned = image.rotate(skew, expand=True, fillcolor=255 if image.mode == "L" else (255, 255, 255))
     try:
         found = pytesseract.image_to_osd(
-            turned, output_type=pytesseract.Output.DICT, timeout=_timeout(limits), config="--psm 0"
+            image, output_type=pytesseract.Output.DICT, timeout=_timeout(limits), config="--psm 0"
         )
     except pytesseract.TesseractError:
         return 0

@@ -1,5 +1,6 @@
-"""A PDF page (rendered with pypdfium2) or a scanned image's page as a PNG image, made once and kept in storage beside the documents, under the
-tenant's schema (`page-images/<schema>/<document id>/`), so erasing a tenant empties that folder."""
+"""A PDF page (rendered with pypdfium2) or a scanned image's page as a PNG image, made once and kept in storage
+beside the documents, under the tenant's schema (`page-images/<schema>/<document id>/`), so erasing a tenant
+empties that folder."""
 
 from __future__ import annotations
 
@@ -34,10 +35,10 @@ def _name(document_id: str, page: int) -> str:
 
 def page_image(document: Document, page: int) -> bytes:
     """PNG of page `page` (1-based) of a PDF document at PAGE_IMAGE_DPI, its form fields drawn, or of a
-    scanned image's page as OCR read it, scaled to PAGE_IMAGE_DPI (so a box lies over either alike); LookupError for a document
-    that has no page images (`sniffing.PAGED`) or a page it does not have (or pdfium cannot load: an empty
-    page of the document's text). Held to the OCR pixel limit. The connection is in the document's tenant's
-    schema."""
+    scanned image's page as OCR read it, scaled to PAGE_IMAGE_DPI (so a box lies over either alike);
+    LookupError for a document that has no page images (`sniffing.PAGED`) or a page it does not have (or
+    pdfium cannot load: an empty page of the document's text). Held to the OCR pixel limit. The connection is
+    in the document's tenant's schema."""
     if document.content_type not in PAGED or not 1 <= page <= document.page_count:
         raise LookupError(f"{document.id} has no page image {page}")
     name = _name(document.id, page)
@@ -47,7 +48,7 @@ def page_image(document: Document, page: int) -> bytes:
     with document.file.open("rb") as handle:
         content = handle.read()
     if document.content_type in IMAGES:
-        image = _scanned_page(document.id, content, page)
+        image = _scanned_page(content, page)
     else:
         image = _pdf_page(document.id, content, page)
     out = io.BytesIO()
@@ -59,15 +60,13 @@ def page_image(document: Document, page: int) -> bytes:
     return out.getvalue()
 
 
-def _scanned_page(document_id: str, content: bytes, page: int):
+def _scanned_page(content: bytes, page: int):
     from PIL import Image
 
-    from quire.documents.image import open_image, page_frame, page_total
+    from quire.documents.image import open_image, page_frame
 
     limits = IngestLimits.from_settings()
     with open_image(content, limits) as image:
-        if page > page_total(image):
-            raise LookupError(f"{document_id} has no page image {page}")
         frame, dpi = page_frame(image, page, limits)
     if dpi != PAGE_IMAGE_DPI:
         scale = PAGE_IMAGE_DPI / dpi

@@ -1,5 +1,6 @@
 """Bytes of a supported type to the normalised text every offset refers to, with a page map (PDFs, sheets
-and slides are pages, and the frames of a scanned image), line boxes (PDFs and images) and tables (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, RTF)."""
+and slides are pages, and the frames of a scanned image), line boxes (PDFs and images) and tables (PDF, DOCX,
+XLSX, PPTX, ODT, ODS, ODP, RTF)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from connectors.earnings.transcript import turns_json_to_text
 from connectors.text import normalise_text
 from quire.documents import formats, sniffing
 from quire.documents.doc import parse_doc
-from quire.documents.image import PICTURE_ONLY_WORDS, PictureReader, parse_image
+from quire.documents.image import PictureReader, parse_image
 from quire.documents.layout import (
     PageCallback,
     ParsedDocument,
@@ -47,7 +48,6 @@ OFFICE_DAMAGE = (KeyError, zipfile.BadZipFile, SyntaxError)
 # stream that is not one) are damage.
 OLE_TYPES = (sniffing.DOC, sniffing.XLS, sniffing.MSG)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_WORDS = re.compile(r"[^\W_]{2,}")
 
 
 class ParseError(ValueError):
@@ -62,10 +62,10 @@ def parse_document(
 ) -> ParsedDocument:
     """The document's text (a lone surrogate read as U+FFFD), page map, line boxes, tables and OCR record (and
     an e-mail's attachments, or the files a document embeds or carries: a document that holds only those has
-    no text of its own, and is read for them); raises ParseError with the reason, also for a document past `limits` (by
-    default the settings' limits): checked before the work where the bytes tell, and while it is done where
-    only the work tells (the text is counted as it is extracted). `on_page(done, total)` follows a PDF page
-    by page."""
+    no text of its own, and is read for them); raises ParseError with the reason, also for a document past
+    `limits` (by default the settings' limits): checked before the work where the bytes tell, and while it is
+    done where only the work tells (the text is counted as it is extracted). `on_page(done, total)` follows a
+    PDF page by page."""
     return _parse_checked(content, content_type, limits or IngestLimits.from_settings(), on_page)
 
 
@@ -227,13 +227,14 @@ def _parse(
 def _through_pictures(
     read: Callable[[PictureReader | None], ParsedDocument], limits: IngestLimits, *, embedded: bool
 ) -> ParsedDocument:
-    """A Word document or deck (DOCX, PPTX, ODT, ODP) read as it is (`read(None)`), and, where it has fewer than PICTURE_ONLY_WORDS
-    words of its own (a scanned contract pasted in page by page, a deck of screenshots) and is not embedded in
-    another, read again with its pictures' text where each stands (OCR, `PictureReader`). Where its pictures
+    """A Word document or deck (DOCX, PPTX, ODT, ODP) read as it is (`read(None)`), and, where it has almost no
+    words of its own (`PictureReader.wanted`: a scanned contract pasted in page by page, a deck of
+    screenshots) and is not embedded in another, read again with its pictures' text where each stands (OCR,
+    `PictureReader`). Where its pictures
     are more than OCR may read (the plan's `max_ocr_pages`), it is read as it is, unless it has no text at all
     and so fails for that reason."""
     parsed = read(None)
-    if embedded or len(_WORDS.findall(parsed.text)) >= PICTURE_ONLY_WORDS:
+    if embedded or not PictureReader.wanted(parsed.text):
         return parsed
     pictures = PictureReader(limits)
     try:

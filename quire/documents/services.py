@@ -620,11 +620,12 @@ def _attachments_create(
 ) -> None:
     """An e-mail's attachments (or the files a document embeds or carries), each a document of its own (stored
     once: bytes already stored are the stored document; a new one read in the e-mail's OCR languages, its
-    `metadata.ocr_languages`, checked when the e-mail was) listed by the e-mail under the filename sent, in the
-    same transaction as it is stored and under the e-mail's row lock, so a time limit between two leaves every
-    one stored so far listed, and a delete of the e-mail waits for it and takes it along; one that is refused (unsupported, too large) is logged and
-    left out. Ingesting the e-mail again lists the same attachments once. An e-mail deleted meanwhile stops
-    the work (IngestStopped), as does another run's claim or maintenance (IngestTakenOver)."""
+    `metadata.ocr_languages`, checked when the e-mail was) listed by the e-mail under the filename sent, in
+    the same transaction as it is stored and under the e-mail's row lock, so a time limit between two leaves
+    every one stored so far listed, and a delete of the e-mail waits for it and takes it along; one that is
+    refused (unsupported, too large) is logged and left out. Ingesting the e-mail again lists the same
+    attachments once. An e-mail deleted meanwhile stops the work (IngestStopped), as does another run's claim
+    or maintenance (IngestTakenOver)."""
     languages = document.metadata.get(OCR_LANGUAGES_KEY)
     for position, attachment in enumerate(parsed.attachments):
         limits.check_time()
