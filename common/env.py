@@ -52,11 +52,17 @@ def ocr_languages(value: str) -> str:
     return value
 
 
-def ocr_languages_within(value: str, offered: str) -> bool:
-    """Whether `value` is Tesseract's language codes joined by "+" (as `ocr_languages` takes them, without
-    surrounding blanks), each one of `offered` (the deployment's, joined alike)."""
+def ocr_languages_refused(value: str, offered: str) -> str | None:
+    """Why `value` cannot be the languages a document's scans are read in: not Tesseract's codes joined by "+"
+    (as `ocr_languages` takes them, without surrounding blanks), or one not among `offered` (the deployment's,
+    joined alike); None where it can."""
     try:
         codes = ocr_languages(value).split("+")
     except RuntimeError:
-        return False
-    return value == value.strip() and set(codes) <= set(offered.split("+"))
+        codes = None
+    if value == value.strip() and codes is not None and set(codes) <= set(offered.split("+")):
+        return None
+    return (
+        f"OCR languages are Tesseract's codes joined by '+', each one this deployment reads "
+        f"({', '.join(offered.split('+'))}); {value!r} is not"
+    )

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from common.env import ocr_languages_within
+from common.env import ocr_languages_refused
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
@@ -420,12 +420,9 @@ def tenant_set_ocr_languages(*, tenant: Tenant, languages: str) -> Tenant:
     """Read the tenant's documents' scans in `languages` (Tesseract's codes joined by "+", each one of the
     deployment's QUIRE_INGEST_OCR_LANGUAGES; "" for the deployment's own), from the next document ingested on;
     ValueError naming the languages offered otherwise. Audited as `_setting_changed` audits."""
-    offered = settings.QUIRE_INGEST_OCR_LANGUAGES
-    if languages and not ocr_languages_within(languages, offered):
-        raise ValueError(
-            f"OCR languages are Tesseract's codes joined by '+', each one this deployment reads "
-            f"({', '.join(offered.split('+'))}); {languages!r} is not"
-        )
+    refused = ocr_languages_refused(languages, settings.QUIRE_INGEST_OCR_LANGUAGES) if languages else None
+    if refused is not None:
+        raise ValueError(refused)
     return _setting_changed(tenant, "ocr_languages", languages, "workspace.ocr_languages_change")
 
 

@@ -23,7 +23,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
-from common.env import ocr_languages_within
+from common.env import ocr_languages_refused
 from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotency_records_rewrite
@@ -310,15 +310,13 @@ def _ocr_languages_checked(metadata: Mapping[str, str]) -> None:
     """Refuses (400, `metadata.ocr_languages`) a document's OCR languages that are not Tesseract codes joined by
     "+", each one of the deployment's QUIRE_INGEST_OCR_LANGUAGES (those its workers have the data for)."""
     value = metadata.get(OCR_LANGUAGES_KEY)
-    if value is None or ocr_languages_within(value, settings.QUIRE_INGEST_OCR_LANGUAGES):
-        return
-    offered = settings.QUIRE_INGEST_OCR_LANGUAGES.split("+")
-    raise Refusal(
-        ErrorCode.INVALID_PARAMETER,
-        f"metadata.{OCR_LANGUAGES_KEY} names the languages a document's scans are read in: Tesseract's codes "
-        f"joined by '+', each one this deployment reads ({', '.join(offered)}); {value!r} is not.",
-        f"metadata.{OCR_LANGUAGES_KEY}",
-    )
+    refused = None if value is None else ocr_languages_refused(value, settings.QUIRE_INGEST_OCR_LANGUAGES)
+    if refused is not None:
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER,
+            f"metadata.{OCR_LANGUAGES_KEY} names the languages a document's scans are read in: {refused}.",
+            f"metadata.{OCR_LANGUAGES_KEY}",
+        )
 
 
 class IngestStopped(Exception):

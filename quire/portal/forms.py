@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
-from common.env import ocr_languages_within
+from common.env import ocr_languages_refused
 from common.jsontext import json_value
 from quire.api.throttling import hit_sliding, parse_rate
 from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, Member, Role, Tenant, email_normalised
@@ -226,11 +226,9 @@ class OcrLanguagesForm(forms.Form):
 
     def clean_languages(self) -> str:
         languages = self.cleaned_data["languages"].strip()
-        offered = settings.QUIRE_INGEST_OCR_LANGUAGES
-        if languages and not ocr_languages_within(languages, offered):
-            raise forms.ValidationError(
-                f"Name languages this deployment reads ({offered.replace('+', ', ')}), joined by '+'."
-            )
+        refused = ocr_languages_refused(languages, settings.QUIRE_INGEST_OCR_LANGUAGES) if languages else None
+        if refused is not None:
+            raise forms.ValidationError(f"{refused}.")
         return languages
 
 
