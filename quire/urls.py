@@ -18,6 +18,7 @@ from quire.api.views import (
     AuditEventExportView,
     AuditEventListView,
     HealthView,
+    WorkspaceView,
     liveness,
     readiness,
 )
@@ -48,6 +49,7 @@ v1 = [
     path("v1/health", HealthView.as_view(), name="health"),
     path("v1/api_keys", ApiKeyListCreateView.as_view(), name="api-keys"),
     path("v1/api_keys/<str:key_id>", ApiKeyDetailView.as_view(), name="api-key"),
+    path("v1/workspace", WorkspaceView.as_view(), name="workspace"),
     path("v1/audit_events", AuditEventListView.as_view(), name="audit-events"),
     path("v1/audit_events/export", AuditEventExportView.as_view(), name="audit-events-export"),
     path("v1/documents", DocumentListCreateView.as_view(), name="documents"),

@@ -406,24 +406,53 @@ def tenant_provision(
     return ProvisionedTenant(tenant=tenant, issued_key=issued, owner=owner)
 
 
-def tenant_set_retention(*, tenant: Tenant, days: int | None) -> Tenant:
-    """Keep the tenant's documents, finished jobs and webhook events `days` days (None: for good); the
-    hourly retention sweep purges what is older. Audited as `_setting_changed` audits."""
-    if days is not None and days < 1:
-        raise ValueError("the retention period is at least one day")
-    if days is not None and days > RETENTION_DAYS_MAX:
-        raise ValueError(f"the retention period is at most {RETENTION_DAYS_MAX} days")
-    return _setting_changed(tenant, "retention_days", days, "workspace.retention_change")
+_KEEP = object()
 
 
-def tenant_set_ocr_languages(*, tenant: Tenant, languages: str) -> Tenant:
-    """Read the tenant's documents' scans in `languages` (Tesseract's codes joined by "+", each one of the
-    deployment's QUIRE_INGEST_OCR_LANGUAGES; "" for the deployment's own), from the next document ingested on;
-    ValueError naming the languages offered otherwise. Audited as `_setting_changed` audits."""
+def tenant_settings_update(
+    *, tenant: Tenant, retention_days: object = _KEEP, ocr_languages: object = _KEEP
+) -> Tenant:
+    """Change the workspace's settings; one left out stays as it is. Every value is checked before any is
+    set, so a refused one changes nothing (a `Refusal` naming it). `retention_days`: documents, finished jobs
+    and webhook events are kept that many days (None: for good), the hourly retention sweep purging what is
+    older. `ocr_languages`: scans are read in these (Tesseract's codes joined by "+", each one of the
+    deployment's QUIRE_INGEST_OCR_LANGUAGES; "" for the deployment's own) from the next document ingested on.
+    Each change is audited as `_setting_changed` audits it."""
+    changes = []
+    if retention_days is not _KEEP:
+        changes.append(("retention_days", _retention_checked(retention_days), "workspace.retention_change"))
+    if ocr_languages is not _KEEP:
+        changes.append(
+            ("ocr_languages", _ocr_languages_checked(ocr_languages), "workspace.ocr_languages_change")
+        )
+    with transaction.atomic():
+        for field, value, action in changes:
+            _setting_changed(tenant, field, value, action)
+    return tenant
+
+
+def _retention_checked(days: int | None) -> int | None:
+    if days is None:
+        return None
+    if days < 1:
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER, "The retention period is at least one day.", "retention_days"
+        )
+    if days > RETENTION_DAYS_MAX:
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER,
+            f"The retention period is at most {RETENTION_DAYS_MAX} days.",
+            "retention_days",
+        )
+    return days
+
+
+def _ocr_languages_checked(languages: str) -> str:
+    languages = languages.strip()
     refused = ocr_languages_refused(languages, settings.QUIRE_INGEST_OCR_LANGUAGES) if languages else None
     if refused is not None:
-        raise ValueError(refused)
-    return _setting_changed(tenant, "ocr_languages", languages, "workspace.ocr_languages_change")
+        raise Refusal(ErrorCode.INVALID_PARAMETER, f"{refused}.", "ocr_languages")
+    return languages
 
 
 def _setting_changed(tenant: Tenant, field: str, value: object, action: str) -> Tenant:
@@ -485,7 +514,7 @@ WORKSPACE_FIELDS = ("name", "slug", "is_active")
 def tenant_update(*, tenant: Tenant, **changes: Any) -> Tenant:
     """Change the tenant's name, slug or whether it is active (an inactive tenant's keys and portal are
     refused), recording what changed as one `workspace.update` event. Nothing else of a tenant changes here:
-    its schema and public id are fixed, its retention has `tenant_set_retention`."""
+    its schema and public id are fixed, its settings have `tenant_settings_update`."""
     unknown = set(changes) - set(WORKSPACE_FIELDS)
     if unknown:
         raise ValueError(f"a workspace's {', '.join(sorted(unknown))} is not changed here")

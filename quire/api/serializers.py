@@ -4,12 +4,13 @@ import copy
 import difflib
 from collections.abc import Mapping
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from quire.api.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH, metadata_folded
-from tenants.models import API_KEY_ROLES, ActorType, ApiKey, AuditEvent, Role
+from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, ActorType, ApiKey, AuditEvent, Role, Tenant
 
 METADATA_SCHEMA = {
     "type": "object",
@@ -167,6 +168,53 @@ class HealthSerializer(serializers.Serializer):
     tenant = serializers.CharField(help_text="The key's workspace (`ten_...`).")
     checks = serializers.DictField(
         child=HealthCheckSerializer(), help_text="`database`, `redis` and `broker`, each with its check."
+    )
+
+
+class WorkspaceSerializer(ResourceSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    object = ObjectNameField("workspace")
+    retention_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="Documents, finished jobs and webhook events older than this many days are purged hourly; "
+        "null: kept until deleted.",
+    )
+    ocr_languages = serializers.CharField(
+        help_text="The languages scans are read in (Tesseract's codes joined by '+'); empty: the deployment's. "
+        "A document's `metadata.ocr_languages` comes first."
+    )
+    ocr_languages_available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "id",
+            "object",
+            "name",
+            "retention_days",
+            "ocr_languages",
+            "ocr_languages_available",
+            "created_at",
+        ]
+
+    def get_ocr_languages_available(self, tenant: Tenant) -> list[str]:
+        """The languages this deployment reads (`QUIRE_INGEST_OCR_LANGUAGES`), which `ocr_languages` joins."""
+        return settings.QUIRE_INGEST_OCR_LANGUAGES.split("+")
+
+
+class WorkspaceUpdateSerializer(UpdateSerializer):
+    """Only the shapes: `tenants.services.tenant_settings_update` holds the rules, for the portal and commands too."""
+
+    retention_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text=f"1 to {RETENTION_DAYS_MAX} days, or null to keep everything.",
+    )
+    ocr_languages = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Tesseract's codes joined by '+', each one of `ocr_languages_available`; empty for the "
+        "deployment's.",
     )
 
 

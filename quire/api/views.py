@@ -23,10 +23,12 @@ from quire.api.serializers import (
     AuditEventSerializer,
     HealthSerializer,
     IssuedApiKeySerializer,
+    WorkspaceSerializer,
+    WorkspaceUpdateSerializer,
 )
 from tenants.audit import ACTIONS, audit_events_csv, export_record
-from tenants.models import ActorType, ApiKey, AuditEvent, Role
-from tenants.services import api_key_issue, api_key_revoke, api_key_update
+from tenants.models import ActorType, ApiKey, AuditEvent, Role, Tenant
+from tenants.services import api_key_issue, api_key_revoke, api_key_update, tenant_settings_update
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,34 @@ class ApiKeyDetailView(FoundDetail, RetrieveDestroyAPIView):
     def delete(self, request: Request, key_id: str) -> Response:
         api_key = api_key_revoke(api_key=self.get_object())
         return Response(ApiKeySerializer(api_key).data)
+
+
+class WorkspaceView(APIView):
+    """The key's workspace and its settings: any key reads them, admin keys change them."""
+
+    required_roles = {"POST": Role.ADMIN}
+
+    @extend_schema(operation_id="workspace_retrieve", responses={200: WorkspaceSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(WorkspaceSerializer(self._tenant(request)).data)
+
+    @extend_schema(
+        operation_id="workspace_update",
+        request=WorkspaceUpdateSerializer,
+        responses={200: WorkspaceSerializer},
+        description="Change the retention period or the languages scans are read in; a field left out stays as "
+        "it is, and a refused one changes nothing. Each change is in the audit log.",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        payload = WorkspaceUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        tenant = tenant_settings_update(tenant=self._tenant(request), **payload.validated_data)
+        return Response(WorkspaceSerializer(tenant).data)
+
+    @staticmethod
+    def _tenant(request: Request) -> Tenant:
+        return Tenant.objects.get(pk=request.user.tenant.pk)
 
 
 class AuditEvents:

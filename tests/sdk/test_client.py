@@ -273,3 +273,20 @@ def test_a_reviews_rows_are_read_a_page_at_a_time(quire, tenant_a):
     assert [r["index"] for r in first["data"]] == [0, 1] and first["next_from_index"] == 2
     read = list(quire.jobs.rows(job.pk, page_size=2))
     assert [(r["index"], r["cells"]["law"]["value"]) for r in read] == [(n, f"Law {n}") for n in range(5)]
+
+
+def test_the_workspace_settings_are_read_and_changed(quire, tenant_a):
+    from quire_sdk import InvalidRequestError, Workspace
+
+    shown = quire.workspace.get()
+    assert isinstance(shown, Workspace) and shown.id == tenant_a.tenant.public_id
+    assert "eng" in shown.ocr_languages_available
+    try:
+        changed = quire.workspace.update(retention_days=90)
+        assert (changed.retention_days, changed.ocr_languages) == (90, shown.ocr_languages)
+        with pytest.raises(InvalidRequestError) as refused:
+            quire.workspace.update(ocr_languages="xx")
+        assert refused.value.param == "ocr_languages"
+        assert quire.workspace.update(retention_days=None).retention_days is None
+    finally:
+        quire.workspace.update(retention_days=shown.retention_days)

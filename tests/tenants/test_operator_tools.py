@@ -197,13 +197,13 @@ def test_two_retention_changes_from_pages_loaded_before_either_both_land_and_are
     """Two admins load the workspace (30 days kept); one sets 7 days, then the other, from the page loaded
     before, sets 30 again: the second is a change, not skipped as the value its page showed."""
     from tenants.models import AuditEvent
-    from tenants.services import tenant_set_retention
+    from tenants.services import tenant_settings_update
 
     tenant = make_tenant("retention-turns").tenant
-    tenant_set_retention(tenant=tenant, days=30)
+    tenant_settings_update(tenant=tenant, retention_days=30)
     first, second = Tenant.objects.get(pk=tenant.pk), Tenant.objects.get(pk=tenant.pk)
-    tenant_set_retention(tenant=first, days=7)
-    tenant_set_retention(tenant=second, days=30)
+    tenant_settings_update(tenant=first, retention_days=7)
+    tenant_settings_update(tenant=second, retention_days=30)
     assert Tenant.objects.get(pk=tenant.pk).retention_days == 30
     changes = AuditEvent.objects.filter(tenant=tenant, action="workspace.retention_change").order_by(
         "created_at"

@@ -15,10 +15,10 @@ def test_retention_keeps_a_document_past_its_period_that_a_queued_or_running_job
     from quire.documents.services import document_create
     from quire.jobs.models import Job, JobStatus
     from quire.jobs.services import retention_apply
-    from tenants.services import tenant_set_retention
+    from tenants.services import tenant_settings_update
 
     tenant = make_tenant("retention-in-use").tenant
-    tenant_set_retention(tenant=tenant, days=30)
+    tenant_settings_update(tenant=tenant, retention_days=30)
     with tenant_context(tenant):
         queued, running, unread = (
             document_create(
@@ -42,10 +42,10 @@ def test_retention_keeps_a_document_past_its_period_that_a_queued_or_running_job
 def test_retention_keeps_a_finished_review_past_its_period_that_an_unfinished_review_extends(make_tenant):
     from quire.jobs.models import Job, JobResult, JobStatus
     from quire.jobs.services import retention_apply
-    from tenants.services import tenant_set_retention
+    from tenants.services import tenant_settings_update
 
     tenant = make_tenant("retention-extended").tenant
-    tenant_set_retention(tenant=tenant, days=30)
+    tenant_settings_update(tenant=tenant, retention_days=30)
     with tenant_context(tenant):
         extended, alone = (
             Job.objects.create(connector="review", document_ids=[], status=JobStatus.SUCCEEDED)

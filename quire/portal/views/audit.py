@@ -14,7 +14,7 @@ from quire.portal.forms import OcrLanguagesForm, RetentionForm
 from quire.portal.views.common import listed, page
 from tenants.audit import ACTIONS, audit_events_csv, export_record
 from tenants.models import AuditEvent, Role
-from tenants.services import tenant_set_ocr_languages, tenant_set_retention
+from tenants.services import tenant_settings_update
 
 PAGE_SIZE = 50
 
@@ -35,7 +35,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _audit_page(request, retention=form)
     days = form.cleaned_data["days"]
-    tenant_set_retention(tenant=request.tenant, days=days)
+    tenant_settings_update(tenant=request.tenant, retention_days=days)
     messages.success(request, f"Data is kept {days} days." if days else "Data is kept until deleted.")
     return redirect("portal:audit")
 
@@ -48,7 +48,7 @@ def ocr_languages_set(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _audit_page(request, ocr=form)
     languages = form.cleaned_data["languages"]
-    tenant_set_ocr_languages(tenant=request.tenant, languages=languages)
+    tenant_settings_update(tenant=request.tenant, ocr_languages=languages)
     shown = languages.replace("+", ", ") if languages else "the deployment's languages"
     messages.success(request, f"Scans are read in {shown}.")
     return redirect("portal:audit")

@@ -44,6 +44,7 @@ from quire_sdk.types import (
     SearchHit,
     Usage,
     WebhookEndpoint,
+    Workspace,
 )
 
 __all__ = [
@@ -77,5 +78,6 @@ __all__ = [
     "Usage",
     "WaitTimeout",
     "WebhookEndpoint",
+    "Workspace",
     "__version__",
 ]

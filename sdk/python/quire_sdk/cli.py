@@ -36,8 +36,8 @@ from quire_sdk.client import DEFAULT_BASE_URL, Quire
 from quire_sdk.config import config_path, load_config, save_config
 from quire_sdk.errors import APIStatusError, QuireError, WaitTimeout
 from quire_sdk.export import FORMATS, export_result
-from quire_sdk.resources import content_type_checked
-from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, DocumentBatch, Job, JobResult
+from quire_sdk.resources import KEEP, content_type_checked
+from quire_sdk.types import ApiKey, ApiObject, ClauseType, Document, DocumentBatch, Job, JobResult, Workspace
 from quire_sdk.webhooks import WebhookVerificationError, secret_key, verify
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Quire's API from the command line.")
@@ -46,11 +46,15 @@ jobs_app = typer.Typer(no_args_is_help=True, help="Run connectors over documents
 webhooks_app = typer.Typer(no_args_is_help=True, help="Receive and test webhooks.")
 clause_types_app = typer.Typer(no_args_is_help=True, help="Teach custom clause types from example passages.")
 api_keys_app = typer.Typer(no_args_is_help=True, help="Manage the workspace's API keys (an admin key).")
+workspace_app = typer.Typer(
+    no_args_is_help=True, help="The workspace's settings (an admin key changes them)."
+)
 app.add_typer(documents_app, name="documents")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(clause_types_app, name="clause-types")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(workspace_app, name="workspace")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
 MetadataOpt = Annotated[
@@ -918,6 +922,51 @@ def api_keys_revoke(ctx: typer.Context, key_id: str, json_output: JsonOpt = Fals
     """Revoke a key: its requests fail from now on."""
     key = client(ctx).api_keys.revoke(key_id)
     _print_json(key) if json_output else _out().print(_key_line(key))
+
+
+def _workspace_print(workspace: Workspace, json_output: bool) -> None:
+    if json_output:
+        _print_json(workspace)
+        return
+    kept = f"{workspace.retention_days} days" if workspace.retention_days else "until deleted"
+    languages = workspace.ocr_languages or f"the deployment's ({'+'.join(workspace.ocr_languages_available)})"
+    for line in (f"{workspace.id} {workspace.name!r}", f"Data kept: {kept}", f"Scans read in: {languages}"):
+        _out().print(line)
+
+
+@api_command(workspace_app, "show")
+def workspace_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """The key's workspace: how long its data is kept and the languages its scans are read in."""
+    _workspace_print(client(ctx).workspace.get(), json_output)
+
+
+@api_command(workspace_app, "set")
+def workspace_set(
+    ctx: typer.Context,
+    retention_days: Annotated[
+        str | None,
+        typer.Option(help="Days documents, finished jobs and events are kept, or 'none' for good."),
+    ] = None,
+    ocr_languages: Annotated[
+        str | None, typer.Option(help="Tesseract's codes joined by '+' (eng+deu); '' for the deployment's.")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Change the workspace's settings; one left out stays as it is."""
+    if retention_days is None and ocr_languages is None:
+        raise typer.BadParameter("give --retention-days or --ocr-languages", param_hint="--retention-days")
+    days: object = KEEP
+    if retention_days is not None:
+        if retention_days.lower() == "none":
+            days = None
+        elif retention_days.isdigit():
+            days = int(retention_days)
+        else:
+            raise typer.BadParameter(
+                f"a number of days or 'none', not {retention_days!r}", param_hint="--retention-days"
+            )
+    languages = KEEP if ocr_languages is None else ocr_languages
+    _workspace_print(client(ctx).workspace.update(retention_days=days, ocr_languages=languages), json_output)
 
 
 @api_command(webhooks_app, "test")

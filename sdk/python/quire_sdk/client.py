@@ -18,6 +18,7 @@ from quire_sdk.resources import (
     Search,
     UsageResource,
     WebhookEndpoints,
+    WorkspaceResource,
 )
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -66,6 +67,7 @@ class Quire:
         self.events = Events(self._transport)
         self.models = Models(self._transport)
         self.usage = UsageResource(self._transport)
+        self.workspace = WorkspaceResource(self._transport)
 
     @property
     def base_url(self) -> str:

@@ -30,6 +30,7 @@ from quire_sdk.types import (
     SearchHit,
     Usage,
     WebhookEndpoint,
+    Workspace,
     document_or_batch,
 )
 
@@ -42,6 +43,10 @@ def _segment(object_id: str) -> str:
     too, so that no id reaches another path (`../webhook_endpoints/whk_1` is looked up as a document's id)."""
     quoted = quote(str(object_id), safe="")
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
+
+# A setting an update leaves as it is, where None is a value to send (`retention_days=None`: keep for good).
+KEEP: Any = object()
 
 
 def _body(**fields: Any) -> dict:
@@ -576,6 +581,30 @@ class ApiKeys(Resource):
         return ApiKey.from_dict(
             self._t.request("DELETE", f"api_keys/{_segment(key_id)}", idempotency_key=idempotency_key).data
         )
+
+
+class WorkspaceResource(Resource):
+    """The key's workspace and its settings: any key reads them, an admin key changes them."""
+
+    def get(self) -> Workspace:
+        return Workspace.from_dict(self._t.request("GET", "workspace").data)
+
+    def update(
+        self,
+        *,
+        retention_days: int | object | None = KEEP,
+        ocr_languages: str | object = KEEP,
+        idempotency_key: str | None = None,
+    ) -> Workspace:
+        """Keep data `retention_days` days (None: until deleted), read scans in `ocr_languages` ("" for the
+        deployment's); a setting left out stays as it is."""
+        body = {
+            name: value
+            for name, value in (("retention_days", retention_days), ("ocr_languages", ocr_languages))
+            if value is not KEEP
+        }
+        data = self._t.request("POST", "workspace", json_body=body, idempotency_key=idempotency_key).data
+        return Workspace.from_dict(data)
 
 
 class Events(Resource):

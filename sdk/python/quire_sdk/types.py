@@ -313,6 +313,16 @@ class ApiKey(ApiObject):
 
 
 @dataclass
+class Workspace(ApiObject):
+    id: str = ""
+    name: str = ""
+    retention_days: int | None = None  # None: kept until deleted
+    ocr_languages: str = ""  # empty: the deployment's
+    ocr_languages_available: list = field(default_factory=list)
+    created_at: str | None = None
+
+
+@dataclass
 class Delivery(ApiObject):
     id: str = ""
     event: str = ""

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from common.refusals import Refusal
 from tenants.models import Tenant
-from tenants.services import tenant_set_retention
+from tenants.services import tenant_settings_update
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"days must be a whole number of days or 'none', not {days!r}") from exc
         try:
-            tenant_set_retention(tenant=tenant, days=value)
-        except ValueError as exc:
+            tenant_settings_update(tenant=tenant, retention_days=value)
+        except Refusal as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{slug}: retention {'none' if value is None else f'{value} days'}")

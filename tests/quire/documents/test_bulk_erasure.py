@@ -167,12 +167,12 @@ def test_the_retention_sweep_stops_at_its_budget_and_the_next_run_finishes(make_
     from quire.jobs.services import retention_apply
     from quire.jobs.tasks import retention_apply_task
     from tenants.models import AuditEvent
-    from tenants.services import tenant_set_retention
+    from tenants.services import tenant_settings_update
 
     tenant = make_tenant("retention-budget").tenant
     old, review = _seed(tenant, 5, days_old=40)
     kept, _ = _seed(tenant, 1)
-    tenant_set_retention(tenant=tenant, days=30)
+    tenant_settings_update(tenant=tenant, retention_days=30)
     monkeypatch.setattr(services, "PURGE_BATCH", 2)
     delete = services.documents_delete
 

@@ -138,7 +138,7 @@ def test_retention_and_tenant_erase(make_tenant, monkeypatch):
     from quire.webhooks.models import Event
     from quire.webhooks.services import event_publish
     from tenants.models import ApiKey, AuditEvent, Member, Tenant
-    from tenants.services import tenant_set_retention
+    from tenants.services import tenant_settings_update
 
     provisioned = make_tenant("erasure-co")
     tenant = provisioned.tenant
@@ -153,7 +153,7 @@ def test_retention_and_tenant_erase(make_tenant, monkeypatch):
         event_publish(event_type="webhook.test", data={"object": "webhook_test"})
         Event.objects.update(created_at=timezone.now() - timedelta(days=40))
         assert retention_apply(tenant=tenant) == {}
-        tenant_set_retention(tenant=tenant, days=30)
+        tenant_settings_update(tenant=tenant, retention_days=30)
         assert retention_apply(tenant=tenant) == {"jobs": 0, "documents": 1, "events": 1}
         assert list(Document.objects.values_list("pk", flat=True)) == [kept.pk]
         stored = Path(Document.objects.get(pk=kept.pk).file.path)

@@ -568,7 +568,8 @@ def test_a_workspaces_ocr_languages_read_its_scans_unless_a_document_names_its_o
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import override_settings
 
-    from tenants.services import tenant_set_ocr_languages
+    from common.refusals import Refusal
+    from tenants.services import tenant_settings_update
 
     def read(name: str, content: bytes, **metadata: str) -> str:
         files = {"file": SimpleUploadedFile(name, content, content_type="image/png")}
@@ -580,9 +581,9 @@ def test_a_workspaces_ocr_languages_read_its_scans_unless_a_document_names_its_o
 
     scan = german_scan()
     with override_settings(QUIRE_INGEST_OCR_LANGUAGES="eng+deu"):
-        with pytest.raises(ValueError, match="eng, deu"):
-            tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="fra")
-        tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="deu+eng")
+        with pytest.raises(Refusal, match="eng, deu"):
+            tenant_settings_update(tenant=tenant_a.tenant, ocr_languages="fra")
+        tenant_settings_update(tenant=tenant_a.tenant, ocr_languages="deu+eng")
         try:
             # Bytes of their own (the page at another declared resolution): other tests store `german_scan()`.
             german = read("vertrag.png", saved(Image.open(io.BytesIO(scan)), "PNG", dpi=(199, 199)))
@@ -593,7 +594,7 @@ def test_a_workspaces_ocr_languages_read_its_scans_unless_a_document_names_its_o
                 ocr_languages="eng",
             )
         finally:
-            tenant_set_ocr_languages(tenant=tenant_a.tenant, languages="")
+            tenant_settings_update(tenant=tenant_a.tenant, ocr_languages="")
     assert {"Kündigungsfrist", "beträgt", "München"} <= words(german), german
     assert "Kündigungsfrist" not in english and "Bundesrepublik" in english
 
