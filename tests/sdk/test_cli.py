@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from tests.support import ROOT, LocalServer, stop_process
 from tests.support.documents import CONTRACT
+from tests.support.polling import wait_for
 
 
 @pytest.fixture
@@ -376,6 +377,14 @@ def test_clause_type_passages_to_check_are_answered_one_by_one(cli, tenant_a):
         with tenant_context(tenant_a.tenant):
             row.refresh_from_db()
             assert row.examples[-1] == texts[0] and row.counter_examples == [texts[1]]
+
+            def trained() -> bool:
+                row.refresh_from_db()
+                return row.status in ("ready", "failed")
+
+            # The worker's training writes the near misses it finds in the workspace's documents: clear them
+            # once it has, not before.
+            wait_for(trained, timeout=120)
             type(row).objects.filter(pk=row.pk).update(status="ready", near_misses=[])
         assert "no passages to check (ready)" in cli("clause-types", "answer", row.pk).output
 
@@ -408,3 +417,20 @@ def test_api_keys_are_listed_created_moved_and_revoked(cli):
     assert unknown.exit_code == 1 and json.loads(unknown.stdout)["error"]["param"] == "version"
     revoked = cli("api-keys", "revoke", key["id"])
     assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+
+
+def test_the_workspace_settings_are_shown_and_set(cli, tenant_a):
+    shown = cli("workspace", "show")
+    assert shown.exit_code == 0, shown.output
+    assert tenant_a.tenant.public_id in shown.stdout and "Data kept: until deleted" in shown.stdout
+    assert cli("workspace", "set").exit_code == 2
+    assert cli("workspace", "set", "--retention-days", "a month").exit_code == 2
+    try:
+        kept = cli("workspace", "set", "--retention-days", "45")
+        assert kept.exit_code == 0 and "Data kept: 45 days" in kept.stdout, kept.output
+        refused = cli("workspace", "set", "--retention-days", "0", "--json")
+        assert refused.exit_code == 1 and json.loads(refused.stdout)["error"]["param"] == "retention_days"
+        assert json.loads(cli("workspace", "show", "--json").stdout)["retention_days"] == 45
+    finally:
+        cleared = cli("workspace", "set", "--retention-days", "none")
+    assert cleared.exit_code == 0 and "Data kept: until deleted" in cleared.stdout
