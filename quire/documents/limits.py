@@ -37,6 +37,12 @@ MEMBER_UNREADABLE = (RuntimeError, NotImplementedError)
 RATIO_FLOOR_BYTES = 1 << 20
 
 
+# When the pictures of a Word document or deck (DOCX, PPTX, ODT, ODP) are read by OCR where each stands: only
+# when it has almost no words of its own (a scan pasted in, a deck of screenshots), always (beside its text: a
+# contract with a scanned exhibit), or never.
+OCR_PICTURES = ("textless", "always", "never")
+
+
 @dataclass(frozen=True)
 class IngestLimits:
     max_text_chars: int = 20_971_520
@@ -50,6 +56,7 @@ class IngestLimits:
     max_ocr_pixels: int = 40_000_000
     ocr_dpi: int = 300
     ocr_languages: str = "eng"
+    ocr_pictures: str = "textless"
     # Uploads of many files: files per request and ZIPs inside ZIPs.
     max_batch_files: int = 1_000
     max_zip_depth: int = 3

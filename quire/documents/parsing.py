@@ -227,25 +227,31 @@ def _parse(
 def _through_pictures(
     read: Callable[[PictureReader | None], ParsedDocument], limits: IngestLimits, *, embedded: bool
 ) -> ParsedDocument:
-    """A Word document or deck (DOCX, PPTX, ODT, ODP) read as it is (`read(None)`), and, where it has almost no
-    words of its own (`PictureReader.wanted`: a scanned contract pasted in page by page, a deck of
-    screenshots) and is not embedded in another, read again with its pictures' text where each stands (OCR,
-    `PictureReader`). Where its pictures
-    are more than OCR may read (the plan's `max_ocr_pages`), it is read as it is, unless it has no text at all
-    and so fails for that reason."""
-    parsed = read(None)
-    if embedded or not PictureReader.wanted(parsed.text):
-        return parsed
+    """A Word document or deck (DOCX, PPTX, ODT, ODP) read as it is (`read(None)`), or, when it is not embedded
+    in another, with its pictures' text where each stands (OCR, `PictureReader`) as `limits.ocr_pictures`
+    says: only where it has almost no words of its own (`PictureReader.wanted`: a scanned contract pasted in
+    page by page, a deck of screenshots), always, or never. Where its pictures are more than OCR may read (the
+    plan's `max_ocr_pages`), it is read as it is, unless it has no text at all and so fails for that reason."""
+    if embedded or limits.ocr_pictures == "never":
+        return read(None)
+    parsed = None
+    if limits.ocr_pictures != "always":
+        parsed = read(None)
+        if not PictureReader.wanted(parsed.text):
+            return parsed
     pictures = PictureReader(limits)
     try:
         pictured = read(pictures)
     except LimitExceeded as exc:
-        if exc.code != ErrorCode.TOO_MANY_PAGES or not parsed.text.strip():
+        if exc.code != ErrorCode.TOO_MANY_PAGES:
+            raise
+        parsed = parsed or read(None)
+        if not parsed.text.strip():
             raise
         logger.info("pictures left unread: %s", exc)
         return parsed
     if not pictures.pages:
-        return parsed
+        return parsed or pictured
     pictures.record(pictured)
     return pictured
 

@@ -32,7 +32,7 @@ from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
-from quire.documents.limits import ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
+from quire.documents.limits import OCR_PICTURES, ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
 from quire.documents.pages import (
     page_images_delete,
@@ -113,7 +113,7 @@ def document_create(
     a failed one is ingested again (`document_retry`)."""
     metadata = metadata_merged({}, metadata or {})
     if not as_attachment:
-        _ocr_languages_checked(metadata)
+        _reading_checked(metadata)
     max_bytes = min(max_bytes, entitlements_for(tenant).max_document_bytes)
     if len(content) > max_bytes:
         raise DocumentTooLarge(
@@ -255,7 +255,7 @@ def document_batch_create(
     be read; a single file that is refused (a file of a ZIP that cannot be unzipped too) is reported in
     `refused` and the others are created."""
     metadata = metadata_merged({}, metadata or {})
-    _ocr_languages_checked(metadata)
+    _reading_checked(metadata)
     try:
         files = unpacked(uploads, IngestLimits.from_settings())
     except LimitExceeded as exc:
@@ -296,19 +296,24 @@ def document_update(*, document: Document, metadata: Mapping[str, str] | None = 
         )
         if metadata is not None:
             document.metadata = metadata_merged(document.metadata, metadata)
-            _ocr_languages_checked(document.metadata)
+            _reading_checked(document.metadata)
             document.save(update_fields=["metadata", "updated_at"])
     return document
 
 
-# The metadata key that names the languages a document's scans are read in ("deu+eng"), instead of the
-# deployment's QUIRE_INGEST_OCR_LANGUAGES.
+# Metadata keys that say how a document is read, passed on to the files it carries: the languages its scans
+# are read in ("deu+eng", instead of the workspace's or the deployment's QUIRE_INGEST_OCR_LANGUAGES), and when
+# its pictures are read (`limits.OCR_PICTURES`: "always" beside its own text, "never", or "textless", as
+# without the key: only when it has almost none).
 OCR_LANGUAGES_KEY = "ocr_languages"
+OCR_PICTURES_KEY = "ocr_pictures"
+READING_KEYS = (OCR_LANGUAGES_KEY, OCR_PICTURES_KEY)
 
 
-def _ocr_languages_checked(metadata: Mapping[str, str]) -> None:
-    """Refuses (400, `metadata.ocr_languages`) a document's OCR languages that are not Tesseract codes joined by
-    "+", each one of the deployment's QUIRE_INGEST_OCR_LANGUAGES (those its workers have the data for)."""
+def _reading_checked(metadata: Mapping[str, str]) -> None:
+    """Refuses (400, naming the key) a document's OCR languages that are not Tesseract codes joined by "+", each
+    one of the deployment's QUIRE_INGEST_OCR_LANGUAGES (those its workers have the data for), and an
+    `ocr_pictures` that is not one of OCR_PICTURES."""
     value = metadata.get(OCR_LANGUAGES_KEY)
     refused = None if value is None else ocr_languages_refused(value, settings.QUIRE_INGEST_OCR_LANGUAGES)
     if refused is not None:
@@ -316,6 +321,14 @@ def _ocr_languages_checked(metadata: Mapping[str, str]) -> None:
             ErrorCode.INVALID_PARAMETER,
             f"metadata.{OCR_LANGUAGES_KEY} names the languages a document's scans are read in: {refused}.",
             f"metadata.{OCR_LANGUAGES_KEY}",
+        )
+    value = metadata.get(OCR_PICTURES_KEY)
+    if value is not None and value not in OCR_PICTURES:
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER,
+            f"metadata.{OCR_PICTURES_KEY} says when a document's pictures are read by OCR: one of "
+            f"{', '.join(OCR_PICTURES)}, not {value!r}.",
+            f"metadata.{OCR_PICTURES_KEY}",
         )
 
 
@@ -449,6 +462,7 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
             ocr_languages=document.metadata.get(OCR_LANGUAGES_KEY)
             or tenant.ocr_languages
             or limits.ocr_languages,
+            ocr_pictures=document.metadata.get(OCR_PICTURES_KEY) or limits.ocr_pictures,
         )
         beat = PutOffBeat(
             tenant,
@@ -617,14 +631,14 @@ def _attachments_create(
     tenant: Tenant, document: Document, parsed: ParsedDocument, limits: IngestLimits, keeper: TenantHeartbeat
 ) -> None:
     """An e-mail's attachments (or the files a document embeds or carries), each a document of its own (stored
-    once: bytes already stored are the stored document; a new one read in the e-mail's OCR languages, its
-    `metadata.ocr_languages`, checked when the e-mail was) listed by the e-mail under the filename sent, in
+    once: bytes already stored are the stored document; a new one read as the e-mail's `READING_KEYS` of its
+    metadata say, checked when the e-mail was) listed by the e-mail under the filename sent, in
     the same transaction as it is stored and under the e-mail's row lock, so a time limit between two leaves
     every one stored so far listed, and a delete of the e-mail waits for it and takes it along; one that is
     refused (unsupported, too large) is logged and left out. Ingesting the e-mail again lists the same
     attachments once. An e-mail deleted meanwhile stops the work (IngestStopped), as does another run's claim
     or maintenance (IngestTakenOver)."""
-    languages = document.metadata.get(OCR_LANGUAGES_KEY)
+    reading = {key: document.metadata[key] for key in READING_KEYS if document.metadata.get(key)}
     for position, attachment in enumerate(parsed.attachments):
         limits.check_time()
         with transaction.atomic():
@@ -637,7 +651,7 @@ def _attachments_create(
                     declared_type=None,
                     max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
                     content_param="attachment",
-                    metadata={OCR_LANGUAGES_KEY: languages} if languages else None,
+                    metadata=reading or None,
                     batch_id=document.batch_id,
                     as_attachment=True,
                 )

@@ -327,6 +327,25 @@ def test_a_word_document_with_text_of_its_own_leaves_its_pictures_alone_and_a_lo
         parse_document(docx_of([logo]), DOCX)
 
 
+def test_a_word_documents_pictures_are_read_beside_its_text_when_asked_and_never_when_told_not():
+    from quire.documents.sniffing import DOCX
+
+    typed = "This Supply Agreement sets the prices, delivery terms and warranties agreed between the parties."
+    exhibit = saved(page(SCANNED), "PNG")
+    parsed = parse_document(docx_of([typed, exhibit, typed]), DOCX, IngestLimits(ocr_pictures="always"))
+    assert (
+        parsed.text.index("Supply Agreement") < parsed.text.index("Delaware") < parsed.text.rindex("Supply")
+    )
+    assert parsed.ocr_pages == [1] and parsed.ocr_confidence > 60
+    # Asked for, but past the OCR cap: the document is read as it is, its own text kept.
+    capped = parse_document(
+        docx_of([typed, exhibit, exhibit]), DOCX, IngestLimits(ocr_pictures="always", max_ocr_pages=1)
+    )
+    assert capped.text.strip() == typed and capped.ocr_pages == []
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(docx_of([exhibit]), DOCX, IngestLimits(ocr_pictures="never"))
+
+
 def test_a_deck_of_screenshots_is_read_slide_by_slide():
     import pptx
     from pptx.util import Inches
@@ -536,6 +555,32 @@ def test_a_page_that_reads_as_no_word_at_all_is_not_read_again_turned(monkeypatc
     with pytest.raises(ParseError, match="no text"):
         parse_document(saved(photo, "JPEG"), JPEG)
     assert "Delaware" in parse_document(saved(page(LINES), "PNG"), PNG).text
+
+
+def test_a_documents_metadata_asks_for_its_pictures_beside_its_text(celery_worker, api_a: Api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from quire.documents.sniffing import DOCX
+
+    typed = "The parties attach the signed order form as Exhibit B and agree to its terms in full."
+    content = docx_of([typed, saved(page(SCANNED), "PNG")])
+    refused = api_a.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("order.docx", content, DOCX), "metadata[ocr_pictures]": "sometimes"},
+        **api_a._headers(None),
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "metadata.ocr_pictures"
+    assert "textless, always, never" in refused.json()["error"]["message"]
+    created = api_a.client.post(
+        "/v1/documents",
+        {"file": SimpleUploadedFile("order.docx", content, DOCX), "metadata[ocr_pictures]": "always"},
+        **api_a._headers(None),
+    )
+    assert created.status_code == 201, created.content
+    document = ready(api_a, created.json()["id"])
+    text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
+    assert "Exhibit B" in text and "State of Delaware" in text, text
+    assert document["ocr_pages"] == [1], document
 
 
 def test_an_emails_scanned_attachment_is_read_in_the_emails_ocr_languages(celery_worker, api_a: Api):
