@@ -814,11 +814,12 @@ def parse_xlsx(
     content: bytes,
     limits: IngestLimits,
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """Each sheet a page: `Sheet: name`, then its rows as a table, each cell as the sheet shows it
     (`_cell_text`), a formula whose result the file does not hold as the formula (`=SUM(B2:B4)`), then what
-    it draws over its cells (`_SheetDrawings`: text boxes, charts, embedded objects; an object shown as an
-    icon an attachment). A workbook none of whose cells or drawings holds anything has no text. A styles part
+    it draws over its cells (`_SheetDrawings`: text boxes, charts, with `pictures` a picture's text, embedded
+    objects; an object shown as an icon an attachment). A workbook none of whose cells or drawings holds anything has no text. A styles part
     openpyxl refuses (a style its writer got wrong) is left out: the cells are read without their formats."""
     check_archive_read(content, limits)
     try:
@@ -858,10 +859,12 @@ def parse_xlsx(
 
     names = workbook.sheetnames
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        drawings = _SheetDrawings(archive, limits, embedded_blocks)
+        drawings = _SheetDrawings(archive, limits, embedded_blocks, pictures)
         parts = _sheet_parts(archive, drawings.names)
         try:
-            parsed = _workbook(sheets(), limits, lambda index: drawings.blocks(parts.get(names[index], "")))
+            parsed = _workbook(
+                sheets(), limits, lambda index: drawings.blocks(parts.get(names[index], ""), index + 1)
+            )
         finally:
             workbook.close()
             if written is not None:
@@ -895,8 +898,9 @@ def _sheet_parts(archive: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
 
 class _SheetDrawings:
     """What each worksheet of an XLSX draws over its cells, as blocks: its drawing's text boxes and shapes'
-    text (`xdr:txBody`), charts (`chart_blocks`) and SmartArt (`diagram_text`), anchor by anchor from the top left, then the objects the
-    sheet embeds, in order: one shown as its content read where it stands (with `embedded_blocks`), one
+    text (`xdr:txBody`), charts (`chart_blocks`), SmartArt (`diagram_text`) and, with `pictures`, its pictures'
+    text (given the sheet's page), anchor by anchor from the top left, then the objects the sheet embeds, in
+    order: one shown as its content read where it stands (with `embedded_blocks`), one
     shown as an icon, or a file an object wraps, kept in `attachments` (`_RelatedBlocks.embedded`)."""
 
     def __init__(
@@ -904,12 +908,14 @@ class _SheetDrawings:
         archive: zipfile.ZipFile,
         limits: IngestLimits,
         embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None,
+        pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
     ) -> None:
         self.archive, self.limits, self.embedded_blocks = archive, limits, embedded_blocks
+        self.pictures = pictures
         self.names = set(archive.namelist())
         self.attachments: list[Attachment] = []
 
-    def blocks(self, sheet: str) -> list[tuple[str, object]]:
+    def blocks(self, sheet: str, page: int) -> list[tuple[str, object]]:
         rels = _rels_of(sheet)
         if not sheet or rels not in self.names:
             return []
@@ -917,7 +923,7 @@ class _SheetDrawings:
         blocks = []
         for kind, part in targets.values():
             if kind == "drawing" and part in self.names:
-                blocks.extend(self._drawing(part))
+                blocks.extend(self._drawing(part, page))
         if any(kind in ("package", "oleObject") for kind, _ in targets.values()):
             related = self._related(targets)
             for rid, icon in _sheet_objects(self.archive, sheet):
@@ -929,16 +935,22 @@ class _SheetDrawings:
             self.archive, self.names, targets, self.limits, None, self.embedded_blocks, self.attachments
         )
 
-    def _drawing(self, part: str) -> list[tuple[str, object]]:
+    def _drawing(self, part: str, page: int) -> list[tuple[str, object]]:
         self.limits.check_time()
         root = parse_xml(self.archive.read(part))
         rels = _rels_of(part)
-        targets = _relationships(self.archive, rels, ("chart", "diagramData")) if rels in self.names else {}
+        kinds = ("chart", "diagramData", "image")
+        targets = _relationships(self.archive, rels, kinds) if rels in self.names else {}
         related = self._related(targets)
         blocks: list[tuple[str, object]] = []
         for anchor in sorted(root.iterchildren(*XDR_ANCHORS), key=_anchor_position):
-            for element in anchor.iter(_XDR + "txBody", C_CHART, DGM_REL_IDS):
+            for element in anchor.iter(_XDR + "txBody", C_CHART, DGM_REL_IDS, A_BLIP):
                 if any(ancestor.tag == MC_FALLBACK for ancestor in element.iterancestors()):
+                    continue
+                if element.tag == A_BLIP:
+                    kind, image = targets.get(element.get(_R + "embed") or "", ("", ""))
+                    if self.pictures is not None and kind == "image" and image in self.names:
+                        blocks.extend(self.pictures(self.archive.read(image), page))
                     continue
                 if element.tag == C_CHART:
                     blocks.extend(related(element.get(_R + "id")))

@@ -44,7 +44,7 @@ def page(lines: list[str], *, width: int = 1100, mode: str = "L") -> Image.Image
 
 
 def saved(image, kind: str, **options) -> bytes:
-    """`image` (or a python-docx document or python-pptx deck, `kind` ignored) saved as bytes."""
+    """`image` (or a python-docx document, python-pptx deck or openpyxl workbook, `kind` ignored) saved as bytes."""
     out = io.BytesIO()
     if isinstance(image, Image.Image):
         image.save(out, kind, **options)
@@ -344,6 +344,30 @@ def test_a_word_documents_pictures_are_read_beside_its_text_when_asked_and_never
     assert capped.text.strip() == typed and capped.ocr_pages == []
     with pytest.raises(ParseError, match="no text"):
         parse_document(docx_of([exhibit]), DOCX, IngestLimits(ocr_pictures="never"))
+
+
+def test_a_workbook_of_pasted_scans_is_read_through_its_pictures_sheet_by_sheet():
+    import openpyxl
+    from openpyxl.drawing.image import Image as SheetPicture
+
+    from quire.documents.sniffing import XLSX
+
+    book = openpyxl.Workbook()
+    book.active.title = "Statement"
+    book.active.add_image(
+        SheetPicture(io.BytesIO(saved(page(["Revenue rose to 120 million dollars."]), "PNG"))), "B2"
+    )
+    scans = book.create_sheet("Signed")
+    scans["A1"] = "Scan"
+    scans.add_image(SheetPicture(io.BytesIO(saved(page(SCANNED), "PNG"))), "A3")
+    content = saved(book, "xlsx")
+    parsed = parse_document(content, XLSX)
+    assert parsed.ocr_pages == [1, 2]
+    assert parsed.page_at(parsed.text.index("Revenue rose")) == 1
+    assert parsed.page_at(parsed.text.index("Delaware")) == 2
+    assert parsed.text.index("Sheet: Signed") < parsed.text.index("| Scan |") < parsed.text.index("Delaware")
+    unread = parse_document(content, XLSX, IngestLimits(ocr_pictures="never"))
+    assert "Delaware" not in unread.text and unread.ocr_pages == []
 
 
 def test_a_deck_of_screenshots_is_read_slide_by_slide():
