@@ -37,9 +37,9 @@ MEMBER_UNREADABLE = (RuntimeError, NotImplementedError)
 RATIO_FLOOR_BYTES = 1 << 20
 
 
-# When the pictures of a Word document, workbook or deck (DOCX, XLSX, PPTX, ODT, ODP) are read by OCR where each
-# stands: only when it has almost no words of its own (a scan pasted in, a deck of screenshots), always (beside
-# its text: a contract with a scanned exhibit), or never.
+# When the pictures of a Word document, workbook or deck (DOCX, RTF, XLSX, PPTX, ODT, ODP) are read by OCR
+# where each stands: only when it has almost no words of its own (a scan pasted in, a deck of screenshots),
+# always (beside its text: a contract with a scanned exhibit), or never.
 OCR_PICTURES = ("textless", "always", "never")
 
 

@@ -213,7 +213,13 @@ def _parse(
     if content_type == sniffing.DOC:
         return parse_doc(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
     if content_type == sniffing.RTF:
-        return parse_rtf(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
+        return _through_pictures(
+            lambda pictures: parse_rtf(
+                content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
+            ),
+            limits,
+            embedded=embedded,
+        )
     if content_type == sniffing.HTML:
         html = sniffing.decoded_html(content)
         if html is None:
@@ -231,7 +237,7 @@ def _parse(
 def _through_pictures(
     read: Callable[[PictureReader | None], ParsedDocument], limits: IngestLimits, *, embedded: bool
 ) -> ParsedDocument:
-    """A Word document, workbook or deck (DOCX, XLSX, PPTX, ODT, ODP) read as it is (`read(None)`), or, when it is not embedded
+    """A Word document, workbook or deck (DOCX, RTF, XLSX, PPTX, ODT, ODP) read as it is (`read(None)`), or, when it is not embedded
     in another, with its pictures' text where each stands (OCR, `PictureReader`) as `limits.ocr_pictures`
     says: only where it has almost no words of its own (`PictureReader.wanted`: a scanned contract pasted in
     page by page, a deck of screenshots), always, or never. Where its pictures are more than OCR may read (the

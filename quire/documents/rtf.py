@@ -4,10 +4,10 @@ section has a title page (`\\titlepg`), those of all and right pages, those of l
 has facing pages (`\\facingp`), each paragraph once (a table in a footnote, header or footer reads as lines of
 cells joined by tabs). A shape's text box (`\\shptxt`) is read after the paragraph or table it stands in (in a
 note, header or footer, where it stands), the copy Word writes for older readers (`\\shprslt`) not. Destinations
-that hold no body text (font and colour tables, style sheets, document info, pictures, objects, field
-instructions, shape properties, anything else marked `\\*`) are skipped, and so are hidden text and tracked
-deletions. `\\'hh` bytes are read in the document's code page (`\\ansicpg`, else Windows-1252), `\\uN` as Unicode,
-skipping the `\\ucN` fallback characters that follow it.
+that hold no body text (font and colour tables, style sheets, document info, pictures unless they are read by
+OCR (`_Reader.picture`), objects, field instructions, shape properties, anything else marked `\\*`) are
+skipped, and so are hidden text and tracked deletions. `\\'hh` bytes are read in the document's code page
+(`\\ansicpg`, else Windows-1252), `\\uN` as Unicode, skipping the `\\ucN` fallback characters that follow it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _TOKEN = re.compile(
 # Destinations whose text is not the document's body.
 SKIPPED = frozenset(
     {
-        "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "themedata",
+        "fonttbl", "colortbl", "stylesheet", "info", "object", "objdata", "themedata",
         "colorschememapping", "datastore", "latentstyles", "listtable", "listoverridetable", "rsidtbl",
         "generator", "xmlnstbl", "mmathPr", "fldinst", "filetbl", "revtbl", "nonshppict", "template", "sp",
         "shprslt",
@@ -85,6 +85,11 @@ class _Group:
     # An object (`\\object`) in body text that is read; its data (`\\objdata`) gathered as it comes.
     shown_object: bool = False
     objdata: bytearray | None = None
+    # A picture Word writes for newer readers (`\\*\\shppict`) in text that is read, and a picture's data
+    # (`\\pict`, in hex) gathered as it comes, from the picture's own group (`pict_depth`), not its properties.
+    shown_picture: bool = False
+    pictdata: bytearray | None = None
+    pict_depth: int = 0
 
 
 @dataclass
@@ -104,6 +109,7 @@ class _Reader:
     title_page: bool = False
     facing_pages: bool = False
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None
+    pictures: Callable[[bytes], list[tuple[str, object]]] | None = None
     limits: IngestLimits | None = None
     attachments: list[Attachment] = field(default_factory=list)
     # What objects shown as their content hold, read after the paragraph or table they stand in.
@@ -131,6 +137,18 @@ class _Reader:
             attach(self.attachments, self.limits, name, content, part="object")
         else:
             self.shown.extend(self.embedded_blocks(content))
+
+    def picture(self, digits: bytearray) -> None:
+        """A picture's text (with `pictures`), read after the paragraph or table it stands in; a vector drawing
+        (WMF, EMF), a bitmap without a file header (`\\dibitmap`) or data that is not hex has none."""
+        if self.pictures is None:
+            return
+        try:
+            data = _hex_bytes(digits)
+        except ValueError as exc:
+            logger.info("an RTF picture was left out: %s", exc)
+            return
+        self.shown.extend(self.pictures(data))
 
     def text(self, group: _Group, value: str) -> None:
         if group.skip or group.hidden or group.deleted:
@@ -224,10 +242,12 @@ def parse_rtf(
     content: bytes,
     limits: IngestLimits,
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+    pictures: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
-    """What the RTF shows; with `embedded_blocks`, the objects its body embeds too (`_Reader.embed`)."""
+    """What the RTF shows; with `embedded_blocks`, the objects its body embeds too (`_Reader.embed`), and with
+    `pictures` its body's pictures' text (`_Reader.picture`)."""
     builder = TextBuilder(limits)
-    reader = rtf_read(content, limits, builder, embedded_blocks)
+    reader = rtf_read(content, limits, builder, embedded_blocks, pictures)
     parsed = builder.build()
     parsed.attachments = reader.attachments
     return parsed
@@ -238,10 +258,11 @@ def rtf_read(
     limits: IngestLimits,
     builder: BlockSink,
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+    pictures: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> _Reader:
     """Add what the RTF shows to `builder` (or anything that takes its `add` and `table`), paragraph by
     paragraph and table by table."""
-    reader = _Reader(builder, embedded_blocks=embedded_blocks, limits=limits)
+    reader = _Reader(builder, embedded_blocks=embedded_blocks, pictures=pictures, limits=limits)
     stack = [_Group()]
     skip_chars = 0
     position = content.find(RTF_SIGNATURE)
@@ -267,6 +288,8 @@ def rtf_read(
                 stack.pop()
                 if group.objdata is not None and stack[-1].objdata is not group.objdata:
                     reader.embed(group.objdata)
+                if group.pictdata is not None and stack[-1].pictdata is not group.pictdata:
+                    reader.picture(group.pictdata)
             skip_chars = 0
             continue
         if hexbyte is not None:
@@ -277,6 +300,10 @@ def rtf_read(
             continue
         if run is not None and group.objdata is not None:
             group.objdata.extend(run)
+            continue
+        if run is not None and group.pictdata is not None:
+            if len(stack) == group.pict_depth:
+                group.pictdata.extend(run)
             continue
         if run is not None:
             text = run.decode(reader.encoding, errors="replace")
@@ -300,12 +327,20 @@ def rtf_read(
         name = word.decode("ascii")
         value = int(parameter) if parameter is not None else None
         if name == "bin":
-            if group.objdata is not None:
-                group.objdata.extend(content[position : position + max(0, value or 0)].hex().encode())
+            data = group.objdata if group.objdata is not None else group.pictdata
+            if data is not None and (data is group.objdata or len(stack) == group.pict_depth):
+                data.extend(content[position : position + max(0, value or 0)].hex().encode())
             position += max(0, value or 0)
         elif name == "object":
             shown = not (group.skip or group.hidden or group.deleted or group.story)
             group.skip, group.shown_object = True, shown
+        elif name == "shppict":
+            group.shown_picture = len(stack) > 1 and not (stack[-2].skip or group.hidden or group.deleted)
+        elif name == "pict":
+            shown = group.shown_picture or not (group.skip or group.hidden or group.deleted)
+            group.skip = True
+            if shown and not group.story and reader.pictures is not None:
+                group.pictdata, group.pict_depth = bytearray(), len(stack)
         elif name == "objdata":
             group.skip = True
             if group.shown_object:

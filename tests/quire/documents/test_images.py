@@ -370,6 +370,44 @@ def test_a_workbook_of_pasted_scans_is_read_through_its_pictures_sheet_by_sheet(
     assert "Delaware" not in unread.text and unread.ocr_pages == []
 
 
+def rtf_picture(data: bytes, blip: str) -> bytes:
+    """A picture as Word writes it in RTF: hex data in lines of 128 digits, after its properties."""
+    digits = data.hex()
+    lines = "\n".join(digits[i : i + 128] for i in range(0, len(digits), 128))
+    return f"{{\\pict{{\\*\\picprop{{\\sp{{\\sn shapeType}}{{\\sv 75}}}}}}\\{blip}\\picw100\\pich100\n{lines}}}".encode()
+
+
+def test_an_rtf_of_pasted_scans_is_read_through_its_body_pictures_only():
+    from quire.documents.sniffing import RTF
+
+    exhibit = saved(page(["Exhibit C: Statement of Work"]), "PNG")
+    scan = saved(page(SCANNED), "JPEG", quality=90)
+    header = saved(page(["Confidential letterhead of the sender"]), "PNG")
+    preview = saved(page(["Preview of an embedded spreadsheet"]), "PNG")
+    content = b"".join(
+        [
+            b"{\\rtf1\\ansi{\\header\\pard ",
+            rtf_picture(header, "pngblip"),
+            b"\\par}\\pard Signed copy\\par\\pard {\\*\\shppict",
+            rtf_picture(exhibit, "pngblip"),
+            b"}{\\nonshppict",
+            rtf_picture(exhibit, "pngblip"),
+            b"}\\par\\pard ",
+            rtf_picture(scan, "jpegblip"),
+            b"\\par{\\object\\objemb{\\*\\objdata 0105}{\\result ",
+            rtf_picture(preview, "pngblip"),
+            b"}}\\par}",
+        ]
+    )
+    parsed = parse_document(content, RTF)
+    text = parsed.text
+    assert text.index("Signed copy") < text.index("Exhibit C") < text.index("State of Delaware"), text
+    assert text.count("Exhibit C") == 1 and "letterhead" not in text and "Preview" not in text
+    assert "shapeType" not in text and parsed.ocr_pages == [1]
+    with pytest.raises(ParseError, match="no text"):
+        parse_document(content.replace(b"Signed copy", b""), RTF, IngestLimits(ocr_pictures="never"))
+
+
 def test_a_deck_of_screenshots_is_read_slide_by_slide():
     import pptx
     from pptx.util import Inches
