@@ -38,6 +38,26 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# When the pictures of a Word document, workbook or deck (DOCX, RTF, XLSX, PPTX, ODT, ODP) are read by OCR
+# where each stands: only when it has almost no words of its own (a scan pasted in, a deck of screenshots),
+# always (beside its text: a contract with a scanned exhibit), or never.
+OCR_PICTURES = ("textless", "always", "never")
+
+
+def ocr_pictures(value: str) -> str:
+    """One of OCR_PICTURES (QUIRE_INGEST_OCR_PICTURES); RuntimeError for anything else."""
+    if value not in OCR_PICTURES:
+        raise RuntimeError(
+            f"QUIRE_INGEST_OCR_PICTURES must be one of {', '.join(OCR_PICTURES)}, got {value!r}"
+        )
+    return value
+
+
+def ocr_pictures_refused(value: str) -> str | None:
+    """Why `value` cannot say when a document's pictures are read by OCR; None where it can."""
+    return None if value in OCR_PICTURES else f"one of {', '.join(OCR_PICTURES)}, not {value!r}"
+
+
 _OCR_LANGUAGES = re.compile(r"[a-z]{3}(?:_[a-z]+)?(?:\+[a-z]{3}(?:_[a-z]+)?)*")
 
 

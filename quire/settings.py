@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from common.env import env_bool, env_int, env_list, env_str, ocr_languages
+from common.env import env_bool, env_int, env_list, env_str, ocr_languages, ocr_pictures
 from inference.context import SPARSE_FROM
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -225,6 +225,7 @@ QUIRE_INGEST_OCR_DPI = env_int("QUIRE_INGEST_OCR_DPI", 300)
 # The languages Tesseract reads scans in, its codes joined by "+" ("eng+deu+fra"); each needs its language data
 # on the ingest workers (Debian's `tesseract-ocr-<code>`; `make run` installs them).
 QUIRE_INGEST_OCR_LANGUAGES = ocr_languages(env_str("QUIRE_INGEST_OCR_LANGUAGES", "eng"))
+QUIRE_INGEST_OCR_PICTURES = ocr_pictures(env_str("QUIRE_INGEST_OCR_PICTURES", "textless"))
 # Uploads of many files (several multipart files, or a ZIP): files per request, ZIPs inside ZIPs.
 QUIRE_UPLOAD_MAX_FILES = env_int("QUIRE_UPLOAD_MAX_FILES", 1_000)
 QUIRE_UPLOAD_MAX_ZIP_DEPTH = env_int("QUIRE_UPLOAD_MAX_ZIP_DEPTH", 3)

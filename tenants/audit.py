@@ -47,6 +47,7 @@ ACTIONS = (
     "workspace.domain_change",
     "workspace.retention_change",
     "workspace.ocr_languages_change",
+    "workspace.ocr_pictures_change",
     "workspace.erase",
 )
 CSV_COLUMNS = (

@@ -49,6 +49,9 @@ class Tenant(TenantMixin):
     # The languages its documents' scans are read in (Tesseract's codes joined by "+"), among the deployment's
     # QUIRE_INGEST_OCR_LANGUAGES; empty: the deployment's. A document's `metadata.ocr_languages` comes first.
     ocr_languages = models.CharField(max_length=100, blank=True, default="")
+    # When its Word documents', workbooks' and decks' pictures are read by OCR (`common.env.OCR_PICTURES`);
+    # empty: the deployment's QUIRE_INGEST_OCR_PICTURES. A document's `metadata.ocr_pictures` comes first.
+    ocr_pictures = models.CharField(max_length=10, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     # `tenants.services.tenant_create` builds the schema in the tenant's own transaction (`tenants.schemas`).

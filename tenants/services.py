@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from common.env import ocr_languages_refused
+from common.env import ocr_languages_refused, ocr_pictures_refused
 from common.refusals import ErrorCode, Refusal
 from tenants.audit import audit_record
 from tenants.identifiers import hash_secret, new_api_key_secret
@@ -410,14 +410,19 @@ _KEEP = object()
 
 
 def tenant_settings_update(
-    *, tenant: Tenant, retention_days: object = _KEEP, ocr_languages: object = _KEEP
+    *,
+    tenant: Tenant,
+    retention_days: object = _KEEP,
+    ocr_languages: object = _KEEP,
+    ocr_pictures: object = _KEEP,
 ) -> Tenant:
     """Change the workspace's settings; one left out stays as it is. Every value is checked before any is
     set, so a refused one changes nothing (a `Refusal` naming it). `retention_days`: documents, finished jobs
     and webhook events are kept that many days (None: for good), the hourly retention sweep purging what is
     older. `ocr_languages`: scans are read in these (Tesseract's codes joined by "+", each one of the
     deployment's QUIRE_INGEST_OCR_LANGUAGES; "" for the deployment's own) from the next document ingested on.
-    Each change is audited as `_setting_changed` audits it."""
+    `ocr_pictures`: when the pictures of its Word documents, workbooks and decks are read by OCR (one of
+    `common.env.OCR_PICTURES`; "" for the deployment's QUIRE_INGEST_OCR_PICTURES). Each change is audited as `_setting_changed` audits it."""
     changes = []
     if retention_days is not _KEEP:
         changes.append(("retention_days", _retention_checked(retention_days), "workspace.retention_change"))
@@ -425,6 +430,8 @@ def tenant_settings_update(
         changes.append(
             ("ocr_languages", _ocr_languages_checked(ocr_languages), "workspace.ocr_languages_change")
         )
+    if ocr_pictures is not _KEEP:
+        changes.append(("ocr_pictures", _ocr_pictures_checked(ocr_pictures), "workspace.ocr_pictures_change"))
     with transaction.atomic():
         for field, value, action in changes:
             _setting_changed(tenant, field, value, action)
@@ -453,6 +460,16 @@ def _ocr_languages_checked(languages: str) -> str:
     if refused is not None:
         raise Refusal(ErrorCode.INVALID_PARAMETER, f"{refused}.", "ocr_languages")
     return languages
+
+
+def _ocr_pictures_checked(value: str) -> str:
+    value = value.strip()
+    refused = ocr_pictures_refused(value) if value else None
+    if refused is not None:
+        raise Refusal(
+            ErrorCode.INVALID_PARAMETER, f"Pictures are read by OCR as {refused}, or empty.", "ocr_pictures"
+        )
+    return value
 
 
 def _setting_changed(tenant: Tenant, field: str, value: object, action: str) -> Tenant:

@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.env import OCR_PICTURES
 from quire.api.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH, metadata_folded
 from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, ActorType, ApiKey, AuditEvent, Role, Tenant
 
@@ -171,6 +172,13 @@ class HealthSerializer(serializers.Serializer):
     )
 
 
+OCR_PICTURES_HELP = (
+    "When the pictures of the workspace's Word documents, workbooks and decks are read by OCR: "
+    f"{', '.join(OCR_PICTURES)} (only when one has almost no words of its own, beside its text too, or not at "
+    "all). A document's `metadata.ocr_pictures` comes first"
+)
+
+
 class WorkspaceSerializer(ResourceSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     object = ObjectNameField("workspace")
@@ -184,6 +192,7 @@ class WorkspaceSerializer(ResourceSerializer):
         "A document's `metadata.ocr_languages` comes first."
     )
     ocr_languages_available = serializers.SerializerMethodField()
+    ocr_pictures = serializers.CharField(help_text=f"{OCR_PICTURES_HELP}; empty: the deployment's.")
 
     class Meta:
         model = Tenant
@@ -194,6 +203,7 @@ class WorkspaceSerializer(ResourceSerializer):
             "retention_days",
             "ocr_languages",
             "ocr_languages_available",
+            "ocr_pictures",
             "created_at",
         ]
 
@@ -215,6 +225,9 @@ class WorkspaceUpdateSerializer(UpdateSerializer):
         allow_blank=True,
         help_text="Tesseract's codes joined by '+', each one of `ocr_languages_available`; empty for the "
         "deployment's.",
+    )
+    ocr_pictures = serializers.CharField(
+        required=False, allow_blank=True, help_text=f"{OCR_PICTURES_HELP}; empty for the deployment's."
     )
 
 

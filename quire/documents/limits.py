@@ -37,12 +37,6 @@ MEMBER_UNREADABLE = (RuntimeError, NotImplementedError)
 RATIO_FLOOR_BYTES = 1 << 20
 
 
-# When the pictures of a Word document, workbook or deck (DOCX, RTF, XLSX, PPTX, ODT, ODP) are read by OCR
-# where each stands: only when it has almost no words of its own (a scan pasted in, a deck of screenshots),
-# always (beside its text: a contract with a scanned exhibit), or never.
-OCR_PICTURES = ("textless", "always", "never")
-
-
 @dataclass(frozen=True)
 class IngestLimits:
     max_text_chars: int = 20_971_520
@@ -56,7 +50,7 @@ class IngestLimits:
     max_ocr_pixels: int = 40_000_000
     ocr_dpi: int = 300
     ocr_languages: str = "eng"
-    ocr_pictures: str = "textless"
+    ocr_pictures: str = "textless"  # common.env.OCR_PICTURES
     # Uploads of many files: files per request and ZIPs inside ZIPs.
     max_batch_files: int = 1_000
     max_zip_depth: int = 3
@@ -83,6 +77,7 @@ class IngestLimits:
             max_ocr_pixels=settings.QUIRE_INGEST_MAX_OCR_PIXELS,
             ocr_dpi=settings.QUIRE_INGEST_OCR_DPI,
             ocr_languages=settings.QUIRE_INGEST_OCR_LANGUAGES,
+            ocr_pictures=settings.QUIRE_INGEST_OCR_PICTURES,
             max_batch_files=settings.QUIRE_UPLOAD_MAX_FILES,
             max_zip_depth=settings.QUIRE_UPLOAD_MAX_ZIP_DEPTH,
         )

@@ -23,7 +23,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
-from common.env import ocr_languages_refused
+from common.env import ocr_languages_refused, ocr_pictures_refused
 from common.processes import process_gone, process_identity
 from common.refusals import ErrorCode, Refusal
 from quire.api.idempotency import idempotency_records_rewrite
@@ -32,7 +32,7 @@ from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
-from quire.documents.limits import OCR_PICTURES, ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
+from quire.documents.limits import ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
 from quire.documents.pages import (
     page_images_delete,
@@ -303,8 +303,8 @@ def document_update(*, document: Document, metadata: Mapping[str, str] | None = 
 
 # Metadata keys that say how a document is read, passed on to the files it carries: the languages its scans
 # are read in ("deu+eng", instead of the workspace's or the deployment's QUIRE_INGEST_OCR_LANGUAGES), and when
-# its pictures are read (`limits.OCR_PICTURES`: "always" beside its own text, "never", or "textless", as
-# without the key: only when it has almost none).
+# its pictures are read (`common.env.OCR_PICTURES`: "always" beside its own text, "never", or "textless": only
+# when it has almost none; instead of the workspace's or the deployment's QUIRE_INGEST_OCR_PICTURES).
 OCR_LANGUAGES_KEY = "ocr_languages"
 OCR_PICTURES_KEY = "ocr_pictures"
 READING_KEYS = (OCR_LANGUAGES_KEY, OCR_PICTURES_KEY)
@@ -313,7 +313,7 @@ READING_KEYS = (OCR_LANGUAGES_KEY, OCR_PICTURES_KEY)
 def _reading_checked(metadata: Mapping[str, str]) -> None:
     """Refuses (400, naming the key) a document's OCR languages that are not Tesseract codes joined by "+", each
     one of the deployment's QUIRE_INGEST_OCR_LANGUAGES (those its workers have the data for), and an
-    `ocr_pictures` that is not one of OCR_PICTURES."""
+    `ocr_pictures` that is not one of `common.env.OCR_PICTURES`."""
     value = metadata.get(OCR_LANGUAGES_KEY)
     refused = None if value is None else ocr_languages_refused(value, settings.QUIRE_INGEST_OCR_LANGUAGES)
     if refused is not None:
@@ -323,11 +323,11 @@ def _reading_checked(metadata: Mapping[str, str]) -> None:
             f"metadata.{OCR_LANGUAGES_KEY}",
         )
     value = metadata.get(OCR_PICTURES_KEY)
-    if value is not None and value not in OCR_PICTURES:
+    refused = None if value is None else ocr_pictures_refused(value)
+    if refused is not None:
         raise Refusal(
             ErrorCode.INVALID_PARAMETER,
-            f"metadata.{OCR_PICTURES_KEY} says when a document's pictures are read by OCR: one of "
-            f"{', '.join(OCR_PICTURES)}, not {value!r}.",
+            f"metadata.{OCR_PICTURES_KEY} says when a document's pictures are read by OCR: {refused}.",
             f"metadata.{OCR_PICTURES_KEY}",
         )
 
@@ -462,7 +462,9 @@ def document_ingest(*, tenant: Tenant, document_id: str, deadline: float | None 
             ocr_languages=document.metadata.get(OCR_LANGUAGES_KEY)
             or tenant.ocr_languages
             or limits.ocr_languages,
-            ocr_pictures=document.metadata.get(OCR_PICTURES_KEY) or limits.ocr_pictures,
+            ocr_pictures=document.metadata.get(OCR_PICTURES_KEY)
+            or tenant.ocr_pictures
+            or limits.ocr_pictures,
         )
         beat = PutOffBeat(
             tenant,

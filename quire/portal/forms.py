@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
-from common.env import ocr_languages_refused
+from common.env import OCR_PICTURES, ocr_languages_refused
 from common.jsontext import json_value
 from quire.api.throttling import hit_sliding, parse_rate
 from tenants.models import API_KEY_ROLES, RETENTION_DAYS_MAX, Member, Role, Tenant, email_normalised
@@ -213,8 +213,17 @@ class RetentionForm(forms.Form):
     )
 
 
-class OcrLanguagesForm(forms.Form):
+# How the portal names each of `common.env.OCR_PICTURES`.
+OCR_PICTURES_SHOWN = {
+    "textless": "Only when a document has almost no text of its own",
+    "always": "Always, beside a document's own text",
+    "never": "Never",
+}
+
+
+class ScansForm(forms.Form):
     languages = forms.CharField(label="OCR languages", required=False, max_length=100)
+    pictures = forms.ChoiceField(label="Read pictures in Office documents", required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -222,6 +231,15 @@ class OcrLanguagesForm(forms.Form):
         self.fields["languages"].help_text = (
             f"The languages scans are read in, Tesseract's codes joined by '+', of {offered.replace('+', ', ')}. "
             f"Empty: the deployment's ({offered}). A document's metadata.ocr_languages comes first."
+        )
+        default = OCR_PICTURES_SHOWN[settings.QUIRE_INGEST_OCR_PICTURES].lower()
+        self.fields["pictures"].choices = [
+            ("", f"As the deployment does ({default})"),
+            *((value, OCR_PICTURES_SHOWN[value]) for value in OCR_PICTURES),
+        ]
+        self.fields["pictures"].help_text = (
+            "Pictures in Word documents, RTF, workbooks and decks are read by OCR where they stand, each an OCR "
+            "page. A document's metadata.ocr_pictures comes first."
         )
 
     def clean_languages(self) -> str:

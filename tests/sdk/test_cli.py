@@ -426,11 +426,12 @@ def test_the_workspace_settings_are_shown_and_set(cli, tenant_a):
     assert cli("workspace", "set").exit_code == 2
     assert cli("workspace", "set", "--retention-days", "a month").exit_code == 2
     try:
-        kept = cli("workspace", "set", "--retention-days", "45")
+        kept = cli("workspace", "set", "--retention-days", "45", "--ocr-pictures", "always")
         assert kept.exit_code == 0 and "Data kept: 45 days" in kept.stdout, kept.output
+        assert "Pictures in Office documents read: always" in kept.stdout
         refused = cli("workspace", "set", "--retention-days", "0", "--json")
         assert refused.exit_code == 1 and json.loads(refused.stdout)["error"]["param"] == "retention_days"
         assert json.loads(cli("workspace", "show", "--json").stdout)["retention_days"] == 45
     finally:
-        cleared = cli("workspace", "set", "--retention-days", "none")
+        cleared = cli("workspace", "set", "--retention-days", "none", "--ocr-pictures", "")
     assert cleared.exit_code == 0 and "Data kept: until deleted" in cleared.stdout

@@ -282,11 +282,12 @@ def test_the_workspace_settings_are_read_and_changed(quire, tenant_a):
     assert isinstance(shown, Workspace) and shown.id == tenant_a.tenant.public_id
     assert "eng" in shown.ocr_languages_available
     try:
-        changed = quire.workspace.update(retention_days=90)
+        changed = quire.workspace.update(retention_days=90, ocr_pictures="never")
         assert (changed.retention_days, changed.ocr_languages) == (90, shown.ocr_languages)
+        assert changed.ocr_pictures == "never"
         with pytest.raises(InvalidRequestError) as refused:
             quire.workspace.update(ocr_languages="xx")
         assert refused.value.param == "ocr_languages"
         assert quire.workspace.update(retention_days=None).retention_days is None
     finally:
-        quire.workspace.update(retention_days=shown.retention_days)
+        quire.workspace.update(retention_days=shown.retention_days, ocr_pictures=shown.ocr_pictures)

@@ -1,6 +1,6 @@
 """The audit log: who did what, when and from where, newest first, filtered by action; admins and owners
 read it and download it as CSV (the download is itself recorded), and set the workspace's retention
-period and the languages its scans are read in."""
+period, the languages its scans are read in and when its Office documents' pictures are read."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_safe
 
 from quire.portal.access import portal_page
-from quire.portal.forms import OcrLanguagesForm, RetentionForm
+from quire.portal.forms import RetentionForm, ScansForm
 from quire.portal.views.common import listed, page
 from tenants.audit import ACTIONS, audit_events_csv, export_record
 from tenants.models import AuditEvent, Role
@@ -42,27 +42,30 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["POST"])
 @portal_page(read=Role.ADMIN, write=Role.ADMIN)
-def ocr_languages_set(request: HttpRequest) -> HttpResponse:
-    """The languages the workspace's scans are read in: a refused value is shown on its field, as typed."""
-    form = OcrLanguagesForm(request.POST)
+def scans_set(request: HttpRequest) -> HttpResponse:
+    """How the workspace's scans and pictures are read: a refused value is shown on its field, as typed."""
+    form = ScansForm(request.POST)
     if not form.is_valid():
-        return _audit_page(request, ocr=form)
-    languages = form.cleaned_data["languages"]
-    tenant_settings_update(tenant=request.tenant, ocr_languages=languages)
+        return _audit_page(request, scans=form)
+    languages, pictures = form.cleaned_data["languages"], form.cleaned_data["pictures"]
+    tenant_settings_update(tenant=request.tenant, ocr_languages=languages, ocr_pictures=pictures)
     shown = languages.replace("+", ", ") if languages else "the deployment's languages"
     messages.success(request, f"Scans are read in {shown}.")
     return redirect("portal:audit")
 
 
 def _audit_page(
-    request: HttpRequest, *, retention: RetentionForm | None = None, ocr: OcrLanguagesForm | None = None
+    request: HttpRequest, *, retention: RetentionForm | None = None, scans: ScansForm | None = None
 ) -> HttpResponse:
     retention = retention or RetentionForm(initial={"days": request.tenant.retention_days})
-    ocr = ocr or OcrLanguagesForm(initial={"languages": request.tenant.ocr_languages})
+    tenant = request.tenant
+    scans = scans or ScansForm(initial={"languages": tenant.ocr_languages, "pictures": tenant.ocr_pictures})
     events, action = _events(request)
     shown = listed(request, events.order_by("-created_at", "-pk"), PAGE_SIZE, action=action)
-    context = {**shown, "actions": ACTIONS, "action": action, "retention": retention, "ocr": ocr}
-    return page(request, "portal/audit.html", context, status=400 if retention.errors or ocr.errors else 200)
+    context = {**shown, "actions": ACTIONS, "action": action, "retention": retention, "scans": scans}
+    return page(
+        request, "portal/audit.html", context, status=400 if retention.errors or scans.errors else 200
+    )
 
 
 @require_safe

@@ -930,13 +930,21 @@ def _workspace_print(workspace: Workspace, json_output: bool) -> None:
         return
     kept = f"{workspace.retention_days} days" if workspace.retention_days else "until deleted"
     languages = workspace.ocr_languages or f"the deployment's ({'+'.join(workspace.ocr_languages_available)})"
-    for line in (f"{workspace.id} {workspace.name!r}", f"Data kept: {kept}", f"Scans read in: {languages}"):
+    pictures = workspace.ocr_pictures or "as the deployment does"
+    lines = (
+        f"{workspace.id} {workspace.name!r}",
+        f"Data kept: {kept}",
+        f"Scans read in: {languages}",
+        f"Pictures in Office documents read: {pictures}",
+    )
+    for line in lines:
         _out().print(line)
 
 
 @api_command(workspace_app, "show")
 def workspace_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """The key's workspace: how long its data is kept and the languages its scans are read in."""
+    """The key's workspace: how long its data is kept, the languages its scans are read in and when the pictures
+    in its Office documents are read."""
     _workspace_print(client(ctx).workspace.get(), json_output)
 
 
@@ -950,11 +958,19 @@ def workspace_set(
     ocr_languages: Annotated[
         str | None, typer.Option(help="Tesseract's codes joined by '+' (eng+deu); '' for the deployment's.")
     ] = None,
+    ocr_pictures: Annotated[
+        str | None,
+        typer.Option(
+            help="When Office documents' pictures are read: textless, always, never; '' for the deployment's."
+        ),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Change the workspace's settings; one left out stays as it is."""
-    if retention_days is None and ocr_languages is None:
-        raise typer.BadParameter("give --retention-days or --ocr-languages", param_hint="--retention-days")
+    if retention_days is None and ocr_languages is None and ocr_pictures is None:
+        raise typer.BadParameter(
+            "give --retention-days, --ocr-languages or --ocr-pictures", param_hint="--retention-days"
+        )
     days: object = KEEP
     if retention_days is not None:
         if retention_days.lower() == "none":
@@ -965,8 +981,12 @@ def workspace_set(
             raise typer.BadParameter(
                 f"a number of days or 'none', not {retention_days!r}", param_hint="--retention-days"
             )
-    languages = KEEP if ocr_languages is None else ocr_languages
-    _workspace_print(client(ctx).workspace.update(retention_days=days, ocr_languages=languages), json_output)
+    changed = client(ctx).workspace.update(
+        retention_days=days,
+        ocr_languages=KEEP if ocr_languages is None else ocr_languages,
+        ocr_pictures=KEEP if ocr_pictures is None else ocr_pictures,
+    )
+    _workspace_print(changed, json_output)
 
 
 @api_command(webhooks_app, "test")

@@ -594,15 +594,18 @@ class WorkspaceResource(Resource):
         *,
         retention_days: int | object | None = KEEP,
         ocr_languages: str | object = KEEP,
+        ocr_pictures: str | object = KEEP,
         idempotency_key: str | None = None,
     ) -> Workspace:
-        """Keep data `retention_days` days (None: until deleted), read scans in `ocr_languages` ("" for the
-        deployment's); a setting left out stays as it is."""
-        body = {
-            name: value
-            for name, value in (("retention_days", retention_days), ("ocr_languages", ocr_languages))
-            if value is not KEEP
+        """Keep data `retention_days` days (None: until deleted), read scans in `ocr_languages`, read the
+        pictures of Office documents `ocr_pictures` ("textless", "always" or "never"; "" for the deployment's
+        either way); a setting left out stays as it is."""
+        settings = {
+            "retention_days": retention_days,
+            "ocr_languages": ocr_languages,
+            "ocr_pictures": ocr_pictures,
         }
+        body = {name: value for name, value in settings.items() if value is not KEEP}
         data = self._t.request("POST", "workspace", json_body=body, idempotency_key=idempotency_key).data
         return Workspace.from_dict(data)
 

@@ -319,6 +319,7 @@ class Workspace(ApiObject):
     retention_days: int | None = None  # None: kept until deleted
     ocr_languages: str = ""  # empty: the deployment's
     ocr_languages_available: list = field(default_factory=list)
+    ocr_pictures: str = ""  # textless, always or never; empty: the deployment's
     created_at: str | None = None
 
 

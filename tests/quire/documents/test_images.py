@@ -514,6 +514,13 @@ def test_an_ocr_language_the_worker_lacks_fails_the_document_naming_its_package_
     for bad in ("English", "eng,deu", "eng+", "ENG"):
         with pytest.raises(RuntimeError, match="QUIRE_INGEST_OCR_LANGUAGES"):
             ocr_languages(bad)
+    from common.env import ocr_pictures
+
+    assert ocr_pictures("always") == "always"
+    with pytest.raises(
+        RuntimeError, match="QUIRE_INGEST_OCR_PICTURES must be one of textless, always, never"
+    ):
+        ocr_pictures("Always")
 
 
 def test_a_photo_of_a_page_under_a_shadow_is_read_in_its_dark_part_too():
@@ -643,6 +650,42 @@ def test_a_documents_metadata_asks_for_its_pictures_beside_its_text(celery_worke
     text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
     assert "Exhibit B" in text and "State of Delaware" in text, text
     assert document["ocr_pages"] == [1], document
+
+
+def test_a_workspace_reads_its_pictures_beside_text_unless_a_document_says_otherwise(
+    celery_worker, api_a: Api, tenant_a
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from quire.documents.sniffing import DOCX
+    from tenants.services import tenant_settings_update
+
+    def read(name: str, typed: str, **metadata: str) -> str:
+        content = docx_of([typed, saved(page(SCANNED), "PNG")])
+        fields = {f"metadata[{key}]": value for key, value in metadata.items()}
+        files = {"file": SimpleUploadedFile(name, content, DOCX)}
+        created = api_a.client.post("/v1/documents", {**files, **fields}, **api_a._headers(None))
+        assert created.status_code == 201, created.content
+        ready(api_a, created.json()["id"])
+        return api_a.get(f"/v1/documents/{created.json()['id']}/text").json()["text"]
+
+    tenant_settings_update(tenant=tenant_a.tenant, ocr_pictures="always")
+    try:
+        beside = read(
+            "memo.docx",
+            "The workspace reads the scanned schedule attached to this memorandum below, although the "
+            "memorandum has more than twenty words of its own text.",
+        )
+        own = read(
+            "note.docx",
+            "This note's own setting leaves the scanned schedule attached below unread by OCR, since the "
+            "note has more than twenty words of its own text.",
+            ocr_pictures="textless",
+        )
+    finally:
+        tenant_settings_update(tenant=tenant_a.tenant, ocr_pictures="")
+    assert "State of Delaware" in beside, beside
+    assert "Delaware" not in own, own
 
 
 def test_an_emails_scanned_attachment_is_read_in_the_emails_ocr_languages(celery_worker, api_a: Api):

@@ -89,19 +89,36 @@ def test_an_admin_sets_the_languages_the_workspaces_scans_are_read_in(workspace)
         page = admin.get("/audit").content.decode()
         assert "OCR languages" in page and "of eng, deu, fra" in page
         for typed in ("spa", "German", "deu,eng"):
-            refused = admin.post("/audit/ocr-languages", {"languages": typed})
+            refused = admin.post("/audit/scans", {"languages": typed})
             assert refused.status_code == 400, typed
             shown = refused.content.decode()
             assert f'value="{typed}"' in shown and 'id="id_languages_error"' in shown
-        assert admin.post("/audit/ocr-languages", {"languages": "deu+eng"}).status_code == 302
+        assert admin.post("/audit/scans", {"languages": "deu+eng"}).status_code == 302
         workspace.tenant.refresh_from_db()
         assert workspace.tenant.ocr_languages == "deu+eng"
         assert events.first().details == {"from": "", "to": "deu+eng"}
         assert b'value="deu+eng"' in admin.get("/audit").content
-        assert (
-            signed_in(workspace, "developer").post("/audit/ocr-languages", {"languages": ""}).status_code
-            == 403
-        )
-        assert admin.post("/audit/ocr-languages", {"languages": ""}).status_code == 302
+        assert signed_in(workspace, "developer").post("/audit/scans", {"languages": ""}).status_code == 403
+        assert admin.post("/audit/scans", {"languages": ""}).status_code == 302
     workspace.tenant.refresh_from_db()
     assert workspace.tenant.ocr_languages == "" and events.count() == 2
+
+
+def test_an_admin_sets_when_the_workspaces_office_pictures_are_read(workspace):
+    admin = signed_in(workspace, "admin")
+    events = AuditEvent.objects.filter(tenant=workspace.tenant, action="workspace.ocr_pictures_change")
+    page = admin.get("/audit").content.decode()
+    assert "Read pictures in Office documents" in page and "As the deployment does (only when" in page
+    refused = admin.post("/audit/scans", {"languages": "", "pictures": "sometimes"})
+    assert refused.status_code == 400 and 'id="id_pictures_error"' in refused.content.decode()
+    assert admin.post("/audit/scans", {"languages": "", "pictures": "always"}).status_code == 302
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.ocr_pictures == "always"
+    assert '<option value="always" selected>' in admin.get("/audit").content.decode()
+    assert admin.post("/audit/scans", {"languages": "", "pictures": ""}).status_code == 302
+    workspace.tenant.refresh_from_db()
+    assert workspace.tenant.ocr_pictures == ""
+    assert [e.details for e in events.order_by("created_at", "pk")] == [
+        {"from": "", "to": "always"},
+        {"from": "always", "to": ""},
+    ]
