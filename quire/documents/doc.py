@@ -16,7 +16,9 @@ whose shape the main text anchors (`PlcSpaMom`'s shape ids matched to `PlcftxbxT
 holding the anchor, or after the first paragraph past the table holding it (`sprmPFInTable`), outside fields. So
 is an object the main text embeds (its character's `sprmCFOle2`, its storage under `ObjectPool` named by
 `sprmCPicLocation`) where it is a worksheet or a document, read as that file is read; a file a packager or Acrobat
-object wraps (shown as its icon) is an attachment, and a picture (Paintbrush, MS Draw) is left out. Comments are not read. Word 6.0/95 files and encrypted ones are
+object wraps (shown as its icon) is an attachment, and a picture (Paintbrush, MS Draw) is left out. A picture the
+main text holds inline (its bitmap in the Data stream) is read by OCR where the parser is given `pictures`.
+Comments are not read. Word 6.0/95 files and encrypted ones are
 refused.
 """
 
@@ -72,6 +74,15 @@ SPRM_CHARACTER_STYLE = 0x4A30
 SPRM_OLE, SPRM_PICTURE_LOCATION = 0x080A, 0x6A03
 OBJECT_POOL = "ObjectPool"
 SPRM_IN_TABLE, SPRM_ROW_END, SPRM_INNER_ROW_END = 0x2416, 0x2417, 0x244C
+# Inline pictures' data ([MS-DOC] PICFAndOfficeArtData), at the offset a character's `sprmCPicLocation` gives:
+# a PICF (its size, its header's size, its `mfpf.mm`: a picture named in the file after the header where
+# MM_SHAPEFILE), then [MS-ODRAW] records, of which a file record (FBSE: 36 bytes, its name's length at 33)
+# holds the picture's blip: JPEG, PNG, DIB or TIFF (a metafile's blip has no file of Pillow's).
+DATA_STREAM = "Data"
+MM_SHAPEFILE = 0x0066
+OFFICE_ART_FBSE = 0xF007
+FBSE_SIZE, FBSE_NAME_LENGTH = 36, 33
+BITMAP_BLIPS = (0xF01D, 0xF02A, 0xF01E, 0xF01F, 0xF029)
 # The main text's drawn objects (PlcSpaMom: an FSPA of 26 bytes per anchor, its shape id first) and the text box
 # stories (PlcftxbxTxt: an FTXBXS of 22 bytes per story, `fReusable` at 8, the id of its shape at 14).
 FC_PLC_SPA_MOM, FC_PLCF_TXBX_TXT = 40, 56
@@ -112,9 +123,11 @@ def parse_doc(
     content: bytes,
     limits: IngestLimits,
     embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
+    pictures: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """The document's text (see the module's docstring); an embedded worksheet or document is read where it
-    stands with `embedded_blocks` (none without it)."""
+    stands with `embedded_blocks` (none without it), and a picture the main text holds inline with `pictures`
+    (`_inline_pictures`)."""
     import olefile
 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
@@ -130,6 +143,7 @@ def parse_doc(
         pieces = _pieces(table, *pairs[FC_CLX])
         runs = _character_formats(word, table, *pairs[FC_PLCF_BTE_CHPX])
         objects = _objects(ole, runs or [], pieces, counts[0]) if embedded_blocks else []
+        inline = _inline_pictures(ole, word, runs or [], pieces, counts[0]) if pictures else []
     formats = _paragraph_formats(word, table, *pairs[FC_PLCF_BTE_PAPX])
     unshown = _unshown(runs, table, pairs, formats)
     row_ends = [paragraph.end for paragraph in formats if paragraph.row_end]
@@ -148,10 +162,12 @@ def parse_doc(
     boxes_from = endnotes_from + endnotes
     anchored = _anchored_boxes(word, table, pairs, pieces, formats, body, boxes)
     placed = _placed(word, pieces, formats, body, [cp for cp, _ in objects])
+    pictured = _placed(word, pieces, formats, body, [cp for cp, _ in inline])
     raw, at = [], 0
     for after, kind, value in sorted(
         [(after, 0, (start, end)) for after, start, end in anchored]
-        + [(after, 1, found) for after, (_, found) in zip(placed, objects, strict=True)],
+        + [(after, 1, found) for after, (_, found) in zip(placed, objects, strict=True)]
+        + [(after, 2, data) for after, (_, data) in zip(pictured, inline, strict=True)],
         key=lambda event: event[:2],
     ):
         limits.check_time()
@@ -164,6 +180,9 @@ def parse_doc(
         for paragraph in _PARAGRAPH.split(_shown("".join(raw))):
             builder.add(paragraph)
         raw = []
+        if kind == 2:
+            add_blocks(builder, pictures(value))  # type: ignore[misc]
+            continue
         name, data, icon, storage = value
         if icon:
             attach(attachments, limits, name, data, part=storage)
@@ -293,6 +312,68 @@ def _objects(ole, runs: list[_Run], pieces: list[tuple[int, int, int, bool]], bo
         name, data, wrapped = embedded_file(storage_file(ole, storage))
         found.append((cp, (name, data, wrapped, f"object {run.picture}")))
     return sorted(found, key=lambda item: item[0])
+
+
+def _inline_pictures(
+    ole, word: bytes, runs: list[_Run], pieces: list[tuple[int, int, int, bool]], body: int
+) -> list[tuple[int, bytes]]:
+    """The pictures the main text holds inline, in order: (the CP of its character, `\\x01` formatted with the
+    `sprmCPicLocation` of its data in the Data stream, not an object's), the picture file
+    `_picture_file` finds there."""
+    if not ole.exists(DATA_STREAM):
+        return []
+    data = ole.openstream(DATA_STREAM).read()
+    found = []
+    for run in runs:
+        if run.ole or run.picture is None:
+            continue
+        for fc in range(run.start, run.end):
+            cp = _cp_at(pieces, fc)
+            if cp is None or cp >= body or not _is_picture_mark(word, pieces, fc):
+                continue
+            picture = _picture_file(data, run.picture)
+            if picture is not None:
+                found.append((cp, picture))
+            break
+    return sorted(found, key=lambda item: item[0])
+
+
+def _is_picture_mark(word: bytes, pieces: list[tuple[int, int, int, bool]], fc: int) -> bool:
+    """Whether the character at byte `fc` is a picture's mark, `\\x01` (its first byte in a UTF-16 piece)."""
+    for first, last, offset, compressed in pieces:
+        width = 1 if compressed else 2
+        if offset <= fc < offset + width * (last - first) and (fc - offset) % width == 0:
+            return word[fc : fc + width] == (b"\x01", b"\x01\x00")[width - 1]
+    return False
+
+
+def _picture_file(data: bytes, offset: int) -> bytes | None:
+    """The picture file of the PICFAndOfficeArtData at `offset` of the Data stream ([MS-DOC] PICF, then
+    [MS-ODRAW]'s OfficeArtInlineSpContainer: the shape, then a file record, FBSE, holding the picture's
+    record, its blip): a bitmap's bytes (JPEG, PNG, TIFF; a DIB's too, without a file header, which OCR leaves
+    out); None for a metafile, a blip kept elsewhere, or damaged data."""
+    try:
+        size, header = struct.unpack_from("<IH", data, offset)
+        end = min(len(data), offset + size)
+        position = offset + header
+        if struct.unpack_from("<H", data, offset + 6)[0] == MM_SHAPEFILE:
+            position += 1 + data[position]
+        while position + 8 <= end:
+            _, kind, length = struct.unpack_from("<HHI", data, position)
+            if kind != OFFICE_ART_FBSE:
+                position += 8 + length
+                continue
+            blip = position + 8 + FBSE_SIZE + data[position + 8 + FBSE_NAME_LENGTH]
+            if blip + 8 > min(end, position + 8 + length):
+                return None
+            instance, blip_kind, blip_length = struct.unpack_from("<HHI", data, blip)
+            if blip_kind not in BITMAP_BLIPS:
+                return None
+            start = blip + 8 + 16 * (1 + (instance >> 4 & 1)) + 1
+            return data[start : min(end, blip + 8 + blip_length)]
+    except (struct.error, IndexError):
+        return None
+    return None
 
 
 def _cp_at(pieces: list[tuple[int, int, int, bool]], fc: int) -> int | None:

@@ -211,7 +211,13 @@ def _parse(
             lambda pictures: parse_odp(content, limits, pictures), limits, embedded=embedded
         )
     if content_type == sniffing.DOC:
-        return parse_doc(content, limits, None if embedded else lambda data: _embedded_blocks(data, limits))
+        return _through_pictures(
+            lambda pictures: parse_doc(
+                content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
+            ),
+            limits,
+            embedded=embedded,
+        )
     if content_type == sniffing.RTF:
         return _through_pictures(
             lambda pictures: parse_rtf(
@@ -237,7 +243,7 @@ def _parse(
 def _through_pictures(
     read: Callable[[PictureReader | None], ParsedDocument], limits: IngestLimits, *, embedded: bool
 ) -> ParsedDocument:
-    """A Word document, workbook or deck (DOCX, RTF, XLSX, PPTX, ODT, ODP) read as it is (`read(None)`), or, when it is not embedded
+    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, ODT, ODP) read as it is (`read(None)`), or, when it is not embedded
     in another, with its pictures' text where each stands (OCR, `PictureReader`) as `limits.ocr_pictures`
     says: only where it has almost no words of its own (`PictureReader.wanted`: a scanned contract pasted in
     page by page, a deck of screenshots), always, or never. Where its pictures are more than OCR may read (the

@@ -386,6 +386,7 @@ def make_doc(
     flags: int = 0x0200,
     ident: int = 0xA5EC,
     objects: dict[int, list[tuple[str, bytes]]] | None = None,
+    data_stream: bytes | None = None,
 ) -> bytes:
     """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with the
     stories' character counts and the places of the `Clx`, the sections, the header stories and the document
@@ -405,7 +406,8 @@ def make_doc(
     FKP page after the character one, named by the `PlcBtePapx`. `box_stories` splits `text_boxes` into
     stories, (length, the CP of its shape's anchor in the body or None), written to the `PlcftxbxTxt` (shape
     ids 1000 on) and the anchored ones' shapes to the `PlcSpaMom`. `objects` are the embedded objects' storages
-    under `ObjectPool` (`_<number>`: its streams), the number a character's `sprmCPicLocation` names."""
+    under `ObjectPool` (`_<number>`: its streams), the number a character's `sprmCPicLocation` names;
+    `data_stream` the Data stream, where a picture's `sprmCPicLocation` names an offset (`doc_picture`)."""
     import itertools
     import struct
 
@@ -543,7 +545,24 @@ def make_doc(
         for number, streams in (objects or {}).items()
         for name, data in streams
     ]
-    return make_ole([("WordDocument", stream), (table_stream, table), *pool])
+    streams = [("WordDocument", stream), (table_stream, table), *pool]
+    return make_ole(streams + ([("Data", data_stream)] if data_stream is not None else []))
+
+
+def doc_picture(image: bytes, *, blip: int = 0xF01E, instance: int = 0x6E0) -> bytes:
+    """A picture as Word 97-2003 keeps an inline one in its Data stream ([MS-DOC] PICFAndOfficeArtData): a PICF
+    of 68 bytes (its size first, `mfpf.mm` 0x64), the shape's container (OfficeArtSpContainer, empty here),
+    then a file record (FBSE) holding the blip: a PNG's by default (two UIDs where `instance` is odd)."""
+    import struct
+
+    uids = bytes(16 * (1 + (instance & 1)))
+    blip_record = (
+        struct.pack("<HHI", instance << 4, blip, len(uids) + 1 + len(image)) + uids + b"\xff" + image
+    )
+    fbse = struct.pack("<HHI", 0x0062, 0xF007, 36 + len(blip_record)) + bytes(36) + blip_record
+    shape = struct.pack("<HHI", 0x000F, 0xF004, 0)
+    picf = struct.pack("<IHH", 68 + len(shape) + len(fbse), 68, 0x64).ljust(68, b"\0")
+    return picf + shape + fbse
 
 
 def make_ole(entries: list[tuple[str, bytes | None]]) -> bytes:

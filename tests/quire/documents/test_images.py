@@ -408,6 +408,36 @@ def test_an_rtf_of_pasted_scans_is_read_through_its_body_pictures_only():
         parse_document(content.replace(b"Signed copy", b""), RTF, IngestLimits(ocr_pictures="never"))
 
 
+@pytest.mark.parametrize("unicode", [False, True])
+def test_a_word_97_document_of_pasted_scans_is_read_through_its_inline_pictures(unicode):
+    from quire.documents.sniffing import DOC
+    from tests.support.documents import doc_picture, make_doc
+
+    first = doc_picture(saved(page(["Exhibit D: Pricing Schedule"]), "PNG"))
+    second = doc_picture(saved(page(SCANNED), "JPEG", quality=90), blip=0xF01D, instance=0x46B)
+    body = "Signed copy:\r\x01\rand the terms:\r\x01\x01\rEnd.\r"
+    marks = [index for index, char in enumerate(body) if char == "\x01"]
+    content = make_doc(
+        body,
+        # The first picture, then the second, then an object's mark, which is no picture of the Data stream.
+        formatted=(
+            (marks[0], marks[0] + 1, 0x6A03, 0),
+            (marks[1], marks[1] + 1, 0x6A03, len(first)),
+            (marks[2], marks[2] + 1, 0x6A03, len(first)),
+            (marks[2], marks[2] + 1, 0x080A),
+        ),
+        data_stream=first + second,
+        unicode_from=0 if unicode else None,
+    )
+    parsed = parse_document(content, DOC)
+    text = parsed.text
+    assert text.index("Signed copy") < text.index("Exhibit D") < text.index("and the terms"), text
+    assert text.index("and the terms") < text.index("State of Delaware") < text.index("End."), text
+    assert text.count("Delaware") == 1 and parsed.ocr_pages == [1]
+    damaged = make_doc(body, formatted=((marks[0], marks[0] + 1, 0x6A03, 5),), data_stream=first[:200])
+    assert "Exhibit" not in parse_document(damaged, DOC).text
+
+
 def test_a_deck_of_screenshots_is_read_slide_by_slide():
     import pptx
     from pptx.util import Inches
