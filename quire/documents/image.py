@@ -175,7 +175,8 @@ class PictureReader:
     lines whose words have a mean confidence of PICTURE_LINE_CONFIDENCE or more); a vector drawing (EMF, WMF,
     SVG), a small picture, or one Pillow cannot decode or too large for OCR gives none. Each picture read
     counts as a page against `limits.max_ocr_pages`; `record` puts the pages read and the mean word confidence
-    on the parsed document."""
+    on the parsed document. Read once with `count` first (no OCR), a document's pictures past the cap are
+    refused before any is read, and `on_page(read, counted)` follows them picture by picture."""
 
     @staticmethod
     def wanted(text: str) -> bool:
@@ -183,8 +184,9 @@ class PictureReader:
         PICTURE_ONLY_WORDS words."""
         return word_count(text) < PICTURE_ONLY_WORDS
 
-    def __init__(self, limits: IngestLimits) -> None:
-        self.limits = limits
+    def __init__(self, limits: IngestLimits, on_page: PageCallback | None = None) -> None:
+        self.limits, self.on_page = limits, on_page
+        self.counted = 0
         self.read = 0
         self.pages: set[int] = set()
         self.confidences: list[float] = []
@@ -198,6 +200,8 @@ class PictureReader:
         if frame is None:
             return []
         lines, confidences = ocr_image(frame, 1.0, self.limits)
+        if self.on_page is not None:
+            self.on_page(self.read, max(self.read, self.counted))
         self.confidences.extend(confidences)
         paragraphs: dict[tuple[int, int], list[str]] = {}
         for line in lines:
@@ -207,6 +211,27 @@ class PictureReader:
             self.pages.add(page)
         return [("text", "\n".join(texts)) for texts in paragraphs.values()]
 
+    def count(self, data: bytes, page: int = 1) -> list[tuple[str, object]]:
+        """Count a picture OCR would read (its header read, no pixels decoded), refusing past the cap; no
+        text."""
+        from quire.documents.sniffing import image_type
+
+        if image_type(data) is None:
+            return []
+        try:
+            image = open_image(data, self.limits)
+        except (UnreadableDocument, LimitExceeded):
+            return []
+        with image:
+            if self._large_enough(image):
+                self.counted += 1
+                check_ocr_pages(self.counted, self.limits)
+        return []
+
+    @staticmethod
+    def _large_enough(image) -> bool:
+        return min(image.size) >= MIN_PICTURE_SIDE and image.width * image.height >= MIN_PICTURE_PIXELS
+
     def _frame(self, data: bytes):
         try:
             image = open_image(data, self.limits)
@@ -214,7 +239,7 @@ class PictureReader:
             logger.info("a picture was left out: %s", exc)
             return None
         with image:
-            if min(image.size) < MIN_PICTURE_SIDE or image.width * image.height < MIN_PICTURE_PIXELS:
+            if not self._large_enough(image):
                 return None
             self.read += 1
             check_ocr_pages(self.read, self.limits)

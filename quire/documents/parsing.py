@@ -176,6 +176,7 @@ def _parse(
                 pictures,
             ),
             limits,
+            on_page,
             embedded=embedded,
         )
     if content_type == sniffing.XLSX:
@@ -184,6 +185,7 @@ def _parse(
                 content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
             ),
             limits,
+            on_page,
             embedded=embedded,
         )
     if content_type == sniffing.PPTX:
@@ -192,6 +194,7 @@ def _parse(
                 content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
             ),
             limits,
+            on_page,
             embedded=embedded,
         )
     if content_type == sniffing.EML:
@@ -202,13 +205,13 @@ def _parse(
         return formats.parse_xls(content, limits, objects=not embedded)
     if content_type == sniffing.ODT:
         return _through_pictures(
-            lambda pictures: parse_odt(content, limits, pictures), limits, embedded=embedded
+            lambda pictures: parse_odt(content, limits, pictures), limits, on_page, embedded=embedded
         )
     if content_type == sniffing.ODS:
         return formats.parse_ods(content, limits)
     if content_type == sniffing.ODP:
         return _through_pictures(
-            lambda pictures: parse_odp(content, limits, pictures), limits, embedded=embedded
+            lambda pictures: parse_odp(content, limits, pictures), limits, on_page, embedded=embedded
         )
     if content_type == sniffing.DOC:
         return _through_pictures(
@@ -216,6 +219,7 @@ def _parse(
                 content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
             ),
             limits,
+            on_page,
             embedded=embedded,
         )
     if content_type == sniffing.RTF:
@@ -224,6 +228,7 @@ def _parse(
                 content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
             ),
             limits,
+            on_page,
             embedded=embedded,
         )
     if content_type == sniffing.HTML:
@@ -241,33 +246,41 @@ def _parse(
 
 
 def _through_pictures(
-    read: Callable[[PictureReader | None], ParsedDocument], limits: IngestLimits, *, embedded: bool
+    read: Callable[[Callable | None], ParsedDocument],
+    limits: IngestLimits,
+    on_page: PageCallback | None,
+    *,
+    embedded: bool,
 ) -> ParsedDocument:
-    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, ODT, ODP) read as it is (`read(None)`), or, when it is not embedded
-    in another, with its pictures' text where each stands (OCR, `PictureReader`) as `limits.ocr_pictures`
-    says: only where it has almost no words of its own (`PictureReader.wanted`: a scanned contract pasted in
-    page by page, a deck of screenshots), always, or never. Where its pictures are more than OCR may read (the
-    plan's `max_ocr_pages`), it is read as it is, unless it has no text at all and so fails for that reason."""
+    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, ODT, ODP) read as it is (`read(None)`),
+    or, when it is not embedded in another, with its pictures' text where each stands (OCR, `PictureReader`)
+    as `limits.ocr_pictures` says: only where it has almost no words of its own (`PictureReader.wanted`: a
+    scanned contract pasted in page by page, a deck of screenshots), always, or never. Its pictures are counted
+    first (`PictureReader.count`, a read without OCR), so that `on_page` follows them and, where they are more
+    than OCR may read (the plan's `max_ocr_pages`), none is read: the document is read as it is, unless it has
+    no text at all and so fails for that reason."""
     if embedded or limits.ocr_pictures == "never":
         return read(None)
-    parsed = None
     if limits.ocr_pictures != "always":
         parsed = read(None)
         if not PictureReader.wanted(parsed.text):
             return parsed
-    pictures = PictureReader(limits)
+    pictures = PictureReader(limits, on_page)
     try:
+        plain = read(pictures.count)
+        if not pictures.counted:
+            return plain
         pictured = read(pictures)
     except LimitExceeded as exc:
         if exc.code != ErrorCode.TOO_MANY_PAGES:
             raise
-        parsed = parsed or read(None)
-        if not parsed.text.strip():
+        plain = read(None)
+        if not plain.text.strip():
             raise
         logger.info("pictures left unread: %s", exc)
-        return parsed
+        return plain
     if not pictures.pages:
-        return parsed or pictured
+        return plain
     pictures.record(pictured)
     return pictured
 

@@ -470,6 +470,30 @@ def test_pictures_past_the_ocr_cap_leave_a_word_document_with_text_read_as_it_is
     )
 
 
+def test_a_documents_pictures_are_counted_first_so_progress_follows_them_and_none_is_read_past_the_cap(
+    monkeypatch,
+):
+    from quire.documents import image
+    from quire.documents.sniffing import DOCX
+
+    scans = [saved(page([f"Page {number} of the signed lease."]), "PNG") for number in range(3)]
+    content = docx_of([*scans, saved(page(["Icon"], width=150).resize((150, 60)), "PNG")])
+    progress: list[tuple[int, int]] = []
+    parsed = parse_document(content, DOCX, on_page=lambda done, total: progress.append((done, total)))
+    assert parsed.text.count("signed lease") == 3
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+
+    read = []
+    monkeypatch.setattr(image, "ocr_image", lambda *args: read.append(args) or ([], []))
+    typed = (
+        "The lessee signed each page of the lease; the scans below are the signed copy of record for both."
+    )
+    with_text = parse_document(
+        docx_of([typed, *scans]), DOCX, IngestLimits(ocr_pictures="always", max_ocr_pages=2)
+    )
+    assert with_text.text == typed and read == []
+
+
 def test_a_deck_whose_picture_is_linked_not_embedded_is_read_without_it():
     import pptx
     from pptx.util import Inches
