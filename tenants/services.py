@@ -422,7 +422,8 @@ def tenant_settings_update(
     older. `ocr_languages`: scans are read in these (Tesseract's codes joined by "+", each one of the
     deployment's QUIRE_INGEST_OCR_LANGUAGES; "" for the deployment's own) from the next document ingested on.
     `ocr_pictures`: when the pictures of its Word documents, workbooks and decks are read by OCR (one of
-    `common.env.OCR_PICTURES`; "" for the deployment's QUIRE_INGEST_OCR_PICTURES). Each change is audited as `_setting_changed` audits it."""
+    `common.env.OCR_PICTURES`; "" for the deployment's QUIRE_INGEST_OCR_PICTURES). Each change is audited as
+    `_setting_changed` audits it."""
     changes = []
     if retention_days is not _KEEP:
         changes.append(("retention_days", _retention_checked(retention_days), "workspace.retention_change"))

@@ -819,8 +819,9 @@ def parse_xlsx(
     """Each sheet a page: `Sheet: name`, then its rows as a table, each cell as the sheet shows it
     (`_cell_text`), a formula whose result the file does not hold as the formula (`=SUM(B2:B4)`), then what
     it draws over its cells (`_SheetDrawings`: text boxes, charts, with `pictures` a picture's text, embedded
-    objects; an object shown as an icon an attachment). A workbook none of whose cells or drawings holds anything has no text. A styles part
-    openpyxl refuses (a style its writer got wrong) is left out: the cells are read without their formats."""
+    objects; an object shown as an icon an attachment). A workbook none of whose cells or drawings holds
+    anything has no text. A styles part openpyxl refuses (a style its writer got wrong) is left out: the cells
+    are read without their formats."""
     check_archive_read(content, limits)
     try:
         workbook = _open_xlsx(content, computed=True)
