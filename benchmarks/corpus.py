@@ -40,6 +40,7 @@ SUFFIXES = {
     ".odp",
     ".doc",
     ".xls",
+    ".ppt",
     ".msg",
     ".eml",
     ".rtf",

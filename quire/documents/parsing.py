@@ -36,6 +36,7 @@ from quire.documents.limits import (
 )
 from quire.documents.odt import parse_odp, parse_odt
 from quire.documents.pdf import PdfError, parse_pdf
+from quire.documents.ppt import parse_ppt
 from quire.documents.rtf import parse_rtf
 
 __all__ = ["ParseError", "ParsedDocument", "parse_document"]
@@ -222,6 +223,8 @@ def _parse(
             on_page,
             embedded=embedded,
         )
+    if content_type == sniffing.PPT:
+        return parse_ppt(content, limits)
     if content_type == sniffing.RTF:
         return _through_pictures(
             lambda pictures: parse_rtf(

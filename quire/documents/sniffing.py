@@ -40,6 +40,7 @@ ODP = "application/vnd.oasis.opendocument.presentation"
 # The OpenDocument types read, each a package whose body is its `content.xml`.
 OPENDOCUMENT = (ODT, ODS, ODP)
 XLS = "application/vnd.ms-excel"
+PPT = "application/vnd.ms-powerpoint"
 PNG = "image/png"
 JPEG = "image/jpeg"
 TIFF = "image/tiff"
@@ -69,6 +70,7 @@ EXTENSIONS = {
     ODS: "ods",
     ODP: "odp",
     XLS: "xls",
+    PPT: "ppt",
     PNG: "png",
     JPEG: "jpg",
     TIFF: "tif",
@@ -80,7 +82,25 @@ EXTENSIONS = {
 ODT_BODY = "content.xml"
 # A ZIP of files: unpacked into one document per file by a batch upload, never a document itself.
 ZIP = "application/zip"
-SUPPORTED = (PDF, DOCX, XLSX, PPTX, ODT, ODS, ODP, EML, MSG, DOC, XLS, RTF, HTML, TRANSCRIPT, TEXT, *IMAGES)
+SUPPORTED = (
+    PDF,
+    DOCX,
+    XLSX,
+    PPTX,
+    ODT,
+    ODS,
+    ODP,
+    EML,
+    MSG,
+    DOC,
+    XLS,
+    PPT,
+    RTF,
+    HTML,
+    TRANSCRIPT,
+    TEXT,
+    *IMAGES,
+)
 RTF_SIGNATURE = b"{\\rtf"
 # The part that tells which Office Open XML format a ZIP is.
 XLSX_WORKBOOK = "xl/workbook.xml"
@@ -119,6 +139,9 @@ ALIASES = {
     "application/x-zip-compressed": ZIP,
     "application/x-zip": ZIP,
     "application/x-outlook-msg": MSG,
+    "application/mspowerpoint": PPT,
+    "application/powerpoint": PPT,
+    "application/x-mspowerpoint": PPT,
     "text/markdown": TEXT,
     "text/x-markdown": TEXT,
     # Comma- and tab-separated values are read as text; browsers on Windows declare a .csv as Excel's type.
@@ -399,14 +422,9 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
             return kind
         if MSG_STREAM_PREFIX.encode("utf-16-le") in content:
             return MSG
-        if "powerpoint document" in roots:
-            raise UnsupportedDocument(
-                "a PowerPoint 97-2003 presentation (.ppt), which Quire does not read; save it as PPTX or PDF",
-                param,
-            )
         raise UnsupportedDocument(
-            "an OLE file that is neither a Word document (.doc), an Excel workbook (.xls) nor an Outlook "
-            "message (.msg)",
+            "an OLE file that is neither a Word document (.doc), an Excel workbook (.xls), a PowerPoint "
+            "presentation (.ppt) nor an Outlook message (.msg)",
             param,
         )
     if is_email(content):
@@ -435,7 +453,7 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
 
 # An OLE file's type by a stream at its root (one inside a storage is an embedded object's: a workbook's chart in
 # a Word document, a document inside a workbook, a message dragged into either).
-OLE_ROOT_STREAMS = {"worddocument": DOC, "workbook": XLS, "book": XLS}
+OLE_ROOT_STREAMS = {"worddocument": DOC, "workbook": XLS, "book": XLS, "powerpoint document": PPT}
 # An Outlook message's property streams. Its name anywhere in the file makes one whose root says nothing (a
 # message whose directory is damaged) an Outlook message, so that it fails as one with the reason.
 MSG_STREAM_PREFIX = "__substg1.0_"

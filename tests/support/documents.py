@@ -653,3 +653,85 @@ def _opendocument(
             archive.writestr("styles.xml", styles.encode(), zipfile.ZIP_DEFLATED)
         archive.writestr("META-INF/manifest.xml", manifest.encode(), zipfile.ZIP_DEFLATED)
     return out.getvalue()
+
+
+def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encrypted: bool = False) -> bytes:
+    """A PowerPoint 97-2003 presentation ([MS-PPT]) as PowerPoint saves one: the `PowerPoint Document` stream
+    holds each slide's container (its `SlideAtom` naming its notes slide, and a drawing of shapes whose client
+    text boxes hold text or name a placeholder text), each notes slide's, the document container with its slide
+    lists, a persist directory and a `UserEditAtom`, which the `Current User` stream names. A slide is
+    `{"placeholders": [text, ...], "shapes": [("ref", index) | ("chars", text) | ("bytes", text)], "notes":
+    text}`: placeholder texts go to the slide list after its `SlidePersistAtom` (as `TextCharsAtom`), shapes to
+    its drawing in order. `revised` is an incremental save after the first: those slides (by index) written
+    again after it, with a persist directory and an edit of their own naming the first."""
+    import struct
+
+    def record(kind: int, body: bytes, *, instance: int = 0, container: bool = False) -> bytes:
+        return struct.pack("<HHI", instance << 4 | (0xF if container else 0), kind, len(body)) + body
+
+    def text_atoms(text: str, kind: str = "chars", text_type: int = 4) -> bytes:
+        atom = (
+            record(0x0FA0, text.encode("utf-16-le"))
+            if kind == "chars"
+            else record(0x0FA8, text.encode("latin-1"))
+        )
+        return record(0x0F9F, struct.pack("<I", text_type)) + atom
+
+    def drawn(shapes: list[tuple[str, object]], notes_id: int) -> bytes:
+        boxes = b""
+        for kind, value in shapes:
+            inside = record(0x0F9E, struct.pack("<I", value)) if kind == "ref" else text_atoms(value, kind)
+            boxes += record(0xF004, record(0xF00D, inside, container=True), container=True)
+        drawing = record(0xF002, record(0xF003, boxes, container=True), container=True)
+        slide_atom = record(0x03EF, struct.pack("<I8sIIHH", 0, bytes(8), 0, notes_id, 0, 0))
+        return slide_atom + record(0x040C, drawing, container=True)
+
+    first_slide, count = 2, len(slides)
+    notes_ids = {index: 0x100 + index for index, slide in enumerate(slides) if slide.get("notes")}
+    stream, offsets = b"", {}
+    for index, slide in enumerate(slides):
+        offsets[first_slide + index] = len(stream)
+        stream += record(0x03EE, drawn(slide.get("shapes", []), notes_ids.get(index, 0)), container=True)
+    notes_persist = {index: first_slide + count + n for n, index in enumerate(notes_ids)}
+    for persist in notes_persist.values():
+        offsets[persist] = len(stream)
+        stream += record(0x03F0, drawn([("ref", 0)], 0), container=True)
+    slide_list = b"".join(
+        record(
+            0x03F3,
+            struct.pack("<IIiII", first_slide + index, 0, len(slide.get("placeholders", [])), 256 + index, 0),
+        )
+        + b"".join(text_atoms(text) for text in slide.get("placeholders", []))
+        for index, slide in enumerate(slides)
+    )
+    notes_list = b"".join(
+        record(0x03F3, struct.pack("<IIiII", notes_persist[index], 0, 1, notes_ids[index], 0))
+        + text_atoms(slides[index]["notes"], text_type=2)
+        for index in notes_ids
+    )
+    offsets[1] = len(stream)
+    lists = record(0x0FF0, slide_list, instance=0, container=True)
+    if notes_list:
+        lists += record(0x0FF0, notes_list, instance=2, container=True)
+    stream += record(0x03E8, lists, container=True)
+
+    def save(entries: dict[int, int], last_edit: int) -> int:
+        nonlocal stream
+        directory_at = len(stream)
+        directory = b"".join(
+            struct.pack("<II", persist | 1 << 20, offset) for persist, offset in sorted(entries.items())
+        )
+        stream += record(0x1772, directory)
+        edit_at = len(stream)
+        body = struct.pack("<IHBBIIIIHH", 0, 0, 0, 3, last_edit, directory_at, 1, 0x1000, 1, 0)
+        stream += record(0x0FF5, body)
+        return edit_at
+
+    current = save(offsets, 0)
+    for index, slide in (revised or {}).items():
+        offsets = {first_slide + index: len(stream)}
+        stream += record(0x03EE, drawn(slide.get("shapes", []), notes_ids.get(index, 0)), container=True)
+        current = save(offsets, current)
+    token = 0xF3D1C4DF if encrypted else 0xE391C05F
+    user = record(0x0FF6, struct.pack("<IIIHHBBH", 0x14, token, current, 0, 0x03F4, 3, 0, 0))
+    return make_ole([("Current User", user), ("PowerPoint Document", stream)])

@@ -1,0 +1,233 @@
+"""PowerPoint 97-2003 presentations (.ppt, [MS-PPT]): each slide a page, its text in the order its shapes are
+drawn, then its notes (`Notes: ...`), as the PPTX reader reads a deck.
+
+The file is read as PowerPoint reads it, through its last save: the `Current User` stream names the newest
+`UserEditAtom` in the `PowerPoint Document` stream, and the chain of edits before it gives the persist
+directory (persist id to the offset of the record it names; a later edit's entries over an earlier's), so a
+slide an incremental save replaced is read as it is now, never as it was. The document's slide list
+(`SlideListWithTextContainer`, instance 0) gives the slides in order, each a `SlidePersistAtom` followed by
+the text of its placeholders (a `TextHeaderAtom`, then `TextCharsAtom`, UTF-16, or `TextBytesAtom`, each byte
+a code point below 256). A slide's drawing (`PPDrawing`, OfficeArt records) holds its shapes in drawing
+order; a shape's `OfficeArtClientTextbox` holds its text, or an `OutlineTextRefAtom` naming one of the
+placeholder texts of the slide list; placeholder text no shape names is read after the shapes. Notes are the
+notes list's (instance 2) text of the notes slide the slide names (`SlideAtom.notesIdRef`). Masters, layouts'
+prompts, pictures, charts and embedded objects are not read. A PowerPoint 95 file saved with its PowerPoint 97
+copy (`PP97_DUALSTORAGE`) is read through that copy; an encrypted presentation, a PowerPoint 95 or older one,
+and one without the records above (damaged) fail with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument
+from quire.documents.limits import IngestLimits, check_depth
+
+DOCUMENT_STREAM, CURRENT_USER_STREAM = "PowerPoint Document", "Current User"
+# A PowerPoint 95 file saved with its PowerPoint 97 copy keeps that copy in this storage.
+DUAL_STORAGE = "PP97_DUALSTORAGE/"
+RT_CURRENT_USER, CURRENT_USER_SIZE = 0x0FF6, 20
+RT_DOCUMENT, RT_SLIDE, RT_SLIDE_ATOM, RT_NOTES = 0x03E8, 0x03EE, 0x03EF, 0x03F0
+RT_SLIDE_PERSIST, RT_SLIDE_LIST = 0x03F3, 0x0FF0
+RT_OUTLINE_TEXT_REF, RT_TEXT_HEADER, RT_TEXT_CHARS, RT_TEXT_BYTES = 0x0F9E, 0x0F9F, 0x0FA0, 0x0FA8
+RT_USER_EDIT, RT_PERSIST_DIRECTORY = 0x0FF5, 0x1772
+CLIENT_TEXTBOX = 0xF00D
+# The slide lists by their instance: the slides' and the notes slides'.
+SLIDES, NOTES = 0, 2
+# `CurrentUserAtom.headerToken` of a presentation encrypted with a password.
+ENCRYPTED_TOKEN = 0xF3D1C4DF
+CONTAINER = 0xF
+HEADER = 8
+# A text's paragraphs end with a carriage return; a vertical tab breaks a line inside one.
+TEXT_MARKS = str.maketrans({"\r": "\n", "\x0b": "\n"})
+DAMAGED = "the presentation is damaged"
+# The character a field (slide number, date, footer) stands as in a text atom.
+FIELD = "*"
+
+
+@dataclass
+class _Listed:
+    """A slide (or notes slide) as the slide list names it: its persist id, its slide id and the texts of its
+    placeholders that follow it."""
+
+    persist: int
+    slide_id: int
+    texts: list[str] = field(default_factory=list)
+
+
+def parse_ppt(content: bytes, limits: IngestLimits) -> ParsedDocument:
+    """The presentation's text (see the module's docstring)."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(io.BytesIO(content)) as ole:
+            for folder in ("", DUAL_STORAGE):
+                if ole.exists(folder + DOCUMENT_STREAM) and ole.exists(folder + CURRENT_USER_STREAM):
+                    user = ole.openstream(folder + CURRENT_USER_STREAM).read()
+                    if (
+                        len(user) >= CURRENT_USER_SIZE
+                        and struct.unpack_from("<H", user, 2)[0] == RT_CURRENT_USER
+                    ):
+                        stream = ole.openstream(folder + DOCUMENT_STREAM).read()
+                        break
+            else:
+                raise UnreadableDocument(
+                    "a PowerPoint 95 presentation or older, which Quire does not read; save it as PPTX or PDF"
+                )
+    except OSError as exc:
+        raise UnreadableDocument(f"{DAMAGED}: {exc}") from None
+    try:
+        return _read(stream, user, limits)
+    except (struct.error, IndexError, KeyError):
+        raise UnreadableDocument(DAMAGED) from None
+
+
+def _read(stream: bytes, user: bytes, limits: IngestLimits) -> ParsedDocument:
+    directory, document = _persist_directory(stream, user)
+    kind, _, start, end = _record(stream, directory[document])
+    if kind != RT_DOCUMENT:
+        raise UnreadableDocument(DAMAGED)
+    lists = {
+        instance: _slide_list(stream, body, body_end)
+        for kind, instance, body, body_end in _children(stream, start, end)
+        if kind == RT_SLIDE_LIST
+    }
+    notes = {listed.slide_id: listed for listed in lists.get(NOTES, [])}
+    builder = TextBuilder(limits)
+    for listed in lists.get(SLIDES, []):
+        limits.check_time()
+        builder.new_page()
+        offset = directory.get(listed.persist)
+        if offset is None:
+            continue
+        kind, _, start, end = _record(stream, offset)
+        if kind != RT_SLIDE:
+            continue
+        for text in _shape_texts(stream, start, end, listed, limits):
+            builder.add(text)
+        notes_id = _notes_id(stream, start, end)
+        noted = notes.get(notes_id) if notes_id else None
+        if noted is not None and noted.persist in directory:
+            kind, _, start, end = _record(stream, directory[noted.persist])
+            if kind == RT_NOTES:
+                said = "\n".join(_shape_texts(stream, start, end, noted, limits))
+                if said.strip():
+                    builder.add(f"Notes: {said}")
+    return builder.build()
+
+
+def _persist_directory(stream: bytes, user: bytes) -> tuple[dict[int, int], int]:
+    """The persist directory through the last save, and the persist id of the document container."""
+    token, offset = struct.unpack_from("<II", user, 12)
+    if token == ENCRYPTED_TOKEN:
+        raise UnreadableDocument(
+            "the presentation is encrypted with a password; send it without the password"
+        )
+    edits, seen = [], set()
+    while offset and offset not in seen:
+        seen.add(offset)
+        kind, _, start, _ = _record(stream, offset)
+        if kind != RT_USER_EDIT:
+            raise UnreadableDocument(DAMAGED)
+        last, directory_at, document = struct.unpack_from("<III", stream, start + 8)
+        edits.append((directory_at, document))
+        offset = last
+    if not edits:
+        raise UnreadableDocument(DAMAGED)
+    directory: dict[int, int] = {}
+    for directory_at, _ in reversed(edits):
+        kind, _, start, end = _record(stream, directory_at)
+        if kind != RT_PERSIST_DIRECTORY:
+            raise UnreadableDocument(DAMAGED)
+        at = start
+        while at + 4 <= end:
+            (entry,) = struct.unpack_from("<I", stream, at)
+            first, count = entry & 0xFFFFF, entry >> 20
+            offsets = struct.unpack_from(f"<{count}I", stream, at + 4)
+            directory.update(zip(range(first, first + count), offsets, strict=True))
+            at += 4 + 4 * count
+    return directory, edits[0][1]
+
+
+def _record(stream: bytes, offset: int) -> tuple[int, int, int, int]:
+    """The record at `offset`: its type, instance, and its body's start and end."""
+    version_instance, kind, length = struct.unpack_from("<HHI", stream, offset)
+    start = offset + HEADER
+    if start + length > len(stream):
+        raise UnreadableDocument(DAMAGED)
+    return kind, version_instance >> 4, start, start + length
+
+
+def _children(stream: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """The records inside a container's body: each its type, instance, body start and end."""
+    at = start
+    while at + HEADER <= end:
+        kind, instance, body, body_end = _record(stream, at)
+        yield kind, instance, body, min(body_end, end)
+        at = body_end
+
+
+def _is_container(stream: bytes, body: int) -> bool:
+    return stream[body - HEADER] & 0x0F == CONTAINER
+
+
+def _text(stream: bytes, kind: int, start: int, end: int) -> str:
+    """A text atom's text, its paragraphs and line breaks as lines; a line that is only a field's mark (`*`,
+    where PowerPoint shows a slide number, a date or a footer) left out."""
+    data = stream[start:end]
+    text = data.decode("utf-16-le", "replace") if kind == RT_TEXT_CHARS else data.decode("latin-1")
+    return "\n".join(line for line in text.translate(TEXT_MARKS).split("\n") if line.strip() != FIELD)
+
+
+def _slide_list(stream: bytes, start: int, end: int) -> list[_Listed]:
+    listed: list[_Listed] = []
+    for kind, _, body, body_end in _children(stream, start, end):
+        if kind == RT_SLIDE_PERSIST:
+            persist, _, _, slide_id = struct.unpack_from("<IIiI", stream, body)
+            listed.append(_Listed(persist, slide_id))
+        elif kind in (RT_TEXT_CHARS, RT_TEXT_BYTES) and listed:
+            listed[-1].texts.append(_text(stream, kind, body, body_end))
+    return listed
+
+
+def _shape_texts(stream: bytes, start: int, end: int, listed: _Listed, limits: IngestLimits) -> list[str]:
+    """A slide's texts: its shapes' in drawing order (a shape's own, or the placeholder text its
+    `OutlineTextRefAtom` names), then the placeholder texts no shape named."""
+    texts, named = [], set()
+    for box, box_end in _client_textboxes(stream, start, end, limits):
+        for kind, _, body, body_end in _children(stream, box, box_end):
+            if kind == RT_OUTLINE_TEXT_REF:
+                (index,) = struct.unpack_from("<I", stream, body)
+                if index < len(listed.texts) and index not in named:
+                    named.add(index)
+                    texts.append(listed.texts[index])
+            elif kind in (RT_TEXT_CHARS, RT_TEXT_BYTES):
+                texts.append(_text(stream, kind, body, body_end))
+    texts.extend(text for index, text in enumerate(listed.texts) if index not in named)
+    return texts
+
+
+def _client_textboxes(stream: bytes, start: int, end: int, limits: IngestLimits) -> Iterator[tuple[int, int]]:
+    """The bodies of the `OfficeArtClientTextbox` records under a slide's container, in record order."""
+    pending = [(start, end, 1)]
+    while pending:
+        start, end, depth = pending.pop()
+        check_depth(depth, limits, "presentation")
+        inner = []
+        for kind, _, body, body_end in _children(stream, start, end):
+            if kind == CLIENT_TEXTBOX:
+                yield body, body_end
+            elif _is_container(stream, body):
+                inner.append((body, body_end, depth + 1))
+        pending.extend(reversed(inner))
+
+
+def _notes_id(stream: bytes, start: int, end: int) -> int:
+    """The slide id of the slide's notes slide (`SlideAtom.notesIdRef`; 0: none)."""
+    for kind, _, body, _ in _children(stream, start, end):
+        if kind == RT_SLIDE_ATOM:
+            return struct.unpack_from("<I", stream, body + 16)[0]
+    return 0

@@ -1,0 +1,103 @@
+"""PowerPoint 97-2003 presentations (.ppt): sniffed, read slide by slide through the last save's persist
+directory, shapes in drawing order with the placeholder texts they name, notes, and refusals with the reason."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from quire.documents.parsing import ParseError, parse_document
+from quire.documents.sniffing import PPT, sniff_content_type
+from tests.support import Api
+from tests.support.documents import make_ppt
+
+DECK = [
+    {
+        "placeholders": ["Quarterly results\x0bFiscal 2026", "Revenue rose 12%\rMargins held at 31%"],
+        "shapes": [("ref", 0), ("chars", "Outlook: raised"), ("ref", 1), ("bytes", "Café financing closed")],
+        "notes": "Mention the one-off gain.\r*",
+    },
+    {"placeholders": ["Risks", "Supply costs", "*"], "shapes": [("ref", 0)]},
+]
+
+
+def test_a_presentation_is_read_slide_by_slide_in_drawing_order_with_its_notes():
+    content = make_ppt(DECK)
+    assert sniff_content_type(content) == PPT
+    parsed = parse_document(content, PPT)
+    assert parsed.page_count == 2
+    cut = parsed.page_starts[1]
+    first, second = parsed.text[:cut].strip(), parsed.text[cut:].strip()
+    assert first.split("\n\n") == [
+        "Quarterly results\nFiscal 2026",
+        "Outlook: raised",
+        "Revenue rose 12%\nMargins held at 31%",
+        "Café financing closed",
+        "Notes: Mention the one-off gain.",
+    ]
+    # Placeholder text no shape names is read after the shapes; a field's mark is no text.
+    assert second.split("\n\n") == ["Risks", "Supply costs"]
+
+
+def test_a_slide_an_incremental_save_replaced_is_read_as_it_is_now():
+    revised = {0: {"shapes": [("chars", "Quarterly results, restated")]}}
+    parsed = parse_document(make_ppt(DECK, revised=revised), PPT)
+    assert "Quarterly results, restated" in parsed.text
+    assert "Outlook: raised" not in parsed.text and "Risks" in parsed.text
+
+
+def test_an_encrypted_or_damaged_presentation_fails_with_the_reason():
+    with pytest.raises(ParseError, match="encrypted with a password"):
+        parse_document(make_ppt(DECK, encrypted=True), PPT)
+    from tests.support.documents import make_ole
+
+    cut = make_ole([("Current User", make_ole_user(10_000)), ("PowerPoint Document", bytes(64))])
+    with pytest.raises(ParseError, match="presentation is damaged"):
+        parse_document(cut, PPT)
+    with pytest.raises(ParseError, match="a PowerPoint 95 presentation or older"):
+        parse_document(
+            make_ole([("Current User", b"\x0b\0\0\0Dana"), ("PowerPoint Document", bytes(64))]), PPT
+        )
+
+
+def test_a_powerpoint_95_file_saved_with_its_powerpoint_97_copy_is_read_through_the_copy():
+    import olefile
+
+    from tests.support.documents import make_ole
+
+    with olefile.OleFileIO(make_ppt(DECK)) as ole:
+        streams = {name: ole.openstream(name).read() for name in ("Current User", "PowerPoint Document")}
+    dual = make_ole(
+        [
+            ("Current User", b"\x0b\0\0\0Dana"),
+            ("PowerPoint Document", bytes(64)),
+            ("PP97_DUALSTORAGE", None),
+            *((f"PP97_DUALSTORAGE/{name}", data) for name, data in streams.items()),
+        ]
+    )
+    assert sniff_content_type(dual) == PPT
+    assert "Revenue rose 12%" in parse_document(dual, PPT).text
+
+
+def make_ole_user(offset: int) -> bytes:
+    import struct
+
+    return struct.pack("<HHIIIIHHBBH", 0, 0x0FF6, 20, 0x14, 0xE391C05F, offset, 0, 0x03F4, 3, 0, 0)
+
+
+@pytest.mark.parametrize("declared", [PPT, "application/mspowerpoint", "application/octet-stream"])
+def test_a_presentation_uploads_and_is_read_by_a_worker(celery_worker, api_a: Api, declared):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.quire.documents.test_dataroom import ready
+
+    deck = [{**DECK[0], "placeholders": [f"Deck {uuid.uuid4().hex}", *DECK[0]["placeholders"][1:]]}, DECK[1]]
+    upload = SimpleUploadedFile("results.ppt", make_ppt(deck), content_type=declared)
+    created = api_a.client.post("/v1/documents", {"file": upload}, **api_a._headers(None))
+    assert created.status_code == 201, created.content
+    assert created.json()["content_type"] == PPT
+    document = ready(api_a, created.json()["id"])
+    assert document["pages_total"] == 2, document
+    text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
+    assert "Revenue rose 12%" in text and "Notes: Mention the one-off gain." in text
