@@ -42,6 +42,7 @@ from quire.documents.layout import (
     attach,
 )
 from quire.documents.limits import IngestLimits
+from quire.documents.officeart import FBSE, fbse_bitmap
 
 WORD_STREAM = "WordDocument"
 WORD_IDENT = 0xA5EC
@@ -76,13 +77,9 @@ OBJECT_POOL = "ObjectPool"
 SPRM_IN_TABLE, SPRM_ROW_END, SPRM_INNER_ROW_END = 0x2416, 0x2417, 0x244C
 # Inline pictures' data ([MS-DOC] PICFAndOfficeArtData), at the offset a character's `sprmCPicLocation` gives:
 # a PICF (its size, its header's size, its `mfpf.mm`: a picture named in the file after the header where
-# MM_SHAPEFILE), then [MS-ODRAW] records, of which a file record (FBSE: 36 bytes, its name's length at 33)
-# holds the picture's blip: JPEG, PNG, DIB or TIFF (a metafile's blip has no file of Pillow's).
+# MM_SHAPEFILE), then [MS-ODRAW] records, of which a file record (`officeart.FBSE`) holds the picture's blip.
 DATA_STREAM = "Data"
 MM_SHAPEFILE = 0x0066
-OFFICE_ART_FBSE = 0xF007
-FBSE_SIZE, FBSE_NAME_LENGTH = 36, 33
-BITMAP_BLIPS = (0xF01D, 0xF02A, 0xF01E, 0xF01F, 0xF029)
 # The main text's drawn objects (PlcSpaMom: an FSPA of 26 bytes per anchor, its shape id first) and the text box
 # stories (PlcftxbxTxt: an FTXBXS of 22 bytes per story, `fReusable` at 8, the id of its shape at 14).
 FC_PLC_SPA_MOM, FC_PLCF_TXBX_TXT = 40, 56
@@ -360,17 +357,9 @@ def _picture_file(data: bytes, offset: int) -> bytes | None:
             position += 1 + data[position]
         while position + 8 <= end:
             _, kind, length = struct.unpack_from("<HHI", data, position)
-            if kind != OFFICE_ART_FBSE:
-                position += 8 + length
-                continue
-            blip = position + 8 + FBSE_SIZE + data[position + 8 + FBSE_NAME_LENGTH]
-            if blip + 8 > min(end, position + 8 + length):
-                return None
-            instance, blip_kind, blip_length = struct.unpack_from("<HHI", data, blip)
-            if blip_kind not in BITMAP_BLIPS:
-                return None
-            start = blip + 8 + 16 * (1 + (instance >> 4 & 1)) + 1
-            return data[start : min(end, blip + 8 + blip_length)]
+            if kind == FBSE:
+                return fbse_bitmap(data, position + 8, min(end, position + 8 + length))
+            position += 8 + length
     except (struct.error, IndexError):
         return None
     return None

@@ -224,7 +224,9 @@ def _parse(
             embedded=embedded,
         )
     if content_type == sniffing.PPT:
-        return parse_ppt(content, limits)
+        return _through_pictures(
+            lambda pictures: parse_ppt(content, limits, pictures), limits, on_page, embedded=embedded
+        )
     if content_type == sniffing.RTF:
         return _through_pictures(
             lambda pictures: parse_rtf(
@@ -255,7 +257,7 @@ def _through_pictures(
     *,
     embedded: bool,
 ) -> ParsedDocument:
-    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, ODT, ODP) read as it is (`read(None)`),
+    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, PPT, ODT, ODP) read as it is (`read(None)`),
     or, when it is not embedded in another, with its pictures' text where each stands (OCR, `PictureReader`)
     as `limits.ocr_pictures` says: only where it has almost no words of its own (`PictureReader.wanted`: a
     scanned contract pasted in page by page, a deck of screenshots), always, or never. Its pictures are counted

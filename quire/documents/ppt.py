@@ -9,9 +9,11 @@ slide an incremental save replaced is read as it is now, never as it was. The do
 the text of its placeholders (a `TextHeaderAtom`, then `TextCharsAtom`, UTF-16, or `TextBytesAtom`, each byte
 a code point below 256). A slide's drawing (`PPDrawing`, OfficeArt records) holds its shapes in drawing
 order; a shape's `OfficeArtClientTextbox` holds its text, or an `OutlineTextRefAtom` naming one of the
-placeholder texts of the slide list; placeholder text no shape names is read after the shapes. Notes are the
-notes list's (instance 2) text of the notes slide the slide names (`SlideAtom.notesIdRef`). Masters, layouts'
-prompts, pictures, charts and embedded objects are not read. A PowerPoint 95 file saved with its PowerPoint 97
+placeholder texts of the slide list; placeholder text no shape names is read after the shapes. A picture
+shape's text is read by OCR where it is drawn, where the parser is given `pictures` (its blip from the drawing
+group's blip store, kept there or in the `Pictures` stream). Notes are the notes list's (instance 2) text of the
+notes slide the slide names (`SlideAtom.notesIdRef`). Masters, layouts' prompts, charts and embedded objects
+are not read. A PowerPoint 95 file saved with its PowerPoint 97
 copy (`PP97_DUALSTORAGE`) is read through that copy; an encrypted presentation, a PowerPoint 95 or older one,
 and one without the records above (damaged) fail with the reason.
 """
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument
+from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
 from quire.documents.limits import IngestLimits, check_depth
+from quire.documents.officeart import FBSE, fbse_bitmap
 
 DOCUMENT_STREAM, CURRENT_USER_STREAM = "PowerPoint Document", "Current User"
 # A PowerPoint 95 file saved with its PowerPoint 97 copy keeps that copy in this storage.
@@ -35,6 +39,12 @@ RT_SLIDE_PERSIST, RT_SLIDE_LIST = 0x03F3, 0x0FF0
 RT_OUTLINE_TEXT_REF, RT_TEXT_HEADER, RT_TEXT_CHARS, RT_TEXT_BYTES = 0x0F9E, 0x0F9F, 0x0FA0, 0x0FA8
 RT_USER_EDIT, RT_PERSIST_DIRECTORY = 0x0FF5, 0x1772
 CLIENT_TEXTBOX = 0xF00D
+# Pictures: the document's drawing group (`PPDrawingGroup`) holds the blip store, whose file records keep each
+# blip or name its place in the `Pictures` stream; a shape's properties (`OfficeArtFOPT`) name a picture's
+# blip by its index from 1 (`pib`, a property marked as a blip id).
+PICTURES_STREAM = "Pictures"
+RT_DRAWING_GROUP, DRAWING_GROUP_CONTAINER, BLIP_STORE, OPTIONS = 0x040B, 0xF000, 0xF001, 0xF00B
+PIB, PROPERTY_ID, PROPERTY_IS_BLIP = 0x0104, 0x3FFF, 0x4000
 # The slide lists by their instance: the slides' and the notes slides'.
 SLIDES, NOTES = 0, 2
 # `CurrentUserAtom.headerToken` of a presentation encrypted with a password.
@@ -58,8 +68,13 @@ class _Listed:
     texts: list[str] = field(default_factory=list)
 
 
-def parse_ppt(content: bytes, limits: IngestLimits) -> ParsedDocument:
-    """The presentation's text (see the module's docstring)."""
+def parse_ppt(
+    content: bytes,
+    limits: IngestLimits,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
+    """The presentation's text (see the module's docstring); with `pictures`, a picture's text where its shape
+    is drawn."""
     import olefile
 
     try:
@@ -72,6 +87,8 @@ def parse_ppt(content: bytes, limits: IngestLimits) -> ParsedDocument:
                         and struct.unpack_from("<H", user, 2)[0] == RT_CURRENT_USER
                     ):
                         stream = ole.openstream(folder + DOCUMENT_STREAM).read()
+                        kept = folder + PICTURES_STREAM
+                        delayed = ole.openstream(kept).read() if pictures and ole.exists(kept) else None
                         break
             else:
                 raise UnreadableDocument(
@@ -80,21 +97,28 @@ def parse_ppt(content: bytes, limits: IngestLimits) -> ParsedDocument:
     except OSError as exc:
         raise UnreadableDocument(f"{DAMAGED}: {exc}") from None
     try:
-        return _read(stream, user, limits)
+        return _read(stream, user, limits, pictures, delayed)
     except (struct.error, IndexError, KeyError):
         raise UnreadableDocument(DAMAGED) from None
 
 
-def _read(stream: bytes, user: bytes, limits: IngestLimits) -> ParsedDocument:
+def _read(
+    stream: bytes,
+    user: bytes,
+    limits: IngestLimits,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None,
+    delayed: bytes | None,
+) -> ParsedDocument:
     directory, document = _persist_directory(stream, user)
     kind, _, start, end = _record(stream, directory[document])
     if kind != RT_DOCUMENT:
         raise UnreadableDocument(DAMAGED)
-    lists = {
-        instance: _slide_list(stream, body, body_end)
-        for kind, instance, body, body_end in _children(stream, start, end)
-        if kind == RT_SLIDE_LIST
-    }
+    lists, store = {}, []
+    for kind, instance, body, body_end in _children(stream, start, end):
+        if kind == RT_SLIDE_LIST:
+            lists[instance] = _slide_list(stream, body, body_end)
+        elif kind == RT_DRAWING_GROUP and pictures is not None:
+            store = _blip_store(stream, body, body_end, limits)
     notes = {listed.slide_id: listed for listed in lists.get(NOTES, [])}
     builder = TextBuilder(limits)
     for listed in lists.get(SLIDES, []):
@@ -106,14 +130,21 @@ def _read(stream: bytes, user: bytes, limits: IngestLimits) -> ParsedDocument:
         kind, _, start, end = _record(stream, offset)
         if kind != RT_SLIDE:
             continue
-        for text in _shape_texts(stream, start, end, listed, limits):
-            builder.add(text)
+        for kind, value in _shape_blocks(stream, start, end, listed, limits):
+            if kind == "text":
+                builder.add(value)
+            elif pictures is not None and 0 < value <= len(store):
+                body, body_end = store[value - 1]
+                bitmap = fbse_bitmap(stream, body, body_end, delayed)
+                if bitmap is not None:
+                    add_blocks(builder, pictures(bitmap, builder.page))
         notes_id = _notes_id(stream, start, end)
         noted = notes.get(notes_id) if notes_id else None
         if noted is not None and noted.persist in directory:
             kind, _, start, end = _record(stream, directory[noted.persist])
             if kind == RT_NOTES:
-                said = "\n".join(_shape_texts(stream, start, end, noted, limits))
+                blocks = _shape_blocks(stream, start, end, noted, limits)
+                said = "\n".join(value for kind, value in blocks if kind == "text")
                 if said.strip():
                     builder.add(f"Notes: {said}")
     return builder.build()
@@ -193,36 +224,68 @@ def _slide_list(stream: bytes, start: int, end: int) -> list[_Listed]:
     return listed
 
 
-def _shape_texts(stream: bytes, start: int, end: int, listed: _Listed, limits: IngestLimits) -> list[str]:
-    """A slide's texts: its shapes' in drawing order (a shape's own, or the placeholder text its
-    `OutlineTextRefAtom` names), then the placeholder texts no shape named."""
-    texts, named = [], set()
-    for box, box_end in _client_textboxes(stream, start, end, limits):
-        for kind, _, body, body_end in _children(stream, box, box_end):
-            if kind == RT_OUTLINE_TEXT_REF:
-                (index,) = struct.unpack_from("<I", stream, body)
+def _shape_blocks(
+    stream: bytes, start: int, end: int, listed: _Listed, limits: IngestLimits
+) -> list[tuple[str, Any]]:
+    """A slide's texts and pictures: its shapes' in drawing order, ("text", a shape's own text or the
+    placeholder text its `OutlineTextRefAtom` names) or ("picture", the 1-based index in the blip store its
+    `pib` property names), then the placeholder texts no shape named."""
+    blocks: list[tuple[str, Any]] = []
+    named = set()
+    for kind, body, body_end, instance in _shape_records(stream, start, end, limits):
+        if kind == OPTIONS:
+            blip = _picture_index(stream, body, body_end, instance)
+            if blip:
+                blocks.append(("picture", blip))
+            continue
+        for inner_kind, _, inner, inner_end in _children(stream, body, body_end):
+            if inner_kind == RT_OUTLINE_TEXT_REF:
+                (index,) = struct.unpack_from("<I", stream, inner)
                 if index < len(listed.texts) and index not in named:
                     named.add(index)
-                    texts.append(listed.texts[index])
-            elif kind in (RT_TEXT_CHARS, RT_TEXT_BYTES):
-                texts.append(_text(stream, kind, body, body_end))
-    texts.extend(text for index, text in enumerate(listed.texts) if index not in named)
-    return texts
+                    blocks.append(("text", listed.texts[index]))
+            elif inner_kind in (RT_TEXT_CHARS, RT_TEXT_BYTES):
+                blocks.append(("text", _text(stream, inner_kind, inner, inner_end)))
+    blocks.extend(("text", text) for index, text in enumerate(listed.texts) if index not in named)
+    return blocks
 
 
-def _client_textboxes(stream: bytes, start: int, end: int, limits: IngestLimits) -> Iterator[tuple[int, int]]:
-    """The bodies of the `OfficeArtClientTextbox` records under a slide's container, in record order."""
+def _shape_records(
+    stream: bytes, start: int, end: int, limits: IngestLimits
+) -> Iterator[tuple[int, int, int, int]]:
+    """The `OfficeArtClientTextbox` and `OfficeArtFOPT` records under a slide's container, in record order:
+    each its type, body start and end, and instance (an FOPT's count of properties)."""
     pending = [(start, end, 1)]
     while pending:
         start, end, depth = pending.pop()
         check_depth(depth, limits, "presentation")
         inner = []
-        for kind, _, body, body_end in _children(stream, start, end):
-            if kind == CLIENT_TEXTBOX:
-                yield body, body_end
+        for kind, instance, body, body_end in _children(stream, start, end):
+            if kind in (CLIENT_TEXTBOX, OPTIONS):
+                yield kind, body, body_end, instance
             elif _is_container(stream, body):
                 inner.append((body, body_end, depth + 1))
         pending.extend(reversed(inner))
+
+
+def _picture_index(stream: bytes, start: int, end: int, count: int) -> int:
+    """The blip a shape's properties name (`pib`, an index into the blip store from 1); 0 where none."""
+    for at in range(start, min(end, start + 6 * count) - 5, 6):
+        opid, value = struct.unpack_from("<HI", stream, at)
+        if opid & PROPERTY_ID == PIB and opid & PROPERTY_IS_BLIP:
+            return value
+    return 0
+
+
+def _blip_store(stream: bytes, start: int, end: int, limits: IngestLimits) -> list[tuple[int, int]]:
+    """The file records (FBSE) of the drawing group's blip store, in order: each its body's start and end."""
+    for kind, _, body, body_end in _children(stream, start, end):
+        if kind == DRAWING_GROUP_CONTAINER:
+            for inner_kind, _, inner, inner_end in _children(stream, body, body_end):
+                if inner_kind == BLIP_STORE:
+                    limits.check_time()
+                    return [(b, e) for k, _, b, e in _children(stream, inner, inner_end) if k == FBSE]
+    return []
 
 
 def _notes_id(stream: bytes, start: int, end: int) -> int:

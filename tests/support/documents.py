@@ -660,9 +660,10 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
     holds each slide's container (its `SlideAtom` naming its notes slide, and a drawing of shapes whose client
     text boxes hold text or name a placeholder text), each notes slide's, the document container with its slide
     lists, a persist directory and a `UserEditAtom`, which the `Current User` stream names. A slide is
-    `{"placeholders": [text, ...], "shapes": [("ref", index) | ("chars", text) | ("bytes", text)], "notes":
-    text}`: placeholder texts go to the slide list after its `SlidePersistAtom` (as `TextCharsAtom`), shapes to
-    its drawing in order. `revised` is an incremental save after the first: those slides (by index) written
+    `{"placeholders": [text, ...], "shapes": [("ref", index) | ("chars", text) | ("bytes", text) | ("picture",
+    PNG bytes) | ("kept picture", PNG bytes)], "notes": text}`: placeholder texts go to the slide list after its
+    `SlidePersistAtom` (as `TextCharsAtom`), shapes to its drawing in order; a picture's blip to the drawing
+    group's blip store, or, kept, to the `Pictures` stream its file record names. `revised` is an incremental save after the first: those slides (by index) written
     again after it, with a persist directory and an edit of their own naming the first."""
     import struct
 
@@ -677,9 +678,26 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
         )
         return record(0x0F9F, struct.pack("<I", text_type)) + atom
 
+    store, kept = [], b""
+
+    def picture(image: bytes, keep: bool) -> int:
+        nonlocal kept
+        blip = record(0xF01E, bytes(16) + b"\xff" + image, instance=0x6E0)
+        fixed = struct.pack(
+            "<BB16sHIIIBBBB", 6, 6, bytes(16), 0, len(blip), 1, len(kept) if keep else 0, 0, 0, 0, 0
+        )
+        store.append(record(0xF007, fixed + (b"" if keep else blip), instance=6))
+        kept += blip if keep else b""
+        return len(store)
+
     def drawn(shapes: list[tuple[str, object]], notes_id: int) -> bytes:
         boxes = b""
         for kind, value in shapes:
+            if kind.endswith("picture"):
+                pib = picture(value, kind == "kept picture")
+                properties = struct.pack("<HIHI", 0x007F, 0x800080, 0x4104, pib)
+                boxes += record(0xF004, record(0xF00B, properties, instance=2), container=True)
+                continue
             inside = record(0x0F9E, struct.pack("<I", value)) if kind == "ref" else text_atoms(value, kind)
             boxes += record(0xF004, record(0xF00D, inside, container=True), container=True)
         drawing = record(0xF002, record(0xF003, boxes, container=True), container=True)
@@ -713,6 +731,9 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
     lists = record(0x0FF0, slide_list, instance=0, container=True)
     if notes_list:
         lists += record(0x0FF0, notes_list, instance=2, container=True)
+    if store:
+        blips = record(0xF001, b"".join(store), instance=len(store), container=True)
+        lists += record(0x040B, record(0xF000, blips, container=True), container=True)
     stream += record(0x03E8, lists, container=True)
 
     def save(entries: dict[int, int], last_edit: int) -> int:
@@ -734,4 +755,6 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
         current = save(offsets, current)
     token = 0xF3D1C4DF if encrypted else 0xE391C05F
     user = record(0x0FF6, struct.pack("<IIIHHBBH", 0x14, token, current, 0, 0x03F4, 3, 0, 0))
-    return make_ole([("Current User", user), ("PowerPoint Document", stream)])
+    return make_ole(
+        [("Current User", user), ("PowerPoint Document", stream), *([("Pictures", kept)] if kept else [])]
+    )

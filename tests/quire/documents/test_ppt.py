@@ -101,3 +101,28 @@ def test_a_presentation_uploads_and_is_read_by_a_worker(celery_worker, api_a: Ap
     assert document["pages_total"] == 2, document
     text = api_a.get(f"/v1/documents/{document['id']}/text").json()["text"]
     assert "Revenue rose 12%" in text and "Notes: Mention the one-off gain." in text
+
+
+def test_a_deck_of_scans_is_read_through_its_pictures_slide_by_slide():
+    from quire.documents.limits import IngestLimits
+    from tests.quire.documents.test_images import SCANNED, page, saved
+
+    exhibit = saved(page(["Exhibit E: Site Plan"]), "PNG")
+    scan = saved(page(SCANNED), "PNG")
+    deck = [
+        {"placeholders": ["Signed"], "shapes": [("ref", 0), ("picture", exhibit)]},
+        {"shapes": [("kept picture", scan), ("chars", "End of scans")]},
+    ]
+    content = make_ppt(deck)
+    parsed = parse_document(content, PPT)
+    assert parsed.ocr_pages == [1, 2]
+    text = parsed.text
+    assert (
+        text.index("Signed")
+        < text.index("Exhibit E")
+        < text.index("State of Delaware")
+        < text.index("End of")
+    )
+    assert parsed.page_at(text.index("Exhibit E")) == 1 and parsed.page_at(text.index("Delaware")) == 2
+    unread = parse_document(content, PPT, IngestLimits(ocr_pictures="never"))
+    assert "Exhibit" not in unread.text and unread.ocr_pages == []

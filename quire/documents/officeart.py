@@ -1,0 +1,42 @@
+"""Office drawing records ([MS-ODRAW]) as Word 97-2003 and PowerPoint 97-2003 keep pictures: a file record
+(FBSE) holds a picture's blip, or names where another stream keeps it (`foDelay`); a blip of a bitmap (JPEG,
+PNG, DIB, TIFF) holds the file's bytes after its one or two UIDs and a tag byte. A metafile's blip (EMF, WMF,
+PICT) holds no file Pillow opens, so it gives none."""
+
+from __future__ import annotations
+
+import struct
+
+HEADER = 8
+FBSE = 0xF007
+# An FBSE's fixed part: its `foDelay` at 28, the length of its name (which follows the fixed part) at 33.
+FBSE_SIZE, FBSE_DELAY, FBSE_NAME_LENGTH = 36, 28, 33
+BITMAP_BLIPS = (0xF01D, 0xF02A, 0xF01E, 0xF01F, 0xF029)
+
+
+def fbse_bitmap(data: bytes, body: int, end: int, delayed: bytes | None = None) -> bytes | None:
+    """The bitmap of the FBSE whose body spans `body` to `end` of `data`: its own blip, else the blip at its
+    `foDelay` in `delayed` (the stream that keeps blips apart); None for a metafile, a blip kept nowhere given,
+    or damaged records."""
+    try:
+        blip = body + FBSE_SIZE + data[body + FBSE_NAME_LENGTH]
+        if blip + HEADER <= end:
+            return blip_bitmap(data, blip, end)
+        if delayed is None:
+            return None
+        (offset,) = struct.unpack_from("<I", data, body + FBSE_DELAY)
+        return blip_bitmap(delayed, offset, len(delayed))
+    except (struct.error, IndexError):
+        return None
+
+
+def blip_bitmap(data: bytes, blip: int, end: int) -> bytes | None:
+    """The file bytes of the blip record at `blip` (no further than `end`); None for a metafile's."""
+    try:
+        version_instance, kind, length = struct.unpack_from("<HHI", data, blip)
+    except struct.error:
+        return None
+    if kind not in BITMAP_BLIPS:
+        return None
+    start = blip + HEADER + 16 * (1 + (version_instance >> 4 & 1)) + 1
+    return data[start : min(end, blip + HEADER + length)] or None
