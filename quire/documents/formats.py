@@ -1056,14 +1056,19 @@ def _rewritten(
     return out.getvalue()
 
 
-def parse_ods(content: bytes, limits: IngestLimits) -> ParsedDocument:
+def parse_ods(
+    content: bytes,
+    limits: IngestLimits,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
     """An OpenDocument spreadsheet (.ods) as an XLSX is read: each sheet a page, `Sheet: name`, then its rows
-    as a table, each cell as the text it shows, then what it draws (`odt.ods_sheets`); a hidden sheet marked so
-    (`sheet_title`). A spreadsheet none of whose cells or drawings holds anything has no text."""
+    as a table, each cell as the text it shows, then what it draws (`odt.ods_sheets`; with `pictures` a
+    picture's text); a hidden sheet marked so (`sheet_title`). A spreadsheet none of whose cells or drawings
+    holds anything has no text."""
     drawn: list[list[tuple[str, object]]] = []
 
     def sheets() -> Iterator[tuple[str, Iterator[list[str]]]]:
-        for sheet in ods_sheets(content, limits):
+        for sheet in ods_sheets(content, limits, pictures):
             drawn.append(sheet.drawn)
             yield sheet_title(sheet.name, hidden=sheet.hidden), sheet.rows
 

@@ -113,7 +113,7 @@ def parse_odt(
     named: set[str] = set()
     inside = 0
     with zipfile.ZipFile(BytesIO(content)) as archive:
-        _read_parts(flow, archive, builder, pictures)
+        _read_parts(flow, archive, lambda: builder.page, pictures)
         styles = None
         if STYLES in archive.namelist():
             with archive.open(STYLES) as xml:
@@ -181,7 +181,7 @@ def parse_odp(
     builder = TextBuilder(limits)
     flow = _Flow()
     with zipfile.ZipFile(BytesIO(content)) as archive:
-        _read_parts(flow, archive, builder, pictures)
+        _read_parts(flow, archive, lambda: builder.page, pictures)
         styles = _part(archive, STYLES)
         if styles is not None:
             flow.read_styles(styles)
@@ -271,19 +271,24 @@ class OdsSheet:
     drawn: list[tuple[str, object]]
 
 
-def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[OdsSheet]:
+def ods_sheets(
+    content: bytes,
+    limits: IngestLimits,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
+) -> Iterator[OdsSheet]:
     """An OpenDocument spreadsheet's sheets (`table:table` in the body's `office:spreadsheet`), their rows as
     the texts their cells show (`text:p`, as a table's cells in a document read), streamed: a row or cell repeated
     counts at most `MAX_REPEAT` times, an empty cell once, and the empty rows after a sheet's last filled one (a
     sheet's formatting often runs to its millionth row) are left out. What a sheet draws, on the sheet
     (`table:shapes`) or anchored in a cell, is read as a document's drawings are (`_Flow.drawn`: text boxes,
-    an embedded chart's data table)."""
+    an embedded chart's data table, with `pictures` a picture's text, given its sheet's page)."""
     from lxml import etree
 
     check_archive_read(content, limits)
     flow = _Flow()
+    sheets = 0
     with zipfile.ZipFile(BytesIO(content)) as archive, archive.open(ODT_BODY) as xml:
-        flow.objects = lambda name: _part(archive, name)
+        _read_parts(flow, archive, lambda: sheets, pictures)
         tags = (TABLE, TABLE_ROW, TABLE_SHAPES, AUTOMATIC_STYLES, *DRAWINGS)
         events = etree.iterparse(xml, events=("start", "end"), tag=tags, **XML_SAFE)
         depth = 0
@@ -294,6 +299,7 @@ def ods_sheets(content: bytes, limits: IngestLimits) -> Iterator[OdsSheet]:
                 continue
             depth += 1 if event == "start" else -1
             if event == "start" and depth == 1:
+                sheets += 1
                 drawn: list[tuple[str, object]] = []
                 name, hidden = element.get(_TABLE + "name") or "", flow.hides(element)
                 yield OdsSheet(name, hidden, _ods_rows(events, flow, limits, drawn), drawn)
@@ -339,14 +345,14 @@ def _ods_rows(
 def _read_parts(
     flow: _Flow,
     archive: zipfile.ZipFile,
-    builder: TextBuilder,
+    page: Callable[[], int],
     pictures: Callable[[bytes, int], list[tuple[str, object]]] | None,
 ) -> None:
     """Let `flow` read the package's embedded objects, and with `pictures` its pictures on the page being
-    built."""
+    read (`page()`)."""
     names = set(archive.namelist())
     flow.objects = lambda name: _part(archive, name)
-    flow.pictures, flow.page = pictures, lambda: builder.page
+    flow.pictures, flow.page = pictures, page
     flow.picture_bytes = lambda name: archive.read(name) if name in names else None
 
 

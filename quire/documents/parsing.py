@@ -209,7 +209,9 @@ def _parse(
             lambda pictures: parse_odt(content, limits, pictures), limits, on_page, embedded=embedded
         )
     if content_type == sniffing.ODS:
-        return formats.parse_ods(content, limits)
+        return _through_pictures(
+            lambda pictures: formats.parse_ods(content, limits, pictures), limits, on_page, embedded=embedded
+        )
     if content_type == sniffing.ODP:
         return _through_pictures(
             lambda pictures: parse_odp(content, limits, pictures), limits, on_page, embedded=embedded
@@ -257,13 +259,13 @@ def _through_pictures(
     *,
     embedded: bool,
 ) -> ParsedDocument:
-    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, PPT, ODT, ODP) read as it is (`read(None)`),
-    or, when it is not embedded in another, with its pictures' text where each stands (OCR, `PictureReader`)
-    as `limits.ocr_pictures` says: only where it has almost no words of its own (`PictureReader.wanted`: a
-    scanned contract pasted in page by page, a deck of screenshots), always, or never. Its pictures are counted
-    first (`PictureReader.count`, a read without OCR), so that `on_page` follows them and, where they are more
-    than OCR may read (the plan's `max_ocr_pages`), none is read: the document is read as it is, unless it has
-    no text at all and so fails for that reason."""
+    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, PPT, ODT, ODS, ODP) read as it is
+    (`read(None)`), or, when it is not embedded in another, with its pictures' text where each stands (OCR,
+    `PictureReader`) as `limits.ocr_pictures` says: only where it has almost no words of its own
+    (`PictureReader.wanted`: a scanned contract pasted in page by page, a deck of screenshots), always, or never.
+    Its pictures are counted first (`PictureReader.count`, a read without OCR), so that `on_page` follows them
+    and, where they are more than OCR may read (the plan's `max_ocr_pages`), none is read: the document is read
+    as it is, unless it has no text at all and so fails for that reason."""
     if embedded or limits.ocr_pictures == "never":
         return read(None)
     if limits.ocr_pictures != "always":

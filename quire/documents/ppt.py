@@ -259,6 +259,7 @@ def _shape_records(
     while pending:
         start, end, depth = pending.pop()
         check_depth(depth, limits, "presentation")
+        limits.check_time()
         inner = []
         for kind, instance, body, body_end in _children(stream, start, end):
             if kind in (CLIENT_TEXTBOX, OPTIONS):

@@ -639,6 +639,28 @@ def test_an_opendocument_text_and_presentation_of_scans_are_read_through_their_p
     )
 
 
+def test_an_opendocument_spreadsheets_pictures_are_read_on_their_sheets():
+    from quire.documents.sniffing import ODS
+    from tests.support.documents import make_ods
+
+    scans = {
+        "Pictures/first.png": saved(page(LINES), "PNG"),
+        "Pictures/second.png": saved(page(SCANNED), "PNG"),
+    }
+    frame = '<draw:frame svg:width="16cm" svg:height="3cm"><draw:image xlink:href="{}"/></draw:frame>'
+    first, second = (frame.format(name) for name in scans)
+    sheets = (
+        f'<table:table table:name="Statement"><table:shapes>{first}</table:shapes>'
+        "<table:table-row><table:table-cell/></table:table-row></table:table>"
+        '<table:table table:name="Signed"><table:table-row><table:table-cell office:value-type="string">'
+        f"<text:p>Scan</text:p>{second}</table:table-cell></table:table-row></table:table>"
+    )
+    parsed = parse_document(with_parts(make_ods(sheets), scans), ODS)
+    assert parsed.ocr_pages == [1, 2], parsed.text
+    assert parsed.page_at(parsed.text.index("Payment")) == 1
+    assert parsed.page_at(parsed.text.index("MUTUAL")) == 2
+
+
 def test_a_document_asks_for_its_scans_ocr_languages_among_those_the_deployment_reads(
     celery_worker, api_a: Api
 ):
