@@ -6,7 +6,8 @@ Sauvola's thresholds where the light is uneven).
     python benchmarks/ocr_pages.py [--lines 40] [--repeat 2]
 
 Each page is a letter page at 300 dpi with `--lines` lines of a contract's wording in Pillow's default font at
-36 px, turned counter-clockwise by the angle in its row (Pillow's `rotate`, white fill). "Words read" is the
+36 px, turned counter-clockwise by the angle in its row (Pillow's `rotate`, white fill), or photographed: in
+shadow, or at an angle (keystoned by a perspective transform onto a dark desk). "Words read" is the
 share of the drawn words (letters and digits, case folded) OCR's text holds, counted with their multiplicity.
 """
 
@@ -59,6 +60,27 @@ def shaded(page):
     return photo.filter(ImageFilter.GaussianBlur(1.2))
 
 
+def keystoned(page, inset: float):
+    """`page` as a phone photographs it from below its bottom edge: on a dark desk, its top edge `inset` of its
+    width narrower at each end than its bottom (a perspective transform)."""
+    import numpy
+    from PIL import Image
+
+    width, height = page.size
+    photo = Image.new("L", (width + 400, height + 400), 70)
+    corners = [(200 + inset * width, 200), (200 + width - inset * width, 200), (200 + width, 200 + height)]
+    corners.append((200, 200 + height))
+    rows = []
+    for (x, y), (u, v) in zip(corners, [(0, 0), (width, 0), (width, height), (0, height)], strict=True):
+        rows.append(([x, y, 1, 0, 0, 0, -u * x, -u * y], u))
+        rows.append(([0, 0, 0, x, y, 1, -v * x, -v * y], v))
+    coefficients = numpy.linalg.solve(numpy.array([r for r, _ in rows]), numpy.array([b for _, b in rows]))
+    warp = (photo.size, Image.Transform.PERSPECTIVE, tuple(coefficients), Image.Resampling.BICUBIC)
+    paper = page.transform(*warp, fillcolor=0)
+    photo.paste(paper, (0, 0), Image.new("L", page.size, 255).transform(*warp, fillcolor=0))
+    return photo
+
+
 def words(text: str) -> collections.Counter:
     return collections.Counter(re.findall(r"[^\W_]+", text.casefold()))
 
@@ -95,6 +117,10 @@ def main() -> None:
         for angle in ANGLES
     ]
     pages.append(("photographed, in shadow", shaded(upright)))
+    pages += [
+        (f"photographed at an angle, top {inset:.0%} narrower each side", keystoned(upright, inset))
+        for inset in (0.05, 0.15)
+    ]
     for label, scan in pages:
         results = []
         for read, extra in ((_tesseract, ()), (ocr_image, (1.0,))):
