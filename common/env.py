@@ -38,9 +38,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-# When the pictures of a Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, PPT, ODT, ODS, ODP) are
-# read by OCR where each stands: only when it has almost no words of its own (a scan pasted in, a deck of
-# screenshots), always (beside its text: a contract with a scanned exhibit), or never.
+# When the pictures of a Word document, workbook or deck (DOCX, DOC, RTF, XLSX, XLS, PPTX, PPT, ODT, ODS,
+# ODP) are read by OCR where each stands: only when it has almost no words of its own (a scan pasted in, a deck
+# of screenshots), always (beside its text: a contract with a scanned exhibit), or never.
 OCR_PICTURES = ("textless", "always", "never")
 
 

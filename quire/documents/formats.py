@@ -26,6 +26,7 @@ from quire.documents.layout import (
 )
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 from quire.documents.odt import ods_sheets
+from quire.documents.officeart import FBSE, OPTIONS, atoms, fbse_bitmap, picture_index
 from quire.documents.rtf import rtf_read
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -1075,10 +1076,16 @@ def parse_ods(
     return _workbook(sheets(), limits, lambda index: drawn[index])
 
 
-def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> ParsedDocument:
+def parse_xls(
+    content: bytes,
+    limits: IngestLimits,
+    *,
+    objects: bool = True,
+    pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
+) -> ParsedDocument:
     """An Excel 97-2003 workbook (`.xls`, BIFF, read by xlrd) as `parse_xlsx` reads a workbook: each sheet a
     page, each cell as the sheet shows it, a date in ISO 8601 and a percentage with its `%` by its format, then
-    its text boxes' and shapes' text (`_xls_text_boxes`). A row's blank cells past its last value are never
+    its text boxes' and shapes' text and, with `pictures`, its pictures' (`_xls_drawings`). A row's blank cells past its last value are never
     read: a few bytes of BIFF (MULBLANK) format a whole sheet's 16 million cells. With `objects`, the files
     the workbook embeds (its `MBD...` storages) are attachments: whether one is shown as its icon is not
     read."""
@@ -1133,7 +1140,9 @@ def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> 
             book.unload_sheet(index)
 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
-        boxes = _xls_text_boxes(ole.openstream(XLS_STREAM).read()) if ole.exists(XLS_STREAM) else {}
+        drawn, group = (
+            _xls_drawings(ole.openstream(XLS_STREAM).read()) if ole.exists(XLS_STREAM) else ({}, b"")
+        )
         attachments: list[Attachment] = []
         storages = ole.listdir(streams=False, storages=True) if objects else []
         for storage in sorted(path[0] for path in storages if len(path) == 1):
@@ -1141,10 +1150,20 @@ def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> 
                 name, data, _ = embedded_file(storage_file(ole, [storage]))
                 attach(attachments, limits, name, data, part=storage)
     names = book.sheet_names()
+    store = [(body, end) for kind, _, body, end in atoms(group) if kind == FBSE] if pictures else []
+
+    def blocks(index: int) -> list[tuple[str, object]]:
+        found: list[tuple[str, object]] = []
+        for kind, value in drawn.get(names[index], []):
+            if kind == "text":
+                found.append((kind, value))
+            elif pictures is not None and isinstance(value, int) and 0 < value <= len(store):
+                bitmap = fbse_bitmap(group, *store[value - 1])
+                found.extend(pictures(bitmap, index + 1) if bitmap is not None else [])
+        return found
+
     try:
-        parsed = _workbook(
-            sheets(), limits, lambda index: [("text", text) for text in boxes.get(names[index], [])]
-        )
+        parsed = _workbook(sheets(), limits, blocks)
     finally:
         book.release_resources()
     parsed.attachments = attachments
@@ -1154,23 +1173,32 @@ def parse_xls(content: bytes, limits: IngestLimits, *, objects: bool = True) -> 
 # The BIFF8 stream of an .xls, the records its text boxes are read from, and the storages of its objects.
 XLS_STREAM = "Workbook"
 BIFF_BOF, BIFF_BOUNDSHEET, BIFF_OBJ, BIFF_TXO, BIFF_CONTINUE = 0x0809, 0x0085, 0x005D, 0x01B6, 0x003C
+BIFF_DRAWING_GROUP, BIFF_DRAWING = 0x00EB, 0x00EC
 BIFF8 = 0x0600
 OBJ_NOTE = 0x19
 XLS_OBJECT_PREFIX = "MBD"
 
 
-def _xls_text_boxes(stream: bytes) -> dict[str, list[str]]:
-    """The text of each sheet's text boxes and shapes: a TXO record's characters (its count at offset 10), in
-    the CONTINUE records after it, each opening with whether its characters are two bytes, by the sheet whose
-    substream holds it (the BOUNDSHEET record naming the substream's offset); a cell's note (an OBJ of type
-    0x19 before it) left out; none for a workbook older than BIFF8."""
+def _xls_drawings(stream: bytes) -> tuple[dict[str, list[tuple[str, object]]], bytes]:
+    """What each sheet draws, in order, by the sheet whose substream holds it (the BOUNDSHEET record naming the
+    substream's offset): ("text", a text box's or shape's text: a TXO record's characters, its count at offset
+    10, in the CONTINUE records after it, each opening with whether its characters are two bytes; a cell's note,
+    an OBJ of type 0x19 before it, left out) and ("picture", the index of its blip in the blip store from 1,
+    named by a shape's properties in the sheet's MSODRAWING records); and the workbook's drawing group
+    (MSODRAWINGGROUP and the CONTINUE records after it), which holds the blip store. None for a workbook older
+    than BIFF8."""
     names: dict[int, str] = {}
-    found: dict[str, list[str]] = {}
-    sheet, shape, wanted, parts = None, None, 0, []
+    found: dict[str, list[tuple[str, object]]] = {}
+    group = bytearray()
+    sheet, shape, wanted, parts, grouping = None, None, 0, [], False
     position = 0
     while position + 4 <= len(stream):
         kind, length = struct.unpack_from("<HH", stream, position)
         start, position = position + 4, position + 4 + length
+        if grouping and kind == BIFF_CONTINUE:
+            group += stream[start:position]
+            continue
+        grouping = False
         if wanted and kind == BIFF_CONTINUE and length:
             double = stream[start] & 1
             chunk = stream[start + 1 : position].decode(
@@ -1179,12 +1207,22 @@ def _xls_text_boxes(stream: bytes) -> dict[str, list[str]]:
             parts.append(chunk[:wanted])
             wanted -= len(parts[-1])
             if wanted <= 0 and sheet is not None:
-                found.setdefault(sheet, []).append("".join(parts).replace("\r\n", "\n").replace("\r", "\n"))
+                text = "".join(parts).replace("\r\n", "\n").replace("\r", "\n")
+                found.setdefault(sheet, []).append(("text", text))
             continue
         wanted = 0
-        if kind == BIFF_BOF:
+        if kind == BIFF_DRAWING_GROUP:
+            group += stream[start:position]
+            grouping = True
+        elif kind == BIFF_DRAWING and sheet is not None:
+            drawing = stream[start:position]
+            for atom, instance, body, end in atoms(drawing):
+                blip = picture_index(drawing, body, end, instance) if atom == OPTIONS else 0
+                if blip:
+                    found.setdefault(sheet, []).append(("picture", blip))
+        elif kind == BIFF_BOF:
             if start == 4 and struct.unpack_from("<H", stream, start)[0] != BIFF8:
-                return {}
+                return {}, b""
             sheet = names.get(start - 4)
         elif kind == BIFF_BOUNDSHEET and length >= 8:
             (offset,) = struct.unpack_from("<I", stream, start)
@@ -1196,7 +1234,7 @@ def _xls_text_boxes(stream: bytes) -> dict[str, list[str]]:
         elif kind == BIFF_TXO and length >= 12 and shape != OBJ_NOTE:
             (wanted,) = struct.unpack_from("<H", stream, start + 10)
             parts = []
-    return found
+    return found, bytes(group)
 
 
 def _xls_damage() -> tuple[type[BaseException], ...]:

@@ -6,9 +6,14 @@ PICT) holds no file Pillow opens, so it gives none."""
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 HEADER = 8
+CONTAINER = 0xF
 FBSE = 0xF007
+# A shape's properties (OfficeArtFOPT, its count of properties as its instance, six bytes each): a picture's
+# names its blip by its index in the blip store from 1 (`pib`, a property marked as a blip id).
+OPTIONS, PIB, PROPERTY_ID, PROPERTY_IS_BLIP = 0xF00B, 0x0104, 0x3FFF, 0x4000
 # An FBSE's fixed part: its `foDelay` at 28, the length of its name (which follows the fixed part) at 33.
 FBSE_SIZE, FBSE_DELAY, FBSE_NAME_LENGTH = 36, 28, 33
 BITMAP_BLIPS = (0xF01D, 0xF02A, 0xF01E, 0xF01F, 0xF029)
@@ -40,3 +45,27 @@ def blip_bitmap(data: bytes, blip: int, end: int) -> bytes | None:
         return None
     start = blip + HEADER + 16 * (1 + (version_instance >> 4 & 1)) + 1
     return data[start : min(end, blip + HEADER + length)] or None
+
+
+def atoms(data: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """The atoms of records laid end to end in `data`, containers entered rather than skipped, so that a
+    drawing split over several records (BIFF's MSODRAWING, each holding part of it) reads whole: each its
+    type, instance, body start and end (no further than `data`)."""
+    at = 0
+    while at + HEADER <= len(data):
+        version_instance, kind, length = struct.unpack_from("<HHI", data, at)
+        if version_instance & 0x0F == CONTAINER:
+            at += HEADER
+            continue
+        yield kind, version_instance >> 4, at + HEADER, min(len(data), at + HEADER + length)
+        at += HEADER + length
+
+
+def picture_index(data: bytes, start: int, end: int, count: int) -> int:
+    """The blip a shape's properties (`count` of them from `start`) name: `pib`, an index into the blip store
+    from 1; 0 where none."""
+    for at in range(start, min(end, start + 6 * count) - 5, 6):
+        opid, value = struct.unpack_from("<HI", data, at)
+        if opid & PROPERTY_ID == PIB and opid & PROPERTY_IS_BLIP:
+            return value
+    return 0

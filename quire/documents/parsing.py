@@ -203,7 +203,12 @@ def _parse(
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.XLS:
-        return formats.parse_xls(content, limits, objects=not embedded)
+        return _through_pictures(
+            lambda pictures: formats.parse_xls(content, limits, objects=not embedded, pictures=pictures),
+            limits,
+            on_page,
+            embedded=embedded,
+        )
     if content_type == sniffing.ODT:
         return _through_pictures(
             lambda pictures: parse_odt(content, limits, pictures), limits, on_page, embedded=embedded
@@ -259,25 +264,18 @@ def _through_pictures(
     *,
     embedded: bool,
 ) -> ParsedDocument:
-    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, PPTX, PPT, ODT, ODS, ODP) read as it is
-    (`read(None)`), or, when it is not embedded in another, with its pictures' text where each stands (OCR,
+    """A Word document, workbook or deck (DOCX, DOC, RTF, XLSX, XLS, PPTX, PPT, ODT, ODS, ODP) read as it
+    is (`read(None)`), or, when it is not embedded in another, with its pictures' text where each stands (OCR,
     `PictureReader`) as `limits.ocr_pictures` says: only where it has almost no words of its own
-    (`PictureReader.wanted`: a scanned contract pasted in page by page, a deck of screenshots), always, or never.
-    Its pictures are counted first (`PictureReader.count`, a read without OCR), so that `on_page` follows them
-    and, where they are more than OCR may read (the plan's `max_ocr_pages`), none is read: the document is read
-    as it is, unless it has no text at all and so fails for that reason."""
+    (`PictureReader.wanted`: a scanned contract pasted in page by page, a deck of screenshots), always, or
+    never. It is read first with its pictures counted (`PictureReader.count`: their headers read, no OCR), so
+    that `on_page` follows them and, where they are more than OCR may read (the plan's `max_ocr_pages`), none
+    is read: the document is read as it is, unless it has no text at all and so fails for that reason."""
     if embedded or limits.ocr_pictures == "never":
         return read(None)
-    if limits.ocr_pictures != "always":
-        parsed = read(None)
-        if not PictureReader.wanted(parsed.text):
-            return parsed
     pictures = PictureReader(limits, on_page)
     try:
         plain = read(pictures.count)
-        if not pictures.counted:
-            return plain
-        pictured = read(pictures)
     except LimitExceeded as exc:
         if exc.code != ErrorCode.TOO_MANY_PAGES:
             raise
@@ -286,6 +284,10 @@ def _through_pictures(
             raise
         logger.info("pictures left unread: %s", exc)
         return plain
+    wanted = limits.ocr_pictures == "always" or PictureReader.wanted(plain.text)
+    if not (wanted and pictures.counted):
+        return plain
+    pictured = read(pictures)
     if not pictures.pages:
         return plain
     pictures.record(pictured)

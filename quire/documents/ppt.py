@@ -28,7 +28,7 @@ from typing import Any
 
 from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
 from quire.documents.limits import IngestLimits, check_depth
-from quire.documents.officeart import FBSE, fbse_bitmap
+from quire.documents.officeart import FBSE, OPTIONS, fbse_bitmap, picture_index
 
 DOCUMENT_STREAM, CURRENT_USER_STREAM = "PowerPoint Document", "Current User"
 # A PowerPoint 95 file saved with its PowerPoint 97 copy keeps that copy in this storage.
@@ -40,11 +40,10 @@ RT_OUTLINE_TEXT_REF, RT_TEXT_HEADER, RT_TEXT_CHARS, RT_TEXT_BYTES = 0x0F9E, 0x0F
 RT_USER_EDIT, RT_PERSIST_DIRECTORY = 0x0FF5, 0x1772
 CLIENT_TEXTBOX = 0xF00D
 # Pictures: the document's drawing group (`PPDrawingGroup`) holds the blip store, whose file records keep each
-# blip or name its place in the `Pictures` stream; a shape's properties (`OfficeArtFOPT`) name a picture's
-# blip by its index from 1 (`pib`, a property marked as a blip id).
+# blip or name its place in the `Pictures` stream; a shape's properties name a picture's blip
+# (`officeart.picture_index`).
 PICTURES_STREAM = "Pictures"
-RT_DRAWING_GROUP, DRAWING_GROUP_CONTAINER, BLIP_STORE, OPTIONS = 0x040B, 0xF000, 0xF001, 0xF00B
-PIB, PROPERTY_ID, PROPERTY_IS_BLIP = 0x0104, 0x3FFF, 0x4000
+RT_DRAWING_GROUP, DRAWING_GROUP_CONTAINER, BLIP_STORE = 0x040B, 0xF000, 0xF001
 # The slide lists by their instance: the slides' and the notes slides'.
 SLIDES, NOTES = 0, 2
 # `CurrentUserAtom.headerToken` of a presentation encrypted with a password.
@@ -234,7 +233,7 @@ def _shape_blocks(
     named = set()
     for kind, body, body_end, instance in _shape_records(stream, start, end, limits):
         if kind == OPTIONS:
-            blip = _picture_index(stream, body, body_end, instance)
+            blip = picture_index(stream, body, body_end, instance)
             if blip:
                 blocks.append(("picture", blip))
             continue
@@ -267,15 +266,6 @@ def _shape_records(
             elif _is_container(stream, body):
                 inner.append((body, body_end, depth + 1))
         pending.extend(reversed(inner))
-
-
-def _picture_index(stream: bytes, start: int, end: int, count: int) -> int:
-    """The blip a shape's properties name (`pib`, an index into the blip store from 1); 0 where none."""
-    for at in range(start, min(end, start + 6 * count) - 5, 6):
-        opid, value = struct.unpack_from("<HI", stream, at)
-        if opid & PROPERTY_ID == PIB and opid & PROPERTY_IS_BLIP:
-            return value
-    return 0
 
 
 def _blip_store(stream: bytes, start: int, end: int, limits: IngestLimits) -> list[tuple[int, int]]:

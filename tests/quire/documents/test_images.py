@@ -438,6 +438,89 @@ def test_a_word_97_document_of_pasted_scans_is_read_through_its_inline_pictures(
     assert "Exhibit" not in parse_document(damaged, DOC).text
 
 
+def xls_of_pictures(pictures: list[tuple[str, bytes]]) -> bytes:
+    """An Excel 97 workbook (xlwt) of a sheet per (name, PNG bytes), each drawing its picture as Excel does: the
+    workbook's drawing group (MSODRAWINGGROUP and CONTINUE records of 8,224 bytes at most, before the sheets,
+    their offsets moved past it) holds the blips, each in a file record; a sheet's MSODRAWING its shape, whose properties name the blip, then an OBJ of a
+    picture (type 8)."""
+    import struct
+
+    import olefile
+    import xlwt
+
+    from tests.support.documents import make_ole
+
+    def record(kind: int, data: bytes) -> bytes:
+        return struct.pack("<HH", kind, len(data)) + data
+
+    def art(kind: int, body: bytes, instance: int = 0, container: bool = False) -> bytes:
+        return struct.pack("<HHI", instance << 4 | (0xF if container else 0), kind, len(body)) + body
+
+    book = xlwt.Workbook()
+    for name, _ in pictures:
+        book.add_sheet(name).write(0, 0, "Scan")
+    out = io.BytesIO()
+    book.save(out)
+    with olefile.OleFileIO(io.BytesIO(out.getvalue())) as ole:
+        stream = ole.openstream("Workbook").read()
+    store = b""
+    for _, png in pictures:
+        blip = art(0xF01E, bytes(16) + b"\xff" + png, instance=0x6E0)
+        fixed = struct.pack("<BB16sHIIIBBBB", 6, 6, bytes(16), 0, len(blip), 1, 0, 0, 0, 0, 0)
+        store += art(0xF007, fixed + blip, instance=6)
+    data = art(0xF000, art(0xF001, store, len(pictures), container=True), container=True)
+    chunks = [data[at : at + 8224] for at in range(0, len(data), 8224)]
+    group = record(0xEB, chunks[0]) + b"".join(record(0x3C, chunk) for chunk in chunks[1:])
+
+    def drawing(number: int) -> bytes:
+        shape = art(0xF004, art(0xF00B, struct.pack("<HI", 0x4104, number), instance=1), container=True)
+        obj = struct.pack("<HHHHH", 0x15, 0x12, 8, number, 0x6011) + bytes(16)
+        return record(0xEC, art(0xF002, art(0xF003, shape, container=True), container=True)) + record(
+            0x5D, obj
+        )
+
+    written, moved, ends, at = bytearray(), {}, 0, 0
+    while at + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, at)
+        if kind == 0x85 and group:
+            written += group
+            group = b""
+        if kind == 0x0809:
+            moved[at] = len(written)
+        if kind == 0x0A:
+            written += drawing(ends) if ends else b""
+            ends += 1
+        written += stream[at : at + 4 + length]
+        at += 4 + length
+    at = 0
+    while at + 4 <= len(written):
+        kind, length = struct.unpack_from("<HH", written, at)
+        if kind == 0x85:
+            struct.pack_into("<I", written, at + 4, moved[struct.unpack_from("<I", written, at + 4)[0]])
+        at += 4 + length
+    stream = bytes(written)
+    return make_ole([("Workbook", stream)])
+
+
+def test_an_excel_97_workbook_of_pasted_scans_is_read_through_its_pictures_sheet_by_sheet():
+    from quire.documents.sniffing import XLS
+
+    content = xls_of_pictures(
+        [
+            ("Statement", saved(page(["Revenue rose to 120 million dollars."]), "PNG")),
+            ("Signed", saved(page(SCANNED), "PNG")),
+        ]
+    )
+    parsed = parse_document(content, XLS)
+    assert parsed.ocr_pages == [1, 2], parsed.text
+    assert parsed.page_at(parsed.text.index("Revenue rose")) == 1
+    assert parsed.page_at(parsed.text.index("Delaware")) == 2
+    assert parsed.text.index("Sheet: Signed") < parsed.text.index(
+        "| Scan |", parsed.text.index("Sheet: Signed")
+    )
+    assert parsed.text.rindex("| Scan |") < parsed.text.index("Delaware")
+
+
 def test_a_deck_of_screenshots_is_read_slide_by_slide():
     import pptx
     from pptx.util import Inches
