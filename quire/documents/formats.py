@@ -1407,13 +1407,16 @@ class _SlideObjects:
         self.attachments: list[Attachment] = []
 
     def picture(self, builder: TextBuilder, shape) -> None:
-        """A picture's text (with `pictures`); a linked picture, or one whose fill names no picture, has none."""
+        """A picture's text (with `pictures`); a linked picture, or one whose fill names no picture or is left
+        out, has none."""
+        from pptx.exc import InvalidXmlError
+
         if self.pictures is None:
             return
         self.limits.check_time()
         try:
             blob = shape.image.blob
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, InvalidXmlError):
             return
         add_blocks(builder, self.pictures(blob, builder.page))
 

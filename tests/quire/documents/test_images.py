@@ -595,6 +595,25 @@ def test_a_deck_whose_picture_is_linked_not_embedded_is_read_without_it():
     assert "Delaware" in parsed.text and "Acme" not in parsed.text and parsed.ocr_pages == [2]
 
 
+def test_a_deck_with_text_and_a_picture_without_its_fill_reads_its_text():
+    """A picture shape whose `p:blipFill` a writer left out (as Open XML SDK's Performance_Up.pptx has one): its
+    pictures are counted on every read, so python-pptx's refusal of it must not fail the deck."""
+    import pptx
+    from pptx.util import Inches
+
+    from quire.documents.sniffing import PPTX
+
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = (
+        "Quarterly performance is up across every region we serve this year, as planned."
+    )
+    picture = slide.shapes.add_picture(io.BytesIO(saved(page(SCANNED), "PNG")), Inches(0.5), Inches(2))
+    picture._element.remove(picture._element.blipFill)
+    parsed = parse_document(saved(deck, "pptx"), PPTX)
+    assert parsed.text.startswith("Quarterly performance") and parsed.ocr_pages == []
+
+
 def test_a_word_document_of_pictures_without_text_gives_no_text_rather_than_ocr_noise():
     from quire.documents.sniffing import DOCX
 
