@@ -17,7 +17,8 @@ holding the anchor, or after the first paragraph past the table holding it (`spr
 is an object the main text embeds (its character's `sprmCFOle2`, its storage under `ObjectPool` named by
 `sprmCPicLocation`) where it is a worksheet or a document, read as that file is read; a file a packager or Acrobat
 object wraps (shown as its icon) is an attachment, and a picture (Paintbrush, MS Draw) is left out. A picture the
-main text holds inline (its bitmap in the Data stream) is read by OCR where the parser is given `pictures`.
+main text holds inline (its bitmap in the Data stream) or anchors as a floating shape (its blip in the
+WordDocument stream) is read by OCR, after the paragraph holding it, where the parser is given `pictures`.
 Comments are not read. Word 6.0/95 files and encrypted ones are
 refused.
 """
@@ -42,7 +43,7 @@ from quire.documents.layout import (
     attach,
 )
 from quire.documents.limits import IngestLimits
-from quire.documents.officeart import FBSE, fbse_bitmap
+from quire.documents.officeart import FBSE, OPTIONS, atoms, fbse_bitmap, picture_index
 
 WORD_STREAM = "WordDocument"
 WORD_IDENT = 0xA5EC
@@ -83,11 +84,16 @@ MM_SHAPEFILE = 0x0066
 # The main text's drawn objects (PlcSpaMom: an FSPA of 26 bytes per anchor, its shape id first) and the text box
 # stories (PlcftxbxTxt: an FTXBXS of 22 bytes per story, `fReusable` at 8, the id of its shape at 14).
 FC_PLC_SPA_MOM, FC_PLCF_TXBX_TXT = 40, 56
+# The drawings (OfficeArtContent, in the table stream): the drawing group (its blip store, each blip kept in the
+# WordDocument stream at its file record's `foDelay`), then each drawing after a byte saying whose it is (0 the
+# main text's): its shapes, each a shape record (FSP, its id first) and its properties.
+FC_DGG_INFO = 50
+DGG_CONTAINER, DG_CONTAINER, SHAPE_RECORD, MAIN_DRAWING = 0xF000, 0xF002, 0xF00A, 0
 FSPA_SIZE, FTXBXS_SIZE = 26, 22
 # The pairs read; one past the FIB's count of pairs is empty.
 READ_PAIRS = (
     FC_STSHF, FC_PLCF_SED, FC_PLCF_HDD, FC_PLCF_BTE_CHPX, FC_PLCF_BTE_PAPX, FC_DOP, FC_CLX, FC_PLC_SPA_MOM,
-    FC_PLCF_TXBX_TXT,
+    FC_PLCF_TXBX_TXT, FC_DGG_INFO,
 )  # fmt: skip
 # A style's character properties are its second UPX for a paragraph style, its first for a character style, its
 # third for a table style (by its kind, `stk`); no style is based on 0x0FFF.
@@ -123,8 +129,8 @@ def parse_doc(
     pictures: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """The document's text (see the module's docstring); an embedded worksheet or document is read where it
-    stands with `embedded_blocks` (none without it), and a picture the main text holds inline with `pictures`
-    (`_inline_pictures`)."""
+    stands with `embedded_blocks` (none without it), and a picture the main text holds with `pictures`
+    (`_inline_pictures`, `_floating_pictures`)."""
     import olefile
 
     with olefile.OleFileIO(io.BytesIO(content)) as ole:
@@ -141,6 +147,8 @@ def parse_doc(
         runs = _character_formats(word, table, *pairs[FC_PLCF_BTE_CHPX])
         objects = _objects(ole, runs or [], pieces, counts[0]) if embedded_blocks else []
         inline = _inline_pictures(ole, word, runs or [], pieces, counts[0]) if pictures else []
+    if pictures:
+        inline = sorted(inline + _floating_pictures(word, table, pairs, counts[0]), key=lambda item: item[0])
     formats = _paragraph_formats(word, table, *pairs[FC_PLCF_BTE_PAPX])
     unshown = _unshown(runs, table, pairs, formats)
     row_ends = [paragraph.end for paragraph in formats if paragraph.row_end]
@@ -333,6 +341,45 @@ def _inline_pictures(
                 found.append((cp, picture))
             break
     return sorted(found, key=lambda item: item[0])
+
+
+def _floating_pictures(
+    word: bytes, table: bytes, pairs: dict[int, tuple[int, int]], body: int
+) -> list[tuple[int, bytes]]:
+    """The pictures the main text anchors as floating shapes (`PlcSpaMom`'s anchors by shape id), as (the CP
+    of its anchor, the bitmap its properties name in the drawing group's blip store); none where those
+    structures are missing or damaged."""
+    try:
+        anchors = _shape_anchors(table, *pairs[FC_PLC_SPA_MOM])
+        fc, size = pairs[FC_DGG_INFO]
+        if not anchors or not size:
+            return []
+        _, kind, length = struct.unpack_from("<HHI", table, fc)
+        if kind != DGG_CONTAINER:
+            return []
+        group = table[fc + 8 : fc + 8 + length]
+        store = [(start, end) for atom, _, start, end in atoms(group) if atom == FBSE]
+        found = []
+        at, end = fc + 8 + length, fc + size
+        while at + 9 <= end:
+            label = table[at]
+            _, kind, length = struct.unpack_from("<HHI", table, at + 1)
+            drawing = table[at + 9 : at + 9 + length]
+            at += 9 + length
+            if label != MAIN_DRAWING or kind != DG_CONTAINER:
+                continue
+            shape = None
+            for atom, instance, start, stop in atoms(drawing):
+                if atom == SHAPE_RECORD:
+                    (shape,) = struct.unpack_from("<I", drawing, start)
+                elif atom == OPTIONS and shape in anchors and anchors[shape] < body:
+                    blip = picture_index(drawing, start, stop, instance)
+                    bitmap = fbse_bitmap(group, *store[blip - 1], word) if 0 < blip <= len(store) else None
+                    if bitmap is not None:
+                        found.append((anchors[shape], bitmap))
+    except (struct.error, IndexError):
+        return []
+    return found
 
 
 def _is_picture_mark(word: bytes, pieces: list[tuple[int, int, int, bool]], fc: int) -> bool:

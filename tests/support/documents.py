@@ -387,6 +387,7 @@ def make_doc(
     ident: int = 0xA5EC,
     objects: dict[int, list[tuple[str, bytes]]] | None = None,
     data_stream: bytes | None = None,
+    floating: tuple[tuple[int, bytes], ...] = (),
 ) -> bytes:
     """A Word 97-2003 document ([MS-DOC], written as an OLE file with extract-msg's `OleWriter`): a FIB with the
     stories' character counts and the places of the `Clx`, the sections, the header stories and the document
@@ -407,7 +408,10 @@ def make_doc(
     stories, (length, the CP of its shape's anchor in the body or None), written to the `PlcftxbxTxt` (shape
     ids 1000 on) and the anchored ones' shapes to the `PlcSpaMom`. `objects` are the embedded objects' storages
     under `ObjectPool` (`_<number>`: its streams), the number a character's `sprmCPicLocation` names;
-    `data_stream` the Data stream, where a picture's `sprmCPicLocation` names an offset (`doc_picture`)."""
+    `data_stream` the Data stream, where a picture's `sprmCPicLocation` names an offset (`doc_picture`).
+    `floating` are pictures the body anchors, (the CP of its anchor, PNG bytes): each a shape (ids 2000 on) in
+    the `PlcSpaMom` and in the main text's drawing (`OfficeArtContent`, after the drawing group whose blip store
+    names each blip's place in the WordDocument stream, where it follows the formatting pages)."""
     import itertools
     import struct
 
@@ -510,17 +514,37 @@ def make_doc(
             )
             + struct.pack("<iiHiii", 0, 0, 0, 0, 0, 0)
         )
-        shapes = sorted(
-            (anchor, 1000 + index) for index, (_, anchor) in enumerate(box_stories) if anchor is not None
-        )
+    shapes = sorted(
+        [(anchor, 1000 + index) for index, (_, anchor) in enumerate(box_stories) if anchor is not None]
+        + [(anchor, 2000 + index) for index, (anchor, _) in enumerate(floating)]
+    )
+    if shapes:
         spa = struct.pack(f"<{len(shapes) + 1}I", *(anchor for anchor, _ in shapes), len(body)) + b"".join(
             struct.pack("<i", shape) + bytes(22) for _, shape in shapes
         )
+
+    def art(kind: int, body: bytes, instance: int = 0, container: bool = False) -> bytes:
+        return struct.pack("<HHI", instance << 4 | (0xF if container else 0), kind, len(body)) + body
+
+    dgg = blips = b""
+    if floating:
+        blips_at, store, drawn = fkp_at + 512 * (2 if paragraph_styles else 1), b"", b""
+        for index, (_, image) in enumerate(floating):
+            blip = art(0xF01E, bytes(16) + b"\xff" + image, instance=0x6E0)
+            fixed = (len(blip), 1, blips_at + len(blips), 0, 0, 0, 0)
+            store += art(0xF007, struct.pack("<BB16sHIIIBBBB", 6, 6, bytes(16), 0, *fixed), instance=6)
+            blips += blip
+            properties = art(0xF00B, struct.pack("<HI", 0x4104, index + 1), instance=1)
+            shape = art(0xF00A, struct.pack("<II", 2000 + index, 0), instance=75) + properties
+            drawn += art(0xF004, shape, container=True)
+        group = art(0xF000, art(0xF001, store, instance=len(floating), container=True), container=True)
+        dgg = group + b"\x00" + art(0xF002, art(0xF003, drawn, container=True), container=True)
     pairs = [0] * (93 * 2)
     position = 16
     # The table stream's structures in the order they are written, each by its FIB pair.
     structures = (
         (33, clx), (11, hdd), (6, sed), (31, dop), (12, chpx), (13, papx), (1, stsh), (56, txbx), (40, spa),
+        (50, dgg),
     )  # fmt: skip
     for index, data in structures:
         pairs[index * 2], pairs[index * 2 + 1] = position, len(data)
@@ -539,6 +563,7 @@ def make_doc(
     stream = (fib + eight_bit + wide + sections).ljust(fkp_at, b"\0") + bytes(page)
     if paragraph_styles:
         stream += bytes(paragraph_page)
+    stream += blips
     table = bytes(16) + b"".join(data for _, data in structures)
     pool = [
         (f"ObjectPool/_{number}/{name}", data)

@@ -521,6 +521,23 @@ def test_an_excel_97_workbook_of_pasted_scans_is_read_through_its_pictures_sheet
     assert parsed.text.rindex("| Scan |") < parsed.text.index("Delaware")
 
 
+def test_a_word_97_documents_floating_pictures_are_read_after_their_anchors_paragraphs():
+    from quire.documents.sniffing import DOC
+    from tests.support.documents import make_doc
+
+    body = "Signed copy:\r\x08Schedule follows.\rand the terms:\r\x08\rEnd.\r"
+    anchors = [index for index, char in enumerate(body) if char == "\x08"]
+    floating = (
+        (anchors[0], saved(page(["Exhibit F: Payment Schedule"]), "PNG")),
+        (anchors[1], saved(page(SCANNED), "PNG")),
+    )
+    parsed = parse_document(make_doc(body, floating=floating), DOC)
+    text = parsed.text
+    assert text.index("Schedule follows") < text.index("Exhibit F") < text.index("and the terms"), text
+    assert text.index("and the terms") < text.index("State of Delaware") < text.index("End."), text
+    assert parsed.ocr_pages == [1]
+
+
 def test_a_deck_of_screenshots_is_read_slide_by_slide():
     import pptx
     from pptx.util import Inches
