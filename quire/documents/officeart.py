@@ -61,11 +61,17 @@ def atoms(data: bytes) -> Iterator[tuple[int, int, int, int]]:
         at += HEADER + length
 
 
-def picture_index(data: bytes, start: int, end: int, count: int) -> int:
-    """The blip a shape's properties (`count` of them from `start`) name: `pib`, an index into the blip store
-    from 1; 0 where none."""
+def properties(data: bytes, start: int, end: int, count: int) -> Iterator[tuple[int, int, int]]:
+    """A shape's properties (`count` of them from `start`, six bytes each): each its id, its flags (a blip id,
+    complex data) and its value."""
     for at in range(start, min(end, start + 6 * count) - 5, 6):
         opid, value = struct.unpack_from("<HI", data, at)
-        if opid & PROPERTY_ID == PIB and opid & PROPERTY_IS_BLIP:
+        yield opid & PROPERTY_ID, opid & ~PROPERTY_ID, value
+
+
+def picture_index(data: bytes, start: int, end: int, count: int) -> int:
+    """The blip a shape's properties name: `pib`, an index into the blip store from 1; 0 where none."""
+    for name, flags, value in properties(data, start, end, count):
+        if name == PIB and flags & PROPERTY_IS_BLIP:
             return value
     return 0

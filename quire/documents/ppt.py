@@ -9,13 +9,14 @@ slide an incremental save replaced is read as it is now, never as it was. The do
 the text of its placeholders (a `TextHeaderAtom`, then `TextCharsAtom`, UTF-16, or `TextBytesAtom`, each byte
 a code point below 256). A slide's drawing (`PPDrawing`, OfficeArt records) holds its shapes in drawing
 order; a shape's `OfficeArtClientTextbox` holds its text, or an `OutlineTextRefAtom` naming one of the
-placeholder texts of the slide list; placeholder text no shape names is read after the shapes. A picture
-shape's text is read by OCR where it is drawn, where the parser is given `pictures` (its blip from the drawing
-group's blip store, kept there or in the `Pictures` stream). Notes are the notes list's (instance 2) text of the
-notes slide the slide names (`SlideAtom.notesIdRef`). Masters, layouts' prompts, charts and embedded objects
-are not read. A PowerPoint 95 file saved with its PowerPoint 97
-copy (`PP97_DUALSTORAGE`) is read through that copy; an encrypted presentation, a PowerPoint 95 or older one,
-and one without the records above (damaged) fail with the reason.
+placeholder texts of the slide list; a table (a group of shapes with `tableProperties`) reads as a table, its
+cells placed by their anchors; placeholder text no shape names is read after the shapes. A picture shape's
+text is read by OCR where it is drawn, where the parser is given `pictures` (its blip from the drawing group's
+blip store, kept there or in the `Pictures` stream). Notes are the notes list's (instance 2) text of the notes
+slide the slide names (`SlideAtom.notesIdRef`). Masters, layouts' prompts, charts and embedded objects are not
+read. A PowerPoint 95 file saved with its PowerPoint 97 copy (`PP97_DUALSTORAGE`) is read through that copy; an
+encrypted presentation, a PowerPoint 95 or older one, and one without the records above (damaged) fail with
+the reason.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
 from quire.documents.limits import IngestLimits, check_depth
-from quire.documents.officeart import FBSE, OPTIONS, fbse_bitmap, picture_index
+from quire.documents.officeart import FBSE, OPTIONS, fbse_bitmap, picture_index, properties
 
 DOCUMENT_STREAM, CURRENT_USER_STREAM = "PowerPoint Document", "Current User"
 # A PowerPoint 95 file saved with its PowerPoint 97 copy keeps that copy in this storage.
@@ -44,6 +45,10 @@ CLIENT_TEXTBOX = 0xF00D
 # (`officeart.picture_index`).
 PICTURES_STREAM = "Pictures"
 RT_DRAWING_GROUP, DRAWING_GROUP_CONTAINER, BLIP_STORE = 0x040B, 0xF000, 0xF001
+# Tables: a group of shapes (its own shape first) whose own shape's further properties (OfficeArtTertiaryFOPT)
+# hold `tableProperties`; each cell a shape placed by its anchor in the group (OfficeArtChildAnchor: left, top,
+# right, bottom), the borders line shapes without text.
+GROUP, SHAPE, TERTIARY_OPTIONS, CHILD_ANCHOR, TABLE_PROPERTIES = 0xF003, 0xF004, 0xF122, 0xF00F, 0x03A0
 # The slide lists by their instance: the slides' and the notes slides'.
 SLIDES, NOTES = 0, 2
 # `CurrentUserAtom.headerToken` of a presentation encrypted with a password.
@@ -132,6 +137,8 @@ def _read(
         for kind, value in _shape_blocks(stream, start, end, listed, limits):
             if kind == "text":
                 builder.add(value)
+            elif kind == "table":
+                builder.table(value)
             elif pictures is not None and 0 < value <= len(store):
                 body, body_end = store[value - 1]
                 bitmap = fbse_bitmap(stream, body, body_end, delayed)
@@ -226,46 +233,96 @@ def _slide_list(stream: bytes, start: int, end: int) -> list[_Listed]:
 def _shape_blocks(
     stream: bytes, start: int, end: int, listed: _Listed, limits: IngestLimits
 ) -> list[tuple[str, Any]]:
-    """A slide's texts and pictures: its shapes' in drawing order, ("text", a shape's own text or the
-    placeholder text its `OutlineTextRefAtom` names) or ("picture", the 1-based index in the blip store its
-    `pib` property names), then the placeholder texts no shape named."""
+    """A slide's texts, tables and pictures: its shapes' in drawing order, ("text", a shape's own text or the
+    placeholder text its `OutlineTextRefAtom` names), ("table", a table's rows of cell texts) or ("picture",
+    the 1-based index in the blip store its `pib` property names), then the placeholder texts no shape named."""
     blocks: list[tuple[str, Any]] = []
-    named = set()
+    named: set[int] = set()
     for kind, body, body_end, instance in _shape_records(stream, start, end, limits):
-        if kind == OPTIONS:
+        if kind == GROUP:
+            rows = _table_rows(stream, body, body_end, listed, named)
+            if any(cell.strip() for row in rows for cell in row):
+                blocks.append(("table", rows))
+        elif kind == OPTIONS:
             blip = picture_index(stream, body, body_end, instance)
             if blip:
                 blocks.append(("picture", blip))
-            continue
-        for inner_kind, _, inner, inner_end in _children(stream, body, body_end):
-            if inner_kind == RT_OUTLINE_TEXT_REF:
-                (index,) = struct.unpack_from("<I", stream, inner)
-                if index < len(listed.texts) and index not in named:
-                    named.add(index)
-                    blocks.append(("text", listed.texts[index]))
-            elif inner_kind in (RT_TEXT_CHARS, RT_TEXT_BYTES):
-                blocks.append(("text", _text(stream, inner_kind, inner, inner_end)))
+        else:
+            blocks.extend(("text", text) for text in _box_texts(stream, body, body_end, listed, named))
     blocks.extend(("text", text) for index, text in enumerate(listed.texts) if index not in named)
     return blocks
+
+
+def _box_texts(stream: bytes, start: int, end: int, listed: _Listed, named: set[int]) -> list[str]:
+    """A client text box's texts: its own, or the placeholder text its `OutlineTextRefAtom` names (once)."""
+    texts = []
+    for kind, _, body, body_end in _children(stream, start, end):
+        if kind == RT_OUTLINE_TEXT_REF:
+            (index,) = struct.unpack_from("<I", stream, body)
+            if index < len(listed.texts) and index not in named:
+                named.add(index)
+                texts.append(listed.texts[index])
+        elif kind in (RT_TEXT_CHARS, RT_TEXT_BYTES):
+            texts.append(_text(stream, kind, body, body_end))
+    return texts
+
+
+def _is_table(stream: bytes, start: int, end: int) -> bool:
+    """Whether a group of shapes is a table: its own shape (the group's first) has `tableProperties`."""
+    for kind, _, body, body_end in _children(stream, start, end):
+        if kind != SHAPE:
+            return False
+        for inner, count, inner_start, inner_end in _children(stream, body, body_end):
+            if inner == TERTIARY_OPTIONS:
+                found = properties(stream, inner_start, inner_end, count)
+                return any(name == TABLE_PROPERTIES for name, _, _ in found)
+        return False
+    return False
+
+
+def _table_rows(stream: bytes, start: int, end: int, listed: _Listed, named: set[int]) -> list[list[str]]:
+    """A table's rows: its cells (the group's shapes with a text box) placed by their anchors' top and left
+    edges, a row per top, a column per left; a cell another spans is empty."""
+    cells = []
+    for kind, _, body, body_end in _children(stream, start, end):
+        if kind != SHAPE:
+            continue
+        anchor, texts = None, None
+        for inner, _, inner_start, inner_end in _children(stream, body, body_end):
+            if inner == CHILD_ANCHOR and inner_end - inner_start >= 16:
+                anchor = struct.unpack_from("<ii", stream, inner_start)
+            elif inner == CLIENT_TEXTBOX:
+                texts = _box_texts(stream, inner_start, inner_end, listed, named)
+        if anchor is not None and texts is not None:
+            left, top = anchor
+            cells.append((top, left, "\n".join(texts)))
+    tops = sorted({top for top, _, _ in cells})
+    lefts = sorted({left for _, left, _ in cells})
+    rows = [[""] * len(lefts) for _ in tops]
+    for top, left, text in cells:
+        rows[tops.index(top)][lefts.index(left)] = text
+    return rows
 
 
 def _shape_records(
     stream: bytes, start: int, end: int, limits: IngestLimits
 ) -> Iterator[tuple[int, int, int, int]]:
-    """The `OfficeArtClientTextbox` and `OfficeArtFOPT` records under a slide's container, in record order:
-    each its type, body start and end, and instance (an FOPT's count of properties)."""
-    pending = [(start, end, 1)]
-    while pending:
-        start, end, depth = pending.pop()
-        check_depth(depth, limits, "presentation")
-        limits.check_time()
-        inner = []
-        for kind, instance, body, body_end in _children(stream, start, end):
-            if kind in (CLIENT_TEXTBOX, OPTIONS):
-                yield kind, body, body_end, instance
-            elif _is_container(stream, body):
-                inner.append((body, body_end, depth + 1))
-        pending.extend(reversed(inner))
+    """The `OfficeArtClientTextbox` and `OfficeArtFOPT` records under a slide's container, and its tables (a
+    group of shapes that `_is_table`, not entered), in record order: each its type, body start and end, and
+    instance (an FOPT's count of properties)."""
+    open_containers = [_children(stream, start, end)]
+    while open_containers:
+        found = next(open_containers[-1], None)
+        if found is None:
+            open_containers.pop()
+            continue
+        kind, instance, body, body_end = found
+        if kind in (CLIENT_TEXTBOX, OPTIONS) or (kind == GROUP and _is_table(stream, body, body_end)):
+            yield kind, body, body_end, instance
+        elif _is_container(stream, body):
+            check_depth(len(open_containers) + 1, limits, "presentation")
+            limits.check_time()
+            open_containers.append(_children(stream, body, body_end))
 
 
 def _blip_store(stream: bytes, start: int, end: int, limits: IngestLimits) -> list[tuple[int, int]]:

@@ -686,9 +686,11 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
     text boxes hold text or name a placeholder text), each notes slide's, the document container with its slide
     lists, a persist directory and a `UserEditAtom`, which the `Current User` stream names. A slide is
     `{"placeholders": [text, ...], "shapes": [("ref", index) | ("chars", text) | ("bytes", text) | ("picture",
-    PNG bytes) | ("kept picture", PNG bytes)], "notes": text}`: placeholder texts go to the slide list after its
-    `SlidePersistAtom` (as `TextCharsAtom`), shapes to its drawing in order; a picture's blip to the drawing
-    group's blip store, or, kept, to the `Pictures` stream its file record names. `revised` is an incremental save after the first: those slides (by index) written
+    PNG bytes) | ("kept picture", PNG bytes) | ("table", rows of cell texts)], "notes": text}`: placeholder texts
+    go to the slide list after its `SlidePersistAtom` (as `TextCharsAtom`), shapes to its drawing in order; a
+    picture's blip to the drawing group's blip store, or, kept, to the `Pictures` stream its file record names;
+    a table a group whose own shape has `tableProperties`, its cells shapes anchored by row and column (from the
+    last row up), a border a line shape without text. `revised` is an incremental save after the first: those slides (by index) written
     again after it, with a persist directory and an edit of their own naming the first."""
     import struct
 
@@ -715,9 +717,26 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
         kept += blip if keep else b""
         return len(store)
 
+    def table(rows: list[list[str]]) -> bytes:
+        own = record(0xF00A, bytes(8)) + record(0xF122, struct.pack("<HI", 0xC3A0, 0), instance=1)
+        shapes = record(0xF004, own, container=True)
+        for row, cells in reversed(list(enumerate(rows))):
+            for column, text in enumerate(cells):
+                anchor = record(
+                    0xF00F, struct.pack("<iiii", 100 * column, 50 * row, 100 * column + 90, 50 * row + 40)
+                )
+                box = record(0xF00D, text_atoms(text), container=True)
+                shapes += record(0xF004, record(0xF00A, bytes(8), instance=1) + anchor + box, container=True)
+        border = record(0xF00F, struct.pack("<iiii", 0, 0, 100 * len(rows[0]), 0))
+        shapes += record(0xF004, record(0xF00A, bytes(8), instance=20) + border, container=True)
+        return record(0xF003, shapes, container=True)
+
     def drawn(shapes: list[tuple[str, object]], notes_id: int) -> bytes:
         boxes = b""
         for kind, value in shapes:
+            if kind == "table":
+                boxes += table(value)
+                continue
             if kind.endswith("picture"):
                 pib = picture(value, kind == "kept picture")
                 properties = struct.pack("<HIHI", 0x007F, 0x800080, 0x4104, pib)

@@ -126,3 +126,23 @@ def test_a_deck_of_scans_is_read_through_its_pictures_slide_by_slide():
     assert parsed.page_at(text.index("Exhibit E")) == 1 and parsed.page_at(text.index("Delaware")) == 2
     unread = parse_document(content, PPT, IngestLimits(ocr_pictures="never"))
     assert "Exhibit" not in unread.text and unread.ocr_pages == []
+
+
+def test_a_slides_table_reads_as_a_table_its_cells_placed_by_their_anchors():
+    deck = [
+        {
+            "placeholders": ["Results"],
+            "shapes": [
+                ("ref", 0),
+                ("table", [["Metric", "Q3", "Q4"], ["Revenue", "455.5", "470.1"], ["Margin", "31%", ""]]),
+                ("chars", "Figures unaudited"),
+            ],
+        }
+    ]
+    parsed = parse_document(make_ppt(deck), PPT)
+    assert parsed.text == (
+        "Results\n\n| Metric | Q3 | Q4 |\n| Revenue | 455.5 | 470.1 |\n| Margin | 31% |  |\n\nFigures unaudited"
+    )
+    [table] = parsed.tables
+    cells = [[parsed.text[start:end] for start, end in row] for row in table["rows"]]
+    assert cells == [["Metric", "Q3", "Q4"], ["Revenue", "455.5", "470.1"], ["Margin", "31%", ""]]
