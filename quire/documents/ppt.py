@@ -14,9 +14,9 @@ cells placed by their anchors; placeholder text no shape names is read after the
 text is read by OCR where it is drawn, where the parser is given `pictures` (its blip from the drawing group's
 blip store, kept there or in the `Pictures` stream). Notes are the notes list's (instance 2) text of the notes
 slide the slide names (`SlideAtom.notesIdRef`). Masters, layouts' prompts, charts and embedded objects are not
-read. A PowerPoint 95 file saved with its PowerPoint 97 copy (`PP97_DUALSTORAGE`) is read through that copy; an
-encrypted presentation, a PowerPoint 95 or older one, and one without the records above (damaged) fail with
-the reason.
+read. A PowerPoint 95 file saved with its PowerPoint 97 copy (`PP97_DUALSTORAGE`) is read through that copy,
+one without it as its `Text_Content` stream keeps its text (one page, the slides not told apart); an encrypted
+presentation, an older one, and one without the records above (damaged) fail with the reason.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from quire.documents.officeart import FBSE, OPTIONS, fbse_bitmap, picture_index,
 DOCUMENT_STREAM, CURRENT_USER_STREAM = "PowerPoint Document", "Current User"
 # A PowerPoint 95 file saved with its PowerPoint 97 copy keeps that copy in this storage.
 DUAL_STORAGE = "PP97_DUALSTORAGE/"
+# A PowerPoint 95 file's plain text.
+TEXT_CONTENT_STREAM = "Text_Content"
 RT_CURRENT_USER, CURRENT_USER_SIZE = 0x0FF6, 20
 RT_DOCUMENT, RT_SLIDE, RT_SLIDE_ATOM, RT_NOTES = 0x03E8, 0x03EE, 0x03EF, 0x03F0
 RT_SLIDE_PERSIST, RT_SLIDE_LIST = 0x03F3, 0x0FF0
@@ -95,15 +97,26 @@ def parse_ppt(
                         delayed = ole.openstream(kept).read() if pictures and ole.exists(kept) else None
                         break
             else:
-                raise UnreadableDocument(
-                    "a PowerPoint 95 presentation or older, which Quire does not read; save it as PPTX or PDF"
-                )
+                if not ole.exists(TEXT_CONTENT_STREAM):
+                    raise UnreadableDocument(
+                        "a PowerPoint 95 presentation or older, which Quire does not read; save it as PPTX or PDF"
+                    )
+                return _text_content(ole.openstream(TEXT_CONTENT_STREAM).read(), limits)
     except OSError as exc:
         raise UnreadableDocument(f"{DAMAGED}: {exc}") from None
     try:
         return _read(stream, user, limits, pictures, delayed)
     except (struct.error, IndexError, KeyError):
         raise UnreadableDocument(DAMAGED) from None
+
+
+def _text_content(data: bytes, limits: IngestLimits) -> ParsedDocument:
+    """A PowerPoint 95 presentation's text as its `Text_Content` stream keeps it: Windows-1252, paragraphs
+    ended by carriage returns, a blank line between shapes, the slides not told apart (one page)."""
+    builder = TextBuilder(limits)
+    for block in data.decode("cp1252", errors="replace").replace("\x00", "").split("\r\r"):
+        builder.add(block.replace("\r", "\n").replace("\x0b", "\n"))
+    return builder.build()
 
 
 def _read(

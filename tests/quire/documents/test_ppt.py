@@ -61,6 +61,21 @@ def test_an_encrypted_or_damaged_presentation_fails_with_the_reason():
         )
 
 
+def test_a_powerpoint_95_file_is_read_as_its_text_content_stream_keeps_its_text():
+    from tests.support.documents import make_ole
+
+    text = "Quarterly results\r\rRevenue rose 12%\rMargins held\r\rCaf\xe9 financing closed\r".encode(
+        "cp1252"
+    )
+    content = make_ole(
+        [("Current User", b"\x0b\0\0\0Dana"), ("PowerPoint Document", bytes(64)), ("Text_Content", text)]
+    )
+    assert sniff_content_type(content) == PPT
+    parsed = parse_document(content, PPT)
+    assert parsed.text == "Quarterly results\n\nRevenue rose 12%\nMargins held\n\nCafé financing closed"
+    assert parsed.page_count == 1
+
+
 def test_a_powerpoint_95_file_saved_with_its_powerpoint_97_copy_is_read_through_the_copy():
     import olefile
 
