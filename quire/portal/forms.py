@@ -156,9 +156,9 @@ class CallPeriodForm(forms.Form):
 class DocumentUploadForm(CallPeriodForm):
     field_order = ("file", "period")
     file = MultipleFileField(
-        help_text="PDF, Word, Excel and PowerPoint files (DOCX, DOC, XLSX, XLS, PPTX), OpenDocument (ODT, ODS, "
-        "ODP), RTF, e-mail (EML, MSG), HTML, plain text, a JSON transcript, scans and photos of pages (PNG, JPEG, "
-        "TIFF, HEIC); several files, a folder or a ZIP make one document each."
+        help_text="PDF, Word, Excel and PowerPoint files (DOCX, DOC, XLSX, XLS, PPTX, PPT), OpenDocument (ODT, "
+        "ODS, ODP), RTF, e-mail (EML, MSG), HTML, plain text, a JSON transcript, scans and photos of pages (PNG, "
+        "JPEG, TIFF, GIF, BMP, WebP, HEIC); several files, a folder or a ZIP make one document each."
     )
 
 

@@ -125,3 +125,8 @@ def test_a_member_downloads_the_original_and_another_workspace_cannot(workspace,
         tenant=workspace.tenant, action="export.create", object_type="document", object_id=document.pk
     ).exists()
     assert signed_in(other_workspace, "owner").get(f"/documents/{document.pk}/original").status_code == 404
+
+
+def test_the_upload_form_names_the_office_formats_read_old_and_new(workspace):
+    page = signed_in(workspace, "owner").get("/documents").content.decode()
+    assert "(DOCX, DOC, XLSX, XLS, PPTX, PPT)" in page and "WebP, HEIC" in page
