@@ -232,7 +232,12 @@ def _parse(
         )
     if content_type == sniffing.PPT:
         return _through_pictures(
-            lambda pictures: parse_ppt(content, limits, pictures), limits, on_page, embedded=embedded
+            lambda pictures: parse_ppt(
+                content, limits, pictures, None if embedded else lambda data: _embedded_blocks(data, limits)
+            ),
+            limits,
+            on_page,
+            embedded=embedded,
         )
     if content_type == sniffing.RTF:
         return _through_pictures(

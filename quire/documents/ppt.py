@@ -13,8 +13,8 @@ placeholder texts of the slide list; a table (a group of shapes with `tablePrope
 cells placed by their anchors; placeholder text no shape names is read after the shapes. A picture shape's
 text is read by OCR where it is drawn, where the parser is given `pictures` (its blip from the drawing group's
 blip store, kept there or in the `Pictures` stream). Notes are the notes list's (instance 2) text of the notes
-slide the slide names (`SlideAtom.notesIdRef`). Masters, layouts' prompts, charts and embedded objects are not
-read. A PowerPoint 95 file saved with its PowerPoint 97 copy (`PP97_DUALSTORAGE`) is read through that copy,
+slide the slide names (`SlideAtom.notesIdRef`). An embedded object is read where its shape stands, with
+`embedded_blocks` (`_Objects`). Masters, layouts' prompts and charts are not read. A PowerPoint 95 file saved with its PowerPoint 97 copy (`PP97_DUALSTORAGE`) is read through that copy,
 one without it as its `Text_Content` stream keeps its text (one page, the slides not told apart); an encrypted
 presentation, an older one, and one without the records above (damaged) fail with the reason.
 """
@@ -22,14 +22,18 @@ presentation, an older one, and one without the records above (damaged) fail wit
 from __future__ import annotations
 
 import io
+import logging
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from quire.documents.layout import ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
+from quire.documents.layout import Attachment, ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
 from quire.documents.limits import IngestLimits, check_depth
 from quire.documents.officeart import FBSE, OPTIONS, fbse_bitmap, picture_index, properties
+
+logger = logging.getLogger(__name__)
 
 DOCUMENT_STREAM, CURRENT_USER_STREAM = "PowerPoint Document", "Current User"
 # A PowerPoint 95 file saved with its PowerPoint 97 copy keeps that copy in this storage.
@@ -47,6 +51,11 @@ CLIENT_TEXTBOX = 0xF00D
 # (`officeart.picture_index`).
 PICTURES_STREAM = "Pictures"
 RT_DRAWING_GROUP, DRAWING_GROUP_CONTAINER, BLIP_STORE = 0x040B, 0xF000, 0xF001
+# Embedded objects: the document's object list, an `ExEmbed` (or an ActiveX control's) per object holding its
+# `ExOleObjAtom` (draw aspect, type, object id, subtype, persist id of its `ExOleObjStg`); a shape names its
+# object by an `ExObjRefAtom` in its client data. A storage of instance 1 is zlib-compressed after its size.
+RT_OBJECT_LIST, RT_EMBED, RT_CONTROL, RT_OLE_OBJECT, RT_OLE_STORAGE = 0x0409, 0x0FCC, 0x0FEE, 0x0FC3, 0x1011
+OBJECT_REFERENCE, ICON_ASPECT, COMPRESSED = 0x0BC1, 4, 1
 # Tables: a group of shapes (its own shape first) whose own shape's further properties (OfficeArtTertiaryFOPT)
 # hold `tableProperties`; each cell a shape placed by its anchor in the group (OfficeArtChildAnchor: left, top,
 # right, bottom), the borders line shapes without text.
@@ -78,9 +87,10 @@ def parse_ppt(
     content: bytes,
     limits: IngestLimits,
     pictures: Callable[[bytes, int], list[tuple[str, object]]] | None = None,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None = None,
 ) -> ParsedDocument:
     """The presentation's text (see the module's docstring); with `pictures`, a picture's text where its shape
-    is drawn."""
+    is drawn; with `embedded_blocks`, an object's (`_Objects`)."""
     import olefile
 
     try:
@@ -105,7 +115,7 @@ def parse_ppt(
     except OSError as exc:
         raise UnreadableDocument(f"{DAMAGED}: {exc}") from None
     try:
-        return _read(stream, user, limits, pictures, delayed)
+        return _read(stream, user, limits, pictures, delayed, embedded_blocks)
     except (struct.error, IndexError, KeyError):
         raise UnreadableDocument(DAMAGED) from None
 
@@ -125,17 +135,21 @@ def _read(
     limits: IngestLimits,
     pictures: Callable[[bytes, int], list[tuple[str, object]]] | None,
     delayed: bytes | None,
+    embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None,
 ) -> ParsedDocument:
     directory, document = _persist_directory(stream, user)
     kind, _, start, end = _record(stream, directory[document])
     if kind != RT_DOCUMENT:
         raise UnreadableDocument(DAMAGED)
     lists, store = {}, []
+    objects = _Objects(stream, directory, limits, embedded_blocks)
     for kind, instance, body, body_end in _children(stream, start, end):
         if kind == RT_SLIDE_LIST:
             lists[instance] = _slide_list(stream, body, body_end)
         elif kind == RT_DRAWING_GROUP and pictures is not None:
             store = _blip_store(stream, body, body_end, limits)
+        elif kind == RT_OBJECT_LIST and embedded_blocks is not None:
+            objects.read_list(body, body_end)
     notes = {listed.slide_id: listed for listed in lists.get(NOTES, [])}
     builder = TextBuilder(limits)
     for listed in lists.get(SLIDES, []):
@@ -152,6 +166,8 @@ def _read(
                 builder.add(value)
             elif kind == "table":
                 builder.table(value)
+            elif kind == "object":
+                add_blocks(builder, objects.blocks(value))
             elif pictures is not None and 0 < value <= len(store):
                 body, body_end = store[value - 1]
                 bitmap = fbse_bitmap(stream, body, body_end, delayed)
@@ -166,7 +182,9 @@ def _read(
                 said = "\n".join(value for kind, value in blocks if kind == "text")
                 if said.strip():
                     builder.add(f"Notes: {said}")
-    return builder.build()
+    parsed = builder.build()
+    parsed.attachments = objects.attachments
+    return parsed
 
 
 def _persist_directory(stream: bytes, user: bytes) -> tuple[dict[int, int], int]:
@@ -260,6 +278,8 @@ def _shape_blocks(
             blip = picture_index(stream, body, body_end, instance)
             if blip:
                 blocks.append(("picture", blip))
+        elif kind == OBJECT_REFERENCE:
+            blocks.append(("object", struct.unpack_from("<I", stream, body)[0]))
         else:
             blocks.extend(("text", text) for text in _box_texts(stream, body, body_end, listed, named))
     blocks.extend(("text", text) for index, text in enumerate(listed.texts) if index not in named)
@@ -330,12 +350,81 @@ def _shape_records(
             open_containers.pop()
             continue
         kind, instance, body, body_end = found
-        if kind in (CLIENT_TEXTBOX, OPTIONS) or (kind == GROUP and _is_table(stream, body, body_end)):
+        if kind in (CLIENT_TEXTBOX, OPTIONS, OBJECT_REFERENCE) or (
+            kind == GROUP and _is_table(stream, body, body_end)
+        ):
             yield kind, body, body_end, instance
         elif _is_container(stream, body):
             check_depth(len(open_containers) + 1, limits, "presentation")
             limits.check_time()
             open_containers.append(_children(stream, body, body_end))
+
+
+class _Objects:
+    """The objects the presentation embeds (its `ExObjListContainer`: an `ExOleObjAtom` per object, naming by
+    persist id the `ExOleObjStg` that keeps its OLE storage, zlib-compressed where its instance is 1), each read
+    where a shape's `ExObjRefAtom` names it, once: shown as its icon, or a file an object wraps, an attachment;
+    else its content read with `embedded_blocks`. An object whose storage is damaged, or would inflate past
+    the limits, is left out."""
+
+    def __init__(
+        self,
+        stream: bytes,
+        directory: dict[int, int],
+        limits: IngestLimits,
+        embedded_blocks: Callable[[bytes], list[tuple[str, object]]] | None,
+    ) -> None:
+        self.stream, self.directory, self.limits, self.embedded_blocks = (
+            stream,
+            directory,
+            limits,
+            embedded_blocks,
+        )
+        self.found: dict[int, tuple[int, bool]] = {}
+        self.read: set[int] = set()
+        self.attachments: list[Attachment] = []
+
+    def read_list(self, start: int, end: int) -> None:
+        for kind, _, body, body_end in _children(self.stream, start, end):
+            if kind not in (RT_EMBED, RT_CONTROL):
+                continue
+            for inner, _, atom, atom_end in _children(self.stream, body, body_end):
+                if inner == RT_OLE_OBJECT and atom_end - atom >= 20:
+                    aspect, _, object_id, _, persist = struct.unpack_from("<IIIII", self.stream, atom)
+                    self.found[object_id] = (persist, aspect == ICON_ASPECT)
+
+    def blocks(self, object_id: int) -> list[tuple[str, object]]:
+        from quire.documents.formats import _object_blocks
+
+        if self.embedded_blocks is None or object_id not in self.found or object_id in self.read:
+            return []
+        self.read.add(object_id)
+        persist, icon = self.found[object_id]
+        data = self._storage(persist)
+        if data is None:
+            return []
+        part = f"object {object_id}"
+        return _object_blocks(data, icon, part, self.attachments, self.limits, self.embedded_blocks)
+
+    def _storage(self, persist: int) -> bytes | None:
+        offset = self.directory.get(persist)
+        if offset is None:
+            return None
+        kind, instance, start, end = _record(self.stream, offset)
+        if kind != RT_OLE_STORAGE:
+            return None
+        if instance != COMPRESSED:
+            return self.stream[start:end]
+        inflater = zlib.decompressobj()
+        try:
+            data = inflater.decompress(self.stream[start + 4 : end], self.limits.max_unzipped_bytes + 1)
+        except zlib.error as exc:
+            logger.info("an embedded object was left out: %s", exc)
+            return None
+        if len(data) > self.limits.max_unzipped_bytes:
+            logger.info("an embedded object was left out: it inflates past QUIRE_INGEST_MAX_UNZIPPED_BYTES")
+            return None
+        return data
 
 
 def _blip_store(stream: bytes, start: int, end: int, limits: IngestLimits) -> list[tuple[int, int]]:

@@ -690,7 +690,8 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
     go to the slide list after its `SlidePersistAtom` (as `TextCharsAtom`), shapes to its drawing in order; a
     picture's blip to the drawing group's blip store, or, kept, to the `Pictures` stream its file record names;
     a table a group whose own shape has `tableProperties`, its cells shapes anchored by row and column (from the
-    last row up), a border a line shape without text. `revised` is an incremental save after the first: those slides (by index) written
+    last row up), a border a line shape without text; ("object", (OLE file bytes, shown as an icon)) a shape
+    naming an embedded object of the document's object list, its storage compressed in an `ExOleObjStg`. `revised` is an incremental save after the first: those slides (by index) written
     again after it, with a persist directory and an edit of their own naming the first."""
     import struct
 
@@ -731,9 +732,16 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
         shapes += record(0xF004, record(0xF00A, bytes(8), instance=20) + border, container=True)
         return record(0xF003, shapes, container=True)
 
+    embedded: list[tuple[bytes, bool]] = []
+
     def drawn(shapes: list[tuple[str, object]], notes_id: int) -> bytes:
         boxes = b""
         for kind, value in shapes:
+            if kind == "object":
+                embedded.append(value)
+                reference = record(0x0BC1, struct.pack("<I", len(embedded)))
+                boxes += record(0xF004, record(0xF011, reference, container=True), container=True)
+                continue
             if kind == "table":
                 boxes += table(value)
                 continue
@@ -771,8 +779,19 @@ def make_ppt(slides: list[dict], *, revised: dict[int, dict] | None = None, encr
         + text_atoms(slides[index]["notes"], text_type=2)
         for index in notes_ids
     )
+    import zlib
+
+    objects_from = first_slide + count + len(notes_persist)
+    listed_objects = b""
+    for number, (data, icon) in enumerate(embedded, 1):
+        offsets[objects_from + number] = len(stream)
+        stream += record(0x1011, struct.pack("<I", len(data)) + zlib.compress(data), instance=1)
+        atom = struct.pack("<IIIIII", 4 if icon else 1, 2, number, 0, objects_from + number, 0)
+        listed_objects += record(0x0FCC, record(0x0FC3, atom, instance=1), container=True)
     offsets[1] = len(stream)
     lists = record(0x0FF0, slide_list, instance=0, container=True)
+    if listed_objects:
+        lists += record(0x0409, listed_objects, container=True)
     if notes_list:
         lists += record(0x0FF0, notes_list, instance=2, container=True)
     if store:

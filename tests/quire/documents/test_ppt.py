@@ -161,3 +161,22 @@ def test_a_slides_table_reads_as_a_table_its_cells_placed_by_their_anchors():
     [table] = parsed.tables
     cells = [[parsed.text[start:end] for start, end in row] for row in table["rows"]]
     assert cells == [["Metric", "Q3", "Q4"], ["Revenue", "455.5", "470.1"], ["Margin", "31%", ""]]
+
+
+def test_a_slides_embedded_workbook_is_read_where_it_stands_and_a_file_shown_as_an_icon_is_an_attachment():
+    from tests.quire.documents.test_formats import _packaged, _rates_xls
+
+    deck = [
+        {
+            "placeholders": ["Pricing"],
+            "shapes": [
+                ("ref", 0),
+                ("object", (_rates_xls(), False)),
+                ("object", (_packaged("terms.txt", b"Standard terms apply."), True)),
+                ("chars", "See the attached terms"),
+            ],
+        }
+    ]
+    parsed = parse_document(make_ppt(deck), PPT)
+    assert parsed.text == "Pricing\n\nSheet: Rates\n\n| Support |\n\nSee the attached terms"
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("terms.txt", b"Standard terms apply.")]
