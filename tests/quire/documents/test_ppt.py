@@ -180,3 +180,16 @@ def test_a_slides_embedded_workbook_is_read_where_it_stands_and_a_file_shown_as_
     parsed = parse_document(make_ppt(deck), PPT)
     assert parsed.text == "Pricing\n\nSheet: Rates\n\n| Support |\n\nSee the attached terms"
     assert [(a.filename, a.content) for a in parsed.attachments] == [("terms.txt", b"Standard terms apply.")]
+
+
+def test_an_embedded_object_that_would_inflate_past_the_limit_is_left_out_saying_so(caplog):
+    import logging
+
+    from quire.documents.limits import IngestLimits
+    from tests.quire.documents.test_formats import _rates_xls
+
+    deck = [{"placeholders": ["Pricing"], "shapes": [("ref", 0), ("object", (_rates_xls(), False))]}]
+    with caplog.at_level(logging.INFO, logger="quire.documents.ppt"):
+        parsed = parse_document(make_ppt(deck), PPT, IngestLimits(max_unzipped_bytes=1024))
+    assert parsed.text == "Pricing"
+    assert "inflates past QUIRE_INGEST_MAX_UNZIPPED_BYTES" in caplog.text
