@@ -43,7 +43,7 @@ from quire.documents.layout import (
     attach,
 )
 from quire.documents.limits import IngestLimits
-from quire.documents.officeart import FBSE, OPTIONS, atoms, fbse_bitmap, picture_index
+from quire.documents.officeart import OPTIONS, atoms, blip_store, fbse_bitmap, picture_index
 
 WORD_STREAM = "WordDocument"
 WORD_IDENT = 0xA5EC
@@ -358,7 +358,7 @@ def _floating_pictures(
         if kind != DGG_CONTAINER:
             return []
         group = table[fc + 8 : fc + 8 + length]
-        store = [(start, end) for atom, _, start, end in atoms(group) if atom == FBSE]
+        store = blip_store(group)
         found = []
         at, end = fc + 8 + length, fc + size
         while at + 9 <= end:
@@ -402,14 +402,11 @@ def _picture_file(data: bytes, offset: int) -> bytes | None:
         position = offset + header
         if struct.unpack_from("<H", data, offset + 6)[0] == MM_SHAPEFILE:
             position += 1 + data[position]
-        while position + 8 <= end:
-            _, kind, length = struct.unpack_from("<HHI", data, position)
-            if kind == FBSE:
-                return fbse_bitmap(data, position + 8, min(end, position + 8 + length))
-            position += 8 + length
     except (struct.error, IndexError):
         return None
-    return None
+    records = data[position:end]
+    store = blip_store(records)
+    return fbse_bitmap(records, *store[0]) if store else None
 
 
 def _cp_at(pieces: list[tuple[int, int, int, bool]], fc: int) -> int | None:

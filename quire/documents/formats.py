@@ -26,7 +26,7 @@ from quire.documents.layout import (
 )
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 from quire.documents.odt import ods_sheets
-from quire.documents.officeart import FBSE, OPTIONS, atoms, fbse_bitmap, picture_index
+from quire.documents.officeart import OPTIONS, atoms, blip_store, fbse_bitmap, picture_index
 from quire.documents.rtf import rtf_read
 
 MAIL_HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -1150,7 +1150,7 @@ def parse_xls(
                 name, data, _ = embedded_file(storage_file(ole, [storage]))
                 attach(attachments, limits, name, data, part=storage)
     names = book.sheet_names()
-    store = [(body, end) for kind, _, body, end in atoms(group) if kind == FBSE] if pictures else []
+    store = blip_store(group) if pictures else []
 
     def blocks(index: int) -> list[tuple[str, object]]:
         found: list[tuple[str, object]] = []

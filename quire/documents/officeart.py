@@ -61,6 +61,12 @@ def atoms(data: bytes) -> Iterator[tuple[int, int, int, int]]:
         at += HEADER + length
 
 
+def blip_store(group: bytes) -> list[tuple[int, int]]:
+    """The file records (FBSE) of a drawing group's blip store, in order: each its body's start and end in
+    `group` (the drawing group's records), which `fbse_bitmap` reads."""
+    return [(start, end) for kind, _, start, end in atoms(group) if kind == FBSE]
+
+
 def properties(data: bytes, start: int, end: int, count: int) -> Iterator[tuple[int, int, int]]:
     """A shape's properties (`count` of them from `start`, six bytes each): each its id, its flags (a blip id,
     complex data) and its value."""

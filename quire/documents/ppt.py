@@ -14,9 +14,10 @@ cells placed by their anchors; placeholder text no shape names is read after the
 text is read by OCR where it is drawn, where the parser is given `pictures` (its blip from the drawing group's
 blip store, kept there or in the `Pictures` stream). Notes are the notes list's (instance 2) text of the notes
 slide the slide names (`SlideAtom.notesIdRef`). An embedded object is read where its shape stands, with
-`embedded_blocks` (`_Objects`). Masters, layouts' prompts and charts are not read. A PowerPoint 95 file saved with its PowerPoint 97 copy (`PP97_DUALSTORAGE`) is read through that copy,
-one without it as its `Text_Content` stream keeps its text (one page, the slides not told apart); an encrypted
-presentation, an older one, and one without the records above (damaged) fail with the reason.
+`embedded_blocks` (`_Objects`). Masters, layouts' prompts and charts are not read. A PowerPoint 95 file saved
+with its PowerPoint 97 copy (`PP97_DUALSTORAGE`) is read through that copy, one without it as its
+`Text_Content` stream keeps its text (one page, the slides not told apart); an encrypted presentation, an older
+one, and one without the records above (damaged) fail with the reason.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 from quire.documents.layout import Attachment, ParsedDocument, TextBuilder, UnreadableDocument, add_blocks
 from quire.documents.limits import IngestLimits, check_depth
-from quire.documents.officeart import FBSE, OPTIONS, fbse_bitmap, picture_index, properties
+from quire.documents.officeart import OPTIONS, blip_store, fbse_bitmap, picture_index, properties
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ CLIENT_TEXTBOX = 0xF00D
 # blip or name its place in the `Pictures` stream; a shape's properties name a picture's blip
 # (`officeart.picture_index`).
 PICTURES_STREAM = "Pictures"
-RT_DRAWING_GROUP, DRAWING_GROUP_CONTAINER, BLIP_STORE = 0x040B, 0xF000, 0xF001
+RT_DRAWING_GROUP = 0x040B
 # Embedded objects: the document's object list, an `ExEmbed` (or an ActiveX control's) per object holding its
 # `ExOleObjAtom` (draw aspect, type, object id, subtype, persist id of its `ExOleObjStg`); a shape names its
 # object by an `ExObjRefAtom` in its client data. A storage of instance 1 is zlib-compressed after its size.
@@ -141,13 +142,14 @@ def _read(
     kind, _, start, end = _record(stream, directory[document])
     if kind != RT_DOCUMENT:
         raise UnreadableDocument(DAMAGED)
-    lists, store = {}, []
+    lists, store, group = {}, [], b""
     objects = _Objects(stream, directory, limits, embedded_blocks)
     for kind, instance, body, body_end in _children(stream, start, end):
         if kind == RT_SLIDE_LIST:
             lists[instance] = _slide_list(stream, body, body_end)
         elif kind == RT_DRAWING_GROUP and pictures is not None:
-            store = _blip_store(stream, body, body_end, limits)
+            group = stream[body:body_end]
+            store = blip_store(group)
         elif kind == RT_OBJECT_LIST and embedded_blocks is not None:
             objects.read_list(body, body_end)
     notes = {listed.slide_id: listed for listed in lists.get(NOTES, [])}
@@ -170,7 +172,7 @@ def _read(
                 add_blocks(builder, objects.blocks(value))
             elif pictures is not None and 0 < value <= len(store):
                 body, body_end = store[value - 1]
-                bitmap = fbse_bitmap(stream, body, body_end, delayed)
+                bitmap = fbse_bitmap(group, body, body_end, delayed)
                 if bitmap is not None:
                     add_blocks(builder, pictures(bitmap, builder.page))
         notes_id = _notes_id(stream, start, end)
@@ -425,17 +427,6 @@ class _Objects:
             logger.info("an embedded object was left out: it inflates past QUIRE_INGEST_MAX_UNZIPPED_BYTES")
             return None
         return data
-
-
-def _blip_store(stream: bytes, start: int, end: int, limits: IngestLimits) -> list[tuple[int, int]]:
-    """The file records (FBSE) of the drawing group's blip store, in order: each its body's start and end."""
-    for kind, _, body, body_end in _children(stream, start, end):
-        if kind == DRAWING_GROUP_CONTAINER:
-            for inner_kind, _, inner, inner_end in _children(stream, body, body_end):
-                if inner_kind == BLIP_STORE:
-                    limits.check_time()
-                    return [(b, e) for k, _, b, e in _children(stream, inner, inner_end) if k == FBSE]
-    return []
 
 
 def _notes_id(stream: bytes, start: int, end: int) -> int:
