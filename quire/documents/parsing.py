@@ -167,87 +167,13 @@ def _parse(
         return parse_image(content, limits, on_page)
     if content_type in (sniffing.DOCX, sniffing.XLSX, sniffing.PPTX):
         content = formats.transitional(formats.mended(content, limits), limits)
-    if content_type == sniffing.DOCX:
-        return _through_pictures(
-            lambda pictures: formats.parse_docx(
-                content,
-                limits,
-                lambda html: html_blocks(html, limits),
-                None if embedded else lambda data: _embedded_blocks(data, limits),
-                pictures,
-            ),
-            limits,
-            on_page,
-            embedded=embedded,
-        )
-    if content_type == sniffing.XLSX:
-        return _through_pictures(
-            lambda pictures: formats.parse_xlsx(
-                content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
-            ),
-            limits,
-            on_page,
-            embedded=embedded,
-        )
-    if content_type == sniffing.PPTX:
-        return _through_pictures(
-            lambda pictures: formats.parse_pptx(
-                content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
-            ),
-            limits,
-            on_page,
-            embedded=embedded,
-        )
     if content_type == sniffing.EML:
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
-    if content_type == sniffing.XLS:
-        return _through_pictures(
-            lambda pictures: formats.parse_xls(content, limits, objects=not embedded, pictures=pictures),
-            limits,
-            on_page,
-            embedded=embedded,
-        )
-    if content_type == sniffing.ODT:
-        return _through_pictures(
-            lambda pictures: parse_odt(content, limits, pictures), limits, on_page, embedded=embedded
-        )
-    if content_type == sniffing.ODS:
-        return _through_pictures(
-            lambda pictures: formats.parse_ods(content, limits, pictures), limits, on_page, embedded=embedded
-        )
-    if content_type == sniffing.ODP:
-        return _through_pictures(
-            lambda pictures: parse_odp(content, limits, pictures), limits, on_page, embedded=embedded
-        )
-    if content_type == sniffing.DOC:
-        return _through_pictures(
-            lambda pictures: parse_doc(
-                content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
-            ),
-            limits,
-            on_page,
-            embedded=embedded,
-        )
-    if content_type == sniffing.PPT:
-        return _through_pictures(
-            lambda pictures: parse_ppt(
-                content, limits, pictures, None if embedded else lambda data: _embedded_blocks(data, limits)
-            ),
-            limits,
-            on_page,
-            embedded=embedded,
-        )
-    if content_type == sniffing.RTF:
-        return _through_pictures(
-            lambda pictures: parse_rtf(
-                content, limits, None if embedded else lambda data: _embedded_blocks(data, limits), pictures
-            ),
-            limits,
-            on_page,
-            embedded=embedded,
-        )
+    reader = _office_reader(content, content_type, limits, embedded=embedded)
+    if reader is not None:
+        return _through_pictures(reader, limits, on_page, embedded=embedded)
     if content_type == sniffing.HTML:
         html = sniffing.decoded_html(content)
         if html is None:
@@ -260,6 +186,31 @@ def _parse(
     if content_type == sniffing.TEXT:
         return ParsedDocument(normalise_text(_text(content)))
     raise ParseError(f"unsupported content type {content_type}")
+
+
+def _office_reader(
+    content: bytes, content_type: str, limits: IngestLimits, *, embedded: bool
+) -> Callable[[Callable | None], ParsedDocument] | None:
+    """How an Office document (one whose pictures OCR may read) is read given the reader of its pictures, or
+    None for another type; one embedded in another does not read the objects it embeds in turn."""
+    objects = None if embedded else lambda data: _embedded_blocks(data, limits)
+    readers: dict[str, Callable[[Callable | None], ParsedDocument]] = {
+        sniffing.DOCX: lambda pictures: formats.parse_docx(
+            content, limits, lambda html: html_blocks(html, limits), objects, pictures
+        ),
+        sniffing.XLSX: lambda pictures: formats.parse_xlsx(content, limits, objects, pictures),
+        sniffing.PPTX: lambda pictures: formats.parse_pptx(content, limits, objects, pictures),
+        sniffing.XLS: lambda pictures: formats.parse_xls(
+            content, limits, objects=not embedded, pictures=pictures
+        ),
+        sniffing.ODT: lambda pictures: parse_odt(content, limits, pictures),
+        sniffing.ODS: lambda pictures: formats.parse_ods(content, limits, pictures),
+        sniffing.ODP: lambda pictures: parse_odp(content, limits, pictures),
+        sniffing.DOC: lambda pictures: parse_doc(content, limits, objects, pictures),
+        sniffing.PPT: lambda pictures: parse_ppt(content, limits, pictures, objects),
+        sniffing.RTF: lambda pictures: parse_rtf(content, limits, objects, pictures),
+    }
+    return readers.get(content_type)
 
 
 def _through_pictures(
