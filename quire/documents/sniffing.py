@@ -162,6 +162,8 @@ ALIASES = {
     "image/heif": HEIC,
     "image/heic-sequence": HEIC,
     "image/heif-sequence": HEIC,
+    # An mbox of one message (one of several is a batch of e-mails, `mailbox_messages`).
+    "application/mbox": EML,
 }
 # Declared types that agree with bytes of another type: browsers on Windows declare a .csv as Excel's type and
 # a .rtf that Word opens as Word's.
@@ -588,6 +590,39 @@ def is_email(content: bytes) -> bool:
         position = match.end()
     ends_block = head[position : position + 1] == b"\n" or head[position : position + 2] == b"\r\n"
     return ends_block and b"from:" in names and len(names & set(_MAIL_HEADERS)) >= 2
+
+
+# An mbox's envelope line opening each message (RFC 4155): `From `, the sender, and the date as `asctime` writes
+# it ("From MAILER-DAEMON Thu Sep 17 10:00:00 2026", Thunderbird's "From - Sat Jan  3 01:05:34 1996", Gmail's
+# "From 1786...@xxx Wed Oct 05 13:55:25 +0000 2022"), so a body line that merely starts with "From " is not one.
+_MBOX_ENVELOPE = re.compile(
+    rb"^From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} "
+    rb"[^\r\n]*\r?\n",
+    re.MULTILINE,
+)
+_MBOX_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+def mailbox_messages(content: bytes) -> list[bytes] | None:
+    """The messages of an mbox holding more than one (a mail client's or Gmail's export), each without its
+    envelope line and the blank line after it, a body's quoted `>From ` lines read back as `From `; None for
+    anything else, a single message in mbox form included (an e-mail)."""
+    content = content.removeprefix(UTF8_BOM)
+    if not content.startswith(MBOX_FROM) or not is_email(content):
+        return None
+    envelopes = list(_MBOX_ENVELOPE.finditer(content))
+    if len(envelopes) < 2 or envelopes[0].start() != 0:
+        return None
+    ends = [envelope.start() for envelope in envelopes[1:]] + [len(content)]
+    messages = []
+    for envelope, end in zip(envelopes, ends, strict=True):
+        message = content[envelope.end() : end]
+        for separator in (b"\r\n", b"\n"):
+            if message.endswith(separator * 2):
+                message = message[: -len(separator)]
+                break
+        messages.append(_MBOX_QUOTED_FROM.sub(rb"\1", message))
+    return messages
 
 
 def mail_start(content: bytes) -> bytes:

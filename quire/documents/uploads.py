@@ -1,6 +1,6 @@
-"""Many files in one upload: several multipart files, ZIPs among them unpacked (ZIPs inside ZIPs too), each
-archive held to the unzip limits, the ZIP nesting depth, the file count and, all files together, the
-unzipped byte limit."""
+"""Many files in one upload: several multipart files, ZIPs among them unpacked (ZIPs inside ZIPs too) and
+mailboxes split into their messages, each archive held to the unzip limits, the ZIP nesting depth, the file
+count and, all files together, the unzipped byte limit."""
 
 from __future__ import annotations
 
@@ -47,10 +47,16 @@ def is_zip(content: bytes) -> bool:
     return office is None and packaged is None
 
 
+def holds_files(content: bytes) -> bool:
+    """Whether `content` is many files, never one document: a ZIP of files (`is_zip`), or an mbox of more than
+    one message."""
+    return is_zip(content) or sniffing.mailbox_messages(content) is not None
+
+
 def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:
     """The files of `uploads`, each ZIP replaced by its files (named by their path in it, after the path of
-    a ZIP inside the upload that held them: `2023/contracts.zip/nda.txt`), a file that
-    cannot be unzipped with the reason in `unreadable`; raises LimitExceeded for a ZIP that unzips past the
+    a ZIP inside the upload that held them: `2023/contracts.zip/nda.txt`), each mbox by its messages
+    (`_messages`), a file that cannot be unzipped with the reason in `unreadable`; raises LimitExceeded for a ZIP that unzips past the
     limits, nests too deep, or too many files in all, and one of `ZIP_ERRORS` for a damaged ZIP."""
     files: list[Upload] = []
     for upload in uploads:
@@ -61,7 +67,9 @@ def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:
 def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload]) -> None:
     limits.check_time()
     if not is_zip(upload.content):
-        files.append(upload)
+        messages = sniffing.mailbox_messages(upload.content)
+        kept = [upload] if messages is None else _messages(upload.filename, messages)
+        files += kept
         check_batch_files(len(files), limits)
         if sum(len(f.content) for f in files) > limits.max_unzipped_bytes:
             raise LimitExceeded(
@@ -96,3 +104,33 @@ def _unreadable(info: zipfile.ZipInfo, exc: Exception) -> str:
     if info.flag_bits & 0x1:
         return "a file encrypted with a password in the ZIP; zip it again without the password"
     return f"a file the ZIP holds in a form that cannot be unzipped ({exc}); zip it again with Deflate"
+
+
+def _messages(mailbox: str, messages: list[bytes]) -> list[Upload]:
+    """An mbox's messages as e-mails, named by their place in it and their subject after the mailbox's name
+    (`Inbox.mbox/007 Re: draft SPA.eml`), the numbers as wide as the last one's so the names sort in order."""
+    width = len(str(len(messages)))
+    files = []
+    for number, message in enumerate(messages, 1):
+        subject = " ".join(_subject(message).replace("/", "-").replace("\\", "-").split())[:_SUBJECT_CHARS]
+        name = f"{number:0{width}d} {subject}".rstrip()
+        files.append(Upload(f"{mailbox}/{name}.eml", message))
+    return files
+
+
+_SUBJECT_CHARS = 100
+
+
+def _subject(message: bytes) -> str:
+    """The message's subject as its reader sees it (encoded words decoded), without characters that are not
+    printable; empty where it has none or its header cannot be read."""
+    import email.errors
+    import email.parser
+    import email.policy
+
+    try:
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(message)
+        subject = str(headers["Subject"] or "")
+    except (email.errors.MessageError, ValueError, TypeError, IndexError):
+        return ""
+    return "".join(character if character.isprintable() else " " for character in subject)

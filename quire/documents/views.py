@@ -48,7 +48,7 @@ from quire.documents.services import (
     document_update,
 )
 from quire.documents.sniffing import PAGED
-from quire.documents.uploads import Upload, is_zip
+from quire.documents.uploads import Upload, holds_files
 
 
 def _create(
@@ -163,7 +163,7 @@ class DocumentListCreateView(ListAPIView):
                 )
                 for upload in uploads
             ]
-            if len(files) == 1 and not is_zip(files[0].content):
+            if len(files) == 1 and not holds_files(files[0].content):
                 only = files[0]
                 if len(only.content) > settings.QUIRE_MAX_DOCUMENT_BYTES:
                     raise Refusal(

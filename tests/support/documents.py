@@ -219,6 +219,23 @@ def make_eml(subject: str, body: str, attachments: list[tuple[str, bytes, str]])
     return message.as_bytes()
 
 
+def make_mbox(messages: list[bytes]) -> bytes:
+    """An mbox as Python's `mailbox` writes one (the mboxo form: a `From MAILER-DAEMON <asctime>` envelope line
+    before each message, a body line starting `From ` quoted as `>From `)."""
+    import mailbox
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "box.mbox"
+        box = mailbox.mbox(path)
+        for message in messages:
+            box.add(message)
+        box.flush()
+        box.close()
+        return path.read_bytes()
+
+
 def make_zip(files: dict[str, bytes]) -> bytes:
     import zipfile
 

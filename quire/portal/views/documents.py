@@ -24,7 +24,7 @@ from quire.documents.services import (
     document_original_open,
     document_update,
 )
-from quire.documents.uploads import Upload, is_zip
+from quire.documents.uploads import Upload, holds_files
 from quire.documents.views import original_response
 from quire.portal.access import portal_page
 from quire.portal.forms import CallPeriodForm, DocumentUploadForm
@@ -91,7 +91,7 @@ def _folder_paths(uploads: list, paths: list[str]) -> list[str]:
 
 
 def _upload(request: HttpRequest, files: list[Upload], metadata: dict[str, str] | None) -> None:
-    if len(files) == 1 and not is_zip(files[0].content):
+    if len(files) == 1 and not holds_files(files[0].content):
         result = document_create(
             tenant=request.tenant,
             content=files[0].content,

@@ -266,8 +266,8 @@ def documents_upload(
     metadata: MetadataOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Upload files, a progress bar per file and one overall. A ZIP is a batch: each of its files becomes a
-    document, and the files refused are listed."""
+    """Upload files, a progress bar per file and one overall. A ZIP, or an mbox of several messages, is a batch: each of its files
+    (messages) becomes a document, and the files refused are listed."""
     quire = client(ctx)
     meta = _metadata(metadata)
     uploaded: list[tuple[Document, int, str]] = []

@@ -190,7 +190,7 @@ class Documents(Resource):
     ) -> Document | DocumentBatch:
         """A document from `text` (JSON) or a `file` (a path, bytes or a binary file object, sent as
         multipart). 201 for a new one; the same bytes again give the stored document back. A ZIP (not a
-        DOCX, XLSX or PPTX) is a batch of files: the answer is then a `DocumentBatch`, its `documents` and
+        DOCX, XLSX or PPTX) or an mbox of several messages is a batch of files: the answer is then a `DocumentBatch`, its `documents` and
         the files it `refused`."""
         if (text is None) == (file is None):
             raise ValueError("give exactly one of text= or file=")

@@ -12,6 +12,7 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from quire.documents.models import Document
+from tests.support.documents import make_eml, make_mbox
 from tests.support.portal import signed_in
 
 
@@ -63,6 +64,20 @@ def test_a_file_over_the_size_limit_in_a_folder_is_refused_alone_as_the_api_refu
     with tenant_context(workspace.tenant):
         names = set(Document.objects.filter(filename__contains="limits-").values_list("filename", flat=True))
     assert names == {"limits-small.txt"}
+
+
+def test_an_mbox_dropped_alone_is_a_batch_of_its_messages_as_the_api_makes_it(workspace):
+    owner = signed_in(workspace, "owner")
+    tag = uuid.uuid4().hex[:8]
+    box = make_mbox(
+        [make_eml(f"Offer {tag}", "We offer ten.", []), make_eml(f"Reply {tag}", "We accept.", [])]
+    )
+    upload = SimpleUploadedFile("Deal.mbox", box, "application/mbox")
+    [shown] = _messages(owner.post("/documents", {"file": [upload]}, follow=True))
+    assert shown.startswith("Uploaded 2 documents (batch bat_"), shown
+    with tenant_context(workspace.tenant):
+        names = set(Document.objects.filter(filename__contains=tag).values_list("filename", flat=True))
+    assert names == {f"Deal.mbox/1 Offer {tag}.eml", f"Deal.mbox/2 Reply {tag}.eml"}
 
 
 def test_a_folder_uploaded_again_says_its_files_were_already_there_not_that_they_were_uploaded(workspace):
