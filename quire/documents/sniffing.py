@@ -605,10 +605,11 @@ _MBOX_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 def mailbox_messages(content: bytes) -> list[bytes] | None:
     """The messages of an mbox holding more than one (a mail client's or Gmail's export), each without its
-    envelope line and the blank line after it, a body's quoted `>From ` lines read back as `From `; None for
-    anything else, a single message in mbox form included (an e-mail)."""
+    envelope line and the blank line after it, a body's quoted `>From ` lines read back as `From ` (a message
+    without headers, as some archivers keep, is read as text); None for anything else, a single message in mbox
+    form included (an e-mail)."""
     content = content.removeprefix(UTF8_BOM)
-    if not content.startswith(MBOX_FROM) or not is_email(content):
+    if not content.startswith(MBOX_FROM):
         return None
     envelopes = list(_MBOX_ENVELOPE.finditer(content))
     if len(envelopes) < 2 or envelopes[0].start() != 0:

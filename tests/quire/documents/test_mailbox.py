@@ -66,6 +66,14 @@ def test_one_message_in_mbox_form_and_plain_mail_or_text_are_no_mailbox():
     assert holds_files(GMAIL) and holds_files(make_zip({"a.txt": b"a"}))
 
 
+def test_messages_without_headers_still_split_at_their_envelopes():
+    archived = (
+        b"From envelope-sender-mailbox-name Mon Jun 01 10:00:00 2009\n\nTest content 1\n\n"
+        b"From envelope-sender-mailbox-name Mon Jun 01 11:00:00 2010\n\nTest content 2"
+    )
+    assert mailbox_messages(archived) == [b"\nTest content 1\n", b"\nTest content 2"]
+
+
 def test_each_message_is_named_after_the_mailbox_its_place_and_its_decoded_subject():
     files = unpacked(
         [
