@@ -79,6 +79,13 @@ class RequestContextMiddleware:
                 if api
                 else HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
             )
+        elif _escaped_slash(request):
+            message = "No object's id holds '/': an escaped '/' (%2F) in a path is never part of an id."
+            response = (
+                error_json(404, "resource_missing", message)
+                if api
+                else HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
+            )
         elif (param := _with_nul(request)) is not None:
             response = (
                 error_json(400, ErrorCode.INVALID_PARAMETER, f"{param} holds a NUL character.", param=param)
@@ -113,6 +120,14 @@ class RequestContextMiddleware:
         return error_json(
             500, "internal_error", "Something went wrong on our side; the request id identifies it."
         )
+
+
+def _escaped_slash(request: HttpRequest) -> bool:
+    """Whether the path as sent (gunicorn's RAW_URI, uWSGI's and Apache's REQUEST_URI) holds an escaped `/`:
+    the server decodes it before routing, so `jobs/job_1%2Fcancel`, one id to its sender, would reach the
+    cancel view."""
+    sent = request.META.get("RAW_URI") or request.META.get("REQUEST_URI") or ""
+    return "%2f" in sent.partition("?")[0].lower()
 
 
 def _with_nul(request: HttpRequest) -> str | None:

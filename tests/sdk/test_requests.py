@@ -200,18 +200,35 @@ def test_an_id_is_one_path_segment_whatever_it_holds():
     seen: list[httpx.Request] = []
     answer = {"id": "x", "object": "document", "deleted": True, "data": []}
     quire = _client(seen, lambda r: httpx.Response(200, json=answer))
-    quire.documents.delete("../webhook_endpoints/whk_1")
     quire.documents.get("..")
     quire.jobs.cancel("job_1?x=1#y")
     quire.webhook_endpoints.get(".")
-    quire.events.replay("evt 1/../../api_keys")
+    quire.documents.get("doc 1%2Ftext")
     assert [(r.method, r.url.raw_path.decode()) for r in seen] == [
-        ("DELETE", "/v1/documents/..%2Fwebhook_endpoints%2Fwhk_1"),
         ("GET", "/v1/documents/%2E%2E"),
         ("POST", "/v1/jobs/job_1%3Fx%3D1%23y/cancel"),
         ("GET", "/v1/webhook_endpoints/%2E"),
-        ("POST", "/v1/events/evt%201%2F..%2F..%2Fapi_keys/replay"),
+        ("GET", "/v1/documents/doc%201%252Ftext"),
     ]
+
+
+def test_an_id_holding_a_slash_is_not_found_and_sends_nothing_a_server_would_route_elsewhere():
+    import pytest
+    from quire_sdk.errors import NotFoundError
+
+    seen: list[httpx.Request] = []
+    quire = _client(seen, lambda r: httpx.Response(200, json={"id": "job_1", "object": "job"}))
+    calls = [
+        lambda: quire.jobs.update("job_1/cancel", metadata={"note": "x"}),
+        lambda: quire.documents.delete("../webhook_endpoints/whk_1"),
+        lambda: quire.documents.get("doc_1/text"),
+        lambda: quire.events.replay("evt 1/../../api_keys"),
+    ]
+    for call in calls:
+        with pytest.raises(NotFoundError, match="ids never hold '/'") as raised:
+            call()
+        assert raised.value.status == 404 and raised.value.code == "resource_missing"
+    assert seen == []
 
 
 def test_an_answer_that_cannot_be_decoded_is_retried_then_an_api_connection_error():

@@ -13,7 +13,7 @@ from typing import IO, Any, overload
 from urllib.parse import quote
 
 from quire_sdk._http import Transport
-from quire_sdk.errors import WaitTimeout
+from quire_sdk.errors import NotFoundError, WaitTimeout
 from quire_sdk.pagination import Page, list_page
 from quire_sdk.types import (
     ApiKey,
@@ -39,8 +39,15 @@ _UNSET: Any = object()
 
 
 def _segment(object_id: str) -> str:
-    """`object_id` as one segment of a request's path: `/`, `?`, `#`, `%` and the rest escaped, and `.` or `..`
-    too, so that no id reaches another path (`../webhook_endpoints/whk_1` is looked up as a document's id)."""
+    """`object_id` as one segment of a request's path: `?`, `#`, `%` and the rest escaped, and `.` or `..` too,
+    so that no id reaches another path. An id holding `/` is a NotFoundError before any request: no object's
+    id holds one, and web servers decode an escaped `/` before routing (`job_1%2Fcancel` would cancel)."""
+    if "/" in str(object_id):
+        raise NotFoundError(
+            f"No object has the id {str(object_id)[:80]!r}: ids never hold '/'.",
+            status=404,
+            code="resource_missing",
+        )
     quoted = quote(str(object_id), safe="")
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 

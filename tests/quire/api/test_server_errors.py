@@ -4,6 +4,7 @@ request line past its limit and a request line that is not HTTP."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -73,6 +74,22 @@ def test_the_servers_own_refusals_are_json_errors(gunicorn, request_bytes, statu
         }
     }
     assert "a" * 100 not in body["error"]["message"]
+
+
+def test_an_escaped_slash_in_a_path_is_no_route_to_another_view(gunicorn):
+    def post(target: str) -> tuple[int, dict]:
+        connection = http.client.HTTPConnection("127.0.0.1", gunicorn, timeout=10)
+        try:
+            connection.request("POST", target)
+            answer = connection.getresponse()
+            return answer.status, json.loads(answer.read())
+        finally:
+            connection.close()
+
+    answered, body = post("/v1/jobs/job_1%2Fcancel")
+    assert answered == 404 and body["error"]["code"] == "resource_missing", body
+    answered, body = post("/v1/jobs/job_1/cancel")
+    assert answered == 401 and body["error"]["code"] == "missing_api_key", body
 
 
 def test_a_request_within_the_limits_reaches_the_application(gunicorn):

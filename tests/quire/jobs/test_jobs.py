@@ -185,6 +185,19 @@ def test_cancel(celery_worker, api_a: Api, tenant_a):
     assert announced["data"]["status"] == "canceled" and announced["data"]["finished_at"]
 
 
+def test_an_escaped_slash_in_an_id_reaches_no_other_view(api_a: Api, tenant_a):
+    with tenant_context(tenant_a.tenant):
+        job = Job.objects.create(connector="legal", document_ids=["doc_escaped"])
+    for sent in (f"/v1/jobs/{job.id}%2Fcancel", f"/v1/jobs/{job.id}%2fcancel?x=1"):
+        # As gunicorn hands it over: PATH_INFO decoded, the path as sent in RAW_URI.
+        refused = api_a.post(f"/v1/jobs/{job.id}/cancel", {"metadata": {"note": "x"}}, RAW_URI=sent)
+        assert refused.status_code == 404 and refused.json()["error"]["code"] == "resource_missing"
+    assert api_a.get(f"/v1/jobs/{job.id}").json()["status"] == "queued"
+    assert api_a.client.get("/documents/doc_x/text", RAW_URI="/documents/doc_x%2Ftext").status_code == 404
+    kept = api_a.get(f"/v1/jobs/{job.id}", RAW_URI=f"/v1/jobs/{job.id}?next=%2Fcancel")
+    assert kept.status_code == 200
+
+
 @pytest.mark.timeout(300)
 def test_a_canceled_model_job_stops_before_its_next_model_call(make_tenant, monkeypatch):
     """Canceled while its first model call is in flight, a running job makes at most one more call and ends
