@@ -27,16 +27,23 @@ HNSW_EF_SEARCH_MAX = 1000
 LEXICAL_WEIGHT = 0.3
 
 
+# PostgreSQL keeps at most 1 GB in a text value, so fewer characters than this.
+_MOST_CHARS = 2**30
+
+
 def document_text_window(*, document: Document, start: int | None, end: int | None) -> dict:
     """Characters `start` to `end` (default: the whole text) of the document's text, with the length and the
     pages the window spans; PostgreSQL cuts the window, so a few lines of a long document read no more. A
     window out of the text is a RANGE_OUT_OF_BOUNDS refusal naming the bound at fault."""
     start = 0 if start is None else start
     # PostgreSQL refuses a negative count: an end before the start reads to the end, and is refused below.
+    # Its substring takes 32-bit integers; no text is longer than _MOST_CHARS, so an offset past that reads
+    # nothing and is refused below with the rest.
+    first = min(start, _MOST_CHARS) + 1
     cut = (
-        Substr("text", Value(start + 1))
+        Substr("text", Value(first))
         if end is None or end < start
-        else Substr("text", Value(start + 1), Value(end - start))
+        else Substr("text", Value(first), Value(min(end - start, _MOST_CHARS)))
     )
     length, text = Document.objects.filter(pk=document.pk).values_list(
         Coalesce("text_chars", Length("text")), cut

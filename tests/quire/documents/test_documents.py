@@ -302,7 +302,13 @@ def test_text_range_and_page(celery_worker, api_a: Api):
 def test_a_text_range_out_of_bounds_names_the_bound_at_fault(api_a: Api):
     created = api_a.post("/v1/documents", {"text": "A short text for its range.", "filename": "r.txt"})
     path = f"/v1/documents/{created.json()['id']}/text"
-    for params, param in (({"start": 10**6}, "start"), ({"start": 0, "end": 10**6}, "end")):
+    past_32_bits = (
+        ({"start": 2**31 - 1}, "start"),
+        ({"start": 3 * 10**9}, "start"),
+        ({"start": 0, "end": 3 * 10**9}, "end"),
+        ({"end": 10**20}, "end"),
+    )
+    for params, param in (({"start": 10**6}, "start"), ({"start": 0, "end": 10**6}, "end"), *past_32_bits):
         error = api_a.get(path, **params).json()["error"]
         assert (error["code"], error["param"]) == ("range_out_of_bounds", param), params
 
