@@ -15,6 +15,9 @@ from rest_framework.parsers import DataAndFiles, get_encoding
 
 from common.jsontext import json_value
 
+# The name of a file sent without one, or with one of nothing but folders and dots.
+UNNAMED = "upload"
+
 
 def client_path(file_name: str) -> str | None:
     """`file_name` as a relative path: `/` and `\\` separate folders; empty, `.` and `..` segments and
@@ -28,8 +31,13 @@ class _PathKeepingParser(DjangoMultiPartParser):
     _path: str | None = None
 
     def sanitize_file_name(self, file_name):
+        # Django drops a part whose last segment is empty, `.` or `..` as though no file were sent; such a file
+        # was sent, and is named by what is left of its path, else "upload".
         name = super().sanitize_file_name(file_name)
-        self._path = client_path(file_name) if name else None
+        path = client_path(file_name)
+        if not name and file_name.strip():
+            name = path.rsplit("/", 1)[-1] if path else UNNAMED
+        self._path = path if name else None
         return name
 
     def handle_file_complete(self, old_field_name, counters):

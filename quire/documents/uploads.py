@@ -10,6 +10,7 @@ import zipfile
 from dataclasses import dataclass
 
 from common.refusals import ErrorCode
+from quire.api.parsers import UNNAMED, client_path
 from quire.documents import sniffing
 from quire.documents.limits import (
     MEMBER_UNREADABLE,
@@ -91,7 +92,7 @@ def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload
         check_batch_files(len(files) + len(members), limits)
         prefix = f"{upload.filename}/" if depth else ""
         for info in members:
-            name = prefix + info.filename
+            name = prefix + (client_path(info.filename) or UNNAMED)
             try:
                 content = archive.read(info)
             except MEMBER_UNREADABLE as exc:

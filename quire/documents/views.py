@@ -18,7 +18,7 @@ from quire.api.lookups import FoundDetail, found
 from quire.api.metadata import metadata_folded
 from quire.api.negotiation import AnyFileNegotiation, FileNegotiation
 from quire.api.pagination import ListFilter, filter_value
-from quire.api.parsers import JSONParser, PathKeepingMultiPartParser
+from quire.api.parsers import UNNAMED, JSONParser, PathKeepingMultiPartParser
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
 from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
@@ -157,7 +157,7 @@ class DocumentListCreateView(ListAPIView):
             metadata = payload.validated_data.get("metadata")
             files = [
                 Upload(
-                    getattr(upload, "client_path", None) or upload.name or "upload",
+                    getattr(upload, "client_path", None) or upload.name or UNNAMED,
                     upload.read(),
                     declared or upload.content_type,
                 )

@@ -12,7 +12,7 @@ from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.refusals import Refusal
-from quire.api.parsers import client_path
+from quire.api.parsers import UNNAMED, client_path
 from quire.clauses.models import ClauseType
 from quire.documents.limits import LimitExceeded
 from quire.documents.models import Document, DocumentStatus
@@ -80,7 +80,7 @@ def document_list(request: HttpRequest) -> HttpResponse:
 def _folder_paths(uploads: list, paths: list[str]) -> list[str]:
     """Each upload's name, as its path in the folder it came from (`room/legal/letter.txt`) where the page
     sent one per file (a dropped or chosen folder), as the API keeps a multipart file's path."""
-    names = [upload.name or "upload" for upload in uploads]
+    names = [upload.name or UNNAMED for upload in uploads]
     if len(paths) != len(uploads):
         return names
     kept = [client_path(path) for path in paths]

@@ -458,6 +458,8 @@ def test_a_multipart_file_keeps_the_folders_of_its_filename(api_a: Api):
         ("deal/2023/nda.txt", f"First NDA {unique}.".encode()),
         ("deal/2024/nda.txt", f"Second NDA {unique}.".encode()),
         ("../../deal/2025/./nda.txt", b"\x89PNG\r\n\x1a\n\x00\x00"),
+        ("deal/..", f"Third NDA {unique}.".encode()),
+        ("..", f"Fourth NDA {unique}.".encode()),
     ]
     boundary = "quire-boundary"
     body = (
@@ -477,7 +479,12 @@ def test_a_multipart_file_keeps_the_folders_of_its_filename(api_a: Api):
         **api_a._headers(None),
     )
     assert response.status_code == 201, response.content
-    assert [d["filename"] for d in response.json()["data"]] == ["deal/2023/nda.txt", "deal/2024/nda.txt"]
+    assert [d["filename"] for d in response.json()["data"]] == [
+        "deal/2023/nda.txt",
+        "deal/2024/nda.txt",
+        "deal",
+        "upload",
+    ]
     assert [r["filename"] for r in response.json()["refused"]] == ["deal/2025/nda.txt"]
 
 

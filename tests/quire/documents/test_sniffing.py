@@ -279,12 +279,24 @@ def test_a_zip_member_that_cannot_be_unzipped_is_unpacked_as_unreadable(archive,
 
 def test_files_of_a_zip_inside_the_upload_are_named_after_its_path():
     inner = [make_zip({"nda.txt": f"NDA of {year}.".encode()}) for year in (2023, 2024)]
-    outer = make_zip({"2023/contracts.zip": inner[0], "2024/contracts.zip": inner[1], "a.txt": b"A."})
+    outer = make_zip(
+        {
+            "2023/contracts.zip": inner[0],
+            "2024/contracts.zip": inner[1],
+            "a.txt": b"A.",
+            "../../escape.txt": b"Out.",
+            "./x/../..": b"Dots.",
+            "C:\\deal\\..\\b.txt": b"B.",
+        }
+    )
     files = unpacked([Upload("deal.zip", outer)], IngestLimits())
     assert [f.filename for f in files] == [
         "2023/contracts.zip/nda.txt",
         "2024/contracts.zip/nda.txt",
         "a.txt",
+        "escape.txt",
+        "x",
+        "C:/deal/b.txt",
     ]
 
 
