@@ -207,8 +207,14 @@ class BatchDocumentSerializer(DocumentSerializer):
         "earlier upload or an earlier file of this batch, and keep their own `batch_id`).",
     )
 
+    uploaded_as = serializers.CharField(
+        read_only=True,
+        help_text="The name of the file of this upload that gave this entry (its path in the ZIP, an mbox's "
+        "message name): where the bytes were already stored under another name, `filename` is that name.",
+    )
+
     class Meta(DocumentSerializer.Meta):
-        fields = [*DocumentSerializer.Meta.fields, "created"]
+        fields = [*DocumentSerializer.Meta.fields, "created", "uploaded_as"]
 
 
 class DocumentBatchSerializer(serializers.Serializer):

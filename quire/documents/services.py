@@ -237,7 +237,9 @@ def _file_store(document: Document, digest: str, content: bytes) -> None:
 @dataclass(frozen=True)
 class CreatedBatch:
     id: str
-    documents: list[CreatedDocument]
+    # (filename as uploaded, the document) of each file that became or found a document: a file whose bytes
+    # were already stored finds the stored document, under the name it was stored with.
+    documents: list[tuple[str, CreatedDocument]]
     # (filename, refusal) of each file that did not become a document.
     refused: list[tuple[str, Refusal]]
 
@@ -270,15 +272,18 @@ def document_batch_create(
             continue
         try:
             created.append(
-                document_create(
-                    tenant=tenant,
-                    content=upload.content,
-                    filename=upload.filename,
-                    declared_type=upload.declared_type,
-                    max_bytes=max_bytes,
-                    content_param="file",
-                    metadata=metadata,
-                    batch_id=batch_id,
+                (
+                    upload.filename,
+                    document_create(
+                        tenant=tenant,
+                        content=upload.content,
+                        filename=upload.filename,
+                        declared_type=upload.declared_type,
+                        max_bytes=max_bytes,
+                        content_param="file",
+                        metadata=metadata,
+                        batch_id=batch_id,
+                    ),
                 )
             )
         except Refusal as exc:

@@ -79,14 +79,16 @@ def _create_batch(request: Request, files: list[Upload], metadata: dict | None) 
         max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES,
         metadata=metadata,
     )
-    documents = [created.document for created in batch.documents]
+    documents = [created.document for _, created in batch.documents]
     prefetch_related_objects(documents, *WITH_ATTACHMENTS)
     body = {
         "id": batch.id,
         "object": "document_batch",
         "data": [
-            {**row, "created": entry.created}
-            for row, entry in zip(DocumentSerializer(documents, many=True).data, batch.documents, strict=True)
+            {**row, "created": created.created, "uploaded_as": uploaded_as}
+            for row, (uploaded_as, created) in zip(
+                DocumentSerializer(documents, many=True).data, batch.documents, strict=True
+            )
         ],
         "refused": [
             {"filename": filename, "code": refusal.code.value, "message": refusal.message}

@@ -107,8 +107,8 @@ def _upload(request: HttpRequest, files: list[Upload], metadata: dict[str, str] 
     batch = document_batch_create(
         tenant=request.tenant, uploads=files, max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES, metadata=metadata
     )
-    created = [d.document for d in batch.documents if d.created]
-    present = [d.document.filename for d in batch.documents if not d.created]
+    created = [d.document for _, d in batch.documents if d.created]
+    present = [uploaded_as for uploaded_as, d in batch.documents if not d.created]
     if created:
         messages.success(request, f"Uploaded {len(created)} document{pluralize(created)} (batch {batch.id}).")
     if present:

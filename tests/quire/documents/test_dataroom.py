@@ -507,6 +507,11 @@ def test_a_batch_marks_the_files_it_found_already_stored_and_batch_id_lists_what
         (False, False),
     ]
     assert batch["data"][1]["id"] == batch["data"][2]["id"]
+    assert [(d["uploaded_as"], d["filename"]) for d in batch["data"]] == [
+        ("again.txt", old["filename"]),
+        ("new.txt", "new.txt"),
+        ("new-copy.txt", "new.txt"),
+    ]
     listed = api_a.get("/v1/documents", batch_id=batch["id"]).json()["data"]
     assert [d["id"] for d in listed] == [batch["data"][1]["id"]]
 
