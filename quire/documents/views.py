@@ -273,14 +273,17 @@ class DocumentPageImageView(APIView):
         "is a 404 naming `page`.",
     )
     def get(self, request: Request, document_id: str, page: int) -> HttpResponse:
-        fields = ("id", "content_type", "page_starts", "file")
+        fields = ("id", "content_type", "page_starts", "file", "status")
         document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
         try:
             image = page_image(document, page)
         except LookupError:
-            pages = (
-                f"pages 1 to {document.page_count}" if document.content_type in PAGED else "no page images"
-            )
+            if document.content_type not in PAGED:
+                pages = "no page images"
+            elif document.page_count:
+                pages = f"pages 1 to {document.page_count}"
+            else:
+                pages = f"none read (it is {document.status})"
             raise Refusal(
                 ErrorCode.RESOURCE_MISSING,
                 f"Document {document.id} has no page {page}; it has {pages}.",

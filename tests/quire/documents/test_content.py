@@ -9,6 +9,7 @@ import uuid
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
+from quire.documents.models import Document
 from tenants.models import AuditEvent
 from tests.support import Api
 from tests.support.documents import make_docx, make_form_pdf, make_pdf, stored_pdf
@@ -105,6 +106,12 @@ def test_a_pdf_page_is_a_png_and_a_page_it_lacks_or_a_document_without_pages_is_
         api_a.get(f"/v1/documents/{document.id}/pages/3"), 404, "resource_missing", "page"
     )
     assert api_a.get(f"/v1/documents/{document.id}/pages/0").status_code == 404
+    with tenant_context(tenant_a.tenant):
+        unread, _ = stored_pdf(make_pdf([f"Never read {uuid.uuid4().hex}."]))
+        Document.objects.filter(pk=unread.pk).update(status="failed", page_starts=[])
+    assert "it has none read (it is failed)." in _error(
+        api_a.get(f"/v1/documents/{unread.id}/pages/1"), 404, "resource_missing", "page"
+    )
     text = api_a.post("/v1/documents", {"text": "No pages."}).json()["id"]
     assert "no page images" in _error(
         api_a.get(f"/v1/documents/{text}/pages/1"), 404, "resource_missing", "page"
