@@ -74,14 +74,16 @@ def ocr_languages(value: str) -> str:
 
 def ocr_languages_refused(value: str, offered: str) -> str | None:
     """Why `value` cannot be the languages a document's scans are read in: not Tesseract's codes joined by "+"
-    (as `ocr_languages` takes them, without surrounding blanks), or one not among `offered` (the deployment's,
-    joined alike); None where it can."""
+    (as `ocr_languages` takes them, without surrounding blanks), one not among `offered` (the deployment's,
+    joined alike), or one named twice; None where it can."""
     try:
         codes = ocr_languages(value).split("+")
     except RuntimeError:
         codes = None
     if value == value.strip() and codes is not None and set(codes) <= set(offered.split("+")):
-        return None
+        if len(set(codes)) == len(codes):
+            return None
+        return f"each language is named once; {value!r} repeats one"
     return (
         f"OCR languages are Tesseract's codes joined by '+', each one this deployment reads "
         f"({', '.join(offered.split('+'))}); {value!r} is not"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from quire.portal.access import portal_page
@@ -62,7 +63,15 @@ def _audit_page(
     scans = scans or ScansForm(initial={"languages": tenant.ocr_languages, "pictures": tenant.ocr_pictures})
     events, action = _events(request)
     shown = listed(request, events.order_by("-created_at", "-pk"), PAGE_SIZE, action=action)
-    context = {**shown, "actions": ACTIONS, "action": action, "retention": retention, "scans": scans}
+    context = {
+        **shown,
+        "actions": ACTIONS,
+        "action": action,
+        "retention": retention,
+        "scans": scans,
+        # A refused form is shown at its own address (POST only), so the pages link to the log's.
+        "pager_path": reverse("portal:audit"),
+    }
     return page(
         request, "portal/audit.html", context, status=400 if retention.errors or scans.errors else 200
     )

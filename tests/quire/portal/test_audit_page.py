@@ -88,11 +88,12 @@ def test_an_admin_sets_the_languages_the_workspaces_scans_are_read_in(workspace)
     with override_settings(QUIRE_INGEST_OCR_LANGUAGES="eng+deu+fra"):
         page = admin.get("/audit").content.decode()
         assert "OCR languages" in page and "of eng, deu, fra" in page
-        for typed in ("spa", "German", "deu,eng"):
+        for typed in ("spa", "German", "deu,eng", "eng+eng", "deu+eng+deu"):
             refused = admin.post("/audit/scans", {"languages": typed})
             assert refused.status_code == 400, typed
             shown = refused.content.decode()
             assert f'value="{typed}"' in shown and 'id="id_languages_error"' in shown
+            assert 'action="/audit" class="inline-form" aria-label="Filter the audit log"' in shown
         assert admin.post("/audit/scans", {"languages": "deu+eng"}).status_code == 302
         workspace.tenant.refresh_from_db()
         assert workspace.tenant.ocr_languages == "deu+eng"
@@ -122,3 +123,15 @@ def test_an_admin_sets_when_the_workspaces_office_pictures_are_read(workspace):
         {"from": "", "to": "always"},
         {"from": "always", "to": ""},
     ]
+
+
+def test_the_log_a_refused_form_shows_pages_and_filters_at_the_logs_own_address(workspace, monkeypatch):
+    from quire.portal.views import audit
+
+    admin = signed_in(workspace, "admin")
+    admin.post("/audit", {"days": "400"})
+    admin.post("/audit", {"days": ""})
+    monkeypatch.setattr(audit, "PAGE_SIZE", 1)
+    shown = admin.post("/audit/scans", {"languages": "German"}).content.decode()
+    assert 'href="/audit?page=2' in shown and 'action="/audit" class="inline-form"' in shown
+    assert admin.get("/audit?page=2").status_code == 200
