@@ -57,7 +57,8 @@ def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = WebhookEndpointForm(data, initial=_initial(endpoint), editing=True)
     if request.method == "POST" and form.is_valid():
-        saved = _save(request, form, partial(endpoint_update, endpoint=endpoint), "Saved.")
+        update = partial(endpoint_update, endpoint=endpoint, disabled_reason="disabled in the portal")
+        saved = _save(request, form, update, "Saved.")
         if saved is not None:
             return saved
     return _detail_page(request, endpoint, form)

@@ -104,9 +104,10 @@ def endpoint_update(
     event_types: list[str] | None = None,
     description: str | None = None,
     enabled: bool | None = None,
+    disabled_reason: str = "disabled through the API",
 ) -> WebhookEndpoint:
     """Change what is given, on the row locked (a concurrent delete makes this a 404). Enabling a disabled
-    endpoint forgets its failure streak."""
+    endpoint forgets its failure streak; disabling it records `disabled_reason` (where it was switched off)."""
     if url is not None:
         _check_url(url)
     if event_types is not None:
@@ -135,7 +136,7 @@ def endpoint_update(
             changed["enabled"] = enabled
         _audit(endpoint, "update", **changed)
         if enabled is False and endpoint.status == EndpointStatus.ENABLED:
-            endpoint_disable(endpoint=endpoint, reason="disabled through the API")
+            endpoint_disable(endpoint=endpoint, reason=disabled_reason)
     return endpoint
 
 

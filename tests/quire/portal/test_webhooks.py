@@ -63,6 +63,18 @@ def test_admin_adds_reveals_rotates_tests_and_replays(workspace, admin):
 
 
 @override_settings(QUIRE_WEBHOOKS_ALLOW_PRIVATE=True)
+def test_an_endpoint_switched_off_in_the_portal_says_so(workspace, admin):
+    added = admin.post("/webhooks", {"url": RECEIVER + "/off", "event_types": ["*"]})
+    endpoint_id = added["Location"].rsplit("/", 1)[-1]
+    saved = admin.post(f"/webhooks/{endpoint_id}", {"url": RECEIVER + "/off", "event_types": ["*"]})
+    assert saved.status_code == 302, saved.content
+    with _in_schema(workspace):
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+    assert (endpoint.status, endpoint.disabled_reason) == ("disabled", "disabled in the portal")
+    assert b"disabled in the portal" in admin.get(f"/webhooks/{endpoint_id}").content
+
+
+@override_settings(QUIRE_WEBHOOKS_ALLOW_PRIVATE=True)
 def test_admin_deletes_an_endpoint(workspace, admin):
     added = admin.post("/webhooks", {"url": RECEIVER + "/gone", "event_types": ["*"]})
     endpoint_id = added["Location"].rsplit("/", 1)[-1]
