@@ -46,6 +46,11 @@ class MemberAuthenticationForm(AuthenticationForm):
     e-mail are limited (`QUIRE_SIGN_IN_RATE`), so passwords cannot be guessed at speed. The e-mail is normalised
     once (`email_normalised`) and that one value is both the limit's key and the username signed in with."""
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "The e-mail or password is incorrect.",
+    }
+
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = "E-mail"

@@ -62,9 +62,9 @@ def test_sign_in_errors_and_members_of_another_workspace(workspace, other_worksp
     client = Client(HTTP_HOST=workspace.host)
     wrong = client.post("/login", {"username": workspace.emails["owner"], "password": "nope"})
     assert wrong.status_code == 200
-    assert b"Please enter a correct" in wrong.content
+    assert b"The e-mail or password is incorrect." in wrong.content and b"case-sensitive" not in wrong.content
     outsider = client.post("/login", {"username": other_workspace.emails["owner"], "password": PASSWORD})
-    assert outsider.status_code == 200 and b"Please enter a correct" in outsider.content
+    assert outsider.status_code == 200 and b"The e-mail or password is incorrect." in outsider.content
     assert "_auth_user_id" not in client.session
 
 
@@ -81,7 +81,7 @@ def test_sign_in_attempts_are_limited_per_email_over_a_sliding_window(workspace,
     limiter_clock.advance(period - 1)
     for _ in range(limit):
         wrong = client.post("/login", {"username": email, "password": "guess"})
-        assert b"Please enter a correct" in wrong.content
+        assert b"The e-mail or password is incorrect" in wrong.content
     limiter_clock.advance(2)  # past a fixed window's edge: the attempts still count
     right = client.post("/login", {"username": email, "password": PASSWORD})
     assert right.status_code == 200 and b"Too many sign-in attempts" in right.content
@@ -138,7 +138,7 @@ def test_every_spelling_of_an_email_signs_in_and_counts_as_that_email(workspace,
         wrong = client.post(
             "/login", {"username": _fullwidth(email.upper(), attempt % 4), "password": "guess"}
         )
-        assert b"Please enter a correct" in wrong.content
+        assert b"The e-mail or password is incorrect" in wrong.content
     for spelling in (email, _fullwidth(email, 5), email.upper()):
         refused = client.post("/login", {"username": spelling, "password": PASSWORD})
         assert b"Too many sign-in attempts" in refused.content

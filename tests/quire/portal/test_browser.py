@@ -33,7 +33,7 @@ def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     page.get_by_label("E-mail").fill(workspace.emails["owner"])
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator(".error-summary")).to_contain_text("Please enter a correct")
+    expect(page.locator(".error-summary")).to_contain_text("The e-mail or password is incorrect")
     shot(page, artifacts, "01-sign-in-error")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
