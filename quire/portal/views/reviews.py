@@ -136,6 +136,8 @@ def _shown_cell(cell: dict | None) -> dict:
     status = "corrected" if corrected else cell["status"]
     if correction and status != "corrected" and correction["verified"]:
         status = "verified"
+    if cell.get("redacted"):
+        status = "redacted"
     return {"shown": "—" if value in (None, "") else str(value), "status": status}
 
 
@@ -191,6 +193,7 @@ def review_cell(request: HttpRequest, job_id: str) -> HttpResponse:
         {
             "job": job,
             "document": document,
+            "document_id": document_id,
             "column": column,
             "cell": cell,
             "shown": _shown_cell(cell),

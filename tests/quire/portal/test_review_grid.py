@@ -3,6 +3,9 @@ appear, the others stay pending."""
 
 from __future__ import annotations
 
+import uuid
+
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from quire.jobs.models import Job, JobStatus, ReviewRow
@@ -203,3 +206,59 @@ def test_a_review_of_all_ready_documents_past_the_limit_says_it_reads_only_the_n
     with tenant_context(workspace.tenant):
         job = Job.objects.get(pk=started.redirect_chain[-1][0].rsplit("/", 1)[1])
     assert job.document_ids == newest[:0:-1]
+
+
+def test_a_cell_of_a_deleted_document_says_so_and_offers_no_corrections(workspace):
+    from quire.documents.models import Document
+    from quire.documents.redaction import Redactor
+    from quire.jobs.models import JobResult
+    from quire.jobs.services import job_results_redact
+
+    text = "This Agreement is governed by the laws of the State of Delaware, without regard to conflicts."
+    with tenant_context(workspace.tenant):
+        kept, gone = (
+            Document.objects.create(
+                filename=name,
+                content_type="text/plain",
+                text=text,
+                size_bytes=len(text),
+                sha256=uuid.uuid4().hex,
+            )
+            for name in ("kept.txt", "gone.txt")
+        )
+        span = {"start": 0, "end": len(text), "quote": text}
+        rows = [
+            {
+                "document_id": d.id,
+                "cells": {
+                    "law": {
+                        "value": "Delaware",
+                        "normalised": "Delaware",
+                        "spans": [{**span, "document_id": d.id}],
+                        "confidence": 0.8,
+                        "status": "answered",
+                    }
+                },
+            }
+            for d in (kept, gone)
+        ]
+        job = Job.objects.create(
+            connector="review",
+            document_ids=[kept.id, gone.id],
+            options={"columns": COLUMNS},
+            status=JobStatus.SUCCEEDED,
+        )
+        JobResult.objects.create(
+            job=job, output={"connector": "review", "columns": COLUMNS, "rows": rows}, context={}, attempt=1
+        )
+        with transaction.atomic():
+            job_results_redact(document_ids=[gone.id], redactor=Redactor(gone.id, text))
+        Document.objects.filter(pk=gone.pk).delete()
+    owner = signed_in(workspace, "owner")
+    panel = owner.get(f"/reviews/{job.id}/cell", {"document": gone.id, "key": "law"}).content.decode()
+    assert "a deleted document" in panel and "data-deleted" in panel and "Save correction" not in panel
+    assert "data-cell-status>redacted<" in panel
+    shown = owner.get(f"/reviews/{job.id}/cell", {"document": kept.id, "key": "law"}).content.decode()
+    assert (
+        "kept.txt" in shown and f'name="document" value="{kept.id}"' in shown and "Save correction" in shown
+    )
