@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from billing.entitlements import account_for, billed_plan
 from billing.models import Plan, UsageKind
 from billing.services import meter_refusals, upcoming_invoice, usage_summary
-from billing.stripe_gateway import checkout_session_create, portal_session_create
+from billing.stripe_gateway import checkout_session_create, portal_session_create, stripe_enabled
 from common.refusals import Refusal
 from quire.portal.access import portal_page
 from quire.portal.charts import days_between, usage_charts
@@ -41,6 +41,7 @@ def billing_overview(request: HttpRequest) -> HttpResponse:
         "invoice": upcoming_invoice(tenant=request.tenant),
         "refusals": meter_refusals(tenant=request.tenant),
         "plans": Plan.objects.order_by("monthly_price", "code"),
+        "online_billing": stripe_enabled(),
     }
     return page(request, "portal/billing.html", context)
 

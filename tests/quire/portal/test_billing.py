@@ -69,6 +69,14 @@ def test_checkout_without_stripe_configured_says_so(workspace: Workspace):
     from billing.models import Plan
 
     other = Plan.objects.exclude(is_default=True).first()
+    page = admin.get("/billing").content.decode()
+    assert (
+        "data-billing-offline" in page
+        and "Switch to" not in page
+        and "Invoices and payment methods" not in page
+    )
+    assert "300,000 pages included" in page
+    assert "</span></h2>" not in page.split('id="plan-heading"')[1].split("\n")[0]
     response = admin.post("/billing/checkout", {"plan": other.code}, follow=True)
     assert b"Online billing is not configured" in response.content
 
@@ -81,6 +89,7 @@ def test_money_is_minor_units_in_the_currencys_decimals():
     assert money(12345, "kwd") == "12.345 KWD" and money(1234567, "JPY") == "1,234,567 JPY"
 
 
+@override_settings(QUIRE_STRIPE_API_KEY="sk_test_offered")
 def test_a_canceled_subscriptions_plan_is_offered_again(workspace: Workspace):
     from billing.entitlements import account_for
     from billing.models import Plan, SubscriptionStatus
