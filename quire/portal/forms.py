@@ -147,8 +147,8 @@ class CallPeriodForm(forms.Form):
         required=False,
         max_length=20,
         label="Earnings call period (optional)",
-        help_text="For an earnings call: its quarter, e.g. Q2 2021. Left empty, it is read from the file name or "
-        "the transcript.",
+        help_text="For an earnings call: its quarter, e.g. Q2 2021, typed before the files are dropped or chosen "
+        "(a drop or a folder is sent at once). Left empty, it is read from the file name or the transcript.",
     )
 
     def clean_period(self) -> str:

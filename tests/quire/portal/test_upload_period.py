@@ -15,6 +15,8 @@ from tests.support.portal import job_with_result, signed_in, stored_document
 
 def test_an_upload_stores_the_call_period_it_is_given_and_refuses_a_malformed_one(workspace):
     owner = signed_in(workspace, "owner")
+    form = owner.get("/documents").content.decode()
+    assert form.index('name="period"') < form.index("data-dropzone"), "typed before a drop sends the files"
     transcript = SimpleUploadedFile(
         "period-form-call.txt", b"Revenue was $3.1 billion in the quarter the form names.", "text/plain"
     )
