@@ -199,3 +199,15 @@ def test_all_reviews_are_listed_a_page_at_a_time(workspace, monkeypatch):
     first = viewer.get("/reviews").content.decode()
     assert newer.pk in first and older.pk not in first and '<a href="?page=2">Older</a>' in first
     assert older.pk in viewer.get("/reviews", {"page": 2}).content.decode()
+
+
+def test_the_overview_counts_one_document_and_one_job_in_the_singular(make_tenant):
+    from tests.quire.portal.conftest import _workspace
+    from tests.support.portal import job_with_result
+
+    fresh = _workspace(make_tenant, "portal-tiles", ("owner",))
+    job_with_result(
+        fresh, connector="legal", filename="only.txt", text="The only contract of this workspace."
+    )
+    overview = signed_in(fresh, "owner").get("/").content.decode()
+    assert "</strong> document<br>" in overview and "</strong> recent job<br>" in overview
