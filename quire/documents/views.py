@@ -316,9 +316,10 @@ class SearchView(APIView):
         skipped = []
         if document_ids:
             statuses = dict(Document.objects.filter(pk__in=document_ids).values_list("pk", "status"))
-            missing = [d for d in document_ids if d not in statuses]
+            missing = [(i, d) for i, d in enumerate(document_ids) if d not in statuses]
             if missing:
-                raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {missing[0]}.", "documents")
+                index, document_id = missing[0]
+                raise Refusal(ErrorCode.RESOURCE_MISSING, f"No document {document_id}.", f"documents.{index}")
             skipped = [
                 {"id": d, "status": statuses[d]}
                 for d in dict.fromkeys(document_ids)

@@ -111,3 +111,15 @@ def test_cjk_chunks_are_packed_into_a_budget_at_a_token_a_character(make_tenant)
         )
         packed = question_chunks(document_id=document.pk, question="支付款项", token_budget=250)
     assert len(packed) == 2, packed
+
+
+def test_a_search_over_a_document_that_does_not_exist_names_its_place_as_a_job_does(api_a):
+    kept = api_a.post("/v1/documents", {"text": "A searchable note.", "filename": "s.txt"}).json()["id"]
+    refused = api_a.post("/v1/search", {"query": "note", "documents": [kept, "doc_missing"]})
+    error = refused.json()["error"]
+    assert refused.status_code == 404 and (error["code"], error["param"]) == (
+        "resource_missing",
+        "documents.1",
+    )
+    job = api_a.post("/v1/jobs", {"connector": "legal", "documents": ["doc_missing"]}).json()["error"]
+    assert job["param"] == "documents.0"
