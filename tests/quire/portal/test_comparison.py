@@ -27,3 +27,13 @@ def test_job_page_shows_periods_figures_guidance_outcome_and_topics():
         in html
     )
     assert "new inventory; gone pricing" in html
+
+
+def test_calls_without_figures_say_so_under_the_table_header():
+    quiet = "Prepared Remarks:\n\nJane Doe: Thank you all for joining us today.\n\n"
+    result = run_connector(
+        "earnings", [Document("ACME_q2_2022", quiet), Document("ACME_q3_2022", quiet + "Bye.")]
+    )
+    assert result["comparison"]["metrics"] == []
+    html = render_to_string("portal/partials/earnings_comparison.html", {"comparison": result["comparison"]})
+    assert '<td colspan="3" class="empty" data-no-figures>No figures were read in these calls.</td>' in html
