@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from connectors.base import Document
+from connectors.base import Document, OptionError
 from connectors.dates import duration_days
 from connectors.legal.analyzers import canonical_jurisdiction
 from connectors.legal.categories import CUAD_CATEGORIES
@@ -69,42 +69,53 @@ LONG_RENEWAL_NOTICE_DAYS = 90
 
 
 def validate_playbook(playbook: object) -> list[dict]:
-    """Checked playbook rules; ValueError naming the rule and field for anything malformed."""
+    """Checked playbook rules; OptionError naming the rule and field (`options.playbook.2.max_days`) for anything
+    malformed."""
     if playbook is None:
         return []
     if not isinstance(playbook, list):
-        raise ValueError("playbook must be a list of rules")
+        raise OptionError("playbook must be a list of rules", "options.playbook")
     rules: list[dict] = []
     for index, rule in enumerate(playbook):
-        where = f"playbook[{index}]"
+        where, param = f"playbook[{index}]", f"options.playbook.{index}"
         if not isinstance(rule, dict):
-            raise ValueError(f"{where} must be an object")
+            raise OptionError(f"{where} must be an object", param)
         unknown = set(rule) - PLAYBOOK_KEYS
         if unknown:
-            raise ValueError(f"{where} has unknown field(s): {', '.join(sorted(unknown))}")
+            raise OptionError(
+                f"{where} has unknown field(s): {', '.join(sorted(unknown))}", f"{param}.{min(unknown)}"
+            )
         category = rule.get("category")
         if category not in CUAD_CATEGORIES:
-            raise ValueError(f"{where}.category must be a CUAD category name, got {category!r}")
+            raise OptionError(
+                f"{where}.category must be a CUAD category name, got {category!r}", f"{param}.category"
+            )
         checks = [key for key in ("require", "allowed", "max_days", "min_days") if key in rule]
         if not checks:
-            raise ValueError(f"{where} needs one of require, allowed, max_days, min_days")
+            raise OptionError(f"{where} needs one of require, allowed, max_days, min_days", param)
         if "require" in rule and rule["require"] not in ("present", "absent"):
-            raise ValueError(f"{where}.require must be 'present' or 'absent'")
+            raise OptionError(f"{where}.require must be 'present' or 'absent'", f"{param}.require")
         if "allowed" in rule:
             allowed = rule["allowed"]
             if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) for a in allowed):
-                raise ValueError(f"{where}.allowed must be a non-empty list of strings")
+                raise OptionError(f"{where}.allowed must be a non-empty list of strings", f"{param}.allowed")
             if category not in VALUE_ANSWERS:
-                raise ValueError(f"{where}.allowed only applies to {', '.join(VALUE_ANSWERS)}")
+                raise OptionError(
+                    f"{where}.allowed only applies to {', '.join(VALUE_ANSWERS)}", f"{param}.allowed"
+                )
         for key in ("max_days", "min_days"):
             if key in rule:
                 if category not in DURATION_ANSWERS:
-                    raise ValueError(f"{where}.{key} only applies to {', '.join(DURATION_ANSWERS)}")
+                    raise OptionError(
+                        f"{where}.{key} only applies to {', '.join(DURATION_ANSWERS)}", f"{param}.{key}"
+                    )
                 if not isinstance(rule[key], int | float) or rule[key] < 0:
-                    raise ValueError(f"{where}.{key} must be a non-negative number of days")
+                    raise OptionError(
+                        f"{where}.{key} must be a non-negative number of days", f"{param}.{key}"
+                    )
         severity = rule.get("severity", "medium")
         if severity not in SEVERITIES:
-            raise ValueError(f"{where}.severity must be one of {', '.join(SEVERITIES)}")
+            raise OptionError(f"{where}.severity must be one of {', '.join(SEVERITIES)}", f"{param}.severity")
         code = rule.get("id") or f"playbook_{re.sub(r'[^a-z0-9]+', '_', category.lower()).strip('_')}"
         rules.append({**rule, "id": str(code), "severity": severity})
     return rules

@@ -125,6 +125,24 @@ def test_progress_does_not_go_back_when_another_attempt_takes_the_job_over(api_a
     ("connector", "options", "param"),
     [
         ("legal", {"suggestions": 50}, "options.suggestions"),
+        ("legal", {"playbook": {}}, "options.playbook"),
+        ("legal", {"playbook": [{"category": "Nope", "require": "present"}]}, "options.playbook.0.category"),
+        (
+            "legal",
+            {
+                "playbook": [
+                    {"category": "Governing Law", "require": "present"},
+                    {"category": "Governing Law", "require": "maybe"},
+                ]
+            },
+            "options.playbook.1.require",
+        ),
+        (
+            "legal",
+            {"playbook": [{"category": "Governing Law", "require": "present", "colour": 1}]},
+            "options.playbook.0.colour",
+        ),
+        ("legal", {"playbook": [{"category": "Governing Law"}]}, "options.playbook.0"),
         ("review", {"template": ["x"]}, "options.template"),
         ("review", {"template": {}}, "options.template"),
         ("review", {"template": "no_such_template"}, "options.template"),
