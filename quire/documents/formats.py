@@ -1621,7 +1621,7 @@ def _mail_parts(
 ) -> None:
     """Every leaf of the MIME tree under `part` in order: a plain or HTML part with no filename and not
     marked as an attachment joins `bodies` as (content type, text) (of a multipart/alternative, only its
-    richest part is read); a signature is left out, and so is a picture the body shows (`_sent_file`); Outlook's wrapper (`winmail.dat`) gives its files as
+    richest part is read); a signature is left out, and so is a picture the body shows (`sent_file`); Outlook's wrapper (`winmail.dat`) gives its files as
     attachments and its body to `wrapped`; any other leaf with bytes (a forwarded message whole) is an
     attachment."""
     limits.check_time()
@@ -1646,11 +1646,11 @@ def _mail_parts(
         if tnef and _tnef_parts(data, limits, attachments, wrapped):
             return
         inline = part.get_content_disposition() != "attachment" and part["Content-ID"] is not None
-        if _sent_file(data, inline=inline):
+        if sent_file(data, inline=inline):
             attachments.append(Attachment(part.get_filename() or "attachment", data))
 
 
-def _sent_file(data: bytes, *, inline: bool) -> bool:
+def sent_file(data: bytes, *, inline: bool) -> bool:
     """Whether a part's bytes are a file sent with the message: not where it is a picture the body shows
     (`inline`: referenced by its Content-ID, or hidden from the attachments, as Outlook marks a signature's
     logo)."""
@@ -1699,7 +1699,7 @@ def _tnef_body(tnef) -> tuple[str, str] | None:
         return "text/html", html
     if text := _tnef_text(tnef.body):
         return "text/plain", text
-    if tnef.rtfbody and (html := _rtf_html(tnef.rtfbody)):
+    if tnef.rtfbody and (html := rtf_html(tnef.rtfbody)):
         return "text/html", _html_text(html)
     return None
 
@@ -1759,21 +1759,21 @@ def parse_msg(
             if hasattr(data, "exportBytes"):
                 data = data.exportBytes()
             inline = getattr(attachment, "hidden", False) or getattr(attachment, "cid", None)
-            if isinstance(data, bytes) and _sent_file(data, inline=bool(inline)):
+            if isinstance(data, bytes) and sent_file(data, inline=bool(inline)):
                 attachments.append(Attachment(name or "attachment", data))
         limits.check_time()
         html = message.getStream(MSG_HTML_BODY)
         body = None if html else (getattr(message, "body", None) or message.getStringStream(MSG_BODY) or "")
         rtf = getattr(message, "rtfBody", None)
         if not html and not body.strip() and rtf:
-            html = _rtf_html(rtf)
+            html = rtf_html(rtf)
     finally:
         message.close()
     blocks = html_blocks(_html_text(html)) if html else [("text", body or "")]
     return _mail(limits, {k: str(v) for k, v in headers.items() if v}, blocks, attachments)
 
 
-def _rtf_html(rtf: bytes) -> bytes | None:
+def rtf_html(rtf: bytes) -> bytes | None:
     """The HTML an Outlook RTF body encapsulates (what Outlook keeps of a message written in HTML), if any; an
     RTF body that is malformed, or plain rich text, gives none."""
     import RTFDE

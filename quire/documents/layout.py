@@ -49,6 +49,14 @@ def attach(
     attachments.append(Attachment(name or _typed_name(part, content, limits), content))
 
 
+def mail_file_name(number: int, width: int, subject: str) -> str:
+    """An e-mail kept in an archive (an mbox, an Outlook data file) as a file: its place, as wide as the last
+    one's so that the names sort in order, and its subject (`007 Re: Draft SPA.eml`), a `/` or `\\` in it a `-`,
+    at most 100 of its characters."""
+    subject = " ".join(subject.replace("/", "-").replace("\\", "-").split())[:100]
+    return f"{number:0{width}d} {subject}".rstrip() + ".eml"
+
+
 def _typed_name(part: str, content: bytes, limits: IngestLimits) -> str:
     from common.refusals import Refusal
     from quire.documents.sniffing import EXTENSIONS, sniff_content_type

@@ -37,6 +37,7 @@ from quire.documents.limits import (
 from quire.documents.odt import parse_odp, parse_odt
 from quire.documents.pdf import PdfError, parse_pdf
 from quire.documents.ppt import parse_ppt
+from quire.documents.pst import parse_pst
 from quire.documents.rtf import parse_rtf
 
 __all__ = ["ParseError", "ParsedDocument", "parse_document"]
@@ -171,6 +172,8 @@ def _parse(
         return formats.parse_eml(content, limits, lambda html: html_blocks(html, limits))
     if content_type == sniffing.MSG:
         return formats.parse_msg(content, limits, lambda html: html_blocks(html, limits))
+    if content_type == sniffing.PST:
+        return parse_pst(content, limits)
     reader = _office_reader(content, content_type, limits, embedded=embedded)
     if reader is not None:
         return _through_pictures(reader, limits, on_page, embedded=embedded)

@@ -41,6 +41,7 @@ ODP = "application/vnd.oasis.opendocument.presentation"
 OPENDOCUMENT = (ODT, ODS, ODP)
 XLS = "application/vnd.ms-excel"
 PPT = "application/vnd.ms-powerpoint"
+PST = "application/vnd.ms-outlook-pst"
 PNG = "image/png"
 JPEG = "image/jpeg"
 TIFF = "image/tiff"
@@ -71,6 +72,7 @@ EXTENSIONS = {
     ODP: "odp",
     XLS: "xls",
     PPT: "ppt",
+    PST: "pst",
     PNG: "png",
     JPEG: "jpg",
     TIFF: "tif",
@@ -95,6 +97,7 @@ SUPPORTED = (
     DOC,
     XLS,
     PPT,
+    PST,
     RTF,
     HTML,
     TRANSCRIPT,
@@ -165,9 +168,9 @@ ALIASES = {
     # An mbox of one message (one of several is a batch of e-mails, `mailbox_messages`).
     "application/mbox": EML,
 }
-# Declared types that agree with bytes of another type: browsers on Windows declare a .csv as Excel's type and
-# a .rtf that Word opens as Word's.
-ALSO_DECLARED_AS = {TEXT: {XLS}, RTF: {DOC}}
+# Declared types that agree with bytes of another type: browsers on Windows declare a .csv as Excel's type,
+# a .rtf that Word opens as Word's, and a .pst as Outlook's.
+ALSO_DECLARED_AS = {TEXT: {XLS}, RTF: {DOC}, PST: {MSG}}
 GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
 
 
@@ -413,6 +416,8 @@ def _sniff(content: bytes, param: str | None, limits: IngestLimits) -> str:
                 param,
             )
         return kind or ZIP
+    if is_pst(content):
+        return PST
     if content.startswith(OLE_MAGIC):
         roots = _ole_roots(content)
         if roots >= OOXML_ENCRYPTED:
@@ -578,6 +583,16 @@ def packaged_type(archive: zipfile.ZipFile) -> str | None:
             declared = ""
         return declared if _MEDIA_TYPE.fullmatch(declared) else "a packaged document"
     return "a packaged document" if manifest else None
+
+
+# An Outlook data file: "!BDN" at offset 0, and at offset 8 "SM" (a PST) or "SO" (an OST, the offline cache
+# Outlook keeps of a mailbox) ([MS-PST] 2.2.2.6).
+PST_MAGIC = b"!BDN"
+PST_CLIENTS = (b"SM", b"SO")
+
+
+def is_pst(content: bytes) -> bool:
+    return content.startswith(PST_MAGIC) and content[8:10] in PST_CLIENTS
 
 
 def is_email(content: bytes) -> bool:

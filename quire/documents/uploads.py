@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from common.refusals import ErrorCode
 from quire.api.parsers import UNNAMED, client_path
 from quire.documents import sniffing
+from quire.documents.layout import mail_file_name
 from quire.documents.limits import (
     MEMBER_UNREADABLE,
     ZIP_ERRORS,
@@ -111,15 +112,10 @@ def _messages(mailbox: str, messages: list[bytes]) -> list[Upload]:
     """An mbox's messages as e-mails, named by their place in it and their subject after the mailbox's name
     (`Inbox.mbox/007 Re: draft SPA.eml`), the numbers as wide as the last one's so the names sort in order."""
     width = len(str(len(messages)))
-    files = []
-    for number, message in enumerate(messages, 1):
-        subject = " ".join(_subject(message).replace("/", "-").replace("\\", "-").split())[:_SUBJECT_CHARS]
-        name = f"{number:0{width}d} {subject}".rstrip()
-        files.append(Upload(f"{mailbox}/{name}.eml", message))
-    return files
-
-
-_SUBJECT_CHARS = 100
+    return [
+        Upload(f"{mailbox}/{mail_file_name(number, width, _subject(message))}", message)
+        for number, message in enumerate(messages, 1)
+    ]
 
 
 def _subject(message: bytes) -> str:

@@ -162,8 +162,9 @@ class DocumentUploadForm(CallPeriodForm):
     field_order = ("file", "period")
     file = MultipleFileField(
         help_text="PDF, Word, Excel and PowerPoint files (DOCX, DOC, XLSX, XLS, PPTX, PPT), OpenDocument (ODT, "
-        "ODS, ODP), RTF, e-mail (EML, MSG), HTML, plain text, a JSON transcript, scans and photos of pages (PNG, "
-        "JPEG, TIFF, GIF, BMP, WebP, HEIC); several files, a folder or a ZIP make one document each."
+        "ODS, ODP), RTF, e-mail (EML, MSG; an mbox or an Outlook data file, PST, of many), HTML, plain text, a JSON "
+        "transcript, scans and photos of pages (PNG, JPEG, TIFF, GIF, BMP, WebP, HEIC); several files, a folder or "
+        "a ZIP make one document each, and so do an mbox's messages."
     )
 
 

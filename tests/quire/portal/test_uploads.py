@@ -145,3 +145,4 @@ def test_a_member_downloads_the_original_and_another_workspace_cannot(workspace,
 def test_the_upload_form_names_the_office_formats_read_old_and_new(workspace):
     page = signed_in(workspace, "owner").get("/documents").content.decode()
     assert "(DOCX, DOC, XLSX, XLS, PPTX, PPT)" in page and "WebP, HEIC" in page
+    assert "an mbox or an Outlook data file, PST, of many" in page
