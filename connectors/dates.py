@@ -251,6 +251,33 @@ def duration_days(iso_duration: str) -> float | None:
     return float(match.group(1)) * {"Y": 365.0, "M": 30.0, "W": 7.0, "D": 1.0}[match.group(2)]
 
 
+def duration_day_range(iso_duration: str) -> tuple[float, float] | None:
+    """The fewest and the most days `iso_duration` can last on the calendar: a month 28 to 31 days, twelve of
+    them 365 or 366, a year 365 or 366 (a year and a fraction, or a fraction of a month, as `duration_days`
+    counts it, both ends); weeks and days as they are."""
+    match = ISO_DURATION.fullmatch(iso_duration or "")
+    if not match:
+        return None
+    amount, unit = match.group(1), match.group(2)
+    if unit in "WD" or "." in amount:
+        days = duration_days(iso_duration)
+        return days, days
+    months = int(amount) * (12 if unit == "Y" else 1)
+    return _month_span_days(months)
+
+
+def _month_span_days(months: int) -> tuple[float, float]:
+    """The fewest and the most days from the first of a month to the first `months` months later, over every
+    month of a leap-year cycle."""
+    spans = []
+    for year in range(2021, 2025):
+        for month in range(1, 13):
+            end = month - 1 + months
+            start = datetime.date(year, month, 1)
+            spans.append((datetime.date(year + end // 12, end % 12 + 1, 1) - start).days)
+    return float(min(spans)), float(max(spans))
+
+
 def add_duration(iso_date: str, iso_duration: str) -> str | None:
     """`iso_date` (YYYY-MM-DD, or YYYY-MM where only the month is known) plus a P<n>Y or P<n>M duration (the
     anniversary date, as CUAD records it), at the precision of `iso_date`."""

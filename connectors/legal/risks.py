@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from connectors.base import Document, OptionError
-from connectors.dates import duration_days
+from connectors.dates import duration_day_range, duration_days
 from connectors.legal.analyzers import canonical_jurisdiction
 from connectors.legal.categories import CUAD_CATEGORIES
 
@@ -155,14 +155,16 @@ def _playbook_findings(
         and (not isinstance(answer, str) or not _allowed(category, answer, rule["allowed"]))
     ):
         findings.append(f"{category} is {answer or 'unknown'}; allowed: {', '.join(rule['allowed'])}")
-    days = duration_days(answer) if isinstance(answer, str) else None
-    if "max_days" in rule and days is not None and days > rule["max_days"]:
+    # A duration in months or years breaks a limit in days only where every calendar reading of it does: twelve
+    # months are 365 or 366 days, never under a 365-day minimum.
+    span = duration_day_range(answer) if isinstance(answer, str) else None
+    if "max_days" in rule and span is not None and span[0] > rule["max_days"]:
         findings.append(
-            f"{category} is {answer} (about {days:.0f} days), above the {rule['max_days']}-day limit"
+            f"{category} is {answer} (at least {span[0]:.0f} days), above the {rule['max_days']}-day limit"
         )
-    if "min_days" in rule and days is not None and days < rule["min_days"]:
+    if "min_days" in rule and span is not None and span[1] < rule["min_days"]:
         findings.append(
-            f"{category} is {answer} (about {days:.0f} days), below the {rule['min_days']}-day minimum"
+            f"{category} is {answer} (at most {span[1]:.0f} days), below the {rule['min_days']}-day minimum"
         )
     return findings
 
@@ -188,7 +190,8 @@ def assess_risks(
             if span:
                 risks.append(_risk(document, code, severity, message, span))
         notice_days = duration_days(answers.get("Notice Period To Terminate Renewal") or "")
-        if answers.get("Renewal Term") and notice_days and notice_days > LONG_RENEWAL_NOTICE_DAYS:
+        notice_span = duration_day_range(answers.get("Notice Period To Terminate Renewal") or "")
+        if answers.get("Renewal Term") and notice_span and notice_span[0] > LONG_RENEWAL_NOTICE_DAYS:
             risks.append(
                 _risk(
                     document,

@@ -491,3 +491,41 @@ def test_the_document_name_of_a_contract_with_a_table_of_contents_is_none_of_its
     text = (DATA / "contracts" / "cuad_07.txt").read_text(encoding="utf-8")
     name = run_legal(text, clause_model="rules")["answers"]["Document Name"]
     assert name is None or "GENERAL TERMS" not in name
+
+
+RENEWING = (
+    "SUPPLY AGREEMENT\n\nThis Agreement begins on January 1, 2024 and continues for an initial term of two years. "
+    "Thereafter it renews automatically for successive {term} periods unless either party gives notice of "
+    "non-renewal at least {notice} before the end of the then-current term."
+)
+
+
+@pytest.mark.parametrize(
+    ("term", "notice", "flagged"),
+    [
+        ("twelve (12) month", "thirty (30) days", []),
+        ("one (1) year", "thirty (30) days", []),
+        ("eleven (11) month", "thirty (30) days", ["renewal_minimum"]),
+        ("one (1) year", "three (3) months", []),
+        ("one (1) year", "four (4) months", ["long_renewal_notice", "notice_limit"]),
+    ],
+)
+def test_a_duration_in_months_or_years_breaks_a_day_limit_only_where_every_calendar_reading_does(
+    term, notice, flagged
+):
+    playbook = [
+        {"id": "renewal_minimum", "category": "Renewal Term", "min_days": 365},
+        {"id": "notice_limit", "category": "Notice Period To Terminate Renewal", "max_days": 92},
+    ]
+    result = run_legal(RENEWING.format(term=term, notice=notice), clause_model="rules", playbook=playbook)
+    codes = {r["code"] for r in result["risks"]}
+    assert sorted(codes & {"renewal_minimum", "notice_limit", "long_renewal_notice"}) == flagged, result[
+        "risks"
+    ]
+
+
+def test_a_month_lasts_28_to_31_days_and_twelve_of_them_a_year():
+    from connectors.dates import duration_day_range
+
+    assert duration_day_range("P12M") == duration_day_range("P1Y") == (365, 366)
+    assert duration_day_range("P3M") == (89, 92) and duration_day_range("P90D") == (90, 90)
