@@ -39,8 +39,9 @@ _LEGAL_FORMS = (
     "Inc", "Incorporated", "Corp", "Corporation", "Company", "Co", "LLC", "L.L.C", "Ltd", "Limited", "LLP", "L.P",
     "LP", "PLC", "plc", "GmbH", "AG", "S.A", "SA", "N.V", "B.V", "S.R.L", "S.r.l", "SRL", "SpA", "Pty", "Trust",
     "Bank", "Holdings", "Group", "Partners", "Association", "University", "S.p.A", "Pte", "AB", "A/S", "Oy", "KK",
-    "S.L", "N.A",
+    "S.L", "N.A", "SARL", "S.A.R.L", "SAS", "S.A.S", "ApS", "ASA", "Oyj", "PLLC", "Ltda", "BV", "Pvt",
 )  # fmt: skip
+# Not "NV" (Nevada, in an address) nor "KG" alone (a "GmbH & Co. KG" is read as its GmbH).
 # A legal form as written or in capitals ("Inc." and "INC."), never in lower case ("a Delaware corporation").
 _ENTITY_SUFFIX = "(?:{})\\.?".format(
     "|".join(
@@ -586,11 +587,38 @@ _DATE_LINE = re.compile(r"\bdated?\s*:?\s*$", re.IGNORECASE)
 _WITNESS = re.compile(r"\bIN\s+WITNESS\s+WHEREOF\b", re.IGNORECASE)
 
 
+# A date the contract names its effective date: `effective as of April 1, 2019`, or one the definition follows,
+# `April 1, 2019 (the "Effective Date")`.
+_EFFECTIVE_BEFORE = re.compile(
+    r"\beffective\s+(?:as\s+of|on|from|date\s+(?:of|is|shall\s+be))\s*(?:the\s+)?$", re.IGNORECASE
+)
+_EFFECTIVE_AFTER = re.compile(
+    r"^[\s,]{0,3}\(\s*(?:the\s+|this\s+)?[\"“”']{0,2}Effective\s+Date\b", re.IGNORECASE
+)
+
+
+def effective_first(text: str, dates: list) -> list:
+    """`dates` (found in `text`) with the one the text names the effective date first: a clause "made on March
+    12, 2019 and effective as of April 1, 2019 (the "Effective Date")" starts on April 1."""
+    named = [
+        d
+        for d in dates
+        if _EFFECTIVE_AFTER.search(text[d.end : d.end + 40])
+        or _EFFECTIVE_BEFORE.search(text[max(0, d.start - 40) : d.start])
+    ]
+    return named[:1] + [d for d in dates if d not in named[:1]]
+
+
 def _first_start_date(quote: str) -> str | None:
     """The first date of an Effective Date clause that the term does not run until ("through and including March
-    31, 2004" is an end)."""
+    31, 2004" is an end), the one the clause names its effective date before any other."""
     return next(
-        (d.iso for d in find_dates(quote) if not _END_CUE.search(quote[max(0, d.start - 25) : d.start])), None
+        (
+            d.iso
+            for d in effective_first(quote, find_dates(quote))
+            if not _END_CUE.search(quote[max(0, d.start - 25) : d.start])
+        ),
+        None,
     )
 
 
@@ -699,7 +727,7 @@ def find_rule_clauses(text: str, sentences: list[Segment]) -> tuple[list[Clause]
         if not effective_with_date:
             clauses.append(Clause("Effective Date", date_clause.start, date_clause.end, 0.55))
     for clause in [c for c in clauses if c.category == "Effective Date" and c.end - c.start > 40]:
-        dates = find_dates(text, clause.start, clause.end)
+        dates = effective_first(text, find_dates(text, clause.start, clause.end))
         if dates:
             clauses.append(
                 Clause("Effective Date", dates[0].start, dates[0].end, round(clause.confidence - 0.05, 3))

@@ -31,7 +31,7 @@ import numpy as np
 
 from common.licences import ShippedModel
 from connectors.dates import find_dates
-from connectors.legal.analyzers import Clause
+from connectors.legal.analyzers import Clause, effective_first
 from connectors.text import Segment
 
 if TYPE_CHECKING:
@@ -425,14 +425,17 @@ def learned_clauses(model: ClauseModel, sentences: list[Segment], logits: np.nda
             if scores[row] >= head.threshold
         ]
         for row in chosen:
-            start, end = clause_bounds(sentences[row], head.date_spans)
+            start, end = clause_bounds(sentences[row], head.date_spans, category)
             found.append(Clause(category, start, end, calibrated(head.platt, float(scores[row]))))
     return found
 
 
-def clause_bounds(sentence: Segment, date_spans: bool) -> tuple[int, int]:
-    """A model clause's offsets: its sentence, or with `date_spans` the sentence's first date if it has one."""
+def clause_bounds(sentence: Segment, date_spans: bool, category: str = "") -> tuple[int, int]:
+    """A model clause's offsets: its sentence, or with `date_spans` the sentence's first date if it has one (for
+    the Effective Date, the date the sentence names its effective date, `effective_first`)."""
     dates = find_dates(sentence.text) if date_spans else []
+    if dates and category == "Effective Date":
+        dates = effective_first(sentence.text, dates)
     if dates:
         return sentence.start + dates[0].start, sentence.start + dates[0].end
     return sentence.start, sentence.end
@@ -574,7 +577,7 @@ def apply_presence(
             out.append(Clause(category, best.start, best.end, calibrated(head.rule_platt, best.confidence)))
         elif sentences:
             row = int(np.argmax(logits[:, column]))
-            start, end = clause_bounds(sentences[row], head.date_spans)
+            start, end = clause_bounds(sentences[row], head.date_spans, category)
             out.append(Clause(category, start, end, calibrated(head.platt, float(logits[row, column]))))
     return out
 
@@ -607,7 +610,7 @@ def candidates(
         if head.mode != "rules":
             scores = logits[:, column]
             for row in np.argsort(-scores, kind="stable")[: per_category + len(chosen.get(category, []))]:
-                start, end = clause_bounds(sentences[row], head.date_spans)
+                start, end = clause_bounds(sentences[row], head.date_spans, category)
                 found.append((calibrated(head.platt, float(scores[row])), start, end, False))
         taken = list(chosen.get(category, []))
         rank = 0

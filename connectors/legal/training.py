@@ -465,7 +465,7 @@ def _outcomes(
         scores = contract_logits[:, column]
         found = []
         for j, row in enumerate(np.argsort(-scores, kind="stable")[:top]):
-            start, end = clause_bounds(contract.sentences[row], date_spans)
+            start, end = clause_bounds(contract.sentences[row], date_spans, category)
             found.append(_hits(contract, [Clause(category, start, end, float(scores[row]))])[0])
             out.logits[i, j], out.hits[i, j] = scores[row], found[-1][1] >= HIT_JACCARD
         starts = [s.start for s in contract.sentences]

@@ -529,3 +529,34 @@ def test_a_month_lasts_28_to_31_days_and_twelve_of_them_a_year():
 
     assert duration_day_range("P12M") == duration_day_range("P1Y") == (365, 366)
     assert duration_day_range("P3M") == (89, 92) and duration_day_range("P90D") == (90, 90)
+
+
+@pytest.mark.parametrize("clause_model", ["learned", "rules"])
+@pytest.mark.parametrize(
+    "opening",
+    [
+        'This Supply Agreement is made on March 12, 2019 and is effective as of April 1, 2019 (the "Effective Date") '
+        'between Alpha Foods Inc. ("Buyer") and Omega Farms LLC ("Seller").',
+        'This Agreement is made on 12th March 2019 and is effective as of April 1, 2019 (the "Effective Date") by '
+        "Alpha Inc. and Beta LLC.",
+    ],
+)
+def test_the_effective_date_is_the_date_the_contract_names_so_not_the_first_in_its_sentence(
+    opening, clause_model
+):
+    result = run_legal(
+        opening + "\n\n1. Term. This Agreement continues for three years.", clause_model=clause_model
+    )
+    assert result["answers"]["Effective Date"] == "2019-04-01"
+    assert result["answers"]["Agreement Date"] == "2019-03-12"
+    quotes = [c["span"]["quote"] for c in result["clauses"] if c["category"] == "Effective Date"]
+    assert "March 12, 2019" not in quotes and "12th March 2019" not in quotes
+
+
+@pytest.mark.parametrize("form", ["SARL", "S.A.R.L.", "SAS", "ApS", "PLLC", "Ltda."])
+def test_parties_of_european_and_other_legal_forms_are_named(form):
+    opening = (
+        f'This Services Agreement is made as of May 5, 2022 between Acme Widgets {form} ("Acme") and '
+        'Zoe Mueller Consulting GmbH ("Consultant").'
+    )
+    assert f"Acme Widgets {form}" in run_legal(opening)["answers"]["Parties"]
