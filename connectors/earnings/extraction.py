@@ -388,9 +388,12 @@ def extract_figures(sentence: str, offset: int) -> list[Figure]:
     scan = _Scan(sentence, offset, named.pop() if len(named) == 1 else "USD")
     taken: list[tuple[int, int]] = []
     for match in RANGE.finditer(sentence):
-        figure = _range_figure(scan, match)
+        # A range the call replaces is no figure, and neither are its ends.
+        replaced = _prior_guidance(sentence, match.start())
+        figure = None if replaced else _range_figure(scan, match)
         if figure is not None:
             scan.figures.append(figure)
+        if figure is not None or replaced:
             taken.append((match.start(), match.end()))
     for match in numbers:
         if not any(start <= match.start() < end for start, end in taken):
@@ -496,6 +499,21 @@ _NOT_A_RANGE_BEFORE = re.compile(
 _RANGE_OF_BEFORE = re.compile(r"\brange\s+(?:of|from)\s+(?:approximately\s+|about\s+)?$", re.IGNORECASE)
 # An amount after a past change is the change and the level it reached: "increased $5 million to $227.9 million",
 # "raised our authorization by $100 million to $200 million".
+# A figure of the guidance a call replaces: "raising it to $10.5 billion, up from our previous guidance of $10.2
+# billion to $10.4 billion", "from our prior range of", "versus the $4.6 billion we guided before".
+_PRIOR_GUIDANCE_BEFORE = re.compile(
+    r"\b(?:from|versus|vs\.?|compared\s+(?:to|with)|replacing|over)\s+(?:(?:our|the|its|their)\s+)?"
+    r"(?:previous(?:ly\s+(?:issued|provided|announced|given))?|prior|earlier|original|initial|last)\s+"
+    r"(?:[\w-]+\s+){0,3}?(?:guidance|range|outlook|forecast|expectations?|view|target)\s*"
+    r"(?:range\s+)?(?:of\s+|at\s+|for\s+)?(?:approximately\s+|about\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _prior_guidance(sentence: str, start: int) -> bool:
+    return bool(_PRIOR_GUIDANCE_BEFORE.search(sentence[max(0, start - 100) : start]))
+
+
 _CHANGED_TO_BEFORE = re.compile(
     r"(?:\b(?:increased|decreased|grew|rose|fell|declined|improved|dropped|raised|reduced|lowered)\s+"
     r"(?:(?:[\w-]+\s+){0,5}?by\s+)?|\b(?:an?|the)\s+(?:[\w-]+\s+)?(?:increase|decrease)\s+(?:[\w-]+\s+){0,5}?by\s+)"
@@ -601,7 +619,7 @@ def _range_figure(scan: _Scan, match: re.Match[str]) -> Figure | None:
 def _read_number(scan: _Scan, match: re.Match[str]) -> None:
     """Add what a single number states: a change of a metric or a level of one (or nothing)."""
     sentence = scan.sentence
-    if _is_year_or_label(sentence, match):
+    if _is_year_or_label(sentence, match) or _prior_guidance(sentence, match.start()):
         return
     value, unit, scale = parse_number(match)
     before = sentence[max(0, match.start() - 40) : match.start()]
@@ -836,6 +854,15 @@ def _add_level(
     change = None
     if scan.pending_change is not None and scan.pending_metric in (None, metric):
         change = scan.pending_change
+        # The change reported as the metric's growth while it waited is this level's change after all.
+        scan.figures = [
+            figure
+            for figure in scan.figures
+            if not (
+                figure.metric == f"{metric}_growth"
+                and (figure.start, figure.end) == (change["start"], change["end"])
+            )
+        ]
     scan.pending_change = None
     start, end = scan.bounds(match)
     scan.figures.append(Figure(metric, value, unit, scale, start, end, change=change))

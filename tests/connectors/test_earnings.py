@@ -401,7 +401,7 @@ def test_balance_sheet_operating_and_ratio_metrics(sentence, expected):
         ("We hired 200 people for 3 new plants.", []),
         (
             "Our net new orders increased 24% over last year to 7,056 homes.",
-            [("bookings_growth", 24.0, "percent", 1.0), ("bookings", 7056.0, "count", 1.0)],
+            [("bookings", 7056.0, "count", 1.0)],
         ),
         ("We sold 3,000 units of the new product.", []),
         ("Military orders were up, with a large order for 100 F404 engines and multiple T700 orders.", []),
@@ -848,11 +848,16 @@ def _figures_with_changes(sentence: str) -> list[tuple]:
     [
         (
             "Gross margin expanded 50 basis points to 42.1%.",
+            [("gross_margin", 42.1, "percent", (50.0, "basis_points"))],
+        ),
+        (
+            "Gross margin expanded 80 basis points to 35.2%. Operating margin decreased 40 basis points to 9.1%.",
             [
-                ("gross_margin_growth", 50.0, "basis_points", None),
-                ("gross_margin", 42.1, "percent", (50.0, "basis_points")),
+                ("gross_margin", 35.2, "percent", (80.0, "basis_points")),
+                ("operating_margin", 9.1, "percent", (-40.0, "basis_points")),
             ],
         ),
+        ("Gross margin expanded 50 basis points.", [("gross_margin_growth", 50.0, "basis_points", None)]),
         (
             "Gross margin was 42.1%, up 50 basis points year-over-year.",
             [("gross_margin", 42.1, "percent", (50.0, "basis_points"))],
@@ -1452,3 +1457,30 @@ def test_a_summary_bullet_that_lost_a_span_stating_none_of_its_numbers_is_kept(c
     assert report.output["summary"][0]["text"] == headline["text"]
     assert len(report.output["summary"]) == len(call["summary"])
     assert "more finding(s) dropped" not in report.output["warnings"][-1]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Given our strong first half, we are raising our full-year 2024 revenue guidance to $10.5 billion to "
+        "$10.7 billion, up from our previous guidance of $10.2 billion to $10.4 billion.",
+        "We are raising our 2024 revenue outlook to $10.5 billion to $10.7 billion, from our prior range of "
+        "$10.2 billion to $10.4 billion.",
+        "We now expect 2024 revenue of $10.5 billion to $10.7 billion, compared to our original guidance of "
+        "$10.3 billion.",
+    ],
+)
+def test_the_guidance_a_call_replaces_is_no_figure_and_the_new_range_is_the_guidance(sentence):
+    from connectors.earnings.extraction import extract_figures
+
+    assert [(f.metric, f.low, f.high) for f in extract_figures(sentence, 0)] == [("revenue", 10.5, 10.7)]
+    text = f"Orbit Q2 2024 Earnings Call\n\nPrepared Remarks:\n\nLinda Chen -- CFO: {sentence}"
+    result = run_connector("earnings", [Document("orbit_q2_2024.txt", text)])
+    assert [(m["metric"], m["kind"], m["low"], m["high"]) for m in result["metrics"]] == [
+        ("revenue", "guidance", 10.5, 10.7)
+    ]
+    assert "$10.2 billion" not in " ".join(s["text"] for s in result["summary"])
+    grid = run_connector(
+        "review", [Document("orbit_q2_2024.txt", text)], options={"template": "earnings_kpis"}
+    )
+    assert grid["rows"][0]["cells"]["guidance_revenue"]["value"] == "$10.5 billion to $10.7 billion"
