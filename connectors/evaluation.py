@@ -394,9 +394,9 @@ def rationale_sentences(document: Document, indices: list[int]) -> list[tuple[in
     where it gave one (`metadata["sentences"]`), else in a re-split of the abstract."""
     given = document.metadata.get("sentences")
     if given is None:
-        from connectors.text import split_abstract_sentences
+        from connectors.text import paper_title, split_abstract_sentences
 
-        title = document.metadata.get("title", "")
+        title = paper_title(document.text, document.metadata)
         given = [
             (s.start, s.end) for s in split_abstract_sentences(document.text, len(title) + 2 if title else 0)
         ]

@@ -170,6 +170,25 @@ def _abstract_sentence_ends(text: str, stop: int, following: int) -> bool:
     return not (word.isdigit() and following < len(text) and text[following].isdigit())
 
 
+# A paper's first paragraph is its title (CONNECTORS.md: a paper's text is `title + "\n\n" + abstract`) when it is
+# one line of at most this many characters.
+TITLE_MAX_CHARS = 300
+
+
+def paper_title(text: str, metadata: dict) -> str:
+    """A paper's title: its metadata's `title` where it has that key (a corpus line's, empty where the paper has
+    none); else its first paragraph, where that is one line of at most TITLE_MAX_CHARS that ends no sentence with
+    a period and an abstract follows it (a paper uploaded as `title + "\n\n" + abstract`)."""
+    if "title" in metadata:
+        return str(metadata.get("title") or "")
+    first, gap, rest = text.partition("\n\n")
+    if not gap or not rest.strip() or "\n" in first or not first.strip():
+        return ""
+    if len(first) > TITLE_MAX_CHARS or first.rstrip().endswith("."):
+        return ""
+    return first
+
+
 def split_abstract_sentences(text: str, start: int = 0, *, max_chars: int = 1500) -> list[Segment]:
     """Sentences of a scientific abstract as SciFact numbers them: split at `.`, `!`, `?` or a blank line (never at
     `;` or `:`), not after a genus or an initial ("E. coli"), "e.g.", "vs." or "et al.", but after an upper-case

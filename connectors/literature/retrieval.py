@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy
 
 from connectors.base import Document
-from connectors.text import Segment, split_abstract_sentences
+from connectors.text import Segment, paper_title, split_abstract_sentences
 
 _STOPWORDS = frozenset(
     [
@@ -149,7 +149,7 @@ class CorpusIndex:
         self.embed = embed
         self.items = []
         for document in documents:
-            title = str(document.metadata.get("title") or "")
+            title = paper_title(document.text, document.metadata)
             body_start = len(title) + 2 if title and document.text.startswith(title) else 0
             self.items.append(
                 IndexedDocument(document, title, split_abstract_sentences(document.text, body_start))

@@ -32,7 +32,7 @@ from connectors.literature.learned import (
 )
 from connectors.literature.retrieval import CorpusIndex
 from connectors.loaders import corpus_document
-from connectors.text import split_abstract_sentences
+from connectors.text import paper_title, split_abstract_sentences
 
 EVALUATION_CLAIMS = Path(__file__).resolve().parents[2] / "tests" / "data" / "scifact" / "claims.jsonl"
 LICENCE = "CC BY-NC 2.0"
@@ -103,7 +103,7 @@ def _rationale_positions(document: Document, indices: list[int]) -> set[int]:
     With the abstract given as a list of sentences (`corpus_document`'s `metadata["sentences"]`) a split sentence
     counts when it covers half of a labelled one; with the abstract as one string the labelled indices are read
     in the connector's split directly."""
-    title = document.metadata.get("title", "")
+    title = paper_title(document.text, document.metadata)
     sentences = split_abstract_sentences(document.text, len(title) + 2 if title else 0)
     listed = document.metadata.get("sentences")
     if listed is None:

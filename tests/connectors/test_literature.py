@@ -1,6 +1,6 @@
 import pytest
 
-from connectors import run_connector
+from connectors import Document, run_connector
 from connectors.evaluation import rationale_sentences
 from connectors.loaders import corpus_document
 from connectors.spans import invalid_spans
@@ -216,3 +216,44 @@ def test_a_claim_judged_not_enough_info_from_the_start_is_left_as_it_is(document
     (claim,) = result["claims"]
     report = stored("literature", result, {d.document_id: d.text for d in documents})
     assert report.output["claims"] == [claim] and not report.output.get("warnings")
+
+
+PAPERS = [
+    (
+        "p_vitd",
+        "Vitamin D supplementation and fracture risk in older adults",
+        "Background: Fractures are a major cause of morbidity in older adults. Methods: We conducted a randomized "
+        "controlled trial of 2,400 adults aged 70 and older who received 800 IU of vitamin D daily or placebo for "
+        "three years. Results: Vitamin D supplementation reduced the incidence of hip fractures by 23% compared "
+        "with placebo. No significant difference was observed in non-vertebral fractures. Conclusion: Daily "
+        "vitamin D supplementation lowers hip fracture risk in older adults.",
+    ),
+    (
+        "p_coffee",
+        "Coffee consumption and type 2 diabetes: a prospective cohort study",
+        "We followed 48,000 adults for 12 years. Participants who drank four or more cups of coffee per day had a "
+        "30% lower risk of developing type 2 diabetes than non-drinkers.",
+    ),
+]
+
+
+def test_a_paper_uploaded_as_title_blank_line_abstract_is_read_as_the_corpus_line_is():
+    claim = {"claims": [{"claim": "Vitamin D supplementation reduces hip fracture risk in older adults."}]}
+    uploaded = [Document(i, f"{t}\n\n{a}", "text", {"filename": f"{i}.txt"}) for i, t, a in PAPERS]
+    listed = [Document(i, f"{t}\n\n{a}", "text", {"title": t}) for i, t, a in PAPERS]
+    read = [run_connector("literature", docs, options=claim)["claims"][0] for docs in (uploaded, listed)]
+    assert [r["verdict"] for r in read] == ["SUPPORT", "SUPPORT"]
+    assert read[0]["evidence"] == read[1]["evidence"]
+    assert all(
+        not e["span"]["quote"].startswith("Vitamin D supplementation and") for e in read[0]["evidence"]
+    )
+
+
+def test_a_papers_title_is_its_metadatas_else_a_one_line_first_paragraph():
+    from connectors.text import paper_title
+
+    assert paper_title("Title line\n\nAbstract.", {}) == "Title line"
+    assert paper_title("Title line\n\nAbstract.", {"title": ""}) == ""
+    assert paper_title("Background: one sentence.\n\nMore.", {}) == ""
+    assert paper_title("Two\nlines\n\nAbstract.", {}) == ""
+    assert paper_title("Only a title\n\n  ", {}) == "" and paper_title("No blank line.", {}) == ""
