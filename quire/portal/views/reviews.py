@@ -132,7 +132,8 @@ def _shown_cell(cell: dict | None) -> dict:
     if isinstance(value, list):
         value = "; ".join(str(v) for v in value)
     elif isinstance(value, dict):
-        value = str(value.get("value", value))
+        # A figure ({"value": 120000, "unit": "USD"}, as the API takes a correction) with its unit.
+        value = " ".join(str(value[k]) for k in ("value", "unit") if value.get(k) is not None) or str(value)
     status = "corrected" if corrected else cell["status"]
     if correction and status != "corrected" and correction["verified"]:
         status = "verified"

@@ -262,3 +262,20 @@ def test_a_cell_of_a_deleted_document_says_so_and_offers_no_corrections(workspac
     assert (
         "kept.txt" in shown and f'name="document" value="{kept.id}"' in shown and "Save correction" in shown
     )
+
+
+def test_a_figure_corrected_through_the_api_is_shown_with_its_unit():
+    from quire.portal.views.reviews import _shown_cell
+
+    cell = {"value": "$100,000", "status": "answered"}
+    corrected = {
+        **cell,
+        "correction": {
+            "corrected": True,
+            "corrected_value": {"value": 120000, "unit": "USD"},
+            "verified": False,
+        },
+    }
+    assert _shown_cell(corrected) == {"shown": "120000 USD", "status": "corrected"}
+    assert _shown_cell({**cell, "value": {"value": 0.5}})["shown"] == "0.5"
+    assert _shown_cell({**cell, "value": {"other": 1}})["shown"] == "{'other': 1}"
