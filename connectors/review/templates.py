@@ -58,7 +58,7 @@ EARNINGS_METRICS: dict[str, tuple[str, ...]] = {
     "ffo": ("ffo",),
     "same_store_sales": ("same_store_sales",),
     "guidance_revenue": ("revenue",),
-    "guidance_eps": ("eps",),
+    "guidance_eps": ("eps", "adjusted_eps"),
 }
 EARNINGS_KPIS = [
     {"key": "revenue", "question": "What was total revenue for the quarter?", "type": "money"},

@@ -684,6 +684,21 @@ def test_earnings_kpi_columns_take_the_headline_figure_and_guidance_for_a_later_
     )
 
 
+def test_the_eps_guidance_column_takes_adjusted_eps_guidance_where_the_call_guides_no_other():
+    text = (
+        "Operator: Welcome.\nJane Doe -- CFO: Revenue for the quarter was $900 million. For fiscal 2024, we now "
+        "expect adjusted earnings per share of $2.40 to $2.50.\n"
+    )
+    call = Document("doc_1", text, metadata={"filename": "acme-2024-Q2.txt"})
+    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] == "guidance_eps"]
+    cell = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]["guidance_eps"]
+    assert (cell["value"], cell["status"], cell["normalised"]["unit"]) == (
+        "$2.40 to $2.50",
+        "answered",
+        "USD_per_share",
+    )
+
+
 def test_an_earnings_kpi_the_analyzers_did_not_find_is_left_for_review_when_a_passage_answers_it():
     text = (
         "Operator: Welcome.\nJane Doe -- CFO: Adjusted diluted earnings per share of $3.34 represented an "
