@@ -3,12 +3,16 @@ many of the words drawn on them OCR reads, and in what time, for Tesseract on th
 measured in the same run) and for `quire.documents.ocr.ocr_image` (straightened and turned as the page needs,
 Sauvola's thresholds where the light is uneven).
 
-    python benchmarks/ocr_pages.py [--lines 40] [--repeat 2]
+    python benchmarks/ocr_pages.py [--lines 40] [--repeat 2] [--languages]
 
 Each page is a letter page at 300 dpi with `--lines` lines of a contract's wording in Pillow's default font at
 36 px, turned counter-clockwise by the angle in its row (Pillow's `rotate`, white fill), or photographed: in
 shadow, or at an angle (keystoned by a perspective transform onto a dark desk). "Words read" is the
 share of the drawn words (letters and digits, case folded) OCR's text holds, counted with their multiplicity.
+
+`--languages` prints a second table: an English and a German page (DejaVu Serif, umlauts and ß) read by Tesseract
+in `eng`, `deu` and both (`eng+deu`, `deu+eng`, as a workspace's or document's `ocr_languages` names them), for
+what naming a second language costs a page and what naming the wrong one loses (needs Tesseract's German data).
 """
 
 from __future__ import annotations
@@ -81,6 +85,53 @@ def keystoned(page, inset: float):
     return photo
 
 
+GERMAN = [
+    "Dieser Vertrag unterliegt dem Recht der Bundesrepublik Deutschland.",
+    "Jede Partei kann diesen Vertrag mit einer Frist von drei Monaten kündigen.",
+    "Die Gebühren sind innerhalb von dreißig Tagen nach Rechnungsstellung zu zahlen.",
+    "Änderungen bedürfen der Schriftform; mündliche Nebenabreden bestehen nicht.",
+]
+SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+
+
+def serif_page(lines: list[str], count: int):
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(SERIF, 36)
+    image = Image.new("L", (2550, 3300), 255)
+    draw = ImageDraw.Draw(image)
+    text = [lines[index % len(lines)] for index in range(count)]
+    for index, line in enumerate(text):
+        draw.text((150, 200 + 70 * index), line, fill=0, font=font)
+    return image, text
+
+
+def languages_table(count: int, repeat: int) -> None:
+    from dataclasses import replace
+
+    from quire.documents.limits import IngestLimits
+    from quire.documents.ocr import _tesseract
+
+    print(f"\n{count} lines a page in DejaVu Serif, Tesseract alone, best of {repeat}\n")
+    print("| page | languages | words read | seconds | time against the page's own language |")
+    print("|---|---|---|---|---|")
+    for label, lines, own in (("English", CLAUSES, "eng"), ("German", GERMAN, "deu")):
+        scan, drawn = serif_page(lines, count)
+        timings = {}
+        for languages in ("eng", "deu", "eng+deu", "deu+eng"):
+            limits = replace(IngestLimits(), ocr_languages=languages)
+            best = float("inf")
+            for _ in range(repeat):
+                started = time.perf_counter()
+                read, _ = _tesseract(scan, limits)
+                best = min(best, time.perf_counter() - started)
+            timings[languages] = (share_read(drawn, [line.text for line in read]), best)
+        for languages, (share, seconds) in timings.items():
+            print(
+                f"| {label} | {languages} | {share:.3f} | {seconds:.2f} | {seconds / timings[own][1]:.2f} |"
+            )
+
+
 def words(text: str) -> collections.Counter:
     return collections.Counter(re.findall(r"[^\W_]+", text.casefold()))
 
@@ -94,6 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--languages", action="store_true", help="also the table of OCR languages")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
     import django
@@ -134,6 +186,8 @@ def main() -> None:
         print(
             f"| {label} | {plain:.3f} | {plain_s:.2f} | {ours:.3f} | {ours_s:.2f} | {ours_s / plain_s:.2f} |"
         )
+    if args.languages:
+        languages_table(args.lines, args.repeat)
 
 
 if __name__ == "__main__":
