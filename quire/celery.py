@@ -21,6 +21,10 @@ logger = logging.getLogger("quire.celery")
 
 class QuireTask(TenantTask):
     abstract = True
+    # A task retries only where its code says so, and there for as long as it needs (a put-off ingest, a tenant in
+    # maintenance): Celery's default of three would end it with MaxRetriesExceededError, its document left pending
+    # until the lost-message sweep. A task that wants a bound sets its own (billing's provisioning: 8).
+    max_retries = None
 
     def __call__(self, *args, **kwargs):
         schema = getattr(self.request, "missing_schema", None)
@@ -39,7 +43,7 @@ class QuireTask(TenantTask):
                 self.request.id,
                 connection.schema_name,
             )
-            raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS, max_retries=None)
+            raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS)
         return super().__call__(*args, **kwargs)
 
 

@@ -6,6 +6,7 @@ process (a `manage.py` command, a test run) still holds them.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -131,6 +132,36 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
+# The processes started again when they exit, as a deployment's supervisor would (compose's `restart:
+# unless-stopped`): Celery's worker ends with an "Unrecoverable error" when Redis goes away while it holds a
+# message, and beat with the broker. At most RESTARTS_MAX restarts in RESTART_WINDOW seconds, then the rest stop.
+RESTARTED = ("worker", "beat")
+RESTARTS_MAX = 5
+RESTART_WINDOW = 60.0
+
+
+def _supervise(running: dict[str, subprocess.Popen], commands: dict[str, list[str]], procs: list) -> int:
+    """Wait on the processes: a worker or beat that exits is started again (its messages, unacknowledged,
+    go back to the queue); one exiting past the restart budget, or the web server exiting, stops the rest
+    (exit status 1)."""
+    restarts: collections.deque[float] = collections.deque()
+    while True:
+        time.sleep(0.5)
+        for name, proc in list(running.items()):
+            if proc.poll() is None:
+                continue
+            now = time.monotonic()
+            while restarts and now - restarts[0] > RESTART_WINDOW:
+                restarts.popleft()
+            if name not in RESTARTED or len(restarts) >= RESTARTS_MAX:
+                print(f"{name} exited (status {proc.returncode}); stopping the rest", file=sys.stderr)
+                return 1
+            restarts.append(now)
+            print(f"{name} exited (status {proc.returncode}); starting it again", file=sys.stderr, flush=True)
+            running[name] = subprocess.Popen(commands[name], cwd=ROOT, start_new_session=True)
+            procs.append(running[name])
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
     os.environ.setdefault("QUIRE_LOG_FORMAT", "text")
@@ -185,8 +216,11 @@ def main() -> int:
                 "beat", "-l", "INFO", "--schedule", str(data / "celerybeat-schedule"), "--pidfile", ""
             ),
         }
-        for command in commands.values():
-            procs.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))
+        running = {
+            name: subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+            for name, command in commands.items()
+        }
+        procs.extend(running.values())
         _wait_http(f"http://{host}:{port}/healthz", 60, procs)
         base = os.environ.get("QUIRE_BASE_DOMAIN", "localhost")
         key = credentials["api_key"]
@@ -206,10 +240,7 @@ def main() -> int:
                 f"  Sample:   {SAMPLE.name} in the demo workspace (CUAD, CC BY 4.0): run a legal job on it"
             )
         print("\n".join([*lines, "Press Ctrl-C to stop.", ""]), flush=True)
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-        print("a process exited; stopping the rest", file=sys.stderr)
-        return 1
+        return _supervise(running, commands, procs)
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
         return 0

@@ -38,7 +38,7 @@ def clause_type_train_task(self, clause_type_id: str, version: int | None = None
             tenant=connection.tenant, clause_type_id=clause_type_id, deadline=deadline
         )
     except TrainingPutOff:
-        raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS, max_retries=None) from None
+        raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS) from None
     except Exception as exc:
         logger.exception("training clause type %s failed", clause_type_id)
         clause_type_fail_unexpectedly(clause_type_id=clause_type_id, exc=exc)

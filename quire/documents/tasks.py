@@ -47,13 +47,11 @@ def document_ingest_task(self, document_id: str) -> str:
         document_seen(document_id=document_id)
         with TenantShare(connection.schema_name, self.request.id) as share:
             if not share.granted:
-                raise self.retry(countdown=retry_delay(), max_retries=None)
+                raise self.retry(countdown=retry_delay())
             try:
                 return _ingest(document_id, soft_limit, deadline=started + _own_deadline(soft_limit))
             except IngestPutOff:
-                raise self.retry(
-                    countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS, max_retries=None
-                ) from None
+                raise self.retry(countdown=settings.QUIRE_MAINTENANCE_RETRY_SECONDS) from None
     except SoftTimeLimitExceeded:
         interrupted = True
         return _stopped(document_id, soft_limit)
@@ -62,7 +60,7 @@ def document_ingest_task(self, document_id: str) -> str:
             "document %s: %s before it could be ingested; retried", document_id, type(exc).__name__
         )
         close_old_connections()
-        raise self.retry(countdown=retry_delay(), max_retries=None) from exc
+        raise self.retry(countdown=retry_delay()) from exc
     finally:
         # The pool's clock starts before `started`, so its signal can land a little before the task's own
         # clock reaches the limit; the elapsed time covers a signal some library code swallowed.

@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 @shared_task(
     name=JOB_RUN_TASK,
     bind=True,
-    max_retries=None,
     soft_time_limit=settings.QUIRE_JOB_SOFT_TIME_LIMIT,
     time_limit=settings.QUIRE_JOB_TIME_LIMIT,
 )

@@ -12,7 +12,7 @@ from quire.webhooks.services.outbox import DELIVERY_ATTEMPT_TASK
 from tenants.services import for_each_tenant
 
 
-@shared_task(name=DELIVERY_ATTEMPT_TASK, bind=True, max_retries=None)
+@shared_task(name=DELIVERY_ATTEMPT_TASK, bind=True)
 def delivery_attempt_task(self: Task, delivery_id: str) -> str:
     """Runs in the schema of the tenant that queued it (tenant_schemas_celery)."""
     try:

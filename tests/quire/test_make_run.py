@@ -38,6 +38,19 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
+def _celery(pids: set[int], kind: str) -> set[int]:
+    """The Celery `kind` (worker, beat) main processes among `pids`: its pool children are not."""
+    found = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process = psutil.Process(pid)
+            command = process.cmdline()
+            parent = " ".join(process.parent().cmdline()) if process.parent() else ""
+            if "celery" in " ".join(command) and kind in command and "celery" not in parent:
+                found.add(pid)
+    return found
+
+
 def _ctrl_c(make: subprocess.Popen) -> None:
     """SIGINT to every process of make's foreground group, as a terminal's Ctrl-C, except make itself: make
     dies of that signal whatever its recipe does, which would hide the launcher's exit status. Spared, make
@@ -112,6 +125,16 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
         console = errors.read_text()
         assert "deliveries_dispatch_due_task" not in console, console[-3000:]
         assert not console.lstrip().startswith("{"), "the console's log lines are text, not JSON"
+
+        # A worker that dies (Celery's own ends so when Redis goes while it holds a message) is started again.
+        [worker] = _celery(started, "worker")
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: "worker exited (status -9); starting it again" in errors.read_text(), timeout=30)
+        wait_for(lambda: _celery(_processes_of(tmp_path, proc.pid), "worker") - {worker}, timeout=60)
+        assert proc.poll() is None
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        started |= _processes_of(tmp_path, proc.pid)
     finally:
         _ctrl_c(proc)
         try:
