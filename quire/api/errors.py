@@ -15,6 +15,7 @@ from django.core.exceptions import (
 )
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -161,6 +162,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return response
 
 
+@csrf_exempt  # a POST to a path no view takes is a missing route, not a form without its token
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error_json(404, "route_missing", f"No route for {request.method} {request.path}.")
 

@@ -46,6 +46,18 @@ def test_unknown_route_is_json_404(api_a: Api):
 
 
 @pytest.mark.parametrize(
+    ("method", "path"), [("post", "/v1/nothing-here"), ("delete", "/v1/documents/doc_x/retry")]
+)
+def test_a_write_to_an_unknown_route_is_json_404_not_a_csrf_page(api_a: Api, method: str, path: str):
+    from django.test import Client
+
+    checked = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    answered = getattr(checked, method)(path, **api_a._headers(None))
+    assert answered["Content-Type"] == "application/json", answered.content[:200]
+    assert_error(answered, 404, "route_missing")
+
+
+@pytest.mark.parametrize(
     ("method", "path", "message", "param"),
     [
         ("GET", "/v1/documents/doc_nope", "No document doc_nope.", "document_id"),
