@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -57,7 +58,11 @@ class HealthView(APIView):
         failing = [name for name, result in checks.items() if not result["ok"]]
         if failing:
             body = error_body(503, "dependency_unavailable", f"Unavailable: {', '.join(failing)}.")
-            return Response({**body, "checks": checks}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return Response(
+                {**body, "checks": checks},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(settings.QUIRE_RETRY_AFTER_SECONDS)},
+            )
         return Response({"status": "ok", "tenant": request.user.tenant.public_id, "checks": checks})
 
 

@@ -250,6 +250,23 @@ def test_health_checks_dependencies(api_a: Api, tenant_a):
     assert {name for name, check in body["checks"].items() if check["ok"]} == {"database", "redis", "broker"}
 
 
+def test_a_failing_dependency_is_a_503_to_retry_naming_what_failed_not_where(api_a: Api, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from quire.api import health
+
+    def refused() -> None:
+        raise RedisConnectionError("Error 111 connecting to 10.1.2.3:6379. Connection refused.")
+
+    monkeypatch.setattr(health, "_redis", refused)
+    response = api_a.get("/v1/health")
+    assert response.status_code == 503 and response["Retry-After"]
+    body = response.json()
+    assert body["error"]["code"] == "dependency_unavailable" and "redis" in body["error"]["message"]
+    assert body["checks"]["redis"] == {"ok": False, "error": "ConnectionError"}
+    assert "10.1.2.3" not in response.content.decode()
+
+
 def test_sliding_window_has_no_doubled_burst_at_a_window_edge(limiter_clock):
     import uuid
 
