@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     DOCUMENTS_REQUIRED = "documents_required", 400
     DUPLICATE_DOCUMENTS = "duplicate_documents", 400
     DOCUMENT_NOT_READY = "document_not_ready", 400
+    DOCUMENT_TOO_LONG = "document_too_long", 400
     RANGE_OUT_OF_BOUNDS = "range_out_of_bounds", 400
     UNKNOWN_EVENT_TYPE = "unknown_event_type", 400
     EVENT_TYPES_REQUIRED = "event_types_required", 400

@@ -172,7 +172,7 @@ QUIRE_API_KEY_MISSING_SECONDS = 60
 # Beat rewrites the grants whose rewrite failed at commit (Redis unreachable) this often.
 QUIRE_GRANT_REFRESH_SWEEP_SECONDS = env_int("QUIRE_GRANT_REFRESH_SWEEP_SECONDS", 10)
 # The dated versions of the /v1 API, oldest first; the last is current (docs/versioning.md).
-QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05", "2026-12-06", "2026-12-07")
+QUIRE_API_VERSIONS = ("2026-12-01", "2026-12-05", "2026-12-06", "2026-12-07", "2026-12-08")
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"

@@ -14,7 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Greatest, Length
+from django.db.models.functions import Coalesce, Greatest, Length
 from django.utils import timezone
 
 from billing.entitlements import entitlements_for
@@ -112,6 +112,30 @@ def _documents_ready(document_ids: list[str]) -> None:
             )
 
 
+WITHIN_REACH = "2026-12-08"
+"""The API version from which a job over a document longer than the connectors read (`MAX_DOCUMENT_CHARS`) is
+refused when it is created (400 `document_too_long`); before it the job was queued and failed."""
+
+
+def _documents_within_reach(document_ids: list[str]) -> None:
+    """Refuse a document of `document_ids` longer than a connector reads, naming its place."""
+    from connectors.base import MAX_DOCUMENT_CHARS
+
+    lengths = dict(
+        Document.objects.filter(pk__in=document_ids)
+        .annotate(chars=Coalesce("text_chars", Length("text")))
+        .values_list("pk", "chars")
+    )
+    for position, document_id in enumerate(document_ids):
+        if (lengths.get(document_id) or 0) > MAX_DOCUMENT_CHARS:
+            raise JobRejected(
+                ErrorCode.DOCUMENT_TOO_LONG,
+                f"Document {document_id} has {lengths[document_id]:,} characters; a connector reads at most "
+                f"{MAX_DOCUMENT_CHARS:,}: split it into parts.",
+                f"documents.{position}",
+            )
+
+
 def _documents_once(document_ids: list[str]) -> None:
     """Refuse a document `document_ids` lists again, naming its second place."""
     first: dict[str, int] = {}
@@ -134,12 +158,14 @@ def job_create(
     options: dict,
     mode: str,
     metadata: Mapping[str, str] | None = None,
+    refuse_too_long: bool = True,
 ) -> Job:
     """Queue a run of `connector` over the tenant's documents, in their order, with `metadata`.
 
     Refuses metadata that `metadata_merged` refuses and (JobRejected, or billing's QuotaExceeded) an
     unknown connector, an empty or repeated document
-    list, a document that is missing or not ready, options the connector rejects, and a job the plan does
+    list, a document that is missing or not ready or (`refuse_too_long`: API versions from WITHIN_REACH, and
+    the portal) longer than a connector reads, options the connector rejects, and a job the plan does
     not allow. The quota check and the insert happen under the tenant's row lock, so concurrent requests
     cannot overrun a hard quota together: each counts the pages that queued and running jobs hold. The
     run is queued when the transaction commits."""
@@ -156,6 +182,8 @@ def job_create(
         raise JobRejected(ErrorCode.DOCUMENTS_REQUIRED, "A job needs at least one document.", "documents")
     _documents_once(document_ids)
     _documents_ready(document_ids)
+    if refuse_too_long:
+        _documents_within_reach(document_ids)
     connector_options = {k: v for k, v in options.items() if k != CONTEXT_POLICY}
     try:
         checked = get_connector(connector).validate_options(connector_options)

@@ -34,7 +34,7 @@ from quire.jobs.serializers import (
     ReviewCellsSerializer,
     ReviewCellsWindowSerializer,
 )
-from quire.jobs.services import cell_correct, job_cancel, job_create, job_update
+from quire.jobs.services import WITHIN_REACH, cell_correct, job_cancel, job_create, job_update
 
 EXPAND_PARAMETER = expand_parameter(
     JOB_EXPANDABLE,
@@ -72,6 +72,7 @@ class JobListCreateView(ListAPIView):
             options=data["options"],
             mode=data["mode"],
             metadata=data.get("metadata"),
+            refuse_too_long=request.quire_version >= WITHIN_REACH,
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

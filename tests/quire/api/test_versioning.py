@@ -8,8 +8,8 @@ from django.test import override_settings
 from tenants.services import api_key_issue
 from tests.support import Api
 
-FIRST, CURRENT = "2026-12-01", "2026-12-07"
-LATER = (FIRST, "2026-12-05", "2026-12-06", CURRENT, "2099-01-01")
+FIRST, CURRENT = "2026-12-01", "2026-12-08"
+LATER = (FIRST, "2026-12-05", "2026-12-06", "2026-12-07", CURRENT, "2099-01-01")
 
 
 def test_every_v1_response_carries_the_version(api_a: Api, anonymous: Api):

@@ -1,11 +1,13 @@
 """Connector jobs through the public API and real worker processes."""
 
 import json
+import uuid
 
 import pytest
 from django_tenants.utils import tenant_context
 
 from connectors.spans import walk_spans
+from quire.documents.models import Document
 from quire.jobs.models import Job, JobResult
 from tests.support import (
     Api,
@@ -374,3 +376,26 @@ def test_a_jobs_result_counts_the_spans_moved_onto_their_quotes_and_the_findings
     assert (result.spans_checked, result.spans_repaired, result.findings_dropped) == (2, 1, 1)
     [kept] = result.output["clauses"]
     assert text[kept["span"]["start"] : kept["span"]["end"]] == quote
+
+
+def test_a_job_over_a_document_longer_than_a_connector_reads_is_refused_from_2026_12_08(api_a: Api, tenant_a):
+    with tenant_context(tenant_a.tenant):
+        long = Document.objects.create(
+            filename="ledger.txt",
+            content_type="text/plain",
+            sha256=uuid.uuid4().hex,
+            size_bytes=10,
+            text="Too long.",
+            text_chars=2_118_133,
+            status="ready",
+        )
+    body = {"connector": "legal", "documents": [long.id]}
+    refused = api_a.post("/v1/jobs", body)
+    error = refused.json()["error"]
+    assert refused.status_code == 400 and (error["code"], error["param"]) == (
+        "document_too_long",
+        "documents.0",
+    )
+    assert "2,118,133 characters" in error["message"] and "2,000,000" in error["message"]
+    queued = api_a.post("/v1/jobs", body, headers={"Quire-Version": "2026-12-07"})
+    assert queued.status_code == 202, queued.content
