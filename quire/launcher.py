@@ -92,7 +92,7 @@ def unreachable_services() -> list[str]:
         if check["ok"] or "same_as" in check:
             continue
         variable, instead = SERVICE_VARIABLES[name]
-        reason = " ".join(check["error"].split())
+        reason = " ".join(f"{check['error']}: {check.get('detail', '')}".split())
         lines.append(f"{variable} does not answer ({reason}); start it, or unset {variable} to use {instead}")
     return lines
 

@@ -14,16 +14,13 @@ logger = logging.getLogger(__name__)
 
 
 def _timed(check) -> dict:
-    """The check's latency, or what failed: the error's kind only (its text, which names hosts, ports and users,
-    goes to the log)."""
+    """The check's latency, or what failed: the error's kind, and its text as `detail` (it names hosts, ports
+    and users: for the log, never an answer, `public_checks`)."""
     started = time.perf_counter()
     try:
         check()
     except Exception as exc:
-        logger.warning(
-            "dependency check %s failed: %s: %s", check.__name__.strip("_"), type(exc).__name__, exc
-        )
-        return {"ok": False, "error": type(exc).__name__}
+        return {"ok": False, "error": type(exc).__name__, "detail": str(exc)[:300]}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
@@ -44,6 +41,14 @@ def _broker() -> None:
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def public_checks(checks: dict[str, dict]) -> dict[str, dict]:
+    """`checks` as an answer shows them, each failure's `detail` logged instead."""
+    for name, result in checks.items():
+        if "detail" in result:
+            logger.warning("dependency check %s failed: %s: %s", name, result["error"], result["detail"])
+    return {name: {k: v for k, v in result.items() if k != "detail"} for name, result in checks.items()}
 
 
 def check_dependencies() -> dict[str, dict]:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quire.api.errors import error_body
-from quire.api.health import check_dependencies
+from quire.api.health import check_dependencies, public_checks
 from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail
 from quire.api.pagination import CREATED_BOUNDS, ListFilter
@@ -42,11 +42,11 @@ def liveness(request: HttpRequest) -> JsonResponse:
 def readiness(request: HttpRequest) -> JsonResponse:
     """Unauthenticated readiness probe: `SELECT 1` on the database and a PING to Redis and the broker. A 503
     names the dependencies that did not answer, without their errors (addresses), which only the log gets."""
-    checks = check_dependencies()
+    checks = public_checks(check_dependencies())
     failing = [name for name, result in checks.items() if not result["ok"]]
     states = {name: "unavailable" if name in failing else "ok" for name in checks}
     if failing:
-        logger.warning("not ready: %s", "; ".join(f"{name}: {checks[name]['error']}" for name in failing))
+        logger.warning("not ready: %s", ", ".join(failing))
         return JsonResponse({"status": "unavailable", "failing": failing, "checks": states}, status=503)
     return JsonResponse({"status": "ok", "checks": states})
 
@@ -54,7 +54,7 @@ def readiness(request: HttpRequest) -> JsonResponse:
 class HealthView(APIView):
     @extend_schema(operation_id="health", responses={200: HealthSerializer, 503: dict})
     def get(self, request: Request) -> Response:
-        checks = check_dependencies()
+        checks = public_checks(check_dependencies())
         failing = [name for name, result in checks.items() if not result["ok"]]
         if failing:
             body = error_body(503, "dependency_unavailable", f"Unavailable: {', '.join(failing)}.")
