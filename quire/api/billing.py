@@ -28,7 +28,7 @@ from billing.stripe_gateway import (
 from common.refusals import ErrorCode, Refusal
 from quire.api.errors import error_json
 from quire.api.idempotency import idempotent
-from quire.api.pagination import parse_moment
+from quire.api.pagination import parse_moment, query_values
 from quire.api.serializers import StrictSerializer
 
 logger = logging.getLogger(__name__)
@@ -98,15 +98,16 @@ class UsageView(APIView):
         responses={200: USAGE_SCHEMA},
     )
     def get(self, request: Request) -> Response:
-        end = _moment(request.query_params.get("to"), "to") or timezone.now()
-        start = _moment(request.query_params.get("from"), "from")
+        query = query_values(request)
+        end = _moment(query.get("to"), "to") or timezone.now()
+        start = _moment(query.get("from"), "from")
         if start is None:
             if end < datetime.min.replace(tzinfo=UTC) + timedelta(days=DEFAULT_USAGE_DAYS):
                 raise Refusal(
                     ErrorCode.INVALID_PARAMETER, f"`to` must leave {DEFAULT_USAGE_DAYS} days before it.", "to"
                 )
             start = end - timedelta(days=DEFAULT_USAGE_DAYS)
-        group_by = request.query_params.get("group_by", "day")
+        group_by = query.get("group_by", "day")
         if group_by not in ("day", "kind"):
             raise Refusal(ErrorCode.INVALID_PARAMETER, "group_by must be day or kind.", "group_by")
         if start >= end:

@@ -142,6 +142,20 @@ def filter_value(request: Request, name: str) -> str | None:
     return values[-1]
 
 
+ONE_VALUE_A_PARAMETER = "2026-12-08"
+"""The API version from which any other query parameter given more than once (`/text?start=1&start=2`) is a 400
+naming it, as a list filter is from ONE_VALUE_A_FILTER. Before it the last value counted."""
+
+
+def query_values(request: Request) -> dict[str, str]:
+    """The request's query parameters, one value a name (the last one before ONE_VALUE_A_PARAMETER)."""
+    if getattr(request, "quire_version", ONE_VALUE_A_PARAMETER) >= ONE_VALUE_A_PARAMETER:
+        for name, values in request.query_params.lists():
+            if len(values) > 1:
+                raise _invalid(f"{name} is given {len(values)} times; it takes one value.", name)
+    return request.query_params.dict()
+
+
 def iso_moment(text: str) -> datetime | None:
     """An ISO 8601 date-time in UTC (UTC unless it says otherwise; PostgreSQL takes offsets up to 15:59 only),
     or a date as its midnight UTC; None for anything else."""

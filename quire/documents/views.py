@@ -17,7 +17,7 @@ from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail, found
 from quire.api.metadata import metadata_folded
 from quire.api.negotiation import AnyFileNegotiation, FileNegotiation
-from quire.api.pagination import ListFilter, filter_value
+from quire.api.pagination import ListFilter, filter_value, query_values
 from quire.api.parsers import UNNAMED, JSONParser, PathKeepingMultiPartParser
 from quire.api.serializers import DeletedSerializer, MetadataUpdateSerializer
 from quire.documents.limits import LimitExceeded
@@ -226,7 +226,7 @@ class DocumentTextView(APIView):
     def get(self, request: Request, document_id: str) -> Response:
         fields = ("id", "page_starts", "status")
         document = found(Document.objects.only(*fields), document_id, noun="document", param="document_id")
-        params = TextRangeSerializer(data=request.query_params.dict())
+        params = TextRangeSerializer(data=query_values(request))
         params.is_valid(raise_exception=True)
         window = document_text_window(
             document=document, start=params.validated_data.get("start"), end=params.validated_data.get("end")

@@ -14,7 +14,7 @@ from quire.api.expand import expand_parameter, expanded
 from quire.api.idempotency import idempotent
 from quire.api.lookups import FoundDetail, found
 from quire.api.negotiation import FileNegotiation
-from quire.api.pagination import ListFilter
+from quire.api.pagination import ListFilter, query_values
 from quire.api.serializers import MetadataUpdateSerializer
 from quire.clauses.models import ClauseType
 from quire.jobs.clause_findings import passages_to_check, unanswered_findings
@@ -182,7 +182,7 @@ class JobCellCorrectionView(APIView):
             raise Refusal(
                 ErrorCode.INVALID_PARAMETER, f"Job {job_id} is not a review; it has no cells.", "job_id"
             )
-        window = ReviewCellsWindowSerializer(data=request.query_params.dict())
+        window = ReviewCellsWindowSerializer(data=query_values(request))
         window.is_valid(raise_exception=True)
         count = window.validated_data.get("limit")
         if count is None and request.quire_version >= CELLS_PAGED_BY_DEFAULT:

@@ -692,3 +692,16 @@ def test_a_failed_documents_bytes_uploaded_again_ingest_it_again(celery_worker, 
     unchanged = api.post("/v1/documents", {"text": text})
     assert unchanged.status_code == 200 and unchanged.json()["status"] == "ready"
     assert retries.count() == 1
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it_from_2026_12_08(api_a: Api):
+    created = api_a.post("/v1/documents", {"text": f"Twice asked {uuid.uuid4().hex}.", "filename": "q.txt"})
+    path = f"/v1/documents/{created.json()['id']}/text?start=0&start=0"
+    refused = api_a.client.get(path, **api_a._headers(None))
+    error = refused.json()["error"]
+    assert refused.status_code == 400 and (error["code"], error["param"]) == ("invalid_parameter", "start")
+    older = api_a.client.get(path, **api_a._headers({"Quire-Version": "2026-12-07"}))
+    assert older.status_code == 200, older.content
+    usage = api_a.client.get("/v1/usage?group_by=day&group_by=kind", **api_a._headers(None))
+    assert usage.status_code == 400 and usage.json()["error"]["param"] == "group_by"
+    assert api_a.client.get("/v1/usage?group_by=kind", **api_a._headers(None)).status_code == 200
