@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     SECRET_SHOWN_ONCE = "secret_shown_once", 409
     ALREADY_ON_PLAN = "already_on_plan", 409
     LIMIT_REACHED = "limit_reached", 409
+    API_KEY_REVOKED = "api_key_revoked", 409
     DOCUMENT_TOO_LARGE = "document_too_large", 413
     REQUEST_TOO_LARGE = "request_too_large", 413
     DOCUMENT_EXPANDS_TOO_LARGE = "document_expands_too_large", 413

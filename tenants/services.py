@@ -331,11 +331,14 @@ def _key_locked(api_key: ApiKey) -> ApiKey:
     return current
 
 
-def api_key_update(*, api_key: ApiKey, role: str | None = None, version: str | None = None) -> ApiKey:
+def api_key_update(
+    *, api_key: ApiKey, role: str | None = None, version: str | None = None, refuse_revoked: bool = True
+) -> ApiKey:
     """Give the key another role or API version (`QUIRE_API_VERSIONS`: an owner moves an integration to a
     newer version, or back); every web process uses it within `QUIRE_API_KEY_LOCAL_SECONDS`. Each change is
     audited with what it was before, as the key is under its row lock (two changes at once: the second's `from`
-    is the first's `to`)."""
+    is the first's `to`). A revoked key keeps its role and version (`refuse_revoked`: 409 `api_key_revoked`;
+    API versions before 2026-12-08 changed them)."""
     if role is not None:
         _key_role_checked(role)
     if version is not None and version not in settings.QUIRE_API_VERSIONS:
@@ -350,6 +353,12 @@ def api_key_update(*, api_key: ApiKey, role: str | None = None, version: str | N
             for field, value in (("role", role), ("version", version))
             if value is not None and getattr(current, field) != value
         }
+        if changes and refuse_revoked and current.revoked_at is not None:
+            raise Refusal(
+                ErrorCode.API_KEY_REVOKED,
+                f"API key {current.pk} was revoked on {current.revoked_at:%Y-%m-%d}; a revoked key keeps its "
+                "role and version.",
+            )
         for field, (before, after) in changes.items():
             audit_record(
                 tenant=api_key.tenant,

@@ -83,6 +83,10 @@ class ApiKeyListCreateView(ListCreateAPIView):
         return Response(IssuedApiKeySerializer(issued.api_key).data, status=status.HTTP_201_CREATED)
 
 
+REVOKED_KEYS_KEPT = "2026-12-08"
+"""The API version from which a revoked key's role or version is not changed (409 `api_key_revoked`)."""
+
+
 class ApiKeyDetailView(FoundDetail, RetrieveDestroyAPIView):
     required_roles = {"GET": Role.ADMIN, "POST": Role.ADMIN, "DELETE": Role.ADMIN}
     serializer_class = ApiKeySerializer
@@ -104,7 +108,8 @@ class ApiKeyDetailView(FoundDetail, RetrieveDestroyAPIView):
         api_key = self.get_object()
         payload = ApiKeyUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        api_key = api_key_update(api_key=api_key, **payload.validated_data)
+        refuse_revoked = request.quire_version >= REVOKED_KEYS_KEPT
+        api_key = api_key_update(api_key=api_key, **payload.validated_data, refuse_revoked=refuse_revoked)
         return Response(ApiKeySerializer(api_key).data)
 
     @extend_schema(responses={200: ApiKeySerializer})

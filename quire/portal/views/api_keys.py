@@ -82,6 +82,9 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 @portal_page(read=Role.ADMIN, write=Role.ADMIN)
 def api_key_revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
     api_key = get_object_or_404(ApiKey, pk=key_id, tenant=request.tenant)
+    if api_key.revoked_at is not None:
+        messages.info(request, f"{api_key.name} ({api_key.display_prefix}…) was already revoked.")
+        return redirect("portal:api_keys")
     api_key_revoke(api_key=api_key)
     messages.success(request, f"Revoked {api_key.name} ({api_key.display_prefix}…).")
     return redirect("portal:api_keys")

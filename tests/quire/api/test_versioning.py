@@ -107,3 +107,19 @@ def test_a_list_filter_given_twice_or_empty_is_refused_from_2026_12_07(api_a: Ap
         older = api_a.get(path, headers={"Quire-Version": PREVIOUS}, **params)
         assert older.status_code == 200, (path, older.content)
     assert api_a.get("/v1/documents", status="ready", batch_id="bat_1").status_code == 200
+
+
+def test_a_revoked_keys_role_and_version_stay_as_they_were_from_2026_12_08(api_a: Api, tenant_a):
+    revoked = api_key_issue(tenant=tenant_a.tenant, name="revoked", role="viewer").api_key
+    assert api_a.delete(f"/v1/api_keys/{revoked.pk}").status_code == 200
+    refused = api_a.post(f"/v1/api_keys/{revoked.pk}", {"version": FIRST})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "api_key_revoked", (
+        refused.content
+    )
+    assert api_a.post(f"/v1/api_keys/{revoked.pk}", {"role": "admin"}).status_code == 409
+    revoked.refresh_from_db()
+    assert (revoked.role, revoked.version) == ("viewer", CURRENT)
+    older = api_a.post(
+        f"/v1/api_keys/{revoked.pk}", {"version": FIRST}, headers={"Quire-Version": "2026-12-07"}
+    )
+    assert older.status_code == 200 and older.json()["version"] == FIRST

@@ -12,7 +12,7 @@ from django.core import mail
 from django.test import Client, override_settings
 
 from quire.portal.views.api_keys import ISSUED_SESSION_KEY
-from tenants.models import ApiKey, Member
+from tenants.models import ApiKey, AuditEvent, Member
 from tenants.services import api_key_issue
 from tests.support import Api
 from tests.support.portal import PASSWORD, signed_in
@@ -432,6 +432,21 @@ def test_admin_moves_a_key_to_the_current_api_version(workspace, other_workspace
     assert issued.api_key.version == current
     assert f'action="/api-keys/{issued.api_key.pk}/version"' not in moved
     assert Api(issued.secret).get("/v1/health")["Quire-Version"] == current
+
+
+def test_a_revoked_key_is_not_revoked_again_nor_moved_to_another_version(workspace):
+    admin = signed_in(workspace, "admin")
+    issued = api_key_issue(tenant=workspace.tenant, name="retired integration", role="viewer")
+    key = issued.api_key
+    first = admin.post(f"/api-keys/{key.pk}/revoke", follow=True).content.decode()
+    assert f"Revoked retired integration ({key.display_prefix}…)." in first
+    again = admin.post(f"/api-keys/{key.pk}/revoke", follow=True).content.decode()
+    assert f"retired integration ({key.display_prefix}…) was already revoked." in again
+    moved = admin.post(f"/api-keys/{key.pk}/version", {"version": "2026-12-01"}, follow=True).content.decode()
+    assert "a revoked key keeps its role and version" in moved
+    key.refresh_from_db()
+    assert key.version != "2026-12-01"
+    assert not AuditEvent.objects.filter(object_id=key.pk, action="api_key.version_change").exists()
 
 
 def test_values_postgresql_cannot_take_are_a_400_on_the_portal_too(workspace):
