@@ -7,14 +7,17 @@ The message's headers come from its MAPI properties ([MS-OXOMSG], [MS-OXPROPS]):
 the recipients by type (To, Cc; Bcc left out), the time it was sent (else delivered, else created), the subject
 and the Internet message id. Its body is the HTML one where it has one (decoded in its Internet code page), else
 the plain one, else the HTML its RTF body carries. Its files are attached by value; a picture the body shows
-(hidden, or named by a content id) is left out as an e-mail's is, and an attached Outlook item (a forwarded
-message kept as such) is one libpff cannot open: counted in the index, not read."""
+(hidden, or named by a content id) is left out as an e-mail's is. An attached Outlook item (a message forwarded
+as an item), which libpff's bindings do not open, is read from its own property context as far as its heap holds
+it (`_attached_item`: sender, recipients as shown, date, subject, its body), its own files not; one that is not
+in one heap block is counted in the index, not read."""
 
 from __future__ import annotations
 
 import codecs
 import io
-from datetime import UTC, datetime
+import struct
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
@@ -147,7 +150,13 @@ def _email(message, limits: IngestLimits) -> tuple[bytes, int]:
         details = _properties(attachment)
         method = _integer(details.get(_ATTACH_METHOD))
         if method == _EMBEDDED_MESSAGE:
-            left_out += 1
+            item = _attached_item(attachment.read_buffer(attachment.size)) if attachment.size else None
+            if item is None:
+                left_out += 1
+            else:
+                shown = _clean(attachment.long_filename) or _text(details.get(_DISPLAY_NAME))
+                name = (shown or str(item["Subject"] or "") or f"message-{index + 1}").replace("/", "-")
+                mail.add_attachment(item, filename=f"{name}.eml")
             continue
         if method not in (None, _BY_VALUE) or not attachment.size:
             continue
@@ -165,6 +174,104 @@ def _email(message, limits: IngestLimits) -> tuple[bytes, int]:
             maintype, subtype = "application", "octet-stream"
         mail.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
     return mail.as_bytes(), left_out
+
+
+# An attached Outlook item's own properties, read from the heap libpff hands over for it ([MS-PST] 2.3.1 heap on
+# node, 2.3.3 property context): the values kept in the heap itself; those kept in sub-nodes (a long HTML body,
+# the item's own attachments and recipients table) are out of reach.
+_HEAP_SIGNATURE, _PROPERTY_CONTEXT, _BTREE_ON_HEAP = 0xEC, 0xBC, 0xB5
+_UNICODE, _STRING8, _BINARY, _TIME = 0x1F, 0x1E, 0x102, 0x40
+_SUBJECT, _DISPLAY_TO, _DISPLAY_CC, _BODY, _HTML = 0x0037, 0x0E04, 0x0E03, 0x1000, 0x1013
+_SUBMIT_TIME, _DELIVERY_TIME = 0x0039, 0x0E06
+
+
+def _attached_item(buffer: bytes) -> EmailMessage | None:
+    """An attached Outlook item (a message forwarded as an item, attach method 5) as an e-mail: sender, To and
+    Cc as Outlook shows them, date, subject, message id and its plain body (else its HTML one) where the item's
+    heap holds them; None where the buffer is not one property context in one heap block (a large item)."""
+    values = _heap_properties(buffer)
+    if values is None:
+        return None
+    text = {
+        tag: _heap_text(kind, value) for tag, (kind, value) in values.items() if kind in (_UNICODE, _STRING8)
+    }
+    mail = EmailMessage()
+    sender = _clean(text.get(_SENDER_NAME))
+    address = _clean(text.get(_SENDER_SMTP) or text.get(_SENDER_ADDRESS))
+    if sender or address:
+        mail["From"] = formataddr((sender, address)) if "@" in address else sender or address
+    for tag, header in ((_DISPLAY_TO, "To"), (_DISPLAY_CC, "Cc")):
+        if shown := _clean(text.get(tag)):
+            mail[header] = shown
+    for tag in (_SUBMIT_TIME, _DELIVERY_TIME):
+        kind, value = values.get(tag, (None, None))
+        if kind == _TIME and isinstance(value, bytes) and len(value) == 8:
+            moment = _filetime(int.from_bytes(value, "little"))
+            if moment is not None:
+                mail["Date"] = format_datetime(moment)
+                break
+    subject = text.get(_SUBJECT) or ""
+    # A subject may open with \x01 and a character counting its prefix ("RE: ") ([MS-OXCMSG] 2.2.1.46).
+    if subject := _clean(subject[2:] if subject.startswith("\x01") else subject):
+        mail["Subject"] = subject
+    if message_id := _clean(text.get(_MESSAGE_ID)):
+        mail["Message-ID"] = message_id
+    kind, html = values.get(_HTML, (None, None))
+    if text.get(_BODY):
+        mail.set_content(text[_BODY])
+    elif kind == _BINARY and isinstance(html, bytes):
+        mail.set_content(_decoded(html, None), subtype="html")
+    else:
+        mail.set_content("")
+    return mail
+
+
+def _heap_properties(buffer: bytes) -> dict[int, tuple[int, object]] | None:
+    """{tag: (type, value)} of a property context in one heap block: an integer for a value kept in its record,
+    bytes for one kept in the heap, None for one kept in a sub-node; None for anything else."""
+    try:
+        map_at, signature, client, root = struct.unpack_from("<HBBI", buffer, 0)
+        if signature != _HEAP_SIGNATURE or client != _PROPERTY_CONTEXT:
+            return None
+        allocations = struct.unpack_from("<H", buffer, map_at)[0]
+        offsets = struct.unpack_from(f"<{allocations + 1}H", buffer, map_at + 4)
+
+        def heap(hid: int) -> bytes | None:
+            index = (hid >> 5) & 0x7FF
+            if hid & 0x1F or hid >> 16 or not 1 <= index <= allocations:
+                return None
+            return buffer[offsets[index - 1] : offsets[index]]
+
+        header = heap(root)
+        if header is None:
+            return None
+        kind, key_size, entry_size, levels, records_at = struct.unpack_from("<BBBBI", header, 0)
+        if kind != _BTREE_ON_HEAP or (key_size, entry_size, levels) != (2, 6, 0):
+            return None
+        records = heap(records_at) or b""
+        values: dict[int, tuple[int, object]] = {}
+        for at in range(0, len(records) - 7, 8):
+            tag, value_type, value = struct.unpack_from("<HHI", records, at)
+            kept_in_record = value_type in (0x02, 0x03, 0x0A, 0x0B)
+            values[tag] = (value_type, value if kept_in_record else heap(value))
+        return values
+    except struct.error:
+        return None
+
+
+def _heap_text(kind: int, value: object) -> str:
+    if not isinstance(value, bytes):
+        return ""
+    return value.decode("utf-16-le" if kind == _UNICODE else "cp1252", errors="replace").rstrip("\x00")
+
+
+def _filetime(ticks: int) -> datetime | None:
+    """A FILETIME (100 ns since 1601) as a moment in UTC; None for 0 or past what a date holds."""
+    try:
+        moment = datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
+    except OverflowError:
+        return None
+    return moment if ticks and moment.year > 1601 else None
 
 
 def _recipients(message, kind: int) -> list[str]:

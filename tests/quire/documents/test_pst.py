@@ -59,17 +59,23 @@ def test_its_text_is_its_index_and_each_message_is_an_email_named_by_folder_plac
     ]
 
 
-def test_html_bodies_are_read_as_html_and_an_attached_outlook_item_is_counted_not_read():
+def test_html_bodies_are_read_as_html_and_an_attached_outlook_item_as_an_email_of_its_own():
     parsed = parse_document(FRENCH, PST)
     assert parsed.text.startswith(
-        "Outlook data file: 7 messages (1 attached Outlook item not read)\n\n"
+        "Outlook data file: 7 messages\n\n"
         "Folder: Début du fichier de données Outlook\n2014-02-26 07:50  Jörn Kottmann  Re: Feature Generators"
     )
     names = [a.filename.rsplit("/", 1)[1] for a in parsed.attachments]
     assert names[1] == '2 Re: init tokenizer fails: "Bad type in putfield-putstatic".eml'
-    forwarded = parse_document(parsed.attachments[6].content, EML).text
-    assert forwarded.endswith("Subject: FW: First email\n\nForwarding mail\u2026")
-    assert "font-family" not in forwarded
+    forwarded = parse_document(parsed.attachments[6].content, EML)
+    assert forwarded.text.endswith("Attachments: First email.eml\n\nForwarding mail\u2026")
+    assert "font-family" not in forwarded.text
+    [item] = forwarded.attachments
+    assert (item.filename, parse_document(item.content, EML).text) == (
+        "First email.eml",
+        "From: \"Luis Filipe da Cruz Nassif\"\nTo: 'lfcnassif@gmail.com'\nDate: Thu, 26 Nov 2020 22:18:00 +0000\n"
+        "Subject: First email\n\nDocx file attached.",
+    )
     webinar = parse_document(parsed.attachments[5].content, EML).text
     assert "If you no longer wish to receive these emails" in webinar and "<td" not in webinar
 
@@ -114,3 +120,10 @@ def test_a_data_file_declared_as_outlooks_own_type_or_octet_stream_is_accepted(a
         upload = SimpleUploadedFile("box.pst", VARIOUS, content_type=declared)
         answered = api_a.client.post("/v1/documents", {"file": [upload]}, **api_a._headers(None))
         assert answered.status_code in (200, 201), (declared, answered.content)
+
+
+def test_an_attached_item_that_is_not_one_property_context_is_none():
+    from quire.documents.pst import _attached_item
+
+    assert _attached_item(b"") is None and _attached_item(b"not a heap at all, just words") is None
+    assert _attached_item(b"\x0c\x00\xec\xbc\x20\x00\x00\x00" + b"\x00" * 4) is None
