@@ -3,6 +3,7 @@ earnings figure reader, every other column by its type from the best retrieved p
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
 from connectors.base import Document, RunContext
@@ -176,6 +177,22 @@ def table_cell(column: dict, reader: DocumentReader, floor: float) -> dict | Non
     return cell(quote, normalised, [reader.span(best.start, best.end)], best_score, floor)
 
 
+HEADING_SKIP = 3
+_SECTION_NUMBER = re.compile(
+    r"^(?:(?:article|section|clause|schedule)\s+)?(?:\d+(?:\.\d+)*[.)]?|[ivxlc]+[.)]|[a-z][.)])\s+", re.I
+)
+_MINOR_WORDS = {"of", "and", "or", "the", "a", "an", "to", "for", "in", "on", "by", "with", "&"}
+
+
+def is_heading(passage: str) -> bool:
+    """Whether a passage is a section's heading: at most eight words after its number, each capitalised but the
+    minor ones ("6. Limitation of Liability.", "ARTICLE 12 INDEMNIFICATION", "Governing Law")."""
+    words = _SECTION_NUMBER.sub("", passage.strip(), count=1).rstrip(".:").split()
+    if not words or len(words) > 8:
+        return False
+    return all(word[:1].isupper() or not word[:1].isalpha() or word.lower() in _MINOR_WORDS for word in words)
+
+
 def typed_cell(
     column: dict, reader: DocumentReader, passages: list[Passage], floor: float, weight: float = 1.0
 ) -> dict:
@@ -209,6 +226,9 @@ def typed_cell(
         return cell(
             choice, choice.lower(), [reader.span(citing.start, citing.end)], citing.score * share, floor
         )
+    # A section's heading ("6. Limitation of Liability.") names what the question asks about and answers nothing:
+    # the best passage among the first few that is not one.
+    top = next((p for p in passages[:HEADING_SKIP] if not is_heading(text[p.start : p.end])), top)
     quote = text[top.start : top.end]
     return cell(quote, " ".join(quote.split()), [reader.span(top.start, top.end)], top.score, floor)
 

@@ -1272,3 +1272,22 @@ def test_a_review_cell_whose_spans_are_all_lost_stays_and_needs_review():
     kept = report.output["rows"][0]["cells"]
     assert set(kept) == {"signed", "term"} and kept["term"] == cells["term"]
     assert kept["signed"]["spans"] == [] and kept["signed"]["status"] == "needs_review"
+
+
+def test_a_text_column_answers_with_the_section_not_its_heading():
+    text = (
+        "MASTER SERVICES AGREEMENT\n\n5. Fees.\n\nCustomer shall pay the fees within thirty days.\n\n"
+        "6. Limitation of Liability.\n\nIn no event shall either party's aggregate liability under this Agreement "
+        "exceed the fees paid in the twelve months before the claim.\n\n7. Governing Law.\n\nThis Agreement is "
+        "governed by the laws of the State of New York.\n"
+    )
+    columns = [
+        {"key": "liability", "question": "What is the limitation of liability?", "type": "text"},
+        {"key": "law", "question": "Which law governs?", "type": "text"},
+    ]
+    cells = run_connector("review", [Document("doc_1", text)], options={"columns": columns})["rows"][0][
+        "cells"
+    ]
+    assert cells["liability"]["value"].startswith("In no event shall either party's aggregate liability")
+    assert cells["law"]["value"] == "This Agreement is governed by the laws of the State of New York."
+    assert all(text[s["start"] : s["end"]] == s["quote"] for c in cells.values() for s in c["spans"])
