@@ -9,6 +9,7 @@ from functools import cached_property
 from connectors.base import Document, RunContext
 from connectors.earnings.comparison import headline_rank
 from connectors.earnings.connector import analyse_call
+from connectors.earnings.extraction import is_guidance
 from connectors.earnings.periods import is_after, period_of_heading
 from connectors.earnings.table_figures import CellValue, cell_values
 from connectors.earnings.tables import CURRENCY_UNITS, METRICS, is_per_share
@@ -137,7 +138,15 @@ def analyzer_cell(column: dict, reader: DocumentReader, vector, floor: float) ->
     if not passages:
         return not_found()
     if metrics is not None and column["type"] in _FIGURE_TYPES:
-        naming = [p for p in passages if _names_metric(reader.text[p.start : p.end], metrics)]
+        # A passage that names the metric and looks ahead as the column does: an actual's column never takes a
+        # guided figure ("we now expect adjusted EPS of $2.40 to $2.50"), nor a guidance column a reported one.
+        ahead = column["key"].startswith("guidance")
+        naming = [
+            p
+            for p in passages
+            if _names_metric(reader.text[p.start : p.end], metrics)
+            and is_guidance(reader.text[p.start : p.end]) == ahead
+        ]
         return (
             typed_cell(column, reader, naming, floor, weight=KPI_FALLBACK_WEIGHT) if naming else not_found()
         )

@@ -699,6 +699,18 @@ def test_the_eps_guidance_column_takes_adjusted_eps_guidance_where_the_call_guid
     )
 
 
+def test_a_kpi_column_left_to_a_passage_takes_none_that_looks_the_other_way():
+    text = (
+        "Operator: Welcome.\nJane Doe -- CFO: Revenue for the quarter was $900 million. For fiscal 2024, we now "
+        "expect adjusted earnings per share of $2.40 to $2.50.\n"
+    )
+    call = Document("doc_1", text, metadata={"filename": "acme-2024-Q2.txt"})
+    keys = ("eps", "adjusted_eps", "guidance_revenue")
+    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in keys]
+    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    assert {key: cells[key]["status"] for key in keys} == dict.fromkeys(keys, "not_found")
+
+
 def test_an_earnings_kpi_the_analyzers_did_not_find_is_left_for_review_when_a_passage_answers_it():
     text = (
         "Operator: Welcome.\nJane Doe -- CFO: Adjusted diluted earnings per share of $3.34 represented an "
