@@ -38,13 +38,15 @@ CLAUSES = [
 ANGLES = [0, 2, -5, 10, 90, 180, 270]
 
 
-def page(lines: int):
+def page(count: int, lines: list[str] = CLAUSES, font_path: str | None = None):
+    """A letter page at 300 dpi of `count` lines, `lines` over and over, at 36 px in the font at `font_path`
+    (Pillow's default font where none), and the lines drawn."""
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.load_default(size=36)
+    font = ImageFont.truetype(font_path, 36) if font_path else ImageFont.load_default(size=36)
     image = Image.new("L", (2550, 3300), 255)
     draw = ImageDraw.Draw(image)
-    text = [CLAUSES[index % len(CLAUSES)] for index in range(lines)]
+    text = [lines[index % len(lines)] for index in range(count)]
     for index, line in enumerate(text):
         draw.text((150, 200 + 70 * index), line, fill=0, font=font)
     return image, text
@@ -94,18 +96,6 @@ GERMAN = [
 SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 
 
-def serif_page(lines: list[str], count: int):
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(SERIF, 36)
-    image = Image.new("L", (2550, 3300), 255)
-    draw = ImageDraw.Draw(image)
-    text = [lines[index % len(lines)] for index in range(count)]
-    for index, line in enumerate(text):
-        draw.text((150, 200 + 70 * index), line, fill=0, font=font)
-    return image, text
-
-
 def languages_table(count: int, repeat: int) -> None:
     from dataclasses import replace
 
@@ -116,7 +106,7 @@ def languages_table(count: int, repeat: int) -> None:
     print("| page | languages | words read | seconds | time against the page's own language |")
     print("|---|---|---|---|---|")
     for label, lines, own in (("English", CLAUSES, "eng"), ("German", GERMAN, "deu")):
-        scan, drawn = serif_page(lines, count)
+        scan, drawn = page(count, lines, SERIF)
         timings = {}
         for languages in ("eng", "deu", "eng+deu", "deu+eng"):
             limits = replace(IngestLimits(), ocr_languages=languages)
