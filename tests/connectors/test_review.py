@@ -663,15 +663,26 @@ def test_an_earnings_money_column_answers_a_figure_in_any_currency(sentence, val
     assert (answered["status"], answered["value"]) == ("answered", value), answered
 
 
+def _kpi_cells(text: str, filename: str, keys: tuple[str, ...]) -> dict:
+    """The cells of the earnings_kpis template's columns `keys` over one call `text` named `filename`."""
+    call = Document("doc_1", text, metadata={"filename": filename})
+    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in keys]
+    return run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+
+
+ADJUSTED_EPS_GUIDED = (
+    "Operator: Welcome.\nJane Doe -- CFO: Revenue for the quarter was $900 million. For fiscal 2024, we now expect "
+    "adjusted earnings per share of $2.40 to $2.50.\n"
+)
+
+
 def test_earnings_kpi_columns_take_the_headline_figure_and_guidance_for_a_later_period():
     text = (
         "Operator: Welcome.\nJane Doe -- CFO: We remain on track to reach our goal of $1.8 million in average "
         "sales per store. In Q2, our net sales increased 5.9% to $2.6 billion. For the third quarter we expect "
         "revenue of $2.7 billion. For the second quarter we had expected revenue of $2.5 billion.\n"
     )
-    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q2.txt"})
-    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in ("revenue", "guidance_revenue")]
-    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    cells = _kpi_cells(text, "acme-2021-Q2.txt", ("revenue", "guidance_revenue"))
     assert (cells["revenue"]["value"], cells["revenue"]["normalised"]["period"]) == (
         "$2.6 billion",
         "Q2 2021",
@@ -685,13 +696,7 @@ def test_earnings_kpi_columns_take_the_headline_figure_and_guidance_for_a_later_
 
 
 def test_the_eps_guidance_column_takes_adjusted_eps_guidance_where_the_call_guides_no_other():
-    text = (
-        "Operator: Welcome.\nJane Doe -- CFO: Revenue for the quarter was $900 million. For fiscal 2024, we now "
-        "expect adjusted earnings per share of $2.40 to $2.50.\n"
-    )
-    call = Document("doc_1", text, metadata={"filename": "acme-2024-Q2.txt"})
-    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] == "guidance_eps"]
-    cell = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]["guidance_eps"]
+    cell = _kpi_cells(ADJUSTED_EPS_GUIDED, "acme-2024-Q2.txt", ("guidance_eps",))["guidance_eps"]
     assert (cell["value"], cell["status"], cell["normalised"]["unit"]) == (
         "$2.40 to $2.50",
         "answered",
@@ -700,14 +705,8 @@ def test_the_eps_guidance_column_takes_adjusted_eps_guidance_where_the_call_guid
 
 
 def test_a_kpi_column_left_to_a_passage_takes_none_that_looks_the_other_way():
-    text = (
-        "Operator: Welcome.\nJane Doe -- CFO: Revenue for the quarter was $900 million. For fiscal 2024, we now "
-        "expect adjusted earnings per share of $2.40 to $2.50.\n"
-    )
-    call = Document("doc_1", text, metadata={"filename": "acme-2024-Q2.txt"})
     keys = ("eps", "adjusted_eps", "guidance_revenue")
-    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in keys]
-    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    cells = _kpi_cells(ADJUSTED_EPS_GUIDED, "acme-2024-Q2.txt", keys)
     assert {key: cells[key]["status"] for key in keys} == dict.fromkeys(keys, "not_found")
 
 
@@ -716,9 +715,7 @@ def test_an_earnings_kpi_the_analyzers_did_not_find_is_left_for_review_when_a_pa
         "Operator: Welcome.\nJane Doe -- CFO: Adjusted diluted earnings per share of $3.34 represented an "
         "all-time quarterly high, and adjusted EBITDA margins improved again.\n"
     )
-    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q1.txt"})
-    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in ("ebitda", "adjusted_eps")]
-    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    cells = _kpi_cells(text, "acme-2021-Q1.txt", ("ebitda", "adjusted_eps"))
     assert cells["adjusted_eps"]["status"] == "answered" and cells["adjusted_eps"]["value"] == "$3.34"
     assert cells["ebitda"]["status"] == "needs_review" and cells["ebitda"]["confidence"] < 0.35
 
@@ -751,9 +748,7 @@ def test_the_adjusted_ebitda_column_takes_the_adjusted_figure_before_plain_ebitd
         "Operator: Welcome.\nJane Doe -- CFO: EBITDA for the quarter was $70 million. Excluding the items above, "
         "adjusted EBITDA for the quarter was $99 million.\n"
     )
-    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q3.txt"})
-    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] == "ebitda"]
-    ebitda = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]["ebitda"]
+    ebitda = _kpi_cells(text, "acme-2021-Q3.txt", ("ebitda",))["ebitda"]
     assert (ebitda["value"], ebitda["status"], ebitda["normalised"]["period"]) == (
         "$99 million",
         "answered",
@@ -766,9 +761,7 @@ def test_a_kpi_column_is_not_guessed_from_passages_that_never_name_its_metric():
         "Operator: Welcome.\nJane Doe -- CFO: Revenue was $3.1 billion, and diluted earnings per share were "
         "$1.20 in the quarter.\n"
     )
-    call = Document("doc_1", text, metadata={"filename": "acme-2021-Q3.txt"})
-    columns = [c for c in TEMPLATES["earnings_kpis"] if c["key"] in ("ffo", "free_cash_flow", "eps")]
-    cells = run_connector("review", [call], options={"columns": columns})["rows"][0]["cells"]
+    cells = _kpi_cells(text, "acme-2021-Q3.txt", ("ffo", "free_cash_flow", "eps"))
     assert cells["eps"]["value"] == "$1.20" and cells["eps"]["status"] == "answered"
     assert cells["ffo"]["status"] == "not_found" and cells["free_cash_flow"]["status"] == "not_found"
 
