@@ -97,11 +97,10 @@ def _folder(
         for index in range(count):
             limits.check_time()
             message = folder.get_sub_message(index)
-            eml, skipped = _email(message, limits)
+            subject, sent = _clean(message.subject), _sent(message)
+            eml, skipped = _email(message, subject, sent, limits)
             left_out += skipped
-            subject = _clean(message.subject)
             attach(attachments, limits, f"{path}/{mail_file_name(index + 1, width, subject)}", eml, part="")
-            sent = _sent(message)
             when = sent.strftime("%Y-%m-%d %H:%M") if sent else "undated"
             lines.append(
                 f"{when}  {_clean(message.sender_name) or '(no sender)'}  {subject or '(no subject)'}"
@@ -114,25 +113,19 @@ def _folder(
     return left_out
 
 
-def _email(message, limits: IngestLimits) -> tuple[bytes, int]:
-    """The message as an RFC 5322 e-mail, and how many attached Outlook items it leaves out."""
+def _email(message, subject: str, sent: datetime | None, limits: IngestLimits) -> tuple[bytes, int]:
+    """The message (its `subject` and `sent` time read already) as an RFC 5322 e-mail, and how many attached
+    Outlook items it leaves out."""
     properties = _properties(message)
-    mail = EmailMessage()
-    sender = _text(properties.get(_SENDER_NAME)) or _clean(message.sender_name)
-    address = _text(properties.get(_SENDER_SMTP)) or _text(properties.get(_SENDER_ADDRESS))
-    if sender or address:
-        mail["From"] = formataddr((sender, address)) if "@" in address else sender or address
-    for kind, header in ((_TO, "To"), (_CC, "Cc")):
-        people = _recipients(message, kind)
-        if people:
-            mail[header] = ", ".join(people)
-    sent = _sent(message)
-    if sent is not None:
-        mail["Date"] = format_datetime(sent)
-    if subject := _clean(message.subject):
-        mail["Subject"] = subject
-    if message_id := _clean(_text(properties.get(_MESSAGE_ID))):
-        mail["Message-ID"] = message_id
+    mail = _headed(
+        sender=_text(properties.get(_SENDER_NAME)) or _clean(message.sender_name),
+        address=_text(properties.get(_SENDER_SMTP)) or _text(properties.get(_SENDER_ADDRESS)),
+        to=", ".join(_recipients(message, _TO)),
+        cc=", ".join(_recipients(message, _CC)),
+        sent=sent,
+        subject=subject,
+        message_id=_clean(_text(properties.get(_MESSAGE_ID))),
+    )
     html = message.html_body
     if html:
         mail.set_content(_decoded(html, properties.get(_CODE_PAGE)), subtype="html")
@@ -195,27 +188,24 @@ def _attached_item(buffer: bytes) -> EmailMessage | None:
     text = {
         tag: _heap_text(kind, value) for tag, (kind, value) in values.items() if kind in (_UNICODE, _STRING8)
     }
-    mail = EmailMessage()
-    sender = _clean(text.get(_SENDER_NAME))
-    address = _clean(text.get(_SENDER_SMTP) or text.get(_SENDER_ADDRESS))
-    if sender or address:
-        mail["From"] = formataddr((sender, address)) if "@" in address else sender or address
-    for tag, header in ((_DISPLAY_TO, "To"), (_DISPLAY_CC, "Cc")):
-        if shown := _clean(text.get(tag)):
-            mail[header] = shown
+    sent = None
     for tag in (_SUBMIT_TIME, _DELIVERY_TIME):
         kind, value = values.get(tag, (None, None))
         if kind == _TIME and isinstance(value, bytes) and len(value) == 8:
-            moment = _filetime(int.from_bytes(value, "little"))
-            if moment is not None:
-                mail["Date"] = format_datetime(moment)
+            sent = _filetime(int.from_bytes(value, "little"))
+            if sent is not None:
                 break
     subject = text.get(_SUBJECT) or ""
-    # A subject may open with \x01 and a character counting its prefix ("RE: ") ([MS-OXCMSG] 2.2.1.46).
-    if subject := _clean(subject[2:] if subject.startswith("\x01") else subject):
-        mail["Subject"] = subject
-    if message_id := _clean(text.get(_MESSAGE_ID)):
-        mail["Message-ID"] = message_id
+    mail = _headed(
+        sender=_clean(text.get(_SENDER_NAME)),
+        address=_clean(text.get(_SENDER_SMTP) or text.get(_SENDER_ADDRESS)),
+        to=_clean(text.get(_DISPLAY_TO)),
+        cc=_clean(text.get(_DISPLAY_CC)),
+        sent=sent,
+        # A subject may open with \x01 and a character counting its prefix ("RE: ") ([MS-OXCMSG] 2.2.1.46).
+        subject=_clean(subject[2:] if subject.startswith("\x01") else subject),
+        message_id=_clean(text.get(_MESSAGE_ID)),
+    )
     kind, html = values.get(_HTML, (None, None))
     if text.get(_BODY):
         mail.set_content(text[_BODY])
@@ -272,6 +262,25 @@ def _filetime(ticks: int) -> datetime | None:
     except OverflowError:
         return None
     return moment if ticks and moment.year > 1601 else None
+
+
+def _headed(
+    *, sender: str, address: str, to: str, cc: str, sent: datetime | None, subject: str, message_id: str
+) -> EmailMessage:
+    """An e-mail of these headers, each left out where it is empty: From as `Name <address>` where the address
+    is an Internet one (not an Exchange X.500 name), else the name, else the address."""
+    mail = EmailMessage()
+    if sender or address:
+        mail["From"] = formataddr((sender, address)) if "@" in address else sender or address
+    for header, value in (("To", to), ("Cc", cc)):
+        if value:
+            mail[header] = value
+    if sent is not None:
+        mail["Date"] = format_datetime(sent)
+    for header, value in (("Subject", subject), ("Message-ID", message_id)):
+        if value:
+            mail[header] = value
+    return mail
 
 
 def _recipients(message, kind: int) -> list[str]:
