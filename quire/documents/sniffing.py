@@ -618,17 +618,26 @@ _MBOX_ENVELOPE = re.compile(
 _MBOX_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 
-def mailbox_messages(content: bytes) -> list[bytes] | None:
-    """The messages of an mbox holding more than one (a mail client's or Gmail's export), each without its
-    envelope line and the blank line after it, a body's quoted `>From ` lines read back as `From ` (a message
-    without headers, as some archivers keep, is read as text); None for anything else, a single message in mbox
-    form included (an e-mail)."""
+def is_mailbox(content: bytes) -> bool:
+    """An mbox of more than one message: an envelope line at its start and another after it (the scan stops at
+    the second, so a large mailbox is not read through to tell)."""
     content = content.removeprefix(UTF8_BOM)
     if not content.startswith(MBOX_FROM):
+        return False
+    envelopes = _MBOX_ENVELOPE.finditer(content)
+    first = next(envelopes, None)
+    return first is not None and first.start() == 0 and next(envelopes, None) is not None
+
+
+def mailbox_messages(content: bytes) -> list[bytes] | None:
+    """The messages of an mbox holding more than one (`is_mailbox`: a mail client's or Gmail's export), each
+    without its envelope line and the blank line after it, a body's quoted `>From ` lines read back as `From `
+    (a message without headers, as some archivers keep, is read as text); None for anything else, a single
+    message in mbox form included (an e-mail)."""
+    if not is_mailbox(content):
         return None
+    content = content.removeprefix(UTF8_BOM)
     envelopes = list(_MBOX_ENVELOPE.finditer(content))
-    if len(envelopes) < 2 or envelopes[0].start() != 0:
-        return None
     ends = [envelope.start() for envelope in envelopes[1:]] + [len(content)]
     messages = []
     for envelope, end in zip(envelopes, ends, strict=True):

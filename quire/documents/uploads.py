@@ -52,7 +52,7 @@ def is_zip(content: bytes) -> bool:
 def holds_files(content: bytes) -> bool:
     """Whether `content` is many files, never one document: a ZIP of files (`is_zip`), or an mbox of more than
     one message."""
-    return is_zip(content) or sniffing.mailbox_messages(content) is not None
+    return is_zip(content) or sniffing.is_mailbox(content)
 
 
 def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:
