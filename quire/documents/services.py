@@ -410,7 +410,9 @@ def _claim(document_id: str) -> Document | None:
     is alive on it (in progress, its heartbeat fresh, its process not known dead: a pool process that died
     mid-ingest, whose task the broker redelivers at once, is taken over without waiting for the heartbeat to
     go stale), or when it had QUIRE_INGEST_MAX_ATTEMPTS runs already (it is failed then); gone:
-    IngestStopped."""
+    IngestStopped. A document a dead run left with chunks the encoder of now embedded (`embedding`, or
+    `pending` again by the stuck sweep or maintenance) is claimed `embedding`, and `_ingest` goes on from its
+    chunks; any other starts again at `parsing`."""
     with transaction.atomic():
         document = _lock_alive(document_id)
         if document.status in FINISHED:
@@ -432,9 +434,10 @@ def _claim(document_id: str) -> Document | None:
                 "ended during each (a crash or its memory limit)",
             )
             return None
+        resumable = document.chunk_count > 0 and document.encoder == chunk_encoder_name()
         _set_status(
             document,
-            DocumentStatus.PARSING,
+            DocumentStatus.EMBEDDING if resumable else DocumentStatus.PARSING,
             ingest_owner=process_identity(),
             ingest_attempts=document.ingest_attempts + 1,
         )
@@ -509,6 +512,11 @@ def _page_progress(document_id: str, keeper: TenantHeartbeat) -> Callable[[int, 
 
 
 def _ingest(tenant: Tenant, document: Document, limits: IngestLimits, keeper: TenantHeartbeat) -> None:
+    if document.status == DocumentStatus.EMBEDDING:
+        spans = _spans_resumed(document, keeper)
+        if spans is not None:
+            _embed(document, document.text, spans, document.chunk_count, limits, keeper)
+            return
     try:
         with document.file.open("rb") as handle:
             parsed = parse_document(
@@ -523,7 +531,7 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits, keeper: Te
             _fail_locked(document, str(exc))
         return
     spans = chunk_text(parsed.text)
-    embed, encoder = chunk_embedder()
+    encoder = chunk_encoder_name()
     with transaction.atomic():
         _lock_owned(document, keeper)
         Chunk.objects.filter(document=document).delete()
@@ -543,12 +551,49 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits, keeper: Te
             encoder=encoder,
         )
     _attachments_create(tenant, document, parsed, limits, keeper)
+    _embed(document, parsed.text, spans, 0, limits, keeper)
+
+
+def _spans_resumed(document: Document, keeper: TenantHeartbeat) -> list[ChunkSpan] | None:
+    """The chunks of a document whose ingest is taken over while embedding (`_claim`), when the first
+    `chunk_count` of them are the chunks stored: its text, tables and attachments were written before the first
+    chunk, so embedding goes on from there. Else (the chunking changed since) None, the document back at
+    `parsing` to start again from the file."""
+    spans = chunk_text(document.text)
+    stored = list(
+        Chunk.objects.filter(document=document, index__lt=document.chunk_count)
+        .order_by("index")
+        .values_list("start", "end")
+    )
+    if stored == [(s.start, s.end) for s in spans[: document.chunk_count]]:
+        logger.info("ingest of %s goes on from chunk %d of %d", document.pk, len(stored), len(spans))
+        return spans
+    with transaction.atomic():
+        _lock_owned(document, keeper)
+        _set_status(document, DocumentStatus.PARSING, chunk_count=0, pages_parsed=0)
+    return None
+
+
+def _embed(
+    document: Document,
+    text: str,
+    spans: list[ChunkSpan],
+    first_new: int,
+    limits: IngestLimits,
+    keeper: TenantHeartbeat,
+) -> None:
+    """Embed and store `spans[first_new:]` of `text` in batches, each with its `chunk_count`, then make the
+    document ready. Chunks from `first_new` on that a dead run stored are replaced."""
+    embed, _ = chunk_embedder()
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
-    read = embedding_texts(parsed.text, spans)
-    for first in range(0, len(spans), batch):
+    read = embedding_texts(text, spans)
+    with transaction.atomic():
+        _lock_owned(document, keeper)
+        Chunk.objects.filter(document=document, index__gte=first_new).delete()
+    for first in range(first_new, len(spans), batch):
         limits.check_time()
         part = spans[first : first + batch]
-        texts = [parsed.text[s.start : s.end] for s in part]
+        texts = [text[s.start : s.end] for s in part]
         vectors = embed(read[first : first + batch])
         with transaction.atomic():
             _lock_owned(document, keeper)

@@ -4,13 +4,19 @@ chunks and one `document.ready` event, even when the broker redelivers the origi
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.core.files.base import ContentFile
+from django.db.models import F
+from django.test import override_settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from quire.documents import services
+from quire.documents.chunking import chunk_text
 from quire.documents.models import Chunk, Document
 from quire.documents.services import DOCUMENT_INGEST_TASK, documents_requeue_stuck
 from quire.webhooks.models import Event
@@ -239,13 +245,9 @@ def test_an_ingest_running_when_its_tenant_enters_maintenance_stops_and_is_retri
     """A restore about to swap the schema puts its tenant in maintenance: the ingest stops at its next batch,
     the document waits `pending` as before its claim (the attempt not counted), and the task is retried after
     QUIRE_MAINTENANCE_RETRY_SECONDS; the next run ingests it whole."""
-    import hashlib
-
     from celery.exceptions import Retry
-    from django.core.files.base import ContentFile
-    from django.test import override_settings
 
-    from quire.documents import services, tasks
+    from quire.documents import tasks
     from tenants.services import tenant_maintenance_begin, tenant_maintenance_end
 
     tenant = make_tenant("ingest-maintenance").tenant
@@ -315,3 +317,69 @@ def test_a_restore_waits_for_an_ingest_whose_heartbeat_is_fresh(make_tenant):
         )
     lines = [line for line in _in_flight(tenant) if line.startswith("ingest")]
     assert len(lines) == 1 and live.pk in lines[0] and dead.pk not in lines[0], lines
+
+
+def _rewound(tenant, kept: int, status: str = "embedding") -> tuple[Document, list[int]]:
+    """A document ingested to the end, then put back as a run that died while embedding leaves it: `kept`
+    chunks stored, its heartbeat an hour old (`status` pending: as the stuck sweep then leaves it)."""
+    text = _long_text(60).encode()
+    digest = hashlib.sha256(text).hexdigest()
+    document = Document(filename="lots.txt", content_type="text/plain", sha256=digest, size_bytes=len(text))
+    document.file.save(digest, ContentFile(text), save=False)
+    document.save()
+    services.document_ingest(tenant=tenant, document_id=document.pk)
+    assert Document.objects.get(pk=document.pk).chunk_count > kept
+    Chunk.objects.filter(document=document, index__gte=kept).delete()
+    Document.objects.filter(pk=document.pk).update(
+        status=status,
+        chunk_count=kept,
+        ingest_owner="gone-host:4242",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    return document, list(
+        Chunk.objects.filter(document=document).order_by("index").values_list("pk", flat=True)
+    )
+
+
+@pytest.mark.parametrize("status", ["embedding", "pending"])
+def test_an_ingest_taken_over_while_embedding_goes_on_from_its_stored_chunks(
+    make_tenant, monkeypatch, status
+):
+    tenant = make_tenant(f"stuck-resume-{status}").tenant
+    embedded: list[int] = []
+    real = services.chunk_embedder
+
+    def counting():
+        embed, encoder = real()
+        return (lambda texts: embedded.append(len(texts)) or embed(texts)), encoder
+
+    with tenant_context(tenant), override_settings(QUIRE_INGEST_EMBED_BATCH_CHUNKS=4):
+        document, kept = _rewound(tenant, 5, status)
+        monkeypatch.setattr(services, "chunk_embedder", counting)
+        monkeypatch.setattr(services, "parse_document", lambda *a, **k: pytest.fail("parsed again"))
+        services.document_ingest(tenant=tenant, document_id=document.pk)
+        ready = Document.objects.get(pk=document.pk)
+        assert (ready.status, ready.pages_parsed) == ("ready", 1), ready.failure_reason
+        chunks = list(Chunk.objects.filter(document=ready).order_by("index"))
+        assert [c.index for c in chunks] == list(range(ready.chunk_count))
+        assert [c.pk for c in chunks[:5]] == kept
+        assert sum(embedded) == ready.chunk_count - 5
+        spans = chunk_text(ready.text)
+        assert [(c.start, c.end) for c in chunks] == [(s.start, s.end) for s in spans]
+
+
+def test_an_ingest_taken_over_whose_stored_chunks_differ_starts_again_from_the_file(make_tenant, monkeypatch):
+    tenant = make_tenant("stuck-restart").tenant
+    parsed: list[str] = []
+    real = services.parse_document
+    monkeypatch.setattr(services, "parse_document", lambda *a, **k: parsed.append("x") or real(*a, **k))
+    with tenant_context(tenant):
+        document, kept = _rewound(tenant, 3)
+        Chunk.objects.filter(pk=kept[1]).update(end=F("end") - 1)
+        parsed.clear()
+        services.document_ingest(tenant=tenant, document_id=document.pk)
+        ready = Document.objects.get(pk=document.pk)
+        assert ready.status == "ready" and parsed == ["x"]
+        chunks = list(Chunk.objects.filter(document=ready).order_by("index"))
+        assert [(c.start, c.end) for c in chunks] == [(s.start, s.end) for s in chunk_text(ready.text)]
+        assert not set(kept) & {c.pk for c in chunks}
