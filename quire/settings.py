@@ -135,6 +135,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "quire.portal.middleware.MethodNotAllowedPageMiddleware",
 ]
 ROOT_URLCONF = "quire.urls"
 APPEND_SLASH = False

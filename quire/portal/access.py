@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from tenants.audit import audit_origin_bind
@@ -25,10 +27,16 @@ def member_of_request_tenant(request: HttpRequest) -> Member | None:
 
 
 def _to_sign_in(request: HttpRequest) -> HttpResponse:
-    """The sign-in page, then back to this one. An htmx request (a poll, a fragment) sends the whole browser
-    there instead, and back to the page it came from, rather than have the sign-in form swapped into it."""
+    """The sign-in page, then back to this one; for a form's post, back to the page of the form (its
+    `Referer` on this host, else the overview), as the post itself is not sent again. An htmx request (a poll,
+    a fragment) sends the whole browser there instead, and back to the page it came from, rather than have the
+    sign-in form swapped into it."""
     if not request.htmx:
-        return redirect_to_login(request.get_full_path())
+        if request.method in READ_METHODS:
+            return redirect_to_login(request.get_full_path())
+        referer = request.headers.get("Referer", "")
+        back = referer if url_has_allowed_host_and_scheme(referer, {request.get_host()}) else "/"
+        return redirect_to_login(urlsplit(back)._replace(scheme="", netloc="").geturl() or "/")
     return HttpResponseClientRedirect(
         redirect_to_login(request.htmx.current_url_abs_path or request.path).url
     )

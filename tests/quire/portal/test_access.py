@@ -58,6 +58,27 @@ def test_a_polling_fragment_whose_session_ended_sends_the_whole_page_to_sign_in(
     assert member.get("/jobs/table").status_code == 302
 
 
+def test_a_form_posted_after_the_session_ended_signs_in_back_to_the_page_of_the_form(workspace):
+    """Sign-in goes back to the page the form was on, not to the address it posts to, which opened would
+    carry out nothing."""
+    member = signed_in(workspace, "admin")
+    member.post("/logout")
+    posted = member.post("/api-keys/key_x/revoke", HTTP_REFERER=f"http://{workspace.host}/api-keys?page=2")
+    assert (posted.status_code, posted["Location"]) == (302, "/login?next=/api-keys%3Fpage%3D2")
+    for referer in ("https://evil.example/api-keys", ""):
+        posted = member.post("/api-keys/key_x/revoke", HTTP_REFERER=referer)
+        assert (posted.status_code, posted["Location"]) == (302, "/login?next=/"), referer
+    assert member.get("/api-keys")["Location"] == "/login?next=/api-keys"
+
+
+def test_an_address_only_a_form_posts_to_opened_in_a_browser_says_so(workspace):
+    member = signed_in(workspace, "admin")
+    opened = member.get("/api-keys/key_x/revoke", **HTML)
+    assert opened.status_code == 405 and opened["Allow"] == "POST"
+    assert b"Use the page's button" in opened.content and b"Go to the overview" in opened.content
+    assert member.get("/api-keys/key_x/revoke").content == b""
+
+
 def test_sign_in_errors_and_members_of_another_workspace(workspace, other_workspace):
     client = Client(HTTP_HOST=workspace.host)
     wrong = client.post("/login", {"username": workspace.emails["owner"], "password": "nope"})

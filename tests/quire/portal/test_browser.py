@@ -39,6 +39,11 @@ def test_owner_signs_in_issues_a_key_uploads_runs_a_job_and_reads_the_result(
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Portal One")).to_be_visible()
     shot(page, artifacts, "02-overview")
+    status, kind = page.evaluate(
+        "async () => { const r = await fetch(document.querySelector('link[rel=icon]').href);"
+        " return [r.status, r.headers.get('content-type')]; }"
+    )
+    assert status == 200 and kind.startswith("image/svg+xml")
 
     nav(page, "API keys").click()
     page.get_by_label("Name").fill("browser key")
