@@ -21,7 +21,7 @@ from quire.documents.limits import (
     check_ocr_pages,
     check_pages,
 )
-from quire.documents.ocr import add_ocr_lines, ocr_image, word_count
+from quire.documents.ocr import OcrMemo, add_ocr_lines, ocr_image, ocr_remembered, word_count
 
 logger = logging.getLogger(__name__)
 # A resolution outside this range is a writer's placeholder (0, 1, 65535), not the scan's: such an image is
@@ -30,7 +30,9 @@ DPI_RANGE = (50.0, 2400.0)
 ASSUMED_DPI = 72.0
 
 
-def parse_image(content: bytes, limits: IngestLimits, on_page: PageCallback | None = None) -> ParsedDocument:
+def parse_image(
+    content: bytes, limits: IngestLimits, on_page: PageCallback | None = None, ocr_memo: OcrMemo | None = None
+) -> ParsedDocument:
     """Each page of the image read by Tesseract; raises UnreadableDocument for bytes Pillow cannot decode and
     LimitExceeded for more pages, or a page of more pixels, than `limits` allow."""
     image = open_image(content, limits)
@@ -46,7 +48,9 @@ def parse_image(content: bytes, limits: IngestLimits, on_page: PageCallback | No
             builder.new_page()
             scale = dpi / 72
             sizes.append([round(page.width / scale, 2), round(page.height / scale, 2)])
-            found, scores = ocr_image(page, scale, limits)
+            found, scores = ocr_remembered(
+                ocr_memo, number, functools.partial(ocr_image, page, scale, limits)
+            )
             confidences.extend(scores)
             add_ocr_lines(builder, found)
             if on_page is not None:

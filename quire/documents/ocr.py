@@ -7,9 +7,11 @@ import functools
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from statistics import fmean
+from typing import Protocol
 
 from quire.documents.layout import LINE, PARAGRAPH, Box, TextBuilder, UnreadableDocument
 from quire.documents.limits import DeadlinePassed, IngestLimits, check_ocr_pixels
@@ -31,6 +33,29 @@ class OcrLine:
     # The mean confidence (0-100) of the line's words of two letters or digits or more, where OCR read it; None
     # for a line of none (marks, signs, single letters).
     confidence: float | None = None
+
+
+OcrReading = tuple[list[OcrLine], list[float]]
+
+
+class OcrMemo(Protocol):
+    """Pages of a document read by Tesseract in a run that did not finish, by 1-based page number, so that the
+    run taking the document over reads them from here."""
+
+    def read(self, number: int) -> OcrReading | None: ...
+
+    def keep(self, number: int, reading: OcrReading) -> None: ...
+
+
+def ocr_remembered(memo: OcrMemo | None, number: int, read: Callable[[], OcrReading]) -> OcrReading:
+    """Page `number` as `memo` kept it, else `read()`, kept."""
+    if memo is None:
+        return read()
+    reading = memo.read(number)
+    if reading is None:
+        reading = read()
+        memo.keep(number, reading)
+    return reading
 
 
 def word_count(text: str) -> int:

@@ -34,6 +34,7 @@ from quire.documents.limits import (
     check_json_depth,
     check_text,
 )
+from quire.documents.ocr import OcrMemo
 from quire.documents.odt import parse_odp, parse_odt
 from quire.documents.pdf import PdfError, parse_pdf
 from quire.documents.ppt import parse_ppt
@@ -61,14 +62,18 @@ def parse_document(
     content_type: str,
     limits: IngestLimits | None = None,
     on_page: PageCallback | None = None,
+    ocr_memo: OcrMemo | None = None,
 ) -> ParsedDocument:
     """The document's text (a lone surrogate read as U+FFFD), page map, line boxes, tables and OCR record (and
     an e-mail's attachments, or the files a document embeds or carries: a document that holds only those has
     no text of its own, and is read for them); raises ParseError with the reason, also for a document past
     `limits` (by default the settings' limits): checked before the work where the bytes tell, and while it is
     done where only the work tells (the text is counted as it is extracted). `on_page(done, total)` follows a
-    PDF page by page."""
-    return _parse_checked(content, content_type, limits or IngestLimits.from_settings(), on_page)
+    PDF page by page. A PDF's or an image's pages read by OCR are read from `ocr_memo` where it
+    holds them, and kept there."""
+    return _parse_checked(
+        content, content_type, limits or IngestLimits.from_settings(), on_page, ocr_memo=ocr_memo
+    )
 
 
 def _parse_checked(
@@ -78,9 +83,10 @@ def _parse_checked(
     on_page: PageCallback | None = None,
     *,
     embedded: bool = False,
+    ocr_memo: OcrMemo | None = None,
 ) -> ParsedDocument:
     try:
-        parsed = _parse(content, content_type, limits, on_page, embedded=embedded)
+        parsed = _parse(content, content_type, limits, on_page, embedded=embedded, ocr_memo=ocr_memo)
         # A lone surrogate (JSON's "\\ud83d" escape) cannot be stored as UTF-8; one character for another
         # keeps every offset.
         parsed.text = _SURROGATE.sub("\ufffd", parsed.text)
@@ -161,11 +167,12 @@ def _parse(
     on_page: PageCallback | None,
     *,
     embedded: bool = False,
+    ocr_memo: OcrMemo | None = None,
 ) -> ParsedDocument:
     if content_type == sniffing.PDF:
-        return parse_pdf(content, limits, on_page)
+        return parse_pdf(content, limits, on_page, ocr_memo)
     if content_type in sniffing.IMAGES:
-        return parse_image(content, limits, on_page)
+        return parse_image(content, limits, on_page, ocr_memo)
     if content_type in (sniffing.DOCX, sniffing.XLSX, sniffing.PPTX):
         content = formats.transitional(formats.mended(content, limits), limits)
     if content_type == sniffing.EML:

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from statistics import fmean
 
 from quire.documents import sniffing
@@ -22,7 +23,15 @@ from quire.documents.layout import (
     attach,
 )
 from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages, check_pages
-from quire.documents.ocr import add_ocr_lines, needs_ocr, ocr_page, text_layer_is_good, with_text_layer
+from quire.documents.ocr import (
+    OcrMemo,
+    add_ocr_lines,
+    needs_ocr,
+    ocr_page,
+    ocr_remembered,
+    text_layer_is_good,
+    with_text_layer,
+)
 
 logger = logging.getLogger(__name__)
 PATH, IMAGE = 2, 3  # pypdfium2.raw.FPDF_PAGEOBJ_PATH, FPDF_PAGEOBJ_IMAGE
@@ -48,7 +57,9 @@ class _Table:
     cell_boxes: list[list[Box | None]]
 
 
-def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None = None) -> ParsedDocument:
+def parse_pdf(
+    content: bytes, limits: IngestLimits, on_page: PageCallback | None = None, ocr_memo: OcrMemo | None = None
+) -> ParsedDocument:
     walked = _checked_page_count(content, limits)
     builder = TextBuilder(limits)
     sizes, ocr_pages, confidences = [], [], []
@@ -84,7 +95,7 @@ def parse_pdf(content: bytes, limits: IngestLimits, on_page: PageCallback | None
             if needs_ocr(text, IMAGE in kinds, image_cover=image_cover, text_cover=text_cover):
                 ocr_pages.append(number)
                 check_ocr_pages(len(ocr_pages), limits)
-                found, scores = ocr_page(page, number, limits)
+                found, scores = ocr_remembered(ocr_memo, number, partial(ocr_page, page, number, limits))
                 confidences.extend(scores)
                 if text_layer_is_good(text):
                     found = with_text_layer(found, lines)

@@ -15,12 +15,14 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.dispatch import Signal
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from billing.entitlements import entitlements_for
 from common.env import ocr_languages_refused, ocr_pictures_refused
@@ -34,6 +36,7 @@ from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
 from quire.documents.limits import ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
+from quire.documents.ocr import OcrReading
 from quire.documents.pages import (
     page_images_delete,
     page_images_folder,
@@ -65,6 +68,8 @@ LOWEST_PRIORITY = 9
 FINISHED = (DocumentStatus.READY, DocumentStatus.FAILED)
 IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.EMBEDDING)
 MAINTENANCE_POLL_S = 1.0
+# How long the pages a run read by OCR are kept for a run that takes its document over (`OcrPagesKept`).
+OCR_KEPT_SECONDS = 24 * 3600
 
 
 class DocumentTooLarge(Refusal):
@@ -511,6 +516,39 @@ def _page_progress(document_id: str, keeper: TenantHeartbeat) -> Callable[[int, 
     return report
 
 
+class OcrPagesKept:
+    """The document's pages read by OCR, kept in the cache (Redis) for OCR_KEPT_SECONDS under the document, its
+    bytes and the reading's settings, so that a run taking over a dead one's parse reads again only the pages
+    it had not; forgotten once the document is ready. A cache that cannot be reached keeps nothing."""
+
+    def __init__(self, document: Document, limits: IngestLimits) -> None:
+        self.prefix = ":".join(
+            (
+                "ocr-page",
+                connection.schema_name,
+                document.pk,
+                document.sha256[:16],
+                limits.ocr_languages,
+                str(limits.ocr_dpi),
+                str(limits.max_ocr_pixels),
+            )
+        )
+
+    def read(self, number: int) -> OcrReading | None:
+        try:
+            return cache.get(f"{self.prefix}:{number}")
+        except RedisError:
+            return None
+
+    def keep(self, number: int, reading: OcrReading) -> None:
+        with contextlib.suppress(RedisError):
+            cache.set(f"{self.prefix}:{number}", reading, OCR_KEPT_SECONDS)
+
+    def forget(self, numbers: Iterable[int]) -> None:
+        with contextlib.suppress(RedisError):
+            cache.delete_many([f"{self.prefix}:{number}" for number in numbers])
+
+
 def _ingest(tenant: Tenant, document: Document, limits: IngestLimits, keeper: TenantHeartbeat) -> None:
     if document.status == DocumentStatus.EMBEDDING:
         spans = _spans_resumed(document, keeper)
@@ -520,7 +558,11 @@ def _ingest(tenant: Tenant, document: Document, limits: IngestLimits, keeper: Te
     try:
         with document.file.open("rb") as handle:
             parsed = parse_document(
-                handle.read(), document.content_type, limits, on_page=_page_progress(document.pk, keeper)
+                handle.read(),
+                document.content_type,
+                limits,
+                on_page=_page_progress(document.pk, keeper),
+                ocr_memo=OcrPagesKept(document, limits),
             )
     except (ParseError, OSError) as exc:
         if limits.deadline is not None and time.monotonic() >= limits.deadline:
@@ -606,6 +648,7 @@ def _embed(
         _lock_owned(document, keeper)
         _set_status(document, DocumentStatus.READY, chunk_count=len(spans), failure_reason="")
         document_finished(document=document)
+    OcrPagesKept(document, limits).forget(document.ocr_pages or [])
 
 
 def chunk_embedder() -> tuple[Callable[[list[str]], Any], str]:

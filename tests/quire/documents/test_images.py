@@ -92,6 +92,28 @@ def test_a_multi_page_tiff_is_one_page_a_frame_with_boxes_in_points_at_its_resol
     assert abs(line[4] - 30 * 72 / 200) < 3 and line[5] <= 900 * 72 / 200
 
 
+class _Kept(dict):
+    def read(self, number):
+        return self.get(number)
+
+    def keep(self, number, reading):
+        self[number] = reading
+
+
+def test_a_multi_page_tiffs_pages_read_by_ocr_are_kept_and_read_back_in_place_of_ocr(monkeypatch):
+    from quire.documents import image
+
+    content = saved(
+        page(["First page of the scan."]), "TIFF", save_all=True, append_images=[page(["Second."])]
+    )
+    kept = _Kept()
+    first = parse_document(content, TIFF, ocr_memo=kept)
+    assert sorted(kept) == [1, 2]
+    monkeypatch.setattr(image, "ocr_image", lambda *a: pytest.fail("read by OCR again"))
+    again = parse_document(content, TIFF, ocr_memo=kept)
+    assert (again.text, again.lines, again.ocr_confidence) == (first.text, first.lines, first.ocr_confidence)
+
+
 def test_a_photo_turned_by_its_exif_orientation_is_read_upright():
     upright = page(LINES, mode="RGB")
     exif = Image.Exif()

@@ -5,6 +5,7 @@ chunks and one `document.ready` event, even when the broker redelivers the origi
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -383,3 +384,68 @@ def test_an_ingest_taken_over_whose_stored_chunks_differ_starts_again_from_the_f
         chunks = list(Chunk.objects.filter(document=ready).order_by("index"))
         assert [(c.start, c.end) for c in chunks] == [(s.start, s.end) for s in chunk_text(ready.text)]
         assert not set(kept) & {c.pk for c in chunks}
+
+
+def _scanned_pages(pages: int) -> bytes:
+    """An image-only PDF of `pages` pages, each a few words of its own."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=28)
+    images = []
+    for number in range(1, pages + 1):
+        image = Image.new("L", (1100, 300), 255)
+        ImageDraw.Draw(image).text(
+            (40, 60), f"Page {number} of the scanned lease schedule", fill=0, font=font
+        )
+        images.append(image)
+    out = io.BytesIO()
+    images[0].save(out, "PDF", resolution=150, save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+class _Died(BaseException):
+    """The run's process killed: nothing of the run handles it."""
+
+
+def test_a_parse_taken_over_reads_by_ocr_only_the_pages_the_dead_run_had_not(make_tenant, monkeypatch):
+    from quire.documents import ocr, pdf
+
+    tenant = make_tenant("stuck-ocr").tenant
+    content = _scanned_pages(3)
+    digest = hashlib.sha256(content).hexdigest()
+    read: list[int] = []
+    real = ocr.ocr_page
+    monkeypatch.setattr(
+        pdf, "ocr_page", lambda page, number, limits: read.append(number) or real(page, number, limits)
+    )
+    real_progress = services._page_progress
+
+    def dying(document_id, keeper):
+        report = real_progress(document_id, keeper)
+
+        def after(done: int, total: int) -> None:
+            report(done, total)
+            if done == 2:
+                raise _Died
+
+        return after
+
+    with tenant_context(tenant):
+        document = Document(
+            filename="scan.pdf", content_type="application/pdf", sha256=digest, size_bytes=len(content)
+        )
+        document.file.save(digest, ContentFile(content), save=False)
+        document.save()
+        monkeypatch.setattr(services, "_page_progress", dying)
+        with pytest.raises(_Died):
+            services.document_ingest(tenant=tenant, document_id=document.pk)
+        assert read == [1, 2] and Document.objects.get(pk=document.pk).status == "parsing"
+        Document.objects.filter(pk=document.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        monkeypatch.setattr(services, "_page_progress", real_progress)
+        services.document_ingest(tenant=tenant, document_id=document.pk)
+        ready = Document.objects.get(pk=document.pk)
+        assert ready.status == "ready" and read == [1, 2, 3], ready.failure_reason
+        assert ready.ocr_pages == [1, 2, 3]
+        assert [f"Page {n} of the scanned lease schedule" in ready.text for n in (1, 2, 3)] == [True] * 3
+        kept = services.OcrPagesKept(ready, services.IngestLimits.from_settings())
+        assert [kept.read(n) for n in (1, 2, 3)] == [None] * 3
