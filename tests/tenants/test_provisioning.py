@@ -237,3 +237,28 @@ def test_a_csv_row_whose_host_name_another_tenant_has_or_holding_nul_is_named_an
     ]
     assert "host-taken.localhost" in rows[0]["error"] and "host-holder" in rows[0]["error"]
     assert not Tenant.objects.filter(slug__in=["host-taken", "nul-name"]).exists()
+
+
+@pytest.mark.parametrize(
+    "portal_url",
+    ["notaurl", "javascript:alert(1)//", "ftp://acme.test", "https://acme.test/x", "http://a:port"],
+)
+def test_a_portal_url_that_is_not_a_scheme_host_and_port_is_refused_before_anything_is_made(portal_url):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="is not a scheme, host and port"):
+        call_command("create_tenant", "Bad Link", "--owner", "boss@bad-link.test", "--portal-url", portal_url)
+    assert not Tenant.objects.filter(slug="bad-link").exists()
+
+
+def test_in_development_the_owners_link_names_the_port_make_run_serves(monkeypatch, capsys):
+    from django.test import override_settings
+
+    monkeypatch.setenv("QUIRE_PORT", "8123")
+    with override_settings(QUIRE_ENV="development"):
+        call_command("create_tenant", "Dev Link", "--owner", "boss@dev-link.test")
+    assert "sets a password at http://dev-link.localhost:8123/password-reset/" in capsys.readouterr().out
+    call_command(
+        "create_tenant", "Given Link", "--owner", "boss@given.test", "--portal-url", "https://p.test:8443/"
+    )
+    assert "sets a password at https://p.test:8443/password-reset/" in capsys.readouterr().out

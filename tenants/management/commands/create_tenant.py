@@ -1,5 +1,7 @@
 import csv
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -11,14 +13,46 @@ CSV_FIELDS = ("line", "slug", "tenant", "schema", "api_key", "secret", "error", 
 
 
 def owner_link(provisioned: ProvisionedTenant, portal_url: str | None) -> str:
-    """The link on which a new owner without a password sets one, on the workspace's host (`portal_url`,
-    else https in production and http elsewhere); empty when there is no owner or they have a password."""
+    """The link on which a new owner without a password sets one: on `portal_url`, else on the workspace's
+    host, https in production, in development on the port `make run` serves (QUIRE_PORT, 8000); empty when
+    there is no owner or they have a password."""
     owner = provisioned.owner
     if owner is None or owner.user.has_usable_password():
         return ""
-    scheme = "https" if settings.QUIRE_ENV == "production" else "http"
-    base = portal_url or f"{scheme}://{provisioned.tenant.domains.get(is_primary=True).domain}"
+    host = provisioned.tenant.domains.get(is_primary=True).domain
+    if portal_url:
+        base = portal_url
+    elif settings.QUIRE_ENV == "production":
+        base = f"https://{host}"
+    elif settings.QUIRE_ENV == "development":
+        base = f"http://{host}:{os.environ.get('QUIRE_PORT', '8000')}"
+    else:
+        base = f"http://{host}"
     return password_set_link(user=owner.user, base_url=base)
+
+
+def portal_url_checked(portal_url: str | None) -> str | None:
+    """`portal_url` without a trailing slash; CommandError unless it is http(s)://host[:port]."""
+    if portal_url is None:
+        return None
+    parts = urlsplit(portal_url)
+    try:
+        hostname, _ = parts.hostname, parts.port
+    except ValueError:
+        hostname = None
+    if (
+        parts.scheme not in ("http", "https")
+        or not hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise CommandError(
+            f"--portal-url {portal_url!r} is not a scheme, host and port, such as https://portal.example.com "
+            "or http://acme.localhost:8000"
+        )
+    return portal_url.rstrip("/")
 
 
 class Command(BaseCommand):
@@ -52,6 +86,7 @@ class Command(BaseCommand):
     ):
         if (name is None) == (from_csv is None):
             raise CommandError("give a tenant's name, or --from-csv FILE")
+        portal_url = portal_url_checked(portal_url)
         if from_csv is not None:
             if slug or owner:
                 raise CommandError("--slug and --owner are columns of the CSV file with --from-csv")
