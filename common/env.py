@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+from cryptography.fernet import Fernet
+
 
 def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -70,6 +72,21 @@ def ocr_languages(value: str) -> str:
             f"QUIRE_INGEST_OCR_LANGUAGES must be Tesseract language codes joined by '+' (eng+deu), got {value!r}"
         )
     return value
+
+
+def fernet_keys(keys: list[str]) -> list[str]:
+    """`keys` (QUIRE_ENCRYPTION_KEYS) where each is a Fernet key, 32 bytes in URL-safe base64; RuntimeError
+    naming the first that is not by its place, never by its value."""
+    for place, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise RuntimeError(
+                f"QUIRE_ENCRYPTION_KEYS: key {place} of {len(keys)} is not a Fernet key (32 bytes in URL-safe "
+                'base64, 44 characters); make one with: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"'
+            ) from None
+    return keys
 
 
 def ocr_languages_refused(value: str, offered: str) -> str | None:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from common.env import env_bool, env_int, env_list, env_str, ocr_languages, ocr_pictures
+from common.env import env_bool, env_int, env_list, env_str, fernet_keys, ocr_languages, ocr_pictures
 from inference.context import SPARSE_FROM
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-change-me"
 # Fernet keys for secrets at rest (webhook signing secrets, Stripe ids): the first encrypts, all decrypt
 # (tenants/crypto.py). Unset, one key is derived from SECRET_KEY; production should set its own.
-QUIRE_ENCRYPTION_KEYS = env_list("QUIRE_ENCRYPTION_KEYS", [])
+QUIRE_ENCRYPTION_KEYS = fernet_keys(env_list("QUIRE_ENCRYPTION_KEYS", []))
 ALLOWED_HOSTS = env_list("QUIRE_ALLOWED_HOSTS", ["localhost", ".localhost", "127.0.0.1", "testserver"])
 QUIRE_BASE_DOMAIN = env_str("QUIRE_BASE_DOMAIN", "localhost")
 QUIRE_DATA_DIR = Path(env_str("QUIRE_DATA_DIR", str(BASE_DIR / ".quire"))).resolve()

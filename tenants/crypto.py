@@ -13,6 +13,11 @@ from django.conf import settings
 from django.db import models, transaction
 
 
+class UndecryptableSecret(ValueError):
+    """A stored secret that no key of QUIRE_ENCRYPTION_KEYS decrypts: the key it was written under is not
+    listed."""
+
+
 @cache
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(key) for key in keys])
@@ -36,7 +41,9 @@ def decrypt(token: str) -> str:
     try:
         return _fernet(encryption_keys()).decrypt(token.encode()).decode()
     except InvalidToken:
-        raise ValueError("a stored secret does not decrypt with any key of QUIRE_ENCRYPTION_KEYS") from None
+        raise UndecryptableSecret(
+            "a stored secret does not decrypt with any key of QUIRE_ENCRYPTION_KEYS"
+        ) from None
 
 
 def lookup_digest(value: str) -> str:

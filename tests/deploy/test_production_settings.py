@@ -207,3 +207,16 @@ def test_mail_goes_to_the_smtp_server_the_settings_name_with_its_credentials():
     assert message["auth"] == [b"quire-mailer", b"mail-secret"]
     assert b"To: ops@quire.example.com" in message["data"]
     assert b"From: Quire <noreply@quire.example.com>" in message["data"]
+
+
+def test_an_encryption_key_that_is_not_a_fernet_key_stops_every_process_at_start_naming_its_place():
+    from cryptography.fernet import Fernet
+
+    bad = "not-a-key-but-a-passphrase-of-44-characters!"
+    env = {**os.environ, "QUIRE_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},{bad}"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "QUIRE_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key" in result.stderr, result.stderr
+    assert bad not in result.stdout + result.stderr

@@ -9,6 +9,7 @@ import logging
 import re
 import traceback
 
+import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
 from django.test import override_settings
@@ -115,3 +116,19 @@ def test_secrets_are_encrypted_and_never_logged(receiver, hooks_tenant, api_hook
     for line in lines:
         assert not any(secret in line for secret in secrets), line
         assert not SECRET_SHAPES.search(line), line
+
+
+def test_reencrypting_without_the_key_a_secret_was_written_under_says_to_list_that_key(tenant_a):
+    from django.core.management import CommandError, call_command
+
+    with tenant_context(tenant_a.tenant):
+        endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/q", secret="whsec_kept")
+    try:
+        with (
+            override_settings(QUIRE_ENCRYPTION_KEYS=[Fernet.generate_key().decode()]),
+            pytest.raises(CommandError, match=r"list the key it was written under after the new one"),
+        ):
+            call_command("secrets_reencrypt")
+    finally:
+        with tenant_context(tenant_a.tenant):
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
