@@ -3,12 +3,17 @@ many of the words drawn on them OCR reads, and in what time, for Tesseract on th
 measured in the same run) and for `quire.documents.ocr.ocr_image` (straightened and turned as the page needs,
 Sauvola's thresholds where the light is uneven).
 
-    python benchmarks/ocr_pages.py [--lines 40] [--repeat 2] [--languages]
+    python benchmarks/ocr_pages.py [--lines 40] [--repeat 2] [--languages] [--takeover 6]
 
 Each page is a letter page at 300 dpi with `--lines` lines of a contract's wording in Pillow's default font at
 36 px, turned counter-clockwise by the angle in its row (Pillow's `rotate`, white fill), or photographed: in
 shadow, or at an angle (keystoned by a perspective transform onto a dark desk). "Words read" is the
 share of the drawn words (letters and digits, case folded) OCR's text holds, counted with their multiplicity.
+
+`--takeover N` prints a table of a scanned PDF of N such pages whose ingest died after k pages: the seconds its
+parse takes again from the file with no page kept (the reference, as before pages were kept) and with the dead
+run's k pages read back from the memo (`quire.documents.ocr.OcrMemo`; here a dict of pickled pages, as the cache
+stores them, without Redis's round trip).
 
 `--languages` prints a second table: an English and a German page (DejaVu Serif, umlauts and ß) read by Tesseract
 in `eng`, `deu` and both (`eng+deu`, `deu+eng`, as a workspace's or document's `ocr_languages` names them), for
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import pickle
 import re
 import sys
 import time
@@ -122,6 +128,40 @@ def languages_table(count: int, repeat: int) -> None:
             )
 
 
+class _Pickled(dict):
+    def read(self, number: int):
+        return pickle.loads(self[number]) if number in self else None
+
+    def keep(self, number: int, reading) -> None:
+        self[number] = pickle.dumps(reading)
+
+
+def takeover_table(count: int, pages: int, repeat: int) -> None:
+    import io
+
+    from quire.documents.parsing import parse_document
+
+    scans = [page(count)[0] for _ in range(pages)]
+    out = io.BytesIO()
+    scans[0].save(out, "PDF", resolution=300, save_all=True, append_images=scans[1:])
+    content = out.getvalue()
+    kept = _Pickled()
+    parse_document(content, "application/pdf", ocr_memo=kept)
+    print(f"\na scanned PDF of {pages} pages, {count} lines a page, best of {repeat}\n")
+    print("| pages the dead run read | parse again from the file, s | with its pages kept, s | time ratio |")
+    print("|---|---|---|---|")
+    for done in sorted({0, pages // 2, pages - 1}):
+        timings = []
+        for memo in (None, _Pickled({n: kept[n] for n in range(1, done + 1)})):
+            best = float("inf")
+            for _ in range(repeat):
+                started = time.perf_counter()
+                parse_document(content, "application/pdf", ocr_memo=None if memo is None else _Pickled(memo))
+                best = min(best, time.perf_counter() - started)
+            timings.append(best)
+        print(f"| {done} | {timings[0]:.2f} | {timings[1]:.2f} | {timings[1] / timings[0]:.2f} |")
+
+
 def words(text: str) -> collections.Counter:
     return collections.Counter(re.findall(r"[^\W_]+", text.casefold()))
 
@@ -136,6 +176,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--languages", action="store_true", help="also the table of OCR languages")
+    parser.add_argument("--takeover", type=int, metavar="PAGES", help="also the table of a parse taken over")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quire.settings")
     import django
@@ -178,6 +219,8 @@ def main() -> None:
         )
     if args.languages:
         languages_table(args.lines, args.repeat)
+    if args.takeover:
+        takeover_table(args.lines, args.takeover, args.repeat)
 
 
 if __name__ == "__main__":
