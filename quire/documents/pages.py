@@ -4,7 +4,9 @@ empties that folder."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import threading
 from collections.abc import Set
 from datetime import datetime
@@ -96,18 +98,37 @@ def _pdf_page(document_id: str, content: bytes, page: int):
 
 
 def page_images_delete(document_id: str, *, schema_name: str) -> int:
-    """Delete the document's page images: under its tenant's schema, and where they were kept before that
-    (`page-images/<document id>/`). Returns how many."""
+    """Delete the document's page images and their folder: under its tenant's schema, and where they were kept
+    before that (`page-images/<document id>/`). Returns how many."""
     folders = (f"{page_images_folder(schema_name)}/{document_id}", f"{PAGE_IMAGES}/{document_id}")
-    return sum(len(stored_files_delete(folder)) for folder in folders)
+    deleted = sum(len(stored_files_delete(folder)) for folder in folders)
+    for folder in folders:
+        stored_folder_prune(folder)
+    return deleted
 
 
 def page_images_folder_delete(*, schema_name: str) -> int:
-    """Delete every page image kept under the schema's folder, whatever document it was rendered from; returns
-    how many."""
+    """Delete every page image kept under the schema's folder, whatever document it was rendered from, and the
+    folders; returns how many images."""
     folder = page_images_folder(schema_name)
     documents, _ = stored_listing(folder)
-    return sum(len(stored_files_delete(f"{folder}/{document_id}")) for document_id in documents)
+    deleted = 0
+    for document_id in documents:
+        deleted += len(stored_files_delete(f"{folder}/{document_id}"))
+        stored_folder_prune(f"{folder}/{document_id}")
+    stored_folder_prune(folder)
+    return deleted
+
+
+def stored_folder_prune(folder: str) -> None:
+    """Remove `folder` where storage keeps folders (local disk) and it is empty, so that its name (a schema's,
+    a document's id) does not outlive what it held; an object store keeps no folders."""
+    try:
+        path = default_storage.path(folder)
+    except NotImplementedError:
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def stored_listing(folder: str) -> tuple[list[str], list[str]]:

@@ -150,13 +150,20 @@ def test_retention_and_tenant_erase(make_tenant, monkeypatch):
             for i, text in enumerate(("An old memo to purge.", "A recent memo to keep."))
         )
         Document.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+        rendered = Path(
+            default_storage.path(
+                default_storage.save(f"page-images/{tenant.schema_name}/{old.pk}/1.png", ContentFile(b"p"))
+            )
+        )
         event_publish(event_type="webhook.test", data={"object": "webhook_test"})
         Event.objects.update(created_at=timezone.now() - timedelta(days=40))
         assert retention_apply(tenant=tenant) == {}
         tenant_settings_update(tenant=tenant, retention_days=30)
         assert retention_apply(tenant=tenant) == {"jobs": 0, "documents": 1, "events": 1}
         assert list(Document.objects.values_list("pk", flat=True)) == [kept.pk]
+        assert not rendered.parent.exists() and rendered.parent.parent.exists()
         stored = Path(Document.objects.get(pk=kept.pk).file.path)
+        default_storage.save(f"page-images/{tenant.schema_name}/{kept.pk}/1.png", ContentFile(b"p"))
     assert AuditEvent.objects.filter(tenant=tenant, action="workspace.retention_change").exists()
 
     connection.set_schema_to_public()
@@ -177,6 +184,7 @@ def test_retention_and_tenant_erase(make_tenant, monkeypatch):
     assert active_while_erasing == [False]
     assert not stored.exists()
     assert not default_storage.exists(late)
+    assert not stored.parent.exists() and not rendered.parent.parent.exists()
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
     for model in (ApiKey, Member, BillingAccount):
         assert not model.objects.filter(tenant_id=tenant.pk).exists()
