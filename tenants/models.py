@@ -149,6 +149,8 @@ class ActorType(models.TextChoices):
     API_KEY = "api_key"
     SYSTEM = "system"
     STAFF = "staff"
+    # A request no one is signed in to (a refused sign-in).
+    ANONYMOUS = "anonymous"
 
 
 class AuditEvent(models.Model):

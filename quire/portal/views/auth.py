@@ -56,6 +56,7 @@ class SignInView(auth_views.LoginView):
         tenant = getattr(self.request, "tenant", None)
         email = form.cleaned_data.get("username")
         if tenant is not None and email and not form.has_error(NON_FIELD_ERRORS, code="rate_limited"):
+            audit_origin_bind(actor_type=ActorType.ANONYMOUS, actor_id="")
             member_sign_in_refused(tenant=tenant, email=email)
         return super().form_invalid(form)
 

@@ -17,7 +17,11 @@ def test_sign_ins_and_the_audit_page(workspace):
     assert (sign_in.actor_type, sign_in.actor_id) == ("member", workspace.emails["admin"])
     assert sign_in.ip == "127.0.0.1" and sign_in.request_id.startswith("req_")
     refused = events.filter(action="member.sign_in_refused").first()
-    assert refused.object_id == workspace.emails["viewer"] and refused.actor_type == "system"
+    assert refused.object_id == workspace.emails["viewer"] and (refused.actor_type, refused.actor_id) == (
+        "anonymous",
+        "",
+    )
+    assert refused.ip == "127.0.0.1"
 
     page = admin.get("/audit", {"action": "member.sign_in"})
     assert page.status_code == 200 and sign_in.id.encode() in page.content
