@@ -308,6 +308,19 @@ def test_a_retention_period_that_is_not_a_number_is_refused_in_words(tenant_a):
         call_command("tenant_retention", tenant_a.tenant.slug, "ninety")
 
 
+def test_the_retention_period_set_is_printed_in_words(tenant_a):
+    import io
+
+    from django.core.management import call_command
+
+    printed = []
+    for days in ("1", "90", "none"):
+        out = io.StringIO()
+        call_command("tenant_retention", tenant_a.tenant.slug, days, stdout=out)
+        printed.append(out.getvalue().strip().split(": ", 1)[1])
+    assert printed == ["retention 1 day", "retention 90 days", "retention none"]
+
+
 def test_a_host_name_added_in_the_admin_with_capitals_routes_to_its_workspace(tenant_a):
     from tenants.models import Domain
 

@@ -24,4 +24,5 @@ class Command(BaseCommand):
             tenant_settings_update(tenant=tenant, retention_days=value)
         except Refusal as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"{slug}: retention {'none' if value is None else f'{value} days'}")
+        kept = "none" if value is None else f"{value} day{'' if value == 1 else 's'}"
+        self.stdout.write(f"{slug}: retention {kept}")
