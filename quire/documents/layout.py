@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,36 @@ ROW_START, CELL, ROW_END = "| ", " | ", " |"
 
 Box = tuple[float, float, float, float]
 PageCallback = Callable[[int, int], None]
+
+
+# A line that ends a sentence (or a clause's lead-in): its closing quote or bracket aside.
+_SENTENCE_END = re.compile(r"[.!?:;][\"')\]\u201d\u2019]*$")
+
+
+def wide_spacing(boxes: Sequence[Box]) -> float | None:
+    """The usual gap between a page's lines, one after another, where the page is set wide (double spacing):
+    the lower quartile of the gaps from 0 to four lines tall (a line's height the median of the page's), where
+    there are two of them or more and it is at least 0.8 of a line's height; else None (lines set close, as
+    most pages are)."""
+    heights = sorted(box[3] - box[1] for box in boxes)
+    if len(heights) < 3 or heights[len(heights) // 2] <= 0:
+        return None
+    height = heights[len(heights) // 2]
+    gaps = sorted(
+        below[1] - above[3]
+        for above, below in itertools.pairwise(boxes)
+        if 0 <= below[1] - above[3] < 4 * height
+    )
+    if len(gaps) < 2:
+        return None
+    usual = gaps[len(gaps) // 4]
+    return usual if usual >= 0.8 * height else None
+
+
+def continues_wide(previous: str, gap: float, spacing: float | None) -> bool:
+    """Whether a line `gap` below the line `previous`, on a page set wide (`spacing`, `wide_spacing`), goes
+    on its paragraph: within a third more than the usual gap, after a line that ends no sentence."""
+    return spacing is not None and 0 <= gap < 1.3 * spacing and not _SENTENCE_END.search(previous.rstrip())
 
 
 class UnreadableDocument(ValueError):

@@ -13,7 +13,15 @@ from difflib import SequenceMatcher
 from statistics import fmean
 from typing import Protocol
 
-from quire.documents.layout import LINE, PARAGRAPH, Box, TextBuilder, UnreadableDocument
+from quire.documents.layout import (
+    LINE,
+    PARAGRAPH,
+    Box,
+    TextBuilder,
+    UnreadableDocument,
+    continues_wide,
+    wide_spacing,
+)
 from quire.documents.limits import DeadlinePassed, IngestLimits, check_ocr_pixels
 
 _WORD = re.compile(r"[^\W_]{2,}")
@@ -104,11 +112,18 @@ def with_text_layer(found: list[OcrLine], lines: list[tuple[str, Box]]) -> list[
 
 
 def add_ocr_lines(builder: TextBuilder, lines: list[OcrLine]) -> None:
-    """OCR's lines in order, a line of a new paragraph starting one."""
+    """OCR's lines in order, a line of a new paragraph starting one, but on a page set wide (double spacing,
+    `wide_spacing`), where OCR takes each line for a paragraph, one within its usual gap after a line that
+    ends no sentence goes on the paragraph."""
+    spacing = wide_spacing([line.box for line in lines])
     previous = None
     for line in lines:
-        builder.add(line.text, gap=LINE if previous == line.paragraph else PARAGRAPH, box=line.box)
-        previous = line.paragraph
+        joins = previous is not None and (
+            previous.paragraph == line.paragraph
+            or continues_wide(previous.text, line.box[1] - previous.box[3], spacing)
+        )
+        builder.add(line.text, gap=LINE if joins else PARAGRAPH, box=line.box)
+        previous = line
 
 
 def _reads(line: OcrLine, text: str, box: Box) -> bool:

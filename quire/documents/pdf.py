@@ -21,6 +21,8 @@ from quire.documents.layout import (
     ParsedDocument,
     TextBuilder,
     attach,
+    continues_wide,
+    wide_spacing,
 )
 from quire.documents.limits import IngestLimits, LimitExceeded, check_ocr_pages, check_pages
 from quire.documents.ocr import (
@@ -456,18 +458,23 @@ def _with_tables(lines: list[tuple[str, Box]], tables: list[_Table]) -> list:
 def _add_lines(builder: TextBuilder, blocks: list) -> None:
     """Lines `(text, box)` and tables in pdfium's reading order, which keeps columns apart; a line
     that starts a gap taller than most of a line below the one before it, or above it (a new column), starts
-    a paragraph."""
-    bottom = None
+    a paragraph, but on a page set wide (double spacing, `wide_spacing`) one within its usual gap after a
+    line that ends no sentence goes on the paragraph."""
+    spacing = wide_spacing([block[1] for block in blocks if not isinstance(block, _Table)])
+    previous = None
     for block in blocks:
         if isinstance(block, _Table):
             builder.table(block.rows, row_boxes=block.row_boxes, cell_boxes=block.cell_boxes)
-            bottom = None
+            previous = None
             continue
         text, box = block
         height = box[3] - box[1]
-        gap = LINE if bottom is not None and -0.5 * height <= box[1] - bottom < 0.8 * height else PARAGRAPH
-        builder.add(text, gap=gap, box=box)
-        bottom = box[3]
+        gap = box[1] - previous[1][3] if previous is not None else None
+        joins = gap is not None and (
+            -0.5 * height <= gap < 0.8 * height or continues_wide(previous[0], gap, spacing)
+        )
+        builder.add(text, gap=LINE if joins else PARAGRAPH, box=box)
+        previous = block
 
 
 def _inside(box: Box, boxes: list) -> bool:

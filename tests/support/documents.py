@@ -157,16 +157,20 @@ def make_table_pdf(title: str, rows: list[list[str]]) -> bytes:
     return make_layout_pdf([table_page(title, rows)])
 
 
-def make_scanned_pdf(lines: list[str], *, width: int = 1100, dpi: int = 150, turned: float = 0) -> bytes:
-    """An image-only PDF (no text layer): `lines` drawn with Pillow at 24 px, one page at `dpi`, the image
-    turned `turned` degrees counter-clockwise (a page fed into the scanner askew or sideways)."""
+def make_scanned_pdf(
+    lines: list[str], *, width: int = 1100, dpi: int = 150, turned: float = 0, spacing: int = 1
+) -> bytes:
+    """An image-only PDF (no text layer): `lines` drawn with Pillow at 24 px, 40 px apart times `spacing`
+    (2: double spacing), one page at `dpi`, the image turned `turned` degrees counter-clockwise (a page fed
+    into the scanner askew or sideways)."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default(size=24)
-    image = Image.new("L", (width, 60 + 40 * len(lines)), 255)
+    step = 40 * spacing
+    image = Image.new("L", (width, 60 + step * len(lines)), 255)
     draw = ImageDraw.Draw(image)
     for index, line in enumerate(lines):
-        draw.text((30, 30 + 40 * index), line, fill=0, font=font)
+        draw.text((30, 30 + step * index), line, fill=0, font=font)
     if turned:
         image = image.rotate(turned, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
     out = io.BytesIO()

@@ -84,6 +84,35 @@ def test_a_rule_on_a_page_of_two_columns_leaves_the_columns_apart():
     assert ruled.text == plain.text == "\n".join(LEFT) + "\n\n" + "\n".join(RIGHT)
 
 
+DOUBLE_SPACED = [
+    "This Supply Agreement shall be governed by and",
+    "construed in accordance with the laws of the",
+    "State of California.",
+    "Either party may terminate this Agreement on",
+    "thirty days prior written notice.",
+]
+
+
+@pytest.mark.parametrize("leading", [12, 24, 30])
+def test_lines_set_wide_go_on_their_paragraph_until_a_sentence_ends(leading):
+    """Double spacing (a gap taller than a line between every two lines) is read as the lines of paragraphs,
+    not a paragraph a line, so a clause is not cut at each line; a sentence's end before a usual gap, or a
+    gap wider than the usual, starts one."""
+    lines = [(72, 700 - leading * i, text) for i, text in enumerate(DOUBLE_SPACED)]
+    lines.append((72, 700 - leading * 5 - 3 * leading, "A paragraph after a wider gap"))
+    parsed = parse_document(make_layout_pdf([(lines, [])]), PDF)
+    first, second = "\n".join(DOUBLE_SPACED[:3]), "\n".join(DOUBLE_SPACED[3:])
+    # Set close, a sentence's end alone tells nothing: paragraphs are told by their gaps.
+    between = "\n" if leading == 12 else "\n\n"
+    assert parsed.text == f"{first}{between}{second}\n\nA paragraph after a wider gap"
+
+
+def test_a_scan_set_wide_keeps_a_sentence_over_its_lines_in_one_paragraph():
+    lines = ["The tenant shall pay rent of", "one thousand dollars monthly.", "This lease is governed by the"]
+    parsed = parse_document(make_scanned_pdf([*lines, "laws of the State of Texas."], spacing=2), PDF)
+    assert "rent of\none thousand" in parsed.text and "by the\nlaws of" in parsed.text, parsed.text
+
+
 def test_a_table_stands_between_the_lines_around_it_in_their_reading_order():
     texts, rules = table_page("Quarterly results", [["Metric", "Q1 2026"], ["Revenue", "$120.5 million"]])
     below = [(72, 600 - 14 * i, t) for i, t in enumerate(LEFT)] + [
