@@ -32,7 +32,7 @@ from quire.documents.sniffing import (
 )
 from quire.documents.uploads import Upload, is_zip, unpacked
 from tests.quire.documents.test_dataroom import post_files, refused
-from tests.support import Api
+from tests.support import Api, wait_for
 from tests.support.documents import make_eml, make_pdf, make_zip
 
 # --- archives built here ----------------------------------------------------------------------------------
@@ -444,7 +444,9 @@ def test_a_file_uploaded_on_its_own_after_arriving_as_an_attachment_outlives_the
     )
     with tenant_context(tenant_a.tenant):
         services.document_ingest(tenant=tenant_a.tenant, document_id=email["id"])
-    attachment_id = api_a.get(f"/v1/documents/{email['id']}").json()["attachments"][0]["document_id"]
+    # A worker of the session may have taken the upload's own task first: its run is then the one that lists.
+    attached = wait_for(lambda: api_a.get(f"/v1/documents/{email['id']}").json()["attachments"], timeout=120)
+    attachment_id = attached[0]["document_id"]
     own = api_a.post(
         "/v1/documents",
         {"file": SimpleUploadedFile("terms.txt", terms, "text/plain")},
