@@ -5,8 +5,8 @@ with every string of it that repeats the document's words emptied; the document 
 `document.ready`) keeps its id and loses its filename and metadata, and so does a reference to it with its
 filename (an e-mail's `attachments`). A reviewer's correction of its cell (a `cell_correction` response) loses its
 value, a warning that names it (a model quote the checker could not place) is replaced by a note, and a legal
-result's answers for it (title, parties, dates, governing law: what the contract says of itself) are emptied, each
-value None and each list empty."""
+result's answers for it (title, parties, dates, governing law: what the contract says of itself), and the
+values of its review row's cells, are emptied, each value None and each list empty."""
 
 from __future__ import annotations
 
@@ -71,6 +71,8 @@ class Redactor:
                 self.quotes[document_id].add(value["quote"])
             self.counts[document_id] += 1
             return {**value, "quote": "", "redacted": True}, {document_id}
+        if _is_review_row(value) and _names(value, "document_id", gone):
+            value = {**value, "cells": {key: _cell_emptied(cell) for key, cell in value["cells"].items()}}
         if _is_legal_result(value):
             for document_id in self.texts:
                 if document_id in gone:
@@ -136,6 +138,19 @@ def _answers_emptied(result: dict, document_id: str) -> dict:
     if result["answers"] == own:
         emptied["answers"] = _emptied(own)
     return emptied
+
+
+def _is_review_row(value: dict) -> bool:
+    """A review's row of one document: `{"document_id", "cells": {key: cell}}`."""
+    return isinstance(value.get("cells"), dict) and "document_id" in value
+
+
+def _cell_emptied(cell: Any) -> Any:
+    """A review cell with its value emptied (an empty list for a list) and marked `redacted`: what a column
+    answers of a document is what the document says."""
+    if not isinstance(cell, dict):
+        return cell
+    return {**cell, "value": [] if isinstance(cell.get("value"), list) else None, "redacted": True}
 
 
 def _is_legal_result(value: dict) -> bool:

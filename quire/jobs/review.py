@@ -173,8 +173,12 @@ def _citation(spans: list[dict], page_starts: list[int]) -> str:
     parts = []
     for span in spans:
         page = bisect.bisect_right(page_starts, span["start"]) if page_starts else None
-        quote = " ".join(span["quote"].split())[:QUOTE_CHARS]
-        parts.append(f'p. {page}: "{quote}"' if page else f'"{quote}"')
+        quote = (
+            "(redacted)"
+            if span.get("redacted")
+            else '"' + " ".join(span["quote"].split())[:QUOTE_CHARS] + '"'
+        )
+        parts.append(f"p. {page}: {quote}" if page else quote)
     return " | ".join(parts)
 
 

@@ -149,7 +149,7 @@ def test_deleting_many_documents_rewrites_a_result_quoting_them_once(make_tenant
 
         rows = JobResult.objects.get(job=review).output["rows"]
         assert [row["cells"]["c0"].get("redacted", False) for row in rows] == [True] * 11 + [False]
-        assert all(row["cells"]["c0"]["value"] == "" for row in rows[:11])
+        assert all(row["cells"]["c0"]["value"] is None for row in rows[:11])
         assert rows[11]["cells"]["c0"]["spans"][0]["quote"] == documents[11].text[:60]
         events = {e.data["id"]: e.data for e in Event.objects.filter(type="document.ready")}
         assert all(events[d]["filename"] == "" and events[d]["redacted"] for d in ids[:11])

@@ -212,6 +212,7 @@ def test_a_cell_of_a_deleted_document_says_so_and_offers_no_corrections(workspac
     from quire.documents.models import Document
     from quire.documents.redaction import Redactor
     from quire.jobs.models import JobResult
+    from quire.jobs.review import grid_rows
     from quire.jobs.services import job_results_redact
 
     text = "This Agreement is governed by the laws of the State of Delaware, without regard to conflicts."
@@ -254,6 +255,16 @@ def test_a_cell_of_a_deleted_document_says_so_and_offers_no_corrections(workspac
         with transaction.atomic():
             job_results_redact(document_ids=[gone.id], redactor=Redactor(gone.id, text))
         Document.objects.filter(pk=gone.pk).delete()
+        stored = {
+            row["document_id"]: row["cells"]["law"] for row in JobResult.objects.get(job=job).output["rows"]
+        }
+    # What a column answered of a deleted document is what the document said: emptied, not only its quotes.
+    assert (stored[gone.id]["value"], stored[gone.id]["redacted"]) == (None, True)
+    assert stored[kept.id]["value"] == "Delaware" and "redacted" not in stored[kept.id]
+    with tenant_context(workspace.tenant):
+        exported = {line[0]: " ".join(line) for line in grid_rows(JobResult.objects.get(job=job))}
+    assert "(redacted)" in exported[gone.id] and "Delaware" not in exported[gone.id]
+    assert "Delaware" in exported[kept.id]
     owner = signed_in(workspace, "owner")
     panel = owner.get(f"/reviews/{job.id}/cell", {"document": gone.id, "key": "law"}).content.decode()
     assert "a deleted document" in panel and "data-deleted" in panel and "Save correction" not in panel
