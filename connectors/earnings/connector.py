@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from connectors.base import Connector, Document, RunContext
+from connectors.base import Connector, Document, OptionError, RunContext
 from connectors.earnings.comparison import compare_calls
 from connectors.earnings.extraction import extract_figures, is_guidance
 from connectors.earnings.learned import available as learned_model_available
@@ -622,8 +622,8 @@ class EarningsConnector(Connector):
     def validate_options(self, options: dict) -> dict:
         self.reject_unknown_options(options, {"summary_bullets"})
         bullets = options.get("summary_bullets", 6)
-        if not isinstance(bullets, int) or not 3 <= bullets <= 6:
-            raise ValueError("summary_bullets must be an integer from 3 to 6")
+        if isinstance(bullets, bool) or not isinstance(bullets, int) or not 3 <= bullets <= 6:
+            raise OptionError("summary_bullets must be an integer from 3 to 6", "options.summary_bullets")
         return {"summary_bullets": bullets}
 
     def run(self, documents: list[Document], options: dict, run: RunContext) -> dict:

@@ -21,7 +21,10 @@ class LegalConnector(Connector):
         )
         clause_model = options.get("clause_model", "learned")
         if clause_model not in ("learned", "rules"):
-            raise ValueError('clause_model must be "learned" or "rules"')
+            raise OptionError('clause_model must be "learned" or "rules"', "options.clause_model")
+        include_default_risks = options.get("include_default_risks", True)
+        if not isinstance(include_default_risks, bool):
+            raise OptionError("include_default_risks must be true or false", "options.include_default_risks")
         suggestions = options.get("suggestions", 0)
         if (
             isinstance(suggestions, bool)
@@ -38,7 +41,7 @@ class LegalConnector(Connector):
         return {
             "clause_model": clause_model,
             "playbook": validate_playbook(options.get("playbook", [])),
-            "include_default_risks": bool(options.get("include_default_risks", True)),
+            "include_default_risks": include_default_risks,
             "clause_types": clause_types,
             "suggestions": suggestions,
         }

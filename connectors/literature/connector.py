@@ -230,6 +230,11 @@ class LiteratureConnector(Connector):
                     f"options.claims.{position}.claim_id",
                 )
             seen.add(claim_id)
+            if "claim" in item and "question" in item:
+                raise OptionError(
+                    f'claims[{position}] has both a "claim" and a "question"; give one',
+                    f"options.claims.{position}",
+                )
             text = item.get("claim", item.get("question"))
             if not isinstance(text, str) or not text.strip():
                 raise OptionError(
@@ -238,7 +243,7 @@ class LiteratureConnector(Connector):
                 )
             checked.append({"claim_id": claim_id, "text": text.strip(), "is_question": "claim" not in item})
         top_k = options.get("top_k", 10)
-        if not isinstance(top_k, int) or not 1 <= top_k <= 100:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100:
             raise OptionError("top_k must be an integer from 1 to 100", "options.top_k")
         return {"claims": checked, "top_k": top_k}
 

@@ -1117,7 +1117,10 @@ def cell_correct(
         raise JobRejected(
             ErrorCode.INVALID_PARAMETER, "Give a corrected value, or verified: true.", "corrected_value"
         )
-    if corrected_value is not _UNSET and len(json.dumps(corrected_value)) > MAX_CORRECTION_CHARS:
+    if (
+        corrected_value is not _UNSET
+        and len(json.dumps(corrected_value, ensure_ascii=False)) > MAX_CORRECTION_CHARS
+    ):
         raise JobRejected(
             ErrorCode.INVALID_PARAMETER,
             f"A corrected value is at most {MAX_CORRECTION_CHARS:,} characters written as JSON.",

@@ -152,6 +152,12 @@ def test_progress_does_not_go_back_when_another_attempt_takes_the_job_over(api_a
         ("literature", {"claims": [{"claim": "a"}, "b"]}, "options.claims.1"),
         ("literature", {"claims": [{"claim": " "}]}, "options.claims.0"),
         ("literature", {"claims": [{"claim": "a"}], "top_k": 0}, "options.top_k"),
+        ("literature", {"claims": [{"claim": "a"}], "top_k": True}, "options.top_k"),
+        ("literature", {"claims": [{"claim": "a", "question": "b?"}]}, "options.claims.0"),
+        ("legal", {"include_default_risks": "false"}, "options.include_default_risks"),
+        ("legal", {"clause_model": "neural"}, "options.clause_model"),
+        ("earnings", {"summary_bullets": 9}, "options.summary_bullets"),
+        ("earnings", {"summary_bullets": True}, "options.summary_bullets"),
     ],
 )
 def test_options_a_connector_refuses_are_400_naming_the_option(

@@ -96,6 +96,10 @@ def test_a_correction_longer_than_the_limit_is_refused_naming_it(in_tenant):
         corrected_value="x" * (MAX_CORRECTION_CHARS - 2),
     )
     assert len(kept.corrected_value) == MAX_CORRECTION_CHARS - 2
+    # Characters, not the escapes ASCII-only JSON would write: CJK text and emoji count one each.
+    for wide in ("本" * (MAX_CORRECTION_CHARS - 2), "😀" * (MAX_CORRECTION_CHARS - 2)):
+        kept = cell_correct(job=job, document_id="doc_c", key="governing_law", by="r@x", corrected_value=wide)
+        assert kept.corrected_value == wide
 
 
 @pytest.mark.parametrize(
