@@ -177,7 +177,7 @@ class JobForm(forms.Form):
     options = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text='Connector options as a JSON object, e.g. {"playbook": {...}}. Leave empty for none.',
+        help_text='Connector options as a JSON object, e.g. {"playbook": [{"category": "Governing Law", "require": "present"}]}. Leave empty for none.',
     )
 
     def __init__(self, *args, connectors: list[tuple[str, str]], documents: list[tuple[str, str]], **kwargs):

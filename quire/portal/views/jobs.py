@@ -34,6 +34,8 @@ from tenants.audit import export_record
 PAGE_SIZE = 100
 CLAUSE_CHECKS_SHOWN = 50
 DOCUMENTS_SHOWN = 20
+# The result's warnings (the model's reply not read, a quote not placed) the job page lists; the JSON has all.
+WARNINGS_SHOWN = 20
 
 
 def _job_form(request: HttpRequest) -> JobForm:
@@ -232,6 +234,8 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             ) + f"#finding-{check['finding'].number}"
         context["clause_checks"], context["clause_checks_total"] = checks[:CLAUSE_CHECKS_SHOWN], len(checks)
         context["answers"] = output.get("answers")
+        warnings = [w for w in output.get("warnings") or [] if isinstance(w, str)]
+        context["warnings"], context["warnings_total"] = warnings[:WARNINGS_SHOWN], len(warnings)
         context["document_answers"] = document_answers(output, names, shown.object_list)
         context["comparison"] = output.get("comparison")
         context["readings"] = grouped_readings((result.context or {}).get("documents", []), names)

@@ -52,6 +52,21 @@ def test_suggestions_are_listed_and_marked_apart_from_findings(workspace):
     assert f'<mark data-findings="1">{TEXT[:51]}</mark>' in page
 
 
+def test_the_results_warnings_are_listed_on_the_job_page(workspace):
+    warnings = ["the model's reply was not JSON; analyzers' result kept"] + [
+        f"warning {n}" for n in range(25)
+    ]
+
+    def output(document_id: str) -> dict:
+        return {"clauses": [], "warnings": warnings}
+
+    job_id = job_with_result(workspace, connector="legal", filename="warned.txt", text=TEXT, output=output)
+    page = signed_in(workspace, "viewer").get(f"/jobs/{job_id}").content.decode()
+    assert "<li>the model&#x27;s reply was not JSON; analyzers&#x27; result kept</li>" in page
+    assert "<li>warning 18</li>" in page and "warning 19" not in page
+    assert "20 of 26 shown; the JSON has all." in page
+
+
 def test_a_result_without_suggestions_has_no_suggestion_list(workspace):
     page = _legal_job_page(workspace, "plain-agreement.txt", suggest=False)
     assert "1 finding with spans ·" in page and "suggestion" not in page.split("<main", 1)[-1].lower()
