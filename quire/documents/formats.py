@@ -5,6 +5,7 @@ body, an HTML body with its tables; attachments come back to be ingested as docu
 from __future__ import annotations
 
 import datetime
+import decimal
 import io
 import re
 import struct
@@ -1329,8 +1330,13 @@ def _cell_text(value: object, percent: int | None = None) -> str:
         return ""
     if percent is not None and isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value * 100:.{percent}f}%"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**1023:
+        return str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        if abs(value) < 10**EXCEL_DIGITS:
+            return str(int(value))
+        # Past 15 digits a sheet holds a double, and shows no digit beyond the 15th.
+        return format(decimal.Decimal(format(float(value), f".{EXCEL_DIGITS}g")), "f")
     if isinstance(value, float):
         return format(value, f".{EXCEL_DIGITS}g")
     if isinstance(value, datetime.datetime) and value.time() == datetime.time():

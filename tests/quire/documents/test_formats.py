@@ -612,12 +612,14 @@ def test_xlsx_cells_read_as_the_sheet_shows_them():
     sheet["D2"].number_format = "0.00%"
     sheet.append(["Units", 1e20, 1, None, datetime.datetime(2024, 3, 31, 14, 5), 2 / 3])
     sheet["C3"].number_format = "0%"
+    sheet.append(["Ids", 12345678901234567890, 1234567890123456, 123456789012345])
     out = io.BytesIO()
     workbook.save(out)
     assert parse_document(out.getvalue(), XLSX).text == (
         "Sheet: P&L\n\n| Metric | FY2024 | Margin | Growth | Closed | Sum |\n"
         "| Revenue | 1234.5 | 12.5% | 7.34% | 2024-03-31 | 0.3 |\n"
-        "| Units | 100000000000000000000 | 100% |  | 2024-03-31T14:05:00 | 0.666666666666667 |"
+        "| Units | 100000000000000000000 | 100% |  | 2024-03-31T14:05:00 | 0.666666666666667 |\n"
+        "| Ids | 12345678901234600000 | 1234567890123460 | 123456789012345 |"
     )
 
 
