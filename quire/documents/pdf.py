@@ -66,7 +66,12 @@ def parse_pdf(
     builder = TextBuilder(limits)
     sizes, ocr_pages, confidences = [], [], []
     plumber = None
-    pdf = _pdfium_document(content)
+    try:
+        pdf = _pdfium_document(content)
+    except PdfError:
+        if walked == 0:
+            raise PdfError("the PDF has no pages: its page tree is empty") from None
+        raise
     # The pages with a file attached to them (a file attachment annotation).
     annotated: list[int] = []
     # Pages pdfium cannot load (a page tree naming a missing object, a /Count past its pages) since the last

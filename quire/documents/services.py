@@ -94,6 +94,8 @@ class ContentTypeMismatch(Refusal):
 class CreatedDocument:
     document: Document
     created: bool
+    # The bytes were a failed document's, now read again (`document_retry`).
+    retried: bool = False
 
 
 def document_create(
@@ -145,6 +147,7 @@ def document_create(
             existing.arrived_as_attachment = False
         if existing.status == DocumentStatus.FAILED:
             existing = document_retry(tenant=tenant, document=existing)
+            return CreatedDocument(existing, created=False, retried=True)
         return CreatedDocument(existing, created=False)
     document = Document(
         filename=filename[:255],

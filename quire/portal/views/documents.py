@@ -101,20 +101,25 @@ def _upload(request: HttpRequest, files: list[Upload], metadata: dict[str, str] 
             content_param="file",
             metadata=metadata,
         )
-        verb = "Uploaded" if result.created else "Already uploaded:"
-        messages.success(request, f"{verb} {result.document.filename}.")
+        if result.retried:
+            messages.info(request, f"Reading again: {result.document.filename}, which had failed.")
+        else:
+            verb = "Uploaded" if result.created else "Already uploaded:"
+            messages.success(request, f"{verb} {result.document.filename}.")
         return
     batch = document_batch_create(
         tenant=request.tenant, uploads=files, max_bytes=settings.QUIRE_MAX_DOCUMENT_BYTES, metadata=metadata
     )
     created = [d.document for _, d in batch.documents if d.created]
-    present = [uploaded_as for uploaded_as, d in batch.documents if not d.created]
+    present = [uploaded_as for uploaded_as, d in batch.documents if not d.created and not d.retried]
+    retried = [uploaded_as for uploaded_as, d in batch.documents if d.retried]
     if created:
         messages.success(request, f"Uploaded {len(created)} document{pluralize(created)} (batch {batch.id}).")
-    if present:
-        named = ", ".join(present[:ALREADY_NAMED])
-        more = len(present) - ALREADY_NAMED
-        messages.info(request, f"Already uploaded: {named}{f' and {more} more' if more > 0 else ''}.")
+    for label, names in (("Already uploaded", present), ("Reading again, as they had failed", retried)):
+        if names:
+            more = len(names) - ALREADY_NAMED
+            named = ", ".join(names[:ALREADY_NAMED])
+            messages.info(request, f"{label}: {named}{f' and {more} more' if more > 0 else ''}.")
     for filename, refusal in batch.refused:
         messages.error(request, f"{filename}: {refusal.message}")
 

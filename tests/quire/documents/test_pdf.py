@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from quire.documents.parsing import parse_document
+from quire.documents.parsing import ParseError, parse_document
 from quire.documents.sniffing import PDF
 from tests.support.documents import (
     _pdf_file,
@@ -111,6 +111,11 @@ def test_a_scan_set_wide_keeps_a_sentence_over_its_lines_in_one_paragraph():
     lines = ["The tenant shall pay rent of", "one thousand dollars monthly.", "This lease is governed by the"]
     parsed = parse_document(make_scanned_pdf([*lines, "laws of the State of Texas."], spacing=2), PDF)
     assert "rent of\none thousand" in parsed.text and "by the\nlaws of" in parsed.text, parsed.text
+
+
+def test_a_pdf_without_pages_fails_saying_so():
+    with pytest.raises(ParseError, match=r"^the PDF has no pages: its page tree is empty$"):
+        parse_document(make_layout_pdf([]), PDF)
 
 
 def test_a_table_stands_between_the_lines_around_it_in_their_reading_order():

@@ -12,6 +12,7 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from quire.documents.models import Document
+from quire.documents.services import document_create
 from tests.support.documents import make_eml, make_mbox
 from tests.support.portal import signed_in
 
@@ -94,6 +95,30 @@ def test_a_folder_uploaded_again_says_its_files_were_already_there_not_that_they
     assert uploaded.startswith("Uploaded 1 document (batch bat_")
     assert already == f"Already uploaded: again-{tag}-index.txt, again-{tag}-memo.txt."
     assert upload("index", "memo") == [already]
+
+
+def test_a_failed_document_uploaded_again_says_it_is_read_again_not_that_it_was_already_there(workspace):
+    owner = signed_in(workspace, "owner")
+    tag = uuid.uuid4().hex[:8]
+    with tenant_context(workspace.tenant):
+        failed = document_create(
+            tenant=workspace.tenant,
+            content=f"A note of {tag}.".encode(),
+            filename=f"failed-{tag}.txt",
+            declared_type=None,
+            max_bytes=10**6,
+        ).document
+        Document.objects.filter(pk=failed.pk).update(status="failed", failure_reason="the worker died")
+    again = _file(f"failed-{tag}.txt", f"A note of {tag}.")
+    assert _messages(owner.post("/documents", {"file": again}, follow=True)) == [
+        f"Reading again: failed-{tag}.txt, which had failed."
+    ]
+    with tenant_context(workspace.tenant):
+        Document.objects.filter(pk=failed.pk).update(status="failed", failure_reason="the worker died")
+    both = [_file(f"failed-{tag}.txt", f"A note of {tag}."), _file(f"new-{tag}.txt", f"New {tag}.")]
+    assert _messages(owner.post("/documents", {"file": both}, follow=True))[1] == (
+        f"Reading again, as they had failed: failed-{tag}.txt."
+    )
 
 
 def test_a_folder_whose_files_are_all_refused_says_nothing_was_uploaded(workspace):
