@@ -27,6 +27,9 @@ SKIPPED_PREFIXES = ("__MACOSX/",)
 SKIPPED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 
+NO_FILES = "a ZIP archive that holds no files (only folders, or nothing at all)"
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str
@@ -38,7 +41,8 @@ class Upload:
 
 def is_zip(content: bytes) -> bool:
     """A ZIP of files (not a DOCX, XLSX or PPTX, nor an OpenDocument or EPUB file, which are ZIPs too)."""
-    if not content.startswith(b"PK\x03\x04"):
+    # A ZIP's first local file header, or, for one of no files, its end of central directory.
+    if not content.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
@@ -91,6 +95,10 @@ def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload
             and posixpath.basename(info.filename) not in SKIPPED_NAMES
         ]
         check_batch_files(len(files) + len(members), limits)
+        if not members:
+            # Folders alone, or a Mac's `__MACOSX` and `.DS_Store`: refused, saying so, not a silent nothing.
+            files.append(Upload(upload.filename or "upload.zip", b"", unreadable=NO_FILES))
+            return
         prefix = f"{upload.filename}/" if depth else ""
         for info in members:
             name = prefix + (client_path(info.filename) or UNNAMED)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import uuid
 import zipfile
 
 import pytest
@@ -278,6 +279,38 @@ def test_a_zip_of_mixed_files_is_one_document_per_file(celery_worker, api_a: Api
     assert len(listed) == 3
     for document in listed:
         ready(api_a, document["id"])
+
+
+def _zip_of(entries: dict[str, bytes | None]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in entries.items():
+            if data is None:
+                archive.writestr(zipfile.ZipInfo(name), b"")
+            else:
+                archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_a_zip_that_holds_no_files_is_refused_saying_so(api_a: Api):
+    for name, archive in (
+        ("empty.zip", _zip_of({})),
+        ("folders.zip", _zip_of({"deal/": None, "deal/legal/": None})),
+        ("mac.zip", _zip_of({"__MACOSX/._a": b"\x00\x05", ".DS_Store": b"\x00"})),
+    ):
+        response = post_files(api_a, {name: archive})
+        assert response.status_code == 201, response.content
+        batch = response.json()
+        assert batch["data"] == [], name
+        assert [(r["filename"], r["code"]) for r in batch["refused"]] == [(name, "unsupported_document")], (
+            name
+        )
+        assert "holds no files" in batch["refused"][0]["message"], name
+    beside = post_files(
+        api_a, {"folders.zip": _zip_of({"deal/": None}), "memo.txt": uuid.uuid4().hex.encode()}
+    )
+    assert [r["filename"] for r in beside.json()["refused"]] == ["folders.zip"]
+    assert len(beside.json()["data"]) == 1
 
 
 def xlsx_bomb(unzipped_mb: int) -> bytes:

@@ -3,16 +3,17 @@ keeps a multipart file's path, and ignores paths that do not name the file they 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import uuid
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from quire.documents.models import Document
-from quire.documents.services import document_create
 from tests.support.documents import make_eml, make_mbox
 from tests.support.portal import signed_in
 
@@ -97,27 +98,35 @@ def test_a_folder_uploaded_again_says_its_files_were_already_there_not_that_they
     assert upload("index", "memo") == [already]
 
 
+def _failed(workspace, name: str, text: str) -> None:
+    """A document that failed, stored without queueing its ingest (which a session worker could finish)."""
+    content = text.encode()
+    digest = hashlib.sha256(content).hexdigest()
+    with tenant_context(workspace.tenant):
+        document = Document(
+            filename=name,
+            content_type="text/plain",
+            sha256=digest,
+            size_bytes=len(content),
+            status="failed",
+            failure_reason="the worker died",
+        )
+        document.file.save(digest, ContentFile(content), save=False)
+        document.save()
+
+
 def test_a_failed_document_uploaded_again_says_it_is_read_again_not_that_it_was_already_there(workspace):
     owner = signed_in(workspace, "owner")
     tag = uuid.uuid4().hex[:8]
-    with tenant_context(workspace.tenant):
-        failed = document_create(
-            tenant=workspace.tenant,
-            content=f"A note of {tag}.".encode(),
-            filename=f"failed-{tag}.txt",
-            declared_type=None,
-            max_bytes=10**6,
-        ).document
-        Document.objects.filter(pk=failed.pk).update(status="failed", failure_reason="the worker died")
+    _failed(workspace, f"failed-{tag}.txt", f"A note of {tag}.")
     again = _file(f"failed-{tag}.txt", f"A note of {tag}.")
     assert _messages(owner.post("/documents", {"file": again}, follow=True)) == [
         f"Reading again: failed-{tag}.txt, which had failed."
     ]
-    with tenant_context(workspace.tenant):
-        Document.objects.filter(pk=failed.pk).update(status="failed", failure_reason="the worker died")
-    both = [_file(f"failed-{tag}.txt", f"A note of {tag}."), _file(f"new-{tag}.txt", f"New {tag}.")]
+    _failed(workspace, f"other-{tag}.txt", f"Another note of {tag}.")
+    both = [_file(f"other-{tag}.txt", f"Another note of {tag}."), _file(f"new-{tag}.txt", f"New {tag}.")]
     assert _messages(owner.post("/documents", {"file": both}, follow=True))[1] == (
-        f"Reading again, as they had failed: failed-{tag}.txt."
+        f"Reading again, as they had failed: other-{tag}.txt."
     )
 
 
