@@ -24,6 +24,7 @@ from quire.documents.layout import (
     UnreadableDocument,
     add_blocks,
     attach,
+    forwarded_file_name,
 )
 from quire.documents.limits import IngestLimits, check_archive_read, check_batch_files, check_text
 from quire.documents.odt import ods_sheets
@@ -1643,9 +1644,12 @@ def _mail_parts(
     elif content_type in MAIL_BODIES and not part.is_attachment() and not part.get_filename():
         bodies.append((content_type, _body_text(part)))
     else:
+        name = part.get_filename()
         if content_type == "message/rfc822":
             inner = part.get_content()
             data = inner.as_bytes() if hasattr(inner, "as_bytes") else bytes(inner)
+            if not name:
+                name = forwarded_file_name(str(inner.get("Subject") or "") if hasattr(inner, "get") else "")
         else:
             data = part.get_payload(decode=True) or b""
         tnef = content_type in MAIL_TNEF or (part.get_filename() or "").lower() == "winmail.dat"
@@ -1653,7 +1657,7 @@ def _mail_parts(
             return
         inline = part.get_content_disposition() != "attachment" and part["Content-ID"] is not None
         if sent_file(data, inline=inline):
-            attachments.append(Attachment(part.get_filename() or "attachment", data))
+            attachments.append(Attachment(name or "attachment", data))
 
 
 def sent_file(data: bytes, *, inline: bool) -> bool:

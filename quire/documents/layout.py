@@ -84,8 +84,17 @@ def mail_file_name(number: int, width: int, subject: str) -> str:
     """An e-mail kept in an archive (an mbox, an Outlook data file) as a file: its place, as wide as the last
     one's so that the names sort in order, and its subject (`007 Re: Draft SPA.eml`), a `/` or `\\` in it a `-`,
     at most 100 of its characters."""
-    subject = " ".join(subject.replace("/", "-").replace("\\", "-").split())[:100]
-    return f"{number:0{width}d} {subject}".rstrip() + ".eml"
+    return f"{number:0{width}d} {_subject_stem(subject)}".rstrip() + ".eml"
+
+
+def forwarded_file_name(subject: str) -> str:
+    """A message attached to an e-mail without a file name of its own (a forward), named by its subject as
+    `mail_file_name` names one (`Re: Draft SPA.eml`), else `forwarded message.eml`."""
+    return (_subject_stem(subject) or "forwarded message") + ".eml"
+
+
+def _subject_stem(subject: str) -> str:
+    return " ".join(subject.replace("/", "-").replace("\\", "-").split())[:100]
 
 
 def _typed_name(part: str, content: bytes, limits: IngestLimits) -> str:

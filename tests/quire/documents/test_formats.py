@@ -383,6 +383,28 @@ def test_an_emails_nested_parts_give_one_body_and_every_attachment():
     assert parsed.text.endswith("Attachments: logo.png, nested.txt, outer.txt\n\nHTML version.")
 
 
+def test_a_forwarded_message_without_a_file_name_is_named_by_its_subject():
+    from email.mime.message import MIMEMessage
+    from email.mime.text import MIMEText
+
+    inner = MIMEText("The figures as agreed.", "plain")
+    inner["Subject"] = "Re: Draft SPA / schedule 2"
+    untitled = MIMEText("No subject here.", "plain")
+    forward = multipart(
+        "mixed",
+        MIMEText("See below.", "plain"),
+        MIMEMessage(inner),
+        MIMEMessage(untitled),
+        attached("a.txt", b"A"),
+    )
+    parsed = parse_document(mail(forward), EML)
+    assert [a.filename for a in parsed.attachments] == [
+        "Re: Draft SPA - schedule 2.eml",
+        "forwarded message.eml",
+        "a.txt",
+    ]
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("content_type", [HTML, EML])
 def test_html_of_unfinished_tags_is_read_in_time_linear_in_its_length(content_type):
