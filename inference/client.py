@@ -60,6 +60,19 @@ def _error_body(response: httpx.Response) -> Any:
         return response.text[:2000]
 
 
+def _error_said(body: Any) -> str:
+    """What an error body says, for the error's message: an OpenAI-shaped error's code and message, else the
+    text itself, at most 300 characters."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        said = " ".join(str(error[key]) for key in ("code", "message") if error.get(key))
+    elif isinstance(body, str):
+        said = " ".join(body.split())
+    else:
+        said = ""
+    return said[:300]
+
+
 # OpenAI's message for a prompt and completion past the context window: the window, then the prompt's tokens.
 _WINDOW = re.compile(
     r"maximum context length is (\d+) tokens.*?\((\d+) in the (?:messages|prompt)", re.DOTALL
@@ -188,8 +201,11 @@ class InferenceClient:
                             body=response.text[:2000],
                         ) from error
                 body = _error_body(response)
+                said = _error_said(body)
                 last_error = InferenceError(
-                    f"POST {path}: HTTP {response.status_code}", status=response.status_code, body=body
+                    f"POST {path}: HTTP {response.status_code}" + (f": {said}" if said else ""),
+                    status=response.status_code,
+                    body=body,
                 )
                 if response.status_code not in RETRYABLE_STATUSES:
                     raise last_error

@@ -221,6 +221,12 @@ def test_platform_client_asks_again_for_what_the_window_leaves_when_its_max_toke
         client.complete("fox " * 200, max_tokens=8)
     assert too_long.value.status == 400
     assert too_long.value.body["error"]["code"] == "context_length_exceeded"
+    # The error's own words say why, as far as a job's warning carries them.
+    said = str(too_long.value)
+    assert said.startswith(
+        "POST /completions: HTTP 400: context_length_exceeded This model's maximum context"
+    )
+    assert len(said) <= len("POST /completions: HTTP 400: ") + 300
 
 
 def test_dropped_stream_cancels_its_request(server, monkeypatch):
