@@ -29,6 +29,8 @@ from inference.service import EngineFailure, EngineService, QueueFullError, Requ
 from inference.tokenizer import ChatTokenizer
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# The roles a chat message may have; a tool's reply needs tools, which this server does not call.
+CHAT_ROLES = ("system", "developer", "user", "assistant")
 # `GET /v1/models/{id}`: the id is the rest of the path, URL-decoded; metrics count the route by its template.
 _MODEL_ROUTE_PREFIX = "/v1/models/"
 _MODEL_ROUTE = "/v1/models/{model}"
@@ -465,6 +467,9 @@ class OpenAIApi:
         for unsupported in ("echo", "suffix", "tools", "functions"):
             if payload.get(unsupported):
                 raise _invalid(f"{unsupported} is not supported by this server", unsupported)
+        for choice in ("tool_choice", "function_call"):
+            if payload.get(choice) not in (None, "none"):
+                raise _invalid(f"{choice} is not supported by this server, which calls no tools", choice)
         logprobs = _logprobs_setting(payload, chat=part == "messages")
         seed = payload.get("seed")
         if seed is not None and (
@@ -531,9 +536,11 @@ class OpenAIApi:
             raise _invalid("messages must be a non-empty list", "messages")
         normalised = []
         for message in messages:
-            if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-                raise _invalid("each message needs a role and content", "messages")
+            if not isinstance(message, dict) or message.get("role") not in CHAT_ROLES:
+                raise _invalid(f"each message needs a role ({', '.join(CHAT_ROLES)}) and content", "messages")
             content = message.get("content")
+            if content is None and message["role"] != "assistant":
+                raise _invalid(f"a {message['role']} message needs its content", "messages")
             if content is None:
                 content = ""
             if not isinstance(content, str | list):
@@ -756,6 +763,9 @@ class OpenAIApi:
             texts = [texts]
         if not isinstance(texts, list) or not texts or not all(isinstance(text, str) for text in texts):
             raise _invalid("input must be a string or a non-empty list of strings", "input")
+        dimensions = payload.get("dimensions")
+        if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int)):
+            raise _invalid("dimensions must be an integer", "dimensions")
         encoding = payload.get("encoding_format") or "float"
         if encoding not in ("float", "base64"):
             raise _invalid("encoding_format must be 'float' or 'base64'", "encoding_format")
@@ -769,6 +779,11 @@ class OpenAIApi:
                 code="embeddings_unavailable",
             ) from exc
         matrix = np.asarray(vectors, dtype="<f4")
+        if dimensions is not None and dimensions != matrix.shape[1]:
+            raise _invalid(
+                f"this model's embeddings have {matrix.shape[1]} dimensions, which dimensions cannot change",
+                "dimensions",
+            )
         data = [
             {
                 "object": "embedding",

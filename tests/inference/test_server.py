@@ -709,6 +709,10 @@ def test_unknown_paths_share_one_route_label_in_metrics(in_process):
         ({"messages": [{"role": "user", "content": {"text": "hello"}}]}, "messages"),
         ({"messages": [{"role": "user", "content": "hello"}], "model": ["m"]}, "model"),
         ({"messages": [{"role": "user", "content": "hello"}], "model": {"id": "m"}}, "model"),
+        ({"messages": [{"role": "wizard", "content": "hello"}]}, "messages"),
+        ({"messages": [{"role": "user"}]}, "messages"),
+        ({"messages": [{"role": "user", "content": None}]}, "messages"),
+        ({"messages": [{"role": "user", "content": "hello"}], "tool_choice": "auto"}, "tool_choice"),
     ],
 )
 def test_messages_and_model_of_the_wrong_type_are_a_400(in_process, monkeypatch, fields, param):
@@ -721,6 +725,33 @@ def test_messages_and_model_of_the_wrong_type_are_a_400(in_process, monkeypatch,
     error = json.loads(response.body)["error"]
     assert (error["type"], error["param"]) == ("invalid_request_error", param)
     assert api.service.snapshot()["pending"] == 0
+
+
+def test_embeddings_refuse_a_dimension_count_they_cannot_give(in_process):
+    api = in_process(EngineConfig(num_blocks=8), embed_texts=_fake_embed).api
+    width = len(
+        json.loads(api.handle("POST", "/v1/embeddings", b'{"input": "a"}').body)["data"][0]["embedding"]
+    )
+    for dimensions, status in ((width, 200), (10, 400), ("abc", 400), (True, 400)):
+        body = json.dumps({"input": "a", "dimensions": dimensions}).encode()
+        response = api.handle("POST", "/v1/embeddings", body)
+        assert response.status == status, (dimensions, response.body)
+        if status == 400:
+            assert json.loads(response.body)["error"]["param"] == "dimensions"
+
+
+def test_an_assistant_message_may_come_without_content(in_process, monkeypatch):
+    api = in_process(EngineConfig(num_blocks=8)).api
+    template = "{% for m in messages %}{{ '<|' + m['role'] + '|>' + m['content'] }}{% endfor %}<|assistant|>"
+    monkeypatch.setattr(api.tokenizer, "chat_template", template)
+    monkeypatch.setattr(api.tokenizer, "_compiled_template", None)
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": "go"},
+    ]
+    body = json.dumps({"messages": messages, "max_tokens": 2, "tool_choice": "none"}).encode()
+    assert api.handle("POST", "/v1/chat/completions", body).status == 200
 
 
 @pytest.mark.parametrize(
