@@ -37,6 +37,7 @@ class CreatedCursorPagination(BasePagination):
     page_size = api_settings.PAGE_SIZE
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
+        _filters_taken(request, view)
         limit = self.get_page_size(request)
         queryset = queryset.order_by("-created_at", "-pk")
         if (after := self.decode_cursor(request, queryset)) is not None:
@@ -188,6 +189,16 @@ def parse_moment(raw: str, param: str) -> datetime:
         if (parsed := iso_moment(candidate)) is not None:
             return parsed
     raise _invalid(f"{param} must be an ISO 8601 date-time or Unix seconds.", param)
+
+
+def _filters_taken(request: Request, view) -> None:
+    """A list that takes no `created[...]` or `metadata[...]` filter (it has no `ListFilter`: events,
+    deliveries, webhook endpoints, API keys) refuses one, rather than list every object as if it had filtered."""
+    if view is not None and ListFilter in getattr(view, "filter_backends", ()):
+        return
+    for param in request.query_params:
+        if param.split("[")[0].lower() in ("created", "metadata"):
+            raise _invalid(f"This list cannot be filtered by {param}.", param)
 
 
 Choices = Collection[str] | Callable[[], Collection[str]]

@@ -141,6 +141,22 @@ def test_events_list_and_missing_objects(api_hooks: Api, hooks_tenant):
     assert api_hooks.post("/v1/webhook_endpoints/whk_missing/test").status_code == 404
 
 
+def test_a_list_that_takes_no_creation_or_metadata_filter_refuses_one(api_hooks: Api):
+    """A filter the list cannot read is refused, never ignored, as on the lists that do take them."""
+    for path in ("/v1/events", "/v1/webhook_endpoints", "/v1/api_keys"):
+        for param, value in (
+            ("created[gte]", "garbage"),
+            ("created[gte]", "1700000000"),
+            ("metadata[x]", "y"),
+        ):
+            refused = api_hooks.get(path, **{param: value})
+            assert refused.status_code == 400, (path, param)
+            assert refused.json()["error"]["param"] == param
+            assert f"This list cannot be filtered by {param}." == refused.json()["error"]["message"]
+    assert api_hooks.get("/v1/events", type="usage.threshold").status_code == 200
+    assert api_hooks.get("/v1/documents", **{"created[gte]": "1700000000"}).status_code == 200
+
+
 def test_openapi_describes_the_webhook_routes(anonymous):
     paths = anonymous.get("/v1/openapi.json").json()["paths"]
     assert {"post", "get"} <= set(paths["/v1/webhook_endpoints"])
