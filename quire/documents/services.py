@@ -34,6 +34,7 @@ from quire.api.metadata import metadata_merged
 from quire.documents import sniffing
 from quire.documents.chunking import ChunkSpan, chunk_text, embedding_texts
 from quire.documents.events import document_finished
+from quire.documents.layout import Attachment as ParsedAttachment
 from quire.documents.limits import ZIP_ERRORS, DeadlinePassed, IngestLimits, LimitExceeded
 from quire.documents.models import Attachment, Chunk, Document, DocumentStatus, document_file_name
 from quire.documents.ocr import OcrReading
@@ -47,7 +48,7 @@ from quire.documents.pages import (
 )
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
 from quire.documents.redaction import Redactor
-from quire.documents.uploads import Upload, unpacked
+from quire.documents.uploads import Upload, holds_files, unpacked
 from quire.heartbeat import PutOffBeat, TenantHeartbeat
 from quire.queueing import marked_requeue, stale_requeue, task_send_or_mark, unseen_requeue
 from quire.webhooks.services import events_rewrite
@@ -738,7 +739,8 @@ def _attachments_create(
     attachments once. An e-mail deleted meanwhile stops the work (IngestStopped), as does another run's claim
     or maintenance (IngestTakenOver)."""
     reading = {key: document.metadata[key] for key in READING_KEYS if document.metadata.get(key)}
-    for position, attachment in enumerate(parsed.attachments):
+    sent = [file for attachment in parsed.attachments for file in _attached_files(attachment, limits)]
+    for position, attachment in enumerate(sent):
         limits.check_time()
         with transaction.atomic():
             _lock_owned(document, keeper)
@@ -764,6 +766,33 @@ def _attachments_create(
                 filename=attachment.filename[:255],
             )
             Attachment.objects.bulk_create([link], ignore_conflicts=True)
+
+
+def _attached_files(attachment: ParsedAttachment, limits: IngestLimits) -> list[Upload]:
+    """An attachment's files: itself, or, for a ZIP (or an mbox of several messages), its files, unpacked as an
+    upload's are and named after it (`bundle.zip/nda.docx`); an archive past the limits or damaged gives none,
+    and a file of it that cannot be unzipped is left out, each logged."""
+    if not holds_files(attachment.content):
+        return [Upload(attachment.filename, attachment.content)]
+    try:
+        files = unpacked([Upload(attachment.filename, attachment.content)], limits)
+    except (LimitExceeded, *ZIP_ERRORS) as exc:
+        logger.info("attachment %s left out: %s", attachment.filename, exc)
+        return []
+    kept = []
+    for file in files:
+        if file.unreadable:
+            logger.info(
+                "file %s of attachment %s left out: %s", file.filename, attachment.filename, file.unreadable
+            )
+            continue
+        named = (
+            file.filename
+            if file.filename.startswith(f"{attachment.filename}/")
+            else f"{attachment.filename}/{file.filename}"
+        )
+        kept.append(Upload(named, file.content))
+    return kept
 
 
 def document_seen(*, document_id: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import uuid
 import zipfile
 
 import pytest
@@ -346,6 +347,36 @@ def test_an_attachment_sniffing_cannot_read_is_left_out_and_the_email_ingests(te
         assert document.status == "ready", document.failure_reason
         assert "Attachments: new.zip, call.json, notes.txt" in document.text
         assert [a.filename for a in Attachment.objects.filter(email=document)] == ["notes.txt"]
+
+
+def test_a_zip_attached_to_an_email_gives_its_files_as_the_emails_attachments(tenant_a):
+    from quire.documents.services import document_ingest
+
+    tag = uuid.uuid4().hex
+    bundle = make_zip(
+        {"deal/nda.txt": f"The NDA of {tag}.".encode(), "deal/": b"", "terms.txt": f"Terms {tag}.".encode()}
+    )
+    mail = make_eml(
+        "Data room",
+        "The bundle is attached.",
+        [("bundle.zip", bundle, "application/zip"), ("note.txt", f"A note {tag}.".encode(), "text/plain")],
+    )
+    digest = hashlib.sha256(mail).hexdigest()
+    with tenant_context(tenant_a.tenant):
+        document = Document(
+            filename="room.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
+        )
+        document.file.save(digest, ContentFile(mail), save=False)
+        document.save()
+        document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
+        document.refresh_from_db()
+        assert document.status == "ready", document.failure_reason
+        listed = [(a.filename, a.document.filename) for a in Attachment.objects.filter(email=document)]
+        assert listed == [
+            ("bundle.zip/deal/nda.txt", "bundle.zip/deal/nda.txt"),
+            ("bundle.zip/terms.txt", "bundle.zip/terms.txt"),
+            ("note.txt", "note.txt"),
+        ]
 
 
 def test_an_attachments_filename_loses_its_control_characters():
