@@ -380,6 +380,12 @@ def rtf_read(
         elif name == "intbl" and not (group.story or group.skip):
             reader.flush_bytes(group)
             reader.in_cell = True
+        elif name == "trowd" and not (group.story or group.skip):
+            # A row's definition: what follows is its cells, also where a writer marks no paragraph `\intbl`.
+            if reader.paragraph:
+                reader.end_paragraph(group)
+            reader.flush_bytes(group)
+            reader.in_cell = True
         elif name == "pard":
             reader.flush_bytes(group)
             if not (group.story or group.skip):

@@ -1384,6 +1384,20 @@ def test_rtf_headers_then_footers_are_read_after_the_notes_each_paragraph_once(p
     assert parse_document(content, RTF).text == "Terms.\n\nA note.\n\n" + shown
 
 
+def test_rtf_rows_whose_paragraphs_are_not_marked_in_table_are_still_a_table():
+    rtf = (
+        rb"{\rtf1\ansi\pard Before the table.\par"
+        rb"\trowd\cellx2000\cellx4000 Cell A1\cell Cell B1\cell\row"
+        rb"\trowd\cellx2000\cellx4000 Cell A2\cell Cell B2\cell\row"
+        rb"\pard After the table.\par}"
+    )
+    parsed = parse_document(rtf, RTF)
+    assert (
+        parsed.text == "Before the table.\n\n| Cell A1 | Cell B1 |\n| Cell A2 | Cell B2 |\n\nAfter the table."
+    )
+    assert len(parsed.tables) == 1 and len(parsed.tables[0]["rows"]) == 2
+
+
 def test_an_rtf_text_box_is_read_after_the_paragraph_or_table_its_shape_stands_in():
     """A shape's text box (`\\shptxt`) after its paragraph (or its table), once: not its properties, nor the
     copy Word writes for older readers (`\\shprslt`); one in a header stays in the header."""
