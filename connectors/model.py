@@ -212,13 +212,16 @@ class DocumentReading:
                     rest = list(pool.map(send, [messages for messages, _ in asked[1:]]))
             for index, value in enumerate([first, *rest]):
                 replies[index].append(Reply(value, asked[index][1]))
+            self.run.model_called(len(asked))
         return replies
 
     def ask_bare(self, task: str, question: str, *, max_tokens: int = 600) -> Any | None:
         """A question that carries its own material from this document (the reduce step of a map-reduce
         reading), without the document's text; its usage counts for this document."""
         messages, _ = self._messages(Part("bare", SYSTEM_PROMPT), question)
-        return self._send(task, messages, max_tokens=self._output_tokens(max_tokens))
+        value = self._send(task, messages, max_tokens=self._output_tokens(max_tokens))
+        self.run.model_called()
+        return value
 
     def _output_tokens(self, max_tokens: int) -> int:
         return min(max_tokens, int(self.plan.get("output_tokens") or max_tokens))
@@ -295,6 +298,7 @@ def ask_across(
             reading.usage["questions"] += 1
     messages, _ = readings[0]._messages(Part("bare", SYSTEM_PROMPT), question)
     completion = _complete(run, task, messages, readings[0]._output_tokens(max_tokens))
+    run.model_called()
     if completion is None:
         return None
     cached = min(completion.cached_tokens, completion.tokens_in)

@@ -70,6 +70,25 @@ def legal_responder(messages: list[dict]) -> str:
     return "{}"
 
 
+def test_a_model_reading_reports_its_calls_in_the_stage_its_fraction_unchanged(
+    scripted_server, contract_text
+):
+    scripted_server.responder = legal_responder
+    reports: list[tuple[float, str]] = []
+    run_connector(
+        "legal",
+        [Document("c", contract_text)],
+        mode="model",
+        client=client_for(scripted_server),
+        progress=lambda fraction, stage: reports.append((fraction, stage)),
+    )
+    calls = [(f, s) for f, s in reports if "model call" in s]
+    assert calls[-1] == (0.5, f"clauses c: {len(CUAD_CATEGORIES)} model calls")
+    assert {f for f, _ in calls} == {0.5}
+    counts = [int(re.search(r"(\d+) model calls?$", s).group(1)) for _, s in calls]
+    assert counts == sorted(counts) and counts[0] >= 1
+
+
 def test_legal_model_asks_every_category_of_the_whole_text_over_one_prefix(scripted_server, contract_text):
     scripted_server.responder = legal_responder
     result = run_connector(
