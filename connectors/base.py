@@ -86,8 +86,8 @@ class RunContext:
         from the run's own thread, never a pool's."""
         self.model_calls += calls
         fraction, stage = self._reported
-        plural = "" if self.model_calls == 1 else "s"
-        self._given(fraction, f"{stage}: {self.model_calls} model call{plural}" if stage else "")
+        counted = f"{self.model_calls} model call{'' if self.model_calls == 1 else 's'}"
+        self._given(fraction, f"{stage}: {counted}" if stage else counted)
 
     def stop_if_canceled(self) -> None:
         """Raise what `cancel_check` raises once the run is to stop: asked before each model call, so a canceled
