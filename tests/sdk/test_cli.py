@@ -435,3 +435,23 @@ def test_the_workspace_settings_are_shown_and_set(cli, tenant_a):
     finally:
         cleared = cli("workspace", "set", "--retention-days", "none", "--ocr-pictures", "")
     assert cleared.exit_code == 0 and "Data kept: until deleted" in cleared.stdout
+
+
+def test_a_reviews_grid_is_written_to_a_file_or_stdout(cli, tenant_a, tmp_path):
+    from tests.support.clauses import review_that_ran
+
+    text = "Governed by the laws of Delaware."
+    columns = [{"key": "law", "question": "Which law governs?", "type": "text"}]
+    job_id, document_id = review_that_ran(
+        tenant_a, f"cli-grid-{uuid.uuid4().hex}.txt", text, columns, {"law": (text, 0.9)}
+    )
+    target = tmp_path / "grid.csv"
+    written = cli("jobs", "grid", job_id, "-o", str(target))
+    assert written.exit_code == 0, written.output
+    assert document_id in target.read_text() and "Delaware" in target.read_text()
+    assert cli("jobs", "grid", job_id, "-o", str(target)).exit_code == 1
+    assert cli("jobs", "grid", job_id, "-o", str(tmp_path / "grid.xlsx")).exit_code == 0
+    assert (tmp_path / "grid.xlsx").read_bytes()[:2] == b"PK"
+    printed = cli("jobs", "grid", job_id, "-o", "-")
+    assert printed.exit_code == 0 and document_id in printed.stdout
+    assert cli("jobs", "grid", job_id, "-o", str(tmp_path / "grid.pdf")).exit_code == 2

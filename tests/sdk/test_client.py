@@ -245,6 +245,31 @@ def test_a_reviews_cells_are_read_by_window_and_corrected(quire, tenant_a):
     assert refused.value.param == "limit"
 
 
+def test_a_reviews_grid_is_downloaded_with_its_corrections(quire, tenant_a):
+    import io
+
+    import openpyxl
+
+    from tests.support.clauses import review_that_ran
+
+    text = "Governed by the laws of Delaware.\n\nPayment within thirty days."
+    columns = [{"key": "terms", "question": "Payment terms?", "type": "text"}]
+    job_id, document_id = review_that_ran(
+        tenant_a,
+        f"sdk-grid-{uuid.uuid4().hex}.txt",
+        text,
+        columns,
+        {"terms": ("Payment within thirty days.", 0.8)},
+    )
+    quire.jobs.correct_cell(job_id, document=document_id, key="terms", corrected_value="Net 30")
+    grid = quire.jobs.grid(job_id).decode()
+    assert document_id in grid and "Net 30" in grid
+    workbook = openpyxl.load_workbook(io.BytesIO(quire.jobs.grid(job_id, format="xlsx")))
+    assert any("Net 30" in str(cell.value) for row in workbook.active.iter_rows() for cell in row)
+    with pytest.raises(ValueError, match="format must be 'csv' or 'xlsx'"):
+        quire.jobs.grid(job_id, format="pdf")
+
+
 def test_a_reviews_rows_are_read_a_page_at_a_time(quire, tenant_a):
     from django_tenants.utils import tenant_context
 

@@ -570,6 +570,37 @@ def jobs_result(
     _finish_job(job, export, json_output, limit)
 
 
+@api_command(jobs_app, "grid")
+def jobs_grid(
+    ctx: typer.Context,
+    job_id: str,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The .csv or .xlsx file to write (- for stdout: CSV).")
+    ],
+    force: Annotated[bool, typer.Option(help="Replace a file already there.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """A finished review's grid, as the portal downloads it: a row a document, each cell's value (a
+    reviewer's correction in its place), status and citations."""
+    to_stdout = str(output) == "-"
+    if not to_stdout and output.suffix.lower() not in (".csv", ".xlsx"):
+        raise typer.BadParameter("the file must end in .csv or .xlsx", param_hint="--output")
+    if not to_stdout and output.exists() and not force:
+        _fail(
+            json_output, "file_exists", f"{output} is already there (--force replaces it)", path=str(output)
+        )
+    content = client(ctx).jobs.grid(job_id, format="csv" if to_stdout else output.suffix.lower()[1:])
+    if to_stdout:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    output.write_bytes(content)
+    if json_output:
+        _print_json({"id": job_id, "path": str(output), "bytes": len(content)})
+    else:
+        _out().print(f"{len(content)} bytes written to {output}")
+
+
 @api_command(jobs_app, "cancel")
 def jobs_cancel(ctx: typer.Context, job_id: str, json_output: JsonOpt = False) -> None:
     """Cancel a queued or running job."""

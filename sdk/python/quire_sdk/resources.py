@@ -335,6 +335,14 @@ class Jobs(Resource):
         params = {"from_index": from_index, "limit": limit}
         return self._t.request("GET", f"jobs/{_segment(job_id)}/cells", params=params).data
 
+    def grid(self, job_id: str, *, format: str = "csv") -> bytes:
+        """A finished review's grid as the portal downloads it, `csv` or `xlsx`: a row a document, each cell's
+        value (a reviewer's correction in its place), status and cited passages (each download is recorded in
+        the workspace's audit log)."""
+        if format not in ("csv", "xlsx"):
+            raise ValueError(f"format must be 'csv' or 'xlsx', not {format!r}")
+        return self._t.request("GET", f"jobs/{_segment(job_id)}/result.{format}", raw=True).data
+
     def rows(self, job_id: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every row of a review so far (`{"index", "document_id", "cells"}`), read `page_size` rows a request
         and yielded as they come."""
