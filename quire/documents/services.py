@@ -775,24 +775,14 @@ def _attached_files(attachment: ParsedAttachment, limits: IngestLimits) -> list[
     if not holds_files(attachment.content):
         return [Upload(attachment.filename, attachment.content)]
     try:
-        files = unpacked([Upload(attachment.filename, attachment.content)], limits)
+        files = unpacked([Upload(attachment.filename, attachment.content)], limits, within=True)
     except (LimitExceeded, *ZIP_ERRORS) as exc:
         logger.info("attachment %s left out: %s", attachment.filename, exc)
         return []
-    kept = []
     for file in files:
         if file.unreadable:
-            logger.info(
-                "file %s of attachment %s left out: %s", file.filename, attachment.filename, file.unreadable
-            )
-            continue
-        named = (
-            file.filename
-            if file.filename.startswith(f"{attachment.filename}/")
-            else f"{attachment.filename}/{file.filename}"
-        )
-        kept.append(Upload(named, file.content))
-    return kept
+            logger.info("%s of an e-mail left out: %s", file.filename, file.unreadable)
+    return [file for file in files if not file.unreadable]
 
 
 def document_seen(*, document_id: str) -> None:

@@ -59,18 +59,22 @@ def holds_files(content: bytes) -> bool:
     return is_zip(content) or sniffing.is_mailbox(content)
 
 
-def unpacked(uploads: list[Upload], limits: IngestLimits) -> list[Upload]:
+def unpacked(uploads: list[Upload], limits: IngestLimits, *, within: bool = False) -> list[Upload]:
     """The files of `uploads`, each ZIP replaced by its files (named by their path in it, after the path of
-    a ZIP inside the upload that held them: `2023/contracts.zip/nda.txt`), each mbox by its messages
-    (`_messages`), a file that cannot be unzipped with the reason in `unreadable`; raises LimitExceeded for a ZIP that unzips past the
-    limits, nests too deep, or too many files in all, and one of `ZIP_ERRORS` for a damaged ZIP."""
+    a ZIP inside the upload that held them: `2023/contracts.zip/nda.txt`; with `within`, the uploads being
+    files of a document, such as an e-mail's attachments, after the ZIP's own name too: `bundle.zip/nda.txt`),
+    each mbox by its messages (`_messages`), a file that cannot be unzipped with the reason in `unreadable`;
+    raises LimitExceeded for a ZIP that unzips past the limits, nests too deep, or too many files in all, and
+    one of `ZIP_ERRORS` for a damaged ZIP."""
     files: list[Upload] = []
     for upload in uploads:
-        _unpack(upload, 0, limits, files)
+        _unpack(upload, 0, limits, files, named=within)
     return files
 
 
-def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload]) -> None:
+def _unpack(
+    upload: Upload, depth: int, limits: IngestLimits, files: list[Upload], *, named: bool = False
+) -> None:
     limits.check_time()
     if not is_zip(upload.content):
         messages = sniffing.mailbox_messages(upload.content)
@@ -99,7 +103,7 @@ def _unpack(upload: Upload, depth: int, limits: IngestLimits, files: list[Upload
             # Folders alone, or a Mac's `__MACOSX` and `.DS_Store`: refused, saying so, not a silent nothing.
             files.append(Upload(upload.filename or "upload.zip", b"", unreadable=NO_FILES))
             return
-        prefix = f"{upload.filename}/" if depth else ""
+        prefix = f"{upload.filename}/" if depth or named else ""
         for info in members:
             name = prefix + (client_path(info.filename) or UNNAMED)
             try:
