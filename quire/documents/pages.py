@@ -101,10 +101,7 @@ def page_images_delete(document_id: str, *, schema_name: str) -> int:
     """Delete the document's page images and their folder: under its tenant's schema, and where they were kept
     before that (`page-images/<document id>/`). Returns how many."""
     folders = (f"{page_images_folder(schema_name)}/{document_id}", f"{PAGE_IMAGES}/{document_id}")
-    deleted = sum(len(stored_files_delete(folder)) for folder in folders)
-    for folder in folders:
-        stored_folder_prune(folder)
-    return deleted
+    return sum(len(stored_folder_delete(folder)) for folder in folders)
 
 
 def page_images_folder_delete(*, schema_name: str) -> int:
@@ -112,10 +109,15 @@ def page_images_folder_delete(*, schema_name: str) -> int:
     folders; returns how many images."""
     folder = page_images_folder(schema_name)
     documents, _ = stored_listing(folder)
-    deleted = 0
-    for document_id in documents:
-        deleted += len(stored_files_delete(f"{folder}/{document_id}"))
-        stored_folder_prune(f"{folder}/{document_id}")
+    deleted = sum(len(stored_folder_delete(f"{folder}/{document_id}")) for document_id in documents)
+    stored_folder_prune(folder)
+    return deleted
+
+
+def stored_folder_delete(folder: str) -> list[str]:
+    """Delete the files directly under `folder` (`stored_files_delete`), then the folder where it is left
+    empty (`stored_folder_prune`); returns the paths deleted."""
+    deleted = stored_files_delete(folder)
     stored_folder_prune(folder)
     return deleted
 

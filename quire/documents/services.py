@@ -43,7 +43,7 @@ from quire.documents.pages import (
     page_images_folder,
     page_images_folder_delete,
     stored_files_delete,
-    stored_folder_prune,
+    stored_folder_delete,
     stored_listing,
 )
 from quire.documents.parsing import ParsedDocument, ParseError, parse_document
@@ -983,8 +983,7 @@ def documents_held(*, ids: Iterable[str]) -> set[str]:
 def documents_folder_delete(*, schema_name: str) -> int:
     """Delete every file stored under the schema's folders (`document_file_name`, and the page images'),
     whatever row names it, and the folders: the last step of erasing a tenant. Returns how many files."""
-    deleted = stored_files_delete(f"documents/{schema_name}")
-    stored_folder_prune(f"documents/{schema_name}")
+    deleted = stored_folder_delete(f"documents/{schema_name}")
     return len(deleted) + page_images_folder_delete(schema_name=schema_name)
 
 
