@@ -612,13 +612,18 @@ def _spans_resumed(document: Document, keeper: TenantHeartbeat) -> list[ChunkSpa
         .order_by("index")
         .values_list("start", "end")
     )
-    if stored == [(s.start, s.end) for s in spans[: document.chunk_count]]:
-        logger.info("ingest of %s goes on from chunk %d of %d", document.pk, len(stored), len(spans))
-        return spans
+    resumed = stored == [(s.start, s.end) for s in spans[: document.chunk_count]]
     with transaction.atomic():
         _lock_owned(document, keeper)
-        _set_status(document, DocumentStatus.PARSING, chunk_count=0, pages_parsed=0)
-    return None
+        if resumed:
+            # Chunks past the count are no run's (each batch is written with its count): none, or a stray.
+            Chunk.objects.filter(document=document, index__gte=document.chunk_count).delete()
+        else:
+            _set_status(document, DocumentStatus.PARSING, chunk_count=0, pages_parsed=0)
+    if not resumed:
+        return None
+    logger.info("ingest of %s goes on from chunk %d of %d", document.pk, len(stored), len(spans))
+    return spans
 
 
 def _embed(
@@ -630,13 +635,10 @@ def _embed(
     keeper: TenantHeartbeat,
 ) -> None:
     """Embed and store `spans[first_new:]` of `text` in batches, each with its `chunk_count`, then make the
-    document ready. Chunks from `first_new` on that a dead run stored are replaced."""
+    document ready."""
     embed, _ = chunk_embedder()
     batch = settings.QUIRE_INGEST_EMBED_BATCH_CHUNKS
     read = embedding_texts(text, spans)
-    with transaction.atomic():
-        _lock_owned(document, keeper)
-        Chunk.objects.filter(document=document, index__gte=first_new).delete()
     for first in range(first_new, len(spans), batch):
         limits.check_time()
         part = spans[first : first + batch]
