@@ -394,18 +394,27 @@ def documents_download(
             if c.isprintable()
         )
         output = Path(name.strip(" .") or document_id)
+    _refuse_overwrite(output, force, json_output)
+    _write_download(document_id, api.documents.content(document_id), output, json_output)
+
+
+def _refuse_overwrite(output: Path, force: bool, json_output: bool) -> None:
+    """Stop (`file_exists`) where `output` is a file already there and `--force` was not given."""
     if str(output) != "-" and output.exists() and not force:
         _fail(
             json_output, "file_exists", f"{output} is already there (--force replaces it)", path=str(output)
         )
-    content = api.documents.content(document_id)
+
+
+def _write_download(object_id: str, content: bytes, output: Path, json_output: bool) -> None:
+    """`content` written to `output` (`-`: stdout, as it is), and what was written said."""
     if str(output) == "-":
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
         return
     output.write_bytes(content)
     if json_output:
-        _print_json({"id": document_id, "path": str(output), "bytes": len(content)})
+        _print_json({"id": object_id, "path": str(output), "bytes": len(content)})
     else:
         _out().print(f"{len(content)} bytes written to {output}")
 
@@ -585,20 +594,9 @@ def jobs_grid(
     to_stdout = str(output) == "-"
     if not to_stdout and output.suffix.lower() not in (".csv", ".xlsx"):
         raise typer.BadParameter("the file must end in .csv or .xlsx", param_hint="--output")
-    if not to_stdout and output.exists() and not force:
-        _fail(
-            json_output, "file_exists", f"{output} is already there (--force replaces it)", path=str(output)
-        )
+    _refuse_overwrite(output, force, json_output)
     content = client(ctx).jobs.grid(job_id, format="csv" if to_stdout else output.suffix.lower()[1:])
-    if to_stdout:
-        sys.stdout.buffer.write(content)
-        sys.stdout.flush()
-        return
-    output.write_bytes(content)
-    if json_output:
-        _print_json({"id": job_id, "path": str(output), "bytes": len(content)})
-    else:
-        _out().print(f"{len(content)} bytes written to {output}")
+    _write_download(job_id, content, output, json_output)
 
 
 @api_command(jobs_app, "cancel")
