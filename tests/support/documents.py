@@ -357,6 +357,24 @@ def stored_rows(count: int, status: str) -> list:
     )
 
 
+def stored_upload(content: bytes, filename: str, content_type: str, **fields):
+    """A document row of the current schema with its bytes stored as an upload stores them, its ingest not
+    queued (no worker of the session takes it): `fields` are the row's others (`status`, `failure_reason`)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from quire.documents.models import Document
+
+    digest = hashlib.sha256(content).hexdigest()
+    document = Document(
+        filename=filename, content_type=content_type, sha256=digest, size_bytes=len(content), **fields
+    )
+    document.file.save(digest, ContentFile(content), save=False)
+    document.save()
+    return document
+
+
 def stored_pdf(
     content: bytes, filename: str = "results.pdf", *, layout: bool = False, content_type: str | None = None
 ):

@@ -11,7 +11,6 @@ import uuid
 import zipfile
 
 import pytest
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
@@ -34,7 +33,7 @@ from quire.documents.sniffing import (
 from quire.documents.uploads import Upload, is_zip, unpacked
 from tests.quire.documents.test_dataroom import post_files, refused
 from tests.support import Api, wait_for
-from tests.support.documents import make_eml, make_pdf, make_zip
+from tests.support.documents import make_eml, make_pdf, make_zip, stored_upload
 
 # --- archives built here ----------------------------------------------------------------------------------
 
@@ -335,13 +334,8 @@ def test_an_attachment_sniffing_cannot_read_is_left_out_and_the_email_ingests(te
             ("notes.txt", b"The notes of the call.", "text/plain"),
         ],
     )
-    digest = hashlib.sha256(mail).hexdigest()
     with tenant_context(tenant_a.tenant):
-        document = Document(
-            filename="room.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
-        )
-        document.file.save(digest, ContentFile(mail), save=False)
-        document.save()
+        document = stored_upload(mail, "room.eml", "message/rfc822")
         document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
         document.refresh_from_db()
         assert document.status == "ready", document.failure_reason
@@ -361,13 +355,8 @@ def test_a_zip_attached_to_an_email_gives_its_files_as_the_emails_attachments(te
         "The bundle is attached.",
         [("bundle.zip", bundle, "application/zip"), ("note.txt", f"A note {tag}.".encode(), "text/plain")],
     )
-    digest = hashlib.sha256(mail).hexdigest()
     with tenant_context(tenant_a.tenant):
-        document = Document(
-            filename="room.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
-        )
-        document.file.save(digest, ContentFile(mail), save=False)
-        document.save()
+        document = stored_upload(mail, "room.eml", "message/rfc822")
         document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
         document.refresh_from_db()
         assert document.status == "ready", document.failure_reason
@@ -439,11 +428,7 @@ def test_an_email_deleted_while_its_attachments_are_stored_takes_them_with_it(te
 
     monkeypatch.setattr(services, "document_create", deleted_after_the_first)
     with tenant_context(tenant_a.tenant):
-        document = Document(
-            filename="room.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
-        )
-        document.file.save(digest, ContentFile(mail), save=False)
-        document.save()
+        document = stored_upload(mail, "room.eml", "message/rfc822")
         services.document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
         assert not Document.objects.filter(pk=document.pk).exists()
         attachments = [
@@ -504,7 +489,6 @@ def test_an_email_interrupted_while_its_attachments_are_stored_lists_each_one_st
     mail = make_eml(
         "Notes", "Four notes.", [(f"n{n}.txt", note, "text/plain") for n, note in enumerate(notes)]
     )
-    digest = hashlib.sha256(mail).hexdigest()
     created, create = [], services.document_create
 
     def counted(**kwargs):
@@ -520,11 +504,7 @@ def test_an_email_interrupted_while_its_attachments_are_stored_lists_each_one_st
     monkeypatch.setattr(services, "document_create", counted)
     monkeypatch.setattr(IngestLimits, "check_time", check_time)
     with tenant_context(tenant_a.tenant):
-        email = Document(
-            filename="notes.eml", content_type="message/rfc822", sha256=digest, size_bytes=len(mail)
-        )
-        email.file.save(digest, ContentFile(mail), save=False)
-        email.save()
+        email = stored_upload(mail, "notes.eml", "message/rfc822")
         with pytest.raises((DeadlinePassed, SoftTimeLimitExceeded)):
             services.document_ingest(tenant=tenant_a.tenant, document_id=email.pk)
         stored = Document.objects.filter(sha256__in=[hashlib.sha256(note).hexdigest() for note in notes])
@@ -599,11 +579,8 @@ def test_a_lone_surrogate_in_a_transcript_is_read_as_a_replacement_character(ten
     speech = f"Revenue grew \ud83d strongly ({uuid.uuid4().hex})."
     raw = json.dumps({"turns": [{"speaker": "CEO", "text": speech}]}).encode()
     assert sniff_content_type(raw) == TRANSCRIPT
-    digest = hashlib.sha256(raw).hexdigest()
     with tenant_context(tenant_a.tenant):
-        document = Document(filename="call.json", content_type=TRANSCRIPT, sha256=digest, size_bytes=len(raw))
-        document.file.save(digest, ContentFile(raw), save=False)
-        document.save()
+        document = stored_upload(raw, "call.json", TRANSCRIPT)
         document_ingest(tenant=tenant_a.tenant, document_id=document.pk)
         document.refresh_from_db()
         assert document.status == "ready", document.failure_reason

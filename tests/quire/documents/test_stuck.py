@@ -4,13 +4,11 @@ chunks and one `document.ready` event, even when the broker redelivers the origi
 
 from __future__ import annotations
 
-import hashlib
 import io
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.core.files.base import ContentFile
 from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
@@ -22,6 +20,7 @@ from quire.documents.models import Chunk, Document
 from quire.documents.services import DOCUMENT_INGEST_TASK, documents_requeue_stuck
 from quire.webhooks.models import Event
 from tests.support import Api, WorkerProcess, wait_for
+from tests.support.documents import stored_upload
 from tests.support.processes import task_ids_received
 from tests.support.recovery import RESCUER_VISIBILITY_S, rescued
 
@@ -271,16 +270,11 @@ def test_an_ingest_running_when_its_tenant_enters_maintenance_stops_and_is_retri
     monkeypatch.setattr(services, "chunk_embedder", lambda: (embedded_while_maintenance_begins, encoder))
     monkeypatch.setattr(tasks.document_ingest_task, "retry", retry)
     text = _long_text(40).encode()
-    digest = hashlib.sha256(text).hexdigest()
     with (
         tenant_context(tenant),
         override_settings(QUIRE_INGEST_EMBED_BATCH_CHUNKS=1, QUIRE_MAINTENANCE_RETRY_SECONDS=7),
     ):
-        document = Document(
-            filename="lots.txt", content_type="text/plain", sha256=digest, size_bytes=len(text)
-        )
-        document.file.save(digest, ContentFile(text), save=False)
-        document.save()
+        document = stored_upload(text, "lots.txt", "text/plain")
         tasks.document_ingest_task.apply(args=[document.pk])
         assert [options["countdown"] for options in retried] == [7]
         put_off = Document.objects.get(pk=document.pk)
@@ -324,10 +318,7 @@ def _rewound(tenant, kept: int, status: str = "embedding") -> tuple[Document, li
     """A document ingested to the end, then put back as a run that died while embedding leaves it: `kept`
     chunks stored, its heartbeat an hour old (`status` pending: as the stuck sweep then leaves it)."""
     text = _long_text(60).encode()
-    digest = hashlib.sha256(text).hexdigest()
-    document = Document(filename="lots.txt", content_type="text/plain", sha256=digest, size_bytes=len(text))
-    document.file.save(digest, ContentFile(text), save=False)
-    document.save()
+    document = stored_upload(text, "lots.txt", "text/plain")
     services.document_ingest(tenant=tenant, document_id=document.pk)
     assert Document.objects.get(pk=document.pk).chunk_count > kept
     Chunk.objects.filter(document=document, index__gte=kept).delete()
@@ -412,7 +403,6 @@ def test_a_parse_taken_over_reads_by_ocr_only_the_pages_the_dead_run_had_not(mak
 
     tenant = make_tenant("stuck-ocr").tenant
     content = _scanned_pages(3)
-    digest = hashlib.sha256(content).hexdigest()
     read: list[int] = []
     real = ocr.ocr_page
     monkeypatch.setattr(
@@ -431,11 +421,7 @@ def test_a_parse_taken_over_reads_by_ocr_only_the_pages_the_dead_run_had_not(mak
         return after
 
     with tenant_context(tenant):
-        document = Document(
-            filename="scan.pdf", content_type="application/pdf", sha256=digest, size_bytes=len(content)
-        )
-        document.file.save(digest, ContentFile(content), save=False)
-        document.save()
+        document = stored_upload(content, "scan.pdf", "application/pdf")
         monkeypatch.setattr(services, "_page_progress", dying)
         with pytest.raises(_Died):
             services.document_ingest(tenant=tenant, document_id=document.pk)

@@ -3,18 +3,16 @@ keeps a multipart file's path, and ignores paths that do not name the file they 
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import uuid
 
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from quire.documents.models import Document
-from tests.support.documents import make_eml, make_mbox
+from tests.support.documents import make_eml, make_mbox, stored_upload
 from tests.support.portal import signed_in
 
 
@@ -100,19 +98,8 @@ def test_a_folder_uploaded_again_says_its_files_were_already_there_not_that_they
 
 def _failed(workspace, name: str, text: str) -> None:
     """A document that failed, stored without queueing its ingest (which a session worker could finish)."""
-    content = text.encode()
-    digest = hashlib.sha256(content).hexdigest()
     with tenant_context(workspace.tenant):
-        document = Document(
-            filename=name,
-            content_type="text/plain",
-            sha256=digest,
-            size_bytes=len(content),
-            status="failed",
-            failure_reason="the worker died",
-        )
-        document.file.save(digest, ContentFile(content), save=False)
-        document.save()
+        stored_upload(text.encode(), name, "text/plain", status="failed", failure_reason="the worker died")
 
 
 def test_a_failed_document_uploaded_again_says_it_is_read_again_not_that_it_was_already_there(workspace):
